@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package clapsearch needs to build, test and run.
+# Idempotent: packages already present are left alone; safe to run repeatedly.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev   # audio decoding
+  libdnnl-dev libopenblas-dev                                       # GEMM (oneDNN), BLAS for FAISS
+  libsqlite3-dev                                                    # index store
+  libfaiss-dev                                                      # vector index
+  libpcre2-dev                                                      # tokenizer pre-split regex (\p{L}, \p{N})
+  nlohmann-json3-dev libcli11-dev                                   # config/JSON, command line
+  libcurl4-openssl-dev libssl-dev                                   # hub downloads, sha256
+  libcpp-httplib-dev                                                # loopback hub server in tests
+  libgtest-dev                                                      # tests
+  ffmpeg sox                                                        # tests make real encoded files
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

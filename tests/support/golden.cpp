@@ -1,0 +1,125 @@
+#include "support/golden.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace clap::test {
+
+std::string golden_dir() {
+  const char* env = std::getenv("CLAPSEARCH_GOLDEN");
+  std::string dir = env && *env ? env : CLAPSEARCH_GOLDEN_DIR;
+  if (!fs::exists(fs::path(dir) / "inputs.safetensors")) {
+    ADD_FAILURE() << "golden reference data not found at '" << dir
+                  << "' (set CLAPSEARCH_GOLDEN or configure -DCLAPSEARCH_GOLDEN_DIR)";
+    throw std::runtime_error("golden data missing");
+  }
+  return fs::canonical(dir).string();
+}
+
+std::vector<std::string> golden_cases() {
+  std::vector<std::string> cases;
+  for (const auto& e : fs::directory_iterator(golden_dir()))
+    if (e.is_directory() && fs::exists(e.path() / "expected.safetensors")) cases.push_back(e.path().filename().string());
+  std::sort(cases.begin(), cases.end());
+  return cases;
+}
+
+std::string case_dir(const std::string& case_name) { return golden_dir() + "/" + case_name; }
+
+const SafeTensors& golden_inputs() {
+  static SafeTensors st(golden_dir() + "/inputs.safetensors");
+  return st;
+}
+
+const SafeTensors& golden_expected(const std::string& case_name) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<SafeTensors>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[case_name];
+  if (!slot) slot = std::make_unique<SafeTensors>(case_dir(case_name) + "/expected.safetensors");
+  return *slot;
+}
+
+std::vector<float> golden_clip(char letter) {
+  const SafeTensors& in = golden_inputs();
+  auto clip = [&](char c) { return in.to_float(in.at(std::string("audio_") + c)); };
+  if (letter == 'f') {
+    auto b = clip('b'), c = clip('c');
+    b.insert(b.end(), c.begin(), c.end());
+    return b;
+  }
+  if (letter == 'g') {
+    auto b = clip('b'), a = clip('a');
+    b.insert(b.end(), a.begin(), a.begin() + 100);
+    return b;
+  }
+  return clip(letter);
+}
+
+std::vector<float> floats(const SafeTensors& st, const std::string& name) { return st.to_float(st.at(name)); }
+std::vector<int64_t> ints(const SafeTensors& st, const std::string& name) { return st.to_int64(st.at(name)); }
+
+Diff compare(const float* got, const float* ref, size_t n) {
+  Diff d;
+  double dot = 0, ng = 0, nr = 0;
+  for (size_t i = 0; i < n; ++i) {
+    d.max_abs = std::max(d.max_abs, std::fabs(double(got[i]) - double(ref[i])));
+    d.max_ref = std::max(d.max_ref, std::fabs(double(ref[i])));
+    dot += double(got[i]) * ref[i];
+    ng += double(got[i]) * got[i];
+    nr += double(ref[i]) * ref[i];
+  }
+  d.cosine = (ng > 0 && nr > 0) ? dot / std::sqrt(ng * nr) : (ng == nr ? 1.0 : 0.0);
+  return d;
+}
+
+std::string temp_dir() {
+  static std::string root = [] {
+    std::string tmpl = (fs::temp_directory_path() / "clapsearch-test-XXXXXX").string();
+    char* made = mkdtemp(tmpl.data());
+    if (!made) throw std::runtime_error("mkdtemp failed");
+    std::string dir = made;
+    return dir;
+  }();
+  static struct Cleanup { ~Cleanup() { std::error_code ec; fs::remove_all(root, ec); } } cleanup;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "global";
+  for (char& c : name)
+    if (c == '/') c = '_';
+  fs::path dir = fs::path(root) / name;
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+static std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int run_command(const std::string& command, std::string* out, std::string* err) {
+  std::string dir = temp_dir();
+  std::string out_path = dir + "/.cmd_stdout", err_path = dir + "/.cmd_stderr";
+  std::string full = "(" + command + ") >'" + out_path + "' 2>'" + err_path + "' </dev/null";
+  int status = std::system(full.c_str());
+  if (out) *out = slurp(out_path);
+  if (err) *err = slurp(err_path);
+  if (status == -1) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string cli_path() { return CLAPSEARCH_CLI_PATH; }
+
+}  // namespace clap::test

@@ -1,0 +1,39 @@
+// Access to the reference data in ../shared/golden (see its README.md).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/safetensors.h"
+
+namespace clap::test {
+
+// Directory holding inputs.safetensors and one folder per case. Resolved from
+// $CLAPSEARCH_GOLDEN, else the path configured at build time. Fails the test if absent.
+std::string golden_dir();
+// Every case folder (one with expected.safetensors), sorted: a new folder adds tests.
+std::vector<std::string> golden_cases();
+std::string case_dir(const std::string& case_name);
+
+const SafeTensors& golden_inputs();                           // inputs.safetensors
+const SafeTensors& golden_expected(const std::string& case_name);  // expected.safetensors
+
+// A golden clip a..g as 48 kHz float samples (f and g derived as the README says).
+std::vector<float> golden_clip(char letter);
+
+std::vector<float> floats(const SafeTensors& st, const std::string& name);
+std::vector<int64_t> ints(const SafeTensors& st, const std::string& name);
+
+struct Diff {
+  double max_abs = 0, max_ref = 0, cosine = 1;
+};
+Diff compare(const float* got, const float* ref, size_t n);
+
+// Scratch directory unique to the running test, removed at process exit.
+std::string temp_dir();
+// Runs a shell command, returns exit status; captures stdout/stderr if pointers given.
+int run_command(const std::string& command, std::string* out = nullptr, std::string* err = nullptr);
+// Path of the built clapsearch executable.
+std::string cli_path();
+
+}  // namespace clap::test
