@@ -1,0 +1,167 @@
+#include "model/config.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace clap {
+namespace {
+
+using nlohmann::json;
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+json parse(const std::string& text, const std::string& where) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object()) throw Error(where + ": expected a JSON object");
+    return j;
+  } catch (const json::exception& e) {
+    throw Error(where + ": invalid JSON: " + e.what());
+  }
+}
+
+// Reads j[key] into out when present and not null; names the key on type errors.
+template <typename T>
+void get(const json& j, const char* key, T& out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    out = it->get<T>();
+  } catch (const json::exception& e) {
+    throw Error(where + ": field '" + key + "' has the wrong type: " + e.what());
+  }
+}
+
+void get_act(const json& j, const char* key, Activation& out, const std::string& where) {
+  std::string name;
+  get(j, key, name, where);
+  if (!name.empty()) out = parse_activation(name, where + " field '" + key + "'");
+}
+
+}  // namespace
+
+Activation parse_activation(const std::string& name, const std::string& where) {
+  if (name == "relu") return Activation::Relu;
+  if (name == "gelu") return Activation::Gelu;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::GeluTanh;
+  if (name == "silu" || name == "swish") return Activation::Silu;
+  if (name == "tanh") return Activation::Tanh;
+  throw Error(where + ": unsupported activation '" + name + "'");
+}
+
+FeatureConfig FeatureConfig::from_json_file(const std::string& path) { return from_json_text(read_text(path), path); }
+
+FeatureConfig FeatureConfig::from_json_text(const std::string& text, const std::string& where) {
+  json j = parse(text, where);
+  FeatureConfig c;
+  get(j, "feature_size", c.feature_size, where);
+  get(j, "sampling_rate", c.sampling_rate, where);
+  get(j, "hop_length", c.hop_length, where);
+  get(j, "max_length_s", c.max_length_s, where);
+  get(j, "fft_window_size", c.fft_window_size, where);
+  get(j, "padding_value", c.padding_value, where);
+  get(j, "frequency_min", c.frequency_min, where);
+  get(j, "frequency_max", c.frequency_max, where);
+  if (j.contains("top_db") && !j["top_db"].is_null()) c.top_db = j["top_db"].get<double>();
+  get(j, "truncation", c.truncation, where);
+  get(j, "padding", c.padding, where);
+  c.nb_max_samples = static_cast<long>(c.max_length_s) * c.sampling_rate;
+  c.nb_frequency_bins = c.fft_window_size / 2 + 1;
+  get(j, "nb_max_samples", c.nb_max_samples, where);
+  get(j, "nb_frequency_bins", c.nb_frequency_bins, where);
+  if (c.truncation != "fusion" && c.truncation != "rand_trunc")
+    throw Error(where + ": unsupported truncation '" + c.truncation + "' (expected fusion or rand_trunc)");
+  if (c.sampling_rate <= 0 || c.hop_length <= 0 || c.fft_window_size <= 0 || c.nb_max_samples <= 0 || c.feature_size <= 0)
+    throw Error(where + ": sampling_rate, hop_length, fft_window_size, nb_max_samples and feature_size must be positive");
+  if (c.nb_frequency_bins != c.fft_window_size / 2 + 1)
+    throw Error(where + ": nb_frequency_bins must be fft_window_size/2+1");
+  return c;
+}
+
+ClapConfig ClapConfig::from_json_file(const std::string& path) { return from_json_text(read_text(path), path); }
+
+ClapConfig ClapConfig::from_json_text(const std::string& text, const std::string& where) {
+  json j = parse(text, where);
+  ClapConfig c;
+  get(j, "projection_dim", c.projection_dim, where);
+  get_act(j, "projection_hidden_act", c.projection_hidden_act, where);
+  get(j, "logit_scale_init_value", c.logit_scale_init_value, where);
+
+  if (j.contains("audio_config") && j["audio_config"].is_object()) {
+    const json& a = j["audio_config"];
+    std::string w = where + " audio_config";
+    AudioConfig& ac = c.audio;
+    get(a, "window_size", ac.window_size, w);
+    get(a, "num_mel_bins", ac.num_mel_bins, w);
+    get(a, "spec_size", ac.spec_size, w);
+    get_act(a, "hidden_act", ac.hidden_act, w);
+    get(a, "patch_size", ac.patch_size, w);
+    if (a.contains("patch_stride") && !a["patch_stride"].is_null()) {
+      if (a["patch_stride"].is_array() && a["patch_stride"].size() == 2) {
+        ac.patch_stride[0] = a["patch_stride"][0].get<int>();
+        ac.patch_stride[1] = a["patch_stride"][1].get<int>();
+      } else {
+        ac.patch_stride[0] = ac.patch_stride[1] = a["patch_stride"].get<int>();
+      }
+    }
+    get(a, "hidden_size", ac.hidden_size, w);
+    get(a, "depths", ac.depths, w);
+    get(a, "num_attention_heads", ac.num_attention_heads, w);
+    get(a, "enable_fusion", ac.enable_fusion, w);
+    get(a, "fusion_type", ac.fusion_type, w);
+    get(a, "patch_embed_input_channels", ac.patch_embed_input_channels, w);
+    get(a, "flatten_patch_embeds", ac.flatten_patch_embeds, w);
+    get(a, "patch_embeds_hidden_size", ac.patch_embeds_hidden_size, w);
+    get(a, "enable_patch_layer_norm", ac.enable_patch_layer_norm, w);
+    get(a, "qkv_bias", ac.qkv_bias, w);
+    get(a, "mlp_ratio", ac.mlp_ratio, w);
+    get(a, "aff_block_r", ac.aff_block_r, w);
+    get(a, "layer_norm_eps", ac.layer_norm_eps, w);
+    if (ac.depths.size() != ac.num_attention_heads.size() || ac.depths.empty())
+      throw Error(w + ": depths and num_attention_heads must be non-empty and of equal length");
+    if (ac.fusion_type == "channel_map")
+      throw Error(w + ": fusion_type 'channel_map' is not supported (no published CLAP checkpoint uses it)");
+    if (!ac.flatten_patch_embeds) throw Error(w + ": flatten_patch_embeds=false is not supported");
+    if (ac.patch_embed_input_channels != 1) throw Error(w + ": patch_embed_input_channels must be 1");
+  }
+  if (j.contains("text_config") && j["text_config"].is_object()) {
+    const json& t = j["text_config"];
+    std::string w = where + " text_config";
+    TextConfig& tc = c.text;
+    get(t, "vocab_size", tc.vocab_size, w);
+    get(t, "hidden_size", tc.hidden_size, w);
+    get(t, "num_hidden_layers", tc.num_hidden_layers, w);
+    get(t, "num_attention_heads", tc.num_attention_heads, w);
+    get(t, "intermediate_size", tc.intermediate_size, w);
+    get_act(t, "hidden_act", tc.hidden_act, w);
+    get(t, "max_position_embeddings", tc.max_position_embeddings, w);
+    get(t, "type_vocab_size", tc.type_vocab_size, w);
+    get(t, "layer_norm_eps", tc.layer_norm_eps, w);
+    get(t, "pad_token_id", tc.pad_token_id, w);
+    get(t, "bos_token_id", tc.bos_token_id, w);
+    get(t, "eos_token_id", tc.eos_token_id, w);
+    std::string pos = "absolute";
+    get(t, "position_embedding_type", pos, w);
+    if (pos != "absolute") throw Error(w + ": position_embedding_type '" + pos + "' is not supported");
+    if (tc.hidden_size % tc.num_attention_heads != 0)
+      throw Error(w + ": hidden_size must be a multiple of num_attention_heads");
+  }
+  for (size_t i = 0; i < c.audio.depths.size(); ++i) {
+    int dim = c.audio.patch_embeds_hidden_size << i;
+    if (dim % c.audio.num_attention_heads[i] != 0)
+      throw Error(where + " audio_config: stage " + std::to_string(i) + " width " + std::to_string(dim) +
+                  " is not a multiple of its head count");
+  }
+  return c;
+}
+
+}  // namespace clap
