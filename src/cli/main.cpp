@@ -1,3 +1,26 @@
 // clapsearch command line: parses arguments and dispatches to one file per subcommand.
 #include <cstdio>
-int main() { std::puts("clapsearch"); return 0; }
+#include <exception>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"clapsearch: neural music search with CLAP (text -> songs, songs -> songs), native and fast on CPU"};
+  app.set_version_flag("--version", "clapsearch 0.1.0");
+  app.require_subcommand(1);
+  clap::cli::Action action;
+  clap::cli::add_embed_command(app, action);
+  clap::cli::add_bench_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return action ? action() : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "clapsearch: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,465 @@
+#include "audio/decode.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/dict.h>
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+}
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace clap::audio {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// FFmpeg logging: nothing is printed. Messages at error level or worse are kept per thread
+// (every call runs its FFmpeg work on the calling thread: decoders are single-threaded), so an
+// exception can quote FFmpeg's own reason.
+thread_local std::string t_last_ffmpeg_message;
+
+void log_callback(void* /*avcl*/, int level, const char* fmt, va_list vl) {
+  if (level > AV_LOG_ERROR) return;
+  char line[512];
+  std::vsnprintf(line, sizeof line, fmt, vl);
+  std::string msg = line;
+  while (!msg.empty() && std::isspace(static_cast<unsigned char>(msg.back()))) msg.pop_back();
+  if (!msg.empty()) t_last_ffmpeg_message = msg;
+}
+
+void init_ffmpeg() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    av_log_set_level(AV_LOG_ERROR);
+    av_log_set_callback(log_callback);
+  });
+}
+
+std::string av_error(int code) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(code, buf, sizeof buf);
+  return buf;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& reason) { throw Error(path + ": " + reason); }
+
+// RAII holders.
+struct FormatHolder {
+  AVFormatContext* p = nullptr;
+  ~FormatHolder() { avformat_close_input(&p); }
+};
+struct CodecHolder {
+  AVCodecContext* p = nullptr;
+  ~CodecHolder() { avcodec_free_context(&p); }
+};
+struct PacketHolder {
+  AVPacket* p = av_packet_alloc();
+  ~PacketHolder() { av_packet_free(&p); }
+};
+struct FrameHolder {
+  AVFrame* p = av_frame_alloc();
+  ~FrameHolder() { av_frame_free(&p); }
+};
+struct LayoutHolder {
+  AVChannelLayout l{};
+  ~LayoutHolder() { av_channel_layout_uninit(&l); }
+};
+
+// Checks the path, then opens it with libavformat (local files only) and reads stream info.
+void open_input(const std::string& path, FormatHolder& fmt, bool find_info) {
+  init_ffmpeg();
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) fail(path, "no such file");
+  if (fs::is_directory(st)) fail(path, "is a directory, not an audio file");
+  if (!fs::is_regular_file(st)) fail(path, "not a regular file");
+  auto size = fs::file_size(path, ec);
+  if (ec) fail(path, "cannot read file size: " + ec.message());
+  if (size == 0) fail(path, "empty file (0 bytes)");
+
+  // "file:" keeps a name such as "http:x" or "concat:a|b" a local path; the whitelist keeps
+  // playlists inside a file from reaching the network.
+  AVDictionary* opts = nullptr;
+  av_dict_set(&opts, "protocol_whitelist", "file", 0);
+  t_last_ffmpeg_message.clear();
+  int r = avformat_open_input(&fmt.p, ("file:" + path).c_str(), nullptr, &opts);
+  av_dict_free(&opts);
+  if (r < 0) {
+    if (r == AVERROR(EACCES) || r == AVERROR(EPERM)) fail(path, "cannot open: permission denied");
+    if (r == AVERROR(ENOMEM)) fail(path, "cannot open: out of memory");
+    std::string why = av_error(r);
+    if (!t_last_ffmpeg_message.empty()) why += "; " + t_last_ffmpeg_message;
+    fail(path, "not a recognised audio/media file (" + why + ")");
+  }
+  if (find_info) {
+    r = avformat_find_stream_info(fmt.p, nullptr);
+    if (r < 0 && fmt.p->nb_streams == 0) fail(path, "cannot read stream info: " + av_error(r));
+  }
+}
+
+int best_audio_stream(const std::string& path, AVFormatContext* fmt, const AVCodec** codec) {
+  int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, codec, 0);
+  if (idx == AVERROR_STREAM_NOT_FOUND) fail(path, "no audio stream");
+  if (idx == AVERROR_DECODER_NOT_FOUND) {
+    // Name the codec of the first audio stream for the message.
+    std::string name = "unknown";
+    for (unsigned i = 0; i < fmt->nb_streams; ++i)
+      if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) {
+        name = avcodec_get_name(fmt->streams[i]->codecpar->codec_id);
+        break;
+      }
+    fail(path, "no decoder for audio codec '" + name + "'");
+  }
+  if (idx < 0) fail(path, "cannot select audio stream: " + av_error(idx));
+  return idx;
+}
+
+double container_duration(AVFormatContext* fmt, int stream_index) {
+  if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0) return double(fmt->duration) / AV_TIME_BASE;
+  if (stream_index >= 0) {
+    const AVStream* s = fmt->streams[stream_index];
+    if (s->duration != AV_NOPTS_VALUE && s->duration > 0) return double(s->duration) * av_q2d(s->time_base);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoded frames (any sample format, rate, channel layout) -> mono float at target_rate.
+// One SwrContext per "segment" of constant input parameters; if a stream changes rate, format
+// or layout mid-way the segment is flushed and a new one begins. Each segment yields exactly
+// round(in_samples * target / in_rate) output samples: the resampler's flush is cut to that
+// count (or padded with zeros if it falls a sample or two short).
+class MonoResampler {
+ public:
+  MonoResampler(const std::string& path, int target_rate, const SampleSink& sink)
+      : path_(path), target_(target_rate), sink_(sink) {}
+  ~MonoResampler() { swr_free(&swr_); }
+
+  void feed(const AVFrame* f) {
+    configure(f);
+    int cap = swr_get_out_samples(swr_, f->nb_samples);
+    if (cap < 0) fail(path_, "resampler error: " + av_error(cap));
+    buf_.resize(size_t(cap) + 16);
+    uint8_t* out = reinterpret_cast<uint8_t*>(buf_.data());
+    int got = swr_convert(swr_, &out, int(buf_.size()), const_cast<const uint8_t**>(f->extended_data),
+                          f->nb_samples);
+    if (got < 0) fail(path_, "resampling failed: " + av_error(got));
+    seg_in_ += f->nb_samples;
+    source_samples += f->nb_samples;
+    emit(buf_.data(), size_t(got), INT64_MAX);
+  }
+
+  // Flushes the current segment (end of stream or parameter change).
+  void finish() {
+    if (!swr_) return;
+    // round(seg_in * target / in_rate), exact integer arithmetic.
+    const int64_t expected = av_rescale_rnd(seg_in_, target_, in_rate_, AV_ROUND_NEAR_INF);
+    buf_.resize(8192);
+    for (;;) {
+      uint8_t* out = reinterpret_cast<uint8_t*>(buf_.data());
+      int got = swr_convert(swr_, &out, int(buf_.size()), nullptr, 0);
+      if (got < 0) fail(path_, "resampler flush failed: " + av_error(got));
+      if (got == 0) break;
+      emit(buf_.data(), size_t(got), expected);
+    }
+    if (seg_out_ < expected) {
+      std::fill(buf_.begin(), buf_.end(), 0.0f);
+      while (seg_out_ < expected) emit(buf_.data(), size_t(std::min<int64_t>(int64_t(buf_.size()), expected - seg_out_)), expected);
+    }
+    swr_free(&swr_);
+    seg_in_ = seg_out_ = 0;
+  }
+
+  std::string engine = "none";
+  int64_t source_samples = 0;
+  int64_t output_samples = 0;
+
+ private:
+  void configure(const AVFrame* f) {
+    if (swr_ && f->format == in_format_ && f->sample_rate == in_rate_ &&
+        av_channel_layout_compare(&f->ch_layout, &in_layout_.l) == 0)
+      return;
+    finish();
+    av_channel_layout_uninit(&in_layout_.l);
+    if (av_channel_layout_copy(&in_layout_.l, &f->ch_layout) < 0) fail(path_, "out of memory");
+    in_format_ = f->format;
+    in_rate_ = f->sample_rate;
+    const int channels = f->ch_layout.nb_channels;
+
+    // The layout only labels channels; the weights below are uniform, so an unlabelled layout
+    // is given the default labels for its count (swresample is happier with a native order).
+    LayoutHolder in;
+    if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+      av_channel_layout_default(&in.l, channels);
+    else if (av_channel_layout_copy(&in.l, &f->ch_layout) < 0)
+      fail(path_, "out of memory");
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    // Plain average: weight 1/N for each of the N input channels into the single output.
+    std::vector<double> matrix(size_t(channels), 1.0 / channels);
+
+    const bool resample = in_rate_ != target_;
+    // Try soxr first (very high quality, 28-bit precision); fall back to swr's own resampler
+    // with a long filter if libswresample was built without libsoxr.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool soxr = attempt == 0;
+      if (!resample && !soxr) break;
+      int r = swr_alloc_set_opts2(&swr_, &mono, AV_SAMPLE_FMT_FLT, target_, &in.l,
+                                  static_cast<AVSampleFormat>(in_format_), in_rate_, 0, nullptr);
+      if (r < 0) fail(path_, "cannot create resampler: " + av_error(r));
+      if (resample) {
+        if (soxr) {
+          av_opt_set(swr_, "resampler", "soxr", 0);
+          av_opt_set_double(swr_, "precision", 28, 0);
+        } else {
+          av_opt_set(swr_, "resampler", "swr", 0);
+          av_opt_set_int(swr_, "filter_size", 64, 0);
+          av_opt_set_int(swr_, "phase_shift", 10, 0);
+          av_opt_set_double(swr_, "cutoff", 0.97, 0);
+        }
+      }
+      r = swr_set_matrix(swr_, matrix.data(), channels);
+      if (r < 0) fail(path_, "cannot set downmix matrix: " + av_error(r));
+      r = swr_init(swr_);
+      if (r >= 0) {
+        engine = resample ? (soxr ? "soxr" : "swr") : "none";
+        return;
+      }
+      swr_free(&swr_);
+      if (!resample || !soxr) fail(path_, "cannot initialise resampler: " + av_error(r));
+    }
+  }
+
+  void emit(const float* p, size_t n, int64_t limit) {
+    if (seg_out_ >= limit) return;
+    n = size_t(std::min<int64_t>(int64_t(n), limit - seg_out_));
+    while (n > 0) {
+      size_t k = std::min(n, kMaxChunkSamples);
+      sink_(p, k);
+      p += k;
+      n -= k;
+      seg_out_ += int64_t(k);
+      output_samples += int64_t(k);
+    }
+  }
+
+  const std::string& path_;
+  const int target_;
+  const SampleSink& sink_;
+  SwrContext* swr_ = nullptr;
+  int in_format_ = -1, in_rate_ = 0;
+  LayoutHolder in_layout_;
+  int64_t seg_in_ = 0, seg_out_ = 0;
+  std::vector<float> buf_;
+};
+
+std::string trim(std::string s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+}  // namespace
+
+AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSink& sink) {
+  if (target_rate <= 0 || target_rate > 1'000'000) fail(path, "invalid target sample rate " + std::to_string(target_rate));
+  FormatHolder fmt;
+  open_input(path, fmt, true);
+  const AVCodec* codec = nullptr;
+  const int idx = best_audio_stream(path, fmt.p, &codec);
+  AVStream* stream = fmt.p->streams[idx];
+  for (unsigned i = 0; i < fmt.p->nb_streams; ++i)
+    if (int(i) != idx) fmt.p->streams[i]->discard = AVDISCARD_ALL;
+
+  CodecHolder dec;
+  dec.p = avcodec_alloc_context3(codec);
+  if (!dec.p) fail(path, "out of memory");
+  int r = avcodec_parameters_to_context(dec.p, stream->codecpar);
+  if (r < 0) fail(path, "bad codec parameters: " + av_error(r));
+  dec.p->thread_count = 1;  // parallelism is per file; keeps output deterministic
+  dec.p->pkt_timebase = stream->time_base;
+  r = avcodec_open2(dec.p, codec, nullptr);
+  if (r < 0) fail(path, std::string("cannot open ") + codec->name + " decoder: " + av_error(r));
+
+  AudioInfo info;
+  info.codec = avcodec_get_name(stream->codecpar->codec_id);
+  info.container = fmt.p->iformat->name;
+  info.container_duration_s = container_duration(fmt.p, idx);
+  info.source_rate = stream->codecpar->sample_rate;
+  info.source_channels = stream->codecpar->ch_layout.nb_channels;
+
+  // MP4/MOV: FFmpeg 5.1 applies the edit list's start (encoder priming) but not its end, so
+  // AAC's end padding (up to one frame) would be decoded. Frames are cut at the stream's
+  // declared end instead (its duration is the edit-list presentation duration).
+  int64_t end_pts = AV_NOPTS_VALUE;
+  if (std::string(fmt.p->iformat->name).rfind("mov,", 0) == 0 && stream->duration != AV_NOPTS_VALUE &&
+      stream->duration > 0)
+    end_pts = (stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0) + stream->duration;
+
+  MonoResampler resampler(path, target_rate, sink);
+  PacketHolder pkt;
+  FrameHolder frame;
+  if (!pkt.p || !frame.p) fail(path, "out of memory");
+  int64_t frames = 0;
+  std::string last_error;
+  t_last_ffmpeg_message.clear();
+  auto note_error = [&](int code) {
+    ++info.corrupt_packets;
+    last_error = av_error(code);
+    if (!t_last_ffmpeg_message.empty()) last_error += " (" + t_last_ffmpeg_message + ")";
+  };
+
+  auto drain = [&]() {
+    for (;;) {
+      int rr = avcodec_receive_frame(dec.p, frame.p);
+      if (rr == AVERROR(EAGAIN) || rr == AVERROR_EOF) return;
+      if (rr < 0) {
+        note_error(rr);
+        return;
+      }
+      AVFrame* f = frame.p;
+      const int ch = f->ch_layout.nb_channels;
+      if (end_pts != AV_NOPTS_VALUE && f->pts != AV_NOPTS_VALUE && f->sample_rate > 0 && f->nb_samples > 0) {
+        const AVRational sample_tb{1, f->sample_rate};
+        const int64_t start = av_rescale_q(f->pts, stream->time_base, sample_tb);
+        const int64_t end = av_rescale_q(end_pts, stream->time_base, sample_tb);
+        if (start >= end) {
+          av_frame_unref(f);
+          continue;
+        }
+        if (start + f->nb_samples > end) f->nb_samples = int(end - start);
+      }
+      if (f->nb_samples > 0 && f->sample_rate > 0 && ch > 0 && ch <= 64) {
+        if (frames++ == 0) {
+          info.source_rate = f->sample_rate;
+          info.source_channels = ch;
+        }
+        resampler.feed(f);
+      } else if (f->nb_samples > 0) {
+        note_error(AVERROR_INVALIDDATA);
+      }
+      av_frame_unref(frame.p);
+    }
+  };
+  auto send = [&](const AVPacket* p) {
+    for (;;) {
+      int rr = avcodec_send_packet(dec.p, p);
+      if (rr == AVERROR(EAGAIN)) {  // output pending: take it, then resend
+        drain();
+        continue;
+      }
+      if (rr < 0 && rr != AVERROR_EOF) note_error(rr);  // packet consumed; skip it
+      drain();
+      return;
+    }
+  };
+
+  int read_errors_in_a_row = 0;
+  for (;;) {
+    r = av_read_frame(fmt.p, pkt.p);
+    if (r == AVERROR_EOF) break;
+    if (r < 0) {
+      if (r == AVERROR(EIO) && frames == 0) fail(path, "read error: " + av_error(r));
+      if (fmt.p->pb && avio_feof(fmt.p->pb)) break;
+      note_error(r);
+      if (++read_errors_in_a_row > 64) break;  // demuxer cannot resync: keep what we have
+      continue;
+    }
+    read_errors_in_a_row = 0;
+    if (pkt.p->stream_index == idx) send(pkt.p);
+    av_packet_unref(pkt.p);
+  }
+  send(nullptr);  // flush the decoder (delayed frames)
+  resampler.finish();
+
+  if (resampler.source_samples == 0) {
+    if (info.corrupt_packets > 0)
+      fail(path, "undecodable " + info.codec + " audio: " + std::to_string(info.corrupt_packets) +
+                     " packets failed, none decoded (last error: " + last_error + ")");
+    fail(path, "no audio samples");
+  }
+  // More failures than decoded frames: garbage that happened to contain a few plausible frame
+  // headers (random bytes named .mp3 do), or damaged beyond use.
+  if (info.corrupt_packets > frames)
+    fail(path, "undecodable " + info.codec + " audio: " + std::to_string(info.corrupt_packets) +
+                   " packets failed, only " + std::to_string(frames) + " frames decoded (last error: " + last_error + ")");
+  info.source_samples = resampler.source_samples;
+  info.output_samples = resampler.output_samples;
+  info.duration_s = double(info.source_samples) / info.source_rate;
+  info.resampler = resampler.engine;
+  return info;
+}
+
+std::vector<float> decode_file(const std::string& path, int target_rate, AudioInfo* info) {
+  std::vector<float> out;
+  AudioInfo i = decode_stream(path, target_rate, [&](const float* s, size_t n) { out.insert(out.end(), s, s + n); });
+  if (info) *info = i;
+  return out;
+}
+
+Tags read_tags(const std::string& path) {
+  FormatHolder fmt;
+  open_input(path, fmt, false);
+  int idx = av_find_best_stream(fmt.p, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  if (container_duration(fmt.p, idx < 0 ? -1 : idx) <= 0) {
+    avformat_find_stream_info(fmt.p, nullptr);  // some containers only know it after probing
+    idx = av_find_best_stream(fmt.p, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  }
+  const AVDictionary* dicts[2] = {fmt.p->metadata, idx >= 0 ? fmt.p->streams[idx]->metadata : nullptr};
+  auto get = [&](std::initializer_list<const char*> keys) -> std::string {
+    for (const char* key : keys)
+      for (const AVDictionary* d : dicts) {
+        if (!d) continue;
+        const AVDictionaryEntry* e = av_dict_get(d, key, nullptr, 0);  // case-insensitive
+        if (e && e->value) {
+          std::string v = trim(e->value);
+          if (!v.empty()) return v;
+        }
+      }
+    return {};
+  };
+  Tags t;
+  t.title = get({"title"});
+  t.artist = get({"artist", "album_artist", "performer", "author"});
+  t.album = get({"album"});
+  t.genre = get({"genre"});
+  t.date = get({"date", "year", "originaldate"});
+  std::string track = get({"track", "tracknumber"});
+  if (!track.empty() && std::isdigit(static_cast<unsigned char>(track[0]))) {
+    long v = 0;
+    for (char c : track) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) break;
+      v = v * 10 + (c - '0');
+      if (v > 1'000'000) break;
+    }
+    t.track = int(v);
+  }
+  t.duration_s = container_duration(fmt.p, idx < 0 ? -1 : idx);
+  return t;
+}
+
+double rms_dbfs(const float* samples, size_t n) {
+  if (n == 0 || !samples) return -200.0;
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += double(samples[i]) * samples[i];
+  const double ms = sum / double(n);
+  if (!(ms > 0)) return -200.0;  // silence (or NaN input): never -inf
+  return std::max(-200.0, 10.0 * std::log10(ms));
+}
+
+}  // namespace clap::audio

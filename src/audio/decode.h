@@ -1,0 +1,76 @@
+// Audio decoding through FFmpeg (libavformat/libavcodec/libswresample): any container and
+// codec FFmpeg reads, any sample rate and channel count, decoded to mono float at a target
+// rate. Also tag reading and a loudness helper.
+//
+// Downmix: mono is the plain average of all channels, (c0 + c1 + ... + cN-1) / N, with equal
+// weight for every channel (LFE included) - not FFmpeg's default downmix (-3 dB centre and
+// surround, normalised). Applied by libswresample through a custom rematrix.
+//
+// Resampling: libswresample with the soxr engine at precision 28 bits ("very high quality")
+// when libswresample was built with libsoxr; otherwise its own polyphase filter with
+// filter_size 64, phase_shift 10 and cutoff 0.97. AudioInfo::resampler says which was used.
+// When the source rate equals the target rate no resampling takes place (samples pass through,
+// only averaged). The output length is exactly round(source_samples * target_rate / source_rate).
+//
+// All functions are reentrant: every call owns its FFmpeg contexts, and decoders run
+// single-threaded, so several files can be decoded in parallel threads and the output for a
+// given file and rate is bit-identical from run to run.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace clap::audio {
+
+struct AudioInfo {
+  // Duration of the decoded audio: source samples actually decoded / source_rate. (The
+  // container's own estimate, which may be missing or approximate, is container_duration_s.)
+  double duration_s = 0;
+  int source_rate = 0;       // sample rate of the audio stream (first decoded frame)
+  int source_channels = 0;   // channel count of the audio stream (first decoded frame)
+  std::string codec;         // FFmpeg codec name: "mp3", "flac", "aac", "pcm_s16le", ...
+  std::string container;     // FFmpeg demuxer name: "wav", "flac", "mov,mp4,m4a,3gp,3g2,mj2", ...
+
+  double container_duration_s = 0;  // container's duration (0 if unknown)
+  int64_t source_samples = 0;        // per-channel samples decoded
+  int64_t output_samples = 0;        // mono samples delivered at the target rate
+  int corrupt_packets = 0;           // packets / frames skipped because they failed to decode
+  std::string resampler;             // "soxr", "swr" or "none" (source rate == target rate)
+};
+
+struct Tags {
+  std::string title, artist, album, genre, date;
+  int track = 0;          // leading number of the track tag ("3/12" -> 3), 0 if absent
+  double duration_s = 0;  // container duration, 0 if unknown
+};
+
+using SampleSink = std::function<void(const float* samples, size_t n)>;
+
+// Streams the file decoded to mono float at target_rate, in chunks passed to sink (bounded
+// memory: a 3-hour file is never held whole; each chunk is the output of one decoded frame,
+// at most kMaxChunkSamples). Corrupt packets are skipped and counted. Throws
+// clap::Error("<path>: <reason>") for missing/unreadable files, directories, empty files,
+// files with no audio stream, no decoder, or no audio samples, and for streams where more
+// packets failed than frames decoded (garbage, or damaged beyond use). That last check is made
+// at the end, so sink may already have received samples when it throws: discard them.
+// Exceptions thrown by sink propagate (decoding stops).
+AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSink& sink);
+
+inline constexpr size_t kMaxChunkSamples = 1 << 16;
+
+// Convenience: whole file in memory.
+std::vector<float> decode_file(const std::string& path, int target_rate = 48000, AudioInfo* info = nullptr);
+
+// Metadata via libavformat: format-level tags, then the best audio stream's tags (Ogg/Opus
+// keep Vorbis comments there). Keys are case-insensitive; common aliases are accepted
+// (artist: album_artist/performer; date: year/creation date; track: tracknumber).
+// Throws clap::Error("<path>: <reason>") if the file cannot be opened.
+Tags read_tags(const std::string& path);
+
+// RMS level of a span in dBFS (full scale = 1.0, so a full-scale square wave is 0 dB and a
+// full-scale sine is about -3.01 dB). Silence or an empty span gives -200 (never -inf).
+double rms_dbfs(const float* samples, size_t n);
+
+}  // namespace clap::audio

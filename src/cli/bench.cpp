@@ -1,0 +1,169 @@
+// clapsearch bench: model load time, audio ms per 10 s window (batch 1 and --batch), text
+// query latency, achieved GFLOP/s against the GEMM peak measured on the spot, peak RSS.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "model/clap_impl.h"
+#include "tensor/ops.h"
+
+namespace clap::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+struct BenchOptions {
+  std::string model, config, tokenizer;
+  int windows = 8;
+  int batch = 8;
+  int threads = 0;
+  bool json = false;
+};
+
+// Best-of-3 sgemm of a square size typical of the audio tower's big layers.
+double measure_gemm_peak() {
+  const int n = 1536;
+  std::vector<float> a(size_t(n) * n), b(size_t(n) * n), c(size_t(n) * n);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (auto& x : a) x = u(rng);
+  for (auto& x : b) x = u(rng);
+  double best = 1e30;
+  for (int rep = 0; rep < 4; ++rep) {
+    auto t = Clock::now();
+    gemm(false, true, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    best = std::min(best, ms_since(t));
+  }
+  return 2.0 * n * n * n / (best / 1000) / 1e9;
+}
+
+std::vector<std::vector<float>> synthetic_windows(int count, int64_t samples, int rate) {
+  std::vector<std::vector<float>> out(count, std::vector<float>(samples));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.0f, 0.05f);
+  for (int w = 0; w < count; ++w)
+    for (int64_t i = 0; i < samples; ++i)
+      out[w][i] = 0.3f * std::sin(2 * 3.14159265f * (220.0f * (w + 1)) * i / rate) + noise(rng);
+  return out;
+}
+
+int run_bench(const BenchOptions& o) {
+  if (o.model.empty() == o.config.empty()) throw Error("give exactly one of --model PATH or --config config.json");
+  set_num_threads(o.threads);
+  auto t0 = Clock::now();
+  std::unique_ptr<ClapModel> model =
+      o.model.empty() ? ClapModel::random(o.config, 1, o.tokenizer) : ClapModel::load(o.model, {o.threads});
+  const double load_ms = ms_since(t0);
+  const auto& m = model->impl();
+
+  auto clips = synthetic_windows(o.windows, model->window_samples(), model->sample_rate());
+  std::vector<std::span<const float>> spans(clips.begin(), clips.end());
+  model->embed_audio({spans[0]}, 1);  // warm-up: page in weights, size allocator pools
+
+  auto t1 = Clock::now();
+  for (const auto& s : spans) model->embed_audio({s}, 1);
+  const double audio_b1 = ms_since(t1) / o.windows;
+  auto t2 = Clock::now();
+  model->embed_audio(spans, o.batch);
+  const double audio_bn = ms_since(t2) / o.windows;
+
+  // Feature extraction alone (part of the per-window time above).
+  auto t3 = Clock::now();
+  for (const auto& s : spans) m.mel->features(s.data(), s.size());
+  const double mel_ms = ms_since(t3) / o.windows;
+
+  // Text: tokenizer when available, otherwise token ids of typical lengths.
+  double text_short = 0, text_16 = 0;
+  std::vector<std::string> queries = {"female vocalist", "warm lo-fi guitar", "rock music", "a dog barking",
+                                      "solo piano, slow and sad", "energetic electronic dance track with heavy bass",
+                                      "male voice speaking", "jazz trio", "orchestral film score", "rain and thunder",
+                                      "acoustic folk song with harmonica", "hip hop beat", "choir singing in a church",
+                                      "lo-fi hip hop to study to", "heavy metal guitar solo", "birds chirping in the morning"};
+  auto time_text = [&](const std::vector<std::string>& q) {
+    auto t = Clock::now();
+    if (model->has_tokenizer()) {
+      model->embed_text(q);
+    } else {
+      std::vector<float> e(m.config.projection_dim);
+      for (const auto& s : q) {
+        std::vector<int64_t> ids(s.size() / 4 + 3, 100);  // about one token per 4 characters + <s> </s>
+        ids.front() = 0;
+        ids.back() = 2;
+        m.text_from_ids(ids.data(), static_cast<int>(ids.size()), e.data());
+      }
+    }
+    return ms_since(t);
+  };
+  time_text({queries[0]});
+  std::vector<double> shorts;
+  for (int r = 0; r < 9; ++r) shorts.push_back(time_text({queries[0]}));
+  std::sort(shorts.begin(), shorts.end());
+  text_short = shorts[shorts.size() / 2];
+  text_16 = time_text(queries);
+
+  const double flops = htsat_flops_per_window(m.config.audio, 1001, 64);
+  const double gflops = flops / (audio_bn / 1000) / 1e9;
+  const double peak = measure_gemm_peak();
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const double rss_mb = ru.ru_maxrss / 1024.0;
+
+  if (o.json) {
+    nlohmann::json j = {{"model", o.model.empty() ? o.config : o.model},
+                        {"threads", num_threads()},
+                        {"windows", o.windows},
+                        {"batch", o.batch},
+                        {"load_ms", load_ms},
+                        {"audio_ms_per_window_batch1", audio_b1},
+                        {"audio_ms_per_window", audio_bn},
+                        {"mel_ms_per_window", mel_ms},
+                        {"text_ms_short", text_short},
+                        {"text_ms_16", text_16},
+                        {"gflop_per_window", flops / 1e9},
+                        {"gflops_audio", gflops},
+                        {"gemm_peak_gflops", peak},
+                        {"weight_mb", model->weight_bytes() / 1048576.0},
+                        {"parameters", model->parameter_count()},
+                        {"peak_rss_mb", rss_mb}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("model            %s (%lld parameters, %.1f MB fp32)\n", (o.model.empty() ? o.config : o.model).c_str(),
+                static_cast<long long>(model->parameter_count()), model->weight_bytes() / 1048576.0);
+    std::printf("threads          %d\n", num_threads());
+    std::printf("load             %.1f ms\n", load_ms);
+    std::printf("audio, batch 1   %.1f ms per 10 s window\n", audio_b1);
+    std::printf("audio, batch %-3d %.1f ms per 10 s window (%.1f GFLOP/window, %.0f GFLOP/s)\n", o.batch, audio_bn,
+                flops / 1e9, gflops);
+    std::printf("  of which mel   %.1f ms\n", mel_ms);
+    std::printf("text, 1 query    %.1f ms\n", text_short);
+    std::printf("text, 16 queries %.1f ms\n", text_16);
+    std::printf("sgemm peak       %.0f GFLOP/s (audio tower reaches %.0f%%)\n", peak, 100 * gflops / peak);
+    std::printf("peak RSS         %.0f MB\n", rss_mb);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure model load, audio and text embedding speed");
+  cmd->add_option("--model,-m", o->model, "Model folder");
+  cmd->add_option("--config", o->config, "config.json of an architecture; weights are generated (no download)");
+  cmd->add_option("--tokenizer", o->tokenizer, "Folder with vocab.json + merges.txt for --config (optional)");
+  cmd->add_option("--windows", o->windows, "10 s windows to time")->default_val(8)->check(CLI::Range(1, 100000));
+  cmd->add_option("--batch", o->batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
+  cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
+  cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
+}
+
+}  // namespace clap::cli

@@ -1,0 +1,180 @@
+#include "model/clap.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "model/clap_impl.h"
+#include "tensor/ops.h"
+
+namespace clap {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The feature-extractor settings of the published checkpoints, for models built from a
+// config.json alone: fused models use "fusion" truncation, unfused "rand_trunc" with fmin 50.
+FeatureConfig default_features(const ClapConfig& c) {
+  FeatureConfig f;
+  f.frequency_min = 50;
+  f.frequency_max = 14000;
+  f.truncation = c.audio.enable_fusion ? "fusion" : "rand_trunc";
+  return f;
+}
+
+void load_towers(ClapModel::Impl& m) {
+  WeightSource& src = *m.source;
+  m.audio = load_htsat(m.config.audio, src, "audio_model.audio_encoder");
+  m.text = load_roberta(m.config.text, src, "text_model");
+  m.audio_projection = load_projection(src, "audio_projection", m.config.audio.hidden_size, m.config.projection_dim);
+  m.text_projection = load_projection(src, "text_projection", m.config.text.hidden_size, m.config.projection_dim);
+  const float* a = src.get("logit_scale_a", {1});
+  const float* t = src.get("logit_scale_t", {1});
+  src.check();
+  m.logit_scale_a = *a;
+  m.logit_scale_t = *t;
+}
+
+}  // namespace
+
+void set_num_threads(int threads) {
+  if (threads <= 0) threads = omp_get_num_procs();
+  omp_set_num_threads(threads);
+}
+
+int num_threads() { return omp_get_max_threads(); }
+
+ClapModel::ClapModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ClapModel::~ClapModel() = default;
+
+std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const LoadOptions& options) {
+  if (options.threads > 0) set_num_threads(options.threads);
+  if (!fs::is_directory(model_dir)) throw Error(model_dir + ": not a model folder (expected config.json, model.safetensors, ...)");
+  const fs::path dir(model_dir);
+  auto impl = std::make_unique<Impl>();
+  impl->config = ClapConfig::from_json_file((dir / "config.json").string());
+  const fs::path pre = dir / "preprocessor_config.json";
+  impl->config.features = fs::exists(pre) ? FeatureConfig::from_json_file(pre.string()) : default_features(impl->config);
+  if (impl->config.features.truncation == "fusion" && !impl->config.audio.enable_fusion)
+    throw Error(pre.string() + ": truncation 'fusion' needs a fused model (config.json audio_config.enable_fusion is false)");
+  const fs::path weights = dir / "model.safetensors";
+  if (!fs::exists(weights))
+    throw Error(weights.string() + ": missing (only safetensors checkpoints are supported; convert pytorch_model.bin first)");
+  impl->source = WeightSource::from_file(weights.string());
+  load_towers(*impl);
+  impl->mel = std::make_unique<MelExtractor>(impl->config.features);
+  impl->tokenizer = Tokenizer::from_dir(model_dir);
+  if (impl->tokenizer->vocab_size() > static_cast<size_t>(impl->config.text.vocab_size))
+    throw Error(model_dir + ": tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
+                " tokens but the text model's vocab_size is " + std::to_string(impl->config.text.vocab_size));
+  return std::unique_ptr<ClapModel>(new ClapModel(std::move(impl)));
+}
+
+std::unique_ptr<ClapModel> ClapModel::random(const std::string& config_json_path, uint64_t seed,
+                                             const std::string& tokenizer_dir) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = ClapConfig::from_json_file(config_json_path);
+  const fs::path pre = fs::path(config_json_path).parent_path() / "preprocessor_config.json";
+  impl->config.features = fs::exists(pre) ? FeatureConfig::from_json_file(pre.string()) : default_features(impl->config);
+  impl->source = WeightSource::random(seed);
+  load_towers(*impl);
+  impl->mel = std::make_unique<MelExtractor>(impl->config.features);
+  if (!tokenizer_dir.empty()) impl->tokenizer = Tokenizer::from_dir(tokenizer_dir);
+  return std::unique_ptr<ClapModel>(new ClapModel(std::move(impl)));
+}
+
+const ClapConfig& ClapModel::config() const { return impl_->config; }
+float ClapModel::logit_scale_audio() const { return std::exp(impl_->logit_scale_a); }
+float ClapModel::logit_scale_text() const { return std::exp(impl_->logit_scale_t); }
+int64_t ClapModel::parameter_count() const { return impl_->source->parameters_used(); }
+size_t ClapModel::weight_bytes() const { return impl_->source->bytes_used(); }
+bool ClapModel::has_tokenizer() const { return impl_->tokenizer.has_value(); }
+
+size_t ClapModel::Impl::max_text_tokens() const {
+  // Positions start after padding_idx, so padding_idx + 1 slots of the table are unusable.
+  return static_cast<size_t>(config.text.max_position_embeddings - config.text.pad_token_id - 1);
+}
+
+void ClapModel::Impl::audio_from_features(const float* features, int batch, int channels, int frames, int mels,
+                                          const uint8_t* is_longer, float* embeddings, Trace* trace,
+                                          std::vector<float>* pooled_out, std::vector<float>* projected_out) const {
+  const int hidden = config.audio.hidden_size, dim = config.projection_dim;
+  std::vector<float> pooled(static_cast<size_t>(batch) * hidden);
+  // One clip at a time through the tower: GEMM kernels may block differently for different
+  // row counts, and a clip's embedding must not depend on the batch it arrives in.
+  const size_t per_clip = static_cast<size_t>(channels) * frames * mels;
+  for (int b = 0; b < batch; ++b)
+    htsat_forward(config.audio, audio, features + b * per_clip, 1, channels, frames, mels, is_longer ? is_longer + b : nullptr,
+                  pooled.data() + static_cast<size_t>(b) * hidden, trace);
+  for (int b = 0; b < batch; ++b)
+    projection_forward(audio_projection, config.projection_hidden_act, pooled.data() + static_cast<size_t>(b) * hidden, 1,
+                       embeddings + static_cast<size_t>(b) * dim);
+  if (pooled_out) *pooled_out = pooled;
+  if (projected_out) projected_out->assign(embeddings, embeddings + static_cast<size_t>(batch) * dim);
+  l2_normalize_rows(embeddings, batch, dim);
+}
+
+void ClapModel::Impl::text_from_ids(const int64_t* ids, int length, float* embedding, TextTrace* trace,
+                                    std::vector<float>* pooled_out, std::vector<float>* projected_out) const {
+  std::vector<float> pooled(static_cast<size_t>(config.text.hidden_size));
+  roberta_forward(config.text, text, ids, length, pooled.data(), trace);
+  projection_forward(text_projection, config.projection_hidden_act, pooled.data(), 1, embedding);
+  if (pooled_out) *pooled_out = pooled;
+  if (projected_out) projected_out->assign(embedding, embedding + config.projection_dim);
+  l2_normalize_rows(embedding, 1, config.projection_dim);
+}
+
+std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const float>>& clips, int batch) const {
+  const Impl& m = *impl_;
+  const int dim = m.config.projection_dim;
+  if (batch < 1) batch = 1;
+  std::vector<float> out(clips.size() * dim);
+  for (size_t start = 0; start < clips.size(); start += batch) {
+    const int n = static_cast<int>(std::min<size_t>(batch, clips.size() - start));
+    std::vector<MelFeatures> feats(n);
+    std::string error;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const auto& clip = clips[start + i];
+      try {
+        feats[i] = m.mel->features(clip.data(), clip.size());
+      } catch (const std::exception& e) {
+#pragma omp critical
+        error = e.what();
+      }
+    }
+    if (!error.empty()) throw Error(error);
+    const MelFeatures& f0 = feats[0];
+    const size_t per = static_cast<size_t>(f0.channels) * f0.frames * f0.mels;
+    std::vector<float> batch_features(per * n);
+    std::vector<uint8_t> longer(n);
+    for (int i = 0; i < n; ++i) {
+      std::copy(feats[i].data.begin(), feats[i].data.end(), batch_features.begin() + per * i);
+      longer[i] = feats[i].is_longer ? 1 : 0;
+    }
+    m.audio_from_features(batch_features.data(), n, f0.channels, f0.frames, f0.mels, longer.data(), out.data() + start * dim);
+  }
+  return out;
+}
+
+std::vector<float> ClapModel::embed_text(const std::vector<std::string>& texts, int batch) const {
+  (void)batch;  // every text runs alone (no padding), so results never depend on batching
+  const Impl& m = *impl_;
+  if (!m.tokenizer) throw Error("this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)");
+  const int dim = m.config.projection_dim;
+  std::vector<float> out(texts.size() * dim);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    Encoding enc = m.tokenizer->encode(texts[i], m.max_text_tokens());
+    if (enc.truncated)
+      std::fprintf(stderr, "warning: text cut to the model's limit of %zu tokens: \"%.60s...\"\n", m.max_text_tokens(),
+                   texts[i].c_str());
+    m.text_from_ids(enc.ids.data(), static_cast<int>(enc.ids.size()), out.data() + i * dim);
+  }
+  return out;
+}
+
+}  // namespace clap

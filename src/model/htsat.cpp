@@ -1,0 +1,469 @@
+#include "model/htsat.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "tensor/ops.h"
+
+namespace clap {
+namespace {
+
+// The reference's spectrogram image: spec_size x spec_size, built from freq_ratio time chunks.
+struct ImageGeometry {
+  int spec_size = 256;
+  int freq_ratio = 4;
+  int spec_width = 1024;   // frames after resizing = spec_size * freq_ratio
+  int grid_h = 64, grid_w = 64;  // patch grid
+};
+
+ImageGeometry geometry(const AudioConfig& c) {
+  ImageGeometry g;
+  g.spec_size = c.spec_size;
+  g.freq_ratio = c.spec_size / c.num_mel_bins;
+  g.spec_width = c.spec_size * g.freq_ratio;
+  g.grid_h = c.spec_size / c.patch_stride[0];
+  g.grid_w = c.spec_size / c.patch_stride[1];
+  return g;
+}
+
+// PyTorch's bicubic convolution coefficients (A = -0.75).
+inline float cubic1(float x, float A) { return ((A + 2) * x - (A + 3)) * x * x + 1; }
+inline float cubic2(float x, float A) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; }
+
+// Builds the relative position bias (heads x w² x w²) from the table, as Swin indexes it.
+std::vector<float> gather_position_bias(const float* table, int window, int heads) {
+  const int n = window * window, span = 2 * window - 1;
+  std::vector<float> bias(static_cast<size_t>(heads) * n * n);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      const int dy = i / window - j / window + window - 1;
+      const int dx = i % window - j % window + window - 1;
+      const float* row = table + static_cast<size_t>(dy * span + dx) * heads;
+      for (int h = 0; h < heads; ++h) bias[(static_cast<size_t>(h) * n + i) * n + j] = row[h];
+    }
+  }
+  return bias;
+}
+
+// Shifted-window attention mask: tokens from different regions of the rolled image may
+// not attend to each other (-100, as the reference).
+std::vector<float> build_shift_mask(int height, int width, int window, int shift) {
+  std::vector<int> region(static_cast<size_t>(height) * width);
+  auto band = [&](int v, int size) { return v < size - window ? 0 : (v < size - shift ? 1 : 2); };
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) region[y * width + x] = band(y, height) * 3 + band(x, width);
+  const int wy = height / window, wx = width / window, n = window * window;
+  std::vector<float> mask(static_cast<size_t>(wy) * wx * n * n);
+  for (int w = 0; w < wy * wx; ++w) {
+    const int oy = (w / wx) * window, ox = (w % wx) * window;
+    for (int i = 0; i < n; ++i) {
+      const int ri = region[(oy + i / window) * width + ox + i % window];
+      for (int j = 0; j < n; ++j) {
+        const int rj = region[(oy + j / window) * width + ox + j % window];
+        mask[(static_cast<size_t>(w) * n + i) * n + j] = ri == rj ? 0.0f : -100.0f;
+      }
+    }
+  }
+  return mask;
+}
+
+// Eval-mode BatchNorm on a channel vector, PyTorch's form: x * (w / sqrt(var + eps)) + (b - mean * alpha).
+inline float batch_norm_value(const BatchNormWeights& bn, int64_t c, float x, float eps) {
+  const float alpha = bn.weight[c] / std::sqrt(bn.running_var[c] + eps);
+  return x * alpha + (bn.bias[c] - bn.running_mean[c] * alpha);
+}
+
+// 1x1 convolution + eval BatchNorm over rows of `in` channels -> `out` channels.
+void conv1x1_bn(const float* x, int64_t rows, const ConvWeights& conv, const BatchNormWeights& bn, float* y) {
+  linear(x, rows, conv.in, conv.weight, conv.bias, conv.out, y);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < conv.out; ++c) y[r * conv.out + c] = batch_norm_value(bn, c, y[r * conv.out + c], 1e-5f);
+}
+
+// Strided convolution with kernel == stride over one image channel, as a GEMM on patches.
+// img: height x width; out: (out_h * out_w) x conv.out, row = oy * out_w + ox.
+void patch_conv(const float* img, int height, int width, const ConvWeights& conv, int out_h, int out_w, float* out,
+                std::vector<float>& patches) {
+  const int kh = static_cast<int>(conv.kh), kw = static_cast<int>(conv.kw);
+  (void)height;
+  patches.resize(static_cast<size_t>(out_h) * out_w * kh * kw);
+  for (int oy = 0; oy < out_h; ++oy)
+    for (int ox = 0; ox < out_w; ++ox) {
+      float* p = patches.data() + (static_cast<size_t>(oy) * out_w + ox) * kh * kw;
+      for (int y = 0; y < kh; ++y)
+        std::memcpy(p + y * kw, img + static_cast<size_t>(oy * kh + y) * width + ox * kw, sizeof(float) * kw);
+    }
+  linear(patches.data(), static_cast<int64_t>(out_h) * out_w, kh * kw, conv.weight, conv.bias, conv.out, out);
+}
+
+// Tokens (rows x dim) -> channel-major (dim x rows), the layout the reference reports for convs.
+std::vector<float> to_channel_major(const float* tokens, int64_t rows, int64_t dim) {
+  std::vector<float> out(static_cast<size_t>(rows * dim));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < dim; ++c) out[c * rows + r] = tokens[r * dim + c];
+  return out;
+}
+
+void append(Trace* trace, const std::string& name, const float* data, size_t n) {
+  if (trace) (*trace)[name].insert((*trace)[name].end(), data, data + n);
+}
+
+// BatchNorm over mel bins, bicubic resize of time to spec_width, fold into the spec image.
+// in: frames x mels of one channel; img: spec_size x spec_size.
+void mel_to_image(const AudioConfig& config, const HtsatWeights& w, const ImageGeometry& g, const float* in, int frames,
+                  int mels, float* img) {
+  std::vector<float> norm(static_cast<size_t>(frames) * mels);
+  for (int t = 0; t < frames; ++t)
+    for (int f = 0; f < mels; ++f) norm[t * mels + f] = batch_norm_value(w.batch_norm, f, in[t * mels + f], 1e-5f);
+  (void)config;
+  const int chunk = g.spec_width / g.freq_ratio;  // frames per image row block
+  const float scale = frames > 1 && g.spec_width > 1 ? static_cast<float>(frames - 1) / (g.spec_width - 1) : 0.0f;
+  const bool resize = frames < g.spec_width;
+  const float A = -0.75f;
+  for (int t = 0; t < g.spec_width; ++t) {
+    float row[512];
+    const float* src;
+    if (resize) {  // align_corners=True source coordinate, 4 taps clamped at the borders
+      const float real = scale * t;
+      const int x0 = static_cast<int>(std::floor(real));
+      const float tx = real - x0;
+      const float c[4] = {cubic2(tx + 1, A), cubic1(tx, A), cubic1(1 - tx, A), cubic2(2 - tx, A)};
+      const float* taps[4];
+      for (int k = 0; k < 4; ++k) taps[k] = norm.data() + std::clamp(x0 - 1 + k, 0, frames - 1) * mels;
+      for (int f = 0; f < mels; ++f) row[f] = taps[0][f] * c[0] + taps[1][f] * c[1] + taps[2][f] * c[2] + taps[3][f] * c[3];
+      src = row;
+    } else {
+      src = norm.data() + static_cast<size_t>(t) * mels;
+    }
+    const int k = t / chunk, col = t % chunk;
+    for (int f = 0; f < mels; ++f) img[static_cast<size_t>(k * mels + f) * g.spec_size + col] = src[f];
+  }
+}
+
+// Local-crop branch of fused models: mel_conv2d over image channels 1..3, laid side by side
+// along width and zero-padded to the global grid. out: grid_h*grid_w x dim tokens.
+void fusion_local(const HtsatWeights& w, const ImageGeometry& g, const float* images, float* local, Trace* trace,
+                  std::vector<float>& scratch) {
+  const int dim = static_cast<int>(w.mel_conv2d.out);
+  const int out_h = g.spec_size / static_cast<int>(w.mel_conv2d.kh);
+  const int out_w = (g.spec_size - static_cast<int>(w.mel_conv2d.kw)) / static_cast<int>(w.mel_conv2d.kw) + 1;
+  if (out_h != g.grid_h || 3 * out_w > g.grid_w) throw Error("fusion: mel_conv2d output does not fit the patch grid");
+  std::fill(local, local + static_cast<size_t>(g.grid_h) * g.grid_w * dim, 0.0f);
+  std::vector<float> conv(static_cast<size_t>(out_h) * out_w * dim);
+  for (int c = 0; c < 3; ++c) {
+    patch_conv(images + static_cast<size_t>(c + 1) * g.spec_size * g.spec_size, g.spec_size, g.spec_size, w.mel_conv2d,
+               out_h, out_w, conv.data(), scratch);
+    if (trace) {
+      auto cm = to_channel_major(conv.data(), static_cast<int64_t>(out_h) * out_w, dim);
+      append(trace, "fusion_mel_conv2d", cm.data(), cm.size());
+    }
+    for (int y = 0; y < out_h; ++y)
+      for (int x = 0; x < out_w; ++x)
+        std::memcpy(local + (static_cast<size_t>(y) * g.grid_w + c * out_w + x) * dim,
+                    conv.data() + (static_cast<size_t>(y) * out_w + x) * dim, sizeof(float) * dim);
+  }
+}
+
+// Attentional feature fusion: 2·x·σ(L(x+r)+G(x+r)) + 2·r·(1−σ(...)), x = global, r = local.
+void aff_fuse(const AffWeights& a, float* x, const float* r, int64_t tokens, int64_t dim) {
+  const int64_t inter = a.local_conv1.out;
+  std::vector<float> sum(static_cast<size_t>(tokens * dim)), hidden(static_cast<size_t>(tokens * inter)),
+      local(static_cast<size_t>(tokens * dim));
+  for (int64_t i = 0; i < tokens * dim; ++i) sum[i] = x[i] + r[i];
+  conv1x1_bn(sum.data(), tokens, a.local_conv1, a.local_bn1, hidden.data());
+  apply_activation(Activation::Relu, hidden.data(), tokens * inter);
+  conv1x1_bn(hidden.data(), tokens, a.local_conv2, a.local_bn2, local.data());
+  std::vector<float> mean(static_cast<size_t>(dim), 0.0f), ghid(static_cast<size_t>(inter)), glob(static_cast<size_t>(dim));
+  for (int64_t c = 0; c < dim; ++c) {
+    double s = 0;
+    for (int64_t t = 0; t < tokens; ++t) s += sum[t * dim + c];
+    mean[c] = static_cast<float>(s / tokens);
+  }
+  conv1x1_bn(mean.data(), 1, a.global_conv1, a.global_bn1, ghid.data());
+  apply_activation(Activation::Relu, ghid.data(), inter);
+  conv1x1_bn(ghid.data(), 1, a.global_conv2, a.global_bn2, glob.data());
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t c = 0; c < dim; ++c) {
+      const int64_t i = t * dim + c;
+      const float s = 1.0f / (1.0f + std::exp(-(local[i] + glob[c])));
+      x[i] = 2 * x[i] * s + 2 * r[i] * (1 - s);
+    }
+}
+
+// One Swin block on x (batch x height x width x dim), in place.
+void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int width, int dim, float eps,
+                Activation act) {
+  const int ws = b.window, n = ws * ws, shift = b.shift, heads = b.heads, hd = dim / heads;
+  const int hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
+  const int nwy = hp / ws, nwx = wp / ws, nw = nwy * nwx;
+  const int64_t tokens = static_cast<int64_t>(batch) * height * width;
+  const int64_t wtokens = static_cast<int64_t>(batch) * nw * n;
+
+  std::vector<float> normed(static_cast<size_t>(tokens * dim));
+  layer_norm(x, tokens, dim, b.layernorm_before.weight, b.layernorm_before.bias, eps, normed.data());
+
+  // Source token of each windowed position (roll by -shift, then window partition); -1 = padding.
+  std::vector<int64_t> source(static_cast<size_t>(wtokens));
+  for (int bi = 0; bi < batch; ++bi)
+    for (int w = 0; w < nw; ++w)
+      for (int p = 0; p < n; ++p) {
+        const int y = ((w / nwx) * ws + p / ws + shift) % hp, xx = ((w % nwx) * ws + p % ws + shift) % wp;
+        source[(static_cast<int64_t>(bi) * nw + w) * n + p] =
+            (y < height && xx < width) ? (static_cast<int64_t>(bi) * height + y) * width + xx : -1;
+      }
+  std::vector<float> windows(static_cast<size_t>(wtokens * dim));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < wtokens; ++i) {
+    if (source[i] >= 0)
+      std::memcpy(windows.data() + i * dim, normed.data() + source[i] * dim, sizeof(float) * dim);
+    else
+      std::fill(windows.data() + i * dim, windows.data() + (i + 1) * dim, 0.0f);
+  }
+
+  std::vector<float> q(static_cast<size_t>(wtokens * dim)), k(q.size()), v(q.size()), ctx(q.size());
+  linear(windows.data(), wtokens, dim, b.query.weight, b.query.bias, dim, q.data());
+  linear(windows.data(), wtokens, dim, b.key.weight, b.key.bias, dim, k.data());
+  linear(windows.data(), wtokens, dim, b.value.weight, b.value.bias, dim, v.data());
+
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t jobs = static_cast<int64_t>(batch) * nw * heads;
+#pragma omp parallel
+  {
+    std::vector<float> scores(static_cast<size_t>(n) * n);
+#pragma omp for schedule(static)
+    for (int64_t job = 0; job < jobs; ++job) {
+      const int h = static_cast<int>(job % heads);
+      const int64_t win = job / heads;          // batch * nw + w
+      const int w = static_cast<int>(win % nw);
+      const int64_t row0 = win * n;
+      const float* qh = q.data() + row0 * dim + h * hd;
+      const float* kh = k.data() + row0 * dim + h * hd;
+      const float* vh = v.data() + row0 * dim + h * hd;
+      gemm(false, true, n, n, hd, 1.0f, qh, dim, kh, dim, 0.0f, scores.data(), n);
+      const float* bias = b.position_bias.data() + static_cast<size_t>(h) * n * n;
+      const float* mask = shift > 0 ? b.shift_mask.data() + static_cast<size_t>(w) * n * n : nullptr;
+      for (int i = 0; i < n * n; ++i) {
+        float s = scores[i] * scale + bias[i];
+        if (mask) s += mask[i];
+        scores[i] = s;
+      }
+      softmax_rows(scores.data(), n, n);
+      gemm(false, false, n, hd, n, 1.0f, scores.data(), n, vh, dim, 0.0f, ctx.data() + row0 * dim + h * hd, dim);
+    }
+  }
+  linear(ctx.data(), wtokens, dim, b.attention_output.weight, b.attention_output.bias, dim, windows.data());
+  // Reverse window partition and roll, add the residual.
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < wtokens; ++i)
+    if (source[i] >= 0) {
+      float* dst = x + source[i] * dim;
+      const float* src = windows.data() + i * dim;
+      for (int c = 0; c < dim; ++c) dst[c] += src[c];
+    }
+
+  // MLP with residual.
+  const int64_t hidden = b.intermediate.out;
+  layer_norm(x, tokens, dim, b.layernorm_after.weight, b.layernorm_after.bias, eps, normed.data());
+  std::vector<float> mlp(static_cast<size_t>(tokens * hidden));
+  linear(normed.data(), tokens, dim, b.intermediate.weight, b.intermediate.bias, hidden, mlp.data());
+  apply_activation(act, mlp.data(), tokens * hidden);
+  linear(mlp.data(), tokens, hidden, b.output.weight, b.output.bias, dim, normed.data());
+  add_inplace(x, normed.data(), tokens * dim);
+}
+
+// PatchMerging: 2x2 neighbours concatenated [(0,0),(1,0),(0,1),(1,1)] -> LayerNorm -> Linear 4C->2C.
+std::vector<float> patch_merge(const SwinStageWeights& s, const float* x, int batch, int height, int width, int dim,
+                               float eps) {
+  const int oh = (height + 1) / 2, ow = (width + 1) / 2;
+  const int64_t rows = static_cast<int64_t>(batch) * oh * ow;
+  std::vector<float> cat(static_cast<size_t>(rows * 4 * dim));
+  const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
+  for (int bi = 0; bi < batch; ++bi)
+    for (int y = 0; y < oh; ++y)
+      for (int xx = 0; xx < ow; ++xx) {
+        float* dst = cat.data() + ((static_cast<int64_t>(bi) * oh + y) * ow + xx) * 4 * dim;
+        for (int q = 0; q < 4; ++q) {
+          const int sy = 2 * y + dy[q], sx = 2 * xx + dx[q];
+          if (sy < height && sx < width)
+            std::memcpy(dst + q * dim, x + ((static_cast<int64_t>(bi) * height + sy) * width + sx) * dim, sizeof(float) * dim);
+          else
+            std::fill(dst + q * dim, dst + (q + 1) * dim, 0.0f);
+        }
+      }
+  layer_norm(cat.data(), rows, 4 * dim, s.downsample_norm.weight, s.downsample_norm.bias, eps, cat.data());
+  std::vector<float> out(static_cast<size_t>(rows * 2 * dim));
+  linear(cat.data(), rows, 4 * dim, s.downsample_reduction.weight, nullptr, 2 * dim, out.data());
+  return out;
+}
+
+}  // namespace
+
+HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::string& prefix) {
+  const ImageGeometry g = geometry(c);
+  if (c.spec_size % c.num_mel_bins != 0) throw Error("audio_config: spec_size must be a multiple of num_mel_bins");
+  if (c.patch_size != c.patch_stride[0] || c.patch_size != c.patch_stride[1])
+    throw Error("audio_config: patch_size must equal patch_stride (overlapping patches are not supported)");
+  HtsatWeights w;
+  const int embed = c.patch_embeds_hidden_size;
+  w.batch_norm = src.batch_norm(prefix + ".batch_norm", c.num_mel_bins);
+  w.patch_proj = src.conv(prefix + ".patch_embed.proj", embed, 1, c.patch_size, c.patch_size);
+  if (c.enable_patch_layer_norm) w.patch_norm = src.norm(prefix + ".patch_embed.norm", embed);
+  w.fusion = c.enable_fusion;
+  if (w.fusion) {
+    const std::string f = prefix + ".patch_embed.fusion_model";
+    const int inter = embed / c.aff_block_r;
+    w.mel_conv2d = src.conv(prefix + ".patch_embed.mel_conv2d", embed, 1, c.patch_size, c.patch_size * 3);
+    w.aff.local_conv1 = src.conv(f + ".local_att.0", inter, embed, 1, 1);
+    w.aff.local_bn1 = src.batch_norm(f + ".local_att.1", inter);
+    w.aff.local_conv2 = src.conv(f + ".local_att.3", embed, inter, 1, 1);
+    w.aff.local_bn2 = src.batch_norm(f + ".local_att.4", embed);
+    w.aff.global_conv1 = src.conv(f + ".global_att.1", inter, embed, 1, 1);
+    w.aff.global_bn1 = src.batch_norm(f + ".global_att.2", inter);
+    w.aff.global_conv2 = src.conv(f + ".global_att.4", embed, inter, 1, 1);
+    w.aff.global_bn2 = src.batch_norm(f + ".global_att.5", embed);
+  }
+  int height = g.grid_h, width = g.grid_w, dim = embed;
+  const int stages = static_cast<int>(c.depths.size());
+  for (int i = 0; i < stages; ++i) {
+    SwinStageWeights s;
+    s.dim = dim;
+    s.height = height;
+    s.width = width;
+    const std::string sp = prefix + ".layers." + std::to_string(i);
+    if (std::min(height, width) < c.window_size)
+      throw Error("audio_config: stage " + std::to_string(i) + " grid " + std::to_string(height) + "x" +
+                  std::to_string(width) + " is smaller than window_size " + std::to_string(c.window_size));
+    for (int j = 0; j < c.depths[i]; ++j) {
+      SwinBlockWeights b;
+      const std::string bp = sp + ".blocks." + std::to_string(j);
+      b.heads = c.num_attention_heads[i];
+      b.window = c.window_size;
+      // Odd blocks shift by half a window, except when the grid is a single window.
+      b.shift = (j % 2 == 1 && std::min(height, width) > c.window_size) ? c.window_size / 2 : 0;
+      b.layernorm_before = src.norm(bp + ".layernorm_before", dim);
+      b.layernorm_after = src.norm(bp + ".layernorm_after", dim);
+      b.query = src.linear(bp + ".attention.self.query", dim, dim, c.qkv_bias);
+      b.key = src.linear(bp + ".attention.self.key", dim, dim, c.qkv_bias);
+      b.value = src.linear(bp + ".attention.self.value", dim, dim, c.qkv_bias);
+      b.attention_output = src.linear(bp + ".attention.output.dense", dim, dim);
+      const int hidden = static_cast<int>(dim * c.mlp_ratio);
+      b.intermediate = src.linear(bp + ".intermediate.dense", dim, hidden);
+      b.output = src.linear(bp + ".output.dense", hidden, dim);
+      const int span = 2 * c.window_size - 1;
+      b.relative_position_bias_table = src.get(bp + ".attention.self.relative_position_bias_table", {span * span, b.heads});
+      if (b.relative_position_bias_table) b.position_bias = gather_position_bias(b.relative_position_bias_table, b.window, b.heads);
+      if (b.shift > 0) {
+        const int hp = (height + b.window - 1) / b.window * b.window, wp = (width + b.window - 1) / b.window * b.window;
+        b.shift_mask = build_shift_mask(hp, wp, b.window, b.shift);
+      }
+      s.blocks.push_back(std::move(b));
+    }
+    s.has_downsample = i < stages - 1;
+    if (s.has_downsample) {
+      s.downsample_norm = src.norm(sp + ".downsample.norm", 4 * dim);
+      s.downsample_reduction = src.linear(sp + ".downsample.reduction", 4 * dim, 2 * dim, false);
+      height = (height + 1) / 2;
+      width = (width + 1) / 2;
+      dim *= 2;
+    }
+    w.stages.push_back(std::move(s));
+  }
+  if (dim != c.hidden_size)
+    throw Error("audio_config: hidden_size " + std::to_string(c.hidden_size) + " does not match the final stage width " +
+                std::to_string(dim) + " (patch_embeds_hidden_size x 2^(stages-1))");
+  w.final_norm = src.norm(prefix + ".norm", dim);
+  return w;
+}
+
+void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* input, int batch, int channels, int frames,
+                   int mels, const uint8_t* is_longer, float* pooled, Trace* trace) {
+  const ImageGeometry g = geometry(c);
+  if (mels != c.num_mel_bins)
+    throw Error("audio features have " + std::to_string(mels) + " mel bins, the model expects " + std::to_string(c.num_mel_bins));
+  if (frames > g.spec_width)
+    throw Error("audio features have " + std::to_string(frames) + " frames, more than the model's " + std::to_string(g.spec_width));
+  if (w.fusion && channels != 4) throw Error("fused model expects 4 feature channels, got " + std::to_string(channels));
+  if (!w.fusion && channels != 1) throw Error("unfused model expects 1 feature channel, got " + std::to_string(channels));
+  const float eps = static_cast<float>(c.layer_norm_eps);
+  const int embed = c.patch_embeds_hidden_size;
+  const int64_t grid = static_cast<int64_t>(g.grid_h) * g.grid_w;
+  const size_t image_size = static_cast<size_t>(g.spec_size) * g.spec_size;
+
+  // Patch embedding per clip -> tokens: batch x grid x embed.
+  std::vector<float> x(static_cast<size_t>(batch * grid * embed));
+  std::vector<float> images(channels * image_size), scratch, local;
+  for (int b = 0; b < batch; ++b) {
+    const float* feats = input + static_cast<size_t>(b) * channels * frames * mels;
+    for (int ch = 0; ch < channels; ++ch)
+      mel_to_image(c, w, g, feats + static_cast<size_t>(ch) * frames * mels, frames, mels, images.data() + ch * image_size);
+    append(trace, "mel2img", images.data(), images.size());
+    float* tokens = x.data() + b * grid * embed;
+    patch_conv(images.data(), g.spec_size, g.spec_size, w.patch_proj, g.grid_h, g.grid_w, tokens, scratch);
+    if (trace) {
+      auto cm = to_channel_major(tokens, grid, embed);
+      append(trace, "patch_proj_conv", cm.data(), cm.size());
+    }
+    if (w.fusion && is_longer && is_longer[b]) {
+      local.resize(static_cast<size_t>(grid * embed));
+      fusion_local(w, g, images.data(), local.data(), trace, scratch);
+      aff_fuse(w.aff, tokens, local.data(), grid, embed);
+      if (trace) {
+        auto cm = to_channel_major(tokens, grid, embed);
+        append(trace, "fusion_aff_out", cm.data(), cm.size());
+      }
+    }
+  }
+  if (w.patch_norm.weight) layer_norm(x.data(), batch * grid, embed, w.patch_norm.weight, w.patch_norm.bias, eps, x.data());
+  append(trace, "patch_embed", x.data(), x.size());
+
+  int height = g.grid_h, width = g.grid_w, dim = embed;
+  for (size_t i = 0; i < w.stages.size(); ++i) {
+    const SwinStageWeights& s = w.stages[i];
+    for (const SwinBlockWeights& b : s.blocks) swin_block(b, x.data(), batch, height, width, dim, eps, c.hidden_act);
+    append(trace, "stage" + std::to_string(i) + "_pre_downsample", x.data(), x.size());
+    if (s.has_downsample) {
+      x = patch_merge(s, x.data(), batch, height, width, dim, eps);
+      height = (height + 1) / 2;
+      width = (width + 1) / 2;
+      dim *= 2;
+    }
+    append(trace, "stage" + std::to_string(i) + "_out", x.data(), x.size());
+  }
+  const int64_t tokens = static_cast<int64_t>(height) * width;
+  layer_norm(x.data(), batch * tokens, dim, w.final_norm.weight, w.final_norm.bias, eps, x.data());
+  append(trace, "final_norm", x.data(), x.size());
+  for (int b = 0; b < batch; ++b)
+    for (int ch = 0; ch < dim; ++ch) {
+      double s = 0;
+      for (int64_t t = 0; t < tokens; ++t) s += x[(b * tokens + t) * dim + ch];
+      pooled[static_cast<size_t>(b) * dim + ch] = static_cast<float>(s / tokens);
+    }
+}
+
+double htsat_flops_per_window(const AudioConfig& c, int frames, int mels) {
+  (void)frames;
+  (void)mels;
+  const ImageGeometry g = geometry(c);
+  double flops = 0;
+  int height = g.grid_h, width = g.grid_w, dim = c.patch_embeds_hidden_size;
+  flops += 2.0 * height * width * dim * c.patch_size * c.patch_size;
+  for (size_t i = 0; i < c.depths.size(); ++i) {
+    const double tokens = double(height) * width, n = double(c.window_size) * c.window_size;
+    const double hidden = dim * c.mlp_ratio;
+    const double per_block = 2.0 * tokens * dim * dim * 4      // q, k, v, output
+                             + 2.0 * tokens * dim * hidden * 2   // MLP
+                             + 2.0 * tokens * n * dim * 2;       // scores and context
+    flops += per_block * c.depths[i];
+    if (i + 1 < c.depths.size()) {
+      flops += 2.0 * (tokens / 4) * (4.0 * dim) * (2.0 * dim);
+      height = (height + 1) / 2;
+      width = (width + 1) / 2;
+      dim *= 2;
+    }
+  }
+  return flops;
+}
+
+}  // namespace clap

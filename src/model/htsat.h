@@ -1,0 +1,68 @@
+// HTSAT audio encoder (Swin Transformer over a folded log-mel image), as in Hugging Face
+// ClapAudioModel: BatchNorm over mel bins -> bicubic resize to 1024 frames -> fold to a
+// 256x256 image -> 4x4 patch embedding (+ AFF fusion of local crops for fused models) ->
+// Swin stages with shifted windows and patch merging -> LayerNorm -> mean over tokens.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace clap {
+
+struct SwinBlockWeights {  // audio_encoder.layers.<i>.blocks.<j>
+  NormWeights layernorm_before, layernorm_after;
+  LinearWeights query, key, value;  // attention.self.{query,key,value}
+  LinearWeights attention_output;   // attention.output.dense
+  LinearWeights intermediate;       // intermediate.dense
+  LinearWeights output;             // output.dense
+  const float* relative_position_bias_table = nullptr;  // [(2w-1)^2, heads]
+  // Derived at load time (not weights): per-head bias gathered by relative position,
+  // heads x w² x w², and the shifted-window mask, windows x w² x w² (empty when unshifted).
+  std::vector<float> position_bias;
+  std::vector<float> shift_mask;
+  int heads = 0, window = 0, shift = 0;
+};
+
+struct SwinStageWeights {  // audio_encoder.layers.<i>
+  std::vector<SwinBlockWeights> blocks;
+  bool has_downsample = false;
+  NormWeights downsample_norm;             // downsample.norm
+  LinearWeights downsample_reduction;      // downsample.reduction (no bias)
+  int dim = 0, height = 0, width = 0;      // token grid entering the stage
+};
+
+struct AffWeights {  // patch_embed.fusion_model (attentional feature fusion, 1x1 convs)
+  ConvWeights local_conv1, local_conv2, global_conv1, global_conv2;  // local_att.0/.3, global_att.1/.4
+  BatchNormWeights local_bn1, local_bn2, global_bn1, global_bn2;     // local_att.1/.4, global_att.2/.5
+};
+
+struct HtsatWeights {  // audio_model.audio_encoder
+  BatchNormWeights batch_norm;  // over mel bins
+  ConvWeights patch_proj;       // patch_embed.proj
+  NormWeights patch_norm;       // patch_embed.norm
+  bool fusion = false;
+  ConvWeights mel_conv2d;       // patch_embed.mel_conv2d (fused models)
+  AffWeights aff;
+  std::vector<SwinStageWeights> stages;
+  NormWeights final_norm;       // norm
+};
+
+HtsatWeights load_htsat(const AudioConfig& config, WeightSource& source, const std::string& prefix);
+
+// Optional capture of intermediate tensors (reference layouts) for parity tests.
+using Trace = std::map<std::string, std::vector<float>>;
+
+// input: batch x channels x frames x mels log-mel features (channels 1, or 4 for fused models);
+// is_longer: per row, selects the fusion branch (fused models only).
+// pooled: batch x hidden_size (mean of the final LayerNorm output over tokens).
+void htsat_forward(const AudioConfig& config, const HtsatWeights& weights, const float* input, int batch, int channels,
+                   int frames, int mels, const uint8_t* is_longer, float* pooled, Trace* trace = nullptr);
+
+// Multiply-accumulate count x2 of one window's forward pass (for GFLOP/s reporting).
+double htsat_flops_per_window(const AudioConfig& config, int frames, int mels);
+
+}  // namespace clap

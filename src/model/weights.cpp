@@ -1,0 +1,153 @@
+#include "model/weights.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "core/error.h"
+
+namespace clap {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+uint64_t fnv1a(const std::string& s, uint64_t seed) {
+  uint64_t h = 1469598103934665603ull ^ seed;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Deterministic random tensor: N(0, 1/fan_in) for matrices, small noise around 1 for norm
+// scales, positive running variances; mirrors how the golden generator drew its weights.
+std::vector<float> random_tensor(const std::string& name, const std::vector<int64_t>& shape, uint64_t seed) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<float> v(static_cast<size_t>(n));
+  std::mt19937_64 rng(fnv1a(name, seed));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<float> uniform(0.5f, 1.5f);
+  const bool is_norm = name.find("norm") != std::string::npos || name.find("LayerNorm") != std::string::npos ||
+                       name.find("fusion_model") != std::string::npos;
+  if (ends_with(name, "running_var")) {
+    for (auto& x : v) x = uniform(rng);
+  } else if (ends_with(name, "running_mean")) {
+    for (auto& x : v) x = 0.1f * normal(rng);
+  } else if (name.find("logit_scale") != std::string::npos) {
+    for (auto& x : v) x = std::log(1.0f / 0.07f);
+  } else if (shape.size() >= 2) {
+    int64_t fan_in = 1;
+    for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
+    if (name.find("embeddings") != std::string::npos || name.find("relative_position_bias_table") != std::string::npos)
+      fan_in = 100;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(fan_in));
+    for (auto& x : v) x = scale * normal(rng);
+  } else if (ends_with(name, "weight") && is_norm) {
+    for (auto& x : v) x = 1.0f + 0.1f * normal(rng);
+  } else {
+    for (auto& x : v) x = 0.05f * normal(rng);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::unique_ptr<WeightSource> WeightSource::from_file(const std::string& safetensors_path) {
+  auto ws = std::make_unique<WeightSource>();
+  ws->path_ = safetensors_path;
+  ws->file_ = std::make_unique<SafeTensors>(safetensors_path);
+  return ws;
+}
+
+std::unique_ptr<WeightSource> WeightSource::random(uint64_t seed) {
+  auto ws = std::make_unique<WeightSource>();
+  ws->path_ = "<random weights, seed " + std::to_string(seed) + ">";
+  ws->seed_ = seed;
+  ws->random_ = true;
+  return ws;
+}
+
+bool WeightSource::has(const std::string& name) const { return random_ || (file_ && file_->find(name)); }
+
+const float* WeightSource::get(const std::string& name, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  if (random_) {
+    owned_.push_back(random_tensor(name, shape, seed_));
+    parameters_ += n;
+    bytes_ += static_cast<size_t>(n) * 4;
+    return owned_.back().data();
+  }
+  const TensorView* t = file_->find(name);
+  if (!t) {
+    errors_.push_back("missing tensor '" + name + "' (expected shape " + shape_str(shape) + ")");
+    return nullptr;
+  }
+  if (t->shape != shape) {
+    errors_.push_back("tensor '" + name + "' has shape " + t->shape_string() + ", expected " + shape_str(shape));
+    return nullptr;
+  }
+  if (!dtype_is_float(t->dtype)) {
+    errors_.push_back("tensor '" + name + "' has dtype " + std::string(dtype_name(t->dtype)) + ", expected a float type");
+    return nullptr;
+  }
+  parameters_ += n;
+  bytes_ += static_cast<size_t>(n) * 4;
+  if (t->dtype == DType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0)
+    return reinterpret_cast<const float*>(t->data);  // used in place from the mapping
+  owned_.push_back(file_->to_float(*t));
+  copied_ += static_cast<size_t>(n) * 4;
+  return owned_.back().data();
+}
+
+LinearWeights WeightSource::linear(const std::string& prefix, int64_t in, int64_t out, bool bias) {
+  LinearWeights w;
+  w.in = in;
+  w.out = out;
+  w.weight = get(prefix + ".weight", {out, in});
+  if (bias) w.bias = get(prefix + ".bias", {out});
+  return w;
+}
+
+NormWeights WeightSource::norm(const std::string& prefix, int64_t dim) {
+  return {get(prefix + ".weight", {dim}), get(prefix + ".bias", {dim}), dim};
+}
+
+BatchNormWeights WeightSource::batch_norm(const std::string& prefix, int64_t dim) {
+  BatchNormWeights w;
+  w.dim = dim;
+  w.weight = get(prefix + ".weight", {dim});
+  w.bias = get(prefix + ".bias", {dim});
+  w.running_mean = get(prefix + ".running_mean", {dim});
+  w.running_var = get(prefix + ".running_var", {dim});
+  return w;
+}
+
+ConvWeights WeightSource::conv(const std::string& prefix, int64_t out, int64_t in, int64_t kh, int64_t kw) {
+  ConvWeights w;
+  w.out = out;
+  w.in = in;
+  w.kh = kh;
+  w.kw = kw;
+  w.weight = get(prefix + ".weight", {out, in, kh, kw});
+  w.bias = get(prefix + ".bias", {out});
+  return w;
+}
+
+void WeightSource::check() const {
+  if (errors_.empty()) return;
+  std::string msg = path_ + ": " + std::to_string(errors_.size()) + " weight problem(s):";
+  const size_t shown = std::min<size_t>(errors_.size(), 20);
+  for (size_t i = 0; i < shown; ++i) msg += "\n  " + errors_[i];
+  if (shown < errors_.size()) msg += "\n  ... and " + std::to_string(errors_.size() - shown) + " more";
+  throw Error(msg);
+}
+
+}  // namespace clap

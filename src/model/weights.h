@@ -1,0 +1,77 @@
+// Plain weight structs (pointers into memory-mapped checkpoint data) and the loader that
+// fills them. A struct field names the checkpoint tensor it comes from; every missing or
+// mis-shaped tensor is collected and reported by name before any compute.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/safetensors.h"
+
+namespace clap {
+
+struct LinearWeights {  // <prefix>.weight [out, in], <prefix>.bias [out]
+  const float* weight = nullptr;
+  const float* bias = nullptr;  // null when the layer has no bias
+  int64_t in = 0, out = 0;
+};
+
+struct NormWeights {  // LayerNorm <prefix>.weight / .bias [dim]
+  const float* weight = nullptr;
+  const float* bias = nullptr;
+  int64_t dim = 0;
+};
+
+struct BatchNormWeights {  // eval-mode BatchNorm: weight, bias, running_mean, running_var [dim]
+  const float* weight = nullptr;
+  const float* bias = nullptr;
+  const float* running_mean = nullptr;
+  const float* running_var = nullptr;
+  int64_t dim = 0;
+};
+
+struct ConvWeights {  // Conv2d <prefix>.weight [out, in, kh, kw], .bias [out]
+  const float* weight = nullptr;
+  const float* bias = nullptr;
+  int64_t out = 0, in = 0, kh = 0, kw = 0;
+};
+
+// Hands out float32 tensors by checkpoint name. From a file, F32 data is used in place
+// (memory-mapped); F16/BF16/F64 are converted once. In random mode, values are drawn
+// deterministically from (seed, name) with sensible scales per kind of tensor.
+class WeightSource {
+ public:
+  static std::unique_ptr<WeightSource> from_file(const std::string& safetensors_path);
+  static std::unique_ptr<WeightSource> random(uint64_t seed);
+
+  // Returns the tensor or null after recording an error (missing / wrong shape / not float).
+  const float* get(const std::string& name, const std::vector<int64_t>& shape);
+  bool has(const std::string& name) const;
+
+  LinearWeights linear(const std::string& prefix, int64_t in, int64_t out, bool bias = true);
+  NormWeights norm(const std::string& prefix, int64_t dim);
+  BatchNormWeights batch_norm(const std::string& prefix, int64_t dim);
+  ConvWeights conv(const std::string& prefix, int64_t out, int64_t in, int64_t kh, int64_t kw);
+
+  // Throws one clap::Error listing every problem recorded so far.
+  void check() const;
+
+  const std::string& path() const { return path_; }
+  int64_t parameters_used() const { return parameters_; }
+  size_t bytes_used() const { return bytes_; }      // float32 bytes of the weights handed out
+  size_t bytes_copied() const { return copied_; }   // bytes that could not be used in place
+
+ private:
+  std::string path_;
+  std::unique_ptr<SafeTensors> file_;
+  uint64_t seed_ = 0;
+  bool random_ = false;
+  std::deque<std::vector<float>> owned_;
+  std::vector<std::string> errors_;
+  int64_t parameters_ = 0;
+  size_t bytes_ = 0, copied_ = 0;
+};
+
+}  // namespace clap

@@ -1,0 +1,247 @@
+// Parity with the reference implementation (transformers 4.38 ClapModel) on every golden
+// case: each tensor the golden files hold that the engine produces. Tolerances are the ones
+// ../shared/golden/README.md suggests for a float32 engine; they are never loosened to pass.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "model/clap.h"
+#include "model/clap_impl.h"
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+constexpr double kEmbedMaxAbs = 1e-4;
+constexpr double kEmbedCosine = 0.99999;
+constexpr double kIntermediateRel = 1e-3;  // of max |reference|
+constexpr double kLogitsMaxAbs = 2e-3;
+
+class Parity : public ::testing::TestWithParam<std::string> {
+ protected:
+  static std::map<std::string, std::unique_ptr<ClapModel>>& models() {
+    static std::map<std::string, std::unique_ptr<ClapModel>> m;
+    return m;
+  }
+  const ClapModel& model() {
+    auto& slot = models()[GetParam()];
+    if (!slot) slot = ClapModel::load(test::case_dir(GetParam()), {});
+    return *slot;
+  }
+  const SafeTensors& expected() { return test::golden_expected(GetParam()); }
+  nlohmann::json cases() {
+    std::ifstream f(test::case_dir(GetParam()) + "/cases.json");
+    return nlohmann::json::parse(f);
+  }
+
+  void expect_embedding(const float* got, const std::string& name, size_t row, size_t rows_expected, size_t dim) {
+    auto ref = test::floats(expected(), name);
+    ASSERT_EQ(ref.size(), rows_expected * dim) << name;
+    auto d = test::compare(got, ref.data() + row * dim, dim);
+    EXPECT_LE(d.max_abs, kEmbedMaxAbs) << name << " row " << row;
+    EXPECT_GE(d.cosine, kEmbedCosine) << name << " row " << row;
+  }
+  void expect_close(const std::vector<float>& got, const std::string& name, size_t offset = 0) {
+    auto ref = test::floats(expected(), name);
+    ASSERT_LE(offset + ref.size(), got.size()) << name;
+    auto d = test::compare(got.data() + offset, ref.data(), ref.size());
+    EXPECT_LE(d.max_abs, kIntermediateRel * d.max_ref) << name << " (max|ref| " << d.max_ref << ")";
+  }
+
+  // Reference input_features of a clip: stored whole, or channel 0 repeated 4x (fused).
+  std::vector<float> clip_features(char x, int* channels) {
+    const std::string base = std::string("clip_") + x + "_input_features";
+    if (expected().find(base)) {
+      *channels = static_cast<int>(expected().at(base).shape[1]);
+      return test::floats(expected(), base);
+    }
+    auto ch0 = test::floats(expected(), base + "_ch0");
+    *channels = 4;
+    std::vector<float> all;
+    for (int i = 0; i < 4; ++i) all.insert(all.end(), ch0.begin(), ch0.end());
+    return all;
+  }
+};
+
+TEST_P(Parity, AudioTowerOnReferenceFeatures) {
+  const auto& m = model().impl();
+  const size_t dim = m.config.projection_dim;
+  for (char x = 'a'; x <= 'g'; ++x) {
+    SCOPED_TRACE(std::string("clip ") + x);
+    const std::string p = std::string("clip_") + x + "_";
+    int channels = 0;
+    auto feats = clip_features(x, &channels);
+    uint8_t longer = static_cast<uint8_t>(test::ints(expected(), p + "is_longer")[0]);
+    const bool has_trace = expected().find(p + "audio_final_norm") != nullptr;
+    Trace trace;
+    std::vector<float> emb(dim), pooled, projected;
+    m.audio_from_features(feats.data(), 1, channels, 1001, 64, &longer, emb.data(), has_trace ? &trace : nullptr, &pooled,
+                          &projected);
+    expect_embedding(emb.data(), p + "audio_embeds", 0, 1, dim);
+    expect_close(pooled, p + "audio_pooled");
+    expect_close(projected, p + "audio_proj");
+    if (has_trace) {
+      for (const auto& [name, values] : trace) {
+        if (!expected().find(p + "audio_" + name)) {
+          ADD_FAILURE() << "trace " << name << " has no golden counterpart";
+        } else {
+          SCOPED_TRACE(name);
+          expect_close(values, p + "audio_" + name);
+        }
+      }
+      for (const char* must : {"mel2img", "patch_proj_conv", "patch_embed", "stage0_out", "stage3_out", "final_norm"})
+        EXPECT_TRUE(trace.count(must)) << must;
+      if (m.config.audio.enable_fusion) EXPECT_TRUE(trace.count("fusion_aff_out"));
+    }
+  }
+}
+
+TEST_P(Parity, BatchedAudioAndLogits) {
+  const auto& m = model().impl();
+  const size_t dim = m.config.projection_dim;
+  std::vector<float> feats;
+  int channels = 0;
+  for (char x : {'a', 'b', 'c'}) {
+    auto f = clip_features(x, &channels);
+    feats.insert(feats.end(), f.begin(), f.end());
+  }
+  auto longer64 = test::ints(expected(), "batch_abc_is_longer");
+  std::vector<uint8_t> longer(longer64.begin(), longer64.end());
+  std::vector<float> audio(3 * dim);
+  m.audio_from_features(feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
+  for (size_t r = 0; r < 3; ++r) expect_embedding(audio.data() + r * dim, "batch_abc_audio_embeds", r, 3, dim);
+
+  auto texts = cases()["texts"].get<std::vector<std::string>>();
+  auto text = model().embed_text(texts);
+  for (size_t r = 0; r < texts.size(); ++r) expect_embedding(text.data() + r * dim, "batch_abc_text_embeds", r, texts.size(), dim);
+
+  auto ref_a = test::floats(expected(), "logits_per_audio");
+  auto ref_t = test::floats(expected(), "logits_per_text");
+  double worst = 0;
+  for (size_t a = 0; a < 3; ++a)
+    for (size_t t = 0; t < texts.size(); ++t) {
+      double dot = 0;
+      for (size_t i = 0; i < dim; ++i) dot += double(audio[a * dim + i]) * text[t * dim + i];
+      worst = std::max(worst, std::fabs(dot * model().logit_scale_audio() - ref_a[a * texts.size() + t]));
+      worst = std::max(worst, std::fabs(dot * model().logit_scale_text() - ref_t[t * 3 + a]));
+    }
+  EXPECT_LE(worst, kLogitsMaxAbs);
+  EXPECT_NEAR(model().logit_scale_audio(), test::floats(expected(), "logit_scale_a_exp")[0], 1e-5);
+  EXPECT_NEAR(model().logit_scale_text(), test::floats(expected(), "logit_scale_t_exp")[0], 1e-5);
+}
+
+TEST_P(Parity, TextTowerPerText) {
+  const auto& m = model().impl();
+  const size_t dim = m.config.projection_dim, hidden = m.config.text.hidden_size;
+  auto texts = cases()["texts"].get<std::vector<std::string>>();
+  auto padded_len = expected().at("text_input_ids").shape[1];
+  auto ref_pooled = test::floats(expected(), "text_pooled");
+  auto ref_proj = test::floats(expected(), "text_proj");
+  for (size_t i = 0; i < texts.size(); ++i) {
+    SCOPED_TRACE("text " + std::to_string(i));
+    char name[64];
+    std::snprintf(name, sizeof name, "text_%02d_input_ids", static_cast<int>(i));
+    auto ids = test::ints(expected(), name);
+    TextTrace trace;
+    std::vector<float> emb(dim), pooled, projected;
+    m.text_from_ids(ids.data(), static_cast<int>(ids.size()), emb.data(), &trace, &pooled, &projected);
+    expect_embedding(emb.data(), "text_embeds_unpadded", i, texts.size(), dim);
+    expect_embedding(emb.data(), "text_embeds", i, texts.size(), dim);
+    auto dp = test::compare(pooled.data(), ref_pooled.data() + i * hidden, hidden);
+    EXPECT_LE(dp.max_abs, kIntermediateRel * dp.max_ref) << "text_pooled";
+    auto dj = test::compare(projected.data(), ref_proj.data() + i * dim, dim);
+    EXPECT_LE(dj.max_abs, kIntermediateRel * dj.max_ref) << "text_proj";
+    for (int k = 0; k <= m.config.text.num_hidden_layers; ++k) {
+      auto ref = test::floats(expected(), "text_hidden_state_" + std::to_string(k));
+      const auto& got = trace.at("hidden_state_" + std::to_string(k));
+      auto d = test::compare(got.data(), ref.data() + i * padded_len * hidden, ids.size() * hidden);
+      EXPECT_LE(d.max_abs, kIntermediateRel * d.max_ref) << "hidden state " << k;
+    }
+  }
+}
+
+TEST_P(Parity, EndToEndFromSamplesAndStrings) {
+  const ClapModel& model = this->model();
+  const auto& m = model.impl();
+  const size_t dim = m.config.projection_dim;
+  const auto randomness = cases()["feature_extractor_randomness"];
+  for (char x = 'a'; x <= 'g'; ++x) {
+    SCOPED_TRACE(std::string("clip ") + x);
+    auto clip = test::golden_clip(x);
+    const auto& rnd = randomness[std::string("audio_") + x];
+    if (!rnd.contains("crop_start_sample") && !rnd.contains("crop_start_frames_front_middle_back")) {
+      // No random choice in the reference: the public API must reproduce it as is.
+      auto emb = model.embed_audio({std::span<const float>(clip)});
+      expect_embedding(emb.data(), std::string("clip_") + x + "_audio_embeds", 0, 1, dim);
+      continue;
+    }
+    // The reference cropped at random: inject its choices.
+    CropChoice crops;
+    if (rnd.contains("crop_start_frames_front_middle_back")) {
+      auto s = rnd["crop_start_frames_front_middle_back"].get<std::vector<int>>();
+      for (int i = 0; i < 3; ++i) crops.fusion_starts[i] = s[i];
+    } else {
+      crops.rand_trunc_offset = rnd["crop_start_sample"].get<long>();
+    }
+    MelFeatures f = m.mel->features(clip.data(), clip.size(), crops);
+    uint8_t longer = f.is_longer;
+    std::vector<float> emb(dim);
+    m.audio_from_features(f.data.data(), 1, f.channels, f.frames, f.mels, &longer, emb.data());
+    expect_embedding(emb.data(), std::string("clip_") + x + "_audio_embeds", 0, 1, dim);
+  }
+
+  auto texts = cases()["texts"].get<std::vector<std::string>>();
+  auto text = model.embed_text(texts);
+  for (size_t r = 0; r < texts.size(); ++r) expect_embedding(text.data() + r * dim, "text_embeds_unpadded", r, texts.size(), dim);
+}
+
+TEST_P(Parity, Truncated77Variant) {
+  const auto& m = model().impl();
+  const size_t dim = m.config.projection_dim;
+  auto texts = cases()["texts"].get<std::vector<std::string>>();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    Encoding enc = m.tokenizer->encode(texts[i], 77);
+    std::vector<float> emb(dim);
+    m.text_from_ids(enc.ids.data(), static_cast<int>(enc.ids.size()), emb.data());
+    expect_embedding(emb.data(), "text_trunc77_text_embeds", i, texts.size(), dim);
+  }
+}
+
+TEST_P(Parity, BatchingAndRepeatsAreBitIdentical) {
+  const ClapModel& model = this->model();
+  std::vector<std::vector<float>> clips;
+  for (char x : {'a', 'b', 'c', 'd', 'e'}) clips.push_back(test::golden_clip(x));
+  std::vector<std::span<const float>> spans(clips.begin(), clips.end());
+  auto batched = model.embed_audio(spans, 5);
+  auto again = model.embed_audio(spans, 5);
+  auto by_two = model.embed_audio(spans, 2);
+  std::vector<float> single;
+  for (auto& s : spans) {
+    auto e = model.embed_audio({s}, 1);
+    single.insert(single.end(), e.begin(), e.end());
+  }
+  EXPECT_EQ(batched, again);
+  EXPECT_EQ(batched, by_two);
+  EXPECT_EQ(batched, single);
+  auto texts = std::vector<std::string>{"female vocalist", "rock music", "a much longer query about warm lo-fi guitar"};
+  auto t_all = model.embed_text(texts);
+  std::vector<float> t_single;
+  for (auto& t : texts) {
+    auto e = model.embed_text({t});
+    t_single.insert(t_single.end(), e.begin(), e.end());
+  }
+  EXPECT_EQ(t_all, t_single);
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, Parity, ::testing::ValuesIn(test::golden_cases()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace clap
