@@ -101,7 +101,6 @@ void open_input(const std::string& path, FormatHolder& fmt, bool find_info) {
   av_dict_free(&opts);
   if (r < 0) {
     if (r == AVERROR(EACCES) || r == AVERROR(EPERM)) fail(path, "cannot open: permission denied");
-    if (r == AVERROR(ENOMEM)) fail(path, "cannot open: out of memory");
     std::string why = av_error(r);
     if (!t_last_ffmpeg_message.empty()) why += "; " + t_last_ffmpeg_message;
     fail(path, "not a recognised audio/media file (" + why + ")");

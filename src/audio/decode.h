@@ -12,6 +12,9 @@
 // When the source rate equals the target rate no resampling takes place (samples pass through,
 // only averaged). The output length is exactly round(source_samples * target_rate / source_rate).
 //
+// FFmpeg's log output is switched off for the whole process on first use (av_log callback that
+// prints nothing); its error messages are instead quoted in the clap::Error reasons.
+//
 // All functions are reentrant: every call owns its FFmpeg contexts, and decoders run
 // single-threaded, so several files can be decoded in parallel threads and the output for a
 // given file and rate is bit-identical from run to run.

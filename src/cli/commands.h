@@ -14,6 +14,16 @@ using Action = std::function<int()>;
 
 void add_embed_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_index_command(CLI::App& app, Action& action);
+void add_status_command(CLI::App& app, Action& action);
+void add_doctor_command(CLI::App& app, Action& action);
+void add_search_command(CLI::App& app, Action& action);
+void add_like_command(CLI::App& app, Action& action);
+void add_similar_command(CLI::App& app, Action& action);
+void add_matrix_command(CLI::App& app, Action& action);
+void add_analyze_command(CLI::App& app, Action& action);
+void add_classify_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
 
 // Shared helpers for front ends.
 std::unique_ptr<ClapModel> open_model(const std::string& spec, int threads);

@@ -5,13 +5,14 @@
 #include <cstring>
 
 #include "cli/commands.h"
+#include "index/hub.h"
 
 namespace clap::cli {
 
 std::unique_ptr<ClapModel> open_model(const std::string& spec, int threads) {
   LoadOptions options;
   options.threads = threads;
-  return ClapModel::load(spec, options);
+  return ClapModel::load(index::resolve_model(spec).dir, options);
 }
 
 std::string json_float(float v) {

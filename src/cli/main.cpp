@@ -12,6 +12,16 @@ int main(int argc, char** argv) {
   clap::cli::Action action;
   clap::cli::add_embed_command(app, action);
   clap::cli::add_bench_command(app, action);
+  clap::cli::add_index_command(app, action);
+  clap::cli::add_status_command(app, action);
+  clap::cli::add_doctor_command(app, action);
+  clap::cli::add_search_command(app, action);
+  clap::cli::add_like_command(app, action);
+  clap::cli::add_similar_command(app, action);
+  clap::cli::add_matrix_command(app, action);
+  clap::cli::add_analyze_command(app, action);
+  clap::cli::add_classify_command(app, action);
+  clap::cli::add_eval_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

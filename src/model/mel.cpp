@@ -183,50 +183,106 @@ MelExtractor::MelExtractor(const FeatureConfig& config) : config_(config) {
 
 // Complex FFT of size half_ on (re, im) given in bit-reversed order, then the split step that
 // turns it into the real FFT of size n_fft_ of the packed frame (x[2n] + i x[2n+1]), then |X|^2.
+// Radix-2 decimation in time, two stages fused per pass (radix-4 data flow, same arithmetic
+// as two radix-2 stages; the second stage's odd twiddle W^(j+q) = -i W^j is applied exactly).
 void MelExtractor::fft_frame(double* re, double* im, double* power) const {
   const int m = half_;
-  const double* twr = stage_re_.data();
+  const double* twr = stage_re_.data();  // stage of length L starts at L/2 - 1
   const double* twi = stage_im_.data();
-  if (m >= 2) {  // first stage: twiddle 1
-    for (int s = 0; s < m; s += 2) {
-      const double ar = re[s], ai = im[s], br = re[s + 1], bi = im[s + 1];
-      re[s] = ar + br;
-      im[s] = ai + bi;
-      re[s + 1] = ar - br;
-      im[s + 1] = ai - bi;
+  int len = 1;  // length of the sub-transforms done so far
+  if (m >= 4) {  // stages 2 and 4: twiddles 1 and -i
+    for (int s = 0; s < m; s += 4) {
+      const double a0r = re[s] + re[s + 1], a0i = im[s] + im[s + 1];
+      const double a1r = re[s] - re[s + 1], a1i = im[s] - im[s + 1];
+      const double a2r = re[s + 2] + re[s + 3], a2i = im[s + 2] + im[s + 3];
+      const double a3r = re[s + 2] - re[s + 3], a3i = im[s + 2] - im[s + 3];
+      re[s] = a0r + a2r;
+      im[s] = a0i + a2i;
+      re[s + 2] = a0r - a2r;
+      im[s + 2] = a0i - a2i;
+      re[s + 1] = a1r + a3i;  // a1 + (-i) a3
+      im[s + 1] = a1i - a3r;
+      re[s + 3] = a1r - a3i;
+      im[s + 3] = a1i + a3r;
     }
-    twr += 1;
-    twi += 1;
+    len = 4;
   }
-  for (int len = 4; len <= m; len <<= 1) {
-    const int h = len / 2;
-    for (int s = 0; s < m; s += len) {
+  for (; 4 * len <= m; len *= 4) {  // stages 2*len and 4*len
+    const int q = len;
+    const double* w1r = twr + (q - 1);
+    const double* w1i = twi + (q - 1);
+    const double* w2r = twr + (2 * q - 1);
+    const double* w2i = twi + (2 * q - 1);
+    for (int s = 0; s < m; s += 4 * q) {
+      double* p0r = re + s;
+      double* p1r = p0r + q;
+      double* p2r = p0r + 2 * q;
+      double* p3r = p0r + 3 * q;
+      double* p0i = im + s;
+      double* p1i = p0i + q;
+      double* p2i = p0i + 2 * q;
+      double* p3i = p0i + 3 * q;
+#pragma omp simd
+      for (int j = 0; j < q; ++j) {
+        const double t1r = p1r[j] * w1r[j] - p1i[j] * w1i[j];
+        const double t1i = p1r[j] * w1i[j] + p1i[j] * w1r[j];
+        const double t3r = p3r[j] * w1r[j] - p3i[j] * w1i[j];
+        const double t3i = p3r[j] * w1i[j] + p3i[j] * w1r[j];
+        const double a0r = p0r[j] + t1r, a0i = p0i[j] + t1i;
+        const double a1r = p0r[j] - t1r, a1i = p0i[j] - t1i;
+        const double a2r = p2r[j] + t3r, a2i = p2i[j] + t3i;
+        const double a3r = p2r[j] - t3r, a3i = p2i[j] - t3i;
+        const double u2r = a2r * w2r[j] - a2i * w2i[j];
+        const double u2i = a2r * w2i[j] + a2i * w2r[j];
+        const double v3r = a3r * w2r[j] - a3i * w2i[j];
+        const double v3i = a3r * w2i[j] + a3i * w2r[j];
+        p0r[j] = a0r + u2r;
+        p0i[j] = a0i + u2i;
+        p2r[j] = a0r - u2r;
+        p2i[j] = a0i - u2i;
+        p1r[j] = a1r + v3i;  // a1 + (-i) v3
+        p1i[j] = a1i - v3r;
+        p3r[j] = a1r - v3i;
+        p3i[j] = a1i + v3r;
+      }
+    }
+  }
+  for (; 2 * len <= m; len *= 2) {  // remaining single radix-2 stage (length 2*len)
+    const int h = len;
+    const double* wr = twr + (h - 1);
+    const double* wi = twi + (h - 1);
+    for (int s = 0; s < m; s += 2 * h) {
       double* ar = re + s;
       double* ai = im + s;
       double* br = ar + h;
       double* bi = ai + h;
+#pragma omp simd
       for (int j = 0; j < h; ++j) {
-        const double tr = br[j] * twr[j] - bi[j] * twi[j];
-        const double ti = br[j] * twi[j] + bi[j] * twr[j];
+        const double tr = br[j] * wr[j] - bi[j] * wi[j];
+        const double ti = br[j] * wi[j] + bi[j] * wr[j];
         br[j] = ar[j] - tr;
         bi[j] = ai[j] - ti;
         ar[j] = ar[j] + tr;
         ai[j] = ai[j] + ti;
       }
     }
-    twr += h;
-    twi += h;
   }
   // X[k] = E[k] + W^k O[k], E = (Z[k] + conj Z[m-k]) / 2, O = -i (Z[k] - conj Z[m-k]) / 2.
+  // Bins k and m-k share E and D = (Z[k] - conj Z[m-k]) / 2: E[m-k] = conj E[k],
+  // D[m-k] = -conj D[k] (bit-exact identities), so they are computed together.
   power[0] = power_of(re[0] + im[0], 0.0);
   power[m] = power_of(re[0] - im[0], 0.0);
-  for (int k = 1; k < m; ++k) {
-    const double ar = re[k], ai = im[k], br = re[m - k], bi = -im[m - k];
-    const double er = 0.5 * (ar + br), ei = 0.5 * (ai + bi);
-    const double dr = 0.5 * (ar - br), di = 0.5 * (ai - bi);
-    const double orr = di, oi = -dr;
+  for (int k = 1; 2 * k <= m; ++k) {
+    const int k2 = m - k;
+    const double er = 0.5 * (re[k] + re[k2]), ei = 0.5 * (im[k] - im[k2]);
+    const double dr = 0.5 * (re[k] - re[k2]), di = 0.5 * (im[k] + im[k2]);
+    // O[k] = -i D = (di, -dr); O[m-k] = -i (-conj D) = (di, dr).
     const double wr = post_re_[k], wi = post_im_[k];
-    power[k] = power_of(er + (wr * orr - wi * oi), ei + (wr * oi + wi * orr));
+    power[k] = power_of(er + (wr * di + wi * dr), ei + (wr * -dr + wi * di));
+    if (k2 != k) {
+      const double vr = post_re_[k2], vi = post_im_[k2];
+      power[k2] = power_of(er + (vr * di - vi * dr), -ei + (vr * dr + vi * di));
+    }
   }
 }
 
@@ -234,20 +290,26 @@ std::vector<float> MelExtractor::log_mel(const float* samples, size_t n, int* fr
   if (n == 0) throw Error("empty audio clip");
   const size_t frames = num_frames(n);
   std::vector<float> out(frames * mels_);
-  std::vector<double> buf(n_fft_), re(half_), im(half_), power(bins_);
+  std::vector<double> re(half_), im(half_), power(bins_);
   const long len = static_cast<long>(n);
   const long pad = n_fft_ / 2;
   for (size_t t = 0; t < frames; ++t) {
     const long start = static_cast<long>(t) * hop_ - pad;  // index into the unpadded signal
+    // Frame of the reflect-padded signal times the window, packed as x[2i] + i x[2i+1] and
+    // stored in bit-reversed order for the FFT.
     if (start >= 0 && start + n_fft_ <= len) {
-      for (int i = 0; i < n_fft_; ++i) buf[i] = static_cast<double>(samples[start + i]);
+      const float* x = samples + start;
+      for (int i = 0; i < half_; ++i) {
+        const int r = bitrev_[i];
+        re[r] = static_cast<double>(x[2 * i]) * window_[2 * i];
+        im[r] = static_cast<double>(x[2 * i + 1]) * window_[2 * i + 1];
+      }
     } else {
-      for (int i = 0; i < n_fft_; ++i) buf[i] = static_cast<double>(samples[reflect_index(start + i, len)]);
-    }
-    for (int i = 0; i < half_; ++i) {
-      const int r = bitrev_[i];
-      re[r] = buf[2 * i] * window_[2 * i];
-      im[r] = buf[2 * i + 1] * window_[2 * i + 1];
+      for (int i = 0; i < half_; ++i) {
+        const int r = bitrev_[i];
+        re[r] = static_cast<double>(samples[reflect_index(start + 2 * i, len)]) * window_[2 * i];
+        im[r] = static_cast<double>(samples[reflect_index(start + 2 * i + 1, len)]) * window_[2 * i + 1];
+      }
     }
     fft_frame(re.data(), im.data(), power.data());
     float* row = out.data() + t * mels_;

@@ -4,6 +4,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <bit>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -196,13 +197,123 @@ uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
   return x;
 }
 
-struct PairHash {
-  size_t operator()(uint64_t key) const { return size_t(mix64(key)); }
+uint64_t hash_bytes(std::string_view s) {  // FNV-1a, then a 64-bit finaliser
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return mix64(h ^ s.size());
+}
+
+// String interner: open addressing (linear probing) over 8-byte slots holding a hash tag and
+// the symbol id, so a lookup touches one slot run plus the string itself. Loading inserts
+// ~200k strings and is memory-latency bound, which a node-based unordered_map triples.
+class SymbolTable {
+ public:
+  void reserve(size_t n) {
+    if (n * 2 > slots_.size()) rehash(std::bit_ceil(n * 2));
+    strings_.reserve(n);
+  }
+  size_t size() const { return strings_.size(); }
+  const std::string& text(int32_t sym) const { return strings_[sym]; }
+
+  int32_t find(std::string_view s) const {
+    if (slots_.empty()) return -1;
+    uint64_t h = hash_bytes(s);
+    uint32_t tag = uint32_t(h >> 32);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      uint64_t slot = slots_[i];
+      if (slot == 0) return -1;
+      if (uint32_t(slot >> 32) == tag && strings_[uint32_t(slot) - 1] == s) return int32_t(uint32_t(slot) - 1);
+    }
+  }
+  // The symbol of `s`, added if new (`added` tells which).
+  int32_t intern(std::string_view s, bool& added) {
+    if ((strings_.size() + 1) * 2 > slots_.size()) rehash(std::max<size_t>(64, slots_.size() * 2));
+    uint64_t h = hash_bytes(s);
+    uint32_t tag = uint32_t(h >> 32);
+    size_t i = h & mask_;
+    for (;; i = (i + 1) & mask_) {
+      uint64_t slot = slots_[i];
+      if (slot == 0) break;
+      if (uint32_t(slot >> 32) == tag && strings_[uint32_t(slot) - 1] == s) {
+        added = false;
+        return int32_t(uint32_t(slot) - 1);
+      }
+    }
+    if (strings_.size() >= size_t(std::numeric_limits<int32_t>::max() - 1)) throw Error("tokenizer: too many symbols");
+    strings_.emplace_back(s);
+    slots_[i] = (uint64_t(tag) << 32) | uint32_t(strings_.size());
+    added = true;
+    return int32_t(strings_.size() - 1);
+  }
+
+ private:
+  void rehash(size_t capacity) {
+    std::vector<uint64_t> old = std::move(slots_);
+    slots_.assign(capacity, 0);
+    mask_ = capacity - 1;
+    for (uint64_t slot : old) {
+      if (slot == 0) continue;
+      size_t i = hash_bytes(strings_[uint32_t(slot) - 1]) & mask_;
+      while (slots_[i] != 0) i = (i + 1) & mask_;
+      slots_[i] = slot;
+    }
+  }
+  std::vector<std::string> strings_;  // symbol id -> text
+  std::vector<uint64_t> slots_;       // (hash tag << 32) | (symbol + 1); 0 = empty
+  size_t mask_ = 0;
 };
 
 struct Merge {
   int32_t rank;
   int32_t result;  // symbol of the concatenation
+};
+
+// (left symbol, right symbol) -> merge, open addressing over 16-byte slots.
+class MergeTable {
+ public:
+  void reserve(size_t n) {
+    if (n * 2 > slots_.size()) rehash(std::bit_ceil(n * 2));
+  }
+  size_t size() const { return count_; }
+  const Merge* find(int32_t a, int32_t b) const {
+    if (slots_.empty()) return nullptr;
+    uint64_t key = pack(a, b);
+    for (size_t i = mix64(key) & mask_;; i = (i + 1) & mask_) {
+      const Slot& slot = slots_[i];
+      if (slot.key == key) return &slot.merge;
+      if (slot.key == kEmpty) return nullptr;
+    }
+  }
+  // Inserts or overwrites (a repeated merge keeps its last rank, like the reference's dict).
+  void set(int32_t a, int32_t b, Merge m) {
+    if ((count_ + 1) * 2 > slots_.size()) rehash(std::max<size_t>(64, slots_.size() * 2));
+    uint64_t key = pack(a, b);
+    size_t i = mix64(key) & mask_;
+    while (slots_[i].key != kEmpty && slots_[i].key != key) i = (i + 1) & mask_;
+    if (slots_[i].key == kEmpty) ++count_;
+    slots_[i] = Slot{key, m};
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t(0);  // symbols are < 2^31, so never a real key
+  struct Slot {
+    uint64_t key;
+    Merge merge;
+  };
+  static uint64_t pack(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+  void rehash(size_t capacity) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(capacity, Slot{kEmpty, {0, 0}});
+    mask_ = capacity - 1;
+    for (const Slot& s : old) {
+      if (s.key == kEmpty) continue;
+      size_t i = mix64(s.key) & mask_;
+      while (slots_[i].key != kEmpty) i = (i + 1) & mask_;
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0, count_ = 0;
 };
 
 struct PcreDeleter {
@@ -218,10 +329,10 @@ constexpr size_t kCacheLimit = 1 << 16;  // words; the cache is cleared when it 
 struct Tokenizer::Impl {
   // Every string that can occur as a BPE symbol (vocab entries, merge parts and results, the
   // 256 byte characters) is interned to a dense symbol id; BPE then works on integers.
-  std::unordered_map<std::string, int32_t> symbols;
+  SymbolTable symbols;
   std::vector<int64_t> symbol_vocab;  // vocab id of a symbol, -1 if not in the vocab
   int32_t byte_symbol[256] = {};
-  std::unordered_map<uint64_t, Merge, PairHash> merges;  // (left << 32 | right) -> merge
+  MergeTable merges;
 
   struct Special {
     std::string text;
@@ -237,24 +348,31 @@ struct Tokenizer::Impl {
   mutable std::shared_mutex cache_mutex;
   mutable std::unordered_map<std::string, std::vector<int64_t>> cache;  // raw piece -> ids
 
-  int32_t intern(std::string text) {
-    auto [it, inserted] = symbols.try_emplace(std::move(text), int32_t(symbol_vocab.size()));
-    if (inserted) symbol_vocab.push_back(-1);
-    return it->second;
+  int32_t intern(std::string_view text) {
+    bool added = false;
+    int32_t sym = symbols.intern(text, added);
+    if (added) symbol_vocab.push_back(-1);
+    return sym;
+  }
+  int64_t vocab_id(std::string_view text) const {
+    int32_t sym = symbols.find(text);
+    return sym < 0 ? -1 : symbol_vocab[sym];
   }
 
-  void add_vocab(std::string token, int64_t id, const std::string& where) {
+  void add_vocab(std::string_view token, int64_t id, const std::string& where) {
     if (id < 0 || id > int64_t(std::numeric_limits<int32_t>::max()))
-      throw Error(where + ": token id " + std::to_string(id) + " out of range");
-    int32_t sym = intern(std::move(token));
+      throw Error(where + ": token \"" + std::string(token) + "\" has id " + std::to_string(id) + ", out of range");
+    int32_t sym = intern(token);
     symbol_vocab[sym] = id;  // a repeated key keeps the last id (Python json semantics)
     vocab_size = std::max(vocab_size, size_t(id) + 1);
   }
 
-  void add_merge(const std::string& left, const std::string& right, int32_t rank) {
+  void add_merge(std::string_view left, std::string_view right, int32_t rank) {
     int32_t a = intern(left), b = intern(right);
-    int32_t c = intern(left + right);
-    merges[(uint64_t(uint32_t(a)) << 32) | uint32_t(b)] = Merge{rank, c};  // duplicates: last rank wins
+    std::string joined;
+    joined.reserve(left.size() + right.size());
+    joined.append(left).append(right);
+    merges.set(a, b, Merge{rank, intern(joined)});
   }
 
   void finish(const std::string& where);
@@ -267,15 +385,11 @@ void Tokenizer::Impl::finish(const std::string& where) {
   static const std::vector<std::string> byte_chars = bytes_to_unicode();
   for (int b = 0; b < 256; ++b) byte_symbol[b] = intern(byte_chars[b]);
 
-  auto lookup = [&](const char* text) -> int64_t {
-    auto it = symbols.find(text);
-    return it == symbols.end() ? -1 : symbol_vocab[it->second];
-  };
-  bos = lookup("<s>");
-  pad = lookup("<pad>");
-  eos = lookup("</s>");
-  unk = lookup("<unk>");
-  mask = lookup("<mask>");
+  bos = vocab_id("<s>");
+  pad = vocab_id("<pad>");
+  eos = vocab_id("</s>");
+  unk = vocab_id("<unk>");
+  mask = vocab_id("<mask>");
   for (auto [name, id] : {std::pair<const char*, int64_t>{"<s>", bos}, {"<pad>", pad}, {"</s>", eos}, {"<unk>", unk}})
     if (id < 0) throw Error(where + ": special token " + name + " is not in the vocabulary");
   // RobertaTokenizer's added tokens: all plain except <mask> (lstrip=True).
@@ -320,12 +434,12 @@ void Tokenizer::Impl::bpe(std::string_view piece, std::vector<int64_t>& out) con
     int32_t best_rank = std::numeric_limits<int32_t>::max();
     int32_t first = -1, second = -1, merged = -1;
     for (size_t i = 0; i + 1 < word.size(); ++i) {
-      auto it = merges.find((uint64_t(uint32_t(word[i])) << 32) | uint32_t(word[i + 1]));
-      if (it != merges.end() && it->second.rank < best_rank) {
-        best_rank = it->second.rank;
+      const Merge* m = merges.find(word[i], word[i + 1]);
+      if (m && m->rank < best_rank) {
+        best_rank = m->rank;
         first = word[i];
         second = word[i + 1];
-        merged = it->second.result;
+        merged = m->result;
       }
     }
     if (merged < 0) break;
@@ -430,8 +544,8 @@ namespace {
 void load_vocab_object(Tokenizer::Impl& impl, const json& vocab, const std::string& where) {
   if (!vocab.is_object()) throw Error(where + ": the vocabulary must be a JSON object {token: id}");
   if (vocab.empty()) throw Error(where + ": the vocabulary is empty");
-  impl.symbols.reserve(vocab.size() * 2 + 512);
-  impl.symbol_vocab.reserve(vocab.size() * 2 + 512);
+  impl.symbols.reserve(vocab.size() + 1024);
+  impl.symbol_vocab.reserve(vocab.size() + 1024);
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer())
       throw Error(where + ": the id of token \"" + it.key() + "\" is not an integer");
@@ -455,7 +569,7 @@ struct VocabSax : nlohmann::json_sax<json> {
   }
   bool id(int64_t v) {
     if (depth != 1) bad_value("nested");
-    impl.add_vocab(std::move(key_), v, where);
+    impl.add_vocab(key_, v, where);
     ++count;
     return true;
   }
@@ -489,8 +603,8 @@ struct VocabSax : nlohmann::json_sax<json> {
 };
 
 void load_vocab_file(Tokenizer::Impl& impl, const std::string& text, const std::string& where) {
-  impl.symbols.reserve(text.size() / 10 + 1024);
-  impl.symbol_vocab.reserve(text.size() / 10 + 1024);
+  impl.symbols.reserve(text.size() / 14 + 1024);  // ~16 bytes per entry in a typical vocab.json
+  impl.symbol_vocab.reserve(text.size() / 14 + 1024);
   VocabSax sax(impl, where);
   json::sax_parse(text, &sax);
   if (sax.count == 0) throw Error(where + ": the vocabulary is empty");
@@ -516,7 +630,7 @@ Tokenizer Tokenizer::from_files(const std::string& vocab_json, const std::string
 
   // merges.txt: an optional "#version: ..." first line, then one "left right" pair per line;
   // the rank is the line number (as in the reference: dict(zip(merges, range(len(merges))))).
-  impl->merges.reserve(merges_text.size() / 8);
+  impl->merges.reserve(merges_text.size() / 9 + 16);  // ~9 bytes per line in a typical merges.txt
   std::string_view all(merges_text);
   size_t pos = 0, line_no = 0;
   int32_t rank = 0;
@@ -545,7 +659,7 @@ Tokenizer Tokenizer::from_files(const std::string& vocab_json, const std::string
     if (count != 2)
       throw Error(merges_txt + ": line " + std::to_string(line_no) + ": expected two tokens separated by a space, got " +
                   std::to_string(count));
-    impl->add_merge(std::string(fields[0]), std::string(fields[1]), rank++);
+    impl->add_merge(fields[0], fields[1], rank++);
   }
   impl->finish(vocab_json);
   return Tokenizer(std::move(impl));
@@ -568,8 +682,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       if (!t.is_object() || !t.contains("content") || !t.contains("id")) continue;
       if (!t["content"].is_string() || !t["id"].is_number_integer()) continue;
       std::string content = t["content"].get<std::string>();
-      auto it = impl->symbols.find(content);
-      if (it == impl->symbols.end() || impl->symbol_vocab[it->second] < 0)
+      if (impl->vocab_id(content) < 0)
         impl->add_vocab(content, t["id"].get<int64_t>(), path + " (added_tokens)");
     }
   }
@@ -583,9 +696,10 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       size_t space = s.find(' ');
       if (space == std::string::npos || space == 0 || space + 1 == s.size() || s.find(' ', space + 1) != std::string::npos)
         throw Error(where + ": expected \"left right\", got \"" + s + "\"");
-      impl->add_merge(s.substr(0, space), s.substr(space + 1), rank);
+      std::string_view sv(s);
+      impl->add_merge(sv.substr(0, space), sv.substr(space + 1), rank);
     } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      impl->add_merge(m[0].get<std::string>(), m[1].get<std::string>(), rank);
+      impl->add_merge(m[0].get_ref<const std::string&>(), m[1].get_ref<const std::string&>(), rank);
     } else {
       throw Error(where + ": expected a \"left right\" string or a [left, right] pair");
     }
@@ -665,8 +779,7 @@ size_t Tokenizer::vocab_size() const { return impl().vocab_size; }
 
 int64_t Tokenizer::token_id(const std::string& token) const {
   const Impl& t = impl();
-  auto it = t.symbols.find(token);
-  return it == t.symbols.end() ? -1 : t.symbol_vocab[it->second];
+  return t.vocab_id(token);
 }
 
 }  // namespace clap

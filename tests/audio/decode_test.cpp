@@ -372,6 +372,7 @@ TEST(BadFiles, PartlyDamagedFilesKeepWhatDecodes) {
   std::printf("[ damaged  ] mp3: %zu samples (%.3f s), %d corrupt packets\n", y.size(), double(y.size()) / 48000,
               info.corrupt_packets);
   EXPECT_GT(double(y.size()) / 48000, 5.0);
+  EXPECT_GE(info.corrupt_packets, 1);
   std::vector<float> head(y.begin(), y.begin() + 2 * 48000);
   EXPECT_NEAR(tone_amplitude(head, 1000, 48000), 0.5, 0.04);  // LAME 128k: -0.45 dB on a pure tone
 }
@@ -435,6 +436,25 @@ TEST(Streaming, RateChangeMidStream) {
   EXPECT_NEAR(tone_amplitude(std::vector<float>(x.begin() + 24000, x.begin() + 72000), 1000, 48000), 0.5, 0.04);
   EXPECT_NEAR(tone_amplitude(std::vector<float>(x.end() - 96000, x.end() - 24000), 1000, 48000), 0.5, 0.04);
   std::printf("[ rate chg ] %zu samples (%.4f s), source rate %d\n", x.size(), double(x.size()) / 48000, info.source_rate);
+}
+
+TEST(Streaming, SinkExceptionPropagatesAndBadRateIsRejected) {
+  std::string path = ffmpeg("x.flac", sine_input(2.0));
+  size_t calls = 0;
+  EXPECT_THROW(decode_stream(path, 48000,
+                             [&](const float*, size_t) {
+                               if (++calls == 3) throw std::runtime_error("stop");
+                             }),
+               std::runtime_error);
+  EXPECT_EQ(calls, 3u);
+  for (int bad : {0, -1}) {
+    try {
+      decode_file(path, bad);
+      ADD_FAILURE() << "rate " << bad << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(path + ": ", 0), 0u) << e.what();
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
