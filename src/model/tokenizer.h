@@ -14,6 +14,11 @@
 //      (unknown -> <unk>).
 //   4. <s> ... </s> around it; optional truncation keeps </s> last.
 //
+// Files: vocab.json is {token: id}; merges.txt has one "left right" pair per line, ranked by
+// line order, after an optional "#version" first line (the reference always drops line 1 and
+// silently skips malformed lines; here a line with one or 3+ fields is an error). <s>, <pad>,
+// </s> and <unk> must be in the vocab; <mask> is optional.
+//
 // \p{L} / \p{N} come from PCRE2's Unicode tables (10.42: Unicode 14); letters assigned in
 // later Unicode versions may be classified differently from a newer `regex` module.
 //

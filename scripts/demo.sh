@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The main job: set up, build, then embed audio and text, index a folder of real encoded
+# files (mp3, flac, ogg, opus, m4a, wav at different rates/channels), report status and search it.
+# Model: $CLAPSEARCH_MODEL, else the golden random-weight model next to the repository
+# (a real checkpoint folder or hub id works the same way).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/build.sh"
+cli="${CLAPSEARCH_BUILD_DIR:-$root/build}/clapsearch"
+model="${CLAPSEARCH_MODEL:-$root/../shared/golden/tiny-unfused}"
+work="$(mktemp -d /tmp/clapsearch-demo-XXXXXX)"
+music="$work/music"
+mkdir -p "$music/album"
+echo "== making a small library of real encoded files in $music"
+ff() { ffmpeg -hide_banner -loglevel error -y "$@"; }
+ff -f lavfi -i "sine=frequency=440:duration=14" -ac 2 -ar 44100 -metadata title="A440" -metadata artist="Demo" "$music/a440.mp3"
+ff -f lavfi -i "sine=frequency=880:duration=6" -ar 48000 -metadata title="Eight-eighty" "$music/album/880.flac"
+ff -f lavfi -i "anoisesrc=color=pink:duration=8:seed=3" -ar 22050 "$music/album/pink.ogg"
+ff -f lavfi -i "sine=frequency=220:duration=5" -ac 2 -ar 48000 "$music/album/low.opus"
+ff -f lavfi -i "anoisesrc=color=brown:duration=12:seed=5" -ar 44100 "$music/brown.m4a"
+ff -f lavfi -i "sine=frequency=1000:duration=3" -ac 6 -ar 96000 "$music/surround.wav"
+echo "== embed (JSON Lines, first 160 characters of each line)"
+"$cli" embed --model "$model" --audio "$music/a440.mp3" --text "female vocalist" --text "warm lo-fi guitar" | cut -c1-160
+echo "== index"
+"$cli" index "$music" --db "$work/library.db" --model "$model"
+echo "== status"
+"$cli" status --db "$work/library.db"
+echo "== search"
+"$cli" search "a pure sine tone" --db "$work/library.db" --model "$model" -k 3 || true
+echo "demo files and database left in $work"
