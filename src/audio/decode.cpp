@@ -222,18 +222,20 @@ class MonoResampler {
       if (r < 0) fail(path_, "cannot create resampler: " + av_error(r));
       if (resample) {
         if (soxr) {
-          av_opt_set(swr_, "resampler", "soxr", 0);
-          av_opt_set_double(swr_, "precision", 28, 0);
+          r = av_opt_set(swr_, "resampler", "soxr", 0);
+          if (r >= 0) r = av_opt_set_double(swr_, "precision", 28, 0);
         } else {
-          av_opt_set(swr_, "resampler", "swr", 0);
-          av_opt_set_int(swr_, "filter_size", 64, 0);
-          av_opt_set_int(swr_, "phase_shift", 10, 0);
-          av_opt_set_double(swr_, "cutoff", 0.97, 0);
+          r = av_opt_set(swr_, "resampler", "swr", 0);
+          if (r >= 0) r = av_opt_set_int(swr_, "filter_size", 64, 0);
+          if (r >= 0) r = av_opt_set_int(swr_, "phase_shift", 10, 0);
+          if (r >= 0) r = av_opt_set_double(swr_, "cutoff", 0.97, 0);
         }
       }
-      r = swr_set_matrix(swr_, matrix.data(), channels);
-      if (r < 0) fail(path_, "cannot set downmix matrix: " + av_error(r));
-      r = swr_init(swr_);
+      if (r >= 0) {
+        r = swr_set_matrix(swr_, matrix.data(), channels);
+        if (r < 0) fail(path_, "cannot set downmix matrix: " + av_error(r));
+        r = swr_init(swr_);
+      }
       if (r >= 0) {
         engine = resample ? (soxr ? "soxr" : "swr") : "none";
         return;
@@ -241,6 +243,7 @@ class MonoResampler {
       swr_free(&swr_);
       if (!resample || !soxr) fail(path_, "cannot initialise resampler: " + av_error(r));
     }
+    fail(path_, "cannot initialise resampler");
   }
 
   void emit(const float* p, size_t n, int64_t limit) {

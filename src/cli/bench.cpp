@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "model/clap_impl.h"
 #include "tensor/ops.h"
 
@@ -71,9 +72,13 @@ int run_bench(const BenchOptions& o) {
   auto t1 = Clock::now();
   for (const auto& s : spans) model->embed_audio({s}, 1);
   const double audio_b1 = ms_since(t1) / o.windows;
+  profile::reset();
+  profile::enable(true);
   auto t2 = Clock::now();
   model->embed_audio(spans, o.batch);
   const double audio_bn = ms_since(t2) / o.windows;
+  profile::enable(false);
+  const auto stages = profile::totals();
 
   // Feature extraction alone (part of the per-window time above).
   auto t3 = Clock::now();
@@ -133,6 +138,7 @@ int run_bench(const BenchOptions& o) {
                         {"weight_mb", model->weight_bytes() / 1048576.0},
                         {"parameters", model->parameter_count()},
                         {"peak_rss_mb", rss_mb}};
+    for (const auto& [stage, ms] : stages) j["audio_stage_ms_per_window"][stage] = ms / o.windows;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("model            %s (%lld parameters, %.1f MB fp32)\n", (o.model.empty() ? o.config : o.model).c_str(),
@@ -143,6 +149,7 @@ int run_bench(const BenchOptions& o) {
     std::printf("audio, batch %-3d %.1f ms per 10 s window (%.1f GFLOP/window, %.0f GFLOP/s)\n", o.batch, audio_bn,
                 flops / 1e9, gflops);
     std::printf("  of which mel   %.1f ms\n", mel_ms);
+    for (const auto& [stage, ms] : stages) std::printf("  %-44s %7.1f ms\n", stage.c_str(), ms / o.windows);
     std::printf("text, 1 query    %.1f ms\n", text_short);
     std::printf("text, 16 queries %.1f ms\n", text_16);
     std::printf("sgemm peak       %.0f GFLOP/s (audio tower reaches %.0f%%)\n", peak, 100 * gflops / peak);

@@ -6,13 +6,21 @@
 
 #include "cli/commands.h"
 #include "index/hub.h"
+#include "index/model_health.h"
 
 namespace clap::cli {
 
 std::unique_ptr<ClapModel> open_model(const std::string& spec, int threads) {
   LoadOptions options;
   options.threads = threads;
-  return ClapModel::load(index::resolve_model(spec).dir, options);
+  const index::ResolvedModel resolved = index::resolve_model(spec);
+  auto model = ClapModel::load(resolved.dir, options);
+  // A model just downloaded is used here for the first time: check its text tower once.
+  if (resolved.downloaded && model->has_tokenizer()) {
+    const index::ModelHealth health = index::check_text_health(*model);
+    if (health.collapsed) std::fprintf(stderr, "\n%s\n\n", index::collapsed_warning(resolved.id, health).c_str());
+  }
+  return model;
 }
 
 std::string json_float(float v) {

@@ -1,7 +1,26 @@
 // Model resolution: a local snapshot folder, or a Hugging Face hub id ("org/name",
-// "org/name@revision") fetched into the shared Hugging Face cache ($HF_HOME/hub).
+// "org/name@revision") fetched into the shared Hugging Face cache, laid out exactly as
+// huggingface_hub lays it out so Python tools and clapsearch share downloads:
+//
+//   $HF_HUB_CACHE (else $HF_HOME/hub, else ~/.cache/huggingface/hub)
+//     models--ORG--NAME/
+//       blobs/<etag>                 file contents, named by the hub's ETag (sha256 for LFS files)
+//       blobs/<etag>.incomplete      a download in progress (resumed with an HTTP Range request)
+//       snapshots/<commit>/<file>    symlink to ../../blobs/<etag>
+//       refs/<revision>              the commit hash a branch/tag resolved to
+//       .no_exist/<commit>/<file>    the file is known not to exist at that commit
+//     .locks/models--ORG--NAME/<etag>.lock   serialises concurrent downloads of one blob
+//
+// Environment: HF_ENDPOINT (default https://huggingface.co; files are fetched from
+// {endpoint}/{repo}/resolve/{revision}/{file}), HF_TOKEN (sent as a bearer token to the
+// endpoint only, never to the CDN a redirect leads to), HF_HUB_OFFLINE=1 (never use the
+// network), HF_HUB_DISABLE_PROGRESS_BARS, HF_HUB_DOWNLOAD_TIMEOUT (seconds a download may
+// stall before it is aborted, default 30), HF_HUB_ETAG_TIMEOUT (metadata request timeout,
+// default 30). Without HF_TOKEN, the token `huggingface-cli login` saved ($HF_TOKEN_PATH, else
+// $HF_HOME/token) is used.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace clap::index {
 
@@ -11,13 +30,34 @@ struct ResolvedModel {
   std::string dir;       // local snapshot folder with config.json, model.safetensors, ...
   std::string id;        // hub id, or the folder's absolute path for local models
   std::string revision;  // commit hash for hub models, "local" for folders
+  bool downloaded = false;  // this call fetched at least one file (the model is new here)
 };
 
 struct HubOptions {
-  bool quiet = false;  // no progress bar
+  bool quiet = false;  // no progress bar, no messages
 };
 
 // Throws clap::Error with a clear message (not found, offline, 404, checksum mismatch...).
+// A hub model whose revision is already in the cache (refs/<revision>, or a commit hash,
+// with every file in its snapshot) is returned without touching the network.
 ResolvedModel resolve_model(const std::string& spec, const HubOptions& options = {});
+
+// The files fetched for a model. Required: config.json, model.safetensors, and a tokenizer
+// (vocab.json + merges.txt, or tokenizer.json); the others are used when the repo has them.
+const std::vector<std::string>& model_files();
+
+// Cache root as resolved from the environment (see above).
+std::string hub_cache_dir();
+// HF_ENDPOINT without a trailing slash, default https://huggingface.co.
+std::string hub_endpoint();
+bool hub_offline();  // HF_HUB_OFFLINE is 1/true/yes/on
+
+// Parses "org/name" or "org/name@revision" (revision defaults to "main"). Returns false
+// when `spec` is not of that form.
+bool parse_hub_id(const std::string& spec, std::string* repo, std::string* revision);
+
+// When `file_in_snapshot` is a cache symlink to a blob named by a sha256 (an LFS file whose
+// hash the hub reported and the download verified), that hash; otherwise "".
+std::string cached_blob_sha256(const std::string& file_in_snapshot);
 
 }  // namespace clap::index

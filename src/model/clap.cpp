@@ -102,6 +102,7 @@ size_t ClapModel::Impl::max_text_tokens() const {
 void ClapModel::Impl::audio_from_features(const float* features, int batch, int channels, int frames, int mels,
                                           const uint8_t* is_longer, float* embeddings, Trace* trace,
                                           std::vector<float>* pooled_out, std::vector<float>* projected_out) const {
+  flush_denormals_in_all_threads();
   const int hidden = config.audio.hidden_size, dim = config.projection_dim;
   std::vector<float> pooled(static_cast<size_t>(batch) * hidden);
   // One clip at a time through the tower: GEMM kernels may block differently for different
@@ -120,6 +121,7 @@ void ClapModel::Impl::audio_from_features(const float* features, int batch, int 
 
 void ClapModel::Impl::text_from_ids(const int64_t* ids, int length, float* embedding, TextTrace* trace,
                                     std::vector<float>* pooled_out, std::vector<float>* projected_out) const {
+  flush_denormals_in_all_threads();
   std::vector<float> pooled(static_cast<size_t>(config.text.hidden_size));
   roberta_forward(config.text, text, ids, length, pooled.data(), trace);
   projection_forward(text_projection, config.projection_hidden_act, pooled.data(), 1, embedding);

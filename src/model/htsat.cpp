@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/profile.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -192,6 +193,20 @@ void aff_fuse(const AffWeights& a, float* x, const float* r, int64_t tokens, int
     }
 }
 
+// Buffers reused across blocks and windows (per calling thread): a window's forward pass
+// then allocates nothing, and large buffers are not page-faulted in again for every block.
+struct SwinScratch {
+  std::vector<float> normed, windows, q, k, v, ctx, mlp;
+  std::vector<int64_t> source;
+};
+thread_local SwinScratch t_scratch;
+
+template <typename T>
+T* sized(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
 // One Swin block on x (batch x height x width x dim), in place.
 void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int width, int dim, float eps,
                 Activation act) {
@@ -200,77 +215,91 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
   const int nwy = hp / ws, nwx = wp / ws, nw = nwy * nwx;
   const int64_t tokens = static_cast<int64_t>(batch) * height * width;
   const int64_t wtokens = static_cast<int64_t>(batch) * nw * n;
+  SwinScratch& s = t_scratch;
+  float* normed = sized(s.normed, tokens * dim);
+  float* windows = sized(s.windows, wtokens * dim);
+  float* q = sized(s.q, wtokens * dim);
+  float* k = sized(s.k, wtokens * dim);
+  float* v = sized(s.v, wtokens * dim);
+  float* ctx = sized(s.ctx, wtokens * dim);
+  int64_t* source = sized(s.source, wtokens);
 
-  std::vector<float> normed(static_cast<size_t>(tokens * dim));
-  layer_norm(x, tokens, dim, b.layernorm_before.weight, b.layernorm_before.bias, eps, normed.data());
-
-  // Source token of each windowed position (roll by -shift, then window partition); -1 = padding.
-  std::vector<int64_t> source(static_cast<size_t>(wtokens));
-  for (int bi = 0; bi < batch; ++bi)
-    for (int w = 0; w < nw; ++w)
-      for (int p = 0; p < n; ++p) {
-        const int y = ((w / nwx) * ws + p / ws + shift) % hp, xx = ((w % nwx) * ws + p % ws + shift) % wp;
-        source[(static_cast<int64_t>(bi) * nw + w) * n + p] =
-            (y < height && xx < width) ? (static_cast<int64_t>(bi) * height + y) * width + xx : -1;
-      }
-  std::vector<float> windows(static_cast<size_t>(wtokens * dim));
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < wtokens; ++i) {
-    if (source[i] >= 0)
-      std::memcpy(windows.data() + i * dim, normed.data() + source[i] * dim, sizeof(float) * dim);
-    else
-      std::fill(windows.data() + i * dim, windows.data() + (i + 1) * dim, 0.0f);
-  }
-
-  std::vector<float> q(static_cast<size_t>(wtokens * dim)), k(q.size()), v(q.size()), ctx(q.size());
-  linear(windows.data(), wtokens, dim, b.query.weight, b.query.bias, dim, q.data());
-  linear(windows.data(), wtokens, dim, b.key.weight, b.key.bias, dim, k.data());
-  linear(windows.data(), wtokens, dim, b.value.weight, b.value.bias, dim, v.data());
-
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int64_t jobs = static_cast<int64_t>(batch) * nw * heads;
-#pragma omp parallel
   {
-    std::vector<float> scores(static_cast<size_t>(n) * n);
-#pragma omp for schedule(static)
-    for (int64_t job = 0; job < jobs; ++job) {
-      const int h = static_cast<int>(job % heads);
-      const int64_t win = job / heads;          // batch * nw + w
-      const int w = static_cast<int>(win % nw);
-      const int64_t row0 = win * n;
-      const float* qh = q.data() + row0 * dim + h * hd;
-      const float* kh = k.data() + row0 * dim + h * hd;
-      const float* vh = v.data() + row0 * dim + h * hd;
-      gemm(false, true, n, n, hd, 1.0f, qh, dim, kh, dim, 0.0f, scores.data(), n);
-      const float* bias = b.position_bias.data() + static_cast<size_t>(h) * n * n;
-      const float* mask = shift > 0 ? b.shift_mask.data() + static_cast<size_t>(w) * n * n : nullptr;
-      for (int i = 0; i < n * n; ++i) {
-        float s = scores[i] * scale + bias[i];
-        if (mask) s += mask[i];
-        scores[i] = s;
-      }
-      softmax_rows(scores.data(), n, n);
-      gemm(false, false, n, hd, n, 1.0f, scores.data(), n, vh, dim, 0.0f, ctx.data() + row0 * dim + h * hd, dim);
+    profile::Scope scope("swin: layernorm + window partition");
+    layer_norm(x, tokens, dim, b.layernorm_before.weight, b.layernorm_before.bias, eps, normed);
+    // Source token of each windowed position (roll by -shift, then window partition); -1 = padding.
+    for (int bi = 0; bi < batch; ++bi)
+      for (int w = 0; w < nw; ++w)
+        for (int p = 0; p < n; ++p) {
+          const int y = ((w / nwx) * ws + p / ws + shift) % hp, xx = ((w % nwx) * ws + p % ws + shift) % wp;
+          source[(static_cast<int64_t>(bi) * nw + w) * n + p] =
+              (y < height && xx < width) ? (static_cast<int64_t>(bi) * height + y) * width + xx : -1;
+        }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < wtokens; ++i) {
+      if (source[i] >= 0)
+        std::memcpy(windows + i * dim, normed + source[i] * dim, sizeof(float) * dim);
+      else
+        std::fill(windows + i * dim, windows + (i + 1) * dim, 0.0f);
     }
   }
-  linear(ctx.data(), wtokens, dim, b.attention_output.weight, b.attention_output.bias, dim, windows.data());
-  // Reverse window partition and roll, add the residual.
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < wtokens; ++i)
-    if (source[i] >= 0) {
-      float* dst = x + source[i] * dim;
-      const float* src = windows.data() + i * dim;
-      for (int c = 0; c < dim; ++c) dst[c] += src[c];
+  {
+    profile::Scope scope("swin: q/k/v projections (GEMM)");
+    linear(windows, wtokens, dim, b.query.weight, b.query.bias, dim, q);
+    linear(windows, wtokens, dim, b.key.weight, b.key.bias, dim, k);
+    linear(windows, wtokens, dim, b.value.weight, b.value.bias, dim, v);
+  }
+  {
+    profile::Scope scope("swin: window attention");
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const int64_t jobs = static_cast<int64_t>(batch) * nw * heads;
+#pragma omp parallel
+    {
+      std::vector<float> scratch(static_cast<size_t>(hd) * n + static_cast<size_t>(n) * n);
+#pragma omp for schedule(static)
+      for (int64_t job = 0; job < jobs; ++job) {
+        const int h = static_cast<int>(job % heads);
+        const int64_t win = job / heads;  // batch * nw + w
+        const int w = static_cast<int>(win % nw);
+        const int64_t off = win * n * dim + h * hd;
+        attention_head(q + off, k + off, v + off, dim, n, hd, scale, b.position_bias.data() + static_cast<size_t>(h) * n * n,
+                       shift > 0 ? b.shift_mask.data() + static_cast<size_t>(w) * n * n : nullptr, ctx + off, dim,
+                       scratch.data());
+      }
     }
-
+  }
+  {
+    profile::Scope scope("swin: attention output (GEMM) + residual");
+    linear(ctx, wtokens, dim, b.attention_output.weight, b.attention_output.bias, dim, windows);
+    // Reverse window partition and roll, add the residual.
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < wtokens; ++i)
+      if (source[i] >= 0) {
+        float* dst = x + source[i] * dim;
+        const float* src = windows + i * dim;
+        for (int c = 0; c < dim; ++c) dst[c] += src[c];
+      }
+  }
   // MLP with residual.
   const int64_t hidden = b.intermediate.out;
-  layer_norm(x, tokens, dim, b.layernorm_after.weight, b.layernorm_after.bias, eps, normed.data());
-  std::vector<float> mlp(static_cast<size_t>(tokens * hidden));
-  linear(normed.data(), tokens, dim, b.intermediate.weight, b.intermediate.bias, hidden, mlp.data());
-  apply_activation(act, mlp.data(), tokens * hidden);
-  linear(mlp.data(), tokens, hidden, b.output.weight, b.output.bias, dim, normed.data());
-  add_inplace(x, normed.data(), tokens * dim);
+  float* mlp = sized(s.mlp, tokens * hidden);
+  {
+    profile::Scope scope("swin: layernorm");
+    layer_norm(x, tokens, dim, b.layernorm_after.weight, b.layernorm_after.bias, eps, normed);
+  }
+  {
+    profile::Scope scope("swin: MLP fc1 (GEMM)");
+    linear(normed, tokens, dim, b.intermediate.weight, b.intermediate.bias, hidden, mlp);
+  }
+  {
+    profile::Scope scope("swin: MLP activation");
+    apply_activation(act, mlp, tokens * hidden);
+  }
+  {
+    profile::Scope scope("swin: MLP fc2 (GEMM) + residual");
+    linear(mlp, tokens, hidden, b.output.weight, b.output.bias, dim, normed);
+    add_inplace(x, normed, tokens * dim);
+  }
 }
 
 // PatchMerging: 2x2 neighbours concatenated [(0,0),(1,0),(0,1),(1,1)] -> LayerNorm -> Linear 4C->2C.
@@ -292,6 +321,7 @@ std::vector<float> patch_merge(const SwinStageWeights& s, const float* x, int ba
             std::fill(dst + q * dim, dst + (q + 1) * dim, 0.0f);
         }
       }
+  profile::Scope scope("patch merging");
   layer_norm(cat.data(), rows, 4 * dim, s.downsample_norm.weight, s.downsample_norm.bias, eps, cat.data());
   std::vector<float> out(static_cast<size_t>(rows * 2 * dim));
   linear(cat.data(), rows, 4 * dim, s.downsample_reduction.weight, nullptr, 2 * dim, out.data());
@@ -393,6 +423,8 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
 
   // Patch embedding per clip -> tokens: batch x grid x embed.
   std::vector<float> x(static_cast<size_t>(batch * grid * embed));
+  {
+  profile::Scope embed_scope("patch embedding (BatchNorm, bicubic, conv, fusion)");
   std::vector<float> images(channels * image_size), scratch, local;
   for (int b = 0; b < batch; ++b) {
     const float* feats = input + static_cast<size_t>(b) * channels * frames * mels;
@@ -417,6 +449,7 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
   }
   if (w.patch_norm.weight) layer_norm(x.data(), batch * grid, embed, w.patch_norm.weight, w.patch_norm.bias, eps, x.data());
   append(trace, "patch_embed", x.data(), x.size());
+  }
 
   int height = g.grid_h, width = g.grid_w, dim = embed;
   for (size_t i = 0; i < w.stages.size(); ++i) {

@@ -145,7 +145,7 @@ MelExtractor::MelExtractor(const FeatureConfig& config) : config_(config) {
   }
 
   // exp(-2 pi i k / N) for k = 0..N/2 (also serves every complex-FFT stage: exp(-2 pi i j / L)
-  // = post[j * N / L]). Computed per octant-free formula; errors ~1 ulp.
+  // = post[j * N / L]), straight from cos/sin; errors ~1 ulp.
   post_re_.resize(half_ + 1);
   post_im_.resize(half_ + 1);
   for (int k = 0; k <= half_; ++k) {
@@ -414,6 +414,8 @@ MelFeatures MelExtractor::features(const float* samples, size_t n, const CropCho
       }
       begin += size;
     }
+    // Channel 0: the whole mel resized to chunk_frames rows (the reference asks for
+    // size=[chunk_frames, 64], i.e. the mel axis unchanged for the 64-bin CLAP configs).
     f.channels = 4;
     f.data.resize(4 * plane);
     const std::vector<float> shrunk = resize_frames(mel.data(), total, chunk_frames, mels_);

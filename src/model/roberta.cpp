@@ -53,7 +53,7 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const int64_t
   layer_norm(x.data(), n, h, w.embeddings_norm.weight, w.embeddings_norm.bias, eps, x.data());
   if (trace) (*trace)["hidden_state_0"] = x;
 
-  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), tmp(x.size()), scores(static_cast<size_t>(n * n));
+  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), tmp(x.size()), scratch(static_cast<size_t>(hd * n + n * n));
   std::vector<float> mlp(static_cast<size_t>(n * c.intermediate_size));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (size_t li = 0; li < w.layers.size(); ++li) {
@@ -61,11 +61,9 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const int64_t
     linear(x.data(), n, h, l.query.weight, l.query.bias, h, q.data());
     linear(x.data(), n, h, l.key.weight, l.key.bias, h, k.data());
     linear(x.data(), n, h, l.value.weight, l.value.bias, h, v.data());
-    for (int64_t hh = 0; hh < heads; ++hh) {
-      gemm(false, true, n, n, hd, scale, q.data() + hh * hd, h, k.data() + hh * hd, h, 0.0f, scores.data(), n);
-      softmax_rows(scores.data(), n, n);
-      gemm(false, false, n, hd, n, 1.0f, scores.data(), n, v.data() + hh * hd, h, 0.0f, ctx.data() + hh * hd, h);
-    }
+    for (int64_t hh = 0; hh < heads; ++hh)
+      attention_head(q.data() + hh * hd, k.data() + hh * hd, v.data() + hh * hd, h, n, hd, scale, nullptr, nullptr,
+                     ctx.data() + hh * hd, h, scratch.data());
     linear(ctx.data(), n, h, l.attention_output.weight, l.attention_output.bias, h, tmp.data());
     add_inplace(tmp.data(), x.data(), n * h);
     layer_norm(tmp.data(), n, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());

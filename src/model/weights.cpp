@@ -79,9 +79,11 @@ bool WeightSource::has(const std::string& name) const { return random_ || (file_
 const float* WeightSource::get(const std::string& name, const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
+  // BatchNorm statistics are buffers, not parameters (as PyTorch counts them).
+  const int64_t counted = ends_with(name, "running_mean") || ends_with(name, "running_var") ? 0 : n;
   if (random_) {
     owned_.push_back(random_tensor(name, shape, seed_));
-    parameters_ += n;
+    parameters_ += counted;
     bytes_ += static_cast<size_t>(n) * 4;
     return owned_.back().data();
   }
@@ -98,7 +100,7 @@ const float* WeightSource::get(const std::string& name, const std::vector<int64_
     errors_.push_back("tensor '" + name + "' has dtype " + std::string(dtype_name(t->dtype)) + ", expected a float type");
     return nullptr;
   }
-  parameters_ += n;
+  parameters_ += counted;
   bytes_ += static_cast<size_t>(n) * 4;
   if (t->dtype == DType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0)
     return reinterpret_cast<const float*>(t->data);  // used in place from the mapping

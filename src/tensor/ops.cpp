@@ -1,14 +1,278 @@
 #include "tensor/ops.h"
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
 
 namespace clap {
+
+// Hot element-wise loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the CPU
+// picks at load time (the binary stays portable; no -march=native).
+#define CLAP_VECTOR_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+
+namespace {
+
+// exp(x) for float, Cephes-style: x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r,
+// 2^n through the exponent bits. Within 2 ulp of std::exp on the softmax range; written
+// branch-free so the loops around it vectorise. Inputs below -87.3 give 0 (the reference's
+// result there is a denormal < 1e-38: nothing a probability can tell apart).
+inline float fast_exp(float x) {
+  const bool underflow = x < -87.3365478515625f;
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+  x = x < -87.3365478515625f ? -87.3365478515625f : x;
+  // Round to nearest by the 1.5·2^23 trick (vectorises, unlike nearbyint).
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return underflow ? 0.0f : p * scale;
+}
+
+// erf(x) for float as a rational function on [-4, 4] (erf is ±1 in float outside), the
+// minimax approximation used by Eigen/TensorFlow; a few ulp from std::erf, vectorisable.
+inline float fast_erf(float x) {
+  x = x > 4.0f ? 4.0f : x;
+  x = x < -4.0f ? -4.0f : x;
+  const float x2 = x * x;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 + -2.10102402082508e-06f;
+  p = p * x2 + -5.69250639462346e-05f;
+  p = p * x2 + -7.34990630326855e-04f;
+  p = p * x2 + -2.95459980854025e-03f;
+  p = p * x2 + -1.60960333262415e-02f;
+  p = p * x;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 + -2.13374055278905e-04f;
+  q = q * x2 + -1.68282697438203e-03f;
+  q = q * x2 + -7.37332916720468e-03f;
+  q = q * x2 + -1.42647390514189e-02f;
+  return p / q;
+}
+
+CLAP_VECTOR_CLONES void gelu_erf(float* x, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * 0.70710678118654752f));
+}
+
+// Reductions use 16 explicit partial sums: a fixed order (deterministic) that vectorises.
+CLAP_VECTOR_CLONES void softmax_row(float* xr, int64_t cols) {
+  float part[16];
+  for (int l = 0; l < 16; ++l) part[l] = -3.0e38f;
+  int64_t i = 0;
+  for (; i + 16 <= cols; i += 16)
+    for (int l = 0; l < 16; ++l) part[l] = xr[i + l] > part[l] ? xr[i + l] : part[l];
+  float mx = -3.0e38f;
+  for (; i < cols; ++i) mx = xr[i] > mx ? xr[i] : mx;
+  for (int l = 0; l < 16; ++l) mx = part[l] > mx ? part[l] : mx;
+  for (int64_t j = 0; j < cols; ++j) xr[j] = fast_exp(xr[j] - mx);
+  for (int l = 0; l < 16; ++l) part[l] = 0.0f;
+  for (i = 0; i + 16 <= cols; i += 16)
+    for (int l = 0; l < 16; ++l) part[l] += xr[i + l];
+  float sum = 0;
+  for (; i < cols; ++i) sum += xr[i];
+  for (int l = 0; l < 16; ++l) sum += part[l];
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < cols; ++j) xr[j] *= inv;
+}
+
+CLAP_VECTOR_CLONES float sum16(const float* x, int64_t n, float shift) {
+  float part[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) part[l] += x[i + l] - shift;
+  float s = 0;
+  for (; i < n; ++i) s += x[i] - shift;
+  for (int l = 0; l < 16; ++l) s += part[l];
+  return s;
+}
+
+CLAP_VECTOR_CLONES float sumsq16(const float* x, int64_t n, float mean) {
+  float part[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) part[l] += (x[i + l] - mean) * (x[i + l] - mean);
+  float s = 0;
+  for (; i < n; ++i) s += (x[i] - mean) * (x[i] - mean);
+  for (int l = 0; l < 16; ++l) s += part[l];
+  return s;
+}
+
+CLAP_VECTOR_CLONES void layer_norm_row(const float* xr, int64_t dim, const float* gamma, const float* beta, float eps,
+                                       float* yr) {
+  const float mean = sum16(xr, dim, 0.0f) / static_cast<float>(dim);
+  const float inv = 1.0f / std::sqrt(sumsq16(xr, dim, mean) / static_cast<float>(dim) + eps);
+  for (int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] - mean) * inv * gamma[i] + beta[i];
+}
+
+}  // namespace
+
+CLAP_VECTOR_CLONES void scale_add_rows(float* x, int64_t n, float scale, const float* bias, const float* mask) {
+  if (mask) {
+    for (int64_t i = 0; i < n; ++i) x[i] = x[i] * scale + bias[i] + mask[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) x[i] = x[i] * scale + bias[i];
+  }
+}
+
+namespace {
+
+// 16-float vector type: one zmm register with AVX-512, split into ymm/xmm pairs in the
+// AVX2 / baseline clones by the compiler. Loads/stores via memcpy (no alignment needed).
+typedef float v16 __attribute__((vector_size(64)));
+inline v16 load16(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
+
+// scores[i][:] = q_i · kᵀ for rows i0..i0+3, n a multiple of 16 (n <= 64): the 4 x (n/16)
+// accumulators stay in registers while kt (hd x n) streams.
+template <int NV>
+inline void qk_rows4(const float* q, int64_t ld, const float* kt, int64_t hd, float* scores, int64_t i0) {
+  constexpr int n = NV * 16;
+  v16 acc[4][NV] = {};
+  for (int64_t d = 0; d < hd; ++d) {
+    v16 kv[NV];
+    for (int c = 0; c < NV; ++c) kv[c] = load16(kt + d * n + c * 16);
+    for (int r = 0; r < 4; ++r) {
+      const float qd = q[(i0 + r) * ld + d];
+      for (int c = 0; c < NV; ++c) acc[r][c] += qd * kv[c];
+    }
+  }
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < NV; ++c) store16(scores + (i0 + r) * n + c * 16, acc[r][c]);
+}
+
+// out[i][:hd] = Σ_j p[i][j] v[j][:hd] for rows i0..i0+3, hd a multiple of 16 (<= 64).
+template <int HV>
+inline void pv_rows4(const float* p, int64_t n, const float* v, int64_t ld, float* out, int64_t ld_out, int64_t i0) {
+  v16 acc[4][HV] = {};
+  for (int64_t j = 0; j < n; ++j) {
+    v16 vv[HV];
+    for (int c = 0; c < HV; ++c) vv[c] = load16(v + j * ld + c * 16);
+    for (int r = 0; r < 4; ++r) {
+      const float pj = p[(i0 + r) * n + j];
+      for (int c = 0; c < HV; ++c) acc[r][c] += pj * vv[c];
+    }
+  }
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < HV; ++c) store16(out + (i0 + r) * ld_out + c * 16, acc[r][c]);
+}
+
+}  // namespace
+
+CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
+                                       float scale, const float* bias, const float* mask, float* out, int64_t ld_out,
+                                       float* scratch) {
+  // scratch: hd*n (K transposed) + n*n (scores). Every sum runs in a fixed order.
+  float* kt = scratch;
+  float* scores = scratch + hd * n;
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t d = 0; d < hd; ++d) kt[d * n + j] = k[j * ld + d];
+  const bool blocked = n % 4 == 0 && (n == 16 || n == 32 || n == 48 || n == 64) && (hd == 16 || hd == 32 || hd == 64);
+  if (blocked) {  // Swin windows: n = 64 tokens, head dim 32
+    for (int64_t i = 0; i < n; i += 4) {
+      switch (n / 16) {
+        case 1: qk_rows4<1>(q, ld, kt, hd, scores, i); break;
+        case 2: qk_rows4<2>(q, ld, kt, hd, scores, i); break;
+        case 3: qk_rows4<3>(q, ld, kt, hd, scores, i); break;
+        default: qk_rows4<4>(q, ld, kt, hd, scores, i); break;
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      float* srow = scores + i * n;
+      for (int64_t j = 0; j < n; ++j) srow[j] = 0.0f;
+      for (int64_t d = 0; d < hd; ++d) {
+        const float qd = q[i * ld + d];
+        const float* kd = kt + d * n;
+        for (int64_t j = 0; j < n; ++j) srow[j] += qd * kd[j];
+      }
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    float* srow = scores + i * n;
+    const float* brow = bias ? bias + i * n : nullptr;
+    const float* mrow = mask ? mask + i * n : nullptr;
+    for (int64_t j = 0; j < n; ++j) {
+      float s = srow[j] * scale;
+      if (brow) s += brow[j];
+      if (mrow) s += mrow[j];
+      srow[j] = s;
+    }
+    softmax_row(srow, n);
+  }
+  if (blocked) {
+    for (int64_t i = 0; i < n; i += 4) {
+      switch (hd / 16) {
+        case 1: pv_rows4<1>(scores, n, v, ld, out, ld_out, i); break;
+        case 2: pv_rows4<2>(scores, n, v, ld, out, ld_out, i); break;
+        default: pv_rows4<4>(scores, n, v, ld, out, ld_out, i); break;
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      float* oi = out + i * ld_out;
+      for (int64_t d = 0; d < hd; ++d) oi[d] = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        const float pj = scores[i * n + j];
+        const float* vj = v + j * ld;
+        for (int64_t d = 0; d < hd; ++d) oi[d] += pj * vj[d];
+      }
+    }
+  }
+}
+
+namespace {
+// y[m, :] = x[m, :] · Wᵀ for a handful of rows: one pass over W (memory-bound), outputs
+// split across threads by column so each weight row is read once.
+CLAP_VECTOR_CLONES float dot(const float* a, const float* b, int64_t n) {
+  float acc[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) acc[l] += a[i + l] * b[i + l];
+  float s = 0;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (int l = 0; l < 16; ++l) s += acc[l];
+  return s;
+}
+
+void linear_few_rows(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
+                     float* y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < out; ++o) {
+    const float* w = weight + o * in;
+    for (int64_t r = 0; r < rows; ++r) y[r * out + o] = dot(x + r * in, w, in) + (bias ? bias[o] : 0.0f);
+  }
+}
+}  // namespace
+
+void flush_denormals_in_all_threads() {
+  // MXCSR FTZ (bit 15) | DAZ (bit 6), per thread: the calling thread and the OpenMP pool
+  // (which oneDNN shares). Denormals (< 1.2e-38) otherwise cost ~100 cycles per operation,
+  // e.g. in masked attention; they are far below anything an embedding can show.
+  _mm_setcsr(_mm_getcsr() | 0x8040);
+#pragma omp parallel
+  _mm_setcsr(_mm_getcsr() | 0x8040);
+}
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -18,6 +282,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 }
 
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y) {
+  if (rows <= kFewRows) return linear_few_rows(x, rows, in, weight, bias, out, y);
   if (bias) {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + out, y + r * out);
@@ -27,20 +292,7 @@ void linear(const float* x, int64_t rows, int64_t in, const float* weight, const
 
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, float* y) {
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * dim;
-    float* yr = y + r * dim;
-    double sum = 0;
-    for (int64_t i = 0; i < dim; ++i) sum += xr[i];
-    const float mean = static_cast<float>(sum / dim);
-    double sq = 0;
-    for (int64_t i = 0; i < dim; ++i) {
-      const float d = xr[i] - mean;
-      sq += double(d) * d;
-    }
-    const float inv = 1.0f / std::sqrt(static_cast<float>(sq / dim) + eps);
-    for (int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] - mean) * inv * gamma[i] + beta[i];
-  }
+  for (int64_t r = 0; r < rows; ++r) layer_norm_row(x + r * dim, dim, gamma, beta, eps, y + r * dim);
 }
 
 void apply_activation(Activation act, float* x, int64_t n) {
@@ -49,10 +301,12 @@ void apply_activation(Activation act, float* x, int64_t n) {
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
       break;
-    case Activation::Gelu:
+    case Activation::Gelu: {
+      const int64_t chunk = 4096;
 #pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+      for (int64_t i = 0; i < n; i += chunk) gelu_erf(x + i, std::min(chunk, n - i));
       break;
+    }
     case Activation::GeluTanh:
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; ++i) {
@@ -72,18 +326,7 @@ void apply_activation(Activation act, float* x, int64_t n) {
 }
 
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* xr = x + r * cols;
-    float mx = xr[0];
-    for (int64_t i = 1; i < cols; ++i) mx = std::max(mx, xr[i]);
-    float sum = 0;
-    for (int64_t i = 0; i < cols; ++i) {
-      xr[i] = std::exp(xr[i] - mx);
-      sum += xr[i];
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t i = 0; i < cols; ++i) xr[i] *= inv;
-  }
+  for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * cols, cols);
 }
 
 void l2_normalize_rows(float* x, int64_t rows, int64_t cols) {

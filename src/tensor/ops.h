@@ -7,17 +7,32 @@
 
 namespace clap {
 
+// Flush denormal floats to zero in the calling thread and the OpenMP worker threads.
+void flush_denormals_in_all_threads();
+
 // C[M,N] = alpha · op(A) · op(B) + beta · C, row-major (oneDNN sgemm: AVX-512/AVX2 chosen at run time).
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // y[rows, out] = x[rows, in] · W[out, in]ᵀ + bias (bias may be null). y must not alias x.
+// Up to kFewRows rows (a text query) take a bandwidth-bound path that reads W once; the
+// path depends only on the shape, so a given input always gives the same bits.
+inline constexpr int64_t kFewRows = 16;
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y);
 
 // Per-row LayerNorm over `dim` (biased variance, as PyTorch). y may alias x.
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, float* y);
 
 void apply_activation(Activation act, float* x, int64_t n);
+
+// x[i] = x[i] * scale + bias[i] (+ mask[i] when mask is not null): attention score epilogue.
+void scale_add_rows(float* x, int64_t n, float scale, const float* bias, const float* mask);
+
+// Single-head attention over n tokens: out = softmax(q·kᵀ·scale + bias + mask)·v.
+// q, k, v rows have stride ld (heads interleaved), out rows stride ld_out; bias and mask
+// (n x n) may be null; scratch holds hd*n + n*n floats.
+void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd, float scale,
+                    const float* bias, const float* mask, float* out, int64_t ld_out, float* scratch);
 
 // Row-wise numerically stable softmax, in place.
 void softmax_rows(float* x, int64_t rows, int64_t cols);

@@ -235,6 +235,10 @@ TEST_P(Parity, BatchingAndRepeatsAreBitIdentical) {
   EXPECT_EQ(t_all, t_single);
 }
 
+TEST_P(Parity, ParameterCountMatchesReference) {
+  EXPECT_EQ(model().parameter_count(), cases()["num_parameters"].get<int64_t>());
+}
+
 INSTANTIATE_TEST_SUITE_P(Golden, Parity, ::testing::ValuesIn(test::golden_cases()),
                          [](const auto& info) {
                            std::string n = info.param;

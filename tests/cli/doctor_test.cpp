@@ -1,0 +1,118 @@
+// `clapsearch doctor` run as a real process on the golden model (healthy text tower) and on a
+// copy whose text projection maps every text to the same point (collapsed: exit status 3).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "model/clap.h"
+#include "model/safetensors.h"
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+
+nlohmann::json golden_manifest() {
+  std::ifstream f(test::case_dir("tiny-unfused") + "/cases.json");
+  return nlohmann::json::parse(f);
+}
+
+int doctor(const std::string& args, std::string* out, std::string* err) {
+  // No hub access in these tests: local folders only, and offline to be sure.
+  const std::string home = test::temp_dir() + "/hf-home";
+  return test::run_command("HF_HOME='" + home + "' HF_HUB_CACHE= HF_HUB_OFFLINE=1 '" + test::cli_path() + "' doctor " + args, out,
+                           err);
+}
+
+// A copy of the golden model whose text_projection.linear2 outputs a constant.
+std::string collapsed_model() {
+  const fs::path src = test::case_dir("tiny-unfused");
+  const fs::path dst = fs::path(test::temp_dir()) / "collapsed-model";
+  fs::create_directories(dst);
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.is_regular_file() && e.path().filename() != "model.safetensors" && e.path().filename() != "expected.safetensors")
+      fs::copy_file(e.path(), dst / e.path().filename(), fs::copy_options::overwrite_existing);
+  SafeTensors st((src / "model.safetensors").string());
+  std::map<std::string, TensorData> tensors;
+  for (const TensorView& t : st.tensors()) {
+    TensorData d;
+    d.dtype = t.dtype;
+    d.shape = t.shape;
+    d.bytes.assign(t.data, t.data + t.nbytes);
+    tensors[t.name] = std::move(d);
+  }
+  const auto& w = st.at("text_projection.linear2.weight");
+  const auto& b = st.at("text_projection.linear2.bias");
+  tensors["text_projection.linear2.weight"] = tensor_from_floats(std::vector<float>(w.numel(), 0.0f), w.shape);
+  tensors["text_projection.linear2.bias"] = tensor_from_floats(std::vector<float>(b.numel(), 0.25f), b.shape);
+  write_safetensors((dst / "model.safetensors").string(), tensors, st.metadata());
+  return dst.string();
+}
+
+TEST(Doctor, ReportsAHealthyModelAsJson) {
+  const std::string dir = test::case_dir("tiny-unfused");
+  std::string out, err;
+  const int status = doctor("--model '" + dir + "' --json", &out, &err);
+  ASSERT_EQ(status, 0) << err << out;
+  const auto j = nlohmann::json::parse(out);
+  const auto manifest = golden_manifest();
+  EXPECT_EQ(j["model"], fs::path(dir).lexically_normal().string());
+  EXPECT_EQ(j["revision"], "local");
+  EXPECT_EQ(j["dir"], dir);
+  EXPECT_EQ(j["weights_sha256"], manifest["files"]["model.safetensors"]["sha256"]);
+  EXPECT_TRUE(j["weights_sha256_matches_hub"].is_null());  // a plain folder: no hub checksum to compare
+  EXPECT_EQ(j["weights_file_bytes"], manifest["files"]["model.safetensors"]["bytes"]);
+  // The engine's count (tensors it uses); torch's num_parameters() leaves out buffers such as
+  // batch-norm running statistics, so it is a little lower.
+  EXPECT_EQ(j["parameters"], ClapModel::load(dir)->parameter_count());
+  EXPECT_GE(j["parameters"].get<int64_t>(), manifest["num_parameters"].get<int64_t>());
+  EXPECT_GT(j["weight_mb"].get<double>(), 1.0);
+  EXPECT_EQ(j["embedding_dim"], 512);
+  EXPECT_GE(j["load_seconds"].get<double>(), 0.0);
+  const auto& h = j["text_health"];
+  EXPECT_EQ(h["prompts"].size(), 8u);
+  EXPECT_EQ(h["threshold"], 0.95);
+  EXPECT_FALSE(h["collapsed"].get<bool>());
+  EXPECT_LT(h["mean_pairwise_cosine"].get<double>(), 0.95);
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_EQ(err.find("WARNING"), std::string::npos) << err;
+}
+
+TEST(Doctor, ReportsAHealthyModelAsText) {
+  std::string out, err;
+  ASSERT_EQ(doctor("--model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0) << err << out;
+  for (const char* field : {"model ", "revision ", "sha256 ", "parameters ", "load time ", "text tower   ok"})
+    EXPECT_NE(out.find(field), std::string::npos) << field << "\n" << out;
+  EXPECT_NE(out.find("parameters   2,615,"), std::string::npos) << out;
+}
+
+TEST(Doctor, CollapsedTextTowerWarnsAndExits3) {
+  const std::string dir = collapsed_model();
+  std::string out, err;
+  const int status = doctor("--model '" + dir + "' --json", &out, &err);
+  EXPECT_EQ(status, 3) << err << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["status"], "collapsed");
+  EXPECT_TRUE(j["text_health"]["collapsed"].get<bool>());
+  EXPECT_GT(j["text_health"]["mean_pairwise_cosine"].get<double>(), 0.99);
+  EXPECT_NE(err.find("WARNING"), std::string::npos) << err;
+  EXPECT_NE(err.find("COLLAPSED"), std::string::npos) << err;
+  EXPECT_NE(err.find("same order"), std::string::npos) << err;
+
+  ASSERT_EQ(doctor("--model '" + dir + "'", &out, &err), 3);
+  EXPECT_NE(out.find("text tower   COLLAPSED"), std::string::npos) << out;
+  EXPECT_NE(err.find("WARNING"), std::string::npos) << err;
+}
+
+TEST(Doctor, UnknownModelFailsClearly) {
+  std::string out, err;
+  EXPECT_EQ(doctor("--model test-org/not-cached --json", &out, &err), 1);
+  EXPECT_NE(err.find("HF_HUB_OFFLINE"), std::string::npos) << err;
+  EXPECT_NE(err.find("test-org/not-cached"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace clap
