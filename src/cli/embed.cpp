@@ -7,6 +7,7 @@
 #include "audio/windows.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "index/hub.h"
 #include "tensor/ops.h"
 
 namespace clap::cli {
@@ -126,7 +127,7 @@ int run_embed(const EmbedOptions& o, const std::vector<Input>& order) {
 void add_embed_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<EmbedOptions>();
   CLI::App* cmd = app.add_subcommand("embed", "Embed audio files and texts; prints JSON Lines (or writes .npy)");
-  cmd->add_option("--model,-m", o->model, "Model folder (Hugging Face snapshot layout)")->required();
+  cmd->add_option("--model,-m", o->model, "Model folder or hub id (org/name[@revision])")->default_val(index::kDefaultModel);
   auto* audio = cmd->add_option("--audio,-a", o->audio, "Audio file (any format FFmpeg reads); repeatable");
   auto* text = cmd->add_option("--text,-t", o->text, "Text query; repeatable");
   cmd->add_option("--batch", o->batch, "Windows / texts per model call")->default_val(8)->check(CLI::Range(1, 1024));

@@ -1,13 +1,239 @@
-// clapsearch index: index music folders (decode, window, embed, store). (Placeholder until implemented.)
+// clapsearch index: index music folders (crawl, decode, window, embed, store), incrementally.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
 #include "core/error.h"
+#include "index/hub.h"
+#include "index/identity.h"
+#include "index/indexer.h"
+#include "index/lock.h"
+#include "index/model_health.h"
+#include "index/store.h"
 
 namespace clap::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct IndexOptions {
+  std::vector<std::string> dirs;
+  std::string db;
+  std::string model;
+  double window_s = 10, hop_s = 5, silence_db = -60;
+  int threads = 0, batch = 8, decoders = 1;
+  std::vector<std::string> include, exclude;
+  bool rebuild = false, quiet = false, json = false, retry_errors = false;
+  bool model_given = false, window_given = false, hop_given = false, silence_given = false;
+};
+
+std::string duration_text(double s) {
+  char buf[32];
+  if (s < 0 || !std::isfinite(s)) return "?";
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
+  return buf;
+}
+
+// Progress on stderr: one updating line on a terminal, a plain line every ~5 s otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool enabled) : enabled_(enabled), tty_(stderr_is_terminal()) {}
+
+  void update(const index::IndexProgress& p) {
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    const double since_last = std::chrono::duration<double>(now - last_).count();
+    if (p.finished) {
+      clear();
+      return;
+    }
+    if (since_last < (tty_ ? 0.2 : 5.0) && p.files_done < p.files_total) return;
+    last_ = now;
+    char line[256];
+    const double rate = p.elapsed_seconds > 0 ? p.audio_seconds / p.elapsed_seconds : 0;
+    std::snprintf(line, sizeof line, "indexing: %lld/%lld files, %.2f h audio, %.1fx real time, ETA %s",
+                  static_cast<long long>(p.files_done), static_cast<long long>(p.files_total), p.audio_seconds / 3600,
+                  rate, duration_text(p.eta_seconds).c_str());
+    if (tty_) {
+      std::fprintf(stderr, "\r%s\x1b[K", line);
+      shown_ = true;
+    } else {
+      std::fprintf(stderr, "%s\n", line);
+    }
+    std::fflush(stderr);
+  }
+
+  // Clears the progress line so another message can be printed.
+  void clear() {
+    if (tty_ && shown_) {
+      std::fprintf(stderr, "\r\x1b[K");
+      std::fflush(stderr);
+      shown_ = false;
+    }
+  }
+
+ private:
+  bool enabled_, tty_;
+  bool shown_ = false;
+  Clock::time_point last_ = Clock::now();
+};
+
+nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db, const index::ModelIdentity& id) {
+  nlohmann::json failed = nlohmann::json::array();
+  for (const auto& e : s.new_errors) failed.push_back({{"path", e.path}, {"reason", e.reason}});
+  nlohmann::json warnings = nlohmann::json::array();
+  for (const auto& w : s.warnings) warnings.push_back({{"path", w.path}, {"reason", w.reason}});
+  return {{"db", db},
+          {"model", {{"id", id.id}, {"revision", id.revision}, {"window_s", id.window_s}, {"hop_s", id.hop_s}}},
+          {"found", s.found},
+          {"indexed", s.indexed},
+          {"unchanged", s.unchanged},
+          {"moved", s.moved},
+          {"pruned", s.pruned},
+          {"errors", s.errors},
+          {"silent", s.silent},
+          {"windows", s.windows},
+          {"silent_windows", s.silent_windows},
+          {"embedded_windows", s.embedded_windows},
+          {"audio_seconds", s.audio_seconds},
+          {"wall_seconds", s.wall_seconds},
+          {"load_seconds", s.load_seconds},
+          {"model_seconds", s.model_seconds},
+          {"decode_seconds", s.decode_seconds},
+          {"db_seconds", s.db_seconds},
+          {"realtime_factor", s.realtime_factor()},
+          {"outside_model_fraction", s.outside_model_fraction()},
+          {"failed", failed},
+          {"warnings", warnings}};
+}
+
+void print_summary(const index::IndexSummary& s) {
+  std::fprintf(stderr, "indexed %lld, unchanged %lld, moved %lld, pruned %lld, errors %lld",
+               static_cast<long long>(s.indexed), static_cast<long long>(s.unchanged), static_cast<long long>(s.moved),
+               static_cast<long long>(s.pruned), static_cast<long long>(s.errors));
+  if (s.silent) std::fprintf(stderr, " (%lld silent)", static_cast<long long>(s.silent));
+  std::fprintf(stderr, "; %.2f h of audio in %.1f s (%.1fx real time)", s.audio_seconds / 3600, s.wall_seconds,
+               s.realtime_factor());
+  if (s.embedded_windows > 0)
+    std::fprintf(stderr, "; model %.1f s, %.0f%% of the pipeline outside the model (decode, I/O, database)",
+                 s.model_seconds, 100 * s.outside_model_fraction());
+  std::fprintf(stderr, "\n");
+  if (s.errors) std::fprintf(stderr, "errors are recorded with their reason: clapsearch status --errors\n");
+}
+
+int run_index(const IndexOptions& o) {
+  const auto t0 = Clock::now();
+  const std::string db_path = o.db.empty() ? index::default_db_path() : o.db;
+  index::IndexLock lock(db_path);
+  index::Store store = index::Store::open(db_path);
+  const std::optional<index::ModelIdentity> stored = store.model();
+
+  // Settings not given on the command line continue the existing index.
+  const bool use_stored = stored && !o.rebuild;
+  std::string spec = o.model;
+  if (!o.model_given) spec = use_stored ? index::model_spec_of(*stored) : index::kDefaultModel;
+  index::IndexSettings settings;
+  settings.window_s = o.window_given || !use_stored ? o.window_s : stored->window_s;
+  settings.hop_s = o.hop_given || !use_stored ? o.hop_s : stored->hop_s;
+  settings.silence_db = o.silence_given || !use_stored ? o.silence_db : stored->silence_db;
+  settings.batch = o.batch;
+  settings.decode_threads = o.decoders;
+  settings.retry_errors = o.retry_errors;
+  settings.crawl.include = o.include;
+  settings.crawl.exclude = o.exclude;
+
+  index::HubOptions hub;
+  hub.quiet = o.quiet;
+  const index::ResolvedModel resolved = index::resolve_model(spec, hub);
+  const index::ModelSpec model_spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db);
+  index::ensure_identity(store, model_spec.identity, o.rebuild);
+
+  std::unique_ptr<ClapModel> model;
+  index::ModelProvider provider = [&]() -> const ClapModel& {
+    if (!model) {
+      LoadOptions lo;
+      lo.threads = o.threads;
+      model = ClapModel::load(resolved.dir, lo);
+      if (resolved.downloaded && model->has_tokenizer()) {  // first use of a new download
+        const index::ModelHealth health = index::check_text_health(*model);
+        if (health.collapsed) std::fprintf(stderr, "\n%s\n\n", index::collapsed_warning(resolved.id, health).c_str());
+      }
+    }
+    return *model;
+  };
+
+  ProgressPrinter progress(!o.quiet);
+  index::IndexCallbacks cb;
+  cb.progress = [&](const index::IndexProgress& p) { progress.update(p); };
+  cb.event = [&](const index::FileEvent& e) {
+    if (o.quiet || e.kind != index::FileEvent::Kind::Error) return;
+    progress.clear();
+    std::fprintf(stderr, "skipped %s: %s\n", e.path.c_str(), e.detail.c_str());
+  };
+  index::IndexSummary summary = index::index_roots(store, o.dirs, model_spec, settings, provider, cb);
+  summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
+  progress.clear();
+
+  if (!o.quiet) {
+    for (const auto& w : summary.warnings) std::fprintf(stderr, "warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
+    print_summary(summary);
+  }
+  if (o.json) std::printf("%s\n", summary_json(summary, db_path, model_spec.identity).dump().c_str());
+  if (summary.found == 0) {
+    if (!o.quiet) std::fprintf(stderr, "no audio files found\n");
+    return 0;
+  }
+  if (summary.ok_files == 0) {
+    std::fprintf(stderr, "clapsearch: error: none of the %lld files found could be indexed\n",
+                 static_cast<long long>(summary.found));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
 
 void add_index_command(CLI::App& app, Action& action) {
-  CLI::App* cmd = app.add_subcommand("index", "Index music folders (decode, window, embed, store)");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] () -> int { throw Error("'index' is not implemented yet"); }; });
+  auto o = std::make_shared<IndexOptions>();
+  CLI::App* cmd = app.add_subcommand("index", "Index music folders (decode, window, embed, store); re-runs are incremental");
+  cmd->add_option("dirs", o->dirs, "Folders (or files) to index; added to the library")->required();
+  cmd->add_option("--db", o->db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
+  auto* model = cmd->add_option("--model,-m", o->model,
+                                std::string("Model folder or hub id org/name[@revision] (default: the index's model, else ") +
+                                    index::kDefaultModel + ")");
+  auto* window = cmd->add_option("--window", o->window_s, "Window length in seconds (default 10; at most the model's input)");
+  auto* hop = cmd->add_option("--hop", o->hop_s, "Seconds between window starts (default 5; at most --window)");
+  auto* silence = cmd->add_option("--silence-db", o->silence_db,
+                                  "Windows quieter than this RMS level (dBFS) are silent: stored, not embedded (default -60)");
+  cmd->add_option("--threads", o->threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
+  cmd->add_option("--batch", o->batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
+  cmd->add_option("--decoders", o->decoders, "Decoding threads")->default_val(1)->check(CLI::Range(1, 64));
+  cmd->add_option("--include", o->include, "Only files matching this glob (relative path or name); repeatable");
+  cmd->add_option("--exclude", o->exclude, "Skip files and folders matching this glob; repeatable");
+  cmd->add_flag("--rebuild", o->rebuild, "Discard the index and start over (needed to change model or windows)");
+  cmd->add_flag("--retry-errors", o->retry_errors, "Decode files recorded as errors again even if unchanged");
+  cmd->add_flag("--quiet,-q", o->quiet, "No progress, warnings or summary on stderr");
+  cmd->add_flag("--json", o->json, "Print the run's summary as one JSON object on stdout");
+  cmd->footer(
+      "Files: mp3 flac ogg oga opus m4a aac wav wave aif aiff aifc wma alac mp4 webm mka ape wv (hidden files skipped).\n"
+      "Unchanged files (same size and mtime) are skipped without decoding; moved/renamed files are recognised by\n"
+      "content hash and keep their embeddings; deleted files are pruned; changed files are embedded again.\n"
+      "Bad files are recorded with the reason (clapsearch status --errors); the exit status is 1 only when none\n"
+      "of the files found could be indexed.\n"
+      "Summary (--json): indexed, unchanged, moved, pruned, errors, audio_seconds, wall_seconds, load_seconds,\n"
+      "model_seconds, realtime_factor (audio seconds per wall second) and outside_model_fraction (share of the\n"
+      "wall time, model loading excluded, spent outside the model: decoding, resampling, I/O, database).");
+  cmd->callback([o, model, window, hop, silence, &action] {
+    o->model_given = model->count() > 0;
+    o->window_given = window->count() > 0;
+    o->hop_given = hop->count() > 0;
+    o->silence_given = silence->count() > 0;
+    action = [o] { return run_index(*o); };
+  });
 }
 
 }  // namespace clap::cli

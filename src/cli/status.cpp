@@ -1,13 +1,96 @@
-// clapsearch status: show what the index holds. (Placeholder until implemented.)
+// clapsearch status: what the index holds (counts, audio hours, model, size, recorded errors).
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
 #include "core/error.h"
+#include "index/store.h"
 
 namespace clap::cli {
+namespace {
+
+struct StatusOptions {
+  std::string db;
+  bool errors = false, json = false;
+};
+
+std::string size_text(int64_t bytes) {
+  char buf[32];
+  if (bytes < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f kB", bytes / 1024.0);
+  else if (bytes < 1024LL * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1073741824.0);
+  return buf;
+}
+
+int run_status(const StatusOptions& o) {
+  const std::string db_path = o.db.empty() ? index::default_db_path() : o.db;
+  const index::Store store = index::Store::open_readonly(db_path);
+  const index::Counts c = store.counts();
+  const auto model = store.model();
+  const auto errors = store.errors();
+  const auto roots = store.roots();
+  if (o.json) {
+    nlohmann::json errs = nlohmann::json::array();
+    for (const auto& e : errors) errs.push_back({{"path", e.path}, {"reason", e.reason}});
+    nlohmann::json m = nullptr;
+    if (model)
+      m = {{"id", model->id},       {"revision", model->revision}, {"config_hash", model->config_hash},
+           {"window_s", model->window_s}, {"hop_s", model->hop_s},  {"dim", model->dim},
+           {"silence_db", model->silence_db}};
+    nlohmann::json j = {{"db", db_path},
+                        {"db_bytes", store.file_bytes()},
+                        {"schema_version", store.schema_version()},
+                        {"generation", store.generation()},
+                        {"tracks", c.tracks},
+                        {"ok", c.ok},
+                        {"error_count", c.errors},
+                        {"silent_tracks", c.silent_tracks},
+                        {"windows", c.windows},
+                        {"silent_windows", c.silent_windows},
+                        {"audio_seconds", c.audio_seconds},
+                        {"audio_hours", c.audio_seconds / 3600},
+                        {"model", m},
+                        {"roots", roots},
+                        {"errors", errs}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("index     %s (%s, schema %d)\n", db_path.c_str(), size_text(store.file_bytes()).c_str(),
+              store.schema_version());
+  if (model)
+    std::printf("model     %s%s\n          window %g s, hop %g s, silence below %g dBFS, %d-d embeddings\n",
+                model->id.c_str(), model->revision == "local" ? " (local folder)" : ("@" + model->revision).c_str(),
+                model->window_s, model->hop_s, model->silence_db, model->dim);
+  else
+    std::printf("model     (none yet)\n");
+  std::printf("tracks    %lld (%lld ok, %lld errors", static_cast<long long>(c.tracks), static_cast<long long>(c.ok),
+              static_cast<long long>(c.errors));
+  if (c.silent_tracks) std::printf(", of which %lld silent", static_cast<long long>(c.silent_tracks));
+  std::printf(")\nwindows   %lld (%lld silent, not searched)\n", static_cast<long long>(c.windows),
+              static_cast<long long>(c.silent_windows));
+  std::printf("audio     %.2f h\n", c.audio_seconds / 3600);
+  for (size_t i = 0; i < roots.size(); ++i) std::printf("%s %s\n", i ? "         " : "folders  ", roots[i].c_str());
+  if (o.errors) {
+    if (errors.empty()) std::printf("no recorded errors\n");
+    else std::printf("errors:\n");
+    for (const auto& e : errors) std::printf("  %s: %s\n", e.path.c_str(), e.reason.c_str());
+  } else if (!errors.empty()) {
+    std::printf("(clapsearch status --errors lists the %zu files that could not be indexed)\n", errors.size());
+  }
+  return 0;
+}
+
+}  // namespace
 
 void add_status_command(CLI::App& app, Action& action) {
-  CLI::App* cmd = app.add_subcommand("status", "Show what the index holds");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] () -> int { throw Error("'status' is not implemented yet"); }; });
+  auto o = std::make_shared<StatusOptions>();
+  CLI::App* cmd = app.add_subcommand("status", "Show what the index holds: counts, audio hours, model, recorded errors");
+  cmd->add_option("--db", o->db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
+  cmd->add_flag("--errors", o->errors, "List the files that could not be indexed, with the reason");
+  cmd->add_flag("--json", o->json,
+                "One JSON object: tracks, ok, error_count, silent_tracks, windows, silent_windows, audio_seconds, "
+                "model, roots, db_bytes, errors [{path, reason}]");
+  cmd->callback([o, &action] { action = [o] { return run_status(*o); }; });
 }
 
 }  // namespace clap::cli

@@ -67,8 +67,10 @@ std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const L
   impl->source = WeightSource::from_file(weights.string());
   load_towers(*impl);
   impl->mel = std::make_unique<MelExtractor>(impl->config.features);
-  impl->tokenizer = Tokenizer::from_dir(model_dir);
-  if (impl->tokenizer->vocab_size() > static_cast<size_t>(impl->config.text.vocab_size))
+  // Audio-only folders (no tokenizer files) load; embed_text then reports the missing files.
+  const bool has_tokenizer = fs::exists(dir / "tokenizer.json") || fs::exists(dir / "vocab.json");
+  if (has_tokenizer) impl->tokenizer = Tokenizer::from_dir(model_dir);
+  if (impl->tokenizer && impl->tokenizer->vocab_size() > static_cast<size_t>(impl->config.text.vocab_size))
     throw Error(model_dir + ": tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
                 " tokens but the text model's vocab_size is " + std::to_string(impl->config.text.vocab_size));
   return std::unique_ptr<ClapModel>(new ClapModel(std::move(impl)));
@@ -93,6 +95,11 @@ float ClapModel::logit_scale_text() const { return std::exp(impl_->logit_scale_t
 int64_t ClapModel::parameter_count() const { return impl_->source->parameters_used(); }
 size_t ClapModel::weight_bytes() const { return impl_->source->bytes_used(); }
 bool ClapModel::has_tokenizer() const { return impl_->tokenizer.has_value(); }
+
+void ClapModel::save_random_snapshot(const std::string& dir) const {
+  fs::create_directories(dir);
+  impl_->source->save_generated((fs::path(dir) / "model.safetensors").string());
+}
 
 size_t ClapModel::Impl::max_text_tokens() const {
   // Positions start after padding_idx, so padding_idx + 1 slots of the table are unusable.

@@ -47,6 +47,8 @@ class ClapModel {
   int64_t parameter_count() const;
   size_t weight_bytes() const;
   bool has_tokenizer() const;
+  // For models made by random(): writes model.safetensors into dir (config files are the caller's).
+  void save_random_snapshot(const std::string& dir) const;
 
   struct Impl;
   Impl& impl() const { return *impl_; }

@@ -2,7 +2,8 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
+#include <map>
+#include <tuple>
 
 #include "core/error.h"
 
@@ -31,15 +32,22 @@ std::vector<float> random_tensor(const std::string& name, const std::vector<int6
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   std::vector<float> v(static_cast<size_t>(n));
-  std::mt19937_64 rng(fnv1a(name, seed));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_real_distribution<float> uniform(0.5f, 1.5f);
+  // splitmix64 stream -> uniform(-1, 1); scaled by sqrt(3)·σ it has standard deviation σ.
+  uint64_t state = fnv1a(name, seed);
+  auto uniform = [&state] {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return static_cast<float>(static_cast<double>(z >> 40) / double(1ull << 24) * 2.0 - 1.0);
+  };
+  const float sqrt3 = 1.7320508f;
   const bool is_norm = name.find("norm") != std::string::npos || name.find("LayerNorm") != std::string::npos ||
                        name.find("fusion_model") != std::string::npos;
   if (ends_with(name, "running_var")) {
-    for (auto& x : v) x = uniform(rng);
+    for (auto& x : v) x = 1.0f + 0.5f * uniform();
   } else if (ends_with(name, "running_mean")) {
-    for (auto& x : v) x = 0.1f * normal(rng);
+    for (auto& x : v) x = 0.1f * sqrt3 * uniform();
   } else if (name.find("logit_scale") != std::string::npos) {
     for (auto& x : v) x = std::log(1.0f / 0.07f);
   } else if (shape.size() >= 2) {
@@ -47,12 +55,12 @@ std::vector<float> random_tensor(const std::string& name, const std::vector<int6
     for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
     if (name.find("embeddings") != std::string::npos || name.find("relative_position_bias_table") != std::string::npos)
       fan_in = 100;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(fan_in));
-    for (auto& x : v) x = scale * normal(rng);
+    const float scale = sqrt3 / std::sqrt(static_cast<float>(fan_in));
+    for (auto& x : v) x = scale * uniform();
   } else if (ends_with(name, "weight") && is_norm) {
-    for (auto& x : v) x = 1.0f + 0.1f * normal(rng);
+    for (auto& x : v) x = 1.0f + 0.1f * sqrt3 * uniform();
   } else {
-    for (auto& x : v) x = 0.05f * normal(rng);
+    for (auto& x : v) x = 0.05f * sqrt3 * uniform();
   }
   return v;
 }
@@ -83,6 +91,7 @@ const float* WeightSource::get(const std::string& name, const std::vector<int64_
   const int64_t counted = ends_with(name, "running_mean") || ends_with(name, "running_var") ? 0 : n;
   if (random_) {
     owned_.push_back(random_tensor(name, shape, seed_));
+    generated_.emplace_back(name, shape, owned_.back().data());
     parameters_ += counted;
     bytes_ += static_cast<size_t>(n) * 4;
     return owned_.back().data();
@@ -141,6 +150,16 @@ ConvWeights WeightSource::conv(const std::string& prefix, int64_t out, int64_t i
   w.weight = get(prefix + ".weight", {out, in, kh, kw});
   w.bias = get(prefix + ".bias", {out});
   return w;
+}
+
+void WeightSource::save_generated(const std::string& path) const {
+  std::map<std::string, TensorData> tensors;
+  for (const auto& [name, shape, data] : generated_) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    tensors[name] = tensor_from_floats(std::vector<float>(data, data + n), shape);
+  }
+  write_safetensors(path, tensors, {{"format", "pt"}});
 }
 
 void WeightSource::check() const {

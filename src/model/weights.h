@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/safetensors.h"
@@ -55,6 +56,10 @@ class WeightSource {
   BatchNormWeights batch_norm(const std::string& prefix, int64_t dim);
   ConvWeights conv(const std::string& prefix, int64_t out, int64_t in, int64_t kh, int64_t kw);
 
+  // Random mode: writes every generated tensor as a safetensors checkpoint (benchmarks time
+  // the real loading path on it).
+  void save_generated(const std::string& path) const;
+
   // Throws one clap::Error listing every problem recorded so far.
   void check() const;
 
@@ -69,6 +74,7 @@ class WeightSource {
   uint64_t seed_ = 0;
   bool random_ = false;
   std::deque<std::vector<float>> owned_;
+  std::vector<std::tuple<std::string, std::vector<int64_t>, const float*>> generated_;
   std::vector<std::string> errors_;
   int64_t parameters_ = 0;
   size_t bytes_ = 0, copied_ = 0;
