@@ -40,6 +40,7 @@ std::vector<float> embed_file(const ClapModel& model, const std::string& path, i
   std::vector<std::span<const float>> clips;
   for (const auto& w : windows) clips.emplace_back(samples.data() + w.start, static_cast<size_t>(w.end - w.start));
   std::vector<float> emb = model.embed_audio(clips, batch);
+  if (clips.size() == 1) return emb;  // a clip of at most one window: exactly the reference's processing
   const int dim = model.embedding_dim();
   std::vector<float> mean(dim, 0.0f);
   for (size_t i = 0; i < clips.size(); ++i)
