@@ -94,6 +94,7 @@ float ClapModel::logit_scale_audio() const { return std::exp(impl_->logit_scale_
 float ClapModel::logit_scale_text() const { return std::exp(impl_->logit_scale_t); }
 int64_t ClapModel::parameter_count() const { return impl_->source->parameters_used(); }
 size_t ClapModel::weight_bytes() const { return impl_->source->bytes_used(); }
+size_t ClapModel::copied_weight_bytes() const { return impl_->source->bytes_copied(); }
 bool ClapModel::has_tokenizer() const { return impl_->tokenizer.has_value(); }
 
 void ClapModel::save_random_snapshot(const std::string& dir) const {

@@ -46,6 +46,7 @@ class ClapModel {
   float logit_scale_text() const;   // exp(logit_scale_t)
   int64_t parameter_count() const;
   size_t weight_bytes() const;
+  size_t copied_weight_bytes() const;  // weights converted (F16/BF16) instead of used in place
   bool has_tokenizer() const;
   // For models made by random(): writes model.safetensors into dir (config files are the caller's).
   void save_random_snapshot(const std::string& dir) const;
