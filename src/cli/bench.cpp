@@ -19,6 +19,7 @@
 #include "core/profile.h"
 #include "core/sha256.h"
 #include "model/clap_impl.h"
+#include "search/bench.h"
 #include "tensor/ops.h"
 
 namespace clap::cli {
@@ -29,6 +30,8 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 
 struct BenchOptions {
   std::string model, config, tokenizer;
+  std::vector<int64_t> vectors;  // --vectors: vector-index benchmark sizes
+  bool hnsw = false;
   int windows = 8;
   int batch = 8;
   int threads = 0;
@@ -110,7 +113,33 @@ int rerun_with_model(const BenchOptions& o, const std::string& model_dir) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+// --vectors N...: query latency of the vector index at N windows of synthetic unit vectors,
+// exact vs approximate, and recall@10 of the approximate index.
+int run_vector_bench(const BenchOptions& o) {
+  nlohmann::json all = nlohmann::json::array();
+  for (int64_t n : o.vectors) {
+    search::VectorBenchOptions options;
+    options.approximate = {search::IndexKind::Ivf};
+    if (o.hnsw) options.approximate.push_back(search::IndexKind::Hnsw);
+    const auto r = search::run_vector_bench(n, 512, 200, 10, options);
+    for (const auto& idx : r.indexes) {
+      if (o.json) {
+        all.push_back({{"vectors", n}, {"index", idx.kind}, {"params", idx.params}, {"build_ms", idx.build_ms},
+                       {"query_ms_mean", idx.mean_ms}, {"query_ms_p50", idx.p50_ms}, {"query_ms_p99", idx.p99_ms},
+                       {"recall_at_10", idx.recall}});
+      } else {
+        std::printf("%9lld vectors  %-6s %-28s build %8.0f ms  query mean %7.2f ms  p50 %7.2f  p99 %7.2f  recall@10 %.3f\n",
+                    static_cast<long long>(n), idx.kind.c_str(), idx.params.c_str(), idx.build_ms, idx.mean_ms, idx.p50_ms,
+                    idx.p99_ms, idx.recall);
+      }
+    }
+  }
+  if (o.json) std::printf("%s\n", all.dump(2).c_str());
+  return 0;
+}
+
 int run_bench(const BenchOptions& o) {
+  if (!o.vectors.empty()) return run_vector_bench(o);
   if (o.model.empty() == o.config.empty()) throw Error("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
   set_num_threads(o.threads);
@@ -226,6 +255,11 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--batch", o->batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->add_option("--vectors", o->vectors,
+                  "Instead: vector-index benchmark at these numbers of synthetic 512-d windows (e.g. 10000 100000 1000000): "
+                  "build time, single-query latency, recall@10 of IVF vs exact")
+      ->check(CLI::Range(int64_t(100), int64_t(100000000)));
+  cmd->add_flag("--hnsw", o->hnsw, "With --vectors: also time HNSW (slow to build on 2 cores)");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
 }
 

@@ -1,0 +1,73 @@
+// The library's windows as the search code sees them: one row per analysis window with its
+// embedding, store ids, time range and silence flag, grouped by track once so every command
+// (search, like, analyze...) walks a track's windows without re-sorting.
+//
+// A front end fills a WindowTable from the store (any row order) and builds a Catalog from it;
+// nothing here touches SQLite.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "search/embeddings.h"
+
+namespace clap::search {
+
+// Plain data, one entry per window in every vector (same order).
+struct WindowTable {
+  int dim = 0;
+  std::vector<float> embeddings;    // size() × dim, L2-normalised rows
+  std::vector<int64_t> window_ids;  // store ids, unique
+  std::vector<int64_t> track_ids;
+  std::vector<double> starts, ends; // seconds within the track
+  std::vector<uint8_t> silent;      // 1 = silent window; empty = none silent
+
+  int64_t size() const { return static_cast<int64_t>(window_ids.size()); }
+};
+
+class Catalog {
+ public:
+  // Validates sizes and ids (throws clap::Error naming the problem) and groups windows by track.
+  explicit Catalog(WindowTable table);
+
+  const WindowTable& table() const { return t_; }
+  int dim() const { return t_.dim; }
+  int64_t window_count() const { return t_.size(); }
+  const float* embedding(int64_t row) const { return t_.embeddings.data() + row * t_.dim; }
+  bool silent(int64_t row) const { return !t_.silent.empty() && t_.silent[row] != 0; }
+
+  // Distinct track ids, ascending; "track index" below means a position in this list.
+  const std::vector<int64_t>& track_ids() const { return track_ids_; }
+  int64_t track_count() const { return static_cast<int64_t>(track_ids_.size()); }
+  int64_t track_index(int64_t track_id) const;  // -1 when absent
+  // All rows of a track, by start time then window id.
+  std::span<const int64_t> rows(int64_t track_index) const;
+  // The rows a track is scored on: its non-silent windows, or all of them when every window is
+  // silent (a very quiet track should still be findable rather than vanish).
+  std::span<const int64_t> active_rows(int64_t track_index) const;
+  int64_t row_of_window(int64_t window_id) const;  // -1 when absent
+  int64_t track_index_of_row(int64_t row) const { return row_track_[row]; }
+
+ private:
+  WindowTable t_;
+  std::vector<int64_t> track_ids_;
+  std::vector<int64_t> offsets_, rows_;                // rows_[offsets_[t] .. offsets_[t+1])
+  std::vector<int64_t> active_offsets_, active_rows_;  // same for active rows
+  std::vector<int64_t> row_track_;                     // row -> track index
+  std::vector<std::pair<int64_t, int64_t>> by_window_; // (window id, row), sorted
+};
+
+// What the window-level VectorIndex holds: every active window (see active_rows) with its
+// window id. Silent windows are left out so they neither match `like` chunks nor win `max`.
+Embeddings window_index_data(const Catalog& catalog);
+
+// Per-track embedding: the L2-normalised mean of the track's active windows, ids = track ids
+// (ascending). For `similar`, `matrix` and `classify` when the store keeps no track embedding.
+Embeddings track_embeddings(const Catalog& catalog);
+
+// The same definition for a file that is not in the library (`similar FILE`): the normalised
+// mean of its n window embeddings (n × dim), skipping rows with silent[i] != 0 unless every row
+// is silent. silent may be null.
+std::vector<float> mean_embedding(int64_t n, int dim, const float* windows, const uint8_t* silent = nullptr);
+
+}  // namespace clap::search

@@ -1,0 +1,156 @@
+#include "search/like.h"
+
+#include <algorithm>
+#include <map>
+
+#include "core/error.h"
+#include "search/kernels.h"
+#include "search/topk.h"
+#include "search/vector_index.h"
+
+namespace clap::search {
+namespace {
+
+void check(const Catalog& c, const QueryChunks& q, const LikeOptions& o) {
+  const size_t n = static_cast<size_t>(q.size());
+  if (q.ends.size() != n) throw Error("like: starts and ends must have one entry per chunk");
+  if (q.embeddings.size() != n * static_cast<size_t>(std::max(q.dim, 0)))
+    throw Error("like: " + std::to_string(q.embeddings.size()) + " floats for " + std::to_string(n) +
+                " chunks of dimension " + std::to_string(q.dim));
+  if (!q.silent.empty() && q.silent.size() != n) throw Error("like: silent must be empty or one entry per chunk");
+  if (n > 0 && c.window_count() > 0 && q.dim != c.dim())
+    throw Error("like: query dimension " + std::to_string(q.dim) + " differs from the library's " +
+                std::to_string(c.dim()));
+  if (o.per_chunk <= 0) throw Error("like: per_chunk must be positive");
+  if (o.vote_weight < 0 || o.vote_weight > 1) throw Error("like: vote_weight must be within [0, 1]");
+}
+
+ChunkMatch make_match(const Catalog& c, const QueryChunks& q, int64_t chunk, int64_t row, double cosine) {
+  ChunkMatch m;
+  m.chunk = chunk;
+  m.query_start = q.starts[chunk];
+  m.query_end = q.ends[chunk];
+  m.window_id = c.table().window_ids[row];
+  m.track_id = c.table().track_ids[row];
+  m.start = c.table().starts[row];
+  m.end = c.table().ends[row];
+  m.cosine = cosine;
+  m.distance = 1.0 - cosine;
+  return m;
+}
+
+}  // namespace
+
+QueryChunks track_chunks(const Catalog& c, int64_t track_id) {
+  const int64_t t = c.track_index(track_id);
+  if (t < 0) throw Error("like: track " + std::to_string(track_id) + " is not in the index");
+  QueryChunks q;
+  q.dim = c.dim();
+  for (int64_t row : c.rows(t)) {
+    q.embeddings.insert(q.embeddings.end(), c.embedding(row), c.embedding(row) + c.dim());
+    q.starts.push_back(c.table().starts[row]);
+    q.ends.push_back(c.table().ends[row]);
+    q.silent.push_back(c.silent(row) ? 1 : 0);
+  }
+  return q;
+}
+
+std::vector<ChunkMatch> match_chunks(const Catalog& c, const VectorIndex* index, const QueryChunks& q,
+                                     const LikeOptions& o) {
+  check(c, q, o);
+  const int d = c.dim();
+  const int64_t excluded_t = o.exclude_track ? c.track_index(*o.exclude_track) : -1;
+  auto excluded_row = [&](int64_t row) { return excluded_t >= 0 && c.track_index_of_row(row) == excluded_t; };
+  std::vector<ChunkMatch> out;
+  std::vector<Hit> hits;  // id = catalog row here; ties resolved on window id below
+
+  // Exact scan: the windows a window index would hold (active rows), excluded track dropped.
+  std::vector<int64_t> rows;
+  std::vector<float> scores;
+  if (!index) {
+    for (int64_t t = 0; t < c.track_count(); ++t)
+      if (t != excluded_t)
+        for (int64_t r : c.active_rows(t)) rows.push_back(r);
+    scores.resize(rows.size());
+  }
+  const int64_t excluded_windows = excluded_t >= 0 ? static_cast<int64_t>(c.rows(excluded_t).size()) : 0;
+
+  // The chunks that vote, searched as one batch: an exact index then reads the library once
+  // for all chunks instead of once per chunk.
+  std::vector<int64_t> voting;
+  std::vector<float> batch;
+  for (int64_t i = 0; i < q.size(); ++i)
+    if (q.silent.empty() || !q.silent[i]) {
+      voting.push_back(i);
+      batch.insert(batch.end(), q.embeddings.begin() + i * d, q.embeddings.begin() + (i + 1) * d);
+    }
+  SearchResult found;
+  if (index) {
+    // A few extra candidates so exact rescoring settles near-ties, plus room for the excluded
+    // track's windows.
+    found = index->search(static_cast<int64_t>(voting.size()), batch.data(), o.per_chunk + 8 + excluded_windows);
+  }
+  for (size_t v = 0; v < voting.size(); ++v) {
+    const int64_t i = voting[v];
+    const float* e = batch.data() + v * d;
+    hits.clear();
+    if (index) {
+      for (int64_t j = 0; j < found.k && found.ids_row(v)[j] >= 0; ++j) {
+        const int64_t id = found.ids_row(v)[j];
+        const int64_t row = c.row_of_window(id);
+        if (row < 0)
+          throw Error("like: window " + std::to_string(id) + " of the vector index is not in the catalog (index out of date)");
+        if (!excluded_row(row)) hits.push_back({row, dot(e, c.embedding(row), d)});
+      }
+    } else {
+      score_rows(1, e, c.table().embeddings.data(), rows.data(), static_cast<int64_t>(rows.size()), d, scores.data());
+      for (size_t j = 0; j < rows.size(); ++j) hits.push_back({rows[j], scores[j]});
+    }
+    // Rank by cosine, then window id (not row: rows depend on the store's order).
+    for (auto& h : hits) h.id = c.table().window_ids[h.id];
+    sort_hits(hits, o.per_chunk);
+    for (const Hit& h : hits) out.push_back(make_match(c, q, i, c.row_of_window(h.id), h.score));
+  }
+  return out;
+}
+
+std::vector<LikeResult> fuse_matches(const std::vector<ChunkMatch>& matches, const LikeOptions& o) {
+  std::map<int64_t, LikeResult> by_track;  // ordered: deterministic iteration
+  for (const ChunkMatch& m : matches) {
+    if (o.exclude_track && m.track_id == *o.exclude_track) continue;
+    LikeResult& r = by_track[m.track_id];
+    r.track_id = m.track_id;
+    r.votes += 1;
+    r.total_similarity += m.cosine;
+    r.matches.push_back(m);
+  }
+  int64_t max_votes = 0;
+  double max_total = 0;
+  for (const auto& [id, r] : by_track) {
+    max_votes = std::max(max_votes, r.votes);
+    max_total = std::max(max_total, r.total_similarity);
+  }
+  std::vector<LikeResult> out;
+  for (auto& [id, r] : by_track) {
+    const double vote_term = max_votes > 0 ? static_cast<double>(r.votes) / max_votes : 0.0;
+    const double sim_term = max_total > 0 ? r.total_similarity / max_total : 0.0;
+    r.combined = o.vote_weight * vote_term + (1.0 - o.vote_weight) * sim_term;
+    std::sort(r.matches.begin(), r.matches.end(), [](const ChunkMatch& a, const ChunkMatch& b) {
+      if (a.chunk != b.chunk) return a.chunk < b.chunk;
+      if (a.distance != b.distance) return a.distance < b.distance;
+      return a.window_id < b.window_id;
+    });
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const LikeResult& a, const LikeResult& b) {
+    return ranks_before(a.combined, a.track_id, b.combined, b.track_id);
+  });
+  if (o.k > 0 && static_cast<int64_t>(out.size()) > o.k) out.resize(static_cast<size_t>(o.k));
+  return out;
+}
+
+std::vector<LikeResult> like(const Catalog& c, const VectorIndex* index, const QueryChunks& q, const LikeOptions& o) {
+  return fuse_matches(match_chunks(c, index, q, o), o);
+}
+
+}  // namespace clap::search

@@ -1,0 +1,152 @@
+#include "search/text_search.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "search/kernels.h"
+#include "search/topk.h"
+#include "search/vector_index.h"
+
+namespace clap::search {
+namespace {
+
+// Bound on how far a candidate-selection score (centroid dot, FAISS score) may sit from the
+// exact score computed later: float dot products of unit vectors in 512-d differ by < 1e-5 in
+// practice. Every track within this margin of the k-th candidate is rescored exactly, so the
+// selection can only differ from the exhaustive scan for scores that tie within float noise.
+constexpr double kSelectionMargin = 1e-3;
+
+void check_dim(const Catalog& c, int64_t nq, const float* queries) {
+  if (nq > 0 && !queries) throw Error("text search: null queries");
+  if (c.window_count() > 0 && c.dim() <= 0) throw Error("text search: catalog has no dimension");
+}
+
+// Orders track scores by score desc, track id asc and keeps k (k <= 0: all).
+void rank(std::vector<TrackScore>& v, int64_t k) {
+  auto less = [](const TrackScore& a, const TrackScore& b) { return ranks_before(a.score, a.track_id, b.score, b.track_id); };
+  if (k > 0 && k < static_cast<int64_t>(v.size())) {
+    std::partial_sort(v.begin(), v.begin() + k, v.end(), less);
+    v.resize(static_cast<size_t>(k));
+  } else {
+    std::sort(v.begin(), v.end(), less);
+  }
+}
+
+}  // namespace
+
+TrackScore score_track(const Catalog& c, int64_t t, const float* query, const TextSearchOptions& options) {
+  const auto rows = c.active_rows(t);
+  std::vector<float> s(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) s[i] = dot(query, c.embedding(rows[i]), c.dim());
+  TrackScore ts;
+  ts.track_id = c.track_ids()[t];
+  ts.stats = summarize(c, rows, s.data());
+  ts.score = ts.stats.score(options.aggregate);
+  ts.label = label_for(ts.score, options.thresholds);
+  return ts;
+}
+
+std::vector<std::vector<TrackScore>> text_search_exhaustive(const Catalog& c, int64_t nq, const float* queries,
+                                                            const TextSearchOptions& options) {
+  check_dim(c, nq, queries);
+  const int64_t nt = c.track_count();
+  std::vector<std::vector<TrackScore>> out(static_cast<size_t>(std::max<int64_t>(nq, 0)));
+  for (auto& v : out) v.resize(static_cast<size_t>(nt));
+  // One pass over the windows: each track's windows are read once and compared with every query.
+#pragma omp parallel for schedule(dynamic, 16) if (worth_threads(c.window_count() * nq * c.dim()))
+  for (int64_t t = 0; t < nt; ++t)
+    for (int64_t q = 0; q < nq; ++q) out[q][t] = score_track(c, t, queries + q * c.dim(), options);
+  for (auto& v : out) rank(v, options.k);
+  return out;
+}
+
+TextSearcher::TextSearcher(const Catalog& catalog, const VectorIndex* window_index)
+    : catalog_(catalog), window_index_(window_index) {
+  if (window_index_ && window_index_->size() > 0 && window_index_->dim() != catalog.dim())
+    throw Error("text search: window index dimension " + std::to_string(window_index_->dim()) +
+                " differs from the catalog's " + std::to_string(catalog.dim()));
+  const int d = catalog.dim();
+  centroids_.assign(static_cast<size_t>(catalog.track_count()) * d, 0.0f);
+  std::vector<double> sum(static_cast<size_t>(d));
+  for (int64_t t = 0; t < catalog.track_count(); ++t) {
+    std::fill(sum.begin(), sum.end(), 0.0);
+    const auto rows = catalog.active_rows(t);
+    for (int64_t r : rows)
+      for (int j = 0; j < d; ++j) sum[j] += catalog.embedding(r)[j];
+    for (int j = 0; j < d; ++j) centroids_[t * d + j] = static_cast<float>(sum[j] / static_cast<double>(rows.size()));
+  }
+}
+
+std::vector<std::vector<TrackScore>> TextSearcher::search(int64_t nq, const float* queries,
+                                                          const TextSearchOptions& options) const {
+  check_dim(catalog_, nq, queries);
+  std::vector<std::vector<TrackScore>> out;
+  for (int64_t q = 0; q < nq; ++q) {
+    const float* query = queries + q * catalog_.dim();
+    if (options.aggregate == Aggregate::Mean)
+      out.push_back(search_mean(query, options));
+    else if (window_index_)
+      out.push_back(search_max(query, options));
+    else
+      out.push_back(text_search_exhaustive(catalog_, 1, query, options)[0]);
+  }
+  return out;
+}
+
+std::vector<TrackScore> TextSearcher::search_mean(const float* query, const TextSearchOptions& options) const {
+  const int64_t nt = catalog_.track_count();
+  const int64_t k = options.k > 0 ? std::min(options.k, nt) : nt;
+  if (nt == 0) return {};
+  std::vector<float> approx(static_cast<size_t>(nt));
+  score_rows(1, query, centroids_.data(), nullptr, nt, catalog_.dim(), approx.data());
+  std::vector<float> sorted = approx;
+  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<float>());
+  const double cut = static_cast<double>(sorted[k - 1]) - kSelectionMargin;
+  std::vector<TrackScore> cand;
+  for (int64_t t = 0; t < nt; ++t)
+    if (approx[t] >= cut) cand.push_back(score_track(catalog_, t, query, options));
+  rank(cand, k);
+  return cand;
+}
+
+std::vector<TrackScore> TextSearcher::search_max(const float* query, const TextSearchOptions& options) const {
+  // Windows come back best first; a track's first window in that order is its max. Fetch until
+  // k distinct tracks are seen and the next window scores below the k-th track's best by more
+  // than the margin, so that every track that could still rank is rescored exactly.
+  const int64_t n = window_index_->size();
+  const int64_t want = options.k > 0 ? std::min(options.k, catalog_.track_count()) : catalog_.track_count();
+  if (want == 0 || n == 0) return {};
+  int64_t fetch = std::min<int64_t>(n, 8 * want + 64);
+  std::vector<int64_t> tracks;  // track indexes, in discovery order
+  while (true) {
+    tracks.clear();
+    std::unordered_set<int64_t> seen;
+    const SearchResult r = window_index_->search(1, query, fetch);
+    double kth = 0;
+    bool complete = false;
+    for (int64_t j = 0; j < r.k && r.ids[j] >= 0; ++j) {
+      if (static_cast<int64_t>(tracks.size()) >= want && r.scores[j] < kth - kSelectionMargin) {
+        complete = true;
+        break;
+      }
+      const int64_t row = catalog_.row_of_window(r.ids[j]);
+      if (row < 0)
+        throw Error("text search: window " + std::to_string(r.ids[j]) +
+                    " of the vector index is not in the catalog (index out of date)");
+      const int64_t t = catalog_.track_index_of_row(row);
+      if (seen.insert(t).second) {
+        tracks.push_back(t);
+        if (static_cast<int64_t>(tracks.size()) == want) kth = r.scores[j];
+      }
+    }
+    if (complete || fetch >= n) break;
+    fetch = std::min(n, fetch * 4);
+  }
+  std::vector<TrackScore> out;
+  for (int64_t t : tracks) out.push_back(score_track(catalog_, t, query, options));
+  rank(out, want);
+  return out;
+}
+
+}  // namespace clap::search

@@ -1,0 +1,66 @@
+// Text → songs: rank tracks by the cosine between a text embedding and their windows
+// (mean over the track's non-silent windows by default, or the best window), with a label and
+// the best window's time range. Several queries at once.
+//
+// Two entry points that return the same lists:
+//   text_search_exhaustive  scores every window: the reference, fine for small libraries.
+//   TextSearcher            for interactive queries on large libraries. Mean: the mean of
+//                           q·wᵢ equals q·(mean of wᵢ), so one dot per track against a
+//                           precomputed centroid selects candidates, and only the candidates'
+//                           windows are scored (exact; see text_search.cpp for the margin).
+//                           Max: candidates come from the window VectorIndex (exact when the
+//                           index is Exact, approximate when it is IVF/HNSW); without an index
+//                           it falls back to the exhaustive scan.
+// Reported scores always come from the candidates' windows scored with kernels.h, so both
+// paths print identical numbers.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "search/catalog.h"
+#include "search/scores.h"
+
+namespace clap::search {
+
+class VectorIndex;
+
+struct TextSearchOptions {
+  int64_t k = 10;  // results per query; <= 0 = every track
+  Aggregate aggregate = Aggregate::Mean;
+  LabelThresholds thresholds;
+};
+
+struct TrackScore {
+  int64_t track_id = -1;
+  double score = 0;   // stats.mean or stats.max, per the aggregation
+  Label label = Label::Low;
+  WindowStats stats;  // n_windows, mean/max/min/std, best window (start/end/id)
+};
+
+// Per query (nq × dim text embeddings, row-major) the k best tracks, ranked by score desc then
+// track id asc.
+std::vector<std::vector<TrackScore>> text_search_exhaustive(const Catalog& catalog, int64_t nq, const float* queries,
+                                                            const TextSearchOptions& options);
+
+class TextSearcher {
+ public:
+  // Keeps references to `catalog` and `window_index` (ids = window ids, built from
+  // window_index_data(catalog)); both must outlive the searcher. window_index may be null.
+  explicit TextSearcher(const Catalog& catalog, const VectorIndex* window_index = nullptr);
+
+  std::vector<std::vector<TrackScore>> search(int64_t nq, const float* queries, const TextSearchOptions& options) const;
+
+ private:
+  std::vector<TrackScore> search_mean(const float* query, const TextSearchOptions& options) const;
+  std::vector<TrackScore> search_max(const float* query, const TextSearchOptions& options) const;
+
+  const Catalog& catalog_;
+  const VectorIndex* window_index_;
+  std::vector<float> centroids_;  // track_count × dim: unnormalised mean of each track's active windows
+};
+
+// The full TrackScore of one track (catalog track index) for one query: scores the track's
+// active windows. Shared by every path so they report identical numbers.
+TrackScore score_track(const Catalog& catalog, int64_t track_index, const float* query, const TextSearchOptions& options);
+
+}  // namespace clap::search

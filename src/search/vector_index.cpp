@@ -1,0 +1,525 @@
+#include "search/vector_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/index_io.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "core/error.h"
+#include "search/kernels.h"
+#include "search/topk.h"
+
+namespace clap::search {
+namespace {
+
+constexpr char kMagic[8] = {'C', 'L', 'A', 'P', 'V', 'I', 'D', 'X'};
+constexpr uint32_t kFormat = 1;
+
+// FAISS's HNSW insertion is parallel and its graph depends on which thread links first; one
+// thread makes the build reproducible. Restores the caller's thread count on exit.
+class SingleThreadScope {
+ public:
+  explicit SingleThreadScope(bool active) : active_(active), saved_(omp_get_max_threads()) {
+    if (active_) omp_set_num_threads(1);
+  }
+  ~SingleThreadScope() {
+    if (active_) omp_set_num_threads(saved_);
+  }
+
+ private:
+  bool active_;
+  int saved_;
+};
+
+struct FileCloser {
+  void operator()(FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+
+faiss::IndexHNSW* hnsw_of(faiss::Index* index) {
+  if (auto* map = dynamic_cast<faiss::IndexIDMap*>(index)) return dynamic_cast<faiss::IndexHNSW*>(map->index);
+  return dynamic_cast<faiss::IndexHNSW*>(index);
+}
+
+IndexKind kind_of(const faiss::Index* index) {
+  if (dynamic_cast<const faiss::IndexIVF*>(index)) return IndexKind::Ivf;
+  if (auto* map = dynamic_cast<const faiss::IndexIDMap*>(index)) {
+    if (dynamic_cast<const faiss::IndexHNSW*>(map->index)) return IndexKind::Hnsw;
+    if (dynamic_cast<const faiss::IndexFlat*>(map->index)) return IndexKind::Exact;
+  }
+  throw Error("vector index: unsupported FAISS index type");
+}
+
+}  // namespace
+
+const char* index_kind_name(IndexKind kind) {
+  switch (kind) {
+    case IndexKind::Auto: return "auto";
+    case IndexKind::Exact: return "exact";
+    case IndexKind::Ivf: return "ivf";
+    case IndexKind::Hnsw: return "hnsw";
+  }
+  return "?";
+}
+
+IndexKind parse_index_kind(const std::string& name) {
+  for (IndexKind k : {IndexKind::Auto, IndexKind::Exact, IndexKind::Ivf, IndexKind::Hnsw})
+    if (name == index_kind_name(k)) return k;
+  throw Error("unknown vector index kind '" + name + "' (expected auto, exact, ivf or hnsw)");
+}
+
+IndexKind resolve_kind(const VectorIndexOptions& options, int64_t n) {
+  IndexKind kind = options.kind;
+  if (kind == IndexKind::Auto) kind = n > options.approximate_threshold ? options.approximate_kind : IndexKind::Exact;
+  if (kind == IndexKind::Auto) kind = IndexKind::Ivf;
+  // Nothing to train an IVF on; an empty graph is pointless.
+  if (n == 0) kind = IndexKind::Exact;
+  return kind;
+}
+
+int resolve_nlist(const IvfParams& params, int64_t n) {
+  // sqrt(n) lists of ~sqrt(n) vectors balance the coarse scan (nlist·d) against the list scans
+  // (nprobe·n/nlist·d); FAISS's k-means wants at least 39 training points per list.
+  int64_t nlist = params.nlist > 0 ? params.nlist : std::llround(std::sqrt(static_cast<double>(n)));
+  nlist = std::min<int64_t>(nlist, std::max<int64_t>(1, n / 39));
+  return static_cast<int>(std::max<int64_t>(1, nlist));
+}
+
+std::string index_build_key(const VectorIndexOptions& options, int64_t n, int dim) {
+  const IndexKind kind = resolve_kind(options, n);
+  std::string key = std::string(index_kind_name(kind)) + " d=" + std::to_string(dim);
+  if (kind == IndexKind::Ivf)
+    key += " nlist=" + std::to_string(resolve_nlist(options.ivf, n)) +
+           " train=" + std::to_string(options.ivf.train_points_per_list) +
+           " niter=" + std::to_string(options.ivf.niter) + " seed=" + std::to_string(options.seed);
+  if (kind == IndexKind::Hnsw)
+    key += " m=" + std::to_string(options.hnsw.m) + " efc=" + std::to_string(options.hnsw.ef_construction) +
+           " seed=" + std::to_string(options.seed);
+  return key;
+}
+
+VectorIndex::VectorIndex() = default;
+VectorIndex::VectorIndex(VectorIndex&&) noexcept = default;
+VectorIndex& VectorIndex::operator=(VectorIndex&&) noexcept = default;
+VectorIndex::~VectorIndex() = default;
+
+VectorIndex VectorIndex::build(const Embeddings& vectors, const VectorIndexOptions& options) {
+  vectors.check("vector index");
+  return build(vectors.size(), vectors.dim, vectors.data.data(), vectors.ids.data(), options);
+}
+
+VectorIndex VectorIndex::build(int64_t n, int dim, const float* vectors, const int64_t* ids,
+                               const VectorIndexOptions& options) {
+  if (dim <= 0) throw Error("vector index: dimension must be positive, got " + std::to_string(dim));
+  if (n < 0) throw Error("vector index: negative vector count");
+
+  // Insert in ascending id order: the index then depends only on the (id, vector) set, not on
+  // the order the store returned rows in, and FAISS's flat scan keeps the earlier (smaller-id)
+  // vector on equal scores. Copy only when the input is not already sorted.
+  std::vector<float> sorted_vectors;
+  std::vector<int64_t> sorted_ids;
+  const float* x = vectors;
+  const int64_t* xid = ids;
+  if (!std::is_sorted(ids, ids + n)) {
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return ids[a] < ids[b]; });
+    sorted_vectors.resize(static_cast<size_t>(n) * dim);
+    sorted_ids.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      sorted_ids[i] = ids[order[i]];
+      std::memcpy(sorted_vectors.data() + i * dim, vectors + order[i] * dim, sizeof(float) * dim);
+    }
+    x = sorted_vectors.data();
+    xid = sorted_ids.data();
+  }
+  for (int64_t i = 1; i < n; ++i)
+    if (xid[i] == xid[i - 1]) throw Error("vector index: duplicate id " + std::to_string(xid[i]));
+
+  VectorIndex out;
+  out.n_ = n;
+  out.dim_ = dim;
+  out.kind_ = resolve_kind(options, n);
+  out.build_key_ = index_build_key(options, n, dim);
+  try {
+    switch (out.kind_) {
+      case IndexKind::Ivf: {
+        const int nlist = resolve_nlist(options.ivf, n);
+        auto* quantizer = new faiss::IndexFlatIP(dim);
+        auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer, dim, nlist, faiss::METRIC_INNER_PRODUCT);
+        ivf->own_fields = true;
+        ivf->cp.seed = static_cast<int>(options.seed);
+        ivf->cp.niter = options.ivf.niter;
+        ivf->cp.max_points_per_centroid = options.ivf.train_points_per_list;
+        ivf->cp.min_points_per_centroid = 1;  // resolve_nlist already keeps enough points per list
+        ivf->cp.spherical = true;             // unit-norm centroids: the right centres for cosine
+        ivf->cp.verbose = false;
+        // FAISS's k-means and list assignment run OpenBLAS sgemm between OpenMP loops; libgomp's
+        // spinning workers and OpenBLAS's own threads then fight for the cores (measured on 2
+        // cores: a 100k build 10.4 s on one OpenMP thread vs 14-17 s on two, and a 3000-vector
+        // build 10× slower). BLAS keeps its threads; the OpenMP parts are cheap.
+        SingleThreadScope single(true);
+        ivf->train(n, x);
+        ivf->add_with_ids(n, x, xid);
+        ivf->nprobe = static_cast<size_t>(std::max(1, options.ivf.nprobe));
+        out.index_ = std::move(ivf);
+        break;
+      }
+      case IndexKind::Hnsw: {
+        auto* hnsw = new faiss::IndexHNSWFlat(dim, options.hnsw.m, faiss::METRIC_INNER_PRODUCT);
+        hnsw->hnsw.efConstruction = options.hnsw.ef_construction;
+        hnsw->hnsw.efSearch = options.hnsw.ef_search;
+        hnsw->hnsw.rng = faiss::RandomGenerator(static_cast<int64_t>(options.seed));
+        auto map = std::make_unique<faiss::IndexIDMap>(hnsw);
+        map->own_fields = true;
+        SingleThreadScope single(options.deterministic_build);
+        map->add_with_ids(n, x, xid);
+        out.index_ = std::move(map);
+        break;
+      }
+      default: {
+        auto map = std::make_unique<faiss::IndexIDMap>(new faiss::IndexFlatIP(dim));
+        map->own_fields = true;
+        map->add_with_ids(n, x, xid);
+        out.index_ = std::move(map);
+        break;
+      }
+    }
+  } catch (const faiss::FaissException& e) {
+    throw Error(std::string("vector index: FAISS build failed: ") + e.what());
+  }
+  return out;
+}
+
+namespace {
+
+// The k best (score, id) pairs under the library's rank order (score desc, id asc). Because
+// that order is total, the k best of a set are unique: heaps filled by different threads over
+// different parts of the data and then merged give the same answer for any thread count.
+class TopK {
+ public:
+  explicit TopK(int64_t k) : k_(std::max<int64_t>(k, 0)) { heap_.reserve(static_cast<size_t>(k_)); }
+  void push(float score, int64_t id) {
+    if (static_cast<int64_t>(heap_.size()) < k_) {
+      heap_.push_back({id, score});
+      std::push_heap(heap_.begin(), heap_.end(), order);
+    } else if (k_ > 0 && ranks_before(score, id, heap_.front().score, heap_.front().id)) {
+      std::pop_heap(heap_.begin(), heap_.end(), order);
+      heap_.back() = {id, score};
+      std::push_heap(heap_.begin(), heap_.end(), order);
+    }
+  }
+  void merge(const TopK& other) {
+    for (const Hit& h : other.heap_) push(static_cast<float>(h.score), h.id);
+  }
+  // Writes the entries best first into scores/ids (k slots; the rest keep their padding).
+  void write(float* scores, int64_t* ids) {
+    std::sort(heap_.begin(), heap_.end(), order);
+    for (size_t j = 0; j < heap_.size(); ++j) {
+      scores[j] = static_cast<float>(heap_[j].score);
+      ids[j] = heap_[j].id;
+    }
+  }
+
+ private:
+  // Heap order: the front is the entry that ranks last, the one to evict.
+  static bool order(const Hit& a, const Hit& b) { return ranks_before(a, b); }
+  int64_t k_;
+  std::vector<Hit> heap_;
+};
+
+// Exact inner-product scan with the library's kernel. Rows are cut into blocks; a block's rows
+// stay in cache while every query is compared with them.
+void exact_scan(const float* xb, const faiss::Index::idx_t* id_map, int64_t n, int d, int64_t nq, const float* q,
+                int64_t k, SearchResult& r) {
+  constexpr int64_t kBlock = 256;
+  const int64_t nblocks = (n + kBlock - 1) / kBlock;
+  std::vector<TopK> best(static_cast<size_t>(nq), TopK(k));
+#pragma omp parallel if (worth_threads(n * nq * d))
+  {
+    std::vector<TopK> local(static_cast<size_t>(nq), TopK(k));
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < nblocks; ++b)
+      for (int64_t j = b * kBlock; j < std::min(n, (b + 1) * kBlock); ++j)
+        for (int64_t i = 0; i < nq; ++i) local[i].push(dot(q + i * d, xb + j * d, d), id_map[j]);
+#pragma omp critical
+    for (int64_t i = 0; i < nq; ++i) best[i].merge(local[i]);
+  }
+  for (int64_t i = 0; i < nq; ++i) best[i].write(&r.scores[i * r.k], &r.ids[i * r.k]);
+}
+
+// IVF search with the library's kernel over FAISS's lists: the nprobe lists whose centroids
+// score best (ties: lower list number), then an exact scan of those lists.
+void ivf_scan(const faiss::IndexIVF& ivf, const float* centroids, int64_t nq, const float* q, int64_t k,
+              SearchResult& r) {
+  const int d = static_cast<int>(ivf.d);
+  const int64_t nlist = static_cast<int64_t>(ivf.nlist);
+  const int64_t nprobe = std::min<int64_t>(static_cast<int64_t>(ivf.nprobe), nlist);
+  // Parallel across queries for batches; a single query's probed lists are a small job (see
+  // worth_threads) and run on the calling thread.
+  const bool across_queries = nq > 1 && worth_threads(nq * nprobe * (static_cast<int64_t>(ivf.ntotal) / std::max<int64_t>(nlist, 1)) * d);
+  std::vector<float> coarse(static_cast<size_t>(nlist));
+  auto scan_list = [&](int64_t list, const float* query, TopK& top) {
+    const size_t size = ivf.invlists->list_size(list);
+    if (size == 0) return;
+    faiss::InvertedLists::ScopedCodes codes(ivf.invlists, list);
+    faiss::InvertedLists::ScopedIds ids(ivf.invlists, list);
+    const float* x = reinterpret_cast<const float*>(codes.get());
+    for (size_t j = 0; j < size; ++j) top.push(dot(query, x + j * d, d), ids[j]);
+  };
+  auto probes = [&](const float* query, std::vector<float>& buf) {
+    TopK lists(nprobe);
+    for (int64_t l = 0; l < nlist; ++l) lists.push(buf[l] = dot(query, centroids + l * d, d), l);
+    std::vector<float> s(static_cast<size_t>(nprobe));
+    std::vector<int64_t> out(static_cast<size_t>(nprobe), -1);
+    lists.write(s.data(), out.data());
+    return out;
+  };
+  if (across_queries) {
+#pragma omp parallel
+    {
+      std::vector<float> buf(static_cast<size_t>(nlist));
+#pragma omp for schedule(dynamic)
+      for (int64_t i = 0; i < nq; ++i) {
+        TopK top(k);
+        for (int64_t list : probes(q + i * d, buf))
+          if (list >= 0) scan_list(list, q + i * d, top);
+        top.write(&r.scores[i * r.k], &r.ids[i * r.k]);
+      }
+    }
+    return;
+  }
+  for (int64_t i = 0; i < nq; ++i) {
+    TopK top(k);
+    for (int64_t list : probes(q + i * d, coarse))
+      if (list >= 0) scan_list(list, q + i * d, top);
+    top.write(&r.scores[i * r.k], &r.ids[i * r.k]);
+  }
+}
+
+}  // namespace
+
+SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k) const {
+  SearchResult r;
+  r.nq = std::max<int64_t>(nq, 0);
+  r.k = std::max<int64_t>(0, k);
+  r.scores.assign(static_cast<size_t>(r.nq * r.k), -std::numeric_limits<float>::infinity());
+  r.ids.assign(static_cast<size_t>(r.nq * r.k), -1);
+  const int64_t kf = std::min(r.k, n_);
+  if (r.nq == 0 || kf <= 0 || !index_) return r;
+
+  // Exact and IVF: FAISS holds the data (flat storage, k-means lists, persistence) and the scan
+  // runs here. Debian's libfaiss is built for baseline x86-64, where FAISS's per-vector inner
+  // product is its scalar reference loop; the kernel in kernels.h is vectorised (measured
+  // 2.5× faster on a 100k exact scan, see bench.h) and is the same code that computes every
+  // reported score, so an exact search returns exactly the scores the commands print, for any
+  // thread count.
+  if (kind_ == IndexKind::Exact) {
+    const auto* map = dynamic_cast<const faiss::IndexIDMap*>(index_.get());
+    const auto* flat = map ? dynamic_cast<const faiss::IndexFlat*>(map->index) : nullptr;
+    if (flat) {
+      exact_scan(flat->get_xb(), map->id_map.data(), n_, dim_, r.nq, queries, r.k, r);
+      return r;
+    }
+  }
+  if (kind_ == IndexKind::Ivf) {
+    const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get());
+    const auto* quantizer = ivf ? dynamic_cast<const faiss::IndexFlat*>(ivf->quantizer) : nullptr;
+    if (quantizer && ivf->code_size == sizeof(float) * static_cast<size_t>(dim_)) {
+      ivf_scan(*ivf, quantizer->get_xb(), r.nq, queries, r.k, r);
+      return r;
+    }
+  }
+
+  // HNSW (graph walk) and anything unexpected: FAISS's own search, re-sorted so equal scores
+  // come out in id order. A few extra candidates (free while efSearch exceeds them) let ties at
+  // the k-th place go to the smaller id as in the other kinds.
+  const int64_t kfetch = std::min(n_, r.k + 16);
+  std::vector<float> d(static_cast<size_t>(r.nq * kfetch));
+  std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(r.nq * kfetch));
+  try {
+    index_->search(r.nq, queries, kfetch, d.data(), ids.data());
+  } catch (const faiss::FaissException& e) {
+    throw Error(std::string("vector index: FAISS search failed: ") + e.what());
+  }
+  for (int64_t q = 0; q < r.nq; ++q) {
+    TopK top(kf);
+    for (int64_t j = 0; j < kfetch; ++j)
+      if (ids[q * kfetch + j] >= 0) top.push(d[q * kfetch + j], ids[q * kfetch + j]);
+    top.write(&r.scores[q * r.k], &r.ids[q * r.k]);
+  }
+  return r;
+}
+
+void VectorIndex::set_ef_search(int ef_search) {
+  if (auto* h = hnsw_of(index_.get())) h->hnsw.efSearch = std::max(1, ef_search);
+}
+
+void VectorIndex::set_nprobe(int nprobe) {
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get()))
+    ivf->nprobe = static_cast<size_t>(std::clamp<int64_t>(nprobe, 1, static_cast<int64_t>(ivf->nlist)));
+}
+
+void VectorIndex::save(const std::string& path, int64_t generation) const {
+  if (!index_) throw Error("vector index: nothing to save to " + path);
+  nlohmann::json h;
+  h["format"] = kFormat;
+  h["generation"] = generation;
+  h["dim"] = dim_;
+  h["n"] = n_;
+  h["kind"] = index_kind_name(kind_);
+  h["build_key"] = build_key_;
+  const std::string header = h.dump();
+
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    File f(std::fopen(tmp.c_str(), "wb"));
+    if (!f) throw Error("cannot write vector index " + tmp + ": " + std::strerror(errno));
+    const uint32_t format = kFormat, len = static_cast<uint32_t>(header.size());
+    std::fwrite(kMagic, 1, sizeof kMagic, f.get());
+    std::fwrite(&format, sizeof format, 1, f.get());
+    std::fwrite(&len, sizeof len, 1, f.get());
+    std::fwrite(header.data(), 1, header.size(), f.get());
+    try {
+      faiss::write_index(index_.get(), f.get());
+    } catch (const faiss::FaissException& e) {
+      throw Error("cannot write vector index " + tmp + ": " + e.what());
+    }
+    if (std::fflush(f.get()) != 0 || std::ferror(f.get()) || ::fsync(::fileno(f.get())) != 0)
+      throw Error("cannot write vector index " + tmp + ": " + std::strerror(errno));
+    FILE* raw = f.release();
+    if (std::fclose(raw) != 0) throw Error("cannot write vector index " + tmp + ": " + std::strerror(errno));
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      throw Error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+}
+
+namespace {
+
+// Reads and validates the header; leaves `f` positioned at the FAISS payload.
+bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
+  char magic[8];
+  uint32_t format = 0, len = 0;
+  if (std::fread(magic, 1, 8, f) != 8 || std::memcmp(magic, kMagic, 8) != 0) {
+    *why = "not a clapsearch vector index";
+    return false;
+  }
+  if (std::fread(&format, sizeof format, 1, f) != 1 || format != kFormat) {
+    *why = "unsupported format " + std::to_string(format);
+    return false;
+  }
+  if (std::fread(&len, sizeof len, 1, f) != 1 || len > (1u << 20)) {
+    *why = "bad header length";
+    return false;
+  }
+  std::string text(len, '\0');
+  if (std::fread(text.data(), 1, len, f) != len) {
+    *why = "truncated header";
+    return false;
+  }
+  try {
+    const auto h = nlohmann::json::parse(text);
+    out->format = h.at("format").get<int>();
+    out->generation = h.at("generation").get<int64_t>();
+    out->dim = h.at("dim").get<int>();
+    out->n = h.at("n").get<int64_t>();
+    out->kind = parse_index_kind(h.at("kind").get<std::string>());
+    out->build_key = h.at("build_key").get<std::string>();
+  } catch (const std::exception& e) {
+    *why = std::string("bad header: ") + e.what();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool VectorIndex::read_header(const std::string& path, IndexHeader* header) {
+  File f(std::fopen(path.c_str(), "rb"));
+  if (!f) return false;
+  std::string why;
+  IndexHeader h;
+  if (!read_header_from(f.get(), &h, &why)) return false;
+  if (header) *header = h;
+  return true;
+}
+
+VectorIndex VectorIndex::load(const std::string& path) {
+  File f(std::fopen(path.c_str(), "rb"));
+  if (!f) throw Error("cannot open vector index " + path + ": " + std::strerror(errno));
+  IndexHeader h;
+  std::string why;
+  if (!read_header_from(f.get(), &h, &why)) throw Error("vector index " + path + ": " + why);
+  VectorIndex out;
+  try {
+    out.index_.reset(faiss::read_index(f.get()));
+  } catch (const faiss::FaissException& e) {
+    throw Error("vector index " + path + ": " + e.what());
+  }
+  if (out.index_->d != h.dim || out.index_->ntotal != h.n || kind_of(out.index_.get()) != h.kind)
+    throw Error("vector index " + path + ": header does not match its contents");
+  out.n_ = h.n;
+  out.dim_ = h.dim;
+  out.kind_ = h.kind;
+  out.build_key_ = h.build_key;
+  return out;
+}
+
+VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t generation,
+                                       const std::function<Embeddings()>& provider,
+                                       const VectorIndexOptions& options, LoadInfo* info) {
+  LoadInfo local;
+  LoadInfo& inf = info ? *info : local;
+  inf = {};
+  IndexHeader h;
+  if (read_header(path, &h)) {
+    if (h.generation != generation) {
+      inf.reason = "stale generation (index " + std::to_string(h.generation) + ", database " +
+                   std::to_string(generation) + ")";
+    } else if (h.build_key != index_build_key(options, h.n, h.dim)) {
+      inf.reason = "options changed (index '" + h.build_key + "', wanted '" + index_build_key(options, h.n, h.dim) + "')";
+    } else {
+      try {
+        VectorIndex idx = load(path);
+        idx.set_ef_search(options.hnsw.ef_search);
+        idx.set_nprobe(options.ivf.nprobe);
+        inf.reason = "loaded";
+        return idx;
+      } catch (const std::exception& e) {
+        inf.reason = std::string("unreadable: ") + e.what();
+      }
+    }
+  } else {
+    inf.reason = std::filesystem::exists(path) ? "unreadable: invalid header" : "missing";
+  }
+  inf.rebuilt = true;
+  const Embeddings data = provider();
+  VectorIndex idx = build(data, options);
+  try {
+    idx.save(path, generation);
+  } catch (const std::exception& e) {
+    inf.save_error = e.what();
+  }
+  return idx;
+}
+
+}  // namespace clap::search

@@ -1,0 +1,150 @@
+// One small interface over FAISS: inner-product k-NN search over L2-normalised embeddings
+// (so scores are cosines), exact by default and approximate for large libraries, persisted
+// beside the database and rebuilt automatically when the database changed since it was written.
+//
+// Kinds (numbers: 512-d, 2 shared cores, run_vector_bench on its default synthetic data):
+//   Exact: IndexFlatIP in an IndexIDMap. Brute force, perfect recall; a single query reads n·d·4
+//          bytes: ~15-30 ms per 100k vectors, ~145 ms at 1M. Default up to 200k vectors.
+//   Ivf:   IndexIVFFlat, inner product, spherical k-means, nlist = sqrt(n). Default above 200k:
+//          at 1M, nprobe 64 takes ~17 ms per query and the build ~1.5 min; the build is
+//          reproducible (seeded k-means, lists filled in input order, OpenMP parts on one thread).
+//   Hnsw:  IndexHNSWFlat (METRIC_INNER_PRODUCT) in an IndexIDMap. Available, not the default:
+//          with Debian's FAISS (scalar distance code, below) it built 100k vectors in 277 s on one
+//          thread and answered in ~39 ms at recall 0.98, slower than IVF at equal recall; and a
+//          parallel HNSW build depends on thread scheduling, so it is built on one thread
+//          (deterministic_build) unless told otherwise.
+// FAISS stores, trains, persists and walks the HNSW graph; the exact and IVF scans run on the
+// library's kernel (kernels.h), because Debian's libfaiss is built for baseline x86-64 where
+// FAISS's per-vector inner product is its scalar reference loop (a 100k exact scan: 76 ms in
+// FAISS vs ~30 ms here), and so that exact scores equal the scores the commands print.
+//
+// Determinism: vectors are added in ascending id order whatever order the caller gives, seeds
+// are fixed, and every result row is in (score desc, id asc) order, so the same vectors and
+// query always return the same list; ties at equal score go to the smaller id.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "search/embeddings.h"
+
+namespace faiss {
+struct Index;
+}
+
+namespace clap::search {
+
+enum class IndexKind { Auto, Exact, Ivf, Hnsw };
+const char* index_kind_name(IndexKind kind);        // "auto", "exact", "ivf", "hnsw"
+IndexKind parse_index_kind(const std::string& name);  // throws clap::Error on unknown names
+
+struct HnswParams {
+  int m = 32;                 // graph degree (2·m links on level 0)
+  int ef_construction = 80;   // build-time beam width
+  int ef_search = 128;        // query-time beam width (search time only: no rebuild)
+};
+
+struct IvfParams {
+  int nlist = 0;                  // inverted lists; 0 = auto: round(sqrt(n)), at most n / 39
+  int nprobe = 64;                // lists scanned per query (search time only: no rebuild)
+  int train_points_per_list = 64; // k-means training sample = nlist × this (bounds build time)
+  int niter = 20;                 // k-means iterations
+};
+
+struct VectorIndexOptions {
+  // Auto = Exact up to approximate_threshold vectors, approximate_kind above.
+  IndexKind kind = IndexKind::Auto;
+  int64_t approximate_threshold = 200000;
+  IndexKind approximate_kind = IndexKind::Ivf;
+  HnswParams hnsw;
+  IvfParams ivf;
+  uint64_t seed = 1234;            // k-means sampling / HNSW level draws
+  bool deterministic_build = true; // HNSW: insert on one thread (a parallel build is not reproducible)
+};
+
+// The concrete kind (Exact/Ivf/Hnsw) the options give for n vectors.
+IndexKind resolve_kind(const VectorIndexOptions& options, int64_t n);
+// The IVF list count actually used for n vectors.
+int resolve_nlist(const IvfParams& params, int64_t n);
+
+// nq × k results, row-major. Rows are in rank order; missing entries (k > size) have id -1 and
+// score -inf.
+struct SearchResult {
+  int64_t nq = 0, k = 0;
+  std::vector<float> scores;
+  std::vector<int64_t> ids;
+  const float* scores_row(int64_t q) const { return scores.data() + q * k; }
+  const int64_t* ids_row(int64_t q) const { return ids.data() + q * k; }
+};
+
+// What a persisted index file says about itself (its header), readable without loading the
+// vectors.
+struct IndexHeader {
+  int format = 0;
+  int64_t generation = 0;  // the store's generation when the index was built
+  int dim = 0;
+  int64_t n = 0;
+  IndexKind kind = IndexKind::Exact;
+  std::string build_key;   // kind + build parameters; a different key means rebuild
+};
+
+// How load_or_build obtained its index.
+struct LoadInfo {
+  bool rebuilt = false;
+  std::string reason;      // "loaded", "missing", "stale generation", "options changed", "unreadable: ..."
+  std::string save_error;  // non-empty when the rebuilt index could not be written (search still works)
+};
+
+class VectorIndex {
+ public:
+  VectorIndex();
+  VectorIndex(VectorIndex&&) noexcept;
+  VectorIndex& operator=(VectorIndex&&) noexcept;
+  ~VectorIndex();
+
+  // n × dim vectors with unique int64 ids (FAISS-style raw arrays) or an Embeddings matrix.
+  static VectorIndex build(int64_t n, int dim, const float* vectors, const int64_t* ids,
+                           const VectorIndexOptions& options = {});
+  static VectorIndex build(const Embeddings& vectors, const VectorIndexOptions& options = {});
+
+  // Inner-product search of nq queries (nq × dim, row-major) for the k best vectors each.
+  SearchResult search(int64_t nq, const float* queries, int64_t k) const;
+
+  // Search-time parameters; no effect on kinds that do not use them.
+  void set_ef_search(int ef_search);
+  void set_nprobe(int nprobe);
+
+  // Writes the index with a header holding `generation` and the build parameters. The file is
+  // written beside `path` and renamed over it, so readers never see a half-written index.
+  void save(const std::string& path, int64_t generation) const;
+  static VectorIndex load(const std::string& path);  // throws clap::Error
+  static bool read_header(const std::string& path, IndexHeader* header);  // false if missing/invalid
+
+  // Loads `path` when its generation equals `generation` and its build parameters equal what
+  // `options` give for its size; otherwise calls `provider` for the vectors, builds, saves and
+  // returns the new index. Search-time parameters of `options` are applied either way.
+  static VectorIndex load_or_build(const std::string& path, int64_t generation,
+                                   const std::function<Embeddings()>& provider,
+                                   const VectorIndexOptions& options = {}, LoadInfo* info = nullptr);
+
+  int64_t size() const { return n_; }
+  int dim() const { return dim_; }
+  IndexKind kind() const { return kind_; }
+  const std::string& build_key() const { return build_key_; }
+  const faiss::Index* faiss_index() const { return index_.get(); }
+
+ private:
+  std::unique_ptr<faiss::Index> index_;
+  int64_t n_ = 0;
+  int dim_ = 0;
+  IndexKind kind_ = IndexKind::Exact;
+  std::string build_key_;
+};
+
+// The build key (kind + build-time parameters) that `options` give for n vectors of dimension
+// dim; equal keys mean an existing index can be reused.
+std::string index_build_key(const VectorIndexOptions& options, int64_t n, int dim);
+
+}  // namespace clap::search

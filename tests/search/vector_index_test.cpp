@@ -1,0 +1,331 @@
+// VectorIndex: exact = brute force, ties by id, approximate recall, persistence and rebuild on
+// generation change, determinism.
+#include "search/vector_index.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <set>
+
+#include "search/bench.h"
+#include "search/kernels.h"
+#include "search/topk.h"
+#include "support/golden.h"
+#include "test_util.h"
+
+namespace clap::search {
+namespace {
+
+using test::random_unit;
+
+Embeddings random_embeddings(int64_t n, int dim, uint32_t seed, bool shuffled_ids = true) {
+  Embeddings e;
+  e.dim = dim;
+  e.data = random_unit(n, dim, seed);
+  for (int64_t i = 0; i < n; ++i) e.ids.push_back(shuffled_ids ? (i * 7919) % 100003 + 5 : i);
+  return e;
+}
+
+// The reference: every vector scored with the library kernel, ranked by (score desc, id asc).
+std::vector<Hit> brute_force(const Embeddings& e, const float* q, int64_t k) {
+  std::vector<float> s(static_cast<size_t>(e.size()));
+  for (int64_t i = 0; i < e.size(); ++i) s[i] = dot(q, e.row(i), e.dim);
+  return top_k(s.data(), e.ids.data(), e.size(), k);
+}
+
+Embeddings synthetic(int64_t n, int dim) {
+  SyntheticData d;
+  d.clusters = 20;
+  d.windows_per_track = 10;
+  Embeddings e;
+  e.dim = dim;
+  e.data = synthetic_embeddings(n, dim, d, 0);
+  e.ids.resize(static_cast<size_t>(n));
+  std::iota(e.ids.begin(), e.ids.end(), 0);
+  return e;
+}
+
+double recall_vs_exact(const VectorIndex& approx, const VectorIndex& exact, const std::vector<float>& queries,
+                       int64_t nq, int64_t k) {
+  const SearchResult a = approx.search(nq, queries.data(), k), x = exact.search(nq, queries.data(), k);
+  double hits = 0;
+  for (int64_t q = 0; q < nq; ++q) {
+    std::set<int64_t> truth(x.ids.begin() + q * k, x.ids.begin() + (q + 1) * k);
+    for (int64_t j = 0; j < k; ++j) hits += truth.count(a.ids[q * k + j]);
+  }
+  return hits / static_cast<double>(nq * k);
+}
+
+TEST(VectorIndex, ExactEqualsBruteForce) {
+  const Embeddings e = random_embeddings(500, 32, 1);
+  VectorIndexOptions o;
+  o.kind = IndexKind::Exact;
+  const VectorIndex index = VectorIndex::build(e, o);
+  EXPECT_EQ(index.kind(), IndexKind::Exact);
+  EXPECT_EQ(index.size(), 500);
+  const auto queries = random_unit(7, 32, 2);
+  const SearchResult r = index.search(7, queries.data(), 10);
+  ASSERT_EQ(r.nq, 7);
+  ASSERT_EQ(r.k, 10);
+  for (int64_t q = 0; q < 7; ++q) {
+    const auto ref = brute_force(e, queries.data() + q * 32, 10);
+    for (int j = 0; j < 10; ++j) {
+      EXPECT_EQ(r.ids_row(q)[j], ref[j].id) << "query " << q << " rank " << j;
+      EXPECT_EQ(r.scores_row(q)[j], static_cast<float>(ref[j].score));
+    }
+  }
+  // A query alone gives the same list as within a batch.
+  const SearchResult one = index.search(1, queries.data() + 3 * 32, 10);
+  EXPECT_TRUE(std::equal(one.ids.begin(), one.ids.end(), r.ids.begin() + 30));
+}
+
+TEST(VectorIndex, TiesGoToTheSmallerIdAndMissingEntriesArePadded) {
+  // Three copies of one vector under ids 9, 4, 7 and one other vector.
+  Embeddings e;
+  e.dim = 4;
+  e.ids = {9, 4, 7, 1};
+  for (int i = 0; i < 3; ++i) e.data.insert(e.data.end(), {1, 0, 0, 0});
+  e.data.insert(e.data.end(), {0, 1, 0, 0});
+  const float q[4] = {1, 0, 0, 0};
+  for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf, IndexKind::Hnsw}) {
+    VectorIndexOptions o;
+    o.kind = kind;
+    const VectorIndex index = VectorIndex::build(e, o);
+    const SearchResult top1 = index.search(1, q, 1);
+    EXPECT_EQ(top1.ids[0], 4) << index_kind_name(kind);
+    const SearchResult r = index.search(1, q, 6);
+    EXPECT_EQ(std::vector<int64_t>(r.ids.begin(), r.ids.begin() + 3), (std::vector<int64_t>{4, 7, 9}))
+        << index_kind_name(kind);
+    EXPECT_EQ(r.scores[0], 1.0f);
+    EXPECT_EQ(r.ids[4], -1);
+    EXPECT_EQ(r.ids[5], -1);
+    EXPECT_TRUE(std::isinf(r.scores[5]) && r.scores[5] < 0);
+  }
+}
+
+TEST(VectorIndex, EmptyIndexReturnsPadding) {
+  Embeddings e;
+  e.dim = 8;
+  const VectorIndex index = VectorIndex::build(e);
+  const auto q = random_unit(1, 8, 3);
+  const SearchResult r = index.search(1, q.data(), 3);
+  EXPECT_EQ(r.ids, (std::vector<int64_t>{-1, -1, -1}));
+}
+
+TEST(VectorIndex, RejectsDuplicateIdsAndBadDimensions) {
+  Embeddings e = random_embeddings(3, 4, 4, false);
+  e.ids = {1, 2, 1};
+  EXPECT_THROW(VectorIndex::build(e), Error);
+  e.ids = {1, 2, 3};
+  e.data.pop_back();
+  EXPECT_THROW(VectorIndex::build(e), Error);
+}
+
+TEST(VectorIndex, AutoKindFollowsTheThreshold) {
+  VectorIndexOptions o;
+  o.approximate_threshold = 100;
+  EXPECT_EQ(resolve_kind(o, 100), IndexKind::Exact);
+  EXPECT_EQ(resolve_kind(o, 101), IndexKind::Ivf);
+  o.approximate_kind = IndexKind::Hnsw;
+  EXPECT_EQ(resolve_kind(o, 101), IndexKind::Hnsw);
+  o.kind = IndexKind::Ivf;  // forced
+  EXPECT_EQ(resolve_kind(o, 10), IndexKind::Ivf);
+  EXPECT_EQ(resolve_kind(o, 0), IndexKind::Exact);
+  EXPECT_EQ(VectorIndexOptions{}.approximate_threshold, 200000);
+  EXPECT_EQ(resolve_nlist(IvfParams{}, 1000000), 1000);
+  EXPECT_EQ(resolve_nlist(IvfParams{}, 1000), 25);  // at most n / 39
+  EXPECT_EQ(resolve_nlist(IvfParams{}, 10), 1);
+  EXPECT_EQ(parse_index_kind("hnsw"), IndexKind::Hnsw);
+  EXPECT_THROW(parse_index_kind("lsh"), Error);
+}
+
+TEST(VectorIndex, ApproximateRecallIsHighOnClusteredData) {
+  const int dim = 64;
+  const Embeddings e = synthetic(4000, dim);
+  SyntheticData d;
+  d.clusters = 20;
+  d.windows_per_track = 10;
+  const std::vector<float> queries = synthetic_embeddings(50, dim, d, 1);
+  VectorIndexOptions o;
+  o.kind = IndexKind::Exact;
+  const VectorIndex exact = VectorIndex::build(e, o);
+  o.kind = IndexKind::Ivf;
+  const VectorIndex ivf = VectorIndex::build(e, o);
+  o.kind = IndexKind::Hnsw;
+  const VectorIndex hnsw = VectorIndex::build(e, o);
+  const double r_ivf = recall_vs_exact(ivf, exact, queries, 50, 10);
+  const double r_hnsw = recall_vs_exact(hnsw, exact, queries, 50, 10);
+  std::printf("recall@10 on 4000 clustered vectors: ivf %.3f, hnsw %.3f\n", r_ivf, r_hnsw);
+  EXPECT_GE(r_ivf, 0.9);
+  EXPECT_GE(r_hnsw, 0.9);
+}
+
+TEST(VectorIndex, BuildIsDeterministicAndIndependentOfInputOrder) {
+  const int dim = 32;
+  const Embeddings e = synthetic(3000, dim);
+  Embeddings reversed = e;
+  std::reverse(reversed.ids.begin(), reversed.ids.end());
+  for (int64_t i = 0; i < e.size(); ++i)
+    std::copy_n(e.row(e.size() - 1 - i), dim, reversed.data.data() + i * dim);
+  const auto queries = random_unit(20, dim, 9);
+  for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf, IndexKind::Hnsw}) {
+    VectorIndexOptions o;
+    o.kind = kind;
+    const SearchResult a = VectorIndex::build(e, o).search(20, queries.data(), 10);
+    const SearchResult b = VectorIndex::build(e, o).search(20, queries.data(), 10);
+    const SearchResult c = VectorIndex::build(reversed, o).search(20, queries.data(), 10);
+    EXPECT_EQ(a.ids, b.ids) << index_kind_name(kind);
+    EXPECT_EQ(a.scores, b.scores) << index_kind_name(kind);
+    EXPECT_EQ(a.ids, c.ids) << index_kind_name(kind);
+    EXPECT_EQ(a.scores, c.scores) << index_kind_name(kind);
+  }
+}
+
+TEST(VectorIndex, IvfAndExactResultsDoNotDependOnTheThreadCount) {
+  const int dim = 32;
+  const Embeddings e = synthetic(3000, dim);
+  const auto queries = random_unit(40, dim, 11);
+  const int saved = omp_get_max_threads();
+  std::vector<SearchResult> runs;
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf}) {
+      VectorIndexOptions o;
+      o.kind = kind;
+      runs.push_back(VectorIndex::build(e, o).search(40, queries.data(), 10));
+    }
+  }
+  omp_set_num_threads(saved);
+  EXPECT_EQ(runs[0].ids, runs[2].ids);
+  EXPECT_EQ(runs[0].scores, runs[2].scores);
+  EXPECT_EQ(runs[1].ids, runs[3].ids);
+  EXPECT_EQ(runs[1].scores, runs[3].scores);
+}
+
+TEST(VectorIndex, SearchParametersChangeTheWork) {
+  const int dim = 32;
+  const Embeddings e = synthetic(4000, dim);
+  const auto queries = random_unit(30, dim, 12);
+  VectorIndexOptions o;
+  o.kind = IndexKind::Exact;
+  const VectorIndex exact = VectorIndex::build(e, o);
+  o.kind = IndexKind::Ivf;
+  VectorIndex ivf = VectorIndex::build(e, o);
+  ivf.set_nprobe(1000);  // clamped to nlist: every list scanned = exact
+  EXPECT_EQ(ivf.search(30, queries.data(), 10).ids, exact.search(30, queries.data(), 10).ids);
+  ivf.set_nprobe(1);
+  EXPECT_LE(recall_vs_exact(ivf, exact, queries, 30, 10), 1.0);
+}
+
+class VectorIndexFile : public ::testing::Test {
+ protected:
+  // The scratch directory is per test name and outlives --gtest_repeat iterations: start clean.
+  void SetUp() override { std::filesystem::remove(path); }
+  std::string path = clap::test::temp_dir() + "/windows.vidx";
+  int calls = 0;
+  Embeddings data = synthetic(1500, 16);
+  std::function<Embeddings()> provider = [this] {
+    ++calls;
+    return data;
+  };
+};
+
+TEST_F(VectorIndexFile, RoundTripKeepsResultsForEveryKind) {
+  const auto queries = random_unit(10, 16, 13);
+  for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf, IndexKind::Hnsw}) {
+    VectorIndexOptions o;
+    o.kind = kind;
+    o.ivf.nprobe = 5;
+    o.hnsw.ef_search = 40;
+    const VectorIndex built = VectorIndex::build(data, o);
+    built.save(path, 42);
+    IndexHeader h;
+    ASSERT_TRUE(VectorIndex::read_header(path, &h));
+    EXPECT_EQ(h.generation, 42);
+    EXPECT_EQ(h.dim, 16);
+    EXPECT_EQ(h.n, 1500);
+    EXPECT_EQ(h.kind, kind);
+    EXPECT_EQ(h.build_key, built.build_key());
+    const VectorIndex loaded = VectorIndex::load(path);
+    EXPECT_EQ(loaded.kind(), kind);
+    EXPECT_EQ(loaded.size(), 1500);
+    const SearchResult a = built.search(10, queries.data(), 10), b = loaded.search(10, queries.data(), 10);
+    EXPECT_EQ(a.ids, b.ids) << index_kind_name(kind);
+    EXPECT_EQ(a.scores, b.scores) << index_kind_name(kind);
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp." + std::to_string(::getpid())));
+}
+
+TEST_F(VectorIndexFile, LoadOrBuildRebuildsOnlyWhenTheGenerationOrOptionsChange) {
+  LoadInfo info;
+  VectorIndex a = VectorIndex::load_or_build(path, 1, provider, {}, &info);
+  EXPECT_TRUE(info.rebuilt);
+  EXPECT_EQ(info.reason, "missing");
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(info.save_error.empty()) << info.save_error;
+
+  VectorIndex b = VectorIndex::load_or_build(path, 1, provider, {}, &info);
+  EXPECT_FALSE(info.rebuilt);
+  EXPECT_EQ(info.reason, "loaded");
+  EXPECT_EQ(calls, 1);  // no call to the store
+  const auto q = random_unit(3, 16, 14);
+  EXPECT_EQ(a.search(3, q.data(), 5).ids, b.search(3, q.data(), 5).ids);
+
+  // The store changed: one more track.
+  data.ids.push_back(99999);
+  data.data.insert(data.data.end(), q.begin(), q.begin() + 16);
+  VectorIndex c = VectorIndex::load_or_build(path, 2, provider, {}, &info);
+  EXPECT_TRUE(info.rebuilt);
+  EXPECT_NE(info.reason.find("stale generation"), std::string::npos) << info.reason;
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(c.size(), 1501);
+  EXPECT_EQ(c.search(1, q.data(), 1).ids[0], 99999);
+  IndexHeader h;
+  ASSERT_TRUE(VectorIndex::read_header(path, &h));
+  EXPECT_EQ(h.generation, 2);
+
+  // Different build options (kind) rebuild; search-time options do not.
+  VectorIndexOptions ivf;
+  ivf.kind = IndexKind::Ivf;
+  VectorIndex::load_or_build(path, 2, provider, ivf, &info);
+  EXPECT_TRUE(info.rebuilt);
+  EXPECT_NE(info.reason.find("options changed"), std::string::npos) << info.reason;
+  ivf.ivf.nprobe = 3;
+  VectorIndex d = VectorIndex::load_or_build(path, 2, provider, ivf, &info);
+  EXPECT_FALSE(info.rebuilt);
+  EXPECT_EQ(d.kind(), IndexKind::Ivf);
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(VectorIndexFile, CorruptOrForeignFilesAreRebuilt) {
+  { std::ofstream(path) << "not an index"; }
+  LoadInfo info;
+  VectorIndex::load_or_build(path, 7, provider, {}, &info);
+  EXPECT_TRUE(info.rebuilt);
+  EXPECT_NE(info.reason.find("unreadable"), std::string::npos) << info.reason;
+  EXPECT_THROW(VectorIndex::load(path + ".none"), Error);
+
+  // Valid header, truncated payload.
+  const auto size = std::filesystem::file_size(path);
+  std::filesystem::resize_file(path, size / 2);
+  VectorIndex::load_or_build(path, 7, provider, {}, &info);
+  EXPECT_TRUE(info.rebuilt);
+  EXPECT_NE(info.reason.find("unreadable"), std::string::npos) << info.reason;
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(VectorIndexFile, AnUnwritableLocationStillGivesAnIndex) {
+  LoadInfo info;
+  const VectorIndex idx = VectorIndex::load_or_build("/nonexistent-dir/x.vidx", 1, provider, {}, &info);
+  EXPECT_TRUE(info.rebuilt);
+  EXPECT_FALSE(info.save_error.empty());
+  EXPECT_EQ(idx.size(), 1500);
+}
+
+}  // namespace
+}  // namespace clap::search
