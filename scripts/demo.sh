@@ -7,7 +7,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/build.sh"
 cli="${CLAPSEARCH_BUILD_DIR:-$root/build}/clapsearch"
-model="${CLAPSEARCH_MODEL:-$root/../shared/golden/tiny-unfused}"
+golden="$root/../shared/golden"
+[ -d "$golden" ] || golden=/work/shared/golden
+model="${CLAPSEARCH_MODEL:-$golden/tiny-unfused}"
 work="$(mktemp -d /tmp/clapsearch-demo-XXXXXX)"
 music="$work/music"
 mkdir -p "$music/album"
