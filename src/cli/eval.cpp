@@ -1,13 +1,254 @@
-// clapsearch eval: zero-shot accuracy and retrieval evaluation. (Placeholder until implemented.)
+// clapsearch eval: zero-shot classification accuracy (labels CSV) and text <-> audio retrieval
+// metrics (captions CSV), each printed beside what a random guess would score. Audio in the
+// index uses its stored track embedding; other files are decoded and embedded like the indexer.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+
 #include "cli/commands.h"
+#include "cli/search_common.h"
 #include "core/error.h"
+#include "index/crawl.h"
+#include "search/classify.h"
+#include "search/eval.h"
 
 namespace clap::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct EvalOptions {
+  LibraryOptions lib;
+  std::string labels_csv, captions_csv;
+  std::string templ = search::kDefaultLabelTemplate;
+  bool json = false;
+};
+
+struct CsvPair {
+  std::string path;  // absolute
+  std::string value;
+};
+
+// Rows "path,<value>" of a two-column CSV; a first row "path,<name>" is a header. Relative paths
+// are taken from the CSV's folder.
+std::vector<CsvPair> read_pairs(const std::string& csv_path, const std::string& value_name) {
+  const auto rows = read_csv(csv_path);
+  const std::string base = fs::path(index::absolute_path(csv_path)).parent_path().string();
+  std::vector<CsvPair> out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    auto lower = [](std::string s) {
+      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s;
+    };
+    if (i == 0 && r.size() >= 2 && lower(r[0]) == "path" && lower(r[1]) == value_name) continue;
+    if (r.size() < 2 || r[0].empty() || r[1].empty())
+      throw Error(csv_path + ": row " + std::to_string(i + 1) + ": expected path," + value_name);
+    out.push_back({resolve_against(r[0], base), r[1]});
+  }
+  if (out.empty()) throw Error(csv_path + ": no rows (expected path," + value_name + ")");
+  return out;
+}
+
+// Track embeddings of the given files, in order (stored ones for indexed files).
+struct AudioSet {
+  std::vector<std::string> paths;
+  std::vector<int64_t> track_ids;
+  std::vector<float> embeddings;
+  int64_t from_index = 0;
+};
+
+AudioSet embed_audio_set(Library& lib, const std::vector<std::string>& paths) {
+  AudioSet a;
+  for (const auto& p : paths) {
+    std::vector<float> e;
+    int64_t id = -1;
+    if (const index::Track* t = lib.find_track(p)) {
+      id = t->id;
+      e = lib.track_embedding(t->id);
+      ++a.from_index;
+    } else {
+      std::error_code ec;
+      if (!fs::exists(p, ec)) throw Error(p + ": no such file");
+      e = lib.file_embedding(p);
+    }
+    a.paths.push_back(p);
+    a.track_ids.push_back(id);
+    a.embeddings.insert(a.embeddings.end(), e.begin(), e.end());
+  }
+  return a;
+}
+
+std::string f4(double v) { return fixed(v, 4); }
+
+int run_zero_shot(const EvalOptions& o) {
+  const auto pairs = read_pairs(o.labels_csv, "label");
+  std::set<std::string> label_set;
+  for (const auto& p : pairs) label_set.insert(p.value);
+  const std::vector<std::string> labels(label_set.begin(), label_set.end());
+  if (labels.size() < 2) throw Error(o.labels_csv + ": needs at least two different labels");
+  std::map<std::string, int64_t> label_index;
+  for (size_t i = 0; i < labels.size(); ++i) label_index[labels[i]] = static_cast<int64_t>(i);
+
+  Library lib(o.lib, /*writable=*/true);
+  std::vector<std::string> paths;
+  std::vector<int64_t> truth;
+  for (const auto& p : pairs) {
+    paths.push_back(p.path);
+    truth.push_back(label_index[p.value]);
+  }
+  const AudioSet audio = embed_audio_set(lib, paths);
+  const std::vector<float> text = lib.embed_texts(search::format_prompts(o.templ, labels));
+  const double scale = lib.model().logit_scale_audio();
+  const auto results = search::classify(static_cast<int64_t>(paths.size()), audio.embeddings.data(),
+                                        static_cast<int64_t>(labels.size()), text.data(), lib.dim(), scale, 1);
+  const auto predicted = search::predicted_labels(results);
+  const search::ZeroShotEval ev = search::evaluate_zero_shot(truth, predicted, static_cast<int64_t>(labels.size()));
+  const double random_acc = 1.0 / static_cast<double>(labels.size());
+  const double majority = static_cast<double>(*std::max_element(ev.support.begin(), ev.support.end())) / ev.n;
+
+  if (o.json) {
+    ojson per_class = ojson::array();
+    for (size_t l = 0; l < labels.size(); ++l)
+      per_class.push_back({{"label", labels[l]},
+                           {"support", ev.support[l]},
+                           {"accuracy", std::isnan(ev.per_class_accuracy[l]) ? ojson(nullptr)
+                                                                             : ojson(json_num(ev.per_class_accuracy[l]))}});
+    ojson confusion = ojson::array();
+    for (size_t t = 0; t < labels.size(); ++t) {
+      ojson row = ojson::array();
+      for (size_t p = 0; p < labels.size(); ++p) row.push_back(ev.confusion_at(t, p));
+      confusion.push_back(row);
+    }
+    ojson items = ojson::array();
+    for (size_t i = 0; i < paths.size(); ++i)
+      items.push_back({{"path", paths[i]},
+                       {"track_id", audio.track_ids[i] >= 0 ? ojson(audio.track_ids[i]) : ojson(nullptr)},
+                       {"truth", labels[truth[i]]},
+                       {"predicted", labels[predicted[i]]},
+                       {"probability", json_num(results[i].probabilities[predicted[i]])}});
+    print_json({{"n", ev.n},
+                {"n_labels", ev.n_labels},
+                {"labels", labels},
+                {"template", o.templ},
+                {"accuracy", json_num(ev.accuracy)},
+                {"balanced_accuracy", json_num(ev.balanced_accuracy)},
+                {"random_accuracy", json_num(random_acc)},
+                {"majority_accuracy", json_num(majority)},
+                {"per_class", per_class},
+                {"confusion", confusion},
+                {"items", items}});
+    return 0;
+  }
+  std::printf("zero-shot classification: %lld files (%lld from the index), %zu labels, template \"%s\"\n\n",
+              static_cast<long long>(ev.n), static_cast<long long>(audio.from_index), labels.size(), o.templ.c_str());
+  Table summary({"metric", "model", "random", "majority class"}, {false, true, true, true});
+  summary.add({"accuracy", f4(ev.accuracy), f4(random_acc), f4(majority)});
+  summary.add({"balanced accuracy", f4(ev.balanced_accuracy), f4(random_acc), f4(random_acc)});
+  summary.print(stdout);
+  std::printf("\n");
+  Table per({"label", "support", "accuracy"}, {false, true, true});
+  for (size_t l = 0; l < labels.size(); ++l)
+    per.add({labels[l], std::to_string(ev.support[l]),
+             std::isnan(ev.per_class_accuracy[l]) ? "-" : f4(ev.per_class_accuracy[l])});
+  per.print(stdout);
+  std::printf("\nconfusion matrix (rows: true label, columns: predicted)\n");
+  std::vector<std::string> headers = {"true \\ predicted"};
+  std::vector<bool> right = {false};
+  for (const auto& l : labels) {
+    headers.push_back(l);
+    right.push_back(true);
+  }
+  Table conf(headers, right);
+  for (size_t t = 0; t < labels.size(); ++t) {
+    std::vector<std::string> row = {labels[t]};
+    for (size_t p = 0; p < labels.size(); ++p) row.push_back(std::to_string(ev.confusion_at(t, p)));
+    conf.add(row);
+  }
+  conf.print(stdout);
+  return 0;
+}
+
+ojson scores_json(const search::RetrievalScores& s) {
+  return {{"r1", json_num(s.r1)}, {"r5", json_num(s.r5)}, {"r10", json_num(s.r10)}, {"map10", json_num(s.map10)}};
+}
+
+int run_retrieval(const EvalOptions& o) {
+  const auto pairs = read_pairs(o.captions_csv, "caption");
+  std::vector<std::string> audio_paths, captions;
+  std::map<std::string, int64_t> audio_index;
+  std::vector<int64_t> text_audio;
+  for (const auto& p : pairs) {
+    auto it = audio_index.find(p.path);
+    if (it == audio_index.end()) {
+      it = audio_index.emplace(p.path, static_cast<int64_t>(audio_paths.size())).first;
+      audio_paths.push_back(p.path);
+    }
+    captions.push_back(p.value);
+    text_audio.push_back(it->second);
+  }
+  if (audio_paths.size() < 2) throw Error(o.captions_csv + ": needs captions of at least two audio files");
+
+  Library lib(o.lib, /*writable=*/true);
+  const AudioSet audio = embed_audio_set(lib, audio_paths);
+  const std::vector<float> text = lib.embed_texts(captions);
+  const search::RetrievalEval ev =
+      search::evaluate_retrieval(static_cast<int64_t>(audio_paths.size()), audio.embeddings.data(),
+                                 static_cast<int64_t>(captions.size()), text.data(), lib.dim(), text_audio);
+
+  if (o.json) {
+    auto dir = [](const search::RetrievalDirection& d) {
+      return ojson{{"queries", d.n_queries},
+                   {"candidates", d.n_candidates},
+                   {"model", scores_json(d.model)},
+                   {"random", scores_json(d.random)}};
+    };
+    print_json({{"audios", audio_paths.size()},
+                {"captions", captions.size()},
+                {"text_to_audio", dir(ev.text_to_audio)},
+                {"audio_to_text", dir(ev.audio_to_text)}});
+    return 0;
+  }
+  std::printf("retrieval: %zu audio files (%lld from the index), %zu captions\n\n", audio_paths.size(),
+              static_cast<long long>(audio.from_index), captions.size());
+  Table table({"direction", "", "queries", "candidates", "R@1", "R@5", "R@10", "mAP@10"},
+              {false, false, true, true, true, true, true, true});
+  auto add = [&](const std::string& name, const search::RetrievalDirection& d) {
+    table.add({name, "model", std::to_string(d.n_queries), std::to_string(d.n_candidates), f4(d.model.r1), f4(d.model.r5),
+               f4(d.model.r10), f4(d.model.map10)});
+    table.add({"", "random", "", "", f4(d.random.r1), f4(d.random.r5), f4(d.random.r10), f4(d.random.map10)});
+  };
+  add("text \u2192 audio", ev.text_to_audio);
+  add("audio \u2192 text", ev.audio_to_text);
+  table.print(stdout);
+  return 0;
+}
+
+}  // namespace
 
 void add_eval_command(CLI::App& app, Action& action) {
-  CLI::App* cmd = app.add_subcommand("eval", "Zero-shot accuracy and retrieval evaluation");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] () -> int { throw Error("'eval' is not implemented yet"); }; });
+  auto o = std::make_shared<EvalOptions>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate the model on your data: zero-shot accuracy, text <-> audio retrieval");
+  cmd->require_subcommand(1);
+
+  CLI::App* zs = cmd->add_subcommand("zero-shot", "Zero-shot classification accuracy, per-class accuracy, confusion matrix");
+  zs->add_option("--labels-csv", o->labels_csv, "CSV of path,label (paths may be relative to the CSV's folder)")->required();
+  zs->add_option("--template", o->templ, "Sentence each label is put in ({} = the label)")
+      ->default_val(search::kDefaultLabelTemplate);
+  zs->add_flag("--json", o->json, "One JSON object: accuracy, balanced_accuracy, random_accuracy, per_class, confusion, items");
+  add_library_options(zs, o->lib);
+  zs->callback([o, &action] { action = [o] { return run_zero_shot(*o); }; });
+
+  CLI::App* rt = cmd->add_subcommand("retrieval", "Text -> audio and audio -> text Recall@1/5/10 and mAP@10");
+  rt->add_option("--captions-csv", o->captions_csv,
+                 "CSV of path,caption (several captions per file allowed; paths may be relative to the CSV's folder)")
+      ->required();
+  rt->add_flag("--json", o->json, "One JSON object: text_to_audio and audio_to_text {model, random: {r1, r5, r10, map10}}");
+  add_library_options(rt, o->lib);
+  rt->callback([o, &action] { action = [o] { return run_retrieval(*o); }; });
 }
 
 }  // namespace clap::cli

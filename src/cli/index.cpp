@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "index/hub.h"
+#include "index/crawl.h"
 #include "index/identity.h"
 #include "index/indexer.h"
 #include "index/lock.h"
@@ -38,6 +39,14 @@ std::string duration_text(double s) {
   return buf;
 }
 
+std::string audio_text(double s) {
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
+  else std::snprintf(buf, sizeof buf, "%.2f h", s / 3600);
+  return buf;
+}
+
 // Progress on stderr: one updating line on a terminal, a plain line every ~5 s otherwise.
 class ProgressPrinter {
  public:
@@ -51,13 +60,15 @@ class ProgressPrinter {
       clear();
       return;
     }
-    if (since_last < (tty_ ? 0.2 : 5.0) && p.files_done < p.files_total) return;
+    const bool complete = p.files_done == p.files_total;
+    if (complete ? complete_shown_ : since_last < (tty_ ? 0.2 : 5.0)) return;
+    complete_shown_ = complete;
     last_ = now;
     char line[256];
     const double rate = p.elapsed_seconds > 0 ? p.audio_seconds / p.elapsed_seconds : 0;
-    std::snprintf(line, sizeof line, "indexing: %lld/%lld files, %.2f h audio, %.1fx real time, ETA %s",
-                  static_cast<long long>(p.files_done), static_cast<long long>(p.files_total), p.audio_seconds / 3600,
-                  rate, duration_text(p.eta_seconds).c_str());
+    std::snprintf(line, sizeof line, "indexing: %lld/%lld files, %s of audio, %.1fx real time, ETA %s",
+                  static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
+                  audio_text(p.audio_seconds).c_str(), rate, duration_text(p.eta_seconds).c_str());
     if (tty_) {
       std::fprintf(stderr, "\r%s\x1b[K", line);
       shown_ = true;
@@ -78,7 +89,7 @@ class ProgressPrinter {
 
  private:
   bool enabled_, tty_;
-  bool shown_ = false;
+  bool shown_ = false, complete_shown_ = false;
   Clock::time_point last_ = Clock::now();
 };
 
@@ -116,7 +127,7 @@ void print_summary(const index::IndexSummary& s) {
                static_cast<long long>(s.indexed), static_cast<long long>(s.unchanged), static_cast<long long>(s.moved),
                static_cast<long long>(s.pruned), static_cast<long long>(s.errors));
   if (s.silent) std::fprintf(stderr, " (%lld silent)", static_cast<long long>(s.silent));
-  std::fprintf(stderr, "; %.2f h of audio in %.1f s (%.1fx real time)", s.audio_seconds / 3600, s.wall_seconds,
+  std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
                s.realtime_factor());
   if (s.embedded_windows > 0)
     std::fprintf(stderr, "; model %.1f s, %.0f%% of the pipeline outside the model (decode, I/O, database)",
@@ -127,13 +138,14 @@ void print_summary(const index::IndexSummary& s) {
 
 int run_index(const IndexOptions& o) {
   const auto t0 = Clock::now();
-  const std::string db_path = o.db.empty() ? index::default_db_path() : o.db;
+  const std::string db_path = index::absolute_path(o.db.empty() ? index::default_db_path() : o.db);
   index::IndexLock lock(db_path);
   index::Store store = index::Store::open(db_path);
   const std::optional<index::ModelIdentity> stored = store.model();
 
-  // Settings not given on the command line continue the existing index.
-  const bool use_stored = stored && !o.rebuild;
+  // Settings not given on the command line continue the existing index (--rebuild included:
+  // `--rebuild --window 5` keeps the model).
+  const bool use_stored = stored.has_value();
   std::string spec = o.model;
   if (!o.model_given) spec = use_stored ? index::model_spec_of(*stored) : index::kDefaultModel;
   index::IndexSettings settings;

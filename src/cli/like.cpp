@@ -1,13 +1,150 @@
-// clapsearch like: audio -> songs (query by example). (Placeholder until implemented.)
+// clapsearch like: audio -> songs (query by example) with chunk voting. The query is cut into
+// chunks, each chunk takes its nearest windows from the library's window index, and the
+// matches are fused per track (votes, total similarity, combined score; see search/like.h).
+#include <cstdio>
+
 #include "cli/commands.h"
+#include "cli/search_common.h"
 #include "core/error.h"
+#include "search/like.h"
 
 namespace clap::cli {
+namespace {
+
+struct LikeCliOptions {
+  LibraryOptions lib;
+  std::string query;
+  std::string track;
+  int64_t k = 10;
+  double chunk = 0, hop = 0;  // 0 = the index's window / hop
+  int per_chunk = 5;
+  double vote_weight = 0.2;
+  bool exclude_self = false;
+  bool json = false;
+  std::string csv;
+};
+
+int run_like(const LikeCliOptions& o) {
+  if (o.query.empty() == o.track.empty()) throw Error("give either a query audio file or --track ID|PATH");
+  Library lib(o.lib, /*writable=*/false);
+  const search::Catalog& catalog = lib.catalog();
+
+  search::LikeOptions lo;
+  lo.k = o.k;
+  lo.per_chunk = o.per_chunk;
+  lo.vote_weight = o.vote_weight;
+  search::QueryChunks chunks;
+  std::string query_label;
+  if (!o.track.empty()) {
+    const index::Track* t = lib.find_track(o.track);
+    if (!t) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
+    if (o.chunk > 0 || o.hop > 0)
+      lib.note("--chunk/--hop ignored with --track: the track's stored windows are the chunks");
+    if (catalog.track_index(t->id) < 0) throw Error(t->path + ": has no searchable windows in the index");
+    chunks = search::track_chunks(catalog, t->id);
+    if (o.exclude_self) lo.exclude_track = t->id;
+    query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
+  } else {
+    if (o.exclude_self) {
+      const index::Track* t = lib.find_track(o.query);
+      if (t) lo.exclude_track = t->id;
+    }
+    const FileWindows fw = lib.embed_file(o.query, o.chunk, o.hop);
+    chunks.dim = fw.dim;
+    chunks.embeddings = fw.embeddings;
+    chunks.starts = fw.starts;
+    chunks.ends = fw.ends;
+    chunks.silent = fw.silent;
+    query_label = o.query;
+  }
+  const auto results = search::like(catalog, &lib.window_index(), chunks, lo);
+
+  if (o.json) {
+    ojson out = ojson::array();
+    size_t rank = 0;
+    for (const auto& r : results) {
+      const index::Track* t = lib.track(r.track_id);
+      ojson j;
+      j["rank"] = ++rank;
+      j["path"] = t ? t->path : "";
+      j["track_id"] = r.track_id;
+      j["score"] = json_num(r.combined);
+      j["combined"] = json_num(r.combined);
+      j["votes"] = r.votes;
+      j["total_similarity"] = json_num(r.total_similarity);
+      j["artist"] = t ? t->artist : "";
+      j["title"] = t ? t->title : "";
+      ojson matches = ojson::array();
+      for (const auto& m : r.matches)
+        matches.push_back({{"query_start", json_num(m.query_start)},
+                           {"query_end", json_num(m.query_end)},
+                           {"start", json_num(m.start)},
+                           {"end", json_num(m.end)},
+                           {"distance", json_num(m.distance)},
+                           {"window_id", m.window_id}});
+      j["matches"] = matches;
+      out.push_back(j);
+    }
+    print_json(out);
+  } else if (!o.csv.empty()) {
+    CsvOut csv(o.csv);
+    csv.row({"rank", "track_id", "combined", "votes", "total_similarity", "path", "artist", "title"});
+    size_t rank = 0;
+    for (const auto& r : results) {
+      const index::Track* t = lib.track(r.track_id);
+      csv.row({std::to_string(++rank), std::to_string(r.track_id), json_float(float(r.combined)), std::to_string(r.votes),
+               json_float(float(r.total_similarity)), t ? t->path : "", t ? t->artist : "", t ? t->title : ""});
+    }
+    csv.close();
+  } else {
+    int64_t voting = 0;
+    for (int64_t i = 0; i < chunks.size(); ++i) voting += chunks.silent.empty() || !chunks.silent[i];
+    std::printf("query %s: %lld chunk%s (%lld silent), %d matches per chunk\n\n", query_label.c_str(),
+                static_cast<long long>(chunks.size()), chunks.size() == 1 ? "" : "s",
+                static_cast<long long>(chunks.size() - voting), o.per_chunk);
+    Table table({"#", "combined", "votes", "total sim", "track", "tags"}, {true, true, true, true, false, false});
+    size_t rank = 0;
+    for (const auto& r : results) {
+      const index::Track* t = lib.track(r.track_id);
+      table.add({std::to_string(++rank), fixed(r.combined, 4), std::to_string(r.votes), fixed(r.total_similarity, 4),
+                 t ? lib.display_path(t->path) : "?", t ? lib.tags_text(*t) : ""});
+      for (const auto& m : r.matches)
+        table.add_note("      q " + time_range(m.query_start, m.query_end) + " \u2192 " + time_range(m.start, m.end) +
+                       "  d=" + fixed(m.distance, 4));
+    }
+    table.print(stdout);
+    if (results.empty()) std::printf("(no matches)\n");
+  }
+  return 0;
+}
+
+}  // namespace
 
 void add_like_command(CLI::App& app, Action& action) {
-  CLI::App* cmd = app.add_subcommand("like", "Audio -> songs (query by example)");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] () -> int { throw Error("'like' is not implemented yet"); }; });
+  auto o = std::make_shared<LikeCliOptions>();
+  CLI::App* cmd = app.add_subcommand("like", "Audio -> songs: tracks that sound like a query file (chunk voting)");
+  auto* query = cmd->add_option("query", o->query, "Query audio file (any format FFmpeg reads)");
+  cmd->add_option("--track", o->track, "Use a track of the index as the query (id or path; no decoding)")->excludes(query);
+  cmd->add_option("-k,--top", o->k, "Results (0 = every track hit)")->default_val(10)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--chunk", o->chunk, "Query chunk length in seconds (default: the index's window, 10)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--hop", o->hop, "Seconds between chunk starts (default: the index's hop, 5)")->check(CLI::PositiveNumber);
+  cmd->add_option("--per-chunk", o->per_chunk, "Library windows taken per chunk")->default_val(5)->check(CLI::Range(1, 1000));
+  cmd->add_option("--vote-weight", o->vote_weight, "w in combined = w·votes/max_votes + (1−w)·total/max_total")
+      ->default_val(0.2)
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--exclude-self", o->exclude_self, "Leave the query track out (when it is in the index)");
+  auto* json = cmd->add_flag("--json", o->json,
+                             "JSON list: rank, path, track_id, score (= combined), combined, votes, total_similarity, "
+                             "matches [{query_start, query_end, start, end, distance, window_id}]");
+  cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, combined, votes, total_similarity, path, artist, title) to FILE (- = stdout)")
+      ->excludes(json);
+  add_library_options(cmd, o->lib);
+  cmd->footer(
+      "Each chunk takes its --per-chunk nearest windows of the library; per track: votes = matches hitting it, total\n"
+      "similarity = sum of their cosines, combined = w·votes/max_votes + (1−w)·total/max_total (the best track scores 1).\n"
+      "Under each result: query chunk time → matched window time, d = cosine distance (1 − cosine).");
+  cmd->callback([o, &action] { action = [o] { return run_like(*o); }; });
 }
 
 }  // namespace clap::cli

@@ -1,13 +1,232 @@
-// clapsearch search: text -> songs. (Placeholder until implemented.)
+// clapsearch search: text -> songs. Each track is scored by the cosine between the text
+// embedding and its windows (mean over non-silent windows, or the best window), labelled
+// HIGH / MODERATE / LOW, with its best window's time range. Several queries at once, side by
+// side with --compare. Text embeddings are cached in the index.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
 #include "cli/commands.h"
+#include "cli/search_common.h"
 #include "core/error.h"
+#include "search/scores.h"
+#include "search/text_search.h"
 
 namespace clap::cli {
+namespace {
+
+struct SearchOptions {
+  LibraryOptions lib;
+  std::vector<std::string> texts;  // positional
+  std::vector<std::string> more;   // -q
+  std::string queries_file;
+  int64_t k = 10;
+  std::string aggregate = "mean";
+  bool compare = false;
+  double high = 0.3, moderate = 0.15;
+  bool json = false;
+  std::string csv;
+};
+
+struct Query {
+  std::string text;
+  std::vector<search::TrackScore> results;
+};
+
+ojson result_json(Library& lib, const search::TrackScore& r, size_t rank, const std::string* query) {
+  const index::Track* t = lib.track(r.track_id);
+  ojson j;
+  if (query) j["query"] = *query;
+  j["rank"] = rank;
+  j["path"] = t ? t->path : "";
+  j["track_id"] = r.track_id;
+  j["score"] = json_num(r.score);
+  j["label"] = search::label_name(r.label);
+  j["best_start"] = json_num(r.stats.best_start);
+  j["best_end"] = json_num(r.stats.best_end);
+  j["mean"] = json_num(r.stats.mean);
+  j["max"] = json_num(r.stats.max);
+  j["n_windows"] = r.stats.n_windows;
+  j["artist"] = t ? t->artist : "";
+  j["title"] = t ? t->title : "";
+  ojson labels = ojson::array();
+  for (const auto& l : lib.labels_of(r.track_id)) labels.push_back(l.label);
+  j["labels"] = labels;
+  return j;
+}
+
+void print_table(Library& lib, const Query& q) {
+  Table table({"#", "score", "label", "best", "track", "tags"}, {true, true, false, false, false, false});
+  size_t rank = 0;
+  for (const auto& r : q.results) {
+    const index::Track* t = lib.track(r.track_id);
+    table.add({std::to_string(++rank), fixed(r.score, 4), search::label_name(r.label),
+               time_range(r.stats.best_start, r.stats.best_end), t ? lib.display_path(t->path) : "?",
+               t ? lib.tags_text(*t) : ""});
+  }
+  table.print(stdout);
+}
+
+// Query variants side by side: every track in any query's top k, with its score and rank under
+// each query, ordered by its best rank.
+void print_compare(Library& lib, const std::vector<Query>& queries, const search::TextSearchOptions& topts,
+                   const std::vector<std::vector<search::TrackScore>>& full) {
+  Table legend({"", "query", "top-k mean", "best"}, {false, false, true, true});
+  for (size_t i = 0; i < queries.size(); ++i) {
+    double sum = 0, best = -1;
+    for (const auto& r : queries[i].results) {
+      sum += r.score;
+      best = std::max(best, r.score);
+    }
+    const size_t n = queries[i].results.size();
+    legend.add({"q" + std::to_string(i + 1), "\"" + queries[i].text + "\"", fixed(n ? sum / n : 0, 4), fixed(best, 4)});
+  }
+  legend.print(stdout);
+  std::printf("\n");
+  // track -> (score, rank) per query, from the full rankings.
+  std::map<int64_t, std::vector<std::pair<double, size_t>>> cells;
+  for (size_t i = 0; i < full.size(); ++i)
+    for (size_t r = 0; r < full[i].size(); ++r) {
+      auto& v = cells[full[i][r].track_id];
+      v.resize(full.size(), {0.0, 0});
+      v[i] = {full[i][r].score, r + 1};
+    }
+  struct Row {
+    int64_t track_id;
+    size_t best_rank;
+    double mean_score;
+  };
+  std::vector<Row> rows;
+  for (const auto& [id, v] : cells) {
+    size_t best_rank = SIZE_MAX;
+    double sum = 0;
+    for (const auto& [s, r] : v) {
+      best_rank = std::min(best_rank, r);
+      sum += s;
+    }
+    if (topts.k > 0 && best_rank > static_cast<size_t>(topts.k)) continue;
+    rows.push_back({id, best_rank, sum / static_cast<double>(v.size())});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    if (a.best_rank != b.best_rank) return a.best_rank < b.best_rank;
+    if (a.mean_score != b.mean_score) return a.mean_score > b.mean_score;
+    return a.track_id < b.track_id;
+  });
+  std::vector<std::string> headers;
+  std::vector<bool> right;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    headers.push_back("q" + std::to_string(i + 1));
+    headers.push_back("label");
+    headers.push_back("#");
+    right.push_back(true);
+    right.push_back(false);
+    right.push_back(true);
+  }
+  headers.push_back("track");
+  headers.push_back("tags");
+  Table table(headers, right);
+  for (const Row& row : rows) {
+    std::vector<std::string> cells_text;
+    for (const auto& [s, r] : cells[row.track_id]) {
+      cells_text.push_back(fixed(s, 4));
+      cells_text.push_back(search::label_name(search::label_for(s, topts.thresholds)));
+      cells_text.push_back(std::to_string(r));
+    }
+    const index::Track* t = lib.track(row.track_id);
+    cells_text.push_back(t ? lib.display_path(t->path) : "?");
+    cells_text.push_back(t ? lib.tags_text(*t) : "");
+    table.add(cells_text);
+  }
+  table.print(stdout);
+}
+
+int run_search(const SearchOptions& o) {
+  std::vector<std::string> texts = o.texts;
+  texts.insert(texts.end(), o.more.begin(), o.more.end());
+  if (!o.queries_file.empty()) {
+    const auto file = read_query_file(o.queries_file);
+    texts.insert(texts.end(), file.begin(), file.end());
+  }
+  for (const auto& t : texts)
+    if (t.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("empty query text");
+  if (texts.empty()) throw Error("give a query: clapsearch search \"female vocalist\" (or -q, --queries FILE)");
+  if (o.compare && texts.size() < 2) throw Error("--compare needs at least two queries (-q \"...\" -q \"...\")");
+  if (!(o.high >= o.moderate)) throw Error("--high must be at least --moderate");
+
+  search::TextSearchOptions topts;
+  topts.k = o.k;
+  topts.aggregate = search::parse_aggregate(o.aggregate);
+  topts.thresholds.high = o.high;
+  topts.thresholds.moderate = o.moderate;
+
+  Library lib(o.lib, /*writable=*/true);
+  const search::Catalog& catalog = lib.catalog();
+  const std::vector<float> emb = lib.embed_texts(texts);
+  // Max aggregation takes its candidates from the window index; mean needs none.
+  const search::VectorIndex* index = topts.aggregate == search::Aggregate::Max ? &lib.window_index() : nullptr;
+  search::TextSearcher searcher(catalog, index);
+  const auto results = searcher.search(static_cast<int64_t>(texts.size()), emb.data(), topts);
+  std::vector<Query> queries;
+  for (size_t i = 0; i < texts.size(); ++i) queries.push_back({texts[i], results[i]});
+
+  const bool several = texts.size() > 1;
+  if (o.json) {
+    ojson out = ojson::array();
+    for (const auto& q : queries)
+      for (size_t r = 0; r < q.results.size(); ++r) out.push_back(result_json(lib, q.results[r], r + 1, several ? &q.text : nullptr));
+    print_json(out);
+  } else if (!o.csv.empty()) {
+    CsvOut csv(o.csv);
+    csv.row({"query", "rank", "track_id", "score", "label", "best_start", "best_end", "path", "artist", "title"});
+    for (const auto& q : queries)
+      for (size_t r = 0; r < q.results.size(); ++r) {
+        const auto& s = q.results[r];
+        const index::Track* t = lib.track(s.track_id);
+        csv.row({q.text, std::to_string(r + 1), std::to_string(s.track_id), json_float(float(s.score)),
+                 search::label_name(s.label), json_float(float(s.stats.best_start)), json_float(float(s.stats.best_end)),
+                 t ? t->path : "", t ? t->artist : "", t ? t->title : ""});
+      }
+    csv.close();
+  } else if (o.compare) {
+    search::TextSearchOptions all = topts;
+    all.k = 0;
+    print_compare(lib, queries, topts, searcher.search(static_cast<int64_t>(texts.size()), emb.data(), all));
+  } else {
+    for (size_t i = 0; i < queries.size(); ++i) {
+      if (several) std::printf("%squery \"%s\"\n", i ? "\n" : "", queries[i].text.c_str());
+      print_table(lib, queries[i]);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
 
 void add_search_command(CLI::App& app, Action& action) {
-  CLI::App* cmd = app.add_subcommand("search", "Text -> songs");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] () -> int { throw Error("'search' is not implemented yet"); }; });
+  auto o = std::make_shared<SearchOptions>();
+  CLI::App* cmd = app.add_subcommand("search", "Text -> songs: rank the library's tracks by a text description");
+  cmd->add_option("text", o->texts, "Query text(s), e.g. \"female vocalist\"");
+  cmd->add_option("-q,--query", o->more, "Another query; repeatable")->allow_extra_args(false);
+  cmd->add_option("--queries", o->queries_file, "File with one query per line (blank lines and # comments skipped)");
+  cmd->add_option("-k,--top", o->k, "Results per query (0 = every track)")->default_val(10)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--aggregate", o->aggregate, "Track score: mean of its windows' scores, or the best window (max)")
+      ->default_val("mean")
+      ->check(CLI::IsMember({"mean", "max"}));
+  cmd->add_flag("--compare", o->compare, "Put the queries side by side (score and rank of each track under each query)");
+  cmd->add_option("--high", o->high, "Label HIGH above this cosine")->default_val(0.3);
+  cmd->add_option("--moderate", o->moderate, "Label MODERATE above this cosine (else LOW)")->default_val(0.15);
+  auto* json = cmd->add_flag("--json", o->json,
+                             "JSON list: rank, path, track_id, score, label, best_start, best_end (s), mean, max, "
+                             "n_windows, artist, title, labels; query when several");
+  cmd->add_option("--csv", o->csv,
+                  "Write CSV (query, rank, track_id, score, label, best_start, best_end, path, artist, title) to FILE (- = stdout)")
+      ->excludes(json);
+  add_library_options(cmd, o->lib);
+  cmd->footer(
+      "Score = cosine between the text and the track's windows: mean over its non-silent windows (default), or max = its\n"
+      "best window. Labels: HIGH > --high, MODERATE > --moderate, else LOW. Text embeddings are cached in the index,\n"
+      "so a repeated query costs no model run (--verbose tells).");
+  cmd->callback([o, &action] { action = [o] { return run_search(*o); }; });
 }
 
 }  // namespace clap::cli

@@ -1,13 +1,92 @@
-// clapsearch similar: song -> similar songs. (Placeholder until implemented.)
+// clapsearch similar: song -> songs by track embedding (the normalised mean of a track's
+// non-silent windows). The query is a track of the index (id or path, itself excluded) or any
+// audio file, decoded and embedded as the indexer would.
+#include <cstdio>
+#include <filesystem>
+
 #include "cli/commands.h"
+#include "cli/search_common.h"
 #include "core/error.h"
+#include "search/similar.h"
 
 namespace clap::cli {
+namespace {
+
+struct SimilarOptions {
+  LibraryOptions lib;
+  std::string query;
+  int64_t k = 10;
+  bool json = false;
+  std::string csv;
+};
+
+int run_similar(const SimilarOptions& o) {
+  Library lib(o.lib, /*writable=*/false);
+  const search::Embeddings& tracks = lib.track_embeddings();
+  std::vector<search::Hit> hits;
+  std::string query_label;
+  if (const index::Track* t = lib.find_track(o.query)) {
+    if (tracks.find(t->id) < 0) lib.track_embedding(t->id);  // throws the reason it has none
+    hits = search::similar_to_track(tracks, t->id, o.k);
+    query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
+  } else {
+    std::error_code ec;
+    if (!std::filesystem::exists(o.query, ec))
+      throw Error(o.query + ": no such file, and no track with that id or path in the index");
+    const std::vector<float> q = lib.file_embedding(o.query);
+    hits = search::similar(tracks, 1, q.data(), nullptr, o.k)[0];
+    query_label = o.query + " (not in the index)";
+  }
+
+  if (o.json) {
+    ojson out = ojson::array();
+    size_t rank = 0;
+    for (const auto& h : hits) {
+      const index::Track* t = lib.track(h.id);
+      out.push_back({{"rank", ++rank},
+                     {"path", t ? t->path : ""},
+                     {"track_id", h.id},
+                     {"score", json_num(h.score)},
+                     {"artist", t ? t->artist : ""},
+                     {"title", t ? t->title : ""}});
+    }
+    print_json(out);
+  } else if (!o.csv.empty()) {
+    CsvOut csv(o.csv);
+    csv.row({"rank", "track_id", "score", "path", "artist", "title"});
+    size_t rank = 0;
+    for (const auto& h : hits) {
+      const index::Track* t = lib.track(h.id);
+      csv.row({std::to_string(++rank), std::to_string(h.id), json_float(float(h.score)), t ? t->path : "",
+               t ? t->artist : "", t ? t->title : ""});
+    }
+    csv.close();
+  } else {
+    std::printf("tracks like %s\n\n", query_label.c_str());
+    Table table({"#", "cosine", "track", "tags"}, {true, true, false, false});
+    size_t rank = 0;
+    for (const auto& h : hits) {
+      const index::Track* t = lib.track(h.id);
+      table.add({std::to_string(++rank), fixed(h.score, 4), t ? lib.display_path(t->path) : "?", t ? lib.tags_text(*t) : ""});
+    }
+    table.print(stdout);
+    if (hits.empty()) std::printf("(no other tracks in the index)\n");
+  }
+  return 0;
+}
+
+}  // namespace
 
 void add_similar_command(CLI::App& app, Action& action) {
-  CLI::App* cmd = app.add_subcommand("similar", "Song -> similar songs");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] () -> int { throw Error("'similar' is not implemented yet"); }; });
+  auto o = std::make_shared<SimilarOptions>();
+  CLI::App* cmd = app.add_subcommand("similar", "Song -> songs: the nearest tracks by track embedding");
+  cmd->add_option("query", o->query, "A track of the index (id or path; excluded from the results) or any audio file")
+      ->required();
+  cmd->add_option("-k,--top", o->k, "Results (0 = every track)")->default_val(10)->check(CLI::NonNegativeNumber);
+  auto* json = cmd->add_flag("--json", o->json, "JSON list: rank, path, track_id, score (cosine), artist, title");
+  cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, score, path, artist, title) to FILE (- = stdout)")->excludes(json);
+  add_library_options(cmd, o->lib);
+  cmd->callback([o, &action] { action = [o] { return run_similar(*o); }; });
 }
 
 }  // namespace clap::cli

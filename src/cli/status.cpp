@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "index/crawl.h"
 #include "index/store.h"
 
 namespace clap::cli {
@@ -23,7 +24,7 @@ std::string size_text(int64_t bytes) {
 }
 
 int run_status(const StatusOptions& o) {
-  const std::string db_path = o.db.empty() ? index::default_db_path() : o.db;
+  const std::string db_path = index::absolute_path(o.db.empty() ? index::default_db_path() : o.db);
   const index::Store store = index::Store::open_readonly(db_path);
   const index::Counts c = store.counts();
   const auto model = store.model();
@@ -68,7 +69,8 @@ int run_status(const StatusOptions& o) {
   if (c.silent_tracks) std::printf(", of which %lld silent", static_cast<long long>(c.silent_tracks));
   std::printf(")\nwindows   %lld (%lld silent, not searched)\n", static_cast<long long>(c.windows),
               static_cast<long long>(c.silent_windows));
-  std::printf("audio     %.2f h\n", c.audio_seconds / 3600);
+  if (c.audio_seconds < 3600) std::printf("audio     %.1f min\n", c.audio_seconds / 60);
+  else std::printf("audio     %.2f h\n", c.audio_seconds / 3600);
   for (size_t i = 0; i < roots.size(); ++i) std::printf("%s %s\n", i ? "         " : "folders  ", roots[i].c_str());
   if (o.errors) {
     if (errors.empty()) std::printf("no recorded errors\n");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 #include "core/error.h"
 #include "search/kernels.h"
@@ -116,8 +117,15 @@ std::vector<ChunkMatch> match_chunks(const Catalog& c, const VectorIndex* index,
 
 std::vector<LikeResult> fuse_matches(const std::vector<ChunkMatch>& matches, const LikeOptions& o) {
   std::map<int64_t, LikeResult> by_track;  // ordered: deterministic iteration
+  // Best match of each (chunk, track): smallest distance, then smallest window id.
+  std::map<std::pair<int64_t, int64_t>, const ChunkMatch*> best;
+  for (const ChunkMatch& m : matches) {
+    const ChunkMatch*& b = best[{m.chunk, m.track_id}];
+    if (!b || m.distance < b->distance || (m.distance == b->distance && m.window_id < b->window_id)) b = &m;
+  }
   for (const ChunkMatch& m : matches) {
     if (o.exclude_track && m.track_id == *o.exclude_track) continue;
+    if (o.one_vote_per_chunk && best[{m.chunk, m.track_id}] != &m) continue;
     LikeResult& r = by_track[m.track_id];
     r.track_id = m.track_id;
     r.votes += 1;

@@ -2,7 +2,8 @@
 //
 // The query audio is cut into chunks and embedded by the caller. Each chunk takes its
 // `per_chunk` nearest windows from the library; per track:
-//   votes            = number of chunk matches that hit the track
+//   votes            = number of chunk matches that hit the track (by default one per chunk:
+//                      the track's best window for that chunk; see one_vote_per_chunk)
 //   total_similarity = sum of the cosines of those matches
 //   combined         = w · votes / max_votes + (1 − w) · total / max_total   (w = vote_weight)
 // with the maxima over all tracks hit, so a track holding both maxima scores exactly 1.0.
@@ -36,6 +37,12 @@ struct LikeOptions {
   // fill the per-chunk slots). Default none: for `like --track ID` the track itself should
   // come back first with combined 1.0.
   std::optional<int64_t> exclude_track;
+  // One vote per (chunk, track), from the track's best window for that chunk (default), or
+  // one per matching window. With per-window votes a track with many similar windows
+  // out-votes the query's own track (measured: an indexed file queried by itself came first
+  // for 3 of 6 tracks); with one vote per chunk the query's own track holds both maxima and
+  // scores exactly 1.0.
+  bool one_vote_per_chunk = true;
 };
 
 struct ChunkMatch {

@@ -27,6 +27,31 @@ ChunkMatch m(int64_t chunk, int64_t track, int64_t window, double cosine) {
   return x;
 }
 
+TEST(LikeFusion, OneVotePerChunkKeepsEachTracksBestWindow) {
+  // chunk 0 -> Q 1.0, Q 0.9, L 0.8, L 0.7, L 0.6;  chunk 1 -> Q 1.0, L 0.95, L 0.9, L 0.85, Q 0.8
+  // Per window: L has 6 votes, Q 4 -> Q loses the vote term. Per chunk: Q 2 votes (1.0 + 1.0),
+  // L 2 votes (0.8 + 0.95) -> Q holds both maxima: combined 1.0.
+  const int64_t Q = 1, L = 2;
+  const std::vector<ChunkMatch> matches = {m(0, Q, 1, 1.0),  m(0, Q, 2, 0.9), m(0, L, 3, 0.8),  m(0, L, 4, 0.7),
+                                           m(0, L, 5, 0.6),  m(1, Q, 2, 1.0), m(1, L, 6, 0.95), m(1, L, 7, 0.9),
+                                           m(1, L, 8, 0.85), m(1, Q, 1, 0.8)};
+  LikeOptions o;
+  const auto r = fuse_matches(matches, o);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].track_id, Q);
+  EXPECT_EQ(r[0].votes, 2);
+  EXPECT_DOUBLE_EQ(r[0].total_similarity, 2.0);
+  EXPECT_DOUBLE_EQ(r[0].combined, 1.0);
+  ASSERT_EQ(r[0].matches.size(), 2u);
+  EXPECT_EQ(r[0].matches[0].window_id, 1);
+  EXPECT_EQ(r[0].matches[1].window_id, 2);
+  EXPECT_EQ(r[1].votes, 2);
+  EXPECT_NEAR(r[1].combined, 0.2 + 0.8 * 1.75 / 2.0, 1e-12);
+  o.one_vote_per_chunk = false;
+  const auto w = fuse_matches(matches, o);
+  EXPECT_EQ(w[0].track_id, L);  // the failure mode the default avoids
+}
+
 TEST(LikeFusion, VotesTotalsAndCombinedByHand) {
   // chunk 0 -> A 0.9, A 0.8, B 0.7;  chunk 1 -> B 0.9, C 0.5, A 0.6
   // votes A 3, B 2, C 1; totals A 2.3, B 1.6, C 0.5; max_votes 3, max_total 2.3
@@ -34,6 +59,7 @@ TEST(LikeFusion, VotesTotalsAndCombinedByHand) {
   const std::vector<ChunkMatch> matches = {m(0, A, 1, 0.9), m(0, A, 2, 0.8), m(0, B, 3, 0.7),
                                            m(1, B, 4, 0.9), m(1, C, 5, 0.5), m(1, A, 6, 0.6)};
   LikeOptions o;  // w = 0.2
+  o.one_vote_per_chunk = false;  // the per-window rule; the default is tested below
   const auto r = fuse_matches(matches, o);
   ASSERT_EQ(r.size(), 3u);
   EXPECT_EQ(r[0].track_id, A);

@@ -1,0 +1,186 @@
+#include "index/crawl.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <utility>
+
+#include "core/error.h"
+
+namespace clap::index {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string extension_of(const std::string& name) {
+  const size_t dot = name.rfind('.');
+  return dot == std::string::npos || dot == 0 ? std::string() : lower(name.substr(dot + 1));
+}
+
+int64_t ns(const timespec& t) { return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
+
+bool matches_any(const std::vector<std::string>& globs, const std::string& relative, const std::string& name) {
+  for (const auto& g : globs)
+    if (fnmatch(g.c_str(), relative.c_str(), 0) == 0 || fnmatch(g.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
+}
+
+class Crawler {
+ public:
+  Crawler(const CrawlOptions& o, CrawlResult& out) : o_(o), out_(out) {
+    for (const auto& e : o.extensions.empty() ? default_audio_extensions() : o.extensions) {
+      std::string x = lower(e);
+      if (!x.empty() && x.front() == '.') x.erase(0, 1);
+      exts_.insert(x);
+    }
+  }
+
+  void root(const std::string& root) {
+    struct stat st{};
+    if (::stat(root.c_str(), &st) != 0)
+      throw Error(root + ": " + std::strerror(errno));
+    if (S_ISREG(st.st_mode)) {
+      add(root, root, st);
+    } else if (S_ISDIR(st.st_mode)) {
+      root_dirs_.insert({st.st_dev, st.st_ino});
+      if (dirs_.insert({st.st_dev, st.st_ino}).second) walk(root, root, "");
+    } else {
+      throw Error(root + ": not a folder or a regular file");
+    }
+  }
+
+ private:
+  void warn(const std::string& path, const std::string& reason) { out_.warnings.push_back({path, reason}); }
+
+  void add(const std::string& path, const std::string& root, const struct stat& st) {
+    CrawledFile f;
+    f.path = path;
+    f.root = root;
+    f.size = st.st_size;
+    f.mtime_ns = ns(st.st_mtim);
+    f.ctime_ns = ns(st.st_ctim);
+    f.device = st.st_dev;
+    f.inode = st.st_ino;
+    out_.files.push_back(std::move(f));
+  }
+
+  // Depth-first with an explicit stack of pending folders (no recursion depth limit).
+  void walk(const std::string& top, const std::string& root, const std::string& top_relative) {
+    std::vector<std::pair<std::string, std::string>> stack = {{top, top_relative}};  // (path, relative)
+    while (!stack.empty()) {
+      auto [dir, rel] = std::move(stack.back());
+      stack.pop_back();
+      DIR* d = ::opendir(dir.c_str());
+      if (!d) {
+        warn(dir, std::string("folder skipped: ") + std::strerror(errno));
+        continue;
+      }
+      std::vector<std::string> names;
+      errno = 0;
+      while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;  // ".", "..", hidden files ("._x.mp3" resource forks, .Trash)
+        names.emplace_back(e->d_name);
+      }
+      if (errno) warn(dir, std::string("folder partly read: ") + std::strerror(errno));
+      const int dfd = ::dirfd(d);
+      std::sort(names.begin(), names.end());
+      std::vector<std::pair<std::string, std::string>> subdirs;
+      for (const auto& name : names) {
+        const std::string path = dir + "/" + name;
+        const std::string relative = rel.empty() ? name : rel + "/" + name;
+        struct stat st{};
+        if (::fstatat(dfd, name.c_str(), &st, 0) != 0) {  // follows symbolic links
+          const int err = errno;
+          struct stat lst{};
+          if (::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode))
+            warn(path, err == ELOOP ? "symbolic link loop" : std::string("broken symbolic link: ") + std::strerror(err));
+          else
+            warn(path, std::string("skipped: ") + std::strerror(err));
+          continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+          if (matches_any(o_.exclude, relative, name)) continue;
+          if (!dirs_.insert({st.st_dev, st.st_ino}).second) {
+            struct stat lst{};
+            const bool is_link = ::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode);
+            if (!is_link && root_dirs_.count({st.st_dev, st.st_ino})) continue;  // also given as a root: no news
+            warn(path, "folder already visited (symbolic link loop or a second link to it): skipped");
+            continue;
+          }
+          subdirs.emplace_back(path, relative);
+        } else if (S_ISREG(st.st_mode)) {
+          if (!exts_.count(extension_of(name))) continue;
+          if (!o_.include.empty() && !matches_any(o_.include, relative, name)) continue;
+          if (matches_any(o_.exclude, relative, name)) continue;
+          add(path, root, st);
+        }
+        // FIFOs, sockets, character and block devices: ignored, never opened.
+      }
+      ::closedir(d);
+      // Push in reverse so the first folder in sorted order is walked first.
+      for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) stack.push_back(std::move(*it));
+    }
+  }
+
+  const CrawlOptions& o_;
+  CrawlResult& out_;
+  std::set<std::string> exts_;
+  std::set<std::pair<dev_t, ino_t>> dirs_, root_dirs_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& default_audio_extensions() {
+  static const std::vector<std::string> exts = {"mp3", "flac", "ogg", "oga", "opus", "m4a", "aac",
+                                                "wav", "wave", "aif", "aiff", "aifc", "wma", "alac",
+                                                "mp4", "webm", "mka", "ape", "wv"};
+  return exts;
+}
+
+std::string absolute_path(const std::string& path) {
+  std::string p = fs::absolute(fs::path(path)).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+bool path_under(const std::string& path, const std::string& root) {
+  if (root == "/") return !path.empty() && path.front() == '/';
+  return path.size() >= root.size() && path.compare(0, root.size(), root) == 0 &&
+         (path.size() == root.size() || path[root.size()] == '/');
+}
+
+CrawlResult crawl(const std::vector<std::string>& roots, const CrawlOptions& options) {
+  CrawlResult out;
+  Crawler crawler(options, out);
+  for (const auto& r : roots) {
+    const std::string root = absolute_path(r);
+    out.roots.push_back(root);
+    crawler.root(root);
+  }
+  std::stable_sort(out.files.begin(), out.files.end(),
+                   [](const CrawledFile& a, const CrawledFile& b) { return a.path < b.path; });
+  // One entry per file: the same path from overlapping roots, or one file behind several links.
+  std::set<std::pair<uint64_t, uint64_t>> seen;
+  std::vector<CrawledFile> unique;
+  unique.reserve(out.files.size());
+  for (auto& f : out.files)
+    if (seen.insert({f.device, f.inode}).second) unique.push_back(std::move(f));
+  out.files = std::move(unique);
+  return out;
+}
+
+}  // namespace clap::index

@@ -1,0 +1,58 @@
+// Finding the audio files under the folders given to `clapsearch index`.
+//
+// Recursive and deterministic (paths sorted). Symbolic links are followed, to files and to
+// folders; a folder reached twice (a symlink loop, or two links to one folder) is walked once,
+// recognised by device + inode. Folders that cannot be read (permission denied...) are skipped
+// with a warning; FIFOs, sockets and device files are ignored without being opened (so a FIFO
+// never blocks the crawl). A file reachable by several paths (hard or symbolic links) is listed
+// once, under the first path in sorted order.
+//
+// Selection: the extension must be one of `extensions` (case-insensitive); when `include`
+// globs are given the file must match one of them; a file or folder matching an `exclude`
+// glob is skipped. Globs use fnmatch(3) and are tried on the path relative to the root and on
+// the base name ("*.flac", "Podcasts", "*/live/*").
+//
+// Paths are absolute and lexically normal, but symbolic links are not resolved: a library
+// at ~/Music that links to another disk keeps its ~/Music paths.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace clap::index {
+
+// mp3 flac ogg oga opus m4a aac wav wave aif aiff aifc wma alac mp4 webm mka ape wv
+const std::vector<std::string>& default_audio_extensions();
+
+struct CrawlOptions {
+  std::vector<std::string> extensions;  // lower case, no dot; empty = default_audio_extensions()
+  std::vector<std::string> include, exclude;
+};
+
+struct CrawledFile {
+  std::string path;  // absolute
+  std::string root;  // the root it was found under (absolute)
+  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
+  uint64_t device = 0, inode = 0;
+};
+
+struct CrawlWarning {
+  std::string path, reason;
+};
+
+struct CrawlResult {
+  std::vector<std::string> roots;   // absolute, lexically normal, in the order given
+  std::vector<CrawledFile> files;   // sorted by path
+  std::vector<CrawlWarning> warnings;
+};
+
+// Roots may be folders or single files (a file given explicitly is taken whatever its
+// extension). Throws clap::Error when a root does not exist or is neither.
+CrawlResult crawl(const std::vector<std::string>& roots, const CrawlOptions& options = {});
+
+// Absolute and lexically normal (no ".", "..", duplicate or trailing slashes); symlinks kept.
+std::string absolute_path(const std::string& path);
+// True when `path` is `root` or lies under it (plain path-prefix comparison on whole components).
+bool path_under(const std::string& path, const std::string& root);
+
+}  // namespace clap::index

@@ -1,0 +1,581 @@
+#include "index/indexer.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "audio/decode.h"
+#include "core/error.h"
+#include "core/sha256.h"
+#include "index/bounded_queue.h"
+#include "index/window_stream.h"
+#include "tensor/ops.h"
+
+namespace clap::index {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+int64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// "<path>: reason" -> "reason" (the store keeps the path in its own column).
+std::string reason_of(const std::exception& e, const std::string& path) {
+  std::string m = e.what();
+  if (m.rfind(path + ": ", 0) == 0) m.erase(0, path.size() + 2);
+  return m.empty() ? "unknown error" : m;
+}
+
+struct Job {
+  const CrawledFile* file = nullptr;
+  bool new_path = true;  // no track has this path yet (candidate for a move)
+};
+
+// What a decoder sends to the embedding thread, per file, in order: its windows, then one
+// of Done / Failed / Moved.
+struct Msg {
+  enum class Kind { Window, Done, Failed, Moved } kind = Kind::Window;
+  size_t job = 0;
+  // Window
+  int idx = 0;
+  int64_t start = 0, end = 0;
+  double loudness = 0;
+  bool silent = false;
+  std::vector<float> samples;  // empty for silent windows
+  // Done
+  audio::AudioInfo info;
+  audio::Tags tags;
+  std::string hash;
+  // Failed
+  std::string reason;
+  // Moved
+  int64_t track_id = 0;
+  std::string old_path;
+};
+
+struct Aborted {};  // thrown through decode_stream when the run is stopping
+
+// A file being assembled by the embedding thread.
+struct Assembly {
+  std::vector<WindowRecord> windows;
+  int outstanding = 0;  // windows handed to the model whose embeddings have not come back
+  bool decoded = false;
+  Msg done;
+};
+
+struct MissingTrack {
+  const FileState* state = nullptr;
+  bool claimed = false;
+};
+
+bool is_gone(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0) return false;
+  return errno == ENOENT || errno == ENOTDIR;
+}
+
+class Pipeline {
+ public:
+  Pipeline(Store& store, const ModelSpec& spec, const IndexSettings& s, const ModelProvider& provider,
+           const IndexCallbacks& cb, IndexSummary& sum, std::vector<Job> jobs,
+           std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash)
+      : store_(store),
+        spec_(spec),
+        s_(s),
+        provider_(provider),
+        cb_(cb),
+        sum_(sum),
+        jobs_(std::move(jobs)),
+        missing_by_hash_(std::move(missing_by_hash)),
+        queue_(static_cast<size_t>(std::max(2, 2 * s.batch))),
+        window_(std::llround(s.window_s * spec.sample_rate)),
+        hop_(std::llround(s.hop_s * spec.sample_rate)) {
+    for (const Job& j : jobs_) bytes_total_ += j.file->size;
+  }
+
+  void run() {
+    if (jobs_.empty()) return;
+    start_ = Clock::now();
+    const int workers = std::max(1, std::min<int>(s_.decode_threads, static_cast<int>(jobs_.size())));
+    active_workers_ = workers;
+    std::vector<std::thread> threads;
+    struct Joiner {
+      Pipeline& p;
+      std::vector<std::thread>& t;
+      ~Joiner() {
+        p.abort_ = true;
+        p.queue_.close();
+        for (auto& th : t)
+          if (th.joinable()) th.join();
+      }
+    } joiner{*this, threads};
+    for (int w = 0; w < workers; ++w) threads.emplace_back([this] { worker(); });
+    consume();
+  }
+
+  double decode_seconds() const { return decode_ns_.load() / 1e9; }
+
+ private:
+  // ---- decoder side ------------------------------------------------------------------------
+
+  void worker() {
+    // Below the model's threads: on a machine with as many busy model threads as cores, a
+    // decoder at the same priority takes whole time slices from one OpenMP thread and every
+    // other thread waits for it at the next barrier. Niced, it fills the gaps instead (and
+    // still gets the CPU whenever the model waits for windows).
+    if (s_.decoder_nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), s_.decoder_nice);
+    try {
+      for (;;) {
+        if (abort_) break;
+        const size_t j = next_job_++;
+        if (j >= jobs_.size()) break;
+        // CPU time of this thread: waiting for room in the queue does not count.
+        const int64_t t0 = thread_cpu_ns();
+        try {
+          decode(j);
+        } catch (const Aborted&) {
+          break;
+        }
+        decode_ns_ += thread_cpu_ns() - t0;
+      }
+    } catch (...) {  // bad_alloc and the like: stop, and let the consumer report it
+      std::lock_guard<std::mutex> lock(missing_mutex_);
+      if (!worker_error_) worker_error_ = std::current_exception();
+    }
+    if (--active_workers_ == 0) queue_.close();
+  }
+
+  void send(Msg&& m, bool heavy) {
+    if (!queue_.push(std::move(m), heavy)) throw Aborted{};
+  }
+
+  void fail(size_t j, std::string reason, std::string hash = "") {
+    Msg m;
+    m.kind = Msg::Kind::Failed;
+    m.job = j;
+    m.reason = std::move(reason);
+    m.hash = std::move(hash);
+    send(std::move(m), false);
+  }
+
+  void decode(size_t j) {
+    const CrawledFile& f = *jobs_[j].file;
+    Msg done;
+    done.kind = Msg::Kind::Done;
+    done.job = j;
+    try {
+      done.hash = sha256_file(f.path);  // reading is cheap next to decoding
+    } catch (const std::exception& e) {
+      return fail(j, reason_of(e, f.path));
+    }
+    if (jobs_[j].new_path && f.size > 0) {
+      MissingTrack* claimed = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(missing_mutex_);
+        auto it = missing_by_hash_.find(done.hash);
+        if (it != missing_by_hash_.end())
+          for (MissingTrack* t : it->second)
+            if (!t->claimed) {
+              t->claimed = true;
+              claimed = t;
+              break;
+            }
+      }
+      if (claimed) {
+        Msg m;
+        m.kind = Msg::Kind::Moved;
+        m.job = j;
+        m.track_id = claimed->state->id;
+        m.old_path = claimed->state->path;
+        return send(std::move(m), false);
+      }
+    }
+    try {
+      done.tags = audio::read_tags(f.path);
+    } catch (const std::exception& e) {
+      return fail(j, reason_of(e, f.path), done.hash);
+    }
+    WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
+      Msg m;
+      m.job = j;
+      m.idx = idx;
+      m.start = start;
+      m.end = end;
+      m.loudness = audio::rms_dbfs(x, static_cast<size_t>(end - start));
+      m.silent = m.loudness < s_.silence_db;
+      if (!m.silent) m.samples.assign(x, x + (end - start));
+      const bool heavy = !m.silent;
+      send(std::move(m), heavy);
+    });
+    try {
+      done.info = audio::decode_stream(f.path, spec_.sample_rate,
+                                       [&](const float* x, size_t n) { windows.feed(x, n); });
+      windows.finish();
+    } catch (const Aborted&) {
+      throw;
+    } catch (const std::exception& e) {
+      return fail(j, reason_of(e, f.path), done.hash);  // windows already sent are discarded
+    }
+    send(std::move(done), false);
+  }
+
+  // ---- embedding side ----------------------------------------------------------------------
+
+  const ClapModel& model() {
+    if (!model_) {
+      const auto t = Clock::now();
+      model_ = &provider_();
+      sum_.load_seconds += since(t);
+      if (model_->embedding_dim() != spec_.identity.dim || model_->sample_rate() != spec_.sample_rate ||
+          model_->window_samples() < window_)
+        throw Error("the loaded model does not match its configuration files (embedding size, rate or window)");
+    }
+    return *model_;
+  }
+
+  void consume() {
+    while (std::optional<Msg> m = queue_.pop()) {
+      switch (m->kind) {
+        case Msg::Kind::Window: on_window(std::move(*m)); break;
+        case Msg::Kind::Done: on_done(std::move(*m)); break;
+        case Msg::Kind::Failed: on_failed(*m); break;
+        case Msg::Kind::Moved: on_moved(*m); break;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(missing_mutex_);
+      if (worker_error_) std::rethrow_exception(worker_error_);
+    }
+    if (!batch_.empty()) run_batch();
+    report(true);
+  }
+
+  void on_window(Msg&& m) {
+    Assembly& a = files_[m.job];
+    WindowRecord w;
+    w.idx = m.idx;
+    w.start_s = double(m.start) / spec_.sample_rate;
+    w.end_s = double(m.end) / spec_.sample_rate;
+    w.loudness_dbfs = m.loudness;
+    w.silent = m.silent;
+    a.windows.push_back(std::move(w));
+    if (!m.silent) {
+      ++a.outstanding;
+      batch_.push_back({m.job, m.idx, std::move(m.samples)});
+      if (static_cast<int>(batch_.size()) >= s_.batch) run_batch();
+    }
+  }
+
+  void on_done(Msg&& m) {
+    const size_t j = m.job;
+    Assembly& a = files_[j];
+    a.decoded = true;
+    a.done = std::move(m);
+    if (a.outstanding == 0) finish(j);
+  }
+
+  void on_failed(const Msg& m) {
+    const size_t j = m.job;
+    std::erase_if(batch_, [j](const Pending& p) { return p.job == j; });
+    files_.erase(j);
+    record_error(j, m.reason, m.hash, nullptr);
+  }
+
+  void on_moved(const Msg& m) {
+    const CrawledFile& f = *jobs_[m.job].file;
+    const auto t = Clock::now();
+    store_.move_track(m.track_id, f.path, f.size, f.mtime_ns, f.ctime_ns);
+    sum_.db_seconds += since(t);
+    ++sum_.moved;
+    const auto moved = store_.track(m.track_id);
+    if (moved && moved->status == TrackStatus::Ok) ++sum_.ok_files;
+    file_finished(m.job);
+    if (cb_.event) cb_.event({FileEvent::Kind::Moved, f.path, m.old_path});
+  }
+
+  void run_batch() {
+    const ClapModel& mdl = model();
+    std::vector<std::span<const float>> clips;
+    clips.reserve(batch_.size());
+    for (const Pending& p : batch_) clips.emplace_back(p.samples.data(), p.samples.size());
+    const auto t = Clock::now();
+    const std::vector<float> emb = mdl.embed_audio(clips, s_.batch);
+    sum_.model_seconds += since(t);
+    sum_.embedded_windows += static_cast<int64_t>(batch_.size());
+    const int dim = mdl.embedding_dim();
+    std::vector<size_t> ready;
+    for (size_t k = 0; k < batch_.size(); ++k) {
+      Assembly& a = files_[batch_[k].job];
+      a.windows[static_cast<size_t>(batch_[k].idx)].embedding.assign(emb.begin() + long(k * dim),
+                                                                     emb.begin() + long((k + 1) * dim));
+      if (--a.outstanding == 0 && a.decoded) ready.push_back(batch_[k].job);
+    }
+    batch_.clear();
+    for (size_t j : ready) finish(j);
+    report(false);
+  }
+
+  Track base_track(size_t j) const {
+    const CrawledFile& f = *jobs_[j].file;
+    Track t;
+    t.path = f.path;
+    t.size = f.size;
+    t.mtime_ns = f.mtime_ns;
+    t.ctime_ns = f.ctime_ns;
+    return t;
+  }
+
+  // A decoded file whose windows all have their embeddings: one transaction.
+  void finish(size_t j) {
+    Assembly a = std::move(files_[j]);
+    files_.erase(j);
+    const Msg& d = a.done;
+    Track t = base_track(j);
+    t.content_hash = d.hash;
+    t.duration_s = d.info.duration_s;
+    t.title = d.tags.title;
+    t.artist = d.tags.artist;
+    t.album = d.tags.album;
+    t.genre = d.tags.genre;
+    t.date = d.tags.date;
+    t.track_no = d.tags.track;
+    const int dim = spec_.identity.dim;
+    std::vector<float> mean(static_cast<size_t>(dim), 0.0f);
+    int active = 0;
+    for (const WindowRecord& w : a.windows) {
+      ++sum_.windows;
+      if (w.silent) {
+        ++sum_.silent_windows;
+        continue;
+      }
+      ++active;
+      for (int k = 0; k < dim; ++k) mean[k] += w.embedding[k];
+    }
+    sum_.audio_seconds += t.duration_s;
+    audio_done_ += t.duration_s;
+    if (active == 0) {
+      t.silent = true;
+      ++sum_.silent;
+      record_error(j, "silent: every window (" + std::to_string(a.windows.size()) + ") is below " + fmt(s_.silence_db) + " dBFS",
+                   t.content_hash, &t, &a.windows);
+      return;
+    }
+    l2_normalize_rows(mean.data(), 1, dim);
+    t.status = TrackStatus::Ok;
+    const auto tw = Clock::now();
+    store_.put_track(t, a.windows, mean.data());
+    sum_.db_seconds += since(tw);
+    ++sum_.indexed;
+    ++sum_.ok_files;
+    file_finished(j);
+    if (cb_.event) cb_.event({FileEvent::Kind::Indexed, t.path, ""});
+  }
+
+  void record_error(size_t j, const std::string& reason, const std::string& hash, Track* decoded,
+                    const std::vector<WindowRecord>* windows = nullptr) {
+    Track t = decoded ? *decoded : base_track(j);
+    if (!hash.empty()) t.content_hash = hash;
+    t.status = TrackStatus::Error;
+    t.error = reason;
+    const auto tw = Clock::now();
+    store_.put_track(t, windows ? *windows : std::vector<WindowRecord>{}, nullptr);
+    sum_.db_seconds += since(tw);
+    ++sum_.errors;
+    sum_.new_errors.push_back({t.path, reason});
+    file_finished(j);
+    if (cb_.event) cb_.event({FileEvent::Kind::Error, t.path, reason});
+  }
+
+  void file_finished(size_t j) {
+    ++files_done_;
+    bytes_done_ += jobs_[j].file->size;
+    report(false);
+  }
+
+  void report(bool finished) {
+    if (!cb_.progress) return;
+    IndexProgress p;
+    p.files_done = files_done_;
+    p.files_total = static_cast<int64_t>(jobs_.size());
+    p.bytes_done = bytes_done_;
+    p.bytes_total = bytes_total_;
+    p.audio_seconds = audio_done_;
+    p.elapsed_seconds = since(start_);
+    if (bytes_done_ > 0 && bytes_total_ > 0)
+      p.eta_seconds = p.elapsed_seconds * double(bytes_total_ - bytes_done_) / double(bytes_done_);
+    p.finished = finished;
+    cb_.progress(p);
+  }
+
+  struct Pending {
+    size_t job;
+    int idx;
+    std::vector<float> samples;
+  };
+
+  Store& store_;
+  const ModelSpec& spec_;
+  const IndexSettings& s_;
+  const ModelProvider& provider_;
+  const IndexCallbacks& cb_;
+  IndexSummary& sum_;
+  std::vector<Job> jobs_;
+  std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash_;
+  std::mutex missing_mutex_;
+  BoundedQueue<Msg> queue_;
+  const int64_t window_, hop_;
+
+  std::atomic<size_t> next_job_{0};
+  std::atomic<int> active_workers_{0};
+  std::atomic<bool> abort_{false};
+  std::atomic<int64_t> decode_ns_{0};
+  std::exception_ptr worker_error_;  // guarded by missing_mutex_
+
+  const ClapModel* model_ = nullptr;
+  std::unordered_map<size_t, Assembly> files_;
+  std::vector<Pending> batch_;
+  Clock::time_point start_ = Clock::now();
+  int64_t files_done_ = 0, bytes_done_ = 0, bytes_total_ = 0;
+  double audio_done_ = 0;
+};
+
+}  // namespace
+
+double IndexSummary::outside_model_fraction() const {
+  const double pipeline = wall_seconds - load_seconds;
+  if (pipeline <= 0) return 0;
+  return std::clamp(1.0 - model_seconds / pipeline, 0.0, 1.0);
+}
+
+void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild) {
+  if (rebuild) {
+    store.wipe(identity);
+    return;
+  }
+  const std::optional<ModelIdentity> stored = store.model();
+  if (!stored) {
+    store.set_model(identity);
+    return;
+  }
+  const std::string diff = stored->mismatch(identity);
+  if (diff.empty()) return;
+  if (store.counts().tracks == 0) {  // nothing made with the old settings: just take the new ones
+    store.set_model(identity);
+    return;
+  }
+  throw Error("the index " + store.path() + " was built with " + stored->describe() + ", but this run uses " +
+              identity.describe() + " (" + diff +
+              "). Embeddings from different models or windows cannot be mixed: run again with --rebuild to discard the "
+              "index and re-index with the new settings, or use --db to keep a separate library.");
+}
+
+IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
+                         const IndexSettings& settings, const ModelProvider& model, const IndexCallbacks& callbacks) {
+  const auto t0 = Clock::now();
+  IndexSummary sum;
+  if (settings.batch < 1) throw Error("--batch must be at least 1");
+  if (std::fabs(settings.window_s - spec.identity.window_s) > 1e-9 || std::fabs(settings.hop_s - spec.identity.hop_s) > 1e-9 ||
+      std::fabs(settings.silence_db - spec.identity.silence_db) > 1e-9)
+    throw Error("index settings differ from the model identity they were checked against");
+  if (settings.hop_s > settings.window_s + 1e-9)
+    throw Error("--hop (" + fmt(settings.hop_s) + " s) longer than --window (" + fmt(settings.window_s) +
+                " s) would leave audio out of every window");
+
+  CrawlResult crawled = crawl(roots, settings.crawl);
+  sum.found = static_cast<int64_t>(crawled.files.size());
+  sum.warnings = crawled.warnings;
+  {
+    const std::vector<std::string> known = store.roots();
+    std::vector<std::string> added;
+    for (const auto& r : crawled.roots)
+      if (std::find(known.begin(), known.end(), r) == known.end()) added.push_back(r);
+    if (!added.empty()) store.add_roots(added);  // no write at all when nothing changed
+  }
+
+  // One read of the index, then compare with the crawl: unchanged files cost a hash lookup.
+  const std::vector<FileState> states = store.file_states();
+  std::unordered_map<std::string_view, const FileState*> by_path;
+  by_path.reserve(states.size());
+  for (const FileState& s : states) by_path.emplace(s.path, &s);
+  std::unordered_set<int64_t> seen;
+  std::vector<Job> jobs;
+  for (const CrawledFile& f : crawled.files) {
+    auto it = by_path.find(f.path);
+    if (it == by_path.end()) {
+      jobs.push_back({&f, true});
+      continue;
+    }
+    const FileState& s = *it->second;
+    seen.insert(s.id);
+    bool unchanged = s.size == f.size && s.mtime_ns == f.mtime_ns;
+    if (s.status == TrackStatus::Error) unchanged = unchanged && s.ctime_ns == f.ctime_ns && !settings.retry_errors;
+    if (unchanged) {
+      ++sum.unchanged;
+      if (s.status == TrackStatus::Ok) ++sum.ok_files;
+      continue;
+    }
+    jobs.push_back({&f, false});
+  }
+
+  // Tracks whose file is gone: moved (matched by content hash below) or to be pruned.
+  std::vector<MissingTrack> missing;
+  for (const FileState& s : states)
+    if (!seen.count(s.id) && is_gone(s.path)) missing.push_back({&s, false});
+  std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash;
+  for (MissingTrack& m : missing)
+    if (!m.state->content_hash.empty() && m.state->size > 0) missing_by_hash[m.state->content_hash].push_back(&m);
+
+  Pipeline pipeline(store, spec, settings, model, callbacks, sum, std::move(jobs), std::move(missing_by_hash));
+  pipeline.run();
+  sum.decode_seconds = pipeline.decode_seconds();
+
+  // Prune what no move claimed, under the roots of this run only (other folders may be offline).
+  std::vector<int64_t> prune;
+  std::vector<std::string> pruned_paths;
+  for (const MissingTrack& m : missing) {
+    if (m.claimed) continue;
+    for (const auto& r : crawled.roots)
+      if (path_under(m.state->path, r)) {
+        prune.push_back(m.state->id);
+        pruned_paths.push_back(m.state->path);
+        break;
+      }
+  }
+  if (!prune.empty()) {
+    const auto t = Clock::now();
+    store.remove_tracks(prune);
+    sum.db_seconds += since(t);
+    sum.pruned = static_cast<int64_t>(prune.size());
+    if (callbacks.event)
+      for (const auto& p : pruned_paths) callbacks.event({FileEvent::Kind::Pruned, p, ""});
+  }
+  sum.wall_seconds = since(t0);
+  return sum;
+}
+
+}  // namespace clap::index

@@ -1,0 +1,93 @@
+// The indexing pipeline: crawl the folders, compare with the index, and bring it up to date.
+//
+//   unchanged  same path, size and mtime (for a recorded error also ctime, so a chmod retries
+//              it): skipped without reading the file
+//   moved      a path new to the index whose content hash (sha256 of the bytes) equals that of
+//              a track whose file no longer exists: path and times updated, embeddings kept
+//   changed    same path, other size or mtime: decoded and embedded again
+//   new        decoded and embedded
+//   pruned     tracks under the given roots whose file no longer exists (after moves are matched)
+//
+// Decoding (FFmpeg, streaming) and windowing run in worker thread(s); windows travel through a
+// bounded queue to the calling thread, which embeds non-silent windows in batches and writes
+// each finished track in one transaction. Memory per decoder is one window plus one decoded
+// chunk whatever the file's length; the queue holds at most 2 x batch windows.
+//
+// A file that fails (unreadable, not audio, corrupt beyond use, no samples, or silent
+// throughout) is recorded as an error track with the reason, and the run goes on.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "index/crawl.h"
+#include "index/identity.h"
+#include "index/store.h"
+#include "model/clap.h"
+
+namespace clap::index {
+
+struct IndexSettings {
+  double window_s = 10, hop_s = 5;  // must match the spec's identity
+  double silence_db = -60;          // windows with RMS below this are silent (not embedded)
+  int batch = 8;                    // windows per model call
+  int decode_threads = 1;           // decoding workers
+  int decoder_nice = 10;            // nice value of decoding workers (0 = same priority as the model)
+  bool retry_errors = false;        // decode files recorded as errors again even if unchanged
+  CrawlOptions crawl;
+};
+
+struct IndexProgress {
+  int64_t files_done = 0, files_total = 0;  // files to decode or hash in this run
+  int64_t bytes_done = 0, bytes_total = 0;
+  double audio_seconds = 0;    // audio decoded so far
+  double elapsed_seconds = 0;  // since the run started
+  double eta_seconds = -1;     // -1 = unknown
+  bool finished = false;
+};
+
+struct FileEvent {
+  enum class Kind { Indexed, Moved, Error, Pruned } kind = Kind::Indexed;
+  std::string path;
+  std::string detail;  // error reason; for Moved the old path
+};
+
+struct IndexSummary {
+  int64_t found = 0;  // files found by the crawl
+  int64_t indexed = 0, unchanged = 0, moved = 0, pruned = 0, errors = 0;
+  int64_t silent = 0;             // of the errors: tracks silent throughout
+  int64_t ok_files = 0;           // found files that are in the index with status ok after the run
+  int64_t windows = 0, silent_windows = 0, embedded_windows = 0;  // this run
+  double audio_seconds = 0;       // decoded in this run
+  double wall_seconds = 0;        // the whole run, model loading included
+  double load_seconds = 0;        // model loading (0 when nothing needed the model)
+  double model_seconds = 0;       // inside ClapModel::embed_audio
+  double decode_seconds = 0;      // CPU time of hashing + decoding + windowing (decoder threads)
+  double db_seconds = 0;          // writing to the index
+  std::vector<CrawlWarning> warnings;
+  std::vector<TrackError> new_errors;  // errors recorded in this run
+
+  double realtime_factor() const { return wall_seconds > 0 ? audio_seconds / wall_seconds : 0; }
+  // Share of the pipeline's wall time (model loading excluded) not spent in the model.
+  double outside_model_fraction() const;
+};
+
+// Loads the model the first time a file needs embedding (never called for a no-change run).
+using ModelProvider = std::function<const ClapModel&()>;
+
+struct IndexCallbacks {
+  std::function<void(const IndexProgress&)> progress;  // after each finished file and model batch
+  std::function<void(const FileEvent&)> event;
+};
+
+// Checks the index's recorded model identity against `identity`: records it in a new or
+// empty index, wipes the index first when `rebuild`, and otherwise throws clap::Error
+// explaining the difference and suggesting --rebuild.
+void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild);
+
+// Brings the index up to date with `roots`. ensure_identity must have been called.
+IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
+                         const IndexSettings& settings, const ModelProvider& model, const IndexCallbacks& callbacks = {});
+
+}  // namespace clap::index

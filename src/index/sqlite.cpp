@@ -1,0 +1,140 @@
+#include "index/sqlite.h"
+
+#include <bit>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace clap::index::sql {
+
+void fail(sqlite3* db, const std::string& what) {
+  const char* msg = db ? sqlite3_errmsg(db) : "out of memory";
+  std::string path;
+  if (db) {
+    const char* p = sqlite3_db_filename(db, "main");
+    if (p && *p) path = std::string(p) + ": ";
+  }
+  throw Error(path + "database error: " + msg + " (" + what + ")");
+}
+
+void exec(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    const char* p = sqlite3_db_filename(db, "main");
+    throw Error(std::string(p && *p ? std::string(p) + ": " : "") + "database error: " + msg + " (" +
+                sql.substr(0, 80) + ")");
+  }
+}
+
+Stmt::Stmt(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
+  if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail(db, sql_);
+}
+
+Stmt::~Stmt() { sqlite3_finalize(s_); }
+
+Stmt& Stmt::bind(int i, int64_t v) {
+  if (sqlite3_bind_int64(s_, i, v) != SQLITE_OK) fail(db_, sql_);
+  return *this;
+}
+
+Stmt& Stmt::bind(int i, double v) {
+  if (sqlite3_bind_double(s_, i, v) != SQLITE_OK) fail(db_, sql_);
+  return *this;
+}
+
+Stmt& Stmt::bind(int i, const std::string& v) {
+  if (sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) != SQLITE_OK) fail(db_, sql_);
+  return *this;
+}
+
+Stmt& Stmt::bind_null(int i) {
+  if (sqlite3_bind_null(s_, i) != SQLITE_OK) fail(db_, sql_);
+  return *this;
+}
+
+Stmt& Stmt::bind_floats(int i, const float* v, size_t n) {
+  if (!v) return bind_null(i);
+  int rc;
+  if constexpr (std::endian::native == std::endian::little) {
+    rc = sqlite3_bind_blob(s_, i, v, static_cast<int>(n * sizeof(float)), SQLITE_TRANSIENT);
+  } else {
+    std::vector<uint32_t> le(n);
+    std::memcpy(le.data(), v, n * sizeof(float));
+    for (auto& x : le) x = __builtin_bswap32(x);
+    rc = sqlite3_bind_blob(s_, i, le.data(), static_cast<int>(n * sizeof(float)), SQLITE_TRANSIENT);
+  }
+  if (rc != SQLITE_OK) fail(db_, sql_);
+  return *this;
+}
+
+bool Stmt::step() {
+  const int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  fail(db_, sql_);
+}
+
+void Stmt::run() {
+  while (step()) {
+  }
+  reset();
+}
+
+void Stmt::reset() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+int64_t Stmt::int64(int col) const { return sqlite3_column_int64(s_, col); }
+double Stmt::real(int col) const { return sqlite3_column_double(s_, col); }
+bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+std::string Stmt::text(int col) const {
+  const unsigned char* t = sqlite3_column_text(s_, col);
+  return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(s_, col)))
+           : std::string();
+}
+
+bool Stmt::append_floats(int col, int expect, std::vector<float>& out) const {
+  if (is_null(col)) return false;
+  const void* p = sqlite3_column_blob(s_, col);
+  const size_t bytes = static_cast<size_t>(sqlite3_column_bytes(s_, col));
+  if (bytes != static_cast<size_t>(expect) * sizeof(float))
+    throw Error("database: embedding of " + std::to_string(bytes) + " bytes where " + std::to_string(expect) +
+                " floats were expected (" + sql_.substr(0, 60) + ")");
+  const size_t at = out.size();
+  out.resize(at + static_cast<size_t>(expect));
+  std::memcpy(out.data() + at, p, bytes);
+  if constexpr (std::endian::native != std::endian::little) {
+    for (size_t k = at; k < out.size(); ++k) {
+      uint32_t x;
+      std::memcpy(&x, &out[k], 4);
+      x = __builtin_bswap32(x);
+      std::memcpy(&out[k], &x, 4);
+    }
+  }
+  return true;
+}
+
+std::vector<float> Stmt::floats(int col, int expect) const {
+  std::vector<float> out;
+  append_floats(col, expect, out);
+  return out;
+}
+
+Transaction::Transaction(sqlite3* db, bool immediate) : db_(db) {
+  exec(db_, immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+Transaction::~Transaction() {
+  if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+  exec(db_, "COMMIT");
+  done_ = true;
+}
+
+}  // namespace clap::index::sql

@@ -1,0 +1,67 @@
+// Thin RAII helpers over the SQLite C API for the index store: prepared statements with
+// typed bind/column access, and transactions. Every failure throws clap::Error quoting
+// SQLite's message and the statement.
+#pragma once
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace clap::index::sql {
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what);
+
+void exec(sqlite3* db, const std::string& sql);
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql);
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  // Bind by 1-based index; chainable.
+  Stmt& bind(int i, int64_t v);
+  Stmt& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
+  Stmt& bind(int i, double v);
+  Stmt& bind(int i, const std::string& v);
+  Stmt& bind(int i, const char* v) { return bind(i, std::string(v)); }
+  Stmt& bind_null(int i);
+  Stmt& bind_floats(int i, const float* v, size_t n);  // float32 little-endian BLOB; nullptr = NULL
+
+  bool step();  // true while a row is available
+  void run();   // step to completion (for statements without rows)
+  void reset();
+
+  int64_t int64(int col) const;
+  double real(int col) const;
+  std::string text(int col) const;
+  bool is_null(int col) const;
+  // A float32 little-endian BLOB of exactly `expect` values (throws if the size differs;
+  // NULL gives an empty vector).
+  std::vector<float> floats(int col, int expect) const;
+  // Appends the BLOB's floats to `out` (must hold `expect` values); false when NULL.
+  bool append_floats(int col, int expect, std::vector<float>& out) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  std::string sql_;
+};
+
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db, bool immediate = true);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+}  // namespace clap::index::sql

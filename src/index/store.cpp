@@ -1,0 +1,679 @@
+#include "index/store.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "core/error.h"
+#include "index/sqlite.h"
+
+namespace clap::index {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string home_dir() {
+  std::string h = env("HOME");
+  if (!h.empty()) return h;
+  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) return pw->pw_dir;
+  throw Error("cannot find the home directory (HOME is not set); pass --db PATH");
+}
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Schema migrations: kMigrations[i] brings a database from version i to version i + 1.
+const char* const kMigrations[] = {
+    // 0 -> 1: initial layout.
+    R"sql(
+CREATE TABLE meta(
+  key   TEXT PRIMARY KEY,
+  value
+) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES ('generation', 0);
+CREATE TABLE roots(
+  path     TEXT PRIMARY KEY,
+  added_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE tracks(
+  id           INTEGER PRIMARY KEY,
+  path         TEXT NOT NULL UNIQUE,
+  size         INTEGER NOT NULL,
+  mtime_ns     INTEGER NOT NULL,
+  ctime_ns     INTEGER NOT NULL DEFAULT 0,
+  content_hash TEXT,
+  duration_s   REAL NOT NULL DEFAULT 0,
+  title        TEXT,
+  artist       TEXT,
+  album        TEXT,
+  genre        TEXT,
+  date         TEXT,
+  track_no     INTEGER NOT NULL DEFAULT 0,
+  status       TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+  error        TEXT,
+  silent       INTEGER NOT NULL DEFAULT 0,
+  embedding    BLOB,
+  indexed_at   INTEGER NOT NULL
+);
+CREATE INDEX tracks_content_hash ON tracks(content_hash);
+CREATE TABLE windows(
+  id            INTEGER PRIMARY KEY,
+  track_id      INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  idx           INTEGER NOT NULL,
+  start_s       REAL NOT NULL,
+  end_s         REAL NOT NULL,
+  loudness_dbfs REAL NOT NULL,
+  silent        INTEGER NOT NULL,
+  embedding     BLOB,
+  UNIQUE (track_id, idx)
+);
+CREATE TABLE text_cache(
+  model     TEXT NOT NULL,
+  text      TEXT NOT NULL,
+  embedding BLOB NOT NULL,
+  PRIMARY KEY (model, text)
+) WITHOUT ROWID;
+CREATE TABLE track_labels(
+  track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  label    TEXT NOT NULL,
+  score    REAL NOT NULL,
+  PRIMARY KEY (track_id, label)
+) WITHOUT ROWID;
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+int read_version(sqlite3* db) {
+  sql::Stmt has(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  if (!has.step()) return 0;
+  sql::Stmt v(db, "SELECT version FROM schema_version");
+  return v.step() ? static_cast<int>(v.int64(0)) : 0;
+}
+
+void migrate(sqlite3* db, const std::string& path) {
+  if (read_version(db) == kSchemaVersion) return;
+  sql::Transaction tx(db);
+  int version = read_version(db);  // again, under the write lock (another process may have migrated)
+  if (version > kSchemaVersion)
+    throw Error(path + ": index schema version " + std::to_string(version) +
+                " is newer than this clapsearch supports (" + std::to_string(kSchemaVersion) + "); upgrade clapsearch");
+  if (version == 0) sql::exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+  for (; version < kSchemaVersion; ++version) sql::exec(db, kMigrations[version]);
+  sql::exec(db, "DELETE FROM schema_version");
+  sql::Stmt(db, "INSERT INTO schema_version(version) VALUES (?)").bind(1, kSchemaVersion).run();
+  tx.commit();
+}
+
+// Every write transaction ends with this: readers (vector indexes) compare generations.
+void bump_generation(sqlite3* db) {
+  sql::exec(db, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'");
+}
+
+const char* status_text(TrackStatus s) { return s == TrackStatus::Ok ? "ok" : "error"; }
+TrackStatus parse_status(const std::string& s) { return s == "ok" ? TrackStatus::Ok : TrackStatus::Error; }
+
+constexpr const char* kTrackColumns =
+    "t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.duration_s, t.title, t.artist, t.album, "
+    "t.genre, t.date, t.track_no, t.status, t.error, t.silent, t.indexed_at, "
+    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id)";
+
+Track read_track(const sql::Stmt& s) {
+  Track t;
+  t.id = s.int64(0);
+  t.path = s.text(1);
+  t.size = s.int64(2);
+  t.mtime_ns = s.int64(3);
+  t.ctime_ns = s.int64(4);
+  t.content_hash = s.text(5);
+  t.duration_s = s.real(6);
+  t.title = s.text(7);
+  t.artist = s.text(8);
+  t.album = s.text(9);
+  t.genre = s.text(10);
+  t.date = s.text(11);
+  t.track_no = static_cast<int>(s.int64(12));
+  t.status = parse_status(s.text(13));
+  t.error = s.text(14);
+  t.silent = s.int64(15) != 0;
+  t.indexed_at = s.int64(16);
+  t.window_count = static_cast<int>(s.int64(17));
+  return t;
+}
+
+void set_meta(sqlite3* db, const char* key, const std::string& value) {
+  sql::Stmt(db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)").bind(1, key).bind(2, value).run();
+}
+void set_meta(sqlite3* db, const char* key, double value) {
+  sql::Stmt(db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)").bind(1, key).bind(2, value).run();
+}
+
+void write_identity(sqlite3* db, const ModelIdentity& m) {
+  set_meta(db, "model_id", m.id);
+  set_meta(db, "model_revision", m.revision);
+  set_meta(db, "config_hash", m.config_hash);
+  set_meta(db, "window_s", m.window_s);
+  set_meta(db, "hop_s", m.hop_s);
+  set_meta(db, "dim", static_cast<double>(m.dim));
+  set_meta(db, "silence_db", m.silence_db);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+std::string default_db_path() {
+  if (std::string p = env("CLAPSEARCH_DB"); !p.empty()) return p;
+  std::string data = env("XDG_DATA_HOME");
+  if (data.empty() || data.front() != '/') data = home_dir() + "/.local/share";  // XDG: relative values are ignored
+  return data + "/clapsearch/library.db";
+}
+
+std::string ModelIdentity::model_key() const { return id + "@" + revision + "#" + config_hash; }
+
+std::string ModelIdentity::describe() const {
+  std::string out = id;
+  if (!revision.empty() && revision != "local") out.append("@").append(revision, 0, 12);
+  out += " (window " + format_number(window_s) + " s, hop " + format_number(hop_s) + " s, silence " +
+         format_number(silence_db) + " dBFS, " + std::to_string(dim) + "-d)";
+  return out;
+}
+
+std::string ModelIdentity::mismatch(const ModelIdentity& o) const {
+  std::vector<std::string> diffs;
+  auto differs = [](double a, double b) { return std::fabs(a - b) > 1e-9; };
+  if (id != o.id) diffs.push_back("model " + id + " vs " + o.id);
+  else if (revision != o.revision) diffs.push_back("revision " + revision + " vs " + o.revision);
+  else if (config_hash != o.config_hash) diffs.push_back("model configuration (config.json / preprocessor_config.json changed)");
+  if (dim != o.dim) diffs.push_back("embedding size " + std::to_string(dim) + " vs " + std::to_string(o.dim));
+  if (differs(window_s, o.window_s)) diffs.push_back("window " + format_number(window_s) + " s vs " + format_number(o.window_s) + " s");
+  if (differs(hop_s, o.hop_s)) diffs.push_back("hop " + format_number(hop_s) + " s vs " + format_number(o.hop_s) + " s");
+  if (differs(silence_db, o.silence_db))
+    diffs.push_back("silence threshold " + format_number(silence_db) + " vs " + format_number(o.silence_db) + " dBFS");
+  std::string out;
+  for (const auto& d : diffs) out += (out.empty() ? "" : "; ") + d;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Store::Store(sqlite3* db, std::string path, bool read_only) : db_(db), path_(std::move(path)), read_only_(read_only) {}
+
+Store::Store(Store&& o) noexcept : db_(o.db_), path_(std::move(o.path_)), read_only_(o.read_only_) { o.db_ = nullptr; }
+
+Store& Store::operator=(Store&& o) noexcept {
+  if (this != &o) {
+    if (db_) sqlite3_close_v2(db_);
+    db_ = o.db_;
+    path_ = std::move(o.path_);
+    read_only_ = o.read_only_;
+    o.db_ = nullptr;
+  }
+  return *this;
+}
+
+Store::~Store() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Store Store::open(const std::string& path) {
+  if (path.empty()) throw Error("empty database path");
+  std::error_code ec;
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    fs::create_directories(parent, ec);
+    if (ec) throw Error(path + ": cannot create folder " + parent.string() + ": " + ec.message());
+  }
+  if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not a database file");
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  Store store(db, path, false);  // closes db on any throw below
+  if (rc != SQLITE_OK) sql::fail(db, "open");
+  sqlite3_busy_timeout(db, 30000);
+  sql::exec(db, "PRAGMA foreign_keys = ON");
+  {
+    sql::Stmt mode(db, "PRAGMA journal_mode = WAL");
+    if (!mode.step() || mode.text(0) != "wal")
+      throw Error(path + ": cannot switch the database to WAL mode (journal_mode " + mode.text(0) + ")");
+  }
+  // WAL + NORMAL: a crashed process never corrupts the database or loses committed transactions
+  // (only an OS crash / power cut may lose the last few).
+  sql::exec(db, "PRAGMA synchronous = NORMAL");
+  try {
+    migrate(db, path);
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.find("file is not a database") != std::string::npos)
+      throw Error(path + ": not a clapsearch index (not an SQLite database)");
+    throw;
+  }
+  return store;
+}
+
+Store Store::open_readonly(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  Store store(db, path, true);
+  if (rc != SQLITE_OK) sql::fail(db, "open");
+  sqlite3_busy_timeout(db, 30000);
+  int version = 0;
+  try {
+    version = read_version(db);
+  } catch (const Error&) {
+    throw Error(path + ": not a clapsearch index");
+  }
+  if (version == 0) throw Error(path + ": not a clapsearch index (no schema version)");
+  if (version != kSchemaVersion)
+    throw Error(path + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
+                std::to_string(kSchemaVersion) +
+                (version < kSchemaVersion ? " (run `clapsearch index` once to upgrade it)" : " (upgrade clapsearch)"));
+  return store;
+}
+
+int Store::schema_version() const { return read_version(db_); }
+int Store::current_schema_version() { return kSchemaVersion; }
+
+int64_t Store::generation() const {
+  sql::Stmt s(db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'");
+  return s.step() ? s.int64(0) : 0;
+}
+
+int64_t Store::file_bytes() const {
+  std::error_code ec;
+  int64_t total = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    const auto n = fs::file_size(path_ + suffix, ec);
+    if (!ec) total += static_cast<int64_t>(n);
+  }
+  return total;
+}
+
+// --- model identity --------------------------------------------------------------------------
+
+std::optional<ModelIdentity> Store::model() const {
+  sql::Stmt s(db_, "SELECT key, value FROM meta");
+  ModelIdentity m;
+  bool any = false;
+  while (s.step()) {
+    const std::string key = s.text(0);
+    if (key == "model_id") m.id = s.text(1), any = true;
+    else if (key == "model_revision") m.revision = s.text(1);
+    else if (key == "config_hash") m.config_hash = s.text(1);
+    else if (key == "window_s") m.window_s = s.real(1);
+    else if (key == "hop_s") m.hop_s = s.real(1);
+    else if (key == "dim") m.dim = static_cast<int>(s.int64(1));
+    else if (key == "silence_db") m.silence_db = s.real(1);
+  }
+  if (!any) return std::nullopt;
+  return m;
+}
+
+void Store::set_model(const ModelIdentity& identity) {
+  sql::Transaction tx(db_);
+  write_identity(db_, identity);
+  bump_generation(db_);
+  tx.commit();
+}
+
+void Store::wipe(const ModelIdentity& identity) {
+  {
+    sql::Transaction tx(db_);
+    sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
+                   "DELETE FROM roots; DELETE FROM meta WHERE key <> 'generation'");
+    write_identity(db_, identity);
+    bump_generation(db_);
+    tx.commit();
+  }
+  sql::exec(db_, "VACUUM");  // the file shrinks back (fast: nothing is left to copy)
+}
+
+// --- roots -----------------------------------------------------------------------------------
+
+void Store::add_roots(const std::vector<std::string>& paths) {
+  sql::Transaction tx(db_);
+  sql::Stmt s(db_, "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)");
+  for (const auto& p : paths) {
+    s.bind(1, p).bind(2, now_seconds());
+    s.run();
+  }
+  bump_generation(db_);
+  tx.commit();
+}
+
+std::vector<std::string> Store::roots() const {
+  std::vector<std::string> out;
+  sql::Stmt s(db_, "SELECT path FROM roots ORDER BY path");
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+// --- tracks ----------------------------------------------------------------------------------
+
+std::vector<Track> Store::tracks() const {
+  std::vector<Track> out;
+  sql::Stmt s(db_, (std::string("SELECT ") + kTrackColumns + " FROM tracks t ORDER BY t.path").c_str());
+  while (s.step()) out.push_back(read_track(s));
+  return out;
+}
+
+std::optional<Track> Store::track(int64_t id) const {
+  sql::Stmt s(db_, (std::string("SELECT ") + kTrackColumns + " FROM tracks t WHERE t.id = ?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_track(s);
+}
+
+std::optional<Track> Store::track_by_path(const std::string& path) const {
+  sql::Stmt s(db_, (std::string("SELECT ") + kTrackColumns + " FROM tracks t WHERE t.path = ?").c_str());
+  s.bind(1, path);
+  if (!s.step()) return std::nullopt;
+  return read_track(s);
+}
+
+std::vector<FileState> Store::file_states() const {
+  std::vector<FileState> out;
+  sql::Stmt s(db_, "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks ORDER BY path");
+  while (s.step()) {
+    FileState f;
+    f.id = s.int64(0);
+    f.path = s.text(1);
+    f.size = s.int64(2);
+    f.mtime_ns = s.int64(3);
+    f.ctime_ns = s.int64(4);
+    f.content_hash = s.text(5);
+    f.status = parse_status(s.text(6));
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::vector<TrackError> Store::errors() const {
+  std::vector<TrackError> out;
+  sql::Stmt s(db_, "SELECT path, error FROM tracks WHERE status = 'error' ORDER BY path");
+  while (s.step()) out.push_back({s.text(0), s.text(1)});
+  return out;
+}
+
+Counts Store::counts() const {
+  Counts c;
+  {
+    sql::Stmt s(db_,
+                "SELECT COUNT(*), COALESCE(SUM(status = 'ok'), 0), COALESCE(SUM(status = 'error'), 0), "
+                "COALESCE(SUM(silent), 0), COALESCE(SUM(CASE WHEN status = 'ok' THEN duration_s END), 0) FROM tracks");
+    s.step();
+    c.tracks = s.int64(0);
+    c.ok = s.int64(1);
+    c.errors = s.int64(2);
+    c.silent_tracks = s.int64(3);
+    c.audio_seconds = s.real(4);
+  }
+  sql::Stmt w(db_, "SELECT COUNT(*), COALESCE(SUM(silent), 0) FROM windows");
+  w.step();
+  c.windows = w.int64(0);
+  c.silent_windows = w.int64(1);
+  return c;
+}
+
+int64_t Store::put_track(const Track& t, const std::vector<WindowRecord>& windows, const float* track_embedding) {
+  const std::optional<ModelIdentity> m = model();
+  const int dim = m ? m->dim : 0;
+  for (const auto& w : windows)
+    if (!w.embedding.empty() && static_cast<int>(w.embedding.size()) != dim)
+      throw Error(t.path + ": window embedding of size " + std::to_string(w.embedding.size()) + ", index dimension " +
+                  std::to_string(dim));
+  sql::Transaction tx(db_);
+  int64_t id = 0;
+  {
+    sql::Stmt find(db_, "SELECT id FROM tracks WHERE path = ?");
+    find.bind(1, t.path);
+    if (find.step()) id = find.int64(0);
+  }
+  if (id) {
+    sql::Stmt(db_, "DELETE FROM windows WHERE track_id = ?").bind(1, id).run();
+    sql::Stmt(db_, "DELETE FROM track_labels WHERE track_id = ?").bind(1, id).run();
+  }
+  {
+    // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it).
+    sql::Stmt s(db_,
+                "INSERT INTO tracks(path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
+                "date, track_no, status, error, silent, embedding, indexed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
+                "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
+                "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
+                "date = excluded.date, track_no = excluded.track_no, status = excluded.status, error = excluded.error, "
+                "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at");
+    s.bind(1, t.path).bind(2, t.size).bind(3, t.mtime_ns).bind(4, t.ctime_ns);
+    if (t.content_hash.empty()) s.bind_null(5);
+    else s.bind(5, t.content_hash);
+    s.bind(6, t.duration_s).bind(7, t.title).bind(8, t.artist).bind(9, t.album).bind(10, t.genre).bind(11, t.date);
+    s.bind(12, t.track_no).bind(13, status_text(t.status));
+    if (t.error.empty()) s.bind_null(14);
+    else s.bind(14, t.error);
+    s.bind(15, t.silent ? 1 : 0).bind_floats(16, track_embedding, static_cast<size_t>(dim));
+    s.bind(17, t.indexed_at ? t.indexed_at : now_seconds());
+    s.run();
+  }
+  if (!id) id = sqlite3_last_insert_rowid(db_);
+  {
+    sql::Stmt s(db_,
+                "INSERT INTO windows(track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& w : windows) {
+      s.bind(1, id).bind(2, w.idx).bind(3, w.start_s).bind(4, w.end_s).bind(5, w.loudness_dbfs).bind(6, w.silent ? 1 : 0);
+      s.bind_floats(7, w.embedding.empty() ? nullptr : w.embedding.data(), w.embedding.size());
+      s.run();
+    }
+  }
+  bump_generation(db_);
+  tx.commit();
+  return id;
+}
+
+void Store::move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) {
+  sql::Transaction tx(db_);
+  // A stale row may already hold the new path (e.g. an error recorded for it): the moved track wins.
+  sql::Stmt(db_, "DELETE FROM tracks WHERE path = ? AND id <> ?").bind(1, new_path).bind(2, id).run();
+  sql::Stmt(db_, "UPDATE tracks SET path = ?, size = ?, mtime_ns = ?, ctime_ns = ? WHERE id = ?")
+      .bind(1, new_path)
+      .bind(2, size)
+      .bind(3, mtime_ns)
+      .bind(4, ctime_ns)
+      .bind(5, id)
+      .run();
+  if (sqlite3_changes(db_) != 1) throw Error(new_path + ": moved track " + std::to_string(id) + " is not in the index");
+  bump_generation(db_);
+  tx.commit();
+}
+
+void Store::remove_tracks(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  sql::Transaction tx(db_);
+  sql::Stmt s(db_, "DELETE FROM tracks WHERE id = ?");
+  for (int64_t id : ids) {
+    s.bind(1, id);
+    s.run();
+  }
+  bump_generation(db_);
+  tx.commit();
+}
+
+// --- embeddings ------------------------------------------------------------------------------
+
+search::Embeddings Store::track_embeddings() const {
+  const auto m = model();
+  search::Embeddings e;
+  e.dim = m ? m->dim : 0;
+  sql::Stmt s(db_, "SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' ORDER BY id");
+  while (s.step())
+    if (s.append_floats(1, e.dim, e.data)) e.ids.push_back(s.int64(0));
+  return e;
+}
+
+search::WindowTable Store::window_embeddings() const {
+  const auto m = model();
+  search::WindowTable t;
+  t.dim = m ? m->dim : 0;
+  sql::Stmt s(db_,
+              "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
+              "WHERE w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.track_id, w.idx");
+  while (s.step()) {
+    if (!s.append_floats(4, t.dim, t.embeddings)) continue;
+    t.window_ids.push_back(s.int64(0));
+    t.track_ids.push_back(s.int64(1));
+    t.starts.push_back(s.real(2));
+    t.ends.push_back(s.real(3));
+  }
+  return t;
+}
+
+std::vector<WindowRecord> Store::windows(int64_t track_id) const {
+  const auto m = model();
+  const int dim = m ? m->dim : 0;
+  std::vector<WindowRecord> out;
+  sql::Stmt s(db_,
+              "SELECT id, track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding FROM windows "
+              "WHERE track_id = ? ORDER BY idx");
+  s.bind(1, track_id);
+  while (s.step()) {
+    WindowRecord w;
+    w.id = s.int64(0);
+    w.track_id = s.int64(1);
+    w.idx = static_cast<int>(s.int64(2));
+    w.start_s = s.real(3);
+    w.end_s = s.real(4);
+    w.loudness_dbfs = s.real(5);
+    w.silent = s.int64(6) != 0;
+    w.embedding = s.floats(7, dim);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+// --- text cache ------------------------------------------------------------------------------
+
+std::optional<std::vector<float>> Store::cached_text(const std::string& model_key, const std::string& text) const {
+  const auto m = model();
+  sql::Stmt s(db_, "SELECT embedding FROM text_cache WHERE model = ? AND text = ?");
+  s.bind(1, model_key).bind(2, text);
+  if (!s.step()) return std::nullopt;
+  return s.floats(0, m ? m->dim : 0);
+}
+
+void Store::put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) {
+  sql::Transaction tx(db_);
+  sql::Stmt(db_, "INSERT OR REPLACE INTO text_cache(model, text, embedding) VALUES (?, ?, ?)")
+      .bind(1, model_key)
+      .bind(2, text)
+      .bind_floats(3, embedding.data(), embedding.size())
+      .run();
+  bump_generation(db_);
+  tx.commit();
+}
+
+// --- labels ----------------------------------------------------------------------------------
+
+void Store::put_labels(const std::vector<TrackLabel>& labels) {
+  sql::Transaction tx(db_);
+  std::set<int64_t> cleared;
+  sql::Stmt del(db_, "DELETE FROM track_labels WHERE track_id = ?");
+  sql::Stmt ins(db_, "INSERT OR REPLACE INTO track_labels(track_id, label, score) VALUES (?, ?, ?)");
+  for (const auto& l : labels) {
+    if (cleared.insert(l.track_id).second) {
+      del.bind(1, l.track_id);
+      del.run();
+    }
+    ins.bind(1, l.track_id).bind(2, l.label).bind(3, static_cast<double>(l.score));
+    ins.run();
+  }
+  bump_generation(db_);
+  tx.commit();
+}
+
+std::vector<TrackLabel> Store::labels(int64_t track_id) const {
+  std::vector<TrackLabel> out;
+  sql::Stmt s(db_, "SELECT track_id, label, score FROM track_labels WHERE track_id = ? ORDER BY score DESC, label");
+  s.bind(1, track_id);
+  while (s.step()) out.push_back({s.int64(0), s.text(1), static_cast<float>(s.real(2))});
+  return out;
+}
+
+std::vector<TrackLabel> Store::all_labels() const {
+  std::vector<TrackLabel> out;
+  sql::Stmt s(db_, "SELECT track_id, label, score FROM track_labels ORDER BY track_id, score DESC, label");
+  while (s.step()) out.push_back({s.int64(0), s.text(1), static_cast<float>(s.real(2))});
+  return out;
+}
+
+void Store::clear_labels() {
+  sql::Transaction tx(db_);
+  sql::exec(db_, "DELETE FROM track_labels");
+  bump_generation(db_);
+  tx.commit();
+}
+
+// --- consistency -----------------------------------------------------------------------------
+
+std::vector<std::string> Store::check() const {
+  std::vector<std::string> problems;
+  {
+    sql::Stmt s(db_, "PRAGMA integrity_check");
+    while (s.step())
+      if (s.text(0) != "ok") problems.push_back("integrity_check: " + s.text(0));
+  }
+  {
+    sql::Stmt s(db_, "PRAGMA foreign_key_check");
+    while (s.step()) problems.push_back("foreign key violation in " + s.text(0) + " row " + std::to_string(s.int64(1)));
+  }
+  const auto m = model();
+  const int64_t bytes = m ? int64_t(m->dim) * 4 : 0;
+  // Windows of each track are 0..n-1 (a track is written whole or not at all).
+  {
+    sql::Stmt s(db_,
+                "SELECT t.path, COUNT(w.id), COALESCE(MIN(w.idx), 0), COALESCE(MAX(w.idx), -1) FROM tracks t "
+                "LEFT JOIN windows w ON w.track_id = t.id WHERE t.status = 'ok' GROUP BY t.id");
+    while (s.step()) {
+      const int64_t n = s.int64(1), lo = s.int64(2), hi = s.int64(3);
+      if (n == 0) problems.push_back(s.text(0) + ": ok track without windows");
+      else if (lo != 0 || hi != n - 1) problems.push_back(s.text(0) + ": windows are not numbered 0.." + std::to_string(n - 1));
+    }
+  }
+  {
+    sql::Stmt s(db_,
+                "SELECT t.path, w.idx FROM windows w JOIN tracks t ON t.id = w.track_id WHERE "
+                "(w.silent = 0 AND t.status = 'ok' AND (w.embedding IS NULL OR length(w.embedding) <> ?)) OR "
+                "(w.silent = 1 AND w.embedding IS NOT NULL)");
+    s.bind(1, bytes);
+    while (s.step()) problems.push_back(s.text(0) + ": window " + std::to_string(s.int64(1)) + " has a wrong embedding");
+  }
+  {
+    sql::Stmt s(db_,
+                "SELECT path FROM tracks WHERE (status = 'ok' AND silent = 0 AND (embedding IS NULL OR length(embedding) <> ?)) "
+                "OR (status = 'error' AND embedding IS NOT NULL)");
+    s.bind(1, bytes);
+    while (s.step()) problems.push_back(s.text(0) + ": wrong track embedding");
+  }
+  return problems;
+}
+
+}  // namespace clap::index

@@ -1,0 +1,390 @@
+// `clapsearch index` and `clapsearch status` run as real processes: summary and exit status,
+// bad files, settings refused / --rebuild, kill -9 in the middle of a run and resume, status
+// JSON, a 3-hour silent file in bounded memory, a no-change re-index of 1,000 files, symlink
+// loops and FIFOs.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "index/hub.h"
+#include "index/identity.h"
+#include "index/store.h"
+#include "support/golden.h"
+
+extern char** environ;
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+std::string model_dir() { return test::case_dir("tiny-unfused"); }
+
+// Runs the CLI through the shell (no hub access: local model folders, offline).
+int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
+  const std::string home = test::temp_dir() + "/hf-home";
+  return test::run_command("HF_HOME=" + q(home) + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args, out, err);
+}
+
+void ffmpeg(const std::string& path, const std::string& args) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::string err;
+  ASSERT_EQ(test::run_command("ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " " + q(path), nullptr, &err), 0)
+      << err;
+}
+
+std::string tone(double freq, double seconds, int rate) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "-f lavfi -i \"sine=f=%g:d=%g:sample_rate=%d\"", freq, seconds, rate);
+  return buf;
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A child process started directly (its pid known, its resource usage measured).
+struct Child {
+  pid_t pid = -1;
+  std::string out_path, err_path;
+};
+
+Child start(const std::vector<std::string>& args) {
+  Child c;
+  static int n = 0;
+  const std::string base = test::temp_dir() + "/child" + std::to_string(n++);
+  c.out_path = base + ".out";
+  c.err_path = base + ".err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, c.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, c.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> argv_s = {test::cli_path()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int rc = posix_spawn(&c.pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
+  return c;
+}
+
+struct Finished {
+  int status = -1;    // exit status, or 128 + signal
+  long max_rss_kb = 0;
+  std::string out, err;
+};
+
+Finished wait_for(const Child& c) {
+  Finished f;
+  int st = 0;
+  rusage ru{};
+  if (wait4(c.pid, &st, 0, &ru) != c.pid) throw std::runtime_error("wait4 failed");
+  f.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  f.max_rss_kb = ru.ru_maxrss;
+  f.out = slurp(c.out_path);
+  f.err = slurp(c.err_path);
+  return f;
+}
+
+// A minimal 16-bit PCM WAV.
+std::string wav_bytes(const std::vector<int16_t>& samples, int rate) {
+  auto u32 = [](uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [](uint16_t v) { return std::string(reinterpret_cast<const char*>(&v), 2); };
+  const uint32_t data = uint32_t(samples.size() * 2);
+  std::string s = "RIFF" + u32(36 + data) + "WAVEfmt " + u32(16) + u16(1) + u16(1) + u32(rate) + u32(rate * 2) + u16(2) +
+                  u16(16) + "data" + u32(data);
+  s.append(reinterpret_cast<const char*>(samples.data()), data);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(IndexCli, SummaryJsonStatusAndBadFiles) {
+  const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/db/library.db";
+  ffmpeg(lib + "/a.flac", tone(440, 3, 44100) + " -c:a flac -metadata title=Alpha");
+  ffmpeg(lib + "/b.mp3", tone(660, 12, 22050) + " -c:a libmp3lame");
+  ffmpeg(lib + "/quiet.wav", "-f lavfi -i anullsrc=r=8000:cl=mono -t 2");
+  write_file(lib + "/junk.mp3", std::string(5000, 'x'));
+  write_file(lib + "/empty.wav", "");
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " --json", &out, &err), 0) << err;
+  const auto j = nlohmann::json::parse(out);
+  for (const char* k : {"indexed", "unchanged", "moved", "pruned", "errors", "audio_seconds", "wall_seconds", "model_seconds",
+                        "realtime_factor", "outside_model_fraction"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["indexed"], 2);
+  EXPECT_EQ(j["errors"], 3);
+  EXPECT_EQ(j["silent"], 1);
+  EXPECT_EQ(j["failed"].size(), 3u);
+  EXPECT_GT(j["model_seconds"].get<double>(), 0);
+  EXPECT_GT(j["realtime_factor"].get<double>(), 0);
+  const double outside = j["outside_model_fraction"];
+  EXPECT_GE(outside, 0);
+  EXPECT_LE(outside, 1);
+  EXPECT_NE(err.find("indexed 2, unchanged 0, moved 0, pruned 0, errors 3"), std::string::npos) << err;
+  EXPECT_NE(err.find("skipped " + lib + "/junk.mp3"), std::string::npos) << err;
+
+  // status --json
+  ASSERT_EQ(cli("status --db " + q(db) + " --json", &out, &err), 0) << err;
+  const auto s = nlohmann::json::parse(out);
+  EXPECT_EQ(s["tracks"], 5);
+  EXPECT_EQ(s["ok"], 2);
+  EXPECT_EQ(s["windows"], 4);  // a (3 s): 1, b (12 s): 2, quiet: 1 (silent), bad files: none
+  EXPECT_EQ(s["silent_windows"], 1);
+  EXPECT_NEAR(s["audio_seconds"].get<double>(), 15.0, 0.2);
+  ASSERT_TRUE(s["errors"].is_array());
+  EXPECT_EQ(s["errors"].size(), 3u);
+  for (const auto& e : s["errors"]) {
+    EXPECT_TRUE(e.contains("path"));
+    EXPECT_FALSE(e["reason"].get<std::string>().empty());
+  }
+  EXPECT_EQ(s["model"]["id"], fs::absolute(model_dir()).lexically_normal().string());
+  EXPECT_EQ(s["model"]["window_s"], 10.0);
+  EXPECT_EQ(s["model"]["hop_s"], 5.0);
+  EXPECT_EQ(s["model"]["dim"], 512);
+  EXPECT_GT(s["db_bytes"].get<int64_t>(), 0);
+  // status (text) and --errors
+  ASSERT_EQ(cli("status --db " + q(db) + " --errors", &out, &err), 0) << err;
+  EXPECT_NE(out.find("tracks    5 (2 ok, 3 errors, of which 1 silent)"), std::string::npos) << out;
+  EXPECT_NE(out.find(lib + "/empty.wav: empty file"), std::string::npos) << out;
+  EXPECT_NE(out.find(lib + "/quiet.wav: silent"), std::string::npos) << out;
+
+  // Re-run: nothing to do, settings taken from the index (no --model needed).
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --json --quiet", &out, &err), 0) << err;
+  const auto again = nlohmann::json::parse(out);
+  EXPECT_EQ(again["unchanged"], 5);
+  EXPECT_EQ(again["indexed"], 0);
+  EXPECT_EQ(again["model_seconds"], 0.0);
+  EXPECT_EQ(err, "");  // --quiet
+
+  ASSERT_NE(cli("status --db " + q(test::temp_dir() + "/none.db"), &out, &err), 0);
+  EXPECT_NE(err.find("no index here"), std::string::npos) << err;
+}
+
+TEST(IndexCli, OnlyBadFilesIsAFailureAndDefaultDbFollowsEnvironment) {
+  const std::string bad = test::temp_dir() + "/bad", data = test::temp_dir() + "/xdg";
+  write_file(bad + "/noise.mp3", std::string(3000, '\x55'));
+  write_file(bad + "/text.ogg", "hello, not audio\n");
+  write_file(bad + "/empty.wav", "");
+  std::string out, err;
+  // No --db: $XDG_DATA_HOME/clapsearch/library.db
+  const std::string env = "env -u CLAPSEARCH_DB XDG_DATA_HOME=" + q(data) + " ";
+  const std::string home = test::temp_dir() + "/hf-home";
+  const int rc = test::run_command(env + "HF_HOME=" + q(home) + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " index " +
+                                       q(bad) + " --model " + q(model_dir()),
+                                   &out, &err);
+  EXPECT_EQ(rc, 1) << err;
+  EXPECT_NE(err.find("none of the 3 files found could be indexed"), std::string::npos) << err;
+  EXPECT_TRUE(fs::exists(data + "/clapsearch/library.db"));
+  // $CLAPSEARCH_DB wins.
+  const std::string db = test::temp_dir() + "/env.db";
+  EXPECT_EQ(test::run_command("CLAPSEARCH_DB=" + q(db) + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " index " + q(bad) +
+                                  " --quiet --model " + q(model_dir()),
+                              &out, &err),
+            1);
+  EXPECT_TRUE(fs::exists(db));
+  // An empty folder is not a failure.
+  fs::create_directories(test::temp_dir() + "/empty");
+  EXPECT_EQ(cli("index " + q(test::temp_dir() + "/empty") + " --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(err.find("no audio files found"), std::string::npos) << err;
+  // A folder that does not exist is.
+  EXPECT_EQ(cli("index " + q(test::temp_dir() + "/nope") + " --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("nope"), std::string::npos) << err;
+}
+
+TEST(IndexCli, OtherSettingsRefusedWithClearMessageThenRebuild) {
+  const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
+  ffmpeg(lib + "/a.wav", tone(440, 12, 16000));
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " -q", &out, &err), 0) << err;
+  EXPECT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --window 6 --hop 3", &out, &err), 1);
+  EXPECT_NE(err.find("window 10 s vs 6 s"), std::string::npos) << err;
+  EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
+  EXPECT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --model " + q(test::case_dir("tiny-fused")), &out, &err), 1);
+  EXPECT_NE(err.find("tiny-fused"), std::string::npos) << err;
+  EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --window 6 --hop 3 --rebuild --json -q", &out, &err), 0) << err;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["indexed"], 1);
+  EXPECT_EQ(j["windows"], 3);  // 12 s: starts 0, 3, 6 (6 + 6 reaches the end)
+  ASSERT_EQ(cli("status --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["model"]["window_s"], 6.0);
+}
+
+TEST(IndexCli, KillNineMidRunLeavesAConsistentIndexAndTheNextRunResumes) {
+  const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
+  const int files = 10;
+  for (int i = 0; i < files; ++i)  // 20 s each: 3 windows per track
+    ffmpeg(lib + "/t" + std::to_string(i) + ".flac", tone(200 + 70 * i, 20, 22050) + " -c:a flac");
+  // One window per model call so the run takes a while; killed as soon as one track is in.
+  Child c = start({"index", lib, "--db", db, "--model", model_dir(), "--batch", "1", "--threads", "1", "--quiet"});
+  int64_t seen = 0;
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < std::chrono::seconds(120)) {
+    if (fs::exists(db)) {
+      try {
+        index::Store s = index::Store::open_readonly(db);
+        seen = s.counts().tracks;
+      } catch (const std::exception&) {  // not created / migrated yet
+      }
+    }
+    if (seen >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(kill(c.pid, SIGKILL), 0);
+  const Finished f = wait_for(c);
+  ASSERT_EQ(f.status, 128 + SIGKILL) << "the run ended before it could be killed: " << f.err;
+  ASSERT_GE(seen, 1);
+
+  int64_t committed = 0;
+  {
+    index::Store s = index::Store::open(db);
+    const auto problems = s.check();  // integrity_check + every track complete
+    for (const auto& p : problems) ADD_FAILURE() << p;
+    committed = s.counts().tracks;
+    std::printf("[ killed ] after %lld of %d tracks were committed\n", static_cast<long long>(committed), files);
+    EXPECT_LT(committed, files) << "killed too late to test anything";
+    for (const auto& t : s.tracks()) {
+      EXPECT_EQ(t.status, index::TrackStatus::Ok) << t.path;
+      EXPECT_EQ(t.window_count, 3) << t.path;
+      EXPECT_EQ(s.windows(t.id).size(), 3u);
+    }
+    EXPECT_EQ(s.counts().windows, 3 * committed);
+  }
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --json -q", &out, &err), 0) << err;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["unchanged"], committed);
+  EXPECT_EQ(j["indexed"], files - committed);
+  index::Store s = index::Store::open_readonly(db);
+  EXPECT_TRUE(s.check().empty());
+  EXPECT_EQ(s.counts().tracks, files);
+  EXPECT_EQ(s.counts().windows, 3 * files);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(s.handle(), "SELECT COUNT(DISTINCT path), COUNT(*) FROM tracks", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+  sqlite3_finalize(st);
+}
+
+TEST(IndexCli, ThreeHourSilentFileInBoundedMemory) {
+  const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
+  ffmpeg(lib + "/silence.flac", "-f lavfi -i anullsrc=r=8000:cl=mono -t 10800 -c:a flac");
+  ffmpeg(lib + "/short.wav", tone(440, 2, 16000));
+  Child c = start({"index", lib, "--db", db, "--model", model_dir(), "--json", "--quiet"});
+  const Finished f = wait_for(c);
+  ASSERT_EQ(f.status, 0) << f.err;
+  const auto j = nlohmann::json::parse(f.out);
+  EXPECT_EQ(j["indexed"], 1);
+  EXPECT_EQ(j["errors"], 1);
+  EXPECT_EQ(j["silent_windows"], 2159);
+  // 3 h at 48 kHz is 2 GB of floats; the pipeline holds one window plus a chunk.
+  std::printf("[ memory ] peak RSS %.0f MB for a 3-hour file\n", f.max_rss_kb / 1024.0);
+  EXPECT_LT(f.max_rss_kb, 400 * 1024);
+  index::Store s = index::Store::open_readonly(db);
+  const auto t = s.track_by_path(lib + "/silence.flac");
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->silent);
+  EXPECT_NEAR(t->duration_s, 10800, 0.01);
+}
+
+TEST(IndexCli, NoChangeReindexOfAThousandFilesTakesUnderTwoSeconds) {
+  const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
+  // 1,000 half-second WAVs in 20 folders, recorded in the index as the indexer records them
+  // (size, mtime, one window each): only the no-change path is under test here.
+  const index::ModelSpec spec =
+      index::describe_model(index::resolve_model(model_dir()), 10, 5, -60);
+  {
+    index::Store s = index::Store::open(db);
+    s.set_model(spec.identity);
+    s.add_roots({lib});
+    std::mt19937 rng(3);
+    std::normal_distribution<float> g;
+    std::vector<int16_t> pcm(8000);
+    for (int i = 0; i < 1000; ++i) {
+      for (auto& v : pcm) v = int16_t(rng() % 2000);
+      char name[64];
+      std::snprintf(name, sizeof name, "/d%02d/f%04d.wav", i % 20, i);
+      const std::string path = lib + name;
+      write_file(path, wav_bytes(pcm, 16000));
+      struct stat st{};
+      ASSERT_EQ(stat(path.c_str(), &st), 0);
+      index::Track t;
+      t.path = path;
+      t.size = st.st_size;
+      t.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      t.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+      t.duration_s = 0.5;
+      index::WindowRecord w;
+      w.end_s = 0.5;
+      w.loudness_dbfs = -30;
+      w.embedding.resize(512);
+      for (auto& x : w.embedding) x = g(rng) / 22.6f;
+      s.put_track(t, {w}, w.embedding.data());
+    }
+  }
+  const auto t0 = Clock::now();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --json", &out, &err), 0) << err;
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["found"], 1000);
+  EXPECT_EQ(j["unchanged"], 1000);
+  EXPECT_EQ(j["indexed"], 0);
+  EXPECT_EQ(j["model_seconds"], 0.0);
+  std::printf("[ timing ] no-change re-index of 1,000 files: %.3f s (process), %.3f s (reported)\n", wall,
+              j["wall_seconds"].get<double>());
+  EXPECT_LT(wall, 2.0);
+}
+
+TEST(IndexCli, SymlinkLoopAndFifoDoNotHang) {
+  const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
+  ffmpeg(lib + "/a/song.wav", tone(440, 1, 16000));
+  fs::create_directory_symlink("..", lib + "/a/loop");
+  fs::create_directory_symlink(lib, lib + "/a/root");
+  ASSERT_EQ(mkfifo((lib + "/a/fifo.mp3").c_str(), 0644), 0);
+  fs::create_symlink(lib + "/a/fifo.mp3", lib + "/fifo_link.flac");
+  std::string out, err;
+  // `timeout` turns a hang into a failure instead of a stuck test.
+  const int rc = test::run_command("timeout 60 " + q(test::cli_path()) + " index " + q(lib) + " --db " + q(db) +
+                                       " --model " + q(model_dir()) + " --json",
+                                   &out, &err);
+  ASSERT_EQ(rc, 0) << err;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["found"], 1);
+  EXPECT_EQ(j["indexed"], 1);
+  EXPECT_GE(j["warnings"].size(), 2u);
+  EXPECT_NE(err.find("warning: " + lib + "/a/loop"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace clap

@@ -1,0 +1,328 @@
+// The SQLite index store: schema, tracks with windows, moves, deletes, embeddings matrices,
+// text cache, labels, generation counter, read-only access, default path.
+#include "index/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "index/lock.h"
+#include "support/golden.h"
+
+namespace clap::index {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kDim = 4;
+
+ModelIdentity identity() {
+  ModelIdentity m;
+  m.id = "org/model";
+  m.revision = "0123456789abcdef0123456789abcdef01234567";
+  m.config_hash = std::string(64, 'a');
+  m.dim = kDim;
+  return m;
+}
+
+std::vector<float> unit(int axis) {
+  std::vector<float> v(kDim, 0.0f);
+  v[axis % kDim] = 1.0f;
+  return v;
+}
+
+Track track(const std::string& path) {
+  Track t;
+  t.path = path;
+  t.size = 1000;
+  t.mtime_ns = 123456789;
+  t.ctime_ns = 987654321;
+  t.content_hash = std::string(64, 'b');
+  t.duration_s = 12.5;
+  t.title = "Title";
+  t.artist = "Artist";
+  t.album = "Album";
+  t.genre = "Jazz";
+  t.date = "1999";
+  t.track_no = 3;
+  return t;
+}
+
+std::vector<WindowRecord> windows(int n, int silent_at = -1) {
+  std::vector<WindowRecord> out;
+  for (int i = 0; i < n; ++i) {
+    WindowRecord w;
+    w.idx = i;
+    w.start_s = 5.0 * i;
+    w.end_s = 5.0 * i + 10;
+    w.silent = i == silent_at;
+    w.loudness_dbfs = w.silent ? -90 : -20;
+    if (!w.silent) w.embedding = unit(i);
+    out.push_back(w);
+  }
+  return out;
+}
+
+std::string db_path() { return test::temp_dir() + "/sub/dir/library.db"; }
+
+int64_t scalar(Store& s, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(s.handle(), sql, -1, &st, nullptr), SQLITE_OK) << sql;
+  int64_t v = -1;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+TEST(Store, CreatesSchemaWithWalAndForeignKeys) {
+  Store s = Store::open(db_path());
+  EXPECT_EQ(s.schema_version(), Store::current_schema_version());
+  EXPECT_EQ(scalar(s, "PRAGMA foreign_keys"), 1);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(s.handle(), "PRAGMA journal_mode", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  EXPECT_FALSE(s.model());
+  EXPECT_TRUE(s.check().empty());
+  // Re-opening an up-to-date database migrates nothing and keeps the data.
+  s.set_model(identity());
+  Store again = Store::open(db_path());
+  ASSERT_TRUE(again.model());
+  EXPECT_EQ(again.model()->id, "org/model");
+  EXPECT_EQ(again.model()->dim, kDim);
+  EXPECT_DOUBLE_EQ(again.model()->window_s, 10);
+  EXPECT_DOUBLE_EQ(again.model()->silence_db, -60);
+}
+
+TEST(Store, TrackWithWindowsRoundTrips) {
+  Store s = Store::open(db_path());
+  s.set_model(identity());
+  const auto emb = unit(2);
+  const int64_t id = s.put_track(track("/music/a.flac"), windows(3, 1), emb.data());
+  auto t = s.track(id);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->path, "/music/a.flac");
+  EXPECT_EQ(t->size, 1000);
+  EXPECT_EQ(t->mtime_ns, 123456789);
+  EXPECT_EQ(t->title, "Title");
+  EXPECT_EQ(t->artist, "Artist");
+  EXPECT_EQ(t->album, "Album");
+  EXPECT_EQ(t->genre, "Jazz");
+  EXPECT_EQ(t->date, "1999");
+  EXPECT_EQ(t->track_no, 3);
+  EXPECT_EQ(t->status, TrackStatus::Ok);
+  EXPECT_EQ(t->window_count, 3);
+  EXPECT_GT(t->indexed_at, 0);
+  EXPECT_EQ(s.track_by_path("/music/a.flac")->id, id);
+  EXPECT_FALSE(s.track_by_path("/music/none.flac"));
+
+  const auto ws = s.windows(id);
+  ASSERT_EQ(ws.size(), 3u);
+  EXPECT_TRUE(ws[1].silent);
+  EXPECT_TRUE(ws[1].embedding.empty());
+  EXPECT_EQ(ws[2].embedding, unit(2));
+  EXPECT_DOUBLE_EQ(ws[2].start_s, 10);
+  EXPECT_DOUBLE_EQ(ws[2].end_s, 20);
+
+  const search::WindowTable table = s.window_embeddings();  // non-silent only
+  EXPECT_EQ(table.dim, kDim);
+  ASSERT_EQ(table.size(), 2);
+  EXPECT_EQ(table.track_ids, (std::vector<int64_t>{id, id}));
+  EXPECT_EQ(table.starts, (std::vector<double>{0, 10}));
+  EXPECT_EQ(std::vector<float>(table.embeddings.begin() + kDim, table.embeddings.end()), unit(2));
+  const search::Embeddings tracks = s.track_embeddings();
+  EXPECT_EQ(tracks.ids, std::vector<int64_t>{id});
+  EXPECT_EQ(tracks.data, emb);
+  EXPECT_TRUE(s.check().empty());
+
+  // Replacing by path keeps the id and replaces the windows.
+  const int64_t again = s.put_track(track("/music/a.flac"), windows(1), emb.data());
+  EXPECT_EQ(again, id);
+  EXPECT_EQ(s.windows(id).size(), 1u);
+  EXPECT_EQ(s.counts().windows, 1);
+}
+
+TEST(Store, ErrorsSilentCountsAndDeletesCascade) {
+  Store s = Store::open(db_path());
+  s.set_model(identity());
+  const auto emb = unit(0);
+  const int64_t a = s.put_track(track("/m/a.mp3"), windows(2), emb.data());
+  Track bad = track("/m/bad.mp3");
+  bad.status = TrackStatus::Error;
+  bad.error = "not audio";
+  bad.duration_s = 0;
+  s.put_track(bad, {}, nullptr);
+  Track quiet = track("/m/quiet.wav");
+  quiet.status = TrackStatus::Error;
+  quiet.silent = true;
+  quiet.error = "silent";
+  s.put_track(quiet, windows(1, 0), nullptr);
+
+  Counts c = s.counts();
+  EXPECT_EQ(c.tracks, 3);
+  EXPECT_EQ(c.ok, 1);
+  EXPECT_EQ(c.errors, 2);
+  EXPECT_EQ(c.silent_tracks, 1);
+  EXPECT_EQ(c.windows, 3);
+  EXPECT_EQ(c.silent_windows, 1);
+  EXPECT_DOUBLE_EQ(c.audio_seconds, 12.5);  // ok tracks only
+  const auto errs = s.errors();
+  ASSERT_EQ(errs.size(), 2u);
+  EXPECT_EQ(errs[0].path, "/m/bad.mp3");
+  EXPECT_EQ(errs[0].reason, "not audio");
+  EXPECT_EQ(s.track_embeddings().size(), 1);
+  EXPECT_EQ(s.window_embeddings().size(), 2);  // error tracks' windows are not searched
+  EXPECT_TRUE(s.check().empty());
+
+  s.put_labels({{a, "jazz", 0.9f}, {a, "rock", 0.1f}});
+  s.remove_tracks({a});
+  EXPECT_EQ(s.counts().windows, 1);
+  EXPECT_TRUE(s.all_labels().empty());
+  EXPECT_EQ(scalar(s, "SELECT COUNT(*) FROM windows WHERE track_id NOT IN (SELECT id FROM tracks)"), 0);
+}
+
+TEST(Store, MoveKeepsEmbeddingsAndId) {
+  Store s = Store::open(db_path());
+  s.set_model(identity());
+  const auto emb = unit(1);
+  const int64_t id = s.put_track(track("/m/old.flac"), windows(2), emb.data());
+  const auto before = s.windows(id);
+  s.move_track(id, "/m/new/place.flac", 1000, 5, 6);
+  EXPECT_FALSE(s.track_by_path("/m/old.flac"));
+  auto t = s.track_by_path("/m/new/place.flac");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->id, id);
+  EXPECT_EQ(t->mtime_ns, 5);
+  const auto after = s.windows(id);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].embedding, before[i].embedding);
+  EXPECT_EQ(s.track_embeddings().data, emb);
+  EXPECT_THROW(s.move_track(99999, "/x", 1, 1, 1), Error);
+}
+
+TEST(Store, GenerationCountsWriteTransactions) {
+  Store s = Store::open(db_path());
+  const int64_t g0 = s.generation();
+  s.set_model(identity());
+  const int64_t g1 = s.generation();
+  EXPECT_GT(g1, g0);
+  const auto emb = unit(0);
+  s.put_track(track("/m/a.mp3"), windows(1), emb.data());
+  const int64_t g2 = s.generation();
+  EXPECT_GT(g2, g1);
+  (void)s.tracks();
+  (void)s.counts();
+  EXPECT_EQ(s.generation(), g2);  // reads do not count
+  s.put_cached_text(identity().model_key(), "jazz", unit(3));
+  EXPECT_GT(s.generation(), g2);
+}
+
+TEST(Store, TextCacheIsScopedByModel) {
+  Store s = Store::open(db_path());
+  s.set_model(identity());
+  const std::string key = identity().model_key();
+  EXPECT_FALSE(s.cached_text(key, "calm piano"));
+  s.put_cached_text(key, "calm piano", unit(1));
+  ASSERT_TRUE(s.cached_text(key, "calm piano"));
+  EXPECT_EQ(*s.cached_text(key, "calm piano"), unit(1));
+  EXPECT_FALSE(s.cached_text("other@model#x", "calm piano"));
+}
+
+TEST(Store, LabelsReplacePerTrack) {
+  Store s = Store::open(db_path());
+  s.set_model(identity());
+  const auto emb = unit(0);
+  const int64_t a = s.put_track(track("/m/a.mp3"), windows(1), emb.data());
+  const int64_t b = s.put_track(track("/m/b.mp3"), windows(1), emb.data());
+  s.put_labels({{a, "jazz", 0.2f}, {a, "rock", 0.7f}, {b, "pop", 0.5f}});
+  auto la = s.labels(a);
+  ASSERT_EQ(la.size(), 2u);
+  EXPECT_EQ(la[0].label, "rock");  // by score
+  s.put_labels({{a, "blues", 0.9f}});
+  la = s.labels(a);
+  ASSERT_EQ(la.size(), 1u);
+  EXPECT_EQ(la[0].label, "blues");
+  EXPECT_EQ(s.labels(b).size(), 1u);
+  EXPECT_EQ(s.all_labels().size(), 2u);
+  s.clear_labels();
+  EXPECT_TRUE(s.all_labels().empty());
+}
+
+TEST(Store, WipeAndIdentityMismatch) {
+  Store s = Store::open(db_path());
+  s.set_model(identity());
+  const auto emb = unit(0);
+  s.put_track(track("/m/a.mp3"), windows(2), emb.data());
+  s.add_roots({"/m"});
+  ModelIdentity other = identity();
+  EXPECT_EQ(identity().mismatch(other), "");
+  other.window_s = 5;
+  EXPECT_NE(identity().mismatch(other).find("window 10 s vs 5 s"), std::string::npos);
+  other = identity();
+  other.id = "org/other";
+  EXPECT_NE(identity().mismatch(other).find("model org/model vs org/other"), std::string::npos);
+  s.wipe(other);
+  EXPECT_EQ(s.counts().tracks, 0);
+  EXPECT_EQ(s.counts().windows, 0);
+  EXPECT_TRUE(s.roots().empty());
+  EXPECT_EQ(s.model()->id, "org/other");
+}
+
+TEST(Store, ReadOnlyOpen) {
+  const std::string path = db_path();
+  EXPECT_THROW(Store::open_readonly(path), Error);  // nothing there yet
+  {
+    Store s = Store::open(path);
+    s.set_model(identity());
+    const auto emb = unit(0);
+    s.put_track(track("/m/a.mp3"), windows(1), emb.data());
+  }
+  Store r = Store::open_readonly(path);
+  EXPECT_TRUE(r.read_only());
+  EXPECT_EQ(r.counts().tracks, 1);
+  EXPECT_THROW(r.set_model(identity()), Error);
+  // A file that is not a database is refused with a clear message.
+  const std::string junk = test::temp_dir() + "/junk.db";
+  std::ofstream(junk) << "this is not sqlite, just text long enough to look like a header......";
+  EXPECT_THROW(Store::open(junk), Error);
+  EXPECT_THROW(Store::open_readonly(junk), Error);
+}
+
+TEST(Store, DefaultPathFollowsEnvironment) {
+  const char* keep_db = std::getenv("CLAPSEARCH_DB");
+  const char* keep_xdg = std::getenv("XDG_DATA_HOME");
+  const char* keep_home = std::getenv("HOME");
+  const std::string old_db = keep_db ? keep_db : "", old_xdg = keep_xdg ? keep_xdg : "", old_home = keep_home ? keep_home : "";
+  setenv("CLAPSEARCH_DB", "/x/lib.db", 1);
+  EXPECT_EQ(default_db_path(), "/x/lib.db");
+  unsetenv("CLAPSEARCH_DB");
+  setenv("XDG_DATA_HOME", "/data", 1);
+  EXPECT_EQ(default_db_path(), "/data/clapsearch/library.db");
+  unsetenv("XDG_DATA_HOME");
+  setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(default_db_path(), "/home/u/.local/share/clapsearch/library.db");
+  keep_db ? setenv("CLAPSEARCH_DB", old_db.c_str(), 1) : unsetenv("CLAPSEARCH_DB");
+  keep_xdg ? setenv("XDG_DATA_HOME", old_xdg.c_str(), 1) : unsetenv("XDG_DATA_HOME");
+  keep_home ? setenv("HOME", old_home.c_str(), 1) : unsetenv("HOME");
+}
+
+TEST(IndexLock, SecondIndexerIsRefused) {
+  const std::string path = db_path();
+  fs::create_directories(fs::path(path).parent_path());
+  IndexLock first(path);
+  try {
+    IndexLock second(path);
+    FAIL() << "second lock acquired";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another `clapsearch index`"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace clap::index
