@@ -194,7 +194,10 @@ int run_index(const IndexOptions& o) {
     for (const auto& w : summary.warnings) std::fprintf(stderr, "warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
     print_summary(summary);
   }
-  if (o.json) std::printf("%s\n", summary_json(summary, db_path, model_spec.identity).dump().c_str());
+  if (o.json) {  // file names need not be UTF-8: invalid bytes become U+FFFD instead of failing
+    const nlohmann::json j = summary_json(summary, db_path, model_spec.identity);
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  }
   if (summary.found == 0) {
     if (!o.quiet) std::fprintf(stderr, "no audio files found\n");
     return 0;

@@ -53,7 +53,8 @@ int run_status(const StatusOptions& o) {
                         {"model", m},
                         {"roots", roots},
                         {"errors", errs}};
-    std::printf("%s\n", j.dump(2).c_str());
+    // File names need not be UTF-8: invalid bytes become U+FFFD rather than aborting the output.
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   std::printf("index     %s (%s, schema %d)\n", db_path.c_str(), size_text(store.file_bytes()).c_str(),

@@ -13,9 +13,10 @@
 
 namespace clap {
 
-// Hot element-wise loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the CPU
-// picks at load time (the binary stays portable; no -march=native).
-#define CLAP_VECTOR_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+// Hot loops are compiled for AVX-512, AVX2 and baseline x86-64; the CPU picks at load time
+// (the binary stays portable; no -march=native). Clones are chosen by ISA feature: "arch=..."
+// clones dispatch on the CPU model name and silently fell back to SSE2 on this machine's CPU.
+#define CLAP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 namespace {
 
@@ -23,7 +24,7 @@ namespace {
 // 2^n through the exponent bits. Within 2 ulp of std::exp on the softmax range; written
 // branch-free so the loops around it vectorise. Inputs below -87.3 give 0 (the reference's
 // result there is a denormal < 1e-38: nothing a probability can tell apart).
-inline float fast_exp(float x) {
+__attribute__((always_inline)) inline float fast_exp(float x) {
   const bool underflow = x < -87.3365478515625f;
   x = x > 88.3762626647949f ? 88.3762626647949f : x;
   x = x < -87.3365478515625f ? -87.3365478515625f : x;
@@ -46,7 +47,7 @@ inline float fast_exp(float x) {
 
 // erf(x) for float as a rational function on [-4, 4] (erf is ±1 in float outside), the
 // minimax approximation used by Eigen/TensorFlow; a few ulp from std::erf, vectorisable.
-inline float fast_erf(float x) {
+__attribute__((always_inline)) inline float fast_erf(float x) {
   x = x > 4.0f ? 4.0f : x;
   x = x < -4.0f ? -4.0f : x;
   const float x2 = x * x;
@@ -134,19 +135,20 @@ CLAP_VECTOR_CLONES void scale_add_rows(float* x, int64_t n, float scale, const f
 namespace {
 
 // 16-float vector type: one zmm register with AVX-512, split into ymm/xmm pairs in the
-// AVX2 / baseline clones by the compiler. Loads/stores via memcpy (no alignment needed).
+// AVX2 / baseline clones by the compiler. The helpers are always_inline so they are compiled
+// for the ISA of the clone that calls them (out of line they would get the baseline ISA). Loads/stores via memcpy (no alignment needed).
 typedef float v16 __attribute__((vector_size(64)));
-inline v16 load16(const float* p) {
+__attribute__((always_inline)) inline v16 load16(const float* p) {
   v16 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
+__attribute__((always_inline)) inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
 
 // scores[i][:] = q_i · kᵀ for rows i0..i0+3, n a multiple of 16 (n <= 64): the 4 x (n/16)
 // accumulators stay in registers while kt (hd x n) streams.
 template <int NV>
-inline void qk_rows4(const float* q, int64_t ld, const float* kt, int64_t hd, float* scores, int64_t i0) {
+__attribute__((always_inline)) inline void qk_rows4(const float* q, int64_t ld, const float* kt, int64_t hd, float* scores, int64_t i0) {
   constexpr int n = NV * 16;
   v16 acc[4][NV] = {};
   for (int64_t d = 0; d < hd; ++d) {
@@ -163,7 +165,7 @@ inline void qk_rows4(const float* q, int64_t ld, const float* kt, int64_t hd, fl
 
 // out[i][:hd] = Σ_j p[i][j] v[j][:hd] for rows i0..i0+3, hd a multiple of 16 (<= 64).
 template <int HV>
-inline void pv_rows4(const float* p, int64_t n, const float* v, int64_t ld, float* out, int64_t ld_out, int64_t i0) {
+__attribute__((always_inline)) inline void pv_rows4(const float* p, int64_t n, const float* v, int64_t ld, float* out, int64_t ld_out, int64_t i0) {
   v16 acc[4][HV] = {};
   for (int64_t j = 0; j < n; ++j) {
     v16 vv[HV];
