@@ -5,7 +5,7 @@
 # (a real checkpoint folder or hub id works the same way).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$root/scripts/build.sh"
+CLAPSEARCH_BUILD_TARGET=clapsearch bash "$root/scripts/build.sh"
 cli="${CLAPSEARCH_BUILD_DIR:-$root/build}/clapsearch"
 golden="$root/../shared/golden"
 [ -d "$golden" ] || golden=/work/shared/golden
