@@ -123,8 +123,8 @@ void mel_to_image(const AudioConfig& config, const HtsatWeights& w, const ImageG
   const float scale = frames > 1 && g.spec_width > 1 ? static_cast<float>(frames - 1) / (g.spec_width - 1) : 0.0f;
   const bool resize = frames < g.spec_width;
   const float A = -0.75f;
+  std::vector<float> row(static_cast<size_t>(mels));
   for (int t = 0; t < g.spec_width; ++t) {
-    float row[512];
     const float* src;
     if (resize) {  // align_corners=True source coordinate, 4 taps clamped at the borders
       const float real = scale * t;
@@ -134,7 +134,7 @@ void mel_to_image(const AudioConfig& config, const HtsatWeights& w, const ImageG
       const float* taps[4];
       for (int k = 0; k < 4; ++k) taps[k] = norm.data() + std::clamp(x0 - 1 + k, 0, frames - 1) * mels;
       for (int f = 0; f < mels; ++f) row[f] = taps[0][f] * c[0] + taps[1][f] * c[1] + taps[2][f] * c[2] + taps[3][f] * c[3];
-      src = row;
+      src = row.data();
     } else {
       src = norm.data() + static_cast<size_t>(t) * mels;
     }
