@@ -141,8 +141,10 @@ void add_like_command(CLI::App& app, Action& action) {
       ->excludes(json);
   add_library_options(cmd, o->lib);
   cmd->footer(
-      "Each chunk takes its --per-chunk nearest windows of the library; per track: votes = matches hitting it, total\n"
-      "similarity = sum of their cosines, combined = w·votes/max_votes + (1−w)·total/max_total (the best track scores 1).\n"
+      "Each chunk takes its --per-chunk nearest windows of the library; per track: votes = chunks that hit it (one vote\n"
+      "per chunk, from the track's best window), total similarity = sum of those cosines,\n"
+      "combined = w·votes/max_votes + (1−w)·total/max_total (the best track scores 1; an indexed file queried by itself\n"
+      "comes first with 1.0).\n"
       "Under each result: query chunk time → matched window time, d = cosine distance (1 − cosine).");
   cmd->callback([o, &action] { action = [o] { return run_like(*o); }; });
 }
