@@ -341,7 +341,8 @@ TEST(TokenizerErrors, MalformedFilesAreNamed) {
 // ---------------------------------------------------------------------------------------------
 // Speed: measured and printed, not asserted.
 
-TEST(TokenizerSpeed, LoadAndEncodeTimes) {
+// A measurement, not a check: run by hand with --gtest_also_run_disabled_tests.
+TEST(TokenizerSpeed, DISABLED_LoadAndEncodeTimes) {
   std::string dir = test::case_dir(test::golden_cases().at(0));
   using clock = std::chrono::steady_clock;
   double best_load = 1e9;
