@@ -189,8 +189,11 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
   float* scores = scratch + hd * n;
   for (int64_t j = 0; j < n; ++j)
     for (int64_t d = 0; d < hd; ++d) kt[d * n + j] = k[j * ld + d];
-  const bool blocked = n % 4 == 0 && (n == 16 || n == 32 || n == 48 || n == 64) && (hd == 16 || hd == 32 || hd == 64);
-  if (blocked) {  // Swin windows: n = 64 tokens, head dim 32
+  // Register-blocked paths: q·kᵀ for window sizes of 16..64 tokens (any head size), p·v for
+  // head sizes 16/32/64. Swin windows have 64 tokens; CLAP head sizes are 32 (HTSAT-base) or 24.
+  const bool qk_blocked = n == 16 || n == 32 || n == 48 || n == 64;
+  const bool pv_blocked = qk_blocked && (hd == 16 || hd == 32 || hd == 64);
+  if (qk_blocked) {
     for (int64_t i = 0; i < n; i += 4) {
       switch (n / 16) {
         case 1: qk_rows4<1>(q, ld, kt, hd, scores, i); break;
@@ -222,7 +225,7 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
     }
     softmax_row(srow, n);
   }
-  if (blocked) {
+  if (pv_blocked) {
     for (int64_t i = 0; i < n; i += 4) {
       switch (hd / 16) {
         case 1: pv_rows4<1>(scores, n, v, ld, out, ld_out, i); break;
