@@ -197,7 +197,7 @@ int run_bench(const BenchOptions& o) {
   text_short = shorts[shorts.size() / 2];
   text_16 = time_text(queries);
 
-  const double flops = htsat_flops_per_window(m.config.audio, 1001, 64);
+  const double flops = htsat_flops_per_window(m.config.audio);
   const double gflops = flops / (audio_bn / 1000) / 1e9;
   const double peak = measure_gemm_peak();
   struct rusage ru {};

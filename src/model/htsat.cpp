@@ -85,10 +85,9 @@ void conv1x1_bn(const float* x, int64_t rows, const ConvWeights& conv, const Bat
 
 // Strided convolution with kernel == stride over one image channel, as a GEMM on patches.
 // img: height x width; out: (out_h * out_w) x conv.out, row = oy * out_w + ox.
-void patch_conv(const float* img, int height, int width, const ConvWeights& conv, int out_h, int out_w, float* out,
+void patch_conv(const float* img, int width, const ConvWeights& conv, int out_h, int out_w, float* out,
                 std::vector<float>& patches) {
   const int kh = static_cast<int>(conv.kh), kw = static_cast<int>(conv.kw);
-  (void)height;
   patches.resize(static_cast<size_t>(out_h) * out_w * kh * kw);
   for (int oy = 0; oy < out_h; ++oy)
     for (int ox = 0; ox < out_w; ++ox) {
@@ -113,12 +112,11 @@ void append(Trace* trace, const std::string& name, const float* data, size_t n) 
 
 // BatchNorm over mel bins, bicubic resize of time to spec_width, fold into the spec image.
 // in: frames x mels of one channel; img: spec_size x spec_size.
-void mel_to_image(const AudioConfig& config, const HtsatWeights& w, const ImageGeometry& g, const float* in, int frames,
+void mel_to_image(const HtsatWeights& w, const ImageGeometry& g, const float* in, int frames,
                   int mels, float* img) {
   std::vector<float> norm(static_cast<size_t>(frames) * mels);
   for (int t = 0; t < frames; ++t)
     for (int f = 0; f < mels; ++f) norm[t * mels + f] = batch_norm_value(w.batch_norm, f, in[t * mels + f], 1e-5f);
-  (void)config;
   const int chunk = g.spec_width / g.freq_ratio;  // frames per image row block
   const float scale = frames > 1 && g.spec_width > 1 ? static_cast<float>(frames - 1) / (g.spec_width - 1) : 0.0f;
   const bool resize = frames < g.spec_width;
@@ -154,7 +152,7 @@ void fusion_local(const HtsatWeights& w, const ImageGeometry& g, const float* im
   std::fill(local, local + static_cast<size_t>(g.grid_h) * g.grid_w * dim, 0.0f);
   std::vector<float> conv(static_cast<size_t>(out_h) * out_w * dim);
   for (int c = 0; c < 3; ++c) {
-    patch_conv(images + static_cast<size_t>(c + 1) * g.spec_size * g.spec_size, g.spec_size, g.spec_size, w.mel_conv2d,
+    patch_conv(images + static_cast<size_t>(c + 1) * g.spec_size * g.spec_size, g.spec_size, w.mel_conv2d,
                out_h, out_w, conv.data(), scratch);
     if (trace) {
       auto cm = to_channel_major(conv.data(), static_cast<int64_t>(out_h) * out_w, dim);
@@ -429,10 +427,10 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
   for (int b = 0; b < batch; ++b) {
     const float* feats = input + static_cast<size_t>(b) * channels * frames * mels;
     for (int ch = 0; ch < channels; ++ch)
-      mel_to_image(c, w, g, feats + static_cast<size_t>(ch) * frames * mels, frames, mels, images.data() + ch * image_size);
+      mel_to_image(w, g, feats + static_cast<size_t>(ch) * frames * mels, frames, mels, images.data() + ch * image_size);
     append(trace, "mel2img", images.data(), images.size());
     float* tokens = x.data() + b * grid * embed;
-    patch_conv(images.data(), g.spec_size, g.spec_size, w.patch_proj, g.grid_h, g.grid_w, tokens, scratch);
+    patch_conv(images.data(), g.spec_size, w.patch_proj, g.grid_h, g.grid_w, tokens, scratch);
     if (trace) {
       auto cm = to_channel_major(tokens, grid, embed);
       append(trace, "patch_proj_conv", cm.data(), cm.size());
@@ -475,9 +473,7 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
     }
 }
 
-double htsat_flops_per_window(const AudioConfig& c, int frames, int mels) {
-  (void)frames;
-  (void)mels;
+double htsat_flops_per_window(const AudioConfig& c) {
   const ImageGeometry g = geometry(c);
   double flops = 0;
   int height = g.grid_h, width = g.grid_w, dim = c.patch_embeds_hidden_size;

@@ -63,6 +63,6 @@ void htsat_forward(const AudioConfig& config, const HtsatWeights& weights, const
                    int frames, int mels, const uint8_t* is_longer, float* pooled, Trace* trace = nullptr);
 
 // Multiply-accumulate count x2 of one window's forward pass (for GFLOP/s reporting).
-double htsat_flops_per_window(const AudioConfig& config, int frames, int mels);
+double htsat_flops_per_window(const AudioConfig& config);
 
 }  // namespace clap

@@ -124,20 +124,15 @@ CLAP_VECTOR_CLONES void layer_norm_row(const float* xr, int64_t dim, const float
 
 }  // namespace
 
-CLAP_VECTOR_CLONES void scale_add_rows(float* x, int64_t n, float scale, const float* bias, const float* mask) {
-  if (mask) {
-    for (int64_t i = 0; i < n; ++i) x[i] = x[i] * scale + bias[i] + mask[i];
-  } else {
-    for (int64_t i = 0; i < n; ++i) x[i] = x[i] * scale + bias[i];
-  }
-}
-
 namespace {
 
 // 16-float vector type: one zmm register with AVX-512, split into ymm/xmm pairs in the
 // AVX2 / baseline clones by the compiler. The helpers are always_inline so they are compiled
 // for the ISA of the clone that calls them (out of line they would get the baseline ISA). Loads/stores via memcpy (no alignment needed).
 typedef float v16 __attribute__((vector_size(64)));
+// v16 values never cross a call boundary (the helpers are always inlined), so GCC's note
+// that passing 64-byte vectors without AVX-512 changes the ABI does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
 __attribute__((always_inline)) inline v16 load16(const float* p) {
   v16 v;
   std::memcpy(&v, p, sizeof v);
@@ -328,10 +323,6 @@ void apply_activation(Activation act, float* x, int64_t n) {
       for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
       break;
   }
-}
-
-void softmax_rows(float* x, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * cols, cols);
 }
 
 void l2_normalize_rows(float* x, int64_t rows, int64_t cols) {

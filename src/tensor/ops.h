@@ -25,17 +25,11 @@ void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, c
 
 void apply_activation(Activation act, float* x, int64_t n);
 
-// x[i] = x[i] * scale + bias[i] (+ mask[i] when mask is not null): attention score epilogue.
-void scale_add_rows(float* x, int64_t n, float scale, const float* bias, const float* mask);
-
 // Single-head attention over n tokens: out = softmax(q·kᵀ·scale + bias + mask)·v.
 // q, k, v rows have stride ld (heads interleaved), out rows stride ld_out; bias and mask
 // (n x n) may be null; scratch holds hd*n + n*n floats.
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd, float scale,
                     const float* bias, const float* mask, float* out, int64_t ld_out, float* scratch);
-
-// Row-wise numerically stable softmax, in place.
-void softmax_rows(float* x, int64_t rows, int64_t cols);
 
 // Row-wise x / max(||x||₂, 1e-12), in place (torch.nn.functional.normalize).
 void l2_normalize_rows(float* x, int64_t rows, int64_t cols);

@@ -93,7 +93,9 @@ TEST_P(Parity, AudioTowerOnReferenceFeatures) {
       }
       for (const char* must : {"mel2img", "patch_proj_conv", "patch_embed", "stage0_out", "stage3_out", "final_norm"})
         EXPECT_TRUE(trace.count(must)) << must;
-      if (m.config.audio.enable_fusion) EXPECT_TRUE(trace.count("fusion_aff_out"));
+      if (m.config.audio.enable_fusion) {
+        EXPECT_TRUE(trace.count("fusion_aff_out"));
+      }
     }
   }
 }
