@@ -113,12 +113,9 @@ void ClapModel::Impl::audio_from_features(const float* features, int batch, int 
   flush_denormals_in_all_threads();
   const int hidden = config.audio.hidden_size, dim = config.projection_dim;
   std::vector<float> pooled(static_cast<size_t>(batch) * hidden);
-  // One clip at a time through the tower: GEMM kernels may block differently for different
-  // row counts, and a clip's embedding must not depend on the batch it arrives in.
-  const size_t per_clip = static_cast<size_t>(channels) * frames * mels;
-  for (int b = 0; b < batch; ++b)
-    htsat_forward(config.audio, audio, features + b * per_clip, 1, channels, frames, mels, is_longer ? is_longer + b : nullptr,
-                  pooled.data() + static_cast<size_t>(b) * hidden, trace);
+  // The whole batch goes through the tower together: its kernels compute every row (and
+  // every attention window) on its own, so a clip's embedding does not depend on the batch.
+  htsat_forward(config.audio, audio, features, batch, channels, frames, mels, is_longer, pooled.data(), trace);
   for (int b = 0; b < batch; ++b)
     projection_forward(audio_projection, config.projection_hidden_act, pooled.data() + static_cast<size_t>(b) * hidden, 1,
                        embeddings + static_cast<size_t>(b) * dim);

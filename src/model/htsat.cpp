@@ -191,10 +191,13 @@ void aff_fuse(const AffWeights& a, float* x, const float* r, int64_t tokens, int
     }
 }
 
+constexpr int64_t kStageRows = 2048;
+
 // Buffers reused across blocks and windows (per calling thread): a window's forward pass
 // then allocates nothing, and large buffers are not page-faulted in again for every block.
 struct SwinScratch {
-  std::vector<float> normed, windows, q, k, v, ctx, mlp;
+  std::vector<float> normed, windows, qkv, ctx, mlp;
+  std::vector<float> tokens, merged, merge_input;  // stage activations and patch merging
   std::vector<int64_t> source;
 };
 thread_local SwinScratch t_scratch;
@@ -216,9 +219,7 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
   SwinScratch& s = t_scratch;
   float* normed = sized(s.normed, tokens * dim);
   float* windows = sized(s.windows, wtokens * dim);
-  float* q = sized(s.q, wtokens * dim);
-  float* k = sized(s.k, wtokens * dim);
-  float* v = sized(s.v, wtokens * dim);
+  float* qkv = sized(s.qkv, wtokens * 3 * dim);  // per windowed token: query | key | value
   float* ctx = sized(s.ctx, wtokens * dim);
   int64_t* source = sized(s.source, wtokens);
 
@@ -243,14 +244,13 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
   }
   {
     profile::Scope scope("swin: q/k/v projections (GEMM)");
-    linear(windows, wtokens, dim, b.query.weight, b.query.bias, dim, q);
-    linear(windows, wtokens, dim, b.key.weight, b.key.bias, dim, k);
-    linear(windows, wtokens, dim, b.value.weight, b.value.bias, dim, v);
+    linear_packed(windows, wtokens, dim, b.packed_qkv, qkv, 3 * dim);
   }
   {
     profile::Scope scope("swin: window attention");
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const int64_t jobs = static_cast<int64_t>(batch) * nw * heads;
+    const int64_t ld = 3 * dim;
 #pragma omp parallel
     {
       std::vector<float> scratch(static_cast<size_t>(hd) * n + static_cast<size_t>(n) * n);
@@ -259,16 +259,16 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
         const int h = static_cast<int>(job % heads);
         const int64_t win = job / heads;  // batch * nw + w
         const int w = static_cast<int>(win % nw);
-        const int64_t off = win * n * dim + h * hd;
-        attention_head(q + off, k + off, v + off, dim, n, hd, scale, b.position_bias.data() + static_cast<size_t>(h) * n * n,
-                       shift > 0 ? b.shift_mask.data() + static_cast<size_t>(w) * n * n : nullptr, ctx + off, dim,
-                       scratch.data());
+        const float* q = qkv + win * n * ld + h * hd;
+        attention_head(q, q + dim, q + 2 * dim, ld, n, hd, scale, b.position_bias.data() + static_cast<size_t>(h) * n * n,
+                       shift > 0 ? b.shift_mask.data() + static_cast<size_t>(w) * n * n : nullptr,
+                       ctx + win * n * dim + h * hd, dim, scratch.data());
       }
     }
   }
   {
     profile::Scope scope("swin: attention output (GEMM) + residual");
-    linear(ctx, wtokens, dim, b.attention_output.weight, b.attention_output.bias, dim, windows);
+    linear_packed(ctx, wtokens, dim, b.packed_attention_output, windows, dim);
     // Reverse window partition and roll, add the residual.
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < wtokens; ++i)
@@ -286,44 +286,44 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
     layer_norm(x, tokens, dim, b.layernorm_after.weight, b.layernorm_after.bias, eps, normed);
   }
   {
-    profile::Scope scope("swin: MLP fc1 (GEMM)");
-    linear(normed, tokens, dim, b.intermediate.weight, b.intermediate.bias, hidden, mlp);
-  }
-  {
-    profile::Scope scope("swin: MLP activation");
-    apply_activation(act, mlp, tokens * hidden);
+    profile::Scope scope("swin: MLP fc1 (GEMM) + activation");
+    if (act == Activation::Gelu) {
+      linear_packed(normed, tokens, dim, b.packed_intermediate, mlp, hidden, Epilogue::Gelu);
+    } else {
+      linear_packed(normed, tokens, dim, b.packed_intermediate, mlp, hidden);
+      apply_activation(act, mlp, tokens * hidden);
+    }
   }
   {
     profile::Scope scope("swin: MLP fc2 (GEMM) + residual");
-    linear(mlp, tokens, hidden, b.output.weight, b.output.bias, dim, normed);
-    add_inplace(x, normed, tokens * dim);
+    linear_packed(mlp, tokens, hidden, b.packed_output, x, dim, Epilogue::AddResidual);
   }
 }
 
 // PatchMerging: 2x2 neighbours concatenated [(0,0),(1,0),(0,1),(1,1)] -> LayerNorm -> Linear 4C->2C.
-std::vector<float> patch_merge(const SwinStageWeights& s, const float* x, int batch, int height, int width, int dim,
-                               float eps) {
+// out: batch x ceil(height/2) x ceil(width/2) x 2·dim.
+void patch_merge(const SwinStageWeights& s, const float* x, int batch, int height, int width, int dim, float eps,
+                 float* out) {
   const int oh = (height + 1) / 2, ow = (width + 1) / 2;
   const int64_t rows = static_cast<int64_t>(batch) * oh * ow;
-  std::vector<float> cat(static_cast<size_t>(rows * 4 * dim));
+  float* cat = sized(t_scratch.merge_input, static_cast<size_t>(rows * 4 * dim));
   const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
-  for (int bi = 0; bi < batch; ++bi)
-    for (int y = 0; y < oh; ++y)
-      for (int xx = 0; xx < ow; ++xx) {
-        float* dst = cat.data() + ((static_cast<int64_t>(bi) * oh + y) * ow + xx) * 4 * dim;
-        for (int q = 0; q < 4; ++q) {
-          const int sy = 2 * y + dy[q], sx = 2 * xx + dx[q];
-          if (sy < height && sx < width)
-            std::memcpy(dst + q * dim, x + ((static_cast<int64_t>(bi) * height + sy) * width + sx) * dim, sizeof(float) * dim);
-          else
-            std::fill(dst + q * dim, dst + (q + 1) * dim, 0.0f);
-        }
-      }
   profile::Scope scope("patch merging");
-  layer_norm(cat.data(), rows, 4 * dim, s.downsample_norm.weight, s.downsample_norm.bias, eps, cat.data());
-  std::vector<float> out(static_cast<size_t>(rows * 2 * dim));
-  linear(cat.data(), rows, 4 * dim, s.downsample_reduction.weight, nullptr, 2 * dim, out.data());
-  return out;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t bi = row / (oh * ow);
+    const int y = static_cast<int>(row / ow % oh), xx = static_cast<int>(row % ow);
+    float* dst = cat + row * 4 * dim;
+    for (int q = 0; q < 4; ++q) {
+      const int sy = 2 * y + dy[q], sx = 2 * xx + dx[q];
+      if (sy < height && sx < width)
+        std::memcpy(dst + q * dim, x + ((bi * height + sy) * width + sx) * dim, sizeof(float) * dim);
+      else
+        std::fill(dst + q * dim, dst + (q + 1) * dim, 0.0f);
+    }
+  }
+  layer_norm(cat, rows, 4 * dim, s.downsample_norm.weight, s.downsample_norm.bias, eps, cat);
+  linear_packed(cat, rows, 4 * dim, s.packed_reduction, out, 2 * dim);
 }
 
 }  // namespace
@@ -382,6 +382,14 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
       const int span = 2 * c.window_size - 1;
       b.relative_position_bias_table = src.get(bp + ".attention.self.relative_position_bias_table", {span * span, b.heads});
       if (b.relative_position_bias_table) b.position_bias = gather_position_bias(b.relative_position_bias_table, b.window, b.heads);
+      const float* qkv_weights[3] = {b.query.weight, b.key.weight, b.value.weight};
+      const float* qkv_biases[3] = {b.query.bias, b.key.bias, b.value.bias};
+      const int64_t qkv_outs[3] = {dim, dim, dim};
+      if (b.query.weight && b.key.weight && b.value.weight) b.packed_qkv = pack_linear(3, qkv_weights, qkv_biases, qkv_outs, dim);
+      if (b.attention_output.weight)
+        b.packed_attention_output = pack_linear(b.attention_output.weight, b.attention_output.bias, dim, dim);
+      if (b.intermediate.weight) b.packed_intermediate = pack_linear(b.intermediate.weight, b.intermediate.bias, hidden, dim);
+      if (b.output.weight) b.packed_output = pack_linear(b.output.weight, b.output.bias, dim, hidden);
       if (b.shift > 0) {
         const int hp = (height + b.window - 1) / b.window * b.window, wp = (width + b.window - 1) / b.window * b.window;
         b.shift_mask = build_shift_mask(hp, wp, b.window, b.shift);
@@ -392,6 +400,8 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
     if (s.has_downsample) {
       s.downsample_norm = src.norm(sp + ".downsample.norm", 4 * dim);
       s.downsample_reduction = src.linear(sp + ".downsample.reduction", 4 * dim, 2 * dim, false);
+      if (s.downsample_reduction.weight)
+        s.packed_reduction = pack_linear(s.downsample_reduction.weight, nullptr, 2 * dim, 4 * dim);
       height = (height + 1) / 2;
       width = (width + 1) / 2;
       dim *= 2;
@@ -419,8 +429,11 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
   const int64_t grid = static_cast<int64_t>(g.grid_h) * g.grid_w;
   const size_t image_size = static_cast<size_t>(g.spec_size) * g.spec_size;
 
-  // Patch embedding per clip -> tokens: batch x grid x embed.
-  std::vector<float> x(static_cast<size_t>(batch * grid * embed));
+  // Patch embedding per clip -> tokens: batch x grid x embed. Activations live in per-thread
+  // buffers reused across calls (fresh multi-megabyte allocations cost page faults each time).
+  SwinScratch& scratch_buffers = t_scratch;
+  float* x = sized(scratch_buffers.tokens, static_cast<size_t>(batch * grid * embed));
+  size_t x_size = static_cast<size_t>(batch * grid * embed);
   {
   profile::Scope embed_scope("patch embedding (BatchNorm, bicubic, conv, fusion)");
   std::vector<float> images(channels * image_size), scratch, local;
@@ -429,7 +442,7 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
     for (int ch = 0; ch < channels; ++ch)
       mel_to_image(w, g, feats + static_cast<size_t>(ch) * frames * mels, frames, mels, images.data() + ch * image_size);
     append(trace, "mel2img", images.data(), images.size());
-    float* tokens = x.data() + b * grid * embed;
+    float* tokens = x + b * grid * embed;
     patch_conv(images.data(), g.spec_size, w.patch_proj, g.grid_h, g.grid_w, tokens, scratch);
     if (trace) {
       auto cm = to_channel_major(tokens, grid, embed);
@@ -445,26 +458,41 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
       }
     }
   }
-  if (w.patch_norm.weight) layer_norm(x.data(), batch * grid, embed, w.patch_norm.weight, w.patch_norm.bias, eps, x.data());
-  append(trace, "patch_embed", x.data(), x.size());
+  if (w.patch_norm.weight) layer_norm(x, batch * grid, embed, w.patch_norm.weight, w.patch_norm.bias, eps, x);
+  append(trace, "patch_embed", x, x_size);
   }
 
   int height = g.grid_h, width = g.grid_w, dim = embed;
   for (size_t i = 0; i < w.stages.size(); ++i) {
     const SwinStageWeights& s = w.stages[i];
-    for (const SwinBlockWeights& b : s.blocks) swin_block(b, x.data(), batch, height, width, dim, eps, c.hidden_act);
-    append(trace, "stage" + std::to_string(i) + "_pre_downsample", x.data(), x.size());
+    // Clips go through a stage in groups of about kStageRows tokens: early stages (4096
+    // tokens a clip) one clip at a time so activations stay in cache, late stages several
+    // clips at once so each weight matrix is read once per group. Every kernel treats rows
+    // (and windows) independently, so a clip's result does not depend on its group.
+    const int64_t clip_tokens = static_cast<int64_t>(height) * width;
+    const int group = static_cast<int>(std::clamp<int64_t>(kStageRows / clip_tokens, 1, batch));
+    for (int b0 = 0; b0 < batch; b0 += group) {
+      float* xs = x + static_cast<size_t>(b0) * clip_tokens * dim;
+      for (const SwinBlockWeights& b : s.blocks)
+        swin_block(b, xs, std::min(group, batch - b0), height, width, dim, eps, c.hidden_act);
+    }
+    append(trace, "stage" + std::to_string(i) + "_pre_downsample", x, x_size);
     if (s.has_downsample) {
-      x = patch_merge(s, x.data(), batch, height, width, dim, eps);
+      const int in_height = height, in_width = width;
       height = (height + 1) / 2;
       width = (width + 1) / 2;
+      x_size = static_cast<size_t>(batch) * height * width * dim * 2;
+      float* merged = sized(scratch_buffers.merged, x_size);
+      patch_merge(s, x, batch, in_height, in_width, dim, eps, merged);
+      std::swap(scratch_buffers.tokens, scratch_buffers.merged);  // `merged` now backs tokens
+      x = merged;
       dim *= 2;
     }
-    append(trace, "stage" + std::to_string(i) + "_out", x.data(), x.size());
+    append(trace, "stage" + std::to_string(i) + "_out", x, x_size);
   }
   const int64_t tokens = static_cast<int64_t>(height) * width;
-  layer_norm(x.data(), batch * tokens, dim, w.final_norm.weight, w.final_norm.bias, eps, x.data());
-  append(trace, "final_norm", x.data(), x.size());
+  layer_norm(x, batch * tokens, dim, w.final_norm.weight, w.final_norm.bias, eps, x);
+  append(trace, "final_norm", x, x_size);
   for (int b = 0; b < batch; ++b)
     for (int ch = 0; ch < dim; ++ch) {
       double s = 0;

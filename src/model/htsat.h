@@ -10,6 +10,7 @@
 
 #include "model/config.h"
 #include "model/weights.h"
+#include "tensor/gemm.h"
 
 namespace clap {
 
@@ -24,6 +25,8 @@ struct SwinBlockWeights {  // audio_encoder.layers.<i>.blocks.<j>
   // heads x w² x w², and the shifted-window mask, windows x w² x w² (empty when unshifted).
   std::vector<float> position_bias;
   std::vector<float> shift_mask;
+  // The linear layers repacked for the GEMM kernel (query/key/value stacked into one).
+  PackedLinear packed_qkv, packed_attention_output, packed_intermediate, packed_output;
   int heads = 0, window = 0, shift = 0;
 };
 
@@ -32,6 +35,7 @@ struct SwinStageWeights {  // audio_encoder.layers.<i>
   bool has_downsample = false;
   NormWeights downsample_norm;             // downsample.norm
   LinearWeights downsample_reduction;      // downsample.reduction (no bias)
+  PackedLinear packed_reduction;           // derived: downsample_reduction repacked
   int dim = 0, height = 0, width = 0;      // token grid entering the stage
 };
 

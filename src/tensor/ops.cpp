@@ -290,6 +290,8 @@ void linear(const float* x, int64_t rows, int64_t in, const float* weight, const
   gemm(false, true, rows, out, in, 1.0f, x, in, weight, in, bias ? 1.0f : 0.0f, y, out);
 }
 
+void gelu_erf_inplace(float* x, int64_t n) { gelu_erf(x, n); }
+
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, float* y) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) layer_norm_row(x + r * dim, dim, gamma, beta, eps, y + r * dim);

@@ -25,6 +25,9 @@ void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, c
 
 void apply_activation(Activation act, float* x, int64_t n);
 
+// x = gelu(x) (erf form) on the calling thread.
+void gelu_erf_inplace(float* x, int64_t n);
+
 // Single-head attention over n tokens: out = softmax(q·kᵀ·scale + bias + mask)·v.
 // q, k, v rows have stride ld (heads interleaved), out rows stride ld_out; bias and mask
 // (n x n) may be null; scratch holds hd*n + n*n floats.

@@ -1,0 +1,204 @@
+#include "tensor/gemm.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "tensor/ops.h"
+
+namespace clap {
+namespace {
+
+constexpr int kPanel = 32;       // outputs per panel: two 16-float vectors
+constexpr int kStripRows = 12;   // rows per register block: 24 accumulators + 2 weight vectors
+constexpr int kTileRows = 288;   // rows per tile: a tile's inputs stay in L2 while panels stream
+
+float* aligned_floats(std::unique_ptr<float[]>& owner, size_t n) {
+  owner.reset(new float[n + 16]);
+  const auto address = reinterpret_cast<uintptr_t>(owner.get());
+  return reinterpret_cast<float*>((address + 63) & ~uintptr_t{63});
+}
+
+bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+
+// ---- AVX-512 kernel -------------------------------------------------------------------
+#define CLAP_AVX512 __attribute__((target("avx512f")))
+
+// rows x 32 tile of y += strip · panel over all k; masks select the valid outputs.
+template <int R>
+CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                                    float* y, int64_t ldy, __mmask16 mask0, __mmask16 mask1, bool add_residual) {
+  __m512 acc0[R], acc1[R];
+  const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = bias0;
+    acc1[r] = bias1;
+  }
+  for (int64_t k = 0; k < k_count; ++k) {
+    const __m512 w0 = _mm512_load_ps(panel + k * kPanel), w1 = _mm512_load_ps(panel + k * kPanel + 16);
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(x[r * ldx + k]);
+      acc0[r] = _mm512_fmadd_ps(a, w0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(a, w1, acc1[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* yr = y + r * ldy;
+    if (add_residual) {
+      acc0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, yr), acc0[r]);
+      acc1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, yr + 16), acc1[r]);
+    }
+    _mm512_mask_storeu_ps(yr, mask0, acc0[r]);
+    _mm512_mask_storeu_ps(yr + 16, mask1, acc1[r]);
+  }
+}
+
+CLAP_AVX512 void strip_avx512(int rows, const float* x, int64_t ldx, const float* panel, const float* bias,
+                              int64_t k_count, float* y, int64_t ldy, int valid, bool add_residual) {
+  const __mmask16 mask0 = valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << valid) - 1);
+  const __mmask16 mask1 = valid >= 32 ? 0xFFFF : valid <= 16 ? 0 : static_cast<__mmask16>((1u << (valid - 16)) - 1);
+  switch (rows) {
+#define CLAP_TILE(n) \
+  case n: tile_avx512<n>(x, ldx, panel, bias, k_count, y, ldy, mask0, mask1, add_residual); break;
+    CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
+    CLAP_TILE(7) CLAP_TILE(8) CLAP_TILE(9) CLAP_TILE(10) CLAP_TILE(11) CLAP_TILE(12)
+#undef CLAP_TILE
+  }
+}
+
+// ---- portable kernel (same arithmetic order; AVX2 or baseline code from the compiler) ----
+typedef float v16 __attribute__((vector_size(64)));
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+template <int R>
+__attribute__((always_inline)) inline void tile_portable(const float* x, int64_t ldx, const float* panel,
+                                                         const float* bias, int64_t k_count, float* y, int64_t ldy,
+                                                         int valid, bool add_residual) {
+  v16 acc[R][2];
+  v16 b0, b1;
+  std::memcpy(&b0, bias, sizeof b0);
+  std::memcpy(&b1, bias + 16, sizeof b1);
+  for (int r = 0; r < R; ++r) {
+    acc[r][0] = b0;
+    acc[r][1] = b1;
+  }
+  for (int64_t k = 0; k < k_count; ++k) {
+    v16 w0, w1;
+    std::memcpy(&w0, panel + k * kPanel, sizeof w0);
+    std::memcpy(&w1, panel + k * kPanel + 16, sizeof w1);
+    for (int r = 0; r < R; ++r) {
+      const float a = x[r * ldx + k];
+      acc[r][0] = a * w0 + acc[r][0];
+      acc[r][1] = a * w1 + acc[r][1];
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float out[kPanel];
+    std::memcpy(out, &acc[r][0], sizeof(v16));
+    std::memcpy(out + 16, &acc[r][1], sizeof(v16));
+    float* yr = y + r * ldy;
+    for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + out[j] : out[j];
+  }
+}
+
+__attribute__((target_clones("avx2", "default"))) void strip_portable(int rows, const float* x, int64_t ldx,
+                                                                      const float* panel, const float* bias,
+                                                                      int64_t k_count, float* y, int64_t ldy, int valid,
+                                                                      bool add_residual) {
+  // Register pressure without AVX-512 allows ~3 rows of 32 outputs; larger strips go in threes.
+  int r = 0;
+  for (; r + 3 <= rows; r += 3)
+    tile_portable<3>(x + r * ldx, ldx, panel, bias, k_count, y + r * ldy, ldy, valid, add_residual);
+  for (; r < rows; ++r) tile_portable<1>(x + r * ldx, ldx, panel, bias, k_count, y + r * ldy, ldy, valid, add_residual);
+}
+
+}  // namespace
+
+PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
+                         int64_t in) {
+  PackedLinear p;
+  p.in = in;
+  for (int i = 0; i < parts; ++i) p.out += outs[i];
+  p.panels = (p.out + kPanel - 1) / kPanel;
+  const size_t n = static_cast<size_t>(p.panels) * in * kPanel;
+  p.data_aligned = aligned_floats(p.data, n);
+  std::unique_ptr<float[]> bias_owner;
+  float* bias = aligned_floats(bias_owner, static_cast<size_t>(p.panels) * kPanel);
+  std::fill(bias, bias + p.panels * kPanel, 0.0f);
+  // Row o of the stacked matrix comes from part `which`, row `o - first`.
+  std::vector<std::pair<int, int64_t>> source(static_cast<size_t>(p.out));
+  int64_t o = 0;
+  for (int i = 0; i < parts; ++i)
+    for (int64_t r = 0; r < outs[i]; ++r, ++o) {
+      source[o] = {i, r};
+      if (biases[i]) bias[o] = biases[i][r];
+    }
+  float* data = p.data_aligned;
+#pragma omp parallel for schedule(static)
+  for (int64_t panel = 0; panel < p.panels; ++panel) {
+    float* dst = data + panel * in * kPanel;
+    for (int j = 0; j < kPanel; ++j) {
+      const int64_t row = panel * kPanel + j;
+      if (row >= p.out) {
+        for (int64_t k = 0; k < in; ++k) dst[k * kPanel + j] = 0.0f;
+        continue;
+      }
+      const float* src = weights[source[row].first] + source[row].second * in;
+      for (int64_t k = 0; k < in; ++k) dst[k * kPanel + j] = src[k];
+    }
+  }
+  p.bias = std::move(bias_owner);
+  p.bias_aligned = bias;
+  return p;
+}
+
+const char* packed_gemm_kernel() { return cpu_has_avx512() ? "avx512" : "portable"; }
+
+void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
+                   Epilogue epilogue) {
+  if (rows <= 0 || w.out == 0) return;
+  const bool avx512 = cpu_has_avx512();
+  const bool add_residual = epilogue == Epilogue::AddResidual;
+  const int threads = omp_get_max_threads();
+  // Tiles: row blocks of whole strips (balanced across threads) x groups of panels. Small
+  // row counts split the panels instead, so both cores work on stage-4-sized inputs.
+  const int64_t strips = (rows + kStripRows - 1) / kStripRows;
+  int64_t row_tiles = std::max<int64_t>(1, (rows + kTileRows / 2) / kTileRows);
+  if (row_tiles >= threads) row_tiles = (row_tiles + threads - 1) / threads * threads;
+  row_tiles = std::min(row_tiles, strips);
+  const int64_t panel_groups = row_tiles >= threads ? 1 : std::min<int64_t>(w.panels, threads * 2);
+  const int64_t tiles = row_tiles * panel_groups;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t rt = t / panel_groups, g = t % panel_groups;
+    const int64_t s0 = strips * rt / row_tiles, s1 = strips * (rt + 1) / row_tiles;
+    const int64_t p0 = w.panels * g / panel_groups, p1 = w.panels * (g + 1) / panel_groups;
+    const int64_t r0 = s0 * kStripRows, r1 = std::min(rows, s1 * kStripRows);
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* panel = w.data_aligned + p * w.in * kPanel;
+      const float* bias = w.bias_aligned + p * kPanel;
+      const int valid = static_cast<int>(std::min<int64_t>(kPanel, w.out - p * kPanel));
+      for (int64_t r = r0; r < r1; r += kStripRows) {
+        const int n = static_cast<int>(std::min<int64_t>(kStripRows, r1 - r));
+        if (avx512)
+          strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, y + r * ldy + p * kPanel, ldy, valid, add_residual);
+        else
+          strip_portable(n, x + r * ldx, ldx, panel, bias, w.in, y + r * ldy + p * kPanel, ldy, valid, add_residual);
+      }
+    }
+    if (epilogue == Epilogue::Gelu) {
+      const int64_t c0 = p0 * kPanel, c1 = std::min(w.out, p1 * kPanel);
+      for (int64_t r = r0; r < r1; ++r) gelu_erf_inplace(y + r * ldy + c0, c1 - c0);
+    }
+  }
+}
+
+}  // namespace clap

@@ -1,0 +1,49 @@
+// Linear layers on weights repacked once at load time for a register-blocked GEMM kernel.
+//
+// y[rows, out] = x[rows, in] · Wᵀ + bias, W in PyTorch layout [out, in]. The weights are
+// stored as panels of 32 outputs (k-major inside a panel) so the kernel streams them with
+// aligned vector loads while a strip of up to 12 input rows stays in registers as broadcasts.
+//
+// Every output element is one fused multiply-add chain over k = 0..in-1 started from its
+// bias, in the same order whatever the row count, the thread count or the tiling: a row's
+// result never depends on the other rows in the call (a clip's embedding does not depend on
+// the batch it arrives in) and runs are bit-identical. AVX-512 is used when the CPU has it
+// (chosen at run time); otherwise a portable version of the same kernel runs.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+namespace clap {
+
+struct PackedLinear {
+  int64_t in = 0, out = 0;
+  int64_t panels = 0;                     // ceil(out / 32)
+  std::unique_ptr<float[]> data;          // panels x in x 32, zero-padded, 64-byte aligned
+  std::unique_ptr<float[]> bias;          // panels x 32 (zeros where the layer has none), aligned
+  float* data_aligned = nullptr;
+  float* bias_aligned = nullptr;
+  size_t bytes() const { return static_cast<size_t>(panels) * (in + 1) * 32 * sizeof(float); }
+};
+
+// Packs `parts` weight matrices stacked along the output dimension (e.g. query, key, value
+// into one [3·dim, in] layer). weights[i] is [outs[i], in]; biases[i] may be null.
+PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
+                         int64_t in);
+inline PackedLinear pack_linear(const float* weight, const float* bias, int64_t out, int64_t in) {
+  return pack_linear(1, &weight, &bias, &out, in);
+}
+
+enum class Epilogue {
+  None,          // y = x·Wᵀ + b
+  Gelu,          // y = gelu(x·Wᵀ + b)  (erf form)
+  AddResidual,   // y = y + (x·Wᵀ + b)  (y holds the residual on entry)
+};
+
+// x rows have stride ldx, y rows stride ldy; y must not alias x.
+void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
+                   Epilogue epilogue = Epilogue::None);
+
+// Which kernel linear_packed uses on this CPU ("avx512" or "portable").
+const char* packed_gemm_kernel();
+
+}  // namespace clap
