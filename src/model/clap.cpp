@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "core/error.h"
+#include "core/profile.h"
 #include "model/clap_impl.h"
 #include "tensor/ops.h"
 
@@ -144,6 +146,7 @@ std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const floa
     const int n = static_cast<int>(std::min<size_t>(batch, clips.size() - start));
     std::vector<MelFeatures> feats(n);
     std::string error;
+    std::optional<profile::Scope> mel_scope(std::in_place, "log-mel features (clips in parallel)");
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; ++i) {
       const auto& clip = clips[start + i];
@@ -163,6 +166,7 @@ std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const floa
       std::copy(feats[i].data.begin(), feats[i].data.end(), batch_features.begin() + per * i);
       longer[i] = feats[i].is_longer ? 1 : 0;
     }
+    mel_scope.reset();
     m.audio_from_features(batch_features.data(), n, f0.channels, f0.frames, f0.mels, longer.data(), out.data() + start * dim);
   }
   return out;

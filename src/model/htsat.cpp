@@ -191,7 +191,7 @@ void aff_fuse(const AffWeights& a, float* x, const float* r, int64_t tokens, int
     }
 }
 
-constexpr int64_t kStageRows = 2048;
+static const int64_t kStageRows = getenv("CLAP_STAGE_ROWS") ? atoll(getenv("CLAP_STAGE_ROWS")) : 2048;
 
 // Buffers reused across blocks and windows (per calling thread): a window's forward pass
 // then allocates nothing, and large buffers are not page-faulted in again for every block.
@@ -490,6 +490,7 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
     }
     append(trace, "stage" + std::to_string(i) + "_out", x, x_size);
   }
+  profile::Scope pool_scope("final layernorm + pooling");
   const int64_t tokens = static_cast<int64_t>(height) * width;
   layer_norm(x, batch * tokens, dim, w.final_norm.weight, w.final_norm.bias, eps, x);
   append(trace, "final_norm", x, x_size);

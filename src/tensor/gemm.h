@@ -43,6 +43,11 @@ enum class Epilogue {
 void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
                    Epilogue epilogue = Epilogue::None);
 
+// y[rows, out] = x · Wᵀ + bias for a handful of rows on W in its own layout (one pass over
+// W: memory-bound). Returns false (and does nothing) when the CPU lacks AVX-512.
+bool linear_few_rows_fast(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
+                          float* y);
+
 // Which kernel linear_packed uses on this CPU ("avx512" or "portable").
 const char* packed_gemm_kernel();
 

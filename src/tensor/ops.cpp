@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "tensor/gemm.h"
 
 namespace clap {
 
@@ -282,7 +283,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 }
 
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y) {
-  if (rows <= kFewRows) return linear_few_rows(x, rows, in, weight, bias, out, y);
+  if (rows <= kFewRows) {
+    if (!linear_few_rows_fast(x, rows, in, weight, bias, out, y)) linear_few_rows(x, rows, in, weight, bias, out, y);
+    return;
+  }
   if (bias) {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + out, y + r * out);
@@ -293,7 +297,7 @@ void linear(const float* x, int64_t rows, int64_t in, const float* weight, const
 void gelu_erf_inplace(float* x, int64_t n) { gelu_erf(x, n); }
 
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, float* y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * dim >= 32768)
   for (int64_t r = 0; r < rows; ++r) layer_norm_row(x + r * dim, dim, gamma, beta, eps, y + r * dim);
 }
 
@@ -305,7 +309,7 @@ void apply_activation(Activation act, float* x, int64_t n) {
       break;
     case Activation::Gelu: {
       const int64_t chunk = 4096;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > chunk)
       for (int64_t i = 0; i < n; i += chunk) gelu_erf(x + i, std::min(chunk, n - i));
       break;
     }
@@ -338,7 +342,7 @@ void l2_normalize_rows(float* x, int64_t rows, int64_t cols) {
 }
 
 void add_inplace(float* y, const float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 32768)
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
