@@ -253,7 +253,7 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
     const int64_t ld = 3 * dim;
 #pragma omp parallel
     {
-      std::vector<float> scratch(static_cast<size_t>(hd) * n + static_cast<size_t>(n) * n);
+      std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(n, hd)));
 #pragma omp for schedule(static)
       for (int64_t job = 0; job < jobs; ++job) {
         const int h = static_cast<int>(job % heads);

@@ -53,7 +53,7 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const int64_t
   layer_norm(x.data(), n, h, w.embeddings_norm.weight, w.embeddings_norm.bias, eps, x.data());
   if (trace) (*trace)["hidden_state_0"] = x;
 
-  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), tmp(x.size()), scratch(static_cast<size_t>(hd * n + n * n));
+  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), tmp(x.size()), scratch(static_cast<size_t>(attention_scratch_floats(n, hd)));
   std::vector<float> mlp(static_cast<size_t>(n * c.intermediate_size));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (size_t li = 0; li < w.layers.size(); ++li) {

@@ -229,6 +229,25 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
         default: pv_rows4<4>(scores, n, v, ld, out, ld_out, i); break;
       }
     }
+  } else if (qk_blocked && hd < 64) {
+    // Other head sizes (HTSAT-tiny: 24): V zero-padded to the next multiple of 16 columns,
+    // the blocked kernel into a padded 4-row tile, the real columns copied out. The padding
+    // adds exact zeros only, so each output is the same sum as the unblocked loop's order.
+    const int64_t hp = (hd + 15) / 16 * 16;
+    float* vpad = scores + n * n;
+    float* tile = vpad + n * hp;
+    for (int64_t j = 0; j < n; ++j) {
+      std::memcpy(vpad + j * hp, v + j * ld, sizeof(float) * hd);
+      std::fill(vpad + j * hp + hd, vpad + (j + 1) * hp, 0.0f);
+    }
+    for (int64_t i = 0; i < n; i += 4) {
+      switch (hp / 16) {
+        case 1: pv_rows4<1>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
+        case 2: pv_rows4<2>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
+        default: pv_rows4<3>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
+      }
+      for (int r = 0; r < 4; ++r) std::memcpy(out + (i + r) * ld_out, tile + r * hp, sizeof(float) * hd);
+    }
   } else {
     for (int64_t i = 0; i < n; ++i) {
       float* oi = out + i * ld_out;
@@ -329,6 +348,11 @@ void apply_activation(Activation act, float* x, int64_t n) {
       for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
       break;
   }
+}
+
+int64_t attention_scratch_floats(int64_t n, int64_t hd) {
+  const int64_t hp = (hd + 15) / 16 * 16;
+  return hd * n + n * n + n * hp + 4 * hp;
 }
 
 void l2_normalize_rows(float* x, int64_t rows, int64_t cols) {

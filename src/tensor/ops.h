@@ -30,9 +30,11 @@ void gelu_erf_inplace(float* x, int64_t n);
 
 // Single-head attention over n tokens: out = softmax(q·kᵀ·scale + bias + mask)·v.
 // q, k, v rows have stride ld (heads interleaved), out rows stride ld_out; bias and mask
-// (n x n) may be null; scratch holds hd*n + n*n floats.
+// (n x n) may be null; scratch holds attention_scratch_floats(n, hd) floats.
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd, float scale,
                     const float* bias, const float* mask, float* out, int64_t ld_out, float* scratch);
+
+int64_t attention_scratch_floats(int64_t n, int64_t hd);
 
 // Row-wise x / max(||x||₂, 1e-12), in place (torch.nn.functional.normalize).
 void l2_normalize_rows(float* x, int64_t rows, int64_t cols);
