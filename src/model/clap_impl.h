@@ -1,6 +1,7 @@
 // Internals of ClapModel, visible to tests (stage-by-stage parity) and benchmarks.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "model/clap.h"
@@ -17,6 +18,7 @@ struct ClapModel::Impl {
   ClapConfig config;
   std::unique_ptr<WeightSource> source;
   HtsatWeights audio;
+  mutable std::once_flag audio_kernels_packed;  // pack_htsat_kernels on first audio use
   RobertaWeights text;
   ProjectionWeights audio_projection, text_projection;
   float logit_scale_a = 0, logit_scale_t = 0;  // raw log scales

@@ -382,14 +382,6 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
       const int span = 2 * c.window_size - 1;
       b.relative_position_bias_table = src.get(bp + ".attention.self.relative_position_bias_table", {span * span, b.heads});
       if (b.relative_position_bias_table) b.position_bias = gather_position_bias(b.relative_position_bias_table, b.window, b.heads);
-      const float* qkv_weights[3] = {b.query.weight, b.key.weight, b.value.weight};
-      const float* qkv_biases[3] = {b.query.bias, b.key.bias, b.value.bias};
-      const int64_t qkv_outs[3] = {dim, dim, dim};
-      if (b.query.weight && b.key.weight && b.value.weight) b.packed_qkv = pack_linear(3, qkv_weights, qkv_biases, qkv_outs, dim);
-      if (b.attention_output.weight)
-        b.packed_attention_output = pack_linear(b.attention_output.weight, b.attention_output.bias, dim, dim);
-      if (b.intermediate.weight) b.packed_intermediate = pack_linear(b.intermediate.weight, b.intermediate.bias, hidden, dim);
-      if (b.output.weight) b.packed_output = pack_linear(b.output.weight, b.output.bias, dim, hidden);
       if (b.shift > 0) {
         const int hp = (height + b.window - 1) / b.window * b.window, wp = (width + b.window - 1) / b.window * b.window;
         b.shift_mask = build_shift_mask(hp, wp, b.window, b.shift);
@@ -400,8 +392,6 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
     if (s.has_downsample) {
       s.downsample_norm = src.norm(sp + ".downsample.norm", 4 * dim);
       s.downsample_reduction = src.linear(sp + ".downsample.reduction", 4 * dim, 2 * dim, false);
-      if (s.downsample_reduction.weight)
-        s.packed_reduction = pack_linear(s.downsample_reduction.weight, nullptr, 2 * dim, 4 * dim);
       height = (height + 1) / 2;
       width = (width + 1) / 2;
       dim *= 2;
@@ -415,6 +405,25 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
   return w;
 }
 
+void pack_htsat_kernels(HtsatWeights& w) {
+  for (SwinStageWeights& s : w.stages) {
+    for (SwinBlockWeights& b : s.blocks) {
+      const int64_t dim = b.query.in, hidden = b.intermediate.out;
+      const float* qkv_weights[3] = {b.query.weight, b.key.weight, b.value.weight};
+      const float* qkv_biases[3] = {b.query.bias, b.key.bias, b.value.bias};
+      const int64_t qkv_outs[3] = {dim, dim, dim};
+      b.packed_qkv = pack_linear(3, qkv_weights, qkv_biases, qkv_outs, dim);
+      b.packed_attention_output = pack_linear(b.attention_output.weight, b.attention_output.bias, dim, dim);
+      b.packed_intermediate = pack_linear(b.intermediate.weight, b.intermediate.bias, hidden, dim);
+      b.packed_output = pack_linear(b.output.weight, b.output.bias, dim, hidden);
+    }
+    if (s.has_downsample)
+      s.packed_reduction = pack_linear(s.downsample_reduction.weight, nullptr, s.downsample_reduction.out,
+                                       s.downsample_reduction.in);
+  }
+  w.kernels_packed = true;
+}
+
 void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* input, int batch, int channels, int frames,
                    int mels, const uint8_t* is_longer, float* pooled, Trace* trace) {
   const ImageGeometry g = geometry(c);
@@ -422,6 +431,7 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
     throw Error("audio features have " + std::to_string(mels) + " mel bins, the model expects " + std::to_string(c.num_mel_bins));
   if (frames > g.spec_width)
     throw Error("audio features have " + std::to_string(frames) + " frames, more than the model's " + std::to_string(g.spec_width));
+  if (!w.kernels_packed) throw Error("internal: htsat_forward before pack_htsat_kernels");
   if (w.fusion && channels != 4) throw Error("fused model expects 4 feature channels, got " + std::to_string(channels));
   if (!w.fusion && channels != 1) throw Error("unfused model expects 1 feature channel, got " + std::to_string(channels));
   const float eps = static_cast<float>(c.layer_norm_eps);

@@ -53,9 +53,15 @@ struct HtsatWeights {  // audio_model.audio_encoder
   AffWeights aff;
   std::vector<SwinStageWeights> stages;
   NormWeights final_norm;       // norm
+  bool kernels_packed = false;  // derived: pack_htsat_kernels has run
 };
 
 HtsatWeights load_htsat(const AudioConfig& config, WeightSource& source, const std::string& prefix);
+
+// Repacks the linear layers for the GEMM kernel (~1.2x the tower's linear weights in memory,
+// a few hundred ms): done once, before the first forward pass, not at load, so text-only
+// use of a model never pays for it.
+void pack_htsat_kernels(HtsatWeights& weights);
 
 // Optional capture of intermediate tensors (reference layouts) for parity tests.
 using Trace = std::map<std::string, std::vector<float>>;
