@@ -191,7 +191,7 @@ void aff_fuse(const AffWeights& a, float* x, const float* r, int64_t tokens, int
     }
 }
 
-static const int64_t kStageRows = getenv("CLAP_STAGE_ROWS") ? atoll(getenv("CLAP_STAGE_ROWS")) : 2048;
+constexpr int64_t kStageRows = 2048;
 
 // Buffers reused across blocks and windows (per calling thread): a window's forward pass
 // then allocates nothing, and large buffers are not page-faulted in again for every block.

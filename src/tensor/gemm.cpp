@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -24,9 +25,11 @@ float* aligned_floats(std::unique_ptr<float[]>& owner, size_t n) {
   return reinterpret_cast<float*>((address + 63) & ~uintptr_t{63});
 }
 
+std::atomic<bool> g_force_portable{false};
+
 bool cpu_has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
+  return has && !g_force_portable.load(std::memory_order_relaxed);
 }
 
 // ---- AVX-512 kernel -------------------------------------------------------------------
@@ -243,6 +246,8 @@ bool linear_few_rows_fast(const float* x, int64_t rows, int64_t in, const float*
   linear_few_rows_avx512(x, rows, in, weight, bias, out, y);
   return true;
 }
+
+void force_portable_kernels(bool on) { g_force_portable.store(on); }
 
 const char* packed_gemm_kernel() { return cpu_has_avx512() ? "avx512" : "portable"; }
 

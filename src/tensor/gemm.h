@@ -51,4 +51,7 @@ bool linear_few_rows_fast(const float* x, int64_t rows, int64_t in, const float*
 // Which kernel linear_packed uses on this CPU ("avx512" or "portable").
 const char* packed_gemm_kernel();
 
+// Tests: run the portable kernels even where AVX-512 is available (both must be right).
+void force_portable_kernels(bool on);
+
 }  // namespace clap
