@@ -163,7 +163,9 @@ std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const floa
     if (!error.empty()) throw Error(error);
     const MelFeatures& f0 = feats[0];
     const size_t per = static_cast<size_t>(f0.channels) * f0.frames * f0.mels;
-    std::vector<float> batch_features(per * n);
+    // Reused across calls: a fresh multi-megabyte buffer costs page faults every batch.
+    static thread_local std::vector<float> batch_features;
+    batch_features.resize(per * n);
     std::vector<uint8_t> longer(n);
     for (int i = 0; i < n; ++i) {
       std::copy(feats[i].data.begin(), feats[i].data.end(), batch_features.begin() + per * i);

@@ -113,8 +113,8 @@ void append(Trace* trace, const std::string& name, const float* data, size_t n) 
 // BatchNorm over mel bins, bicubic resize of time to spec_width, fold into the spec image.
 // in: frames x mels of one channel; img: spec_size x spec_size.
 void mel_to_image(const HtsatWeights& w, const ImageGeometry& g, const float* in, int frames,
-                  int mels, float* img) {
-  std::vector<float> norm(static_cast<size_t>(frames) * mels);
+                  int mels, float* img, std::vector<float>& norm) {
+  norm.resize(static_cast<size_t>(frames) * mels);
   for (int t = 0; t < frames; ++t)
     for (int f = 0; f < mels; ++f) norm[t * mels + f] = batch_norm_value(w.batch_norm, f, in[t * mels + f], 1e-5f);
   const int chunk = g.spec_width / g.freq_ratio;  // frames per image row block
@@ -198,6 +198,7 @@ constexpr int64_t kStageRows = 2048;
 struct SwinScratch {
   std::vector<float> normed, windows, qkv, ctx, mlp;
   std::vector<float> tokens, merged, merge_input;  // stage activations and patch merging
+  std::vector<float> images, mel_norm, patches, local;  // patch embedding
   std::vector<int64_t> source;
 };
 thread_local SwinScratch t_scratch;
@@ -446,11 +447,15 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
   size_t x_size = static_cast<size_t>(batch * grid * embed);
   {
   profile::Scope embed_scope("patch embedding (BatchNorm, bicubic, conv, fusion)");
-  std::vector<float> images(channels * image_size), scratch, local;
+  std::vector<float>& images = scratch_buffers.images;
+  std::vector<float>& scratch = scratch_buffers.patches;
+  std::vector<float>& local = scratch_buffers.local;
+  images.resize(channels * image_size);
   for (int b = 0; b < batch; ++b) {
     const float* feats = input + static_cast<size_t>(b) * channels * frames * mels;
     for (int ch = 0; ch < channels; ++ch)
-      mel_to_image(w, g, feats + static_cast<size_t>(ch) * frames * mels, frames, mels, images.data() + ch * image_size);
+      mel_to_image(w, g, feats + static_cast<size_t>(ch) * frames * mels, frames, mels, images.data() + ch * image_size,
+                   scratch_buffers.mel_norm);
     append(trace, "mel2img", images.data(), images.size());
     float* tokens = x + b * grid * embed;
     patch_conv(images.data(), g.spec_size, w.patch_proj, g.grid_h, g.grid_w, tokens, scratch);

@@ -159,6 +159,93 @@ __attribute__((always_inline)) inline void qk_rows4(const float* q, int64_t ld, 
     for (int c = 0; c < NV; ++c) store16(scores + (i0 + r) * n + c * 16, acc[r][c]);
 }
 
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+// fast_exp on 16 lanes: the same operations in the same order as the scalar version.
+__attribute__((always_inline)) inline v16 fast_exp16(v16 x) {
+  const v16i underflow = x < -87.3365478515625f;
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+  x = x < -87.3365478515625f ? -87.3365478515625f : x;
+  const v16 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  v16 r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  v16 p = v16{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const v16i bits = (__builtin_convertvector(n, v16i) + 127) << 23;
+  const v16 result = p * (v16)bits;  // same-size vector cast: the bits reinterpreted
+  return underflow ? v16{} : result;
+}
+
+// probs[i][:] = softmax(q_i · kᵀ · scale + bias_i + mask_i) for rows i0..i0+3, n = NV·16:
+// scores, scaling, bias, mask and the softmax all in registers (one pass, no score buffer).
+// Same arithmetic as the unfused path: lane-wise partial max / sums, then lanes in order.
+template <int NV>
+__attribute__((always_inline)) inline void qk_softmax_rows4(const float* q, int64_t ld, const float* kt, int64_t hd,
+                                                            float scale, const float* bias, const float* mask,
+                                                            float* probs, int64_t i0) {
+  constexpr int n = NV * 16;
+  v16 acc[4][NV] = {};
+  for (int64_t d = 0; d < hd; ++d) {
+    v16 kv[NV];
+    for (int c = 0; c < NV; ++c) kv[c] = load16(kt + d * n + c * 16);
+    for (int r = 0; r < 4; ++r) {
+      const float qd = q[(i0 + r) * ld + d];
+      for (int c = 0; c < NV; ++c) acc[r][c] += qd * kv[c];
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    const int64_t row = (i0 + r) * n;
+    for (int c = 0; c < NV; ++c) {
+      acc[r][c] = acc[r][c] * scale;
+      if (bias) acc[r][c] += load16(bias + row + c * 16);
+      if (mask) acc[r][c] += load16(mask + row + c * 16);
+    }
+    v16 part = acc[r][0];
+    for (int c = 1; c < NV; ++c) part = acc[r][c] > part ? acc[r][c] : part;
+    float mx = -3.0e38f;
+    for (int l = 0; l < 16; ++l) mx = part[l] > mx ? part[l] : mx;
+    v16 sum = v16{};
+    for (int c = 0; c < NV; ++c) {
+      acc[r][c] = fast_exp16(acc[r][c] - mx);
+      sum += acc[r][c];
+    }
+    float total = 0;
+    for (int l = 0; l < 16; ++l) total += sum[l];
+    const float inv = 1.0f / total;
+    for (int c = 0; c < NV; ++c) store16(probs + row + c * 16, acc[r][c] * inv);
+  }
+}
+
+// dst (16 x 16, row stride ld_dst) = srcᵀ (16 x 16, row stride ld_src), in registers:
+// four rounds of swapping off-diagonal blocks of 8, 4, 2 and 1.
+__attribute__((always_inline)) inline void transpose16(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+  v16 m[16];
+  for (int r = 0; r < 16; ++r) m[r] = load16(src + r * ld_src);
+#define CLAP_SWAP_ROUND(b, lo, hi)                                          \
+  for (int r = 0; r < 16; ++r)                                              \
+    if (!(r & (b))) {                                                       \
+      const v16 a = m[r], c = m[r + (b)];                                   \
+      m[r] = __builtin_shuffle(a, c, lo);                                   \
+      m[r + (b)] = __builtin_shuffle(a, c, hi);                             \
+    }
+  // lo[c] = c & b ? 16 + c - b : c;  hi[c] = c & b ? 16 + c : c + b
+  CLAP_SWAP_ROUND(8, (v16i{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}),
+                  (v16i{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}))
+  CLAP_SWAP_ROUND(4, (v16i{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27}),
+                  (v16i{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31}))
+  CLAP_SWAP_ROUND(2, (v16i{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29}),
+                  (v16i{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31}))
+  CLAP_SWAP_ROUND(1, (v16i{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30}),
+                  (v16i{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31}))
+#undef CLAP_SWAP_ROUND
+  for (int r = 0; r < 16; ++r) store16(dst + r * ld_dst, m[r]);
+}
+
 // out[i][:hd] = Σ_j p[i][j] v[j][:hd] for rows i0..i0+3, hd a multiple of 16 (<= 64).
 template <int HV>
 __attribute__((always_inline)) inline void pv_rows4(const float* p, int64_t n, const float* v, int64_t ld, float* out, int64_t ld_out, int64_t i0) {
@@ -183,22 +270,28 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
   // scratch: hd*n (K transposed) + n*n (scores). Every sum runs in a fixed order.
   float* kt = scratch;
   float* scores = scratch + hd * n;
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t d = 0; d < hd; ++d) kt[d * n + j] = k[j * ld + d];
-  // Register-blocked paths: q·kᵀ for window sizes of 16..64 tokens (any head size), p·v for
-  // head sizes 16/32/64. Swin windows have 64 tokens; CLAP head sizes are 32 (HTSAT-base) or 24.
+  // Register-blocked paths: q·kᵀ + softmax for window sizes of 16..64 tokens (any head
+  // size), p·v below. Swin windows have 64 tokens; CLAP head sizes are 32 (HTSAT-base) or 24.
   const bool qk_blocked = n == 16 || n == 32 || n == 48 || n == 64;
   const bool pv_blocked = qk_blocked && (hd == 16 || hd == 32 || hd == 64);
   if (qk_blocked) {
+    // K transposed in 16 x 16 register blocks (a scalar transpose cost half as much as q·kᵀ).
+    int64_t d0 = 0;
+    for (; d0 + 16 <= hd; d0 += 16)
+      for (int64_t j0 = 0; j0 < n; j0 += 16) transpose16(k + j0 * ld + d0, ld, kt + d0 * n + j0, n);
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t d = d0; d < hd; ++d) kt[d * n + j] = k[j * ld + d];
     for (int64_t i = 0; i < n; i += 4) {
       switch (n / 16) {
-        case 1: qk_rows4<1>(q, ld, kt, hd, scores, i); break;
-        case 2: qk_rows4<2>(q, ld, kt, hd, scores, i); break;
-        case 3: qk_rows4<3>(q, ld, kt, hd, scores, i); break;
-        default: qk_rows4<4>(q, ld, kt, hd, scores, i); break;
+        case 1: qk_softmax_rows4<1>(q, ld, kt, hd, scale, bias, mask, scores, i); break;
+        case 2: qk_softmax_rows4<2>(q, ld, kt, hd, scale, bias, mask, scores, i); break;
+        case 3: qk_softmax_rows4<3>(q, ld, kt, hd, scale, bias, mask, scores, i); break;
+        default: qk_softmax_rows4<4>(q, ld, kt, hd, scale, bias, mask, scores, i); break;
       }
     }
   } else {
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t d = 0; d < hd; ++d) kt[d * n + j] = k[j * ld + d];
     for (int64_t i = 0; i < n; ++i) {
       float* srow = scores + i * n;
       for (int64_t j = 0; j < n; ++j) srow[j] = 0.0f;
@@ -207,19 +300,16 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
         const float* kd = kt + d * n;
         for (int64_t j = 0; j < n; ++j) srow[j] += qd * kd[j];
       }
+      const float* brow = bias ? bias + i * n : nullptr;
+      const float* mrow = mask ? mask + i * n : nullptr;
+      for (int64_t j = 0; j < n; ++j) {
+        float s = srow[j] * scale;
+        if (brow) s += brow[j];
+        if (mrow) s += mrow[j];
+        srow[j] = s;
+      }
+      softmax_row(srow, n);
     }
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    float* srow = scores + i * n;
-    const float* brow = bias ? bias + i * n : nullptr;
-    const float* mrow = mask ? mask + i * n : nullptr;
-    for (int64_t j = 0; j < n; ++j) {
-      float s = srow[j] * scale;
-      if (brow) s += brow[j];
-      if (mrow) s += mrow[j];
-      srow[j] = s;
-    }
-    softmax_row(srow, n);
   }
   if (pv_blocked) {
     for (int64_t i = 0; i < n; i += 4) {
