@@ -443,7 +443,10 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
   // Patch embedding per clip -> tokens: batch x grid x embed. Activations live in per-thread
   // buffers reused across calls (fresh multi-megabyte allocations cost page faults each time).
   SwinScratch& scratch_buffers = t_scratch;
+  // Two activation buffers, x and the other one, swap roles at each patch merging; both are
+  // sized for the first stage (every later stage holds half as many floats).
   float* x = sized(scratch_buffers.tokens, static_cast<size_t>(batch * grid * embed));
+  float* spare = sized(scratch_buffers.merged, static_cast<size_t>(batch * grid * embed));
   size_t x_size = static_cast<size_t>(batch * grid * embed);
   {
   profile::Scope embed_scope("patch embedding (BatchNorm, bicubic, conv, fusion)");
@@ -497,10 +500,8 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
       height = (height + 1) / 2;
       width = (width + 1) / 2;
       x_size = static_cast<size_t>(batch) * height * width * dim * 2;
-      float* merged = sized(scratch_buffers.merged, x_size);
-      patch_merge(s, x, batch, in_height, in_width, dim, eps, merged);
-      std::swap(scratch_buffers.tokens, scratch_buffers.merged);  // `merged` now backs tokens
-      x = merged;
+      patch_merge(s, x, batch, in_height, in_width, dim, eps, spare);
+      std::swap(x, spare);
       dim *= 2;
     }
     append(trace, "stage" + std::to_string(i) + "_out", x, x_size);

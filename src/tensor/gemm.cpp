@@ -35,10 +35,38 @@ bool cpu_has_avx512() {
 // ---- AVX-512 kernel -------------------------------------------------------------------
 #define CLAP_AVX512 __attribute__((target("avx512f")))
 
+// gelu_erf_inplace's arithmetic on 16 lanes, operation for operation (no fused multiply-adds,
+// as the compiler builds the scalar version), so the fused epilogue gives the same bits.
+CLAP_AVX512 inline __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+CLAP_AVX512 inline __m512 add(__m512 a, float c) { return _mm512_add_ps(a, _mm512_set1_ps(c)); }
+
+CLAP_AVX512 inline __m512 gelu512(__m512 x) {
+  __m512 t = mul(x, _mm512_set1_ps(0.70710678118654752f));
+  const __m512 four = _mm512_set1_ps(4.0f), minus_four = _mm512_set1_ps(-4.0f);
+  t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, four, _CMP_GT_OQ), t, four);  // t > 4 ? 4 : t
+  t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, minus_four, _CMP_LT_OQ), t, minus_four);
+  const __m512 t2 = mul(t, t);
+  __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
+  p = add(mul(p, t2), 2.77068142495902e-08f);
+  p = add(mul(p, t2), -2.10102402082508e-06f);
+  p = add(mul(p, t2), -5.69250639462346e-05f);
+  p = add(mul(p, t2), -7.34990630326855e-04f);
+  p = add(mul(p, t2), -2.95459980854025e-03f);
+  p = add(mul(p, t2), -1.60960333262415e-02f);
+  p = mul(p, t);
+  __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
+  q = add(mul(q, t2), -2.13374055278905e-04f);
+  q = add(mul(q, t2), -1.68282697438203e-03f);
+  q = add(mul(q, t2), -7.37332916720468e-03f);
+  q = add(mul(q, t2), -1.42647390514189e-02f);
+  const __m512 erf = _mm512_div_ps(p, q);
+  return mul(mul(_mm512_set1_ps(0.5f), x), add(erf, 1.0f));
+}
+
 // rows x 32 tile of y += strip · panel over all k; masks select the valid outputs.
 template <int R>
 CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
-                                    float* y, int64_t ldy, __mmask16 mask0, __mmask16 mask1, bool add_residual) {
+                                    float* y, int64_t ldy, __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
   __m512 acc0[R], acc1[R];
   const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
   for (int r = 0; r < R; ++r) {
@@ -55,9 +83,12 @@ CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* pa
   }
   for (int r = 0; r < R; ++r) {
     float* yr = y + r * ldy;
-    if (add_residual) {
+    if (epilogue == Epilogue::AddResidual) {
       acc0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, yr), acc0[r]);
       acc1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, yr + 16), acc1[r]);
+    } else if (epilogue == Epilogue::Gelu) {
+      acc0[r] = gelu512(acc0[r]);
+      acc1[r] = gelu512(acc1[r]);
     }
     _mm512_mask_storeu_ps(yr, mask0, acc0[r]);
     _mm512_mask_storeu_ps(yr + 16, mask1, acc1[r]);
@@ -65,12 +96,12 @@ CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* pa
 }
 
 CLAP_AVX512 void strip_avx512(int rows, const float* x, int64_t ldx, const float* panel, const float* bias,
-                              int64_t k_count, float* y, int64_t ldy, int valid, bool add_residual) {
+                              int64_t k_count, float* y, int64_t ldy, int valid, Epilogue epilogue) {
   const __mmask16 mask0 = valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << valid) - 1);
   const __mmask16 mask1 = valid >= 32 ? 0xFFFF : valid <= 16 ? 0 : static_cast<__mmask16>((1u << (valid - 16)) - 1);
   switch (rows) {
 #define CLAP_TILE(n) \
-  case n: tile_avx512<n>(x, ldx, panel, bias, k_count, y, ldy, mask0, mask1, add_residual); break;
+  case n: tile_avx512<n>(x, ldx, panel, bias, k_count, y, ldy, mask0, mask1, epilogue); break;
     CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
     CLAP_TILE(7) CLAP_TILE(8) CLAP_TILE(9) CLAP_TILE(10) CLAP_TILE(11) CLAP_TILE(12)
 #undef CLAP_TILE
@@ -278,12 +309,12 @@ void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear
       for (int64_t r = r0; r < r1; r += kStripRows) {
         const int n = static_cast<int>(std::min<int64_t>(kStripRows, r1 - r));
         if (avx512)
-          strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, y + r * ldy + p * kPanel, ldy, valid, add_residual);
+          strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, y + r * ldy + p * kPanel, ldy, valid, epilogue);
         else
           strip_portable(n, x + r * ldx, ldx, panel, bias, w.in, y + r * ldy + p * kPanel, ldy, valid, add_residual);
       }
     }
-    if (epilogue == Epilogue::Gelu) {
+    if (epilogue == Epilogue::Gelu && !avx512) {  // the AVX-512 kernel applies it in registers
       const int64_t c0 = p0 * kPanel, c1 = std::min(w.out, p1 * kPanel);
       for (int64_t r = r0; r < r1; ++r) gelu_erf_inplace(y + r * ldy + c0, c1 - c0);
     }
