@@ -246,19 +246,20 @@ __attribute__((always_inline)) inline void transpose16(const float* src, int64_t
   for (int r = 0; r < 16; ++r) store16(dst + r * ld_dst, m[r]);
 }
 
-// out[i][:hd] = Σ_j p[i][j] v[j][:hd] for rows i0..i0+3, hd a multiple of 16 (<= 64).
-template <int HV>
-__attribute__((always_inline)) inline void pv_rows4(const float* p, int64_t n, const float* v, int64_t ld, float* out, int64_t ld_out, int64_t i0) {
-  v16 acc[4][HV] = {};
+// out[i][:hd] = Σ_j p[i][j] v[j][:hd] for rows i0..i0+R-1, hd a multiple of 16 (<= 64):
+// R x HV accumulators stay in registers (R = 8 for hd <= 32: fewer loads per FMA).
+template <int R, int HV>
+__attribute__((always_inline)) inline void pv_rows(const float* p, int64_t n, const float* v, int64_t ld, float* out, int64_t ld_out, int64_t i0) {
+  v16 acc[R][HV] = {};
   for (int64_t j = 0; j < n; ++j) {
     v16 vv[HV];
     for (int c = 0; c < HV; ++c) vv[c] = load16(v + j * ld + c * 16);
-    for (int r = 0; r < 4; ++r) {
+    for (int r = 0; r < R; ++r) {
       const float pj = p[(i0 + r) * n + j];
       for (int c = 0; c < HV; ++c) acc[r][c] += pj * vv[c];
     }
   }
-  for (int r = 0; r < 4; ++r)
+  for (int r = 0; r < R; ++r)
     for (int c = 0; c < HV; ++c) store16(out + (i0 + r) * ld_out + c * 16, acc[r][c]);
 }
 
@@ -312,16 +313,17 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
     }
   }
   if (pv_blocked) {
-    for (int64_t i = 0; i < n; i += 4) {
-      switch (hd / 16) {
-        case 1: pv_rows4<1>(scores, n, v, ld, out, ld_out, i); break;
-        case 2: pv_rows4<2>(scores, n, v, ld, out, ld_out, i); break;
-        default: pv_rows4<4>(scores, n, v, ld, out, ld_out, i); break;
+    if (hd == 64) {
+      for (int64_t i = 0; i < n; i += 4) pv_rows<4, 4>(scores, n, v, ld, out, ld_out, i);
+    } else {
+      for (int64_t i = 0; i < n; i += 8) {
+        if (hd == 16) pv_rows<8, 1>(scores, n, v, ld, out, ld_out, i);
+        else pv_rows<8, 2>(scores, n, v, ld, out, ld_out, i);
       }
     }
   } else if (qk_blocked && hd < 64) {
     // Other head sizes (HTSAT-tiny: 24): V zero-padded to the next multiple of 16 columns,
-    // the blocked kernel into a padded 4-row tile, the real columns copied out. The padding
+    // the blocked kernel into a padded 8-row tile, the real columns copied out. The padding
     // adds exact zeros only, so each output is the same sum as the unblocked loop's order.
     const int64_t hp = (hd + 15) / 16 * 16;
     float* vpad = scores + n * n;
@@ -330,13 +332,13 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
       std::memcpy(vpad + j * hp, v + j * ld, sizeof(float) * hd);
       std::fill(vpad + j * hp + hd, vpad + (j + 1) * hp, 0.0f);
     }
-    for (int64_t i = 0; i < n; i += 4) {
+    for (int64_t i = 0; i < n; i += 8) {
       switch (hp / 16) {
-        case 1: pv_rows4<1>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
-        case 2: pv_rows4<2>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
-        default: pv_rows4<3>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
+        case 1: pv_rows<8, 1>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
+        case 2: pv_rows<8, 2>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
+        default: pv_rows<8, 3>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
       }
-      for (int r = 0; r < 4; ++r) std::memcpy(out + (i + r) * ld_out, tile + r * hp, sizeof(float) * hd);
+      for (int r = 0; r < 8; ++r) std::memcpy(out + (i + r) * ld_out, tile + r * hp, sizeof(float) * hd);
     }
   } else {
     for (int64_t i = 0; i < n; ++i) {
@@ -442,7 +444,7 @@ void apply_activation(Activation act, float* x, int64_t n) {
 
 int64_t attention_scratch_floats(int64_t n, int64_t hd) {
   const int64_t hp = (hd + 15) / 16 * 16;
-  return hd * n + n * n + n * hp + 4 * hp;
+  return hd * n + n * n + n * hp + 8 * hp;
 }
 
 void l2_normalize_rows(float* x, int64_t rows, int64_t cols) {
