@@ -33,6 +33,7 @@ struct BenchOptions {
   std::vector<int64_t> vectors;  // --vectors: vector-index benchmark sizes
   bool hnsw = false;
   int windows = 8;
+  int repeat = 3;
   int batch = 8;
   int threads = 0;
   bool json = false;
@@ -97,6 +98,7 @@ std::string random_snapshot(const BenchOptions& o) {
 
 int rerun_with_model(const BenchOptions& o, const std::string& model_dir) {
   std::vector<std::string> args = {"clapsearch", "bench", "--model", model_dir, "--windows", std::to_string(o.windows),
+                                   "--repeat", std::to_string(o.repeat),
                                    "--batch", std::to_string(o.batch), "--threads", std::to_string(o.threads)};
   if (o.json) args.push_back("--json");
   std::vector<char*> argv;
@@ -156,16 +158,25 @@ int run_bench(const BenchOptions& o) {
   model->embed_audio(std::vector<std::span<const float>>(spans.begin(), spans.begin() + std::min<size_t>(spans.size(), o.batch)),
                      o.batch);
 
-  auto t1 = Clock::now();
-  for (const auto& s : spans) model->embed_audio({s}, 1);
-  const double audio_b1 = ms_since(t1) / o.windows;
-  profile::reset();
-  profile::enable(true);
-  auto t2 = Clock::now();
-  model->embed_audio(spans, o.batch);
-  const double audio_bn = ms_since(t2) / o.windows;
-  profile::enable(false);
-  const auto stages = profile::totals();
+  // Each timing is the best of --repeat passes: on a shared machine the best pass is the one
+  // least disturbed by other tenants (the usual practice of timeit and the reference's timings).
+  double audio_b1 = 1e300, audio_bn = 1e300;
+  std::vector<std::pair<std::string, double>> stages;
+  for (int pass = 0; pass < o.repeat; ++pass) {
+    auto t1 = Clock::now();
+    for (const auto& s : spans) model->embed_audio({s}, 1);
+    audio_b1 = std::min(audio_b1, ms_since(t1) / o.windows);
+    profile::reset();
+    profile::enable(true);
+    auto t2 = Clock::now();
+    model->embed_audio(spans, o.batch);
+    const double ms = ms_since(t2) / o.windows;
+    profile::enable(false);
+    if (ms < audio_bn) {
+      audio_bn = ms;
+      stages = profile::totals();
+    }
+  }
 
   // Feature extraction alone (part of the per-window time above).
   auto t3 = Clock::now();
@@ -199,7 +210,8 @@ int run_bench(const BenchOptions& o) {
   for (int r = 0; r < 9; ++r) shorts.push_back(time_text({queries[0]}));
   std::sort(shorts.begin(), shorts.end());
   text_short = shorts[shorts.size() / 2];
-  text_16 = time_text(queries);
+  text_16 = 1e300;
+  for (int pass = 0; pass < o.repeat; ++pass) text_16 = std::min(text_16, time_text(queries));
 
   const double flops = htsat_flops_per_window(m.config.audio);
   const double gflops = flops / (audio_bn / 1000) / 1e9;
@@ -212,6 +224,7 @@ int run_bench(const BenchOptions& o) {
     nlohmann::json j = {{"model", o.model},
                         {"threads", num_threads()},
                         {"windows", o.windows},
+                        {"repeat", o.repeat},
                         {"batch", o.batch},
                         {"load_ms", load_ms},
                         {"audio_ms_per_window_batch1", audio_b1},
@@ -256,6 +269,7 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "and benchmarked like a downloaded model");
   cmd->add_option("--tokenizer", o->tokenizer, "Folder with vocab.json + merges.txt for --config (optional)");
   cmd->add_option("--windows", o->windows, "10 s windows to time")->default_val(8)->check(CLI::Range(1, 100000));
+  cmd->add_option("--repeat", o->repeat, "Timed passes; the best is reported")->default_val(3)->check(CLI::Range(1, 1000));
   cmd->add_option("--batch", o->batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_flag("--json", o->json, "Print one JSON object");

@@ -181,9 +181,28 @@ __attribute__((always_inline)) inline v16 fast_exp16(v16 x) {
   return underflow ? v16{} : result;
 }
 
+__attribute__((always_inline)) inline v16 swap_lanes(v16 v, int distance) {
+  switch (distance) {
+    case 8: return __builtin_shuffle(v, v16i{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+    case 4: return __builtin_shuffle(v, v16i{4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11});
+    case 2: return __builtin_shuffle(v, v16i{2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13});
+    default: return __builtin_shuffle(v, v16i{1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14});
+  }
+}
+__attribute__((always_inline)) inline v16 butterfly_max(v16 v) {
+  for (int d = 8; d >= 1; d /= 2) {
+    const v16 o = swap_lanes(v, d);
+    v = o > v ? o : v;
+  }
+  return v;
+}
+__attribute__((always_inline)) inline v16 butterfly_sum(v16 v) {
+  for (int d = 8; d >= 1; d /= 2) v += swap_lanes(v, d);
+  return v;
+}
+
 // probs[i][:] = softmax(q_i · kᵀ · scale + bias_i + mask_i) for rows i0..i0+3, n = NV·16:
 // scores, scaling, bias, mask and the softmax all in registers (one pass, no score buffer).
-// Same arithmetic as the unfused path: lane-wise partial max / sums, then lanes in order.
 template <int NV>
 __attribute__((always_inline)) inline void qk_softmax_rows4(const float* q, int64_t ld, const float* kt, int64_t hd,
                                                             float scale, const float* bias, const float* mask,
@@ -205,18 +224,17 @@ __attribute__((always_inline)) inline void qk_softmax_rows4(const float* q, int6
       if (bias) acc[r][c] += load16(bias + row + c * 16);
       if (mask) acc[r][c] += load16(mask + row + c * 16);
     }
-    v16 part = acc[r][0];
-    for (int c = 1; c < NV; ++c) part = acc[r][c] > part ? acc[r][c] : part;
-    float mx = -3.0e38f;
-    for (int l = 0; l < 16; ++l) mx = part[l] > mx ? part[l] : mx;
+    // Row max and sum by butterfly over the lanes (every lane ends with the result): a
+    // sequential scan of 16 lanes would be a long dependency chain per row.
+    v16 mx = acc[r][0];
+    for (int c = 1; c < NV; ++c) mx = acc[r][c] > mx ? acc[r][c] : mx;
+    mx = butterfly_max(mx);
     v16 sum = v16{};
     for (int c = 0; c < NV; ++c) {
       acc[r][c] = fast_exp16(acc[r][c] - mx);
       sum += acc[r][c];
     }
-    float total = 0;
-    for (int l = 0; l < 16; ++l) total += sum[l];
-    const float inv = 1.0f / total;
+    const v16 inv = 1.0f / butterfly_sum(sum);
     for (int c = 0; c < NV; ++c) store16(probs + row + c * 16, acc[r][c] * inv);
   }
 }
