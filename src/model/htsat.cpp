@@ -219,14 +219,13 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
   const int64_t wtokens = static_cast<int64_t>(batch) * nw * n;
   SwinScratch& s = t_scratch;
   float* normed = sized(s.normed, tokens * dim);
-  float* windows = sized(s.windows, wtokens * dim);
+  float* windows = sized(s.windows, wtokens * dim);  // layer-normed tokens in window order
   float* qkv = sized(s.qkv, wtokens * 3 * dim);  // per windowed token: query | key | value
   float* ctx = sized(s.ctx, wtokens * dim);
   int64_t* source = sized(s.source, wtokens);
 
   {
-    profile::Scope scope("swin: layernorm + window partition");
-    layer_norm(x, tokens, dim, b.layernorm_before.weight, b.layernorm_before.bias, eps, normed);
+    profile::Scope scope("swin: layernorm into window order");
     // Source token of each windowed position (roll by -shift, then window partition); -1 = padding.
     for (int bi = 0; bi < batch; ++bi)
       for (int w = 0; w < nw; ++w)
@@ -235,13 +234,8 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
           source[(static_cast<int64_t>(bi) * nw + w) * n + p] =
               (y < height && xx < width) ? (static_cast<int64_t>(bi) * height + y) * width + xx : -1;
         }
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < wtokens; ++i) {
-      if (source[i] >= 0)
-        std::memcpy(windows + i * dim, normed + source[i] * dim, sizeof(float) * dim);
-      else
-        std::fill(windows + i * dim, windows + (i + 1) * dim, 0.0f);
-    }
+    // LayerNorm of each token written straight to its windowed position (one pass).
+    layer_norm_gather(x, source, wtokens, dim, b.layernorm_before.weight, b.layernorm_before.bias, eps, windows);
   }
   {
     profile::Scope scope("swin: q/k/v projections (GEMM)");
@@ -269,15 +263,9 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
   }
   {
     profile::Scope scope("swin: attention output (GEMM) + residual");
-    linear_packed(ctx, wtokens, dim, b.packed_attention_output, windows, dim);
-    // Reverse window partition and roll, add the residual.
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < wtokens; ++i)
-      if (source[i] >= 0) {
-        float* dst = x + source[i] * dim;
-        const float* src = windows + i * dim;
-        for (int c = 0; c < dim; ++c) dst[c] += src[c];
-      }
+    // Rows go back from window order to the token grid (reverse partition and roll) and are
+    // added to the residual there, in the GEMM's epilogue.
+    linear_packed(ctx, wtokens, dim, b.packed_attention_output, x, dim, Epilogue::AddResidual, source);
   }
   // MLP with residual.
   const int64_t hidden = b.intermediate.out;

@@ -66,7 +66,7 @@ CLAP_AVX512 inline __m512 gelu512(__m512 x) {
 // rows x 32 tile of y += strip · panel over all k; masks select the valid outputs.
 template <int R>
 CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
-                                    float* y, int64_t ldy, __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
+                                    float* const* out, __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
   __m512 acc0[R], acc1[R];
   const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
   for (int r = 0; r < R; ++r) {
@@ -82,7 +82,7 @@ CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* pa
     }
   }
   for (int r = 0; r < R; ++r) {
-    float* yr = y + r * ldy;
+    float* yr = out[r];
     if (epilogue == Epilogue::AddResidual) {
       acc0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, yr), acc0[r]);
       acc1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, yr + 16), acc1[r]);
@@ -96,12 +96,12 @@ CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* pa
 }
 
 CLAP_AVX512 void strip_avx512(int rows, const float* x, int64_t ldx, const float* panel, const float* bias,
-                              int64_t k_count, float* y, int64_t ldy, int valid, Epilogue epilogue) {
+                              int64_t k_count, float* const* out, int valid, Epilogue epilogue) {
   const __mmask16 mask0 = valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << valid) - 1);
   const __mmask16 mask1 = valid >= 32 ? 0xFFFF : valid <= 16 ? 0 : static_cast<__mmask16>((1u << (valid - 16)) - 1);
   switch (rows) {
 #define CLAP_TILE(n) \
-  case n: tile_avx512<n>(x, ldx, panel, bias, k_count, y, ldy, mask0, mask1, epilogue); break;
+  case n: tile_avx512<n>(x, ldx, panel, bias, k_count, out, mask0, mask1, epilogue); break;
     CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
     CLAP_TILE(7) CLAP_TILE(8) CLAP_TILE(9) CLAP_TILE(10) CLAP_TILE(11) CLAP_TILE(12)
 #undef CLAP_TILE
@@ -114,7 +114,7 @@ typedef float v16 __attribute__((vector_size(64)));
 
 template <int R>
 __attribute__((always_inline)) inline void tile_portable(const float* x, int64_t ldx, const float* panel,
-                                                         const float* bias, int64_t k_count, float* y, int64_t ldy,
+                                                         const float* bias, int64_t k_count, float* const* out,
                                                          int valid, bool add_residual) {
   v16 acc[R][2];
   v16 b0, b1;
@@ -135,23 +135,23 @@ __attribute__((always_inline)) inline void tile_portable(const float* x, int64_t
     }
   }
   for (int r = 0; r < R; ++r) {
-    float out[kPanel];
-    std::memcpy(out, &acc[r][0], sizeof(v16));
-    std::memcpy(out + 16, &acc[r][1], sizeof(v16));
-    float* yr = y + r * ldy;
-    for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + out[j] : out[j];
+    float sums[kPanel];
+    std::memcpy(sums, &acc[r][0], sizeof(v16));
+    std::memcpy(sums + 16, &acc[r][1], sizeof(v16));
+    float* yr = out[r];
+    for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + sums[j] : sums[j];
   }
 }
 
 __attribute__((target_clones("avx2", "default"))) void strip_portable(int rows, const float* x, int64_t ldx,
                                                                       const float* panel, const float* bias,
-                                                                      int64_t k_count, float* y, int64_t ldy, int valid,
+                                                                      int64_t k_count, float* const* out, int valid,
                                                                       bool add_residual) {
   // Register pressure without AVX-512 allows ~3 rows of 32 outputs; larger strips go in threes.
   int r = 0;
   for (; r + 3 <= rows; r += 3)
-    tile_portable<3>(x + r * ldx, ldx, panel, bias, k_count, y + r * ldy, ldy, valid, add_residual);
-  for (; r < rows; ++r) tile_portable<1>(x + r * ldx, ldx, panel, bias, k_count, y + r * ldy, ldy, valid, add_residual);
+    tile_portable<3>(x + r * ldx, ldx, panel, bias, k_count, out + r, valid, add_residual);
+  for (; r < rows; ++r) tile_portable<1>(x + r * ldx, ldx, panel, bias, k_count, out + r, valid, add_residual);
 }
 
 // ---- few rows (a text query): stream W once in its own layout -------------------------
@@ -283,7 +283,7 @@ void force_portable_kernels(bool on) { g_force_portable.store(on); }
 const char* packed_gemm_kernel() { return cpu_has_avx512() ? "avx512" : "portable"; }
 
 void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
-                   Epilogue epilogue) {
+                   Epilogue epilogue, const int64_t* row_map) {
   if (rows <= 0 || w.out == 0) return;
   const bool avx512 = cpu_has_avx512();
   const bool add_residual = epilogue == Epilogue::AddResidual;
@@ -298,6 +298,7 @@ void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear
   const int64_t tiles = row_tiles * panel_groups;
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < tiles; ++t) {
+    float discard[kPanel];  // where rows mapped to -1 go
     const int64_t rt = t / panel_groups, g = t % panel_groups;
     const int64_t s0 = strips * rt / row_tiles, s1 = strips * (rt + 1) / row_tiles;
     const int64_t p0 = w.panels * g / panel_groups, p1 = w.panels * (g + 1) / panel_groups;
@@ -308,15 +309,23 @@ void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear
       const int valid = static_cast<int>(std::min<int64_t>(kPanel, w.out - p * kPanel));
       for (int64_t r = r0; r < r1; r += kStripRows) {
         const int n = static_cast<int>(std::min<int64_t>(kStripRows, r1 - r));
+        float* out[kStripRows];
+        for (int i = 0; i < n; ++i) {
+          const int64_t row = row_map ? row_map[r + i] : r + i;
+          out[i] = row >= 0 ? y + row * ldy + p * kPanel : discard;
+        }
         if (avx512)
-          strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, y + r * ldy + p * kPanel, ldy, valid, epilogue);
+          strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, epilogue);
         else
-          strip_portable(n, x + r * ldx, ldx, panel, bias, w.in, y + r * ldy + p * kPanel, ldy, valid, add_residual);
+          strip_portable(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
       }
     }
     if (epilogue == Epilogue::Gelu && !avx512) {  // the AVX-512 kernel applies it in registers
       const int64_t c0 = p0 * kPanel, c1 = std::min(w.out, p1 * kPanel);
-      for (int64_t r = r0; r < r1; ++r) gelu_erf_inplace(y + r * ldy + c0, c1 - c0);
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t row = row_map ? row_map[r] : r;
+        if (row >= 0) gelu_erf_inplace(y + row * ldy + c0, c1 - c0);
+      }
     }
   }
 }

@@ -39,9 +39,11 @@ enum class Epilogue {
   AddResidual,   // y = y + (x·Wᵀ + b)  (y holds the residual on entry)
 };
 
-// x rows have stride ldx, y rows stride ldy; y must not alias x.
+// x rows have stride ldx, y rows stride ldy; y must not alias x. With row_map, input row r
+// goes to output row row_map[r] (-1: dropped), e.g. scattering window order back to the
+// token grid while adding the residual.
 void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
-                   Epilogue epilogue = Epilogue::None);
+                   Epilogue epilogue = Epilogue::None, const int64_t* row_map = nullptr);
 
 // y[rows, out] = x · Wᵀ + bias for a handful of rows on W in its own layout (one pass over
 // W: memory-bound). Returns false (and does nothing) when the CPU lacks AVX-512.

@@ -430,6 +430,17 @@ void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, c
   for (int64_t r = 0; r < rows; ++r) layer_norm_row(x + r * dim, dim, gamma, beta, eps, y + r * dim);
 }
 
+void layer_norm_gather(const float* x, const int64_t* source, int64_t rows, int64_t dim, const float* gamma,
+                       const float* beta, float eps, float* y) {
+#pragma omp parallel for schedule(static) if (rows * dim >= 32768)
+  for (int64_t r = 0; r < rows; ++r) {
+    if (source[r] >= 0)
+      layer_norm_row(x + source[r] * dim, dim, gamma, beta, eps, y + r * dim);
+    else
+      std::fill(y + r * dim, y + (r + 1) * dim, 0.0f);
+  }
+}
+
 void apply_activation(Activation act, float* x, int64_t n) {
   switch (act) {
     case Activation::Relu:

@@ -23,6 +23,10 @@ void linear(const float* x, int64_t rows, int64_t in, const float* weight, const
 // Per-row LayerNorm over `dim` (biased variance, as PyTorch). y may alias x.
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, float* y);
 
+// y[i] = LayerNorm(x[source[i]]) for i < rows; rows with source -1 become zeros.
+void layer_norm_gather(const float* x, const int64_t* source, int64_t rows, int64_t dim, const float* gamma,
+                       const float* beta, float eps, float* y);
+
 void apply_activation(Activation act, float* x, int64_t n);
 
 // x = gelu(x) (erf form) on the calling thread.
