@@ -50,6 +50,10 @@ void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear
 bool linear_few_rows_fast(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
                           float* y);
 
+// x = gelu(x) (erf form) with the AVX-512 kernels' arithmetic; false (and nothing done)
+// without AVX-512.
+bool gelu_fast(float* x, int64_t n);
+
 // Which kernel linear_packed uses on this CPU ("avx512" or "portable").
 const char* packed_gemm_kernel();
 

@@ -423,7 +423,9 @@ void linear(const float* x, int64_t rows, int64_t in, const float* weight, const
   gemm(false, true, rows, out, in, 1.0f, x, in, weight, in, bias ? 1.0f : 0.0f, y, out);
 }
 
-void gelu_erf_inplace(float* x, int64_t n) { gelu_erf(x, n); }
+void gelu_erf_inplace(float* x, int64_t n) {
+  if (!gelu_fast(x, n)) gelu_erf(x, n);
+}
 
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, float* y) {
 #pragma omp parallel for schedule(static) if (rows * dim >= 32768)
@@ -450,7 +452,7 @@ void apply_activation(Activation act, float* x, int64_t n) {
     case Activation::Gelu: {
       const int64_t chunk = 4096;
 #pragma omp parallel for schedule(static) if (n > chunk)
-      for (int64_t i = 0; i < n; i += chunk) gelu_erf(x + i, std::min(chunk, n - i));
+      for (int64_t i = 0; i < n; i += chunk) gelu_erf_inplace(x + i, std::min(chunk, n - i));
       break;
     }
     case Activation::GeluTanh:
