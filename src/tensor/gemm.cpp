@@ -1,13 +1,12 @@
 #include "tensor/gemm.h"
 
 #include <immintrin.h>
+#include <sys/mman.h>
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <map>
-#include <tuple>
+#include <cstdlib>
+#include <string>
 #include <atomic>
 #include <cstring>
 #include <utility>
@@ -23,10 +22,16 @@ constexpr int kPanel = 32;       // outputs per panel: two 16-float vectors
 constexpr int kStripRows = 12;   // rows per register block: 24 accumulators + 2 weight vectors
 constexpr int kTileRows = 288;   // rows per tile: a tile's inputs stay in L2 while panels stream
 
-float* aligned_floats(std::unique_ptr<float[]>& owner, size_t n) {
-  owner.reset(new float[n + 16]);
-  const auto address = reinterpret_cast<uintptr_t>(owner.get());
-  return reinterpret_cast<float*>((address + 63) & ~uintptr_t{63});
+// 64-byte aligned; blocks of 2 MB and more are aligned to 2 MB and marked for transparent
+// huge pages.
+float* allocate_floats(size_t n) {
+  const size_t bytes = n * sizeof(float);
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+  if (!p) throw Error("out of memory packing weights (" + std::to_string(bytes >> 20) + " MB)");
+  if (align == kHuge) madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);  // advisory
+  return static_cast<float*>(p);
 }
 
 std::atomic<bool> g_force_portable{false};
@@ -239,9 +244,8 @@ PackedLinear pack_linear(int parts, const float* const* weights, const float* co
   for (int i = 0; i < parts; ++i) p.out += outs[i];
   p.panels = (p.out + kPanel - 1) / kPanel;
   const size_t n = static_cast<size_t>(p.panels) * in * kPanel;
-  p.data_aligned = aligned_floats(p.data, n);
-  std::unique_ptr<float[]> bias_owner;
-  float* bias = aligned_floats(bias_owner, static_cast<size_t>(p.panels) * kPanel);
+  p.data.reset(allocate_floats(n + static_cast<size_t>(p.panels) * kPanel));
+  float* bias = p.data.get() + n;
   std::fill(bias, bias + p.panels * kPanel, 0.0f);
   // Row o of the stacked matrix comes from part `which`, row `o - first`.
   std::vector<std::pair<int, int64_t>> source(static_cast<size_t>(p.out));
@@ -253,7 +257,7 @@ PackedLinear pack_linear(int parts, const float* const* weights, const float* co
     }
   // Transposed in 64-k blocks: the destination block (64 x 32 floats) stays in L1 while 32
   // source rows are read sequentially.
-  float* data = p.data_aligned;
+  float* data = p.data.get();
   constexpr int64_t kBlock = 64;
 #pragma omp parallel for schedule(static)
   for (int64_t panel = 0; panel < p.panels; ++panel) {
@@ -271,8 +275,6 @@ PackedLinear pack_linear(int parts, const float* const* weights, const float* co
       }
     }
   }
-  p.bias = std::move(bias_owner);
-  p.bias_aligned = bias;
   return p;
 }
 
@@ -298,23 +300,13 @@ bool linear_few_rows_fast(const float* x, int64_t rows, int64_t in, const float*
   return true;
 }
 
+void PackedLinear::Free::operator()(float* p) const { std::free(p); }
+
 void force_portable_kernels(bool on) { g_force_portable.store(on); }
 
 const char* packed_gemm_kernel() { return cpu_has_avx512() ? "avx512" : "portable"; }
 
-struct TmpStat { double ms = 0; int calls = 0; };
-std::map<std::tuple<int64_t,int64_t,int64_t,int>, TmpStat> g_tmp_stats;
-void tmp_dump_stats() { for (auto& [k, v] : g_tmp_stats) { auto [m, n, kk, e] = k; std::printf("M=%5ld N=%5ld K=%5ld ep=%d calls=%4d  %.1f GF/s  total %.1f ms\n", m, n, kk, e, v.calls, 2.0*m*n*kk*v.calls/(v.ms*1e6), v.ms); } }
-void linear_packed_impl(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
-                   Epilogue epilogue, const int64_t* row_map);
 void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
-                   Epilogue epilogue, const int64_t* row_map) {
-  auto t0 = std::chrono::steady_clock::now();
-  linear_packed_impl(x, rows, ldx, w, y, ldy, epilogue, row_map);
-  auto& st = g_tmp_stats[{rows, w.out, w.in, (int)epilogue}];
-  st.ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); st.calls++;
-}
-void linear_packed_impl(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
                    Epilogue epilogue, const int64_t* row_map) {
   if (rows <= 0 || w.out == 0) return;
   const bool avx512 = cpu_has_avx512();
@@ -336,8 +328,8 @@ void linear_packed_impl(const float* x, int64_t rows, int64_t ldx, const PackedL
     const int64_t p0 = w.panels * g / panel_groups, p1 = w.panels * (g + 1) / panel_groups;
     const int64_t r0 = s0 * kStripRows, r1 = std::min(rows, s1 * kStripRows);
     for (int64_t p = p0; p < p1; ++p) {
-      const float* panel = w.data_aligned + p * w.in * kPanel;
-      const float* bias = w.bias_aligned + p * kPanel;
+      const float* panel = w.weights() + p * w.in * kPanel;
+      const float* bias = w.bias() + p * kPanel;
       const int valid = static_cast<int>(std::min<int64_t>(kPanel, w.out - p * kPanel));
       for (int64_t r = r0; r < r1; r += kStripRows) {
         const int n = static_cast<int>(std::min<int64_t>(kStripRows, r1 - r));
