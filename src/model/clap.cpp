@@ -129,6 +129,17 @@ void ClapModel::Impl::audio_from_features(const float* features, int batch, int 
   l2_normalize_rows(embeddings, batch, dim);
 }
 
+void ClapModel::Impl::texts_from_ids(const std::vector<std::vector<int64_t>>& ids, float* embeddings) const {
+  flush_denormals_in_all_threads();
+  const int64_t hidden = config.text.hidden_size, dim = config.projection_dim;
+  std::vector<std::span<const int64_t>> sequences(ids.begin(), ids.end());
+  std::vector<float> pooled(ids.size() * hidden);
+  roberta_forward(config.text, text, sequences, pooled.data());
+  for (size_t i = 0; i < ids.size(); ++i)  // one row at a time: the same kernel path as a single text
+    projection_forward(text_projection, config.projection_hidden_act, pooled.data() + i * hidden, 1, embeddings + i * dim);
+  l2_normalize_rows(embeddings, static_cast<int64_t>(ids.size()), dim);
+}
+
 void ClapModel::Impl::text_from_ids(const int64_t* ids, int length, float* embedding, TextTrace* trace,
                                     std::vector<float>* pooled_out, std::vector<float>* projected_out) const {
   flush_denormals_in_all_threads();
@@ -178,17 +189,23 @@ std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const floa
 }
 
 std::vector<float> ClapModel::embed_text(const std::vector<std::string>& texts, int batch) const {
-  (void)batch;  // every text runs alone (no padding), so results never depend on batching
   const Impl& m = *impl_;
   if (!m.tokenizer) throw Error("this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)");
+  if (batch < 1) batch = 1;
   const int dim = m.config.projection_dim;
   std::vector<float> out(texts.size() * dim);
-  for (size_t i = 0; i < texts.size(); ++i) {
-    Encoding enc = m.tokenizer->encode(texts[i], m.max_text_tokens());
-    if (enc.truncated)
-      std::fprintf(stderr, "warning: text cut to the model's limit of %zu tokens: \"%.60s...\"\n", m.max_text_tokens(),
-                   texts[i].c_str());
-    m.text_from_ids(enc.ids.data(), static_cast<int>(enc.ids.size()), out.data() + i * dim);
+  for (size_t start = 0; start < texts.size(); start += batch) {
+    const size_t count = std::min<size_t>(batch, texts.size() - start);
+    std::vector<std::vector<int64_t>> ids(count);
+    for (size_t i = 0; i < count; ++i) {
+      const std::string& text = texts[start + i];
+      Encoding enc = m.tokenizer->encode(text, m.max_text_tokens());
+      if (enc.truncated)
+        std::fprintf(stderr, "warning: text cut to the model's limit of %zu tokens: \"%.60s...\"\n", m.max_text_tokens(),
+                     text.c_str());
+      ids[i] = std::move(enc.ids);
+    }
+    m.texts_from_ids(ids, out.data() + start * dim);
   }
   return out;
 }

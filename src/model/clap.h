@@ -39,7 +39,8 @@ class ClapModel {
   // Results do not depend on how clips are grouped into batches.
   std::vector<float> embed_audio(const std::vector<std::span<const float>>& clips, int batch = 8) const;
   // Texts -> n x embedding_dim normalised embeddings. Texts longer than the position limit
-  // are cut at it (a warning goes to stderr).
+  // are cut at it (a warning goes to stderr). Up to `batch` texts share each pass over the
+  // text tower's weights; results do not depend on the batching.
   std::vector<float> embed_text(const std::vector<std::string>& texts, int batch = 16) const;
 
   float logit_scale_audio() const;  // exp(logit_scale_a)

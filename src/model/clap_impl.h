@@ -33,6 +33,9 @@ struct ClapModel::Impl {
   // One token sequence -> normalised embedding (dim floats).
   void text_from_ids(const int64_t* ids, int length, float* embedding, TextTrace* trace = nullptr,
                      std::vector<float>* pooled = nullptr, std::vector<float>* projected = nullptr) const;
+  // Token sequences -> normalised embeddings (ids.size() x dim), all through the text tower
+  // together; each equals text_from_ids on that sequence alone.
+  void texts_from_ids(const std::vector<std::vector<int64_t>>& ids, float* embeddings) const;
   // Longest token sequence the position table allows (incl. <s> and </s>).
   size_t max_text_tokens() const;
 };

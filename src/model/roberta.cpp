@@ -1,5 +1,6 @@
 #include "model/roberta.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -32,50 +33,77 @@ RobertaWeights load_roberta(const TextConfig& c, WeightSource& src, const std::s
   return w;
 }
 
-void roberta_forward(const TextConfig& c, const RobertaWeights& w, const int64_t* ids, int length, float* pooled,
-                     TextTrace* trace) {
-  const int64_t h = c.hidden_size, heads = c.num_attention_heads, hd = h / heads, n = length;
+void roberta_forward(const TextConfig& c, const RobertaWeights& w, const std::vector<std::span<const int64_t>>& sequences,
+                     float* pooled, TextTrace* trace) {
+  const int64_t h = c.hidden_size, heads = c.num_attention_heads, hd = h / heads;
   const float eps = static_cast<float>(c.layer_norm_eps);
-  // Positions count non-pad tokens from padding_idx + 1 (RoBERTa's create_position_ids_from_input_ids).
-  if (n + c.pad_token_id >= c.max_position_embeddings)
-    throw Error("text of " + std::to_string(n) + " tokens exceeds the model's position limit");
-  std::vector<float> x(static_cast<size_t>(n * h));
-  int64_t position = c.pad_token_id;
-  for (int64_t t = 0; t < n; ++t) {
-    if (ids[t] < 0 || ids[t] >= c.vocab_size) throw Error("token id " + std::to_string(ids[t]) + " outside the vocabulary");
-    const bool pad = ids[t] == c.pad_token_id;
-    const int64_t pos = pad ? c.pad_token_id : ++position;
-    const float* we = w.word_embeddings + ids[t] * h;
-    const float* pe = w.position_embeddings + pos * h;
-    const float* te = w.token_type_embeddings;
-    for (int64_t i = 0; i < h; ++i) x[t * h + i] = we[i] + te[i] + pe[i];
+  // All tokens of all sequences are rows of one matrix for the linear layers (row-independent
+  // kernels: a text's result does not depend on the others); attention stays per sequence.
+  std::vector<int64_t> first(sequences.size() + 1, 0);
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    const int64_t n = static_cast<int64_t>(sequences[s].size());
+    // Positions count non-pad tokens from padding_idx + 1 (RoBERTa's create_position_ids_from_input_ids).
+    if (n + c.pad_token_id >= c.max_position_embeddings)
+      throw Error("text of " + std::to_string(n) + " tokens exceeds the model's position limit");
+    first[s + 1] = first[s] + n;
   }
-  layer_norm(x.data(), n, h, w.embeddings_norm.weight, w.embeddings_norm.bias, eps, x.data());
+  const int64_t rows = first.back();
+  std::vector<float> x(static_cast<size_t>(rows * h));
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    int64_t position = c.pad_token_id;
+    for (int64_t t = 0; t < static_cast<int64_t>(sequences[s].size()); ++t) {
+      const int64_t id = sequences[s][t];
+      if (id < 0 || id >= c.vocab_size) throw Error("token id " + std::to_string(id) + " outside the vocabulary");
+      const bool pad = id == c.pad_token_id;
+      const int64_t pos = pad ? c.pad_token_id : ++position;
+      const float* we = w.word_embeddings + id * h;
+      const float* pe = w.position_embeddings + pos * h;
+      const float* te = w.token_type_embeddings;
+      float* xr = x.data() + (first[s] + t) * h;
+      for (int64_t i = 0; i < h; ++i) xr[i] = we[i] + te[i] + pe[i];
+    }
+  }
+  layer_norm(x.data(), rows, h, w.embeddings_norm.weight, w.embeddings_norm.bias, eps, x.data());
   if (trace) (*trace)["hidden_state_0"] = x;
 
-  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), tmp(x.size()), scratch(static_cast<size_t>(attention_scratch_floats(n, hd)));
-  std::vector<float> mlp(static_cast<size_t>(n * c.intermediate_size));
+  int64_t longest = 0;
+  for (const auto& seq : sequences) longest = std::max<int64_t>(longest, static_cast<int64_t>(seq.size()));
+  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), tmp(x.size());
+  std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(longest, hd)));
+  std::vector<float> mlp(static_cast<size_t>(rows * c.intermediate_size));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const RobertaLayerWeights& l = w.layers[li];
-    linear(x.data(), n, h, l.query.weight, l.query.bias, h, q.data());
-    linear(x.data(), n, h, l.key.weight, l.key.bias, h, k.data());
-    linear(x.data(), n, h, l.value.weight, l.value.bias, h, v.data());
-    for (int64_t hh = 0; hh < heads; ++hh)
-      attention_head(q.data() + hh * hd, k.data() + hh * hd, v.data() + hh * hd, h, n, hd, scale, nullptr, nullptr,
-                     ctx.data() + hh * hd, h, scratch.data());
-    linear(ctx.data(), n, h, l.attention_output.weight, l.attention_output.bias, h, tmp.data());
-    add_inplace(tmp.data(), x.data(), n * h);
-    layer_norm(tmp.data(), n, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());
-    linear(x.data(), n, h, l.intermediate.weight, l.intermediate.bias, c.intermediate_size, mlp.data());
-    apply_activation(c.hidden_act, mlp.data(), n * c.intermediate_size);
-    linear(mlp.data(), n, c.intermediate_size, l.output.weight, l.output.bias, h, tmp.data());
-    add_inplace(tmp.data(), x.data(), n * h);
-    layer_norm(tmp.data(), n, h, l.output_norm.weight, l.output_norm.bias, eps, x.data());
+    linear_rowwise(x.data(), rows, h, l.query.weight, l.query.bias, h, q.data());
+    linear_rowwise(x.data(), rows, h, l.key.weight, l.key.bias, h, k.data());
+    linear_rowwise(x.data(), rows, h, l.value.weight, l.value.bias, h, v.data());
+    for (size_t s = 0; s < sequences.size(); ++s) {
+      const int64_t off = first[s] * h, n = first[s + 1] - first[s];
+      for (int64_t hh = 0; hh < heads; ++hh)
+        attention_head(q.data() + off + hh * hd, k.data() + off + hh * hd, v.data() + off + hh * hd, h, n, hd, scale,
+                       nullptr, nullptr, ctx.data() + off + hh * hd, h, scratch.data());
+    }
+    linear_rowwise(ctx.data(), rows, h, l.attention_output.weight, l.attention_output.bias, h, tmp.data());
+    add_inplace(tmp.data(), x.data(), rows * h);
+    layer_norm(tmp.data(), rows, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());
+    linear_rowwise(x.data(), rows, h, l.intermediate.weight, l.intermediate.bias, c.intermediate_size, mlp.data());
+    apply_activation(c.hidden_act, mlp.data(), rows * c.intermediate_size);
+    linear_rowwise(mlp.data(), rows, c.intermediate_size, l.output.weight, l.output.bias, h, tmp.data());
+    add_inplace(tmp.data(), x.data(), rows * h);
+    layer_norm(tmp.data(), rows, h, l.output_norm.weight, l.output_norm.bias, eps, x.data());
     if (trace) (*trace)["hidden_state_" + std::to_string(li + 1)] = x;
   }
-  linear(x.data(), 1, h, w.pooler.weight, w.pooler.bias, h, pooled);
-  apply_activation(Activation::Tanh, pooled, h);
+  // Pooler: the first token (<s>) of each sequence.
+  std::vector<float> cls(sequences.size() * h);
+  for (size_t s = 0; s < sequences.size(); ++s)
+    std::copy(x.data() + first[s] * h, x.data() + (first[s] + 1) * h, cls.data() + s * h);
+  linear_rowwise(cls.data(), static_cast<int64_t>(sequences.size()), h, w.pooler.weight, w.pooler.bias, h, pooled);
+  apply_activation(Activation::Tanh, pooled, static_cast<int64_t>(sequences.size()) * h);
+}
+
+void roberta_forward(const TextConfig& c, const RobertaWeights& w, const int64_t* ids, int length, float* pooled,
+                     TextTrace* trace) {
+  roberta_forward(c, w, {std::span<const int64_t>(ids, static_cast<size_t>(length))}, pooled, trace);
 }
 
 }  // namespace clap

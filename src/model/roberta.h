@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,14 @@ RobertaWeights load_roberta(const TextConfig& config, WeightSource& source, cons
 
 using TextTrace = std::map<std::string, std::vector<float>>;
 
-// One sequence of token ids (no padding needed; every token attends to every token).
-// pooled: hidden_size floats. Optional trace: hidden_state_<k> (len x hidden).
+// Sequences of token ids (no padding needed: each attends only within itself); their tokens
+// share the linear layers, whose kernels treat rows independently, so a sequence's result
+// does not depend on the others. pooled: sequences x hidden_size. Optional trace:
+// hidden_state_<k> (all tokens x hidden).
+void roberta_forward(const TextConfig& config, const RobertaWeights& weights,
+                     const std::vector<std::span<const int64_t>>& sequences, float* pooled, TextTrace* trace = nullptr);
+
+// One sequence.
 void roberta_forward(const TextConfig& config, const RobertaWeights& weights, const int64_t* ids, int length,
                      float* pooled, TextTrace* trace = nullptr);
 

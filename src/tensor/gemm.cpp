@@ -180,6 +180,65 @@ CLAP_AVX512 inline float sum_lanes(__m512 v) {
   return t[0];
 }
 
+// Index vectors of the four folding rounds of reduce16: round k pairs vectors (a, b) and
+// adds "lo" lanes to "hi" lanes, halving the lanes each vector's partial sums occupy.
+struct ReduceOrder {
+  int lo[4][16], hi[4][16];
+  int source[16];  // final lane -> input vector
+};
+
+const ReduceOrder& reduce_order() {
+  static const ReduceOrder order = [] {
+    ReduceOrder r{};
+    // Round k: each vector holds 2^k groups of g = 16 >> k lanes (one group per input vector
+    // folded so far); a pair (a, b) becomes 2^(k+1) groups of g/2: for each group, its first
+    // half-group from a then from b ("lo"), and the second halves likewise ("hi").
+    for (int k = 0; k < 4; ++k) {
+      const int g = 16 >> k, half = g / 2, groups = 1 << k;
+      int lane = 0;
+      for (int grp = 0; grp < groups; ++grp)
+        for (int src = 0; src < 2; ++src)
+          for (int i = 0; i < half; ++i, ++lane) {
+            r.lo[k][lane] = src * 16 + grp * g + i;
+            r.hi[k][lane] = src * 16 + grp * g + half + i;
+          }
+    }
+    // Track which input vector each final lane holds, by running the rounds on labels.
+    int label[16][16];
+    for (int j = 0; j < 16; ++j)
+      for (int l = 0; l < 16; ++l) label[j][l] = j;
+    int count = 16;
+    for (int k = 0; k < 4; ++k) {
+      for (int p = 0; p < count / 2; ++p) {
+        int merged[16];
+        for (int l = 0; l < 16; ++l) {
+          const int idx = r.lo[k][l];
+          merged[l] = idx < 16 ? label[2 * p][idx] : label[2 * p + 1][idx - 16];
+        }
+        for (int l = 0; l < 16; ++l) label[p][l] = merged[l];
+      }
+      count /= 2;
+    }
+    for (int l = 0; l < 16; ++l) r.source[l] = label[0][l];
+    return r;
+  }();
+  return order;
+}
+
+// Sums of 16 vectors' lanes, one per output lane (lane l: vector reduce_order().source[l]).
+CLAP_AVX512 inline __m512 reduce16(__m512 (&v)[16]) {
+  const ReduceOrder& order = reduce_order();
+  int count = 16;
+  for (int k = 0; k < 4; ++k) {
+    const __m512i lo = _mm512_loadu_si512(order.lo[k]), hi = _mm512_loadu_si512(order.hi[k]);
+    for (int p = 0; p < count / 2; ++p)
+      v[p] = _mm512_add_ps(_mm512_permutex2var_ps(v[2 * p], lo, v[2 * p + 1]),
+                           _mm512_permutex2var_ps(v[2 * p], hi, v[2 * p + 1]));
+    count /= 2;
+  }
+  return v[0];
+}
+
 template <int R>
 CLAP_AVX512 void dots_avx512(const float* x, int64_t in, const float* w, int outputs, const float* bias, float* y,
                              int64_t ldy) {
@@ -203,15 +262,18 @@ CLAP_AVX512 void dots_avx512(const float* x, int64_t in, const float* w, int out
       for (int r = 0; r < R; ++r) acc[o][r] = _mm512_fmadd_ps(xv[r], wv, acc[o][r]);
     }
   }
-  // Static loop bounds keep the accumulators in registers (a data-dependent index into
-  // acc[] makes the compiler keep the array in memory, storing it on every k step).
-#pragma GCC unroll 4
-  for (int o = 0; o < 4; ++o)
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const float sum = sum_lanes(acc[o][r]);
-      if (o < outputs) y[r * ldy + o] = sum + (bias ? bias[o] : 0.0f);
-    }
+  // The 4 x R sums, all at once: a transposing reduction (shuffles + adds) that folds the
+  // lanes in sum_lanes' order, so each sum has the same bits as sum_lanes would give.
+  __m512 v[16];
+#pragma GCC unroll 16
+  for (int j = 0; j < 16; ++j) v[j] = j % 4 < R ? acc[j / 4][j % 4] : _mm512_setzero_ps();
+  alignas(64) float sums[16];
+  _mm512_store_ps(sums, reduce16(v));
+  const ReduceOrder& order = reduce_order();
+  for (int l = 0; l < 16; ++l) {
+    const int o = order.source[l] / 4, r = order.source[l] % 4;
+    if (o < outputs && r < R) y[r * ldy + o] = sums[l] + (bias ? bias[o] : 0.0f);
+  }
 }
 
 CLAP_AVX512 void linear_few_rows_avx512(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias,

@@ -411,6 +411,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   if (st != dnnl_success) throw Error("oneDNN sgemm failed with status " + std::to_string(int(st)));
 }
 
+void linear_rowwise(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
+                    float* y) {
+  if (!linear_few_rows_fast(x, rows, in, weight, bias, out, y)) linear_few_rows(x, rows, in, weight, bias, out, y);
+}
+
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y) {
   if (rows <= kFewRows) {
     if (!linear_few_rows_fast(x, rows, in, weight, bias, out, y)) linear_few_rows(x, rows, in, weight, bias, out, y);

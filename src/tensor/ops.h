@@ -20,6 +20,13 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 inline constexpr int64_t kFewRows = 16;
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y);
 
+// Same as linear, but each output row is computed the same way whatever the row count (a
+// dot product per output over the weight row, lanes in a fixed order): the text tower runs
+// many texts' tokens together and each text must come out as if alone. Streams W once per
+// call; for the few rows of text it is the fast path.
+void linear_rowwise(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
+                    float* y);
+
 // Per-row LayerNorm over `dim` (biased variance, as PyTorch). y may alias x.
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, float* y);
 
