@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "model/clap.h"
 #include "model/clap_impl.h"
 #include "support/golden.h"
+#include "tensor/gemm.h"
 
 namespace clap {
 namespace {
@@ -235,6 +237,40 @@ TEST_P(Parity, BatchingAndRepeatsAreBitIdentical) {
     t_single.insert(t_single.end(), e.begin(), e.end());
   }
   EXPECT_EQ(t_all, t_single);
+}
+
+// CPUs without AVX-512 run the portable build of the same kernels: it must meet the same
+// tolerances and keep batching bit-identical (forced here on a machine that has AVX-512).
+TEST_P(Parity, PortableKernelsMatchReferenceAndBatchIndependently) {
+  struct Portable {
+    Portable() { force_portable_kernels(true); }
+    ~Portable() { force_portable_kernels(false); }
+  } portable;
+  const auto& m = model().impl();
+  const size_t dim = m.config.projection_dim;
+  std::vector<float> feats;
+  int channels = 0;
+  for (char x : {'a', 'b', 'c'}) {
+    auto f = clip_features(x, &channels);
+    feats.insert(feats.end(), f.begin(), f.end());
+  }
+  auto longer64 = test::ints(expected(), "batch_abc_is_longer");
+  std::vector<uint8_t> longer(longer64.begin(), longer64.end());
+  std::vector<float> audio(3 * dim), one(dim);
+  m.audio_from_features(feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
+  const size_t per_clip = feats.size() / 3;
+  for (size_t r = 0; r < 3; ++r) {
+    expect_embedding(audio.data() + r * dim, "batch_abc_audio_embeds", r, 3, dim);
+    m.audio_from_features(feats.data() + r * per_clip, 1, channels, 1001, 64, longer.data() + r, one.data());
+    EXPECT_EQ(0, std::memcmp(one.data(), audio.data() + r * dim, dim * sizeof(float))) << "clip " << r;
+  }
+  auto texts = cases()["texts"].get<std::vector<std::string>>();
+  auto text = model().embed_text(texts);
+  for (size_t r = 0; r < texts.size(); ++r) {
+    expect_embedding(text.data() + r * dim, "batch_abc_text_embeds", r, texts.size(), dim);
+    auto alone = model().embed_text({texts[r]});
+    EXPECT_EQ(0, std::memcmp(alone.data(), text.data() + r * dim, dim * sizeof(float))) << texts[r];
+  }
 }
 
 TEST_P(Parity, ParameterCountMatchesReference) {
