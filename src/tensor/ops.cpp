@@ -217,26 +217,31 @@ __attribute__((always_inline)) inline void qk_softmax_rows4(const float* q, int6
       for (int c = 0; c < NV; ++c) acc[r][c] += qd * kv[c];
     }
   }
-  for (int r = 0; r < 4; ++r) {
-    const int64_t row = (i0 + r) * n;
+  // Phase by phase over the 4 rows (not row by row): each phase is a chain of dependent
+  // operations per row, and four independent chains in a row keep the pipelines busy.
+  for (int r = 0; r < 4; ++r)
     for (int c = 0; c < NV; ++c) {
+      const int64_t at = (i0 + r) * n + c * 16;
       acc[r][c] = acc[r][c] * scale;
-      if (bias) acc[r][c] += load16(bias + row + c * 16);
-      if (mask) acc[r][c] += load16(mask + row + c * 16);
+      if (bias) acc[r][c] += load16(bias + at);
+      if (mask) acc[r][c] += load16(mask + at);
     }
-    // Row max and sum by butterfly over the lanes (every lane ends with the result): a
-    // sequential scan of 16 lanes would be a long dependency chain per row.
-    v16 mx = acc[r][0];
-    for (int c = 1; c < NV; ++c) mx = acc[r][c] > mx ? acc[r][c] : mx;
-    mx = butterfly_max(mx);
-    v16 sum = v16{};
-    for (int c = 0; c < NV; ++c) {
-      acc[r][c] = fast_exp16(acc[r][c] - mx);
-      sum += acc[r][c];
-    }
-    const v16 inv = 1.0f / butterfly_sum(sum);
-    for (int c = 0; c < NV; ++c) store16(probs + row + c * 16, acc[r][c] * inv);
+  // Row max and sum by butterfly over the lanes (every lane ends with the result).
+  v16 mx[4], sum[4];
+  for (int r = 0; r < 4; ++r) {
+    mx[r] = acc[r][0];
+    for (int c = 1; c < NV; ++c) mx[r] = acc[r][c] > mx[r] ? acc[r][c] : mx[r];
   }
+  for (int r = 0; r < 4; ++r) mx[r] = butterfly_max(mx[r]);
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < NV; ++c) acc[r][c] = fast_exp16(acc[r][c] - mx[r]);
+  for (int r = 0; r < 4; ++r) {
+    sum[r] = v16{};
+    for (int c = 0; c < NV; ++c) sum[r] += acc[r][c];
+  }
+  for (int r = 0; r < 4; ++r) sum[r] = 1.0f / butterfly_sum(sum[r]);
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < NV; ++c) store16(probs + (i0 + r) * n + c * 16, acc[r][c] * sum[r]);
 }
 
 // dst (16 x 16, row stride ld_dst) = srcᵀ (16 x 16, row stride ld_src), in registers:
