@@ -170,16 +170,6 @@ __attribute__((target_clones("avx2", "default"))) void strip_portable(int rows, 
 // Software prefetch distance on the weight rows (measured: hardware prefetch alone left the
 // 4 interleaved streams at a third of the memory bandwidth).
 constexpr int kPrefetchBytes = 512;
-// The 16 lanes summed by a fixed pairwise tree (GCC 12's _mm512_reduce_add_ps trips a false
-// -Wmaybe-uninitialized).
-CLAP_AVX512 inline float sum_lanes(__m512 v) {
-  alignas(64) float t[16];
-  _mm512_store_ps(t, v);
-  for (int step = 8; step >= 1; step /= 2)
-    for (int i = 0; i < step; ++i) t[i] += t[i + step];
-  return t[0];
-}
-
 // Index vectors of the four folding rounds of reduce16: round k pairs vectors (a, b) and
 // adds "lo" lanes to "hi" lanes, halving the lanes each vector's partial sums occupy.
 struct ReduceOrder {
@@ -262,8 +252,8 @@ CLAP_AVX512 void dots_avx512(const float* x, int64_t in, const float* w, int out
       for (int r = 0; r < R; ++r) acc[o][r] = _mm512_fmadd_ps(xv[r], wv, acc[o][r]);
     }
   }
-  // The 4 x R sums, all at once: a transposing reduction (shuffles + adds) that folds the
-  // lanes in sum_lanes' order, so each sum has the same bits as sum_lanes would give.
+  // The 4 x R sums, all at once: a transposing reduction (shuffles + adds) that folds each
+  // vector's lanes as a fixed pairwise tree (lane i + lane i+8, then +4, +2, +1).
   __m512 v[16];
 #pragma GCC unroll 16
   for (int j = 0; j < 16; ++j) v[j] = j % 4 < R ? acc[j / 4][j % 4] : _mm512_setzero_ps();

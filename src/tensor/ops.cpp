@@ -21,29 +21,48 @@ namespace clap {
 
 namespace {
 
-// exp(x) for float, Cephes-style: x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r,
-// 2^n through the exponent bits. Within 2 ulp of std::exp on the softmax range; written
-// branch-free so the loops around it vectorise. Inputs below -87.3 give 0 (the reference's
-// result there is a denormal < 1e-38: nothing a probability can tell apart).
-__attribute__((always_inline)) inline float fast_exp(float x) {
-  const bool underflow = x < -87.3365478515625f;
+// 16-float vector type: one zmm register with AVX-512, split into ymm/xmm pairs in the
+// AVX2 / baseline clones by the compiler. The helpers are always_inline so they are compiled
+// for the ISA of the clone that calls them (out of line they would get the baseline ISA).
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+// v16 values never cross a call boundary (the helpers are always inlined), so GCC's note
+// that passing 64-byte vectors without AVX-512 changes the ABI does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+__attribute__((always_inline)) inline int32_t to_int(float x) { return static_cast<int32_t>(x); }
+__attribute__((always_inline)) inline v16i to_int(v16 x) { return __builtin_convertvector(x, v16i); }
+__attribute__((always_inline)) inline float from_bits(int32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+__attribute__((always_inline)) inline v16 from_bits(v16i b) { return (v16)b; }  // same-size cast: bits kept
+
+// exp(x), Cephes-style, for a float or 16 lanes (the same operations either way):
+// x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, 2^n through the exponent bits.
+// Within 2 ulp of std::exp on the softmax range; branch-free so the loops around it
+// vectorise. Inputs below -87.3 give 0 (the reference's result there is a denormal < 1e-38:
+// nothing a probability can tell apart).
+template <typename F>
+__attribute__((always_inline)) inline F fast_exp(F x) {
+  const auto underflow = x < -87.3365478515625f;
   x = x > 88.3762626647949f ? 88.3762626647949f : x;
   x = x < -87.3365478515625f ? -87.3365478515625f : x;
   // Round to nearest by the 1.5·2^23 trick (vectorises, unlike nearbyint).
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = x - n * 0.693359375f;
+  const F n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  F r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  F p = F{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return underflow ? 0.0f : p * scale;
+  const F scale = from_bits((to_int(n) + 127) << 23);
+  const F result = p * scale;
+  return underflow ? F{} : result;
 }
 
 // erf(x) for float as a rational function on [-4, 4] (erf is ±1 in float outside), the
@@ -127,13 +146,7 @@ CLAP_VECTOR_CLONES void layer_norm_row(const float* xr, int64_t dim, const float
 
 namespace {
 
-// 16-float vector type: one zmm register with AVX-512, split into ymm/xmm pairs in the
-// AVX2 / baseline clones by the compiler. The helpers are always_inline so they are compiled
-// for the ISA of the clone that calls them (out of line they would get the baseline ISA). Loads/stores via memcpy (no alignment needed).
-typedef float v16 __attribute__((vector_size(64)));
-// v16 values never cross a call boundary (the helpers are always inlined), so GCC's note
-// that passing 64-byte vectors without AVX-512 changes the ABI does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
+// Loads/stores via memcpy (no alignment needed).
 __attribute__((always_inline)) inline v16 load16(const float* p) {
   v16 v;
   std::memcpy(&v, p, sizeof v);
@@ -141,45 +154,7 @@ __attribute__((always_inline)) inline v16 load16(const float* p) {
 }
 __attribute__((always_inline)) inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
 
-// scores[i][:] = q_i · kᵀ for rows i0..i0+3, n a multiple of 16 (n <= 64): the 4 x (n/16)
-// accumulators stay in registers while kt (hd x n) streams.
-template <int NV>
-__attribute__((always_inline)) inline void qk_rows4(const float* q, int64_t ld, const float* kt, int64_t hd, float* scores, int64_t i0) {
-  constexpr int n = NV * 16;
-  v16 acc[4][NV] = {};
-  for (int64_t d = 0; d < hd; ++d) {
-    v16 kv[NV];
-    for (int c = 0; c < NV; ++c) kv[c] = load16(kt + d * n + c * 16);
-    for (int r = 0; r < 4; ++r) {
-      const float qd = q[(i0 + r) * ld + d];
-      for (int c = 0; c < NV; ++c) acc[r][c] += qd * kv[c];
-    }
-  }
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < NV; ++c) store16(scores + (i0 + r) * n + c * 16, acc[r][c]);
-}
 
-typedef int32_t v16i __attribute__((vector_size(64)));
-
-// fast_exp on 16 lanes: the same operations in the same order as the scalar version.
-__attribute__((always_inline)) inline v16 fast_exp16(v16 x) {
-  const v16i underflow = x < -87.3365478515625f;
-  x = x > 88.3762626647949f ? 88.3762626647949f : x;
-  x = x < -87.3365478515625f ? -87.3365478515625f : x;
-  const v16 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  v16 r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  v16 p = v16{} + 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const v16i bits = (__builtin_convertvector(n, v16i) + 127) << 23;
-  const v16 result = p * (v16)bits;  // same-size vector cast: the bits reinterpreted
-  return underflow ? v16{} : result;
-}
 
 __attribute__((always_inline)) inline v16 swap_lanes(v16 v, int distance) {
   switch (distance) {
@@ -234,7 +209,7 @@ __attribute__((always_inline)) inline void qk_softmax_rows4(const float* q, int6
   }
   for (int r = 0; r < 4; ++r) mx[r] = butterfly_max(mx[r]);
   for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < NV; ++c) acc[r][c] = fast_exp16(acc[r][c] - mx[r]);
+    for (int c = 0; c < NV; ++c) acc[r][c] = fast_exp(acc[r][c] - mx[r]);
   for (int r = 0; r < 4; ++r) {
     sum[r] = v16{};
     for (int c = 0; c < NV; ++c) sum[r] += acc[r][c];
@@ -422,10 +397,7 @@ void linear_rowwise(const float* x, int64_t rows, int64_t in, const float* weigh
 }
 
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y) {
-  if (rows <= kFewRows) {
-    if (!linear_few_rows_fast(x, rows, in, weight, bias, out, y)) linear_few_rows(x, rows, in, weight, bias, out, y);
-    return;
-  }
+  if (rows <= kFewRows) return linear_rowwise(x, rows, in, weight, bias, out, y);
   if (bias) {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + out, y + r * out);

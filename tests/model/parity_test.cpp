@@ -52,6 +52,18 @@ class Parity : public ::testing::TestWithParam<std::string> {
     EXPECT_LE(d.max_abs, kIntermediateRel * d.max_ref) << name << " (max|ref| " << d.max_ref << ")";
   }
 
+  // Reference features of clips a, b, c (the golden batch) and their is_longer flags.
+  std::vector<float> batch_abc_features(int* channels, std::vector<uint8_t>* longer) {
+    std::vector<float> feats;
+    for (char x : {'a', 'b', 'c'}) {
+      auto f = clip_features(x, channels);
+      feats.insert(feats.end(), f.begin(), f.end());
+    }
+    auto longer64 = test::ints(expected(), "batch_abc_is_longer");
+    longer->assign(longer64.begin(), longer64.end());
+    return feats;
+  }
+
   // Reference input_features of a clip: stored whole, or channel 0 repeated 4x (fused).
   std::vector<float> clip_features(char x, int* channels) {
     const std::string base = std::string("clip_") + x + "_input_features";
@@ -105,14 +117,9 @@ TEST_P(Parity, AudioTowerOnReferenceFeatures) {
 TEST_P(Parity, BatchedAudioAndLogits) {
   const auto& m = model().impl();
   const size_t dim = m.config.projection_dim;
-  std::vector<float> feats;
   int channels = 0;
-  for (char x : {'a', 'b', 'c'}) {
-    auto f = clip_features(x, &channels);
-    feats.insert(feats.end(), f.begin(), f.end());
-  }
-  auto longer64 = test::ints(expected(), "batch_abc_is_longer");
-  std::vector<uint8_t> longer(longer64.begin(), longer64.end());
+  std::vector<uint8_t> longer;
+  const std::vector<float> feats = batch_abc_features(&channels, &longer);
   std::vector<float> audio(3 * dim);
   m.audio_from_features(feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
   for (size_t r = 0; r < 3; ++r) expect_embedding(audio.data() + r * dim, "batch_abc_audio_embeds", r, 3, dim);
@@ -248,14 +255,9 @@ TEST_P(Parity, PortableKernelsMatchReferenceAndBatchIndependently) {
   } portable;
   const auto& m = model().impl();
   const size_t dim = m.config.projection_dim;
-  std::vector<float> feats;
   int channels = 0;
-  for (char x : {'a', 'b', 'c'}) {
-    auto f = clip_features(x, &channels);
-    feats.insert(feats.end(), f.begin(), f.end());
-  }
-  auto longer64 = test::ints(expected(), "batch_abc_is_longer");
-  std::vector<uint8_t> longer(longer64.begin(), longer64.end());
+  std::vector<uint8_t> longer;
+  const std::vector<float> feats = batch_abc_features(&channels, &longer);
   std::vector<float> audio(3 * dim), one(dim);
   m.audio_from_features(feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
   const size_t per_clip = feats.size() / 3;
