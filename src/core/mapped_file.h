@@ -20,6 +20,10 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Drops the pages wholly inside [p, p + bytes) from this process's memory (they are read
+  // back from the file if touched again): for data that now lives elsewhere in another form.
+  void release(const void* p, size_t bytes) const;
+
  private:
   std::string path_;
   const uint8_t* data_ = nullptr;

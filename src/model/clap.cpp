@@ -115,7 +115,11 @@ void ClapModel::Impl::audio_from_features(const float* features, int batch, int 
   flush_denormals_in_all_threads();
   // The audio weights are repacked on first use. Impl objects are never const themselves
   // (ClapModel owns a mutable one), so the cast only lifts this method's view of them.
-  std::call_once(audio_kernels_packed, [this] { pack_htsat_kernels(const_cast<HtsatWeights&>(audio)); });
+  // The originals' memory-mapped pages are dropped as each layer is packed (it then exists
+  // once in memory, in the kernel's layout).
+  std::call_once(audio_kernels_packed, [this] {
+    pack_htsat_kernels(const_cast<HtsatWeights&>(audio), [this](const float* p, int64_t n) { source->release(p, n); });
+  });
   const int hidden = config.audio.hidden_size, dim = config.projection_dim;
   std::vector<float> pooled(static_cast<size_t>(batch) * hidden);
   // The whole batch goes through the tower together: its kernels compute every row (and

@@ -394,7 +394,10 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
   return w;
 }
 
-void pack_htsat_kernels(HtsatWeights& w) {
+void pack_htsat_kernels(HtsatWeights& w, const std::function<void(const float*, int64_t)>& release) {
+  const auto done = [&](const LinearWeights& l) {
+    if (release) release(l.weight, l.in * l.out);
+  };
   for (SwinStageWeights& s : w.stages) {
     for (SwinBlockWeights& b : s.blocks) {
       const int64_t dim = b.query.in, hidden = b.intermediate.out;
@@ -405,10 +408,13 @@ void pack_htsat_kernels(HtsatWeights& w) {
       b.packed_attention_output = pack_linear(b.attention_output.weight, b.attention_output.bias, dim, dim);
       b.packed_intermediate = pack_linear(b.intermediate.weight, b.intermediate.bias, hidden, dim);
       b.packed_output = pack_linear(b.output.weight, b.output.bias, dim, hidden);
+      for (const LinearWeights* l : {&b.query, &b.key, &b.value, &b.attention_output, &b.intermediate, &b.output}) done(*l);
     }
-    if (s.has_downsample)
+    if (s.has_downsample) {
       s.packed_reduction = pack_linear(s.downsample_reduction.weight, nullptr, s.downsample_reduction.out,
                                        s.downsample_reduction.in);
+      done(s.downsample_reduction);
+    }
   }
   w.kernels_packed = true;
 }

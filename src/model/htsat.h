@@ -4,6 +4,7 @@
 // Swin stages with shifted windows and patch merging -> LayerNorm -> mean over tokens.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -61,7 +62,9 @@ HtsatWeights load_htsat(const AudioConfig& config, WeightSource& source, const s
 // Repacks the linear layers for the GEMM kernel (~1.2x the tower's linear weights in memory,
 // a few hundred ms): done once, before the first forward pass, not at load, so text-only
 // use of a model never pays for it.
-void pack_htsat_kernels(HtsatWeights& weights);
+// `release` is told about each original weight matrix once it is packed (so the caller can
+// drop its memory-mapped pages: the layer then exists once in memory).
+void pack_htsat_kernels(HtsatWeights& weights, const std::function<void(const float*, int64_t)>& release = {});
 
 // Optional capture of intermediate tensors (reference layouts) for parity tests.
 using Trace = std::map<std::string, std::vector<float>>;

@@ -39,6 +39,9 @@ class SafeTensors {
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
+  // See MappedFile::release (pointers outside the file are ignored).
+  void release(const void* p, size_t bytes) const { file_.release(p, bytes); }
+
   // Any float dtype converted to float32 (copy). Integer dtypes are rejected.
   std::vector<float> to_float(const TensorView& tensor) const;
   // Any integer dtype converted to int64 (copy).

@@ -171,4 +171,8 @@ void WeightSource::check() const {
   throw Error(msg);
 }
 
+void WeightSource::release(const float* p, int64_t count) const {
+  if (file_ && p) file_->release(p, static_cast<size_t>(count) * sizeof(float));
+}
+
 }  // namespace clap

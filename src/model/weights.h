@@ -60,6 +60,10 @@ class WeightSource {
   // the real loading path on it).
   void save_generated(const std::string& path) const;
 
+  // The tensor at p (count floats) will not be read again (it was repacked): its memory-mapped
+  // pages are dropped. No-op for generated or converted tensors.
+  void release(const float* p, int64_t count) const;
+
   // Throws one clap::Error listing every problem recorded so far.
   void check() const;
 
