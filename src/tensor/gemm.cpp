@@ -5,10 +5,10 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -164,7 +164,7 @@ __attribute__((target_clones("avx2", "default"))) void strip_portable(int rows, 
   for (; r < rows; ++r) tile_portable<1>(x + r * ldx, ldx, panel, bias, k_count, out + r, valid, add_residual);
 }
 
-// ---- few rows (a text query): stream W once in its own layout -------------------------
+// ---- row-wise kernel (the text tower): stream W once in its own layout -----------------
 // Each output is a dot product of an input row with a weight row: 16-lane partial sums
 // over k, then a fixed reduction tree, so a row's result does not depend on the others.
 // Software prefetch distance on the weight rows (measured: hardware prefetch alone left the
@@ -266,7 +266,7 @@ CLAP_AVX512 void dots_avx512(const float* x, int64_t in, const float* w, int out
   }
 }
 
-CLAP_AVX512 void linear_few_rows_avx512(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias,
+CLAP_AVX512 void linear_rowwise_avx512(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias,
                                         int64_t out, float* y) {
   const int64_t blocks = (out + 3) / 4;
 #pragma omp parallel for schedule(static) if (out * in >= 65536)
@@ -345,10 +345,10 @@ bool gelu_fast(float* x, int64_t n) {
   return true;
 }
 
-bool linear_few_rows_fast(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
+bool linear_rowwise_fast(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
                           float* y) {
   if (!cpu_has_avx512()) return false;
-  linear_few_rows_avx512(x, rows, in, weight, bias, out, y);
+  linear_rowwise_avx512(x, rows, in, weight, bias, out, y);
   return true;
 }
 
@@ -374,7 +374,7 @@ void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear
   const int64_t tiles = row_tiles * panel_groups;
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < tiles; ++t) {
-    float discard[kPanel];  // where rows mapped to -1 go
+    float discard[kPanel] = {};  // where rows mapped to -1 go
     const int64_t rt = t / panel_groups, g = t % panel_groups;
     const int64_t s0 = strips * rt / row_tiles, s1 = strips * (rt + 1) / row_tiles;
     const int64_t p0 = w.panels * g / panel_groups, p1 = w.panels * (g + 1) / panel_groups;

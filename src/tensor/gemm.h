@@ -1,11 +1,13 @@
-// Linear layers on weights repacked once at load time for a register-blocked GEMM kernel.
+// Linear layers on weights repacked once (on first use) for a register-blocked GEMM kernel,
+// and a row-wise kernel for weights used in their checkpoint layout.
 //
 // y[rows, out] = x[rows, in] · Wᵀ + bias, W in PyTorch layout [out, in]. The weights are
 // stored as panels of 32 outputs (k-major inside a panel) so the kernel streams them with
 // aligned vector loads while a strip of up to 12 input rows stays in registers as broadcasts.
 //
-// Every output element is one fused multiply-add chain over k = 0..in-1 started from its
-// bias, in the same order whatever the row count, the thread count or the tiling: a row's
+// Every output element is one multiply-add chain over k = 0..in-1 (fused where the CPU has
+// FMA) started from its bias, in the same order whatever the row count, the thread count or
+// the tiling: a row's
 // result never depends on the other rows in the call (a clip's embedding does not depend on
 // the batch it arrives in) and runs are bit-identical. AVX-512 is used when the CPU has it
 // (chosen at run time); otherwise a portable version of the same kernel runs.
@@ -50,9 +52,11 @@ enum class Epilogue {
 void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
                    Epilogue epilogue = Epilogue::None, const int64_t* row_map = nullptr);
 
-// y[rows, out] = x · Wᵀ + bias for a handful of rows on W in its own layout (one pass over
-// W: memory-bound). Returns false (and does nothing) when the CPU lacks AVX-512.
-bool linear_few_rows_fast(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
+// y[rows, out] = x · Wᵀ + bias on W in its checkpoint layout: one dot product per output
+// (16-lane partial sums, then a fixed reduction tree), so a row's result does not depend on
+// the other rows; W is streamed once per call (the text tower: a few rows per text).
+// Returns false (and does nothing) when the CPU lacks AVX-512.
+bool linear_rowwise_fast(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
                           float* y);
 
 // x = gelu(x) (erf form) with the AVX-512 kernels' arithmetic; false (and nothing done)

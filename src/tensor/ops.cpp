@@ -352,8 +352,8 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
 }
 
 namespace {
-// y[m, :] = x[m, :] · Wᵀ for a handful of rows: one pass over W (memory-bound), outputs
-// split across threads by column so each weight row is read once.
+// linear_rowwise without AVX-512: y[m, :] = x[m, :] · Wᵀ, one dot product per output (16
+// partial sums in a fixed order), outputs split across threads so each weight row is read once.
 CLAP_VECTOR_CLONES float dot(const float* a, const float* b, int64_t n) {
   float acc[16] = {0};
   int64_t i = 0;
@@ -365,8 +365,8 @@ CLAP_VECTOR_CLONES float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-void linear_few_rows(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
-                     float* y) {
+void linear_rowwise_portable(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias,
+                             int64_t out, float* y) {
 #pragma omp parallel for schedule(static)
   for (int64_t o = 0; o < out; ++o) {
     const float* w = weight + o * in;
@@ -393,7 +393,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 
 void linear_rowwise(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
                     float* y) {
-  if (!linear_few_rows_fast(x, rows, in, weight, bias, out, y)) linear_few_rows(x, rows, in, weight, bias, out, y);
+  if (!linear_rowwise_fast(x, rows, in, weight, bias, out, y)) linear_rowwise_portable(x, rows, in, weight, bias, out, y);
 }
 
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y) {

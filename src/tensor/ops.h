@@ -15,7 +15,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // y[rows, out] = x[rows, in] · W[out, in]ᵀ + bias (bias may be null). y must not alias x.
-// Up to kFewRows rows (a text query) take a bandwidth-bound path that reads W once; the
+// Up to kFewRows rows take linear_rowwise (reads W once); more rows take oneDNN's sgemm. The
 // path depends only on the shape, so a given input always gives the same bits.
 inline constexpr int64_t kFewRows = 16;
 void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y);
