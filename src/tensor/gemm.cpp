@@ -34,12 +34,16 @@ float* allocate_floats(size_t n) {
   return static_cast<float*>(p);
 }
 
-std::atomic<bool> g_force_portable{false};
+std::atomic<int> g_kernel_limit{static_cast<int>(KernelIsa::Avx512)};
 
-bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has && !g_force_portable.load(std::memory_order_relaxed);
+KernelIsa kernel_isa() {
+  static const KernelIsa best = __builtin_cpu_supports("avx512f") ? KernelIsa::Avx512
+                                : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? KernelIsa::Avx2
+                                                                                                    : KernelIsa::Generic;
+  return static_cast<KernelIsa>(std::max(static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed)));
 }
+
+bool cpu_has_avx512() { return kernel_isa() == KernelIsa::Avx512; }
 
 // ---- AVX-512 kernel -------------------------------------------------------------------
 #define CLAP_AVX512 __attribute__((target("avx512f")))
@@ -118,50 +122,78 @@ CLAP_AVX512 void strip_avx512(int rows, const float* x, int64_t ldx, const float
   }
 }
 
-// ---- portable kernel (same arithmetic order; AVX2 or baseline code from the compiler) ----
-typedef float v16 __attribute__((vector_size(64)));
-#pragma GCC diagnostic ignored "-Wpsabi"
+// ---- AVX2 kernel: each 32-wide panel as two 6x16 register tiles --------------------------
+#define CLAP_AVX2 __attribute__((target("avx2,fma")))
 
+// rows x 16 outputs (columns half*16 .. of the panel) over all k: 12 accumulators, two weight
+// vectors and a broadcast (15 of the 16 ymm registers).
 template <int R>
-__attribute__((always_inline)) inline void tile_portable(const float* x, int64_t ldx, const float* panel,
-                                                         const float* bias, int64_t k_count, float* const* out,
-                                                         int valid, bool add_residual) {
-  v16 acc[R][2];
-  v16 b0, b1;
-  std::memcpy(&b0, bias, sizeof b0);
-  std::memcpy(&b1, bias + 16, sizeof b1);
+CLAP_AVX2 inline void half_tile_avx2(const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                                     float* const* out, int column, int valid, bool add_residual) {
+  __m256 acc0[R], acc1[R];  // two 1-D arrays: GCC keeps these in registers, a 2-D one not
+  const __m256 bias0 = _mm256_loadu_ps(bias + column), bias1 = _mm256_loadu_ps(bias + column + 8);
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
-    acc[r][0] = b0;
-    acc[r][1] = b1;
+    acc0[r] = bias0;
+    acc1[r] = bias1;
   }
   for (int64_t k = 0; k < k_count; ++k) {
-    v16 w0, w1;
-    std::memcpy(&w0, panel + k * kPanel, sizeof w0);
-    std::memcpy(&w1, panel + k * kPanel + 16, sizeof w1);
-    for (int r = 0; r < R; ++r) {
-      const float a = x[r * ldx + k];
-      acc[r][0] = a * w0 + acc[r][0];
-      acc[r][1] = a * w1 + acc[r][1];
+    const float* w = panel + k * kPanel + column;
+    const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+  #pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(x + r * ldx + k);
+      acc0[r] = _mm256_fmadd_ps(a, w0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(a, w1, acc1[r]);
     }
   }
+  // Masked stores (no scalar tail loop over a runtime count).
+  const int count = std::min(16, valid - column);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
-    float sums[kPanel];
-    std::memcpy(sums, &acc[r][0], sizeof(v16));
-    std::memcpy(sums + 16, &acc[r][1], sizeof(v16));
-    float* yr = out[r];
-    for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + sums[j] : sums[j];
+    float* yr = out[r] + column;
+    if (add_residual) {
+      acc0[r] = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), acc0[r]);
+      acc1[r] = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), acc1[r]);
+    }
+    _mm256_maskstore_ps(yr, mask0, acc0[r]);
+    _mm256_maskstore_ps(yr + 8, mask1, acc1[r]);
   }
 }
 
-__attribute__((target_clones("avx2", "default"))) void strip_portable(int rows, const float* x, int64_t ldx,
-                                                                      const float* panel, const float* bias,
-                                                                      int64_t k_count, float* const* out, int valid,
-                                                                      bool add_residual) {
-  // Register pressure without AVX-512 allows ~3 rows of 32 outputs; larger strips go in threes.
-  int r = 0;
-  for (; r + 3 <= rows; r += 3)
-    tile_portable<3>(x + r * ldx, ldx, panel, bias, k_count, out + r, valid, add_residual);
-  for (; r < rows; ++r) tile_portable<1>(x + r * ldx, ldx, panel, bias, k_count, out + r, valid, add_residual);
+CLAP_AVX2 void strip_avx2(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                          float* const* out, int valid, bool add_residual) {
+  for (int r = 0; r < rows; r += 6) {
+    const int n = std::min(6, rows - r);
+    for (int column = 0; column < valid; column += 16) {
+      switch (n) {
+#define CLAP_HALF(m) \
+  case m: half_tile_avx2<m>(x + r * ldx, ldx, panel, bias, k_count, out + r, column, valid, add_residual); break;
+        CLAP_HALF(1) CLAP_HALF(2) CLAP_HALF(3) CLAP_HALF(4) CLAP_HALF(5) CLAP_HALF(6)
+#undef CLAP_HALF
+      }
+    }
+  }
+}
+
+// ---- generic kernel (CPUs without AVX2): one row at a time, the compiler vectorises -------
+void strip_generic(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                   float* const* out, int valid, bool add_residual) {
+  for (int r = 0; r < rows; ++r) {
+    float acc[kPanel];
+    for (int j = 0; j < kPanel; ++j) acc[j] = bias[j];
+    const float* xr = x + r * ldx;
+    for (int64_t k = 0; k < k_count; ++k) {
+      const float a = xr[k];
+      const float* w = panel + k * kPanel;
+      for (int j = 0; j < kPanel; ++j) acc[j] += a * w[j];
+    }
+    float* yr = out[r];
+    for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + acc[j] : acc[j];
+  }
 }
 
 // ---- row-wise kernel (the text tower): stream W once in its own layout -----------------
@@ -354,14 +386,21 @@ bool linear_rowwise_fast(const float* x, int64_t rows, int64_t in, const float* 
 
 void PackedLinear::Free::operator()(float* p) const { std::free(p); }
 
-void force_portable_kernels(bool on) { g_force_portable.store(on); }
+void limit_kernels(KernelIsa isa) { g_kernel_limit.store(static_cast<int>(isa)); }
 
-const char* packed_gemm_kernel() { return cpu_has_avx512() ? "avx512" : "portable"; }
+const char* packed_gemm_kernel() {
+  switch (kernel_isa()) {
+    case KernelIsa::Avx512: return "avx512";
+    case KernelIsa::Avx2: return "avx2";
+    default: return "generic";
+  }
+}
 
 void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
                    Epilogue epilogue, const int64_t* row_map) {
   if (rows <= 0 || w.out == 0) return;
-  const bool avx512 = cpu_has_avx512();
+  const KernelIsa isa = kernel_isa();
+  const bool avx512 = isa == KernelIsa::Avx512;
   const bool add_residual = epilogue == Epilogue::AddResidual;
   const int threads = omp_get_max_threads();
   // Tiles: row blocks of whole strips (balanced across threads) x groups of panels. Small
@@ -392,8 +431,10 @@ void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear
         }
         if (avx512)
           strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, epilogue);
+        else if (isa == KernelIsa::Avx2)
+          strip_avx2(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
         else
-          strip_portable(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
+          strip_generic(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
       }
     }
     if (epilogue == Epilogue::Gelu && !avx512) {  // the AVX-512 kernel applies it in registers

@@ -10,7 +10,7 @@
 // the tiling: a row's
 // result never depends on the other rows in the call (a clip's embedding does not depend on
 // the batch it arrives in) and runs are bit-identical. AVX-512 is used when the CPU has it
-// (chosen at run time); otherwise a portable version of the same kernel runs.
+// (chosen at run time); otherwise an AVX2 kernel of the same loop, or a generic build of it.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -63,10 +63,13 @@ bool linear_rowwise_fast(const float* x, int64_t rows, int64_t in, const float* 
 // without AVX-512.
 bool gelu_fast(float* x, int64_t n);
 
-// Which kernel linear_packed uses on this CPU ("avx512" or "portable").
+// Kernel families, best first. The CPU's best is chosen at run time.
+enum class KernelIsa { Avx512, Avx2, Generic };
+
+// Which kernel linear_packed uses now ("avx512", "avx2" or "generic").
 const char* packed_gemm_kernel();
 
-// Tests: run the portable kernels even where AVX-512 is available (both must be right).
-void force_portable_kernels(bool on);
+// Tests: use at most this family (every family must be right). Avx512 = no limit.
+void limit_kernels(KernelIsa isa);
 
 }  // namespace clap

@@ -35,11 +35,11 @@ std::vector<double> reference(const std::vector<float>& x, int64_t rows, int64_t
   return y;
 }
 
-// Runs the body once with the CPU's best kernel and once with the portable one.
-class Kernels : public ::testing::TestWithParam<bool> {
+// Runs the body with each kernel family this CPU can run (the best one, AVX2, generic).
+class Kernels : public ::testing::TestWithParam<KernelIsa> {
  protected:
-  void SetUp() override { force_portable_kernels(GetParam()); }
-  void TearDown() override { force_portable_kernels(false); }
+  void SetUp() override { limit_kernels(GetParam()); }
+  void TearDown() override { limit_kernels(KernelIsa::Avx512); }
 };
 
 TEST_P(Kernels, PackedLinearMatchesDoublePrecisionOnEveryTailShape) {
@@ -124,8 +124,12 @@ TEST_P(Kernels, FewRowLinearMatchesDoublePrecision) {
       }
 }
 
-INSTANTIATE_TEST_SUITE_P(Gemm, Kernels, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "portable" : "best_for_this_cpu"; });
+INSTANTIATE_TEST_SUITE_P(Gemm, Kernels, ::testing::Values(KernelIsa::Avx512, KernelIsa::Avx2, KernelIsa::Generic),
+                         [](const auto& info) {
+                           return info.param == KernelIsa::Avx512 ? "best_for_this_cpu"
+                                  : info.param == KernelIsa::Avx2 ? "avx2_or_lower"
+                                                                   : "generic";
+                         });
 
 }  // namespace
 }  // namespace clap

@@ -52,6 +52,30 @@ class Parity : public ::testing::TestWithParam<std::string> {
     EXPECT_LE(d.max_abs, kIntermediateRel * d.max_ref) << name << " (max|ref| " << d.max_ref << ")";
   }
 
+  // Golden batch a, b, c: embeddings within tolerance, each clip/text bit-identical alone.
+  void check_batch_abc_parity_and_independence() {
+    const auto& m = model().impl();
+    const size_t dim = m.config.projection_dim;
+    int channels = 0;
+    std::vector<uint8_t> longer;
+    const std::vector<float> feats = batch_abc_features(&channels, &longer);
+    std::vector<float> audio(3 * dim), one(dim);
+    m.audio_from_features(feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
+    const size_t per_clip = feats.size() / 3;
+    for (size_t r = 0; r < 3; ++r) {
+      expect_embedding(audio.data() + r * dim, "batch_abc_audio_embeds", r, 3, dim);
+      m.audio_from_features(feats.data() + r * per_clip, 1, channels, 1001, 64, longer.data() + r, one.data());
+      EXPECT_EQ(0, std::memcmp(one.data(), audio.data() + r * dim, dim * sizeof(float))) << "clip " << r;
+    }
+    auto texts = cases()["texts"].get<std::vector<std::string>>();
+    auto text = model().embed_text(texts);
+    for (size_t r = 0; r < texts.size(); ++r) {
+      expect_embedding(text.data() + r * dim, "batch_abc_text_embeds", r, texts.size(), dim);
+      auto alone = model().embed_text({texts[r]});
+      EXPECT_EQ(0, std::memcmp(alone.data(), text.data() + r * dim, dim * sizeof(float))) << texts[r];
+    }
+  }
+
   // Reference features of clips a, b, c (the golden batch) and their is_longer flags.
   std::vector<float> batch_abc_features(int* channels, std::vector<uint8_t>* longer) {
     std::vector<float> feats;
@@ -246,32 +270,16 @@ TEST_P(Parity, BatchingAndRepeatsAreBitIdentical) {
   EXPECT_EQ(t_all, t_single);
 }
 
-// CPUs without AVX-512 run the portable build of the same kernels: it must meet the same
-// tolerances and keep batching bit-identical (forced here on a machine that has AVX-512).
-TEST_P(Parity, PortableKernelsMatchReferenceAndBatchIndependently) {
-  struct Portable {
-    Portable() { force_portable_kernels(true); }
-    ~Portable() { force_portable_kernels(false); }
-  } portable;
-  const auto& m = model().impl();
-  const size_t dim = m.config.projection_dim;
-  int channels = 0;
-  std::vector<uint8_t> longer;
-  const std::vector<float> feats = batch_abc_features(&channels, &longer);
-  std::vector<float> audio(3 * dim), one(dim);
-  m.audio_from_features(feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
-  const size_t per_clip = feats.size() / 3;
-  for (size_t r = 0; r < 3; ++r) {
-    expect_embedding(audio.data() + r * dim, "batch_abc_audio_embeds", r, 3, dim);
-    m.audio_from_features(feats.data() + r * per_clip, 1, channels, 1001, 64, longer.data() + r, one.data());
-    EXPECT_EQ(0, std::memcmp(one.data(), audio.data() + r * dim, dim * sizeof(float))) << "clip " << r;
-  }
-  auto texts = cases()["texts"].get<std::vector<std::string>>();
-  auto text = model().embed_text(texts);
-  for (size_t r = 0; r < texts.size(); ++r) {
-    expect_embedding(text.data() + r * dim, "batch_abc_text_embeds", r, texts.size(), dim);
-    auto alone = model().embed_text({texts[r]});
-    EXPECT_EQ(0, std::memcmp(alone.data(), text.data() + r * dim, dim * sizeof(float))) << texts[r];
+// CPUs without AVX-512 run the AVX2 or generic kernels: they must meet the same tolerances
+// and keep batching bit-identical (forced here on a machine that has AVX-512).
+TEST_P(Parity, OtherKernelFamiliesMatchReferenceAndBatchIndependently) {
+  for (KernelIsa isa : {KernelIsa::Avx2, KernelIsa::Generic}) {
+    struct Limit {
+      explicit Limit(KernelIsa isa) { limit_kernels(isa); }
+      ~Limit() { limit_kernels(KernelIsa::Avx512); }
+    } limit(isa);
+    SCOPED_TRACE(packed_gemm_kernel());
+    check_batch_abc_parity_and_independence();
   }
 }
 
