@@ -154,8 +154,7 @@ __attribute__((always_inline)) inline v16 load16(const float* p) {
 }
 __attribute__((always_inline)) inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
 
-
-
+// v with lanes exchanged in pairs `distance` apart (a butterfly step).
 __attribute__((always_inline)) inline v16 swap_lanes(v16 v, int distance) {
   switch (distance) {
     case 8: return __builtin_shuffle(v, v16i{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
