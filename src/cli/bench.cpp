@@ -228,11 +228,11 @@ int run_bench(const BenchOptions& o) {
 
   const double flops = htsat_flops_per_window(m.config.audio);
   const double gflops = flops / (audio_bn / 1000) / 1e9;
-  const GemmPeak peaks = measure_gemm_peak();
-  const double peak = peaks.packed;
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
-  const double rss_mb = ru.ru_maxrss / 1024.0;
+  const double rss_mb = ru.ru_maxrss / 1024.0;  // before the GEMM measurement's own buffers
+  const GemmPeak peaks = measure_gemm_peak();
+  const double peak = peaks.packed;
 
   if (o.json) {
     nlohmann::json j = {{"model", o.model},
