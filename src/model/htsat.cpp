@@ -191,6 +191,7 @@ void aff_fuse(const AffWeights& a, float* x, const float* r, int64_t tokens, int
     }
 }
 
+// Tokens per group of clips going through a Swin stage together (see htsat_forward).
 constexpr int64_t kStageRows = 2048;
 
 // Buffers reused across blocks and windows (per calling thread): a window's forward pass

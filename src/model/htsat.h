@@ -59,11 +59,10 @@ struct HtsatWeights {  // audio_model.audio_encoder
 
 HtsatWeights load_htsat(const AudioConfig& config, WeightSource& source, const std::string& prefix);
 
-// Repacks the linear layers for the GEMM kernel (~1.2x the tower's linear weights in memory,
-// a few hundred ms): done once, before the first forward pass, not at load, so text-only
-// use of a model never pays for it.
-// `release` is told about each original weight matrix once it is packed (so the caller can
-// drop its memory-mapped pages: the layer then exists once in memory).
+// Repacks the linear layers for the GEMM kernel (a few hundred ms): done once, before the
+// first forward pass, not at load, so text-only use of a model never pays for it. `release`
+// is told about each original weight matrix once it is packed, so the caller can drop its
+// memory-mapped pages and the layer exists once in memory.
 void pack_htsat_kernels(HtsatWeights& weights, const std::function<void(const float*, int64_t)>& release = {});
 
 // Optional capture of intermediate tensors (reference layouts) for parity tests.

@@ -29,7 +29,6 @@ struct PackedLinear {
   std::unique_ptr<float, Free> data;
   const float* weights() const { return data.get(); }
   const float* bias() const { return data.get() + panels * in * 32; }
-  size_t bytes() const { return static_cast<size_t>(panels) * (in + 1) * 32 * sizeof(float); }
 };
 
 // Packs `parts` weight matrices stacked along the output dimension (e.g. query, key, value

@@ -265,7 +265,9 @@ __attribute__((always_inline)) inline void pv_rows(const float* p, int64_t n, co
 CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
                                        float scale, const float* bias, const float* mask, float* out, int64_t ld_out,
                                        float* scratch) {
-  // scratch: hd*n (K transposed) + n*n (scores). Every sum runs in a fixed order.
+  // scratch (attention_scratch_floats): K transposed (hd x n), scores (n x n), and for head
+  // sizes that are not a multiple of 16 a zero-padded V and an 8-row output tile. Every sum
+  // runs in a fixed order.
   float* kt = scratch;
   float* scores = scratch + hd * n;
   // Register-blocked paths: q·kᵀ + softmax for window sizes of 16..64 tokens (any head
