@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
-#include "cli/search_common.h"
+#include "cli/common.h"
 #include "core/error.h"
 #include "index/crawl.h"
 #include "search/analyze.h"
@@ -15,7 +15,7 @@ namespace clap::cli {
 namespace {
 
 struct AnalyzeCliOptions {
-  LibraryOptions lib;
+  LibraryCliOptions lib;
   std::vector<std::string> positional;  // FILE_OR_TRACK "query"
   std::string queries_file;
   std::vector<std::string> more;  // -q
@@ -46,11 +46,11 @@ int run_batch(const AnalyzeCliOptions& o) {
   if (queries.empty()) throw Error("give queries: --queries FILE (one per line) or -q \"...\"");
   search::AnalyzeOptions ao = analyze_options(o);
 
-  Library lib(o.lib, /*writable=*/true);
+  service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   const search::Catalog& catalog = lib.catalog();
   if (!o.globs.empty()) {
     for (int64_t id : catalog.track_ids()) {
-      const index::Track* t = lib.track(id);
+      const store::Track* t = lib.track(id);
       if (!t) continue;
       const std::string rel = lib.display_path(t->path), base = std::filesystem::path(t->path).filename().string();
       for (const auto& g : o.globs)
@@ -68,7 +68,7 @@ int run_batch(const AnalyzeCliOptions& o) {
     CsvOut csv(o.csv);
     csv.row({"track", "path", "query", "mean", "max", "min", "std", "n_windows", "best_start", "best_end", "label"});
     for (const auto& r : rows) {
-      const index::Track* t = lib.track(r.track_id);
+      const store::Track* t = lib.track(r.track_id);
       csv.row({std::to_string(r.track_id), t ? t->path : "", queries[r.query], json_float(float(r.stats.mean)),
                json_float(float(r.stats.max)), json_float(float(r.stats.min)), json_float(float(r.stats.std)),
                std::to_string(r.stats.n_windows), json_float(float(r.stats.best_start)), json_float(float(r.stats.best_end)),
@@ -83,7 +83,7 @@ int run_batch(const AnalyzeCliOptions& o) {
   if (o.json) {
     ojson out = ojson::array();
     for (const auto& r : rows) {
-      const index::Track* t = lib.track(r.track_id);
+      const store::Track* t = lib.track(r.track_id);
       out.push_back({{"track_id", r.track_id},
                      {"path", t ? t->path : ""},
                      {"query", queries[r.query]},
@@ -103,7 +103,7 @@ int run_batch(const AnalyzeCliOptions& o) {
   Table table({"track", "query", "mean", "max", "min", "std", "windows", "best", "label"},
               {false, false, true, true, true, true, true, false, false});
   for (const auto& r : rows) {
-    const index::Track* t = lib.track(r.track_id);
+    const store::Track* t = lib.track(r.track_id);
     table.add({t ? lib.display_path(t->path) : std::to_string(r.track_id), queries[r.query], fixed(r.stats.mean, 4),
                fixed(r.stats.max, 4), fixed(r.stats.min, 4), fixed(r.stats.std, 4), std::to_string(r.stats.n_windows),
                time_range(r.stats.best_start, r.stats.best_end), search::label_name(r.label)});
@@ -121,42 +121,12 @@ int run_song(const AnalyzeCliOptions& o) {
   const std::string& query = o.positional[1];
   if (query.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("empty query text");
   const search::AnalyzeOptions ao = analyze_options(o);
-  Library lib(o.lib, /*writable=*/true);
+  service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
 
-  // One track's windows as a small catalog: every window, silent ones included (listed, not scored).
-  search::WindowTable table;
-  table.dim = lib.dim();
-  int64_t track_id = 0;
-  std::string path;
-  auto add = [&](int64_t id, double start, double end, bool silent, const float* e) {
-    table.window_ids.push_back(id);
-    table.track_ids.push_back(track_id);
-    table.starts.push_back(start);
-    table.ends.push_back(end);
-    table.silent.push_back(silent ? 1 : 0);
-    if (e) table.embeddings.insert(table.embeddings.end(), e, e + table.dim);
-    else table.embeddings.resize(table.embeddings.size() + table.dim, 0.0f);
-  };
-  if (const index::Track* t = lib.find_track(target)) {
-    if (t->status != index::TrackStatus::Ok) throw Error(t->path + ": could not be indexed: " + t->error);
-    track_id = t->id;
-    path = t->path;
-    for (const auto& w : lib.store().windows(t->id)) {
-      const bool has = static_cast<int>(w.embedding.size()) == table.dim;
-      add(w.id, w.start_s, w.end_s, w.silent || !has, has ? w.embedding.data() : nullptr);
-    }
-    if (table.window_ids.empty()) throw Error(t->path + ": no windows in the index");
-  } else {
-    std::error_code ec;
-    if (!std::filesystem::exists(target, ec))
-      throw Error(target + ": no such file, and no track with that id or path in the index");
-    const FileWindows fw = lib.embed_file(target);
-    track_id = -1;
-    path = index::absolute_path(target);
-    for (int64_t i = 0; i < fw.size(); ++i)
-      add(i, fw.starts[i], fw.ends[i], fw.silent[i] != 0, fw.embeddings.data() + i * fw.dim);
-  }
-  const search::Catalog catalog(std::move(table));
+  const service::SongWindows song = lib.song_windows(target);
+  const int64_t track_id = song.track_id;
+  const std::string& path = song.path;
+  const search::Catalog& catalog = song.catalog;
   const std::vector<float> q = lib.embed_texts({query});
   const search::SongAnalysis a = search::analyze_track(catalog, track_id, q.data(), ao);
   const search::WindowStats& s = a.stats;

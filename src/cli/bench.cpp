@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "model/clap_impl.h"
 #include "search/bench.h"
+#include "service/model.h"
 #include "tensor/gemm.h"
 #include "tensor/ops.h"
 
@@ -157,7 +158,9 @@ int run_bench(const BenchOptions& o) {
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
   set_num_threads(o.threads);
   auto t0 = Clock::now();
-  std::unique_ptr<ClapModel> model = open_model(o.model, o.threads);
+  service::ModelOpenOptions mo;
+  mo.threads = o.threads;
+  std::unique_ptr<ClapModel> model = service::open_model(o.model, mo).model;
   const double load_ms = ms_since(t0);
   const auto& m = model->impl();
 

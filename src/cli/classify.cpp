@@ -7,7 +7,7 @@
 #include <set>
 
 #include "cli/commands.h"
-#include "cli/search_common.h"
+#include "cli/common.h"
 #include "core/error.h"
 #include "index/crawl.h"
 #include "search/classify.h"
@@ -16,7 +16,7 @@ namespace clap::cli {
 namespace {
 
 struct ClassifyOptions {
-  LibraryOptions lib;
+  LibraryCliOptions lib;
   std::vector<std::string> labels;
   std::string labels_file;
   std::string templ = search::kDefaultLabelTemplate;
@@ -56,25 +56,20 @@ int run_classify(const ClassifyOptions& o) {
   const std::vector<std::string> labels = collect_labels(o);
   const std::vector<std::string> prompts = search::format_prompts(o.templ, labels);
   if (o.all == !o.files.empty()) throw Error("give audio files / track ids, or --all for every track of the index");
-  Library lib(o.lib, /*writable=*/true);
-  if (o.store && lib.store().read_only()) throw Error(lib.db_path() + ": the index cannot be written (--store)");
+  service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
+  if (o.store && !lib.writable()) throw Error(lib.db_path() + ": the index cannot be written (--store)");
 
   std::vector<Item> items;
   if (o.all) {
-    const search::Embeddings& e = lib.track_embeddings();
+    const Embeddings& e = lib.track_embeddings();
     for (int64_t i = 0; i < e.size(); ++i) {
-      const index::Track* t = lib.track(e.ids[i]);
+      const store::Track* t = lib.track(e.ids[i]);
       items.push_back({t ? t->path : "", e.ids[i], std::vector<float>(e.row(i), e.row(i) + e.dim)});
     }
   } else {
     for (const auto& f : o.files) {
-      if (const index::Track* t = lib.find_track(f)) {
-        items.push_back({t->path, t->id, lib.track_embedding(t->id)});
-      } else {
-        std::error_code ec;
-        if (!std::filesystem::exists(f, ec)) throw Error(f + ": no such file, and no track with that id or path in the index");
-        items.push_back({index::absolute_path(f), -1, lib.file_embedding(f)});
-      }
+      service::AudioItem a = lib.audio_item(f);
+      items.push_back({a.path, a.track_id, std::move(a.embedding)});
     }
   }
   const std::vector<float> text = lib.embed_texts(prompts);
@@ -85,7 +80,7 @@ int run_classify(const ClassifyOptions& o) {
                                         static_cast<int64_t>(labels.size()), text.data(), lib.dim(), scale, o.top);
 
   if (o.store) {
-    std::vector<index::TrackLabel> stored;
+    std::vector<store::TrackLabel> stored;
     size_t skipped = 0;
     for (size_t i = 0; i < items.size(); ++i) {
       if (items[i].track_id < 0) {
@@ -94,7 +89,7 @@ int run_classify(const ClassifyOptions& o) {
       }
       for (const auto& h : results[i].top) stored.push_back({items[i].track_id, labels[h.id], static_cast<float>(h.score)});
     }
-    lib.store().put_labels(stored);
+    lib.store_labels(stored);
     std::fprintf(stderr, "stored the top %lld labels of %zu tracks in the index", static_cast<long long>(o.top),
                  items.size() - skipped);
     if (skipped) std::fprintf(stderr, " (%zu files not in the index were not stored)", skipped);

@@ -3,10 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <memory>
 #include <string>
-
-#include "model/clap.h"
 
 namespace clap::cli {
 
@@ -24,10 +21,5 @@ void add_matrix_command(CLI::App& app, Action& action);
 void add_analyze_command(CLI::App& app, Action& action);
 void add_classify_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
-
-// Shared helpers for front ends.
-std::unique_ptr<ClapModel> open_model(const std::string& spec, int threads);
-std::string json_float(float v);  // shortest text that round-trips a float32
-bool stderr_is_terminal();
 
 }  // namespace clap::cli

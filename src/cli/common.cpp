@@ -1,27 +1,43 @@
+#include "cli/common.h"
+
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
-#include "cli/commands.h"
-#include "index/hub.h"
-#include "index/model_health.h"
+#include "core/error.h"
+#include "index/crawl.h"
 
 namespace clap::cli {
 
-std::unique_ptr<ClapModel> open_model(const std::string& spec, int threads) {
-  LoadOptions options;
-  options.threads = threads;
-  const index::ResolvedModel resolved = index::resolve_model(spec);
-  auto model = ClapModel::load(resolved.dir, options);
-  // A model just downloaded is used here for the first time: check its text tower once.
-  if (resolved.downloaded && model->has_tokenizer()) {
-    const index::ModelHealth health = index::check_text_health(*model);
-    if (health.collapsed) std::fprintf(stderr, "\n%s\n\n", index::collapsed_warning(resolved.id, health).c_str());
-  }
-  return model;
+namespace fs = std::filesystem;
+
+service::LibraryOptions LibraryCliOptions::library() const {
+  service::LibraryOptions o;
+  o.db = db;
+  o.model = model;
+  o.threads = threads;
+  if (verbose) o.note = print_note;
+  o.warn = print_warning;
+  return o;
 }
+
+void add_library_options(CLI::App* cmd, LibraryCliOptions& o) {
+  cmd->add_option("--db", o.db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
+  cmd->add_option("--model,-m", o.model,
+                  "Model folder or hub id (default: the model recorded in the index; another model is refused)");
+  cmd->add_option("--threads", o.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
+  cmd->add_flag("--verbose,-v", o.verbose, "Notes on stderr: text cache hits, vector index loaded or rebuilt, model runs");
+}
+
+void print_note(const std::string& message) { std::fprintf(stderr, "clapsearch: %s\n", message.c_str()); }
+
+void print_warning(const std::string& message) { std::fprintf(stderr, "\n%s\n\n", message.c_str()); }
 
 std::string json_float(float v) {
   if (!std::isfinite(v)) return "null";
@@ -34,5 +50,217 @@ std::string json_float(float v) {
 }
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
+
+bool is_integer(const std::string& s) {
+  if (s.empty() || s.size() > 18) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+namespace {
+
+std::string trim(const std::string& s) {
+  size_t a = 0, b = s.size();
+  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
+  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  return s.substr(a, b - a);
+}
+
+std::string read_whole(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no such file (" + what + ")");
+  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder (" + what + ")");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": cannot read (" + what + ")");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+// --- input helpers ---------------------------------------------------------------------------
+
+std::vector<std::string> read_query_file(const std::string& path) {
+  std::istringstream in(read_whole(path, "queries"));
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    out.push_back(line);
+  }
+  if (out.empty()) throw Error(path + ": no queries in the file (one per line)");
+  return out;
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  const std::string s = read_whole(path, "CSV");
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false, any = false;
+  size_t i = 0;
+  if (s.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 byte order mark
+  auto end_row = [&] {
+    row.push_back(field);
+    field.clear();
+    if (!(row.size() == 1 && row[0].empty())) rows.push_back(row);  // blank line
+    row.clear();
+    any = false;
+  };
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < s.size() && s[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+      any = true;
+    } else if (c == ',') {
+      row.push_back(field);
+      field.clear();
+      any = true;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      end_row();
+    } else {
+      field += c;
+      any = true;
+    }
+  }
+  if (quoted) throw Error(path + ": unterminated quoted field");
+  if (any || !field.empty() || !row.empty()) end_row();
+  return rows;
+}
+
+std::string resolve_against(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || path[0] == '/') return index::absolute_path(path);
+  return index::absolute_path((fs::path(base_dir) / path).string());
+}
+
+// --- output helpers --------------------------------------------------------------------------
+
+std::string mmss(double seconds) {
+  const long long s = std::max<long long>(0, std::llround(seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02lld:%02lld", s / 60, s % 60);
+  return buf;
+}
+
+std::string time_range(double start, double end) { return mmss(start) + "\u2013" + mmss(end); }
+
+std::string fixed(double v, int decimals) {
+  if (!std::isfinite(v)) return "nan";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::string s = buf;
+  if (s[0] == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
+  return s;
+}
+
+double json_num(double v) {
+  if (!std::isfinite(v)) return v;
+  return std::strtod(json_float(static_cast<float>(v)).c_str(), nullptr);
+}
+
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+Table::Table(std::vector<std::string> headers, std::vector<bool> right_align)
+    : headers_(std::move(headers)), right_(std::move(right_align)) {
+  right_.resize(headers_.size(), false);
+}
+
+void Table::add(std::vector<std::string> row) {
+  row.resize(headers_.size());
+  rows_.push_back({std::move(row), false});
+}
+
+void Table::add_note(std::string line) { rows_.push_back({{std::move(line)}, true}); }
+
+void Table::print(std::FILE* out) const {
+  std::vector<size_t> w(headers_.size(), 0);
+  for (size_t c = 0; c < headers_.size(); ++c) w[c] = display_width(headers_[c]);
+  for (const auto& r : rows_)
+    if (!r.note)
+      for (size_t c = 0; c < r.cells.size(); ++c) w[c] = std::max(w[c], display_width(r.cells[c]));
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const size_t pad = w[c] - display_width(cells[c]);
+      const bool last = c + 1 == cells.size();
+      if (c) s += "  ";
+      if (right_[c]) s += std::string(pad, ' ') + cells[c];
+      else s += cells[c] + (last ? "" : std::string(pad, ' '));
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    std::fprintf(out, "%s\n", s.c_str());
+  };
+  line(headers_);
+  for (const auto& r : rows_) {
+    if (r.note) std::fprintf(out, "%s\n", r.cells[0].c_str());
+    else line(r.cells);
+  }
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
+CsvOut::CsvOut(const std::string& path) : path_(path) {
+  if (path == "-") {
+    f_ = stdout;
+  } else {
+    f_ = std::fopen(path.c_str(), "w");
+    if (!f_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+    owned_ = true;
+  }
+}
+
+CsvOut::~CsvOut() {
+  if (owned_ && f_) std::fclose(f_);
+}
+
+void CsvOut::row(const std::vector<std::string>& fields) {
+  std::string s;
+  for (size_t i = 0; i < fields.size(); ++i) s += (i ? "," : "") + csv_field(fields[i]);
+  s += "\n";
+  std::fwrite(s.data(), 1, s.size(), f_);
+}
+
+void CsvOut::close() {
+  if (!f_) return;
+  const bool bad = std::fflush(f_) != 0 || std::ferror(f_);
+  if (owned_) {
+    const bool close_failed = std::fclose(f_) != 0;
+    f_ = nullptr;
+    if (bad || close_failed) throw Error(path_ + ": write failed");
+  } else if (bad) {
+    throw Error("write to stdout failed");
+  }
+}
+
+void print_json(const ojson& j) {
+  const std::string s = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::fprintf(stdout, "%s\n", s.c_str());
+}
 
 }  // namespace clap::cli

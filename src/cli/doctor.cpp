@@ -8,9 +8,8 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
-#include "core/sha256.h"
-#include "index/hub.h"
-#include "index/model_health.h"
+#include "hub/hub.h"
+#include "service/doctor.h"
 
 namespace clap::cli {
 namespace {
@@ -18,14 +17,10 @@ namespace {
 constexpr int kExitCollapsed = 3;
 
 struct DoctorOptions {
-  std::string model = index::kDefaultModel;
+  std::string model = hub::kDefaultModel;
   bool json = false;
   int threads = 0;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 std::string with_commas(int64_t n) {
   std::string s = std::to_string(n);
@@ -34,59 +29,35 @@ std::string with_commas(int64_t n) {
 }
 
 int run_doctor(const DoctorOptions& o) {
-  namespace fs = std::filesystem;
-  auto t0 = std::chrono::steady_clock::now();
-  index::HubOptions hub_options;
-  hub_options.quiet = false;
-  const index::ResolvedModel resolved = index::resolve_model(o.model, hub_options);
-  const double resolve_s = seconds_since(t0);
-
-  t0 = std::chrono::steady_clock::now();
-  LoadOptions load_options;
-  load_options.threads = o.threads;
-  auto model = ClapModel::load(resolved.dir, load_options);
-  const double load_s = seconds_since(t0);
-
-  const std::string weights = (fs::path(resolved.dir) / "model.safetensors").string();
-  const std::string sha = sha256_file(weights);
-  const std::string hub_sha = index::cached_blob_sha256(weights);
-  std::error_code ec;
-  const auto file_bytes = static_cast<int64_t>(fs::file_size(weights, ec));
-
-  bool checked = model->has_tokenizer();
-  index::ModelHealth health;
-  double health_s = 0;
-  if (checked) {
-    t0 = std::chrono::steady_clock::now();
-    health = index::check_text_health(*model);
-    health_s = seconds_since(t0);
-  }
-  const bool collapsed = checked && health.collapsed;
+  const service::DoctorReport r = service::check_model(o.model, o.threads);
+  const bool checked = r.health_checked;
+  const bool collapsed = r.collapsed();
+  const service::ModelHealth& health = r.health;
   const std::string status = !checked ? "unchecked" : collapsed ? "collapsed" : "ok";
 
   if (o.json) {
     nlohmann::json j;
-    j["model"] = resolved.id;
-    j["revision"] = resolved.revision;
-    j["dir"] = resolved.dir;
-    j["weights_file"] = weights;
-    j["weights_sha256"] = sha;
-    j["weights_sha256_matches_hub"] = hub_sha.empty() ? nlohmann::json(nullptr) : nlohmann::json(hub_sha == sha);
-    j["weights_file_bytes"] = file_bytes;
-    j["parameters"] = model->parameter_count();
-    j["weight_bytes"] = model->weight_bytes();
-    j["weight_mb"] = static_cast<double>(model->weight_bytes()) / 1e6;
-    j["embedding_dim"] = model->embedding_dim();
-    j["resolve_seconds"] = resolve_s;
-    j["load_seconds"] = load_s;
+    j["model"] = r.id;
+    j["revision"] = r.revision;
+    j["dir"] = r.dir;
+    j["weights_file"] = r.weights_file;
+    j["weights_sha256"] = r.weights_sha256;
+    j["weights_sha256_matches_hub"] = r.hub_sha256.empty() ? nlohmann::json(nullptr) : nlohmann::json(!r.hub_checksum_mismatch());
+    j["weights_file_bytes"] = r.weights_file_bytes;
+    j["parameters"] = r.parameters;
+    j["weight_bytes"] = r.weight_bytes;
+    j["weight_mb"] = static_cast<double>(r.weight_bytes) / 1e6;
+    j["embedding_dim"] = r.embedding_dim;
+    j["resolve_seconds"] = r.resolve_seconds;
+    j["load_seconds"] = r.load_seconds;
     nlohmann::json h;
-    h["prompts"] = index::health_prompts();
-    h["threshold"] = index::kCollapsedCosine;
+    h["prompts"] = service::health_prompts();
+    h["threshold"] = service::kCollapsedCosine;
     if (checked) {
       h["mean_pairwise_cosine"] = health.mean_pairwise_cosine;
       h["max_pairwise_cosine"] = health.max_pairwise_cosine;
       h["collapsed"] = health.collapsed;
-      h["seconds"] = health_s;
+      h["seconds"] = r.health_seconds;
     } else {
       h["mean_pairwise_cosine"] = nullptr;
       h["collapsed"] = nullptr;
@@ -95,28 +66,28 @@ int run_doctor(const DoctorOptions& o) {
     j["status"] = status;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("model        %s\n", resolved.id.c_str());
-    std::printf("revision     %s\n", resolved.revision.c_str());
-    std::printf("folder       %s\n", resolved.dir.c_str());
-    std::printf("weights      %s (%.1f MB)\n", weights.c_str(), static_cast<double>(file_bytes) / 1e6);
-    std::printf("sha256       %s%s\n", sha.c_str(),
-                hub_sha.empty() ? "" : hub_sha == sha ? " (matches the hub)" : " (DOES NOT MATCH the hub's checksum!)");
-    std::printf("parameters   %s (%.1f MB of weights)\n", with_commas(model->parameter_count()).c_str(),
-                static_cast<double>(model->weight_bytes()) / 1e6);
-    std::printf("load time    %.2f s\n", load_s);
+    std::printf("model        %s\n", r.id.c_str());
+    std::printf("revision     %s\n", r.revision.c_str());
+    std::printf("folder       %s\n", r.dir.c_str());
+    std::printf("weights      %s (%.1f MB)\n", r.weights_file.c_str(), static_cast<double>(r.weights_file_bytes) / 1e6);
+    std::printf("sha256       %s%s\n", r.weights_sha256.c_str(),
+                r.hub_sha256.empty() ? "" : !r.hub_checksum_mismatch() ? " (matches the hub)" : " (DOES NOT MATCH the hub's checksum!)");
+    std::printf("parameters   %s (%.1f MB of weights)\n", with_commas(r.parameters).c_str(),
+                static_cast<double>(r.weight_bytes) / 1e6);
+    std::printf("load time    %.2f s\n", r.load_seconds);
     if (!checked)
       std::printf("text tower   not checked (no tokenizer)\n");
     else
       std::printf("text tower   %s (mean pairwise cosine %.4f of %zu unrelated prompts; collapsed above %.2f)\n",
-                  collapsed ? "COLLAPSED" : "ok", health.mean_pairwise_cosine, index::health_prompts().size(),
-                  index::kCollapsedCosine);
+                  collapsed ? "COLLAPSED" : "ok", health.mean_pairwise_cosine, service::health_prompts().size(),
+                  service::kCollapsedCosine);
   }
   std::fflush(stdout);
-  if (!hub_sha.empty() && hub_sha != sha)
+  if (r.hub_checksum_mismatch())
     std::fprintf(stderr, "clapsearch: WARNING: %s does not match the sha256 the hub reported (%s): the cached file was "
-                 "modified or corrupted; delete it and run again\n", weights.c_str(), hub_sha.c_str());
+                 "modified or corrupted; delete it and run again\n", r.weights_file.c_str(), r.hub_sha256.c_str());
   if (collapsed) {
-    std::fprintf(stderr, "\n%s\n\n", index::collapsed_warning(resolved.id, health).c_str());
+    std::fprintf(stderr, "\n%s\n\n", service::collapsed_warning(r.id, health).c_str());
     return kExitCollapsed;
   }
   return 0;
@@ -127,7 +98,7 @@ int run_doctor(const DoctorOptions& o) {
 void add_doctor_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<DoctorOptions>();
   CLI::App* cmd = app.add_subcommand("doctor", "Check a model: identity, weights hash, text-tower health");
-  cmd->add_option("--model,-m", o->model, "Model folder or hub id (org/name[@revision])")->default_val(index::kDefaultModel);
+  cmd->add_option("--model,-m", o->model, "Model folder or hub id (org/name[@revision])")->default_val(hub::kDefaultModel);
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->footer(

@@ -3,12 +3,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "audio/decode.h"
-#include "audio/windows.h"
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "core/error.h"
-#include "index/hub.h"
-#include "tensor/ops.h"
+#include "hub/hub.h"
+#include "service/embed.h"
 
 namespace clap::cli {
 namespace {
@@ -23,33 +22,7 @@ struct EmbedOptions {
   double hop_s = 5.0;
 };
 
-struct Input {
-  std::string value;
-  bool is_audio = false;
-  std::vector<float> embedding;
-  std::string error;
-};
-
-// A file longer than one window is embedded as the normalised mean of its windows
-// (window = the model's 10 s, hop 5 s) - the track embedding the index stores.
-std::vector<float> embed_file(const ClapModel& model, const std::string& path, int batch, double hop_s) {
-  std::vector<float> samples = audio::decode_file(path, model.sample_rate());
-  const int64_t window = model.window_samples();
-  const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), window,
-                                           static_cast<int64_t>(hop_s * model.sample_rate()));
-  std::vector<std::span<const float>> clips;
-  for (const auto& w : windows) clips.emplace_back(samples.data() + w.start, static_cast<size_t>(w.end - w.start));
-  std::vector<float> emb = model.embed_audio(clips, batch);
-  if (clips.size() == 1) return emb;  // a clip of at most one window: exactly the reference's processing
-  const int dim = model.embedding_dim();
-  std::vector<float> mean(dim, 0.0f);
-  for (size_t i = 0; i < clips.size(); ++i)
-    for (int d = 0; d < dim; ++d) mean[d] += emb[i * dim + d];
-  l2_normalize_rows(mean.data(), 1, dim);
-  return mean;
-}
-
-void write_npy(const std::string& path, const std::vector<Input>& inputs, int dim) {
+void write_npy(const std::string& path, const std::vector<service::EmbedOutput>& inputs, int dim) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) throw Error(path + ": cannot write");
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(inputs.size()) + ", " +
@@ -69,30 +42,17 @@ void write_npy(const std::string& path, const std::vector<Input>& inputs, int di
   if (!f) throw Error(path + ": write failed");
 }
 
-int run_embed(const EmbedOptions& o, const std::vector<Input>& order) {
-  auto model = open_model(o.model, o.threads);
-  std::vector<Input> inputs = order;
-  std::vector<std::string> texts;
-  std::vector<size_t> text_slots;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    Input& in = inputs[i];
-    if (in.is_audio) {
-      try {
-        in.embedding = embed_file(*model, in.value, o.batch, o.hop_s);
-      } catch (const std::exception& e) {
-        in.error = e.what();
-      }
-    } else {
-      texts.push_back(in.value);
-      text_slots.push_back(i);
-    }
-  }
-  const int dim = model->embedding_dim();
-  if (!texts.empty()) {
-    auto emb = model->embed_text(texts, o.batch);
-    for (size_t k = 0; k < texts.size(); ++k)
-      inputs[text_slots[k]].embedding.assign(emb.begin() + k * dim, emb.begin() + (k + 1) * dim);
-  }
+int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& order) {
+  service::EmbedRequest r;
+  r.model = o.model;
+  r.inputs = order;
+  r.batch = o.batch;
+  r.threads = o.threads;
+  r.hop_s = o.hop_s;
+  r.warn = print_warning;
+  const service::EmbedResult result = service::embed_inputs(r);
+  const std::vector<service::EmbedOutput>& inputs = result.outputs;
+  const int dim = result.dim;
   int failed = 0;
   for (const auto& in : inputs)
     if (!in.error.empty()) {
@@ -106,7 +66,7 @@ int run_embed(const EmbedOptions& o, const std::vector<Input>& order) {
     std::FILE* out = stdout;
     if (!o.output.empty() && !(out = std::fopen(o.output.c_str(), "w"))) throw Error(o.output + ": cannot write");
     for (const auto& in : inputs) {
-      nlohmann::json head = {{"input", in.value}, {"type", in.is_audio ? "audio" : "text"}};
+      nlohmann::json head = {{"input", in.input.value}, {"type", in.input.is_audio ? "audio" : "text"}};
       std::string line = head.dump();
       line.pop_back();  // reopen the object to append the embedding without re-encoding floats
       if (!in.error.empty()) {
@@ -128,7 +88,7 @@ int run_embed(const EmbedOptions& o, const std::vector<Input>& order) {
 void add_embed_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<EmbedOptions>();
   CLI::App* cmd = app.add_subcommand("embed", "Embed audio files and texts; prints JSON Lines (or writes .npy)");
-  cmd->add_option("--model,-m", o->model, "Model folder or hub id (org/name[@revision])")->default_val(index::kDefaultModel);
+  cmd->add_option("--model,-m", o->model, "Model folder or hub id (org/name[@revision])")->default_val(hub::kDefaultModel);
   auto* audio = cmd->add_option("--audio,-a", o->audio, "Audio file (any format FFmpeg reads); repeatable");
   auto* text = cmd->add_option("--text,-t", o->text, "Text query; repeatable");
   cmd->add_option("--batch", o->batch, "Windows / texts per model call")->default_val(8)->check(CLI::Range(1, 1024));
@@ -146,14 +106,14 @@ void add_embed_command(CLI::App& app, Action& action) {
   cmd->callback([cmd, o, audio, text, &action] {
     if (o->audio.empty() && o->text.empty()) throw CLI::ValidationError("embed", "give at least one --audio or --text");
     // Interleave --audio and --text in command-line order.
-    std::vector<Input> order;
+    std::vector<service::EmbedInput> order;
     size_t ai = 0, ti = 0;
     for (const CLI::Option* opt : cmd->parse_order()) {
-      if (opt == audio && ai < o->audio.size()) order.push_back({o->audio[ai++], true, {}, {}});
-      if (opt == text && ti < o->text.size()) order.push_back({o->text[ti++], false, {}, {}});
+      if (opt == audio && ai < o->audio.size()) order.push_back({o->audio[ai++], true});
+      if (opt == text && ti < o->text.size()) order.push_back({o->text[ti++], false});
     }
-    while (ai < o->audio.size()) order.push_back({o->audio[ai++], true, {}, {}});  // "--audio a b" forms
-    while (ti < o->text.size()) order.push_back({o->text[ti++], false, {}, {}});
+    while (ai < o->audio.size()) order.push_back({o->audio[ai++], true});  // "--audio a b" forms
+    while (ti < o->text.size()) order.push_back({o->text[ti++], false});
     action = [o, order] { return run_embed(*o, order); };
   });
 }

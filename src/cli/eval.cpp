@@ -9,7 +9,7 @@
 #include <set>
 
 #include "cli/commands.h"
-#include "cli/search_common.h"
+#include "cli/common.h"
 #include "core/error.h"
 #include "index/crawl.h"
 #include "search/classify.h"
@@ -21,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct EvalOptions {
-  LibraryOptions lib;
+  LibraryCliOptions lib;
   std::string labels_csv, captions_csv;
   std::string templ = search::kDefaultLabelTemplate;
   bool json = false;
@@ -61,23 +61,14 @@ struct AudioSet {
   int64_t from_index = 0;
 };
 
-AudioSet embed_audio_set(Library& lib, const std::vector<std::string>& paths) {
+AudioSet embed_audio_set(service::Library& lib, const std::vector<std::string>& paths) {
   AudioSet a;
   for (const auto& p : paths) {
-    std::vector<float> e;
-    int64_t id = -1;
-    if (const index::Track* t = lib.find_track(p)) {
-      id = t->id;
-      e = lib.track_embedding(t->id);
-      ++a.from_index;
-    } else {
-      std::error_code ec;
-      if (!fs::exists(p, ec)) throw Error(p + ": no such file");
-      e = lib.file_embedding(p);
-    }
+    const service::AudioItem item = lib.audio_item(p);
+    if (item.track_id >= 0) ++a.from_index;
     a.paths.push_back(p);
-    a.track_ids.push_back(id);
-    a.embeddings.insert(a.embeddings.end(), e.begin(), e.end());
+    a.track_ids.push_back(item.track_id);
+    a.embeddings.insert(a.embeddings.end(), item.embedding.begin(), item.embedding.end());
   }
   return a;
 }
@@ -93,7 +84,7 @@ int run_zero_shot(const EvalOptions& o) {
   std::map<std::string, int64_t> label_index;
   for (size_t i = 0; i < labels.size(); ++i) label_index[labels[i]] = static_cast<int64_t>(i);
 
-  Library lib(o.lib, /*writable=*/true);
+  service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   std::vector<std::string> paths;
   std::vector<int64_t> truth;
   for (const auto& p : pairs) {
@@ -192,7 +183,7 @@ int run_retrieval(const EvalOptions& o) {
   }
   if (audio_paths.size() < 2) throw Error(o.captions_csv + ": needs captions of at least two audio files");
 
-  Library lib(o.lib, /*writable=*/true);
+  service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   const AudioSet audio = embed_audio_set(lib, audio_paths);
   const std::vector<float> text = lib.embed_texts(captions);
   const search::RetrievalEval ev =

@@ -5,14 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "core/error.h"
-#include "index/hub.h"
-#include "index/crawl.h"
-#include "index/identity.h"
-#include "index/indexer.h"
-#include "index/lock.h"
-#include "index/model_health.h"
-#include "index/store.h"
+#include "hub/hub.h"
+#include "service/indexing.h"
 
 namespace clap::cli {
 namespace {
@@ -93,7 +89,7 @@ class ProgressPrinter {
   Clock::time_point last_ = Clock::now();
 };
 
-nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db, const index::ModelIdentity& id) {
+nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db, const store::ModelIdentity& id) {
   nlohmann::json failed = nlohmann::json::array();
   for (const auto& e : s.new_errors) failed.push_back({{"path", e.path}, {"reason", e.reason}});
   nlohmann::json warnings = nlohmann::json::array();
@@ -137,46 +133,21 @@ void print_summary(const index::IndexSummary& s) {
 }
 
 int run_index(const IndexOptions& o) {
-  const auto t0 = Clock::now();
-  const std::string db_path = index::absolute_path(o.db.empty() ? index::default_db_path() : o.db);
-  index::IndexLock lock(db_path);
-  index::Store store = index::Store::open(db_path);
-  const std::optional<index::ModelIdentity> stored = store.model();
-
-  // Settings not given on the command line continue the existing index (--rebuild included:
-  // `--rebuild --window 5` keeps the model).
-  const bool use_stored = stored.has_value();
-  std::string spec = o.model;
-  if (!o.model_given) spec = use_stored ? index::model_spec_of(*stored) : index::kDefaultModel;
-  index::IndexSettings settings;
-  settings.window_s = o.window_given || !use_stored ? o.window_s : stored->window_s;
-  settings.hop_s = o.hop_given || !use_stored ? o.hop_s : stored->hop_s;
-  settings.silence_db = o.silence_given || !use_stored ? o.silence_db : stored->silence_db;
-  settings.batch = o.batch;
-  settings.decode_threads = o.decoders;
-  settings.retry_errors = o.retry_errors;
-  settings.crawl.include = o.include;
-  settings.crawl.exclude = o.exclude;
-
-  index::HubOptions hub;
-  hub.quiet = o.quiet;
-  const index::ResolvedModel resolved = index::resolve_model(spec, hub);
-  const index::ModelSpec model_spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db);
-  index::ensure_identity(store, model_spec.identity, o.rebuild);
-
-  std::unique_ptr<ClapModel> model;
-  index::ModelProvider provider = [&]() -> const ClapModel& {
-    if (!model) {
-      LoadOptions lo;
-      lo.threads = o.threads;
-      model = ClapModel::load(resolved.dir, lo);
-      if (resolved.downloaded && model->has_tokenizer()) {  // first use of a new download
-        const index::ModelHealth health = index::check_text_health(*model);
-        if (health.collapsed) std::fprintf(stderr, "\n%s\n\n", index::collapsed_warning(resolved.id, health).c_str());
-      }
-    }
-    return *model;
-  };
+  service::IndexRequest r;
+  r.dirs = o.dirs;
+  r.db = o.db;
+  if (o.model_given) r.model = o.model;
+  if (o.window_given) r.window_s = o.window_s;
+  if (o.hop_given) r.hop_s = o.hop_s;
+  if (o.silence_given) r.silence_db = o.silence_db;
+  r.threads = o.threads;
+  r.batch = o.batch;
+  r.decoders = o.decoders;
+  r.include = o.include;
+  r.exclude = o.exclude;
+  r.rebuild = o.rebuild;
+  r.retry_errors = o.retry_errors;
+  r.quiet = o.quiet;
 
   ProgressPrinter progress(!o.quiet);
   index::IndexCallbacks cb;
@@ -186,8 +157,8 @@ int run_index(const IndexOptions& o) {
     progress.clear();
     std::fprintf(stderr, "skipped %s: %s\n", e.path.c_str(), e.detail.c_str());
   };
-  index::IndexSummary summary = index::index_roots(store, o.dirs, model_spec, settings, provider, cb);
-  summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
+  const service::IndexRun run = service::run_index(r, cb, print_warning);
+  const index::IndexSummary& summary = run.summary;
   progress.clear();
 
   if (!o.quiet) {
@@ -195,7 +166,7 @@ int run_index(const IndexOptions& o) {
     print_summary(summary);
   }
   if (o.json) {  // file names need not be UTF-8: invalid bytes become U+FFFD instead of failing
-    const nlohmann::json j = summary_json(summary, db_path, model_spec.identity);
+    const nlohmann::json j = summary_json(summary, run.db_path, run.identity);
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
   if (summary.found == 0) {
@@ -219,7 +190,7 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_option("--db", o->db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
   auto* model = cmd->add_option("--model,-m", o->model,
                                 std::string("Model folder or hub id org/name[@revision] (default: the index's model, else ") +
-                                    index::kDefaultModel + ")");
+                                    hub::kDefaultModel + ")");
   auto* window = cmd->add_option("--window", o->window_s, "Window length in seconds (default 10; at most the model's input)");
   auto* hop = cmd->add_option("--hop", o->hop_s, "Seconds between window starts (default 5; at most --window)");
   auto* silence = cmd->add_option("--silence-db", o->silence_db,

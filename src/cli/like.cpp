@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "cli/search_common.h"
+#include "cli/common.h"
 #include "core/error.h"
 #include "search/like.h"
 
@@ -12,7 +12,7 @@ namespace clap::cli {
 namespace {
 
 struct LikeCliOptions {
-  LibraryOptions lib;
+  LibraryCliOptions lib;
   std::string query;
   std::string track;
   int64_t k = 10;
@@ -26,7 +26,7 @@ struct LikeCliOptions {
 
 int run_like(const LikeCliOptions& o) {
   if (o.query.empty() == o.track.empty()) throw Error("give either a query audio file or --track ID|PATH");
-  Library lib(o.lib, /*writable=*/false);
+  service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const search::Catalog& catalog = lib.catalog();
 
   search::LikeOptions lo;
@@ -36,7 +36,7 @@ int run_like(const LikeCliOptions& o) {
   search::QueryChunks chunks;
   std::string query_label;
   if (!o.track.empty()) {
-    const index::Track* t = lib.find_track(o.track);
+    const store::Track* t = lib.find_track(o.track);
     if (!t) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
     if (o.chunk > 0 || o.hop > 0)
       lib.note("--chunk/--hop ignored with --track: the track's stored windows are the chunks");
@@ -46,10 +46,10 @@ int run_like(const LikeCliOptions& o) {
     query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
   } else {
     if (o.exclude_self) {
-      const index::Track* t = lib.find_track(o.query);
+      const store::Track* t = lib.find_track(o.query);
       if (t) lo.exclude_track = t->id;
     }
-    const FileWindows fw = lib.embed_file(o.query, o.chunk, o.hop);
+    const service::FileWindows fw = lib.embed_file(o.query, o.chunk, o.hop);
     chunks.dim = fw.dim;
     chunks.embeddings = fw.embeddings;
     chunks.starts = fw.starts;
@@ -63,7 +63,7 @@ int run_like(const LikeCliOptions& o) {
     ojson out = ojson::array();
     size_t rank = 0;
     for (const auto& r : results) {
-      const index::Track* t = lib.track(r.track_id);
+      const store::Track* t = lib.track(r.track_id);
       ojson j;
       j["rank"] = ++rank;
       j["path"] = t ? t->path : "";
@@ -91,7 +91,7 @@ int run_like(const LikeCliOptions& o) {
     csv.row({"rank", "track_id", "combined", "votes", "total_similarity", "path", "artist", "title"});
     size_t rank = 0;
     for (const auto& r : results) {
-      const index::Track* t = lib.track(r.track_id);
+      const store::Track* t = lib.track(r.track_id);
       csv.row({std::to_string(++rank), std::to_string(r.track_id), json_float(float(r.combined)), std::to_string(r.votes),
                json_float(float(r.total_similarity)), t ? t->path : "", t ? t->artist : "", t ? t->title : ""});
     }
@@ -105,7 +105,7 @@ int run_like(const LikeCliOptions& o) {
     Table table({"#", "combined", "votes", "total sim", "track", "tags"}, {true, true, true, true, false, false});
     size_t rank = 0;
     for (const auto& r : results) {
-      const index::Track* t = lib.track(r.track_id);
+      const store::Track* t = lib.track(r.track_id);
       table.add({std::to_string(++rank), fixed(r.combined, 4), std::to_string(r.votes), fixed(r.total_similarity, 4),
                  t ? lib.display_path(t->path) : "?", t ? lib.tags_text(*t) : ""});
       for (const auto& m : r.matches)

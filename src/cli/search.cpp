@@ -7,7 +7,7 @@
 #include <map>
 
 #include "cli/commands.h"
-#include "cli/search_common.h"
+#include "cli/common.h"
 #include "core/error.h"
 #include "search/scores.h"
 #include "search/text_search.h"
@@ -16,7 +16,7 @@ namespace clap::cli {
 namespace {
 
 struct SearchOptions {
-  LibraryOptions lib;
+  LibraryCliOptions lib;
   std::vector<std::string> texts;  // positional
   std::vector<std::string> more;   // -q
   std::string queries_file;
@@ -33,8 +33,8 @@ struct Query {
   std::vector<search::TrackScore> results;
 };
 
-ojson result_json(Library& lib, const search::TrackScore& r, size_t rank, const std::string* query) {
-  const index::Track* t = lib.track(r.track_id);
+ojson result_json(service::Library& lib, const search::TrackScore& r, size_t rank, const std::string* query) {
+  const store::Track* t = lib.track(r.track_id);
   ojson j;
   if (query) j["query"] = *query;
   j["rank"] = rank;
@@ -55,11 +55,11 @@ ojson result_json(Library& lib, const search::TrackScore& r, size_t rank, const 
   return j;
 }
 
-void print_table(Library& lib, const Query& q) {
+void print_table(service::Library& lib, const Query& q) {
   Table table({"#", "score", "label", "best", "track", "tags"}, {true, true, false, false, false, false});
   size_t rank = 0;
   for (const auto& r : q.results) {
-    const index::Track* t = lib.track(r.track_id);
+    const store::Track* t = lib.track(r.track_id);
     table.add({std::to_string(++rank), fixed(r.score, 4), search::label_name(r.label),
                time_range(r.stats.best_start, r.stats.best_end), t ? lib.display_path(t->path) : "?",
                t ? lib.tags_text(*t) : ""});
@@ -69,7 +69,7 @@ void print_table(Library& lib, const Query& q) {
 
 // Query variants side by side: every track in any query's top k, with its score and rank under
 // each query, ordered by its best rank.
-void print_compare(Library& lib, const std::vector<Query>& queries, const search::TextSearchOptions& topts,
+void print_compare(service::Library& lib, const std::vector<Query>& queries, const search::TextSearchOptions& topts,
                    const std::vector<std::vector<search::TrackScore>>& full) {
   Table legend({"", "query", "top-k mean", "best"}, {false, false, true, true});
   for (size_t i = 0; i < queries.size(); ++i) {
@@ -132,7 +132,7 @@ void print_compare(Library& lib, const std::vector<Query>& queries, const search
       cells_text.push_back(search::label_name(search::label_for(s, topts.thresholds)));
       cells_text.push_back(std::to_string(r));
     }
-    const index::Track* t = lib.track(row.track_id);
+    const store::Track* t = lib.track(row.track_id);
     cells_text.push_back(t ? lib.display_path(t->path) : "?");
     cells_text.push_back(t ? lib.tags_text(*t) : "");
     table.add(cells_text);
@@ -159,7 +159,7 @@ int run_search(const SearchOptions& o) {
   topts.thresholds.high = o.high;
   topts.thresholds.moderate = o.moderate;
 
-  Library lib(o.lib, /*writable=*/true);
+  service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   const search::Catalog& catalog = lib.catalog();
   const std::vector<float> emb = lib.embed_texts(texts);
   // Max aggregation takes its candidates from the window index; mean needs none.
@@ -181,7 +181,7 @@ int run_search(const SearchOptions& o) {
     for (const auto& q : queries)
       for (size_t r = 0; r < q.results.size(); ++r) {
         const auto& s = q.results[r];
-        const index::Track* t = lib.track(s.track_id);
+        const store::Track* t = lib.track(s.track_id);
         csv.row({q.text, std::to_string(r + 1), std::to_string(s.track_id), json_float(float(s.score)),
                  search::label_name(s.label), json_float(float(s.stats.best_start)), json_float(float(s.stats.best_end)),
                  t ? t->path : "", t ? t->artist : "", t ? t->title : ""});

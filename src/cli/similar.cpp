@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
-#include "cli/search_common.h"
+#include "cli/common.h"
 #include "core/error.h"
 #include "search/similar.h"
 
@@ -13,7 +13,7 @@ namespace clap::cli {
 namespace {
 
 struct SimilarOptions {
-  LibraryOptions lib;
+  LibraryCliOptions lib;
   std::string query;
   int64_t k = 10;
   bool json = false;
@@ -21,11 +21,11 @@ struct SimilarOptions {
 };
 
 int run_similar(const SimilarOptions& o) {
-  Library lib(o.lib, /*writable=*/false);
-  const search::Embeddings& tracks = lib.track_embeddings();
+  service::Library lib(o.lib.library(), service::Access::ReadOnly);
+  const Embeddings& tracks = lib.track_embeddings();
   std::vector<search::Hit> hits;
   std::string query_label;
-  if (const index::Track* t = lib.find_track(o.query)) {
+  if (const store::Track* t = lib.find_track(o.query)) {
     if (tracks.find(t->id) < 0) lib.track_embedding(t->id);  // throws the reason it has none
     hits = search::similar_to_track(tracks, t->id, o.k);
     query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
@@ -42,7 +42,7 @@ int run_similar(const SimilarOptions& o) {
     ojson out = ojson::array();
     size_t rank = 0;
     for (const auto& h : hits) {
-      const index::Track* t = lib.track(h.id);
+      const store::Track* t = lib.track(h.id);
       out.push_back({{"rank", ++rank},
                      {"path", t ? t->path : ""},
                      {"track_id", h.id},
@@ -56,7 +56,7 @@ int run_similar(const SimilarOptions& o) {
     csv.row({"rank", "track_id", "score", "path", "artist", "title"});
     size_t rank = 0;
     for (const auto& h : hits) {
-      const index::Track* t = lib.track(h.id);
+      const store::Track* t = lib.track(h.id);
       csv.row({std::to_string(++rank), std::to_string(h.id), json_float(float(h.score)), t ? t->path : "",
                t ? t->artist : "", t ? t->title : ""});
     }
@@ -66,7 +66,7 @@ int run_similar(const SimilarOptions& o) {
     Table table({"#", "cosine", "track", "tags"}, {true, true, false, false});
     size_t rank = 0;
     for (const auto& h : hits) {
-      const index::Track* t = lib.track(h.id);
+      const store::Track* t = lib.track(h.id);
       table.add({std::to_string(++rank), fixed(h.score, 4), t ? lib.display_path(t->path) : "?", t ? lib.tags_text(*t) : ""});
     }
     table.print(stdout);

@@ -4,8 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
-#include "index/crawl.h"
-#include "index/store.h"
+#include "service/status.h"
 
 namespace clap::cli {
 namespace {
@@ -24,12 +23,12 @@ std::string size_text(int64_t bytes) {
 }
 
 int run_status(const StatusOptions& o) {
-  const std::string db_path = index::absolute_path(o.db.empty() ? index::default_db_path() : o.db);
-  const index::Store store = index::Store::open_readonly(db_path);
-  const index::Counts c = store.counts();
-  const auto model = store.model();
-  const auto errors = store.errors();
-  const auto roots = store.roots();
+  const service::LibraryStatus st = service::library_status(o.db);
+  const std::string& db_path = st.db_path;
+  const store::Counts& c = st.counts;
+  const auto& model = st.model;
+  const auto& errors = st.errors;
+  const auto& roots = st.roots;
   if (o.json) {
     nlohmann::json errs = nlohmann::json::array();
     for (const auto& e : errors) errs.push_back({{"path", e.path}, {"reason", e.reason}});
@@ -39,9 +38,9 @@ int run_status(const StatusOptions& o) {
            {"window_s", model->window_s}, {"hop_s", model->hop_s},  {"dim", model->dim},
            {"silence_db", model->silence_db}};
     nlohmann::json j = {{"db", db_path},
-                        {"db_bytes", store.file_bytes()},
-                        {"schema_version", store.schema_version()},
-                        {"generation", store.generation()},
+                        {"db_bytes", st.db_bytes},
+                        {"schema_version", st.schema_version},
+                        {"generation", st.generation},
                         {"tracks", c.tracks},
                         {"ok", c.ok},
                         {"error_count", c.errors},
@@ -57,8 +56,8 @@ int run_status(const StatusOptions& o) {
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
-  std::printf("index     %s (%s, schema %d)\n", db_path.c_str(), size_text(store.file_bytes()).c_str(),
-              store.schema_version());
+  std::printf("index     %s (%s, schema %d)\n", db_path.c_str(), size_text(st.db_bytes).c_str(),
+              st.schema_version);
   if (model)
     std::printf("model     %s%s\n          window %g s, hop %g s, silence below %g dBFS, %d-d embeddings\n",
                 model->id.c_str(), model->revision == "local" ? " (local folder)" : ("@" + model->revision).c_str(),

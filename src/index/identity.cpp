@@ -34,7 +34,7 @@ std::string config_hash(const std::string& model_dir) {
   return h.hex_digest();
 }
 
-ModelSpec describe_model(const ResolvedModel& resolved, double window_s, double hop_s, double silence_db) {
+ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db) {
   ModelSpec m;
   m.resolved = resolved;
   const fs::path dir(resolved.dir);
@@ -61,7 +61,7 @@ ModelSpec describe_model(const ResolvedModel& resolved, double window_s, double 
   return m;
 }
 
-std::string model_spec_of(const ModelIdentity& identity) {
+std::string model_spec_of(const store::ModelIdentity& identity) {
   if (identity.revision.empty() || identity.revision == "local") return identity.id;
   return identity.id + "@" + identity.revision;
 }

@@ -5,14 +5,14 @@
 #include <cstdint>
 #include <string>
 
-#include "index/hub.h"
-#include "index/store.h"
+#include "hub/hub.h"
+#include "store/store.h"
 
 namespace clap::index {
 
 struct ModelSpec {
-  ResolvedModel resolved;
-  ModelIdentity identity;
+  hub::ResolvedModel resolved;
+  store::ModelIdentity identity;
   int sample_rate = 48000;       // the feature extractor's rate
   int64_t max_samples = 480000;  // the longest clip the model takes (nb_max_samples)
 };
@@ -22,10 +22,10 @@ std::string config_hash(const std::string& model_dir);
 
 // Reads config.json / preprocessor_config.json of `resolved.dir` and fills the identity.
 // Throws clap::Error when a window is longer than the model's input, or hop/window <= 0.
-ModelSpec describe_model(const ResolvedModel& resolved, double window_s, double hop_s, double silence_db);
+ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db);
 
 // The spec to resolve again a model recorded in an index: "org/name@revision" for hub
 // models, the folder for local ones.
-std::string model_spec_of(const ModelIdentity& identity);
+std::string model_spec_of(const store::ModelIdentity& identity);
 
 }  // namespace clap::index

@@ -27,6 +27,13 @@
 
 namespace clap::index {
 
+using store::FileState;
+using store::ModelIdentity;
+using store::Store;
+using store::Track;
+using store::TrackStatus;
+using store::WindowRecord;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -23,7 +23,7 @@
 
 #include "index/crawl.h"
 #include "index/identity.h"
-#include "index/store.h"
+#include "store/store.h"
 #include "model/clap.h"
 
 namespace clap::index {
@@ -66,7 +66,7 @@ struct IndexSummary {
   double decode_seconds = 0;      // CPU time of hashing + decoding + windowing (decoder threads)
   double db_seconds = 0;          // writing to the index
   std::vector<CrawlWarning> warnings;
-  std::vector<TrackError> new_errors;  // errors recorded in this run
+  std::vector<store::TrackError> new_errors;  // errors recorded in this run
 
   double realtime_factor() const { return wall_seconds > 0 ? audio_seconds / wall_seconds : 0; }
   // Share of the pipeline's wall time (model loading excluded) not spent in the model.
@@ -84,10 +84,10 @@ struct IndexCallbacks {
 // Checks the index's recorded model identity against `identity`: records it in a new or
 // empty index, wipes the index first when `rebuild`, and otherwise throws clap::Error
 // explaining the difference and suggesting --rebuild.
-void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild);
+void ensure_identity(store::Store& store, const store::ModelIdentity& identity, bool rebuild);
 
 // Brings the index up to date with `roots`. ensure_identity must have been called.
-IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
+IndexSummary index_roots(store::Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
                          const IndexSettings& settings, const ModelProvider& model, const IndexCallbacks& callbacks = {});
 
 }  // namespace clap::index

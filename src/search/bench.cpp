@@ -53,14 +53,14 @@ double percentile(std::vector<double> v, double p) {
 
 // Times single queries; returns per-query results for recall.
 IndexBenchResult time_queries(const VectorIndex& index, const std::vector<float>& queries, int64_t nq, int64_t k,
-                              int warmup, std::vector<int64_t>* ids) {
+                              int warmup, const SearchParams& params, std::vector<int64_t>* ids) {
   const int d = index.dim();
-  for (int i = 0; i < warmup && i < nq; ++i) index.search(1, queries.data() + i * d, k);
+  for (int i = 0; i < warmup && i < nq; ++i) index.search(1, queries.data() + i * d, k, params);
   std::vector<double> ms;
   ids->assign(static_cast<size_t>(nq * k), -1);
   for (int64_t q = 0; q < nq; ++q) {
     auto t = Clock::now();
-    const SearchResult r = index.search(1, queries.data() + q * d, k);
+    const SearchResult r = index.search(1, queries.data() + q * d, k, params);
     ms.push_back(ms_since(t));
     std::copy(r.ids.begin(), r.ids.end(), ids->begin() + q * k);
   }
@@ -176,7 +176,7 @@ SearchBenchResult run_index_bench(const Embeddings& vectors, int64_t n_queries, 
     truth = exact.search(n_queries, queries.data(), k).ids;
     res.ground_truth_ms = ms_since(t);
     if (o.exact) {
-      IndexBenchResult r = time_queries(exact, queries, n_queries, k, o.warmup_queries, &got);
+      IndexBenchResult r = time_queries(exact, queries, n_queries, k, o.warmup_queries, SearchParams{}, &got);
       r.params = exact.build_key();
       r.build_ms = build_ms;
       r.recall = recall(got, truth, n_queries, k);
@@ -190,13 +190,14 @@ SearchBenchResult run_index_bench(const Embeddings& vectors, int64_t n_queries, 
     t = Clock::now();
     VectorIndex index = VectorIndex::build(n_vectors, dim, data, ids, ao);
     const double build_ms = ms_since(t);
-    std::vector<int> settings = {kind == IndexKind::Hnsw ? o.hnsw.ef_search : o.ivf.nprobe};
+    std::vector<int> settings = {kind == IndexKind::Hnsw ? o.search.ef_search : o.search.nprobe};
     for (int s : kind == IndexKind::Hnsw ? o.ef_search_sweep : o.nprobe_sweep)
       if (std::find(settings.begin(), settings.end(), s) == settings.end()) settings.push_back(s);
     for (size_t i = 0; i < settings.size(); ++i) {
-      if (kind == IndexKind::Hnsw) index.set_ef_search(settings[i]);
-      if (kind == IndexKind::Ivf) index.set_nprobe(settings[i]);
-      IndexBenchResult r = time_queries(index, queries, n_queries, k, o.warmup_queries, &got);
+      SearchParams params = o.search;
+      if (kind == IndexKind::Hnsw) params.ef_search = settings[i];
+      if (kind == IndexKind::Ivf) params.nprobe = settings[i];
+      IndexBenchResult r = time_queries(index, queries, n_queries, k, o.warmup_queries, params, &got);
       r.params = index.build_key() + (kind == IndexKind::Hnsw ? " ef_search=" : " nprobe=") + std::to_string(settings[i]);
       r.build_ms = i == 0 ? build_ms : 0;
       r.recall = recall(got, truth, n_queries, k);

@@ -36,6 +36,7 @@ struct VectorBenchOptions {
   std::vector<IndexKind> approximate = {IndexKind::Ivf, IndexKind::Hnsw};
   HnswParams hnsw;
   IvfParams ivf;
+  SearchParams search;               // nprobe / efSearch of the first timed row of each kind
   bool deterministic_build = true;   // as VectorIndexOptions
   std::vector<int> ef_search_sweep;  // extra efSearch values timed on the same HNSW index
   std::vector<int> nprobe_sweep;     // extra nprobe values timed on the same IVF index

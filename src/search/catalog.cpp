@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "search/kernels.h"
+#include "core/vector_math.h"
 
 namespace clap::search {
 
@@ -91,43 +91,20 @@ Embeddings window_index_data(const Catalog& c) {
   return e;
 }
 
-namespace {
-
-// Normalised mean of the given rows, summed in double in the given order.
-void normalized_mean(const float* base, const int64_t* rows, int64_t n, int dim, float* out) {
-  std::vector<double> sum(static_cast<size_t>(dim), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int j = 0; j < dim; ++j) sum[j] += base[rows[i] * dim + j];
-  std::vector<float> mean(static_cast<size_t>(dim));
-  for (int j = 0; j < dim; ++j) mean[j] = static_cast<float>(sum[j] / static_cast<double>(std::max<int64_t>(n, 1)));
-  normalize_rows(mean.data(), 1, dim, out);
-}
-
-}  // namespace
-
 Embeddings track_embeddings(const Catalog& c) {
   Embeddings e;
   e.dim = c.dim();
   e.ids = c.track_ids();
   e.data.assign(static_cast<size_t>(c.track_count()) * c.dim(), 0.0f);
+  std::vector<float> windows;
   for (int64_t t = 0; t < c.track_count(); ++t) {
     const auto rows = c.active_rows(t);
-    normalized_mean(c.table().embeddings.data(), rows.data(), static_cast<int64_t>(rows.size()), c.dim(),
-                    e.data.data() + t * c.dim());
+    windows.clear();
+    for (int64_t r : rows) windows.insert(windows.end(), c.embedding(r), c.embedding(r) + c.dim());
+    const std::vector<float> mean = track_embedding(static_cast<int64_t>(rows.size()), c.dim(), windows.data(), nullptr);
+    std::copy(mean.begin(), mean.end(), e.data.begin() + t * c.dim());
   }
   return e;
-}
-
-std::vector<float> mean_embedding(int64_t n, int dim, const float* windows, const uint8_t* silent) {
-  if (dim <= 0) throw Error("mean embedding: dimension must be positive");
-  std::vector<int64_t> rows;
-  for (int64_t i = 0; i < n; ++i)
-    if (!silent || !silent[i]) rows.push_back(i);
-  if (rows.empty())
-    for (int64_t i = 0; i < n; ++i) rows.push_back(i);
-  std::vector<float> out(static_cast<size_t>(dim), 0.0f);
-  normalized_mean(windows, rows.data(), static_cast<int64_t>(rows.size()), dim, out.data());
-  return out;
 }
 
 }  // namespace clap::search

@@ -9,21 +9,9 @@
 #include <span>
 #include <vector>
 
-#include "search/embeddings.h"
+#include "core/embeddings.h"
 
 namespace clap::search {
-
-// Plain data, one entry per window in every vector (same order).
-struct WindowTable {
-  int dim = 0;
-  std::vector<float> embeddings;    // size() × dim, L2-normalised rows
-  std::vector<int64_t> window_ids;  // store ids, unique
-  std::vector<int64_t> track_ids;
-  std::vector<double> starts, ends; // seconds within the track
-  std::vector<uint8_t> silent;      // 1 = silent window; empty = none silent
-
-  int64_t size() const { return static_cast<int64_t>(window_ids.size()); }
-};
 
 class Catalog {
  public:
@@ -61,13 +49,8 @@ class Catalog {
 // window id. Silent windows are left out so they neither match `like` chunks nor win `max`.
 Embeddings window_index_data(const Catalog& catalog);
 
-// Per-track embedding: the L2-normalised mean of the track's active windows, ids = track ids
-// (ascending). For `similar`, `matrix` and `classify` when the store keeps no track embedding.
+// Per-track embedding of the catalog's tracks (core/vector_math.h: track_embedding over each
+// track's active windows), ids = track ids (ascending). The store keeps the same vectors.
 Embeddings track_embeddings(const Catalog& catalog);
-
-// The same definition for a file that is not in the library (`similar FILE`): the normalised
-// mean of its n window embeddings (n × dim), skipping rows with silent[i] != 0 unless every row
-// is silent. silent may be null.
-std::vector<float> mean_embedding(int64_t n, int dim, const float* windows, const uint8_t* silent = nullptr);
 
 }  // namespace clap::search

@@ -89,7 +89,8 @@ std::vector<ChunkMatch> match_chunks(const Catalog& c, const VectorIndex* index,
   if (index) {
     // A few extra candidates so exact rescoring settles near-ties, plus room for the excluded
     // track's windows.
-    found = index->search(static_cast<int64_t>(voting.size()), batch.data(), o.per_chunk + 8 + excluded_windows);
+    found = index->search(static_cast<int64_t>(voting.size()), batch.data(), o.per_chunk + 8 + excluded_windows,
+                          o.index_search);
   }
   for (size_t v = 0; v < voting.size(); ++v) {
     const int64_t i = voting[v];

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "search/catalog.h"
+#include "search/vector_index.h"
 
 namespace clap::search {
 
-class VectorIndex;
 
 struct QueryChunks {
   int dim = 0;
@@ -43,6 +43,7 @@ struct LikeOptions {
   // for 3 of 6 tracks); with one vote per chunk the query's own track holds both maxima and
   // scores exactly 1.0.
   bool one_vote_per_chunk = true;
+  SearchParams index_search;  // nprobe / efSearch of the window index
 };
 
 struct ChunkMatch {

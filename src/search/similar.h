@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "search/embeddings.h"
+#include "core/embeddings.h"
 #include "search/topk.h"
 
 namespace clap::search {

@@ -122,7 +122,7 @@ std::vector<TrackScore> TextSearcher::search_max(const float* query, const TextS
   while (true) {
     tracks.clear();
     std::unordered_set<int64_t> seen;
-    const SearchResult r = window_index_->search(1, query, fetch);
+    const SearchResult r = window_index_->search(1, query, fetch, options.index_search);
     double kth = 0;
     bool complete = false;
     for (int64_t j = 0; j < r.k && r.ids[j] >= 0; ++j) {

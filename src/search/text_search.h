@@ -19,15 +19,16 @@
 
 #include "search/catalog.h"
 #include "search/scores.h"
+#include "search/vector_index.h"
 
 namespace clap::search {
 
-class VectorIndex;
 
 struct TextSearchOptions {
   int64_t k = 10;  // results per query; <= 0 = every track
   Aggregate aggregate = Aggregate::Mean;
   LabelThresholds thresholds;
+  SearchParams index_search;  // nprobe / efSearch when candidates come from the window index
 };
 
 struct TrackScore {

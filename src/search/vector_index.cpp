@@ -177,14 +177,12 @@ VectorIndex VectorIndex::build(int64_t n, int dim, const float* vectors, const i
         SingleThreadScope single(true);
         ivf->train(n, x);
         ivf->add_with_ids(n, x, xid);
-        ivf->nprobe = static_cast<size_t>(std::max(1, options.ivf.nprobe));
         out.index_ = std::move(ivf);
         break;
       }
       case IndexKind::Hnsw: {
         auto* hnsw = new faiss::IndexHNSWFlat(dim, options.hnsw.m, faiss::METRIC_INNER_PRODUCT);
         hnsw->hnsw.efConstruction = options.hnsw.ef_construction;
-        hnsw->hnsw.efSearch = options.hnsw.ef_search;
         hnsw->hnsw.rng = faiss::RandomGenerator(static_cast<int64_t>(options.seed));
         auto map = std::make_unique<faiss::IndexIDMap>(hnsw);
         map->own_fields = true;
@@ -266,11 +264,11 @@ void exact_scan(const float* xb, const faiss::Index::idx_t* id_map, int64_t n, i
 
 // IVF search with the library's kernel over FAISS's lists: the nprobe lists whose centroids
 // score best (ties: lower list number), then an exact scan of those lists.
-void ivf_scan(const faiss::IndexIVF& ivf, const float* centroids, int64_t nq, const float* q, int64_t k,
+void ivf_scan(const faiss::IndexIVF& ivf, const float* centroids, int64_t nq, const float* q, int64_t k, int nprobe_wanted,
               SearchResult& r) {
   const int d = static_cast<int>(ivf.d);
   const int64_t nlist = static_cast<int64_t>(ivf.nlist);
-  const int64_t nprobe = std::min<int64_t>(static_cast<int64_t>(ivf.nprobe), nlist);
+  const int64_t nprobe = std::clamp<int64_t>(nprobe_wanted, 1, nlist);
   // Parallel across queries for batches; a single query's probed lists are a small job (see
   // worth_threads) and run on the calling thread.
   const bool across_queries = nq > 1 && worth_threads(nq * nprobe * (static_cast<int64_t>(ivf.ntotal) / std::max<int64_t>(nlist, 1)) * d);
@@ -315,7 +313,7 @@ void ivf_scan(const faiss::IndexIVF& ivf, const float* centroids, int64_t nq, co
 
 }  // namespace
 
-SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k) const {
+SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k, const SearchParams& params) const {
   SearchResult r;
   r.nq = std::max<int64_t>(nq, 0);
   r.k = std::max<int64_t>(0, k);
@@ -342,7 +340,7 @@ SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k) co
     const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get());
     const auto* quantizer = ivf ? dynamic_cast<const faiss::IndexFlat*>(ivf->quantizer) : nullptr;
     if (quantizer && ivf->code_size == sizeof(float) * static_cast<size_t>(dim_)) {
-      ivf_scan(*ivf, quantizer->get_xb(), r.nq, queries, r.k, r);
+      ivf_scan(*ivf, quantizer->get_xb(), r.nq, queries, r.k, params.nprobe, r);
       return r;
     }
   }
@@ -354,7 +352,19 @@ SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k) co
   std::vector<float> d(static_cast<size_t>(r.nq * kfetch));
   std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(r.nq * kfetch));
   try {
-    index_->search(r.nq, queries, kfetch, d.data(), ids.data());
+    // The graph is searched directly with per-call parameters (this FAISS's IndexIDMap refuses
+    // SearchParameters) and its positions mapped to ids here.
+    const auto* map = dynamic_cast<const faiss::IndexIDMap*>(index_.get());
+    const auto* hnsw = map ? dynamic_cast<const faiss::IndexHNSW*>(map->index) : nullptr;
+    if (hnsw) {
+      faiss::SearchParametersHNSW p;
+      p.efSearch = std::max(1, params.ef_search);
+      hnsw->search(r.nq, queries, kfetch, d.data(), ids.data(), &p);
+      for (auto& id : ids)
+        if (id >= 0) id = map->id_map[static_cast<size_t>(id)];
+    } else {
+      index_->search(r.nq, queries, kfetch, d.data(), ids.data());
+    }
   } catch (const faiss::FaissException& e) {
     throw Error(std::string("vector index: FAISS search failed: ") + e.what());
   }
@@ -367,20 +377,11 @@ SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k) co
   return r;
 }
 
-void VectorIndex::set_ef_search(int ef_search) {
-  if (auto* h = hnsw_of(index_.get())) h->hnsw.efSearch = std::max(1, ef_search);
-}
-
-void VectorIndex::set_nprobe(int nprobe) {
-  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get()))
-    ivf->nprobe = static_cast<size_t>(std::clamp<int64_t>(nprobe, 1, static_cast<int64_t>(ivf->nlist)));
-}
-
-void VectorIndex::save(const std::string& path, int64_t generation) const {
+void VectorIndex::save(const std::string& path, int64_t content_key) const {
   if (!index_) throw Error("vector index: nothing to save to " + path);
   nlohmann::json h;
   h["format"] = kFormat;
-  h["generation"] = generation;
+  h["content_key"] = content_key;
   h["dim"] = dim_;
   h["n"] = n_;
   h["kind"] = index_kind_name(kind_);
@@ -439,7 +440,8 @@ bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
   try {
     const auto h = nlohmann::json::parse(text);
     out->format = h.at("format").get<int>();
-    out->generation = h.at("generation").get<int64_t>();
+    // Files from before the rename held the same value (a window fingerprint) as "generation".
+    out->content_key = (h.contains("content_key") ? h.at("content_key") : h.at("generation")).get<int64_t>();
     out->dim = h.at("dim").get<int>();
     out->n = h.at("n").get<int64_t>();
     out->kind = parse_index_kind(h.at("kind").get<std::string>());
@@ -484,7 +486,7 @@ VectorIndex VectorIndex::load(const std::string& path) {
   return out;
 }
 
-VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t generation,
+VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_key,
                                        const std::function<Embeddings()>& provider,
                                        const VectorIndexOptions& options, LoadInfo* info) {
   LoadInfo local;
@@ -492,16 +494,14 @@ VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t generati
   inf = {};
   IndexHeader h;
   if (read_header(path, &h)) {
-    if (h.generation != generation) {
-      inf.reason = "stale generation (index " + std::to_string(h.generation) + ", database " +
-                   std::to_string(generation) + ")";
+    if (h.content_key != content_key) {
+      inf.reason = "stale content (index " + std::to_string(h.content_key) + ", vectors now " +
+                   std::to_string(content_key) + ")";
     } else if (h.build_key != index_build_key(options, h.n, h.dim)) {
       inf.reason = "options changed (index '" + h.build_key + "', wanted '" + index_build_key(options, h.n, h.dim) + "')";
     } else {
       try {
         VectorIndex idx = load(path);
-        idx.set_ef_search(options.hnsw.ef_search);
-        idx.set_nprobe(options.ivf.nprobe);
         inf.reason = "loaded";
         return idx;
       } catch (const std::exception& e) {
@@ -515,7 +515,7 @@ VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t generati
   const Embeddings data = provider();
   VectorIndex idx = build(data, options);
   try {
-    idx.save(path, generation);
+    idx.save(path, content_key);
   } catch (const std::exception& e) {
     inf.save_error = e.what();
   }

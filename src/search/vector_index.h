@@ -1,6 +1,17 @@
 // One small interface over FAISS: inner-product k-NN search over L2-normalised embeddings
 // (so scores are cosines), exact by default and approximate for large libraries, persisted
-// beside the database and rebuilt automatically when the database changed since it was written.
+// beside the database and rebuilt automatically when the vectors it was built from changed.
+//
+// Build-time parameters (kind, nlist, HNSW M / efConstruction, seeds) live in
+// VectorIndexOptions and are part of the index; search-time parameters (nprobe, efSearch) are
+// per-call arguments (SearchParams, as faiss::SearchParameters), so one shared, immutable index
+// serves concurrent searches with different settings.
+//
+// Staleness: a persisted index is reused when (1) its content key equals the caller's key for
+// the vectors it would be built from and (2) its build key equals what the options give. The
+// content key is the caller's to define; the service layer uses a fingerprint of exactly the
+// rows the index holds (see service/window_index.h), so writes that leave the windows alone
+// (text cache, labels) never force a rebuild.
 //
 // Kinds (numbers: 512-d, 2 shared cores, run_vector_bench on its default synthetic data):
 //   Exact: IndexFlatIP in an IndexIDMap. Brute force, perfect recall; a single query reads n·d·4
@@ -28,7 +39,7 @@
 #include <string>
 #include <vector>
 
-#include "search/embeddings.h"
+#include "core/embeddings.h"
 
 namespace faiss {
 struct Index;
@@ -43,12 +54,10 @@ IndexKind parse_index_kind(const std::string& name);  // throws clap::Error on u
 struct HnswParams {
   int m = 32;                 // graph degree (2·m links on level 0)
   int ef_construction = 80;   // build-time beam width
-  int ef_search = 128;        // query-time beam width (search time only: no rebuild)
 };
 
 struct IvfParams {
   int nlist = 0;                  // inverted lists; 0 = auto: round(sqrt(n)), at most n / 39
-  int nprobe = 64;                // lists scanned per query (search time only: no rebuild)
   int train_points_per_list = 64; // k-means training sample = nlist × this (bounds build time)
   int niter = 20;                 // k-means iterations
 };
@@ -62,6 +71,12 @@ struct VectorIndexOptions {
   IvfParams ivf;
   uint64_t seed = 1234;            // k-means sampling / HNSW level draws
   bool deterministic_build = true; // HNSW: insert on one thread (a parallel build is not reproducible)
+};
+
+// Per-call search parameters; kinds that do not use one ignore it.
+struct SearchParams {
+  int nprobe = 64;      // IVF: lists scanned per query (clamped to nlist)
+  int ef_search = 128;  // HNSW: query-time beam width
 };
 
 // The concrete kind (Exact/Ivf/Hnsw) the options give for n vectors.
@@ -83,7 +98,7 @@ struct SearchResult {
 // vectors.
 struct IndexHeader {
   int format = 0;
-  int64_t generation = 0;  // the store's generation when the index was built
+  int64_t content_key = 0; // the caller's key for the vectors it was built from (see above)
   int dim = 0;
   int64_t n = 0;
   IndexKind kind = IndexKind::Exact;
@@ -93,7 +108,7 @@ struct IndexHeader {
 // How load_or_build obtained its index.
 struct LoadInfo {
   bool rebuilt = false;
-  std::string reason;      // "loaded", "missing", "stale generation", "options changed", "unreadable: ..."
+  std::string reason;      // "loaded", "missing", "stale content", "options changed", "unreadable: ..."
   std::string save_error;  // non-empty when the rebuilt index could not be written (search still works)
 };
 
@@ -110,22 +125,19 @@ class VectorIndex {
   static VectorIndex build(const Embeddings& vectors, const VectorIndexOptions& options = {});
 
   // Inner-product search of nq queries (nq × dim, row-major) for the k best vectors each.
-  SearchResult search(int64_t nq, const float* queries, int64_t k) const;
+  // Const and free of shared mutable state: safe to call from several threads at once.
+  SearchResult search(int64_t nq, const float* queries, int64_t k, const SearchParams& params = {}) const;
 
-  // Search-time parameters; no effect on kinds that do not use them.
-  void set_ef_search(int ef_search);
-  void set_nprobe(int nprobe);
-
-  // Writes the index with a header holding `generation` and the build parameters. The file is
+  // Writes the index with a header holding `content_key` and the build parameters. The file is
   // written beside `path` and renamed over it, so readers never see a half-written index.
-  void save(const std::string& path, int64_t generation) const;
+  void save(const std::string& path, int64_t content_key) const;
   static VectorIndex load(const std::string& path);  // throws clap::Error
   static bool read_header(const std::string& path, IndexHeader* header);  // false if missing/invalid
 
-  // Loads `path` when its generation equals `generation` and its build parameters equal what
+  // Loads `path` when its content key equals `content_key` and its build parameters equal what
   // `options` give for its size; otherwise calls `provider` for the vectors, builds, saves and
-  // returns the new index. Search-time parameters of `options` are applied either way.
-  static VectorIndex load_or_build(const std::string& path, int64_t generation,
+  // returns the new index.
+  static VectorIndex load_or_build(const std::string& path, int64_t content_key,
                                    const std::function<Embeddings()>& provider,
                                    const VectorIndexOptions& options = {}, LoadInfo* info = nullptr);
 

@@ -21,9 +21,9 @@
 #include <sstream>
 #include <thread>
 
-#include "index/hub.h"
+#include "hub/hub.h"
 #include "index/identity.h"
-#include "index/store.h"
+#include "store/sqlite_store.h"
 #include "support/golden.h"
 
 extern char** environ;
@@ -252,7 +252,7 @@ TEST(IndexCli, KillNineMidRunLeavesAConsistentIndexAndTheNextRunResumes) {
   while (Clock::now() - t0 < std::chrono::seconds(120)) {
     if (fs::exists(db)) {
       try {
-        index::Store s = index::Store::open_readonly(db);
+        store::SqliteStore s = store::SqliteStore::open_readonly(db);
         seen = s.counts().tracks;
       } catch (const std::exception&) {  // not created / migrated yet
       }
@@ -267,14 +267,14 @@ TEST(IndexCli, KillNineMidRunLeavesAConsistentIndexAndTheNextRunResumes) {
 
   int64_t committed = 0;
   {
-    index::Store s = index::Store::open(db);
+    store::SqliteStore s = store::SqliteStore::open(db);
     const auto problems = s.check();  // integrity_check + every track complete
     for (const auto& p : problems) ADD_FAILURE() << p;
     committed = s.counts().tracks;
     std::printf("[ killed ] after %lld of %d tracks were committed\n", static_cast<long long>(committed), files);
     EXPECT_LT(committed, files) << "killed too late to test anything";
     for (const auto& t : s.tracks()) {
-      EXPECT_EQ(t.status, index::TrackStatus::Ok) << t.path;
+      EXPECT_EQ(t.status, store::TrackStatus::Ok) << t.path;
       EXPECT_EQ(t.window_count, 3) << t.path;
       EXPECT_EQ(s.windows(t.id).size(), 3u);
     }
@@ -285,15 +285,18 @@ TEST(IndexCli, KillNineMidRunLeavesAConsistentIndexAndTheNextRunResumes) {
   const auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["unchanged"], committed);
   EXPECT_EQ(j["indexed"], files - committed);
-  index::Store s = index::Store::open_readonly(db);
+  store::SqliteStore s = store::SqliteStore::open_readonly(db);
   EXPECT_TRUE(s.check().empty());
   EXPECT_EQ(s.counts().tracks, files);
   EXPECT_EQ(s.counts().windows, 3 * files);
+  sqlite3* raw = nullptr;  // the store hides its handle: look at the file directly
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(s.handle(), "SELECT COUNT(DISTINCT path), COUNT(*) FROM tracks", -1, &st, nullptr);
+  sqlite3_prepare_v2(raw, "SELECT COUNT(DISTINCT path), COUNT(*) FROM tracks", -1, &st, nullptr);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
   sqlite3_finalize(st);
+  sqlite3_close(raw);
 }
 
 TEST(IndexCli, ThreeHourSilentFileInBoundedMemory) {
@@ -310,7 +313,7 @@ TEST(IndexCli, ThreeHourSilentFileInBoundedMemory) {
   // 3 h at 48 kHz is 2 GB of floats; the pipeline holds one window plus a chunk.
   std::printf("[ memory ] peak RSS %.0f MB for a 3-hour file\n", f.max_rss_kb / 1024.0);
   EXPECT_LT(f.max_rss_kb, 400 * 1024);
-  index::Store s = index::Store::open_readonly(db);
+  store::SqliteStore s = store::SqliteStore::open_readonly(db);
   const auto t = s.track_by_path(lib + "/silence.flac");
   ASSERT_TRUE(t);
   EXPECT_TRUE(t->silent);
@@ -322,9 +325,9 @@ TEST(IndexCli, NoChangeReindexOfAThousandFilesTakesUnderTwoSeconds) {
   // 1,000 half-second WAVs in 20 folders, recorded in the index as the indexer records them
   // (size, mtime, one window each): only the no-change path is under test here.
   const index::ModelSpec spec =
-      index::describe_model(index::resolve_model(model_dir()), 10, 5, -60);
+      index::describe_model(hub::resolve_model(model_dir()), 10, 5, -60);
   {
-    index::Store s = index::Store::open(db);
+    store::SqliteStore s = store::SqliteStore::open(db);
     s.set_model(spec.identity);
     s.add_roots({lib});
     std::mt19937 rng(3);
@@ -338,13 +341,13 @@ TEST(IndexCli, NoChangeReindexOfAThousandFilesTakesUnderTwoSeconds) {
       write_file(path, wav_bytes(pcm, 16000));
       struct stat st{};
       ASSERT_EQ(stat(path.c_str(), &st), 0);
-      index::Track t;
+      store::Track t;
       t.path = path;
       t.size = st.st_size;
       t.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
       t.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
       t.duration_s = 0.5;
-      index::WindowRecord w;
+      store::WindowRecord w;
       w.end_s = 0.5;
       w.loudness_dbfs = -30;
       w.embedding.resize(512);

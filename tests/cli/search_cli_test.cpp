@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "index/store.h"
+#include "store/sqlite_store.h"
 #include "support/golden.h"
 
 namespace clap {
@@ -316,7 +316,7 @@ void VectorIndexPersistedAndRebuiltWhenWindowsChange() {
   std::string out, err;
   ASSERT_EQ(cli_raw("index " + q(g_lib->dir + "/more") + " --db " + q(copy) + " --quiet", &out, &err), 0) << err;
   const std::string after = run(like);
-  EXPECT_NE(after.find("rebuilt (stale generation"), std::string::npos) << after;
+  EXPECT_NE(after.find("rebuilt (stale content"), std::string::npos) << after;
   EXPECT_NE(after.find(", 11 windows"), std::string::npos) << after;
 }
 
@@ -504,7 +504,7 @@ void ClearErrorsNeverCrashes() {
   fs::create_directories(fs::path(garbage).parent_path());
   std::ofstream(garbage) << "this is not audio";
   const std::string empty_db = g_lib->dir + "/errors/empty.db";
-  { index::Store::open(empty_db); }
+  { store::SqliteStore::open(empty_db); }
   const std::vector<Case> cases = {
       {"search x --db " + q(g_lib->dir + "/errors/none.db"), "no index here", true},
       {"search x --db " + q(empty_db), "the index is empty", true},

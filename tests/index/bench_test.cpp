@@ -15,12 +15,15 @@
 
 #include "audio/decode.h"
 #include "audio/windows.h"
-#include "index/hub.h"
+#include "hub/hub.h"
 #include "index/indexer.h"
+#include "store/sqlite_store.h"
 #include "support/golden.h"
 
 namespace clap::index {
 namespace {
+using namespace clap::store;  // Track, WindowRecord, ModelIdentity...
+using namespace clap::hub;    // resolve_model
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -75,7 +78,7 @@ TEST(IndexBench, DISABLED_ThroughputAndPipelineOverhead) {
   // Measured before and after the pipeline (the machine may be shared): the mean is the reference.
   const double pure_before = pure_time();
 
-  Store store = Store::open(db);
+  store::SqliteStore store = store::SqliteStore::open(db);
   ensure_identity(store, spec.identity, false);
   const IndexSummary s = index_roots(store, {lib}, spec, settings, [&]() -> const ClapModel& { return *model; });
   ASSERT_EQ(s.indexed, files);

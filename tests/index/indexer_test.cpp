@@ -2,6 +2,7 @@
 // silence, tags, embeddings (bit-identical to the engine on the same samples), incremental
 // runs (unchanged / changed / moved / deleted), bad files, model identity.
 #include "index/indexer.h"
+#include "store/sqlite_store.h"
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -18,12 +19,14 @@
 #include "audio/decode.h"
 #include "audio/windows.h"
 #include "core/error.h"
-#include "index/hub.h"
+#include "hub/hub.h"
 #include "support/golden.h"
 #include "tensor/ops.h"
 
 namespace clap::index {
 namespace {
+using namespace clap::store;  // Track, WindowRecord, ModelIdentity...
+using namespace clap::hub;    // resolve_model
 
 namespace fs = std::filesystem;
 
@@ -56,7 +59,7 @@ int g_model_requests = 0;  // times the pipeline asked for the model
 
 IndexSummary run(const std::string& db, const std::vector<std::string>& roots, IndexSettings s = {},
                  bool rebuild = false, const std::string& model_dir = "") {
-  Store store = Store::open(db);
+  store::SqliteStore store = store::SqliteStore::open(db);
   const ResolvedModel r = resolve_model(model_dir.empty() ? test::case_dir("tiny-unfused") : model_dir);
   const ModelSpec spec = describe_model(r, s.window_s, s.hop_s, s.silence_db);
   ensure_identity(store, spec.identity, rebuild);
@@ -71,15 +74,15 @@ IndexSummary run(const std::string& db, const std::vector<std::string>& roots, I
 }
 
 Track track_at(const std::string& db, const std::string& path) {
-  Store s = Store::open_readonly(db);
+  store::SqliteStore s = store::SqliteStore::open_readonly(db);
   auto t = s.track_by_path(path);
   if (!t) throw std::runtime_error("no track " + path);
   return *t;
 }
 
 std::vector<float> track_embedding(const std::string& db, int64_t id) {
-  Store s = Store::open_readonly(db);
-  const search::Embeddings e = s.track_embeddings();
+  store::SqliteStore s = store::SqliteStore::open_readonly(db);
+  const Embeddings e = s.track_embeddings();
   const int64_t row = e.find(id);
   if (row < 0) return {};
   return std::vector<float>(e.row(row), e.row(row) + e.dim);
@@ -117,7 +120,7 @@ TEST(Indexer, FormatsWindowsSilenceTagsAndEmbeddings) {
               sum.audio_seconds, sum.wall_seconds, sum.model_seconds, sum.decode_seconds, sum.db_seconds,
               100 * sum.outside_model_fraction());
 
-  Store store = Store::open_readonly(db);
+  store::SqliteStore store = store::SqliteStore::open_readonly(db);
   const Counts c = store.counts();
   EXPECT_EQ(c.tracks, 7);
   EXPECT_EQ(c.ok, 6);
@@ -202,7 +205,7 @@ TEST(Indexer, FormatsWindowsSilenceTagsAndEmbeddings) {
     for (int d = 0; d < dim; ++d) sum_row[d] += ref[i * dim + d];
   }
   // Track embedding: L2-normalised mean of the non-silent windows; none for the silent track.
-  const search::Embeddings te = store.track_embeddings();
+  const Embeddings te = store.track_embeddings();
   EXPECT_EQ(te.size(), 6);
   EXPECT_EQ(te.find(s.id), -1);
   for (auto& [id, row] : sums) {
@@ -211,7 +214,7 @@ TEST(Indexer, FormatsWindowsSilenceTagsAndEmbeddings) {
     ASSERT_GE(r, 0);
     for (int d = 0; d < dim; ++d) ASSERT_NEAR(te.row(r)[d], row[d], 1e-6f) << "track " << id;
   }
-  const search::WindowTable wt = store.window_embeddings();
+  const WindowTable wt = store.window_embeddings();
   EXPECT_EQ(wt.size(), 7);
 }
 
@@ -228,7 +231,7 @@ TEST(Indexer, IncrementalUnchangedChangedMovedDeleted) {
   ASSERT_FALSE(xe.empty());
 
   // No change: nothing decoded, the model never requested, nothing written.
-  const int64_t generation = Store::open_readonly(db).generation();
+  const int64_t generation = store::SqliteStore::open_readonly(db).generation();
   const int requests = g_model_requests;
   s = run(db, {lib});
   EXPECT_EQ(s.unchanged, 3);
@@ -236,7 +239,7 @@ TEST(Indexer, IncrementalUnchangedChangedMovedDeleted) {
   EXPECT_EQ(s.embedded_windows, 0);
   EXPECT_EQ(s.decode_seconds, 0);
   EXPECT_EQ(g_model_requests, requests);
-  EXPECT_EQ(Store::open_readonly(db).generation(), generation);
+  EXPECT_EQ(store::SqliteStore::open_readonly(db).generation(), generation);
 
   // Touched (new mtime): embedded again, same id.
   {
@@ -262,7 +265,7 @@ TEST(Indexer, IncrementalUnchangedChangedMovedDeleted) {
   EXPECT_NE(track_embedding(db, z1.id), ze);
 
   // Moved and renamed: recognised by content, embeddings kept, nothing decoded.
-  const auto windows_before = Store::open_readonly(db).windows(x0.id);
+  const auto windows_before = store::SqliteStore::open_readonly(db).windows(x0.id);
   fs::create_directories(lib + "/sub");
   fs::rename(lib + "/x.wav", lib + "/sub/renamed.wav");
   s = run(db, {lib});
@@ -274,20 +277,20 @@ TEST(Indexer, IncrementalUnchangedChangedMovedDeleted) {
   EXPECT_EQ(x1.id, x0.id);
   EXPECT_EQ(x1.content_hash, x0.content_hash);
   EXPECT_EQ(track_embedding(db, x1.id), xe);
-  const auto windows_after = Store::open_readonly(db).windows(x1.id);
+  const auto windows_after = store::SqliteStore::open_readonly(db).windows(x1.id);
   ASSERT_EQ(windows_after.size(), windows_before.size());
   for (size_t i = 0; i < windows_after.size(); ++i) {
     EXPECT_EQ(windows_after[i].id, windows_before[i].id);
     EXPECT_EQ(windows_after[i].embedding, windows_before[i].embedding);
   }
-  EXPECT_FALSE(Store::open_readonly(db).track_by_path(lib + "/x.wav"));
+  EXPECT_FALSE(store::SqliteStore::open_readonly(db).track_by_path(lib + "/x.wav"));
 
   // Deleted: pruned with its windows.
   fs::remove(lib + "/y.flac");
   s = run(db, {lib});
   EXPECT_EQ(s.pruned, 1);
   EXPECT_EQ(s.unchanged, 2);
-  Store store = Store::open_readonly(db);
+  store::SqliteStore store = store::SqliteStore::open_readonly(db);
   EXPECT_FALSE(store.track_by_path(lib + "/y.flac"));
   EXPECT_EQ(store.counts().tracks, 2);
   EXPECT_EQ(store.counts().windows, 2);
@@ -303,11 +306,11 @@ TEST(Indexer, PruneOnlyUnderTheIndexedRoots) {
   fs::remove(dir + "/one/a.wav");
   IndexSummary s = run(db, {dir + "/two"});  // /one is not re-indexed: its missing file stays
   EXPECT_EQ(s.pruned, 0);
-  EXPECT_EQ(Store::open_readonly(db).counts().tracks, 2);
+  EXPECT_EQ(store::SqliteStore::open_readonly(db).counts().tracks, 2);
   s = run(db, {dir + "/one"});
   EXPECT_EQ(s.pruned, 1);
-  EXPECT_EQ(Store::open_readonly(db).counts().tracks, 1);
-  EXPECT_EQ(Store::open_readonly(db).roots(), (std::vector<std::string>{dir + "/one", dir + "/two"}));
+  EXPECT_EQ(store::SqliteStore::open_readonly(db).counts().tracks, 1);
+  EXPECT_EQ(store::SqliteStore::open_readonly(db).roots(), (std::vector<std::string>{dir + "/one", dir + "/two"}));
 }
 
 TEST(Indexer, BadFilesAreRecordedAndTheRunGoesOn) {
@@ -339,7 +342,7 @@ TEST(Indexer, BadFilesAreRecordedAndTheRunGoesOn) {
   EXPECT_EQ(s.errors, expected_errors);
   EXPECT_EQ(s.ok_files, 2);
   ASSERT_EQ(s.new_errors.size(), size_t(expected_errors));
-  Store store = Store::open_readonly(db);
+  store::SqliteStore store = store::SqliteStore::open_readonly(db);
   const auto errors = store.errors();
   ASSERT_EQ(errors.size(), size_t(expected_errors));
   for (const auto& e : errors) {
@@ -386,12 +389,12 @@ TEST(Indexer, OtherModelOrWindowsRefusedUntilRebuild) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("tiny-fused"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(Store::open_readonly(db).counts().windows, 2);  // untouched
+  EXPECT_EQ(store::SqliteStore::open_readonly(db).counts().windows, 2);  // untouched
 
   const IndexSummary s = run(db, {lib}, five, /*rebuild=*/true);
   EXPECT_EQ(s.indexed, 1);
   EXPECT_EQ(s.unchanged, 0);
-  Store store = Store::open_readonly(db);
+  store::SqliteStore store = store::SqliteStore::open_readonly(db);
   EXPECT_DOUBLE_EQ(store.model()->window_s, 5);
   EXPECT_DOUBLE_EQ(store.model()->hop_s, 2.5);
   // 12 s with 5 s windows every 2.5 s: starts 0, 2.5, 5, 7.5 (reaches the end).
@@ -412,7 +415,7 @@ TEST(Indexer, ManyShortFilesBatchAcrossFilesWithTwoDecoders) {
   EXPECT_EQ(sum.indexed, 6);
   EXPECT_EQ(sum.embedded_windows, 6);
   // Same embeddings as one file at a time.
-  Store store = Store::open_readonly(db);
+  store::SqliteStore store = store::SqliteStore::open_readonly(db);
   for (const Track& t : store.tracks()) {
     const auto x = audio::decode_file(t.path, 48000);
     const auto ref = tiny().embed_audio({std::span<const float>(x)}, 1);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/vector_math.h"
 #include "search/vector_index.h"
 #include "test_util.h"
 
@@ -180,10 +181,10 @@ TEST(TextSearch, MaxWithAnApproximateIndexFindsTheSameTopOnClearCases) {
   const Catalog c(test::random_table(200, 10, 16, 9));
   VectorIndexOptions io;
   io.kind = IndexKind::Ivf;
-  io.ivf.nprobe = 1000;  // every list: must equal exact
   const VectorIndex index = VectorIndex::build(window_index_data(c), io);
   const auto q = test::random_unit(4, 16, 10);
   TextSearchOptions o;
+  o.index_search.nprobe = 1000;  // every list: must equal exact
   o.aggregate = Aggregate::Max;
   o.k = 5;
   const auto ref = text_search_exhaustive(c, 4, q.data(), o);
@@ -229,13 +230,13 @@ TEST(Catalog, GroupsRowsAndRejectsInconsistentInput) {
   std::vector<float> two = e(0);
   const auto e1 = e(1);
   two.insert(two.end(), e1.begin(), e1.end());
-  const auto m = mean_embedding(2, 4, two.data());
+  const auto m = track_embedding(2, 4, two.data(), nullptr);
   EXPECT_NEAR(m[0], std::sqrt(0.5f), 1e-6);
   EXPECT_NEAR(m[1], std::sqrt(0.5f), 1e-6);
   const uint8_t silent[2] = {0, 1};
-  EXPECT_EQ(mean_embedding(2, 4, two.data(), silent), e(0));
+  EXPECT_EQ(track_embedding(2, 4, two.data(), silent), e(0));
   const uint8_t all_silent[2] = {1, 1};
-  EXPECT_EQ(mean_embedding(2, 4, two.data(), all_silent), m);
+  EXPECT_EQ(track_embedding(2, 4, two.data(), all_silent), m);
 
   WindowTable bad = test::make_table({{1, 1, 0, 10, e(0)}, {1, 2, 0, 10, e(1)}});
   EXPECT_THROW(Catalog{bad}, Error);  // duplicate window id

@@ -51,8 +51,8 @@ Embeddings synthetic(int64_t n, int dim) {
 }
 
 double recall_vs_exact(const VectorIndex& approx, const VectorIndex& exact, const std::vector<float>& queries,
-                       int64_t nq, int64_t k) {
-  const SearchResult a = approx.search(nq, queries.data(), k), x = exact.search(nq, queries.data(), k);
+                       int64_t nq, int64_t k, const SearchParams& params = {}) {
+  const SearchResult a = approx.search(nq, queries.data(), k, params), x = exact.search(nq, queries.data(), k);
   double hits = 0;
   for (int64_t q = 0; q < nq; ++q) {
     std::set<int64_t> truth(x.ids.begin() + q * k, x.ids.begin() + (q + 1) * k);
@@ -215,11 +215,13 @@ TEST(VectorIndex, SearchParametersChangeTheWork) {
   o.kind = IndexKind::Exact;
   const VectorIndex exact = VectorIndex::build(e, o);
   o.kind = IndexKind::Ivf;
-  VectorIndex ivf = VectorIndex::build(e, o);
-  ivf.set_nprobe(1000);  // clamped to nlist: every list scanned = exact
-  EXPECT_EQ(ivf.search(30, queries.data(), 10).ids, exact.search(30, queries.data(), 10).ids);
-  ivf.set_nprobe(1);
-  EXPECT_LE(recall_vs_exact(ivf, exact, queries, 30, 10), 1.0);
+  const VectorIndex ivf = VectorIndex::build(e, o);
+  SearchParams every_list;
+  every_list.nprobe = 1000;  // clamped to nlist: every list scanned = exact
+  EXPECT_EQ(ivf.search(30, queries.data(), 10, every_list).ids, exact.search(30, queries.data(), 10).ids);
+  SearchParams one_list;
+  one_list.nprobe = 1;
+  EXPECT_LE(recall_vs_exact(ivf, exact, queries, 30, 10, one_list), 1.0);
 }
 
 class VectorIndexFile : public ::testing::Test {
@@ -240,13 +242,11 @@ TEST_F(VectorIndexFile, RoundTripKeepsResultsForEveryKind) {
   for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf, IndexKind::Hnsw}) {
     VectorIndexOptions o;
     o.kind = kind;
-    o.ivf.nprobe = 5;
-    o.hnsw.ef_search = 40;
     const VectorIndex built = VectorIndex::build(data, o);
     built.save(path, 42);
     IndexHeader h;
     ASSERT_TRUE(VectorIndex::read_header(path, &h));
-    EXPECT_EQ(h.generation, 42);
+    EXPECT_EQ(h.content_key, 42);
     EXPECT_EQ(h.dim, 16);
     EXPECT_EQ(h.n, 1500);
     EXPECT_EQ(h.kind, kind);
@@ -254,14 +254,17 @@ TEST_F(VectorIndexFile, RoundTripKeepsResultsForEveryKind) {
     const VectorIndex loaded = VectorIndex::load(path);
     EXPECT_EQ(loaded.kind(), kind);
     EXPECT_EQ(loaded.size(), 1500);
-    const SearchResult a = built.search(10, queries.data(), 10), b = loaded.search(10, queries.data(), 10);
+    SearchParams p;
+    p.nprobe = 5;
+    p.ef_search = 40;
+    const SearchResult a = built.search(10, queries.data(), 10, p), b = loaded.search(10, queries.data(), 10, p);
     EXPECT_EQ(a.ids, b.ids) << index_kind_name(kind);
     EXPECT_EQ(a.scores, b.scores) << index_kind_name(kind);
   }
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp." + std::to_string(::getpid())));
 }
 
-TEST_F(VectorIndexFile, LoadOrBuildRebuildsOnlyWhenTheGenerationOrOptionsChange) {
+TEST_F(VectorIndexFile, LoadOrBuildRebuildsOnlyWhenTheContentKeyOrOptionsChange) {
   LoadInfo info;
   VectorIndex a = VectorIndex::load_or_build(path, 1, provider, {}, &info);
   EXPECT_TRUE(info.rebuilt);
@@ -281,21 +284,20 @@ TEST_F(VectorIndexFile, LoadOrBuildRebuildsOnlyWhenTheGenerationOrOptionsChange)
   data.data.insert(data.data.end(), q.begin(), q.begin() + 16);
   VectorIndex c = VectorIndex::load_or_build(path, 2, provider, {}, &info);
   EXPECT_TRUE(info.rebuilt);
-  EXPECT_NE(info.reason.find("stale generation"), std::string::npos) << info.reason;
+  EXPECT_NE(info.reason.find("stale content"), std::string::npos) << info.reason;
   EXPECT_EQ(calls, 2);
   EXPECT_EQ(c.size(), 1501);
   EXPECT_EQ(c.search(1, q.data(), 1).ids[0], 99999);
   IndexHeader h;
   ASSERT_TRUE(VectorIndex::read_header(path, &h));
-  EXPECT_EQ(h.generation, 2);
+  EXPECT_EQ(h.content_key, 2);
 
-  // Different build options (kind) rebuild; search-time options do not.
+  // Different build options (kind) rebuild; search-time parameters are per call, not options.
   VectorIndexOptions ivf;
   ivf.kind = IndexKind::Ivf;
   VectorIndex::load_or_build(path, 2, provider, ivf, &info);
   EXPECT_TRUE(info.rebuilt);
   EXPECT_NE(info.reason.find("options changed"), std::string::npos) << info.reason;
-  ivf.ivf.nprobe = 3;
   VectorIndex d = VectorIndex::load_or_build(path, 2, provider, ivf, &info);
   EXPECT_FALSE(info.rebuilt);
   EXPECT_EQ(d.kind(), IndexKind::Ivf);

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-namespace clap::index {
+namespace clap::hub {
 
 inline constexpr const char* kDefaultModel = "laion/larger_clap_music_and_speech";
 
@@ -60,4 +60,4 @@ bool parse_hub_id(const std::string& spec, std::string* repo, std::string* revis
 // hash the hub reported and the download verified), that hash; otherwise "".
 std::string cached_blob_sha256(const std::string& file_in_snapshot);
 
-}  // namespace clap::index
+}  // namespace clap::hub

@@ -1,12 +1,12 @@
-#include "index/model_health.h"
+#include "service/model_health.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "index/hub.h"
+#include "hub/hub.h"
 
-namespace clap::index {
+namespace clap::service {
 
 const std::vector<std::string>& health_prompts() {
   static const std::vector<std::string> prompts = {
@@ -51,7 +51,7 @@ std::string collapsed_warning(const std::string& model_id, const ModelHealth& he
          "    " + std::to_string(health_prompts().size()) + " unrelated prompts embed to almost the same point " +
          "(mean pairwise cosine " + cos + " > " + threshold + "),\n" +
          "    so every text search would return the same order. This is known for laion/larger_clap_music;\n" +
-         "    use another model, e.g. " + kDefaultModel + ".";
+         "    use another model, e.g. " + hub::kDefaultModel + ".";
 }
 
-}  // namespace clap::index
+}  // namespace clap::service

@@ -1,4 +1,4 @@
-#include "index/hub.h"
+#include "hub/hub.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -15,9 +15,9 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
-#include "index/hub_http.h"
+#include "hub/http.h"
 
-namespace clap::index {
+namespace clap::hub {
 
 namespace {
 
@@ -579,4 +579,4 @@ ResolvedModel resolve_model(const std::string& spec, const HubOptions& options) 
   return Resolver(repo, revision, options).resolve();
 }
 
-}  // namespace clap::index
+}  // namespace clap::hub

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 
-namespace clap::index::http {
+namespace clap::hub::http {
 
 struct Config {
   std::string token;         // "Authorization: Bearer <token>" ...
@@ -76,4 +76,4 @@ std::string escape(const std::string& s);
 bool is_unreachable(int curl_code);
 std::string human_bytes(double bytes);  // "10.7 MB"
 
-}  // namespace clap::index::http
+}  // namespace clap::hub::http

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace clap::index::sql {
+namespace clap::store::sql {
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what);
 
@@ -64,4 +64,4 @@ class Transaction {
   bool done_ = false;
 };
 
-}  // namespace clap::index::sql
+}  // namespace clap::store::sql

@@ -8,7 +8,7 @@
 
 #include "model/clap.h"
 
-namespace clap::index {
+namespace clap::service {
 
 inline constexpr double kCollapsedCosine = 0.95;  // mean pairwise cosine above this = collapsed
 
@@ -27,4 +27,4 @@ ModelHealth check_text_health(const ClapModel& model);
 // The loud multi-line warning printed for a collapsed model (no trailing newline).
 std::string collapsed_warning(const std::string& model_id, const ModelHealth& health);
 
-}  // namespace clap::index
+}  // namespace clap::service

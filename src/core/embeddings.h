@@ -1,5 +1,6 @@
-// A plain id-tagged embedding matrix: the unit the store hands to the search library (track
-// embeddings, the vectors of a VectorIndex, label text embeddings...).
+// Plain embedding containers shared by every layer: the store fills them, the search code
+// reads them, the service layer passes them between the two. Nothing here knows SQLite,
+// FAISS or the model.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -7,8 +8,10 @@
 
 #include "core/error.h"
 
-namespace clap::search {
+namespace clap {
 
+// An id-tagged embedding matrix: track embeddings, the vectors of a vector index, label text
+// embeddings...
 struct Embeddings {
   int dim = 0;
   std::vector<int64_t> ids;  // one per row; unique
@@ -31,4 +34,16 @@ struct Embeddings {
   }
 };
 
-}  // namespace clap::search
+// The library's analysis windows as rows: one entry per window in every vector (same order).
+struct WindowTable {
+  int dim = 0;
+  std::vector<float> embeddings;     // size() × dim, L2-normalised rows
+  std::vector<int64_t> window_ids;   // store ids, unique
+  std::vector<int64_t> track_ids;
+  std::vector<double> starts, ends;  // seconds within the track
+  std::vector<uint8_t> silent;       // 1 = silent window; empty = none silent
+
+  int64_t size() const { return static_cast<int64_t>(window_ids.size()); }
+};
+
+}  // namespace clap

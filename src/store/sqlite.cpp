@@ -1,11 +1,11 @@
-#include "index/sqlite.h"
+#include "store/sqlite.h"
 
 #include <bit>
 #include <cstring>
 
 #include "core/error.h"
 
-namespace clap::index::sql {
+namespace clap::store::sql {
 
 void fail(sqlite3* db, const std::string& what) {
   const char* msg = db ? sqlite3_errmsg(db) : "out of memory";
@@ -137,4 +137,4 @@ void Transaction::commit() {
   done_ = true;
 }
 
-}  // namespace clap::index::sql
+}  // namespace clap::store::sql

@@ -1,7 +1,4 @@
-#include "index/store.h"
-
-#include <pwd.h>
-#include <unistd.h>
+#include "store/sqlite_store.h"
 
 #include <chrono>
 #include <cmath>
@@ -11,34 +8,16 @@
 #include <set>
 
 #include "core/error.h"
-#include "index/sqlite.h"
+#include "store/sqlite.h"
 
-namespace clap::index {
+namespace clap::store {
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string home_dir() {
-  std::string h = env("HOME");
-  if (!h.empty()) return h;
-  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) return pw->pw_dir;
-  throw Error("cannot find the home directory (HOME is not set); pass --db PATH");
-}
-
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string format_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
 }
 
 // Schema migrations: kMigrations[i] brings a database from version i to version i + 1.
@@ -180,46 +159,13 @@ void write_identity(sqlite3* db, const ModelIdentity& m) {
 
 // ---------------------------------------------------------------------------------------------
 
-std::string default_db_path() {
-  if (std::string p = env("CLAPSEARCH_DB"); !p.empty()) return p;
-  std::string data = env("XDG_DATA_HOME");
-  if (data.empty() || data.front() != '/') data = home_dir() + "/.local/share";  // XDG: relative values are ignored
-  return data + "/clapsearch/library.db";
-}
-
-std::string ModelIdentity::model_key() const { return id + "@" + revision + "#" + config_hash; }
-
-std::string ModelIdentity::describe() const {
-  std::string out = id;
-  if (!revision.empty() && revision != "local") out.append("@").append(revision, 0, 12);
-  out += " (window " + format_number(window_s) + " s, hop " + format_number(hop_s) + " s, silence " +
-         format_number(silence_db) + " dBFS, " + std::to_string(dim) + "-d)";
-  return out;
-}
-
-std::string ModelIdentity::mismatch(const ModelIdentity& o) const {
-  std::vector<std::string> diffs;
-  auto differs = [](double a, double b) { return std::fabs(a - b) > 1e-9; };
-  if (id != o.id) diffs.push_back("model " + id + " vs " + o.id);
-  else if (revision != o.revision) diffs.push_back("revision " + revision + " vs " + o.revision);
-  else if (config_hash != o.config_hash) diffs.push_back("model configuration (config.json / preprocessor_config.json changed)");
-  if (dim != o.dim) diffs.push_back("embedding size " + std::to_string(dim) + " vs " + std::to_string(o.dim));
-  if (differs(window_s, o.window_s)) diffs.push_back("window " + format_number(window_s) + " s vs " + format_number(o.window_s) + " s");
-  if (differs(hop_s, o.hop_s)) diffs.push_back("hop " + format_number(hop_s) + " s vs " + format_number(o.hop_s) + " s");
-  if (differs(silence_db, o.silence_db))
-    diffs.push_back("silence threshold " + format_number(silence_db) + " vs " + format_number(o.silence_db) + " dBFS");
-  std::string out;
-  for (const auto& d : diffs) out += (out.empty() ? "" : "; ") + d;
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 
-Store::Store(sqlite3* db, std::string path, bool read_only) : db_(db), path_(std::move(path)), read_only_(read_only) {}
+SqliteStore::SqliteStore(sqlite3* db, std::string path, bool read_only) : db_(db), path_(std::move(path)), read_only_(read_only) {}
 
-Store::Store(Store&& o) noexcept : db_(o.db_), path_(std::move(o.path_)), read_only_(o.read_only_) { o.db_ = nullptr; }
+SqliteStore::SqliteStore(SqliteStore&& o) noexcept : db_(o.db_), path_(std::move(o.path_)), read_only_(o.read_only_) { o.db_ = nullptr; }
 
-Store& Store::operator=(Store&& o) noexcept {
+SqliteStore& SqliteStore::operator=(SqliteStore&& o) noexcept {
   if (this != &o) {
     if (db_) sqlite3_close_v2(db_);
     db_ = o.db_;
@@ -230,11 +176,11 @@ Store& Store::operator=(Store&& o) noexcept {
   return *this;
 }
 
-Store::~Store() {
+SqliteStore::~SqliteStore() {
   if (db_) sqlite3_close_v2(db_);
 }
 
-Store Store::open(const std::string& path) {
+SqliteStore SqliteStore::open(const std::string& path) {
   if (path.empty()) throw Error("empty database path");
   std::error_code ec;
   const fs::path parent = fs::path(path).parent_path();
@@ -245,7 +191,7 @@ Store Store::open(const std::string& path) {
   if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not a database file");
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  Store store(db, path, false);  // closes db on any throw below
+  SqliteStore store(db, path, false);  // closes db on any throw below
   if (rc != SQLITE_OK) sql::fail(db, "open");
   sqlite3_busy_timeout(db, 30000);
   sql::exec(db, "PRAGMA foreign_keys = ON");
@@ -268,12 +214,12 @@ Store Store::open(const std::string& path) {
   return store;
 }
 
-Store Store::open_readonly(const std::string& path) {
+SqliteStore SqliteStore::open_readonly(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  Store store(db, path, true);
+  SqliteStore store(db, path, true);
   if (rc != SQLITE_OK) sql::fail(db, "open");
   sqlite3_busy_timeout(db, 30000);
   int version = 0;
@@ -290,15 +236,15 @@ Store Store::open_readonly(const std::string& path) {
   return store;
 }
 
-int Store::schema_version() const { return read_version(db_); }
-int Store::current_schema_version() { return kSchemaVersion; }
+int SqliteStore::schema_version() const { return read_version(db_); }
+int SqliteStore::current_schema_version() { return kSchemaVersion; }
 
-int64_t Store::generation() const {
+int64_t SqliteStore::generation() const {
   sql::Stmt s(db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'");
   return s.step() ? s.int64(0) : 0;
 }
 
-int64_t Store::file_bytes() const {
+int64_t SqliteStore::file_bytes() const {
   std::error_code ec;
   int64_t total = 0;
   for (const char* suffix : {"", "-wal"}) {
@@ -310,7 +256,7 @@ int64_t Store::file_bytes() const {
 
 // --- model identity --------------------------------------------------------------------------
 
-std::optional<ModelIdentity> Store::model() const {
+std::optional<ModelIdentity> SqliteStore::model() const {
   sql::Stmt s(db_, "SELECT key, value FROM meta");
   ModelIdentity m;
   bool any = false;
@@ -328,14 +274,14 @@ std::optional<ModelIdentity> Store::model() const {
   return m;
 }
 
-void Store::set_model(const ModelIdentity& identity) {
+void SqliteStore::set_model(const ModelIdentity& identity) {
   sql::Transaction tx(db_);
   write_identity(db_, identity);
   bump_generation(db_);
   tx.commit();
 }
 
-void Store::wipe(const ModelIdentity& identity) {
+void SqliteStore::wipe(const ModelIdentity& identity) {
   {
     sql::Transaction tx(db_);
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
@@ -349,7 +295,7 @@ void Store::wipe(const ModelIdentity& identity) {
 
 // --- roots -----------------------------------------------------------------------------------
 
-void Store::add_roots(const std::vector<std::string>& paths) {
+void SqliteStore::add_roots(const std::vector<std::string>& paths) {
   sql::Transaction tx(db_);
   sql::Stmt s(db_, "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)");
   for (const auto& p : paths) {
@@ -360,7 +306,7 @@ void Store::add_roots(const std::vector<std::string>& paths) {
   tx.commit();
 }
 
-std::vector<std::string> Store::roots() const {
+std::vector<std::string> SqliteStore::roots() const {
   std::vector<std::string> out;
   sql::Stmt s(db_, "SELECT path FROM roots ORDER BY path");
   while (s.step()) out.push_back(s.text(0));
@@ -369,28 +315,28 @@ std::vector<std::string> Store::roots() const {
 
 // --- tracks ----------------------------------------------------------------------------------
 
-std::vector<Track> Store::tracks() const {
+std::vector<Track> SqliteStore::tracks() const {
   std::vector<Track> out;
   sql::Stmt s(db_, (std::string("SELECT ") + kTrackColumns + " FROM tracks t ORDER BY t.path").c_str());
   while (s.step()) out.push_back(read_track(s));
   return out;
 }
 
-std::optional<Track> Store::track(int64_t id) const {
+std::optional<Track> SqliteStore::track(int64_t id) const {
   sql::Stmt s(db_, (std::string("SELECT ") + kTrackColumns + " FROM tracks t WHERE t.id = ?").c_str());
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   return read_track(s);
 }
 
-std::optional<Track> Store::track_by_path(const std::string& path) const {
+std::optional<Track> SqliteStore::track_by_path(const std::string& path) const {
   sql::Stmt s(db_, (std::string("SELECT ") + kTrackColumns + " FROM tracks t WHERE t.path = ?").c_str());
   s.bind(1, path);
   if (!s.step()) return std::nullopt;
   return read_track(s);
 }
 
-std::vector<FileState> Store::file_states() const {
+std::vector<FileState> SqliteStore::file_states() const {
   std::vector<FileState> out;
   sql::Stmt s(db_, "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks ORDER BY path");
   while (s.step()) {
@@ -407,14 +353,14 @@ std::vector<FileState> Store::file_states() const {
   return out;
 }
 
-std::vector<TrackError> Store::errors() const {
+std::vector<TrackError> SqliteStore::errors() const {
   std::vector<TrackError> out;
   sql::Stmt s(db_, "SELECT path, error FROM tracks WHERE status = 'error' ORDER BY path");
   while (s.step()) out.push_back({s.text(0), s.text(1)});
   return out;
 }
 
-Counts Store::counts() const {
+Counts SqliteStore::counts() const {
   Counts c;
   {
     sql::Stmt s(db_,
@@ -434,7 +380,7 @@ Counts Store::counts() const {
   return c;
 }
 
-int64_t Store::put_track(const Track& t, const std::vector<WindowRecord>& windows, const float* track_embedding) {
+int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& windows, const float* track_embedding) {
   const std::optional<ModelIdentity> m = model();
   const int dim = m ? m->dim : 0;
   for (const auto& w : windows)
@@ -490,7 +436,7 @@ int64_t Store::put_track(const Track& t, const std::vector<WindowRecord>& window
   return id;
 }
 
-void Store::move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) {
+void SqliteStore::move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) {
   sql::Transaction tx(db_);
   // A stale row may already hold the new path (e.g. an error recorded for it): the moved track wins.
   sql::Stmt(db_, "DELETE FROM tracks WHERE path = ? AND id <> ?").bind(1, new_path).bind(2, id).run();
@@ -506,7 +452,7 @@ void Store::move_track(int64_t id, const std::string& new_path, int64_t size, in
   tx.commit();
 }
 
-void Store::remove_tracks(const std::vector<int64_t>& ids) {
+void SqliteStore::remove_tracks(const std::vector<int64_t>& ids) {
   if (ids.empty()) return;
   sql::Transaction tx(db_);
   sql::Stmt s(db_, "DELETE FROM tracks WHERE id = ?");
@@ -520,9 +466,9 @@ void Store::remove_tracks(const std::vector<int64_t>& ids) {
 
 // --- embeddings ------------------------------------------------------------------------------
 
-search::Embeddings Store::track_embeddings() const {
+Embeddings SqliteStore::track_embeddings() const {
   const auto m = model();
-  search::Embeddings e;
+  Embeddings e;
   e.dim = m ? m->dim : 0;
   sql::Stmt s(db_, "SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' ORDER BY id");
   while (s.step())
@@ -530,9 +476,9 @@ search::Embeddings Store::track_embeddings() const {
   return e;
 }
 
-search::WindowTable Store::window_embeddings() const {
+WindowTable SqliteStore::window_embeddings() const {
   const auto m = model();
-  search::WindowTable t;
+  WindowTable t;
   t.dim = m ? m->dim : 0;
   sql::Stmt s(db_,
               "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
@@ -547,7 +493,7 @@ search::WindowTable Store::window_embeddings() const {
   return t;
 }
 
-std::vector<WindowRecord> Store::windows(int64_t track_id) const {
+std::vector<WindowRecord> SqliteStore::windows(int64_t track_id) const {
   const auto m = model();
   const int dim = m ? m->dim : 0;
   std::vector<WindowRecord> out;
@@ -572,7 +518,7 @@ std::vector<WindowRecord> Store::windows(int64_t track_id) const {
 
 // --- text cache ------------------------------------------------------------------------------
 
-std::optional<std::vector<float>> Store::cached_text(const std::string& model_key, const std::string& text) const {
+std::optional<std::vector<float>> SqliteStore::cached_text(const std::string& model_key, const std::string& text) const {
   const auto m = model();
   sql::Stmt s(db_, "SELECT embedding FROM text_cache WHERE model = ? AND text = ?");
   s.bind(1, model_key).bind(2, text);
@@ -580,7 +526,7 @@ std::optional<std::vector<float>> Store::cached_text(const std::string& model_ke
   return s.floats(0, m ? m->dim : 0);
 }
 
-void Store::put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) {
+void SqliteStore::put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) {
   sql::Transaction tx(db_);
   sql::Stmt(db_, "INSERT OR REPLACE INTO text_cache(model, text, embedding) VALUES (?, ?, ?)")
       .bind(1, model_key)
@@ -593,7 +539,7 @@ void Store::put_cached_text(const std::string& model_key, const std::string& tex
 
 // --- labels ----------------------------------------------------------------------------------
 
-void Store::put_labels(const std::vector<TrackLabel>& labels) {
+void SqliteStore::put_labels(const std::vector<TrackLabel>& labels) {
   sql::Transaction tx(db_);
   std::set<int64_t> cleared;
   sql::Stmt del(db_, "DELETE FROM track_labels WHERE track_id = ?");
@@ -610,7 +556,7 @@ void Store::put_labels(const std::vector<TrackLabel>& labels) {
   tx.commit();
 }
 
-std::vector<TrackLabel> Store::labels(int64_t track_id) const {
+std::vector<TrackLabel> SqliteStore::labels(int64_t track_id) const {
   std::vector<TrackLabel> out;
   sql::Stmt s(db_, "SELECT track_id, label, score FROM track_labels WHERE track_id = ? ORDER BY score DESC, label");
   s.bind(1, track_id);
@@ -618,14 +564,14 @@ std::vector<TrackLabel> Store::labels(int64_t track_id) const {
   return out;
 }
 
-std::vector<TrackLabel> Store::all_labels() const {
+std::vector<TrackLabel> SqliteStore::all_labels() const {
   std::vector<TrackLabel> out;
   sql::Stmt s(db_, "SELECT track_id, label, score FROM track_labels ORDER BY track_id, score DESC, label");
   while (s.step()) out.push_back({s.int64(0), s.text(1), static_cast<float>(s.real(2))});
   return out;
 }
 
-void Store::clear_labels() {
+void SqliteStore::clear_labels() {
   sql::Transaction tx(db_);
   sql::exec(db_, "DELETE FROM track_labels");
   bump_generation(db_);
@@ -634,7 +580,7 @@ void Store::clear_labels() {
 
 // --- consistency -----------------------------------------------------------------------------
 
-std::vector<std::string> Store::check() const {
+std::vector<std::string> SqliteStore::check() const {
   std::vector<std::string> problems;
   {
     sql::Stmt s(db_, "PRAGMA integrity_check");
@@ -676,4 +622,4 @@ std::vector<std::string> Store::check() const {
   return problems;
 }
 
-}  // namespace clap::index
+}  // namespace clap::store

@@ -1,6 +1,6 @@
 // The SQLite index store: schema, tracks with windows, moves, deletes, embeddings matrices,
 // text cache, labels, generation counter, read-only access, default path.
-#include "index/store.h"
+#include "store/sqlite_store.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -14,7 +14,7 @@
 #include "index/lock.h"
 #include "support/golden.h"
 
-namespace clap::index {
+namespace clap::store {
 namespace {
 
 namespace fs = std::filesystem;
@@ -70,29 +70,40 @@ std::vector<WindowRecord> windows(int n, int silent_at = -1) {
 
 std::string db_path() { return test::temp_dir() + "/sub/dir/library.db"; }
 
-int64_t scalar(Store& s, const char* sql) {
+// The store hides its database handle: tests look at the file through a connection of their own.
+int64_t scalar(const Store& s, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(s.path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(s.handle(), sql, -1, &st, nullptr), SQLITE_OK) << sql;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sql;
   int64_t v = -1;
   if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+std::string text_scalar(const Store& s, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(s.path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sql;
+  std::string v;
+  if (sqlite3_step(st) == SQLITE_ROW) v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
   return v;
 }
 
 TEST(Store, CreatesSchemaWithWalAndForeignKeys) {
-  Store s = Store::open(db_path());
-  EXPECT_EQ(s.schema_version(), Store::current_schema_version());
-  EXPECT_EQ(scalar(s, "PRAGMA foreign_keys"), 1);
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(s.handle(), "PRAGMA journal_mode", -1, &st, nullptr);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
-  sqlite3_finalize(st);
+  SqliteStore s = SqliteStore::open(db_path());
+  EXPECT_EQ(s.schema_version(), SqliteStore::current_schema_version());
+  EXPECT_EQ(text_scalar(s, "PRAGMA journal_mode"), "wal");  // persistent in the file
   EXPECT_FALSE(s.model());
   EXPECT_TRUE(s.check().empty());
   // Re-opening an up-to-date database migrates nothing and keeps the data.
   s.set_model(identity());
-  Store again = Store::open(db_path());
+  SqliteStore again = SqliteStore::open(db_path());
   ASSERT_TRUE(again.model());
   EXPECT_EQ(again.model()->id, "org/model");
   EXPECT_EQ(again.model()->dim, kDim);
@@ -101,7 +112,7 @@ TEST(Store, CreatesSchemaWithWalAndForeignKeys) {
 }
 
 TEST(Store, TrackWithWindowsRoundTrips) {
-  Store s = Store::open(db_path());
+  SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());
   const auto emb = unit(2);
   const int64_t id = s.put_track(track("/music/a.flac"), windows(3, 1), emb.data());
@@ -130,13 +141,13 @@ TEST(Store, TrackWithWindowsRoundTrips) {
   EXPECT_DOUBLE_EQ(ws[2].start_s, 10);
   EXPECT_DOUBLE_EQ(ws[2].end_s, 20);
 
-  const search::WindowTable table = s.window_embeddings();  // non-silent only
+  const WindowTable table = s.window_embeddings();  // non-silent only
   EXPECT_EQ(table.dim, kDim);
   ASSERT_EQ(table.size(), 2);
   EXPECT_EQ(table.track_ids, (std::vector<int64_t>{id, id}));
   EXPECT_EQ(table.starts, (std::vector<double>{0, 10}));
   EXPECT_EQ(std::vector<float>(table.embeddings.begin() + kDim, table.embeddings.end()), unit(2));
-  const search::Embeddings tracks = s.track_embeddings();
+  const Embeddings tracks = s.track_embeddings();
   EXPECT_EQ(tracks.ids, std::vector<int64_t>{id});
   EXPECT_EQ(tracks.data, emb);
   EXPECT_TRUE(s.check().empty());
@@ -149,7 +160,7 @@ TEST(Store, TrackWithWindowsRoundTrips) {
 }
 
 TEST(Store, ErrorsSilentCountsAndDeletesCascade) {
-  Store s = Store::open(db_path());
+  SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());
   const auto emb = unit(0);
   const int64_t a = s.put_track(track("/m/a.mp3"), windows(2), emb.data());
@@ -188,7 +199,7 @@ TEST(Store, ErrorsSilentCountsAndDeletesCascade) {
 }
 
 TEST(Store, MoveKeepsEmbeddingsAndId) {
-  Store s = Store::open(db_path());
+  SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());
   const auto emb = unit(1);
   const int64_t id = s.put_track(track("/m/old.flac"), windows(2), emb.data());
@@ -207,7 +218,7 @@ TEST(Store, MoveKeepsEmbeddingsAndId) {
 }
 
 TEST(Store, GenerationCountsWriteTransactions) {
-  Store s = Store::open(db_path());
+  SqliteStore s = SqliteStore::open(db_path());
   const int64_t g0 = s.generation();
   s.set_model(identity());
   const int64_t g1 = s.generation();
@@ -224,7 +235,7 @@ TEST(Store, GenerationCountsWriteTransactions) {
 }
 
 TEST(Store, TextCacheIsScopedByModel) {
-  Store s = Store::open(db_path());
+  SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());
   const std::string key = identity().model_key();
   EXPECT_FALSE(s.cached_text(key, "calm piano"));
@@ -235,7 +246,7 @@ TEST(Store, TextCacheIsScopedByModel) {
 }
 
 TEST(Store, LabelsReplacePerTrack) {
-  Store s = Store::open(db_path());
+  SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());
   const auto emb = unit(0);
   const int64_t a = s.put_track(track("/m/a.mp3"), windows(1), emb.data());
@@ -255,7 +266,7 @@ TEST(Store, LabelsReplacePerTrack) {
 }
 
 TEST(Store, WipeAndIdentityMismatch) {
-  Store s = Store::open(db_path());
+  SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());
   const auto emb = unit(0);
   s.put_track(track("/m/a.mp3"), windows(2), emb.data());
@@ -276,22 +287,22 @@ TEST(Store, WipeAndIdentityMismatch) {
 
 TEST(Store, ReadOnlyOpen) {
   const std::string path = db_path();
-  EXPECT_THROW(Store::open_readonly(path), Error);  // nothing there yet
+  EXPECT_THROW(SqliteStore::open_readonly(path), Error);  // nothing there yet
   {
-    Store s = Store::open(path);
+    SqliteStore s = SqliteStore::open(path);
     s.set_model(identity());
     const auto emb = unit(0);
     s.put_track(track("/m/a.mp3"), windows(1), emb.data());
   }
-  Store r = Store::open_readonly(path);
+  SqliteStore r = SqliteStore::open_readonly(path);
   EXPECT_TRUE(r.read_only());
   EXPECT_EQ(r.counts().tracks, 1);
   EXPECT_THROW(r.set_model(identity()), Error);
   // A file that is not a database is refused with a clear message.
   const std::string junk = test::temp_dir() + "/junk.db";
   std::ofstream(junk) << "this is not sqlite, just text long enough to look like a header......";
-  EXPECT_THROW(Store::open(junk), Error);
-  EXPECT_THROW(Store::open_readonly(junk), Error);
+  EXPECT_THROW(SqliteStore::open(junk), Error);
+  EXPECT_THROW(SqliteStore::open_readonly(junk), Error);
 }
 
 TEST(Store, DefaultPathFollowsEnvironment) {
@@ -315,9 +326,9 @@ TEST(Store, DefaultPathFollowsEnvironment) {
 TEST(IndexLock, SecondIndexerIsRefused) {
   const std::string path = db_path();
   fs::create_directories(fs::path(path).parent_path());
-  IndexLock first(path);
+  index::IndexLock first(path);
   try {
-    IndexLock second(path);
+    index::IndexLock second(path);
     FAIL() << "second lock acquired";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("another `clapsearch index`"), std::string::npos) << e.what();
@@ -325,4 +336,4 @@ TEST(IndexLock, SecondIndexerIsRefused) {
 }
 
 }  // namespace
-}  // namespace clap::index
+}  // namespace clap::store

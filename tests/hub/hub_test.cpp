@@ -25,7 +25,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
-#include "index/hub.h"
+#include "hub/hub.h"
 #include "model/clap.h"
 #include "support/golden.h"
 
@@ -296,10 +296,10 @@ class Hub : public ::testing::Test {
 
   fs::path storage() const { return fs::path(home_) / "hub" / "models--test-org--tiny-clap"; }
 
-  static index::ResolvedModel resolve(const std::string& spec) {
-    index::HubOptions o;
+  static hub::ResolvedModel resolve(const std::string& spec) {
+    hub::HubOptions o;
     o.quiet = true;
-    return index::resolve_model(spec, o);
+    return hub::resolve_model(spec, o);
   }
   static std::string error_of(const std::string& spec) {
     try {
@@ -354,15 +354,15 @@ TEST(Sha256, FilesMatchTheGoldenManifest) {
 
 TEST_F(Hub, HubIdsAndLocalFolders) {
   std::string repo, rev;
-  ASSERT_TRUE(index::parse_hub_id("laion/larger_clap_music", &repo, &rev));
+  ASSERT_TRUE(hub::parse_hub_id("laion/larger_clap_music", &repo, &rev));
   EXPECT_EQ(repo, "laion/larger_clap_music");
   EXPECT_EQ(rev, "main");
-  ASSERT_TRUE(index::parse_hub_id("laion/clap-htsat-fused@refs/pr/3", &repo, &rev));
+  ASSERT_TRUE(hub::parse_hub_id("laion/clap-htsat-fused@refs/pr/3", &repo, &rev));
   EXPECT_EQ(rev, "refs/pr/3");
-  EXPECT_FALSE(index::parse_hub_id("laion", &repo, &rev));
-  EXPECT_FALSE(index::parse_hub_id("a/b/c", &repo, &rev));
-  EXPECT_FALSE(index::parse_hub_id("a/b@../x", &repo, &rev));
-  EXPECT_FALSE(index::parse_hub_id("a/b@", &repo, &rev));
+  EXPECT_FALSE(hub::parse_hub_id("laion", &repo, &rev));
+  EXPECT_FALSE(hub::parse_hub_id("a/b/c", &repo, &rev));
+  EXPECT_FALSE(hub::parse_hub_id("a/b@../x", &repo, &rev));
+  EXPECT_FALSE(hub::parse_hub_id("a/b@", &repo, &rev));
 
   const auto local = resolve(test::case_dir("tiny-unfused"));
   EXPECT_EQ(local.revision, "local");
@@ -373,13 +373,13 @@ TEST_F(Hub, HubIdsAndLocalFolders) {
   EXPECT_NE(error_of("justaword").find("not a hub id"), std::string::npos);
 
   ::setenv("HF_HUB_CACHE", "/somewhere/hub", 1);
-  EXPECT_EQ(index::hub_cache_dir(), "/somewhere/hub");
+  EXPECT_EQ(hub::hub_cache_dir(), "/somewhere/hub");
   ::unsetenv("HF_HUB_CACHE");
-  EXPECT_EQ(index::hub_cache_dir(), home_ + "/hub");
+  EXPECT_EQ(hub::hub_cache_dir(), home_ + "/hub");
   ::setenv("HF_ENDPOINT", "https://mirror.example/", 1);
-  EXPECT_EQ(index::hub_endpoint(), "https://mirror.example");
+  EXPECT_EQ(hub::hub_endpoint(), "https://mirror.example");
   ::unsetenv("HF_ENDPOINT");
-  EXPECT_EQ(index::hub_endpoint(), "https://huggingface.co");
+  EXPECT_EQ(hub::hub_endpoint(), "https://huggingface.co");
 }
 
 TEST_F(Hub, FirstDownloadFillsTheCacheInHuggingfaceHubLayout) {
@@ -405,7 +405,7 @@ TEST_F(Hub, FirstDownloadFillsTheCacheInHuggingfaceHubLayout) {
   EXPECT_TRUE(fs::exists(storage() / ".no_exist" / kCommit / "tokenizer.json"));
   EXPECT_FALSE(fs::exists(fs::path(r.dir) / "tokenizer.json"));
   for (const auto& b : blob_names()) EXPECT_EQ(b.find(".incomplete"), std::string::npos) << b;
-  EXPECT_EQ(index::cached_blob_sha256(r.dir + "/model.safetensors"), hub.weights_sha());
+  EXPECT_EQ(hub::cached_blob_sha256(r.dir + "/model.safetensors"), hub.weights_sha());
   // The weights came through the redirect; later files were asked for by commit.
   bool via_cdn = false, by_commit = false;
   for (const auto& q : hub.requests()) {
@@ -605,9 +605,9 @@ TEST_F(Hub, PytorchOnlyRepoAsksForSafetensors) {
 
 TEST_F(Hub, ProgressMessagesDoNotBreakTheDownload) {
   serve();
-  index::HubOptions o;  // not quiet: plain lines on a non-terminal stderr
+  hub::HubOptions o;  // not quiet: plain lines on a non-terminal stderr
   testing::internal::CaptureStderr();
-  const auto r = index::resolve_model(kRepo, o);
+  const auto r = hub::resolve_model(kRepo, o);
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("model.safetensors"), std::string::npos) << err;
   EXPECT_TRUE(fs::exists(r.dir + "/model.safetensors"));

@@ -1,4 +1,4 @@
-#include "index/hub_http.h"
+#include "hub/http.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <mutex>
 #include <thread>
 
-namespace clap::index::http {
+namespace clap::hub::http {
 
 namespace {
 
@@ -462,4 +462,4 @@ void download(const std::string& url, const std::string& path, int64_t expected_
   }
 }
 
-}  // namespace clap::index::http
+}  // namespace clap::hub::http

@@ -1,0 +1,100 @@
+// Shared code of the command-line front end: the options every index-reading command takes,
+// reading query and CSV files, and output (tables with UTF-8 aware widths, CSV, JSON numbers,
+// mm:ss times). The logic behind the commands is in the library's service layer.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "service/library.h"
+
+namespace clap::cli {
+
+using ojson = nlohmann::ordered_json;  // fields stay in the order written
+
+// --- options every index-reading command takes ------------------------------------------------
+
+struct LibraryCliOptions {
+  std::string db;     // empty = the default library
+  std::string model;  // empty = the model recorded in the index
+  int threads = 0;
+  bool verbose = false;
+  // The service layer's options: notes on stderr with --verbose, warnings always.
+  service::LibraryOptions library() const;
+};
+
+// --db, --model, --threads, --verbose.
+void add_library_options(CLI::App* cmd, LibraryCliOptions& o);
+
+// Prints a message on stderr as "clapsearch: <message>" (notes) or as-is (warnings).
+void print_note(const std::string& message);
+void print_warning(const std::string& message);
+
+// --- input helpers -------------------------------------------------------------------------------
+
+// Lines of a text file, trimmed; blank lines and lines starting with '#' skipped.
+std::vector<std::string> read_query_file(const std::string& path);
+// An RFC 4180 CSV file (quoted fields, "" escapes, CRLF or LF).
+std::vector<std::vector<std::string>> read_csv(const std::string& path);
+// `path` made absolute against `base_dir` when relative.
+std::string resolve_against(const std::string& path, const std::string& base_dir);
+bool is_integer(const std::string& s);
+
+// --- output helpers ------------------------------------------------------------------------------
+
+// "mm:ss" (minutes grow past 59), rounded to the nearest second.
+std::string mmss(double seconds);
+std::string time_range(double start, double end);  // "mm:ss–mm:ss"
+std::string fixed(double v, int decimals);          // printf %.Nf, never "-0.000..."
+// A JSON number holding the shortest decimal that round-trips v as float32 (scores are float
+// computations; this keeps the output short and identical run to run).
+double json_num(double v);
+
+// A plain text table: columns padded to their widest cell (UTF-8 code points), the last column
+// not padded. Numeric columns may be right-aligned.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> headers, std::vector<bool> right_align = {});
+  void add(std::vector<std::string> row);
+  // A line printed as-is after the last row added (e.g. per-chunk matches under a result).
+  void add_note(std::string line);
+  void print(std::FILE* out) const;
+  bool empty() const { return rows_.empty(); }
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<bool> right_;
+  struct Row {
+    std::vector<std::string> cells;
+    bool note = false;
+  };
+  std::vector<Row> rows_;
+};
+
+size_t display_width(const std::string& utf8);
+
+// CSV output: to `path`, or stdout when path is "-".
+class CsvOut {
+ public:
+  explicit CsvOut(const std::string& path);
+  ~CsvOut();
+  void row(const std::vector<std::string>& fields);
+  void close();  // flushes; throws clap::Error on a write error
+
+ private:
+  std::FILE* f_ = nullptr;
+  std::string path_;
+  bool owned_ = false;
+};
+std::string csv_field(const std::string& s);
+
+void print_json(const ojson& j);  // indented, one document on stdout
+
+std::string json_float(float v);  // shortest text that round-trips a float32
+bool stderr_is_terminal();
+
+}  // namespace clap::cli

@@ -1,0 +1,87 @@
+#include "service/audio_embedding.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <span>
+
+#include "audio/decode.h"
+#include "audio/windows.h"
+#include "core/error.h"
+#include "core/vector_math.h"
+
+namespace clap::service {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace
+
+FileWindows embed_file_windows(const ClapModel& model, const std::string& path, const WindowSettings& s) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no such file");
+  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");
+  const int rate = model.sample_rate();
+  const int64_t window = std::llround(s.window_s * rate), hop = std::llround(s.hop_s * rate);
+  if (window > model.window_samples())
+    throw Error("chunks of " + fixed(s.window_s, 2) + " s are longer than the model's input (" +
+                fixed(double(model.window_samples()) / rate, 2) + " s)");
+  if (window < 1 || hop < 1) throw Error("chunk and hop must be at least one sample long");
+  std::vector<float> samples;
+  try {
+    samples = audio::decode_file(path, rate);
+  } catch (const Error& e) {
+    throw Error(std::string("cannot decode the query audio: ") + e.what());
+  }
+  FileWindows fw;
+  fw.path = path;
+  fw.dim = model.embedding_dim();
+  fw.duration_s = double(samples.size()) / rate;
+  const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), window, hop);
+  std::vector<std::span<const float>> clips;
+  std::vector<size_t> clip_rows;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const auto& w = windows[i];
+    const size_t n = static_cast<size_t>(w.end - w.start);
+    const bool silent = audio::rms_dbfs(samples.data() + w.start, n) < s.silence_db;
+    fw.starts.push_back(double(w.start) / rate);
+    fw.ends.push_back(double(w.end) / rate);
+    fw.silent.push_back(silent ? 1 : 0);
+    if (!silent) {
+      clips.emplace_back(samples.data() + w.start, n);
+      clip_rows.push_back(i);
+    }
+  }
+  if (clips.empty())
+    throw Error(path + ": silent throughout (every window is below " + fixed(s.silence_db, 0) + " dBFS)");
+  const std::vector<float> emb = model.embed_audio(clips, s.batch);
+  fw.embeddings.assign(windows.size() * static_cast<size_t>(fw.dim), 0.0f);
+  for (size_t k = 0; k < clip_rows.size(); ++k)
+    std::copy(emb.begin() + static_cast<long>(k * fw.dim), emb.begin() + static_cast<long>((k + 1) * fw.dim),
+              fw.embeddings.begin() + static_cast<long>(clip_rows[k] * fw.dim));
+  return fw;
+}
+
+std::vector<float> file_track_embedding(const FileWindows& fw) {
+  return track_embedding(fw.size(), fw.dim, fw.embeddings.data(), fw.silent.data());
+}
+
+std::vector<float> embed_audio_file(const ClapModel& model, const std::string& path, double hop_s, int batch) {
+  std::vector<float> samples = audio::decode_file(path, model.sample_rate());
+  const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), model.window_samples(),
+                                           static_cast<int64_t>(hop_s * model.sample_rate()));
+  std::vector<std::span<const float>> clips;
+  for (const auto& w : windows) clips.emplace_back(samples.data() + w.start, static_cast<size_t>(w.end - w.start));
+  std::vector<float> emb = model.embed_audio(clips, batch);
+  if (clips.size() == 1) return emb;  // at most one window: exactly the reference's processing
+  return track_embedding(static_cast<int64_t>(clips.size()), model.embedding_dim(), emb.data(), nullptr);
+}
+
+}  // namespace clap::service

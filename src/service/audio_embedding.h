@@ -1,0 +1,42 @@
+// Embedding audio files outside the indexer, the way the indexer embeds a track: decode to
+// the model's rate, cut into windows covering the whole file, flag windows below the silence
+// threshold, embed the rest. The track embedding of a file is computed by the same function
+// the indexer uses (core/vector_math.h: track_embedding).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/clap.h"
+
+namespace clap::service {
+
+struct FileWindows {
+  std::string path;
+  int dim = 0;
+  std::vector<float> embeddings;  // n × dim; zero rows for silent windows
+  std::vector<double> starts, ends;
+  std::vector<uint8_t> silent;
+  double duration_s = 0;
+  int64_t size() const { return static_cast<int64_t>(starts.size()); }
+};
+
+struct WindowSettings {
+  double window_s = 10, hop_s = 5;
+  double silence_db = -60;  // windows quieter than this (RMS, dBFS) are silent: not embedded
+  int batch = 8;            // windows per model call
+};
+
+// Throws clap::Error: no such file, a folder, undecodable ("cannot decode the query audio: ..."),
+// window longer than the model's input, silent throughout.
+FileWindows embed_file_windows(const ClapModel& model, const std::string& path, const WindowSettings& settings);
+
+// The track embedding of a file's windows (silent ones skipped), as the index stores it.
+std::vector<float> file_track_embedding(const FileWindows& windows);
+
+// `clapsearch embed`: a file of at most one model window is embedded exactly as the reference
+// processes one clip; a longer one as the normalised mean of its windows (model window, every
+// hop_s seconds), i.e. the track embedding the index stores (no silence threshold here).
+std::vector<float> embed_audio_file(const ClapModel& model, const std::string& path, double hop_s, int batch);
+
+}  // namespace clap::service

@@ -1,0 +1,55 @@
+#include "service/doctor.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/sha256.h"
+#include "hub/hub.h"
+#include "model/clap.h"
+
+namespace clap::service {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+DoctorReport check_model(const std::string& spec, int threads) {
+  namespace fs = std::filesystem;
+  DoctorReport r;
+  auto t0 = std::chrono::steady_clock::now();
+  hub::HubOptions hub_options;
+  hub_options.quiet = false;
+  const hub::ResolvedModel resolved = hub::resolve_model(spec, hub_options);
+  r.resolve_seconds = seconds_since(t0);
+  r.id = resolved.id;
+  r.revision = resolved.revision;
+  r.dir = resolved.dir;
+
+  t0 = std::chrono::steady_clock::now();
+  LoadOptions load_options;
+  load_options.threads = threads;
+  const auto model = ClapModel::load(resolved.dir, load_options);
+  r.load_seconds = seconds_since(t0);
+
+  r.weights_file = (fs::path(resolved.dir) / "model.safetensors").string();
+  r.weights_sha256 = sha256_file(r.weights_file);
+  r.hub_sha256 = hub::cached_blob_sha256(r.weights_file);
+  std::error_code ec;
+  r.weights_file_bytes = static_cast<int64_t>(fs::file_size(r.weights_file, ec));
+  r.parameters = model->parameter_count();
+  r.weight_bytes = model->weight_bytes();
+  r.embedding_dim = model->embedding_dim();
+  r.health_checked = model->has_tokenizer();
+  if (r.health_checked) {
+    t0 = std::chrono::steady_clock::now();
+    r.health = check_text_health(*model);
+    r.health_seconds = seconds_since(t0);
+  }
+  return r;
+}
+
+}  // namespace clap::service

@@ -1,0 +1,41 @@
+#include "service/embed.h"
+
+#include "service/audio_embedding.h"
+
+namespace clap::service {
+
+EmbedResult embed_inputs(const EmbedRequest& r) {
+  ModelOpenOptions mo;
+  mo.threads = r.threads;
+  mo.warn = r.warn;
+  const OpenedModel opened = open_model(r.model, mo);
+  const ClapModel& model = *opened.model;
+  EmbedResult result;
+  result.dim = model.embedding_dim();
+  std::vector<std::string> texts;
+  std::vector<size_t> text_slots;
+  for (const EmbedInput& in : r.inputs) {
+    EmbedOutput out{in, {}, {}};
+    if (in.is_audio) {
+      try {
+        out.embedding = embed_audio_file(model, in.value, r.hop_s, r.batch);
+      } catch (const std::exception& e) {
+        out.error = e.what();
+      }
+    } else {
+      texts.push_back(in.value);
+      text_slots.push_back(result.outputs.size());
+    }
+    result.outputs.push_back(std::move(out));
+  }
+  if (!texts.empty()) {
+    const std::vector<float> emb = model.embed_text(texts, r.batch);
+    const size_t d = static_cast<size_t>(result.dim);
+    for (size_t k = 0; k < texts.size(); ++k)
+      result.outputs[text_slots[k]].embedding.assign(emb.begin() + static_cast<long>(k * d),
+                                                     emb.begin() + static_cast<long>((k + 1) * d));
+  }
+  return result;
+}
+
+}  // namespace clap::service

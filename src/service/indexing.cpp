@@ -1,0 +1,60 @@
+#include "service/indexing.h"
+
+#include <chrono>
+#include <memory>
+
+#include "hub/hub.h"
+#include "index/crawl.h"
+#include "index/identity.h"
+#include "index/lock.h"
+
+namespace clap::service {
+
+ResolvedSettings resolve_settings(const IndexRequest& r, const std::optional<store::ModelIdentity>& stored) {
+  ResolvedSettings s;
+  s.model_spec = r.model ? *r.model : stored ? index::model_spec_of(*stored) : hub::kDefaultModel;
+  s.window_s = r.window_s ? *r.window_s : stored ? stored->window_s : 10.0;
+  s.hop_s = r.hop_s ? *r.hop_s : stored ? stored->hop_s : 5.0;
+  s.silence_db = r.silence_db ? *r.silence_db : stored ? stored->silence_db : -60.0;
+  return s;
+}
+
+IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks, const Notice& warn) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  IndexRun run;
+  run.db_path = index::absolute_path(r.db.empty() ? store::default_db_path() : r.db);
+  index::IndexLock lock(run.db_path);
+  const std::unique_ptr<store::Store> store = store::open_store(run.db_path, store::OpenMode::ReadWrite);
+
+  const ResolvedSettings resolved_settings = resolve_settings(r, store->model());
+  index::IndexSettings settings;
+  settings.window_s = resolved_settings.window_s;
+  settings.hop_s = resolved_settings.hop_s;
+  settings.silence_db = resolved_settings.silence_db;
+  settings.batch = r.batch;
+  settings.decode_threads = r.decoders;
+  settings.retry_errors = r.retry_errors;
+  settings.crawl.include = r.include;
+  settings.crawl.exclude = r.exclude;
+
+  ModelOpenOptions mo;
+  mo.hub.quiet = r.quiet;
+  mo.threads = r.threads;
+  mo.warn = warn;
+  const hub::ResolvedModel resolved = hub::resolve_model(resolved_settings.model_spec, mo.hub);
+  const index::ModelSpec spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db);
+  index::ensure_identity(*store, spec.identity, r.rebuild);
+  run.identity = spec.identity;
+
+  std::unique_ptr<ClapModel> model;
+  const index::ModelProvider provider = [&]() -> const ClapModel& {
+    if (!model) model = load_model(resolved, mo);
+    return *model;
+  };
+  run.summary = index::index_roots(*store, r.dirs, spec, settings, provider, callbacks);
+  run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
+  return run;
+}
+
+}  // namespace clap::service

@@ -1,0 +1,45 @@
+// One indexing run as a front end asks for it: settings not given continue the existing index
+// (so `clapsearch index DIR` again needs no options), the model is resolved and checked
+// against the index's identity, loaded only if a file needs embedding, and the pipeline
+// (index/indexer.h) brings the index up to date under the one-indexer-at-a-time lock.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "index/indexer.h"
+#include "service/model.h"
+#include "store/store.h"
+
+namespace clap::service {
+
+struct IndexRequest {
+  std::vector<std::string> dirs;
+  std::string db;                        // empty = store::default_db_path()
+  std::optional<std::string> model;      // unset: the index's model, else hub::kDefaultModel
+  std::optional<double> window_s, hop_s, silence_db;  // unset: the index's, else 10 / 5 / -60
+  int threads = 0, batch = 8, decoders = 1;
+  std::vector<std::string> include, exclude;
+  bool rebuild = false, retry_errors = false;
+  bool quiet = false;                    // no download progress
+};
+
+// The settings a run uses: those given, else the existing index's (--rebuild included:
+// `--rebuild --window 5` keeps the model), else the defaults.
+struct ResolvedSettings {
+  std::string model_spec;
+  double window_s = 10, hop_s = 5, silence_db = -60;
+};
+ResolvedSettings resolve_settings(const IndexRequest& request, const std::optional<store::ModelIdentity>& stored);
+
+struct IndexRun {
+  std::string db_path;
+  store::ModelIdentity identity;
+  index::IndexSummary summary;
+};
+
+// Throws clap::Error before touching the index when the model cannot be resolved or does not
+// match the index (suggesting --rebuild), or when another indexer holds the lock.
+IndexRun run_index(const IndexRequest& request, const index::IndexCallbacks& callbacks = {}, const Notice& warn = {});
+
+}  // namespace clap::service

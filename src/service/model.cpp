@@ -1,0 +1,26 @@
+#include "service/model.h"
+
+#include "service/model_health.h"
+
+namespace clap::service {
+
+std::unique_ptr<ClapModel> load_model(const hub::ResolvedModel& resolved, const ModelOpenOptions& options) {
+  LoadOptions lo;
+  lo.threads = options.threads;
+  auto model = ClapModel::load(resolved.dir, lo);
+  // A model just downloaded is used here for the first time: check its text tower once.
+  if (resolved.downloaded && model->has_tokenizer()) {
+    const ModelHealth health = check_text_health(*model);
+    if (health.collapsed && options.warn) options.warn(collapsed_warning(resolved.id, health));
+  }
+  return model;
+}
+
+OpenedModel open_model(const std::string& spec, const ModelOpenOptions& options) {
+  OpenedModel out;
+  out.resolved = hub::resolve_model(spec, options.hub);
+  out.model = load_model(out.resolved, options);
+  return out;
+}
+
+}  // namespace clap::service

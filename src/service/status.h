@@ -1,0 +1,25 @@
+// `clapsearch status`: what an index holds, read without loading any model.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace clap::service {
+
+struct LibraryStatus {
+  std::string db_path;
+  int64_t db_bytes = 0;
+  int schema_version = 0;
+  int64_t generation = 0;
+  store::Counts counts;
+  std::optional<store::ModelIdentity> model;
+  std::vector<std::string> roots;
+  std::vector<store::TrackError> errors;
+};
+
+// Throws clap::Error when there is no index at `db` (empty = the default library).
+LibraryStatus library_status(const std::string& db);
+
+}  // namespace clap::service

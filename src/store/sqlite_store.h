@@ -1,0 +1,87 @@
+// The Store on one SQLite database (WAL journal, foreign keys, busy timeout): the embedded
+// default, nothing to install, one file per library.
+//
+// Layout (schema version 1; `schema_version` holds the version, migrations upgrade older files):
+//
+//   meta(key, value)          model_id, model_revision, config_hash (sha256 of config.json +
+//                             preprocessor_config.json), window_s, hop_s, dim, silence_db,
+//                             generation (incremented by every write transaction)
+//   roots(path, added_at)     folders given to `clapsearch index` (absolute)
+//   tracks(id, path UNIQUE, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist,
+//          album, genre, date, track_no, status 'ok'|'error', error, silent, embedding,
+//          indexed_at)        embedding: L2-normalised mean of the non-silent windows, NULL when
+//                             every window is silent (the track is then `silent` and an error)
+//   windows(id, track_id → tracks ON DELETE CASCADE, idx, start_s, end_s, loudness_dbfs,
+//           silent, embedding) embedding NULL for silent windows (not searched)
+//   text_cache(model, text, embedding)       text embeddings per model key (see ModelIdentity)
+//   track_labels(track_id → tracks ON DELETE CASCADE, label, score)   zero-shot labels
+//
+// Embeddings are BLOBs of float32, little-endian, `dim` values. Every write is one
+// transaction; readers (open_readonly) see the last committed state while an indexer writes.
+#pragma once
+#include <string>
+
+#include "store/store.h"
+
+struct sqlite3;
+
+namespace clap::store {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database (and its folder), applies migrations. Throws clap::Error.
+  static SqliteStore open(const std::string& path);
+  // Opens an existing database for reading only (no migration; a database whose schema is
+  // older or newer than this build is refused). Throws clap::Error if absent.
+  static SqliteStore open_readonly(const std::string& path);
+  static int current_schema_version();
+
+  SqliteStore(SqliteStore&&) noexcept;
+  SqliteStore& operator=(SqliteStore&&) noexcept;
+  ~SqliteStore() override;
+
+  const std::string& path() const override { return path_; }
+  bool read_only() const override { return read_only_; }
+  int schema_version() const override;
+  int64_t generation() const override;
+  int64_t file_bytes() const override;
+
+  std::optional<ModelIdentity> model() const override;
+  void set_model(const ModelIdentity& identity) override;
+  void wipe(const ModelIdentity& identity) override;
+
+  void add_roots(const std::vector<std::string>& paths) override;
+  std::vector<std::string> roots() const override;
+
+  std::vector<Track> tracks() const override;
+  std::optional<Track> track(int64_t id) const override;
+  std::optional<Track> track_by_path(const std::string& path) const override;
+  std::vector<FileState> file_states() const override;
+  std::vector<TrackError> errors() const override;
+  Counts counts() const override;
+  int64_t put_track(const Track& track, const std::vector<WindowRecord>& windows, const float* track_embedding) override;
+  void move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) override;
+  void remove_tracks(const std::vector<int64_t>& ids) override;
+
+  Embeddings track_embeddings() const override;
+  WindowTable window_embeddings() const override;
+  std::vector<WindowRecord> windows(int64_t track_id) const override;
+
+  std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const override;
+  void put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) override;
+
+  void put_labels(const std::vector<TrackLabel>& labels) override;
+  std::vector<TrackLabel> labels(int64_t track_id) const override;
+  std::vector<TrackLabel> all_labels() const override;
+  void clear_labels() override;
+
+  std::vector<std::string> check() const override;
+
+ private:
+  SqliteStore(sqlite3* db, std::string path, bool read_only);
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  bool read_only_ = false;
+};
+
+}  // namespace clap::store

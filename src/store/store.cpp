@@ -1,0 +1,91 @@
+#include "store/store.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/error.h"
+#include "store/sqlite_store.h"
+
+namespace clap::store {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string home_dir() {
+  std::string h = env("HOME");
+  if (!h.empty()) return h;
+  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) return pw->pw_dir;
+  throw Error("cannot find the home directory (HOME is not set); pass --db PATH");
+}
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string default_db_path() {
+  if (std::string p = env("CLAPSEARCH_DB"); !p.empty()) return p;
+  std::string data = env("XDG_DATA_HOME");
+  if (data.empty() || data.front() != '/') data = home_dir() + "/.local/share";  // XDG: relative values are ignored
+  return data + "/clapsearch/library.db";
+}
+
+std::string ModelIdentity::model_key() const { return id + "@" + revision + "#" + config_hash; }
+
+std::string ModelIdentity::describe() const {
+  std::string out = id;
+  if (!revision.empty() && revision != "local") out.append("@").append(revision, 0, 12);
+  out += " (window " + format_number(window_s) + " s, hop " + format_number(hop_s) + " s, silence " +
+         format_number(silence_db) + " dBFS, " + std::to_string(dim) + "-d)";
+  return out;
+}
+
+std::string ModelIdentity::mismatch(const ModelIdentity& o) const {
+  std::vector<std::string> diffs;
+  auto differs = [](double a, double b) { return std::fabs(a - b) > 1e-9; };
+  if (id != o.id) diffs.push_back("model " + id + " vs " + o.id);
+  else if (revision != o.revision) diffs.push_back("revision " + revision + " vs " + o.revision);
+  else if (config_hash != o.config_hash) diffs.push_back("model configuration (config.json / preprocessor_config.json changed)");
+  if (dim != o.dim) diffs.push_back("embedding size " + std::to_string(dim) + " vs " + std::to_string(o.dim));
+  if (differs(window_s, o.window_s)) diffs.push_back("window " + format_number(window_s) + " s vs " + format_number(o.window_s) + " s");
+  if (differs(hop_s, o.hop_s)) diffs.push_back("hop " + format_number(hop_s) + " s vs " + format_number(o.hop_s) + " s");
+  if (differs(silence_db, o.silence_db))
+    diffs.push_back("silence threshold " + format_number(silence_db) + " vs " + format_number(o.silence_db) + " dBFS");
+  std::string out;
+  for (const auto& d : diffs) out += (out.empty() ? "" : "; ") + d;
+  return out;
+}
+
+std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode) {
+  std::error_code ec;
+  if (mode != OpenMode::ReadWrite) {
+    if (!fs::exists(location, ec))
+      throw Error(location + ": no index here (build one with `clapsearch index DIR --db " + location + "`)");
+    if (fs::is_directory(location, ec)) throw Error(location + ": is a folder, not an index database");
+  }
+  if (mode == OpenMode::ReadWriteOrReadOnly) {
+    try {
+      return std::make_unique<SqliteStore>(SqliteStore::open(location));
+    } catch (const Error&) {
+      // Not writable (permissions, read-only medium): read-only still answers queries.
+    }
+  }
+  if (mode == OpenMode::ReadWrite) return std::make_unique<SqliteStore>(SqliteStore::open(location));
+  return std::make_unique<SqliteStore>(SqliteStore::open_readonly(location));
+}
+
+}  // namespace clap::store

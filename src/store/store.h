@@ -1,0 +1,176 @@
+// The library index: the tracks of a music library, their analysis windows with embeddings,
+// the identity of the model that made them, a text-embedding cache and zero-shot labels.
+//
+// `Store` is the one interface the indexer and the service layer use; `SqliteStore`
+// (sqlite_store.h) is its implementation, and `open_store` picks the implementation from the
+// location (today: a SQLite file path; a PostgreSQL URL later). Nothing above this layer sees
+// a database handle.
+//
+// Contract every implementation keeps:
+//   * A track and all its windows are written atomically (put_track), so a process killed at
+//     any moment leaves every track either complete or absent.
+//   * generation() changes after every committed write (tracks, roots, text cache, labels):
+//     a cheap "has anything changed?" poll for long-running readers.
+//   * Embeddings are float32 vectors of the identity's `dim`, stored bit for bit.
+//   * Readers see the last committed state while an indexer writes.
+// A Store object is used from one thread at a time (open one per thread).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/embeddings.h"
+
+namespace clap::store {
+
+// The default library: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db, else
+// ~/.local/share/clapsearch/library.db.
+std::string default_db_path();
+
+// What made the embeddings of an index. An index refuses to mix identities.
+struct ModelIdentity {
+  std::string id;           // hub id ("org/name") or a local folder's absolute path
+  std::string revision;     // commit hash, or "local"
+  std::string config_hash;  // sha256 of config.json + preprocessor_config.json
+  double window_s = 10;
+  double hop_s = 5;
+  int dim = 0;
+  double silence_db = -60;
+
+  // Scope of text embeddings (they do not depend on windows): id@revision#config_hash.
+  std::string model_key() const;
+  // One line for messages: "org/name@rev (window 10 s, hop 5 s, silence -60 dBFS, 512-d)".
+  std::string describe() const;
+  // Empty when `other` may extend an index made with *this; else what differs.
+  std::string mismatch(const ModelIdentity& other) const;
+};
+
+enum class TrackStatus { Ok, Error };
+
+struct Track {
+  int64_t id = 0;
+  std::string path;  // absolute
+  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
+  std::string content_hash;  // sha256 of the file's bytes ("" if it could not be read)
+  double duration_s = 0;     // decoded duration
+  std::string title, artist, album, genre, date;
+  int track_no = 0;
+  TrackStatus status = TrackStatus::Ok;
+  std::string error;   // reason when status == Error
+  bool silent = false; // every window below the silence threshold
+  int64_t indexed_at = 0;  // unix seconds
+  int window_count = 0;    // filled by reads
+};
+
+struct WindowRecord {
+  int64_t id = 0, track_id = 0;
+  int idx = 0;
+  double start_s = 0, end_s = 0;
+  double loudness_dbfs = 0;
+  bool silent = false;
+  std::vector<float> embedding;  // empty for silent windows
+};
+
+// The per-file state the indexer compares with the file system (one light query).
+struct FileState {
+  int64_t id = 0;
+  std::string path;
+  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
+  std::string content_hash;
+  TrackStatus status = TrackStatus::Ok;
+};
+
+struct TrackError {
+  std::string path, reason;
+};
+
+struct TrackLabel {
+  int64_t track_id = 0;
+  std::string label;
+  float score = 0;
+};
+
+struct Counts {
+  int64_t tracks = 0, ok = 0, errors = 0, silent_tracks = 0;
+  int64_t windows = 0, silent_windows = 0;
+  double audio_seconds = 0;  // sum of durations of ok tracks
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual const std::string& path() const = 0;  // where the store lives (file path or URL)
+  virtual bool read_only() const = 0;
+  virtual int schema_version() const = 0;
+  virtual int64_t generation() const = 0;  // changes after every committed write
+  virtual int64_t file_bytes() const = 0;  // bytes on disk (database + journal)
+
+  // --- model identity
+  virtual std::optional<ModelIdentity> model() const = 0;
+  virtual void set_model(const ModelIdentity& identity) = 0;
+  // Deletes every track, window, label, cached text and root, then sets `identity`.
+  virtual void wipe(const ModelIdentity& identity) = 0;
+
+  // --- roots
+  virtual void add_roots(const std::vector<std::string>& paths) = 0;
+  virtual std::vector<std::string> roots() const = 0;
+
+  // --- tracks
+  virtual std::vector<Track> tracks() const = 0;  // all, by path (tags, status, window counts)
+  virtual std::optional<Track> track(int64_t id) const = 0;
+  virtual std::optional<Track> track_by_path(const std::string& path) const = 0;
+  virtual std::vector<FileState> file_states() const = 0;  // all tracks, by path
+  virtual std::vector<TrackError> errors() const = 0;      // tracks with status error, by path
+  virtual Counts counts() const = 0;
+
+  // Inserts `track` (by path; an existing row with that path keeps its id and is replaced,
+  // its windows and labels deleted) with its windows, atomically. `track_embedding` (dim
+  // floats) or nullptr. Returns the track id.
+  virtual int64_t put_track(const Track& track, const std::vector<WindowRecord>& windows,
+                            const float* track_embedding) = 0;
+  // A file that moved: new path and file times; embeddings and windows are kept.
+  virtual void move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns,
+                          int64_t ctime_ns) = 0;
+  // Deletes tracks (with their windows and labels) atomically.
+  virtual void remove_tracks(const std::vector<int64_t>& ids) = 0;
+
+  // --- embeddings
+  // Track embeddings of every track that has one (ok, not silent), ids ascending.
+  virtual Embeddings track_embeddings() const = 0;
+  // Every non-silent window of an ok track with its embedding, by track id then window index;
+  // `silent` is left empty.
+  virtual WindowTable window_embeddings() const = 0;
+  virtual std::vector<WindowRecord> windows(int64_t track_id) const = 0;  // all windows of a track, by idx
+
+  // --- text embedding cache (scoped by ModelIdentity::model_key())
+  virtual std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const = 0;
+  virtual void put_cached_text(const std::string& model_key, const std::string& text,
+                               const std::vector<float>& embedding) = 0;
+
+  // --- zero-shot labels
+  // Replaces the labels of every track that appears in `labels`, atomically.
+  virtual void put_labels(const std::vector<TrackLabel>& labels) = 0;
+  virtual std::vector<TrackLabel> labels(int64_t track_id) const = 0;  // by score, descending
+  virtual std::vector<TrackLabel> all_labels() const = 0;              // by track id, then score descending
+  virtual void clear_labels() = 0;
+
+  // The implementation's own integrity check plus the index's invariants (every ok track has
+  // its windows 0..n-1, embeddings of the right size); the problems found (empty = sound).
+  virtual std::vector<std::string> check() const = 0;
+};
+
+enum class OpenMode {
+  ReadWrite,          // create if absent, migrate an older schema
+  ReadOnly,           // must exist with the current schema
+  ReadWriteOrReadOnly // read-write, else (permissions, read-only medium) read-only
+};
+
+// Opens the store at `location` (a SQLite database path). Throws clap::Error with the reason
+// (no index there, not an index, schema too new...).
+std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode);
+
+}  // namespace clap::store
