@@ -1,0 +1,324 @@
+// The service layer on its own (no CLI process): an index built by service::run_index from real
+// encoded files, then queried through service::Library - settings inheritance, model
+// identity checks, the text cache, query audio embedded exactly as the indexer embeds a track,
+// the window index's staleness rule, read-only access, status, embed and doctor.
+#include "service/library.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/vector_math.h"
+#include "search/text_search.h"
+#include "service/doctor.h"
+#include "service/embed.h"
+#include "service/indexing.h"
+#include "service/status.h"
+#include "service/window_index.h"
+#include "support/golden.h"
+
+namespace clap::service {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ffmpeg(const std::string& path, const std::string& args) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::string err;
+  const int rc =
+      test::run_command("ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " '" + path + "'", nullptr, &err);
+  if (rc != 0) throw std::runtime_error("ffmpeg failed for " + path + ": " + err);
+  return path;
+}
+
+std::string model_dir() { return test::case_dir("tiny-unfused"); }
+
+// A small library of real encoded files, indexed once per test.
+struct Fixture {
+  std::string dir = test::temp_dir() + "/service";
+  std::string lib = dir + "/music";
+  std::string db = dir + "/library.db";
+  std::string a440, pink, chirp;
+
+  Fixture() {
+    fs::remove_all(dir);
+    a440 = ffmpeg(lib + "/a440.mp3", "-f lavfi -i \"sine=f=440:d=14\" -ac 2 -ar 44100 -metadata title=A440 -metadata artist=Demo");
+    pink = ffmpeg(lib + "/sub/pink.ogg", "-f lavfi -i \"anoisesrc=color=pink:d=8:seed=3\" -ar 22050");
+    chirp = ffmpeg(lib + "/chirp.flac", "-f lavfi -i \"aevalsrc=sin(2*PI*(200+400*t)*t):d=12\" -ar 48000");
+  }
+
+  IndexRun index(IndexRequest r = {}) {
+    if (r.dirs.empty()) r.dirs = {lib};
+    r.db = db;
+    r.quiet = true;
+    if (!r.model) r.model = model_dir();
+    return run_index(r);
+  }
+
+  LibraryOptions options() const {
+    LibraryOptions o;
+    o.db = db;
+    return o;
+  }
+};
+
+TEST(ServiceIndexing, SettingsNotGivenContinueTheIndex) {
+  Fixture f;
+  IndexRequest first;
+  first.window_s = 6;
+  first.hop_s = 3;
+  const IndexRun a = f.index(first);
+  EXPECT_EQ(a.summary.indexed, 3);
+  EXPECT_DOUBLE_EQ(a.identity.window_s, 6);
+
+  // No model, window or hop given: the index's own settings, not the defaults.
+  IndexRequest again;
+  again.dirs = {f.lib};
+  again.db = f.db;
+  again.quiet = true;
+  const IndexRun b = run_index(again);
+  EXPECT_EQ(b.summary.unchanged, 3);
+  EXPECT_EQ(b.summary.indexed, 0);
+  EXPECT_DOUBLE_EQ(b.identity.window_s, 6);
+  EXPECT_DOUBLE_EQ(b.identity.hop_s, 3);
+  EXPECT_EQ(b.identity.id, a.identity.id);
+
+  // Another window is refused with advice, and the index is left as it was.
+  IndexRequest other;
+  other.window_s = 10;
+  try {
+    f.index(other);
+    FAIL() << "a different window must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--rebuild"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(library_status(f.db).counts.ok, 3);
+
+  // --rebuild with only --window keeps the model.
+  IndexRequest rebuild;
+  rebuild.dirs = {f.lib};
+  rebuild.db = f.db;
+  rebuild.quiet = true;
+  rebuild.rebuild = true;
+  rebuild.window_s = 10;
+  const IndexRun c = run_index(rebuild);
+  EXPECT_EQ(c.identity.id, a.identity.id);
+  EXPECT_DOUBLE_EQ(c.identity.window_s, 10);
+  EXPECT_DOUBLE_EQ(c.identity.hop_s, 3);
+  EXPECT_EQ(c.summary.indexed, 3);
+}
+
+TEST(ServiceIndexing, ResolveSettingsPrefersGivenThenStoredThenDefaults) {
+  store::ModelIdentity stored;
+  stored.id = "org/m";
+  stored.revision = "abc";
+  stored.window_s = 7;
+  stored.hop_s = 2;
+  stored.silence_db = -50;
+  IndexRequest r;
+  ResolvedSettings s = resolve_settings(r, std::nullopt);
+  EXPECT_EQ(s.model_spec, hub::kDefaultModel);
+  EXPECT_DOUBLE_EQ(s.window_s, 10);
+  EXPECT_DOUBLE_EQ(s.hop_s, 5);
+  EXPECT_DOUBLE_EQ(s.silence_db, -60);
+  s = resolve_settings(r, stored);
+  EXPECT_EQ(s.model_spec, "org/m@abc");
+  EXPECT_DOUBLE_EQ(s.window_s, 7);
+  EXPECT_DOUBLE_EQ(s.silence_db, -50);
+  r.hop_s = 1;
+  r.model = "/x";
+  s = resolve_settings(r, stored);
+  EXPECT_EQ(s.model_spec, "/x");
+  EXPECT_DOUBLE_EQ(s.hop_s, 1);
+  EXPECT_DOUBLE_EQ(s.window_s, 7);
+}
+
+TEST(ServiceLibrary, TracksTextCacheAndSearch) {
+  Fixture f;
+  f.index();
+  std::vector<std::string> notes;
+  LibraryOptions o = f.options();
+  o.note = [&](const std::string& n) { notes.push_back(n); };
+  Library lib(o, Access::ReadWriteIfPossible);
+  EXPECT_TRUE(lib.writable());
+  EXPECT_EQ(lib.tracks().size(), 3u);
+  const store::Track* t = lib.find_track(f.a440);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(lib.find_track(std::to_string(t->id)), t);
+  EXPECT_EQ(lib.display_path(t->path), "a440.mp3");
+  EXPECT_EQ(lib.tags_text(*t), "Demo \u2013 A440");
+  EXPECT_EQ(lib.find_track(f.dir + "/nothing.wav"), nullptr);
+
+  // First query runs the model and fills the cache; the second is served from the cache
+  // with the same floats.
+  const std::vector<float> q1 = lib.embed_texts({"warm lo-fi guitar", "female vocalist", "warm lo-fi guitar"});
+  EXPECT_EQ(lib.text_cache_misses(), 2);
+  EXPECT_EQ(lib.text_cache_hits(), 0);
+  ASSERT_EQ(q1.size(), 3u * lib.dim());
+  EXPECT_TRUE(std::equal(q1.begin(), q1.begin() + lib.dim(), q1.begin() + 2 * lib.dim()));
+  Library again(f.options(), Access::ReadOnly);
+  const std::vector<float> q2 = again.embed_texts({"warm lo-fi guitar", "female vocalist"});
+  EXPECT_EQ(again.text_cache_hits(), 2);
+  EXPECT_FALSE(again.model_loaded());  // served entirely from the cache
+  EXPECT_TRUE(std::equal(q2.begin(), q2.end(), q1.begin()));
+
+  // Text search through the service's catalog and window index.
+  search::TextSearchOptions so;
+  so.k = 2;
+  so.aggregate = search::Aggregate::Max;
+  const search::TextSearcher searcher(lib.catalog(), &lib.window_index());
+  const auto hits = searcher.search(1, q1.data(), so)[0];
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_NE(lib.track(hits[0].track_id), nullptr);
+  bool noted_index = false;
+  for (const auto& n : notes) noted_index |= n.find("window index") != std::string::npos;
+  EXPECT_TRUE(noted_index);
+}
+
+TEST(ServiceLibrary, QueryAudioIsEmbeddedExactlyLikeTheIndexer) {
+  Fixture f;
+  f.index();
+  Library lib(f.options(), Access::ReadOnly);
+  // A copy of an indexed file outside the index: the same track embedding, bit for bit.
+  const std::string copy = f.dir + "/copy-of-chirp.flac";
+  fs::copy_file(f.chirp, copy);
+  const store::Track* t = lib.find_track(f.chirp);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(lib.file_embedding(copy), lib.track_embedding(t->id));
+  const AudioItem item = lib.audio_item(copy);
+  EXPECT_EQ(item.track_id, -1);
+  EXPECT_EQ(item.embedding, lib.track_embedding(t->id));
+  EXPECT_EQ(lib.audio_item(f.chirp).track_id, t->id);
+
+  // Window by window: the same windows as stored.
+  const SongWindows from_file = lib.song_windows(copy), from_index = lib.song_windows(f.chirp);
+  EXPECT_EQ(from_file.track_id, -1);
+  EXPECT_EQ(from_index.track_id, t->id);
+  ASSERT_EQ(from_file.catalog.window_count(), from_index.catalog.window_count());
+  for (int64_t r = 0; r < from_file.catalog.window_count(); ++r)
+    EXPECT_TRUE(std::equal(from_file.catalog.embedding(r), from_file.catalog.embedding(r) + lib.dim(),
+                           from_index.catalog.embedding(r)));
+
+  try {
+    lib.audio_item(f.dir + "/missing.wav");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no such file"), std::string::npos);
+  }
+  const std::string garbage = f.dir + "/garbage.mp3";
+  std::FILE* g = std::fopen(garbage.c_str(), "wb");
+  std::fputs("this is not audio at all", g);
+  std::fclose(g);
+  EXPECT_THROW(lib.file_embedding(garbage), Error);
+}
+
+TEST(ServiceLibrary, RefusesAnotherModelAndAnEmptyIndex) {
+  Fixture f;
+  f.index();
+  LibraryOptions o = f.options();
+  o.model = test::case_dir("tiny-fused");
+  try {
+    Library lib(o, Access::ReadOnly);
+    FAIL() << "another model must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not match the index"), std::string::npos) << e.what();
+  }
+  LibraryOptions none;
+  none.db = f.dir + "/absent.db";
+  EXPECT_THROW(Library(none, Access::ReadOnly), Error);
+  EXPECT_FALSE(fs::exists(none.db));  // a query never creates an index
+}
+
+TEST(ServiceLibrary, WindowIndexIsRebuiltOnlyWhenItsWindowsChange) {
+  Fixture f;
+  f.index();
+  const std::string path = window_index_path(f.db);
+  {
+    Library lib(f.options(), Access::ReadWriteIfPossible);
+    lib.window_index();
+  }
+  search::IndexHeader h1;
+  ASSERT_TRUE(search::VectorIndex::read_header(path, &h1));
+  const int64_t generation = library_status(f.db).generation;
+  {
+    // Writes that leave the windows alone: text cache and labels.
+    Library lib(f.options(), Access::ReadWriteIfPossible);
+    lib.embed_texts({"a text never seen"});
+    lib.store_labels({{lib.tracks()[0].id, "jazz", 0.5f}});
+    EXPECT_EQ(lib.labels_of(lib.tracks()[0].id).size(), 1u);
+    search::LoadInfo info;
+    load_window_index(f.db, lib.catalog(), &info);
+    EXPECT_FALSE(info.rebuilt) << info.reason;
+  }
+  EXPECT_GT(library_status(f.db).generation, generation);  // the store did change
+
+  // A new track changes the windows: stale content, rebuilt once.
+  ffmpeg(f.lib + "/new.wav", "-f lavfi -i \"sine=f=880:d=5\"");
+  f.index();
+  Library lib(f.options(), Access::ReadOnly);
+  search::LoadInfo info;
+  const search::VectorIndex idx = load_window_index(f.db, lib.catalog(), &info);
+  EXPECT_TRUE(info.rebuilt);
+  EXPECT_NE(info.reason.find("stale content"), std::string::npos) << info.reason;
+  EXPECT_EQ(idx.size(), lib.catalog().window_count());
+  load_window_index(f.db, lib.catalog(), &info);
+  EXPECT_FALSE(info.rebuilt);
+  search::IndexHeader h2;
+  ASSERT_TRUE(search::VectorIndex::read_header(path, &h2));
+  EXPECT_EQ(h2.content_key, window_fingerprint(lib.catalog()));
+  EXPECT_NE(h2.content_key, h1.content_key);
+}
+
+TEST(ServiceLibrary, ReadOnlyAccessAnswersButWritesNothing) {
+  Fixture f;
+  f.index();
+  const int64_t generation = library_status(f.db).generation;
+  {
+    Library lib(f.options(), Access::ReadOnly);
+    EXPECT_FALSE(lib.writable());
+    EXPECT_EQ(lib.embed_texts({"rock music"}).size(), static_cast<size_t>(lib.dim()));
+    EXPECT_EQ(lib.text_cache_misses(), 1);
+    EXPECT_THROW(lib.store_labels({{lib.tracks()[0].id, "x", 1}}), Error);
+  }
+  EXPECT_EQ(library_status(f.db).generation, generation);  // nothing was written
+  Library again(f.options(), Access::ReadOnly);
+  again.embed_texts({"rock music"});
+  EXPECT_EQ(again.text_cache_hits(), 0);
+}
+
+TEST(ServiceStatusEmbedDoctor, ReportWhatTheCliPrints) {
+  Fixture f;
+  f.index();
+  const LibraryStatus s = library_status(f.db);
+  EXPECT_EQ(s.counts.tracks, 3);
+  EXPECT_EQ(s.counts.ok, 3);
+  ASSERT_TRUE(s.model.has_value());
+  EXPECT_EQ(s.roots, std::vector<std::string>{f.lib});
+  EXPECT_THROW(library_status(f.dir + "/absent.db"), Error);
+
+  EmbedRequest r;
+  r.model = model_dir();
+  r.inputs = {{f.chirp, true}, {f.dir + "/missing.wav", true}, {"rock music", false}};
+  const EmbedResult e = embed_inputs(r);
+  ASSERT_EQ(e.outputs.size(), 3u);
+  EXPECT_TRUE(e.outputs[0].error.empty());
+  EXPECT_FALSE(e.outputs[1].error.empty());  // reported, the others still embedded
+  ASSERT_EQ(e.outputs[2].embedding.size(), static_cast<size_t>(e.dim));
+  // `embed` of an indexed file equals its stored track embedding (no silence in this file).
+  Library lib(f.options(), Access::ReadOnly);
+  EXPECT_EQ(e.outputs[0].embedding, lib.track_embedding(lib.find_track(f.chirp)->id));
+
+  const DoctorReport d = check_model(model_dir());
+  EXPECT_EQ(d.revision, "local");
+  EXPECT_EQ(d.weights_sha256.size(), 64u);
+  EXPECT_GT(d.parameters, 0);
+  EXPECT_TRUE(d.health_checked);
+  EXPECT_FALSE(d.hub_checksum_mismatch());
+}
+
+}  // namespace
+}  // namespace clap::service
