@@ -23,7 +23,7 @@
 #include "core/sha256.h"
 #include "index/bounded_queue.h"
 #include "index/window_stream.h"
-#include "tensor/ops.h"
+#include "core/vector_math.h"
 
 namespace clap::index {
 
@@ -372,7 +372,7 @@ class Pipeline {
     t.date = d.tags.date;
     t.track_no = d.tags.track;
     const int dim = spec_.identity.dim;
-    std::vector<float> mean(static_cast<size_t>(dim), 0.0f);
+    std::vector<float> active_windows;  // the non-silent windows' embeddings, in window order
     int active = 0;
     for (const WindowRecord& w : a.windows) {
       ++sum_.windows;
@@ -381,7 +381,7 @@ class Pipeline {
         continue;
       }
       ++active;
-      for (int k = 0; k < dim; ++k) mean[k] += w.embedding[k];
+      active_windows.insert(active_windows.end(), w.embedding.begin(), w.embedding.end());
     }
     sum_.audio_seconds += t.duration_s;
     audio_done_ += t.duration_s;
@@ -392,10 +392,10 @@ class Pipeline {
                    t.content_hash, &t, &a.windows);
       return;
     }
-    l2_normalize_rows(mean.data(), 1, dim);
+    const std::vector<float> embedding = track_embedding(active, dim, active_windows.data(), nullptr);
     t.status = TrackStatus::Ok;
     const auto tw = Clock::now();
-    store_.put_track(t, a.windows, mean.data());
+    store_.put_track(t, a.windows, embedding.data());
     sum_.db_seconds += since(tw);
     ++sum_.indexed;
     ++sum_.ok_files;
