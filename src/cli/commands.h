@@ -26,7 +26,10 @@ void add_classify_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 
 // Shared helpers for front ends.
+// `threads`: for the text-tower health check a model gets when it was just downloaded.
 std::unique_ptr<ClapModel> open_model(const std::string& spec, int threads);
+// A state for model calls with --threads, engine warnings printed to stderr ("warning: ...").
+ClapState model_state(int threads);
 std::string json_float(float v);  // shortest text that round-trips a float32
 bool stderr_is_terminal();
 

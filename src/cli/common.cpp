@@ -11,16 +11,18 @@
 namespace clap::cli {
 
 std::unique_ptr<ClapModel> open_model(const std::string& spec, int threads) {
-  LoadOptions options;
-  options.threads = threads;
   const index::ResolvedModel resolved = index::resolve_model(spec);
-  auto model = ClapModel::load(resolved.dir, options);
+  auto model = ClapModel::load(resolved.dir);
   // A model just downloaded is used here for the first time: check its text tower once.
   if (resolved.downloaded && model->has_tokenizer()) {
-    const index::ModelHealth health = index::check_text_health(*model);
+    const index::ModelHealth health = index::check_text_health(*model, threads);
     if (health.collapsed) std::fprintf(stderr, "\n%s\n\n", index::collapsed_warning(resolved.id, health).c_str());
   }
   return model;
+}
+
+ClapState model_state(int threads) {
+  return ClapState(threads, [](const std::string& message) { std::fprintf(stderr, "warning: %s\n", message.c_str()); });
 }
 
 std::string json_float(float v) {

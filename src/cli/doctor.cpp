@@ -42,9 +42,7 @@ int run_doctor(const DoctorOptions& o) {
   const double resolve_s = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
-  LoadOptions load_options;
-  load_options.threads = o.threads;
-  auto model = ClapModel::load(resolved.dir, load_options);
+  auto model = ClapModel::load(resolved.dir);
   const double load_s = seconds_since(t0);
 
   const std::string weights = (fs::path(resolved.dir) / "model.safetensors").string();
@@ -58,7 +56,7 @@ int run_doctor(const DoctorOptions& o) {
   double health_s = 0;
   if (checked) {
     t0 = std::chrono::steady_clock::now();
-    health = index::check_text_health(*model);
+    health = index::check_text_health(*model, o.threads);
     health_s = seconds_since(t0);
   }
   const bool collapsed = checked && health.collapsed;

@@ -7,8 +7,8 @@
 #include "audio/windows.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/vector_math.h"
 #include "index/hub.h"
-#include "tensor/ops.h"
 
 namespace clap::cli {
 namespace {
@@ -32,14 +32,15 @@ struct Input {
 
 // A file longer than one window is embedded as the normalised mean of its windows
 // (window = the model's 10 s, hop 5 s) - the track embedding the index stores.
-std::vector<float> embed_file(const ClapModel& model, const std::string& path, int batch, double hop_s) {
+std::vector<float> embed_file(const ClapModel& model, ClapState& state, const std::string& path, int batch,
+                              double hop_s) {
   std::vector<float> samples = audio::decode_file(path, model.sample_rate());
   const int64_t window = model.window_samples();
   const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), window,
                                            static_cast<int64_t>(hop_s * model.sample_rate()));
   std::vector<std::span<const float>> clips;
   for (const auto& w : windows) clips.emplace_back(samples.data() + w.start, static_cast<size_t>(w.end - w.start));
-  std::vector<float> emb = model.embed_audio(clips, batch);
+  std::vector<float> emb = model.embed_audio(state, clips, batch);
   if (clips.size() == 1) return emb;  // a clip of at most one window: exactly the reference's processing
   const int dim = model.embedding_dim();
   std::vector<float> mean(dim, 0.0f);
@@ -71,6 +72,7 @@ void write_npy(const std::string& path, const std::vector<Input>& inputs, int di
 
 int run_embed(const EmbedOptions& o, const std::vector<Input>& order) {
   auto model = open_model(o.model, o.threads);
+  ClapState state = model_state(o.threads);
   std::vector<Input> inputs = order;
   std::vector<std::string> texts;
   std::vector<size_t> text_slots;
@@ -78,7 +80,7 @@ int run_embed(const EmbedOptions& o, const std::vector<Input>& order) {
     Input& in = inputs[i];
     if (in.is_audio) {
       try {
-        in.embedding = embed_file(*model, in.value, o.batch, o.hop_s);
+        in.embedding = embed_file(*model, state, in.value, o.batch, o.hop_s);
       } catch (const std::exception& e) {
         in.error = e.what();
       }
@@ -89,7 +91,7 @@ int run_embed(const EmbedOptions& o, const std::vector<Input>& order) {
   }
   const int dim = model->embedding_dim();
   if (!texts.empty()) {
-    auto emb = model->embed_text(texts, o.batch);
+    auto emb = model->embed_text(state, texts, o.batch);
     for (size_t k = 0; k < texts.size(); ++k)
       inputs[text_slots[k]].embedding.assign(emb.begin() + k * dim, emb.begin() + (k + 1) * dim);
   }

@@ -153,6 +153,7 @@ int run_index(const IndexOptions& o) {
   settings.hop_s = o.hop_given || !use_stored ? o.hop_s : stored->hop_s;
   settings.silence_db = o.silence_given || !use_stored ? o.silence_db : stored->silence_db;
   settings.batch = o.batch;
+  settings.model_threads = o.threads;
   settings.decode_threads = o.decoders;
   settings.retry_errors = o.retry_errors;
   settings.crawl.include = o.include;
@@ -167,11 +168,9 @@ int run_index(const IndexOptions& o) {
   std::unique_ptr<ClapModel> model;
   index::ModelProvider provider = [&]() -> const ClapModel& {
     if (!model) {
-      LoadOptions lo;
-      lo.threads = o.threads;
-      model = ClapModel::load(resolved.dir, lo);
+      model = ClapModel::load(resolved.dir);
       if (resolved.downloaded && model->has_tokenizer()) {  // first use of a new download
-        const index::ModelHealth health = index::check_text_health(*model);
+        const index::ModelHealth health = index::check_text_health(*model, o.threads);
         if (health.collapsed) std::fprintf(stderr, "\n%s\n\n", index::collapsed_warning(resolved.id, health).c_str());
       }
     }

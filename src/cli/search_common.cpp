@@ -13,8 +13,8 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "index/crawl.h"
+#include "core/vector_math.h"
 #include "index/hub.h"
-#include "tensor/ops.h"
 
 namespace clap::cli {
 
@@ -279,9 +279,8 @@ const ClapModel& Library::model() {
   if (!model_) {
     const index::ModelSpec& s = model_spec();
     note("loading model " + s.resolved.dir);
-    LoadOptions lo;
-    lo.threads = options_.threads;
-    model_ = ClapModel::load(s.resolved.dir, lo);
+    model_ = ClapModel::load(s.resolved.dir);
+    model_state_ = std::make_unique<ClapState>(model_state(options_.threads));
     if (model_->embedding_dim() != identity_.dim)
       throw Error("the model's embedding size " + std::to_string(model_->embedding_dim()) + " differs from the index's " +
                   std::to_string(identity_.dim));
@@ -313,7 +312,7 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   if (!missing.empty()) {
     const ClapModel& m = model();
     if (!m.has_tokenizer()) throw Error("the model has no tokenizer: text queries are not possible with it");
-    const std::vector<float> emb = m.embed_text(missing);
+    const std::vector<float> emb = m.embed_text(*model_state_, missing);
     bool saved = !store_.read_only();
     for (size_t k = 0; k < missing.size(); ++k) {
       std::vector<float> e(emb.begin() + static_cast<long>(k * d), emb.begin() + static_cast<long>((k + 1) * d));
@@ -379,7 +378,8 @@ FileWindows Library::embed_file(const std::string& path, double window_s, double
   }
   if (clips.empty())
     throw Error(path + ": silent throughout (every window is below " + fixed(identity_.silence_db, 0) + " dBFS)");
-  const std::vector<float> emb = model().embed_audio(clips, 8);
+  const ClapModel& m = model();
+  const std::vector<float> emb = m.embed_audio(*model_state_, clips, 8);
   fw.embeddings.assign(windows.size() * static_cast<size_t>(fw.dim), 0.0f);
   for (size_t k = 0; k < clip_rows.size(); ++k)
     std::copy(emb.begin() + static_cast<long>(k * fw.dim), emb.begin() + static_cast<long>((k + 1) * fw.dim),

@@ -124,6 +124,7 @@ class Library {
   std::unique_ptr<search::Embeddings> track_embeddings_;
   std::unique_ptr<index::ModelSpec> spec_;
   std::unique_ptr<ClapModel> model_;
+  std::unique_ptr<ClapState> model_state_;  // --threads, warnings to stderr; made with model_
   int64_t cache_hits_ = 0, cache_misses_ = 0;
 };
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "search/kernels.h"
+#include "core/vector_math.h"
 
 namespace clap::search {
 
@@ -93,14 +93,14 @@ Embeddings window_index_data(const Catalog& c) {
 
 namespace {
 
-// Normalised mean of the given rows, summed in double in the given order.
+// Normalised mean of the given rows, summed in double in the given order, normalised like
+// every stored embedding (clap::l2_normalize_rows).
 void normalized_mean(const float* base, const int64_t* rows, int64_t n, int dim, float* out) {
   std::vector<double> sum(static_cast<size_t>(dim), 0.0);
   for (int64_t i = 0; i < n; ++i)
     for (int j = 0; j < dim; ++j) sum[j] += base[rows[i] * dim + j];
-  std::vector<float> mean(static_cast<size_t>(dim));
-  for (int j = 0; j < dim; ++j) mean[j] = static_cast<float>(sum[j] / static_cast<double>(std::max<int64_t>(n, 1)));
-  normalize_rows(mean.data(), 1, dim, out);
+  for (int j = 0; j < dim; ++j) out[j] = static_cast<float>(sum[j] / static_cast<double>(std::max<int64_t>(n, 1)));
+  l2_normalize_rows(out, 1, dim);
 }
 
 }  // namespace
