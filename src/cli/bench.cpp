@@ -1,34 +1,25 @@
 // clapsearch bench: model load time, audio ms per 10 s window (batch 1 and --batch), text
-// query latency, achieved GFLOP/s against the GEMM peak measured on the spot, peak RSS.
-#include <sys/resource.h>
+// query latency, achieved GFLOP/s against the GEMM peak measured on the spot, peak RSS
+// (measured by model/bench.h; here: options, the --config snapshot, output).
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "cli/commands.h"
 #include "core/error.h"
-#include "core/profile.h"
 #include "core/sha256.h"
-#include "model/clap_impl.h"
+#include "hub/hub.h"
+#include "model/bench.h"
+#include "model/clap.h"
 #include "search/bench.h"
-#include "service/model.h"
-#include "tensor/gemm.h"
-#include "tensor/ops.h"
 
 namespace clap::cli {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 struct BenchOptions {
   std::string model, config, tokenizer;
@@ -40,43 +31,6 @@ struct BenchOptions {
   int threads = 0;
   bool json = false;
 };
-
-struct GemmPeak {
-  double packed = 0;  // the engine's own kernel on prepacked weights (what the towers use)
-  double onednn = 0;  // oneDNN sgemm on the same shape, for comparison
-};
-
-// Best-of-5 GEMM, M = 2048 rows x 1536 x 1536 (a typical late-stage layer of a batch).
-GemmPeak measure_gemm_peak() {
-  const int m = 2048, n = 1536;
-  std::vector<float> a(size_t(m) * n), w(size_t(n) * n), bias(n, 0.0f), c(size_t(m) * n);
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (auto& x : a) x = u(rng);
-  for (auto& x : w) x = u(rng);
-  const PackedLinear packed = pack_linear(w.data(), bias.data(), n, n);
-  double best_packed = 1e30, best_onednn = 1e30;
-  for (int rep = 0; rep < 5; ++rep) {
-    auto t = Clock::now();
-    linear_packed(a.data(), m, n, packed, c.data(), n);
-    best_packed = std::min(best_packed, ms_since(t));
-    t = Clock::now();
-    gemm(false, true, m, n, n, 1.0f, a.data(), n, w.data(), n, 0.0f, c.data(), n);
-    best_onednn = std::min(best_onednn, ms_since(t));
-  }
-  const double flops = 2.0 * m * n * n;
-  return {flops / (best_packed / 1000) / 1e9, flops / (best_onednn / 1000) / 1e9};
-}
-
-std::vector<std::vector<float>> synthetic_windows(int count, int64_t samples, int rate) {
-  std::vector<std::vector<float>> out(count, std::vector<float>(samples));
-  std::mt19937 rng(7);
-  std::normal_distribution<float> noise(0.0f, 0.05f);
-  for (int w = 0; w < count; ++w)
-    for (int64_t i = 0; i < samples; ++i)
-      out[w][i] = 0.3f * std::sin(2 * 3.14159265f * (220.0f * (w + 1)) * i / rate) + noise(rng);
-  return out;
-}
 
 namespace fs = std::filesystem;
 
@@ -156,126 +110,53 @@ int run_bench(const BenchOptions& o) {
   if (!o.vectors.empty()) return run_vector_bench(o);
   if (o.model.empty() == o.config.empty()) throw Error("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
-  set_num_threads(o.threads);
-  auto t0 = Clock::now();
-  service::ModelOpenOptions mo;
-  mo.threads = o.threads;
-  std::unique_ptr<ClapModel> model = service::open_model(o.model, mo).model;
-  const double load_ms = ms_since(t0);
-  const auto& m = model->impl();
-
-  auto clips = synthetic_windows(o.windows, model->window_samples(), model->sample_rate());
-  std::vector<std::span<const float>> spans(clips.begin(), clips.end());
-  // Warm-up at both batch sizes: pages in the weights, packs them for the GEMM kernel and
-  // sizes the activation buffers, so the timings below are the steady state of indexing.
-  auto t_first = Clock::now();
-  model->embed_audio({spans[0]}, 1);
-  const double first_audio_ms = ms_since(t_first);  // includes the one-time weight packing
-  model->embed_audio(std::vector<std::span<const float>>(spans.begin(), spans.begin() + std::min<size_t>(spans.size(), o.batch)),
-                     o.batch);
-
-  // Each timing is the best of --repeat passes: on a shared machine the best pass is the one
-  // least disturbed by other tenants (the usual practice of timeit and the reference's timings).
-  double audio_b1 = 1e300, audio_bn = 1e300;
-  std::vector<std::pair<std::string, double>> stages;
-  for (int pass = 0; pass < o.repeat; ++pass) {
-    auto t1 = Clock::now();
-    for (const auto& s : spans) model->embed_audio({s}, 1);
-    audio_b1 = std::min(audio_b1, ms_since(t1) / o.windows);
-    profile::reset();
-    profile::enable(true);
-    auto t2 = Clock::now();
-    model->embed_audio(spans, o.batch);
-    const double ms = ms_since(t2) / o.windows;
-    profile::enable(false);
-    if (ms < audio_bn) {
-      audio_bn = ms;
-      stages = profile::totals();
-    }
-  }
-
-  // Feature extraction alone (part of the per-window time above).
-  auto t3 = Clock::now();
-  for (const auto& s : spans) m.mel->features(s.data(), s.size());
-  const double mel_ms = ms_since(t3) / o.windows;
-
-  // Text: tokenizer when available, otherwise token ids of typical lengths.
-  double text_short = 0, text_16 = 0;
-  std::vector<std::string> queries = {"female vocalist", "warm lo-fi guitar", "rock music", "a dog barking",
-                                      "solo piano, slow and sad", "energetic electronic dance track with heavy bass",
-                                      "male voice speaking", "jazz trio", "orchestral film score", "rain and thunder",
-                                      "acoustic folk song with harmonica", "hip hop beat", "choir singing in a church",
-                                      "lo-fi hip hop to study to", "heavy metal guitar solo", "birds chirping in the morning"};
-  auto time_text = [&](const std::vector<std::string>& q) {
-    auto t = Clock::now();
-    if (model->has_tokenizer()) {
-      model->embed_text(q);
-    } else {
-      std::vector<float> e(m.config.projection_dim);
-      for (const auto& s : q) {
-        std::vector<int64_t> ids(s.size() / 4 + 3, 100);  // about one token per 4 characters + <s> </s>
-        ids.front() = 0;
-        ids.back() = 2;
-        m.text_from_ids(ids.data(), static_cast<int>(ids.size()), e.data());
-      }
-    }
-    return ms_since(t);
-  };
-  time_text({queries[0]});
-  std::vector<double> shorts;
-  for (int r = 0; r < 9; ++r) shorts.push_back(time_text({queries[0]}));
-  std::sort(shorts.begin(), shorts.end());
-  text_short = shorts[shorts.size() / 2];
-  text_16 = 1e300;
-  for (int pass = 0; pass < o.repeat; ++pass) text_16 = std::min(text_16, time_text(queries));
-
-  const double flops = htsat_flops_per_window(m.config.audio);
-  const double gflops = flops / (audio_bn / 1000) / 1e9;
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  const double rss_mb = ru.ru_maxrss / 1024.0;  // before the GEMM measurement's own buffers
-  const GemmPeak peaks = measure_gemm_peak();
-  const double peak = peaks.packed;
+  ModelBenchOptions options;
+  options.windows = o.windows;
+  options.batch = o.batch;
+  options.repeat = o.repeat;
+  options.threads = o.threads;
+  const ModelBenchReport r = bench_model(hub::resolve_model(o.model).dir, options);
+  const double peak = r.gemm_peak_gflops;
 
   if (o.json) {
     nlohmann::json j = {{"model", o.model},
-                        {"threads", num_threads()},
+                        {"threads", r.threads},
                         {"windows", o.windows},
                         {"repeat", o.repeat},
                         {"batch", o.batch},
-                        {"load_ms", load_ms},
-                        {"audio_ms_per_window_batch1", audio_b1},
-                        {"audio_ms_per_window", audio_bn},
-                        {"mel_ms_per_window", mel_ms},
-                        {"text_ms_short", text_short},
-                        {"text_ms_16", text_16},
-                        {"gflop_per_window", flops / 1e9},
-                        {"gflops_audio", gflops},
-                        {"first_audio_ms", first_audio_ms},
+                        {"load_ms", r.load_ms},
+                        {"audio_ms_per_window_batch1", r.audio_ms_per_window_batch1},
+                        {"audio_ms_per_window", r.audio_ms_per_window},
+                        {"mel_ms_per_window", r.mel_ms_per_window},
+                        {"text_ms_short", r.text_ms_short},
+                        {"text_ms_16", r.text_ms_16},
+                        {"gflop_per_window", r.gflop_per_window},
+                        {"gflops_audio", r.gflops_audio},
+                        {"first_audio_ms", r.first_audio_ms},
                         {"gemm_peak_gflops", peak},
-                        {"gemm_kernel", packed_gemm_kernel()},
-                        {"onednn_sgemm_gflops", peaks.onednn},
-                        {"weight_mb", model->weight_bytes() / 1048576.0},
-                        {"parameters", model->parameter_count()},
-                        {"peak_rss_mb", rss_mb}};
-    for (const auto& [stage, ms] : stages) j["audio_stage_ms_per_window"][stage] = ms / o.windows;
+                        {"gemm_kernel", r.gemm_kernel},
+                        {"onednn_sgemm_gflops", r.onednn_sgemm_gflops},
+                        {"weight_mb", r.weight_mb},
+                        {"parameters", r.parameters},
+                        {"peak_rss_mb", r.peak_rss_mb}};
+    for (const auto& [stage, ms] : r.audio_stage_ms_per_window) j["audio_stage_ms_per_window"][stage] = ms;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("model            %s (%lld parameters, %.1f MB fp32)\n", o.model.c_str(),
-                static_cast<long long>(model->parameter_count()), model->weight_bytes() / 1048576.0);
-    std::printf("threads          %d\n", num_threads());
-    std::printf("load             %.1f ms\n", load_ms);
-    std::printf("first window     %.1f ms (pages in and repacks the audio weights, once)\n", first_audio_ms);
-    std::printf("audio, batch 1   %.1f ms per 10 s window\n", audio_b1);
-    std::printf("audio, batch %-3d %.1f ms per 10 s window (%.1f GFLOP/window, %.0f GFLOP/s)\n", o.batch, audio_bn,
-                flops / 1e9, gflops);
-    std::printf("  of which mel   %.1f ms\n", mel_ms);
-    for (const auto& [stage, ms] : stages) std::printf("  %-44s %7.1f ms\n", stage.c_str(), ms / o.windows);
-    std::printf("text, 1 query    %.1f ms\n", text_short);
-    std::printf("text, 16 queries %.1f ms\n", text_16);
+                static_cast<long long>(r.parameters), r.weight_mb);
+    std::printf("threads          %d\n", r.threads);
+    std::printf("load             %.1f ms\n", r.load_ms);
+    std::printf("first window     %.1f ms (pages in and repacks the audio weights, once)\n", r.first_audio_ms);
+    std::printf("audio, batch 1   %.1f ms per 10 s window\n", r.audio_ms_per_window_batch1);
+    std::printf("audio, batch %-3d %.1f ms per 10 s window (%.1f GFLOP/window, %.0f GFLOP/s)\n", o.batch,
+                r.audio_ms_per_window, r.gflop_per_window, r.gflops_audio);
+    std::printf("  of which mel   %.1f ms\n", r.mel_ms_per_window);
+    for (const auto& [stage, ms] : r.audio_stage_ms_per_window) std::printf("  %-44s %7.1f ms\n", stage.c_str(), ms);
+    std::printf("text, 1 query    %.1f ms\n", r.text_ms_short);
+    std::printf("text, 16 queries %.1f ms\n", r.text_ms_16);
     std::printf("GEMM peak        %.0f GFLOP/s, own %s kernel (audio tower reaches %.0f%%); oneDNN sgemm %.0f GFLOP/s\n", peak,
-                packed_gemm_kernel(), 100 * gflops / peak, peaks.onednn);
-    std::printf("peak RSS         %.0f MB\n", rss_mb);
+                r.gemm_kernel.c_str(), 100 * r.gflops_audio / peak, r.onednn_sgemm_gflops);
+    std::printf("peak RSS         %.0f MB\n", r.peak_rss_mb);
   }
   return 0;
 }

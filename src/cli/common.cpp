@@ -37,7 +37,12 @@ void add_library_options(CLI::App* cmd, LibraryCliOptions& o) {
 
 void print_note(const std::string& message) { std::fprintf(stderr, "clapsearch: %s\n", message.c_str()); }
 
-void print_warning(const std::string& message) { std::fprintf(stderr, "\n%s\n\n", message.c_str()); }
+// One-line warnings (a text cut at the model's limit) get a "warning: " prefix; the loud
+// multi-line ones (a collapsed text tower) stand apart between blank lines.
+void print_warning(const std::string& message) {
+  if (message.find('\n') == std::string::npos) std::fprintf(stderr, "warning: %s\n", message.c_str());
+  else std::fprintf(stderr, "\n%s\n\n", message.c_str());
+}
 
 std::string json_float(float v) {
   if (!std::isfinite(v)) return "null";

@@ -1,6 +1,11 @@
-// The shared vector math with a fixed order of operations. Every score the library reports
-// and every embedding it stores comes from these functions, so the same inputs give the same
-// bits on every run, thread count and grouping.
+// The arithmetic every embedding and every score goes through, in one place.
+//
+// Their order of operations is a contract, not an implementation detail: a stored embedding
+// is whatever l2_normalize_rows computes, and a reported score is whatever dot computes, so
+// another order (a different lane count, reduction tree, FMA, or FAISS/GEMM, whose order
+// depends on threads, batch shape and instruction set) would change printed numbers in the
+// last bits between commands, runs or machines. Both are plain scalar code the compiler may
+// vectorise without reassociating: the same bits on every x86-64 CPU and thread count.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -8,20 +13,19 @@
 
 namespace clap {
 
-// a · b over d floats: 16 lanes over the full 16-float chunks, folded pairwise (8, 4, 2, 1),
-// then the tail added. The contract for every reported score.
+// a · b over d floats: 16 lane sums over the full chunks of 16, folded pairwise (lanes
+// i + 8, then + 4, + 2, + 1), then + the sum of the tail (the last d % 16 products in order).
 float dot(const float* a, const float* b, int64_t d);
 
-// Each row divided by its L2 norm: the sum of squares in double, the inverse of
-// max(norm, 1e-12) in float, one multiply per value (torch.nn.functional.normalize). The
-// contract for every stored embedding.
+// Each row x / max(||x||₂, 1e-12) in place (torch.nn.functional.normalize): the sum of squares
+// in double, in order; its square root rounded to float; one float inverse; a multiply each.
 void l2_normalize_rows(float* x, int64_t rows, int64_t cols);
 
 // A track's embedding from its n window embeddings (n × dim): the float sum of the
 // non-silent windows in window order (all windows when every one is silent, or silent is
-// null), L2-normalised. The indexer stores it; `similar FILE`, `classify FILE` and `embed`
-// compute it for files outside the index, so a copy of an indexed file gets exactly its
-// stored embedding.
+// null), then l2_normalize_rows. The indexer stores it; `similar FILE`, `classify FILE`, `eval`
+// and `embed` compute it for files outside the index, so a copy of an indexed file gets exactly
+// its stored embedding.
 std::vector<float> track_embedding(int64_t n, int dim, const float* windows, const uint8_t* silent);
 
 }  // namespace clap

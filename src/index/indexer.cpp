@@ -21,9 +21,9 @@
 #include "audio/decode.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/vector_math.h"
 #include "index/bounded_queue.h"
 #include "index/window_stream.h"
-#include "core/vector_math.h"
 
 namespace clap::index {
 
@@ -121,7 +121,8 @@ class Pipeline {
         missing_by_hash_(std::move(missing_by_hash)),
         queue_(static_cast<size_t>(std::max(2, 2 * s.batch))),
         window_(std::llround(s.window_s * spec.sample_rate)),
-        hop_(std::llround(s.hop_s * spec.sample_rate)) {
+        hop_(std::llround(s.hop_s * spec.sample_rate)),
+        model_state_(s.model_threads) {
     for (const Job& j : jobs_) bytes_total_ += j.file->size;
   }
 
@@ -331,7 +332,7 @@ class Pipeline {
     clips.reserve(batch_.size());
     for (const Pending& p : batch_) clips.emplace_back(p.samples.data(), p.samples.size());
     const auto t = Clock::now();
-    const std::vector<float> emb = mdl.embed_audio(clips, s_.batch);
+    const std::vector<float> emb = mdl.embed_audio(model_state_, clips, s_.batch);
     sum_.model_seconds += since(t);
     sum_.embedded_windows += static_cast<int64_t>(batch_.size());
     const int dim = mdl.embedding_dim();
@@ -456,6 +457,7 @@ class Pipeline {
   std::mutex missing_mutex_;
   BoundedQueue<Msg> queue_;
   const int64_t window_, hop_;
+  ClapState model_state_;  // the model's buffers and thread count, reused for every batch
 
   std::atomic<size_t> next_job_{0};
   std::atomic<int> active_workers_{0};

@@ -32,6 +32,7 @@ struct IndexSettings {
   double window_s = 10, hop_s = 5;  // must match the spec's identity
   double silence_db = -60;          // windows with RMS below this are silent (not embedded)
   int batch = 8;                    // windows per model call
+  int model_threads = 0;            // threads per model call (0 = all cores)
   int decode_threads = 1;           // decoding workers
   int decoder_nice = 10;            // nice value of decoding workers (0 = same priority as the model)
   bool retry_errors = false;        // decode files recorded as errors again even if unchanged

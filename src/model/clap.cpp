@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/profile.h"
+#include "core/vector_math.h"
 #include "model/clap_impl.h"
 #include "tensor/ops.h"
 
@@ -41,20 +42,36 @@ void load_towers(ClapModel::Impl& m) {
   m.logit_scale_t = *t;
 }
 
-}  // namespace
-
-void set_num_threads(int threads) {
-  if (threads <= 0) threads = omp_get_num_procs();
-  omp_set_num_threads(threads);
+// The message of a text cut at the position limit: its first 60 bytes.
+std::string truncation_warning(size_t limit, const std::string& text) {
+  char message[160];
+  std::snprintf(message, sizeof message, "text cut to the model's limit of %zu tokens: \"%.60s...\"", limit, text.c_str());
+  return message;
 }
 
-int num_threads() { return omp_get_max_threads(); }
+}  // namespace
+
+int default_thread_count() { return omp_get_num_procs(); }
+
+ThreadCountScope::ThreadCountScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+ThreadCountScope::~ThreadCountScope() { omp_set_num_threads(saved_); }
+
+ClapState::ClapState(int threads, WarningHandler on_warning)
+    : threads_(threads > 0 ? threads : default_thread_count()),
+      on_warning_(std::move(on_warning)),
+      scratch_(std::make_unique<Scratch>()) {}
+ClapState::~ClapState() = default;
+ClapState::ClapState(ClapState&&) noexcept = default;
+ClapState& ClapState::operator=(ClapState&&) noexcept = default;
+
+void ClapState::warn(const std::string& message) const {
+  if (on_warning_) on_warning_(message);
+}
 
 ClapModel::ClapModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ClapModel::~ClapModel() = default;
 
 std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const LoadOptions& options) {
-  if (options.threads > 0) set_num_threads(options.threads);
   if (!fs::is_directory(model_dir)) throw Error(model_dir + ": not a model folder (expected config.json, model.safetensors, ...)");
   const fs::path dir(model_dir);
   auto impl = std::make_unique<Impl>();
@@ -75,6 +92,7 @@ std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const L
   if (impl->tokenizer && impl->tokenizer->vocab_size() > static_cast<size_t>(impl->config.text.vocab_size))
     throw Error(model_dir + ": tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
                 " tokens but the text model's vocab_size is " + std::to_string(impl->config.text.vocab_size));
+  if (options.prepare_audio) impl->audio_kernels();
   return std::unique_ptr<ClapModel>(new ClapModel(std::move(impl)));
 }
 
@@ -104,27 +122,31 @@ void ClapModel::save_random_snapshot(const std::string& dir) const {
   impl_->source->save_generated((fs::path(dir) / "model.safetensors").string());
 }
 
+const HtsatKernels& ClapModel::Impl::audio_kernels() const {
+  std::call_once(audio_kernels_once_, [this] {
+    audio_kernels_ = std::make_unique<const HtsatKernels>(
+        pack_htsat(audio, [this](const LinearWeights& layer) { source->release(layer); }));
+    audio_kernels_built_ = true;
+  });
+  return *audio_kernels_;
+}
+
 size_t ClapModel::Impl::max_text_tokens() const {
   // Positions start after padding_idx, so padding_idx + 1 slots of the table are unusable.
   return static_cast<size_t>(config.text.max_position_embeddings - config.text.pad_token_id - 1);
 }
 
-void ClapModel::Impl::audio_from_features(const float* features, int batch, int channels, int frames, int mels,
-                                          const uint8_t* is_longer, float* embeddings, Trace* trace,
+void ClapModel::Impl::audio_from_features(ClapState& state, const float* features, int batch, int channels, int frames,
+                                          int mels, const uint8_t* is_longer, float* embeddings, Trace* trace,
                                           std::vector<float>* pooled_out, std::vector<float>* projected_out) const {
+  const HtsatKernels& kernels = audio_kernels();
   flush_denormals_in_all_threads();
-  // The audio weights are repacked on first use. Impl objects are never const themselves
-  // (ClapModel owns a mutable one), so the cast only lifts this method's view of them.
-  // The originals' memory-mapped pages are dropped as each layer is packed (it then exists
-  // once in memory, in the kernel's layout).
-  std::call_once(audio_kernels_packed, [this] {
-    pack_htsat_kernels(const_cast<HtsatWeights&>(audio), [this](const float* p, int64_t n) { source->release(p, n); });
-  });
   const int hidden = config.audio.hidden_size, dim = config.projection_dim;
   std::vector<float> pooled(static_cast<size_t>(batch) * hidden);
   // The whole batch goes through the tower together: its kernels compute every row (and
   // every attention window) on its own, so a clip's embedding does not depend on the batch.
-  htsat_forward(config.audio, audio, features, batch, channels, frames, mels, is_longer, pooled.data(), trace);
+  htsat_forward(config.audio, audio, kernels, state.scratch().htsat, features, batch, channels, frames, mels, is_longer,
+                pooled.data(), trace);
   for (int b = 0; b < batch; ++b)
     projection_forward(audio_projection, config.projection_hidden_act, pooled.data() + static_cast<size_t>(b) * hidden, 1,
                        embeddings + static_cast<size_t>(b) * dim);
@@ -155,8 +177,10 @@ void ClapModel::Impl::text_from_ids(const int64_t* ids, int length, float* embed
   l2_normalize_rows(embedding, 1, config.projection_dim);
 }
 
-std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const float>>& clips, int batch) const {
+std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<std::span<const float>>& clips,
+                                          int batch) const {
   const Impl& m = *impl_;
+  const ThreadCountScope threads(state.threads());
   const int dim = m.config.projection_dim;
   if (batch < 1) batch = 1;
   std::vector<float> out(clips.size() * dim);
@@ -179,7 +203,7 @@ std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const floa
     const MelFeatures& f0 = feats[0];
     const size_t per = static_cast<size_t>(f0.channels) * f0.frames * f0.mels;
     // Reused across calls: a fresh multi-megabyte buffer costs page faults every batch.
-    static thread_local std::vector<float> batch_features;
+    std::vector<float>& batch_features = state.scratch().batch_features;
     batch_features.resize(per * n);
     std::vector<uint8_t> longer(n);
     for (int i = 0; i < n; ++i) {
@@ -187,14 +211,16 @@ std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const floa
       longer[i] = feats[i].is_longer ? 1 : 0;
     }
     mel_scope.reset();
-    m.audio_from_features(batch_features.data(), n, f0.channels, f0.frames, f0.mels, longer.data(), out.data() + start * dim);
+    m.audio_from_features(state, batch_features.data(), n, f0.channels, f0.frames, f0.mels, longer.data(),
+                          out.data() + start * dim);
   }
   return out;
 }
 
-std::vector<float> ClapModel::embed_text(const std::vector<std::string>& texts, int batch) const {
+std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch) const {
   const Impl& m = *impl_;
   if (!m.tokenizer) throw Error("this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)");
+  const ThreadCountScope threads(state.threads());
   if (batch < 1) batch = 1;
   const int dim = m.config.projection_dim;
   std::vector<float> out(texts.size() * dim);
@@ -204,14 +230,22 @@ std::vector<float> ClapModel::embed_text(const std::vector<std::string>& texts, 
     for (size_t i = 0; i < count; ++i) {
       const std::string& text = texts[start + i];
       Encoding enc = m.tokenizer->encode(text, m.max_text_tokens());
-      if (enc.truncated)
-        std::fprintf(stderr, "warning: text cut to the model's limit of %zu tokens: \"%.60s...\"\n", m.max_text_tokens(),
-                     text.c_str());
+      if (enc.truncated) state.warn(truncation_warning(m.max_text_tokens(), text));
       ids[i] = std::move(enc.ids);
     }
     m.texts_from_ids(ids, out.data() + start * dim);
   }
   return out;
+}
+
+std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const float>>& clips, int batch) const {
+  ClapState state;
+  return embed_audio(state, clips, batch);
+}
+
+std::vector<float> ClapModel::embed_text(const std::vector<std::string>& texts, int batch) const {
+  ClapState state;
+  return embed_text(state, texts, batch);
 }
 
 }  // namespace clap

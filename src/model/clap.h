@@ -1,7 +1,12 @@
 // The public CLAP engine: both towers, projections, feature extraction and tokenisation
 // behind one small API (load, embed_audio, embed_text). Outputs are L2-normalised.
+//
+// A model is immutable once loaded (the audio tower's packed weights are built once,
+// thread-safely, on the first audio call) and can be shared: any number of threads may embed
+// with it at once, each with its own ClapState (scratch buffers, thread count, warnings).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -12,7 +17,39 @@
 namespace clap {
 
 struct LoadOptions {
-  int threads = 0;  // 0 = all cores
+  // Pack the audio tower's weights at load instead of on the first audio call (a server that
+  // will embed audio anyway and wants every request equally fast). Packing takes a few
+  // hundred ms and a copy of the audio weights; text-only use leaves it off.
+  bool prepare_audio = false;
+};
+
+// Threads a ClapState with threads = 0 uses: every core the process may run on.
+int default_thread_count();
+
+// What one embedding call needs besides the model, owned by the caller and reused across
+// calls: scratch buffers (kept between calls, so a steady stream of calls allocates nothing
+// large), the number of threads a call may use (applied to the calling thread for the call's
+// duration only) and where warnings go. One call at a time per state.
+class ClapState {
+ public:
+  using WarningHandler = std::function<void(const std::string&)>;
+
+  // threads: 0 = default_thread_count(). on_warning: null = warnings dropped.
+  explicit ClapState(int threads = 0, WarningHandler on_warning = nullptr);
+  ~ClapState();
+  ClapState(ClapState&&) noexcept;
+  ClapState& operator=(ClapState&&) noexcept;
+
+  int threads() const { return threads_; }  // >= 1
+  void warn(const std::string& message) const;
+
+  struct Scratch;  // the model's buffers (model/clap_impl.h)
+  Scratch& scratch() { return *scratch_; }
+
+ private:
+  int threads_ = 1;
+  WarningHandler on_warning_;
+  std::unique_ptr<Scratch> scratch_;
 };
 
 class ClapModel {
@@ -36,11 +73,16 @@ class ClapModel {
   // Audio clips of 48 kHz mono samples -> n x embedding_dim normalised embeddings (row-major).
   // Each clip is processed like the reference processor called on that clip alone:
   // shorter clips are repeat-padded; longer ones use deterministic crops (see mel.h).
-  // Results do not depend on how clips are grouped into batches.
-  std::vector<float> embed_audio(const std::vector<std::span<const float>>& clips, int batch = 8) const;
+  // Results do not depend on how clips are grouped into batches, nor on the thread count.
+  std::vector<float> embed_audio(ClapState& state, const std::vector<std::span<const float>>& clips,
+                                 int batch = 8) const;
   // Texts -> n x embedding_dim normalised embeddings. Texts longer than the position limit
-  // are cut at it (a warning goes to stderr). Up to `batch` texts share each pass over the
-  // text tower's weights; results do not depend on the batching.
+  // are cut at it (with a warning to the state's handler). Up to `batch` texts share each
+  // pass over the text tower's weights; results do not depend on the batching.
+  std::vector<float> embed_text(ClapState& state, const std::vector<std::string>& texts, int batch = 16) const;
+
+  // The same with a temporary state: all cores, warnings dropped, buffers freed after the call.
+  std::vector<float> embed_audio(const std::vector<std::span<const float>>& clips, int batch = 8) const;
   std::vector<float> embed_text(const std::vector<std::string>& texts, int batch = 16) const;
 
   float logit_scale_audio() const;  // exp(logit_scale_a)
@@ -53,15 +95,11 @@ class ClapModel {
   void save_random_snapshot(const std::string& dir) const;
 
   struct Impl;
-  Impl& impl() const { return *impl_; }
+  const Impl& impl() const { return *impl_; }
 
  private:
   explicit ClapModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Sets the number of threads used by all kernels (OpenMP + oneDNN). 0 = all cores.
-void set_num_threads(int threads);
-int num_threads();
 
 }  // namespace clap

@@ -1,5 +1,6 @@
-// Internals of ClapModel, visible to tests (stage-by-stage parity) and benchmarks.
+// Internals of ClapModel, visible to tests (stage-by-stage parity) and the benchmark.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,22 +15,46 @@
 
 namespace clap {
 
+struct ClapState::Scratch {
+  HtsatScratch htsat;                  // the audio tower's activations
+  std::vector<float> batch_features;   // log-mel features of the clips of one call
+};
+
+// Sets the calling thread's OpenMP thread count while it lives and restores the previous one.
+// The count is per thread (an OpenMP ICV): other threads and later calls are not affected.
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int threads);
+  ~ThreadCountScope();
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int saved_;
+};
+
 struct ClapModel::Impl {
   ClapConfig config;
   std::unique_ptr<WeightSource> source;
   HtsatWeights audio;
-  mutable std::once_flag audio_kernels_packed;  // pack_htsat_kernels on first audio use
   RobertaWeights text;
   ProjectionWeights audio_projection, text_projection;
   float logit_scale_a = 0, logit_scale_t = 0;  // raw log scales
   std::unique_ptr<MelExtractor> mel;
   std::optional<Tokenizer> tokenizer;
 
-  // Audio features (batch x channels x frames x mels) -> normalised embeddings (batch x dim).
+  // The audio tower's packed layers: built on first use (by whichever thread gets there first;
+  // the others wait), then shared read-only. The checkpoint pages of each packed layer are
+  // dropped, so a layer exists once in memory.
+  const HtsatKernels& audio_kernels() const;
+  bool audio_kernels_built() const { return audio_kernels_built_.load(); }
+
+  // Audio features (batch x channels x frames x mels) -> normalised embeddings (batch x dim),
+  // with the state's scratch buffers (the calling thread's thread count as it is).
   // pooled / projected, when given, receive the intermediate rows (tests).
-  void audio_from_features(const float* features, int batch, int channels, int frames, int mels, const uint8_t* is_longer,
-                           float* embeddings, Trace* trace = nullptr, std::vector<float>* pooled = nullptr,
-                           std::vector<float>* projected = nullptr) const;
+  void audio_from_features(ClapState& state, const float* features, int batch, int channels, int frames, int mels,
+                           const uint8_t* is_longer, float* embeddings, Trace* trace = nullptr,
+                           std::vector<float>* pooled = nullptr, std::vector<float>* projected = nullptr) const;
   // One token sequence -> normalised embedding (dim floats).
   void text_from_ids(const int64_t* ids, int length, float* embedding, TextTrace* trace = nullptr,
                      std::vector<float>* pooled = nullptr, std::vector<float>* projected = nullptr) const;
@@ -38,6 +63,11 @@ struct ClapModel::Impl {
   void texts_from_ids(const std::vector<std::vector<int64_t>>& ids, float* embeddings) const;
   // Longest token sequence the position table allows (incl. <s> and </s>).
   size_t max_text_tokens() const;
+
+ private:
+  mutable std::once_flag audio_kernels_once_;
+  mutable std::unique_ptr<const HtsatKernels> audio_kernels_;
+  mutable std::atomic<bool> audio_kernels_built_{false};
 };
 
 }  // namespace clap

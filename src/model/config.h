@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "tensor/activation.h"
+
 namespace clap {
 
-enum class Activation { Relu, Gelu, GeluTanh, Silu, Tanh };
 Activation parse_activation(const std::string& name, const std::string& where);
 
 struct AudioConfig {  // ClapAudioConfig (HTSAT)

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
+#include <span>
 
 #include "core/error.h"
 #include "core/profile.h"
+#include "tensor/linear.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -76,17 +79,18 @@ inline float batch_norm_value(const BatchNormWeights& bn, int64_t c, float x, fl
   return x * alpha + (bn.bias[c] - bn.running_mean[c] * alpha);
 }
 
-// 1x1 convolution + eval BatchNorm over rows of `in` channels -> `out` channels.
-void conv1x1_bn(const float* x, int64_t rows, const ConvWeights& conv, const BatchNormWeights& bn, float* y) {
-  linear(x, rows, conv.in, conv.weight, conv.bias, conv.out, y);
+// 1x1 convolution (packed) + eval BatchNorm over rows of `in` channels -> `out` channels.
+void conv1x1_bn(const float* x, int64_t rows, const PackedLinear& conv, const BatchNormWeights& bn, float* y) {
+  linear(x, rows, conv.in, conv.view(), y, conv.out);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < conv.out; ++c) y[r * conv.out + c] = batch_norm_value(bn, c, y[r * conv.out + c], 1e-5f);
 }
 
-// Strided convolution with kernel == stride over one image channel, as a GEMM on patches.
-// img: height x width; out: (out_h * out_w) x conv.out, row = oy * out_w + ox.
-void patch_conv(const float* img, int width, const ConvWeights& conv, int out_h, int out_w, float* out,
-                std::vector<float>& patches) {
+// Strided convolution with kernel == stride over one image channel, as a GEMM on patches
+// (`packed`: conv packed as a linear layer). img: height x width; out: (out_h * out_w) x
+// conv.out, row = oy * out_w + ox.
+void patch_conv(const float* img, int width, const ConvWeights& conv, const PackedLinear& packed, int out_h, int out_w,
+                float* out, std::vector<float>& patches) {
   const int kh = static_cast<int>(conv.kh), kw = static_cast<int>(conv.kw);
   patches.resize(static_cast<size_t>(out_h) * out_w * kh * kw);
   for (int oy = 0; oy < out_h; ++oy)
@@ -95,7 +99,7 @@ void patch_conv(const float* img, int width, const ConvWeights& conv, int out_h,
       for (int y = 0; y < kh; ++y)
         std::memcpy(p + y * kw, img + static_cast<size_t>(oy * kh + y) * width + ox * kw, sizeof(float) * kw);
     }
-  linear(patches.data(), static_cast<int64_t>(out_h) * out_w, kh * kw, conv.weight, conv.bias, conv.out, out);
+  linear(patches.data(), static_cast<int64_t>(out_h) * out_w, kh * kw, packed.view(), out, conv.out);
 }
 
 // Tokens (rows x dim) -> channel-major (dim x rows), the layout the reference reports for convs.
@@ -143,8 +147,8 @@ void mel_to_image(const HtsatWeights& w, const ImageGeometry& g, const float* in
 
 // Local-crop branch of fused models: mel_conv2d over image channels 1..3, laid side by side
 // along width and zero-padded to the global grid. out: grid_h*grid_w x dim tokens.
-void fusion_local(const HtsatWeights& w, const ImageGeometry& g, const float* images, float* local, Trace* trace,
-                  std::vector<float>& scratch) {
+void fusion_local(const HtsatWeights& w, const HtsatKernels& k, const ImageGeometry& g, const float* images,
+                  float* local, Trace* trace, std::vector<float>& scratch) {
   const int dim = static_cast<int>(w.mel_conv2d.out);
   const int out_h = g.spec_size / static_cast<int>(w.mel_conv2d.kh);
   const int out_w = (g.spec_size - static_cast<int>(w.mel_conv2d.kw)) / static_cast<int>(w.mel_conv2d.kw) + 1;
@@ -152,7 +156,7 @@ void fusion_local(const HtsatWeights& w, const ImageGeometry& g, const float* im
   std::fill(local, local + static_cast<size_t>(g.grid_h) * g.grid_w * dim, 0.0f);
   std::vector<float> conv(static_cast<size_t>(out_h) * out_w * dim);
   for (int c = 0; c < 3; ++c) {
-    patch_conv(images + static_cast<size_t>(c + 1) * g.spec_size * g.spec_size, g.spec_size, w.mel_conv2d,
+    patch_conv(images + static_cast<size_t>(c + 1) * g.spec_size * g.spec_size, g.spec_size, w.mel_conv2d, k.mel_conv2d,
                out_h, out_w, conv.data(), scratch);
     if (trace) {
       auto cm = to_channel_major(conv.data(), static_cast<int64_t>(out_h) * out_w, dim);
@@ -166,23 +170,23 @@ void fusion_local(const HtsatWeights& w, const ImageGeometry& g, const float* im
 }
 
 // Attentional feature fusion: 2·x·σ(L(x+r)+G(x+r)) + 2·r·(1−σ(...)), x = global, r = local.
-void aff_fuse(const AffWeights& a, float* x, const float* r, int64_t tokens, int64_t dim) {
+void aff_fuse(const AffWeights& a, const AffKernels& k, float* x, const float* r, int64_t tokens, int64_t dim) {
   const int64_t inter = a.local_conv1.out;
   std::vector<float> sum(static_cast<size_t>(tokens * dim)), hidden(static_cast<size_t>(tokens * inter)),
       local(static_cast<size_t>(tokens * dim));
   for (int64_t i = 0; i < tokens * dim; ++i) sum[i] = x[i] + r[i];
-  conv1x1_bn(sum.data(), tokens, a.local_conv1, a.local_bn1, hidden.data());
+  conv1x1_bn(sum.data(), tokens, k.local_conv1, a.local_bn1, hidden.data());
   apply_activation(Activation::Relu, hidden.data(), tokens * inter);
-  conv1x1_bn(hidden.data(), tokens, a.local_conv2, a.local_bn2, local.data());
+  conv1x1_bn(hidden.data(), tokens, k.local_conv2, a.local_bn2, local.data());
   std::vector<float> mean(static_cast<size_t>(dim), 0.0f), ghid(static_cast<size_t>(inter)), glob(static_cast<size_t>(dim));
   for (int64_t c = 0; c < dim; ++c) {
     double s = 0;
     for (int64_t t = 0; t < tokens; ++t) s += sum[t * dim + c];
     mean[c] = static_cast<float>(s / tokens);
   }
-  conv1x1_bn(mean.data(), 1, a.global_conv1, a.global_bn1, ghid.data());
+  conv1x1_bn(mean.data(), 1, k.global_conv1, a.global_bn1, ghid.data());
   apply_activation(Activation::Relu, ghid.data(), inter);
-  conv1x1_bn(ghid.data(), 1, a.global_conv2, a.global_bn2, glob.data());
+  conv1x1_bn(ghid.data(), 1, k.global_conv2, a.global_bn2, glob.data());
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t c = 0; c < dim; ++c) {
       const int64_t i = t * dim + c;
@@ -194,16 +198,6 @@ void aff_fuse(const AffWeights& a, float* x, const float* r, int64_t tokens, int
 // Tokens per group of clips going through a Swin stage together (see htsat_forward).
 constexpr int64_t kStageRows = 2048;
 
-// Buffers reused across blocks and windows (per calling thread): a window's forward pass
-// then allocates nothing, and large buffers are not page-faulted in again for every block.
-struct SwinScratch {
-  std::vector<float> normed, windows, qkv, ctx, mlp;
-  std::vector<float> tokens, merged, merge_input;  // stage activations and patch merging
-  std::vector<float> images, mel_norm, patches, local;  // patch embedding
-  std::vector<int64_t> source;
-};
-thread_local SwinScratch t_scratch;
-
 template <typename T>
 T* sized(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -211,14 +205,13 @@ T* sized(std::vector<T>& v, size_t n) {
 }
 
 // One Swin block on x (batch x height x width x dim), in place.
-void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int width, int dim, float eps,
-                Activation act) {
+void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScratch& s, float* x, int batch, int height,
+                int width, int dim, float eps, Activation act) {
   const int ws = b.window, n = ws * ws, shift = b.shift, heads = b.heads, hd = dim / heads;
   const int hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
   const int nwy = hp / ws, nwx = wp / ws, nw = nwy * nwx;
   const int64_t tokens = static_cast<int64_t>(batch) * height * width;
   const int64_t wtokens = static_cast<int64_t>(batch) * nw * n;
-  SwinScratch& s = t_scratch;
   float* normed = sized(s.normed, tokens * dim);
   float* windows = sized(s.windows, wtokens * dim);  // layer-normed tokens in window order
   float* qkv = sized(s.qkv, wtokens * 3 * dim);  // per windowed token: query | key | value
@@ -240,7 +233,7 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
   }
   {
     profile::Scope scope("swin: q/k/v projections (GEMM)");
-    linear_packed(windows, wtokens, dim, b.packed_qkv, qkv, 3 * dim);
+    linear(windows, wtokens, dim, k.qkv.view(), qkv, 3 * dim);
   }
   {
     profile::Scope scope("swin: window attention");
@@ -266,7 +259,7 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
     profile::Scope scope("swin: attention output (GEMM) + residual");
     // Rows go back from window order to the token grid (reverse partition and roll) and are
     // added to the residual there, in the GEMM's epilogue.
-    linear_packed(ctx, wtokens, dim, b.packed_attention_output, x, dim, Epilogue::AddResidual, source);
+    linear(ctx, wtokens, dim, k.attention_output.view(), x, dim, Epilogue::AddResidual, source);
   }
   // MLP with residual.
   const int64_t hidden = b.intermediate.out;
@@ -278,25 +271,25 @@ void swin_block(const SwinBlockWeights& b, float* x, int batch, int height, int 
   {
     profile::Scope scope("swin: MLP fc1 (GEMM) + activation");
     if (act == Activation::Gelu) {
-      linear_packed(normed, tokens, dim, b.packed_intermediate, mlp, hidden, Epilogue::Gelu);
+      linear(normed, tokens, dim, k.intermediate.view(), mlp, hidden, Epilogue::Gelu);
     } else {
-      linear_packed(normed, tokens, dim, b.packed_intermediate, mlp, hidden);
+      linear(normed, tokens, dim, k.intermediate.view(), mlp, hidden);
       apply_activation(act, mlp, tokens * hidden);
     }
   }
   {
     profile::Scope scope("swin: MLP fc2 (GEMM) + residual");
-    linear_packed(mlp, tokens, hidden, b.packed_output, x, dim, Epilogue::AddResidual);
+    linear(mlp, tokens, hidden, k.output.view(), x, dim, Epilogue::AddResidual);
   }
 }
 
 // PatchMerging: 2x2 neighbours concatenated [(0,0),(1,0),(0,1),(1,1)] -> LayerNorm -> Linear 4C->2C.
 // out: batch x ceil(height/2) x ceil(width/2) x 2·dim.
-void patch_merge(const SwinStageWeights& s, const float* x, int batch, int height, int width, int dim, float eps,
-                 float* out) {
+void patch_merge(const SwinStageWeights& s, const SwinStageKernels& k, HtsatScratch& scratch, const float* x, int batch,
+                 int height, int width, int dim, float eps, float* out) {
   const int oh = (height + 1) / 2, ow = (width + 1) / 2;
   const int64_t rows = static_cast<int64_t>(batch) * oh * ow;
-  float* cat = sized(t_scratch.merge_input, static_cast<size_t>(rows * 4 * dim));
+  float* cat = sized(scratch.merge_input, static_cast<size_t>(rows * 4 * dim));
   const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
   profile::Scope scope("patch merging");
 #pragma omp parallel for schedule(static)
@@ -313,7 +306,7 @@ void patch_merge(const SwinStageWeights& s, const float* x, int batch, int heigh
     }
   }
   layer_norm(cat, rows, 4 * dim, s.downsample_norm.weight, s.downsample_norm.bias, eps, cat);
-  linear_packed(cat, rows, 4 * dim, s.packed_reduction, out, 2 * dim);
+  linear(cat, rows, 4 * dim, k.downsample_reduction.view(), out, 2 * dim);
 }
 
 }  // namespace
@@ -395,39 +388,41 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
   return w;
 }
 
-void pack_htsat_kernels(HtsatWeights& w, const std::function<void(const float*, int64_t)>& release) {
-  const auto done = [&](const LinearWeights& l) {
-    if (release) release(l.weight, l.in * l.out);
+HtsatKernels pack_htsat(const HtsatWeights& w, const std::function<void(const LinearWeights&)>& release) {
+  const auto pack = [&](std::initializer_list<LinearWeights> layers) {
+    PackedLinear packed = pack_linear(std::span<const LinearWeights>(layers.begin(), layers.size()));
+    if (release)
+      for (const LinearWeights& l : layers) release(l);
+    return packed;
   };
-  for (SwinStageWeights& s : w.stages) {
-    for (SwinBlockWeights& b : s.blocks) {
-      const int64_t dim = b.query.in, hidden = b.intermediate.out;
-      const float* qkv_weights[3] = {b.query.weight, b.key.weight, b.value.weight};
-      const float* qkv_biases[3] = {b.query.bias, b.key.bias, b.value.bias};
-      const int64_t qkv_outs[3] = {dim, dim, dim};
-      b.packed_qkv = pack_linear(3, qkv_weights, qkv_biases, qkv_outs, dim);
-      b.packed_attention_output = pack_linear(b.attention_output.weight, b.attention_output.bias, dim, dim);
-      b.packed_intermediate = pack_linear(b.intermediate.weight, b.intermediate.bias, hidden, dim);
-      b.packed_output = pack_linear(b.output.weight, b.output.bias, dim, hidden);
-      for (const LinearWeights* l : {&b.query, &b.key, &b.value, &b.attention_output, &b.intermediate, &b.output}) done(*l);
-    }
-    if (s.has_downsample) {
-      s.packed_reduction = pack_linear(s.downsample_reduction.weight, nullptr, s.downsample_reduction.out,
-                                       s.downsample_reduction.in);
-      done(s.downsample_reduction);
-    }
+  HtsatKernels k;
+  k.patch_proj = pack({w.patch_proj.as_linear()});
+  if (w.fusion) {
+    k.mel_conv2d = pack({w.mel_conv2d.as_linear()});
+    k.aff.local_conv1 = pack({w.aff.local_conv1.as_linear()});
+    k.aff.local_conv2 = pack({w.aff.local_conv2.as_linear()});
+    k.aff.global_conv1 = pack({w.aff.global_conv1.as_linear()});
+    k.aff.global_conv2 = pack({w.aff.global_conv2.as_linear()});
   }
-  w.kernels_packed = true;
+  for (const SwinStageWeights& s : w.stages) {
+    SwinStageKernels& sk = k.stages.emplace_back();
+    for (const SwinBlockWeights& b : s.blocks)
+      sk.blocks.push_back({pack({b.query, b.key, b.value}), pack({b.attention_output}), pack({b.intermediate}),
+                           pack({b.output})});
+    if (s.has_downsample) sk.downsample_reduction = pack({s.downsample_reduction});
+  }
+  return k;
 }
 
-void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* input, int batch, int channels, int frames,
-                   int mels, const uint8_t* is_longer, float* pooled, Trace* trace) {
+void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const HtsatKernels& k, HtsatScratch& scratch_buffers,
+                   const float* input, int batch, int channels, int frames, int mels, const uint8_t* is_longer,
+                   float* pooled, Trace* trace) {
   const ImageGeometry g = geometry(c);
   if (mels != c.num_mel_bins)
     throw Error("audio features have " + std::to_string(mels) + " mel bins, the model expects " + std::to_string(c.num_mel_bins));
   if (frames > g.spec_width)
     throw Error("audio features have " + std::to_string(frames) + " frames, more than the model's " + std::to_string(g.spec_width));
-  if (!w.kernels_packed) throw Error("internal: htsat_forward before pack_htsat_kernels");
+  if (k.stages.size() != w.stages.size()) throw Error("internal: htsat_forward with kernels packed from other weights");
   if (w.fusion && channels != 4) throw Error("fused model expects 4 feature channels, got " + std::to_string(channels));
   if (!w.fusion && channels != 1) throw Error("unfused model expects 1 feature channel, got " + std::to_string(channels));
   const float eps = static_cast<float>(c.layer_norm_eps);
@@ -435,9 +430,8 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
   const int64_t grid = static_cast<int64_t>(g.grid_h) * g.grid_w;
   const size_t image_size = static_cast<size_t>(g.spec_size) * g.spec_size;
 
-  // Patch embedding per clip -> tokens: batch x grid x embed. Activations live in per-thread
-  // buffers reused across calls (fresh multi-megabyte allocations cost page faults each time).
-  SwinScratch& scratch_buffers = t_scratch;
+  // Patch embedding per clip -> tokens: batch x grid x embed. Activations live in the caller's
+  // scratch, reused across calls (fresh multi-megabyte allocations cost page faults each time).
   // Two activation buffers, x and the other one, swap roles at each patch merging; both are
   // sized for the first stage (every later stage holds half as many floats).
   float* x = sized(scratch_buffers.tokens, static_cast<size_t>(batch * grid * embed));
@@ -456,15 +450,15 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
                    scratch_buffers.mel_norm);
     append(trace, "mel2img", images.data(), images.size());
     float* tokens = x + b * grid * embed;
-    patch_conv(images.data(), g.spec_size, w.patch_proj, g.grid_h, g.grid_w, tokens, scratch);
+    patch_conv(images.data(), g.spec_size, w.patch_proj, k.patch_proj, g.grid_h, g.grid_w, tokens, scratch);
     if (trace) {
       auto cm = to_channel_major(tokens, grid, embed);
       append(trace, "patch_proj_conv", cm.data(), cm.size());
     }
     if (w.fusion && is_longer && is_longer[b]) {
       local.resize(static_cast<size_t>(grid * embed));
-      fusion_local(w, g, images.data(), local.data(), trace, scratch);
-      aff_fuse(w.aff, tokens, local.data(), grid, embed);
+      fusion_local(w, k, g, images.data(), local.data(), trace, scratch);
+      aff_fuse(w.aff, k.aff, tokens, local.data(), grid, embed);
       if (trace) {
         auto cm = to_channel_major(tokens, grid, embed);
         append(trace, "fusion_aff_out", cm.data(), cm.size());
@@ -478,6 +472,7 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
   int height = g.grid_h, width = g.grid_w, dim = embed;
   for (size_t i = 0; i < w.stages.size(); ++i) {
     const SwinStageWeights& s = w.stages[i];
+    const SwinStageKernels& sk = k.stages[i];
     // Clips go through a stage in groups of about kStageRows tokens: early stages (4096
     // tokens a clip) one clip at a time so activations stay in cache, late stages several
     // clips at once so each weight matrix is read once per group. Every kernel treats rows
@@ -486,8 +481,9 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
     const int group = static_cast<int>(std::clamp<int64_t>(kStageRows / clip_tokens, 1, batch));
     for (int b0 = 0; b0 < batch; b0 += group) {
       float* xs = x + static_cast<size_t>(b0) * clip_tokens * dim;
-      for (const SwinBlockWeights& b : s.blocks)
-        swin_block(b, xs, std::min(group, batch - b0), height, width, dim, eps, c.hidden_act);
+      for (size_t j = 0; j < s.blocks.size(); ++j)
+        swin_block(s.blocks[j], sk.blocks[j], scratch_buffers, xs, std::min(group, batch - b0), height, width, dim, eps,
+                   c.hidden_act);
     }
     append(trace, "stage" + std::to_string(i) + "_pre_downsample", x, x_size);
     if (s.has_downsample) {
@@ -495,7 +491,7 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const float* inp
       height = (height + 1) / 2;
       width = (width + 1) / 2;
       x_size = static_cast<size_t>(batch) * height * width * dim * 2;
-      patch_merge(s, x, batch, in_height, in_width, dim, eps, spare);
+      patch_merge(s, sk, scratch_buffers, x, batch, in_height, in_width, dim, eps, spare);
       std::swap(x, spare);
       dim *= 2;
     }

@@ -11,7 +11,7 @@
 
 #include "model/config.h"
 #include "model/weights.h"
-#include "tensor/gemm.h"
+#include "tensor/linear.h"
 
 namespace clap {
 
@@ -26,8 +26,6 @@ struct SwinBlockWeights {  // audio_encoder.layers.<i>.blocks.<j>
   // heads x w² x w², and the shifted-window mask, windows x w² x w² (empty when unshifted).
   std::vector<float> position_bias;
   std::vector<float> shift_mask;
-  // The linear layers repacked for the GEMM kernel (query/key/value stacked into one).
-  PackedLinear packed_qkv, packed_attention_output, packed_intermediate, packed_output;
   int heads = 0, window = 0, shift = 0;
 };
 
@@ -36,7 +34,6 @@ struct SwinStageWeights {  // audio_encoder.layers.<i>
   bool has_downsample = false;
   NormWeights downsample_norm;             // downsample.norm
   LinearWeights downsample_reduction;      // downsample.reduction (no bias)
-  PackedLinear packed_reduction;           // derived: downsample_reduction repacked
   int dim = 0, height = 0, width = 0;      // token grid entering the stage
 };
 
@@ -54,16 +51,48 @@ struct HtsatWeights {  // audio_model.audio_encoder
   AffWeights aff;
   std::vector<SwinStageWeights> stages;
   NormWeights final_norm;       // norm
-  bool kernels_packed = false;  // derived: pack_htsat_kernels has run
 };
 
 HtsatWeights load_htsat(const AudioConfig& config, WeightSource& source, const std::string& prefix);
 
-// Repacks the linear layers for the GEMM kernel (a few hundred ms): done once, before the
-// first forward pass, not at load, so text-only use of a model never pays for it. `release`
-// is told about each original weight matrix once it is packed, so the caller can drop its
-// memory-mapped pages and the layer exists once in memory.
-void pack_htsat_kernels(HtsatWeights& weights, const std::function<void(const float*, int64_t)>& release = {});
+// The tower's linear layers, and its convolutions as GEMMs over patches, repacked into
+// panels for the GEMM kernel. Built from HtsatWeights by pack_htsat and never changed.
+struct SwinBlockKernels {
+  PackedLinear qkv;  // query, key, value stacked into one layer
+  PackedLinear attention_output, intermediate, output;
+};
+
+struct SwinStageKernels {
+  std::vector<SwinBlockKernels> blocks;
+  PackedLinear downsample_reduction;  // empty without downsample
+};
+
+struct AffKernels {
+  PackedLinear local_conv1, local_conv2, global_conv1, global_conv2;
+};
+
+struct HtsatKernels {
+  PackedLinear patch_proj;
+  PackedLinear mel_conv2d;  // fused models
+  AffKernels aff;           // fused models
+  std::vector<SwinStageKernels> stages;
+};
+
+// Packs every layer (a few hundred ms for the full-size towers, and a copy of the audio
+// weights): the model does it once, on the first audio call, so text-only use never pays for
+// it. Reads only `weights`. `release` is told about each checkpoint layer once it is packed,
+// so the caller can drop its memory-mapped pages and the layer exists once in memory.
+HtsatKernels pack_htsat(const HtsatWeights& weights, const std::function<void(const LinearWeights&)>& release = {});
+
+// Buffers of one forward pass, owned by the caller and reused across calls: a window's pass
+// then allocates nothing large, and multi-megabyte buffers are not page-faulted in again for
+// every call or block. One forward pass at a time per scratch.
+struct HtsatScratch {
+  std::vector<float> normed, windows, qkv, ctx, mlp;
+  std::vector<float> tokens, merged, merge_input;  // stage activations and patch merging
+  std::vector<float> images, mel_norm, patches, local;  // patch embedding
+  std::vector<int64_t> source;
+};
 
 // Optional capture of intermediate tensors (reference layouts) for parity tests.
 using Trace = std::map<std::string, std::vector<float>>;
@@ -71,8 +100,9 @@ using Trace = std::map<std::string, std::vector<float>>;
 // input: batch x channels x frames x mels log-mel features (channels 1, or 4 for fused models);
 // is_longer: per row, selects the fusion branch (fused models only).
 // pooled: batch x hidden_size (mean of the final LayerNorm output over tokens).
-void htsat_forward(const AudioConfig& config, const HtsatWeights& weights, const float* input, int batch, int channels,
-                   int frames, int mels, const uint8_t* is_longer, float* pooled, Trace* trace = nullptr);
+void htsat_forward(const AudioConfig& config, const HtsatWeights& weights, const HtsatKernels& kernels,
+                   HtsatScratch& scratch, const float* input, int batch, int channels, int frames, int mels,
+                   const uint8_t* is_longer, float* pooled, Trace* trace = nullptr);
 
 // Multiply-accumulate count x2 of one window's forward pass (for GFLOP/s reporting).
 double htsat_flops_per_window(const AudioConfig& config);

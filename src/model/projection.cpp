@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "tensor/linear.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -12,9 +13,9 @@ ProjectionWeights load_projection(WeightSource& source, const std::string& prefi
 
 void projection_forward(const ProjectionWeights& w, Activation act, const float* in, int64_t rows, float* out) {
   std::vector<float> hidden(static_cast<size_t>(rows * w.linear1.out));
-  linear(in, rows, w.linear1.in, w.linear1.weight, w.linear1.bias, w.linear1.out, hidden.data());
+  linear(in, rows, w.linear1.in, w.linear1, hidden.data(), w.linear1.out);
   apply_activation(act, hidden.data(), rows * w.linear1.out);
-  linear(hidden.data(), rows, w.linear2.in, w.linear2.weight, w.linear2.bias, w.linear2.out, out);
+  linear(hidden.data(), rows, w.linear2.in, w.linear2, out, w.linear2.out);
 }
 
 }  // namespace clap

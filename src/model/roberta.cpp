@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "tensor/linear.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -74,21 +75,21 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const std::ve
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const RobertaLayerWeights& l = w.layers[li];
-    linear_rowwise(x.data(), rows, h, l.query.weight, l.query.bias, h, q.data());
-    linear_rowwise(x.data(), rows, h, l.key.weight, l.key.bias, h, k.data());
-    linear_rowwise(x.data(), rows, h, l.value.weight, l.value.bias, h, v.data());
+    linear(x.data(), rows, h, l.query, q.data(), h);
+    linear(x.data(), rows, h, l.key, k.data(), h);
+    linear(x.data(), rows, h, l.value, v.data(), h);
     for (size_t s = 0; s < sequences.size(); ++s) {
       const int64_t off = first[s] * h, n = first[s + 1] - first[s];
       for (int64_t hh = 0; hh < heads; ++hh)
         attention_head(q.data() + off + hh * hd, k.data() + off + hh * hd, v.data() + off + hh * hd, h, n, hd, scale,
                        nullptr, nullptr, ctx.data() + off + hh * hd, h, scratch.data());
     }
-    linear_rowwise(ctx.data(), rows, h, l.attention_output.weight, l.attention_output.bias, h, tmp.data());
+    linear(ctx.data(), rows, h, l.attention_output, tmp.data(), h);
     add_inplace(tmp.data(), x.data(), rows * h);
     layer_norm(tmp.data(), rows, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());
-    linear_rowwise(x.data(), rows, h, l.intermediate.weight, l.intermediate.bias, c.intermediate_size, mlp.data());
+    linear(x.data(), rows, h, l.intermediate, mlp.data(), c.intermediate_size);
     apply_activation(c.hidden_act, mlp.data(), rows * c.intermediate_size);
-    linear_rowwise(mlp.data(), rows, c.intermediate_size, l.output.weight, l.output.bias, h, tmp.data());
+    linear(mlp.data(), rows, c.intermediate_size, l.output, tmp.data(), h);
     add_inplace(tmp.data(), x.data(), rows * h);
     layer_norm(tmp.data(), rows, h, l.output_norm.weight, l.output_norm.bias, eps, x.data());
     if (trace) (*trace)["hidden_state_" + std::to_string(li + 1)] = x;
@@ -97,7 +98,7 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const std::ve
   std::vector<float> cls(sequences.size() * h);
   for (size_t s = 0; s < sequences.size(); ++s)
     std::copy(x.data() + first[s] * h, x.data() + (first[s] + 1) * h, cls.data() + s * h);
-  linear_rowwise(cls.data(), static_cast<int64_t>(sequences.size()), h, w.pooler.weight, w.pooler.bias, h, pooled);
+  linear(cls.data(), static_cast<int64_t>(sequences.size()), h, w.pooler, pooled, h);
   apply_activation(Activation::Tanh, pooled, static_cast<int64_t>(sequences.size()) * h);
 }
 

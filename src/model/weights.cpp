@@ -119,7 +119,7 @@ const float* WeightSource::get(const std::string& name, const std::vector<int64_
 }
 
 LinearWeights WeightSource::linear(const std::string& prefix, int64_t in, int64_t out, bool bias) {
-  LinearWeights w;
+  LinearWeights w;  // checkpoint layout (Rows), float32
   w.in = in;
   w.out = out;
   w.weight = get(prefix + ".weight", {out, in});
@@ -171,8 +171,9 @@ void WeightSource::check() const {
   throw Error(msg);
 }
 
-void WeightSource::release(const float* p, int64_t count) const {
-  if (file_ && p) file_->release(p, static_cast<size_t>(count) * sizeof(float));
+void WeightSource::release(const LinearWeights& layer) const {
+  if (file_ && layer.weight && layer.layout == WeightLayout::Rows)
+    file_->release(layer.weight, static_cast<size_t>(layer.in * layer.out) * sizeof(float));
 }
 
 }  // namespace clap

@@ -10,14 +10,12 @@
 #include <vector>
 
 #include "model/safetensors.h"
+#include "tensor/linear.h"
 
 namespace clap {
 
-struct LinearWeights {  // <prefix>.weight [out, in], <prefix>.bias [out]
-  const float* weight = nullptr;
-  const float* bias = nullptr;  // null when the layer has no bias
-  int64_t in = 0, out = 0;
-};
+// Linear layers are tensor/linear.h's LinearWeights in the checkpoint's layout (Rows):
+// <prefix>.weight [out, in], <prefix>.bias [out] (null when the layer has no bias).
 
 struct NormWeights {  // LayerNorm <prefix>.weight / .bias [dim]
   const float* weight = nullptr;
@@ -37,6 +35,9 @@ struct ConvWeights {  // Conv2d <prefix>.weight [out, in, kh, kw], .bias [out]
   const float* weight = nullptr;
   const float* bias = nullptr;
   int64_t out = 0, in = 0, kh = 0, kw = 0;
+
+  // The convolution as a linear layer over flattened in x kh x kw patches.
+  LinearWeights as_linear() const { return {in * kh * kw, out, WeightLayout::Rows, WeightType::F32, weight, bias}; }
 };
 
 // Hands out float32 tensors by checkpoint name. From a file, F32 data is used in place
@@ -60,9 +61,9 @@ class WeightSource {
   // the real loading path on it).
   void save_generated(const std::string& path) const;
 
-  // The tensor at p (count floats) will not be read again (it was repacked): its memory-mapped
+  // The layer's weight matrix will not be read again (it was repacked): its memory-mapped
   // pages are dropped. No-op for generated or converted tensors.
-  void release(const float* p, int64_t count) const;
+  void release(const LinearWeights& layer) const;
 
   // Throws one clap::Error listing every problem recorded so far.
   void check() const;

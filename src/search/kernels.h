@@ -3,11 +3,13 @@
 // Why not FAISS or the GEMM for reported scores: their summation order depends on the thread
 // count, the batch shape and the CPU's instruction set, so the same track could get a score that
 // differs in the last bits between `search` and `analyze`, or between two machines. The numbers
-// printed come from here, with a fixed summation order (16 lanes, then a fixed pairwise
-// reduction), so they are bit-identical whatever the threads or grouping. The exact and IVF
-// scans of VectorIndex use it too (see vector_index.cpp for the measured reason).
+// printed come from clap::dot (core/vector_math.h: a fixed summation order, 16 lanes, then a
+// fixed pairwise reduction), so they are bit-identical whatever the threads or grouping. The
+// exact and IVF scans of VectorIndex use it too (see vector_index.cpp for the measured reason).
 #pragma once
 #include <cstdint>
+
+#include "core/vector_math.h"
 
 namespace clap::search {
 
@@ -17,16 +19,10 @@ namespace clap::search {
 // measured) on a busy one, and a single-query scan is memory-bound anyway.
 inline bool worth_threads(int64_t macs) { return macs >= (int64_t{1} << 27); }
 
-// a · b over d floats, fixed summation order.
-float dot(const float* a, const float* b, int64_t d);
-
 // out[i * n + j] = queries[i] · base[rows ? rows[j] : j] for nq queries and n base rows of width d
-// (row-major). Parallel over base rows when large; each output is one dot(), so the result does
-// not depend on the thread count.
+// (row-major). Parallel over base rows when large; each output is one clap::dot, so the result
+// does not depend on the thread count.
 void score_rows(int64_t nq, const float* queries, const float* base, const int64_t* rows, int64_t n, int64_t d,
                 float* out);
-
-// Copies x (n × d) into out with each row divided by its L2 norm (rows of norm 0 stay 0).
-void normalize_rows(const float* x, int64_t n, int64_t d, float* out);
 
 }  // namespace clap::search

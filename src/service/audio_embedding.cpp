@@ -24,7 +24,8 @@ std::string fixed(double v, int decimals) {
 
 }  // namespace
 
-FileWindows embed_file_windows(const ClapModel& model, const std::string& path, const WindowSettings& s) {
+FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
+                               const WindowSettings& s) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no such file");
   if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");
@@ -61,7 +62,7 @@ FileWindows embed_file_windows(const ClapModel& model, const std::string& path, 
   }
   if (clips.empty())
     throw Error(path + ": silent throughout (every window is below " + fixed(s.silence_db, 0) + " dBFS)");
-  const std::vector<float> emb = model.embed_audio(clips, s.batch);
+  const std::vector<float> emb = model.embed_audio(state, clips, s.batch);
   fw.embeddings.assign(windows.size() * static_cast<size_t>(fw.dim), 0.0f);
   for (size_t k = 0; k < clip_rows.size(); ++k)
     std::copy(emb.begin() + static_cast<long>(k * fw.dim), emb.begin() + static_cast<long>((k + 1) * fw.dim),
@@ -73,13 +74,14 @@ std::vector<float> file_track_embedding(const FileWindows& fw) {
   return track_embedding(fw.size(), fw.dim, fw.embeddings.data(), fw.silent.data());
 }
 
-std::vector<float> embed_audio_file(const ClapModel& model, const std::string& path, double hop_s, int batch) {
+std::vector<float> embed_audio_file(const ClapModel& model, ClapState& state, const std::string& path, double hop_s,
+                                    int batch) {
   std::vector<float> samples = audio::decode_file(path, model.sample_rate());
   const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), model.window_samples(),
                                            static_cast<int64_t>(hop_s * model.sample_rate()));
   std::vector<std::span<const float>> clips;
   for (const auto& w : windows) clips.emplace_back(samples.data() + w.start, static_cast<size_t>(w.end - w.start));
-  std::vector<float> emb = model.embed_audio(clips, batch);
+  std::vector<float> emb = model.embed_audio(state, clips, batch);
   if (clips.size() == 1) return emb;  // at most one window: exactly the reference's processing
   return track_embedding(static_cast<int64_t>(clips.size()), model.embedding_dim(), emb.data(), nullptr);
 }

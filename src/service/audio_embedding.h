@@ -29,7 +29,8 @@ struct WindowSettings {
 
 // Throws clap::Error: no such file, a folder, undecodable ("cannot decode the query audio: ..."),
 // window longer than the model's input, silent throughout.
-FileWindows embed_file_windows(const ClapModel& model, const std::string& path, const WindowSettings& settings);
+FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
+                               const WindowSettings& settings);
 
 // The track embedding of a file's windows (silent ones skipped), as the index stores it.
 std::vector<float> file_track_embedding(const FileWindows& windows);
@@ -37,6 +38,7 @@ std::vector<float> file_track_embedding(const FileWindows& windows);
 // `clapsearch embed`: a file of at most one model window is embedded exactly as the reference
 // processes one clip; a longer one as the normalised mean of its windows (model window, every
 // hop_s seconds), i.e. the track embedding the index stores (no silence threshold here).
-std::vector<float> embed_audio_file(const ClapModel& model, const std::string& path, double hop_s, int batch);
+std::vector<float> embed_audio_file(const ClapModel& model, ClapState& state, const std::string& path, double hop_s,
+                                    int batch);
 
 }  // namespace clap::service

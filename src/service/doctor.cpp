@@ -30,9 +30,7 @@ DoctorReport check_model(const std::string& spec, int threads) {
   r.dir = resolved.dir;
 
   t0 = std::chrono::steady_clock::now();
-  LoadOptions load_options;
-  load_options.threads = threads;
-  const auto model = ClapModel::load(resolved.dir, load_options);
+  const auto model = ClapModel::load(resolved.dir);
   r.load_seconds = seconds_since(t0);
 
   r.weights_file = (fs::path(resolved.dir) / "model.safetensors").string();
@@ -46,7 +44,7 @@ DoctorReport check_model(const std::string& spec, int threads) {
   r.health_checked = model->has_tokenizer();
   if (r.health_checked) {
     t0 = std::chrono::steady_clock::now();
-    r.health = check_text_health(*model);
+    r.health = check_text_health(*model, threads);
     r.health_seconds = seconds_since(t0);
   }
   return r;

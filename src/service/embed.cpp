@@ -10,6 +10,7 @@ EmbedResult embed_inputs(const EmbedRequest& r) {
   mo.warn = r.warn;
   const OpenedModel opened = open_model(r.model, mo);
   const ClapModel& model = *opened.model;
+  ClapState state(r.threads, r.warn);
   EmbedResult result;
   result.dim = model.embedding_dim();
   std::vector<std::string> texts;
@@ -18,7 +19,7 @@ EmbedResult embed_inputs(const EmbedRequest& r) {
     EmbedOutput out{in, {}, {}};
     if (in.is_audio) {
       try {
-        out.embedding = embed_audio_file(model, in.value, r.hop_s, r.batch);
+        out.embedding = embed_audio_file(model, state, in.value, r.hop_s, r.batch);
       } catch (const std::exception& e) {
         out.error = e.what();
       }
@@ -29,7 +30,7 @@ EmbedResult embed_inputs(const EmbedRequest& r) {
     result.outputs.push_back(std::move(out));
   }
   if (!texts.empty()) {
-    const std::vector<float> emb = model.embed_text(texts, r.batch);
+    const std::vector<float> emb = model.embed_text(state, texts, r.batch);
     const size_t d = static_cast<size_t>(result.dim);
     for (size_t k = 0; k < texts.size(); ++k)
       result.outputs[text_slots[k]].embedding.assign(emb.begin() + static_cast<long>(k * d),

@@ -33,6 +33,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   settings.hop_s = resolved_settings.hop_s;
   settings.silence_db = resolved_settings.silence_db;
   settings.batch = r.batch;
+  settings.model_threads = r.threads;
   settings.decode_threads = r.decoders;
   settings.retry_errors = r.retry_errors;
   settings.crawl.include = r.include;

@@ -206,6 +206,7 @@ const ClapModel& Library::model() {
     mo.threads = options_.threads;
     mo.warn = options_.warn;
     model_ = load_model(s.resolved, mo);
+    state_ = std::make_unique<ClapState>(options_.threads, options_.warn);
     if (model_->embedding_dim() != identity_.dim)
       throw Error("the model's embedding size " + std::to_string(model_->embedding_dim()) + " differs from the index's " +
                   std::to_string(identity_.dim));
@@ -237,7 +238,7 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   if (!missing.empty()) {
     const ClapModel& m = model();
     if (!m.has_tokenizer()) throw Error("the model has no tokenizer: text queries are not possible with it");
-    const std::vector<float> emb = m.embed_text(missing);
+    const std::vector<float> emb = m.embed_text(*state_, missing);
     bool saved = !store_->read_only();
     for (size_t k = 0; k < missing.size(); ++k) {
       std::vector<float> e(emb.begin() + static_cast<long>(k * d), emb.begin() + static_cast<long>((k + 1) * d));
@@ -279,7 +280,8 @@ FileWindows Library::embed_file(const std::string& path, double window_s, double
     throw Error(buf);
   }
   ws.silence_db = identity_.silence_db;
-  FileWindows fw = embed_file_windows(model(), path, ws);
+  const ClapModel& m = model();
+  FileWindows fw = embed_file_windows(m, *state_, path, ws);
   int64_t silent = 0;
   for (uint8_t s : fw.silent) silent += s;
   note("embedded " + path + ": " + std::to_string(fw.size()) + " windows (" + std::to_string(silent) + " silent)");

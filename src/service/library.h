@@ -31,7 +31,7 @@ struct LibraryOptions {
   std::string model;  // empty = the model recorded in the index (another one is refused)
   int threads = 0;    // model threads, 0 = all cores
   Notice note;        // optional notes (see above); null = silent
-  Notice warn;        // warnings (a collapsed text tower on first use of a download); null = dropped
+  Notice warn;        // warnings (text cut at the model's limit, a collapsed text tower); null = dropped
 };
 
 enum class Access {
@@ -128,6 +128,7 @@ class Library {
   std::unique_ptr<Embeddings> track_embeddings_;
   std::unique_ptr<index::ModelSpec> spec_;
   std::unique_ptr<ClapModel> model_;
+  std::unique_ptr<ClapState> state_;  // this session's buffers, thread count and warnings; made with model_
   int64_t cache_hits_ = 0, cache_misses_ = 0;
 };
 

@@ -5,12 +5,10 @@
 namespace clap::service {
 
 std::unique_ptr<ClapModel> load_model(const hub::ResolvedModel& resolved, const ModelOpenOptions& options) {
-  LoadOptions lo;
-  lo.threads = options.threads;
-  auto model = ClapModel::load(resolved.dir, lo);
+  auto model = ClapModel::load(resolved.dir);
   // A model just downloaded is used here for the first time: check its text tower once.
   if (resolved.downloaded && model->has_tokenizer()) {
-    const ModelHealth health = check_text_health(*model);
+    const ModelHealth health = check_text_health(*model, options.threads);
     if (health.collapsed && options.warn) options.warn(collapsed_warning(resolved.id, health));
   }
   return model;

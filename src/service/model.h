@@ -16,7 +16,7 @@ using Notice = std::function<void(const std::string&)>;
 
 struct ModelOpenOptions {
   hub::HubOptions hub;       // quiet: no download progress
-  int threads = 0;           // model threads, 0 = all cores
+  int threads = 0;           // threads of the first-use health check, 0 = all cores
   Notice warn;               // receives the collapsed-text-tower warning (null: dropped)
 };
 

@@ -15,9 +15,10 @@ const std::vector<std::string>& health_prompts() {
   return prompts;
 }
 
-ModelHealth check_text_health(const ClapModel& model) {
+ModelHealth check_text_health(const ClapModel& model, int threads) {
   const auto& prompts = health_prompts();
-  const std::vector<float> e = model.embed_text(prompts);
+  ClapState state(threads);
+  const std::vector<float> e = model.embed_text(state, prompts);
   const size_t n = prompts.size(), dim = static_cast<size_t>(model.embedding_dim());
   double sum = 0, max = -1;
   int pairs = 0;

@@ -21,8 +21,8 @@ struct ModelHealth {
 // The prompts embedded by the check (unrelated on purpose).
 const std::vector<std::string>& health_prompts();
 
-// Throws clap::Error if the model has no tokenizer.
-ModelHealth check_text_health(const ClapModel& model);
+// Throws clap::Error if the model has no tokenizer. threads: per model call (0 = all cores).
+ModelHealth check_text_health(const ClapModel& model, int threads = 0);
 
 // The loud multi-line warning printed for a collapsed model (no trailing newline).
 std::string collapsed_warning(const std::string& model_id, const ModelHealth& health);

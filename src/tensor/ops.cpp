@@ -1,16 +1,11 @@
 #include "tensor/ops.h"
 
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <xmmintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <string>
-
-#include "core/error.h"
-#include "tensor/gemm.h"
 
 namespace clap {
 
@@ -352,58 +347,13 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
   }
 }
 
-namespace {
-// linear_rowwise without AVX-512: y[m, :] = x[m, :] · Wᵀ, one dot product per output (16
-// partial sums in a fixed order), outputs split across threads so each weight row is read once.
-CLAP_VECTOR_CLONES float dot(const float* a, const float* b, int64_t n) {
-  float acc[16] = {0};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) acc[l] += a[i + l] * b[i + l];
-  float s = 0;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int l = 0; l < 16; ++l) s += acc[l];
-  return s;
-}
-
-void linear_rowwise_portable(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias,
-                             int64_t out, float* y) {
-#pragma omp parallel for schedule(static)
-  for (int64_t o = 0; o < out; ++o) {
-    const float* w = weight + o * in;
-    for (int64_t r = 0; r < rows; ++r) y[r * out + o] = dot(x + r * in, w, in) + (bias ? bias[o] : 0.0f);
-  }
-}
-}  // namespace
-
 void flush_denormals_in_all_threads() {
-  // MXCSR FTZ (bit 15) | DAZ (bit 6), per thread: the calling thread and the OpenMP pool
-  // (which oneDNN shares). Denormals (< 1.2e-38) otherwise cost ~100 cycles per operation,
-  // e.g. in masked attention; they are far below anything an embedding can show.
+  // MXCSR FTZ (bit 15) | DAZ (bit 6), per thread: the calling thread and its OpenMP pool.
+  // Denormals (< 1.2e-38) otherwise cost ~100 cycles per operation, e.g. in masked
+  // attention; they are far below anything an embedding can show.
   _mm_setcsr(_mm_getcsr() | 0x8040);
 #pragma omp parallel
   _mm_setcsr(_mm_getcsr() | 0x8040);
-}
-
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (st != dnnl_success) throw Error("oneDNN sgemm failed with status " + std::to_string(int(st)));
-}
-
-void linear_rowwise(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
-                    float* y) {
-  if (!linear_rowwise_fast(x, rows, in, weight, bias, out, y)) linear_rowwise_portable(x, rows, in, weight, bias, out, y);
-}
-
-void linear(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out, float* y) {
-  if (rows <= kFewRows) return linear_rowwise(x, rows, in, weight, bias, out, y);
-  if (bias) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + out, y + r * out);
-  }
-  gemm(false, true, rows, out, in, 1.0f, x, in, weight, in, bias ? 1.0f : 0.0f, y, out);
 }
 
 void gelu_erf_inplace(float* x, int64_t n) {
@@ -459,16 +409,6 @@ void apply_activation(Activation act, float* x, int64_t n) {
 int64_t attention_scratch_floats(int64_t n, int64_t hd) {
   const int64_t hp = (hd + 15) / 16 * 16;
   return hd * n + n * n + n * hp + 8 * hp;
-}
-
-void l2_normalize_rows(float* x, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* xr = x + r * cols;
-    double sq = 0;
-    for (int64_t i = 0; i < cols; ++i) sq += double(xr[i]) * xr[i];
-    const float inv = 1.0f / std::max(static_cast<float>(std::sqrt(sq)), 1e-12f);
-    for (int64_t i = 0; i < cols; ++i) xr[i] *= inv;
-  }
 }
 
 void add_inplace(float* y, const float* x, int64_t n) {

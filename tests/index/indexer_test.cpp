@@ -19,9 +19,9 @@
 #include "audio/decode.h"
 #include "audio/windows.h"
 #include "core/error.h"
+#include "core/vector_math.h"
 #include "hub/hub.h"
 #include "support/golden.h"
-#include "tensor/ops.h"
 
 namespace clap::index {
 namespace {

@@ -1,14 +1,16 @@
-// The GEMM kernels behind every linear layer: exact shapes and tails, epilogues, and the
-// property the batching relies on (a row's result never depends on the other rows).
+// The kernels behind every linear layer (both weight layouts): exact shapes and tails,
+// epilogues, and the property the batching relies on (a row's result never depends on the
+// other rows).
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
-#include "tensor/gemm.h"
+#include "tensor/linear.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -35,6 +37,11 @@ std::vector<double> reference(const std::vector<float>& x, int64_t rows, int64_t
   return y;
 }
 
+// A layer in the checkpoint's layout.
+LinearWeights rows_layout(const std::vector<float>& w, const std::vector<float>& b, int64_t out, int64_t in) {
+  return {in, out, WeightLayout::Rows, WeightType::F32, w.data(), b.empty() ? nullptr : b.data()};
+}
+
 // Runs the body with each kernel family this CPU can run (the best one, AVX2, generic).
 class Kernels : public ::testing::TestWithParam<KernelIsa> {
  protected:
@@ -49,7 +56,7 @@ TEST_P(Kernels, PackedLinearMatchesDoublePrecisionOnEveryTailShape) {
         const auto x = random_floats(rows * in, 1), w = random_floats(out * in, 2), b = random_floats(out, 3);
         const PackedLinear p = pack_linear(w.data(), b.data(), out, in);
         std::vector<float> y(rows * out, -7.0f);
-        linear_packed(x.data(), rows, in, p, y.data(), out);
+        linear(x.data(), rows, in, p.view(), y.data(), out);
         const auto ref = reference(x, rows, in, w, b, out);
         for (size_t i = 0; i < y.size(); ++i)
           ASSERT_NEAR(y[i], ref[i], 1e-5 * (1 + std::sqrt(double(in))))
@@ -62,14 +69,14 @@ TEST_P(Kernels, RowsAreIndependentOfTheCallAndThreadCount) {
   const auto x = random_floats(rows * in, 4), w = random_floats(out * in, 5), b = random_floats(out, 6);
   const PackedLinear p = pack_linear(w.data(), b.data(), out, in);
   std::vector<float> all(rows * out);
-  linear_packed(x.data(), rows, in, p, all.data(), out);
+  linear(x.data(), rows, in, p.view(), all.data(), out);
   const int threads = omp_get_max_threads();
   for (int t : {1, 2}) {
     omp_set_num_threads(t);
     for (int64_t first : {0, 7, 150, 300}) {
       const int64_t count = std::min<int64_t>(rows - first, 1 + first % 13);
       std::vector<float> part(count * out);
-      linear_packed(x.data() + first * in, count, in, p, part.data(), out);
+      linear(x.data() + first * in, count, in, p.view(), part.data(), out);
       EXPECT_EQ(0, std::memcmp(part.data(), all.data() + first * out, part.size() * sizeof(float)))
           << packed_gemm_kernel() << " rows " << first << "+" << count << " threads " << t;
     }
@@ -83,9 +90,9 @@ TEST_P(Kernels, EpiloguesEqualTheSeparateSteps) {
   const auto residual = random_floats(rows * out, 10);
   const PackedLinear p = pack_linear(w.data(), b.data(), out, in);
   std::vector<float> plain(rows * out), gelu(rows * out), added = residual;
-  linear_packed(x.data(), rows, in, p, plain.data(), out);
-  linear_packed(x.data(), rows, in, p, gelu.data(), out, Epilogue::Gelu);
-  linear_packed(x.data(), rows, in, p, added.data(), out, Epilogue::AddResidual);
+  linear(x.data(), rows, in, p.view(), plain.data(), out);
+  linear(x.data(), rows, in, p.view(), gelu.data(), out, Epilogue::Gelu);
+  linear(x.data(), rows, in, p.view(), added.data(), out, Epilogue::AddResidual);
   std::vector<float> expect_gelu = plain;
   gelu_erf_inplace(expect_gelu.data(), static_cast<int64_t>(expect_gelu.size()));
   EXPECT_EQ(0, std::memcmp(gelu.data(), expect_gelu.data(), gelu.size() * sizeof(float)));
@@ -102,13 +109,20 @@ TEST_P(Kernels, StackedLayersEqualSeparateOnes) {
   const PackedLinear stacked = pack_linear(2, weights, biases, outs, in);
   const PackedLinear q = pack_linear(wq.data(), bq.data(), 24, in), k = pack_linear(wk.data(), nullptr, 40, in);
   std::vector<float> ys(rows * 64), yq(rows * 24), yk(rows * 40);
-  linear_packed(x.data(), rows, in, stacked, ys.data(), 64);
-  linear_packed(x.data(), rows, in, q, yq.data(), 24);
-  linear_packed(x.data(), rows, in, k, yk.data(), 40);
+  linear(x.data(), rows, in, stacked.view(), ys.data(), 64);
+  linear(x.data(), rows, in, q.view(), yq.data(), 24);
+  linear(x.data(), rows, in, k.view(), yk.data(), 40);
   for (int64_t r = 0; r < rows; ++r) {
     EXPECT_EQ(0, std::memcmp(ys.data() + r * 64, yq.data() + r * 24, 24 * sizeof(float))) << r;
     EXPECT_EQ(0, std::memcmp(ys.data() + r * 64 + 24, yk.data() + r * 40, 40 * sizeof(float))) << r;
   }
+  // The same stack from checkpoint-layout layers.
+  const std::vector<float> no_bias;
+  const LinearWeights parts[2] = {rows_layout(wq, bq, 24, in), rows_layout(wk, no_bias, 40, in)};
+  const PackedLinear from_layers = pack_linear(parts);
+  std::vector<float> yl(rows * 64);
+  linear(x.data(), rows, in, from_layers.view(), yl.data(), 64);
+  EXPECT_EQ(0, std::memcmp(yl.data(), ys.data(), ys.size() * sizeof(float)));
 }
 
 TEST_P(Kernels, FewRowLinearMatchesDoublePrecision) {
@@ -117,11 +131,72 @@ TEST_P(Kernels, FewRowLinearMatchesDoublePrecision) {
       for (int64_t in : {7, 768}) {
         const auto x = random_floats(rows * in, 15), w = random_floats(out * in, 16), b = random_floats(out, 17);
         std::vector<float> y(rows * out);
-        linear(x.data(), rows, in, w.data(), b.data(), out, y.data());
+        linear(x.data(), rows, in, rows_layout(w, b, out, in), y.data(), out);
         const auto ref = reference(x, rows, in, w, b, out);
         for (size_t i = 0; i < y.size(); ++i)
           ASSERT_NEAR(y[i], ref[i], 1e-5 * (1 + std::sqrt(double(in)))) << "rows " << rows << " out " << out << " in " << in;
       }
+}
+
+// The text tower runs all tokens of a batch of texts through one call: with weights in the
+// checkpoint's layout, each row must come out exactly as when it is alone, at any row count.
+TEST_P(Kernels, RowsLayoutManyRowsEqualOneRowAtATime) {
+  const int64_t rows = 40, in = 300, out = 230;  // large enough to be split across threads
+  const auto x = random_floats(rows * in, 18), w = random_floats(out * in, 19), b = random_floats(out, 20);
+  const LinearWeights layer = rows_layout(w, b, out, in);
+  std::vector<float> all(rows * out);
+  linear(x.data(), rows, in, layer, all.data(), out);
+  const int threads = omp_get_max_threads();
+  for (int t : {1, 2}) {
+    omp_set_num_threads(t);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> one(out);
+      linear(x.data() + r * in, 1, in, layer, one.data(), out);
+      EXPECT_EQ(0, std::memcmp(one.data(), all.data() + r * out, out * sizeof(float)))
+          << packed_gemm_kernel() << " row " << r << " threads " << t;
+    }
+  }
+  omp_set_num_threads(threads);
+}
+
+// Both layouts: row strides, the row map (scatter, -1 dropped) and the epilogues give exactly
+// the plain result moved, activated or added.
+TEST_P(Kernels, StridesRowMapAndEpiloguesOnBothLayouts) {
+  const int64_t rows = 30, in = 50, out = 37, ldx = 53, ldy = 41;
+  const auto x = random_floats(rows * ldx, 21), w = random_floats(out * in, 22), b = random_floats(out, 23);
+  const auto residual = random_floats(rows * ldy, 24);
+  const PackedLinear packed = pack_linear(w.data(), b.data(), out, in);
+  std::vector<int64_t> row_map(rows);
+  for (int64_t r = 0; r < rows; ++r) row_map[r] = r % 7 == 3 ? -1 : rows - 1 - r;  // reversed, some dropped
+  for (const LinearWeights& layer : {rows_layout(w, b, out, in), packed.view()}) {
+    SCOPED_TRACE(layer.layout == WeightLayout::Rows ? "rows layout" : "panels layout");
+    std::vector<float> plain(rows * ldy, 0.0f);
+    linear(x.data(), rows, ldx, layer, plain.data(), ldy);
+    const auto ref = reference(
+        [&] {
+          std::vector<float> dense(rows * in);
+          for (int64_t r = 0; r < rows; ++r) std::copy_n(x.data() + r * ldx, in, dense.data() + r * in);
+          return dense;
+        }(),
+        rows, in, w, b, out);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out; ++o)
+        ASSERT_NEAR(plain[r * ldy + o], ref[r * out + o], 1e-5 * (1 + std::sqrt(double(in)))) << r << " " << o;
+    std::vector<float> gelu(rows * ldy, 0.0f), added = residual, mapped(rows * ldy, -7.0f);
+    linear(x.data(), rows, ldx, layer, gelu.data(), ldy, Epilogue::Gelu);
+    linear(x.data(), rows, ldx, layer, added.data(), ldy, Epilogue::AddResidual);
+    linear(x.data(), rows, ldx, layer, mapped.data(), ldy, Epilogue::None, row_map.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> expect_gelu(plain.begin() + r * ldy, plain.begin() + r * ldy + out);
+      gelu_erf_inplace(expect_gelu.data(), out);
+      EXPECT_EQ(0, std::memcmp(gelu.data() + r * ldy, expect_gelu.data(), out * sizeof(float))) << r;
+      for (int64_t o = 0; o < out; ++o) ASSERT_EQ(added[r * ldy + o], residual[r * ldy + o] + plain[r * ldy + o]) << r;
+      if (row_map[r] >= 0)
+        EXPECT_EQ(0, std::memcmp(mapped.data() + row_map[r] * ldy, plain.data() + r * ldy, out * sizeof(float))) << r;
+      else
+        for (int64_t o = 0; o < out; ++o) ASSERT_EQ(mapped[(rows - 1 - r) * ldy + o], -7.0f) << r;  // untouched
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Gemm, Kernels, ::testing::Values(KernelIsa::Avx512, KernelIsa::Avx2, KernelIsa::Generic),

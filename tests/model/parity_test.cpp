@@ -11,7 +11,7 @@
 #include "model/clap.h"
 #include "model/clap_impl.h"
 #include "support/golden.h"
-#include "tensor/gemm.h"
+#include "tensor/linear.h"
 
 namespace clap {
 namespace {
@@ -33,6 +33,7 @@ class Parity : public ::testing::TestWithParam<std::string> {
     return *slot;
   }
   const SafeTensors& expected() { return test::golden_expected(GetParam()); }
+  ClapState state_;  // scratch for the internal calls
   nlohmann::json cases() {
     std::ifstream f(test::case_dir(GetParam()) + "/cases.json");
     return nlohmann::json::parse(f);
@@ -60,11 +61,11 @@ class Parity : public ::testing::TestWithParam<std::string> {
     std::vector<uint8_t> longer;
     const std::vector<float> feats = batch_abc_features(&channels, &longer);
     std::vector<float> audio(3 * dim), one(dim);
-    m.audio_from_features(feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
+    m.audio_from_features(state_, feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
     const size_t per_clip = feats.size() / 3;
     for (size_t r = 0; r < 3; ++r) {
       expect_embedding(audio.data() + r * dim, "batch_abc_audio_embeds", r, 3, dim);
-      m.audio_from_features(feats.data() + r * per_clip, 1, channels, 1001, 64, longer.data() + r, one.data());
+      m.audio_from_features(state_, feats.data() + r * per_clip, 1, channels, 1001, 64, longer.data() + r, one.data());
       EXPECT_EQ(0, std::memcmp(one.data(), audio.data() + r * dim, dim * sizeof(float))) << "clip " << r;
     }
     auto texts = cases()["texts"].get<std::vector<std::string>>();
@@ -115,7 +116,7 @@ TEST_P(Parity, AudioTowerOnReferenceFeatures) {
     const bool has_trace = expected().find(p + "audio_final_norm") != nullptr;
     Trace trace;
     std::vector<float> emb(dim), pooled, projected;
-    m.audio_from_features(feats.data(), 1, channels, 1001, 64, &longer, emb.data(), has_trace ? &trace : nullptr, &pooled,
+    m.audio_from_features(state_, feats.data(), 1, channels, 1001, 64, &longer, emb.data(), has_trace ? &trace : nullptr, &pooled,
                           &projected);
     expect_embedding(emb.data(), p + "audio_embeds", 0, 1, dim);
     expect_close(pooled, p + "audio_pooled");
@@ -145,7 +146,7 @@ TEST_P(Parity, BatchedAudioAndLogits) {
   std::vector<uint8_t> longer;
   const std::vector<float> feats = batch_abc_features(&channels, &longer);
   std::vector<float> audio(3 * dim);
-  m.audio_from_features(feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
+  m.audio_from_features(state_, feats.data(), 3, channels, 1001, 64, longer.data(), audio.data());
   for (size_t r = 0; r < 3; ++r) expect_embedding(audio.data() + r * dim, "batch_abc_audio_embeds", r, 3, dim);
 
   auto texts = cases()["texts"].get<std::vector<std::string>>();
@@ -223,7 +224,7 @@ TEST_P(Parity, EndToEndFromSamplesAndStrings) {
     MelFeatures f = m.mel->features(clip.data(), clip.size(), crops);
     uint8_t longer = f.is_longer;
     std::vector<float> emb(dim);
-    m.audio_from_features(f.data.data(), 1, f.channels, f.frames, f.mels, &longer, emb.data());
+    m.audio_from_features(state_, f.data.data(), 1, f.channels, f.frames, f.mels, &longer, emb.data());
     expect_embedding(emb.data(), std::string("clip_") + x + "_audio_embeds", 0, 1, dim);
   }
 

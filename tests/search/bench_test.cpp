@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "search/kernels.h"
+#include "core/vector_math.h"
 
 namespace clap::search {
 namespace {
@@ -48,9 +48,9 @@ TEST(VectorBench, SyntheticDataIsUnitLengthSeededAndPrefixStable) {
   const auto a = synthetic_embeddings(100, 16, d);
   const auto b = synthetic_embeddings(40, 16, d);
   EXPECT_TRUE(std::equal(b.begin(), b.end(), a.begin()));
-  for (int i = 0; i < 100; ++i) EXPECT_NEAR(dot(a.data() + i * 16, a.data() + i * 16, 16), 1.0f, 1e-5);
+  for (int i = 0; i < 100; ++i) EXPECT_NEAR(clap::dot(a.data() + i * 16, a.data() + i * 16, 16), 1.0f, 1e-5);
   // Windows of one track are closer to each other than to another style's windows on average.
-  EXPECT_GT(dot(a.data(), a.data() + 16, 16), 0.3f);
+  EXPECT_GT(clap::dot(a.data(), a.data() + 16, 16), 0.3f);
   const auto q = synthetic_embeddings(3, 16, d, 1);
   EXPECT_NE(q[0], a[0]);
   d.seed = 43;

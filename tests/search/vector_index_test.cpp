@@ -12,8 +12,8 @@
 #include <numeric>
 #include <set>
 
+#include "core/vector_math.h"
 #include "search/bench.h"
-#include "search/kernels.h"
 #include "search/topk.h"
 #include "support/golden.h"
 #include "test_util.h"
@@ -34,7 +34,7 @@ Embeddings random_embeddings(int64_t n, int dim, uint32_t seed, bool shuffled_id
 // The reference: every vector scored with the library kernel, ranked by (score desc, id asc).
 std::vector<Hit> brute_force(const Embeddings& e, const float* q, int64_t k) {
   std::vector<float> s(static_cast<size_t>(e.size()));
-  for (int64_t i = 0; i < e.size(); ++i) s[i] = dot(q, e.row(i), e.dim);
+  for (int64_t i = 0; i < e.size(); ++i) s[i] = clap::dot(q, e.row(i), e.dim);
   return top_k(s.data(), e.ids.data(), e.size(), k);
 }
 

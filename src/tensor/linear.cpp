@@ -1,4 +1,4 @@
-#include "tensor/gemm.h"
+#include "tensor/linear.h"
 
 #include <immintrin.h>
 #include <sys/mman.h>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/vector_math.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -261,9 +262,11 @@ CLAP_AVX512 inline __m512 reduce16(__m512 (&v)[16]) {
   return v[0];
 }
 
+// y[r][o] (= or +=) x row r · w row o + bias[o] for R rows and up to 4 outputs; y[r] points
+// at the block's first output in row r.
 template <int R>
-CLAP_AVX512 void dots_avx512(const float* x, int64_t in, const float* w, int outputs, const float* bias, float* y,
-                             int64_t ldy) {
+CLAP_AVX512 void dots_avx512(const float* x, int64_t ldx, int64_t in, const float* w, int outputs, const float* bias,
+                             float* const* y, bool add_residual) {
   __m512 acc[4][R];
 #pragma GCC unroll 4
   for (int o = 0; o < 4; ++o)
@@ -275,7 +278,7 @@ CLAP_AVX512 void dots_avx512(const float* x, int64_t in, const float* w, int out
     const __mmask16 mask = in - k >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (in - k)) - 1);
     __m512 xv[R];
 #pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) xv[r] = _mm512_maskz_loadu_ps(mask, x + r * in + k);
+    for (int r = 0; r < R; ++r) xv[r] = _mm512_maskz_loadu_ps(mask, x + r * ldx + k);
 #pragma GCC unroll 4
     for (int o = 0; o < 4; ++o) {
       _mm_prefetch(reinterpret_cast<const char*>(wrow[o] + k) + kPrefetchBytes, _MM_HINT_T0);
@@ -294,111 +297,83 @@ CLAP_AVX512 void dots_avx512(const float* x, int64_t in, const float* w, int out
   const ReduceOrder& order = reduce_order();
   for (int l = 0; l < 16; ++l) {
     const int o = order.source[l] / 4, r = order.source[l] % 4;
-    if (o < outputs && r < R) y[r * ldy + o] = sums[l] + (bias ? bias[o] : 0.0f);
+    if (o < outputs && r < R) {
+      const float value = sums[l] + (bias ? bias[o] : 0.0f);
+      y[r][o] = add_residual ? y[r][o] + value : value;
+    }
   }
 }
 
-CLAP_AVX512 void linear_rowwise_avx512(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias,
-                                        int64_t out, float* y) {
+CLAP_AVX512 void rows_avx512(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight,
+                             const float* bias, int64_t out, float* y, int64_t ldy, bool add_residual,
+                             const int64_t* row_map) {
   const int64_t blocks = (out + 3) / 4;
 #pragma omp parallel for schedule(static) if (out * in >= 65536)
   for (int64_t blk = 0; blk < blocks; ++blk) {
+    float discard[4] = {};  // where rows mapped to -1 go
     const int64_t o = blk * 4;
     const int outputs = static_cast<int>(std::min<int64_t>(4, out - o));
     const float* b = bias ? bias + o : nullptr;
     for (int64_t r = 0; r < rows; r += 4) {
-      const float* xr = x + r * in;
-      float* yr = y + r * out + o;
-      switch (std::min<int64_t>(4, rows - r)) {
-        case 1: dots_avx512<1>(xr, in, weight + o * in, outputs, b, yr, out); break;
-        case 2: dots_avx512<2>(xr, in, weight + o * in, outputs, b, yr, out); break;
-        case 3: dots_avx512<3>(xr, in, weight + o * in, outputs, b, yr, out); break;
-        default: dots_avx512<4>(xr, in, weight + o * in, outputs, b, yr, out); break;
+      const int n = static_cast<int>(std::min<int64_t>(4, rows - r));
+      float* yr[4];
+      for (int i = 0; i < n; ++i) {
+        const int64_t row = row_map ? row_map[r + i] : r + i;
+        yr[i] = row >= 0 ? y + row * ldy + o : discard;
+      }
+      const float* xr = x + r * ldx;
+      switch (n) {
+        case 1: dots_avx512<1>(xr, ldx, in, weight + o * in, outputs, b, yr, add_residual); break;
+        case 2: dots_avx512<2>(xr, ldx, in, weight + o * in, outputs, b, yr, add_residual); break;
+        case 3: dots_avx512<3>(xr, ldx, in, weight + o * in, outputs, b, yr, add_residual); break;
+        default: dots_avx512<4>(xr, ldx, in, weight + o * in, outputs, b, yr, add_residual); break;
       }
     }
   }
 }
 
-}  // namespace
-
-PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
-                         int64_t in) {
-  PackedLinear p;
-  p.in = in;
-  for (int i = 0; i < parts; ++i) p.out += outs[i];
-  p.panels = (p.out + kPanel - 1) / kPanel;
-  const size_t n = static_cast<size_t>(p.panels) * in * kPanel;
-  p.data.reset(allocate_floats(n + static_cast<size_t>(p.panels) * kPanel));
-  float* bias = p.data.get() + n;
-  std::fill(bias, bias + p.panels * kPanel, 0.0f);
-  // Row o of the stacked matrix comes from part `which`, row `o - first`.
-  std::vector<std::pair<int, int64_t>> source(static_cast<size_t>(p.out));
-  int64_t o = 0;
-  for (int i = 0; i < parts; ++i)
-    for (int64_t r = 0; r < outs[i]; ++r, ++o) {
-      source[o] = {i, r};
-      if (biases[i]) bias[o] = biases[i][r];
-    }
-  // Transposed in 64-k blocks: the destination block (64 x 32 floats) stays in L1 while 32
-  // source rows are read sequentially.
-  float* data = p.data.get();
-  constexpr int64_t kBlock = 64;
+// The row-wise kernel without AVX-512: one clap::dot per output (the fixed order of
+// core/vector_math.h), outputs split across threads so each weight row is read once.
+void rows_portable(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight, const float* bias,
+                   int64_t out, float* y, int64_t ldy, bool add_residual, const int64_t* row_map) {
 #pragma omp parallel for schedule(static)
-  for (int64_t panel = 0; panel < p.panels; ++panel) {
-    float* dst = data + panel * in * kPanel;
-    for (int64_t k0 = 0; k0 < in; k0 += kBlock) {
-      const int64_t k1 = std::min(in, k0 + kBlock);
-      for (int j = 0; j < kPanel; ++j) {
-        const int64_t row = panel * kPanel + j;
-        if (row >= p.out) {
-          for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = 0.0f;
-          continue;
-        }
-        const float* src = weights[source[row].first] + source[row].second * in;
-        for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = src[k];
-      }
+  for (int64_t o = 0; o < out; ++o) {
+    const float* w = weight + o * in;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t row = row_map ? row_map[r] : r;
+      if (row < 0) continue;
+      const float v = dot(x + r * ldx, w, in) + (bias ? bias[o] : 0.0f);
+      float& yo = y[row * ldy + o];
+      yo = add_residual ? yo + v : v;
     }
   }
-  return p;
 }
 
-CLAP_AVX512 void gelu_avx512(float* x, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu512(_mm512_loadu_ps(x + i)));
-  if (i < n) {
-    const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(x + i, mask, gelu512(_mm512_maskz_loadu_ps(mask, x + i)));
+// Rows layout: W streamed once per call in its own layout (the text tower: a few rows per
+// text, all texts of a batch in one call).
+void linear_rows(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
+                 Epilogue epilogue, const int64_t* row_map) {
+  const float* weight = static_cast<const float*>(w.weight);
+  const bool add_residual = epilogue == Epilogue::AddResidual;
+  if (cpu_has_avx512())
+    rows_avx512(x, rows, ldx, w.in, weight, w.bias, w.out, y, ldy, add_residual, row_map);
+  else
+    rows_portable(x, rows, ldx, w.in, weight, w.bias, w.out, y, ldy, add_residual, row_map);
+  if (epilogue == Epilogue::Gelu) {
+#pragma omp parallel for schedule(static) if (rows * w.out >= 32768)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t row = row_map ? row_map[r] : r;
+      if (row >= 0) gelu_erf_inplace(y + row * ldy, w.out);
+    }
   }
 }
 
-bool gelu_fast(float* x, int64_t n) {
-  if (!cpu_has_avx512()) return false;
-  gelu_avx512(x, n);
-  return true;
-}
-
-bool linear_rowwise_fast(const float* x, int64_t rows, int64_t in, const float* weight, const float* bias, int64_t out,
-                          float* y) {
-  if (!cpu_has_avx512()) return false;
-  linear_rowwise_avx512(x, rows, in, weight, bias, out, y);
-  return true;
-}
-
-void PackedLinear::Free::operator()(float* p) const { std::free(p); }
-
-void limit_kernels(KernelIsa isa) { g_kernel_limit.store(static_cast<int>(isa)); }
-
-const char* packed_gemm_kernel() {
-  switch (kernel_isa()) {
-    case KernelIsa::Avx512: return "avx512";
-    case KernelIsa::Avx2: return "avx2";
-    default: return "generic";
-  }
-}
-
-void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear& w, float* y, int64_t ldy,
+// Panels layout: row tiles x panel groups across threads, strips of up to 12 rows per
+// register block.
+void linear_panels(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
                    Epilogue epilogue, const int64_t* row_map) {
-  if (rows <= 0 || w.out == 0) return;
+  const int64_t panels = (w.out + kPanel - 1) / kPanel;
+  const float* weights = static_cast<const float*>(w.weight);
   const KernelIsa isa = kernel_isa();
   const bool avx512 = isa == KernelIsa::Avx512;
   const bool add_residual = epilogue == Epilogue::AddResidual;
@@ -409,18 +384,18 @@ void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear
   int64_t row_tiles = std::max<int64_t>(1, (rows + kTileRows / 2) / kTileRows);
   if (row_tiles >= threads) row_tiles = (row_tiles + threads - 1) / threads * threads;
   row_tiles = std::min(row_tiles, strips);
-  const int64_t panel_groups = row_tiles >= threads ? 1 : std::min<int64_t>(w.panels, threads * 2);
+  const int64_t panel_groups = row_tiles >= threads ? 1 : std::min<int64_t>(panels, threads * 2);
   const int64_t tiles = row_tiles * panel_groups;
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < tiles; ++t) {
     float discard[kPanel] = {};  // where rows mapped to -1 go
     const int64_t rt = t / panel_groups, g = t % panel_groups;
     const int64_t s0 = strips * rt / row_tiles, s1 = strips * (rt + 1) / row_tiles;
-    const int64_t p0 = w.panels * g / panel_groups, p1 = w.panels * (g + 1) / panel_groups;
+    const int64_t p0 = panels * g / panel_groups, p1 = panels * (g + 1) / panel_groups;
     const int64_t r0 = s0 * kStripRows, r1 = std::min(rows, s1 * kStripRows);
     for (int64_t p = p0; p < p1; ++p) {
-      const float* panel = w.weights() + p * w.in * kPanel;
-      const float* bias = w.bias() + p * kPanel;
+      const float* panel = weights + p * w.in * kPanel;
+      const float* bias = w.bias + p * kPanel;
       const int valid = static_cast<int>(std::min<int64_t>(kPanel, w.out - p * kPanel));
       for (int64_t r = r0; r < r1; r += kStripRows) {
         const int n = static_cast<int>(std::min<int64_t>(kStripRows, r1 - r));
@@ -445,6 +420,106 @@ void linear_packed(const float* x, int64_t rows, int64_t ldx, const PackedLinear
       }
     }
   }
+}
+
+}  // namespace
+
+PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
+                         int64_t in) {
+  PackedLinear p;
+  p.in = in;
+  for (int i = 0; i < parts; ++i) p.out += outs[i];
+  const int64_t panels = (p.out + kPanel - 1) / kPanel;
+  const size_t n = static_cast<size_t>(panels) * in * kPanel;
+  p.data.reset(allocate_floats(n + static_cast<size_t>(panels) * kPanel));
+  float* bias = p.data.get() + n;
+  std::fill(bias, bias + panels * kPanel, 0.0f);
+  // Row o of the stacked matrix comes from part `which`, row `o - first`.
+  std::vector<std::pair<int, int64_t>> source(static_cast<size_t>(p.out));
+  int64_t o = 0;
+  for (int i = 0; i < parts; ++i)
+    for (int64_t r = 0; r < outs[i]; ++r, ++o) {
+      source[o] = {i, r};
+      if (biases[i]) bias[o] = biases[i][r];
+    }
+  // Transposed in 64-k blocks: the destination block (64 x 32 floats) stays in L1 while 32
+  // source rows are read sequentially.
+  float* data = p.data.get();
+  constexpr int64_t kBlock = 64;
+#pragma omp parallel for schedule(static)
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    float* dst = data + panel * in * kPanel;
+    for (int64_t k0 = 0; k0 < in; k0 += kBlock) {
+      const int64_t k1 = std::min(in, k0 + kBlock);
+      for (int j = 0; j < kPanel; ++j) {
+        const int64_t row = panel * kPanel + j;
+        if (row >= p.out) {
+          for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = 0.0f;
+          continue;
+        }
+        const float* src = weights[source[row].first] + source[row].second * in;
+        for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = src[k];
+      }
+    }
+  }
+  return p;
+}
+
+PackedLinear pack_linear(std::span<const LinearWeights> parts) {
+  std::vector<const float*> weights, biases;
+  std::vector<int64_t> outs;
+  const int64_t in = parts.empty() ? 0 : parts.front().in;
+  for (const LinearWeights& part : parts) {
+    if (part.layout != WeightLayout::Rows || part.type != WeightType::F32 || part.in != in)
+      throw Error("pack_linear: expects float32 layers in the checkpoint layout with the same input size");
+    weights.push_back(static_cast<const float*>(part.weight));
+    biases.push_back(part.bias);
+    outs.push_back(part.out);
+  }
+  return pack_linear(static_cast<int>(parts.size()), weights.data(), biases.data(), outs.data(), in);
+}
+
+LinearWeights PackedLinear::view() const {
+  const int64_t panels = (out + kPanel - 1) / kPanel;
+  return {in, out, WeightLayout::Panels, WeightType::F32, data.get(), data.get() + panels * in * kPanel};
+}
+
+CLAP_AVX512 void gelu_avx512(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu512(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(x + i, mask, gelu512(_mm512_maskz_loadu_ps(mask, x + i)));
+  }
+}
+
+bool gelu_fast(float* x, int64_t n) {
+  if (!cpu_has_avx512()) return false;
+  gelu_avx512(x, n);
+  return true;
+}
+
+void PackedLinear::Free::operator()(float* p) const { std::free(p); }
+
+void limit_kernels(KernelIsa isa) { g_kernel_limit.store(static_cast<int>(isa)); }
+
+const char* packed_gemm_kernel() {
+  switch (kernel_isa()) {
+    case KernelIsa::Avx512: return "avx512";
+    case KernelIsa::Avx2: return "avx2";
+    default: return "generic";
+  }
+}
+
+void linear(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
+            Epilogue epilogue, const int64_t* row_map) {
+  if (w.type != WeightType::F32) throw Error("linear: unsupported weight type");
+  if (rows <= 0 || w.out == 0) return;
+  switch (w.layout) {
+    case WeightLayout::Rows: return linear_rows(x, rows, ldx, w, y, ldy, epilogue, row_map);
+    case WeightLayout::Panels: return linear_panels(x, rows, ldx, w, y, ldy, epilogue, row_map);
+  }
+  throw Error("linear: unsupported weight layout");
 }
 
 }  // namespace clap
