@@ -5,7 +5,8 @@
 // another order (a different lane count, reduction tree, FMA, or FAISS/GEMM, whose order
 // depends on threads, batch shape and instruction set) would change printed numbers in the
 // last bits between commands, runs or machines. Both are plain scalar code the compiler may
-// vectorise without reassociating: the same bits on every x86-64 CPU and thread count.
+// vectorise without reassociating, built for baseline x86-64 (no FMA contraction, no
+// per-CPU clones): the same bits on every x86-64 CPU and thread count.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -46,7 +46,7 @@ KernelIsa kernel_isa() {
 
 bool cpu_has_avx512() { return kernel_isa() == KernelIsa::Avx512; }
 
-// ---- AVX-512 kernel -------------------------------------------------------------------
+// ---- Panels layout, AVX-512 kernel -----------------------------------------------------
 #define CLAP_AVX512 __attribute__((target("avx512f")))
 
 // GELU (erf form) on 16 lanes: fast_erf's rational approximation with fused multiply-adds
@@ -197,7 +197,7 @@ void strip_generic(int rows, const float* x, int64_t ldx, const float* panel, co
   }
 }
 
-// ---- row-wise kernel (the text tower): stream W once in its own layout -----------------
+// ---- Rows layout (the text tower): stream W once in the checkpoint's layout ---------------
 // Each output is a dot product of an input row with a weight row: 16-lane partial sums
 // over k, then a fixed reduction tree, so a row's result does not depend on the others.
 // Software prefetch distance on the weight rows (measured: hardware prefetch alone left the

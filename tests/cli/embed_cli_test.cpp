@@ -125,6 +125,21 @@ TEST(EmbedCli, NpyOutputHasShapeAndValues) {
   EXPECT_EQ(std::memcmp(bytes.data() + 10 + header_len, ref.data(), ref.size() * 4), 0);
 }
 
+TEST(EmbedCli, LongTextIsCutWithAWarningOnStderr) {
+  std::string text;
+  for (int i = 0; i < 600; ++i) text += "word ";
+  std::string out, err;
+  ASSERT_EQ(test::run_command(test::cli_path() + " embed --threads 1 --model '" + test::case_dir("tiny-unfused") +
+                                  "' --text '" + text + "'",
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(err, "warning: text cut to the model's limit of 512 tokens: \"" + text.substr(0, 60) + "...\"\n");
+  auto lines = json_lines(out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["embedding"].get<std::vector<float>>(), ClapModel::load(test::case_dir("tiny-unfused"))->embed_text({text}));
+}
+
 TEST(EmbedCli, UsageErrorsAreClear) {
   std::string out, err;
   EXPECT_NE(test::run_command(test::cli_path() + " embed --model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0);
