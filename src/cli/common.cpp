@@ -56,11 +56,6 @@ std::string json_float(float v) {
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
-bool is_integer(const std::string& s) {
-  if (s.empty() || s.size() > 18) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 namespace {
 
 std::string trim(const std::string& s) {

@@ -42,7 +42,6 @@ std::vector<std::string> read_query_file(const std::string& path);
 std::vector<std::vector<std::string>> read_csv(const std::string& path);
 // `path` made absolute against `base_dir` when relative.
 std::string resolve_against(const std::string& path, const std::string& base_dir);
-bool is_integer(const std::string& s);
 
 // --- output helpers ------------------------------------------------------------------------------
 

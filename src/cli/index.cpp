@@ -16,14 +16,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct IndexOptions {
-  std::vector<std::string> dirs;
-  std::string db;
+  service::IndexRequest request;  // bound directly, except the settings an index may carry on:
   std::string model;
   double window_s = 10, hop_s = 5, silence_db = -60;
-  int threads = 0, batch = 8, decoders = 1;
-  std::vector<std::string> include, exclude;
-  bool rebuild = false, quiet = false, json = false, retry_errors = false;
-  bool model_given = false, window_given = false, hop_given = false, silence_given = false;
+  bool json = false;
 };
 
 std::string duration_text(double s) {
@@ -133,27 +129,12 @@ void print_summary(const index::IndexSummary& s) {
 }
 
 int run_index(const IndexOptions& o) {
-  service::IndexRequest r;
-  r.dirs = o.dirs;
-  r.db = o.db;
-  if (o.model_given) r.model = o.model;
-  if (o.window_given) r.window_s = o.window_s;
-  if (o.hop_given) r.hop_s = o.hop_s;
-  if (o.silence_given) r.silence_db = o.silence_db;
-  r.threads = o.threads;
-  r.batch = o.batch;
-  r.decoders = o.decoders;
-  r.include = o.include;
-  r.exclude = o.exclude;
-  r.rebuild = o.rebuild;
-  r.retry_errors = o.retry_errors;
-  r.quiet = o.quiet;
-
-  ProgressPrinter progress(!o.quiet);
+  const service::IndexRequest& r = o.request;
+  ProgressPrinter progress(!r.quiet);
   index::IndexCallbacks cb;
   cb.progress = [&](const index::IndexProgress& p) { progress.update(p); };
   cb.event = [&](const index::FileEvent& e) {
-    if (o.quiet || e.kind != index::FileEvent::Kind::Error) return;
+    if (r.quiet || e.kind != index::FileEvent::Kind::Error) return;
     progress.clear();
     std::fprintf(stderr, "skipped %s: %s\n", e.path.c_str(), e.detail.c_str());
   };
@@ -161,7 +142,7 @@ int run_index(const IndexOptions& o) {
   const index::IndexSummary& summary = run.summary;
   progress.clear();
 
-  if (!o.quiet) {
+  if (!r.quiet) {
     for (const auto& w : summary.warnings) std::fprintf(stderr, "warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
     print_summary(summary);
   }
@@ -170,7 +151,7 @@ int run_index(const IndexOptions& o) {
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
   if (summary.found == 0) {
-    if (!o.quiet) std::fprintf(stderr, "no audio files found\n");
+    if (!r.quiet) std::fprintf(stderr, "no audio files found\n");
     return 0;
   }
   if (summary.ok_files == 0) {
@@ -186,8 +167,8 @@ int run_index(const IndexOptions& o) {
 void add_index_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<IndexOptions>();
   CLI::App* cmd = app.add_subcommand("index", "Index music folders (decode, window, embed, store); re-runs are incremental");
-  cmd->add_option("dirs", o->dirs, "Folders (or files) to index; added to the library")->required();
-  cmd->add_option("--db", o->db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
+  cmd->add_option("dirs", o->request.dirs, "Folders (or files) to index; added to the library")->required();
+  cmd->add_option("--db", o->request.db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
   auto* model = cmd->add_option("--model,-m", o->model,
                                 std::string("Model folder or hub id org/name[@revision] (default: the index's model, else ") +
                                     hub::kDefaultModel + ")");
@@ -195,14 +176,14 @@ void add_index_command(CLI::App& app, Action& action) {
   auto* hop = cmd->add_option("--hop", o->hop_s, "Seconds between window starts (default 5; at most --window)");
   auto* silence = cmd->add_option("--silence-db", o->silence_db,
                                   "Windows quieter than this RMS level (dBFS) are silent: stored, not embedded (default -60)");
-  cmd->add_option("--threads", o->threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
-  cmd->add_option("--batch", o->batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
-  cmd->add_option("--decoders", o->decoders, "Decoding threads")->default_val(1)->check(CLI::Range(1, 64));
-  cmd->add_option("--include", o->include, "Only files matching this glob (relative path or name); repeatable");
-  cmd->add_option("--exclude", o->exclude, "Skip files and folders matching this glob; repeatable");
-  cmd->add_flag("--rebuild", o->rebuild, "Discard the index and start over (needed to change model or windows)");
-  cmd->add_flag("--retry-errors", o->retry_errors, "Decode files recorded as errors again even if unchanged");
-  cmd->add_flag("--quiet,-q", o->quiet, "No progress, warnings or summary on stderr");
+  cmd->add_option("--threads", o->request.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
+  cmd->add_option("--batch", o->request.batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
+  cmd->add_option("--decoders", o->request.decoders, "Decoding threads")->default_val(1)->check(CLI::Range(1, 64));
+  cmd->add_option("--include", o->request.include, "Only files matching this glob (relative path or name); repeatable");
+  cmd->add_option("--exclude", o->request.exclude, "Skip files and folders matching this glob; repeatable");
+  cmd->add_flag("--rebuild", o->request.rebuild, "Discard the index and start over (needed to change model or windows)");
+  cmd->add_flag("--retry-errors", o->request.retry_errors, "Decode files recorded as errors again even if unchanged");
+  cmd->add_flag("--quiet,-q", o->request.quiet, "No progress, warnings or summary on stderr");
   cmd->add_flag("--json", o->json, "Print the run's summary as one JSON object on stdout");
   cmd->footer(
       "Files: mp3 flac ogg oga opus m4a aac wav wave aif aiff aifc wma alac mp4 webm mka ape wv (hidden files skipped).\n"
@@ -214,10 +195,10 @@ void add_index_command(CLI::App& app, Action& action) {
       "model_seconds, realtime_factor (audio seconds per wall second) and outside_model_fraction (share of the\n"
       "wall time, model loading excluded, spent outside the model: decoding, resampling, I/O, database).");
   cmd->callback([o, model, window, hop, silence, &action] {
-    o->model_given = model->count() > 0;
-    o->window_given = window->count() > 0;
-    o->hop_given = hop->count() > 0;
-    o->silence_given = silence->count() > 0;
+    if (model->count()) o->request.model = o->model;
+    if (window->count()) o->request.window_s = o->window_s;
+    if (hop->count()) o->request.hop_s = o->hop_s;
+    if (silence->count()) o->request.silence_db = o->silence_db;
     action = [o] { return run_index(*o); };
   });
 }

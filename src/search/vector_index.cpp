@@ -52,11 +52,6 @@ struct FileCloser {
 };
 using File = std::unique_ptr<FILE, FileCloser>;
 
-faiss::IndexHNSW* hnsw_of(faiss::Index* index) {
-  if (auto* map = dynamic_cast<faiss::IndexIDMap*>(index)) return dynamic_cast<faiss::IndexHNSW*>(map->index);
-  return dynamic_cast<faiss::IndexHNSW*>(index);
-}
-
 IndexKind kind_of(const faiss::Index* index) {
   if (dynamic_cast<const faiss::IndexIVF*>(index)) return IndexKind::Ivf;
   if (auto* map = dynamic_cast<const faiss::IndexIDMap*>(index)) {

@@ -24,6 +24,12 @@ std::string fixed(double v, int decimals) {
 
 }  // namespace
 
+void check_window_length(double window_s, int rate, int64_t max_samples) {
+  if (std::llround(window_s * rate) > max_samples)
+    throw Error("chunks of " + fixed(window_s, 2) + " s are longer than the model's input (" +
+                fixed(double(max_samples) / rate, 2) + " s)");
+}
+
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
                                const WindowSettings& s) {
   std::error_code ec;
@@ -31,9 +37,7 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");
   const int rate = model.sample_rate();
   const int64_t window = std::llround(s.window_s * rate), hop = std::llround(s.hop_s * rate);
-  if (window > model.window_samples())
-    throw Error("chunks of " + fixed(s.window_s, 2) + " s are longer than the model's input (" +
-                fixed(double(model.window_samples()) / rate, 2) + " s)");
+  check_window_length(s.window_s, rate, model.window_samples());
   if (window < 1 || hop < 1) throw Error("chunk and hop must be at least one sample long");
   std::vector<float> samples;
   try {

@@ -27,6 +27,10 @@ struct WindowSettings {
   int batch = 8;            // windows per model call
 };
 
+// Throws clap::Error when windows of window_s seconds at `rate` are longer than the model's
+// input (max_samples), before anything is decoded or loaded.
+void check_window_length(double window_s, int rate, int64_t max_samples);
+
 // Throws clap::Error: no such file, a folder, undecodable ("cannot decode the query audio: ..."),
 // window longer than the model's input, silent throughout.
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,

@@ -273,12 +273,7 @@ FileWindows Library::embed_file(const std::string& path, double window_s, double
   WindowSettings ws;
   ws.window_s = window_s > 0 ? window_s : identity_.window_s;
   ws.hop_s = hop_s > 0 ? hop_s : identity_.hop_s;
-  if (std::llround(ws.window_s * s.sample_rate) > s.max_samples) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "chunks of %.2f s are longer than the model's input (%.2f s)", ws.window_s,
-                  double(s.max_samples) / s.sample_rate);
-    throw Error(buf);
-  }
+  check_window_length(ws.window_s, s.sample_rate, s.max_samples);
   ws.silence_db = identity_.silence_db;
   const ClapModel& m = model();
   FileWindows fw = embed_file_windows(m, *state_, path, ws);
