@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/queries.h"
 #include "core/error.h"
 #include "index/crawl.h"
 #include "search/analyze.h"
@@ -61,8 +62,7 @@ int run_batch(const AnalyzeCliOptions& o) {
     }
     if (ao.tracks.empty()) throw Error("no searchable track matches --tracks");
   }
-  const std::vector<float> emb = lib.embed_texts(queries);
-  const auto rows = search::analyze(catalog, static_cast<int64_t>(queries.size()), emb.data(), ao);
+  const auto rows = service::analyze_texts(lib, *lib.snapshot(), queries, ao);
 
   if (!o.csv.empty()) {
     CsvOut csv(o.csv);

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/queries.h"
 #include "core/error.h"
 #include "index/crawl.h"
 #include "search/classify.h"
@@ -54,7 +55,7 @@ std::vector<std::string> collect_labels(const ClassifyOptions& o) {
 
 int run_classify(const ClassifyOptions& o) {
   const std::vector<std::string> labels = collect_labels(o);
-  const std::vector<std::string> prompts = search::format_prompts(o.templ, labels);
+  search::format_prompts(o.templ, labels);  // a bad template is refused before the index is opened
   if (o.all == !o.files.empty()) throw Error("give audio files / track ids, or --all for every track of the index");
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   if (o.store && !lib.writable()) throw Error(lib.db_path() + ": the index cannot be written (--store)");
@@ -72,12 +73,9 @@ int run_classify(const ClassifyOptions& o) {
       items.push_back({a.path, a.track_id, std::move(a.embedding)});
     }
   }
-  const std::vector<float> text = lib.embed_texts(prompts);
-  const double scale = lib.model().logit_scale_audio();
   std::vector<float> audio;
   for (const auto& it : items) audio.insert(audio.end(), it.embedding.begin(), it.embedding.end());
-  const auto results = search::classify(static_cast<int64_t>(items.size()), audio.data(),
-                                        static_cast<int64_t>(labels.size()), text.data(), lib.dim(), scale, o.top);
+  const auto results = service::classify(lib, static_cast<int64_t>(items.size()), audio.data(), labels, o.templ, o.top);
 
   if (o.store) {
     std::vector<store::TrackLabel> stored;
@@ -126,7 +124,7 @@ int run_classify(const ClassifyOptions& o) {
     }
     csv.close();
   } else {
-    std::printf("%zu labels, template \"%s\", logit scale %s\n\n", labels.size(), o.templ.c_str(), fixed(scale, 2).c_str());
+    std::printf("%zu labels, template \"%s\", logit scale %s\n\n", labels.size(), o.templ.c_str(), fixed(lib.model().logit_scale_audio(), 2).c_str());
     Table table({"track", "top labels"});
     for (size_t i = 0; i < items.size(); ++i) {
       std::string top;

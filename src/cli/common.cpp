@@ -44,16 +44,6 @@ void print_warning(const std::string& message) {
   else std::fprintf(stderr, "\n%s\n\n", message.c_str());
 }
 
-std::string json_float(float v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  for (int precision = 6; precision <= 9; ++precision) {  // shortest that round-trips
-    std::snprintf(buf, sizeof buf, "%.*g", precision, static_cast<double>(v));
-    if (std::strtof(buf, nullptr) == v) break;
-  }
-  return buf;
-}
-
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
 namespace {
@@ -164,11 +154,6 @@ std::string fixed(double v, int decimals) {
   std::string s = buf;
   if (s[0] == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
   return s;
-}
-
-double json_num(double v) {
-  if (!std::isfinite(v)) return v;
-  return std::strtod(json_float(static_cast<float>(v)).c_str(), nullptr);
 }
 
 size_t display_width(const std::string& s) {

@@ -11,10 +11,13 @@
 #include <vector>
 
 #include "service/library.h"
+#include "service/records.h"
 
 namespace clap::cli {
 
-using ojson = nlohmann::ordered_json;  // fields stay in the order written
+using service::ojson;  // fields stay in the order written
+using service::json_float;
+using service::json_num;
 
 // --- options every index-reading command takes ------------------------------------------------
 
@@ -51,7 +54,6 @@ std::string time_range(double start, double end);  // "mm:ss–mm:ss"
 std::string fixed(double v, int decimals);          // printf %.Nf, never "-0.000..."
 // A JSON number holding the shortest decimal that round-trips v as float32 (scores are float
 // computations; this keeps the output short and identical run to run).
-double json_num(double v);
 
 // A plain text table: columns padded to their widest cell (UTF-8 code points), the last column
 // not padded. Numeric columns may be right-aligned.
@@ -93,7 +95,6 @@ std::string csv_field(const std::string& s);
 
 void print_json(const ojson& j);  // indented, one document on stdout
 
-std::string json_float(float v);  // shortest text that round-trips a float32
 bool stderr_is_terminal();
 
 }  // namespace clap::cli

@@ -7,6 +7,7 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "search/like.h"
+#include "service/queries.h"
 
 namespace clap::cli {
 namespace {
@@ -27,7 +28,7 @@ struct LikeCliOptions {
 int run_like(const LikeCliOptions& o) {
   if (o.query.empty() == o.track.empty()) throw Error("give either a query audio file or --track ID|PATH");
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
-  const search::Catalog& catalog = lib.catalog();
+  const auto snap = lib.snapshot();
 
   search::LikeOptions lo;
   lo.k = o.k;
@@ -40,8 +41,7 @@ int run_like(const LikeCliOptions& o) {
     if (!t) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
     if (o.chunk > 0 || o.hop > 0)
       lib.note("--chunk/--hop ignored with --track: the track's stored windows are the chunks");
-    if (catalog.track_index(t->id) < 0) throw Error(t->path + ": has no searchable windows in the index");
-    chunks = search::track_chunks(catalog, t->id);
+    chunks = service::track_query_chunks(*snap, *t);
     if (o.exclude_self) lo.exclude_track = t->id;
     query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
   } else {
@@ -49,42 +49,15 @@ int run_like(const LikeCliOptions& o) {
       const store::Track* t = lib.find_track(o.query);
       if (t) lo.exclude_track = t->id;
     }
-    const service::FileWindows fw = lib.embed_file(o.query, o.chunk, o.hop);
-    chunks.dim = fw.dim;
-    chunks.embeddings = fw.embeddings;
-    chunks.starts = fw.starts;
-    chunks.ends = fw.ends;
-    chunks.silent = fw.silent;
+    chunks = service::file_query_chunks(lib, o.query, o.chunk, o.hop);
     query_label = o.query;
   }
-  const auto results = search::like(catalog, &lib.window_index(), chunks, lo);
+  const auto results = service::like(*snap, chunks, lo);
 
   if (o.json) {
     ojson out = ojson::array();
     size_t rank = 0;
-    for (const auto& r : results) {
-      const store::Track* t = lib.track(r.track_id);
-      ojson j;
-      j["rank"] = ++rank;
-      j["path"] = t ? t->path : "";
-      j["track_id"] = r.track_id;
-      j["score"] = json_num(r.combined);
-      j["combined"] = json_num(r.combined);
-      j["votes"] = r.votes;
-      j["total_similarity"] = json_num(r.total_similarity);
-      j["artist"] = t ? t->artist : "";
-      j["title"] = t ? t->title : "";
-      ojson matches = ojson::array();
-      for (const auto& m : r.matches)
-        matches.push_back({{"query_start", json_num(m.query_start)},
-                           {"query_end", json_num(m.query_end)},
-                           {"start", json_num(m.start)},
-                           {"end", json_num(m.end)},
-                           {"distance", json_num(m.distance)},
-                           {"window_id", m.window_id}});
-      j["matches"] = matches;
-      out.push_back(j);
-    }
+    for (const auto& r : results) out.push_back(service::like_result_record(*snap, r, ++rank));
     print_json(out);
   } else if (!o.csv.empty()) {
     CsvOut csv(o.csv);

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   clap::cli::add_analyze_command(app, action);
   clap::cli::add_classify_command(app, action);
   clap::cli::add_eval_command(app, action);
+  clap::cli::add_serve_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

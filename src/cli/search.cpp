@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "search/scores.h"
 #include "search/text_search.h"
+#include "service/queries.h"
 
 namespace clap::cli {
 namespace {
@@ -32,28 +33,6 @@ struct Query {
   std::string text;
   std::vector<search::TrackScore> results;
 };
-
-ojson result_json(service::Library& lib, const search::TrackScore& r, size_t rank, const std::string* query) {
-  const store::Track* t = lib.track(r.track_id);
-  ojson j;
-  if (query) j["query"] = *query;
-  j["rank"] = rank;
-  j["path"] = t ? t->path : "";
-  j["track_id"] = r.track_id;
-  j["score"] = json_num(r.score);
-  j["label"] = search::label_name(r.label);
-  j["best_start"] = json_num(r.stats.best_start);
-  j["best_end"] = json_num(r.stats.best_end);
-  j["mean"] = json_num(r.stats.mean);
-  j["max"] = json_num(r.stats.max);
-  j["n_windows"] = r.stats.n_windows;
-  j["artist"] = t ? t->artist : "";
-  j["title"] = t ? t->title : "";
-  ojson labels = ojson::array();
-  for (const auto& l : lib.labels_of(r.track_id)) labels.push_back(l.label);
-  j["labels"] = labels;
-  return j;
-}
 
 void print_table(service::Library& lib, const Query& q) {
   Table table({"#", "score", "label", "best", "track", "tags"}, {true, true, false, false, false, false});
@@ -160,12 +139,8 @@ int run_search(const SearchOptions& o) {
   topts.thresholds.moderate = o.moderate;
 
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
-  const search::Catalog& catalog = lib.catalog();
-  const std::vector<float> emb = lib.embed_texts(texts);
-  // Max aggregation takes its candidates from the window index; mean needs none.
-  const search::VectorIndex* index = topts.aggregate == search::Aggregate::Max ? &lib.window_index() : nullptr;
-  search::TextSearcher searcher(catalog, index);
-  const auto results = searcher.search(static_cast<int64_t>(texts.size()), emb.data(), topts);
+  const auto snap = lib.snapshot();
+  const auto results = service::search_texts(lib, *snap, texts, topts);
   std::vector<Query> queries;
   for (size_t i = 0; i < texts.size(); ++i) queries.push_back({texts[i], results[i]});
 
@@ -173,7 +148,7 @@ int run_search(const SearchOptions& o) {
   if (o.json) {
     ojson out = ojson::array();
     for (const auto& q : queries)
-      for (size_t r = 0; r < q.results.size(); ++r) out.push_back(result_json(lib, q.results[r], r + 1, several ? &q.text : nullptr));
+      for (size_t r = 0; r < q.results.size(); ++r) out.push_back(service::text_result_record(*snap, q.results[r], r + 1, several ? &q.text : nullptr));
     print_json(out);
   } else if (!o.csv.empty()) {
     CsvOut csv(o.csv);
@@ -190,7 +165,7 @@ int run_search(const SearchOptions& o) {
   } else if (o.compare) {
     search::TextSearchOptions all = topts;
     all.k = 0;
-    print_compare(lib, queries, topts, searcher.search(static_cast<int64_t>(texts.size()), emb.data(), all));
+    print_compare(lib, queries, topts, service::search_texts(lib, *snap, texts, all));
   } else {
     for (size_t i = 0; i < queries.size(); ++i) {
       if (several) std::printf("%squery \"%s\"\n", i ? "\n" : "", queries[i].text.c_str());

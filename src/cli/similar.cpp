@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/queries.h"
 #include "core/error.h"
 #include "search/similar.h"
 
@@ -22,34 +23,25 @@ struct SimilarOptions {
 
 int run_similar(const SimilarOptions& o) {
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
-  const Embeddings& tracks = lib.track_embeddings();
+  const auto snap = lib.snapshot();
   std::vector<search::Hit> hits;
   std::string query_label;
-  if (const store::Track* t = lib.find_track(o.query)) {
-    if (tracks.find(t->id) < 0) lib.track_embedding(t->id);  // throws the reason it has none
-    hits = search::similar_to_track(tracks, t->id, o.k);
+  if (const store::Track* t = snap->find_track(o.query)) {
+    hits = service::similar_tracks(*snap, *t, o.k);
     query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
   } else {
     std::error_code ec;
     if (!std::filesystem::exists(o.query, ec))
       throw Error(o.query + ": no such file, and no track with that id or path in the index");
     const std::vector<float> q = lib.file_embedding(o.query);
-    hits = search::similar(tracks, 1, q.data(), nullptr, o.k)[0];
+    hits = service::similar_to_vector(*snap, q, o.k);
     query_label = o.query + " (not in the index)";
   }
 
   if (o.json) {
     ojson out = ojson::array();
     size_t rank = 0;
-    for (const auto& h : hits) {
-      const store::Track* t = lib.track(h.id);
-      out.push_back({{"rank", ++rank},
-                     {"path", t ? t->path : ""},
-                     {"track_id", h.id},
-                     {"score", json_num(h.score)},
-                     {"artist", t ? t->artist : ""},
-                     {"title", t ? t->title : ""}});
-    }
+    for (const auto& h : hits) out.push_back(service::similar_result_record(*snap, h, ++rank));
     print_json(out);
   } else if (!o.csv.empty()) {
     CsvOut csv(o.csv);

@@ -61,11 +61,7 @@ std::vector<std::vector<TrackScore>> text_search_exhaustive(const Catalog& c, in
   return out;
 }
 
-TextSearcher::TextSearcher(const Catalog& catalog, const VectorIndex* window_index)
-    : catalog_(catalog), window_index_(window_index) {
-  if (window_index_ && window_index_->size() > 0 && window_index_->dim() != catalog.dim())
-    throw Error("text search: window index dimension " + std::to_string(window_index_->dim()) +
-                " differs from the catalog's " + std::to_string(catalog.dim()));
+TextSearcher::TextSearcher(const Catalog& catalog) : catalog_(catalog) {
   const int d = catalog.dim();
   centroids_.assign(static_cast<size_t>(catalog.track_count()) * d, 0.0f);
   std::vector<double> sum(static_cast<size_t>(d));
@@ -78,16 +74,19 @@ TextSearcher::TextSearcher(const Catalog& catalog, const VectorIndex* window_ind
   }
 }
 
-std::vector<std::vector<TrackScore>> TextSearcher::search(int64_t nq, const float* queries,
-                                                          const TextSearchOptions& options) const {
+std::vector<std::vector<TrackScore>> TextSearcher::search(int64_t nq, const float* queries, const TextSearchOptions& options,
+                                                          const VectorIndex* window_index) const {
   check_dim(catalog_, nq, queries);
+  if (window_index && window_index->size() > 0 && window_index->dim() != catalog_.dim())
+    throw Error("text search: window index dimension " + std::to_string(window_index->dim()) +
+                " differs from the catalog's " + std::to_string(catalog_.dim()));
   std::vector<std::vector<TrackScore>> out;
   for (int64_t q = 0; q < nq; ++q) {
     const float* query = queries + q * catalog_.dim();
     if (options.aggregate == Aggregate::Mean)
       out.push_back(search_mean(query, options));
-    else if (window_index_)
-      out.push_back(search_max(query, options));
+    else if (window_index)
+      out.push_back(search_max(*window_index, query, options));
     else
       out.push_back(text_search_exhaustive(catalog_, 1, query, options)[0]);
   }
@@ -110,11 +109,12 @@ std::vector<TrackScore> TextSearcher::search_mean(const float* query, const Text
   return cand;
 }
 
-std::vector<TrackScore> TextSearcher::search_max(const float* query, const TextSearchOptions& options) const {
+std::vector<TrackScore> TextSearcher::search_max(const VectorIndex& window_index, const float* query,
+                                                const TextSearchOptions& options) const {
   // Windows come back best first; a track's first window in that order is its max. Fetch until
   // k distinct tracks are seen and the next window scores below the k-th track's best by more
   // than the margin, so that every track that could still rank is rescored exactly.
-  const int64_t n = window_index_->size();
+  const int64_t n = window_index.size();
   const int64_t want = options.k > 0 ? std::min(options.k, catalog_.track_count()) : catalog_.track_count();
   if (want == 0 || n == 0) return {};
   int64_t fetch = std::min<int64_t>(n, 8 * want + 64);
@@ -122,7 +122,7 @@ std::vector<TrackScore> TextSearcher::search_max(const float* query, const TextS
   while (true) {
     tracks.clear();
     std::unordered_set<int64_t> seen;
-    const SearchResult r = window_index_->search(1, query, fetch, options.index_search);
+    const SearchResult r = window_index.search(1, query, fetch, options.index_search);
     double kth = 0;
     bool complete = false;
     for (int64_t j = 0; j < r.k && r.ids[j] >= 0; ++j) {

@@ -45,18 +45,21 @@ std::vector<std::vector<TrackScore>> text_search_exhaustive(const Catalog& catal
 
 class TextSearcher {
  public:
-  // Keeps references to `catalog` and `window_index` (ids = window ids, built from
-  // window_index_data(catalog)); both must outlive the searcher. window_index may be null.
-  explicit TextSearcher(const Catalog& catalog, const VectorIndex* window_index = nullptr);
+  // Keeps a reference to `catalog`, which must outlive the searcher. Immutable: concurrent
+  // searches are safe.
+  explicit TextSearcher(const Catalog& catalog);
 
-  std::vector<std::vector<TrackScore>> search(int64_t nq, const float* queries, const TextSearchOptions& options) const;
+  // window_index (ids = window ids, built from window_index_data(catalog)) gives the candidates
+  // of Max; null = Max scans exhaustively. Mean never needs it.
+  std::vector<std::vector<TrackScore>> search(int64_t nq, const float* queries, const TextSearchOptions& options,
+                                              const VectorIndex* window_index = nullptr) const;
 
  private:
   std::vector<TrackScore> search_mean(const float* query, const TextSearchOptions& options) const;
-  std::vector<TrackScore> search_max(const float* query, const TextSearchOptions& options) const;
+  std::vector<TrackScore> search_max(const VectorIndex& window_index, const float* query,
+                                     const TextSearchOptions& options) const;
 
   const Catalog& catalog_;
-  const VectorIndex* window_index_;
   std::vector<float> centroids_;  // track_count × dim: unnormalised mean of each track's active windows
 };
 

@@ -1,6 +1,7 @@
 #include "service/audio_embedding.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <span>
@@ -40,9 +41,18 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   check_window_length(s.window_s, rate, model.window_samples());
   if (window < 1 || hop < 1) throw Error("chunk and hop must be at least one sample long");
   std::vector<float> samples;
+  const size_t max_samples = s.max_duration_s > 0 ? static_cast<size_t>(s.max_duration_s * rate) + 1 : SIZE_MAX;
+  bool too_long = false;
   try {
-    samples = audio::decode_file(path, rate);
+    audio::decode_stream(path, rate, [&](const float* x, size_t n) {
+      if (samples.size() + n > max_samples) {
+        too_long = true;
+        throw Error("too long");
+      }
+      samples.insert(samples.end(), x, x + n);
+    });
   } catch (const Error& e) {
+    if (too_long) throw Error(path + ": longer than the " + fixed(s.max_duration_s, 0) + " s a query may last");
     throw Error(std::string("cannot decode the query audio: ") + e.what());
   }
   FileWindows fw;

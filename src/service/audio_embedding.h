@@ -25,6 +25,7 @@ struct WindowSettings {
   double window_s = 10, hop_s = 5;
   double silence_db = -60;  // windows quieter than this (RMS, dBFS) are silent: not embedded
   int batch = 8;            // windows per model call
+  double max_duration_s = 0; // > 0: a longer file is refused while decoding (bounded work per query)
 };
 
 // Throws clap::Error when windows of window_s seconds at `rate` are longer than the model's

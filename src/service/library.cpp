@@ -1,6 +1,7 @@
 #include "service/library.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,12 @@ namespace clap::service {
 
 namespace fs = std::filesystem;
 
+// One store connection, used under its lock (a Store is used from one thread at a time).
+struct StoreAccess {
+  std::mutex mutex;
+  std::unique_ptr<store::Store> store;
+};
+
 namespace {
 
 bool is_integer(const std::string& s) {
@@ -20,90 +27,150 @@ bool is_integer(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+std::string no_searchable(const std::string& db) {
+  return db + ": the index has no searchable tracks (none indexed successfully): run `clapsearch index DIR --db " + db + "`";
+}
+
 }  // namespace
 
-Library::Library(const LibraryOptions& options, Access access)
-    : options_(options),
-      db_path_(index::absolute_path(options.db.empty() ? store::default_db_path() : options.db)),
-      store_(store::open_store(db_path_, access == Access::ReadOnly ? store::OpenMode::ReadOnly
-                                                                     : store::OpenMode::ReadWriteOrReadOnly)) {
-  const auto m = store_->model();
-  if (!m)
-    throw Error(db_path_ + ": the index is empty (no model recorded yet): run `clapsearch index DIR --db " + db_path_ + "`");
-  identity_ = *m;
-  roots_ = store_->roots();
-  if (!options_.model.empty()) model_spec();  // a model that does not match is refused up front
+// --- snapshot --------------------------------------------------------------------------------
+
+struct LibrarySnapshot::Parts {
+  std::once_flag tracks_once, catalog_once, index_once, searcher_once, embeddings_once, map_once;
+  std::vector<store::Track> tracks;
+  std::vector<std::string> roots;
+  std::map<int64_t, size_t> track_pos;
+  std::map<std::string, size_t> path_pos;
+  std::map<int64_t, std::vector<store::TrackLabel>> labels;
+  std::unique_ptr<search::Catalog> catalog;  // null: nothing searchable
+  std::unique_ptr<search::VectorIndex> window_index;
+  std::unique_ptr<search::TextSearcher> searcher;
+  std::unique_ptr<Embeddings> track_embeddings;
+  std::unique_ptr<search::Projection2D> map;
+  std::shared_ptr<const LibrarySnapshot> previous;  // dropped once this snapshot is loaded
+};
+
+LibrarySnapshot::LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity,
+                                 Notice note, std::shared_ptr<const LibrarySnapshot> previous)
+    : store_(std::move(store)),
+      db_path_(std::move(db_path)),
+      identity_(std::move(identity)),
+      note_(std::move(note)),
+      parts_(std::make_unique<Parts>()) {
+  parts_->previous = std::move(previous);
+  std::lock_guard lock(store_->mutex);
+  generation_ = store_->store->library_generation();
 }
 
-Library::~Library() = default;
+LibrarySnapshot::~LibrarySnapshot() = default;
 
-void Library::note(const std::string& message) const {
-  if (options_.note) options_.note(message);
+LibrarySnapshot::Parts& LibrarySnapshot::parts() const { return *parts_; }
+
+void LibrarySnapshot::note(const std::string& message) const {
+  if (note_) note_(message);
 }
 
-// --- tracks ----------------------------------------------------------------------------------
-
-void Library::load_tracks() {
-  if (tracks_loaded_) return;
-  tracks_ = store_->tracks();
-  for (size_t i = 0; i < tracks_.size(); ++i) {
-    track_pos_[tracks_[i].id] = i;
-    path_pos_[tracks_[i].path] = i;
+// Reads the track list, roots and labels (the caller holds the store lock).
+static void read_tracks(store::Store& store, std::vector<store::Track>& tracks, std::vector<std::string>& roots,
+                        std::map<int64_t, std::vector<store::TrackLabel>>& labels, std::map<int64_t, size_t>& track_pos,
+                        std::map<std::string, size_t>& path_pos) {
+  tracks = store.tracks();
+  roots = store.roots();
+  for (auto& l : store.all_labels()) labels[l.track_id].push_back(l);
+  for (size_t i = 0; i < tracks.size(); ++i) {
+    track_pos[tracks[i].id] = i;
+    path_pos[tracks[i].path] = i;
   }
-  tracks_loaded_ = true;
 }
 
-const std::vector<store::Track>& Library::tracks() {
-  load_tracks();
-  return tracks_;
+void LibrarySnapshot::load_all() const {
+  {
+    // Everything read from the store comes from one committed state.
+    std::lock_guard lock(store_->mutex);
+    const auto scope = store_->store->read_scope();
+    Parts& p = parts();
+    std::call_once(p.tracks_once,
+                   [&] { read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos); });
+    std::call_once(p.catalog_once, [&] {
+      WindowTable t = store_->store->window_embeddings();
+      if (t.size() > 0) p.catalog = std::make_unique<search::Catalog>(std::move(t));
+    });
+    std::call_once(p.embeddings_once, [&] {
+      p.track_embeddings = std::make_unique<Embeddings>(store_->store->track_embeddings());
+      p.track_embeddings->check("track embeddings of " + db_path_);
+    });
+  }
+  if (searchable()) {
+    window_index();
+    text_searcher();
+  }
+  parts().previous.reset();
 }
 
-const store::Track* Library::track(int64_t id) {
-  load_tracks();
-  auto it = track_pos_.find(id);
-  return it == track_pos_.end() ? nullptr : &tracks_[it->second];
+const std::vector<store::Track>& LibrarySnapshot::tracks() const {
+  Parts& p = parts();
+  std::call_once(p.tracks_once, [&] {
+    std::lock_guard lock(store_->mutex);
+    read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos);
+  });
+  return p.tracks;
 }
 
-const store::Track* Library::find_track(const std::string& id_or_path) {
-  load_tracks();
+const std::vector<std::string>& LibrarySnapshot::roots() const {
+  tracks();
+  return parts().roots;
+}
+
+const store::Track* LibrarySnapshot::track(int64_t id) const {
+  const auto& all = tracks();
+  auto it = parts().track_pos.find(id);
+  return it == parts().track_pos.end() ? nullptr : &all[it->second];
+}
+
+const store::Track* LibrarySnapshot::find_track(const std::string& id_or_path) const {
+  const auto& all = tracks();
   if (is_integer(id_or_path))
     if (const store::Track* t = track(std::stoll(id_or_path))) return t;
   if (id_or_path.empty()) return nullptr;
-  auto it = path_pos_.find(index::absolute_path(id_or_path));
-  if (it != path_pos_.end()) return &tracks_[it->second];
+  const auto& paths = parts().path_pos;
+  auto it = paths.find(index::absolute_path(id_or_path));
+  if (it != paths.end()) return &all[it->second];
   std::error_code ec;
   const fs::path canonical = fs::canonical(id_or_path, ec);  // the same file through a symlink
   if (!ec) {
-    it = path_pos_.find(canonical.string());
-    if (it != path_pos_.end()) return &tracks_[it->second];
+    it = paths.find(canonical.string());
+    if (it != paths.end()) return &all[it->second];
   }
   return nullptr;
 }
 
-std::string Library::display_path(const std::string& path) {
-  size_t best = 0;
-  for (const auto& r : roots_)
-    if (r.size() > best && path.size() > r.size() && index::path_under(path, r)) best = r.size();
-  if (best == 0) return path;
-  std::string rel = path.substr(best);
+std::string LibrarySnapshot::root_of(const std::string& path) const {
+  std::string best;
+  for (const auto& r : roots())
+    if (r.size() > best.size() && path.size() > r.size() && index::path_under(path, r)) best = r;
+  return best;
+}
+
+std::string LibrarySnapshot::display_path(const std::string& path) const {
+  const std::string root = root_of(path);
+  if (root.empty()) return path;
+  std::string rel = path.substr(root.size());
   while (!rel.empty() && rel.front() == '/') rel.erase(rel.begin());
   return rel.empty() ? path : rel;
 }
 
-std::vector<store::TrackLabel> Library::labels_of(int64_t track_id) {
-  if (!labels_loaded_) {
-    for (auto& l : store_->all_labels()) labels_[l.track_id].push_back(l);
-    labels_loaded_ = true;
-  }
-  auto it = labels_.find(track_id);
-  return it == labels_.end() ? std::vector<store::TrackLabel>{} : it->second;
+const std::vector<store::TrackLabel>& LibrarySnapshot::labels_of(int64_t track_id) const {
+  static const std::vector<store::TrackLabel> kNone;
+  tracks();
+  auto it = parts().labels.find(track_id);
+  return it == parts().labels.end() ? kNone : it->second;
 }
 
-std::string Library::tags_text(const store::Track& t) {
+std::string LibrarySnapshot::tags_text(const store::Track& t) const {
   std::string s;
   if (!t.artist.empty() && !t.title.empty()) s = t.artist + " \u2013 " + t.title;
   else s = t.artist + t.title;
-  const auto labels = labels_of(t.id);
+  const auto& labels = labels_of(t.id);
   if (!labels.empty()) {
     std::string l;
     for (const auto& x : labels) l += (l.empty() ? "" : ", ") + x.label;
@@ -112,54 +179,56 @@ std::string Library::tags_text(const store::Track& t) {
   return s;
 }
 
-std::vector<store::WindowRecord> Library::track_windows(int64_t track_id) const { return store_->windows(track_id); }
-
-void Library::store_labels(const std::vector<store::TrackLabel>& labels) {
-  if (store_->read_only()) throw Error(db_path_ + ": the index cannot be written");
-  store_->put_labels(labels);
-  labels_loaded_ = false;
-  labels_.clear();
+bool LibrarySnapshot::searchable() const {
+  Parts& p = parts();
+  std::call_once(p.catalog_once, [&] {
+    WindowTable t;
+    {
+      std::lock_guard lock(store_->mutex);
+      t = store_->store->window_embeddings();
+    }
+    if (t.size() > 0) p.catalog = std::make_unique<search::Catalog>(std::move(t));
+  });
+  return p.catalog != nullptr;
 }
 
-// --- embeddings ------------------------------------------------------------------------------
-
-const search::Catalog& Library::catalog() {
-  if (!catalog_) {
-    WindowTable t = store_->window_embeddings();
-    if (t.size() == 0)
-      throw Error(db_path_ + ": the index has no searchable tracks (none indexed successfully): run `clapsearch index DIR --db " +
-                  db_path_ + "`");
-    catalog_ = std::make_unique<search::Catalog>(std::move(t));
-    note("catalog: " + std::to_string(catalog_->window_count()) + " windows of " + std::to_string(catalog_->track_count()) +
-         " tracks");
-  }
-  return *catalog_;
+const search::Catalog& LibrarySnapshot::catalog() const {
+  if (!searchable()) throw Error(no_searchable(db_path_));
+  return *parts().catalog;
 }
 
-const search::VectorIndex& Library::window_index() {
-  if (!window_index_) {
-    const search::Catalog& c = catalog();
+const search::VectorIndex& LibrarySnapshot::window_index() const {
+  const search::Catalog& c = catalog();
+  Parts& p = parts();
+  std::call_once(p.index_once, [&] {
     search::LoadInfo info;
-    window_index_ = std::make_unique<search::VectorIndex>(load_window_index(db_path_, c, &info));
+    p.window_index = std::make_unique<search::VectorIndex>(load_window_index(db_path_, c, &info));
     note("window index " + window_index_path(db_path_) + ": " + (info.rebuilt ? "rebuilt (" + info.reason + ")" : "loaded") +
-         ", " + search::index_kind_name(window_index_->kind()) + ", " + std::to_string(window_index_->size()) + " windows" +
-         (info.save_error.empty() ? "" : "; not saved: " + info.save_error));
-  }
-  return *window_index_;
+         ", " + search::index_kind_name(p.window_index->kind()) + ", " + std::to_string(p.window_index->size()) +
+         " windows" + (info.save_error.empty() ? "" : "; not saved: " + info.save_error));
+  });
+  return *p.window_index;
 }
 
-const Embeddings& Library::track_embeddings() {
-  if (!track_embeddings_) {
-    track_embeddings_ = std::make_unique<Embeddings>(store_->track_embeddings());
-    if (track_embeddings_->size() == 0)
-      throw Error(db_path_ + ": the index has no searchable tracks (none indexed successfully): run `clapsearch index DIR --db " +
-                  db_path_ + "`");
-    track_embeddings_->check("track embeddings of " + db_path_);
-  }
-  return *track_embeddings_;
+const search::TextSearcher& LibrarySnapshot::text_searcher() const {
+  const search::Catalog& c = catalog();
+  Parts& p = parts();
+  std::call_once(p.searcher_once, [&] { p.searcher = std::make_unique<search::TextSearcher>(c); });
+  return *p.searcher;
 }
 
-std::vector<float> Library::track_embedding(int64_t track_id) {
+const Embeddings& LibrarySnapshot::track_embeddings() const {
+  Parts& p = parts();
+  std::call_once(p.embeddings_once, [&] {
+    std::lock_guard lock(store_->mutex);
+    p.track_embeddings = std::make_unique<Embeddings>(store_->store->track_embeddings());
+    p.track_embeddings->check("track embeddings of " + db_path_);
+  });
+  if (p.track_embeddings->size() == 0) throw Error(no_searchable(db_path_));
+  return *p.track_embeddings;
+}
+
+std::vector<float> LibrarySnapshot::track_embedding(int64_t track_id) const {
   const Embeddings& e = track_embeddings();
   const int64_t i = e.find(track_id);
   if (i < 0) {
@@ -171,9 +240,88 @@ std::vector<float> Library::track_embedding(int64_t track_id) {
   return std::vector<float>(e.row(i), e.row(i) + e.dim);
 }
 
+const search::Projection2D& LibrarySnapshot::track_map() const {
+  const Embeddings& e = track_embeddings();
+  Parts& p = parts();
+  std::call_once(p.map_once, [&] { p.map = std::make_unique<search::Projection2D>(search::pca_2d(e)); });
+  return *p.map;
+}
+
+// --- library ---------------------------------------------------------------------------------
+
+Library::Library(const LibraryOptions& options, Access access)
+    : options_(options),
+      db_path_(index::absolute_path(options.db.empty() ? store::default_db_path() : options.db)),
+      store_(std::make_shared<StoreAccess>()) {
+  store_->store = store::open_store(db_path_, access == Access::ReadOnly ? store::OpenMode::ReadOnly
+                                                                        : store::OpenMode::ReadWriteOrReadOnly);
+  const auto m = store_->store->model();
+  if (!m)
+    throw Error(db_path_ + ": the index is empty (no model recorded yet): run `clapsearch index DIR --db " + db_path_ + "`");
+  identity_ = *m;
+  snapshot_ = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note);
+  if (!options_.model.empty()) model_spec();  // a model that does not match is refused up front
+}
+
+Library::~Library() = default;
+
+void Library::note(const std::string& message) const {
+  if (options_.note) options_.note(message);
+}
+
+bool Library::writable() const {
+  std::lock_guard lock(store_->mutex);
+  return !store_->store->read_only();
+}
+
+std::shared_ptr<const LibrarySnapshot> Library::snapshot() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+bool Library::refresh(bool force) {
+  std::lock_guard refreshing(refresh_mutex_);
+  const auto current = snapshot();
+  int64_t generation;
+  std::optional<store::ModelIdentity> identity;
+  {
+    std::lock_guard lock(store_->mutex);
+    generation = store_->store->library_generation();
+    identity = store_->store->model();
+  }
+  if (!force && generation == current->library_generation()) return false;
+  if (!identity || !identity_.mismatch(*identity).empty())
+    throw Error(db_path_ + ": the index was rebuilt with another model or settings; restart to use it");
+  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, current);
+  next->load_all();
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = next;
+  }
+  return true;
+}
+
+std::vector<store::WindowRecord> Library::track_windows(int64_t track_id) const {
+  std::lock_guard lock(store_->mutex);
+  return store_->store->windows(track_id);
+}
+
+void Library::store_labels(const std::vector<store::TrackLabel>& labels) {
+  {
+    std::lock_guard lock(store_->mutex);
+    if (store_->store->read_only()) throw Error(db_path_ + ": the index cannot be written");
+    store_->store->put_labels(labels);
+  }
+  // The labels are part of the snapshot: later reads in this session see the new ones.
+  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note);
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_ = next;
+}
+
 // --- model -----------------------------------------------------------------------------------
 
 const index::ModelSpec& Library::model_spec() {
+  std::lock_guard lock(model_mutex_);
   if (!spec_) {
     const bool given = !options_.model.empty();
     const std::string spec = given ? options_.model : index::model_spec_of(identity_);
@@ -199,19 +347,73 @@ const index::ModelSpec& Library::model_spec() {
 }
 
 const ClapModel& Library::model() {
+  if (model_ready_.load(std::memory_order_acquire)) return *model_;
+  const index::ModelSpec& s = model_spec();
+  std::lock_guard lock(model_mutex_);
   if (!model_) {
-    const index::ModelSpec& s = model_spec();
     note("loading model " + s.resolved.dir);
     ModelOpenOptions mo;
     mo.threads = options_.threads;
     mo.warn = options_.warn;
-    model_ = load_model(s.resolved, mo);
-    state_ = std::make_unique<ClapState>(options_.threads, options_.warn);
-    if (model_->embedding_dim() != identity_.dim)
-      throw Error("the model's embedding size " + std::to_string(model_->embedding_dim()) + " differs from the index's " +
+    std::shared_ptr<const ClapModel> m = load_model(s.resolved, mo);
+    if (m->embedding_dim() != identity_.dim)
+      throw Error("the model's embedding size " + std::to_string(m->embedding_dim()) + " differs from the index's " +
                   std::to_string(identity_.dim));
+    model_ = std::move(m);
+    model_ready_.store(true, std::memory_order_release);
   }
   return *model_;
+}
+
+bool Library::model_loaded() const { return model_ready_.load(std::memory_order_acquire); }
+
+// A ClapState borrowed from the pool for one model run; returned when the lease ends.
+class Library::StateLease {
+ public:
+  StateLease(Library& lib, std::unique_ptr<ClapState> state) : lib_(&lib), state_(std::move(state)) {}
+  StateLease(StateLease&& o) noexcept : lib_(o.lib_), state_(std::move(o.state_)) { o.lib_ = nullptr; }
+  ~StateLease() {
+    if (!lib_ || !state_) return;
+    {
+      std::lock_guard lock(lib_->states_mutex_);
+      lib_->free_states_.push_back(std::move(state_));
+    }
+    lib_->states_cv_.notify_one();
+  }
+  ClapState& operator*() { return *state_; }
+
+ private:
+  Library* lib_;
+  std::unique_ptr<ClapState> state_;
+};
+
+Library::StateLease Library::lease_state() {
+  std::unique_lock lock(states_mutex_);
+  const int limit = options_.max_model_runs;
+  if (free_states_.empty() && limit > 0 && states_made_ >= limit) {
+    if (options_.max_waiting > 0 && waiting_ >= options_.max_waiting)
+      throw Busy("busy: " + std::to_string(limit) + " model run(s) in progress and " + std::to_string(waiting_) +
+                 " waiting; try again shortly");
+    ++waiting_;
+    auto ready = [&] { return !free_states_.empty(); };
+    bool ok = true;
+    if (options_.model_wait_ms > 0) ok = states_cv_.wait_for(lock, std::chrono::milliseconds(options_.model_wait_ms), ready);
+    else states_cv_.wait(lock, ready);
+    --waiting_;
+    if (!ok)
+      throw Busy("busy: every model run slot stayed taken for " + std::to_string(options_.model_wait_ms / 1000) +
+                 " s; try again shortly");
+  }
+  std::unique_ptr<ClapState> state;
+  if (!free_states_.empty()) {
+    state = std::move(free_states_.back());
+    free_states_.pop_back();
+  } else {
+    ++states_made_;
+    lock.unlock();
+    state = std::make_unique<ClapState>(options_.threads, options_.warn);
+  }
+  return StateLease(*this, std::move(state));
 }
 
 std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
@@ -220,31 +422,38 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   std::vector<float> out(texts.size() * static_cast<size_t>(d), 0.0f);
   std::vector<std::string> missing;
   std::map<std::string, std::vector<size_t>> slots;  // text -> rows wanting it
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (slots.count(texts[i])) {
+  int64_t hits = 0, misses = 0;
+  {
+    std::lock_guard lock(store_->mutex);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const bool seen = slots.count(texts[i]) > 0;
       slots[texts[i]].push_back(i);
-      continue;
-    }
-    slots[texts[i]].push_back(i);
-    const auto cached = store_->cached_text(key, texts[i]);
-    if (cached && static_cast<int>(cached->size()) == d) {
-      std::copy(cached->begin(), cached->end(), out.begin() + static_cast<long>(i * d));
-      ++cache_hits_;
-    } else {
-      missing.push_back(texts[i]);
-      ++cache_misses_;
+      if (seen) continue;
+      const auto cached = store_->store->cached_text(key, texts[i]);
+      if (cached && static_cast<int>(cached->size()) == d) {
+        std::copy(cached->begin(), cached->end(), out.begin() + static_cast<long>(i * d));
+        ++hits;
+      } else {
+        missing.push_back(texts[i]);
+        ++misses;
+      }
     }
   }
   if (!missing.empty()) {
     const ClapModel& m = model();
     if (!m.has_tokenizer()) throw Error("the model has no tokenizer: text queries are not possible with it");
-    const std::vector<float> emb = m.embed_text(*state_, missing);
-    bool saved = !store_->read_only();
+    std::vector<float> emb;
+    {
+      StateLease state = lease_state();
+      emb = m.embed_text(*state, missing);
+    }
+    std::lock_guard lock(store_->mutex);
+    bool saved = !store_->store->read_only();
     for (size_t k = 0; k < missing.size(); ++k) {
       std::vector<float> e(emb.begin() + static_cast<long>(k * d), emb.begin() + static_cast<long>((k + 1) * d));
       if (saved) {
         try {
-          store_->put_cached_text(key, missing[k], e);
+          store_->store->put_cached_text(key, missing[k], e);
         } catch (const Error& err) {
           saved = false;
           note(std::string("text cache not written: ") + err.what());
@@ -253,19 +462,21 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
       // Rows are taken from the same floats the cache holds: a later cached run prints the same.
       for (size_t row : slots[missing[k]]) std::copy(e.begin(), e.end(), out.begin() + static_cast<long>(row * d));
     }
-    if (store_->read_only()) note("index opened read-only: text embeddings not cached");
+    if (store_->store->read_only()) note("index opened read-only: text embeddings not cached");
   }
   // Duplicated texts.
   for (const auto& [text, rows] : slots)
     for (size_t r = 1; r < rows.size(); ++r)
       std::copy(out.begin() + static_cast<long>(rows[0] * d), out.begin() + static_cast<long>((rows[0] + 1) * d),
                 out.begin() + static_cast<long>(rows[r] * d));
-  note("text cache: " + std::to_string(cache_hits_) + " hit(s), " + std::to_string(cache_misses_) + " miss(es)" +
-       (cache_misses_ ? " (embedded with the model)" : " (no model run)"));
+  cache_hits_ += hits;
+  cache_misses_ += misses;
+  note("text cache: " + std::to_string(hits) + " hit(s), " + std::to_string(misses) + " miss(es)" +
+       (misses ? " (embedded with the model)" : " (no model run)"));
   return out;
 }
 
-FileWindows Library::embed_file(const std::string& path, double window_s, double hop_s) {
+FileWindows Library::embed_file(const std::string& path, double window_s, double hop_s, double max_duration_s) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no such file");
   if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");
@@ -275,10 +486,15 @@ FileWindows Library::embed_file(const std::string& path, double window_s, double
   ws.hop_s = hop_s > 0 ? hop_s : identity_.hop_s;
   check_window_length(ws.window_s, s.sample_rate, s.max_samples);
   ws.silence_db = identity_.silence_db;
+  ws.max_duration_s = max_duration_s;
   const ClapModel& m = model();
-  FileWindows fw = embed_file_windows(m, *state_, path, ws);
+  FileWindows fw;
+  {
+    StateLease state = lease_state();
+    fw = embed_file_windows(m, *state, path, ws);
+  }
   int64_t silent = 0;
-  for (uint8_t s : fw.silent) silent += s;
+  for (uint8_t x : fw.silent) silent += x;
   note("embedded " + path + ": " + std::to_string(fw.size()) + " windows (" + std::to_string(silent) + " silent)");
   return fw;
 }
@@ -286,7 +502,8 @@ FileWindows Library::embed_file(const std::string& path, double window_s, double
 std::vector<float> Library::file_embedding(const std::string& path) { return file_track_embedding(embed_file(path)); }
 
 AudioItem Library::audio_item(const std::string& file_or_track) {
-  if (const store::Track* t = find_track(file_or_track)) return {t->path, t->id, track_embedding(t->id)};
+  const auto snap = snapshot();
+  if (const store::Track* t = snap->find_track(file_or_track)) return {t->path, t->id, snap->track_embedding(t->id)};
   std::error_code ec;
   if (!fs::exists(file_or_track, ec))
     throw Error(file_or_track + ": no such file, and no track with that id or path in the index");
@@ -308,11 +525,12 @@ SongWindows Library::song_windows(const std::string& target) {
     if (e) table.embeddings.insert(table.embeddings.end(), e, e + table.dim);
     else table.embeddings.resize(table.embeddings.size() + table.dim, 0.0f);
   };
-  if (const store::Track* t = find_track(target)) {
+  const auto snap = snapshot();
+  if (const store::Track* t = snap->find_track(target)) {
     if (t->status != store::TrackStatus::Ok) throw Error(t->path + ": could not be indexed: " + t->error);
     track_id = t->id;
     path = t->path;
-    for (const auto& w : store_->windows(t->id)) {
+    for (const auto& w : track_windows(t->id)) {
       const bool has = static_cast<int>(w.embedding.size()) == table.dim;
       add(w.id, w.start_s, w.end_s, w.silent || !has, has ? w.embedding.data() : nullptr);
     }

@@ -1,24 +1,40 @@
 // A session over one library index: the query API every front end (CLI, server) calls.
 //
 // A Library opens the store, checks the model recorded in it against any model the caller
-// names, and loads on first use only what a query needs: the track list, the window catalog,
-// the persisted window vector index, the track embeddings, the model. Text embeddings go
-// through the index's text cache (a text seen before costs no model run); query audio is
-// decoded and embedded exactly as the indexer embeds a track.
+// names, and loads only what a query needs: the track list, the window catalog, the persisted
+// window vector index, the track embeddings, the model. Text embeddings go through the
+// index's text cache (a text seen before costs no model run); query audio is decoded and
+// embedded exactly as the indexer embeds a track.
 //
-// Notes (cache hits, vector index loaded or rebuilt, model runs) and warnings go to callbacks;
-// nothing here prints. A Library is used from one thread at a time.
+// What a query reads lives in an immutable LibrarySnapshot. A command-line run takes the one
+// snapshot made at open time and fills its parts on first use. A long-running reader (the
+// server) calls refresh(): when another process (an indexer) has changed the library since,
+// a complete new snapshot is loaded inside one read transaction and swapped in; queries that
+// hold the old one finish on it. So a query never sees half a track, and new tracks appear
+// without a restart.
+//
+// Threads: every method may be called from several threads at once. The model is loaded once
+// and shared (immutable); each model run borrows its own ClapState from a pool whose size
+// bounds concurrent model runs (LibraryOptions::max_model_runs; a caller that waits too long
+// gets Busy). Notes and warnings go to callbacks (which must then be thread-safe); nothing here
+// prints.
 #pragma once
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/embeddings.h"
+#include "core/error.h"
 #include "index/identity.h"
 #include "model/clap.h"
 #include "search/catalog.h"
+#include "search/projection.h"
+#include "search/text_search.h"
 #include "search/vector_index.h"
 #include "service/audio_embedding.h"
 #include "service/model.h"
@@ -29,14 +45,25 @@ namespace clap::service {
 struct LibraryOptions {
   std::string db;     // empty = store::default_db_path()
   std::string model;  // empty = the model recorded in the index (another one is refused)
-  int threads = 0;    // model threads, 0 = all cores
+  int threads = 0;    // model threads per run, 0 = all cores
   Notice note;        // optional notes (see above); null = silent
   Notice warn;        // warnings (text cut at the model's limit, a collapsed text tower); null = dropped
+  // Model runs at once (each with its own ClapState); 0 = no limit. Callers beyond the limit
+  // wait up to model_wait_ms, then get Busy; at most max_waiting wait at once (0 = no limit).
+  int max_model_runs = 0;
+  int max_waiting = 0;
+  int64_t model_wait_ms = 0;  // 0 = wait as long as it takes
 };
 
 enum class Access {
   ReadOnly,              // queries only
   ReadWriteIfPossible,   // also caches text embeddings and stores labels when the file is writable
+};
+
+// Every model run slot is taken and the wait was too long (a server answers 429).
+class Busy : public Error {
+ public:
+  using Error::Error;
 };
 
 // A query audio given by path or an indexed track, with its track embedding.
@@ -53,6 +80,63 @@ struct SongWindows {
   search::Catalog catalog;
 };
 
+struct StoreAccess;  // the store and the lock that serialises its use (library.cpp)
+
+// The library at one moment: tracks, labels, roots, window catalog, window index, track
+// embeddings. Immutable once made; parts not loaded up front are loaded on first use.
+class LibrarySnapshot {
+ public:
+  LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity, Notice note,
+                  std::shared_ptr<const LibrarySnapshot> previous = nullptr);
+  ~LibrarySnapshot();
+
+  // Loads every part inside one read transaction (what a server does before swapping it in).
+  void load_all() const;
+
+  const store::ModelIdentity& identity() const { return identity_; }
+  const std::string& db_path() const { return db_path_; }
+  int dim() const { return identity_.dim; }
+  int64_t library_generation() const { return generation_; }  // the store's, when made
+
+  // --- tracks (every track row, status ok or error)
+  const std::vector<store::Track>& tracks() const;
+  const std::vector<std::string>& roots() const;
+  const store::Track* track(int64_t id) const;  // nullptr when absent
+  // A track given as an id or as a path (absolute, relative to the working directory, or
+  // through a symlink); nullptr when it is not in the index.
+  const store::Track* find_track(const std::string& id_or_path) const;
+  // Path shown to people: relative to the indexed folder holding it, else absolute.
+  std::string display_path(const std::string& path) const;
+  // The indexed folder holding `path` ("" when none).
+  std::string root_of(const std::string& path) const;
+  // "artist – title" (whichever exist), then stored zero-shot labels in brackets.
+  std::string tags_text(const store::Track& t) const;
+  const std::vector<store::TrackLabel>& labels_of(int64_t track_id) const;
+
+  // --- embeddings. Throw clap::Error when the index has nothing searchable (searchable() tells).
+  bool searchable() const;
+  const search::Catalog& catalog() const;
+  const search::VectorIndex& window_index() const;  // persisted beside the database (window_index.h)
+  const search::TextSearcher& text_searcher() const;  // over catalog()
+  const Embeddings& track_embeddings() const;
+  // The stored track embedding of `track_id`; throws with the reason when it has none.
+  std::vector<float> track_embedding(int64_t track_id) const;
+  // The 2-D map of the track embeddings (search/projection.h), computed once per snapshot.
+  const search::Projection2D& track_map() const;
+
+ private:
+  struct Parts;
+  void note(const std::string& message) const;
+  Parts& parts() const;
+
+  std::shared_ptr<StoreAccess> store_;
+  std::string db_path_;
+  store::ModelIdentity identity_;
+  Notice note_;
+  int64_t generation_ = 0;
+  std::unique_ptr<Parts> parts_;
+};
+
 class Library {
  public:
   // Throws clap::Error: no index, no model recorded yet, a named model not matching the index.
@@ -62,34 +146,35 @@ class Library {
   const store::ModelIdentity& identity() const { return identity_; }
   const std::string& db_path() const { return db_path_; }
   int dim() const { return identity_.dim; }
-  bool writable() const { return !store_->read_only(); }
+  bool writable() const;
 
-  // --- tracks (every track row, status ok or error)
-  const std::vector<store::Track>& tracks();
-  const store::Track* track(int64_t id);  // nullptr when absent
-  // A track given as an id or as a path (absolute, relative to the working directory, or
-  // through a symlink); nullptr when it is not in the index.
-  const store::Track* find_track(const std::string& id_or_path);
-  // Path shown to people: relative to the indexed folder holding it, else absolute.
-  std::string display_path(const std::string& path);
-  // "artist – title" (whichever exist), then stored zero-shot labels in brackets.
-  std::string tags_text(const store::Track& t);
-  std::vector<store::TrackLabel> labels_of(int64_t track_id);
+  // The current snapshot. Hold it for the whole of a query.
+  std::shared_ptr<const LibrarySnapshot> snapshot() const;
+  // Swaps in a fully loaded new snapshot when the library changed since the current one was
+  // made (or when `force`); returns whether it did. Concurrent callers load it once.
+  bool refresh(bool force = false);
+
+  // --- the current snapshot's parts (a command-line run never refreshes; pointers and
+  // references stay valid until refresh())
+  const std::vector<store::Track>& tracks() const { return snapshot()->tracks(); }
+  const store::Track* track(int64_t id) const { return snapshot()->track(id); }
+  const store::Track* find_track(const std::string& id_or_path) const { return snapshot()->find_track(id_or_path); }
+  std::string display_path(const std::string& path) const { return snapshot()->display_path(path); }
+  std::string tags_text(const store::Track& t) const { return snapshot()->tags_text(t); }
+  const std::vector<store::TrackLabel>& labels_of(int64_t track_id) const { return snapshot()->labels_of(track_id); }
+  const search::Catalog& catalog() const { return snapshot()->catalog(); }
+  const search::VectorIndex& window_index() const { return snapshot()->window_index(); }
+  const Embeddings& track_embeddings() const { return snapshot()->track_embeddings(); }
+  std::vector<float> track_embedding(int64_t track_id) const { return snapshot()->track_embedding(track_id); }
+
   std::vector<store::WindowRecord> track_windows(int64_t track_id) const;
   // Replaces the stored labels of the tracks named in `labels`. Throws when read-only.
   void store_labels(const std::vector<store::TrackLabel>& labels);
 
-  // --- embeddings. Throw clap::Error when the index has nothing searchable.
-  const search::Catalog& catalog();
-  const search::VectorIndex& window_index();  // persisted beside the database (window_index.h)
-  const Embeddings& track_embeddings();
-  // The stored track embedding of `track_id`; throws with the reason when it has none.
-  std::vector<float> track_embedding(int64_t track_id);
-
-  // --- model (loaded on first use only)
+  // --- model (loaded on first use only, then shared)
   const index::ModelSpec& model_spec();
   const ClapModel& model();
-  bool model_loaded() const { return model_ != nullptr; }
+  bool model_loaded() const;
 
   // Text embeddings (n × dim) through the index's text cache.
   std::vector<float> embed_texts(const std::vector<std::string>& texts);
@@ -98,8 +183,8 @@ class Library {
 
   // Decodes `path` and embeds windows of window_s every hop_s seconds (0 = the index's
   // settings), silent windows flagged as the index flags them. Throws clap::Error with a clear
-  // reason (no such file, undecodable, silent throughout).
-  FileWindows embed_file(const std::string& path, double window_s = 0, double hop_s = 0);
+  // reason (no such file, undecodable, silent throughout, longer than max_duration_s when > 0).
+  FileWindows embed_file(const std::string& path, double window_s = 0, double hop_s = 0, double max_duration_s = 0);
   // A file's track embedding, computed exactly as the indexer computes a track's.
   std::vector<float> file_embedding(const std::string& path);
   // An indexed track (id or path: its stored embedding) or any audio file (decoded).
@@ -110,26 +195,29 @@ class Library {
   void note(const std::string& message) const;
 
  private:
-  void load_tracks();
+  class StateLease;
+  StateLease lease_state();
 
   LibraryOptions options_;
   std::string db_path_;
-  std::unique_ptr<store::Store> store_;
+  std::shared_ptr<StoreAccess> store_;
   store::ModelIdentity identity_;
-  std::vector<std::string> roots_;
-  bool tracks_loaded_ = false;
-  std::vector<store::Track> tracks_;
-  std::map<int64_t, size_t> track_pos_;
-  std::map<std::string, size_t> path_pos_;
-  bool labels_loaded_ = false;
-  std::map<int64_t, std::vector<store::TrackLabel>> labels_;
-  std::unique_ptr<search::Catalog> catalog_;
-  std::unique_ptr<search::VectorIndex> window_index_;
-  std::unique_ptr<Embeddings> track_embeddings_;
+
+  mutable std::mutex snapshot_mutex_;  // guards snapshot_
+  std::shared_ptr<const LibrarySnapshot> snapshot_;
+  std::mutex refresh_mutex_;           // one refresh at a time
+
+  std::mutex model_mutex_;             // guards spec_ and model_ while loading
   std::unique_ptr<index::ModelSpec> spec_;
-  std::unique_ptr<ClapModel> model_;
-  std::unique_ptr<ClapState> state_;  // this session's buffers, thread count and warnings; made with model_
-  int64_t cache_hits_ = 0, cache_misses_ = 0;
+  std::shared_ptr<const ClapModel> model_;
+  std::atomic<bool> model_ready_{false};
+
+  std::mutex states_mutex_;            // the ClapState pool
+  std::condition_variable states_cv_;
+  std::vector<std::unique_ptr<ClapState>> free_states_;
+  int states_made_ = 0, waiting_ = 0;
+
+  std::atomic<int64_t> cache_hits_{0}, cache_misses_{0};
 };
 
 }  // namespace clap::service

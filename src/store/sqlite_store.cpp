@@ -102,9 +102,13 @@ void migrate(sqlite3* db, const std::string& path) {
   tx.commit();
 }
 
-// Every write transaction ends with this: readers (vector indexes) compare generations.
-void bump_generation(sqlite3* db) {
+// Every write transaction ends with this: readers compare generations. `library` = the write
+// touched what a reader's snapshot holds (everything but the text cache).
+void bump_generation(sqlite3* db, bool library = true) {
   sql::exec(db, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'");
+  if (library)
+    sql::exec(db, "INSERT INTO meta(key, value) VALUES ('library_generation', 1) "
+                  "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1");
 }
 
 const char* status_text(TrackStatus s) { return s == TrackStatus::Ok ? "ok" : "error"; }
@@ -244,6 +248,26 @@ int64_t SqliteStore::generation() const {
   return s.step() ? s.int64(0) : 0;
 }
 
+int64_t SqliteStore::library_generation() const {
+  sql::Stmt s(db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'library_generation'");
+  return s.step() ? s.int64(0) : 0;
+}
+
+namespace {
+// A deferred transaction: SQLite fixes the snapshot at the first read and keeps it (WAL) while
+// writers commit, until the scope ends.
+class SqliteReadScope final : public ReadScope {
+ public:
+  explicit SqliteReadScope(sqlite3* db) : db_(db) { sql::exec(db_, "BEGIN DEFERRED"); }
+  ~SqliteReadScope() override { sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr); }
+
+ private:
+  sqlite3* db_;
+};
+}  // namespace
+
+std::unique_ptr<ReadScope> SqliteStore::read_scope() const { return std::make_unique<SqliteReadScope>(db_); }
+
 int64_t SqliteStore::file_bytes() const {
   std::error_code ec;
   int64_t total = 0;
@@ -285,7 +309,7 @@ void SqliteStore::wipe(const ModelIdentity& identity) {
   {
     sql::Transaction tx(db_);
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
-                   "DELETE FROM roots; DELETE FROM meta WHERE key <> 'generation'");
+                   "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation')");
     write_identity(db_, identity);
     bump_generation(db_);
     tx.commit();
@@ -533,7 +557,7 @@ void SqliteStore::put_cached_text(const std::string& model_key, const std::strin
       .bind(2, text)
       .bind_floats(3, embedding.data(), embedding.size())
       .run();
-  bump_generation(db_);
+  bump_generation(db_, /*library=*/false);
   tx.commit();
 }
 

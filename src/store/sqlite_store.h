@@ -44,6 +44,8 @@ class SqliteStore final : public Store {
   bool read_only() const override { return read_only_; }
   int schema_version() const override;
   int64_t generation() const override;
+  int64_t library_generation() const override;
+  std::unique_ptr<ReadScope> read_scope() const override;
   int64_t file_bytes() const override;
 
   std::optional<ModelIdentity> model() const override;

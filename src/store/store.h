@@ -9,8 +9,12 @@
 // Contract every implementation keeps:
 //   * A track and all its windows are written atomically (put_track), so a process killed at
 //     any moment leaves every track either complete or absent.
-//   * generation() changes after every committed write (tracks, roots, text cache, labels):
-//     a cheap "has anything changed?" poll for long-running readers.
+//   * generation() changes after every committed write (tracks, roots, text cache, labels);
+//     library_generation() after every one but the text cache's: the cheap "has the library
+//     changed?" poll of a long-running reader (a server whose own text-cache writes must not
+//     make it reload).
+//   * Reads inside one read_scope() see one committed state (no half-written track, no
+//     track without its windows), however long the scope lasts.
 //   * Embeddings are float32 vectors of the identity's `dim`, stored bit for bit.
 //   * Readers see the last committed state while an indexer writes.
 // A Store object is used from one thread at a time (open one per thread).
@@ -99,6 +103,12 @@ struct Counts {
   double audio_seconds = 0;  // sum of durations of ok tracks
 };
 
+// Held while a reader loads several things that must agree; see read_scope().
+class ReadScope {
+ public:
+  virtual ~ReadScope() = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -106,7 +116,9 @@ class Store {
   virtual const std::string& path() const = 0;  // where the store lives (file path or URL)
   virtual bool read_only() const = 0;
   virtual int schema_version() const = 0;
-  virtual int64_t generation() const = 0;  // changes after every committed write
+  virtual int64_t generation() const = 0;          // changes after every committed write
+  virtual int64_t library_generation() const = 0;  // ... but the text cache's
+  virtual std::unique_ptr<ReadScope> read_scope() const = 0;
   virtual int64_t file_bytes() const = 0;  // bytes on disk (database + journal)
 
   // --- model identity

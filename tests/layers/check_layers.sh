@@ -16,7 +16,8 @@ declare -A allowed=(
   [hub]="hub core"
   [index]="index store model audio hub core"
   [service]="service index search store hub model audio core"
-  [cli]="cli service index search store hub model core"
+  [server]="server service index search store hub model core"
+  [cli]="cli server service index search store hub model core"
 )
 # Third-party headers and the one layer allowed to include them.
 declare -A confined=(
@@ -27,6 +28,7 @@ declare -A confined=(
   ["libswresample"]="audio"
   ["oneapi/dnnl"]="tensor"
   ["pcre2.h"]="model"
+  ["httplib.h"]="server"
 )
 
 check() {

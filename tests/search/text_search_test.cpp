@@ -141,7 +141,7 @@ TEST(TextSearch, SearcherMatchesTheExhaustiveScanOnTheHandCase) {
       o.k = k;
       const auto ref = text_search_exhaustive(c, 1, q.data(), o)[0];
       for (const VectorIndex* idx : {static_cast<const VectorIndex*>(nullptr), &index}) {
-        const auto got = TextSearcher(c, idx).search(1, q.data(), o)[0];
+        const auto got = TextSearcher(c).search(1, q.data(), o, idx)[0];
         EXPECT_EQ(ids(got), ids(ref)) << aggregate_name(a) << " k=" << k;
         for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].score, ref[i].score);
       }
@@ -154,14 +154,14 @@ TEST(TextSearch, SearcherMatchesTheExhaustiveScanOnRandomLibraries) {
     const Catalog c(test::random_table(80, 12, 24, seed));
     const VectorIndex index = VectorIndex::build(window_index_data(c));
     const auto queries = test::random_unit(6, 24, seed + 100);
-    const TextSearcher searcher(c, &index);
+    const TextSearcher searcher(c);
     for (Aggregate a : {Aggregate::Mean, Aggregate::Max}) {
       for (int64_t k : {1, 5, 30, 0}) {
         TextSearchOptions o;
         o.aggregate = a;
         o.k = k;
         const auto ref = text_search_exhaustive(c, 6, queries.data(), o);
-        const auto got = searcher.search(6, queries.data(), o);
+        const auto got = searcher.search(6, queries.data(), o, &index);
         for (int q = 0; q < 6; ++q) {
           ASSERT_EQ(ids(got[q]), ids(ref[q])) << "seed " << seed << " " << aggregate_name(a) << " k=" << k;
           for (size_t i = 0; i < got[q].size(); ++i) {
@@ -188,7 +188,7 @@ TEST(TextSearch, MaxWithAnApproximateIndexFindsTheSameTopOnClearCases) {
   o.aggregate = Aggregate::Max;
   o.k = 5;
   const auto ref = text_search_exhaustive(c, 4, q.data(), o);
-  const auto got = TextSearcher(c, &index).search(4, q.data(), o);
+  const auto got = TextSearcher(c).search(4, q.data(), o, &index);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(ids(got[i]), ids(ref[i]));
 }
 

@@ -3,6 +3,7 @@
 // identity checks, the text cache, query audio embedded exactly as the indexer embeds a track,
 // the window index's staleness rule, read-only access, status, embed and doctor.
 #include "service/library.h"
+#include "service/queries.h"
 
 #include <gtest/gtest.h>
 
@@ -166,12 +167,11 @@ TEST(ServiceLibrary, TracksTextCacheAndSearch) {
   EXPECT_FALSE(again.model_loaded());  // served entirely from the cache
   EXPECT_TRUE(std::equal(q2.begin(), q2.end(), q1.begin()));
 
-  // Text search through the service's catalog and window index.
+  // Text search through the service's query layer (catalog, window index, cached text).
   search::TextSearchOptions so;
   so.k = 2;
   so.aggregate = search::Aggregate::Max;
-  const search::TextSearcher searcher(lib.catalog(), &lib.window_index());
-  const auto hits = searcher.search(1, q1.data(), so)[0];
+  const auto hits = service::search_texts(lib, *lib.snapshot(), {"warm lo-fi guitar"}, so)[0];
   ASSERT_EQ(hits.size(), 2u);
   EXPECT_NE(lib.track(hits[0].track_id), nullptr);
   bool noted_index = false;

@@ -1,0 +1,95 @@
+// clapsearch serve: the web page and the REST API over one index (src/server). Prints the
+// address once listening; logs one line per request on stderr; stops cleanly on Ctrl-C/SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <pthread.h>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "server/server.h"
+
+namespace clap::cli {
+namespace {
+
+struct ServeCliOptions {
+  LibraryCliOptions lib;
+  server::ServerOptions server;
+  int64_t max_upload_mb = 50;
+  bool quiet = false;
+};
+
+int run_serve(ServeCliOptions& o) {
+  server::ServerOptions so = o.server;
+  so.db = o.lib.db;
+  so.model = o.lib.model;
+  so.threads = o.lib.threads;
+  so.max_upload_bytes = o.max_upload_mb << 20;
+  if (so.token.empty())
+    if (const char* t = std::getenv("CLAPSEARCH_TOKEN")) so.token = t;
+  static std::mutex log_mutex;
+  if (!o.quiet)
+    so.log = [](const std::string& line) {
+      std::lock_guard lock(log_mutex);
+      std::fprintf(stderr, "%s\n", line.c_str());
+    };
+  // Ctrl-C / SIGTERM: a thread waits for the signal and stops the server (no work in a handler).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  server::Server srv(so);
+  srv.bind();
+  std::printf("clapsearch serve: listening on %s\n", srv.url().c_str());
+  if (!so.token.empty()) std::printf("(every /api/ request needs the token; open %s?token=... in a browser)\n", srv.url().c_str());
+  std::fflush(stdout);
+  std::thread waiter([&srv, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    srv.stop();
+  });
+  srv.run();
+  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter when the server stopped on its own
+  waiter.join();
+  if (!o.quiet) std::fprintf(stderr, "clapsearch serve: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<ServeCliOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the web page and the REST API for an index (loopback by default)");
+  cmd->add_option("--host", o->server.host, "Address to listen on (anything but loopback needs --token)")->default_val("127.0.0.1");
+  cmd->add_option("--port", o->server.port, "Port (0 = any free port)")->default_val(8411)->check(CLI::Range(0, 65535));
+  cmd->add_option("--token", o->server.token, "Secret every /api/ request must carry (default: $CLAPSEARCH_TOKEN)");
+  cmd->add_option("--max-upload-mb", o->max_upload_mb, "Largest query upload")->default_val(50)->check(CLI::Range(1, 4096));
+  cmd->add_option("--max-query-seconds", o->server.max_query_seconds, "Longest decoded query audio")
+      ->default_val(600)
+      ->check(CLI::Range(1.0, 86400.0));
+  cmd->add_option("--max-model-runs", o->server.max_model_runs, "Model runs at once (each uses --threads cores)")
+      ->default_val(1)
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--queue", o->server.max_waiting, "Requests that may wait for a model run; more get 429")
+      ->default_val(8)
+      ->check(CLI::Range(0, 10000));
+  cmd->add_option("--timeout", o->server.timeout_s, "Seconds a slow client may take to send or receive")
+      ->default_val(30)
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--http-threads", o->server.http_threads, "Connections served at once")->default_val(8)->check(CLI::Range(1, 256));
+  cmd->add_flag("--quiet,-q", o->quiet, "No request log on stderr");
+  add_library_options(cmd, o->lib);
+  cmd->footer(
+      "Open the printed address in a browser: search, listen from the best-matching moment, more like this, query by\n"
+      "example, the library map. The API is JSON under /api/ (GET /api/openapi.json describes it). The index may be\n"
+      "updated by `clapsearch index` while serving: new tracks appear within a second, without a restart.");
+  cmd->callback([o, &action] { action = [o] { return run_serve(*o); }; });
+}
+
+}  // namespace clap::cli

@@ -1,0 +1,698 @@
+#include "server/api.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "core/error.h"
+#include "server/assets.h"
+#include "service/queries.h"
+#include "service/records.h"
+#include "service/status.h"
+
+namespace clap::server {
+
+namespace fs = std::filesystem;
+using service::json_num;
+using service::ojson;
+
+namespace {
+
+// A request the route refuses, with the status it answers.
+struct HttpError {
+  int status;
+  std::string error, detail;
+};
+
+// Any bytes (paths and tags may hold invalid UTF-8) become valid JSON text: invalid sequences
+// are replaced by U+FFFD.
+std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
+
+void send(httplib::Response& res, const ojson& j) { res.set_content(dump(j), "application/json; charset=utf-8"); }
+
+// Well-formed UTF-8 without NUL (no overlong forms, surrogates or code points past U+10FFFF).
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == 0) return false;
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+    else return false;
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+// --- parameters ------------------------------------------------------------------------------
+
+constexpr size_t kMaxTextBytes = 2000;
+
+std::string text_value(const std::string& name, const std::string& v) {
+  if (v.size() > kMaxTextBytes)
+    throw HttpError{400, "bad parameter", name + ": longer than " + std::to_string(kMaxTextBytes) + " bytes"};
+  if (v.find('\0') != std::string::npos || !valid_utf8(v))
+    throw HttpError{400, "bad parameter", name + ": not valid UTF-8 text"};
+  if (v.find_first_not_of(" \t\r\n") == std::string::npos) throw HttpError{400, "bad parameter", name + ": empty"};
+  return v;
+}
+
+std::vector<std::string> texts_param(const httplib::Request& req, const std::string& name, int max) {
+  std::vector<std::string> out;
+  const size_t n = req.get_param_value_count(name);
+  if (n == 0) throw HttpError{400, "missing parameter", name + ": give at least one (?" + name + "=...)"};
+  if (n > static_cast<size_t>(max))
+    throw HttpError{400, "bad parameter", name + ": at most " + std::to_string(max) + " values"};
+  for (size_t i = 0; i < n; ++i) out.push_back(text_value(name, req.get_param_value(name, i)));
+  return out;
+}
+
+std::string optional_text(const httplib::Request& req, const std::string& name) {
+  if (!req.has_param(name)) return "";
+  const std::string v = req.get_param_value(name);
+  if (v.empty()) return "";
+  return text_value(name, v);
+}
+
+int64_t int_param(const httplib::Request& req, const std::string& name, int64_t def, int64_t lo, int64_t hi) {
+  if (!req.has_param(name)) return def;
+  const std::string v = req.get_param_value(name);
+  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+    throw HttpError{400, "bad parameter", name + ": not a whole number"};
+  const int64_t x = std::stoll(v);
+  if (x < lo || x > hi)
+    throw HttpError{400, "bad parameter", name + ": must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
+  return x;
+}
+
+double num_param(const httplib::Request& req, const std::string& name, double def, double lo, double hi) {
+  if (!req.has_param(name)) return def;
+  const std::string v = req.get_param_value(name);
+  char* end = nullptr;
+  const double x = v.size() > 40 ? NAN : std::strtod(v.c_str(), &end);
+  if (v.empty() || !end || *end != '\0' || !std::isfinite(x)) throw HttpError{400, "bad parameter", name + ": not a number"};
+  if (x < lo || x > hi)
+    throw HttpError{400, "bad parameter", name + ": must be between " + service::json_float(float(lo)) + " and " +
+                                              service::json_float(float(hi))};
+  return x;
+}
+
+bool flag_param(const httplib::Request& req, const std::string& name) {
+  if (!req.has_param(name)) return false;
+  const std::string v = req.get_param_value(name);
+  if (v.empty() || v == "1" || v == "true") return true;
+  if (v == "0" || v == "false") return false;
+  throw HttpError{400, "bad parameter", name + ": true or false"};
+}
+
+const store::Track& track_of(const service::LibrarySnapshot& snap, const std::string& id_text) {
+  if (id_text.empty() || id_text.size() > 18 || id_text.find_first_not_of("0123456789") != std::string::npos)
+    throw HttpError{404, "unknown track", "track ids are whole numbers"};
+  const store::Track* t = snap.track(std::stoll(id_text));
+  if (!t) throw HttpError{404, "unknown track", "no track " + id_text + " in the index"};
+  return *t;
+}
+
+const store::Track& track_param(const httplib::Request& req, const service::LibrarySnapshot& snap) {
+  if (!req.has_param("track")) throw HttpError{400, "missing parameter", "track: a track id"};
+  return track_of(snap, req.get_param_value("track"));
+}
+
+// --- records ---------------------------------------------------------------------------------
+
+std::string audio_url(int64_t id) { return "/api/tracks/" + std::to_string(id) + "/audio"; }
+
+std::string play_url(int64_t id, double start) { return audio_url(id) + "#t=" + service::json_float(float(start)); }
+
+std::string folder_of(const service::LibrarySnapshot& snap, const store::Track& t) {
+  const fs::path rel(snap.display_path(t.path));
+  const std::string parent = rel.parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+ojson track_record(const service::LibrarySnapshot& snap, const store::Track& t) {
+  ojson labels = ojson::array();
+  for (const auto& l : snap.labels_of(t.id)) labels.push_back({{"label", l.label}, {"score", json_num(l.score)}});
+  return {{"track_id", t.id},
+          {"path", t.path},
+          {"display_path", snap.display_path(t.path)},
+          {"folder", folder_of(snap, t)},
+          {"title", t.title},
+          {"artist", t.artist},
+          {"album", t.album},
+          {"genre", t.genre},
+          {"date", t.date},
+          {"duration_s", json_num(t.duration_s)},
+          {"status", t.status == store::TrackStatus::Ok ? "ok" : "error"},
+          {"error", t.error},
+          {"silent", t.silent},
+          {"window_count", t.window_count},
+          {"labels", labels},
+          {"audio_url", audio_url(t.id)}};
+}
+
+// Adds what the page needs beside a CLI record: where it is shown and how to play it.
+void add_playback(const service::LibrarySnapshot& snap, ojson& j, int64_t track_id, double start) {
+  const store::Track* t = snap.track(track_id);
+  j["display_path"] = t ? snap.display_path(t->path) : "";
+  j["audio_url"] = audio_url(track_id);
+  j["play_url"] = play_url(track_id, start);
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string csv_cell(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string mime_of(const std::string& path) {
+  static const std::map<std::string, std::string> types = {
+      {".mp3", "audio/mpeg"}, {".flac", "audio/flac"}, {".ogg", "audio/ogg"},   {".oga", "audio/ogg"},
+      {".opus", "audio/ogg"}, {".m4a", "audio/mp4"},   {".mp4", "audio/mp4"},   {".aac", "audio/aac"},
+      {".wav", "audio/wav"},  {".webm", "audio/webm"}, {".aif", "audio/aiff"}, {".aiff", "audio/aiff"},
+      {".wma", "audio/x-ms-wma"}, {".mka", "audio/x-matroska"}};
+  auto it = types.find(lower(fs::path(path).extension().string()));
+  return it == types.end() ? "application/octet-stream" : it->second;
+}
+
+// An uploaded query held in memory and decoded from there (FFmpeg reads it through
+// /proc/self/fd): nothing a client sends is written to the file system.
+class MemoryFile {
+ public:
+  explicit MemoryFile(const std::string& bytes) {
+    fd_ = memfd_create("clapsearch-query", MFD_CLOEXEC);
+    if (fd_ < 0) throw Error("cannot hold the upload in memory");
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n <= 0) throw Error("cannot hold the upload in memory");
+      done += static_cast<size_t>(n);
+    }
+    path_ = "/proc/self/fd/" + std::to_string(fd_);
+  }
+  ~MemoryFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  return s;
+}
+
+std::string upload_name(const std::string& given) {
+  std::string name = fs::path(given).filename().string();
+  if (name.empty() || !valid_utf8(name) || name.size() > 200) name = "upload";
+  return name;
+}
+
+// One route: method, OpenAPI path, httplib pattern, handler.
+using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+}  // namespace
+
+std::string error_body(const std::string& error, const std::string& detail) {
+  return dump(ojson{{"error", error}, {"detail", detail}});
+}
+
+const std::vector<Route>& Api::routes() {
+  static const std::vector<Route> all = {
+      {"GET", "/api/status"},          {"GET", "/api/search"},
+      {"GET", "/api/tracks"},          {"GET", "/api/tracks/{id}"},
+      {"GET", "/api/tracks/{id}/audio"}, {"GET", "/api/tracks/{id}/scores"},
+      {"GET", "/api/similar"},         {"GET", "/api/like"},
+      {"POST", "/api/like"},           {"GET", "/api/classify"},
+      {"GET", "/api/analyze"},         {"GET", "/api/map"},
+      {"GET", "/api/openapi.json"},
+  };
+  return all;
+}
+
+Api::Api(service::Library& library, const ServerOptions& options) : lib_(library), options_(options) {}
+
+void Api::set_unavailable(const std::string& reason) {
+  std::lock_guard lock(unavailable_mutex_);
+  unavailable_ = reason;
+}
+
+std::string Api::unavailable() {
+  std::lock_guard lock(unavailable_mutex_);
+  return unavailable_;
+}
+
+void Api::install(httplib::Server& http) {
+  // Every route runs inside this: input errors, unknown tracks, busy model, bad audio and the
+  // unexpected all become JSON errors; nothing else reaches the client.
+  auto route = [this, &http](const std::string& method, const std::string& pattern, Handler handler) {
+    auto wrapped = [this, handler](const httplib::Request& req, httplib::Response& res) {
+      auto fail = [&res](int status, const std::string& error, const std::string& detail) {
+        res.status = status;
+        res.set_content(error_body(error, detail), "application/json; charset=utf-8");
+      };
+      try {
+        const std::string down = unavailable();
+        if (!down.empty()) throw HttpError{503, "index unavailable", down};
+        handler(req, res);
+      } catch (const HttpError& e) {
+        fail(e.status, e.error, e.detail);
+      } catch (const service::Busy& e) {
+        res.set_header("Retry-After", "2");
+        fail(429, "busy", e.what());
+      } catch (const Error& e) {
+        fail(400, "cannot answer", e.what());
+      } catch (const std::bad_alloc&) {
+        fail(503, "out of memory", "the request needed more memory than is available");
+      } catch (const std::exception& e) {
+        fail(500, "internal error", e.what());
+      }
+    };
+    if (method == "GET") http.Get(pattern, wrapped);
+    else http.Post(pattern, wrapped);
+  };
+
+  route("GET", "/api/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+    for (const Asset& a : assets())
+      if (a.name == "openapi.json") return res.set_content(reinterpret_cast<const char*>(a.data), a.size, "application/json");
+    throw HttpError{404, "not found", "no API document in this build"};
+  });
+
+  route("GET", "/api/status", [this](const httplib::Request&, httplib::Response& res) {
+    const auto snap = lib_.snapshot();
+    const service::LibraryStatus st = service::library_status(lib_.db_path());
+    std::map<std::string, int64_t> per_root;
+    for (const auto& t : snap->tracks()) ++per_root[snap->root_of(t.path)];
+    ojson folders = ojson::array();
+    for (const auto& [root, n] : per_root) folders.push_back({{"folder", root.empty() ? "(outside the indexed folders)" : root}, {"tracks", n}});
+    ojson errors = ojson::array();
+    for (const auto& e : st.errors) errors.push_back({{"path", e.path}, {"reason", e.reason}});
+    const store::ModelIdentity& m = snap->identity();
+    send(res, {{"db", st.db_path},
+               {"db_bytes", st.db_bytes},
+               {"model", m.describe()},
+               {"model_id", m.id},
+               {"window_s", m.window_s},
+               {"hop_s", m.hop_s},
+               {"dim", m.dim},
+               {"tracks", st.counts.tracks},
+               {"ok", st.counts.ok},
+               {"errors", st.counts.errors},
+               {"silent_tracks", st.counts.silent_tracks},
+               {"windows", st.counts.windows},
+               {"silent_windows", st.counts.silent_windows},
+               {"audio_seconds", json_num(st.counts.audio_seconds)},
+               {"generation", snap->library_generation()},
+               {"serving_tracks", snap->tracks().size()},
+               {"roots", snap->roots()},
+               {"folders", folders},
+               {"error_list", errors}});
+  });
+
+  route("GET", "/api/search", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto texts = texts_param(req, "q", options_.max_queries);
+    search::TextSearchOptions o;
+    o.k = int_param(req, "k", 10, 1, options_.max_k);
+    const std::string aggregate = req.has_param("aggregate") ? req.get_param_value("aggregate") : "mean";
+    if (aggregate != "mean" && aggregate != "max") throw HttpError{400, "bad parameter", "aggregate: mean or max"};
+    o.aggregate = search::parse_aggregate(aggregate);
+    o.thresholds.high = num_param(req, "high", 0.3, -1, 1);
+    o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
+    if (o.thresholds.high < o.thresholds.moderate) throw HttpError{400, "bad parameter", "high must be at least moderate"};
+    const auto snap = lib_.snapshot();
+    ojson queries = ojson::array();
+    if (!snap->searchable()) {
+      for (const auto& t : texts) queries.push_back({{"query", t}, {"results", ojson::array()}});
+      return send(res, {{"queries", queries}});
+    }
+    const auto results = service::search_texts(lib_, *snap, texts, o);
+    for (size_t q = 0; q < texts.size(); ++q) {
+      ojson list = ojson::array();
+      for (size_t r = 0; r < results[q].size(); ++r) {
+        ojson j = service::text_result_record(*snap, results[q][r], r + 1);
+        add_playback(*snap, j, results[q][r].track_id, results[q][r].stats.best_start);
+        list.push_back(std::move(j));
+      }
+      queries.push_back({{"query", texts[q]}, {"results", list}});
+    }
+    send(res, {{"queries", queries}});
+  });
+
+  route("GET", "/api/tracks", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string folder = optional_text(req, "folder"), tag = lower(optional_text(req, "tag")),
+                      label = lower(optional_text(req, "label")), text = lower(optional_text(req, "text"));
+    const std::string status = req.has_param("status") ? req.get_param_value("status") : "";
+    if (!status.empty() && status != "ok" && status != "error") throw HttpError{400, "bad parameter", "status: ok or error"};
+    const int64_t offset = int_param(req, "offset", 0, 0, int64_t(1) << 40);
+    const int64_t limit = int_param(req, "limit", 100, 1, 1000);
+    const auto snap = lib_.snapshot();
+    ojson list = ojson::array();
+    int64_t total = 0;
+    for (const auto& t : snap->tracks()) {
+      if (!status.empty() && (status == "ok") != (t.status == store::TrackStatus::Ok)) continue;
+      if (!folder.empty()) {
+        const std::string f = folder_of(*snap, t);
+        if (f != folder && f.rfind(folder + "/", 0) != 0 && snap->root_of(t.path) != folder) continue;
+      }
+      if (!tag.empty() && lower(t.genre) != tag && lower(t.album) != tag && lower(t.artist) != tag && lower(t.date) != tag)
+        continue;
+      if (!label.empty()) {
+        bool has = false;
+        for (const auto& l : snap->labels_of(t.id)) has |= lower(l.label) == label;
+        if (!has) continue;
+      }
+      if (!text.empty()) {
+        const std::string hay = lower(t.title + "\n" + t.artist + "\n" + t.album + "\n" + snap->display_path(t.path));
+        if (hay.find(text) == std::string::npos) continue;
+      }
+      if (total++ < offset || static_cast<int64_t>(list.size()) >= limit) continue;
+      list.push_back(track_record(*snap, t));
+    }
+    send(res, {{"total", total}, {"offset", offset}, {"tracks", list}});
+  });
+
+  route("GET", R"(/api/tracks/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto snap = lib_.snapshot();
+    const store::Track& t = track_of(*snap, req.matches[1]);
+    ojson j = track_record(*snap, t);
+    ojson windows = ojson::array();
+    for (const auto& w : lib_.track_windows(t.id))
+      windows.push_back({{"index", w.idx},
+                         {"start", json_num(w.start_s)},
+                         {"end", json_num(w.end_s)},
+                         {"silent", w.silent},
+                         {"loudness_dbfs", json_num(w.loudness_dbfs)}});
+    j["windows"] = windows;
+    send(res, j);
+  });
+
+  route("GET", R"(/api/tracks/([^/]+)/audio)", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto snap = lib_.snapshot();
+    const store::Track& t = track_of(*snap, req.matches[1]);
+    // Only the path the index holds for this id is ever opened.
+    const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw HttpError{404, "audio unavailable", t.path + ": " + std::strerror(errno)};
+    auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
+      ::close(*f);
+      delete f;
+    });
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw HttpError{404, "audio unavailable", t.path + ": not a regular file"};
+    const size_t size = static_cast<size_t>(st.st_size);
+    res.set_header("Accept-Ranges", "bytes");
+    res.set_header("Cache-Control", "private, max-age=60");
+    // Ranges, normalised here to first-last within the file, which is what cpp-httplib's
+    // slicing expects: a range starting past the end is 416 (RFC 9110), an end past the end is
+    // clamped, a suffix longer than the file is the whole file; several ranges are answered
+    // with the whole file (a server may ignore Range).
+    auto& ranges = const_cast<httplib::Request&>(req).ranges;
+    if (ranges.size() > 1) ranges.clear();
+    if (ranges.size() == 1) {
+      auto& [first, last] = ranges[0];
+      const auto n = static_cast<ssize_t>(size);
+      if (first < 0) {  // suffix: the last `last` bytes
+        first = last >= n ? 0 : n - last;
+        last = last == 0 ? -2 : n - 1;
+      } else if (last < 0 || last >= n) {
+        last = n - 1;
+      }
+      if (n == 0 || first >= n || last < first) {
+        ranges.clear();
+        res.status = 416;
+        res.set_header("Content-Range", "bytes */" + std::to_string(size));
+        return;
+      }
+    }
+    res.set_content_provider(size, mime_of(t.path), [file](size_t offset, size_t length, httplib::DataSink& sink) {
+      char buf[1 << 16];
+      while (length > 0) {
+        const ssize_t n = ::pread(*file, buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
+        if (n <= 0) return false;
+        if (!sink.write(buf, static_cast<size_t>(n))) return false;
+        offset += static_cast<size_t>(n);
+        length -= static_cast<size_t>(n);
+      }
+      return true;
+    });
+  });
+
+  route("GET", R"(/api/tracks/([^/]+)/scores)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string text = texts_param(req, "q", 1)[0];
+    search::AnalyzeOptions o;
+    o.thresholds.high = num_param(req, "high", 0.3, -1, 1);
+    o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
+    const std::string aggregate = req.has_param("aggregate") ? req.get_param_value("aggregate") : "mean";
+    if (aggregate != "mean" && aggregate != "max") throw HttpError{400, "bad parameter", "aggregate: mean or max"};
+    o.aggregate = search::parse_aggregate(aggregate);
+    const auto snap = lib_.snapshot();
+    const store::Track& t = track_of(*snap, req.matches[1]);
+    const search::SongAnalysis a = service::track_timeline(lib_, t, text, o);
+    ojson windows = ojson::array();
+    for (const auto& w : a.windows)
+      windows.push_back({{"start", json_num(w.start)},
+                         {"end", json_num(w.end)},
+                         {"score", w.silent ? ojson(nullptr) : ojson(json_num(w.score))},
+                         {"silent", w.silent},
+                         {"label", w.silent ? "SILENT" : search::label_name(w.label)},
+                         {"window_id", w.window_id}});
+    send(res, {{"track_id", t.id},
+               {"query", text},
+               {"label", search::label_name(a.label)},
+               {"score", json_num(a.stats.score(o.aggregate))},
+               {"mean", json_num(a.stats.mean)},
+               {"max", json_num(a.stats.max)},
+               {"best_start", json_num(a.stats.best_start)},
+               {"best_end", json_num(a.stats.best_end)},
+               {"windows", windows}});
+  });
+
+  route("GET", "/api/similar", [this](const httplib::Request& req, httplib::Response& res) {
+    const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
+    const auto snap = lib_.snapshot();
+    const store::Track& t = track_param(req, *snap);
+    const auto hits = service::similar_tracks(*snap, t, k);
+    ojson list = ojson::array();
+    size_t rank = 0;
+    for (const auto& h : hits) {
+      ojson j = service::similar_result_record(*snap, h, ++rank);
+      add_playback(*snap, j, h.id, 0);
+      ojson labels = ojson::array();
+      for (const auto& l : snap->labels_of(h.id)) labels.push_back(l.label);
+      j["labels"] = labels;
+      list.push_back(std::move(j));
+    }
+    send(res, {{"query", {{"track_id", t.id}, {"display_path", snap->display_path(t.path)}, {"title", t.title}, {"artist", t.artist}}},
+               {"results", list}});
+  });
+
+  auto like = [this](const httplib::Request& req, httplib::Response& res) {
+    search::LikeOptions o;
+    o.k = int_param(req, "k", 10, 1, options_.max_k);
+    o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
+    o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
+    const auto snap = lib_.snapshot();
+    if (!snap->searchable()) throw HttpError{400, "nothing to search", "the index has no searchable tracks yet"};
+    search::QueryChunks chunks;
+    ojson query;
+    if (req.method == "GET") {
+      const store::Track& t = track_param(req, *snap);
+      chunks = service::track_query_chunks(*snap, t);
+      if (flag_param(req, "exclude_self")) o.exclude_track = t.id;
+      query = {{"name", snap->display_path(t.path)}, {"track_id", t.id}, {"duration_s", json_num(t.duration_s)}};
+    } else {
+      std::string name = "upload";
+      const std::string* bytes = &req.body;
+      if (req.is_multipart_form_data()) {
+        if (!req.has_file("file")) throw HttpError{400, "missing upload", "send the audio as the multipart field \"file\""};
+        const auto& files = req.files;
+        auto it = files.find("file");
+        name = upload_name(it->second.filename);
+        bytes = &it->second.content;
+      }
+      if (bytes->empty()) throw HttpError{400, "missing upload", "the request has no audio (multipart field \"file\")"};
+      if (static_cast<int64_t>(bytes->size()) > options_.max_upload_bytes)
+        throw HttpError{413, "upload too large",
+                        name + ": " + std::to_string(bytes->size() >> 20) + " MB, over the limit of " +
+                            std::to_string(options_.max_upload_bytes >> 20) + " MB"};
+      const MemoryFile file(*bytes);
+      try {
+        chunks = service::file_query_chunks(lib_, file.path(), 0, 0, options_.max_query_seconds);
+      } catch (const service::Busy&) {
+        throw;
+      } catch (const Error& e) {
+        const std::string why = replace_all(e.what(), file.path(), name);
+        if (why.find("cannot decode") != std::string::npos) throw HttpError{415, "not audio", why};
+        if (why.find("longer than") != std::string::npos) throw HttpError{413, "query too long", why};
+        throw HttpError{400, "cannot use the query audio", why};
+      }
+      const double duration = chunks.size() ? chunks.ends.back() : 0;
+      query = {{"name", name}, {"track_id", -1}, {"duration_s", json_num(duration)}};
+    }
+    const auto results = service::like(*snap, chunks, o);
+    ojson chunk_list = ojson::array();
+    for (int64_t i = 0; i < chunks.size(); ++i)
+      chunk_list.push_back({{"index", i},
+                            {"start", json_num(chunks.starts[i])},
+                            {"end", json_num(chunks.ends[i])},
+                            {"silent", !chunks.silent.empty() && chunks.silent[i] != 0}});
+    ojson list = ojson::array();
+    size_t rank = 0;
+    for (const auto& r : results) {
+      ojson j = service::like_result_record(*snap, r, ++rank);
+      const double start = r.matches.empty() ? 0 : r.matches.front().start;
+      add_playback(*snap, j, r.track_id, start);
+      ojson labels = ojson::array();
+      for (const auto& l : snap->labels_of(r.track_id)) labels.push_back(l.label);
+      j["labels"] = labels;
+      for (size_t m = 0; m < r.matches.size(); ++m) j["matches"][m]["chunk"] = r.matches[m].chunk;
+      list.push_back(std::move(j));
+    }
+    send(res, {{"query", query}, {"chunks", chunk_list}, {"results", list}});
+  };
+  route("GET", "/api/like", like);
+  route("POST", "/api/like", like);
+
+  route("GET", "/api/classify", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto labels = texts_param(req, "label", options_.max_queries);
+    if (labels.size() < 2) throw HttpError{400, "bad parameter", "label: give at least two labels to choose between"};
+    const std::string templ = req.has_param("template") ? text_value("template", req.get_param_value("template"))
+                                                        : std::string(search::kDefaultLabelTemplate);
+    const int64_t top = int_param(req, "top", 3, 1, static_cast<int64_t>(labels.size()));
+    const auto snap = lib_.snapshot();
+    ojson list = ojson::array();
+    if (snap->searchable()) {
+      const Embeddings& e = snap->track_embeddings();
+      std::vector<search::Classification> results;
+      try {
+        results = service::classify(lib_, e.size(), e.data.data(), labels, templ, top);
+      } catch (const service::Busy&) {
+        throw;
+      } catch (const Error& err) {
+        throw HttpError{400, "bad parameter", err.what()};
+      }
+      for (int64_t i = 0; i < e.size(); ++i) {
+        const store::Track* t = snap->track(e.ids[i]);
+        ojson topj = ojson::array();
+        for (const auto& h : results[i].top) topj.push_back({{"label", labels[h.id]}, {"probability", json_num(h.score)}});
+        list.push_back({{"track_id", e.ids[i]},
+                        {"display_path", t ? snap->display_path(t->path) : ""},
+                        {"title", t ? t->title : ""},
+                        {"artist", t ? t->artist : ""},
+                        {"label", results[i].top.empty() ? "" : labels[results[i].top[0].id]},
+                        {"score", results[i].top.empty() ? 0.0 : json_num(results[i].top[0].score)},
+                        {"top", topj}});
+      }
+    }
+    send(res, {{"labels", labels}, {"results", list}});
+  });
+
+  route("GET", "/api/analyze", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto texts = texts_param(req, "q", options_.max_queries);
+    const std::string format = req.has_param("format") ? req.get_param_value("format") : "csv";
+    if (format != "csv" && format != "json") throw HttpError{400, "bad parameter", "format: csv or json"};
+    search::AnalyzeOptions o;
+    o.thresholds.high = num_param(req, "high", 0.3, -1, 1);
+    o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
+    const auto snap = lib_.snapshot();
+    std::vector<search::AnalyzeRow> rows;
+    if (snap->searchable()) rows = service::analyze_texts(lib_, *snap, texts, o);
+    if (format == "json") {
+      ojson list = ojson::array();
+      for (const auto& r : rows) {
+        const store::Track* t = snap->track(r.track_id);
+        list.push_back({{"track_id", r.track_id},
+                        {"path", t ? t->path : ""},
+                        {"query", texts[r.query]},
+                        {"mean", json_num(r.stats.mean)},
+                        {"max", json_num(r.stats.max)},
+                        {"min", json_num(r.stats.min)},
+                        {"std", json_num(r.stats.std)},
+                        {"n_windows", r.stats.n_windows},
+                        {"best_start", json_num(r.stats.best_start)},
+                        {"best_end", json_num(r.stats.best_end)},
+                        {"label", search::label_name(r.label)}});
+      }
+      return send(res, {{"rows", list}});
+    }
+    std::string csv = "track,path,query,mean,max,min,std,n_windows,best_start,best_end,label\r\n";
+    for (const auto& r : rows) {
+      const store::Track* t = snap->track(r.track_id);
+      using service::json_float;
+      csv += std::to_string(r.track_id) + "," + csv_cell(t ? t->path : "") + "," + csv_cell(texts[r.query]) + "," +
+             json_float(float(r.stats.mean)) + "," + json_float(float(r.stats.max)) + "," + json_float(float(r.stats.min)) +
+             "," + json_float(float(r.stats.std)) + "," + std::to_string(r.stats.n_windows) + "," +
+             json_float(float(r.stats.best_start)) + "," + json_float(float(r.stats.best_end)) + "," +
+             search::label_name(r.label) + "\r\n";
+    }
+    res.set_header("Content-Disposition", "attachment; filename=\"analysis.csv\"");
+    res.set_content(csv, "text/csv; charset=utf-8");
+  });
+
+  route("GET", "/api/map", [this](const httplib::Request&, httplib::Response& res) {
+    const auto snap = lib_.snapshot();
+    ojson points = ojson::array();
+    ojson explained = ojson::array({0.0, 0.0});
+    if (snap->searchable()) {
+      const search::Projection2D& p = snap->track_map();
+      explained = ojson::array({json_num(p.explained[0]), json_num(p.explained[1])});
+      for (size_t i = 0; i < p.ids.size(); ++i) {
+        const store::Track* t = snap->track(p.ids[i]);
+        if (!t) continue;
+        ojson labels = ojson::array();
+        for (const auto& l : snap->labels_of(t->id)) labels.push_back(l.label);
+        points.push_back({{"track_id", t->id},
+                          {"x", json_num(p.x[i])},
+                          {"y", json_num(p.y[i])},
+                          {"display_path", snap->display_path(t->path)},
+                          {"folder", folder_of(*snap, *t)},
+                          {"title", t->title},
+                          {"artist", t->artist},
+                          {"album", t->album},
+                          {"genre", t->genre},
+                          {"labels", labels},
+                          {"audio_url", audio_url(t->id)}});
+      }
+    }
+    send(res, {{"points", points}, {"explained_variance", explained}});
+  });
+}
+
+}  // namespace clap::server

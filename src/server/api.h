@@ -1,0 +1,39 @@
+// The REST API's routes (JSON under /api/). Each route parses and bounds its input, calls the
+// service layer's query API on the snapshot it holds for the request, and formats the answer;
+// errors are {"error", "detail"} with the status the README's API section lists.
+#pragma once
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/server.h"
+#include "service/library.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace clap::server {
+
+// {"error": error, "detail": detail} as text (any bytes made valid UTF-8).
+std::string error_body(const std::string& error, const std::string& detail);
+
+class Api {
+ public:
+  Api(service::Library& library, const ServerOptions& options);
+  void install(httplib::Server& http);
+  // A non-empty reason makes every route but the page answer 503 with it (the index could
+  // not be reloaded); empty clears it.
+  void set_unavailable(const std::string& reason);
+  static const std::vector<Route>& routes();
+
+ private:
+  service::Library& lib_;
+  const ServerOptions& options_;
+  std::mutex unavailable_mutex_;
+  std::string unavailable_;
+
+  std::string unavailable();
+};
+
+}  // namespace clap::server

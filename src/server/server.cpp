@@ -1,0 +1,239 @@
+#include "server/server.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+#include "server/api.h"
+#include "server/assets.h"
+#include "service/library.h"
+
+namespace clap::server {
+
+namespace fs = std::filesystem;
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+namespace {
+
+std::string content_type_of(const std::string& name) {
+  const std::string ext = fs::path(name).extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json") return "application/json; charset=utf-8";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  return "application/octet-stream";
+}
+
+// Compares without leaking where the first difference is.
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  return diff == 0 && !b.empty();
+}
+
+thread_local std::chrono::steady_clock::time_point request_start;
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  std::unique_ptr<service::Library> library;
+  std::unique_ptr<Api> api;
+  httplib::Server http;
+  int port = 0;
+
+  std::thread refresher;
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+
+  void log(const std::string& line) const {
+    if (options.log) options.log(line);
+  }
+
+  void refresh_loop() {
+    std::unique_lock lock(stop_mutex);
+    while (!stopping) {
+      stop_cv.wait_for(lock, std::chrono::milliseconds(options.refresh_ms));
+      if (stopping) break;
+      lock.unlock();
+      try {
+        if (library->refresh()) {
+          const auto snap = library->snapshot();
+          log("library changed: " + std::to_string(snap->tracks().size()) + " tracks, now serving generation " +
+              std::to_string(snap->library_generation()));
+        }
+        api->set_unavailable("");
+      } catch (const std::exception& e) {
+        api->set_unavailable(e.what());
+        log(std::string("cannot reload the library: ") + e.what());
+      }
+      lock.lock();
+    }
+  }
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.options = std::move(options);
+  ServerOptions& o = s.options;
+  if (o.token.empty() && !is_loopback(o.host))
+    throw Error("serving on " + o.host + " (not loopback) needs a token: pass --token SECRET or set CLAPSEARCH_TOKEN; "
+                "every /api/ request must then carry it (Authorization: Bearer SECRET)");
+  if (o.port < 0 || o.port > 65535) throw Error("--port must be between 0 and 65535");
+
+  service::LibraryOptions lo;
+  lo.db = o.db;
+  lo.model = o.model;
+  lo.threads = o.threads;
+  lo.note = nullptr;
+  lo.warn = [&s](const std::string& w) { s.log("warning: " + w); };
+  lo.max_model_runs = std::max(1, o.max_model_runs);
+  lo.max_waiting = std::max(0, o.max_waiting);
+  lo.model_wait_ms = static_cast<int64_t>(std::max(1, o.model_wait_s)) * 1000;
+  s.library = std::make_unique<service::Library>(lo, service::Access::ReadWriteIfPossible);
+  s.library->refresh(/*force=*/true);  // the whole library loaded before the first request
+  s.api = std::make_unique<Api>(*s.library, o);
+
+  httplib::Server& http = s.http;
+  http.new_task_queue = [n = std::max(1, o.http_threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  http.set_read_timeout(o.timeout_s, 0);
+  http.set_write_timeout(o.timeout_s, 0);
+  http.set_keep_alive_timeout(5);
+  http.set_keep_alive_max_count(100);
+  // Room for the multipart envelope around an upload of max_upload_bytes; the file itself is
+  // checked against the limit exactly.
+  http.set_payload_max_length(static_cast<size_t>(o.max_upload_bytes) + (1 << 20));
+
+  http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
+    request_start = std::chrono::steady_clock::now();
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    if (req.path.rfind("/api/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (!s.options.token.empty()) {
+      std::string given;
+      const std::string auth = req.get_header_value("Authorization");
+      if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
+      else if (req.has_param("token")) given = req.get_param_value("token");
+      if (!same_secret(given, s.options.token)) {
+        res.status = 401;
+        res.set_header("WWW-Authenticate", "Bearer");
+        res.set_content(error_body("unauthorized", "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN"),
+                        "application/json; charset=utf-8");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  s.api->install(http);
+
+  // The page and its files, from inside the binary.
+  for (const Asset& a : assets()) {
+    if (a.name == "openapi.json") continue;
+    const std::string route = a.name == "index.html" ? "/" : "/" + a.name;
+    const Asset* asset = &a;
+    http.Get(route, [asset](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-cache");
+      if (asset->name == "index.html")
+        res.set_header("Content-Security-Policy",
+                       "default-src 'self'; media-src 'self' blob:; img-src 'self' data: blob:; "
+                       "style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+      res.set_content(reinterpret_cast<const char*>(asset->data), asset->size, content_type_of(asset->name));
+    });
+  }
+
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    res.status = 500;
+    res.set_content(error_body("internal error", "the request could not be completed"), "application/json; charset=utf-8");
+  });
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty() || res.status == 416) return;  // a 416 has no body (its Content-Range says why)
+    const bool api = req.path.rfind("/api/", 0) == 0;
+    std::string error = "error", detail;
+    switch (res.status) {
+      case 400: error = "bad request"; break;
+      case 404: error = "not found", detail = api ? "no such route: see /api/openapi.json" : "no such page"; break;
+      case 405: error = "method not allowed"; break;
+      case 413: error = "too large", detail = "the request body is over the server's limit"; break;
+      case 414: error = "URI too long"; break;
+      case 416: error = "range not satisfiable"; break;
+      default: break;
+    }
+    res.set_content(error_body(error, detail), "application/json; charset=utf-8");
+  });
+  http.set_logger([&s](const httplib::Request& req, const httplib::Response& res) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - request_start).count();
+    char line[64];
+    std::snprintf(line, sizeof line, " %d %.1f ms", res.status, ms);
+    s.log(req.method + " " + req.path + line);
+  });
+}
+
+Server::~Server() {
+  stop();
+  if (impl_->refresher.joinable()) impl_->refresher.join();
+}
+
+int Server::bind() {
+  Impl& s = *impl_;
+  if (s.options.port == 0) {
+    s.port = s.http.bind_to_any_port(s.options.host);
+    if (s.port <= 0) throw Error("cannot listen on " + s.options.host + " (is it an address of this machine?)");
+  } else {
+    if (!s.http.bind_to_port(s.options.host, s.options.port))
+      throw Error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) +
+                  " (in use by another program? try --port 0 for any free port)");
+    s.port = s.options.port;
+  }
+  return s.port;
+}
+
+void Server::run() {
+  Impl& s = *impl_;
+  if (s.port == 0) bind();
+  s.refresher = std::thread([&s] { s.refresh_loop(); });
+  s.http.listen_after_bind();
+  stop();
+}
+
+void Server::stop() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lock(s.stop_mutex);
+    s.stopping = true;
+  }
+  s.stop_cv.notify_all();
+  s.http.stop();
+}
+
+std::string Server::url() const {
+  const std::string& h = impl_->options.host;
+  const std::string host = h.find(':') != std::string::npos && h.front() != '[' ? "[" + h + "]" : h;
+  return "http://" + host + ":" + std::to_string(impl_->port) + "/";
+}
+
+const std::vector<Route>& Server::routes() { return Api::routes(); }
+
+}  // namespace clap::server

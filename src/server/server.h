@@ -1,0 +1,74 @@
+// `clapsearch serve`: the REST API and the web page over one library index.
+//
+// A thin front end like the CLI: each route parses its input, calls the service layer's query
+// API (service/queries.h) on the snapshot it holds for the request, and formats JSON with the
+// same records the CLI prints (service/records.h). Safe by default: it binds loopback unless
+// given a token; nothing a request sends names a file (tracks are addressed by id, uploads are
+// decoded from memory); every input is bounded (upload size, decoded duration, k, header and
+// URI sizes, timeouts, concurrent model runs with a short queue, then 429).
+//
+// While it runs, another process may index into the same database: a background thread polls
+// the store's library generation and swaps in a fully loaded snapshot, so new tracks appear
+// without a restart and a request never sees half a track.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace clap::server {
+
+struct ServerOptions {
+  std::string db;     // empty = the default library
+  std::string model;  // empty = the model recorded in the index
+  std::string host = "127.0.0.1";
+  int port = 8411;           // 0 = any free port (port() tells which)
+  std::string token;         // required on every /api/ request when set; required to bind a non-loopback host
+  int threads = 0;           // model threads per run, 0 = all cores
+  int max_model_runs = 1;    // model runs at once (text embedding, query audio)
+  int max_waiting = 8;       // requests queued for a model run; more get 429
+  int model_wait_s = 30;     // longest wait in that queue before 429
+  int64_t max_upload_bytes = 50ll << 20;
+  double max_query_seconds = 600;  // decoded duration of an uploaded query
+  int64_t max_k = 1000;            // results per query
+  int max_queries = 32;            // texts per search / labels per classification
+  int timeout_s = 30;              // socket read/write timeout (slow clients)
+  int refresh_ms = 1000;           // how often the index is checked for changes
+  int http_threads = 8;            // connections served at once
+  std::function<void(const std::string&)> log;  // one line per request and notices; null = silent
+};
+
+// One route of the API, as documented in openapi.json (a test keeps the two equal).
+struct Route {
+  std::string method;  // "GET", "POST"
+  std::string path;    // OpenAPI form: /api/tracks/{id}
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback(const std::string& host);
+
+class Server {
+ public:
+  // Opens the library and loads its first snapshot. Throws clap::Error (no index, a
+  // non-loopback host without a token, ...).
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port; returns the port (the chosen one when port is 0). Throws when it cannot.
+  int bind();
+  // Serves until stop() (from another thread or a signal handler's thread).
+  void run();
+  void stop();
+  std::string url() const;  // http://host:port/
+
+  static const std::vector<Route>& routes();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clap::server

@@ -1,0 +1,483 @@
+// clapsearch web page: text search, more like this, query by example, map and library.
+// Plain JavaScript, no build step; talks to the JSON API under /api/ (see /api/openapi.json).
+'use strict';
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+// ---- Token: read once from ?token=, kept in sessionStorage, taken out of the address bar. ----
+const TOKEN = (() => {
+  const url = new URL(location.href);
+  const t = url.searchParams.get('token');
+  if (t) {
+    sessionStorage.setItem('clapsearch-token', t);
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem('clapsearch-token') || '';
+})();
+
+// Adds ?token= to a same-origin URL (before any #t= media fragment).
+function withToken(u) {
+  if (!TOKEN || !u) return u;
+  const hash = u.indexOf('#');
+  const base = hash < 0 ? u : u.slice(0, hash), frag = hash < 0 ? '' : u.slice(hash);
+  return base + (base.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(TOKEN) + frag;
+}
+
+class ApiError extends Error {}
+
+async function api(path, params, init = {}) {
+  const url = new URL('api/' + path, document.baseURI);
+  for (const [k, v] of Object.entries(params || {})) {
+    for (const one of [].concat(v)) if (one !== undefined && one !== null && one !== '') url.searchParams.append(k, one);
+  }
+  const headers = Object.assign({Accept: 'application/json'}, init.headers || {});
+  if (TOKEN) headers.Authorization = 'Bearer ' + TOKEN;
+  let res;
+  try {
+    res = await fetch(url, Object.assign({}, init, {headers}));
+  } catch (e) {
+    throw new ApiError(`Cannot reach the server (${e.message})`);
+  }
+  let body = null;
+  try { body = await res.json(); } catch { /* not JSON */ }
+  if (!res.ok) {
+    const what = body && body.error ? body.error + (body.detail ? ': ' + body.detail : '') : res.statusText;
+    const hint = res.status === 401 || res.status === 403 ? ' (open the page with ?token=… as printed by clapsearch serve)' : '';
+    throw new ApiError(`${res.status} ${what}${hint}`);
+  }
+  if (body === null) throw new ApiError(`${url.pathname}: the answer is not JSON`);
+  return body;
+}
+
+// ---- Small DOM helpers. ----
+function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const kid of kids.flat(Infinity)) if (kid !== null && kid !== undefined && kid !== false) el.append(kid);
+  return el;
+}
+const fmtTime = (s) => {
+  if (s === null || s === undefined || !isFinite(s)) return '–';
+  const m = Math.floor(s / 60), r = s - 60 * m;
+  const whole = Math.abs(r - Math.round(r)) < 0.05;
+  return `${m}:${r < 9.95 ? '0' : ''}${r.toFixed(whole ? 0 : 1)}`;
+};
+const fmtHours = (sec) => (sec >= 3600 ? `${(sec / 3600).toFixed(1)} h` : `${Math.round(sec / 60)} min`);
+const fmtScore = (x) => (x === null || x === undefined ? '–' : Number(x).toFixed(3));
+const trackName = (t) => t.title ? (t.artist ? `${t.title} — ${t.artist}` : t.title) : (t.display_path || t.path || `track ${t.track_id}`);
+
+function showMessage(text, kind = 'error') {
+  const m = $('#message');
+  m.textContent = text;
+  m.className = kind;
+  m.hidden = !text;
+}
+function setBusy(on) { $('#busy').hidden = !on; }
+
+// ---- The shared player (map clicks, chunk matches, library): plays one segment. ----
+const player = $('#player');
+let segmentEnd = null;
+function playAt(url, start = 0, end = null, label = '') {
+  segmentEnd = end;
+  $('#now-playing').textContent = label ? `▶ ${label}` : '';
+  if (player.dataset.src !== url) {
+    player.dataset.src = url;
+    player.src = url;
+  }
+  const seek = () => { if (Math.abs(player.currentTime - start) > 0.25) player.currentTime = start; };
+  if (player.readyState >= 1) seek(); else { player.currentTime = start; player.addEventListener('loadedmetadata', seek, {once: true}); }
+  player.play().catch((e) => showMessage(`Cannot play ${label || url}: ${e.message}`));
+}
+player.addEventListener('timeupdate', () => {
+  if (segmentEnd !== null && player.currentTime >= segmentEnd) { player.pause(); segmentEnd = null; }
+});
+player.addEventListener('error', () => showMessage(`Cannot play ${$('#now-playing').textContent.replace('▶ ', '')}: the audio did not load`));
+// One sound at a time.
+document.addEventListener('play', (e) => {
+  for (const a of document.querySelectorAll('audio')) if (a !== e.target && !a.paused) a.pause();
+}, true);
+
+// ---- Results. ----
+let currentHits = new Set();   // track ids of the shown results (ringed on the map)
+const cache = new Map();       // URL search string -> rendered data (back/forward without refetching uploads)
+
+function labelBadge(label) {
+  return label ? h('span', {class: `badge ${String(label).toLowerCase()}`, text: label}) : null;
+}
+function tagList(labels) {
+  const names = (labels || []).map((l) => (typeof l === 'string' ? l : l.label)).filter(Boolean);
+  return names.length ? h('ul', {class: 'tags', 'aria-label': 'tags'}, names.map((n) => h('li', {text: n}))) : null;
+}
+
+// One result card; opts.query enables the per-window score strip.
+function resultCard(r, opts = {}) {
+  const start = r.best_start ?? (r.matches && r.matches[0] ? r.matches[0].start : 0);
+  const audio = h('audio', {controls: true, preload: 'metadata', 'aria-label': `Player: ${trackName(r)}`});
+  audio.src = withToken(r.play_url || r.audio_url);
+  audio.dataset.start = start;
+  audio.addEventListener('loadedmetadata', () => {
+    if (start > 0 && audio.currentTime < start - 0.25 && !audio.dataset.seeked) audio.currentTime = start;
+  }, {once: true});
+  audio.addEventListener('seeking', () => { audio.dataset.seeked = '1'; });
+  audio.addEventListener('error', () => showMessage(`Cannot play ${trackName(r)}: the audio did not load`));
+  const play = h('button', {type: 'button', class: 'play', 'aria-label': `Play ${trackName(r)} from ${fmtTime(start)}`, text: `▶ Play from ${fmtTime(start)}`,
+    onclick: () => {
+      if (audio.currentTime < start - 0.25 || (r.best_end && audio.currentTime > r.best_end)) audio.currentTime = start;
+      audio.play().catch((e) => showMessage(`Cannot play ${trackName(r)}: ${e.message}`));
+    }});
+  const card = h('li', {class: 'result', dataset: {trackId: r.track_id, bestStart: start, score: r.score}},
+    h('div', {class: 'result-head'},
+      h('span', {class: 'rank', text: `#${r.rank}`}),
+      h('div', {class: 'who'},
+        h('strong', {class: 'title', text: r.title || r.display_path || r.path}),
+        r.artist ? h('span', {class: 'artist', text: r.artist}) : null,
+        h('div', {class: 'path muted small', text: r.display_path || r.path})),
+      h('div', {class: 'scorebox'},
+        h('span', {class: 'score', title: 'score', text: fmtScore(r.score)}),
+        labelBadge(r.label),
+        r.votes !== undefined ? h('span', {class: 'muted small', text: `${r.votes} vote${r.votes === 1 ? '' : 's'}`}) : null)),
+    tagList(r.labels),
+    opts.query ? h('div', {class: 'strip', role: 'group', 'aria-label': 'Score of each window (best highlighted)'}) : null,
+    h('div', {class: 'controls'}, play, audio),
+    r.matches && r.matches.length ? h('ul', {class: 'matches small'}, r.matches.map((m) =>
+      h('li', {text: `query ${fmtTime(m.query_start)}–${fmtTime(m.query_end)} → ${fmtTime(m.start)}–${fmtTime(m.end)} (d = ${fmtScore(m.distance)})`}))) : null,
+    h('div', {class: 'actions'},
+      h('button', {type: 'button', class: 'more-like-this', text: 'More like this', onclick: () => navigate({similar: r.track_id})}),
+      h('button', {type: 'button', class: 'sounds-like', text: 'Chunk matches', title: 'Query by example with this track', onclick: () => navigate({like: r.track_id})})));
+  if (opts.query) loadStrip(card, r, opts.query, audio);
+  return card;
+}
+
+async function loadStrip(card, r, query, audio) {
+  const strip = $('.strip', card);
+  try {
+    const s = await api(`tracks/${r.track_id}/scores`, {q: query});
+    const scores = s.windows.filter((w) => !w.silent && w.score !== null).map((w) => w.score);
+    const lo = Math.min(...scores), hi = Math.max(...scores);
+    const bestStart = s.best_start ?? r.best_start;
+    let bestMarked = false;
+    for (const w of s.windows) {
+      const silent = w.silent || w.score === null;
+      const best = !silent && !bestMarked && Math.abs(w.start - bestStart) < 1e-3;
+      bestMarked ||= best;
+      const frac = silent ? 0 : (hi > lo ? (w.score - lo) / (hi - lo) : 1);
+      const desc = `${fmtTime(w.start)}–${fmtTime(w.end)}: ${silent ? 'silent' : 'score ' + fmtScore(w.score)}${best ? ' (best)' : ''}`;
+      strip.append(h('button', {type: 'button', class: `win${best ? ' best' : ''}${silent ? ' silent' : ''}`,
+        style: `--level:${(0.15 + 0.85 * frac).toFixed(3)}`, title: desc, 'aria-label': `Play window ${desc}`,
+        dataset: {start: w.start, end: w.end},
+        onclick: () => { audio.currentTime = w.start; audio.play().catch((e) => showMessage(e.message)); }}));
+    }
+    audio.addEventListener('timeupdate', () => {
+      const t = audio.currentTime;
+      for (const b of strip.children) b.classList.toggle('playing', t >= +b.dataset.start && t < +b.dataset.end && !audio.paused);
+    });
+  } catch (e) {
+    strip.append(h('span', {class: 'muted small', text: `window scores unavailable (${e.message})`}));
+  }
+}
+
+function renderResults(title, groups, opts = {}) {
+  const header = $('#results-header'), out = $('#results');
+  header.replaceChildren(h('h2', {text: title}), h('p', {class: 'muted', text: opts.sub || ''}));
+  out.replaceChildren();
+  currentHits = new Set();
+  for (const g of groups) {
+    if (g.heading) out.append(h('h3', {class: 'query-heading', text: g.heading}));
+    if (!g.results.length) { out.append(h('p', {class: 'muted', text: 'No results.'})); continue; }
+    out.append(h('ol', {class: 'result-list'}, g.results.map((r) => resultCard(r, {query: g.query}))));
+    for (const r of g.results) currentHits.add(r.track_id);
+  }
+  if (!opts.keepChunks) $('#chunk-matches').hidden = true;
+  highlightMap();
+}
+
+// Per query chunk: which window of which track it matched; input and match both playable.
+function renderChunks(data, inputUrl, inputName) {
+  const box = $('#chunk-matches');
+  const byChunk = new Map((data.chunks || []).map((c) => [c.index, {chunk: c, hits: []}]));
+  for (const r of data.results || []) {
+    for (const m of r.matches || []) {
+      let idx = m.chunk;
+      if (idx === undefined) { const c = (data.chunks || []).find((c) => Math.abs(c.start - m.query_start) < 1e-3); idx = c ? c.index : -1; }
+      if (!byChunk.has(idx)) byChunk.set(idx, {chunk: {index: idx, start: m.query_start, end: m.query_end}, hits: []});
+      byChunk.get(idx).hits.push({r, m});
+    }
+  }
+  const rows = [...byChunk.values()].sort((a, b) => a.chunk.index - b.chunk.index);
+  box.replaceChildren(h('h2', {text: 'Input sample → matched clip'}),
+    h('p', {class: 'muted small', text: 'For every chunk of the input, the library windows it matched (d = cosine distance; smaller is closer).'}),
+    h('ol', {class: 'chunk-list'}, rows.map(({chunk, hits}) => {
+      hits.sort((a, b) => a.m.distance - b.m.distance);
+      const label = `${inputName} ${fmtTime(chunk.start)}–${fmtTime(chunk.end)}`;
+      return h('li', {class: 'chunk', dataset: {chunk: chunk.index, start: chunk.start}},
+        h('div', {class: 'chunk-input'},
+          h('button', {type: 'button', class: 'play-input', 'aria-label': `Play input ${label}`, text: `▶ input ${fmtTime(chunk.start)}–${fmtTime(chunk.end)}`,
+            onclick: () => playAt(inputUrl, chunk.start, chunk.end, label)}),
+          chunk.silent ? h('span', {class: 'muted small', text: ' silent (not matched)'}) : null),
+        hits.length ? h('ul', {class: 'chunk-hits'}, hits.slice(0, 3).map(({r, m}) => {
+          const mlabel = `${trackName(r)} ${fmtTime(m.start)}–${fmtTime(m.end)}`;
+          return h('li', {class: 'chunk-match', dataset: {trackId: r.track_id, start: m.start}},
+            h('span', {class: 'arrow', 'aria-hidden': 'true', text: '→ '}),
+            h('button', {type: 'button', class: 'play-match', 'aria-label': `Play match ${mlabel}`, text: `▶ ${mlabel}`,
+              onclick: () => playAt(withToken(r.audio_url), m.start, m.end, mlabel)}),
+            h('span', {class: 'muted small', text: ` d = ${fmtScore(m.distance)}`}));
+        })) : (chunk.silent ? null : h('p', {class: 'muted small', text: 'no match among the shown tracks'})));
+    })));
+  box.hidden = false;
+}
+
+// ---- Navigation: every search / like / similar is a history entry; popstate re-renders. ----
+function stateToSearch(st) {
+  const p = new URLSearchParams();
+  if (st.q) for (const q of [].concat(st.q)) p.append('q', q);
+  if (st.q && st.k && st.k !== '10') p.set('k', st.k);
+  if (st.q && st.aggregate && st.aggregate !== 'mean') p.set('aggregate', st.aggregate);
+  if (st.similar !== undefined) p.set('similar', st.similar);
+  if (st.like !== undefined) p.set('like', st.like);
+  if (st.upload !== undefined) p.set('upload', st.upload);
+  const s = p.toString();
+  return s ? '?' + s : location.pathname;
+}
+function searchToState(search) {
+  const p = new URLSearchParams(search);
+  const st = {};
+  const qs = p.getAll('q').filter((q) => q.trim());
+  if (qs.length) { st.q = qs; st.k = p.get('k') || undefined; st.aggregate = p.get('aggregate') || undefined; }
+  if (p.has('similar')) st.similar = p.get('similar');
+  if (p.has('like')) st.like = p.get('like');
+  if (p.has('upload')) st.upload = p.get('upload');
+  return st;
+}
+function navigate(st) {
+  const search = stateToSearch(st);
+  history.pushState(st, '', search);
+  return route(st);
+}
+window.addEventListener('popstate', () => route(searchToState(location.search)));
+
+let routeSeq = 0;
+async function route(st) {
+  const seq = ++routeSeq;
+  const key = stateToSearch(st);
+  showMessage('');
+  if (st.q) { $('#q').value = st.q.join(' | '); if (st.k) $('#opt-k').value = st.k; if (st.aggregate) $('#opt-aggregate').value = st.aggregate; }
+  const run = async () => {
+    if (st.q) {
+      const data = await api('search', {q: st.q, k: st.k, aggregate: st.aggregate});
+      return () => renderResults(st.q.length === 1 ? `Results for “${st.q[0]}”` : 'Results',
+        data.queries.map((g) => ({heading: st.q.length > 1 ? g.query : null, query: g.query, results: g.results})));
+    }
+    if (st.similar !== undefined) {
+      const data = await api('similar', {track: st.similar, k: 10});
+      return () => renderResults(`More like “${trackName(data.query)}”`, [{results: data.results}], {sub: 'Nearest tracks by track embedding.'});
+    }
+    if (st.like !== undefined) {
+      const data = await api('like', {track: st.like});
+      const q = data.query || {};
+      return () => {
+        renderChunks(data, withToken(`/api/tracks/${st.like}/audio`), q.name || `track ${st.like}`);
+        renderResults(`Sounds like “${q.name || 'track ' + st.like}”`, [{results: data.results}], {keepChunks: true, sub: 'Tracks whose windows match the chunks of the query.'});
+      };
+    }
+    if (st.upload !== undefined) {
+      const hit = cache.get(key);
+      if (!hit) throw new ApiError('An uploaded query is not kept across page loads: drop the file again.');
+      return hit;
+    }
+    return () => { $('#results-header').replaceChildren(); $('#results').replaceChildren(); $('#chunk-matches').hidden = true; currentHits = new Set(); highlightMap(); };
+  };
+  setBusy(true);
+  try {
+    const render = await run();
+    if (seq !== routeSeq) return;
+    render();
+  } catch (e) {
+    if (seq !== routeSeq) return;
+    showMessage(e.message);
+    $('#results-header').replaceChildren(); $('#results').replaceChildren(); $('#chunk-matches').hidden = true;
+    currentHits = new Set(); highlightMap();
+  } finally {
+    if (seq === routeSeq) setBusy(false);
+  }
+}
+
+async function uploadLike(file) {
+  if (!file) return;
+  const inputUrl = URL.createObjectURL(file);
+  const st = {upload: file.name};
+  const key = stateToSearch(st);
+  const form = new FormData();
+  form.append('file', file, file.name);
+  showMessage('');
+  setBusy(true);
+  try {
+    const data = await api('like', {k: 10}, {method: 'POST', body: form});
+    const name = (data.query && data.query.name) || file.name;
+    const render = () => {
+      renderChunks(data, inputUrl, name);
+      renderResults(`Sounds like “${name}”`, [{results: data.results}], {keepChunks: true, sub: 'Tracks whose windows match the chunks of the dropped file.'});
+    };
+    cache.set(key, render);
+    history.pushState(st, '', key);
+    routeSeq++;
+    render();
+  } catch (e) {
+    showMessage(`Query by example failed: ${e.message}`);
+  } finally {
+    setBusy(false);
+  }
+}
+
+// ---- Map: one SVG circle per track, coloured by a field. ----
+let mapPoints = [];
+const W = 600, H = 400, PAD = 18;
+function colorFor(i, n) { return `hsl(${Math.round((i * 360) / Math.max(n, 1) + 15) % 360} 65% 50%)`; }
+function fieldOf(p, field) {
+  const v = field === 'labels' ? (p.labels || [])[0] : p[field];
+  return v === undefined || v === null || v === '' ? '(none)' : String(v);
+}
+function drawMap() {
+  const field = $('#map-color').value;
+  const box = $('#map');
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('role', 'group');
+  svg.setAttribute('aria-label', `Map of ${mapPoints.length} tracks`);
+  if (!mapPoints.length) { box.replaceChildren(h('p', {class: 'muted', text: 'No tracks to show.'})); $('#map-legend').replaceChildren(); return; }
+  const xs = mapPoints.map((p) => p.x), ys = mapPoints.map((p) => p.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const sx = (x) => PAD + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * (W - 2 * PAD);
+  const sy = (y) => H - PAD - (y1 > y0 ? (y - y0) / (y1 - y0) : 0.5) * (H - 2 * PAD);
+  const values = [...new Set(mapPoints.map((p) => fieldOf(p, field)))].sort();
+  const colors = new Map(values.map((v, i) => [v, colorFor(i, values.length)]));
+  for (const p of mapPoints) {
+    const c = document.createElementNS(ns, 'circle');
+    c.setAttribute('class', 'point');
+    c.setAttribute('cx', sx(p.x).toFixed(1));
+    c.setAttribute('cy', sy(p.y).toFixed(1));
+    c.setAttribute('r', 7);
+    c.setAttribute('fill', colors.get(fieldOf(p, field)));
+    c.setAttribute('tabindex', '0');
+    c.setAttribute('role', 'button');
+    c.setAttribute('aria-label', `${trackName(p)} (${field}: ${fieldOf(p, field)}); play`);
+    c.dataset.trackId = p.track_id;
+    const t = document.createElementNS(ns, 'title');
+    t.textContent = trackName(p);
+    c.append(t);
+    const show = () => showTip(c, p, field);
+    c.addEventListener('mouseenter', show);
+    c.addEventListener('focus', show);
+    c.addEventListener('mouseleave', hideTip);
+    c.addEventListener('blur', hideTip);
+    const play = () => playAt(withToken(`/api/tracks/${p.track_id}/audio`), 0, null, trackName(p));
+    c.addEventListener('click', play);
+    c.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); play(); } });
+    svg.append(c);
+  }
+  box.replaceChildren(svg);
+  $('#map-legend').replaceChildren(...values.map((v) => h('li', {},
+    h('span', {class: 'swatch', style: `background:${colors.get(v)}`}), ` ${v} (${mapPoints.filter((p) => fieldOf(p, field) === v).length})`)));
+  highlightMap();
+}
+function showTip(el, p, field) {
+  const tip = $('#map-tooltip');
+  tip.replaceChildren(h('strong', {text: p.title || p.display_path}), p.artist ? h('div', {text: p.artist}) : null,
+    h('div', {class: 'muted small', text: `${field}: ${fieldOf(p, field)}`}));
+  const r = el.getBoundingClientRect(), m = $('#map-section').getBoundingClientRect();
+  tip.style.left = `${Math.min(r.left - m.left + 12, m.width - 180)}px`;
+  tip.style.top = `${r.top - m.top + 14}px`;
+  tip.hidden = false;
+}
+function hideTip() { $('#map-tooltip').hidden = true; }
+function highlightMap() {
+  for (const c of document.querySelectorAll('#map circle.point')) {
+    const hit = currentHits.has(Number(c.dataset.trackId));
+    c.classList.toggle('hit', hit);
+    if (hit) c.parentNode.append(c);   // on top
+  }
+}
+async function loadMap() {
+  try {
+    const data = await api('map');
+    mapPoints = data.points || [];
+    const ev = data.explained_variance || [];
+    if (ev.length === 2) $('#map-heading').textContent = `Map (explains ${Math.round(100 * (ev[0] + ev[1]))}% of the variance)`;
+    drawMap();
+  } catch (e) {
+    $('#map').replaceChildren(h('p', {class: 'muted', text: 'The map is unavailable.'}));
+    showMessage(`Map: ${e.message}`);
+  }
+}
+
+// ---- Library: status, folders, errors, a filterable track list. ----
+async function loadLibrary() {
+  try {
+    const s = await api('status');
+    const model = s.model && typeof s.model === 'object' ? (s.model.id || JSON.stringify(s.model)) : s.model;
+    const rows = [['Database', s.db], ['Model', model], ['Windows', `${s.window_s} s long, every ${s.hop_s} s; ${s.dim}-d embeddings`],
+      ['Tracks', `${s.tracks} (${s.ok} ok, ${s.errors} errors, ${s.silent_tracks} silent)`], ['Windows stored', s.windows],
+      ['Audio', fmtHours(s.audio_seconds)], ['Folders indexed', (s.roots || []).join(', ') || '–'], ['Generation', s.generation]];
+    $('#library-status').replaceChildren(h('dl', {class: 'facts'}, rows.map(([k, v]) => [h('dt', {text: k}), h('dd', {dataset: {field: k}, text: v ?? '–'})])));
+    $('#summary').textContent = `${s.ok} tracks, ${fmtHours(s.audio_seconds)} of audio`;
+    $('#library-folders tbody').replaceChildren(...(s.folders || []).map((f) => h('tr', {},
+      h('td', {}, h('button', {type: 'button', class: 'link', text: f.folder, onclick: () => browse({folder: f.folder})})),
+      h('td', {class: 'num', text: f.tracks}))));
+    const errs = s.error_list || [];
+    $('#library-errors').replaceChildren(errs.length
+      ? h('table', {class: 'table errors'}, h('thead', {}, h('tr', {}, h('th', {text: 'File'}), h('th', {text: 'Reason'}))),
+          h('tbody', {}, errs.map((e) => h('tr', {}, h('td', {class: 'path', text: e.path}), h('td', {text: e.reason})))))
+      : h('p', {class: 'muted', text: 'No errors.'}));
+  } catch (e) {
+    $('#library-status').replaceChildren(h('p', {class: 'muted', text: 'Status unavailable.'}));
+    showMessage(`Library: ${e.message}`);
+  }
+}
+async function browse(filter = {}) {
+  try {
+    const data = await api('tracks', Object.assign({limit: 100}, filter));
+    $('#browse-count').textContent = `${data.total} track${data.total === 1 ? '' : 's'}${filter.folder ? ' in ' + filter.folder : ''}${data.total > data.tracks.length ? `, first ${data.tracks.length} shown` : ''}`;
+    $('#browse-list').replaceChildren(...data.tracks.map((t) => h('li', {class: `track ${t.status === 'error' ? 'error' : ''}`, dataset: {trackId: t.track_id}},
+      h('div', {}, h('strong', {text: t.title || t.display_path}), t.artist ? ` — ${t.artist}` : '',
+        h('div', {class: 'muted small', text: `${t.display_path}${t.duration_s ? ' · ' + fmtTime(t.duration_s) : ''}${t.genre ? ' · ' + t.genre : ''}${t.status === 'error' ? ' · error: ' + t.error : ''}`})),
+      t.status === 'error' ? null : h('div', {class: 'actions'},
+        h('button', {type: 'button', text: '▶', 'aria-label': `Play ${trackName(t)}`, onclick: () => playAt(withToken(t.audio_url), 0, null, trackName(t))}),
+        h('button', {type: 'button', class: 'more-like-this', text: 'More like this', onclick: () => { navigate({similar: t.track_id}); $('#search-section').scrollIntoView(); }})))));
+  } catch (e) {
+    showMessage(`Tracks: ${e.message}`);
+  }
+}
+
+// ---- Wiring. ----
+$('#search-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const qs = $('#q').value.split('|').map((s) => s.trim()).filter(Boolean);
+  if (!qs.length) return;
+  navigate({q: qs, k: $('#opt-k').value, aggregate: $('#opt-aggregate').value});
+});
+$('#like-file').addEventListener('change', (e) => { uploadLike(e.target.files[0]); e.target.value = ''; });
+const dz = $('#drop-zone');
+dz.addEventListener('dragover', (e) => { e.preventDefault(); dz.classList.add('dragging'); });
+dz.addEventListener('dragleave', () => dz.classList.remove('dragging'));
+dz.addEventListener('drop', (e) => { e.preventDefault(); dz.classList.remove('dragging'); uploadLike(e.dataTransfer.files[0]); });
+$('#map-color').addEventListener('change', drawMap);
+$('#browse-form').addEventListener('submit', (e) => { e.preventDefault(); browse({text: $('#browse-text').value.trim()}); });
+for (const b of document.querySelectorAll('[data-goto]')) b.addEventListener('click', () => {
+  const target = document.getElementById(b.dataset.goto);
+  target.scrollIntoView({behavior: 'smooth'});
+  (target.querySelector('input, select, button') || target).focus({preventScroll: true});
+});
+$('#home-link').addEventListener('click', (e) => { e.preventDefault(); navigate({}); $('#q').value = ''; });
+
+loadLibrary();
+loadMap();
+browse();
+route(searchToState(location.search));

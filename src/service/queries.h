@@ -1,0 +1,54 @@
+// The queries every front end runs (CLI commands, server routes), each written once here:
+// a front end parses its input, calls one of these with a snapshot it holds for the whole
+// query, and formats the result (records.h gives the JSON every front end prints).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "search/analyze.h"
+#include "search/classify.h"
+#include "search/like.h"
+#include "search/similar.h"
+#include "search/text_search.h"
+#include "service/library.h"
+
+namespace clap::service {
+
+// Text -> songs: per text, the ranked tracks (embeddings through the text cache; Max takes its
+// candidates from the window index, Mean needs none).
+std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const LibrarySnapshot& snap,
+                                                          const std::vector<std::string>& texts,
+                                                          const search::TextSearchOptions& options);
+
+// Query chunks of an indexed track (its stored windows: no decoding) or of an audio file
+// (decoded and embedded as the indexer would; chunk_s / hop_s 0 = the index's window and hop;
+// max_duration_s > 0 refuses longer audio).
+search::QueryChunks track_query_chunks(const LibrarySnapshot& snap, const store::Track& track);
+search::QueryChunks file_query_chunks(Library& lib, const std::string& path, double chunk_s = 0, double hop_s = 0,
+                                      double max_duration_s = 0);
+
+// Audio -> songs with chunk voting over the window index.
+std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::QueryChunks& chunks,
+                                     const search::LikeOptions& options);
+
+// Song -> songs by track embedding: an indexed track (itself left out), or any vector.
+std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k);
+std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k);
+
+// One indexed track scored window by window for one text (the timeline of a match), every
+// stored window listed, silent ones flagged and unscored.
+search::SongAnalysis track_timeline(Library& lib, const store::Track& track, const std::string& text,
+                                    const search::AnalyzeOptions& options);
+
+// Batch analysis: every (track, text) pair's window statistics (all tracks, or options.tracks).
+std::vector<search::AnalyzeRow> analyze_texts(Library& lib, const LibrarySnapshot& snap, const std::vector<std::string>& texts,
+                                              const search::AnalyzeOptions& options);
+
+// Zero-shot classification of n audio embeddings (n × dim) over `labels`, each label put in
+// `templ` ("This is a sound of {}."), with the model's audio logit scale (a softmax over labels).
+std::vector<search::Classification> classify(Library& lib, int64_t n, const float* audio,
+                                             const std::vector<std::string>& labels, const std::string& templ,
+                                             int64_t top);
+
+}  // namespace clap::service

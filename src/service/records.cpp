@@ -1,0 +1,80 @@
+#include "service/records.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace clap::service {
+
+std::string json_float(float v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  for (int precision = 6; precision <= 9; ++precision) {  // shortest that round-trips
+    std::snprintf(buf, sizeof buf, "%.*g", precision, static_cast<double>(v));
+    if (std::strtof(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+double json_num(double v) {
+  if (!std::isfinite(v)) return v;
+  return std::strtod(json_float(static_cast<float>(v)).c_str(), nullptr);
+}
+
+ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& r, size_t rank, const std::string* query) {
+  const store::Track* t = snap.track(r.track_id);
+  ojson j;
+  if (query) j["query"] = *query;
+  j["rank"] = rank;
+  j["path"] = t ? t->path : "";
+  j["track_id"] = r.track_id;
+  j["score"] = json_num(r.score);
+  j["label"] = search::label_name(r.label);
+  j["best_start"] = json_num(r.stats.best_start);
+  j["best_end"] = json_num(r.stats.best_end);
+  j["mean"] = json_num(r.stats.mean);
+  j["max"] = json_num(r.stats.max);
+  j["n_windows"] = r.stats.n_windows;
+  j["artist"] = t ? t->artist : "";
+  j["title"] = t ? t->title : "";
+  ojson labels = ojson::array();
+  for (const auto& l : snap.labels_of(r.track_id)) labels.push_back(l.label);
+  j["labels"] = labels;
+  return j;
+}
+
+ojson like_result_record(const LibrarySnapshot& snap, const search::LikeResult& r, size_t rank) {
+  const store::Track* t = snap.track(r.track_id);
+  ojson j;
+  j["rank"] = rank;
+  j["path"] = t ? t->path : "";
+  j["track_id"] = r.track_id;
+  j["score"] = json_num(r.combined);
+  j["combined"] = json_num(r.combined);
+  j["votes"] = r.votes;
+  j["total_similarity"] = json_num(r.total_similarity);
+  j["artist"] = t ? t->artist : "";
+  j["title"] = t ? t->title : "";
+  ojson matches = ojson::array();
+  for (const auto& m : r.matches)
+    matches.push_back({{"query_start", json_num(m.query_start)},
+                       {"query_end", json_num(m.query_end)},
+                       {"start", json_num(m.start)},
+                       {"end", json_num(m.end)},
+                       {"distance", json_num(m.distance)},
+                       {"window_id", m.window_id}});
+  j["matches"] = matches;
+  return j;
+}
+
+ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank) {
+  const store::Track* t = snap.track(h.id);
+  return {{"rank", rank},
+          {"path", t ? t->path : ""},
+          {"track_id", h.id},
+          {"score", json_num(h.score)},
+          {"artist", t ? t->artist : ""},
+          {"title", t ? t->title : ""}};
+}
+
+}  // namespace clap::service

@@ -1,0 +1,32 @@
+// The JSON records every front end prints for the same thing: a CLI command's --json and the
+// server's responses carry the same fields (the server adds URLs). Numbers are printed as the
+// shortest text that round-trips a float32, so repeated runs print identical bytes.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "search/like.h"
+#include "search/similar.h"
+#include "search/text_search.h"
+#include "service/library.h"
+
+namespace clap::service {
+
+using ojson = nlohmann::ordered_json;  // fields stay in the order written
+
+std::string json_float(float v);  // shortest text that round-trips a float32 ("null" when not finite)
+double json_num(double v);        // v rounded to the float32 that json_float prints
+
+// A text-search result: rank, path, track_id, score, label, best_start, best_end, mean, max,
+// n_windows, artist, title, labels (query first when given).
+ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& r, size_t rank,
+                         const std::string* query = nullptr);
+// A query-by-example result: rank, path, track_id, score (= combined), combined, votes,
+// total_similarity, artist, title, matches [{query_start, query_end, start, end, distance, window_id}].
+ojson like_result_record(const LibrarySnapshot& snap, const search::LikeResult& r, size_t rank);
+// A similar-track result: rank, path, track_id, score, artist, title.
+ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank);
+
+}  // namespace clap::service

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Real-browser test of `clapsearch serve`: makes a small library of encoded files, indexes it with
+# the golden tiny model (random weights: only mechanics are tested, never rankings), starts the
+# server on a free port and drives its page with Playwright (playwright-core) in Debian's Chromium.
+#
+# Usage: tests/browser/run.sh BUILD_DIR [page.test.mjs options, e.g. --web-dir src/server/web]
+# Needs: node + npm (npm ci from package-lock.json; the npm registry or npm's cache), ffmpeg,
+#        /usr/bin/chromium (or $CHROMIUM). Screenshots: BUILD_DIR/test-artifacts/browser/NN-step.png
+set -euo pipefail
+
+if [[ $# -lt 1 ]]; then
+  echo "usage: $0 BUILD_DIR" >&2
+  exit 2
+fi
+BUILD_DIR=$(cd "$1" && pwd)
+shift
+EXTRA=("$@")   # passed on to page.test.mjs, e.g. --web-dir src/server/web
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CLI="$BUILD_DIR/clapsearch"
+ARTIFACTS="$BUILD_DIR/test-artifacts/browser"
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+fail() { echo "browser test: $*" >&2; exit 1; }
+[[ -x "$CLI" ]] || fail "no executable $CLI"
+[[ -x "$CHROMIUM" ]] || fail "no Chromium at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
+command -v ffmpeg >/dev/null || fail "ffmpeg not found"
+command -v node >/dev/null || fail "node not found"
+
+MODEL="$REPO/../shared/golden/tiny-unfused"
+[[ -f "$MODEL/config.json" ]] || MODEL=/work/shared/golden/tiny-unfused
+[[ -f "$MODEL/config.json" ]] || fail "golden model tiny-unfused not found next to the checkout (../shared/golden) nor in /work/shared/golden"
+
+# 1. node_modules from the lockfile, when missing or older than the lockfile.
+if [[ ! -d "$HERE/node_modules/playwright-core" || "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed (needs the npm registry or a warm npm cache)"
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/clapsearch-browser.XXXXXX")
+SERVER_PIDS=()
+cleanup() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${SERVER_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 2. A small library of real encoded files with tags (so the map's colours have something to show).
+MUSIC="$TMP/music"
+mkdir -p "$MUSIC/tones" "$MUSIC/noise"
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+# track OUT SOURCE TITLE ARTIST ALBUM GENRE [ffmpeg output options...]
+track() {
+  local out=$1 src=$2 title=$3 artist=$4 album=$5 genre=$6
+  shift 6
+  ff -f lavfi -i "$src" -metadata "title=$title" -metadata "artist=$artist" -metadata "album=$album" \
+    -metadata "genre=$genre" "$@" "$MUSIC/$out"
+}
+track tones/low-hum.mp3 "sine=f=220:d=22:sample_rate=44100" "Low Hum" "Sine Ensemble" "Tones" "Ambient" -c:a libmp3lame -b:a 96k
+track tones/concert-a.flac "sine=f=440:d=16:sample_rate=44100" "Concert A" "Sine Ensemble" "Tones" "Classical" -c:a flac
+track tones/high-whistle.ogg "sine=f=880:d=13:sample_rate=48000" "High Whistle" "Sine Ensemble" "Tones" "Ambient" -c:a libvorbis -q:a 3
+track tones/siren-song.mp3 "aevalsrc=0.4*sin(2*PI*(300+200*sin(2*PI*0.25*t))*t):d=25:s=44100" "Siren Song" "Wobble Trio" "Sweeps" "Electronic" -c:a libmp3lame -b:a 96k
+track noise/pink-rain.flac "anoisesrc=color=pink:amplitude=0.3:d=18:r=44100" "Pink Rain" "Noise Collective" "Weather" "Noise" -c:a flac
+track noise/brown-thunder.mp3 "anoisesrc=color=brown:amplitude=0.4:d=14:r=44100" "Brown Thunder" "Noise Collective" "Weather" "Noise" -c:a libmp3lame -b:a 96k
+# Tone then silence: its last windows are silent (no score on the strip).
+track tones/quiet-interlude.mp3 "aevalsrc=if(lt(t\\,8)\\,0.3*sin(2*PI*330*t)\\,0):d=22:s=44100" "Quiet Interlude" "Sine Ensemble" "Tones" "Classical" -c:a libmp3lame -b:a 96k
+track noise/static-sea.wav "anoisesrc=color=white:amplitude=0.2:d=12:r=44100" "Static Sea" "Wobble Trio" "Weather" "Electronic" -af lowpass=f=2000 -c:a pcm_s16le
+# Not audio: recorded as an error (the library view lists it; the map leaves it out).
+printf 'this is not an mp3\n' >"$MUSIC/noise/broken.mp3"
+# The query-by-example clip: 12 s cut out of an indexed file (that track must come back).
+CLIP="$TMP/clip-from-siren-song.wav"
+ff -ss 6 -t 12 -i "$MUSIC/tones/siren-song.mp3" -ac 1 -ar 44100 "$CLIP"
+
+# 3. Index with the golden tiny model (offline; no hub access).
+export HF_HOME="$TMP/hf-home" HF_HUB_OFFLINE=1
+DB="$TMP/library.db"
+"$CLI" index "$MUSIC" --db "$DB" --model "$MODEL" --quiet || fail "clapsearch index failed"
+
+# 4. The server on a free port (twice: open, and with a token); wait for each "listening on" line.
+SERVER_PIDS=()
+start_server() {   # start_server NAME [serve options...]; sets URL
+  local name=$1 line="" deadline=$((SECONDS + 60))
+  shift
+  mkfifo "$TMP/$name.out"
+  "$CLI" serve --db "$DB" --port 0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  local pid=$!
+  SERVER_PIDS+=("$pid")
+  exec {fd}<"$TMP/$name.out"
+  URL=""
+  while [[ -z "$URL" && $SECONDS -lt $deadline ]]; do
+    if IFS= read -r -t 1 line <&"$fd"; then
+      if [[ "$line" =~ ^clapsearch\ serve:\ listening\ on\ (http://[^[:space:]]+) ]]; then URL="${BASH_REMATCH[1]}"; fi
+    elif ! kill -0 "$pid" 2>/dev/null; then
+      break
+    fi
+  done
+  if [[ -z "$URL" ]]; then
+    echo "--- $name stderr:" >&2; cat "$TMP/$name.err" >&2 || true
+    fail "$name did not print 'clapsearch serve: listening on http://...' within 60 s"
+  fi
+  cat <&"$fd" >/dev/null &   # keep draining its stdout so it never blocks on a full pipe
+  exec {fd}<&-
+}
+TOKEN="browser-test-$RANDOM$RANDOM"
+start_server token-server --token "$TOKEN"
+TOKEN_URL=$URL
+start_server server
+# 5. The page, in a real browser.
+mkdir -p "$ARTIFACTS"
+rm -f "$ARTIFACTS"/*.png
+status=0
+node "$HERE/page.test.mjs" "$URL" --clip "$CLIP" --clip-track siren-song.mp3 --artifacts "$ARTIFACTS" \
+  --token-url "$TOKEN_URL" --token "$TOKEN" "${EXTRA[@]}" || status=$?
+if [[ $status -ne 0 ]]; then
+  for name in server token-server; do
+    echo "--- $name stderr (last 40 lines):" >&2; tail -n 40 "$TMP/$name.err" >&2 || true
+  done
+fi
+exit $status
