@@ -1,0 +1,470 @@
+// clapsearch serve, over real HTTP on loopback: a library of real encoded files indexed by the
+// real CLI, a server::Server in this process, cpp-httplib's client. Every documented route, the
+// Range cases, each error status, the token rule, traversal attempts, a full model queue, and
+// searches running while another process indexes into the same database.
+#include "server/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string ffmpeg(const std::string& path, const std::string& args) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::string err;
+  const int rc =
+      test::run_command("ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " '" + path + "'", nullptr, &err);
+  if (rc != 0) throw std::runtime_error("ffmpeg failed for " + path + ": " + err);
+  return path;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string model_dir() { return test::case_dir("tiny-unfused"); }
+
+// A library indexed once for the whole suite, and a server over it.
+struct Library {
+  std::string dir = test::temp_dir() + "/server";
+  std::string music = dir + "/music";
+  std::string db = dir + "/library.db";
+  std::string a440, pink, chirp;
+
+  Library() {
+    fs::remove_all(dir);
+    a440 = ffmpeg(music + "/a440.mp3",
+                  "-f lavfi -i \"sine=f=440:d=24\" -ac 2 -ar 44100 -metadata title=A440 -metadata artist=Demo "
+                  "-metadata genre=Tone");
+    pink = ffmpeg(music + "/noise/pink.ogg", "-f lavfi -i \"anoisesrc=color=pink:d=16:seed=3\" -ar 22050 -metadata genre=Noise");
+    chirp = ffmpeg(music + "/chirp.flac", "-f lavfi -i \"aevalsrc=sin(2*PI*(200+400*t)*t):d=12\" -ar 48000");
+    std::string err;
+    if (test::run_command("'" + test::cli_path() + "' index '" + music + "' --db '" + db + "' --model '" + model_dir() + "'",
+                          nullptr, &err) != 0)
+      throw std::runtime_error("index failed: " + err);
+  }
+};
+
+Library& library() {
+  static Library lib;
+  return lib;
+}
+
+class Running {
+ public:
+  explicit Running(ServerOptions o) {
+    o.port = 0;
+    if (o.db.empty()) o.db = library().db;
+    server_ = std::make_unique<Server>(o);
+    port_ = server_->bind();
+    thread_ = std::thread([this] { server_->run(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_read_timeout(60, 0);
+    for (int i = 0; i < 100 && !client_->Get("/api/status"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ~Running() {
+    server_->stop();
+    thread_.join();
+  }
+  httplib::Client& client() { return *client_; }
+  int port() const { return port_; }
+
+  json get_json(const std::string& path, int expect_status = 200) {
+    auto r = client_->Get(path);
+    if (!r) throw std::runtime_error("no response to " + path);
+    EXPECT_EQ(r->status, expect_status) << path << ": " << r->body;
+    EXPECT_NE(r->get_header_value("Content-Type").find("application/json"), std::string::npos) << path;
+    return json::parse(r->body);
+  }
+
+ private:
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+Running& shared_server() {
+  static Running r{ServerOptions{}};
+  return r;
+}
+
+int64_t id_of(Running& s, const std::string& display_path) {
+  const json tracks = s.get_json("/api/tracks?limit=1000");
+  for (const auto& t : tracks["tracks"])
+    if (t["display_path"] == display_path) return t["track_id"].get<int64_t>();
+  throw std::runtime_error("no track " + display_path);
+}
+
+// --- the API document and the routes ------------------------------------------------------------
+
+TEST(ServeApi, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
+  Running& s = shared_server();
+  const json doc = s.get_json("/api/openapi.json");
+  EXPECT_EQ(doc["openapi"].get<std::string>().substr(0, 2), "3.");
+  std::set<std::pair<std::string, std::string>> documented, served;
+  for (const auto& [path, item] : doc["paths"].items())
+    for (const auto& [method, op] : item.items()) {
+      std::string m = method;
+      std::transform(m.begin(), m.end(), m.begin(), ::toupper);
+      documented.insert({m, path});
+      EXPECT_TRUE(op.contains("responses")) << m << " " << path;
+    }
+  for (const Route& r : Server::routes()) served.insert({r.method, r.path});
+  EXPECT_EQ(documented, served);
+
+  // Each documented route, with real arguments, answers 200.
+  const int64_t id = id_of(s, "a440.mp3");
+  const std::string sid = std::to_string(id);
+  const std::map<std::string, std::string> example = {
+      {"/api/status", "/api/status"},
+      {"/api/search", "/api/search?q=a%20pure%20tone&q=noise&k=2"},
+      {"/api/tracks", "/api/tracks?folder=noise"},
+      {"/api/tracks/{id}", "/api/tracks/" + sid},
+      {"/api/tracks/{id}/audio", "/api/tracks/" + sid + "/audio"},
+      {"/api/tracks/{id}/scores", "/api/tracks/" + sid + "/scores?q=tone"},
+      {"/api/similar", "/api/similar?track=" + sid},
+      {"/api/like", "/api/like?track=" + sid},
+      {"/api/classify", "/api/classify?label=tone&label=noise"},
+      {"/api/analyze", "/api/analyze?q=tone"},
+      {"/api/map", "/api/map"},
+      {"/api/openapi.json", "/api/openapi.json"},
+  };
+  for (const auto& [method, path] : documented) {
+    if (method == "POST") {
+      httplib::MultipartFormDataItems items = {{"file", read_file(library().chirp), "chirp.flac", "audio/flac"}};
+      auto r = s.client().Post(example.at(path).c_str(), items);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 200) << method << " " << path << ": " << r->body;
+      continue;
+    }
+    ASSERT_TRUE(example.count(path)) << "no example request for " << path;
+    auto r = s.client().Get(example.at(path));
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body.substr(0, 300);
+  }
+}
+
+TEST(ServeApi, SearchCarriesTheCliFieldsAndAPlayUrlAtTheBestWindow) {
+  Running& s = shared_server();
+  const json got = s.get_json("/api/search?q=a%20pure%20tone&k=3");
+  ASSERT_EQ(got["queries"].size(), 1u);
+  const json& results = got["queries"][0]["results"];
+  ASSERT_EQ(results.size(), 3u);
+
+  std::string out, err;
+  ASSERT_EQ(test::run_command("'" + test::cli_path() + "' search 'a pure tone' -k 3 --json --db '" + library().db + "'", &out, &err),
+            0)
+      << err;
+  const json cli = json::parse(out);
+  ASSERT_EQ(cli.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    for (const auto& [key, value] : cli[i].items()) EXPECT_EQ(results[i][key], value) << "field " << key << " of result " << i;
+    const std::string play = results[i]["play_url"], audio = results[i]["audio_url"];
+    ASSERT_EQ(play.rfind(audio + "#t=", 0), 0u) << play;
+    EXPECT_EQ(std::stod(play.substr(audio.size() + 3)), results[i]["best_start"].get<double>()) << play;
+    EXPECT_GE(i == 0 ? 1.0 : results[i - 1]["score"].get<double>(), results[i]["score"].get<double>());
+  }
+}
+
+TEST(ServeApi, TimelineScoresEveryWindowAndMarksTheBest) {
+  Running& s = shared_server();
+  const int64_t id = id_of(s, "a440.mp3");
+  const json t = s.get_json("/api/tracks/" + std::to_string(id) + "/scores?q=tone");
+  ASSERT_EQ(t["windows"].size(), 4u);  // 24 s: windows at 0, 5, 10, 15
+  double best = -2, best_start = -1;
+  for (const auto& w : t["windows"])
+    if (w["score"].get<double>() > best) best = w["score"], best_start = w["start"];
+  EXPECT_EQ(t["best_start"].get<double>(), best_start);
+  EXPECT_EQ(t["max"].get<double>(), best);
+}
+
+TEST(ServeApi, QueryByExampleFindsTheUploadedTrackWithChunkMatches) {
+  Running& s = shared_server();
+  httplib::MultipartFormDataItems items = {{"file", read_file(library().a440), "my clip.mp3", "audio/mpeg"}};
+  auto r = s.client().Post("/api/like?k=3", items);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["query"]["name"], "my clip.mp3");
+  EXPECT_EQ(j["chunks"].size(), 4u);
+  ASSERT_FALSE(j["results"].empty());
+  EXPECT_EQ(j["results"][0]["display_path"], "a440.mp3");
+  EXPECT_EQ(j["results"][0]["combined"], 1.0);
+  for (const auto& m : j["results"][0]["matches"]) EXPECT_TRUE(m.contains("chunk"));
+  // The same query by track id gives the same ranking.
+  const json by_id = s.get_json("/api/like?k=3&track=" + std::to_string(id_of(s, "a440.mp3")));
+  ASSERT_EQ(by_id["results"].size(), j["results"].size());
+  for (size_t i = 0; i < j["results"].size(); ++i) EXPECT_EQ(by_id["results"][i]["track_id"], j["results"][i]["track_id"]);
+}
+
+TEST(ServeApi, MapIsDeterministicWithOnePointPerSearchableTrack) {
+  Running& s = shared_server();
+  const json a = s.get_json("/api/map"), b = s.get_json("/api/map");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a["points"].size(), s.get_json("/api/status")["ok"].get<size_t>());
+  for (const auto& p : a["points"]) EXPECT_TRUE(p["x"].is_number() && p["y"].is_number());
+}
+
+// --- audio streaming ---------------------------------------------------------------------------
+
+TEST(ServeAudio, RangesFirstMiddleSuffixAndUnsatisfiable) {
+  Running& s = shared_server();
+  const std::string url = "/api/tracks/" + std::to_string(id_of(s, "a440.mp3")) + "/audio";
+  const std::string bytes = read_file(library().a440);
+  const size_t n = bytes.size();
+
+  auto whole = s.client().Get(url);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_EQ(whole->body, bytes);
+  EXPECT_EQ(whole->get_header_value("Content-Type"), "audio/mpeg");
+  EXPECT_EQ(whole->get_header_value("Accept-Ranges"), "bytes");
+
+  struct Case {
+    std::string range;
+    size_t first, count;
+  };
+  for (const Case& c : {Case{"bytes=0-99", 0, 100}, Case{"bytes=1000-1999", 1000, 1000}, Case{"bytes=-300", n - 300, 300},
+                        Case{"bytes=500-", 500, n - 500}, Case{"bytes=10-99999999", 10, n - 10}}) {
+    auto r = s.client().Get(url, {{"Range", c.range}});
+    ASSERT_TRUE(r) << c.range;
+    EXPECT_EQ(r->status, 206) << c.range;
+    EXPECT_EQ(r->body, bytes.substr(c.first, c.count)) << c.range;
+    EXPECT_EQ(r->get_header_value("Content-Range"),
+              "bytes " + std::to_string(c.first) + "-" + std::to_string(c.first + c.count - 1) + "/" + std::to_string(n))
+        << c.range;
+  }
+  for (const std::string range : {"bytes=" + std::to_string(n) + "-", std::string("bytes=-0")}) {
+    auto r = s.client().Get(url, {{"Range", range}});
+    ASSERT_TRUE(r) << range;
+    EXPECT_EQ(r->status, 416) << range;
+    EXPECT_EQ(r->get_header_value("Content-Range"), "bytes */" + std::to_string(n)) << range;
+  }
+}
+
+// --- errors and hostile input ------------------------------------------------------------------
+
+TEST(ServeErrors, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
+  Running& s = shared_server();
+  struct Case {
+    std::string path;
+    int status;
+  };
+  for (const Case& c : {
+           Case{"/api/search", 400},                          // no query
+           Case{"/api/search?q=", 400},                       // empty
+           Case{"/api/search?q=%ff%fe", 400},                 // bad UTF-8
+           Case{"/api/search?q=a%00b", 400},                  // NUL
+           Case{"/api/search?q=x&k=100000000", 400},          // huge k
+           Case{"/api/search?q=x&k=-1", 400},
+           Case{"/api/search?q=x&aggregate=median", 400},
+           Case{"/api/tracks/999999", 404},                   // unknown track
+           Case{"/api/tracks/abc", 404},
+           Case{"/api/tracks/..%2F..%2Fetc%2Fpasswd/audio", 404},  // traversal in an id
+           Case{"/api/tracks/%2Fetc%2Fpasswd/audio", 404},
+           Case{"/api/tracks/1%00/audio", 404},
+           Case{"/api/tracks/-1/audio", 404},
+           Case{"/api/tracks/99999999999999999999999/audio", 404},
+           Case{"/api/similar", 400},
+           Case{"/api/similar?track=../../etc/passwd", 404},
+           Case{"/api/like?track=0", 404},
+           Case{"/api/classify?label=one", 400},
+           Case{"/api/analyze?q=x&format=xml", 400},
+           Case{"/api/no/such/route", 404},
+           Case{"/../../etc/passwd", 404},
+           Case{"/%2e%2e/%2e%2e/etc/passwd", 404},
+       }) {
+    auto r = s.client().Get(c.path);
+    ASSERT_TRUE(r) << c.path;
+    EXPECT_EQ(r->status, c.status) << c.path << ": " << r->body;
+    const json j = json::parse(r->body, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << c.path << " answered non-JSON: " << r->body;
+    EXPECT_TRUE(j.contains("error") && j.contains("detail")) << c.path;
+    EXPECT_EQ(r->body.find("/etc/passwd:"), std::string::npos);  // never read
+  }
+  // Uploads: not audio (415), malformed multipart (400), no file field (400).
+  httplib::MultipartFormDataItems text = {{"file", "this is not audio at all", "notes.mp3", "audio/mpeg"}};
+  auto r = s.client().Post("/api/like", text);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415) << r->body;
+  EXPECT_NE(r->body.find("notes.mp3"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("/proc/"), std::string::npos) << r->body;
+  r = s.client().Post("/api/like", "--xyz\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc", "multipart/form-data; boundary=zzz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  httplib::MultipartFormDataItems other = {{"notfile", "x", "", "text/plain"}};
+  r = s.client().Post("/api/like", other);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  // Oversized headers and URIs are refused by the HTTP layer.
+  r = s.client().Get("/api/search?q=" + std::string(20000, 'a'));
+  ASSERT_TRUE(r);
+  EXPECT_GE(r->status, 400);
+  EXPECT_EQ(s.get_json("/api/status")["ok"], 3);
+}
+
+TEST(ServeErrors, UploadAndDurationLimits) {
+  ServerOptions o;
+  o.max_upload_bytes = 64 << 10;
+  o.max_query_seconds = 5;
+  Running s(o);
+  httplib::MultipartFormDataItems big = {{"file", read_file(library().a440), "a440.mp3", "audio/mpeg"}};  // ~190 kB
+  auto r = s.client().Post("/api/like", big);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413) << r->body;
+  const std::string short_long = ffmpeg(library().dir + "/tmp/long.opus", "-f lavfi -i \"sine=f=300:d=9\" -b:a 24k");
+  httplib::MultipartFormDataItems longer = {{"file", read_file(short_long), "long.opus", "audio/ogg"}};
+  r = s.client().Post("/api/like", longer);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413) << r->body;
+  EXPECT_NE(r->body.find("longer than"), std::string::npos) << r->body;
+}
+
+TEST(ServeErrors, AFullModelQueueAnswers429) {
+  ServerOptions o;
+  o.max_model_runs = 1;
+  o.max_waiting = 0;
+  o.model_wait_s = 1;
+  o.max_query_seconds = 1200;
+  Running s(o);
+  // A long query keeps the one model slot busy for seconds; uncached texts meanwhile need the
+  // model and find no slot.
+  const std::string clip = ffmpeg(library().dir + "/tmp/ten-minutes.flac", "-f lavfi -i \"sine=f=330:d=600\" -ar 48000");
+  std::atomic<bool> done{false};
+  int like_status = 0;
+  std::thread slow([&] {
+    httplib::Client c("127.0.0.1", s.port());
+    c.set_read_timeout(300, 0);
+    httplib::MultipartFormDataItems items = {{"file", read_file(clip), "ten-minutes.flac", "audio/flac"}};
+    auto r = c.Post("/api/like", items);
+    like_status = r ? r->status : -1;
+    done = true;
+  });
+  bool saw_429 = false;
+  std::string retry_after;
+  for (int i = 0; !done && !saw_429; ++i) {
+    auto r = s.client().Get("/api/search?q=unseen%20text%20" + std::to_string(i) + "%20" +
+                            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    ASSERT_TRUE(r);
+    if (r->status == 429) saw_429 = true, retry_after = r->get_header_value("Retry-After");
+    else EXPECT_EQ(r->status, 200) << r->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  slow.join();
+  EXPECT_TRUE(saw_429) << "no request was refused while the model was busy";
+  EXPECT_FALSE(retry_after.empty());
+  EXPECT_EQ(like_status, 200);
+}
+
+// --- safe by default ---------------------------------------------------------------------------
+
+TEST(ServeSafety, OtherAddressesNeedATokenAndTheTokenIsChecked) {
+  ServerOptions open;
+  open.host = "0.0.0.0";
+  open.db = library().db;
+  EXPECT_THROW(Server{open}, Error);
+  EXPECT_TRUE(is_loopback("127.0.0.1"));
+  EXPECT_TRUE(is_loopback("::1"));
+  EXPECT_FALSE(is_loopback("0.0.0.0"));
+  EXPECT_FALSE(is_loopback("127.0.0.1.evil"));
+
+  ServerOptions o;
+  o.token = "s3cret-token";
+  Running s(o);
+  auto r = s.client().Get("/api/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = s.client().Get("/api/status", {{"Authorization", "Bearer wrong-token!"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = s.client().Get("/api/status", {{"Authorization", "Bearer s3cret-token"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = s.client().Get("/api/tracks/1/audio?token=s3cret-token");  // what an audio element can send
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->status, 401);
+  r = s.client().Get("/");  // the page itself holds no data
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("<html"), std::string::npos);
+}
+
+// --- a live index ------------------------------------------------------------------------------
+
+TEST(ServeLive, SearchesWhileAnotherProcessIndexesSeeNewTracksAndNoErrors) {
+  // A copy of the library that an indexer extends while the server answers.
+  const std::string dir = library().dir + "/live";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(library().db, dir + "/library.db");
+  ServerOptions o;
+  o.db = dir + "/library.db";
+  o.refresh_ms = 100;
+  Running s(o);
+  const size_t before = s.get_json("/api/status")["ok"];
+
+  for (int i = 0; i < 6; ++i)
+    ffmpeg(library().music + "/../new/tone" + std::to_string(i) + ".wav",
+           "-f lavfi -i \"sine=f=" + std::to_string(300 + 90 * i) + ":d=" + std::to_string(11 + i) + "\"");
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0}, failed{0};
+  std::string failure;
+  std::mutex failure_mutex;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 3; ++c)
+    clients.emplace_back([&, c] {
+      httplib::Client cl("127.0.0.1", s.port());
+      cl.set_read_timeout(60, 0);
+      const char* paths[] = {"/api/search?q=tone&k=50", "/api/search?q=noise&k=5&aggregate=max", "/api/map"};
+      while (!stop) {
+        auto r = cl.Get(paths[c]);
+        if (r && r->status == 200 && json::parse(r->body, nullptr, false).is_object()) {
+          ++answered;
+        } else {
+          ++failed;
+          std::lock_guard lock(failure_mutex);
+          failure = r ? std::to_string(r->status) + " " + r->body : "no response";
+        }
+      }
+    });
+  std::string err;
+  const int rc = test::run_command("'" + test::cli_path() + "' index '" + library().dir + "/new' --db '" + o.db + "'", nullptr, &err);
+  EXPECT_EQ(rc, 0) << err;
+  size_t now = before;
+  for (int i = 0; i < 100 && now < before + 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    now = s.get_json("/api/status")["serving_tracks"];
+  }
+  stop = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(now, before + 6);
+  EXPECT_EQ(failed.load(), 0) << failure;
+  EXPECT_GT(answered.load(), 0);
+  const json found = s.get_json("/api/search?q=tone&k=100");
+  EXPECT_EQ(found["queries"][0]["results"].size(), before + 6);
+  EXPECT_EQ(s.get_json("/api/map")["points"].size(), before + 6);
+}
+
+}  // namespace
+}  // namespace clap::server
