@@ -5,6 +5,7 @@
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
 #include <faiss/index_io.h>
 #include <omp.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "search/kernels.h"
@@ -152,6 +154,7 @@ VectorIndex VectorIndex::build(int64_t n, int dim, const float* vectors, const i
   out.dim_ = dim;
   out.kind_ = resolve_kind(options, n);
   out.build_key_ = index_build_key(options, n, dim);
+  out.trained_n_ = n;
   try {
     switch (out.kind_) {
       case IndexKind::Ivf: {
@@ -381,6 +384,7 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
   h["n"] = n_;
   h["kind"] = index_kind_name(kind_);
   h["build_key"] = build_key_;
+  h["trained_n"] = trained_n_;
   const std::string header = h.dump();
 
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -441,6 +445,7 @@ bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
     out->n = h.at("n").get<int64_t>();
     out->kind = parse_index_kind(h.at("kind").get<std::string>());
     out->build_key = h.at("build_key").get<std::string>();
+    out->trained_n = h.contains("trained_n") ? h.at("trained_n").get<int64_t>() : out->n;
   } catch (const std::exception& e) {
     *why = std::string("bad header: ") + e.what();
     return false;
@@ -478,7 +483,88 @@ VectorIndex VectorIndex::load(const std::string& path) {
   out.dim_ = h.dim;
   out.kind_ = h.kind;
   out.build_key_ = h.build_key;
+  out.trained_n_ = h.trained_n;
   return out;
+}
+
+bool VectorIndex::update(const Embeddings& now, const VectorIndexOptions& options, LoadInfo* info, double regrow) {
+  if (!index_ || now.dim != dim_) return false;
+  const int64_t n = now.size();
+  if (kind_ == IndexKind::Hnsw || resolve_kind(options, n) != kind_) return false;
+  if (index_build_key(options, trained_n_, dim_) != build_key_) return false;
+  if (kind_ == IndexKind::Ivf && static_cast<double>(n) > regrow * static_cast<double>(std::max<int64_t>(1, trained_n_)))
+    return false;
+
+  // What the index holds now: id -> its stored vector (flat storage, or the IVF lists' raw codes).
+  std::unordered_map<int64_t, const float*> held;
+  held.reserve(static_cast<size_t>(n_));
+  if (kind_ == IndexKind::Ivf) {
+    const auto* ivf = dynamic_cast<const faiss::IndexIVFFlat*>(index_.get());
+    if (!ivf) return false;
+    for (size_t l = 0; l < ivf->nlist; ++l) {
+      const size_t len = ivf->invlists->list_size(l);
+      const auto* ids = ivf->invlists->get_ids(l);
+      const auto* codes = reinterpret_cast<const float*>(ivf->invlists->get_codes(l));
+      for (size_t i = 0; i < len; ++i) held[ids[i]] = codes + i * dim_;
+    }
+  } else {
+    const auto* map = dynamic_cast<const faiss::IndexIDMap*>(index_.get());
+    const auto* flat = map ? dynamic_cast<const faiss::IndexFlat*>(map->index) : nullptr;
+    if (!flat) return false;
+    const float* xb = flat->get_xb();
+    for (size_t i = 0; i < map->id_map.size(); ++i) held[map->id_map[i]] = xb + i * dim_;
+  }
+  // Removed: ids gone, or vectors that changed (re-embedded); added: new ids and changed ones.
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return now.ids[a] < now.ids[b]; });
+  std::vector<faiss::Index::idx_t> removed;
+  std::vector<int64_t> added_rows;
+  std::unordered_map<int64_t, char> kept;
+  kept.reserve(static_cast<size_t>(n));
+  for (int64_t r : order) {
+    const int64_t id = now.ids[r];
+    auto it = held.find(id);
+    if (it != held.end() && std::memcmp(it->second, now.row(r), sizeof(float) * dim_) == 0) {
+      kept[id] = 1;
+      continue;
+    }
+    added_rows.push_back(r);
+  }
+  for (const auto& [id, vec] : held)
+    if (!kept.count(id)) removed.push_back(id);
+  std::sort(removed.begin(), removed.end());
+  for (size_t i = 1; i < added_rows.size(); ++i)
+    if (now.ids[added_rows[i]] == now.ids[added_rows[i - 1]])
+      throw Error("vector index: duplicate id " + std::to_string(now.ids[added_rows[i]]));
+
+  try {
+    if (!removed.empty()) {
+      const faiss::IDSelectorBatch selector(removed.size(), removed.data());
+      index_->remove_ids(selector);
+    }
+    if (!added_rows.empty()) {
+      std::vector<float> x(added_rows.size() * static_cast<size_t>(dim_));
+      std::vector<faiss::Index::idx_t> xid(added_rows.size());
+      for (size_t i = 0; i < added_rows.size(); ++i) {
+        std::memcpy(x.data() + i * dim_, now.row(added_rows[i]), sizeof(float) * dim_);
+        xid[i] = now.ids[added_rows[i]];
+      }
+      SingleThreadScope single(true);  // assignment to lists: same numbers on any thread count
+      index_->add_with_ids(static_cast<faiss::Index::idx_t>(xid.size()), x.data(), xid.data());
+    }
+  } catch (const faiss::FaissException& e) {
+    throw Error(std::string("vector index: FAISS update failed: ") + e.what());
+  }
+  if (index_->ntotal != n) throw Error("vector index: update left " + std::to_string(index_->ntotal) + " vectors, expected " +
+                                       std::to_string(n));
+  n_ = n;
+  if (info) {
+    info->updated = true;
+    info->added = static_cast<int64_t>(added_rows.size());
+    info->removed = static_cast<int64_t>(removed.size());
+  }
+  return true;
 }
 
 VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_key,
@@ -489,11 +575,39 @@ VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_
   inf = {};
   IndexHeader h;
   if (read_header(path, &h)) {
-    if (h.content_key != content_key) {
+    if (h.content_key != content_key && h.build_key == index_build_key(options, h.trained_n, h.dim)) {
+      // Only the vectors changed: bring the stored index up to date instead of rebuilding it.
+      try {
+        VectorIndex idx = load(path);
+        const Embeddings data = provider();
+        if (idx.update(data, options, &inf)) {
+          inf.reason = "updated (+" + std::to_string(inf.added) + " −" + std::to_string(inf.removed) + " vectors)";
+          try {
+            idx.save(path, content_key);
+          } catch (const std::exception& e) {
+            inf.save_error = e.what();
+          }
+          return idx;
+        }
+        inf = {};
+        inf.reason = "stale content, and the library has changed too much to update the index";
+        inf.rebuilt = true;
+        VectorIndex fresh = build(data, options);
+        try {
+          fresh.save(path, content_key);
+        } catch (const std::exception& e) {
+          inf.save_error = e.what();
+        }
+        return fresh;
+      } catch (const std::exception& e) {
+        inf = {};
+        inf.reason = std::string("stale and unreadable: ") + e.what();
+      }
+    } else if (h.content_key != content_key) {
       inf.reason = "stale content (index " + std::to_string(h.content_key) + ", vectors now " +
                    std::to_string(content_key) + ")";
-    } else if (h.build_key != index_build_key(options, h.n, h.dim)) {
-      inf.reason = "options changed (index '" + h.build_key + "', wanted '" + index_build_key(options, h.n, h.dim) + "')";
+    } else if (h.build_key != index_build_key(options, h.trained_n, h.dim)) {
+      inf.reason = "options changed (index '" + h.build_key + "', wanted '" + index_build_key(options, h.trained_n, h.dim) + "')";
     } else {
       try {
         VectorIndex idx = load(path);

@@ -103,12 +103,15 @@ struct IndexHeader {
   int64_t n = 0;
   IndexKind kind = IndexKind::Exact;
   std::string build_key;   // kind + build parameters; a different key means rebuild
+  int64_t trained_n = 0;   // vectors when it was built (IVF: trained); n grows by updates
 };
 
 // How load_or_build obtained its index.
 struct LoadInfo {
   bool rebuilt = false;
-  std::string reason;      // "loaded", "missing", "stale content", "options changed", "unreadable: ..."
+  bool updated = false;    // a stale index brought up to date in place (see VectorIndex::update)
+  int64_t added = 0, removed = 0;
+  std::string reason;      // "loaded", "updated ...", "missing", "stale content", "options changed", "unreadable: ..."
   std::string save_error;  // non-empty when the rebuilt index could not be written (search still works)
 };
 
@@ -134,9 +137,20 @@ class VectorIndex {
   static VectorIndex load(const std::string& path);  // throws clap::Error
   static bool read_header(const std::string& path, IndexHeader* header);  // false if missing/invalid
 
+  // Brings the index to hold exactly `vectors` (unique ids) without rebuilding it: vectors
+  // whose id is gone or whose values changed are removed, new ones added (IVF: into the lists
+  // of the centroids trained before). Returns false, leaving the index as it was, when a
+  // rebuild is the right answer instead: `options` give another kind or build for the new size
+  // than for the size it was built at, it is an HNSW index, or the library has grown more than
+  // `regrow`-fold since an IVF index was trained (its centroids would no longer fit the data).
+  // Exact results do not depend on the history of updates; IVF results depend on when the
+  // centroids were trained (the lists, not the scores, which are always exact).
+  bool update(const Embeddings& vectors, const VectorIndexOptions& options, LoadInfo* info = nullptr, double regrow = 4);
+
   // Loads `path` when its content key equals `content_key` and its build parameters equal what
-  // `options` give for its size; otherwise calls `provider` for the vectors, builds, saves and
-  // returns the new index.
+  // `options` give for its size; when only the content changed, loads it and update()s it to
+  // the provider's vectors (then saves); otherwise calls `provider` for the vectors, builds,
+  // saves and returns the new index.
   static VectorIndex load_or_build(const std::string& path, int64_t content_key,
                                    const std::function<Embeddings()>& provider,
                                    const VectorIndexOptions& options = {}, LoadInfo* info = nullptr);
@@ -153,6 +167,7 @@ class VectorIndex {
   int dim_ = 0;
   IndexKind kind_ = IndexKind::Exact;
   std::string build_key_;
+  int64_t trained_n_ = 0;
 };
 
 // The build key (kind + build-time parameters) that `options` give for n vectors of dimension

@@ -203,7 +203,7 @@ const search::VectorIndex& LibrarySnapshot::window_index() const {
   std::call_once(p.index_once, [&] {
     search::LoadInfo info;
     p.window_index = std::make_unique<search::VectorIndex>(load_window_index(db_path_, c, &info));
-    note("window index " + window_index_path(db_path_) + ": " + (info.rebuilt ? "rebuilt (" + info.reason + ")" : "loaded") +
+    note("window index " + window_index_path(db_path_) + ": " + (info.rebuilt ? "rebuilt (" + info.reason + ")" : info.reason) +
          ", " + search::index_kind_name(p.window_index->kind()) + ", " + std::to_string(p.window_index->size()) +
          " windows" + (info.save_error.empty() ? "" : "; not saved: " + info.save_error));
   });

@@ -38,6 +38,10 @@ async function newPage(viewport = {width: 1280, height: 900}) {
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') console.log(`  [console] ${m.text()}`); });
+  page.on('requestfailed', (r) => {
+    // Media loads cut short by the browser itself (pause, new src) are normal; anything else is reported.
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') console.log(`  [request failed] ${r.method()} ${r.url()}: ${r.failure()?.errorText}`);
+  });
   // Nothing may be fetched from anywhere but the server under test.
   await page.route('**/*', (route) => {
     const u = new URL(route.request().url());
@@ -319,6 +323,10 @@ await step('errors-are-shown', async () => {
   await page.goto(url('/?similar=987654321'));
   await page.locator('#message').waitFor({state: 'visible'});
   assert.match(await page.locator('#message').textContent(), /\b4\d\d\b/, 'the status of the failed request is shown');
+  // A file that is not audio, given for query by example: the server's refusal is shown.
+  await page.locator('#drop-zone input[type=file]').setInputFiles({name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not audio at all\n')});
+  await page.locator('#message', {hasText: 'Query by example failed'}).waitFor();
+  assert.match(await page.locator('#message').textContent(), /\b4\d\d\b/, 'the status of the refused upload is shown');
 });
 
 await step('phone-width', async () => {

@@ -279,12 +279,15 @@ TEST_F(VectorIndexFile, LoadOrBuildRebuildsOnlyWhenTheContentKeyOrOptionsChange)
   const auto q = random_unit(3, 16, 14);
   EXPECT_EQ(a.search(3, q.data(), 5).ids, b.search(3, q.data(), 5).ids);
 
-  // The store changed: one more track.
+  // The store changed: one more track. The stored index is updated, not rebuilt.
   data.ids.push_back(99999);
   data.data.insert(data.data.end(), q.begin(), q.begin() + 16);
   VectorIndex c = VectorIndex::load_or_build(path, 2, provider, {}, &info);
-  EXPECT_TRUE(info.rebuilt);
-  EXPECT_NE(info.reason.find("stale content"), std::string::npos) << info.reason;
+  EXPECT_FALSE(info.rebuilt);
+  EXPECT_TRUE(info.updated);
+  EXPECT_EQ(info.added, 1);
+  EXPECT_EQ(info.removed, 0);
+  EXPECT_EQ(info.reason.rfind("updated", 0), 0u) << info.reason;
   EXPECT_EQ(calls, 2);
   EXPECT_EQ(c.size(), 1501);
   EXPECT_EQ(c.search(1, q.data(), 1).ids[0], 99999);
@@ -302,6 +305,68 @@ TEST_F(VectorIndexFile, LoadOrBuildRebuildsOnlyWhenTheContentKeyOrOptionsChange)
   EXPECT_FALSE(info.rebuilt);
   EXPECT_EQ(d.kind(), IndexKind::Ivf);
   EXPECT_EQ(calls, 3);
+}
+
+// A library that changed: some vectors gone, some re-embedded under the same id, some new.
+Embeddings changed(const Embeddings& base, uint32_t seed) {
+  Embeddings e;
+  e.dim = base.dim;
+  const auto fresh = random_unit(base.size(), base.dim, seed), extra = random_unit(base.size(), base.dim, seed + 1000);
+  for (int64_t i = 0; i < base.size(); ++i) {
+    if (i % 7 == 0) continue;  // removed
+    e.ids.push_back(base.ids[i]);
+    const float* v = i % 11 == 0 ? fresh.data() + i * base.dim : base.row(i);  // re-embedded
+    e.data.insert(e.data.end(), v, v + base.dim);
+  }
+  for (int64_t i = 0; i < base.size() / 3; ++i) {  // new
+    e.ids.push_back(1000000 + i * 3);
+    e.data.insert(e.data.end(), extra.data() + i * base.dim, extra.data() + (i + 1) * base.dim);
+  }
+  return e;
+}
+
+TEST(VectorIndexUpdate, AnUpdatedExactIndexAnswersExactlyLikeAFreshBuild) {
+  const Embeddings a = random_embeddings(3000, 24, 5);
+  const Embeddings b = changed(a, 6);
+  VectorIndex updated = VectorIndex::build(a);
+  LoadInfo info;
+  ASSERT_TRUE(updated.update(b, {}, &info));
+  EXPECT_EQ(updated.size(), b.size());
+  EXPECT_GT(info.added, 1000);
+  EXPECT_GT(info.removed, 400);
+  const VectorIndex fresh = VectorIndex::build(b);
+  const auto q = random_unit(20, 24, 7);
+  const SearchResult x = updated.search(20, q.data(), 15), y = fresh.search(20, q.data(), 15);
+  EXPECT_EQ(x.ids, y.ids);
+  EXPECT_EQ(x.scores, y.scores);
+  // Nothing changed: nothing to do, same answers.
+  ASSERT_TRUE(updated.update(b, {}, &info));
+  EXPECT_EQ(info.added, 0);
+  EXPECT_EQ(info.removed, 0);
+}
+
+TEST(VectorIndexUpdate, AnIvfIndexKeepsItsCentroidsUntilTheLibraryGrowsSeveralFold) {
+  VectorIndexOptions o;
+  o.kind = IndexKind::Ivf;
+  const Embeddings a = random_embeddings(4000, 16, 21);
+  Embeddings b = changed(a, 9);
+  VectorIndex idx = VectorIndex::build(a, o);
+  ASSERT_TRUE(idx.update(b, o));
+  EXPECT_EQ(idx.size(), b.size());
+  // Every vector is in the index: found first when searched for itself, all lists probed.
+  SearchParams all;
+  all.nprobe = 1 << 20;
+  const SearchResult r = idx.search(b.size(), b.data.data(), 1, all);
+  for (int64_t i = 0; i < b.size(); ++i) ASSERT_EQ(r.ids[i], b.ids[i]) << i;
+  // Grown past 4x the training size: a rebuild is called for, and the index is left alone.
+  Embeddings big = synthetic(4000 * 5, 16);
+  EXPECT_FALSE(idx.update(big, o));
+  EXPECT_EQ(idx.size(), b.size());
+  // A change of kind (exact above the threshold) is a rebuild too.
+  VectorIndex exact = VectorIndex::build(a);
+  VectorIndexOptions small;
+  small.approximate_threshold = 100;
+  EXPECT_FALSE(exact.update(b, small));
 }
 
 TEST_F(VectorIndexFile, CorruptOrForeignFilesAreRebuilt) {

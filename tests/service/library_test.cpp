@@ -256,14 +256,17 @@ TEST(ServiceLibrary, WindowIndexIsRebuiltOnlyWhenItsWindowsChange) {
   }
   EXPECT_GT(library_status(f.db).generation, generation);  // the store did change
 
-  // A new track changes the windows: stale content, rebuilt once.
+  // A new track changes the windows: the stored index is updated in place (not rebuilt), once.
   ffmpeg(f.lib + "/new.wav", "-f lavfi -i \"sine=f=880:d=5\"");
   f.index();
   Library lib(f.options(), Access::ReadOnly);
   search::LoadInfo info;
   const search::VectorIndex idx = load_window_index(f.db, lib.catalog(), &info);
-  EXPECT_TRUE(info.rebuilt);
-  EXPECT_NE(info.reason.find("stale content"), std::string::npos) << info.reason;
+  EXPECT_FALSE(info.rebuilt);
+  EXPECT_TRUE(info.updated);
+  EXPECT_EQ(info.removed, 0);
+  EXPECT_GE(info.added, 1);
+  EXPECT_EQ(info.reason.rfind("updated", 0), 0u) << info.reason;
   EXPECT_EQ(idx.size(), lib.catalog().window_count());
   load_window_index(f.db, lib.catalog(), &info);
   EXPECT_FALSE(info.rebuilt);

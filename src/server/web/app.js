@@ -66,12 +66,13 @@ function h(tag, attrs, ...kids) {
 }
 const fmtTime = (s) => {
   if (s === null || s === undefined || !isFinite(s)) return '–';
-  const m = Math.floor(s / 60), r = s - 60 * m;
-  const whole = Math.abs(r - Math.round(r)) < 0.05;
-  return `${m}:${r < 9.95 ? '0' : ''}${r.toFixed(whole ? 0 : 1)}`;
+  const t = Math.abs(s - Math.round(s)) < 0.05 ? Math.round(s) : Math.round(s * 10) / 10;
+  const m = Math.floor(t / 60), r = t - 60 * m;
+  return `${m}:${r < 10 ? '0' : ''}${Number.isInteger(r) ? r : r.toFixed(1)}`;
 };
 const fmtHours = (sec) => (sec >= 3600 ? `${(sec / 3600).toFixed(1)} h` : `${Math.round(sec / 60)} min`);
 const fmtScore = (x) => (x === null || x === undefined ? '–' : Number(x).toFixed(3));
+const fmtDist = (d) => fmtScore(Math.max(0, d));   // cosine distance; rounding can make it a hair below 0
 const trackName = (t) => t.title ? (t.artist ? `${t.title} — ${t.artist}` : t.title) : (t.display_path || t.path || `track ${t.track_id}`);
 
 function showMessage(text, kind = 'error') {
@@ -148,7 +149,7 @@ function resultCard(r, opts = {}) {
     opts.query ? h('div', {class: 'strip', role: 'group', 'aria-label': 'Score of each window (best highlighted)'}) : null,
     h('div', {class: 'controls'}, play, audio),
     r.matches && r.matches.length ? h('ul', {class: 'matches small'}, r.matches.map((m) =>
-      h('li', {text: `query ${fmtTime(m.query_start)}–${fmtTime(m.query_end)} → ${fmtTime(m.start)}–${fmtTime(m.end)} (d = ${fmtScore(m.distance)})`}))) : null,
+      h('li', {text: `query ${fmtTime(m.query_start)}–${fmtTime(m.query_end)} → ${fmtTime(m.start)}–${fmtTime(m.end)} (d = ${fmtDist(m.distance)})`}))) : null,
     h('div', {class: 'actions'},
       h('button', {type: 'button', class: 'more-like-this', text: 'More like this', onclick: () => navigate({similar: r.track_id})}),
       h('button', {type: 'button', class: 'sounds-like', text: 'Chunk matches', title: 'Query by example with this track', onclick: () => navigate({like: r.track_id})})));
@@ -228,7 +229,7 @@ function renderChunks(data, inputUrl, inputName) {
             h('span', {class: 'arrow', 'aria-hidden': 'true', text: '→ '}),
             h('button', {type: 'button', class: 'play-match', 'aria-label': `Play match ${mlabel}`, text: `▶ ${mlabel}`,
               onclick: () => playAt(withToken(r.audio_url), m.start, m.end, mlabel)}),
-            h('span', {class: 'muted small', text: ` d = ${fmtScore(m.distance)}`}));
+            h('span', {class: 'muted small', text: ` d = ${fmtDist(m.distance)}`}));
         })) : (chunk.silent ? null : h('p', {class: 'muted small', text: 'no match among the shown tracks'})));
     })));
   box.hidden = false;
@@ -268,6 +269,7 @@ async function route(st) {
   const seq = ++routeSeq;
   const key = stateToSearch(st);
   showMessage('');
+  if (!st.q && (st.similar !== undefined || st.like !== undefined || st.upload !== undefined)) $('#q').value = '';
   if (st.q) { $('#q').value = st.q.join(' | '); if (st.k) $('#opt-k').value = st.k; if (st.aggregate) $('#opt-aggregate').value = st.aggregate; }
   const run = async () => {
     if (st.q) {
