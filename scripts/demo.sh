@@ -30,3 +30,6 @@ echo "== status"
 echo "== search"
 "$cli" search "a pure sine tone" --db "$work/library.db" --model "$model" -k 3 || true
 echo "demo files and database left in $work"
+echo
+echo "== serve it: open the printed address in a browser (search, listen, more like this, the map)"
+echo "   $cli serve --db $work/library.db"

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs every Debian package clapsearch needs to build, test and run.
+# Installs every Debian package clapsearch needs to build and run; with --tests also what the
+# tests need beyond that (Chromium for the web page's browser test, Node.js + npm for
+# Playwright, installed from Debian only when the machine has no node/npm of its own).
 # Idempotent: packages already present are left alone; safe to run repeatedly.
 set -euo pipefail
+tests=0
+[ "${1:-}" = "--tests" ] && tests=1
 
 PACKAGES=(
   build-essential cmake pkg-config git
@@ -12,10 +16,16 @@ PACKAGES=(
   libpcre2-dev                                                      # tokenizer pre-split regex (\p{L}, \p{N})
   nlohmann-json3-dev libcli11-dev                                   # config/JSON, command line
   libcurl4-openssl-dev libssl-dev                                   # hub downloads, sha256
-  libcpp-httplib-dev                                                # loopback hub server in tests
+  libcpp-httplib-dev                                                # HTTP server (serve) and test clients
   libgtest-dev                                                      # tests
   ffmpeg sox                                                        # tests make real encoded files
 )
+
+if [ "$tests" = 1 ]; then
+  PACKAGES+=(chromium)                                              # the web page's test runs in a real browser
+  command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
