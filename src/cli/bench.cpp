@@ -17,6 +17,7 @@
 #include "model/bench.h"
 #include "model/clap.h"
 #include "search/bench.h"
+#include "server/load_bench.h"
 
 namespace clap::cli {
 namespace {
@@ -25,6 +26,11 @@ struct BenchOptions {
   std::string model, config, tokenizer;
   std::vector<int64_t> vectors;  // --vectors: vector-index benchmark sizes
   bool hnsw = false;
+  int64_t serve_tracks = 0;  // --serve-tracks: server load test
+  int windows_per_track = 24;
+  double seconds = 5;
+  std::vector<int> clients = {1, 4, 16};
+  std::string keep;
   int windows = 8;
   int repeat = 3;
   int batch = 8;
@@ -106,8 +112,40 @@ int run_vector_bench(const BenchOptions& o) {
   return 0;
 }
 
+int run_serve_bench(const BenchOptions& o) {
+  if (o.model.empty()) throw Error("--serve-tracks needs --model (the model whose text tower answers the queries)");
+  server::LoadBenchOptions lo;
+  lo.model = o.model;
+  lo.tracks = o.serve_tracks;
+  lo.windows_per_track = o.windows_per_track;
+  lo.seconds = o.seconds;
+  lo.clients = o.clients;
+  lo.threads = o.threads;
+  lo.work_dir = o.keep;
+  lo.progress = [](const std::string& m) { std::fprintf(stderr, "bench: %s\n", m.c_str()); };
+  const server::LoadBenchReport r = server::run_load_bench(lo);
+  if (o.json) {
+    nlohmann::ordered_json j = {{"tracks", r.tracks}, {"windows", r.windows}, {"make_index_s", r.make_index_s},
+                                {"server_start_s", r.server_start_s}, {"peak_rss_mb", r.peak_rss_mb}};
+    for (const auto& l : r.levels)
+      j["levels"].push_back({{"kind", l.kind}, {"clients", l.clients}, {"requests", l.requests}, {"errors", l.errors},
+                             {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}, {"per_second", l.per_second}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("synthetic index: %lld tracks, %lld windows (made in %.1f s); server up in %.1f s\n",
+              static_cast<long long>(r.tracks), static_cast<long long>(r.windows), r.make_index_s, r.server_start_s);
+  std::printf("%-18s %7s %9s %7s %9s %9s %9s\n", "requests", "clients", "done", "errors", "p50 ms", "p99 ms", "per s");
+  for (const auto& l : r.levels)
+    std::printf("%-18s %7d %9lld %7lld %9.1f %9.1f %9.1f\n", l.kind.c_str(), l.clients, static_cast<long long>(l.requests),
+                static_cast<long long>(l.errors), l.p50_ms, l.p99_ms, l.per_second);
+  std::printf("peak RSS of this process (server + clients + the index it made): %.0f MB\n", r.peak_rss_mb);
+  return 0;
+}
+
 int run_bench(const BenchOptions& o) {
   if (!o.vectors.empty()) return run_vector_bench(o);
+  if (o.serve_tracks > 0) return run_serve_bench(o);
   if (o.model.empty() == o.config.empty()) throw Error("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
   ModelBenchOptions options;
@@ -181,6 +219,16 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "build time, single-query latency, recall@10 of IVF vs exact")
       ->check(CLI::Range(int64_t(100), int64_t(100000000)));
   cmd->add_flag("--hnsw", o->hnsw, "With --vectors: also time HNSW (slow to build on 2 cores)");
+  cmd->add_option("--serve-tracks", o->serve_tracks,
+                  "Instead: load test of `clapsearch serve` over loopback on a synthetic index of N tracks (needs --model): "
+                  "text search p50/p99 and requests/s at each --clients level, cached and uncached texts, query by example")
+      ->check(CLI::Range(int64_t(1), int64_t(10000000)));
+  cmd->add_option("--windows-per-track", o->windows_per_track, "With --serve-tracks: windows per synthetic track")
+      ->default_val(24)
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option("--seconds", o->seconds, "With --serve-tracks: seconds per load level")->default_val(5)->check(CLI::Range(0.5, 3600.0));
+  cmd->add_option("--keep", o->keep, "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db)");
+  cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
 }
 

@@ -82,7 +82,7 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--timeout", o->server.timeout_s, "Seconds a slow client may take to send or receive")
       ->default_val(30)
       ->check(CLI::Range(1, 3600));
-  cmd->add_option("--http-threads", o->server.http_threads, "Connections served at once")->default_val(8)->check(CLI::Range(1, 256));
+  cmd->add_option("--http-threads", o->server.http_threads, "Connections served at once")->default_val(16)->check(CLI::Range(1, 256));
   cmd->add_flag("--quiet,-q", o->quiet, "No request log on stderr");
   add_library_options(cmd, o->lib);
   cmd->footer(

@@ -120,6 +120,9 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   http.set_read_timeout(o.timeout_s, 0);
   http.set_write_timeout(o.timeout_s, 0);
   http.set_keep_alive_timeout(5);
+  // Responses are written in pieces (headers, body); without TCP_NODELAY a keep-alive client's
+  // delayed ACK holds each small response ~40 ms (measured: every search took 44 ms).
+  http.set_tcp_nodelay(true);
   http.set_keep_alive_max_count(100);
   // Room for the multipart envelope around an upload of max_upload_bytes; the file itself is
   // checked against the limit exactly.

@@ -35,7 +35,7 @@ struct ServerOptions {
   int max_queries = 32;            // texts per search / labels per classification
   int timeout_s = 30;              // socket read/write timeout (slow clients)
   int refresh_ms = 1000;           // how often the index is checked for changes
-  int http_threads = 8;            // connections served at once
+  int http_threads = 16;           // connections served at once (more than the model queue, so queued runs never block the rest)
   std::function<void(const std::string&)> log;  // one line per request and notices; null = silent
 };
 

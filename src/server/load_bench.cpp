@@ -1,0 +1,252 @@
+#include "server/load_bench.h"
+
+#include <sys/resource.h>
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+#include "core/vector_math.h"
+#include "hub/hub.h"
+#include "index/identity.h"
+#include "search/bench.h"
+#include "server/server.h"
+#include "store/store.h"
+
+namespace clap::server {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The synthetic library: tracks of windows_per_track clustered unit vectors (search/bench.h's
+// generator: styles, tracks around a style, windows around a track).
+int64_t make_index(const std::string& db, const store::ModelIdentity& identity, const LoadBenchOptions& o) {
+  auto st = store::open_store(db, store::OpenMode::ReadWrite);
+  st->wipe(identity);
+  st->add_roots({"/synthetic"});
+  search::SyntheticData data;
+  data.windows_per_track = o.windows_per_track;
+  const int dim = identity.dim;
+  const char* genres[] = {"ambient", "classical", "electronic", "folk", "jazz", "rock", "hip hop", "noise"};
+  int64_t windows = 0;
+  const std::vector<float> all = search::synthetic_embeddings(o.tracks * o.windows_per_track, dim, data, 0);
+  const int64_t chunk = 1000;  // progress every this many tracks
+  for (int64_t first = 0; first < o.tracks; first += chunk) {
+    const int64_t n = std::min(chunk, o.tracks - first);
+    for (int64_t t = first; t < first + n; ++t) {
+      store::Track track;
+      track.path = "/synthetic/track" + std::to_string(t) + ".mp3";
+      track.size = 1;
+      track.title = "Track " + std::to_string(t);
+      track.artist = "Artist " + std::to_string(t % 97);
+      track.genre = genres[t % 8];
+      track.duration_s = 5.0 * (o.windows_per_track + 1);
+      std::vector<store::WindowRecord> ws(static_cast<size_t>(o.windows_per_track));
+      const float* e = all.data() + t * o.windows_per_track * dim;
+      for (int w = 0; w < o.windows_per_track; ++w) {
+        ws[w].idx = w;
+        ws[w].start_s = 5.0 * w;
+        ws[w].end_s = 5.0 * w + 10;
+        ws[w].embedding.assign(e + w * dim, e + (w + 1) * dim);
+      }
+      const std::vector<float> te = track_embedding(o.windows_per_track, dim, e, nullptr);
+      st->put_track(track, ws, te.data());
+      windows += o.windows_per_track;
+    }
+    if (o.progress) o.progress("synthetic index: " + std::to_string(first + n) + "/" + std::to_string(o.tracks) + " tracks");
+  }
+  return windows;
+}
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') out += static_cast<char>(c);
+    else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// A 30 s, 48 kHz mono 16-bit WAV in memory: a slow sweep with a little noise.
+std::string wav_clip(double seconds) {
+  const int rate = 48000;
+  const uint32_t n = static_cast<uint32_t>(seconds * rate);
+  std::string out(44 + 2 * static_cast<size_t>(n), '\0');
+  auto put32 = [&](size_t at, uint32_t v) { std::memcpy(&out[at], &v, 4); };
+  auto put16 = [&](size_t at, uint16_t v) { std::memcpy(&out[at], &v, 2); };
+  std::memcpy(&out[0], "RIFF", 4);
+  put32(4, 36 + 2 * n);
+  std::memcpy(&out[8], "WAVEfmt ", 8);
+  put32(16, 16);
+  put16(20, 1);
+  put16(22, 1);
+  put32(24, rate);
+  put32(28, rate * 2);
+  put16(32, 2);
+  put16(34, 16);
+  std::memcpy(&out[36], "data", 4);
+  put32(40, 2 * n);
+  uint32_t noise = 12345;
+  for (uint32_t i = 0; i < n; ++i) {
+    const double t = double(i) / rate;
+    noise = noise * 1664525u + 1013904223u;
+    const double x = 0.4 * std::sin(2 * M_PI * (200 + 20 * t) * t) + 0.05 * (double(noise >> 8) / double(1 << 24) - 0.5);
+    put16(44 + 2 * static_cast<size_t>(i), static_cast<uint16_t>(static_cast<int16_t>(std::lround(x * 32767))));
+  }
+  return out;
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())) - 1));
+  return v[i];
+}
+
+// `clients` connections send requests made by `request(client, i)` until `seconds` pass.
+LoadLevel drive(const std::string& kind, int port, int clients, double seconds,
+                const std::function<httplib::Result(httplib::Client&, int, int64_t)>& request) {
+  std::mutex mutex;
+  std::vector<double> latencies;
+  std::atomic<int64_t> errors{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&, c] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_read_timeout(120, 0);
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      std::vector<double> mine;
+      for (int64_t i = 0; seconds_since(start) < seconds; ++i) {
+        const auto t0 = Clock::now();
+        auto r = request(client, c, i);
+        const double ms = seconds_since(t0) * 1000;
+        if (!r || r->status != 200) ++errors;
+        else mine.push_back(ms);
+      }
+      std::lock_guard lock(mutex);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    });
+  for (auto& t : threads) t.join();
+  const double elapsed = seconds_since(start);
+  LoadLevel l;
+  l.kind = kind;
+  l.clients = clients;
+  l.requests = static_cast<int64_t>(latencies.size());
+  l.errors = errors;
+  l.per_second = static_cast<double>(latencies.size()) / elapsed;
+  l.p50_ms = percentile(latencies, 0.50);
+  l.p99_ms = percentile(latencies, 0.99);
+  l.max_ms = latencies.empty() ? 0 : latencies.back();
+  return l;
+}
+
+}  // namespace
+
+LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
+  if (o.tracks < 1 || o.windows_per_track < 1) throw Error("bench: --serve-tracks and --windows-per-track must be positive");
+  if (o.model.empty()) throw Error("bench: --serve-tracks needs --model (text queries are embedded with it)");
+  const hub::ResolvedModel resolved = hub::resolve_model(o.model);
+  const store::ModelIdentity identity = index::describe_model(resolved, 10, 5, -60).identity;
+
+  std::string dir = o.work_dir;
+  bool temporary = false;
+  if (dir.empty()) {
+    std::string tmpl = (fs::temp_directory_path() / "clapsearch-loadbench-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw Error("bench: cannot make a temporary folder");
+    dir = tmpl;
+    temporary = true;
+  }
+  struct Cleanup {
+    std::string dir;
+    bool on;
+    ~Cleanup() {
+      std::error_code ec;
+      if (on) fs::remove_all(dir, ec);
+    }
+  } cleanup{dir, temporary};
+
+  LoadBenchReport report;
+  report.tracks = o.tracks;
+  const std::string db = dir + "/bench.db";
+  auto t0 = Clock::now();
+  report.windows = make_index(db, identity, o);
+  report.make_index_s = seconds_since(t0);
+
+  ServerOptions so;
+  so.db = db;
+  so.port = 0;
+  so.threads = o.threads;
+  so.max_waiting = 64;  // queue rather than refuse: this measures latency under load
+  so.http_threads = 32;
+  t0 = Clock::now();
+  Server server(so);
+  const int port = server.bind();
+  std::thread serving([&server] { server.run(); });
+  struct Stop {
+    Server& s;
+    std::thread& t;
+    ~Stop() {
+      s.stop();
+      t.join();
+    }
+  } stop{server, serving};
+  {
+    httplib::Client warm("127.0.0.1", port);
+    warm.set_read_timeout(120, 0);
+    for (int i = 0; i < 32; ++i) warm.Get("/api/search?q=" + url_encode("cached query " + std::to_string(i)));
+  }
+  report.server_start_s = seconds_since(t0);
+  if (o.progress) o.progress("server up; running load levels");
+
+  std::atomic<int64_t> nonce{0};
+  for (int clients : o.clients) {
+    report.levels.push_back(drive("text, cached", port, clients, o.seconds, [](httplib::Client& c, int id, int64_t i) {
+      return c.Get("/api/search?q=" + url_encode("cached query " + std::to_string((i * 7 + id) % 32)));
+    }));
+    if (o.progress) o.progress("text, cached, " + std::to_string(clients) + " clients done");
+  }
+  for (int clients : o.clients) {
+    report.levels.push_back(drive("text, uncached", port, clients, o.seconds, [&nonce](httplib::Client& c, int, int64_t) {
+      return c.Get("/api/search?q=" + url_encode("a never seen query number " + std::to_string(nonce++) + " " +
+                                                  std::to_string(Clock::now().time_since_epoch().count())));
+    }));
+    if (o.progress) o.progress("text, uncached, " + std::to_string(clients) + " clients done");
+  }
+  const std::string clip = wav_clip(30);
+  {
+    // The first audio query packs the audio tower's weights (once per process): not timed.
+    httplib::Client warm("127.0.0.1", port);
+    warm.set_read_timeout(300, 0);
+    httplib::MultipartFormDataItems items = {{"file", clip, "clip.wav", "audio/wav"}};
+    warm.Post("/api/like", items);
+  }
+  report.levels.push_back(drive("like, 30 s clip", port, 1, o.seconds, [&clip](httplib::Client& c, int, int64_t) {
+    httplib::MultipartFormDataItems items = {{"file", clip, "clip.wav", "audio/wav"}};
+    return c.Post("/api/like", items);
+  }));
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  report.peak_rss_mb = ru.ru_maxrss / 1024.0;
+  return report;
+}
+
+}  // namespace clap::server
