@@ -84,6 +84,21 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
+// A query text of a few words, different for every n below 24^3 (uncached texts as people type
+// them: "warm lo-fi guitar", not long strings whose cost would be the tokens).
+std::string phrase(int64_t n) {
+  static const char* mood[] = {"warm", "dark", "bright", "calm", "angry", "dreamy", "sad", "happy", "slow", "fast", "soft",
+                               "loud", "gentle", "heavy", "airy", "lush", "dry", "noisy", "smooth", "raw", "epic",
+                               "tender", "groovy", "eerie"};
+  static const char* style[] = {"lo-fi", "jazz", "rock", "folk", "techno", "ambient", "soul", "blues", "metal", "pop",
+                                "funk", "reggae", "house", "trap", "disco", "punk", "gospel", "latin", "opera", "swing",
+                                "dub", "grunge", "indie", "country"};
+  static const char* sound[] = {"guitar", "piano", "vocals", "drums", "strings", "synth", "bass", "horns", "choir",
+                                "organ", "flute", "violin", "cello", "harp", "sax", "trumpet", "beat", "pads", "banjo",
+                                "whistle", "bells", "claps", "rain", "voices"};
+  return std::string(mood[n % 24]) + " " + style[(n / 24) % 24] + " " + sound[(n / 576) % 24];
+}
+
 // A 30 s, 48 kHz mono 16-bit WAV in memory: a slow sweep with a little noise.
 std::string wav_clip(double seconds) {
   const int rate = 48000;
@@ -212,22 +227,21 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
   {
     httplib::Client warm("127.0.0.1", port);
     warm.set_read_timeout(120, 0);
-    for (int i = 0; i < 32; ++i) warm.Get("/api/search?q=" + url_encode("cached query " + std::to_string(i)));
+    for (int i = 0; i < 32; ++i) warm.Get("/api/search?q=" + url_encode(phrase(100 + i)));
   }
   report.server_start_s = seconds_since(t0);
   if (o.progress) o.progress("server up; running load levels");
 
-  std::atomic<int64_t> nonce{0};
+  std::atomic<int64_t> nonce{0};  // uncached texts: phrase(1000 + n), up to 12,824 of them
   for (int clients : o.clients) {
     report.levels.push_back(drive("text, cached", port, clients, o.seconds, [](httplib::Client& c, int id, int64_t i) {
-      return c.Get("/api/search?q=" + url_encode("cached query " + std::to_string((i * 7 + id) % 32)));
+      return c.Get("/api/search?q=" + url_encode(phrase(100 + (i * 7 + id) % 32)));
     }));
     if (o.progress) o.progress("text, cached, " + std::to_string(clients) + " clients done");
   }
   for (int clients : o.clients) {
     report.levels.push_back(drive("text, uncached", port, clients, o.seconds, [&nonce](httplib::Client& c, int, int64_t) {
-      return c.Get("/api/search?q=" + url_encode("a never seen query number " + std::to_string(nonce++) + " " +
-                                                  std::to_string(Clock::now().time_since_epoch().count())));
+      return c.Get("/api/search?q=" + url_encode(phrase(1000 + nonce++)));  // each text once (the index is new)
     }));
     if (o.progress) o.progress("text, uncached, " + std::to_string(clients) + " clients done");
   }

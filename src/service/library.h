@@ -197,6 +197,9 @@ class Library {
  private:
   class StateLease;
   StateLease lease_state();
+  // Embeds texts with the model; concurrent callers' texts are gathered into one run (see
+  // library.cpp).
+  std::vector<float> run_text_tower(const std::vector<std::string>& texts);
 
   LibraryOptions options_;
   std::string db_path_;
@@ -218,6 +221,12 @@ class Library {
   int states_made_ = 0, waiting_ = 0;
 
   std::atomic<int64_t> cache_hits_{0}, cache_misses_{0};
+
+  struct TextRequest;  // texts waiting for the text tower
+  std::mutex text_mutex_;
+  std::condition_variable text_cv_;
+  std::vector<TextRequest*> text_queue_;
+  bool text_running_ = false;
 };
 
 }  // namespace clap::service
