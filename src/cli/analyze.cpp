@@ -82,21 +82,8 @@ int run_batch(const AnalyzeCliOptions& o) {
   }
   if (o.json) {
     ojson out = ojson::array();
-    for (const auto& r : rows) {
-      const store::Track* t = lib.track(r.track_id);
-      out.push_back({{"track_id", r.track_id},
-                     {"path", t ? t->path : ""},
-                     {"query", queries[r.query]},
-                     {"score", json_num(r.stats.score(ao.aggregate))},
-                     {"mean", json_num(r.stats.mean)},
-                     {"max", json_num(r.stats.max)},
-                     {"min", json_num(r.stats.min)},
-                     {"std", json_num(r.stats.std)},
-                     {"n_windows", r.stats.n_windows},
-                     {"best_start", json_num(r.stats.best_start)},
-                     {"best_end", json_num(r.stats.best_end)},
-                     {"label", search::label_name(r.label)}});
-    }
+    const auto snap = lib.snapshot();
+    for (const auto& r : rows) out.push_back(service::analyze_row_record(*snap, r, queries[r.query], ao.aggregate));
     print_json(out);
     return 0;
   }

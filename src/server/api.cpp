@@ -636,20 +636,7 @@ void Api::install(httplib::Server& http) {
     if (snap->searchable()) rows = service::analyze_texts(lib_, *snap, texts, o);
     if (format == "json") {
       ojson list = ojson::array();
-      for (const auto& r : rows) {
-        const store::Track* t = snap->track(r.track_id);
-        list.push_back({{"track_id", r.track_id},
-                        {"path", t ? t->path : ""},
-                        {"query", texts[r.query]},
-                        {"mean", json_num(r.stats.mean)},
-                        {"max", json_num(r.stats.max)},
-                        {"min", json_num(r.stats.min)},
-                        {"std", json_num(r.stats.std)},
-                        {"n_windows", r.stats.n_windows},
-                        {"best_start", json_num(r.stats.best_start)},
-                        {"best_end", json_num(r.stats.best_end)},
-                        {"label", search::label_name(r.label)}});
-      }
+      for (const auto& r : rows) list.push_back(service::analyze_row_record(*snap, r, texts[r.query], o.aggregate));
       return send(res, {{"rows", list}});
     }
     std::string csv = "track,path,query,mean,max,min,std,n_windows,best_start,best_end,label\r\n";

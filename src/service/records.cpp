@@ -67,6 +67,23 @@ ojson like_result_record(const LibrarySnapshot& snap, const search::LikeResult& 
   return j;
 }
 
+ojson analyze_row_record(const LibrarySnapshot& snap, const search::AnalyzeRow& r, const std::string& query,
+                         search::Aggregate aggregate) {
+  const store::Track* t = snap.track(r.track_id);
+  return {{"track_id", r.track_id},
+          {"path", t ? t->path : ""},
+          {"query", query},
+          {"score", json_num(r.stats.score(aggregate))},
+          {"mean", json_num(r.stats.mean)},
+          {"max", json_num(r.stats.max)},
+          {"min", json_num(r.stats.min)},
+          {"std", json_num(r.stats.std)},
+          {"n_windows", r.stats.n_windows},
+          {"best_start", json_num(r.stats.best_start)},
+          {"best_end", json_num(r.stats.best_end)},
+          {"label", search::label_name(r.label)}};
+}
+
 ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank) {
   const store::Track* t = snap.track(h.id);
   return {{"rank", rank},

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "search/analyze.h"
 #include "search/like.h"
 #include "search/similar.h"
 #include "search/text_search.h"
@@ -26,6 +27,10 @@ ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& 
 // A query-by-example result: rank, path, track_id, score (= combined), combined, votes,
 // total_similarity, artist, title, matches [{query_start, query_end, start, end, distance, window_id}].
 ojson like_result_record(const LibrarySnapshot& snap, const search::LikeResult& r, size_t rank);
+// A batch-analysis row: track_id, path, query, score (the aggregate's statistic), mean, max,
+// min, std, n_windows, best_start, best_end, label.
+ojson analyze_row_record(const LibrarySnapshot& snap, const search::AnalyzeRow& r, const std::string& query,
+                         search::Aggregate aggregate);
 // A similar-track result: rank, path, track_id, score, artist, title.
 ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank);
 

@@ -27,14 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ffmpeg(const std::string& path, const std::string& args) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::string err;
-  const int rc =
-      test::run_command("ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " '" + path + "'", nullptr, &err);
-  if (rc != 0) throw std::runtime_error("ffmpeg failed for " + path + ": " + err);
-  return path;
-}
+using test::ffmpeg;
 
 std::string model_dir() { return test::case_dir("tiny-unfused"); }
 

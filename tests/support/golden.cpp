@@ -122,4 +122,12 @@ int run_command(const std::string& command, std::string* out, std::string* err) 
 
 std::string cli_path() { return CLAPSEARCH_CLI_PATH; }
 
+std::string ffmpeg(const std::string& path, const std::string& args) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::string err;
+  const int rc = run_command("ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " '" + path + "'", nullptr, &err);
+  if (rc != 0) throw std::runtime_error("ffmpeg failed for " + path + ": " + err);
+  return path;
+}
+
 }  // namespace clap::test

@@ -33,6 +33,9 @@ Diff compare(const float* got, const float* ref, size_t n);
 std::string temp_dir();
 // Runs a shell command, returns exit status; captures stdout/stderr if pointers given.
 int run_command(const std::string& command, std::string* out = nullptr, std::string* err = nullptr);
+// Runs `ffmpeg ... ARGS PATH` (folders made as needed) and returns PATH; throws with ffmpeg's
+// message when it fails. Tests make their real encoded files with it.
+std::string ffmpeg(const std::string& path, const std::string& args);
 // Path of the built clapsearch executable.
 std::string cli_path();
 
