@@ -64,17 +64,25 @@ struct Server::Impl {
     if (options.log) options.log(line);
   }
 
+  // Polls the store; after a reload that took T, waits at least 4T before the next check, so
+  // an indexer committing track after track into a large library does not keep the server
+  // re-reading it (a reload reads the whole catalog).
   void refresh_loop() {
     std::unique_lock lock(stop_mutex);
+    auto wait = std::chrono::milliseconds(options.refresh_ms);
     while (!stopping) {
-      stop_cv.wait_for(lock, std::chrono::milliseconds(options.refresh_ms));
+      stop_cv.wait_for(lock, wait);
       if (stopping) break;
       lock.unlock();
+      wait = std::chrono::milliseconds(options.refresh_ms);
       try {
+        const auto start = std::chrono::steady_clock::now();
         if (library->refresh()) {
+          const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+          wait = std::max(wait, 4 * took);
           const auto snap = library->snapshot();
           log("library changed: " + std::to_string(snap->tracks().size()) + " tracks, now serving generation " +
-              std::to_string(snap->library_generation()));
+              std::to_string(snap->library_generation()) + " (reloaded in " + std::to_string(took.count()) + " ms)");
         }
         api->set_unavailable("");
       } catch (const std::exception& e) {
