@@ -248,7 +248,7 @@ TEST(ServeAudio, RangesFirstMiddleSuffixAndUnsatisfiable) {
               "bytes " + std::to_string(c.first) + "-" + std::to_string(c.first + c.count - 1) + "/" + std::to_string(n))
         << c.range;
   }
-  for (const std::string range : {"bytes=" + std::to_string(n) + "-", std::string("bytes=-0")}) {
+  for (const std::string& range : {"bytes=" + std::to_string(n) + "-", std::string("bytes=-0")}) {
     auto r = s.client().Get(url, {{"Range", range}});
     ASSERT_TRUE(r) << range;
     EXPECT_EQ(r->status, 416) << range;
