@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "service/records.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "hub/hub.h"
@@ -108,7 +109,7 @@ int run_vector_bench(const BenchOptions& o) {
       }
     }
   }
-  if (o.json) std::printf("%s\n", all.dump(2).c_str());
+  if (o.json) std::printf("%s\n", service::json_text(all, 2).c_str());
   return 0;
 }
 
@@ -130,7 +131,7 @@ int run_serve_bench(const BenchOptions& o) {
     for (const auto& l : r.levels)
       j["levels"].push_back({{"kind", l.kind}, {"clients", l.clients}, {"requests", l.requests}, {"errors", l.errors},
                              {"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"max_ms", l.max_ms}, {"per_second", l.per_second}});
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", service::json_text(j, 2).c_str());
     return 0;
   }
   std::printf("synthetic index: %lld tracks, %lld windows (made in %.1f s); server up in %.1f s\n",
@@ -178,7 +179,7 @@ int run_bench(const BenchOptions& o) {
                         {"parameters", r.parameters},
                         {"peak_rss_mb", r.peak_rss_mb}};
     for (const auto& [stage, ms] : r.audio_stage_ms_per_window) j["audio_stage_ms_per_window"][stage] = ms;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", service::json_text(j, 2).c_str());
   } else {
     std::printf("model            %s (%lld parameters, %.1f MB fp32)\n", o.model.c_str(),
                 static_cast<long long>(r.parameters), r.weight_mb);

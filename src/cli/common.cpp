@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -210,41 +211,66 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-CsvOut::CsvOut(const std::string& path) : path_(path) {
-  if (path == "-") {
+OutputFile::OutputFile(const std::string& path) {
+  if (path.empty() || path == "-") {
     f_ = stdout;
-  } else {
+    path_ = "standard output";
+    return;
+  }
+  path_ = path;
+  struct stat st {};
+  const bool special = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  if (special) {  // a device or a pipe: no temporary file beside it
     f_ = std::fopen(path.c_str(), "w");
-    if (!f_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
-    owned_ = true;
+  } else {
+    temp_ = path + ".tmp." + std::to_string(::getpid());
+    f_ = std::fopen(temp_.c_str(), "w");
+  }
+  if (!f_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+}
+
+OutputFile::~OutputFile() {
+  if (f_ && f_ != stdout) std::fclose(f_);
+  if (!temp_.empty()) std::remove(temp_.c_str());
+}
+
+void OutputFile::write(const void* data, size_t n) {
+  if (failed_ || n == 0) return;
+  if (std::fwrite(data, 1, n, f_) != n) failed_ = true, error_ = errno;
+}
+
+void OutputFile::commit() {
+  auto fail = [this](int err) {
+    throw Error(path_ + ": write failed (" + std::strerror(err ? err : EIO) + ")");
+  };
+  if (std::fflush(f_) != 0 || std::ferror(f_)) failed_ = true, error_ = error_ ? error_ : errno;
+  if (f_ == stdout) {
+    if (failed_) fail(error_);
+    return;
+  }
+  if (!failed_ && !temp_.empty() && ::fsync(::fileno(f_)) != 0) failed_ = true, error_ = errno;
+  if (std::fclose(f_) != 0 && !failed_) failed_ = true, error_ = errno;
+  f_ = nullptr;
+  if (failed_) fail(error_);
+  if (!temp_.empty()) {
+    if (std::rename(temp_.c_str(), path_.c_str()) != 0) fail(errno);
+    temp_.clear();
   }
 }
 
-CsvOut::~CsvOut() {
-  if (owned_ && f_) std::fclose(f_);
-}
+CsvOut::CsvOut(const std::string& path) : out_(path) {}
 
 void CsvOut::row(const std::vector<std::string>& fields) {
   std::string s;
   for (size_t i = 0; i < fields.size(); ++i) s += (i ? "," : "") + csv_field(fields[i]);
   s += "\n";
-  std::fwrite(s.data(), 1, s.size(), f_);
+  out_.write(s);
 }
 
-void CsvOut::close() {
-  if (!f_) return;
-  const bool bad = std::fflush(f_) != 0 || std::ferror(f_);
-  if (owned_) {
-    const bool close_failed = std::fclose(f_) != 0;
-    f_ = nullptr;
-    if (bad || close_failed) throw Error(path_ + ": write failed");
-  } else if (bad) {
-    throw Error("write to stdout failed");
-  }
-}
+void CsvOut::close() { out_.commit(); }
 
 void print_json(const ojson& j) {
-  const std::string s = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string s = service::json_text(j, 2);
   std::fprintf(stdout, "%s\n", s.c_str());
 }
 

@@ -79,17 +79,37 @@ class Table {
 size_t display_width(const std::string& utf8);
 
 // CSV output: to `path`, or stdout when path is "-".
-class CsvOut {
+// Where a command writes a result: stdout ("-" or empty) or a file. A regular file is written
+// under a temporary name beside it and renamed over the target only when every write, the
+// flush and the close succeeded, so a failed run (full disk, I/O error, Ctrl-C) never leaves a
+// plausible-looking partial file. Devices and pipes (/dev/stdout, a FIFO) are written in place.
+class OutputFile {
  public:
-  explicit CsvOut(const std::string& path);
-  ~CsvOut();
-  void row(const std::vector<std::string>& fields);
-  void close();  // flushes; throws clap::Error on a write error
+  explicit OutputFile(const std::string& path);
+  ~OutputFile();  // without commit(): the temporary file is removed
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  void write(const void* data, size_t n);
+  void write(const std::string& s) { write(s.data(), s.size()); }
+  // Flushes, closes and renames into place; throws clap::Error naming the file and the reason.
+  void commit();
+  const std::string& name() const { return path_; }  // "standard output" for stdout
 
  private:
   std::FILE* f_ = nullptr;
-  std::string path_;
-  bool owned_ = false;
+  std::string path_, temp_;
+  bool failed_ = false;
+  int error_ = 0;
+};
+
+class CsvOut {
+ public:
+  explicit CsvOut(const std::string& path);
+  void row(const std::vector<std::string>& fields);
+  void close();  // commits the output; throws clap::Error on a write error
+
+ private:
+  OutputFile out_;
 };
 std::string csv_field(const std::string& s);
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "service/records.h"
 #include "core/error.h"
 #include "hub/hub.h"
 #include "service/doctor.h"
@@ -29,7 +30,16 @@ std::string with_commas(int64_t n) {
 }
 
 int run_doctor(const DoctorOptions& o) {
-  const service::DoctorReport r = service::check_model(o.model, o.threads);
+  service::DoctorReport r;
+  try {
+    r = service::check_model(o.model, o.threads);
+  } catch (const Error& e) {
+    if (!o.json) throw;
+    // A script asked for JSON: it gets a document saying what failed (and the exit status).
+    std::printf("%s\n", service::json_text(nlohmann::json{{"model", o.model}, {"status", "error"}, {"error", e.what()}}, 2).c_str());
+    std::fprintf(stderr, "clapsearch: error: %s\n", e.what());
+    return 1;
+  }
   const bool checked = r.health_checked;
   const bool collapsed = r.collapsed();
   const service::ModelHealth& health = r.health;
@@ -64,7 +74,7 @@ int run_doctor(const DoctorOptions& o) {
     }
     j["text_health"] = h;
     j["status"] = status;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", service::json_text(j, 2).c_str());
   } else {
     std::printf("model        %s\n", r.id.c_str());
     std::printf("revision     %s\n", r.revision.c_str());

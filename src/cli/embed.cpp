@@ -23,8 +23,7 @@ struct EmbedOptions {
 };
 
 void write_npy(const std::string& path, const std::vector<service::EmbedOutput>& inputs, int dim) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(path + ": cannot write");
+  OutputFile f(path);
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(inputs.size()) + ", " +
                        std::to_string(dim) + "), }";
   const size_t total = 10 + header.size() + 1;
@@ -32,14 +31,14 @@ void write_npy(const std::string& path, const std::vector<service::EmbedOutput>&
   header.push_back('\n');
   const uint16_t len = static_cast<uint16_t>(header.size());
   f.write("\x93NUMPY\x01\x00", 8);
-  f.write(reinterpret_cast<const char*>(&len), 2);
-  f << header;
+  f.write(&len, 2);
+  f.write(header);
   const std::vector<float> nan_row(dim, std::nanf(""));
   for (const auto& in : inputs) {
     const auto& row = in.error.empty() ? in.embedding : nan_row;
-    f.write(reinterpret_cast<const char*>(row.data()), static_cast<std::streamsize>(dim * sizeof(float)));
+    f.write(row.data(), static_cast<size_t>(dim) * sizeof(float));
   }
-  if (!f) throw Error(path + ": write failed");
+  f.commit();
 }
 
 int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& order) {
@@ -63,22 +62,21 @@ int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& ord
     if (o.output.empty()) throw Error("--format npy needs --output FILE");
     write_npy(o.output, inputs, dim);
   } else {
-    std::FILE* out = stdout;
-    if (!o.output.empty() && !(out = std::fopen(o.output.c_str(), "w"))) throw Error(o.output + ": cannot write");
+    OutputFile out(o.output);
     for (const auto& in : inputs) {
       nlohmann::json head = {{"input", in.input.value}, {"type", in.input.is_audio ? "audio" : "text"}};
-      std::string line = head.dump();
+      std::string line = service::json_text(head);
       line.pop_back();  // reopen the object to append the embedding without re-encoding floats
       if (!in.error.empty()) {
-        line += ",\"error\":" + nlohmann::json(in.error).dump() + "}";
+        line += ",\"error\":" + service::json_text(nlohmann::json(in.error)) + "}";
       } else {
         line += ",\"embedding\":[";
         for (int d = 0; d < dim; ++d) line += (d ? "," : "") + json_float(in.embedding[d]);
         line += "]}";
       }
-      std::fprintf(out, "%s\n", line.c_str());
+      out.write(line + "\n");
     }
-    if (out != stdout) std::fclose(out);
+    out.commit();
   }
   return failed ? 2 : 0;
 }

@@ -148,7 +148,7 @@ int run_index(const IndexOptions& o) {
   }
   if (o.json) {  // file names need not be UTF-8: invalid bytes become U+FFFD instead of failing
     const nlohmann::json j = summary_json(summary, run.db_path, run.identity);
-    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", service::json_text(j).c_str());
   }
   if (summary.found == 0) {
     if (!r.quiet) std::fprintf(stderr, "no audio files found\n");

@@ -1,7 +1,9 @@
 // clapsearch command line: parses arguments and dispatches to one file per subcommand.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <exception>
 
@@ -46,10 +48,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  int status = 0;
   try {
-    return action ? action() : 0;
+    status = action ? action() : 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "clapsearch: error: %s\n", e.what());
-    return 1;
+    status = 1;
   }
+  // Everything a command printed reached stdout, or the run fails (a full disk, a closed pipe).
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
+    return status ? status : 1;
+  }
+  return status;
 }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "service/records.h"
 #include "core/error.h"
 #include "service/status.h"
 
@@ -53,7 +54,7 @@ int run_status(const StatusOptions& o) {
                         {"roots", roots},
                         {"errors", errs}};
     // File names need not be UTF-8: invalid bytes become U+FFFD rather than aborting the output.
-    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", service::json_text(j, 2).c_str());
     return 0;
   }
   std::printf("index     %s (%s, schema %d)\n", db_path.c_str(), size_text(st.db_bytes).c_str(),

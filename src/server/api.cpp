@@ -37,7 +37,7 @@ struct HttpError {
 
 // Any bytes (paths and tags may hold invalid UTF-8) become valid JSON text: invalid sequences
 // are replaced by U+FFFD.
-std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
+std::string dump(const ojson& j) { return service::json_text(j); }
 
 void send(httplib::Response& res, const ojson& j) { res.set_content(dump(j), "application/json; charset=utf-8"); }
 

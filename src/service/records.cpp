@@ -6,6 +6,14 @@
 
 namespace clap::service {
 
+std::string json_text(const ojson& j, int indent) {
+  return j.dump(indent, ' ', false, ojson::error_handler_t::replace);
+}
+
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string json_float(float v) {
   if (!std::isfinite(v)) return "null";
   char buf[32];

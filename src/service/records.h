@@ -17,6 +17,12 @@ namespace clap::service {
 
 using ojson = nlohmann::ordered_json;  // fields stay in the order written
 
+// JSON text of any document. Strings may hold any bytes a path or tag can (file names are not
+// always UTF-8): invalid UTF-8 sequences are replaced by U+FFFD, so output is never lost.
+// indent < 0: one line.
+std::string json_text(const ojson& j, int indent = -1);
+std::string json_text(const nlohmann::json& j, int indent = -1);
+
 std::string json_float(float v);  // shortest text that round-trips a float32 ("null" when not finite)
 double json_num(double v);        // v rounded to the float32 that json_float prints
 

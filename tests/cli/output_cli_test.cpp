@@ -1,0 +1,93 @@
+// Output that cannot be lost or faked: any bytes in names and texts still give valid JSON (invalid
+// UTF-8 replaced by U+FFFD), a write that fails (full disk: /dev/full) fails the run, and a file
+// output appears whole or not at all.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string cli() { return "'" + test::cli_path() + "'"; }
+std::string tiny() { return "'" + test::case_dir("tiny-unfused") + "'"; }
+
+TEST(OutputCli, NonUtf8NamesAndTextsStillGiveOneJsonLinePerInput) {
+  const std::string dir = test::temp_dir();
+  const std::string ok = test::ffmpeg(dir + "/ok.mp3", "-f lavfi -i \"sine=f=440:d=3\"");
+  std::string out, err;
+  const int rc = test::run_command(cli() + " embed --model " + tiny() + " --audio \"$(printf '" + dir +
+                                       "/bad\\377.wav')\" --audio '" + ok + "' --text \"$(printf 'caf\\351')\"",
+                                   &out, &err);
+  EXPECT_EQ(rc, 2) << err;  // one input failed (no such file): the others are still embedded
+  std::istringstream lines(out);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 3u) << out;
+  EXPECT_TRUE(rows[0].contains("error"));
+  EXPECT_NE(rows[0]["input"].get<std::string>().find("bad\xEF\xBF\xBD.wav"), std::string::npos) << rows[0]["input"];
+  EXPECT_EQ(rows[1]["embedding"].size(), 512u);
+  EXPECT_EQ(rows[2]["input"], "caf\xEF\xBF\xBD");
+  EXPECT_EQ(rows[2]["embedding"].size(), 512u);
+
+  // doctor --json on a model folder whose name is not UTF-8, and on one that does not exist:
+  // a JSON document either way, not an exception.
+  const std::string link = dir + "/m\xff";
+  fs::create_directory_symlink(test::case_dir("tiny-unfused"), link);
+  EXPECT_EQ(test::run_command(cli() + " doctor --model \"$(printf '" + dir + "/m\\377')\" --json", &out, &err), 0) << err;
+  const auto doc = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << out << err;
+  EXPECT_EQ(doc["status"], "ok");
+  EXPECT_NE(doc["dir"].get<std::string>().find("m\xEF\xBF\xBD"), std::string::npos) << doc["dir"];
+  EXPECT_EQ(test::run_command(cli() + " doctor --model \"$(printf 'nothing\\377')\" --json", &out, &err), 1);
+  const auto failed = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(failed.is_discarded()) << out;
+  EXPECT_EQ(failed["status"], "error");
+}
+
+TEST(OutputCli, AFailedWriteFailsTheRun) {
+  std::string out, err;
+  EXPECT_NE(test::run_command(cli() + " embed --model " + tiny() + " --text hello > /dev/full", &out, &err), 0);
+  EXPECT_NE(err.find("standard output"), std::string::npos) << err;
+  EXPECT_NE(test::run_command(cli() + " embed --model " + tiny() + " --text hello --output /dev/full", &out, &err), 0);
+  EXPECT_NE(err.find("/dev/full: write failed"), std::string::npos) << err;
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));  // written in place, never replaced
+}
+
+TEST(OutputCli, AFileOutputAppearsWholeOrNotAtAll) {
+  const std::string dir = test::temp_dir() + "/out";
+  fs::create_directories(dir);
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " embed --model " + tiny() + " --text hello --format npy --output " + dir + "/e.npy",
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(fs::file_size(dir + "/e.npy"), 128u + 512u * 4u);
+  ASSERT_EQ(test::run_command(cli() + " embed --model " + tiny() + " --text hello --output " + dir + "/e.jsonl", &out, &err), 0)
+      << err;
+  EXPECT_GT(fs::file_size(dir + "/e.jsonl"), 1000u);
+  size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(dir)) entries += e.is_regular_file();
+  EXPECT_EQ(entries, 2u);  // no temporary file left behind
+  // A run that fails before its output is complete leaves the old file as it was.
+  fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec);  // cannot create the temporary file
+  const bool root = ::geteuid() == 0;
+  if (!root) {
+    EXPECT_NE(test::run_command(cli() + " embed --model " + tiny() + " --text x --output " + dir + "/e.jsonl", &out, &err), 0);
+    EXPECT_GT(fs::file_size(dir + "/e.jsonl"), 1000u);
+  }
+  fs::permissions(dir, fs::perms::owner_all);
+  EXPECT_NE(test::run_command(cli() + " embed --model " + tiny() + " --text x --output " + dir + "/missing/e.jsonl", &out, &err),
+            0);
+  EXPECT_FALSE(fs::exists(dir + "/missing"));
+}
+
+}  // namespace
+}  // namespace clap
