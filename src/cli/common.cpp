@@ -36,6 +36,24 @@ void add_library_options(CLI::App* cmd, LibraryCliOptions& o) {
   cmd->add_flag("--verbose,-v", o.verbose, "Notes on stderr: text cache hits, vector index loaded or rebuilt, model runs");
 }
 
+namespace {
+CLI::Validator number_at_least(double floor, bool strict, const std::string& what) {
+  return CLI::Validator(
+      [=](std::string& v) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
+        if (v.empty() || *end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
+        if (strict ? !(x > floor) : !(x >= floor)) return "must be " + what + ", got " + shown;
+        return "";
+      },
+      strict ? "NUMBER > 0" : "NUMBER >= 0", strict ? "positive" : "non-negative");
+}
+}  // namespace
+
+CLI::Validator non_negative() { return number_at_least(0, false, "0 or more"); }
+CLI::Validator positive() { return number_at_least(0, true, "more than 0"); }
+
 void print_note(const std::string& message) { std::fprintf(stderr, "clapsearch: %s\n", message.c_str()); }
 
 // One-line warnings (a text cut at the model's limit) get a "warning: " prefix; the loud

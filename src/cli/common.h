@@ -33,6 +33,11 @@ struct LibraryCliOptions {
 // --db, --model, --threads, --verbose.
 void add_library_options(CLI::App* cmd, LibraryCliOptions& o);
 
+// Checks for number options with short messages ("must be 0 or more, got -3"), instead of
+// CLI11's, which print the type's whole range as a 300-digit number.
+CLI::Validator non_negative();
+CLI::Validator positive();
+
 // Prints a message on stderr as "clapsearch: <message>" (notes) or as-is (warnings).
 void print_note(const std::string& message);
 void print_warning(const std::string& message);

@@ -95,7 +95,7 @@ void add_embed_command(CLI::App& app, Action& action) {
   cmd->add_option("--output,-o", o->output, "Write to FILE instead of stdout (required for npy)");
   cmd->add_option("--hop", o->hop_s, "Hop in seconds between windows of files longer than one window")
       ->default_val(5.0)
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->footer(
       "Output: one object per input, in the order given: {\"input\", \"type\": \"audio\"|\"text\", \"embedding\": [512 "
       "floats]}.\nA file longer than the model's window (10 s) is embedded as the L2-normalised mean of its 10 s windows "

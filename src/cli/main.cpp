@@ -2,6 +2,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <cmath>
+#include <utility>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -24,6 +27,28 @@ static void ensure_openmp_wait_policy(char** argv) {
   execv("/proc/self/exe", argv);  // on failure, carry on with the default policy
 }
 
+// Every floating-point option, in every command, must be a finite number: CLI11's range checks
+// let NaN through (every comparison with it is false) and read 1e400 as infinity. One check
+// here instead of one per option. Returns the message for the first bad value ("" when none).
+static std::string non_finite_option(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) {
+    for (const CLI::Option* opt : sub->get_options()) {
+      if (opt->count() == 0 || opt->get_type_name().rfind("FLOAT", 0) != 0) continue;
+      for (const std::string& v : opt->results()) {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        if (!std::isfinite(x)) {
+          const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
+          return opt->get_name() + ": " + shown + " is not a finite number";
+        }
+      }
+    }
+    const std::string nested = non_finite_option(*sub);
+    if (!nested.empty()) return nested;
+  }
+  return "";
+}
+
 int main(int argc, char** argv) {
   ensure_openmp_wait_policy(argv);
   CLI::App app{"clapsearch: neural music search with CLAP (text -> songs, songs -> songs), native and fast on CPU"};
@@ -43,10 +68,23 @@ int main(int argc, char** argv) {
   clap::cli::add_classify_command(app, action);
   clap::cli::add_eval_command(app, action);
   clap::cli::add_serve_command(app, action);
+  const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
+  const bool known = std::any_of(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->check_name(argv[1]); });
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::string names;
+    for (const CLI::App* sub : commands) names += (names.empty() ? "" : ", ") + sub->get_name();
+    std::fprintf(stderr, "clapsearch: error: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2, as command-line tools do.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (const std::string bad = non_finite_option(app); !bad.empty()) {
+    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", bad.c_str());
+    return 2;
   }
   int status = 0;
   try {

@@ -183,7 +183,7 @@ void add_search_command(CLI::App& app, Action& action) {
   cmd->add_option("text", o->texts, "Query text(s), e.g. \"female vocalist\"");
   cmd->add_option("-q,--query", o->more, "Another query; repeatable")->allow_extra_args(false);
   cmd->add_option("--queries", o->queries_file, "File with one query per line (blank lines and # comments skipped)");
-  cmd->add_option("-k,--top", o->k, "Results per query (0 = every track)")->default_val(10)->check(CLI::NonNegativeNumber);
+  cmd->add_option("-k,--top", o->k, "Results per query (0 = every track)")->default_val(10)->check(non_negative());
   cmd->add_option("--aggregate", o->aggregate, "Track score: mean of its windows' scores, or the best window (max)")
       ->default_val("mean")
       ->check(CLI::IsMember({"mean", "max"}));

@@ -1,0 +1,45 @@
+// Usage errors: one shared check refuses non-finite numbers in every floating-point option,
+// number checks say what they want in a line, an unknown command is named, and every usage
+// error exits 2 (a run that fails on its input exits 1).
+#include <gtest/gtest.h>
+
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+int run(const std::string& args, std::string* err) {
+  std::string out;
+  return test::run_command("'" + test::cli_path() + "' " + args + " --db /nonexistent/library.db", &out, err);
+}
+
+TEST(UsageCli, NonFiniteNumbersAreRefusedInEveryCommand) {
+  struct Case {
+    std::string args, option;
+  };
+  for (const Case& c : {Case{"like --track 1 --vote-weight nan", "--vote-weight"}, Case{"index /tmp --silence-db nan", "--silence-db"},
+                        Case{"index /tmp --hop inf", "--hop"}, Case{"search x --high -inf", "--high"},
+                        Case{"search x --moderate 1e400", "--moderate"}, Case{"like --track 1 --chunk NaN", "--chunk"}}) {
+    std::string err;
+    EXPECT_EQ(run(c.args, &err), 2) << c.args << "\n" << err;
+    EXPECT_NE(err.find(c.option + ": "), std::string::npos) << c.args << "\n" << err;
+    EXPECT_NE(err.find("not a finite number"), std::string::npos) << c.args << "\n" << err;
+  }
+}
+
+TEST(UsageCli, UsageErrorsExitTwoWithAShortMessage) {
+  std::string err;
+  EXPECT_EQ(run("frobnicate", &err), 2);
+  EXPECT_NE(err.find("unknown command 'frobnicate'"), std::string::npos) << err;
+  EXPECT_EQ(run("search x -k -3", &err), 2);
+  EXPECT_NE(err.find("must be 0 or more, got -3"), std::string::npos) << err;
+  EXPECT_LT(err.size(), 300u) << err;
+  EXPECT_EQ(run("like x --hop 0", &err), 2);
+  EXPECT_NE(err.find("must be more than 0"), std::string::npos) << err;
+  EXPECT_EQ(run("search x --no-such-option", &err), 2);
+  EXPECT_EQ(run("search --help", &err), 0);
+  EXPECT_EQ(run("search x", &err), 1);  // a valid command line whose run fails: 1
+}
+
+}  // namespace
+}  // namespace clap
