@@ -1,5 +1,6 @@
 #include "store/sqlite_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -80,6 +81,31 @@ CREATE TABLE track_labels(
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+// The SQLite header's application id of a clapsearch index ("CLAP"), so that `file` and
+// clapsearch itself can tell an index from another program's database.
+constexpr int kApplicationId = 0x434C4150;
+
+// Refuses a database that holds another program's tables: nothing may be added to it (nor its
+// journal mode changed). An index from before the application id has its schema_version and
+// meta tables.
+void check_not_foreign(sqlite3* db, const std::string& path) {
+  sql::Stmt id(db, "PRAGMA application_id");
+  const int64_t app = id.step() ? id.int64(0) : 0;
+  if (app == kApplicationId) return;
+  std::vector<std::string> tables;
+  sql::Stmt t(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+  while (t.step()) tables.push_back(t.text(0));
+  if (tables.empty()) return;  // a new, empty file
+  const bool ours = app == 0 && std::find(tables.begin(), tables.end(), "schema_version") != tables.end() &&
+                    std::find(tables.begin(), tables.end(), "meta") != tables.end();
+  if (ours) return;
+  std::string list;
+  for (size_t i = 0; i < tables.size() && i < 5; ++i) list += (i ? ", " : "") + tables[i];
+  if (tables.size() > 5) list += ", ...";
+  throw Error(path + ": not a clapsearch index but another program's database (tables: " + list +
+              "); clapsearch leaves it untouched - give another --db");
+}
 
 int read_version(sqlite3* db) {
   sql::Stmt has(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
@@ -198,6 +224,13 @@ SqliteStore SqliteStore::open(const std::string& path) {
   SqliteStore store(db, path, false);  // closes db on any throw below
   if (rc != SQLITE_OK) sql::fail(db, "open");
   sqlite3_busy_timeout(db, 30000);
+  try {
+    check_not_foreign(db, path);  // before anything below writes to the file
+  } catch (const Error& e) {
+    if (std::string(e.what()).find("file is not a database") != std::string::npos)
+      throw Error(path + ": not a clapsearch index (not an SQLite database)");
+    throw;
+  }
   sql::exec(db, "PRAGMA foreign_keys = ON");
   {
     sql::Stmt mode(db, "PRAGMA journal_mode = WAL");
@@ -209,6 +242,7 @@ SqliteStore SqliteStore::open(const std::string& path) {
   sql::exec(db, "PRAGMA synchronous = NORMAL");
   try {
     migrate(db, path);
+    sql::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.find("file is not a database") != std::string::npos)
@@ -226,6 +260,7 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
   SqliteStore store(db, path, true);
   if (rc != SQLITE_OK) sql::fail(db, "open");
   sqlite3_busy_timeout(db, 30000);
+  check_not_foreign(db, path);
   int version = 0;
   try {
     version = read_version(db);

@@ -111,6 +111,29 @@ TEST(Store, CreatesSchemaWithWalAndForeignKeys) {
   EXPECT_DOUBLE_EQ(again.model()->silence_db, -60);
 }
 
+TEST(Store, AnotherProgramsDatabaseIsLeftUntouched) {
+  const std::string path = test::temp_dir() + "/photos.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE photos(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos(name) VALUES ('a')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  const auto before = std::filesystem::file_size(path);
+  try {
+    SqliteStore::open(path);
+    FAIL() << "a foreign database was opened for writing";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another program's database (tables: photos)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(SqliteStore::open_readonly(path), Error);
+  EXPECT_EQ(std::filesystem::file_size(path), before);
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));  // journal mode not switched
+  // A clapsearch index carries its application id in the SQLite header.
+  SqliteStore s = SqliteStore::open(db_path());
+  EXPECT_EQ(text_scalar(s, "PRAGMA application_id"), std::to_string(0x434C4150));
+}
+
 TEST(Store, TrackWithWindowsRoundTrips) {
   SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());
