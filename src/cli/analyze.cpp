@@ -150,8 +150,8 @@ int run_song(const AnalyzeCliOptions& o) {
     csv.close();
     return 0;
   }
-  std::printf("%s%s\nquery \"%s\"\n\n", track_id >= 0 ? lib.display_path(path).c_str() : path.c_str(),
-              track_id >= 0 ? (" (track " + std::to_string(track_id) + ")").c_str() : " (not in the index)", query.c_str());
+  std::printf("%s%s\nquery \"%s\"\n\n", terminal_text(track_id >= 0 ? lib.display_path(path) : path).c_str(),
+              track_id >= 0 ? (" (track " + std::to_string(track_id) + ")").c_str() : " (not in the index)", terminal_text(query).c_str());
   Table t({"window", "score", "label"}, {false, true, false});
   for (const auto& w : a.windows)
     t.add({time_range(w.start, w.end), w.silent ? "-" : fixed(w.score, 4), w.silent ? "silent" : search::label_name(w.label)});

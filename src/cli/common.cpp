@@ -54,13 +54,13 @@ CLI::Validator number_at_least(double floor, bool strict, const std::string& wha
 CLI::Validator non_negative() { return number_at_least(0, false, "0 or more"); }
 CLI::Validator positive() { return number_at_least(0, true, "more than 0"); }
 
-void print_note(const std::string& message) { std::fprintf(stderr, "clapsearch: %s\n", message.c_str()); }
+void print_note(const std::string& message) { std::fprintf(stderr, "clapsearch: %s\n", terminal_text(message).c_str()); }
 
 // One-line warnings (a text cut at the model's limit) get a "warning: " prefix; the loud
 // multi-line ones (a collapsed text tower) stand apart between blank lines.
 void print_warning(const std::string& message) {
-  if (message.find('\n') == std::string::npos) std::fprintf(stderr, "warning: %s\n", message.c_str());
-  else std::fprintf(stderr, "\n%s\n\n", message.c_str());
+  if (message.find('\n') == std::string::npos) std::fprintf(stderr, "warning: %s\n", terminal_text(message).c_str());
+  else std::fprintf(stderr, "\n%s\n\n", message.c_str());  // the multi-line warnings are our own text
 }
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
@@ -189,10 +189,11 @@ Table::Table(std::vector<std::string> headers, std::vector<bool> right_align)
 
 void Table::add(std::vector<std::string> row) {
   row.resize(headers_.size());
+  for (auto& cell : row) cell = terminal_text(cell);
   rows_.push_back({std::move(row), false});
 }
 
-void Table::add_note(std::string line) { rows_.push_back({{std::move(line)}, true}); }
+void Table::add_note(std::string line) { rows_.push_back({{terminal_text(line)}, true}); }
 
 void Table::print(std::FILE* out) const {
   std::vector<size_t> w(headers_.size(), 0);
@@ -219,7 +220,31 @@ void Table::print(std::FILE* out) const {
   }
 }
 
-std::string csv_field(const std::string& s) {
+std::string terminal_text(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) {
+      out += '?';
+    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      out += '?';  // a C1 control (U+0080..U+009F: CSI and friends)
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& raw) {
+  std::string s = raw;
+  if (!s.empty() && std::string("=+-@\t\r").find(s[0]) != std::string::npos) {
+    char* end = nullptr;
+    std::strtod(s.c_str(), &end);
+    if (*end != '\0' || s.size() == 1) s.insert(s.begin(), '\'');  // text, not a number: never a formula
+  }
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) {

@@ -116,7 +116,12 @@ class CsvOut {
  private:
   OutputFile out_;
 };
+// A CSV cell (RFC 4180 quoting). A text that a spreadsheet would run as a formula (starting
+// with = + - @, a tab or CR, and not a number) is written with a leading apostrophe.
 std::string csv_field(const std::string& s);
+// Text for the terminal: control characters (C0, DEL, C1; escape sequences included) shown as
+// '?', so a tag or file name cannot drive the terminal. JSON output keeps the exact text.
+std::string terminal_text(const std::string& s);
 
 void print_json(const ojson& j);  // indented, one document on stdout
 

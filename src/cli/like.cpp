@@ -72,7 +72,7 @@ int run_like(const LikeCliOptions& o) {
   } else {
     int64_t voting = 0;
     for (int64_t i = 0; i < chunks.size(); ++i) voting += chunks.silent.empty() || !chunks.silent[i];
-    std::printf("query %s: %lld chunk%s (%lld silent), %d matches per chunk\n\n", query_label.c_str(),
+    std::printf("query %s: %lld chunk%s (%lld silent), %d matches per chunk\n\n", terminal_text(query_label).c_str(),
                 static_cast<long long>(chunks.size()), chunks.size() == 1 ? "" : "s",
                 static_cast<long long>(chunks.size() - voting), o.per_chunk);
     Table table({"#", "combined", "votes", "total sim", "track", "tags"}, {true, true, true, true, false, false});

@@ -11,6 +11,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "core/error.h"
 
 // OpenMP threads that spin while waiting collapse throughput as soon as anything else wants
@@ -90,7 +91,7 @@ int main(int argc, char** argv) {
   try {
     status = action ? action() : 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "clapsearch: error: %s\n", e.what());
+    std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_text(e.what()).c_str());
     status = 1;
   }
   // Everything a command printed reached stdout, or the run fails (a full disk, a closed pipe).

@@ -168,7 +168,7 @@ int run_search(const SearchOptions& o) {
     print_compare(lib, queries, topts, service::search_texts(lib, *snap, texts, all));
   } else {
     for (size_t i = 0; i < queries.size(); ++i) {
-      if (several) std::printf("%squery \"%s\"\n", i ? "\n" : "", queries[i].text.c_str());
+      if (several) std::printf("%squery \"%s\"\n", i ? "\n" : "", terminal_text(queries[i].text).c_str());
       print_table(lib, queries[i]);
     }
   }

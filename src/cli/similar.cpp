@@ -54,7 +54,7 @@ int run_similar(const SimilarOptions& o) {
     }
     csv.close();
   } else {
-    std::printf("tracks like %s\n\n", query_label.c_str());
+    std::printf("tracks like %s\n\n", terminal_text(query_label).c_str());
     Table table({"#", "cosine", "track", "tags"}, {true, true, false, false});
     size_t rank = 0;
     for (const auto& h : hits) {

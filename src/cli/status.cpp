@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "service/records.h"
 #include "core/error.h"
 #include "service/status.h"
@@ -72,11 +73,11 @@ int run_status(const StatusOptions& o) {
               static_cast<long long>(c.silent_windows));
   if (c.audio_seconds < 3600) std::printf("audio     %.1f min\n", c.audio_seconds / 60);
   else std::printf("audio     %.2f h\n", c.audio_seconds / 3600);
-  for (size_t i = 0; i < roots.size(); ++i) std::printf("%s %s\n", i ? "         " : "folders  ", roots[i].c_str());
+  for (size_t i = 0; i < roots.size(); ++i) std::printf("%s %s\n", i ? "         " : "folders  ", terminal_text(roots[i]).c_str());
   if (o.errors) {
     if (errors.empty()) std::printf("no recorded errors\n");
     else std::printf("errors:\n");
-    for (const auto& e : errors) std::printf("  %s: %s\n", e.path.c_str(), e.reason.c_str());
+    for (const auto& e : errors) std::printf("  %s: %s\n", terminal_text(e.path).c_str(), terminal_text(e.reason).c_str());
   } else if (!errors.empty()) {
     std::printf("(clapsearch status --errors lists the %zu files that could not be indexed)\n", errors.size());
   }

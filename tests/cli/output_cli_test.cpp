@@ -89,5 +89,25 @@ TEST(OutputCli, AFileOutputAppearsWholeOrNotAtAll) {
   EXPECT_FALSE(fs::exists(dir + "/missing"));
 }
 
+TEST(OutputCli, TagsCannotDriveTheTerminalOrASpreadsheet) {
+  const std::string dir = test::temp_dir() + "/inject";
+  test::ffmpeg(dir + "/music/a.mp3", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=\"$(printf 'red\\033[31mX\\033]0;owned\\007')\"");
+  test::ffmpeg(dir + "/music/b.mp3", "-f lavfi -i \"sine=f=550:d=4\" -metadata title='=HYPERLINK(\"http://x\")' -metadata artist=-12.5");
+  const std::string db = "'" + dir + "/library.db'";
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index '" + dir + "/music' --db " + db + " --model " + tiny(), &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --db " + db, &out, &err), 0) << err;
+  EXPECT_EQ(out.find('\033'), std::string::npos) << "an escape sequence reached the terminal";
+  EXPECT_EQ(out.find('\007'), std::string::npos);
+  EXPECT_NE(out.find("red?[31mX?]0;owned?"), std::string::npos) << out;
+  ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --csv - --db " + db, &out, &err), 0) << err;
+  EXPECT_NE(out.find(",\"'=HYPERLINK(\"\"http://x\"\")\""), std::string::npos) << out;  // text, not a formula
+  EXPECT_NE(out.find(",-12.5,"), std::string::npos) << out;  // a number stays a number
+  ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --json --db " + db, &out, &err), 0) << err;
+  bool exact = false;
+  for (const auto& r : nlohmann::json::parse(out)) exact |= r["title"] == "red\033[31mX\033]0;owned\007";
+  EXPECT_TRUE(exact) << out;  // JSON keeps the exact text
+}
+
 }  // namespace
 }  // namespace clap
