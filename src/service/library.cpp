@@ -47,17 +47,15 @@ struct LibrarySnapshot::Parts {
   std::unique_ptr<search::TextSearcher> searcher;
   std::unique_ptr<Embeddings> track_embeddings;
   std::unique_ptr<search::Projection2D> map;
-  std::shared_ptr<const LibrarySnapshot> previous;  // dropped once this snapshot is loaded
 };
 
 LibrarySnapshot::LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity,
-                                 Notice note, std::shared_ptr<const LibrarySnapshot> previous)
+                                 Notice note)
     : store_(std::move(store)),
       db_path_(std::move(db_path)),
       identity_(std::move(identity)),
       note_(std::move(note)),
       parts_(std::make_unique<Parts>()) {
-  parts_->previous = std::move(previous);
   std::lock_guard lock(store_->mutex);
   generation_ = store_->store->library_generation();
 }
@@ -104,7 +102,6 @@ void LibrarySnapshot::load_all() const {
     window_index();
     text_searcher();
   }
-  parts().previous.reset();
 }
 
 const std::vector<store::Track>& LibrarySnapshot::tracks() const {
@@ -292,7 +289,7 @@ bool Library::refresh(bool force) {
   if (!force && generation == current->library_generation()) return false;
   if (!identity || !identity_.mismatch(*identity).empty())
     throw Error(db_path_ + ": the index was rebuilt with another model or settings; restart to use it");
-  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, current);
+  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note);
   next->load_all();
   {
     std::lock_guard lock(snapshot_mutex_);

@@ -86,8 +86,7 @@ struct StoreAccess;  // the store and the lock that serialises its use (library.
 // embeddings. Immutable once made; parts not loaded up front are loaded on first use.
 class LibrarySnapshot {
  public:
-  LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity, Notice note,
-                  std::shared_ptr<const LibrarySnapshot> previous = nullptr);
+  LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity, Notice note);
   ~LibrarySnapshot();
 
   // Loads every part inside one read transaction (what a server does before swapping it in).
