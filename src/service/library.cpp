@@ -388,7 +388,7 @@ Library::StateLease Library::lease_state() {
   std::unique_lock lock(states_mutex_);
   const int limit = options_.max_model_runs;
   if (free_states_.empty() && limit > 0 && states_made_ >= limit) {
-    if (options_.max_waiting > 0 && waiting_ >= options_.max_waiting)
+    if (options_.max_waiting >= 0 && waiting_ >= options_.max_waiting)
       throw Busy("busy: " + std::to_string(limit) + " model run(s) in progress and " + std::to_string(waiting_) +
                  " waiting; try again shortly");
     ++waiting_;

@@ -49,9 +49,10 @@ struct LibraryOptions {
   Notice note;        // optional notes (see above); null = silent
   Notice warn;        // warnings (text cut at the model's limit, a collapsed text tower); null = dropped
   // Model runs at once (each with its own ClapState); 0 = no limit. Callers beyond the limit
-  // wait up to model_wait_ms, then get Busy; at most max_waiting wait at once (0 = no limit).
+  // wait up to model_wait_ms, then get Busy; at most max_waiting wait at once (-1 = no limit,
+  // 0 = none: Busy at once).
   int max_model_runs = 0;
-  int max_waiting = 0;
+  int max_waiting = -1;
   int64_t model_wait_ms = 0;  // 0 = wait as long as it takes
 };
 
