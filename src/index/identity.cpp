@@ -1,6 +1,7 @@
 #include "index/identity.h"
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,6 +35,25 @@ std::string config_hash(const std::string& model_dir) {
   return h.hex_digest();
 }
 
+namespace {
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+}  // namespace
+
+void check_window_settings(double window_s, double hop_s) {
+  if (!(window_s >= kMinWindowSeconds))
+    throw Error("--window " + number_text(window_s) + " s: at least " + number_text(kMinWindowSeconds) + " s");
+  if (!(hop_s >= kMinHopSeconds))
+    throw Error("--hop " + number_text(hop_s) + " s: at least " + number_text(kMinHopSeconds) +
+                " s (every window is one model run: a 0.5 s hop already makes 10 times the default work)");
+  if (hop_s > window_s + 1e-9)
+    throw Error("--hop " + number_text(hop_s) + " s is longer than --window " + number_text(window_s) +
+                " s: audio between windows would be left out");
+}
+
 ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db) {
   ModelSpec m;
   m.resolved = resolved;
@@ -45,7 +65,9 @@ ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, do
     features = FeatureConfig::from_json_file((dir / "preprocessor_config.json").string());
   m.sample_rate = features.sampling_rate;
   m.max_samples = features.nb_max_samples;
-  if (!(window_s > 0) || !(hop_s > 0)) throw Error("--window and --hop must be positive");
+  check_window_settings(window_s, hop_s);
+  if (!(silence_db >= -200 && silence_db <= 0))
+    throw Error("--silence-db " + number_text(silence_db) + ": must be between -200 and 0 dBFS");
   const double max_s = double(m.max_samples) / m.sample_rate;
   if (std::llround(window_s * m.sample_rate) > m.max_samples)
     throw Error("--window " + std::to_string(window_s) + " s is longer than the model's input (" + std::to_string(max_s) +

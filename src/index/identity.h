@@ -22,6 +22,13 @@ std::string config_hash(const std::string& model_dir);
 
 // Reads config.json / preprocessor_config.json of `resolved.dir` and fills the identity.
 // Throws clap::Error when a window is longer than the model's input, or hop/window <= 0.
+// Bounds on the window settings, so that no setting makes unbounded work (a 0.0001 s hop would
+// mean 300,000 model runs per 30 s of audio): window >= 1 s, 0.5 s <= hop <= window. Throws
+// clap::Error naming the option. The index, `like --chunk/--hop` and the server all check here.
+inline constexpr double kMinWindowSeconds = 1.0;
+inline constexpr double kMinHopSeconds = 0.5;
+void check_window_settings(double window_s, double hop_s);
+
 ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db);
 
 // The spec to resolve again a model recorded in an index: "org/name@revision" for hub

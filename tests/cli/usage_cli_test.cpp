@@ -41,5 +41,25 @@ TEST(UsageCli, UsageErrorsExitTwoWithAShortMessage) {
   EXPECT_EQ(run("search x", &err), 1);  // a valid command line whose run fails: 1
 }
 
+TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
+  const std::string dir = test::temp_dir() + "/bounded";
+  const std::string file = test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=30\"");
+  const std::string model = "'" + test::case_dir("tiny-unfused") + "'";
+  std::string out, err;
+  const std::string index = "'" + test::cli_path() + "' index '" + dir + "/music' --db '" + dir + "/library.db' --model " + model;
+  EXPECT_EQ(test::run_command(index + " --hop 0.0001", &out, &err), 1);
+  EXPECT_NE(err.find("--hop 0.0001 s: at least 0.5 s"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(index + " --window 0.2 --hop 0.2", &out, &err), 1);
+  EXPECT_NE(err.find("--window 0.2 s: at least 1 s"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(index + " --silence-db 20", &out, &err), 1);
+  EXPECT_NE(err.find("--silence-db 20: must be between -200 and 0"), std::string::npos) << err;
+  // Nothing was recorded: a normal run afterwards indexes with the defaults.
+  ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
+  EXPECT_EQ(test::run_command("'" + test::cli_path() + "' like '" + file + "' --hop 0.1 --db '" + dir + "/library.db'", &out, &err), 1);
+  EXPECT_NE(err.find("--hop 0.1 s: at least 0.5 s"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command("'" + test::cli_path() + "' like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 1);
+  EXPECT_NE(err.find("--chunk 0.5 s: at least 1 s"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace clap
