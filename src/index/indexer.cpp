@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -533,9 +534,32 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   for (const FileState& s : states) by_path.emplace(s.path, &s);
   std::unordered_set<int64_t> seen;
   std::vector<Job> jobs;
+  // A path the index does not know may still be a file it holds under another path (a
+  // symlinked root, a hard link): the same device and inode as a stored path that still exists.
+  // It is one track, not two. The stored paths are stat'ed once, and only when a new path shows up.
+  std::map<std::pair<uint64_t, uint64_t>, const FileState*> by_inode;
+  bool inodes_read = false;
+  auto same_file_as_stored = [&](const CrawledFile& f) -> const FileState* {
+    if (!inodes_read) {
+      for (const FileState& s : states) {
+        struct stat st {};
+        if (::stat(s.path.c_str(), &st) == 0) by_inode.emplace(std::make_pair(uint64_t(st.st_dev), uint64_t(st.st_ino)), &s);
+      }
+      inodes_read = true;
+    }
+    auto it = by_inode.find({f.device, f.inode});
+    return it == by_inode.end() ? nullptr : it->second;
+  };
   for (const CrawledFile& f : crawled.files) {
     auto it = by_path.find(f.path);
     if (it == by_path.end()) {
+      if (const FileState* same = same_file_as_stored(f)) {
+        seen.insert(same->id);
+        ++sum.unchanged;
+        if (same->status == TrackStatus::Ok) ++sum.ok_files;
+        sum.warnings.push_back({f.path, "the same file as the indexed " + same->path + " (kept once)"});
+        continue;
+      }
       jobs.push_back({&f, true});
       continue;
     }

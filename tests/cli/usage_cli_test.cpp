@@ -3,6 +3,9 @@
 // error exits 2 (a run that fails on its input exits 1).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
 #include "support/golden.h"
 
 namespace clap {
@@ -59,6 +62,33 @@ TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
   EXPECT_NE(err.find("--hop 0.1 s: at least 0.5 s"), std::string::npos) << err;
   EXPECT_EQ(test::run_command("'" + test::cli_path() + "' like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 1);
   EXPECT_NE(err.find("--chunk 0.5 s: at least 1 s"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace clap
+
+namespace clap {
+namespace {
+
+TEST(IndexSameFile, AFolderReachedThroughASymlinkIsIndexedOnce) {
+  const std::string dir = test::temp_dir() + "/samefile";
+  test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=3\"");
+  test::ffmpeg(dir + "/music/sub/b.wav", "-f lavfi -i \"sine=f=660:d=3\"");
+  std::filesystem::create_directory_symlink(dir + "/music", dir + "/link");
+  const std::string cli = "'" + test::cli_path() + "'", db = " --db '" + dir + "/library.db'";
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli + " index '" + dir + "/music'" + db + " --model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0)
+      << err;
+  ASSERT_EQ(test::run_command(cli + " index '" + dir + "/link'" + db + " --json", &out, &err), 0) << err;
+  const auto summary = nlohmann::json::parse(out);
+  EXPECT_EQ(summary["indexed"], 0) << out;
+  EXPECT_NE(err.find("the same file as the indexed"), std::string::npos) << err;
+  ASSERT_EQ(test::run_command(cli + " status --json" + db, &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
+  // Both roots in one run: once as well.
+  ASSERT_EQ(test::run_command(cli + " index '" + dir + "/music' '" + dir + "/link'" + db + " --json", &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(cli + " status --json" + db, &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
 }
 
 }  // namespace
