@@ -6,6 +6,7 @@
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <omp.h>
 #include <unistd.h>
@@ -29,7 +30,57 @@ namespace clap::search {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'L', 'A', 'P', 'V', 'I', 'D', 'X'};
-constexpr uint32_t kFormat = 1;
+constexpr uint32_t kFormat = 2;  // 2: a checksum of the FAISS payload after it (format 1 files are rebuilt)
+constexpr char kTrailerMagic[8] = {'C', 'L', 'A', 'P', 'S', 'U', 'M', '1'};
+
+// A 64-bit checksum of a byte stream, independent of how the stream is cut into pieces: catches
+// a damaged file (bit flips, truncation) before FAISS parses it. Not cryptographic.
+class Checksum {
+ public:
+  void update(const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    total_ += n;
+    while (n > 0 && fill_ > 0 && fill_ < 8) {
+      buf_[fill_++] = *p++;
+      --n;
+      if (fill_ == 8) word(buf_), fill_ = 0;
+    }
+    for (; n >= 8; p += 8, n -= 8) word(p);
+    while (n-- > 0) buf_[fill_++] = *p++;
+  }
+  uint64_t finish() {
+    uint64_t tail = 0;
+    std::memcpy(&tail, buf_, fill_);
+    uint64_t h = h_ ^ (tail * 0x9E3779B97F4A7C15ULL) ^ total_;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    return h;
+  }
+
+ private:
+  void word(const unsigned char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h_ = (h_ ^ (w * 0x87C37B91114253D5ULL));
+    h_ = ((h_ << 31) | (h_ >> 33)) * 0x4CF5AD432745937FULL;
+  }
+  uint64_t h_ = 0x243F6A8885A308D3ULL, total_ = 0;
+  unsigned char buf_[8] = {};
+  size_t fill_ = 0;
+};
+
+// FAISS writes through this: to the file, and into the checksum.
+struct ChecksumWriter : faiss::IOWriter {
+  FILE* f;
+  Checksum sum;
+  explicit ChecksumWriter(FILE* file) : f(file) {}
+  size_t operator()(const void* ptr, size_t size, size_t nitems) override {
+    const size_t done = std::fwrite(ptr, size, nitems, f);
+    sum.update(ptr, size * done);
+    return done;
+  }
+};
 
 // FAISS's HNSW insertion is parallel and its graph depends on which thread links first; one
 // thread makes the build reproducible. Restores the caller's thread count on exit.
@@ -396,11 +447,15 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
     std::fwrite(&format, sizeof format, 1, f.get());
     std::fwrite(&len, sizeof len, 1, f.get());
     std::fwrite(header.data(), 1, header.size(), f.get());
+    ChecksumWriter writer(f.get());
     try {
-      faiss::write_index(index_.get(), f.get());
+      faiss::write_index(index_.get(), &writer);
     } catch (const faiss::FaissException& e) {
       throw Error("cannot write vector index " + tmp + ": " + e.what());
     }
+    const uint64_t sum = writer.sum.finish();
+    std::fwrite(&sum, sizeof sum, 1, f.get());
+    std::fwrite(kTrailerMagic, 1, sizeof kTrailerMagic, f.get());
     if (std::fflush(f.get()) != 0 || std::ferror(f.get()) || ::fsync(::fileno(f.get())) != 0)
       throw Error("cannot write vector index " + tmp + ": " + std::strerror(errno));
     FILE* raw = f.release();
@@ -471,6 +526,28 @@ VectorIndex VectorIndex::load(const std::string& path) {
   IndexHeader h;
   std::string why;
   if (!read_header_from(f.get(), &h, &why)) throw Error("vector index " + path + ": " + why);
+  // The payload must match the checksum written after it before FAISS reads a byte of it.
+  const long start = std::ftell(f.get());
+  if (start < 0 || std::fseek(f.get(), 0, SEEK_END) != 0) throw Error("vector index " + path + ": cannot seek");
+  const long end = std::ftell(f.get());
+  if (end - start < 16) throw Error("vector index " + path + ": truncated");
+  const long payload = end - start - 16;
+  std::fseek(f.get(), start, SEEK_SET);
+  Checksum sum;
+  std::vector<unsigned char> buf(1 << 20);
+  for (long left = payload; left > 0;) {
+    const size_t want = static_cast<size_t>(std::min<long>(left, static_cast<long>(buf.size())));
+    if (std::fread(buf.data(), 1, want, f.get()) != want) throw Error("vector index " + path + ": truncated");
+    sum.update(buf.data(), want);
+    left -= static_cast<long>(want);
+  }
+  uint64_t stored = 0;
+  char trailer[8];
+  if (std::fread(&stored, sizeof stored, 1, f.get()) != 1 || std::fread(trailer, 1, 8, f.get()) != 8 ||
+      std::memcmp(trailer, kTrailerMagic, 8) != 0)
+    throw Error("vector index " + path + ": no checksum trailer (damaged or truncated)");
+  if (stored != sum.finish()) throw Error("vector index " + path + ": checksum mismatch (the file is damaged)");
+  std::fseek(f.get(), start, SEEK_SET);
   VectorIndex out;
   try {
     out.index_.reset(faiss::read_index(f.get()));

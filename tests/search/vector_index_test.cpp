@@ -369,6 +369,36 @@ TEST(VectorIndexUpdate, AnIvfIndexKeepsItsCentroidsUntilTheLibraryGrowsSeveralFo
   EXPECT_FALSE(exact.update(b, small));
 }
 
+TEST_F(VectorIndexFile, ABitFlippedOrTruncatedIndexIsNeverTrusted) {
+  for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf}) {
+    VectorIndexOptions o;
+    o.kind = kind;
+    LoadInfo info;
+    const VectorIndex fresh = VectorIndex::load_or_build(path, 5, provider, o, &info);
+    const auto size = std::filesystem::file_size(path);
+    {  // one bit flipped in the middle of the vectors
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(static_cast<std::streamoff>(size / 2));
+      char c = 0;
+      f.read(&c, 1);
+      c = static_cast<char>(c ^ 0x10);
+      f.seekp(static_cast<std::streamoff>(size / 2));
+      f.write(&c, 1);
+    }
+    EXPECT_THROW(VectorIndex::load(path), Error);
+    const VectorIndex again = VectorIndex::load_or_build(path, 5, provider, o, &info);
+    EXPECT_TRUE(info.rebuilt) << index_kind_name(kind);
+    EXPECT_NE(info.reason.find("checksum mismatch"), std::string::npos) << info.reason;
+    const auto q = random_unit(4, 16, 31);
+    EXPECT_EQ(again.search(4, q.data(), 5).ids, fresh.search(4, q.data(), 5).ids);
+    std::filesystem::resize_file(path, size - 100);  // truncated
+    VectorIndex::load_or_build(path, 5, provider, o, &info);
+    EXPECT_TRUE(info.rebuilt);
+    EXPECT_NE(info.reason.find("unreadable"), std::string::npos) << info.reason;
+    std::filesystem::remove(path);
+  }
+}
+
 TEST_F(VectorIndexFile, CorruptOrForeignFilesAreRebuilt) {
   { std::ofstream(path) << "not an index"; }
   LoadInfo info;
