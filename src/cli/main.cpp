@@ -1,14 +1,14 @@
 // clapsearch command line: parses arguments and dispatches to one file per subcommand.
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
-#include <utility>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <utility>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
   clap::cli::add_eval_command(app, action);
   clap::cli::add_serve_command(app, action);
   const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
-  const bool known = std::any_of(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->check_name(argv[1]); });
-  if (argc > 1 && argv[1][0] != '-' && !known) {
+  const bool named = argc > 1 && argv[1][0] != '-';
+  if (named && std::none_of(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->check_name(argv[1]); })) {
     std::string names;
     for (const CLI::App* sub : commands) names += (names.empty() ? "" : ", ") + sub->get_name();
     std::fprintf(stderr, "clapsearch: error: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());

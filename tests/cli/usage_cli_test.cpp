@@ -32,6 +32,8 @@ TEST(UsageCli, NonFiniteNumbersAreRefusedInEveryCommand) {
 
 TEST(UsageCli, UsageErrorsExitTwoWithAShortMessage) {
   std::string err;
+  std::string out;
+  EXPECT_EQ(test::run_command("'" + test::cli_path() + "'", &out, &err), 2) << err;  // no command at all
   EXPECT_EQ(run("frobnicate", &err), 2);
   EXPECT_NE(err.find("unknown command 'frobnicate'"), std::string::npos) << err;
   EXPECT_EQ(run("search x -k -3", &err), 2);
