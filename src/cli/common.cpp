@@ -266,7 +266,11 @@ OutputFile::OutputFile(const std::string& path) {
   if (special) {  // a device or a pipe: no temporary file beside it
     f_ = std::fopen(path.c_str(), "w");
   } else {
-    temp_ = path + ".tmp." + std::to_string(::getpid());
+    // Through a symlink, the file it points to is replaced (not the link).
+    std::error_code ec;
+    const fs::path target = fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
+    target_ = ec ? path : target.string();
+    temp_ = target_ + ".tmp." + std::to_string(::getpid());
     f_ = std::fopen(temp_.c_str(), "w");
   }
   if (!f_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
@@ -296,7 +300,7 @@ void OutputFile::commit() {
   f_ = nullptr;
   if (failed_) fail(error_);
   if (!temp_.empty()) {
-    if (std::rename(temp_.c_str(), path_.c_str()) != 0) fail(errno);
+    if (std::rename(temp_.c_str(), target_.c_str()) != 0) fail(errno);
     temp_.clear();
   }
 }

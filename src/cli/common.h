@@ -102,7 +102,7 @@ class OutputFile {
 
  private:
   std::FILE* f_ = nullptr;
-  std::string path_, temp_;
+  std::string path_, target_, temp_;  // as given; the file replaced (a symlink's target); the temporary
   bool failed_ = false;
   int error_ = 0;
 };

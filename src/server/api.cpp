@@ -428,7 +428,8 @@ void Api::install(httplib::Server& http) {
     const auto snap = lib_.snapshot();
     const store::Track& t = track_of(*snap, req.matches[1]);
     // Only the path the index holds for this id is ever opened.
-    const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: if the path has become a FIFO, open must not wait for a writer.
+    const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw HttpError{404, "audio unavailable", t.path + ": " + std::strerror(errno)};
     auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
       ::close(*f);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -76,6 +77,17 @@ TEST(OutputCli, AFileOutputAppearsWholeOrNotAtAll) {
   size_t entries = 0;
   for (const auto& e : fs::directory_iterator(dir)) entries += e.is_regular_file();
   EXPECT_EQ(entries, 2u);  // no temporary file left behind
+  // Through a symlink, the file it points to gets the output and the link stays a link.
+  fs::create_symlink(dir + "/e.jsonl", dir + "/latest.jsonl");
+  ASSERT_EQ(test::run_command(cli() + " embed --model " + tiny() + " --text a --text b --output " + dir + "/latest.jsonl", &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(fs::is_symlink(dir + "/latest.jsonl"));
+  std::ifstream written(dir + "/e.jsonl");
+  size_t lines = 0;
+  for (std::string line; std::getline(written, line);) ++lines;
+  EXPECT_EQ(lines, 2u);
+  fs::remove(dir + "/latest.jsonl");
   // A run that fails before its output is complete leaves the old file as it was.
   fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec);  // cannot create the temporary file
   const bool root = ::geteuid() == 0;
