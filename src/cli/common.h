@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/output_file.h"
 #include "service/library.h"
 #include "service/records.h"
 
@@ -18,6 +19,7 @@ namespace clap::cli {
 using service::ojson;  // fields stay in the order written
 using service::json_float;
 using service::json_num;
+using service::csv_field;
 
 // --- options every index-reading command takes ------------------------------------------------
 
@@ -84,29 +86,6 @@ class Table {
 size_t display_width(const std::string& utf8);
 
 // CSV output: to `path`, or stdout when path is "-".
-// Where a command writes a result: stdout ("-" or empty) or a file. A regular file is written
-// under a temporary name beside it and renamed over the target only when every write, the
-// flush and the close succeeded, so a failed run (full disk, I/O error, Ctrl-C) never leaves a
-// plausible-looking partial file. Devices and pipes (/dev/stdout, a FIFO) are written in place.
-class OutputFile {
- public:
-  explicit OutputFile(const std::string& path);
-  ~OutputFile();  // without commit(): the temporary file is removed
-  OutputFile(const OutputFile&) = delete;
-  OutputFile& operator=(const OutputFile&) = delete;
-  void write(const void* data, size_t n);
-  void write(const std::string& s) { write(s.data(), s.size()); }
-  // Flushes, closes and renames into place; throws clap::Error naming the file and the reason.
-  void commit();
-  const std::string& name() const { return path_; }  // "standard output" for stdout
-
- private:
-  std::FILE* f_ = nullptr;
-  std::string path_, target_, temp_;  // as given; the file replaced (a symlink's target); the temporary
-  bool failed_ = false;
-  int error_ = 0;
-};
-
 class CsvOut {
  public:
   explicit CsvOut(const std::string& path);
@@ -116,9 +95,6 @@ class CsvOut {
  private:
   OutputFile out_;
 };
-// A CSV cell (RFC 4180 quoting). A text that a spreadsheet would run as a formula (starting
-// with = + - @, a tab or CR, and not a number) is written with a leading apostrophe.
-std::string csv_field(const std::string& s);
 // Text for the terminal: control characters (C0, DEL, C1; escape sequences included) shown as
 // '?', so a tag or file name cannot drive the terminal. JSON output keeps the exact text.
 std::string terminal_text(const std::string& s);

@@ -43,14 +43,14 @@ std::string number_text(double v) {
 }
 }  // namespace
 
-void check_window_settings(double window_s, double hop_s) {
+void check_window_settings(double window_s, double hop_s, const std::string& window_option) {
   if (!(window_s >= kMinWindowSeconds))
-    throw Error("--window " + number_text(window_s) + " s: at least " + number_text(kMinWindowSeconds) + " s");
+    throw Error(window_option + " " + number_text(window_s) + " s: at least " + number_text(kMinWindowSeconds) + " s");
   if (!(hop_s >= kMinHopSeconds))
     throw Error("--hop " + number_text(hop_s) + " s: at least " + number_text(kMinHopSeconds) +
                 " s (every window is one model run: a 0.5 s hop already makes 10 times the default work)");
   if (hop_s > window_s + 1e-9)
-    throw Error("--hop " + number_text(hop_s) + " s is longer than --window " + number_text(window_s) +
+    throw Error("--hop " + number_text(hop_s) + " s is longer than " + window_option + " " + number_text(window_s) +
                 " s: audio between windows would be left out");
 }
 

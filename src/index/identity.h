@@ -27,7 +27,8 @@ std::string config_hash(const std::string& model_dir);
 // clap::Error naming the option. The index, `like --chunk/--hop` and the server all check here.
 inline constexpr double kMinWindowSeconds = 1.0;
 inline constexpr double kMinHopSeconds = 0.5;
-void check_window_settings(double window_s, double hop_s);
+// `window_option` names the window's option in messages (`like` calls it --chunk).
+void check_window_settings(double window_s, double hop_s, const std::string& window_option = "--window");
 
 ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db);
 

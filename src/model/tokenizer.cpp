@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace clap {
 
@@ -43,59 +44,6 @@ void append_utf8(std::string& out, uint32_t cp) {
     out += char(0x80 | ((cp >> 6) & 0x3F));
     out += char(0x80 | (cp & 0x3F));
   }
-}
-
-// Replaces every maximal invalid subpart by U+FFFD (Unicode "best practice", which is what
-// Python's bytes.decode("utf-8", errors="replace") does). Returns false if nothing changed.
-bool sanitize_utf8(std::string_view in, std::string& out) {
-  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
-  const size_t n = in.size();
-  size_t i = 0;
-  // Fast path: scan until the first invalid byte.
-  auto valid_at = [&](size_t pos, size_t& len) -> bool {
-    unsigned char b = s[pos];
-    if (b < 0x80) {
-      len = 1;
-      return true;
-    }
-    int need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-      need = 1;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      need = 2;
-      if (b == 0xE0) lo = 0xA0;
-      if (b == 0xED) hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      need = 3;
-      if (b == 0xF0) lo = 0x90;
-      if (b == 0xF4) hi = 0x8F;
-    } else {
-      len = 1;  // 80..BF, C0, C1, F5..FF: never valid, one replacement each
-      return false;
-    }
-    size_t k = 1;
-    for (; k <= size_t(need); ++k) {
-      if (pos + k >= n) break;
-      unsigned char c = s[pos + k];
-      if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) break;
-    }
-    len = k;  // bytes of the (possibly partial) sequence
-    return k == size_t(need) + 1;
-  };
-  size_t len = 0;
-  while (i < n && valid_at(i, len)) i += len;
-  if (i == n) return false;
-  out.assign(in.data(), i);
-  while (i < n) {
-    if (valid_at(i, len)) {
-      out.append(in.data() + i, len);
-    } else {
-      out += "\xEF\xBF\xBD";
-    }
-    i += len;
-  }
-  return true;
 }
 
 // Decodes the code point ending at `end` (exclusive) of valid UTF-8; sets its start.

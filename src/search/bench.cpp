@@ -44,13 +44,6 @@ void normalise(float* x, int d) {
   for (int j = 0; j < d; ++j) x[j] = static_cast<float>(x[j] * inv);
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(std::min<double>(v.size() - 1, std::ceil(p * v.size()) - 1));
-  return v[i];
-}
-
 // Times single queries; returns per-query results for recall.
 IndexBenchResult time_queries(const VectorIndex& index, const std::vector<float>& queries, int64_t nq, int64_t k,
                               int warmup, const SearchParams& params, std::vector<int64_t>* ids) {
@@ -205,6 +198,13 @@ SearchBenchResult run_index_bench(const Embeddings& vectors, int64_t n_queries, 
     }
   }
   return res;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = static_cast<size_t>(std::min<double>(v.size() - 1, std::ceil(p * v.size()) - 1));
+  return v[i];
 }
 
 }  // namespace clap::search

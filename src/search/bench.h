@@ -71,6 +71,9 @@ SearchBenchResult run_vector_bench(int64_t n_vectors, int dim, int64_t n_queries
 SearchBenchResult run_index_bench(const Embeddings& vectors, int64_t n_queries, const float* queries, int64_t k,
                                   const VectorBenchOptions& options = {});
 
+// The p-quantile (0..1) of latencies: the smallest value with at least p of them at or below it.
+double percentile(std::vector<double> values, double p);
+
 // The synthetic data itself (n × dim, row-major, unit rows), for tests and other benchmarks.
 // stream 0 = the library, stream 1 = queries (one window from each of n fresh tracks). Row i
 // depends only on (data, stream, i): any prefix of a larger set is the smaller set.

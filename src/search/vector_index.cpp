@@ -9,7 +9,6 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,6 +22,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/output_file.h"
 #include "search/kernels.h"
 #include "search/topk.h"
 
@@ -72,13 +72,13 @@ class Checksum {
 
 // FAISS writes through this: to the file, and into the checksum.
 struct ChecksumWriter : faiss::IOWriter {
-  FILE* f;
+  OutputFile& out;
   Checksum sum;
-  explicit ChecksumWriter(FILE* file) : f(file) {}
+  explicit ChecksumWriter(OutputFile& file) : out(file) {}
   size_t operator()(const void* ptr, size_t size, size_t nitems) override {
-    const size_t done = std::fwrite(ptr, size, nitems, f);
-    sum.update(ptr, size * done);
-    return done;
+    out.write(ptr, size * nitems);  // a failed write is reported by commit()
+    sum.update(ptr, size * nitems);
+    return nitems;
   }
 };
 
@@ -438,34 +438,23 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
   h["trained_n"] = trained_n_;
   const std::string header = h.dump();
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // Written beside `path` and renamed over it only when complete (core/output_file.h).
+  OutputFile f(path);
+  const uint32_t format = kFormat, len = static_cast<uint32_t>(header.size());
+  f.write(kMagic, sizeof kMagic);
+  f.write(&format, sizeof format);
+  f.write(&len, sizeof len);
+  f.write(header);
+  ChecksumWriter writer(f);
   try {
-    File f(std::fopen(tmp.c_str(), "wb"));
-    if (!f) throw Error("cannot write vector index " + tmp + ": " + std::strerror(errno));
-    const uint32_t format = kFormat, len = static_cast<uint32_t>(header.size());
-    std::fwrite(kMagic, 1, sizeof kMagic, f.get());
-    std::fwrite(&format, sizeof format, 1, f.get());
-    std::fwrite(&len, sizeof len, 1, f.get());
-    std::fwrite(header.data(), 1, header.size(), f.get());
-    ChecksumWriter writer(f.get());
-    try {
-      faiss::write_index(index_.get(), &writer);
-    } catch (const faiss::FaissException& e) {
-      throw Error("cannot write vector index " + tmp + ": " + e.what());
-    }
-    const uint64_t sum = writer.sum.finish();
-    std::fwrite(&sum, sizeof sum, 1, f.get());
-    std::fwrite(kTrailerMagic, 1, sizeof kTrailerMagic, f.get());
-    if (std::fflush(f.get()) != 0 || std::ferror(f.get()) || ::fsync(::fileno(f.get())) != 0)
-      throw Error("cannot write vector index " + tmp + ": " + std::strerror(errno));
-    FILE* raw = f.release();
-    if (std::fclose(raw) != 0) throw Error("cannot write vector index " + tmp + ": " + std::strerror(errno));
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-      throw Error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
+    faiss::write_index(index_.get(), &writer);
+  } catch (const faiss::FaissException& e) {
+    throw Error("cannot write vector index " + path + ": " + e.what());
   }
+  const uint64_t sum = writer.sum.finish();
+  f.write(&sum, sizeof sum);
+  f.write(kTrailerMagic, sizeof kTrailerMagic);
+  f.commit();
 }
 
 namespace {

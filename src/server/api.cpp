@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "server/assets.h"
 #include "service/queries.h"
 #include "service/records.h"
@@ -41,36 +42,6 @@ std::string dump(const ojson& j) { return service::json_text(j); }
 
 void send(httplib::Response& res, const ojson& j) { res.set_content(dump(j), "application/json; charset=utf-8"); }
 
-// Well-formed UTF-8 without NUL (no overlong forms, surrogates or code points past U+10FFFF).
-bool valid_utf8(const std::string& s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c == 0) return false;
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return false;
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
 // --- parameters ------------------------------------------------------------------------------
 
 constexpr size_t kMaxTextBytes = 2000;
@@ -78,7 +49,7 @@ constexpr size_t kMaxTextBytes = 2000;
 std::string text_value(const std::string& name, const std::string& v) {
   if (v.size() > kMaxTextBytes)
     throw HttpError{400, "bad parameter", name + ": longer than " + std::to_string(kMaxTextBytes) + " bytes"};
-  if (v.find('\0') != std::string::npos || !valid_utf8(v))
+  if (v.find('\0') != std::string::npos || !is_valid_utf8(v))
     throw HttpError{400, "bad parameter", name + ": not valid UTF-8 text"};
   if (v.find_first_not_of(" \t\r\n") == std::string::npos) throw HttpError{400, "bad parameter", name + ": empty"};
   return v;
@@ -191,13 +162,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string csv_cell(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 std::string mime_of(const std::string& path) {
   static const std::map<std::string, std::string> types = {
       {".mp3", "audio/mpeg"}, {".flac", "audio/flac"}, {".ogg", "audio/ogg"},   {".oga", "audio/ogg"},
@@ -242,7 +206,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 std::string upload_name(const std::string& given) {
   std::string name = fs::path(given).filename().string();
-  if (name.empty() || !valid_utf8(name) || name.size() > 200) name = "upload";
+  if (name.empty() || !is_valid_utf8(name) || name.size() > 200) name = "upload";
   return name;
 }
 
@@ -558,11 +522,12 @@ void Api::install(httplib::Server& http) {
         chunks = service::file_query_chunks(lib_, file.path(), 0, 0, options_.max_query_seconds);
       } catch (const service::Busy&) {
         throw;
+      } catch (const service::UndecodableAudio& e) {
+        throw HttpError{415, "not audio", replace_all(e.what(), file.path(), name)};
+      } catch (const service::AudioTooLong& e) {
+        throw HttpError{413, "query too long", replace_all(e.what(), file.path(), name)};
       } catch (const Error& e) {
-        const std::string why = replace_all(e.what(), file.path(), name);
-        if (why.find("cannot decode") != std::string::npos) throw HttpError{415, "not audio", why};
-        if (why.find("longer than") != std::string::npos) throw HttpError{413, "query too long", why};
-        throw HttpError{400, "cannot use the query audio", why};
+        throw HttpError{400, "cannot use the query audio", replace_all(e.what(), file.path(), name)};
       }
       const double duration = chunks.size() ? chunks.ends.back() : 0;
       query = {{"name", name}, {"track_id", -1}, {"duration_s", json_num(duration)}};
@@ -644,7 +609,7 @@ void Api::install(httplib::Server& http) {
     for (const auto& r : rows) {
       const store::Track* t = snap->track(r.track_id);
       using service::json_float;
-      csv += std::to_string(r.track_id) + "," + csv_cell(t ? t->path : "") + "," + csv_cell(texts[r.query]) + "," +
+      csv += std::to_string(r.track_id) + "," + service::csv_field(t ? t->path : "") + "," + service::csv_field(texts[r.query]) + "," +
              json_float(float(r.stats.mean)) + "," + json_float(float(r.stats.max)) + "," + json_float(float(r.stats.min)) +
              "," + json_float(float(r.stats.std)) + "," + std::to_string(r.stats.n_windows) + "," +
              json_float(float(r.stats.best_start)) + "," + json_float(float(r.stats.best_end)) + "," +

@@ -128,13 +128,6 @@ std::string wav_clip(double seconds) {
   return out;
 }
 
-double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())) - 1));
-  return v[i];
-}
-
 // `clients` connections send requests made by `request(client, i)` until `seconds` pass.
 LoadLevel drive(const std::string& kind, int port, int clients, double seconds,
                 const std::function<httplib::Result(httplib::Client&, int, int64_t)>& request) {
@@ -168,9 +161,9 @@ LoadLevel drive(const std::string& kind, int port, int clients, double seconds,
   l.requests = static_cast<int64_t>(latencies.size());
   l.errors = errors;
   l.per_second = static_cast<double>(latencies.size()) / elapsed;
-  l.p50_ms = percentile(latencies, 0.50);
-  l.p99_ms = percentile(latencies, 0.99);
-  l.max_ms = latencies.empty() ? 0 : latencies.back();
+  l.p50_ms = search::percentile(latencies, 0.50);
+  l.p99_ms = search::percentile(latencies, 0.99);
+  l.max_ms = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
   return l;
 }
 

@@ -52,8 +52,8 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
       samples.insert(samples.end(), x, x + n);
     });
   } catch (const Error& e) {
-    if (too_long) throw Error(path + ": longer than the " + fixed(s.max_duration_s, 0) + " s a query may last");
-    throw Error(std::string("cannot decode the query audio: ") + e.what());
+    if (too_long) throw AudioTooLong(path + ": longer than the " + fixed(s.max_duration_s, 0) + " s a query may last");
+    throw UndecodableAudio(std::string("cannot decode the query audio: ") + e.what());
   }
   FileWindows fw;
   fw.path = path;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "model/clap.h"
 
 namespace clap::service {
@@ -32,8 +33,19 @@ struct WindowSettings {
 // input (max_samples), before anything is decoded or loaded.
 void check_window_length(double window_s, int rate, int64_t max_samples);
 
-// Throws clap::Error: no such file, a folder, undecodable ("cannot decode the query audio: ..."),
-// window longer than the model's input, silent throughout.
+// The refusals of embed_file_windows a front end answers apart (the server: 415 and 413).
+class UndecodableAudio : public Error {
+ public:
+  using Error::Error;
+};
+class AudioTooLong : public Error {
+ public:
+  using Error::Error;
+};
+
+// Throws clap::Error: no such file, a folder, window longer than the model's input, silent
+// throughout; UndecodableAudio ("cannot decode the query audio: ..."); AudioTooLong (over
+// settings.max_duration_s).
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
                                const WindowSettings& settings);
 

@@ -537,13 +537,7 @@ FileWindows Library::embed_file(const std::string& path, double window_s, double
   ws.window_s = window_s > 0 ? window_s : identity_.window_s;
   ws.hop_s = hop_s > 0 ? hop_s : identity_.hop_s;
   check_window_length(ws.window_s, s.sample_rate, s.max_samples);
-  try {
-    index::check_window_settings(ws.window_s, ws.hop_s);
-  } catch (const Error& e) {  // the query's options are --chunk/--hop
-    std::string m = e.what();
-    for (size_t at = m.find("--window"); at != std::string::npos; at = m.find("--window")) m.replace(at, 8, "--chunk");
-    throw Error(m);
-  }
+  index::check_window_settings(ws.window_s, ws.hop_s, "--chunk");  // a query's windows are its chunks
   ws.silence_db = identity_.silence_db;
   ws.max_duration_s = max_duration_s;
   const ClapModel& m = model();

@@ -29,6 +29,22 @@ double json_num(double v) {
   return std::strtod(json_float(static_cast<float>(v)).c_str(), nullptr);
 }
 
+std::string csv_field(const std::string& raw) {
+  std::string s = raw;
+  if (!s.empty() && std::string("=+-@\t\r").find(s[0]) != std::string::npos) {
+    char* end = nullptr;
+    std::strtod(s.c_str(), &end);
+    if (*end != '\0' || s.size() == 1) s.insert(s.begin(), '\'');  // text, not a number: never a formula
+  }
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
 ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& r, size_t rank, const std::string* query) {
   const store::Track* t = snap.track(r.track_id);
   ojson j;

@@ -26,6 +26,10 @@ std::string json_text(const nlohmann::json& j, int indent = -1);
 std::string json_float(float v);  // shortest text that round-trips a float32 ("null" when not finite)
 double json_num(double v);        // v rounded to the float32 that json_float prints
 
+// A CSV cell (RFC 4180 quoting). A text that a spreadsheet would run as a formula (starting
+// with = + - @, a tab or CR, and not a number) is written with a leading apostrophe.
+std::string csv_field(const std::string& s);
+
 // A text-search result: rank, path, track_id, score, label, best_start, best_end, mean, max,
 // n_windows, artist, title, labels (query first when given).
 ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& r, size_t rank,

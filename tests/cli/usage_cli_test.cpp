@@ -13,7 +13,7 @@ namespace {
 
 int run(const std::string& args, std::string* err) {
   std::string out;
-  return test::run_command("'" + test::cli_path() + "' " + args + " --db /nonexistent/library.db", &out, err);
+  return test::run_command(test::quoted(test::cli_path()) + " " + args + " --db /nonexistent/library.db", &out, err);
 }
 
 TEST(UsageCli, NonFiniteNumbersAreRefusedInEveryCommand) {
@@ -33,7 +33,7 @@ TEST(UsageCli, NonFiniteNumbersAreRefusedInEveryCommand) {
 TEST(UsageCli, UsageErrorsExitTwoWithAShortMessage) {
   std::string err;
   std::string out;
-  EXPECT_EQ(test::run_command("'" + test::cli_path() + "'", &out, &err), 2) << err;  // no command at all
+  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()), &out, &err), 2) << err;  // no command at all
   EXPECT_EQ(run("frobnicate", &err), 2);
   EXPECT_NE(err.find("unknown command 'frobnicate'"), std::string::npos) << err;
   EXPECT_EQ(run("search x -k -3", &err), 2);
@@ -49,9 +49,9 @@ TEST(UsageCli, UsageErrorsExitTwoWithAShortMessage) {
 TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
   const std::string dir = test::temp_dir() + "/bounded";
   const std::string file = test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=30\"");
-  const std::string model = "'" + test::case_dir("tiny-unfused") + "'";
+  const std::string model = test::quoted(test::case_dir("tiny-unfused"));
   std::string out, err;
-  const std::string index = "'" + test::cli_path() + "' index '" + dir + "/music' --db '" + dir + "/library.db' --model " + model;
+  const std::string index = test::quoted(test::cli_path()) + " index '" + dir + "/music' --db '" + dir + "/library.db' --model " + model;
   EXPECT_EQ(test::run_command(index + " --hop 0.0001", &out, &err), 1);
   EXPECT_NE(err.find("--hop 0.0001 s: at least 0.5 s"), std::string::npos) << err;
   EXPECT_EQ(test::run_command(index + " --window 0.2 --hop 0.2", &out, &err), 1);
@@ -60,9 +60,9 @@ TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
   EXPECT_NE(err.find("--silence-db 20: must be between -200 and 0"), std::string::npos) << err;
   // Nothing was recorded: a normal run afterwards indexes with the defaults.
   ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
-  EXPECT_EQ(test::run_command("'" + test::cli_path() + "' like '" + file + "' --hop 0.1 --db '" + dir + "/library.db'", &out, &err), 1);
+  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " like '" + file + "' --hop 0.1 --db '" + dir + "/library.db'", &out, &err), 1);
   EXPECT_NE(err.find("--hop 0.1 s: at least 0.5 s"), std::string::npos) << err;
-  EXPECT_EQ(test::run_command("'" + test::cli_path() + "' like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 1);
+  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 1);
   EXPECT_NE(err.find("--chunk 0.5 s: at least 1 s"), std::string::npos) << err;
 }
 
@@ -77,7 +77,7 @@ TEST(IndexSameFile, AFolderReachedThroughASymlinkIsIndexedOnce) {
   test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=3\"");
   test::ffmpeg(dir + "/music/sub/b.wav", "-f lavfi -i \"sine=f=660:d=3\"");
   std::filesystem::create_directory_symlink(dir + "/music", dir + "/link");
-  const std::string cli = "'" + test::cli_path() + "'", db = " --db '" + dir + "/library.db'";
+  const std::string cli = test::quoted(test::cli_path()), db = " --db '" + dir + "/library.db'";
   std::string out, err;
   ASSERT_EQ(test::run_command(cli + " index '" + dir + "/music'" + db + " --model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0)
       << err;

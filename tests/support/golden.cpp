@@ -122,6 +122,16 @@ int run_command(const std::string& command, std::string* out, std::string* err) 
 
 std::string cli_path() { return CLAPSEARCH_CLI_PATH; }
 
+std::string quoted(const std::string& s) {
+  std::string q(1, '\'');
+  for (char c : s) {
+    if (c == '\'') q += "'\\''";
+    else q += c;
+  }
+  q += '\'';
+  return q;
+}
+
 std::string ffmpeg(const std::string& path, const std::string& args) {
   fs::create_directories(fs::path(path).parent_path());
   std::string err;

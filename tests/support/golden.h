@@ -33,6 +33,8 @@ Diff compare(const float* got, const float* ref, size_t n);
 std::string temp_dir();
 // Runs a shell command, returns exit status; captures stdout/stderr if pointers given.
 int run_command(const std::string& command, std::string* out = nullptr, std::string* err = nullptr);
+// `s` single-quoted for a shell command line (a ' inside becomes '\'').
+std::string quoted(const std::string& s);
 // Runs `ffmpeg ... ARGS PATH` (folders made as needed) and returns PATH; throws with ffmpeg's
 // message when it fails. Tests make their real encoded files with it.
 std::string ffmpeg(const std::string& path, const std::string& args);

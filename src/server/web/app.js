@@ -426,7 +426,7 @@ async function loadLibrary() {
     const s = await api('status');
     const model = s.model && typeof s.model === 'object' ? (s.model.id || JSON.stringify(s.model)) : s.model;
     const rows = [['Database', s.db], ['Model', model], ['Windows', `${s.window_s} s long, every ${s.hop_s} s; ${s.dim}-d embeddings`],
-      ['Tracks', `${s.tracks} (${s.ok} ok, ${s.errors} errors, ${s.silent_tracks} silent)`], ['Windows stored', s.windows],
+      ['Tracks', `${s.tracks} (${s.ok} ok, ${s.errors} ${s.errors === 1 ? 'error' : 'errors'}, ${s.silent_tracks} silent)`], ['Windows stored', s.windows],
       ['Audio', fmtHours(s.audio_seconds)], ['Folders indexed', (s.roots || []).join(', ') || '–'], ['Generation', s.generation]];
     $('#library-status').replaceChildren(h('dl', {class: 'facts'}, rows.map(([k, v]) => [h('dt', {text: k}), h('dd', {dataset: {field: k}, text: v ?? '–'})])));
     $('#summary').textContent = `${s.ok} tracks, ${fmtHours(s.audio_seconds)} of audio`;

@@ -1,0 +1,67 @@
+#include "core/output_file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace clap {
+
+namespace fs = std::filesystem;
+
+OutputFile::OutputFile(const std::string& path) {
+  if (path.empty() || path == "-") {
+    f_ = stdout;
+    path_ = "standard output";
+    return;
+  }
+  path_ = path;
+  struct stat st {};
+  const bool special = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  if (special) {  // a device or a pipe: no temporary file beside it
+    f_ = std::fopen(path.c_str(), "wb");
+  } else {
+    // Through a symlink, the file it points to is replaced (not the link).
+    std::error_code ec;
+    const fs::path target = fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
+    target_ = ec ? path : target.string();
+    temp_ = target_ + ".tmp." + std::to_string(::getpid());
+    f_ = std::fopen(temp_.c_str(), "wb");
+  }
+  if (!f_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+}
+
+OutputFile::~OutputFile() {
+  if (f_ && f_ != stdout) std::fclose(f_);
+  if (!temp_.empty()) std::remove(temp_.c_str());
+}
+
+void OutputFile::write(const void* data, size_t n) {
+  if (failed_ || n == 0) return;
+  if (std::fwrite(data, 1, n, f_) != n) failed_ = true, error_ = errno;
+}
+
+void OutputFile::commit() {
+  auto fail = [this](int err) {
+    throw Error(path_ + ": write failed (" + std::strerror(err ? err : EIO) + ")");
+  };
+  if (std::fflush(f_) != 0 || std::ferror(f_)) failed_ = true, error_ = error_ ? error_ : errno;
+  if (f_ == stdout) {
+    if (failed_) fail(error_);
+    return;
+  }
+  if (!failed_ && !temp_.empty() && ::fsync(::fileno(f_)) != 0) failed_ = true, error_ = errno;
+  if (std::fclose(f_) != 0 && !failed_) failed_ = true, error_ = errno;
+  f_ = nullptr;
+  if (failed_) fail(error_);
+  if (!temp_.empty()) {
+    if (std::rename(temp_.c_str(), target_.c_str()) != 0) fail(errno);
+    temp_.clear();
+  }
+}
+
+}  // namespace clap

@@ -1,0 +1,33 @@
+// Writing a result so that it is never lost or faked: every write, the flush, the fsync and the
+// close are checked, and a regular file appears whole or not at all. Used for the CLI's
+// --output/--csv files and standard output, and for the vector-index file.
+#pragma once
+#include <cstddef>
+#include <cstdio>
+#include <string>
+
+namespace clap {
+
+// Where a result goes: stdout ("-" or empty) or a file. A regular file is written
+// under a temporary name beside it and renamed over the target only when every write, the
+// flush and the close succeeded, so a failed run (full disk, I/O error, Ctrl-C) never leaves a
+// plausible-looking partial file. Devices and pipes (/dev/stdout, a FIFO) are written in place.
+class OutputFile {
+ public:
+  explicit OutputFile(const std::string& path);
+  ~OutputFile();  // without commit(): the temporary file is removed
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  void write(const void* data, size_t n);
+  void write(const std::string& s) { write(s.data(), s.size()); }
+  // Flushes, closes and renames into place; throws clap::Error naming the file and the reason.
+  void commit();
+
+ private:
+  std::FILE* f_ = nullptr;
+  std::string path_, target_, temp_;  // as given; the file replaced (a symlink's target); the temporary
+  bool failed_ = false;
+  int error_ = 0;
+};
+
+}  // namespace clap
