@@ -282,7 +282,16 @@ void Api::install(httplib::Server& http) {
 
   route("GET", "/api/status", [this](const httplib::Request&, httplib::Response& res) {
     const auto snap = lib_.snapshot();
-    const service::LibraryStatus st = service::library_status(lib_.db_path());
+    std::shared_ptr<const service::LibraryStatus> counted;
+    {
+      std::lock_guard lock(status_mutex_);
+      if (!status_ || status_generation_ != snap->library_generation()) {
+        status_ = std::make_shared<service::LibraryStatus>(service::library_status(lib_.db_path()));
+        status_generation_ = snap->library_generation();
+      }
+      counted = status_;
+    }
+    const service::LibraryStatus& st = *counted;
     std::map<std::string, int64_t> per_root;
     for (const auto& t : snap->tracks()) ++per_root[snap->root_of(t.path)];
     ojson folders = ojson::array();

@@ -2,12 +2,14 @@
 // service layer's query API on the snapshot it holds for the request, and formats the answer;
 // errors are {"error", "detail"} with the status the README's API section lists.
 #pragma once
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "server/server.h"
 #include "service/library.h"
+#include "service/status.h"
 
 namespace httplib {
 class Server;
@@ -32,6 +34,10 @@ class Api {
   const ServerOptions& options_;
   std::mutex unavailable_mutex_;
   std::string unavailable_;
+  // The store's counts take ~1 s for 240,000 windows: read once per library generation.
+  std::mutex status_mutex_;
+  int64_t status_generation_ = -1;
+  std::shared_ptr<const service::LibraryStatus> status_;
 
   std::string unavailable();
 };
