@@ -14,6 +14,7 @@
 #include "service/records.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/user_dirs.h"
 #include "hub/hub.h"
 #include "model/bench.h"
 #include "model/clap.h"
@@ -48,10 +49,7 @@ std::string random_snapshot(const BenchOptions& o) {
   std::ifstream in(o.config, std::ios::binary);
   if (!in) throw Error(o.config + ": cannot open");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  const fs::path cache = xdg && *xdg ? fs::path(xdg) : fs::path(home ? home : "/tmp") / ".cache";
-  const fs::path dir = cache / "clapsearch" / "bench" / sha256_hex(text.data(), text.size()).substr(0, 16);
+  const fs::path dir = fs::path(clapsearch_cache_dir()) / "bench" / sha256_hex(text.data(), text.size()).substr(0, 16);
   if (fs::exists(dir / "model.safetensors")) return dir.string();
   std::fprintf(stderr, "bench: generating weights for %s into %s (once)\n", o.config.c_str(), dir.c_str());
   const fs::path tmp = dir.string() + ".partial";

@@ -554,6 +554,12 @@ std::string cached_blob_sha256(const std::string& file_in_snapshot) {
   if (!fs::is_symlink(file_in_snapshot, ec)) return "";
   const std::string target = fs::read_symlink(file_in_snapshot, ec).filename().string();
   if (ec || !is_sha256_hex(target) || !fs::exists(file_in_snapshot, ec)) return "";
+  // Only the cache's own blobs are named by a verified hash; a user's link is not trusted.
+  const fs::path real = fs::canonical(file_in_snapshot, ec);
+  const fs::path blobs = fs::weakly_canonical(fs::path(hub_cache_dir()), ec);
+  if (ec || blobs.empty()) return "";
+  const std::string r = real.string(), b = blobs.string() + "/";
+  if (r.compare(0, b.size(), b) != 0) return "";
   std::string h = target;
   for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return h;
@@ -565,7 +571,10 @@ ResolvedModel resolve_model(const std::string& spec, const HubOptions& options) 
   if (fs::is_directory(spec, ec)) {
     ResolvedModel r;
     r.dir = spec;
-    r.id = fs::absolute(spec).lexically_normal().string();
+    // The real path: a trailing slash or a symlink names the same folder (the index compares
+    // models by content anyway; this is the hint it keeps for finding the model again).
+    const fs::path real = fs::canonical(spec, ec);
+    r.id = ec ? fs::absolute(spec).lexically_normal().string() : real.string();
     r.revision = "local";
     return r;
   }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_hash.h"
 #include "core/sha256.h"
 #include "model/config.h"
 
@@ -32,6 +33,19 @@ std::string config_hash(const std::string& model_dir) {
   const fs::path pre = fs::path(model_dir) / "preprocessor_config.json";
   std::error_code ec;
   if (fs::exists(pre, ec)) h.update(read_file(pre));
+  return h.hex_digest();
+}
+
+std::string model_content_hash(const std::string& model_dir) {
+  Sha256 h;
+  for (const std::string& name : hub::model_files()) {
+    const fs::path file = fs::path(model_dir) / name;
+    std::error_code ec;
+    if (!fs::exists(file, ec)) continue;
+    std::string digest = hub::cached_blob_sha256(file.string());
+    if (digest.empty()) digest = cached_sha256_file(file.string());
+    h.update(name + "\t" + digest + "\n");
+  }
   return h.hex_digest();
 }
 
@@ -76,6 +90,7 @@ ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, do
   m.identity.id = resolved.id;
   m.identity.revision = resolved.revision;
   m.identity.config_hash = config_hash(resolved.dir);
+  m.identity.content_hash = model_content_hash(resolved.dir);
   m.identity.window_s = window_s;
   m.identity.hop_s = hop_s;
   m.identity.dim = config.projection_dim;

@@ -20,6 +20,12 @@ struct ModelSpec {
 // sha256 over config.json followed by preprocessor_config.json (when present).
 std::string config_hash(const std::string& model_dir);
 
+// What the model is, whatever path or name it is reached by: sha256 over the name and sha256
+// of every model file present in the folder (hub::model_files(): weights, configs, tokenizer).
+// A hub blob's hash is its file name (verified at download); a local file's is computed once
+// and cached by file identity (core/file_hash.h), so queries never re-read the weights.
+std::string model_content_hash(const std::string& model_dir);
+
 // Reads config.json / preprocessor_config.json of `resolved.dir` and fills the identity.
 // Throws clap::Error when a window is longer than the model's input, or hop/window <= 0.
 // Bounds on the window settings, so that no setting makes unbounded work (a 0.0001 s hop would

@@ -493,7 +493,13 @@ void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild) 
     return;
   }
   const std::string diff = stored->mismatch(identity);
-  if (diff.empty()) return;
+  if (diff.empty()) {
+    // The same model: record what this run knows that the index may not (its content hash,
+    // made by an older version; the path it is now reached by), so that queries find it.
+    if (stored->content_hash != identity.content_hash || stored->id != identity.id || stored->revision != identity.revision)
+      store.set_model(identity);
+    return;
+  }
   if (store.counts().tracks == 0) {  // nothing made with the old settings: just take the new ones
     store.set_model(identity);
     return;

@@ -179,6 +179,7 @@ void write_identity(sqlite3* db, const ModelIdentity& m) {
   set_meta(db, "model_id", m.id);
   set_meta(db, "model_revision", m.revision);
   set_meta(db, "config_hash", m.config_hash);
+  set_meta(db, "content_hash", m.content_hash);
   set_meta(db, "window_s", m.window_s);
   set_meta(db, "hop_s", m.hop_s);
   set_meta(db, "dim", static_cast<double>(m.dim));
@@ -324,6 +325,7 @@ std::optional<ModelIdentity> SqliteStore::model() const {
     if (key == "model_id") m.id = s.text(1), any = true;
     else if (key == "model_revision") m.revision = s.text(1);
     else if (key == "config_hash") m.config_hash = s.text(1);
+    else if (key == "content_hash") m.content_hash = s.text(1);
     else if (key == "window_s") m.window_s = s.real(1);
     else if (key == "hop_s") m.hop_s = s.real(1);
     else if (key == "dim") m.dim = static_cast<int>(s.int64(1));

@@ -1,14 +1,12 @@
 #include "store/store.h"
 
-#include <pwd.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/user_dirs.h"
 #include "store/sqlite_store.h"
 
 namespace clap::store {
@@ -17,17 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string home_dir() {
-  std::string h = env("HOME");
-  if (!h.empty()) return h;
-  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) return pw->pw_dir;
-  throw Error("cannot find the home directory (HOME is not set); pass --db PATH");
-}
+std::string env(const char* name) { return env_or_empty(name); }
 
 std::string format_number(double v) {
   char buf[32];
@@ -40,11 +28,29 @@ std::string format_number(double v) {
 std::string default_db_path() {
   if (std::string p = env("CLAPSEARCH_DB"); !p.empty()) return p;
   std::string data = env("XDG_DATA_HOME");
-  if (data.empty() || data.front() != '/') data = home_dir() + "/.local/share";  // XDG: relative values are ignored
+  if (data.empty() || data.front() != '/') {  // XDG: relative values are ignored
+    try {
+      data = home_dir() + "/.local/share";
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + "; pass --db PATH");
+    }
+  }
   return data + "/clapsearch/library.db";
 }
 
-std::string ModelIdentity::model_key() const { return id + "@" + revision + "#" + config_hash; }
+std::string ModelIdentity::model_key() const {
+  if (!content_hash.empty()) return "content:" + content_hash;
+  return id + "@" + revision + "#" + config_hash;
+}
+
+namespace {
+// The same local folder written differently (a trailing slash, a symlink, a relative path).
+bool same_location(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) && !ec;
+}
+}  // namespace
 
 std::string ModelIdentity::describe() const {
   std::string out = id;
@@ -57,9 +63,20 @@ std::string ModelIdentity::describe() const {
 std::string ModelIdentity::mismatch(const ModelIdentity& o) const {
   std::vector<std::string> diffs;
   auto differs = [](double a, double b) { return std::fabs(a - b) > 1e-9; };
-  if (id != o.id) diffs.push_back("model " + id + " vs " + o.id);
-  else if (revision != o.revision) diffs.push_back("revision " + revision + " vs " + o.revision);
-  else if (config_hash != o.config_hash) diffs.push_back("model configuration (config.json / preprocessor_config.json changed)");
+  if (!content_hash.empty() && !o.content_hash.empty()) {
+    // The content decides; where the model lives does not.
+    if (content_hash != o.content_hash)
+      diffs.push_back(same_location(id, o.id) ? "the model's files (weights, configuration or tokenizer) changed since: content " +
+                                                     content_hash.substr(0, 12) + " vs " + o.content_hash.substr(0, 12)
+                                               : "model " + id + " vs " + o.id + " (content " + content_hash.substr(0, 12) +
+                                                     " vs " + o.content_hash.substr(0, 12) + ")");
+  } else if (!same_location(id, o.id)) {
+    diffs.push_back("model " + id + " vs " + o.id);
+  } else if (revision != o.revision) {
+    diffs.push_back("revision " + revision + " vs " + o.revision);
+  } else if (config_hash != o.config_hash) {
+    diffs.push_back("model configuration (config.json / preprocessor_config.json changed)");
+  }
   if (dim != o.dim) diffs.push_back("embedding size " + std::to_string(dim) + " vs " + std::to_string(o.dim));
   if (differs(window_s, o.window_s)) diffs.push_back("window " + format_number(window_s) + " s vs " + format_number(o.window_s) + " s");
   if (differs(hop_s, o.hop_s)) diffs.push_back("hop " + format_number(hop_s) + " s vs " + format_number(o.hop_s) + " s");

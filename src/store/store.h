@@ -39,12 +39,17 @@ struct ModelIdentity {
   std::string id;           // hub id ("org/name") or a local folder's absolute path
   std::string revision;     // commit hash, or "local"
   std::string config_hash;  // sha256 of config.json + preprocessor_config.json
+  // sha256 over every file that defines the model (weights, configs, tokenizer): what the
+  // model *is*. id/revision are only where to find it. Empty in indexes made before it was
+  // recorded (they are compared by id, revision and config_hash until the next index run).
+  std::string content_hash;
   double window_s = 10;
   double hop_s = 5;
   int dim = 0;
   double silence_db = -60;
 
-  // Scope of text embeddings (they do not depend on windows): id@revision#config_hash.
+  // Scope of text embeddings (they do not depend on windows): "content:<content_hash>", or
+  // id@revision#config_hash for an identity without a content hash.
   std::string model_key() const;
   // One line for messages: "org/name@rev (window 10 s, hop 5 s, silence -60 dBFS, 512-d)".
   std::string describe() const;
