@@ -14,17 +14,19 @@ void fail(sqlite3* db, const std::string& what) {
     const char* p = sqlite3_db_filename(db, "main");
     if (p && *p) path = std::string(p) + ": ";
   }
-  throw Error(path + "database error: " + msg + " (" + what + ")");
+  throw SqliteError(path + "database error: " + msg + " (" + what + ")", db ? sqlite3_extended_errcode(db) & 0xff : SQLITE_NOMEM);
 }
 
 void exec(sqlite3* db, const std::string& sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
+    const int code = sqlite3_extended_errcode(db) & 0xff;
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     const char* p = sqlite3_db_filename(db, "main");
-    throw Error(std::string(p && *p ? std::string(p) + ": " : "") + "database error: " + msg + " (" +
-                sql.substr(0, 80) + ")");
+    throw SqliteError(std::string(p && *p ? std::string(p) + ": " : "") + "database error: " + msg + " (" +
+                          sql.substr(0, 80) + ")",
+                      code != SQLITE_OK ? code : rc & 0xff);
   }
 }
 

@@ -8,7 +8,20 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace clap::store::sql {
+
+// A failure reported by SQLite, with its primary result code (SQLITE_CORRUPT, SQLITE_BUSY ...)
+// captured when it happened: later calls (a statement's finalize) reset the connection's code.
+class SqliteError : public Error {
+ public:
+  SqliteError(const std::string& message, int code) : Error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what);
 

@@ -1,6 +1,11 @@
 #include "store/sqlite_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -105,6 +110,48 @@ void check_not_foreign(sqlite3* db, const std::string& path) {
   if (tables.size() > 5) list += ", ...";
   throw Error(path + ": not a clapsearch index but another program's database (tables: " + list +
               "); clapsearch leaves it untouched - give another --db");
+}
+
+// Why this user cannot write the index, in their words (for messages).
+std::string write_problem(const std::string& path) {
+  const fs::path dir = fs::absolute(path).parent_path();
+  for (const std::string& p : {path, dir.string()}) {
+    if (::access(p.c_str(), W_OK) == 0) continue;
+    if (errno == EROFS) return "it is on a read-only file system";
+    if (errno == EACCES || errno == EPERM) return "this user may not write " + p;
+  }
+  return "it cannot be written";
+}
+
+// An index that exists but cannot be opened: the reason by SQLite's result code, so that a
+// valid index is never called "not an index" (a user might delete it).
+[[noreturn]] void fail_open(int code, std::string detail, const std::string& path) {
+  if (const std::string prefix = path + ": database error: "; detail.rfind(prefix, 0) == 0) detail.erase(0, prefix.size());
+  switch (code) {
+    case SQLITE_NOTADB: throw Error(path + ": not a clapsearch index (not an SQLite database)");
+    case SQLITE_CORRUPT:
+      throw Error(path + ": the index is damaged (SQLite: " + detail + "); `clapsearch index DIR --db " + path +
+                  " --rebuild` makes a new one");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      throw Error(path + ": the index is locked by another process (SQLite: " + detail + "); try again when it is done");
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH: throw Error(path + ": cannot open the index: " + write_problem(path) + " (SQLite: " + detail + ")");
+    default: throw Error(path + ": " + detail);
+  }
+}
+[[noreturn]] void fail_open(sqlite3* db, const std::string& path) {
+  fail_open(db ? sqlite3_extended_errcode(db) & 0xff : SQLITE_NOMEM, db ? sqlite3_errmsg(db) : "out of memory", path);
+}
+// Codes that mean "this file cannot be used as it is" rather than a fault of ours.
+bool open_problem(int code) {
+  switch (code) {
+    case SQLITE_NOTADB: case SQLITE_CORRUPT: case SQLITE_BUSY: case SQLITE_LOCKED:
+    case SQLITE_READONLY: case SQLITE_CANTOPEN: case SQLITE_PERM: case SQLITE_AUTH: return true;
+    default: return false;
+  }
 }
 
 int read_version(sqlite3* db) {
@@ -223,31 +270,35 @@ SqliteStore SqliteStore::open(const std::string& path) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   SqliteStore store(db, path, false);  // closes db on any throw below
-  if (rc != SQLITE_OK) sql::fail(db, "open");
+  if (rc != SQLITE_OK) fail_open(db, path);
+  // SQLite falls back to read-only when the file is not writable; this store must write.
+  if (sqlite3_db_readonly(db, "main") == 1) throw Error(path + ": cannot write the index: " + write_problem(path));
   sqlite3_busy_timeout(db, 30000);
+  // An SQLite error while opening is named by its cause (damaged, locked, not writable);
+  // clap::Errors of our own (another program's database, schema too new) pass unchanged.
+  auto explain = [&](const sql::SqliteError& e) {
+    if (open_problem(e.code())) fail_open(e.code(), e.what(), path);
+  };
   try {
     check_not_foreign(db, path);  // before anything below writes to the file
-  } catch (const Error& e) {
-    if (std::string(e.what()).find("file is not a database") != std::string::npos)
-      throw Error(path + ": not a clapsearch index (not an SQLite database)");
+  } catch (const sql::SqliteError& e) {
+    explain(e);
     throw;
   }
-  sql::exec(db, "PRAGMA foreign_keys = ON");
-  {
-    sql::Stmt mode(db, "PRAGMA journal_mode = WAL");
-    if (!mode.step() || mode.text(0) != "wal")
-      throw Error(path + ": cannot switch the database to WAL mode (journal_mode " + mode.text(0) + ")");
-  }
-  // WAL + NORMAL: a crashed process never corrupts the database or loses committed transactions
-  // (only an OS crash / power cut may lose the last few).
-  sql::exec(db, "PRAGMA synchronous = NORMAL");
   try {
+    sql::exec(db, "PRAGMA foreign_keys = ON");
+    {
+      sql::Stmt mode(db, "PRAGMA journal_mode = WAL");
+      if (!mode.step() || mode.text(0) != "wal")
+        throw Error(path + ": cannot switch the database to WAL mode (journal_mode " + mode.text(0) + ")");
+    }
+    // WAL + NORMAL: a crashed process never corrupts the database or loses committed
+    // transactions (only an OS crash / power cut may lose the last few).
+    sql::exec(db, "PRAGMA synchronous = NORMAL");
     migrate(db, path);
     sql::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    if (msg.find("file is not a database") != std::string::npos)
-      throw Error(path + ": not a clapsearch index (not an SQLite database)");
+  } catch (const sql::SqliteError& e) {
+    explain(e);
     throw;
   }
   return store;
@@ -256,17 +307,56 @@ SqliteStore SqliteStore::open(const std::string& path) {
 SqliteStore SqliteStore::open_readonly(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
+  if (::access(path.c_str(), R_OK) != 0)
+    throw Error(path + ": this user may not read the index (" + std::strerror(errno) + ")");
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   SqliteStore store(db, path, true);
-  if (rc != SQLITE_OK) sql::fail(db, "open");
+  if (rc != SQLITE_OK) fail_open(db, path);
   sqlite3_busy_timeout(db, 30000);
-  check_not_foreign(db, path);
+  try {
+    check_not_foreign(db, path);
+  } catch (const sql::SqliteError& e) {
+    if (e.code() != SQLITE_READONLY && e.code() != SQLITE_CANTOPEN) {
+      if (open_problem(e.code())) fail_open(e.code(), e.what(), path);
+      throw;
+    }
+    // A WAL database needs its shared-memory file (PATH-shm), which a user without write
+    // permission on the folder, or a read-only medium, cannot create. When no writer is active
+    // (no PATH-wal with content), the file is complete as it is: read it as immutable.
+    const auto wal_size = fs::file_size(path + "-wal", ec);
+    if (!ec && wal_size > 0)
+      throw Error(path + ": the index is being written by another process, or was left with unsaved changes, and " +
+                  write_problem(path) + " to join in; open it once as a user who may write there (`clapsearch status`)");
+    sqlite3_close_v2(db);
+    db = nullptr;
+    store.db_ = nullptr;
+    std::string uri = "file:";
+    for (unsigned char c : fs::absolute(path).string()) {  // percent-encode what a URI path cannot hold
+      if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') uri.push_back(static_cast<char>(c));
+      else {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, "%%%02X", c);
+        uri += hex;
+      }
+    }
+    uri += "?immutable=1";
+    rc = sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+    store.db_ = db;
+    if (rc != SQLITE_OK) fail_open(db, path);
+    try {
+      check_not_foreign(db, path);
+    } catch (const sql::SqliteError& e) {
+      if (open_problem(e.code())) fail_open(e.code(), e.what(), path);
+      throw;
+    }
+  }
   int version = 0;
   try {
     version = read_version(db);
-  } catch (const Error&) {
-    throw Error(path + ": not a clapsearch index");
+  } catch (const sql::SqliteError& e) {
+    if (open_problem(e.code())) fail_open(e.code(), e.what(), path);
+    throw;
   }
   if (version == 0) throw Error(path + ": not a clapsearch index (no schema version)");
   if (version != kSchemaVersion)
