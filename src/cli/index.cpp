@@ -97,6 +97,8 @@ nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db,
           {"unchanged", s.unchanged},
           {"moved", s.moved},
           {"pruned", s.pruned},
+          {"restored", s.restored},
+          {"held", s.held},
           {"errors", s.errors},
           {"silent", s.silent},
           {"windows", s.windows},
@@ -119,6 +121,8 @@ void print_summary(const index::IndexSummary& s) {
                static_cast<long long>(s.indexed), static_cast<long long>(s.unchanged), static_cast<long long>(s.moved),
                static_cast<long long>(s.pruned), static_cast<long long>(s.errors));
   if (s.silent) std::fprintf(stderr, " (%lld silent)", static_cast<long long>(s.silent));
+  if (s.restored) std::fprintf(stderr, ", restored %lld", static_cast<long long>(s.restored));
+  if (s.held) std::fprintf(stderr, ", missing but kept %lld", static_cast<long long>(s.held));
   std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
                s.realtime_factor());
   if (s.embedded_windows > 0)
@@ -183,12 +187,16 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_option("--exclude", o->request.exclude, "Skip files and folders matching this glob; repeatable");
   cmd->add_flag("--rebuild", o->request.rebuild, "Discard the index and start over (needed to change model or windows)");
   cmd->add_flag("--retry-errors", o->request.retry_errors, "Decode files recorded as errors again even if unchanged");
+  cmd->add_flag("--prune-missing", o->request.prune_missing,
+                "Prune missing files even when most of a folder's tracks are gone (else kept: an unmounted drive)");
   cmd->add_flag("--quiet,-q", o->request.quiet, "No progress, warnings or summary on stderr");
   cmd->add_flag("--json", o->json, "Print the run's summary as one JSON object on stdout");
   cmd->footer(
       "Files: mp3 flac ogg oga opus m4a aac wav wave aif aiff aifc wma alac mp4 webm mka ape wv (hidden files skipped).\n"
       "Unchanged files (same size and mtime) are skipped without decoding; moved/renamed files are recognised by\n"
-      "content hash and keep their embeddings; deleted files are pruned; changed files are embedded again.\n"
+      "content hash and keep their embeddings; deleted files are pruned (kept restorable for 30 days: a file that\n"
+      "comes back is not embedded again); changed files are embedded again. When most of a folder's tracks are\n"
+      "missing (an unmounted drive), they are kept unless --prune-missing.\n"
       "Bad files are recorded with the reason (clapsearch status --errors); the exit status is 1 only when none\n"
       "of the files found could be indexed.\n"
       "Summary (--json): indexed, unchanged, moved, pruned, errors, audio_seconds, wall_seconds, load_seconds,\n"

@@ -84,6 +84,7 @@ struct Msg {
   // Moved
   int64_t track_id = 0;
   std::string old_path;
+  bool restore = false;  // track_id is a retired track to bring back
 };
 
 struct Aborted {};  // thrown through decode_stream when the run is stopping
@@ -99,7 +100,12 @@ struct Assembly {
 struct MissingTrack {
   const FileState* state = nullptr;
   bool claimed = false;
+  bool retired = false;  // a track pruned by an earlier run, kept restorable (store::retire_tracks)
 };
+
+int64_t now_unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 bool is_gone(const std::string& path) {
   struct stat st{};
@@ -221,6 +227,7 @@ class Pipeline {
         m.job = j;
         m.track_id = claimed->state->id;
         m.old_path = claimed->state->path;
+        m.restore = claimed->retired;
         return send(std::move(m), false);
       }
     }
@@ -318,13 +325,15 @@ class Pipeline {
   void on_moved(const Msg& m) {
     const CrawledFile& f = *jobs_[m.job].file;
     const auto t = Clock::now();
-    store_.move_track(m.track_id, f.path, f.size, f.mtime_ns, f.ctime_ns);
+    int64_t id = m.track_id;
+    if (m.restore) id = store_.restore_track(m.track_id, f.path, f.size, f.mtime_ns, f.ctime_ns);
+    else store_.move_track(m.track_id, f.path, f.size, f.mtime_ns, f.ctime_ns);
     sum_.db_seconds += since(t);
-    ++sum_.moved;
-    const auto moved = store_.track(m.track_id);
+    ++(m.restore ? sum_.restored : sum_.moved);
+    const auto moved = store_.track(id);
     if (moved && moved->status == TrackStatus::Ok) ++sum_.ok_files;
     file_finished(m.job);
-    if (cb_.event) cb_.event({FileEvent::Kind::Moved, f.path, m.old_path});
+    if (cb_.event) cb_.event({m.restore ? FileEvent::Kind::Restored : FileEvent::Kind::Moved, f.path, m.old_path});
   }
 
   void run_batch() {
@@ -581,12 +590,17 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
     jobs.push_back({&f, false});
   }
 
-  // Tracks whose file is gone: moved (matched by content hash below) or to be pruned.
+  // Tracks whose file is gone: moved (matched by content hash below) or to be pruned. Tracks
+  // pruned by earlier runs are candidates too: a file that comes back is restored, not embedded.
+  store.purge_retired(now_unix_seconds() - kRetiredDays * 86400);
+  const std::vector<FileState> retired = store.retired_tracks();
   std::vector<MissingTrack> missing;
   for (const FileState& s : states)
-    if (!seen.count(s.id) && is_gone(s.path)) missing.push_back({&s, false});
+    if (!seen.count(s.id) && is_gone(s.path)) missing.push_back({&s, false, false});
+  const size_t live_missing = missing.size();
+  for (const FileState& s : retired) missing.push_back({&s, false, true});
   std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash;
-  for (MissingTrack& m : missing)
+  for (MissingTrack& m : missing)  // live tracks first: a move wins over a restore
     if (!m.state->content_hash.empty() && m.state->size > 0) missing_by_hash[m.state->content_hash].push_back(&m);
 
   Pipeline pipeline(store, spec, settings, model, callbacks, sum, std::move(jobs), std::move(missing_by_hash));
@@ -594,20 +608,41 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   sum.decode_seconds = pipeline.decode_seconds();
 
   // Prune what no move claimed, under the roots of this run only (other folders may be offline).
+  // A root whose tracks have mostly vanished is more likely an unmounted drive or an emptied
+  // mount point than a mass deletion: its tracks are kept (and said so) unless --prune-missing.
   std::vector<int64_t> prune;
   std::vector<std::string> pruned_paths;
-  for (const MissingTrack& m : missing) {
-    if (m.claimed) continue;
-    for (const auto& r : crawled.roots)
-      if (path_under(m.state->path, r)) {
-        prune.push_back(m.state->id);
-        pruned_paths.push_back(m.state->path);
+  for (const auto& root : crawled.roots) {
+    int64_t under = 0;
+    for (const FileState& s : states)
+      if (path_under(s.path, root)) ++under;
+    std::vector<const FileState*> gone;
+    for (size_t i = 0; i < live_missing; ++i)
+      if (!missing[i].claimed && path_under(missing[i].state->path, root)) gone.push_back(missing[i].state);
+    if (gone.empty()) continue;
+    bool found_any = false;
+    for (const CrawledFile& f : crawled.files)
+      if (path_under(f.path, root)) {
+        found_any = true;
         break;
       }
+    const bool vanished = (!found_any && under >= 1) || (2 * static_cast<int64_t>(gone.size()) > under && under >= 2);
+    if (vanished && !settings.prune_missing) {
+      sum.held += static_cast<int64_t>(gone.size());
+      sum.warnings.push_back(
+          {root, std::to_string(gone.size()) + " of its " + std::to_string(under) +
+                     " indexed tracks are missing (an unmounted drive or an emptied folder?): kept in the index. "
+                     "If they were deleted, run again with --prune-missing"});
+      continue;
+    }
+    for (const FileState* g : gone) {
+      prune.push_back(g->id);
+      pruned_paths.push_back(g->path);
+    }
   }
   if (!prune.empty()) {
     const auto t = Clock::now();
-    store.remove_tracks(prune);
+    store.retire_tracks(prune);  // restorable for kRetiredDays
     sum.db_seconds += since(t);
     sum.pruned = static_cast<int64_t>(prune.size());
     if (callbacks.event)

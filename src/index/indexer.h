@@ -6,7 +6,9 @@
 //              a track whose file no longer exists: path and times updated, embeddings kept
 //   changed    same path, other size or mtime: decoded and embedded again
 //   new        decoded and embedded
-//   pruned     tracks under the given roots whose file no longer exists (after moves are matched)
+//   pruned     tracks under the given roots whose file no longer exists (after moves are matched),
+//              kept restorable for kRetiredDays: a file that comes back is restored, not embedded
+//   held       missing tracks kept because most of their root vanished (unless prune_missing)
 //
 // Decoding (FFmpeg, streaming) and windowing run in worker thread(s); windows travel through a
 // bounded queue to the calling thread, which embeds non-silent windows in batches and writes
@@ -28,6 +30,9 @@
 
 namespace clap::index {
 
+// How long pruned tracks stay restorable (their embeddings kept in the index file).
+inline constexpr int64_t kRetiredDays = 30;
+
 struct IndexSettings {
   double window_s = 10, hop_s = 5;  // must match the spec's identity
   double silence_db = -60;          // windows with RMS below this are silent (not embedded)
@@ -36,6 +41,9 @@ struct IndexSettings {
   int decode_threads = 1;           // decoding workers
   int decoder_nice = 10;            // nice value of decoding workers (0 = same priority as the model)
   bool retry_errors = false;        // decode files recorded as errors again even if unchanged
+  // Prune missing tracks even when most of a root's tracks are gone (else they are kept: an
+  // unmounted drive must not empty the library).
+  bool prune_missing = false;
   CrawlOptions crawl;
 };
 
@@ -49,7 +57,7 @@ struct IndexProgress {
 };
 
 struct FileEvent {
-  enum class Kind { Indexed, Moved, Error, Pruned } kind = Kind::Indexed;
+  enum class Kind { Indexed, Moved, Restored, Error, Pruned } kind = Kind::Indexed;
   std::string path;
   std::string detail;  // error reason; for Moved the old path
 };
@@ -57,6 +65,8 @@ struct FileEvent {
 struct IndexSummary {
   int64_t found = 0;  // files found by the crawl
   int64_t indexed = 0, unchanged = 0, moved = 0, pruned = 0, errors = 0;
+  int64_t restored = 0;  // files that came back: a retired (pruned) track restored with its embeddings
+  int64_t held = 0;      // missing tracks kept because their root mostly vanished (see prune_missing)
   int64_t silent = 0;             // of the errors: tracks silent throughout
   int64_t ok_files = 0;           // found files that are in the index with status ok after the run
   int64_t windows = 0, silent_windows = 0, embedded_windows = 0;  // this run

@@ -36,6 +36,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   settings.model_threads = r.threads;
   settings.decode_threads = r.decoders;
   settings.retry_errors = r.retry_errors;
+  settings.prune_missing = r.prune_missing;
   settings.crawl.include = r.include;
   settings.crawl.exclude = r.exclude;
 

@@ -21,6 +21,7 @@ struct IndexRequest {
   int threads = 0, batch = 8, decoders = 1;
   std::vector<std::string> include, exclude;
   bool rebuild = false, retry_errors = false;
+  bool prune_missing = false;  // prune even when most of a folder's tracks vanished
   bool quiet = false;                    // no download progress
 };
 

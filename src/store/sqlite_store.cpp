@@ -436,7 +436,8 @@ void SqliteStore::wipe(const ModelIdentity& identity) {
   {
     sql::Transaction tx(db_);
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
-                   "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation')");
+                   "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
+                   "DROP TABLE IF EXISTS retired_windows; DROP TABLE IF EXISTS retired_tracks");
     write_identity(db_, identity);
     bump_generation(db_);
     tx.commit();
@@ -613,6 +614,150 @@ void SqliteStore::remove_tracks(const std::vector<int64_t>& ids) {
   }
   bump_generation(db_);
   tx.commit();
+}
+
+// --- retired tracks --------------------------------------------------------------------------
+
+namespace {
+// Created on first use, not by a schema migration: an index without them reads as before, and
+// a clapsearch that does not know them ignores them.
+constexpr const char* kRetiredTables = R"sql(
+CREATE TABLE IF NOT EXISTS retired_tracks(
+  id           INTEGER PRIMARY KEY,
+  track_id     INTEGER NOT NULL,
+  path         TEXT NOT NULL,
+  size         INTEGER NOT NULL,
+  mtime_ns     INTEGER NOT NULL,
+  ctime_ns     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  duration_s   REAL NOT NULL,
+  title TEXT, artist TEXT, album TEXT, genre TEXT, date TEXT,
+  track_no     INTEGER NOT NULL,
+  silent       INTEGER NOT NULL,
+  embedding    BLOB,
+  indexed_at   INTEGER NOT NULL,
+  retired_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retired_tracks_content_hash ON retired_tracks(content_hash);
+CREATE TABLE IF NOT EXISTS retired_windows(
+  retired_id    INTEGER NOT NULL REFERENCES retired_tracks(id) ON DELETE CASCADE,
+  idx           INTEGER NOT NULL,
+  start_s       REAL NOT NULL,
+  end_s         REAL NOT NULL,
+  loudness_dbfs REAL NOT NULL,
+  silent        INTEGER NOT NULL,
+  embedding     BLOB,
+  PRIMARY KEY (retired_id, idx)
+) WITHOUT ROWID;
+)sql";
+
+bool has_retired_tables(sqlite3* db) {
+  sql::Stmt s(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'retired_tracks'");
+  return s.step();
+}
+}  // namespace
+
+void SqliteStore::retire_tracks(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  sql::Transaction tx(db_);
+  sql::exec(db_, kRetiredTables);
+  sql::Stmt keep(db_,
+                 "INSERT INTO retired_tracks(track_id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, "
+                 "artist, album, genre, date, track_no, silent, embedding, indexed_at, retired_at) "
+                 "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, date, "
+                 "track_no, silent, embedding, indexed_at, ? FROM tracks "
+                 "WHERE id = ? AND status = 'ok' AND content_hash IS NOT NULL AND size > 0");
+  sql::Stmt windows(db_,
+                    "INSERT INTO retired_windows(retired_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
+                    "SELECT ?, idx, start_s, end_s, loudness_dbfs, silent, embedding FROM windows WHERE track_id = ?");
+  sql::Stmt del(db_, "DELETE FROM tracks WHERE id = ?");
+  const int64_t now = now_seconds();
+  for (int64_t id : ids) {
+    keep.bind(1, now).bind(2, id);
+    keep.run();
+    if (sqlite3_changes(db_) == 1) {
+      windows.bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(db_))).bind(2, id);
+      windows.run();
+    }
+    del.bind(1, id);
+    del.run();
+  }
+  bump_generation(db_);
+  tx.commit();
+}
+
+std::vector<FileState> SqliteStore::retired_tracks() const {
+  std::vector<FileState> out;
+  if (!has_retired_tables(db_)) return out;
+  sql::Stmt s(db_, "SELECT id, path, size, mtime_ns, ctime_ns, content_hash FROM retired_tracks ORDER BY id");
+  while (s.step()) {
+    FileState f;
+    f.id = s.int64(0);
+    f.path = s.text(1);
+    f.size = s.int64(2);
+    f.mtime_ns = s.int64(3);
+    f.ctime_ns = s.int64(4);
+    f.content_hash = s.text(5);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+int64_t SqliteStore::restore_track(int64_t retired_id, const std::string& path, int64_t size, int64_t mtime_ns,
+                                   int64_t ctime_ns) {
+  sql::Transaction tx(db_);
+  int64_t old_id = 0;
+  {
+    sql::Stmt s(db_, "SELECT track_id FROM retired_tracks WHERE id = ?");
+    s.bind(1, retired_id);
+    if (!s.step()) throw Error(path + ": retired track " + std::to_string(retired_id) + " is not in the index");
+    old_id = s.int64(0);
+  }
+  // A stale row may hold the path (an error recorded for it): the restored track wins.
+  sql::Stmt(db_, "DELETE FROM tracks WHERE path = ?").bind(1, path).run();
+  bool id_free;
+  {
+    sql::Stmt s(db_, "SELECT 1 FROM tracks WHERE id = ?");
+    s.bind(1, old_id);
+    id_free = !s.step();
+  }
+  {
+    sql::Stmt s(db_,
+                "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
+                "date, track_no, status, error, silent, embedding, indexed_at) "
+                "SELECT ?, ?, ?, ?, ?, content_hash, duration_s, title, artist, album, genre, date, track_no, 'ok', NULL, "
+                "silent, embedding, indexed_at FROM retired_tracks WHERE id = ?");
+    if (id_free) s.bind(1, old_id);
+    else s.bind_null(1);
+    s.bind(2, path).bind(3, size).bind(4, mtime_ns).bind(5, ctime_ns).bind(6, retired_id);
+    s.run();
+  }
+  const int64_t id = sqlite3_last_insert_rowid(db_);
+  sql::Stmt(db_,
+            "INSERT INTO windows(track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
+            "SELECT ?, idx, start_s, end_s, loudness_dbfs, silent, embedding FROM retired_windows WHERE retired_id = ? "
+            "ORDER BY idx")
+      .bind(1, id)
+      .bind(2, retired_id)
+      .run();
+  sql::Stmt(db_, "DELETE FROM retired_windows WHERE retired_id = ?").bind(1, retired_id).run();
+  sql::Stmt(db_, "DELETE FROM retired_tracks WHERE id = ?").bind(1, retired_id).run();
+  bump_generation(db_);
+  tx.commit();
+  return id;
+}
+
+int64_t SqliteStore::purge_retired(int64_t before_unix_s) {
+  if (!has_retired_tables(db_)) return 0;
+  sql::Transaction tx(db_);
+  sql::Stmt(db_, "DELETE FROM retired_windows WHERE retired_id IN (SELECT id FROM retired_tracks WHERE retired_at < ?)")
+      .bind(1, before_unix_s)
+      .run();
+  sql::Stmt(db_, "DELETE FROM retired_tracks WHERE retired_at < ?").bind(1, before_unix_s).run();
+  const int64_t n = sqlite3_changes(db_);
+  if (n > 0) bump_generation(db_, false);  // nothing a library snapshot holds
+  tx.commit();
+  return n;
 }
 
 // --- embeddings ------------------------------------------------------------------------------

@@ -64,6 +64,10 @@ class SqliteStore final : public Store {
   int64_t put_track(const Track& track, const std::vector<WindowRecord>& windows, const float* track_embedding) override;
   void move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) override;
   void remove_tracks(const std::vector<int64_t>& ids) override;
+  void retire_tracks(const std::vector<int64_t>& ids) override;
+  std::vector<FileState> retired_tracks() const override;
+  int64_t restore_track(int64_t retired_id, const std::string& path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) override;
+  int64_t purge_retired(int64_t before_unix_s) override;
 
   Embeddings track_embeddings() const override;
   WindowTable window_embeddings() const override;

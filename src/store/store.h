@@ -155,6 +155,20 @@ class Store {
   // Deletes tracks (with their windows and labels) atomically.
   virtual void remove_tracks(const std::vector<int64_t>& ids) = 0;
 
+  // --- retired tracks: pruned from the library but kept restorable for a while, so that a file
+  // that comes back (a drive mounted again, a folder restored) is not embedded again.
+  // Moves tracks (row, windows, embeddings) out of the library atomically; tracks without
+  // embeddings (errors) are simply deleted.
+  virtual void retire_tracks(const std::vector<int64_t>& ids) = 0;
+  // Retired tracks: id = the retired entry, path = where the file was, content hash and size.
+  virtual std::vector<FileState> retired_tracks() const = 0;
+  // Brings a retired track back into the library at `path` (its old id when still free); returns
+  // the track id.
+  virtual int64_t restore_track(int64_t retired_id, const std::string& path, int64_t size, int64_t mtime_ns,
+                                int64_t ctime_ns) = 0;
+  // Forgets tracks retired before `before_unix_s`; returns how many.
+  virtual int64_t purge_retired(int64_t before_unix_s) = 0;
+
   // --- embeddings
   // Track embeddings of every track that has one (ok, not silent), ids ascending.
   virtual Embeddings track_embeddings() const = 0;

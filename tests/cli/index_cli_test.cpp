@@ -369,6 +369,61 @@ TEST(IndexCli, NoChangeReindexOfAThousandFilesTakesUnderTwoSeconds) {
   EXPECT_LT(wall, 2.0);
 }
 
+// Issue 11, defect 6: an emptied mount point must not empty the library, and files that come
+// back are restored with their embeddings instead of being embedded again.
+TEST(IndexCli, AVanishedFolderIsKeptAndReturningFilesAreRestored) {
+  const std::string lib = test::temp_dir() + "/drive", db = test::temp_dir() + "/library.db";
+  const std::string away = test::temp_dir() + "/away";
+  for (int i = 0; i < 3; ++i) ffmpeg(lib + "/t" + std::to_string(i) + ".wav", tone(300 + 100 * i, 3, 16000));
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " -q", &out, &err), 0) << err;
+  ASSERT_EQ(cli("search --db " + q(db) + " --json 'a tone'", &out, &err), 0) << err;
+  const auto scores_before = nlohmann::json::parse(out);
+
+  // The drive is "unmounted": the folder is there, empty.
+  fs::rename(lib, away);
+  fs::create_directories(lib);
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --json", &out, &err), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["pruned"], 0);
+  EXPECT_EQ(j["held"], 3);
+  EXPECT_NE(err.find("3 of its 3 indexed tracks are missing"), std::string::npos) << err;
+  EXPECT_NE(err.find("--prune-missing"), std::string::npos) << err;
+  ASSERT_EQ(cli("status --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["ok"], 3);
+
+  // Back again, one file deleted for real: a minority, pruned (and kept restorable).
+  fs::remove(lib);
+  fs::rename(away, lib);
+  fs::rename(lib + "/t2.wav", test::temp_dir() + "/t2.wav");
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --json -q", &out, &err), 0) << err;
+  j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["pruned"], 1);
+  EXPECT_EQ(j["held"], 0);
+
+  // It comes back under another name: restored, not decoded or embedded again.
+  fs::rename(test::temp_dir() + "/t2.wav", lib + "/renamed.wav");
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --json", &out, &err), 0) << err;
+  j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["restored"], 1);
+  EXPECT_EQ(j["indexed"], 0);
+  EXPECT_EQ(j["model_seconds"], 0.0);
+  EXPECT_NE(err.find("restored 1"), std::string::npos) << err;
+  ASSERT_EQ(cli("search --db " + q(db) + " --json 'a tone'", &out, &err), 0) << err;
+  const auto scores_after = nlohmann::json::parse(out);
+  ASSERT_EQ(scores_after.size(), scores_before.size());
+  for (size_t i = 0; i < scores_after.size(); ++i)  // the same embeddings, bit for bit
+    EXPECT_EQ(scores_after[i]["score"].get<double>(), scores_before[i]["score"].get<double>()) << i;
+
+  // --prune-missing says they were deleted: pruned, even all of them.
+  fs::rename(lib, away);
+  fs::create_directories(lib);
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --prune-missing --json -q", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["pruned"], 3);
+  ASSERT_EQ(cli("status --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 0);
+}
+
 TEST(IndexCli, SymlinkLoopAndFifoDoNotHang) {
   const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
   ffmpeg(lib + "/a/song.wav", tone(440, 1, 16000));

@@ -3,6 +3,8 @@
 #include "store/sqlite_store.h"
 
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <sqlite3.h>
 
 #include <cmath>
@@ -238,6 +240,52 @@ TEST(Store, MoveKeepsEmbeddingsAndId) {
   for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].embedding, before[i].embedding);
   EXPECT_EQ(s.track_embeddings().data, emb);
   EXPECT_THROW(s.move_track(99999, "/x", 1, 1, 1), Error);
+}
+
+TEST(Store, RetiredTracksAreRestoredBitForBitAndPurged) {
+  SqliteStore s = SqliteStore::open(db_path());
+  s.set_model(identity());
+  const auto emb = unit(2);
+  Track t = track("/m/drive/song.flac");
+  t.content_hash = std::string(64, 'c');
+  const int64_t id = s.put_track(t, windows(3, 1), emb.data());
+  const auto before = s.windows(id);
+  Track bad = track("/m/drive/bad.mp3");
+  bad.status = TrackStatus::Error;
+  bad.error = "not audio";
+  const int64_t bad_id = s.put_track(bad, {}, nullptr);
+  s.retire_tracks({id, bad_id});
+  EXPECT_EQ(s.counts().tracks, 0);
+  EXPECT_EQ(s.counts().windows, 0);
+  const auto retired = s.retired_tracks();
+  ASSERT_EQ(retired.size(), 1u);  // the error track had nothing worth keeping
+  EXPECT_EQ(retired[0].path, "/m/drive/song.flac");
+  EXPECT_EQ(retired[0].content_hash, t.content_hash);
+
+  const int64_t back = s.restore_track(retired[0].id, "/m/other/song.flac", 1000, 7, 8);
+  EXPECT_EQ(back, id);  // its old id was free
+  const auto r = s.track(back);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->path, "/m/other/song.flac");
+  EXPECT_EQ(r->mtime_ns, 7);
+  EXPECT_EQ(r->title, t.title);
+  const auto after = s.windows(back);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].idx, before[i].idx);
+    EXPECT_EQ(after[i].silent, before[i].silent);
+    EXPECT_EQ(after[i].embedding, before[i].embedding);
+  }
+  EXPECT_EQ(s.track_embeddings().data, emb);
+  EXPECT_TRUE(s.retired_tracks().empty());
+  EXPECT_TRUE(s.check().empty());
+
+  // Purged after the retention time; a wipe forgets them too.
+  s.retire_tracks({back});
+  EXPECT_EQ(s.purge_retired(0), 0);
+  EXPECT_EQ(s.purge_retired(std::numeric_limits<int64_t>::max()), 1);
+  EXPECT_TRUE(s.retired_tracks().empty());
+  EXPECT_EQ(scalar(s, "SELECT COUNT(*) FROM retired_windows"), 0);
 }
 
 TEST(Store, GenerationCountsWriteTransactions) {
