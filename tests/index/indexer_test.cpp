@@ -293,16 +293,18 @@ TEST(Indexer, IncrementalUnchangedChangedMovedDeleted) {
 TEST(Indexer, PruneOnlyUnderTheIndexedRoots) {
   const std::string dir = test::temp_dir(), db = dir + "/index.db";
   ffmpeg(dir + "/one/a.wav", tone(300, 1, 16000));
+  ffmpeg(dir + "/one/a2.wav", tone(350, 1, 16000));
   ffmpeg(dir + "/two/b.wav", tone(500, 1, 16000));
-  EXPECT_EQ(run(db, {dir + "/one"}).indexed, 1);
+  EXPECT_EQ(run(db, {dir + "/one"}).indexed, 2);
   EXPECT_EQ(run(db, {dir + "/two"}).indexed, 1);  // a second folder adds to the library
   fs::remove(dir + "/one/a.wav");
   IndexSummary s = run(db, {dir + "/two"});  // /one is not re-indexed: its missing file stays
   EXPECT_EQ(s.pruned, 0);
-  EXPECT_EQ(store::SqliteStore::open_readonly(db).counts().tracks, 2);
+  EXPECT_EQ(store::SqliteStore::open_readonly(db).counts().tracks, 3);
   s = run(db, {dir + "/one"});
-  EXPECT_EQ(s.pruned, 1);
-  EXPECT_EQ(store::SqliteStore::open_readonly(db).counts().tracks, 1);
+  EXPECT_EQ(s.pruned, 1);  // one of two: a deletion, not a vanished folder
+  EXPECT_EQ(s.held, 0);
+  EXPECT_EQ(store::SqliteStore::open_readonly(db).counts().tracks, 2);
   EXPECT_EQ(store::SqliteStore::open_readonly(db).roots(), (std::vector<std::string>{dir + "/one", dir + "/two"}));
 }
 
