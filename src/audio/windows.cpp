@@ -1,6 +1,9 @@
 #include "audio/windows.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include "audio/decode.h"
 
 #include "core/error.h"
 
@@ -15,6 +18,27 @@ std::vector<Window> plan_windows(int64_t total, int64_t window, int64_t hop) {
     if (start + window >= total) break;  // this window reaches the end of the track
   }
   return out;
+}
+
+WindowLevel window_level(const float* x, size_t n) {
+  WindowLevel w;
+  w.rms_db = rms_dbfs(x, n);  // the level stored with each window
+  float peak = 0;
+  for (size_t i = 0; i < n; ++i) peak = std::max(peak, std::fabs(x[i]));
+  w.peak_db = peak > 0 ? std::max(-200.0, 20.0 * std::log10(double(peak))) : -200.0;
+  return w;
+}
+
+void QuietTrackCheck::add(const WindowLevel& w, double silence_db) {
+  if (!(w.rms_db < silence_db)) any_loud_ = true;
+  loudest_rms_db_ = std::max(loudest_rms_db_, w.rms_db);
+  max_peak_db_ = std::max(max_peak_db_, w.peak_db);
+}
+
+double silence_threshold(const std::vector<WindowLevel>& levels, double silence_db) {
+  QuietTrackCheck check;
+  for (const WindowLevel& w : levels) check.add(w, silence_db);
+  return check.needs_quiet_pass() ? check.quiet_threshold() : silence_db;
 }
 
 }  // namespace clap::audio

@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "audio/decode.h"
+#include "audio/windows.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "core/vector_math.h"
@@ -67,7 +68,7 @@ struct Job {
 // What a decoder sends to the embedding thread, per file, in order: its windows, then one
 // of Done / Failed / Moved.
 struct Msg {
-  enum class Kind { Window, Done, Failed, Moved } kind = Kind::Window;
+  enum class Kind { Window, Done, Failed, Moved, Reset } kind = Kind::Window;
   size_t job = 0;
   // Window
   int idx = 0;
@@ -236,26 +237,41 @@ class Pipeline {
     } catch (const std::exception& e) {
       return fail(j, reason_of(e, f.path), done.hash);
     }
-    WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
-      Msg m;
-      m.job = j;
-      m.idx = idx;
-      m.start = start;
-      m.end = end;
-      m.loudness = audio::rms_dbfs(x, static_cast<size_t>(end - start));
-      m.silent = m.loudness < s_.silence_db;
-      if (!m.silent) m.samples.assign(x, x + (end - start));
-      const bool heavy = !m.silent;
-      send(std::move(m), heavy);
-    });
-    try {
-      done.info = audio::decode_stream(f.path, spec_.sample_rate,
-                                       [&](const float* x, size_t n) { windows.feed(x, n); });
-      windows.finish();
-    } catch (const Aborted&) {
-      throw;
-    } catch (const std::exception& e) {
-      return fail(j, reason_of(e, f.path), done.hash);  // windows already sent are discarded
+    // Windows stream to the model as they are cut. A track whose windows were all below the
+    // silence threshold but is not digital silence is quiet, not silent (audio/windows.h): its
+    // window records are dropped and it is cut again against its own loudest window.
+    double threshold = s_.silence_db;
+    for (int pass = 0; pass < 2; ++pass) {
+      audio::QuietTrackCheck quiet;
+      WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
+        const audio::WindowLevel level = audio::window_level(x, static_cast<size_t>(end - start));
+        quiet.add(level, threshold);
+        Msg m;
+        m.job = j;
+        m.idx = idx;
+        m.start = start;
+        m.end = end;
+        m.loudness = level.rms_db;
+        m.silent = m.loudness < threshold;
+        if (!m.silent) m.samples.assign(x, x + (end - start));
+        const bool heavy = !m.silent;
+        send(std::move(m), heavy);
+      });
+      try {
+        done.info = audio::decode_stream(f.path, spec_.sample_rate,
+                                         [&](const float* x, size_t n) { windows.feed(x, n); });
+        windows.finish();
+      } catch (const Aborted&) {
+        throw;
+      } catch (const std::exception& e) {
+        return fail(j, reason_of(e, f.path), done.hash);  // windows already sent are discarded
+      }
+      if (pass > 0 || !quiet.needs_quiet_pass()) break;
+      threshold = quiet.quiet_threshold();
+      Msg reset;
+      reset.kind = Msg::Kind::Reset;
+      reset.job = j;
+      send(std::move(reset), false);
     }
     send(std::move(done), false);
   }
@@ -281,6 +297,7 @@ class Pipeline {
         case Msg::Kind::Done: on_done(std::move(*m)); break;
         case Msg::Kind::Failed: on_failed(*m); break;
         case Msg::Kind::Moved: on_moved(*m); break;
+        case Msg::Kind::Reset: files_[m->job].windows.clear(); break;  // only silent windows were sent
       }
     }
     {

@@ -60,12 +60,16 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   fw.dim = model.embedding_dim();
   fw.duration_s = double(samples.size()) / rate;
   const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), window, hop);
+  std::vector<audio::WindowLevel> levels;
+  for (const auto& w : windows)
+    levels.push_back(audio::window_level(samples.data() + w.start, static_cast<size_t>(w.end - w.start)));
+  const double threshold = audio::silence_threshold(levels, s.silence_db);  // a quiet clip is not silent
   std::vector<std::span<const float>> clips;
   std::vector<size_t> clip_rows;
   for (size_t i = 0; i < windows.size(); ++i) {
     const auto& w = windows[i];
     const size_t n = static_cast<size_t>(w.end - w.start);
-    const bool silent = audio::rms_dbfs(samples.data() + w.start, n) < s.silence_db;
+    const bool silent = levels[i].rms_db < threshold;
     fw.starts.push_back(double(w.start) / rate);
     fw.ends.push_back(double(w.end) / rate);
     fw.silent.push_back(silent ? 1 : 0);
@@ -75,7 +79,8 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
     }
   }
   if (clips.empty())
-    throw Error(path + ": silent throughout (every window is below " + fixed(s.silence_db, 0) + " dBFS)");
+    throw Error(path + ": silent throughout (digital silence: no sample reaches " + fixed(audio::kDigitalSilenceDb, 0) +
+                " dBFS)");
   const std::vector<float> emb = model.embed_audio(state, clips, s.batch);
   fw.embeddings.assign(windows.size() * static_cast<size_t>(fw.dim), 0.0f);
   for (size_t k = 0; k < clip_rows.size(); ++k)

@@ -290,6 +290,40 @@ TEST(Indexer, IncrementalUnchangedChangedMovedDeleted) {
   EXPECT_TRUE(store.windows(y0.id).empty());
 }
 
+// Quiet is not silent (issue 11): a whole track far below -60 dBFS that still carries signal
+// is indexed, judged against its own loudest window; only (near) digital silence is silent.
+TEST(Indexer, AQuietTrackIsIndexedAndOnlyDigitalSilenceIsSilent) {
+  const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/index.db";
+  // A quiet piece: 25 s at about -70 dBFS RMS, with a pause at -105 dBFS in 8-22 s. As float
+  // WAV, so that the levels are exact (16-bit would round -105 dBFS to zero).
+  ffmpeg(lib + "/quiet.wav",
+         "-f lavfi -i \"aevalsrc=if(between(t\\,8\\,22)\\,0.0000056\\,0.00045)*sin(2*PI*330*t):s=16000:d=25\" "
+         "-c:a pcm_f32le");
+  ffmpeg(lib + "/hiss.wav", "-f lavfi -i \"sine=f=440:d=3:sample_rate=16000,volume=-100dB\" -c:a pcm_f32le");
+  ffmpeg(lib + "/zero.wav", "-f lavfi -i anullsrc=r=16000:cl=mono -t 3 -c:a pcm_s16le");
+  const IndexSummary sum = run(db, {lib});
+  EXPECT_EQ(sum.indexed, 1);
+  EXPECT_EQ(sum.silent, 2);  // -100 dBFS peak and exact zeros: silence
+  store::SqliteStore store = store::SqliteStore::open_readonly(db);
+  const Track q = *store.track_by_path(lib + "/quiet.wav");
+  EXPECT_EQ(q.status, TrackStatus::Ok) << q.error;
+  const auto w = store.windows(q.id);
+  ASSERT_EQ(w.size(), 4u);  // [0,10) [5,15) [10,20) [15,25)
+  // Loudest window about -70 dBFS: the threshold is 30 dB below it. [10,20) lies almost all in
+  // the -105 dBFS pause: silent; the others carry the quiet signal.
+  EXPECT_LT(w[0].loudness_dbfs, -60);
+  EXPECT_FALSE(w[0].silent);
+  EXPECT_FALSE(w[1].silent);
+  EXPECT_TRUE(w[2].silent) << w[2].loudness_dbfs;
+  EXPECT_FALSE(w[3].silent);
+  EXPECT_FALSE(w[0].embedding.empty());
+  EXPECT_TRUE(w[2].embedding.empty());
+  for (const char* name : {"/hiss.wav", "/zero.wav"}) {
+    const Track t = *store.track_by_path(lib + name);
+    EXPECT_TRUE(t.silent) << name;
+  }
+}
+
 TEST(Indexer, PruneOnlyUnderTheIndexedRoots) {
   const std::string dir = test::temp_dir(), db = dir + "/index.db";
   ffmpeg(dir + "/one/a.wav", tone(300, 1, 16000));
