@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "service/records.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -78,7 +79,7 @@ int rerun_with_model(const BenchOptions& o, const std::string& model_dir) {
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
-    execv("/proc/self/exe", argv.data());
+    execv(self_executable().c_str(), argv.data());
     _exit(127);
   }
   int status = 0;

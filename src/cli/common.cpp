@@ -255,4 +255,11 @@ void print_json(const ojson& j) {
   std::fprintf(stdout, "%s\n", s.c_str());
 }
 
+std::string self_executable() {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec || p.empty() || !std::filesystem::exists(p, ec)) return "/proc/self/exe";  // e.g. replaced by an upgrade
+  return p.string();
+}
+
 }  // namespace clap::cli

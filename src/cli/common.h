@@ -48,6 +48,10 @@ void print_warning(const std::string& message);
 
 // Lines of a text file, trimmed; blank lines and lines starting with '#' skipped.
 std::vector<std::string> read_query_file(const std::string& path);
+// The running executable's real path (readlink of /proc/self/exe), for re-executing itself
+// under its own name; "/proc/self/exe" when it cannot be read.
+std::string self_executable();
+
 // An RFC 4180 CSV file (quoted fields, "" escapes, CRLF or LF).
 std::vector<std::vector<std::string>> read_csv(const std::string& path);
 // `path` made absolute against `base_dir` when relative.

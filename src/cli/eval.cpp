@@ -53,24 +53,44 @@ std::vector<CsvPair> read_pairs(const std::string& csv_path, const std::string& 
   return out;
 }
 
-// Track embeddings of the given files, in order (stored ones for indexed files).
+// Track embeddings of the given files, in order (stored ones for indexed files). A file that
+// cannot be used (missing, undecodable, silent) is skipped with a warning and listed, and the
+// evaluation goes on with the others, as a batch job should.
 struct AudioSet {
   std::vector<std::string> paths;
+  std::vector<size_t> input_index;  // position of each kept file in the input
   std::vector<int64_t> track_ids;
   std::vector<float> embeddings;
   int64_t from_index = 0;
+  std::vector<std::pair<std::string, std::string>> skipped;  // path, reason
 };
 
 AudioSet embed_audio_set(service::Library& lib, const std::vector<std::string>& paths) {
   AudioSet a;
-  for (const auto& p : paths) {
-    const service::AudioItem item = lib.audio_item(p);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string& p = paths[i];
+    service::AudioItem item;
+    try {
+      item = lib.audio_item(p);
+    } catch (const Error& e) {
+      print_warning(std::string("skipped ") + e.what());
+      a.skipped.emplace_back(p, e.what());
+      continue;
+    }
     if (item.track_id >= 0) ++a.from_index;
     a.paths.push_back(p);
+    a.input_index.push_back(i);
     a.track_ids.push_back(item.track_id);
     a.embeddings.insert(a.embeddings.end(), item.embedding.begin(), item.embedding.end());
   }
+  if (a.paths.empty()) throw Error("none of the " + std::to_string(paths.size()) + " audio files could be used");
   return a;
+}
+
+ojson skipped_json(const AudioSet& a) {
+  ojson out = ojson::array();
+  for (const auto& [path, reason] : a.skipped) out.push_back({{"path", path}, {"reason", reason}});
+  return out;
 }
 
 std::string f4(double v) { return fixed(v, 4); }
@@ -92,6 +112,12 @@ int run_zero_shot(const EvalOptions& o) {
     truth.push_back(label_index[p.value]);
   }
   const AudioSet audio = embed_audio_set(lib, paths);
+  {
+    std::vector<int64_t> kept_truth;
+    for (size_t i : audio.input_index) kept_truth.push_back(truth[i]);
+    truth = std::move(kept_truth);
+    paths = audio.paths;
+  }
   const std::vector<float> text = lib.embed_texts(search::format_prompts(o.templ, labels));
   const double scale = lib.model().logit_scale_audio();
   const auto results = search::classify(static_cast<int64_t>(paths.size()), audio.embeddings.data(),
@@ -131,7 +157,8 @@ int run_zero_shot(const EvalOptions& o) {
                 {"majority_accuracy", json_num(majority)},
                 {"per_class", per_class},
                 {"confusion", confusion},
-                {"items", items}});
+                {"items", items},
+                {"skipped", skipped_json(audio)}});
     return 0;
   }
   std::printf("zero-shot classification: %lld files (%lld from the index), %zu labels, template \"%s\"\n\n",
@@ -185,6 +212,21 @@ int run_retrieval(const EvalOptions& o) {
 
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   const AudioSet audio = embed_audio_set(lib, audio_paths);
+  if (!audio.skipped.empty()) {  // captions of skipped files leave the evaluation with them
+    std::vector<int64_t> new_index(audio_paths.size(), -1);
+    for (size_t k = 0; k < audio.input_index.size(); ++k) new_index[audio.input_index[k]] = static_cast<int64_t>(k);
+    std::vector<std::string> kept_captions;
+    std::vector<int64_t> kept_text_audio;
+    for (size_t c = 0; c < captions.size(); ++c)
+      if (new_index[text_audio[c]] >= 0) {
+        kept_captions.push_back(captions[c]);
+        kept_text_audio.push_back(new_index[text_audio[c]]);
+      }
+    captions = std::move(kept_captions);
+    text_audio = std::move(kept_text_audio);
+    audio_paths = audio.paths;
+    if (audio_paths.size() < 2) throw Error(o.captions_csv + ": fewer than two of its audio files could be used");
+  }
   const std::vector<float> text = lib.embed_texts(captions);
   const search::RetrievalEval ev =
       search::evaluate_retrieval(static_cast<int64_t>(audio_paths.size()), audio.embeddings.data(),
@@ -200,7 +242,8 @@ int run_retrieval(const EvalOptions& o) {
     print_json({{"audios", audio_paths.size()},
                 {"captions", captions.size()},
                 {"text_to_audio", dir(ev.text_to_audio)},
-                {"audio_to_text", dir(ev.audio_to_text)}});
+                {"audio_to_text", dir(ev.audio_to_text)},
+                {"skipped", skipped_json(audio)}});
     return 0;
   }
   std::printf("retrieval: %zu audio files (%lld from the index), %zu captions\n\n", audio_paths.size(),

@@ -40,7 +40,7 @@ int run_like(const LikeCliOptions& o) {
     const store::Track* t = lib.find_track(o.track);
     if (!t) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
     if (o.chunk > 0 || o.hop > 0)
-      lib.note("--chunk/--hop ignored with --track: the track's stored windows are the chunks");
+      print_warning("--chunk/--hop are ignored with --track: the track's stored windows are the chunks");
     chunks = service::track_query_chunks(*snap, *t);
     if (o.exclude_self) lo.exclude_track = t->id;
     query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);

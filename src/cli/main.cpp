@@ -25,7 +25,20 @@ static void ensure_openmp_wait_policy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   if (std::getenv("GOMP_SPINCOUNT") == nullptr) setenv("GOMP_SPINCOUNT", "2000", 1);
-  execv("/proc/self/exe", argv);  // on failure, carry on with the default policy
+  // The executable's real path, not /proc/self/exe: the process name that ps and top show
+  // is the executed file's name ("exe" otherwise).
+  execv(clap::cli::self_executable().c_str(), argv);  // on failure, carry on with the default policy
+}
+
+// A repeatable option takes one value per occurrence: `--include '*.flac' DIR` must leave DIR
+// to the positional argument instead of reading it as a second glob. One rule for every
+// command's list options.
+static void one_value_per_occurrence(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    for (CLI::Option* opt : sub->get_options())
+      if (opt->nonpositional() && opt->get_expected_max() > 1) opt->allow_extra_args(false);
+    one_value_per_occurrence(*sub);
+  }
 }
 
 // Every floating-point option, in every command, must be a finite number: CLI11's range checks
@@ -69,6 +82,7 @@ int main(int argc, char** argv) {
   clap::cli::add_classify_command(app, action);
   clap::cli::add_eval_command(app, action);
   clap::cli::add_serve_command(app, action);
+  one_value_per_occurrence(app);
   const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
   const bool named = argc > 1 && argv[1][0] != '-';
   if (named && std::none_of(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->check_name(argv[1]); })) {

@@ -127,8 +127,12 @@ class Crawler {
           if (!o_.include.empty() && !matches_any(o_.include, relative, name)) continue;
           if (matches_any(o_.exclude, relative, name)) continue;
           add(path, root, st);
+        } else if (exts_.count(extension_of(name)) && (o_.include.empty() || matches_any(o_.include, relative, name)) &&
+                   !matches_any(o_.exclude, relative, name)) {
+          // A FIFO, socket or device with an audio name: never opened (a FIFO would block), said.
+          warn(path, std::string("skipped: not a regular file (") +
+                         (S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device") + ")");
         }
-        // FIFOs, sockets, character and block devices: ignored, never opened.
       }
       ::closedir(d);
       // Push in reverse so the first folder in sorted order is walked first.

@@ -3,7 +3,10 @@
 // error exits 2 (a run that fails on its input exits 1).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "support/golden.h"
@@ -91,6 +94,60 @@ TEST(IndexSameFile, AFolderReachedThroughASymlinkIsIndexedOnce) {
   ASSERT_EQ(test::run_command(cli + " index '" + dir + "/music' '" + dir + "/link'" + db + " --json", &out, &err), 0) << err;
   ASSERT_EQ(test::run_command(cli + " status --json" + db, &out, &err), 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
+}
+
+// Rough edges from the hostile new-user test (issue 11): a list option takes one value per
+// occurrence, ignored options are said, eval goes on past a bad file, a FIFO is named, and the
+// process is called clapsearch after its re-exec.
+TEST(RoughEdges, ListOptionsIgnoredOptionsEvalFifoAndProcessName) {
+  const std::string dir = test::temp_dir() + "/rough", lib = dir + "/lib", db = dir + "/library.db";
+  const std::string cli = test::quoted(test::cli_path());
+  test::ffmpeg(lib + "/a.flac", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::ffmpeg(lib + "/b.wav", "-f lavfi -i sine=f=660:d=3:sample_rate=16000");
+  std::filesystem::create_directories(dir + "/silence");
+  test::ffmpeg(dir + "/silence/zero.wav", "-f lavfi -i anullsrc=r=16000:cl=mono -t 2");
+  ASSERT_EQ(mkfifo((lib + "/pipe.flac").c_str(), 0644), 0);
+  std::string out, err;
+  // `--include GLOB DIR`: DIR stays the folder to index.
+  ASSERT_EQ(test::run_command(cli + " index --include '*.flac' " + test::quoted(lib) + " --db " + test::quoted(db) +
+                                  " --model " + test::quoted(test::case_dir("tiny-unfused")) + " --json",
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["indexed"], 1);  // a.flac only
+  EXPECT_NE(err.find("pipe.flac: skipped: not a regular file (a FIFO)"), std::string::npos) << err;
+
+  EXPECT_EQ(test::run_command(cli + " like --db " + test::quoted(db) + " --track 1 --chunk 3 --hop 2", &out, &err), 0) << err;
+  EXPECT_NE(err.find("--chunk/--hop are ignored with --track"), std::string::npos) << err;
+
+  // eval: a missing and a silent file are skipped, reported, and the rest evaluated.
+  std::ofstream(dir + "/labels.csv") << "path,label\n"
+                                     << lib << "/a.flac,rock\n"
+                                     << lib << "/b.wav,jazz\n"
+                                     << dir << "/missing.wav,rock\n"
+                                     << dir << "/silence/zero.wav,jazz\n";
+  ASSERT_EQ(test::run_command(cli + " eval zero-shot --db " + test::quoted(db) + " --labels-csv " +
+                                  test::quoted(dir + "/labels.csv") + " --json",
+                              &out, &err),
+            0)
+      << err;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["n"], 2);
+  ASSERT_EQ(j["skipped"].size(), 2u);
+  EXPECT_EQ(j["skipped"][0]["path"], dir + "/missing.wav");
+  EXPECT_NE(j["skipped"][1]["reason"].get<std::string>().find("silent"), std::string::npos) << j.dump();
+  EXPECT_NE(err.find("skipped " + dir + "/missing.wav"), std::string::npos) << err;
+
+  // ps and top show the name of the executable, which the OpenMP re-exec must keep.
+  std::string comm;
+  ASSERT_EQ(test::run_command(cli + " serve --db " + test::quoted(db) + " --port 0 --quiet & pid=$!; "
+                                    "for i in $(seq 100); do c=$(cat /proc/$pid/comm 2>/dev/null); "
+                                    "[ \"$c\" = clapsearch ] && break; sleep 0.05; done; "
+                                    "cat /proc/$pid/comm; kill $pid; wait $pid",
+                              &comm, &err),
+            143)
+      << err;
+  EXPECT_EQ(comm, "clapsearch\n");
 }
 
 }  // namespace
