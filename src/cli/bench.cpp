@@ -46,6 +46,16 @@ namespace fs = std::filesystem;
 // --config: build the architecture with generated weights once, store it as a snapshot
 // folder under the user cache, and bench that folder in a fresh process, so load time and
 // peak RSS are those of the real memory-mapped loading path.
+// Milliseconds with three significant digits: a tiny model's text query (0.04 ms) is not "0.0 ms".
+std::string ms_text(double ms) {
+  char buf[32];
+  if (ms >= 100) std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  else if (ms >= 10) std::snprintf(buf, sizeof buf, "%.1f ms", ms);
+  else if (ms >= 1) std::snprintf(buf, sizeof buf, "%.2f ms", ms);
+  else std::snprintf(buf, sizeof buf, "%.3f ms", ms);
+  return buf;
+}
+
 std::string random_snapshot(const BenchOptions& o) {
   std::ifstream in(o.config, std::ios::binary);
   if (!in) throw Error(o.config + ": cannot open");
@@ -56,7 +66,20 @@ std::string random_snapshot(const BenchOptions& o) {
   const fs::path tmp = dir.string() + ".partial";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  ClapModel::random(o.config, 1)->save_random_snapshot(tmp.string());
+  // A failed or interrupted generation leaves nothing behind (no `.partial` folders in the cache).
+  struct RemoveOnFailure {
+    fs::path path;
+    bool done = false;
+    ~RemoveOnFailure() {
+      std::error_code ec;
+      if (!done) fs::remove_all(path, ec);
+    }
+  } guard{tmp};
+  try {
+    ClapModel::random(o.config, 1)->save_random_snapshot(tmp.string());
+  } catch (const std::bad_alloc&) {
+    throw Error(o.config + ": not enough memory to build this architecture with generated weights");
+  }
   fs::copy_file(o.config, tmp / "config.json");
   const fs::path pre = fs::path(o.config).parent_path() / "preprocessor_config.json";
   if (fs::exists(pre)) fs::copy_file(pre, tmp / "preprocessor_config.json");
@@ -65,6 +88,7 @@ std::string random_snapshot(const BenchOptions& o) {
       if (fs::exists(fs::path(o.tokenizer) / f)) fs::copy_file(fs::path(o.tokenizer) / f, tmp / f);
   fs::remove_all(dir);
   fs::rename(tmp, dir);
+  guard.done = true;
   return dir.string();
 }
 
@@ -185,13 +209,16 @@ int run_bench(const BenchOptions& o) {
     std::printf("threads          %d\n", r.threads);
     std::printf("load             %.1f ms\n", r.load_ms);
     std::printf("first window     %.1f ms (pages in and repacks the audio weights, once)\n", r.first_audio_ms);
-    std::printf("audio, batch 1   %.1f ms per 10 s window\n", r.audio_ms_per_window_batch1);
-    std::printf("audio, batch %-3d %.1f ms per 10 s window (%.1f GFLOP/window, %.0f GFLOP/s)\n", o.batch,
-                r.audio_ms_per_window, r.gflop_per_window, r.gflops_audio);
-    std::printf("  of which mel   %.1f ms\n", r.mel_ms_per_window);
-    for (const auto& [stage, ms] : r.audio_stage_ms_per_window) std::printf("  %-44s %7.1f ms\n", stage.c_str(), ms);
-    std::printf("text, 1 query    %.1f ms\n", r.text_ms_short);
-    std::printf("text, 16 queries %.1f ms\n", r.text_ms_16);
+    if (o.batch != 1) std::printf("audio, batch 1   %s per 10 s window\n", ms_text(r.audio_ms_per_window_batch1).c_str());
+    std::printf("audio, batch %-3d %s per 10 s window (%.1f GFLOP/window, %.0f GFLOP/s)\n", o.batch,
+                ms_text(r.audio_ms_per_window).c_str(), r.gflop_per_window, r.gflops_audio);
+    std::printf("  of which mel   %s\n", ms_text(r.mel_ms_per_window).c_str());
+    size_t width = 0;
+    for (const auto& [stage, ms] : r.audio_stage_ms_per_window) width = std::max(width, display_width(stage));
+    for (const auto& [stage, ms] : r.audio_stage_ms_per_window)
+      std::printf("  %s%s  %10s\n", stage.c_str(), std::string(width - display_width(stage), ' ').c_str(), ms_text(ms).c_str());
+    std::printf("text, 1 query    %s\n", ms_text(r.text_ms_short).c_str());
+    std::printf("text, 16 queries %s\n", ms_text(r.text_ms_16).c_str());
     std::printf("GEMM peak        %.0f GFLOP/s, own %s kernel (audio tower reaches %.0f%%); oneDNN sgemm %.0f GFLOP/s\n", peak,
                 r.gemm_kernel.c_str(), 100 * r.gflops_audio / peak, r.onednn_sgemm_gflops);
     std::printf("peak RSS         %.0f MB\n", r.peak_rss_mb);

@@ -158,9 +158,21 @@ std::string resolve_against(const std::string& path, const std::string& base_dir
 // --- output helpers --------------------------------------------------------------------------
 
 std::string mmss(double seconds) {
-  const long long s = std::max<long long>(0, std::llround(seconds));
+  // Tenths are shown when there are any: windows may start every 0.5 s, and 00:02.5 rounded
+  // to 00:03 would name a moment the window does not start at.
+  const long long tenths = std::max<long long>(0, std::llround(seconds * 10));
+  const long long s = tenths / 10;
+  char buf[40];
+  if (tenths % 10 == 0) std::snprintf(buf, sizeof buf, "%02lld:%02lld", s / 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%02lld:%02lld.%lld", s / 60, s % 60, tenths % 10);
+  return buf;
+}
+
+std::string audio_text(double s) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%02lld:%02lld", s / 60, s % 60);
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
+  else std::snprintf(buf, sizeof buf, "%.2f h", s / 3600);
   return buf;
 }
 

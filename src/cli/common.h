@@ -61,6 +61,9 @@ std::string resolve_against(const std::string& path, const std::string& base_dir
 
 // "mm:ss" (minutes grow past 59), rounded to the nearest second.
 std::string mmss(double seconds);
+// An amount of audio in the unit a person reads best: "42.0 s", "12.5 min", "3.21 h" (index
+// summary and status alike).
+std::string audio_text(double seconds);
 std::string time_range(double start, double end);  // "mm:ss–mm:ss"
 std::string fixed(double v, int decimals);          // printf %.Nf, never "-0.000..."
 // A JSON number holding the shortest decimal that round-trips v as float32 (scores are float

@@ -31,14 +31,6 @@ std::string duration_text(double s) {
   return buf;
 }
 
-std::string audio_text(double s) {
-  char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.1f s", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
-  else std::snprintf(buf, sizeof buf, "%.2f h", s / 3600);
-  return buf;
-}
-
 // Progress on stderr: one updating line on a terminal, a plain line every ~5 s otherwise.
 class ProgressPrinter {
  public:

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <utility>
 
 #include "cli/commands.h"
@@ -30,13 +31,18 @@ static void ensure_openmp_wait_policy(char** argv) {
   execv(clap::cli::self_executable().c_str(), argv);  // on failure, carry on with the default policy
 }
 
-// A repeatable option takes one value per occurrence: `--include '*.flac' DIR` must leave DIR
-// to the positional argument instead of reading it as a second glob. One rule for every
-// command's list options.
+// In a command with positional arguments, a repeatable option takes one value per occurrence:
+// `--include '*.flac' DIR` must leave DIR to the positional argument instead of reading it as a
+// second glob. One rule for every such command (bench's `--vectors 10000 100000`, with nothing
+// positional to swallow, keeps its value lists).
 static void one_value_per_occurrence(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
-    for (CLI::Option* opt : sub->get_options())
-      if (opt->nonpositional() && opt->get_expected_max() > 1) opt->allow_extra_args(false);
+    const std::vector<CLI::Option*> options = sub->get_options();
+    const bool has_positional =
+        std::any_of(options.begin(), options.end(), [](const CLI::Option* o) { return o->get_positional(); });
+    if (has_positional)
+      for (CLI::Option* opt : options)
+        if (opt->nonpositional() && opt->get_expected_max() > 1) opt->allow_extra_args(false);
     one_value_per_occurrence(*sub);
   }
 }
@@ -104,6 +110,9 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     status = action ? action() : 0;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "clapsearch: error: out of memory (the input or settings need more than this machine has)\n");
+    status = 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_text(e.what()).c_str());
     status = 1;

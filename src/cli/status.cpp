@@ -72,8 +72,7 @@ int run_status(const StatusOptions& o) {
   if (c.silent_tracks) std::printf(", of which %lld silent", static_cast<long long>(c.silent_tracks));
   std::printf(")\nwindows   %lld (%lld silent, not searched)\n", static_cast<long long>(c.windows),
               static_cast<long long>(c.silent_windows));
-  if (c.audio_seconds < 3600) std::printf("audio     %.1f min\n", c.audio_seconds / 60);
-  else std::printf("audio     %.2f h\n", c.audio_seconds / 3600);
+  std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
   for (size_t i = 0; i < roots.size(); ++i) std::printf("%s %s\n", i ? "         " : "folders  ", terminal_text(roots[i]).c_str());
   if (o.errors) {
     if (errors.empty()) std::printf("no recorded errors\n");

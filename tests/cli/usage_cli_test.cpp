@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "support/golden.h"
@@ -148,6 +150,42 @@ TEST(RoughEdges, ListOptionsIgnoredOptionsEvalFifoAndProcessName) {
             143)
       << err;
   EXPECT_EQ(comm, "clapsearch\n");
+}
+
+TEST(RoughEdges, BenchSaysWhatItMeasured) {
+  const std::string cli = test::quoted(test::cli_path());
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli + " bench --model " + test::quoted(test::case_dir("tiny-unfused")) +
+                                  " --threads 1 --windows 2 --repeat 1 --batch 1",
+                              &out, &err),
+            0)
+      << err;
+  size_t batch1 = 0;
+  for (size_t at = out.find("audio, batch 1 "); at != std::string::npos; at = out.find("audio, batch 1 ", at + 1)) ++batch1;
+  EXPECT_EQ(batch1, 1u) << out;
+  EXPECT_EQ(out.find(" 0.0 ms"), std::string::npos) << out;  // small times keep their digits
+  // The per-stage rows end in one column.
+  std::istringstream lines(out);
+  std::set<size_t> ends;
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("  ", 0) == 0 && line.find("of which") == std::string::npos) ends.insert(line.size());
+  EXPECT_EQ(ends.size(), 1u) << out;
+
+  // An architecture too large for memory: a sentence, and no half-made folder in the cache.
+  const std::string dir = test::temp_dir() + "/bench";
+  std::filesystem::create_directories(dir);
+  std::ifstream in(test::case_dir("tiny-unfused") + "/config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  config["text_config"]["vocab_size"] = 4000000000000LL;
+  std::ofstream(dir + "/huge.json") << config.dump();
+  EXPECT_EQ(test::run_command("XDG_CACHE_HOME=" + test::quoted(dir + "/cache") + " " + cli + " bench --config " +
+                                  test::quoted(dir + "/huge.json"),
+                              &out, &err),
+            1);
+  EXPECT_EQ(err.find("std::bad_alloc"), std::string::npos) << err;
+  EXPECT_NE(err.find("huge.json"), std::string::npos) << err;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir + "/cache"))
+    EXPECT_EQ(e.path().string().find(".partial"), std::string::npos) << e.path();
 }
 
 }  // namespace
