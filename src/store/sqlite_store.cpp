@@ -242,7 +242,11 @@ SqliteStore SqliteStore::open(const std::string& path) {
   sql::exec(db, "PRAGMA synchronous = NORMAL");
   try {
     migrate(db, path);
-    sql::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+    // Only when not yet set: writing it anyway made every open (every search) a write
+    // transaction, with a checkpoint and three fsyncs at close, and on a full disk a failure.
+    sql::Stmt id(db, "PRAGMA application_id");
+    if (!id.step() || id.int64(0) != kApplicationId)
+      sql::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.find("file is not a database") != std::string::npos)
