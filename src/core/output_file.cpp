@@ -1,5 +1,6 @@
 #include "core/output_file.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,23 @@ OutputFile::OutputFile(const std::string& path) {
     f_ = std::fopen(temp_.c_str(), "wb");
   }
   if (!f_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+}
+
+void OutputFile::remove_stale_temporaries(const std::string& path) {
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (fs::directory_iterator it(target.parent_path().empty() ? "." : target.parent_path(), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code ignored;
+    fs::remove(it->path(), ignored);
+  }
 }
 
 OutputFile::~OutputFile() {

@@ -23,6 +23,10 @@ class OutputFile {
   // Flushes, closes and renames into place; throws clap::Error naming the file and the reason.
   void commit();
 
+  // Removes the temporaries that killed processes left beside `path` ("<path>.tmp.<pid>" whose
+  // process no longer exists). Best effort, for files rewritten unattended (the vector index).
+  static void remove_stale_temporaries(const std::string& path);
+
  private:
   std::FILE* f_ = nullptr;
   std::string path_, target_, temp_;  // as given; the file replaced (a symlink's target); the temporary

@@ -438,7 +438,10 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
   h["trained_n"] = trained_n_;
   const std::string header = h.dump();
 
-  // Written beside `path` and renamed over it only when complete (core/output_file.h).
+  // Written beside `path` and renamed over it only when complete (core/output_file.h). A search
+  // killed while writing leaves its temporary (as large as the index), and nobody looks beside
+  // the database: the next save removes it.
+  OutputFile::remove_stale_temporaries(path);
   OutputFile f(path);
   const uint32_t format = kFormat, len = static_cast<uint32_t>(header.size());
   f.write(kMagic, sizeof kMagic);

@@ -50,11 +50,12 @@ struct LibrarySnapshot::Parts {
 };
 
 LibrarySnapshot::LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity,
-                                 Notice note)
+                                 Notice note, Notice warn)
     : store_(std::move(store)),
       db_path_(std::move(db_path)),
       identity_(std::move(identity)),
       note_(std::move(note)),
+      warn_(std::move(warn)),
       parts_(std::make_unique<Parts>()) {
   std::lock_guard lock(store_->mutex);
   generation_ = store_->store->library_generation();
@@ -201,8 +202,10 @@ const search::VectorIndex& LibrarySnapshot::window_index() const {
     search::LoadInfo info;
     p.window_index = std::make_unique<search::VectorIndex>(load_window_index(db_path_, c, &info));
     note("window index " + window_index_path(db_path_) + ": " + (info.rebuilt ? "rebuilt (" + info.reason + ")" : info.reason) +
-         ", " + search::index_kind_name(p.window_index->kind()) + ", " + std::to_string(p.window_index->size()) +
-         " windows" + (info.save_error.empty() ? "" : "; not saved: " + info.save_error));
+         ", " + search::index_kind_name(p.window_index->kind()) + ", " + std::to_string(p.window_index->size()) + " windows");
+    // A warning, not a note: on a full disk every later run would rebuild it again in silence.
+    if (!info.save_error.empty() && warn_)
+      warn_("window index not saved (the next run builds it again): " + info.save_error);
   });
   return *p.window_index;
 }
@@ -250,13 +253,17 @@ Library::Library(const LibraryOptions& options, Access access)
     : options_(options),
       db_path_(index::absolute_path(options.db.empty() ? store::default_db_path() : options.db)),
       store_(std::make_shared<StoreAccess>()) {
+  std::string unexpected;
   store_->store = store::open_store(db_path_, access == Access::ReadOnly ? store::OpenMode::ReadOnly
-                                                                        : store::OpenMode::ReadWriteOrReadOnly);
+                                                                        : store::OpenMode::ReadWriteOrReadOnly,
+                                    &unexpected);
+  if (!unexpected.empty() && options_.warn)
+    options_.warn("the index could not be opened for writing, so it is read without caching anything: " + unexpected);
   const auto m = store_->store->model();
   if (!m)
     throw Error(db_path_ + ": the index is empty (no model recorded yet): run `clapsearch index DIR --db " + db_path_ + "`");
   identity_ = *m;
-  snapshot_ = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note);
+  snapshot_ = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn);
   if (!options_.model.empty()) model_spec();  // a model that does not match is refused up front
 }
 
@@ -289,7 +296,7 @@ bool Library::refresh(bool force) {
   if (!force && generation == current->library_generation()) return false;
   if (!identity || !identity_.mismatch(*identity).empty())
     throw Error(db_path_ + ": the index was rebuilt with another model or settings; restart to use it");
-  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note);
+  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn);
   next->load_all();
   {
     std::lock_guard lock(snapshot_mutex_);
@@ -310,7 +317,7 @@ void Library::store_labels(const std::vector<store::TrackLabel>& labels) {
     store_->store->put_labels(labels);
   }
   // The labels are part of the snapshot: later reads in this session see the new ones.
-  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note);
+  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn);
   std::lock_guard lock(snapshot_mutex_);
   snapshot_ = next;
 }
@@ -508,7 +515,9 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
           store_->store->put_cached_text(key, missing[k], e);
         } catch (const Error& err) {
           saved = false;
-          note(std::string("text cache not written: ") + err.what());
+          // A warning: the search still answers, but the user should learn that the disk is
+          // full or failing (the next run embeds these texts again).
+          if (options_.warn) options_.warn(std::string("text cache not written: ") + err.what());
         }
       }
       // Rows are taken from the same floats the cache holds: a later cached run prints the same.

@@ -87,7 +87,9 @@ struct StoreAccess;  // the store and the lock that serialises its use (library.
 // embeddings. Immutable once made; parts not loaded up front are loaded on first use.
 class LibrarySnapshot {
  public:
-  LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity, Notice note);
+  // `note`: progress notes; `warn`: what the user must hear about (a window index that could not be saved).
+  LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity, Notice note,
+                  Notice warn = {});
   ~LibrarySnapshot();
 
   // Loads every part inside one read transaction (what a server does before swapping it in).
@@ -132,7 +134,7 @@ class LibrarySnapshot {
   std::shared_ptr<StoreAccess> store_;
   std::string db_path_;
   store::ModelIdentity identity_;
-  Notice note_;
+  Notice note_, warn_;
   int64_t generation_ = 0;
   std::unique_ptr<Parts> parts_;
 };

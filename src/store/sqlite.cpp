@@ -7,8 +7,23 @@
 
 namespace clap::store::sql {
 
+namespace {
+
+// SQLite's message, plus the operating system's reason for an I/O failure: "disk I/O error" alone
+// does not tell a full disk (ENOSPC behind a failed sync or -shm allocation) from a failing one.
+std::string message(sqlite3* db, const char* msg) {
+  std::string m = msg ? msg : "unknown error";
+  const int code = db ? sqlite3_errcode(db) : SQLITE_OK;
+  const int os = db ? sqlite3_system_errno(db) : 0;
+  if (os != 0 && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN))
+    m += std::string(" [") + std::strerror(os) + "]";
+  return m;
+}
+
+}  // namespace
+
 void fail(sqlite3* db, const std::string& what) {
-  const char* msg = db ? sqlite3_errmsg(db) : "out of memory";
+  const std::string msg = db ? message(db, sqlite3_errmsg(db)) : "out of memory";
   std::string path;
   if (db) {
     const char* p = sqlite3_db_filename(db, "main");
@@ -21,7 +36,7 @@ void exec(sqlite3* db, const std::string& sql) {
   char* err = nullptr;
   if (const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
     const int code = sqlite3_extended_errcode(db) & 0xff;
-    std::string msg = err ? err : "unknown error";
+    const std::string msg = message(db, err);
     sqlite3_free(err);
     const char* p = sqlite3_db_filename(db, "main");
     throw SqliteError(std::string(p && *p ? std::string(p) + ": " : "") + "database error: " + msg + " (" +

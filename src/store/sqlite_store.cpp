@@ -296,7 +296,11 @@ SqliteStore SqliteStore::open(const std::string& path) {
     // transactions (only an OS crash / power cut may lose the last few).
     sql::exec(db, "PRAGMA synchronous = NORMAL");
     migrate(db, path);
-    sql::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+    // Only when not yet set: writing it anyway made every open (every search) a write
+    // transaction, with a checkpoint and three fsyncs at close, and on a full disk a failure.
+    sql::Stmt id(db, "PRAGMA application_id");
+    if (!id.step() || id.int64(0) != kApplicationId)
+      sql::exec(db, ("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
   } catch (const sql::SqliteError& e) {
     explain(e);
     throw;

@@ -87,7 +87,7 @@ std::string ModelIdentity::mismatch(const ModelIdentity& o) const {
   return out;
 }
 
-std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode) {
+std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, std::string* unexpected) {
   std::error_code ec;
   if (mode != OpenMode::ReadWrite) {
     if (!fs::exists(location, ec))
@@ -97,8 +97,12 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode) {
   if (mode == OpenMode::ReadWriteOrReadOnly) {
     try {
       return std::make_unique<SqliteStore>(SqliteStore::open(location));
-    } catch (const Error&) {
-      // Not writable (permissions, read-only medium): read-only still answers queries.
+    } catch (const Error& e) {
+      // Not writable (permissions, read-only medium): read-only still answers queries. Told
+      // apart from a full disk or an I/O error, which the user must hear about.
+      const std::string folder = fs::path(location).parent_path().string();
+      if (unexpected && ::access(location.c_str(), W_OK) == 0 && ::access(folder.empty() ? "." : folder.c_str(), W_OK) == 0)
+        *unexpected = e.what();
     }
   }
   if (mode == OpenMode::ReadWrite) return std::make_unique<SqliteStore>(SqliteStore::open(location));

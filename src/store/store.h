@@ -201,7 +201,10 @@ enum class OpenMode {
 };
 
 // Opens the store at `location` (a SQLite database path). Throws clap::Error with the reason
-// (no index there, not an index, schema too new...).
-std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode);
+// (no index there, not an index, schema too new...). With ReadWriteOrReadOnly, `unexpected`
+// (when given) receives why a read-write open failed although the file and its folder are
+// writable (a full disk, an I/O error): a fallback the caller should warn about, unlike a
+// read-only file or medium.
+std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, std::string* unexpected = nullptr);
 
 }  // namespace clap::store
