@@ -192,6 +192,19 @@ constexpr const char* kTrackColumns =
     "t.genre, t.date, t.track_no, t.status, t.error, t.silent, t.indexed_at, "
     "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id)";
 
+// Columns: id, path, size, mtime_ns, ctime_ns, content_hash, status.
+FileState read_file_state(const sql::Stmt& s) {
+  FileState f;
+  f.id = s.int64(0);
+  f.path = s.text(1);
+  f.size = s.int64(2);
+  f.mtime_ns = s.int64(3);
+  f.ctime_ns = s.int64(4);
+  f.content_hash = s.text(5);
+  f.status = parse_status(s.text(6));
+  return f;
+}
+
 Track read_track(const sql::Stmt& s) {
   Track t;
   t.id = s.int64(0);
@@ -495,17 +508,7 @@ std::optional<Track> SqliteStore::track_by_path(const std::string& path) const {
 std::vector<FileState> SqliteStore::file_states() const {
   std::vector<FileState> out;
   sql::Stmt s(db_, "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks ORDER BY path");
-  while (s.step()) {
-    FileState f;
-    f.id = s.int64(0);
-    f.path = s.text(1);
-    f.size = s.int64(2);
-    f.mtime_ns = s.int64(3);
-    f.ctime_ns = s.int64(4);
-    f.content_hash = s.text(5);
-    f.status = parse_status(s.text(6));
-    out.push_back(std::move(f));
-  }
+  while (s.step()) out.push_back(read_file_state(s));
   return out;
 }
 
@@ -693,17 +696,8 @@ void SqliteStore::retire_tracks(const std::vector<int64_t>& ids) {
 std::vector<FileState> SqliteStore::retired_tracks() const {
   std::vector<FileState> out;
   if (!has_retired_tables(db_)) return out;
-  sql::Stmt s(db_, "SELECT id, path, size, mtime_ns, ctime_ns, content_hash FROM retired_tracks ORDER BY id");
-  while (s.step()) {
-    FileState f;
-    f.id = s.int64(0);
-    f.path = s.text(1);
-    f.size = s.int64(2);
-    f.mtime_ns = s.int64(3);
-    f.ctime_ns = s.int64(4);
-    f.content_hash = s.text(5);
-    out.push_back(std::move(f));
-  }
+  sql::Stmt s(db_, "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, 'ok' FROM retired_tracks ORDER BY id");
+  while (s.step()) out.push_back(read_file_state(s));
   return out;
 }
 

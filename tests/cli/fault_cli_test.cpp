@@ -620,32 +620,9 @@ TEST(FaultCli, AFailedTextCacheWriteStillAnswersAndTheNextRunCaches) {
 
 // --- kill -9 ------------------------------------------------------------------------------------
 
-struct Child {
-  pid_t pid = -1;
-  std::string out_path, err_path;
-};
+using test::Child;
 
-Child start(const std::vector<std::string>& args) {
-  Child c;
-  static int n = 0;
-  const std::string stem = test::temp_dir() + "/child" + std::to_string(n++);
-  c.out_path = stem + ".out";
-  c.err_path = stem + ".err";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, c.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, c.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv_s = {test::cli_path()};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int rc = posix_spawn(&c.pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
-  return c;
-}
+Child start(const std::vector<std::string>& args) { return test::start_cli(args); }
 
 // Kills the child (if it still runs) and reaps it; true when the kill ended it.
 bool kill_and_wait(const Child& c) {

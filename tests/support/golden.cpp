@@ -1,11 +1,14 @@
 #include "support/golden.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +16,8 @@
 #include <sstream>
 
 namespace fs = std::filesystem;
+
+extern char** environ;
 
 namespace clap::test {
 
@@ -138,6 +143,30 @@ std::string ffmpeg(const std::string& path, const std::string& args) {
   const int rc = run_command("ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " '" + path + "'", nullptr, &err);
   if (rc != 0) throw std::runtime_error("ffmpeg failed for " + path + ": " + err);
   return path;
+}
+
+Child start_cli(const std::vector<std::string>& args) {
+  Child c;
+  static int n = 0;
+  const std::string stem = temp_dir() + "/child" + std::to_string(n++);
+  c.out_path = stem + ".out";
+  c.err_path = stem + ".err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, c.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, c.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> argv_s = {cli_path()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
+  c.pid = pid;
+  return c;
 }
 
 }  // namespace clap::test

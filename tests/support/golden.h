@@ -41,4 +41,12 @@ std::string ffmpeg(const std::string& path, const std::string& args);
 // Path of the built clapsearch executable.
 std::string cli_path();
 
+// The CLI started directly (not through a shell), so its pid is known for kill -9 and wait4:
+// stdin from /dev/null, stdout and stderr into files.
+struct Child {
+  int pid = -1;
+  std::string out_path, err_path;
+};
+Child start_cli(const std::vector<std::string>& args);
+
 }  // namespace clap::test
