@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/csv.h"
 #include "core/output_file.h"
 #include "service/library.h"
 #include "service/records.h"
@@ -46,10 +47,7 @@ void print_warning(const std::string& message);
 
 // --- input helpers -------------------------------------------------------------------------------
 
-// Lines of a text file, trimmed; blank lines and lines starting with '#' skipped.
-std::vector<std::string> read_query_file(const std::string& path);
-// An RFC 4180 CSV file (quoted fields, "" escapes, CRLF or LF).
-std::vector<std::vector<std::string>> read_csv(const std::string& path);
+// Query files and CSV files are read by the library (core/csv.h: read_query_file, read_csv).
 // `path` made absolute against `base_dir` when relative.
 std::string resolve_against(const std::string& path, const std::string& base_dir);
 
