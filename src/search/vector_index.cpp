@@ -499,6 +499,12 @@ bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
 
 }  // namespace
 
+uint64_t index_payload_checksum(const void* payload, size_t n) {
+  Checksum sum;
+  sum.update(payload, n);
+  return sum.finish();
+}
+
 bool VectorIndex::read_header(const std::string& path, IndexHeader* header) {
   File f(std::fopen(path.c_str(), "rb"));
   if (!f) return false;
