@@ -249,6 +249,11 @@ class MonoResampler {
   void emit(const float* p, size_t n, int64_t limit) {
     if (seg_out_ >= limit) return;
     n = size_t(std::min<int64_t>(int64_t(n), limit - seg_out_));
+    // Float formats carry NaN and infinity as they are (a damaged or crafted float WAV); passed
+    // on they would make every feature and embedding of the window NaN and poison the index's
+    // scores, so such a file is refused like other undecodable audio (found by fuzz_audio).
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) fail(path_, "audio samples that are not numbers (NaN or infinity): damaged file");
     while (n > 0) {
       size_t k = std::min(n, kMaxChunkSamples);
       sink_(p, k);
@@ -395,6 +400,11 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
                      " packets failed, none decoded (last error: " + last_error + ")");
     fail(path, "no audio samples");
   }
+  // A few samples at a huge source rate (a damaged header) round to none at the target rate:
+  // nothing to analyse, like a file without samples (found by fuzz_audio).
+  if (resampler.output_samples == 0)
+    fail(path, "no audio samples at " + std::to_string(target_rate) + " Hz (" + std::to_string(resampler.source_samples) +
+                   " source samples at " + std::to_string(info.source_rate) + " Hz)");
   // More failures than decoded frames: garbage that happened to contain a few plausible frame
   // headers (random bytes named .mp3 do), or damaged beyond use.
   if (info.corrupt_packets > frames)
