@@ -389,6 +389,30 @@ TEST(BadFiles, SamplesThatRoundToNoneAreRefused) {
   const std::string msg = error_of(path);
   EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
   EXPECT_NE(msg.find("no audio samples at 48000 Hz"), std::string::npos) << msg;
+
+  // The other way round: 4096 samples "at 2 Hz" would resample to 98 million samples and cost
+  // the resampler 0.5 GB (found by fuzz_audio); a rate that low is a damaged header.
+  const std::string slow = "RIFF" + le(36 + 8192, 4) + "WAVEfmt " + le(16, 4) + le(1, 2) + le(1, 2) + le(2, 4) +
+                           le(4, 4) + le(2, 2) + le(16, 2) + "data" + le(8192, 4) + std::string(8192, '\x10');
+  const std::string slow_path = test::temp_dir() + "/two_hz.wav";
+  write_file(slow_path, slow);
+  EXPECT_NE(error_of(slow_path).find("sample rate 2 Hz is below 1000 Hz"), std::string::npos) << error_of(slow_path);
+}
+
+// A long frame at a low rate (FLAC, 32768 samples at 1 kHz: 1.6 million samples at 48 kHz) is
+// resampled in slices of bounded size (fuzz_audio found one frame asking for 1.5 GB); the
+// result is bit for bit what the same audio in short frames gives.
+TEST(Streaming, LongFramesAreResampledInSlicesWithTheSameResult) {
+  const std::string sine = "-f lavfi -i \"sine=frequency=100:sample_rate=1000:duration=70\" -c:a flac";
+  const std::string long_frames = ffmpeg("long_frames.flac", sine + " -frame_size 32768");
+  const std::string short_frames = ffmpeg("short_frames.flac", sine + " -frame_size 1024");
+  size_t largest_chunk = 0;
+  const AudioInfo info = decode_stream(long_frames, 48000, [&](const float*, size_t n) { largest_chunk = std::max(largest_chunk, n); });
+  EXPECT_EQ(info.output_samples, 70 * 48000);
+  EXPECT_LE(largest_chunk, kMaxChunkSamples);
+  const std::vector<float> a = decode_file(long_frames, 48000), b = decode_file(short_frames, 48000);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
 }
 
 TEST(BadFiles, PartlyDamagedFilesKeepWhatDecodes) {
