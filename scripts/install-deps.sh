@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package clapsearch needs to build and run; with --tests also what the
 # tests need beyond that (Chromium for the web page's browser test, Node.js + npm for
-# Playwright, installed from Debian only when the machine has no node/npm of its own).
+# Playwright, installed from Debian only when the machine has no node/npm of its own; clang with
+# its sanitizer/libFuzzer runtimes and OpenMP for the fuzz targets, scripts/fuzz.sh).
 # Idempotent: packages already present are left alone; safe to run repeatedly.
 set -euo pipefail
 tests=0
@@ -23,6 +24,7 @@ PACKAGES=(
 
 if [ "$tests" = 1 ]; then
   PACKAGES+=(chromium)                                              # the web page's test runs in a real browser
+  PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)                # fuzz targets: libFuzzer, ASan, UBSan; OpenMP for clang
   command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi

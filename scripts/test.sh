@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets everything up (dependencies, build) and runs every test, golden parity included.
+# Sets everything up (dependencies, build) and runs every test, golden parity included, then a
+# short run of every fuzz target (scripts/fuzz.sh, its own clang build in build-fuzz/).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh" --tests
@@ -7,3 +8,6 @@ bash "$root/scripts/build.sh"
 build="${CLAPSEARCH_BUILD_DIR:-$root/build}"
 cd "$build"
 ctest --output-on-failure -j"$(nproc)" --timeout 900
+# Fuzz smoke (fuzz/README.md): every libFuzzer target for 5 s with the sanitizers on, so a
+# regression in a parser is caught here; scripts/fuzz.sh --seconds N runs them for longer.
+bash "$root/scripts/fuzz.sh" --seconds "${CLAPSEARCH_FUZZ_SECONDS:-5}"

@@ -58,6 +58,9 @@ std::string av_error(int code) {
 
 [[noreturn]] void fail(const std::string& path, const std::string& reason) { throw Error(path + ": " + reason); }
 
+// The lowest source sample rate accepted (telephone audio is 8000 Hz; some old formats use 4000).
+constexpr int kMinSourceRate = 1000;
+
 // RAII holders.
 struct FormatHolder {
   AVFormatContext* p = nullptr;
@@ -151,16 +154,30 @@ class MonoResampler {
 
   void feed(const AVFrame* f) {
     configure(f);
-    int cap = swr_get_out_samples(swr_, f->nb_samples);
-    if (cap < 0) fail(path_, "resampler error: " + av_error(cap));
-    buf_.resize(size_t(cap) + 16);
-    uint8_t* out = reinterpret_cast<uint8_t*>(buf_.data());
-    int got = swr_convert(swr_, &out, int(buf_.size()), const_cast<const uint8_t**>(f->extended_data),
-                          f->nb_samples);
-    if (got < 0) fail(path_, "resampling failed: " + av_error(got));
+    // The frame goes to the resampler in slices whose output stays near kMaxPieceSamples: at a
+    // tiny source rate (a damaged header saying 2 Hz) a frame resamples to thousands of times
+    // its length, and an 8 KB file asked for 1.5 GB at once (found by fuzz_audio). An ordinary
+    // frame is one slice, so its conversion is the one call it always was.
+    const auto format = static_cast<AVSampleFormat>(f->format);
+    const bool planar = av_sample_fmt_is_planar(format);
+    const int planes = planar ? f->ch_layout.nb_channels : 1;
+    const int64_t stride = int64_t{av_get_bytes_per_sample(format)} * (planar ? 1 : f->ch_layout.nb_channels);
+    const int step = int(std::clamp<int64_t>(int64_t{kMaxPieceSamples} * in_rate_ / target_, 1, f->nb_samples));
+    slice_.resize(size_t(planes));
+    for (int done = 0; done < f->nb_samples;) {
+      const int n = std::min(step, f->nb_samples - done);
+      for (int p = 0; p < planes; ++p) slice_[size_t(p)] = f->extended_data[p] + done * stride;
+      const int cap = swr_get_out_samples(swr_, n);
+      if (cap < 0) fail(path_, "resampler error: " + av_error(cap));
+      buf_.resize(size_t(cap) + 16);
+      uint8_t* out = reinterpret_cast<uint8_t*>(buf_.data());
+      const int got = swr_convert(swr_, &out, int(buf_.size()), slice_.data(), n);
+      if (got < 0) fail(path_, "resampling failed: " + av_error(got));
+      emit(buf_.data(), size_t(got), INT64_MAX);
+      done += n;
+    }
     seg_in_ += f->nb_samples;
     source_samples += f->nb_samples;
-    emit(buf_.data(), size_t(got), INT64_MAX);
   }
 
   // Flushes the current segment (end of stream or parameter change).
@@ -249,6 +266,11 @@ class MonoResampler {
   void emit(const float* p, size_t n, int64_t limit) {
     if (seg_out_ >= limit) return;
     n = size_t(std::min<int64_t>(int64_t(n), limit - seg_out_));
+    // Float formats carry NaN and infinity as they are (a damaged or crafted float WAV); passed
+    // on they would make every feature and embedding of the window NaN and poison the index's
+    // scores, so such a file is refused like other undecodable audio (found by fuzz_audio).
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) fail(path_, "audio samples that are not numbers (NaN or infinity): damaged file");
     while (n > 0) {
       size_t k = std::min(n, kMaxChunkSamples);
       sink_(p, k);
@@ -259,6 +281,7 @@ class MonoResampler {
     }
   }
 
+  static constexpr int kMaxPieceSamples = 1 << 20;
   const std::string& path_;
   const int target_;
   const SampleSink& sink_;
@@ -267,6 +290,7 @@ class MonoResampler {
   LayoutHolder in_layout_;
   int64_t seg_in_ = 0, seg_out_ = 0;
   std::vector<float> buf_;
+  std::vector<const uint8_t*> slice_;  // the planes of the part of a frame being converted
 };
 
 std::string trim(std::string s) {
@@ -347,6 +371,11 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
         if (start + f->nb_samples > end) f->nb_samples = int(end - start);
       }
       if (f->nb_samples > 0 && f->sample_rate > 0 && ch > 0 && ch <= 64) {
+        // Resampling up from a few Hz costs the resampler memory in proportion to the ratio
+        // (2 Hz: 0.5 GB for an 8 KB file, found by fuzz_audio); no audio is sampled that slowly.
+        if (f->sample_rate < kMinSourceRate)
+          fail(path, "sample rate " + std::to_string(f->sample_rate) + " Hz is below " + std::to_string(kMinSourceRate) +
+                         " Hz: not audio (a damaged header?)");
         if (frames++ == 0) {
           info.source_rate = f->sample_rate;
           info.source_channels = ch;
@@ -395,6 +424,11 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
                      " packets failed, none decoded (last error: " + last_error + ")");
     fail(path, "no audio samples");
   }
+  // A few samples at a huge source rate (a damaged header) round to none at the target rate:
+  // nothing to analyse, like a file without samples (found by fuzz_audio).
+  if (resampler.output_samples == 0)
+    fail(path, "no audio samples at " + std::to_string(target_rate) + " Hz (" + std::to_string(resampler.source_samples) +
+                   " source samples at " + std::to_string(info.source_rate) + " Hz)");
   // More failures than decoded frames: garbage that happened to contain a few plausible frame
   // headers (random bytes named .mp3 do), or damaged beyond use.
   if (info.corrupt_packets > frames)

@@ -55,7 +55,8 @@ using SampleSink = std::function<void(const float* samples, size_t n)>;
 // memory: a 3-hour file is never held whole; each chunk is the output of one decoded frame,
 // at most kMaxChunkSamples). Corrupt packets are skipped and counted. Throws
 // clap::Error("<path>: <reason>") for missing/unreadable files, directories, empty files,
-// files with no audio stream, no decoder, or no audio samples, and for streams where more
+// files with no audio stream, no decoder, no audio samples, samples that are not numbers (NaN,
+// infinity) or a sample rate below 1000 Hz (a damaged header), and for streams where more
 // packets failed than frames decoded (garbage, or damaged beyond use). That last check is made
 // at the end, so sink may already have received samples when it throws: discard them.
 // Exceptions thrown by sink propagate (decoding stops).

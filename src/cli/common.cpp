@@ -8,8 +8,6 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
 #include "index/crawl.h"
@@ -65,90 +63,7 @@ void print_warning(const std::string& message) {
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
-namespace {
-
-std::string trim(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
-  return s.substr(a, b - a);
-}
-
-std::string read_whole(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": no such file (" + what + ")");
-  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder (" + what + ")");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot read (" + what + ")");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 // --- input helpers ---------------------------------------------------------------------------
-
-std::vector<std::string> read_query_file(const std::string& path) {
-  std::istringstream in(read_whole(path, "queries"));
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    out.push_back(line);
-  }
-  if (out.empty()) throw Error(path + ": no queries in the file (one per line)");
-  return out;
-}
-
-std::vector<std::vector<std::string>> read_csv(const std::string& path) {
-  const std::string s = read_whole(path, "CSV");
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false, any = false;
-  size_t i = 0;
-  if (s.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 byte order mark
-  auto end_row = [&] {
-    row.push_back(field);
-    field.clear();
-    if (!(row.size() == 1 && row[0].empty())) rows.push_back(row);  // blank line
-    row.clear();
-    any = false;
-  };
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < s.size() && s[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-      any = true;
-    } else if (c == ',') {
-      row.push_back(field);
-      field.clear();
-      any = true;
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
-      end_row();
-    } else {
-      field += c;
-      any = true;
-    }
-  }
-  if (quoted) throw Error(path + ": unterminated quoted field");
-  if (any || !field.empty() || !row.empty()) end_row();
-  return rows;
-}
 
 std::string resolve_against(const std::string& path, const std::string& base_dir) {
   if (path.empty() || path[0] == '/') return index::absolute_path(path);

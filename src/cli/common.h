@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/csv.h"
 #include "core/output_file.h"
 #include "service/library.h"
 #include "service/records.h"
@@ -46,20 +47,17 @@ void print_warning(const std::string& message);
 
 // --- input helpers -------------------------------------------------------------------------------
 
-// Lines of a text file, trimmed; blank lines and lines starting with '#' skipped.
-std::vector<std::string> read_query_file(const std::string& path);
+// Query files and CSV files are read by the library (core/csv.h: read_query_file, read_csv).
 // The running executable's real path (readlink of /proc/self/exe), for re-executing itself
 // under its own name; "/proc/self/exe" when it cannot be read.
 std::string self_executable();
 
-// An RFC 4180 CSV file (quoted fields, "" escapes, CRLF or LF).
-std::vector<std::vector<std::string>> read_csv(const std::string& path);
 // `path` made absolute against `base_dir` when relative.
 std::string resolve_against(const std::string& path, const std::string& base_dir);
 
 // --- output helpers ------------------------------------------------------------------------------
 
-// "mm:ss" (minutes grow past 59), rounded to the nearest second.
+// "mm:ss" (minutes grow past 59), with tenths when there are any ("02:07.5").
 std::string mmss(double seconds);
 // An amount of audio in the unit a person reads best: "42.0 s", "12.5 min", "3.21 h" (index
 // summary and status alike).

@@ -27,30 +27,13 @@ struct EvalOptions {
   bool json = false;
 };
 
-struct CsvPair {
-  std::string path;  // absolute
-  std::string value;
-};
-
-// Rows "path,<value>" of a two-column CSV; a first row "path,<name>" is a header. Relative paths
-// are taken from the CSV's folder.
+// Rows "path,<value>" of a two-column CSV (core/csv.h); relative paths are taken from the
+// CSV's folder.
 std::vector<CsvPair> read_pairs(const std::string& csv_path, const std::string& value_name) {
-  const auto rows = read_csv(csv_path);
+  std::vector<CsvPair> pairs = csv_pairs(read_csv(csv_path), csv_path, value_name);
   const std::string base = fs::path(index::absolute_path(csv_path)).parent_path().string();
-  std::vector<CsvPair> out;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = rows[i];
-    auto lower = [](std::string s) {
-      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return s;
-    };
-    if (i == 0 && r.size() >= 2 && lower(r[0]) == "path" && lower(r[1]) == value_name) continue;
-    if (r.size() < 2 || r[0].empty() || r[1].empty())
-      throw Error(csv_path + ": row " + std::to_string(i + 1) + ": expected path," + value_name);
-    out.push_back({resolve_against(r[0], base), r[1]});
-  }
-  if (out.empty()) throw Error(csv_path + ": no rows (expected path," + value_name + ")");
-  return out;
+  for (auto& p : pairs) p.path = resolve_against(p.path, base);
+  return pairs;
 }
 
 // Track embeddings of the given files, in order (stored ones for indexed files). A file that

@@ -1,8 +1,11 @@
 #include "model/config.h"
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <type_traits>
 
 #include "core/error.h"
 
@@ -29,15 +32,43 @@ json parse(const std::string& text, const std::string& where) {
   }
 }
 
+// nlohmann converts a JSON number to an integer type with a plain cast, which is undefined
+// behaviour when it does not fit (fuzz_config: 4.8e123 read as an int): an integer field must
+// hold a number in its type's range. Other types are left to get<T>, which reports them.
+template <typename T>
+void check_integer_range(const json& v, const std::string& what) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    if (!v.is_number()) return;
+    const double d = v.get<double>();
+    const double low = static_cast<double>(std::numeric_limits<T>::min());  // -2^(bits-1), exact
+    if (!(d >= low && d < -low)) throw Error(what + " is out of range: " + v.dump());
+  } else if constexpr (requires { typename T::value_type; } && !std::is_same_v<T, std::string>) {
+    if (v.is_array())
+      for (const json& e : v) check_integer_range<typename T::value_type>(e, what);
+  }
+}
+
 // Reads j[key] into out when present and not null; names the key on type errors.
 template <typename T>
 void get(const json& j, const char* key, T& out, const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
+  check_integer_range<T>(*it, where + ": field '" + key + "'");
   try {
     out = it->get<T>();
   } catch (const json::exception& e) {
     throw Error(where + ": field '" + key + "' has the wrong type: " + e.what());
+  }
+}
+
+// Reads array element j[index] into out; names the field (`where`) on type errors.
+template <typename T>
+void get(const json& j, size_t index, T& out, const std::string& where) {
+  if (index < j.size()) check_integer_range<T>(j[index], where);
+  try {
+    out = j.at(index).get<T>();
+  } catch (const json::exception& e) {
+    throw Error(where + " has the wrong type: " + e.what());
   }
 }
 
@@ -71,7 +102,11 @@ FeatureConfig FeatureConfig::from_json_text(const std::string& text, const std::
   get(j, "padding_value", c.padding_value, where);
   get(j, "frequency_min", c.frequency_min, where);
   get(j, "frequency_max", c.frequency_max, where);
-  if (j.contains("top_db") && !j["top_db"].is_null()) c.top_db = j["top_db"].get<double>();
+  if (j.contains("top_db") && !j["top_db"].is_null()) {
+    double top_db = 0;
+    get(j, "top_db", top_db, where);  // a wrong type is a clap::Error naming the field (found by fuzz_config)
+    c.top_db = top_db;
+  }
   get(j, "truncation", c.truncation, where);
   get(j, "padding", c.padding, where);
   c.nb_max_samples = static_cast<long>(c.max_length_s) * c.sampling_rate;
@@ -84,6 +119,11 @@ FeatureConfig FeatureConfig::from_json_text(const std::string& text, const std::
     throw Error(where + ": sampling_rate, hop_length, fft_window_size, nb_max_samples and feature_size must be positive");
   if (c.nb_frequency_bins != c.fft_window_size / 2 + 1)
     throw Error(where + ": nb_frequency_bins must be fft_window_size/2+1");
+  // The feature extractor holds an (fft_window_size/2+1) x feature_size mel bank of doubles: a
+  // damaged value must be refused, not allocated (fuzz_config: fft_window_size 2^30 asked for
+  // 8 GB). Published CLAP models use 1024 and 64; the limits leave wide room (at most 128 MB).
+  if (c.fft_window_size > 32768 || c.feature_size > 1024)
+    throw Error(where + ": fft_window_size (at most 32768) or feature_size (at most 1024) out of range");
   return c;
 }
 
@@ -106,11 +146,15 @@ ClapConfig ClapConfig::from_json_text(const std::string& text, const std::string
     get_act(a, "hidden_act", ac.hidden_act, w);
     get(a, "patch_size", ac.patch_size, w);
     if (a.contains("patch_stride") && !a["patch_stride"].is_null()) {
-      if (a["patch_stride"].is_array() && a["patch_stride"].size() == 2) {
-        ac.patch_stride[0] = a["patch_stride"][0].get<int>();
-        ac.patch_stride[1] = a["patch_stride"][1].get<int>();
+      // [h, w] or one number for both; a wrong type is a clap::Error naming the field (fuzz_config
+      // found nlohmann's own exception escaping here).
+      const json& stride = a["patch_stride"];
+      if (stride.is_array() && stride.size() == 2) {
+        get(stride, size_t{0}, ac.patch_stride[0], w + " field 'patch_stride'");
+        get(stride, size_t{1}, ac.patch_stride[1], w + " field 'patch_stride'");
       } else {
-        ac.patch_stride[0] = ac.patch_stride[1] = a["patch_stride"].get<int>();
+        get(a, "patch_stride", ac.patch_stride[0], w);
+        ac.patch_stride[1] = ac.patch_stride[0];
       }
     }
     get(a, "hidden_size", ac.hidden_size, w);
@@ -152,11 +196,20 @@ ClapConfig ClapConfig::from_json_text(const std::string& text, const std::string
     std::string pos = "absolute";
     get(t, "position_embedding_type", pos, w);
     if (pos != "absolute") throw Error(w + ": position_embedding_type '" + pos + "' is not supported");
+    // Checked before the division below (fuzz_config: 0 heads divided by zero).
+    if (tc.hidden_size <= 0 || tc.num_attention_heads <= 0)
+      throw Error(w + ": hidden_size and num_attention_heads must be positive");
     if (tc.hidden_size % tc.num_attention_heads != 0)
       throw Error(w + ": hidden_size must be a multiple of num_attention_heads");
   }
+  // Stage i is patch_embeds_hidden_size << i wide. Checked before the shift and the division
+  // (fuzz_config: 0 heads divided by zero; many stages or a negative width overflow the shift).
+  if (c.audio.patch_embeds_hidden_size <= 0 || c.audio.depths.size() > 16)
+    throw Error(where + " audio_config: patch_embeds_hidden_size must be positive and there can be at most 16 stages");
   for (size_t i = 0; i < c.audio.depths.size(); ++i) {
-    int dim = c.audio.patch_embeds_hidden_size << i;
+    const int64_t dim = int64_t{c.audio.patch_embeds_hidden_size} << i;  // < 2^31 · 2^15: no overflow
+    if (c.audio.num_attention_heads[i] <= 0)
+      throw Error(where + " audio_config: stage " + std::to_string(i) + " head count must be positive");
     if (dim % c.audio.num_attention_heads[i] != 0)
       throw Error(where + " audio_config: stage " + std::to_string(i) + " width " + std::to_string(dim) +
                   " is not a multiple of its head count");

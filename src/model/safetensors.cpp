@@ -173,7 +173,11 @@ std::vector<float> SafeTensors::to_float(const TensorView& t) const {
   std::vector<float> out(static_cast<size_t>(t.numel()));
   const uint8_t* p = t.data;
   switch (t.dtype) {
-    case DType::F32: std::memcpy(out.data(), p, t.nbytes); break;
+    case DType::F32:
+      // An empty tensor (a 0 in its shape) has no buffer: memcpy's pointers must not be null
+      // even for 0 bytes (found by fuzz_safetensors).
+      if (t.nbytes > 0) std::memcpy(out.data(), p, t.nbytes);
+      break;
     case DType::F64:
       for (size_t i = 0; i < out.size(); ++i) { double v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); }
       break;

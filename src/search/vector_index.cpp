@@ -462,6 +462,21 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
 
 namespace {
 
+// An integer of the JSON header. nlohmann's get<int>() casts a JSON float without a range check,
+// undefined behaviour for "dim": 1e30 (the pattern fuzz_config found in config.json): the
+// header's numbers must be JSON integers in range (save() writes nothing else).
+template <typename T>
+T header_integer(const nlohmann::json& h, const char* key) {
+  const nlohmann::json& v = h.at(key);
+  if (!v.is_number_integer()) throw std::runtime_error(std::string(key) + " is not an integer");
+  const int64_t x = v.get<int64_t>();
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
+    throw std::runtime_error(std::string(key) + " is out of range");
+  if (x < int64_t{std::numeric_limits<T>::min()} || x > int64_t{std::numeric_limits<T>::max()})
+    throw std::runtime_error(std::string(key) + " is out of range");
+  return static_cast<T>(x);
+}
+
 // Reads and validates the header; leaves `f` positioned at the FAISS payload.
 bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
   char magic[8];
@@ -485,14 +500,14 @@ bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
   }
   try {
     const auto h = nlohmann::json::parse(text);
-    out->format = h.at("format").get<int>();
+    out->format = header_integer<int>(h, "format");
     // Files from before the rename held the same value (a window fingerprint) as "generation".
-    out->content_key = (h.contains("content_key") ? h.at("content_key") : h.at("generation")).get<int64_t>();
-    out->dim = h.at("dim").get<int>();
-    out->n = h.at("n").get<int64_t>();
+    out->content_key = header_integer<int64_t>(h, h.contains("content_key") ? "content_key" : "generation");
+    out->dim = header_integer<int>(h, "dim");
+    out->n = header_integer<int64_t>(h, "n");
     out->kind = parse_index_kind(h.at("kind").get<std::string>());
     out->build_key = h.at("build_key").get<std::string>();
-    out->trained_n = h.contains("trained_n") ? h.at("trained_n").get<int64_t>() : out->n;
+    out->trained_n = h.contains("trained_n") ? header_integer<int64_t>(h, "trained_n") : out->n;
   } catch (const std::exception& e) {
     *why = std::string("bad header: ") + e.what();
     return false;
@@ -501,6 +516,12 @@ bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
 }
 
 }  // namespace
+
+uint64_t index_payload_checksum(const void* payload, size_t n) {
+  Checksum sum;
+  sum.update(payload, n);
+  return sum.finish();
+}
 
 bool VectorIndex::read_header(const std::string& path, IndexHeader* header) {
   File f(std::fopen(path.c_str(), "rb"));

@@ -170,6 +170,11 @@ class VectorIndex {
   int64_t trained_n_ = 0;
 };
 
+// The checksum a saved index file stores after its FAISS payload (the payload's bytes in, 64
+// bits out). Exposed so the fuzz target can give hostile payloads a matching checksum and reach
+// the FAISS reader, as a crafted (not merely damaged) file would.
+uint64_t index_payload_checksum(const void* payload, size_t n);
+
 // The build key (kind + build-time parameters) that `options` give for n vectors of dimension
 // dim; equal keys mean an existing index can be reused.
 std::string index_build_key(const VectorIndexOptions& options, int64_t n, int dim);

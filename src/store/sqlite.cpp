@@ -123,7 +123,9 @@ bool Stmt::append_floats(int col, int expect, std::vector<float>& out) const {
                 " floats were expected (" + sql_.substr(0, 60) + ")");
   const size_t at = out.size();
   out.resize(at + static_cast<size_t>(expect));
-  std::memcpy(out.data() + at, p, bytes);
+  // An empty BLOB (a library whose meta says dim 0) has no buffer: memcpy must not get its null
+  // pointer even for 0 bytes (UBSan, confirmed with fuzz_store).
+  if (bytes > 0) std::memcpy(out.data() + at, p, bytes);
   if constexpr (std::endian::native != std::endian::little) {
     for (size_t k = at; k < out.size(); ++k) {
       uint32_t x;

@@ -351,6 +351,70 @@ TEST(BadFiles, EachThrowsErrorNamingThePath) {
   }
 }
 
+// A float WAV whose samples hold NaN or infinity (found by fuzz_audio) is refused: passed on,
+// they would make the window's features and embedding NaN.
+TEST(BadFiles, NonFiniteFloatSamplesAreRefused) {
+  const std::string wav = ffmpeg("float.wav", "-f lavfi -i \"sine=frequency=440:sample_rate=8000:duration=0.1\" -c:a pcm_f32le");
+  std::ifstream in(wav, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const size_t data = bytes.find("data");
+  ASSERT_NE(data, std::string::npos);
+  ASSERT_EQ(error_of(wav), "");
+  for (const float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    std::string damaged = bytes;
+    std::memcpy(&damaged[data + 8 + 4 * 300], &bad, 4);
+    const std::string path = test::temp_dir() + "/non_finite.wav";
+    write_file(path, damaged);
+    const std::string msg = error_of(path);
+    EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
+    EXPECT_NE(msg.find("not numbers (NaN or infinity)"), std::string::npos) << msg;
+    for (const int rate : {8000, 16000})  // passed through as is, and resampled
+      EXPECT_THROW(decode_stream(path, rate, [](const float*, size_t) {}), Error) << rate;
+  }
+}
+
+// Two samples at 1 GHz are 0.0001 samples at 48 kHz: "no audio samples", not an empty success
+// (found by fuzz_audio; callers rely on a decoded file having samples).
+TEST(BadFiles, SamplesThatRoundToNoneAreRefused) {
+  auto le = [](uint32_t v, int bytes) {
+    std::string s;
+    for (int i = 0; i < bytes; ++i) s += char((v >> (8 * i)) & 0xff);
+    return s;
+  };
+  const uint32_t rate = 1000000000;
+  const std::string wav = "RIFF" + le(36 + 4, 4) + "WAVEfmt " + le(16, 4) + le(1, 2) + le(1, 2) + le(rate, 4) +
+                          le(rate * 2u, 4) + le(2, 2) + le(16, 2) + "data" + le(4, 4) + le(0x1000, 2) + le(0x2000, 2);
+  const std::string path = test::temp_dir() + "/one_ghz.wav";
+  write_file(path, wav);
+  const std::string msg = error_of(path);
+  EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
+  EXPECT_NE(msg.find("no audio samples at 48000 Hz"), std::string::npos) << msg;
+
+  // The other way round: 4096 samples "at 2 Hz" would resample to 98 million samples and cost
+  // the resampler 0.5 GB (found by fuzz_audio); a rate that low is a damaged header.
+  const std::string slow = "RIFF" + le(36 + 8192, 4) + "WAVEfmt " + le(16, 4) + le(1, 2) + le(1, 2) + le(2, 4) +
+                           le(4, 4) + le(2, 2) + le(16, 2) + "data" + le(8192, 4) + std::string(8192, '\x10');
+  const std::string slow_path = test::temp_dir() + "/two_hz.wav";
+  write_file(slow_path, slow);
+  EXPECT_NE(error_of(slow_path).find("sample rate 2 Hz is below 1000 Hz"), std::string::npos) << error_of(slow_path);
+}
+
+// A long frame at a low rate (FLAC, 32768 samples at 1 kHz: 1.6 million samples at 48 kHz) is
+// resampled in slices of bounded size (fuzz_audio found one frame asking for 1.5 GB); the
+// result is bit for bit what the same audio in short frames gives.
+TEST(Streaming, LongFramesAreResampledInSlicesWithTheSameResult) {
+  const std::string sine = "-f lavfi -i \"sine=frequency=100:sample_rate=1000:duration=70\" -c:a flac";
+  const std::string long_frames = ffmpeg("long_frames.flac", sine + " -frame_size 32768");
+  const std::string short_frames = ffmpeg("short_frames.flac", sine + " -frame_size 1024");
+  size_t largest_chunk = 0;
+  const AudioInfo info = decode_stream(long_frames, 48000, [&](const float*, size_t n) { largest_chunk = std::max(largest_chunk, n); });
+  EXPECT_EQ(info.output_samples, 70 * 48000);
+  EXPECT_LE(largest_chunk, kMaxChunkSamples);
+  const std::vector<float> a = decode_file(long_frames, 48000), b = decode_file(short_frames, 48000);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+}
+
 TEST(BadFiles, PartlyDamagedFilesKeepWhatDecodes) {
   const std::string dir = test::temp_dir();
   std::string flac = ffmpeg("full.flac", sine_input(6.0));

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "model/clap.h"
+#include "model/config.h"
 #include "model/safetensors.h"
 #include "support/golden.h"
 
@@ -122,6 +123,53 @@ TEST(ModelLoad, AudioOnlyFolderLoadsAndTextSaysWhy) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no tokenizer"), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace clap
+
+namespace clap {
+namespace {
+
+std::string config_error(const std::string& text, bool features) {
+  try {
+    if (features) FeatureConfig::from_json_text(text, "preprocessor_config.json");
+    else ClapConfig::from_json_text(text, "config.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Settings that used to divide by zero, overflow a shift, throw nlohmann's own exception or
+// ask for gigabytes (found by fuzz_config) are refused with a message naming the file.
+TEST(Config, DamagedValuesAreRefusedNamingTheFile) {
+  const std::vector<std::string> bad_configs = {
+      R"({"text_config":{"num_attention_heads":0}})",
+      R"({"text_config":{"hidden_size":-32,"num_attention_heads":2}})",
+      R"({"audio_config":{"num_attention_heads":[0,1,1,1]}})",
+      R"({"audio_config":{"patch_embeds_hidden_size":-16}})",
+      R"({"audio_config":{"patch_stride":"x"}})",
+      R"({"audio_config":{"patch_stride":[4,"x"]}})",
+      R"({"audio_config":{"patch_stride":[4,1e30]}})",
+      R"({"text_config":{"hidden_size":4.8e123}})",
+      R"({"audio_config":{"depths":[1e20,1,1,1]}})",
+      R"({"audio_config":{"depths":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"num_attention_heads":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}})",
+  };
+  for (const std::string& text : bad_configs) {
+    const std::string msg = config_error(text, false);
+    EXPECT_EQ(msg.rfind("config.json", 0), 0u) << text << " -> " << msg;
+  }
+  for (const std::string& text : {std::string(R"({"top_db":"x"})"),
+                                  std::string(R"({"fft_window_size":1073741824,"nb_frequency_bins":536870913})"),
+                                  std::string(R"({"feature_size":100000})"),
+                                  std::string(R"({"nb_max_samples":1e30})")}) {
+    const std::string msg = config_error(text, true);
+    EXPECT_EQ(msg.rfind("preprocessor_config.json", 0), 0u) << text << " -> " << msg;
+  }
+  // The published shapes still load.
+  EXPECT_EQ(config_error(R"({"audio_config":{"patch_stride":[4,4]},"text_config":{"num_attention_heads":12}})", false), "");
+  EXPECT_EQ(config_error(R"({"fft_window_size":1024,"top_db":null})", true), "");
 }
 
 }  // namespace

@@ -65,6 +65,19 @@ TEST(SafeTensors, RoundTripsAllFloatDtypes) {
   EXPECT_EQ(half_to_float(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
 }
 
+// A 0 in the shape means no bytes; converting such a tensor gives an empty vector (found by
+// fuzz_safetensors: memcpy was called with the empty vector's null buffer).
+TEST(SafeTensors, EmptyTensorsConvertToEmptyVectors) {
+  const std::string path = write_raw("empty.st",
+                                     R"({"e":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},)"
+                                     R"("i":{"dtype":"I64","shape":[3,0],"data_offsets":[0,0]}})",
+                                     0);
+  const SafeTensors st(path);
+  EXPECT_EQ(st.at("e").numel(), 0);
+  EXPECT_TRUE(st.to_float(st.at("e")).empty());
+  EXPECT_TRUE(st.to_int64(st.at("i")).empty());
+}
+
 TEST(SafeTensors, RejectsMalformedFilesWithNamedReason) {
   {
     std::string tiny = test::temp_dir() + "/tiny.st";

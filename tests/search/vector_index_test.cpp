@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -414,6 +415,35 @@ TEST_F(VectorIndexFile, CorruptOrForeignFilesAreRebuilt) {
   EXPECT_TRUE(info.rebuilt);
   EXPECT_NE(info.reason.find("unreadable"), std::string::npos) << info.reason;
   EXPECT_EQ(calls, 2);
+}
+
+// The header's numbers must be JSON integers in range: "dim": 1e30 was cast to int with
+// undefined behaviour (the pattern fuzz_config found in config.json; confirmed with
+// fuzz_vector_index). Such a file is unreadable and rebuilt.
+TEST_F(VectorIndexFile, HeaderNumbersOutOfRangeAreUnreadable) {
+  VectorIndex::load_or_build(path, 7, provider);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  uint32_t len = 0;  // magic (8), format (4), header length (4), header, payload
+  std::memcpy(&len, bytes.data() + 12, 4);
+  const std::string payload = bytes.substr(16 + len);
+  std::string header = bytes.substr(16, len);
+  const size_t at = header.find("\"dim\":16");
+  ASSERT_NE(at, std::string::npos) << header;
+  header.replace(at, 8, "\"dim\":1e30");
+  len = static_cast<uint32_t>(header.size());
+  const std::string damaged = bytes.substr(0, 12) + std::string(reinterpret_cast<const char*>(&len), 4) + header + payload;
+  { std::ofstream(path, std::ios::binary) << damaged; }
+  IndexHeader h;
+  EXPECT_FALSE(VectorIndex::read_header(path, &h));
+  EXPECT_THROW(VectorIndex::load(path), Error);
+  LoadInfo info;
+  VectorIndex::load_or_build(path, 7, provider, {}, &info);
+  EXPECT_TRUE(info.rebuilt);
+  EXPECT_EQ(info.reason, "unreadable: invalid header");
 }
 
 TEST_F(VectorIndexFile, AnUnwritableLocationStillGivesAnIndex) {

@@ -184,6 +184,32 @@ TEST(Store, TrackWithWindowsRoundTrips) {
   EXPECT_EQ(s.counts().windows, 1);
 }
 
+// A library whose meta says dim 0 holds empty embedding BLOBs; they read as empty (fuzz_store
+// confirmed memcpy was handed SQLite's null buffer for an empty BLOB: undefined behaviour).
+TEST(Store, EmptyEmbeddingBlobsReadAsEmpty) {
+  {
+    SqliteStore s = SqliteStore::open(db_path());
+    s.set_model(identity());
+    const auto emb = unit(0);
+    s.put_track(track("/music/a.flac"), windows(2, -1), emb.data());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 0 WHERE key = 'dim'; UPDATE windows SET embedding = X''; "
+                             "UPDATE tracks SET embedding = X''",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  SqliteStore r = SqliteStore::open_readonly(db_path());
+  EXPECT_EQ(r.model()->dim, 0);
+  const Embeddings tracks = r.track_embeddings();
+  EXPECT_EQ(tracks.ids.size(), 1u);
+  EXPECT_TRUE(tracks.data.empty());
+  const WindowTable windows = r.window_embeddings();
+  EXPECT_EQ(windows.size(), 2);
+  EXPECT_TRUE(windows.embeddings.empty());
+}
+
 TEST(Store, ErrorsSilentCountsAndDeletesCascade) {
   SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());

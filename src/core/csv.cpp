@@ -1,0 +1,120 @@
+#include "core/csv.h"
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace clap {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string trim(const std::string& s) {
+  size_t a = 0, b = s.size();
+  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
+  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  return s.substr(a, b - a);
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no such file (" + what + ")");
+  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder (" + what + ")");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": cannot read (" + what + ")");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> parse_query_lines(const std::string& text, const std::string& where) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    out.push_back(line);
+  }
+  if (out.empty()) throw Error(where + ": no queries in the file (one per line)");
+  return out;
+}
+
+std::vector<std::string> read_query_file(const std::string& path) {
+  return parse_query_lines(read_text_file(path, "queries"), path);
+}
+
+CsvRows parse_csv(const std::string& s, const std::string& where) {
+  CsvRows rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false, any = false;
+  size_t i = 0;
+  if (s.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 byte order mark
+  auto end_row = [&] {
+    row.push_back(field);
+    field.clear();
+    if (!(row.size() == 1 && row[0].empty())) rows.push_back(row);  // blank line
+    row.clear();
+    any = false;
+  };
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < s.size() && s[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+      any = true;
+    } else if (c == ',') {
+      row.push_back(field);
+      field.clear();
+      any = true;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      end_row();
+    } else {
+      field += c;
+      any = true;
+    }
+  }
+  if (quoted) throw Error(where + ": unterminated quoted field");
+  if (any || !field.empty() || !row.empty()) end_row();
+  return rows;
+}
+
+CsvRows read_csv(const std::string& path) { return parse_csv(read_text_file(path, "CSV"), path); }
+
+std::vector<CsvPair> csv_pairs(const CsvRows& rows, const std::string& where, const std::string& value_name) {
+  std::vector<CsvPair> out;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    if (i == 0 && r.size() >= 2 && lower(r[0]) == "path" && lower(r[1]) == value_name) continue;
+    if (r.size() < 2 || r[0].empty() || r[1].empty())
+      throw Error(where + ": row " + std::to_string(i + 1) + ": expected path," + value_name);
+    out.push_back({r[0], r[1]});
+  }
+  if (out.empty()) throw Error(where + ": no rows (expected path," + value_name + ")");
+  return out;
+}
+
+}  // namespace clap

@@ -1,0 +1,69 @@
+// The CSV and query-file readers (core/csv.h) the CLI's eval, search, analyze and classify use.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/csv.h"
+#include "core/error.h"
+
+namespace clap {
+namespace {
+
+using Rows = CsvRows;
+
+TEST(Csv, QuotedFieldsEscapesAndLineEnds) {
+  EXPECT_EQ(parse_csv("a,b\r\n\"x, \"\"y\"\"\",z\n", "t.csv"), (Rows{{"a", "b"}, {"x, \"y\"", "z"}}));
+  EXPECT_EQ(parse_csv("a\rb\n\nc", "t.csv"), (Rows{{"a"}, {"b"}, {"c"}}));       // CR, blank line, no final LF
+  EXPECT_EQ(parse_csv("\xEF\xBB\xBFpath,label\n", "t.csv"), (Rows{{"path", "label"}}));  // byte order mark
+  EXPECT_EQ(parse_csv("\"multi\nline\",x\n", "t.csv"), (Rows{{"multi\nline", "x"}}));
+  EXPECT_EQ(parse_csv("a,\n,\n", "t.csv"), (Rows{{"a", ""}, {"", ""}}));
+  EXPECT_TRUE(parse_csv("\"\"\n", "t.csv").empty());  // one empty field, quoted or not, is a blank line
+  EXPECT_TRUE(parse_csv("", "t.csv").empty());
+}
+
+TEST(Csv, UnterminatedQuoteNamesTheFile) {
+  try {
+    parse_csv("a,\"b\n", "labels.csv");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "labels.csv: unterminated quoted field");
+  }
+}
+
+TEST(Csv, PairsSkipTheHeaderAndNameTheBadRow) {
+  const auto pairs = csv_pairs(parse_csv("Path,Label\na.wav,dog\nb.wav,cat,extra\n", "l.csv"), "l.csv", "label");
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_EQ(pairs[0].path, "a.wav");
+  EXPECT_EQ(pairs[1].value, "cat");
+  try {
+    csv_pairs(parse_csv("a.wav,dog\nb.wav\n", "l.csv"), "l.csv", "label");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "l.csv: row 2: expected path,label");
+  }
+  EXPECT_THROW(csv_pairs(parse_csv("path,caption\n", "c.csv"), "c.csv", "caption"), Error);
+}
+
+TEST(Csv, QueryLinesTrimmedCommentsSkipped) {
+  EXPECT_EQ(parse_query_lines("  dog barking \r\n# comment\n\n\tjazz\n", "q.txt"),
+            (std::vector<std::string>{"dog barking", "jazz"}));
+  EXPECT_THROW(parse_query_lines("# only a comment\n \n", "q.txt"), Error);
+}
+
+TEST(Csv, FileReadersNameTheFile) {
+  const std::string dir = testing::TempDir() + "/csv_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/l.csv") << "a,b\n";
+  EXPECT_EQ(read_csv(dir + "/l.csv"), (Rows{{"a", "b"}}));
+  try {
+    read_csv(dir + "/missing.csv");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir + "/missing.csv: no such file (CSV)");
+  }
+  EXPECT_THROW(read_query_file(dir), Error);  // a folder
+}
+
+}  // namespace
+}  // namespace clap
