@@ -7,6 +7,7 @@ extern "C" {
 #include <libavutil/dict.h>
 #include <libavutil/error.h>
 #include <libavutil/log.h>
+#include <libavutil/mem.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 }
@@ -47,6 +48,11 @@ void init_ffmpeg() {
   std::call_once(once, [] {
     av_log_set_level(AV_LOG_ERROR);
     av_log_set_callback(log_callback);
+    // FFmpeg sizes some buffers by header fields: a WAV whose LIST chunk claims 4 GB made the
+    // demuxer allocate 1.3 GB for one tag (found by fuzz_audio). No single allocation for audio
+    // needs more than this (the largest, an MP4's packet index, is ~24 bytes per packet: 256 MB
+    // is 60 hours of AAC); past it FFmpeg fails cleanly with ENOMEM, which becomes our Error.
+    av_max_alloc(256u << 20);
   });
 }
 
