@@ -66,7 +66,7 @@ struct Job {
 };
 
 // What a decoder sends to the embedding thread, per file, in order: its windows, then one
-// of Done / Failed / Moved.
+// of Done / Failed / Moved (a quiet track: its silent windows, Reset, its windows again, Done).
 struct Msg {
   enum class Kind { Window, Done, Failed, Moved, Reset } kind = Kind::Window;
   size_t job = 0;
