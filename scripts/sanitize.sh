@@ -2,7 +2,8 @@
 # Builds clapsearch and its tests with AddressSanitizer + UndefinedBehaviorSanitizer (GCC) in
 # build-asan/ (or $CLAPSEARCH_ASAN_BUILD_DIR) and runs the whole test suite there.
 # Any sanitizer report fails the test that triggered it. Extra arguments go to ctest
-# (e.g. -R Store). Takes about 25 minutes on 2 cores; not part of the default test command.
+# (e.g. -R Store). The build takes most of an hour on 2 busy cores, the tests about 4 minutes;
+# not part of the default test command.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh" --tests
