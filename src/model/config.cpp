@@ -2,12 +2,12 @@
 
 #include <cstdint>
 #include <fstream>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <type_traits>
 
 #include "core/error.h"
+#include "core/json_integer.h"
 
 namespace clap {
 namespace {
@@ -32,16 +32,12 @@ json parse(const std::string& text, const std::string& where) {
   }
 }
 
-// nlohmann converts a JSON number to an integer type with a plain cast, which is undefined
-// behaviour when it does not fit (fuzz_config: 4.8e123 read as an int): an integer field must
-// hold a number in its type's range. Other types are left to get<T>, which reports them.
+// An integer field must hold a number in its type's range (core/json_integer.h); other types
+// are left to get<T>, which reports them.
 template <typename T>
 void check_integer_range(const json& v, const std::string& what) {
   if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
-    if (!v.is_number()) return;
-    const double d = v.get<double>();
-    const double low = static_cast<double>(std::numeric_limits<T>::min());  // -2^(bits-1), exact
-    if (!(d >= low && d < -low)) throw Error(what + " is out of range: " + v.dump());
+    if (v.is_number() && !json_number_fits<T>(v)) throw Error(what + " is out of range: " + v.dump());
   } else if constexpr (requires { typename T::value_type; } && !std::is_same_v<T, std::string>) {
     if (v.is_array())
       for (const json& e : v) check_integer_range<typename T::value_type>(e, what);

@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/json_integer.h"
 #include "core/output_file.h"
 #include "search/kernels.h"
 #include "search/topk.h"
@@ -462,19 +463,14 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
 
 namespace {
 
-// An integer of the JSON header. nlohmann's get<int>() casts a JSON float without a range check,
-// undefined behaviour for "dim": 1e30 (the pattern fuzz_config found in config.json): the
-// header's numbers must be JSON integers in range (save() writes nothing else).
+// An integer of the JSON header: save() writes nothing else, so a float or an out-of-range
+// value means a damaged file (core/json_integer.h).
 template <typename T>
 T header_integer(const nlohmann::json& h, const char* key) {
   const nlohmann::json& v = h.at(key);
   if (!v.is_number_integer()) throw std::runtime_error(std::string(key) + " is not an integer");
-  const int64_t x = v.get<int64_t>();
-  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-    throw std::runtime_error(std::string(key) + " is out of range");
-  if (x < int64_t{std::numeric_limits<T>::min()} || x > int64_t{std::numeric_limits<T>::max()})
-    throw std::runtime_error(std::string(key) + " is out of range");
-  return static_cast<T>(x);
+  if (!json_number_fits<T>(v)) throw std::runtime_error(std::string(key) + " is out of range");
+  return v.get<T>();
 }
 
 // Reads and validates the header; leaves `f` positioned at the FAISS payload.
