@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "fuzz_util.h"
-#include "model/safetensors.h"
+#include "checkpoint/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static clap::fuzz::MemFile file("model.safetensors");

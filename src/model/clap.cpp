@@ -11,6 +11,7 @@
 #include "core/profile.h"
 #include "core/vector_math.h"
 #include "model/clap_impl.h"
+#include "model/laion.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -71,26 +72,80 @@ void ClapState::warn(const std::string& message) const {
 ClapModel::ClapModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ClapModel::~ClapModel() = default;
 
-std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const LoadOptions& options) {
+const std::vector<std::string>& weights_file_names() {
+  static const std::vector<std::string> names = {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                                                 "pytorch_model.bin.index.json"};
+  return names;
+}
+
+ModelFiles ModelFiles::in_folder(const std::string& model_dir) {
   if (!fs::is_directory(model_dir)) throw Error(model_dir + ": not a model folder (expected config.json, model.safetensors, ...)");
   const fs::path dir(model_dir);
+  ModelFiles f;
+  for (const std::string& name : weights_file_names())
+    if (fs::exists(dir / name)) {
+      f.weights = (dir / name).string();
+      break;
+    }
+  if (f.weights.empty())
+    throw Error((dir / "model.safetensors").string() + ": missing (a model folder holds model.safetensors or pytorch_model.bin)");
+  f.config = (dir / "config.json").string();
+  if (fs::exists(dir / "preprocessor_config.json")) f.preprocessor = (dir / "preprocessor_config.json").string();
+  // Audio-only folders (no tokenizer files) load; embed_text then reports the missing files.
+  if (fs::exists(dir / "tokenizer.json") || fs::exists(dir / "vocab.json")) f.tokenizer_dir = model_dir;
+  return f;
+}
+
+namespace {
+
+// Opens the weights, in Hugging Face's names whatever the file used.
+std::unique_ptr<Checkpoint> open_weights(const std::string& path) {
+  auto checkpoint = Checkpoint::open(path);
+  if (laion::has_laion_names(*checkpoint)) laion::rename_to_hugging_face(*checkpoint);
+  return checkpoint;
+}
+
+ClapConfig config_of(const ModelFiles& files, const Checkpoint* checkpoint) {
+  ClapConfig config;
+  if (!files.config.empty()) {
+    config = ClapConfig::from_json_file(files.config);
+    config.features = default_features(config);
+  } else {
+    std::unique_ptr<Checkpoint> opened;
+    if (!checkpoint) {
+      opened = open_weights(files.weights);
+      checkpoint = opened.get();
+    }
+    config = laion::infer_config(*checkpoint);
+  }
+  if (!files.preprocessor.empty()) {
+    config.features = FeatureConfig::from_json_file(files.preprocessor);
+    if (config.features.truncation == "fusion" && !config.audio.enable_fusion)
+      throw Error(files.preprocessor + ": truncation 'fusion' needs a fused model (the config's enable_fusion is false)");
+  }
+  return config;
+}
+
+}  // namespace
+
+ClapConfig ClapModel::read_config(const ModelFiles& files) { return config_of(files, nullptr); }
+
+std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const LoadOptions& options) {
+  return load(ModelFiles::in_folder(model_dir), options);
+}
+
+std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
-  impl->config = ClapConfig::from_json_file((dir / "config.json").string());
-  const fs::path pre = dir / "preprocessor_config.json";
-  impl->config.features = fs::exists(pre) ? FeatureConfig::from_json_file(pre.string()) : default_features(impl->config);
-  if (impl->config.features.truncation == "fusion" && !impl->config.audio.enable_fusion)
-    throw Error(pre.string() + ": truncation 'fusion' needs a fused model (config.json audio_config.enable_fusion is false)");
-  const fs::path weights = dir / "model.safetensors";
-  if (!fs::exists(weights))
-    throw Error(weights.string() + ": missing (only safetensors checkpoints are supported; convert pytorch_model.bin first)");
-  impl->source = WeightSource::from_file(weights.string());
+  auto checkpoint = open_weights(files.weights);
+  impl->weights_format = checkpoint->format();
+  impl->config = config_of(files, checkpoint.get());
+  impl->source = WeightSource::from_checkpoint(std::move(checkpoint));
   load_towers(*impl);
   impl->mel = std::make_unique<MelExtractor>(impl->config.features);
-  // Audio-only folders (no tokenizer files) load; embed_text then reports the missing files.
-  const bool has_tokenizer = fs::exists(dir / "tokenizer.json") || fs::exists(dir / "vocab.json");
-  if (has_tokenizer) impl->tokenizer = Tokenizer::from_dir(model_dir);
+  impl->no_tokenizer_hint = files.no_tokenizer_hint;
+  if (!files.tokenizer_dir.empty()) impl->tokenizer = Tokenizer::from_dir(files.tokenizer_dir);
   if (impl->tokenizer && impl->tokenizer->vocab_size() > static_cast<size_t>(impl->config.text.vocab_size))
-    throw Error(model_dir + ": tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
+    throw Error(files.tokenizer_dir + ": tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
                 " tokens but the text model's vocab_size is " + std::to_string(impl->config.text.vocab_size));
   if (options.prepare_audio) impl->audio_kernels();
   return std::unique_ptr<ClapModel>(new ClapModel(std::move(impl)));
@@ -115,6 +170,7 @@ float ClapModel::logit_scale_text() const { return std::exp(impl_->logit_scale_t
 int64_t ClapModel::parameter_count() const { return impl_->source->parameters_used(); }
 size_t ClapModel::weight_bytes() const { return impl_->source->bytes_used(); }
 size_t ClapModel::copied_weight_bytes() const { return impl_->source->bytes_copied(); }
+const std::string& ClapModel::weights_format() const { return impl_->weights_format; }
 bool ClapModel::has_tokenizer() const { return impl_->tokenizer.has_value(); }
 
 void ClapModel::save_random_snapshot(const std::string& dir) const {
@@ -219,7 +275,9 @@ std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<st
 
 std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch) const {
   const Impl& m = *impl_;
-  if (!m.tokenizer) throw Error("this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)");
+  if (!m.tokenizer)
+    throw Error(m.no_tokenizer_hint.empty() ? "this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)"
+                                            : m.no_tokenizer_hint);
   const ThreadCountScope threads(state.threads());
   if (batch < 1) batch = 1;
   const int dim = m.config.projection_dim;

@@ -52,11 +52,35 @@ class ClapState {
   std::unique_ptr<Scratch> scratch_;
 };
 
+// Where a model's parts come from. A Hugging Face folder holds them all; a LAION checkpoint file
+// (.pt) has weights only: its config is inferred from tensor shapes (model/laion.h) and its
+// tokenizer comes from elsewhere (roberta-base's files).
+struct ModelFiles {
+  std::string weights;        // model.safetensors, pytorch_model.bin, a .pt, or a *.index.json of shards
+  std::string config;         // config.json; "" = inferred from the weights
+  std::string preprocessor;   // preprocessor_config.json; "" = the published front end for the config
+  std::string tokenizer_dir;  // folder with vocab.json + merges.txt or tokenizer.json; "" = none
+  std::string no_tokenizer_hint;  // why there is none and what to do (the error of a text query)
+
+  // The files of a Hugging Face folder. Weights: model.safetensors, else
+  // model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json. Throws
+  // clap::Error naming the folder when it has none.
+  static ModelFiles in_folder(const std::string& dir);
+};
+
+// The weights file names a Hugging Face folder may hold, in order of preference.
+const std::vector<std::string>& weights_file_names();
+
 class ClapModel {
  public:
   // Loads a Hugging Face snapshot folder (config.json, model.safetensors, preprocessor_config.json,
   // vocab.json + merges.txt or tokenizer.json). Throws clap::Error naming the file/tensor.
   static std::unique_ptr<ClapModel> load(const std::string& model_dir, const LoadOptions& options = {});
+  // Loads a model from its parts (a LAION .pt, a folder's files with another config, ...).
+  static std::unique_ptr<ClapModel> load(const ModelFiles& files, const LoadOptions& options = {});
+  // The settings the model of `files` has (config + features), without loading it: a given
+  // config is read; an inferred one opens the checkpoint (a memory map and its index only).
+  static ClapConfig read_config(const ModelFiles& files);
   // Builds the architecture of `config_json_path` with deterministic pseudo-random weights
   // (benchmarks and tests of full-size models without downloads). Uses the default
   // feature-extractor settings of the matching checkpoint and a tokenizer from `tokenizer_dir`
@@ -90,6 +114,7 @@ class ClapModel {
   int64_t parameter_count() const;
   size_t weight_bytes() const;
   size_t copied_weight_bytes() const;  // weights converted (F16/BF16) instead of used in place
+  const std::string& weights_format() const;  // "safetensors", "PyTorch training checkpoint (epoch 15)", ...
   bool has_tokenizer() const;
   // For models made by random(): writes model.safetensors into dir (config files are the caller's).
   void save_random_snapshot(const std::string& dir) const;

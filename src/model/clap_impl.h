@@ -36,6 +36,8 @@ class ThreadCountScope {
 struct ClapModel::Impl {
   ClapConfig config;
   std::unique_ptr<WeightSource> source;
+  std::string weights_format;     // Checkpoint::format() of the weights file
+  std::string no_tokenizer_hint;  // ModelFiles::no_tokenizer_hint
   HtsatWeights audio;
   RobertaWeights text;
   ProjectionWeights audio_projection, text_projection;

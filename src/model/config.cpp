@@ -85,6 +85,91 @@ Activation parse_activation(const std::string& name, const std::string& where) {
   throw Error(where + ": unsupported activation '" + name + "'");
 }
 
+const char* activation_name(Activation activation) {
+  switch (activation) {
+    case Activation::Relu: return "relu";
+    case Activation::Gelu: return "gelu";
+    case Activation::GeluTanh: return "gelu_new";
+    case Activation::Silu: return "silu";
+    case Activation::Tanh: return "tanh";
+  }
+  return "gelu";
+}
+
+std::string FeatureConfig::to_json_text() const {
+  json j = {{"feature_extractor_type", "ClapFeatureExtractor"},
+            {"feature_size", feature_size},
+            {"fft_window_size", fft_window_size},
+            {"frequency_max", frequency_max},
+            {"frequency_min", frequency_min},
+            {"hop_length", hop_length},
+            {"max_length_s", max_length_s},
+            {"nb_frequency_bins", nb_frequency_bins},
+            {"nb_max_samples", nb_max_samples},
+            {"padding", padding},
+            {"padding_side", "right"},
+            {"padding_value", padding_value},
+            {"processor_class", "ClapProcessor"},
+            {"return_attention_mask", false},
+            {"sampling_rate", sampling_rate},
+            {"top_db", top_db ? json(*top_db) : json(nullptr)},
+            {"truncation", truncation}};
+  return j.dump(2) + "\n";
+}
+
+std::string ClapConfig::to_json_text(const std::string& torch_dtype) const {
+  const AudioConfig& a = audio;
+  json audio_json = {{"model_type", "clap_audio_model"},
+                     {"window_size", a.window_size},
+                     {"num_mel_bins", a.num_mel_bins},
+                     {"spec_size", a.spec_size},
+                     {"hidden_act", activation_name(a.hidden_act)},
+                     {"patch_size", a.patch_size},
+                     {"patch_stride", {a.patch_stride[0], a.patch_stride[1]}},
+                     {"hidden_size", a.hidden_size},
+                     {"depths", a.depths},
+                     {"num_attention_heads", a.num_attention_heads},
+                     {"enable_fusion", a.enable_fusion},
+                     {"fusion_type", a.fusion_type.empty() ? json(nullptr) : json(a.fusion_type)},
+                     {"patch_embed_input_channels", a.patch_embed_input_channels},
+                     {"flatten_patch_embeds", a.flatten_patch_embeds},
+                     {"patch_embeds_hidden_size", a.patch_embeds_hidden_size},
+                     {"enable_patch_layer_norm", a.enable_patch_layer_norm},
+                     {"qkv_bias", a.qkv_bias},
+                     {"mlp_ratio", a.mlp_ratio},
+                     {"aff_block_r", a.aff_block_r},
+                     {"layer_norm_eps", a.layer_norm_eps},
+                     {"projection_dim", projection_dim},
+                     {"projection_hidden_act", activation_name(projection_hidden_act)}};
+  const TextConfig& t = text;
+  json text_json = {{"model_type", "clap_text_model"},
+                    {"vocab_size", t.vocab_size},
+                    {"hidden_size", t.hidden_size},
+                    {"num_hidden_layers", t.num_hidden_layers},
+                    {"num_attention_heads", t.num_attention_heads},
+                    {"intermediate_size", t.intermediate_size},
+                    {"hidden_act", activation_name(t.hidden_act)},
+                    {"max_position_embeddings", t.max_position_embeddings},
+                    {"type_vocab_size", t.type_vocab_size},
+                    {"layer_norm_eps", t.layer_norm_eps},
+                    {"pad_token_id", t.pad_token_id},
+                    {"bos_token_id", t.bos_token_id},
+                    {"eos_token_id", t.eos_token_id},
+                    {"position_embedding_type", "absolute"},
+                    {"projection_dim", projection_dim},
+                    {"projection_hidden_act", activation_name(projection_hidden_act)}};
+  json j = {{"architectures", {"ClapModel"}},
+            {"model_type", "clap"},
+            {"audio_config", audio_json},
+            {"text_config", text_json},
+            {"projection_dim", projection_dim},
+            {"projection_hidden_act", activation_name(projection_hidden_act)},
+            {"hidden_size", t.hidden_size},
+            {"logit_scale_init_value", logit_scale_init_value},
+            {"torch_dtype", torch_dtype}};
+  return j.dump(2) + "\n";
+}
+
 FeatureConfig FeatureConfig::from_json_file(const std::string& path) { return from_json_text(read_text(path), path); }
 
 FeatureConfig FeatureConfig::from_json_text(const std::string& text, const std::string& where) {

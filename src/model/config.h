@@ -11,6 +11,7 @@
 namespace clap {
 
 Activation parse_activation(const std::string& name, const std::string& where);
+const char* activation_name(Activation activation);  // the name parse_activation reads
 
 struct AudioConfig {  // ClapAudioConfig (HTSAT)
   int window_size = 8;
@@ -66,6 +67,8 @@ struct FeatureConfig {  // ClapFeatureExtractor
 
   static FeatureConfig from_json_file(const std::string& path);  // throws clap::Error
   static FeatureConfig from_json_text(const std::string& text, const std::string& where);
+  // preprocessor_config.json as transformers' ClapFeatureExtractor writes it (keys sorted).
+  std::string to_json_text() const;
 };
 
 struct ClapConfig {
@@ -78,6 +81,9 @@ struct ClapConfig {
 
   static ClapConfig from_json_file(const std::string& path);  // config.json; features left default
   static ClapConfig from_json_text(const std::string& text, const std::string& where);
+  // config.json for transformers' ClapModel (every setting written out, keys sorted);
+  // torch_dtype names the weights' float type ("float32", "float16", "bfloat16").
+  std::string to_json_text(const std::string& torch_dtype = "float32") const;
 };
 
 }  // namespace clap

@@ -67,10 +67,10 @@ std::vector<float> random_tensor(const std::string& name, const std::vector<int6
 
 }  // namespace
 
-std::unique_ptr<WeightSource> WeightSource::from_file(const std::string& safetensors_path) {
+std::unique_ptr<WeightSource> WeightSource::from_checkpoint(std::unique_ptr<Checkpoint> checkpoint) {
   auto ws = std::make_unique<WeightSource>();
-  ws->path_ = safetensors_path;
-  ws->file_ = std::make_unique<SafeTensors>(safetensors_path);
+  ws->path_ = checkpoint->path();
+  ws->file_ = std::move(checkpoint);
   return ws;
 }
 
@@ -113,7 +113,7 @@ const float* WeightSource::get(const std::string& name, const std::vector<int64_
   bytes_ += static_cast<size_t>(n) * 4;
   if (t->dtype == DType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0)
     return reinterpret_cast<const float*>(t->data);  // used in place from the mapping
-  owned_.push_back(file_->to_float(*t));
+  owned_.push_back(tensor_to_float(*t));
   copied_ += static_cast<size_t>(n) * 4;
   return owned_.back().data();
 }

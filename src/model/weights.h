@@ -9,7 +9,7 @@
 #include <tuple>
 #include <vector>
 
-#include "model/safetensors.h"
+#include "checkpoint/checkpoint.h"
 #include "tensor/linear.h"
 
 namespace clap {
@@ -40,12 +40,12 @@ struct ConvWeights {  // Conv2d <prefix>.weight [out, in, kh, kw], .bias [out]
   LinearWeights as_linear() const { return {in * kh * kw, out, WeightLayout::Rows, WeightType::F32, weight, bias}; }
 };
 
-// Hands out float32 tensors by checkpoint name. From a file, F32 data is used in place
+// Hands out float32 tensors by checkpoint name. From a checkpoint, F32 data is used in place
 // (memory-mapped); F16/BF16/F64 are converted once. In random mode, values are drawn
 // deterministically from (seed, name) with sensible scales per kind of tensor.
 class WeightSource {
  public:
-  static std::unique_ptr<WeightSource> from_file(const std::string& safetensors_path);
+  static std::unique_ptr<WeightSource> from_checkpoint(std::unique_ptr<Checkpoint> checkpoint);
   static std::unique_ptr<WeightSource> random(uint64_t seed);
 
   // Returns the tensor or null after recording an error (missing / wrong shape / not float).
@@ -75,7 +75,7 @@ class WeightSource {
 
  private:
   std::string path_;
-  std::unique_ptr<SafeTensors> file_;
+  std::unique_ptr<Checkpoint> file_;
   uint64_t seed_ = 0;
   bool random_ = false;
   std::deque<std::vector<float>> owned_;

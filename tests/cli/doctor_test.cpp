@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/clap.h"
-#include "model/safetensors.h"
+#include "checkpoint/safetensors.h"
 #include "support/golden.h"
 
 namespace clap {

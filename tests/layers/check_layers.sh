@@ -9,15 +9,16 @@ set -euo pipefail
 declare -A allowed=(
   [core]="core"
   [tensor]="tensor core"
-  [model]="model tensor core"
+  [checkpoint]="checkpoint core"
+  [model]="model checkpoint tensor core"
   [audio]="audio core"
   [search]="search core"
   [store]="store core"
   [hub]="hub core"
-  [index]="index store model audio hub core"
-  [service]="service index search store hub model audio core"
-  [server]="server service index search store hub model core"
-  [cli]="cli server service index search store hub model core"
+  [index]="index store model checkpoint audio hub core"
+  [service]="service index search store hub model checkpoint audio core"
+  [server]="server service index search store hub model checkpoint core"
+  [cli]="cli server service index search store hub model checkpoint core"
 )
 # Third-party headers and the one layer allowed to include them.
 declare -A confined=(

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "model/clap.h"
 #include "model/config.h"
-#include "model/safetensors.h"
+#include "checkpoint/safetensors.h"
 #include "support/golden.h"
 
 namespace clap {

@@ -1,5 +1,7 @@
 // Parity with the reference implementation (transformers 4.38 ClapModel) on every golden
-// case: each tensor the golden files hold that the engine produces. Tolerances are the ones
+// case: each tensor the golden files hold that the engine produces. Every test runs twice per
+// case: on the Hugging Face folder (model.safetensors) and on the same weights in LAION's
+// format (laion.pt, "<case>@laion"), loaded with the case's config.json. Tolerances are the ones
 // ../shared/golden/README.md suggests for a float32 engine; they are never loosened to pass.
 #include <gtest/gtest.h>
 
@@ -27,15 +29,28 @@ class Parity : public ::testing::TestWithParam<std::string> {
     static std::map<std::string, std::unique_ptr<ClapModel>> m;
     return m;
   }
+  std::string case_name() const { return GetParam().substr(0, GetParam().find('@')); }
+  bool laion() const { return GetParam().find("@laion") != std::string::npos; }
   const ClapModel& model() {
     auto& slot = models()[GetParam()];
-    if (!slot) slot = ClapModel::load(test::case_dir(GetParam()), {});
+    if (slot) return *slot;
+    const std::string dir = test::case_dir(case_name());
+    if (laion()) {
+      ModelFiles files;
+      files.weights = dir + "/laion.pt";
+      files.config = dir + "/config.json";  // the text tower's head count is not in the shapes
+      files.preprocessor = dir + "/preprocessor_config.json";
+      files.tokenizer_dir = dir;
+      slot = ClapModel::load(files);
+    } else {
+      slot = ClapModel::load(dir, {});
+    }
     return *slot;
   }
-  const SafeTensors& expected() { return test::golden_expected(GetParam()); }
+  const SafeTensors& expected() { return test::golden_expected(case_name()); }
   ClapState state_;  // scratch for the internal calls
   nlohmann::json cases() {
-    std::ifstream f(test::case_dir(GetParam()) + "/cases.json");
+    std::ifstream f(test::case_dir(case_name()) + "/cases.json");
     return nlohmann::json::parse(f);
   }
 
@@ -288,13 +303,21 @@ TEST_P(Parity, ParameterCountMatchesReference) {
   EXPECT_EQ(model().parameter_count(), cases()["num_parameters"].get<int64_t>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Golden, Parity, ::testing::ValuesIn(test::golden_cases()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n)
-                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return n;
-                         });
+std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string n = info.param;
+  for (char& c : n)
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  return n;
+}
+
+std::vector<std::string> laion_cases() {
+  std::vector<std::string> out;
+  for (const std::string& c : test::golden_cases()) out.push_back(c + "@laion");
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, Parity, ::testing::ValuesIn(test::golden_cases()), param_name);
+INSTANTIATE_TEST_SUITE_P(LaionCheckpoint, Parity, ::testing::ValuesIn(laion_cases()), param_name);
 
 }  // namespace
 }  // namespace clap

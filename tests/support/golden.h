@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "model/safetensors.h"
+#include "checkpoint/safetensors.h"
 
 namespace clap::test {
 

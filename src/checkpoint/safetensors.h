@@ -7,26 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/tensor_view.h"
 #include "core/mapped_file.h"
 
 namespace clap {
-
-enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
-
-const char* dtype_name(DType dtype);
-size_t dtype_size(DType dtype);
-bool dtype_is_float(DType dtype);
-
-struct TensorView {
-  std::string name;
-  DType dtype = DType::F32;
-  std::vector<int64_t> shape;
-  const uint8_t* data = nullptr;  // points into the mapped file
-  size_t nbytes = 0;
-
-  int64_t numel() const;
-  std::string shape_string() const;  // "[64, 16]"
-};
 
 class SafeTensors {
  public:
@@ -63,8 +47,5 @@ struct TensorData {
 void write_safetensors(const std::string& path, const std::map<std::string, TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 TensorData tensor_from_floats(const std::vector<float>& values, std::vector<int64_t> shape);
-
-float half_to_float(uint16_t h);
-float bfloat16_to_float(uint16_t b);
 
 }  // namespace clap

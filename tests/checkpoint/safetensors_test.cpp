@@ -1,4 +1,4 @@
-#include "model/safetensors.h"
+#include "checkpoint/safetensors.h"
 
 #include <gtest/gtest.h>
 
