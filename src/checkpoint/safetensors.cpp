@@ -102,7 +102,7 @@ std::vector<int64_t> SafeTensors::to_int64(const TensorView& t) const { return t
 
 void write_safetensors(const std::string& path, const std::map<std::string, TensorData>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  nlohmann::json header = nlohmann::json::object();
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();  // dtype, shape, data_offsets: transformers' order
   if (!metadata.empty()) header["__metadata__"] = metadata;
   size_t offset = 0;
   for (const auto& [name, t] : tensors) {

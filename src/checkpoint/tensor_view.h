@@ -33,5 +33,8 @@ std::vector<int64_t> tensor_to_int64(const TensorView& tensor);
 
 float half_to_float(uint16_t h);
 float bfloat16_to_float(uint16_t b);
+// Round to nearest, ties to even (as PyTorch's .half() / .bfloat16()); NaN stays NaN.
+uint16_t float_to_half(float f);
+uint16_t float_to_bfloat16(float f);
 
 }  // namespace clap

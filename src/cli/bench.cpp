@@ -17,6 +17,7 @@
 #include "core/sha256.h"
 #include "core/user_dirs.h"
 #include "hub/hub.h"
+#include "index/identity.h"
 #include "model/bench.h"
 #include "model/clap.h"
 #include "search/bench.h"
@@ -177,7 +178,7 @@ int run_bench(const BenchOptions& o) {
   options.batch = o.batch;
   options.repeat = o.repeat;
   options.threads = o.threads;
-  const ModelBenchReport r = bench_model(hub::resolve_model(o.model).dir, options);
+  const ModelBenchReport r = bench_model(index::model_files_of(hub::resolve_model(o.model)), options);
   const double peak = r.gemm_peak_gflops;
 
   if (o.json) {
@@ -231,7 +232,7 @@ int run_bench(const BenchOptions& o) {
 void add_bench_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure model load, audio and text embedding speed");
-  cmd->add_option("--model,-m", o->model, "Model folder");
+  cmd->add_option("--model,-m", o->model, "Model folder or checkpoint file (.pt, .bin)");
   cmd->add_option("--config", o->config,
                   "config.json of an architecture: weights are generated once (cached under ~/.cache/clapsearch/bench) "
                   "and benchmarked like a downloaded model");

@@ -20,16 +20,33 @@ service::LibraryOptions LibraryCliOptions::library() const {
   service::LibraryOptions o;
   o.db = db;
   o.model = model;
+  o.model_config = config;
+  o.model_tokenizer = tokenizer;
   o.threads = threads;
   if (verbose) o.note = print_note;
   o.warn = print_warning;
   return o;
 }
 
+const char* const kModelHelp =
+    "Model: a Hugging Face folder, a checkpoint file (LAION .pt, pytorch_model.bin, model.safetensors) or a hub id "
+    "org/name[@revision]";
+
+void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer) {
+  cmd->add_option("--config", config,
+                  "config.json (or a folder holding it and preprocessor_config.json) to use instead of the model's own, or "
+                  "instead of what is inferred from a checkpoint file's tensor shapes");
+  cmd->add_option("--tokenizer", tokenizer,
+                  "Folder with vocab.json + merges.txt for a checkpoint file (default: roberta-base's, from the Hugging "
+                  "Face cache, fetched once when online)");
+}
+
 void add_library_options(CLI::App* cmd, LibraryCliOptions& o) {
   cmd->add_option("--db", o.db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
   cmd->add_option("--model,-m", o.model,
-                  "Model folder or hub id (default: the model recorded in the index; another model is refused)");
+                  "Model folder, checkpoint file (.pt, .bin) or hub id (default: the model recorded in the index; another "
+                  "model is refused)");
+  add_checkpoint_options(cmd, o.config, o.tokenizer);
   cmd->add_option("--threads", o.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_flag("--verbose,-v", o.verbose, "Notes on stderr: text cache hits, vector index loaded or rebuilt, model runs");
 }

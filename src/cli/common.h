@@ -27,14 +27,19 @@ using service::csv_field;
 struct LibraryCliOptions {
   std::string db;     // empty = the default library
   std::string model;  // empty = the model recorded in the index
+  std::string config, tokenizer;  // --config / --tokenizer (checkpoint files)
   int threads = 0;
   bool verbose = false;
   // The service layer's options: notes on stderr with --verbose, warnings always.
   service::LibraryOptions library() const;
 };
 
-// --db, --model, --threads, --verbose.
+// --db, --model, --config, --tokenizer, --threads, --verbose.
 void add_library_options(CLI::App* cmd, LibraryCliOptions& o);
+// --config and --tokenizer: what a checkpoint file given as --model (a LAION .pt) does not hold.
+void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer);
+// The --model help text of the commands that take any model form.
+extern const char* const kModelHelp;
 
 // Checks for number options with short messages ("must be 0 or more, got -3"), instead of
 // CLI11's, which print the type's whole range as a 300-digit number.

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "service/records.h"
 #include "core/error.h"
 #include "hub/hub.h"
@@ -19,6 +20,7 @@ constexpr int kExitCollapsed = 3;
 
 struct DoctorOptions {
   std::string model = hub::kDefaultModel;
+  std::string config, tokenizer;
   bool json = false;
   int threads = 0;
 };
@@ -32,7 +34,10 @@ std::string with_commas(int64_t n) {
 int run_doctor(const DoctorOptions& o) {
   service::DoctorReport r;
   try {
-    r = service::check_model(o.model, o.threads);
+    hub::HubOptions hub_options;
+    hub_options.config = o.config;
+    hub_options.tokenizer = o.tokenizer;
+    r = service::check_model(o.model, o.threads, hub_options);
   } catch (const Error& e) {
     if (!o.json) throw;
     // A script asked for JSON: it gets a document saying what failed (and the exit status).
@@ -108,7 +113,8 @@ int run_doctor(const DoctorOptions& o) {
 void add_doctor_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<DoctorOptions>();
   CLI::App* cmd = app.add_subcommand("doctor", "Check a model: identity, weights hash, text-tower health");
-  cmd->add_option("--model,-m", o->model, "Model folder or hub id (org/name[@revision])")->default_val(hub::kDefaultModel);
+  cmd->add_option("--model,-m", o->model, kModelHelp)->default_val(hub::kDefaultModel);
+  add_checkpoint_options(cmd, o->config, o->tokenizer);
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->footer(

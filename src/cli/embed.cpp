@@ -13,7 +13,7 @@ namespace clap::cli {
 namespace {
 
 struct EmbedOptions {
-  std::string model;
+  std::string model, config, tokenizer;
   std::vector<std::string> audio, text;
   int batch = 8;
   int threads = 0;
@@ -44,6 +44,8 @@ void write_npy(const std::string& path, const std::vector<service::EmbedOutput>&
 int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& order) {
   service::EmbedRequest r;
   r.model = o.model;
+  r.model_options.config = o.config;
+  r.model_options.tokenizer = o.tokenizer;
   r.inputs = order;
   r.batch = o.batch;
   r.threads = o.threads;
@@ -86,7 +88,8 @@ int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& ord
 void add_embed_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<EmbedOptions>();
   CLI::App* cmd = app.add_subcommand("embed", "Embed audio files and texts; prints JSON Lines (or writes .npy)");
-  cmd->add_option("--model,-m", o->model, "Model folder or hub id (org/name[@revision])")->default_val(hub::kDefaultModel);
+  cmd->add_option("--model,-m", o->model, kModelHelp)->default_val(hub::kDefaultModel);
+  add_checkpoint_options(cmd, o->config, o->tokenizer);
   auto* audio = cmd->add_option("--audio,-a", o->audio, "Audio file (any format FFmpeg reads); repeatable");
   auto* text = cmd->add_option("--text,-t", o->text, "Text query; repeatable");
   cmd->add_option("--batch", o->batch, "Windows / texts per model call")->default_val(8)->check(CLI::Range(1, 1024));

@@ -166,8 +166,8 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_option("dirs", o->request.dirs, "Folders (or files) to index; added to the library")->required();
   cmd->add_option("--db", o->request.db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
   auto* model = cmd->add_option("--model,-m", o->model,
-                                std::string("Model folder or hub id org/name[@revision] (default: the index's model, else ") +
-                                    hub::kDefaultModel + ")");
+                                std::string(kModelHelp) + " (default: the index's model, else " + hub::kDefaultModel + ")");
+  add_checkpoint_options(cmd, o->request.model_config, o->request.model_tokenizer);
   auto* window = cmd->add_option("--window", o->window_s, "Window length in seconds (default 10; at most the model's input)");
   auto* hop = cmd->add_option("--hop", o->hop_s, "Seconds between window starts (default 5; at most --window)");
   auto* silence = cmd->add_option("--silence-db", o->silence_db,

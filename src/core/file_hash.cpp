@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -56,25 +57,33 @@ std::mutex cache_mutex;  // threads of one process; processes race harmlessly (w
 }  // namespace
 
 std::string cached_sha256_file(const std::string& path) {
+  return cached_file_digest(path, "", [&] { return sha256_file(path); });
+}
+
+std::string cached_file_digest(const std::string& path, const std::string& kind,
+                               const std::function<std::string()>& compute) {
   std::error_code ec;
   const fs::path real = fs::canonical(path, ec);
   struct stat st {};
-  if (ec || ::stat(real.c_str(), &st) != 0) return sha256_file(path);  // names the problem
-  const std::string key = identity_key(real.string(), st);
-  if (key.find('\n') != std::string::npos) return sha256_file(path);  // a name the line format cannot hold
+  if (ec || ::stat(real.c_str(), &st) != 0) return compute();  // names the problem
+  // Plain sha256 entries have no kind field (the cache's original line format).
+  const std::string prefix = kind.empty() ? "" : kind + "\t";
+  const std::string key = prefix + identity_key(real.string(), st);
+  if (key.find('\n') != std::string::npos || kind.find('\t') != std::string::npos) return compute();
 
   fs::path cache_file;
   try {
     cache_file = fs::path(clapsearch_cache_dir()) / "file-sha256.tsv";
   } catch (const Error&) {
-    return sha256_file(path);
+    return compute();
   }
   std::lock_guard lock(cache_mutex);
   std::vector<Entry> entries = read_cache(cache_file);
   for (const Entry& e : entries)
     if (e.key == key) return e.sha256;
 
-  const std::string digest = sha256_file(path);
+  const std::string digest = compute();
+  if (!is_sha256_hex(digest)) return digest;
   // A file changed within the last second could change again within the same timestamp tick
   // (file times are only as fine as the kernel's clock tick) without any field of its key
   // changing: remember only files that have been still for a while ("racy git" problem).
@@ -83,11 +92,16 @@ std::string cached_sha256_file(const std::string& path) {
   const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
   if (now_ns - changed_ns < kSettledNs) return digest;
-  // Drop entries for the same file at older states, keep the newest kMaxEntries.
+  // Drop entries of the same kind for the same file at older states, keep the newest kMaxEntries.
   std::vector<Entry> kept;
   const std::string suffix = "\t" + real.string();
+  auto same_kind = [&](const std::string& k) {
+    if (!kind.empty()) return k.compare(0, prefix.size(), prefix) == 0;
+    return !k.empty() && std::isdigit(static_cast<unsigned char>(k[0]));  // plain entries start with the device number
+  };
   for (Entry& e : entries)
-    if (!(e.key.size() >= suffix.size() && e.key.compare(e.key.size() - suffix.size(), suffix.size(), suffix) == 0))
+    if (!(same_kind(e.key) && e.key.size() >= suffix.size() &&
+          e.key.compare(e.key.size() - suffix.size(), suffix.size(), suffix) == 0))
       kept.push_back(std::move(e));
   if (kept.size() >= kMaxEntries) kept.erase(kept.begin(), kept.begin() + static_cast<long>(kept.size() - kMaxEntries + 1));
   kept.push_back({key, digest});

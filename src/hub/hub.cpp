@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 
 const char* const kConfig = "config.json";
 const char* const kWeights = "model.safetensors";
+const char* const kTorchWeights = "pytorch_model.bin";  // fetched only when a repo has no kWeights
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -174,8 +175,9 @@ struct FileMeta {
 
 class Resolver {
  public:
-  Resolver(std::string repo, std::string revision, const HubOptions& options)
-      : repo_(std::move(repo)), revision_(std::move(revision)), options_(options) {
+  // tokenizer_only: fetch just vocab.json + merges.txt (a LAION checkpoint's tokenizer).
+  Resolver(std::string repo, std::string revision, const HubOptions& options, bool tokenizer_only = false)
+      : repo_(std::move(repo)), revision_(std::move(revision)), options_(options), tokenizer_only_(tokenizer_only) {
     cache_ = fs::path(hub_cache_dir());
     folder_ = "models--" + repo_.substr(0, repo_.find('/')) + "--" + repo_.substr(repo_.find('/') + 1);
     storage_ = cache_ / folder_;
@@ -224,20 +226,26 @@ class Resolver {
     return State::Unknown;
   }
 
+  const std::vector<std::string>& files() const {
+    static const std::vector<std::string> tokenizer = {"vocab.json", "merges.txt"};
+    return tokenizer_only_ ? tokenizer : model_files();
+  }
+
   // "" when the snapshot has what loading needs, else what is missing.
   std::string missing_required(const std::string& commit) const {
     std::string missing;
     auto add = [&](const std::string& what) { missing += (missing.empty() ? "" : ", ") + what; };
-    if (state(commit, kConfig) != State::Present) add(kConfig);
-    if (state(commit, kWeights) != State::Present) add(kWeights);
     const bool bpe = state(commit, "vocab.json") == State::Present && state(commit, "merges.txt") == State::Present;
+    if (tokenizer_only_) return bpe ? "" : "vocab.json + merges.txt";
+    if (state(commit, kConfig) != State::Present) add(kConfig);
+    if (state(commit, kWeights) != State::Present && state(commit, kTorchWeights) != State::Present) add(kWeights);
     if (!bpe && state(commit, "tokenizer.json") != State::Present) add("a tokenizer (vocab.json + merges.txt, or tokenizer.json)");
     return missing;
   }
 
   // Every file is either in the snapshot or known to be absent, and the required ones are there.
   bool snapshot_complete(const std::string& commit) const {
-    for (const auto& f : model_files())
+    for (const auto& f : files())
       if (state(commit, f) == State::Unknown) return false;
     return missing_required(commit).empty();
   }
@@ -334,7 +342,7 @@ class Resolver {
     config_ = http_config();
     // The first request resolves the revision to a commit; later ones use that commit so
     // every file comes from the same one even if the branch moves meanwhile.
-    const http::Result first = head(url(revision_, kConfig));
+    const http::Result first = head(url(revision_, files().front()));
     if (!first.ok()) {
       if (!cached.empty() && missing_required(cached).empty()) {
         if (!options_.quiet)
@@ -344,10 +352,12 @@ class Resolver {
       }
       throw Error(unreachable_message(first.curl_error));
     }
+    const std::string first_file = files().front();
     if (first.status >= 400) {
       if (first.status == 404 && first.header("x-error-code") == "EntryNotFound")
-        throw Error(label() + ": the repository has no config.json (not a transformers CLAP model?)");
-      throw Error(http_error_message(first, kConfig, true));
+        throw Error(label() + ": the repository has no " + first_file +
+                    (tokenizer_only_ ? "" : " (not a transformers CLAP model?)"));
+      throw Error(http_error_message(first, first_file, true));
     }
     const std::string commit = first.header("x-repo-commit");
     if (commit.empty() || !safe_name(commit))
@@ -358,13 +368,13 @@ class Resolver {
 
     // Metadata of every file first (cheap), so nothing large is fetched for an unusable repo.
     std::vector<FileMeta> to_fetch;
-    for (const auto& file : model_files()) {
-      if (state(commit, file) != State::Unknown) continue;
-      const http::Result r = file == kConfig ? first : head(url(commit, file));
+    // "" = absent (recorded in .no_exist); else the file goes on the fetch list.
+    auto look_up = [&](const std::string& file, const http::Result* known) {
+      const http::Result r = known ? *known : head(url(commit, file));
       if (!r.ok()) throw Error(unreachable_message(r.curl_error));
       if (r.status == 404 && r.header("x-error-code") != "RepositoryNotFound" && r.header("x-error-code") != "RevisionNotFound") {
         touch(no_exist(commit, file));
-        continue;
+        return;
       }
       if (r.status >= 400) throw Error(http_error_message(r, file, false));
       FileMeta m;
@@ -374,20 +384,26 @@ class Resolver {
       if (!safe_name(m.etag))
         throw Error(label() + ": " + endpoint_ + " sent no usable ETag for " + file + " (is HF_ENDPOINT a Hugging Face hub?)");
       to_fetch.push_back(m);
+    };
+    for (const auto& file : files())
+      if (state(commit, file) == State::Unknown) look_up(file, file == first_file ? &first : nullptr);
+    if (tokenizer_only_) {
+      if (state(commit, "vocab.json") == State::Absent || state(commit, "merges.txt") == State::Absent)
+        throw Error(label() + ": the repository has no vocab.json + merges.txt");
+    } else {
+      // No model.safetensors: older repos hold pytorch_model.bin, read by the same safe reader.
+      if (state(commit, kWeights) == State::Absent && state(commit, kTorchWeights) == State::Unknown) look_up(kTorchWeights, nullptr);
+      if (state(commit, kWeights) == State::Absent && state(commit, kTorchWeights) == State::Absent) {
+        for (const char* index : {"model.safetensors.index.json", "pytorch_model.bin.index.json"})
+          if (exists_remotely(commit, index))
+            throw Error(label() + ": the weights are sharded (" + index + "), which clapsearch does not fetch from the hub; "
+                        "download the repository's files into a folder and pass the folder (sharded folders load)");
+        throw Error(label() + ": the repository has no model.safetensors or pytorch_model.bin (not a transformers CLAP model?)");
+      }
+      const bool bpe = state(commit, "vocab.json") != State::Absent && state(commit, "merges.txt") != State::Absent;
+      if (!bpe && state(commit, "tokenizer.json") == State::Absent)
+        throw Error(label() + ": the repository has no tokenizer (vocab.json + merges.txt, or tokenizer.json)");
     }
-    if (state(commit, kWeights) == State::Absent) {
-      if (exists_remotely(commit, "pytorch_model.bin"))
-        throw Error(label() + ": the repository has only pytorch_model.bin, no model.safetensors. clapsearch needs the "
-                    "safetensors format (it never loads pickled PyTorch files): use a revision that has model.safetensors "
-                    "(the hub's conversion bot often offers one as a pull request: " + repo_ + "@refs/pr/N), or convert it "
-                    "with transformers (save_pretrained(..., safe_serialization=True)) and pass the folder");
-      if (exists_remotely(commit, "model.safetensors.index.json"))
-        throw Error(label() + ": the weights are sharded (model.safetensors.index.json); only a single model.safetensors is supported");
-      throw Error(label() + ": the repository has no model.safetensors (not a transformers CLAP model?)");
-    }
-    const bool bpe = state(commit, "vocab.json") != State::Absent && state(commit, "merges.txt") != State::Absent;
-    if (!bpe && state(commit, "tokenizer.json") == State::Absent)
-      throw Error(label() + ": the repository has no tokenizer (vocab.json + merges.txt, or tokenizer.json)");
 
     bool downloaded = false;
     if (!to_fetch.empty()) {
@@ -503,6 +519,7 @@ class Resolver {
 
   std::string repo_, revision_;
   HubOptions options_;
+  bool tokenizer_only_ = false;
   fs::path cache_, storage_;
   std::string folder_, endpoint_;
   http::Config config_;
@@ -565,27 +582,106 @@ std::string cached_blob_sha256(const std::string& file_in_snapshot) {
   return h;
 }
 
+namespace {
+
+std::string real_path(const std::string& path) {
+  std::error_code ec;
+  const fs::path real = fs::canonical(path, ec);
+  return ec ? fs::absolute(path).lexically_normal().string() : real.string();
+}
+
+bool has_bpe_files(const fs::path& dir) {
+  return path_exists(dir / "vocab.json") && path_exists(dir / "merges.txt");
+}
+
+// roberta-base's vocab.json + merges.txt already in the Hugging Face cache (under its current
+// id or the old "roberta-base"), at the commit main resolved to, else any complete snapshot.
+std::string cached_checkpoint_tokenizer() {
+  for (const char* folder : {"models--FacebookAI--roberta-base", "models--roberta-base"}) {
+    const fs::path storage = fs::path(hub_cache_dir()) / folder;
+    const std::string main = trim(read_text(storage / "refs" / "main"));
+    if (safe_name(main) && has_bpe_files(storage / "snapshots" / main)) return (storage / "snapshots" / main).string();
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(storage / "snapshots", ec))
+      if (has_bpe_files(e.path())) return e.path().string();
+  }
+  return "";
+}
+
+// The overrides of `options` and, for a checkpoint file, where its tokenizer comes from.
+void apply_overrides(ResolvedModel& r, const HubOptions& options) {
+  std::error_code ec;
+  if (!options.config.empty()) {
+    const fs::path given(options.config);
+    const fs::path config = fs::is_directory(given, ec) ? given / "config.json" : given;
+    if (!fs::is_regular_file(config, ec))
+      throw Error("--config " + options.config + ": no such file (a config.json, or a folder that holds one)");
+    r.config_file = real_path(config.string());
+    const fs::path pre = config.parent_path() / "preprocessor_config.json";
+    if (fs::is_regular_file(pre, ec)) r.preprocessor_file = real_path(pre.string());
+  }
+  if (!options.tokenizer.empty()) {
+    const fs::path dir(options.tokenizer);
+    if (!fs::is_directory(dir, ec) || !(has_bpe_files(dir) || path_exists(dir / "tokenizer.json")))
+      throw Error("--tokenizer " + options.tokenizer + ": not a folder with vocab.json + merges.txt or tokenizer.json");
+    r.tokenizer_dir = real_path(dir.string());
+    return;
+  }
+  if (r.weights_file.empty()) return;
+  r.tokenizer_dir = cached_checkpoint_tokenizer();
+  if (!r.tokenizer_dir.empty() || hub_offline()) {
+    if (r.tokenizer_dir.empty())
+      r.no_tokenizer_hint = r.weights_file + ": a checkpoint file has no tokenizer, and " + kCheckpointTokenizerRepo +
+                            "'s is not in the Hugging Face cache (" + hub_cache_dir() +
+                            ") while HF_HUB_OFFLINE is set: pass --tokenizer DIR (a folder with vocab.json + merges.txt, "
+                            "such as any CLAP model folder), or run once online";
+    return;
+  }
+  try {
+    r.tokenizer_dir = Resolver(kCheckpointTokenizerRepo, "main", options, true).resolve().dir;
+  } catch (const Error& e) {
+    // Audio needs no tokenizer: the model still loads; a text query reports this.
+    r.no_tokenizer_hint = r.weights_file + ": a checkpoint file has no tokenizer, and fetching " + kCheckpointTokenizerRepo +
+                          "'s failed (" + e.what() + "): pass --tokenizer DIR (a folder with vocab.json + merges.txt, "
+                          "such as any CLAP model folder)";
+  }
+}
+
+}  // namespace
+
 ResolvedModel resolve_model(const std::string& spec, const HubOptions& options) {
   std::error_code ec;
-  if (spec.empty()) throw Error("no model given (a model folder or a hub id such as " + std::string(kDefaultModel) + ")");
+  if (spec.empty()) throw Error("no model given (a model folder, a checkpoint file or a hub id such as " +
+                                std::string(kDefaultModel) + ")");
   if (fs::is_directory(spec, ec)) {
     ResolvedModel r;
     r.dir = spec;
     // The real path: a trailing slash or a symlink names the same folder (the index compares
     // models by content anyway; this is the hint it keeps for finding the model again).
-    const fs::path real = fs::canonical(spec, ec);
-    r.id = ec ? fs::absolute(spec).lexically_normal().string() : real.string();
+    r.id = real_path(spec);
     r.revision = "local";
+    apply_overrides(r, options);
+    return r;
+  }
+  if (fs::is_regular_file(spec, ec)) {  // a checkpoint file: LAION .pt, pytorch_model.bin, model.safetensors
+    ResolvedModel r;
+    r.id = real_path(spec);
+    r.weights_file = r.id;
+    r.dir = fs::path(r.id).parent_path().string();
+    r.revision = "local";
+    apply_overrides(r, options);
     return r;
   }
   const bool looks_like_path = spec[0] == '/' || spec[0] == '.' || spec[0] == '~' || spec.find('\\') != std::string::npos;
   std::string repo, revision;
   if (looks_like_path || !parse_hub_id(spec, &repo, &revision)) {
-    if (fs::exists(spec, ec)) throw Error(spec + ": not a model folder (expected a folder with config.json, model.safetensors, ...)");
-    throw Error(spec + ": no such model folder, and not a hub id (org/name or org/name@revision, e.g. " +
+    if (fs::exists(spec, ec)) throw Error(spec + ": not a model folder or checkpoint file");
+    throw Error(spec + ": no such model folder or checkpoint file, and not a hub id (org/name or org/name@revision, e.g. " +
                 std::string(kDefaultModel) + ")");
   }
-  return Resolver(repo, revision, options).resolve();
+  ResolvedModel r = Resolver(repo, revision, options).resolve();
+  apply_overrides(r, options);
+  return r;
 }
 
 }  // namespace clap::hub

@@ -28,22 +28,43 @@ inline constexpr const char* kDefaultModel = "laion/larger_clap_music_and_speech
 
 struct ResolvedModel {
   std::string dir;       // local snapshot folder with config.json, model.safetensors, ...
-  std::string id;        // hub id, or the folder's absolute path for local models
-  std::string revision;  // commit hash for hub models, "local" for folders
+  std::string id;        // hub id, or the absolute path of a local folder or checkpoint file
+  std::string revision;  // commit hash for hub models, "local" for folders and files
   bool downloaded = false;  // this call fetched at least one file (the model is new here)
+
+  // Parts that do not come from `dir` (empty: the folder's own file). A checkpoint file given
+  // as the model (a LAION .pt) sets weights_file; --config and --tokenizer set the others.
+  std::string weights_file;
+  std::string config_file;        // config.json
+  std::string preprocessor_file;  // preprocessor_config.json (next to a --config file)
+  std::string tokenizer_dir;      // vocab.json + merges.txt, or tokenizer.json
+  // A checkpoint file with no tokenizer found: what to do (the message of a text query).
+  std::string no_tokenizer_hint;
 };
 
 struct HubOptions {
   bool quiet = false;  // no progress bar, no messages
+  // --config FILE|DIR: a config.json (with the preprocessor_config.json beside it) used instead
+  // of the model's own or, for a checkpoint file, instead of the config inferred from it.
+  std::string config;
+  // --tokenizer DIR: a folder with the tokenizer files. A checkpoint file without it uses
+  // roberta-base's files from the Hugging Face cache, fetching them (1.4 MB) when online.
+  std::string tokenizer;
 };
 
+// The hub repository whose tokenizer files a LAION checkpoint uses (RoBERTa-base's BPE).
+inline constexpr const char* kCheckpointTokenizerRepo = "FacebookAI/roberta-base";
+
+// `spec` is a model folder, a checkpoint file (.pt, .bin, .safetensors), or a hub id.
 // Throws clap::Error with a clear message (not found, offline, 404, checksum mismatch...).
 // A hub model whose revision is already in the cache (refs/<revision>, or a commit hash,
 // with every file in its snapshot) is returned without touching the network.
 ResolvedModel resolve_model(const std::string& spec, const HubOptions& options = {});
 
-// The files fetched for a model. Required: config.json, model.safetensors, and a tokenizer
-// (vocab.json + merges.txt, or tokenizer.json); the others are used when the repo has them.
+// The files fetched for a model. Required: config.json, weights (model.safetensors, else
+// pytorch_model.bin), and a tokenizer (vocab.json + merges.txt, or tokenizer.json); the others
+// are used when the repo has them. pytorch_model.bin is fetched only when there is no
+// model.safetensors.
 const std::vector<std::string>& model_files();
 
 // Cache root as resolved from the environment (see above).

@@ -10,6 +10,7 @@
 #include "core/file_hash.h"
 #include "core/sha256.h"
 #include "model/config.h"
+#include "model/convert.h"
 
 namespace clap::index {
 
@@ -27,26 +28,86 @@ std::string read_file(const fs::path& p) {
 
 }  // namespace
 
-std::string config_hash(const std::string& model_dir) {
-  Sha256 h;
-  h.update(read_file(fs::path(model_dir) / "config.json"));
-  const fs::path pre = fs::path(model_dir) / "preprocessor_config.json";
+ModelFiles model_files_of(const hub::ResolvedModel& resolved) {
+  ModelFiles files;
+  if (resolved.weights_file.empty()) {
+    files = ModelFiles::in_folder(resolved.dir);
+  } else {
+    files.weights = resolved.weights_file;
+    files.no_tokenizer_hint = resolved.no_tokenizer_hint;
+  }
+  if (!resolved.config_file.empty()) {
+    files.config = resolved.config_file;
+    files.preprocessor = resolved.preprocessor_file;
+  }
+  if (!resolved.tokenizer_dir.empty()) files.tokenizer_dir = resolved.tokenizer_dir;
+  return files;
+}
+
+namespace {
+
+bool is_safetensors_file(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  return name.size() >= 12 && name.compare(name.size() - 12, 12, ".safetensors") == 0;
+}
+
+// sha256 of a file, by its verified hub blob name when it has one.
+std::string file_digest(const std::string& path) {
+  std::string digest = hub::cached_blob_sha256(path);
+  return digest.empty() ? cached_sha256_file(path) : digest;
+}
+
+// The model's defining texts/files as (name, sha256), in hub::model_files() order.
+std::vector<std::pair<std::string, std::string>> model_parts(const hub::ResolvedModel& resolved) {
+  const ModelFiles files = model_files_of(resolved);
+  const bool converted = !is_safetensors_file(files.weights);  // identified by its conversion
+  std::vector<std::pair<std::string, std::string>> parts;
   std::error_code ec;
-  if (fs::exists(pre, ec)) h.update(read_file(pre));
+  for (const std::string& name : hub::model_files()) {
+    std::string digest;
+    if (name == "config.json") {
+      digest = files.config.empty() ? sha256_hex(converted_config_text(files, DType::F32)) : file_digest(files.config);
+    } else if (name == "model.safetensors") {
+      digest = converted ? cached_file_digest(files.weights, "hf-safetensors-f32",
+                                              [&] { return hugging_face_weights_sha256(files); })
+                         : file_digest(files.weights);
+    } else if (name == "preprocessor_config.json") {
+      if (!files.preprocessor.empty()) digest = file_digest(files.preprocessor);
+      else if (converted || files.config.empty()) digest = sha256_hex(converted_preprocessor_text(files));
+    } else if (!files.tokenizer_dir.empty() && fs::exists(fs::path(files.tokenizer_dir) / name, ec)) {
+      digest = file_digest((fs::path(files.tokenizer_dir) / name).string());
+    }
+    if (!digest.empty()) parts.emplace_back(name, digest);
+  }
+  return parts;
+}
+
+}  // namespace
+
+std::string config_hash(const hub::ResolvedModel& resolved) {
+  const ModelFiles files = model_files_of(resolved);
+  const bool converted = !is_safetensors_file(files.weights);
+  Sha256 h;  // the same texts model_parts hashes
+  h.update(files.config.empty() ? converted_config_text(files, DType::F32) : read_file(files.config));
+  if (!files.preprocessor.empty()) h.update(read_file(files.preprocessor));
+  else if (converted || files.config.empty()) h.update(converted_preprocessor_text(files));
   return h.hex_digest();
 }
 
-std::string model_content_hash(const std::string& model_dir) {
+std::string model_content_hash(const hub::ResolvedModel& resolved) {
   Sha256 h;
-  for (const std::string& name : hub::model_files()) {
-    const fs::path file = fs::path(model_dir) / name;
-    std::error_code ec;
-    if (!fs::exists(file, ec)) continue;
-    std::string digest = hub::cached_blob_sha256(file.string());
-    if (digest.empty()) digest = cached_sha256_file(file.string());
-    h.update(name + "\t" + digest + "\n");
-  }
+  for (const auto& [name, digest] : model_parts(resolved)) h.update(name + "\t" + digest + "\n");
   return h.hex_digest();
+}
+
+hub::HubOptions hub_options_of(const store::ModelIdentity& identity) {
+  // Hints only: one that no longer exists is dropped (resolution then looks again, and the
+  // content hash tells whether what it finds is the same).
+  hub::HubOptions o;
+  std::error_code ec;
+  if (!identity.config_path.empty() && fs::exists(identity.config_path, ec)) o.config = identity.config_path;
+  if (!identity.tokenizer_path.empty() && fs::exists(identity.tokenizer_path, ec)) o.tokenizer = identity.tokenizer_path;
+  return o;
 }
 
 namespace {
@@ -71,12 +132,8 @@ void check_window_settings(double window_s, double hop_s, const std::string& win
 ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db) {
   ModelSpec m;
   m.resolved = resolved;
-  const fs::path dir(resolved.dir);
-  const ClapConfig config = ClapConfig::from_json_file((dir / "config.json").string());
-  FeatureConfig features = config.features;
-  std::error_code ec;
-  if (fs::exists(dir / "preprocessor_config.json", ec))
-    features = FeatureConfig::from_json_file((dir / "preprocessor_config.json").string());
+  const ClapConfig config = ClapModel::read_config(model_files_of(resolved));
+  const FeatureConfig& features = config.features;
   m.sample_rate = features.sampling_rate;
   m.max_samples = features.nb_max_samples;
   check_window_settings(window_s, hop_s);
@@ -89,8 +146,12 @@ ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, do
   if (std::llround(hop_s * m.sample_rate) < 1) throw Error("--hop is shorter than one sample");
   m.identity.id = resolved.id;
   m.identity.revision = resolved.revision;
-  m.identity.config_hash = config_hash(resolved.dir);
-  m.identity.content_hash = model_content_hash(resolved.dir);
+  m.identity.config_hash = config_hash(resolved);
+  m.identity.content_hash = model_content_hash(resolved);
+  // Hints for opening the model again: --config / --tokenizer as given, and a checkpoint file's
+  // tokenizer folder (found in the cache or given).
+  m.identity.config_path = resolved.config_file;
+  if (!resolved.weights_file.empty() || !resolved.tokenizer_dir.empty()) m.identity.tokenizer_path = resolved.tokenizer_dir;
   m.identity.window_s = window_s;
   m.identity.hop_s = hop_s;
   m.identity.dim = config.projection_dim;

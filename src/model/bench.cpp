@@ -57,7 +57,7 @@ std::vector<std::vector<float>> synthetic_windows(int count, int64_t samples, in
 
 }  // namespace
 
-ModelBenchReport bench_model(const std::string& model_dir, const ModelBenchOptions& o) {
+ModelBenchReport bench_model(const ModelFiles& files, const ModelBenchOptions& o) {
   ModelBenchReport r;
   ClapState state(o.threads);
   r.threads = state.threads();
@@ -65,7 +65,7 @@ ModelBenchReport bench_model(const std::string& model_dir, const ModelBenchOptio
   // GEMM peak); the embed calls apply it themselves.
   const ThreadCountScope threads(state.threads());
   auto t0 = Clock::now();
-  std::unique_ptr<ClapModel> model = ClapModel::load(model_dir);
+  std::unique_ptr<ClapModel> model = ClapModel::load(files);
   r.load_ms = ms_since(t0);
   const auto& m = model->impl();
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+
+#include "model/clap.h"
 #include <vector>
 
 namespace clap {
@@ -39,6 +41,6 @@ struct ModelBenchReport {
 
 // Loads the model folder and measures it. Text timings use the model's tokenizer, or token
 // ids of typical lengths when the folder has none.
-ModelBenchReport bench_model(const std::string& model_dir, const ModelBenchOptions& options);
+ModelBenchReport bench_model(const ModelFiles& model, const ModelBenchOptions& options);
 
 }  // namespace clap

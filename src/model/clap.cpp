@@ -98,13 +98,6 @@ ModelFiles ModelFiles::in_folder(const std::string& model_dir) {
 
 namespace {
 
-// Opens the weights, in Hugging Face's names whatever the file used.
-std::unique_ptr<Checkpoint> open_weights(const std::string& path) {
-  auto checkpoint = Checkpoint::open(path);
-  if (laion::has_laion_names(*checkpoint)) laion::rename_to_hugging_face(*checkpoint);
-  return checkpoint;
-}
-
 ClapConfig config_of(const ModelFiles& files, const Checkpoint* checkpoint) {
   ClapConfig config;
   if (!files.config.empty()) {
@@ -113,7 +106,7 @@ ClapConfig config_of(const ModelFiles& files, const Checkpoint* checkpoint) {
   } else {
     std::unique_ptr<Checkpoint> opened;
     if (!checkpoint) {
-      opened = open_weights(files.weights);
+      opened = laion::open_in_hugging_face_names(files.weights);
       checkpoint = opened.get();
     }
     config = laion::infer_config(*checkpoint);
@@ -136,7 +129,7 @@ std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const L
 
 std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
-  auto checkpoint = open_weights(files.weights);
+  auto checkpoint = laion::open_in_hugging_face_names(files.weights);
   impl->weights_format = checkpoint->format();
   impl->config = config_of(files, checkpoint.get());
   impl->source = WeightSource::from_checkpoint(std::move(checkpoint));

@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -96,12 +97,20 @@ const char* activation_name(Activation activation) {
   return "gelu";
 }
 
+namespace {
+// A whole number as an integer (14000, as Python writes an int), else a float.
+json json_number(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && std::abs(v) < 1e15) return static_cast<int64_t>(v);
+  return v;
+}
+}  // namespace
+
 std::string FeatureConfig::to_json_text() const {
   json j = {{"feature_extractor_type", "ClapFeatureExtractor"},
             {"feature_size", feature_size},
             {"fft_window_size", fft_window_size},
-            {"frequency_max", frequency_max},
-            {"frequency_min", frequency_min},
+            {"frequency_max", json_number(frequency_max)},
+            {"frequency_min", json_number(frequency_min)},
             {"hop_length", hop_length},
             {"max_length_s", max_length_s},
             {"nb_frequency_bins", nb_frequency_bins},

@@ -113,6 +113,15 @@ Renaming rename_to_hugging_face(Checkpoint& checkpoint) {
   return r;
 }
 
+std::unique_ptr<Checkpoint> open_in_hugging_face_names(const std::string& path, Renaming* renaming) {
+  auto checkpoint = Checkpoint::open(path);
+  if (has_laion_names(*checkpoint)) {
+    Renaming r = rename_to_hugging_face(*checkpoint);
+    if (renaming) *renaming = std::move(r);
+  }
+  return checkpoint;
+}
+
 ClapConfig infer_config(const Checkpoint& c) {
   ClapConfig config;
   const std::string audio = "audio_model.audio_encoder.";

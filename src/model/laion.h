@@ -18,6 +18,7 @@
 // classifier (tscam_conv, head), the shifted blocks' attn_mask buffers and the
 // {text,audio}_transform heads.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct Renaming {
 
 // Renames the checkpoint's tensors in place (views: nothing is copied).
 Renaming rename_to_hugging_face(Checkpoint& checkpoint);
+
+// Opens a weights file (any format Checkpoint reads) with its tensors in Hugging Face's names:
+// LAION's are renamed, others are left as they are. `renaming` (optional) receives what was done.
+std::unique_ptr<Checkpoint> open_in_hugging_face_names(const std::string& path, Renaming* renaming = nullptr);
 
 // The architecture that the (Hugging Face-named) tensors imply: HTSAT width from
 // patch_embed.proj, depths from the block counts, heads from each stage's

@@ -5,6 +5,7 @@
 
 #include "core/sha256.h"
 #include "hub/hub.h"
+#include "index/identity.h"
 #include "model/clap.h"
 
 namespace clap::service {
@@ -17,11 +18,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-DoctorReport check_model(const std::string& spec, int threads) {
+DoctorReport check_model(const std::string& spec, int threads, const hub::HubOptions& options) {
   namespace fs = std::filesystem;
   DoctorReport r;
   auto t0 = std::chrono::steady_clock::now();
-  hub::HubOptions hub_options;
+  hub::HubOptions hub_options = options;
   hub_options.quiet = false;
   const hub::ResolvedModel resolved = hub::resolve_model(spec, hub_options);
   r.resolve_seconds = seconds_since(t0);
@@ -30,10 +31,12 @@ DoctorReport check_model(const std::string& spec, int threads) {
   r.dir = resolved.dir;
 
   t0 = std::chrono::steady_clock::now();
-  const auto model = ClapModel::load(resolved.dir);
+  const ModelFiles files = index::model_files_of(resolved);
+  const auto model = ClapModel::load(files);
   r.load_seconds = seconds_since(t0);
 
-  r.weights_file = (fs::path(resolved.dir) / "model.safetensors").string();
+  r.weights_file = files.weights;
+  r.weights_format = model->weights_format();
   r.weights_sha256 = sha256_file(r.weights_file);
   r.hub_sha256 = hub::cached_blob_sha256(r.weights_file);
   std::error_code ec;

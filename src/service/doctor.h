@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "hub/hub.h"
 #include "service/model_health.h"
 
 namespace clap::service {
@@ -11,6 +12,7 @@ namespace clap::service {
 struct DoctorReport {
   std::string id, revision, dir;
   std::string weights_file, weights_sha256;
+  std::string weights_format;  // "safetensors", "PyTorch training checkpoint (epoch 15)", ...
   std::string hub_sha256;  // the sha256 the hub reported for the cached file; "" when unknown
   int64_t weights_file_bytes = 0;
   int64_t parameters = 0;
@@ -25,6 +27,6 @@ struct DoctorReport {
   bool collapsed() const { return health_checked && health.collapsed; }
 };
 
-DoctorReport check_model(const std::string& spec, int threads = 0);
+DoctorReport check_model(const std::string& spec, int threads = 0, const hub::HubOptions& options = {});
 
 }  // namespace clap::service

@@ -6,6 +6,7 @@ namespace clap::service {
 
 EmbedResult embed_inputs(const EmbedRequest& r) {
   ModelOpenOptions mo;
+  mo.hub = r.model_options;
   mo.threads = r.threads;
   mo.warn = r.warn;
   const OpenedModel opened = open_model(r.model, mo);

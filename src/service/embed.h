@@ -21,6 +21,7 @@ struct EmbedOutput {
 
 struct EmbedRequest {
   std::string model;
+  hub::HubOptions model_options;  // --config / --tokenizer
   std::vector<EmbedInput> inputs;
   int batch = 8;       // windows / texts per model call
   int threads = 0;

@@ -17,6 +17,7 @@ struct IndexRequest {
   std::vector<std::string> dirs;
   std::string db;                        // empty = store::default_db_path()
   std::optional<std::string> model;      // unset: the index's model, else hub::kDefaultModel
+  std::string model_config, model_tokenizer;  // --config / --tokenizer (unset: the index's hints)
   std::optional<double> window_s, hop_s, silence_db;  // unset: the index's, else 10 / 5 / -60
   int threads = 0, batch = 8, decoders = 1;
   std::vector<std::string> include, exclude;
@@ -29,6 +30,7 @@ struct IndexRequest {
 // `--rebuild --window 5` keeps the model), else the defaults.
 struct ResolvedSettings {
   std::string model_spec;
+  hub::HubOptions model_options;  // --config / --tokenizer, else the index's hints for its own model
   double window_s = 10, hop_s = 5, silence_db = -60;
 };
 ResolvedSettings resolve_settings(const IndexRequest& request, const std::optional<store::ModelIdentity>& stored);

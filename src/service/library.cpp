@@ -329,9 +329,12 @@ const index::ModelSpec& Library::model_spec() {
   if (!spec_) {
     const bool given = !options_.model.empty();
     const std::string spec = given ? options_.model : index::model_spec_of(identity_);
+    hub::HubOptions hub_options = given ? hub::HubOptions{} : index::hub_options_of(identity_);
+    if (!options_.model_config.empty()) hub_options.config = options_.model_config;
+    if (!options_.model_tokenizer.empty()) hub_options.tokenizer = options_.model_tokenizer;
     hub::ResolvedModel resolved;
     try {
-      resolved = hub::resolve_model(spec);
+      resolved = hub::resolve_model(spec, hub_options);
     } catch (const Error& e) {
       if (given) throw;
       throw Error(std::string("the index's model cannot be found: ") + e.what() +
@@ -355,7 +358,7 @@ const ClapModel& Library::model() {
   const index::ModelSpec& s = model_spec();
   std::lock_guard lock(model_mutex_);
   if (!model_) {
-    note("loading model " + s.resolved.dir);
+    note("loading model " + (s.resolved.weights_file.empty() ? s.resolved.dir : s.resolved.weights_file));
     ModelOpenOptions mo;
     mo.threads = options_.threads;
     mo.warn = options_.warn;

@@ -45,6 +45,7 @@ namespace clap::service {
 struct LibraryOptions {
   std::string db;     // empty = store::default_db_path()
   std::string model;  // empty = the model recorded in the index (another one is refused)
+  std::string model_config, model_tokenizer;  // --config / --tokenizer (empty: the index's hints)
   int threads = 0;    // model threads per run, 0 = all cores
   Notice note;        // optional notes (see above); null = silent
   Notice warn;        // warnings (text cut at the model's limit, a collapsed text tower); null = dropped

@@ -1,11 +1,12 @@
 #include "service/model.h"
 
+#include "index/identity.h"
 #include "service/model_health.h"
 
 namespace clap::service {
 
 std::unique_ptr<ClapModel> load_model(const hub::ResolvedModel& resolved, const ModelOpenOptions& options) {
-  auto model = ClapModel::load(resolved.dir);
+  auto model = ClapModel::load(index::model_files_of(resolved));
   // A model just downloaded is used here for the first time: check its text tower once.
   if (resolved.downloaded && model->has_tokenizer()) {
     const ModelHealth health = check_text_health(*model, options.threads);

@@ -43,6 +43,9 @@ struct ModelIdentity {
   // model *is*. id/revision are only where to find it. Empty in indexes made before it was
   // recorded (they are compared by id, revision and config_hash until the next index run).
   std::string content_hash;
+  // Where a checkpoint file's --config and --tokenizer came from (hints for opening the model
+  // again, like id; empty when not given). Not compared: the content hash covers what they hold.
+  std::string config_path, tokenizer_path;
   double window_s = 10;
   double hop_s = 5;
   int dim = 0;

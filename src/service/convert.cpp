@@ -1,0 +1,25 @@
+#include "service/convert.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "index/identity.h"
+
+namespace clap::service {
+
+ConvertResult convert(const ConvertRequest& r) {
+  ConvertResult out;
+  out.resolved = hub::resolve_model(r.model, r.model_options);
+  out.files = index::model_files_of(out.resolved);
+  out.report = convert_model(out.files, r.out_dir, r.options);
+  try {
+    ClapModel::load(out.report.out_dir);
+  } catch (const Error& e) {
+    std::error_code ec;
+    std::filesystem::remove_all(out.report.out_dir, ec);
+    throw Error(std::string("the converted folder does not load (removed): ") + e.what());
+  }
+  return out;
+}
+
+}  // namespace clap::service
