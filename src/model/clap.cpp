@@ -87,8 +87,7 @@ ModelFiles ModelFiles::in_folder(const std::string& model_dir) {
       f.weights = (dir / name).string();
       break;
     }
-  if (f.weights.empty())
-    throw Error((dir / "model.safetensors").string() + ": missing (a model folder holds model.safetensors or pytorch_model.bin)");
+  if (f.weights.empty()) f.weights = (dir / "model.safetensors").string();  // load() reports it missing
   f.config = (dir / "config.json").string();
   if (fs::exists(dir / "preprocessor_config.json")) f.preprocessor = (dir / "preprocessor_config.json").string();
   // Audio-only folders (no tokenizer files) load; embed_text then reports the missing files.
@@ -129,6 +128,11 @@ std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const L
 
 std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
+  // A given config is read first: its problems are reported before the weights are opened.
+  if (!files.config.empty()) (void)ClapConfig::from_json_file(files.config);
+  std::error_code ec;
+  if (!fs::exists(files.weights, ec))
+    throw Error(files.weights + ": missing (a model folder holds model.safetensors or pytorch_model.bin)");
   auto checkpoint = laion::open_in_hugging_face_names(files.weights);
   impl->weights_format = checkpoint->format();
   impl->config = config_of(files, checkpoint.get());

@@ -63,8 +63,9 @@ struct ModelFiles {
   std::string no_tokenizer_hint;  // why there is none and what to do (the error of a text query)
 
   // The files of a Hugging Face folder. Weights: model.safetensors, else
-  // model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json. Throws
-  // clap::Error naming the folder when it has none.
+  // model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json (when none is
+  // there, model.safetensors, which load() reports missing). Throws clap::Error when `dir` is
+  // not a folder.
   static ModelFiles in_folder(const std::string& dir);
 };
 

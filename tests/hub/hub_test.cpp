@@ -72,7 +72,7 @@ struct Request {
 class FakeHub {
  public:
   // Serves every regular file of `folder` (model.safetensors as an LFS file).
-  explicit FakeHub(const std::string& folder) {
+  explicit FakeHub(const std::string& folder, std::string repo = kRepo) : repo_(std::move(repo)) {
     for (const auto& e : fs::directory_iterator(folder))
       if (e.is_regular_file()) files_[e.path().filename().string()] = slurp(e.path());
     if (files_.count("model.safetensors")) weights_sha_ = sha256_hex(files_["model.safetensors"]);
@@ -194,7 +194,7 @@ class FakeHub {
     std::stringstream ss(r.target.substr(1));
     for (std::string p; std::getline(ss, p, '/');) parts.push_back(p);
     if (parts.size() != 5 || parts[2] != "resolve") return respond(fd, 404, {}, "Not Found", head);
-    if (parts[0] + "/" + parts[1] != kRepo)
+    if (parts[0] + "/" + parts[1] != repo_)
       return respond(fd, 404, {{"X-Error-Code", "RepositoryNotFound"}, {"X-Error-Message", "Repository not found"}},
                      "Repository not found", head);
     if (gated)
@@ -264,6 +264,7 @@ class FakeHub {
 
   std::map<std::string, std::string> files_;
   std::string weights_sha_;
+  std::string repo_;  // the one repository it serves
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> running_{false};
@@ -288,8 +289,8 @@ class Hub : public ::testing::Test {
     for (const char* v : {"HF_HOME", "HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_TOKEN"}) ::unsetenv(v);
   }
 
-  FakeHub& serve(const std::string& folder = test::case_dir("tiny-unfused")) {
-    hub_ = std::make_unique<FakeHub>(folder);
+  FakeHub& serve(const std::string& folder = test::case_dir("tiny-unfused"), const std::string& repo = kRepo) {
+    hub_ = std::make_unique<FakeHub>(folder, repo);
     ::setenv("HF_ENDPOINT", hub_->endpoint().c_str(), 1);
     return *hub_;
   }
@@ -590,16 +591,81 @@ TEST_F(Hub, TokenGoesToTheHubButNotToTheCdn) {
   EXPECT_GT(cdn_requests, 0);
 }
 
-TEST_F(Hub, PytorchOnlyRepoAsksForSafetensors) {
+// An older repo with only pytorch_model.bin (here the golden weights as a torch.save archive)
+// is fetched and loads through the safe pickle reader, giving the golden model's embeddings.
+TEST_F(Hub, PytorchOnlyRepoLoadsThroughTheSafeReader) {
   const fs::path folder = fs::path(test::temp_dir()) / "pt-only";
   fs::create_directories(folder);
   for (const auto& name : kGoldenFiles)
     if (name != "model.safetensors") fs::copy_file(fs::path(test::case_dir("tiny-unfused")) / name, folder / name);
-  std::ofstream(folder / "pytorch_model.bin") << "not really a pickle";
+  fs::copy_file(fs::path(test::case_dir("tiny-unfused")) / "laion.pt", folder / "pytorch_model.bin");
+  serve(folder.string());
+  const auto r = resolve(kRepo);
+  EXPECT_TRUE(fs::exists(fs::path(r.dir) / "pytorch_model.bin"));
+  EXPECT_TRUE(fs::exists(storage() / ".no_exist" / kCommit / "model.safetensors"));
+  auto got = ClapModel::load(r.dir);
+  EXPECT_EQ(got->weights_format(), "PyTorch training checkpoint (epoch 15)");
+  auto ref = ClapModel::load(test::case_dir("tiny-unfused"));
+  const std::vector<std::string> texts = {"a dog barking"};
+  EXPECT_EQ(got->embed_text(texts), ref->embed_text(texts));
+  // The cache alone answers the next time (the snapshot counts as complete without safetensors).
+  hub_->stop();
+  EXPECT_EQ(resolve(kRepo).dir, r.dir);
+}
+
+// A checkpoint file has no tokenizer: roberta-base's vocab.json + merges.txt come from the hub
+// (only those two files, not its weights), then from the cache alone.
+TEST_F(Hub, CheckpointFileGetsRobertaTokenizerFromTheHub) {
+  const std::string pt = test::case_dir("tiny-unfused") + "/laion.pt";
+  FakeHub& hub = serve(test::case_dir("tiny-unfused"), hub::kCheckpointTokenizerRepo);
+  const auto r = resolve(pt);
+  EXPECT_EQ(r.weights_file, fs::canonical(pt).string());
+  const fs::path roberta = fs::path(home_) / "hub" / "models--FacebookAI--roberta-base";
+  EXPECT_EQ(fs::path(r.tokenizer_dir), roberta / "snapshots" / kCommit);
+  EXPECT_EQ(slurp(fs::path(r.tokenizer_dir) / "vocab.json"), slurp(fs::path(test::case_dir("tiny-unfused")) / "vocab.json"));
+  for (const auto& q : hub.requests()) EXPECT_EQ(q.target.find("model.safetensors"), std::string::npos) << q.target;
+  hub.stop();
+  EXPECT_EQ(resolve(pt).tokenizer_dir, r.tokenizer_dir);
+  ::setenv("HF_HUB_OFFLINE", "1", 1);
+  EXPECT_EQ(resolve(pt).tokenizer_dir, r.tokenizer_dir);
+}
+
+TEST_F(Hub, CheckpointFileOfflineWithoutTokenizerSaysWhatToDo) {
+  ::setenv("HF_HUB_OFFLINE", "1", 1);
+  const auto r = resolve(test::case_dir("tiny-unfused") + "/laion.pt");
+  EXPECT_TRUE(r.tokenizer_dir.empty());
+  EXPECT_NE(r.no_tokenizer_hint.find("--tokenizer DIR"), std::string::npos) << r.no_tokenizer_hint;
+  EXPECT_NE(r.no_tokenizer_hint.find("FacebookAI/roberta-base"), std::string::npos) << r.no_tokenizer_hint;
+  hub::HubOptions o;
+  o.tokenizer = "/nonexistent";
+  try {
+    hub::resolve_model(test::case_dir("tiny-unfused") + "/laion.pt", o);
+    ADD_FAILURE() << "a missing --tokenizer folder must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--tokenizer /nonexistent"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Hub, SafetensorsIsPreferredOverPytorchModelBin) {
+  const fs::path folder = fs::path(test::temp_dir()) / "both";
+  fs::create_directories(folder);
+  for (const auto& name : kGoldenFiles) fs::copy_file(fs::path(test::case_dir("tiny-unfused")) / name, folder / name);
+  fs::copy_file(fs::path(test::case_dir("tiny-unfused")) / "laion.pt", folder / "pytorch_model.bin");
+  FakeHub& hub = serve(folder.string());
+  const auto r = resolve(kRepo);
+  EXPECT_TRUE(fs::exists(fs::path(r.dir) / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(fs::path(r.dir) / "pytorch_model.bin"));
+  for (const auto& q : hub.requests()) EXPECT_EQ(q.target.find("pytorch_model.bin"), std::string::npos) << q.target;
+}
+
+TEST_F(Hub, RepoWithoutWeightsSaysSo) {
+  const fs::path folder = fs::path(test::temp_dir()) / "no-weights";
+  fs::create_directories(folder);
+  for (const auto& name : kGoldenFiles)
+    if (name != "model.safetensors") fs::copy_file(fs::path(test::case_dir("tiny-unfused")) / name, folder / name);
   serve(folder.string());
   const std::string err = error_of(kRepo);
-  EXPECT_NE(err.find("pytorch_model.bin"), std::string::npos) << err;
-  EXPECT_NE(err.find("safetensors"), std::string::npos) << err;
+  EXPECT_NE(err.find("no model.safetensors or pytorch_model.bin"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(storage() / "snapshots" / kCommit / "config.json"));  // nothing fetched for nothing
 }
 
