@@ -1,5 +1,6 @@
 // clapsearch convert: a LAION .pt, pytorch_model.bin, folder or hub id -> a Hugging Face folder.
 #include <cstdio>
+#include <map>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -59,7 +60,13 @@ int run_convert(ConvertCliOptions& o) {
   if (!r.dropped.empty())
     std::printf("dropped     %zu LAION-only tensors (STFT/mel front end, AudioSet head, attention masks, transform heads)\n",
                 r.dropped.size());
-  for (const std::string& s : r.synthesized) std::printf("added       %s (a buffer the input lacked)\n", s.c_str());
+  if (!r.synthesized.empty()) {  // grouped by buffer: "18 x relative_position_index"
+    std::map<std::string, int> kinds;
+    for (const std::string& s : r.synthesized) ++kinds[s.substr(s.rfind('.') + 1)];
+    std::string list;
+    for (const auto& [kind, n] : kinds) list += (list.empty() ? "" : ", ") + (n > 1 ? std::to_string(n) + " x " : "") + kind;
+    std::printf("added       buffers the input lacked, with the values transformers defines: %s\n", list.c_str());
+  }
   std::string files;
   for (const std::string& f : r.files) files += (files.empty() ? "" : " ") + f;
   std::printf("files       %s\n", files.c_str());

@@ -56,6 +56,7 @@ int run_doctor(const DoctorOptions& o) {
     j["revision"] = r.revision;
     j["dir"] = r.dir;
     j["weights_file"] = r.weights_file;
+    j["weights_format"] = r.weights_format;
     j["weights_sha256"] = r.weights_sha256;
     j["weights_sha256_matches_hub"] = r.hub_sha256.empty() ? nlohmann::json(nullptr) : nlohmann::json(!r.hub_checksum_mismatch());
     j["weights_file_bytes"] = r.weights_file_bytes;
@@ -84,7 +85,8 @@ int run_doctor(const DoctorOptions& o) {
     std::printf("model        %s\n", r.id.c_str());
     std::printf("revision     %s\n", r.revision.c_str());
     std::printf("folder       %s\n", r.dir.c_str());
-    std::printf("weights      %s (%.1f MB)\n", r.weights_file.c_str(), static_cast<double>(r.weights_file_bytes) / 1e6);
+    std::printf("weights      %s (%.1f MB, %s)\n", r.weights_file.c_str(), static_cast<double>(r.weights_file_bytes) / 1e6,
+                r.weights_format.c_str());
     std::printf("sha256       %s%s\n", r.weights_sha256.c_str(),
                 r.hub_sha256.empty() ? "" : !r.hub_checksum_mismatch() ? " (matches the hub)" : " (DOES NOT MATCH the hub's checksum!)");
     std::printf("parameters   %s (%.1f MB of weights)\n", with_commas(r.parameters).c_str(),

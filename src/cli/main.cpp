@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -115,7 +116,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "clapsearch: error: out of memory (the input or settings need more than this machine has)\n");
     status = 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_text(e.what()).c_str());
+    // Multi-line messages (a list of weight problems) keep their lines; each line is shown safely.
+    std::string message;
+    std::istringstream lines(e.what());
+    for (std::string line; std::getline(lines, line);) message += (message.empty() ? "" : "\n") + clap::cli::terminal_text(line);
+    std::fprintf(stderr, "clapsearch: error: %s\n", message.c_str());
     status = 1;
   }
   // Everything a command printed reached stdout, or the run fails (a full disk, a closed pipe).
