@@ -1,5 +1,6 @@
 // clapsearch status: what the index holds (counts, audio hours, model, size, recorded errors).
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -63,7 +64,10 @@ int run_status(const StatusOptions& o) {
               st.schema_version);
   if (model)
     std::printf("model     %s%s\n          window %g s, hop %g s, silence below %g dBFS, %d-d embeddings\n",
-                model->id.c_str(), model->revision == "local" ? " (local folder)" : ("@" + model->revision).c_str(),
+                model->id.c_str(),
+                model->revision != "local"                          ? ("@" + model->revision).c_str()
+                : std::filesystem::is_regular_file(model->id)       ? " (checkpoint file)"
+                                                                    : " (local folder)",
                 model->window_s, model->hop_s, model->silence_db, model->dim);
   else
     std::printf("model     (none yet)\n");

@@ -36,7 +36,7 @@ std::string default_db_path();
 
 // What made the embeddings of an index. An index refuses to mix identities.
 struct ModelIdentity {
-  std::string id;           // hub id ("org/name") or a local folder's absolute path
+  std::string id;           // hub id ("org/name"), or a local folder's or checkpoint file's absolute path
   std::string revision;     // commit hash, or "local"
   std::string config_hash;  // sha256 of config.json + preprocessor_config.json
   // sha256 over every file that defines the model (weights, configs, tokenizer): what the

@@ -11,14 +11,15 @@ declare -A allowed=(
   [tensor]="tensor core"
   [checkpoint]="checkpoint core"
   [model]="model checkpoint tensor core"
+  [train]="train checkpoint core"
   [audio]="audio core"
   [search]="search core"
   [store]="store core"
   [hub]="hub core"
   [index]="index store model checkpoint audio hub core"
-  [service]="service index search store hub model checkpoint audio core"
-  [server]="server service index search store hub model checkpoint core"
-  [cli]="cli server service index search store hub model checkpoint core"
+  [service]="service index search store hub train model checkpoint audio core"
+  [server]="server service index search store hub train model checkpoint core"
+  [cli]="cli server service index search store hub train model checkpoint core"
 )
 # Third-party headers and the one layer allowed to include them.
 declare -A confined=(
