@@ -4,11 +4,13 @@
 // the file holds. The inputs are built here (support/torch_archive.h), without Python.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "checkpoint/checkpoint.h"
@@ -39,12 +41,16 @@ std::string open_error(const std::string& path) {
   return "";
 }
 
-// `bytes` as the file `name`, opened: its error ("" when it opens). The file's path is in
-// `*path` for checking that the message names it.
+// `bytes` as the file `name`, opened: its error ("" when it opens), which must start with the
+// file's path (also in `*path`).
 std::string error_of(const std::string& name, const std::string& bytes, std::string* path = nullptr) {
   const std::string p = test::write_file(temp_path(name), bytes);
   if (path) *path = p;
-  return open_error(p);
+  const std::string e = open_error(p);
+  if (!e.empty()) {
+    EXPECT_EQ(e.rfind(p, 0), 0u) << "the message does not start with the file's path: " << e;
+  }
+  return e;
 }
 
 // The error of a pickle inside an otherwise valid archive with the given storages; the message
@@ -410,6 +416,10 @@ TEST(TorchCheckpoint, PickleStructureErrorsAreNamed) {
   EXPECT_HAS(archive_error("missing.pt", state_dict_pickle({{"w", "FloatStorage", "7", 2, 0, {2}, {1}}}),
                            {{"0", std::string(8, '\0')}}),
              "tensor 'w': its storage '7' is not in the archive (archive/data/7)");
+  // A key is only ever looked up among the archive's entries: a path names no file.
+  EXPECT_HAS(archive_error("path_key.pt", state_dict_pickle({{"w", "FloatStorage", "../../../../etc/passwd", 1, 0, {1}, {1}}}),
+                           {{"0", std::string(4, '\0')}}),
+             "its storage '../../../../etc/passwd' is not in the archive (archive/data/../../../../etc/passwd)");
   // Persistent ids that are not ('storage', type, key, location, size).
   EXPECT_HAS(pickle_error("pid.pt", PickleWriter().proto().text("/etc/passwd").binpersid().stop().bytes()),
              "a persistent id that is not ('storage', type, key, location, size)");
