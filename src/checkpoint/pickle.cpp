@@ -1,5 +1,7 @@
 #include "checkpoint/pickle.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <unordered_map>
 
@@ -37,6 +39,9 @@ const char* kind_name(Kind k) {
   return "?";
 }
 
+// NumPy's limit; model weights have at most 5.
+constexpr size_t kMaxDimensions = 32;
+
 class Machine {
  public:
   Machine(std::span<const uint8_t> bytes, const std::string& what, const Limits& limits)
@@ -44,7 +49,7 @@ class Machine {
 
   Pickle run() {
     while (true) {
-      const size_t op_at = pos_;
+      const size_t op_at = op_at_ = pos_;
       const uint8_t op = byte();
       switch (op) {
         case 0x80: {  // PROTO
@@ -203,9 +208,17 @@ class Machine {
     return s;
   }
 
+  // Everything the reader keeps costs a share of Limits::max_objects: a value, a slot of a
+  // tuple, list or dict, a tensor dimension, a memo entry. A slot or a memo entry costs the input
+  // only a byte or two (DUP, BINGET, PUT), so counting values alone would leave them unbounded.
+  void charge(size_t n) {
+    if (n > limits_.max_objects - used_)
+      fail(op_at_, "more than " + std::to_string(limits_.max_objects) +
+                       " objects (values, their slots, tensor dimensions and memo entries; a checkpoint makes tens of thousands)");
+    used_ += n;
+  }
   uint32_t add(Value v) {
-    if (out_.values.size() >= limits_.max_objects)
-      fail(pos_, "more than " + std::to_string(limits_.max_objects) + " objects (a checkpoint makes tens of thousands)");
+    charge(1);
     out_.values.push_back(std::move(v));
     return static_cast<uint32_t>(out_.values.size() - 1);
   }
@@ -238,6 +251,7 @@ class Machine {
     return add(std::move(v));
   }
   uint32_t make_sequence(Kind k, std::vector<uint32_t> items) {
+    charge(items.size());
     Value v;
     v.kind = k;
     v.items = std::move(items);
@@ -264,7 +278,12 @@ class Machine {
   }
 
   size_t floor() const { return marks_.empty() ? 0 : marks_.back(); }
-  void push(uint32_t v) { stack_.push_back(v); }
+  void push(uint32_t v) {
+    // DUP and BINGET push without making a value: the stack has its own bound.
+    if (stack_.size() >= limits_.max_objects)
+      fail(op_at_, "more than " + std::to_string(limits_.max_objects) + " values on the stack");
+    stack_.push_back(v);
+  }
   uint32_t top(size_t op_at) const {
     if (stack_.size() <= floor()) fail(op_at, "an opcode needs a value but the stack is empty");
     return stack_.back();
@@ -286,19 +305,26 @@ class Machine {
 
   void append(size_t op_at, uint32_t list, const std::vector<uint32_t>& items) {
     if (kind(list) != Kind::List) fail(op_at, std::string("APPEND to ") + kind_name(kind(list)));
+    charge(items.size());
     auto& dest = out_.values[list].items;
     dest.insert(dest.end(), items.begin(), items.end());
   }
   void set_items(size_t op_at, uint32_t dict, const std::vector<uint32_t>& items) {
     if (kind(dict) != Kind::Dict) fail(op_at, std::string("SETITEM on ") + kind_name(kind(dict)));
     if (items.size() % 2 != 0) fail(op_at, "SETITEMS with an odd number of values");
+    charge(items.size());
     auto& dest = out_.values[dict].items;
     dest.insert(dest.end(), items.begin(), items.end());
   }
 
   void memo_put(uint64_t key) {
-    if (stack_.empty()) fail(pos_, "PUT with an empty stack");
-    memo_[key] = stack_.back();
+    if (stack_.empty()) fail(op_at_, "PUT with an empty stack");
+    const auto [it, added] = memo_.try_emplace(key, stack_.back());
+    if (added) {
+      charge(1);
+    } else {
+      it->second = stack_.back();
+    }
   }
   uint32_t memo_get(size_t op_at, uint64_t key) const {
     const auto it = memo_.find(key);
@@ -313,6 +339,7 @@ class Machine {
   std::vector<int64_t> int_tuple(size_t op_at, uint32_t v, const char* what) const {
     if (kind(v) != Kind::Tuple) fail(op_at, std::string(what) + " is " + kind_name(kind(v)) + ", not a tuple");
     std::vector<int64_t> out;
+    out.reserve(out_.values[v].items.size());
     for (uint32_t item : out_.values[v].items) out.push_back(int_arg(op_at, item, what));
     return out;
   }
@@ -342,23 +369,35 @@ class Machine {
     const Value& f = out_.values[callable];
     if (f.kind != Kind::Global) fail(op_at, std::string("REDUCE calls ") + kind_name(f.kind));
     if (kind(args) != Kind::Tuple) fail(op_at, "REDUCE arguments are not a tuple");
-    const std::vector<uint32_t> a = out_.values[args].items;
+    // Only the first four arguments are used: copying the whole tuple made a REDUCE of a huge
+    // tuple, repeated through the memo, cost its size every time (quadratic in the input).
+    const std::vector<uint32_t>& items = out_.values[args].items;
+    const size_t argc = items.size();
+    uint32_t a[4] = {};
+    std::copy_n(items.begin(), std::min<size_t>(argc, 4), a);
     switch (f.global) {
       case Global::OrderedDict:
-        if (!a.empty()) fail(op_at, "OrderedDict called with arguments");
+        if (argc != 0) fail(op_at, "OrderedDict called with arguments");
         return make(Kind::Dict);
       case Global::RebuildParameter:  // (tensor, requires_grad, backward_hooks)
-        if (a.empty() || kind(a[0]) != Kind::Tensor) fail(op_at, "_rebuild_parameter without a tensor");
+        if (argc == 0 || kind(a[0]) != Kind::Tensor) fail(op_at, "_rebuild_parameter without a tensor");
         return a[0];
       case Global::RebuildTensor: {  // (storage, offset, size, stride, requires_grad, hooks[, metadata])
-        if (a.size() < 4) fail(op_at, "_rebuild_tensor_v2 with " + std::to_string(a.size()) + " arguments");
+        if (argc < 4) fail(op_at, "_rebuild_tensor_v2 with " + std::to_string(argc) + " arguments");
         if (kind(a[0]) != Kind::Storage) fail(op_at, "_rebuild_tensor_v2 of something that is not a storage");
         TensorRef t;
         t.storage = static_cast<uint32_t>(out_.values[a[0]].integer);
         t.offset = int_arg(op_at, a[1], "a tensor's storage offset");
+        // The size tuple is copied per tensor: a long one (cheap to write with DUP, reusable via
+        // the memo) would cost its length again at every REDUCE.
+        for (uint32_t shape : {a[2], a[3]})
+          if (kind(shape) == Kind::Tuple && out_.values[shape].items.size() > kMaxDimensions)
+            fail(op_at, "a tensor of " + std::to_string(out_.values[shape].items.size()) + " dimensions (at most " +
+                            std::to_string(kMaxDimensions) + ")");
         t.shape = int_tuple(op_at, a[2], "a tensor's size");
         t.stride = int_tuple(op_at, a[3], "a tensor's stride");
         if (t.shape.size() != t.stride.size()) fail(op_at, "a tensor whose size and stride differ in length");
+        charge(2 * t.shape.size());
         out_.tensors.push_back(std::move(t));
         Value v;
         v.kind = Kind::Tensor;
@@ -374,6 +413,8 @@ class Machine {
   const std::string& what_;
   Limits limits_;
   size_t pos_ = 0;
+  size_t op_at_ = 0;  // where the current opcode starts, for messages
+  size_t used_ = 0;   // of limits_.max_objects
   std::vector<uint32_t> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, uint32_t> memo_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <unordered_set>
 
 #include "checkpoint/pickle.h"
 #include "checkpoint/zip_directory.h"
@@ -33,9 +34,15 @@ const ZipEntry& find_pickle(const ZipDirectory& zip, const std::string& what, st
   return *found;
 }
 
+// What the copies of non-contiguous views may take: the archive's size in all. Many names for
+// transposed views of one storage would otherwise copy it once per name.
+struct CopyBudget {
+  size_t archive = 0, left = 0;
+};
+
 // Builds one tensor of the state dict from its pickled view of a storage.
 void add_tensor(const ZipDirectory& zip, const std::string& prefix, const pickle::Pickle& p, const pickle::TensorRef& ref,
-                const std::string& name, const std::string& what, TorchStateDict& out) {
+                const std::string& name, const std::string& what, CopyBudget& budget, TorchStateDict& out) {
   auto fail = [&](const std::string& why) { throw Error(what + ": tensor '" + name + "': " + why); };
   const pickle::StorageRef& storage = p.storages[ref.storage];
   const size_t esize = dtype_size(storage.dtype);
@@ -49,9 +56,13 @@ void add_tensor(const ZipDirectory& zip, const std::string& prefix, const pickle
   int64_t numel = 1;
   __int128 last = ref.offset;  // 128 bits: sizes and strides up to 2^48 multiply without overflow
   if (ref.offset < 0) fail("a negative storage offset");
+  // The product of the non-zero dimensions is bounded too: an empty tensor of size
+  // [0, 2^62, 2^62] would overflow the contiguity check's products and TensorView::numel.
+  int64_t nonzero = 1;
   for (size_t d = 0; d < ref.shape.size(); ++d) {
     if (ref.shape[d] < 0 || ref.stride[d] < 0) fail("a negative size or stride");
-    if (ref.shape[d] != 0 && numel > kMaxElements / ref.shape[d]) fail("shape " + shape_text(ref.shape) + " is too large");
+    if (ref.shape[d] != 0 && nonzero > kMaxElements / ref.shape[d]) fail("shape " + shape_text(ref.shape) + " is too large");
+    if (ref.shape[d] != 0) nonzero *= ref.shape[d];
     numel *= ref.shape[d];
   }
   if (numel > 0) {
@@ -92,6 +103,10 @@ void add_tensor(const ZipDirectory& zip, const std::string& prefix, const pickle
   } else if (contiguous) {
     t.data = bytes.data() + static_cast<size_t>(ref.offset) * esize;
   } else {  // gather, row-major
+    if (t.nbytes > budget.left)
+      fail("its non-contiguous view would copy more than the archive's " + std::to_string(budget.archive) +
+           " bytes in all (copies of views of the same storages, again and again)");
+    budget.left -= t.nbytes;
     std::vector<uint8_t> copy(t.nbytes);
     std::vector<int64_t> index(ref.shape.size(), 0);
     for (int64_t i = 0; i < numel; ++i) {
@@ -117,8 +132,15 @@ bool holds_tensors(const pickle::Pickle& p, const pickle::Value& dict) {
 
 }  // namespace
 
+// The legacy format starts with a pickled magic number: PROTO n (a protocol 4+ pickle then has
+// a FRAME), LONG1 of 10 bytes, 0x1950a86a20f9469cfc6c. PROTO alone is not enough: 0x80 0x00..05
+// also starts safetensors files whose header is 128, 384, 640, ... bytes long.
 bool is_legacy_torch_file(std::span<const uint8_t> bytes) {
-  return bytes.size() >= 2 && bytes[0] == 0x80 && bytes[1] <= 5 && !ZipDirectory::looks_like_zip(bytes);
+  static constexpr uint8_t kMagic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+  if (bytes.size() < 2 || bytes[0] != 0x80 || bytes[1] < 2 || bytes[1] > 5) return false;
+  size_t at = 2;
+  if (bytes.size() > at && bytes[at] == 0x95) at += 9;  // FRAME + its 8-byte length
+  return bytes.size() >= at + sizeof kMagic && std::memcmp(bytes.data() + at, kMagic, sizeof kMagic) == 0;
 }
 
 TorchStateDict read_torch_state_dict(std::span<const uint8_t> archive, const std::string& what) {
@@ -151,7 +173,10 @@ TorchStateDict read_torch_state_dict(std::span<const uint8_t> archive, const std
     }
   }
   if (!holds_tensors(p, *dict)) throw Error(what + ": holds no tensors (neither a state dict nor a checkpoint with one)");
-  std::vector<std::string> seen;
+  // Names are checked as they come: one long key repeated through the memo (BINGET, 2 bytes an
+  // entry) would otherwise make a copy of it per entry before the check.
+  std::unordered_set<std::string> seen;
+  CopyBudget budget{archive.size(), archive.size()};
   for (size_t i = 0; i + 1 < dict->items.size(); i += 2) {
     const pickle::Value& key = p.at(dict->items[i]);
     const pickle::Value& value = p.at(dict->items[i + 1]);
@@ -164,12 +189,9 @@ TorchStateDict read_torch_state_dict(std::span<const uint8_t> archive, const std
       name.erase(0, 7);
       out.had_module_prefix = true;
     }
-    add_tensor(zip, prefix, p, p.tensors[static_cast<size_t>(value.integer)], name, what, out);
-    seen.push_back(name);
+    if (!seen.insert(name).second) throw Error(what + ": tensor '" + name + "' appears twice in the state dict");
+    add_tensor(zip, prefix, p, p.tensors[static_cast<size_t>(value.integer)], name, what, budget, out);
   }
-  std::sort(seen.begin(), seen.end());
-  const auto dup = std::adjacent_find(seen.begin(), seen.end());
-  if (dup != seen.end()) throw Error(what + ": tensor '" + *dup + "' appears twice in the state dict");
   return out;
 }
 

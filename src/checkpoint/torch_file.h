@@ -1,7 +1,8 @@
 // Reading a `torch.save` file (PyTorch >= 1.6: a zip archive of <name>/data.pkl, the pickled
 // object, and <name>/data/<key>, one raw little-endian storage per key) without PyTorch and
 // without running anything it contains (checkpoint/pickle.h). The tensors of its state dict are
-// views of the mapped archive: contiguous ones are used in place, others are copied out once.
+// views of the mapped archive: contiguous ones are used in place, others are copied out once
+// (at most the archive's size in all).
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -21,7 +22,7 @@ struct TorchStateDict {
   int64_t ignored_entries = 0;              // non-tensor values inside the state dict
 };
 
-// A file that starts like a pickle but is no zip: torch.save before PyTorch 1.6.
+// A file that starts with the pickled magic number of torch.save before PyTorch 1.6.
 bool is_legacy_torch_file(std::span<const uint8_t> bytes);
 
 // The state dict of a torch.save archive: the object itself when it is a dict of tensors, or its
