@@ -75,7 +75,9 @@ bool ZipDirectory::looks_like_zip(std::span<const uint8_t> bytes) {
   if (bytes.size() < 4) return false;
   uint32_t magic = 0;
   std::memcpy(&magic, bytes.data(), 4);
-  return magic == kLocalHeader || magic == kEndOfDirectory;
+  // A local header first (any archive with entries), an empty archive, or one whose start was
+  // damaged down to the directory: all get the zip reader's messages.
+  return magic == kLocalHeader || magic == kEndOfDirectory || magic == kCentralHeader;
 }
 
 ZipDirectory::ZipDirectory(std::span<const uint8_t> archive, const std::string& what) : archive_(archive), what_(what) {
