@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/csv.h"  // read_text_file
 #include "core/error.h"
 #include "core/sha256.h"
 #include "model/laion.h"
@@ -21,14 +22,6 @@ namespace {
 
 bool ends_with(const std::string& s, const std::string& x) {
   return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot read");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 const char* torch_dtype_name(DType d) {
@@ -133,12 +126,12 @@ const std::vector<std::string>& tokenizer_file_names() {
 }
 
 std::string converted_config_text(const ModelFiles& files, DType dtype) {
-  if (!files.config.empty()) return read_file(files.config);
+  if (!files.config.empty()) return read_text_file(files.config, "model config");
   return ClapModel::read_config(files).to_json_text(torch_dtype_name(dtype));
 }
 
 std::string converted_preprocessor_text(const ModelFiles& files) {
-  if (!files.preprocessor.empty()) return read_file(files.preprocessor);
+  if (!files.preprocessor.empty()) return read_text_file(files.preprocessor, "preprocessor config");
   return ClapModel::read_config(files).features.to_json_text();
 }
 
