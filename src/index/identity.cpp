@@ -3,9 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "core/csv.h"  // read_text_file
 #include "core/error.h"
 #include "core/file_hash.h"
 #include "core/sha256.h"
@@ -15,18 +14,6 @@
 namespace clap::index {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw Error(p.string() + ": cannot read");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 ModelFiles model_files_of(const hub::ResolvedModel& resolved) {
   ModelFiles files;
@@ -57,48 +44,54 @@ std::string file_digest(const std::string& path) {
   return digest.empty() ? cached_sha256_file(path) : digest;
 }
 
-// The model's defining texts/files as (name, sha256), in hub::model_files() order.
-std::vector<std::pair<std::string, std::string>> model_parts(const hub::ResolvedModel& resolved) {
-  const ModelFiles files = model_files_of(resolved);
-  const bool converted = !is_safetensors_file(files.weights);  // identified by its conversion
-  std::vector<std::pair<std::string, std::string>> parts;
+// What defines a model, worked out once: its files, its settings (a checkpoint's config is
+// inferred by opening it, so only once) and the texts of its two config files.
+struct Definition {
+  ModelFiles files;
+  ClapConfig config;
+  bool converted = false;         // weights not in safetensors: identified by their conversion
+  std::string config_text;        // config.json as given, or as a conversion writes it
+  std::string preprocessor_text;  // likewise; "" for a safetensors folder without one
+};
+
+Definition define(const hub::ResolvedModel& resolved) {
+  Definition d;
+  d.files = model_files_of(resolved);
+  d.config = ClapModel::read_config(d.files);
+  d.converted = !is_safetensors_file(d.files.weights);
+  d.config_text = d.files.config.empty() ? converted_config_text(d.files, d.config, DType::F32)
+                                         : read_text_file(d.files.config, "model config");
+  if (!d.files.preprocessor.empty()) d.preprocessor_text = read_text_file(d.files.preprocessor, "preprocessor config");
+  else if (d.converted || d.files.config.empty()) d.preprocessor_text = converted_preprocessor_text(d.files, d.config);
+  return d;
+}
+
+// sha256 over config.json followed by preprocessor_config.json (when there is one).
+std::string config_hash(const Definition& d) { return sha256_hex(d.config_text + d.preprocessor_text); }
+
+// sha256 over (name, sha256) of every part, in hub::model_files() order.
+std::string content_hash(const Definition& d) {
+  Sha256 h;
   std::error_code ec;
   for (const std::string& name : hub::model_files()) {
     std::string digest;
     if (name == "config.json") {
-      digest = files.config.empty() ? sha256_hex(converted_config_text(files, DType::F32)) : file_digest(files.config);
+      digest = sha256_hex(d.config_text);
     } else if (name == "model.safetensors") {
-      digest = converted ? cached_file_digest(files.weights, "hf-safetensors-f32",
-                                              [&] { return hugging_face_weights_sha256(files); })
-                         : file_digest(files.weights);
+      digest = d.converted ? cached_file_digest(d.files.weights, "hf-safetensors-f32",
+                                                [&] { return hugging_face_weights_sha256(d.files); })
+                           : file_digest(d.files.weights);
     } else if (name == "preprocessor_config.json") {
-      if (!files.preprocessor.empty()) digest = file_digest(files.preprocessor);
-      else if (converted || files.config.empty()) digest = sha256_hex(converted_preprocessor_text(files));
-    } else if (!files.tokenizer_dir.empty() && fs::exists(fs::path(files.tokenizer_dir) / name, ec)) {
-      digest = file_digest((fs::path(files.tokenizer_dir) / name).string());
+      if (!d.preprocessor_text.empty()) digest = sha256_hex(d.preprocessor_text);
+    } else if (!d.files.tokenizer_dir.empty() && fs::exists(fs::path(d.files.tokenizer_dir) / name, ec)) {
+      digest = file_digest((fs::path(d.files.tokenizer_dir) / name).string());
     }
-    if (!digest.empty()) parts.emplace_back(name, digest);
+    if (!digest.empty()) h.update(name + "\t" + digest + "\n");
   }
-  return parts;
+  return h.hex_digest();
 }
 
 }  // namespace
-
-std::string config_hash(const hub::ResolvedModel& resolved) {
-  const ModelFiles files = model_files_of(resolved);
-  const bool converted = !is_safetensors_file(files.weights);
-  Sha256 h;  // the same texts model_parts hashes
-  h.update(files.config.empty() ? converted_config_text(files, DType::F32) : read_file(files.config));
-  if (!files.preprocessor.empty()) h.update(read_file(files.preprocessor));
-  else if (converted || files.config.empty()) h.update(converted_preprocessor_text(files));
-  return h.hex_digest();
-}
-
-std::string model_content_hash(const hub::ResolvedModel& resolved) {
-  Sha256 h;
-  for (const auto& [name, digest] : model_parts(resolved)) h.update(name + "\t" + digest + "\n");
-  return h.hex_digest();
-}
 
 hub::HubOptions hub_options_of(const store::ModelIdentity& identity) {
   // Hints only: one that no longer exists is dropped (resolution then looks again, and the
@@ -132,7 +125,8 @@ void check_window_settings(double window_s, double hop_s, const std::string& win
 ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db) {
   ModelSpec m;
   m.resolved = resolved;
-  const ClapConfig config = ClapModel::read_config(model_files_of(resolved));
+  const Definition definition = define(resolved);
+  const ClapConfig& config = definition.config;
   const FeatureConfig& features = config.features;
   m.sample_rate = features.sampling_rate;
   m.max_samples = features.nb_max_samples;
@@ -146,8 +140,8 @@ ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, do
   if (std::llround(hop_s * m.sample_rate) < 1) throw Error("--hop is shorter than one sample");
   m.identity.id = resolved.id;
   m.identity.revision = resolved.revision;
-  m.identity.config_hash = config_hash(resolved);
-  m.identity.content_hash = model_content_hash(resolved);
+  m.identity.config_hash = config_hash(definition);
+  m.identity.content_hash = content_hash(definition);
   // Hints for opening the model again: --config / --tokenizer as given, and a checkpoint file's
   // tokenizer folder (found in the cache or given).
   m.identity.config_path = resolved.config_file;

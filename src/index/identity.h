@@ -22,24 +22,20 @@ struct ModelSpec {
 // file, --config and --tokenizer in place of the folder's own.
 ModelFiles model_files_of(const hub::ResolvedModel& resolved);
 
-// A model whose weights are not a safetensors file (a LAION .pt, pytorch_model.bin) is
-// identified by the folder `clapsearch convert` makes of it (model/convert.h): its config.json,
-// model.safetensors (F32) and preprocessor_config.json as that folder would hold them. So an
-// index built from a .pt accepts its conversion, and the other way round.
-
-// sha256 over config.json followed by preprocessor_config.json (when present).
-std::string config_hash(const hub::ResolvedModel& resolved);
-
-// What the model is, whatever path or name it is reached by: sha256 over the name and sha256
-// of every model file (hub::model_files(): weights, configs, tokenizer). A hub blob's hash is its
-// file name (verified at download); a local file's is computed once and cached by file identity
-// (core/file_hash.h), as is a checkpoint's conversion, so queries never re-read the weights.
-std::string model_content_hash(const hub::ResolvedModel& resolved);
-
 // The hub options that open the model an index records again (its --config/--tokenizer hints).
 hub::HubOptions hub_options_of(const store::ModelIdentity& identity);
 
-// Reads the model's config (inferred for a checkpoint file) and fills the identity.
+// Reads the model's config (inferred for a checkpoint file) and fills the identity:
+//  - config_hash: sha256 over config.json followed by preprocessor_config.json (when present);
+//  - content_hash, what the model is whatever path or name it is reached by: sha256 over the
+//    name and sha256 of every model file (hub::model_files(): weights, configs, tokenizer). A hub
+//    blob's hash is its file name (verified at download); a local file's is computed once and
+//    cached by file identity (core/file_hash.h), so queries never re-read the weights.
+// A model whose weights are not a safetensors file (a LAION .pt, pytorch_model.bin) is
+// identified by the folder `clapsearch convert` makes of it (model/convert.h): its config.json,
+// model.safetensors (F32, its digest cached like a file's) and preprocessor_config.json as that
+// folder would hold them. So an index built from a .pt accepts its conversion, and the other
+// way round.
 // Throws clap::Error when a window is longer than the model's input, or hop/window <= 0.
 // Bounds on the window settings, so that no setting makes unbounded work (a 0.0001 s hop would
 // mean 300,000 model runs per 30 s of audio): window >= 1 s, 0.5 s <= hop <= window. Throws

@@ -125,14 +125,14 @@ const std::vector<std::string>& tokenizer_file_names() {
   return names;
 }
 
-std::string converted_config_text(const ModelFiles& files, DType dtype) {
+std::string converted_config_text(const ModelFiles& files, const ClapConfig& config, DType dtype) {
   if (!files.config.empty()) return read_text_file(files.config, "model config");
-  return ClapModel::read_config(files).to_json_text(torch_dtype_name(dtype));
+  return config.to_json_text(torch_dtype_name(dtype));
 }
 
-std::string converted_preprocessor_text(const ModelFiles& files) {
+std::string converted_preprocessor_text(const ModelFiles& files, const ClapConfig& config) {
   if (!files.preprocessor.empty()) return read_text_file(files.preprocessor, "preprocessor config");
-  return ClapModel::read_config(files).features.to_json_text();
+  return config.features.to_json_text();
 }
 
 ConvertReport write_hugging_face_weights(const ModelFiles& files, DType dtype, const ByteSink& sink) {
@@ -219,8 +219,8 @@ ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir,
       report = std::move(w);
       report.files = {"model.safetensors"};
     }
-    write_text("config.json", converted_config_text(files, options.dtype));
-    write_text("preprocessor_config.json", converted_preprocessor_text(files));
+    write_text("config.json", converted_config_text(files, report.config, options.dtype));
+    write_text("preprocessor_config.json", converted_preprocessor_text(files, report.config));
     if (!files.tokenizer_dir.empty())
       for (const std::string& name : tokenizer_file_names()) {
         const fs::path from = fs::path(files.tokenizer_dir) / name;

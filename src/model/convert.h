@@ -43,9 +43,9 @@ ConvertReport write_hugging_face_weights(const ModelFiles& files, DType dtype, c
 std::string hugging_face_weights_sha256(const ModelFiles& files);
 
 // The config.json / preprocessor_config.json text a conversion writes: the given file's bytes,
-// else the inferred settings serialised.
-std::string converted_config_text(const ModelFiles& files, DType dtype);
-std::string converted_preprocessor_text(const ModelFiles& files);
+// else `config` (ClapModel::read_config(files)) serialised.
+std::string converted_config_text(const ModelFiles& files, const ClapConfig& config, DType dtype);
+std::string converted_preprocessor_text(const ModelFiles& files, const ClapConfig& config);
 
 // The tokenizer files a conversion copies (those of hub::model_files() that exist).
 const std::vector<std::string>& tokenizer_file_names();

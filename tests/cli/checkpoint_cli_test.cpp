@@ -27,14 +27,6 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-std::vector<nlohmann::json> json_lines(const std::string& text) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 // A golden clip as a float WAV at 48 kHz: decoded back bit for bit.
 std::string golden_wav(char letter) {
   const std::string dir = test::temp_dir();
@@ -79,7 +71,7 @@ TEST_P(CheckpointCli, EmbedLaionCheckpointHasGoldenParity) {
                                   test::quoted(texts[0]) + " --text " + test::quoted(texts[5]),
                               &rc, &err);
   ASSERT_EQ(rc, 0) << err;
-  const auto lines = json_lines(out);
+  const auto lines = test::json_lines(out);
   ASSERT_EQ(lines.size(), 3u);
   const SafeTensors& expected = test::golden_expected(c);
   const std::vector<float> audio = test::floats(expected, "clip_b_audio_embeds");

@@ -14,14 +14,6 @@
 namespace clap {
 namespace {
 
-std::vector<nlohmann::json> json_lines(const std::string& text) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
 std::string make_tone(const std::string& dir, const std::string& name, double seconds, const std::string& extra = "") {
   const std::string path = dir + "/" + name;
   const int rc = test::run_command("ffmpeg -hide_banner -loglevel error -y -f lavfi -i 'sine=frequency=523:duration=" +
@@ -38,7 +30,7 @@ TEST(EmbedCli, JsonLinesInCommandLineOrderMatchTheLibrary) {
                                        mp3 + "' --text 'warm lo-fi guitar'",
                                    &out, &err);
   ASSERT_EQ(rc, 0) << err;
-  auto lines = json_lines(out);
+  auto lines = test::json_lines(out);
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0]["type"], "text");
   EXPECT_EQ(lines[0]["input"], "female vocalist");
@@ -64,7 +56,7 @@ TEST(EmbedCli, LongFileIsTheNormalisedMeanOfItsWindows) {
   std::string out, err;
   ASSERT_EQ(test::run_command(test::cli_path() + " embed --model '" + model_dir + "' --audio '" + flac + "'", &out, &err), 0)
       << err;
-  auto got = json_lines(out).at(0)["embedding"].get<std::vector<float>>();
+  auto got = test::json_lines(out).at(0)["embedding"].get<std::vector<float>>();
   auto model = ClapModel::load(model_dir);
   auto samples = audio::decode_file(flac, 48000);
   ASSERT_EQ(samples.size(), 17u * 48000u);
@@ -92,7 +84,7 @@ TEST(EmbedCli, BadInputGetsAnErrorLineAndOthersStillEmbed) {
                                        good + "' --text hello",
                                    &out, &err);
   EXPECT_EQ(rc, 2);
-  auto lines = json_lines(out);
+  auto lines = test::json_lines(out);
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_TRUE(lines[0].contains("error"));
   EXPECT_FALSE(lines[0].contains("embedding"));
@@ -135,7 +127,7 @@ TEST(EmbedCli, LongTextIsCutWithAWarningOnStderr) {
             0)
       << err;
   EXPECT_EQ(err, "warning: text cut to the model's limit of 512 tokens: \"" + text.substr(0, 60) + "...\"\n");
-  auto lines = json_lines(out);
+  auto lines = test::json_lines(out);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["embedding"].get<std::vector<float>>(), ClapModel::load(test::case_dir("tiny-unfused"))->embed_text({text}));
 }

@@ -125,6 +125,14 @@ int run_command(const std::string& command, std::string* out, std::string* err) 
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
 std::string cli_path() { return CLAPSEARCH_CLI_PATH; }
 
 std::string quoted(const std::string& s) {

@@ -1,6 +1,7 @@
 // Access to the reference data in ../shared/golden (see its README.md).
 #pragma once
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,8 @@ std::string quoted(const std::string& s);
 // Runs `ffmpeg ... ARGS PATH` (folders made as needed) and returns PATH; throws with ffmpeg's
 // message when it fails. Tests make their real encoded files with it.
 std::string ffmpeg(const std::string& path, const std::string& args);
+// One JSON document per non-empty line (`embed`'s output).
+std::vector<nlohmann::json> json_lines(const std::string& text);
 // Path of the built clapsearch executable.
 std::string cli_path();
 
