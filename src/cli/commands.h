@@ -23,5 +23,6 @@ void add_classify_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_serve_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
+void add_finetune_command(CLI::App& app, Action& action);
 
 }  // namespace clap::cli

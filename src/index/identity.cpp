@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "core/csv.h"  // read_text_file
 #include "core/error.h"
 #include "core/file_hash.h"
@@ -91,6 +93,19 @@ std::string content_hash(const Definition& d) {
   return h.hex_digest();
 }
 
+// sha256 over the audio side: its config (as parsed, so formatting does not count), the front
+// end's settings and the audio tensors (model/convert.h; cached per weights file).
+std::string audio_hash(const Definition& d) {
+  const nlohmann::json config = nlohmann::json::parse(d.config.to_json_text("float32"));
+  Sha256 h;
+  h.update("audio_config\t" + config.at("audio_config").dump() + "\n");
+  h.update("features\t" + d.config.features.to_json_text());
+  h.update("tensors\t" + cached_file_digest(d.files.weights, "audio-tensors-f32",
+                                              [&] { return audio_tensors_sha256(d.files); }) +
+           "\n");
+  return h.hex_digest();
+}
+
 }  // namespace
 
 hub::HubOptions hub_options_of(const store::ModelIdentity& identity) {
@@ -142,6 +157,7 @@ ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, do
   m.identity.revision = resolved.revision;
   m.identity.config_hash = config_hash(definition);
   m.identity.content_hash = content_hash(definition);
+  m.identity.audio_hash = audio_hash(definition);
   // Hints for opening the model again: --config / --tokenizer as given, and a checkpoint file's
   // tokenizer folder (found in the cache or given).
   m.identity.config_path = resolved.config_file;

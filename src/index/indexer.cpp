@@ -522,8 +522,16 @@ void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild) 
   if (diff.empty()) {
     // The same model: record what this run knows that the index may not (its content hash,
     // made by an older version; the path it is now reached by), so that queries find it.
-    if (stored->content_hash != identity.content_hash || stored->id != identity.id || stored->revision != identity.revision)
+    if (stored->content_hash != identity.content_hash || stored->audio_hash != identity.audio_hash ||
+        stored->id != identity.id || stored->revision != identity.revision)
       store.set_model(identity);
+    return;
+  }
+  if (stored->shares_audio_with(identity)) {
+    // A text-only fine-tune of the index's model, or the model it was tuned from: every stored
+    // embedding is what this model makes too. The index now records this model (its text
+    // queries by default); nothing is re-embedded.
+    store.set_model(identity);
     return;
   }
   if (store.counts().tracks == 0) {  // nothing made with the old settings: just take the new ones

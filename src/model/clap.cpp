@@ -208,12 +208,14 @@ void ClapModel::Impl::audio_from_features(ClapState& state, const float* feature
   l2_normalize_rows(embeddings, batch, dim);
 }
 
-void ClapModel::Impl::texts_from_ids(const std::vector<std::vector<int64_t>>& ids, float* embeddings) const {
+void ClapModel::Impl::texts_from_ids(const std::vector<std::vector<int64_t>>& ids, float* embeddings,
+                                     float* pooled_rows) const {
   flush_denormals_in_all_threads();
   const int64_t hidden = config.text.hidden_size, dim = config.projection_dim;
   std::vector<std::span<const int64_t>> sequences(ids.begin(), ids.end());
   std::vector<float> pooled(ids.size() * hidden);
   roberta_forward(config.text, text, sequences, pooled.data());
+  if (pooled_rows) std::copy(pooled.begin(), pooled.end(), pooled_rows);
   for (size_t i = 0; i < ids.size(); ++i)  // one row at a time: the same kernel path as a single text
     projection_forward(text_projection, config.projection_hidden_act, pooled.data() + i * hidden, 1, embeddings + i * dim);
   l2_normalize_rows(embeddings, static_cast<int64_t>(ids.size()), dim);
@@ -230,13 +232,13 @@ void ClapModel::Impl::text_from_ids(const int64_t* ids, int length, float* embed
   l2_normalize_rows(embedding, 1, config.projection_dim);
 }
 
-std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<std::span<const float>>& clips,
-                                          int batch) const {
-  const Impl& m = *impl_;
+void ClapModel::Impl::audio_batches(ClapState& state, const std::vector<std::span<const float>>& clips, int batch,
+                                    float* embeddings, float* pooled_rows) const {
   const ThreadCountScope threads(state.threads());
-  const int dim = m.config.projection_dim;
+  const int dim = config.projection_dim;
+  const size_t hidden = static_cast<size_t>(config.audio.hidden_size);
   if (batch < 1) batch = 1;
-  std::vector<float> out(clips.size() * dim);
+  std::vector<float> pooled;
   for (size_t start = 0; start < clips.size(); start += batch) {
     const int n = static_cast<int>(std::min<size_t>(batch, clips.size() - start));
     std::vector<MelFeatures> feats(n);
@@ -246,7 +248,7 @@ std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<st
     for (int i = 0; i < n; ++i) {
       const auto& clip = clips[start + i];
       try {
-        feats[i] = m.mel->features(clip.data(), clip.size());
+        feats[i] = mel->features(clip.data(), clip.size());
       } catch (const std::exception& e) {
 #pragma omp critical
         error = e.what();
@@ -264,33 +266,59 @@ std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<st
       longer[i] = feats[i].is_longer ? 1 : 0;
     }
     mel_scope.reset();
-    m.audio_from_features(state, batch_features.data(), n, f0.channels, f0.frames, f0.mels, longer.data(),
-                          out.data() + start * dim);
+    audio_from_features(state, batch_features.data(), n, f0.channels, f0.frames, f0.mels, longer.data(),
+                        embeddings + start * dim, nullptr, pooled_rows ? &pooled : nullptr);
+    if (pooled_rows) std::copy(pooled.begin(), pooled.end(), pooled_rows + start * hidden);
   }
-  return out;
 }
 
-std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch) const {
-  const Impl& m = *impl_;
-  if (!m.tokenizer)
-    throw Error(m.no_tokenizer_hint.empty() ? "this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)"
-                                            : m.no_tokenizer_hint);
+void ClapModel::Impl::text_batches(ClapState& state, const std::vector<std::string>& texts, int batch, float* embeddings,
+                                   float* pooled_rows) const {
+  if (!tokenizer)
+    throw Error(no_tokenizer_hint.empty() ? "this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)"
+                                          : no_tokenizer_hint);
   const ThreadCountScope threads(state.threads());
   if (batch < 1) batch = 1;
-  const int dim = m.config.projection_dim;
-  std::vector<float> out(texts.size() * dim);
+  const size_t dim = static_cast<size_t>(config.projection_dim), hidden = static_cast<size_t>(config.text.hidden_size);
   for (size_t start = 0; start < texts.size(); start += batch) {
     const size_t count = std::min<size_t>(batch, texts.size() - start);
     std::vector<std::vector<int64_t>> ids(count);
     for (size_t i = 0; i < count; ++i) {
       const std::string& text = texts[start + i];
-      Encoding enc = m.tokenizer->encode(text, m.max_text_tokens());
-      if (enc.truncated) state.warn(truncation_warning(m.max_text_tokens(), text));
+      Encoding enc = tokenizer->encode(text, max_text_tokens());
+      if (enc.truncated) state.warn(truncation_warning(max_text_tokens(), text));
       ids[i] = std::move(enc.ids);
     }
-    m.texts_from_ids(ids, out.data() + start * dim);
+    texts_from_ids(ids, embeddings + start * dim, pooled_rows ? pooled_rows + start * hidden : nullptr);
   }
+}
+
+std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<std::span<const float>>& clips,
+                                          int batch) const {
+  std::vector<float> out(clips.size() * impl_->config.projection_dim);
+  impl_->audio_batches(state, clips, batch, out.data(), nullptr);
   return out;
+}
+
+std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch) const {
+  std::vector<float> out(texts.size() * impl_->config.projection_dim);
+  impl_->text_batches(state, texts, batch, out.data(), nullptr);
+  return out;
+}
+
+std::vector<float> ClapModel::audio_pooled(ClapState& state, const std::vector<std::span<const float>>& clips,
+                                           int batch) const {
+  std::vector<float> embeddings(clips.size() * impl_->config.projection_dim);
+  std::vector<float> pooled(clips.size() * impl_->config.audio.hidden_size);
+  impl_->audio_batches(state, clips, batch, embeddings.data(), pooled.data());
+  return pooled;
+}
+
+std::vector<float> ClapModel::text_pooled(ClapState& state, const std::vector<std::string>& texts, int batch) const {
+  std::vector<float> embeddings(texts.size() * impl_->config.projection_dim);
+  std::vector<float> pooled(texts.size() * impl_->config.text.hidden_size);
+  impl_->text_batches(state, texts, batch, embeddings.data(), pooled.data());
+  return pooled;
 }
 
 std::vector<float> ClapModel::embed_audio(const std::vector<std::span<const float>>& clips, int batch) const {

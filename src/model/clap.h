@@ -106,6 +106,11 @@ class ClapModel {
   // pass over the text tower's weights; results do not depend on the batching.
   std::vector<float> embed_text(ClapState& state, const std::vector<std::string>& texts, int batch = 16) const;
 
+  // The towers' pooled outputs, before the projection heads (n x audio or text hidden size):
+  // what fine-tuning trains the heads on (train/). Same batching and determinism as embed_*.
+  std::vector<float> audio_pooled(ClapState& state, const std::vector<std::span<const float>>& clips, int batch = 8) const;
+  std::vector<float> text_pooled(ClapState& state, const std::vector<std::string>& texts, int batch = 16) const;
+
   // The same with a temporary state: all cores, warnings dropped, buffers freed after the call.
   std::vector<float> embed_audio(const std::vector<std::span<const float>>& clips, int batch = 8) const;
   std::vector<float> embed_text(const std::vector<std::string>& texts, int batch = 16) const;

@@ -62,7 +62,14 @@ struct ClapModel::Impl {
                      std::vector<float>* pooled = nullptr, std::vector<float>* projected = nullptr) const;
   // Token sequences -> normalised embeddings (ids.size() x dim), all through the text tower
   // together; each equals text_from_ids on that sequence alone.
-  void texts_from_ids(const std::vector<std::vector<int64_t>>& ids, float* embeddings) const;
+  // pooled_rows, when given, receives the tower's pooled outputs (ids.size() x text hidden).
+  void texts_from_ids(const std::vector<std::vector<int64_t>>& ids, float* embeddings, float* pooled_rows = nullptr) const;
+  // embed_audio / embed_text in batches; pooled_rows, when given, receives the towers' pooled
+  // outputs (n x hidden) beside the embeddings (n x dim).
+  void audio_batches(ClapState& state, const std::vector<std::span<const float>>& clips, int batch, float* embeddings,
+                     float* pooled_rows) const;
+  void text_batches(ClapState& state, const std::vector<std::string>& texts, int batch, float* embeddings,
+                    float* pooled_rows) const;
   // Longest token sequence the position table allows (incl. <s> and </s>).
   size_t max_text_tokens() const;
 

@@ -93,12 +93,17 @@ void synthesize_buffers(std::map<std::string, OutputTensor>& out, const ClapConf
   for (const std::string& mean : norms) add(mean.substr(0, mean.size() - 12) + "num_batches_tracked", {}, {0});
 }
 
+void emit_floats(const std::vector<float>& values, DType to, const ByteSink& sink);
+
 void emit_converted(const TensorView& t, DType to, const ByteSink& sink) {
   if (t.dtype == to || !dtype_is_float(t.dtype)) {
     if (t.nbytes) sink(t.data, t.nbytes);
     return;
   }
-  const std::vector<float> values = tensor_to_float(t);
+  emit_floats(tensor_to_float(t), to, sink);
+}
+
+void emit_floats(const std::vector<float>& values, DType to, const ByteSink& sink) {
   constexpr size_t kChunk = 1 << 16;
   std::vector<uint8_t> buf;
   for (size_t start = 0; start < values.size(); start += kChunk) {
@@ -115,6 +120,15 @@ void emit_converted(const TensorView& t, DType to, const ByteSink& sink) {
     }
     sink(buf.data(), buf.size());
   }
+}
+
+std::vector<uint8_t> float_bytes(const std::vector<float>& values, DType to) {
+  std::vector<uint8_t> out;
+  emit_floats(values, to, [&](const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    out.insert(out.end(), b, b + n);
+  });
+  return out;
 }
 
 }  // namespace
@@ -135,7 +149,8 @@ std::string converted_preprocessor_text(const ModelFiles& files, const ClapConfi
   return config.features.to_json_text();
 }
 
-ConvertReport write_hugging_face_weights(const ModelFiles& files, DType dtype, const ByteSink& sink) {
+ConvertReport write_hugging_face_weights(const ModelFiles& files, DType dtype, const ByteSink& sink,
+                                         const std::map<std::string, std::vector<float>>& replace) {
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
     throw Error(std::string("cannot write floats as ") + dtype_name(dtype) + " (F32, F16 or BF16)");
   ConvertReport report;
@@ -152,8 +167,18 @@ ConvertReport write_hugging_face_weights(const ModelFiles& files, DType dtype, c
     o.dtype = dtype_is_float(t.dtype) ? dtype : t.dtype;
     o.shape = t.shape;
     o.source = &t;
+    const auto r = replace.find(t.name);
+    if (r != replace.end()) {
+      if (!dtype_is_float(t.dtype) || r->second.size() != static_cast<size_t>(t.nbytes / dtype_size(t.dtype)))
+        throw Error(files.weights + ": tensor " + t.name + " cannot be replaced by " + std::to_string(r->second.size()) +
+                    " values (it has " + std::to_string(t.nbytes / dtype_size(t.dtype)) + ")");
+      o.source = nullptr;
+      o.made = float_bytes(r->second, o.dtype);
+    }
     out[t.name] = std::move(o);
   }
+  for (const auto& [name, values] : replace)
+    if (!out.count(name)) throw Error(files.weights + ": no tensor " + name + " to replace");
   synthesize_buffers(out, report.config, report.synthesized);
 
   // In the order transformers' own files have (and the golden model.safetensors): metadata, then
@@ -177,6 +202,22 @@ ConvertReport write_hugging_face_weights(const ModelFiles& files, DType dtype, c
   report.tensors = out.size();
   report.weights_bytes = 8 + header_size + offset;
   return report;
+}
+
+std::string audio_tensors_sha256(const ModelFiles& files) {
+  auto checkpoint = laion::open_in_hugging_face_names(files.weights);
+  std::map<std::string, const TensorView*> audio;
+  for (const TensorView& t : checkpoint->tensors())
+    if (dtype_is_float(t.dtype) && (t.name.rfind("audio_model.", 0) == 0 || t.name.rfind("audio_projection.", 0) == 0))
+      audio[t.name] = &t;
+  Sha256 h;
+  for (const auto& [name, t] : audio) {
+    std::string head = name + "\t";
+    for (int64_t d : t->shape) head += std::to_string(d) + ",";
+    h.update(head + "\n");
+    emit_converted(*t, DType::F32, [&](const void* p, size_t n) { h.update(p, n); });
+  }
+  return h.hex_digest();
 }
 
 std::string hugging_face_weights_sha256(const ModelFiles& files) {
@@ -211,9 +252,10 @@ ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir,
     {
       std::ofstream f(partial / "model.safetensors", std::ios::binary | std::ios::trunc);
       if (!f) throw Error((partial / "model.safetensors").string() + ": cannot write");
-      ConvertReport w = write_hugging_face_weights(files, options.dtype, [&](const void* p, size_t n) {
-        f.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
-      });
+      ConvertReport w = write_hugging_face_weights(
+          files, options.dtype,
+          [&](const void* p, size_t n) { f.write(static_cast<const char*>(p), static_cast<std::streamsize>(n)); },
+          options.replace);
       f.flush();
       if (!f) throw Error((dest / "model.safetensors").string() + ": write failed (disk full?)");
       report = std::move(w);
@@ -229,6 +271,7 @@ ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir,
         if (ec) throw Error(from.string() + ": cannot copy: " + ec.message());
         report.files.push_back(name);
       }
+    for (const auto& [name, text] : options.extra_files) write_text(name, text);
     // Into place: the old folder (empty, or replaced with --force) goes only once the new one is whole.
     if (fs::exists(dest, ec)) {
       const fs::path old = dest.parent_path() / ("." + dest.filename().string() + ".old-" + std::to_string(::getpid()));

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ using ByteSink = std::function<void(const void* data, size_t size)>;
 struct ConvertOptions {
   DType dtype = DType::F32;  // float tensors as F32, F16 or BF16; integer buffers stay as they are
   bool force = false;        // replace a non-empty output folder
+  // Tensors (Hugging Face names) written with these values instead of the input's: a
+  // fine-tuned projection head. Each must exist in the input with as many elements.
+  std::map<std::string, std::vector<float>> replace;
+  // More files written into the folder, name -> text (a training report); atomically with the rest.
+  std::vector<std::pair<std::string, std::string>> extra_files;
 };
 
 struct ConvertReport {
@@ -36,11 +42,19 @@ struct ConvertReport {
 // Streams the model.safetensors of `files` (Hugging Face names, floats as `dtype`, keys sorted,
 // metadata {"format": "pt"}) into `sink`. Missing buffers that transformers expects
 // (position_ids, token_type_ids, relative_position_index, num_batches_tracked) are synthesized.
-ConvertReport write_hugging_face_weights(const ModelFiles& files, DType dtype, const ByteSink& sink);
+// `replace`: see ConvertOptions::replace.
+ConvertReport write_hugging_face_weights(const ModelFiles& files, DType dtype, const ByteSink& sink,
+                                         const std::map<std::string, std::vector<float>>& replace = {});
 
 // sha256 of the model.safetensors that `convert_model` writes for `files` at F32: the weights'
 // identity whatever file they came in (a .pt and its conversion have the same).
 std::string hugging_face_weights_sha256(const ModelFiles& files);
+
+// sha256 over the audio side's float tensors (audio_model.*, audio_projection.*; Hugging Face
+// names in order, each name, shape and float32 values): equal for two models whose audio
+// embeddings are the same whatever else differs (a text-only fine-tune and its base; a .pt and
+// its conversion). Derived buffers (integer tensors) are left out: the config defines them.
+std::string audio_tensors_sha256(const ModelFiles& files);
 
 // The config.json / preprocessor_config.json text a conversion writes: the given file's bytes,
 // else `config` (ClapModel::read_config(files)) serialised.

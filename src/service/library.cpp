@@ -294,7 +294,7 @@ bool Library::refresh(bool force) {
     identity = store_->store->model();
   }
   if (!force && generation == current->library_generation()) return false;
-  if (!identity || !identity_.mismatch(*identity).empty())
+  if (!identity || (!identity_.mismatch(*identity).empty() && !identity_.shares_audio_with(*identity)))
     throw Error(db_path_ + ": the index was rebuilt with another model or settings; restart to use it");
   auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn);
   next->load_all();
@@ -343,7 +343,10 @@ const index::ModelSpec& Library::model_spec() {
     auto s = std::make_unique<index::ModelSpec>(
         index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db));
     const std::string diff = identity_.mismatch(s->identity);
-    if (!diff.empty())
+    if (!diff.empty() && shares_audio(s->identity)) {
+      note("the model " + spec + " embeds audio exactly as the index's model " + identity_.id +
+           " (a text fine-tune): its text queries apply to the stored embeddings");
+    } else if (!diff.empty())
       throw Error((given ? "--model " + spec : "the model " + spec) + " does not match the index " + db_path_ + ": " + diff +
                   ". The index was made with " + identity_.describe() +
                   "; searching needs embeddings from the same model (re-index with `clapsearch index DIR --model ... "
@@ -482,9 +485,26 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
   return std::move(mine.out);
 }
 
+bool Library::shares_audio(const store::ModelIdentity& candidate) const {
+  store::ModelIdentity recorded = identity_;
+  if (recorded.audio_hash.empty()) {
+    // An index made before audio hashes were recorded: work out its model's, when that model
+    // is still where the index says and is what it recorded.
+    try {
+      const hub::ResolvedModel resolved = hub::resolve_model(index::model_spec_of(identity_), index::hub_options_of(identity_));
+      const index::ModelSpec own = index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db);
+      if (own.identity.content_hash == identity_.content_hash) recorded.audio_hash = own.identity.audio_hash;
+    } catch (const Error&) {
+    }
+  }
+  return recorded.shares_audio_with(candidate);
+}
+
 std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   const int d = dim();
-  const std::string key = identity_.model_key();
+  // Text embeddings are the query model's: a model named with --model may be a text fine-tune
+  // of the index's.
+  const std::string key = options_.model.empty() ? identity_.model_key() : model_spec().identity.model_key();
   std::vector<float> out(texts.size() * static_cast<size_t>(d), 0.0f);
   std::vector<std::string> missing;
   std::map<std::string, std::vector<size_t>> slots;  // text -> rows wanting it

@@ -200,6 +200,8 @@ class Library {
  private:
   class StateLease;
   StateLease lease_state();
+  // Whether `candidate` embeds audio as the index's model does (a text fine-tune of it).
+  bool shares_audio(const store::ModelIdentity& candidate) const;
   // Embeds texts with the model; concurrent callers' texts are gathered into one run (see
   // library.cpp).
   std::vector<float> run_text_tower(const std::vector<std::string>& texts);

@@ -240,6 +240,7 @@ void write_identity(sqlite3* db, const ModelIdentity& m) {
   set_meta(db, "model_revision", m.revision);
   set_meta(db, "config_hash", m.config_hash);
   set_meta(db, "content_hash", m.content_hash);
+  set_meta(db, "audio_hash", m.audio_hash);
   set_meta(db, "model_config", m.config_path);
   set_meta(db, "model_tokenizer", m.tokenizer_path);
   set_meta(db, "window_s", m.window_s);
@@ -435,6 +436,7 @@ std::optional<ModelIdentity> SqliteStore::model() const {
     else if (key == "model_revision") m.revision = s.text(1);
     else if (key == "config_hash") m.config_hash = s.text(1);
     else if (key == "content_hash") m.content_hash = s.text(1);
+    else if (key == "audio_hash") m.audio_hash = s.text(1);
     else if (key == "model_config") m.config_path = s.text(1);
     else if (key == "model_tokenizer") m.tokenizer_path = s.text(1);
     else if (key == "window_s") m.window_s = s.real(1);

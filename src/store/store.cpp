@@ -87,6 +87,14 @@ std::string ModelIdentity::mismatch(const ModelIdentity& o) const {
   return out;
 }
 
+bool ModelIdentity::shares_audio_with(const ModelIdentity& o) const {
+  if (audio_hash.empty() || audio_hash != o.audio_hash) return false;
+  ModelIdentity same_model = o;  // what remains when the model itself is set aside
+  same_model.id = id, same_model.revision = revision, same_model.config_hash = config_hash;
+  same_model.content_hash = content_hash;
+  return mismatch(same_model).empty();
+}
+
 std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, std::string* unexpected) {
   std::error_code ec;
   if (mode != OpenMode::ReadWrite) {

@@ -43,6 +43,11 @@ struct ModelIdentity {
   // model *is*. id/revision are only where to find it. Empty in indexes made before it was
   // recorded (they are compared by id, revision and config_hash until the next index run).
   std::string content_hash;
+  // sha256 over what makes audio embeddings (the audio tower and projection, their config, the
+  // front end): two models with the same audio_hash embed audio identically, so a text-only
+  // fine-tune of the index's model (train/) applies to its stored embeddings as they are.
+  // Empty in indexes made before it was recorded.
+  std::string audio_hash;
   // Where a checkpoint file's --config and --tokenizer came from (hints for opening the model
   // again, like id; empty when not given). Not compared: the content hash covers what they hold.
   std::string config_path, tokenizer_path;
@@ -58,6 +63,9 @@ struct ModelIdentity {
   std::string describe() const;
   // Empty when `other` may extend an index made with *this; else what differs.
   std::string mismatch(const ModelIdentity& other) const;
+  // True when `other` differs from *this only in its text side: the same audio_hash (both
+  // known) and window settings. Its audio embeddings are this index's, bit for bit.
+  bool shares_audio_with(const ModelIdentity& other) const;
 };
 
 enum class TrackStatus { Ok, Error };

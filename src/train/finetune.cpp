@@ -123,6 +123,9 @@ FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const
   result.original = evaluate(val, initial, logit_scale, d);
   result.text_head = initial;
   result.logit_scale = logit_scale;
+  result.original_logit_scale = logit_scale;
+  result.last_text_head = initial;
+  result.last_logit_scale = logit_scale;
   if (on_epoch) on_epoch(result.original);
 
   HeadParameters head = initial;
@@ -175,6 +178,8 @@ FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const
     r.epoch = epoch;
     r.train_loss = batches ? loss_sum / batches : 0;
     result.epochs.push_back(r);
+    result.last_text_head = head;
+    result.last_logit_scale = scale[0];
     if (on_epoch) on_epoch(r);
     if (r.mean_recall() > best) {
       best = r.mean_recall();

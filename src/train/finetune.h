@@ -47,7 +47,10 @@ struct EpochReport {
 
 struct FineTuneResult {
   HeadParameters text_head;  // the best epoch's (the original when none beat it)
-  double logit_scale = 0;
+  double logit_scale = 0;           // the best epoch's (log scale)
+  double original_logit_scale = 0;
+  HeadParameters last_text_head;   // the last epoch run (what --keep-anyway writes when no epoch beat the original)
+  double last_logit_scale = 0;
   int train_tracks = 0, val_tracks = 0;
   EpochReport original;            // before the first epoch
   RetrievalMetrics random_baseline;  // the expected figures of a random ranking of the validation set

@@ -248,6 +248,46 @@ TEST_P(Parity, EndToEndFromSamplesAndStrings) {
   for (size_t r = 0; r < texts.size(); ++r) expect_embedding(text.data() + r * dim, "text_embeds_unpadded", r, texts.size(), dim);
 }
 
+// The towers' pooled outputs through the public API (what fine-tuning trains the heads on):
+// the reference's, and independent of how the inputs are batched.
+TEST_P(Parity, PooledOutputsOfThePublicApi) {
+  const ClapModel& model = this->model();
+  const auto& m = model.impl();
+  const size_t hidden_a = m.config.audio.hidden_size, hidden_t = m.config.text.hidden_size;
+  const auto randomness = cases()["feature_extractor_randomness"];
+  std::vector<std::vector<float>> clips;
+  std::vector<char> names;
+  for (char x = 'a'; x <= 'g'; ++x) {
+    const auto& rnd = randomness[std::string("audio_") + x];
+    if (rnd.contains("crop_start_sample") || rnd.contains("crop_start_frames_front_middle_back")) continue;
+    clips.push_back(test::golden_clip(x));
+    names.push_back(x);
+  }
+  ASSERT_GE(clips.size(), 2u);
+  std::vector<std::span<const float>> spans(clips.begin(), clips.end());
+  const std::vector<float> pooled = model.audio_pooled(state_, spans, 8);
+  ASSERT_EQ(pooled.size(), clips.size() * hidden_a);
+  for (size_t i = 0; i < clips.size(); ++i) {
+    SCOPED_TRACE(std::string("clip ") + names[i]);
+    const auto ref = test::floats(expected(), std::string("clip_") + names[i] + "_audio_pooled");
+    const auto d = test::compare(pooled.data() + i * hidden_a, ref.data(), hidden_a);
+    EXPECT_LE(d.max_abs, kIntermediateRel * d.max_ref);
+    const std::vector<float> alone = model.audio_pooled(state_, {spans[i]}, 1);
+    EXPECT_EQ(0, std::memcmp(alone.data(), pooled.data() + i * hidden_a, hidden_a * sizeof(float)));
+  }
+  const auto texts = cases()["texts"].get<std::vector<std::string>>();
+  const std::vector<float> text = model.text_pooled(state_, texts, 3);
+  const auto ref = test::floats(expected(), "text_pooled");
+  ASSERT_EQ(text.size(), texts.size() * hidden_t);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    SCOPED_TRACE(texts[i]);
+    const auto d = test::compare(text.data() + i * hidden_t, ref.data() + i * hidden_t, hidden_t);
+    EXPECT_LE(d.max_abs, kIntermediateRel * d.max_ref);
+    const std::vector<float> alone = model.text_pooled(state_, {texts[i]}, 1);
+    EXPECT_EQ(0, std::memcmp(alone.data(), text.data() + i * hidden_t, hidden_t * sizeof(float)));
+  }
+}
+
 TEST_P(Parity, Truncated77Variant) {
   const auto& m = model().impl();
   const size_t dim = m.config.projection_dim;
