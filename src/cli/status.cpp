@@ -39,6 +39,7 @@ int run_status(const StatusOptions& o) {
     if (model)
       m = {{"id", model->id},       {"revision", model->revision}, {"config_hash", model->config_hash},
            {"content_hash", model->content_hash.empty() ? nlohmann::json(nullptr) : nlohmann::json(model->content_hash)},
+           {"audio_hash", model->audio_hash.empty() ? nlohmann::json(nullptr) : nlohmann::json(model->audio_hash)},
            {"window_s", model->window_s}, {"hop_s", model->hop_s},  {"dim", model->dim},
            {"silence_db", model->silence_db}};
     nlohmann::json j = {{"db", db_path},

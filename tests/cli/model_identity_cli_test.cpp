@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -36,6 +38,23 @@ std::vector<std::string> text_cache_keys(const std::string& db) {
   sqlite3_finalize(s);
   sqlite3_close(h);
   return keys;
+}
+
+// Changes one byte in the middle of tensor `name`'s data, replacing the file (new inode).
+void flip_tensor_byte(const std::string& path, const std::string& name) {
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, bytes.data(), 8);
+  const auto header = nlohmann::json::parse(bytes.substr(8, header_size));
+  const auto offsets = header.at(name).at("data_offsets");
+  const size_t at = 8 + header_size + (offsets[0].get<size_t>() + offsets[1].get<size_t>()) / 2;
+  bytes[at] ^= 0x40;
+  std::ofstream(path + ".new", std::ios::binary) << bytes;
+  fs::rename(path + ".new", path);
 }
 
 TEST(ModelIdentityCli, SameModelByAnyPathReplacedWeightsNoticed) {
@@ -70,16 +89,21 @@ TEST(ModelIdentityCli, SameModelByAnyPathReplacedWeightsNoticed) {
   ASSERT_EQ(f.cli("status --db " + q(f.db) + " --json", &out, &err), 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["model"]["id"], fs::canonical(f.root + "/model-copy").string());
 
-  // New weights at the same path (one value changed, as a re-download or a fine-tune would).
+  // New weights at the same path (one value changed, as a re-download would). First in the
+  // text side only: the audio embeddings stay exactly what this model makes, so the index takes
+  // it as it takes a text fine-tune (nothing re-embedded, the new content recorded).
   const std::string weights = f.root + "/model-copy/model.safetensors";
-  std::string bytes;
-  {
-    std::ifstream in(weights, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  bytes[bytes.size() - 2] ^= 0x40;
-  std::ofstream(weights + ".new", std::ios::binary) << bytes;
-  fs::rename(weights + ".new", weights);
+  flip_tensor_byte(weights, "text_projection.linear2.weight");
+  ASSERT_EQ(f.cli("index " + q(f.lib) + " --db " + q(f.db) + " --json -q", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["unchanged"], 2);
+  ASSERT_EQ(f.cli("status --db " + q(f.db) + " --json", &out, &err), 0) << err;
+  const std::string text_changed = nlohmann::json::parse(out)["model"]["content_hash"];
+  EXPECT_NE(text_changed, content);
+  ASSERT_EQ(f.cli("search --db " + q(f.db) + " 'a tone after the text change'", &out, &err), 0) << err;
+  const std::vector<std::string> keys = text_cache_keys(f.db);
+  EXPECT_NE(std::find(keys.begin(), keys.end(), "content:" + text_changed), keys.end());
+  // Then in the audio side: the stored embeddings are no longer this model's.
+  flip_tensor_byte(weights, "audio_projection.linear1.weight");
   EXPECT_EQ(f.cli("index " + q(f.lib) + " --db " + q(f.db) + " -q", &out, &err), 1);
   EXPECT_NE(err.find("changed since"), std::string::npos) << err;
   EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
@@ -87,7 +111,7 @@ TEST(ModelIdentityCli, SameModelByAnyPathReplacedWeightsNoticed) {
   EXPECT_EQ(f.cli("search --db " + q(f.db) + " 'words never searched before'", &out, &err), 1);
   EXPECT_NE(err.find("changed since"), std::string::npos) << err;
   // ...while texts already embedded by the index's own model still answer.
-  EXPECT_EQ(f.cli("search --db " + q(f.db) + " 'a tone copy'", &out, &err), 0) << err;
+  EXPECT_EQ(f.cli("search --db " + q(f.db) + " 'a tone after the text change'", &out, &err), 0) << err;
   // --rebuild takes the new model.
   ASSERT_EQ(f.cli("index " + q(f.lib) + " --db " + q(f.db) + " --rebuild --json -q", &out, &err), 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["indexed"], 2);
