@@ -65,7 +65,12 @@ int run_finetune(FineTuneCliOptions& o) {
   if (c.no_audio) std::printf("          %lld silent throughout (no window to pair)\n", static_cast<long long>(c.no_audio));
   for (const auto& [track, caption] : c.examples)
     std::printf("          e.g. %s: %s\n", terminal_text(track).c_str(), terminal_text(caption).c_str());
-  std::printf("time      text tower %.1f s, training %.1f s\n", out.seconds_embedding, out.seconds_training);
+  if (out.seconds_audio_tower > 0)
+    std::printf("time      text tower %.1f s, audio tower %.1f s (pooled outputs of %lld windows, once), training %.1f s\n",
+                out.seconds_embedding, out.seconds_audio_tower, static_cast<long long>(c.windows), out.seconds_training);
+  else
+    std::printf("time      text tower %.1f s, training %.1f s\n", out.seconds_embedding, out.seconds_training);
+  if (c.unreadable) std::printf("          %lld could not be decoded again (skipped)\n", static_cast<long long>(c.unreadable));
   if (res.best_epoch > 0) {
     std::printf("best      epoch %d: mean recall %.3f vs %.3f for the original%s\n", res.best_epoch,
                 res.epochs[res.best_epoch - 1].mean_recall(), res.original.mean_recall(),
@@ -77,8 +82,13 @@ int run_finetune(FineTuneCliOptions& o) {
   if (out.written) {
     std::printf("wrote     %s (model folder + training_report.json)%s\n", terminal_text(out.out_dir).c_str(),
                 res.best_epoch == 0 ? " because of --keep-anyway" : "");
-    std::printf("use it    clapsearch search \"...\" --model %s   (the index applies as it is: no re-indexing)\n",
-                terminal_text(out.out_dir).c_str());
+    if (out.reembed_needed)
+      std::printf("use it    the audio head changed, so the index's embeddings are the old model's: re-embed with\n"
+                  "          clapsearch index DIR... --db %s --model %s --rebuild   (or --db NEW.db to keep both)\n",
+                  terminal_text(out.db_path).c_str(), terminal_text(out.out_dir).c_str());
+    else
+      std::printf("use it    clapsearch search \"...\" --model %s   (the index applies as it is: no re-indexing)\n",
+                  terminal_text(out.out_dir).c_str());
   } else {
     std::printf("kept      the original model; nothing written (--keep-anyway writes the last epoch's anyway)\n");
   }
@@ -102,8 +112,11 @@ void add_finetune_command(CLI::App& app, Action& action) {
   cmd->add_option("--template,-t", r.templates,
                   "Caption template, repeatable, with {title} {artist} {album} {genre} {date} {tags} {caption} "
                   "(default: five built-in ones)");
-  cmd->add_option("--train", r.train, "What is trained: text (the text projection head and logit scale)")
-      ->check(CLI::IsMember({"text"}))
+  cmd->add_option("--train", r.train,
+                  "What is trained: text (the text projection head and logit scale; the index stays valid) or both (also "
+                  "the audio head: the training tracks are decoded and run through the audio tower once, and the index "
+                  "must be re-embedded with the result)")
+      ->check(CLI::IsMember({"text", "both"}))
       ->default_val("text");
   cmd->add_option("--epochs", r.settings.epochs, "Most epochs")->check(positive())->default_val(r.settings.epochs);
   cmd->add_option("--batch", r.settings.batch, "Pairs per step (at least 2)")->check(CLI::Range(2, 65536))->default_val(r.settings.batch);

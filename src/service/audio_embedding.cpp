@@ -81,6 +81,16 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   if (clips.empty())
     throw Error(path + ": silent throughout (digital silence: no sample reaches " + fixed(audio::kDigitalSilenceDb, 0) +
                 " dBFS)");
+  if (s.pooled) {
+    fw.pooled_dim = model.config().audio.hidden_size;
+    const size_t width = static_cast<size_t>(fw.pooled_dim);
+    const std::vector<float> pooled = model.audio_pooled(state, clips, s.batch);
+    fw.pooled.assign(windows.size() * width, 0.0f);
+    for (size_t k = 0; k < clip_rows.size(); ++k)
+      std::copy(pooled.begin() + static_cast<long>(k * width), pooled.begin() + static_cast<long>((k + 1) * width),
+                fw.pooled.begin() + static_cast<long>(clip_rows[k] * width));
+    return fw;
+  }
   const std::vector<float> emb = model.embed_audio(state, clips, s.batch);
   fw.embeddings.assign(windows.size() * static_cast<size_t>(fw.dim), 0.0f);
   for (size_t k = 0; k < clip_rows.size(); ++k)

@@ -16,6 +16,10 @@ struct FileWindows {
   std::string path;
   int dim = 0;
   std::vector<float> embeddings;  // n × dim; zero rows for silent windows
+  // With WindowSettings::pooled: the audio tower's pooled outputs instead (n × pooled_dim, zero
+  // rows for silent windows; `embeddings` is then empty).
+  std::vector<float> pooled;
+  int pooled_dim = 0;
   std::vector<double> starts, ends;
   std::vector<uint8_t> silent;
   double duration_s = 0;
@@ -27,6 +31,7 @@ struct WindowSettings {
   double silence_db = -60;  // windows quieter than this (RMS, dBFS) are silent: not embedded
   int batch = 8;            // windows per model call
   double max_duration_s = 0; // > 0: a longer file is refused while decoding (bounded work per query)
+  bool pooled = false;        // the tower's pooled outputs instead of embeddings (fine-tuning the audio head)
 };
 
 // Throws clap::Error when windows of window_s seconds at `rate` are longer than the model's

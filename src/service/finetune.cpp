@@ -9,6 +9,7 @@
 #include "index/identity.h"
 #include "model/convert.h"
 #include "model/laion.h"
+#include "service/audio_embedding.h"
 #include "service/captions.h"
 
 namespace clap::service {
@@ -51,7 +52,8 @@ std::string report_text(const FineTuneRequest& r, const FineTuneOutcome& o, cons
   j["clapsearch_finetune"] = 1;  // report format version
   j["base_model"] = {{"spec", o.base_model}, {"content_hash", index_identity.content_hash}};
   j["index"] = o.db_path;
-  j["trained"] = {"text_projection", "logit_scale_a"};
+  j["trained"] = r.train == "both" ? nlohmann::ordered_json{"text_projection", "audio_projection", "logit_scale_a"}
+                                   : nlohmann::ordered_json{"text_projection", "logit_scale_a"};
   j["data"] = {{"captions_csv", r.captions_csv.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.captions_csv)},
                {"fma_tracks", r.fma_tracks.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.fma_tracks)},
                {"tracks", o.coverage.tracks},
@@ -59,6 +61,7 @@ std::string report_text(const FineTuneRequest& r, const FineTuneOutcome& o, cons
                {"no_metadata", o.coverage.no_metadata},
                {"not_in_csv", o.coverage.not_in_csv},
                {"no_audio", o.coverage.no_audio},
+               {"unreadable", o.coverage.unreadable},
                {"captions", o.coverage.captions},
                {"windows", o.coverage.windows}};
   nlohmann::ordered_json templates = nlohmann::ordered_json::array();
@@ -83,16 +86,16 @@ std::string report_text(const FineTuneRequest& r, const FineTuneOutcome& o, cons
                       {"written", res.best_epoch > 0 ? res.logit_scale : res.last_logit_scale}};
   j["improved"] = res.best_epoch > 0;
   j["model_written"] = o.written;
-  j["seconds"] = {{"text_tower", o.seconds_embedding}, {"training", o.seconds_training}};
+  j["reembed_needed"] = r.train == "both";
+  j["seconds"] = {{"text_tower", o.seconds_embedding}, {"audio_tower", o.seconds_audio_tower}, {"training", o.seconds_training}};
   return j.dump(2) + "\n";
 }
 
 }  // namespace
 
 FineTuneOutcome finetune(const FineTuneRequest& r) {
-  if (r.train != "text")
-    throw Error("--train " + r.train +
-                ": only \"text\" is available (the text head is trained; the audio embeddings in the index stay valid)");
+  if (r.train != "text" && r.train != "both") throw Error("--train " + r.train + ": text or both");
+  const bool both = r.train == "both";
   if (!r.captions_csv.empty() && !r.fma_tracks.empty()) throw Error("give --captions-csv or --fma-tracks, not both");
   check_out_dir(r.out_dir, r.force);
   FineTuneOutcome o;
@@ -120,6 +123,7 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
   std::vector<std::vector<size_t>> caption_ids;
   std::vector<std::string> captions;
   std::map<std::string, size_t> caption_index;
+  std::vector<std::string> paths;  // of the examples
   for (const store::Track& t : snapshot->tracks()) {
     if (t.status != store::TrackStatus::Ok) continue;
     ++o.coverage.tracks;
@@ -147,6 +151,7 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
       ++o.coverage.no_audio;
       continue;
     }
+    paths.push_back(t.path);
     std::vector<size_t> ids;
     for (const std::string& text : texts) {
       auto [it, added] = caption_index.emplace(text, captions.size());
@@ -193,8 +198,44 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
                                   pooled.begin() + static_cast<std::ptrdiff_t>((id + 1) * hidden));
   o.seconds_embedding = seconds_since(t_embed);
 
+  // --train both: the audio tower's pooled output of every non-silent window of the training
+  // tracks, computed once (the audio head is trained on them; the tower never runs per epoch).
+  train::HeadParameters audio_head;
+  if (both) {
+    const auto t_audio = Clock::now();
+    checkpoint = laion::open_in_hugging_face_names(files.weights);
+    audio_head = train::HeadParameters::from_checkpoint(*checkpoint, "audio_projection");
+    checkpoint.reset();
+    WindowSettings ws;
+    ws.window_s = lib.identity().window_s;
+    ws.hop_s = lib.identity().hop_s;
+    ws.silence_db = lib.identity().silence_db;
+    ws.pooled = true;
+    std::vector<train::TrackExample> kept;
+    for (size_t i = 0; i < examples.size(); ++i) {
+      if (i % 25 == 0)
+        lib.note("audio tower: " + std::to_string(i) + "/" + std::to_string(examples.size()) + " training tracks");
+      try {
+        const FileWindows fw = embed_file_windows(model, state, paths[i], ws);
+        for (int64_t w = 0; w < fw.size(); ++w)
+          if (!fw.silent[static_cast<size_t>(w)])
+            examples[i].audio_pooled.insert(examples[i].audio_pooled.end(), fw.pooled.begin() + w * fw.pooled_dim,
+                                            fw.pooled.begin() + (w + 1) * fw.pooled_dim);
+      } catch (const Error& e) {
+        if (r.library.warn) r.library.warn("skipped " + examples[i].name + ": " + e.what());
+        ++o.coverage.unreadable;
+        continue;
+      }
+      kept.push_back(std::move(examples[i]));
+    }
+    examples = std::move(kept);
+    o.coverage.captioned = static_cast<int64_t>(examples.size());
+    o.seconds_audio_tower = seconds_since(t_audio);
+  }
+
   const auto t_train = Clock::now();
-  o.result = train::finetune_text_head(examples, text_head, logit_scale, r.settings, r.on_epoch);
+  o.result = both ? train::finetune_heads(examples, text_head, audio_head, logit_scale, r.settings, r.on_epoch)
+                  : train::finetune_text_head(examples, text_head, logit_scale, r.settings, r.on_epoch);
   o.seconds_training = seconds_since(t_train);
 
   o.written = o.result.best_epoch > 0 || r.keep_anyway;
@@ -206,6 +247,10 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
   const bool improved = o.result.best_epoch > 0;  // else --keep-anyway: the last epoch's
   const train::HeadParameters& head = improved ? o.result.text_head : o.result.last_text_head;
   for (auto& [name, values] : head.to_float_tensors("text_projection")) write.replace[name] = std::move(values);
+  if (both)
+    for (auto& [name, values] :
+         (improved ? o.result.audio_head : o.result.last_audio_head).to_float_tensors("audio_projection"))
+      write.replace[name] = std::move(values);
   write.replace["logit_scale_a"] = {static_cast<float>(improved ? o.result.logit_scale : o.result.last_logit_scale)};
   write.extra_files.emplace_back("training_report.json", o.report_json);
   const ConvertReport written = convert_model(files, r.out_dir, write);
@@ -216,7 +261,8 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
   const index::ModelSpec tuned =
       index::describe_model(hub::resolve_model(o.out_dir, {}), lib.identity().window_s, lib.identity().hop_s,
                             lib.identity().silence_db);
-  if (!spec.identity.shares_audio_with(tuned.identity)) {
+  o.reembed_needed = !spec.identity.shares_audio_with(tuned.identity);
+  if (!both && o.reembed_needed) {
     std::error_code ec;
     fs::remove_all(o.out_dir, ec);
     throw Error(o.out_dir + ": the written model's audio side differs from the base model's (removed); this is a bug");

@@ -21,7 +21,10 @@ struct FineTuneRequest {
   std::string captions_csv;  // path,caption or path,tags ("" = none)
   std::string fma_tracks;    // the FMA's tracks.csv ("" = none)
   std::vector<std::string> templates;  // empty: default_caption_templates()
-  std::string train = "text";          // what is trained: "text" (the only mode so far)
+  // What is trained: "text" (the text head: the index stays valid) or "both" (both heads: the
+  // audio tower's pooled outputs of the training tracks are computed once, by decoding them
+  // again, and the index must be re-embedded with the result).
+  std::string train = "text";
   train::FineTuneSettings settings;
   std::string out_dir;
   bool force = false;        // replace a non-empty --out folder
@@ -36,6 +39,7 @@ struct CaptionCoverage {
   int64_t no_metadata = 0;      // no field a template names, no caption
   int64_t not_in_csv = 0;       // a CSV was given and the track is not in it (its index tags may still serve)
   int64_t no_audio = 0;         // silent throughout: no window to pair with
+  int64_t unreadable = 0;       // --train both: the file could not be decoded again (moved, deleted)
   int64_t captions = 0;         // distinct captions over all training tracks
   int64_t windows = 0;          // non-silent windows of the training tracks
   int64_t csv_rows = 0;         // rows of the CSV read
@@ -50,7 +54,8 @@ struct FineTuneOutcome {
   std::vector<std::string> templates;
   CaptionCoverage coverage;
   train::FineTuneResult result;
-  double seconds_embedding = 0, seconds_training = 0;
+  double seconds_embedding = 0, seconds_audio_tower = 0, seconds_training = 0;
+  bool reembed_needed = false;  // the written model embeds audio differently (--train both)
   bool written = false;      // a model folder was written (an epoch beat the original, or --keep-anyway)
   std::string out_dir;       // where (absolute), when written
   std::string report_json;   // training_report.json's text (also when nothing was written)

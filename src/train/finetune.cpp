@@ -27,25 +27,42 @@ struct Random {
   }
 };
 
-// The track's audio for validation: its windows' mean, normalised (the index's track embedding).
-std::vector<double> track_audio(const TrackExample& t, int64_t d) {
+// Normalises n rows of d values in place.
+void normalize_rows(std::vector<double>& v, int64_t d) {
+  for (size_t r = 0; r < v.size() / static_cast<size_t>(d); ++r) {
+    double s = 0;
+    for (int64_t k = 0; k < d; ++k) s += v[r * d + k] * v[r * d + k];
+    const double norm = std::max(std::sqrt(s), 1e-12);
+    for (int64_t k = 0; k < d; ++k) v[r * d + k] /= norm;
+  }
+}
+
+// The track's audio for validation: its windows' mean, normalised (the index's track
+// embedding); the windows are the audio head's outputs when one is trained.
+std::vector<double> track_audio(const TrackExample& t, int64_t d, const HeadParameters* audio_head) {
   std::vector<double> v(static_cast<size_t>(d), 0.0);
-  const size_t windows = t.windows.size() / static_cast<size_t>(d);
-  for (size_t w = 0; w < windows; ++w)
-    for (int64_t k = 0; k < d; ++k) v[static_cast<size_t>(k)] += t.windows[w * d + k];
-  double s = 0;
-  for (double x : v) s += x * x;
-  const double norm = std::max(std::sqrt(s), 1e-12);
-  for (double& x : v) x /= norm;
+  if (audio_head) {
+    HeadActivations acts;
+    const int64_t windows = static_cast<int64_t>(t.audio_pooled.size()) / audio_head->in;
+    const std::vector<double>& e = head_forward(*audio_head, t.audio_pooled.data(), windows, acts);
+    for (int64_t w = 0; w < windows; ++w)
+      for (int64_t k = 0; k < d; ++k) v[static_cast<size_t>(k)] += e[w * d + k];
+  } else {
+    const size_t windows = t.windows.size() / static_cast<size_t>(d);
+    for (size_t w = 0; w < windows; ++w)
+      for (int64_t k = 0; k < d; ++k) v[static_cast<size_t>(k)] += t.windows[w * d + k];
+  }
+  normalize_rows(v, d);
   return v;
 }
 
-EpochReport evaluate(const std::vector<const TrackExample*>& val, const HeadParameters& head, double logit_scale, int64_t d) {
+EpochReport evaluate(const std::vector<const TrackExample*>& val, const HeadParameters& head,
+                     const HeadParameters* audio_head, double logit_scale, int64_t d) {
   const int64_t n = static_cast<int64_t>(val.size());
   std::vector<double> audio;
   std::vector<float> text_in;
   for (const TrackExample* t : val) {
-    const std::vector<double> a = track_audio(*t, d);
+    const std::vector<double> a = track_audio(*t, d, audio_head);
     audio.insert(audio.end(), a.begin(), a.end());
     text_in.insert(text_in.end(), t->captions.begin(), t->captions.begin() + head.in);  // the first caption
   }
@@ -93,15 +110,27 @@ RetrievalMetrics random_retrieval(int64_t n) {
   return m;
 }
 
-FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const HeadParameters& initial, double logit_scale,
-                                  const FineTuneSettings& s, const EpochCallback& on_epoch) {
+namespace {
+
+FineTuneResult run_loop(const std::vector<TrackExample>& tracks, const HeadParameters& initial,
+                        const HeadParameters* initial_audio, double logit_scale, const FineTuneSettings& s,
+                        const EpochCallback& on_epoch) {
   const int64_t d = initial.out;
+  if (initial_audio && initial_audio->out != d)
+    throw Error("the audio head's output (" + std::to_string(initial_audio->out) + ") differs from the text head's (" +
+                std::to_string(d) + ")");
+  // Audio rows of a track: its window embeddings (d values each) or pooled outputs (audio_in).
+  const int64_t audio_width = initial_audio ? initial_audio->in : d;
+  auto audio_rows = [&](const TrackExample& t) -> const std::vector<float>& {
+    return initial_audio ? t.audio_pooled : t.windows;
+  };
   std::vector<const TrackExample*> usable;
   for (const TrackExample& t : tracks) {
-    if (t.windows.size() % static_cast<size_t>(d) != 0 || t.captions.size() % static_cast<size_t>(initial.in) != 0)
-      throw Error("track " + t.name + ": embeddings do not fit the head (" + std::to_string(d) + "-d audio, " +
+    if (audio_rows(t).size() % static_cast<size_t>(audio_width) != 0 ||
+        t.captions.size() % static_cast<size_t>(initial.in) != 0)
+      throw Error("track " + t.name + ": embeddings do not fit the head (" + std::to_string(audio_width) + "-d audio, " +
                   std::to_string(initial.in) + "-d text)");
-    if (!t.windows.empty() && !t.captions.empty()) usable.push_back(&t);
+    if (!audio_rows(t).empty() && !t.captions.empty()) usable.push_back(&t);
   }
   if (usable.size() < 4)
     throw Error("fine-tuning needs at least 4 tracks with audio and a caption (2 to train, 2 to validate); found " +
@@ -120,8 +149,9 @@ FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const
   result.train_tracks = static_cast<int>(train.size());
   result.val_tracks = static_cast<int>(val.size());
   result.random_baseline = random_retrieval(static_cast<int64_t>(val.size()));
-  result.original = evaluate(val, initial, logit_scale, d);
+  result.original = evaluate(val, initial, initial_audio, logit_scale, d);
   result.text_head = initial;
+  if (initial_audio) result.audio_head = result.last_audio_head = *initial_audio;
   result.logit_scale = logit_scale;
   result.original_logit_scale = logit_scale;
   result.last_text_head = initial;
@@ -129,9 +159,13 @@ FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const
   if (on_epoch) on_epoch(result.original);
 
   HeadParameters head = initial;
+  HeadParameters audio_head = initial_audio ? *initial_audio : HeadParameters{};
   std::vector<double> scale = {logit_scale};
   AdamW opt({s.lr, 0.9, 0.999, 1e-8, s.weight_decay});
+  // In the order of the golden step: text head, audio head, logit scale.
   std::vector<std::vector<double>*> params = {&head.w1, &head.b1, &head.w2, &head.b2};
+  if (initial_audio)
+    for (auto* p : {&audio_head.w1, &audio_head.b1, &audio_head.w2, &audio_head.b2}) params.push_back(p);
   if (s.train_logit_scale) params.push_back(&scale);
   for (auto* p : params) opt.add(p->size());
   double best = result.original.mean_recall();
@@ -144,9 +178,9 @@ FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const
     };
     std::vector<Pair> pairs;
     for (const TrackExample* t : train) {
-      const size_t w = rng.below(t->windows.size() / static_cast<size_t>(d));
+      const size_t w = rng.below(audio_rows(*t).size() / static_cast<size_t>(audio_width));
       const size_t c = rng.below(t->captions.size() / static_cast<size_t>(initial.in));
-      pairs.push_back({t->windows.data() + w * d, t->captions.data() + c * initial.in});
+      pairs.push_back({audio_rows(*t).data() + w * audio_width, t->captions.data() + c * initial.in});
     }
     rng.shuffle(pairs);
     double loss_sum = 0;
@@ -154,19 +188,27 @@ FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const
     for (size_t start = 0; start + 1 < pairs.size(); start += static_cast<size_t>(s.batch)) {
       const size_t n = std::min(pairs.size() - start, static_cast<size_t>(s.batch));
       if (n < 2) break;
-      std::vector<double> audio;
-      std::vector<float> text_in;
+      std::vector<float> audio_in, text_in;
       for (size_t i = start; i < start + n; ++i) {
-        audio.insert(audio.end(), pairs[i].audio, pairs[i].audio + d);
+        audio_in.insert(audio_in.end(), pairs[i].audio, pairs[i].audio + audio_width);
         text_in.insert(text_in.end(), pairs[i].caption, pairs[i].caption + initial.in);
       }
-      HeadActivations acts;
+      HeadActivations acts, audio_acts;
       const std::vector<double>& text = head_forward(head, text_in.data(), static_cast<int64_t>(n), acts);
+      const std::vector<double> audio =
+          initial_audio ? head_forward(audio_head, audio_in.data(), static_cast<int64_t>(n), audio_acts)
+                        : std::vector<double>(audio_in.begin(), audio_in.end());
       const ContrastiveResult c = symmetric_infonce(audio, text, static_cast<int64_t>(n), d, scale[0]);
       HeadParameters grad = HeadParameters::zeros_like(head);
       head_backward(head, acts, c.d_text, grad);
+      HeadParameters audio_grad;
       std::vector<double> scale_grad = {c.d_logit_scale};
       std::vector<const std::vector<double>*> grads = {&grad.w1, &grad.b1, &grad.w2, &grad.b2};
+      if (initial_audio) {
+        audio_grad = HeadParameters::zeros_like(audio_head);
+        head_backward(audio_head, audio_acts, c.d_audio, audio_grad);
+        for (const auto* g : {&audio_grad.w1, &audio_grad.b1, &audio_grad.w2, &audio_grad.b2}) grads.push_back(g);
+      }
       if (s.train_logit_scale) grads.push_back(&scale_grad);
       opt.step(params, grads);
       // CLIP clamps the learned temperature so that the scale stays at most 100.
@@ -174,17 +216,19 @@ FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const
       loss_sum += c.loss;
       ++batches;
     }
-    EpochReport r = evaluate(val, head, scale[0], d);
+    EpochReport r = evaluate(val, head, initial_audio ? &audio_head : nullptr, scale[0], d);
     r.epoch = epoch;
     r.train_loss = batches ? loss_sum / batches : 0;
     result.epochs.push_back(r);
     result.last_text_head = head;
+    if (initial_audio) result.last_audio_head = audio_head;
     result.last_logit_scale = scale[0];
     if (on_epoch) on_epoch(r);
     if (r.mean_recall() > best) {
       best = r.mean_recall();
       result.best_epoch = epoch;
       result.text_head = head;
+      if (initial_audio) result.audio_head = audio_head;
       result.logit_scale = scale[0];
       since_best = 0;
     } else if (++since_best >= s.patience) {
@@ -193,6 +237,19 @@ FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const
     }
   }
   return result;
+}
+
+}  // namespace
+
+FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const HeadParameters& text_head,
+                                  double logit_scale, const FineTuneSettings& settings, const EpochCallback& on_epoch) {
+  return run_loop(tracks, text_head, nullptr, logit_scale, settings, on_epoch);
+}
+
+FineTuneResult finetune_heads(const std::vector<TrackExample>& tracks, const HeadParameters& text_head,
+                              const HeadParameters& audio_head, double logit_scale, const FineTuneSettings& settings,
+                              const EpochCallback& on_epoch) {
+  return run_loop(tracks, text_head, &audio_head, logit_scale, settings, on_epoch);
 }
 
 }  // namespace clap::train

@@ -19,6 +19,9 @@ struct TrackExample {
   std::string name;             // for reports
   std::vector<float> windows;   // [w, d] normalised audio embeddings (the index's windows, silent ones left out)
   std::vector<float> captions;  // [c, text_in] the text tower's pooled outputs of the track's captions
+  // [w, audio_in] the audio tower's pooled outputs of the same windows: what the audio head is
+  // trained on (finetune_heads with an audio head; `windows` is then not used).
+  std::vector<float> audio_pooled;
 };
 
 struct FineTuneSettings {
@@ -47,6 +50,8 @@ struct EpochReport {
 
 struct FineTuneResult {
   HeadParameters text_head;  // the best epoch's (the original when none beat it)
+  HeadParameters audio_head;  // likewise, when the audio head was trained (else empty)
+  HeadParameters last_audio_head;
   double logit_scale = 0;           // the best epoch's (log scale)
   double original_logit_scale = 0;
   HeadParameters last_text_head;   // the last epoch run (what --keep-anyway writes when no epoch beat the original)
@@ -66,6 +71,13 @@ using EpochCallback = std::function<void(const EpochReport&)>;
 FineTuneResult finetune_text_head(const std::vector<TrackExample>& tracks, const HeadParameters& text_head,
                                   double logit_scale, const FineTuneSettings& settings,
                                   const EpochCallback& on_epoch = nullptr);
+
+// Both heads: the audio side's embeddings are the audio head applied to each window's pooled
+// output (TrackExample::audio_pooled), normalised; a validation track's audio is the mean of
+// its windows' embeddings, normalised, as the index makes a track's. The same loop otherwise.
+FineTuneResult finetune_heads(const std::vector<TrackExample>& tracks, const HeadParameters& text_head,
+                              const HeadParameters& audio_head, double logit_scale, const FineTuneSettings& settings,
+                              const EpochCallback& on_epoch = nullptr);
 
 // Recall@1/5/10 and mAP@10 (one relevant item per query) of an n x n similarity matrix whose
 // diagonal holds the matches, row i = query i. Ties rank the match after equal scores.

@@ -175,6 +175,38 @@ TEST_F(FinetuneCli, NoImprovementWritesNothingUnlessAsked) {
   ASSERT_EQ(l.cli("search 'noise' --db " + q(l.db) + " --model " + q(out_dir), &out, &err), 0) << err;
 }
 
+// --train both: the audio head is trained on the tower's pooled outputs of the training tracks
+// (decoded again, once), so the index must be re-embedded with the result, and says so.
+TEST_F(FinetuneCli, BothHeadsNeedAReembeddedIndex) {
+  const Library& l = lib();
+  const std::string both = l.root + "/both";
+  std::string out, err;
+  ASSERT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(both) + kLearnable + "--train both --keep-anyway --json", &out, &err),
+            0)
+      << err;
+  const json report = json::parse(out);
+  EXPECT_EQ(report["trained"], json({"text_projection", "audio_projection", "logit_scale_a"}));
+  EXPECT_TRUE(report["reembed_needed"]);
+  EXPECT_GT(report["seconds"]["audio_tower"].get<double>(), 0.0);
+  // Before any step the audio head on the pooled outputs gives the index's own embeddings: the
+  // original model scores as in text mode (same split, same captions).
+  ASSERT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/text-again") + kLearnable + "--keep-anyway --json", &out,
+                  &err),
+            0)
+      << err;
+  const json text = json::parse(out);
+  EXPECT_EQ(report["original"]["text_to_audio"], text["original"]["text_to_audio"]);
+  EXPECT_EQ(report["original"]["audio_to_text"], text["original"]["audio_to_text"]);
+  EXPECT_NEAR(report["original"]["val_loss"].get<double>(), text["original"]["val_loss"].get<double>(), 1e-5);
+
+  // The index refuses it for queries; a new index made with it works.
+  EXPECT_EQ(l.cli("search 'noise' --db " + q(l.db) + " --model " + q(both), &out, &err), 1);
+  EXPECT_NE(err.find("does not match the index"), std::string::npos) << err;
+  const std::string db2 = l.root + "/both.db";
+  ASSERT_EQ(l.cli("index " + q(l.music) + " --db " + q(db2) + " --model " + q(both) + " -q", &out, &err), 0) << err;
+  ASSERT_EQ(l.cli("search 'noise' --db " + q(db2), &out, &err), 0) << err;
+}
+
 TEST_F(FinetuneCli, CaptionsFromACsvAndClearErrors) {
   const Library& l = lib();
   std::string out, err;
@@ -211,7 +243,7 @@ TEST_F(FinetuneCli, CaptionsFromACsvAndClearErrors) {
   EXPECT_NE(err.find("--force"), std::string::npos) << err;
   EXPECT_EQ(l.cli("finetune --db " + q(l.root + "/no.db") + " --out " + q(l.root + "/x"), &out, &err), 1);
   EXPECT_NE(err.find("no.db"), std::string::npos) << err;
-  EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --train both", &out, &err), 2);  // usage
+  EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --train audio", &out, &err), 2);  // usage
   EXPECT_FALSE(fs::exists(l.root + "/x"));
 }
 

@@ -101,6 +101,51 @@ TEST(FineTuneLoop, NoImprovementKeepsTheOriginalAndStopsEarly) {
   EXPECT_EQ(r.epochs[0].mean_recall(), r.original.mean_recall());
 }
 
+// Both heads: the audio side seen through pooled outputs (another fixed map of the track's
+// direction) and a random audio head. Training both must lift recall; the text-only run on the
+// same tracks cannot touch the audio head.
+TEST(FineTuneLoop, TrainsBothHeadsOnPooledAudio) {
+  Problem p = make_problem(80, 5);
+  uint64_t state = 99;
+  auto uniform = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<double>(state >> 11) / double(1ull << 53) * 2 - 1;
+  };
+  const int d = 16, audio_in = 10, hidden = 24;
+  std::vector<double> map(audio_in * d);
+  for (double& x : map) x = uniform();
+  for (TrackExample& t : p.tracks)  // pooled rows: the map of each window
+    for (size_t w = 0; w < t.windows.size() / d; ++w)
+      for (int i = 0; i < audio_in; ++i) {
+        double x = 0;
+        for (int k = 0; k < d; ++k) x += map[i * d + k] * t.windows[w * d + k];
+        t.audio_pooled.push_back(static_cast<float>(x));
+      }
+  HeadParameters audio;
+  audio.in = audio_in, audio.hidden = hidden, audio.out = d;
+  for (int i = 0; i < hidden * audio_in; ++i) audio.w1.push_back(0.3 * uniform());
+  for (int i = 0; i < hidden; ++i) audio.b1.push_back(0.1 * uniform());
+  for (int i = 0; i < d * hidden; ++i) audio.w2.push_back(0.2 * uniform());
+  for (int i = 0; i < d; ++i) audio.b2.push_back(0.1 * uniform());
+  FineTuneSettings s;
+  s.epochs = 40;
+  s.batch = 16;
+  s.lr = 3e-3;
+  s.patience = 6;
+  const FineTuneResult r = finetune_heads(p.tracks, p.head, audio, std::log(10.0), s);
+  ASSERT_GT(r.best_epoch, 0);
+  const EpochReport& best = r.epochs[static_cast<size_t>(r.best_epoch - 1)];
+  EXPECT_GT(best.mean_recall(), r.original.mean_recall() + 0.3) << best.mean_recall() << " vs " << r.original.mean_recall();
+  EXPECT_NE(r.audio_head.w1, audio.w1);
+  EXPECT_NE(r.text_head.w1, p.head.w1);
+  const FineTuneResult again = finetune_heads(p.tracks, p.head, audio, std::log(10.0), s);
+  EXPECT_EQ(again.audio_head.w2, r.audio_head.w2);
+  EXPECT_EQ(again.text_head.w2, r.text_head.w2);
+  // Text only: the audio rows are the windows, and no audio head comes back.
+  const FineTuneResult text_only = finetune_text_head(p.tracks, p.head, std::log(10.0), s);
+  EXPECT_TRUE(text_only.audio_head.w1.empty());
+}
+
 TEST(FineTuneLoop, MetricsAndLimits) {
   // Diagonal best everywhere: perfect; a reversed order: the match ranks last.
   std::vector<double> sim = {1, 0, 0, 0, 1, 0, 0, 0, 1};
