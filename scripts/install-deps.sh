@@ -18,6 +18,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev                                   # config/JSON, command line
   libcurl4-openssl-dev libssl-dev                                   # hub downloads, sha256
   libcpp-httplib-dev                                                # HTTP server (serve) and test clients
+  libcairo2-dev fonts-dejavu-core                                   # map pictures (SVG, PNG) and their text's font
   libgtest-dev                                                      # tests
   ffmpeg sox                                                        # tests make real encoded files
 )

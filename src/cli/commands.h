@@ -21,6 +21,7 @@ void add_matrix_command(CLI::App& app, Action& action);
 void add_analyze_command(CLI::App& app, Action& action);
 void add_classify_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
+void add_map_command(CLI::App& app, Action& action);
 void add_serve_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
 void add_finetune_command(CLI::App& app, Action& action);

@@ -41,11 +41,12 @@ void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tok
                   "Face cache, fetched once when online)");
 }
 
-void add_library_options(CLI::App* cmd, LibraryCliOptions& o) {
+void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model) {
   cmd->add_option("--db", o.db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
-  cmd->add_option("--model,-m", o.model,
-                  "Model folder, checkpoint file (.pt, .bin) or hub id (default: the model recorded in the index; another "
-                  "model is refused)");
+  if (model)
+    cmd->add_option("--model,-m", o.model,
+                    "Model folder, checkpoint file (.pt, .bin) or hub id (default: the model recorded in the index; another "
+                    "model is refused)");
   add_checkpoint_options(cmd, o.config, o.tokenizer);
   cmd->add_option("--threads", o.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_flag("--verbose,-v", o.verbose, "Notes on stderr: text cache hits, vector index loaded or rebuilt, model runs");

@@ -34,8 +34,9 @@ struct LibraryCliOptions {
   service::LibraryOptions library() const;
 };
 
-// --db, --model, --config, --tokenizer, --threads, --verbose.
-void add_library_options(CLI::App* cmd, LibraryCliOptions& o);
+// --db, --model, --config, --tokenizer, --threads, --verbose (without --model when `model` is
+// false: a command that takes several models declares its own).
+void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model = true);
 // --config and --tokenizer: what a checkpoint file given as --model (a LAION .pt) does not hold.
 void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer);
 // The --model help text of the commands that take any model form.

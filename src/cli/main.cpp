@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   clap::cli::add_analyze_command(app, action);
   clap::cli::add_classify_command(app, action);
   clap::cli::add_eval_command(app, action);
+  clap::cli::add_map_command(app, action);
   clap::cli::add_serve_command(app, action);
   clap::cli::add_convert_command(app, action);
   clap::cli::add_finetune_command(app, action);

@@ -1,5 +1,6 @@
 #include "search/projection.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace clap::search {
@@ -45,8 +46,10 @@ Projection2D pca_2d(const Embeddings& e) {
   const int d = e.dim;
   p.x.assign(static_cast<size_t>(n), 0.0);
   p.y.assign(static_cast<size_t>(n), 0.0);
+  p.mean.assign(static_cast<size_t>(std::max(d, 0)), 0.0);
+  p.axes[0] = p.axes[1] = p.mean;
   if (n < 2 || d < 1) return p;
-  std::vector<double> mean(d, 0.0);
+  std::vector<double>& mean = p.mean;
   for (int64_t r = 0; r < n; ++r)
     for (int j = 0; j < d; ++j) mean[j] += e.row(r)[j];
   for (double& m : mean) m /= static_cast<double>(n);
@@ -64,7 +67,7 @@ Projection2D pca_2d(const Embeddings& e) {
     }
     total += c[static_cast<size_t>(i) * d + i];
   }
-  std::vector<double> axes[2];
+  std::vector<double>* axes = p.axes;
   for (int a = 0; a < 2; ++a) {
     axes[a] = dominant_axis(c, d);
     double lambda = 0;  // its variance, then deflate
@@ -75,16 +78,22 @@ Projection2D pca_2d(const Embeddings& e) {
       for (int j = 0; j < d; ++j) c[static_cast<size_t>(i) * d + j] -= lambda * axes[a][i] * axes[a][j];
   }
   for (int64_t r = 0; r < n; ++r) {
-    double x = 0, y = 0;
-    for (int j = 0; j < d; ++j) {
-      const double v = e.row(r)[j] - mean[j];
-      x += v * axes[0][j];
-      y += v * axes[1][j];
-    }
-    p.x[static_cast<size_t>(r)] = x;
-    p.y[static_cast<size_t>(r)] = y;
+    const Point2D q = project(p, e.row(r));
+    p.x[static_cast<size_t>(r)] = q.x;
+    p.y[static_cast<size_t>(r)] = q.y;
   }
   return p;
+}
+
+Point2D project(const Projection2D& p, const float* v) {
+  Point2D q;
+  const size_t d = p.mean.size();
+  for (size_t j = 0; j < d; ++j) {
+    const double c = v[j] - p.mean[j];
+    q.x += c * p.axes[0][j];
+    q.y += c * p.axes[1][j];
+  }
+  return q;
 }
 
 }  // namespace clap::search

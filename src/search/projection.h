@@ -17,8 +17,18 @@ struct Projection2D {
   std::vector<int64_t> ids;      // the embeddings' ids, in their order
   std::vector<double> x, y;      // coordinates along the first and second principal axes
   double explained[2] = {0, 0};  // share of the total variance each axis carries (0..1)
+  // The fitted map, to place other vectors on it (project()): the vectors' mean and the two
+  // unit axes (dim each; all zero when fewer than two vectors were given).
+  std::vector<double> mean, axes[2];
 };
 
 Projection2D pca_2d(const Embeddings& vectors);
+
+// Any vector of the same dimension placed on the map: (v - mean) · axis for each axis, with the
+// arithmetic that gave the fitted vectors theirs (a fitted vector lands exactly on its x, y).
+struct Point2D {
+  double x = 0, y = 0;
+};
+Point2D project(const Projection2D& map, const float* v);
 
 }  // namespace clap::search

@@ -57,6 +57,8 @@ TEST(ReadOnlyIndex, OnAReadOnlyMountEveryQueryWorksAndIndexSaysWhy) {
   ASSERT_EQ(in_ro_mount("search --json --db " + q(db) + " 'a tone' 'words never searched'", &out, &err), 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out).size(), 4u);  // two texts, two tracks each
   EXPECT_EQ(in_ro_mount("similar --db " + q(db) + " 1", &out, &err), 0) << err;
+  EXPECT_EQ(in_ro_mount("map --db " + q(db) + " --out " + q(root + "/map.svg"), &out, &err), 0) << err;  // texts not cached
+  EXPECT_TRUE(fs::exists(root + "/map.svg"));
   EXPECT_EQ(in_ro_mount("index " + q(root + "/lib") + " --db " + q(db), &out, &err), 1);
   EXPECT_NE(err.find("ead-only file system"), std::string::npos) << err;
   EXPECT_EQ(err.find("not a clapsearch index"), std::string::npos) << err;

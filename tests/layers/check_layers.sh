@@ -16,8 +16,9 @@ declare -A allowed=(
   [search]="search core"
   [store]="store core"
   [hub]="hub core"
+  [plot]="plot core"
   [index]="index store model checkpoint audio hub core"
-  [service]="service index search store hub train model checkpoint audio core"
+  [service]="service index search store hub train plot model checkpoint audio core"
   [server]="server service index search store hub train model checkpoint core"
   [cli]="cli server service index search store hub train model checkpoint core"
 )
@@ -31,6 +32,7 @@ declare -A confined=(
   ["oneapi/dnnl"]="tensor"
   ["pcre2.h"]="model"
   ["httplib.h"]="server"
+  ["cairo"]="plot"
 )
 
 check() {

@@ -44,6 +44,32 @@ TEST(Projection, FindsTheWidestDirectionsWithAFixedSign) {
   EXPECT_EQ(again.y, p.y);
 }
 
+TEST(Projection, OtherVectorsArePlacedWithTheFittedMeanAndAxes) {
+  std::vector<double> a;
+  const Embeddings e = grid(&a);
+  const Projection2D p = pca_2d(e);
+  ASSERT_EQ(p.mean.size(), 16u);
+  ASSERT_EQ(p.axes[0].size(), 16u);
+  // A fitted vector lands exactly where the map put it.
+  for (int64_t r = 0; r < e.size(); ++r) {
+    const Point2D q = project(p, e.row(r));
+    EXPECT_EQ(q.x, p.x[static_cast<size_t>(r)]) << r;
+    EXPECT_EQ(q.y, p.y[static_cast<size_t>(r)]) << r;
+  }
+  // A new one: 2.5u - 1.5v sits at (2.5, -1.5) up to the sign of the second axis; the grid's
+  // mean is 0, so the offset along e7 (orthogonal to both axes) does not move it.
+  std::vector<float> v(16, 0.0f);
+  v[2] = 2.5f * 0.8f;
+  v[3] = 2.5f * 0.6f;
+  v[5] = -1.5f;
+  v[7] = 4.0f;
+  const Point2D q = project(p, v.data());
+  EXPECT_NEAR(q.x, 2.5, 1e-6);
+  EXPECT_NEAR(std::abs(q.y), 1.5, 1e-6);
+  const double sign_v = p.axes[1][5] > 0 ? 1 : -1;  // the second axis is ±e5
+  EXPECT_NEAR(q.y, -1.5 * sign_v, 1e-6);
+}
+
 TEST(Projection, FewerThanTwoPointsSitAtTheOrigin) {
   Embeddings one = grid();
   one.ids.resize(1);
