@@ -130,6 +130,22 @@ TEST_F(FinetuneCli, WritesAModelTheIndexTakesAsItIs) {
       << err;
   EXPECT_EQ(json::parse(out)["text_to_audio"]["queries"], 2);
 
+  // The before/after map: the same dots (the audio side did not change), the class texts moved.
+  ASSERT_EQ(l.cli("map --db " + q(l.db) + " --out " + q(l.root + "/map.svg") + " --model " + q(l.model) + " --model " +
+                      q(tuned) + " --json",
+                  &out, &err),
+            0)
+      << err;
+  const json map = json::parse(out);
+  ASSERT_EQ(map["panels"].size(), 2u);
+  const json &before = map["panels"][0], &after = map["panels"][1];
+  EXPECT_EQ(before["explained_variance"], after["explained_variance"]);
+  EXPECT_EQ(before["knn_full"], after["knn_full"]);
+  EXPECT_EQ(before["knn_2d"], after["knn_2d"]);
+  ASSERT_EQ(before["classes"].size(), 4u);
+  for (size_t c = 0; c < 4; ++c) EXPECT_NE(before["classes"][c]["anchor"], after["classes"][c]["anchor"]) << c;
+  EXPECT_TRUE(fs::exists(l.root + "/map.svg"));
+
   // Indexing with the tuned model re-embeds nothing and makes it the index's model; the base
   // model is taken back the same way.
   ASSERT_EQ(l.cli("index " + q(l.music) + " --db " + q(l.db) + " --model " + q(tuned) + " --json -q", &out, &err), 0) << err;
