@@ -11,21 +11,18 @@ namespace clap {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string trim(const std::string& s) {
+std::string trim_space(const std::string& s) {
   size_t a = 0, b = s.size();
   while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
   while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
   return s.substr(a, b - a);
 }
 
-std::string lower(std::string s) {
+std::string ascii_lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
-}  // namespace
 
 std::string read_text_file(const std::string& path, const std::string& what) {
   std::error_code ec;
@@ -43,7 +40,7 @@ std::vector<std::string> parse_query_lines(const std::string& text, const std::s
   std::vector<std::string> out;
   std::string line;
   while (std::getline(in, line)) {
-    line = trim(line);
+    line = trim_space(line);
     if (line.empty() || line[0] == '#') continue;
     out.push_back(line);
   }
@@ -108,7 +105,7 @@ std::vector<CsvPair> csv_pairs(const CsvRows& rows, const std::string& where, co
   std::vector<CsvPair> out;
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    if (i == 0 && r.size() >= 2 && lower(r[0]) == "path" && lower(r[1]) == value_name) continue;
+    if (i == 0 && r.size() >= 2 && ascii_lower(r[0]) == "path" && ascii_lower(r[1]) == value_name) continue;
     if (r.size() < 2 || r[0].empty() || r[1].empty())
       throw Error(where + ": row " + std::to_string(i + 1) + ": expected path," + value_name);
     out.push_back({r[0], r[1]});

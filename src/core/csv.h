@@ -8,6 +8,10 @@
 
 namespace clap {
 
+// `s` without leading and trailing ASCII white space; `s` with ASCII letters lower-cased.
+std::string trim_space(const std::string& s);
+std::string ascii_lower(std::string s);
+
 // The whole file as bytes; `what` names its role in the error ("CSV", "queries").
 std::string read_text_file(const std::string& path, const std::string& what);
 

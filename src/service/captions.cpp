@@ -15,25 +15,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string trim(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
-  return s.substr(a, b - a);
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Appends tags to a comma-separated list, leaving out empty ones and repeats.
 void add_tags(std::string& list, const std::vector<std::string>& tags) {
   std::set<std::string> seen;
   std::string out;
   auto push = [&](const std::string& raw) {
-    const std::string t = trim(raw);
-    if (t.empty() || !seen.insert(lower(t)).second) return;
+    const std::string t = trim_space(raw);
+    if (t.empty() || !seen.insert(ascii_lower(t)).second) return;
     out += (out.empty() ? "" : ", ") + t;
   };
   size_t start = 0;
@@ -82,7 +71,7 @@ std::vector<std::string> python_string_list(const std::string& s) {
 }
 
 std::string title_artist_key(const std::string& title, const std::string& artist) {
-  return lower(trim(title)) + "||" + lower(trim(artist));
+  return ascii_lower(trim_space(title)) + "||" + ascii_lower(trim_space(artist));
 }
 
 }  // namespace
@@ -161,7 +150,7 @@ std::vector<std::string> CaptionTemplate::fill(const TrackMetadata& track) const
         value = caption;
       } else {
         const auto it = track.fields.find(parts_[i]);
-        if (it != track.fields.end()) value = trim(it->second);
+        if (it != track.fields.end()) value = trim_space(it->second);
       }
       if (value.empty()) {
         complete = false;
@@ -186,7 +175,7 @@ std::vector<std::string> captions_for(const TrackMetadata& track, const std::vec
     for (const std::string& s : t.fill(track)) add(s);
   }
   if (!caption_templated)
-    for (const std::string& c : track.captions) add(trim(c));
+    for (const std::string& c : track.captions) add(trim_space(c));
   return out;
 }
 
@@ -230,8 +219,8 @@ ExternalMetadata parse_captions_csv(const std::string& text, const std::string& 
   out.format = "captions CSV";
   size_t first = 0;
   bool tags = false;
-  if (!rows.empty() && rows[0].size() >= 2 && lower(trim(rows[0][0])) == "path") {
-    const std::string column = lower(trim(rows[0][1]));
+  if (!rows.empty() && rows[0].size() >= 2 && ascii_lower(trim_space(rows[0][0])) == "path") {
+    const std::string column = ascii_lower(trim_space(rows[0][1]));
     if (column != "caption" && column != "tags")
       throw Error(where + ": row 1: the second column must be \"caption\" or \"tags\" (found \"" + rows[0][1] + "\")");
     tags = column == "tags";
@@ -242,7 +231,7 @@ ExternalMetadata parse_captions_csv(const std::string& text, const std::string& 
     const auto& row = rows[r];
     const std::string row_name = where + ": row " + std::to_string(r + 1);
     if (row.size() < 2) throw Error(row_name + ": needs two columns (path," + (tags ? "tags" : "caption") + ")");
-    const std::string path = trim(row[0]), value = trim(row[1]);
+    const std::string path = trim_space(row[0]), value = trim_space(row[1]);
     if (path.empty()) throw Error(row_name + ": empty path");
     if (value.empty()) continue;  // a file without a caption is simply not captioned
     const std::string absolute =
@@ -272,26 +261,26 @@ ExternalMetadata parse_fma_tracks(const std::string& text, const std::string& wh
   // Flatten the two header rows: "track" + "title" -> "track.title".
   std::map<std::string, size_t> column;
   for (size_t c = 1; c < rows[0].size(); ++c) {
-    const std::string section = trim(rows[0][c]), field = c < rows[1].size() ? trim(rows[1][c]) : "";
+    const std::string section = trim_space(rows[0][c]), field = c < rows[1].size() ? trim_space(rows[1][c]) : "";
     if (!section.empty() && !field.empty()) column.emplace(section + "." + field, c);
   }
-  if (lower(trim(rows[2].empty() ? "" : rows[2][0])) != "track_id" || !column.count("track.title"))
+  if (ascii_lower(trim_space(rows[2].empty() ? "" : rows[2][0])) != "track_id" || !column.count("track.title"))
     throw Error(where + ": not an FMA tracks.csv (expected the headers track_id and track.title)");
   auto cell = [&](const std::vector<std::string>& row, const char* name) -> std::string {
     const auto it = column.find(name);
-    return it != column.end() && it->second < row.size() ? trim(row[it->second]) : std::string();
+    return it != column.end() && it->second < row.size() ? trim_space(row[it->second]) : std::string();
   };
   ExternalMetadata out;
   out.source = where;
   out.format = "FMA tracks.csv";
   for (size_t r = 3; r < rows.size(); ++r) {
     const auto& row = rows[r];
-    if (row.empty() || trim(row[0]).empty()) continue;
+    if (row.empty() || trim_space(row[0]).empty()) continue;
     int64_t id = -1;
     try {
       size_t used = 0;
-      id = std::stoll(trim(row[0]), &used);
-      if (used != trim(row[0]).size() || id < 0) id = -1;
+      id = std::stoll(trim_space(row[0]), &used);
+      if (used != trim_space(row[0]).size() || id < 0) id = -1;
     } catch (const std::exception&) {
       id = -1;
     }

@@ -39,14 +39,7 @@ std::string two_digits(size_t i) {
   return buf;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 // One tokenizer per golden case, loaded once (loading is tested separately).
 const Tokenizer& golden_tokenizer(const std::string& case_name) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "support/golden.h"
 
 namespace clap::service {
 namespace {
@@ -16,14 +17,7 @@ TrackMetadata meta(std::map<std::string, std::string> fields, std::vector<std::s
   return m;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(CaptionTemplate, FillsFieldsAndSkipsTracksThatLackOne) {
   const CaptionTemplate t = CaptionTemplate::parse("A {genre} track called \"{title}\" by {artist}. {{literal}}");

@@ -1,5 +1,7 @@
 #include "support/golden.h"
 
+#include "core/error.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
@@ -175,6 +177,15 @@ Child start_cli(const std::vector<std::string>& args) {
   if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
   c.pid = pid;
   return c;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace clap::test

@@ -1,5 +1,6 @@
 // Access to the reference data in ../shared/golden (see its README.md).
 #pragma once
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -41,6 +42,8 @@ std::string quoted(const std::string& s);
 std::string ffmpeg(const std::string& path, const std::string& args);
 // One JSON document per non-empty line (`embed`'s output).
 std::vector<nlohmann::json> json_lines(const std::string& text);
+// The message of the clap::Error `f` throws ("" when it throws none).
+std::string error_of(const std::function<void()>& f);
 // Path of the built clapsearch executable.
 std::string cli_path();
 
