@@ -491,7 +491,9 @@ bool Library::shares_audio(const store::ModelIdentity& candidate) const {
     // An index made before audio hashes were recorded: work out its model's, when that model
     // is still where the index says and is what it recorded.
     try {
-      const hub::ResolvedModel resolved = hub::resolve_model(index::model_spec_of(identity_), index::hub_options_of(identity_));
+      hub::HubOptions quiet = index::hub_options_of(identity_);
+      quiet.quiet = true;
+      const hub::ResolvedModel resolved = hub::resolve_model(index::model_spec_of(identity_), quiet);
       const index::ModelSpec own = index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db);
       if (own.identity.content_hash == identity_.content_hash) recorded.audio_hash = own.identity.audio_hash;
     } catch (const Error&) {

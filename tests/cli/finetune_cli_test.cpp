@@ -5,6 +5,7 @@
 // The golden model has random weights: what its recall figures say about music is nothing;
 // the tests check the mechanics, and one learnable setting where an epoch must beat the original.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -155,6 +156,19 @@ TEST_F(FinetuneCli, WritesAModelTheIndexTakesAsItIs) {
   EXPECT_EQ(json::parse(out)["model"]["id"], fs::canonical(tuned).string());
   ASSERT_EQ(l.cli("index " + q(l.music) + " --db " + q(l.db) + " --model " + q(l.model) + " --json -q", &out, &err), 0) << err;
   EXPECT_EQ(json::parse(out)["unchanged"], 16);
+
+  // An index made before audio hashes were recorded works out its model's when a fine-tune is
+  // named (the model is where the index says).
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(l.db.c_str(), &h), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(h, "DELETE FROM meta WHERE key = 'audio_hash'", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(h);
+  }
+  ASSERT_EQ(l.cli("status --db " + q(l.db) + " --json", &out, &err), 0) << err;
+  EXPECT_TRUE(json::parse(out)["model"]["audio_hash"].is_null());
+  ASSERT_EQ(l.cli("search 'ambient music' --db " + q(l.db) + " --model " + q(tuned) + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out), tuned_hits);
 
   // The same command gives the same model, bit for bit.
   const std::string again = l.root + "/tuned-again";
