@@ -163,16 +163,19 @@ std::vector<std::string> CaptionTemplate::fill(const TrackMetadata& track) const
   return out;
 }
 
-std::vector<std::string> captions_for(const TrackMetadata& track, const std::vector<CaptionTemplate>& templates) {
+std::vector<std::string> captions_for(const TrackMetadata& track, const std::vector<CaptionTemplate>& templates,
+                                      std::vector<int64_t>* template_uses) {
   std::vector<std::string> out;
   bool caption_templated = false;
   auto add = [&](const std::string& s) {
     if (!s.empty() && std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
   };
-  for (const CaptionTemplate& t : templates) {
-    const auto& f = t.fields();
+  for (size_t i = 0; i < templates.size(); ++i) {
+    const auto& f = templates[i].fields();
     caption_templated = caption_templated || std::find(f.begin(), f.end(), "caption") != f.end();
-    for (const std::string& s : t.fill(track)) add(s);
+    const std::vector<std::string> filled = templates[i].fill(track);
+    if (template_uses && !filled.empty()) ++(*template_uses)[i];
+    for (const std::string& s : filled) add(s);
   }
   if (!caption_templated)
     for (const std::string& c : track.captions) add(trim_space(c));

@@ -48,7 +48,9 @@ class CaptionTemplate {
 
 // Every distinct caption of a track: the templates filled with its metadata, then its own
 // captions when no template names {caption} (a given caption is used as it is).
-std::vector<std::string> captions_for(const TrackMetadata& track, const std::vector<CaptionTemplate>& templates);
+// template_uses, when given (one counter per template), counts the templates that made one.
+std::vector<std::string> captions_for(const TrackMetadata& track, const std::vector<CaptionTemplate>& templates,
+                                      std::vector<int64_t>* template_uses = nullptr);
 
 // The metadata the index holds for a track: its tags and, as tags, its stored labels.
 TrackMetadata index_metadata(const store::Track& track, const std::vector<store::TrackLabel>& labels);

@@ -132,12 +132,7 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
       if (const TrackMetadata* m = external.find(t)) meta.merge(*m);
       else ++o.coverage.not_in_csv;
     }
-    std::vector<std::string> texts;
-    for (size_t k = 0; k < templates.size(); ++k) {
-      const std::vector<std::string> filled = templates[k].fill(meta);
-      if (!filled.empty()) ++o.coverage.template_uses[k];
-    }
-    texts = captions_for(meta, templates);
+    const std::vector<std::string> texts = captions_for(meta, templates, &o.coverage.template_uses);
     if (texts.empty()) {
       ++o.coverage.no_metadata;
       continue;
@@ -177,12 +172,16 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
   if (model.config().projection_hidden_act != Activation::Relu)
     throw Error(std::string("the model's projection heads use ") + activation_name(model.config().projection_hidden_act) +
                 "; fine-tuning supports the ReLU heads every published CLAP model has");
-  auto checkpoint = laion::open_in_hugging_face_names(files.weights);
-  const train::HeadParameters text_head = train::HeadParameters::from_checkpoint(*checkpoint, "text_projection");
-  const TensorView* scale = checkpoint->find("logit_scale_a");
-  if (!scale || tensor_to_float(*scale).size() != 1) throw Error(files.weights + ": no scalar tensor logit_scale_a");
-  const double logit_scale = tensor_to_float(*scale)[0];
-  checkpoint.reset();
+  train::HeadParameters text_head, audio_head;
+  double logit_scale = 0;
+  {
+    const auto checkpoint = laion::open_in_hugging_face_names(files.weights);
+    text_head = train::HeadParameters::from_checkpoint(*checkpoint, "text_projection");
+    if (both) audio_head = train::HeadParameters::from_checkpoint(*checkpoint, "audio_projection");
+    const TensorView* scale = checkpoint->find("logit_scale_a");
+    if (!scale || tensor_to_float(*scale).size() != 1) throw Error(files.weights + ": no scalar tensor logit_scale_a");
+    logit_scale = tensor_to_float(*scale)[0];
+  }
 
   // Each distinct caption through the text tower once.
   const auto t_embed = Clock::now();
@@ -200,12 +199,8 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
 
   // --train both: the audio tower's pooled output of every non-silent window of the training
   // tracks, computed once (the audio head is trained on them; the tower never runs per epoch).
-  train::HeadParameters audio_head;
   if (both) {
     const auto t_audio = Clock::now();
-    checkpoint = laion::open_in_hugging_face_names(files.weights);
-    audio_head = train::HeadParameters::from_checkpoint(*checkpoint, "audio_projection");
-    checkpoint.reset();
     WindowSettings ws;
     ws.window_s = lib.identity().window_s;
     ws.hop_s = lib.identity().hop_s;

@@ -85,6 +85,30 @@ const std::vector<double>& head_forward(const HeadParameters& h, const float* x,
   return a.embedded;
 }
 
+namespace {
+
+// A Linear layer's parameter gradients from the gradient of its output d ([n, out]) and its
+// input x ([n, in]): gw += dᵀ·x ([out, in]), gb += Σ_rows d. One output row per thread, rows
+// summed in order: the result does not depend on the thread count.
+void accumulate_linear_gradients(const double* d, const double* x, int64_t n, int64_t out, int64_t in, double* gw,
+                                 double* gb) {
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < out; ++j) {
+    double db = 0;
+    double* gwj = gw + j * in;
+    for (int64_t r = 0; r < n; ++r) {
+      const double dj = d[r * out + j];
+      if (dj == 0) continue;  // a ReLU-masked row adds nothing
+      db += dj;
+      const double* xr = x + r * in;
+      for (int64_t k = 0; k < in; ++k) gwj[k] += dj * xr[k];
+    }
+    gb[j] += db;
+  }
+}
+
+}  // namespace
+
 void head_backward(const HeadParameters& h, const HeadActivations& a, const std::vector<double>& d_embedded,
                    HeadParameters& g) {
   const int64_t n = a.n;
@@ -98,18 +122,7 @@ void head_backward(const HeadParameters& h, const HeadActivations& a, const std:
     for (int64_t j = 0; j < h.out; ++j) dp[r * h.out + j] = (de[j] - e[j] * dot) / a.norm[r];
   }
   // linear2: dW2 = dpᵀ·hidden, db2 = Σ dp, d hidden = dp·W2 (through the ReLU: only where hidden > 0)
-#pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < h.out; ++j) {
-    double db = 0;
-    double* gw = g.w2.data() + j * h.hidden;
-    for (int64_t r = 0; r < n; ++r) {
-      const double d = dp[r * h.out + j];
-      db += d;
-      const double* hr = a.hidden.data() + r * h.hidden;
-      for (int64_t k = 0; k < h.hidden; ++k) gw[k] += d * hr[k];
-    }
-    g.b2[j] += db;
-  }
+  accumulate_linear_gradients(dp.data(), a.hidden.data(), n, h.out, h.hidden, g.w2.data(), g.b2.data());
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < n; ++r) {
     const double* hr = a.hidden.data() + r * h.hidden;
@@ -123,19 +136,7 @@ void head_backward(const HeadParameters& h, const HeadActivations& a, const std:
       if (hr[k] <= 0) dhr[k] = 0;
   }
   // linear1: dW1 = dhᵀ·x, db1 = Σ dh
-#pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < h.hidden; ++j) {
-    double db = 0;
-    double* gw = g.w1.data() + j * h.in;
-    for (int64_t r = 0; r < n; ++r) {
-      const double d = dh[r * h.hidden + j];
-      if (d == 0) continue;
-      db += d;
-      const double* xr = a.input.data() + r * h.in;
-      for (int64_t k = 0; k < h.in; ++k) gw[k] += d * xr[k];
-    }
-    g.b1[j] += db;
-  }
+  accumulate_linear_gradients(dh.data(), a.input.data(), n, h.hidden, h.in, g.w1.data(), g.b1.data());
 }
 
 }  // namespace clap::train

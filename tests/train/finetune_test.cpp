@@ -17,12 +17,28 @@ struct Problem {
   HeadParameters head;
 };
 
-Problem make_problem(int tracks, uint64_t seed) {
-  uint64_t state = seed;
-  auto uniform = [&] {
+// A fixed stream of uniform values in [-1, 1).
+struct Uniform {
+  uint64_t state;
+  double operator()() {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     return static_cast<double>(state >> 11) / double(1ull << 53) * 2 - 1;
-  };
+  }
+};
+
+// A random head of the given shape (the scales of a freshly initialised one).
+HeadParameters random_head(int64_t in, int64_t hidden, int64_t out, Uniform& uniform) {
+  HeadParameters h;
+  h.in = in, h.hidden = hidden, h.out = out;
+  for (int64_t i = 0; i < hidden * in; ++i) h.w1.push_back(0.3 * uniform());
+  for (int64_t i = 0; i < hidden; ++i) h.b1.push_back(0.1 * uniform());
+  for (int64_t i = 0; i < out * hidden; ++i) h.w2.push_back(0.2 * uniform());
+  for (int64_t i = 0; i < out; ++i) h.b2.push_back(0.1 * uniform());
+  return h;
+}
+
+Problem make_problem(int tracks, uint64_t seed) {
+  Uniform uniform{seed};
   const int d = 16, text_in = 12, hidden = 32;
   std::vector<double> map(text_in * d);
   for (double& x : map) x = uniform();
@@ -48,11 +64,7 @@ Problem make_problem(int tracks, uint64_t seed) {
       }
     p.tracks.push_back(std::move(ex));
   }
-  p.head.in = text_in, p.head.hidden = hidden, p.head.out = d;
-  for (int i = 0; i < hidden * text_in; ++i) p.head.w1.push_back(0.3 * uniform());
-  for (int i = 0; i < hidden; ++i) p.head.b1.push_back(0.1 * uniform());
-  for (int i = 0; i < d * hidden; ++i) p.head.w2.push_back(0.2 * uniform());
-  for (int i = 0; i < d; ++i) p.head.b2.push_back(0.1 * uniform());
+  p.head = random_head(text_in, hidden, d, uniform);
   return p;
 }
 
@@ -106,11 +118,7 @@ TEST(FineTuneLoop, NoImprovementKeepsTheOriginalAndStopsEarly) {
 // same tracks cannot touch the audio head.
 TEST(FineTuneLoop, TrainsBothHeadsOnPooledAudio) {
   Problem p = make_problem(80, 5);
-  uint64_t state = 99;
-  auto uniform = [&] {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<double>(state >> 11) / double(1ull << 53) * 2 - 1;
-  };
+  Uniform uniform{99};
   const int d = 16, audio_in = 10, hidden = 24;
   std::vector<double> map(audio_in * d);
   for (double& x : map) x = uniform();
@@ -121,12 +129,7 @@ TEST(FineTuneLoop, TrainsBothHeadsOnPooledAudio) {
         for (int k = 0; k < d; ++k) x += map[i * d + k] * t.windows[w * d + k];
         t.audio_pooled.push_back(static_cast<float>(x));
       }
-  HeadParameters audio;
-  audio.in = audio_in, audio.hidden = hidden, audio.out = d;
-  for (int i = 0; i < hidden * audio_in; ++i) audio.w1.push_back(0.3 * uniform());
-  for (int i = 0; i < hidden; ++i) audio.b1.push_back(0.1 * uniform());
-  for (int i = 0; i < d * hidden; ++i) audio.w2.push_back(0.2 * uniform());
-  for (int i = 0; i < d; ++i) audio.b2.push_back(0.1 * uniform());
+  const HeadParameters audio = random_head(audio_in, hidden, d, uniform);
   FineTuneSettings s;
   s.epochs = 40;
   s.batch = 16;
