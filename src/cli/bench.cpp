@@ -39,6 +39,7 @@ struct BenchOptions {
   int repeat = 3;
   int batch = 8;
   int threads = 0;
+  std::string precision = "fp32";
   bool json = false;
 };
 
@@ -96,7 +97,8 @@ std::string random_snapshot(const BenchOptions& o) {
 int rerun_with_model(const BenchOptions& o, const std::string& model_dir) {
   std::vector<std::string> args = {"clapsearch", "bench", "--model", model_dir, "--windows", std::to_string(o.windows),
                                    "--repeat", std::to_string(o.repeat),
-                                   "--batch", std::to_string(o.batch), "--threads", std::to_string(o.threads)};
+                                   "--batch", std::to_string(o.batch), "--threads", std::to_string(o.threads),
+                                   "--precision", o.precision};
   if (o.json) args.push_back("--json");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -178,6 +180,7 @@ int run_bench(const BenchOptions& o) {
   options.batch = o.batch;
   options.repeat = o.repeat;
   options.threads = o.threads;
+  options.precision = parse_precision(o.precision);
   const ModelBenchReport r = bench_model(index::model_files_of(hub::resolve_model(o.model)), options);
   const double peak = r.gemm_peak_gflops;
 
@@ -187,6 +190,7 @@ int run_bench(const BenchOptions& o) {
                         {"windows", o.windows},
                         {"repeat", o.repeat},
                         {"batch", o.batch},
+                        {"precision", o.precision},
                         {"load_ms", r.load_ms},
                         {"audio_ms_per_window_batch1", r.audio_ms_per_window_batch1},
                         {"audio_ms_per_window", r.audio_ms_per_window},
@@ -208,6 +212,7 @@ int run_bench(const BenchOptions& o) {
     std::printf("model            %s (%lld parameters, %.1f MB fp32)\n", o.model.c_str(),
                 static_cast<long long>(r.parameters), r.weight_mb);
     std::printf("threads          %d\n", r.threads);
+    std::printf("precision        %s (audio tower GEMMs; text fp32)\n", o.precision.c_str());
     std::printf("load             %.1f ms\n", r.load_ms);
     std::printf("first window     %.1f ms (pages in and repacks the audio weights, once)\n", r.first_audio_ms);
     if (o.batch != 1) std::printf("audio, batch 1   %s per 10 s window\n", ms_text(r.audio_ms_per_window_batch1).c_str());
@@ -241,6 +246,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--repeat", o->repeat, "Timed passes; the best is reported")->default_val(3)->check(CLI::Range(1, 1000));
   cmd->add_option("--batch", o->batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
+  cmd->add_option("--precision", o->precision, "Audio tower precision: fp32 or bf16")
+      ->default_val("fp32")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--vectors", o->vectors,
                   "Instead: vector-index benchmark at these numbers of synthetic 512-d windows (e.g. 10000 100000 1000000): "

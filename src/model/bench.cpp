@@ -24,18 +24,19 @@ struct GemmPeak {
 };
 
 // Best-of-5 GEMM, M = 2048 rows x 1536 x 1536 (a typical late-stage layer of a batch).
-GemmPeak measure_gemm_peak() {
+GemmPeak measure_gemm_peak(WeightType type) {
   const int m = 2048, n = 1536;
   std::vector<float> a(size_t(m) * n), w(size_t(n) * n), bias(n, 0.0f), c(size_t(m) * n);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   for (auto& x : a) x = u(rng);
   for (auto& x : w) x = u(rng);
-  const PackedLinear packed = pack_linear(w.data(), bias.data(), n, n);
+  const PackedLinear packed = pack_linear(w.data(), bias.data(), n, n, type);
+  LinearScratch scratch;
   double best_packed = 1e30, best_onednn = 1e30;
   for (int rep = 0; rep < 5; ++rep) {
     auto t = Clock::now();
-    linear(a.data(), m, n, packed.view(), c.data(), n);
+    linear(a.data(), m, n, packed.view(), c.data(), n, Epilogue::None, nullptr, &scratch);
     best_packed = std::min(best_packed, ms_since(t));
     t = Clock::now();
     onednn_sgemm(false, true, m, n, n, 1.0f, a.data(), n, w.data(), n, 0.0f, c.data(), n);
@@ -65,7 +66,9 @@ ModelBenchReport bench_model(const ModelFiles& files, const ModelBenchOptions& o
   // GEMM peak); the embed calls apply it themselves.
   const ThreadCountScope threads(state.threads());
   auto t0 = Clock::now();
-  std::unique_ptr<ClapModel> model = ClapModel::load(files);
+  LoadOptions load_options;
+  load_options.audio_precision = o.precision;
+  std::unique_ptr<ClapModel> model = ClapModel::load(files, load_options);
   r.load_ms = ms_since(t0);
   const auto& m = model->impl();
 
@@ -142,9 +145,10 @@ ModelBenchReport bench_model(const ModelFiles& files, const ModelBenchOptions& o
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   r.peak_rss_mb = ru.ru_maxrss / 1024.0;  // before the GEMM measurement's own buffers
-  const GemmPeak peaks = measure_gemm_peak();
+  const WeightType type = o.precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32;
+  const GemmPeak peaks = measure_gemm_peak(type);
   r.gemm_peak_gflops = peaks.packed;
-  r.gemm_kernel = packed_gemm_kernel();
+  r.gemm_kernel = packed_gemm_kernel(type);
   r.onednn_sgemm_gflops = peaks.onednn;
   r.weight_mb = model->weight_bytes() / 1048576.0;
   r.parameters = model->parameter_count();

@@ -16,6 +16,7 @@ struct ModelBenchOptions {
   int batch = 8;    // windows per call for the batched timing
   int repeat = 3;   // timed passes
   int threads = 0;  // 0 = default_thread_count()
+  Precision precision = Precision::F32;  // of the audio tower (LoadOptions::audio_precision)
 };
 
 struct ModelBenchReport {
@@ -31,8 +32,8 @@ struct ModelBenchReport {
   double text_ms_16 = 0;         // 16 queries in one call
   double gflop_per_window = 0;   // the audio tower's arithmetic
   double gflops_audio = 0;       // achieved at `batch`
-  double gemm_peak_gflops = 0;   // the own kernel on packed weights, 2048 x 1536 x 1536
-  std::string gemm_kernel;       // its family: "avx512", "avx2" or "generic"
+  double gemm_peak_gflops = 0;   // the own kernel on packed weights of the precision, 2048 x 1536 x 1536
+  std::string gemm_kernel;       // its family: "avx512", "avx2", "generic", "avx512-bf16", ...
   double onednn_sgemm_gflops = 0;  // oneDNN's sgemm on the same shape, for comparison
   double weight_mb = 0;
   int64_t parameters = 0;

@@ -128,6 +128,7 @@ std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const L
 
 std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
+  impl->audio_precision = options.audio_precision;
   // A given config is read first: its problems are reported before the weights are opened.
   if (!files.config.empty()) (void)ClapConfig::from_json_file(files.config);
   std::error_code ec;
@@ -162,6 +163,15 @@ std::unique_ptr<ClapModel> ClapModel::random(const std::string& config_json_path
 }
 
 const ClapConfig& ClapModel::config() const { return impl_->config; }
+Precision ClapModel::audio_precision() const { return impl_->audio_precision; }
+
+const char* precision_name(Precision precision) { return precision == Precision::BF16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::F32;
+  if (name == "bf16") return Precision::BF16;
+  throw Error("unknown precision '" + name + "' (choose fp32 or bf16)");
+}
 float ClapModel::logit_scale_audio() const { return std::exp(impl_->logit_scale_a); }
 float ClapModel::logit_scale_text() const { return std::exp(impl_->logit_scale_t); }
 int64_t ClapModel::parameter_count() const { return impl_->source->parameters_used(); }
@@ -178,7 +188,8 @@ void ClapModel::save_random_snapshot(const std::string& dir) const {
 const HtsatKernels& ClapModel::Impl::audio_kernels() const {
   std::call_once(audio_kernels_once_, [this] {
     audio_kernels_ = std::make_unique<const HtsatKernels>(
-        pack_htsat(audio, [this](const LinearWeights& layer) { source->release(layer); }));
+        pack_htsat(audio, audio_precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32,
+                   [this](const LinearWeights& layer) { source->release(layer); }));
     audio_kernels_built_ = true;
   });
   return *audio_kernels_;

@@ -16,7 +16,16 @@
 
 namespace clap {
 
+// Precision of the audio tower's GEMMs (its linear layers and convolutions; 97 % of its
+// FLOPs). Bf16: inputs and weights rounded to bfloat16, float32 sums (tensor/linear.h);
+// LayerNorm, attention, softmax, GELU and residuals stay float32. The text tower is float32.
+enum class Precision { F32, BF16 };
+const char* precision_name(Precision precision);  // "fp32", "bf16"
+// "fp32" / "bf16"; throws clap::Error naming the choices otherwise.
+Precision parse_precision(const std::string& name);
+
 struct LoadOptions {
+  Precision audio_precision = Precision::F32;
   // Pack the audio tower's weights at load instead of on the first audio call (a server that
   // will embed audio anyway and wants every request equally fast). Packing takes a few
   // hundred ms and a copy of the audio weights; text-only use leaves it off.
@@ -115,6 +124,7 @@ class ClapModel {
   std::vector<float> embed_audio(const std::vector<std::span<const float>>& clips, int batch = 8) const;
   std::vector<float> embed_text(const std::vector<std::string>& texts, int batch = 16) const;
 
+  Precision audio_precision() const;  // LoadOptions::audio_precision
   float logit_scale_audio() const;  // exp(logit_scale_a)
   float logit_scale_text() const;   // exp(logit_scale_t)
   int64_t parameter_count() const;

@@ -35,6 +35,7 @@ class ThreadCountScope {
 
 struct ClapModel::Impl {
   ClapConfig config;
+  Precision audio_precision = Precision::F32;
   std::unique_ptr<WeightSource> source;
   std::string weights_format;     // Checkpoint::format() of the weights file
   std::string no_tokenizer_hint;  // ModelFiles::no_tokenizer_hint

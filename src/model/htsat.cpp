@@ -80,8 +80,9 @@ inline float batch_norm_value(const BatchNormWeights& bn, int64_t c, float x, fl
 }
 
 // 1x1 convolution (packed) + eval BatchNorm over rows of `in` channels -> `out` channels.
-void conv1x1_bn(const float* x, int64_t rows, const PackedLinear& conv, const BatchNormWeights& bn, float* y) {
-  linear(x, rows, conv.in, conv.view(), y, conv.out);
+void conv1x1_bn(const float* x, int64_t rows, const PackedLinear& conv, const BatchNormWeights& bn, float* y,
+                LinearScratch& scratch) {
+  linear(x, rows, conv.in, conv.view(), y, conv.out, Epilogue::None, nullptr, &scratch);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < conv.out; ++c) y[r * conv.out + c] = batch_norm_value(bn, c, y[r * conv.out + c], 1e-5f);
 }
@@ -90,7 +91,7 @@ void conv1x1_bn(const float* x, int64_t rows, const PackedLinear& conv, const Ba
 // (`packed`: conv packed as a linear layer). img: height x width; out: (out_h * out_w) x
 // conv.out, row = oy * out_w + ox.
 void patch_conv(const float* img, int width, const ConvWeights& conv, const PackedLinear& packed, int out_h, int out_w,
-                float* out, std::vector<float>& patches) {
+                float* out, std::vector<float>& patches, LinearScratch& scratch) {
   const int kh = static_cast<int>(conv.kh), kw = static_cast<int>(conv.kw);
   patches.resize(static_cast<size_t>(out_h) * out_w * kh * kw);
   for (int oy = 0; oy < out_h; ++oy)
@@ -99,7 +100,8 @@ void patch_conv(const float* img, int width, const ConvWeights& conv, const Pack
       for (int y = 0; y < kh; ++y)
         std::memcpy(p + y * kw, img + static_cast<size_t>(oy * kh + y) * width + ox * kw, sizeof(float) * kw);
     }
-  linear(patches.data(), static_cast<int64_t>(out_h) * out_w, kh * kw, packed.view(), out, conv.out);
+  linear(patches.data(), static_cast<int64_t>(out_h) * out_w, kh * kw, packed.view(), out, conv.out, Epilogue::None,
+         nullptr, &scratch);
 }
 
 // Tokens (rows x dim) -> channel-major (dim x rows), the layout the reference reports for convs.
@@ -148,7 +150,7 @@ void mel_to_image(const HtsatWeights& w, const ImageGeometry& g, const float* in
 // Local-crop branch of fused models: mel_conv2d over image channels 1..3, laid side by side
 // along width and zero-padded to the global grid. out: grid_h*grid_w x dim tokens.
 void fusion_local(const HtsatWeights& w, const HtsatKernels& k, const ImageGeometry& g, const float* images,
-                  float* local, Trace* trace, std::vector<float>& scratch) {
+                  float* local, Trace* trace, std::vector<float>& scratch, LinearScratch& linear_scratch) {
   const int dim = static_cast<int>(w.mel_conv2d.out);
   const int out_h = g.spec_size / static_cast<int>(w.mel_conv2d.kh);
   const int out_w = (g.spec_size - static_cast<int>(w.mel_conv2d.kw)) / static_cast<int>(w.mel_conv2d.kw) + 1;
@@ -157,7 +159,7 @@ void fusion_local(const HtsatWeights& w, const HtsatKernels& k, const ImageGeome
   std::vector<float> conv(static_cast<size_t>(out_h) * out_w * dim);
   for (int c = 0; c < 3; ++c) {
     patch_conv(images + static_cast<size_t>(c + 1) * g.spec_size * g.spec_size, g.spec_size, w.mel_conv2d, k.mel_conv2d,
-               out_h, out_w, conv.data(), scratch);
+               out_h, out_w, conv.data(), scratch, linear_scratch);
     if (trace) {
       auto cm = to_channel_major(conv.data(), static_cast<int64_t>(out_h) * out_w, dim);
       append(trace, "fusion_mel_conv2d", cm.data(), cm.size());
@@ -170,23 +172,24 @@ void fusion_local(const HtsatWeights& w, const HtsatKernels& k, const ImageGeome
 }
 
 // Attentional feature fusion: 2·x·σ(L(x+r)+G(x+r)) + 2·r·(1−σ(...)), x = global, r = local.
-void aff_fuse(const AffWeights& a, const AffKernels& k, float* x, const float* r, int64_t tokens, int64_t dim) {
+void aff_fuse(const AffWeights& a, const AffKernels& k, float* x, const float* r, int64_t tokens, int64_t dim,
+              LinearScratch& scratch) {
   const int64_t inter = a.local_conv1.out;
   std::vector<float> sum(static_cast<size_t>(tokens * dim)), hidden(static_cast<size_t>(tokens * inter)),
       local(static_cast<size_t>(tokens * dim));
   for (int64_t i = 0; i < tokens * dim; ++i) sum[i] = x[i] + r[i];
-  conv1x1_bn(sum.data(), tokens, k.local_conv1, a.local_bn1, hidden.data());
+  conv1x1_bn(sum.data(), tokens, k.local_conv1, a.local_bn1, hidden.data(), scratch);
   apply_activation(Activation::Relu, hidden.data(), tokens * inter);
-  conv1x1_bn(hidden.data(), tokens, k.local_conv2, a.local_bn2, local.data());
+  conv1x1_bn(hidden.data(), tokens, k.local_conv2, a.local_bn2, local.data(), scratch);
   std::vector<float> mean(static_cast<size_t>(dim), 0.0f), ghid(static_cast<size_t>(inter)), glob(static_cast<size_t>(dim));
   for (int64_t c = 0; c < dim; ++c) {
     double s = 0;
     for (int64_t t = 0; t < tokens; ++t) s += sum[t * dim + c];
     mean[c] = static_cast<float>(s / tokens);
   }
-  conv1x1_bn(mean.data(), 1, k.global_conv1, a.global_bn1, ghid.data());
+  conv1x1_bn(mean.data(), 1, k.global_conv1, a.global_bn1, ghid.data(), scratch);
   apply_activation(Activation::Relu, ghid.data(), inter);
-  conv1x1_bn(ghid.data(), 1, k.global_conv2, a.global_bn2, glob.data());
+  conv1x1_bn(ghid.data(), 1, k.global_conv2, a.global_bn2, glob.data(), scratch);
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t c = 0; c < dim; ++c) {
       const int64_t i = t * dim + c;
@@ -233,7 +236,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
   }
   {
     profile::Scope scope("swin: q/k/v projections (GEMM)");
-    linear(windows, wtokens, dim, k.qkv.view(), qkv, 3 * dim);
+    linear(windows, wtokens, dim, k.qkv.view(), qkv, 3 * dim, Epilogue::None, nullptr, &s.linear);
   }
   {
     profile::Scope scope("swin: window attention");
@@ -259,7 +262,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
     profile::Scope scope("swin: attention output (GEMM) + residual");
     // Rows go back from window order to the token grid (reverse partition and roll) and are
     // added to the residual there, in the GEMM's epilogue.
-    linear(ctx, wtokens, dim, k.attention_output.view(), x, dim, Epilogue::AddResidual, source);
+    linear(ctx, wtokens, dim, k.attention_output.view(), x, dim, Epilogue::AddResidual, source, &s.linear);
   }
   // MLP with residual.
   const int64_t hidden = b.intermediate.out;
@@ -271,15 +274,15 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
   {
     profile::Scope scope("swin: MLP fc1 (GEMM) + activation");
     if (act == Activation::Gelu) {
-      linear(normed, tokens, dim, k.intermediate.view(), mlp, hidden, Epilogue::Gelu);
+      linear(normed, tokens, dim, k.intermediate.view(), mlp, hidden, Epilogue::Gelu, nullptr, &s.linear);
     } else {
-      linear(normed, tokens, dim, k.intermediate.view(), mlp, hidden);
+      linear(normed, tokens, dim, k.intermediate.view(), mlp, hidden, Epilogue::None, nullptr, &s.linear);
       apply_activation(act, mlp, tokens * hidden);
     }
   }
   {
     profile::Scope scope("swin: MLP fc2 (GEMM) + residual");
-    linear(mlp, tokens, hidden, k.output.view(), x, dim, Epilogue::AddResidual);
+    linear(mlp, tokens, hidden, k.output.view(), x, dim, Epilogue::AddResidual, nullptr, &s.linear);
   }
 }
 
@@ -306,7 +309,7 @@ void patch_merge(const SwinStageWeights& s, const SwinStageKernels& k, HtsatScra
     }
   }
   layer_norm(cat, rows, 4 * dim, s.downsample_norm.weight, s.downsample_norm.bias, eps, cat);
-  linear(cat, rows, 4 * dim, k.downsample_reduction.view(), out, 2 * dim);
+  linear(cat, rows, 4 * dim, k.downsample_reduction.view(), out, 2 * dim, Epilogue::None, nullptr, &scratch.linear);
 }
 
 }  // namespace
@@ -388,9 +391,10 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
   return w;
 }
 
-HtsatKernels pack_htsat(const HtsatWeights& w, const std::function<void(const LinearWeights&)>& release) {
+HtsatKernels pack_htsat(const HtsatWeights& w, WeightType type,
+                        const std::function<void(const LinearWeights&)>& release) {
   const auto pack = [&](std::initializer_list<LinearWeights> layers) {
-    PackedLinear packed = pack_linear(std::span<const LinearWeights>(layers.begin(), layers.size()));
+    PackedLinear packed = pack_linear(std::span<const LinearWeights>(layers.begin(), layers.size()), type);
     if (release)
       for (const LinearWeights& l : layers) release(l);
     return packed;
@@ -450,15 +454,16 @@ void htsat_forward(const AudioConfig& c, const HtsatWeights& w, const HtsatKerne
                    scratch_buffers.mel_norm);
     append(trace, "mel2img", images.data(), images.size());
     float* tokens = x + b * grid * embed;
-    patch_conv(images.data(), g.spec_size, w.patch_proj, k.patch_proj, g.grid_h, g.grid_w, tokens, scratch);
+    patch_conv(images.data(), g.spec_size, w.patch_proj, k.patch_proj, g.grid_h, g.grid_w, tokens, scratch,
+               scratch_buffers.linear);
     if (trace) {
       auto cm = to_channel_major(tokens, grid, embed);
       append(trace, "patch_proj_conv", cm.data(), cm.size());
     }
     if (w.fusion && is_longer && is_longer[b]) {
       local.resize(static_cast<size_t>(grid * embed));
-      fusion_local(w, k, g, images.data(), local.data(), trace, scratch);
-      aff_fuse(w.aff, k.aff, tokens, local.data(), grid, embed);
+      fusion_local(w, k, g, images.data(), local.data(), trace, scratch, scratch_buffers.linear);
+      aff_fuse(w.aff, k.aff, tokens, local.data(), grid, embed, scratch_buffers.linear);
       if (trace) {
         auto cm = to_channel_major(tokens, grid, embed);
         append(trace, "fusion_aff_out", cm.data(), cm.size());

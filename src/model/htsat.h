@@ -82,7 +82,9 @@ struct HtsatKernels {
 // weights): the model does it once, on the first audio call, so text-only use never pays for
 // it. Reads only `weights`. `release` is told about each checkpoint layer once it is packed,
 // so the caller can drop its memory-mapped pages and the layer exists once in memory.
-HtsatKernels pack_htsat(const HtsatWeights& weights, const std::function<void(const LinearWeights&)>& release = {});
+// type: the element type of the packed panels (F32, or BF16 for a bf16 audio tower).
+HtsatKernels pack_htsat(const HtsatWeights& weights, WeightType type = WeightType::F32,
+                        const std::function<void(const LinearWeights&)>& release = {});
 
 // Buffers of one forward pass, owned by the caller and reused across calls: a window's pass
 // then allocates nothing large, and multi-megabyte buffers are not page-faulted in again for
@@ -92,6 +94,7 @@ struct HtsatScratch {
   std::vector<float> tokens, merged, merge_input;  // stage activations and patch merging
   std::vector<float> images, mel_norm, patches, local;  // patch embedding
   std::vector<int64_t> source;
+  LinearScratch linear;  // the GEMMs' own buffers (bf16 inputs)
 };
 
 // Optional capture of intermediate tensors (reference layouts) for parity tests.

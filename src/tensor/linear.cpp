@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -25,26 +26,29 @@ constexpr int kTileRows = 288;   // rows per tile: a tile's inputs stay in L2 wh
 
 // 64-byte aligned; blocks of 2 MB and more are aligned to 2 MB and marked for transparent
 // huge pages.
-float* allocate_floats(size_t n) {
-  const size_t bytes = n * sizeof(float);
+void* allocate_bytes(size_t bytes) {
   constexpr size_t kHuge = size_t{2} << 20;
   const size_t align = bytes >= kHuge ? kHuge : 64;
   void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
   if (!p) throw Error("out of memory packing weights (" + std::to_string(bytes >> 20) + " MB)");
   if (align == kHuge) madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);  // advisory
-  return static_cast<float*>(p);
+  return p;
 }
 
 std::atomic<int> g_kernel_limit{static_cast<int>(KernelIsa::Avx512)};
 
 KernelIsa kernel_isa() {
-  static const KernelIsa best = __builtin_cpu_supports("avx512f") ? KernelIsa::Avx512
-                                : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? KernelIsa::Avx2
-                                                                                                    : KernelIsa::Generic;
+  static const KernelIsa best =
+      __builtin_cpu_supports("avx512f")
+          ? (__builtin_cpu_supports("avx512bf16") ? KernelIsa::Avx512 : KernelIsa::Avx512F)
+          : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? KernelIsa::Avx2
+                                                                              : KernelIsa::Generic;
   return static_cast<KernelIsa>(std::max(static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed)));
 }
 
-bool cpu_has_avx512() { return kernel_isa() == KernelIsa::Avx512; }
+// The float32 kernels need AVX-512 Foundation only; vdpbf16ps needs AVX512-BF16 as well.
+bool cpu_has_avx512() { return kernel_isa() <= KernelIsa::Avx512F; }
+bool cpu_has_avx512_bf16() { return kernel_isa() == KernelIsa::Avx512; }
 
 // ---- Panels layout, AVX-512 kernel -----------------------------------------------------
 #define CLAP_AVX512 __attribute__((target("avx512f")))
@@ -78,6 +82,26 @@ CLAP_AVX512 inline __m512 gelu512(__m512 x) {
   return _mm512_fmadd_ps(half_x, erf, half_x);                       // 0.5x·(1 + erf)
 }
 
+// Stores a rows x 32 tile of accumulators through the epilogue; masks select the valid outputs.
+template <int R>
+CLAP_AVX512 inline void store_tile_avx512(__m512 (&acc0)[R], __m512 (&acc1)[R], float* const* out, __mmask16 mask0,
+                                          __mmask16 mask1, Epilogue epilogue) {
+  for (int r = 0; r < R; ++r) {
+    float* yr = out[r];
+    if (epilogue == Epilogue::AddResidual) {
+      acc0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, yr), acc0[r]);
+      acc1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, yr + 16), acc1[r]);
+    } else if (epilogue == Epilogue::Gelu) {
+      acc0[r] = gelu512(acc0[r]);
+      acc1[r] = gelu512(acc1[r]);
+    }
+    _mm512_mask_storeu_ps(yr, mask0, acc0[r]);
+    _mm512_mask_storeu_ps(yr + 16, mask1, acc1[r]);
+  }
+}
+
+inline __mmask16 low_mask(int valid) { return valid >= 16 ? 0xFFFF : valid <= 0 ? 0 : static_cast<__mmask16>((1u << valid) - 1); }
+
 // rows x 32 tile of y += strip · panel over all k; masks select the valid outputs.
 template <int R>
 CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
@@ -96,18 +120,7 @@ CLAP_AVX512 inline void tile_avx512(const float* x, int64_t ldx, const float* pa
       acc1[r] = _mm512_fmadd_ps(a, w1, acc1[r]);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    float* yr = out[r];
-    if (epilogue == Epilogue::AddResidual) {
-      acc0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, yr), acc0[r]);
-      acc1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, yr + 16), acc1[r]);
-    } else if (epilogue == Epilogue::Gelu) {
-      acc0[r] = gelu512(acc0[r]);
-      acc1[r] = gelu512(acc1[r]);
-    }
-    _mm512_mask_storeu_ps(yr, mask0, acc0[r]);
-    _mm512_mask_storeu_ps(yr + 16, mask1, acc1[r]);
-  }
+  store_tile_avx512<R>(acc0, acc1, out, mask0, mask1, epilogue);
 }
 
 CLAP_AVX512 void strip_avx512(int rows, const float* x, int64_t ldx, const float* panel, const float* bias,
@@ -194,6 +207,203 @@ void strip_generic(int rows, const float* x, int64_t ldx, const float* panel, co
     }
     float* yr = out[r];
     for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + acc[j] : acc[j];
+  }
+}
+
+// ---- BF16 panels ------------------------------------------------------------------------
+// Inputs: rows of bfloat16 (ldx elements apart, k padded to even), read as pairs of k (one
+// 32-bit word: k even in the low half). Panels: per pair of k, 32 words (one per output).
+// Every kernel computes, per output and pair: acc += x_odd·w_odd, then acc += x_even·w_even,
+// as vdpbf16ps does (products of two bfloat16 are exact in float32, so a fused multiply-add
+// equals that instruction's step; denormals are flushed by the MXCSR the caller sets).
+typedef uint32_t __attribute__((may_alias)) Word;
+
+inline uint32_t pair_at(const uint16_t* x, int64_t pair) { return *reinterpret_cast<const Word*>(x + 2 * pair); }
+
+#define CLAP_AVX512_BF16 __attribute__((target("avx512f,avx512bf16")))
+
+template <int R>
+CLAP_AVX512_BF16 inline void tile_bf16_avx512(const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                                              int64_t pairs, float* const* out, __mmask16 mask0, __mmask16 mask1,
+                                              Epilogue epilogue) {
+  __m512 acc0[R], acc1[R];
+  const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = bias0;
+    acc1[r] = bias1;
+  }
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512bh w0 = (__m512bh)_mm512_load_si512(panel + p * 2 * kPanel);
+    const __m512bh w1 = (__m512bh)_mm512_load_si512(panel + p * 2 * kPanel + kPanel);
+    for (int r = 0; r < R; ++r) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair_at(x + r * ldx, p)));
+      acc0[r] = _mm512_dpbf16_ps(acc0[r], a, w0);
+      acc1[r] = _mm512_dpbf16_ps(acc1[r], a, w1);
+    }
+  }
+  store_tile_avx512<R>(acc0, acc1, out, mask0, mask1, epilogue);
+}
+
+// AVX-512 Foundation only: each pair's halves widened to float32 (a bfloat16 is the high half
+// of a float32) and multiplied-added odd, then even.
+template <int R>
+CLAP_AVX512 inline void tile_bf16_as_f32_avx512(const uint16_t* x, int64_t ldx, const uint16_t* panel,
+                                                const float* bias, int64_t pairs, float* const* out, __mmask16 mask0,
+                                                __mmask16 mask1, Epilogue epilogue) {
+  __m512 acc0[R], acc1[R];
+  const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = bias0;
+    acc1[r] = bias1;
+  }
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512i w0 = _mm512_load_si512(panel + p * 2 * kPanel), w1 = _mm512_load_si512(panel + p * 2 * kPanel + kPanel);
+    const __m512 w0_odd = _mm512_castsi512_ps(_mm512_and_si512(w0, high));
+    const __m512 w0_even = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xFFFF, w0, 16));
+    const __m512 w1_odd = _mm512_castsi512_ps(_mm512_and_si512(w1, high));
+    const __m512 w1_even = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xFFFF, w1, 16));
+    for (int r = 0; r < R; ++r) {
+      const uint32_t word = pair_at(x + r * ldx, p);
+      const __m512 a_odd = _mm512_set1_ps(std::bit_cast<float>(word & 0xFFFF0000u));
+      const __m512 a_even = _mm512_set1_ps(std::bit_cast<float>(word << 16));
+      acc0[r] = _mm512_fmadd_ps(a_even, w0_even, _mm512_fmadd_ps(a_odd, w0_odd, acc0[r]));
+      acc1[r] = _mm512_fmadd_ps(a_even, w1_even, _mm512_fmadd_ps(a_odd, w1_odd, acc1[r]));
+    }
+  }
+  store_tile_avx512<R>(acc0, acc1, out, mask0, mask1, epilogue);
+}
+
+void strip_bf16_avx512(bool bf16_instructions, int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel,
+                       const float* bias, int64_t pairs, float* const* out, int valid, Epilogue epilogue) {
+  const __mmask16 mask0 = low_mask(valid), mask1 = low_mask(valid - 16);
+  switch (rows) {
+#define CLAP_TILE(n)                                                                               \
+  case n:                                                                                          \
+    if (bf16_instructions)                                                                         \
+      tile_bf16_avx512<n>(x, ldx, panel, bias, pairs, out, mask0, mask1, epilogue);                \
+    else                                                                                           \
+      tile_bf16_as_f32_avx512<n>(x, ldx, panel, bias, pairs, out, mask0, mask1, epilogue);         \
+    break;
+    CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
+    CLAP_TILE(7) CLAP_TILE(8) CLAP_TILE(9) CLAP_TILE(10) CLAP_TILE(11) CLAP_TILE(12)
+#undef CLAP_TILE
+  }
+}
+
+// AVX2: rows x 16 outputs (columns half*16 ..), up to 4 rows: 8 accumulators, 4 widened
+// weight vectors and 2 broadcasts.
+template <int R>
+CLAP_AVX2 inline void half_tile_bf16_avx2(const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                                          int64_t pairs, float* const* out, int column, int valid, bool add_residual) {
+  __m256 acc0[R], acc1[R];
+  const __m256 bias0 = _mm256_loadu_ps(bias + column), bias1 = _mm256_loadu_ps(bias + column + 8);
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = bias0;
+    acc1[r] = bias1;
+  }
+  const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t p = 0; p < pairs; ++p) {
+    const uint16_t* w = panel + p * 2 * kPanel + 2 * column;
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    const __m256 w0_odd = _mm256_castsi256_ps(_mm256_and_si256(w0, high));
+    const __m256 w0_even = _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16));
+    const __m256 w1_odd = _mm256_castsi256_ps(_mm256_and_si256(w1, high));
+    const __m256 w1_even = _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16));
+    for (int r = 0; r < R; ++r) {
+      const uint32_t word = pair_at(x + r * ldx, p);
+      const __m256 a_odd = _mm256_set1_ps(std::bit_cast<float>(word & 0xFFFF0000u));
+      const __m256 a_even = _mm256_set1_ps(std::bit_cast<float>(word << 16));
+      acc0[r] = _mm256_fmadd_ps(a_even, w0_even, _mm256_fmadd_ps(a_odd, w0_odd, acc0[r]));
+      acc1[r] = _mm256_fmadd_ps(a_even, w1_even, _mm256_fmadd_ps(a_odd, w1_odd, acc1[r]));
+    }
+  }
+  const int count = std::min(16, valid - column);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
+  for (int r = 0; r < R; ++r) {
+    float* yr = out[r] + column;
+    if (add_residual) {
+      acc0[r] = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), acc0[r]);
+      acc1[r] = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), acc1[r]);
+    }
+    _mm256_maskstore_ps(yr, mask0, acc0[r]);
+    _mm256_maskstore_ps(yr + 8, mask1, acc1[r]);
+  }
+}
+
+CLAP_AVX2 void strip_bf16_avx2(int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                               int64_t pairs, float* const* out, int valid, bool add_residual) {
+  for (int r = 0; r < rows; r += 4) {
+    const int n = std::min(4, rows - r);
+    for (int column = 0; column < valid; column += 16) {
+      switch (n) {
+#define CLAP_HALF(m)                                                                                       \
+  case m:                                                                                                  \
+    half_tile_bf16_avx2<m>(x + r * ldx, ldx, panel, bias, pairs, out + r, column, valid, add_residual); \
+    break;
+        CLAP_HALF(1) CLAP_HALF(2) CLAP_HALF(3) CLAP_HALF(4)
+#undef CLAP_HALF
+      }
+    }
+  }
+}
+
+// Generic: the same order in scalar float32. Products of two bfloat16 are exact, so multiply
+// then add equals the fused step (except for products below float32's normal range).
+void strip_bf16_generic(int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                        int64_t pairs, float* const* out, int valid, bool add_residual) {
+  for (int r = 0; r < rows; ++r) {
+    float acc[kPanel];
+    for (int j = 0; j < kPanel; ++j) acc[j] = bias[j];
+    const uint16_t* xr = x + r * ldx;
+    for (int64_t p = 0; p < pairs; ++p) {
+      const float a_even = from_bf16(xr[2 * p]), a_odd = from_bf16(xr[2 * p + 1]);
+      const uint16_t* w = panel + p * 2 * kPanel;
+      for (int j = 0; j < kPanel; ++j) {
+        acc[j] += a_odd * from_bf16(w[2 * j + 1]);
+        acc[j] += a_even * from_bf16(w[2 * j]);
+      }
+    }
+    float* yr = out[r];
+    for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + acc[j] : acc[j];
+  }
+}
+
+// to_bf16 on 16 values at a time, in integer operations (the same bits by construction).
+// (maskz forms of the shifts and the narrowing: GCC 12 warns on the plain ones.)
+CLAP_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
+  const __m512i exponent = _mm512_set1_epi32(0x7F800000), mantissa = _mm512_set1_epi32(0x007FFFFF);
+  const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7FFF);
+  const __m512i quiet = _mm512_set1_epi32(0x40), sign = _mm512_set1_epi32(0x8000);
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = low_mask(static_cast<int>(std::min<int64_t>(16, n - k)));
+    const __m512i u = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + k));
+    const __m512i e = _mm512_and_si512(u, exponent);
+    const __m512i top = _mm512_maskz_srli_epi32(0xFFFF, u, 16);
+    __m512i v = _mm512_maskz_srli_epi32(0xFFFF, _mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(top, one))), 16);
+    const __mmask16 nan = _mm512_cmpeq_epi32_mask(e, exponent) & _mm512_test_epi32_mask(u, mantissa);
+    v = _mm512_mask_mov_epi32(v, nan, _mm512_or_si512(top, quiet));
+    v = _mm512_mask_mov_epi32(v, _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()), _mm512_and_si512(top, sign));
+    const __m256i packed = _mm512_maskz_cvtepi32_epi16(0xFFFF, v);
+    if (m == 0xFFFF) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k), packed);
+    } else {
+      alignas(32) uint16_t tail[16];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tail), packed);
+      std::memcpy(out + k, tail, sizeof(uint16_t) * static_cast<size_t>(n - k));
+    }
+  }
+}
+
+// Rounds rows x in floats (stride ldx) to bfloat16 rows of `width` (even) elements, zero-padded.
+void round_rows_bf16(const float* x, int64_t rows, int64_t ldx, int64_t in, uint16_t* out, int64_t width) {
+#pragma omp parallel for schedule(static) if (rows * in >= 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    to_bf16(x + r * ldx, in, out + r * width);
+    for (int64_t k = in; k < width; ++k) out[r * width + k] = 0;
   }
 }
 
@@ -369,14 +579,12 @@ void linear_rows(const float* x, int64_t rows, int64_t ldx, const LinearWeights&
 }
 
 // Panels layout: row tiles x panel groups across threads, strips of up to 12 rows per
-// register block.
-void linear_panels(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
-                   Epilogue epilogue, const int64_t* row_map) {
-  const int64_t panels = (w.out + kPanel - 1) / kPanel;
-  const float* weights = static_cast<const float*>(w.weight);
-  const KernelIsa isa = kernel_isa();
-  const bool avx512 = isa == KernelIsa::Avx512;
-  const bool add_residual = epilogue == Epilogue::AddResidual;
+// register block. strip(rows, first input row, panel index, out rows, valid outputs) runs one
+// register block; gelu_after: the kernel leaves GELU to a pass over the tile's outputs.
+template <typename Strip>
+void for_each_strip(int64_t rows, int64_t out, float* y, int64_t ldy, const int64_t* row_map, bool gelu_after,
+                    bool flush_denormals, const Strip& strip) {
+  const int64_t panels = (out + kPanel - 1) / kPanel;
   const int threads = omp_get_max_threads();
   // Tiles: row blocks of whole strips (balanced across threads) x groups of panels. Small
   // row counts split the panels instead, so both cores work on stage-4-sized inputs.
@@ -386,53 +594,126 @@ void linear_panels(const float* x, int64_t rows, int64_t ldx, const LinearWeight
   row_tiles = std::min(row_tiles, strips);
   const int64_t panel_groups = row_tiles >= threads ? 1 : std::min<int64_t>(panels, threads * 2);
   const int64_t tiles = row_tiles * panel_groups;
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < tiles; ++t) {
-    float discard[kPanel] = {};  // where rows mapped to -1 go
-    const int64_t rt = t / panel_groups, g = t % panel_groups;
-    const int64_t s0 = strips * rt / row_tiles, s1 = strips * (rt + 1) / row_tiles;
-    const int64_t p0 = panels * g / panel_groups, p1 = panels * (g + 1) / panel_groups;
-    const int64_t r0 = s0 * kStripRows, r1 = std::min(rows, s1 * kStripRows);
-    for (int64_t p = p0; p < p1; ++p) {
-      const float* panel = weights + p * w.in * kPanel;
-      const float* bias = w.bias + p * kPanel;
-      const int valid = static_cast<int>(std::min<int64_t>(kPanel, w.out - p * kPanel));
-      for (int64_t r = r0; r < r1; r += kStripRows) {
-        const int n = static_cast<int>(std::min<int64_t>(kStripRows, r1 - r));
-        float* out[kStripRows];
-        for (int i = 0; i < n; ++i) {
-          const int64_t row = row_map ? row_map[r + i] : r + i;
-          out[i] = row >= 0 ? y + row * ldy + p * kPanel : discard;
+#pragma omp parallel
+  {
+    // BF16 paths flush denormals (as vdpbf16ps does, whatever the MXCSR says), so every path
+    // gives the same bits; restored after the call.
+    const unsigned saved_csr = _mm_getcsr();
+    if (flush_denormals) _mm_setcsr(saved_csr | 0x8040);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tiles; ++t) {
+      float discard[kPanel] = {};  // where rows mapped to -1 go
+      const int64_t rt = t / panel_groups, g = t % panel_groups;
+      const int64_t s0 = strips * rt / row_tiles, s1 = strips * (rt + 1) / row_tiles;
+      const int64_t p0 = panels * g / panel_groups, p1 = panels * (g + 1) / panel_groups;
+      const int64_t r0 = s0 * kStripRows, r1 = std::min(rows, s1 * kStripRows);
+      for (int64_t p = p0; p < p1; ++p) {
+        const int valid = static_cast<int>(std::min<int64_t>(kPanel, out - p * kPanel));
+        for (int64_t r = r0; r < r1; r += kStripRows) {
+          const int n = static_cast<int>(std::min<int64_t>(kStripRows, r1 - r));
+          float* dst[kStripRows];
+          for (int i = 0; i < n; ++i) {
+            const int64_t row = row_map ? row_map[r + i] : r + i;
+            dst[i] = row >= 0 ? y + row * ldy + p * kPanel : discard;
+          }
+          strip(n, r, p, dst, valid);
         }
-        if (avx512)
-          strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, epilogue);
-        else if (isa == KernelIsa::Avx2)
-          strip_avx2(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
-        else
-          strip_generic(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
+      }
+      if (gelu_after) {
+        const int64_t c0 = p0 * kPanel, c1 = std::min(out, p1 * kPanel);
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t row = row_map ? row_map[r] : r;
+          if (row >= 0) gelu_erf_inplace(y + row * ldy + c0, c1 - c0);
+        }
       }
     }
-    if (epilogue == Epilogue::Gelu && !avx512) {  // the AVX-512 kernel applies it in registers
-      const int64_t c0 = p0 * kPanel, c1 = std::min(w.out, p1 * kPanel);
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t row = row_map ? row_map[r] : r;
-        if (row >= 0) gelu_erf_inplace(y + row * ldy + c0, c1 - c0);
-      }
-    }
+    if (flush_denormals) _mm_setcsr(saved_csr);
   }
+}
+
+void linear_panels_f32(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
+                       Epilogue epilogue, const int64_t* row_map) {
+  const float* weights = static_cast<const float*>(w.weight);
+  const KernelIsa isa = kernel_isa();
+  const bool avx512 = cpu_has_avx512();
+  const bool add_residual = epilogue == Epilogue::AddResidual;
+  const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;  // the AVX-512 kernel applies it in registers
+  for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
+                 [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+                   const float* panel = weights + p * w.in * kPanel;
+                   const float* bias = w.bias + p * kPanel;
+                   if (avx512)
+                     strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, epilogue);
+                   else if (isa == KernelIsa::Avx2)
+                     strip_avx2(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
+                   else
+                     strip_generic(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
+                 });
+}
+
+void linear_panels_bf16(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
+                        Epilogue epilogue, const int64_t* row_map, LinearScratch& scratch) {
+  const int64_t pairs = (w.in + 1) / 2, width = 2 * pairs;
+  if (scratch.input_bf16.size() < static_cast<size_t>(rows * width)) scratch.input_bf16.resize(rows * width);
+  uint16_t* xb = scratch.input_bf16.data();
+  round_rows_bf16(x, rows, ldx, w.in, xb, width);
+  const uint16_t* weights = static_cast<const uint16_t*>(w.weight);
+  const KernelIsa isa = kernel_isa();
+  const bool avx512 = cpu_has_avx512(), bf16_instructions = cpu_has_avx512_bf16();
+  const bool add_residual = epilogue == Epilogue::AddResidual;
+  const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
+  for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, true,
+                 [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+                   const uint16_t* panel = weights + p * pairs * 2 * kPanel;
+                   const float* bias = w.bias + p * kPanel;
+                   const uint16_t* xr = xb + r * width;
+                   if (avx512)
+                     strip_bf16_avx512(bf16_instructions, n, xr, width, panel, bias, pairs, out, valid, epilogue);
+                   else if (isa == KernelIsa::Avx2)
+                     strip_bf16_avx2(n, xr, width, panel, bias, pairs, out, valid, add_residual);
+                   else
+                     strip_bf16_generic(n, xr, width, panel, bias, pairs, out, valid, add_residual);
+                 });
 }
 
 }  // namespace
 
+uint16_t to_bf16(float value) {
+  const uint32_t u = std::bit_cast<uint32_t>(value);
+  const uint32_t exponent = u & 0x7F800000u, top = u >> 16;
+  if (exponent == 0x7F800000u && (u & 0x007FFFFFu)) return static_cast<uint16_t>(top | 0x40);  // NaN, kept quiet
+  if (exponent == 0) return static_cast<uint16_t>(top & 0x8000);  // zero or denormal: signed zero
+  return static_cast<uint16_t>((u + 0x7FFF + (top & 1)) >> 16);  // nearest even (overflow -> inf)
+}
+
+void to_bf16(const float* x, int64_t n, uint16_t* out) {
+  if (cpu_has_avx512()) return to_bf16_avx512(x, n, out);
+  for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(x[i]);
+}
+
+float from_bf16(uint16_t value) { return std::bit_cast<float>(static_cast<uint32_t>(value) << 16); }
+
+const char* weight_type_name(WeightType type) { return type == WeightType::BF16 ? "bf16" : "f32"; }
+
+namespace {
+
+int64_t panel_elements(int64_t in, WeightType type) {  // weights per panel (f32 or bf16 elements)
+  return type == WeightType::BF16 ? (in + 1) / 2 * 2 * kPanel : in * kPanel;
+}
+size_t element_bytes(WeightType type) { return type == WeightType::BF16 ? 2 : 4; }
+
+}  // namespace
+
 PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
-                         int64_t in) {
+                         int64_t in, WeightType type) {
   PackedLinear p;
   p.in = in;
+  p.type = type;
   for (int i = 0; i < parts; ++i) p.out += outs[i];
   const int64_t panels = (p.out + kPanel - 1) / kPanel;
-  const size_t n = static_cast<size_t>(panels) * in * kPanel;
-  p.data.reset(allocate_floats(n + static_cast<size_t>(panels) * kPanel));
-  float* bias = p.data.get() + n;
+  const size_t panel_bytes = static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type);
+  p.data.reset(allocate_bytes(panel_bytes + static_cast<size_t>(panels) * kPanel * sizeof(float)));
+  float* bias = reinterpret_cast<float*>(static_cast<char*>(p.data.get()) + panel_bytes);
   std::fill(bias, bias + panels * kPanel, 0.0f);
   // Row o of the stacked matrix comes from part `which`, row `o - first`.
   std::vector<std::pair<int, int64_t>> source(static_cast<size_t>(p.out));
@@ -442,30 +723,45 @@ PackedLinear pack_linear(int parts, const float* const* weights, const float* co
       source[o] = {i, r};
       if (biases[i]) bias[o] = biases[i][r];
     }
-  // Transposed in 64-k blocks: the destination block (64 x 32 floats) stays in L1 while 32
-  // source rows are read sequentially.
-  float* data = p.data.get();
+  const auto weight_row = [&](int64_t row) -> const float* {
+    return row < p.out ? weights[source[row].first] + source[row].second * in : nullptr;  // null: padding
+  };
+  // Transposed in 64-k blocks: the destination block stays in L1 while 32 source rows are
+  // read sequentially.
   constexpr int64_t kBlock = 64;
+  if (type == WeightType::F32) {
+    float* data = static_cast<float*>(p.data.get());
 #pragma omp parallel for schedule(static)
-  for (int64_t panel = 0; panel < panels; ++panel) {
-    float* dst = data + panel * in * kPanel;
-    for (int64_t k0 = 0; k0 < in; k0 += kBlock) {
-      const int64_t k1 = std::min(in, k0 + kBlock);
-      for (int j = 0; j < kPanel; ++j) {
-        const int64_t row = panel * kPanel + j;
-        if (row >= p.out) {
-          for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = 0.0f;
-          continue;
+    for (int64_t panel = 0; panel < panels; ++panel) {
+      float* dst = data + panel * in * kPanel;
+      for (int64_t k0 = 0; k0 < in; k0 += kBlock) {
+        const int64_t k1 = std::min(in, k0 + kBlock);
+        for (int j = 0; j < kPanel; ++j) {
+          const float* src = weight_row(panel * kPanel + j);
+          for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = src ? src[k] : 0.0f;
         }
-        const float* src = weights[source[row].first] + source[row].second * in;
-        for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = src[k];
+      }
+    }
+  } else {
+    uint16_t* data = static_cast<uint16_t*>(p.data.get());
+    const int64_t pairs = (in + 1) / 2;
+#pragma omp parallel for schedule(static)
+    for (int64_t panel = 0; panel < panels; ++panel) {
+      uint16_t* dst = data + panel * pairs * 2 * kPanel;
+      for (int64_t k0 = 0; k0 < 2 * pairs; k0 += kBlock) {
+        const int64_t k1 = std::min(2 * pairs, k0 + kBlock);
+        for (int j = 0; j < kPanel; ++j) {
+          const float* src = weight_row(panel * kPanel + j);
+          for (int64_t k = k0; k < k1; ++k)  // pair k/2, output j, half k%2
+            dst[(k / 2) * 2 * kPanel + 2 * j + k % 2] = src && k < in ? to_bf16(src[k]) : 0;
+        }
       }
     }
   }
   return p;
 }
 
-PackedLinear pack_linear(std::span<const LinearWeights> parts) {
+PackedLinear pack_linear(std::span<const LinearWeights> parts, WeightType type) {
   std::vector<const float*> weights, biases;
   std::vector<int64_t> outs;
   const int64_t in = parts.empty() ? 0 : parts.front().in;
@@ -476,12 +772,20 @@ PackedLinear pack_linear(std::span<const LinearWeights> parts) {
     biases.push_back(part.bias);
     outs.push_back(part.out);
   }
-  return pack_linear(static_cast<int>(parts.size()), weights.data(), biases.data(), outs.data(), in);
+  return pack_linear(static_cast<int>(parts.size()), weights.data(), biases.data(), outs.data(), in, type);
+}
+
+size_t PackedLinear::bytes() const {
+  const int64_t panels = (out + kPanel - 1) / kPanel;
+  return static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type) +
+         static_cast<size_t>(panels) * kPanel * sizeof(float);
 }
 
 LinearWeights PackedLinear::view() const {
   const int64_t panels = (out + kPanel - 1) / kPanel;
-  return {in, out, WeightLayout::Panels, WeightType::F32, data.get(), data.get() + panels * in * kPanel};
+  const char* base = static_cast<const char*>(data.get());
+  const size_t panel_bytes = static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type);
+  return {in, out, WeightLayout::Panels, type, base, reinterpret_cast<const float*>(base + panel_bytes)};
 }
 
 CLAP_AVX512 void gelu_avx512(float* x, int64_t n) {
@@ -499,27 +803,40 @@ bool gelu_fast(float* x, int64_t n) {
   return true;
 }
 
-void PackedLinear::Free::operator()(float* p) const { std::free(p); }
+void PackedLinear::Free::operator()(void* p) const { std::free(p); }
 
 void limit_kernels(KernelIsa isa) { g_kernel_limit.store(static_cast<int>(isa)); }
 
-const char* packed_gemm_kernel() {
-  switch (kernel_isa()) {
-    case KernelIsa::Avx512: return "avx512";
+const char* packed_gemm_kernel(WeightType type) {
+  const KernelIsa isa = kernel_isa();
+  if (type == WeightType::BF16) {
+    switch (isa) {
+      case KernelIsa::Avx512: return "avx512-bf16";
+      case KernelIsa::Avx512F: return "avx512-bf16-as-f32";
+      case KernelIsa::Avx2: return "avx2-bf16-as-f32";
+      default: return "generic-bf16-as-f32";
+    }
+  }
+  switch (isa) {
+    case KernelIsa::Avx512:
+    case KernelIsa::Avx512F: return "avx512";
     case KernelIsa::Avx2: return "avx2";
     default: return "generic";
   }
 }
 
 void linear(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
-            Epilogue epilogue, const int64_t* row_map) {
-  if (w.type != WeightType::F32) throw Error("linear: unsupported weight type");
+            Epilogue epilogue, const int64_t* row_map, LinearScratch* scratch) {
   if (rows <= 0 || w.out == 0) return;
-  switch (w.layout) {
-    case WeightLayout::Rows: return linear_rows(x, rows, ldx, w, y, ldy, epilogue, row_map);
-    case WeightLayout::Panels: return linear_panels(x, rows, ldx, w, y, ldy, epilogue, row_map);
+  if (w.layout == WeightLayout::Rows && w.type == WeightType::F32)
+    return linear_rows(x, rows, ldx, w, y, ldy, epilogue, row_map);
+  if (w.layout == WeightLayout::Panels && w.type == WeightType::F32)
+    return linear_panels_f32(x, rows, ldx, w, y, ldy, epilogue, row_map);
+  if (w.layout == WeightLayout::Panels && w.type == WeightType::BF16) {
+    LinearScratch local;
+    return linear_panels_bf16(x, rows, ldx, w, y, ldy, epilogue, row_map, scratch ? *scratch : local);
   }
-  throw Error("linear: unsupported weight layout");
+  throw Error(std::string("linear: no kernel for ") + weight_type_name(w.type) + " weights in this layout");
 }
 
 }  // namespace clap

@@ -14,10 +14,19 @@
 // The order does not depend on the row count, the other rows, the thread count or the tiling,
 // so a row's result never depends on the batch it arrives in, and runs are bit-identical.
 // AVX-512 is used when the CPU has it (chosen at run time); otherwise AVX2 or generic kernels.
+//
+// Element types (WeightType, recorded in the packed weights): F32, or BF16 panels. A BF16 layer
+// rounds its input rows to bfloat16 (round to nearest even) and multiplies them with bfloat16
+// weights, accumulating in float32 in the order of AVX512-BF16's vdpbf16ps: per pair of k
+// (2i, 2i+1), acc += x[2i+1]·w[2i+1], then acc += x[2i]·w[2i] (each product exact, each sum
+// rounded, denormals flushed), starting from the bias. CPUs without that instruction compute
+// the same sums with float32 multiply-adds, so every kernel family gives the same bits.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 namespace clap {
 
@@ -26,14 +35,18 @@ enum class WeightLayout {
   Panels,  // repacked by pack_linear: panels of 32 outputs, k-major, zero-padded
 };
 
-enum class WeightType { F32 };  // lower-precision panels can be added without a new entry point
+enum class WeightType {
+  F32,   // float32
+  BF16,  // bfloat16 panels (layout Panels only): pairs of k interleaved per output
+};
+const char* weight_type_name(WeightType type);  // "f32", "bf16"
 
 // A plain, non-owning description of one linear layer.
 struct LinearWeights {
   int64_t in = 0, out = 0;
   WeightLayout layout = WeightLayout::Rows;
   WeightType type = WeightType::F32;
-  const void* weight = nullptr;  // Rows: out x in floats; Panels: the packed panels
+  const void* weight = nullptr;  // Rows: out x in floats; Panels: the packed panels (of `type`)
   const float* bias = nullptr;   // Rows: out floats or null; Panels: the zero-padded panel bias
 };
 
@@ -43,40 +56,65 @@ enum class Epilogue {
   AddResidual,   // y = y + (x·Wᵀ + b)  (y holds the residual on entry)
 };
 
+// Buffers a call may need besides x and y (the input rows rounded to bf16 for BF16 weights),
+// owned by the caller and reused across calls so a steady stream of calls allocates nothing.
+// One call at a time per scratch.
+struct LinearScratch {
+  std::vector<uint16_t> input_bf16;  // rows x in rounded to bfloat16 (k padded to even)
+};
+
 // x rows have stride ldx, y rows stride ldy; y must not alias x. With row_map, input row r
 // goes to output row row_map[r] (-1: dropped), e.g. scattering window order back to the
-// token grid while adding the residual. Throws clap::Error for a weight form it cannot run.
+// token grid while adding the residual. scratch: null = a temporary one for this call.
+// Throws clap::Error for a weight form it cannot run.
 void linear(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
-            Epilogue epilogue = Epilogue::None, const int64_t* row_map = nullptr);
+            Epilogue epilogue = Epilogue::None, const int64_t* row_map = nullptr, LinearScratch* scratch = nullptr);
 
 // A layer repacked into panels (owning): 64-byte aligned, on transparent huge pages when large
 // (fewer page faults when packing, fewer TLB misses when streaming).
 struct PackedLinear {
   struct Free {
-    void operator()(float* p) const;
+    void operator()(void* p) const;
   };
   int64_t in = 0, out = 0;
-  std::unique_ptr<float, Free> data;  // panels x in x 32 weights, then panels x 32 bias
+  WeightType type = WeightType::F32;
+  // The panels, then panels x 32 float32 biases. F32: panels x in x 32 floats (k-major);
+  // BF16: panels x ceil(in/2) x 32 x 2 bfloat16 (per pair of k, each output's two weights side
+  // by side: the operand layout of vdpbf16ps), an odd `in` padded with a zero weight.
+  std::unique_ptr<void, Free> data;
 
   LinearWeights view() const;  // layout Panels
+  size_t bytes() const;        // what the panels and biases occupy
 };
 
 // Packs `parts` weight matrices stacked along the output dimension (e.g. query, key, value
-// into one [3·dim, in] layer). weights[i] is [outs[i], in]; biases[i] may be null.
+// into one [3·dim, in] layer) as `type` panels. weights[i] is [outs[i], in]; biases[i] may be null.
 PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
-                         int64_t in);
-inline PackedLinear pack_linear(const float* weight, const float* bias, int64_t out, int64_t in) {
-  return pack_linear(1, &weight, &bias, &out, in);
+                         int64_t in, WeightType type = WeightType::F32);
+inline PackedLinear pack_linear(const float* weight, const float* bias, int64_t out, int64_t in,
+                                WeightType type = WeightType::F32) {
+  return pack_linear(1, &weight, &bias, &out, in, type);
 }
 // The same for layers in the checkpoint's layout (F32 Rows, all with the same `in`).
-PackedLinear pack_linear(std::span<const LinearWeights> parts);
-inline PackedLinear pack_linear(const LinearWeights& layer) { return pack_linear({&layer, 1}); }
+PackedLinear pack_linear(std::span<const LinearWeights> parts, WeightType type = WeightType::F32);
+inline PackedLinear pack_linear(const LinearWeights& layer, WeightType type = WeightType::F32) {
+  return pack_linear({&layer, 1}, type);
+}
 
-// Kernel families, best first. The CPU's best is chosen at run time.
-enum class KernelIsa { Avx512, Avx2, Generic };
+// float32 -> bfloat16, round to nearest even; denormals become signed zeros (vdpbf16ps treats
+// them as zero anyway), NaNs stay NaNs (quiet). The one rounding every BF16 path uses.
+uint16_t to_bf16(float value);
+void to_bf16(const float* x, int64_t n, uint16_t* out);  // n values (vectorised; the same bits)
+float from_bf16(uint16_t value);
 
-// Which kernel linear() runs on packed panels now ("avx512", "avx2" or "generic").
-const char* packed_gemm_kernel();
+// Kernel families, best first. The CPU's best is chosen at run time. Avx512 uses the AVX-512
+// extensions the CPU has (AVX512-BF16 for bf16 panels); Avx512F limits it to the foundation
+// instructions (bf16 panels then run as float32 multiply-adds, same bits).
+enum class KernelIsa { Avx512, Avx512F, Avx2, Generic };
+
+// Which kernel linear() runs on packed panels of `type` now ("avx512", "avx2", "generic";
+// for BF16: "avx512-bf16", or the family's name + "-bf16-as-f32").
+const char* packed_gemm_kernel(WeightType type = WeightType::F32);
 
 // Tests: use at most this family for both layouts (every family must be right). Avx512 = no limit.
 void limit_kernels(KernelIsa isa);

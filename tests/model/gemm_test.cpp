@@ -5,11 +5,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "core/error.h"
 #include "tensor/linear.h"
 #include "tensor/ops.h"
 
@@ -199,9 +201,143 @@ TEST_P(Kernels, StridesRowMapAndEpiloguesOnBothLayouts) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Gemm, Kernels, ::testing::Values(KernelIsa::Avx512, KernelIsa::Avx2, KernelIsa::Generic),
+
+// ---- BF16 panels ------------------------------------------------------------------------
+
+TEST(Bf16, RoundingIsNearestEvenWithSignedZerosForDenormalsAndQuietNans) {
+  const auto bits = [](uint32_t u) { return std::bit_cast<float>(u); };
+  EXPECT_EQ(to_bf16(1.0f), 0x3F80);
+  EXPECT_EQ(to_bf16(bits(0x3F808000)), 0x3F80);  // halfway, even below
+  EXPECT_EQ(to_bf16(bits(0x3F818000)), 0x3F82);  // halfway, even above
+  EXPECT_EQ(to_bf16(bits(0x3F808001)), 0x3F81);  // above halfway
+  EXPECT_EQ(to_bf16(-2.5f), 0xC020);
+  EXPECT_EQ(to_bf16(bits(0x00000001)), 0x0000);  // denormal -> +0
+  EXPECT_EQ(to_bf16(bits(0x807FFFFF)), 0x8000);  // denormal -> -0
+  EXPECT_EQ(to_bf16(bits(0x7F800000)), 0x7F80);  // inf
+  EXPECT_EQ(to_bf16(bits(0x7F7FFFFF)), 0x7F80);  // the largest float rounds to inf
+  EXPECT_EQ(to_bf16(bits(0x7F800001)), 0x7FC0);  // signalling NaN -> quiet NaN
+  EXPECT_EQ(from_bf16(0x3F80), 1.0f);
+  // The vectorised form gives the same bits on random bit patterns of every class.
+  std::mt19937 rng(7);
+  std::vector<float> x(1037);
+  for (auto& v : x) v = std::bit_cast<float>(static_cast<uint32_t>(rng()));
+  for (KernelIsa isa : {KernelIsa::Avx512, KernelIsa::Generic}) {
+    limit_kernels(isa);
+    std::vector<uint16_t> out(x.size());
+    to_bf16(x.data(), static_cast<int64_t>(x.size()), out.data());
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(out[i], to_bf16(x[i])) << i << " " << packed_gemm_kernel();
+  }
+  limit_kernels(KernelIsa::Avx512);
+}
+
+// What every BF16 kernel must compute, written out: per output, from the bias, for each pair
+// of k: += x_odd·w_odd, then += x_even·w_even (fused steps), inputs and weights rounded.
+std::vector<float> bf16_reference(const std::vector<float>& x, int64_t rows, int64_t in, const std::vector<float>& w,
+                                  const std::vector<float>& b, int64_t out) {
+  const auto r16 = [](float v) { return from_bf16(to_bf16(v)); };
+  std::vector<float> y(static_cast<size_t>(rows * out));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      float acc = b[o];
+      for (int64_t k = 0; k < in; k += 2) {
+        if (k + 1 < in) acc = std::fma(r16(x[r * in + k + 1]), r16(w[o * in + k + 1]), acc);
+        acc = std::fma(r16(x[r * in + k]), r16(w[o * in + k]), acc);
+      }
+      y[r * out + o] = acc;
+    }
+  return y;
+}
+
+// Every family (AVX512-BF16's vdpbf16ps where the CPU has it, AVX-512F, AVX2 and generic
+// float32 emulations) gives exactly the written-out sums, on every tail shape.
+TEST_P(Kernels, Bf16PanelsGiveTheExactBf16SumsOnEveryTailShape) {
+  for (int64_t rows : {1, 5, 12, 13, 300})
+    for (int64_t out : {1, 31, 32, 33, 100})
+      for (int64_t in : {1, 2, 17, 96, 127}) {
+        const auto x = random_floats(rows * in, 31), w = random_floats(out * in, 32), b = random_floats(out, 33);
+        const PackedLinear p = pack_linear(w.data(), b.data(), out, in, WeightType::BF16);
+        ASSERT_EQ(p.view().type, WeightType::BF16);
+        std::vector<float> y(rows * out, -7.0f);
+        LinearScratch scratch;
+        linear(x.data(), rows, in, p.view(), y.data(), out, Epilogue::None, nullptr, &scratch);
+        const auto ref = bf16_reference(x, rows, in, w, b, out);
+        ASSERT_EQ(0, std::memcmp(y.data(), ref.data(), y.size() * sizeof(float)))
+            << packed_gemm_kernel(WeightType::BF16) << " rows " << rows << " out " << out << " in " << in;
+      }
+}
+
+// The same bits whichever family runs, also for epilogues, strides, the row map, inputs with
+// denormals (flushed like vdpbf16ps flushes them) and either thread count; a row's result does
+// not depend on the other rows.
+TEST(Bf16, EveryKernelFamilyGivesTheSameBitsAndRowsAreIndependent) {
+  const int64_t rows = 41, in = 77, out = 70, ldx = 80, ldy = 73;
+  auto x = random_floats(rows * ldx, 41);
+  for (size_t i = 0; i < x.size(); i += 13) x[i] *= 1e-39f;  // denormal inputs
+  for (size_t i = 5; i < x.size(); i += 29) x[i] *= 3e-20f;  // products below the normal range
+  const auto w = random_floats(out * in, 42), b = random_floats(out, 43), residual = random_floats(rows * ldy, 44);
+  const PackedLinear p = pack_linear(w.data(), b.data(), out, in, WeightType::BF16);
+  std::vector<int64_t> row_map(rows);
+  for (int64_t r = 0; r < rows; ++r) row_map[r] = r % 5 == 2 ? -1 : rows - 1 - r;
+  const int threads = omp_get_max_threads();
+  std::vector<float> first_plain, first_added, first_mapped, first_gelu;
+  for (KernelIsa isa : {KernelIsa::Avx512, KernelIsa::Avx512F, KernelIsa::Avx2, KernelIsa::Generic})
+    for (int t : {1, 2}) {
+      limit_kernels(isa);
+      omp_set_num_threads(t);
+      SCOPED_TRACE(std::string(packed_gemm_kernel(WeightType::BF16)) + " threads " + std::to_string(t));
+      std::vector<float> plain(rows * ldy, 0.0f), added = residual, mapped(rows * ldy, -7.0f), gelu(rows * ldy, 0.0f);
+      linear(x.data(), rows, ldx, p.view(), plain.data(), ldy);
+      linear(x.data(), rows, ldx, p.view(), added.data(), ldy, Epilogue::AddResidual);
+      linear(x.data(), rows, ldx, p.view(), mapped.data(), ldy, Epilogue::None, row_map.data());
+      linear(x.data(), rows, ldx, p.view(), gelu.data(), ldy, Epilogue::Gelu);
+      for (int64_t r = 0; r < rows; r += 7) {  // a row alone
+        std::vector<float> one(out);
+        linear(x.data() + r * ldx, 1, ldx, p.view(), one.data(), out);
+        ASSERT_EQ(0, std::memcmp(one.data(), plain.data() + r * ldy, out * sizeof(float))) << "row " << r;
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<float> expect_gelu(plain.begin() + r * ldy, plain.begin() + r * ldy + out);
+        gelu_erf_inplace(expect_gelu.data(), out);  // this family's GELU on the plain result
+        ASSERT_EQ(0, std::memcmp(gelu.data() + r * ldy, expect_gelu.data(), out * sizeof(float))) << r;
+        for (int64_t o = 0; o < out; ++o) ASSERT_EQ(added[r * ldy + o], residual[r * ldy + o] + plain[r * ldy + o]);
+      }
+      if (first_plain.empty()) {
+        first_plain = plain, first_added = added, first_mapped = mapped;
+      } else {
+        EXPECT_EQ(0, std::memcmp(plain.data(), first_plain.data(), plain.size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(added.data(), first_added.data(), added.size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(mapped.data(), first_mapped.data(), mapped.size() * sizeof(float)));
+      }
+      if (isa == KernelIsa::Avx512 || isa == KernelIsa::Avx512F) {  // one GELU on every AVX-512 CPU
+        if (first_gelu.empty()) first_gelu = gelu;
+        EXPECT_EQ(0, std::memcmp(gelu.data(), first_gelu.data(), gelu.size() * sizeof(float)));
+      }
+    }
+  limit_kernels(KernelIsa::Avx512);
+  omp_set_num_threads(threads);
+}
+
+TEST(Bf16, PanelsTakeHalfTheBytesAndTheRowsLayoutIsRefused) {
+  const int64_t out = 64, in = 256;
+  const auto w = random_floats(out * in, 51), b = random_floats(out, 52);
+  const PackedLinear f32 = pack_linear(w.data(), b.data(), out, in), bf16 = pack_linear(w.data(), b.data(), out, in, WeightType::BF16);
+  EXPECT_EQ(f32.bytes(), size_t(out * in * 4 + out * 4));
+  EXPECT_EQ(bf16.bytes(), size_t(out * in * 2 + out * 4));
+  LinearWeights rows = rows_layout(w, b, out, in);
+  rows.type = WeightType::BF16;
+  std::vector<float> x(in, 1.0f), y(out);
+  try {
+    linear(x.data(), 1, in, rows, y.data(), out);
+    FAIL() << "a bf16 rows layout has no kernel";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Gemm, Kernels, ::testing::Values(KernelIsa::Avx512, KernelIsa::Avx512F, KernelIsa::Avx2, KernelIsa::Generic),
                          [](const auto& info) {
-                           return info.param == KernelIsa::Avx512 ? "best_for_this_cpu"
+                           return info.param == KernelIsa::Avx512    ? "best_for_this_cpu"
+                                  : info.param == KernelIsa::Avx512F ? "avx512_foundation_only"
                                   : info.param == KernelIsa::Avx2 ? "avx2_or_lower"
                                                                    : "generic";
                          });
