@@ -22,6 +22,7 @@
 #include "model/clap.h"
 #include "search/bench.h"
 #include "server/load_bench.h"
+#include "service/fidelity.h"
 
 namespace clap::cli {
 namespace {
@@ -40,6 +41,8 @@ struct BenchOptions {
   int batch = 8;
   int threads = 0;
   std::string precision = "fp32";
+  std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
+  int top = 10;
   bool json = false;
 };
 
@@ -100,6 +103,8 @@ int rerun_with_model(const BenchOptions& o, const std::string& model_dir) {
                                    "--batch", std::to_string(o.batch), "--threads", std::to_string(o.threads),
                                    "--precision", o.precision};
   if (o.json) args.push_back("--json");
+  for (const std::string& dir : o.fidelity) args.insert(args.end(), {"--fidelity", dir});
+  if (!o.fidelity.empty()) args.insert(args.end(), {"--top", std::to_string(o.top)});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -170,11 +175,65 @@ int run_serve_bench(const BenchOptions& o) {
   return 0;
 }
 
+// --fidelity DIR...: the lower precision against fp32 on the same audio (service/fidelity.h).
+int run_fidelity_bench(const BenchOptions& o) {
+  service::FidelityRequest r;
+  r.model = o.model;
+  r.model_options = hub::HubOptions{};
+  r.model_options.tokenizer = o.tokenizer;
+  r.precision = parse_precision(o.precision);
+  r.dirs = o.fidelity;
+  r.k = o.top;
+  r.threads = o.threads;
+  r.batch = o.batch;
+  if (!o.json) r.progress = print_note;
+  const service::FidelityReport f = service::measure_fidelity(r);
+  if (o.json) {
+    nlohmann::json j = {{"model", o.model},
+                        {"precision", f.precision},
+                        {"files", f.files},
+                        {"skipped", f.skipped},
+                        {"windows", f.windows},
+                        {"window_cosine_min", f.window_cosine_min},
+                        {"window_cosine_mean", f.window_cosine_mean},
+                        {"worst_window", f.worst_window},
+                        {"track_cosine_min", f.track_cosine_min},
+                        {"track_cosine_mean", f.track_cosine_mean},
+                        {"k", f.k},
+                        {"text_queries", f.text_queries},
+                        {"text_topk_overlap", f.text_topk_overlap},
+                        {"text_topk_overlap_min", f.text_topk_overlap_min},
+                        {"track_queries", f.track_queries},
+                        {"track_topk_overlap", f.track_topk_overlap},
+                        {"track_topk_overlap_min", f.track_topk_overlap_min},
+                        {"fp32_ms_per_window", f.fp32_ms_per_window},
+                        {"low_ms_per_window", f.low_ms_per_window}};
+    std::printf("%s\n", service::json_text(j, 2).c_str());
+    return 0;
+  }
+  std::printf("%s audio tower against fp32, %d files (%d skipped), %lld windows\n", f.precision.c_str(), f.files, f.skipped,
+              static_cast<long long>(f.windows));
+  std::printf("window cosine    min %.6f  mean %.6f  (worst: %s)\n", f.window_cosine_min, f.window_cosine_mean,
+              terminal_text(f.worst_window).c_str());
+  std::printf("track cosine     min %.6f  mean %.6f\n", f.track_cosine_min, f.track_cosine_mean);
+  if (f.text_queries)
+    std::printf("top-%d overlap   text queries %.3f (min %.2f over %d), track queries %.3f (min %.2f over %d)\n", f.k,
+                f.text_topk_overlap, f.text_topk_overlap_min, f.text_queries, f.track_topk_overlap, f.track_topk_overlap_min,
+                f.track_queries);
+  else
+    std::printf("top-%d overlap   track queries %.3f (min %.2f over %d); no tokenizer, no text queries\n", f.k,
+                f.track_topk_overlap, f.track_topk_overlap_min, f.track_queries);
+  std::printf("time per window  fp32 %s, %s %s (decoding included)\n", ms_text(f.fp32_ms_per_window).c_str(),
+              f.precision.c_str(), ms_text(f.low_ms_per_window).c_str());
+  return 0;
+}
+
 int run_bench(const BenchOptions& o) {
   if (!o.vectors.empty()) return run_vector_bench(o);
   if (o.serve_tracks > 0) return run_serve_bench(o);
   if (o.model.empty() == o.config.empty()) throw Error("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
+  if (!o.fidelity.empty()) return run_fidelity_bench(o);
   ModelBenchOptions options;
   options.windows = o.windows;
   options.batch = o.batch;
@@ -246,9 +305,11 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--repeat", o->repeat, "Timed passes; the best is reported")->default_val(3)->check(CLI::Range(1, 1000));
   cmd->add_option("--batch", o->batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
-  cmd->add_option("--precision", o->precision, "Audio tower precision: fp32 or bf16")
-      ->default_val("fp32")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  add_precision_option(cmd, o->precision);
+  cmd->add_option("--fidelity", o->fidelity,
+                  "Instead: embed every window of the audio under these folders with --precision and with fp32 and "
+                  "report how far embeddings and top-k rankings move; repeatable");
+  cmd->add_option("--top", o->top, "With --fidelity: k of the top-k lists compared")->default_val(10)->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--vectors", o->vectors,
                   "Instead: vector-index benchmark at these numbers of synthetic 512-d windows (e.g. 10000 100000 1000000): "

@@ -19,6 +19,7 @@ struct IndexOptions {
   service::IndexRequest request;  // bound directly, except the settings an index may carry on:
   std::string model;
   double window_s = 10, hop_s = 5, silence_db = -60;
+  std::string precision;
   bool json = false;
 };
 
@@ -83,7 +84,7 @@ nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db,
   nlohmann::json warnings = nlohmann::json::array();
   for (const auto& w : s.warnings) warnings.push_back({{"path", w.path}, {"reason", w.reason}});
   return {{"db", db},
-          {"model", {{"id", id.id}, {"revision", id.revision}, {"window_s", id.window_s}, {"hop_s", id.hop_s}}},
+          {"model", {{"id", id.id}, {"revision", id.revision}, {"window_s", id.window_s}, {"hop_s", id.hop_s}, {"precision", id.precision}}},
           {"found", s.found},
           {"indexed", s.indexed},
           {"unchanged", s.unchanged},
@@ -172,6 +173,7 @@ void add_index_command(CLI::App& app, Action& action) {
   auto* hop = cmd->add_option("--hop", o->hop_s, "Seconds between window starts (default 5; at most --window)");
   auto* silence = cmd->add_option("--silence-db", o->silence_db,
                                   "Windows quieter than this RMS level (dBFS) are silent: stored, not embedded (default -60)");
+  auto* precision = add_precision_option(cmd, o->precision, " (default: the index's, else fp32)");
   cmd->add_option("--threads", o->request.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_option("--batch", o->request.batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--decoders", o->request.decoders, "Decoding threads")->default_val(1)->check(CLI::Range(1, 64));
@@ -194,7 +196,8 @@ void add_index_command(CLI::App& app, Action& action) {
       "Summary (--json): indexed, unchanged, moved, pruned, errors, audio_seconds, wall_seconds, load_seconds,\n"
       "model_seconds, realtime_factor (audio seconds per wall second) and outside_model_fraction (share of the\n"
       "wall time, model loading excluded, spent outside the model: decoding, resampling, I/O, database).");
-  cmd->callback([o, model, window, hop, silence, &action] {
+  cmd->callback([o, model, window, hop, silence, precision, &action] {
+    if (precision->count()) o->request.precision = o->precision;
     if (model->count()) o->request.model = o->model;
     if (window->count()) o->request.window_s = o->window_s;
     if (hop->count()) o->request.hop_s = o->hop_s;

@@ -41,7 +41,7 @@ int run_status(const StatusOptions& o) {
            {"content_hash", model->content_hash.empty() ? nlohmann::json(nullptr) : nlohmann::json(model->content_hash)},
            {"audio_hash", model->audio_hash.empty() ? nlohmann::json(nullptr) : nlohmann::json(model->audio_hash)},
            {"window_s", model->window_s}, {"hop_s", model->hop_s},  {"dim", model->dim},
-           {"silence_db", model->silence_db}};
+           {"silence_db", model->silence_db}, {"precision", model->precision}};
     nlohmann::json j = {{"db", db_path},
                         {"db_bytes", st.db_bytes},
                         {"schema_version", st.schema_version},
@@ -64,12 +64,12 @@ int run_status(const StatusOptions& o) {
   std::printf("index     %s (%s, schema %d)\n", db_path.c_str(), size_text(st.db_bytes).c_str(),
               st.schema_version);
   if (model)
-    std::printf("model     %s%s\n          window %g s, hop %g s, silence below %g dBFS, %d-d embeddings\n",
+    std::printf("model     %s%s\n          window %g s, hop %g s, silence below %g dBFS, %d-d embeddings, %s audio tower\n",
                 model->id.c_str(),
                 model->revision != "local"                          ? ("@" + model->revision).c_str()
                 : std::filesystem::is_regular_file(model->id)       ? " (checkpoint file)"
                                                                     : " (local folder)",
-                model->window_s, model->hop_s, model->silence_db, model->dim);
+                model->window_s, model->hop_s, model->silence_db, model->dim, model->precision.c_str());
   else
     std::printf("model     (none yet)\n");
   std::printf("tracks    %lld (%lld ok, %lld errors", static_cast<long long>(c.tracks), static_cast<long long>(c.ok),

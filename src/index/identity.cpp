@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/file_hash.h"
 #include "core/sha256.h"
+#include "model/clap.h"
 #include "model/config.h"
 #include "model/convert.h"
 
@@ -137,7 +138,9 @@ void check_window_settings(double window_s, double hop_s, const std::string& win
                 " s: audio between windows would be left out");
 }
 
-ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db) {
+ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db,
+                         const std::string& precision) {
+  (void)parse_precision(precision);  // a known name
   ModelSpec m;
   m.resolved = resolved;
   const Definition definition = define(resolved);
@@ -166,6 +169,7 @@ ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, do
   m.identity.hop_s = hop_s;
   m.identity.dim = config.projection_dim;
   m.identity.silence_db = silence_db;
+  m.identity.precision = precision;
   return m;
 }
 

@@ -45,7 +45,10 @@ inline constexpr double kMinHopSeconds = 0.5;
 // `window_option` names the window's option in messages (`like` calls it --chunk).
 void check_window_settings(double window_s, double hop_s, const std::string& window_option = "--window");
 
-ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db);
+// The identity an index records for `resolved` with these settings. precision: the audio
+// tower's ("fp32", "bf16"; model/clap.h), checked.
+ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db,
+                         const std::string& precision = "fp32");
 
 // The spec to resolve again a model recorded in an index: "org/name@revision" for hub
 // models, the folder for local ones.

@@ -173,7 +173,7 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
   if (o.tracks < 1 || o.windows_per_track < 1) throw Error("bench: --serve-tracks and --windows-per-track must be positive");
   if (o.model.empty()) throw Error("bench: --serve-tracks needs --model (text queries are embedded with it)");
   const hub::ResolvedModel resolved = hub::resolve_model(o.model);
-  const store::ModelIdentity identity = index::describe_model(resolved, 10, 5, -60).identity;
+  const store::ModelIdentity identity = index::describe_model(resolved, 10, 5, -60, "fp32").identity;
 
   std::string dir = o.work_dir;
   bool temporary = false;

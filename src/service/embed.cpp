@@ -9,6 +9,7 @@ EmbedResult embed_inputs(const EmbedRequest& r) {
   mo.hub = r.model_options;
   mo.threads = r.threads;
   mo.warn = r.warn;
+  mo.audio_precision = r.audio_precision;
   const OpenedModel opened = open_model(r.model, mo);
   const ClapModel& model = *opened.model;
   ClapState state(r.threads, r.warn);

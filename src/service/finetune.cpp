@@ -255,7 +255,7 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
   // the index takes it as it is. Checked on the written files, and the folder must load.
   const index::ModelSpec tuned =
       index::describe_model(hub::resolve_model(o.out_dir, {}), lib.identity().window_s, lib.identity().hop_s,
-                            lib.identity().silence_db);
+                            lib.identity().silence_db, lib.identity().precision);
   o.reembed_needed = !spec.identity.shares_audio_with(tuned.identity);
   if (!both && o.reembed_needed) {
     std::error_code ec;

@@ -19,6 +19,7 @@ ResolvedSettings resolve_settings(const IndexRequest& r, const std::optional<sto
   s.window_s = r.window_s ? *r.window_s : stored ? stored->window_s : 10.0;
   s.hop_s = r.hop_s ? *r.hop_s : stored ? stored->hop_s : 5.0;
   s.silence_db = r.silence_db ? *r.silence_db : stored ? stored->silence_db : -60.0;
+  s.precision = parse_precision(r.precision ? *r.precision : stored ? stored->precision : "fp32");
   return s;
 }
 
@@ -48,8 +49,10 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   mo.hub.quiet = r.quiet;
   mo.threads = r.threads;
   mo.warn = warn;
+  mo.audio_precision = resolved_settings.precision;
   const hub::ResolvedModel resolved = hub::resolve_model(resolved_settings.model_spec, mo.hub);
-  const index::ModelSpec spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db);
+  const index::ModelSpec spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db,
+                                                      precision_name(resolved_settings.precision));
   index::ensure_identity(*store, spec.identity, r.rebuild);
   run.identity = spec.identity;
 

@@ -19,6 +19,7 @@ struct IndexRequest {
   std::optional<std::string> model;      // unset: the index's model, else hub::kDefaultModel
   std::string model_config, model_tokenizer;  // --config / --tokenizer (unset: the index's hints)
   std::optional<double> window_s, hop_s, silence_db;  // unset: the index's, else 10 / 5 / -60
+  std::optional<std::string> precision;  // "fp32" / "bf16"; unset: the index's, else fp32
   int threads = 0, batch = 8, decoders = 1;
   std::vector<std::string> include, exclude;
   bool rebuild = false, retry_errors = false;
@@ -32,6 +33,7 @@ struct ResolvedSettings {
   std::string model_spec;
   hub::HubOptions model_options;  // --config / --tokenizer, else the index's hints for its own model
   double window_s = 10, hop_s = 5, silence_db = -60;
+  Precision precision = Precision::F32;
 };
 ResolvedSettings resolve_settings(const IndexRequest& request, const std::optional<store::ModelIdentity>& stored);
 

@@ -341,7 +341,7 @@ const index::ModelSpec& Library::model_spec() {
                   " (pass --model with the folder or hub id it was indexed with)");
     }
     auto s = std::make_unique<index::ModelSpec>(
-        index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db));
+        index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db, identity_.precision));
     const std::string diff = identity_.mismatch(s->identity);
     if (!diff.empty() && shares_audio(s->identity)) {
       note("the model " + spec + " embeds audio exactly as the index's model " + identity_.id +
@@ -365,6 +365,7 @@ const ClapModel& Library::model() {
     ModelOpenOptions mo;
     mo.threads = options_.threads;
     mo.warn = options_.warn;
+    mo.audio_precision = parse_precision(identity_.precision);
     std::shared_ptr<const ClapModel> m = load_model(s.resolved, mo);
     if (m->embedding_dim() != identity_.dim)
       throw Error("the model's embedding size " + std::to_string(m->embedding_dim()) + " differs from the index's " +
@@ -494,7 +495,8 @@ bool Library::shares_audio(const store::ModelIdentity& candidate) const {
       hub::HubOptions quiet = index::hub_options_of(identity_);
       quiet.quiet = true;
       const hub::ResolvedModel resolved = hub::resolve_model(index::model_spec_of(identity_), quiet);
-      const index::ModelSpec own = index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db);
+      const index::ModelSpec own =
+          index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db, identity_.precision);
       if (own.identity.content_hash == identity_.content_hash) recorded.audio_hash = own.identity.audio_hash;
     } catch (const Error&) {
     }

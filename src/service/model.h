@@ -18,6 +18,7 @@ struct ModelOpenOptions {
   hub::HubOptions hub;       // quiet: no download progress
   int threads = 0;           // threads of the first-use health check, 0 = all cores
   Notice warn;               // receives the collapsed-text-tower warning (null: dropped)
+  Precision audio_precision = Precision::F32;  // LoadOptions::audio_precision
 };
 
 struct OpenedModel {

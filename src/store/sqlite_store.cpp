@@ -247,6 +247,7 @@ void write_identity(sqlite3* db, const ModelIdentity& m) {
   set_meta(db, "hop_s", m.hop_s);
   set_meta(db, "dim", static_cast<double>(m.dim));
   set_meta(db, "silence_db", m.silence_db);
+  set_meta(db, "precision", m.precision);
 }
 
 }  // namespace
@@ -443,6 +444,7 @@ std::optional<ModelIdentity> SqliteStore::model() const {
     else if (key == "hop_s") m.hop_s = s.real(1);
     else if (key == "dim") m.dim = static_cast<int>(s.int64(1));
     else if (key == "silence_db") m.silence_db = s.real(1);
+    else if (key == "precision") m.precision = s.text(1);
   }
   if (!any) return std::nullopt;
   return m;

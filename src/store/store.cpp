@@ -56,7 +56,8 @@ std::string ModelIdentity::describe() const {
   std::string out = id;
   if (!revision.empty() && revision != "local") out.append("@").append(revision, 0, 12);
   out += " (window " + format_number(window_s) + " s, hop " + format_number(hop_s) + " s, silence " +
-         format_number(silence_db) + " dBFS, " + std::to_string(dim) + "-d)";
+         format_number(silence_db) + " dBFS, " + std::to_string(dim) + "-d" +
+         (precision == "fp32" ? std::string() : ", " + precision + " audio tower") + ")";
   return out;
 }
 
@@ -82,6 +83,7 @@ std::string ModelIdentity::mismatch(const ModelIdentity& o) const {
   if (differs(hop_s, o.hop_s)) diffs.push_back("hop " + format_number(hop_s) + " s vs " + format_number(o.hop_s) + " s");
   if (differs(silence_db, o.silence_db))
     diffs.push_back("silence threshold " + format_number(silence_db) + " vs " + format_number(o.silence_db) + " dBFS");
+  if (precision != o.precision) diffs.push_back("audio precision " + precision + " vs " + o.precision);
   std::string out;
   for (const auto& d : diffs) out += (out.empty() ? "" : "; ") + d;
   return out;

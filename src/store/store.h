@@ -55,6 +55,10 @@ struct ModelIdentity {
   double hop_s = 5;
   int dim = 0;
   double silence_db = -60;
+  // Precision of the audio tower that made the embeddings ("fp32", "bf16"; model/clap.h):
+  // part of what an index is, like the window settings. Indexes made before it was recorded
+  // hold fp32 embeddings.
+  std::string precision = "fp32";
 
   // Scope of text embeddings (they do not depend on windows): "content:<content_hash>", or
   // id@revision#config_hash for an identity without a content hash.

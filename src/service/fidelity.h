@@ -1,0 +1,45 @@
+// How far a lower-precision audio tower moves embeddings and rankings, measured against fp32 on
+// the same inputs (`clapsearch bench --fidelity DIR`): every window of every file under the
+// folders is embedded by both towers; the report gives the cosine of each window's two
+// embeddings (worst and mean), the same for track embeddings, and how much the top-k lists of
+// text queries and of track-to-track queries over those files agree.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "service/model.h"
+
+namespace clap::service {
+
+struct FidelityRequest {
+  std::string model;
+  hub::HubOptions model_options;  // --config / --tokenizer
+  Precision precision = Precision::BF16;
+  std::vector<std::string> dirs;  // folders or files of audio
+  std::vector<std::string> texts; // text queries; empty = default_fidelity_texts()
+  int k = 10;                     // top-k compared
+  int threads = 0, batch = 8;
+  Notice progress;                // one line per file (null: quiet)
+};
+
+struct FidelityReport {
+  std::string precision;
+  int files = 0, skipped = 0;    // embedded / not decodable or silent throughout
+  int64_t windows = 0;           // non-silent windows compared
+  double window_cosine_min = 1, window_cosine_mean = 1;
+  std::string worst_window;      // "path @ start s"
+  double track_cosine_min = 1, track_cosine_mean = 1;
+  int k = 10;
+  int text_queries = 0, track_queries = 0;
+  double text_topk_overlap = 1;  // mean over text queries of |top-k fp32 ∩ top-k low| / k
+  double track_topk_overlap = 1; // the same for each track as a query (itself left out)
+  double text_topk_overlap_min = 1, track_topk_overlap_min = 1;
+  double fp32_ms_per_window = 0, low_ms_per_window = 0;  // embedding time in this run
+};
+
+const std::vector<std::string>& default_fidelity_texts();
+
+// Throws clap::Error when the model cannot be opened or no file could be embedded.
+FidelityReport measure_fidelity(const FidelityRequest& request);
+
+}  // namespace clap::service

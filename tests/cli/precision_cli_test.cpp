@@ -1,0 +1,123 @@
+// --precision through the real CLI: `embed` and `index` in bf16, the precision recorded in the
+// index's identity (status), carried on by later runs and by every query that embeds audio
+// (like/similar FILE equal their stored-track forms), another precision refused until
+// --rebuild, and bad values refused as usage errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string model_dir() { return test::case_dir("tiny-unfused"); }
+
+int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
+  const std::string home = test::temp_dir() + "/hf-home";
+  return test::run_command("HF_HOME=" + test::quoted(home) + " HF_HUB_OFFLINE=1 " + test::quoted(test::cli_path()) + " " +
+                               args,
+                           out, err);
+}
+
+std::string ok(const std::string& args) {
+  std::string out, err;
+  EXPECT_EQ(cli(args, &out, &err), 0) << args << "\n" << err;
+  return out;
+}
+
+std::vector<float> embedding_of(const json& line) { return line.at("embedding").get<std::vector<float>>(); }
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
+  return ab / std::sqrt(aa * bb);
+}
+
+class PrecisionCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(test::temp_dir() + "/precision");
+    test::ffmpeg(*dir_ + "/music/sweep.flac", "-f lavfi -i \"sine=f=330:d=14:sample_rate=44100\" -af \"vibrato=f=3\"");
+    test::ffmpeg(*dir_ + "/music/chord.mp3", "-f lavfi -i \"sine=f=220:d=22:sample_rate=48000\" -b:a 128k");
+    test::ffmpeg(*dir_ + "/music/noise.wav", "-f lavfi -i \"anoisesrc=d=8:c=pink:r=32000:a=0.3\"");
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string dir() { return *dir_; }
+  static std::string db() { return dir() + "/library.db"; }
+  static std::string file(const std::string& name) { return dir() + "/music/" + name; }
+
+ private:
+  static std::string* dir_;
+};
+std::string* PrecisionCli::dir_ = nullptr;
+
+TEST_F(PrecisionCli, EmbedInBf16StaysWithinItsBoundOfFp32AndIsDeterministic) {
+  const std::string args = "embed --model " + test::quoted(model_dir()) + " --audio " + test::quoted(file("chord.mp3")) +
+                           " --audio " + test::quoted(file("noise.wav")) + " --text \"warm guitar\"";
+  const auto fp32 = test::json_lines(ok(args));
+  const std::string bf16_out = ok(args + " --precision bf16");
+  EXPECT_EQ(bf16_out, ok(args + " --precision bf16 --threads 1 --batch 1"));  // bit for bit
+  const auto bf16 = test::json_lines(bf16_out);
+  ASSERT_EQ(fp32.size(), 3u);
+  ASSERT_EQ(bf16.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    const double c = cosine(embedding_of(fp32[i]), embedding_of(bf16[i]));
+    EXPECT_GE(c, 0.999) << fp32[i]["input"];
+    EXPECT_LT(c, 1.0) << "bf16 gave fp32's bits: " << fp32[i]["input"];
+  }
+  EXPECT_EQ(embedding_of(fp32[2]), embedding_of(bf16[2]));  // the text tower stays fp32
+}
+
+TEST_F(PrecisionCli, AnIndexKeepsItsPrecisionAndQueriesEmbedAudioWithIt) {
+  const std::string model = " --model " + test::quoted(model_dir());
+  const std::string at = " --db " + test::quoted(db());
+  ok("index " + test::quoted(dir() + "/music") + at + model + " --precision bf16 --quiet");
+  json status = json::parse(ok("status --json" + at));
+  EXPECT_EQ(status["model"]["precision"], "bf16");
+  EXPECT_NE(ok("status" + at).find("bf16 audio tower"), std::string::npos);
+
+  // A second run carries the precision on: nothing to embed again.
+  const json again = json::parse(ok("index " + test::quoted(dir() + "/music") + at + " --json --quiet"));
+  EXPECT_EQ(again["indexed"], 0) << again.dump();
+  EXPECT_EQ(again["model"]["precision"], "bf16");
+
+  // The stored track embedding is what `embed --precision bf16` gives for the file.
+  const json tracks = json::parse(ok("search x -k 0 --json" + at));
+  int64_t chord = -1;
+  for (const auto& t : tracks)
+    if (fs::path(t["path"].get<std::string>()).filename() == "chord.mp3") chord = t["track_id"];
+  ASSERT_GE(chord, 0);
+  // A query file is embedded with the index's precision: the same answers as its stored form.
+  EXPECT_EQ(ok("like --track " + std::to_string(chord) + " --json" + at), ok("like " + test::quoted(file("chord.mp3")) + " --json" + at));
+  EXPECT_EQ(ok("similar " + std::to_string(chord) + " -k 0 --json" + at),
+            ok("similar " + test::quoted(file("chord.mp3")) + " -k 0 --json" + at));
+
+  // Another precision is refused, naming both, until --rebuild.
+  std::string out, err;
+  EXPECT_EQ(cli("index " + test::quoted(dir() + "/music") + at + " --precision fp32 --quiet", &out, &err), 1);
+  EXPECT_NE(err.find("audio precision bf16 vs fp32"), std::string::npos) << err;
+  EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
+  ok("index " + test::quoted(dir() + "/music") + at + " --precision fp32 --rebuild --quiet");
+  status = json::parse(ok("status --json" + at));
+  EXPECT_EQ(status["model"]["precision"], "fp32");
+}
+
+TEST_F(PrecisionCli, UnknownPrecisionIsAUsageError) {
+  std::string out, err;
+  EXPECT_EQ(cli("embed --model " + test::quoted(model_dir()) + " --text x --precision fp8", &out, &err), 2);
+  EXPECT_NE(err.find("--precision"), std::string::npos) << err;
+  EXPECT_EQ(cli("index " + test::quoted(dir() + "/music") + " --db " + test::quoted(dir() + "/other.db") +
+                    " --precision int4",
+                &out, &err),
+            2);
+  EXPECT_FALSE(fs::exists(dir() + "/other.db"));
+}
+
+}  // namespace
+}  // namespace clap
