@@ -25,6 +25,7 @@ PACKAGES=(
 
 if [ "$tests" = 1 ]; then
   PACKAGES+=(chromium)                                              # the web page's test runs in a real browser
+  PACKAGES+=(libblas3)                                              # the reference BLAS, so a test proves FAISS never uses it
   PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)                # fuzz targets: libFuzzer, ASan, UBSan; OpenMP for clang
   command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)

@@ -7,6 +7,8 @@
 #include "hub/hub.h"
 #include "index/identity.h"
 #include "model/clap.h"
+#include "search/blas.h"
+#include "tensor/linear.h"
 
 namespace clap::service {
 
@@ -44,6 +46,10 @@ DoctorReport check_model(const std::string& spec, int threads, const hub::HubOpt
   r.parameters = model->parameter_count();
   r.weight_bytes = model->weight_bytes();
   r.embedding_dim = model->embedding_dim();
+  r.kernel_fp32 = packed_gemm_kernel(WeightType::F32);
+  r.kernel_bf16 = packed_gemm_kernel(WeightType::BF16);
+  r.blas_library = search::blas_library();
+  r.blas_optimised = search::blas_is_optimised(r.blas_library);
   r.health_checked = model->has_tokenizer();
   if (r.health_checked) {
     t0 = std::chrono::steady_clock::now();

@@ -22,6 +22,11 @@ struct DoctorReport {
   bool health_checked = false;  // false: the model has no tokenizer
   ModelHealth health;
   double health_seconds = 0;
+  // This machine: the GEMM kernels the audio tower runs per precision, and the library that
+  // answers FAISS's sgemm_ (search/blas.h).
+  std::string kernel_fp32, kernel_bf16;
+  std::string blas_library;
+  bool blas_optimised = false;
 
   bool hub_checksum_mismatch() const { return !hub_sha256.empty() && hub_sha256 != weights_sha256; }
   bool collapsed() const { return health_checked && health.collapsed; }

@@ -107,6 +107,41 @@ TEST(Doctor, CollapsedTextTowerWarnsAndExits3) {
   EXPECT_NE(err.find("WARNING"), std::string::npos) << err;
 }
 
+// FAISS's BLAS is pinned to OpenBLAS by the link: even when libblas.so.3 resolves to the
+// reference BLAS (LD_LIBRARY_PATH stands in for the system's alternatives pointing there), the
+// binary's sgemm_ is OpenBLAS's. Preloading the reference BLAS shows the check can tell.
+TEST(Doctor, FaissUsesAnOptimisedBlasWhateverLibblasPointsAt) {
+  const std::string reference_dir = "/usr/lib/x86_64-linux-gnu/blas";
+  std::string out, err;
+  const std::string args = "--model '" + test::case_dir("tiny-unfused") + "' --json";
+  ASSERT_EQ(doctor(args, &out, &err), 0) << err;
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_TRUE(j["blas"]["optimised"].get<bool>()) << j["blas"].dump();
+  EXPECT_NE(j["blas"]["library"].get<std::string>().find("openblas"), std::string::npos) << j["blas"].dump();
+  EXPECT_FALSE(j["kernels"]["fp32"].get<std::string>().empty());
+  EXPECT_FALSE(j["kernels"]["bf16"].get<std::string>().empty());
+  if (!fs::exists(reference_dir + "/libblas.so.3")) GTEST_SKIP() << "no reference BLAS installed to test against";
+  ASSERT_EQ(test::run_command("LD_LIBRARY_PATH=" + reference_dir + " HF_HUB_OFFLINE=1 '" + test::cli_path() + "' doctor " + args,
+                              &out, &err),
+            0)
+      << err;
+  j = nlohmann::json::parse(out);
+  EXPECT_TRUE(j["blas"]["optimised"].get<bool>()) << "libblas.so.3 -> reference BLAS took over: " << j["blas"].dump();
+  ASSERT_EQ(test::run_command("LD_PRELOAD=" + reference_dir + "/libblas.so.3 HF_HUB_OFFLINE=1 '" + test::cli_path() +
+                                  "' doctor " + args,
+                              &out, &err),
+            0)
+      << err;
+  j = nlohmann::json::parse(out);
+  EXPECT_FALSE(j["blas"]["optimised"].get<bool>()) << j["blas"].dump();
+  std::string text;
+  ASSERT_EQ(test::run_command("LD_PRELOAD=" + reference_dir + "/libblas.so.3 HF_HUB_OFFLINE=1 '" + test::cli_path() +
+                                  "' doctor --model '" + test::case_dir("tiny-unfused") + "'",
+                              &text, &err),
+            0);
+  EXPECT_NE(text.find("REFERENCE BLAS"), std::string::npos) << text;
+}
+
 TEST(Doctor, UnknownModelFailsClearly) {
   std::string out, err;
   EXPECT_EQ(doctor("--model test-org/not-cached --json", &out, &err), 1);
