@@ -23,6 +23,7 @@
 #include "search/bench.h"
 #include "server/load_bench.h"
 #include "service/fidelity.h"
+#include "service/index_bench.h"
 
 namespace clap::cli {
 namespace {
@@ -42,6 +43,8 @@ struct BenchOptions {
   int threads = 0;
   std::string precision = "fp32";
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
+  std::vector<std::string> index;     // --index DIR...: indexing speed end to end
+  int decoders = 1;
   int top = 10;
   bool json = false;
 };
@@ -105,6 +108,8 @@ int rerun_with_model(const BenchOptions& o, const std::string& model_dir) {
   if (o.json) args.push_back("--json");
   for (const std::string& dir : o.fidelity) args.insert(args.end(), {"--fidelity", dir});
   if (!o.fidelity.empty()) args.insert(args.end(), {"--top", std::to_string(o.top)});
+  for (const std::string& dir : o.index) args.insert(args.end(), {"--index", dir});
+  if (!o.index.empty()) args.insert(args.end(), {"--decoders", std::to_string(o.decoders)});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -228,12 +233,55 @@ int run_fidelity_bench(const BenchOptions& o) {
   return 0;
 }
 
+// --index DIR...: the whole indexing pipeline on real files against the model alone.
+int run_index_bench(const BenchOptions& o) {
+  service::IndexBenchRequest r;
+  r.model = o.model;
+  r.model_options.tokenizer = o.tokenizer;
+  r.precision = parse_precision(o.precision);
+  r.dirs = o.index;
+  r.threads = o.threads;
+  r.batch = o.batch;
+  r.decoders = o.decoders;
+  r.repeat = o.repeat;
+  const service::IndexBenchReport b = service::bench_index(r);
+  if (o.json) {
+    nlohmann::json j = {{"model", o.model},
+                        {"precision", b.precision},
+                        {"files", b.files},
+                        {"errors", b.errors},
+                        {"windows", b.windows},
+                        {"audio_seconds", b.audio_seconds},
+                        {"load_seconds", b.load_seconds},
+                        {"pipeline_seconds", b.pipeline_seconds},
+                        {"model_seconds", b.model_seconds},
+                        {"decode_cpu_seconds", b.decode_cpu_seconds},
+                        {"pure_model_seconds", b.pure_model_seconds},
+                        {"realtime_factor", b.realtime_factor()},
+                        {"pipeline_overhead", b.pipeline_overhead()},
+                        {"outside_model_fraction", b.outside_model_fraction()}};
+    std::printf("%s\n", service::json_text(j, 2).c_str());
+    return 0;
+  }
+  std::printf("indexed          %lld files (%lld errors), %lld windows, %.1f s of audio, %s audio tower\n",
+              static_cast<long long>(b.files), static_cast<long long>(b.errors), static_cast<long long>(b.windows),
+              b.audio_seconds, b.precision.c_str());
+  std::printf("pipeline         %.2f s (model loading and packing %.2f s not included): %.1fx real time\n",
+              b.pipeline_seconds, b.load_seconds, b.realtime_factor());
+  std::printf("model alone      %.2f s for the same windows: the pipeline adds %.1f%%\n", b.pure_model_seconds,
+              100 * b.pipeline_overhead());
+  std::printf("inside pipeline  model %.2f s (%.1f%% of the time outside it), decoding %.2f s of CPU\n", b.model_seconds,
+              100 * b.outside_model_fraction(), b.decode_cpu_seconds);
+  return 0;
+}
+
 int run_bench(const BenchOptions& o) {
   if (!o.vectors.empty()) return run_vector_bench(o);
   if (o.serve_tracks > 0) return run_serve_bench(o);
   if (o.model.empty() == o.config.empty()) throw Error("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
   if (!o.fidelity.empty()) return run_fidelity_bench(o);
+  if (!o.index.empty()) return run_index_bench(o);
   ModelBenchOptions options;
   options.windows = o.windows;
   options.batch = o.batch;
@@ -309,6 +357,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--fidelity", o->fidelity,
                   "Instead: embed every window of the audio under these folders with --precision and with fp32 and "
                   "report how far embeddings and top-k rankings move; repeatable");
+  cmd->add_option("--index", o->index,
+                  "Instead: index the audio under these folders into a temporary index (as `clapsearch index`) and "
+                  "compare the run with the model alone on as many windows; repeatable");
+  cmd->add_option("--decoders", o->decoders, "With --index: decoding threads")->default_val(1)->check(CLI::Range(1, 64));
   cmd->add_option("--top", o->top, "With --fidelity: k of the top-k lists compared")->default_val(10)->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--vectors", o->vectors,

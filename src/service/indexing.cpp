@@ -50,6 +50,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   mo.threads = r.threads;
   mo.warn = warn;
   mo.audio_precision = resolved_settings.precision;
+  mo.prepare_audio = true;  // loaded only to embed audio: packing counts as loading, not as model time
   const hub::ResolvedModel resolved = hub::resolve_model(resolved_settings.model_spec, mo.hub);
   const index::ModelSpec spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db,
                                                       precision_name(resolved_settings.precision));

@@ -108,6 +108,40 @@ TEST_F(PrecisionCli, AnIndexKeepsItsPrecisionAndQueriesEmbedAudioWithIt) {
   EXPECT_EQ(status["model"]["precision"], "fp32");
 }
 
+TEST_F(PrecisionCli, BenchFidelityAndIndexReportOnRealFiles) {
+  const std::string model = "--model " + test::quoted(model_dir());
+  const json f = json::parse(ok("bench " + model + " --precision bf16 --fidelity " + test::quoted(dir() + "/music") + " --json"));
+  EXPECT_EQ(f["files"], 3);
+  EXPECT_EQ(f["precision"], "bf16");
+  EXPECT_GT(f["windows"].get<int>(), 3);
+  EXPECT_GE(f["window_cosine_min"].get<double>(), 0.999);
+  EXPECT_LT(f["window_cosine_min"].get<double>(), 1.0);
+  EXPECT_LE(f["window_cosine_min"].get<double>(), f["window_cosine_mean"].get<double>());
+  EXPECT_EQ(f["text_queries"], 16);
+  EXPECT_EQ(f["track_queries"], 3);
+  EXPECT_GT(f["text_topk_overlap"].get<double>(), 0.0);
+  std::string out, err;
+  EXPECT_EQ(cli("bench " + model + " --fidelity " + test::quoted(dir() + "/music"), &out, &err), 1);  // fp32 vs fp32
+  EXPECT_NE(err.find("--precision bf16"), std::string::npos) << err;
+
+  const std::string tmp = dir() + "/tmp";
+  fs::create_directories(tmp);
+  ASSERT_EQ(test::run_command("TMPDIR=" + test::quoted(tmp) + " HF_HUB_OFFLINE=1 " + test::quoted(test::cli_path()) +
+                                  " bench " + model + " --precision bf16 --index " + test::quoted(dir() + "/music") + " --json",
+                              &out, &err),
+            0)
+      << err;
+  const json b = json::parse(out);
+  EXPECT_EQ(b["files"], 3);
+  EXPECT_EQ(b["errors"], 0);
+  EXPECT_GT(b["windows"].get<int>(), 3);
+  EXPECT_NEAR(b["audio_seconds"].get<double>(), 14 + 22 + 8, 0.5);
+  EXPECT_GT(b["pure_model_seconds"].get<double>(), 0.0);
+  EXPECT_GT(b["realtime_factor"].get<double>(), 0.0);
+  EXPECT_GE(b["outside_model_fraction"].get<double>(), 0.0);
+  EXPECT_TRUE(fs::is_empty(tmp)) << "the benchmark's index is temporary";
+}
+
 TEST_F(PrecisionCli, UnknownPrecisionIsAUsageError) {
   std::string out, err;
   EXPECT_EQ(cli("embed --model " + test::quoted(model_dir()) + " --text x --precision fp8", &out, &err), 2);
