@@ -104,19 +104,7 @@ class Parity : public ::testing::TestWithParam<std::string> {
     return feats;
   }
 
-  // Reference input_features of a clip: stored whole, or channel 0 repeated 4x (fused).
-  std::vector<float> clip_features(char x, int* channels) {
-    const std::string base = std::string("clip_") + x + "_input_features";
-    if (expected().find(base)) {
-      *channels = static_cast<int>(expected().at(base).shape[1]);
-      return test::floats(expected(), base);
-    }
-    auto ch0 = test::floats(expected(), base + "_ch0");
-    *channels = 4;
-    std::vector<float> all;
-    for (int i = 0; i < 4; ++i) all.insert(all.end(), ch0.begin(), ch0.end());
-    return all;
-  }
+  std::vector<float> clip_features(char x, int* channels) { return test::clip_features(case_name(), x, channels); }
 };
 
 TEST_P(Parity, AudioTowerOnReferenceFeatures) {

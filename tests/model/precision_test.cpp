@@ -33,27 +33,13 @@ class Bf16Tower : public ::testing::TestWithParam<std::string> {
   }
   const SafeTensors& expected() { return test::golden_expected(GetParam()); }
 
-  // Reference features of clip x (channel 0 repeated for fused models, as the parity suite).
-  std::vector<float> features(char x, int* channels) {
-    const std::string base = std::string("clip_") + x + "_input_features";
-    if (expected().find(base)) {
-      *channels = static_cast<int>(expected().at(base).shape[1]);
-      return test::floats(expected(), base);
-    }
-    auto ch0 = test::floats(expected(), base + "_ch0");
-    *channels = 4;
-    std::vector<float> all;
-    for (int i = 0; i < 4; ++i) all.insert(all.end(), ch0.begin(), ch0.end());
-    return all;
-  }
-
   // Embeddings of clips a..g (one call each) with `precision`.
   std::vector<std::vector<float>> embed_clips(Precision precision) {
     const auto& m = model(precision).impl();
     std::vector<std::vector<float>> out;
     for (char x = 'a'; x <= 'g'; ++x) {
       int channels = 0;
-      auto feats = features(x, &channels);
+      auto feats = test::clip_features(GetParam(), x, &channels);
       uint8_t longer = static_cast<uint8_t>(test::ints(expected(), std::string("clip_") + x + "_is_longer")[0]);
       std::vector<float> emb(m.config.projection_dim);
       m.audio_from_features(state_, feats.data(), 1, channels, 1001, 64, &longer, emb.data());

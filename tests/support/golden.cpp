@@ -58,6 +58,20 @@ const SafeTensors& golden_expected(const std::string& case_name) {
   return *slot;
 }
 
+std::vector<float> clip_features(const std::string& case_name, char x, int* channels) {
+  const SafeTensors& expected = golden_expected(case_name);
+  const std::string base = std::string("clip_") + x + "_input_features";
+  if (expected.find(base)) {
+    *channels = static_cast<int>(expected.at(base).shape[1]);
+    return floats(expected, base);
+  }
+  auto ch0 = floats(expected, base + "_ch0");
+  *channels = 4;
+  std::vector<float> all;
+  for (int i = 0; i < 4; ++i) all.insert(all.end(), ch0.begin(), ch0.end());
+  return all;
+}
+
 std::vector<float> golden_clip(char letter) {
   const SafeTensors& in = golden_inputs();
   auto clip = [&](char c) { return in.to_float(in.at(std::string("audio_") + c)); };

@@ -20,6 +20,10 @@ std::string case_dir(const std::string& case_name);
 const SafeTensors& golden_inputs();                           // inputs.safetensors
 const SafeTensors& golden_expected(const std::string& case_name);  // expected.safetensors
 
+// The reference input_features of golden clip x of a case (batch 1 x channels x 1001 x 64):
+// stored whole, or channel 0 repeated 4x for fused models.
+std::vector<float> clip_features(const std::string& case_name, char x, int* channels);
+
 // A golden clip a..g as 48 kHz float samples (f and g derived as the README says).
 std::vector<float> golden_clip(char letter);
 
