@@ -1,10 +1,12 @@
 // The persisted vector-index file (search/vector_index.h) on arbitrary bytes: the header
-// (magic, format, JSON), the checksum over the FAISS payload, the checks after FAISS has read
-// it, and a search of an index that loads. A damaged file stops at the checksum.
+// (magic, format, JSON), the checksum over the payload, the payload readers, and a search of
+// an index that loads. A damaged file stops at the checksum.
 //
-// CLAPSEARCH_FUZZ_FAISS=1 also loads each input a second time with its trailer rewritten to
-// the checksum its payload has, which reaches FAISS's own reader as a crafted (not damaged)
-// file would. That reader trusts the sizes in the payload (fuzz/README.md: it allocates up to
+// Exact and IVF files (format 3) have clapsearch's own payload: each input whose header names
+// one of those kinds is loaded a second time with its trailer rewritten to the checksum its
+// payload has, as a crafted (not damaged) file would be, so the payload reader is fuzzed too.
+// CLAPSEARCH_FUZZ_FAISS=1 does the same for HNSW files, whose payload FAISS's own reader
+// parses. That reader trusts the sizes in the payload (fuzz/README.md: it allocates up to
 // 2^40 elements and leaks when it throws part way); being third-party code behind the
 // checksum, it is off by default so that the runs report clapsearch's bugs.
 #include <cstdint>
@@ -56,12 +58,16 @@ void load_and_search(const std::string& path) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static clap::fuzz::MemFile file("windows.faiss");
   const std::string bytes(reinterpret_cast<const char*>(data), size);
-  load_and_search(file.write(bytes));
+  const std::string path = file.write(bytes);
+  load_and_search(path);
   static const bool reach_faiss = [] {
     const char* v = std::getenv("CLAPSEARCH_FUZZ_FAISS");
     return v && std::string(v) == "1";
   }();
-  if (!reach_faiss) return 0;
+  clap::search::IndexHeader header;
+  const bool own_payload = clap::search::VectorIndex::read_header(path, &header) &&
+                           header.kind != clap::search::IndexKind::Hnsw;
+  if (!reach_faiss && !own_payload) return 0;
   const std::string fixed = with_matching_checksum(bytes);
   if (!fixed.empty() && fixed != bytes) load_and_search(file.write(fixed));
   return 0;

@@ -142,8 +142,8 @@ SearchBenchResult run_index_bench(const Embeddings& vectors, int64_t n_queries, 
   const int64_t n_vectors = vectors.size();
   const int dim = vectors.dim;
   const std::vector<float> queries(query_data, query_data + n_queries * dim);
-  const float* data = vectors.data.data();
-  const int64_t* ids = vectors.ids.data();
+  // Every index reads `vectors` in place (HNSW copies them into FAISS).
+  const VectorSource source = VectorSource::borrowing(vectors);
   SearchBenchResult res;
   res.n_vectors = n_vectors;
   res.dim = dim;
@@ -163,7 +163,7 @@ SearchBenchResult run_index_bench(const Embeddings& vectors, int64_t n_queries, 
     VectorIndexOptions eo = base;
     eo.kind = IndexKind::Exact;
     t = Clock::now();
-    VectorIndex exact = VectorIndex::build(n_vectors, dim, data, ids, eo);
+    VectorIndex exact = VectorIndex::build(source, eo);
     const double build_ms = ms_since(t);
     t = Clock::now();
     truth = exact.search(n_queries, queries.data(), k).ids;
@@ -175,13 +175,13 @@ SearchBenchResult run_index_bench(const Embeddings& vectors, int64_t n_queries, 
       r.recall = recall(got, truth, n_queries, k);
       res.indexes.push_back(r);
     }
-  }  // exact index freed before the next build: at 1M × 512 each copy is 2 GB
+  }
 
   for (IndexKind kind : o.approximate) {
     VectorIndexOptions ao = base;
     ao.kind = kind;
     t = Clock::now();
-    VectorIndex index = VectorIndex::build(n_vectors, dim, data, ids, ao);
+    VectorIndex index = VectorIndex::build(source, ao);
     const double build_ms = ms_since(t);
     std::vector<int> settings = {kind == IndexKind::Hnsw ? o.search.ef_search : o.search.nprobe};
     for (int s : kind == IndexKind::Hnsw ? o.ef_search_sweep : o.nprobe_sweep)

@@ -91,6 +91,20 @@ Embeddings window_index_data(const Catalog& c) {
   return e;
 }
 
+VectorSource window_index_source(std::shared_ptr<const Catalog> c) {
+  VectorSource s;
+  s.dim = c->dim();
+  s.matrix_rows = c->window_count();
+  for (int64_t t = 0; t < c->track_count(); ++t)
+    for (int64_t r : c->active_rows(t)) {
+      s.rows.push_back(r);
+      s.ids.push_back(c->table().window_ids[r]);
+    }
+  const float* base = c->table().embeddings.data();
+  s.matrix = std::shared_ptr<const float>(std::move(c), base);
+  return s;
+}
+
 Embeddings track_embeddings(const Catalog& c) {
   Embeddings e;
   e.dim = c.dim();

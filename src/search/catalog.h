@@ -6,10 +6,12 @@
 // nothing here touches SQLite.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "core/embeddings.h"
+#include "search/vector_index.h"
 
 namespace clap::search {
 
@@ -47,7 +49,11 @@ class Catalog {
 
 // What the window-level VectorIndex holds: every active window (see active_rows) with its
 // window id. Silent windows are left out so they neither match `like` chunks nor win `max`.
+// A copy of them (tests, standalone use).
 Embeddings window_index_data(const Catalog& catalog);
+// The same windows in place: rows of the catalog's embedding table, which the source keeps
+// alive (an index built or loaded over it shares the catalog instead of copying its vectors).
+VectorSource window_index_source(std::shared_ptr<const Catalog> catalog);
 
 // Per-track embedding of the catalog's tracks (core/vector_math.h: track_embedding over each
 // track's active windows), ids = track ids (ascending). The store keeps the same vectors.

@@ -19,6 +19,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -31,7 +32,7 @@ namespace clap::search {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'L', 'A', 'P', 'V', 'I', 'D', 'X'};
-constexpr uint32_t kFormat = 2;  // 2: a checksum of the FAISS payload after it (format 1 files are rebuilt)
+constexpr uint32_t kFormat = 3;  // 2: a checksum after the payload; 3: own payload for Exact/IVF (older files are rebuilt)
 constexpr char kTrailerMagic[8] = {'C', 'L', 'A', 'P', 'S', 'U', 'M', '1'};
 
 // A 64-bit checksum of a byte stream, independent of how the stream is cut into pieces: catches
@@ -106,13 +107,11 @@ struct FileCloser {
 };
 using File = std::unique_ptr<FILE, FileCloser>;
 
-IndexKind kind_of(const faiss::Index* index) {
-  if (dynamic_cast<const faiss::IndexIVF*>(index)) return IndexKind::Ivf;
-  if (auto* map = dynamic_cast<const faiss::IndexIDMap*>(index)) {
-    if (dynamic_cast<const faiss::IndexHNSW*>(map->index)) return IndexKind::Hnsw;
-    if (dynamic_cast<const faiss::IndexFlat*>(map->index)) return IndexKind::Exact;
-  }
-  throw Error("vector index: unsupported FAISS index type");
+// The HNSW index inside a FAISS structure read from a file, or null.
+const faiss::IndexHNSW* hnsw_of(const faiss::Index* index, const faiss::IndexIDMap** map_out = nullptr) {
+  auto* map = dynamic_cast<const faiss::IndexIDMap*>(index);
+  if (map_out) *map_out = map;
+  return map ? dynamic_cast<const faiss::IndexHNSW*>(map->index) : nullptr;
 }
 
 }  // namespace
@@ -163,6 +162,95 @@ std::string index_build_key(const VectorIndexOptions& options, int64_t n, int di
   return key;
 }
 
+// --- sources ---------------------------------------------------------------------------------
+
+VectorSource VectorSource::owning(Embeddings e) {
+  e.check("vector index");
+  VectorSource s;
+  auto data = std::make_shared<std::vector<float>>(std::move(e.data));
+  s.matrix = std::shared_ptr<const float>(data, data->data());
+  s.matrix_rows = static_cast<int64_t>(e.ids.size());
+  s.dim = e.dim;
+  s.owned = true;
+  s.ids = std::move(e.ids);
+  s.rows.resize(s.ids.size());
+  std::iota(s.rows.begin(), s.rows.end(), 0);
+  return s;
+}
+
+VectorSource VectorSource::borrowing(const Embeddings& e) {
+  e.check("vector index");
+  VectorSource s;
+  s.matrix = std::shared_ptr<const float>(e.data.data(), [](const float*) {});
+  s.matrix_rows = e.size();
+  s.dim = e.dim;
+  s.ids = e.ids;
+  s.rows.resize(s.ids.size());
+  std::iota(s.rows.begin(), s.rows.end(), 0);
+  return s;
+}
+
+void VectorSource::check(const std::string& what) const {
+  if (dim <= 0) throw Error(what + ": dimension must be positive, got " + std::to_string(dim));
+  if (rows.size() != ids.size()) throw Error(what + ": one row per id needed");
+  if (matrix_rows < 0 || (matrix_rows > 0 && !matrix)) throw Error(what + ": no matrix");
+  for (int64_t r : rows)
+    if (r < 0 || r >= matrix_rows) throw Error(what + ": row " + std::to_string(r) + " outside the matrix");
+}
+
+namespace {
+
+// Positions of `s`'s entries in ascending id order; throws on a duplicate id.
+std::vector<int64_t> id_order(const VectorSource& s) {
+  std::vector<int64_t> order(static_cast<size_t>(s.size()));
+  std::iota(order.begin(), order.end(), 0);
+  if (!std::is_sorted(s.ids.begin(), s.ids.end()))
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return s.ids[a] < s.ids[b]; });
+  for (size_t i = 1; i < order.size(); ++i)
+    if (s.ids[order[i]] == s.ids[order[i - 1]]) throw Error("vector index: duplicate id " + std::to_string(s.ids[order[i]]));
+  return order;
+}
+
+// For each of the ascending `ids`, its position in `s` (whose id order is `order`), or -1.
+std::vector<int64_t> positions_in(const std::vector<int64_t>& ids, const VectorSource& s, const std::vector<int64_t>& order) {
+  std::vector<int64_t> pos(ids.size(), -1);
+  size_t j = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    while (j < order.size() && s.ids[order[j]] < ids[i]) ++j;
+    if (j < order.size() && s.ids[order[j]] == ids[i]) pos[i] = order[j];
+  }
+  return pos;
+}
+
+// The vectors of `s` at `positions`, contiguous (what FAISS's training and assignment take).
+std::vector<float> gather(const VectorSource& s, const std::vector<int64_t>& positions) {
+  std::vector<float> x(positions.size() * static_cast<size_t>(s.dim));
+  for (size_t i = 0; i < positions.size(); ++i) std::memcpy(x.data() + i * s.dim, s.row_of(positions[i]), sizeof(float) * s.dim);
+  return x;
+}
+
+// Nearest centroid of each of n vectors, by FAISS's flat inner-product quantizer: the same call
+// IndexIVF::add_with_ids makes, so lists come out as FAISS's IVF would fill them.
+std::vector<int32_t> assign_lists(const std::vector<float>& centroids, int dim, int64_t n, const float* x) {
+  std::vector<int32_t> out(static_cast<size_t>(n));
+  if (n == 0) return out;
+  faiss::IndexFlatIP quantizer(dim);
+  quantizer.add(static_cast<faiss::Index::idx_t>(centroids.size() / dim), centroids.data());
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(n));
+  SingleThreadScope single(true);  // same numbers on any thread count
+  try {
+    quantizer.assign(n, x, labels.data());
+  } catch (const faiss::FaissException& e) {
+    throw Error(std::string("vector index: FAISS assignment failed: ") + e.what());
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int32_t>(labels[i]);
+  return out;
+}
+
+}  // namespace
+
+// --- build -----------------------------------------------------------------------------------
+
 VectorIndex::VectorIndex() = default;
 VectorIndex::VectorIndex(VectorIndex&&) noexcept = default;
 VectorIndex& VectorIndex::operator=(VectorIndex&&) noexcept = default;
@@ -170,36 +258,43 @@ VectorIndex::~VectorIndex() = default;
 
 VectorIndex VectorIndex::build(const Embeddings& vectors, const VectorIndexOptions& options) {
   vectors.check("vector index");
-  return build(vectors.size(), vectors.dim, vectors.data.data(), vectors.ids.data(), options);
+  return build(Embeddings(vectors), options);
+}
+
+VectorIndex VectorIndex::build(Embeddings&& vectors, const VectorIndexOptions& options) {
+  if (vectors.dim <= 0) throw Error("vector index: dimension must be positive, got " + std::to_string(vectors.dim));
+  return build(VectorSource::owning(std::move(vectors)), options);
 }
 
 VectorIndex VectorIndex::build(int64_t n, int dim, const float* vectors, const int64_t* ids,
                                const VectorIndexOptions& options) {
   if (dim <= 0) throw Error("vector index: dimension must be positive, got " + std::to_string(dim));
   if (n < 0) throw Error("vector index: negative vector count");
+  Embeddings e;
+  e.dim = dim;
+  e.ids.assign(ids, ids + n);
+  e.data.assign(vectors, vectors + n * dim);
+  return build(std::move(e), options);
+}
 
-  // Insert in ascending id order: the index then depends only on the (id, vector) set, not on
-  // the order the store returned rows in, and FAISS's flat scan keeps the earlier (smaller-id)
-  // vector on equal scores. Copy only when the input is not already sorted.
-  std::vector<float> sorted_vectors;
-  std::vector<int64_t> sorted_ids;
-  const float* x = vectors;
-  const int64_t* xid = ids;
-  if (!std::is_sorted(ids, ids + n)) {
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return ids[a] < ids[b]; });
-    sorted_vectors.resize(static_cast<size_t>(n) * dim);
-    sorted_ids.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      sorted_ids[i] = ids[order[i]];
-      std::memcpy(sorted_vectors.data() + i * dim, vectors + order[i] * dim, sizeof(float) * dim);
-    }
-    x = sorted_vectors.data();
-    xid = sorted_ids.data();
-  }
-  for (int64_t i = 1; i < n; ++i)
-    if (xid[i] == xid[i - 1]) throw Error("vector index: duplicate id " + std::to_string(xid[i]));
+void VectorIndex::set_lists(std::vector<int32_t> list_of) {
+  const int nl = static_cast<int>(centroids_.size() / static_cast<size_t>(dim_));
+  list_of_ = std::move(list_of);
+  list_offsets_.assign(static_cast<size_t>(nl) + 1, 0);
+  for (int32_t l : list_of_) ++list_offsets_[static_cast<size_t>(l) + 1];
+  for (int l = 0; l < nl; ++l) list_offsets_[l + 1] += list_offsets_[l];
+  members_.resize(list_of_.size());
+  std::vector<int64_t> fill(list_offsets_.begin(), list_offsets_.end() - 1);
+  for (size_t i = 0; i < list_of_.size(); ++i) members_[fill[list_of_[i]]++] = static_cast<int64_t>(i);
+}
+
+VectorIndex VectorIndex::build(const VectorSource& source, const VectorIndexOptions& options) {
+  source.check("vector index");
+  const int64_t n = source.size();
+  const int dim = source.dim;
+  // Ascending id order: the index then depends only on the (id, vector) set, not on the order
+  // the caller gives, and ties at equal score go to the smaller id.
+  const std::vector<int64_t> order = id_order(source);
 
   VectorIndex out;
   out.n_ = n;
@@ -207,47 +302,64 @@ VectorIndex VectorIndex::build(int64_t n, int dim, const float* vectors, const i
   out.kind_ = resolve_kind(options, n);
   out.build_key_ = index_build_key(options, n, dim);
   out.trained_n_ = n;
+  out.ids_.resize(static_cast<size_t>(n));
+  out.rows_.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    out.ids_[i] = source.ids[order[i]];
+    out.rows_[i] = source.rows[order[i]];
+  }
+  if (out.kind_ == IndexKind::Exact) {
+    out.vectors_ = source.matrix;
+    out.owns_vectors_ = source.owned;
+    return out;
+  }
+  // FAISS takes the vectors contiguous in id order: read in place when they already are.
+  bool contiguous = true;
+  for (int64_t i = 1; i < n && contiguous; ++i) contiguous = out.rows_[i] == out.rows_[0] + i;
+  std::vector<float> gathered;
+  const float* x = nullptr;
+  if (contiguous && n > 0) {
+    x = source.matrix.get() + out.rows_[0] * dim;
+  } else {
+    gathered = gather(source, order);
+    x = gathered.data();
+  }
   try {
-    switch (out.kind_) {
-      case IndexKind::Ivf: {
-        const int nlist = resolve_nlist(options.ivf, n);
-        auto* quantizer = new faiss::IndexFlatIP(dim);
-        auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer, dim, nlist, faiss::METRIC_INNER_PRODUCT);
-        ivf->own_fields = true;
-        ivf->cp.seed = static_cast<int>(options.seed);
-        ivf->cp.niter = options.ivf.niter;
-        ivf->cp.max_points_per_centroid = options.ivf.train_points_per_list;
-        ivf->cp.min_points_per_centroid = 1;  // resolve_nlist already keeps enough points per list
-        ivf->cp.spherical = true;             // unit-norm centroids: the right centres for cosine
-        ivf->cp.verbose = false;
+    if (out.kind_ == IndexKind::Ivf) {
+      const int nlist = resolve_nlist(options.ivf, n);
+      faiss::IndexFlatIP quantizer(dim);
+      faiss::IndexIVFFlat ivf(&quantizer, dim, nlist, faiss::METRIC_INNER_PRODUCT);
+      ivf.cp.seed = static_cast<int>(options.seed);
+      ivf.cp.niter = options.ivf.niter;
+      ivf.cp.max_points_per_centroid = options.ivf.train_points_per_list;
+      ivf.cp.min_points_per_centroid = 1;  // resolve_nlist already keeps enough points per list
+      ivf.cp.spherical = true;             // unit-norm centroids: the right centres for cosine
+      ivf.cp.verbose = false;
+      {
         // FAISS's k-means and list assignment run OpenBLAS sgemm between OpenMP loops; libgomp's
         // spinning workers and OpenBLAS's own threads then fight for the cores (measured on 2
         // cores: a 100k build 10.4 s on one OpenMP thread vs 14-17 s on two, and a 3000-vector
         // build 10× slower). BLAS keeps its threads; the OpenMP parts are cheap.
         SingleThreadScope single(true);
-        ivf->train(n, x);
-        ivf->add_with_ids(n, x, xid);
-        out.index_ = std::move(ivf);
-        break;
+        ivf.train(n, x);
       }
-      case IndexKind::Hnsw: {
-        auto* hnsw = new faiss::IndexHNSWFlat(dim, options.hnsw.m, faiss::METRIC_INNER_PRODUCT);
-        hnsw->hnsw.efConstruction = options.hnsw.ef_construction;
-        hnsw->hnsw.rng = faiss::RandomGenerator(static_cast<int64_t>(options.seed));
-        auto map = std::make_unique<faiss::IndexIDMap>(hnsw);
-        map->own_fields = true;
-        SingleThreadScope single(options.deterministic_build);
-        map->add_with_ids(n, x, xid);
-        out.index_ = std::move(map);
-        break;
-      }
-      default: {
-        auto map = std::make_unique<faiss::IndexIDMap>(new faiss::IndexFlatIP(dim));
-        map->own_fields = true;
-        map->add_with_ids(n, x, xid);
-        out.index_ = std::move(map);
-        break;
-      }
+      out.centroids_.assign(quantizer.get_xb(), quantizer.get_xb() + static_cast<size_t>(nlist) * dim);
+      // Only the list of each vector is kept; the vectors stay in the source's matrix.
+      out.set_lists(assign_lists(out.centroids_, dim, n, x));
+      out.vectors_ = source.matrix;
+      out.owns_vectors_ = source.owned;
+    } else {
+      auto* hnsw = new faiss::IndexHNSWFlat(dim, options.hnsw.m, faiss::METRIC_INNER_PRODUCT);
+      hnsw->hnsw.efConstruction = options.hnsw.ef_construction;
+      hnsw->hnsw.rng = faiss::RandomGenerator(static_cast<int64_t>(options.seed));
+      auto map = std::make_unique<faiss::IndexIDMap>(hnsw);
+      map->own_fields = true;
+      SingleThreadScope single(options.deterministic_build);
+      map->add_with_ids(n, x, out.ids_.data());
+      out.index_ = std::move(map);
+      // FAISS holds its own copy: HNSW reads no matrix.
+      out.ids_ = {};
+      out.rows_ = {};
     }
   } catch (const faiss::FaissException& e) {
     throw Error(std::string("vector index: FAISS build failed: ") + e.what());
@@ -255,11 +367,30 @@ VectorIndex VectorIndex::build(int64_t n, int dim, const float* vectors, const i
   return out;
 }
 
+int VectorIndex::list_of(int64_t id) const {
+  if (list_of_.empty()) return -1;
+  const auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+  return it != ids_.end() && *it == id ? list_of_[static_cast<size_t>(it - ids_.begin())] : -1;
+}
+
+int64_t VectorIndex::memory_bytes() const {
+  auto bytes = [](const auto& v) { return static_cast<int64_t>(v.capacity() * sizeof(v[0])); };
+  int64_t total = bytes(ids_) + bytes(rows_) + bytes(centroids_) + bytes(list_of_) + bytes(list_offsets_) + bytes(members_);
+  if (owns_vectors_) total += n_ * dim_ * static_cast<int64_t>(sizeof(float));
+  const faiss::IndexIDMap* map = nullptr;
+  if (const faiss::IndexHNSW* hnsw = hnsw_of(index_.get(), &map)) {
+    total += bytes(map->id_map) + bytes(hnsw->hnsw.neighbors) + bytes(hnsw->hnsw.offsets) + bytes(hnsw->hnsw.levels);
+    if (const auto* flat = dynamic_cast<const faiss::IndexFlatCodes*>(hnsw->storage)) total += bytes(flat->codes);
+  }
+  return total;
+}
+
 namespace {
 
 // The k best (score, id) pairs under the library's rank order (score desc, id asc). Because
 // that order is total, the k best of a set are unique: heaps filled by different threads over
-// different parts of the data and then merged give the same answer for any thread count.
+// different parts of the data and then merged give the same answer for any thread count (and
+// for any order of the vectors scanned).
 class TopK {
  public:
   explicit TopK(int64_t k) : k_(std::max<int64_t>(k, 0)) { heap_.reserve(static_cast<size_t>(k_)); }
@@ -292,9 +423,9 @@ class TopK {
   std::vector<Hit> heap_;
 };
 
-// Exact inner-product scan with the library's kernel. Rows are cut into blocks; a block's rows
-// stay in cache while every query is compared with them.
-void exact_scan(const float* xb, const faiss::Index::idx_t* id_map, int64_t n, int d, int64_t nq, const float* q,
+// Exact inner-product scan with the library's kernel over rows of a matrix. Entries are cut
+// into blocks; a block's rows stay in cache while every query is compared with them.
+void exact_scan(const float* base, const int64_t* rows, const int64_t* ids, int64_t n, int d, int64_t nq, const float* q,
                 int64_t k, SearchResult& r) {
   constexpr int64_t kBlock = 256;
   const int64_t nblocks = (n + kBlock - 1) / kBlock;
@@ -304,36 +435,45 @@ void exact_scan(const float* xb, const faiss::Index::idx_t* id_map, int64_t n, i
     std::vector<TopK> local(static_cast<size_t>(nq), TopK(k));
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < nblocks; ++b)
-      for (int64_t j = b * kBlock; j < std::min(n, (b + 1) * kBlock); ++j)
-        for (int64_t i = 0; i < nq; ++i) local[i].push(dot(q + i * d, xb + j * d, d), id_map[j]);
+      for (int64_t j = b * kBlock; j < std::min(n, (b + 1) * kBlock); ++j) {
+        const float* x = base + rows[j] * d;
+        for (int64_t i = 0; i < nq; ++i) local[i].push(dot(q + i * d, x, d), ids[j]);
+      }
 #pragma omp critical
     for (int64_t i = 0; i < nq; ++i) best[i].merge(local[i]);
   }
   for (int64_t i = 0; i < nq; ++i) best[i].write(&r.scores[i * r.k], &r.ids[i * r.k]);
 }
 
-// IVF search with the library's kernel over FAISS's lists: the nprobe lists whose centroids
-// score best (ties: lower list number), then an exact scan of those lists.
-void ivf_scan(const faiss::IndexIVF& ivf, const float* centroids, int64_t nq, const float* q, int64_t k, int nprobe_wanted,
-              SearchResult& r) {
-  const int d = static_cast<int>(ivf.d);
-  const int64_t nlist = static_cast<int64_t>(ivf.nlist);
+// The inverted lists as the IVF scan reads them.
+struct IvfView {
+  const float* base;
+  const int64_t *rows, *ids;
+  const float* centroids;
+  const int64_t *offsets, *members;
+  int64_t nlist, n;
+  int d;
+};
+
+// IVF search with the library's kernel: the nprobe lists whose centroids score best (ties:
+// lower list number), then an exact scan of those lists.
+void ivf_scan(const IvfView& v, int64_t nq, const float* q, int64_t k, int nprobe_wanted, SearchResult& r) {
+  const int d = v.d;
+  const int64_t nlist = v.nlist;
   const int64_t nprobe = std::clamp<int64_t>(nprobe_wanted, 1, nlist);
   // Parallel across queries for batches; a single query's probed lists are a small job (see
   // worth_threads) and run on the calling thread.
-  const bool across_queries = nq > 1 && worth_threads(nq * nprobe * (static_cast<int64_t>(ivf.ntotal) / std::max<int64_t>(nlist, 1)) * d);
+  const bool across_queries = nq > 1 && worth_threads(nq * nprobe * (v.n / std::max<int64_t>(nlist, 1)) * d);
   std::vector<float> coarse(static_cast<size_t>(nlist));
   auto scan_list = [&](int64_t list, const float* query, TopK& top) {
-    const size_t size = ivf.invlists->list_size(list);
-    if (size == 0) return;
-    faiss::InvertedLists::ScopedCodes codes(ivf.invlists, list);
-    faiss::InvertedLists::ScopedIds ids(ivf.invlists, list);
-    const float* x = reinterpret_cast<const float*>(codes.get());
-    for (size_t j = 0; j < size; ++j) top.push(dot(query, x + j * d, d), ids[j]);
+    for (int64_t m = v.offsets[list]; m < v.offsets[list + 1]; ++m) {
+      const int64_t e = v.members[m];
+      top.push(dot(query, v.base + v.rows[e] * d, d), v.ids[e]);
+    }
   };
   auto probes = [&](const float* query, std::vector<float>& buf) {
     TopK lists(nprobe);
-    for (int64_t l = 0; l < nlist; ++l) lists.push(buf[l] = dot(query, centroids + l * d, d), l);
+    for (int64_t l = 0; l < nlist; ++l) lists.push(buf[l] = dot(query, v.centroids + l * d, d), l);
     std::vector<float> s(static_cast<size_t>(nprobe));
     std::vector<int64_t> out(static_cast<size_t>(nprobe), -1);
     lists.write(s.data(), out.data());
@@ -370,51 +510,42 @@ SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k, co
   r.scores.assign(static_cast<size_t>(r.nq * r.k), -std::numeric_limits<float>::infinity());
   r.ids.assign(static_cast<size_t>(r.nq * r.k), -1);
   const int64_t kf = std::min(r.k, n_);
-  if (r.nq == 0 || kf <= 0 || !index_) return r;
+  if (r.nq == 0 || kf <= 0) return r;
 
-  // Exact and IVF: FAISS holds the data (flat storage, k-means lists, persistence) and the scan
-  // runs here. Debian's libfaiss is built for baseline x86-64, where FAISS's per-vector inner
-  // product is its scalar reference loop; the kernel in kernels.h is vectorised (measured
-  // 2.5× faster on a 100k exact scan, see bench.h) and is the same code that computes every
-  // reported score, so an exact search returns exactly the scores the commands print, for any
-  // thread count.
-  if (kind_ == IndexKind::Exact) {
-    const auto* map = dynamic_cast<const faiss::IndexIDMap*>(index_.get());
-    const auto* flat = map ? dynamic_cast<const faiss::IndexFlat*>(map->index) : nullptr;
-    if (flat) {
-      exact_scan(flat->get_xb(), map->id_map.data(), n_, dim_, r.nq, queries, r.k, r);
-      return r;
+  // Exact and IVF scan the matrix with the library's kernel. Debian's libfaiss is built for
+  // baseline x86-64, where FAISS's per-vector inner product is its scalar reference loop; the
+  // kernel in kernels.h is vectorised (measured 2.5× faster on a 100k exact scan, see bench.h)
+  // and is the same code that computes every reported score, so an exact search returns exactly
+  // the scores the commands print, for any thread count.
+  if (kind_ == IndexKind::Exact || kind_ == IndexKind::Ivf) {
+    if (!vectors_) throw Error("vector index: no vectors to search");
+    if (kind_ == IndexKind::Exact) {
+      exact_scan(vectors_.get(), rows_.data(), ids_.data(), n_, dim_, r.nq, queries, r.k, r);
+    } else {
+      const IvfView v{vectors_.get(), rows_.data(), ids_.data(), centroids_.data(), list_offsets_.data(), members_.data(),
+                      nlist(), n_, dim_};
+      ivf_scan(v, r.nq, queries, r.k, params.nprobe, r);
     }
-  }
-  if (kind_ == IndexKind::Ivf) {
-    const auto* ivf = dynamic_cast<const faiss::IndexIVF*>(index_.get());
-    const auto* quantizer = ivf ? dynamic_cast<const faiss::IndexFlat*>(ivf->quantizer) : nullptr;
-    if (quantizer && ivf->code_size == sizeof(float) * static_cast<size_t>(dim_)) {
-      ivf_scan(*ivf, quantizer->get_xb(), r.nq, queries, r.k, params.nprobe, r);
-      return r;
-    }
+    return r;
   }
 
-  // HNSW (graph walk) and anything unexpected: FAISS's own search, re-sorted so equal scores
-  // come out in id order. A few extra candidates (free while efSearch exceeds them) let ties at
-  // the k-th place go to the smaller id as in the other kinds.
+  // HNSW (graph walk): FAISS's own search, re-sorted so equal scores come out in id order. A
+  // few extra candidates (free while efSearch exceeds them) let ties at the k-th place go to
+  // the smaller id as in the other kinds.
+  const faiss::IndexIDMap* map = nullptr;
+  const faiss::IndexHNSW* hnsw = hnsw_of(index_.get(), &map);
+  if (!hnsw) throw Error("vector index: no graph to search");
   const int64_t kfetch = std::min(n_, r.k + 16);
   std::vector<float> d(static_cast<size_t>(r.nq * kfetch));
   std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(r.nq * kfetch));
   try {
     // The graph is searched directly with per-call parameters (this FAISS's IndexIDMap refuses
     // SearchParameters) and its positions mapped to ids here.
-    const auto* map = dynamic_cast<const faiss::IndexIDMap*>(index_.get());
-    const auto* hnsw = map ? dynamic_cast<const faiss::IndexHNSW*>(map->index) : nullptr;
-    if (hnsw) {
-      faiss::SearchParametersHNSW p;
-      p.efSearch = std::max(1, params.ef_search);
-      hnsw->search(r.nq, queries, kfetch, d.data(), ids.data(), &p);
-      for (auto& id : ids)
-        if (id >= 0) id = map->id_map[static_cast<size_t>(id)];
-    } else {
-      index_->search(r.nq, queries, kfetch, d.data(), ids.data());
-    }
+    faiss::SearchParametersHNSW p;
+    p.efSearch = std::max(1, params.ef_search);
+    hnsw->search(r.nq, queries, kfetch, d.data(), ids.data(), &p);
+    for (auto& id : ids)
+      if (id >= 0) id = map->id_map[static_cast<size_t>(id)];
   } catch (const faiss::FaissException& e) {
     throw Error(std::string("vector index: FAISS search failed: ") + e.what());
   }
@@ -427,8 +558,11 @@ SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k, co
   return r;
 }
 
+// --- file ------------------------------------------------------------------------------------
+
 void VectorIndex::save(const std::string& path, int64_t content_key) const {
-  if (!index_) throw Error("vector index: nothing to save to " + path);
+  if (build_key_.empty()) throw Error("vector index: nothing to save to " + path);
+  if (kind_ == IndexKind::Hnsw ? !index_ : (n_ > 0 && !vectors_)) throw Error("vector index: nothing to save to " + path);
   nlohmann::json h;
   h["format"] = kFormat;
   h["content_key"] = content_key;
@@ -450,10 +584,33 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
   f.write(&len, sizeof len);
   f.write(header);
   ChecksumWriter writer(f);
-  try {
-    faiss::write_index(index_.get(), &writer);
-  } catch (const faiss::FaissException& e) {
-    throw Error("cannot write vector index " + path + ": " + e.what());
+  auto put = [&writer](const void* p, size_t bytes) { writer(p, 1, bytes); };
+  if (kind_ == IndexKind::Hnsw) {
+    try {
+      faiss::write_index(index_.get(), &writer);
+    } catch (const faiss::FaissException& e) {
+      throw Error("cannot write vector index " + path + ": " + e.what());
+    }
+  } else {
+    // Payload: ids (ascending); IVF: nlist, centroids, each vector's list; then the vectors in
+    // id order, so the file alone is a complete index and a load can check them against its
+    // matrix.
+    put(ids_.data(), ids_.size() * sizeof(int64_t));
+    if (kind_ == IndexKind::Ivf) {
+      const int32_t nl = nlist();
+      put(&nl, sizeof nl);
+      put(centroids_.data(), centroids_.size() * sizeof(float));
+      put(list_of_.data(), list_of_.size() * sizeof(int32_t));
+    }
+    std::vector<float> buf;
+    const int64_t per = std::max<int64_t>(1, (int64_t{1} << 18) / dim_);  // 1 MB at a time
+    for (int64_t i0 = 0; i0 < n_; i0 += per) {
+      const int64_t i1 = std::min(n_, i0 + per);
+      buf.resize(static_cast<size_t>((i1 - i0) * dim_));
+      for (int64_t i = i0; i < i1; ++i)
+        std::memcpy(buf.data() + (i - i0) * dim_, vectors_.get() + rows_[i] * dim_, sizeof(float) * dim_);
+      put(buf.data(), buf.size() * sizeof(float));
+    }
   }
   const uint64_t sum = writer.sum.finish();
   f.write(&sum, sizeof sum);
@@ -473,7 +630,7 @@ T header_integer(const nlohmann::json& h, const char* key) {
   return v.get<T>();
 }
 
-// Reads and validates the header; leaves `f` positioned at the FAISS payload.
+// Reads and validates the header; leaves `f` positioned at the payload.
 bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
   char magic[8];
   uint32_t format = 0, len = 0;
@@ -511,7 +668,40 @@ bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
   return true;
 }
 
+// Reads a payload of known length from `f`, checksumming every byte.
+class PayloadReader {
+ public:
+  PayloadReader(FILE* f, int64_t length, std::string where) : f_(f), left_(length), where_(std::move(where)) {}
+  void read(void* p, int64_t bytes) {
+    if (bytes < 0 || bytes > left_) throw Error(where_ + ": payload sizes do not match its header");
+    if (bytes > 0 && std::fread(p, 1, static_cast<size_t>(bytes), f_) != static_cast<size_t>(bytes))
+      throw Error(where_ + ": truncated");
+    sum_.update(p, static_cast<size_t>(bytes));
+    left_ -= bytes;
+  }
+  int64_t left() const { return left_; }
+  uint64_t finish() { return sum_.finish(); }
+
+ private:
+  FILE* f_;
+  int64_t left_;
+  std::string where_;
+  Checksum sum_;
+};
+
 }  // namespace
+
+// A file's contents: ids and lists; the vectors when no source was given, otherwise which of
+// them equal the source's.
+struct VectorIndex::Payload {
+  std::vector<int64_t> ids;
+  std::vector<float> centroids;
+  std::vector<int32_t> list_of;
+  std::vector<float> vectors;       // load without a source
+  std::vector<int64_t> source_pos;  // with a source: position of ids[i] in it, -1 when absent
+  std::vector<uint8_t> same;        // with a source: 1 when the stored vector equals the source's bit for bit
+  std::unique_ptr<faiss::Index> hnsw;
+};
 
 uint64_t index_payload_checksum(const void* payload, size_t n) {
   Checksum sum;
@@ -529,144 +719,307 @@ bool VectorIndex::read_header(const std::string& path, IndexHeader* header) {
   return true;
 }
 
-VectorIndex VectorIndex::load(const std::string& path) {
-  File f(std::fopen(path.c_str(), "rb"));
-  if (!f) throw Error("cannot open vector index " + path + ": " + std::strerror(errno));
-  IndexHeader h;
-  std::string why;
-  if (!read_header_from(f.get(), &h, &why)) throw Error("vector index " + path + ": " + why);
-  // The payload must match the checksum written after it before FAISS reads a byte of it.
-  const long start = std::ftell(f.get());
-  if (start < 0 || std::fseek(f.get(), 0, SEEK_END) != 0) throw Error("vector index " + path + ": cannot seek");
-  const long end = std::ftell(f.get());
-  if (end - start < 16) throw Error("vector index " + path + ": truncated");
-  const long payload = end - start - 16;
-  std::fseek(f.get(), start, SEEK_SET);
-  Checksum sum;
-  std::vector<unsigned char> buf(1 << 20);
-  for (long left = payload; left > 0;) {
-    const size_t want = static_cast<size_t>(std::min<long>(left, static_cast<long>(buf.size())));
-    if (std::fread(buf.data(), 1, want, f.get()) != want) throw Error("vector index " + path + ": truncated");
-    sum.update(buf.data(), want);
-    left -= static_cast<long>(want);
-  }
-  uint64_t stored = 0;
-  char trailer[8];
-  if (std::fread(&stored, sizeof stored, 1, f.get()) != 1 || std::fread(trailer, 1, 8, f.get()) != 8 ||
-      std::memcmp(trailer, kTrailerMagic, 8) != 0)
-    throw Error("vector index " + path + ": no checksum trailer (damaged or truncated)");
-  if (stored != sum.finish()) throw Error("vector index " + path + ": checksum mismatch (the file is damaged)");
-  std::fseek(f.get(), start, SEEK_SET);
+VectorIndex VectorIndex::from_payload(Payload&& p, const IndexHeader& h) {
   VectorIndex out;
-  try {
-    out.index_.reset(faiss::read_index(f.get()));
-  } catch (const faiss::FaissException& e) {
-    throw Error("vector index " + path + ": " + e.what());
-  }
-  if (out.index_->d != h.dim || out.index_->ntotal != h.n || kind_of(out.index_.get()) != h.kind)
-    throw Error("vector index " + path + ": header does not match its contents");
   out.n_ = h.n;
   out.dim_ = h.dim;
   out.kind_ = h.kind;
   out.build_key_ = h.build_key;
   out.trained_n_ = h.trained_n;
+  if (h.kind == IndexKind::Hnsw) {
+    out.index_ = std::move(p.hnsw);
+    return out;
+  }
+  out.ids_ = std::move(p.ids);
+  if (h.kind == IndexKind::Ivf) {
+    out.centroids_ = std::move(p.centroids);
+    out.set_lists(std::move(p.list_of));
+  }
   return out;
 }
 
+VectorIndex VectorIndex::load(const std::string& path) {
+  IndexHeader h;
+  Payload p;
+  read_file(path, nullptr, h, p);
+  std::vector<float> vectors = std::move(p.vectors);
+  VectorIndex out = from_payload(std::move(p), h);
+  if (out.kind_ != IndexKind::Hnsw) {
+    auto data = std::make_shared<std::vector<float>>(std::move(vectors));
+    out.vectors_ = std::shared_ptr<const float>(data, data->data());
+    out.rows_.resize(static_cast<size_t>(out.n_));
+    std::iota(out.rows_.begin(), out.rows_.end(), 0);
+    out.owns_vectors_ = true;
+  }
+  return out;
+}
+
+VectorIndex VectorIndex::load(const std::string& path, const VectorSource& source) {
+  source.check("vector index " + path);
+  IndexHeader h;
+  Payload p;
+  read_file(path, &source, h, p);
+  int64_t differ = source.size() == h.n ? 0 : std::abs(source.size() - h.n);
+  for (size_t i = 0; i < p.same.size(); ++i) differ += p.same[i] ? 0 : 1;
+  if (differ > 0)
+    throw Error("vector index " + path + ": does not match the vectors it is loaded with (" + std::to_string(differ) +
+                " of " + std::to_string(h.n) + " missing or different)");
+  std::vector<int64_t> pos = std::move(p.source_pos);
+  VectorIndex out = from_payload(std::move(p), h);
+  if (out.kind_ != IndexKind::Hnsw) {
+    out.rows_.resize(pos.size());
+    for (size_t i = 0; i < pos.size(); ++i) out.rows_[i] = source.rows[pos[i]];
+    out.vectors_ = source.matrix;
+    out.owns_vectors_ = source.owned;
+  }
+  return out;
+}
+
+// Reads a file into `p`; throws clap::Error on anything unexpected.
+void VectorIndex::read_file(const std::string& path, const VectorSource* source, IndexHeader& h, Payload& p) {
+  const std::string where = "vector index " + path;
+  File f(std::fopen(path.c_str(), "rb"));
+  if (!f) throw Error("cannot open vector index " + path + ": " + std::strerror(errno));
+  std::string why;
+  if (!read_header_from(f.get(), &h, &why)) throw Error(where + ": " + why);
+  if (h.dim <= 0 || h.n < 0 || (source && source->dim != h.dim)) throw Error(where + ": header does not match its contents");
+  const long start = std::ftell(f.get());
+  if (start < 0 || std::fseek(f.get(), 0, SEEK_END) != 0) throw Error(where + ": cannot seek");
+  const long end = std::ftell(f.get());
+  if (end - start < 16) throw Error(where + ": truncated");
+  const int64_t payload = end - start - 16;
+  std::fseek(f.get(), start, SEEK_SET);
+  auto check_trailer = [&](uint64_t sum) {
+    uint64_t stored = 0;
+    char trailer[8];
+    if (std::fread(&stored, sizeof stored, 1, f.get()) != 1 || std::fread(trailer, 1, 8, f.get()) != 8 ||
+        std::memcmp(trailer, kTrailerMagic, 8) != 0)
+      throw Error(where + ": no checksum trailer (damaged or truncated)");
+    if (stored != sum) throw Error(where + ": checksum mismatch (the file is damaged)");
+  };
+
+  if (h.kind == IndexKind::Hnsw) {
+    // FAISS's payload must match the checksum written after it before FAISS reads a byte of it.
+    PayloadReader r(f.get(), payload, where);
+    std::vector<unsigned char> buf(1 << 20);
+    while (r.left() > 0) {
+      const int64_t want = std::min<int64_t>(r.left(), static_cast<int64_t>(buf.size()));
+      r.read(buf.data(), want);
+    }
+    check_trailer(r.finish());
+    std::fseek(f.get(), start, SEEK_SET);
+    try {
+      p.hnsw.reset(faiss::read_index(f.get()));
+    } catch (const faiss::FaissException& e) {
+      throw Error(where + ": " + e.what());
+    }
+    const faiss::IndexIDMap* map = nullptr;
+    if (!hnsw_of(p.hnsw.get(), &map) || p.hnsw->d != h.dim || p.hnsw->ntotal != h.n ||
+        map->id_map.size() != static_cast<size_t>(h.n))
+      throw Error(where + ": header does not match its contents");
+    if (source) {  // FAISS holds its own vectors; the ids must still be the source's
+      std::vector<int64_t> a(map->id_map.begin(), map->id_map.end()), b = source->ids;
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      p.same.assign(static_cast<size_t>(h.n), a == b ? 1 : 0);
+    }
+    return;
+  }
+
+  // Exact / IVF: sizes follow from the header (n, dim) and nlist; every size is checked against
+  // the bytes present before anything is allocated.
+  const int64_t d = h.dim, n = h.n;
+  const int64_t per_vector = 8 + (h.kind == IndexKind::Ivf ? 4 : 0) + 4 * d;
+  if (d > (int64_t{1} << 20) || n > payload / per_vector) throw Error(where + ": payload sizes do not match its header");
+  PayloadReader r(f.get(), payload, where);
+  p.ids.resize(static_cast<size_t>(n));
+  r.read(p.ids.data(), n * 8);
+  for (int64_t i = 1; i < n; ++i)
+    if (p.ids[i] <= p.ids[i - 1]) throw Error(where + ": ids out of order");
+  if (h.kind == IndexKind::Ivf) {
+    int32_t nl = 0;
+    r.read(&nl, 4);
+    if (nl < 1 || nl > (r.left() - n * (4 + 4 * d)) / (4 * d)) throw Error(where + ": payload sizes do not match its header");
+    p.centroids.resize(static_cast<size_t>(nl) * d);
+    r.read(p.centroids.data(), int64_t{nl} * d * 4);
+    p.list_of.resize(static_cast<size_t>(n));
+    r.read(p.list_of.data(), n * 4);
+    for (int32_t l : p.list_of)
+      if (l < 0 || l >= nl) throw Error(where + ": a list number out of range");
+  }
+  if (r.left() != n * d * 4) throw Error(where + ": payload sizes do not match its header");
+  if (!source) {
+    p.vectors.resize(static_cast<size_t>(n * d));
+    r.read(p.vectors.data(), n * d * 4);
+  } else {
+    // Compared with the source while reading; none of them is kept.
+    p.source_pos = positions_in(p.ids, *source, id_order(*source));
+    p.same.assign(static_cast<size_t>(n), 0);
+    const int64_t per = std::max<int64_t>(1, (int64_t{1} << 18) / d);
+    std::vector<float> buf;
+    for (int64_t i0 = 0; i0 < n; i0 += per) {
+      const int64_t i1 = std::min(n, i0 + per);
+      buf.resize(static_cast<size_t>((i1 - i0) * d));
+      r.read(buf.data(), (i1 - i0) * d * 4);
+      for (int64_t i = i0; i < i1; ++i)
+        p.same[i] = p.source_pos[i] >= 0 &&
+                    std::memcmp(buf.data() + (i - i0) * d, source->row_of(p.source_pos[i]), sizeof(float) * d) == 0;
+    }
+  }
+  check_trailer(r.finish());
+}
+
+// --- update ----------------------------------------------------------------------------------
+
 bool VectorIndex::update(const Embeddings& now, const VectorIndexOptions& options, LoadInfo* info, double regrow) {
-  if (!index_ || now.dim != dim_) return false;
+  now.check("vector index");
+  if (now.dim != dim_) return false;
+  VectorSource source = VectorSource::owning(Embeddings(now));
+  return update(source, options, info, regrow);
+}
+
+bool VectorIndex::update(const VectorSource& now, const VectorIndexOptions& options, LoadInfo* info, double regrow) {
+  if (build_key_.empty() || kind_ == IndexKind::Hnsw || now.dim != dim_) return false;
   const int64_t n = now.size();
-  if (kind_ == IndexKind::Hnsw || resolve_kind(options, n) != kind_) return false;
+  if (resolve_kind(options, n) != kind_) return false;
   if (index_build_key(options, trained_n_, dim_) != build_key_) return false;
   if (kind_ == IndexKind::Ivf && static_cast<double>(n) > regrow * static_cast<double>(std::max<int64_t>(1, trained_n_)))
     return false;
+  if (n_ > 0 && !vectors_) return false;
+  now.check("vector index");
 
-  // What the index holds now: id -> its stored vector (flat storage, or the IVF lists' raw codes).
-  std::unordered_map<int64_t, const float*> held;
-  held.reserve(static_cast<size_t>(n_));
-  if (kind_ == IndexKind::Ivf) {
-    const auto* ivf = dynamic_cast<const faiss::IndexIVFFlat*>(index_.get());
-    if (!ivf) return false;
-    for (size_t l = 0; l < ivf->nlist; ++l) {
-      const size_t len = ivf->invlists->list_size(l);
-      const auto* ids = ivf->invlists->get_ids(l);
-      const auto* codes = reinterpret_cast<const float*>(ivf->invlists->get_codes(l));
-      for (size_t i = 0; i < len; ++i) held[ids[i]] = codes + i * dim_;
-    }
-  } else {
-    const auto* map = dynamic_cast<const faiss::IndexIDMap*>(index_.get());
-    const auto* flat = map ? dynamic_cast<const faiss::IndexFlat*>(map->index) : nullptr;
-    if (!flat) return false;
-    const float* xb = flat->get_xb();
-    for (size_t i = 0; i < map->id_map.size(); ++i) held[map->id_map[i]] = xb + i * dim_;
-  }
-  // Removed: ids gone, or vectors that changed (re-embedded); added: new ids and changed ones.
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return now.ids[a] < now.ids[b]; });
-  std::vector<faiss::Index::idx_t> removed;
-  std::vector<int64_t> added_rows;
-  std::unordered_map<int64_t, char> kept;
-  kept.reserve(static_cast<size_t>(n));
-  for (int64_t r : order) {
-    const int64_t id = now.ids[r];
-    auto it = held.find(id);
-    if (it != held.end() && std::memcmp(it->second, now.row(r), sizeof(float) * dim_) == 0) {
-      kept[id] = 1;
+  // Each vector held now: kept when its id is still there with bit-identical values; removed
+  // otherwise (gone or re-embedded).
+  const std::vector<int64_t> order = id_order(now);
+  const std::vector<int64_t> pos = positions_in(ids_, now, order);
+  std::vector<int64_t> kept_pos(pos.size(), -1);
+  for (size_t i = 0; i < pos.size(); ++i)
+    if (pos[i] >= 0 && std::memcmp(vectors_.get() + rows_[i] * dim_, now.row_of(pos[i]), sizeof(float) * dim_) == 0)
+      kept_pos[i] = pos[i];
+
+  // The new entries in ascending id order; kept ones keep their list, the others (new or
+  // changed) are assigned to their nearest centroid, all at once in id order as FAISS's add did.
+  std::vector<int32_t> list_of_now(static_cast<size_t>(n), -1);
+  std::vector<uint8_t> is_kept(static_cast<size_t>(n), 0);
+  int64_t removed = 0;
+  for (size_t i = 0; i < kept_pos.size(); ++i) {
+    if (kept_pos[i] < 0) {
+      ++removed;
       continue;
     }
-    added_rows.push_back(r);
+    is_kept[kept_pos[i]] = 1;
+    if (kind_ == IndexKind::Ivf) list_of_now[kept_pos[i]] = list_of_[i];
   }
-  for (const auto& [id, vec] : held)
-    if (!kept.count(id)) removed.push_back(id);
-  std::sort(removed.begin(), removed.end());
-  for (size_t i = 1; i < added_rows.size(); ++i)
-    if (now.ids[added_rows[i]] == now.ids[added_rows[i - 1]])
-      throw Error("vector index: duplicate id " + std::to_string(now.ids[added_rows[i]]));
+  std::vector<int64_t> added;
+  for (int64_t r : order)
+    if (!is_kept[r]) added.push_back(r);
+  if (kind_ == IndexKind::Ivf && !added.empty()) {
+    const std::vector<float> x = gather(now, added);
+    const std::vector<int32_t> lists = assign_lists(centroids_, dim_, static_cast<int64_t>(added.size()), x.data());
+    for (size_t i = 0; i < added.size(); ++i) list_of_now[added[i]] = lists[i];
+  }
 
-  try {
-    if (!removed.empty()) {
-      const faiss::IDSelectorBatch selector(removed.size(), removed.data());
-      index_->remove_ids(selector);
-    }
-    if (!added_rows.empty()) {
-      std::vector<float> x(added_rows.size() * static_cast<size_t>(dim_));
-      std::vector<faiss::Index::idx_t> xid(added_rows.size());
-      for (size_t i = 0; i < added_rows.size(); ++i) {
-        std::memcpy(x.data() + i * dim_, now.row(added_rows[i]), sizeof(float) * dim_);
-        xid[i] = now.ids[added_rows[i]];
-      }
-      SingleThreadScope single(true);  // assignment to lists: same numbers on any thread count
-      index_->add_with_ids(static_cast<faiss::Index::idx_t>(xid.size()), x.data(), xid.data());
-    }
-  } catch (const faiss::FaissException& e) {
-    throw Error(std::string("vector index: FAISS update failed: ") + e.what());
+  std::vector<int64_t> ids(static_cast<size_t>(n)), rows(static_cast<size_t>(n));
+  std::vector<int32_t> lists(kind_ == IndexKind::Ivf ? static_cast<size_t>(n) : 0);
+  for (int64_t i = 0; i < n; ++i) {
+    ids[i] = now.ids[order[i]];
+    rows[i] = now.rows[order[i]];
+    if (kind_ == IndexKind::Ivf) lists[i] = list_of_now[order[i]];
   }
-  if (index_->ntotal != n) throw Error("vector index: update left " + std::to_string(index_->ntotal) + " vectors, expected " +
-                                       std::to_string(n));
+  ids_ = std::move(ids);
+  rows_ = std::move(rows);
+  if (kind_ == IndexKind::Ivf) set_lists(std::move(lists));
+  vectors_ = now.matrix;
+  owns_vectors_ = now.owned;
   n_ = n;
   if (info) {
     info->updated = true;
-    info->added = static_cast<int64_t>(added_rows.size());
-    info->removed = static_cast<int64_t>(removed.size());
+    info->added = static_cast<int64_t>(added.size());
+    info->removed = removed;
   }
   return true;
 }
 
-VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_key,
-                                       const std::function<Embeddings()>& provider,
-                                       const VectorIndexOptions& options, LoadInfo* info) {
+// --- load or build ---------------------------------------------------------------------------
+
+namespace {
+
+// What load_or_build needs from its caller: the vectors as a source (made on first use), and
+// how to load a file over them.
+struct Vectors {
+  std::function<VectorSource()> make;
+  std::optional<VectorSource> made;
+  const VectorSource& get() {
+    if (!made) made = make();
+    return *made;
+  }
+};
+
+}  // namespace
+
+VectorIndex VectorIndex::load_impl(const std::string& path, const VectorSource* source, const VectorIndexOptions* update_options,
+                                   LoadInfo* info) {
+  // Used by load_or_build: a stale file brought to `source` (IVF keeps its centroids and
+  // lists). An empty VectorIndex (no build key) means "rebuild instead".
+  IndexHeader h;
+  Payload p;
+  read_file(path, source, h, p);
+  if (h.kind == IndexKind::Hnsw) return VectorIndex();  // never updated
+  // The file's vectors that equal the source's stand in for the vectors the index held; those
+  // that differ (re-embedded) or whose id is gone are dropped first, and update() then counts
+  // them as removed and adds the source's new and changed vectors.
+  std::vector<int64_t> pos = std::move(p.source_pos);
+  std::vector<uint8_t> same = std::move(p.same);
+  VectorIndex old = from_payload(std::move(p), h);
+  std::vector<int64_t> keep;
+  for (size_t i = 0; i < same.size(); ++i)
+    if (same[i]) keep.push_back(static_cast<int64_t>(i));
+  const int64_t dropped = h.n - static_cast<int64_t>(keep.size());
+  std::vector<int64_t> ids(keep.size()), rows(keep.size());
+  std::vector<int32_t> lists(old.kind_ == IndexKind::Ivf ? keep.size() : 0);
+  for (size_t j = 0; j < keep.size(); ++j) {
+    ids[j] = old.ids_[keep[j]];
+    rows[j] = source->rows[pos[keep[j]]];
+    if (old.kind_ == IndexKind::Ivf) lists[j] = old.list_of_[keep[j]];
+  }
+  old.ids_ = std::move(ids);
+  old.rows_ = std::move(rows);
+  if (old.kind_ == IndexKind::Ivf) old.set_lists(std::move(lists));
+  old.vectors_ = source->matrix;
+  old.n_ = static_cast<int64_t>(keep.size());
+  if (!old.update(*source, *update_options, info)) return VectorIndex();
+  if (info) info->removed += dropped;
+  return old;
+}
+
+namespace {
+
+VectorIndex build_and_save(const std::string& path, int64_t content_key, Vectors& v, const VectorIndexOptions& options,
+                           LoadInfo& inf) {
+  VectorIndex idx = VectorIndex::build(v.get(), options);
+  try {
+    idx.save(path, content_key);
+  } catch (const std::exception& e) {
+    inf.save_error = e.what();
+  }
+  return idx;
+}
+
+}  // namespace
+
+static VectorIndex load_or_build_impl(const std::string& path, int64_t content_key, Vectors& v,
+                                      const VectorIndexOptions& options, LoadInfo* info,
+                                      const std::function<VectorIndex(const VectorSource*, const VectorIndexOptions*, LoadInfo*)>& load) {
   LoadInfo local;
   LoadInfo& inf = info ? *info : local;
   inf = {};
   IndexHeader h;
-  if (read_header(path, &h)) {
+  if (VectorIndex::read_header(path, &h)) {
     if (h.content_key != content_key && h.build_key == index_build_key(options, h.trained_n, h.dim)) {
       // Only the vectors changed: bring the stored index up to date instead of rebuilding it.
       try {
-        VectorIndex idx = load(path);
-        const Embeddings data = provider();
-        if (idx.update(data, options, &inf)) {
+        VectorIndex idx = load(&v.get(), &options, &inf);
+        if (!idx.build_key().empty()) {
           inf.reason = "updated (+" + std::to_string(inf.added) + " −" + std::to_string(inf.removed) + " vectors)";
           try {
             idx.save(path, content_key);
@@ -678,13 +1031,7 @@ VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_
         inf = {};
         inf.reason = "stale content, and the library has changed too much to update the index";
         inf.rebuilt = true;
-        VectorIndex fresh = build(data, options);
-        try {
-          fresh.save(path, content_key);
-        } catch (const std::exception& e) {
-          inf.save_error = e.what();
-        }
-        return fresh;
+        return build_and_save(path, content_key, v, options, inf);
       } catch (const std::exception& e) {
         inf = {};
         inf.reason = std::string("stale and unreadable: ") + e.what();
@@ -696,7 +1043,7 @@ VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_
       inf.reason = "options changed (index '" + h.build_key + "', wanted '" + index_build_key(options, h.trained_n, h.dim) + "')";
     } else {
       try {
-        VectorIndex idx = load(path);
+        VectorIndex idx = load(nullptr, nullptr, &inf);
         inf.reason = "loaded";
         return idx;
       } catch (const std::exception& e) {
@@ -707,14 +1054,31 @@ VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_
     inf.reason = std::filesystem::exists(path) ? "unreadable: invalid header" : "missing";
   }
   inf.rebuilt = true;
-  const Embeddings data = provider();
-  VectorIndex idx = build(data, options);
-  try {
-    idx.save(path, content_key);
-  } catch (const std::exception& e) {
-    inf.save_error = e.what();
-  }
-  return idx;
+  return build_and_save(path, content_key, v, options, inf);
+}
+
+VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_key,
+                                       const std::function<Embeddings()>& provider,
+                                       const VectorIndexOptions& options, LoadInfo* info) {
+  Vectors v;
+  v.make = [&provider] { return VectorSource::owning(provider()); };
+  return load_or_build_impl(path, content_key, v, options, info,
+                            [&](const VectorSource* source, const VectorIndexOptions* opts, LoadInfo* inf) {
+                              // A current file is complete by itself: the provider is not called.
+                              if (!source) return load(path);
+                              return load_impl(path, source, opts, inf);
+                            });
+}
+
+VectorIndex VectorIndex::load_or_build(const std::string& path, int64_t content_key, const VectorSource& source,
+                                       const VectorIndexOptions& options, LoadInfo* info) {
+  Vectors v;
+  v.made = source;
+  return load_or_build_impl(path, content_key, v, options, info,
+                            [&](const VectorSource* s, const VectorIndexOptions* opts, LoadInfo* inf) {
+                              if (!s) return load(path, source);
+                              return load_impl(path, s, opts, inf);
+                            });
 }
 
 }  // namespace clap::search

@@ -14,20 +14,36 @@
 // (text cache, labels) never force a rebuild.
 //
 // Kinds (numbers: 512-d, 2 shared cores, run_vector_bench on its default synthetic data):
-//   Exact: IndexFlatIP in an IndexIDMap. Brute force, perfect recall; a single query reads n·d·4
-//          bytes: ~15-30 ms per 100k vectors, ~145 ms at 1M. Default up to 200k vectors.
-//   Ivf:   IndexIVFFlat, inner product, spherical k-means, nlist = sqrt(n). Default above 200k:
-//          at 1M, nprobe 64 takes ~17 ms per query and the build ~1.5 min; the build is
-//          reproducible (seeded k-means, lists filled in input order, OpenMP parts on one thread).
+//   Exact: brute force over the vectors, perfect recall; a single query reads n·d·4 bytes:
+//          ~15-30 ms per 100k vectors, ~145 ms at 1M. Default up to 200k vectors.
+//   Ivf:   inverted lists, inner product, spherical k-means (FAISS's), nlist = sqrt(n). Default
+//          above 200k: at 1M, nprobe 64 takes ~17 ms per query and the build ~1.5 min; the
+//          build is reproducible (seeded k-means, OpenMP parts on one thread).
 //   Hnsw:  IndexHNSWFlat (METRIC_INNER_PRODUCT) in an IndexIDMap. Available, not the default:
 //          with Debian's FAISS (scalar distance code, below) it built 100k vectors in 277 s on one
 //          thread and answered in ~39 ms at recall 0.98, slower than IVF at equal recall; and a
 //          parallel HNSW build depends on thread scheduling, so it is built on one thread
 //          (deterministic_build) unless told otherwise.
-// FAISS stores, trains, persists and walks the HNSW graph; the exact and IVF scans run on the
-// library's kernel (kernels.h), because Debian's libfaiss is built for baseline x86-64 where
-// FAISS's per-vector inner product is its scalar reference loop (a 100k exact scan: 76 ms in
-// FAISS vs ~30 ms here), and so that exact scores equal the scores the commands print.
+//
+// Memory: the Exact and IVF kinds hold no vectors of their own. They scan rows of a row-major
+// matrix they share with its owner (VectorSource: a shared_ptr keeps the matrix alive as long
+// as the index), and keep only ids, row numbers and - IVF - the centroids and each vector's
+// list. The service layer's window index scans the window catalog's embeddings that way, so a
+// window vector exists once in memory (memory_bytes() tells what the index holds itself). An
+// index built from an Embeddings matrix, or loaded from a file alone, owns its matrix instead.
+// HNSW keeps FAISS's own copy (FAISS walks the graph over its storage).
+// FAISS trains the IVF centroids, assigns vectors to lists, and stores and walks the HNSW
+// graph; the exact and IVF scans run on the library's kernel (kernels.h), because Debian's
+// libfaiss is built for baseline x86-64 where FAISS's per-vector inner product is its scalar
+// reference loop (a 100k exact scan: 76 ms in FAISS vs ~30 ms here), and so that exact scores
+// equal the scores the commands print.
+//
+// File (format 3): a JSON header, then the ids, the IVF centroids and list of every vector, the
+// vectors themselves (HNSW: FAISS's own payload instead), and a checksum of all of it. Loading
+// it with the matrix it was built from (load(path, source)) compares every stored vector with
+// the matrix's row for its id, bit for bit, while reading, and keeps none of them: an index
+// never scans a matrix that differs from the one it was built over - a file that disagrees is
+// refused (load_or_build then updates or rebuilds it).
 //
 // Determinism: vectors are added in ascending id order whatever order the caller gives, seeds
 // are fixed, and every result row is in (score desc, id asc) order, so the same vectors and
@@ -94,6 +110,29 @@ struct SearchResult {
   const int64_t* ids_row(int64_t q) const { return ids.data() + q * k; }
 };
 
+// Vectors an index reads in place: row `rows[i]` of a row-major matrix (`matrix_rows` × dim
+// floats at `matrix`) is the vector with id `ids[i]`. The index keeps `matrix` (a shared_ptr,
+// usually aliasing the structure that owns the floats) for as long as it lives, so it can
+// neither outlive nor be handed another matrix behind its back.
+struct VectorSource {
+  std::shared_ptr<const float> matrix;
+  int64_t matrix_rows = 0;
+  int dim = 0;
+  std::vector<int64_t> ids;   // unique, any order
+  std::vector<int64_t> rows;  // one per id, each in [0, matrix_rows)
+  bool owned = false;         // made for the index alone (owning()): memory_bytes() counts it
+
+  int64_t size() const { return static_cast<int64_t>(ids.size()); }
+  const float* row_of(int64_t i) const { return matrix.get() + rows[i] * dim; }
+  // Takes over `e`'s vectors (no copy): rows 0..n-1 with e's ids.
+  static VectorSource owning(Embeddings e);
+  // Reads `e` in place without owning it: the caller keeps `e` alive and unchanged for as long
+  // as any index built from this source (bench, tests).
+  static VectorSource borrowing(const Embeddings& e);
+  // Throws clap::Error naming `what` when sizes, rows or dimension are inconsistent.
+  void check(const std::string& what) const;
+};
+
 // What a persisted index file says about itself (its header), readable without loading the
 // vectors.
 struct IndexHeader {
@@ -122,10 +161,16 @@ class VectorIndex {
   VectorIndex& operator=(VectorIndex&&) noexcept;
   ~VectorIndex();
 
-  // n × dim vectors with unique int64 ids (FAISS-style raw arrays) or an Embeddings matrix.
+  // n × dim vectors with unique int64 ids (FAISS-style raw arrays, copied) or an Embeddings
+  // matrix (copied, or taken over when passed as a temporary): the index owns its vectors.
   static VectorIndex build(int64_t n, int dim, const float* vectors, const int64_t* ids,
                            const VectorIndexOptions& options = {});
   static VectorIndex build(const Embeddings& vectors, const VectorIndexOptions& options = {});
+  static VectorIndex build(Embeddings&& vectors, const VectorIndexOptions& options = {});
+  // Over the rows of a shared matrix, without copying them (Exact, IVF; HNSW copies into FAISS).
+  // An IVF build gathers the vectors in id order for FAISS's k-means and list assignment for
+  // the length of the build when they are not already contiguous in id order.
+  static VectorIndex build(const VectorSource& source, const VectorIndexOptions& options = {});
 
   // Inner-product search of nq queries (nq × dim, row-major) for the k best vectors each.
   // Const and free of shared mutable state: safe to call from several threads at once.
@@ -134,7 +179,11 @@ class VectorIndex {
   // Writes the index with a header holding `content_key` and the build parameters. The file is
   // written beside `path` and renamed over it, so readers never see a half-written index.
   void save(const std::string& path, int64_t content_key) const;
-  static VectorIndex load(const std::string& path);  // throws clap::Error
+  // The file alone: the index owns the vectors read from it. Throws clap::Error.
+  static VectorIndex load(const std::string& path);
+  // Over `source`, which must hold exactly the file's ids with bit-identical vectors (checked
+  // while reading; the file's vectors are not kept); otherwise throws clap::Error.
+  static VectorIndex load(const std::string& path, const VectorSource& source);
   static bool read_header(const std::string& path, IndexHeader* header);  // false if missing/invalid
 
   // Brings the index to hold exactly `vectors` (unique ids) without rebuilding it: vectors
@@ -145,7 +194,10 @@ class VectorIndex {
   // `regrow`-fold since an IVF index was trained (its centroids would no longer fit the data).
   // Exact results do not depend on the history of updates; IVF results depend on when the
   // centroids were trained (the lists, not the scores, which are always exact).
+  // An index updated from a VectorSource reads that source's matrix from then on (and drops
+  // the matrix it read before); one updated from Embeddings owns a copy of them.
   bool update(const Embeddings& vectors, const VectorIndexOptions& options, LoadInfo* info = nullptr, double regrow = 4);
+  bool update(const VectorSource& vectors, const VectorIndexOptions& options, LoadInfo* info = nullptr, double regrow = 4);
 
   // Loads `path` when its content key equals `content_key` and its build parameters equal what
   // `options` give for its size; when only the content changed, loads it and update()s it to
@@ -154,14 +206,44 @@ class VectorIndex {
   static VectorIndex load_or_build(const std::string& path, int64_t content_key,
                                    const std::function<Embeddings()>& provider,
                                    const VectorIndexOptions& options = {}, LoadInfo* info = nullptr);
+  // The same over a shared matrix: a file whose ids or vectors disagree with `source` is
+  // updated or rebuilt, never trusted; the index returned reads `source`'s matrix.
+  static VectorIndex load_or_build(const std::string& path, int64_t content_key, const VectorSource& source,
+                                   const VectorIndexOptions& options = {}, LoadInfo* info = nullptr);
 
   int64_t size() const { return n_; }
   int dim() const { return dim_; }
   IndexKind kind() const { return kind_; }
   const std::string& build_key() const { return build_key_; }
+  // The FAISS structure behind an HNSW index; null for the Exact and IVF kinds.
   const faiss::Index* faiss_index() const { return index_.get(); }
+  // Bytes of memory the index holds itself: ids, rows, lists, centroids, FAISS's HNSW copy, and
+  // the matrix when it owns it (owns_vectors()); a shared matrix is its owner's.
+  int64_t memory_bytes() const;
+  bool owns_vectors() const { return owns_vectors_; }
+  int nlist() const { return static_cast<int>(list_offsets_.empty() ? 0 : list_offsets_.size() - 1); }
+  // IVF: the centroids (nlist × dim) and the list holding `id` (-1 when absent or not IVF).
+  const std::vector<float>& centroids() const { return centroids_; }
+  int list_of(int64_t id) const;
 
  private:
+  struct Payload;
+  void set_lists(std::vector<int32_t> list_of);
+  static VectorIndex from_payload(Payload&& p, const IndexHeader& h);
+  static void read_file(const std::string& path, const VectorSource* source, IndexHeader& h, Payload& p);
+  static VectorIndex load_impl(const std::string& path, const VectorSource* source, const VectorIndexOptions* update_options,
+                               LoadInfo* info);
+
+  // Exact and IVF: vector i (ids ascending) is row rows_[i] of vectors_.
+  std::shared_ptr<const float> vectors_;
+  bool owns_vectors_ = false;
+  std::vector<int64_t> ids_, rows_;
+  // IVF: centroids (nlist × dim), each vector's list, and the lists as positions into ids_
+  // (CSR: list l holds members_[list_offsets_[l] .. list_offsets_[l + 1]), ascending).
+  std::vector<float> centroids_;
+  std::vector<int32_t> list_of_;
+  std::vector<int64_t> list_offsets_, members_;
+  // HNSW: FAISS's index (it holds its own copy of the vectors).
   std::unique_ptr<faiss::Index> index_;
   int64_t n_ = 0;
   int dim_ = 0;
@@ -170,9 +252,9 @@ class VectorIndex {
   int64_t trained_n_ = 0;
 };
 
-// The checksum a saved index file stores after its FAISS payload (the payload's bytes in, 64
-// bits out). Exposed so the fuzz target can give hostile payloads a matching checksum and reach
-// the FAISS reader, as a crafted (not merely damaged) file would.
+// The checksum a saved index file stores after its payload (the payload's bytes in, 64 bits
+// out). Exposed so the fuzz target can give hostile payloads a matching checksum and reach the
+// payload readers (its own, and FAISS's for HNSW), as a crafted (not merely damaged) file would.
 uint64_t index_payload_checksum(const void* payload, size_t n);
 
 // The build key (kind + build-time parameters) that `options` give for n vectors of dimension

@@ -42,8 +42,8 @@ struct LibrarySnapshot::Parts {
   std::map<int64_t, size_t> track_pos;
   std::map<std::string, size_t> path_pos;
   std::map<int64_t, std::vector<store::TrackLabel>> labels;
-  std::unique_ptr<search::Catalog> catalog;  // null: nothing searchable
-  std::unique_ptr<search::VectorIndex> window_index;
+  std::shared_ptr<const search::Catalog> catalog;  // null: nothing searchable
+  std::unique_ptr<search::VectorIndex> window_index;  // reads (and shares) the catalog's embeddings
   std::unique_ptr<search::TextSearcher> searcher;
   std::unique_ptr<Embeddings> track_embeddings;
   std::unique_ptr<search::Projection2D> map;
@@ -92,7 +92,7 @@ void LibrarySnapshot::load_all() const {
                    [&] { read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos); });
     std::call_once(p.catalog_once, [&] {
       WindowTable t = store_->store->window_embeddings();
-      if (t.size() > 0) p.catalog = std::make_unique<search::Catalog>(std::move(t));
+      if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
     });
     std::call_once(p.embeddings_once, [&] {
       p.track_embeddings = std::make_unique<Embeddings>(store_->store->track_embeddings());
@@ -185,7 +185,7 @@ bool LibrarySnapshot::searchable() const {
       std::lock_guard lock(store_->mutex);
       t = store_->store->window_embeddings();
     }
-    if (t.size() > 0) p.catalog = std::make_unique<search::Catalog>(std::move(t));
+    if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
   });
   return p.catalog != nullptr;
 }
@@ -196,11 +196,11 @@ const search::Catalog& LibrarySnapshot::catalog() const {
 }
 
 const search::VectorIndex& LibrarySnapshot::window_index() const {
-  const search::Catalog& c = catalog();
+  catalog();
   Parts& p = parts();
   std::call_once(p.index_once, [&] {
     search::LoadInfo info;
-    p.window_index = std::make_unique<search::VectorIndex>(load_window_index(db_path_, c, &info));
+    p.window_index = std::make_unique<search::VectorIndex>(load_window_index(db_path_, p.catalog, &info));
     note("window index " + window_index_path(db_path_) + ": " + (info.rebuilt ? "rebuilt (" + info.reason + ")" : info.reason) +
          ", " + search::index_kind_name(p.window_index->kind()) + ", " + std::to_string(p.window_index->size()) + " windows");
     // A warning, not a note: on a full disk every later run would rebuild it again in silence.

@@ -42,6 +42,13 @@ int64_t window_fingerprint(const search::Catalog& c) {
   return static_cast<int64_t>(h & 0x7fffffffffffffffULL);
 }
 
+search::VectorIndex load_window_index(const std::string& db_path, std::shared_ptr<const search::Catalog> catalog,
+                                      search::LoadInfo* info) {
+  const int64_t key = window_fingerprint(*catalog);
+  return search::VectorIndex::load_or_build(window_index_path(db_path), key, search::window_index_source(std::move(catalog)),
+                                            {}, info);
+}
+
 search::VectorIndex load_window_index(const std::string& db_path, const search::Catalog& catalog,
                                       search::LoadInfo* info) {
   return search::VectorIndex::load_or_build(

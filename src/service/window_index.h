@@ -9,6 +9,7 @@
 // polls before recomputing the fingerprint.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "search/catalog.h"
@@ -21,7 +22,13 @@ std::string window_index_path(const std::string& db_path);
 // Content key of the window index for `catalog` (see above).
 int64_t window_fingerprint(const search::Catalog& catalog);
 
-// Loads the persisted index for `catalog`, or builds (and saves) it when stale or missing.
+// Loads the persisted index for `catalog`, or builds (and saves) it when stale or missing. The
+// index reads the catalog's embeddings in place and keeps the catalog alive: every window
+// vector exists once in memory. A file whose vectors differ from the catalog's is updated or
+// rebuilt, never searched.
+search::VectorIndex load_window_index(const std::string& db_path, std::shared_ptr<const search::Catalog> catalog,
+                                      search::LoadInfo* info = nullptr);
+// The same for a catalog the caller cannot share: the index owns a copy of the windows' vectors.
 search::VectorIndex load_window_index(const std::string& db_path, const search::Catalog& catalog,
                                       search::LoadInfo* info = nullptr);
 

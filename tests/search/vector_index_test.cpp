@@ -3,6 +3,8 @@
 #include "search/vector_index.h"
 
 #include <gtest/gtest.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -452,6 +454,220 @@ TEST_F(VectorIndexFile, AnUnwritableLocationStillGivesAnIndex) {
   EXPECT_TRUE(info.rebuilt);
   EXPECT_FALSE(info.save_error.empty());
   EXPECT_EQ(idx.size(), 1500);
+}
+
+}  // namespace
+}  // namespace clap::search
+
+namespace clap::search {
+namespace {
+
+// --- one copy of every vector (issue 10) ---------------------------------------------------
+
+// A matrix shared the way the window catalog shares its embeddings: the index gets rows of it
+// (not all, not in id order) and must read them in place.
+struct SharedRows {
+  std::shared_ptr<std::vector<float>> data;
+  VectorSource source;
+  Embeddings copy;  // the same vectors as an Embeddings matrix (what a copying index gets)
+};
+
+SharedRows shared_rows(int64_t rows, int dim, uint32_t seed) {
+  SharedRows s;
+  s.data = std::make_shared<std::vector<float>>(test::random_unit(rows, dim, seed));
+  s.source.matrix = std::shared_ptr<const float>(s.data, s.data->data());
+  s.source.matrix_rows = rows;
+  s.source.dim = dim;
+  s.copy.dim = dim;
+  for (int64_t r = rows - 1; r >= 0; --r) {  // descending rows, every 5th row left out
+    if (r % 5 == 3) continue;
+    const int64_t id = (r * 7919) % 100003 + 11;
+    s.source.ids.push_back(id);
+    s.source.rows.push_back(r);
+    s.copy.ids.push_back(id);
+    s.copy.data.insert(s.copy.data.end(), s.data->data() + r * dim, s.data->data() + (r + 1) * dim);
+  }
+  return s;
+}
+
+void expect_same_answers(const VectorIndex& a, const VectorIndex& b, int dim, const std::string& what) {
+  const auto q = test::random_unit(25, dim, 77);
+  for (int nprobe : {1, 4, 1 << 20}) {
+    SearchParams p;
+    p.nprobe = nprobe;
+    const SearchResult x = a.search(25, q.data(), 12, p), y = b.search(25, q.data(), 12, p);
+    EXPECT_EQ(x.ids, y.ids) << what << " nprobe " << nprobe;
+    EXPECT_EQ(x.scores, y.scores) << what << " nprobe " << nprobe;
+  }
+}
+
+TEST(VectorIndexMemory, ExactAndIvfOverASharedMatrixHoldNoCopyAndAnswerLikeACopy) {
+  const int dim = 64;
+  const SharedRows s = shared_rows(6000, dim, 3);
+  const int64_t n = s.source.size();
+  for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf}) {
+    VectorIndexOptions o;
+    o.kind = kind;
+    const VectorIndex shared = VectorIndex::build(s.source, o);
+    const VectorIndex owning = VectorIndex::build(s.copy, o);
+    EXPECT_FALSE(shared.owns_vectors());
+    EXPECT_TRUE(owning.owns_vectors());
+    // A second copy of the vectors would be n·dim·4 bytes: the index holds ids, rows and lists.
+    const int64_t copy_bytes = n * dim * 4;
+    EXPECT_LT(shared.memory_bytes(), copy_bytes / 5) << index_kind_name(kind) << ": " << shared.memory_bytes();
+    EXPECT_GE(owning.memory_bytes(), copy_bytes) << index_kind_name(kind);
+    expect_same_answers(shared, owning, dim, index_kind_name(kind));
+  }
+  // HNSW keeps FAISS's copy, and says so.
+  VectorIndexOptions h;
+  h.kind = IndexKind::Hnsw;
+  EXPECT_GE(VectorIndex::build(s.source, h).memory_bytes(), n * dim * 4);
+}
+
+TEST(VectorIndexMemory, TheIndexKeepsItsMatrixAlive) {
+  SharedRows s = shared_rows(500, 16, 4);
+  const VectorIndex copy = VectorIndex::build(s.copy);
+  VectorIndex index = VectorIndex::build(s.source);
+  const std::weak_ptr<std::vector<float>> watch = s.data;
+  s.data.reset();
+  s.source = {};
+  EXPECT_FALSE(watch.expired());  // the index shares the matrix...
+  expect_same_answers(index, copy, 16, "after the owner let go");
+  index = VectorIndex();
+  EXPECT_TRUE(watch.expired());  // ...and only the index did
+}
+
+// The IVF index is FAISS's IndexIVFFlat as it was filled before (same centroids, every vector
+// in the same list): what makes IVF results identical to the FAISS-held index of format 2.
+TEST(VectorIndexMemory, IvfCentroidsAndListsAreFaisssOwn) {
+  const int dim = 32;
+  const SharedRows s = shared_rows(9000, dim, 5);
+  VectorIndexOptions o;
+  o.kind = IndexKind::Ivf;
+  const VectorIndex index = VectorIndex::build(s.source, o);
+  // The reference: FAISS trained and filled with the vectors in id order, as format 2 did.
+  Embeddings sorted = s.copy;
+  std::vector<int64_t> order(sorted.ids.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return s.copy.ids[a] < s.copy.ids[b]; });
+  for (size_t i = 0; i < order.size(); ++i) {
+    sorted.ids[i] = s.copy.ids[order[i]];
+    std::copy_n(s.copy.row(order[i]), dim, sorted.data.begin() + static_cast<int64_t>(i) * dim);
+  }
+  const int nlist = resolve_nlist(o.ivf, sorted.size());
+  faiss::IndexFlatIP quantizer(dim);
+  faiss::IndexIVFFlat ivf(&quantizer, dim, nlist, faiss::METRIC_INNER_PRODUCT);
+  ivf.cp.seed = static_cast<int>(o.seed);
+  ivf.cp.niter = o.ivf.niter;
+  ivf.cp.max_points_per_centroid = o.ivf.train_points_per_list;
+  ivf.cp.min_points_per_centroid = 1;
+  ivf.cp.spherical = true;
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  ivf.train(sorted.size(), sorted.data.data());
+  ivf.add_with_ids(sorted.size(), sorted.data.data(), sorted.ids.data());
+  omp_set_num_threads(threads);
+  ASSERT_EQ(index.nlist(), nlist);
+  ASSERT_EQ(index.centroids().size(), static_cast<size_t>(nlist) * dim);
+  EXPECT_EQ(0, std::memcmp(index.centroids().data(), quantizer.get_xb(), index.centroids().size() * sizeof(float)));
+  int64_t checked = 0;
+  for (int l = 0; l < nlist; ++l) {
+    const size_t len = ivf.invlists->list_size(l);
+    const auto* ids = ivf.invlists->get_ids(l);
+    for (size_t i = 0; i < len; ++i, ++checked) ASSERT_EQ(index.list_of(ids[i]), l) << ids[i];
+  }
+  EXPECT_EQ(checked, sorted.size());
+}
+
+class VectorIndexSharedFile : public ::testing::Test {
+ protected:
+  void SetUp() override { std::filesystem::remove(path); }
+  std::string path = clap::test::temp_dir() + "/shared.vidx";
+};
+
+TEST_F(VectorIndexSharedFile, LoadedOverItsMatrixItAnswersLikeAFreshBuildAndHoldsNoCopy) {
+  const int dim = 48;
+  const SharedRows s = shared_rows(5000, dim, 8);
+  for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf, IndexKind::Hnsw}) {
+    VectorIndexOptions o;
+    o.kind = kind;
+    const VectorIndex built = VectorIndex::build(s.source, o);
+    built.save(path, 9);
+    const VectorIndex loaded = VectorIndex::load(path, s.source);
+    const VectorIndex alone = VectorIndex::load(path);  // the file is complete by itself
+    EXPECT_EQ(loaded.build_key(), built.build_key());
+    if (kind != IndexKind::Hnsw) {
+      EXPECT_FALSE(loaded.owns_vectors());
+      EXPECT_LT(loaded.memory_bytes(), s.source.size() * dim * 4 / 5);
+      EXPECT_TRUE(alone.owns_vectors());
+    }
+    expect_same_answers(loaded, built, dim, index_kind_name(kind));
+    expect_same_answers(alone, built, dim, std::string(index_kind_name(kind)) + " alone");
+    LoadInfo info;
+    const VectorIndex again = VectorIndex::load_or_build(path, 9, s.source, o, &info);
+    EXPECT_EQ(info.reason, "loaded");
+    expect_same_answers(again, built, dim, index_kind_name(kind));
+  }
+}
+
+TEST_F(VectorIndexSharedFile, AFileThatDisagreesWithItsMatrixIsNeverSearched) {
+  const int dim = 16;
+  SharedRows s = shared_rows(3000, dim, 12);
+  for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf}) {
+    VectorIndexOptions o;
+    o.kind = kind;
+    std::filesystem::remove(path);
+    LoadInfo info;
+    VectorIndex::load_or_build(path, 1, s.source, o, &info);
+    ASSERT_TRUE(info.rebuilt);
+    // The matrix changed behind an unchanged content key (a key collision, or a fingerprint
+    // that only looks at part of each vector): one value of one vector.
+    SharedRows changed = shared_rows(3000, dim, 12);
+    (*changed.data)[changed.source.rows[17] * dim + dim - 1] += 0.25f;
+    changed.copy.data[17 * dim + dim - 1] += 0.25f;
+    EXPECT_THROW(VectorIndex::load(path, changed.source), Error);
+    const VectorIndex idx = VectorIndex::load_or_build(path, 1, changed.source, o, &info);
+    EXPECT_TRUE(info.rebuilt) << info.reason;
+    EXPECT_NE(info.reason.find("does not match"), std::string::npos) << info.reason;
+    expect_same_answers(idx, VectorIndex::build(changed.copy, o), dim, index_kind_name(kind));
+    // An id the matrix does not have.
+    SharedRows fewer = shared_rows(3000, dim, 12);
+    fewer.source.ids.pop_back();
+    fewer.source.rows.pop_back();
+    idx.save(path, 1);
+    EXPECT_THROW(VectorIndex::load(path, fewer.source), Error);
+  }
+}
+
+TEST_F(VectorIndexSharedFile, AStaleFileIsUpdatedToTheNewMatrixLikeInMemory) {
+  const int dim = 24;
+  const SharedRows a = shared_rows(4000, dim, 21);
+  // The library changed: some vectors gone, some re-embedded, some new.
+  const Embeddings b = changed(a.copy, 22);
+  const VectorSource bs = VectorSource::owning(Embeddings(b));
+  for (IndexKind kind : {IndexKind::Exact, IndexKind::Ivf}) {
+    VectorIndexOptions o;
+    o.kind = kind;
+    VectorIndex in_memory = VectorIndex::build(a.source, o);
+    LoadInfo mem_info;
+    ASSERT_TRUE(in_memory.update(bs, o, &mem_info));
+    VectorIndex::build(a.source, o).save(path, 1);
+    LoadInfo info;
+    const VectorIndex from_file = VectorIndex::load_or_build(path, 2, bs, o, &info);
+    EXPECT_TRUE(info.updated) << info.reason;
+    EXPECT_FALSE(info.rebuilt);
+    EXPECT_EQ(info.added, mem_info.added);
+    EXPECT_EQ(info.removed, mem_info.removed);
+    EXPECT_GT(info.added, 1000);
+    EXPECT_GT(info.removed, 400);
+    expect_same_answers(from_file, in_memory, dim, index_kind_name(kind));
+    if (kind == IndexKind::Exact) expect_same_answers(from_file, VectorIndex::build(b), dim, "fresh");
+    // The update was saved: it loads over the new matrix as it is.
+    const VectorIndex reloaded = VectorIndex::load_or_build(path, 2, bs, o, &info);
+    EXPECT_EQ(info.reason, "loaded");
+    expect_same_answers(reloaded, in_memory, dim, index_kind_name(kind));
+    std::filesystem::remove(path);
+  }
 }
 
 }  // namespace

@@ -269,6 +269,26 @@ TEST(ServiceLibrary, WindowIndexIsRebuiltOnlyWhenItsWindowsChange) {
   EXPECT_NE(h2.content_key, h1.content_key);
 }
 
+// Issue 10: the window index reads the catalog's embeddings in place, loaded or built.
+TEST(ServiceLibrary, TheWindowIndexHoldsNoSecondCopyOfTheWindows) {
+  Fixture f;
+  f.index();
+  for (int run = 0; run < 2; ++run) {  // built, then loaded from its file
+    Library lib(f.options(), Access::ReadOnly);
+    const search::VectorIndex& idx = lib.window_index();
+    const search::Catalog& c = lib.catalog();
+    ASSERT_GT(idx.size(), 0);
+    EXPECT_FALSE(idx.owns_vectors());
+    EXPECT_LT(idx.memory_bytes(), idx.size() * c.dim() * 4 / 10) << "run " << run;
+    // It answers exactly like an index that owns a copy of the same windows.
+    const search::VectorIndex copy = search::VectorIndex::build(search::window_index_data(c));
+    const float* q = c.embedding(0);
+    const search::SearchResult a = idx.search(1, q, 5), b = copy.search(1, q, 5);
+    EXPECT_EQ(a.ids, b.ids);
+    EXPECT_EQ(a.scores, b.scores);
+  }
+}
+
 TEST(ServiceLibrary, ReadOnlyAccessAnswersButWritesNothing) {
   Fixture f;
   f.index();
