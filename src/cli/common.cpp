@@ -35,7 +35,7 @@ const char* const kModelHelp =
 CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision, const std::string& default_note) {
   return cmd
       ->add_option("--precision", precision,
-                   "Audio tower precision: fp32, or bf16 (about 1.6x faster on CPUs with AVX512-BF16; embeddings within "
+                   "Audio tower precision: fp32, or bf16 (1.4-1.9x faster on CPUs with AVX512-BF16; embeddings within "
                    "cosine 0.999 of fp32)" + default_note)
       ->check(CLI::IsMember({"fp32", "bf16"}));
 }
