@@ -167,6 +167,10 @@ Precision ClapModel::audio_precision() const { return impl_->audio_precision; }
 
 const char* precision_name(Precision precision) { return precision == Precision::BF16 ? "bf16" : "fp32"; }
 
+const char* audio_gemm_kernel(Precision precision) {
+  return packed_gemm_kernel(precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32);
+}
+
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::F32;
   if (name == "bf16") return Precision::BF16;

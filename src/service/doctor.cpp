@@ -8,7 +8,6 @@
 #include "index/identity.h"
 #include "model/clap.h"
 #include "search/blas.h"
-#include "tensor/linear.h"
 
 namespace clap::service {
 
@@ -46,8 +45,8 @@ DoctorReport check_model(const std::string& spec, int threads, const hub::HubOpt
   r.parameters = model->parameter_count();
   r.weight_bytes = model->weight_bytes();
   r.embedding_dim = model->embedding_dim();
-  r.kernel_fp32 = packed_gemm_kernel(WeightType::F32);
-  r.kernel_bf16 = packed_gemm_kernel(WeightType::BF16);
+  r.kernel_fp32 = audio_gemm_kernel(Precision::F32);
+  r.kernel_bf16 = audio_gemm_kernel(Precision::BF16);
   r.blas_library = search::blas_library();
   r.blas_optimised = search::blas_is_optimised(r.blas_library);
   r.health_checked = model->has_tokenizer();
