@@ -35,9 +35,10 @@ const char* const kModelHelp =
 CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision, const std::string& default_note) {
   return cmd
       ->add_option("--precision", precision,
-                   "Audio tower precision: fp32, or bf16 (1.4-1.9x faster on CPUs with AVX512-BF16; embeddings within "
-                   "cosine 0.999 of fp32)" + default_note)
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+                   "Audio tower precision: fp32, bf16 (1.4-1.9x faster on CPUs with AVX512-BF16; embeddings within "
+                   "cosine 0.999 of fp32) or int8 (most layers int8, the rest bf16; within cosine 0.995 of fp32)" +
+                       default_note)
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
 }
 
 void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer) {

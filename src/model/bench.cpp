@@ -145,7 +145,9 @@ ModelBenchReport bench_model(const ModelFiles& files, const ModelBenchOptions& o
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   r.peak_rss_mb = ru.ru_maxrss / 1024.0;  // before the GEMM measurement's own buffers
-  const WeightType type = o.precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32;
+  const WeightType type = o.precision == Precision::BF16 ? WeightType::BF16
+                          : o.precision == Precision::I8 ? WeightType::I8
+                                                         : WeightType::F32;
   const GemmPeak peaks = measure_gemm_peak(type);
   r.gemm_peak_gflops = peaks.packed;
   r.gemm_kernel = packed_gemm_kernel(type);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -165,7 +166,9 @@ std::unique_ptr<ClapModel> ClapModel::random(const std::string& config_json_path
 const ClapConfig& ClapModel::config() const { return impl_->config; }
 Precision ClapModel::audio_precision() const { return impl_->audio_precision; }
 
-const char* precision_name(Precision precision) { return precision == Precision::BF16 ? "bf16" : "fp32"; }
+const char* precision_name(Precision precision) {
+  return precision == Precision::BF16 ? "bf16" : precision == Precision::I8 ? "int8" : "fp32";
+}
 
 const char* audio_gemm_kernel(Precision precision) {
   return packed_gemm_kernel(precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32);
@@ -174,7 +177,8 @@ const char* audio_gemm_kernel(Precision precision) {
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::F32;
   if (name == "bf16") return Precision::BF16;
-  throw Error("unknown precision '" + name + "' (choose fp32 or bf16)");
+  if (name == "int8") return Precision::I8;
+  throw Error("unknown precision '" + name + "' (choose fp32, bf16 or int8)");
 }
 float ClapModel::logit_scale_audio() const { return std::exp(impl_->logit_scale_a); }
 float ClapModel::logit_scale_text() const { return std::exp(impl_->logit_scale_t); }
@@ -191,9 +195,17 @@ void ClapModel::save_random_snapshot(const std::string& dir) const {
 
 const HtsatKernels& ClapModel::Impl::audio_kernels() const {
   std::call_once(audio_kernels_once_, [this] {
-    audio_kernels_ = std::make_unique<const HtsatKernels>(
-        pack_htsat(audio, audio_precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32,
-                   [this](const LinearWeights& layer) { source->release(layer); }));
+    const auto release = [this](const LinearWeights& layer) { source->release(layer); };
+    if (audio_precision == Precision::I8) {
+      // CLAPSEARCH_INT8_LAYERS replaces the list of int8 layers: a measuring aid (which layers
+      // int8 hurts), not a setting.
+      const char* layers = std::getenv("CLAPSEARCH_INT8_LAYERS");
+      audio_kernels_ = std::make_unique<const HtsatKernels>(
+          pack_htsat(audio, htsat_int8_layers(layers ? layers : kHtsatInt8Layers), release));
+    } else {
+      audio_kernels_ = std::make_unique<const HtsatKernels>(
+          pack_htsat(audio, audio_precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32, release));
+    }
     audio_kernels_built_ = true;
   });
   return *audio_kernels_;

@@ -19,9 +19,11 @@ namespace clap {
 // Precision of the audio tower's GEMMs (its linear layers and convolutions; 97 % of its
 // FLOPs). Bf16: inputs and weights rounded to bfloat16, float32 sums (tensor/linear.h);
 // LayerNorm, attention, softmax, GELU and residuals stay float32. The text tower is float32.
-enum class Precision { F32, BF16 };
-const char* precision_name(Precision precision);  // "fp32", "bf16"
-// "fp32" / "bf16"; throws clap::Error naming the choices otherwise.
+// Int8: most layers' weights int8 per output channel and inputs int8 per row, int32 sums
+// (tensor/linear.h); the layers int8 hurts most stay bf16 (kHtsatInt8Layers, model/htsat.h).
+enum class Precision { F32, BF16, I8 };
+const char* precision_name(Precision precision);  // "fp32", "bf16", "int8"
+// "fp32" / "bf16" / "int8"; throws clap::Error naming the choices otherwise.
 Precision parse_precision(const std::string& name);
 // The GEMM kernel this CPU runs the audio tower's layers with in `precision` ("avx512",
 // "avx512-bf16", "avx2-bf16-as-f32", ...; tensor/linear.h).

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <sstream>
 #include <span>
 
 #include "core/error.h"
@@ -391,29 +392,80 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
   return w;
 }
 
-HtsatKernels pack_htsat(const HtsatWeights& w, WeightType type,
+// Measured (README "Design"): the patch embedding and the AFF convolutions stay bf16 (k = 16
+// for the 4x4 patches: per-row quantisation of so few values is coarse, and they are 1 % of the
+// FLOPs); the rest run int8.
+const char* const kHtsatInt8Layers = "qkv,proj,fc1,fc2,merge";
+
+HtsatLayerTypes htsat_int8_layers(const std::string& spec) {
+  struct Entry {
+    HtsatLayerKind kind;
+    bool every_kind = false;
+    int stage = -2;  // -2: every stage, -1: the last
+  };
+  static const std::map<std::string, HtsatLayerKind> kinds = {
+      {"patch", HtsatLayerKind::PatchEmbed}, {"fusion", HtsatLayerKind::Fusion}, {"qkv", HtsatLayerKind::Qkv},
+      {"proj", HtsatLayerKind::Projection},  {"fc1", HtsatLayerKind::Fc1},       {"fc2", HtsatLayerKind::Fc2},
+      {"merge", HtsatLayerKind::Merge}};
+  std::vector<Entry> entries;
+  std::stringstream list(spec);
+  for (std::string item; std::getline(list, item, ',');) {
+    if (item == "none") continue;
+    Entry e{HtsatLayerKind::Qkv};
+    const size_t at = item.find('@');
+    const std::string kind = item.substr(0, at);
+    if (kind == "all") {
+      e.every_kind = true;
+    } else if (auto it = kinds.find(kind); it != kinds.end()) {
+      e.kind = it->second;
+    } else {
+      throw Error("int8 layer list: unknown layer kind '" + kind + "' in '" + spec + "'");
+    }
+    if (at != std::string::npos) {
+      const std::string stage = item.substr(at + 1);
+      if (stage == "last") e.stage = -1;
+      else if (!stage.empty() && stage.find_first_not_of("0123456789") == std::string::npos) e.stage = std::stoi(stage);
+      else throw Error("int8 layer list: bad stage '" + stage + "' in '" + spec + "'");
+    }
+    entries.push_back(e);
+  }
+  return [entries](const HtsatLayer& layer) {
+    for (const Entry& e : entries) {
+      const bool kind = e.every_kind || e.kind == layer.kind;
+      const bool stage = e.stage == -2 || (e.stage == -1 ? layer.stage == layer.stages - 1 : layer.stage == e.stage);
+      if (kind && stage) return WeightType::I8;
+    }
+    return WeightType::BF16;
+  };
+}
+
+HtsatKernels pack_htsat(const HtsatWeights& w, const HtsatLayerTypes& types,
                         const std::function<void(const LinearWeights&)>& release) {
-  const auto pack = [&](std::initializer_list<LinearWeights> layers) {
+  const int stages = static_cast<int>(w.stages.size());
+  const auto pack = [&](HtsatLayerKind kind, int stage, std::initializer_list<LinearWeights> layers) {
+    const WeightType type = types(HtsatLayer{kind, stage, stages});
     PackedLinear packed = pack_linear(std::span<const LinearWeights>(layers.begin(), layers.size()), type);
     if (release)
       for (const LinearWeights& l : layers) release(l);
     return packed;
   };
+  using K = HtsatLayerKind;
   HtsatKernels k;
-  k.patch_proj = pack({w.patch_proj.as_linear()});
+  k.patch_proj = pack(K::PatchEmbed, -1, {w.patch_proj.as_linear()});
   if (w.fusion) {
-    k.mel_conv2d = pack({w.mel_conv2d.as_linear()});
-    k.aff.local_conv1 = pack({w.aff.local_conv1.as_linear()});
-    k.aff.local_conv2 = pack({w.aff.local_conv2.as_linear()});
-    k.aff.global_conv1 = pack({w.aff.global_conv1.as_linear()});
-    k.aff.global_conv2 = pack({w.aff.global_conv2.as_linear()});
+    k.mel_conv2d = pack(K::PatchEmbed, -1, {w.mel_conv2d.as_linear()});
+    k.aff.local_conv1 = pack(K::Fusion, -1, {w.aff.local_conv1.as_linear()});
+    k.aff.local_conv2 = pack(K::Fusion, -1, {w.aff.local_conv2.as_linear()});
+    k.aff.global_conv1 = pack(K::Fusion, -1, {w.aff.global_conv1.as_linear()});
+    k.aff.global_conv2 = pack(K::Fusion, -1, {w.aff.global_conv2.as_linear()});
   }
-  for (const SwinStageWeights& s : w.stages) {
+  for (int si = 0; si < stages; ++si) {
+    const SwinStageWeights& s = w.stages[si];
     SwinStageKernels& sk = k.stages.emplace_back();
     for (const SwinBlockWeights& b : s.blocks)
-      sk.blocks.push_back({pack({b.query, b.key, b.value}), pack({b.attention_output}), pack({b.intermediate}),
-                           pack({b.output})});
-    if (s.has_downsample) sk.downsample_reduction = pack({s.downsample_reduction});
+      sk.blocks.push_back({pack(K::Qkv, si, {b.query, b.key, b.value}), pack(K::Projection, si, {b.attention_output}),
+                           pack(K::Fc1, si, {b.intermediate}), pack(K::Fc2, si, {b.output})});
+    if (s.has_downsample) sk.downsample_reduction = pack(K::Merge, si, {s.downsample_reduction});
   }
   return k;
 }

@@ -78,13 +78,42 @@ struct HtsatKernels {
   std::vector<SwinStageKernels> stages;
 };
 
+// Where a packed layer sits, for choosing its element type per layer.
+enum class HtsatLayerKind {
+  PatchEmbed,  // patch_embed.proj (and mel_conv2d of fused models)
+  Fusion,      // the AFF 1x1 convolutions of fused models
+  Qkv,         // attention.self.{query,key,value} (input: LayerNorm output)
+  Projection,  // attention.output.dense (input: attention context)
+  Fc1,         // intermediate.dense (input: LayerNorm output)
+  Fc2,         // output.dense (input: GELU output)
+  Merge,       // downsample.reduction (input: LayerNorm output)
+};
+struct HtsatLayer {
+  HtsatLayerKind kind;
+  int stage = -1, stages = 0;  // stage index (-1 before the Swin stages) and the stage count
+};
+using HtsatLayerTypes = std::function<WeightType(const HtsatLayer&)>;
+
+// The int8 tower's layer types from a list of the layers that run int8, the others bf16:
+// comma-separated kind[@stage], kind one of patch, fusion, qkv, proj, fc1, fc2, merge, all;
+// stage a number or "last"; "none" for no layer. E.g. "qkv,proj,fc1,fc2,merge" or "all".
+// Throws clap::Error on anything else.
+HtsatLayerTypes htsat_int8_layers(const std::string& spec);
+// The list Precision::I8 uses (chosen by measurement, see htsat.cpp).
+extern const char* const kHtsatInt8Layers;
+
 // Packs every layer (a few hundred ms for the full-size towers, and a copy of the audio
 // weights): the model does it once, on the first audio call, so text-only use never pays for
 // it. Reads only `weights`. `release` is told about each checkpoint layer once it is packed,
 // so the caller can drop its memory-mapped pages and the layer exists once in memory.
-// type: the element type of the packed panels (F32, or BF16 for a bf16 audio tower).
-HtsatKernels pack_htsat(const HtsatWeights& weights, WeightType type = WeightType::F32,
+// type: the element type of the packed panels (F32, or BF16 for a bf16 audio tower); types:
+// per layer.
+HtsatKernels pack_htsat(const HtsatWeights& weights, const HtsatLayerTypes& types,
                         const std::function<void(const LinearWeights&)>& release = {});
+inline HtsatKernels pack_htsat(const HtsatWeights& weights, WeightType type = WeightType::F32,
+                               const std::function<void(const LinearWeights&)>& release = {}) {
+  return pack_htsat(weights, [type](const HtsatLayer&) { return type; }, release);
+}
 
 // Buffers of one forward pass, owned by the caller and reused across calls: a window's pass
 // then allocates nothing large, and multi-megabyte buffers are not page-faulted in again for

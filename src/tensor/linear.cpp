@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -37,18 +38,23 @@ void* allocate_bytes(size_t bytes) {
 
 std::atomic<int> g_kernel_limit{static_cast<int>(KernelIsa::Avx512)};
 
+// The family, limited by limit_kernels. Avx512 = AVX-512 with whichever later extensions the
+// CPU has (they are not nested: Ice Lake has VNNI without BF16), checked one by one below.
 KernelIsa kernel_isa() {
   static const KernelIsa best =
       __builtin_cpu_supports("avx512f")
-          ? (__builtin_cpu_supports("avx512bf16") ? KernelIsa::Avx512 : KernelIsa::Avx512F)
+          ? (__builtin_cpu_supports("avx512bw") ? KernelIsa::Avx512 : KernelIsa::Avx512F)
           : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? KernelIsa::Avx2
                                                                               : KernelIsa::Generic;
   return static_cast<KernelIsa>(std::max(static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed)));
 }
 
-// The float32 kernels need AVX-512 Foundation only; vdpbf16ps needs AVX512-BF16 as well.
+// The float32 kernels need AVX-512 Foundation only; vdpbf16ps needs AVX512-BF16 as well; the
+// int8 kernels need BW (16-bit multiplies), vpdpbusd AVX512-VNNI.
 bool cpu_has_avx512() { return kernel_isa() <= KernelIsa::Avx512F; }
-bool cpu_has_avx512_bf16() { return kernel_isa() == KernelIsa::Avx512; }
+bool cpu_has_avx512_bf16() { return kernel_isa() == KernelIsa::Avx512 && __builtin_cpu_supports("avx512bf16"); }
+bool cpu_has_avx512bw() { return kernel_isa() <= KernelIsa::Avx512Bw; }
+bool cpu_has_avx512_vnni() { return kernel_isa() == KernelIsa::Avx512 && __builtin_cpu_supports("avx512vnni"); }
 
 // ---- Panels layout, AVX-512 kernel -----------------------------------------------------
 #define CLAP_AVX512 __attribute__((target("avx512f")))
@@ -407,6 +413,254 @@ void round_rows_bf16(const float* x, int64_t rows, int64_t ldx, int64_t in, uint
   }
 }
 
+// ---- I8 panels --------------------------------------------------------------------------
+// Inputs: rows of u8 (ldx bytes apart, k padded to a multiple of 4 with zeros), read as groups
+// of 4 k (one 32-bit word). Panels: per group, 32 words of 4 s8 weights (one per output).
+// Every kernel forms the exact int32 sums S = Σ u·q - z·Σq (the order does not matter: integer
+// sums are exact, |S| < 2^31 for in < 66000) and then y = fma(float(S), s·scale, bias). Written
+// as one fused step on every path: an unfused multiply and add might be contracted by the
+// compiler on some paths and not others.
+struct I8Panel {              // one panel's per-output data
+  const int8_t* weights;      // groups x 32 x 4
+  const float* bias;          // 32
+  const float* scale;         // 32
+  const int32_t* weight_sum;  // 32
+};
+
+struct I8Rows {                // a strip's inputs
+  const uint8_t* u;            // rows of ldx bytes
+  int64_t ldx;
+  const float* scale;          // per row
+  const int32_t* zero;         // per row
+};
+
+#define CLAP_AVX512_BW __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define CLAP_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+inline uint32_t group_at(const uint8_t* u, int64_t group) { return *reinterpret_cast<const Word*>(u + 4 * group); }
+
+// From exact sums (outputs 0-15 in s0, 16-31 in s1, before the zero-point correction) to the
+// stored outputs, through the epilogue.
+template <int R>
+CLAP_AVX512_BW inline void finish_i8_avx512(__m512i (&s0)[R], __m512i (&s1)[R], const I8Rows& x, const I8Panel& w,
+                                            float* const* out, __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
+  const __m512i sum0 = _mm512_load_si512(w.weight_sum), sum1 = _mm512_load_si512(w.weight_sum + 16);
+  const __m512 scale0 = _mm512_load_ps(w.scale), scale1 = _mm512_load_ps(w.scale + 16);
+  const __m512 bias0 = _mm512_load_ps(w.bias), bias1 = _mm512_load_ps(w.bias + 16);
+  __m512 y0[R], y1[R];
+  for (int r = 0; r < R; ++r) {
+    const __m512i z = _mm512_set1_epi32(x.zero[r]);
+    const __m512 s = _mm512_set1_ps(x.scale[r]);
+    const __m512i c0 = _mm512_sub_epi32(s0[r], _mm512_mullo_epi32(z, sum0));
+    const __m512i c1 = _mm512_sub_epi32(s1[r], _mm512_mullo_epi32(z, sum1));
+    y0[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c0), _mm512_mul_ps(s, scale0), bias0);
+    y1[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c1), _mm512_mul_ps(s, scale1), bias1);
+  }
+  store_tile_avx512<R>(y0, y1, out, mask0, mask1, epilogue);
+}
+
+// AVX512-VNNI: vpdpbusd adds the four u8·s8 products of each 32-bit lane to it.
+template <int R>
+CLAP_AVX512_VNNI inline void tile_i8_vnni(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
+                                          __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
+  __m512i acc0[R], acc1[R];
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < groups; ++g) {
+    const __m512i w0 = _mm512_load_si512(w.weights + g * 4 * kPanel);
+    const __m512i w1 = _mm512_load_si512(w.weights + g * 4 * kPanel + 64);
+    for (int r = 0; r < R; ++r) {
+      const __m512i a = _mm512_set1_epi32(static_cast<int>(group_at(x.u + r * x.ldx, g)));
+      acc0[r] = _mm512_dpbusd_epi32(acc0[r], a, w0);
+      acc1[r] = _mm512_dpbusd_epi32(acc1[r], a, w1);
+    }
+  }
+  finish_i8_avx512<R>(acc0, acc1, x, w, out, mask0, mask1, epilogue);
+}
+
+// AVX-512BW without VNNI: weights widened to 16 bits (8 outputs x 4 k per vector); vpmaddwd
+// gives per output two pair sums (lanes 2j, 2j+1: k0·q0 + k1·q1 and k2·q2 + k3·q3, exact in
+// int32), added up once at the end. Up to 6 rows: 24 accumulators, 4 weight vectors.
+template <int R>
+CLAP_AVX512_BW inline void tile_i8_bw(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
+                                      __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
+  __m512i acc0[R], acc1[R], acc2[R], acc3[R];
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = acc2[r] = acc3[r] = _mm512_setzero_si512();
+  // Per 128-bit lane: bytes 0..3 of the broadcast word to the low halves of 16-bit lanes, twice.
+  const __m512i spread = _mm512_set4_epi32(0x8003'8002, 0x8001'8000, 0x8003'8002, 0x8001'8000);
+  for (int64_t g = 0; g < groups; ++g) {
+    const int8_t* wg = w.weights + g * 4 * kPanel;
+    const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(wg)));
+    const __m512i w1 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(wg + 32)));
+    const __m512i w2 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(wg + 64)));
+    const __m512i w3 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(wg + 96)));
+    for (int r = 0; r < R; ++r) {
+      const __m512i a = _mm512_shuffle_epi8(_mm512_set1_epi32(static_cast<int>(group_at(x.u + r * x.ldx, g))), spread);
+      acc0[r] = _mm512_add_epi32(acc0[r], _mm512_madd_epi16(a, w0));
+      acc1[r] = _mm512_add_epi32(acc1[r], _mm512_madd_epi16(a, w1));
+      acc2[r] = _mm512_add_epi32(acc2[r], _mm512_madd_epi16(a, w2));
+      acc3[r] = _mm512_add_epi32(acc3[r], _mm512_madd_epi16(a, w3));
+    }
+  }
+  // Lanes 2j and 2j+1 of (acc0, acc1) -> output j of 0-15; likewise (acc2, acc3) -> 16-31.
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  __m512i s0[R], s1[R];
+  for (int r = 0; r < R; ++r) {
+    s0[r] = _mm512_add_epi32(_mm512_permutex2var_epi32(acc0[r], even, acc1[r]),
+                             _mm512_permutex2var_epi32(acc0[r], odd, acc1[r]));
+    s1[r] = _mm512_add_epi32(_mm512_permutex2var_epi32(acc2[r], even, acc3[r]),
+                             _mm512_permutex2var_epi32(acc2[r], odd, acc3[r]));
+  }
+  finish_i8_avx512<R>(s0, s1, x, w, out, mask0, mask1, epilogue);
+}
+
+CLAP_AVX512_BW void strip_i8_avx512(bool vnni, int rows, const I8Rows& x, const I8Panel& w, int64_t groups,
+                                    float* const* out, int valid, Epilogue epilogue) {
+  const __mmask16 mask0 = low_mask(valid), mask1 = low_mask(valid - 16);
+  if (vnni) {
+    switch (rows) {
+#define CLAP_TILE(n) \
+  case n: tile_i8_vnni<n>(x, w, groups, out, mask0, mask1, epilogue); break;
+      CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
+      CLAP_TILE(7) CLAP_TILE(8) CLAP_TILE(9) CLAP_TILE(10) CLAP_TILE(11) CLAP_TILE(12)
+#undef CLAP_TILE
+    }
+    return;
+  }
+  for (int r = 0; r < rows; r += 6) {
+    const I8Rows part{x.u + r * x.ldx, x.ldx, x.scale + r, x.zero + r};
+    switch (std::min(6, rows - r)) {
+#define CLAP_TILE(n) \
+  case n: tile_i8_bw<n>(part, w, groups, out + r, mask0, mask1, epilogue); break;
+      CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
+#undef CLAP_TILE
+    }
+  }
+}
+
+// AVX2: rows x 16 outputs (columns column..column+15), up to 2 rows: weights widened to 16 bits
+// (4 outputs x 4 k per vector, 4 vectors), 8 accumulators of pair sums as in tile_i8_bw.
+template <int R>
+CLAP_AVX2 inline void half_tile_i8_avx2(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
+                                        int column, int valid, bool add_residual) {
+  __m256i acc0[R], acc1[R], acc2[R], acc3[R];
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = acc2[r] = acc3[r] = _mm256_setzero_si256();
+  const __m256i spread = _mm256_setr_epi8(0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1,
+                                          0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1);
+  for (int64_t g = 0; g < groups; ++g) {
+    const int8_t* wg = w.weights + g * 4 * kPanel + 4 * column;
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(wg)));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(wg + 16)));
+    const __m256i w2 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(wg + 32)));
+    const __m256i w3 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(wg + 48)));
+    for (int r = 0; r < R; ++r) {
+      const __m256i a = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(group_at(x.u + r * x.ldx, g))), spread);
+      acc0[r] = _mm256_add_epi32(acc0[r], _mm256_madd_epi16(a, w0));
+      acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(a, w1));
+      acc2[r] = _mm256_add_epi32(acc2[r], _mm256_madd_epi16(a, w2));
+      acc3[r] = _mm256_add_epi32(acc3[r], _mm256_madd_epi16(a, w3));
+    }
+  }
+  const int count = std::min(16, valid - column);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
+  const __m256i sum0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.weight_sum + column));
+  const __m256i sum1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.weight_sum + column + 8));
+  const __m256 scale0 = _mm256_loadu_ps(w.scale + column), scale1 = _mm256_loadu_ps(w.scale + column + 8);
+  const __m256 bias0 = _mm256_loadu_ps(w.bias + column), bias1 = _mm256_loadu_ps(w.bias + column + 8);
+  for (int r = 0; r < R; ++r) {
+    // hadd pairs lanes within 128-bit halves: (o0 o1 o4 o5 | o2 o3 o6 o7); the permute orders them.
+    const __m256i s0 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc0[r], acc1[r]), 0xD8);
+    const __m256i s1 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc2[r], acc3[r]), 0xD8);
+    const __m256i z = _mm256_set1_epi32(x.zero[r]);
+    const __m256 s = _mm256_set1_ps(x.scale[r]);
+    const __m256i c0 = _mm256_sub_epi32(s0, _mm256_mullo_epi32(z, sum0));
+    const __m256i c1 = _mm256_sub_epi32(s1, _mm256_mullo_epi32(z, sum1));
+    __m256 y0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c0), _mm256_mul_ps(s, scale0), bias0);
+    __m256 y1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c1), _mm256_mul_ps(s, scale1), bias1);
+    float* yr = out[r] + column;
+    if (add_residual) {
+      y0 = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), y0);
+      y1 = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), y1);
+    }
+    _mm256_maskstore_ps(yr, mask0, y0);
+    _mm256_maskstore_ps(yr + 8, mask1, y1);
+  }
+}
+
+CLAP_AVX2 void strip_i8_avx2(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
+                             bool add_residual) {
+  for (int r = 0; r < rows; r += 2) {
+    const I8Rows part{x.u + r * x.ldx, x.ldx, x.scale + r, x.zero + r};
+    for (int column = 0; column < valid; column += 16) {
+      if (rows - r >= 2)
+        half_tile_i8_avx2<2>(part, w, groups, out + r, column, valid, add_residual);
+      else
+        half_tile_i8_avx2<1>(part, w, groups, out + r, column, valid, add_residual);
+    }
+  }
+}
+
+// Generic: the same sums in scalar int32, the same fused float step (std::fma: correctly
+// rounded whether or not the CPU has the instruction).
+void strip_i8_generic(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
+                      bool add_residual) {
+  for (int r = 0; r < rows; ++r) {
+    int32_t acc[kPanel] = {};
+    const uint8_t* u = x.u + r * x.ldx;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int8_t* wg = w.weights + g * 4 * kPanel;
+      for (int j = 0; j < kPanel; ++j)
+        for (int i = 0; i < 4; ++i) acc[j] += int32_t{u[4 * g + i]} * wg[4 * j + i];
+    }
+    float* yr = out[r];
+    for (int j = 0; j < valid; ++j) {
+      const int32_t corrected = acc[j] - x.zero[r] * w.weight_sum[j];
+      const float v = std::fma(static_cast<float>(corrected), x.scale[r] * w.scale[j], w.bias[j]);
+      yr[j] = add_residual ? yr[j] + v : v;
+    }
+  }
+}
+
+// The input step: each row quantised on its own (quantize_row_u8), k padded with zeros.
+// The range of a row, 16 lanes at a time (min and max are exact: any order gives the same).
+CLAP_AVX512_BW void row_range_avx512(const float* x, int64_t n, float* lo, float* hi) {
+  __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();  // masked-off lanes read as 0: in range
+  for (int64_t k = 0; k < n; k += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(low_mask(static_cast<int>(std::min<int64_t>(16, n - k))), x + k);
+    vlo = _mm512_maskz_min_ps(0xFFFF, vlo, v);  // (maskz forms: GCC 12 warns on the plain ones)
+    vhi = _mm512_maskz_max_ps(0xFFFF, vhi, v);
+  }
+  alignas(64) float lows[16], highs[16];
+  _mm512_store_ps(lows, vlo);
+  _mm512_store_ps(highs, vhi);
+  *lo = *std::min_element(lows, lows + 16);
+  *hi = *std::max_element(highs, highs + 16);
+}
+
+CLAP_AVX512_BW void quantize_row_u8_avx512(const float* x, int64_t n, uint8_t* u, float inv, int32_t zero) {
+  const __m512 vinv = _mm512_set1_ps(inv);
+  const __m512i z = _mm512_set1_epi32(zero), low = _mm512_setzero_si512(), high = _mm512_set1_epi32(255);
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = low_mask(static_cast<int>(std::min<int64_t>(16, n - k)));
+    // cvtps rounds to nearest even (the default MXCSR), as std::nearbyint does.
+    // (maskz forms: GCC 12 warns on the plain ones.)
+    __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(0xFFFF, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), vinv)), z);
+    q = _mm512_maskz_min_epi32(0xFFFF, _mm512_maskz_max_epi32(0xFFFF, q, low), high);
+    _mm_mask_storeu_epi8(u + k, m, _mm512_maskz_cvtepi32_epi8(0xFFFF, q));
+  }
+}
+
+void quantize_rows_u8(const float* x, int64_t rows, int64_t ldx, int64_t in, uint8_t* u, int64_t width, float* scale,
+                      int32_t* zero) {
+#pragma omp parallel for schedule(static) if (rows * in >= 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    quantize_row_u8(x + r * ldx, in, u + r * width, scale + r, zero + r);
+    std::fill(u + r * width + in, u + (r + 1) * width, uint8_t{0});
+  }
+}
+
 // ---- Rows layout (the text tower): stream W once in the checkpoint's layout ---------------
 // Each output is a dot product of an input row with a weight row: 16-lane partial sums
 // over k, then a fixed reduction tree, so a row's result does not depend on the others.
@@ -676,6 +930,34 @@ void linear_panels_bf16(const float* x, int64_t rows, int64_t ldx, const LinearW
                  });
 }
 
+void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
+                      Epilogue epilogue, const int64_t* row_map, LinearScratch& scratch) {
+  const int64_t groups = (w.in + 3) / 4, width = 4 * groups;
+  if (scratch.input_u8.size() < static_cast<size_t>(rows * width)) scratch.input_u8.resize(rows * width);
+  if (scratch.input_scale.size() < static_cast<size_t>(rows)) scratch.input_scale.resize(rows);
+  if (scratch.input_zero.size() < static_cast<size_t>(rows)) scratch.input_zero.resize(rows);
+  quantize_rows_u8(x, rows, ldx, w.in, scratch.input_u8.data(), width, scratch.input_scale.data(),
+                   scratch.input_zero.data());
+  const int8_t* weights = static_cast<const int8_t*>(w.weight);
+  const bool avx512 = cpu_has_avx512bw(), vnni = cpu_has_avx512_vnni();
+  const bool avx2 = !avx512 && kernel_isa() != KernelIsa::Generic;  // also AVX-512 without BW
+  const bool add_residual = epilogue == Epilogue::AddResidual;
+  const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
+  for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
+                 [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+                   const I8Panel panel{weights + p * groups * 4 * kPanel, w.bias + p * kPanel, w.scale + p * kPanel,
+                                       w.weight_sum + p * kPanel};
+                   const I8Rows xr{scratch.input_u8.data() + r * width, width, scratch.input_scale.data() + r,
+                                   scratch.input_zero.data() + r};
+                   if (avx512)
+                     strip_i8_avx512(vnni, n, xr, panel, groups, out, valid, epilogue);
+                   else if (avx2)
+                     strip_i8_avx2(n, xr, panel, groups, out, valid, add_residual);
+                   else
+                     strip_i8_generic(n, xr, panel, groups, out, valid, add_residual);
+                 });
+}
+
 }  // namespace
 
 uint16_t to_bf16(float value) {
@@ -691,16 +973,67 @@ void to_bf16(const float* x, int64_t n, uint16_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(x[i]);
 }
 
+void quantize_row_u8(const float* x, int64_t n, uint8_t* u, float* scale, int32_t* zero) {
+  float lo = 0.0f, hi = 0.0f;  // the range includes 0, so zero (padding, ReLU-like zeros) is exact
+  if (cpu_has_avx512bw()) {
+    row_range_avx512(x, n, &lo, &hi);
+  } else {
+    for (int64_t k = 0; k < n; ++k) {
+      lo = std::min(lo, x[k]);
+      hi = std::max(hi, x[k]);
+    }
+  }
+  if (!(hi > lo)) {  // all zero
+    std::fill(u, u + n, uint8_t{0});
+    *scale = 0.0f;
+    *zero = 0;
+    return;
+  }
+  const float range = hi - lo, inv = 255.0f / range;
+  const int32_t z = std::clamp(static_cast<int32_t>(std::nearbyint(-lo * inv)), 0, 255);
+  *scale = range / 255.0f;
+  *zero = z;
+  if (cpu_has_avx512bw()) return quantize_row_u8_avx512(x, n, u, inv, z);
+  for (int64_t k = 0; k < n; ++k)
+    u[k] = static_cast<uint8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(x[k] * inv)) + z, 0, 255));
+}
+
 float from_bf16(uint16_t value) { return std::bit_cast<float>(static_cast<uint32_t>(value) << 16); }
 
-const char* weight_type_name(WeightType type) { return type == WeightType::BF16 ? "bf16" : "f32"; }
+const char* weight_type_name(WeightType type) {
+  return type == WeightType::BF16 ? "bf16" : type == WeightType::I8 ? "i8" : "f32";
+}
 
 namespace {
 
-int64_t panel_elements(int64_t in, WeightType type) {  // weights per panel (f32 or bf16 elements)
-  return type == WeightType::BF16 ? (in + 1) / 2 * 2 * kPanel : in * kPanel;
+int64_t panel_elements(int64_t in, WeightType type) {  // weights per panel (elements of `type`)
+  switch (type) {
+    case WeightType::BF16: return (in + 1) / 2 * 2 * kPanel;
+    case WeightType::I8: return (in + 3) / 4 * 4 * kPanel;
+    default: return in * kPanel;
+  }
 }
-size_t element_bytes(WeightType type) { return type == WeightType::BF16 ? 2 : 4; }
+size_t element_bytes(WeightType type) { return type == WeightType::BF16 ? 2 : type == WeightType::I8 ? 1 : 4; }
+// Per-output arrays after the panels: biases; I8 adds scales and weight sums (4 bytes each).
+int per_output_arrays(WeightType type) { return type == WeightType::I8 ? 3 : 1; }
+
+// One output's weights to int8, symmetric: scale = max|w| / 127, q = round(w·127/max|w|) (ties
+// to even; an all-zero row: scale 0, q 0). Returns the scale; `sum` gets Σq.
+float quantize_weights_s8(const float* w, int64_t in, int8_t* q, int32_t* sum) {
+  float amax = 0.0f;
+  for (int64_t k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[k]));
+  *sum = 0;
+  if (amax == 0.0f) {
+    std::fill(q, q + in, int8_t{0});
+    return 0.0f;
+  }
+  const float inv = 127.0f / amax;
+  for (int64_t k = 0; k < in; ++k) {
+    q[k] = static_cast<int8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(w[k] * inv)), -127, 127));
+    *sum += q[k];
+  }
+  return amax / 127.0f;
+}
 
 }  // namespace
 
@@ -712,9 +1045,10 @@ PackedLinear pack_linear(int parts, const float* const* weights, const float* co
   for (int i = 0; i < parts; ++i) p.out += outs[i];
   const int64_t panels = (p.out + kPanel - 1) / kPanel;
   const size_t panel_bytes = static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type);
-  p.data.reset(allocate_bytes(panel_bytes + static_cast<size_t>(panels) * kPanel * sizeof(float)));
+  const size_t extras = static_cast<size_t>(per_output_arrays(type) * panels * kPanel);  // 4-byte values
+  p.data.reset(allocate_bytes(panel_bytes + extras * sizeof(float)));
   float* bias = reinterpret_cast<float*>(static_cast<char*>(p.data.get()) + panel_bytes);
-  std::fill(bias, bias + panels * kPanel, 0.0f);
+  std::fill(bias, bias + extras, 0.0f);  // (all-zero bits are also int32 zeros)
   // Row o of the stacked matrix comes from part `which`, row `o - first`.
   std::vector<std::pair<int, int64_t>> source(static_cast<size_t>(p.out));
   int64_t o = 0;
@@ -740,6 +1074,23 @@ PackedLinear pack_linear(int parts, const float* const* weights, const float* co
           const float* src = weight_row(panel * kPanel + j);
           for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = src ? src[k] : 0.0f;
         }
+      }
+    }
+  } else if (type == WeightType::I8) {
+    int8_t* data = static_cast<int8_t*>(p.data.get());
+    float* scale = bias + panels * kPanel;
+    int32_t* weight_sum = reinterpret_cast<int32_t*>(scale + panels * kPanel);
+    const int64_t groups = (in + 3) / 4;
+#pragma omp parallel for schedule(static)
+    for (int64_t panel = 0; panel < panels; ++panel) {
+      int8_t* dst = data + panel * groups * 4 * kPanel;
+      std::vector<int8_t> q(static_cast<size_t>(4 * groups), 0);  // one output, k padded with zeros
+      for (int j = 0; j < kPanel; ++j) {
+        const int64_t o = panel * kPanel + j;
+        const float* src = weight_row(o);
+        if (src) scale[o] = quantize_weights_s8(src, in, q.data(), &weight_sum[o]);
+        else std::fill(q.begin(), q.end(), int8_t{0});
+        for (int64_t k = 0; k < 4 * groups; ++k) dst[(k / 4) * 4 * kPanel + 4 * j + k % 4] = q[k];  // group, output, k%4
       }
     }
   } else {
@@ -778,14 +1129,19 @@ PackedLinear pack_linear(std::span<const LinearWeights> parts, WeightType type) 
 size_t PackedLinear::bytes() const {
   const int64_t panels = (out + kPanel - 1) / kPanel;
   return static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type) +
-         static_cast<size_t>(panels) * kPanel * sizeof(float);
+         static_cast<size_t>(per_output_arrays(type) * panels * kPanel) * sizeof(float);
 }
 
 LinearWeights PackedLinear::view() const {
   const int64_t panels = (out + kPanel - 1) / kPanel;
   const char* base = static_cast<const char*>(data.get());
   const size_t panel_bytes = static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type);
-  return {in, out, WeightLayout::Panels, type, base, reinterpret_cast<const float*>(base + panel_bytes)};
+  LinearWeights w{in, out, WeightLayout::Panels, type, base, reinterpret_cast<const float*>(base + panel_bytes)};
+  if (type == WeightType::I8) {
+    w.scale = w.bias + panels * kPanel;
+    w.weight_sum = reinterpret_cast<const int32_t*>(w.scale + panels * kPanel);
+  }
+  return w;
 }
 
 CLAP_AVX512 void gelu_avx512(float* x, int64_t n) {
@@ -810,15 +1166,23 @@ void limit_kernels(KernelIsa isa) { g_kernel_limit.store(static_cast<int>(isa));
 const char* packed_gemm_kernel(WeightType type) {
   const KernelIsa isa = kernel_isa();
   if (type == WeightType::BF16) {
+    if (cpu_has_avx512_bf16()) return "avx512-bf16";
     switch (isa) {
-      case KernelIsa::Avx512: return "avx512-bf16";
+      case KernelIsa::Avx512:
+      case KernelIsa::Avx512Bw:
       case KernelIsa::Avx512F: return "avx512-bf16-as-f32";
       case KernelIsa::Avx2: return "avx2-bf16-as-f32";
       default: return "generic-bf16-as-f32";
     }
   }
+  if (type == WeightType::I8) {
+    if (cpu_has_avx512_vnni()) return "avx512-vnni-int8";
+    if (cpu_has_avx512bw()) return "avx512bw-int8";
+    return isa == KernelIsa::Generic ? "generic-int8" : "avx2-int8";
+  }
   switch (isa) {
     case KernelIsa::Avx512:
+    case KernelIsa::Avx512Bw:
     case KernelIsa::Avx512F: return "avx512";
     case KernelIsa::Avx2: return "avx2";
     default: return "generic";
@@ -835,6 +1199,10 @@ void linear(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, f
   if (w.layout == WeightLayout::Panels && w.type == WeightType::BF16) {
     LinearScratch local;
     return linear_panels_bf16(x, rows, ldx, w, y, ldy, epilogue, row_map, scratch ? *scratch : local);
+  }
+  if (w.layout == WeightLayout::Panels && w.type == WeightType::I8) {
+    LinearScratch local;
+    return linear_panels_i8(x, rows, ldx, w, y, ldy, epilogue, row_map, scratch ? *scratch : local);
   }
   throw Error(std::string("linear: no kernel for ") + weight_type_name(w.type) + " weights in this layout");
 }

@@ -21,6 +21,14 @@
 // (2i, 2i+1), acc += x[2i+1]·w[2i+1], then acc += x[2i]·w[2i] (each product exact, each sum
 // rounded, denormals flushed), starting from the bias. CPUs without that instruction compute
 // the same sums with float32 multiply-adds, so every kernel family gives the same bits.
+//
+// I8 panels: weights quantised per output channel, symmetric (w ≈ scale[o]·q, q in -127..127),
+// inputs per row, asymmetric (x ≈ s[r]·(u - z[r]), u in 0..255, zero exactly representable),
+// computed in the call's input step. Sums are exact in int32 (u8 x s8, as AVX512-VNNI's
+// vpdpbusd computes them): S = Σ u·q - z·Σq. Then one float32 formula on every path:
+// y = float(S) · (s[r]·scale[o]) + bias[o] (two roundings, no fused step), then the epilogue.
+// Integer sums do not depend on their order, so every family (vpdpbusd, vpmaddwd on
+// AVX-512BW or AVX2, scalar) gives the same bits.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -38,8 +46,9 @@ enum class WeightLayout {
 enum class WeightType {
   F32,   // float32
   BF16,  // bfloat16 panels (layout Panels only): pairs of k interleaved per output
+  I8,    // int8 panels (layout Panels only): groups of 4 k interleaved per output, per-output scales
 };
-const char* weight_type_name(WeightType type);  // "f32", "bf16"
+const char* weight_type_name(WeightType type);  // "f32", "bf16", "i8"
 
 // A plain, non-owning description of one linear layer.
 struct LinearWeights {
@@ -48,6 +57,10 @@ struct LinearWeights {
   WeightType type = WeightType::F32;
   const void* weight = nullptr;  // Rows: out x in floats; Panels: the packed panels (of `type`)
   const float* bias = nullptr;   // Rows: out floats or null; Panels: the zero-padded panel bias
+  // I8 panels only (zero-padded like the bias): per-output weight scales, and per-output sums
+  // of the quantised weights (the correction for the inputs' zero points).
+  const float* scale = nullptr;
+  const int32_t* weight_sum = nullptr;
 };
 
 enum class Epilogue {
@@ -56,12 +69,21 @@ enum class Epilogue {
   AddResidual,   // y = y + (x·Wᵀ + b)  (y holds the residual on entry)
 };
 
-// Buffers a call may need besides x and y (the input rows rounded to bf16 for BF16 weights),
-// owned by the caller and reused across calls so a steady stream of calls allocates nothing.
-// One call at a time per scratch.
+// Buffers a call may need besides x and y (the input rows rounded to bf16 for BF16 weights,
+// quantised to u8 for I8 weights), owned by the caller and reused across calls so a steady
+// stream of calls allocates nothing. One call at a time per scratch.
 struct LinearScratch {
   std::vector<uint16_t> input_bf16;  // rows x in rounded to bfloat16 (k padded to even)
+  std::vector<uint8_t> input_u8;     // rows x in quantised (k padded to a multiple of 4 with zeros)
+  std::vector<float> input_scale;    // per row: s
+  std::vector<int32_t> input_zero;   // per row: z
 };
+
+// The I8 input step for one row of n floats: s, z and u as every I8 path computes them
+// (lo = min(0, min x), hi = max(0, max x), s = (hi - lo) / 255, u = clamp(round(x·255/(hi - lo))
+// + z, 0, 255) with z = round(-lo·255/(hi - lo)), ties to even; an all-zero row: s = 0, z = 0,
+// u = 0). Inputs must be finite.
+void quantize_row_u8(const float* x, int64_t n, uint8_t* u, float* scale, int32_t* zero);
 
 // x rows have stride ldx, y rows stride ldy; y must not alias x. With row_map, input row r
 // goes to output row row_map[r] (-1: dropped), e.g. scattering window order back to the
@@ -81,14 +103,19 @@ struct PackedLinear {
   // The panels, then panels x 32 float32 biases. F32: panels x in x 32 floats (k-major);
   // BF16: panels x ceil(in/2) x 32 x 2 bfloat16 (per pair of k, each output's two weights side
   // by side: the operand layout of vdpbf16ps), an odd `in` padded with a zero weight.
+  // I8: panels x ceil(in/4) x 32 x 4 int8 (per group of 4 k, each output's four weights side by
+  // side: the operand layout of vpdpbusd), zero-padded; after the biases, panels x 32 float
+  // scales and panels x 32 int32 weight sums.
   std::unique_ptr<void, Free> data;
 
   LinearWeights view() const;  // layout Panels
-  size_t bytes() const;        // what the panels and biases occupy
+  size_t bytes() const;        // what the panels, biases (and I8 scales and sums) occupy
 };
 
 // Packs `parts` weight matrices stacked along the output dimension (e.g. query, key, value
 // into one [3·dim, in] layer) as `type` panels. weights[i] is [outs[i], in]; biases[i] may be null.
+// I8: each output's weights quantised on their own: scale = max|w| / 127, q = round(w·127 /
+// max|w|), ties to even (an all-zero output: scale 0).
 PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
                          int64_t in, WeightType type = WeightType::F32);
 inline PackedLinear pack_linear(const float* weight, const float* bias, int64_t out, int64_t in,
@@ -108,12 +135,15 @@ void to_bf16(const float* x, int64_t n, uint16_t* out);  // n values (vectorised
 float from_bf16(uint16_t value);
 
 // Kernel families, best first. The CPU's best is chosen at run time. Avx512 uses the AVX-512
-// extensions the CPU has (AVX512-BF16 for bf16 panels); Avx512F limits it to the foundation
-// instructions (bf16 panels then run as float32 multiply-adds, same bits).
-enum class KernelIsa { Avx512, Avx512F, Avx2, Generic };
+// extensions the CPU has (AVX512-BF16 for bf16 panels, AVX512-VNNI for int8 panels); Avx512Bw
+// limits it to Skylake-X's set (foundation and BW: bf16 panels as float32 multiply-adds, int8
+// panels through vpmaddwd, same bits); Avx512F to the foundation instructions (int8 panels
+// then run the AVX2 kernel: without BW AVX-512 has no 16-bit multiplies).
+enum class KernelIsa { Avx512, Avx512Bw, Avx512F, Avx2, Generic };
 
 // Which kernel linear() runs on packed panels of `type` now ("avx512", "avx2", "generic";
-// for BF16: "avx512-bf16", or the family's name + "-bf16-as-f32").
+// for BF16: "avx512-bf16", or the family's name + "-bf16-as-f32"; for I8: "avx512-vnni-int8",
+// "avx512bw-int8", "avx2-int8", "generic-int8").
 const char* packed_gemm_kernel(WeightType type = WeightType::F32);
 
 // Tests: use at most this family for both layouts (every family must be right). Avx512 = no limit.
