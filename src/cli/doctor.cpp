@@ -66,7 +66,7 @@ int run_doctor(const DoctorOptions& o) {
     j["embedding_dim"] = r.embedding_dim;
     j["resolve_seconds"] = r.resolve_seconds;
     j["load_seconds"] = r.load_seconds;
-    j["kernels"] = {{"fp32", r.kernel_fp32}, {"bf16", r.kernel_bf16}};
+    j["kernels"] = {{"fp32", r.kernel_fp32}, {"bf16", r.kernel_bf16}, {"int8", r.kernel_int8}};
     j["blas"] = {{"library", r.blas_library}, {"optimised", r.blas_optimised}};
     nlohmann::json h;
     h["prompts"] = service::health_prompts();
@@ -94,7 +94,8 @@ int run_doctor(const DoctorOptions& o) {
     std::printf("parameters   %s (%.1f MB of weights)\n", with_commas(r.parameters).c_str(),
                 static_cast<double>(r.weight_bytes) / 1e6);
     std::printf("load time    %.2f s\n", r.load_seconds);
-    std::printf("kernels      fp32 %s, bf16 %s\n", r.kernel_fp32.c_str(), r.kernel_bf16.c_str());
+    std::printf("kernels      fp32 %s, bf16 %s, int8 %s\n", r.kernel_fp32.c_str(), r.kernel_bf16.c_str(),
+                r.kernel_int8.c_str());
     std::printf("BLAS         %s%s\n", r.blas_library.empty() ? "(none)" : r.blas_library.c_str(),
                 r.blas_optimised ? "" : " (the REFERENCE BLAS: vector-index builds will be very slow)");
     if (!checked)

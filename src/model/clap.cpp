@@ -130,6 +130,7 @@ std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const L
 std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->audio_precision = options.audio_precision;
+  impl->int8_layers = options.int8_layers;
   // A given config is read first: its problems are reported before the weights are opened.
   if (!files.config.empty()) (void)ClapConfig::from_json_file(files.config);
   std::error_code ec;
@@ -171,7 +172,10 @@ const char* precision_name(Precision precision) {
 }
 
 const char* audio_gemm_kernel(Precision precision) {
-  return packed_gemm_kernel(precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32);
+  // The Swin layers' kernel (an int8 tower keeps its patch embedding in bf16: htsat.h).
+  return packed_gemm_kernel(precision == Precision::BF16 ? WeightType::BF16
+                            : precision == Precision::I8 ? WeightType::I8
+                                                         : WeightType::F32);
 }
 
 Precision parse_precision(const std::string& name) {
@@ -197,11 +201,8 @@ const HtsatKernels& ClapModel::Impl::audio_kernels() const {
   std::call_once(audio_kernels_once_, [this] {
     const auto release = [this](const LinearWeights& layer) { source->release(layer); };
     if (audio_precision == Precision::I8) {
-      // CLAPSEARCH_INT8_LAYERS replaces the list of int8 layers: a measuring aid (which layers
-      // int8 hurts), not a setting.
-      const char* layers = std::getenv("CLAPSEARCH_INT8_LAYERS");
       audio_kernels_ = std::make_unique<const HtsatKernels>(
-          pack_htsat(audio, htsat_int8_layers(layers ? layers : kHtsatInt8Layers), release));
+          pack_htsat(audio, htsat_int8_layers(int8_layers.empty() ? kHtsatInt8Layers : int8_layers), release));
     } else {
       audio_kernels_ = std::make_unique<const HtsatKernels>(
           pack_htsat(audio, audio_precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32, release));

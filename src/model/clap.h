@@ -35,6 +35,10 @@ struct LoadOptions {
   // will embed audio anyway and wants every request equally fast). Packing takes a few
   // hundred ms and a copy of the audio weights; text-only use leaves it off.
   bool prepare_audio = false;
+  // With Precision::I8: which layers are int8 (htsat.h, htsat_int8_layers); "" = the measured
+  // default, kHtsatInt8Layers. For measuring which layers int8 hurts (tests), not a user setting:
+  // an index records only the precision.
+  std::string int8_layers;
 };
 
 // Threads a ClapState with threads = 0 uses: every core the process may run on.

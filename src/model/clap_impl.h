@@ -36,6 +36,7 @@ class ThreadCountScope {
 struct ClapModel::Impl {
   ClapConfig config;
   Precision audio_precision = Precision::F32;
+  std::string int8_layers;  // LoadOptions::int8_layers
   std::unique_ptr<WeightSource> source;
   std::string weights_format;     // Checkpoint::format() of the weights file
   std::string no_tokenizer_hint;  // ModelFiles::no_tokenizer_hint

@@ -24,7 +24,7 @@ struct DoctorReport {
   double health_seconds = 0;
   // This machine: the GEMM kernels the audio tower runs per precision, and the library that
   // answers FAISS's sgemm_ (search/blas.h).
-  std::string kernel_fp32, kernel_bf16;
+  std::string kernel_fp32, kernel_bf16, kernel_int8;
   std::string blas_library;
   bool blas_optimised = false;
 

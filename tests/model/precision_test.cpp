@@ -191,9 +191,9 @@ TEST_P(Int8Tower, EveryKernelFamilyGivesTheSameBitsOnAvx512AndStaysCloseElsewher
 TEST_P(Int8Tower, PerLayerGroupCostReport) {
   const auto fp32 = embed_clips(Precision::F32);
   const auto worst_for = [&](const char* layers) {
-    setenv("CLAPSEARCH_INT8_LAYERS", layers, 1);
     LoadOptions options;
     options.audio_precision = Precision::I8;
+    options.int8_layers = layers;
     const auto m = ClapModel::load(test::case_dir(GetParam()), options);
     double worst = 1;
     for (char x = 'a'; x <= 'g'; ++x) {
@@ -204,7 +204,6 @@ TEST_P(Int8Tower, PerLayerGroupCostReport) {
       m->impl().audio_from_features(state_, feats.data(), 1, channels, 1001, 64, &longer, emb.data());
       worst = std::min(worst, test::compare(emb.data(), fp32[x - 'a'].data(), emb.size()).cosine);
     }
-    unsetenv("CLAPSEARCH_INT8_LAYERS");  // read when the first call packs the tower
     std::printf("[ %s ] int8 layers %-28s worst cosine to fp32 %.6f\n", GetParam().c_str(), layers, worst);
     return worst;
   };
