@@ -52,6 +52,45 @@ class LowPrecisionTower : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
+  // Every clip a..g within `bound` of the reference and of fp32; prints and returns the worst
+  // cosine to fp32. `must_differ`: fp32's exact bits mean the low-precision kernels did not run.
+  double expect_clips_within(Precision precision, double bound, bool must_differ) {
+    const auto low = embed_clips(precision), fp32 = embed_clips(Precision::F32);
+    const size_t dim = low[0].size();
+    double worst = 1;
+    for (int i = 0; i < 7; ++i) {
+      const std::string name = std::string("clip_") + char('a' + i) + "_audio_embeds";
+      const auto ref = test::floats(expected(), name);
+      const double to_reference = test::compare(low[i].data(), ref.data(), dim).cosine;
+      const double to_fp32 = test::compare(low[i].data(), fp32[i].data(), dim).cosine;
+      EXPECT_GE(to_reference, bound) << name;
+      EXPECT_GE(to_fp32, bound) << name;
+      if (must_differ) EXPECT_LT(to_fp32, 1.0) << name << ": fp32's exact result (the low-precision kernels did not run)";
+      worst = std::min(worst, to_fp32);
+    }
+    RecordProperty("worst_cosine_to_fp32", std::to_string(worst));
+    std::printf("[ %s ] worst %s cosine to fp32 over clips a-g: %.6f\n", GetParam().c_str(), precision_name(precision),
+                worst);
+    return worst;
+  }
+
+  // Four golden clips in one call equal two such calls and each clip alone on one thread, bit for bit.
+  void expect_batches_and_repeats_bit_identical(Precision precision) {
+    const auto& m = model(precision);
+    std::vector<std::vector<float>> clips;
+    for (char x : {'a', 'b', 'c', 'd'}) clips.push_back(test::golden_clip(x));
+    std::vector<std::span<const float>> spans(clips.begin(), clips.end());
+    const auto together = m.embed_audio(state_, spans, 4);
+    const auto again = m.embed_audio(state_, spans, 4);
+    ASSERT_EQ(0, std::memcmp(together.data(), again.data(), together.size() * sizeof(float)));
+    const size_t dim = m.embedding_dim();
+    for (size_t i = 0; i < spans.size(); ++i) {
+      ClapState one_thread(1);
+      const auto alone = m.embed_audio(one_thread, {spans[i]}, 1);
+      EXPECT_EQ(0, std::memcmp(alone.data(), together.data() + i * dim, dim * sizeof(float))) << "clip " << i;
+    }
+  }
+
   ClapState state_;
 };
 
@@ -64,38 +103,11 @@ struct Limit {  // limit_kernels for a scope
 };
 
 TEST_P(Bf16Tower, EveryClipStaysWithinTheBf16BoundOfTheReferenceAndOfFp32) {
-  const auto bf16 = embed_clips(Precision::BF16), fp32 = embed_clips(Precision::F32);
-  const size_t dim = bf16[0].size();
-  double worst = 1;
-  for (int i = 0; i < 7; ++i) {
-    const std::string name = std::string("clip_") + char('a' + i) + "_audio_embeds";
-    const auto ref = test::floats(expected(), name);
-    ASSERT_EQ(ref.size(), dim);
-    const double to_reference = test::compare(bf16[i].data(), ref.data(), dim).cosine;
-    const double to_fp32 = test::compare(bf16[i].data(), fp32[i].data(), dim).cosine;
-    EXPECT_GE(to_reference, kBf16Cosine) << name;
-    EXPECT_GE(to_fp32, kBf16Cosine) << name;
-    EXPECT_LT(to_fp32, 1.0) << name << ": bf16 gave fp32's exact result (the bf16 kernels did not run)";
-    worst = std::min(worst, to_fp32);
-  }
-  RecordProperty("worst_cosine_to_fp32", std::to_string(worst));
-  std::printf("[ %s ] worst bf16 cosine to fp32 over clips a-g: %.6f\n", GetParam().c_str(), worst);
+  expect_clips_within(Precision::BF16, kBf16Cosine, true);
 }
 
 TEST_P(Bf16Tower, BatchesAndRepeatsAreBitIdentical) {
-  const auto& m = model(Precision::BF16);
-  std::vector<std::vector<float>> clips;
-  for (char x : {'a', 'b', 'c', 'd'}) clips.push_back(test::golden_clip(x));
-  std::vector<std::span<const float>> spans(clips.begin(), clips.end());
-  const auto together = m.embed_audio(state_, spans, 4);
-  const auto again = m.embed_audio(state_, spans, 4);
-  ASSERT_EQ(0, std::memcmp(together.data(), again.data(), together.size() * sizeof(float)));
-  const size_t dim = m.embedding_dim();
-  for (size_t i = 0; i < spans.size(); ++i) {
-    ClapState one_thread(1);
-    const auto alone = m.embed_audio(one_thread, {spans[i]}, 1);
-    EXPECT_EQ(0, std::memcmp(alone.data(), together.data() + i * dim, dim * sizeof(float))) << "clip " << i;
-  }
+  expect_batches_and_repeats_bit_identical(Precision::BF16);
 }
 
 TEST_P(Bf16Tower, EveryKernelFamilyGivesTheSameBitsOnAvx512AndStaysInBoundElsewhere) {
@@ -134,36 +146,11 @@ TEST(Precision, NamesParseAndUnknownOnesAreRefused) {
 // The int8 tower (kHtsatInt8Layers int8, the rest bf16) within cosine 0.995 of the reference
 // and of fp32 on every clip.
 TEST_P(Int8Tower, EveryClipStaysWithinTheInt8BoundOfTheReferenceAndOfFp32) {
-  const auto int8 = embed_clips(Precision::I8), fp32 = embed_clips(Precision::F32);
-  const size_t dim = int8[0].size();
-  double worst = 1;
-  for (int i = 0; i < 7; ++i) {
-    const std::string name = std::string("clip_") + char('a' + i) + "_audio_embeds";
-    const auto ref = test::floats(expected(), name);
-    const double to_reference = test::compare(int8[i].data(), ref.data(), dim).cosine;
-    const double to_fp32 = test::compare(int8[i].data(), fp32[i].data(), dim).cosine;
-    EXPECT_GE(to_reference, kInt8Cosine) << name;
-    EXPECT_GE(to_fp32, kInt8Cosine) << name;
-    worst = std::min(worst, to_fp32);
-  }
-  RecordProperty("worst_cosine_to_fp32", std::to_string(worst));
-  std::printf("[ %s ] worst int8 cosine to fp32 over clips a-g: %.6f\n", GetParam().c_str(), worst);
+  expect_clips_within(Precision::I8, kInt8Cosine, false);
 }
 
 TEST_P(Int8Tower, BatchesAndRepeatsAreBitIdentical) {
-  const auto& m = model(Precision::I8);
-  std::vector<std::vector<float>> clips;
-  for (char x : {'a', 'b', 'c', 'd'}) clips.push_back(test::golden_clip(x));
-  std::vector<std::span<const float>> spans(clips.begin(), clips.end());
-  const auto together = m.embed_audio(state_, spans, 4);
-  const auto again = m.embed_audio(state_, spans, 4);
-  ASSERT_EQ(0, std::memcmp(together.data(), again.data(), together.size() * sizeof(float)));
-  const size_t dim = m.embedding_dim();
-  for (size_t i = 0; i < spans.size(); ++i) {
-    ClapState one_thread(1);
-    const auto alone = m.embed_audio(one_thread, {spans[i]}, 1);
-    EXPECT_EQ(0, std::memcmp(alone.data(), together.data() + i * dim, dim * sizeof(float))) << "clip " << i;
-  }
+  expect_batches_and_repeats_bit_identical(Precision::I8);
 }
 
 // vpdpbusd, vpmaddwd on AVX-512BW, and AVX-512F CPUs (the AVX2 int8 kernel, AVX-512 elsewhere)
