@@ -454,6 +454,23 @@ std::vector<float> decode_file(const std::string& path, int target_rate, AudioIn
   return out;
 }
 
+StreamFormat read_format(const std::string& path) {
+  FormatHolder fmt;
+  open_input(path, fmt, true);
+  const int idx = best_audio_stream(path, fmt.p, nullptr);
+  const AVCodecParameters* par = fmt.p->streams[idx]->codecpar;
+  StreamFormat f;
+  f.codec = avcodec_get_name(par->codec_id);
+  f.container = fmt.p->iformat && fmt.p->iformat->name ? fmt.p->iformat->name : "";
+  const AVCodecDescriptor* desc = avcodec_descriptor_get(par->codec_id);
+  f.lossless = desc && (desc->props & AV_CODEC_PROP_LOSSLESS) && !(desc->props & AV_CODEC_PROP_LOSSY);
+  f.bit_rate = par->bit_rate > 0 ? par->bit_rate : std::max<int64_t>(fmt.p->bit_rate, 0);
+  f.sample_rate = std::max(par->sample_rate, 0);
+  f.channels = std::max(par->ch_layout.nb_channels, 0);
+  f.bits_per_sample = std::max(par->bits_per_raw_sample > 0 ? par->bits_per_raw_sample : par->bits_per_coded_sample, 0);
+  return f;
+}
+
 Tags read_tags(const std::string& path) {
   FormatHolder fmt;
   open_input(path, fmt, false);

@@ -73,6 +73,21 @@ std::vector<float> decode_file(const std::string& path, int target_rate = 48000,
 // Throws clap::Error("<path>: <reason>") if the file cannot be opened.
 Tags read_tags(const std::string& path);
 
+// What a file's audio stream is, read from its header (nothing decoded): what a person
+// compares to choose the best of several copies of a recording.
+struct StreamFormat {
+  std::string codec;      // FFmpeg codec name: "flac", "mp3", "aac", "opus", "pcm_s16le", ...
+  std::string container;  // FFmpeg demuxer name
+  bool lossless = false;  // the codec is lossless (FLAC, ALAC, WavPack, PCM, ...)
+  int64_t bit_rate = 0;   // bits per second (stream's, else the container's; 0 if unknown)
+  int sample_rate = 0;
+  int channels = 0;
+  int bits_per_sample = 0;  // lossless codecs: bits per raw sample (0 if unknown)
+};
+
+// Throws clap::Error("<path>: <reason>") if the file cannot be opened or holds no audio stream.
+StreamFormat read_format(const std::string& path);
+
 // RMS level of a span in dBFS (full scale = 1.0, so a full-scale square wave is 0 dB and a
 // full-scale sine is about -3.01 dB). Silence or an empty span gives -200 (never -inf).
 double rms_dbfs(const float* samples, size_t n);

@@ -217,4 +217,20 @@ std::string self_executable() {
   return p.string();
 }
 
+void add_collapse_option(CLI::App* cmd, bool& collapse) {
+  cmd->add_flag("--collapse-duplicates", collapse,
+                "One track per group of duplicate recordings (the best copy, with \"+N copies\"; see `clapsearch duplicates`)");
+}
+
+std::string copies_text(const std::vector<int64_t>& copies) {
+  if (copies.empty()) return "";
+  return " (+" + std::to_string(copies.size()) + (copies.size() == 1 ? " copy)" : " copies)");
+}
+
+ojson copies_json(const std::vector<int64_t>& copies) {
+  ojson a = ojson::array();
+  for (int64_t id : copies) a.push_back(id);
+  return a;
+}
+
 }  // namespace clap::cli

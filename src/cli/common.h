@@ -12,6 +12,7 @@
 
 #include "core/csv.h"
 #include "core/output_file.h"
+#include "service/duplicates.h"
 #include "service/library.h"
 #include "service/records.h"
 
@@ -115,5 +116,31 @@ std::string terminal_text(const std::string& s);
 void print_json(const ojson& j);  // indented, one document on stdout
 
 bool stderr_is_terminal();
+
+// --- --collapse-duplicates ------------------------------------------------------------------------
+
+// Adds the flag to a command that lists tracks.
+void add_collapse_option(CLI::App* cmd, bool& collapse);
+// Folds `results` (rank order, asked for with service::results_before_collapse(k) entries) to
+// at most k entries (0 = all), one per duplicate group (service/duplicates.h); returns each kept
+// entry's copies (the group's other track ids).
+template <class T, class IdOf>
+std::vector<std::vector<int64_t>> collapse_results(const service::LibrarySnapshot& snap, std::vector<T>& results, int64_t k,
+                                                   IdOf id_of) {
+  std::vector<int64_t> ids;
+  for (const T& r : results) ids.push_back(id_of(r));
+  std::vector<T> kept;
+  std::vector<std::vector<int64_t>> copies;
+  for (auto& e : service::collapse_duplicates(snap, ids, static_cast<size_t>(k > 0 ? k : 0))) {
+    kept.push_back(results[e.position]);
+    copies.push_back(std::move(e.copies));
+  }
+  results = std::move(kept);
+  return copies;
+}
+// " (+2 copies)", or "" for none.
+std::string copies_text(const std::vector<int64_t>& copies);
+// The JSON field of a collapsed entry's copies.
+ojson copies_json(const std::vector<int64_t>& copies);
 
 }  // namespace clap::cli

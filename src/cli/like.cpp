@@ -23,6 +23,7 @@ struct LikeCliOptions {
   bool exclude_self = false;
   bool json = false;
   std::string csv;
+  bool collapse = false;
 };
 
 int run_like(const LikeCliOptions& o) {
@@ -31,7 +32,7 @@ int run_like(const LikeCliOptions& o) {
   const auto snap = lib.snapshot();
 
   search::LikeOptions lo;
-  lo.k = o.k;
+  lo.k = o.collapse ? service::results_before_collapse(o.k) : o.k;
   lo.per_chunk = o.per_chunk;
   lo.vote_weight = o.vote_weight;
   search::QueryChunks chunks;
@@ -52,12 +53,18 @@ int run_like(const LikeCliOptions& o) {
     chunks = service::file_query_chunks(lib, o.query, o.chunk, o.hop);
     query_label = o.query;
   }
-  const auto results = service::like(*snap, chunks, lo);
+  auto results = service::like(*snap, chunks, lo);
+  std::vector<std::vector<int64_t>> copies(results.size());
+  if (o.collapse) copies = collapse_results(*snap, results, o.k, [](const search::LikeResult& r) { return r.track_id; });
 
   if (o.json) {
     ojson out = ojson::array();
     size_t rank = 0;
-    for (const auto& r : results) out.push_back(service::like_result_record(*snap, r, ++rank));
+    for (const auto& r : results) {
+      ojson j = service::like_result_record(*snap, r, ++rank);
+      if (o.collapse) j["copies"] = copies_json(copies[rank - 1]);
+      out.push_back(std::move(j));
+    }
     print_json(out);
   } else if (!o.csv.empty()) {
     CsvOut csv(o.csv);
@@ -80,7 +87,7 @@ int run_like(const LikeCliOptions& o) {
     for (const auto& r : results) {
       const store::Track* t = lib.track(r.track_id);
       table.add({std::to_string(++rank), fixed(r.combined, 4), std::to_string(r.votes), fixed(r.total_similarity, 4),
-                 t ? lib.display_path(t->path) : "?", t ? lib.tags_text(*t) : ""});
+                 t ? lib.display_path(t->path) : "?", (t ? lib.tags_text(*t) : "") + copies_text(copies[rank - 1])});
       for (const auto& m : r.matches)
         table.add_note("      q " + time_range(m.query_start, m.query_end) + " \u2192 " + time_range(m.start, m.end) +
                        "  d=" + fixed(m.distance, 4));
@@ -112,6 +119,7 @@ void add_like_command(CLI::App& app, Action& action) {
                              "matches [{query_start, query_end, start, end, distance, window_id}]");
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, combined, votes, total_similarity, path, artist, title) to FILE (- = stdout)")
       ->excludes(json);
+  add_collapse_option(cmd, o->collapse);
   add_library_options(cmd, o->lib);
   cmd->footer(
       "Each chunk takes its --per-chunk nearest windows of the library; per track: votes = chunks that hit it (one vote\n"

@@ -27,11 +27,13 @@ struct SearchOptions {
   double high = 0.3, moderate = 0.15;
   bool json = false;
   std::string csv;
+  bool collapse = false;
 };
 
 struct Query {
   std::string text;
   std::vector<search::TrackScore> results;
+  std::vector<std::vector<int64_t>> copies;  // per result: its duplicate copies (--collapse-duplicates)
 };
 
 void print_table(service::Library& lib, const Query& q) {
@@ -41,7 +43,7 @@ void print_table(service::Library& lib, const Query& q) {
     const store::Track* t = lib.track(r.track_id);
     table.add({std::to_string(++rank), fixed(r.score, 4), search::label_name(r.label),
                time_range(r.stats.best_start, r.stats.best_end), t ? lib.display_path(t->path) : "?",
-               t ? lib.tags_text(*t) : ""});
+               (t ? lib.tags_text(*t) : "") + copies_text(q.copies[rank - 1])});
   }
   table.print(stdout);
 }
@@ -133,7 +135,8 @@ int run_search(const SearchOptions& o) {
   if (!(o.high >= o.moderate)) throw Error("--high must be at least --moderate");
 
   search::TextSearchOptions topts;
-  topts.k = o.k;
+  if (o.collapse && o.compare) throw Error("--collapse-duplicates does not go with --compare");
+  topts.k = o.collapse ? service::results_before_collapse(o.k) : o.k;
   topts.aggregate = search::parse_aggregate(o.aggregate);
   topts.thresholds.high = o.high;
   topts.thresholds.moderate = o.moderate;
@@ -142,13 +145,22 @@ int run_search(const SearchOptions& o) {
   const auto snap = lib.snapshot();
   const auto results = service::search_texts(lib, *snap, texts, topts);
   std::vector<Query> queries;
-  for (size_t i = 0; i < texts.size(); ++i) queries.push_back({texts[i], results[i]});
+  for (size_t i = 0; i < texts.size(); ++i) {
+    Query q{texts[i], results[i], std::vector<std::vector<int64_t>>(results[i].size())};
+    if (o.collapse)
+      q.copies = collapse_results(*snap, q.results, o.k, [](const search::TrackScore& r) { return r.track_id; });
+    queries.push_back(std::move(q));
+  }
 
   const bool several = texts.size() > 1;
   if (o.json) {
     ojson out = ojson::array();
     for (const auto& q : queries)
-      for (size_t r = 0; r < q.results.size(); ++r) out.push_back(service::text_result_record(*snap, q.results[r], r + 1, several ? &q.text : nullptr));
+      for (size_t r = 0; r < q.results.size(); ++r) {
+        ojson j = service::text_result_record(*snap, q.results[r], r + 1, several ? &q.text : nullptr);
+        if (o.collapse) j["copies"] = copies_json(q.copies[r]);
+        out.push_back(std::move(j));
+      }
     print_json(out);
   } else if (!o.csv.empty()) {
     CsvOut csv(o.csv);
@@ -196,6 +208,7 @@ void add_search_command(CLI::App& app, Action& action) {
   cmd->add_option("--csv", o->csv,
                   "Write CSV (query, rank, track_id, score, label, best_start, best_end, path, artist, title) to FILE (- = stdout)")
       ->excludes(json);
+  add_collapse_option(cmd, o->collapse);
   add_library_options(cmd, o->lib);
   cmd->footer(
       "Score = cosine between the text and the track's windows: mean over its non-silent windows (default), or max = its\n"

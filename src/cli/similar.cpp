@@ -19,29 +19,37 @@ struct SimilarOptions {
   int64_t k = 10;
   bool json = false;
   std::string csv;
+  bool collapse = false;
 };
 
 int run_similar(const SimilarOptions& o) {
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
+  const int64_t ask = o.collapse ? service::results_before_collapse(o.k) : o.k;
   std::vector<search::Hit> hits;
   std::string query_label;
   if (const store::Track* t = snap->find_track(o.query)) {
-    hits = service::similar_tracks(*snap, *t, o.k);
+    hits = service::similar_tracks(*snap, *t, ask);
     query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
   } else {
     std::error_code ec;
     if (!std::filesystem::exists(o.query, ec))
       throw Error(o.query + ": no such file, and no track with that id or path in the index");
     const std::vector<float> q = lib.file_embedding(o.query);
-    hits = service::similar_to_vector(*snap, q, o.k);
+    hits = service::similar_to_vector(*snap, q, ask);
     query_label = o.query + " (not in the index)";
   }
+  std::vector<std::vector<int64_t>> copies(hits.size());
+  if (o.collapse) copies = collapse_results(*snap, hits, o.k, [](const search::Hit& h) { return h.id; });
 
   if (o.json) {
     ojson out = ojson::array();
     size_t rank = 0;
-    for (const auto& h : hits) out.push_back(service::similar_result_record(*snap, h, ++rank));
+    for (const auto& h : hits) {
+      ojson r = service::similar_result_record(*snap, h, ++rank);
+      if (o.collapse) r["copies"] = copies_json(copies[rank - 1]);
+      out.push_back(std::move(r));
+    }
     print_json(out);
   } else if (!o.csv.empty()) {
     CsvOut csv(o.csv);
@@ -59,7 +67,7 @@ int run_similar(const SimilarOptions& o) {
     size_t rank = 0;
     for (const auto& h : hits) {
       const store::Track* t = lib.track(h.id);
-      table.add({std::to_string(++rank), fixed(h.score, 4), t ? lib.display_path(t->path) : "?", t ? lib.tags_text(*t) : ""});
+      table.add({std::to_string(++rank), fixed(h.score, 4), t ? lib.display_path(t->path) : "?", (t ? lib.tags_text(*t) : "") + copies_text(copies[rank - 1])});
     }
     table.print(stdout);
     if (hits.empty()) std::printf("(no other tracks in the index)\n");
@@ -77,6 +85,7 @@ void add_similar_command(CLI::App& app, Action& action) {
   cmd->add_option("-k,--top", o->k, "Results (0 = every track)")->default_val(10)->check(non_negative());
   auto* json = cmd->add_flag("--json", o->json, "JSON list: rank, path, track_id, score (cosine), artist, title");
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, score, path, artist, title) to FILE (- = stdout)")->excludes(json);
+  add_collapse_option(cmd, o->collapse);
   add_library_options(cmd, o->lib);
   cmd->callback([o, &action] { action = [o] { return run_similar(*o); }; });
 }

@@ -1,0 +1,63 @@
+// Duplicate recordings in a library (search/duplicates.h has the rule): groups with a suggested
+// keeper, and the folding of result lists to one track per group (--collapse-duplicates).
+// Works on the index alone (no model run); the files of grouped tracks are opened only to read
+// their headers (format, bit rate) for choosing the keeper. Nothing is ever deleted.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "audio/decode.h"
+#include "search/duplicates.h"
+#include "service/library.h"
+
+namespace clap::service {
+
+struct DuplicateMember {
+  int64_t track_id = 0;
+  bool keeper = false;
+  double score = 1;      // cosine of the track embeddings with the keeper's (1 for the keeper)
+  double offset_s = 0;   // the keeper's content at time t is this file's at t + offset_s
+  double aligned = -1;   // share of windows aligned with the keeper's; -1: too short to measure
+  double duration_s = 0;
+  bool format_known = false;
+  audio::StreamFormat format;
+  std::string format_error;  // why the header could not be read (file moved, unreadable)
+};
+
+struct DuplicateGroup {
+  std::vector<DuplicateMember> members;     // keeper first, then by track id
+  std::vector<search::DuplicatePair> pairs; // the confirmed pairs that joined the group
+};
+
+// Every duplicate group of the library (or of the groups around `of`, track ids, when not
+// empty). `progress(done, total)` reports the candidate scan.
+std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
+                                            const std::vector<int64_t>& of = {},
+                                            const std::function<void(int64_t, int64_t)>& progress = {});
+
+// Orders copies of one recording best first: lossless before lossy; among lossless files the
+// higher sample rate, bit depth, channel count; among lossy ones the higher bit rate, then
+// sample rate and channels; then the longer file; then the smaller track id. A file whose
+// header cannot be read comes last.
+bool better_copy(const DuplicateMember& a, const DuplicateMember& b);
+
+// "flac 44.1 kHz 16-bit stereo", "mp3 128 kb/s 44.1 kHz stereo", or the reason it is unknown.
+std::string format_text(const DuplicateMember& m);
+
+// A result list folded to one entry per duplicate group: `ranked` are track ids in rank order;
+// the entries kept (their positions in `ranked`) are in rank order, at most `limit` (0 = all).
+// A group is shown where its best-ranked member is, as its keeper's own entry when the keeper
+// is in the list (else as that best-ranked member), with the group's other tracks as copies.
+struct CollapsedEntry {
+  size_t position = 0;
+  std::vector<int64_t> copies;  // the group's other track ids, ascending
+};
+std::vector<CollapsedEntry> collapse_duplicates(const LibrarySnapshot& snap, const std::vector<int64_t>& ranked,
+                                                size_t limit, const search::DuplicateOptions& options = {});
+
+// How many results to ask a ranking for so that `k` remain after folding copies away.
+int64_t results_before_collapse(int64_t k);
+
+}  // namespace clap::service
