@@ -26,5 +26,6 @@ void add_serve_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
 void add_finetune_command(CLI::App& app, Action& action);
 void add_duplicates_command(CLI::App& app, Action& action);
+void add_overlaps_command(CLI::App& app, Action& action);
 
 }  // namespace clap::cli

@@ -69,4 +69,12 @@ std::vector<search::Classification> classify(Library& lib, int64_t n, const floa
   return search::classify(n, audio, static_cast<int64_t>(labels.size()), text.data(), lib.dim(), scale, top);
 }
 
+std::vector<search::Overlap> overlaps(const LibrarySnapshot& snap, const std::vector<int64_t>& tracks,
+                                      const search::OverlapOptions& options,
+                                      const std::function<void(int64_t, int64_t)>& progress) {
+  if (!snap.searchable()) return {};
+  return search::find_overlaps(snap.catalog(), snap.window_index(), snap.identity().hop_s, snap.identity().window_s, options,
+                               tracks, progress);
+}
+
 }  // namespace clap::service

@@ -3,12 +3,14 @@
 // query, and formats the result (records.h gives the JSON every front end prints).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "search/analyze.h"
 #include "search/classify.h"
 #include "search/like.h"
+#include "search/overlaps.h"
 #include "search/similar.h"
 #include "search/text_search.h"
 #include "service/library.h"
@@ -35,6 +37,12 @@ std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::
 // Song -> songs by track embedding: an indexed track (itself left out), or any vector.
 std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k);
 std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k);
+
+// Shared passages of `tracks` (all tracks when empty) with the rest of the library, from the
+// window index (search/overlaps.h).
+std::vector<search::Overlap> overlaps(const LibrarySnapshot& snap, const std::vector<int64_t>& tracks,
+                                      const search::OverlapOptions& options,
+                                      const std::function<void(int64_t, int64_t)>& progress = {});
 
 // One indexed track scored window by window for one text (the timeline of a match), every
 // stored window listed, silent ones flagged and unscored.

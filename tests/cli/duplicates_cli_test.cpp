@@ -87,6 +87,12 @@ class DuplicatesCli : public ::testing::Test {
       for (const auto& [name, args] : kVersions)
         ASSERT_TRUE(ffmpeg("-i " + q(source) + " " + args, g_lib->music + "/song" + std::to_string(song) + "/" + name));
     }
+    // A medley: 20 s of noise, then song0's 10-40 s, then 15 s of song1 (for `overlaps`).
+    const std::string src = g_lib->dir + "/source/";
+    ASSERT_TRUE(ffmpeg("-f lavfi -i anoisesrc=c=pink:d=20:a=0.3:r=44100:seed=5 -ss 10 -t 30 -i " + q(src + "song0.wav") +
+                           " -t 15 -i " + q(src + "song1.wav") +
+                           " -filter_complex \"[0]aformat=channel_layouts=stereo[n];[n][1][2]concat=n=3:v=0:a=1\"",
+                       g_lib->music + "/mixes/medley.flac"));
     std::string out, err;
     ASSERT_EQ(cli("index " + q(g_lib->music) + " --db " + q(g_lib->db) + " --model " +
                       q(test::case_dir("tiny-unfused")) + " --quiet",
@@ -196,6 +202,35 @@ TEST_F(DuplicatesCli, CollapseShowsOneTrackPerGroup) {
   std::string out, err;
   EXPECT_NE(cli("search a -q b --compare --collapse-duplicates --db " + q(g_lib->db), &out, &err), 0);
   EXPECT_NE(err.find("--compare"), std::string::npos) << err;
+}
+
+TEST_F(DuplicatesCli, OverlapsFindsTheSongInsideTheMedley) {
+  const std::string medley = g_lib->music + "/mixes/medley.flac";
+  const json found = json::parse(run_ok("overlaps " + q(medley) + " --json"));
+  bool flac = false;
+  for (const json& o : found) {
+    EXPECT_EQ(o["path_a"], medley);
+    EXPECT_GE(o["a_end"].get<double>() - o["a_start"].get<double>(), 20.0);
+    if (name_of(o["path_b"]) == "song0/flac.flac") {
+      flac = true;
+      // The medley's 00:20-00:50 is song0's 00:10-00:40 (within a hop at each end).
+      EXPECT_NEAR(o["a_start"].get<double>(), 20, 5) << o.dump();
+      EXPECT_NEAR(o["a_end"].get<double>(), 50, 5) << o.dump();
+      EXPECT_NEAR(o["b_start"].get<double>() - o["a_start"].get<double>(), -10, 2.5) << o.dump();
+    }
+    EXPECT_EQ(fs::path(o["path_b"].get<std::string>()).parent_path().filename(), "song0") << o.dump();
+  }
+  EXPECT_TRUE(flac) << found.dump(1);
+  const std::string text = run_ok("overlaps " + q(medley));
+  EXPECT_NE(text.find("mixes/medley.flac 00:"), std::string::npos) << text;
+  EXPECT_NE(text.find("\u2248 song0/flac.flac"), std::string::npos) << text;
+  // Over the whole library each pair comes once.
+  const json all = json::parse(run_ok("overlaps --json -q"));
+  std::set<std::pair<int64_t, int64_t>> pairs;
+  for (const json& o : all) EXPECT_TRUE(pairs.insert(std::minmax(o["track_a"].get<int64_t>(), o["track_b"].get<int64_t>())).second);
+  std::string out, err;
+  EXPECT_NE(cli("overlaps /no/such.flac --db " + q(g_lib->db), &out, &err), 0);
+  EXPECT_NE(err.find("no such track"), std::string::npos) << err;
 }
 
 TEST_F(DuplicatesCli, ThresholdAndBadOptions) {
