@@ -25,5 +25,7 @@ void add_map_command(CLI::App& app, Action& action);
 void add_serve_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
 void add_finetune_command(CLI::App& app, Action& action);
+void add_playlist_command(CLI::App& app, Action& action);
+void add_path_command(CLI::App& app, Action& action);
 
 }  // namespace clap::cli
