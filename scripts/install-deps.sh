@@ -2,7 +2,8 @@
 # Installs every Debian package clapsearch needs to build and run; with --tests also what the
 # tests need beyond that (Chromium for the web page's browser test, Node.js + npm for
 # Playwright, installed from Debian only when the machine has no node/npm of its own; clang with
-# its sanitizer/libFuzzer runtimes and OpenMP for the fuzz targets, scripts/fuzz.sh).
+# its sanitizer/libFuzzer runtimes and OpenMP for the fuzz targets, scripts/fuzz.sh; mpv, which
+# the playlist test has play its M3U files).
 # Idempotent: packages already present are left alone; safe to run repeatedly.
 set -euo pipefail
 tests=0
@@ -27,6 +28,7 @@ if [ "$tests" = 1 ]; then
   PACKAGES+=(chromium)                                              # the web page's test runs in a real browser
   PACKAGES+=(libblas3)                                              # the reference BLAS, so a test proves FAISS never uses it
   PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)                # fuzz targets: libFuzzer, ASan, UBSan; OpenMP for clang
+  PACKAGES+=(mpv)                                                   # a real player must open every entry of the M3U playlists
   command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi

@@ -27,5 +27,7 @@ void add_convert_command(CLI::App& app, Action& action);
 void add_finetune_command(CLI::App& app, Action& action);
 void add_duplicates_command(CLI::App& app, Action& action);
 void add_overlaps_command(CLI::App& app, Action& action);
+void add_playlist_command(CLI::App& app, Action& action);
+void add_path_command(CLI::App& app, Action& action);
 
 }  // namespace clap::cli

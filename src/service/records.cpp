@@ -118,4 +118,17 @@ ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, s
           {"title", t ? t->title : ""}};
 }
 
+ojson playlist_track_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank, const bool* seed) {
+  const store::Track* t = snap.track(h.id);
+  ojson r = {{"rank", rank},
+             {"track_id", h.id},
+             {"path", t ? t->path : ""},
+             {"score", json_num(h.score)},
+             {"artist", t ? t->artist : ""},
+             {"title", t ? t->title : ""},
+             {"duration_s", json_num(t ? t->duration_s : 0.0)}};
+  if (seed) r["seed"] = *seed;
+  return r;
+}
+
 }  // namespace clap::service

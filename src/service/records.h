@@ -43,5 +43,8 @@ ojson analyze_row_record(const LibrarySnapshot& snap, const search::AnalyzeRow& 
                          search::Aggregate aggregate);
 // A similar-track result: rank, path, track_id, score, artist, title.
 ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank);
+// A playlist track (service/playlists.h): rank, track_id, path, score, artist, title, duration_s,
+// then seed (true/false) when `seed` is given (a radio; a path has no seeds).
+ojson playlist_track_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank, const bool* seed = nullptr);
 
 }  // namespace clap::service

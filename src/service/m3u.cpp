@@ -1,0 +1,69 @@
+#include "service/m3u.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/output_file.h"
+#include "core/utf8.h"
+
+namespace clap::service {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path absolute_normal(const std::string& path) { return fs::absolute(fs::path(path)).lexically_normal(); }
+
+// Tag text for the #EXTINF line: one line of valid UTF-8.
+std::string label_text(const std::string& s) {
+  std::string text;
+  if (!sanitize_utf8(s, text)) text = s;
+  for (char& c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  return text;
+}
+
+std::string label_of(const M3uEntry& e) {
+  if (!e.artist.empty() && !e.title.empty()) return label_text(e.artist + " – " + e.title);
+  if (!e.artist.empty() || !e.title.empty()) return label_text(e.artist + e.title);
+  return label_text(fs::path(e.path).stem().string());
+}
+
+}  // namespace
+
+M3uEntry m3u_entry(const store::Track& track) { return {track.path, track.duration_s, track.artist, track.title}; }
+
+std::string m3u_path(const std::string& file, const std::string& playlist_dir, bool absolute) {
+  if (file.find_first_of("\r\n") != std::string::npos)
+    throw Error(file + ": a file name with a line break cannot be written to an M3U playlist");
+  const fs::path target = absolute_normal(file);
+  if (absolute) return target.string();
+  std::error_code ec;
+  const fs::path relative = fs::relative(target, absolute_normal(playlist_dir), ec);
+  if (ec || relative.empty()) return target.string();
+  std::string line = relative.string();
+  if (line[0] == '#' || line[0] == ' ' || line[0] == '\t') line = "./" + line;
+  return line;
+}
+
+std::string m3u_text(const std::vector<M3uEntry>& entries, const std::string& playlist_path, bool absolute) {
+  const std::string dir = absolute_normal(playlist_path).parent_path().string();
+  std::string text = "#EXTM3U\n";
+  for (const M3uEntry& e : entries) {
+    const long seconds = e.duration_s > 0 ? std::lround(e.duration_s) : -1;
+    text += "#EXTINF:" + std::to_string(seconds) + "," + label_of(e) + "\n";
+    text += m3u_path(e.path, dir, absolute) + "\n";
+  }
+  return text;
+}
+
+void write_m3u(const std::string& playlist_path, const std::vector<M3uEntry>& entries, bool absolute) {
+  const std::string text = m3u_text(entries, playlist_path, absolute);  // any refusal before the file exists
+  OutputFile out(playlist_path);
+  out.write(text);
+  out.commit();
+}
+
+}  // namespace clap::service

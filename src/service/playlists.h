@@ -1,0 +1,38 @@
+// The playlist queries every front end runs: a radio from seed tracks and/or texts, and a path
+// from one track to another (the algorithms: search/playlist.h). Tracks are named as `similar`
+// names them (an id, or a path: LibrarySnapshot::find_track); only tracks with status ok and a
+// track embedding take part. No model runs, except for a text not yet in the index's text cache.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "search/topk.h"
+#include "service/library.h"
+
+namespace clap::service {
+
+struct RadioRequest {
+  std::vector<std::string> seeds;  // track ids or paths, in play order
+  std::vector<std::string> texts;  // descriptions ("warm lo-fi guitar"), through the text cache
+  int64_t length = 25;             // tracks in the playlist, seeds included
+  double diversity = 0.3;          // λ of search::mmr_playlist, in [0, 1]
+};
+
+struct Playlist {
+  // In play order. score = cosine to the query (radio) or to the step's target (path).
+  std::vector<search::Hit> tracks;
+  int64_t seeds = 0;      // the first `seeds` tracks are the seeds (radio)
+  int64_t requested = 0;  // the length asked for; more than tracks.size() when the library is smaller
+};
+
+// The query is the normalised mean of the seeds' track embeddings and the texts' embeddings
+// (search::mean_direction). Throws clap::Error naming the input: a seed that is not in the index
+// or has no embedding, neither seeds nor texts, more seeds than `length`, a diversity outside [0, 1].
+Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& request);
+
+// `length` tracks moving from FROM to TO (search::path_between). Throws clap::Error naming the
+// input: FROM or TO not in the index or without an embedding, FROM and TO the same track, length < 2.
+Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const std::string& to, int64_t length);
+
+}  // namespace clap::service
