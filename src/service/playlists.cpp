@@ -1,9 +1,12 @@
 #include "service/playlists.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "core/error.h"
 #include "search/playlist.h"
+#include "service/duplicates.h"
 
 namespace clap::service {
 namespace {
@@ -21,6 +24,36 @@ const store::Track& usable_track(const LibrarySnapshot& snap, const std::string&
     }
   }
   return *t;
+}
+
+// The MMR radio with copies of one recording (service/duplicates.h) played once: a track whose
+// duplicate group already has a track in the playlist is left out, and the radio is asked for
+// more until the playlist is full (the greedy MMR order makes a longer radio extend a shorter
+// one). Seeds always stay.
+std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const Embeddings& tracks, const float* query,
+                                              const std::vector<int64_t>& seeds, search::RadioOptions options) {
+  const int64_t wanted = options.length;
+  std::vector<search::Hit> kept;
+  for (int round = 0; round < 8; ++round) {
+    const std::vector<search::Hit> all = search::mmr_playlist(tracks, query, seeds, options);
+    std::vector<int64_t> ids;
+    for (const auto& h : all) ids.push_back(h.id);
+    std::map<int64_t, size_t> group_of;
+    const auto groups = find_duplicates(snap, {}, ids);
+    for (size_t g = 0; g < groups.size(); ++g)
+      for (const auto& m : groups[g].members) group_of[m.track_id] = g;
+    std::set<size_t> played;
+    kept.clear();
+    for (size_t i = 0; i < all.size() && static_cast<int64_t>(kept.size()) < wanted; ++i) {
+      auto it = group_of.find(all[i].id);
+      const bool seed = i < seeds.size();
+      if (it != group_of.end() && !played.insert(it->second).second && !seed) continue;
+      kept.push_back(all[i]);
+    }
+    if (static_cast<int64_t>(kept.size()) >= wanted || static_cast<int64_t>(all.size()) < options.length) break;
+    options.length += wanted - static_cast<int64_t>(kept.size()) + 4;
+  }
+  return kept;
 }
 
 }  // namespace
@@ -50,7 +83,7 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
   options.length = request.length;
   options.diversity = request.diversity;
   Playlist out;
-  out.tracks = search::mmr_playlist(tracks, query.data(), seed_ids, options);
+  out.tracks = radio_without_copies(snap, tracks, query.data(), seed_ids, options);
   out.seeds = static_cast<int64_t>(seed_ids.size());
   out.requested = request.length;
   return out;
