@@ -99,7 +99,9 @@ int run_duplicates(const DuplicatesOptions& o) {
     return 0;
   }
   if (groups.empty()) {
-    std::printf("no duplicates among %zu tracks\n", snap->track_embeddings().ids.size());
+    size_t usable = 0;
+    for (const auto& t : snap->tracks()) usable += t.status == store::TrackStatus::Ok && !t.silent;
+    std::printf("no duplicates among %zu track%s\n", usable, usable == 1 ? "" : "s");
     return 0;
   }
   size_t copies = 0;

@@ -26,6 +26,8 @@ int run_overlaps(const OverlapsOptions& o) {
   if (!o.track.empty()) {
     const store::Track* t = snap->find_track(o.track);
     if (!t) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
+    if (t->status != store::TrackStatus::Ok)
+      throw Error(o.track + ": indexed with an error, so it has no windows (" + t->error + ")");
     of.push_back(t->id);
   }
   search::OverlapOptions options;
