@@ -150,13 +150,29 @@ std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Em
 
   std::map<std::pair<int64_t, int64_t>, DuplicatePair> found;
   std::set<std::pair<int64_t, int64_t>> examined;
+  // Each query's nearest tracks, asked in blocks (one scan of the track matrix per block, on
+  // every core; a query's list does not depend on the block it is in).
+  std::map<int64_t, int64_t> row_of;
+  for (int64_t i = 0; i < tracks.size(); ++i) row_of.emplace(tracks.ids[i], i);
+  std::vector<int64_t> usable;
+  for (int64_t a : queries)
+    if (row_of.count(a)) usable.push_back(a);  // no embedding (an error or silent track): nothing to compare
+  constexpr size_t kBlock = 256;
+  std::vector<std::vector<Hit>> neighbours;
+  std::vector<float> block;
   int64_t done = 0;
-  for (int64_t a : queries) {
-    if (progress && done % 64 == 0) progress(done, static_cast<int64_t>(queries.size()));
+  for (size_t q = 0; q < usable.size(); ++q) {
+    if (q % kBlock == 0) {
+      if (progress) progress(done, static_cast<int64_t>(usable.size()));
+      const size_t n = std::min(kBlock, usable.size() - q);
+      block.resize(n * static_cast<size_t>(tracks.dim));
+      for (size_t i = 0; i < n; ++i)
+        std::copy_n(tracks.row(row_of[usable[q + i]]), tracks.dim, block.data() + i * tracks.dim);
+      neighbours = similar(tracks, static_cast<int64_t>(n), block.data(), usable.data() + q, options.neighbours);
+    }
     ++done;
-    const int64_t row = tracks.find(a);
-    if (row < 0) continue;  // no embedding (an error or silent track): nothing to compare
-    const std::vector<Hit> near = similar(tracks, 1, tracks.row(row), &a, options.neighbours).front();
+    const int64_t a = usable[q];
+    const std::vector<Hit>& near = neighbours[q % kBlock];
     const double da = duration_of(a);
     for (const Hit& h : near) {
       const auto key = std::minmax(a, h.id);
@@ -177,7 +193,7 @@ std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Em
       if (duplicate) found.emplace(key, p);
     }
   }
-  if (progress) progress(done, static_cast<int64_t>(queries.size()));
+  if (progress) progress(done, static_cast<int64_t>(usable.size()));
   std::vector<DuplicatePair> out;
   for (auto& [key, p] : found) out.push_back(p);
   return out;

@@ -21,7 +21,10 @@ namespace clap::search {
 struct OverlapOptions {
   double min_length_s = 20;  // shortest passage reported (window length counted)
   int neighbours = 10;       // windows asked of the index per window
-  SearchParams search;       // IVF nprobe etc.
+  // IVF lists scanned per window: a shared passage is a near copy, whose windows fall in the
+  // same or a neighbouring list, so a few lists do (8 of ~500 at 240k windows) - the whole
+  // library's scan is one window-index query per window.
+  SearchParams search{.nprobe = 8};
 };
 
 struct Overlap {

@@ -1,5 +1,6 @@
 #include "search/similar.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -25,10 +26,19 @@ std::vector<std::vector<Hit>> similar(const Embeddings& tracks, int64_t nq, cons
   tracks.check("similar");
   const auto n = norms(tracks);
   std::vector<std::vector<Hit>> out(static_cast<size_t>(std::max<int64_t>(nq, 0)));
-  std::vector<float> s(static_cast<size_t>(tracks.size()));
+  // Queries are scored in blocks (one pass over the tracks per block, parallel when large),
+  // at most ~16M scores at once; each score is one clap::dot, so blocks change no bit.
+  const int64_t nt = tracks.size();
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(nq, (int64_t{1} << 24) / std::max<int64_t>(nt, 1)));
+  std::vector<float> scores;
   for (int64_t q = 0; q < nq; ++q) {
     const float* qv = queries + q * tracks.dim;
-    score_rows(1, qv, tracks.data.data(), nullptr, tracks.size(), tracks.dim, s.data());
+    if (q % block == 0) {
+      const int64_t m = std::min(block, nq - q);
+      scores.resize(static_cast<size_t>(m * nt));
+      score_rows(m, qv, tracks.data.data(), nullptr, nt, tracks.dim, scores.data());
+    }
+    const float* s = scores.data() + (q % block) * nt;
     const double nqv = std::sqrt(static_cast<double>(dot(qv, qv, tracks.dim)));
     const int64_t skip = exclude_ids ? exclude_ids[q] : -1;
     auto& hits = out[q];

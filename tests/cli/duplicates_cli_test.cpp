@@ -25,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) { return test::quoted(s); }
 
 struct Lib {
   std::string dir, music, db;
@@ -38,13 +38,8 @@ int cli(const std::string& args, std::string* out = nullptr, std::string* err = 
                            out, err);
 }
 
-bool ffmpeg(const std::string& args, const std::string& path) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::string err;
-  const int rc = test::run_command("ffmpeg -nostdin -hide_banner -loglevel error -y " + args + " " + q(path), nullptr, &err);
-  EXPECT_EQ(rc, 0) << args << "\n" << err;
-  return rc == 0;
-}
+// Makes PATH with ffmpeg (throws with ffmpeg's message when it fails).
+bool ffmpeg(const std::string& args, const std::string& path) { return !test::ffmpeg(path, args).empty(); }
 
 // One instrument family per song, five 9 s sections in different registers or rhythms.
 std::string section(int family, int s) {
