@@ -119,16 +119,16 @@ Direction best_offset(const Grid& a, const Grid& b, const std::vector<double>& a
 
 }  // namespace
 
-Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t track_index_b, double hop_s) {
+Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t track_index_b, double hop_s,
+                       double min_coverage) {
   if (!(hop_s > 0)) throw Error("align_tracks: the hop must be positive");
   const Grid a = grid_of(catalog, track_index_a, hop_s), b = grid_of(catalog, track_index_b, hop_s);
   Alignment out;
   if (a.usable < 2 || b.usable < 2) return out;
   const std::vector<double> ab = distances(catalog, a, b), ba = distances(catalog, b, a);
   const std::vector<double> aa = distances(catalog, a, a), bb = distances(catalog, b, b);
-  const DuplicateOptions defaults;
-  const Direction forward = best_offset(a, b, ab, aa, defaults.min_coverage);
-  const Direction backward = best_offset(b, a, ba, bb, defaults.min_coverage);
+  const Direction forward = best_offset(a, b, ab, aa, min_coverage);
+  const Direction backward = best_offset(b, a, ba, bb, min_coverage);
   if (forward.aligned < 0 || backward.aligned < 0) return out;
   out.measurable = true;
   out.aligned = std::min(forward.aligned, backward.aligned);
@@ -186,7 +186,7 @@ std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Em
       p.a = key.first;
       p.b = key.second;
       p.score = h.score;
-      p.alignment = align_tracks(catalog, ta, tb, hop_s);
+      p.alignment = align_tracks(catalog, ta, tb, hop_s, options.min_coverage);
       const bool duplicate = options.threshold > 0
                                  ? h.score >= options.threshold
                                  : p.alignment.measurable && p.alignment.aligned >= options.min_aligned;

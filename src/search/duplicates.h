@@ -56,7 +56,8 @@ struct DuplicatePair {
 };
 
 // The alignment of two tracks of the catalog (track indexes), on a grid of `hop_s`.
-Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t track_index_b, double hop_s);
+Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t track_index_b, double hop_s,
+                       double min_coverage = DuplicateOptions{}.min_coverage);
 
 // Duplicate pairs whose first track is one of `of` (track ids; all tracks when empty).
 // `tracks` are the track embeddings (ids = track ids), `duration_of` gives a track's duration

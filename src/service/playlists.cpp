@@ -93,8 +93,35 @@ Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const 
   const store::Track& a = usable_track(snap, "FROM", from);
   const store::Track& b = usable_track(snap, "TO", to);
   if (a.id == b.id) throw Error("path: FROM '" + from + "' and TO '" + to + "' are the same track (" + a.path + ")");
+  // Copies of one recording (service/duplicates.h) take one step at most: a step that copies
+  // an earlier one, FROM or TO is taken out of the tracks and the path is drawn again.
+  Embeddings tracks = snap.track_embeddings();
   Playlist out;
-  out.tracks = search::path_between(snap.track_embeddings(), a.id, b.id, length);
+  for (int round = 0; round < 8; ++round) {
+    out.tracks = search::path_between(tracks, a.id, b.id, length);
+    std::vector<int64_t> ids;
+    for (const auto& h : out.tracks) ids.push_back(h.id);
+    std::map<int64_t, size_t> group_of;
+    const auto groups = find_duplicates(snap, {}, ids);
+    for (size_t g = 0; g < groups.size(); ++g)
+      for (const auto& m : groups[g].members) group_of[m.track_id] = g;
+    std::set<size_t> taken;
+    for (int64_t end : {a.id, b.id})
+      if (auto it = group_of.find(end); it != group_of.end()) taken.insert(it->second);
+    std::set<int64_t> copies;
+    for (size_t i = 1; i + 1 < out.tracks.size(); ++i)
+      if (auto it = group_of.find(out.tracks[i].id); it != group_of.end() && !taken.insert(it->second).second)
+        copies.insert(out.tracks[i].id);
+    if (copies.empty()) break;
+    Embeddings kept;
+    kept.dim = tracks.dim;
+    for (int64_t r = 0; r < tracks.size(); ++r)
+      if (!copies.count(tracks.ids[r])) {
+        kept.ids.push_back(tracks.ids[r]);
+        kept.data.insert(kept.data.end(), tracks.row(r), tracks.row(r) + tracks.dim);
+      }
+    tracks = std::move(kept);
+  }
   out.requested = length;
   return out;
 }

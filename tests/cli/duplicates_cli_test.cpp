@@ -192,6 +192,17 @@ TEST_F(DuplicatesCli, CollapseShowsOneTrackPerGroup) {
     }
     EXPECT_GE(listed, plain.size()) << command << ": every track is shown or counted as a copy";
   }
+  // Playlists play one copy of a recording: no two tracks of one group in a radio or a path.
+  for (const std::string& command :
+       {"playlist --seed " + q(query) + " -n 12", "path " + q(query) + " " + q(g_lib->music + "/song2/flac.flac") + " -n 8"}) {
+    const json list = json::parse(run_ok(command + " --json"));
+    EXPECT_GE(list.size(), 3u) << command;
+    std::set<int> seen;
+    for (const json& r : list) {
+      auto it = group_of.find(r["track_id"]);
+      if (it != group_of.end()) EXPECT_TRUE(seen.insert(it->second).second) << command << ": two copies of one recording\n" << list.dump(1);
+    }
+  }
   const std::string table = run_ok("similar " + q(query) + " --collapse-duplicates");
   EXPECT_NE(table.find("copies)"), std::string::npos) << table;
   std::string out, err;
