@@ -3,7 +3,7 @@
 # tests need beyond that (Chromium for the web page's browser test, Node.js + npm for
 # Playwright, installed from Debian only when the machine has no node/npm of its own; clang with
 # its sanitizer/libFuzzer runtimes and OpenMP for the fuzz targets, scripts/fuzz.sh; mpv, which
-# the playlist test has play its M3U files).
+# the playlist test has play its M3U files; the PostgreSQL server, which the store tests start).
 # Idempotent: packages already present are left alone; safe to run repeatedly.
 set -euo pipefail
 tests=0
@@ -14,6 +14,7 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev   # audio decoding
   libdnnl-dev libopenblas-dev                                       # GEMM (oneDNN), BLAS for FAISS
   libsqlite3-dev                                                    # index store
+  libpq-dev                                                         # index store in PostgreSQL (client library)
   libfaiss-dev                                                      # vector index
   libpcre2-dev                                                      # tokenizer pre-split regex (\p{L}, \p{N})
   nlohmann-json3-dev libcli11-dev                                   # config/JSON, command line
@@ -29,6 +30,7 @@ if [ "$tests" = 1 ]; then
   PACKAGES+=(libblas3)                                              # the reference BLAS, so a test proves FAISS never uses it
   PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)                # fuzz targets: libFuzzer, ASan, UBSan; OpenMP for clang
   PACKAGES+=(mpv)                                                   # a real player must open every entry of the M3U playlists
+  PACKAGES+=(postgresql)                                            # the PostgreSQL store's tests start a real server (initdb, pg_ctl)
   command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi

@@ -25,6 +25,7 @@ declare -A allowed=(
 # Third-party headers and the one layer allowed to include them.
 declare -A confined=(
   ["sqlite3.h"]="store"
+  ["libpq-fe.h"]="store"
   ["faiss/"]="search"
   ["curl/"]="hub"
   ["libav"]="audio"
