@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/user_dirs.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace clap::store {
@@ -98,6 +99,12 @@ bool ModelIdentity::shares_audio_with(const ModelIdentity& o) const {
 }
 
 std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, std::string* unexpected) {
+  if (PostgresStore::is_url(location)) {
+    // A server decides what this user may do; ReadWriteOrReadOnly asks for writing (a role
+    // without write grants fails then rather than falling back: not yet told apart).
+    if (mode == OpenMode::ReadOnly) return PostgresStore::open_readonly(location);
+    return PostgresStore::open(location);
+  }
   std::error_code ec;
   if (mode != OpenMode::ReadWrite) {
     if (!fs::exists(location, ec))

@@ -2,8 +2,8 @@
 // the identity of the model that made them, a text-embedding cache and zero-shot labels.
 //
 // `Store` is the one interface the indexer and the service layer use; `SqliteStore`
-// (sqlite_store.h) is its implementation, and `open_store` picks the implementation from the
-// location (today: a SQLite file path; a PostgreSQL URL later). Nothing above this layer sees
+// (sqlite_store.h) and `PostgresStore` (postgres_store.h) implement it, and `open_store` picks
+// the implementation from the location (a SQLite file path, or a postgresql:// URL). Nothing above this layer sees
 // a database handle.
 //
 // Contract every implementation keeps:
@@ -215,7 +215,8 @@ enum class OpenMode {
   ReadWriteOrReadOnly // read-write, else (permissions, read-only medium) read-only
 };
 
-// Opens the store at `location` (a SQLite database path). Throws clap::Error with the reason
+// Opens the store at `location`: a SQLite database path, or a postgresql:// (postgres://) URL
+// (PostgresStore; ReadOnly creates nothing, the index must exist there). Throws clap::Error with the reason
 // (no index there, not an index, schema too new...). With ReadWriteOrReadOnly, `unexpected`
 // (when given) receives why a read-write open failed although the file and its folder are
 // writable (a full disk, an I/O error): a fallback the caller should warn about, unlike a

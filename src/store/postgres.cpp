@@ -1,0 +1,285 @@
+#include "store/postgres.h"
+
+#include <libpq-fe.h>
+
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace clap::store::pg {
+
+namespace {
+
+constexpr unsigned kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701;
+
+uint64_t be(const char* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string trimmed(const char* msg) {
+  std::string m = msg ? msg : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  for (auto& ch : m)
+    if (ch == '\n') ch = ' ';
+  return m.empty() ? "unknown error" : m;
+}
+
+}  // namespace
+
+std::string redact(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const size_t at = url.find('@', scheme + 3);
+  if (at == std::string::npos) return url;
+  const size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon) + url.substr(at);
+}
+
+// --- Params ----------------------------------------------------------------------------------
+
+Params& Params::add(int64_t v) {
+  values_.push_back(std::to_string(v));
+  null_.push_back(false);
+  formats_.push_back(0);
+  types_.push_back(0);
+  return *this;
+}
+
+Params& Params::add(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  values_.push_back(buf);
+  null_.push_back(false);
+  formats_.push_back(0);
+  types_.push_back(0);
+  return *this;
+}
+
+Params& Params::add(const std::string& v) {
+  values_.push_back(v);
+  null_.push_back(false);
+  formats_.push_back(0);
+  types_.push_back(0);
+  return *this;
+}
+
+Params& Params::add_null() {
+  values_.emplace_back();
+  null_.push_back(true);
+  formats_.push_back(0);
+  types_.push_back(0);
+  return *this;
+}
+
+Params& Params::add_floats(const float* v, size_t n) {
+  if (!v) {
+    add_null();
+    types_.back() = kBytea;
+    return *this;
+  }
+  std::string b(n * sizeof(float), '\0');
+  if (n) std::memcpy(b.data(), v, b.size());
+  if constexpr (std::endian::native != std::endian::little) {
+    for (size_t k = 0; k < n; ++k) {
+      uint32_t x;
+      std::memcpy(&x, b.data() + 4 * k, 4);
+      x = __builtin_bswap32(x);
+      std::memcpy(b.data() + 4 * k, &x, 4);
+    }
+  }
+  values_.push_back(std::move(b));
+  null_.push_back(false);
+  formats_.push_back(1);
+  types_.push_back(kBytea);
+  return *this;
+}
+
+// --- Result ----------------------------------------------------------------------------------
+
+Result::~Result() {
+  if (r_) PQclear(r_);
+}
+
+int Result::rows() const { return PQntuples(r_); }
+
+int64_t Result::affected() const {
+  const char* n = PQcmdTuples(r_);
+  return n && *n ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+bool Result::is_null(int row, int col) const { return PQgetisnull(r_, row, col) == 1; }
+
+int64_t Result::int64(int row, int col) const {
+  if (is_null(row, col)) return 0;
+  const char* p = PQgetvalue(r_, row, col);
+  const unsigned type = PQftype(r_, col);
+  if (PQfformat(r_, col) == 1) {
+    const int n = PQgetlength(r_, row, col);
+    if (type == kBool) return p[0] != 0;
+    if (type == kInt8 || type == kInt4 || type == kInt2) {
+      const uint64_t u = be(p, n);
+      if (n == 8) return static_cast<int64_t>(u);
+      if (n == 4) return static_cast<int32_t>(u);
+      return static_cast<int16_t>(u);
+    }
+    if (type == kFloat8 || type == kFloat4) return static_cast<int64_t>(real(row, col));
+    throw Error("postgresql: column " + std::to_string(col) + " of type " + std::to_string(type) +
+                " read as an integer (" + sql_.substr(0, 80) + ")");
+  }
+  if (type == kBool) return p[0] == 't';
+  if (type == kFloat8 || type == kFloat4) return static_cast<int64_t>(std::strtod(p, nullptr));
+  return std::strtoll(p, nullptr, 10);
+}
+
+double Result::real(int row, int col) const {
+  if (is_null(row, col)) return 0;
+  const char* p = PQgetvalue(r_, row, col);
+  const unsigned type = PQftype(r_, col);
+  if (PQfformat(r_, col) == 1) {
+    if (type == kFloat8) return std::bit_cast<double>(be(p, 8));
+    if (type == kFloat4) return std::bit_cast<float>(static_cast<uint32_t>(be(p, 4)));
+    return static_cast<double>(int64(row, col));
+  }
+  return std::strtod(p, nullptr);
+}
+
+std::string Result::bytes(int row, int col) const {
+  const char* p = PQgetvalue(r_, row, col);
+  const int n = PQgetlength(r_, row, col);
+  if (PQfformat(r_, col) == 1 || PQftype(r_, col) != kBytea) return std::string(p, static_cast<size_t>(n));
+  // Text bytea: hex format "\x0a1b..." (the server's default since 9.0).
+  if (n < 2 || p[0] != '\\' || p[1] != 'x')
+    throw Error("postgresql: bytea not in hex format (set bytea_output = hex) (" + sql_.substr(0, 80) + ")");
+  std::string out(static_cast<size_t>(n - 2) / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int hi = hex(p[2 + 2 * i]), lo = hex(p[3 + 2 * i]);
+    if (hi < 0 || lo < 0) throw Error("postgresql: malformed bytea (" + sql_.substr(0, 80) + ")");
+    out[i] = static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+std::string Result::text(int row, int col) const {
+  if (is_null(row, col)) return {};
+  return bytes(row, col);
+}
+
+bool Result::append_floats(int row, int col, int expect, std::vector<float>& out) const {
+  if (is_null(row, col)) return false;
+  std::string b;
+  const char* p;
+  size_t n;
+  if (PQfformat(r_, col) == 1) {
+    p = PQgetvalue(r_, row, col);
+    n = static_cast<size_t>(PQgetlength(r_, row, col));
+  } else {
+    b = bytes(row, col);
+    p = b.data();
+    n = b.size();
+  }
+  if (n != static_cast<size_t>(expect) * sizeof(float))
+    throw Error("database: embedding of " + std::to_string(n) + " bytes where " + std::to_string(expect) +
+                " floats were expected (" + sql_.substr(0, 60) + ")");
+  const size_t at = out.size();
+  out.resize(at + static_cast<size_t>(expect));
+  if (n > 0) std::memcpy(out.data() + at, p, n);
+  if constexpr (std::endian::native != std::endian::little) {
+    for (size_t k = at; k < out.size(); ++k) {
+      uint32_t x;
+      std::memcpy(&x, &out[k], 4);
+      x = __builtin_bswap32(x);
+      std::memcpy(&out[k], &x, 4);
+    }
+  }
+  return true;
+}
+
+std::vector<float> Result::floats(int row, int col, int expect) const {
+  std::vector<float> out;
+  append_floats(row, col, expect, out);
+  return out;
+}
+
+// --- Connection ------------------------------------------------------------------------------
+
+Connection::Connection(const std::string& url) : where_(redact(url)) {
+  c_ = PQconnectdb(url.c_str());
+  if (!c_) throw Error(where_ + ": cannot connect to PostgreSQL: out of memory");
+  if (PQstatus(c_) != CONNECTION_OK) {
+    // libpq names the host and port it tried ("connection to server at \"127.0.0.1\", port 5432
+    // failed: Connection refused"); it never quotes the password.
+    const std::string msg = trimmed(PQerrorMessage(c_));
+    PQfinish(c_);
+    c_ = nullptr;
+    throw Error(where_ + ": cannot connect to the PostgreSQL server: " + msg);
+  }
+  PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
+  exec("SET client_min_messages = warning; SET bytea_output = hex; SET client_encoding = 'UTF8'");
+}
+
+Connection::~Connection() {
+  if (c_) PQfinish(c_);
+}
+
+void Connection::fail(PGresult* r, const std::string& sql) {
+  std::string msg = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(c_));
+  if (r) PQclear(r);
+  if (PQstatus(c_) == CONNECTION_BAD) msg += " (the connection to the server was lost)";
+  throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
+}
+
+void Connection::exec(const std::string& sql) {
+  PGresult* r = PQexec(c_, sql.c_str());
+  const auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, sql);
+  PQclear(r);
+}
+
+Result Connection::query(const std::string& sql, const Params& params, bool binary) {
+  const int n = static_cast<int>(params.size());
+  std::vector<const char*> values(n);
+  std::vector<int> lengths(n);
+  for (int i = 0; i < n; ++i) {
+    values[i] = params.null_[i] ? nullptr : params.values_[i].data();
+    lengths[i] = static_cast<int>(params.values_[i].size());
+  }
+  PGresult* r = PQexecParams(c_, sql.c_str(), n, n ? reinterpret_cast<const Oid*>(params.types_.data()) : nullptr,
+                             n ? values.data() : nullptr, n ? lengths.data() : nullptr, n ? params.formats_.data() : nullptr,
+                             binary ? 1 : 0);
+  const auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, sql);
+  return Result(r, sql);
+}
+
+bool Connection::in_transaction() const { return PQtransactionStatus(c_) != PQTRANS_IDLE; }
+
+// --- Transaction -----------------------------------------------------------------------------
+
+Transaction::Transaction(Connection& c, const char* begin) : c_(c) { c_.exec(begin); }
+
+Transaction::~Transaction() {
+  if (!done_) {
+    try {
+      c_.exec("ROLLBACK");
+    } catch (...) {
+    }
+  }
+}
+
+void Transaction::commit() {
+  c_.exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace clap::store::pg

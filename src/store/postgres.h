@@ -1,0 +1,106 @@
+// Thin RAII helpers over libpq for the PostgreSQL store (like sqlite.h for SQLite): one
+// connection, parameterised statements (PQexecParams; parameters in text format, embeddings as
+// binary bytea; results in text or binary format), transactions. Every failure throws
+// clap::Error quoting the server's message and the statement.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
+
+namespace clap::store::pg {
+
+// `url` without its password (for messages): postgresql://user:secret@host/db -> postgresql://user@host/db.
+std::string redact(const std::string& url);
+
+// The parameters of one statement, $1, $2 ... in the order added.
+class Params {
+ public:
+  Params& add(int64_t v);
+  Params& add(int v) { return add(static_cast<int64_t>(v)); }
+  Params& add(double v);  // exact: 17 significant digits
+  Params& add(const std::string& v);
+  Params& add(const char* v) { return add(std::string(v)); }
+  Params& add_null();
+  Params& add_text_or_null(const std::string& v) { return v.empty() ? add_null() : add(v); }
+  // float32 little-endian bytes as a binary bytea parameter (nullptr = NULL): the exact bytes
+  // the SQLite store keeps in its BLOBs.
+  Params& add_floats(const float* v, size_t n);
+  size_t size() const { return values_.size(); }
+
+ private:
+  friend class Connection;
+  std::vector<std::string> values_;
+  std::vector<bool> null_;
+  std::vector<int> formats_;
+  std::vector<unsigned> types_;
+};
+
+// A query's rows. Accessors read text or binary results of the usual column types
+// (boolean, smallint, integer, bigint, real, double precision, text, bytea).
+class Result {
+ public:
+  explicit Result(PGresult* r, std::string sql) : r_(r), sql_(std::move(sql)) {}
+  ~Result();
+  Result(Result&& o) noexcept : r_(o.r_), sql_(std::move(o.sql_)) { o.r_ = nullptr; }
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+
+  int rows() const;
+  int64_t affected() const;  // rows changed by INSERT/UPDATE/DELETE
+  bool is_null(int row, int col) const;
+  int64_t int64(int row, int col) const;  // NULL = 0
+  double real(int row, int col) const;    // NULL = 0
+  std::string text(int row, int col) const;  // NULL = ""; bytea: its bytes
+  // A bytea of float32 little-endian values: appends exactly `expect` values (throws when the
+  // size differs); false when NULL.
+  bool append_floats(int row, int col, int expect, std::vector<float>& out) const;
+  std::vector<float> floats(int row, int col, int expect) const;
+
+ private:
+  std::string bytes(int row, int col) const;
+  PGresult* r_;
+  std::string sql_;
+};
+
+class Connection {
+ public:
+  // Connects (a postgresql:// URL or a libpq connection string). Throws clap::Error naming
+  // the server (host and port) and libpq's reason, never the password.
+  explicit Connection(const std::string& url);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // One or more statements without parameters.
+  void exec(const std::string& sql);
+  // One statement with parameters; `binary` asks for binary results.
+  Result query(const std::string& sql, const Params& params = {}, bool binary = false);
+  const std::string& where() const { return where_; }  // the redacted URL, for messages
+  bool in_transaction() const;
+
+ private:
+  [[noreturn]] void fail(PGresult* r, const std::string& sql);
+  PGconn* c_ = nullptr;
+  std::string where_;
+};
+
+// BEGIN on construction; ROLLBACK on destruction unless commit() was called.
+class Transaction {
+ public:
+  explicit Transaction(Connection& c, const char* begin = "BEGIN");
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Connection& c_;
+  bool done_ = false;
+};
+
+}  // namespace clap::store::pg

@@ -1,0 +1,85 @@
+// The Store in a PostgreSQL database (issue 16: a library index shared by several machines).
+// Same semantics as SqliteStore (sqlite_store.h); the layout mirrors its tables:
+//
+//   schema_version(version)   migrations below bring an older database up to date
+//   meta(key, value text)     model identity, generation, library_generation
+//   roots, tracks, windows, text_cache, track_labels, retired_tracks, retired_windows
+//
+// Embeddings are bytea holding float32 little-endian (the SQLite BLOB bytes exactly). Paths and
+// labels use the "C" collation, so "by path" orders bytes as SQLite does. Every write is one
+// transaction; read_scope() is a REPEATABLE READ READ ONLY transaction on this connection.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+
+namespace clap::store {
+
+namespace pg {
+class Connection;
+}
+
+class PostgresStore final : public Store {
+ public:
+  // Connects to `url` (postgresql://...), creates or migrates the schema. Throws clap::Error.
+  static std::unique_ptr<PostgresStore> open(const std::string& url);
+  // Connects to an existing index (no schema changes; a missing or other schema is refused);
+  // the session is read-only.
+  static std::unique_ptr<PostgresStore> open_readonly(const std::string& url);
+  static int current_schema_version();
+  static bool is_url(const std::string& location);  // postgresql:// or postgres://
+
+  ~PostgresStore() override;
+
+  const std::string& path() const override { return url_; }
+  bool read_only() const override { return read_only_; }
+  int schema_version() const override;
+  int64_t generation() const override;
+  int64_t library_generation() const override;
+  std::unique_ptr<ReadScope> read_scope() const override;
+  int64_t file_bytes() const override;
+
+  std::optional<ModelIdentity> model() const override;
+  void set_model(const ModelIdentity& identity) override;
+  void wipe(const ModelIdentity& identity) override;
+
+  void add_roots(const std::vector<std::string>& paths) override;
+  std::vector<std::string> roots() const override;
+
+  std::vector<Track> tracks() const override;
+  std::optional<Track> track(int64_t id) const override;
+  std::optional<Track> track_by_path(const std::string& path) const override;
+  std::vector<FileState> file_states() const override;
+  std::vector<TrackError> errors() const override;
+  Counts counts() const override;
+  int64_t put_track(const Track& track, const std::vector<WindowRecord>& windows, const float* track_embedding) override;
+  void move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) override;
+  void remove_tracks(const std::vector<int64_t>& ids) override;
+  void retire_tracks(const std::vector<int64_t>& ids) override;
+  std::vector<FileState> retired_tracks() const override;
+  int64_t restore_track(int64_t retired_id, const std::string& path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) override;
+  int64_t purge_retired(int64_t before_unix_s) override;
+
+  Embeddings track_embeddings() const override;
+  WindowTable window_embeddings() const override;
+  std::vector<WindowRecord> windows(int64_t track_id) const override;
+
+  std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const override;
+  void put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) override;
+
+  void put_labels(const std::vector<TrackLabel>& labels) override;
+  std::vector<TrackLabel> labels(int64_t track_id) const override;
+  std::vector<TrackLabel> all_labels() const override;
+  void clear_labels() override;
+
+  std::vector<std::string> check() const override;
+
+ private:
+  PostgresStore(std::unique_ptr<pg::Connection> c, std::string url, bool read_only);
+  std::unique_ptr<pg::Connection> c_;  // mutable state of a const Store: the session
+  std::string url_;
+  bool read_only_ = false;
+};
+
+}  // namespace clap::store
