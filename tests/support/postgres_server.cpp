@@ -1,0 +1,130 @@
+#include "support/postgres_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "store/postgres.h"
+#include "support/golden.h"
+
+namespace clap::test {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Debian's newest server: /usr/lib/postgresql/<version>/bin with initdb and pg_ctl.
+std::string find_bin() {
+  std::vector<std::pair<int, std::string>> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+    const fs::path bin = e.path() / "bin";
+    if (fs::exists(bin / "initdb", ec) && fs::exists(bin / "pg_ctl", ec))
+      found.emplace_back(std::atoi(e.path().filename().c_str()), bin.string());
+  }
+  if (found.empty())
+    throw std::runtime_error(
+        "no PostgreSQL server: /usr/lib/postgresql/*/bin/initdb not found; install Debian's `postgresql` package "
+        "(bash scripts/install-deps.sh --tests)");
+  std::sort(found.begin(), found.end());
+  return found.back().second;
+}
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(s);
+    throw std::runtime_error("cannot find a free port on 127.0.0.1");
+  }
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+PostgresServer& PostgresServer::shared() {
+  static std::unique_ptr<PostgresServer> server(new PostgresServer());
+  return *server;
+}
+
+std::string PostgresServer::as_server_user(const std::string& command) const { return user_prefix_ + command; }
+
+PostgresServer::PostgresServer() {
+  bin_ = find_bin();
+  char tmpl[] = "/tmp/clapsearch-pg-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a temporary folder for the PostgreSQL server");
+  dir_ = tmpl;
+  if (::geteuid() == 0) {
+    // initdb and postgres refuse to run as root: Debian's package creates the `postgres` user.
+    const passwd* pw = ::getpwnam("postgres");
+    if (!pw)
+      throw std::runtime_error("running as root and there is no `postgres` user to run the PostgreSQL server as "
+                               "(Debian's `postgresql` package creates it)");
+    if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+      throw std::runtime_error("cannot give " + dir_ + " to the postgres user");
+    user_prefix_ = "runuser -u postgres -- ";
+  }
+  const std::string data = dir_ + "/data", log = dir_ + "/server.log";
+  std::string out, err;
+  if (run_command(as_server_user(quoted(bin_ + "/initdb") + " -D " + quoted(data) +
+                                 " -A trust -U clap -E UTF8 --locale=C --no-sync"),
+                  &out, &err) != 0)
+    throw std::runtime_error("initdb failed in " + dir_ + ": " + err + out);
+  std::string last_log;
+  for (int attempt = 0; attempt < 3 && !running_; ++attempt) {
+    port_ = free_port();
+    const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -c unix_socket_directories=" +
+                                dir_ + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+    if (run_command(as_server_user(quoted(bin_ + "/pg_ctl") + " -D " + quoted(data) + " -l " + quoted(log) +
+                                   " -w -t 60 -o " + quoted(options) + " start"),
+                    &out, &err) == 0)
+      running_ = true;
+    else
+      last_log = read_all(log);
+  }
+  if (!running_) throw std::runtime_error("the PostgreSQL server did not start (" + bin_ + "): " + err + "\n" + last_log);
+}
+
+PostgresServer::~PostgresServer() {
+  if (running_)
+    run_command(as_server_user(quoted(bin_ + "/pg_ctl") + " -D " + quoted(dir_ + "/data") + " -m immediate -w stop"));
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+std::string PostgresServer::url(const std::string& name) const {
+  return "postgresql://clap@127.0.0.1:" + std::to_string(port_) + "/" + name;
+}
+
+std::string PostgresServer::create_database() {
+  const std::string name = "clap_" + std::to_string(::getpid()) + "_" + std::to_string(++databases_);
+  store::pg::Connection admin(url("postgres"));
+  admin.exec("CREATE DATABASE " + name + " TEMPLATE template0 ENCODING 'UTF8'");
+  return url(name);
+}
+
+}  // namespace clap::test

@@ -1,0 +1,38 @@
+// A real PostgreSQL server for the tests of the PostgreSQL store: initdb into a temporary
+// folder, started on 127.0.0.1 with a free port (its socket in that folder too), stopped
+// (pg_ctl stop -m immediate) and removed when the test process ends. The server's programs
+// are Debian's (/usr/lib/postgresql/<version>/bin, package `postgresql`); they refuse to run
+// as root, so as root they run as the `postgres` system user (runuser), which owns the folder.
+// Nothing is skipped when the server is missing: the test fails with what to install.
+#pragma once
+#include <string>
+
+namespace clap::test {
+
+class PostgresServer {
+ public:
+  // The one server of this test process, started on first use. Throws std::runtime_error with
+  // the reason (and the server's log) when it cannot start.
+  static PostgresServer& shared();
+
+  // A new, empty database with a unique name; returns its postgresql:// URL.
+  std::string create_database();
+  // The URL of database `name` on this server.
+  std::string url(const std::string& name) const;
+  int port() const { return port_; }
+  const std::string& bin_dir() const { return bin_; }
+
+  ~PostgresServer();
+  PostgresServer(const PostgresServer&) = delete;
+  PostgresServer& operator=(const PostgresServer&) = delete;
+
+ private:
+  PostgresServer();
+  std::string as_server_user(const std::string& command) const;  // runuser prefix when root
+  std::string bin_, dir_, user_prefix_;
+  int port_ = 0;
+  int databases_ = 0;
+  bool running_ = false;
+};
+
+}  // namespace clap::test
