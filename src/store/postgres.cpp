@@ -27,23 +27,39 @@ int hex(char c) {
 }
 
 std::string trimmed(const char* msg) {
-  std::string m = msg ? msg : "";
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  for (auto& ch : m)
-    if (ch == '\n') ch = ' ';
+  // libpq's messages may span lines ("...failed: Connection refused\n\tIs the server running..."):
+  // one line for ours.
+  std::string in = msg ? msg : "", m;
+  while (!in.empty() && (in.back() == '\n' || in.back() == ' ')) in.pop_back();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\n') {
+      while (i + 1 < in.size() && (in[i + 1] == '\t' || in[i + 1] == ' ')) ++i;
+      m += "; ";
+    } else {
+      m += in[i];
+    }
+  }
   return m.empty() ? "unknown error" : m;
 }
 
 }  // namespace
 
 std::string redact(const std::string& url) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  const size_t at = url.find('@', scheme + 3);
-  if (at == std::string::npos) return url;
-  const size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon) + url.substr(at);
+  std::string out = url;
+  // ?password=... (or &password=...) in the query, or password=... in a key=value string.
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    size_t end = p + 9;
+    while (end < out.size() && out[end] != '&' && out[end] != ' ') ++end;
+    out.replace(p + 9, end - (p + 9), "***");
+  }
+  const size_t scheme = out.find("://");
+  if (scheme == std::string::npos) return out;
+  const size_t at = out.find('@', scheme + 3);
+  const size_t slash = out.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return out;
+  const size_t colon = out.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return out;
+  return out.substr(0, colon) + out.substr(at);
 }
 
 // --- Params ----------------------------------------------------------------------------------
