@@ -67,7 +67,19 @@ std::string read_all(const std::string& path) {
 }  // namespace
 
 PostgresServer& PostgresServer::shared() {
-  static std::unique_ptr<PostgresServer> server(new PostgresServer());
+  // Started once; a server that could not start fails every later test with the same reason
+  // (no second initdb per test).
+  static std::string failure;
+  static std::unique_ptr<PostgresServer> server;
+  if (!server) {
+    if (!failure.empty()) throw std::runtime_error(failure);
+    try {
+      server.reset(new PostgresServer());
+    } catch (const std::exception& e) {
+      failure = e.what();
+      throw;
+    }
+  }
   return *server;
 }
 
@@ -78,6 +90,15 @@ PostgresServer::PostgresServer() {
   char tmpl[] = "/tmp/clapsearch-pg-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a temporary folder for the PostgreSQL server");
   dir_ = tmpl;
+  try {
+    start();
+  } catch (...) {
+    stop();  // a half-started server and its folder do not outlive the failure
+    throw;
+  }
+}
+
+void PostgresServer::start() {
   if (::geteuid() == 0) {
     // initdb and postgres refuse to run as root: Debian's package creates the `postgres` user.
     const passwd* pw = ::getpwnam("postgres");
@@ -109,11 +130,14 @@ PostgresServer::PostgresServer() {
   if (!running_) throw std::runtime_error("the PostgreSQL server did not start (" + bin_ + "): " + err + "\n" + last_log);
 }
 
-PostgresServer::~PostgresServer() {
+PostgresServer::~PostgresServer() { stop(); }
+
+void PostgresServer::stop() {
   if (running_)
     run_command(as_server_user(quoted(bin_ + "/pg_ctl") + " -D " + quoted(dir_ + "/data") + " -m immediate -w stop"));
+  running_ = false;
   std::error_code ec;
-  fs::remove_all(dir_, ec);
+  if (!dir_.empty()) fs::remove_all(dir_, ec);
 }
 
 std::string PostgresServer::url(const std::string& name) const {

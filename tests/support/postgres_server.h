@@ -28,6 +28,8 @@ class PostgresServer {
 
  private:
   PostgresServer();
+  void start();
+  void stop();
   std::string as_server_user(const std::string& command) const;  // runuser prefix when root
   std::string bin_, dir_, user_prefix_;
   int port_ = 0;
