@@ -27,7 +27,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   IndexRun run;
-  run.db_path = index::absolute_path(r.db.empty() ? store::default_db_path() : r.db);
+  run.db_path = index::absolute_path(store::command_db_location(r.db.empty() ? store::default_db_path() : r.db));
   index::IndexLock lock(run.db_path);
   const std::unique_ptr<store::Store> store = store::open_store(run.db_path, store::OpenMode::ReadWrite);
 

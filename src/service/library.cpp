@@ -251,7 +251,7 @@ const search::Projection2D& LibrarySnapshot::track_map() const {
 
 Library::Library(const LibraryOptions& options, Access access)
     : options_(options),
-      db_path_(index::absolute_path(options.db.empty() ? store::default_db_path() : options.db)),
+      db_path_(index::absolute_path(store::command_db_location(options.db.empty() ? store::default_db_path() : options.db))),
       store_(std::make_shared<StoreAccess>()) {
   std::string unexpected;
   store_->store = store::open_store(db_path_, access == Access::ReadOnly ? store::OpenMode::ReadOnly

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/user_dirs.h"
+#include "store/postgres.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
@@ -124,6 +125,14 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
   }
   if (mode == OpenMode::ReadWrite) return std::make_unique<SqliteStore>(SqliteStore::open(location));
   return std::make_unique<SqliteStore>(SqliteStore::open_readonly(location));
+}
+
+std::string command_db_location(const std::string& location) {
+  if (PostgresStore::is_url(location))
+    throw Error(pg::redact(location) +
+                ": PostgreSQL indexes are not usable from clapsearch's commands yet (the store is there; indexing and "
+                "searching on it are being built); give a SQLite file path");
+  return location;
 }
 
 }  // namespace clap::store

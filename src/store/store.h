@@ -221,6 +221,12 @@ enum class OpenMode {
 // (when given) receives why a read-write open failed although the file and its folder are
 // writable (a full disk, an I/O error): a fallback the caller should warn about, unlike a
 // read-only file or medium.
+// The index location a command was given (--db, CLAPSEARCH_DB) as the commands use it: a SQLite
+// file path is returned as given; a server URL (postgresql://) is refused with a clear error,
+// because the commands do not work on a PostgreSQL store yet (its index lock and window-index
+// cache are still to come). Without this check the URL would be taken for a file name.
+std::string command_db_location(const std::string& location);
+
 std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, std::string* unexpected = nullptr);
 
 }  // namespace clap::store

@@ -78,6 +78,26 @@ TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
 namespace clap {
 namespace {
 
+// A PostgreSQL URL is not a file name: until the commands work on a PostgreSQL store they refuse
+// it (with the password kept out of the message) instead of creating a SQLite file named
+// "postgresql:" in the working folder.
+TEST(UsageCli, APostgresqlUrlIsRefusedNotTakenForAFileName) {
+  const std::string dir = test::temp_dir() + "/pg-url";
+  std::filesystem::create_directories(dir);
+  const std::string url = "postgresql://me:secret@127.0.0.1:1/lib";
+  for (const std::string& command : std::vector<std::string>{"status", "search x", "index " + dir}) {
+    std::string out, err;
+    EXPECT_EQ(test::run_command("cd " + test::quoted(dir) + " && " + test::quoted(test::cli_path()) + " " + command +
+                                    " --db " + test::quoted(url),
+                                &out, &err),
+              1)
+        << command << "\n" << err;
+    EXPECT_NE(err.find("PostgreSQL indexes are not usable"), std::string::npos) << command << "\n" << err;
+    EXPECT_EQ(err.find("secret"), std::string::npos) << err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/postgresql:")) << "a SQLite file was made from the URL";
+}
+
 TEST(IndexSameFile, AFolderReachedThroughASymlinkIsIndexedOnce) {
   const std::string dir = test::temp_dir() + "/samefile";
   test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=3\"");
