@@ -16,10 +16,8 @@ namespace clap::search {
 namespace {
 
 constexpr double kNone = std::numeric_limits<double>::infinity();
-// A window aligns when its copy is clearly closer than the song's own next window: by this
-// factor, so that music whose windows are unrelated to each other (a sound-effects reel) does
-// not align with anything by chance (measured: without it, random windows aligned 55-80 %).
-constexpr double kMargin = 0.75;
+// The margin (kAlignMargin) keeps music whose windows are unrelated to each other (a sound-
+// effects reel) from aligning by chance (measured: without it, random windows aligned 55-80 %).
 
 // A track's windows on the hop grid: slot s holds the catalog row of the window starting at
 // s·hop, or -1 (no window there, or a silent one: it has nothing to compare).
@@ -93,7 +91,7 @@ Direction best_offset(const Grid& a, const Grid& b, const std::vector<double>& a
       const double d = std::min(d0, d1);
       ++compared;
       sum += d;
-      if (d < kMargin * ref[i]) ++aligned;
+      if (d < kAlignMargin * ref[i]) ++aligned;
       if (d0 != kNone && d1 != kNone) {
         ++both;
         sum0 += d0;

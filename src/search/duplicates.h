@@ -32,6 +32,10 @@
 
 namespace clap::search {
 
+// A window aligns with (matches) another track's window when it is closer to it than this times
+// its distance to its own song one hop on (see above; overlaps.h uses the same calibration).
+inline constexpr double kAlignMargin = 0.75;
+
 struct DuplicateOptions {
   double threshold = 0;             // > 0: a pair is a duplicate when its track cosine >= this
   double min_duration_ratio = 0.9;  // shorter / longer duration of a pair

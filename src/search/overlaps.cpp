@@ -8,12 +8,12 @@
 
 #include "core/error.h"
 #include "core/vector_math.h"
+#include "search/duplicates.h"
 
 namespace clap::search {
 namespace {
 
 constexpr double kNone = std::numeric_limits<double>::infinity();
-constexpr double kMargin = 0.75;  // as in duplicates.cpp: clearly closer than the song one hop on
 
 struct Match {
   int64_t slot_a = 0, row_a = 0, row_b = 0;
@@ -93,7 +93,7 @@ std::vector<Overlap> find_overlaps(const Catalog& catalog, const VectorIndex& in
         const int64_t b = catalog.track_ids()[catalog.track_index_of_row(row_b)];
         if (b == a || (every_track && b < a)) continue;
         const double score = found.scores_row(static_cast<int64_t>(i))[n];
-        if (!(1.0 - score < kMargin * ref[i])) continue;
+        if (!(1.0 - score < kAlignMargin * ref[i])) continue;
         by_offset[{b, slot_of(catalog, row_b, hop_s) - slot_a}].push_back({slot_a, rows[i], row_b, score});
       }
     }

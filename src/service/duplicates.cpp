@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "core/vector_math.h"
 
 namespace clap::service {
 namespace {
@@ -14,9 +15,7 @@ namespace {
 double cosine_of(const Embeddings& tracks, int64_t a, int64_t b) {
   const int64_t ra = tracks.find(a), rb = tracks.find(b);
   if (ra < 0 || rb < 0) return 0;
-  double s = 0;
-  for (int i = 0; i < tracks.dim; ++i) s += static_cast<double>(tracks.row(ra)[i]) * tracks.row(rb)[i];
-  return s;
+  return dot(tracks.row(ra), tracks.row(rb), tracks.dim);  // the kernel every printed score comes from
 }
 
 // The confirmed pairs around `seeds`: their pairs, then their new partners' pairs, until the
@@ -131,15 +130,20 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
   return groups;
 }
 
+std::map<int64_t, size_t> group_index(const std::vector<DuplicateGroup>& groups) {
+  std::map<int64_t, size_t> index;
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (const auto& m : groups[g].members) index[m.track_id] = g;
+  return index;
+}
+
 int64_t results_before_collapse(int64_t k) { return k <= 0 ? 0 : k * 4 + 16; }
 
 std::vector<CollapsedEntry> collapse_duplicates(const LibrarySnapshot& snap, const std::vector<int64_t>& ranked,
                                                 size_t limit, const search::DuplicateOptions& options) {
   // Groups of the tracks that could be shown (limit entries need at most the whole list).
-  std::map<int64_t, const DuplicateGroup*> group_of;
   const std::vector<DuplicateGroup> groups = find_duplicates(snap, options, ranked);
-  for (const auto& g : groups)
-    for (const auto& m : g.members) group_of[m.track_id] = &g;
+  const std::map<int64_t, size_t> group_of = group_index(groups);
   std::map<int64_t, size_t> position;
   for (size_t i = 0; i < ranked.size(); ++i) position.emplace(ranked[i], i);
 
@@ -151,7 +155,7 @@ std::vector<CollapsedEntry> collapse_duplicates(const LibrarySnapshot& snap, con
       out.push_back({i, {}});
       continue;
     }
-    const DuplicateGroup* g = it->second;
+    const DuplicateGroup* g = &groups[it->second];
     if (!shown.insert(g).second) continue;
     const auto keeper = position.find(g->members.front().track_id);
     CollapsedEntry e;

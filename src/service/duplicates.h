@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct DuplicateGroup {
 std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
                                             const std::vector<int64_t>& of = {},
                                             const std::function<void(int64_t, int64_t)>& progress = {});
+
+// Track id -> position of its group in `groups`, for the tracks that are in one.
+std::map<int64_t, size_t> group_index(const std::vector<DuplicateGroup>& groups);
 
 // Orders copies of one recording best first: lossless before lossy; among lossless files the
 // higher sample rate, bit depth, channel count; among lossy ones the higher bit rate, then

@@ -38,10 +38,7 @@ std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const
     const std::vector<search::Hit> all = search::mmr_playlist(tracks, query, seeds, options);
     std::vector<int64_t> ids;
     for (const auto& h : all) ids.push_back(h.id);
-    std::map<int64_t, size_t> group_of;
-    const auto groups = find_duplicates(snap, {}, ids);
-    for (size_t g = 0; g < groups.size(); ++g)
-      for (const auto& m : groups[g].members) group_of[m.track_id] = g;
+    const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, ids));
     std::set<size_t> played;
     kept.clear();
     for (size_t i = 0; i < all.size() && static_cast<int64_t>(kept.size()) < wanted; ++i) {
@@ -101,10 +98,7 @@ Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const 
     out.tracks = search::path_between(tracks, a.id, b.id, length);
     std::vector<int64_t> ids;
     for (const auto& h : out.tracks) ids.push_back(h.id);
-    std::map<int64_t, size_t> group_of;
-    const auto groups = find_duplicates(snap, {}, ids);
-    for (size_t g = 0; g < groups.size(); ++g)
-      for (const auto& m : groups[g].members) group_of[m.track_id] = g;
+    const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, ids));
     std::set<size_t> taken;
     for (int64_t end : {a.id, b.id})
       if (auto it = group_of.find(end); it != group_of.end()) taken.insert(it->second);
