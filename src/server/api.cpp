@@ -286,7 +286,7 @@ void Api::install(httplib::Server& http) {
     {
       std::lock_guard lock(status_mutex_);
       if (!status_ || status_generation_ != snap->library_generation()) {
-        status_ = std::make_shared<service::LibraryStatus>(service::library_status(lib_.db_path()));
+        status_ = std::make_shared<service::LibraryStatus>(service::library_status(lib_.location()));
         status_generation_ = snap->library_generation();
       }
       counted = status_;

@@ -6,7 +6,6 @@
 #include "hub/hub.h"
 #include "index/crawl.h"
 #include "index/identity.h"
-#include "index/lock.h"
 
 namespace clap::service {
 
@@ -27,9 +26,10 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   IndexRun run;
-  run.db_path = index::absolute_path(store::command_db_location(r.db.empty() ? store::default_db_path() : r.db));
-  index::IndexLock lock(run.db_path);
-  const std::unique_ptr<store::Store> store = store::open_store(run.db_path, store::OpenMode::ReadWrite);
+  const std::string location = store::resolve_location(r.db);
+  run.db_path = store::display_location(location);
+  const std::unique_ptr<store::Store> store = store::open_store(location, store::OpenMode::ReadWrite);
+  const std::unique_ptr<store::IndexerLock> lock = store->lock_indexer();
 
   const ResolvedSettings resolved_settings = resolve_settings(r, store->model());
   index::IndexSettings settings;

@@ -251,10 +251,11 @@ const search::Projection2D& LibrarySnapshot::track_map() const {
 
 Library::Library(const LibraryOptions& options, Access access)
     : options_(options),
-      db_path_(index::absolute_path(store::command_db_location(options.db.empty() ? store::default_db_path() : options.db))),
+      location_(store::resolve_location(options.db)),
+      db_path_(store::display_location(location_)),
       store_(std::make_shared<StoreAccess>()) {
   std::string unexpected;
-  store_->store = store::open_store(db_path_, access == Access::ReadOnly ? store::OpenMode::ReadOnly
+  store_->store = store::open_store(location_, access == Access::ReadOnly ? store::OpenMode::ReadOnly
                                                                         : store::OpenMode::ReadWriteOrReadOnly,
                                     &unexpected);
   if (!unexpected.empty() && options_.warn)

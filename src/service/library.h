@@ -147,7 +147,8 @@ class Library {
   ~Library();
 
   const store::ModelIdentity& identity() const { return identity_; }
-  const std::string& db_path() const { return db_path_; }
+  const std::string& db_path() const { return db_path_; }    // for messages (a URL without its password)
+  const std::string& location() const { return location_; }  // to open the store again
   int dim() const { return identity_.dim; }
   bool writable() const;
 
@@ -207,7 +208,8 @@ class Library {
   std::vector<float> run_text_tower(const std::vector<std::string>& texts);
 
   LibraryOptions options_;
-  std::string db_path_;
+  std::string location_;  // store::resolve_location(options.db)
+  std::string db_path_;   // store::display_location(location_)
   std::shared_ptr<StoreAccess> store_;
   store::ModelIdentity identity_;
 

@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+
+#include "core/sha256.h"
+#include "core/user_dirs.h"
+#include "store/store.h"
 
 namespace clap::service {
 
@@ -14,9 +19,23 @@ uint64_t splitmix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// The index file's path, its folder created (a server's cache folder may not exist yet; a
+// failure shows later as the index not being saved, and searching goes on).
+std::string prepared_path(const std::string& db_path) {
+  const std::string path = window_index_path(db_path);
+  std::error_code ec;
+  if (store::is_server_location(db_path)) std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  return path;
+}
+
 }  // namespace
 
-std::string window_index_path(const std::string& db_path) { return db_path + ".windows.faiss"; }
+std::string window_index_path(const std::string& db_path) {
+  if (!store::is_server_location(db_path)) return db_path + ".windows.faiss";
+  // A server's index is shared; the vector index is this machine's own, in its cache, one file
+  // per database (named by the URL without its password).
+  return clapsearch_cache_dir() + "/window-index/" + sha256_hex(store::display_location(db_path)).substr(0, 24) + ".faiss";
+}
 
 int64_t window_fingerprint(const search::Catalog& c) {
   // Order-independent sum of per-window hashes over exactly the rows the index holds (active
@@ -45,14 +64,14 @@ int64_t window_fingerprint(const search::Catalog& c) {
 search::VectorIndex load_window_index(const std::string& db_path, std::shared_ptr<const search::Catalog> catalog,
                                       search::LoadInfo* info) {
   const int64_t key = window_fingerprint(*catalog);
-  return search::VectorIndex::load_or_build(window_index_path(db_path), key, search::window_index_source(std::move(catalog)),
+  return search::VectorIndex::load_or_build(prepared_path(db_path), key, search::window_index_source(std::move(catalog)),
                                             {}, info);
 }
 
 search::VectorIndex load_window_index(const std::string& db_path, const search::Catalog& catalog,
                                       search::LoadInfo* info) {
   return search::VectorIndex::load_or_build(
-      window_index_path(db_path), window_fingerprint(catalog), [&catalog] { return search::window_index_data(catalog); },
+      prepared_path(db_path), window_fingerprint(catalog), [&catalog] { return search::window_index_data(catalog); },
       {}, info);
 }
 

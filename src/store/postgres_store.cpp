@@ -243,7 +243,7 @@ class PgReadScope final : public ReadScope {
 // ---------------------------------------------------------------------------------------------
 
 PostgresStore::PostgresStore(std::unique_ptr<pg::Connection> c, std::string url, bool read_only)
-    : c_(std::move(c)), url_(std::move(url)), read_only_(read_only) {}
+    : c_(std::move(c)), url_(std::move(url)), where_(pg::redact(url_)), read_only_(read_only) {}
 
 PostgresStore::~PostgresStore() = default;
 
@@ -287,6 +287,32 @@ int64_t PostgresStore::library_generation() const {
 }
 
 std::unique_ptr<ReadScope> PostgresStore::read_scope() const { return std::make_unique<PgReadScope>(*c_); }
+
+namespace {
+// The advisory lock key of the one indexer (planner) of a library ("CLAI").
+constexpr int64_t kIndexerLock = 0x434C4149;
+
+// A session-level advisory lock: the server releases it when the session ends, so a planner
+// killed with kill -9 (or cut off) frees the library once its connection is gone.
+class AdvisoryLock final : public IndexerLock {
+ public:
+  AdvisoryLock(pg::Connection& c, const std::string& where) : c_(c) {
+    if (c_.query("SELECT pg_try_advisory_lock($1::bigint)::int", pg::Params().add(kIndexerLock)).int64(0, 0) != 1)
+      throw Error(where + ": another `clapsearch index` is updating this library; wait for it to finish");
+  }
+  ~AdvisoryLock() override {
+    try {
+      c_.query("SELECT pg_advisory_unlock($1::bigint)", pg::Params().add(kIndexerLock));
+    } catch (...) {  // the connection is gone: so is the lock
+    }
+  }
+
+ private:
+  pg::Connection& c_;
+};
+}  // namespace
+
+std::unique_ptr<IndexerLock> PostgresStore::lock_indexer() { return std::make_unique<AdvisoryLock>(*c_, where_); }
 
 int64_t PostgresStore::file_bytes() const { return c_->query("SELECT pg_database_size(current_database())").int64(0, 0); }
 

@@ -32,13 +32,14 @@ class PostgresStore final : public Store {
 
   ~PostgresStore() override;
 
-  const std::string& path() const override { return url_; }
+  const std::string& path() const override { return where_; }  // the URL without its password
   bool read_only() const override { return read_only_; }
   int schema_version() const override;
   int64_t generation() const override;
   int64_t library_generation() const override;
   std::unique_ptr<ReadScope> read_scope() const override;
   int64_t file_bytes() const override;
+  std::unique_ptr<IndexerLock> lock_indexer() override;
 
   std::optional<ModelIdentity> model() const override;
   void set_model(const ModelIdentity& identity) override;
@@ -78,7 +79,8 @@ class PostgresStore final : public Store {
  private:
   PostgresStore(std::unique_ptr<pg::Connection> c, std::string url, bool read_only);
   std::unique_ptr<pg::Connection> c_;  // mutable state of a const Store: the session
-  std::string url_;
+  std::string url_;    // as given (to connect again)
+  std::string where_;  // without its password, for messages
   bool read_only_ = false;
 };
 

@@ -1,5 +1,7 @@
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -414,6 +416,30 @@ class SqliteReadScope final : public ReadScope {
 }  // namespace
 
 std::unique_ptr<ReadScope> SqliteStore::read_scope() const { return std::make_unique<SqliteReadScope>(db_); }
+
+namespace {
+// An exclusive flock(2) on "<db>.lock": released by the kernel when the process dies.
+class FileLock final : public IndexerLock {
+ public:
+  explicit FileLock(const std::string& db_path) {
+    const std::string path = db_path + ".lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(path + ": cannot create lock file: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      if (err == EWOULDBLOCK) throw Error(db_path + ": another `clapsearch index` is updating this library; wait for it to finish");
+      throw Error(path + ": cannot lock: " + std::strerror(err));
+    }
+  }
+  ~FileLock() override { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+}  // namespace
+
+std::unique_ptr<IndexerLock> SqliteStore::lock_indexer() { return std::make_unique<FileLock>(path_); }
 
 int64_t SqliteStore::file_bytes() const {
   std::error_code ec;

@@ -47,6 +47,7 @@ class SqliteStore final : public Store {
   int64_t library_generation() const override;
   std::unique_ptr<ReadScope> read_scope() const override;
   int64_t file_bytes() const override;
+  std::unique_ptr<IndexerLock> lock_indexer() override;
 
   std::optional<ModelIdentity> model() const override;
   void set_model(const ModelIdentity& identity) override;

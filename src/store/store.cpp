@@ -127,12 +127,18 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
   return std::make_unique<SqliteStore>(SqliteStore::open_readonly(location));
 }
 
-std::string command_db_location(const std::string& location) {
-  if (PostgresStore::is_url(location))
-    throw Error(pg::redact(location) +
-                ": PostgreSQL indexes are not usable from clapsearch's commands yet (the store is there; indexing and "
-                "searching on it are being built); give a SQLite file path");
-  return location;
+bool is_server_location(const std::string& location) { return PostgresStore::is_url(location); }
+
+std::string resolve_location(const std::string& given) {
+  const std::string location = given.empty() ? default_db_path() : given;
+  if (is_server_location(location)) return location;
+  std::string p = fs::absolute(fs::path(location)).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+std::string display_location(const std::string& location) {
+  return is_server_location(location) ? pg::redact(location) : location;
 }
 
 }  // namespace clap::store

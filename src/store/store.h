@@ -123,6 +123,12 @@ struct Counts {
   double audio_seconds = 0;  // sum of durations of ok tracks
 };
 
+// Held while one process updates a library (Store::lock_indexer); released when destroyed.
+class IndexerLock {
+ public:
+  virtual ~IndexerLock() = default;
+};
+
 // Held while a reader loads several things that must agree; see read_scope().
 class ReadScope {
  public:
@@ -140,6 +146,11 @@ class Store {
   virtual int64_t library_generation() const = 0;  // ... but the text cache's
   virtual std::unique_ptr<ReadScope> read_scope() const = 0;
   virtual int64_t file_bytes() const = 0;  // bytes on disk (database + journal)
+  // One indexer per library at a time, whichever machine it runs on: taken for the life of the
+  // returned object (which must not outlive this Store) and released by the system when the
+  // process dies, kill -9 included (SQLite: flock on "<db>.lock"; PostgreSQL: a session
+  // advisory lock). Throws clap::Error when another process holds it.
+  virtual std::unique_ptr<IndexerLock> lock_indexer() = 0;
 
   // --- model identity
   virtual std::optional<ModelIdentity> model() const = 0;
@@ -221,11 +232,13 @@ enum class OpenMode {
 // (when given) receives why a read-write open failed although the file and its folder are
 // writable (a full disk, an I/O error): a fallback the caller should warn about, unlike a
 // read-only file or medium.
-// The index location a command was given (--db, CLAPSEARCH_DB) as the commands use it: a SQLite
-// file path is returned as given; a server URL (postgresql://) is refused with a clear error,
-// because the commands do not work on a PostgreSQL store yet (its index lock and window-index
-// cache are still to come). Without this check the URL would be taken for a file name.
-std::string command_db_location(const std::string& location);
+// The index location a command was given (--db, CLAPSEARCH_DB; empty = default_db_path()) as the
+// commands use it: a SQLite file path made absolute, a server URL (postgresql://) as given.
+std::string resolve_location(const std::string& given);
+// True for a PostgreSQL URL (postgresql://, postgres://): a store on a server, shared by machines.
+bool is_server_location(const std::string& location);
+// `location` for messages and output: a server URL without its password.
+std::string display_location(const std::string& location);
 
 std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, std::string* unexpected = nullptr);
 

@@ -519,6 +519,21 @@ TEST_P(StoreContract, FileBytesAndCheck) {
   EXPECT_TRUE(s->check().empty());
 }
 
+TEST_P(StoreContract, OneIndexerAtATimeUntilTheLockIsReleased) {
+  auto first = open();
+  auto second = open();
+  {
+    const auto lock = first->lock_indexer();
+    try {
+      second->lock_indexer();
+      FAIL() << "a second indexer took the lock";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("another `clapsearch index`"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(second->lock_indexer());  // released with the first lock
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "postgres"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 

@@ -13,7 +13,6 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "index/lock.h"
 #include "support/golden.h"
 
 namespace clap::store {
@@ -418,18 +417,6 @@ TEST(Store, DefaultPathFollowsEnvironment) {
   keep_db ? setenv("CLAPSEARCH_DB", old_db.c_str(), 1) : unsetenv("CLAPSEARCH_DB");
   keep_xdg ? setenv("XDG_DATA_HOME", old_xdg.c_str(), 1) : unsetenv("XDG_DATA_HOME");
   keep_home ? setenv("HOME", old_home.c_str(), 1) : unsetenv("HOME");
-}
-
-TEST(IndexLock, SecondIndexerIsRefused) {
-  const std::string path = db_path();
-  fs::create_directories(fs::path(path).parent_path());
-  index::IndexLock first(path);
-  try {
-    index::IndexLock second(path);
-    FAIL() << "second lock acquired";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("another `clapsearch index`"), std::string::npos) << e.what();
-  }
 }
 
 }  // namespace
