@@ -87,6 +87,7 @@ nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db,
           {"model", {{"id", id.id}, {"revision", id.revision}, {"window_s", id.window_s}, {"hop_s", id.hop_s}, {"precision", id.precision}}},
           {"found", s.found},
           {"indexed", s.indexed},
+          {"planned", s.planned},
           {"unchanged", s.unchanged},
           {"moved", s.moved},
           {"pruned", s.pruned},
@@ -116,6 +117,7 @@ void print_summary(const index::IndexSummary& s) {
   if (s.silent) std::fprintf(stderr, " (%lld silent)", static_cast<long long>(s.silent));
   if (s.restored) std::fprintf(stderr, ", restored %lld", static_cast<long long>(s.restored));
   if (s.held) std::fprintf(stderr, ", missing but kept %lld", static_cast<long long>(s.held));
+  if (s.planned) std::fprintf(stderr, ", queued for workers %lld", static_cast<long long>(s.planned));
   std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
                s.realtime_factor());
   if (s.embedded_windows > 0)
@@ -146,6 +148,12 @@ int run_index(const IndexOptions& o) {
   if (o.json) {  // file names need not be UTF-8: invalid bytes become U+FFFD instead of failing
     const nlohmann::json j = summary_json(summary, run.db_path, run.identity);
     std::printf("%s\n", service::json_text(j).c_str());
+  }
+  if (r.plan) {
+    if (!r.quiet)
+      std::fprintf(stderr, "%lld files queued: start `clapsearch worker --db %s` on any machines that reach the audio\n",
+                   static_cast<long long>(summary.planned), run.db_path.c_str());
+    return 0;
   }
   if (summary.found == 0) {
     if (!r.quiet) std::fprintf(stderr, "no audio files found\n");
@@ -183,6 +191,9 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_flag("--retry-errors", o->request.retry_errors, "Decode files recorded as errors again even if unchanged");
   cmd->add_flag("--prune-missing", o->request.prune_missing,
                 "Prune missing files even when most of a folder's tracks are gone (else kept: an unmounted drive)");
+  cmd->add_flag("--plan", o->request.plan,
+                "PostgreSQL store: record the files to embed as jobs for `clapsearch worker`s (moves and pruning are "
+                "applied now); embed nothing");
   cmd->add_flag("--quiet,-q", o->request.quiet, "No progress, warnings or summary on stderr");
   cmd->add_flag("--json", o->json, "Print the run's summary as one JSON object on stdout");
   cmd->footer(

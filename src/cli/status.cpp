@@ -57,6 +57,9 @@ int run_status(const StatusOptions& o) {
                         {"model", m},
                         {"roots", roots},
                         {"errors", errs}};
+    if (st.jobs)
+      j["jobs"] = {{"pending", st.jobs->pending}, {"leased", st.jobs->leased}, {"expired_leases", st.jobs->expired},
+                   {"done", st.jobs->done},       {"failed", st.jobs->failed}};
     // File names need not be UTF-8: invalid bytes become U+FFFD rather than aborting the output.
     std::printf("%s\n", service::json_text(j, 2).c_str());
     return 0;
@@ -79,6 +82,14 @@ int run_status(const StatusOptions& o) {
               static_cast<long long>(c.silent_windows));
   std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
   for (size_t i = 0; i < roots.size(); ++i) std::printf("%s %s\n", i ? "         " : "folders  ", terminal_text(roots[i]).c_str());
+  if (st.jobs && st.jobs->total() > 0) {
+    const store::JobCounts& j = *st.jobs;
+    std::printf("jobs      %lld of %lld done (%lld failed), %lld being embedded, %lld waiting", static_cast<long long>(j.done + j.failed),
+                static_cast<long long>(j.total()), static_cast<long long>(j.failed), static_cast<long long>(j.leased),
+                static_cast<long long>(j.pending));
+    if (j.expired) std::printf("; %lld leases ran out (a worker died: taken again by the next worker)", static_cast<long long>(j.expired));
+    std::printf("\n");
+  }
   if (o.errors) {
     if (errors.empty()) std::printf("no recorded errors\n");
     else std::printf("errors:\n");

@@ -61,8 +61,9 @@ std::string reason_of(const std::exception& e, const std::string& path) {
 }
 
 struct Job {
-  const CrawledFile* file = nullptr;
+  const CrawledFile* file = nullptr;  // file->path: where to read it
   bool new_path = true;  // no track has this path yet (candidate for a move)
+  const store::IndexJob* queued = nullptr;  // a job claimed from the store's queue (its path names the track)
 };
 
 // What a decoder sends to the embedding thread, per file, in order: its windows, then one
@@ -118,7 +119,7 @@ class Pipeline {
  public:
   Pipeline(Store& store, const ModelSpec& spec, const IndexSettings& s, const ModelProvider& provider,
            const IndexCallbacks& cb, IndexSummary& sum, std::vector<Job> jobs,
-           std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash)
+           std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash, std::string worker = "")
       : store_(store),
         spec_(spec),
         s_(s),
@@ -127,6 +128,7 @@ class Pipeline {
         sum_(sum),
         jobs_(std::move(jobs)),
         missing_by_hash_(std::move(missing_by_hash)),
+        worker_(std::move(worker)),
         queue_(static_cast<size_t>(std::max(2, 2 * s.batch))),
         window_(std::llround(s.window_s * spec.sample_rate)),
         hop_(std::llround(s.hop_s * spec.sample_rate)),
@@ -378,7 +380,7 @@ class Pipeline {
   Track base_track(size_t j) const {
     const CrawledFile& f = *jobs_[j].file;
     Track t;
-    t.path = f.path;
+    t.path = jobs_[j].queued ? jobs_[j].queued->path : f.path;
     t.size = f.size;
     t.mtime_ns = f.mtime_ns;
     t.ctime_ns = f.ctime_ns;
@@ -422,9 +424,7 @@ class Pipeline {
     }
     const std::vector<float> embedding = track_embedding(active, dim, active_windows.data(), nullptr);
     t.status = TrackStatus::Ok;
-    const auto tw = Clock::now();
-    store_.put_track(t, a.windows, embedding.data());
-    sum_.db_seconds += since(tw);
+    if (!write(j, t, a.windows, embedding.data())) return;
     ++sum_.indexed;
     ++sum_.ok_files;
     file_finished(j);
@@ -437,13 +437,27 @@ class Pipeline {
     if (!hash.empty()) t.content_hash = hash;
     t.status = TrackStatus::Error;
     t.error = reason;
-    const auto tw = Clock::now();
-    store_.put_track(t, windows ? *windows : std::vector<WindowRecord>{}, nullptr);
-    sum_.db_seconds += since(tw);
+    if (!write(j, t, windows ? *windows : std::vector<WindowRecord>{}, nullptr)) return;
     ++sum_.errors;
     sum_.new_errors.push_back({t.path, reason});
     file_finished(j);
     if (cb_.event) cb_.event({FileEvent::Kind::Error, t.path, reason});
+  }
+
+  // Stores a finished file (a queued job: with its job, if this worker still holds the lease).
+  // False when the lease was lost: another worker has the file and stores it.
+  bool write(size_t j, const Track& t, const std::vector<WindowRecord>& windows, const float* embedding) {
+    const auto tw = Clock::now();
+    const store::IndexJob* queued = jobs_[j].queued;
+    const bool written = queued ? store_.finish_job(*queued, worker_, t, windows, embedding) != 0
+                                : (store_.put_track(t, windows, embedding), true);
+    sum_.db_seconds += since(tw);
+    if (!written) {
+      ++sum_.lost_leases;
+      file_finished(j);
+      if (cb_.event) cb_.event({FileEvent::Kind::LeaseLost, t.path, "the lease ran out and another worker took the file"});
+    }
+    return written;
   }
 
   void file_finished(size_t j) {
@@ -481,6 +495,7 @@ class Pipeline {
   IndexSummary& sum_;
   std::vector<Job> jobs_;
   std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash_;
+  std::string worker_;  // this worker's name in the store's job queue (queued jobs only)
   std::mutex missing_mutex_;
   BoundedQueue<Msg> queue_;
   const int64_t window_, hop_;
@@ -544,10 +559,9 @@ void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild) 
               "index and re-index with the new settings, or use --db to keep a separate library.");
 }
 
-IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
-                         const IndexSettings& settings, const ModelProvider& model, const IndexCallbacks& callbacks) {
-  const auto t0 = Clock::now();
-  IndexSummary sum;
+namespace {
+
+void check_settings(const ModelSpec& spec, const IndexSettings& settings) {
   if (settings.batch < 1) throw Error("--batch must be at least 1");
   if (std::fabs(settings.window_s - spec.identity.window_s) > 1e-9 || std::fabs(settings.hop_s - spec.identity.hop_s) > 1e-9 ||
       std::fabs(settings.silence_db - spec.identity.silence_db) > 1e-9)
@@ -556,7 +570,25 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
     throw Error("--hop (" + fmt(settings.hop_s) + " s) longer than --window (" + fmt(settings.window_s) +
                 " s) would leave audio out of every window");
 
-  CrawlResult crawled = crawl(roots, settings.crawl);
+}
+
+// The crawl compared with the index. Not copyable: jobs point into crawled.files and missing
+// into states and retired.
+struct Comparison {
+  CrawlResult crawled;
+  std::vector<FileState> states, retired;
+  std::vector<Job> jobs;              // new and changed files
+  std::vector<MissingTrack> missing;  // tracks whose file is gone (live_missing of them), then retired tracks
+  size_t live_missing = 0;
+  Comparison() = default;
+  Comparison(const Comparison&) = delete;
+  Comparison& operator=(const Comparison&) = delete;
+};
+
+void compare(Store& store, const std::vector<std::string>& roots, const IndexSettings& settings, IndexSummary& sum,
+             Comparison& c) {
+  c.crawled = crawl(roots, settings.crawl);
+  const CrawlResult& crawled = c.crawled;
   sum.found = static_cast<int64_t>(crawled.files.size());
   sum.warnings = crawled.warnings;
   {
@@ -568,12 +600,13 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   }
 
   // One read of the index, then compare with the crawl: unchanged files cost a hash lookup.
-  const std::vector<FileState> states = store.file_states();
+  c.states = store.file_states();
+  const std::vector<FileState>& states = c.states;
   std::unordered_map<std::string_view, const FileState*> by_path;
   by_path.reserve(states.size());
   for (const FileState& s : states) by_path.emplace(s.path, &s);
   std::unordered_set<int64_t> seen;
-  std::vector<Job> jobs;
+  std::vector<Job>& jobs = c.jobs;
   // A path the index does not know may still be a file it holds under another path (a
   // symlinked root, a hard link): the same device and inode as a stored path that still exists.
   // It is one track, not two. The stored paths are stat'ed once, and only when a new path shows up.
@@ -618,35 +651,40 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   // Tracks whose file is gone: moved (matched by content hash below) or to be pruned. Tracks
   // pruned by earlier runs are candidates too: a file that comes back is restored, not embedded.
   store.purge_retired(now_unix_seconds() - kRetiredDays * 86400);
-  const std::vector<FileState> retired = store.retired_tracks();
-  std::vector<MissingTrack> missing;
+  c.retired = store.retired_tracks();
+  const std::vector<FileState>& retired = c.retired;
+  std::vector<MissingTrack>& missing = c.missing;
   for (const FileState& s : states)
     if (!seen.count(s.id) && is_gone(s.path)) missing.push_back({&s, false, false});
-  const size_t live_missing = missing.size();
+  c.live_missing = missing.size();
   for (const FileState& s : retired) missing.push_back({&s, false, true});
-  std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash;
-  for (MissingTrack& m : missing)  // live tracks first: a move wins over a restore
-    if (!m.state->content_hash.empty() && m.state->size > 0) missing_by_hash[m.state->content_hash].push_back(&m);
+}
 
-  Pipeline pipeline(store, spec, settings, model, callbacks, sum, std::move(jobs), std::move(missing_by_hash));
-  pipeline.run();
-  sum.decode_seconds = pipeline.decode_seconds();
+std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash(Comparison& c) {
+  std::unordered_map<std::string, std::vector<MissingTrack*>> by_hash;
+  for (MissingTrack& m : c.missing)  // live tracks first: a move wins over a restore
+    if (!m.state->content_hash.empty() && m.state->size > 0) by_hash[m.state->content_hash].push_back(&m);
 
+  return by_hash;
+}
+
+void prune(Store& store, const Comparison& c, const IndexSettings& settings, const IndexCallbacks& callbacks,
+           IndexSummary& sum) {
   // Prune what no move claimed, under the roots of this run only (other folders may be offline).
   // A root whose tracks have mostly vanished is more likely an unmounted drive or an emptied
   // mount point than a mass deletion: its tracks are kept (and said so) unless --prune-missing.
   std::vector<int64_t> prune;
   std::vector<std::string> pruned_paths;
-  for (const auto& root : crawled.roots) {
+  for (const auto& root : c.crawled.roots) {
     int64_t under = 0;
-    for (const FileState& s : states)
+    for (const FileState& s : c.states)
       if (path_under(s.path, root)) ++under;
     std::vector<const FileState*> gone;
-    for (size_t i = 0; i < live_missing; ++i)
-      if (!missing[i].claimed && path_under(missing[i].state->path, root)) gone.push_back(missing[i].state);
+    for (size_t i = 0; i < c.live_missing; ++i)
+      if (!c.missing[i].claimed && path_under(c.missing[i].state->path, root)) gone.push_back(c.missing[i].state);
     if (gone.empty()) continue;
     bool found_any = false;
-    for (const CrawledFile& f : crawled.files)
+    for (const CrawledFile& f : c.crawled.files)
       if (path_under(f.path, root)) {
         found_any = true;
         break;
@@ -673,6 +711,117 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
     if (callbacks.event)
       for (const auto& p : pruned_paths) callbacks.event({FileEvent::Kind::Pruned, p, ""});
   }
+}
+
+}  // namespace
+
+IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
+                         const IndexSettings& settings, const ModelProvider& model, const IndexCallbacks& callbacks) {
+  const auto t0 = Clock::now();
+  IndexSummary sum;
+  check_settings(spec, settings);
+  Comparison c;
+  compare(store, roots, settings, sum, c);
+  Pipeline pipeline(store, spec, settings, model, callbacks, sum, c.jobs, missing_by_hash(c));
+  pipeline.run();
+  sum.decode_seconds = pipeline.decode_seconds();
+  prune(store, c, settings, callbacks, sum);
+  sum.wall_seconds = since(t0);
+  return sum;
+}
+
+IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, const IndexSettings& settings,
+                        const IndexCallbacks& callbacks) {
+  const auto t0 = Clock::now();
+  IndexSummary sum;
+  store.forget_finished_jobs();  // the progress `status` shows is this plan's
+  Comparison c;
+  compare(store, roots, settings, sum, c);
+  // Moves are found here, not by the workers: a new path is hashed only when a missing or
+  // retired track has its exact size (cheap, and rare outside a real move), and a match moves
+  // or restores that track instead of queueing the file.
+  std::unordered_map<int64_t, std::vector<MissingTrack*>> missing_by_size;
+  for (MissingTrack& m : c.missing)
+    if (!m.state->content_hash.empty() && m.state->size > 0) missing_by_size[m.state->size].push_back(&m);
+  std::vector<store::IndexJob> queue;
+  for (const Job& job : c.jobs) {
+    const CrawledFile& f = *job.file;
+    MissingTrack* claimed = nullptr;
+    if (job.new_path && f.size > 0 && missing_by_size.count(f.size)) {
+      std::string hash;
+      try {
+        hash = sha256_file(f.path);
+      } catch (const std::exception&) {  // unreadable: the worker records why
+      }
+      for (MissingTrack* m : missing_by_size[f.size])
+        if (!m->claimed && m->state->content_hash == hash) {
+          claimed = m;
+          break;
+        }
+    }
+    if (!claimed) {
+      queue.push_back({0, f.path, f.size, f.mtime_ns, f.ctime_ns, 0});
+      continue;
+    }
+    claimed->claimed = true;
+    if (claimed->retired) {
+      store.restore_track(claimed->state->id, f.path, f.size, f.mtime_ns, f.ctime_ns);
+      ++sum.restored;
+    } else {
+      store.move_track(claimed->state->id, f.path, f.size, f.mtime_ns, f.ctime_ns);
+      ++sum.moved;
+    }
+    if (callbacks.event)
+      callbacks.event({claimed->retired ? FileEvent::Kind::Restored : FileEvent::Kind::Moved, f.path, claimed->state->path});
+  }
+  store.plan_jobs(queue);
+  sum.planned = static_cast<int64_t>(queue.size());
+  prune(store, c, settings, callbacks, sum);
+  sum.wall_seconds = since(t0);
+  return sum;
+}
+
+IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, const JobOptions& options,
+                        const ModelSpec& spec, const IndexSettings& settings, const ModelProvider& model,
+                        const IndexCallbacks& callbacks) {
+  const auto t0 = Clock::now();
+  IndexSummary sum;
+  check_settings(spec, settings);
+  std::vector<CrawledFile> files;
+  files.reserve(jobs.size());
+  std::vector<const store::IndexJob*> runnable;
+  for (const store::IndexJob& job : jobs) {
+    if (job.attempts > options.max_attempts) {
+      // Every earlier claim ended without a result: the worker died on this file (a crash in a
+      // decoder, the machine's memory) or was cut off. Recorded as an error instead of trying forever.
+      Track t;
+      t.path = job.path;
+      t.size = job.size;
+      t.mtime_ns = job.mtime_ns;
+      t.ctime_ns = job.ctime_ns;
+      t.status = TrackStatus::Error;
+      t.error = "given up after " + std::to_string(job.attempts - 1) +
+                " attempts: each worker that took the file stopped before finishing it (crashed, killed or cut off)";
+      if (store.finish_job(job, options.worker, t, {}, nullptr) != 0) {
+        ++sum.errors;
+        sum.new_errors.push_back({t.path, t.error});
+        if (callbacks.event) callbacks.event({FileEvent::Kind::Error, t.path, t.error});
+      }
+      continue;
+    }
+    CrawledFile f;
+    f.path = options.read_path ? options.read_path(job.path) : job.path;
+    f.size = job.size;
+    f.mtime_ns = job.mtime_ns;
+    f.ctime_ns = job.ctime_ns;
+    files.push_back(std::move(f));
+    runnable.push_back(&job);
+  }
+  std::vector<Job> work;
+  for (size_t k = 0; k < files.size(); ++k) work.push_back({&files[k], false, runnable[k]});
+  Pipeline pipeline(store, spec, settings, model, callbacks, sum, std::move(work), {}, options.worker);
+  pipeline.run();
+  sum.decode_seconds = pipeline.decode_seconds();
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -57,7 +57,7 @@ struct IndexProgress {
 };
 
 struct FileEvent {
-  enum class Kind { Indexed, Moved, Restored, Error, Pruned } kind = Kind::Indexed;
+  enum class Kind { Indexed, Moved, Restored, Error, Pruned, LeaseLost } kind = Kind::Indexed;
   std::string path;
   std::string detail;  // error reason; for Moved the old path
 };
@@ -67,6 +67,8 @@ struct IndexSummary {
   int64_t indexed = 0, unchanged = 0, moved = 0, pruned = 0, errors = 0;
   int64_t restored = 0;  // files that came back: a retired (pruned) track restored with its embeddings
   int64_t held = 0;      // missing tracks kept because their root mostly vanished (see prune_missing)
+  int64_t planned = 0;   // plan_roots: files recorded as jobs for the workers
+  int64_t lost_leases = 0;  // embed_jobs: files another worker took over (this worker's lease ran out)
   int64_t silent = 0;             // of the errors: tracks silent throughout
   int64_t ok_files = 0;           // found files that are in the index with status ok after the run
   int64_t windows = 0, silent_windows = 0, embedded_windows = 0;  // this run
@@ -100,5 +102,28 @@ void ensure_identity(store::Store& store, const store::ModelIdentity& identity, 
 // Brings the index up to date with `roots`. ensure_identity must have been called.
 IndexSummary index_roots(store::Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
                          const IndexSettings& settings, const ModelProvider& model, const IndexCallbacks& callbacks = {});
+
+// --- distributed indexing (a store with a job queue: Store::has_job_queue)
+
+// Crawls and compares like index_roots, applies moves, restores and pruning, and records a job
+// per file to embed (Store::plan_jobs) instead of embedding it. Finished jobs of earlier plans
+// are forgotten first. A file is hashed only when it may be a moved track (a missing track has
+// its size); nothing is decoded.
+IndexSummary plan_roots(store::Store& store, const std::vector<std::string>& roots, const IndexSettings& settings,
+                        const IndexCallbacks& callbacks = {});
+
+struct JobOptions {
+  std::string worker;  // this worker's name in the queue (Store::claim_jobs)
+  // Where this machine reads a job's file (--path-map); empty = the job's path as planned.
+  std::function<std::string(const std::string&)> read_path;
+  // A job claimed more often than this without a result is recorded as an error, not decoded.
+  int max_attempts = 3;
+};
+
+// Embeds jobs this worker claimed and stores each file's track with its job (Store::finish_job)
+// as it finishes. A file whose lease ran out meanwhile is not stored (FileEvent LeaseLost).
+IndexSummary embed_jobs(store::Store& store, const std::vector<store::IndexJob>& jobs, const JobOptions& options,
+                        const ModelSpec& spec, const IndexSettings& settings, const ModelProvider& model,
+                        const IndexCallbacks& callbacks = {});
 
 }  // namespace clap::index

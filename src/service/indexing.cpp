@@ -6,6 +6,7 @@
 #include "hub/hub.h"
 #include "index/crawl.h"
 #include "index/identity.h"
+#include "service/worker.h"
 
 namespace clap::service {
 
@@ -28,6 +29,9 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   IndexRun run;
   const std::string location = store::resolve_location(r.db);
   run.db_path = store::display_location(location);
+  if (r.plan && !store::is_server_location(location))
+    throw Error(run.db_path + ": --plan records jobs for workers on other machines, which needs a PostgreSQL store "
+                "(--db postgresql://...); a SQLite index is indexed by `clapsearch index` alone");
   const std::unique_ptr<store::Store> store = store::open_store(location, store::OpenMode::ReadWrite);
   const std::unique_ptr<store::IndexerLock> lock = store->lock_indexer();
 
@@ -62,7 +66,26 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     if (!model) model = load_model(resolved, mo);
     return *model;
   };
-  run.summary = index::index_roots(*store, r.dirs, spec, settings, provider, callbacks);
+  if (store->has_job_queue()) {
+    // A store shared by machines: the files to embed become jobs; without --plan this process
+    // is also the one worker (other workers may help).
+    run.summary = index::plan_roots(*store, r.dirs, settings, callbacks);
+    run.planned = run.summary.planned;
+    if (!r.plan) {
+      WorkerRequest work;
+      work.until_done = true;
+      work.lease_s = 120;
+      WorkerRun worker;
+      worker.db_path = run.db_path;
+      worker.worker = unique_worker_name();
+      std::unique_ptr<store::Store> queue = store::open_store(location, store::OpenMode::ReadWrite);
+      work_queue(location, queue, spec, settings, provider, work, callbacks, warn, worker);
+      accumulate(run.summary, worker.summary);
+      run.summary.planned = 0;  // queued and done by this process
+    }
+  } else {
+    run.summary = index::index_roots(*store, r.dirs, spec, settings, provider, callbacks);
+  }
   run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
   return run;
 }

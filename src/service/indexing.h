@@ -25,6 +25,7 @@ struct IndexRequest {
   bool rebuild = false, retry_errors = false;
   bool prune_missing = false;  // prune even when most of a folder's tracks vanished
   bool quiet = false;                    // no download progress
+  bool plan = false;  // a store with a job queue: record the work for `clapsearch worker`s, embed nothing
 };
 
 // The settings a run uses: those given, else the existing index's (--rebuild included:
@@ -41,6 +42,7 @@ struct IndexRun {
   std::string db_path;
   store::ModelIdentity identity;
   index::IndexSummary summary;
+  int64_t planned = 0;  // files queued for workers (a store with a job queue)
 };
 
 // Throws clap::Error before touching the index when the model cannot be resolved or does not

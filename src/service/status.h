@@ -10,6 +10,7 @@ namespace clap::service {
 
 struct LibraryStatus {
   std::string db_path;
+  std::optional<store::JobCounts> jobs;  // a store with a job queue (distributed indexing)
   int64_t db_bytes = 0;
   int schema_version = 0;
   int64_t generation = 0;

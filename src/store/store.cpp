@@ -127,6 +127,23 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
   return std::make_unique<SqliteStore>(SqliteStore::open_readonly(location));
 }
 
+namespace {
+[[noreturn]] void no_job_queue(const Store& s) {
+  throw Error(s.path() + ": a SQLite index has no job queue: one process indexes it (`clapsearch index`); planning and "
+              "workers on several machines need a PostgreSQL store (--db postgresql://...)");
+}
+}  // namespace
+
+void Store::plan_jobs(const std::vector<IndexJob>&) { no_job_queue(*this); }
+int64_t Store::forget_finished_jobs() { no_job_queue(*this); }
+std::vector<IndexJob> Store::claim_jobs(const std::string&, int, double) { no_job_queue(*this); }
+int64_t Store::renew_leases(const std::string&, double) { no_job_queue(*this); }
+int64_t Store::finish_job(const IndexJob&, const std::string&, const Track&, const std::vector<WindowRecord>&, const float*) {
+  no_job_queue(*this);
+}
+int64_t Store::release_jobs(const std::string&) { no_job_queue(*this); }
+JobCounts Store::job_counts() const { return {}; }
+
 bool is_server_location(const std::string& location) { return PostgresStore::is_url(location); }
 
 std::string resolve_location(const std::string& given) {

@@ -117,6 +117,21 @@ struct TrackLabel {
   float score = 0;
 };
 
+// One file to embed, recorded by a planner (index --plan) for any worker to claim.
+struct IndexJob {
+  int64_t id = 0;
+  std::string path;  // as the planner saw it (the track's path)
+  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
+  int attempts = 0;  // claims so far, this one included
+};
+
+struct JobCounts {
+  int64_t pending = 0, leased = 0, done = 0, failed = 0;
+  int64_t expired = 0;  // of the leased: leases that ran out (their worker died or was cut off)
+  int64_t total() const { return pending + leased + done + failed; }
+  int64_t open() const { return pending + leased; }
+};
+
 struct Counts {
   int64_t tracks = 0, ok = 0, errors = 0, silent_tracks = 0;
   int64_t windows = 0, silent_windows = 0;
@@ -214,6 +229,30 @@ class Store {
   virtual std::vector<TrackLabel> labels(int64_t track_id) const = 0;  // by score, descending
   virtual std::vector<TrackLabel> all_labels() const = 0;              // by track id, then score descending
   virtual void clear_labels() = 0;
+
+  // --- the job queue of distributed indexing (a store on a server: several machines index one
+  // library; has_job_queue() is false for SQLite, whose library one process indexes, and the
+  // other calls throw there).
+  virtual bool has_job_queue() const { return false; }
+  // Records a job per file (by path). A path with an open job for the same size and mtime keeps
+  // it (a worker may hold it); otherwise the job starts over as pending.
+  virtual void plan_jobs(const std::vector<IndexJob>& files);
+  // Forgets finished jobs (done, failed) before a new plan; returns how many.
+  virtual int64_t forget_finished_jobs();
+  // Claims up to `n` jobs, pending first then those whose lease expired (by job id), for
+  // `worker` (a name unique to this worker process) until lease_s from now, by the store's clock.
+  // Concurrent claimers never get the same job.
+  virtual std::vector<IndexJob> claim_jobs(const std::string& worker, int n, double lease_s);
+  // Extends the leases `worker` holds; returns how many it still holds.
+  virtual int64_t renew_leases(const std::string& worker, double lease_s);
+  // put_track and "job done" (or "failed" when the track is an error) in one transaction, if
+  // `worker` still holds the job's lease; else nothing is written and 0 is returned (the lease
+  // ran out and another worker has the job: it writes the track). Returns the track id.
+  virtual int64_t finish_job(const IndexJob& job, const std::string& worker, const Track& track,
+                             const std::vector<WindowRecord>& windows, const float* track_embedding);
+  // Gives the jobs `worker` holds back (pending), e.g. when it stops or lost its connection.
+  virtual int64_t release_jobs(const std::string& worker);
+  virtual JobCounts job_counts() const;
 
   // The implementation's own integrity check plus the index's invariants (every ok track has
   // its windows 0..n-1, embeddings of the right size); the problems found (empty = sound).
