@@ -100,6 +100,14 @@ PostgresServer::PostgresServer() {
   }
 }
 
+namespace {
+// Loopback only; durability off (a test's data need not survive a power cut).
+std::string server_options(int port, const std::string& dir) {
+  return "-c listen_addresses=127.0.0.1 -p " + std::to_string(port) + " -c unix_socket_directories=" + dir +
+         " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+}
+}  // namespace
+
 void PostgresServer::start() {
   if (::geteuid() == 0) {
     // initdb and postgres refuse to run as root: Debian's package creates the `postgres` user.
@@ -120,8 +128,7 @@ void PostgresServer::start() {
   std::string last_log;
   for (int attempt = 0; attempt < 3 && !running_; ++attempt) {
     port_ = free_port();
-    const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -c unix_socket_directories=" +
-                                dir_ + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+    const std::string options = server_options(port_, dir_);
     if (run_command(as_server_user(quoted(bin_ + "/pg_ctl") + " -D " + quoted(data) + " -l " + quoted(log) +
                                    " -w -t 60 -o " + quoted(options) + " start"),
                     &out, &err) == 0)
@@ -149,6 +156,21 @@ void PostgresServer::stop() {
   running_ = false;
   std::error_code ec;
   if (!dir_.empty()) fs::remove_all(dir_, ec);
+}
+
+void PostgresServer::restart(double down_s) {
+  const std::string data = dir_ + "/data", log = dir_ + "/server.log";
+  std::string out, err;
+  if (run_command(as_server_user(quoted(bin_ + "/pg_ctl") + " -D " + quoted(data) + " -m fast -w stop"), &out, &err) != 0)
+    throw std::runtime_error("pg_ctl stop failed: " + err + out);
+  running_ = false;
+  if (down_s > 0) ::usleep(static_cast<useconds_t>(down_s * 1e6));
+  const std::string options = server_options(port_, dir_);
+  if (run_command(as_server_user(quoted(bin_ + "/pg_ctl") + " -D " + quoted(data) + " -l " + quoted(log) +
+                                 " -w -t 60 -o " + quoted(options) + " start"),
+                  &out, &err) != 0)
+    throw std::runtime_error("pg_ctl start (after a restart) failed: " + err + out);
+  running_ = true;
 }
 
 std::string PostgresServer::url(const std::string& name) const {

@@ -20,6 +20,10 @@ class PostgresServer {
   // The URL of database `name` on this server.
   std::string url(const std::string& name) const;
   int port() const { return port_; }
+  // Restarts the server as an administrator would (-m fast: every session is cut, committed work
+  // kept; an immediate stop would lose the last commits, since the test server runs with
+  // synchronous_commit=off), on the same port, `down_s` seconds later. Throws std::runtime_error when it does not come back.
+  void restart(double down_s = 0);
   const std::string& bin_dir() const { return bin_; }
 
   ~PostgresServer();

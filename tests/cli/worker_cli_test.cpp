@@ -1,0 +1,281 @@
+// Distributed indexing on a real PostgreSQL server (support/postgres_server.h): `clapsearch index
+// --plan` and `clapsearch worker` processes, on real audio made by ffmpeg, embedded by the tiny
+// random-weight golden model.
+//
+// Asserted: two workers in parallel store exactly the tracks and windows (every embedding bit)
+// that one SQLite run stores; a worker killed with kill -9 loses its job after the lease and the
+// next worker completes it, stored once; a job whose workers keep dying is recorded as an error;
+// a PostgreSQL restart mid-run is survived; --path-map; a worker with another model refuses to
+// start; plan and worker refuse a SQLite index without creating anything.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "store/store.h"
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string q(const std::string& s) { return test::quoted(s); }
+
+std::string cli() { return "HF_HUB_OFFLINE=1 " + q(test::cli_path()); }
+
+std::string tiny() { return test::case_dir("tiny-unfused"); }
+
+// A small library: tones and noise of several lengths, a silent file, a file that is not audio.
+std::string make_library(const std::string& dir, int seconds_scale = 1) {
+  const std::string music = dir + "/music";
+  for (int i = 0; i < 5; ++i)
+    test::ffmpeg(music + "/tone" + std::to_string(i) + ".flac",
+                 "-f lavfi -i \"sine=f=" + std::to_string(220 + 110 * i) + ":d=" + std::to_string((7 + 6 * i) * seconds_scale) + "\"");
+  test::ffmpeg(music + "/sub/noise.mp3", "-f lavfi -i \"anoisesrc=d=" + std::to_string(12 * seconds_scale) + ":c=pink:a=0.3:seed=4\"");
+  test::ffmpeg(music + "/sub/silence.wav", "-f lavfi -i \"anullsrc=r=48000:cl=mono\" -t 11");
+  std::FILE* f = std::fopen((music + "/sub/broken.ogg").c_str(), "wb");
+  std::fputs("not an ogg file at all", f);
+  std::fclose(f);
+  return music;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+// Every track (by path) and window of `got` equals `want`'s, embeddings bit for bit; ids and
+// indexing times may differ (workers store tracks in the order they finish).
+void expect_same_library(const std::string& want_location, const std::string& got_location) {
+  auto want = store::open_store(want_location, store::OpenMode::ReadOnly);
+  auto got = store::open_store(got_location, store::OpenMode::ReadOnly);
+  const std::vector<store::Track> a = want->tracks(), b = got->tracks();
+  ASSERT_EQ(a.size(), b.size());
+  const Embeddings ea = want->track_embeddings(), eb = got->track_embeddings();
+  std::map<int64_t, std::vector<float>> track_vec_a, track_vec_b;
+  for (size_t i = 0; i < ea.ids.size(); ++i) track_vec_a[ea.ids[i]].assign(ea.row(i), ea.row(i) + ea.dim);
+  for (size_t i = 0; i < eb.ids.size(); ++i) track_vec_b[eb.ids[i]].assign(eb.row(i), eb.row(i) + eb.dim);
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(a[i].path);
+    EXPECT_EQ(a[i].path, b[i].path);
+    EXPECT_EQ(a[i].size, b[i].size);
+    EXPECT_EQ(a[i].mtime_ns, b[i].mtime_ns);
+    EXPECT_EQ(a[i].content_hash, b[i].content_hash);
+    EXPECT_EQ(a[i].duration_s, b[i].duration_s);
+    EXPECT_EQ(a[i].status, b[i].status);
+    EXPECT_EQ(a[i].error, b[i].error);
+    EXPECT_EQ(a[i].silent, b[i].silent);
+    EXPECT_EQ(a[i].window_count, b[i].window_count);
+    EXPECT_TRUE(same_bits(track_vec_a[a[i].id], track_vec_b[b[i].id]));
+    const auto wa = want->windows(a[i].id), wb = got->windows(b[i].id);
+    ASSERT_EQ(wa.size(), wb.size());
+    for (size_t k = 0; k < wa.size(); ++k) {
+      EXPECT_EQ(wa[k].idx, wb[k].idx);
+      EXPECT_EQ(wa[k].start_s, wb[k].start_s);
+      EXPECT_EQ(wa[k].loudness_dbfs, wb[k].loudness_dbfs);
+      EXPECT_EQ(wa[k].silent, wb[k].silent);
+      EXPECT_TRUE(same_bits(wa[k].embedding, wb[k].embedding)) << "window " << k;
+    }
+  }
+  EXPECT_TRUE(got->check().empty());
+}
+
+store::JobCounts jobs_of(const std::string& url) { return store::open_store(url, store::OpenMode::ReadOnly)->job_counts(); }
+
+// Starts a command in the background; returns its pid (a shell that execs it).
+pid_t spawn(const std::string& command, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec env " + command + " >" + q(log) + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(Workers, TwoWorkersStoreWhatOneSqliteRunStores) {
+  const std::string dir = test::temp_dir() + "/two";
+  const std::string music = make_library(dir);
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index " + q(music) + " --db " + q(dir + "/one.db") + " --model " + q(tiny()), &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan --json " + q(music) + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0)
+      << err;
+  EXPECT_EQ(json::parse(out)["planned"], 8);
+  EXPECT_EQ(jobs_of(url).pending, 8);
+  ASSERT_EQ(test::run_command(cli() + " status --json --db " + q(url), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out)["jobs"]["pending"], 8);
+
+  const pid_t a = spawn(cli() + " worker --until-done --json --poll 0.2 --db " + q(url), dir + "/a.log");
+  const pid_t b = spawn(cli() + " worker --until-done --json --poll 0.2 --db " + q(url), dir + "/b.log");
+  ASSERT_EQ(wait_exit(a), 0) << read_file(dir + "/a.log");
+  ASSERT_EQ(wait_exit(b), 0) << read_file(dir + "/b.log");
+  const std::string la = read_file(dir + "/a.log"), lb = read_file(dir + "/b.log");
+  const json ja = json::parse(la.substr(la.find("{\"")));
+  const json jb = json::parse(lb.substr(lb.find("{\"")));
+  EXPECT_EQ(ja["indexed"].get<int>() + jb["indexed"].get<int>(), 6) << la << lb;
+  EXPECT_EQ(ja["errors"].get<int>() + jb["errors"].get<int>(), 2) << la << lb;  // the silent and the broken file
+  const store::JobCounts j = jobs_of(url);
+  EXPECT_EQ(j.done, 6);
+  EXPECT_EQ(j.failed, 2);
+  EXPECT_EQ(j.open(), 0);
+  expect_same_library(dir + "/one.db", url);
+
+  // Nothing changed: a new plan queues nothing, and finished jobs of the last plan are forgotten.
+  ASSERT_EQ(test::run_command(cli() + " index --plan --json " + q(music) + " --db " + q(url), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out)["planned"], 0);
+  EXPECT_EQ(json::parse(out)["unchanged"], 8);
+  EXPECT_EQ(jobs_of(url).total(), 0);
+  // A moved file is moved by the planner (same content), not queued.
+  fs::rename(music + "/tone0.flac", music + "/sub/tone0-moved.flac");
+  ASSERT_EQ(test::run_command(cli() + " index --plan --json " + q(music) + " --db " + q(url), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out)["moved"], 1);
+  EXPECT_EQ(json::parse(out)["planned"], 0);
+}
+
+// Waits until the store shows a leased job (a worker is embedding), at most `seconds`.
+bool wait_for_lease(const std::string& url, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (jobs_of(url).leased > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST(Workers, AKilledWorkersFileIsTakenOverAfterTheLeaseAndStoredOnce) {
+  const std::string dir = test::temp_dir() + "/killed";
+  // One long file: the worker is inside it when killed.
+  test::ffmpeg(dir + "/music/long.flac", "-f lavfi -i \"sine=f=330:d=900\"");
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0)
+      << err;
+  const pid_t victim = spawn(cli() + " worker --until-done --lease 5 --batch 1 --threads 1 --db " + q(url), dir + "/victim.log");
+  ASSERT_TRUE(wait_for_lease(url, 60)) << read_file(dir + "/victim.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into the file
+  ::kill(victim, SIGKILL);
+  EXPECT_EQ(wait_exit(victim), 128 + SIGKILL);
+  const store::JobCounts after_kill = jobs_of(url);
+  ASSERT_EQ(after_kill.leased, 1) << "the worker finished before it was killed: make the file longer";
+  EXPECT_EQ(store::open_store(url, store::OpenMode::ReadOnly)->counts().tracks, 0);  // nothing half stored
+
+  ASSERT_EQ(test::run_command(cli() + " worker --until-done --json --poll 0.5 --db " + q(url), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out)["indexed"], 1) << err;
+  auto s = store::open_store(url, store::OpenMode::ReadOnly);
+  const store::Counts c = s->counts();
+  EXPECT_EQ(c.tracks, 1);
+  EXPECT_EQ(c.ok, 1);
+  EXPECT_EQ(c.windows, 179);  // 900 s: windows at 0, 5, ... 890
+  EXPECT_TRUE(s->check().empty());
+  EXPECT_EQ(s->job_counts().done, 1);
+}
+
+TEST(Workers, AFileWhoseWorkersKeepDyingIsRecordedAsAnError) {
+  const std::string dir = test::temp_dir() + "/dying";
+  test::ffmpeg(dir + "/music/long.flac", "-f lavfi -i \"sine=f=330:d=900\"");
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0)
+      << err;
+  const pid_t victim = spawn(cli() + " worker --lease 5 --batch 1 --threads 1 --db " + q(url), dir + "/victim.log");
+  ASSERT_TRUE(wait_for_lease(url, 60)) << read_file(dir + "/victim.log");
+  ::kill(victim, SIGKILL);
+  wait_exit(victim);
+  // --max-attempts 1: the second claim is one too many.
+  ASSERT_EQ(test::run_command(cli() + " worker --until-done --max-attempts 1 --json --poll 0.5 --db " + q(url), &out, &err), 0) << err;
+  const json j = json::parse(out);
+  EXPECT_EQ(j["indexed"], 0);
+  ASSERT_EQ(j["failed"].size(), 1u);
+  EXPECT_NE(j["failed"][0]["reason"].get<std::string>().find("given up after 1 attempts"), std::string::npos) << j.dump();
+  auto s = store::open_store(url, store::OpenMode::ReadOnly);
+  ASSERT_EQ(s->errors().size(), 1u);
+  EXPECT_EQ(s->job_counts().failed, 1);
+  EXPECT_EQ(s->job_counts().open(), 0);
+}
+
+TEST(Workers, APostgresqlRestartMidRunIsSurvived) {
+  const std::string dir = test::temp_dir() + "/restart";
+  const std::string music = make_library(dir, 40);  // minutes of audio: the worker is busy for a while
+  test::PostgresServer& server = test::PostgresServer::shared();
+  const std::string url = server.create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(music) + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0) << err;
+  const pid_t worker = spawn(cli() + " worker --until-done --json --lease 10 --poll 0.2 --threads 1 --db " + q(url), dir + "/worker.log");
+  ASSERT_TRUE(wait_for_lease(url, 60)) << read_file(dir + "/worker.log");
+  server.restart(1.0);
+  ASSERT_EQ(wait_exit(worker), 0) << read_file(dir + "/worker.log");
+  const std::string log = read_file(dir + "/worker.log");
+  const json j = json::parse(log.substr(log.find("{\"")));
+  EXPECT_GE(j["reconnects"].get<int>(), 1) << log;
+  EXPECT_NE(log.find("connected again"), std::string::npos) << log;
+  auto s = store::open_store(url, store::OpenMode::ReadOnly);
+  EXPECT_EQ(s->counts().tracks, 8) << log;
+  EXPECT_EQ(s->counts().ok, 6);
+  EXPECT_TRUE(s->check().empty());
+  EXPECT_EQ(s->job_counts().open(), 0);
+}
+
+TEST(Workers, PathMapReadsTheFilesWhereThisMachineMountsThem) {
+  const std::string dir = test::temp_dir() + "/pathmap";
+  const std::string music = make_library(dir);
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(music) + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0) << err;
+  fs::rename(music, dir + "/mounted-elsewhere");  // the planner's folder, as another machine mounts it
+  EXPECT_EQ(test::run_command(cli() + " worker --until-done --path-map nowhere --db " + q(url), &out, &err), 1);
+  EXPECT_NE(err.find("expected FROM=TO"), std::string::npos) << err;
+  ASSERT_EQ(test::run_command(cli() + " worker --until-done --json --path-map " + q(music + "=" + dir + "/mounted-elsewhere") +
+                                  " --db " + q(url),
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(json::parse(out)["indexed"], 6) << err;
+  auto s = store::open_store(url, store::OpenMode::ReadOnly);
+  for (const store::Track& t : s->tracks()) EXPECT_EQ(t.path.rfind(music + "/", 0), 0u) << t.path;  // the planner's paths
+}
+
+TEST(Workers, AWorkerWithAnotherModelRefusesToStart) {
+  const std::string dir = test::temp_dir() + "/othermodel";
+  const std::string music = make_library(dir);
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(music) + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0) << err;
+  EXPECT_EQ(test::run_command(cli() + " worker --until-done --model " + q(test::case_dir("tiny-fused")) + " --db " + q(url), &out, &err), 1);
+  EXPECT_NE(err.find("is not the index's"), std::string::npos) << err;
+  EXPECT_EQ(jobs_of(url).pending, 8);  // nothing claimed
+}
+
+TEST(Workers, PlanAndWorkerRefuseASqliteIndexWithoutCreatingIt) {
+  const std::string dir = test::temp_dir() + "/sqlite";
+  const std::string music = make_library(dir);
+  std::string out, err;
+  EXPECT_EQ(test::run_command(cli() + " index --plan " + q(music) + " --db " + q(dir + "/lib.db") + " --model " + q(tiny()), &out, &err), 1);
+  EXPECT_NE(err.find("needs a PostgreSQL store"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(cli() + " worker --db " + q(dir + "/lib.db"), &out, &err), 1);
+  EXPECT_NE(err.find("has no job queue"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir + "/lib.db"));
+}
+
+}  // namespace
+}  // namespace clap
