@@ -139,6 +139,8 @@ void work_queue(const std::string& location, std::unique_ptr<store::Store>& stor
   // dying worker strands little work and the jobs spread over the workers.
   const int claim = std::max(4, 2 * settings.decode_threads);
   Heartbeat heartbeat(location, run.worker, r.lease_s);
+  const Clock::time_point started = Clock::now();
+  int64_t files_done = 0;
   double backoff = 0.5;
   Clock::time_point unreachable_since{};
   bool unreachable = false;
@@ -162,7 +164,23 @@ void work_queue(const std::string& location, std::unique_ptr<store::Store>& stor
         continue;
       }
       ++run.batches;
-      accumulate(run.summary, index::embed_jobs(*store, jobs, options, spec, settings, model, callbacks));
+      // Progress over the whole queue as this worker sees it, not per claim: the files it has
+      // done, plus this claim, plus what is still waiting for any worker.
+      const int64_t waiting = callbacks.progress ? store->job_counts().pending : 0;
+      index::IndexCallbacks batch_callbacks = callbacks;
+      if (callbacks.progress)
+        batch_callbacks.progress = [&, done_before = files_done, audio_before = run.summary.audio_seconds, waiting](index::IndexProgress p) {
+          p.audio_seconds += audio_before;
+          p.files_total = done_before + p.files_total + waiting;
+          p.files_done += done_before;
+          p.elapsed_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+          p.eta_seconds = p.files_done > 0 ? p.elapsed_seconds * double(p.files_total - p.files_done) / double(p.files_done) : -1;
+          if (p.finished && p.files_done < p.files_total) p.finished = false;  // more claims to come
+          callbacks.progress(p);
+        };
+      const index::IndexSummary batch = index::embed_jobs(*store, jobs, options, spec, settings, model, batch_callbacks);
+      files_done += static_cast<int64_t>(jobs.size());
+      accumulate(run.summary, batch);
     } catch (const Error& e) {
       // Is the database still there? If it answers, the error was something else: stop.
       bool reachable = false;
