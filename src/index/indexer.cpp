@@ -23,6 +23,7 @@
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/utf8.h"
 #include "core/vector_math.h"
 #include "index/bounded_queue.h"
 #include "index/window_stream.h"
@@ -746,6 +747,10 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
   std::vector<store::IndexJob> queue;
   for (const Job& job : c.jobs) {
     const CrawledFile& f = *job.file;
+    if (!is_valid_utf8(f.path)) {  // PostgreSQL text holds UTF-8 only: one file skipped, not the plan
+      sum.warnings.push_back({f.path, "skipped: its name is not valid UTF-8, which a PostgreSQL index cannot store (rename it)"});
+      continue;
+    }
     MissingTrack* claimed = nullptr;
     if (job.new_path && f.size > 0 && missing_by_size.count(f.size)) {
       std::string hash;

@@ -266,6 +266,19 @@ TEST(Workers, AWorkerWithAnotherModelRefusesToStart) {
   EXPECT_EQ(jobs_of(url).pending, 8);  // nothing claimed
 }
 
+TEST(Workers, ANameThatIsNotUtf8IsSkippedWithAWarningNotTheWholePlan) {
+  const std::string dir = test::temp_dir() + "/latin1";
+  test::ffmpeg(dir + "/music/good.flac", "-f lavfi -i \"sine=f=330:d=8\"");
+  test::ffmpeg(dir + "/music/caf\xe9.flac", "-f lavfi -i \"sine=f=440:d=8\"");  // Latin-1 "café"
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --json " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0)
+      << err;
+  EXPECT_EQ(json::parse(out)["indexed"], 1) << err;
+  EXPECT_NE(err.find("not valid UTF-8"), std::string::npos) << err;
+  EXPECT_EQ(store::open_store(url, store::OpenMode::ReadOnly)->counts().tracks, 1);
+}
+
 TEST(Workers, PlanAndWorkerRefuseASqliteIndexWithoutCreatingIt) {
   const std::string dir = test::temp_dir() + "/sqlite";
   const std::string music = make_library(dir);
