@@ -29,5 +29,6 @@ void add_duplicates_command(CLI::App& app, Action& action);
 void add_overlaps_command(CLI::App& app, Action& action);
 void add_playlist_command(CLI::App& app, Action& action);
 void add_path_command(CLI::App& app, Action& action);
+void add_migrate_command(CLI::App& app, Action& action);
 
 }  // namespace clap::cli

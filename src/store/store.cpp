@@ -136,3 +136,15 @@ std::string command_db_location(const std::string& location) {
 }
 
 }  // namespace clap::store
+
+// --- locations in messages (clapsearch migrate) ---------------------------------------------------
+
+namespace clap::store {
+
+bool is_server_url(const std::string& location) { return PostgresStore::is_url(location); }
+
+std::string display_location(const std::string& location) {
+  return PostgresStore::is_url(location) ? pg::redact(location) : location;
+}
+
+}  // namespace clap::store
