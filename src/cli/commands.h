@@ -30,5 +30,6 @@ void add_overlaps_command(CLI::App& app, Action& action);
 void add_playlist_command(CLI::App& app, Action& action);
 void add_path_command(CLI::App& app, Action& action);
 void add_worker_command(CLI::App& app, Action& action);
+void add_migrate_command(CLI::App& app, Action& action);
 
 }  // namespace clap::cli

@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   clap::cli::add_playlist_command(app, action);
   clap::cli::add_path_command(app, action);
   clap::cli::add_worker_command(app, action);
+  clap::cli::add_migrate_command(app, action);
   one_value_per_occurrence(app);
   const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
   const bool named = argc > 1 && argv[1][0] != '-';

@@ -86,12 +86,23 @@ class PostgresStore final : public Store {
 
   std::vector<std::string> check() const override;
 
+  // --- copying a whole index (clapsearch migrate)
+  std::vector<int64_t> track_ids() const override;
+  std::vector<TrackCopy> export_tracks(const std::vector<int64_t>& ids) const override;
+  std::vector<RetiredCopy> export_retired(const std::vector<int64_t>& retired_ids) const override;
+  std::vector<CachedText> export_cached_texts(const CachedText* after, size_t limit) const override;
+  std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
+  void import_tracks(const std::vector<TrackCopy>& tracks) override;
+  void import_retired(const std::vector<RetiredCopy>& retired) override;
+  void import_cached_texts(const std::vector<CachedText>& texts) override;
+
  private:
   PostgresStore(std::unique_ptr<pg::Connection> c, std::string url, bool read_only);
   std::unique_ptr<pg::Connection> c_;  // mutable state of a const Store: the session
   std::string url_;    // as given (to connect again)
   std::string where_;  // without its password, for messages
   bool read_only_ = false;
+  bool importing_ = false;  // an ImportScope is open (clapsearch migrate)
 };
 
 }  // namespace clap::store

@@ -84,11 +84,22 @@ class SqliteStore final : public Store {
 
   std::vector<std::string> check() const override;
 
+  // --- copying a whole index (clapsearch migrate)
+  std::vector<int64_t> track_ids() const override;
+  std::vector<TrackCopy> export_tracks(const std::vector<int64_t>& ids) const override;
+  std::vector<RetiredCopy> export_retired(const std::vector<int64_t>& retired_ids) const override;
+  std::vector<CachedText> export_cached_texts(const CachedText* after, size_t limit) const override;
+  std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
+  void import_tracks(const std::vector<TrackCopy>& tracks) override;
+  void import_retired(const std::vector<RetiredCopy>& retired) override;
+  void import_cached_texts(const std::vector<CachedText>& texts) override;
+
  private:
   SqliteStore(sqlite3* db, std::string path, bool read_only);
   sqlite3* db_ = nullptr;
   std::string path_;
   bool read_only_ = false;
+  bool importing_ = false;  // an ImportScope is open (clapsearch migrate)
 };
 
 }  // namespace clap::store

@@ -150,6 +150,43 @@ class ReadScope {
   virtual ~ReadScope() = default;
 };
 
+// --- copying a whole index (clapsearch migrate) -------------------------------------------------
+// What Store::export_* read and Store::import_* write: rows as stored, with their own ids.
+
+// One track whole: the row (with its id; window_count filled), its windows with their ids (by
+// idx), the track embedding (empty = none) and its zero-shot labels.
+struct TrackCopy {
+  Track track;
+  std::vector<WindowRecord> windows;
+  std::vector<float> embedding;
+  std::vector<TrackLabel> labels;
+};
+
+// One retired track (Store::retire_tracks): `id` is the retired entry's, `track.id` the id it had
+// in the library (restore_track takes it back when free); its windows have no ids of their own
+// (WindowRecord::id 0, track_id = `id`).
+struct RetiredCopy {
+  int64_t id = 0;
+  int64_t retired_at = 0;  // unix seconds (purge_retired counts from it)
+  Track track;
+  std::vector<WindowRecord> windows;
+  std::vector<float> embedding;
+};
+
+// One text-cache entry (any model key).
+struct CachedText {
+  std::string model_key, text;
+  std::vector<float> embedding;
+};
+
+// The write transaction of Store::begin_import: commit() makes the whole copy visible at once;
+// destroyed without commit(), everything written through it is rolled back.
+class ImportScope {
+ public:
+  virtual ~ImportScope() = default;
+  virtual void commit() = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -257,6 +294,28 @@ class Store {
   // The implementation's own integrity check plus the index's invariants (every ok track has
   // its windows 0..n-1, embeddings of the right size); the problems found (empty = sound).
   virtual std::vector<std::string> check() const = 0;
+
+  // --- copying a whole index (clapsearch migrate)
+  // Reading, inside one read_scope() (one committed state), a batch at a time (memory stays
+  // bounded whatever the library's size): the ids first, then the rows of a few hundred.
+  virtual std::vector<int64_t> track_ids() const = 0;  // ascending
+  // The tracks with these ids that exist, whole, in the order given.
+  virtual std::vector<TrackCopy> export_tracks(const std::vector<int64_t>& ids) const = 0;
+  // The retired tracks with these retired ids (retired_tracks() lists them), in the order given.
+  virtual std::vector<RetiredCopy> export_retired(const std::vector<int64_t>& retired_ids) const = 0;
+  // At most `limit` text-cache entries following `after` (nullptr: from the first), ordered by
+  // model key, then text.
+  virtual std::vector<CachedText> export_cached_texts(const CachedText* after, size_t limit) const = 0;
+  // Writing, into an empty index: begin_import() refuses an index that holds anything (a model,
+  // tracks, retired tracks, folders, cached texts: throws clap::Error), opens one write
+  // transaction and writes `identity` and `roots` into it; the import_* calls then write rows
+  // with their own ids (embeddings bit for bit); commit() moves the id counters past the ids
+  // written (later inserts get fresh ids) and commits. Nothing else may be written through this
+  // store while the scope is open (import_* outside one throw); the scope ends before the store.
+  virtual std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) = 0;
+  virtual void import_tracks(const std::vector<TrackCopy>& tracks) = 0;
+  virtual void import_retired(const std::vector<RetiredCopy>& retired) = 0;
+  virtual void import_cached_texts(const std::vector<CachedText>& texts) = 0;
 };
 
 enum class OpenMode {

@@ -1,0 +1,160 @@
+#include "service/migrate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "core/error.h"
+
+namespace clap::service {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Tracks per read/write batch: a few hundred keeps a round trip to a server well used while the
+// memory a batch needs stays small (128 tracks of a typical 50 windows: about 13 MB at 512-d).
+constexpr size_t kTracksPerBatch = 128;
+constexpr size_t kTextsPerBatch = 1000;
+
+std::string plural(int64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// What a destination holds, for the refusal ("" when empty).
+std::string contents(const store::Store& s) {
+  std::vector<std::string> parts;
+  if (const auto m = s.model()) parts.push_back("an index of " + m->id);
+  if (const int64_t n = s.counts().tracks) parts.push_back(plural(n, "track", "tracks"));
+  if (const size_t n = s.retired_tracks().size()) parts.push_back(plural(static_cast<int64_t>(n), "retired track", "retired tracks"));
+  if (const size_t n = s.roots().size()) parts.push_back(plural(static_cast<int64_t>(n), "folder", "folders"));
+  if (!s.export_cached_texts(nullptr, 1).empty()) parts.push_back("cached texts");
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
+
+// Everything but the sum of durations is counted; that sum may differ in its last bits when the
+// stores add in another order.
+bool same_counts(const store::Counts& a, const store::Counts& b) {
+  return a.tracks == b.tracks && a.ok == b.ok && a.errors == b.errors && a.silent_tracks == b.silent_tracks &&
+         a.windows == b.windows && a.silent_windows == b.silent_windows &&
+         std::fabs(a.audio_seconds - b.audio_seconds) <= 1e-9 * std::max(1.0, std::fabs(a.audio_seconds));
+}
+
+std::string counts_text(const store::Counts& c) {
+  return std::to_string(c.tracks) + " tracks (" + std::to_string(c.ok) + " ok, " + std::to_string(c.errors) + " errors, " +
+         std::to_string(c.silent_tracks) + " silent), " + std::to_string(c.windows) + " windows (" +
+         std::to_string(c.silent_windows) + " silent)";
+}
+
+// The copy itself, inside one read scope of the source and one import transaction of the
+// destination: committed whole or not at all.
+void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
+                const std::function<void(int64_t, int64_t)>& progress) {
+  const auto read = src.read_scope();  // one committed state of the source, however long the copy takes
+  const std::optional<store::ModelIdentity> model = src.model();
+  if (!model) throw Error(sum.from + ": the index is empty (no model recorded): nothing to copy");
+  const std::vector<std::string> roots = src.roots();
+  const std::vector<int64_t> ids = src.track_ids();
+  std::vector<int64_t> retired_ids;
+  for (const auto& r : src.retired_tracks()) retired_ids.push_back(r.id);
+  const store::Counts source_counts = src.counts();
+  const int64_t total = static_cast<int64_t>(ids.size() + retired_ids.size());
+
+  if (const std::string held = contents(dst); !held.empty())
+    throw Error(sum.to + ": not empty (it holds " + held +
+                "); clapsearch migrate copies into an empty database or a new file only - give another --to");
+  const auto import = dst.begin_import(*model, roots);
+  sum.roots = static_cast<int64_t>(roots.size());
+  int64_t done = 0;
+  if (progress) progress(done, total);
+  for (size_t at = 0; at < ids.size(); at += kTracksPerBatch) {
+    const std::vector<int64_t> batch(ids.begin() + static_cast<ptrdiff_t>(at),
+                                     ids.begin() + static_cast<ptrdiff_t>(std::min(ids.size(), at + kTracksPerBatch)));
+    const std::vector<store::TrackCopy> copies = src.export_tracks(batch);
+    if (copies.size() != batch.size()) throw Error(sum.from + ": tracks changed while they were read");
+    dst.import_tracks(copies);
+    for (const auto& c : copies) {
+      sum.windows += static_cast<int64_t>(c.windows.size());
+      sum.labels += static_cast<int64_t>(c.labels.size());
+    }
+    sum.tracks += static_cast<int64_t>(copies.size());
+    done += static_cast<int64_t>(copies.size());
+    if (progress) progress(done, total);
+  }
+  for (size_t at = 0; at < retired_ids.size(); at += kTracksPerBatch) {
+    const std::vector<int64_t> batch(
+        retired_ids.begin() + static_cast<ptrdiff_t>(at),
+        retired_ids.begin() + static_cast<ptrdiff_t>(std::min(retired_ids.size(), at + kTracksPerBatch)));
+    const std::vector<store::RetiredCopy> copies = src.export_retired(batch);
+    if (copies.size() != batch.size()) throw Error(sum.from + ": retired tracks changed while they were read");
+    dst.import_retired(copies);
+    for (const auto& c : copies) sum.retired_windows += static_cast<int64_t>(c.windows.size());
+    sum.retired += static_cast<int64_t>(copies.size());
+    done += static_cast<int64_t>(copies.size());
+    if (progress) progress(done, total);
+  }
+  for (std::vector<store::CachedText> page = src.export_cached_texts(nullptr, kTextsPerBatch); !page.empty();
+       page = src.export_cached_texts(&page.back(), kTextsPerBatch)) {
+    dst.import_cached_texts(page);
+    sum.cached_texts += static_cast<int64_t>(page.size());
+  }
+
+  // Verified before it is committed: a copy that does not match is rolled back.
+  sum.counts = dst.counts();
+  if (!same_counts(sum.counts, source_counts))
+    throw Error("the copy does not match its source: " + counts_text(sum.counts) + " in " + sum.to + ", " +
+                counts_text(source_counts) + " in " + sum.from + "; nothing was written");
+  if (const size_t n = dst.retired_tracks().size(); n != retired_ids.size())
+    throw Error("the copy does not match its source: " + std::to_string(n) + " retired tracks in " + sum.to + ", " +
+                std::to_string(retired_ids.size()) + " in " + sum.from + "; nothing was written");
+  if (const std::vector<std::string> problems = dst.check(); !problems.empty()) {
+    // A faithful copy of a source with problems has them too: those are the source's to fix.
+    const std::vector<std::string> source_problems = src.check();
+    const std::set<std::string> known(source_problems.begin(), source_problems.end());
+    std::string own;
+    for (const auto& p : problems) {
+      if (known.count(p)) sum.inherited_problems.push_back(p);
+      else own += (own.empty() ? "" : "; ") + p;
+    }
+    if (!own.empty()) throw Error(sum.to + ": the copy fails its check (" + own + "); nothing was written");
+  }
+  import->commit();
+}
+
+}  // namespace
+
+MigrateSummary migrate_index(const std::string& from, const std::string& to,
+                             const std::function<void(int64_t, int64_t)>& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string from_loc = store::resolve_location(from);
+  const std::string to_loc = store::resolve_location(to);
+  MigrateSummary sum;
+  sum.from = store::display_location(from_loc);
+  sum.to = store::display_location(to_loc);
+  std::error_code ec;
+  if (from_loc == to_loc || (!store::is_server_location(to_loc) && fs::equivalent(from_loc, to_loc, ec)))
+    throw Error(sum.to + ": --from and --to are the same index");
+
+  const std::unique_ptr<store::Store> src = store::open_store(from_loc, store::OpenMode::ReadOnly);
+  // A SQLite file this call creates is removed again when the copy fails.
+  const bool created = !store::is_server_location(to_loc) && !fs::exists(to_loc, ec);
+  std::unique_ptr<store::Store> dst;
+  try {
+    dst = store::open_store(to_loc, store::OpenMode::ReadWrite);
+    copy_index(*src, *dst, sum, progress);
+  } catch (...) {
+    dst.reset();  // closed (and its transaction rolled back) before its file goes
+    if (created)
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(to_loc + suffix, ec);
+    throw;
+  }
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return sum;
+}
+
+}  // namespace clap::service

@@ -1,0 +1,36 @@
+// `clapsearch migrate`: an index copied whole from one store to another — a SQLite file to a
+// PostgreSQL database (postgresql://...) or back — with every id and every embedding bit kept,
+// so that every query gives the same output on the copy as on the original.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace clap::service {
+
+struct MigrateSummary {
+  std::string from, to;  // as messages show them: a SQLite path made absolute, a URL without its password
+  int64_t tracks = 0, windows = 0, labels = 0;  // library tracks (every status) with their windows and labels
+  int64_t retired = 0, retired_windows = 0;     // retired tracks (kept restorable) and their windows
+  int64_t cached_texts = 0, roots = 0;
+  store::Counts counts;                          // the copy's, equal to the source's (verified)
+  // Problems the copy's check() found that the source has as well (a faithful copy of an
+  // index with problems); a copy with problems of its own is never committed.
+  std::vector<std::string> inherited_problems;
+  double seconds = 0;
+};
+
+// Copies the index at `from` (a SQLite path or a server URL; read-only, one consistent state
+// even while an indexer writes to it) into `to` (a new or empty SQLite file, or an empty
+// PostgreSQL database), in one transaction: on any failure — a refused destination, a write
+// error, a copy that does not verify — the destination is left as it was (a SQLite file this
+// call created is removed). Refuses a destination that holds anything, and a source without an
+// index. `progress(done, total)` counts tracks (library and retired) after each batch.
+// Throws clap::Error.
+MigrateSummary migrate_index(const std::string& from, const std::string& to,
+                             const std::function<void(int64_t, int64_t)>& progress = {});
+
+}  // namespace clap::service

@@ -1,0 +1,201 @@
+// `clapsearch migrate` as a real process: a small library of real encoded files (made with
+// ffmpeg; a copy of one, a silent file, a file that is not audio) indexed by the real
+// `clapsearch index` with the tiny random-weight golden model, with labels (`classify --store`),
+// cached texts (`search`) and a retired track (a file pruned), is migrated to a database of a
+// real PostgreSQL server (support/postgres_server.h) and back to a new SQLite file. Every query
+// command gives byte-identical output on the round-tripped file and on the original; the
+// retired track is restored from the copy without decoding; a non-empty destination is refused
+// and left alone; a password in a URL is never printed.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string q(const std::string& s) { return test::quoted(s); }
+
+struct Lib {
+  std::string dir, music, db, url, roundtrip;
+  double migrate_seconds = 0;
+};
+Lib* g_lib = nullptr;
+
+int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
+  return test::run_command("HF_HOME=" + q(g_lib->dir + "/hf-home") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " +
+                               args,
+                           out, err);
+}
+
+std::string run_ok(const std::string& args, std::string* err_out = nullptr) {
+  std::string out, err;
+  EXPECT_EQ(cli(args, &out, &err), 0) << args << "\nstderr: " << err << "\nstdout: " << out;
+  if (err_out) *err_out = err;
+  return out;
+}
+
+constexpr const char* kPassword = "s3cret-pw";
+
+class MigrateCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    g_lib = new Lib;
+    g_lib->dir = test::temp_dir() + "/migrate-cli";
+    g_lib->music = g_lib->dir + "/music";
+    g_lib->db = g_lib->dir + "/library.db";
+    g_lib->roundtrip = g_lib->dir + "/back/roundtrip.db";
+    const std::string& m = g_lib->music;
+    test::ffmpeg(m + "/sine_220.flac",
+                 "-f lavfi -i \"sine=f=220:d=12:sample_rate=44100\" -metadata artist=\"Test Tones\" -metadata title=\"Low A\"");
+    test::ffmpeg(m + "/sine_1760.mp3", "-f lavfi -i \"sine=f=1760:d=8:sample_rate=48000\" -metadata title=\"High A\"");
+    test::ffmpeg(m + "/white.wav", "-f lavfi -i \"anoisesrc=c=white:d=10:a=0.3:r=48000:seed=1\"");
+    test::ffmpeg(m + "/pink.ogg", "-f lavfi -i \"anoisesrc=c=pink:d=6:a=0.3:r=48000:seed=2\"");
+    test::ffmpeg(m + "/chirp.wav", "-f lavfi -i \"aevalsrc=0.5*sin(2*PI*(100+200*t)*t):d=12:s=48000\"");
+    test::ffmpeg(m + "/brown.flac", "-f lavfi -i \"anoisesrc=c=brown:d=12:a=0.5:r=48000:seed=3\"");
+    test::ffmpeg(m + "/quiet.wav", "-f lavfi -i anullsrc=r=8000:cl=mono -t 2");
+    fs::create_directories(m + "/copies");
+    fs::copy_file(m + "/chirp.wav", m + "/copies/chirp copy.wav");
+    std::ofstream(m + "/not_audio.mp3") << "this is not audio at all, just text pretending to be an mp3 file";
+    std::string out, err;
+    ASSERT_EQ(cli("index " + q(m) + " --db " + q(g_lib->db) + " --model " + q(test::case_dir("tiny-unfused")) + " --quiet",
+                  &out, &err),
+              0)
+        << err;
+    // Labels, cached texts, a retired track (pruned: its file is gone).
+    run_ok("classify --labels noise,tone,sweep --all --top 2 --store --db " + q(g_lib->db));
+    run_ok("search \"white noise\" --db " + q(g_lib->db));
+    run_ok("search \"a rising sweep\" --db " + q(g_lib->db));
+    fs::rename(m + "/brown.flac", g_lib->dir + "/brown.flac");
+    const json pruned = json::parse(run_ok("index " + q(m) + " --db " + q(g_lib->db) + " --prune-missing --quiet --json"));
+    ASSERT_EQ(pruned["pruned"], 1) << pruned.dump();
+
+    // To a PostgreSQL database (its URL with a password the test server ignores) and back.
+    const std::string url = test::PostgresServer::shared().create_database();
+    g_lib->url = url.substr(0, url.find('@')) + ":" + kPassword + url.substr(url.find('@'));
+    std::string err1, err2;
+    const std::string there = run_ok("migrate --from " + q(g_lib->db) + " --to " + q(g_lib->url) + " --json", &err1);
+    const json j = json::parse(there);
+    g_lib->migrate_seconds = j["seconds"].get<double>();
+    EXPECT_EQ(there.find(kPassword), std::string::npos) << there;
+    EXPECT_EQ(err1.find(kPassword), std::string::npos) << err1;
+    EXPECT_NE(err1.find("migrating: 9/9 tracks"), std::string::npos) << err1;  // progress on stderr
+    EXPECT_EQ(j["from"], g_lib->db);
+    EXPECT_EQ(j["tracks"], 8);  // 6 files indexed + the silent one + the one that is not audio - the pruned one + the copy
+    EXPECT_EQ(j["retired"], 1);
+    EXPECT_EQ(j["errors"], 2);
+    EXPECT_GE(j["cached_texts"].get<int>(), 2);
+    EXPECT_GE(j["labels"].get<int>(), 6);
+    EXPECT_EQ(j["roots"], 1);
+    EXPECT_EQ(j["verified"], true);
+    const std::string back =
+        run_ok("migrate -q --from " + q(g_lib->url) + " --to " + q(g_lib->roundtrip), &err2);
+    EXPECT_EQ(err2, "");  // -q: no progress
+    EXPECT_NE(back.find("migrated " + test::PostgresServer::shared().url(url.substr(url.rfind('/') + 1)) + " -> " +
+                        g_lib->roundtrip),
+              std::string::npos)
+        << back;
+    EXPECT_NE(back.find("8 tracks (6 ok, 2 errors)"), std::string::npos) << back;
+    EXPECT_NE(back.find("1 retired track"), std::string::npos) << back;
+    EXPECT_NE(back.find("verified the copy"), std::string::npos) << back;
+    EXPECT_EQ(back.find(kPassword), std::string::npos) << back;
+    std::printf("%s(to PostgreSQL: %.3f s)\n", back.c_str(), g_lib->migrate_seconds);
+  }
+  static void TearDownTestSuite() {
+    delete g_lib;
+    g_lib = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(g_lib && fs::exists(g_lib->roundtrip)) << "library not migrated"; }
+};
+
+// The same command on the original and on the round-tripped copy: byte for byte the same output.
+void expect_same_output(const std::string& args) {
+  const std::string a = run_ok(args + " --db " + q(g_lib->db));
+  const std::string b = run_ok(args + " --db " + q(g_lib->roundtrip));
+  EXPECT_FALSE(a.empty()) << args;
+  EXPECT_EQ(a, b) << args;
+}
+
+TEST_F(MigrateCli, EveryQueryGivesByteIdenticalOutputOnTheRoundTrippedCopy) {
+  const std::string& m = g_lib->music;
+  for (const std::string& args : {
+           std::string("search \"white noise\" --json -k 0"),
+           std::string("search -q \"a rising sweep\" -q \"a low hum\" --json --aggregate max"),
+           std::string("search \"a rising sweep\" -k 0"),
+           std::string("search \"a never cached text\" --json"),
+           "similar " + q(m + "/chirp.wav") + " --json -k 0",
+           "like --track " + q(m + "/sine_220.flac") + " --json",
+           "analyze " + q(m + "/white.wav") + " \"noise\" --json",
+           std::string("classify --labels noise,tone,sweep --all --json"),
+           std::string("duplicates --json"),
+       })
+    expect_same_output(args);
+  // status: everything but where the index is (its first line), its size and its write counter.
+  const std::string ta = run_ok("status --errors --db " + q(g_lib->db)), tb = run_ok("status --errors --db " + q(g_lib->roundtrip));
+  EXPECT_EQ(ta.substr(ta.find('\n')), tb.substr(tb.find('\n')));
+  EXPECT_NE(ta.find("not_audio.mp3: not a recognised audio"), std::string::npos) << ta;
+  // status: everything but where the index is, its size and its write counter.
+  json a = json::parse(run_ok("status --json --errors --db " + q(g_lib->db)));
+  json b = json::parse(run_ok("status --json --errors --db " + q(g_lib->roundtrip)));
+  for (json* j : {&a, &b})
+    for (const char* key : {"db", "db_bytes", "generation"}) j->erase(key);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a["tracks"], 8);
+  EXPECT_EQ(a["error_count"], 2);
+}
+
+TEST_F(MigrateCli, TheRetiredTrackIsRestoredFromTheCopyAsFromTheOriginal) {
+  // The pruned file comes back: both indexes restore it (no decoding) under its old id.
+  fs::copy_file(g_lib->dir + "/brown.flac", g_lib->music + "/brown.flac", fs::copy_options::overwrite_existing);
+  for (const std::string& db : {g_lib->db, g_lib->roundtrip}) {
+    const json s = json::parse(run_ok("index " + q(g_lib->music) + " --db " + q(db) + " --quiet --json"));
+    EXPECT_EQ(s["restored"], 1) << db << "\n" << s.dump();
+    EXPECT_EQ(s["indexed"], 0) << db << "\n" << s.dump();
+  }
+  expect_same_output("search \"brown noise\" --json -k 0");
+  expect_same_output("similar " + q(g_lib->music + "/brown.flac") + " --json");
+  fs::remove(g_lib->music + "/brown.flac");
+}
+
+TEST_F(MigrateCli, ANonEmptyDestinationIsRefusedAndLeftAlone) {
+  const std::string before = run_ok("status --json --db " + q(g_lib->roundtrip));
+  std::string out, err;
+  EXPECT_EQ(cli("migrate --from " + q(g_lib->db) + " --to " + q(g_lib->roundtrip), &out, &err), 1);
+  EXPECT_NE(err.find("clapsearch: error: " + g_lib->roundtrip + ": not empty (it holds an index of "), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("an empty database or a new file"), std::string::npos) << err;
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(run_ok("status --json --db " + q(g_lib->roundtrip)), before);
+  // The server's database too, named without the password.
+  EXPECT_EQ(cli("migrate -q --from " + q(g_lib->db) + " --to " + q(g_lib->url), &out, &err), 1);
+  EXPECT_NE(err.find(": not empty (it holds an index of "), std::string::npos) << err;
+  EXPECT_EQ(err.find(kPassword), std::string::npos) << err;
+  EXPECT_EQ(out.find(kPassword), std::string::npos) << out;
+}
+
+TEST_F(MigrateCli, UsageAndUnreachableServers) {
+  std::string out, err;
+  EXPECT_EQ(cli("migrate --from " + q(g_lib->db), &out, &err), 2);  // --to is required
+  EXPECT_NE(err.find("--to"), std::string::npos) << err;
+  EXPECT_EQ(cli("migrate --help", &out, &err), 0);
+  EXPECT_NE(out.find("bit for bit"), std::string::npos) << out;
+  const std::string unreachable = std::string("postgresql://clap:") + kPassword + "@127.0.0.1:1/library";
+  EXPECT_EQ(cli("migrate --from " + q(g_lib->db) + " --to " + q(unreachable), &out, &err), 1);
+  EXPECT_NE(err.find("cannot connect"), std::string::npos) << err;
+  EXPECT_EQ(err.find(kPassword), std::string::npos) << err;
+  EXPECT_EQ(cli("migrate --from " + q(unreachable) + " --to " + q(g_lib->dir + "/never.db"), &out, &err), 1);
+  EXPECT_EQ(err.find(kPassword), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(g_lib->dir + "/never.db"));
+  EXPECT_EQ(cli("migrate --from " + q(g_lib->db) + " --to " + q(g_lib->db), &out, &err), 1);
+  EXPECT_NE(err.find("the same index"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace clap
