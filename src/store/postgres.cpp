@@ -230,7 +230,13 @@ std::vector<float> Result::floats(int row, int col, int expect) const {
 // --- Connection ------------------------------------------------------------------------------
 
 Connection::Connection(const std::string& url) : where_(redact(url)) {
-  c_ = PQconnectdb(url.c_str());
+  // Defaults for a connection that must notice a dead peer: a worker cut off from the network,
+  // or a server that went away without closing the socket, would otherwise wait in a query for
+  // the kernel's two-hour keepalive. Listed first so the URL's own parameters override them.
+  const char* keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "tcp_user_timeout", "dbname", nullptr};
+  const char* values[] = {"10", "1", "30", "10", "3", "60000", url.c_str(), nullptr};
+  c_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (!c_) throw Error(where_ + ": cannot connect to PostgreSQL: out of memory");
   if (PQstatus(c_) != CONNECTION_OK) {
     // libpq names the host and port it tried ("connection to server at \"127.0.0.1\", port 5432
