@@ -74,6 +74,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     if (!r.plan) {
       WorkerRequest work;
       work.until_done = true;
+      work.claim = kClaimAll;
       work.lease_s = 120;
       WorkerRun worker;
       worker.db_path = run.db_path;
@@ -82,6 +83,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       work_queue(location, queue, spec, settings, provider, work, callbacks, warn, worker);
       accumulate(run.summary, worker.summary);
       run.summary.planned = 0;  // queued and done by this process
+      queue->forget_finished_jobs();  // the run is over: nothing left to show as progress
     }
   } else {
     run.summary = index::index_roots(*store, r.dirs, spec, settings, provider, callbacks);

@@ -137,7 +137,7 @@ void work_queue(const std::string& location, std::unique_ptr<store::Store>& stor
   options.max_attempts = r.max_attempts;
   // A few files per claim: enough to keep the decoders ahead of the model, few enough that a
   // dying worker strands little work and the jobs spread over the workers.
-  const int claim = std::max(4, 2 * settings.decode_threads);
+  const int claim = r.claim > 0 ? r.claim : std::max(4, 2 * settings.decode_threads);
   Heartbeat heartbeat(location, run.worker, r.lease_s);
   const Clock::time_point started = Clock::now();
   int64_t files_done = 0;

@@ -30,10 +30,16 @@ struct WorkerRequest {
   std::vector<std::string> path_map;     // "FROM=TO": read the planner's FROM/... at TO/... on this machine
   int max_attempts = 3;                  // claims of one job before it is recorded as an error
   double idle_poll_s = 5;                // wait between polls of an empty queue
+  // Files per claim; 0 = a few (2 per decoder, at least 4). A plain `clapsearch index` claims
+  // every waiting file at once (kClaimAll): one pipeline run, so a library indexed by one process
+  // gets the same track and window ids in PostgreSQL as in SQLite.
+  int claim = 0;
   double reconnect_for_s = 600;          // give up when the database stays unreachable this long
   bool quiet = false;                    // no download progress
   const std::atomic<bool>* stop = nullptr;  // set (by a signal handler): finish the claimed files, then exit
 };
+
+inline constexpr int kClaimAll = 1 << 30;
 
 struct WorkerRun {
   std::string db_path;  // for messages (no password)

@@ -247,7 +247,11 @@ Connection::Connection(const std::string& url) : where_(redact(url)) {
     throw Error(where_ + ": cannot connect to the PostgreSQL server: " + msg);
   }
   PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
-  exec("SET client_min_messages = warning; SET bytea_output = hex; SET client_encoding = 'UTF8'");
+  // extra_float_digits = 3: a float8 sent as text round-trips exactly (the shortest exact text
+  // on PostgreSQL 12 and later, 17 digits before) whatever the server's or database's setting;
+  // with 0 (the default before 12, a setting an administrator may keep) it would lose bits.
+  exec("SET client_min_messages = warning; SET bytea_output = hex; SET client_encoding = 'UTF8'; "
+       "SET extra_float_digits = 3");
 }
 
 Connection::~Connection() {

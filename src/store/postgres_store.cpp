@@ -128,6 +128,21 @@ constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMi
 // The advisory lock key that serialises migrations of one database ("CLAP").
 constexpr int64_t kMigrationLock = 0x434C4150;
 
+// Track and window ids are given as SQLite gives rowids - one more than the largest id in the
+// table - not drawn from the identity sequences: a sequence also advances for a row that is not
+// inserted (INSERT ... ON CONFLICT DO UPDATE of an existing path, a rolled-back transaction) and
+// never hands out an id again, so the same library would get other ids than in a SQLite store
+// (store.h: the stores are interchangeable, and every command prints ids). Writers that insert
+// rows take this transaction lock first ("CLAN"), so that two of them never compute the same id
+// (under READ COMMITTED the MAX after the lock sees the previous holder's committed rows).
+constexpr int64_t kIdLock = 0x434C414E;
+
+void lock_ids(pg::Connection& c) { c.query("SELECT pg_advisory_xact_lock($1::bigint)", pg::Params().add(kIdLock)); }
+
+int64_t max_id(pg::Connection& c, const char* table) {
+  return c.query(std::string("SELECT COALESCE(MAX(id), 0) FROM ") + table).int64(0, 0);
+}
+
 int read_version(pg::Connection& c) {
   if (c.query("SELECT to_regclass('schema_version') IS NOT NULL").int64(0, 0) == 0) return 0;
   auto r = c.query("SELECT version FROM schema_version");
@@ -437,12 +452,17 @@ Counts PostgresStore::counts() const {
   {
     auto r = c_->query(
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'ok'), COUNT(*) FILTER (WHERE status = 'error'), "
-        "COUNT(*) FILTER (WHERE silent), COALESCE(SUM(duration_s) FILTER (WHERE status = 'ok'), 0) FROM tracks");
+        "COUNT(*) FILTER (WHERE silent) FROM tracks");
     c.tracks = r.int64(0, 0);
     c.ok = r.int64(0, 1);
     c.errors = r.int64(0, 2);
     c.silent_tracks = r.int64(0, 3);
-    c.audio_seconds = r.real(0, 4);
+  }
+  {
+    // Summed here, in id order, as SqliteStore does: SUM() adds in the order the rows lie on
+    // disk (an updated row moves), and floating-point addition depends on the order.
+    auto r = c_->query("SELECT duration_s FROM tracks WHERE status = 'ok' ORDER BY id", {}, true);
+    for (int i = 0; i < r.rows(); ++i) c.audio_seconds += r.real(i, 0);
   }
   auto w = c_->query("SELECT COUNT(*), COUNT(*) FILTER (WHERE silent) FROM windows");
   c.windows = w.int64(0, 0);
@@ -462,6 +482,7 @@ void check_window_sizes(const Track& t, const std::vector<WindowRecord>& windows
 // The rows of put_track, inside the caller's transaction.
 int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vector<WindowRecord>& windows,
                     const float* track_embedding) {
+  lock_ids(c);
   int64_t id = 0;
   {
     auto r = c.query("SELECT id FROM tracks WHERE path = $1", pg::Params().add(t.path));
@@ -472,17 +493,19 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
     c.query("DELETE FROM track_labels WHERE track_id = $1::bigint", pg::Params().add(id));
   }
   {
-    // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it).
+    // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it); a new
+    // one gets the next id (see kIdLock).
     pg::Params p;
+    p.add(id ? id : max_id(c, "tracks") + 1);
     p.add(t.path).add(t.size).add(t.mtime_ns).add(t.ctime_ns).add_text_or_null(t.content_hash).add(t.duration_s);
     p.add(t.title).add(t.artist).add(t.album).add(t.genre).add(t.date).add(t.track_no).add(status_text(t.status));
     p.add_text_or_null(t.error).add(boolean(t.silent)).add_floats(track_embedding, static_cast<size_t>(dim));
     p.add(t.indexed_at ? t.indexed_at : now_seconds());
     auto r = c.query(
-        "INSERT INTO tracks(path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
+        "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
         "date, track_no, status, error, silent, embedding, indexed_at) "
-        "VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5, $6::float8, $7, $8, $9, $10, $11, $12::integer, $13, $14, "
-        "$15::boolean, $16::bytea, $17::bigint) "
+        "VALUES ($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::float8, $8, $9, $10, $11, $12, $13::integer, "
+        "$14, $15, $16::boolean, $17::bytea, $18::bigint) "
         "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
         "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
@@ -491,20 +514,28 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
         p);
     id = r.int64(0, 0);
   }
-  // Windows in multi-row statements (one round trip per 1000 windows, not per window).
+  // Windows in multi-row statements (one round trip per 1000 windows, not per window), with
+  // the ids that follow the largest one in the table, in order (see kIdLock).
+  const int64_t first_window_id = windows.empty() ? 0 : max_id(c, "windows") + 1;
   constexpr size_t kRows = 1000;
   for (size_t at = 0; at < windows.size(); at += kRows) {
     const size_t end = std::min(windows.size(), at + kRows);
-    std::string sql = "INSERT INTO windows(track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) VALUES ";
+    std::string sql = "INSERT INTO windows(id, track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) VALUES ";
     pg::Params p;
     for (size_t k = at; k < end; ++k) {
       const auto& w = windows[k];
       const size_t b = p.size();
+      static const char* const kTypes[] = {"bigint", "bigint", "integer", "float8", "float8", "float8", "boolean", "bytea"};
       sql += (k > at ? ", (" : "(");
-      sql += "$" + std::to_string(b + 1) + "::bigint, $" + std::to_string(b + 2) + "::integer, $" + std::to_string(b + 3) +
-             "::float8, $" + std::to_string(b + 4) + "::float8, $" + std::to_string(b + 5) + "::float8, $" +
-             std::to_string(b + 6) + "::boolean, $" + std::to_string(b + 7) + "::bytea)";
-      p.add(id).add(w.idx).add(w.start_s).add(w.end_s).add(w.loudness_dbfs).add(boolean(w.silent));
+      for (size_t col = 0; col < 8; ++col) {
+        sql += col ? ", $" : "$";
+        sql += std::to_string(b + col + 1);
+        sql += "::";
+        sql += kTypes[col];
+      }
+      sql += ")";
+      p.add(first_window_id + static_cast<int64_t>(k)).add(id).add(w.idx);
+      p.add(w.start_s).add(w.end_s).add(w.loudness_dbfs).add(boolean(w.silent));
       p.add_floats(w.embedding.empty() ? nullptr : w.embedding.data(), w.embedding.size());
     }
     c.query(sql, p);
@@ -698,6 +729,7 @@ std::vector<FileState> PostgresStore::retired_tracks() const {
 int64_t PostgresStore::restore_track(int64_t retired_id, const std::string& path, int64_t size, int64_t mtime_ns,
                                      int64_t ctime_ns) {
   pg::Transaction tx(*c_);
+  lock_ids(*c_);
   int64_t old_id = 0;
   {
     auto r = c_->query("SELECT track_id FROM retired_tracks WHERE id = $1::bigint", pg::Params().add(retired_id));
@@ -715,17 +747,12 @@ int64_t PostgresStore::restore_track(int64_t retired_id, const std::string& path
       "'ok', NULL, silent, embedding, indexed_at FROM retired_tracks WHERE id = $1::bigint RETURNING id";
   pg::Params p;
   p.add(retired_id).add(path).add(size).add(mtime_ns).add(ctime_ns);
-  int64_t id;
-  if (id_free) {
-    p.add(old_id);
-    id = c_->query("INSERT INTO tracks(id, " + columns + ") SELECT $6::bigint, " + select, p).int64(0, 0);
-  } else {
-    id = c_->query("INSERT INTO tracks(" + columns + ") SELECT " + select, p).int64(0, 0);
-  }
-  c_->query("INSERT INTO windows(track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
-            "SELECT $1::bigint, idx, start_s, end_s, loudness_dbfs, silent, embedding FROM retired_windows "
-            "WHERE retired_id = $2::bigint ORDER BY idx",
-            pg::Params().add(id).add(retired_id));
+  p.add(id_free ? old_id : max_id(*c_, "tracks") + 1);  // its old id, else the next one (see kIdLock)
+  const int64_t id = c_->query("INSERT INTO tracks(id, " + columns + ") SELECT $6::bigint, " + select, p).int64(0, 0);
+  c_->query("INSERT INTO windows(id, track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
+            "SELECT $3::bigint + ROW_NUMBER() OVER (ORDER BY idx), $1::bigint, idx, start_s, end_s, loudness_dbfs, silent, "
+            "embedding FROM retired_windows WHERE retired_id = $2::bigint ORDER BY idx",
+            pg::Params().add(id).add(retired_id).add(max_id(*c_, "windows")));
   c_->query("DELETE FROM retired_windows WHERE retired_id = $1::bigint", pg::Params().add(retired_id));
   c_->query("DELETE FROM retired_tracks WHERE id = $1::bigint", pg::Params().add(retired_id));
   bump_generation(*c_);

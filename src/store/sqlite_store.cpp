@@ -558,13 +558,19 @@ Counts SqliteStore::counts() const {
   {
     sql::Stmt s(db_,
                 "SELECT COUNT(*), COALESCE(SUM(status = 'ok'), 0), COALESCE(SUM(status = 'error'), 0), "
-                "COALESCE(SUM(silent), 0), COALESCE(SUM(CASE WHEN status = 'ok' THEN duration_s END), 0) FROM tracks");
+                "COALESCE(SUM(silent), 0) FROM tracks");
     s.step();
     c.tracks = s.int64(0);
     c.ok = s.int64(1);
     c.errors = s.int64(2);
     c.silent_tracks = s.int64(3);
-    c.audio_seconds = s.real(4);
+  }
+  {
+    // Summed here, in id order, as PostgresStore does: SQL's SUM() of floats is not the same sum
+    // everywhere (SQLite 3.43 and later add with error compensation; PostgreSQL adds plainly, in
+    // the order the rows lie on disk), and the stores must agree to the last bit.
+    sql::Stmt s(db_, "SELECT duration_s FROM tracks WHERE status = 'ok' ORDER BY id");
+    while (s.step()) c.audio_seconds += s.real(0);
   }
   sql::Stmt w(db_, "SELECT COUNT(*), COALESCE(SUM(silent), 0) FROM windows");
   w.step();

@@ -15,7 +15,10 @@
 //     make it reload).
 //   * Reads inside one read_scope() see one committed state (no half-written track, no
 //     track without its windows), however long the scope lasts.
-//   * Embeddings are float32 vectors of the identity's `dim`, stored bit for bit.
+//   * Embeddings are float32 vectors of the identity's `dim`, stored bit for bit; every other
+//     float (durations, window times, label scores) reads back as it was written.
+//   * A new track or window gets the id one larger than the largest in its table (SQLite's
+//     rowid rule), so the same history of writes gives the same ids in every implementation.
 //   * Readers see the last committed state while an indexer writes.
 // A Store object is used from one thread at a time (open one per thread).
 #pragma once
@@ -135,7 +138,7 @@ struct JobCounts {
 struct Counts {
   int64_t tracks = 0, ok = 0, errors = 0, silent_tracks = 0;
   int64_t windows = 0, silent_windows = 0;
-  double audio_seconds = 0;  // sum of durations of ok tracks
+  double audio_seconds = 0;  // sum of durations of ok tracks, added in id order
 };
 
 // Held while one process updates a library (Store::lock_indexer); released when destroyed.
