@@ -173,9 +173,20 @@ bool open_problem(int code) {
 
 int read_version(sqlite3* db) {
   sql::Stmt has(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
-  if (!has.step()) return 0;
+  if (!has.step()) {
+    // An index (our application id) always has the table: not finding it is a damaged schema
+    // page (the schema spans more than the first page).
+    sql::Stmt id(db, "PRAGMA application_id");
+    if (id.step() && id.int64(0) == kApplicationId)
+      throw sql::SqliteError("database error: the schema has no schema_version table", SQLITE_CORRUPT);
+    return 0;
+  }
   sql::Stmt v(db, "SELECT version FROM schema_version");
-  return v.step() ? static_cast<int>(v.int64(0)) : 0;
+  // The table is created and filled in one transaction: a table without its row, or with a row
+  // that holds no version, is a damaged page.
+  if (!v.step() || v.int64(0) <= 0)
+    throw sql::SqliteError("database error: the schema_version table holds no version", SQLITE_CORRUPT);
+  return static_cast<int>(v.int64(0));
 }
 
 void migrate(sqlite3* db, const std::string& path) {
