@@ -64,9 +64,10 @@ struct Server::Impl {
     if (options.log) options.log(line);
   }
 
-  // Polls the store; after a reload that took T, waits at least 4T before the next check, so
+  // Polls the store; after a refresh that took T, waits at least 4T before the next check, so
   // an indexer committing track after track into a large library does not keep the server
-  // re-reading it (a reload reads the whole catalog).
+  // re-reading it (a refresh reads only the changed tracks when the store can tell which, but a
+  // full reload reads the whole catalog).
   void refresh_loop() {
     std::unique_lock lock(stop_mutex);
     auto wait = std::chrono::milliseconds(options.refresh_ms);
@@ -77,12 +78,17 @@ struct Server::Impl {
       wait = std::chrono::milliseconds(options.refresh_ms);
       try {
         const auto start = std::chrono::steady_clock::now();
-        if (library->refresh()) {
+        service::RefreshInfo how;
+        if (library->refresh(false, &how)) {
           const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
           wait = std::max(wait, 4 * took);
           const auto snap = library->snapshot();
-          log("library changed: " + std::to_string(snap->tracks().size()) + " tracks, now serving generation " +
-              std::to_string(snap->library_generation()) + " (reloaded in " + std::to_string(took.count()) + " ms)");
+          const std::string read =
+              how.incremental ? std::to_string(how.changed) + " changed, " + std::to_string(how.removed) +
+                                    " removed; read incrementally in " + std::to_string(took.count()) + " ms"
+                              : "reloaded in " + std::to_string(took.count()) + " ms";
+          log("library changed: " + std::to_string(snap->tracks().size()) + " tracks (" + read +
+              "), now serving generation " + std::to_string(snap->library_generation()));
         }
         api->set_unavailable("");
       } catch (const std::exception& e) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "core/error.h"
 #include "index/crawl.h"
@@ -47,6 +48,7 @@ struct LibrarySnapshot::Parts {
   std::unique_ptr<search::TextSearcher> searcher;
   std::unique_ptr<Embeddings> track_embeddings;
   std::unique_ptr<search::Projection2D> map;
+  std::atomic<bool> complete{false};  // every part loaded (load_all, load_delta)
 };
 
 LibrarySnapshot::LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity,
@@ -87,6 +89,7 @@ void LibrarySnapshot::load_all() const {
     // Everything read from the store comes from one committed state.
     std::lock_guard lock(store_->mutex);
     const auto scope = store_->store->read_scope();
+    generation_ = store_->store->library_generation();  // the state read below
     Parts& p = parts();
     std::call_once(p.tracks_once,
                    [&] { read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos); });
@@ -103,6 +106,144 @@ void LibrarySnapshot::load_all() const {
     window_index();
     text_searcher();
   }
+  parts().complete = true;
+}
+
+bool LibrarySnapshot::load_delta(const LibrarySnapshot& previous, RefreshInfo* info) {
+  const Parts& old = previous.parts();
+  if (!old.complete) return false;
+  Parts& p = parts();
+  const auto start = std::chrono::steady_clock::now();
+  {
+    // Everything read from the store comes from one committed state: the changes and the rows.
+    std::lock_guard lock(store_->mutex);
+    store::Store& st = *store_->store;
+    const auto scope = st.read_scope();
+    const std::optional<store::LibraryChanges> changes = st.changes_since(previous.library_generation());
+    if (!changes) return false;
+    const std::vector<int64_t>& changed = changes->changed;  // ascending
+    const size_t touched_count = changed.size() + changes->removed.size();
+    if (touched_count > std::max<size_t>(64, old.tracks.size() / 4)) return false;
+    const std::set<int64_t> touched = [&] {
+      std::set<int64_t> t(changed.begin(), changed.end());
+      t.insert(changes->removed.begin(), changes->removed.end());
+      return t;
+    }();
+    generation_ = changes->library_generation;
+
+    // Tracks (by path, as Store::tracks), labels, roots.
+    std::map<int64_t, store::Track> fresh;  // the changed tracks as they are now
+    for (int64_t id : changed)
+      if (auto t = st.track(id)) fresh.emplace(id, std::move(*t));
+    std::call_once(p.tracks_once, [&] {
+      std::vector<store::Track> added;
+      for (const auto& [id, t] : fresh) added.push_back(t);
+      std::sort(added.begin(), added.end(), [](const store::Track& a, const store::Track& b) { return a.path < b.path; });
+      p.tracks.reserve(old.tracks.size() + added.size());
+      auto a = added.begin();
+      for (const auto& t : old.tracks) {
+        if (touched.count(t.id)) continue;
+        while (a != added.end() && a->path < t.path) p.tracks.push_back(std::move(*a++));
+        p.tracks.push_back(t);
+      }
+      while (a != added.end()) p.tracks.push_back(std::move(*a++));
+      for (size_t i = 0; i < p.tracks.size(); ++i) {
+        p.track_pos[p.tracks[i].id] = i;
+        p.path_pos[p.tracks[i].path] = i;
+      }
+      p.roots = changes->roots_changed ? st.roots() : old.roots;
+      for (const auto& [id, labels] : old.labels)
+        if (!touched.count(id)) p.labels.emplace(id, labels);
+      for (const auto& [id, t] : fresh) {
+        auto labels = st.labels(id);  // by score descending, then label: as all_labels per track
+        if (!labels.empty()) p.labels.emplace(id, std::move(labels));
+      }
+    });
+
+    // The window catalog: the rows Store::window_embeddings reads (non-silent windows with an
+    // embedding, of ok tracks), in its order (track id, then window index). The previous table
+    // holds them in that order, each track's rows together: its rows of untouched tracks are
+    // kept, a changed track's rows are read and put in its place.
+    std::call_once(p.catalog_once, [&] {
+      WindowTable t;
+      t.dim = dim();
+      auto add_changed = [&](int64_t id) {
+        auto it = fresh.find(id);
+        if (it == fresh.end() || it->second.status != store::TrackStatus::Ok) return;
+        for (const auto& w : st.windows(id)) {
+          if (w.silent || w.embedding.empty()) continue;
+          if (static_cast<int>(w.embedding.size()) != t.dim)
+            throw Error(db_path_ + ": window " + std::to_string(w.id) + " has an embedding of size " +
+                        std::to_string(w.embedding.size()) + ", not " + std::to_string(t.dim));
+          t.embeddings.insert(t.embeddings.end(), w.embedding.begin(), w.embedding.end());
+          t.window_ids.push_back(w.id);
+          t.track_ids.push_back(id);
+          t.starts.push_back(w.start_s);
+          t.ends.push_back(w.end_s);
+        }
+      };
+      size_t next = 0;  // into `changed`
+      if (old.catalog) {
+        const WindowTable& o = old.catalog->table();
+        const size_t d = static_cast<size_t>(o.dim);
+        t.embeddings.reserve(o.embeddings.size());
+        t.window_ids.reserve(o.window_ids.size());
+        t.track_ids.reserve(o.track_ids.size());
+        t.starts.reserve(o.starts.size());
+        t.ends.reserve(o.ends.size());
+        for (int64_t r = 0; r < o.size(); ++r) {
+          const int64_t track = o.track_ids[r];
+          while (next < changed.size() && changed[next] < track) add_changed(changed[next++]);
+          if (touched.count(track)) continue;
+          t.embeddings.insert(t.embeddings.end(), o.embeddings.begin() + static_cast<long>(r * d),
+                              o.embeddings.begin() + static_cast<long>((r + 1) * d));
+          t.window_ids.push_back(o.window_ids[r]);
+          t.track_ids.push_back(track);
+          t.starts.push_back(o.starts[r]);
+          t.ends.push_back(o.ends[r]);
+        }
+      }
+      while (next < changed.size()) add_changed(changed[next++]);
+      if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
+    });
+
+    // Track embeddings, ids ascending.
+    std::call_once(p.embeddings_once, [&] {
+      const Embeddings added = st.track_embeddings(changed);
+      const Embeddings& o = *old.track_embeddings;
+      auto e = std::make_unique<Embeddings>();
+      e->dim = added.dim;
+      e->ids.reserve(o.ids.size() + added.ids.size());
+      e->data.reserve(o.data.size() + added.data.size());
+      size_t a = 0;
+      auto take = [&](const Embeddings& from, size_t i) {
+        e->ids.push_back(from.ids[i]);
+        e->data.insert(e->data.end(), from.row(static_cast<int64_t>(i)), from.row(static_cast<int64_t>(i)) + from.dim);
+      };
+      for (size_t i = 0; i < o.ids.size(); ++i) {
+        if (touched.count(o.ids[i])) continue;
+        while (a < added.ids.size() && added.ids[a] < o.ids[i]) take(added, a++);
+        take(o, i);
+      }
+      while (a < added.ids.size()) take(added, a++);
+      e->check("track embeddings of " + db_path_);
+      p.track_embeddings = std::move(e);
+    });
+    if (info) {
+      info->incremental = true;
+      info->changed = static_cast<int64_t>(changed.size());
+      info->removed = static_cast<int64_t>(changes->removed.size());
+      info->read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    }
+  }
+  // The window vector index: load_window_index compares its content key and updates the
+  // persisted file for the windows added and removed.
+  if (searchable()) {
+    window_index();
+    text_searcher();
+  }
+  p.complete = true;
+  return true;
 }
 
 const std::vector<store::Track>& LibrarySnapshot::tracks() const {
@@ -284,7 +425,7 @@ std::shared_ptr<const LibrarySnapshot> Library::snapshot() const {
   return snapshot_;
 }
 
-bool Library::refresh(bool force) {
+bool Library::refresh(bool force, RefreshInfo* info) {
   std::lock_guard refreshing(refresh_mutex_);
   const auto current = snapshot();
   int64_t generation;
@@ -298,7 +439,8 @@ bool Library::refresh(bool force) {
   if (!identity || (!identity_.mismatch(*identity).empty() && !identity_.shares_audio_with(*identity)))
     throw Error(db_path_ + ": the index was rebuilt with another model or settings; restart to use it");
   auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn);
-  next->load_all();
+  if (info) *info = RefreshInfo{};
+  if (force || !next->load_delta(*current, info)) next->load_all();
   {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_ = next;

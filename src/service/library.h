@@ -9,9 +9,11 @@
 // What a query reads lives in an immutable LibrarySnapshot. A command-line run takes the one
 // snapshot made at open time and fills its parts on first use. A long-running reader (the
 // server) calls refresh(): when another process (an indexer) has changed the library since,
-// a complete new snapshot is loaded inside one read transaction and swapped in; queries that
+// a complete new snapshot is made inside one read transaction and swapped in; queries that
 // hold the old one finish on it. So a query never sees half a track, and new tracks appear
-// without a restart.
+// without a restart. The new snapshot is the current one plus what the store reports changed
+// since its generation (Store::changes_since: only the changed tracks are read), or, when the
+// store cannot tell or much changed, everything read again; both give the same snapshot.
 //
 // Threads: every method may be called from several threads at once. The model is loaded once
 // and shared (immutable); each model run borrows its own ClapState from a pool whose size
@@ -84,6 +86,13 @@ struct SongWindows {
 
 struct StoreAccess;  // the store and the lock that serialises its use (library.cpp)
 
+// How Library::refresh made the new snapshot.
+struct RefreshInfo {
+  bool incremental = false;  // from the previous snapshot plus the store's changes
+  int64_t changed = 0, removed = 0;  // tracks (incremental only)
+  double read_ms = 0;  // incremental: reading the changes and making the parts, before the window index
+};
+
 // The library at one moment: tracks, labels, roots, window catalog, window index, track
 // embeddings. Immutable once made; parts not loaded up front are loaded on first use.
 class LibrarySnapshot {
@@ -95,6 +104,12 @@ class LibrarySnapshot {
 
   // Loads every part inside one read transaction (what a server does before swapping it in).
   void load_all() const;
+  // Makes every part from `previous` (fully loaded: load_all or load_delta) plus what the store
+  // reports changed since its generation, inside one read transaction: the same parts load_all
+  // would read, row order and bits included. False (nothing loaded) when the store cannot tell
+  // what changed, when `previous` is not fully loaded, or when more than max(64, a quarter of
+  // the tracks) changed: the caller loads everything instead.
+  bool load_delta(const LibrarySnapshot& previous, RefreshInfo* info = nullptr);
 
   const store::ModelIdentity& identity() const { return identity_; }
   const std::string& db_path() const { return db_path_; }
@@ -136,7 +151,7 @@ class LibrarySnapshot {
   std::string db_path_;
   store::ModelIdentity identity_;
   Notice note_, warn_;
-  int64_t generation_ = 0;
+  mutable int64_t generation_ = 0;  // set again inside the read transaction of load_all/load_delta
   std::unique_ptr<Parts> parts_;
 };
 
@@ -155,8 +170,9 @@ class Library {
   // The current snapshot. Hold it for the whole of a query.
   std::shared_ptr<const LibrarySnapshot> snapshot() const;
   // Swaps in a fully loaded new snapshot when the library changed since the current one was
-  // made (or when `force`); returns whether it did. Concurrent callers load it once.
-  bool refresh(bool force = false);
+  // made (or when `force`: everything read again); returns whether it did. Concurrent callers
+  // load it once. `info` (optional) tells how it was made.
+  bool refresh(bool force = false, RefreshInfo* info = nullptr);
 
   // --- the current snapshot's parts (a command-line run never refreshes; pointers and
   // references stay valid until refresh())

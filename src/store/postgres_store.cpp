@@ -122,6 +122,21 @@ CREATE TABLE jobs(
 );
 CREATE INDEX jobs_state ON jobs(state, id);
 )sql",
+    // 2 -> 3: change stamps, for readers that refresh incrementally (Store::changes_since; see
+    // SqliteStore's version 2). Rows written before carry 0; changes_from records from which
+    // library generation on the stamps are complete.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN changed_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX tracks_changed_at ON tracks(changed_at);
+CREATE TABLE removed_tracks(
+  removed_at BIGINT NOT NULL,
+  track_id   BIGINT NOT NULL,
+  PRIMARY KEY (removed_at, track_id)
+);
+INSERT INTO meta(key, value)
+  VALUES ('changes_from', COALESCE((SELECT value FROM meta WHERE key = 'library_generation'), '0'))
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -181,12 +196,75 @@ void migrate(pg::Connection& c) {
   tx.commit();
 }
 
-// Every write transaction ends with this (see SqliteStore).
-void bump_generation(pg::Connection& c, bool library = true) {
+// Every write transaction ends with this (see SqliteStore). Returns the library generation the
+// transaction commits: the stamp of the rows it changed (Store::changes_since).
+//
+// Why stamps are in commit order, with writers on several machines at READ COMMITTED: the
+// UPDATE of meta's row takes its row lock, held until the transaction ends; a concurrent
+// writer's UPDATE waits for it and then re-reads the committed row (READ COMMITTED re-checks an
+// updated row), so it gets the next value. Hence stamps are handed out in commit order, and a
+// writer holding stamp G+1 committed after the one holding G (PostgreSQL releases the row lock
+// only after the commit is visible to new snapshots). A reader whose snapshot shows library
+// generation G therefore sees every transaction stamped <= G, and every transaction it does not
+// see commits with a stamp > G: changes_since(G), read later, finds it. The stamps themselves are
+// written after the bump, in the same transaction, on rows this transaction already locked by
+// writing them (see lock_tracks for the others), so the meta lock never waits on a track row
+// lock while holding it in a way that reverses another writer's order.
+int64_t bump_generation(pg::Connection& c, bool library = true) {
   c.exec("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'");
-  if (library)
-    c.exec("INSERT INTO meta(key, value) VALUES ('library_generation', '1') "
-           "ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text");
+  if (!library) return 0;
+  return c.query("INSERT INTO meta(key, value) VALUES ('library_generation', '1') "
+                 "ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value::bigint")
+      .int64(0, 0);
+}
+
+// How many library generations the removal log covers: a reader further behind reads everything.
+constexpr int64_t kRemovedLogGenerations = 100000;
+
+// A bigint[] parameter: "{1,2,3}".
+std::string bigint_array(const std::vector<int64_t>& ids) {
+  std::string s = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(ids[i]);
+  }
+  return s + "}";
+}
+
+// Locks the rows of tracks this transaction is about to stamp but does not write (labels), in id
+// order, before it touches their labels and before bump_generation takes the meta lock: a writer
+// never holds meta, or a track's labels, while waiting for the track's row (a put_track of that
+// track holds the row, then deletes its labels, then waits for meta).
+void lock_tracks(pg::Connection& c, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  c.query("SELECT id FROM tracks WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+          pg::Params().add(bigint_array(ids)));
+}
+
+// Change stamps, inside the write transaction, after bump_generation.
+void stamp_changed(pg::Connection& c, int64_t generation, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  c.query("UPDATE tracks SET changed_at = $1::bigint WHERE id = ANY($2::bigint[])",
+          pg::Params().add(generation).add(bigint_array(ids)));
+}
+void log_removed(pg::Connection& c, int64_t generation, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  c.query("INSERT INTO removed_tracks(removed_at, track_id) SELECT $1::bigint, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+          pg::Params().add(generation).add(bigint_array(ids)));
+  // The log stays short: entries older than kRemovedLogGenerations go, and a reader that far
+  // behind is told to read everything (changes_from moves past them; meta's row is locked).
+  const int64_t cut = generation - kRemovedLogGenerations;
+  if (cut <= 0) return;
+  if (c.query("DELETE FROM removed_tracks WHERE removed_at <= $1::bigint", pg::Params().add(cut)).affected() > 0)
+    c.query("UPDATE meta SET value = GREATEST(value::bigint, $1::bigint)::text WHERE key = 'changes_from'",
+            pg::Params().add(cut));
+}
+// After a wipe or an import: nothing before `generation` can be told apart.
+void reset_changes(pg::Connection& c, int64_t generation) {
+  c.exec("DELETE FROM removed_tracks");
+  c.query("INSERT INTO meta(key, value) VALUES ('changes_from', $1::bigint::text) "
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          pg::Params().add(generation));
 }
 
 const char* status_text(TrackStatus s) { return s == TrackStatus::Ok ? "ok" : "error"; }
@@ -390,7 +468,7 @@ void PostgresStore::wipe(const ModelIdentity& identity) {
            "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
            "DELETE FROM retired_windows; DELETE FROM retired_tracks; DELETE FROM jobs");
   write_identity(*c_, identity);
-  bump_generation(*c_);
+  reset_changes(*c_, bump_generation(*c_));
   tx.commit();
 }
 
@@ -401,7 +479,10 @@ void PostgresStore::add_roots(const std::vector<std::string>& paths) {
   for (const auto& p : paths)
     c_->query("INSERT INTO roots(path, added_at) VALUES ($1, $2::bigint) ON CONFLICT DO NOTHING",
               pg::Params().add(p).add(now_seconds()));
-  bump_generation(*c_);
+  const int64_t g = bump_generation(*c_);
+  c_->query("INSERT INTO meta(key, value) VALUES ('roots_changed_at', $1::bigint::text) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            pg::Params().add(g));
   tx.commit();
 }
 
@@ -551,7 +632,7 @@ int64_t PostgresStore::put_track(const Track& t, const std::vector<WindowRecord>
   check_window_sizes(t, windows, dim);
   pg::Transaction tx(*c_);
   const int64_t id = write_track(*c_, dim, t, windows, track_embedding);
-  bump_generation(*c_);
+  stamp_changed(*c_, bump_generation(*c_), {id});
   tx.commit();
   return id;
 }
@@ -648,7 +729,7 @@ int64_t PostgresStore::finish_job(const IndexJob& job, const std::string& worker
                 .add(t.status == TrackStatus::Ok ? "done" : "failed")
                 .add_text_or_null(t.error)
                 .add(now_seconds()));
-  bump_generation(*c_);
+  stamp_changed(*c_, bump_generation(*c_), {id});
   tx.commit();
   return id;
 }
@@ -677,12 +758,18 @@ JobCounts PostgresStore::job_counts() const {
 void PostgresStore::move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) {
   pg::Transaction tx(*c_);
   // A stale row may already hold the new path (e.g. an error recorded for it): the moved track wins.
-  c_->query("DELETE FROM tracks WHERE path = $1 AND id <> $2::bigint", pg::Params().add(new_path).add(id));
+  std::vector<int64_t> gone;
+  {
+    auto d = c_->query("DELETE FROM tracks WHERE path = $1 AND id <> $2::bigint RETURNING id", pg::Params().add(new_path).add(id));
+    for (int i = 0; i < d.rows(); ++i) gone.push_back(d.int64(i, 0));
+  }
   auto r = c_->query("UPDATE tracks SET path = $1, size = $2::bigint, mtime_ns = $3::bigint, ctime_ns = $4::bigint "
                      "WHERE id = $5::bigint",
                      pg::Params().add(new_path).add(size).add(mtime_ns).add(ctime_ns).add(id));
   if (r.affected() != 1) throw Error(new_path + ": moved track " + std::to_string(id) + " is not in the index");
-  bump_generation(*c_);
+  const int64_t g = bump_generation(*c_);
+  stamp_changed(*c_, g, {id});
+  log_removed(*c_, g, gone);
   tx.commit();
 }
 
@@ -690,7 +777,7 @@ void PostgresStore::remove_tracks(const std::vector<int64_t>& ids) {
   if (ids.empty()) return;
   pg::Transaction tx(*c_);
   for (int64_t id : ids) c_->query("DELETE FROM tracks WHERE id = $1::bigint", pg::Params().add(id));
-  bump_generation(*c_);
+  log_removed(*c_, bump_generation(*c_), ids);
   tx.commit();
 }
 
@@ -715,7 +802,7 @@ void PostgresStore::retire_tracks(const std::vector<int64_t>& ids) {
                 pg::Params().add(kept.int64(0, 0)).add(id));
     c_->query("DELETE FROM tracks WHERE id = $1::bigint", pg::Params().add(id));
   }
-  bump_generation(*c_);
+  log_removed(*c_, bump_generation(*c_), ids);
   tx.commit();
 }
 
@@ -737,7 +824,11 @@ int64_t PostgresStore::restore_track(int64_t retired_id, const std::string& path
     old_id = r.int64(0, 0);
   }
   // A stale row may hold the path (an error recorded for it): the restored track wins.
-  c_->query("DELETE FROM tracks WHERE path = $1", pg::Params().add(path));
+  std::vector<int64_t> gone;
+  {
+    auto d = c_->query("DELETE FROM tracks WHERE path = $1 RETURNING id", pg::Params().add(path));
+    for (int i = 0; i < d.rows(); ++i) gone.push_back(d.int64(i, 0));
+  }
   const bool id_free = c_->query("SELECT 1 FROM tracks WHERE id = $1::bigint", pg::Params().add(old_id)).rows() == 0;
   const std::string columns =
       "path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, date, track_no, status, "
@@ -755,7 +846,9 @@ int64_t PostgresStore::restore_track(int64_t retired_id, const std::string& path
             pg::Params().add(id).add(retired_id).add(max_id(*c_, "windows")));
   c_->query("DELETE FROM retired_windows WHERE retired_id = $1::bigint", pg::Params().add(retired_id));
   c_->query("DELETE FROM retired_tracks WHERE id = $1::bigint", pg::Params().add(retired_id));
-  bump_generation(*c_);
+  const int64_t g = bump_generation(*c_);
+  stamp_changed(*c_, g, {id});
+  log_removed(*c_, g, gone);
   tx.commit();
   return id;
 }
@@ -823,6 +916,50 @@ std::vector<WindowRecord> PostgresStore::windows(int64_t track_id) const {
   return out;
 }
 
+Embeddings PostgresStore::track_embeddings(const std::vector<int64_t>& ids) const {
+  const auto m = model();
+  Embeddings e;
+  e.dim = m ? m->dim : 0;
+  if (ids.empty()) return e;
+  auto r = c_->query("SELECT id, embedding FROM tracks WHERE id = ANY($1::bigint[]) AND embedding IS NOT NULL "
+                     "AND status = 'ok' ORDER BY id",
+                     pg::Params().add(bigint_array(ids)), true);
+  for (int i = 0; i < r.rows(); ++i)
+    if (r.append_floats(i, 1, e.dim, e.data)) e.ids.push_back(r.int64(i, 0));
+  return e;
+}
+
+std::optional<LibraryChanges> PostgresStore::changes_since(int64_t since) const {
+  // One committed state: the caller's read transaction, else one of its own.
+  std::unique_ptr<ReadScope> scope;
+  if (!c_->in_transaction()) scope = read_scope();
+  auto r = c_->query("SELECT key, value::bigint FROM meta WHERE key IN ('library_generation', 'changes_from', 'roots_changed_at')");
+  std::optional<int64_t> from;
+  int64_t roots_at = 0;
+  LibraryChanges c;
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string key = r.text(i, 0);
+    if (key == "library_generation") c.library_generation = r.int64(i, 1);
+    else if (key == "changes_from") from = r.int64(i, 1);
+    else roots_at = r.int64(i, 1);
+  }
+  if (!from || since < *from || since > c.library_generation) return std::nullopt;
+  if (since == c.library_generation) return c;
+  c.roots_changed = roots_at > since;
+  {
+    auto t = c_->query("SELECT id FROM tracks WHERE changed_at > $1::bigint ORDER BY id", pg::Params().add(since));
+    for (int i = 0; i < t.rows(); ++i) c.changed.push_back(t.int64(i, 0));
+  }
+  {
+    // A removed id that is in the library again (restored) is among the changed.
+    auto t = c_->query("SELECT DISTINCT r.track_id FROM removed_tracks r WHERE r.removed_at > $1::bigint "
+                       "AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = r.track_id) ORDER BY r.track_id",
+                       pg::Params().add(since));
+    for (int i = 0; i < t.rows(); ++i) c.removed.push_back(t.int64(i, 0));
+  }
+  return c;
+}
+
 // --- text cache ------------------------------------------------------------------------------
 
 std::optional<std::vector<float>> PostgresStore::cached_text(const std::string& model_key, const std::string& text) const {
@@ -847,6 +984,13 @@ void PostgresStore::put_cached_text(const std::string& model_key, const std::str
 void PostgresStore::put_labels(const std::vector<TrackLabel>& labels) {
   pg::Transaction tx(*c_);
   std::set<int64_t> cleared;
+  {
+    // The tracks' rows first (they are stamped below), then their labels: the order put_track
+    // takes them in.
+    std::set<int64_t> ids;
+    for (const auto& l : labels) ids.insert(l.track_id);
+    lock_tracks(*c_, std::vector<int64_t>(ids.begin(), ids.end()));
+  }
   for (const auto& l : labels) {
     if (cleared.insert(l.track_id).second)
       c_->query("DELETE FROM track_labels WHERE track_id = $1::bigint", pg::Params().add(l.track_id));
@@ -854,7 +998,7 @@ void PostgresStore::put_labels(const std::vector<TrackLabel>& labels) {
               "ON CONFLICT (track_id, label) DO UPDATE SET score = excluded.score",
               pg::Params().add(l.track_id).add(l.label).add(static_cast<double>(l.score)));
   }
-  bump_generation(*c_);
+  stamp_changed(*c_, bump_generation(*c_), std::vector<int64_t>(cleared.begin(), cleared.end()));
   tx.commit();
 }
 
@@ -875,8 +1019,18 @@ std::vector<TrackLabel> PostgresStore::all_labels() const {
 
 void PostgresStore::clear_labels() {
   pg::Transaction tx(*c_);
-  c_->exec("DELETE FROM track_labels");
-  bump_generation(*c_);
+  // The rows of the labelled tracks first (they are stamped below), then the labels: the order
+  // put_track takes them in.
+  c_->exec("SELECT id FROM tracks WHERE id IN (SELECT track_id FROM track_labels) ORDER BY id FOR NO KEY UPDATE");
+  std::vector<int64_t> ids;
+  {
+    auto r = c_->query("DELETE FROM track_labels RETURNING track_id");
+    for (int i = 0; i < r.rows(); ++i) ids.push_back(r.int64(i, 0));
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  }
+  lock_tracks(*c_, ids);  // labels written since the first lock (usually none)
+  stamp_changed(*c_, bump_generation(*c_), ids);
   tx.commit();
 }
 
@@ -939,7 +1093,7 @@ class PgImportScope final : public ImportScope {
     for (const char* table : {"tracks", "windows", "retired_tracks"})
       c_.exec(std::string("SELECT setval(pg_get_serial_sequence('") + table + "', 'id'), COALESCE((SELECT MAX(id) FROM " +
               table + "), 0) + 1, false)");
-    bump_generation(c_);
+    reset_changes(c_, bump_generation(c_));
     tx_.commit();
     importing_ = false;
   }

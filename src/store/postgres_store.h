@@ -65,6 +65,8 @@ class PostgresStore final : public Store {
   Embeddings track_embeddings() const override;
   WindowTable window_embeddings() const override;
   std::vector<WindowRecord> windows(int64_t track_id) const override;
+  Embeddings track_embeddings(const std::vector<int64_t>& ids) const override;
+  std::optional<LibraryChanges> changes_since(int64_t since) const override;
 
   std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const override;
   void put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) override;

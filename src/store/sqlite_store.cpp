@@ -86,6 +86,21 @@ CREATE TABLE track_labels(
   PRIMARY KEY (track_id, label)
 ) WITHOUT ROWID;
 )sql",
+    // 1 -> 2: change stamps, for readers that refresh incrementally (Store::changes_since).
+    // changed_at = the library generation that last wrote the track (its row, windows or
+    // labels); removed_tracks logs removals. Rows written before this migration carry 0, and
+    // changes_from records from which generation on the stamps are complete.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tracks_changed_at ON tracks(changed_at);
+CREATE TABLE removed_tracks(
+  removed_at INTEGER NOT NULL,
+  track_id   INTEGER NOT NULL,
+  PRIMARY KEY (removed_at, track_id)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO meta(key, value)
+  VALUES ('changes_from', COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'library_generation'), 0));
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -158,9 +173,20 @@ bool open_problem(int code) {
 
 int read_version(sqlite3* db) {
   sql::Stmt has(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
-  if (!has.step()) return 0;
+  if (!has.step()) {
+    // An index (our application id) always has the table: not finding it is a damaged schema
+    // page (the schema spans more than the first page).
+    sql::Stmt id(db, "PRAGMA application_id");
+    if (id.step() && id.int64(0) == kApplicationId)
+      throw sql::SqliteError("database error: the schema has no schema_version table", SQLITE_CORRUPT);
+    return 0;
+  }
   sql::Stmt v(db, "SELECT version FROM schema_version");
-  return v.step() ? static_cast<int>(v.int64(0)) : 0;
+  // The table is created and filled in one transaction: a table without its row, or with a row
+  // that holds no version, is a damaged page.
+  if (!v.step() || v.int64(0) <= 0)
+    throw sql::SqliteError("database error: the schema_version table holds no version", SQLITE_CORRUPT);
+  return static_cast<int>(v.int64(0));
 }
 
 void migrate(sqlite3* db, const std::string& path) {
@@ -178,12 +204,48 @@ void migrate(sqlite3* db, const std::string& path) {
 }
 
 // Every write transaction ends with this: readers compare generations. `library` = the write
-// touched what a reader's snapshot holds (everything but the text cache).
-void bump_generation(sqlite3* db, bool library = true) {
+// touched what a reader's snapshot holds (everything but the text cache). Returns the library
+// generation the transaction commits (the stamp of the rows it changed; one writer at a time,
+// so generation order is commit order).
+int64_t bump_generation(sqlite3* db, bool library = true) {
   sql::exec(db, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'");
   if (library)
     sql::exec(db, "INSERT INTO meta(key, value) VALUES ('library_generation', 1) "
                   "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1");
+  sql::Stmt s(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'library_generation'");
+  return s.step() ? s.int64(0) : 0;
+}
+
+// How many library generations the removal log covers: a reader further behind reads everything.
+constexpr int64_t kRemovedLogGenerations = 100000;
+
+// Change stamps (Store::changes_since), inside the write transaction, after bump_generation.
+void stamp_changed(sqlite3* db, int64_t generation, const std::vector<int64_t>& ids) {
+  sql::Stmt s(db, "UPDATE tracks SET changed_at = ? WHERE id = ?");
+  for (int64_t id : ids) {
+    s.bind(1, generation).bind(2, id);
+    s.run();
+  }
+}
+void log_removed(sqlite3* db, int64_t generation, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  sql::Stmt s(db, "INSERT OR IGNORE INTO removed_tracks(removed_at, track_id) VALUES (?, ?)");
+  for (int64_t id : ids) {
+    s.bind(1, generation).bind(2, id);
+    s.run();
+  }
+  // The log stays short: entries older than kRemovedLogGenerations go, and a reader that far
+  // behind is told to read everything (changes_from moves past them).
+  const int64_t cut = generation - kRemovedLogGenerations;
+  if (cut <= 0) return;
+  sql::Stmt(db, "DELETE FROM removed_tracks WHERE removed_at <= ?").bind(1, cut).run();
+  if (sqlite3_changes(db) > 0)
+    sql::Stmt(db, "UPDATE meta SET value = MAX(CAST(value AS INTEGER), ?) WHERE key = 'changes_from'").bind(1, cut).run();
+}
+// After a wipe or an import: nothing before `generation` can be told apart.
+void reset_changes(sqlite3* db, int64_t generation) {
+  sql::exec(db, "DELETE FROM removed_tracks");
+  sql::Stmt(db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('changes_from', ?)").bind(1, generation).run();
 }
 
 const char* status_text(TrackStatus s) { return s == TrackStatus::Ok ? "ok" : "error"; }
@@ -490,7 +552,7 @@ void SqliteStore::wipe(const ModelIdentity& identity) {
                    "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
                    "DROP TABLE IF EXISTS retired_windows; DROP TABLE IF EXISTS retired_tracks");
     write_identity(db_, identity);
-    bump_generation(db_);
+    reset_changes(db_, bump_generation(db_));
     tx.commit();
   }
   sql::exec(db_, "VACUUM");  // the file shrinks back (fast: nothing is left to copy)
@@ -505,7 +567,8 @@ void SqliteStore::add_roots(const std::vector<std::string>& paths) {
     s.bind(1, p).bind(2, now_seconds());
     s.run();
   }
-  bump_generation(db_);
+  const int64_t g = bump_generation(db_);
+  sql::Stmt(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('roots_changed_at', ?)").bind(1, g).run();
   tx.commit();
 }
 
@@ -630,7 +693,7 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
       s.run();
     }
   }
-  bump_generation(db_);
+  stamp_changed(db_, bump_generation(db_), {id});
   tx.commit();
   return id;
 }
@@ -638,7 +701,12 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
 void SqliteStore::move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) {
   sql::Transaction tx(db_);
   // A stale row may already hold the new path (e.g. an error recorded for it): the moved track wins.
-  sql::Stmt(db_, "DELETE FROM tracks WHERE path = ? AND id <> ?").bind(1, new_path).bind(2, id).run();
+  std::vector<int64_t> gone;
+  {
+    sql::Stmt del(db_, "DELETE FROM tracks WHERE path = ? AND id <> ? RETURNING id");
+    del.bind(1, new_path).bind(2, id);
+    while (del.step()) gone.push_back(del.int64(0));
+  }
   sql::Stmt(db_, "UPDATE tracks SET path = ?, size = ?, mtime_ns = ?, ctime_ns = ? WHERE id = ?")
       .bind(1, new_path)
       .bind(2, size)
@@ -647,7 +715,9 @@ void SqliteStore::move_track(int64_t id, const std::string& new_path, int64_t si
       .bind(5, id)
       .run();
   if (sqlite3_changes(db_) != 1) throw Error(new_path + ": moved track " + std::to_string(id) + " is not in the index");
-  bump_generation(db_);
+  const int64_t g = bump_generation(db_);
+  stamp_changed(db_, g, {id});
+  log_removed(db_, g, gone);
   tx.commit();
 }
 
@@ -659,7 +729,7 @@ void SqliteStore::remove_tracks(const std::vector<int64_t>& ids) {
     s.bind(1, id);
     s.run();
   }
-  bump_generation(db_);
+  log_removed(db_, bump_generation(db_), ids);
   tx.commit();
 }
 
@@ -729,7 +799,7 @@ void SqliteStore::retire_tracks(const std::vector<int64_t>& ids) {
     del.bind(1, id);
     del.run();
   }
-  bump_generation(db_);
+  log_removed(db_, bump_generation(db_), ids);
   tx.commit();
 }
 
@@ -752,7 +822,12 @@ int64_t SqliteStore::restore_track(int64_t retired_id, const std::string& path, 
     old_id = s.int64(0);
   }
   // A stale row may hold the path (an error recorded for it): the restored track wins.
-  sql::Stmt(db_, "DELETE FROM tracks WHERE path = ?").bind(1, path).run();
+  std::vector<int64_t> gone;
+  {
+    sql::Stmt del(db_, "DELETE FROM tracks WHERE path = ? RETURNING id");
+    del.bind(1, path);
+    while (del.step()) gone.push_back(del.int64(0));
+  }
   bool id_free;
   {
     sql::Stmt s(db_, "SELECT 1 FROM tracks WHERE id = ?");
@@ -780,7 +855,9 @@ int64_t SqliteStore::restore_track(int64_t retired_id, const std::string& path, 
       .run();
   sql::Stmt(db_, "DELETE FROM retired_windows WHERE retired_id = ?").bind(1, retired_id).run();
   sql::Stmt(db_, "DELETE FROM retired_tracks WHERE id = ?").bind(1, retired_id).run();
-  bump_generation(db_);
+  const int64_t g = bump_generation(db_);
+  stamp_changed(db_, g, {id});
+  log_removed(db_, g, gone);
   tx.commit();
   return id;
 }
@@ -850,6 +927,54 @@ std::vector<WindowRecord> SqliteStore::windows(int64_t track_id) const {
   return out;
 }
 
+Embeddings SqliteStore::track_embeddings(const std::vector<int64_t>& ids) const {
+  const auto m = model();
+  Embeddings e;
+  e.dim = m ? m->dim : 0;
+  std::vector<int64_t> sorted(ids);
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  sql::Stmt s(db_, "SELECT id, embedding FROM tracks WHERE id = ? AND embedding IS NOT NULL AND status = 'ok'");
+  for (int64_t id : sorted) {
+    s.bind(1, id);
+    if (s.step() && s.append_floats(1, e.dim, e.data)) e.ids.push_back(s.int64(0));
+    s.reset();
+  }
+  return e;
+}
+
+std::optional<LibraryChanges> SqliteStore::changes_since(int64_t since) const {
+  // One committed state: the caller's read transaction, else one of its own.
+  std::unique_ptr<ReadScope> scope;
+  if (sqlite3_get_autocommit(db_)) scope = read_scope();
+  auto meta = [&](const char* key) -> std::optional<int64_t> {
+    sql::Stmt s(db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?");
+    s.bind(1, key);
+    if (!s.step()) return std::nullopt;
+    return s.int64(0);
+  };
+  LibraryChanges c;
+  c.library_generation = meta("library_generation").value_or(0);
+  const auto from = meta("changes_from");
+  if (!from || since < *from || since > c.library_generation) return std::nullopt;
+  if (since == c.library_generation) return c;
+  c.roots_changed = meta("roots_changed_at").value_or(0) > since;
+  {
+    sql::Stmt s(db_, "SELECT id FROM tracks WHERE changed_at > ? ORDER BY id");
+    s.bind(1, since);
+    while (s.step()) c.changed.push_back(s.int64(0));
+  }
+  {
+    // A removed id that is in the library again (restored, or reused) is among the changed.
+    sql::Stmt s(db_,
+                "SELECT DISTINCT r.track_id FROM removed_tracks r WHERE r.removed_at > ? "
+                "AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = r.track_id) ORDER BY r.track_id");
+    s.bind(1, since);
+    while (s.step()) c.removed.push_back(s.int64(0));
+  }
+  return c;
+}
+
 // --- text cache ------------------------------------------------------------------------------
 
 std::optional<std::vector<float>> SqliteStore::cached_text(const std::string& model_key, const std::string& text) const {
@@ -886,7 +1011,7 @@ void SqliteStore::put_labels(const std::vector<TrackLabel>& labels) {
     ins.bind(1, l.track_id).bind(2, l.label).bind(3, static_cast<double>(l.score));
     ins.run();
   }
-  bump_generation(db_);
+  stamp_changed(db_, bump_generation(db_), std::vector<int64_t>(cleared.begin(), cleared.end()));
   tx.commit();
 }
 
@@ -907,8 +1032,9 @@ std::vector<TrackLabel> SqliteStore::all_labels() const {
 
 void SqliteStore::clear_labels() {
   sql::Transaction tx(db_);
+  const int64_t g = bump_generation(db_);
+  sql::Stmt(db_, "UPDATE tracks SET changed_at = ? WHERE id IN (SELECT DISTINCT track_id FROM track_labels)").bind(1, g).run();
   sql::exec(db_, "DELETE FROM track_labels");
-  bump_generation(db_);
   tx.commit();
 }
 
@@ -971,7 +1097,7 @@ class SqliteImportScope final : public ImportScope {
   ~SqliteImportScope() override { importing_ = false; }
   void commit() override {
     // SQLite's ids need no counters: a new row takes the largest id + 1, as in the source.
-    bump_generation(db_);
+    reset_changes(db_, bump_generation(db_));
     tx_.commit();
     importing_ = false;
   }

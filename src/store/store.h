@@ -135,6 +135,15 @@ struct JobCounts {
   int64_t open() const { return pending + leased; }
 };
 
+// What changed in the library after a library generation (Store::changes_since): what a
+// long-running reader applies to its snapshot instead of reading everything again.
+struct LibraryChanges {
+  int64_t library_generation = 0;  // the state these changes bring a reader to
+  std::vector<int64_t> changed;    // tracks written (put, moved, restored, labels replaced) after `since`, ascending
+  std::vector<int64_t> removed;    // tracks removed or retired after `since` (and not in the library now), ascending
+  bool roots_changed = false;
+};
+
 struct Counts {
   int64_t tracks = 0, ok = 0, errors = 0, silent_tracks = 0;
   int64_t windows = 0, silent_windows = 0;
@@ -257,6 +266,22 @@ class Store {
   // `silent` is left empty.
   virtual WindowTable window_embeddings() const = 0;
   virtual std::vector<WindowRecord> windows(int64_t track_id) const = 0;  // all windows of a track, by idx
+  // The track embeddings of those of `ids` that have one (as track_embeddings() reads them), ids ascending.
+  virtual Embeddings track_embeddings(const std::vector<int64_t>& ids) const = 0;
+
+  // --- incremental reading (a long-running reader; see LibraryChanges)
+  // What changed in the library after library generation `since`: every track whose row,
+  // windows, embeddings or labels were written by a transaction that committed after the one
+  // that made `since`, and every track removed (or retired) since. Each library write stamps the
+  // rows it touches with the library generation it commits, and generations are handed out in
+  // commit order, so a reader that read a state at generation G and applies changes_since(G)
+  // misses nothing. Text-cache writes change nothing here. nullopt when the store cannot tell:
+  // `since` is before the index was wiped or imported, before change stamps were kept (an index
+  // migrated from an older schema), older than the removal log keeps, or ahead of the store:
+  // the reader then reads everything again. Reads one committed state (its own read scope when
+  // the caller has none open; call it inside the caller's read_scope() to read the changed rows
+  // from the same state).
+  virtual std::optional<LibraryChanges> changes_since(int64_t since) const = 0;
 
   // --- text embedding cache (scoped by ModelIdentity::model_key())
   virtual std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const = 0;
