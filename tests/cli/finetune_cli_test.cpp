@@ -65,6 +65,9 @@ class FinetuneCli : public ::testing::Test {
     delete g_lib;
     g_lib = nullptr;
   }
+  // A failed ASSERT in SetUpTestSuite only ends that function: without this, every test would
+  // then run on a library that was never built (or be counted as passed).
+  void SetUp() override { ASSERT_TRUE(g_lib && fs::exists(g_lib->db)) << "library not built"; }
   const Library& lib() const { return *g_lib; }
 };
 
