@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "store/postgres.h"
+#include "store/row_checks.h"
 
 namespace clap::store {
 
@@ -553,13 +554,6 @@ Counts PostgresStore::counts() const {
 
 namespace {
 
-void check_window_sizes(const Track& t, const std::vector<WindowRecord>& windows, int dim) {
-  for (const auto& w : windows)
-    if (!w.embedding.empty() && static_cast<int>(w.embedding.size()) != dim)
-      throw Error(t.path + ": window embedding of size " + std::to_string(w.embedding.size()) + ", index dimension " +
-                  std::to_string(dim));
-}
-
 // The rows of put_track, inside the caller's transaction.
 int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vector<WindowRecord>& windows,
                     const float* track_embedding) {
@@ -629,7 +623,7 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
 int64_t PostgresStore::put_track(const Track& t, const std::vector<WindowRecord>& windows, const float* track_embedding) {
   const std::optional<ModelIdentity> m = model();
   const int dim = m ? m->dim : 0;
-  check_window_sizes(t, windows, dim);
+  check_embedding_sizes(t.path, windows, 0, dim);
   pg::Transaction tx(*c_);
   const int64_t id = write_track(*c_, dim, t, windows, track_embedding);
   stamp_changed(*c_, bump_generation(*c_), {id});
@@ -714,7 +708,7 @@ int64_t PostgresStore::finish_job(const IndexJob& job, const std::string& worker
                                   const std::vector<WindowRecord>& windows, const float* track_embedding) {
   const std::optional<ModelIdentity> m = model();
   const int dim = m ? m->dim : 0;
-  check_window_sizes(t, windows, dim);
+  check_embedding_sizes(t.path, windows, 0, dim);
   pg::Transaction tx(*c_);
   // The lease is checked and the job row locked in the transaction that writes the track: a
   // worker whose lease ran out (and whose job another worker claimed) writes nothing.
@@ -1136,18 +1130,6 @@ void insert_rows(pg::Connection& c, const std::string& head, const std::vector<c
   }
 }
 
-void check_sizes(const std::string& path, const std::vector<WindowRecord>& windows, const std::vector<float>& embedding,
-                 int dim) {
-  if (!embedding.empty() && static_cast<int>(embedding.size()) != dim)
-    throw Error(path + ": track embedding of size " + std::to_string(embedding.size()) + ", index dimension " +
-                std::to_string(dim));
-  for (const auto& w : windows)
-    if (!w.embedding.empty() && static_cast<int>(w.embedding.size()) != dim)
-      throw Error(path + ": window embedding of size " + std::to_string(w.embedding.size()) + ", index dimension " +
-                  std::to_string(dim));
-}
-
-const float* floats_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
 
 }  // namespace
 
@@ -1313,7 +1295,7 @@ void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   if (tracks.empty()) return;
   const auto m = model();
   const int dim = m ? m->dim : 0;
-  for (const TrackCopy& c : tracks) check_sizes(c.track.path, c.windows, c.embedding, dim);
+  for (const TrackCopy& c : tracks) check_embedding_sizes(c.track.path, c.windows, c.embedding.size(), dim);
   insert_rows(*c_,
               "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, "
               "genre, date, track_no, status, error, silent, embedding, indexed_at)",
@@ -1350,7 +1332,7 @@ void PostgresStore::import_retired(const std::vector<RetiredCopy>& retired) {
   if (retired.empty()) return;
   const auto m = model();
   const int dim = m ? m->dim : 0;
-  for (const RetiredCopy& c : retired) check_sizes(c.track.path, c.windows, c.embedding, dim);
+  for (const RetiredCopy& c : retired) check_embedding_sizes(c.track.path, c.windows, c.embedding.size(), dim);
   insert_rows(*c_,
               "INSERT INTO retired_tracks(id, track_id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, "
               "artist, album, genre, date, track_no, silent, embedding, indexed_at, retired_at)",

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "store/row_checks.h"
 #include "store/sqlite.h"
 
 namespace clap::store {
@@ -645,10 +646,7 @@ Counts SqliteStore::counts() const {
 int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& windows, const float* track_embedding) {
   const std::optional<ModelIdentity> m = model();
   const int dim = m ? m->dim : 0;
-  for (const auto& w : windows)
-    if (!w.embedding.empty() && static_cast<int>(w.embedding.size()) != dim)
-      throw Error(t.path + ": window embedding of size " + std::to_string(w.embedding.size()) + ", index dimension " +
-                  std::to_string(dim));
+  check_embedding_sizes(t.path, windows, 0, dim);
   sql::Transaction tx(db_);
   int64_t id = 0;
   {
@@ -1132,18 +1130,6 @@ Track read_track_row(const sql::Stmt& s, int at) {
   return t;
 }
 
-void check_sizes(const std::string& path, const std::vector<WindowRecord>& windows, const std::vector<float>& embedding,
-                 int dim) {
-  if (!embedding.empty() && static_cast<int>(embedding.size()) != dim)
-    throw Error(path + ": track embedding of size " + std::to_string(embedding.size()) + ", index dimension " +
-                std::to_string(dim));
-  for (const auto& w : windows)
-    if (!w.embedding.empty() && static_cast<int>(w.embedding.size()) != dim)
-      throw Error(path + ": window embedding of size " + std::to_string(w.embedding.size()) + ", index dimension " +
-                  std::to_string(dim));
-}
-
-const float* floats_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
 
 }  // namespace
 
@@ -1285,7 +1271,7 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   sql::Stmt lab(db_, "INSERT INTO track_labels(track_id, label, score) VALUES (?, ?, ?)");
   for (const TrackCopy& c : tracks) {
     const Track& t = c.track;
-    check_sizes(t.path, c.windows, c.embedding, dim);
+    check_embedding_sizes(t.path, c.windows, c.embedding.size(), dim);
     row.bind(1, t.id).bind(2, t.path).bind(3, t.size).bind(4, t.mtime_ns).bind(5, t.ctime_ns);
     if (t.content_hash.empty()) row.bind_null(6);
     else row.bind(6, t.content_hash);
@@ -1322,7 +1308,7 @@ void SqliteStore::import_retired(const std::vector<RetiredCopy>& retired) {
                 "VALUES (?, ?, ?, ?, ?, ?, ?)");
   for (const RetiredCopy& c : retired) {
     const Track& t = c.track;
-    check_sizes(t.path, c.windows, c.embedding, dim);
+    check_embedding_sizes(t.path, c.windows, c.embedding.size(), dim);
     row.bind(1, c.id).bind(2, t.id).bind(3, t.path).bind(4, t.size).bind(5, t.mtime_ns).bind(6, t.ctime_ns);
     row.bind(7, t.content_hash).bind(8, t.duration_s).bind(9, t.title).bind(10, t.artist).bind(11, t.album);
     row.bind(12, t.genre).bind(13, t.date).bind(14, t.track_no).bind(15, t.silent ? 1 : 0);
