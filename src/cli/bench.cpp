@@ -24,6 +24,7 @@
 #include "server/load_bench.h"
 #include "service/fidelity.h"
 #include "service/index_bench.h"
+#include "service/scale_bench.h"
 
 namespace clap::cli {
 namespace {
@@ -33,7 +34,14 @@ struct BenchOptions {
   std::vector<int64_t> vectors;  // --vectors: vector-index benchmark sizes
   bool hnsw = false;
   int64_t serve_tracks = 0;  // --serve-tracks: server load test
-  int windows_per_track = 24;
+  int windows_per_track = 0;  // 0 = the mode's default (24 for --serve-tracks, 20 for --scale)
+  int64_t scale_tracks = 0;    // --scale: compressed index at library scale
+  std::string db;
+  int64_t queries = 200;
+  std::vector<int> nprobes = {8, 16, 32, 64};
+  int shortlist = 200;
+  int nlist = 0, code_bytes = 64;
+  std::string index_file;
   double seconds = 5;
   std::vector<int> clients = {1, 4, 16};
   std::string keep;
@@ -154,7 +162,7 @@ int run_serve_bench(const BenchOptions& o) {
   server::LoadBenchOptions lo;
   lo.model = o.model;
   lo.tracks = o.serve_tracks;
-  lo.windows_per_track = o.windows_per_track;
+  lo.windows_per_track = o.windows_per_track > 0 ? o.windows_per_track : 24;
   lo.seconds = o.seconds;
   lo.clients = o.clients;
   lo.threads = o.threads;
@@ -275,8 +283,62 @@ int run_index_bench(const BenchOptions& o) {
   return 0;
 }
 
+// --scale TRACKS --db LOCATION: the compressed window index of a search node over a synthetic
+// library of TRACKS tracks (service/scale_bench.h).
+int run_scale_bench(const BenchOptions& o) {
+  if (o.db.empty())
+    throw Error("--scale needs --db: an empty database (SQLite file or postgresql:// URL) to fill with the synthetic "
+                "library, or one an earlier --scale run filled");
+  service::ScaleBenchRequest r;
+  r.db = o.db;
+  r.tracks = o.scale_tracks;
+  r.windows_per_track = o.windows_per_track > 0 ? o.windows_per_track : 20;
+  r.queries = o.queries;
+  r.nprobes = o.nprobes;
+  r.shortlist = o.shortlist;
+  r.index.nlist = o.nlist;
+  r.index.code_bytes = o.code_bytes;
+  r.index_path = o.index_file;
+  r.progress = [](const std::string& m) { std::fprintf(stderr, "bench: %s\n", m.c_str()); };
+  const service::ScaleBenchReport b = service::run_scale_bench(r);
+  if (o.json) {
+    nlohmann::ordered_json j = {{"store", b.store}, {"tracks", b.tracks}, {"windows", b.windows},
+                                {"loaded", b.loaded}, {"load_s", b.load_s}, {"nlist", b.nlist},
+                                {"code_bytes", b.code_bytes}, {"train_points", b.train_points},
+                                {"shortlist", b.shortlist}, {"k", b.k}, {"ids_s", b.ids_s},
+                                {"sample_s", b.sample_s}, {"train_s", b.train_s}, {"scan_add_s", b.scan_add_s},
+                                {"ground_truth_s", b.ground_truth_s}, {"build_s", b.build_s()},
+                                {"save_s", b.save_s}, {"reload_s", b.reload_s}, {"index_bytes", b.index_bytes},
+                                {"file_bytes", b.file_bytes}, {"rss_mb", b.rss_mb}, {"peak_rss_mb", b.peak_rss_mb}};
+    for (const auto& q : b.results)
+      j["queries"].push_back({{"nprobe", q.nprobe}, {"p50_ms", q.p50_ms}, {"p99_ms", q.p99_ms}, {"mean_ms", q.mean_ms},
+                              {"fetch_mean_ms", q.fetch_mean_ms}, {"recall", q.recall}});
+    std::printf("%s\n", service::json_text(j, 2).c_str());
+    return 0;
+  }
+  std::printf("library          %lld tracks, %lld windows in %s%s\n", static_cast<long long>(b.tracks),
+              static_cast<long long>(b.windows), b.store.c_str(),
+              b.loaded ? (" (loaded in " + std::to_string(static_cast<int>(b.load_s + 0.5)) + " s)").c_str() : "");
+  std::printf("index            IVF-PQ, %d lists, %d-byte codes, trained on %lld windows\n", b.nlist, b.code_bytes,
+              static_cast<long long>(b.train_points));
+  std::printf("build            %.1f s (ids %.1f, sample %.1f, train %.1f, scan + add %.1f; the exact ground truth's "
+              "%.1f s left out)\n",
+              b.build_s(), b.ids_s, b.sample_s, b.train_s, b.scan_add_s - b.ground_truth_s, b.ground_truth_s);
+  std::printf("file             %.0f MB, saved in %.1f s, loaded in %.1f s\n", b.file_bytes / 1e6, b.save_s, b.reload_s);
+  std::printf("memory           index %.0f MB, process %.0f MB after loading (peak %.0f MB)\n", b.index_bytes / 1e6,
+              b.rss_mb, b.peak_rss_mb);
+  std::printf("%8s %9s %9s %9s %11s %10s\n", "nprobe", "p50 ms", "p99 ms", "mean ms", "of it fetch", ("recall@" + std::to_string(b.k)).c_str());
+  for (const auto& q : b.results)
+    std::printf("%8d %9.2f %9.2f %9.2f %11.2f %10.3f\n", q.nprobe, q.p50_ms, q.p99_ms, q.mean_ms, q.fetch_mean_ms,
+                q.recall);
+  std::printf("(single warm queries, shortlist %d re-ranked exactly from the store; recall@%d against exact search)\n",
+              b.shortlist, b.k);
+  return 0;
+}
+
 int run_bench(const BenchOptions& o) {
   if (!o.vectors.empty()) return run_vector_bench(o);
+  if (o.scale_tracks > 0) return run_scale_bench(o);
   if (o.serve_tracks > 0) return run_serve_bench(o);
   if (o.model.empty() == o.config.empty()) throw Error("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
@@ -372,9 +434,32 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "Instead: load test of `clapsearch serve` over loopback on a synthetic index of N tracks (needs --model): "
                   "text search p50/p99 and requests/s at each --clients level, cached and uncached texts, query by example")
       ->check(CLI::Range(int64_t(1), int64_t(10000000)));
-  cmd->add_option("--windows-per-track", o->windows_per_track, "With --serve-tracks: windows per synthetic track")
-      ->default_val(24)
+  cmd->add_option("--windows-per-track", o->windows_per_track,
+                  "With --serve-tracks (default 24) or --scale (default 20): windows per synthetic track")
       ->check(CLI::Range(1, 10000));
+  cmd->add_option("--scale", o->scale_tracks,
+                  "Instead: the compressed window index of a search node over a synthetic library of N tracks, "
+                  "loaded into --db (an empty SQLite file or PostgreSQL database; kept for later runs): build time, "
+                  "memory, warm query p50/p99 and recall@10 against exact search")
+      ->check(CLI::Range(int64_t(1), int64_t(100000000)));
+  cmd->add_option("--db", o->db, "With --scale: the database to fill (or the one an earlier --scale run filled)");
+  cmd->add_option("--queries", o->queries, "With --scale: timed queries per nprobe")
+      ->default_val(200)
+      ->check(CLI::Range(int64_t(1), int64_t(100000)));
+  cmd->add_option("--nprobe", o->nprobes, "With --scale: lists scanned per query, one row each")
+      ->default_str("8 16 32 64")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--shortlist", o->shortlist, "With --scale: candidates re-ranked exactly per query")
+      ->default_val(200)
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--nlist", o->nlist, "With --scale: inverted lists (0 = sqrt of the windows, a power of two)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--code-bytes", o->code_bytes, "With --scale: PQ code bytes per window (must divide 512)")
+      ->default_val(64)
+      ->check(CLI::Range(1, 512));
+  cmd->add_option("--index-file", o->index_file,
+                  "With --scale: where the compressed index is saved (default: this machine's index cache)");
   cmd->add_option("--seconds", o->seconds, "With --serve-tracks: seconds per load level")->default_val(5)->check(CLI::Range(0.5, 3600.0));
   cmd->add_option("--keep", o->keep, "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db)");
   cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");

@@ -92,8 +92,13 @@ void perturb(const float* centre, double noise, int d, Rng& rng, float* out) {
 }  // namespace
 
 std::vector<float> synthetic_embeddings(int64_t n, int dim, const SyntheticData& p, uint64_t stream) {
+  return synthetic_embeddings_range(0, n, dim, p, stream);
+}
+
+std::vector<float> synthetic_embeddings_range(int64_t first, int64_t n, int dim, const SyntheticData& p, uint64_t stream) {
   if (dim <= 0 || p.clusters <= 0 || p.windows_per_track <= 0)
     throw Error("bench: dimension, clusters and windows per track must be positive");
+  if (first < 0 || n < 0) throw Error("bench: negative row range");
   std::vector<float> styles(static_cast<size_t>(p.clusters) * dim);
   for (int c = 0; c < p.clusters; ++c) {
     Rng rng{mix(p.seed ^ mix(0xC0FFEEULL + static_cast<uint64_t>(c)))};
@@ -102,19 +107,22 @@ std::vector<float> synthetic_embeddings(int64_t n, int dim, const SyntheticData&
   }
   // Queries: every row is a window of its own fresh track.
   const int64_t per_track = stream == 0 ? p.windows_per_track : 1;
-  const int64_t tracks = (n + per_track - 1) / per_track;
+  const int64_t first_track = first / per_track;
+  const int64_t tracks = n == 0 ? 0 : (first + n - 1) / per_track - first_track + 1;
   std::vector<float> centres(static_cast<size_t>(tracks) * dim);
 #pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < tracks; ++t) {
+  for (int64_t i = 0; i < tracks; ++i) {
+    const int64_t t = first_track + i;
     Rng rng{mix(p.seed ^ mix((stream << 56) ^ (static_cast<uint64_t>(t) << 1) ^ 0x7EA7ULL))};
     const int c = static_cast<int>(rng.uniform() * p.clusters);
-    perturb(styles.data() + c * dim, p.track_noise, dim, rng, centres.data() + t * dim);
+    perturb(styles.data() + c * dim, p.track_noise, dim, rng, centres.data() + i * dim);
   }
   std::vector<float> x(static_cast<size_t>(n) * dim);
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t i = first + r;
     Rng rng{mix(p.seed ^ mix((stream << 56) ^ (static_cast<uint64_t>(i) << 1) ^ 1ULL))};
-    perturb(centres.data() + (i / per_track) * dim, p.window_noise, dim, rng, x.data() + i * dim);
+    perturb(centres.data() + (i / per_track - first_track) * dim, p.window_noise, dim, rng, x.data() + r * dim);
   }
   return x;
 }

@@ -78,5 +78,9 @@ double percentile(std::vector<double> values, double p);
 // stream 0 = the library, stream 1 = queries (one window from each of n fresh tracks). Row i
 // depends only on (data, stream, i): any prefix of a larger set is the smaller set.
 std::vector<float> synthetic_embeddings(int64_t n, int dim, const SyntheticData& data, uint64_t stream = 0);
+// Rows [first, first + n) of the same data, without making the rows before them (a library too
+// large for memory is generated a batch at a time).
+std::vector<float> synthetic_embeddings_range(int64_t first, int64_t n, int dim, const SyntheticData& data,
+                                              uint64_t stream = 0);
 
 }  // namespace clap::search

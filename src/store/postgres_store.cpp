@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -921,6 +922,66 @@ Embeddings PostgresStore::track_embeddings(const std::vector<int64_t>& ids) cons
   for (int i = 0; i < r.rows(); ++i)
     if (r.append_floats(i, 1, e.dim, e.data)) e.ids.push_back(r.int64(i, 0));
   return e;
+}
+
+namespace {
+// Appends the rows of a (id, track_id, start_s, end_s, embedding) result to `t`.
+void append_window_rows(pg::Result& r, WindowTable& t) {
+  for (int i = 0; i < r.rows(); ++i) {
+    if (!r.append_floats(i, 4, t.dim, t.embeddings)) continue;
+    t.window_ids.push_back(r.int64(i, 0));
+    t.track_ids.push_back(r.int64(i, 1));
+    t.starts.push_back(r.real(i, 2));
+    t.ends.push_back(r.real(i, 3));
+  }
+}
+}  // namespace
+
+void PostgresStore::scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const {
+  if (batch <= 0) throw Error(c_->where() + ": scan batch must be positive");
+  std::unique_ptr<ReadScope> scope;
+  if (!c_->in_transaction()) scope = read_scope();
+  const auto m = model();
+  int64_t after = std::numeric_limits<int64_t>::min();
+  for (;;) {
+    // Keyset pages over the primary key: each page is one index range scan, however far in.
+    auto r = c_->query(
+        "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
+        "WHERE w.id > $1::bigint AND NOT w.silent AND w.embedding IS NOT NULL AND t.status = 'ok' "
+        "ORDER BY w.id LIMIT $2::bigint",
+        pg::Params().add(after).add(batch), true);
+    if (r.rows() == 0) return;
+    after = r.int64(r.rows() - 1, 0);
+    WindowTable t;
+    t.dim = m ? m->dim : 0;
+    append_window_rows(r, t);
+    if (t.size() > 0 && !sink(t)) return;
+    if (r.rows() < batch) return;
+  }
+}
+
+WindowTable PostgresStore::window_embeddings(const std::vector<int64_t>& window_ids) const {
+  const auto m = model();
+  WindowTable t;
+  t.dim = m ? m->dim : 0;
+  if (window_ids.empty()) return t;
+  auto r = c_->query(
+      "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
+      "WHERE w.id = ANY($1::bigint[]) AND NOT w.silent AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.id",
+      pg::Params().add(bigint_array(window_ids)), true);
+  append_window_rows(r, t);
+  return t;
+}
+
+std::vector<int64_t> PostgresStore::active_window_ids() const {
+  std::vector<int64_t> ids;
+  auto r = c_->query(
+      "SELECT w.id FROM windows w JOIN tracks t ON t.id = w.track_id "
+      "WHERE NOT w.silent AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.id",
+      {}, true);
+  ids.reserve(static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) ids.push_back(r.int64(i, 0));
+  return ids;
 }
 
 std::optional<LibraryChanges> PostgresStore::changes_since(int64_t since) const {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "core/error.h"
@@ -939,6 +940,71 @@ Embeddings SqliteStore::track_embeddings(const std::vector<int64_t>& ids) const 
     s.reset();
   }
   return e;
+}
+
+namespace {
+// Appends the row of a (id, track_id, start_s, end_s, embedding) statement to `t`.
+void append_window_row(sql::Stmt& s, WindowTable& t) {
+  if (!s.append_floats(4, t.dim, t.embeddings)) return;
+  t.window_ids.push_back(s.int64(0));
+  t.track_ids.push_back(s.int64(1));
+  t.starts.push_back(s.real(2));
+  t.ends.push_back(s.real(3));
+}
+}  // namespace
+
+void SqliteStore::scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const {
+  if (batch <= 0) throw Error(path_ + ": scan batch must be positive");
+  std::unique_ptr<ReadScope> scope;
+  if (sqlite3_get_autocommit(db_)) scope = read_scope();
+  const auto m = model();
+  sql::Stmt s(db_,
+              "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
+              "WHERE w.id > ? AND w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.id LIMIT ?");
+  int64_t after = std::numeric_limits<int64_t>::min();
+  for (;;) {
+    s.bind(1, after);
+    s.bind(2, batch);
+    WindowTable t;
+    t.dim = m ? m->dim : 0;
+    int64_t rows = 0;
+    while (s.step()) {
+      after = s.int64(0);
+      ++rows;
+      append_window_row(s, t);
+    }
+    s.reset();
+    if (rows == 0) return;
+    if (t.size() > 0 && !sink(t)) return;
+    if (rows < batch) return;
+  }
+}
+
+WindowTable SqliteStore::window_embeddings(const std::vector<int64_t>& window_ids) const {
+  const auto m = model();
+  WindowTable t;
+  t.dim = m ? m->dim : 0;
+  std::vector<int64_t> sorted(window_ids);
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  sql::Stmt s(db_,
+              "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
+              "WHERE w.id = ? AND w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok'");
+  for (int64_t id : sorted) {
+    s.bind(1, id);
+    if (s.step()) append_window_row(s, t);
+    s.reset();
+  }
+  return t;
+}
+
+std::vector<int64_t> SqliteStore::active_window_ids() const {
+  std::vector<int64_t> ids;
+  sql::Stmt s(db_,
+              "SELECT w.id FROM windows w JOIN tracks t ON t.id = w.track_id "
+              "WHERE w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.id");
+  while (s.step()) ids.push_back(s.int64(0));
+  return ids;
 }
 
 std::optional<LibraryChanges> SqliteStore::changes_since(int64_t since) const {

@@ -74,6 +74,9 @@ class SqliteStore final : public Store {
   WindowTable window_embeddings() const override;
   std::vector<WindowRecord> windows(int64_t track_id) const override;
   Embeddings track_embeddings(const std::vector<int64_t>& ids) const override;
+  void scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const override;
+  WindowTable window_embeddings(const std::vector<int64_t>& window_ids) const override;
+  std::vector<int64_t> active_window_ids() const override;
   std::optional<LibraryChanges> changes_since(int64_t since) const override;
 
   std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const override;

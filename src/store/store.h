@@ -23,6 +23,7 @@
 // A Store object is used from one thread at a time (open one per thread).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -268,6 +269,17 @@ class Store {
   virtual std::vector<WindowRecord> windows(int64_t track_id) const = 0;  // all windows of a track, by idx
   // The track embeddings of those of `ids` that have one (as track_embeddings() reads them), ids ascending.
   virtual Embeddings track_embeddings(const std::vector<int64_t>& ids) const = 0;
+  // The rows of window_embeddings() in ascending window id, at most `batch` at a time, without
+  // ever holding them all: how a search node builds a compressed index over a library larger
+  // than its memory. Reads one committed state (its own read scope when the caller has none).
+  // `sink` returns false to stop early.
+  virtual void scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const = 0;
+  // The rows of window_embeddings() with these window ids (unknown, silent or an error track's
+  // windows left out), ascending window id: the exact vectors a compressed index re-ranks with.
+  virtual WindowTable window_embeddings(const std::vector<int64_t>& window_ids) const = 0;
+  // The ids of window_embeddings()'s rows, ascending, without their vectors (a few bytes per
+  // window): what a search node draws its training sample from.
+  virtual std::vector<int64_t> active_window_ids() const = 0;
 
   // --- incremental reading (a long-running reader; see LibraryChanges)
   // What changed in the library after library generation `since`: every track whose row,

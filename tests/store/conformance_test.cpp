@@ -3,6 +3,7 @@
 // (support/postgres_server.h; one server per process, one database per test).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -718,6 +719,67 @@ TEST_P(StoreContract, TrackEmbeddingsOfSomeTracks) {
   EXPECT_TRUE(same_bits(std::vector<float>(got.row(0), got.row(0) + kDim), e1));
   EXPECT_TRUE(same_bits(std::vector<float>(got.row(1), got.row(1) + kDim), e2));
   EXPECT_EQ(s->track_embeddings(std::vector<int64_t>{}).size(), 0);
+}
+
+// What a search node reads to build a compressed index without holding the library: the ids,
+// a scan in pages, and rows by id - each exactly the rows of window_embeddings(), by window id.
+TEST_P(StoreContract, WindowScanAndRowsByIdAreTheSearchableWindows) {
+  auto s = open();
+  s->set_model(identity());
+  const auto e = awkward(1);
+  const int64_t z = s->put_track(track("/m/z.flac"), windows(3, 1, 1), e.data());  // window 1 silent
+  s->put_track(track("/m/a.flac"), windows(2, -1, 2), e.data());
+  Track bad = track("/m/bad.mp3");
+  bad.status = TrackStatus::Error;
+  bad.error = "undecodable";
+  s->put_track(bad, {}, nullptr);
+
+  const WindowTable all = s->window_embeddings();
+  ASSERT_EQ(all.size(), 4);
+  std::vector<int64_t> order(4);
+  for (int i = 0; i < 4; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return all.window_ids[a] < all.window_ids[b]; });
+  std::vector<int64_t> by_id;
+  std::vector<float> floats_by_id;
+  for (int64_t i : order) {
+    by_id.push_back(all.window_ids[i]);
+    floats_by_id.insert(floats_by_id.end(), all.embeddings.begin() + i * kDim, all.embeddings.begin() + (i + 1) * kDim);
+  }
+  EXPECT_EQ(s->active_window_ids(), by_id);
+
+  std::vector<int64_t> scanned, pages;
+  std::vector<float> scanned_floats;
+  s->scan_window_embeddings(3, [&](const WindowTable& page) {
+    EXPECT_EQ(page.dim, kDim);
+    pages.push_back(page.size());
+    scanned.insert(scanned.end(), page.window_ids.begin(), page.window_ids.end());
+    scanned_floats.insert(scanned_floats.end(), page.embeddings.begin(), page.embeddings.end());
+    for (int64_t i = 0; i < page.size(); ++i) {
+      const int64_t at = std::find(all.window_ids.begin(), all.window_ids.end(), page.window_ids[i]) - all.window_ids.begin();
+      EXPECT_EQ(page.track_ids[i], all.track_ids[at]);
+      EXPECT_EQ(page.starts[i], all.starts[at]);
+      EXPECT_EQ(page.ends[i], all.ends[at]);
+    }
+    return true;
+  });
+  EXPECT_EQ(scanned, by_id);
+  EXPECT_EQ(pages, (std::vector<int64_t>{3, 1}));
+  EXPECT_TRUE(same_bits(scanned_floats, floats_by_id));
+  int calls = 0;
+  s->scan_window_embeddings(1, [&](const WindowTable&) { return ++calls < 2; });
+  EXPECT_EQ(calls, 2);  // stopped when asked
+  EXPECT_THROW(s->scan_window_embeddings(0, [](const WindowTable&) { return true; }), Error);
+
+  int64_t silent_id = 0;
+  for (const auto& w : s->windows(z))
+    if (w.silent) silent_id = w.id;
+  ASSERT_GT(silent_id, 0);
+  const WindowTable some = s->window_embeddings(std::vector<int64_t>{by_id[3], silent_id, by_id[0], 999999, by_id[0]});
+  EXPECT_EQ(some.window_ids, (std::vector<int64_t>{by_id[0], by_id[3]}));
+  std::vector<float> want(floats_by_id.begin(), floats_by_id.begin() + kDim);
+  want.insert(want.end(), floats_by_id.begin() + 3 * kDim, floats_by_id.end());
+  EXPECT_TRUE(same_bits(some.embeddings, want));
+  EXPECT_EQ(s->window_embeddings(std::vector<int64_t>{}).size(), 0);
 }
 
 // Two writers commit at once (PostgreSQL: READ COMMITTED, two connections) while a reader polls:

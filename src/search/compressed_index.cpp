@@ -1,0 +1,293 @@
+#include "search/compressed_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <cerrno>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/json_integer.h"
+#include "core/output_file.h"
+#include "search/kernels.h"
+
+namespace clap::search {
+
+namespace {
+
+constexpr char kMagic[8] = {'C', 'L', 'A', 'P', 'C', 'I', 'D', 'X'};
+constexpr uint32_t kFormat = 1;
+
+// FAISS's k-means runs OpenMP teams whose partial sums could depend on the team
+// size; one thread makes the build reproducible (restores the caller's setting on exit).
+class SingleThread {
+ public:
+  SingleThread() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThread() { omp_set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+std::string build_key_of(int dim, int nlist, int code_bytes, uint64_t seed) {
+  return "ivfpq d=" + std::to_string(dim) + " nlist=" + std::to_string(nlist) + " m=" + std::to_string(code_bytes) +
+         "x8 seed=" + std::to_string(seed);
+}
+
+template <typename T>
+T header_integer(const nlohmann::json& h, const char* key) {
+  const nlohmann::json& v = h.at(key);
+  if (!v.is_number_integer() || !json_number_fits<T>(v)) throw std::runtime_error(std::string(key) + " is not a valid integer");
+  return v.get<T>();
+}
+
+}  // namespace
+
+int resolve_compressed_nlist(const CompressedIndexOptions& options, int64_t n) {
+  if (options.nlist > 0) return options.nlist;
+  int nlist = 16;
+  while (nlist < 65536 && static_cast<double>(nlist) * 2 <= std::sqrt(static_cast<double>(std::max<int64_t>(n, 1))) * 1.41)
+    nlist *= 2;
+  while (nlist > 1 && nlist * int64_t{39} > n) nlist /= 2;
+  return nlist;
+}
+
+int64_t compressed_train_size(const CompressedIndexOptions& options, int64_t n) {
+  const int nlist = resolve_compressed_nlist(options, n);
+  return std::min<int64_t>(n, std::max<int64_t>(int64_t{64} * nlist, 65536));
+}
+
+std::vector<int64_t> spread_sample(const std::vector<int64_t>& ids, int64_t count) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  if (count >= n) return ids;
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(std::max<int64_t>(count, 0)));
+  // Position i * n / count: exact integer arithmetic, so the sample never depends on rounding.
+  for (int64_t i = 0; i < count; ++i) out.push_back(ids[static_cast<size_t>((static_cast<__int128>(i) * n) / count)]);
+  return out;
+}
+
+CompressedIndex::CompressedIndex() = default;
+CompressedIndex::CompressedIndex(CompressedIndex&&) noexcept = default;
+CompressedIndex& CompressedIndex::operator=(CompressedIndex&&) noexcept = default;
+CompressedIndex::~CompressedIndex() = default;
+
+CompressedIndex CompressedIndex::train(const Embeddings& sample, int64_t expected_n, const CompressedIndexOptions& options) {
+  sample.check("compressed index training sample");
+  const int dim = sample.dim;
+  if (dim <= 0) throw Error("compressed index: empty training sample");
+  if (options.code_bytes <= 0 || dim % options.code_bytes != 0)
+    throw Error("compressed index: " + std::to_string(options.code_bytes) + " code bytes do not divide dimension " +
+                std::to_string(dim));
+  const int nlist = resolve_compressed_nlist(options, std::max(expected_n, sample.size()));
+  // FAISS needs 39 points per list and 256 per PQ centroid (it warns below, and fails below 256).
+  if (sample.size() < std::max<int64_t>(int64_t{39} * nlist, 256))
+    throw Error("compressed index: " + std::to_string(sample.size()) + " training vectors are too few for " +
+                std::to_string(nlist) + " lists (need " + std::to_string(std::max<int64_t>(int64_t{39} * nlist, 256)) + ")");
+  CompressedIndex out;
+  out.dim_ = dim;
+  out.build_key_ = build_key_of(dim, nlist, options.code_bytes, options.seed);
+  auto* quantizer = new faiss::IndexFlatL2(dim);
+  out.index_ = std::make_unique<faiss::IndexIVFPQ>(quantizer, dim, nlist, options.code_bytes, 8, faiss::METRIC_L2);
+  out.index_->own_fields = true;
+  out.index_->cp.seed = static_cast<int>(options.seed);
+  out.index_->pq.cp.seed = static_cast<int>(options.seed);
+  // No precomputed distance table: it would cost nlist × 64 KB (268 MB at 4096 lists) to save
+  // a few microseconds per probed list.
+  out.index_->use_precomputed_table = -1;
+  SingleThread single;
+  try {
+    out.index_->train(sample.size(), sample.data.data());
+  } catch (const faiss::FaissException& e) {
+    throw Error(std::string("compressed index: FAISS training failed: ") + e.what());
+  }
+  return out;
+}
+
+void CompressedIndex::add(const Embeddings& batch) {
+  if (!index_) throw Error("compressed index: add before train");
+  batch.check("compressed index batch");
+  if (batch.size() == 0) return;
+  if (batch.dim != dim_)
+    throw Error("compressed index: batch of dimension " + std::to_string(batch.dim) + ", index " + std::to_string(dim_));
+  for (int64_t i = 0; i < batch.size(); ++i) {
+    if (batch.ids[i] <= last_id_)
+      throw Error("compressed index: ids must ascend (" + std::to_string(batch.ids[i]) + " after " +
+                  std::to_string(last_id_) + ")");
+    last_id_ = batch.ids[i];
+  }
+  // Each vector's list and code depend on that vector alone, so adding runs on every thread and
+  // still gives the same index (the lists keep the order of the ids).
+  try {
+    index_->add_with_ids(batch.size(), batch.data.data(), batch.ids.data());
+  } catch (const faiss::FaissException& e) {
+    throw Error(std::string("compressed index: FAISS add failed: ") + e.what());
+  }
+}
+
+std::vector<int64_t> CompressedIndex::shortlist(const float* query, const CompressedSearchParams& params) const {
+  std::vector<int64_t> out;
+  if (!index_ || index_->ntotal == 0) return out;
+  const int64_t n = std::min<int64_t>(std::max(params.shortlist, 1), index_->ntotal);
+  std::vector<float> distances(static_cast<size_t>(n));
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(n));
+  faiss::SearchParametersIVF p;
+  p.nprobe = static_cast<size_t>(std::clamp(params.nprobe, 1, nlist()));
+  try {
+    index_->search(1, query, n, distances.data(), labels.data(), &p);
+  } catch (const faiss::FaissException& e) {
+    throw Error(std::string("compressed index: FAISS search failed: ") + e.what());
+  }
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return distances[a] != distances[b] ? distances[a] < distances[b] : labels[a] < labels[b];
+  });
+  for (int64_t i : order)
+    if (labels[i] >= 0) out.push_back(labels[i]);
+  return out;
+}
+
+SearchResult CompressedIndex::search(int64_t nq, const float* queries, int64_t k, const CompressedSearchParams& params,
+                                     const VectorFetch& fetch) const {
+  SearchResult r;
+  r.nq = nq;
+  r.k = std::max<int64_t>(k, 0);
+  r.scores.assign(static_cast<size_t>(nq * r.k), -std::numeric_limits<float>::infinity());
+  r.ids.assign(static_cast<size_t>(nq * r.k), -1);
+  CompressedSearchParams p = params;
+  p.shortlist = static_cast<int>(std::max<int64_t>(p.shortlist, r.k));
+  for (int64_t q = 0; q < nq; ++q) {
+    const float* query = queries + q * dim_;
+    const Embeddings exact = fetch(shortlist(query, p));
+    exact.check("compressed index re-rank vectors");
+    if (exact.size() > 0 && exact.dim != dim_)
+      throw Error("compressed index: fetched vectors of dimension " + std::to_string(exact.dim) + ", index " +
+                  std::to_string(dim_));
+    std::vector<float> scores(static_cast<size_t>(exact.size()));
+    score_rows(1, query, exact.data.data(), nullptr, exact.size(), dim_, scores.data());
+    std::vector<int64_t> order(static_cast<size_t>(exact.size()));
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t take = std::min<int64_t>(r.k, exact.size());
+    std::partial_sort(order.begin(), order.begin() + take, order.end(), [&](int64_t a, int64_t b) {
+      return scores[a] != scores[b] ? scores[a] > scores[b] : exact.ids[a] < exact.ids[b];
+    });
+    for (int64_t i = 0; i < take; ++i) {
+      r.scores[q * r.k + i] = scores[order[i]];
+      r.ids[q * r.k + i] = exact.ids[order[i]];
+    }
+  }
+  return r;
+}
+
+// --- file ------------------------------------------------------------------------------------
+
+void CompressedIndex::save(const std::string& path, int64_t content_key) const {
+  if (!index_) throw Error("compressed index: nothing to save to " + path);
+  faiss::VectorIOWriter payload;
+  try {
+    faiss::write_index(index_.get(), &payload);
+  } catch (const faiss::FaissException& e) {
+    throw Error("cannot write compressed index " + path + ": " + e.what());
+  }
+  nlohmann::json h;
+  h["format"] = kFormat;
+  h["content_key"] = content_key;
+  h["dim"] = dim_;
+  h["n"] = size();
+  h["last_id"] = last_id_;
+  h["build_key"] = build_key_;
+  h["payload_bytes"] = payload.data.size();
+  const std::string header = h.dump();
+  const uint32_t len = static_cast<uint32_t>(header.size());
+  const uint64_t sum = index_payload_checksum(payload.data.data(), payload.data.size());
+  OutputFile::remove_stale_temporaries(path);
+  OutputFile f(path);
+  f.write(kMagic, sizeof kMagic);
+  f.write(&len, sizeof len);
+  f.write(header);
+  f.write(payload.data.data(), payload.data.size());
+  f.write(&sum, sizeof sum);
+  f.commit();
+}
+
+CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* header) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open compressed index " + path + ": " + std::strerror(errno));
+  auto damaged = [&path](const std::string& why) { return Error("compressed index " + path + " is damaged: " + why); };
+  char magic[8];
+  uint32_t len = 0;
+  if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) throw Error(path + " is not a clapsearch compressed index");
+  if (!in.read(reinterpret_cast<char*>(&len), 4) || len > (1u << 20)) throw damaged("header length");
+  std::string text(len, '\0');
+  if (!in.read(text.data(), len)) throw damaged("truncated header");
+  CompressedIndex out;
+  IndexHeader h;
+  int64_t payload_bytes = 0;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    if (header_integer<int>(j, "format") != static_cast<int>(kFormat)) throw std::runtime_error("unknown format");
+    h.format = kFormat;
+    h.content_key = header_integer<int64_t>(j, "content_key");
+    h.dim = header_integer<int>(j, "dim");
+    h.n = header_integer<int64_t>(j, "n");
+    h.build_key = j.at("build_key").get<std::string>();
+    h.trained_n = h.n;
+    out.last_id_ = header_integer<int64_t>(j, "last_id");
+    payload_bytes = header_integer<int64_t>(j, "payload_bytes");
+  } catch (const std::exception& e) {
+    throw damaged(std::string("header: ") + e.what());
+  }
+  const auto start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const int64_t rest = static_cast<int64_t>(in.tellg() - start);
+  if (payload_bytes < 0 || rest != payload_bytes + 8) throw damaged("size does not match its header");
+  in.seekg(start);
+  faiss::VectorIOReader payload;
+  payload.data.resize(static_cast<size_t>(payload_bytes));
+  uint64_t sum = 0;
+  if (!in.read(reinterpret_cast<char*>(payload.data.data()), payload_bytes) || !in.read(reinterpret_cast<char*>(&sum), 8))
+    throw damaged("truncated");
+  if (index_payload_checksum(payload.data.data(), payload.data.size()) != sum) throw damaged("checksum mismatch");
+  try {
+    std::unique_ptr<faiss::Index> any(faiss::read_index(&payload, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
+    auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(any.get());
+    if (!ivfpq) throw damaged("not an IVF-PQ payload");
+    any.release();
+    out.index_.reset(ivfpq);
+  } catch (const faiss::FaissException& e) {
+    throw damaged(e.what());
+  }
+  if (out.index_->d != h.dim || out.index_->ntotal != h.n) throw damaged("payload disagrees with its header");
+  out.dim_ = h.dim;
+  out.build_key_ = h.build_key;
+  out.index_->use_precomputed_table = -1;
+  if (header) *header = h;
+  return out;
+}
+
+int64_t CompressedIndex::size() const { return index_ ? index_->ntotal : 0; }
+int CompressedIndex::nlist() const { return index_ ? static_cast<int>(index_->nlist) : 0; }
+int CompressedIndex::code_bytes() const { return index_ ? static_cast<int>(index_->code_size) : 0; }
+
+int64_t CompressedIndex::memory_bytes() const {
+  if (!index_) return 0;
+  const int64_t n = index_->ntotal;
+  const int64_t lists = n * (static_cast<int64_t>(index_->code_size) + static_cast<int64_t>(sizeof(faiss::Index::idx_t)));
+  const int64_t centroids = static_cast<int64_t>(index_->nlist) * dim_ * 4;
+  const int64_t codebooks = static_cast<int64_t>(index_->pq.centroids.size()) * 4;
+  return lists + centroids + codebooks;
+}
+
+}  // namespace clap::search

@@ -1,0 +1,100 @@
+// A window vector index for libraries larger than memory: the vectors are kept only as
+// product-quantised codes in inverted lists (FAISS's IndexIVFPQ: `code_bytes` bytes per vector,
+// 64 by default = 1/32 of 512 float32), and every search re-ranks a shortlist of candidates
+// exactly, from the float32 vectors the caller fetches from the store. The scores it returns are
+// therefore exact cosines (what the commands print); only which windows reach the shortlist is
+// approximate (recall, measured by `clapsearch bench --scale`).
+//
+// Why IVF-PQ: at 20 M windows the float32 vectors are 41 GB and even 8-bit scalar quantisation
+// is 10 GB; PQ codes of 64 bytes are 1.3 GB, and the exact re-rank needs only `shortlist`
+// vectors per query from the store (one indexed read). Vectors are compared with L2 on the unit
+// sphere (the same order as the cosine) because FAISS's PQ residual encoding is tuned for L2.
+//
+// Building never holds the library: train() on a sample (spread over the library), then add()
+// batches as a store scan delivers them (Store::scan_window_embeddings). The build is
+// reproducible: fixed seeds, FAISS's OpenMP parts on one thread, vectors added in ascending id.
+//
+// File: a magic, a JSON header (content key and build parameters, as VectorIndex files), FAISS's
+// payload and a checksum of it, verified before FAISS reads a byte (its reader trusts its input).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/embeddings.h"
+#include "search/vector_index.h"
+
+namespace faiss {
+struct IndexIVFPQ;
+}
+
+namespace clap::search {
+
+struct CompressedIndexOptions {
+  int nlist = 0;         // inverted lists; 0 = auto (resolve_compressed_nlist)
+  int code_bytes = 64;   // PQ sub-quantisers of 8 bits each; must divide the dimension
+  uint64_t seed = 1234;  // k-means sampling of the lists and the PQ codebooks
+};
+
+struct CompressedSearchParams {
+  int nprobe = 32;      // lists scanned per query (clamped to nlist)
+  int shortlist = 200;  // candidates re-ranked exactly (at least k)
+};
+
+// The list count for n vectors: sqrt(n) rounded to a power of two, in [16, 65536], and at most
+// n / 39 (FAISS wants 39 training points per list).
+int resolve_compressed_nlist(const CompressedIndexOptions& options, int64_t n);
+// How many training vectors a build for n vectors samples: 64 per list (at least the 65,536 the
+// PQ codebooks train on), at most n.
+int64_t compressed_train_size(const CompressedIndexOptions& options, int64_t n);
+// `count` ids out of `ids` (ascending), evenly spread over them: a deterministic training sample
+// that covers the whole library whatever order it was indexed in.
+std::vector<int64_t> spread_sample(const std::vector<int64_t>& ids, int64_t count);
+
+// The float32 vectors of the given ids (unit length; ids absent from the result are skipped).
+using VectorFetch = std::function<Embeddings(const std::vector<int64_t>& ids)>;
+
+class CompressedIndex {
+ public:
+  CompressedIndex();
+  CompressedIndex(CompressedIndex&&) noexcept;
+  CompressedIndex& operator=(CompressedIndex&&) noexcept;
+  ~CompressedIndex();
+
+  // Trains the lists and codebooks on `sample` for an index of about `expected_n` vectors.
+  // Throws clap::Error on a bad sample or options.
+  static CompressedIndex train(const Embeddings& sample, int64_t expected_n, const CompressedIndexOptions& options);
+  // Encodes and adds a batch; ids must be unique, ascending, and larger than any added before.
+  void add(const Embeddings& batch);
+
+  // The approximate candidates of one query, nearest first (ties by id): `shortlist` of them.
+  std::vector<int64_t> shortlist(const float* query, const CompressedSearchParams& params) const;
+  // The k best of nq queries: each query's shortlist re-ranked by the exact inner product with
+  // the vectors `fetch` returns, rows in (score desc, id asc) order; missing entries id -1.
+  // Const: concurrent searches are safe as long as `fetch` is.
+  SearchResult search(int64_t nq, const float* queries, int64_t k, const CompressedSearchParams& params,
+                      const VectorFetch& fetch) const;
+
+  // Written beside `path` and renamed over it. Throws clap::Error.
+  void save(const std::string& path, int64_t content_key) const;
+  // Throws clap::Error naming the file and the reason (missing, not an index, damaged).
+  static CompressedIndex load(const std::string& path, IndexHeader* header = nullptr);
+
+  int64_t size() const;
+  int dim() const { return dim_; }
+  int nlist() const;
+  int code_bytes() const;
+  const std::string& build_key() const { return build_key_; }
+  // Bytes held: codes, ids, list centroids and codebooks.
+  int64_t memory_bytes() const;
+
+ private:
+  std::unique_ptr<faiss::IndexIVFPQ> index_;
+  int dim_ = 0;
+  int64_t last_id_ = -1;
+  std::string build_key_;
+};
+
+}  // namespace clap::search

@@ -1,0 +1,273 @@
+#include "service/scale_bench.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "core/vector_math.h"
+#include "search/bench.h"
+#include "search/kernels.h"
+#include "service/window_index.h"
+#include "store/store.h"
+
+namespace clap::service {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+constexpr int64_t kTracksPerImport = 256;
+constexpr int64_t kScanBatch = 8192;
+constexpr int64_t kSampleBatch = 8192;
+constexpr const char* kModelId = "synthetic/scale-bench";
+
+// What identifies the synthetic library in the store: regenerating it from these gives the
+// same vectors, so a store holding it can be measured again without loading it again.
+store::ModelIdentity synthetic_identity(const ScaleBenchRequest& r, const search::SyntheticData& data) {
+  store::ModelIdentity id;
+  id.id = kModelId;
+  id.revision = "local";
+  id.config_hash = "tracks=" + std::to_string(r.tracks) + " windows_per_track=" + std::to_string(r.windows_per_track) +
+                   " dim=" + std::to_string(r.dim) + " clusters=" + std::to_string(data.clusters) +
+                   " seed=" + std::to_string(data.seed);
+  id.dim = r.dim;
+  return id;
+}
+
+double rss_mb() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;
+}
+
+int64_t load_synthetic(store::Store& st, const ScaleBenchRequest& r, const search::SyntheticData& data,
+                       const store::ModelIdentity& identity) {
+  const auto import = st.begin_import(identity, {"/synthetic"});
+  int64_t window_id = 0;
+  const int w = r.windows_per_track;
+  for (int64_t first = 0; first < r.tracks; first += kTracksPerImport) {
+    const int64_t n = std::min(kTracksPerImport, r.tracks - first);
+    const std::vector<float> e = search::synthetic_embeddings_range(first * w, n * w, r.dim, data, 0);
+    std::vector<store::TrackCopy> copies(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t t = first + i;
+      store::TrackCopy& c = copies[static_cast<size_t>(i)];
+      c.track.id = t + 1;
+      char name[32];
+      std::snprintf(name, sizeof name, "%08lld.flac", static_cast<long long>(t));
+      c.track.path = std::string("/synthetic/") + name;
+      c.track.size = 1;
+      c.track.title = "Track " + std::to_string(t);
+      c.track.duration_s = 5.0 * (w + 1);
+      c.track.indexed_at = 1;
+      const float* te = e.data() + i * w * r.dim;
+      for (int j = 0; j < w; ++j) {
+        store::WindowRecord rec;
+        rec.id = ++window_id;
+        rec.track_id = c.track.id;
+        rec.idx = j;
+        rec.start_s = 5.0 * j;
+        rec.end_s = 5.0 * j + 10;
+        rec.loudness_dbfs = -20;
+        rec.embedding.assign(te + j * r.dim, te + (j + 1) * r.dim);
+        c.windows.push_back(std::move(rec));
+      }
+      c.embedding = track_embedding(w, r.dim, te, nullptr);
+    }
+    st.import_tracks(copies);
+    if (r.progress && ((first / kTracksPerImport) % 40 == 0 || first + n == r.tracks))
+      r.progress("loading synthetic library: " + std::to_string(first + n) + "/" + std::to_string(r.tracks) + " tracks");
+  }
+  import->commit();
+  return window_id;
+}
+
+// The k best (score desc, id asc) of one query, kept while a scan goes by.
+struct TopK {
+  std::vector<std::pair<float, int64_t>> items;  // sorted best first
+  void offer(float score, int64_t id, size_t k) {
+    auto better = [](const std::pair<float, int64_t>& a, const std::pair<float, int64_t>& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    };
+    const std::pair<float, int64_t> item{score, id};
+    if (items.size() == k && !better(item, items.back())) return;
+    items.insert(std::upper_bound(items.begin(), items.end(), item, better), item);
+    if (items.size() > k) items.pop_back();
+  }
+};
+
+Embeddings to_embeddings(const WindowTable& t) {
+  Embeddings e;
+  e.dim = t.dim;
+  e.ids = t.window_ids;
+  e.data = t.embeddings;
+  return e;
+}
+
+}  // namespace
+
+ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
+  if (r.tracks <= 0 || r.windows_per_track <= 0 || r.dim <= 0 || r.queries <= 0 || r.k <= 0)
+    throw Error("bench --scale: tracks, windows per track, dimension, queries and k must be positive");
+  if (r.nprobes.empty()) throw Error("bench --scale: no nprobe to measure");
+  auto progress = [&r](const std::string& s) {
+    if (r.progress) r.progress(s);
+  };
+  search::SyntheticData data;
+  data.windows_per_track = r.windows_per_track;
+  const store::ModelIdentity identity = synthetic_identity(r, data);
+  const std::string location = store::resolve_location(r.db);
+  auto st = store::open_store(location, store::OpenMode::ReadWrite);
+  ScaleBenchReport rep;
+  rep.store = store::is_server_location(location) ? "postgresql" : "sqlite";
+  rep.k = r.k;
+  rep.shortlist = std::max(r.shortlist, r.k);
+
+  // 1. The synthetic library: loaded here, or found from an earlier run.
+  const auto held = st->model();
+  if (!held) {
+    if (st->counts().tracks > 0 || !st->roots().empty())
+      throw Error(store::display_location(location) + ": not empty; bench --scale fills an empty database only");
+    const auto t = Clock::now();
+    rep.windows = load_synthetic(*st, r, data, identity);
+    rep.load_s = seconds_since(t);
+    rep.loaded = true;
+  } else if (!held->mismatch(identity).empty() || held->config_hash != identity.config_hash) {
+    throw Error(store::display_location(location) + ": holds " +
+                (held->id == kModelId ? "a synthetic library of other parameters (" + held->config_hash + ")"
+                                      : "an index of " + held->id) +
+                "; bench --scale fills an empty database only (or measures the one it filled before)");
+  }
+  rep.tracks = st->counts().tracks;
+  if (rep.tracks != r.tracks)
+    throw Error(store::display_location(location) + ": holds " + std::to_string(rep.tracks) + " synthetic tracks, not " +
+                std::to_string(r.tracks) + " (an interrupted load?); give an empty database");
+
+  const std::vector<float> queries = search::synthetic_embeddings_range(0, r.queries, r.dim, data, 1);
+
+  // 2. The build, as a search node does it: ids, a spread sample by id, training, one scan.
+  auto t = Clock::now();
+  const std::vector<int64_t> ids = st->active_window_ids();
+  rep.ids_s = seconds_since(t);
+  rep.windows = static_cast<int64_t>(ids.size());
+  progress("building the compressed index over " + std::to_string(rep.windows) + " windows");
+  t = Clock::now();
+  Embeddings sample;
+  sample.dim = r.dim;
+  {
+    const std::vector<int64_t> picked = search::spread_sample(ids, search::compressed_train_size(r.index, rep.windows));
+    for (size_t at = 0; at < picked.size(); at += kSampleBatch) {
+      const std::vector<int64_t> part(picked.begin() + static_cast<ptrdiff_t>(at),
+                                      picked.begin() + static_cast<ptrdiff_t>(std::min(picked.size(), at + kSampleBatch)));
+      const WindowTable w = st->window_embeddings(part);
+      sample.ids.insert(sample.ids.end(), w.window_ids.begin(), w.window_ids.end());
+      sample.data.insert(sample.data.end(), w.embeddings.begin(), w.embeddings.end());
+    }
+  }
+  rep.sample_s = seconds_since(t);
+  rep.train_points = sample.size();
+  progress("training on " + std::to_string(sample.size()) + " windows");
+  t = Clock::now();
+  search::CompressedIndex index = search::CompressedIndex::train(sample, rep.windows, r.index);
+  rep.train_s = seconds_since(t);
+  sample = Embeddings{};
+  rep.nlist = index.nlist();
+  rep.code_bytes = index.code_bytes();
+
+  std::vector<TopK> truth(static_cast<size_t>(r.queries));
+  std::vector<float> scores;
+  int64_t scanned = 0;
+  t = Clock::now();
+  st->scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {
+    index.add(to_embeddings(w));
+    const auto g = Clock::now();
+    scores.resize(static_cast<size_t>(r.queries * w.size()));
+    search::score_rows(r.queries, queries.data(), w.embeddings.data(), nullptr, w.size(), r.dim, scores.data());
+    for (int64_t q = 0; q < r.queries; ++q)
+      for (int64_t i = 0; i < w.size(); ++i)
+        truth[static_cast<size_t>(q)].offer(scores[q * w.size() + i], w.window_ids[i], static_cast<size_t>(r.k));
+    rep.ground_truth_s += seconds_since(g);
+    scanned += w.size();
+    if (r.progress && (scanned / kScanBatch) % 100 == 0)
+      r.progress("scanned " + std::to_string(scanned) + "/" + std::to_string(rep.windows) + " windows");
+    return true;
+  });
+  rep.scan_add_s = seconds_since(t);
+  if (index.size() != rep.windows)
+    throw Error(store::display_location(location) + ": the scan gave " + std::to_string(index.size()) + " windows, " +
+                std::to_string(rep.windows) + " expected (was the library written meanwhile?)");
+
+  // 3. Persisted and read back, as a restarted node does.
+  const std::string path =
+      !r.index_path.empty() ? r.index_path : window_index_path(location) + ".ivfpq";
+  std::error_code ec;
+  if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent, ec);  // a failure shows as the save's error
+  t = Clock::now();
+  index.save(path, 0);
+  rep.save_s = seconds_since(t);
+  rep.file_bytes = static_cast<int64_t>(std::filesystem::file_size(path));
+  index = search::CompressedIndex();
+  t = Clock::now();
+  index = search::CompressedIndex::load(path);
+  rep.reload_s = seconds_since(t);
+  rep.index_bytes = index.memory_bytes();
+  rep.rss_mb = rss_mb();
+
+  // 4. Warm single queries: one pass to warm, one timed, per nprobe.
+  double fetch_s = 0;
+  const search::VectorFetch fetch = [&](const std::vector<int64_t>& want) {
+    const auto f = Clock::now();
+    Embeddings e = to_embeddings(st->window_embeddings(want));
+    fetch_s += seconds_since(f);
+    return e;
+  };
+  for (int nprobe : r.nprobes) {
+    search::CompressedSearchParams p;
+    p.nprobe = nprobe;
+    p.shortlist = rep.shortlist;
+    for (int64_t q = 0; q < r.queries; ++q) index.search(1, queries.data() + q * r.dim, r.k, p, fetch);
+    fetch_s = 0;
+    std::vector<double> ms;
+    double hits = 0;
+    for (int64_t q = 0; q < r.queries; ++q) {
+      const auto s = Clock::now();
+      const search::SearchResult got = index.search(1, queries.data() + q * r.dim, r.k, p, fetch);
+      ms.push_back(seconds_since(s) * 1000);
+      std::unordered_set<int64_t> exact;
+      for (const auto& item : truth[static_cast<size_t>(q)].items) exact.insert(item.second);
+      for (int64_t j = 0; j < got.k; ++j) hits += got.ids[j] >= 0 && exact.count(got.ids[j]);
+    }
+    ScaleBenchQueries res;
+    res.nprobe = nprobe;
+    res.p50_ms = search::percentile(ms, 0.50);
+    res.p99_ms = search::percentile(ms, 0.99);
+    res.mean_ms = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+    res.fetch_mean_ms = fetch_s * 1000 / static_cast<double>(r.queries);
+    res.recall = hits / static_cast<double>(r.queries * std::min<int64_t>(r.k, rep.windows));
+    rep.results.push_back(res);
+    progress("nprobe " + std::to_string(nprobe) + ": p99 " + std::to_string(res.p99_ms) + " ms, recall@" +
+             std::to_string(r.k) + " " + std::to_string(res.recall));
+  }
+  rep.peak_rss_mb = peak_rss_mb();
+  return rep;
+}
+
+}  // namespace clap::service
