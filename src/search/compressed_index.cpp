@@ -2,6 +2,8 @@
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/VectorTransform.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
@@ -40,9 +42,19 @@ class SingleThread {
   int saved_;
 };
 
-std::string build_key_of(int dim, int nlist, int code_bytes, uint64_t seed) {
-  return "ivfpq d=" + std::to_string(dim) + " nlist=" + std::to_string(nlist) + " m=" + std::to_string(code_bytes) +
-         "x8 seed=" + std::to_string(seed);
+std::string build_key_of(int dim, int nlist, int code_bytes, uint64_t seed, bool opq) {
+  return std::string(opq ? "opq+" : "") + "ivfpq d=" + std::to_string(dim) + " nlist=" + std::to_string(nlist) +
+         " m=" + std::to_string(code_bytes) + "x8 seed=" + std::to_string(seed);
+}
+
+// The IVF-PQ of an index as FAISS reads or builds it (bare, or behind a rotation); null if neither.
+faiss::IndexIVFPQ* ivfpq_of(faiss::Index* index) {
+  if (auto* pre = dynamic_cast<faiss::IndexPreTransform*>(index)) {
+    // FAISS writes the rotation as a plain linear transform.
+    if (pre->chain.size() != 1 || !dynamic_cast<faiss::LinearTransform*>(pre->chain[0])) return nullptr;
+    return dynamic_cast<faiss::IndexIVFPQ*>(pre->index);
+  }
+  return dynamic_cast<faiss::IndexIVFPQ*>(index);
 }
 
 template <typename T>
@@ -97,15 +109,24 @@ CompressedIndex CompressedIndex::train(const Embeddings& sample, int64_t expecte
                 std::to_string(nlist) + " lists (need " + std::to_string(std::max<int64_t>(int64_t{39} * nlist, 256)) + ")");
   CompressedIndex out;
   out.dim_ = dim;
-  out.build_key_ = build_key_of(dim, nlist, options.code_bytes, options.seed);
+  out.build_key_ = build_key_of(dim, nlist, options.code_bytes, options.seed, options.opq);
   auto* quantizer = new faiss::IndexFlatL2(dim);
-  out.index_ = std::make_unique<faiss::IndexIVFPQ>(quantizer, dim, nlist, options.code_bytes, 8, faiss::METRIC_L2);
-  out.index_->own_fields = true;
-  out.index_->cp.seed = static_cast<int>(options.seed);
-  out.index_->pq.cp.seed = static_cast<int>(options.seed);
+  auto ivfpq = std::make_unique<faiss::IndexIVFPQ>(quantizer, dim, nlist, options.code_bytes, 8, faiss::METRIC_L2);
+  ivfpq->own_fields = true;
+  ivfpq->cp.seed = static_cast<int>(options.seed);
+  ivfpq->pq.cp.seed = static_cast<int>(options.seed);
   // No precomputed distance table: it would cost nlist × 64 KB (268 MB at 4096 lists) to save
   // a few microseconds per probed list.
-  out.index_->use_precomputed_table = -1;
+  ivfpq->use_precomputed_table = -1;
+  out.ivfpq_ = ivfpq.get();
+  if (options.opq) {
+    auto* opq = new faiss::OPQMatrix(dim, options.code_bytes);
+    auto pre = std::make_unique<faiss::IndexPreTransform>(opq, ivfpq.release());
+    pre->own_fields = true;
+    out.index_ = std::move(pre);
+  } else {
+    out.index_ = std::move(ivfpq);
+  }
   SingleThread single;
   try {
     out.index_->train(sample.size(), sample.data.data());
@@ -143,7 +164,7 @@ std::vector<int64_t> CompressedIndex::shortlist(const float* query, const Compre
   std::vector<float> distances(static_cast<size_t>(n));
   std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(n));
   faiss::SearchParametersIVF p;
-  p.nprobe = static_cast<size_t>(std::clamp(params.nprobe, 1, nlist()));
+  p.nprobe = static_cast<size_t>(std::clamp(params.nprobe, 1, nlist()));  // IndexPreTransform passes it on
   try {
     index_->search(1, query, n, distances.data(), labels.data(), &p);
   } catch (const faiss::FaissException& e) {
@@ -261,33 +282,32 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
     throw damaged("truncated");
   if (index_payload_checksum(payload.data.data(), payload.data.size()) != sum) throw damaged("checksum mismatch");
   try {
-    std::unique_ptr<faiss::Index> any(faiss::read_index(&payload, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
-    auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(any.get());
-    if (!ivfpq) throw damaged("not an IVF-PQ payload");
-    any.release();
-    out.index_.reset(ivfpq);
+    out.index_.reset(faiss::read_index(&payload, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
+    out.ivfpq_ = ivfpq_of(out.index_.get());
+    if (!out.ivfpq_) throw damaged("not an IVF-PQ payload");
   } catch (const faiss::FaissException& e) {
     throw damaged(e.what());
   }
   if (out.index_->d != h.dim || out.index_->ntotal != h.n) throw damaged("payload disagrees with its header");
   out.dim_ = h.dim;
   out.build_key_ = h.build_key;
-  out.index_->use_precomputed_table = -1;
+  out.ivfpq_->use_precomputed_table = -1;
   if (header) *header = h;
   return out;
 }
 
 int64_t CompressedIndex::size() const { return index_ ? index_->ntotal : 0; }
-int CompressedIndex::nlist() const { return index_ ? static_cast<int>(index_->nlist) : 0; }
-int CompressedIndex::code_bytes() const { return index_ ? static_cast<int>(index_->code_size) : 0; }
+int CompressedIndex::nlist() const { return ivfpq_ ? static_cast<int>(ivfpq_->nlist) : 0; }
+int CompressedIndex::code_bytes() const { return ivfpq_ ? static_cast<int>(ivfpq_->code_size) : 0; }
 
 int64_t CompressedIndex::memory_bytes() const {
-  if (!index_) return 0;
-  const int64_t n = index_->ntotal;
-  const int64_t lists = n * (static_cast<int64_t>(index_->code_size) + static_cast<int64_t>(sizeof(faiss::Index::idx_t)));
-  const int64_t centroids = static_cast<int64_t>(index_->nlist) * dim_ * 4;
-  const int64_t codebooks = static_cast<int64_t>(index_->pq.centroids.size()) * 4;
-  return lists + centroids + codebooks;
+  if (!ivfpq_) return 0;
+  const int64_t n = ivfpq_->ntotal;
+  const int64_t lists = n * (static_cast<int64_t>(ivfpq_->code_size) + static_cast<int64_t>(sizeof(faiss::Index::idx_t)));
+  const int64_t centroids = static_cast<int64_t>(ivfpq_->nlist) * dim_ * 4;
+  const int64_t codebooks = static_cast<int64_t>(ivfpq_->pq.centroids.size()) * 4;
+  const int64_t rotation = index_.get() != ivfpq_ ? int64_t{4} * dim_ * dim_ : 0;
+  return lists + centroids + codebooks + rotation;
 }
 
 }  // namespace clap::search

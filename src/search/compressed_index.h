@@ -27,6 +27,7 @@
 #include "search/vector_index.h"
 
 namespace faiss {
+struct Index;
 struct IndexIVFPQ;
 }
 
@@ -36,6 +37,9 @@ struct CompressedIndexOptions {
   int nlist = 0;         // inverted lists; 0 = auto (resolve_compressed_nlist)
   int code_bytes = 64;   // PQ sub-quantisers of 8 bits each; must divide the dimension
   uint64_t seed = 1234;  // k-means sampling of the lists and the PQ codebooks
+  // A learned rotation before the codes (FAISS's OPQ): spreads the variance evenly over the
+  // sub-quantisers, so the same bytes rank the shortlist better; costs training time.
+  bool opq = false;
 };
 
 struct CompressedSearchParams {
@@ -91,7 +95,8 @@ class CompressedIndex {
   int64_t memory_bytes() const;
 
  private:
-  std::unique_ptr<faiss::IndexIVFPQ> index_;
+  std::unique_ptr<faiss::Index> index_;  // the IVF-PQ, or OPQ's rotation in front of it
+  faiss::IndexIVFPQ* ivfpq_ = nullptr;   // the IVF-PQ inside index_
   int dim_ = 0;
   int64_t last_id_ = -1;
   std::string build_key_;

@@ -127,6 +127,36 @@ TEST(CompressedIndex, ReRankedScoresAreExactAndRecallIsHighWhenEveryListIsProbed
   EXPECT_GE(recall, 0.95) << "recall@10 with every list probed and a shortlist of 100";
 }
 
+TEST(CompressedIndex, RotatedCodesSaveLoadAndRankAsWell) {
+  const Embeddings all = library(2000);
+  CompressedIndexOptions o = small_options();
+  o.opq = true;
+  CompressedIndex index = CompressedIndex::train(all, all.size(), o);
+  index.add(all);
+  EXPECT_NE(index.build_key().find("opq+"), std::string::npos);
+  EXPECT_EQ(index.nlist(), 16);
+  const std::string path = test::temp_dir() + "/opq.idx";
+  index.save(path, 3);
+  const CompressedIndex back = CompressedIndex::load(path);
+  const int64_t nq = 20, k = 10;
+  const std::vector<float> q = queries(nq);
+  CompressedSearchParams p;
+  p.nprobe = 16;
+  p.shortlist = 100;
+  const SearchResult a = index.search(nq, q.data(), k, p, fetch_from(all));
+  const SearchResult b = back.search(nq, q.data(), k, p, fetch_from(all));
+  EXPECT_EQ(a.ids, b.ids);
+  double hits = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<float> s(static_cast<size_t>(all.size()));
+    for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
+    std::set<int64_t> want;
+    for (const Hit& h : top_k(s.data(), all.ids.data(), all.size(), k)) want.insert(h.id);
+    for (int64_t j = 0; j < k; ++j) hits += want.count(a.ids_row(i)[j]);
+  }
+  EXPECT_GE(hits / static_cast<double>(nq * k), 0.95);
+}
+
 TEST(CompressedIndex, KLargerThanTheIndexAndVectorsTheStoreNoLongerHas) {
   const Embeddings all = library(3000);
   const CompressedIndex index = built(all);
