@@ -38,8 +38,8 @@ struct BenchOptions {
   int64_t scale_tracks = 0;    // --scale: compressed index at library scale
   std::string db;
   int64_t queries = 200;
-  std::vector<int> nprobes = {8, 16, 32, 64};
-  std::vector<int> shortlists = {200};
+  std::vector<int> nprobes = {16, 32};
+  std::vector<int> shortlists = {200, 500, 1000};
   int nlist = 0, code_bytes = 64;
   bool opq = false;
   std::string index_file;
@@ -449,10 +449,10 @@ void add_bench_command(CLI::App& app, Action& action) {
       ->default_val(200)
       ->check(CLI::Range(int64_t(1), int64_t(100000)));
   cmd->add_option("--nprobe", o->nprobes, "With --scale: lists scanned per query, one row each")
-      ->default_str("8 16 32 64")
+      ->default_str("16 32")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--shortlist", o->shortlists, "With --scale: candidates re-ranked exactly per query, one row each")
-      ->default_str("200")
+      ->default_str("200 500 1000")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--nlist", o->nlist, "With --scale: inverted lists (0 = sqrt of the windows, a power of two)")
       ->default_val(0)

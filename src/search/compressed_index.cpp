@@ -214,11 +214,54 @@ SearchResult CompressedIndex::search(int64_t nq, const float* queries, int64_t k
 
 // --- file ------------------------------------------------------------------------------------
 
+namespace {
+
+// FAISS serialises through these. Saving runs its writer twice - once to learn the payload's
+// size and checksum for the header, once into the file - and loading checks the checksum in a
+// first pass over the file before FAISS reads it in a second: a 1.4 GB index (20 M windows) is
+// never held twice in memory, as a payload buffer would.
+struct CountingWriter : faiss::IOWriter {
+  IndexPayloadChecksum sum;
+  size_t operator()(const void* ptr, size_t size, size_t nitems) override {
+    sum.update(ptr, size * nitems);
+    return nitems;
+  }
+};
+
+struct FileWriter : faiss::IOWriter {
+  OutputFile& out;
+  IndexPayloadChecksum sum;
+  explicit FileWriter(OutputFile& f) : out(f) {}
+  size_t operator()(const void* ptr, size_t size, size_t nitems) override {
+    out.write(ptr, size * nitems);  // a failed write is reported by commit()
+    sum.update(ptr, size * nitems);
+    return nitems;
+  }
+};
+
+// Reads at most `limit` bytes from `in`, so FAISS cannot read past the payload into the checksum.
+struct BoundedReader : faiss::IOReader {
+  std::ifstream& in;
+  uint64_t left;
+  BoundedReader(std::ifstream& stream, uint64_t limit) : in(stream), left(limit) {}
+  size_t operator()(void* ptr, size_t size, size_t nitems) override {
+    if (size == 0 || nitems == 0) return 0;
+    const uint64_t want = std::min<uint64_t>(nitems, left / size);
+    if (want == 0) return 0;
+    in.read(static_cast<char*>(ptr), static_cast<std::streamsize>(want * size));
+    const uint64_t got = static_cast<uint64_t>(in.gcount()) / size;
+    left -= got * size;
+    return static_cast<size_t>(got);
+  }
+};
+
+}  // namespace
+
 void CompressedIndex::save(const std::string& path, int64_t content_key) const {
   if (!index_) throw Error("compressed index: nothing to save to " + path);
-  faiss::VectorIOWriter payload;
+  CountingWriter counted;
   try {
-    faiss::write_index(index_.get(), &payload);
+    faiss::write_index(index_.get(), &counted);
   } catch (const faiss::FaissException& e) {
     throw Error("cannot write compressed index " + path + ": " + e.what());
   }
@@ -229,16 +272,23 @@ void CompressedIndex::save(const std::string& path, int64_t content_key) const {
   h["n"] = size();
   h["last_id"] = last_id_;
   h["build_key"] = build_key_;
-  h["payload_bytes"] = payload.data.size();
+  h["payload_bytes"] = counted.sum.bytes();
   const std::string header = h.dump();
   const uint32_t len = static_cast<uint32_t>(header.size());
-  const uint64_t sum = index_payload_checksum(payload.data.data(), payload.data.size());
   OutputFile::remove_stale_temporaries(path);
   OutputFile f(path);
   f.write(kMagic, sizeof kMagic);
   f.write(&len, sizeof len);
   f.write(header);
-  f.write(payload.data.data(), payload.data.size());
+  FileWriter writer(f);
+  try {
+    faiss::write_index(index_.get(), &writer);
+  } catch (const faiss::FaissException& e) {
+    throw Error("cannot write compressed index " + path + ": " + e.what());
+  }
+  const uint64_t sum = writer.sum.finish();
+  if (writer.sum.bytes() != counted.sum.bytes() || sum != counted.sum.finish())
+    throw Error("cannot write compressed index " + path + ": FAISS serialised it differently twice");
   f.write(&sum, sizeof sum);
   f.commit();
 }
@@ -270,24 +320,34 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
   } catch (const std::exception& e) {
     throw damaged(std::string("header: ") + e.what());
   }
-  const auto start = in.tellg();
+  const std::streamoff start = in.tellg();
   in.seekg(0, std::ios::end);
   const int64_t rest = static_cast<int64_t>(in.tellg() - start);
   if (payload_bytes < 0 || rest != payload_bytes + 8) throw damaged("size does not match its header");
+  // Pass 1: the checksum, a chunk at a time.
   in.seekg(start);
-  faiss::VectorIOReader payload;
-  payload.data.resize(static_cast<size_t>(payload_bytes));
-  uint64_t sum = 0;
-  if (!in.read(reinterpret_cast<char*>(payload.data.data()), payload_bytes) || !in.read(reinterpret_cast<char*>(&sum), 8))
-    throw damaged("truncated");
-  if (index_payload_checksum(payload.data.data(), payload.data.size()) != sum) throw damaged("checksum mismatch");
+  IndexPayloadChecksum sum;
+  std::vector<char> chunk(size_t{1} << 20);
+  for (int64_t left = payload_bytes; left > 0;) {
+    const auto n = static_cast<std::streamsize>(std::min<int64_t>(left, static_cast<int64_t>(chunk.size())));
+    if (!in.read(chunk.data(), n)) throw damaged("truncated");
+    sum.update(chunk.data(), static_cast<size_t>(n));
+    left -= n;
+  }
+  uint64_t stored = 0;
+  if (!in.read(reinterpret_cast<char*>(&stored), 8)) throw damaged("truncated");
+  if (sum.finish() != stored) throw damaged("checksum mismatch");
+  // Pass 2: FAISS reads the payload it now knows is the one written.
+  in.seekg(start);
+  BoundedReader reader(in, static_cast<uint64_t>(payload_bytes));
   try {
-    out.index_.reset(faiss::read_index(&payload, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
-    out.ivfpq_ = ivfpq_of(out.index_.get());
-    if (!out.ivfpq_) throw damaged("not an IVF-PQ payload");
+    out.index_.reset(faiss::read_index(&reader, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
   } catch (const faiss::FaissException& e) {
     throw damaged(e.what());
   }
+  out.ivfpq_ = ivfpq_of(out.index_.get());
+  if (!out.ivfpq_) throw damaged("not an IVF-PQ payload");
+  if (reader.left != 0) throw damaged("payload longer than its index");
   if (out.index_->d != h.dim || out.index_->ntotal != h.n) throw damaged("payload disagrees with its header");
   out.dim_ = h.dim;
   out.build_key_ = h.build_key;

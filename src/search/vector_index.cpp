@@ -35,42 +35,7 @@ constexpr char kMagic[8] = {'C', 'L', 'A', 'P', 'V', 'I', 'D', 'X'};
 constexpr uint32_t kFormat = 3;  // 2: a checksum after the payload; 3: own payload for Exact/IVF (older files are rebuilt)
 constexpr char kTrailerMagic[8] = {'C', 'L', 'A', 'P', 'S', 'U', 'M', '1'};
 
-// A 64-bit checksum of a byte stream, independent of how the stream is cut into pieces: catches
-// a damaged file (bit flips, truncation) before FAISS parses it. Not cryptographic.
-class Checksum {
- public:
-  void update(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    total_ += n;
-    while (n > 0 && fill_ > 0 && fill_ < 8) {
-      buf_[fill_++] = *p++;
-      --n;
-      if (fill_ == 8) word(buf_), fill_ = 0;
-    }
-    for (; n >= 8; p += 8, n -= 8) word(p);
-    while (n-- > 0) buf_[fill_++] = *p++;
-  }
-  uint64_t finish() {
-    uint64_t tail = 0;
-    std::memcpy(&tail, buf_, fill_);
-    uint64_t h = h_ ^ (tail * 0x9E3779B97F4A7C15ULL) ^ total_;
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 33;
-    return h;
-  }
-
- private:
-  void word(const unsigned char* p) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h_ = (h_ ^ (w * 0x87C37B91114253D5ULL));
-    h_ = ((h_ << 31) | (h_ >> 33)) * 0x4CF5AD432745937FULL;
-  }
-  uint64_t h_ = 0x243F6A8885A308D3ULL, total_ = 0;
-  unsigned char buf_[8] = {};
-  size_t fill_ = 0;
-};
+using Checksum = IndexPayloadChecksum;
 
 // FAISS writes through this: to the file, and into the checksum.
 struct ChecksumWriter : faiss::IOWriter {

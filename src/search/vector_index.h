@@ -50,6 +50,7 @@
 // query always return the same list; ties at equal score go to the smaller id.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -250,6 +251,44 @@ class VectorIndex {
   IndexKind kind_ = IndexKind::Exact;
   std::string build_key_;
   int64_t trained_n_ = 0;
+};
+
+// A 64-bit checksum of a byte stream, independent of how the stream is cut into pieces: catches
+// a damaged index file (bit flips, truncation) before FAISS parses it. Not cryptographic.
+class IndexPayloadChecksum {
+ public:
+  void update(const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    total_ += n;
+    while (n > 0 && fill_ > 0 && fill_ < 8) {
+      buf_[fill_++] = *p++;
+      --n;
+      if (fill_ == 8) word(buf_), fill_ = 0;
+    }
+    for (; n >= 8; p += 8, n -= 8) word(p);
+    while (n-- > 0) buf_[fill_++] = *p++;
+  }
+  uint64_t finish() const {
+    uint64_t tail = 0;
+    std::memcpy(&tail, buf_, fill_);
+    uint64_t h = h_ ^ (tail * 0x9E3779B97F4A7C15ULL) ^ total_;
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    return h;
+  }
+  uint64_t bytes() const { return total_; }
+
+ private:
+  void word(const unsigned char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h_ = (h_ ^ (w * 0x87C37B91114253D5ULL));
+    h_ = ((h_ << 31) | (h_ >> 33)) * 0x4CF5AD432745937FULL;
+  }
+  uint64_t h_ = 0x243F6A8885A308D3ULL, total_ = 0;
+  unsigned char buf_[8] = {};
+  size_t fill_ = 0;
 };
 
 // The checksum a saved index file stores after its payload (the payload's bytes in, 64 bits

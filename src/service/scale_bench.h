@@ -33,8 +33,8 @@ struct ScaleBenchRequest {
   int dim = 512;
   int64_t queries = 200;
   int k = 10;
-  std::vector<int> nprobes = {8, 16, 32, 64};
-  std::vector<int> shortlists = {200};  // candidates re-ranked exactly; one row per (nprobe, shortlist)
+  std::vector<int> nprobes = {16, 32};
+  std::vector<int> shortlists = {200, 500, 1000};  // candidates re-ranked exactly; one row per (nprobe, shortlist)
   search::CompressedIndexOptions index;
   std::string index_path;  // where the index is saved; empty = beside the database / in the cache
   std::function<void(const std::string&)> progress;
