@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "core/json_integer.h"
 #include "core/output_file.h"
+#include "search/faiss_io.h"
 #include "search/kernels.h"
 
 namespace clap::search {
@@ -228,16 +229,6 @@ struct CountingWriter : faiss::IOWriter {
   }
 };
 
-struct FileWriter : faiss::IOWriter {
-  OutputFile& out;
-  IndexPayloadChecksum sum;
-  explicit FileWriter(OutputFile& f) : out(f) {}
-  size_t operator()(const void* ptr, size_t size, size_t nitems) override {
-    out.write(ptr, size * nitems);  // a failed write is reported by commit()
-    sum.update(ptr, size * nitems);
-    return nitems;
-  }
-};
 
 // Reads at most `limit` bytes from `in`, so FAISS cannot read past the payload into the checksum.
 struct BoundedReader : faiss::IOReader {
@@ -280,7 +271,7 @@ void CompressedIndex::save(const std::string& path, int64_t content_key) const {
   f.write(kMagic, sizeof kMagic);
   f.write(&len, sizeof len);
   f.write(header);
-  FileWriter writer(f);
+  ChecksumFileWriter writer(f);
   try {
     faiss::write_index(index_.get(), &writer);
   } catch (const faiss::FaissException& e) {

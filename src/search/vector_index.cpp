@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/json_integer.h"
 #include "core/output_file.h"
+#include "search/faiss_io.h"
 #include "search/kernels.h"
 #include "search/topk.h"
 
@@ -37,17 +38,6 @@ constexpr char kTrailerMagic[8] = {'C', 'L', 'A', 'P', 'S', 'U', 'M', '1'};
 
 using Checksum = IndexPayloadChecksum;
 
-// FAISS writes through this: to the file, and into the checksum.
-struct ChecksumWriter : faiss::IOWriter {
-  OutputFile& out;
-  Checksum sum;
-  explicit ChecksumWriter(OutputFile& file) : out(file) {}
-  size_t operator()(const void* ptr, size_t size, size_t nitems) override {
-    out.write(ptr, size * nitems);  // a failed write is reported by commit()
-    sum.update(ptr, size * nitems);
-    return nitems;
-  }
-};
 
 // FAISS's HNSW insertion is parallel and its graph depends on which thread links first; one
 // thread makes the build reproducible. Restores the caller's thread count on exit.
@@ -548,7 +538,7 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
   f.write(&format, sizeof format);
   f.write(&len, sizeof len);
   f.write(header);
-  ChecksumWriter writer(f);
+  ChecksumFileWriter writer(f);
   auto put = [&writer](const void* p, size_t bytes) { writer(p, 1, bytes); };
   if (kind_ == IndexKind::Hnsw) {
     try {

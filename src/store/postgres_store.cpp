@@ -871,6 +871,19 @@ Embeddings PostgresStore::track_embeddings() const {
   return e;
 }
 
+namespace {
+// Appends the rows of a (id, track_id, start_s, end_s, embedding) result to `t`.
+void append_window_rows(pg::Result& r, WindowTable& t) {
+  for (int i = 0; i < r.rows(); ++i) {
+    if (!r.append_floats(i, 4, t.dim, t.embeddings)) continue;
+    t.window_ids.push_back(r.int64(i, 0));
+    t.track_ids.push_back(r.int64(i, 1));
+    t.starts.push_back(r.real(i, 2));
+    t.ends.push_back(r.real(i, 3));
+  }
+}
+}  // namespace
+
 WindowTable PostgresStore::window_embeddings() const {
   const auto m = model();
   WindowTable t;
@@ -879,13 +892,7 @@ WindowTable PostgresStore::window_embeddings() const {
       "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
       "WHERE NOT w.silent AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.track_id, w.idx",
       {}, true);
-  for (int i = 0; i < r.rows(); ++i) {
-    if (!r.append_floats(i, 4, t.dim, t.embeddings)) continue;
-    t.window_ids.push_back(r.int64(i, 0));
-    t.track_ids.push_back(r.int64(i, 1));
-    t.starts.push_back(r.real(i, 2));
-    t.ends.push_back(r.real(i, 3));
-  }
+  append_window_rows(r, t);
   return t;
 }
 
@@ -923,19 +930,6 @@ Embeddings PostgresStore::track_embeddings(const std::vector<int64_t>& ids) cons
     if (r.append_floats(i, 1, e.dim, e.data)) e.ids.push_back(r.int64(i, 0));
   return e;
 }
-
-namespace {
-// Appends the rows of a (id, track_id, start_s, end_s, embedding) result to `t`.
-void append_window_rows(pg::Result& r, WindowTable& t) {
-  for (int i = 0; i < r.rows(); ++i) {
-    if (!r.append_floats(i, 4, t.dim, t.embeddings)) continue;
-    t.window_ids.push_back(r.int64(i, 0));
-    t.track_ids.push_back(r.int64(i, 1));
-    t.starts.push_back(r.real(i, 2));
-    t.ends.push_back(r.real(i, 3));
-  }
-}
-}  // namespace
 
 void PostgresStore::scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const {
   if (batch <= 0) throw Error(c_->where() + ": scan batch must be positive");

@@ -886,6 +886,17 @@ Embeddings SqliteStore::track_embeddings() const {
   return e;
 }
 
+namespace {
+// Appends the row of a (id, track_id, start_s, end_s, embedding) statement to `t`.
+void append_window_row(sql::Stmt& s, WindowTable& t) {
+  if (!s.append_floats(4, t.dim, t.embeddings)) return;
+  t.window_ids.push_back(s.int64(0));
+  t.track_ids.push_back(s.int64(1));
+  t.starts.push_back(s.real(2));
+  t.ends.push_back(s.real(3));
+}
+}  // namespace
+
 WindowTable SqliteStore::window_embeddings() const {
   const auto m = model();
   WindowTable t;
@@ -893,13 +904,7 @@ WindowTable SqliteStore::window_embeddings() const {
   sql::Stmt s(db_,
               "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
               "WHERE w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.track_id, w.idx");
-  while (s.step()) {
-    if (!s.append_floats(4, t.dim, t.embeddings)) continue;
-    t.window_ids.push_back(s.int64(0));
-    t.track_ids.push_back(s.int64(1));
-    t.starts.push_back(s.real(2));
-    t.ends.push_back(s.real(3));
-  }
+  while (s.step()) append_window_row(s, t);
   return t;
 }
 
@@ -941,17 +946,6 @@ Embeddings SqliteStore::track_embeddings(const std::vector<int64_t>& ids) const 
   }
   return e;
 }
-
-namespace {
-// Appends the row of a (id, track_id, start_s, end_s, embedding) statement to `t`.
-void append_window_row(sql::Stmt& s, WindowTable& t) {
-  if (!s.append_floats(4, t.dim, t.embeddings)) return;
-  t.window_ids.push_back(s.int64(0));
-  t.track_ids.push_back(s.int64(1));
-  t.starts.push_back(s.real(2));
-  t.ends.push_back(s.real(3));
-}
-}  // namespace
 
 void SqliteStore::scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const {
   if (batch <= 0) throw Error(path_ + ": scan batch must be positive");
