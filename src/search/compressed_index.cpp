@@ -143,12 +143,10 @@ void CompressedIndex::add(const Embeddings& batch) {
   if (batch.size() == 0) return;
   if (batch.dim != dim_)
     throw Error("compressed index: batch of dimension " + std::to_string(batch.dim) + ", index " + std::to_string(dim_));
-  for (int64_t i = 0; i < batch.size(); ++i) {
-    if (batch.ids[i] <= last_id_)
+  for (int64_t i = 0, prev = last_id_; i < batch.size(); prev = batch.ids[i++])
+    if (batch.ids[i] <= prev)
       throw Error("compressed index: ids must ascend (" + std::to_string(batch.ids[i]) + " after " +
-                  std::to_string(last_id_) + ")");
-    last_id_ = batch.ids[i];
-  }
+                  std::to_string(prev) + ")");
   // Each vector's list and code depend on that vector alone, so adding runs on every thread and
   // still gives the same index (the lists keep the order of the ids).
   try {
@@ -156,6 +154,7 @@ void CompressedIndex::add(const Embeddings& batch) {
   } catch (const faiss::FaissException& e) {
     throw Error(std::string("compressed index: FAISS add failed: ") + e.what());
   }
+  last_id_ = batch.ids.back();  // only once added: a refused batch leaves the index as it was
 }
 
 std::vector<int64_t> CompressedIndex::shortlist(const float* query, const CompressedSearchParams& params) const {

@@ -273,6 +273,9 @@ TEST(CompressedIndex, MisuseIsRefusedWithAReason) {
   Embeddings backwards = library(2, 10);
   std::swap(backwards.ids[0], backwards.ids[1]);
   EXPECT_THROW(index.add(backwards), Error);
+  // The refused batch left nothing behind: ids from 10 on are still welcome.
+  index.add(library(2, 10));
+  EXPECT_EQ(index.size(), 2);
   Embeddings other;
   other.dim = 32;
   other.ids = {1};
