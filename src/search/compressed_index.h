@@ -12,7 +12,8 @@
 //
 // Building never holds the library: train() on a sample (spread over the library), then add()
 // batches as a store scan delivers them (Store::scan_window_embeddings). The build is
-// reproducible: fixed seeds, FAISS's OpenMP parts on one thread, vectors added in ascending id.
+// reproducible: fixed seeds, training's OpenMP parts on one thread, vectors added in ascending
+// id (adding encodes each vector on its own, so it runs on every thread: the same file bytes).
 //
 // File: a magic, a JSON header (content key and build parameters, as VectorIndex files), FAISS's
 // payload and a checksum of it, verified before FAISS reads a byte (its reader trusts its input).
