@@ -445,7 +445,7 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "memory, warm query p50/p99 and recall@10 against exact search")
       ->check(CLI::Range(int64_t(1), int64_t(100000000)));
   cmd->add_option("--db", o->db, "With --scale: the database to fill (or the one an earlier --scale run filled)");
-  cmd->add_option("--queries", o->queries, "With --scale: timed queries per nprobe")
+  cmd->add_option("--queries", o->queries, "With --scale: timed queries per (nprobe, shortlist) row")
       ->default_val(200)
       ->check(CLI::Range(int64_t(1), int64_t(100000)));
   cmd->add_option("--nprobe", o->nprobes, "With --scale: lists scanned per query, one row each")
@@ -462,7 +462,7 @@ void add_bench_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(1, 512));
   cmd->add_flag("--opq", o->opq, "With --scale: a learned rotation before the PQ codes (FAISS's OPQ)");
   cmd->add_option("--index-file", o->index_file,
-                  "With --scale: where the compressed index is saved (default: this machine's index cache)");
+                  "With --scale: where the compressed index is saved (default: beside a SQLite file; this machine's index cache for PostgreSQL)");
   cmd->add_option("--seconds", o->seconds, "With --serve-tracks: seconds per load level")->default_val(5)->check(CLI::Range(0.5, 3600.0));
   cmd->add_option("--keep", o->keep, "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db)");
   cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 namespace clap {
@@ -22,6 +24,17 @@ bool json_number_fits(const nlohmann::json& v) {
   const double d = v.get<double>();
   const double low = static_cast<double>(std::numeric_limits<T>::min());  // -2^(bits-1), exact
   return d >= low && d < -low;  // NaN fails both
+}
+
+// obj[key] as T, for a file that writes only integers there (the headers of the index files):
+// throws std::runtime_error naming the key when it is absent (nlohmann's out_of_range), not an
+// integer (a float means a damaged file), or out of T's range.
+template <typename T>
+T json_integer_field(const nlohmann::json& obj, const char* key) {
+  const nlohmann::json& v = obj.at(key);
+  if (!v.is_number_integer()) throw std::runtime_error(std::string(key) + " is not an integer");
+  if (!json_number_fits<T>(v)) throw std::runtime_error(std::string(key) + " is out of range");
+  return v.get<T>();
 }
 
 }  // namespace clap

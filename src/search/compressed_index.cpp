@@ -7,7 +7,6 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -32,17 +31,6 @@ namespace {
 constexpr char kMagic[8] = {'C', 'L', 'A', 'P', 'C', 'I', 'D', 'X'};
 constexpr uint32_t kFormat = 1;
 
-// FAISS's k-means runs OpenMP teams whose partial sums could depend on the team
-// size; one thread makes the build reproducible (restores the caller's setting on exit).
-class SingleThread {
- public:
-  SingleThread() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThread() { omp_set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
-
 std::string build_key_of(int dim, int nlist, int code_bytes, uint64_t seed, bool opq) {
   return std::string(opq ? "opq+" : "") + "ivfpq d=" + std::to_string(dim) + " nlist=" + std::to_string(nlist) +
          " m=" + std::to_string(code_bytes) + "x8 seed=" + std::to_string(seed);
@@ -56,13 +44,6 @@ faiss::IndexIVFPQ* ivfpq_of(faiss::Index* index) {
     return dynamic_cast<faiss::IndexIVFPQ*>(pre->index);
   }
   return dynamic_cast<faiss::IndexIVFPQ*>(index);
-}
-
-template <typename T>
-T header_integer(const nlohmann::json& h, const char* key) {
-  const nlohmann::json& v = h.at(key);
-  if (!v.is_number_integer() || !json_number_fits<T>(v)) throw std::runtime_error(std::string(key) + " is not a valid integer");
-  return v.get<T>();
 }
 
 }  // namespace
@@ -128,7 +109,7 @@ CompressedIndex CompressedIndex::train(const Embeddings& sample, int64_t expecte
   } else {
     out.index_ = std::move(ivfpq);
   }
-  SingleThread single;
+  SingleThreadScope single;  // k-means: reproducible on any thread count
   try {
     out.index_->train(sample.size(), sample.data.data());
   } catch (const faiss::FaissException& e) {
@@ -298,15 +279,15 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
   int64_t payload_bytes = 0;
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
-    if (header_integer<int>(j, "format") != static_cast<int>(kFormat)) throw std::runtime_error("unknown format");
+    if (json_integer_field<int>(j, "format") != static_cast<int>(kFormat)) throw std::runtime_error("unknown format");
     h.format = kFormat;
-    h.content_key = header_integer<int64_t>(j, "content_key");
-    h.dim = header_integer<int>(j, "dim");
-    h.n = header_integer<int64_t>(j, "n");
+    h.content_key = json_integer_field<int64_t>(j, "content_key");
+    h.dim = json_integer_field<int>(j, "dim");
+    h.n = json_integer_field<int64_t>(j, "n");
     h.build_key = j.at("build_key").get<std::string>();
     h.trained_n = h.n;
-    out.last_id_ = header_integer<int64_t>(j, "last_id");
-    payload_bytes = header_integer<int64_t>(j, "payload_bytes");
+    out.last_id_ = json_integer_field<int64_t>(j, "last_id");
+    payload_bytes = json_integer_field<int64_t>(j, "payload_bytes");
   } catch (const std::exception& e) {
     throw damaged(std::string("header: ") + e.what());
   }

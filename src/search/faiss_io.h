@@ -1,7 +1,9 @@
-// How the search layer's index files hand FAISS's serialiser a file: everything FAISS writes
-// goes to the file and into the payload checksum (vector_index.h) the file ends with.
+// What the search layer's FAISS users share: how an index file hands FAISS's serialiser a file
+// (everything FAISS writes goes to the file and into the payload checksum of vector_index.h),
+// and how a build keeps FAISS's OpenMP parts on one thread.
 #pragma once
 #include <faiss/impl/io.h>
+#include <omp.h>
 
 #include "core/output_file.h"
 #include "search/vector_index.h"
@@ -17,6 +19,24 @@ struct ChecksumFileWriter : faiss::IOWriter {
     sum.update(ptr, size * nitems);
     return nitems;
   }
+};
+
+// FAISS's parallel parts (k-means partial sums, HNSW insertion order) can depend on the team
+// size; one thread makes a build reproducible. Restores the caller's thread count on exit.
+class SingleThreadScope {
+ public:
+  explicit SingleThreadScope(bool active = true) : active_(active), saved_(omp_get_max_threads()) {
+    if (active_) omp_set_num_threads(1);
+  }
+  ~SingleThreadScope() {
+    if (active_) omp_set_num_threads(saved_);
+  }
+  SingleThreadScope(const SingleThreadScope&) = delete;
+  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
+
+ private:
+  bool active_;
+  int saved_;
 };
 
 }  // namespace clap::search

@@ -8,7 +8,6 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -35,25 +34,6 @@ namespace {
 constexpr char kMagic[8] = {'C', 'L', 'A', 'P', 'V', 'I', 'D', 'X'};
 constexpr uint32_t kFormat = 3;  // 2: a checksum after the payload; 3: own payload for Exact/IVF (older files are rebuilt)
 constexpr char kTrailerMagic[8] = {'C', 'L', 'A', 'P', 'S', 'U', 'M', '1'};
-
-using Checksum = IndexPayloadChecksum;
-
-
-// FAISS's HNSW insertion is parallel and its graph depends on which thread links first; one
-// thread makes the build reproducible. Restores the caller's thread count on exit.
-class SingleThreadScope {
- public:
-  explicit SingleThreadScope(bool active) : active_(active), saved_(omp_get_max_threads()) {
-    if (active_) omp_set_num_threads(1);
-  }
-  ~SingleThreadScope() {
-    if (active_) omp_set_num_threads(saved_);
-  }
-
- private:
-  bool active_;
-  int saved_;
-};
 
 struct FileCloser {
   void operator()(FILE* f) const {
@@ -575,16 +555,6 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
 
 namespace {
 
-// An integer of the JSON header: save() writes nothing else, so a float or an out-of-range
-// value means a damaged file (core/json_integer.h).
-template <typename T>
-T header_integer(const nlohmann::json& h, const char* key) {
-  const nlohmann::json& v = h.at(key);
-  if (!v.is_number_integer()) throw std::runtime_error(std::string(key) + " is not an integer");
-  if (!json_number_fits<T>(v)) throw std::runtime_error(std::string(key) + " is out of range");
-  return v.get<T>();
-}
-
 // Reads and validates the header; leaves `f` positioned at the payload.
 bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
   char magic[8];
@@ -608,14 +578,14 @@ bool read_header_from(FILE* f, IndexHeader* out, std::string* why) {
   }
   try {
     const auto h = nlohmann::json::parse(text);
-    out->format = header_integer<int>(h, "format");
+    out->format = json_integer_field<int>(h, "format");
     // Files from before the rename held the same value (a window fingerprint) as "generation".
-    out->content_key = header_integer<int64_t>(h, h.contains("content_key") ? "content_key" : "generation");
-    out->dim = header_integer<int>(h, "dim");
-    out->n = header_integer<int64_t>(h, "n");
+    out->content_key = json_integer_field<int64_t>(h, h.contains("content_key") ? "content_key" : "generation");
+    out->dim = json_integer_field<int>(h, "dim");
+    out->n = json_integer_field<int64_t>(h, "n");
     out->kind = parse_index_kind(h.at("kind").get<std::string>());
     out->build_key = h.at("build_key").get<std::string>();
-    out->trained_n = h.contains("trained_n") ? header_integer<int64_t>(h, "trained_n") : out->n;
+    out->trained_n = h.contains("trained_n") ? json_integer_field<int64_t>(h, "trained_n") : out->n;
   } catch (const std::exception& e) {
     *why = std::string("bad header: ") + e.what();
     return false;
@@ -641,7 +611,7 @@ class PayloadReader {
   FILE* f_;
   int64_t left_;
   std::string where_;
-  Checksum sum_;
+  IndexPayloadChecksum sum_;
 };
 
 }  // namespace
@@ -659,7 +629,7 @@ struct VectorIndex::Payload {
 };
 
 uint64_t index_payload_checksum(const void* payload, size_t n) {
-  Checksum sum;
+  IndexPayloadChecksum sum;
   sum.update(payload, n);
   return sum.finish();
 }
