@@ -12,7 +12,7 @@
 //     The same scan computes the exact top-k of every query (the ground truth).
 //  3. Saves the index and loads it back (what a restarted node does instead of re-reading every
 //     vector), then times warm single queries - shortlist from the codes, the shortlist's
-//     float32 vectors read from the store, exact re-rank - for each nprobe, with recall@k
+//     float32 vectors read from the store, exact re-rank - for each (nprobe, shortlist), with recall@k
 //     against the exact results.
 // Queries are windows of fresh synthetic tracks (as a query by example; a text query's
 // embedding costs the text tower on top). Nothing is timed in tests; numbers go in the README.
