@@ -184,6 +184,7 @@ void add_analyze_command(CLI::App& app, Action& action) {
   cmd->add_option("--high", o->high, "Label HIGH above this cosine")->default_val(0.3);
   cmd->add_option("--moderate", o->moderate, "Label MODERATE above this cosine (else LOW)")->default_val(0.15);
   add_library_options(cmd, o->lib);
+  add_text_precision_option(cmd, o->lib.text_precision);
   cmd->callback([o, json, &action] {
     if (json->count() && !o->csv.empty()) throw CLI::ValidationError("analyze", "--json and --csv exclude each other");
     const bool batch = !o->queries_file.empty() || !o->more.empty();

@@ -155,6 +155,7 @@ void add_classify_command(CLI::App& app, Action& action) {
   cmd->add_option("--csv", o->csv, "Write CSV (path, track_id, top, then one probability column per label) to FILE (- = stdout)")
       ->excludes(json);
   add_library_options(cmd, o->lib);
+  add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "Probabilities: softmax over the labels of logit_scale_audio × cosine(track embedding, text embedding of the\n"
       "templated label), the CLAP zero-shot recipe. Label texts are cached in the index.");

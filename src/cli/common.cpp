@@ -23,6 +23,7 @@ service::LibraryOptions LibraryCliOptions::library() const {
   o.model_config = config;
   o.model_tokenizer = tokenizer;
   o.threads = threads;
+  o.text_precision = parse_precision(text_precision);
   if (verbose) o.note = print_note;
   o.warn = print_warning;
   return o;
@@ -40,6 +41,14 @@ CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision, const s
                    "channels can cost it accuracy: check with bench --fidelity)" +
                        default_note)
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+}
+
+void add_text_precision_option(CLI::App* cmd, std::string& text_precision) {
+  cmd->add_option("--text-precision", text_precision,
+                  "Text tower precision for query texts: fp32, or bf16 (about twice as fast and half the memory on CPUs "
+                  "with AVX512-BF16; embeddings within cosine 0.999 of fp32, cached apart from fp32 ones)")
+      ->default_val("fp32")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
 }
 
 void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer) {

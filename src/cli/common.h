@@ -30,6 +30,7 @@ struct LibraryCliOptions {
   std::string model;  // empty = the model recorded in the index
   std::string config, tokenizer;  // --config / --tokenizer (checkpoint files)
   int threads = 0;
+  std::string text_precision = "fp32";  // --text-precision (commands that embed texts)
   bool verbose = false;
   // The service layer's options: notes on stderr with --verbose, warnings always.
   service::LibraryOptions library() const;
@@ -38,6 +39,8 @@ struct LibraryCliOptions {
 // --db, --model, --config, --tokenizer, --threads, --verbose (without --model when `model` is
 // false: a command that takes several models declares its own).
 void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model = true);
+// --text-precision fp32|bf16, for commands that embed query texts.
+void add_text_precision_option(CLI::App* cmd, std::string& text_precision);
 // --config and --tokenizer: what a checkpoint file given as --model (a LAION .pt) does not hold.
 void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer);
 // --precision fp32|bf16 (the audio tower's; model/clap.h). `default_note` ends the help text.

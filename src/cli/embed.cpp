@@ -21,6 +21,7 @@ struct EmbedOptions {
   std::string output;
   double hop_s = 5.0;
   std::string precision = "fp32";
+  std::string text_precision = "fp32";
 };
 
 void write_npy(const std::string& path, const std::vector<service::EmbedOutput>& inputs, int dim) {
@@ -52,6 +53,7 @@ int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& ord
   r.threads = o.threads;
   r.hop_s = o.hop_s;
   r.audio_precision = parse_precision(o.precision);
+  r.text_precision = parse_precision(o.text_precision);
   r.warn = print_warning;
   const service::EmbedResult result = service::embed_inputs(r);
   const std::vector<service::EmbedOutput>& inputs = result.outputs;
@@ -102,6 +104,7 @@ void add_embed_command(CLI::App& app, Action& action) {
       ->default_val(5.0)
       ->check(positive());
   add_precision_option(cmd, o->precision);
+  add_text_precision_option(cmd, o->text_precision);
   cmd->footer(
       "Output: one object per input, in the order given: {\"input\", \"type\": \"audio\"|\"text\", \"embedding\": [512 "
       "floats]}.\nA file longer than the model's window (10 s) is embedded as the L2-normalised mean of its 10 s windows "

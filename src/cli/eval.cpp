@@ -257,6 +257,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       ->default_val(search::kDefaultLabelTemplate);
   zs->add_flag("--json", o->json, "One JSON object: accuracy, balanced_accuracy, random_accuracy, per_class, confusion, items");
   add_library_options(zs, o->lib);
+  add_text_precision_option(zs, o->lib.text_precision);
   zs->callback([o, &action] { action = [o] { return run_zero_shot(*o); }; });
 
   CLI::App* rt = cmd->add_subcommand("retrieval", "Text -> audio and audio -> text Recall@1/5/10 and mAP@10");
@@ -265,6 +266,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       ->required();
   rt->add_flag("--json", o->json, "One JSON object: text_to_audio and audio_to_text {model, random: {r1, r5, r10, map10}}");
   add_library_options(rt, o->lib);
+  add_text_precision_option(rt, o->lib.text_precision);
   rt->callback([o, &action] { action = [o] { return run_retrieval(*o); }; });
 }
 

@@ -134,6 +134,7 @@ void add_map_command(CLI::App& app, Action& action) {
                 "classified, classes [{name, count, color, anchor}], explained_variance, knn_full, knn_2d, zero_shot, "
                 "chance (null when undefined)");
   add_library_options(cmd, o->lib, false);
+  add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "Each panel: every track with an embedding at its PCA position (the server's map), coloured by its class (the\n"
       "9 largest classes get colours, the rest are 'other'; no value: grey), and each class name embedded by that\n"

@@ -121,6 +121,7 @@ void add_output_options(CLI::App* cmd, PlaylistOutputOptions& o, int64_t default
   cmd->add_flag("--json", o.json,
                 "JSON list instead of the table: rank, track_id, path, score (cosine), artist, title, duration_s");
   add_library_options(cmd, o.lib);
+  add_text_precision_option(cmd, o.lib.text_precision);
 }
 
 void check_m3u_target(const PlaylistOutputOptions& o, const std::string& command) {

@@ -210,6 +210,7 @@ void add_search_command(CLI::App& app, Action& action) {
       ->excludes(json);
   add_collapse_option(cmd, o->collapse);
   add_library_options(cmd, o->lib);
+  add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "Score = cosine between the text and the track's windows: mean over its non-silent windows (default), or max = its\n"
       "best window. Labels: HIGH > --high, MODERATE > --moderate, else LOW. Text embeddings are cached in the index,\n"

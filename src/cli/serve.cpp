@@ -27,6 +27,7 @@ int run_serve(ServeCliOptions& o) {
   so.db = o.lib.db;
   so.model = o.lib.model;
   so.threads = o.lib.threads;
+  so.text_precision = parse_precision(o.lib.text_precision);
   so.max_upload_bytes = o.max_upload_mb << 20;
   if (so.token.empty())
     if (const char* t = std::getenv("CLAPSEARCH_TOKEN")) so.token = t;
@@ -85,6 +86,7 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--http-threads", o->server.http_threads, "Connections served at once")->default_val(16)->check(CLI::Range(1, 256));
   cmd->add_flag("--quiet,-q", o->quiet, "No request log on stderr");
   add_library_options(cmd, o->lib);
+  add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "Open the printed address in a browser: search, listen from the best-matching moment, more like this, query by\n"
       "example, the library map. The API is JSON under /api/ (GET /api/openapi.json describes it). The index may be\n"

@@ -68,6 +68,7 @@ ModelBenchReport bench_model(const ModelFiles& files, const ModelBenchOptions& o
   auto t0 = Clock::now();
   LoadOptions load_options;
   load_options.audio_precision = o.precision;
+  load_options.text_precision = o.text_precision;
   std::unique_ptr<ClapModel> model = ClapModel::load(files, load_options);
   r.load_ms = ms_since(t0);
   const auto& m = model->impl();

@@ -17,6 +17,7 @@ struct ModelBenchOptions {
   int repeat = 3;   // timed passes
   int threads = 0;  // 0 = default_thread_count()
   Precision precision = Precision::F32;  // of the audio tower (LoadOptions::audio_precision)
+  Precision text_precision = Precision::F32;  // of the text tower (LoadOptions::text_precision)
 };
 
 struct ModelBenchReport {

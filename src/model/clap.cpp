@@ -130,6 +130,8 @@ std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const L
 std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->audio_precision = options.audio_precision;
+  if (options.text_precision == Precision::I8) throw Error("the text tower runs in fp32 or bf16, not int8");
+  impl->text_precision = options.text_precision;
   impl->int8_layers = options.int8_layers;
   // A given config is read first: its problems are reported before the weights are opened.
   if (!files.config.empty()) (void)ClapConfig::from_json_file(files.config);
@@ -166,6 +168,7 @@ std::unique_ptr<ClapModel> ClapModel::random(const std::string& config_json_path
 
 const ClapConfig& ClapModel::config() const { return impl_->config; }
 Precision ClapModel::audio_precision() const { return impl_->audio_precision; }
+Precision ClapModel::text_precision() const { return impl_->text_precision; }
 
 const char* precision_name(Precision precision) {
   return precision == Precision::BF16 ? "bf16" : precision == Precision::I8 ? "int8" : "fp32";
@@ -212,6 +215,15 @@ const HtsatKernels& ClapModel::Impl::audio_kernels() const {
   return *audio_kernels_;
 }
 
+const RobertaKernels* ClapModel::Impl::text_kernels() const {
+  if (text_precision == Precision::F32) return nullptr;
+  std::call_once(text_kernels_once_, [this] {
+    text_kernels_ = std::make_unique<const RobertaKernels>(
+        pack_roberta(text, WeightType::BF16, [this](const LinearWeights& layer) { source->release(layer); }));
+  });
+  return text_kernels_.get();
+}
+
 size_t ClapModel::Impl::max_text_tokens() const {
   // Positions start after padding_idx, so padding_idx + 1 slots of the table are unusable.
   return static_cast<size_t>(config.text.max_position_embeddings - config.text.pad_token_id - 1);
@@ -242,7 +254,7 @@ void ClapModel::Impl::texts_from_ids(const std::vector<std::vector<int64_t>>& id
   const int64_t hidden = config.text.hidden_size, dim = config.projection_dim;
   std::vector<std::span<const int64_t>> sequences(ids.begin(), ids.end());
   std::vector<float> pooled(ids.size() * hidden);
-  roberta_forward(config.text, text, sequences, pooled.data());
+  roberta_forward(config.text, text, text_kernels(), sequences, pooled.data());
   if (pooled_rows) std::copy(pooled.begin(), pooled.end(), pooled_rows);
   for (size_t i = 0; i < ids.size(); ++i)  // one row at a time: the same kernel path as a single text
     projection_forward(text_projection, config.projection_hidden_act, pooled.data() + i * hidden, 1, embeddings + i * dim);
@@ -253,7 +265,7 @@ void ClapModel::Impl::text_from_ids(const int64_t* ids, int length, float* embed
                                     std::vector<float>* pooled_out, std::vector<float>* projected_out) const {
   flush_denormals_in_all_threads();
   std::vector<float> pooled(static_cast<size_t>(config.text.hidden_size));
-  roberta_forward(config.text, text, ids, length, pooled.data(), trace);
+  roberta_forward(config.text, text, text_kernels(), ids, length, pooled.data(), trace);
   projection_forward(text_projection, config.projection_hidden_act, pooled.data(), 1, embedding);
   if (pooled_out) *pooled_out = pooled;
   if (projected_out) projected_out->assign(embedding, embedding + config.projection_dim);

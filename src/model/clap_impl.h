@@ -36,6 +36,7 @@ class ThreadCountScope {
 struct ClapModel::Impl {
   ClapConfig config;
   Precision audio_precision = Precision::F32;
+  Precision text_precision = Precision::F32;
   std::string int8_layers;  // LoadOptions::int8_layers
   std::unique_ptr<WeightSource> source;
   std::string weights_format;     // Checkpoint::format() of the weights file
@@ -52,6 +53,9 @@ struct ClapModel::Impl {
   // dropped, so a layer exists once in memory.
   const HtsatKernels& audio_kernels() const;
   bool audio_kernels_built() const { return audio_kernels_built_.load(); }
+  // The text encoder's packed layers with a text precision other than F32 (built the same way
+  // on first use); null for F32, which reads the checkpoint's rows in place.
+  const RobertaKernels* text_kernels() const;
 
   // Audio features (batch x channels x frames x mels) -> normalised embeddings (batch x dim),
   // with the state's scratch buffers (the calling thread's thread count as it is).
@@ -79,6 +83,8 @@ struct ClapModel::Impl {
   mutable std::once_flag audio_kernels_once_;
   mutable std::unique_ptr<const HtsatKernels> audio_kernels_;
   mutable std::atomic<bool> audio_kernels_built_{false};
+  mutable std::once_flag text_kernels_once_;
+  mutable std::unique_ptr<const RobertaKernels> text_kernels_;
 };
 
 }  // namespace clap

@@ -34,8 +34,25 @@ RobertaWeights load_roberta(const TextConfig& c, WeightSource& src, const std::s
   return w;
 }
 
-void roberta_forward(const TextConfig& c, const RobertaWeights& w, const std::vector<std::span<const int64_t>>& sequences,
-                     float* pooled, TextTrace* trace) {
+RobertaKernels pack_roberta(const RobertaWeights& w, WeightType type,
+                            const std::function<void(const LinearWeights&)>& release) {
+  const auto pack = [&](std::initializer_list<LinearWeights> layers) {
+    PackedLinear packed = pack_linear(std::span<const LinearWeights>(layers.begin(), layers.size()), type);
+    if (release)
+      for (const LinearWeights& l : layers) release(l);
+    return packed;
+  };
+  RobertaKernels k;
+  k.type = type;
+  for (const RobertaLayerWeights& l : w.layers)
+    k.layers.push_back({pack({l.query, l.key, l.value}), pack({l.attention_output}), pack({l.intermediate}), pack({l.output})});
+  return k;
+}
+
+void roberta_forward(const TextConfig& c, const RobertaWeights& w, const RobertaKernels* kernels,
+                     const std::vector<std::span<const int64_t>>& sequences, float* pooled, TextTrace* trace) {
+  if (kernels && kernels->layers.size() != w.layers.size())
+    throw Error("internal: roberta_forward with kernels packed from other weights");
   const int64_t h = c.hidden_size, heads = c.num_attention_heads, hd = h / heads;
   const float eps = static_cast<float>(c.layer_norm_eps);
   // All tokens of all sequences are rows of one matrix for the linear layers (row-independent
@@ -69,27 +86,45 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const std::ve
 
   int64_t longest = 0;
   for (const auto& seq : sequences) longest = std::max<int64_t>(longest, static_cast<int64_t>(seq.size()));
-  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), tmp(x.size());
+  // Packed layers compute query|key|value as one layer (rows of 3h); the checkpoint's rows
+  // as three layers into q, k and v.
+  std::vector<float> qkv(static_cast<size_t>(rows * (kernels ? 3 * h : h)));
+  std::vector<float> k(kernels ? 0 : x.size()), v(kernels ? 0 : x.size()), ctx(x.size()), tmp(x.size());
   std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(longest, hd)));
   std::vector<float> mlp(static_cast<size_t>(rows * c.intermediate_size));
+  LinearScratch linear_scratch;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const RobertaLayerWeights& l = w.layers[li];
-    linear(x.data(), rows, h, l.query, q.data(), h);
-    linear(x.data(), rows, h, l.key, k.data(), h);
-    linear(x.data(), rows, h, l.value, v.data(), h);
-    for (size_t s = 0; s < sequences.size(); ++s) {
-      const int64_t off = first[s] * h, n = first[s + 1] - first[s];
-      for (int64_t hh = 0; hh < heads; ++hh)
-        attention_head(q.data() + off + hh * hd, k.data() + off + hh * hd, v.data() + off + hh * hd, h, n, hd, scale,
-                       nullptr, nullptr, ctx.data() + off + hh * hd, h, scratch.data());
+    const RobertaLayerKernels* lk = kernels ? &kernels->layers[li] : nullptr;
+    const auto run = [&](const float* in, int64_t ldin, const LinearWeights& rows_form, const PackedLinear* packed,
+                         float* out, int64_t ldout) {
+      linear(in, rows, ldin, packed ? packed->view() : rows_form, out, ldout, Epilogue::None, nullptr, &linear_scratch);
+    };
+    const float *qp = qkv.data(), *kp = k.data(), *vp = v.data();
+    int64_t ld = h;
+    if (lk) {
+      run(x.data(), h, {}, &lk->qkv, qkv.data(), 3 * h);
+      kp = qp + h;
+      vp = qp + 2 * h;
+      ld = 3 * h;
+    } else {
+      run(x.data(), h, l.query, nullptr, qkv.data(), h);
+      run(x.data(), h, l.key, nullptr, k.data(), h);
+      run(x.data(), h, l.value, nullptr, v.data(), h);
     }
-    linear(ctx.data(), rows, h, l.attention_output, tmp.data(), h);
+    for (size_t s = 0; s < sequences.size(); ++s) {
+      const int64_t n = first[s + 1] - first[s];
+      for (int64_t hh = 0; hh < heads; ++hh)
+        attention_head(qp + first[s] * ld + hh * hd, kp + first[s] * ld + hh * hd, vp + first[s] * ld + hh * hd, ld, n, hd,
+                       scale, nullptr, nullptr, ctx.data() + first[s] * h + hh * hd, h, scratch.data());
+    }
+    run(ctx.data(), h, l.attention_output, lk ? &lk->attention_output : nullptr, tmp.data(), h);
     add_inplace(tmp.data(), x.data(), rows * h);
     layer_norm(tmp.data(), rows, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());
-    linear(x.data(), rows, h, l.intermediate, mlp.data(), c.intermediate_size);
+    run(x.data(), h, l.intermediate, lk ? &lk->intermediate : nullptr, mlp.data(), c.intermediate_size);
     apply_activation(c.hidden_act, mlp.data(), rows * c.intermediate_size);
-    linear(mlp.data(), rows, c.intermediate_size, l.output, tmp.data(), h);
+    run(mlp.data(), c.intermediate_size, l.output, lk ? &lk->output : nullptr, tmp.data(), h);
     add_inplace(tmp.data(), x.data(), rows * h);
     layer_norm(tmp.data(), rows, h, l.output_norm.weight, l.output_norm.bias, eps, x.data());
     if (trace) (*trace)["hidden_state_" + std::to_string(li + 1)] = x;
@@ -102,9 +137,9 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const std::ve
   apply_activation(Activation::Tanh, pooled, static_cast<int64_t>(sequences.size()) * h);
 }
 
-void roberta_forward(const TextConfig& c, const RobertaWeights& w, const int64_t* ids, int length, float* pooled,
-                     TextTrace* trace) {
-  roberta_forward(c, w, {std::span<const int64_t>(ids, static_cast<size_t>(length))}, pooled, trace);
+void roberta_forward(const TextConfig& c, const RobertaWeights& w, const RobertaKernels* kernels, const int64_t* ids,
+                     int length, float* pooled, TextTrace* trace) {
+  roberta_forward(c, w, kernels, {std::span<const int64_t>(ids, static_cast<size_t>(length))}, pooled, trace);
 }
 
 }  // namespace clap

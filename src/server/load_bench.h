@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "model/clap.h"
+
 namespace clap::server {
 
 struct LoadBenchOptions {
@@ -21,6 +23,7 @@ struct LoadBenchOptions {
   double seconds = 5;              // per level
   std::vector<int> clients = {1, 4, 16};
   int threads = 0;                 // model threads
+  Precision text_precision = Precision::F32;  // of the server's text tower
   std::string work_dir;            // where the synthetic index goes; empty = a temporary folder
   std::function<void(const std::string&)> progress;
 };

@@ -10,6 +10,7 @@ EmbedResult embed_inputs(const EmbedRequest& r) {
   mo.threads = r.threads;
   mo.warn = r.warn;
   mo.audio_precision = r.audio_precision;
+  mo.text_precision = r.text_precision;
   const OpenedModel opened = open_model(r.model, mo);
   const ClapModel& model = *opened.model;
   ClapState state(r.threads, r.warn);

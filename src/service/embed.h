@@ -27,6 +27,7 @@ struct EmbedRequest {
   int threads = 0;
   double hop_s = 5.0;  // between windows of files longer than one window
   Precision audio_precision = Precision::F32;
+  Precision text_precision = Precision::F32;
   Notice warn;         // warnings (text cut at the model's limit, collapsed text tower)
 };
 

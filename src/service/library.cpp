@@ -509,6 +509,7 @@ const ClapModel& Library::model() {
     mo.threads = options_.threads;
     mo.warn = options_.warn;
     mo.audio_precision = parse_precision(identity_.precision);
+    mo.text_precision = options_.text_precision;
     std::shared_ptr<const ClapModel> m = load_model(s.resolved, mo);
     if (m->embedding_dim() != identity_.dim)
       throw Error("the model's embedding size " + std::to_string(m->embedding_dim()) + " differs from the index's " +
@@ -651,7 +652,9 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   const int d = dim();
   // Text embeddings are the query model's: a model named with --model may be a text fine-tune
   // of the index's.
-  const std::string key = options_.model.empty() ? identity_.model_key() : model_spec().identity.model_key();
+  std::string key = options_.model.empty() ? identity_.model_key() : model_spec().identity.model_key();
+  // fp32 entries keep the key they always had; another precision gets its own.
+  if (options_.text_precision != Precision::F32) key += std::string("#text-") + precision_name(options_.text_precision);
   std::vector<float> out(texts.size() * static_cast<size_t>(d), 0.0f);
   std::vector<std::string> missing;
   std::map<std::string, std::vector<size_t>> slots;  // text -> rows wanting it

@@ -49,6 +49,9 @@ struct LibraryOptions {
   std::string model;  // empty = the model recorded in the index (another one is refused)
   std::string model_config, model_tokenizer;  // --config / --tokenizer (empty: the index's hints)
   int threads = 0;    // model threads per run, 0 = all cores
+  // The text tower's precision (model/clap.h). Text embeddings are cached per precision: a
+  // bf16 query never reads an fp32 entry of the text cache, nor the reverse.
+  Precision text_precision = Precision::F32;
   Notice note;        // optional notes (see above); null = silent
   Notice warn;        // warnings (text cut at the model's limit, a collapsed text tower); null = dropped
   // Model runs at once (each with its own ClapState); 0 = no limit. Callers beyond the limit

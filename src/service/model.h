@@ -19,6 +19,7 @@ struct ModelOpenOptions {
   int threads = 0;           // threads of the first-use health check, 0 = all cores
   Notice warn;               // receives the collapsed-text-tower warning (null: dropped)
   Precision audio_precision = Precision::F32;  // LoadOptions::audio_precision
+  Precision text_precision = Precision::F32;   // LoadOptions::text_precision
   bool prepare_audio = false;                  // LoadOptions::prepare_audio (pack the audio tower at load)
 };
 

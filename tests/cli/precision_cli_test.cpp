@@ -142,6 +142,44 @@ TEST_F(PrecisionCli, BenchFidelityAndIndexReportOnRealFiles) {
   EXPECT_TRUE(fs::is_empty(tmp)) << "the benchmark's index is temporary";
 }
 
+// --text-precision bf16: texts within the bf16 bound of fp32, bit for bit the same on one
+// thread and one text per call, and a search in bf16 scores tracks within that bound of the
+// fp32 search (its text embeddings are cached apart: an fp32 search afterwards is unchanged).
+TEST_F(PrecisionCli, TextTowerInBf16StaysWithinItsBoundAndIsCachedApart) {
+  const std::string args = "embed --model " + test::quoted(model_dir()) + " --text \"warm guitar\" --text \"female vocalist\"";
+  const auto fp32 = test::json_lines(ok(args));
+  const std::string bf16_out = ok(args + " --text-precision bf16");
+  EXPECT_EQ(bf16_out, ok(args + " --text-precision bf16 --threads 1 --batch 1"));
+  const auto bf16 = test::json_lines(bf16_out);
+  ASSERT_EQ(bf16.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const double c = cosine(embedding_of(fp32[i]), embedding_of(bf16[i]));
+    EXPECT_GE(c, 0.999) << fp32[i]["input"];
+    EXPECT_LT(c, 1.0) << "bf16 gave fp32's bits: " << fp32[i]["input"];
+  }
+
+  const std::string at = " --db " + test::quoted(dir() + "/text-precision.db");
+  ok("index " + test::quoted(dir() + "/music") + at + " --model " + test::quoted(model_dir()) + " --quiet");
+  const std::string search = "search \"warm guitar\" -k 0 --json" + at;
+  const std::string before = ok(search);
+  const json low = json::parse(ok(search + " --text-precision bf16"));
+  const json full = json::parse(before);
+  ASSERT_EQ(low.size(), full.size());
+  for (const auto& a : low) {
+    bool found = false;
+    for (const auto& b : full)
+      if (b["track_id"] == a["track_id"]) {
+        found = true;
+        EXPECT_NEAR(a["score"].get<double>(), b["score"].get<double>(), 0.05) << a.dump();
+      }
+    EXPECT_TRUE(found) << a.dump();
+  }
+  EXPECT_EQ(ok(search), before);
+  std::string out, err;
+  EXPECT_EQ(cli(search + " --text-precision int8", &out, &err), 2);
+  EXPECT_NE(err.find("--text-precision"), std::string::npos) << err;
+}
+
 TEST_F(PrecisionCli, UnknownPrecisionIsAUsageError) {
   std::string out, err;
   EXPECT_EQ(cli("embed --model " + test::quoted(model_dir()) + " --text x --precision fp8", &out, &err), 2);

@@ -172,6 +172,43 @@ TEST(ServiceLibrary, TracksTextCacheAndSearch) {
   EXPECT_TRUE(noted_index);
 }
 
+// A bf16 text tower's embeddings are cached under their own key: neither precision ever
+// answers with the other's floats, and each is served from the cache the second time.
+TEST(ServiceLibrary, TextPrecisionsAreCachedApart) {
+  Fixture f;
+  f.index();
+  const std::vector<std::string> texts = {"warm lo-fi guitar", "female vocalist"};
+  LibraryOptions bf16 = f.options();
+  bf16.text_precision = Precision::BF16;
+  std::vector<float> low, full;
+  {
+    Library lib(bf16, Access::ReadWriteIfPossible);
+    low = lib.embed_texts(texts);
+    EXPECT_EQ(lib.text_cache_misses(), 2);
+    EXPECT_EQ(lib.model().text_precision(), Precision::BF16);
+  }
+  {
+    Library lib(f.options(), Access::ReadWriteIfPossible);  // fp32: not the bf16 entries
+    full = lib.embed_texts(texts);
+    EXPECT_EQ(lib.text_cache_misses(), 2);
+    EXPECT_EQ(lib.text_cache_hits(), 0);
+  }
+  ASSERT_EQ(low.size(), full.size());
+  EXPECT_NE(low, full);
+  const size_t d = low.size() / texts.size();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    double dot = 0;
+    for (size_t j = 0; j < d; ++j) dot += double(low[i * d + j]) * full[i * d + j];
+    EXPECT_GE(dot, 0.999) << texts[i];
+  }
+  for (const LibraryOptions& o : {bf16, f.options()}) {
+    Library lib(o, Access::ReadOnly);
+    EXPECT_EQ(lib.embed_texts(texts), o.text_precision == Precision::BF16 ? low : full);
+    EXPECT_EQ(lib.text_cache_hits(), 2);
+    EXPECT_FALSE(lib.model_loaded());
+  }
+}
+
 TEST(ServiceLibrary, QueryAudioIsEmbeddedExactlyLikeTheIndexer) {
   Fixture f;
   f.index();
