@@ -198,6 +198,7 @@ int run_fidelity_bench(const BenchOptions& o) {
   r.model_options = hub::HubOptions{};
   r.model_options.tokenizer = o.tokenizer;
   r.precision = parse_precision(o.precision);
+  r.text_precision = parse_precision(o.text_precision);
   r.dirs = o.fidelity;
   r.k = o.top;
   r.threads = o.threads;
@@ -207,6 +208,7 @@ int run_fidelity_bench(const BenchOptions& o) {
   if (o.json) {
     nlohmann::json j = {{"model", o.model},
                         {"precision", f.precision},
+                        {"text_precision", f.text_precision},
                         {"files", f.files},
                         {"skipped", f.skipped},
                         {"windows", f.windows},
@@ -217,6 +219,8 @@ int run_fidelity_bench(const BenchOptions& o) {
                         {"track_cosine_mean", f.track_cosine_mean},
                         {"k", f.k},
                         {"text_queries", f.text_queries},
+                        {"text_cosine_min", f.text_cosine_min},
+                        {"text_cosine_mean", f.text_cosine_mean},
                         {"text_topk_overlap", f.text_topk_overlap},
                         {"text_topk_overlap_min", f.text_topk_overlap_min},
                         {"track_queries", f.track_queries},
@@ -227,11 +231,14 @@ int run_fidelity_bench(const BenchOptions& o) {
     std::printf("%s\n", service::json_text(j, 2).c_str());
     return 0;
   }
-  std::printf("%s audio tower against fp32, %d files (%d skipped), %lld windows\n", f.precision.c_str(), f.files, f.skipped,
-              static_cast<long long>(f.windows));
+  std::printf("%s audio tower and %s text tower against fp32, %d files (%d skipped), %lld windows\n", f.precision.c_str(),
+              f.text_precision.c_str(), f.files, f.skipped, static_cast<long long>(f.windows));
   std::printf("window cosine    min %.6f  mean %.6f  (worst: %s)\n", f.window_cosine_min, f.window_cosine_mean,
               terminal_text(f.worst_window).c_str());
   std::printf("track cosine     min %.6f  mean %.6f\n", f.track_cosine_min, f.track_cosine_mean);
+  if (f.text_queries)
+    std::printf("text cosine      min %.6f  mean %.6f  (%d query texts)\n", f.text_cosine_min, f.text_cosine_mean,
+                f.text_queries);
   if (f.text_queries)
     std::printf("top-%d overlap   text queries %.3f (min %.2f over %d), track queries %.3f (min %.2f over %d)\n", f.k,
                 f.text_topk_overlap, f.text_topk_overlap_min, f.text_queries, f.track_topk_overlap, f.track_topk_overlap_min,

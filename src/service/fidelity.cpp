@@ -57,18 +57,21 @@ const std::vector<std::string>& default_fidelity_texts() {
 }
 
 FidelityReport measure_fidelity(const FidelityRequest& r) {
-  if (r.precision == Precision::F32) throw Error("--fidelity compares a lower precision with fp32: give --precision bf16 or int8");
+  if (r.precision == Precision::F32 && r.text_precision == Precision::F32)
+    throw Error("--fidelity compares a lower precision with fp32: give --precision bf16 or int8, or --text-precision bf16");
   if (r.k < 1) throw Error("top-k must be at least 1");
   ModelOpenOptions mo;
   mo.hub = r.model_options;
   mo.threads = r.threads;
   const OpenedModel fp32 = open_model(r.model, mo);
   mo.audio_precision = r.precision;
+  mo.text_precision = r.text_precision;
   const std::unique_ptr<ClapModel> low = load_model(fp32.resolved, mo);
   ClapState state(r.threads);
 
   FidelityReport rep;
   rep.precision = precision_name(r.precision);
+  rep.text_precision = precision_name(r.text_precision);
   rep.k = r.k;
   const int dim = fp32.model->embedding_dim();
   std::vector<float> tracks_fp32, tracks_low;
@@ -81,9 +84,14 @@ FidelityReport measure_fidelity(const FidelityRequest& r) {
       auto t = Clock::now();
       a = embed_file_windows(*fp32.model, state, f.path, ws);
       fp32_ms += std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-      t = Clock::now();
-      b = embed_file_windows(*low, state, f.path, ws);
-      low_ms += std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+      if (r.precision == Precision::F32) {  // only the text tower differs: the same audio tower
+        b = a;
+        low_ms = fp32_ms;
+      } else {
+        t = Clock::now();
+        b = embed_file_windows(*low, state, f.path, ws);
+        low_ms += std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+      }
     } catch (const Error& e) {
       ++rep.skipped;
       if (r.progress) r.progress("skipped " + f.path + ": " + e.what());
@@ -117,15 +125,18 @@ FidelityReport measure_fidelity(const FidelityRequest& r) {
   rep.low_ms_per_window = rep.windows ? low_ms / static_cast<double>(rep.windows) : 0;
 
   // Rankings: text queries over the tracks, and each track as a query over the others. The
-  // text embeddings are the same for both (the text tower is fp32).
+  // text queries of each side come from its own text tower.
   const int n = rep.files, k = std::min(r.k, n);
-  double text_sum = 0, track_sum = 0;
+  double text_sum = 0, track_sum = 0, text_cos_sum = 0;
   if (fp32.model->has_tokenizer()) {
     const std::vector<std::string>& texts = r.texts.empty() ? default_fidelity_texts() : r.texts;
-    const std::vector<float> q = fp32.model->embed_text(state, texts);
+    const std::vector<float> q = fp32.model->embed_text(state, texts), q_low = low->embed_text(state, texts);
     for (size_t t = 0; t < texts.size(); ++t) {
+      const double c = cosine(q.data() + t * dim, q_low.data() + t * dim, dim);
+      rep.text_cosine_min = t == 0 ? c : std::min(rep.text_cosine_min, c);
+      text_cos_sum += c;
       const double o = overlap(top_k(tracks_fp32, n, dim, q.data() + t * dim, k, -1),
-                               top_k(tracks_low, n, dim, q.data() + t * dim, k, -1));
+                               top_k(tracks_low, n, dim, q_low.data() + t * dim, k, -1));
       text_sum += o;
       rep.text_topk_overlap_min = rep.text_queries == 0 ? o : std::min(rep.text_topk_overlap_min, o);
       ++rep.text_queries;
@@ -142,6 +153,7 @@ FidelityReport measure_fidelity(const FidelityRequest& r) {
     }
   }
   rep.text_topk_overlap = rep.text_queries ? text_sum / rep.text_queries : 1;
+  rep.text_cosine_mean = rep.text_queries ? text_cos_sum / rep.text_queries : 1;
   rep.track_topk_overlap = rep.track_queries ? track_sum / rep.track_queries : 1;
   return rep;
 }

@@ -1,8 +1,9 @@
-// How far a lower-precision audio tower moves embeddings and rankings, measured against fp32 on
-// the same inputs (`clapsearch bench --fidelity DIR`): every window of every file under the
-// folders is embedded by both towers; the report gives the cosine of each window's two
-// embeddings (worst and mean), the same for track embeddings, and how much the top-k lists of
-// text queries and of track-to-track queries over those files agree.
+// How far a lower-precision audio or text tower moves embeddings and rankings, measured against
+// fp32 on the same inputs (`clapsearch bench --fidelity DIR`): every window of every file under
+// the folders is embedded by both audio towers; the report gives the cosine of each window's
+// two embeddings (worst and mean), the same for track embeddings and for the query texts, and
+// how much the top-k lists of text queries (each side with its own towers) and of
+// track-to-track queries over those files agree.
 #pragma once
 #include <string>
 #include <vector>
@@ -14,7 +15,8 @@ namespace clap::service {
 struct FidelityRequest {
   std::string model;
   hub::HubOptions model_options;  // --config / --tokenizer
-  Precision precision = Precision::BF16;
+  Precision precision = Precision::BF16;       // of the audio tower
+  Precision text_precision = Precision::F32;   // of the text tower
   std::vector<std::string> dirs;  // folders or files of audio
   std::vector<std::string> texts; // text queries; empty = default_fidelity_texts()
   int k = 10;                     // top-k compared
@@ -23,7 +25,7 @@ struct FidelityRequest {
 };
 
 struct FidelityReport {
-  std::string precision;
+  std::string precision, text_precision;
   int files = 0, skipped = 0;    // embedded / not decodable or silent throughout
   int64_t windows = 0;           // non-silent windows compared
   double window_cosine_min = 1, window_cosine_mean = 1;
@@ -31,6 +33,7 @@ struct FidelityReport {
   double track_cosine_min = 1, track_cosine_mean = 1;
   int k = 10;
   int text_queries = 0, track_queries = 0;
+  double text_cosine_min = 1, text_cosine_mean = 1;  // each query text's two embeddings
   double text_topk_overlap = 1;  // mean over text queries of |top-k fp32 ∩ top-k low| / k
   double track_topk_overlap = 1; // the same for each track as a query (itself left out)
   double text_topk_overlap_min = 1, track_topk_overlap_min = 1;

@@ -25,14 +25,15 @@ constexpr int kPanel = 32;       // outputs per panel: two 16-float vectors
 constexpr int kStripRows = 12;   // rows per register block: 24 accumulators + 2 weight vectors
 constexpr int kTileRows = 288;   // rows per tile: a tile's inputs stay in L2 while panels stream
 
-// 64-byte aligned; blocks of 2 MB and more are aligned to 2 MB and marked for transparent
-// huge pages.
+// 64-byte aligned; blocks of 2 MB and more are aligned to 2 MB and their whole 2 MB pages
+// marked for transparent huge pages. The partial page at the end is not: a huge page there
+// would make the padding resident too (up to 2 MB per layer, ~40 MB over a text tower).
 void* allocate_bytes(size_t bytes) {
   constexpr size_t kHuge = size_t{2} << 20;
   const size_t align = bytes >= kHuge ? kHuge : 64;
   void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
   if (!p) throw Error("out of memory packing weights (" + std::to_string(bytes >> 20) + " MB)");
-  if (align == kHuge) madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);  // advisory
+  if (align == kHuge) madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);  // advisory
   return p;
 }
 

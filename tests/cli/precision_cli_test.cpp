@@ -120,6 +120,16 @@ TEST_F(PrecisionCli, BenchFidelityAndIndexReportOnRealFiles) {
   EXPECT_EQ(f["text_queries"], 16);
   EXPECT_EQ(f["track_queries"], 3);
   EXPECT_GT(f["text_topk_overlap"].get<double>(), 0.0);
+  EXPECT_EQ(f["text_precision"], "fp32");
+  EXPECT_EQ(f["text_cosine_min"], 1.0);  // the same text tower on both sides
+  const json t = json::parse(ok("bench " + model + " --text-precision bf16 --fidelity " + test::quoted(dir() + "/music") + " --json"));
+  EXPECT_EQ(t["precision"], "fp32");
+  EXPECT_EQ(t["text_precision"], "bf16");
+  EXPECT_EQ(t["window_cosine_min"], 1.0);
+  EXPECT_GE(t["text_cosine_min"].get<double>(), 0.999);
+  EXPECT_LT(t["text_cosine_min"].get<double>(), 1.0);
+  EXPECT_LE(t["text_cosine_min"].get<double>(), t["text_cosine_mean"].get<double>());
+  EXPECT_EQ(t["text_queries"], 16);
   std::string out, err;
   EXPECT_EQ(cli("bench " + model + " --fidelity " + test::quoted(dir() + "/music"), &out, &err), 1);  // fp32 vs fp32
   EXPECT_NE(err.find("--precision bf16"), std::string::npos) << err;
