@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -667,12 +668,23 @@ CLAP_AVX512_BW void quantize_row_u8_avx512(const float* x, int64_t n, uint8_t* u
   }
 }
 
-void quantize_rows_u8(const float* x, int64_t rows, int64_t ldx, int64_t in, uint8_t* u, int64_t width, float* scale,
-                      int32_t* zero) {
-#pragma omp parallel for schedule(static) if (rows * in >= 65536)
-  for (int64_t r = 0; r < rows; ++r) {
-    quantize_row_u8(x + r * ldx, in, u + r * width, scale + r, zero + r);
-    std::fill(u + r * width + in, u + (r + 1) * width, uint8_t{0});
+// multiplier (null = none): each input channel times its power of two first (the layer's
+// channel smoothing, see pack_linear), an exact step.
+void quantize_rows_u8(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* multiplier, uint8_t* u,
+                      int64_t width, float* scale, int32_t* zero) {
+#pragma omp parallel if (rows * in >= 65536)
+  {
+    std::vector<float> smoothed(multiplier ? static_cast<size_t>(in) : 0);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * ldx;
+      if (multiplier) {
+        for (int64_t k = 0; k < in; ++k) smoothed[k] = row[k] * multiplier[k];
+        row = smoothed.data();
+      }
+      quantize_row_u8(row, in, u + r * width, scale + r, zero + r);
+      std::fill(u + r * width + in, u + (r + 1) * width, uint8_t{0});
+    }
   }
 }
 
@@ -951,7 +963,7 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
   if (scratch.input_u8.size() < static_cast<size_t>(rows * width)) scratch.input_u8.resize(rows * width);
   if (scratch.input_scale.size() < static_cast<size_t>(rows)) scratch.input_scale.resize(rows);
   if (scratch.input_zero.size() < static_cast<size_t>(rows)) scratch.input_zero.resize(rows);
-  quantize_rows_u8(x, rows, ldx, w.in, scratch.input_u8.data(), width, scratch.input_scale.data(),
+  quantize_rows_u8(x, rows, ldx, w.in, w.input_multiplier, scratch.input_u8.data(), width, scratch.input_scale.data(),
                    scratch.input_zero.data());
   const int8_t* weights = static_cast<const int8_t*>(w.weight);
   const bool avx512 = cpu_has_avx512bw(), vnni = cpu_has_avx512_vnni();
@@ -1031,6 +1043,38 @@ int64_t panel_elements(int64_t in, WeightType type) {  // weights per panel (ele
 size_t element_bytes(WeightType type) { return type == WeightType::BF16 ? 2 : type == WeightType::I8 ? 1 : 4; }
 // Per-output arrays after the panels: biases; I8 adds scales and weight sums (4 bytes each).
 int per_output_arrays(WeightType type) { return type == WeightType::I8 ? 3 : 1; }
+// Per-input floats after those: I8's input multipliers (k padded to groups of 4).
+int64_t per_input_floats(int64_t in, WeightType type) { return type == WeightType::I8 ? (in + 3) / 4 * 4 : 0; }
+
+// I8 channel smoothing: per input channel k, a power of two s_k >= 1 that brings a weight
+// column much smaller than the layer's median column (max |w| over outputs) up to it:
+// s_k = 2^round(log2(median / column max)), at most 2^10. The weights are packed times s_k and
+// the inputs multiplied by 1/s_k before they are quantised: the same function, exactly (powers
+// of two), but an activation channel that a trained model makes hundreds of times larger than
+// the rest while giving it as many times smaller weights (a large LayerNorm gain) no longer
+// sets the row's quantisation range alone. Data-free: read from the weights only.
+std::vector<float> channel_smoothing(int64_t out, int64_t in, const std::function<const float*(int64_t)>& weight_row) {
+  std::vector<float> column_max(static_cast<size_t>(in), 0.0f);
+  for (int64_t o = 0; o < out; ++o) {
+    const float* w = weight_row(o);
+    for (int64_t k = 0; k < in; ++k) column_max[k] = std::max(column_max[k], std::fabs(w[k]));
+  }
+  std::vector<float> nonzero;
+  for (float m : column_max)
+    if (m > 0.0f) nonzero.push_back(m);
+  std::vector<float> s(static_cast<size_t>(in), 1.0f);
+  if (nonzero.empty()) return s;
+  std::sort(nonzero.begin(), nonzero.end());
+  const float median = nonzero[nonzero.size() / 2];
+  for (int64_t k = 0; k < in; ++k) {
+    if (column_max[k] == 0.0f || column_max[k] >= median) continue;
+    int e = 0;
+    const float m = std::frexp(median / column_max[k], &e);  // ratio = m · 2^e, m in [0.5, 1)
+    const int power = std::clamp(m >= 0.70710678f ? e : e - 1, 0, 10);
+    s[k] = std::ldexp(1.0f, power);
+  }
+  return s;
+}
 
 // One output's weights to int8, symmetric: scale = max|w| / 127, q = round(w·127/max|w|) (ties
 // to even; an all-zero row: scale 0, q 0). Returns the scale; `sum` gets Σq.
@@ -1060,7 +1104,7 @@ PackedLinear pack_linear(int parts, const float* const* weights, const float* co
   for (int i = 0; i < parts; ++i) p.out += outs[i];
   const int64_t panels = (p.out + kPanel - 1) / kPanel;
   const size_t panel_bytes = static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type);
-  const size_t extras = static_cast<size_t>(per_output_arrays(type) * panels * kPanel);  // 4-byte values
+  const size_t extras = static_cast<size_t>(per_output_arrays(type) * panels * kPanel + per_input_floats(in, type));  // 4-byte values
   p.data.reset(allocate_bytes(panel_bytes + extras * sizeof(float)));
   float* bias = reinterpret_cast<float*>(static_cast<char*>(p.data.get()) + panel_bytes);
   std::fill(bias, bias + extras, 0.0f);  // (all-zero bits are also int32 zeros)
@@ -1095,15 +1139,22 @@ PackedLinear pack_linear(int parts, const float* const* weights, const float* co
     int8_t* data = static_cast<int8_t*>(p.data.get());
     float* scale = bias + panels * kPanel;
     int32_t* weight_sum = reinterpret_cast<int32_t*>(scale + panels * kPanel);
+    float* multiplier = reinterpret_cast<float*>(weight_sum + panels * kPanel);
     const int64_t groups = (in + 3) / 4;
+    const std::vector<float> smoothing = channel_smoothing(p.out, in, weight_row);
+    for (int64_t k = 0; k < 4 * groups; ++k) multiplier[k] = k < in ? 1.0f / smoothing[k] : 1.0f;
 #pragma omp parallel for schedule(static)
     for (int64_t panel = 0; panel < panels; ++panel) {
       int8_t* dst = data + panel * groups * 4 * kPanel;
       std::vector<int8_t> q(static_cast<size_t>(4 * groups), 0);  // one output, k padded with zeros
+      std::vector<float> smoothed(static_cast<size_t>(in));
       for (int j = 0; j < kPanel; ++j) {
         const int64_t o = panel * kPanel + j;
         const float* src = weight_row(o);
-        if (src) scale[o] = quantize_weights_s8(src, in, q.data(), &weight_sum[o]);
+        if (src) {
+          for (int64_t k = 0; k < in; ++k) smoothed[k] = src[k] * smoothing[k];
+          scale[o] = quantize_weights_s8(smoothed.data(), in, q.data(), &weight_sum[o]);
+        }
         else std::fill(q.begin(), q.end(), int8_t{0});
         for (int64_t k = 0; k < 4 * groups; ++k) dst[(k / 4) * 4 * kPanel + 4 * j + k % 4] = q[k];  // group, output, k%4
       }
@@ -1144,7 +1195,7 @@ PackedLinear pack_linear(std::span<const LinearWeights> parts, WeightType type) 
 size_t PackedLinear::bytes() const {
   const int64_t panels = (out + kPanel - 1) / kPanel;
   return static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type) +
-         static_cast<size_t>(per_output_arrays(type) * panels * kPanel) * sizeof(float);
+         static_cast<size_t>(per_output_arrays(type) * panels * kPanel + per_input_floats(in, type)) * sizeof(float);
 }
 
 LinearWeights PackedLinear::view() const {
@@ -1155,6 +1206,7 @@ LinearWeights PackedLinear::view() const {
   if (type == WeightType::I8) {
     w.scale = w.bias + panels * kPanel;
     w.weight_sum = reinterpret_cast<const int32_t*>(w.scale + panels * kPanel);
+    w.input_multiplier = reinterpret_cast<const float*>(w.weight_sum + panels * kPanel);
   }
   return w;
 }

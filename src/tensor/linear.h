@@ -61,6 +61,9 @@ struct LinearWeights {
   // of the quantised weights (the correction for the inputs' zero points).
   const float* scale = nullptr;
   const int32_t* weight_sum = nullptr;
+  // I8 panels: per input channel, the power of two 1/s_k the inputs are multiplied by before
+  // they are quantised (the weights were packed times s_k; see pack_linear). Null = none.
+  const float* input_multiplier = nullptr;
 };
 
 enum class Epilogue {
@@ -114,8 +117,12 @@ struct PackedLinear {
 
 // Packs `parts` weight matrices stacked along the output dimension (e.g. query, key, value
 // into one [3·dim, in] layer) as `type` panels. weights[i] is [outs[i], in]; biases[i] may be null.
-// I8: each output's weights quantised on their own: scale = max|w| / 127, q = round(w·127 /
-// max|w|), ties to even (an all-zero output: scale 0).
+// I8: first a power of two s_k >= 1 per input channel k brings weight columns much smaller than
+// the layer's median column up to it (inputs are multiplied by 1/s_k in the call's input step:
+// the same function, exactly), so an activation channel a trained model makes hundreds of times
+// larger while giving it as many times smaller weights does not set the rows' quantisation
+// range alone. Then each output's weights quantised on their own: scale = max|w| / 127,
+// q = round(w·127 / max|w|), ties to even (an all-zero output: scale 0).
 PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
                          int64_t in, WeightType type = WeightType::F32);
 inline PackedLinear pack_linear(const float* weight, const float* bias, int64_t out, int64_t in,
