@@ -130,7 +130,6 @@ std::unique_ptr<ClapModel> ClapModel::load(const std::string& model_dir, const L
 std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->audio_precision = options.audio_precision;
-  if (options.text_precision == Precision::I8) throw Error("the text tower runs in fp32 or bf16, not int8");
   impl->text_precision = options.text_precision;
   impl->int8_layers = options.int8_layers;
   // A given config is read first: its problems are reported before the weights are opened.
@@ -219,7 +218,8 @@ const RobertaKernels* ClapModel::Impl::text_kernels() const {
   if (text_precision == Precision::F32) return nullptr;
   std::call_once(text_kernels_once_, [this] {
     text_kernels_ = std::make_unique<const RobertaKernels>(
-        pack_roberta(text, WeightType::BF16, [this](const LinearWeights& layer) { source->release(layer); }));
+        pack_roberta(text, text_precision == Precision::I8 ? WeightType::I8 : WeightType::BF16,
+                     [this](const LinearWeights& layer) { source->release(layer); }));
   });
   return text_kernels_.get();
 }

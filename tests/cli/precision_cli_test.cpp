@@ -186,7 +186,7 @@ TEST_F(PrecisionCli, TextTowerInBf16StaysWithinItsBoundAndIsCachedApart) {
   }
   EXPECT_EQ(ok(search), before);
   std::string out, err;
-  EXPECT_EQ(cli(search + " --text-precision int8", &out, &err), 2);
+  EXPECT_EQ(cli(search + " --text-precision fp8", &out, &err), 2);
   EXPECT_NE(err.find("--text-precision"), std::string::npos) << err;
 }
 

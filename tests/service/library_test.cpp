@@ -207,6 +207,13 @@ TEST(ServiceLibrary, TextPrecisionsAreCachedApart) {
     EXPECT_EQ(lib.text_cache_hits(), 2);
     EXPECT_FALSE(lib.model_loaded());
   }
+  LibraryOptions int8 = f.options();  // a third precision: a third key
+  int8.text_precision = Precision::I8;
+  Library lib(int8, Access::ReadOnly);
+  const std::vector<float> quantised = lib.embed_texts(texts);
+  EXPECT_EQ(lib.text_cache_misses(), 2);
+  EXPECT_NE(quantised, low);
+  EXPECT_NE(quantised, full);
 }
 
 TEST(ServiceLibrary, QueryAudioIsEmbeddedExactlyLikeTheIndexer) {
