@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -26,18 +27,22 @@ namespace {
 constexpr double kBf16Cosine = 0.999;
 constexpr double kInt8Cosine = 0.995;
 
+// A golden case's model with these tower precisions, loaded once per test binary.
+const ClapModel& golden_model(const std::string& case_name, Precision audio, Precision text) {
+  static std::map<std::tuple<std::string, Precision, Precision>, std::unique_ptr<ClapModel>> models;
+  auto& slot = models[{case_name, audio, text}];
+  if (!slot) {
+    LoadOptions options;
+    options.audio_precision = audio;
+    options.text_precision = text;
+    slot = ClapModel::load(test::case_dir(case_name), options);
+  }
+  return *slot;
+}
+
 class LowPrecisionTower : public ::testing::TestWithParam<std::string> {
  protected:
-  const ClapModel& model(Precision precision) {
-    static std::map<std::pair<std::string, Precision>, std::unique_ptr<ClapModel>> models;
-    auto& slot = models[{GetParam(), precision}];
-    if (!slot) {
-      LoadOptions options;
-      options.audio_precision = precision;
-      slot = ClapModel::load(test::case_dir(GetParam()), options);
-    }
-    return *slot;
-  }
+  const ClapModel& model(Precision precision) { return golden_model(GetParam(), precision, Precision::F32); }
   const SafeTensors& expected() { return test::golden_expected(GetParam()); }
 
   // Embeddings of clips a..g (one call each) with `precision`.
@@ -210,16 +215,7 @@ TEST_P(Int8Tower, PerLayerGroupCostReport) {
 // families that promise the same bits giving them.
 class LowPrecisionTextTower : public ::testing::TestWithParam<std::string> {
  protected:
-  const ClapModel& model(Precision text_precision) {
-    static std::map<std::pair<std::string, Precision>, std::unique_ptr<ClapModel>> models;
-    auto& slot = models[{GetParam(), text_precision}];
-    if (!slot) {
-      LoadOptions options;
-      options.text_precision = text_precision;
-      slot = ClapModel::load(test::case_dir(GetParam()), options);
-    }
-    return *slot;
-  }
+  const ClapModel& model(Precision text_precision) { return golden_model(GetParam(), Precision::F32, text_precision); }
   std::vector<std::string> texts() {
     std::ifstream f(test::case_dir(GetParam()) + "/cases.json");
     return nlohmann::json::parse(f)["texts"].get<std::vector<std::string>>();
