@@ -39,7 +39,7 @@ struct LibraryCliOptions {
 // --db, --model, --config, --tokenizer, --threads, --verbose (without --model when `model` is
 // false: a command that takes several models declares its own).
 void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model = true);
-// --text-precision fp32|bf16, for commands that embed query texts.
+// --text-precision fp32|bf16|int8 (the text tower's; model/clap.h), for commands that embed query texts.
 void add_text_precision_option(CLI::App* cmd, std::string& text_precision);
 // --config and --tokenizer: what a checkpoint file given as --model (a LAION .pt) does not hold.
 void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer);

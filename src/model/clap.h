@@ -16,8 +16,8 @@
 
 namespace clap {
 
-// Precision of the audio tower's GEMMs (its linear layers and convolutions; 97 % of its
-// FLOPs). Bf16: inputs and weights rounded to bfloat16, float32 sums (tensor/linear.h);
+// Precision of a tower's GEMMs (the audio tower's linear layers and convolutions, 97 % of its
+// FLOPs; the text encoder's linear layers: LoadOptions::text_precision). Bf16: inputs and weights rounded to bfloat16, float32 sums (tensor/linear.h);
 // LayerNorm, attention, softmax, GELU and residuals stay float32.
 // Int8: most layers' weights int8 per output channel and inputs int8 per row, int32 sums
 // (tensor/linear.h); the layers int8 hurts most stay bf16 (kHtsatInt8Layers, model/htsat.h).
