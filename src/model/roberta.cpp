@@ -86,10 +86,9 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const Roberta
 
   int64_t longest = 0;
   for (const auto& seq : sequences) longest = std::max<int64_t>(longest, static_cast<int64_t>(seq.size()));
-  // Packed layers compute query|key|value as one layer (rows of 3h); the checkpoint's rows
-  // as three layers into q, k and v.
-  std::vector<float> qkv(static_cast<size_t>(rows * (kernels ? 3 * h : h)));
-  std::vector<float> k(kernels ? 0 : x.size()), v(kernels ? 0 : x.size()), ctx(x.size()), tmp(x.size());
+  // Per token: query | key | value (rows of 3h), from one packed layer or the checkpoint's three.
+  const int64_t ld = 3 * h;
+  std::vector<float> qkv(static_cast<size_t>(rows * ld)), ctx(x.size()), tmp(x.size());
   std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(longest, hd)));
   std::vector<float> mlp(static_cast<size_t>(rows * c.intermediate_size));
   LinearScratch linear_scratch;
@@ -101,18 +100,14 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const Roberta
                          float* out, int64_t ldout) {
       linear(in, rows, ldin, packed ? packed->view() : rows_form, out, ldout, Epilogue::None, nullptr, &linear_scratch);
     };
-    const float *qp = qkv.data(), *kp = k.data(), *vp = v.data();
-    int64_t ld = h;
     if (lk) {
-      run(x.data(), h, {}, &lk->qkv, qkv.data(), 3 * h);
-      kp = qp + h;
-      vp = qp + 2 * h;
-      ld = 3 * h;
+      run(x.data(), h, {}, &lk->qkv, qkv.data(), ld);
     } else {
-      run(x.data(), h, l.query, nullptr, qkv.data(), h);
-      run(x.data(), h, l.key, nullptr, k.data(), h);
-      run(x.data(), h, l.value, nullptr, v.data(), h);
+      run(x.data(), h, l.query, nullptr, qkv.data(), ld);
+      run(x.data(), h, l.key, nullptr, qkv.data() + h, ld);
+      run(x.data(), h, l.value, nullptr, qkv.data() + 2 * h, ld);
     }
+    const float *qp = qkv.data(), *kp = qp + h, *vp = qp + 2 * h;
     for (size_t s = 0; s < sequences.size(); ++s) {
       const int64_t n = first[s + 1] - first[s];
       for (int64_t hh = 0; hh < heads; ++hh)

@@ -209,7 +209,6 @@ struct CountingWriter : faiss::IOWriter {
   }
 };
 
-
 // Reads at most `limit` bytes from `in`, so FAISS cannot read past the payload into the checksum.
 struct BoundedReader : faiss::IOReader {
   std::ifstream& in;
