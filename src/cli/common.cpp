@@ -24,6 +24,7 @@ service::LibraryOptions LibraryCliOptions::library() const {
   o.model_tokenizer = tokenizer;
   o.threads = threads;
   o.text_precision = parse_precision(text_precision);
+  o.window_index = service::parse_window_index_mode(window_index);
   if (verbose) o.note = print_note;
   o.warn = print_warning;
   return o;
@@ -69,6 +70,12 @@ void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model) {
                     "model is refused)");
   add_checkpoint_options(cmd, o.config, o.tokenizer);
   cmd->add_option("--threads", o.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
+  cmd->add_option("--window-index", o.window_index,
+                  "How windows are searched: memory (every window vector in memory), compressed (64-byte codes in memory, "
+                  "candidates scored exactly from the index: for libraries larger than memory) or auto (compressed from 4 M "
+                  "windows)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "memory", "compressed"}));
   cmd->add_flag("--verbose,-v", o.verbose, "Notes on stderr: text cache hits, vector index loaded or rebuilt, model runs");
 }
 

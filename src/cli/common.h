@@ -31,6 +31,7 @@ struct LibraryCliOptions {
   std::string config, tokenizer;  // --config / --tokenizer (checkpoint files)
   int threads = 0;
   std::string text_precision = "fp32";  // --text-precision (commands that embed texts)
+  std::string window_index = "auto";    // --window-index
   bool verbose = false;
   // The service layer's options: notes on stderr with --verbose, warnings always.
   service::LibraryOptions library() const;

@@ -28,6 +28,7 @@ int run_serve(ServeCliOptions& o) {
   so.model = o.lib.model;
   so.threads = o.lib.threads;
   so.text_precision = parse_precision(o.lib.text_precision);
+  so.window_index = o.lib.window_index;
   so.max_upload_bytes = o.max_upload_mb << 20;
   if (so.token.empty())
     if (const char* t = std::getenv("CLAPSEARCH_TOKEN")) so.token = t;

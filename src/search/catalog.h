@@ -6,6 +6,7 @@
 // nothing here touches SQLite.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -14,6 +15,17 @@
 #include "search/vector_index.h"
 
 namespace clap::search {
+
+// The windows of a library whose vectors are not all in memory (a search node over a library
+// larger than it; service/compressed_windows.h): approximate candidates from a compressed index,
+// and the exact rows, read when a query needs them. Rows are what Store::window_embeddings
+// gives (active windows of searchable tracks); ids it does not know are left out.
+struct WindowSource {
+  std::function<std::vector<int64_t>(const float* query, int64_t n)> shortlist;  // n nearest window ids, best first
+  std::function<WindowTable(const std::vector<int64_t>& window_ids)> windows;    // these windows
+  std::function<WindowTable(const std::vector<int64_t>& track_ids)> track_windows;  // every window of these tracks
+  int64_t size = 0;  // windows the shortlist draws from
+};
 
 class Catalog {
  public:

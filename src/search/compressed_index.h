@@ -76,6 +76,10 @@ class CompressedIndex {
   static CompressedIndex train(const Embeddings& sample, int64_t expected_n, const CompressedIndexOptions& options);
   // Encodes and adds a batch; ids must be unique, ascending, and larger than any added before.
   void add(const Embeddings& batch);
+  // Keeps an index current as a library changes: removes `remove_ids` (ids it does not hold are
+  // ignored), then adds `batch` (ids unique and ascending among themselves, but any ids: a
+  // track re-embedded, or an id the store gave again). Returns how many were removed.
+  int64_t update(const std::vector<int64_t>& remove_ids, const Embeddings& batch);
 
   // The approximate candidates of one query, nearest first (ties by id): `shortlist` of them.
   std::vector<int64_t> shortlist(const float* query, const CompressedSearchParams& params) const;

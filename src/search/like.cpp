@@ -162,4 +162,23 @@ std::vector<LikeResult> like(const Catalog& c, const VectorIndex* index, const Q
   return fuse_matches(match_chunks(c, index, q, o), o);
 }
 
+std::vector<LikeResult> like_source(const WindowSource& source, const QueryChunks& chunks, const LikeOptions& options,
+                                    int64_t shortlist) {
+  // Room for the excluded track's windows, which take shortlist places without counting.
+  const int64_t n = std::min(source.size, std::max<int64_t>(shortlist, options.per_chunk + 8) +
+                                              (options.exclude_track ? 1024 : 0));
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < chunks.size(); ++i)
+    if (chunks.silent.empty() || !chunks.silent[i]) {
+      const std::vector<int64_t> near = source.shortlist(chunks.embeddings.data() + i * chunks.dim, n);
+      ids.insert(ids.end(), near.begin(), near.end());
+    }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  WindowTable rows = source.windows(ids);
+  if (rows.size() == 0) return {};
+  const Catalog small(std::move(rows));
+  return like(small, nullptr, chunks, options);
+}
+
 }  // namespace clap::search

@@ -81,4 +81,11 @@ std::vector<LikeResult> fuse_matches(const std::vector<ChunkMatch>& matches, con
 std::vector<LikeResult> like(const Catalog& catalog, const VectorIndex* window_index, const QueryChunks& chunks,
                              const LikeOptions& options);
 
+// Both steps over a WindowSource (a library larger than memory): each voting chunk's
+// `shortlist` nearest windows from the source, read exactly, and the steps above run over
+// them as an exhaustive scan (the same numbers as over the whole catalog whenever every chunk's
+// per_chunk best windows are among the windows read).
+std::vector<LikeResult> like_source(const WindowSource& source, const QueryChunks& chunks, const LikeOptions& options,
+                                    int64_t shortlist);
+
 }  // namespace clap::search

@@ -149,4 +149,93 @@ std::vector<TrackScore> TextSearcher::search_max(const VectorIndex& window_index
   return out;
 }
 
+namespace {
+
+// The candidates' windows as a small catalog, each scored exactly, ranked and cut to k.
+std::vector<TrackScore> score_candidates(const WindowSource& source, const std::vector<int64_t>& track_ids,
+                                         const float* query, const TextSearchOptions& options, int64_t k) {
+  if (track_ids.empty()) return {};
+  WindowTable rows = source.track_windows(track_ids);
+  if (rows.size() == 0) return {};
+  const Catalog small(std::move(rows));
+  std::vector<TrackScore> out;
+  for (int64_t t = 0; t < small.track_count(); ++t) out.push_back(score_track(small, t, query, options));
+  rank(out, k);
+  return out;
+}
+
+std::vector<TrackScore> source_mean(const Embeddings& tracks, const std::vector<float>& norms, const WindowSource& source,
+                                    const float* query, const TextSearchOptions& options) {
+  const int64_t nt = tracks.size();
+  const int64_t k = options.k > 0 ? std::min(options.k, nt) : nt;
+  if (nt == 0) return {};
+  std::vector<float> approx(static_cast<size_t>(nt));
+  score_rows(1, query, tracks.data.data(), nullptr, nt, tracks.dim, approx.data());
+  for (int64_t t = 0; t < nt; ++t) approx[t] *= norms[t];
+  std::vector<float> sorted = approx;
+  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<float>());
+  const double cut = static_cast<double>(sorted[k - 1]) - kSelectionMargin;
+  std::vector<int64_t> cand;
+  for (int64_t t = 0; t < nt; ++t)
+    if (approx[t] >= cut) cand.push_back(tracks.ids[t]);
+  return score_candidates(source, cand, query, options, k);
+}
+
+std::vector<TrackScore> source_max(const Embeddings& tracks, const WindowSource& source, const float* query,
+                                   const TextSearchOptions& options, int64_t shortlist) {
+  // As search_max: windows best first (exact scores of the shortlist), a track's first window
+  // is its max; take tracks until k are seen and the next window is below the k-th track's
+  // best by more than the margin; a longer shortlist when the first did not settle it.
+  const int64_t want = options.k > 0 ? std::min(options.k, tracks.size()) : tracks.size();
+  if (want == 0 || source.size == 0) return {};
+  int64_t n = std::min(source.size, std::max(shortlist, 8 * want + 64));
+  std::vector<int64_t> cand;
+  while (true) {
+    cand.clear();
+    const WindowTable rows = source.windows(source.shortlist(query, n));
+    std::vector<float> scores(static_cast<size_t>(rows.size()));
+    score_rows(1, query, rows.embeddings.data(), nullptr, rows.size(), rows.dim, scores.data());
+    std::vector<int64_t> order(static_cast<size_t>(rows.size()));
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return ranks_before(scores[a], rows.window_ids[a], scores[b], rows.window_ids[b]);
+    });
+    std::unordered_set<int64_t> seen;
+    double kth = 0;
+    bool complete = false;
+    for (int64_t i : order) {
+      if (static_cast<int64_t>(cand.size()) >= want && scores[i] < kth - kSelectionMargin) {
+        complete = true;
+        break;
+      }
+      if (seen.insert(rows.track_ids[i]).second) {
+        cand.push_back(rows.track_ids[i]);
+        if (static_cast<int64_t>(cand.size()) == want) kth = scores[i];
+      }
+    }
+    if (complete || n >= source.size) break;
+    n = std::min(source.size, n * 4);
+  }
+  return score_candidates(source, cand, query, options, want);
+}
+
+}  // namespace
+
+std::vector<std::vector<TrackScore>> text_search_source(const Embeddings& tracks, const std::vector<float>& centroid_norms,
+                                                        const WindowSource& source, int64_t nq, const float* queries,
+                                                        const TextSearchOptions& options, int64_t shortlist) {
+  tracks.check("text search: track embeddings");
+  if (centroid_norms.size() != tracks.ids.size())
+    throw Error("text search: " + std::to_string(centroid_norms.size()) + " centroid norms for " +
+                std::to_string(tracks.size()) + " tracks");
+  if (nq > 0 && !queries) throw Error("text search: null queries");
+  std::vector<std::vector<TrackScore>> out;
+  for (int64_t q = 0; q < nq; ++q) {
+    const float* query = queries + q * tracks.dim;
+    out.push_back(options.aggregate == Aggregate::Mean ? source_mean(tracks, centroid_norms, source, query, options)
+                                                       : source_max(tracks, source, query, options, shortlist));
+  }
+  return out;
+}
+
 }  // namespace clap::search

@@ -114,6 +114,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   lo.model = o.model;
   lo.threads = o.threads;
   lo.text_precision = o.text_precision;
+  lo.window_index = service::parse_window_index_mode(o.window_index);
   lo.note = nullptr;
   lo.warn = [&s](const std::string& w) { s.log("warning: " + w); };
   lo.max_model_runs = std::max(1, o.max_model_runs);

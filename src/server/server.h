@@ -29,6 +29,7 @@ struct ServerOptions {
   std::string token;         // required on every /api/ request when set; required to bind a non-loopback host
   int threads = 0;           // model threads per run, 0 = all cores
   Precision text_precision = Precision::F32;  // of the text tower (service::LibraryOptions)
+  std::string window_index = "auto";          // auto, memory, compressed (service::LibraryOptions)
   int max_model_runs = 1;    // model runs at once (text embedding, query audio)
   int max_waiting = 8;       // requests queued for a model run; more get 429
   int model_wait_s = 30;     // longest wait in that queue before 429

@@ -21,6 +21,17 @@ struct StoreAccess {
   std::unique_ptr<store::Store> store;
 };
 
+// The compressed window index of a library, shared by its snapshots (each brings it up to its
+// state). The mode is decided once per Library: a library never switches between modes while
+// a server runs.
+struct CompressedSlot {
+  std::mutex mutex;
+  WindowIndexMode mode = WindowIndexMode::Auto;
+  search::CompressedSearchParams params;
+  int decided = 0;  // 0 not yet, 1 compressed, -1 memory
+  std::shared_ptr<CompressedWindows> windows;
+};
+
 namespace {
 
 bool is_integer(const std::string& s) {
@@ -37,7 +48,7 @@ std::string no_searchable(const std::string& db) {
 // --- snapshot --------------------------------------------------------------------------------
 
 struct LibrarySnapshot::Parts {
-  std::once_flag tracks_once, catalog_once, index_once, searcher_once, embeddings_once, map_once;
+  std::once_flag tracks_once, catalog_once, index_once, searcher_once, embeddings_once, map_once, compressed_once;
   std::vector<store::Track> tracks;
   std::vector<std::string> roots;
   std::map<int64_t, size_t> track_pos;
@@ -48,16 +59,20 @@ struct LibrarySnapshot::Parts {
   std::unique_ptr<search::TextSearcher> searcher;
   std::unique_ptr<Embeddings> track_embeddings;
   std::unique_ptr<search::Projection2D> map;
+  std::shared_ptr<const CompressedWindows> compressed;  // compressed mode only
+  std::vector<float> centroid_norms;                    // per track_embeddings row, compressed mode
+  std::atomic<bool> compressed_ready{false};
   std::atomic<bool> complete{false};  // every part loaded (load_all, load_delta)
 };
 
 LibrarySnapshot::LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity,
-                                 Notice note, Notice warn)
+                                 Notice note, Notice warn, std::shared_ptr<CompressedSlot> compressed)
     : store_(std::move(store)),
       db_path_(std::move(db_path)),
       identity_(std::move(identity)),
       note_(std::move(note)),
       warn_(std::move(warn)),
+      compressed_slot_(std::move(compressed)),
       parts_(std::make_unique<Parts>()) {
   std::lock_guard lock(store_->mutex);
   generation_ = store_->store->library_generation();
@@ -93,16 +108,10 @@ void LibrarySnapshot::load_all() const {
     Parts& p = parts();
     std::call_once(p.tracks_once,
                    [&] { read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos); });
-    std::call_once(p.catalog_once, [&] {
-      WindowTable t = store_->store->window_embeddings();
-      if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
-    });
-    std::call_once(p.embeddings_once, [&] {
-      p.track_embeddings = std::make_unique<Embeddings>(store_->store->track_embeddings());
-      p.track_embeddings->check("track embeddings of " + db_path_);
-    });
+    load_embeddings_held(*store_->store);
+    if (!compressed_held(*store_->store)) load_catalog_held(*store_->store);
   }
-  if (searchable()) {
+  if (!compressed() && searchable()) {
     window_index();
     text_searcher();
   }
@@ -160,53 +169,6 @@ bool LibrarySnapshot::load_delta(const LibrarySnapshot& previous, RefreshInfo* i
       }
     });
 
-    // The window catalog: the rows Store::window_embeddings reads (non-silent windows with an
-    // embedding, of ok tracks), in its order (track id, then window index). The previous table
-    // holds them in that order, each track's rows together: its rows of untouched tracks are
-    // kept, a changed track's rows are read and put in its place.
-    std::call_once(p.catalog_once, [&] {
-      WindowTable t;
-      t.dim = dim();
-      auto add_changed = [&](int64_t id) {
-        auto it = fresh.find(id);
-        if (it == fresh.end() || it->second.status != store::TrackStatus::Ok) return;
-        for (const auto& w : st.windows(id)) {
-          if (w.silent || w.embedding.empty()) continue;
-          if (static_cast<int>(w.embedding.size()) != t.dim)
-            throw Error(db_path_ + ": window " + std::to_string(w.id) + " has an embedding of size " +
-                        std::to_string(w.embedding.size()) + ", not " + std::to_string(t.dim));
-          t.embeddings.insert(t.embeddings.end(), w.embedding.begin(), w.embedding.end());
-          t.window_ids.push_back(w.id);
-          t.track_ids.push_back(id);
-          t.starts.push_back(w.start_s);
-          t.ends.push_back(w.end_s);
-        }
-      };
-      size_t next = 0;  // into `changed`
-      if (old.catalog) {
-        const WindowTable& o = old.catalog->table();
-        const size_t d = static_cast<size_t>(o.dim);
-        t.embeddings.reserve(o.embeddings.size());
-        t.window_ids.reserve(o.window_ids.size());
-        t.track_ids.reserve(o.track_ids.size());
-        t.starts.reserve(o.starts.size());
-        t.ends.reserve(o.ends.size());
-        for (int64_t r = 0; r < o.size(); ++r) {
-          const int64_t track = o.track_ids[r];
-          while (next < changed.size() && changed[next] < track) add_changed(changed[next++]);
-          if (touched.count(track)) continue;
-          t.embeddings.insert(t.embeddings.end(), o.embeddings.begin() + static_cast<long>(r * d),
-                              o.embeddings.begin() + static_cast<long>((r + 1) * d));
-          t.window_ids.push_back(o.window_ids[r]);
-          t.track_ids.push_back(track);
-          t.starts.push_back(o.starts[r]);
-          t.ends.push_back(o.ends[r]);
-        }
-      }
-      while (next < changed.size()) add_changed(changed[next++]);
-      if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
-    });
-
     // Track embeddings, ids ascending.
     std::call_once(p.embeddings_once, [&] {
       const Embeddings added = st.track_embeddings(changed);
@@ -229,6 +191,55 @@ bool LibrarySnapshot::load_delta(const LibrarySnapshot& previous, RefreshInfo* i
       e->check("track embeddings of " + db_path_);
       p.track_embeddings = std::move(e);
     });
+    // In compressed mode the snapshot holds no catalog (catalog() reads one when asked).
+    if (!compressed_held(st)) {
+      // The window catalog: the rows Store::window_embeddings reads (non-silent windows with an
+      // embedding, of ok tracks), in its order (track id, then window index). The previous table
+      // holds them in that order, each track's rows together: its rows of untouched tracks are
+      // kept, a changed track's rows are read and put in its place.
+      std::call_once(p.catalog_once, [&] {
+        WindowTable t;
+        t.dim = dim();
+        auto add_changed = [&](int64_t id) {
+          auto it = fresh.find(id);
+          if (it == fresh.end() || it->second.status != store::TrackStatus::Ok) return;
+          for (const auto& w : st.windows(id)) {
+            if (w.silent || w.embedding.empty()) continue;
+            if (static_cast<int>(w.embedding.size()) != t.dim)
+              throw Error(db_path_ + ": window " + std::to_string(w.id) + " has an embedding of size " +
+                          std::to_string(w.embedding.size()) + ", not " + std::to_string(t.dim));
+            t.embeddings.insert(t.embeddings.end(), w.embedding.begin(), w.embedding.end());
+            t.window_ids.push_back(w.id);
+            t.track_ids.push_back(id);
+            t.starts.push_back(w.start_s);
+            t.ends.push_back(w.end_s);
+          }
+        };
+        size_t next = 0;  // into `changed`
+        if (old.catalog) {
+          const WindowTable& o = old.catalog->table();
+          const size_t d = static_cast<size_t>(o.dim);
+          t.embeddings.reserve(o.embeddings.size());
+          t.window_ids.reserve(o.window_ids.size());
+          t.track_ids.reserve(o.track_ids.size());
+          t.starts.reserve(o.starts.size());
+          t.ends.reserve(o.ends.size());
+          for (int64_t r = 0; r < o.size(); ++r) {
+            const int64_t track = o.track_ids[r];
+            while (next < changed.size() && changed[next] < track) add_changed(changed[next++]);
+            if (touched.count(track)) continue;
+            t.embeddings.insert(t.embeddings.end(), o.embeddings.begin() + static_cast<long>(r * d),
+                                o.embeddings.begin() + static_cast<long>((r + 1) * d));
+            t.window_ids.push_back(o.window_ids[r]);
+            t.track_ids.push_back(track);
+            t.starts.push_back(o.starts[r]);
+            t.ends.push_back(o.ends[r]);
+          }
+        }
+        while (next < changed.size()) add_changed(changed[next++]);
+        if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
+      });
+    }
     if (info) {
       info->incremental = true;
       info->changed = static_cast<int64_t>(changed.size());
@@ -238,7 +249,7 @@ bool LibrarySnapshot::load_delta(const LibrarySnapshot& previous, RefreshInfo* i
   }
   // The window vector index: load_window_index compares its content key and updates the
   // persisted file for the windows added and removed.
-  if (searchable()) {
+  if (!compressed() && searchable()) {
     window_index();
     text_searcher();
   }
@@ -318,7 +329,15 @@ std::string LibrarySnapshot::tags_text(const store::Track& t) const {
   return s;
 }
 
-bool LibrarySnapshot::searchable() const {
+void LibrarySnapshot::load_catalog_held(store::Store& st) const {
+  Parts& p = parts();
+  std::call_once(p.catalog_once, [&] {
+    WindowTable t = st.window_embeddings();
+    if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
+  });
+}
+
+void LibrarySnapshot::load_catalog() const {
   Parts& p = parts();
   std::call_once(p.catalog_once, [&] {
     WindowTable t;
@@ -328,12 +347,132 @@ bool LibrarySnapshot::searchable() const {
     }
     if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
   });
-  return p.catalog != nullptr;
+}
+
+void LibrarySnapshot::load_embeddings_held(store::Store& st) const {
+  Parts& p = parts();
+  std::call_once(p.embeddings_once, [&] {
+    p.track_embeddings = std::make_unique<Embeddings>(st.track_embeddings());
+    p.track_embeddings->check("track embeddings of " + db_path_);
+  });
+}
+
+bool LibrarySnapshot::searchable() const {
+  if (compressed()) return parts().track_embeddings->size() > 0;  // a track embedding <=> a searchable window
+  load_catalog();
+  return parts().catalog != nullptr;
 }
 
 const search::Catalog& LibrarySnapshot::catalog() const {
-  if (!searchable()) throw Error(no_searchable(db_path_));
+  load_catalog();
+  if (!parts().catalog) throw Error(no_searchable(db_path_));
   return *parts().catalog;
+}
+
+const CompressedWindows* LibrarySnapshot::compressed_held(store::Store& st) const {
+  Parts& p = parts();
+  std::call_once(p.compressed_once, [&] {
+    if (compressed_slot_) {
+      CompressedSlot& slot = *compressed_slot_;
+      std::lock_guard lock(slot.mutex);
+      if (slot.decided == 0 && slot.mode != WindowIndexMode::Memory) {
+        const store::Counts counts = st.counts();
+        const int64_t active = counts.windows - counts.silent_windows;
+        if (slot.mode == WindowIndexMode::Compressed && active < kCompressedMinWindows)
+          note("the index has " + std::to_string(active) + " windows, too few for a compressed window index (" +
+               std::to_string(kCompressedMinWindows) + "): searching them in memory");
+        const int64_t from = slot.mode == WindowIndexMode::Compressed ? kCompressedMinWindows : kCompressedAboveWindows;
+        slot.decided = active >= from ? 1 : -1;
+      }
+      if (slot.decided > 0) {
+        load_embeddings_held(st);
+        if (!slot.windows) {
+          slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, note_, warn_);
+        } else if (slot.windows->generation() != generation_ && !slot.windows->update(st)) {
+          slot.windows->forget();
+          slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, note_, warn_);
+        }
+        p.compressed = slot.windows;
+        p.centroid_norms.reserve(p.track_embeddings->ids.size());
+        for (int64_t id : p.track_embeddings->ids) p.centroid_norms.push_back(p.compressed->centroid_norm(id));
+      }
+    }
+    p.compressed_ready.store(true, std::memory_order_release);
+  });
+  return p.compressed.get();
+}
+
+const CompressedWindows* LibrarySnapshot::compressed() const {
+  Parts& p = parts();
+  if (p.compressed_ready.load(std::memory_order_acquire)) return p.compressed.get();
+  if (!compressed_slot_) return nullptr;
+  std::lock_guard lock(store_->mutex);
+  const auto scope = store_->store->read_scope();
+  return compressed_held(*store_->store);
+}
+
+const std::vector<float>& LibrarySnapshot::centroid_norms() const {
+  compressed();
+  return parts().centroid_norms;
+}
+
+search::CompressedSearchParams LibrarySnapshot::compressed_params() const {
+  return compressed_slot_ ? compressed_slot_->params : search::CompressedSearchParams{};
+}
+
+namespace {
+// The rows of `t` whose track passes `keep`, in order.
+WindowTable keep_rows(WindowTable t, const std::function<bool(int64_t)>& keep) {
+  WindowTable out;
+  out.dim = t.dim;
+  const size_t d = static_cast<size_t>(t.dim);
+  for (int64_t r = 0; r < t.size(); ++r) {
+    if (!keep(t.track_ids[r])) continue;
+    out.embeddings.insert(out.embeddings.end(), t.embeddings.begin() + static_cast<long>(r * d),
+                          t.embeddings.begin() + static_cast<long>((r + 1) * d));
+    out.window_ids.push_back(t.window_ids[r]);
+    out.track_ids.push_back(t.track_ids[r]);
+    out.starts.push_back(t.starts[r]);
+    out.ends.push_back(t.ends[r]);
+  }
+  return out;
+}
+}  // namespace
+
+search::WindowSource LibrarySnapshot::window_source() const {
+  const CompressedWindows* cw = compressed();
+  if (!cw) throw Error("window_source: the library is searched in memory");
+  search::WindowSource src;
+  src.size = cw->size();
+  const search::CompressedSearchParams params = compressed_params();
+  src.shortlist = [cw, params](const float* query, int64_t n) {
+    search::CompressedSearchParams p = params;
+    p.shortlist = static_cast<int>(std::min<int64_t>(n, std::numeric_limits<int>::max()));
+    return cw->shortlist(query, p);
+  };
+  // Windows of tracks this snapshot does not hold as searchable (added or failed since it was
+  // made) are left out: every result names a track of the snapshot.
+  auto in_snapshot = [this](int64_t track_id) {
+    const store::Track* t = track(track_id);
+    return t && t->status == store::TrackStatus::Ok;
+  };
+  src.windows = [this, in_snapshot](const std::vector<int64_t>& ids) {
+    WindowTable t;
+    {
+      std::lock_guard lock(store_->mutex);
+      t = store_->store->window_embeddings(ids);
+    }
+    return keep_rows(std::move(t), in_snapshot);
+  };
+  src.track_windows = [this, in_snapshot](const std::vector<int64_t>& ids) {
+    WindowTable t;
+    {
+      std::lock_guard lock(store_->mutex);
+      t = store_->store->track_window_embeddings(ids);
+    }
+    return keep_rows(std::move(t), in_snapshot);
+  };
+  return src;
 }
 
 const search::VectorIndex& LibrarySnapshot::window_index() const {
@@ -394,7 +533,10 @@ Library::Library(const LibraryOptions& options, Access access)
     : options_(options),
       location_(store::resolve_location(options.db)),
       db_path_(store::display_location(location_)),
-      store_(std::make_shared<StoreAccess>()) {
+      store_(std::make_shared<StoreAccess>()),
+      compressed_slot_(std::make_shared<CompressedSlot>()) {
+  compressed_slot_->mode = options.window_index;
+  compressed_slot_->params = options.compressed;
   std::string unexpected;
   store_->store = store::open_store(location_, access == Access::ReadOnly ? store::OpenMode::ReadOnly
                                                                         : store::OpenMode::ReadWriteOrReadOnly,
@@ -405,7 +547,7 @@ Library::Library(const LibraryOptions& options, Access access)
   if (!m)
     throw Error(db_path_ + ": the index is empty (no model recorded yet): run `clapsearch index DIR --db " + db_path_ + "`");
   identity_ = *m;
-  snapshot_ = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn);
+  snapshot_ = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);
   if (!options_.model.empty()) model_spec();  // a model that does not match is refused up front
 }
 
@@ -438,7 +580,7 @@ bool Library::refresh(bool force, RefreshInfo* info) {
   if (!force && generation == current->library_generation()) return false;
   if (!identity || (!identity_.mismatch(*identity).empty() && !identity_.shares_audio_with(*identity)))
     throw Error(db_path_ + ": the index was rebuilt with another model or settings; restart to use it");
-  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn);
+  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);
   if (info) *info = RefreshInfo{};
   if (force || !next->load_delta(*current, info)) next->load_all();
   {
@@ -460,7 +602,7 @@ void Library::store_labels(const std::vector<store::TrackLabel>& labels) {
     store_->store->put_labels(labels);
   }
   // The labels are part of the snapshot: later reads in this session see the new ones.
-  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn);
+  auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);
   std::lock_guard lock(snapshot_mutex_);
   snapshot_ = next;
 }

@@ -39,6 +39,7 @@
 #include "search/text_search.h"
 #include "search/vector_index.h"
 #include "service/audio_embedding.h"
+#include "service/compressed_windows.h"
 #include "service/model.h"
 #include "store/store.h"
 
@@ -60,6 +61,10 @@ struct LibraryOptions {
   int max_model_runs = 0;
   int max_waiting = -1;
   int64_t model_wait_ms = 0;  // 0 = wait as long as it takes
+  // How windows are searched (compressed_windows.h): every vector in memory, or a compressed
+  // index whose candidates are scored from the store's vectors; auto chooses by size.
+  WindowIndexMode window_index = WindowIndexMode::Auto;
+  search::CompressedSearchParams compressed;  // lists probed and candidates read, in compressed mode
 };
 
 enum class Access {
@@ -88,6 +93,7 @@ struct SongWindows {
 };
 
 struct StoreAccess;  // the store and the lock that serialises its use (library.cpp)
+struct CompressedSlot;  // the library's compressed window index, shared by its snapshots (library.cpp)
 
 // How Library::refresh made the new snapshot.
 struct RefreshInfo {
@@ -102,7 +108,7 @@ class LibrarySnapshot {
  public:
   // `note`: progress notes; `warn`: what the user must hear about (a window index that could not be saved).
   LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string db_path, store::ModelIdentity identity, Notice note,
-                  Notice warn = {});
+                  Notice warn = {}, std::shared_ptr<CompressedSlot> compressed = {});
   ~LibrarySnapshot();
 
   // Loads every part inside one read transaction (what a server does before swapping it in).
@@ -145,15 +151,30 @@ class LibrarySnapshot {
   // The 2-D map of the track embeddings (search/projection.h), computed once per snapshot.
   const search::Projection2D& track_map() const;
 
+  // --- compressed mode (LibraryOptions::window_index): null when every window vector is in
+  // memory. In compressed mode text search and query by example take candidates from the
+  // compressed index and read the candidates' windows from the store when they run (the
+  // snapshot's tracks only); catalog() still reads every window (analyze, duplicates, overlaps).
+  const CompressedWindows* compressed() const;
+  search::WindowSource window_source() const;
+  const std::vector<float>& centroid_norms() const;  // per row of track_embeddings()
+  search::CompressedSearchParams compressed_params() const;
+
  private:
   struct Parts;
   void note(const std::string& message) const;
   Parts& parts() const;
+  // With the store lock held (and the caller's read scope open):
+  const CompressedWindows* compressed_held(store::Store& st) const;
+  void load_embeddings_held(store::Store& st) const;
+  void load_catalog_held(store::Store& st) const;
+  void load_catalog() const;
 
   std::shared_ptr<StoreAccess> store_;
   std::string db_path_;
   store::ModelIdentity identity_;
   Notice note_, warn_;
+  std::shared_ptr<CompressedSlot> compressed_slot_;
   mutable int64_t generation_ = 0;  // set again inside the read transaction of load_all/load_delta
   std::unique_ptr<Parts> parts_;
 };
@@ -231,6 +252,7 @@ class Library {
   std::string db_path_;   // store::display_location(location_)
   std::shared_ptr<StoreAccess> store_;
   store::ModelIdentity identity_;
+  std::shared_ptr<CompressedSlot> compressed_slot_;
 
   mutable std::mutex snapshot_mutex_;  // guards snapshot_
   std::shared_ptr<const LibrarySnapshot> snapshot_;

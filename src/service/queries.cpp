@@ -7,6 +7,12 @@ namespace clap::service {
 std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const LibrarySnapshot& snap,
                                                           const std::vector<std::string>& texts,
                                                           const search::TextSearchOptions& options) {
+  if (snap.compressed()) {
+    const Embeddings& tracks = snap.track_embeddings();  // throws when nothing is searchable
+    const std::vector<float> emb = lib.embed_texts(texts);
+    return search::text_search_source(tracks, snap.centroid_norms(), snap.window_source(), static_cast<int64_t>(texts.size()),
+                                      emb.data(), options, snap.compressed_params().shortlist);
+  }
   const search::TextSearcher& searcher = snap.text_searcher();  // throws when nothing is searchable
   const std::vector<float> emb = lib.embed_texts(texts);
   const search::VectorIndex* index = options.aggregate == search::Aggregate::Max ? &snap.window_index() : nullptr;
@@ -14,6 +20,11 @@ std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const Li
 }
 
 search::QueryChunks track_query_chunks(const LibrarySnapshot& snap, const store::Track& track) {
+  if (snap.compressed()) {
+    WindowTable rows = snap.window_source().track_windows({track.id});
+    if (rows.size() == 0) throw Error(track.path + ": has no searchable windows in the index");
+    return search::track_chunks(search::Catalog(std::move(rows)), track.id);
+  }
   const search::Catalog& catalog = snap.catalog();
   if (catalog.track_index(track.id) < 0) throw Error(track.path + ": has no searchable windows in the index");
   return search::track_chunks(catalog, track.id);
@@ -33,6 +44,10 @@ search::QueryChunks file_query_chunks(Library& lib, const std::string& path, dou
 
 std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::QueryChunks& chunks,
                                      const search::LikeOptions& options) {
+  if (snap.compressed()) {
+    snap.track_embeddings();  // throws when nothing is searchable
+    return search::like_source(snap.window_source(), chunks, options, snap.compressed_params().shortlist);
+  }
   return search::like(snap.catalog(), &snap.window_index(), chunks, options);
 }
 

@@ -215,7 +215,7 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
 
   // 3. Persisted and read back, as a restarted node does.
   const std::string path =
-      !r.index_path.empty() ? r.index_path : window_index_path(location) + ".ivfpq";
+      !r.index_path.empty() ? r.index_path : compressed_window_index_path(location);
   std::error_code ec;
   if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent, ec);  // a failure shows as the save's error

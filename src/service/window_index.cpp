@@ -37,6 +37,11 @@ std::string window_index_path(const std::string& db_path) {
   return clapsearch_cache_dir() + "/window-index/" + sha256_hex(store::display_location(db_path)).substr(0, 24) + ".faiss";
 }
 
+std::string compressed_window_index_path(const std::string& db_path) {
+  const std::string path = window_index_path(db_path);
+  return path.substr(0, path.size() - std::string(".faiss").size()) + ".ivfpq";
+}
+
 int64_t window_fingerprint(const search::Catalog& c) {
   // Order-independent sum of per-window hashes over exactly the rows the index holds (active
   // rows). The first 16 values of each vector stand for it: a window re-embedded from other

@@ -19,6 +19,9 @@
 namespace clap::service {
 
 std::string window_index_path(const std::string& db_path);
+// Where the compressed window index of a library larger than memory lives (compressed_windows.h):
+// "<db>.windows.ivfpq", or for a server store this machine's cache, as above.
+std::string compressed_window_index_path(const std::string& db_path);
 
 // Content key of the window index for `catalog` (see above).
 int64_t window_fingerprint(const search::Catalog& catalog);

@@ -967,6 +967,20 @@ WindowTable PostgresStore::window_embeddings(const std::vector<int64_t>& window_
   return t;
 }
 
+WindowTable PostgresStore::track_window_embeddings(const std::vector<int64_t>& track_ids) const {
+  const auto m = model();
+  WindowTable t;
+  t.dim = m ? m->dim : 0;
+  if (track_ids.empty()) return t;
+  auto r = c_->query(
+      "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
+      "WHERE w.track_id = ANY($1::bigint[]) AND NOT w.silent AND w.embedding IS NOT NULL AND t.status = 'ok' "
+      "ORDER BY w.track_id, w.idx",
+      pg::Params().add(bigint_array(track_ids)), true);
+  append_window_rows(r, t);
+  return t;
+}
+
 std::vector<int64_t> PostgresStore::active_window_ids() const {
   std::vector<int64_t> ids;
   auto r = c_->query(

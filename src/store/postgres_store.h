@@ -69,6 +69,7 @@ class PostgresStore final : public Store {
   void scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const override;
   WindowTable window_embeddings(const std::vector<int64_t>& window_ids) const override;
   std::vector<int64_t> active_window_ids() const override;
+  WindowTable track_window_embeddings(const std::vector<int64_t>& track_ids) const override;
   std::optional<LibraryChanges> changes_since(int64_t since) const override;
 
   std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const override;

@@ -992,6 +992,24 @@ WindowTable SqliteStore::window_embeddings(const std::vector<int64_t>& window_id
   return t;
 }
 
+WindowTable SqliteStore::track_window_embeddings(const std::vector<int64_t>& track_ids) const {
+  const auto m = model();
+  WindowTable t;
+  t.dim = m ? m->dim : 0;
+  std::vector<int64_t> sorted(track_ids);
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  sql::Stmt s(db_,
+              "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
+              "WHERE w.track_id = ? AND w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.idx");
+  for (int64_t id : sorted) {
+    s.bind(1, id);
+    while (s.step()) append_window_row(s, t);
+    s.reset();
+  }
+  return t;
+}
+
 std::vector<int64_t> SqliteStore::active_window_ids() const {
   std::vector<int64_t> ids;
   sql::Stmt s(db_,

@@ -280,6 +280,10 @@ class Store {
   // The ids of window_embeddings()'s rows, ascending, without their vectors (a few bytes per
   // window): what a search node draws its training sample from.
   virtual std::vector<int64_t> active_window_ids() const = 0;
+  // The rows of window_embeddings() of these tracks (unknown, error or silent tracks give none),
+  // in its order (track id, then window index): the exact windows of a compressed index's
+  // candidate tracks.
+  virtual WindowTable track_window_embeddings(const std::vector<int64_t>& track_ids) const = 0;
 
   // --- incremental reading (a long-running reader; see LibraryChanges)
   // What changed in the library after library generation `since`: every track whose row,

@@ -1,0 +1,345 @@
+#include "service/compressed_windows.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/json_integer.h"
+#include "core/output_file.h"
+#include "search/vector_index.h"
+#include "service/window_index.h"
+
+namespace clap::service {
+
+namespace {
+
+constexpr char kNormsMagic[8] = {'C', 'L', 'A', 'P', 'N', 'R', 'M', '1'};
+constexpr int kNormsFormat = 1;
+constexpr int64_t kSampleBatch = 4096;  // windows read by id at a time (training sample)
+constexpr int64_t kScanBatch = 8192;    // windows per scan batch
+constexpr size_t kChangedBatch = 512;   // changed tracks read at a time
+
+std::string identity_key_of(const store::ModelIdentity& m) { return m.model_key() + " " + m.describe() + " " + m.precision; }
+
+Embeddings to_embeddings(const WindowTable& t) {
+  Embeddings e;
+  e.dim = t.dim;
+  e.ids = t.window_ids;
+  e.data = t.embeddings;
+  return e;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Per track: the sum of (window · track embedding) and the window count, so that
+// sum / count = |mean of the windows| (the track embedding is that mean normalised).
+struct NormSums {
+  const Embeddings& tracks;
+  std::unordered_map<int64_t, std::pair<double, int64_t>> sums;
+
+  explicit NormSums(const Embeddings& t) : tracks(t) {}
+  void add(const WindowTable& w) {
+    for (int64_t i = 0; i < w.size(); ++i) {
+      const auto it = std::lower_bound(tracks.ids.begin(), tracks.ids.end(), w.track_ids[i]);
+      if (it == tracks.ids.end() || *it != w.track_ids[i]) continue;  // no track embedding: never a Mean candidate
+      const float* e = tracks.row(it - tracks.ids.begin());
+      const float* x = w.embeddings.data() + i * w.dim;
+      double dot = 0;
+      for (int j = 0; j < w.dim; ++j) dot += static_cast<double>(x[j]) * e[j];
+      auto& s = sums[w.track_ids[i]];
+      s.first += dot;
+      s.second += 1;
+    }
+  }
+  // Ascending ids and their norms.
+  void finish(std::vector<int64_t>& ids, std::vector<float>& norms) const {
+    std::vector<std::pair<int64_t, float>> v;
+    v.reserve(sums.size());
+    for (const auto& [id, s] : sums) v.emplace_back(id, static_cast<float>(s.first / static_cast<double>(s.second)));
+    std::sort(v.begin(), v.end());
+    ids.clear();
+    norms.clear();
+    for (const auto& [id, n] : v) ids.push_back(id), norms.push_back(n);
+  }
+};
+
+}  // namespace
+
+WindowIndexMode parse_window_index_mode(const std::string& name) {
+  if (name == "auto") return WindowIndexMode::Auto;
+  if (name == "memory") return WindowIndexMode::Memory;
+  if (name == "compressed") return WindowIndexMode::Compressed;
+  throw Error("window index mode must be auto, memory or compressed, not '" + name + "'");
+}
+
+CompressedWindows::~CompressedWindows() = default;
+
+std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, const std::string& location,
+                                                           const store::ModelIdentity& identity, const Embeddings& tracks,
+                                                           const Notice& note, const Notice& warn) {
+  auto say = [&note](const std::string& s) {
+    if (note) note(s);
+  };
+  std::shared_ptr<CompressedWindows> cw(new CompressedWindows);
+  cw->path_ = compressed_window_index_path(location);
+  cw->identity_key_ = identity_key_of(identity);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(cw->path_).parent_path(), ec);  // a failure shows at save
+  try {
+    if (cw->load()) {
+      const int64_t was = cw->generation_;
+      if (cw->update(st)) {
+        say("compressed window index " + cw->path_ + ": loaded, " + std::to_string(cw->size()) + " windows" +
+            (cw->generation_ != was ? " (brought up to date)" : ""));
+        if (cw->changed_since_save_ > 0) cw->save(warn);
+        return cw;
+      }
+      say("compressed window index " + cw->path_ + ": out of date, building it again");
+    }
+  } catch (const Error& e) {
+    if (warn) warn("compressed window index " + cw->path_ + " not used (building it again): " + e.what());
+  }
+  cw = std::shared_ptr<CompressedWindows>(new CompressedWindows);
+  cw->path_ = compressed_window_index_path(location);
+  cw->identity_key_ = identity_key_of(identity);
+
+  // The build, as `clapsearch bench --scale` measures it: the ids, a training sample spread
+  // over them and read by id, training, then one scan adding every window.
+  const auto start = std::chrono::steady_clock::now();
+  cw->generation_ = st.library_generation();  // the caller's read scope: the state scanned below
+  const std::vector<int64_t> ids = st.active_window_ids();
+  const int64_t n = static_cast<int64_t>(ids.size());
+  if (n < kCompressedMinWindows)
+    throw Error("a compressed window index needs at least " + std::to_string(kCompressedMinWindows) + " windows, the index has " +
+                std::to_string(n));
+  if (warn && n >= 1'000'000)
+    warn("building the compressed window index over " + std::to_string(n) + " windows (once; kept in " + cw->path_ + ")");
+  search::CompressedIndexOptions options;
+  Embeddings sample;
+  sample.dim = identity.dim;
+  const std::vector<int64_t> picked = search::spread_sample(ids, search::compressed_train_size(options, n));
+  for (size_t at = 0; at < picked.size(); at += kSampleBatch) {
+    const std::vector<int64_t> part(picked.begin() + static_cast<ptrdiff_t>(at),
+                                    picked.begin() + static_cast<ptrdiff_t>(std::min(picked.size(), at + kSampleBatch)));
+    const WindowTable w = st.window_embeddings(part);
+    sample.ids.insert(sample.ids.end(), w.window_ids.begin(), w.window_ids.end());
+    sample.data.insert(sample.data.end(), w.embeddings.begin(), w.embeddings.end());
+  }
+  say("compressed window index: training on " + std::to_string(sample.size()) + " of " + std::to_string(n) + " windows");
+  cw->index_ = search::CompressedIndex::train(sample, n, options);
+  sample = Embeddings{};
+  NormSums sums(tracks);
+  int64_t scanned = 0;
+  st.scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {
+    cw->index_.add(to_embeddings(w));
+    sums.add(w);
+    scanned += w.size();
+    if ((scanned / kScanBatch) % 128 == 0) say("compressed window index: " + std::to_string(scanned) + "/" + std::to_string(n) + " windows");
+    return true;
+  });
+  sums.finish(cw->norm_ids_, cw->norms_);
+  cw->trained_windows_ = n;
+  say("compressed window index " + cw->path_ + ": built over " + std::to_string(cw->size()) + " windows in " +
+      std::to_string(static_cast<int>(seconds_since(start))) + " s");
+  cw->save(warn);
+  return cw;
+}
+
+bool CompressedWindows::update(store::Store& st) {
+  std::unique_lock lock(mutex_);
+  const std::optional<store::LibraryChanges> changes = st.changes_since(generation_);
+  if (!changes) return false;
+  if (changes->library_generation == generation_) return true;
+  // Removed and re-embedded tracks leave their old windows in the lists; past a quarter of the
+  // index, or past four times the library trained on, building again is better.
+  const store::Counts counts = st.counts();
+  const int64_t active = counts.windows - counts.silent_windows;
+  if (active > 4 * trained_windows_ || index_.size() - active > std::max<int64_t>(1000, active / 4)) return false;
+
+  std::vector<int64_t> removed_tracks = changes->removed;
+  std::vector<int64_t> new_ids;
+  std::vector<float> new_norms;
+  const std::vector<int64_t>& changed = changes->changed;
+  for (size_t at = 0; at < changed.size(); at += kChangedBatch) {
+    const std::vector<int64_t> part(changed.begin() + static_cast<ptrdiff_t>(at),
+                                    changed.begin() + static_cast<ptrdiff_t>(std::min(changed.size(), at + kChangedBatch)));
+    const WindowTable w = st.track_window_embeddings(part);  // by track, then window index
+    // A window id the store gave again after its track was removed: its old code goes first.
+    Embeddings batch = to_embeddings(w);
+    std::vector<size_t> order(static_cast<size_t>(batch.size()));
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return batch.ids[a] < batch.ids[b]; });
+    Embeddings sorted;
+    sorted.dim = batch.dim;
+    for (size_t i : order) {
+      sorted.ids.push_back(batch.ids[i]);
+      sorted.data.insert(sorted.data.end(), batch.row(static_cast<int64_t>(i)), batch.row(static_cast<int64_t>(i)) + batch.dim);
+    }
+    index_.update(sorted.ids, sorted);
+    changed_since_save_ += sorted.size();
+    const Embeddings tracks = st.track_embeddings(part);
+    NormSums sums(tracks);
+    sums.add(w);
+    std::vector<int64_t> ids;
+    std::vector<float> norms;
+    sums.finish(ids, norms);
+    new_ids.insert(new_ids.end(), ids.begin(), ids.end());
+    new_norms.insert(new_norms.end(), norms.begin(), norms.end());
+    // A changed track without searchable windows now (an error, silent) loses its norm.
+    removed_tracks.insert(removed_tracks.end(), part.begin(), part.end());
+  }
+  // Norms: the old ones of untouched tracks, merged with the new ones (both ascending).
+  std::sort(removed_tracks.begin(), removed_tracks.end());
+  std::vector<int64_t> ids;
+  std::vector<float> norms;
+  ids.reserve(norm_ids_.size() + new_ids.size());
+  norms.reserve(ids.capacity());
+  size_t a = 0;
+  for (size_t i = 0; i < norm_ids_.size(); ++i) {
+    if (std::binary_search(removed_tracks.begin(), removed_tracks.end(), norm_ids_[i])) continue;
+    while (a < new_ids.size() && new_ids[a] < norm_ids_[i]) ids.push_back(new_ids[a]), norms.push_back(new_norms[a++]);
+    ids.push_back(norm_ids_[i]);
+    norms.push_back(norms_[i]);
+  }
+  while (a < new_ids.size()) ids.push_back(new_ids[a]), norms.push_back(new_norms[a++]);
+  norm_ids_ = std::move(ids);
+  norms_ = std::move(norms);
+  generation_ = changes->library_generation;
+  changed_since_save_ += static_cast<int64_t>(changes->removed.size());
+  lock.unlock();
+  if (changed_since_save_ > std::max<int64_t>(10000, index_.size() / 100)) save({});
+  return true;
+}
+
+void CompressedWindows::forget() {
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+  std::filesystem::remove(path_ + ".norms", ec);
+}
+
+int64_t CompressedWindows::generation() const {
+  std::shared_lock lock(mutex_);
+  return generation_;
+}
+
+int64_t CompressedWindows::size() const {
+  std::shared_lock lock(mutex_);
+  return index_.size();
+}
+
+int64_t CompressedWindows::memory_bytes() const {
+  std::shared_lock lock(mutex_);
+  return index_.memory_bytes() + static_cast<int64_t>(norm_ids_.size() * (sizeof(int64_t) + sizeof(float)));
+}
+
+std::vector<int64_t> CompressedWindows::shortlist(const float* query, const search::CompressedSearchParams& params) const {
+  std::shared_lock lock(mutex_);
+  return index_.shortlist(query, params);
+}
+
+float CompressedWindows::centroid_norm(int64_t track_id) const {
+  std::shared_lock lock(mutex_);
+  const auto it = std::lower_bound(norm_ids_.begin(), norm_ids_.end(), track_id);
+  return it == norm_ids_.end() || *it != track_id ? 0.0f : norms_[static_cast<size_t>(it - norm_ids_.begin())];
+}
+
+// --- files -----------------------------------------------------------------------------------
+// The index: CompressedIndex's file, its content key = the library generation it holds. The
+// norms: a magic, a JSON header (generation, identity, trained windows, track count), the track
+// ids (int64 LE), the norms (float32 LE) and a checksum of both.
+
+void CompressedWindows::save(const Notice& warn) {
+  std::shared_lock lock(mutex_);
+  try {
+    index_.save(path_, generation_);
+    nlohmann::json h;
+    h["format"] = kNormsFormat;
+    h["generation"] = generation_;
+    h["identity"] = identity_key_;
+    h["trained_windows"] = trained_windows_;
+    h["tracks"] = static_cast<int64_t>(norm_ids_.size());
+    const std::string header = h.dump();
+    const uint32_t len = static_cast<uint32_t>(header.size());
+    const std::string norms_path = path_ + ".norms";
+    OutputFile::remove_stale_temporaries(norms_path);
+    OutputFile f(norms_path);
+    f.write(kNormsMagic, sizeof kNormsMagic);
+    f.write(&len, sizeof len);
+    f.write(header);
+    search::IndexPayloadChecksum sum;
+    f.write(norm_ids_.data(), norm_ids_.size() * sizeof(int64_t));
+    sum.update(norm_ids_.data(), norm_ids_.size() * sizeof(int64_t));
+    f.write(norms_.data(), norms_.size() * sizeof(float));
+    sum.update(norms_.data(), norms_.size() * sizeof(float));
+    const uint64_t s = sum.finish();
+    f.write(&s, sizeof s);
+    f.commit();
+    changed_since_save_ = 0;
+  } catch (const Error& e) {
+    // Searching goes on; the next start builds it again.
+    if (warn) warn(std::string("compressed window index not saved: ") + e.what());
+  }
+}
+
+bool CompressedWindows::load() {
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) return false;
+  search::IndexHeader header;
+  search::CompressedIndex index = search::CompressedIndex::load(path_, &header);
+  const std::string norms_path = path_ + ".norms";
+  std::ifstream in(norms_path, std::ios::binary);
+  if (!in) throw Error("cannot open " + norms_path);
+  auto damaged = [&norms_path](const std::string& why) { return Error(norms_path + " is damaged: " + why); };
+  char magic[8];
+  uint32_t len = 0;
+  if (!in.read(magic, 8) || std::memcmp(magic, kNormsMagic, 8) != 0) throw damaged("not a norms file");
+  if (!in.read(reinterpret_cast<char*>(&len), 4) || len > (1u << 16)) throw damaged("header length");
+  std::string text(len, '\0');
+  if (!in.read(text.data(), len)) throw damaged("truncated header");
+  int64_t generation = 0, trained = 0, tracks = 0;
+  std::string identity;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    if (json_integer_field<int>(j, "format") != kNormsFormat) throw std::runtime_error("unknown format");
+    generation = json_integer_field<int64_t>(j, "generation");
+    trained = json_integer_field<int64_t>(j, "trained_windows");
+    tracks = json_integer_field<int64_t>(j, "tracks");
+    identity = j.at("identity").get<std::string>();
+  } catch (const std::exception& e) {
+    throw damaged(std::string("header: ") + e.what());
+  }
+  if (identity != identity_key_ || generation != header.content_key) return false;  // another model, or a half-saved pair
+  const auto start = in.tellg();
+  in.seekg(0, std::ios::end);
+  if (tracks < 0 || static_cast<int64_t>(in.tellg() - start) != tracks * 12 + 8) throw damaged("size does not match its header");
+  in.seekg(start);
+  std::vector<int64_t> ids(static_cast<size_t>(tracks));
+  std::vector<float> norms(static_cast<size_t>(tracks));
+  uint64_t stored = 0;
+  if (!in.read(reinterpret_cast<char*>(ids.data()), static_cast<std::streamsize>(ids.size() * 8)) ||
+      !in.read(reinterpret_cast<char*>(norms.data()), static_cast<std::streamsize>(norms.size() * 4)) ||
+      !in.read(reinterpret_cast<char*>(&stored), 8))
+    throw damaged("truncated");
+  search::IndexPayloadChecksum sum;
+  sum.update(ids.data(), ids.size() * 8);
+  sum.update(norms.data(), norms.size() * 4);
+  if (sum.finish() != stored) throw damaged("checksum mismatch");
+  if (!std::is_sorted(ids.begin(), ids.end())) throw damaged("track ids out of order");
+  std::unique_lock lock(mutex_);
+  index_ = std::move(index);
+  norm_ids_ = std::move(ids);
+  norms_ = std::move(norms);
+  generation_ = generation;
+  trained_windows_ = trained;
+  return true;
+}
+
+}  // namespace clap::service

@@ -1,0 +1,94 @@
+// The window index of a library larger than memory (README: Many machines): what a search node
+// holds instead of every window's float32 vector.
+//
+// It holds the compressed index (search/compressed_index.h: 64-byte codes in inverted lists)
+// and, per track, the length of the mean of its windows (the "centroid norm", 4 bytes), which
+// the Mean aggregate needs: a track's mean score q·mean(wᵢ) is |mean|·(q·track embedding),
+// because the stored track embedding is that mean normalised. The norm is measured in the same
+// scan that builds the index: mean(wᵢ·track embedding) = |mean|.
+//
+// Queries take candidates from it and score them exactly from the store's float32 vectors
+// (service/queries.cpp), so every score printed is exact; only which windows and tracks reach
+// the candidates is approximate.
+//
+// Persisted where the window index would be (window_index.h: compressed_window_index_path, and
+// the same path + ".norms"), stamped with the library generation it holds, and brought up to date by
+// Store::changes_since: a changed track's windows are removed and added again, a removed
+// track's windows are left in the lists (the store no longer returns them, so they never reach
+// a result) until the next rebuild. It is built again from a store scan when missing, damaged,
+// made for another model, older than the store can account for, or when the library has grown
+// to four times what it was trained on.
+//
+// Thread-safe: searches share it (a shared lock); update() takes it alone.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "core/embeddings.h"
+#include "search/compressed_index.h"
+#include "service/model.h"
+#include "store/store.h"
+
+namespace clap::service {
+
+// How a library's windows are searched.
+enum class WindowIndexMode {
+  Auto,        // Compressed from kCompressedAboveWindows searchable windows, else Memory
+  Memory,      // every window vector in memory (exact or IVF vector index over them)
+  Compressed,  // CompressedWindows, candidates scored exactly from the store
+};
+// "auto", "memory", "compressed"; throws clap::Error on anything else.
+WindowIndexMode parse_window_index_mode(const std::string& name);
+
+// 4 M windows are 8 GB of float32 vectors (about 85,000 four-minute songs at the default 5 s
+// hop): above that a search node holds 64-byte codes instead.
+constexpr int64_t kCompressedAboveWindows = 4'000'000;
+// The compressed index needs this many windows to train its codebooks (below, memory it is).
+constexpr int64_t kCompressedMinWindows = 256;
+
+class CompressedWindows {
+ public:
+  // Loads the index persisted for `location` and brings it up to the store's state, or builds
+  // it (one scan of the store's windows). `tracks`: the store's track embeddings now (the
+  // snapshot's). The caller holds the store (one thread at a time). Throws clap::Error.
+  static std::shared_ptr<CompressedWindows> open(store::Store& st, const std::string& location,
+                                                 const store::ModelIdentity& identity, const Embeddings& tracks,
+                                                 const Notice& note, const Notice& warn);
+  ~CompressedWindows();
+
+  // Applies the store's changes since generation() (the caller holds the store; call it inside
+  // the read scope a snapshot is read in). False when the store cannot tell what changed, or
+  // when so much changed that building again is better: the caller calls open() again after
+  // forget(), which removes the persisted files.
+  bool update(store::Store& st);
+  void forget();
+
+  int64_t generation() const;
+  int64_t size() const;  // windows in the lists (removed tracks' included until a rebuild)
+  int64_t memory_bytes() const;
+
+  // The approximate nearest windows of `query` (ids, nearest first).
+  std::vector<int64_t> shortlist(const float* query, const search::CompressedSearchParams& params) const;
+  // |mean of the track's windows| (see above); 0 for a track it does not know.
+  float centroid_norm(int64_t track_id) const;
+
+ private:
+  CompressedWindows() = default;
+  void save(const Notice& warn);
+  bool load();
+
+  mutable std::shared_mutex mutex_;
+  std::string path_;  // the .ivfpq file; norms in path_ + ".norms"
+  std::string identity_key_;
+  search::CompressedIndex index_;
+  std::vector<int64_t> norm_ids_;  // ascending track ids
+  std::vector<float> norms_;
+  int64_t generation_ = 0;
+  int64_t trained_windows_ = 0;
+  int64_t changed_since_save_ = 0;
+};
+
+}  // namespace clap::service
