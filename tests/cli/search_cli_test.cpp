@@ -556,5 +556,44 @@ TEST_F(SearchCli, SongToSongTaggingAndEvaluation) {
 
 TEST_F(SearchCli, Errors) { ClearErrorsNeverCrashes(); }
 
+// --window-index compressed (a search node over a library larger than memory) prints what the
+// memory mode prints, byte for byte, for every text search and query by example, on an index of
+// real audio with enough windows to train the codes (1 s windows every 0.5 s: 312 windows); its
+// index is built once, then loaded.
+TEST_F(SearchCli, CompressedWindowIndexPrintsWhatTheMemoryModePrints) {
+  const std::string dir = g_lib->dir + "/compressed", music = dir + "/music", db = dir + "/library.db";
+  fs::remove_all(dir);
+  const char* sources[] = {"sine=f=220:d=20:sample_rate=44100", "anoisesrc=c=pink:d=20:a=0.3:r=48000:seed=4",
+                           "anoisesrc=c=brown:d=20:a=0.5:r=48000:seed=5", "aevalsrc=0.5*sin(2*PI*(100+40*t)*t):d=20:s=48000",
+                           "sine=f=660:d=20:sample_rate=48000", "anoisesrc=c=white:d=20:a=0.2:r=48000:seed=6",
+                           "aevalsrc=0.3*sgn(sin(2*PI*150*t)):d=20:s=32000", "sine=f=1320:d=20:sample_rate=44100"};
+  int i = 0;
+  for (const char* src : sources) ffmpeg(music + "/c" + std::to_string(i++) + ".flac", "-f lavfi -i \"" + std::string(src) + "\"");
+  std::string out, err;
+  ASSERT_EQ(cli_raw("index " + q(music) + " --db " + q(db) + " --model " + q(test::case_dir("tiny-unfused")) +
+                        " --window 1 --hop 0.5 --quiet",
+                    &out, &err),
+            0)
+      << err;
+  ffmpeg(dir + "/clip.wav", "-f lavfi -i \"sine=f=230:d=4:sample_rate=48000\"");
+  auto run = [&](const std::string& args, const std::string& mode, std::string* notes = nullptr) {
+    std::string o, e;
+    EXPECT_EQ(cli_raw(args + " --db " + q(db) + " --window-index " + mode + (notes ? " -v" : ""), &o, &e), 0) << args << "\n" << e;
+    if (notes) *notes = e;
+    return o;
+  };
+  std::string notes;
+  const std::string first = run("search 'a pure tone' 'noise' --json", "compressed", &notes);
+  EXPECT_NE(notes.find("compressed window index"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("built over 312 windows"), std::string::npos) << notes;
+  EXPECT_EQ(first, run("search 'a pure tone' 'noise' --json", "memory"));
+  run("search 'a pure tone' --json", "compressed", &notes);
+  EXPECT_NE(notes.find(": loaded, 312 windows"), std::string::npos) << notes;
+  for (const std::string& args : std::vector<std::string>{"search 'a pure tone' 'noise' -k 3", "search 'humming' --aggregate max --json", "search 'hiss' --aggregate max -k 0 --csv -",
+        "like " + q(dir + "/clip.wav") + " --json", "like --track 3 -k 0 --json", "like --track 5 --exclude-self --json",
+        "similar 2 --json"})
+    EXPECT_EQ(run(args, "compressed"), run(args, "memory")) << args;
+}
+
 }  // namespace
 }  // namespace clap
