@@ -159,10 +159,17 @@ bool CompressedWindows::update(store::Store& st) {
   if (!changes) return false;
   if (changes->library_generation == generation_) return true;
   // Removed and re-embedded tracks leave their old windows in the lists; past a quarter of the
-  // index, or past four times the library trained on, building again is better.
-  const store::Counts counts = st.counts();
-  const int64_t active = counts.windows - counts.silent_windows;
-  if (active > 4 * trained_windows_ || index_.size() - active > std::max<int64_t>(1000, active / 4)) return false;
+  // index, or past four times the library trained on, building again is better. Checked when
+  // opening and when enough changed to save (counting the windows reads every track row).
+  const bool check = checked_size_once_ == false ||
+                     changed_since_save_ + static_cast<int64_t>(changes->changed.size() + changes->removed.size()) * 16 >
+                         std::max<int64_t>(10000, index_.size() / 100);
+  if (check) {
+    const store::Counts counts = st.counts();
+    const int64_t active = counts.windows - counts.silent_windows;
+    if (active > 4 * trained_windows_ || index_.size() - active > std::max<int64_t>(1000, active / 4)) return false;
+    checked_size_once_ = true;
+  }
 
   std::vector<int64_t> removed_tracks = changes->removed;
   std::vector<int64_t> new_ids;

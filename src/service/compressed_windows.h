@@ -89,6 +89,7 @@ class CompressedWindows {
   int64_t generation_ = 0;
   int64_t trained_windows_ = 0;
   int64_t changed_since_save_ = 0;
+  bool checked_size_once_ = false;  // update() compared the lists with the library's windows
 };
 
 }  // namespace clap::service
