@@ -46,4 +46,13 @@ struct WindowTable {
   int64_t size() const { return static_cast<int64_t>(window_ids.size()); }
 };
 
+// The windows' vectors as an Embeddings (ids = window ids), e.g. for a vector index.
+inline Embeddings window_vectors(const WindowTable& t) {
+  Embeddings e;
+  e.dim = t.dim;
+  e.ids = t.window_ids;
+  e.data = t.embeddings;
+  return e;
+}
+
 }  // namespace clap

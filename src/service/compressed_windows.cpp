@@ -27,14 +27,6 @@ constexpr size_t kChangedBatch = 512;   // changed tracks read at a time
 
 std::string identity_key_of(const store::ModelIdentity& m) { return m.model_key() + " " + m.describe() + " " + m.precision; }
 
-Embeddings to_embeddings(const WindowTable& t) {
-  Embeddings e;
-  e.dim = t.dim;
-  e.ids = t.window_ids;
-  e.data = t.embeddings;
-  return e;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -72,6 +64,20 @@ struct NormSums {
 };
 
 }  // namespace
+
+Embeddings read_training_sample(const store::Store& st, const std::vector<int64_t>& ids, int64_t count) {
+  Embeddings sample;
+  const std::vector<int64_t> picked = search::spread_sample(ids, count);
+  for (size_t at = 0; at < picked.size(); at += kSampleBatch) {
+    const std::vector<int64_t> part(picked.begin() + static_cast<ptrdiff_t>(at),
+                                    picked.begin() + static_cast<ptrdiff_t>(std::min(picked.size(), at + kSampleBatch)));
+    const WindowTable w = st.window_embeddings(part);
+    sample.dim = w.dim;
+    sample.ids.insert(sample.ids.end(), w.window_ids.begin(), w.window_ids.end());
+    sample.data.insert(sample.data.end(), w.embeddings.begin(), w.embeddings.end());
+  }
+  return sample;
+}
 
 WindowIndexMode parse_window_index_mode(const std::string& name) {
   if (name == "auto") return WindowIndexMode::Auto;
@@ -123,23 +129,14 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   if (warn && n >= 1'000'000)
     warn("building the compressed window index over " + std::to_string(n) + " windows (once; kept in " + cw->path_ + ")");
   search::CompressedIndexOptions options;
-  Embeddings sample;
-  sample.dim = identity.dim;
-  const std::vector<int64_t> picked = search::spread_sample(ids, search::compressed_train_size(options, n));
-  for (size_t at = 0; at < picked.size(); at += kSampleBatch) {
-    const std::vector<int64_t> part(picked.begin() + static_cast<ptrdiff_t>(at),
-                                    picked.begin() + static_cast<ptrdiff_t>(std::min(picked.size(), at + kSampleBatch)));
-    const WindowTable w = st.window_embeddings(part);
-    sample.ids.insert(sample.ids.end(), w.window_ids.begin(), w.window_ids.end());
-    sample.data.insert(sample.data.end(), w.embeddings.begin(), w.embeddings.end());
-  }
+  Embeddings sample = read_training_sample(st, ids, search::compressed_train_size(options, n));
   say("compressed window index: training on " + std::to_string(sample.size()) + " of " + std::to_string(n) + " windows");
   cw->index_ = search::CompressedIndex::train(sample, n, options);
   sample = Embeddings{};
   NormSums sums(tracks);
   int64_t scanned = 0;
   st.scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {
-    cw->index_.add(to_embeddings(w));
+    cw->index_.add(window_vectors(w));
     sums.add(w);
     scanned += w.size();
     if ((scanned / kScanBatch) % 128 == 0) say("compressed window index: " + std::to_string(scanned) + "/" + std::to_string(n) + " windows");
@@ -180,7 +177,7 @@ bool CompressedWindows::update(store::Store& st) {
                                     changed.begin() + static_cast<ptrdiff_t>(std::min(changed.size(), at + kChangedBatch)));
     const WindowTable w = st.track_window_embeddings(part);  // by track, then window index
     // A window id the store gave again after its track was removed: its old code goes first.
-    Embeddings batch = to_embeddings(w);
+    Embeddings batch = window_vectors(w);
     std::vector<size_t> order(static_cast<size_t>(batch.size()));
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return batch.ids[a] < batch.ids[b]; });

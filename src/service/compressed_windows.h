@@ -49,6 +49,10 @@ constexpr int64_t kCompressedAboveWindows = 4'000'000;
 // The compressed index needs this many windows to train its codebooks (below, memory it is).
 constexpr int64_t kCompressedMinWindows = 256;
 
+// The training sample of a compressed index: `count` of the active window `ids` (ascending),
+// spread evenly over them (search::spread_sample), read from the store by id.
+Embeddings read_training_sample(const store::Store& st, const std::vector<int64_t>& ids, int64_t count);
+
 class CompressedWindows {
  public:
   // Loads the index persisted for `location` and brings it up to the store's state, or builds

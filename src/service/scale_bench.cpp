@@ -14,6 +14,7 @@
 #include "core/vector_math.h"
 #include "search/bench.h"
 #include "search/kernels.h"
+#include "service/compressed_windows.h"
 #include "service/window_index.h"
 #include "store/store.h"
 
@@ -26,7 +27,6 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 constexpr int64_t kTracksPerImport = 256;
 constexpr int64_t kScanBatch = 8192;
-constexpr int64_t kSampleBatch = 8192;
 constexpr const char* kModelId = "synthetic/scale-bench";
 
 // What identifies the synthetic library in the store: regenerating it from these gives the
@@ -113,14 +113,6 @@ struct TopK {
   }
 };
 
-Embeddings to_embeddings(const WindowTable& t) {
-  Embeddings e;
-  e.dim = t.dim;
-  e.ids = t.window_ids;
-  e.data = t.embeddings;
-  return e;
-}
-
 }  // namespace
 
 ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
@@ -168,18 +160,8 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
   rep.windows = static_cast<int64_t>(ids.size());
   progress("building the compressed index over " + std::to_string(rep.windows) + " windows");
   t = Clock::now();
-  Embeddings sample;
+  Embeddings sample = read_training_sample(*st, ids, search::compressed_train_size(r.index, rep.windows));
   sample.dim = r.dim;
-  {
-    const std::vector<int64_t> picked = search::spread_sample(ids, search::compressed_train_size(r.index, rep.windows));
-    for (size_t at = 0; at < picked.size(); at += kSampleBatch) {
-      const std::vector<int64_t> part(picked.begin() + static_cast<ptrdiff_t>(at),
-                                      picked.begin() + static_cast<ptrdiff_t>(std::min(picked.size(), at + kSampleBatch)));
-      const WindowTable w = st->window_embeddings(part);
-      sample.ids.insert(sample.ids.end(), w.window_ids.begin(), w.window_ids.end());
-      sample.data.insert(sample.data.end(), w.embeddings.begin(), w.embeddings.end());
-    }
-  }
   rep.sample_s = seconds_since(t);
   rep.train_points = sample.size();
   progress("training on " + std::to_string(sample.size()) + " windows");
@@ -195,7 +177,7 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
   int64_t scanned = 0;
   t = Clock::now();
   st->scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {
-    index.add(to_embeddings(w));
+    index.add(window_vectors(w));
     const auto g = Clock::now();
     scores.resize(static_cast<size_t>(r.queries * w.size()));
     search::score_rows(r.queries, queries.data(), w.embeddings.data(), nullptr, w.size(), r.dim, scores.data());
@@ -234,7 +216,7 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
   double fetch_s = 0;
   const search::VectorFetch fetch = [&](const std::vector<int64_t>& want) {
     const auto f = Clock::now();
-    Embeddings e = to_embeddings(st->window_embeddings(want));
+    Embeddings e = window_vectors(st->window_embeddings(want));
     fetch_s += seconds_since(f);
     return e;
   };
