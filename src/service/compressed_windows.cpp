@@ -90,7 +90,7 @@ CompressedWindows::~CompressedWindows() = default;
 
 std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, const std::string& location,
                                                            const store::ModelIdentity& identity, const Embeddings& tracks,
-                                                           const Notice& note, const Notice& warn) {
+                                                           int64_t library_windows, const Notice& note, const Notice& warn) {
   auto say = [&note](const std::string& s) {
     if (note) note(s);
   };
@@ -102,7 +102,7 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   try {
     if (cw->load()) {
       const int64_t was = cw->generation_;
-      if (cw->update(st)) {
+      if (cw->update(st, library_windows)) {
         say("compressed window index " + cw->path_ + ": loaded, " + std::to_string(cw->size()) + " windows" +
             (cw->generation_ != was ? " (brought up to date)" : ""));
         if (cw->changed_since_save_ > 0) cw->save(warn);
@@ -124,7 +124,7 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   const std::vector<int64_t> ids = st.active_window_ids();
   const int64_t n = static_cast<int64_t>(ids.size());
   if (n < kCompressedMinWindows)
-    throw Error("a compressed window index needs at least " + std::to_string(kCompressedMinWindows) + " windows, the index has " +
+    throw TooFewWindows("a compressed window index needs at least " + std::to_string(kCompressedMinWindows) + " windows, the index has " +
                 std::to_string(n));
   if (warn && n >= 1'000'000)
     warn("building the compressed window index over " + std::to_string(n) + " windows (once; kept in " + cw->path_ + ")");
@@ -150,23 +150,18 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   return cw;
 }
 
-bool CompressedWindows::update(store::Store& st) {
+bool CompressedWindows::update(store::Store& st, int64_t library_windows) {
   std::unique_lock lock(mutex_);
   const std::optional<store::LibraryChanges> changes = st.changes_since(generation_);
   if (!changes) return false;
   if (changes->library_generation == generation_) return true;
   // Removed and re-embedded tracks leave their old windows in the lists; past a quarter of the
-  // index, or past four times the library trained on, building again is better. Checked when
-  // opening and when enough changed to save (counting the windows reads every track row).
-  const bool check = checked_size_once_ == false ||
-                     changed_since_save_ + static_cast<int64_t>(changes->changed.size() + changes->removed.size()) * 16 >
-                         std::max<int64_t>(10000, index_.size() / 100);
-  if (check) {
-    const store::Counts counts = st.counts();
-    const int64_t active = counts.windows - counts.silent_windows;
-    if (active > 4 * trained_windows_ || index_.size() - active > std::max<int64_t>(1000, active / 4)) return false;
-    checked_size_once_ = true;
-  }
+  // index, or past four times the library trained on, building again is better. (The lists
+  // hold the searchable windows, the library count includes silent ones: stale windows are
+  // undercounted by those, never overcounted.)
+  if (library_windows > 4 * trained_windows_ ||
+      index_.size() - library_windows > std::max<int64_t>(1000, library_windows / 4))
+    return false;
 
   std::vector<int64_t> removed_tracks = changes->removed;
   std::vector<int64_t> new_ids;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/embeddings.h"
+#include "core/error.h"
 #include "search/compressed_index.h"
 #include "service/model.h"
 #include "store/store.h"
@@ -53,21 +54,29 @@ constexpr int64_t kCompressedMinWindows = 256;
 // spread evenly over them (search::spread_sample), read from the store by id.
 Embeddings read_training_sample(const store::Store& st, const std::vector<int64_t>& ids, int64_t count);
 
+// open() on a library with fewer than kCompressedMinWindows searchable windows.
+class TooFewWindows : public Error {
+ public:
+  using Error::Error;
+};
+
 class CompressedWindows {
  public:
   // Loads the index persisted for `location` and brings it up to the store's state, or builds
   // it (one scan of the store's windows). `tracks`: the store's track embeddings now (the
-  // snapshot's). The caller holds the store (one thread at a time). Throws clap::Error.
+  // snapshot's); `library_windows`: the windows of its ok tracks (Track::window_count, silent
+  // ones included: counting only the searchable ones would read every window row). The caller
+  // holds the store (one thread at a time). Throws clap::Error.
   static std::shared_ptr<CompressedWindows> open(store::Store& st, const std::string& location,
                                                  const store::ModelIdentity& identity, const Embeddings& tracks,
-                                                 const Notice& note, const Notice& warn);
+                                                 int64_t library_windows, const Notice& note, const Notice& warn);
   ~CompressedWindows();
 
   // Applies the store's changes since generation() (the caller holds the store; call it inside
   // the read scope a snapshot is read in). False when the store cannot tell what changed, or
   // when so much changed that building again is better: the caller calls open() again after
   // forget(), which removes the persisted files.
-  bool update(store::Store& st);
+  bool update(store::Store& st, int64_t library_windows);
   void forget();
 
   int64_t generation() const;
@@ -93,7 +102,6 @@ class CompressedWindows {
   int64_t generation_ = 0;
   int64_t trained_windows_ = 0;
   int64_t changed_since_save_ = 0;
-  bool checked_size_once_ = false;  // update() compared the lists with the library's windows
 };
 
 }  // namespace clap::service

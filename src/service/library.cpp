@@ -375,22 +375,36 @@ const CompressedWindows* LibrarySnapshot::compressed_held(store::Store& st) cons
     if (compressed_slot_) {
       CompressedSlot& slot = *compressed_slot_;
       std::lock_guard lock(slot.mutex);
+      // The windows of ok tracks, from the track rows (their counts come from an index; counting
+      // the searchable windows would read every window row).
+      int64_t windows = 0;
+      if (slot.mode != WindowIndexMode::Memory) {
+        std::call_once(p.tracks_once, [&] { read_tracks(st, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos); });
+        for (const store::Track& t : p.tracks)
+          if (t.status == store::TrackStatus::Ok) windows += t.window_count;
+      }
       if (slot.decided == 0 && slot.mode != WindowIndexMode::Memory) {
-        const store::Counts counts = st.counts();
-        const int64_t active = counts.windows - counts.silent_windows;
-        if (slot.mode == WindowIndexMode::Compressed && active < kCompressedMinWindows)
-          note("the index has " + std::to_string(active) + " windows, too few for a compressed window index (" +
-               std::to_string(kCompressedMinWindows) + "): searching them in memory");
         const int64_t from = slot.mode == WindowIndexMode::Compressed ? kCompressedMinWindows : kCompressedAboveWindows;
-        slot.decided = active >= from ? 1 : -1;
+        slot.decided = windows >= from ? 1 : -1;
+        if (slot.mode == WindowIndexMode::Compressed && slot.decided > 0) {
+          load_embeddings_held(st);
+          try {
+            slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, windows, note_, warn_);
+          } catch (const TooFewWindows&) {
+            slot.decided = -1;
+          }
+        }
+        if (slot.mode == WindowIndexMode::Compressed && slot.decided < 0)
+          note("the index has too few searchable windows for a compressed window index (it needs " +
+               std::to_string(kCompressedMinWindows) + "): searching them in memory");
       }
       if (slot.decided > 0) {
         load_embeddings_held(st);
         if (!slot.windows) {
-          slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, note_, warn_);
-        } else if (slot.windows->generation() != generation_ && !slot.windows->update(st)) {
+          slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, windows, note_, warn_);
+        } else if (slot.windows->generation() != generation_ && !slot.windows->update(st, windows)) {
           slot.windows->forget();
-          slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, note_, warn_);
+          slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, windows, note_, warn_);
         }
         p.compressed = slot.windows;
         p.centroid_norms.reserve(p.track_embeddings->ids.size());

@@ -327,7 +327,7 @@ TEST_P(CompressedSearch, TooFewWindowsAreSearchedInMemory) {
   auto lib = open(WindowIndexMode::Compressed, &notes);
   EXPECT_EQ(lib->snapshot()->compressed(), nullptr);
   ASSERT_FALSE(notes.empty());
-  EXPECT_NE(notes[0].find("too few for a compressed window index"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("too few searchable windows for a compressed window index"), std::string::npos) << notes[0];
   EXPECT_TRUE(lib->snapshot()->searchable());
 }
 
