@@ -52,6 +52,7 @@ struct BenchOptions {
   int threads = 0;
   std::string precision = "fp32";
   std::string text_precision = "fp32";
+  std::string window_index = "auto";  // --window-index (with --serve-tracks)
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
   std::vector<std::string> index;     // --index DIR...: indexing speed end to end
   int decoders = 1;
@@ -169,6 +170,7 @@ int run_serve_bench(const BenchOptions& o) {
   lo.clients = o.clients;
   lo.threads = o.threads;
   lo.text_precision = parse_precision(o.text_precision);
+  lo.window_index = o.window_index;
   lo.work_dir = o.keep;
   lo.progress = [](const std::string& m) { std::fprintf(stderr, "bench: %s\n", m.c_str()); };
   const server::LoadBenchReport r = server::run_load_bench(lo);
@@ -477,6 +479,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--index-file", o->index_file,
                   "With --scale: where the compressed index is saved (default: beside a SQLite file; this machine's index cache for PostgreSQL)");
   cmd->add_option("--seconds", o->seconds, "With --serve-tracks: seconds per load level")->default_val(5)->check(CLI::Range(0.5, 3600.0));
+  cmd->add_option("--window-index", o->window_index,
+                  "With --serve-tracks: how the server searches windows (auto, memory, compressed; see --help of search)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "memory", "compressed"}));
   cmd->add_option("--keep", o->keep, "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db)");
   cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });

@@ -204,6 +204,7 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
   so.port = 0;
   so.threads = o.threads;
   so.text_precision = o.text_precision;
+  so.window_index = o.window_index;
   so.max_waiting = 64;  // queue rather than refuse: this measures latency under load
   so.http_threads = 32;
   t0 = Clock::now();

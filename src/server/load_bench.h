@@ -24,6 +24,7 @@ struct LoadBenchOptions {
   std::vector<int> clients = {1, 4, 16};
   int threads = 0;                 // model threads
   Precision text_precision = Precision::F32;  // of the server's text tower
+  std::string window_index = "auto";          // how the server searches windows (auto, memory, compressed)
   std::string work_dir;            // where the synthetic index goes; empty = a temporary folder
   std::function<void(const std::string&)> progress;
 };
