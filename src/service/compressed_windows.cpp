@@ -2,25 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "core/error.h"
-#include "core/json_integer.h"
-#include "core/output_file.h"
-#include "search/vector_index.h"
+#include "search/track_norms.h"
 #include "service/window_index.h"
 
 namespace clap::service {
 
 namespace {
 
-constexpr char kNormsMagic[8] = {'C', 'L', 'A', 'P', 'N', 'R', 'M', '1'};
-constexpr int kNormsFormat = 1;
 constexpr int64_t kSampleBatch = 4096;  // windows read by id at a time (training sample)
 constexpr int64_t kScanBatch = 8192;    // windows per scan batch
 constexpr size_t kChangedBatch = 512;   // changed tracks read at a time
@@ -251,36 +244,20 @@ float CompressedWindows::centroid_norm(int64_t track_id) const {
 }
 
 // --- files -----------------------------------------------------------------------------------
-// The index: CompressedIndex's file, its content key = the library generation it holds. The
-// norms: a magic, a JSON header (generation, identity, trained windows, track count), the track
-// ids (int64 LE), the norms (float32 LE) and a checksum of both.
+// The index: CompressedIndex's file, its content key = the library generation it holds; the
+// norms: search/track_norms.h, stamped with the same generation.
 
 void CompressedWindows::save(const Notice& warn) {
   std::shared_lock lock(mutex_);
   try {
     index_.save(path_, generation_);
-    nlohmann::json h;
-    h["format"] = kNormsFormat;
-    h["generation"] = generation_;
-    h["identity"] = identity_key_;
-    h["trained_windows"] = trained_windows_;
-    h["tracks"] = static_cast<int64_t>(norm_ids_.size());
-    const std::string header = h.dump();
-    const uint32_t len = static_cast<uint32_t>(header.size());
-    const std::string norms_path = path_ + ".norms";
-    OutputFile::remove_stale_temporaries(norms_path);
-    OutputFile f(norms_path);
-    f.write(kNormsMagic, sizeof kNormsMagic);
-    f.write(&len, sizeof len);
-    f.write(header);
-    search::IndexPayloadChecksum sum;
-    f.write(norm_ids_.data(), norm_ids_.size() * sizeof(int64_t));
-    sum.update(norm_ids_.data(), norm_ids_.size() * sizeof(int64_t));
-    f.write(norms_.data(), norms_.size() * sizeof(float));
-    sum.update(norms_.data(), norms_.size() * sizeof(float));
-    const uint64_t s = sum.finish();
-    f.write(&s, sizeof s);
-    f.commit();
+    search::TrackNorms t;
+    t.generation = generation_;
+    t.identity = identity_key_;
+    t.trained_windows = trained_windows_;
+    t.ids = norm_ids_;
+    t.norms = norms_;
+    search::save_track_norms(path_ + ".norms", t);
     changed_since_save_ = 0;
   } catch (const Error& e) {
     // Searching goes on; the next start builds it again.
@@ -293,51 +270,14 @@ bool CompressedWindows::load() {
   if (!std::filesystem::exists(path_, ec)) return false;
   search::IndexHeader header;
   search::CompressedIndex index = search::CompressedIndex::load(path_, &header);
-  const std::string norms_path = path_ + ".norms";
-  std::ifstream in(norms_path, std::ios::binary);
-  if (!in) throw Error("cannot open " + norms_path);
-  auto damaged = [&norms_path](const std::string& why) { return Error(norms_path + " is damaged: " + why); };
-  char magic[8];
-  uint32_t len = 0;
-  if (!in.read(magic, 8) || std::memcmp(magic, kNormsMagic, 8) != 0) throw damaged("not a norms file");
-  if (!in.read(reinterpret_cast<char*>(&len), 4) || len > (1u << 16)) throw damaged("header length");
-  std::string text(len, '\0');
-  if (!in.read(text.data(), len)) throw damaged("truncated header");
-  int64_t generation = 0, trained = 0, tracks = 0;
-  std::string identity;
-  try {
-    const nlohmann::json j = nlohmann::json::parse(text);
-    if (json_integer_field<int>(j, "format") != kNormsFormat) throw std::runtime_error("unknown format");
-    generation = json_integer_field<int64_t>(j, "generation");
-    trained = json_integer_field<int64_t>(j, "trained_windows");
-    tracks = json_integer_field<int64_t>(j, "tracks");
-    identity = j.at("identity").get<std::string>();
-  } catch (const std::exception& e) {
-    throw damaged(std::string("header: ") + e.what());
-  }
-  if (identity != identity_key_ || generation != header.content_key) return false;  // another model, or a half-saved pair
-  const auto start = in.tellg();
-  in.seekg(0, std::ios::end);
-  if (tracks < 0 || static_cast<int64_t>(in.tellg() - start) != tracks * 12 + 8) throw damaged("size does not match its header");
-  in.seekg(start);
-  std::vector<int64_t> ids(static_cast<size_t>(tracks));
-  std::vector<float> norms(static_cast<size_t>(tracks));
-  uint64_t stored = 0;
-  if (!in.read(reinterpret_cast<char*>(ids.data()), static_cast<std::streamsize>(ids.size() * 8)) ||
-      !in.read(reinterpret_cast<char*>(norms.data()), static_cast<std::streamsize>(norms.size() * 4)) ||
-      !in.read(reinterpret_cast<char*>(&stored), 8))
-    throw damaged("truncated");
-  search::IndexPayloadChecksum sum;
-  sum.update(ids.data(), ids.size() * 8);
-  sum.update(norms.data(), norms.size() * 4);
-  if (sum.finish() != stored) throw damaged("checksum mismatch");
-  if (!std::is_sorted(ids.begin(), ids.end())) throw damaged("track ids out of order");
+  search::TrackNorms t = search::load_track_norms(path_ + ".norms");
+  if (t.identity != identity_key_ || t.generation != header.content_key) return false;  // another model, or a half-saved pair
   std::unique_lock lock(mutex_);
   index_ = std::move(index);
-  norm_ids_ = std::move(ids);
-  norms_ = std::move(norms);
-  generation_ = generation;
-  trained_windows_ = trained;
+  norm_ids_ = std::move(t.ids);
+  norms_ = std::move(t.norms);
+  generation_ = t.generation;
+  trained_windows_ = t.trained_windows;
   return true;
 }
 
