@@ -954,31 +954,27 @@ void PostgresStore::scan_window_embeddings(int64_t batch, const std::function<bo
   }
 }
 
-WindowTable PostgresStore::window_embeddings(const std::vector<int64_t>& window_ids) const {
+// The searchable windows (window_embeddings()'s rows) whose `column` is one of `ids`, in `order`.
+WindowTable PostgresStore::window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const {
   const auto m = model();
   WindowTable t;
   t.dim = m ? m->dim : 0;
-  if (window_ids.empty()) return t;
-  auto r = c_->query(
-      "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
-      "WHERE w.id = ANY($1::bigint[]) AND NOT w.silent AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.id",
-      pg::Params().add(bigint_array(window_ids)), true);
+  if (ids.empty()) return t;
+  auto r = c_->query(std::string("SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON "
+                                 "t.id = w.track_id WHERE w.") +
+                         column + " = ANY($1::bigint[]) AND NOT w.silent AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY " +
+                         order,
+                     pg::Params().add(bigint_array(ids)), true);
   append_window_rows(r, t);
   return t;
 }
 
+WindowTable PostgresStore::window_embeddings(const std::vector<int64_t>& window_ids) const {
+  return window_rows_by("id", window_ids, "w.id");
+}
+
 WindowTable PostgresStore::track_window_embeddings(const std::vector<int64_t>& track_ids) const {
-  const auto m = model();
-  WindowTable t;
-  t.dim = m ? m->dim : 0;
-  if (track_ids.empty()) return t;
-  auto r = c_->query(
-      "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
-      "WHERE w.track_id = ANY($1::bigint[]) AND NOT w.silent AND w.embedding IS NOT NULL AND t.status = 'ok' "
-      "ORDER BY w.track_id, w.idx",
-      pg::Params().add(bigint_array(track_ids)), true);
-  append_window_rows(r, t);
-  return t;
+  return window_rows_by("track_id", track_ids, "w.track_id, w.idx");
 }
 
 std::vector<int64_t> PostgresStore::active_window_ids() const {

@@ -103,6 +103,7 @@ class PostgresStore final : public Store {
   void import_cached_texts(const std::vector<CachedText>& texts) override;
 
  private:
+  WindowTable window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const;
   PostgresStore(std::unique_ptr<pg::Connection> c, std::string url, bool read_only);
   std::unique_ptr<pg::Connection> c_;  // mutable state of a const Store: the session
   std::string url_;    // as given (to connect again)

@@ -974,40 +974,33 @@ void SqliteStore::scan_window_embeddings(int64_t batch, const std::function<bool
   }
 }
 
-WindowTable SqliteStore::window_embeddings(const std::vector<int64_t>& window_ids) const {
+// The searchable windows (window_embeddings()'s rows) whose `column` is one of `ids`, by id
+// ascending, each id's rows in `order`.
+WindowTable SqliteStore::window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const {
   const auto m = model();
   WindowTable t;
   t.dim = m ? m->dim : 0;
-  std::vector<int64_t> sorted(window_ids);
+  std::vector<int64_t> sorted(ids);
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  sql::Stmt s(db_,
-              "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
-              "WHERE w.id = ? AND w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok'");
-  for (int64_t id : sorted) {
-    s.bind(1, id);
-    if (s.step()) append_window_row(s, t);
-    s.reset();
-  }
-  return t;
-}
-
-WindowTable SqliteStore::track_window_embeddings(const std::vector<int64_t>& track_ids) const {
-  const auto m = model();
-  WindowTable t;
-  t.dim = m ? m->dim : 0;
-  std::vector<int64_t> sorted(track_ids);
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  sql::Stmt s(db_,
-              "SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON t.id = w.track_id "
-              "WHERE w.track_id = ? AND w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY w.idx");
+  sql::Stmt s(db_, (std::string("SELECT w.id, w.track_id, w.start_s, w.end_s, w.embedding FROM windows w JOIN tracks t ON "
+                                "t.id = w.track_id WHERE w.") +
+                    column + " = ? AND w.silent = 0 AND w.embedding IS NOT NULL AND t.status = 'ok' ORDER BY " + order)
+                       .c_str());
   for (int64_t id : sorted) {
     s.bind(1, id);
     while (s.step()) append_window_row(s, t);
     s.reset();
   }
   return t;
+}
+
+WindowTable SqliteStore::window_embeddings(const std::vector<int64_t>& window_ids) const {
+  return window_rows_by("id", window_ids, "w.id");
+}
+
+WindowTable SqliteStore::track_window_embeddings(const std::vector<int64_t>& track_ids) const {
+  return window_rows_by("track_id", track_ids, "w.idx");
 }
 
 std::vector<int64_t> SqliteStore::active_window_ids() const {
