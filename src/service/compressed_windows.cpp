@@ -18,45 +18,39 @@ constexpr int64_t kSampleBatch = 4096;  // windows read by id at a time (trainin
 constexpr int64_t kScanBatch = 8192;    // windows per scan batch
 constexpr size_t kChangedBatch = 512;   // changed tracks read at a time
 
-std::string identity_key_of(const store::ModelIdentity& m) { return m.model_key() + " " + m.describe() + " " + m.precision; }
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// Per track: the sum of (window · track embedding) and the window count, so that
-// sum / count = |mean of the windows| (the track embedding is that mean normalised).
-struct NormSums {
-  const Embeddings& tracks;
-  std::unordered_map<int64_t, std::pair<double, int64_t>> sums;
-
-  explicit NormSums(const Embeddings& t) : tracks(t) {}
-  void add(const WindowTable& w) {
-    for (int64_t i = 0; i < w.size(); ++i) {
-      const auto it = std::lower_bound(tracks.ids.begin(), tracks.ids.end(), w.track_ids[i]);
-      if (it == tracks.ids.end() || *it != w.track_ids[i]) continue;  // no track embedding: never a Mean candidate
-      const float* e = tracks.row(it - tracks.ids.begin());
-      const float* x = w.embeddings.data() + i * w.dim;
-      double dot = 0;
-      for (int j = 0; j < w.dim; ++j) dot += static_cast<double>(x[j]) * e[j];
-      auto& s = sums[w.track_ids[i]];
-      s.first += dot;
-      s.second += 1;
-    }
-  }
-  // Ascending ids and their norms.
-  void finish(std::vector<int64_t>& ids, std::vector<float>& norms) const {
-    std::vector<std::pair<int64_t, float>> v;
-    v.reserve(sums.size());
-    for (const auto& [id, s] : sums) v.emplace_back(id, static_cast<float>(s.first / static_cast<double>(s.second)));
-    std::sort(v.begin(), v.end());
-    ids.clear();
-    norms.clear();
-    for (const auto& [id, n] : v) ids.push_back(id), norms.push_back(n);
-  }
-};
-
 }  // namespace
+
+std::string compressed_identity_key(const store::ModelIdentity& m) {
+  return m.model_key() + " " + m.describe() + " " + m.precision;
+}
+
+void CentroidNorms::add(const WindowTable& w) {
+  for (int64_t i = 0; i < w.size(); ++i) {
+    const auto it = std::lower_bound(tracks_.ids.begin(), tracks_.ids.end(), w.track_ids[i]);
+    if (it == tracks_.ids.end() || *it != w.track_ids[i]) continue;  // no track embedding: never a Mean candidate
+    const float* e = tracks_.row(it - tracks_.ids.begin());
+    const float* x = w.embeddings.data() + i * w.dim;
+    double dot = 0;
+    for (int j = 0; j < w.dim; ++j) dot += static_cast<double>(x[j]) * e[j];
+    auto& s = sums_[w.track_ids[i]];
+    s.first += dot;
+    s.second += 1;
+  }
+}
+
+void CentroidNorms::finish(std::vector<int64_t>& ids, std::vector<float>& norms) const {
+  std::vector<std::pair<int64_t, float>> v;
+  v.reserve(sums_.size());
+  for (const auto& [id, s] : sums_) v.emplace_back(id, static_cast<float>(s.first / static_cast<double>(s.second)));
+  std::sort(v.begin(), v.end());
+  ids.clear();
+  norms.clear();
+  for (const auto& [id, n] : v) ids.push_back(id), norms.push_back(n);
+}
 
 Embeddings read_training_sample(const store::Store& st, const std::vector<int64_t>& ids, int64_t count) {
   Embeddings sample;
@@ -89,7 +83,7 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   };
   std::shared_ptr<CompressedWindows> cw(new CompressedWindows);
   cw->path_ = compressed_window_index_path(location);
-  cw->identity_key_ = identity_key_of(identity);
+  cw->identity_key_ = compressed_identity_key(identity);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cw->path_).parent_path(), ec);  // a failure shows at save
   try {
@@ -108,7 +102,7 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   }
   cw = std::shared_ptr<CompressedWindows>(new CompressedWindows);
   cw->path_ = compressed_window_index_path(location);
-  cw->identity_key_ = identity_key_of(identity);
+  cw->identity_key_ = compressed_identity_key(identity);
 
   // The build, as `clapsearch bench --scale` measures it: the ids, a training sample spread
   // over them and read by id, training, then one scan adding every window.
@@ -126,7 +120,7 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   say("compressed window index: training on " + std::to_string(sample.size()) + " of " + std::to_string(n) + " windows");
   cw->index_ = search::CompressedIndex::train(sample, n, options);
   sample = Embeddings{};
-  NormSums sums(tracks);
+  CentroidNorms sums(tracks);
   int64_t scanned = 0;
   st.scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {
     cw->index_.add(window_vectors(w));
@@ -178,7 +172,7 @@ bool CompressedWindows::update(store::Store& st, int64_t library_windows) {
     index_.update(sorted.ids, sorted);
     changed_since_save_ += sorted.size();
     const Embeddings tracks = st.track_embeddings(part);
-    NormSums sums(tracks);
+    CentroidNorms sums(tracks);
     sums.add(w);
     std::vector<int64_t> ids;
     std::vector<float> norms;

@@ -25,6 +25,8 @@
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/embeddings.h"
@@ -49,6 +51,24 @@ WindowIndexMode parse_window_index_mode(const std::string& name);
 constexpr int64_t kCompressedAboveWindows = 4'000'000;
 // The compressed index needs this many windows to train its codebooks (below, memory it is).
 constexpr int64_t kCompressedMinWindows = 256;
+
+// What the persisted files record as the embeddings' identity (another one is built again).
+std::string compressed_identity_key(const store::ModelIdentity& identity);
+
+// The centroid norms of tracks from their windows, as a scan delivers them (any order): per
+// track the mean of (window · track embedding), which is |mean of the windows| because the
+// stored track embedding is that mean normalised. Windows of tracks without an embedding in
+// `tracks` (ids ascending) are ignored.
+class CentroidNorms {
+ public:
+  explicit CentroidNorms(const Embeddings& tracks) : tracks_(tracks) {}
+  void add(const WindowTable& windows);
+  void finish(std::vector<int64_t>& ids, std::vector<float>& norms) const;  // ascending ids
+
+ private:
+  const Embeddings& tracks_;
+  std::unordered_map<int64_t, std::pair<double, int64_t>> sums_;  // track -> (sum of dots, windows)
+};
 
 // The training sample of a compressed index: `count` of the active window `ids` (ascending),
 // spread evenly over them (search::spread_sample), read from the store by id.

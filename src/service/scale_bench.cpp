@@ -14,6 +14,7 @@
 #include "core/vector_math.h"
 #include "search/bench.h"
 #include "search/kernels.h"
+#include "search/track_norms.h"
 #include "service/compressed_windows.h"
 #include "service/window_index.h"
 #include "store/store.h"
@@ -175,21 +176,33 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
   std::vector<TopK> truth(static_cast<size_t>(r.queries));
   std::vector<float> scores;
   int64_t scanned = 0;
+  // The same scan measures each track's centroid norm (compressed_windows.h), so that the files
+  // saved below are what a search node builds: `serve --window-index compressed` loads them.
+  const int64_t generation = st->library_generation();
+  const store::ModelIdentity held_identity = *st->model();
+  std::vector<int64_t> norm_ids;
+  std::vector<float> norms;
   t = Clock::now();
-  st->scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {
-    index.add(window_vectors(w));
-    const auto g = Clock::now();
-    scores.resize(static_cast<size_t>(r.queries * w.size()));
-    search::score_rows(r.queries, queries.data(), w.embeddings.data(), nullptr, w.size(), r.dim, scores.data());
-    for (int64_t q = 0; q < r.queries; ++q)
-      for (int64_t i = 0; i < w.size(); ++i)
-        truth[static_cast<size_t>(q)].offer(scores[q * w.size() + i], w.window_ids[i], static_cast<size_t>(r.k));
-    rep.ground_truth_s += seconds_since(g);
-    scanned += w.size();
-    if (r.progress && (scanned / kScanBatch) % 100 == 0)
-      r.progress("scanned " + std::to_string(scanned) + "/" + std::to_string(rep.windows) + " windows");
-    return true;
-  });
+  {
+    const Embeddings tracks = st->track_embeddings();
+    CentroidNorms centroid_norms(tracks);
+    st->scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {
+      index.add(window_vectors(w));
+      centroid_norms.add(w);
+      const auto g = Clock::now();
+      scores.resize(static_cast<size_t>(r.queries * w.size()));
+      search::score_rows(r.queries, queries.data(), w.embeddings.data(), nullptr, w.size(), r.dim, scores.data());
+      for (int64_t q = 0; q < r.queries; ++q)
+        for (int64_t i = 0; i < w.size(); ++i)
+          truth[static_cast<size_t>(q)].offer(scores[q * w.size() + i], w.window_ids[i], static_cast<size_t>(r.k));
+      rep.ground_truth_s += seconds_since(g);
+      scanned += w.size();
+      if (r.progress && (scanned / kScanBatch) % 100 == 0)
+        r.progress("scanned " + std::to_string(scanned) + "/" + std::to_string(rep.windows) + " windows");
+      return true;
+    });
+    centroid_norms.finish(norm_ids, norms);
+  }
   rep.scan_add_s = seconds_since(t);
   if (index.size() != rep.windows)
     throw Error(store::display_location(location) + ": the scan gave " + std::to_string(index.size()) + " windows, " +
@@ -202,7 +215,14 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
   if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent, ec);  // a failure shows as the save's error
   t = Clock::now();
-  index.save(path, 0);
+  index.save(path, generation);
+  search::TrackNorms saved_norms;
+  saved_norms.generation = generation;
+  saved_norms.identity = compressed_identity_key(held_identity);
+  saved_norms.trained_windows = rep.windows;
+  saved_norms.ids = std::move(norm_ids);
+  saved_norms.norms = std::move(norms);
+  search::save_track_norms(path + ".norms", saved_norms);
   rep.save_s = seconds_since(t);
   rep.file_bytes = static_cast<int64_t>(std::filesystem::file_size(path));
   index = search::CompressedIndex();

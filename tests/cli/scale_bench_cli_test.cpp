@@ -74,6 +74,17 @@ TEST(ScaleBenchCli, BothStoresGiveTheSameIndexAndRecall) {
   EXPECT_EQ(c["loaded"], false);
   EXPECT_EQ(c["queries"][1]["recall"], a["queries"][1]["recall"]);
   EXPECT_EQ(bytes_of(dir + "/again.idx"), bytes_of(dir + "/sqlite.idx"));
+  EXPECT_TRUE(fs::exists(dir + "/again.idx.norms"));
+
+  // Saved where a search node looks (the default), the index is the node's: a query command in
+  // compressed mode loads it instead of building its own.
+  ASSERT_EQ(cli("bench --db " + q(dir + "/lib.db") + kArgs, &out, &err), 0) << err;
+  ASSERT_EQ(cli("like --track 5 -k 3 --window-index compressed -v --db " + q(dir + "/lib.db"), &out, &err), 0) << err;
+  EXPECT_NE(err.find(": loaded, 8000 windows"), std::string::npos) << err;
+  EXPECT_EQ(err.find("built over"), std::string::npos) << err;
+  std::string memory;
+  ASSERT_EQ(cli("like --track 5 -k 3 --window-index memory --db " + q(dir + "/lib.db"), &memory, &err), 0) << err;
+  EXPECT_EQ(out, memory);
 }
 
 TEST(ScaleBenchCli, RefusesADatabaseThatHoldsSomethingElse) {
