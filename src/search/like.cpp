@@ -167,18 +167,37 @@ std::vector<LikeResult> like_source(const WindowSource& source, const QueryChunk
   // Room for the excluded track's windows, which take shortlist places without counting.
   const int64_t n = std::min(source.size, std::max<int64_t>(shortlist, options.per_chunk + 8) +
                                               (options.exclude_track ? 1024 : 0));
-  std::vector<int64_t> ids;
-  for (int64_t i = 0; i < chunks.size(); ++i)
-    if (chunks.silent.empty() || !chunks.silent[i]) {
-      const std::vector<int64_t> near = source.shortlist(chunks.embeddings.data() + i * chunks.dim, n);
+  // Chunks a group at a time (a long query's shortlists would not fit in memory at once): each
+  // group's chunks are matched over the union of their shortlists, then every match is fused.
+  constexpr int64_t kGroup = 32;
+  std::vector<ChunkMatch> matches;
+  for (int64_t g = 0; g < chunks.size(); g += kGroup) {
+    QueryChunks group;
+    group.dim = chunks.dim;
+    std::vector<int64_t> ids;
+    const int64_t end = std::min(chunks.size(), g + kGroup);
+    for (int64_t i = g; i < end; ++i) {
+      const float* e = chunks.embeddings.data() + i * chunks.dim;
+      group.embeddings.insert(group.embeddings.end(), e, e + chunks.dim);
+      group.starts.push_back(chunks.starts[i]);
+      group.ends.push_back(chunks.ends[i]);
+      const bool silent = !chunks.silent.empty() && chunks.silent[i];
+      group.silent.push_back(silent ? 1 : 0);
+      if (silent) continue;
+      const std::vector<int64_t> near = source.shortlist(e, n);
       ids.insert(ids.end(), near.begin(), near.end());
     }
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  WindowTable rows = source.windows(ids);
-  if (rows.size() == 0) return {};
-  const Catalog small(std::move(rows));
-  return like(small, nullptr, chunks, options);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    WindowTable rows = source.windows(ids);
+    if (rows.size() == 0) continue;
+    const Catalog small(std::move(rows));
+    for (ChunkMatch m : match_chunks(small, nullptr, group, options)) {
+      m.chunk += g;
+      matches.push_back(m);
+    }
+  }
+  return fuse_matches(matches, options);
 }
 
 }  // namespace clap::search

@@ -151,15 +151,25 @@ std::vector<TrackScore> TextSearcher::search_max(const VectorIndex& window_index
 
 namespace {
 
-// The candidates' windows as a small catalog, each scored exactly, ranked and cut to k.
+// Candidate tracks read and scored at a time: memory stays bounded when a query asks for every
+// track (k = 0) of a library larger than memory.
+constexpr size_t kCandidateBatch = 2048;
+// Windows a Max query's shortlist may grow to; a query wanting more tracks than its shortlist
+// can settle scores every track instead.
+constexpr int64_t kMaxShortlist = int64_t{1} << 18;
+
+// The candidates' windows as small catalogs, each track scored exactly, ranked and cut to k.
 std::vector<TrackScore> score_candidates(const WindowSource& source, const std::vector<int64_t>& track_ids,
                                          const float* query, const TextSearchOptions& options, int64_t k) {
-  if (track_ids.empty()) return {};
-  WindowTable rows = source.track_windows(track_ids);
-  if (rows.size() == 0) return {};
-  const Catalog small(std::move(rows));
   std::vector<TrackScore> out;
-  for (int64_t t = 0; t < small.track_count(); ++t) out.push_back(score_track(small, t, query, options));
+  for (size_t at = 0; at < track_ids.size(); at += kCandidateBatch) {
+    const std::vector<int64_t> part(track_ids.begin() + static_cast<ptrdiff_t>(at),
+                                    track_ids.begin() + static_cast<ptrdiff_t>(std::min(track_ids.size(), at + kCandidateBatch)));
+    WindowTable rows = source.track_windows(part);
+    if (rows.size() == 0) continue;
+    const Catalog small(std::move(rows));
+    for (int64_t t = 0; t < small.track_count(); ++t) out.push_back(score_track(small, t, query, options));
+  }
   rank(out, k);
   return out;
 }
@@ -188,6 +198,7 @@ std::vector<TrackScore> source_max(const Embeddings& tracks, const WindowSource&
   // best by more than the margin; a longer shortlist when the first did not settle it.
   const int64_t want = options.k > 0 ? std::min(options.k, tracks.size()) : tracks.size();
   if (want == 0 || source.size == 0) return {};
+  if (8 * want + 64 > kMaxShortlist) return score_candidates(source, tracks.ids, query, options, want);
   int64_t n = std::min(source.size, std::max(shortlist, 8 * want + 64));
   std::vector<int64_t> cand;
   while (true) {
@@ -213,8 +224,8 @@ std::vector<TrackScore> source_max(const Embeddings& tracks, const WindowSource&
         if (static_cast<int64_t>(cand.size()) == want) kth = scores[i];
       }
     }
-    if (complete || n >= source.size) break;
-    n = std::min(source.size, n * 4);
+    if (complete || n >= std::min(source.size, kMaxShortlist)) break;
+    n = std::min({source.size, kMaxShortlist, n * 4});
   }
   return score_candidates(source, cand, query, options, want);
 }

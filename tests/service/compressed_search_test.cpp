@@ -217,9 +217,10 @@ class CompressedSearch : public ::testing::TestWithParam<std::string> {
     lo.exclude_track = t->id;
     lo.k = 0;
     expect_same_likes(like(*c, own, lo), like(*m, own, lo));
+    // More chunks than like_source takes at a time (32).
     search::QueryChunks loose;
     loose.dim = kDim;
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < 45; ++i) {
       std::vector<float> v(kDim);
       std::normal_distribution<float> n;
       for (auto& x : v) x = n(rng);
@@ -227,7 +228,7 @@ class CompressedSearch : public ::testing::TestWithParam<std::string> {
       loose.embeddings.insert(loose.embeddings.end(), v.begin(), v.end());
       loose.starts.push_back(i * 5.0);
       loose.ends.push_back(i * 5.0 + 10);
-      loose.silent.push_back(i == 2);
+      loose.silent.push_back(i == 2 || i == 33);
     }
     search::LikeOptions plain;
     plain.per_chunk = 7;
