@@ -7,6 +7,8 @@
 #include <sstream>
 #include <span>
 
+#include <omp.h>
+
 #include "core/error.h"
 #include "core/profile.h"
 #include "tensor/linear.h"
@@ -201,6 +203,13 @@ void aff_fuse(const AffWeights& a, const AffKernels& k, float* x, const float* r
 
 // Tokens per group of clips going through a Swin stage together (see htsat_forward).
 constexpr int64_t kStageRows = 2048;
+// Rows a thread takes through a Swin block's attention half (whole windows) or MLP half at a
+// time: the chunk's q/k/v (3 x dim per row) or MLP hidden rows (4 x dim) stay in the core's
+// L2 cache between the GEMM that writes them and the step that reads them, instead of going
+// out to L3 or memory for a whole group of clips (4.7 MB of q/k/v per HTSAT-tiny clip in
+// stage 1).
+constexpr int64_t kAttentionChunkRows = 128;
+constexpr int64_t kMlpChunkRows = 240;
 
 template <typename T>
 T* sized(std::vector<T>& v, size_t n) {
@@ -208,82 +217,92 @@ T* sized(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
-// One Swin block on x (batch x height x width x dim), in place.
+// Chunk size for `items` items over `threads` threads: at most `most` per chunk, and at least
+// two chunks per thread while the items allow it, so the threads stay balanced.
+int64_t chunk_items(int64_t items, int64_t most, int threads) {
+  const int64_t balanced = (items + 2 * threads - 1) / (2 * threads);
+  return std::max<int64_t>(1, std::min(most, balanced));
+}
+
+// One Swin block on x (batch x height x width x dim), in place. Each half runs in chunks of
+// rows, one chunk per thread at a time, from x back into x: attention over chunks of whole
+// windows (LayerNorm gathered into window order, q/k/v, every head's attention, the output
+// projection added to the residual rows the windows came from), then the MLP over chunks of
+// token rows. Rows and windows are computed independently of each other (tensor/linear.h), so
+// the chunking decides nothing about the result; and each token belongs to one window, so a
+// chunk reads and writes only its own rows of x.
 void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScratch& s, float* x, int batch, int height,
                 int width, int dim, float eps, Activation act) {
   const int ws = b.window, n = ws * ws, shift = b.shift, heads = b.heads, hd = dim / heads;
   const int hp = (height + ws - 1) / ws * ws, wp = (width + ws - 1) / ws * ws;
   const int nwy = hp / ws, nwx = wp / ws, nw = nwy * nwx;
   const int64_t tokens = static_cast<int64_t>(batch) * height * width;
-  const int64_t wtokens = static_cast<int64_t>(batch) * nw * n;
-  float* normed = sized(s.normed, tokens * dim);
-  float* windows = sized(s.windows, wtokens * dim);  // layer-normed tokens in window order
-  float* qkv = sized(s.qkv, wtokens * 3 * dim);  // per windowed token: query | key | value
-  float* ctx = sized(s.ctx, wtokens * dim);
-  int64_t* source = sized(s.source, wtokens);
+  const int64_t windows = static_cast<int64_t>(batch) * nw;
+  int64_t* source = sized(s.source, windows * n);
+  const int threads = omp_get_max_threads();
+  if (s.threads.size() < static_cast<size_t>(threads)) s.threads.resize(static_cast<size_t>(threads));
 
-  {
-    profile::Scope scope("swin: layernorm into window order");
-    // Source token of each windowed position (roll by -shift, then window partition); -1 = padding.
-    for (int bi = 0; bi < batch; ++bi)
-      for (int w = 0; w < nw; ++w)
-        for (int p = 0; p < n; ++p) {
-          const int y = ((w / nwx) * ws + p / ws + shift) % hp, xx = ((w % nwx) * ws + p % ws + shift) % wp;
-          source[(static_cast<int64_t>(bi) * nw + w) * n + p] =
-              (y < height && xx < width) ? (static_cast<int64_t>(bi) * height + y) * width + xx : -1;
-        }
-    // LayerNorm of each token written straight to its windowed position (one pass).
-    layer_norm_gather(x, source, wtokens, dim, b.layernorm_before.weight, b.layernorm_before.bias, eps, windows);
-  }
-  {
-    profile::Scope scope("swin: q/k/v projections (GEMM)");
-    linear(windows, wtokens, dim, k.qkv.view(), qkv, 3 * dim, Epilogue::None, nullptr, &s.linear);
-  }
-  {
-    profile::Scope scope("swin: window attention");
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    const int64_t jobs = static_cast<int64_t>(batch) * nw * heads;
-    const int64_t ld = 3 * dim;
-#pragma omp parallel
-    {
-      std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(n, hd)));
-#pragma omp for schedule(static)
-      for (int64_t job = 0; job < jobs; ++job) {
-        const int h = static_cast<int>(job % heads);
-        const int64_t win = job / heads;  // batch * nw + w
-        const int w = static_cast<int>(win % nw);
-        const float* q = qkv + win * n * ld + h * hd;
-        attention_head(q, q + dim, q + 2 * dim, ld, n, hd, scale, b.position_bias.data() + static_cast<size_t>(h) * n * n,
-                       shift > 0 ? b.shift_mask.data() + static_cast<size_t>(w) * n * n : nullptr,
-                       ctx + win * n * dim + h * hd, dim, scratch.data());
+  // Source token of each windowed position (roll by -shift, then window partition); -1 = padding.
+  for (int bi = 0; bi < batch; ++bi)
+    for (int w = 0; w < nw; ++w)
+      for (int p = 0; p < n; ++p) {
+        const int y = ((w / nwx) * ws + p / ws + shift) % hp, xx = ((w % nwx) * ws + p % ws + shift) % wp;
+        source[(static_cast<int64_t>(bi) * nw + w) * n + p] =
+            (y < height && xx < width) ? (static_cast<int64_t>(bi) * height + y) * width + xx : -1;
       }
+  {
+    profile::Scope scope("swin: attention (layernorm, q/k/v GEMM, window attention, output GEMM + residual)");
+    const int64_t per_chunk = chunk_items(windows, std::max<int64_t>(1, kAttentionChunkRows / n), threads);
+    const int64_t chunks = (windows + per_chunk - 1) / per_chunk;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const int64_t ld = 3 * dim;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+      SwinThreadScratch& t = s.threads[static_cast<size_t>(omp_get_thread_num())];
+      const int64_t w0 = c * per_chunk, count = std::min(per_chunk, windows - w0), rows = count * n;
+      const int64_t* rows_source = source + w0 * n;
+      float* normed = sized(t.normed, rows * dim);  // layer-normed tokens in window order
+      float* qkv = sized(t.qkv, rows * ld);         // per windowed token: query | key | value
+      float* ctx = sized(t.ctx, rows * dim);
+      float* attention = sized(t.attention, static_cast<size_t>(attention_scratch_floats(n, hd)));
+      layer_norm_gather(x, rows_source, rows, dim, b.layernorm_before.weight, b.layernorm_before.bias, eps, normed);
+      linear(normed, rows, dim, k.qkv.view(), qkv, ld, Epilogue::None, nullptr, &t.linear);
+      for (int64_t i = 0; i < count; ++i) {
+        const int w = static_cast<int>((w0 + i) % nw);
+        for (int h = 0; h < heads; ++h) {
+          const float* q = qkv + i * n * ld + h * hd;
+          attention_head(q, q + dim, q + 2 * dim, ld, n, hd, scale,
+                         b.position_bias.data() + static_cast<size_t>(h) * n * n,
+                         shift > 0 && b.window_masked[w] ? b.shift_mask.data() + static_cast<size_t>(w) * n * n : nullptr,
+                         ctx + i * n * dim + h * hd, dim, attention);
+        }
+      }
+      // Rows go back from window order to the token grid (reverse partition and roll) and are
+      // added to the residual there, in the GEMM's epilogue.
+      linear(ctx, rows, dim, k.attention_output.view(), x, dim, Epilogue::AddResidual, rows_source, &t.linear);
     }
   }
   {
-    profile::Scope scope("swin: attention output (GEMM) + residual");
-    // Rows go back from window order to the token grid (reverse partition and roll) and are
-    // added to the residual there, in the GEMM's epilogue.
-    linear(ctx, wtokens, dim, k.attention_output.view(), x, dim, Epilogue::AddResidual, source, &s.linear);
-  }
-  // MLP with residual.
-  const int64_t hidden = b.intermediate.out;
-  float* mlp = sized(s.mlp, tokens * hidden);
-  {
-    profile::Scope scope("swin: layernorm");
-    layer_norm(x, tokens, dim, b.layernorm_after.weight, b.layernorm_after.bias, eps, normed);
-  }
-  {
-    profile::Scope scope("swin: MLP fc1 (GEMM) + activation");
-    if (act == Activation::Gelu) {
-      linear(normed, tokens, dim, k.intermediate.view(), mlp, hidden, Epilogue::Gelu, nullptr, &s.linear);
-    } else {
-      linear(normed, tokens, dim, k.intermediate.view(), mlp, hidden, Epilogue::None, nullptr, &s.linear);
-      apply_activation(act, mlp, tokens * hidden);
+    profile::Scope scope("swin: MLP (layernorm, fc1 GEMM + activation, fc2 GEMM + residual)");
+    const int64_t hidden = b.intermediate.out;
+    const int64_t per_chunk = chunk_items(tokens, kMlpChunkRows, threads);
+    const int64_t chunks = (tokens + per_chunk - 1) / per_chunk;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+      SwinThreadScratch& t = s.threads[static_cast<size_t>(omp_get_thread_num())];
+      const int64_t r0 = c * per_chunk, rows = std::min(per_chunk, tokens - r0);
+      float* xr = x + r0 * dim;
+      float* normed = sized(t.normed, rows * dim);
+      float* mlp = sized(t.mlp, rows * hidden);
+      layer_norm(xr, rows, dim, b.layernorm_after.weight, b.layernorm_after.bias, eps, normed);
+      if (act == Activation::Gelu) {
+        linear(normed, rows, dim, k.intermediate.view(), mlp, hidden, Epilogue::Gelu, nullptr, &t.linear);
+      } else {
+        linear(normed, rows, dim, k.intermediate.view(), mlp, hidden, Epilogue::None, nullptr, &t.linear);
+        apply_activation(act, mlp, rows * hidden);
+      }
+      linear(mlp, rows, hidden, k.output.view(), xr, dim, Epilogue::AddResidual, nullptr, &t.linear);
     }
-  }
-  {
-    profile::Scope scope("swin: MLP fc2 (GEMM) + residual");
-    linear(mlp, tokens, hidden, k.output.view(), x, dim, Epilogue::AddResidual, nullptr, &s.linear);
   }
 }
 
@@ -372,6 +391,10 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
       if (b.shift > 0) {
         const int hp = (height + b.window - 1) / b.window * b.window, wp = (width + b.window - 1) / b.window * b.window;
         b.shift_mask = build_shift_mask(hp, wp, b.window, b.shift);
+        const size_t area = static_cast<size_t>(b.window) * b.window * b.window * b.window;
+        for (size_t at = 0; at < b.shift_mask.size(); at += area)
+          b.window_masked.push_back(std::any_of(b.shift_mask.begin() + at, b.shift_mask.begin() + at + area,
+                                                [](float m) { return m != 0.0f; }));
       }
       s.blocks.push_back(std::move(b));
     }

@@ -26,6 +26,9 @@ struct SwinBlockWeights {  // audio_encoder.layers.<i>.blocks.<j>
   // heads x w² x w², and the shifted-window mask, windows x w² x w² (empty when unshifted).
   std::vector<float> position_bias;
   std::vector<float> shift_mask;
+  // Per window: does its part of shift_mask hold anything but zeros? (Only windows at the
+  // rolled edges do; adding zeros changes no score, so the others skip the mask.)
+  std::vector<uint8_t> window_masked;
   int heads = 0, window = 0, shift = 0;
 };
 
@@ -118,8 +121,14 @@ inline HtsatKernels pack_htsat(const HtsatWeights& weights, WeightType type = We
 // Buffers of one forward pass, owned by the caller and reused across calls: a window's pass
 // then allocates nothing large, and multi-megabyte buffers are not page-faulted in again for
 // every call or block. One forward pass at a time per scratch.
+// One thread's buffers for the chunks of a Swin block it computes (htsat.cpp).
+struct SwinThreadScratch {
+  std::vector<float> normed, qkv, ctx, mlp, attention;
+  LinearScratch linear;
+};
+
 struct HtsatScratch {
-  std::vector<float> normed, windows, qkv, ctx, mlp;
+  std::vector<SwinThreadScratch> threads;  // one per OpenMP thread
   std::vector<float> tokens, merged, merge_input;  // stage activations and patch merging
   std::vector<float> images, mel_norm, patches, local;  // patch embedding
   std::vector<int64_t> source;

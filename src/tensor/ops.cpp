@@ -21,6 +21,7 @@ namespace {
 // for the ISA of the clone that calls them (out of line they would get the baseline ISA).
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
 // v16 values never cross a call boundary (the helpers are always inlined), so GCC's note
 // that passing 64-byte vectors without AVX-512 changes the ABI does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -255,9 +256,33 @@ __attribute__((always_inline)) inline void pv_rows(const float* p, int64_t n, co
     for (int c = 0; c < HV; ++c) store16(out + (i0 + r) * ld_out + c * 16, acc[r][c]);
 }
 
+// The same for hd = 16·HV + 8 (HTSAT-tiny: 24): the last 8 columns in half-width vectors, so
+// no zero-padded columns are multiplied. Each output is the same chain of multiply-adds over j.
+template <int R, int HV>
+__attribute__((always_inline)) inline void pv_rows_tail8(const float* p, int64_t n, const float* v, int64_t ld, float* out,
+                                                         int64_t ld_out, int64_t i0) {
+  v16 acc[R][HV > 0 ? HV : 1] = {};
+  v8 tail[R] = {};
+  for (int64_t j = 0; j < n; ++j) {
+    v16 vv[HV > 0 ? HV : 1];
+    for (int c = 0; c < HV; ++c) vv[c] = load16(v + j * ld + c * 16);
+    v8 vt;
+    std::memcpy(&vt, v + j * ld + HV * 16, sizeof vt);
+    for (int r = 0; r < R; ++r) {
+      const float pj = p[(i0 + r) * n + j];
+      for (int c = 0; c < HV; ++c) acc[r][c] += pj * vv[c];
+      tail[r] += pj * vt;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < HV; ++c) store16(out + (i0 + r) * ld_out + c * 16, acc[r][c]);
+    std::memcpy(out + (i0 + r) * ld_out + HV * 16, &tail[r], sizeof tail[r]);
+  }
+}
+
 }  // namespace
 
-CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
+__attribute__((target_clones("arch=x86-64-v4", "avx512f", "avx2", "default"))) void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
                                        float scale, const float* bias, const float* mask, float* out, int64_t ld_out,
                                        float* scratch) {
   // scratch (attention_scratch_floats): K transposed (hd x n), scores (n x n), and for head
@@ -266,7 +291,8 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
   float* kt = scratch;
   float* scores = scratch + hd * n;
   // Register-blocked paths: q·kᵀ + softmax for window sizes of 16..64 tokens (any head
-  // size), p·v below. Swin windows have 64 tokens; CLAP head sizes are 32 (HTSAT-base) or 24.
+  // size), p·v below. Swin windows have 64 tokens; CLAP head sizes are 32 (HTSAT-base) or 24
+  // (HTSAT-tiny: 16 + 8 columns).
   const bool qk_blocked = n == 16 || n == 32 || n == 48 || n == 64;
   const bool pv_blocked = qk_blocked && (hd == 16 || hd == 32 || hd == 64);
   if (qk_blocked) {
@@ -314,6 +340,12 @@ CLAP_VECTOR_CLONES void attention_head(const float* q, const float* k, const flo
         if (hd == 16) pv_rows<8, 1>(scores, n, v, ld, out, ld_out, i);
         else pv_rows<8, 2>(scores, n, v, ld, out, ld_out, i);
       }
+    }
+  } else if (qk_blocked && (hd == 8 || hd == 24 || hd == 40)) {
+    for (int64_t i = 0; i < n; i += 8) {
+      if (hd == 8) pv_rows_tail8<8, 0>(scores, n, v, ld, out, ld_out, i);
+      else if (hd == 24) pv_rows_tail8<8, 1>(scores, n, v, ld, out, ld_out, i);
+      else pv_rows_tail8<8, 2>(scores, n, v, ld, out, ld_out, i);
     }
   } else if (qk_blocked && hd < 64) {
     // Other head sizes (HTSAT-tiny: 24): V zero-padded to the next multiple of 16 columns,

@@ -73,7 +73,9 @@ class LowPrecisionTower : public ::testing::TestWithParam<std::string> {
       const double to_fp32 = test::compare(low[i].data(), fp32[i].data(), dim).cosine;
       EXPECT_GE(to_reference, bound) << name;
       EXPECT_GE(to_fp32, bound) << name;
-      if (must_differ) EXPECT_LT(to_fp32, 1.0) << name << ": fp32's exact result (the low-precision kernels did not run)";
+      if (must_differ) {
+        EXPECT_LT(to_fp32, 1.0) << name << ": fp32's exact result (the low-precision kernels did not run)";
+      }
       worst = std::min(worst, to_fp32);
     }
     RecordProperty("worst_cosine_to_fp32", std::to_string(worst));
