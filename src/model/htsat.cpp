@@ -230,7 +230,9 @@ int64_t chunk_items(int64_t items, int64_t most, int threads) {
 // projection added to the residual rows the windows came from), then the MLP over chunks of
 // token rows. Rows and windows are computed independently of each other (tensor/linear.h), so
 // the chunking decides nothing about the result; and each token belongs to one window, so a
-// chunk reads and writes only its own rows of x.
+// chunk reads and writes only its own rows of x. Chunks are handed out dynamically: when the
+// indexer's decoder takes a core from one thread, the other takes over its chunks instead of
+// waiting at the end of the loop.
 void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScratch& s, float* x, int batch, int height,
                 int width, int dim, float eps, Activation act) {
   const int ws = b.window, n = ws * ws, shift = b.shift, heads = b.heads, hd = dim / heads;
@@ -256,7 +258,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
     const int64_t chunks = (windows + per_chunk - 1) / per_chunk;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const int64_t ld = 3 * dim;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
     for (int64_t c = 0; c < chunks; ++c) {
       SwinThreadScratch& t = s.threads[static_cast<size_t>(omp_get_thread_num())];
       const int64_t w0 = c * per_chunk, count = std::min(per_chunk, windows - w0), rows = count * n;
@@ -287,7 +289,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
     const int64_t hidden = b.intermediate.out;
     const int64_t per_chunk = chunk_items(tokens, kMlpChunkRows, threads);
     const int64_t chunks = (tokens + per_chunk - 1) / per_chunk;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
     for (int64_t c = 0; c < chunks; ++c) {
       SwinThreadScratch& t = s.threads[static_cast<size_t>(omp_get_thread_num())];
       const int64_t r0 = c * per_chunk, rows = std::min(per_chunk, tokens - r0);
