@@ -282,6 +282,9 @@ __attribute__((always_inline)) inline void pv_rows_tail8(const float* p, int64_t
 
 }  // namespace
 
+// x86-64-v4 (AVX-512 with VL, and FMA) first: the half-width tail of head size 24 is a
+// multiply-add only where 256-bit FMAs exist; the psABI level dispatches by CPU features, not
+// by CPU model (unlike arch=<cpu name>, see README "Performance").
 __attribute__((target_clones("arch=x86-64-v4", "avx512f", "avx2", "default"))) void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
                                        float scale, const float* bias, const float* mask, float* out, int64_t ld_out,
                                        float* scratch) {
