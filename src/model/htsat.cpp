@@ -253,7 +253,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
             (y < height && xx < width) ? (static_cast<int64_t>(bi) * height + y) * width + xx : -1;
       }
   {
-    profile::Scope scope("swin: attention (layernorm, q/k/v GEMM, window attention, output GEMM + residual)");
+    profile::Scope scope("swin: attention (layernorm, q/k/v, heads, output + residual)");
     const int64_t per_chunk = chunk_items(windows, std::max<int64_t>(1, kAttentionChunkRows / n), threads);
     const int64_t chunks = (windows + per_chunk - 1) / per_chunk;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -285,7 +285,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
     }
   }
   {
-    profile::Scope scope("swin: MLP (layernorm, fc1 GEMM + activation, fc2 GEMM + residual)");
+    profile::Scope scope("swin: MLP (layernorm, fc1 + activation, fc2 + residual)");
     const int64_t hidden = b.intermediate.out;
     const int64_t per_chunk = chunk_items(tokens, kMlpChunkRows, threads);
     const int64_t chunks = (tokens + per_chunk - 1) / per_chunk;
