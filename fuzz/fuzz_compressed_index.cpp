@@ -17,19 +17,6 @@
 
 namespace {
 
-// magic (8) + header length (4) + header + payload + checksum (8).
-std::string with_matching_checksum(std::string bytes) {
-  if (bytes.size() < 12) return {};
-  uint32_t header_len = 0;
-  std::memcpy(&header_len, bytes.data() + 8, 4);
-  const size_t start = 12 + static_cast<size_t>(header_len);
-  if (header_len > bytes.size() || bytes.size() < start + 8) return {};
-  const size_t payload = bytes.size() - start - 8;
-  const uint64_t sum = clap::search::index_payload_checksum(bytes.data() + start, payload);
-  std::memcpy(bytes.data() + start + payload, &sum, 8);
-  return bytes;
-}
-
 void load_and_search(const std::string& path) {
   try {
     clap::search::IndexHeader header;
@@ -59,7 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return v && std::string(v) == "1";
   }();
   if (!reach_faiss) return 0;
-  const std::string fixed = with_matching_checksum(bytes);
+  // magic (8), header length (4), header, payload, checksum (8)
+  const std::string fixed = clap::fuzz::with_matching_checksum(bytes, 8, 8, clap::search::index_payload_checksum);
   if (!fixed.empty() && fixed != bytes) load_and_search(file.write(fixed));
   return 0;
 }

@@ -12,19 +12,6 @@
 
 namespace {
 
-// magic (8) + header length (4) + header + ids and norms + checksum (8).
-std::string with_matching_checksum(std::string bytes) {
-  if (bytes.size() < 12) return {};
-  uint32_t header_len = 0;
-  std::memcpy(&header_len, bytes.data() + 8, 4);
-  const size_t start = 12 + static_cast<size_t>(header_len);
-  if (header_len > bytes.size() || bytes.size() < start + 8) return {};
-  const size_t body = bytes.size() - start - 8;
-  const uint64_t sum = clap::search::index_payload_checksum(bytes.data() + start, body);
-  std::memcpy(bytes.data() + start + body, &sum, 8);
-  return bytes;
-}
-
 void load(const std::string& path) {
   try {
     const clap::search::TrackNorms t = clap::search::load_track_norms(path);
@@ -40,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static clap::fuzz::MemFile file("windows.ivfpq.norms");
   const std::string bytes(reinterpret_cast<const char*>(data), size);
   load(file.write(bytes));
-  const std::string fixed = with_matching_checksum(bytes);
+  // magic (8), header length (4), header, ids and norms, checksum (8)
+  const std::string fixed = clap::fuzz::with_matching_checksum(bytes, 8, 8, clap::search::index_payload_checksum);
   if (!fixed.empty() && fixed != bytes) load(file.write(fixed));
   return 0;
 }

@@ -13,6 +13,23 @@
 
 namespace clap::fuzz {
 
+// `bytes` with the checksum its payload needs, for the files of clapsearch's own layout (a
+// header length, uint32 LE, at `length_at`; the header; the payload; a trailer of `trailer`
+// bytes starting with the 8-byte checksum `sum` gives over the payload), so a fuzz run reaches
+// the checks behind the checksum. Empty when the bytes are too short to hold that layout.
+using PayloadChecksum = uint64_t (*)(const void* payload, size_t n);
+inline std::string with_matching_checksum(std::string bytes, size_t length_at, size_t trailer, PayloadChecksum sum) {
+  if (bytes.size() < length_at + 4) return {};
+  uint32_t header_len = 0;
+  std::memcpy(&header_len, bytes.data() + length_at, 4);
+  const size_t start = length_at + 4 + static_cast<size_t>(header_len);
+  if (header_len > bytes.size() || bytes.size() < start + trailer) return {};
+  const size_t payload = bytes.size() - start - trailer;
+  const uint64_t value = sum(bytes.data() + start, payload);
+  std::memcpy(bytes.data() + start + payload, &value, 8);
+  return bytes;
+}
+
 // An in-memory file (memfd) reached through /proc/self/fd/N: rewritten for every input, so a
 // target pays no disk I/O and leaves nothing behind. One per role (a target that needs two
 // files holds two).

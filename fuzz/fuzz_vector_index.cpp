@@ -23,17 +23,10 @@
 namespace {
 
 // magic (8) + format (4) + header length (4) + header; then payload + checksum (8) + "CLAPSUM1".
-std::string with_matching_checksum(std::string bytes) {
-  if (bytes.size() < 16) return {};
-  uint32_t header_len = 0;
-  std::memcpy(&header_len, bytes.data() + 12, 4);
-  const size_t start = 16 + static_cast<size_t>(header_len);
-  if (header_len > bytes.size() || bytes.size() < start + 16) return {};
-  const size_t payload = bytes.size() - start - 16;
-  const uint64_t sum = clap::search::index_payload_checksum(bytes.data() + start, payload);
-  std::memcpy(bytes.data() + start + payload, &sum, 8);
-  std::memcpy(bytes.data() + start + payload + 8, "CLAPSUM1", 8);
-  return bytes;
+std::string with_matching_checksum(const std::string& bytes) {
+  std::string fixed = clap::fuzz::with_matching_checksum(bytes, 12, 16, clap::search::index_payload_checksum);
+  if (!fixed.empty()) std::memcpy(fixed.data() + fixed.size() - 8, "CLAPSUM1", 8);
+  return fixed;
 }
 
 void load_and_search(const std::string& path) {

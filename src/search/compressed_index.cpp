@@ -23,6 +23,7 @@
 #include "core/json_integer.h"
 #include "core/output_file.h"
 #include "search/faiss_io.h"
+#include "search/file_header.h"
 #include "search/kernels.h"
 
 namespace clap::search {
@@ -270,13 +271,9 @@ void CompressedIndex::save(const std::string& path, int64_t content_key) const {
   h["last_id"] = last_id_;
   h["build_key"] = build_key_;
   h["payload_bytes"] = counted.sum.bytes();
-  const std::string header = h.dump();
-  const uint32_t len = static_cast<uint32_t>(header.size());
   OutputFile::remove_stale_temporaries(path);
   OutputFile f(path);
-  f.write(kMagic, sizeof kMagic);
-  f.write(&len, sizeof len);
-  f.write(header);
+  write_file_header(f, kMagic, h);
   ChecksumFileWriter writer(f);
   try {
     faiss::write_index(index_.get(), &writer);
@@ -294,17 +291,11 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open compressed index " + path + ": " + std::strerror(errno));
   auto damaged = [&path](const std::string& why) { return Error("compressed index " + path + " is damaged: " + why); };
-  char magic[8];
-  uint32_t len = 0;
-  if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) throw Error(path + " is not a clapsearch compressed index");
-  if (!in.read(reinterpret_cast<char*>(&len), 4) || len > (1u << 20)) throw damaged("header length");
-  std::string text(len, '\0');
-  if (!in.read(text.data(), len)) throw damaged("truncated header");
+  const nlohmann::json j = read_file_header(in, kMagic, 1u << 20, path + " is not a clapsearch compressed index", damaged);
   CompressedIndex out;
   IndexHeader h;
   int64_t payload_bytes = 0;
   try {
-    const nlohmann::json j = nlohmann::json::parse(text);
     if (json_integer_field<int>(j, "format") != static_cast<int>(kFormat)) throw std::runtime_error("unknown format");
     h.format = kFormat;
     h.content_key = json_integer_field<int64_t>(j, "content_key");

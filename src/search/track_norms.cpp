@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/json_integer.h"
 #include "core/output_file.h"
+#include "search/file_header.h"
 #include "search/vector_index.h"
 
 namespace clap::search {
@@ -28,13 +29,9 @@ void save_track_norms(const std::string& path, const TrackNorms& t) {
   h["identity"] = t.identity;
   h["trained_windows"] = t.trained_windows;
   h["tracks"] = static_cast<int64_t>(t.ids.size());
-  const std::string header = h.dump();
-  const uint32_t len = static_cast<uint32_t>(header.size());
   OutputFile::remove_stale_temporaries(path);
   OutputFile f(path);
-  f.write(kMagic, sizeof kMagic);
-  f.write(&len, sizeof len);
-  f.write(header);
+  write_file_header(f, kMagic, h);
   IndexPayloadChecksum sum;
   f.write(t.ids.data(), t.ids.size() * sizeof(int64_t));
   sum.update(t.ids.data(), t.ids.size() * sizeof(int64_t));
@@ -52,16 +49,11 @@ TrackNorms load_track_norms(const std::string& path) {
   in.seekg(0, std::ios::end);
   const int64_t file_size = static_cast<int64_t>(in.tellg());
   in.seekg(0);
-  char magic[8];
-  uint32_t len = 0;
-  if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) throw Error(path + " is not a clapsearch track norms file");
-  if (!in.read(reinterpret_cast<char*>(&len), 4) || len > (1u << 16)) throw damaged("header length");
-  std::string text(len, '\0');
-  if (!in.read(text.data(), len)) throw damaged("truncated header");
+  const nlohmann::json j = read_file_header(in, kMagic, 1u << 16, path + " is not a clapsearch track norms file", damaged);
+  const int64_t body_start = static_cast<int64_t>(in.tellg());
   TrackNorms t;
   int64_t tracks = 0;
   try {
-    const nlohmann::json j = nlohmann::json::parse(text);
     if (json_integer_field<int>(j, "format") != kFormat) throw std::runtime_error("unknown format");
     t.generation = json_integer_field<int64_t>(j, "generation");
     t.trained_windows = json_integer_field<int64_t>(j, "trained_windows");
@@ -72,7 +64,7 @@ TrackNorms load_track_norms(const std::string& path) {
   }
   // The body's size from the file, then compared: a header cannot make the reader allocate more
   // than the file holds.
-  const int64_t body = file_size - 12 - static_cast<int64_t>(len);
+  const int64_t body = file_size - body_start;
   if (tracks < 0 || body < 8 || (body - 8) % 12 != 0 || (body - 8) / 12 != tracks) throw damaged("size does not match its header");
   t.ids.resize(static_cast<size_t>(tracks));
   t.norms.resize(static_cast<size_t>(tracks));
