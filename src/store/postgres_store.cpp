@@ -862,12 +862,29 @@ int64_t PostgresStore::purge_retired(int64_t before_unix_s) {
 // --- embeddings ------------------------------------------------------------------------------
 
 Embeddings PostgresStore::track_embeddings() const {
+  // In keyset pages inside one read snapshot, into a vector sized once: a single result for a
+  // million tracks held its 2 GB beside the copy, and the freed result stayed in the process's
+  // heap (a search node's resident memory 0.65 GB higher for good).
+  constexpr int64_t kPage = 16384;
+  std::unique_ptr<ReadScope> scope;
+  if (!c_->in_transaction()) scope = read_scope();
   const auto m = model();
   Embeddings e;
   e.dim = m ? m->dim : 0;
-  auto r = c_->query("SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' ORDER BY id", {}, true);
-  for (int i = 0; i < r.rows(); ++i)
-    if (r.append_floats(i, 1, e.dim, e.data)) e.ids.push_back(r.int64(i, 0));
+  auto counted = c_->query("SELECT count(*) FROM tracks WHERE embedding IS NOT NULL AND status = 'ok'");
+  const int64_t expected = counted.int64(0, 0);
+  e.ids.reserve(static_cast<size_t>(expected));
+  e.data.reserve(static_cast<size_t>(expected) * static_cast<size_t>(e.dim));
+  int64_t after = std::numeric_limits<int64_t>::min();
+  for (;;) {
+    auto r = c_->query("SELECT id, embedding FROM tracks WHERE id > $1::bigint AND embedding IS NOT NULL AND status = 'ok' "
+                       "ORDER BY id LIMIT $2::bigint",
+                       pg::Params().add(after).add(kPage), true);
+    for (int i = 0; i < r.rows(); ++i)
+      if (r.append_floats(i, 1, e.dim, e.data)) e.ids.push_back(r.int64(i, 0));
+    if (r.rows() < kPage) break;
+    after = r.int64(r.rows() - 1, 0);
+  }
   return e;
 }
 

@@ -721,6 +721,39 @@ TEST_P(StoreContract, TrackEmbeddingsOfSomeTracks) {
   EXPECT_EQ(s->track_embeddings(std::vector<int64_t>{}).size(), 0);
 }
 
+// All track embeddings of a library larger than one page of the PostgreSQL reader (16,384
+// rows): every embedded track once, in id order, bit for bit; tracks without one (errors) left out.
+TEST_P(StoreContract, AllTrackEmbeddingsAcrossPages) {
+  auto s = open();
+  const int64_t n = 2 * 16384 + 5;
+  std::vector<int64_t> want_ids;
+  std::vector<float> want;
+  {
+    const auto import = s->begin_import(identity(), {"/m"});
+    std::vector<TrackCopy> copies;
+    for (int64_t i = 0; i < n; ++i) {
+      TrackCopy c;
+      c.track = track("/m/" + std::to_string(i) + ".flac");
+      c.track.id = 3 * i + 7;  // gaps: pages are by id, not by row number
+      if (i % 1000 == 999) {
+        c.track.status = TrackStatus::Error;
+        c.track.error = "undecodable";
+      } else {
+        c.embedding = awkward(static_cast<int>(i));
+        want_ids.push_back(c.track.id);
+        want.insert(want.end(), c.embedding.begin(), c.embedding.end());
+      }
+      copies.push_back(std::move(c));
+    }
+    s->import_tracks(copies);
+    import->commit();
+  }
+  const Embeddings got = s->track_embeddings();
+  EXPECT_EQ(got.dim, kDim);
+  EXPECT_EQ(got.ids, want_ids);
+  EXPECT_TRUE(same_bits(got.data, want));
+}
+
 // What a search node reads to build a compressed index without holding the library: the ids,
 // a scan in pages, and rows by id - each exactly the rows of window_embeddings(), by window id.
 TEST_P(StoreContract, WindowScanAndRowsByIdAreTheSearchableWindows) {
