@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <initializer_list>
 #include <sstream>
 #include <span>
@@ -224,15 +225,32 @@ int64_t chunk_items(int64_t items, int64_t most, int threads) {
   return std::max<int64_t>(1, std::min(most, balanced));
 }
 
+// Runs body(c) for every chunk c < chunks across the OpenMP threads, chunks handed out
+// dynamically; an exception (allocation) leaves the parallel region as the first one thrown.
+template <typename Body>
+void for_each_chunk(int64_t chunks, const Body& body) {
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t c = 0; c < chunks; ++c) {
+    try {
+      body(c);
+    } catch (...) {
+#pragma omp critical(clap_swin_chunk_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
 // One Swin block on x (batch x height x width x dim), in place. Each half runs in chunks of
 // rows, one chunk per thread at a time, from x back into x: attention over chunks of whole
 // windows (LayerNorm gathered into window order, q/k/v, every head's attention, the output
 // projection added to the residual rows the windows came from), then the MLP over chunks of
 // token rows. Rows and windows are computed independently of each other (tensor/linear.h), so
 // the chunking decides nothing about the result; and each token belongs to one window, so a
-// chunk reads and writes only its own rows of x. Chunks are handed out dynamically: when the
-// indexer's decoder takes a core from one thread, the other takes over its chunks instead of
-// waiting at the end of the loop.
+// chunk reads and writes only its own rows of x. Chunks are handed out dynamically
+// (for_each_chunk): when the indexer's decoder takes a core from one thread, the other takes
+// over its chunks instead of waiting at the end of the loop.
 void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScratch& s, float* x, int batch, int height,
                 int width, int dim, float eps, Activation act) {
   const int ws = b.window, n = ws * ws, shift = b.shift, heads = b.heads, hd = dim / heads;
@@ -258,8 +276,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
     const int64_t chunks = (windows + per_chunk - 1) / per_chunk;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const int64_t ld = 3 * dim;
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t c = 0; c < chunks; ++c) {
+    for_each_chunk(chunks, [&](int64_t c) {
       SwinThreadScratch& t = s.threads[static_cast<size_t>(omp_get_thread_num())];
       const int64_t w0 = c * per_chunk, count = std::min(per_chunk, windows - w0), rows = count * n;
       const int64_t* rows_source = source + w0 * n;
@@ -282,15 +299,14 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
       // Rows go back from window order to the token grid (reverse partition and roll) and are
       // added to the residual there, in the GEMM's epilogue.
       linear(ctx, rows, dim, k.attention_output.view(), x, dim, Epilogue::AddResidual, rows_source, &t.linear);
-    }
+    });
   }
   {
     profile::Scope scope("swin: MLP (layernorm, fc1 + activation, fc2 + residual)");
     const int64_t hidden = b.intermediate.out;
     const int64_t per_chunk = chunk_items(tokens, kMlpChunkRows, threads);
     const int64_t chunks = (tokens + per_chunk - 1) / per_chunk;
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t c = 0; c < chunks; ++c) {
+    for_each_chunk(chunks, [&](int64_t c) {
       SwinThreadScratch& t = s.threads[static_cast<size_t>(omp_get_thread_num())];
       const int64_t r0 = c * per_chunk, rows = std::min(per_chunk, tokens - r0);
       float* xr = x + r0 * dim;
@@ -304,7 +320,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
         apply_activation(act, mlp, rows * hidden);
       }
       linear(mlp, rows, hidden, k.output.view(), xr, dim, Epilogue::AddResidual, nullptr, &t.linear);
-    }
+    });
   }
 }
 
