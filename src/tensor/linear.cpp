@@ -668,11 +668,6 @@ CLAP_AVX512_BW void quantize_row_u8_avx512(const float* x, int64_t n, uint8_t* u
   }
 }
 
-// The whole input step of one row on AVX-512 (the same s, z and u as quantize_row_u8 gives
-// for the row times the multiplier): the smoothing multiply on load, the range with two
-// independent min/max chains, the quantisation, the zero padding up to `width`. A GEMM with
-// few outputs per input (HTSAT-tiny's first stage: 96 inputs, 96 outputs) spends as long in
-// this step as in its multiply-adds, so it is one pass of registers, not three calls.
 // x[k..k+15] (zeros past n), times the multiplier when there is one.
 CLAP_AVX512_BW inline __m512 load_smoothed(const float* x, const float* multiplier, int64_t n, int64_t k) {
   const __mmask16 m = low_mask(static_cast<int>(std::min<int64_t>(16, n - k)));
@@ -680,6 +675,11 @@ CLAP_AVX512_BW inline __m512 load_smoothed(const float* x, const float* multipli
   return multiplier ? _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, multiplier + k)) : v;
 }
 
+// The whole input step of one row on AVX-512 (the same s, z and u as quantize_row_u8 gives
+// for the row times the multiplier): the smoothing multiply on load, the range with two
+// independent min/max chains, the quantisation, the zero padding up to `width`. A GEMM with
+// few outputs per input (HTSAT-tiny's first stage: 96 inputs, 96 outputs) spends as long in
+// this step as in its multiply-adds, so it is one pass of registers, not three calls.
 CLAP_AVX512_BW void quantize_row_u8_fused_avx512(const float* x, int64_t n, const float* multiplier, uint8_t* u,
                                                  int64_t width, float* scale, int32_t* zero) {
   // The range includes 0 (masked-off lanes read as 0), so zero is exact. Min and max are exact
