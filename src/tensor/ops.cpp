@@ -351,7 +351,7 @@ __attribute__((target_clones("arch=x86-64-v4", "avx512f", "avx2", "default"))) v
       else pv_rows_tail8<8, 2>(scores, n, v, ld, out, ld_out, i);
     }
   } else if (qk_blocked && hd < 64) {
-    // Other head sizes (HTSAT-tiny: 24): V zero-padded to the next multiple of 16 columns,
+    // Other head sizes (12, 20, ...): V zero-padded to the next multiple of 16 columns,
     // the blocked kernel into a padded 8-row tile, the real columns copied out. The padding
     // adds exact zeros only, so each output is the same sum as the unblocked loop's order.
     const int64_t hp = (hd + 15) / 16 * 16;
