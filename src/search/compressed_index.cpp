@@ -3,10 +3,11 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexPreTransform.h>
-#include <faiss/impl/IDSelector.h>
 #include <faiss/VectorTransform.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/ProductQuantizer.h>
 #include <faiss/impl/io.h>
+#include <faiss/invlists/InvertedLists.h>
 #include <faiss/index_io.h>
 
 #include <algorithm>
@@ -31,11 +32,21 @@ namespace clap::search {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'L', 'A', 'P', 'C', 'I', 'D', 'X'};
-constexpr uint32_t kFormat = 1;
+// 1: FAISS's index alone. 2: then the second code (header: refine_bytes, faiss_bytes).
+constexpr uint32_t kFormat = 2;
 
-std::string build_key_of(int dim, int nlist, int code_bytes, uint64_t seed, bool opq) {
+std::string build_key_of(int dim, int nlist, int code_bytes, int refine_bytes, uint64_t seed, bool opq) {
   return std::string(opq ? "opq+" : "") + "ivfpq d=" + std::to_string(dim) + " nlist=" + std::to_string(nlist) +
-         " m=" + std::to_string(code_bytes) + "x8 seed=" + std::to_string(seed);
+         " m=" + std::to_string(code_bytes) + "x8" +
+         (refine_bytes > 0 ? " refine=" + std::to_string(refine_bytes) + "x8" : std::string()) +
+         " seed=" + std::to_string(seed);
+}
+
+// The lists as this file edits them (FAISS's reader and constructor make these).
+faiss::ArrayInvertedLists& array_lists(faiss::IndexIVFPQ* ivfpq) {
+  auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivfpq->invlists);
+  if (!lists) throw Error("compressed index: inverted lists of an unexpected kind");
+  return *lists;
 }
 
 // The IVF-PQ of an index as FAISS reads or builds it (bare, or behind a rotation); null if neither.
@@ -86,6 +97,9 @@ CompressedIndex CompressedIndex::train(const Embeddings& sample, int64_t expecte
   if (options.code_bytes <= 0 || dim % options.code_bytes != 0)
     throw Error("compressed index: " + std::to_string(options.code_bytes) + " code bytes do not divide dimension " +
                 std::to_string(dim));
+  if (options.refine_bytes < 0 || (options.refine_bytes > 0 && dim % options.refine_bytes != 0))
+    throw Error("compressed index: " + std::to_string(options.refine_bytes) + " second-code bytes do not divide dimension " +
+                std::to_string(dim));
   const int nlist = resolve_compressed_nlist(options, std::max(expected_n, sample.size()));
   // FAISS needs 39 points per list and 256 per PQ centroid (it warns below, and fails below 256).
   if (sample.size() < std::max<int64_t>(int64_t{39} * nlist, 256))
@@ -93,7 +107,7 @@ CompressedIndex CompressedIndex::train(const Embeddings& sample, int64_t expecte
                 std::to_string(nlist) + " lists (need " + std::to_string(std::max<int64_t>(int64_t{39} * nlist, 256)) + ")");
   CompressedIndex out;
   out.dim_ = dim;
-  out.build_key_ = build_key_of(dim, nlist, options.code_bytes, options.seed, options.opq);
+  out.build_key_ = build_key_of(dim, nlist, options.code_bytes, options.refine_bytes, options.seed, options.opq);
   auto* quantizer = new faiss::IndexFlatL2(dim);
   auto ivfpq = std::make_unique<faiss::IndexIVFPQ>(quantizer, dim, nlist, options.code_bytes, 8, faiss::METRIC_L2);
   ivfpq->own_fields = true;
@@ -117,10 +131,103 @@ CompressedIndex CompressedIndex::train(const Embeddings& sample, int64_t expecte
   SingleThreadScope single;  // k-means: reproducible on any thread count
   try {
     out.index_->train(sample.size(), sample.data.data());
+    if (options.refine_bytes > 0) {
+      // The second code learns what the first leaves: the sample's residuals after its codes.
+      const int64_t n = sample.size();
+      const std::vector<float> x = out.rotated(n, sample.data.data());
+      std::vector<int64_t> lists(static_cast<size_t>(n));
+      std::vector<uint8_t> codes(static_cast<size_t>(n) * out.ivfpq_->code_size);
+      std::vector<float> residuals(static_cast<size_t>(n) * dim);
+      out.encode(n, x.data(), lists.data(), codes.data(), residuals.data());
+      out.refine_pq_ = std::make_unique<faiss::ProductQuantizer>(dim, options.refine_bytes, 8);
+      out.refine_pq_->cp.seed = static_cast<int>(options.seed);
+      out.refine_pq_->cp.min_points_per_centroid = 1;
+      out.refine_pq_->train(static_cast<size_t>(n), residuals.data());
+      out.refine_codes_.assign(static_cast<size_t>(nlist), {});
+    }
   } catch (const faiss::FaissException& e) {
     throw Error(std::string("compressed index: FAISS training failed: ") + e.what());
   }
   return out;
+}
+
+std::vector<float> CompressedIndex::rotated(int64_t n, const float* x) const {
+  auto* pre = dynamic_cast<faiss::IndexPreTransform*>(index_.get());
+  if (!pre) return std::vector<float>(x, x + n * dim_);
+  const float* xt = pre->apply_chain(n, x);
+  std::vector<float> out(xt, xt + n * dim_);
+  if (xt != x) delete[] xt;
+  return out;
+}
+
+void CompressedIndex::encode(int64_t n, const float* x, int64_t* lists, uint8_t* codes,
+                             float* residuals) const {
+  // As FAISS's own add: the nearest list, then the PQ code of the vector minus the list's centroid.
+  ivfpq_->quantizer->assign(n, x, lists);
+  ivfpq_->encode_vectors(n, x, lists, codes);
+  if (!residuals) return;
+  std::vector<float> decoded(static_cast<size_t>(n) * dim_);
+  ivfpq_->quantizer->compute_residual_n(n, x, residuals, lists);
+  ivfpq_->pq.decode(codes, decoded.data(), static_cast<size_t>(n));
+  for (size_t i = 0; i < decoded.size(); ++i) residuals[i] -= decoded[i];
+}
+
+void CompressedIndex::append(int64_t n, const float* x, const int64_t* ids) {
+  const std::vector<float> xr = rotated(n, x);
+  std::vector<int64_t> lists(static_cast<size_t>(n));
+  const size_t code_size = ivfpq_->code_size;
+  std::vector<uint8_t> codes(static_cast<size_t>(n) * code_size);
+  std::vector<float> residuals(refine_pq_ ? static_cast<size_t>(n) * dim_ : 0);
+  encode(n, xr.data(), lists.data(), codes.data(), refine_pq_ ? residuals.data() : nullptr);
+  std::vector<uint8_t> second;
+  const size_t refine_size = refine_pq_ ? refine_pq_->code_size : 0;
+  if (refine_pq_) {
+    second.resize(static_cast<size_t>(n) * refine_size);
+    refine_pq_->compute_codes(residuals.data(), second.data(), static_cast<size_t>(n));
+  }
+  // Everything computed: now the lists change, in the batch's order.
+  faiss::ArrayInvertedLists& inv = array_lists(ivfpq_);
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t list = static_cast<size_t>(lists[static_cast<size_t>(i)]);
+    if (list >= inv.nlist) throw Error("compressed index: a vector was assigned no list");
+    inv.add_entry(list, ids[i], codes.data() + static_cast<size_t>(i) * code_size);
+    if (refine_pq_) {
+      const uint8_t* c = second.data() + static_cast<size_t>(i) * refine_size;
+      refine_codes_[list].insert(refine_codes_[list].end(), c, c + refine_size);
+    }
+  }
+  ivfpq_->ntotal += n;
+  if (index_.get() != ivfpq_) index_->ntotal += n;
+}
+
+int64_t CompressedIndex::remove_sorted(const std::vector<int64_t>& sorted_ids) {
+  if (sorted_ids.empty()) return 0;
+  faiss::ArrayInvertedLists& inv = array_lists(ivfpq_);
+  const size_t code_size = ivfpq_->code_size;
+  const size_t refine_size = refine_pq_ ? refine_pq_->code_size : 0;
+  int64_t removed = 0;
+  for (size_t l = 0; l < inv.nlist; ++l) {
+    std::vector<faiss::Index::idx_t>& ids = inv.ids[l];
+    std::vector<uint8_t>& codes = inv.codes[l];
+    size_t kept = 0;
+    for (size_t r = 0; r < ids.size(); ++r) {
+      if (std::binary_search(sorted_ids.begin(), sorted_ids.end(), ids[r])) continue;
+      if (kept != r) {
+        ids[kept] = ids[r];
+        std::memcpy(codes.data() + kept * code_size, codes.data() + r * code_size, code_size);
+        if (refine_size)
+          std::memcpy(refine_codes_[l].data() + kept * refine_size, refine_codes_[l].data() + r * refine_size, refine_size);
+      }
+      ++kept;
+    }
+    removed += static_cast<int64_t>(ids.size() - kept);
+    ids.resize(kept);
+    codes.resize(kept * code_size);
+    if (refine_size) refine_codes_[l].resize(kept * refine_size);
+  }
+  ivfpq_->ntotal -= removed;
+  if (index_.get() != ivfpq_) index_->ntotal -= removed;
+  return removed;
 }
 
 void CompressedIndex::add(const Embeddings& batch) {
@@ -136,7 +243,7 @@ void CompressedIndex::add(const Embeddings& batch) {
   // Each vector's list and code depend on that vector alone, so adding runs on every thread and
   // still gives the same index (the lists keep the order of the ids).
   try {
-    index_->add_with_ids(batch.size(), batch.data.data(), batch.ids.data());
+    append(batch.size(), batch.data.data(), batch.ids.data());
   } catch (const faiss::FaissException& e) {
     throw Error(std::string("compressed index: FAISS add failed: ") + e.what());
   }
@@ -154,11 +261,10 @@ int64_t CompressedIndex::update(const std::vector<int64_t>& remove_ids, const Em
                   std::to_string(batch.ids[i - 1]) + ")");
   int64_t removed = 0;
   try {
-    if (!remove_ids.empty()) {
-      const faiss::IDSelectorBatch selector(remove_ids.size(), remove_ids.data());
-      removed = static_cast<int64_t>(index_->remove_ids(selector));
-    }
-    if (batch.size() > 0) index_->add_with_ids(batch.size(), batch.data.data(), batch.ids.data());
+    std::vector<int64_t> sorted = remove_ids;
+    std::sort(sorted.begin(), sorted.end());
+    removed = remove_sorted(sorted);
+    if (batch.size() > 0) append(batch.size(), batch.data.data(), batch.ids.data());
   } catch (const faiss::FaissException& e) {
     throw Error(std::string("compressed index: FAISS update failed: ") + e.what());
   }
@@ -169,6 +275,7 @@ int64_t CompressedIndex::update(const std::vector<int64_t>& remove_ids, const Em
 std::vector<int64_t> CompressedIndex::shortlist(const float* query, const CompressedSearchParams& params) const {
   std::vector<int64_t> out;
   if (!index_ || index_->ntotal == 0) return out;
+  if (refine_pq_ && params.refine > 0) return refined_shortlist(query, params);
   const int64_t n = std::min<int64_t>(std::max(params.shortlist, 1), index_->ntotal);
   std::vector<float> distances(static_cast<size_t>(n));
   std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(n));
@@ -186,6 +293,61 @@ std::vector<int64_t> CompressedIndex::shortlist(const float* query, const Compre
   });
   for (int64_t i : order)
     if (labels[i] >= 0) out.push_back(labels[i]);
+  return out;
+}
+
+std::vector<int64_t> CompressedIndex::refined_shortlist(const float* query, const CompressedSearchParams& params) const {
+  const int64_t want = std::min<int64_t>(std::max(params.shortlist, 1), index_->ntotal);
+  const int64_t n = std::min<int64_t>(std::max<int64_t>(params.refine, want), index_->ntotal);
+  const int nprobe = std::clamp(params.nprobe, 1, nlist());
+  const std::vector<float> q = rotated(1, query);
+  // The first codes' candidates as (list, offset) pairs, so that both codes can be found.
+  std::vector<float> probe_distances(static_cast<size_t>(nprobe));
+  std::vector<faiss::Index::idx_t> probes(static_cast<size_t>(nprobe));
+  std::vector<float> distances(static_cast<size_t>(n));
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(n));
+  faiss::SearchParametersIVF p;
+  p.nprobe = static_cast<size_t>(nprobe);
+  try {
+    ivfpq_->quantizer->search(1, q.data(), nprobe, probe_distances.data(), probes.data());
+    ivfpq_->search_preassigned(1, q.data(), n, probes.data(), probe_distances.data(), distances.data(), labels.data(),
+                               /*store_pairs=*/true, &p);
+  } catch (const faiss::FaissException& e) {
+    throw Error(std::string("compressed index: FAISS search failed: ") + e.what());
+  }
+  // Each candidate again, by its reconstruction from both codes: q - centroid - first - second.
+  const faiss::ArrayInvertedLists& inv = array_lists(ivfpq_);
+  std::vector<std::pair<int64_t, std::vector<float>>> centroid_residuals;  // per probed list: q - centroid
+  for (const auto list : probes) {
+    if (list < 0) continue;
+    std::vector<float> r(static_cast<size_t>(dim_));
+    ivfpq_->quantizer->compute_residual(q.data(), r.data(), list);
+    centroid_residuals.emplace_back(list, std::move(r));
+  }
+  std::vector<float> first(static_cast<size_t>(dim_)), second(static_cast<size_t>(dim_));
+  std::vector<std::pair<float, int64_t>> ranked;  // (distance by both codes, id)
+  ranked.reserve(static_cast<size_t>(n));
+  for (const auto label : labels) {
+    if (label < 0) continue;
+    const int64_t list = label >> 32;
+    const size_t offset = static_cast<size_t>(label & 0xffffffff);
+    const auto cr = std::find_if(centroid_residuals.begin(), centroid_residuals.end(),
+                                 [list](const auto& c) { return c.first == list; });
+    if (cr == centroid_residuals.end()) continue;  // FAISS names only probed lists
+    ivfpq_->pq.decode(inv.codes[static_cast<size_t>(list)].data() + offset * ivfpq_->code_size, first.data());
+    refine_pq_->decode(refine_codes_[static_cast<size_t>(list)].data() + offset * refine_pq_->code_size, second.data());
+    float d = 0;
+    for (int i = 0; i < dim_; ++i) {
+      const float e = cr->second[static_cast<size_t>(i)] - first[static_cast<size_t>(i)] - second[static_cast<size_t>(i)];
+      d += e * e;
+    }
+    ranked.emplace_back(d, inv.ids[static_cast<size_t>(list)][offset]);
+  }
+  const size_t take = std::min(ranked.size(), static_cast<size_t>(want));
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(take), ranked.end());
+  std::vector<int64_t> out;
+  out.reserve(take);
+  for (size_t i = 0; i < take; ++i) out.push_back(ranked[i].second);
   return out;
 }
 
@@ -255,11 +417,24 @@ struct BoundedReader : faiss::IOReader {
 
 }  // namespace
 
+void CompressedIndex::write_payload(faiss::IOWriter& out, uint64_t* faiss_bytes, const IndexPayloadChecksum& sum) const {
+  faiss::write_index(index_.get(), &out);
+  if (faiss_bytes) *faiss_bytes = sum.bytes();
+  if (!refine_pq_) return;
+  faiss::write_ProductQuantizer(refine_pq_.get(), &out);
+  for (const std::vector<uint8_t>& codes : refine_codes_) {
+    const uint64_t size = codes.size();
+    out(&size, sizeof size, 1);
+    if (size > 0) out(codes.data(), 1, codes.size());
+  }
+}
+
 void CompressedIndex::save(const std::string& path, int64_t content_key) const {
   if (!index_) throw Error("compressed index: nothing to save to " + path);
   CountingWriter counted;
+  uint64_t faiss_bytes = 0;
   try {
-    faiss::write_index(index_.get(), &counted);
+    write_payload(counted, &faiss_bytes, counted.sum);
   } catch (const faiss::FaissException& e) {
     throw Error("cannot write compressed index " + path + ": " + e.what());
   }
@@ -271,12 +446,14 @@ void CompressedIndex::save(const std::string& path, int64_t content_key) const {
   h["last_id"] = last_id_;
   h["build_key"] = build_key_;
   h["payload_bytes"] = counted.sum.bytes();
+  h["faiss_bytes"] = faiss_bytes;
+  h["refine_bytes"] = refine_bytes();
   OutputFile::remove_stale_temporaries(path);
   OutputFile f(path);
   write_file_header(f, kMagic, h);
   ChecksumFileWriter writer(f);
   try {
-    faiss::write_index(index_.get(), &writer);
+    write_payload(writer, nullptr, writer.sum);
   } catch (const faiss::FaissException& e) {
     throw Error("cannot write compressed index " + path + ": " + e.what());
   }
@@ -294,10 +471,12 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
   const nlohmann::json j = read_file_header(in, kMagic, 1u << 20, path + " is not a clapsearch compressed index", damaged);
   CompressedIndex out;
   IndexHeader h;
-  int64_t payload_bytes = 0;
+  int64_t payload_bytes = 0, faiss_bytes = 0;
+  int refine_bytes = 0;
   try {
-    if (json_integer_field<int>(j, "format") != static_cast<int>(kFormat)) throw std::runtime_error("unknown format");
-    h.format = kFormat;
+    const int format = json_integer_field<int>(j, "format");
+    if (format != 1 && format != static_cast<int>(kFormat)) throw std::runtime_error("unknown format");
+    h.format = static_cast<uint32_t>(format);
     h.content_key = json_integer_field<int64_t>(j, "content_key");
     h.dim = json_integer_field<int>(j, "dim");
     h.n = json_integer_field<int64_t>(j, "n");
@@ -305,9 +484,13 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
     h.trained_n = h.n;
     out.last_id_ = json_integer_field<int64_t>(j, "last_id");
     payload_bytes = json_integer_field<int64_t>(j, "payload_bytes");
+    faiss_bytes = format == 1 ? payload_bytes : json_integer_field<int64_t>(j, "faiss_bytes");
+    refine_bytes = format == 1 ? 0 : json_integer_field<int>(j, "refine_bytes");
   } catch (const std::exception& e) {
     throw damaged(std::string("header: ") + e.what());
   }
+  if (faiss_bytes < 0 || faiss_bytes > payload_bytes || refine_bytes < 0 || (refine_bytes == 0) != (faiss_bytes == payload_bytes))
+    throw damaged("header: inconsistent sizes");
   const std::streamoff start = in.tellg();
   in.seekg(0, std::ios::end);
   const int64_t rest = static_cast<int64_t>(in.tellg() - start);
@@ -327,7 +510,7 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
   if (sum.finish() != stored) throw damaged("checksum mismatch");
   // Pass 2: FAISS reads the payload it now knows is the one written.
   in.seekg(start);
-  BoundedReader reader(in, static_cast<uint64_t>(payload_bytes));
+  BoundedReader reader(in, static_cast<uint64_t>(faiss_bytes));
   try {
     out.index_.reset(faiss::read_index(&reader, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
   } catch (const faiss::FaissException& e) {
@@ -337,7 +520,30 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
   if (!out.ivfpq_) throw damaged("not an IVF-PQ payload");
   if (reader.left != 0) throw damaged("payload longer than its index");
   if (out.index_->d != h.dim || out.index_->ntotal != h.n) throw damaged("payload disagrees with its header");
+  if (!dynamic_cast<faiss::ArrayInvertedLists*>(out.ivfpq_->invlists)) throw damaged("inverted lists of an unexpected kind");
   out.dim_ = h.dim;
+  if (refine_bytes > 0) {
+    BoundedReader second(in, static_cast<uint64_t>(payload_bytes - faiss_bytes));
+    try {
+      out.refine_pq_.reset(faiss::read_ProductQuantizer(&second));
+    } catch (const faiss::FaissException& e) {
+      throw damaged(std::string("second code: ") + e.what());
+    }
+    const faiss::ProductQuantizer& pq = *out.refine_pq_;
+    if (pq.d != static_cast<size_t>(h.dim) || pq.M != static_cast<size_t>(refine_bytes) || pq.nbits != 8 ||
+        pq.code_size != static_cast<size_t>(refine_bytes) || pq.centroids.size() != pq.M * pq.ksub * pq.dsub)
+      throw damaged("second code disagrees with its header");
+    const faiss::ArrayInvertedLists& inv = array_lists(out.ivfpq_);
+    out.refine_codes_.assign(inv.nlist, {});
+    for (size_t l = 0; l < inv.nlist; ++l) {
+      uint64_t size = 0;
+      if (second(&size, sizeof size, 1) != 1 || size != inv.ids[l].size() * pq.code_size)
+        throw damaged("second codes disagree with list " + std::to_string(l));
+      out.refine_codes_[l].resize(size);
+      if (size > 0 && second(out.refine_codes_[l].data(), 1, size) != size) throw damaged("truncated second codes");
+    }
+    if (second.left != 0) throw damaged("payload longer than its second codes");
+  }
   out.build_key_ = h.build_key;
   out.ivfpq_->use_precomputed_table = -1;
   if (header) *header = h;
@@ -347,6 +553,7 @@ CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* head
 int64_t CompressedIndex::size() const { return index_ ? index_->ntotal : 0; }
 int CompressedIndex::nlist() const { return ivfpq_ ? static_cast<int>(ivfpq_->nlist) : 0; }
 int CompressedIndex::code_bytes() const { return ivfpq_ ? static_cast<int>(ivfpq_->code_size) : 0; }
+int CompressedIndex::refine_bytes() const { return refine_pq_ ? static_cast<int>(refine_pq_->code_size) : 0; }
 
 int64_t CompressedIndex::memory_bytes() const {
   if (!ivfpq_) return 0;
@@ -355,7 +562,12 @@ int64_t CompressedIndex::memory_bytes() const {
   const int64_t centroids = static_cast<int64_t>(ivfpq_->nlist) * dim_ * 4;
   const int64_t codebooks = static_cast<int64_t>(ivfpq_->pq.centroids.size()) * 4;
   const int64_t rotation = index_.get() != ivfpq_ ? int64_t{4} * dim_ * dim_ : 0;
-  return lists + centroids + codebooks + rotation;
+  int64_t second = 0;
+  if (refine_pq_) {
+    second = static_cast<int64_t>(refine_pq_->centroids.size()) * 4;
+    for (const std::vector<uint8_t>& codes : refine_codes_) second += static_cast<int64_t>(codes.size());
+  }
+  return lists + centroids + codebooks + rotation + second;
 }
 
 }  // namespace clap::search

@@ -119,7 +119,7 @@ struct TopK {
 ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
   if (r.tracks <= 0 || r.windows_per_track <= 0 || r.dim <= 0 || r.queries <= 0 || r.k <= 0)
     throw Error("bench --scale: tracks, windows per track, dimension, queries and k must be positive");
-  if (r.nprobes.empty() || r.shortlists.empty()) throw Error("bench --scale: no nprobe or shortlist to measure");
+  if (r.nprobes.empty() || r.shortlists.empty() || r.refines.empty()) throw Error("bench --scale: no nprobe or shortlist to measure");
   auto progress = [&r](const std::string& s) {
     if (r.progress) r.progress(s);
   };
@@ -172,6 +172,7 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
   sample = Embeddings{};
   rep.nlist = index.nlist();
   rep.code_bytes = index.code_bytes();
+  rep.refine_bytes = index.refine_bytes();
 
   std::vector<TopK> truth(static_cast<size_t>(r.queries));
   std::vector<float> scores;
@@ -241,9 +242,12 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
     return e;
   };
   for (int nprobe : r.nprobes)
+  for (int refine : r.refines)
   for (int shortlist : r.shortlists) {
+    if (refine > 0 && (rep.refine_bytes == 0 || refine < shortlist)) continue;  // the same as refine 0, or no row
     search::CompressedSearchParams p;
     p.nprobe = nprobe;
+    p.refine = refine;
     p.shortlist = std::max(shortlist, r.k);
     for (int64_t q = 0; q < r.queries; ++q) index.search(1, queries.data() + q * r.dim, r.k, p, fetch);
     fetch_s = 0;
@@ -259,6 +263,7 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
     }
     ScaleBenchQueries res;
     res.nprobe = nprobe;
+    res.refine = refine;
     res.shortlist = p.shortlist;
     res.p50_ms = search::percentile(ms, 0.50);
     res.p99_ms = search::percentile(ms, 0.99);
@@ -266,7 +271,7 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
     res.fetch_mean_ms = fetch_s * 1000 / static_cast<double>(r.queries);
     res.recall = hits / static_cast<double>(r.queries * std::min<int64_t>(r.k, rep.windows));
     rep.results.push_back(res);
-    progress("nprobe " + std::to_string(nprobe) + ", shortlist " + std::to_string(p.shortlist) + ": p99 " + std::to_string(res.p99_ms) + " ms, recall@" +
+    progress("nprobe " + std::to_string(nprobe) + ", refine " + std::to_string(refine) + ", shortlist " + std::to_string(p.shortlist) + ": p99 " + std::to_string(res.p99_ms) + " ms, recall@" +
              std::to_string(r.k) + " " + std::to_string(res.recall));
   }
   rep.peak_rss_mb = peak_rss_mb();

@@ -34,14 +34,15 @@ struct ScaleBenchRequest {
   int64_t queries = 200;
   int k = 10;
   std::vector<int> nprobes = {16, 32};
-  std::vector<int> shortlists = {200, 500, 1000};  // candidates re-ranked exactly; one row per (nprobe, shortlist)
+  std::vector<int> shortlists = {200, 500, 1000};  // candidates re-ranked exactly; one row per (nprobe, refine, shortlist)
+  std::vector<int> refines = {0};  // with index.refine_bytes: candidates ranked by both codes first (0 = not)
   search::CompressedIndexOptions index;
   std::string index_path;  // where the index is saved; empty = beside the database / in the cache
   std::function<void(const std::string&)> progress;
 };
 
 struct ScaleBenchQueries {
-  int nprobe = 0, shortlist = 0;
+  int nprobe = 0, refine = 0, shortlist = 0;
   double p50_ms = 0, p99_ms = 0, mean_ms = 0;
   double fetch_mean_ms = 0;  // of which reading the shortlist's vectors from the store
   double recall = 0;         // mean |top-k ∩ exact top-k| / k
@@ -52,7 +53,7 @@ struct ScaleBenchReport {
   int64_t tracks = 0, windows = 0;
   bool loaded = false;        // the synthetic library was written by this run
   double load_s = 0;          // writing it
-  int nlist = 0, code_bytes = 0, k = 0;
+  int nlist = 0, code_bytes = 0, refine_bytes = 0, k = 0;
   int64_t train_points = 0;
   double ids_s = 0, sample_s = 0, train_s = 0;
   double scan_add_s = 0;      // reading every window from the store and adding it

@@ -7,12 +7,15 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <numeric>
 #include <set>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/vector_math.h"
@@ -51,8 +54,8 @@ CompressedIndexOptions small_options() {
   return o;
 }
 
-CompressedIndex built(const Embeddings& all, int64_t batch = 1000) {
-  CompressedIndex index = CompressedIndex::train(all, all.size(), small_options());
+CompressedIndex built(const Embeddings& all, int64_t batch = 1000, const CompressedIndexOptions& options = small_options()) {
+  CompressedIndex index = CompressedIndex::train(all, all.size(), options);
   for (int64_t at = 0; at < all.size(); at += batch) {
     Embeddings part;
     part.dim = all.dim;
@@ -305,6 +308,212 @@ TEST(CompressedIndex, ListCountAndSampleFollowTheLibrarySize) {
   EXPECT_EQ(s, (std::vector<int64_t>{5, 105, 205, 305, 405, 505, 605, 705, 805, 905}));
   EXPECT_EQ(spread_sample(ids, 5000), ids);
   EXPECT_TRUE(spread_sample(ids, 0).empty());
+}
+
+
+// --- the second code ---------------------------------------------------------------------------
+
+CompressedIndexOptions coarse_then_fine() {
+  CompressedIndexOptions o = small_options();
+  o.code_bytes = 4;     // a first code that ranks poorly (16 dimensions per byte)
+  o.refine_bytes = 32;  // a second one that nearly restores the vector (2 per byte)
+  return o;
+}
+
+// recall@k of `got` (nq rows of k ids) against brute force over `all`.
+double recall_of(const Embeddings& all, const std::vector<float>& q, int64_t nq, int64_t k,
+                 const std::vector<int64_t>& got) {
+  double hits = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<float> s(static_cast<size_t>(all.size()));
+    for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
+    std::set<int64_t> want;
+    for (const Hit& h : top_k(s.data(), all.ids.data(), all.size(), k)) want.insert(h.id);
+    for (int64_t j = 0; j < k; ++j) hits += want.count(got[static_cast<size_t>(i * k + j)]);
+  }
+  return hits / static_cast<double>(nq * k);
+}
+
+TEST(CompressedIndexSecondCode, RanksTheFirstCodesCandidatesNearlyAsTheExactVectorsDo) {
+  const Embeddings all = library(6000);
+  const CompressedIndex fine = built(all, 1000, coarse_then_fine());
+  EXPECT_EQ(fine.code_bytes(), 4);
+  EXPECT_EQ(fine.refine_bytes(), 32);
+  EXPECT_NE(fine.build_key().find("refine=32x8"), std::string::npos) << fine.build_key();
+  // The second codes are held: 32 more bytes per vector than the same index without them.
+  CompressedIndexOptions first_only = coarse_then_fine();
+  first_only.refine_bytes = 0;
+  const CompressedIndex coarse = built(all, 1000, first_only);
+  EXPECT_GE(fine.memory_bytes() - coarse.memory_bytes(), 6000 * 32);
+
+  const int64_t nq = 40, k = 10;
+  const std::vector<float> q = queries(nq);
+  CompressedSearchParams p;
+  p.nprobe = 16;
+  p.shortlist = 10;  // the exact re-rank sees only the 10 best candidates
+  p.refine = 1000;
+  const SearchResult refined = fine.search(nq, q.data(), k, p, fetch_from(all));
+  p.refine = 0;      // the first codes alone
+  const SearchResult unrefined = fine.search(nq, q.data(), k, p, fetch_from(all));
+  const SearchResult without = coarse.search(nq, q.data(), k, p, fetch_from(all));
+  const double r_refined = recall_of(all, q, nq, k, refined.ids), r_first = recall_of(all, q, nq, k, unrefined.ids);
+  EXPECT_GE(r_refined, 0.9) << "a 32-byte second code over 64 dimensions nearly restores the vectors";
+  EXPECT_LT(r_first, 0.7) << "4-byte codes alone should rank the candidates poorly (or the test shows nothing)";
+  // refine 0 is the first codes exactly as an index without a second code answers.
+  EXPECT_EQ(unrefined.ids, without.ids);
+  EXPECT_EQ(unrefined.scores, without.scores);
+  // The scores stay the exact cosines, whatever ranked the candidates.
+  for (int64_t i = 0; i < nq; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      EXPECT_EQ(refined.scores_row(i)[j], clap::dot(q.data() + i * kDim, all.row(refined.ids_row(i)[j] - 1), kDim));
+  // The shortlist itself: `shortlist` ids, each once, all of them known.
+  p.refine = 500;
+  p.shortlist = 50;
+  const std::vector<int64_t> s = fine.shortlist(q.data(), p);
+  EXPECT_EQ(s.size(), 50u);
+  EXPECT_EQ(std::set<int64_t>(s.begin(), s.end()).size(), 50u);
+  for (int64_t id : s) EXPECT_TRUE(id >= 1 && id <= 6000) << id;
+}
+
+TEST(CompressedIndexSecondCode, SavedLoadedAndReproducibleOnAnyThreadCount) {
+  const Embeddings all = library(4000);
+  const std::string dir = test::temp_dir();
+  CompressedIndexOptions o = small_options();
+  o.refine_bytes = 16;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const CompressedIndex one = built(all, 4000, o);
+  one.save(dir + "/one.idx", 7);
+  omp_set_num_threads(2);
+  built(all, 333, o).save(dir + "/two.idx", 7);
+  omp_set_num_threads(saved);
+  const std::vector<char> a = bytes_of(dir + "/one.idx"), b = bytes_of(dir + "/two.idx");
+  ASSERT_GT(a.size(), 4000u * (16 + 16));
+  EXPECT_TRUE(a == b) << "the same vectors gave different index files";
+
+  const CompressedIndex back = CompressedIndex::load(dir + "/one.idx");
+  EXPECT_EQ(back.refine_bytes(), 16);
+  EXPECT_EQ(back.memory_bytes(), one.memory_bytes());
+  EXPECT_EQ(back.build_key(), one.build_key());
+  const std::vector<float> q = queries(10);
+  CompressedSearchParams p;
+  p.shortlist = 20;
+  p.refine = 300;
+  EXPECT_EQ(one.search(10, q.data(), 10, p, fetch_from(all)).ids, back.search(10, q.data(), 10, p, fetch_from(all)).ids);
+
+  // The second codes are inside the checksum: a flipped byte among them (the payload's end) is caught.
+  std::vector<char> flipped = a;
+  flipped[flipped.size() - 8 - 100] ^= 0x01;
+  std::ofstream(dir + "/flipped.idx", std::ios::binary).write(flipped.data(), static_cast<std::streamsize>(flipped.size()));
+  try {
+    CompressedIndex::load(dir + "/flipped.idx");
+    FAIL() << "loaded a damaged index";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("flipped.idx is damaged: checksum mismatch"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CompressedIndexSecondCode, RemovalKeepsBothCodesInStepWithTheLists) {
+  // Removing ids from an index leaves exactly the index that never held them: same answers,
+  // by both codes (a second code out of step with its list would rank another vector's code).
+  const Embeddings all = library(3000);
+  CompressedIndexOptions o = small_options();
+  o.refine_bytes = 16;
+  CompressedIndex changed = built(all, 1000, o);
+  std::vector<int64_t> gone;
+  for (int64_t id = 1; id <= 3000; id += 7) gone.push_back(id);
+  std::reverse(gone.begin(), gone.end());  // any order
+  EXPECT_EQ(changed.update(gone, Embeddings{}), static_cast<int64_t>(gone.size()));
+  EXPECT_EQ(changed.size(), 3000 - static_cast<int64_t>(gone.size()));
+  Embeddings kept;
+  kept.dim = kDim;
+  for (int64_t i = 0; i < all.size(); ++i)
+    if ((all.ids[i] - 1) % 7 != 0) {
+      kept.ids.push_back(all.ids[i]);
+      kept.data.insert(kept.data.end(), all.row(i), all.row(i) + kDim);
+    }
+  // Trained on the same sample (all), then only the kept vectors added.
+  CompressedIndex fresh = CompressedIndex::train(all, all.size(), o);
+  fresh.add(kept);
+  EXPECT_EQ(fresh.memory_bytes(), changed.memory_bytes());
+  const std::vector<float> q = queries(20);
+  for (int refine : {0, 400}) {
+    CompressedSearchParams p;
+    p.shortlist = 30;
+    p.refine = refine;
+    for (int64_t i = 0; i < 20; ++i) EXPECT_EQ(changed.shortlist(q.data() + i * kDim, p), fresh.shortlist(q.data() + i * kDim, p));
+  }
+  // Removed vectors come back (re-embedded tracks): found again, by both codes.
+  Embeddings back;
+  back.dim = kDim;
+  for (int64_t id : {1, 8, 15}) {
+    back.ids.push_back(id);
+    back.data.insert(back.data.end(), all.row(id - 1), all.row(id - 1) + kDim);
+  }
+  changed.update({}, back);
+  CompressedSearchParams p;
+  p.shortlist = 5;
+  p.refine = 500;
+  p.nprobe = 16;
+  const std::vector<int64_t> near = changed.shortlist(all.row(7), p);  // id 8's own vector
+  ASSERT_FALSE(near.empty());
+  EXPECT_EQ(near.front(), 8);
+}
+
+TEST(CompressedIndexSecondCode, AnIndexSavedBeforeSecondCodesStillLoads) {
+  // Files of format 1 (no second code, no faiss_bytes) are what earlier versions saved; a node
+  // must not rebuild 20 M windows because the format grew.
+  const Embeddings all = library(3000);
+  const CompressedIndex index = built(all);
+  const std::string dir = test::temp_dir();
+  index.save(dir + "/new.idx", 5);
+  std::vector<char> bytes = bytes_of(dir + "/new.idx");
+  uint32_t length = 0;
+  std::memcpy(&length, bytes.data() + 8, 4);
+  nlohmann::json h = nlohmann::json::parse(std::string(bytes.data() + 12, length));
+  ASSERT_EQ(h["format"], 2);
+  h["format"] = 1;
+  h.erase("faiss_bytes");
+  h.erase("refine_bytes");
+  const std::string text = h.dump();
+  const uint32_t new_length = static_cast<uint32_t>(text.size());
+  std::vector<char> old(bytes.begin(), bytes.begin() + 8);
+  old.insert(old.end(), reinterpret_cast<const char*>(&new_length), reinterpret_cast<const char*>(&new_length) + 4);
+  old.insert(old.end(), text.begin(), text.end());
+  old.insert(old.end(), bytes.begin() + 12 + length, bytes.end());
+  std::ofstream(dir + "/old.idx", std::ios::binary).write(old.data(), static_cast<std::streamsize>(old.size()));
+  IndexHeader header;
+  const CompressedIndex back = CompressedIndex::load(dir + "/old.idx", &header);
+  EXPECT_EQ(header.format, 1u);
+  EXPECT_EQ(back.refine_bytes(), 0);
+  const std::vector<float> q = queries(5);
+  EXPECT_EQ(back.search(5, q.data(), 10, {}, fetch_from(all)).ids, index.search(5, q.data(), 10, {}, fetch_from(all)).ids);
+  // A format-1 header claiming a second code is not believed.
+  h["refine_bytes"] = 16;
+  h["faiss_bytes"] = 10;
+  h["format"] = 2;
+  const std::string lie = h.dump();
+  const uint32_t lie_length = static_cast<uint32_t>(lie.size());
+  std::vector<char> bad(bytes.begin(), bytes.begin() + 8);
+  bad.insert(bad.end(), reinterpret_cast<const char*>(&lie_length), reinterpret_cast<const char*>(&lie_length) + 4);
+  bad.insert(bad.end(), lie.begin(), lie.end());
+  bad.insert(bad.end(), bytes.begin() + 12 + length, bytes.end());
+  std::ofstream(dir + "/lie.idx", std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
+  EXPECT_THROW(CompressedIndex::load(dir + "/lie.idx"), Error);
+}
+
+TEST(CompressedIndexSecondCode, SizesThatDoNotDivideTheDimensionAreRefused) {
+  const Embeddings all = library(2000);
+  CompressedIndexOptions o = small_options();
+  o.refine_bytes = 7;
+  try {
+    CompressedIndex::train(all, all.size(), o);
+    FAIL() << "trained a 7-byte second code over 64 dimensions";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("second-code bytes do not divide"), std::string::npos) << e.what();
+  }
+  o.refine_bytes = -1;
+  EXPECT_THROW(CompressedIndex::train(all, all.size(), o), Error);
 }
 
 }  // namespace
