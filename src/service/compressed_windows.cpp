@@ -116,6 +116,7 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   if (warn && n >= 1'000'000)
     warn("building the compressed window index over " + std::to_string(n) + " windows (once; kept in " + cw->path_ + ")");
   search::CompressedIndexOptions options;
+  options.refine_bytes = kNodeSecondCodeBytes;
   Embeddings sample = read_training_sample(st, ids, search::compressed_train_size(options, n));
   say("compressed window index: training on " + std::to_string(sample.size()) + " of " + std::to_string(n) + " windows");
   cw->index_ = search::CompressedIndex::train(sample, n, options);
@@ -219,6 +220,11 @@ int64_t CompressedWindows::generation() const {
 int64_t CompressedWindows::size() const {
   std::shared_lock lock(mutex_);
   return index_.size();
+}
+
+int CompressedWindows::refine_bytes() const {
+  std::shared_lock lock(mutex_);
+  return index_.refine_bytes();
 }
 
 int64_t CompressedWindows::memory_bytes() const {

@@ -431,7 +431,12 @@ const std::vector<float>& LibrarySnapshot::centroid_norms() const {
 }
 
 search::CompressedSearchParams LibrarySnapshot::compressed_params() const {
-  return compressed_slot_ ? compressed_slot_->params : search::CompressedSearchParams{};
+  search::CompressedSearchParams p = compressed_slot_ ? compressed_slot_->params : LibraryOptions{}.compressed;
+  if (p.shortlist <= 0) {
+    const CompressedWindows* cw = compressed();
+    p.shortlist = cw && cw->refine_bytes() > 0 ? kShortlistSecondCodes : kShortlistFirstCodes;
+  }
+  return p;
 }
 
 namespace {

@@ -64,7 +64,13 @@ struct LibraryOptions {
   // How windows are searched (compressed_windows.h): every vector in memory, or a compressed
   // index whose candidates are scored from the store's vectors; auto chooses by size.
   WindowIndexMode window_index = WindowIndexMode::Auto;
-  search::CompressedSearchParams compressed;  // lists probed and candidates read, in compressed mode
+  // Lists probed and candidates read, in compressed mode; shortlist 0 = as suits the index
+  // (compressed_windows.h: kShortlistFirstCodes, or kShortlistSecondCodes with second codes).
+  search::CompressedSearchParams compressed = [] {
+    search::CompressedSearchParams p;
+    p.shortlist = 0;
+    return p;
+  }();
 };
 
 enum class Access {

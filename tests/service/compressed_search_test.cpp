@@ -244,6 +244,18 @@ TEST_P(CompressedSearch, AnswersAsTheMemoryModeWhenTheShortlistHoldsEveryWindow)
   auto compressed = open(WindowIndexMode::Compressed);
   auto memory = open(WindowIndexMode::Memory);
   EXPECT_GE(compressed->snapshot()->compressed()->size(), 256);
+  // A node's index holds second codes; asked for no particular shortlist, a query reads the
+  // shortlist that suits them.
+  EXPECT_EQ(compressed->snapshot()->compressed()->refine_bytes(), kNodeSecondCodeBytes);
+  EXPECT_EQ(compressed->snapshot()->compressed_params().shortlist, (1 << 20));
+  {
+    LibraryOptions o;
+    o.db = location_;
+    o.window_index = WindowIndexMode::Compressed;
+    Library plain(o, Access::ReadOnly);
+    EXPECT_EQ(plain.snapshot()->compressed_params().shortlist, kShortlistSecondCodes);
+    EXPECT_EQ(plain.snapshot()->compressed_params().refine, search::CompressedSearchParams{}.refine);
+  }
   // No catalog was read to answer: the snapshot holds the compressed index and track data only.
   expect_same_answers(*compressed, *memory, 1);
   // Auto chooses memory for a library this small.
