@@ -42,6 +42,43 @@ std::string build_key_of(int dim, int nlist, int code_bytes, int refine_bytes, u
          " seed=" + std::to_string(seed);
 }
 
+// Both codes' sub-quantisers split the vector the same way (8 dimensions each, as 64-byte codes
+// of 512 dimensions do): the candidates' loop runs on registers.
+constexpr size_t kSubDim = 8;
+
+// |r - first - second|² of one candidate, r = query - its list's centroid. kDsub: both codes'
+// sub-dimension when they share it (0: any, through `scratch`).
+template <size_t kDsub>
+float distance_by_both(const float* r, const faiss::ProductQuantizer& pq1, const uint8_t* code1,
+                       const faiss::ProductQuantizer& pq2, const uint8_t* code2, float* scratch = nullptr) {
+  if constexpr (kDsub > 0) {
+    float acc[kDsub] = {};
+    for (size_t m = 0; m < pq1.M; ++m) {
+      const float* a = pq1.centroids.data() + (m * pq1.ksub + code1[m]) * kDsub;
+      const float* b = pq2.centroids.data() + (m * pq2.ksub + code2[m]) * kDsub;
+      for (size_t j = 0; j < kDsub; ++j) {
+        const float e = r[m * kDsub + j] - a[j] - b[j];
+        acc[j] += e * e;
+      }
+    }
+    float d = 0;
+    for (size_t j = 0; j < kDsub; ++j) d += acc[j];
+    return d;
+  } else {
+    for (size_t m = 0; m < pq1.M; ++m) {
+      const float* a = pq1.centroids.data() + (m * pq1.ksub + code1[m]) * pq1.dsub;
+      for (size_t j = 0; j < pq1.dsub; ++j) scratch[m * pq1.dsub + j] = r[m * pq1.dsub + j] - a[j];
+    }
+    for (size_t m = 0; m < pq2.M; ++m) {
+      const float* b = pq2.centroids.data() + (m * pq2.ksub + code2[m]) * pq2.dsub;
+      for (size_t j = 0; j < pq2.dsub; ++j) scratch[m * pq2.dsub + j] -= b[j];
+    }
+    float d = 0;
+    for (size_t i = 0; i < pq1.d; ++i) d += scratch[i] * scratch[i];
+    return d;
+  }
+}
+
 // The lists as this file edits them (FAISS's reader and constructor make these).
 faiss::ArrayInvertedLists& array_lists(faiss::IndexIVFPQ* ivfpq) {
   auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivfpq->invlists);
@@ -83,6 +120,44 @@ std::vector<int64_t> spread_sample(const std::vector<int64_t>& ids, int64_t coun
   // Position i * n / count: exact integer arithmetic, so the sample never depends on rounding.
   for (int64_t i = 0; i < count; ++i) out.push_back(ids[static_cast<size_t>((static_cast<__int128>(i) * n) / count)]);
   return out;
+}
+
+void pq_compute_codes(const faiss::ProductQuantizer& pq, int64_t n, const float* x, uint8_t* codes) {
+  if (pq.nbits != 8 || pq.ksub != 256) {
+    pq.compute_codes(x, codes, static_cast<size_t>(n));
+    return;
+  }
+  // The codebooks transposed (per sub-quantiser: dimension, then centroid), so that one
+  // dimension of the sub-vector meets 256 centroids in a vectorisable loop. Each centroid's
+  // distance still adds (x_j - c_j)² over j in ascending order from 0, as FAISS's scalar
+  // fvec_L2sqr does, and the first smallest wins, as in its argmin: the same codes, bit for bit.
+  const size_t M = pq.M, ds = pq.dsub, K = 256;
+  std::vector<float> columns(M * ds * K);
+  for (size_t m = 0; m < M; ++m)
+    for (size_t k = 0; k < K; ++k)
+      for (size_t j = 0; j < ds; ++j) columns[(m * ds + j) * K + k] = pq.centroids[(m * K + k) * ds + j];
+#pragma omp parallel for schedule(static) if (n > 64)
+  for (int64_t i = 0; i < n; ++i) {
+    float distances[256];
+    const float* xi = x + static_cast<size_t>(i) * pq.d;
+    uint8_t* code = codes + static_cast<size_t>(i) * pq.code_size;
+    for (size_t m = 0; m < M; ++m) {
+      for (size_t k = 0; k < K; ++k) distances[k] = 0;
+      for (size_t j = 0; j < ds; ++j) {
+        const float v = xi[m * ds + j];
+        const float* c = columns.data() + (m * ds + j) * K;
+        for (size_t k = 0; k < K; ++k) {
+          const float t = v - c[k];
+          distances[k] += t * t;
+        }
+      }
+      size_t best = 0;
+      float best_distance = HUGE_VALF;
+      for (size_t k = 0; k < K; ++k)
+        if (distances[k] < best_distance) best_distance = distances[k], best = k;
+      code[m] = static_cast<uint8_t>(best);
+    }
+  }
 }
 
 CompressedIndex::CompressedIndex() = default;
@@ -162,12 +237,15 @@ std::vector<float> CompressedIndex::rotated(int64_t n, const float* x) const {
 
 void CompressedIndex::encode(int64_t n, const float* x, int64_t* lists, uint8_t* codes,
                              float* residuals) const {
-  // As FAISS's own add: the nearest list, then the PQ code of the vector minus the list's centroid.
+  // As FAISS's own add (IndexIVFPQ::encode_vectors): the nearest list, then the PQ code of the
+  // vector minus the list's centroid, with pq_compute_codes for FAISS's encoder (the same codes).
   ivfpq_->quantizer->assign(n, x, lists);
-  ivfpq_->encode_vectors(n, x, lists, codes);
+  std::vector<float> own(residuals ? 0 : static_cast<size_t>(n) * dim_);
+  float* r = residuals ? residuals : own.data();
+  ivfpq_->quantizer->compute_residual_n(n, x, r, lists);
+  pq_compute_codes(ivfpq_->pq, n, r, codes);
   if (!residuals) return;
   std::vector<float> decoded(static_cast<size_t>(n) * dim_);
-  ivfpq_->quantizer->compute_residual_n(n, x, residuals, lists);
   ivfpq_->pq.decode(codes, decoded.data(), static_cast<size_t>(n));
   for (size_t i = 0; i < decoded.size(); ++i) residuals[i] -= decoded[i];
 }
@@ -183,7 +261,7 @@ void CompressedIndex::append(int64_t n, const float* x, const int64_t* ids) {
   const size_t refine_size = refine_pq_ ? refine_pq_->code_size : 0;
   if (refine_pq_) {
     second.resize(static_cast<size_t>(n) * refine_size);
-    refine_pq_->compute_codes(residuals.data(), second.data(), static_cast<size_t>(n));
+    pq_compute_codes(*refine_pq_, n, residuals.data(), second.data());
   }
   // Everything computed: now the lists change, in the batch's order.
   faiss::ArrayInvertedLists& inv = array_lists(ivfpq_);
@@ -324,9 +402,14 @@ std::vector<int64_t> CompressedIndex::refined_shortlist(const float* query, cons
     ivfpq_->quantizer->compute_residual(q.data(), r.data(), list);
     centroid_residuals.emplace_back(list, std::move(r));
   }
-  std::vector<float> first(static_cast<size_t>(dim_)), second(static_cast<size_t>(dim_));
+  // Decoded in place (a centroid row of each sub-quantiser, as ProductQuantizer::decode copies
+  // them): this loop runs for thousands of candidates per query.
+  const faiss::ProductQuantizer& pq1 = ivfpq_->pq;
+  const faiss::ProductQuantizer& pq2 = *refine_pq_;
   std::vector<std::pair<float, int64_t>> ranked;  // (distance by both codes, id)
   ranked.reserve(static_cast<size_t>(n));
+  const bool same_split = pq1.dsub == kSubDim && pq2.dsub == kSubDim;
+  std::vector<float> e(static_cast<size_t>(dim_));
   for (const auto label : labels) {
     if (label < 0) continue;
     const int64_t list = label >> 32;
@@ -334,13 +417,10 @@ std::vector<int64_t> CompressedIndex::refined_shortlist(const float* query, cons
     const auto cr = std::find_if(centroid_residuals.begin(), centroid_residuals.end(),
                                  [list](const auto& c) { return c.first == list; });
     if (cr == centroid_residuals.end()) continue;  // FAISS names only probed lists
-    ivfpq_->pq.decode(inv.codes[static_cast<size_t>(list)].data() + offset * ivfpq_->code_size, first.data());
-    refine_pq_->decode(refine_codes_[static_cast<size_t>(list)].data() + offset * refine_pq_->code_size, second.data());
-    float d = 0;
-    for (int i = 0; i < dim_; ++i) {
-      const float e = cr->second[static_cast<size_t>(i)] - first[static_cast<size_t>(i)] - second[static_cast<size_t>(i)];
-      d += e * e;
-    }
+    const uint8_t* code1 = inv.codes[static_cast<size_t>(list)].data() + offset * pq1.code_size;
+    const uint8_t* code2 = refine_codes_[static_cast<size_t>(list)].data() + offset * pq2.code_size;
+    const float d = same_split ? distance_by_both<kSubDim>(cr->second.data(), pq1, code1, pq2, code2)
+                               : distance_by_both<0>(cr->second.data(), pq1, code1, pq2, code2, e.data());
     ranked.emplace_back(d, inv.ids[static_cast<size_t>(list)][offset]);
   }
   const size_t take = std::min(ranked.size(), static_cast<size_t>(want));

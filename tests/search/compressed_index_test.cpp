@@ -15,6 +15,7 @@
 #include <set>
 #include <unordered_map>
 
+#include <faiss/impl/ProductQuantizer.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -514,6 +515,28 @@ TEST(CompressedIndexSecondCode, SizesThatDoNotDivideTheDimensionAreRefused) {
   }
   o.refine_bytes = -1;
   EXPECT_THROW(CompressedIndex::train(all, all.size(), o), Error);
+}
+
+TEST(CompressedIndexEncoder, GivesFaissCodesBitForBit) {
+  // pq_compute_codes replaces FAISS's encoder in every add: a single differing code would make
+  // an index depend on which encoder built it.
+  const Embeddings all = library(4000);
+  for (size_t m : {size_t{8}, size_t{32}}) {
+    faiss::ProductQuantizer pq(kDim, m, 8);
+    pq.cp.seed = 5;
+    pq.cp.min_points_per_centroid = 1;
+    pq.train(2000, all.data.data());
+    // Ties: two identical centroids in the first sub-quantiser; the first must win, as in FAISS.
+    std::copy(pq.centroids.begin(), pq.centroids.begin() + static_cast<ptrdiff_t>(pq.dsub),
+              pq.centroids.begin() + static_cast<ptrdiff_t>(7 * pq.dsub));
+    std::vector<float> x = all.data;
+    std::copy(pq.centroids.begin(), pq.centroids.begin() + static_cast<ptrdiff_t>(pq.dsub), x.begin());  // on the tie
+    std::vector<uint8_t> ours(4000 * pq.code_size), theirs(4000 * pq.code_size);
+    pq_compute_codes(pq, 4000, x.data(), ours.data());
+    pq.compute_codes(x.data(), theirs.data(), 4000);
+    EXPECT_TRUE(ours == theirs) << m << " sub-quantisers";
+    EXPECT_EQ(ours[0], 0);
+  }
 }
 
 }  // namespace
