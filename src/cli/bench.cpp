@@ -24,6 +24,7 @@
 #include "server/load_bench.h"
 #include "service/fidelity.h"
 #include "service/index_bench.h"
+#include "service/compressed_windows.h"
 #include "service/scale_bench.h"
 
 namespace clap::cli {
@@ -40,8 +41,8 @@ struct BenchOptions {
   int64_t queries = 200;
   std::vector<int> nprobes = {16, 32};
   std::vector<int> shortlists = {200, 500, 1000};
-  std::vector<int> refines = {0};
-  int nlist = 0, code_bytes = 64, refine_bytes = 0;
+  std::vector<int> refines = {0, 4000};
+  int nlist = 0, code_bytes = 64, refine_bytes = service::kNodeSecondCodeBytes;
   bool opq = false;
   std::string index_file;
   double seconds = 5;
@@ -482,12 +483,12 @@ void add_bench_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(1, 512));
   cmd->add_option("--refine-bytes", o->refine_bytes,
                   "With --scale: bytes of a second code per window, of what the first leaves (0 = none; must divide 512)")
-      ->default_val(0)
+      ->default_val(service::kNodeSecondCodeBytes)
       ->check(CLI::Range(0, 512));
   cmd->add_option("--refine", o->refines,
                   "With --scale and --refine-bytes: candidates taken from the first codes and ranked again by both "
                   "before the shortlist, one row each (0 = the first codes alone)")
-      ->default_str("0")
+      ->default_str("0 4000")
       ->check(CLI::Range(0, 1000000));
   cmd->add_flag("--opq", o->opq, "With --scale: a learned rotation before the PQ codes (FAISS's OPQ)");
   cmd->add_option("--index-file", o->index_file,

@@ -35,7 +35,7 @@ struct ScaleBenchRequest {
   int k = 10;
   std::vector<int> nprobes = {16, 32};
   std::vector<int> shortlists = {200, 500, 1000};  // candidates re-ranked exactly; one row per (nprobe, refine, shortlist)
-  std::vector<int> refines = {0};  // with index.refine_bytes: candidates ranked by both codes first (0 = not)
+  std::vector<int> refines = {0, 4000};  // with index.refine_bytes: candidates ranked by both codes first (0 = not)
   search::CompressedIndexOptions index;
   std::string index_path;  // where the index is saved; empty = beside the database / in the cache
   std::function<void(const std::string&)> progress;

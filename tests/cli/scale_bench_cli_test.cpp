@@ -33,6 +33,7 @@ std::string bytes_of(const std::string& path) {
 
 // 400 tracks of 20 windows: 8,000 windows, 64 lists (the smallest library the 64-byte codes'
 // training accepts without complaint is larger; FAISS warns on stderr and trains anyway).
+// Rows: nprobe 4 and 64, each by the first codes alone (refine 0) and by both (the default).
 const std::string kArgs = " --scale 400 --queries 20 --nprobe 4 64 --shortlist 100 --json";
 
 TEST(ScaleBenchCli, BothStoresGiveTheSameIndexAndRecall) {
@@ -51,28 +52,33 @@ TEST(ScaleBenchCli, BothStoresGiveTheSameIndexAndRecall) {
     EXPECT_EQ((*j)["loaded"], true);
     EXPECT_EQ((*j)["nlist"], 64);
     EXPECT_EQ((*j)["code_bytes"], 64);
+    EXPECT_EQ((*j)["refine_bytes"], 64);  // as a node builds it
     EXPECT_EQ((*j)["train_points"], 8000);
-    ASSERT_EQ((*j)["queries"].size(), 2u);
-    EXPECT_GT((*j)["index_bytes"].get<int64_t>(), 8000 * 64);
+    ASSERT_EQ((*j)["queries"].size(), 4u);
+    EXPECT_EQ((*j)["queries"][1]["refine"], 4000);
+    EXPECT_EQ((*j)["queries"][2]["refine"], 0);
+    EXPECT_GT((*j)["index_bytes"].get<int64_t>(), 8000 * (64 + 64));
     EXPECT_LT((*j)["index_bytes"].get<int64_t>(), 8000 * 512 * 4 / 4);  // far below the float32 windows
   }
   EXPECT_EQ(a["store"], "sqlite");
   EXPECT_EQ(b["store"], "postgresql");
   EXPECT_EQ(bytes_of(dir + "/sqlite.idx"), bytes_of(dir + "/pg.idx")) << "the same windows built different indexes";
-  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(a["queries"][i]["recall"], b["queries"][i]["recall"]);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(a["queries"][i]["recall"], b["queries"][i]["recall"]);
   // Every list probed: only the PQ shortlist stands between the index and exact search. 400
   // tracks over the generator's 1,000 styles leave most queries without a track of their style,
   // so their neighbours sit near noise level and PQ ranks them loosely; the recall bound on
   // clustered data is compressed_index_test's.
-  EXPECT_GE(a["queries"][1]["recall"].get<double>(), 0.5);
-  EXPECT_LE(a["queries"][0]["recall"].get<double>(), a["queries"][1]["recall"].get<double>() + 1e-9);
+  EXPECT_GE(a["queries"][2]["recall"].get<double>(), 0.5);
+  EXPECT_LE(a["queries"][0]["recall"].get<double>(), a["queries"][2]["recall"].get<double>() + 1e-9);
+  // The same 100 windows read, chosen by both codes out of 4,000: a better shortlist.
+  EXPECT_GT(a["queries"][3]["recall"].get<double>(), a["queries"][2]["recall"].get<double>());
 
   // Measured again without loading again.
   ASSERT_EQ(cli("bench --db " + q(dir + "/lib.db") + " --index-file " + q(dir + "/again.idx") + kArgs, &out, &err), 0)
       << err;
   const json c = json::parse(out);
   EXPECT_EQ(c["loaded"], false);
-  EXPECT_EQ(c["queries"][1]["recall"], a["queries"][1]["recall"]);
+  EXPECT_EQ(c["queries"][3]["recall"], a["queries"][3]["recall"]);
   EXPECT_EQ(bytes_of(dir + "/again.idx"), bytes_of(dir + "/sqlite.idx"));
   EXPECT_TRUE(fs::exists(dir + "/again.idx.norms"));
 
