@@ -52,8 +52,9 @@ constexpr int64_t kCompressedAboveWindows = 4'000'000;
 // The compressed index needs this many windows to train its codebooks (below, memory it is).
 constexpr int64_t kCompressedMinWindows = 256;
 // A node's index keeps a second code of this many bytes per window in memory (compressed_index.h):
-// measured at 20 M windows (README, Many machines), it lets a query read a fifth as many
-// vectors from the store for the same recall, for 64 more bytes per window (1.3 GB at 20 M).
+// measured at 20 M windows (README, Many machines), a query reads a fifth as many vectors from
+// the store for a better recall (200 by both codes: recall@10 0.974, p99 26 ms; 1,000 by the
+// first codes: 0.927), for 64 more bytes per window (1.28 GB at 20 M).
 constexpr int kNodeSecondCodeBytes = 64;
 // Windows each query reads from the store to score exactly when the caller asks for no
 // particular number (LibraryOptions::compressed.shortlist 0): with the first codes alone
