@@ -86,6 +86,20 @@ VectorFetch fetch_from(const Embeddings& all, int64_t* calls = nullptr) {
   };
 }
 
+// recall@k of `got` (nq rows of k ids) against brute force over `all`.
+double recall_of(const Embeddings& all, const std::vector<float>& q, int64_t nq, int64_t k,
+                 const std::vector<int64_t>& got) {
+  double hits = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<float> s(static_cast<size_t>(all.size()));
+    for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
+    std::set<int64_t> want;
+    for (const Hit& h : top_k(s.data(), all.ids.data(), all.size(), k)) want.insert(h.id);
+    for (int64_t j = 0; j < k; ++j) hits += want.count(got[static_cast<size_t>(i * k + j)]);
+  }
+  return hits / static_cast<double>(nq * k);
+}
+
 std::vector<char> bytes_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
@@ -150,15 +164,7 @@ TEST(CompressedIndex, RotatedCodesSaveLoadAndRankAsWell) {
   const SearchResult a = index.search(nq, q.data(), k, p, fetch_from(all));
   const SearchResult b = back.search(nq, q.data(), k, p, fetch_from(all));
   EXPECT_EQ(a.ids, b.ids);
-  double hits = 0;
-  for (int64_t i = 0; i < nq; ++i) {
-    std::vector<float> s(static_cast<size_t>(all.size()));
-    for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
-    std::set<int64_t> want;
-    for (const Hit& h : top_k(s.data(), all.ids.data(), all.size(), k)) want.insert(h.id);
-    for (int64_t j = 0; j < k; ++j) hits += want.count(a.ids_row(i)[j]);
-  }
-  EXPECT_GE(hits / static_cast<double>(nq * k), 0.95);
+  EXPECT_GE(recall_of(all, q, nq, k, a.ids), 0.95);
 }
 
 TEST(CompressedIndex, KLargerThanTheIndexAndVectorsTheStoreNoLongerHas) {
@@ -321,19 +327,6 @@ CompressedIndexOptions coarse_then_fine() {
   return o;
 }
 
-// recall@k of `got` (nq rows of k ids) against brute force over `all`.
-double recall_of(const Embeddings& all, const std::vector<float>& q, int64_t nq, int64_t k,
-                 const std::vector<int64_t>& got) {
-  double hits = 0;
-  for (int64_t i = 0; i < nq; ++i) {
-    std::vector<float> s(static_cast<size_t>(all.size()));
-    for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
-    std::set<int64_t> want;
-    for (const Hit& h : top_k(s.data(), all.ids.data(), all.size(), k)) want.insert(h.id);
-    for (int64_t j = 0; j < k; ++j) hits += want.count(got[static_cast<size_t>(i * k + j)]);
-  }
-  return hits / static_cast<double>(nq * k);
-}
 
 TEST(CompressedIndexSecondCode, RanksTheFirstCodesCandidatesNearlyAsTheExactVectorsDo) {
   const Embeddings all = library(6000);
@@ -473,34 +466,31 @@ TEST(CompressedIndexSecondCode, AnIndexSavedBeforeSecondCodesStillLoads) {
   std::memcpy(&length, bytes.data() + 8, 4);
   nlohmann::json h = nlohmann::json::parse(std::string(bytes.data() + 12, length));
   ASSERT_EQ(h["format"], 2);
+  // The same payload behind another header, written to `name`.
+  auto with_header = [&](const nlohmann::json& header, const std::string& name) {
+    const std::string text = header.dump();
+    const uint32_t new_length = static_cast<uint32_t>(text.size());
+    std::vector<char> out(bytes.begin(), bytes.begin() + 8);
+    out.insert(out.end(), reinterpret_cast<const char*>(&new_length), reinterpret_cast<const char*>(&new_length) + 4);
+    out.insert(out.end(), text.begin(), text.end());
+    out.insert(out.end(), bytes.begin() + 12 + length, bytes.end());
+    std::ofstream(dir + "/" + name, std::ios::binary).write(out.data(), static_cast<std::streamsize>(out.size()));
+    return dir + "/" + name;
+  };
   h["format"] = 1;
   h.erase("faiss_bytes");
   h.erase("refine_bytes");
-  const std::string text = h.dump();
-  const uint32_t new_length = static_cast<uint32_t>(text.size());
-  std::vector<char> old(bytes.begin(), bytes.begin() + 8);
-  old.insert(old.end(), reinterpret_cast<const char*>(&new_length), reinterpret_cast<const char*>(&new_length) + 4);
-  old.insert(old.end(), text.begin(), text.end());
-  old.insert(old.end(), bytes.begin() + 12 + length, bytes.end());
-  std::ofstream(dir + "/old.idx", std::ios::binary).write(old.data(), static_cast<std::streamsize>(old.size()));
   IndexHeader header;
-  const CompressedIndex back = CompressedIndex::load(dir + "/old.idx", &header);
+  const CompressedIndex back = CompressedIndex::load(with_header(h, "old.idx"), &header);
   EXPECT_EQ(header.format, 1u);
   EXPECT_EQ(back.refine_bytes(), 0);
   const std::vector<float> q = queries(5);
   EXPECT_EQ(back.search(5, q.data(), 10, {}, fetch_from(all)).ids, index.search(5, q.data(), 10, {}, fetch_from(all)).ids);
-  // A format-1 header claiming a second code is not believed.
+  // A header whose sizes lie (second codes the payload does not hold) is refused.
   h["refine_bytes"] = 16;
   h["faiss_bytes"] = 10;
   h["format"] = 2;
-  const std::string lie = h.dump();
-  const uint32_t lie_length = static_cast<uint32_t>(lie.size());
-  std::vector<char> bad(bytes.begin(), bytes.begin() + 8);
-  bad.insert(bad.end(), reinterpret_cast<const char*>(&lie_length), reinterpret_cast<const char*>(&lie_length) + 4);
-  bad.insert(bad.end(), lie.begin(), lie.end());
-  bad.insert(bad.end(), bytes.begin() + 12 + length, bytes.end());
-  std::ofstream(dir + "/lie.idx", std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
-  EXPECT_THROW(CompressedIndex::load(dir + "/lie.idx"), Error);
+  EXPECT_THROW(CompressedIndex::load(with_header(h, "lie.idx")), Error);
 }
 
 TEST(CompressedIndexSecondCode, SizesThatDoNotDivideTheDimensionAreRefused) {
