@@ -263,11 +263,12 @@ void CompressedIndex::append(int64_t n, const float* x, const int64_t* ids) {
     second.resize(static_cast<size_t>(n) * refine_size);
     pq_compute_codes(*refine_pq_, n, residuals.data(), second.data());
   }
-  // Everything computed: now the lists change, in the batch's order.
+  // Everything computed and checked: now the lists change, in the batch's order.
   faiss::ArrayInvertedLists& inv = array_lists(ivfpq_);
+  for (const int64_t list : lists)
+    if (list < 0 || static_cast<size_t>(list) >= inv.nlist) throw Error("compressed index: a vector was assigned no list");
   for (int64_t i = 0; i < n; ++i) {
     const size_t list = static_cast<size_t>(lists[static_cast<size_t>(i)]);
-    if (list >= inv.nlist) throw Error("compressed index: a vector was assigned no list");
     inv.add_entry(list, ids[i], codes.data() + static_cast<size_t>(i) * code_size);
     if (refine_pq_) {
       const uint8_t* c = second.data() + static_cast<size_t>(i) * refine_size;
