@@ -80,9 +80,10 @@ int64_t compressed_train_size(const CompressedIndexOptions& options, int64_t n);
 // that covers the whole library whatever order it was indexed in.
 std::vector<int64_t> spread_sample(const std::vector<int64_t>& ids, int64_t count);
 
-// FAISS's ProductQuantizer::compute_codes, giving the same codes (tested), an order of magnitude
-// faster for 8-bit codes: FAISS as Debian builds it (for any x86-64) measures each centroid in
-// a scalar call of its own, which made encoding the bound of a 20 M-window build.
+// FAISS's ProductQuantizer::compute_codes, giving the same codes (tested), 2.4x faster for
+// 8-bit codes (512 dimensions, 64 sub-quantisers): FAISS as Debian builds it (for any x86-64)
+// measures each centroid in a scalar call of its own, which made encoding the bound of a
+// 20 M-window build.
 void pq_compute_codes(const faiss::ProductQuantizer& pq, int64_t n, const float* x, uint8_t* codes);
 
 // The float32 vectors of the given ids (unit length; ids absent from the result are skipped).

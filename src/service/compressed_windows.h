@@ -59,7 +59,7 @@ constexpr int kNodeSecondCodeBytes = 64;
 // Windows each query reads from the store to score exactly when the caller asks for no
 // particular number (LibraryOptions::compressed.shortlist 0): with the first codes alone
 // (an index saved before second codes existed), and with second codes.
-constexpr int kShortlistFirstCodes = 1000;
+constexpr int kShortlistFirstCodes = search::CompressedSearchParams{}.shortlist;
 constexpr int kShortlistSecondCodes = 200;
 
 // What the persisted files record as the embeddings' identity (another one is built again).
