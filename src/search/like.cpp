@@ -1,6 +1,7 @@
 #include "search/like.h"
 
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <utility>
 
@@ -174,19 +175,32 @@ std::vector<LikeResult> like_source(const WindowSource& source, const QueryChunk
   for (int64_t g = 0; g < chunks.size(); g += kGroup) {
     QueryChunks group;
     group.dim = chunks.dim;
-    std::vector<int64_t> ids;
     const int64_t end = std::min(chunks.size(), g + kGroup);
     for (int64_t i = g; i < end; ++i) {
       const float* e = chunks.embeddings.data() + i * chunks.dim;
       group.embeddings.insert(group.embeddings.end(), e, e + chunks.dim);
       group.starts.push_back(chunks.starts[i]);
       group.ends.push_back(chunks.ends[i]);
-      const bool silent = !chunks.silent.empty() && chunks.silent[i];
-      group.silent.push_back(silent ? 1 : 0);
-      if (silent) continue;
-      const std::vector<int64_t> near = source.shortlist(e, n);
-      ids.insert(ids.end(), near.begin(), near.end());
+      group.silent.push_back(!chunks.silent.empty() && chunks.silent[i] ? 1 : 0);
     }
+    // The chunks' shortlists on every core (each is its own scan of the compressed lists: at
+    // 20 M windows ~16 ms, twenty of them were most of a query); each lands in its own slot and
+    // the union is sorted, so the result does not depend on the threads.
+    std::vector<std::vector<int64_t>> near(static_cast<size_t>(end - g));
+    std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1) if (end - g > 1)
+    for (int64_t i = g; i < end; ++i) {
+      if (group.silent[static_cast<size_t>(i - g)]) continue;
+      try {
+        near[static_cast<size_t>(i - g)] = source.shortlist(chunks.embeddings.data() + i * chunks.dim, n);
+      } catch (...) {
+#pragma omp critical(like_source_failure)
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+    std::vector<int64_t> ids;
+    for (const auto& v : near) ids.insert(ids.end(), v.begin(), v.end());
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     WindowTable rows = source.windows(ids);

@@ -1,6 +1,7 @@
 #include "search/text_search.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -174,31 +175,35 @@ std::vector<TrackScore> score_candidates(const WindowSource& source, const std::
   return out;
 }
 
-std::vector<TrackScore> source_mean(const Embeddings& tracks, const std::vector<float>& norms, const WindowSource& source,
-                                    const float* query, const TextSearchOptions& options) {
+std::vector<TrackScore> source_mean(const QuantizedTracks& tracks, const std::vector<float>& norms,
+                                    const WindowSource& source, const float* query, const TextSearchOptions& options) {
+  // As search_mean, with the 8-bit track embeddings: the centroid score norm·(q·x) is known to
+  // within norm·error_bound (plus the float product's rounding), so a track is a candidate when
+  // its highest possible score reaches the k-th lowest possible one, less the margin.
   const int64_t nt = tracks.size();
   const int64_t k = options.k > 0 ? std::min(options.k, nt) : nt;
   if (nt == 0) return {};
   std::vector<float> approx(static_cast<size_t>(nt));
-  score_rows(1, query, tracks.data.data(), nullptr, nt, tracks.dim, approx.data());
-  for (int64_t t = 0; t < nt; ++t) approx[t] *= norms[t];
-  std::vector<float> sorted = approx;
-  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<float>());
-  const double cut = static_cast<double>(sorted[k - 1]) - kSelectionMargin;
+  tracks.dots(query, approx.data());
+  const double q_norm = std::sqrt(static_cast<double>(dot(query, query, tracks.dim())));
+  const auto bounds = [&](int64_t t) -> std::pair<double, double> {
+    const double a = static_cast<double>(approx[t] * norms[t]);
+    const double b = norms[t] * tracks.error_bound(t, q_norm) * (1 + 1e-5) + 0x1p-22 * (std::fabs(a) + norms[t] * q_norm);
+    return {a - b, a + b + kSelectionMargin};
+  };
   std::vector<int64_t> cand;
-  for (int64_t t = 0; t < nt; ++t)
-    if (approx[t] >= cut) cand.push_back(tracks.ids[t]);
+  for (int64_t row : rows_that_may_rank(nt, k, bounds, [](int64_t) { return false; })) cand.push_back(tracks.ids()[row]);
   return score_candidates(source, cand, query, options, k);
 }
 
-std::vector<TrackScore> source_max(const Embeddings& tracks, const WindowSource& source, const float* query,
+std::vector<TrackScore> source_max(const QuantizedTracks& tracks, const WindowSource& source, const float* query,
                                    const TextSearchOptions& options, int64_t shortlist) {
   // As search_max: windows best first (exact scores of the shortlist), a track's first window
   // is its max; take tracks until k are seen and the next window is below the k-th track's
   // best by more than the margin; a longer shortlist when the first did not settle it.
   const int64_t want = options.k > 0 ? std::min(options.k, tracks.size()) : tracks.size();
   if (want == 0 || source.size == 0) return {};
-  if (8 * want + 64 > kMaxShortlist) return score_candidates(source, tracks.ids, query, options, want);
+  if (8 * want + 64 > kMaxShortlist) return score_candidates(source, tracks.ids(), query, options, want);
   int64_t n = std::min(source.size, std::max(shortlist, 8 * want + 64));
   std::vector<int64_t> cand;
   while (true) {
@@ -232,17 +237,16 @@ std::vector<TrackScore> source_max(const Embeddings& tracks, const WindowSource&
 
 }  // namespace
 
-std::vector<std::vector<TrackScore>> text_search_source(const Embeddings& tracks, const std::vector<float>& centroid_norms,
+std::vector<std::vector<TrackScore>> text_search_source(const QuantizedTracks& tracks, const std::vector<float>& centroid_norms,
                                                         const WindowSource& source, int64_t nq, const float* queries,
                                                         const TextSearchOptions& options, int64_t shortlist) {
-  tracks.check("text search: track embeddings");
-  if (centroid_norms.size() != tracks.ids.size())
+  if (centroid_norms.size() != tracks.ids().size())
     throw Error("text search: " + std::to_string(centroid_norms.size()) + " centroid norms for " +
                 std::to_string(tracks.size()) + " tracks");
   if (nq > 0 && !queries) throw Error("text search: null queries");
   std::vector<std::vector<TrackScore>> out;
   for (int64_t q = 0; q < nq; ++q) {
-    const float* query = queries + q * tracks.dim;
+    const float* query = queries + q * tracks.dim();
     out.push_back(options.aggregate == Aggregate::Mean ? source_mean(tracks, centroid_norms, source, query, options)
                                                        : source_max(tracks, source, query, options, shortlist));
   }

@@ -76,7 +76,8 @@ WindowIndexMode parse_window_index_mode(const std::string& name) {
 CompressedWindows::~CompressedWindows() = default;
 
 std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, const std::string& location,
-                                                           const store::ModelIdentity& identity, const Embeddings& tracks,
+                                                           const store::ModelIdentity& identity,
+                                                           const std::function<Embeddings()>& read_tracks,
                                                            int64_t library_windows, const Notice& note, const Notice& warn) {
   auto say = [&note](const std::string& s) {
     if (note) note(s);
@@ -121,6 +122,7 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
   say("compressed window index: training on " + std::to_string(sample.size()) + " of " + std::to_string(n) + " windows");
   cw->index_ = search::CompressedIndex::train(sample, n, options);
   sample = Embeddings{};
+  const Embeddings tracks = read_tracks();  // float32, for the centroid norms; freed after the build
   CentroidNorms sums(tracks);
   int64_t scanned = 0;
   st.scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {

@@ -22,6 +22,7 @@
 // Thread-safe: searches share it (a shared lock); update() takes it alone.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -93,13 +94,13 @@ class TooFewWindows : public Error {
 class CompressedWindows {
  public:
   // Loads the index persisted for `location` and brings it up to the store's state, or builds
-  // it (one scan of the store's windows). `tracks`: the store's track embeddings now (the
-  // snapshot's); `library_windows`: the windows of its ok tracks (Track::window_count, silent
+  // it (one scan of the store's windows). `read_tracks`: reads the store's float32 track
+  // embeddings (only a build calls it, for the centroid norms); `library_windows`: the windows of its ok tracks (Track::window_count, silent
   // ones included: counting only the searchable ones would read every window row). The caller
   // holds the store (one thread at a time). Throws clap::Error.
   static std::shared_ptr<CompressedWindows> open(store::Store& st, const std::string& location,
-                                                 const store::ModelIdentity& identity, const Embeddings& tracks,
-                                                 int64_t library_windows, const Notice& note, const Notice& warn);
+                                                 const store::ModelIdentity& identity,
+                                                 const std::function<Embeddings()>& read_tracks, int64_t library_windows, const Notice& note, const Notice& warn);
   ~CompressedWindows();
 
   // Applies the store's changes since generation() (the caller holds the store; call it inside

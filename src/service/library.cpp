@@ -48,19 +48,22 @@ std::string no_searchable(const std::string& db) {
 // --- snapshot --------------------------------------------------------------------------------
 
 struct LibrarySnapshot::Parts {
-  std::once_flag tracks_once, catalog_once, index_once, searcher_once, embeddings_once, map_once, compressed_once;
+  std::once_flag tracks_once, catalog_once, index_once, searcher_once, embeddings_once, map_once, compressed_once,
+      quantized_once;
   std::vector<store::Track> tracks;
   std::vector<std::string> roots;
-  std::map<int64_t, size_t> track_pos;
-  std::map<std::string, size_t> path_pos;
+  // Positions in `tracks` ordered by id and by path (binary searched): 16 bytes a track, where
+  // two std::maps took ~150 (a copy of every path included) at a million tracks.
+  std::vector<size_t> by_id, by_path;
   std::map<int64_t, std::vector<store::TrackLabel>> labels;
   std::shared_ptr<const search::Catalog> catalog;  // null: nothing searchable
   std::unique_ptr<search::VectorIndex> window_index;  // reads (and shares) the catalog's embeddings
   std::unique_ptr<search::TextSearcher> searcher;
-  std::unique_ptr<Embeddings> track_embeddings;
+  std::unique_ptr<Embeddings> track_embeddings;  // compressed mode: read only when a query needs all of them
+  std::unique_ptr<search::QuantizedTracks> quantized;  // compressed mode
   std::unique_ptr<search::Projection2D> map;
   std::shared_ptr<const CompressedWindows> compressed;  // compressed mode only
-  std::vector<float> centroid_norms;                    // per track_embeddings row, compressed mode
+  std::vector<float> centroid_norms;                    // per quantized row, compressed mode
   std::atomic<bool> compressed_ready{false};
   std::atomic<bool> complete{false};  // every part loaded (load_all, load_delta)
 };
@@ -86,17 +89,24 @@ void LibrarySnapshot::note(const std::string& message) const {
   if (note_) note_(message);
 }
 
+// Positions of `tracks` ordered by id and by path (usually already in path order: the store's).
+static void index_tracks(const std::vector<store::Track>& tracks, std::vector<size_t>& by_id, std::vector<size_t>& by_path) {
+  by_id.resize(tracks.size());
+  for (size_t i = 0; i < tracks.size(); ++i) by_id[i] = i;
+  by_path = by_id;
+  std::sort(by_id.begin(), by_id.end(), [&](size_t a, size_t b) { return tracks[a].id < tracks[b].id; });
+  const auto path_less = [&](size_t a, size_t b) { return tracks[a].path < tracks[b].path; };
+  if (!std::is_sorted(by_path.begin(), by_path.end(), path_less)) std::sort(by_path.begin(), by_path.end(), path_less);
+}
+
 // Reads the track list, roots and labels (the caller holds the store lock).
 static void read_tracks(store::Store& store, std::vector<store::Track>& tracks, std::vector<std::string>& roots,
-                        std::map<int64_t, std::vector<store::TrackLabel>>& labels, std::map<int64_t, size_t>& track_pos,
-                        std::map<std::string, size_t>& path_pos) {
+                        std::map<int64_t, std::vector<store::TrackLabel>>& labels, std::vector<size_t>& by_id,
+                        std::vector<size_t>& by_path) {
   tracks = store.tracks();
   roots = store.roots();
   for (auto& l : store.all_labels()) labels[l.track_id].push_back(l);
-  for (size_t i = 0; i < tracks.size(); ++i) {
-    track_pos[tracks[i].id] = i;
-    path_pos[tracks[i].path] = i;
-  }
+  index_tracks(tracks, by_id, by_path);
 }
 
 void LibrarySnapshot::load_all() const {
@@ -107,9 +117,11 @@ void LibrarySnapshot::load_all() const {
     generation_ = store_->store->library_generation();  // the state read below
     Parts& p = parts();
     std::call_once(p.tracks_once,
-                   [&] { read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos); });
-    load_embeddings_held(*store_->store);
-    if (!compressed_held(*store_->store)) load_catalog_held(*store_->store);
+                   [&] { read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.by_id, p.by_path); });
+    if (!compressed_held(*store_->store)) {
+      load_embeddings_held(*store_->store);
+      load_catalog_held(*store_->store);
+    }
   }
   if (!compressed() && searchable()) {
     window_index();
@@ -156,10 +168,7 @@ bool LibrarySnapshot::load_delta(const LibrarySnapshot& previous, RefreshInfo* i
         p.tracks.push_back(t);
       }
       while (a != added.end()) p.tracks.push_back(std::move(*a++));
-      for (size_t i = 0; i < p.tracks.size(); ++i) {
-        p.track_pos[p.tracks[i].id] = i;
-        p.path_pos[p.tracks[i].path] = i;
-      }
+      index_tracks(p.tracks, p.by_id, p.by_path);
       p.roots = changes->roots_changed ? st.roots() : old.roots;
       for (const auto& [id, labels] : old.labels)
         if (!touched.count(id)) p.labels.emplace(id, labels);
@@ -169,8 +178,14 @@ bool LibrarySnapshot::load_delta(const LibrarySnapshot& previous, RefreshInfo* i
       }
     });
 
-    // Track embeddings, ids ascending.
-    std::call_once(p.embeddings_once, [&] {
+    // Track embeddings, ids ascending: in compressed mode the 8-bit ones (the float32 ones are
+    // read when a query needs them all), else the float32 ones.
+    if (old.quantized) {
+      std::call_once(p.quantized_once, [&] {
+        p.quantized = std::make_unique<search::QuantizedTracks>(search::QuantizedTracks::merge(
+            *old.quantized, [&](int64_t id) { return !touched.count(id); }, st.track_embeddings(changed)));
+      });
+    } else std::call_once(p.embeddings_once, [&] {
       const Embeddings added = st.track_embeddings(changed);
       const Embeddings& o = *old.track_embeddings;
       auto e = std::make_unique<Embeddings>();
@@ -261,7 +276,7 @@ const std::vector<store::Track>& LibrarySnapshot::tracks() const {
   Parts& p = parts();
   std::call_once(p.tracks_once, [&] {
     std::lock_guard lock(store_->mutex);
-    read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos);
+    read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.by_id, p.by_path);
   });
   return p.tracks;
 }
@@ -273,8 +288,9 @@ const std::vector<std::string>& LibrarySnapshot::roots() const {
 
 const store::Track* LibrarySnapshot::track(int64_t id) const {
   const auto& all = tracks();
-  auto it = parts().track_pos.find(id);
-  return it == parts().track_pos.end() ? nullptr : &all[it->second];
+  const auto& by_id = parts().by_id;
+  const auto it = std::lower_bound(by_id.begin(), by_id.end(), id, [&](size_t pos, int64_t v) { return all[pos].id < v; });
+  return it != by_id.end() && all[*it].id == id ? &all[*it] : nullptr;
 }
 
 const store::Track* LibrarySnapshot::find_track(const std::string& id_or_path) const {
@@ -282,15 +298,16 @@ const store::Track* LibrarySnapshot::find_track(const std::string& id_or_path) c
   if (is_integer(id_or_path))
     if (const store::Track* t = track(std::stoll(id_or_path))) return t;
   if (id_or_path.empty()) return nullptr;
-  const auto& paths = parts().path_pos;
-  auto it = paths.find(index::absolute_path(id_or_path));
-  if (it != paths.end()) return &all[it->second];
+  const auto& by_path = parts().by_path;
+  auto at_path = [&](const std::string& path) -> const store::Track* {
+    const auto it = std::lower_bound(by_path.begin(), by_path.end(), path,
+                                     [&](size_t pos, const std::string& v) { return all[pos].path < v; });
+    return it != by_path.end() && all[*it].path == path ? &all[*it] : nullptr;
+  };
+  if (const store::Track* t = at_path(index::absolute_path(id_or_path))) return t;
   std::error_code ec;
   const fs::path canonical = fs::canonical(id_or_path, ec);  // the same file through a symlink
-  if (!ec) {
-    it = paths.find(canonical.string());
-    if (it != paths.end()) return &all[it->second];
-  }
+  if (!ec) return at_path(canonical.string());
   return nullptr;
 }
 
@@ -349,6 +366,28 @@ void LibrarySnapshot::load_catalog() const {
   });
 }
 
+void LibrarySnapshot::load_quantized_held(store::Store& st) const {
+  Parts& p = parts();
+  std::call_once(p.quantized_once, [&] {
+    // Read in pages of ok tracks by id: the float32 embeddings of a million tracks (2 GB) are
+    // never held at once.
+    constexpr size_t kPage = 16384;
+    std::call_once(p.tracks_once, [&] { read_tracks(st, p.tracks, p.roots, p.labels, p.by_id, p.by_path); });
+    std::vector<int64_t> ids;
+    for (const store::Track& t : p.tracks)
+      if (t.status == store::TrackStatus::Ok) ids.push_back(t.id);
+    std::sort(ids.begin(), ids.end());
+    auto q = std::make_unique<search::QuantizedTracks>(dim());
+    q->reserve(static_cast<int64_t>(ids.size()));
+    for (size_t at = 0; at < ids.size(); at += kPage) {
+      const std::vector<int64_t> page(ids.begin() + static_cast<ptrdiff_t>(at),
+                                      ids.begin() + static_cast<ptrdiff_t>(std::min(ids.size(), at + kPage)));
+      q->append(st.track_embeddings(page));
+    }
+    p.quantized = std::move(q);
+  });
+}
+
 void LibrarySnapshot::load_embeddings_held(store::Store& st) const {
   Parts& p = parts();
   std::call_once(p.embeddings_once, [&] {
@@ -358,7 +397,7 @@ void LibrarySnapshot::load_embeddings_held(store::Store& st) const {
 }
 
 bool LibrarySnapshot::searchable() const {
-  if (compressed()) return parts().track_embeddings->size() > 0;  // a track embedding <=> a searchable window
+  if (compressed()) return parts().quantized->size() > 0;  // a track embedding <=> a searchable window
   load_catalog();
   return parts().catalog != nullptr;
 }
@@ -375,11 +414,12 @@ const CompressedWindows* LibrarySnapshot::compressed_held(store::Store& st) cons
     if (compressed_slot_) {
       CompressedSlot& slot = *compressed_slot_;
       std::lock_guard lock(slot.mutex);
+      const auto read_all = [&st] { return st.track_embeddings(); };
       // The windows of ok tracks, from the track rows (their counts come from an index; counting
       // the searchable windows would read every window row).
       int64_t windows = 0;
       if (slot.mode != WindowIndexMode::Memory) {
-        std::call_once(p.tracks_once, [&] { read_tracks(st, p.tracks, p.roots, p.labels, p.track_pos, p.path_pos); });
+        std::call_once(p.tracks_once, [&] { read_tracks(st, p.tracks, p.roots, p.labels, p.by_id, p.by_path); });
         for (const store::Track& t : p.tracks)
           if (t.status == store::TrackStatus::Ok) windows += t.window_count;
       }
@@ -387,9 +427,8 @@ const CompressedWindows* LibrarySnapshot::compressed_held(store::Store& st) cons
         const int64_t from = slot.mode == WindowIndexMode::Compressed ? kCompressedMinWindows : kCompressedAboveWindows;
         slot.decided = windows >= from ? 1 : -1;
         if (slot.mode == WindowIndexMode::Compressed && slot.decided > 0) {
-          load_embeddings_held(st);
           try {
-            slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, windows, note_, warn_);
+            slot.windows = CompressedWindows::open(st, db_path_, identity_, read_all, windows, note_, warn_);
           } catch (const TooFewWindows&) {
             slot.decided = -1;
           }
@@ -399,16 +438,16 @@ const CompressedWindows* LibrarySnapshot::compressed_held(store::Store& st) cons
                std::to_string(kCompressedMinWindows) + "): searching them in memory");
       }
       if (slot.decided > 0) {
-        load_embeddings_held(st);
+        load_quantized_held(st);
         if (!slot.windows) {
-          slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, windows, note_, warn_);
+          slot.windows = CompressedWindows::open(st, db_path_, identity_, read_all, windows, note_, warn_);
         } else if (slot.windows->generation() != generation_ && !slot.windows->update(st, windows)) {
           slot.windows->forget();
-          slot.windows = CompressedWindows::open(st, db_path_, identity_, *p.track_embeddings, windows, note_, warn_);
+          slot.windows = CompressedWindows::open(st, db_path_, identity_, read_all, windows, note_, warn_);
         }
         p.compressed = slot.windows;
-        p.centroid_norms.reserve(p.track_embeddings->ids.size());
-        for (int64_t id : p.track_embeddings->ids) p.centroid_norms.push_back(p.compressed->centroid_norm(id));
+        p.centroid_norms.reserve(p.quantized->ids().size());
+        for (int64_t id : p.quantized->ids()) p.centroid_norms.push_back(p.compressed->centroid_norm(id));
       }
     }
     p.compressed_ready.store(true, std::memory_order_release);
@@ -528,15 +567,43 @@ const Embeddings& LibrarySnapshot::track_embeddings() const {
 }
 
 std::vector<float> LibrarySnapshot::track_embedding(int64_t track_id) const {
-  const Embeddings& e = track_embeddings();
-  const int64_t i = e.find(track_id);
-  if (i < 0) {
-    const store::Track* t = track(track_id);
-    if (!t) throw Error("no track " + std::to_string(track_id) + " in the index");
-    throw Error(t->path + ": has no embedding in the index (" +
-                (t->status == store::TrackStatus::Error ? "it could not be indexed: " + t->error : "silent throughout") + ")");
+  const store::Track* t = track(track_id);
+  if (compressed()) {
+    // Exact, from the store (the snapshot holds 8-bit ones), for a track the snapshot holds.
+    if (t && quantized_tracks().find(track_id) >= 0) {
+      Embeddings e;
+      {
+        std::lock_guard lock(store_->mutex);
+        e = store_->store->track_embeddings(std::vector<int64_t>{track_id});
+      }
+      if (e.size() != 1) throw Error(t->path + ": was removed from the index since this query began");
+      return e.data;
+    }
+  } else {
+    const Embeddings& e = track_embeddings();
+    const int64_t i = e.find(track_id);
+    if (i >= 0) return std::vector<float>(e.row(i), e.row(i) + e.dim);
   }
-  return std::vector<float>(e.row(i), e.row(i) + e.dim);
+  if (!t) throw Error("no track " + std::to_string(track_id) + " in the index");
+  throw Error(t->path + ": has no embedding in the index (" +
+              (t->status == store::TrackStatus::Error ? "it could not be indexed: " + t->error : "silent throughout") + ")");
+}
+
+const search::QuantizedTracks& LibrarySnapshot::quantized_tracks() const {
+  if (!compressed()) throw Error("quantized_tracks: the library is searched in memory");
+  if (parts().quantized->size() == 0) throw Error(no_searchable(db_path_));
+  return *parts().quantized;
+}
+
+search::TrackFetch LibrarySnapshot::track_fetch() const {
+  // Tracks this snapshot does not hold as searchable are left out, as in window_source().
+  return [this](const std::vector<int64_t>& ids) {
+    std::vector<int64_t> held;
+    for (int64_t id : ids)
+      if (const store::Track* t = track(id); t && t->status == store::TrackStatus::Ok) held.push_back(id);
+    std::lock_guard lock(store_->mutex);
+    return store_->store->track_embeddings(held);
+  };
 }
 
 const search::Projection2D& LibrarySnapshot::track_map() const {

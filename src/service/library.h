@@ -36,6 +36,7 @@
 #include "model/clap.h"
 #include "search/catalog.h"
 #include "search/projection.h"
+#include "search/quantized_tracks.h"
 #include "search/text_search.h"
 #include "search/vector_index.h"
 #include "service/audio_embedding.h"
@@ -151,6 +152,8 @@ class LibrarySnapshot {
   const search::Catalog& catalog() const;
   const search::VectorIndex& window_index() const;  // persisted beside the database (window_index.h)
   const search::TextSearcher& text_searcher() const;  // over catalog()
+  // Every float32 track embedding (in compressed mode read on first use, for the queries that
+  // need them all: classify, map, playlist, duplicates, matrix).
   const Embeddings& track_embeddings() const;
   // The stored track embedding of `track_id`; throws with the reason when it has none.
   std::vector<float> track_embedding(int64_t track_id) const;
@@ -163,7 +166,12 @@ class LibrarySnapshot {
   // snapshot's tracks only); catalog() still reads every window (analyze, duplicates, overlaps).
   const CompressedWindows* compressed() const;
   search::WindowSource window_source() const;
-  const std::vector<float>& centroid_norms() const;  // per row of track_embeddings()
+  // The track embeddings in 8 bits (search/quantized_tracks.h: 0.5 GB at a million tracks
+  // instead of 2 GB), with which text search (mean) and similar choose candidates, and what
+  // reads the candidates' float32 ones from the store (tracks of this snapshot only).
+  const search::QuantizedTracks& quantized_tracks() const;
+  search::TrackFetch track_fetch() const;
+  const std::vector<float>& centroid_norms() const;  // per row of quantized_tracks()
   search::CompressedSearchParams compressed_params() const;
 
  private:
@@ -173,6 +181,7 @@ class LibrarySnapshot {
   // With the store lock held (and the caller's read scope open):
   const CompressedWindows* compressed_held(store::Store& st) const;
   void load_embeddings_held(store::Store& st) const;
+  void load_quantized_held(store::Store& st) const;
   void load_catalog_held(store::Store& st) const;
   void load_catalog() const;
 

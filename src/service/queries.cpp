@@ -8,7 +8,7 @@ std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const Li
                                                           const std::vector<std::string>& texts,
                                                           const search::TextSearchOptions& options) {
   if (snap.compressed()) {
-    const Embeddings& tracks = snap.track_embeddings();  // throws when nothing is searchable
+    const search::QuantizedTracks& tracks = snap.quantized_tracks();  // throws when nothing is searchable
     const std::vector<float> emb = lib.embed_texts(texts);
     return search::text_search_source(tracks, snap.centroid_norms(), snap.window_source(), static_cast<int64_t>(texts.size()),
                                       emb.data(), options, snap.compressed_params().shortlist);
@@ -45,19 +45,25 @@ search::QueryChunks file_query_chunks(Library& lib, const std::string& path, dou
 std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::QueryChunks& chunks,
                                      const search::LikeOptions& options) {
   if (snap.compressed()) {
-    snap.track_embeddings();  // throws when nothing is searchable
+    snap.quantized_tracks();  // throws when nothing is searchable
     return search::like_source(snap.window_source(), chunks, options, snap.compressed_params().shortlist);
   }
   return search::like(snap.catalog(), &snap.window_index(), chunks, options);
 }
 
 std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k) {
+  if (snap.compressed()) {
+    const std::vector<float> query = snap.track_embedding(track.id);  // throws the reason it has none
+    return search::similar_quantized(snap.quantized_tracks(), query.data(), track.id, k, snap.track_fetch());
+  }
   const Embeddings& tracks = snap.track_embeddings();
   if (tracks.find(track.id) < 0) snap.track_embedding(track.id);  // throws the reason it has none
   return search::similar_to_track(tracks, track.id, k);
 }
 
 std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k) {
+  if (snap.compressed())
+    return search::similar_quantized(snap.quantized_tracks(), query.data(), -1, k, snap.track_fetch());
   return search::similar(snap.track_embeddings(), 1, query.data(), nullptr, k)[0];
 }
 

@@ -199,11 +199,34 @@ class CompressedSearch : public ::testing::TestWithParam<std::string> {
           search::TextSearchOptions so;
           so.k = k;
           so.aggregate = aggregate;
-          const auto got = search::text_search_source(c->track_embeddings(), c->centroid_norms(), c->window_source(), 1,
+          const auto got = search::text_search_source(c->quantized_tracks(), c->centroid_norms(), c->window_source(), 1,
                                                       query.data(), so, c->compressed_params().shortlist)[0];
           const auto want = m->text_searcher().search(1, query.data(), so, &m->window_index())[0];
           expect_same_scores(got, want);
         }
+    }
+    // Song to song from the 8-bit track embeddings, every track as the query: the memory
+    // mode's float32 hits, bit for bit; and a loose vector.
+    for (int64_t id : m->track_embeddings().ids) {
+      const store::Track* track = m->track(id);
+      ASSERT_NE(track, nullptr);
+      EXPECT_EQ(c->track_embedding(id), m->track_embedding(id));
+      for (int64_t k : {int64_t{1}, int64_t{4}, int64_t{0}}) {
+        const auto got = similar_tracks(*c, *track, k), want = similar_tracks(*m, *track, k);
+        ASSERT_EQ(got.size(), want.size()) << "track " << id << " k " << k;
+        for (size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i].id, want[i].id) << "track " << id << " k " << k << " rank " << i;
+          EXPECT_EQ(got[i].score, want[i].score) << "track " << id << " k " << k << " rank " << i;
+        }
+      }
+    }
+    {
+      std::vector<float> v(kDim);
+      std::normal_distribution<float> n;
+      for (auto& x : v) x = n(rng);
+      const auto got = similar_to_vector(*c, v, 3), want = similar_to_vector(*m, v, 3);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(got[i].id == want[i].id && got[i].score == want[i].score);
     }
     // Query by example: chunks of a library track (and with it left out), and loose chunks.
     const store::Track* t = m->track(m->track_embeddings().ids[3]);
@@ -285,9 +308,9 @@ TEST_P(CompressedSearch, FollowsTheLibraryAsItChanges) {
   all.k = 0;
   all.aggregate = search::Aggregate::Max;
   std::vector<float> q(kDim, 0.125f);
-  const auto results = search::text_search_source(snap->track_embeddings(), snap->centroid_norms(), snap->window_source(), 1,
+  const auto results = search::text_search_source(snap->quantized_tracks(), snap->centroid_norms(), snap->window_source(), 1,
                                                   q.data(), all, 1 << 20);
-  EXPECT_EQ(results[0].size(), snap->track_embeddings().ids.size());
+  EXPECT_EQ(results[0].size(), snap->quantized_tracks().ids().size());
   for (const auto& r : results[0]) {
     EXPECT_NE(r.track_id, ids[1]);
     EXPECT_NE(r.track_id, ids[7]);
