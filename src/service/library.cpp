@@ -15,10 +15,64 @@ namespace clap::service {
 
 namespace fs = std::filesystem;
 
-// One store connection, used under its lock (a Store is used from one thread at a time).
+// Read-only connections queries read through while they run (see StoreAccess::query_read).
+constexpr int kQueryConnections = 4;
+
+// One store connection, used under its lock (a Store is used from one thread at a time), through
+// which snapshots are read; and a pool of read-only connections for the reads a query makes as it
+// runs (compressed mode: its candidates' windows and track embeddings), so that concurrent queries
+// do not queue behind one connection (a server in compressed mode answered 709 cached texts/s at
+// 16 clients against 1,891/s in memory, each search waiting for that lock).
 struct StoreAccess {
   std::mutex mutex;
   std::unique_ptr<store::Store> store;
+  std::string location;  // where the pool's connections are opened
+
+  std::mutex pool_mutex;
+  std::condition_variable pool_cv;
+  std::vector<std::unique_ptr<store::Store>> idle;
+  int opened = 0;
+
+  // read(store) on a pooled connection: an idle one, a new one while fewer than
+  // kQueryConnections are open, else the first one given back. When a read throws, its
+  // connection and the idle ones are closed (after a PostgreSQL restart every one of them is
+  // dead), and a read that failed on a reused connection is tried once more on a new one.
+  template <class Read>
+  auto query_read(const Read& read) -> decltype(read(std::declval<store::Store&>())) {
+    for (int attempt = 0;; ++attempt) {
+      std::unique_ptr<store::Store> conn;
+      {
+        std::unique_lock lock(pool_mutex);
+        pool_cv.wait(lock, [&] { return !idle.empty() || opened < kQueryConnections; });
+        if (!idle.empty()) {
+          conn = std::move(idle.back());
+          idle.pop_back();
+        } else {
+          ++opened;
+        }
+      }
+      const bool reused = conn != nullptr;
+      try {
+        if (!conn) conn = store::open_store(location, store::OpenMode::ReadOnly);
+        auto result = read(*conn);
+        {
+          std::lock_guard lock(pool_mutex);
+          idle.push_back(std::move(conn));
+        }
+        pool_cv.notify_one();
+        return result;
+      } catch (...) {
+        std::vector<std::unique_ptr<store::Store>> closing;
+        {
+          std::lock_guard lock(pool_mutex);
+          closing.swap(idle);
+          opened -= 1 + static_cast<int>(closing.size());
+        }
+        pool_cv.notify_all();
+        if (!reused || attempt > 0) throw;
+      }
+    }
+  }
 };
 
 // The compressed window index of a library, shared by its snapshots (each brings it up to its
@@ -515,19 +569,11 @@ search::WindowSource LibrarySnapshot::window_source() const {
     return t && t->status == store::TrackStatus::Ok;
   };
   src.windows = [this, in_snapshot](const std::vector<int64_t>& ids) {
-    WindowTable t;
-    {
-      std::lock_guard lock(store_->mutex);
-      t = store_->store->window_embeddings(ids);
-    }
+    WindowTable t = store_->query_read([&](const store::Store& st) { return st.window_embeddings(ids); });
     return keep_rows(std::move(t), in_snapshot);
   };
   src.track_windows = [this, in_snapshot](const std::vector<int64_t>& ids) {
-    WindowTable t;
-    {
-      std::lock_guard lock(store_->mutex);
-      t = store_->store->track_window_embeddings(ids);
-    }
+    WindowTable t = store_->query_read([&](const store::Store& st) { return st.track_window_embeddings(ids); });
     return keep_rows(std::move(t), in_snapshot);
   };
   return src;
@@ -571,11 +617,8 @@ std::vector<float> LibrarySnapshot::track_embedding(int64_t track_id) const {
   if (compressed()) {
     // Exact, from the store (the snapshot holds 8-bit ones), for a track the snapshot holds.
     if (t && quantized_tracks().find(track_id) >= 0) {
-      Embeddings e;
-      {
-        std::lock_guard lock(store_->mutex);
-        e = store_->store->track_embeddings(std::vector<int64_t>{track_id});
-      }
+      const Embeddings e = store_->query_read(
+          [&](const store::Store& st) { return st.track_embeddings(std::vector<int64_t>{track_id}); });
       if (e.size() != 1) throw Error(t->path + ": was removed from the index since this query began");
       return e.data;
     }
@@ -601,8 +644,7 @@ search::TrackFetch LibrarySnapshot::track_fetch() const {
     std::vector<int64_t> held;
     for (int64_t id : ids)
       if (const store::Track* t = track(id); t && t->status == store::TrackStatus::Ok) held.push_back(id);
-    std::lock_guard lock(store_->mutex);
-    return store_->store->track_embeddings(held);
+    return store_->query_read([&](const store::Store& st) { return st.track_embeddings(held); });
   };
 }
 
@@ -623,6 +665,7 @@ Library::Library(const LibraryOptions& options, Access access)
       compressed_slot_(std::make_shared<CompressedSlot>()) {
   compressed_slot_->mode = options.window_index;
   compressed_slot_->params = options.compressed;
+  store_->location = location_;
   std::string unexpected;
   store_->store = store::open_store(location_, access == Access::ReadOnly ? store::OpenMode::ReadOnly
                                                                         : store::OpenMode::ReadWriteOrReadOnly,

@@ -7,12 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/vector_math.h"
@@ -366,6 +368,70 @@ TEST_P(CompressedSearch, TooFewWindowsAreSearchedInMemory) {
   EXPECT_NE(notes[0].find("too few searchable windows for a compressed window index"), std::string::npos) << notes[0];
   EXPECT_TRUE(lib->snapshot()->searchable());
 }
+
+// Queries from many threads at once read through the pooled connections (more threads than
+// connections, so some wait for one): every answer is the one a single thread gets.
+TEST_P(CompressedSearch, ConcurrentQueriesGiveTheSingleThreadAnswers) {
+  fill(40);
+  auto compressed = open(WindowIndexMode::Compressed);
+  const auto snap = compressed->snapshot();
+  const std::vector<int64_t> ids = snap->quantized_tracks().ids();
+  std::vector<std::vector<search::Hit>> want;
+  std::vector<std::vector<search::LikeResult>> want_like;
+  for (int64_t id : ids) {
+    want.push_back(similar_tracks(*snap, *snap->track(id), 3));
+    want_like.push_back(like(*snap, track_query_chunks(*snap, *snap->track(id)), search::LikeOptions{}));
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int th = 0; th < 8; ++th)
+    threads.emplace_back([&, th] {
+      for (size_t r = 0; r < 3 * ids.size(); ++r) {
+        const size_t i = (r * 7 + static_cast<size_t>(th)) % ids.size();
+        const store::Track& t = *snap->track(ids[i]);
+        const auto got = similar_tracks(*snap, t, 3);
+        bool same = got.size() == want[i].size();
+        for (size_t j = 0; same && j < got.size(); ++j) same = got[j].id == want[i][j].id && got[j].score == want[i][j].score;
+        const auto got_like = like(*snap, track_query_chunks(*snap, t), search::LikeOptions{});
+        same = same && got_like.size() == want_like[i].size();
+        for (size_t j = 0; same && j < got_like.size(); ++j)
+          same = got_like[j].track_id == want_like[i][j].track_id && got_like[j].combined == want_like[i][j].combined;
+        if (!same) ++mismatches;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+// A search node's PostgreSQL restarts: the pooled connections die with it; the queries after it
+// open new ones and answer as before, none fails.
+class CompressedSearchRestart : public CompressedSearch {};
+
+TEST_P(CompressedSearchRestart, QueriesGoOnAfterThePostgresqlServerRestarts) {
+  fill(40);
+  auto compressed = open(WindowIndexMode::Compressed);
+  const auto snap = compressed->snapshot();
+  const std::vector<int64_t> ids = snap->quantized_tracks().ids();
+  auto answers = [&] {
+    std::vector<int64_t> out;
+    for (int64_t id : ids) {
+      for (const auto& h : similar_tracks(*snap, *snap->track(id), 2)) out.push_back(h.id);
+      for (const auto& r : like(*snap, track_query_chunks(*snap, *snap->track(id)), search::LikeOptions{}))
+        out.push_back(r.track_id);
+    }
+    return out;
+  };
+  const std::vector<int64_t> want = answers();
+  std::vector<std::thread> threads;  // several pooled connections open at the restart
+  for (int th = 0; th < 4; ++th) threads.emplace_back([&] { answers(); });
+  for (auto& t : threads) t.join();
+  test::PostgresServer::shared().restart(0.5);
+  EXPECT_EQ(answers(), want);
+  EXPECT_EQ(answers(), want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgresql, CompressedSearchRestart, ::testing::Values("postgresql"),
+                         [](const auto& info) { return info.param; });
 
 INSTANTIATE_TEST_SUITE_P(Stores, CompressedSearch, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
