@@ -24,6 +24,8 @@ struct WindowSource {
   std::function<std::vector<int64_t>(const float* query, int64_t n)> shortlist;  // n nearest window ids, best first
   std::function<WindowTable(const std::vector<int64_t>& window_ids)> windows;    // these windows
   std::function<WindowTable(const std::vector<int64_t>& track_ids)> track_windows;  // every window of these tracks
+  // The float32 track embeddings of these tracks (ids ascending; tracks without one left out).
+  std::function<Embeddings(const std::vector<int64_t>& track_ids)> track_embeddings;
   int64_t size = 0;  // windows the shortlist draws from
 };
 

@@ -177,9 +177,11 @@ std::vector<TrackScore> score_candidates(const WindowSource& source, const std::
 
 std::vector<TrackScore> source_mean(const QuantizedTracks& tracks, const std::vector<float>& norms,
                                     const WindowSource& source, const float* query, const TextSearchOptions& options) {
-  // As search_mean, with the 8-bit track embeddings: the centroid score norm·(q·x) is known to
-  // within norm·error_bound (plus the float product's rounding), so a track is a candidate when
-  // its highest possible score reaches the k-th lowest possible one, less the margin.
+  // search_mean's rule (candidates: every track whose centroid score norm·(q·x) is within the
+  // margin of the k-th), in two steps. The 8-bit scores, within their bound (plus the float
+  // product's rounding), choose every track that could pass it; their float32 embeddings (one
+  // row a track, far cheaper to read than its windows) then apply it exactly: the candidates are
+  // those the float32 embeddings of every track would give.
   const int64_t nt = tracks.size();
   const int64_t k = options.k > 0 ? std::min(options.k, nt) : nt;
   if (nt == 0) return {};
@@ -191,8 +193,23 @@ std::vector<TrackScore> source_mean(const QuantizedTracks& tracks, const std::ve
     const double b = norms[t] * tracks.error_bound(t, q_norm) * (1 + 1e-5) + 0x1p-22 * (std::fabs(a) + norms[t] * q_norm);
     return {a - b, a + b + kSelectionMargin};
   };
+  std::vector<int64_t> maybe;
+  for (int64_t row : rows_that_may_rank(nt, k, bounds, [](int64_t) { return false; })) maybe.push_back(tracks.ids()[row]);
+  const Embeddings exact = source.track_embeddings(maybe);
+  const int64_t n = exact.size();
+  if (n == 0) return {};
+  std::vector<float> score(static_cast<size_t>(n));
+  score_rows(1, query, exact.data.data(), nullptr, n, exact.dim, score.data());
+  for (int64_t i = 0; i < n; ++i) score[i] *= norms[static_cast<size_t>(tracks.find(exact.ids[i]))];
+  double cut = -INFINITY;
+  if (n > k) {
+    std::vector<float> sorted = score;
+    std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<float>());
+    cut = static_cast<double>(sorted[k - 1]) - kSelectionMargin;
+  }
   std::vector<int64_t> cand;
-  for (int64_t row : rows_that_may_rank(nt, k, bounds, [](int64_t) { return false; })) cand.push_back(tracks.ids()[row]);
+  for (int64_t i = 0; i < n; ++i)
+    if (score[i] >= cut) cand.push_back(exact.ids[i]);
   return score_candidates(source, cand, query, options, k);
 }
 

@@ -64,12 +64,13 @@ class TextSearcher {
   std::vector<float> centroids_;  // track_count × dim: unnormalised mean of each track's active windows
 };
 
-// The same lists from a WindowSource: Mean takes its candidates from the 8-bit track embeddings
-// (`tracks`; every track whose score, within the 8 bits' bound, could rank) scaled by
-// `centroid_norms` (per row of `tracks`: the length of the mean of the track's windows, so that
-// norm × (q · track embedding) = q · mean), Max from the source's shortlist; the candidate
-// tracks' windows are then read and scored as above (the same numbers). Exact for Mean; for Max
-// exact when the shortlist holds every track's best window.
+// The same lists from a WindowSource: Mean takes its candidates as TextSearcher does from the
+// track embeddings scaled by `centroid_norms` (per row of `tracks`: the length of the mean of
+// the track's windows, so that norm × (q · track embedding) = q · mean), the 8-bit ones
+// (`tracks`) choosing which tracks' float32 embeddings the source reads to apply the rule; Max
+// from the source's shortlist; the candidate tracks' windows are then read and scored as above
+// (the same numbers). Exact for Mean; for Max exact when the shortlist holds every track's best
+// window.
 std::vector<std::vector<TrackScore>> text_search_source(const QuantizedTracks& tracks, const std::vector<float>& centroid_norms,
                                                         const WindowSource& source, int64_t nq, const float* queries,
                                                         const TextSearchOptions& options, int64_t shortlist);

@@ -576,6 +576,7 @@ search::WindowSource LibrarySnapshot::window_source() const {
     WindowTable t = store_->query_read([&](const store::Store& st) { return st.track_window_embeddings(ids); });
     return keep_rows(std::move(t), in_snapshot);
   };
+  src.track_embeddings = track_fetch();
   return src;
 }
 
