@@ -43,7 +43,19 @@ float round_up(double v) {
 void QuantizedTracks::push_row(int64_t id, const float* x) {
   const int d = dim_;
   float peak = 0;
-  for (int j = 0; j < d; ++j) peak = std::max(peak, std::fabs(x[j]));
+  bool finite = true;
+  for (int j = 0; j < d; ++j) {
+    finite = finite && std::isfinite(x[j]);
+    peak = std::max(peak, std::fabs(x[j]));
+  }
+  if (!finite) {  // no bound holds: an unbounded error makes it a candidate of every search
+    codes_.insert(codes_.end(), static_cast<size_t>(d), int8_t{0});
+    ids_.push_back(id);
+    scales_.push_back(0);
+    errors_.push_back(std::numeric_limits<float>::infinity());
+    norms_.push_back(std::sqrt(static_cast<double>(dot(x, x, d))));
+    return;
+  }
   const float scale = peak > 0 ? peak / 127.0f : 0.0f;
   double residual = 0;
   for (int j = 0; j < d; ++j) {

@@ -154,6 +154,26 @@ TEST(QuantizedTracks, RowsTheStoreNoLongerHasAreLeftOut) {
   expect_same_hits(got, similar(kept, 1, query.data(), nullptr, 0)[0], "all of the kept rows");
 }
 
+TEST(QuantizedTracks, NonFiniteRowsGiveWhatSimilarGives) {
+  Embeddings e = library(200, 32, 4, 7);
+  e.data[3 * 32] = std::nanf("");
+  e.data[4 * 32 + 1] = INFINITY;
+  const QuantizedTracks q = quantize(e);
+  for (int64_t row : {int64_t{0}, int64_t{3}, int64_t{4}, int64_t{50}}) {
+    const std::vector<float> query(e.row(row), e.row(row) + 32);
+    for (int64_t k : {int64_t{5}, int64_t{0}}) {
+      const auto got = similar_quantized(q, query.data(), e.ids[row], k, fetch_from(e));
+      const auto want = similar(e, 1, query.data(), &e.ids[row], k)[0];
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].id, want[i].id) << "row " << row << " k " << k << " rank " << i;
+        EXPECT_TRUE(std::memcmp(&got[i].score, &want[i].score, sizeof(double)) == 0 ||
+                    (std::isnan(got[i].score) && std::isnan(want[i].score)));
+      }
+    }
+  }
+}
+
 TEST(QuantizedTracks, MergeEqualsBuildingAgain) {
   const Embeddings e = library(500, 48, 5, 6);
   Embeddings first, later;  // the first 400 rows; then rows 100-149 changed and 400-499 added
