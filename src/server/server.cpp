@@ -102,10 +102,10 @@ struct Server::Impl {
 };
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
-  // Buffers of 1 MB and more (loading the library in pages, a query's scores over every track, the windows it reads) go back
-  // to the system when freed. glibc's default raises that threshold to the largest block freed
-  // so far (up to 32 MB), after which such buffers stay in each request thread's heap: a search
-  // node over a million tracks measured 0.28 GB more after ten /api/similar requests.
+  // Buffers of 1 MB and more (the library read in pages, a query's scores over every track, the
+  // windows it reads) go back to the system when freed. glibc's default raises that threshold to
+  // the largest block freed so far (up to 32 MB), after which such buffers stay in each request
+  // thread's heap: a node over a million tracks held 0.28 GB more after ten /api/similar requests.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   Impl& s = *impl_;
   s.options = std::move(options);

@@ -21,8 +21,8 @@ constexpr int kQueryConnections = 4;
 // One store connection, used under its lock (a Store is used from one thread at a time), through
 // which snapshots are read; and a pool of read-only connections for the reads a query makes as it
 // runs (compressed mode: its candidates' windows and track embeddings), so that concurrent queries
-// do not queue behind one connection (a server in compressed mode answered 709 cached texts/s at
-// 16 clients against 1,891/s in memory, each search waiting for that lock).
+// do not queue behind one connection (measured: cached text searches at 4 clients, 410/s through
+// the one connection, 719/s with the pool; README, Performance).
 struct StoreAccess {
   std::mutex mutex;
   std::unique_ptr<store::Store> store;
@@ -107,7 +107,7 @@ struct LibrarySnapshot::Parts {
   std::vector<store::Track> tracks;
   std::vector<std::string> roots;
   // Positions in `tracks` ordered by id and by path (binary searched): 16 bytes a track, where
-  // two std::maps took ~150 (a copy of every path included) at a million tracks.
+  // two std::maps (a copy of every path included) took 0.24 GB more at a million tracks.
   std::vector<size_t> by_id, by_path;
   std::map<int64_t, std::vector<store::TrackLabel>> labels;
   std::shared_ptr<const search::Catalog> catalog;  // null: nothing searchable
@@ -620,7 +620,7 @@ std::vector<float> LibrarySnapshot::track_embedding(int64_t track_id) const {
     if (t && quantized_tracks().find(track_id) >= 0) {
       const Embeddings e = store_->query_read(
           [&](const store::Store& st) { return st.track_embeddings(std::vector<int64_t>{track_id}); });
-      if (e.size() != 1) throw Error(t->path + ": was removed from the index since this query began");
+      if (e.size() != 1) throw Error(t->path + ": was removed from the index since this snapshot of it was read");
       return e.data;
     }
   } else {
