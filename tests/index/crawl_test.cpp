@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "core/error.h"
 #include "support/golden.h"
@@ -98,17 +100,76 @@ TEST(Crawl, SymlinkLoopsFifosAndDuplicates) {
   EXPECT_TRUE(self_warned);
 }
 
+// crawl({root}) as the unprivileged user nobody (65534) in a child process: root reads every
+// folder whatever its permissions, and the tests run as root in CI. Files and warnings come back
+// through a pipe, one per line ("F path", "W path<TAB>reason").
+CrawlResult crawl_as_nobody(const std::string& root) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    std::string out;
+    if (setgid(65534) != 0 || setuid(65534) != 0) {
+      out = "E cannot become nobody\n";
+    } else {
+      try {
+        const CrawlResult r = crawl({root});
+        for (const auto& f : r.files) out += "F " + f.path + "\n";
+        for (const auto& w : r.warnings) out += "W " + w.path + "\t" + w.reason + "\n";
+      } catch (const std::exception& e) {
+        out = std::string("E ") + e.what() + "\n";
+      }
+    }
+    for (size_t at = 0; at < out.size();) {
+      const ssize_t n = write(fds[1], out.data() + at, out.size() - at);
+      if (n <= 0) break;
+      at += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  CrawlResult r;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("E ", 0) == 0) throw std::runtime_error("crawl as nobody: " + line.substr(2));
+    if (line.rfind("F ", 0) == 0) r.files.push_back({line.substr(2), root});
+    if (line.rfind("W ", 0) == 0) {
+      const size_t tab = line.find('\t');
+      r.warnings.push_back({line.substr(2, tab - 2), line.substr(tab + 1)});
+    }
+  }
+  return r;
+}
+
 TEST(Crawl, UnreadableFolderIsSkippedWithWarning) {
-  if (geteuid() == 0) GTEST_SKIP() << "running as root: permissions do not stop root, nothing to test";
-  const std::string root = test::temp_dir() + "/music";
+  const std::string dir = test::temp_dir();
+  const std::string root = dir + "/music";
   touch(fs::path(root) / "ok/a.mp3");
   touch(fs::path(root) / "locked/b.mp3");
   fs::permissions(fs::path(root) / "locked", fs::perms::none);
-  const CrawlResult r = crawl({root});
+  CrawlResult r;
+  if (geteuid() == 0) {
+    // nobody must reach the music folder: every folder above it opened for traversal and reading.
+    for (fs::path p = root; p != fs::path(dir).parent_path().parent_path(); p = p.parent_path())
+      fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                             fs::perms::others_exec);
+    fs::permissions(fs::path(root) / "ok", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+    r = crawl_as_nobody(root);
+  } else {
+    r = crawl({root});
+  }
   fs::permissions(fs::path(root) / "locked", fs::perms::owner_all);
   EXPECT_EQ(relative_paths(r, root), std::vector<std::string>{"ok/a.mp3"});
   ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_NE(r.warnings[0].reason.find("Permission denied"), std::string::npos);
+  EXPECT_EQ(r.warnings[0].path, root + "/locked");
+  EXPECT_NE(r.warnings[0].reason.find("Permission denied"), std::string::npos) << r.warnings[0].reason;
 }
 
 TEST(Crawl, RootsFilesAndErrors) {
