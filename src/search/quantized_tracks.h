@@ -6,7 +6,7 @@
 //
 // A row x is held as scale·c, c in [-127, 127]^d (scale = max|xⱼ| / 127, rounded to nearest),
 // with its length |x| and err ≥ |x − scale·c|. By Cauchy–Schwarz every query q then has
-// |q·x − scale·(q·c)| ≤ |q|·err; bound() adds the float rounding of both dot products.
+// |q·x − scale·(q·c)| ≤ |q|·err; error_bound() adds the float rounding of both dot products.
 #pragma once
 #include <cmath>
 #include <cstdint>
