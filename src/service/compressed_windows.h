@@ -95,12 +95,14 @@ class CompressedWindows {
  public:
   // Loads the index persisted for `location` and brings it up to the store's state, or builds
   // it (one scan of the store's windows). `read_tracks`: reads the store's float32 track
-  // embeddings (only a build calls it, for the centroid norms); `library_windows`: the windows of its ok tracks (Track::window_count, silent
-  // ones included: counting only the searchable ones would read every window row). The caller
-  // holds the store (one thread at a time). Throws clap::Error.
+  // embeddings (only a build calls it, for the centroid norms); `library_windows`: the windows
+  // of its ok tracks (Track::window_count, silent ones included: counting only the searchable
+  // ones would read every window row). The caller holds the store (one thread at a time).
+  // Throws clap::Error.
   static std::shared_ptr<CompressedWindows> open(store::Store& st, const std::string& location,
                                                  const store::ModelIdentity& identity,
-                                                 const std::function<Embeddings()>& read_tracks, int64_t library_windows, const Notice& note, const Notice& warn);
+                                                 const std::function<Embeddings()>& read_tracks,
+                                                 int64_t library_windows, const Notice& note, const Notice& warn);
   ~CompressedWindows();
 
   // Applies the store's changes since generation() (the caller holds the store; call it inside
