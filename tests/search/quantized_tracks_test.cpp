@@ -162,14 +162,9 @@ TEST(QuantizedTracks, NonFiniteRowsGiveWhatSimilarGives) {
   for (int64_t row : {int64_t{0}, int64_t{3}, int64_t{4}, int64_t{50}}) {
     const std::vector<float> query(e.row(row), e.row(row) + 32);
     for (int64_t k : {int64_t{5}, int64_t{0}}) {
-      const auto got = similar_quantized(q, query.data(), e.ids[row], k, fetch_from(e));
-      const auto want = similar(e, 1, query.data(), &e.ids[row], k)[0];
-      ASSERT_EQ(got.size(), want.size());
-      for (size_t i = 0; i < got.size(); ++i) {
-        EXPECT_EQ(got[i].id, want[i].id) << "row " << row << " k " << k << " rank " << i;
-        EXPECT_TRUE(std::memcmp(&got[i].score, &want[i].score, sizeof(double)) == 0 ||
-                    (std::isnan(got[i].score) && std::isnan(want[i].score)));
-      }
+      expect_same_hits(similar_quantized(q, query.data(), e.ids[row], k, fetch_from(e)),
+                       similar(e, 1, query.data(), &e.ids[row], k)[0],
+                       "row " + std::to_string(row) + " k " + std::to_string(k));
     }
   }
 }
