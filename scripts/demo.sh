@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # The main job: set up, build, then embed audio and text, index a folder of real encoded
 # files (mp3, flac, ogg, opus, m4a, wav at different rates/channels), report status and search it.
-# Model: $CLAPSEARCH_MODEL, else the golden random-weight model next to the repository
-# (a real checkpoint folder or hub id works the same way).
+# Model: $CLAPSEARCH_MODEL (a model folder, checkpoint file or hub id), else the default hub
+# model when huggingface.co is reachable (downloaded once into the Hugging Face cache, with
+# progress), else the small random-weight model bundled for the tests (tests/data/tiny-unfused).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLAPSEARCH_BUILD_TARGET=clapsearch bash "$root/scripts/build.sh"
 cli="${CLAPSEARCH_BUILD_DIR:-$root/build}/clapsearch"
-golden="$root/../shared/golden"
-[ -d "$golden" ] || golden=/work/shared/golden
-model="${CLAPSEARCH_MODEL:-$golden/tiny-unfused}"
+default_model=laion/larger_clap_music_and_speech
+bundled_model="$root/tests/data/tiny-unfused"
+if [ -n "${CLAPSEARCH_MODEL:-}" ]; then
+  model="$CLAPSEARCH_MODEL"
+elif timeout 5 bash -c ': </dev/tcp/huggingface.co/443' 2>/dev/null; then
+  model="$default_model"
+  echo "== model: $model (downloaded once into the Hugging Face cache on first use)"
+else
+  model="$bundled_model"
+  echo "== no network access to huggingface.co: using the bundled small random-weight model $model (its rankings are meaningless; every step is the real one)"
+fi
 work="$(mktemp -d /tmp/clapsearch-demo-XXXXXX)"
 music="$work/music"
 mkdir -p "$music/album"

@@ -27,9 +27,8 @@ fail() { echo "browser test: $*" >&2; exit 1; }
 command -v ffmpeg >/dev/null || fail "ffmpeg not found"
 command -v node >/dev/null || fail "node not found"
 
-MODEL="$REPO/../shared/golden/tiny-unfused"
-[[ -f "$MODEL/config.json" ]] || MODEL=/work/shared/golden/tiny-unfused
-[[ -f "$MODEL/config.json" ]] || fail "golden model tiny-unfused not found next to the checkout (../shared/golden) nor in /work/shared/golden"
+MODEL="$REPO/tests/data/tiny-unfused"
+[[ -f "$MODEL/config.json" ]] || fail "the bundled test model $MODEL is missing (tests/data/README.md)"
 
 # 1. node_modules from the lockfile, when missing or older than the lockfile.
 if [[ ! -d "$HERE/node_modules/playwright-core" || "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then

@@ -2,7 +2,7 @@
 // case: each tensor the golden files hold that the engine produces. Every test runs twice per
 // case: on the Hugging Face folder (model.safetensors) and on the same weights in LAION's
 // format (laion.pt, "<case>@laion"), loaded with the case's config.json. Tolerances are the ones
-// ../shared/golden/README.md suggests for a float32 engine; they are never loosened to pass.
+// tests/data/README.md gives for a float32 engine; they are never loosened to pass.
 #include <gtest/gtest.h>
 
 #include <cmath>

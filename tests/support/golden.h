@@ -1,4 +1,5 @@
-// Access to the reference data in ../shared/golden (see its README.md).
+// Access to the test fixtures in tests/data (see tests/data/README.md): the reference
+// implementation's outputs for small random-weight CLAP models.
 #pragma once
 #include <functional>
 #include <memory>

@@ -1,4 +1,4 @@
-// The fine-tuning step against PyTorch: ../shared/golden/finetune/ holds one step of training
+// The fine-tuning step against PyTorch: tests/data/finetune/ holds one step of training
 // both projection heads and logit_scale_a with the symmetric InfoNCE loss, computed by autograd
 // in float64, and the weights after one AdamW step. The gradients are also checked against
 // finite differences, so they are right for other shapes than the golden one.
