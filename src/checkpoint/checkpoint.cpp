@@ -10,6 +10,7 @@
 #include "checkpoint/torch_file.h"
 #include "checkpoint/zip_directory.h"
 #include "core/error.h"
+#include "core/text_file.h"
 
 namespace clap {
 
@@ -32,13 +33,10 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path) {
     return c;
   }
   // A sharded checkpoint: the index names, for every tensor, the shard file (next to it) that holds it.
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = read_text_file(path, "checkpoint index");
   nlohmann::json index;
   try {
-    index = nlohmann::json::parse(text.str());
+    index = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     throw Error(path + ": not valid JSON: " + e.what());
   }

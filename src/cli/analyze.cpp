@@ -76,7 +76,7 @@ int run_batch(const AnalyzeCliOptions& o) {
     }
     csv.close();
     if (o.csv != "-")
-      std::fprintf(stderr, "wrote %s: %zu rows (%zu tracks × %zu queries)\n", o.csv.c_str(), rows.size(),
+      std::fprintf(stderr, "wrote %s: %zu rows (%zu tracks × %zu queries)\n", terminal_text(o.csv).c_str(), rows.size(),
                    rows.size() / queries.size(), queries.size());
     return 0;
   }

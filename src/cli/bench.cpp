@@ -15,6 +15,7 @@
 #include "service/records.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/text_file.h"
 #include "core/user_dirs.h"
 #include "hub/hub.h"
 #include "index/identity.h"
@@ -78,9 +79,7 @@ std::string ms_text(double ms) {
 }
 
 std::string random_snapshot(const BenchOptions& o) {
-  std::ifstream in(o.config, std::ios::binary);
-  if (!in) throw Error(o.config + ": cannot open");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_text_file(o.config, "model config");
   const fs::path dir = fs::path(clapsearch_cache_dir()) / "bench" / sha256_hex(text.data(), text.size()).substr(0, 16);
   if (fs::exists(dir / "model.safetensors")) return dir.string();
   std::fprintf(stderr, "bench: generating weights for %s into %s (once)\n", o.config.c_str(), dir.c_str());

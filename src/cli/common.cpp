@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "index/crawl.h"
 
 namespace clap::cli {
@@ -103,7 +104,7 @@ void print_note(const std::string& message) { std::fprintf(stderr, "clapsearch: 
 // multi-line ones (a collapsed text tower) stand apart between blank lines.
 void print_warning(const std::string& message) {
   if (message.find('\n') == std::string::npos) std::fprintf(stderr, "warning: %s\n", terminal_text(message).c_str());
-  else std::fprintf(stderr, "\n%s\n\n", message.c_str());  // the multi-line warnings are our own text
+  else std::fprintf(stderr, "\n%s\n\n", terminal_lines(message).c_str());  // our own text, with names in it
 }
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
@@ -192,17 +193,30 @@ void Table::print(std::FILE* out) const {
   }
 }
 
-std::string terminal_text(const std::string& s) {
+std::string terminal_lines(const std::string& s) {
   std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t start = 0;
+  for (size_t end; (end = s.find('\n', start)) != std::string::npos; start = end + 1)
+    out += terminal_text(s.substr(start, end - start)) + "\n";
+  return out + terminal_text(s.substr(start));
+}
+
+std::string terminal_text(const std::string& s) {
+  std::string valid;
+  const std::string& text = sanitize_utf8(s, valid) ? valid : s;  // invalid parts became U+FFFD
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const unsigned char next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
     if (c < 0x20 || c == 0x7F) {
       out += '?';
-    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+    } else if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {
       out += '?';  // a C1 control (U+0080..U+009F: CSI and friends)
       ++i;
+    } else if (text.compare(i, 3, "\xEF\xBF\xBD") == 0) {
+      out += '?';  // U+FFFD: where the bytes were not UTF-8
+      i += 2;
     } else {
       out += static_cast<char>(c);
     }

@@ -113,9 +113,13 @@ class CsvOut {
  private:
   OutputFile out_;
 };
-// Text for the terminal: control characters (C0, DEL, C1; escape sequences included) shown as
-// '?', so a tag or file name cannot drive the terminal. JSON output keeps the exact text.
+// Text for the terminal: control characters (C0, DEL, C1; escape sequences included) and bytes
+// that are not UTF-8 (a lone 0x9B is CSI to some terminals) shown as '?', so a tag or file name
+// cannot drive the terminal. Every message and table goes through it (print_note,
+// print_warning, Table, main's error line); JSON output keeps the exact text.
 std::string terminal_text(const std::string& s);
+// The same for a message of several lines: each line shown safely, the line breaks kept.
+std::string terminal_lines(const std::string& s);
 
 void print_json(const ojson& j);  // indented, one document on stdout
 

@@ -42,7 +42,7 @@ int run_doctor(const DoctorOptions& o) {
     if (!o.json) throw;
     // A script asked for JSON: it gets a document saying what failed (and the exit status).
     std::printf("%s\n", service::json_text(nlohmann::json{{"model", o.model}, {"status", "error"}, {"error", e.what()}}, 2).c_str());
-    std::fprintf(stderr, "clapsearch: error: %s\n", e.what());
+    std::fprintf(stderr, "clapsearch: error: %s\n", terminal_lines(e.what()).c_str());
     return 1;
   }
   const bool checked = r.health_checked;

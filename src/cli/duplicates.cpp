@@ -73,6 +73,7 @@ int run_duplicates(const DuplicatesOptions& o) {
         pr["score"] = json_num(p.score);
         pr["offset_s"] = json_num(p.alignment.offset_s);
         pr["aligned"] = p.alignment.measurable ? ojson(json_num(p.alignment.aligned)) : ojson(nullptr);
+        pr["identical"] = p.identical;
         g["pairs"].push_back(pr);
       }
       out.push_back(g);

@@ -135,14 +135,14 @@ int run_index(const IndexOptions& o) {
   cb.event = [&](const index::FileEvent& e) {
     if (r.quiet || e.kind != index::FileEvent::Kind::Error) return;
     progress.clear();
-    std::fprintf(stderr, "skipped %s: %s\n", e.path.c_str(), e.detail.c_str());
+    std::fprintf(stderr, "skipped %s: %s\n", terminal_text(e.path).c_str(), terminal_text(e.detail).c_str());
   };
   const service::IndexRun run = service::run_index(r, cb, print_warning);
   const index::IndexSummary& summary = run.summary;
   progress.clear();
 
   if (!r.quiet) {
-    for (const auto& w : summary.warnings) std::fprintf(stderr, "warning: %s: %s\n", w.path.c_str(), w.reason.c_str());
+    for (const auto& w : summary.warnings) std::fprintf(stderr, "warning: %s: %s\n", terminal_text(w.path).c_str(), terminal_text(w.reason).c_str());
     print_summary(summary);
   }
   if (o.json) {  // file names need not be UTF-8: invalid bytes become U+FFFD instead of failing
@@ -152,7 +152,7 @@ int run_index(const IndexOptions& o) {
   if (r.plan) {
     if (!r.quiet)
       std::fprintf(stderr, "%lld files queued: start `clapsearch worker --db %s` on any machines that reach the audio\n",
-                   static_cast<long long>(summary.planned), run.db_path.c_str());
+                   static_cast<long long>(summary.planned), terminal_text(run.db_path).c_str());
     return 0;
   }
   if (summary.found == 0) {

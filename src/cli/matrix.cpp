@@ -59,7 +59,7 @@ int run_matrix(const MatrixOptions& o) {
   }
   if (!o.json && (o.csv.empty() || o.csv != "-")) {
     if (!o.csv.empty()) {
-      std::fprintf(stderr, "wrote %s (%zu x %zu)\n", o.csv.c_str(), n, n);
+      std::fprintf(stderr, "wrote %s (%zu x %zu)\n", terminal_text(o.csv).c_str(), n, n);
       return 0;
     }
     std::vector<std::string> headers = {"id", "track"};

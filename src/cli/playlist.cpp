@@ -48,9 +48,11 @@ void emit(const service::Library& lib, const service::LibrarySnapshot& snap, con
     std::vector<service::M3uEntry> entries;
     for (const auto& h : tracks)
       if (const store::Track* t = lib.track(h.id)) entries.push_back(service::m3u_entry(*t));
-    service::write_m3u(o.m3u, entries, o.absolute);
+    const std::vector<std::string> skipped = service::write_m3u(o.m3u, entries, o.absolute);
+    for (const std::string& path : skipped)
+      print_warning("left out of " + o.m3u + ": " + path + ": a file name with a line break cannot be written to an M3U playlist");
     const std::string folder = std::filesystem::absolute(o.m3u).lexically_normal().parent_path().string();
-    print_note("wrote " + o.m3u + ": " + std::to_string(entries.size()) + " tracks, " +
+    print_note("wrote " + o.m3u + ": " + std::to_string(entries.size() - skipped.size()) + " tracks, " +
                (o.absolute ? std::string("absolute paths") : "paths relative to " + folder));
   }
 

@@ -36,7 +36,7 @@ int run_serve(ServeCliOptions& o) {
   if (!o.quiet)
     so.log = [](const std::string& line) {
       std::lock_guard lock(log_mutex);
-      std::fprintf(stderr, "%s\n", line.c_str());
+      std::fprintf(stderr, "%s\n", terminal_text(line).c_str());  // request paths come from anyone
     };
   // Ctrl-C / SIGTERM: a thread waits for the signal and stops the server (no work in a handler).
   sigset_t signals;

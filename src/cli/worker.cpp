@@ -42,7 +42,7 @@ int run_worker(WorkerOptions& o) {
         std::fprintf(stderr, "skipped %s: %s\n", terminal_text(e.path).c_str(), terminal_text(e.detail).c_str());
         break;
       case index::FileEvent::Kind::LeaseLost:
-        std::fprintf(stderr, "not stored %s: %s\n", terminal_text(e.path).c_str(), e.detail.c_str());
+        std::fprintf(stderr, "not stored %s: %s\n", terminal_text(e.path).c_str(), terminal_text(e.detail).c_str());
         break;
       default: break;
     }

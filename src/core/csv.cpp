@@ -1,15 +1,12 @@
 #include "core/csv.h"
 
 #include <cctype>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text_file.h"
 
 namespace clap {
-
-namespace fs = std::filesystem;
 
 std::string trim_space(const std::string& s) {
   size_t a = 0, b = s.size();
@@ -24,22 +21,15 @@ std::string ascii_lower(std::string s) {
 }
 
 
-std::string read_text_file(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": no such file (" + what + ")");
-  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder (" + what + ")");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot read (" + what + ")");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::string> parse_query_lines(const std::string& text, const std::string& where) {
   std::istringstream in(text);
   std::vector<std::string> out;
   std::string line;
-  while (std::getline(in, line)) {
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    // A query is tokenised to at most 512 tokens; a longer line is not a query list.
+    if (line.size() > kMaxQueryLineBytes)
+      throw Error(where + ": line " + std::to_string(number) + " is longer than " + std::to_string(kMaxQueryLineBytes) +
+                  " bytes (one query per line)");
     line = trim_space(line);
     if (line.empty() || line[0] == '#') continue;
     out.push_back(line);

@@ -3,8 +3,11 @@
 // captions files, rows "path,<value>"). Parsing takes the text, so it is tested and fuzzed
 // without files; the readers add the file. Errors are clap::Error naming the file.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
+
+#include "core/text_file.h"  // read_text_file, for the readers below
 
 namespace clap {
 
@@ -12,11 +15,9 @@ namespace clap {
 std::string trim_space(const std::string& s);
 std::string ascii_lower(std::string s);
 
-// The whole file as bytes; `what` names its role in the error ("CSV", "queries").
-std::string read_text_file(const std::string& path, const std::string& what);
-
 // Lines of `text`, trimmed; blank lines and lines starting with '#' skipped. Throws when no
-// query is left (`where` names the file in the message).
+// query is left or a line is longer than kMaxQueryLineBytes (`where` names the file).
+inline constexpr size_t kMaxQueryLineBytes = 65536;
 std::vector<std::string> parse_query_lines(const std::string& text, const std::string& where);
 std::vector<std::string> read_query_file(const std::string& path);
 

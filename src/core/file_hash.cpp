@@ -94,7 +94,9 @@ std::string cached_file_digest(const std::string& path, const std::string& kind,
   if (now_ns - changed_ns < kSettledNs) return digest;
   // Drop entries of the same kind for the same file at older states, keep the newest kMaxEntries.
   std::vector<Entry> kept;
-  const std::string suffix = "\t" + real.string();
+  // Appended rather than `"\t" + real.string()`: GCC 12 warns (-Wrestrict) on that form.
+  std::string suffix = "\t";
+  suffix += real.string();
   auto same_kind = [&](const std::string& k) {
     if (!kind.empty()) return k.compare(0, prefix.size(), prefix) == 0;
     return !k.empty() && std::isdigit(static_cast<unsigned char>(k[0]));  // plain entries start with the device number

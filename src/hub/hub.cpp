@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/text_file.h"
 #include "hub/http.h"
 
 namespace clap::hub {
@@ -97,12 +98,11 @@ int64_t parse_size(const std::string& v) {
   return (end && *end == '\0' && n >= 0) ? static_cast<int64_t>(n) : -1;
 }
 
+// A small file of the cache (a ref, a token file), or "" when there is none.
 std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) return "";
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  std::error_code ec;
+  if (!fs::exists(p, ec) || fs::is_directory(p, ec)) return "";
+  return read_text_file(p.string(), "Hugging Face cache file", 1 << 20);
 }
 
 // Write-then-rename, so readers never see a half-written file.

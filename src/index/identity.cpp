@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/csv.h"  // read_text_file
+#include "core/text_file.h"
 #include "core/error.h"
 #include "core/file_hash.h"
 #include "core/sha256.h"

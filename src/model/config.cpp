@@ -9,19 +9,14 @@
 
 #include "core/error.h"
 #include "core/json_integer.h"
+#include "core/text_file.h"
 
 namespace clap {
 namespace {
 
 using nlohmann::json;
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string read_text(const std::string& path) { return read_text_file(path, "model config"); }
 
 json parse(const std::string& text, const std::string& where) {
   try {

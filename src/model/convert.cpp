@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/csv.h"  // read_text_file
+#include "core/text_file.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "model/laion.h"

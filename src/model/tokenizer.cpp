@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "core/utf8.h"
 
 namespace clap {
@@ -125,16 +126,7 @@ constexpr const char* kPattern =
     "])|[" CLAP_WS "]+";
 #undef CLAP_WS
 
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": file not found");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw Error(path + ": read error");
-  return ss.str();
-}
+std::string read_file(const std::string& path) { return read_text_file(path, "tokenizer file"); }
 
 uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
   x ^= x >> 30;

@@ -57,6 +57,7 @@ struct DuplicatePair {
   int64_t a = 0, b = 0;  // track ids, a < b
   double score = 0;      // cosine of the track embeddings
   Alignment alignment;
+  bool identical = false;  // the same bytes (equal content hashes): a duplicate whatever its length
 };
 
 // The alignment of two tracks of the catalog (track indexes), on a grid of `hop_s`.

@@ -15,6 +15,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Caption sources are datasets, not lists: FMA's tracks.csv alone is about 250 MB.
+constexpr uint64_t kMaxCaptionFileBytes = uint64_t{2} << 30;
+
 
 // Appends tags to a comma-separated list, leaving out empty ones and repeats.
 void add_tags(std::string& list, const std::vector<std::string>& tags) {
@@ -254,7 +257,7 @@ ExternalMetadata parse_captions_csv(const std::string& text, const std::string& 
 
 ExternalMetadata read_captions_csv(const std::string& path) {
   const std::string base = fs::path(index::absolute_path(path)).parent_path().string();
-  return parse_captions_csv(read_text_file(path, "captions CSV"), path, base);
+  return parse_captions_csv(read_text_file(path, "captions CSV", kMaxCaptionFileBytes), path, base);
 }
 
 ExternalMetadata parse_fma_tracks(const std::string& text, const std::string& where) {
@@ -307,7 +310,7 @@ ExternalMetadata parse_fma_tracks(const std::string& text, const std::string& wh
 }
 
 ExternalMetadata read_fma_tracks(const std::string& path) {
-  return parse_fma_tracks(read_text_file(path, "FMA tracks.csv"), path);
+  return parse_fma_tracks(read_text_file(path, "FMA tracks.csv", kMaxCaptionFileBytes), path);
 }
 
 }  // namespace clap::service

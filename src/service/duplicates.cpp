@@ -18,8 +18,33 @@ double cosine_of(const Embeddings& tracks, int64_t a, int64_t b) {
   return dot(tracks.row(ra), tracks.row(rb), tracks.dim);  // the kernel every printed score comes from
 }
 
-// The confirmed pairs around `seeds`: their pairs, then their new partners' pairs, until the
-// groups stop growing (copies of copies belong to the same group).
+// Indexed tracks with the same bytes, by content hash (groups of two or more, ids ascending).
+// Identical content is always a duplicate, however short: the window rule needs two windows.
+std::map<std::string, std::vector<int64_t>> identical_content(const LibrarySnapshot& snap) {
+  std::map<std::string, std::vector<int64_t>> by_hash;
+  for (const store::Track& t : snap.tracks())
+    if (t.status == store::TrackStatus::Ok && !t.content_hash.empty()) by_hash[t.content_hash].push_back(t.id);
+  std::erase_if(by_hash, [](const auto& entry) { return entry.second.size() < 2; });
+  for (auto& [hash, ids] : by_hash) std::sort(ids.begin(), ids.end());
+  return by_hash;
+}
+
+// The pair (first, other) of a group of identical files, scored like any other pair.
+search::DuplicatePair identical_pair(const LibrarySnapshot& snap, int64_t first, int64_t other) {
+  search::DuplicatePair p;
+  p.a = first;
+  p.b = other;
+  p.score = cosine_of(snap.track_embeddings(), first, other);
+  const search::Catalog& catalog = snap.catalog();
+  const int64_t ia = catalog.track_index(first), ib = catalog.track_index(other);
+  if (ia >= 0 && ib >= 0) p.alignment = search::align_tracks(catalog, ia, ib, snap.identity().hop_s);
+  p.identical = true;
+  return p;
+}
+
+// The confirmed pairs around `seeds` (every track when empty): their pairs by the window rule
+// and by identical content, then their new partners' pairs, until the groups stop growing
+// (copies of copies belong to the same group).
 std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
                                                 std::vector<int64_t> seeds,
                                                 const std::function<void(int64_t, int64_t)>& progress) {
@@ -28,17 +53,39 @@ std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, con
     return t ? t->duration_s : 0.0;
   };
   const double hop = snap.identity().hop_s;
-  if (seeds.empty())
-    return search::find_duplicate_pairs(snap.catalog(), snap.track_embeddings(), duration_of, hop, options, {}, progress);
-  std::set<int64_t> seen(seeds.begin(), seeds.end());
+  const std::map<std::string, std::vector<int64_t>> identical = identical_content(snap);
   std::map<std::pair<int64_t, int64_t>, search::DuplicatePair> all;
+  // Each group of identical files joins as its first id paired with every other.
+  const auto add_identical = [&](const std::vector<int64_t>& ids) {
+    for (size_t i = 1; i < ids.size(); ++i) {
+      const auto [it, added] = all.try_emplace(std::make_pair(ids[0], ids[i]), identical_pair(snap, ids[0], ids[i]));
+      it->second.identical = true;  // also when the window rule found the pair first
+    }
+  };
+  if (seeds.empty()) {
+    for (const auto& p : search::find_duplicate_pairs(snap.catalog(), snap.track_embeddings(), duration_of, hop, options,
+                                                      {}, progress))
+      all.emplace(std::make_pair(p.a, p.b), p);
+    for (const auto& [hash, ids] : identical) add_identical(ids);
+  }
+  std::set<int64_t> seen(seeds.begin(), seeds.end());
   while (!seeds.empty()) {
     std::vector<int64_t> next;
+    const auto reached = [&](int64_t id) {
+      if (seen.insert(id).second) next.push_back(id);
+    };
     for (const auto& p : search::find_duplicate_pairs(snap.catalog(), snap.track_embeddings(), duration_of, hop, options,
                                                       seeds)) {
       all.emplace(std::make_pair(p.a, p.b), p);
-      for (int64_t id : {p.a, p.b})
-        if (seen.insert(id).second) next.push_back(id);
+      reached(p.a);
+      reached(p.b);
+    }
+    for (int64_t id : seeds) {
+      const store::Track* t = snap.track(id);
+      const auto group = t ? identical.find(t->content_hash) : identical.end();
+      if (group == identical.end()) continue;
+      add_identical(group->second);
+      for (int64_t other : group->second) reached(other);
     }
     seeds = std::move(next);
   }
@@ -118,8 +165,10 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
     for (size_t i = 1; i < g.members.size(); ++i) {
       DuplicateMember& m = g.members[i];
       m.score = cosine_of(tracks, keeper, m.track_id);
+      const int64_t ia = catalog.track_index(keeper), ib = catalog.track_index(m.track_id);
+      // An identical copy may have no windows to align (a silent file).
       const search::Alignment a =
-          search::align_tracks(catalog, catalog.track_index(keeper), catalog.track_index(m.track_id), snap.identity().hop_s);
+          ia >= 0 && ib >= 0 ? search::align_tracks(catalog, ia, ib, snap.identity().hop_s) : search::Alignment{};
       m.aligned = a.measurable ? a.aligned : -1;
       m.offset_s = a.measurable ? a.offset_s : 0;
     }

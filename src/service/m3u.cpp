@@ -35,8 +35,10 @@ std::string label_of(const M3uEntry& e) {
 
 M3uEntry m3u_entry(const store::Track& track) { return {track.path, track.duration_s, track.artist, track.title}; }
 
+bool m3u_can_name(const std::string& file) { return file.find_first_of("\r\n") == std::string::npos; }
+
 std::string m3u_path(const std::string& file, const std::string& playlist_dir, bool absolute) {
-  if (file.find_first_of("\r\n") != std::string::npos)
+  if (!m3u_can_name(file))
     throw Error(file + ": a file name with a line break cannot be written to an M3U playlist");
   const fs::path target = absolute_normal(file);
   if (absolute) return target.string();
@@ -48,10 +50,15 @@ std::string m3u_path(const std::string& file, const std::string& playlist_dir, b
   return line;
 }
 
-std::string m3u_text(const std::vector<M3uEntry>& entries, const std::string& playlist_path, bool absolute) {
+std::string m3u_text(const std::vector<M3uEntry>& entries, const std::string& playlist_path, bool absolute,
+                     std::vector<std::string>* skipped) {
   const std::string dir = absolute_normal(playlist_path).parent_path().string();
   std::string text = "#EXTM3U\n";
   for (const M3uEntry& e : entries) {
+    if (!m3u_can_name(e.path)) {
+      if (skipped) skipped->push_back(e.path);
+      continue;
+    }
     const long seconds = e.duration_s > 0 ? std::lround(e.duration_s) : -1;
     text += "#EXTINF:" + std::to_string(seconds) + "," + label_of(e) + "\n";
     text += m3u_path(e.path, dir, absolute) + "\n";
@@ -59,11 +66,13 @@ std::string m3u_text(const std::vector<M3uEntry>& entries, const std::string& pl
   return text;
 }
 
-void write_m3u(const std::string& playlist_path, const std::vector<M3uEntry>& entries, bool absolute) {
-  const std::string text = m3u_text(entries, playlist_path, absolute);  // any refusal before the file exists
+std::vector<std::string> write_m3u(const std::string& playlist_path, const std::vector<M3uEntry>& entries, bool absolute) {
+  std::vector<std::string> skipped;
+  const std::string text = m3u_text(entries, playlist_path, absolute, &skipped);
   OutputFile out(playlist_path);
   out.write(text);
   out.commit();
+  return skipped;
 }
 
 }  // namespace clap::service

@@ -35,11 +35,18 @@ M3uEntry m3u_entry(const store::Track& track);
 // line break, which no M3U line can carry.
 std::string m3u_path(const std::string& file, const std::string& playlist_dir, bool absolute);
 
+// False for a file name no M3U line can carry (one holding a line break).
+bool m3u_can_name(const std::string& file);
+
 // The whole playlist as it is written to `playlist_path` (whose folder relative paths start from).
-std::string m3u_text(const std::vector<M3uEntry>& entries, const std::string& playlist_path, bool absolute);
+// An entry whose file name no line can carry is left out (one odd name does not cost the whole
+// playlist) and its path added to `skipped` when given.
+std::string m3u_text(const std::vector<M3uEntry>& entries, const std::string& playlist_path, bool absolute,
+                     std::vector<std::string>* skipped = nullptr);
 
 // Writes m3u_text to `playlist_path` whole or not at all (core/output_file.h: a temporary file
-// renamed into place once complete). Throws clap::Error naming the file and the reason.
-void write_m3u(const std::string& playlist_path, const std::vector<M3uEntry>& entries, bool absolute);
+// renamed into place once complete) and returns the paths of the entries left out. Throws
+// clap::Error naming the file and the reason.
+std::vector<std::string> write_m3u(const std::string& playlist_path, const std::vector<M3uEntry>& entries, bool absolute);
 
 }  // namespace clap::service

@@ -162,10 +162,11 @@ TEST_P(RatesAndChannels, DecodeToExactLengthAndLevel) {
     EXPECT_EQ(info.source_rate, rate);
     EXPECT_EQ(info.source_channels, channels);
     // soxr when libswresample has it (Debian's does), else swr's own filter.
-    if (rate == target)
+    if (rate == target) {
       EXPECT_EQ(info.resampler, "none");
-    else
+    } else {
       EXPECT_TRUE(info.resampler == "soxr" || info.resampler == "swr") << info.resampler;
+    }
     std::vector<float> mid = middle(x);
     EXPECT_NEAR(tone_amplitude(mid, 1000, target), 0.5, 0.005);
     EXPECT_NEAR(rms_db(mid), -9.0309, 0.02);

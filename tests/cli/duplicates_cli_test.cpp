@@ -88,6 +88,11 @@ class DuplicatesCli : public ::testing::Test {
                            " -t 15 -i " + q(src + "song1.wav") +
                            " -filter_complex \"[0]aformat=channel_layouts=stereo[n];[n][1][2]concat=n=3:v=0:a=1\"",
                        g_lib->music + "/mixes/medley.flac"));
+    // Short clips (one window each, too short for the window rule): a byte-for-byte copy of a
+    // jingle, and another jingle.
+    ASSERT_TRUE(ffmpeg("-f lavfi -i sine=frequency=660:duration=3 -b:a 128k", g_lib->music + "/short/jingle.mp3"));
+    fs::copy_file(g_lib->music + "/short/jingle.mp3", g_lib->music + "/short/jingle copy.mp3");
+    ASSERT_TRUE(ffmpeg("-f lavfi -i sine=frequency=990:duration=3 -b:a 128k", g_lib->music + "/short/other.mp3"));
     std::string out, err;
     ASSERT_EQ(cli("index " + q(g_lib->music) + " --db " + q(g_lib->db) + " --model " +
                       q(test::case_dir("tiny-unfused")) + " --quiet",
@@ -122,6 +127,7 @@ TEST_F(DuplicatesCli, GroupsOnlyCopiesOfOneRecordingAndKeepsTheLosslessOriginal)
     const json& tracks = g["tracks"];
     ASSERT_GE(tracks.size(), 2u);
     const std::string song = fs::path(tracks[0]["path"].get<std::string>()).parent_path().filename().string();
+    if (song == "short") continue;  // the identical jingles: their own test
     for (const json& t : tracks) {
       EXPECT_EQ(fs::path(t["path"].get<std::string>()).parent_path().filename().string(), song)
           << "a group mixes two songs:\n" << g.dump(1);
@@ -133,8 +139,9 @@ TEST_F(DuplicatesCli, GroupsOnlyCopiesOfOneRecordingAndKeepsTheLosslessOriginal)
     if (name_of(tracks[0]["path"]) == song + "/flac.flac") {
       for (const json& t : tracks) grouped_with_flac[song].insert(fs::path(t["path"].get<std::string>()).filename().string());
       for (const json& t : tracks)
-        if (fs::path(t["path"].get<std::string>()).filename() == "mp3.mp3")
+        if (fs::path(t["path"].get<std::string>()).filename() == "mp3.mp3") {
           EXPECT_LT(std::abs(t["offset_s"].get<double>()), 1.5) << "an MP3 of the same file starts where it starts";
+        }
     }
   }
   for (int song = 0; song < 3; ++song) {
@@ -153,6 +160,33 @@ TEST_F(DuplicatesCli, GroupsOnlyCopiesOfOneRecordingAndKeepsTheLosslessOriginal)
     std::printf("[duplicates] song%d: with the FLAC:%s\n", song, line.c_str());
   }
   EXPECT_EQ(run_ok("duplicates --json"), text) << "not deterministic";
+}
+
+// Identical bytes are the same recording however short: the index holds equal content hashes
+// for the two jingles, which the window rule (two windows or more) could not compare.
+TEST_F(DuplicatesCli, ByteIdenticalCopiesShorterThanTwoWindowsAreDuplicates) {
+  for (const char* options : {"", " --threshold 1"}) {
+    const json groups = json::parse(run_ok(std::string("duplicates --json") + options));
+    int jingle_groups = 0;
+    for (const json& g : groups) {
+      std::set<std::string> names;
+      for (const json& t : g["tracks"]) names.insert(name_of(t["path"]));
+      if (!names.count("short/jingle.mp3")) {
+        EXPECT_FALSE(names.count("short/other.mp3")) << g.dump(1);
+        continue;
+      }
+      ++jingle_groups;
+      EXPECT_EQ(names, (std::set<std::string>{"short/jingle.mp3", "short/jingle copy.mp3"})) << g.dump(1);
+      ASSERT_EQ(g["pairs"].size(), 1u) << g.dump(1);
+      EXPECT_TRUE(g["pairs"][0]["identical"].get<bool>()) << g.dump(1);
+    }
+    EXPECT_EQ(jingle_groups, 1) << options << "\n" << groups.dump(1);
+  }
+  // Results collapse the copies into one (the seeded path of the group search).
+  const json folded = json::parse(run_ok("similar " + q(g_lib->music + "/short/other.mp3") + " -k 0 --json --collapse-duplicates"));
+  int jingles = 0;
+  for (const json& r : folded) jingles += name_of(r["path"]).rfind("short/jingle", 0) == 0;
+  EXPECT_EQ(jingles, 1) << folded.dump(1);
 }
 
 TEST_F(DuplicatesCli, TableAndCsv) {
@@ -200,7 +234,9 @@ TEST_F(DuplicatesCli, CollapseShowsOneTrackPerGroup) {
     std::set<int> seen;
     for (const json& r : list) {
       auto it = group_of.find(r["track_id"]);
-      if (it != group_of.end()) EXPECT_TRUE(seen.insert(it->second).second) << command << ": two copies of one recording\n" << list.dump(1);
+      if (it != group_of.end()) {
+        EXPECT_TRUE(seen.insert(it->second).second) << command << ": two copies of one recording\n" << list.dump(1);
+      }
     }
   }
   const std::string table = run_ok("similar " + q(query) + " --collapse-duplicates");
@@ -240,9 +276,11 @@ TEST_F(DuplicatesCli, OverlapsFindsTheSongInsideTheMedley) {
 }
 
 TEST_F(DuplicatesCli, ThresholdAndBadOptions) {
-  // An absolute threshold of 1 groups only bit-identical track embeddings: none here.
+  // An absolute threshold of 1 groups only bit-identical track embeddings: none here but the
+  // byte-identical jingles (identical content is always a duplicate).
   const json none = json::parse(run_ok("duplicates --json --threshold 1"));
-  EXPECT_TRUE(none.empty()) << none.dump(1);
+  for (const json& g : none)
+    for (const json& p : g["pairs"]) EXPECT_TRUE(p["identical"].get<bool>()) << g.dump(1);
   std::string out, err;
   EXPECT_NE(cli("duplicates --min-duration-ratio 2 --db " + q(g_lib->db), &out, &err), 0);
   EXPECT_NE(err.find("min-duration-ratio"), std::string::npos) << err;

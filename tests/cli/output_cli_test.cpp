@@ -112,5 +112,35 @@ TEST(OutputCli, TagsCannotDriveTheTerminalOrASpreadsheet) {
   EXPECT_TRUE(exact) << out;  // JSON keeps the exact text
 }
 
+// Messages are as safe as tables: an index run's "skipped NAME: reason", embed's error and a
+// table's path show escape sequences, BEL, C1 controls and bytes that are not UTF-8 as '?'.
+TEST(OutputCli, FileNamesCannotDriveTheTerminalInMessagesOrTables) {
+  const std::string dir = test::temp_dir() + "/inject-names";
+  const std::string evil = dir + "/music/x\033]0;owned\007\x9b" "2J.mp3";  // OSC title, BEL, a lone 0x9B (CSI)
+  fs::create_directories(dir + "/music");
+  std::ofstream(evil) << "not audio at all";
+  test::ffmpeg(dir + "/music/caf\xe9.mp3", "-f lavfi -i \"sine=f=440:d=4\"");  // a Latin-1 name
+  const std::string db = test::quoted(dir + "/library.db");
+  const auto safe = [](const std::string& text) {
+    EXPECT_EQ(text.find('\033'), std::string::npos) << text;
+    EXPECT_EQ(text.find('\007'), std::string::npos) << text;
+    EXPECT_EQ(text.find('\x9b'), std::string::npos) << text;
+  };
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index " + test::quoted(dir + "/music") + " --db " + db + " --model " + tiny(), &out, &err), 0)
+      << err;
+  safe(err);
+  EXPECT_NE(err.find("skipped " + dir + "/music/x?]0;owned??2J.mp3: "), std::string::npos) << err;
+  EXPECT_NE(test::run_command(cli() + " embed --model " + tiny() + " --audio " + test::quoted(evil), &out, &err), 0);
+  safe(err);
+  EXPECT_NE(err.find("x?]0;owned??2J.mp3"), std::string::npos) << err;
+  ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --db " + db, &out, &err), 0) << err;
+  safe(out);
+  EXPECT_EQ(out.find("caf\xe9"), std::string::npos) << "a byte that is not UTF-8 reached the terminal";
+  EXPECT_NE(out.find("caf?.mp3"), std::string::npos) << out;
+  ASSERT_EQ(test::run_command(cli() + " status --errors --db " + db, &out, &err), 0) << err;
+  safe(out);
+}
+
 }  // namespace
 }  // namespace clap

@@ -65,5 +65,34 @@ TEST(Csv, FileReadersNameTheFile) {
   EXPECT_THROW(read_query_file(dir), Error);  // a folder
 }
 
+// Every text file the program reads is bounded: an endless or huge file is an error naming it,
+// not gigabytes of memory (`search --queries /dev/zero` grew to 7 GB before).
+TEST(TextFile, EndlessAndOversizedFilesAreRefusedWithTheirName) {
+  try {
+    read_text_file("/dev/zero", "queries");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "/dev/zero: larger than 64 MB (queries); is it the right file?");
+  }
+  const std::string dir = testing::TempDir() + "/text_file_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/k.txt") << std::string(3000, 'x');
+  EXPECT_EQ(read_text_file(dir + "/k.txt", "t", 3000).size(), 3000u);  // exactly the bound: read
+  EXPECT_THROW(read_text_file(dir + "/k.txt", "t", 2999), Error);
+  EXPECT_THROW(read_query_file("/dev/zero"), Error);
+  EXPECT_THROW(read_csv("/dev/zero"), Error);
+}
+
+TEST(Csv, AQueryLineLongerThanTheBoundNamesItsLine) {
+  const std::string text = "jazz\n" + std::string(kMaxQueryLineBytes + 1, 'a') + "\n";
+  try {
+    parse_query_lines(text, "q.txt");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "q.txt: line 2 is longer than 65536 bytes (one query per line)");
+  }
+  EXPECT_EQ(parse_query_lines("jazz\n" + std::string(kMaxQueryLineBytes, 'a'), "q.txt").size(), 2u);
+}
+
 }  // namespace
 }  // namespace clap

@@ -36,7 +36,9 @@ TEST(FloatRounding, HalfAndBfloat16RoundToNearestEven) {
   // Every half value round-trips through float.
   for (uint32_t h = 0; h < 0x10000; ++h) {
     const float f = half_to_float(static_cast<uint16_t>(h));
-    if (!std::isnan(f)) ASSERT_EQ(float_to_half(f), h) << h;
+    if (!std::isnan(f)) {
+      ASSERT_EQ(float_to_half(f), h) << h;
+    }
   }
 }
 

@@ -194,10 +194,11 @@ TEST_P(Kernels, StridesRowMapAndEpiloguesOnBothLayouts) {
       gelu_erf_inplace(expect_gelu.data(), out);
       EXPECT_EQ(0, std::memcmp(gelu.data() + r * ldy, expect_gelu.data(), out * sizeof(float))) << r;
       for (int64_t o = 0; o < out; ++o) ASSERT_EQ(added[r * ldy + o], residual[r * ldy + o] + plain[r * ldy + o]) << r;
-      if (row_map[r] >= 0)
+      if (row_map[r] >= 0) {
         EXPECT_EQ(0, std::memcmp(mapped.data() + row_map[r] * ldy, plain.data() + r * ldy, out * sizeof(float))) << r;
-      else
+      } else {
         for (int64_t o = 0; o < out; ++o) ASSERT_EQ(mapped[(rows - 1 - r) * ldy + o], -7.0f) << r;  // untouched
+      }
     }
   }
 }

@@ -135,8 +135,11 @@ TEST_F(ServiceMap, PointsClassesAnchorsAndFiguresOfOnePanel) {
   std::vector<int> cls;
   for (const MapPoint& pt : p.points) {
     const std::string genre = lib.track(pt.track_id)->genre;
-    if (genre.empty()) EXPECT_EQ(pt.cls, -1);
-    else EXPECT_EQ(p.classes[pt.cls].name, genre);
+    if (genre.empty()) {
+      EXPECT_EQ(pt.cls, -1);
+    } else {
+      EXPECT_EQ(p.classes[pt.cls].name, genre);
+    }
     cls.push_back(pt.cls);
   }
 

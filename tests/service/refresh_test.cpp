@@ -37,7 +37,10 @@ std::vector<float> random_unit(std::mt19937& rng) {
   std::normal_distribution<float> n;
   std::vector<float> v(kDim);
   double s = 0;
-  for (auto& x : v) s += double(x = n(rng)) * x;
+  for (auto& x : v) {
+    x = n(rng);
+    s += double(x) * x;
+  }
   for (auto& x : v) x = static_cast<float>(x / std::sqrt(s));
   return v;
 }
