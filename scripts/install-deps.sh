@@ -3,7 +3,8 @@
 # tests need beyond that (Chromium for the web page's browser test, Node.js + npm for
 # Playwright, installed from Debian only when the machine has no node/npm of its own; clang with
 # its sanitizer/libFuzzer runtimes and OpenMP for the fuzz targets, scripts/fuzz.sh; mpv, which
-# the playlist test has play its M3U files; the PostgreSQL server, which the store tests start).
+# the playlist test has play its M3U files; the PostgreSQL server, which the store tests start;
+# man, zsh and fish, which check the generated man page and completion scripts).
 # Idempotent: packages already present are left alone; safe to run repeatedly.
 set -euo pipefail
 tests=0
@@ -31,6 +32,7 @@ if [ "$tests" = 1 ]; then
   PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)                # fuzz targets: libFuzzer, ASan, UBSan; OpenMP for clang
   PACKAGES+=(mpv)                                                   # a real player must open every entry of the M3U playlists
   PACKAGES+=(postgresql)                                            # the PostgreSQL store's tests start a real server (initdb, pg_ctl)
+  PACKAGES+=(man-db groff-base zsh fish)                            # the generated man page renders; zsh and fish accept their completions
   command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi

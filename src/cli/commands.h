@@ -31,5 +31,8 @@ void add_playlist_command(CLI::App& app, Action& action);
 void add_path_command(CLI::App& app, Action& action);
 void add_worker_command(CLI::App& app, Action& action);
 void add_migrate_command(CLI::App& app, Action& action);
+// Shell completion scripts and the man page, generated from `app` itself (completion.cpp).
+void add_completion_command(CLI::App& app, Action& action);
+void add_manpage_command(CLI::App& app, Action& action);
 
 }  // namespace clap::cli

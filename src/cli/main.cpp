@@ -14,6 +14,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/config_file.h"
+#include "cli/version.h"
 #include "core/error.h"
 
 // OpenMP threads that spin while waiting collapse throughput as soon as anything else wants
@@ -70,34 +72,46 @@ static std::string non_finite_option(const CLI::App& app) {
   return "";
 }
 
+// The commands in the order --help lists them, under headings: what a person does every day
+// first, upkeep, models and measurements after. CLI11 prints groups in the order of their
+// first command and commands in the order they were added, so this table is that order.
+static void add_commands(CLI::App& app, clap::cli::Action& action) {
+  using namespace clap::cli;
+  struct Group {
+    const char* heading;
+    std::vector<void (*)(CLI::App&, Action&)> adders;
+  };
+  const Group groups[] = {
+      {"Everyday commands",
+       {add_index_command, add_search_command, add_like_command, add_similar_command, add_playlist_command, add_path_command,
+        add_duplicates_command, add_serve_command, add_status_command}},
+      {"Exploring the library", {add_overlaps_command, add_analyze_command, add_classify_command, add_map_command, add_matrix_command}},
+      {"Library upkeep", {add_migrate_command, add_worker_command, add_completion_command}},
+      {"Models and training", {add_embed_command, add_convert_command, add_finetune_command, add_eval_command}},
+      {"Benchmarks and diagnostics", {add_doctor_command, add_bench_command}},
+  };
+  for (const Group& g : groups)
+    for (auto add : g.adders) {
+      add(app, action);
+      app.get_subcommands([](CLI::App*) { return true; }).back()->group(g.heading);
+    }
+  add_manpage_command(app, action);  // hidden: the build writes the man page with it
+}
+
 int main(int argc, char** argv) {
   ensure_openmp_wait_policy(argv);
-  CLI::App app{"clapsearch: neural music search with CLAP (text -> songs, songs -> songs), native and fast on CPU"};
-  app.set_version_flag("--version", "clapsearch 0.1.0");
+  // Named explicitly: usage lines say "clapsearch", not the path the binary was started by.
+  CLI::App app{"clapsearch: neural music search with CLAP (text -> songs, songs -> songs), native and fast on CPU", "clapsearch"};
+  app.set_version_flag("--version", [] {
+    std::string text = clap::cli::version_text();
+    if (!text.empty() && text.back() == '\n') text.pop_back();  // CLI11 ends the text with a newline itself
+    return text;
+  });
   app.require_subcommand(1);
   clap::cli::Action action;
-  clap::cli::add_embed_command(app, action);
-  clap::cli::add_bench_command(app, action);
-  clap::cli::add_index_command(app, action);
-  clap::cli::add_status_command(app, action);
-  clap::cli::add_doctor_command(app, action);
-  clap::cli::add_search_command(app, action);
-  clap::cli::add_like_command(app, action);
-  clap::cli::add_similar_command(app, action);
-  clap::cli::add_matrix_command(app, action);
-  clap::cli::add_analyze_command(app, action);
-  clap::cli::add_classify_command(app, action);
-  clap::cli::add_eval_command(app, action);
-  clap::cli::add_map_command(app, action);
-  clap::cli::add_serve_command(app, action);
-  clap::cli::add_convert_command(app, action);
-  clap::cli::add_finetune_command(app, action);
-  clap::cli::add_duplicates_command(app, action);
-  clap::cli::add_overlaps_command(app, action);
-  clap::cli::add_playlist_command(app, action);
-  clap::cli::add_path_command(app, action);
-  clap::cli::add_worker_command(app, action);
-  clap::cli::add_migrate_command(app, action);
+  // Before the commands: they inherit fallthrough (--config-file after a command's name).
+  const std::string config_file = clap::cli::add_config_file_option(app);
+  add_commands(app, action);
   one_value_per_occurrence(app);
   const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
   const bool named = argc > 1 && argv[1][0] != '-';
@@ -109,9 +123,20 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    // A key or section the commands do not have: named with the file it is in.
+    std::fprintf(stderr, "clapsearch: error: %s: %s\n", clap::cli::config_file_in_use(app, config_file).c_str(),
+                 clap::cli::config_error_text(e).c_str());
+    return 2;
   } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; every usage error exits 2, as command-line tools do.
-    return app.exit(e) == 0 ? 0 : 2;
+    // --help and --version exit 0 (when their text reached stdout); every usage error exits 2,
+    // as command-line tools do.
+    if (app.exit(e) != 0) return 2;
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
+      return 1;
+    }
+    return 0;
   }
   if (const std::string bad = non_finite_option(app); !bad.empty()) {
     std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", bad.c_str());

@@ -214,3 +214,43 @@ TEST(RoughEdges, BenchSaysWhatItMeasured) {
 
 }  // namespace
 }  // namespace clap
+
+namespace clap {
+namespace {
+
+// --help names the program (not the path it was started by) and lists the everyday commands
+// first, under headings, the upkeep, model and benchmark commands after.
+TEST(UsageHelp, NamesTheProgramAndListsEverydayCommandsFirst) {
+  std::string out, err;
+  ASSERT_EQ(test::run_command(test::quoted(test::cli_path()) + " --help", &out, &err), 0) << err;
+  EXPECT_NE(out.find("Usage: clapsearch "), std::string::npos) << out;
+  EXPECT_EQ(out.find(test::cli_path()), std::string::npos) << "the binary's path is shown:\n" << out;
+  const size_t everyday = out.find("Everyday commands:"), upkeep = out.find("Library upkeep:"),
+               models = out.find("Models and training:"), bench = out.find("Benchmarks and diagnostics:");
+  ASSERT_NE(everyday, std::string::npos) << out;
+  ASSERT_NE(upkeep, std::string::npos) << out;
+  ASSERT_NE(models, std::string::npos) << out;
+  ASSERT_NE(bench, std::string::npos) << out;
+  EXPECT_LT(everyday, upkeep);
+  EXPECT_LT(upkeep, models);
+  EXPECT_LT(models, bench);
+  // Each everyday command is listed under its heading, before the next heading.
+  size_t previous = everyday;
+  for (const char* c : {"index", "search", "like", "similar", "playlist", "path", "duplicates", "serve", "status"}) {
+    const size_t at = out.find(std::string("\n  ") + c + " ", everyday);
+    ASSERT_NE(at, std::string::npos) << c << "\n" << out;
+    EXPECT_GT(at, previous) << c << " out of order";
+    EXPECT_LT(at, upkeep) << c << " is not among the everyday commands";
+    previous = at;
+  }
+  EXPECT_GT(out.find("\n  bench "), bench) << out;
+  EXPECT_GT(out.find("\n  migrate "), upkeep) << out;
+  EXPECT_EQ(out.find("manpage"), std::string::npos) << "the hidden command is listed";
+  // A command's own usage line names the program too.
+  ASSERT_EQ(test::run_command(test::quoted(test::cli_path()) + " search --help", &out, &err), 0) << err;
+  EXPECT_EQ(out.find(test::cli_path()), std::string::npos) << out;
+  EXPECT_NE(out.find("clapsearch search"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace clap

@@ -1,0 +1,79 @@
+# Install rules (`cmake --install build [--prefix P]`) and the Debian package (`cmake --build
+# build --target package` -> build/clapsearch_<version>_<arch>.deb). The man page and the shell
+# completions are generated at build time by the freshly built binary from its own options
+# (cmake/generate_docs.cmake), so they cannot drift from --help.
+include(GNUInstallDirs)
+
+set(CLAPSEARCH_GEN_DIR ${CMAKE_BINARY_DIR}/share)
+set(CLAPSEARCH_GENERATED
+    ${CLAPSEARCH_GEN_DIR}/clapsearch.1.gz ${CLAPSEARCH_GEN_DIR}/clapsearch.bash ${CLAPSEARCH_GEN_DIR}/_clapsearch
+    ${CLAPSEARCH_GEN_DIR}/clapsearch.fish ${CLAPSEARCH_GEN_DIR}/changelog.gz)
+add_custom_command(
+  OUTPUT ${CLAPSEARCH_GENERATED}
+  COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:clapsearch> -DOUT=${CLAPSEARCH_GEN_DIR}
+          -DCHANGELOG=${CMAKE_SOURCE_DIR}/packaging/debian/changelog -P ${CMAKE_SOURCE_DIR}/cmake/generate_docs.cmake
+  DEPENDS clapsearch ${CMAKE_SOURCE_DIR}/cmake/generate_docs.cmake ${CMAKE_SOURCE_DIR}/packaging/debian/changelog
+  COMMENT "Generating the man page and shell completions from clapsearch itself"
+  VERBATIM)
+add_custom_target(clapsearch_docs ALL DEPENDS ${CLAPSEARCH_GENERATED})
+
+install(TARGETS clapsearch RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${CLAPSEARCH_GEN_DIR}/clapsearch.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${CLAPSEARCH_GEN_DIR}/clapsearch.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME clapsearch)
+install(FILES ${CLAPSEARCH_GEN_DIR}/_clapsearch DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
+install(FILES ${CLAPSEARCH_GEN_DIR}/clapsearch.fish DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
+install(FILES packaging/systemd/clapsearch.service packaging/systemd/clapsearch-index.service
+              packaging/systemd/clapsearch-index.timer
+        DESTINATION lib/systemd/system)
+install(FILES packaging/systemd/user/clapsearch.service DESTINATION lib/systemd/user)
+install(FILES docs/operations-service.md packaging/config/clapsearch.toml DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES packaging/debian/copyright ${CLAPSEARCH_GEN_DIR}/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# The settings file goes to GNUInstallDirs' sysconfdir for the prefix in effect *at install
+# time* (/etc for /usr, /etc/opt/... for /opt/..., PREFIX/etc otherwise): the configure-time
+# CMAKE_INSTALL_FULL_SYSCONFDIR would send `cmake --install --prefix P` to /usr/local/etc.
+install(CODE "
+  if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\")
+    set(_clapsearch_etc /etc)
+  elseif(CMAKE_INSTALL_PREFIX MATCHES \"^/opt/\")
+    set(_clapsearch_etc \"/etc\${CMAKE_INSTALL_PREFIX}\")
+  else()
+    set(_clapsearch_etc \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SYSCONFDIR}\")
+  endif()
+  file(INSTALL DESTINATION \"\${_clapsearch_etc}/clapsearch\" TYPE FILE
+       FILES \"${CMAKE_SOURCE_DIR}/packaging/config/clapsearch.toml\")
+")
+
+# --- Debian package (CPack) ----------------------------------------------------------------
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME clapsearch)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "clapsearch maintainers <maintainers@users.noreply.b-seed-7999c98a.example>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "neural music search with CLAP (text to songs, songs to songs)")
+# The long description; CPack puts the summary before it and indents it as Debian wants.
+set(CPACK_PACKAGE_DESCRIPTION
+    "clapsearch indexes music folders with a CLAP audio-text model and finds tracks
+by a text description, by a piece of audio or by another track, builds
+playlists, finds duplicates and serves a web page and REST API over the index.
+It runs natively on the CPU, with no Python.
+
+The package ships systemd units: clapsearch.service (the server),
+clapsearch-index.service with a nightly timer, and a user unit.")
+# The install rules see prefix /usr and a DESTDIR, so the settings file lands in /etc.
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_INSTALL_PREFIX /usr)
+set(CPACK_SET_DESTDIR ON)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_SECTION sound)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+# The project has no public address yet: give it when packaging (-DCLAPSEARCH_HOMEPAGE=https://...).
+set(CLAPSEARCH_HOMEPAGE "" CACHE STRING "Homepage field of the Debian package")
+if(CLAPSEARCH_HOMEPAGE)
+  set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "${CLAPSEARCH_HOMEPAGE}")
+endif()
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_SOURCE_DIR}/packaging/debian/conffiles)
+include(CPack)

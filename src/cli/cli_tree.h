@@ -1,0 +1,26 @@
+// Reading the CLI's own definition (the CLI11 App tree) for the generated completion scripts
+// and man page, so they list exactly what --help lists.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+namespace clap::cli {
+
+// The commands --help shows (hidden ones, with an empty group, left out), in help order.
+std::vector<const CLI::App*> visible_commands(const CLI::App& app);
+// The named options (not positionals, not hidden), in help order.
+std::vector<const CLI::Option*> named_options(const CLI::App& app);
+std::vector<const CLI::Option*> positionals(const CLI::App& app);
+// Every name of an option ("--quiet", "-q").
+std::vector<std::string> option_names(const CLI::Option& opt);
+bool is_flag(const CLI::Option& opt);
+// Options whose value is a file or folder name (completed with file names): by name, as the
+// commands name them (--db, --model, --out, ...).
+bool takes_path(const CLI::Option& opt);
+// Positional arguments are files or folders in every command that has them, except texts.
+bool positionals_are_paths(const CLI::App& cmd);
+// One line of help text: the description with line breaks as spaces.
+std::string one_line(const std::string& text);
+
+}  // namespace clap::cli

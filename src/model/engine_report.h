@@ -1,0 +1,16 @@
+// What the engine will run on this CPU, for `clapsearch --version`: the CPU's extensions, the
+// GEMM kernel each precision dispatches to, and oneDNN's version (benchmark comparison only).
+#pragma once
+#include <string>
+
+namespace clap {
+
+struct EngineReport {
+  std::string cpu_features;  // "avx512f avx512bw ... fma", or "baseline"
+  std::string kernel_fp32, kernel_bf16, kernel_int8;  // audio_gemm_kernel(...) of each precision
+  std::string onednn;        // oneDNN's run-time version
+};
+
+EngineReport engine_report();
+
+}  // namespace clap

@@ -1,0 +1,33 @@
+#include "tensor/cpu_report.h"
+
+#include <oneapi/dnnl/dnnl.h>
+
+namespace clap {
+
+std::string cpu_features() {
+  std::string out;
+  auto add = [&](bool has, const char* name) {
+    if (!has) return;
+    if (!out.empty()) out += ' ';
+    out += name;
+  };
+  // The same checks as the kernels' dispatch (tensor/linear.cpp), not the compiler's target.
+  add(__builtin_cpu_supports("avx512f"), "avx512f");
+  add(__builtin_cpu_supports("avx512bw"), "avx512bw");
+  add(__builtin_cpu_supports("avx512vnni"), "avx512vnni");
+  add(__builtin_cpu_supports("avx512bf16"), "avx512bf16");
+  add(__builtin_cpu_supports("avx2"), "avx2");
+  add(__builtin_cpu_supports("fma"), "fma");
+  return out.empty() ? "baseline" : out;
+}
+
+std::string onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  std::string out = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  // Debian's build has no commit ("N/A").
+  const std::string hash = v->hash != nullptr ? v->hash : "";
+  if (!hash.empty() && hash != "N/A") out += " (commit " + hash.substr(0, 8) + ")";
+  return out;
+}
+
+}  // namespace clap

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `cmake --install BUILD --prefix P` lays out what the package ships: the program, the man page,
+# the three completions, the systemd units, the docs and the settings file; the installed
+# program runs and the installed units name it. (CTest: Package.InstallLayout.)
+#   install_layout.sh BUILD_DIR
+set -euo pipefail
+build="$1"
+prefix="$(mktemp -d)"
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+bad=0
+for f in bin/clapsearch share/man/man1/clapsearch.1.gz share/bash-completion/completions/clapsearch \
+         share/zsh/vendor-completions/_clapsearch share/fish/vendor_completions.d/clapsearch.fish \
+         lib/systemd/system/clapsearch.service lib/systemd/system/clapsearch-index.service \
+         lib/systemd/system/clapsearch-index.timer lib/systemd/user/clapsearch.service \
+         share/doc/clapsearch/copyright share/doc/clapsearch/changelog.gz share/doc/clapsearch/operations-service.md \
+         etc/clapsearch/clapsearch.toml; do
+  [ -f "$prefix/$f" ] || { echo "missing: $f"; bad=1; }
+done
+"$prefix/bin/clapsearch" --version | head -1 | grep -q '^clapsearch [0-9]' || { echo "the installed program does not run"; bad=1; }
+# The shipped settings file is valid as it is (every key commented out, both sections known).
+CLAPSEARCH_CONFIG_FILE="$prefix/etc/clapsearch/clapsearch.toml" "$prefix/bin/clapsearch" status --help >/dev/null ||
+  { echo "the shipped clapsearch.toml is refused"; bad=1; }
+# ... and with every key uncommented (each key must be a real option of its section's command).
+sed -E 's/^# ([a-z-]+ = )/\1/' "$prefix/etc/clapsearch/clapsearch.toml" > "$prefix/all-keys.toml"
+out="$(CLAPSEARCH_CONFIG_FILE="$prefix/all-keys.toml" "$prefix/bin/clapsearch" status --db /nonexistent/x.db 2>&1 || true)"
+if grep -q "unknown setting\|not in a \[command\]" <<<"$out"; then echo "clapsearch.toml documents a key no command has: $out"; bad=1; fi
+gzip -dc "$prefix/share/man/man1/clapsearch.1.gz" | grep -q '^\.TH CLAPSEARCH 1' || { echo "man page broken"; bad=1; }
+exit $bad
