@@ -118,20 +118,27 @@ int main(int argc, char** argv) {
   if (named && std::none_of(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->check_name(argv[1]); })) {
     std::string names;
     for (const CLI::App* sub : commands) names += (names.empty() ? "" : ", ") + sub->get_name();
-    std::fprintf(stderr, "clapsearch: error: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
+    std::fprintf(stderr, "clapsearch: error: unknown command '%s' (commands: %s)\n", clap::cli::terminal_text(argv[1]).c_str(),
+                 names.c_str());
     return 2;
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConfigError& e) {
     // A key or section the commands do not have: named with the file it is in.
-    std::fprintf(stderr, "clapsearch: error: %s: %s\n", clap::cli::config_file_in_use(app, config_file).c_str(),
-                 clap::cli::config_error_text(e).c_str());
+    std::fprintf(stderr, "clapsearch: error: %s: %s\n", clap::cli::terminal_text(clap::cli::config_file_in_use(app, config_file)).c_str(),
+                 clap::cli::terminal_text(clap::cli::config_error_text(e)).c_str());
     return 2;
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0 (when their text reached stdout); every usage error exits 2,
-    // as command-line tools do.
-    if (app.exit(e) != 0) return 2;
+    // as command-line tools do, with the same "clapsearch: error:" line as every other error
+    // (CLI11's message quotes what was typed: shown safely).
+    if (e.get_exit_code() != 0) {
+      std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n",
+                   clap::cli::terminal_lines(e.what()).c_str());
+      return 2;
+    }
+    app.exit(e);
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
       std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
       return 1;
@@ -139,7 +146,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (const std::string bad = non_finite_option(app); !bad.empty()) {
-    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", bad.c_str());
+    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(bad).c_str());
     return 2;
   }
   int status = 0;
@@ -150,10 +157,7 @@ int main(int argc, char** argv) {
     status = 1;
   } catch (const std::exception& e) {
     // Multi-line messages (a list of weight problems) keep their lines; each line is shown safely.
-    std::string message;
-    std::istringstream lines(e.what());
-    for (std::string line; std::getline(lines, line);) message += (message.empty() ? "" : "\n") + clap::cli::terminal_text(line);
-    std::fprintf(stderr, "clapsearch: error: %s\n", message.c_str());
+    std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_lines(e.what()).c_str());
     status = 1;
   }
   // Everything a command printed reached stdout, or the run fails (a full disk, a closed pipe).
