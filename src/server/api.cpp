@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -210,6 +211,28 @@ std::string upload_name(const std::string& given) {
   return name;
 }
 
+// The audio file of a track, opened for streaming, with its size; or the HttpError that says why
+// it is not served (docs/security.md, "Audio"). Only the path the index holds for this id is
+// ever opened. A track that could not be indexed (an empty file, a text file with an audio
+// name, a link to anything) has no audio: 410, never its bytes.
+std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size) {
+  const std::string shown = snap.display_path(t.path);
+  if (t.status != store::TrackStatus::Ok)
+    throw HttpError{410, "no audio", shown + ": could not be indexed, so there is no audio to serve"};
+  // O_NONBLOCK: if the path has become a FIFO, open must not wait for a writer.
+  const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw HttpError{404, "audio unavailable", shown + ": " + std::strerror(errno)};
+  auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
+    ::close(*f);
+    delete f;
+  });
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw HttpError{404, "audio unavailable", shown + ": not a regular file"};
+  if (st.st_size <= 0) throw HttpError{404, "audio unavailable", shown + ": empty file"};
+  size = static_cast<size_t>(st.st_size);
+  return file;
+}
+
 // One route: method, OpenAPI path, httplib pattern, handler.
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -217,6 +240,19 @@ using Handler = std::function<void(const httplib::Request&, httplib::Response&)>
 
 std::string error_body(const std::string& error, const std::string& detail) {
   return dump(ojson{{"error", error}, {"detail", detail}});
+}
+
+bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& sink) {
+  char buf[1 << 16];
+  while (length > 0) {
+    const ssize_t n = ::pread(fd, buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // unreadable, or the file ends before the length announced
+    if (!sink.write(buf, static_cast<size_t>(n))) return false;
+    offset += static_cast<size_t>(n);
+    length -= static_cast<size_t>(n);
+  }
+  return true;
 }
 
 const std::vector<Route>& Api::routes() {
@@ -400,17 +436,8 @@ void Api::install(httplib::Server& http) {
   route("GET", R"(/api/tracks/([^/]+)/audio)", [this](const httplib::Request& req, httplib::Response& res) {
     const auto snap = lib_.snapshot();
     const store::Track& t = track_of(*snap, req.matches[1]);
-    // Only the path the index holds for this id is ever opened.
-    // O_NONBLOCK: if the path has become a FIFO, open must not wait for a writer.
-    const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw HttpError{404, "audio unavailable", t.path + ": " + std::strerror(errno)};
-    auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
-      ::close(*f);
-      delete f;
-    });
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw HttpError{404, "audio unavailable", t.path + ": not a regular file"};
-    const size_t size = static_cast<size_t>(st.st_size);
+    size_t size = 0;
+    const auto file = open_track_audio(*snap, t, size);
     res.set_header("Accept-Ranges", "bytes");
     res.set_header("Cache-Control", "private, max-age=60");
     // Ranges, normalised here to first-last within the file, which is what cpp-httplib's
@@ -435,16 +462,10 @@ void Api::install(httplib::Server& http) {
         return;
       }
     }
+    // size > 0 (open_track_audio refuses empty files): with a length of 0, cpp-httplib would
+    // stream "without length" until the provider called done(), which a file provider never does.
     res.set_content_provider(size, mime_of(t.path), [file](size_t offset, size_t length, httplib::DataSink& sink) {
-      char buf[1 << 16];
-      while (length > 0) {
-        const ssize_t n = ::pread(*file, buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
-        if (n <= 0) return false;
-        if (!sink.write(buf, static_cast<size_t>(n))) return false;
-        offset += static_cast<size_t>(n);
-        length -= static_cast<size_t>(n);
-      }
-      return true;
+      return stream_file_range(*file, offset, length, sink);
     });
   });
 

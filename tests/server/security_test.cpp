@@ -1,0 +1,198 @@
+// clapsearch serve under attack (issue 33), over real HTTP on loopback: a library of real
+// encoded files and hostile ones (an empty file, a link to a private file, files swapped after
+// indexing, a link out of the library) indexed by the real CLI, a server::Server in this
+// process, cpp-httplib's client and raw sockets. docs/security.md says what is guaranteed.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api.h"
+#include "server/server.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test::ffmpeg;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+const std::string kSecret = "-----BEGIN OPENSSH PRIVATE KEY----- not for the web";
+
+// A library whose root is reached through a symbolic link (a legitimate setup), holding real
+// audio and the hostile files of issue 33.
+struct HostileLibrary {
+  std::string dir = test::temp_dir() + "/server-security";
+  std::string real_music = dir + "/real-music";
+  std::string music = dir + "/music";  // -> real-music
+  std::string outside = dir + "/outside";
+  std::string db = dir + "/library.db";
+  std::string secret = outside + "/id_rsa";
+  std::string tone;
+
+  HostileLibrary() {
+    fs::remove_all(dir);
+    tone = ffmpeg(real_music + "/tone.mp3", "-f lavfi -i \"sine=f=440:d=12\" -ac 1 -ar 44100");
+    ffmpeg(real_music + "/swapped-for-link.mp3", "-f lavfi -i \"sine=f=550:d=11\" -ac 1 -ar 44100");
+    ffmpeg(real_music + "/swapped-for-file.mp3", "-f lavfi -i \"sine=f=660:d=11\" -ac 1 -ar 44100");
+    ffmpeg(outside + "/elsewhere.mp3", "-f lavfi -i \"sine=f=770:d=11\" -ac 1 -ar 44100");
+    write_file(real_music + "/empty.mp3", "");
+    write_file(secret, kSecret);
+    fs::create_directory_symlink(outside, real_music + "/linked-folder");  // a folder link out of the library
+    fs::create_symlink(secret, real_music + "/notes.mp3");                 // a file link to a private file
+    fs::create_directory_symlink(real_music, music);
+    std::string err;
+    if (test::run_command("'" + test::cli_path() + "' index '" + music + "' --db '" + db + "' --model '" +
+                              test::case_dir("tiny-unfused") + "'",
+                          nullptr, &err) != 0)
+      throw std::runtime_error("index failed: " + err);
+  }
+};
+
+HostileLibrary& hostile() {
+  static HostileLibrary lib;
+  return lib;
+}
+
+class Running {
+ public:
+  explicit Running(ServerOptions o) {
+    o.port = 0;
+    if (o.db.empty()) o.db = hostile().db;
+    server_ = std::make_unique<Server>(o);
+    port_ = server_->bind();
+    thread_ = std::thread([this] { server_->run(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_read_timeout(10, 0);
+    for (int i = 0; i < 100 && !client_->Get("/api/status"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ~Running() {
+    server_->stop();
+    thread_.join();
+  }
+  httplib::Client& client() { return *client_; }
+  int port() const { return port_; }
+
+  json get_json(const std::string& path, int expect_status = 200) {
+    auto r = client_->Get(path);
+    if (!r) throw std::runtime_error("no response to " + path);
+    EXPECT_EQ(r->status, expect_status) << path << ": " << r->body;
+    EXPECT_NE(r->get_header_value("Content-Type").find("application/json"), std::string::npos) << path;
+    return json::parse(r->body);
+  }
+
+  int64_t id_of(const std::string& display_path) {
+    const json tracks = get_json("/api/tracks?limit=1000");
+    for (const auto& t : tracks["tracks"])
+      if (t["display_path"] == display_path) return t["track_id"].get<int64_t>();
+    throw std::runtime_error("no track " + display_path + " in " + tracks.dump());
+  }
+
+ private:
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+Running& shared_server() {
+  static Running r{ServerOptions{}};
+  return r;
+}
+
+std::string audio_path(Running& s, const std::string& display_path) {
+  return "/api/tracks/" + std::to_string(s.id_of(display_path)) + "/audio";
+}
+
+// One raw HTTP exchange: sends `request`, reads until the server closes or `timeout_s` passes.
+std::string raw_exchange(int port, const std::string& request, int timeout_s = 10) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "";
+  }
+  timeval tv{timeout_s, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return got;
+}
+
+// --- 1. an error track's audio -----------------------------------------------------------------
+
+TEST(ServeSecurity, AnErrorTrackHasNoAudioAndNoThreadIsLeftSpinning) {
+  Running& s = shared_server();
+  const std::string empty = audio_path(s, "empty.mp3");
+  // More requests than the server has threads: each must be answered, and the server stays up.
+  for (int i = 0; i < 20; ++i) {
+    auto r = s.client().Get(empty);
+    ASSERT_TRUE(r) << "no answer to request " << i << " (a server thread is stuck)";
+    EXPECT_EQ(r->status, 410) << r->body;
+    const json j = json::parse(r->body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << r->body;
+    EXPECT_EQ(j["error"], "no audio");
+  }
+  auto r = s.client().Get(empty, {{"Range", "bytes=0-"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 410);
+  EXPECT_EQ(s.get_json("/api/status")["errors"], 2);  // empty.mp3 and notes.mp3
+}
+
+TEST(ServeSecurity, AStreamEndsWhenItsFileShrinksUnderIt) {
+  const std::string path = hostile().dir + "/shrinking.bin";
+  write_file(path, std::string(300000, 'x'));
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::truncate(path.c_str(), 100000), 0);
+  size_t written = 0;
+  httplib::DataSink sink;
+  sink.write = [&](const char*, size_t n) {
+    written += n;
+    return true;
+  };
+  EXPECT_FALSE(stream_file_range(fd, 0, 300000, sink));  // ends: the bytes announced are not there
+  EXPECT_EQ(written, 100000u);
+  EXPECT_FALSE(stream_file_range(fd, 200000, 1000, sink));
+  EXPECT_TRUE(stream_file_range(fd, 1000, 2000, sink));
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace clap::server
