@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -23,6 +24,38 @@ namespace fs = std::filesystem;
 bool is_loopback(const std::string& host) {
   if (host == "localhost" || host == "::1" || host == "[::1]") return true;
   return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+namespace {
+
+std::string lower_ascii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+bool host_allowed(const std::string& host_header, const std::vector<std::string>& allowed) {
+  std::string name = lower_ascii(host_header), port;
+  if (!name.empty() && name.front() == '[') {  // [v6]:port
+    const size_t close = name.find(']');
+    if (close == std::string::npos) return false;
+    port = name.substr(close + 1);
+    name = name.substr(0, close + 1);
+  } else if (const size_t colon = name.find(':'); colon != std::string::npos) {
+    port = name.substr(colon);
+    name = name.substr(0, colon);
+  }
+  if (!port.empty() && (port.size() < 2 || port.size() > 6 || port[0] != ':' ||
+                        port.find_first_not_of("0123456789", 1) != std::string::npos))
+    return false;
+  if (name.empty()) return false;
+  if (name == "[::1]" || (name != "::1" && is_loopback(name))) return true;
+  for (const std::string& a : allowed) {
+    std::string n = lower_ascii(a);
+    if (!n.empty() && n == name) return true;
+  }
+  return false;
 }
 
 namespace {
@@ -147,6 +180,17 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     request_start = std::chrono::steady_clock::now();
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
+    // Without a token, only requests addressed to this machine by a loopback name (or a name
+    // the user allowed) are answered: a page on another site whose name was rebound to
+    // 127.0.0.1 sends its own name as Host and gets nothing, the page included.
+    if (s.options.token.empty() && !host_allowed(req.get_header_value("Host"), s.options.allowed_hosts)) {
+      res.status = 421;
+      res.set_content(error_body("misdirected request",
+                                 "this server answers only to Host 127.0.0.1, localhost or [::1] (start it with "
+                                 "--allow-host NAME to accept another name, or give it a --token)"),
+                      "application/json; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path.rfind("/api/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
     if (!s.options.token.empty()) {
       std::string given;
@@ -196,6 +240,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       case 413: error = "too large", detail = "the request body is over the server's limit"; break;
       case 414: error = "URI too long"; break;
       case 416: error = "range not satisfiable"; break;
+      case 421: error = "misdirected request"; break;
       default: break;
     }
     res.set_content(error_body(error, detail), "application/json; charset=utf-8");

@@ -27,6 +27,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8411;           // 0 = any free port (port() tells which)
   std::string token;         // required on every /api/ request when set; required to bind a non-loopback host
+  // Without a token, the Host names answered besides loopback ones (a reverse proxy's name):
+  // any other Host is refused with 421, which stops DNS rebinding (docs/security.md).
+  std::vector<std::string> allowed_hosts;
   int threads = 0;           // model threads per run, 0 = all cores
   Precision text_precision = Precision::F32;  // of the text tower (service::LibraryOptions)
   std::string window_index = "auto";          // auto, memory, compressed (service::LibraryOptions)
@@ -51,6 +54,11 @@ struct Route {
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback(const std::string& host);
+
+// Whether a server without a token answers a request whose Host header is `host_header`: a
+// loopback name (127.0.0.0/8, localhost, [::1]) or one of `allowed` (case-insensitive), with or
+// without a port. An empty or malformed header (HTTP/1.0 without Host) is refused.
+bool host_allowed(const std::string& host_header, const std::vector<std::string>& allowed);
 
 class Server {
  public:

@@ -194,5 +194,59 @@ TEST(ServeSecurity, AStreamEndsWhenItsFileShrinksUnderIt) {
   ::close(fd);
 }
 
+// --- 2. DNS rebinding: the Host header ---------------------------------------------------------
+
+TEST(ServeSecurity, WithoutATokenOnlyLoopbackAndAllowedHostNamesAreAnswered) {
+  Running& s = shared_server();
+  const std::string port = std::to_string(s.port());
+  for (const std::string& host : std::vector<std::string>{"127.0.0.1", "127.0.0.1:" + port, "localhost", "localhost:" + port, "LocalHost:" + port,
+                                  std::string("[::1]"), "[::1]:" + port}) {
+    auto r = s.client().Get("/api/status", {{"Host", host}});
+    ASSERT_TRUE(r) << host;
+    EXPECT_EQ(r->status, 200) << host << ": " << r->body;
+  }
+  for (const std::string& host : std::vector<std::string>{"evil.example", "evil.example:" + port, "127.0.0.1.evil.example", std::string("localhost.evil"),
+                                  "rebind.attacker.com:" + port, std::string("[::1].evil"), std::string("127.0.0.1:80x"),
+                                  std::string("[::2]:80"), std::string("0.0.0.0")}) {
+    for (const char* path : {"/api/status", "/api/tracks", "/"}) {
+      auto r = s.client().Get(path, {{"Host", host}});
+      ASSERT_TRUE(r) << host;
+      EXPECT_EQ(r->status, 421) << host << " " << path << ": " << r->body;
+      const json j = json::parse(r->body, nullptr, false);
+      EXPECT_TRUE(j.is_object() && j.contains("error")) << r->body;
+      EXPECT_EQ(r->body.find("tone.mp3"), std::string::npos);
+    }
+  }
+  // HTTP/1.0 without a Host header.
+  const std::string got = raw_exchange(s.port(), "GET /api/tracks HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(got.rfind("HTTP/1.1 421", 0), 0u) << got;
+  EXPECT_EQ(got.find("tone.mp3"), std::string::npos);
+
+  // --allow-host NAME: a reverse proxy's name is answered, others still are not.
+  ServerOptions o;
+  o.allowed_hosts = {"Music.Example.org"};
+  Running proxied(o);
+  auto r = proxied.client().Get("/api/status", {{"Host", "music.example.org"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = proxied.client().Get("/api/status", {{"Host", "music.example.org:443"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = proxied.client().Get("/api/status", {{"Host", "evil.example"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 421) << r->body;
+
+  // With a token, the token is the rule (as before): any Host with it, none without.
+  ServerOptions t;
+  t.token = "a-long-secret";
+  Running tokened(t);
+  r = tokened.client().Get("/api/status", {{"Host", "lan-name.local"}, {"Authorization", "Bearer a-long-secret"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = tokened.client().Get("/api/status", {{"Host", "lan-name.local"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401) << r->body;
+}
+
 }  // namespace
 }  // namespace clap::server
