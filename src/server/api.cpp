@@ -11,6 +11,8 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -211,23 +213,54 @@ std::string upload_name(const std::string& given) {
   return name;
 }
 
+int64_t nanoseconds(const struct timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
+// True when `path` (resolved) is one of the roots or lies under one, the roots resolved too: a
+// root reached through a link (~/Music -> /data/music) is a legitimate library.
+bool under_a_root(const std::string& path, const std::vector<std::string>& roots) {
+  for (const std::string& root : roots) {
+    char buf[PATH_MAX];
+    if (!::realpath(root.c_str(), buf)) continue;
+    const std::string r = buf;
+    if (r == "/" || path == r || (path.size() > r.size() && path.compare(0, r.size(), r) == 0 && path[r.size()] == '/'))
+      return true;
+  }
+  return false;
+}
+
 // The audio file of a track, opened for streaming, with its size; or the HttpError that says why
 // it is not served (docs/security.md, "Audio"). Only the path the index holds for this id is
-// ever opened. A track that could not be indexed (an empty file, a text file with an audio
-// name, a link to anything) has no audio: 410, never its bytes.
+// ever opened, and it is served only when
+//  - the track was indexed as audio: one that could not be indexed (an empty file, a text file
+//    with an audio name, a link to anything) has no audio, 410, never its bytes;
+//  - the last component is not a symbolic link (O_NOFOLLOW);
+//  - once every link is resolved, it lies inside an indexed root, and the file opened is that
+//    real file (device and inode);
+//  - it is the file that was indexed: the size and modification time the index holds.
 std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size) {
   const std::string shown = snap.display_path(t.path);
   if (t.status != store::TrackStatus::Ok)
     throw HttpError{410, "no audio", shown + ": could not be indexed, so there is no audio to serve"};
   // O_NONBLOCK: if the path has become a FIFO, open must not wait for a writer.
-  const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw HttpError{404, "audio unavailable", shown + ": " + std::strerror(errno)};
+  const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) {
+    const int err = errno;
+    throw HttpError{404, "audio unavailable",
+                    shown + ": " + (err == ELOOP ? std::string("a symbolic link now (not served)") : std::strerror(err))};
+  }
   auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
     ::close(*f);
     delete f;
   });
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw HttpError{404, "audio unavailable", shown + ": not a regular file"};
+  char real[PATH_MAX];
+  struct stat real_st {};
+  if (!::realpath(t.path.c_str(), real) || ::stat(real, &real_st) != 0 || real_st.st_dev != st.st_dev ||
+      real_st.st_ino != st.st_ino || !under_a_root(real, snap.roots()))
+    throw HttpError{404, "audio unavailable", shown + ": outside the indexed folders (not served)"};
+  if (st.st_size != t.size || nanoseconds(st.st_mtim) != t.mtime_ns)
+    throw HttpError{404, "audio unavailable", shown + ": changed since it was indexed (run clapsearch index again)"};
   if (st.st_size <= 0) throw HttpError{404, "audio unavailable", shown + ": empty file"};
   size = static_cast<size_t>(st.st_size);
   return file;

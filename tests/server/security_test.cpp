@@ -248,5 +248,48 @@ TEST(ServeSecurity, WithoutATokenOnlyLoopbackAndAllowedHostNamesAreAnswered) {
   EXPECT_EQ(r->status, 401) << r->body;
 }
 
+// --- 3. symbolic links and swapped files ---------------------------------------------------------
+
+TEST(ServeSecurity, SymlinksCannotLeadOutOfTheLibrary) {
+  Running& s = shared_server();
+  HostileLibrary& lib = hostile();
+  auto refused = [&](const std::string& url, int status, const std::string& what) {
+    auto r = s.client().Get(url);
+    ASSERT_TRUE(r) << what;
+    EXPECT_EQ(r->status, status) << what << ": " << r->body.substr(0, 300);
+    EXPECT_EQ(r->body.find(kSecret), std::string::npos) << what;
+    EXPECT_TRUE(json::parse(r->body, nullptr, false).is_object()) << what << ": " << r->body.substr(0, 300);
+  };
+  // A link with an audio name to a private file: indexed as an error track, never served.
+  refused(audio_path(s, "notes.mp3"), 410, "notes.mp3 -> id_rsa");
+  // A folder link inside the library leading out of it: the file is outside every root.
+  refused(audio_path(s, "linked-folder/elsewhere.mp3"), 404, "linked-folder -> outside");
+  // Indexed files swapped afterwards: for a link to the private file, for a hard link to it.
+  const std::string to_link = audio_path(s, "swapped-for-link.mp3"), to_file = audio_path(s, "swapped-for-file.mp3");
+  fs::remove(lib.real_music + "/swapped-for-link.mp3");
+  fs::create_symlink(lib.secret, lib.real_music + "/swapped-for-link.mp3");
+  refused(to_link, 404, "swapped for a link to id_rsa");
+  fs::remove(lib.real_music + "/swapped-for-file.mp3");
+  fs::create_hard_link(lib.secret, lib.real_music + "/swapped-for-file.mp3");
+  refused(to_file, 404, "swapped for a hard link to id_rsa");
+  auto r = s.client().Get(to_file, {{"Range", "bytes=0-9"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST(ServeSecurity, ALibraryRootReachedThroughALinkIsServed) {
+  Running& s = shared_server();
+  const std::string url = audio_path(s, "tone.mp3");  // under music -> real-music
+  const std::string bytes = read_file(hostile().tone);
+  auto r = s.client().Get(url);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body.substr(0, 300);
+  EXPECT_EQ(r->body, bytes);
+  r = s.client().Get(url, {{"Range", "bytes=100-199"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 206);
+  EXPECT_EQ(r->body, bytes.substr(100, 100));
+}
+
 }  // namespace
 }  // namespace clap::server
