@@ -175,8 +175,9 @@ std::string mime_of(const std::string& path) {
   return it == types.end() ? "application/octet-stream" : it->second;
 }
 
-// An uploaded query held in memory and decoded from there (FFmpeg reads it through
-// /proc/self/fd): nothing a client sends is written to the file system.
+// An uploaded query held in memory and decoded from there (as untrusted bytes: read through
+// our own I/O context, audio demuxers only, no nested opens; audio/decode.h): nothing a client
+// sends is written to the file system, and FFmpeg opens nothing else because of it.
 class MemoryFile {
  public:
   explicit MemoryFile(const std::string& bytes) {
@@ -582,7 +583,7 @@ void Api::install(httplib::Server& http) {
                             std::to_string(options_.max_upload_bytes >> 20) + " MB"};
       const MemoryFile file(*bytes);
       try {
-        chunks = service::file_query_chunks(lib_, file.path(), 0, 0, options_.max_query_seconds);
+        chunks = service::file_query_chunks(lib_, file.path(), 0, 0, options_.max_query_seconds, /*untrusted=*/true);
       } catch (const service::Busy&) {
         throw;
       } catch (const service::UndecodableAudio& e) {

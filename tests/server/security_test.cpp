@@ -291,5 +291,34 @@ TEST(ServeSecurity, ALibraryRootReachedThroughALinkIsServed) {
   EXPECT_EQ(r->body, bytes.substr(100, 100));
 }
 
+// --- 4. an uploaded playlist ---------------------------------------------------------------------
+
+TEST(ServeSecurity, AnUploadedPlaylistOpensNoOtherFile) {
+  Running& s = shared_server();
+  // A real encoded file outside the library, and HLS / concat / ffconcat playlists naming it,
+  // uploaded under an audio name.
+  const std::string secret = ffmpeg(hostile().outside + "/private.mp3", "-f lavfi -i \"sine=f=500:d=12\" -ac 1");
+  const std::vector<std::pair<std::string, std::string>> playlists = {
+      {"q.mp3", "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:13\n#EXTINF:12.0,\n" + secret + "\n#EXT-X-ENDLIST\n"},
+      {"q.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:13\n#EXTINF:12.0,\nfile:" + secret + "\n#EXT-X-ENDLIST\n"},
+      {"c.mp3", "ffconcat version 1.0\nfile '" + secret + "'\n"},
+  };
+  for (const auto& [name, text] : playlists) {
+    httplib::MultipartFormDataItems items = {{"file", text, name, "audio/mpeg"}};
+    auto r = s.client().Post("/api/like", items);
+    ASSERT_TRUE(r) << name;
+    EXPECT_EQ(r->status, 415) << name << ": " << r->body.substr(0, 400);
+    EXPECT_EQ(r->body.find(secret), std::string::npos) << r->body;
+    EXPECT_EQ(r->body.find("/proc/"), std::string::npos) << r->body;
+    EXPECT_EQ(r->body.find("memfd"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find(name), std::string::npos) << r->body;  // the client's own name for it
+  }
+  // The same audio sent itself is searched.
+  httplib::MultipartFormDataItems real = {{"file", read_file(secret), "private.mp3", "audio/mpeg"}};
+  auto r = s.client().Post("/api/like?k=1", real);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
 }  // namespace
 }  // namespace clap::server
