@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "core/error.h"
 #include "core/utf8.h"
@@ -37,6 +38,7 @@ namespace {
 struct HttpError {
   int status;
   std::string error, detail;
+  bool close = false;  // the request body was not read to its end: the connection must not go on
 };
 
 // Any bytes (paths and tags may hold invalid UTF-8) become valid JSON text: invalid sequences
@@ -267,6 +269,76 @@ std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, cons
   return file;
 }
 
+// An uploaded query, as read from the request body.
+struct Upload {
+  std::string name = "upload";  // the client's file name (multipart), for messages
+  std::string bytes;
+};
+
+// Past the limit, this much more of a body is read and thrown away so that a body a little
+// over the limit ends cleanly and the client reads the 413 (a connection closed with unread
+// bytes is reset, and the answer may be lost); a larger one is cut there.
+constexpr int64_t kDrainBytes = 8 << 20;
+
+// Reads POST /api/like's body (multipart field "file", or the raw body) counting bytes as they
+// arrive, with Content-Length, chunked or neither: the file stops being kept at `max_file`
+// bytes, the whole body at max_file + 1 MB (the multipart envelope, the other fields); then
+// 413. Never holds more than the limit.
+Upload read_upload(const httplib::Request& req, const httplib::ContentReader& reader, int64_t max_file) {
+  const int64_t max_total = max_file + (1 << 20);
+  Upload u;
+  int64_t total = 0, drained = 0;
+  bool over = false;
+  // Counts n more bytes of the body; false stops the read.
+  auto count = [&](size_t n) {
+    total += static_cast<int64_t>(n);
+    if (!over && total > max_total) over = true;
+    if (over) {
+      std::string().swap(u.bytes);
+      drained += static_cast<int64_t>(n);
+      return drained <= kDrainBytes;
+    }
+    return true;
+  };
+  auto keep = [&](const char* data, size_t n) {
+    if (over) return;
+    if (static_cast<int64_t>(u.bytes.size() + n) > max_file) {
+      over = true;
+      std::string().swap(u.bytes);
+      return;
+    }
+    u.bytes.append(data, n);
+  };
+  bool complete = false, have_file = false;
+  if (req.is_multipart_form_data()) {
+    bool in_file = false;
+    complete = reader(
+        [&](const httplib::MultipartFormData& part) {
+          in_file = part.name == "file" && !have_file;
+          if (in_file) have_file = true, u.name = upload_name(part.filename);
+          return count(part.name.size() + part.filename.size() + part.content_type.size());
+        },
+        [&](const char* data, size_t n) {
+          if (in_file) keep(data, n);
+          return count(n);
+        });
+  } else {
+    have_file = true;
+    complete = reader([&](const char* data, size_t n) {
+      keep(data, n);
+      return count(n);
+    });
+  }
+  if (over)
+    throw HttpError{413, "upload too large",
+                    u.name + ": over the limit of " + std::to_string(max_file >> 20) + " MB" +
+                        (max_file < (1 << 20) ? " (" + std::to_string(max_file) + " bytes)" : ""),
+                    !complete};
+  if (!complete) throw HttpError{400, "bad request", "the request body could not be read (malformed multipart?)", true};
+  if (!have_file) throw HttpError{400, "missing upload", "send the audio as the multipart field \"file\""};
+  return u;
+}
+
 // One route: method, OpenAPI path, httplib pattern, handler.
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -274,6 +346,17 @@ using Handler = std::function<void(const httplib::Request&, httplib::Response&)>
 
 std::string error_body(const std::string& error, const std::string& detail) {
   return dump(ojson{{"error", error}, {"detail", detail}});
+}
+
+void answer_and_close(httplib::Response& res, int status, const std::string& json_body) {
+  res.status = status;
+  res.set_header("Connection", "close");
+  auto text = std::make_shared<std::string>(json_body);
+  res.set_content_provider(text->size(), "application/json; charset=utf-8",
+                           [text](size_t offset, size_t length, httplib::DataSink& sink) {
+                             sink.write(text->data() + offset, length);
+                             return false;  // stops the response after its last byte: cpp-httplib closes the connection
+                           });
 }
 
 bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& sink) {
@@ -317,31 +400,35 @@ std::string Api::unavailable() {
 void Api::install(httplib::Server& http) {
   // Every route runs inside this: input errors, unknown tracks, busy model, bad audio and the
   // unexpected all become JSON errors; nothing else reaches the client.
-  auto route = [this, &http](const std::string& method, const std::string& pattern, Handler handler) {
-    auto wrapped = [this, handler](const httplib::Request& req, httplib::Response& res) {
-      auto fail = [&res](int status, const std::string& error, const std::string& detail) {
-        res.status = status;
-        res.set_content(error_body(error, detail), "application/json; charset=utf-8");
-      };
-      try {
+  auto guarded = [this](const httplib::Request& req, httplib::Response& res, const Handler& handler,
+                        bool check_available = true) {
+    auto fail = [&res](int status, const std::string& error, const std::string& detail) {
+      res.status = status;
+      res.set_content(error_body(error, detail), "application/json; charset=utf-8");
+    };
+    try {
+      if (check_available) {
         const std::string down = unavailable();
         if (!down.empty()) throw HttpError{503, "index unavailable", down};
-        handler(req, res);
-      } catch (const HttpError& e) {
-        fail(e.status, e.error, e.detail);
-      } catch (const service::Busy& e) {
-        res.set_header("Retry-After", "2");
-        fail(429, "busy", e.what());
-      } catch (const Error& e) {
-        fail(400, "cannot answer", e.what());
-      } catch (const std::bad_alloc&) {
-        fail(503, "out of memory", "the request needed more memory than is available");
-      } catch (const std::exception& e) {
-        fail(500, "internal error", e.what());
       }
-    };
-    if (method == "GET") http.Get(pattern, wrapped);
-    else http.Post(pattern, wrapped);
+      handler(req, res);
+    } catch (const HttpError& e) {
+      if (e.close) answer_and_close(res, e.status, error_body(e.error, e.detail));
+      else fail(e.status, e.error, e.detail);
+    } catch (const service::Busy& e) {
+      res.set_header("Retry-After", "2");
+      fail(429, "busy", e.what());
+    } catch (const Error& e) {
+      fail(400, "cannot answer", e.what());
+    } catch (const std::bad_alloc&) {
+      fail(503, "out of memory", "the request needed more memory than is available");
+    } catch (const std::exception& e) {
+      fail(500, "internal error", e.what());
+    }
+  };
+  auto route = [&http, guarded](const std::string& method, const std::string& pattern, Handler handler) {
+    if (method != "GET") throw std::logic_error("a route that reads a body streams it (see POST /api/like)");
+    http.Get(pattern, [guarded, handler](const httplib::Request& req, httplib::Response& res) { guarded(req, res, handler); });
   };
 
   route("GET", "/api/openapi.json", [](const httplib::Request&, httplib::Response& res) {
@@ -552,7 +639,7 @@ void Api::install(httplib::Server& http) {
                {"results", list}});
   });
 
-  auto like = [this](const httplib::Request& req, httplib::Response& res) {
+  auto like = [this](const httplib::Request& req, httplib::Response& res, const Upload* upload) {
     search::LikeOptions o;
     o.k = int_param(req, "k", 10, 1, options_.max_k);
     o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
@@ -567,15 +654,8 @@ void Api::install(httplib::Server& http) {
       if (flag_param(req, "exclude_self")) o.exclude_track = t.id;
       query = {{"name", snap->display_path(t.path)}, {"track_id", t.id}, {"duration_s", json_num(t.duration_s)}};
     } else {
-      std::string name = "upload";
-      const std::string* bytes = &req.body;
-      if (req.is_multipart_form_data()) {
-        if (!req.has_file("file")) throw HttpError{400, "missing upload", "send the audio as the multipart field \"file\""};
-        const auto& files = req.files;
-        auto it = files.find("file");
-        name = upload_name(it->second.filename);
-        bytes = &it->second.content;
-      }
+      const std::string& name = upload->name;
+      const std::string* bytes = &upload->bytes;
       if (bytes->empty()) throw HttpError{400, "missing upload", "the request has no audio (multipart field \"file\")"};
       if (static_cast<int64_t>(bytes->size()) > options_.max_upload_bytes)
         throw HttpError{413, "upload too large",
@@ -617,8 +697,18 @@ void Api::install(httplib::Server& http) {
     }
     send(res, {{"query", query}, {"chunks", chunk_list}, {"results", list}});
   };
-  route("GET", "/api/like", like);
-  route("POST", "/api/like", like);
+  route("GET", "/api/like", [like](const httplib::Request& req, httplib::Response& res) { like(req, res, nullptr); });
+  // The one route that takes a body: read here, counted as it arrives (never through
+  // cpp-httplib's whole-body read, which does not bound a chunked body).
+  http.Post("/api/like", [this, guarded, like](const httplib::Request& req, httplib::Response& res,
+                                               const httplib::ContentReader& reader) {
+    // The body first, whatever the answer: refusing with it unread would leave it on the connection.
+    std::optional<Upload> upload;
+    guarded(
+        req, res, [&](const httplib::Request& r, httplib::Response&) { upload = read_upload(r, reader, options_.max_upload_bytes); },
+        /*check_available=*/false);
+    if (upload) guarded(req, res, [&](const httplib::Request& r, httplib::Response& out) { like(r, out, &*upload); });
+  });
 
   route("GET", "/api/classify", [this](const httplib::Request& req, httplib::Response& res) {
     const auto labels = texts_param(req, "label", options_.max_queries);

@@ -14,6 +14,7 @@
 namespace httplib {
 class Server;
 class DataSink;
+class Response;
 }
 
 namespace clap::server {
@@ -26,6 +27,11 @@ std::string error_body(const std::string& error, const std::string& detail);
 // under the stream, unreadable) or the client is gone. It never answers true having written
 // less, so a stream over a file that changes cannot keep a server thread looping.
 bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& sink);
+
+// Answers `status` with a JSON body, then closes the connection: what the client sent after the
+// headers and was not read (a body refused unread, or cut at the limit) must not be taken for
+// its next request.
+void answer_and_close(httplib::Response& res, int status, const std::string& json_body);
 
 class Api {
  public:

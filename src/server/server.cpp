@@ -173,23 +173,51 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   http.set_tcp_nodelay(true);
   http.set_keep_alive_max_count(100);
   // Room for the multipart envelope around an upload of max_upload_bytes; the file itself is
-  // checked against the limit exactly.
+  // checked against the limit exactly. cpp-httplib applies this to a declared Content-Length
+  // only: bodies are bounded as they arrive by POST /api/like's reader and the pre-routing
+  // handler below (no other route reads one).
   http.set_payload_max_length(static_cast<size_t>(o.max_upload_bytes) + (1 << 20));
 
   http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
     request_start = std::chrono::steady_clock::now();
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
+    // A request that has a body, refused here, is answered and its connection closed: the
+    // body's unread bytes must not be taken for the client's next request.
+    const bool body = req.has_header("Transfer-Encoding") ||
+                      (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+    auto deny = [&res, body](int status, const std::string& error, const std::string& detail) {
+      if (body) {
+        answer_and_close(res, status, error_body(error, detail));
+      } else {
+        res.status = status;
+        res.set_content(error_body(error, detail), "application/json; charset=utf-8");
+      }
+      return httplib::Server::HandlerResponse::Handled;
+    };
     // Without a token, only requests addressed to this machine by a loopback name (or a name
     // the user allowed) are answered: a page on another site whose name was rebound to
     // 127.0.0.1 sends its own name as Host and gets nothing, the page included.
-    if (s.options.token.empty() && !host_allowed(req.get_header_value("Host"), s.options.allowed_hosts)) {
-      res.status = 421;
-      res.set_content(error_body("misdirected request",
-                                 "this server answers only to Host 127.0.0.1, localhost or [::1] (start it with "
-                                 "--allow-host NAME to accept another name, or give it a --token)"),
-                      "application/json; charset=utf-8");
-      return httplib::Server::HandlerResponse::Handled;
+    if (s.options.token.empty() && !host_allowed(req.get_header_value("Host"), s.options.allowed_hosts))
+      return deny(421, "misdirected request",
+                  "this server answers only to Host 127.0.0.1, localhost or [::1] (start it with --allow-host NAME to "
+                  "accept another name, or give it a --token)");
+    // Request bodies: only POST /api/like takes one, and reads it counting bytes as they arrive
+    // (api.cpp, read_upload): cpp-httplib would read any other whole into memory first, a
+    // chunked one without limit. A declared length over the limit and a compressed body are
+    // refused before a byte is read.
+    if (body) {
+      if (req.method != "POST" || req.path != "/api/like") return deny(413, "too large", "only POST /api/like takes a request body");
+      const std::string encoding = req.get_header_value("Content-Encoding");
+      if (!encoding.empty() && encoding != "identity")
+        return deny(415, "compressed body", "send the upload uncompressed (Content-Encoding " + encoding + " is not accepted)");
+      if (req.has_header("Content-Length")) {
+        const std::string n = req.get_header_value("Content-Length");
+        const int64_t limit = s.options.max_upload_bytes + (1 << 20);
+        if (n.empty() || n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) > limit)
+          return deny(413, "too large",
+                      "the request body is over the server's limit of " + std::to_string(s.options.max_upload_bytes >> 20) + " MB");
+      }
     }
     if (req.path.rfind("/api/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
     if (!s.options.token.empty()) {
@@ -198,11 +226,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
       else if (req.has_param("token")) given = req.get_param_value("token");
       if (!same_secret(given, s.options.token)) {
-        res.status = 401;
         res.set_header("WWW-Authenticate", "Bearer");
-        res.set_content(error_body("unauthorized", "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN"),
-                        "application/json; charset=utf-8");
-        return httplib::Server::HandlerResponse::Handled;
+        return deny(401, "unauthorized", "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN");
       }
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -230,7 +255,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     res.set_content(error_body("internal error", "the request could not be completed"), "application/json; charset=utf-8");
   });
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty() || res.status == 416) return;  // a 416 has no body (its Content-Range says why)
+    // A 416 has no body (its Content-Range says why); a provider is an answer already written.
+    if (!res.body.empty() || res.content_provider_ || res.status == 416) return;
     const bool api = req.path.rfind("/api/", 0) == 0;
     std::string error = "error", detail;
     switch (res.status) {

@@ -320,5 +320,80 @@ TEST(ServeSecurity, AnUploadedPlaylistOpensNoOtherFile) {
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
+// --- 5. request bodies counted as they arrive ---------------------------------------------------
+
+int64_t peak_rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  return -1;
+}
+
+TEST(ServeSecurity, AChunkedUploadStopsAtTheLimit) {
+  ServerOptions o;
+  o.max_upload_bytes = 1 << 20;
+  Running s(o);
+  constexpr int64_t kBody = 256ll << 20;  // 256 MB offered, chunk by chunk
+  std::ofstream("/proc/self/clear_refs") << "5";  // resets the peak (VmHWM) to the current RSS
+  const int64_t before = peak_rss_kb();
+
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(s.port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  timeval tv{60, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::atomic<int64_t> sent{0};
+  std::thread sender([&] {
+    const std::string head = "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n";
+    if (::send(fd, head.data(), head.size(), MSG_NOSIGNAL) < 0) return;
+    std::string chunk(1 << 16, 'x');
+    char size_line[32];
+    std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk.size());
+    const std::string piece = size_line + chunk + "\r\n";
+    while (sent < kBody) {
+      if (::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) < 0) return;  // the server closed: done
+      sent += static_cast<int64_t>(chunk.size());
+    }
+    ::send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL);
+  });
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+    if (got.find("\r\n\r\n") != std::string::npos && got.find("}") != std::string::npos) break;
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  sender.join();
+  ::close(fd);
+  const int64_t grew_mb = (peak_rss_kb() - before) >> 10;
+  EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got.substr(0, 300);
+  EXPECT_NE(got.find("\"error\""), std::string::npos) << got.substr(0, 300);
+  EXPECT_LT(sent.load(), kBody / 4) << "the server read on past the limit";
+  EXPECT_LT(grew_mb, 64) << "peak memory grew by " << grew_mb << " MB for a body over a 1 MB limit";
+
+  // A declared length over the limit: refused before a byte of the body is read.
+  const std::string declared = raw_exchange(
+      s.port(), "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/mpeg\r\nContent-Length: 1073741824\r\n\r\n");
+  EXPECT_EQ(declared.rfind("HTTP/1.1 413", 0), 0u) << declared;
+  // A body to a route that takes none (cpp-httplib would read it whole first).
+  const std::string other = raw_exchange(
+      s.port(), "POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n");
+  EXPECT_EQ(other.rfind("HTTP/1.1 413", 0), 0u) << other;
+  // The server goes on answering.
+  EXPECT_EQ(s.get_json("/api/status")["ok"], 4);
+  // An upload a little over the limit (multipart, with a length) gets its 413 too.
+  httplib::MultipartFormDataItems big = {{"file", std::string((1 << 20) + 5000, 'y'), "big.mp3", "audio/mpeg"}};
+  auto r = s.client().Post("/api/like", big);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413) << r->body;
+}
+
 }  // namespace
 }  // namespace clap::server
