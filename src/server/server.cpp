@@ -1,12 +1,20 @@
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
+#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -80,13 +88,170 @@ bool same_secret(const std::string& a, const std::string& b) {
 
 thread_local std::chrono::steady_clock::time_point request_start;
 
+// --- slow clients -------------------------------------------------------------------------------
+//
+// cpp-httplib bounds each read by the socket timeout (--timeout) but not a request head as a
+// whole: a client sending one header byte every 29 s held a server thread for hours, and 16 such
+// connections (one per HTTP thread) took the server down. This server runs cpp-httplib's request
+// loop over its own stream, which gives every request head a total deadline (kHeadDeadline from
+// the first byte awaited to the end of the headers), and admits at most kConnectionsPerAddress
+// connections at once per client address other than loopback (a reverse proxy's or this
+// machine's connections all come from loopback).
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(int sock, time_t read_s, time_t write_s, std::chrono::steady_clock::time_point head_deadline)
+      : sock_(sock), read_s_(read_s), write_s_(write_s), deadline_(head_deadline) {}
+
+  void head_done() { head_pending_ = false; }
+
+  bool is_readable() const override { return !expired() && (buffered_ < filled_ || wait(POLLIN, read_timeout_ms())); }
+  bool is_writable() const override { return wait(POLLOUT, static_cast<int>(write_s_ * 1000)); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (expired()) return -1;  // the head is late: the connection ends, however fast its bytes now come
+    if (buffered_ < filled_) return take(ptr, size);
+    if (!wait(POLLIN, read_timeout_ms())) return -1;
+    if (size < sizeof buf_) {  // small reads (the head, byte by byte) through a buffer
+      const ssize_t n = recv_some(buf_, sizeof buf_);
+      if (n <= 0) return n;
+      buffered_ = 0, filled_ = static_cast<size_t>(n);
+      return take(ptr, size);
+    }
+    return recv_some(ptr, size);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    for (;;) {
+      const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(false, ip, port); }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  int sock_;
+  time_t read_s_, write_s_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool head_pending_ = true;
+  char buf_[4096];
+  size_t buffered_ = 0, filled_ = 0;
+
+  bool expired() const { return head_pending_ && std::chrono::steady_clock::now() >= deadline_; }
+
+  int read_timeout_ms() const {
+    int64_t ms = static_cast<int64_t>(read_s_) * 1000;
+    if (head_pending_) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now()).count();
+      ms = std::min<int64_t>(ms, std::max<int64_t>(0, left));
+    }
+    return static_cast<int>(ms);
+  }
+  bool wait(short events, int timeout_ms) const {
+    pollfd p{sock_, events, 0};
+    for (;;) {
+      const int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0;
+    }
+  }
+  ssize_t recv_some(char* ptr, size_t size) {
+    for (;;) {
+      const ssize_t n = ::recv(sock_, ptr, size, 0);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  ssize_t take(char* ptr, size_t size) {
+    const size_t n = std::min(size, filled_ - buffered_);
+    std::memcpy(ptr, buf_ + buffered_, n);
+    buffered_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  void address_of(bool remote, std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    if ((remote ? ::getpeername(sock_, reinterpret_cast<sockaddr*>(&a), &len) : ::getsockname(sock_, reinterpret_cast<sockaddr*>(&a), &len)) != 0)
+      return;
+    char host[INET6_ADDRSTRLEN] = {0};
+    if (a.ss_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
+      ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+      port = ntohs(v4->sin_port);
+    } else if (a.ss_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
+      ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+      port = ntohs(v6->sin6_port);
+    }
+    ip = host;
+  }
+};
+
+// cpp-httplib's server with its per-connection loop replaced (process_and_close_socket is
+// the one hook it gives): the same keep-alive loop over a DeadlineStream, plus the per-address
+// bound.
+class HttpServer final : public httplib::Server {
+ public:
+  int head_timeout_s = 10;
+  int per_address = 8;
+
+ private:
+  std::mutex open_mutex_;
+  std::map<std::string, int> open_;  // connections being served per non-loopback address
+
+  bool wait_for_request(int sock) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    while (svr_sock_ != INVALID_SOCKET) {
+      pollfd p{sock, POLLIN, 0};
+      const int r = ::poll(&p, 1, 100);
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) return false;
+      if (std::chrono::steady_clock::now() >= until) return false;
+    }
+    return false;
+  }
+
+  bool process_and_close_socket(socket_t sock) override {
+    std::string ip;
+    int port = 0;
+    DeadlineStream(sock, 0, 0, {}).get_remote_ip_and_port(ip, port);
+    const bool counted = !ip.empty() && !is_loopback(ip) && ip.rfind("::ffff:127.", 0) != 0;
+    if (counted) {
+      std::lock_guard lock(open_mutex_);
+      if (open_[ip] >= per_address) {
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return true;
+      }
+      ++open_[ip];
+    }
+    bool ret = true;
+    for (size_t left = keep_alive_max_count_; left > 0 && wait_for_request(sock); --left) {
+      DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_,
+                          std::chrono::steady_clock::now() + std::chrono::seconds(head_timeout_s));
+      bool connection_closed = false;
+      ret = process_request(strm, left == 1, connection_closed, [&strm](httplib::Request&) { strm.head_done(); });
+      if (!ret || connection_closed) break;
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    if (counted) {
+      std::lock_guard lock(open_mutex_);
+      if (--open_[ip] <= 0) open_.erase(ip);
+    }
+    return ret;
+  }
+};
+
 }  // namespace
 
 struct Server::Impl {
   ServerOptions options;
   std::unique_ptr<service::Library> library;
   std::unique_ptr<Api> api;
-  httplib::Server http;
+  HttpServer http;
   int port = 0;
 
   std::thread refresher;
@@ -163,7 +328,9 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   s.library->refresh(/*force=*/true);  // the whole library loaded before the first request
   s.api = std::make_unique<Api>(*s.library, o);
 
-  httplib::Server& http = s.http;
+  HttpServer& http = s.http;
+  http.head_timeout_s = std::max(1, o.head_timeout_s);
+  http.per_address = std::max(1, o.connections_per_address);
   http.new_task_queue = [n = std::max(1, o.http_threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   http.set_read_timeout(o.timeout_s, 0);
   http.set_write_timeout(o.timeout_s, 0);

@@ -395,5 +395,52 @@ TEST(ServeSecurity, AChunkedUploadStopsAtTheLimit) {
   EXPECT_EQ(r->status, 413) << r->body;
 }
 
+// --- 7. slow clients -----------------------------------------------------------------------------
+
+TEST(ServeSecurity, ASlowRequestHeadIsCutAtItsDeadline) {
+  ServerOptions o;
+  o.http_threads = 2;
+  o.head_timeout_s = 2;
+  Running s(o);
+  // As many slow clients as the server has threads, each sending its head a byte every 200 ms
+  // (well within the 30 s socket timeout): each is cut at the head deadline.
+  std::atomic<int> cut{0};
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 2; ++i)
+    slow.emplace_back([&] {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(s.port()));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return ::close(fd), void();
+      const std::string head = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+      ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+      const auto start = std::chrono::steady_clock::now();
+      while (std::chrono::steady_clock::now() - start < std::chrono::seconds(12)) {
+        char c;
+        const ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
+        if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || ::send(fd, "a", 1, MSG_NOSIGNAL) < 0) {
+          if (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) ++cut;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      ::close(fd);
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // A normal request meanwhile is answered once a slow one is cut.
+  const auto t0 = std::chrono::steady_clock::now();
+  httplib::Client c("127.0.0.1", s.port());
+  c.set_read_timeout(8, 0);
+  auto r = c.Get("/api/status");
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (auto& t : slow) t.join();
+  ASSERT_TRUE(r) << "no answer while slow clients held every thread";
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(took, 5.0);
+  EXPECT_EQ(cut.load(), 2) << "a slow request head was not cut at its deadline";
+}
+
 }  // namespace
 }  // namespace clap::server
