@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -440,6 +441,22 @@ TEST(ServeSecurity, ASlowRequestHeadIsCutAtItsDeadline) {
   EXPECT_EQ(r->status, 200);
   EXPECT_LT(took, 5.0);
   EXPECT_EQ(cut.load(), 2) << "a slow request head was not cut at its deadline";
+}
+
+// --- 12. a FIFO at a name derived from the database -------------------------------------------
+
+TEST(ServeSecurity, AFifoAtTheWindowIndexNameBlocksNothing) {
+  const std::string dir = hostile().dir + "/fifo";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(hostile().db, dir + "/library.db");
+  ASSERT_EQ(::mkfifo((dir + "/library.db.windows.faiss").c_str(), 0600), 0);
+  std::string out, err;
+  const int rc = test::run_command("timeout 60 '" + test::cli_path() + "' like '" + hostile().tone + "' --db '" + dir +
+                                       "/library.db' -k 1 --json",
+                                   &out, &err);
+  EXPECT_EQ(rc, 0) << (rc == 124 ? "like hung opening the FIFO at <db>.windows.faiss" : err);
+  EXPECT_TRUE(json::parse(out, nullptr, false).is_array()) << out;
 }
 
 }  // namespace
