@@ -12,8 +12,14 @@ extern "C" {
 #include <libswresample/swresample.h>
 }
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -70,7 +76,16 @@ constexpr int kMinSourceRate = 1000;
 // RAII holders.
 struct FormatHolder {
   AVFormatContext* p = nullptr;
-  ~FormatHolder() { avformat_close_input(&p); }
+  AVIOContext* custom_io = nullptr;  // Origin::Untrusted: our reader over `fd`
+  int fd = -1;
+  ~FormatHolder() {
+    avformat_close_input(&p);  // leaves a custom AVIOContext to its owner
+    if (custom_io) {
+      av_freep(&custom_io->buffer);
+      avio_context_free(&custom_io);
+    }
+    if (fd >= 0) ::close(fd);
+  }
 };
 struct CodecHolder {
   AVCodecContext* p = nullptr;
@@ -89,9 +104,82 @@ struct LayoutHolder {
   ~LayoutHolder() { av_channel_layout_uninit(&l); }
 };
 
+// The demuxers bytes from a client may be opened with: audio containers that read their one
+// input and nothing else. Not on the list, among others: hls, dash, concat, image2, subfile,
+// ffmetadata, tee, and every demuxer of text, images or playlists.
+constexpr const char* kUploadDemuxers =
+    "mp3,flac,ogg,wav,w64,aiff,mov,aac,matroska,asf,wv,ape,tta,caf,au,ac3,eac3,dts,amr,amrnb,amrwb,mpc,mpc8,dsf,tak,shn,"
+    "xwma,voc";
+
+int read_fd(void* opaque, uint8_t* buf, int size) {
+  const int fd = static_cast<FormatHolder*>(opaque)->fd;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, static_cast<size_t>(size));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return AVERROR(errno);
+    return n == 0 ? AVERROR_EOF : static_cast<int>(n);
+  }
+}
+
+int64_t seek_fd(void* opaque, int64_t offset, int whence) {
+  const int fd = static_cast<FormatHolder*>(opaque)->fd;
+  if (whence & AVSEEK_SIZE) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : AVERROR(errno);
+  }
+  const off_t r = ::lseek(fd, static_cast<off_t>(offset), whence & ~AVSEEK_FORCE);
+  return r < 0 ? AVERROR(errno) : static_cast<int64_t>(r);
+}
+
+// A demuxer's request to open another file or URL (a playlist entry, a reference): refused.
+int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) { return AVERROR(EPERM); }
+
+// Bytes from a client: read through our own AVIOContext over the one open file (no name is
+// ever given to FFmpeg to open), with the audio demuxers above only, and every nested open
+// refused.
+void open_untrusted(const std::string& path, FormatHolder& fmt) {
+  fmt.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fmt.fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fmt.fd, &st) != 0 || !S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  if (st.st_size == 0) fail(path, "empty file (0 bytes)");
+  constexpr int kBuffer = 1 << 16;
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+  if (!buffer) fail(path, "out of memory");
+  fmt.custom_io = avio_alloc_context(buffer, kBuffer, 0, &fmt, read_fd, nullptr, seek_fd);
+  if (!fmt.custom_io) {
+    av_free(buffer);
+    fail(path, "out of memory");
+  }
+  fmt.p = avformat_alloc_context();
+  if (!fmt.p) fail(path, "out of memory");
+  fmt.p->pb = fmt.custom_io;
+  fmt.p->flags |= AVFMT_FLAG_CUSTOM_IO;
+  fmt.p->io_open = refuse_nested_open;
+  AVDictionary* opts = nullptr;
+  av_dict_set(&opts, "format_whitelist", kUploadDemuxers, 0);
+  av_dict_set(&opts, "protocol_whitelist", "fd", 0);  // none that opens a name (and io_open refuses anyway)
+  t_last_ffmpeg_message.clear();
+  const int r = avformat_open_input(&fmt.p, "", nullptr, &opts);  // frees fmt.p on failure
+  av_dict_free(&opts);
+  if (r < 0) {
+    std::string why = av_error(r);
+    if (!t_last_ffmpeg_message.empty()) why += "; " + t_last_ffmpeg_message;
+    fail(path, "not a recognised audio file (" + why + ")");
+  }
+}
+
 // Checks the path, then opens it with libavformat (local files only) and reads stream info.
-void open_input(const std::string& path, FormatHolder& fmt, bool find_info) {
+void open_input(const std::string& path, FormatHolder& fmt, bool find_info, Origin origin = Origin::LocalFile) {
   init_ffmpeg();
+  if (origin == Origin::Untrusted) {
+    open_untrusted(path, fmt);
+    if (find_info) {
+      const int r = avformat_find_stream_info(fmt.p, nullptr);
+      if (r < 0 && fmt.p->nb_streams == 0) fail(path, "cannot read stream info: " + av_error(r));
+    }
+    return;
+  }
   std::error_code ec;
   fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) fail(path, "no such file");
@@ -308,10 +396,10 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSink& sink) {
+AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSink& sink, Origin origin) {
   if (target_rate <= 0 || target_rate > 1'000'000) fail(path, "invalid target sample rate " + std::to_string(target_rate));
   FormatHolder fmt;
-  open_input(path, fmt, true);
+  open_input(path, fmt, true, origin);
   const AVCodec* codec = nullptr;
   const int idx = best_audio_stream(path, fmt.p, &codec);
   AVStream* stream = fmt.p->streams[idx];

@@ -60,7 +60,14 @@ using SampleSink = std::function<void(const float* samples, size_t n)>;
 // packets failed than frames decoded (garbage, or damaged beyond use). That last check is made
 // at the end, so sink may already have received samples when it throws: discard them.
 // Exceptions thrown by sink propagate (decoding stops).
-AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSink& sink);
+//
+// origin: LocalFile, a file the user named: FFmpeg opens it by name with any demuxer (only the
+// "file" protocol). Untrusted, bytes a client sent (the server's uploads): the file is read
+// through a custom I/O context (FFmpeg is given no name to open), only audio demuxers are
+// allowed (no hls, dash, concat, image2, subfile, ...: nothing that names other files) and any
+// nested open a demuxer attempts is refused.
+enum class Origin { LocalFile, Untrusted };
+AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSink& sink, Origin origin = Origin::LocalFile);
 
 inline constexpr size_t kMaxChunkSamples = 1 << 16;
 

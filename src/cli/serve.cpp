@@ -71,6 +71,10 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--host", o->server.host, "Address to listen on (anything but loopback needs --token)")->default_val("127.0.0.1");
   cmd->add_option("--port", o->server.port, "Port (0 = any free port)")->default_val(8411)->check(CLI::Range(0, 65535));
   cmd->add_option("--token", o->server.token, "Secret every /api/ request must carry (default: $CLAPSEARCH_TOKEN)");
+  cmd->add_option("--allow-host", o->server.allowed_hosts,
+                  "Without --token, a Host name to answer besides 127.0.0.1, localhost and [::1] (a reverse proxy's "
+                  "name; repeatable); other names get 421")
+      ->allow_extra_args(false);
   cmd->add_option("--max-upload-mb", o->max_upload_mb, "Largest query upload")->default_val(50)->check(CLI::Range(1, 4096));
   cmd->add_option("--max-query-seconds", o->server.max_query_seconds, "Longest decoded query audio")
       ->default_val(600)

@@ -109,7 +109,7 @@ std::string cached_file_digest(const std::string& path, const std::string& kind,
   kept.push_back({key, digest});
   try {
     fs::create_directories(cache_file.parent_path());
-    OutputFile out(cache_file.string());
+    OutputFile out(cache_file.string(), OutputFile::Target::Derived);
     for (const Entry& e : kept) out.write(e.sha256 + "\t" + e.key + "\n");
     out.commit();
   } catch (const std::exception&) {

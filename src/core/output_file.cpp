@@ -14,7 +14,7 @@ namespace clap {
 
 namespace fs = std::filesystem;
 
-OutputFile::OutputFile(const std::string& path) {
+OutputFile::OutputFile(const std::string& path, Target target) {
   if (path.empty() || path == "-") {
     f_ = stdout;
     path_ = "standard output";
@@ -22,14 +22,14 @@ OutputFile::OutputFile(const std::string& path) {
   }
   path_ = path;
   struct stat st {};
-  const bool special = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  const bool special = target == Target::Named && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
   if (special) {  // a device or a pipe: no temporary file beside it
     f_ = std::fopen(path.c_str(), "wb");
   } else {
     // Through a symlink, the file it points to is replaced (not the link).
     std::error_code ec;
-    const fs::path target = fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
-    target_ = ec ? path : target.string();
+    const fs::path resolved = fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
+    target_ = ec ? path : resolved.string();
     temp_ = target_ + ".tmp." + std::to_string(::getpid());
     f_ = std::fopen(temp_.c_str(), "wb");
   }

@@ -12,9 +12,14 @@ namespace clap {
 // under a temporary name beside it and renamed over the target only when every write, the
 // flush and the close succeeded, so a failed run (full disk, I/O error, Ctrl-C) never leaves a
 // plausible-looking partial file. Devices and pipes (/dev/stdout, a FIFO) are written in place.
+//
+// A file whose name the program derives (an index beside the database, a cache file) is opened
+// with Derived: never in place, whatever is at the name — a FIFO there would block the open
+// for a reader that never comes; the finished file is renamed over it.
 class OutputFile {
  public:
-  explicit OutputFile(const std::string& path);
+  enum class Target { Named, Derived };
+  explicit OutputFile(const std::string& path, Target target = Target::Named);
   ~OutputFile();  // without commit(): the temporary file is removed
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -226,15 +228,88 @@ std::string hugging_face_weights_sha256(const ModelFiles& files) {
   return h.hex_digest();
 }
 
+namespace {
+
+// The names a conversion may write into its folder: what a previous run of the same command
+// left there, and so the only files --force replaces.
+std::set<std::string> output_names(const ConvertOptions& options) {
+  std::set<std::string> names = {"model.safetensors", "config.json", "preprocessor_config.json"};
+  for (const std::string& n : tokenizer_file_names()) names.insert(n);
+  for (const auto& [name, text] : options.extra_files) names.insert(name);
+  return names;
+}
+
+// `path` as it is reached (symbolic links resolved as far as it exists), for comparisons.
+fs::path resolved(const fs::path& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(path), ec);
+  return ec ? fs::absolute(path).lexically_normal() : p;
+}
+
+bool is_within(const fs::path& path, const fs::path& folder) {
+  const std::string p = path.string(), f = folder.string();
+  if (f == "/") return true;
+  return p.size() >= f.size() && p.compare(0, f.size(), f) == 0 && (p.size() == f.size() || p[f.size()] == '/');
+}
+
+// Refuses an output folder that is, or holds, anything the conversion reads.
+void check_not_input(const ModelFiles& files, const fs::path& dest) {
+  const fs::path out = resolved(dest);
+  for (const std::string& input : {files.weights, files.config, files.preprocessor, files.tokenizer_dir}) {
+    if (input.empty()) continue;
+    const fs::path in = resolved(input);
+    if (is_within(in, out) || is_within(out, in))
+      throw Error(dest.string() + ": the output folder " + (is_within(in, out) ? "holds" : "is inside") + " the input (" + input +
+                  "); write to another folder");
+  }
+}
+
+// A non-empty folder is replaced (with force) only when everything in it is a file the
+// conversion writes; otherwise it is refused, naming what else is there.
+void check_out_folder(const fs::path& dest, const ConvertOptions& options) {
+  std::error_code ec;
+  if (!fs::exists(dest, ec)) return;
+  if (!fs::is_directory(dest, ec)) throw Error(dest.string() + ": exists and is not a folder");
+  if (fs::is_empty(dest, ec)) return;
+  if (!options.force) throw Error(dest.string() + ": the folder is not empty (pass --force to replace a previous conversion)");
+  const std::set<std::string> ours = output_names(options);
+  std::vector<std::string> unexpected;
+  for (fs::directory_iterator it(dest, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const fs::file_status st = it->symlink_status(ec);
+    if (!ours.count(name) || !(fs::is_regular_file(st) || fs::is_symlink(st))) unexpected.push_back(name);
+  }
+  if (ec) throw Error(dest.string() + ": cannot list: " + ec.message());
+  if (!unexpected.empty()) {
+    std::sort(unexpected.begin(), unexpected.end());
+    std::string list;
+    for (size_t i = 0; i < unexpected.size() && i < 20; ++i) {
+      if (i) list += ", ";
+      list += unexpected[i];
+    }
+    if (unexpected.size() > 20) list += ", ... (" + std::to_string(unexpected.size()) + " in all)";
+    throw Error(dest.string() + ": not a previous output of this command, --force replaces only that; it also holds: " + list);
+  }
+}
+
+fs::path output_folder(const std::string& out_dir) {
+  const fs::path target = fs::absolute(out_dir).lexically_normal();
+  return target.filename().empty() ? target.parent_path() : target;
+}
+
+}  // namespace
+
+void check_conversion_target(const ModelFiles& files, const std::string& out_dir, const ConvertOptions& options) {
+  const fs::path dest = output_folder(out_dir);
+  check_not_input(files, dest);
+  check_out_folder(dest, options);
+}
+
 ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir, const ConvertOptions& options) {
   std::error_code ec;
-  const fs::path target = fs::absolute(out_dir).lexically_normal();
-  const fs::path dest = target.filename().empty() ? target.parent_path() : target;
-  if (fs::exists(dest, ec)) {
-    if (!fs::is_directory(dest, ec)) throw Error(dest.string() + ": exists and is not a folder");
-    if (!fs::is_empty(dest, ec) && !options.force)
-      throw Error(dest.string() + ": the folder is not empty (pass --force to replace it)");
-  }
+  const fs::path dest = output_folder(out_dir);
+  check_not_input(files, dest);
+  check_out_folder(dest, options);
   fs::create_directories(dest.parent_path(), ec);
   const fs::path partial = dest.parent_path() / ("." + dest.filename().string() + ".partial-" + std::to_string(::getpid()));
   fs::remove_all(partial, ec);
@@ -272,20 +347,24 @@ ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir,
         report.files.push_back(name);
       }
     for (const auto& [name, text] : options.extra_files) write_text(name, text);
-    // Into place: the old folder (empty, or replaced with --force) goes only once the new one is whole.
-    if (fs::exists(dest, ec)) {
-      const fs::path old = dest.parent_path() / ("." + dest.filename().string() + ".old-" + std::to_string(::getpid()));
-      fs::rename(dest, old, ec);
-      if (ec) throw Error(dest.string() + ": cannot replace: " + ec.message());
-      fs::rename(partial, dest, ec);
-      if (ec) {
-        fs::rename(old, dest);
-        throw Error(dest.string() + ": cannot move the conversion into place: " + ec.message());
-      }
-      fs::remove_all(old, ec);
-    } else {
+    if (!fs::exists(dest, ec)) {
+      // A new folder appears whole, or not at all.
       fs::rename(partial, dest, ec);
       if (ec) throw Error(dest.string() + ": cannot move the conversion into place: " + ec.message());
+    } else {
+      // Into an existing folder (empty, or a previous conversion with --force): checked again
+      // just before (nothing else may have appeared meanwhile), then each file is renamed over
+      // its old version; files of the previous conversion this one does not write go, and
+      // nothing else in the folder is touched.
+      check_out_folder(dest, options);
+      for (const std::string& name : report.files) {
+        fs::rename(partial / name, dest / name, ec);
+        if (ec) throw Error((dest / name).string() + ": cannot move into place: " + ec.message());
+      }
+      const std::set<std::string> written(report.files.begin(), report.files.end());
+      for (const std::string& name : output_names(options))
+        if (!written.count(name)) fs::remove(dest / name, ec);
+      fs::remove_all(partial, ec);
     }
   } catch (...) {
     fs::remove_all(partial, ec);
@@ -293,6 +372,13 @@ ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir,
   }
   report.out_dir = dest.string();
   return report;
+}
+
+void remove_conversion(const ConvertReport& report) {
+  if (report.out_dir.empty()) return;
+  std::error_code ec;
+  for (const std::string& name : report.files) fs::remove(fs::path(report.out_dir) / name, ec);
+  fs::remove(report.out_dir, ec);  // only when nothing else is left in it
 }
 
 }  // namespace clap

@@ -64,9 +64,20 @@ std::string converted_preprocessor_text(const ModelFiles& files, const ClapConfi
 // The tokenizer files a conversion copies (those of hub::model_files() that exist).
 const std::vector<std::string>& tokenizer_file_names();
 
-// Writes the whole folder to `out_dir` atomically: into a temporary folder beside it, renamed
-// into place at the end (an interrupted conversion leaves no folder that looks complete).
-// Refuses a non-empty `out_dir` unless options.force. Throws clap::Error.
+// Writes the folder's files into a temporary folder beside `out_dir`, then into place: a new
+// folder is renamed whole (an interrupted conversion leaves no folder that looks complete); in
+// an existing one each file is renamed over its old version. Never deletes anything but the
+// files it writes: refuses a non-empty `out_dir` unless options.force, and even then unless it
+// holds only files a conversion writes (a previous output: the message lists anything else);
+// refuses an `out_dir` that is, holds or is inside any input (weights, config, tokenizer
+// folder). Throws clap::Error.
 ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir, const ConvertOptions& options = {});
+
+// The refusals of convert_model, checked before any work (fine-tuning checks its --out first).
+void check_conversion_target(const ModelFiles& files, const std::string& out_dir, const ConvertOptions& options = {});
+
+// Undoes a conversion that turned out unusable: removes the files it wrote, and its folder
+// only if that is then empty.
+void remove_conversion(const ConvertReport& report);
 
 }  // namespace clap

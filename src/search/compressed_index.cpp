@@ -21,6 +21,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "core/json_integer.h"
 #include "core/output_file.h"
 #include "search/faiss_io.h"
@@ -530,7 +531,7 @@ void CompressedIndex::save(const std::string& path, int64_t content_key) const {
   h["faiss_bytes"] = faiss_bytes;
   h["refine_bytes"] = refine_bytes();
   OutputFile::remove_stale_temporaries(path);
-  OutputFile f(path);
+  OutputFile f(path, OutputFile::Target::Derived);  // a FIFO at the name never blocks the write
   write_file_header(f, kMagic, h);
   ChecksumFileWriter writer(f);
   try {
@@ -546,6 +547,7 @@ void CompressedIndex::save(const std::string& path, int64_t content_key) const {
 }
 
 CompressedIndex CompressedIndex::load(const std::string& path, IndexHeader* header) {
+  if (!is_regular_file_safely(path)) throw Error("cannot open compressed index " + path + ": " + open_error(errno));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open compressed index " + path + ": " + std::strerror(errno));
   auto damaged = [&path](const std::string& why) { return Error("compressed index " + path + " is damaged: " + why); };

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "core/json_integer.h"
 #include "core/output_file.h"
 #include "search/file_header.h"
@@ -30,7 +31,7 @@ void save_track_norms(const std::string& path, const TrackNorms& t) {
   h["trained_windows"] = t.trained_windows;
   h["tracks"] = static_cast<int64_t>(t.ids.size());
   OutputFile::remove_stale_temporaries(path);
-  OutputFile f(path);
+  OutputFile f(path, OutputFile::Target::Derived);  // a FIFO at the name never blocks the write
   write_file_header(f, kMagic, h);
   IndexPayloadChecksum sum;
   f.write(t.ids.data(), t.ids.size() * sizeof(int64_t));
@@ -43,6 +44,7 @@ void save_track_norms(const std::string& path, const TrackNorms& t) {
 }
 
 TrackNorms load_track_norms(const std::string& path) {
+  if (!is_regular_file_safely(path)) throw Error("cannot open " + path + ": " + open_error(errno));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open " + path + ": " + std::strerror(errno));
   auto damaged = [&path](const std::string& why) { return Error(path + " is damaged: " + why); };

@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/json_integer.h"
 #include "core/output_file.h"
+#include "core/regular_file.h"
 #include "search/faiss_io.h"
 #include "search/kernels.h"
 #include "search/topk.h"
@@ -512,7 +513,7 @@ void VectorIndex::save(const std::string& path, int64_t content_key) const {
   // killed while writing leaves its temporary (as large as the index), and nobody looks beside
   // the database: the next save removes it.
   OutputFile::remove_stale_temporaries(path);
-  OutputFile f(path);
+  OutputFile f(path, OutputFile::Target::Derived);  // a FIFO at the name never blocks the write
   const uint32_t format = kFormat, len = static_cast<uint32_t>(header.size());
   f.write(kMagic, sizeof kMagic);
   f.write(&format, sizeof format);
@@ -635,7 +636,7 @@ uint64_t index_payload_checksum(const void* payload, size_t n) {
 }
 
 bool VectorIndex::read_header(const std::string& path, IndexHeader* header) {
-  File f(std::fopen(path.c_str(), "rb"));
+  File f(fopen_regular(path));  // a FIFO at the derived name never blocks (core/regular_file.h)
   if (!f) return false;
   std::string why;
   IndexHeader h;
@@ -703,8 +704,8 @@ VectorIndex VectorIndex::load(const std::string& path, const VectorSource& sourc
 // Reads a file into `p`; throws clap::Error on anything unexpected.
 void VectorIndex::read_file(const std::string& path, const VectorSource* source, IndexHeader& h, Payload& p) {
   const std::string where = "vector index " + path;
-  File f(std::fopen(path.c_str(), "rb"));
-  if (!f) throw Error("cannot open vector index " + path + ": " + std::strerror(errno));
+  File f(fopen_regular(path));
+  if (!f) throw Error("cannot open vector index " + path + ": " + open_error(errno));
   std::string why;
   if (!read_header_from(f.get(), &h, &why)) throw Error(where + ": " + why);
   if (h.dim <= 0 || h.n < 0 || (source && source->dim != h.dim)) throw Error(where + ": header does not match its contents");

@@ -9,11 +9,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "core/error.h"
 #include "core/utf8.h"
@@ -34,6 +38,7 @@ namespace {
 struct HttpError {
   int status;
   std::string error, detail;
+  bool close = false;  // the request body was not read to its end: the connection must not go on
 };
 
 // Any bytes (paths and tags may hold invalid UTF-8) become valid JSON text: invalid sequences
@@ -172,8 +177,9 @@ std::string mime_of(const std::string& path) {
   return it == types.end() ? "application/octet-stream" : it->second;
 }
 
-// An uploaded query held in memory and decoded from there (FFmpeg reads it through
-// /proc/self/fd): nothing a client sends is written to the file system.
+// An uploaded query held in memory and decoded from there (as untrusted bytes: read through
+// our own I/O context, audio demuxers only, no nested opens; audio/decode.h): nothing a client
+// sends is written to the file system, and FFmpeg opens nothing else because of it.
 class MemoryFile {
  public:
   explicit MemoryFile(const std::string& bytes) {
@@ -210,6 +216,129 @@ std::string upload_name(const std::string& given) {
   return name;
 }
 
+int64_t nanoseconds(const struct timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
+// True when `path` (resolved) is one of the roots or lies under one, the roots resolved too: a
+// root reached through a link (~/Music -> /data/music) is a legitimate library.
+bool under_a_root(const std::string& path, const std::vector<std::string>& roots) {
+  for (const std::string& root : roots) {
+    char buf[PATH_MAX];
+    if (!::realpath(root.c_str(), buf)) continue;
+    const std::string r = buf;
+    if (r == "/" || path == r || (path.size() > r.size() && path.compare(0, r.size(), r) == 0 && path[r.size()] == '/'))
+      return true;
+  }
+  return false;
+}
+
+// The audio file of a track, opened for streaming, with its size; or the HttpError that says why
+// it is not served (docs/security.md, "Audio"). Only the path the index holds for this id is
+// ever opened, and it is served only when
+//  - the track was indexed as audio: one that could not be indexed (an empty file, a text file
+//    with an audio name, a link to anything) has no audio, 410, never its bytes;
+//  - the last component is not a symbolic link (O_NOFOLLOW);
+//  - once every link is resolved, it lies inside an indexed root, and the file opened is that
+//    real file (device and inode);
+//  - it is the file that was indexed: the size and modification time the index holds.
+std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size) {
+  const std::string shown = snap.display_path(t.path);
+  if (t.status != store::TrackStatus::Ok)
+    throw HttpError{410, "no audio", shown + ": could not be indexed, so there is no audio to serve"};
+  // O_NONBLOCK: if the path has become a FIFO, open must not wait for a writer.
+  const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) {
+    const int err = errno;
+    throw HttpError{404, "audio unavailable",
+                    shown + ": " + (err == ELOOP ? std::string("a symbolic link now (not served)") : std::strerror(err))};
+  }
+  auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
+    ::close(*f);
+    delete f;
+  });
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw HttpError{404, "audio unavailable", shown + ": not a regular file"};
+  char real[PATH_MAX];
+  struct stat real_st {};
+  if (!::realpath(t.path.c_str(), real) || ::stat(real, &real_st) != 0 || real_st.st_dev != st.st_dev ||
+      real_st.st_ino != st.st_ino || !under_a_root(real, snap.roots()))
+    throw HttpError{404, "audio unavailable", shown + ": outside the indexed folders (not served)"};
+  if (st.st_size != t.size || nanoseconds(st.st_mtim) != t.mtime_ns)
+    throw HttpError{404, "audio unavailable", shown + ": changed since it was indexed (run clapsearch index again)"};
+  if (st.st_size <= 0) throw HttpError{404, "audio unavailable", shown + ": empty file"};
+  size = static_cast<size_t>(st.st_size);
+  return file;
+}
+
+// An uploaded query, as read from the request body.
+struct Upload {
+  std::string name = "upload";  // the client's file name (multipart), for messages
+  std::string bytes;
+};
+
+// Past the limit, this much more of a body is read and thrown away so that a body a little
+// over the limit ends cleanly and the client reads the 413 (a connection closed with unread
+// bytes is reset, and the answer may be lost); a larger one is cut there.
+constexpr int64_t kDrainBytes = 8 << 20;
+
+// Reads POST /api/like's body (multipart field "file", or the raw body) counting bytes as they
+// arrive, with Content-Length, chunked or neither: the file stops being kept at `max_file`
+// bytes, the whole body at max_file + 1 MB (the multipart envelope, the other fields); then
+// 413. Never holds more than the limit.
+Upload read_upload(const httplib::Request& req, const httplib::ContentReader& reader, int64_t max_file) {
+  const int64_t max_total = max_file + (1 << 20);
+  Upload u;
+  int64_t total = 0, drained = 0;
+  bool over = false;
+  // Counts n more bytes of the body; false stops the read.
+  auto count = [&](size_t n) {
+    total += static_cast<int64_t>(n);
+    if (!over && total > max_total) over = true;
+    if (over) {
+      std::string().swap(u.bytes);
+      drained += static_cast<int64_t>(n);
+      return drained <= kDrainBytes;
+    }
+    return true;
+  };
+  auto keep = [&](const char* data, size_t n) {
+    if (over) return;
+    if (static_cast<int64_t>(u.bytes.size() + n) > max_file) {
+      over = true;
+      std::string().swap(u.bytes);
+      return;
+    }
+    u.bytes.append(data, n);
+  };
+  bool complete = false, have_file = false;
+  if (req.is_multipart_form_data()) {
+    bool in_file = false;
+    complete = reader(
+        [&](const httplib::MultipartFormData& part) {
+          in_file = part.name == "file" && !have_file;
+          if (in_file) have_file = true, u.name = upload_name(part.filename);
+          return count(part.name.size() + part.filename.size() + part.content_type.size());
+        },
+        [&](const char* data, size_t n) {
+          if (in_file) keep(data, n);
+          return count(n);
+        });
+  } else {
+    have_file = true;
+    complete = reader([&](const char* data, size_t n) {
+      keep(data, n);
+      return count(n);
+    });
+  }
+  if (over)
+    throw HttpError{413, "upload too large",
+                    u.name + ": over the limit of " + std::to_string(max_file >> 20) + " MB" +
+                        (max_file < (1 << 20) ? " (" + std::to_string(max_file) + " bytes)" : ""),
+                    !complete};
+  if (!complete) throw HttpError{400, "bad request", "the request body could not be read (malformed multipart?)", true};
+  if (!have_file) throw HttpError{400, "missing upload", "send the audio as the multipart field \"file\""};
+  return u;
+}
+
 // One route: method, OpenAPI path, httplib pattern, handler.
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -217,6 +346,30 @@ using Handler = std::function<void(const httplib::Request&, httplib::Response&)>
 
 std::string error_body(const std::string& error, const std::string& detail) {
   return dump(ojson{{"error", error}, {"detail", detail}});
+}
+
+void answer_and_close(httplib::Response& res, int status, const std::string& json_body) {
+  res.status = status;
+  res.set_header("Connection", "close");
+  auto text = std::make_shared<std::string>(json_body);
+  res.set_content_provider(text->size(), "application/json; charset=utf-8",
+                           [text](size_t offset, size_t length, httplib::DataSink& sink) {
+                             sink.write(text->data() + offset, length);
+                             return false;  // stops the response after its last byte: cpp-httplib closes the connection
+                           });
+}
+
+bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& sink) {
+  char buf[1 << 16];
+  while (length > 0) {
+    const ssize_t n = ::pread(fd, buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // unreadable, or the file ends before the length announced
+    if (!sink.write(buf, static_cast<size_t>(n))) return false;
+    offset += static_cast<size_t>(n);
+    length -= static_cast<size_t>(n);
+  }
+  return true;
 }
 
 const std::vector<Route>& Api::routes() {
@@ -247,31 +400,35 @@ std::string Api::unavailable() {
 void Api::install(httplib::Server& http) {
   // Every route runs inside this: input errors, unknown tracks, busy model, bad audio and the
   // unexpected all become JSON errors; nothing else reaches the client.
-  auto route = [this, &http](const std::string& method, const std::string& pattern, Handler handler) {
-    auto wrapped = [this, handler](const httplib::Request& req, httplib::Response& res) {
-      auto fail = [&res](int status, const std::string& error, const std::string& detail) {
-        res.status = status;
-        res.set_content(error_body(error, detail), "application/json; charset=utf-8");
-      };
-      try {
+  auto guarded = [this](const httplib::Request& req, httplib::Response& res, const Handler& handler,
+                        bool check_available = true) {
+    auto fail = [&res](int status, const std::string& error, const std::string& detail) {
+      res.status = status;
+      res.set_content(error_body(error, detail), "application/json; charset=utf-8");
+    };
+    try {
+      if (check_available) {
         const std::string down = unavailable();
         if (!down.empty()) throw HttpError{503, "index unavailable", down};
-        handler(req, res);
-      } catch (const HttpError& e) {
-        fail(e.status, e.error, e.detail);
-      } catch (const service::Busy& e) {
-        res.set_header("Retry-After", "2");
-        fail(429, "busy", e.what());
-      } catch (const Error& e) {
-        fail(400, "cannot answer", e.what());
-      } catch (const std::bad_alloc&) {
-        fail(503, "out of memory", "the request needed more memory than is available");
-      } catch (const std::exception& e) {
-        fail(500, "internal error", e.what());
       }
-    };
-    if (method == "GET") http.Get(pattern, wrapped);
-    else http.Post(pattern, wrapped);
+      handler(req, res);
+    } catch (const HttpError& e) {
+      if (e.close) answer_and_close(res, e.status, error_body(e.error, e.detail));
+      else fail(e.status, e.error, e.detail);
+    } catch (const service::Busy& e) {
+      res.set_header("Retry-After", "2");
+      fail(429, "busy", e.what());
+    } catch (const Error& e) {
+      fail(400, "cannot answer", e.what());
+    } catch (const std::bad_alloc&) {
+      fail(503, "out of memory", "the request needed more memory than is available");
+    } catch (const std::exception& e) {
+      fail(500, "internal error", e.what());
+    }
+  };
+  auto route = [&http, guarded](const std::string& method, const std::string& pattern, Handler handler) {
+    if (method != "GET") throw std::logic_error("a route that reads a body streams it (see POST /api/like)");
+    http.Get(pattern, [guarded, handler](const httplib::Request& req, httplib::Response& res) { guarded(req, res, handler); });
   };
 
   route("GET", "/api/openapi.json", [](const httplib::Request&, httplib::Response& res) {
@@ -400,17 +557,8 @@ void Api::install(httplib::Server& http) {
   route("GET", R"(/api/tracks/([^/]+)/audio)", [this](const httplib::Request& req, httplib::Response& res) {
     const auto snap = lib_.snapshot();
     const store::Track& t = track_of(*snap, req.matches[1]);
-    // Only the path the index holds for this id is ever opened.
-    // O_NONBLOCK: if the path has become a FIFO, open must not wait for a writer.
-    const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw HttpError{404, "audio unavailable", t.path + ": " + std::strerror(errno)};
-    auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
-      ::close(*f);
-      delete f;
-    });
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw HttpError{404, "audio unavailable", t.path + ": not a regular file"};
-    const size_t size = static_cast<size_t>(st.st_size);
+    size_t size = 0;
+    const auto file = open_track_audio(*snap, t, size);
     res.set_header("Accept-Ranges", "bytes");
     res.set_header("Cache-Control", "private, max-age=60");
     // Ranges, normalised here to first-last within the file, which is what cpp-httplib's
@@ -435,16 +583,10 @@ void Api::install(httplib::Server& http) {
         return;
       }
     }
+    // size > 0 (open_track_audio refuses empty files): with a length of 0, cpp-httplib would
+    // stream "without length" until the provider called done(), which a file provider never does.
     res.set_content_provider(size, mime_of(t.path), [file](size_t offset, size_t length, httplib::DataSink& sink) {
-      char buf[1 << 16];
-      while (length > 0) {
-        const ssize_t n = ::pread(*file, buf, std::min(length, sizeof buf), static_cast<off_t>(offset));
-        if (n <= 0) return false;
-        if (!sink.write(buf, static_cast<size_t>(n))) return false;
-        offset += static_cast<size_t>(n);
-        length -= static_cast<size_t>(n);
-      }
-      return true;
+      return stream_file_range(*file, offset, length, sink);
     });
   });
 
@@ -497,7 +639,7 @@ void Api::install(httplib::Server& http) {
                {"results", list}});
   });
 
-  auto like = [this](const httplib::Request& req, httplib::Response& res) {
+  auto like = [this](const httplib::Request& req, httplib::Response& res, const Upload* upload) {
     search::LikeOptions o;
     o.k = int_param(req, "k", 10, 1, options_.max_k);
     o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
@@ -512,15 +654,8 @@ void Api::install(httplib::Server& http) {
       if (flag_param(req, "exclude_self")) o.exclude_track = t.id;
       query = {{"name", snap->display_path(t.path)}, {"track_id", t.id}, {"duration_s", json_num(t.duration_s)}};
     } else {
-      std::string name = "upload";
-      const std::string* bytes = &req.body;
-      if (req.is_multipart_form_data()) {
-        if (!req.has_file("file")) throw HttpError{400, "missing upload", "send the audio as the multipart field \"file\""};
-        const auto& files = req.files;
-        auto it = files.find("file");
-        name = upload_name(it->second.filename);
-        bytes = &it->second.content;
-      }
+      const std::string& name = upload->name;
+      const std::string* bytes = &upload->bytes;
       if (bytes->empty()) throw HttpError{400, "missing upload", "the request has no audio (multipart field \"file\")"};
       if (static_cast<int64_t>(bytes->size()) > options_.max_upload_bytes)
         throw HttpError{413, "upload too large",
@@ -528,7 +663,7 @@ void Api::install(httplib::Server& http) {
                             std::to_string(options_.max_upload_bytes >> 20) + " MB"};
       const MemoryFile file(*bytes);
       try {
-        chunks = service::file_query_chunks(lib_, file.path(), 0, 0, options_.max_query_seconds);
+        chunks = service::file_query_chunks(lib_, file.path(), 0, 0, options_.max_query_seconds, /*untrusted=*/true);
       } catch (const service::Busy&) {
         throw;
       } catch (const service::UndecodableAudio& e) {
@@ -562,8 +697,18 @@ void Api::install(httplib::Server& http) {
     }
     send(res, {{"query", query}, {"chunks", chunk_list}, {"results", list}});
   };
-  route("GET", "/api/like", like);
-  route("POST", "/api/like", like);
+  route("GET", "/api/like", [like](const httplib::Request& req, httplib::Response& res) { like(req, res, nullptr); });
+  // The one route that takes a body: read here, counted as it arrives (never through
+  // cpp-httplib's whole-body read, which does not bound a chunked body).
+  http.Post("/api/like", [this, guarded, like](const httplib::Request& req, httplib::Response& res,
+                                               const httplib::ContentReader& reader) {
+    // The body first, whatever the answer: refusing with it unread would leave it on the connection.
+    std::optional<Upload> upload;
+    guarded(
+        req, res, [&](const httplib::Request& r, httplib::Response&) { upload = read_upload(r, reader, options_.max_upload_bytes); },
+        /*check_available=*/false);
+    if (upload) guarded(req, res, [&](const httplib::Request& r, httplib::Response& out) { like(r, out, &*upload); });
+  });
 
   route("GET", "/api/classify", [this](const httplib::Request& req, httplib::Response& res) {
     const auto labels = texts_param(req, "label", options_.max_queries);

@@ -13,12 +13,25 @@
 
 namespace httplib {
 class Server;
+class DataSink;
+class Response;
 }
 
 namespace clap::server {
 
 // {"error": error, "detail": detail} as text (any bytes made valid UTF-8).
 std::string error_body(const std::string& error, const std::string& detail);
+
+// Writes bytes [offset, offset + length) of an open file to sink: true only when every byte was
+// written; false, which ends the response, when the file cannot give them (shrunk or truncated
+// under the stream, unreadable) or the client is gone. It never answers true having written
+// less, so a stream over a file that changes cannot keep a server thread looping.
+bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& sink);
+
+// Answers `status` with a JSON body, then closes the connection: what the client sent after the
+// headers and was not read (a body refused unread, or cut at the limit) must not be taken for
+// its next request.
+void answer_and_close(httplib::Response& res, int status, const std::string& json_body);
 
 class Api {
  public:

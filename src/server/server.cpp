@@ -1,11 +1,20 @@
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
+#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -23,6 +32,38 @@ namespace fs = std::filesystem;
 bool is_loopback(const std::string& host) {
   if (host == "localhost" || host == "::1" || host == "[::1]") return true;
   return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+namespace {
+
+std::string lower_ascii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+bool host_allowed(const std::string& host_header, const std::vector<std::string>& allowed) {
+  std::string name = lower_ascii(host_header), port;
+  if (!name.empty() && name.front() == '[') {  // [v6]:port
+    const size_t close = name.find(']');
+    if (close == std::string::npos) return false;
+    port = name.substr(close + 1);
+    name = name.substr(0, close + 1);
+  } else if (const size_t colon = name.find(':'); colon != std::string::npos) {
+    port = name.substr(colon);
+    name = name.substr(0, colon);
+  }
+  if (!port.empty() && (port.size() < 2 || port.size() > 6 || port[0] != ':' ||
+                        port.find_first_not_of("0123456789", 1) != std::string::npos))
+    return false;
+  if (name.empty()) return false;
+  if (name == "[::1]" || (name != "::1" && is_loopback(name))) return true;
+  for (const std::string& a : allowed) {
+    std::string n = lower_ascii(a);
+    if (!n.empty() && n == name) return true;
+  }
+  return false;
 }
 
 namespace {
@@ -47,13 +88,170 @@ bool same_secret(const std::string& a, const std::string& b) {
 
 thread_local std::chrono::steady_clock::time_point request_start;
 
+// --- slow clients -------------------------------------------------------------------------------
+//
+// cpp-httplib bounds each read by the socket timeout (--timeout) but not a request head as a
+// whole: a client sending one header byte every 29 s held a server thread for hours, and 16 such
+// connections (one per HTTP thread) took the server down. This server runs cpp-httplib's request
+// loop over its own stream, which gives every request head a total deadline (kHeadDeadline from
+// the first byte awaited to the end of the headers), and admits at most kConnectionsPerAddress
+// connections at once per client address other than loopback (a reverse proxy's or this
+// machine's connections all come from loopback).
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(int sock, time_t read_s, time_t write_s, std::chrono::steady_clock::time_point head_deadline)
+      : sock_(sock), read_s_(read_s), write_s_(write_s), deadline_(head_deadline) {}
+
+  void head_done() { head_pending_ = false; }
+
+  bool is_readable() const override { return !expired() && (buffered_ < filled_ || wait(POLLIN, read_timeout_ms())); }
+  bool is_writable() const override { return wait(POLLOUT, static_cast<int>(write_s_ * 1000)); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (expired()) return -1;  // the head is late: the connection ends, however fast its bytes now come
+    if (buffered_ < filled_) return take(ptr, size);
+    if (!wait(POLLIN, read_timeout_ms())) return -1;
+    if (size < sizeof buf_) {  // small reads (the head, byte by byte) through a buffer
+      const ssize_t n = recv_some(buf_, sizeof buf_);
+      if (n <= 0) return n;
+      buffered_ = 0, filled_ = static_cast<size_t>(n);
+      return take(ptr, size);
+    }
+    return recv_some(ptr, size);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    for (;;) {
+      const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(false, ip, port); }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  int sock_;
+  time_t read_s_, write_s_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool head_pending_ = true;
+  char buf_[4096];
+  size_t buffered_ = 0, filled_ = 0;
+
+  bool expired() const { return head_pending_ && std::chrono::steady_clock::now() >= deadline_; }
+
+  int read_timeout_ms() const {
+    int64_t ms = static_cast<int64_t>(read_s_) * 1000;
+    if (head_pending_) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now()).count();
+      ms = std::min<int64_t>(ms, std::max<int64_t>(0, left));
+    }
+    return static_cast<int>(ms);
+  }
+  bool wait(short events, int timeout_ms) const {
+    pollfd p{sock_, events, 0};
+    for (;;) {
+      const int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0;
+    }
+  }
+  ssize_t recv_some(char* ptr, size_t size) {
+    for (;;) {
+      const ssize_t n = ::recv(sock_, ptr, size, 0);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  ssize_t take(char* ptr, size_t size) {
+    const size_t n = std::min(size, filled_ - buffered_);
+    std::memcpy(ptr, buf_ + buffered_, n);
+    buffered_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  void address_of(bool remote, std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    if ((remote ? ::getpeername(sock_, reinterpret_cast<sockaddr*>(&a), &len) : ::getsockname(sock_, reinterpret_cast<sockaddr*>(&a), &len)) != 0)
+      return;
+    char host[INET6_ADDRSTRLEN] = {0};
+    if (a.ss_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
+      ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+      port = ntohs(v4->sin_port);
+    } else if (a.ss_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
+      ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+      port = ntohs(v6->sin6_port);
+    }
+    ip = host;
+  }
+};
+
+// cpp-httplib's server with its per-connection loop replaced (process_and_close_socket is
+// the one hook it gives): the same keep-alive loop over a DeadlineStream, plus the per-address
+// bound.
+class HttpServer final : public httplib::Server {
+ public:
+  int head_timeout_s = 10;
+  int per_address = 8;
+
+ private:
+  std::mutex open_mutex_;
+  std::map<std::string, int> open_;  // connections being served per non-loopback address
+
+  bool wait_for_request(int sock) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    while (svr_sock_ != INVALID_SOCKET) {
+      pollfd p{sock, POLLIN, 0};
+      const int r = ::poll(&p, 1, 100);
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) return false;
+      if (std::chrono::steady_clock::now() >= until) return false;
+    }
+    return false;
+  }
+
+  bool process_and_close_socket(socket_t sock) override {
+    std::string ip;
+    int port = 0;
+    DeadlineStream(sock, 0, 0, {}).get_remote_ip_and_port(ip, port);
+    const bool counted = !ip.empty() && !is_loopback(ip) && ip.rfind("::ffff:127.", 0) != 0;
+    if (counted) {
+      std::lock_guard lock(open_mutex_);
+      if (open_[ip] >= per_address) {
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return true;
+      }
+      ++open_[ip];
+    }
+    bool ret = true;
+    for (size_t left = keep_alive_max_count_; left > 0 && wait_for_request(sock); --left) {
+      DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_,
+                          std::chrono::steady_clock::now() + std::chrono::seconds(head_timeout_s));
+      bool connection_closed = false;
+      ret = process_request(strm, left == 1, connection_closed, [&strm](httplib::Request&) { strm.head_done(); });
+      if (!ret || connection_closed) break;
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    if (counted) {
+      std::lock_guard lock(open_mutex_);
+      if (--open_[ip] <= 0) open_.erase(ip);
+    }
+    return ret;
+  }
+};
+
 }  // namespace
 
 struct Server::Impl {
   ServerOptions options;
   std::unique_ptr<service::Library> library;
   std::unique_ptr<Api> api;
-  httplib::Server http;
+  HttpServer http;
   int port = 0;
 
   std::thread refresher;
@@ -130,7 +328,9 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   s.library->refresh(/*force=*/true);  // the whole library loaded before the first request
   s.api = std::make_unique<Api>(*s.library, o);
 
-  httplib::Server& http = s.http;
+  HttpServer& http = s.http;
+  http.head_timeout_s = std::max(1, o.head_timeout_s);
+  http.per_address = std::max(1, o.connections_per_address);
   http.new_task_queue = [n = std::max(1, o.http_threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   http.set_read_timeout(o.timeout_s, 0);
   http.set_write_timeout(o.timeout_s, 0);
@@ -140,13 +340,52 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   http.set_tcp_nodelay(true);
   http.set_keep_alive_max_count(100);
   // Room for the multipart envelope around an upload of max_upload_bytes; the file itself is
-  // checked against the limit exactly.
+  // checked against the limit exactly. cpp-httplib applies this to a declared Content-Length
+  // only: bodies are bounded as they arrive by POST /api/like's reader and the pre-routing
+  // handler below (no other route reads one).
   http.set_payload_max_length(static_cast<size_t>(o.max_upload_bytes) + (1 << 20));
 
   http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
     request_start = std::chrono::steady_clock::now();
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
+    // A request that has a body, refused here, is answered and its connection closed: the
+    // body's unread bytes must not be taken for the client's next request.
+    const bool body = req.has_header("Transfer-Encoding") ||
+                      (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+    auto deny = [&res, body](int status, const std::string& error, const std::string& detail) {
+      if (body) {
+        answer_and_close(res, status, error_body(error, detail));
+      } else {
+        res.status = status;
+        res.set_content(error_body(error, detail), "application/json; charset=utf-8");
+      }
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    // Without a token, only requests addressed to this machine by a loopback name (or a name
+    // the user allowed) are answered: a page on another site whose name was rebound to
+    // 127.0.0.1 sends its own name as Host and gets nothing, the page included.
+    if (s.options.token.empty() && !host_allowed(req.get_header_value("Host"), s.options.allowed_hosts))
+      return deny(421, "misdirected request",
+                  "this server answers only to Host 127.0.0.1, localhost or [::1] (start it with --allow-host NAME to "
+                  "accept another name, or give it a --token)");
+    // Request bodies: only POST /api/like takes one, and reads it counting bytes as they arrive
+    // (api.cpp, read_upload): cpp-httplib would read any other whole into memory first, a
+    // chunked one without limit. A declared length over the limit and a compressed body are
+    // refused before a byte is read.
+    if (body) {
+      if (req.method != "POST" || req.path != "/api/like") return deny(413, "too large", "only POST /api/like takes a request body");
+      const std::string encoding = req.get_header_value("Content-Encoding");
+      if (!encoding.empty() && encoding != "identity")
+        return deny(415, "compressed body", "send the upload uncompressed (Content-Encoding " + encoding + " is not accepted)");
+      if (req.has_header("Content-Length")) {
+        const std::string n = req.get_header_value("Content-Length");
+        const int64_t limit = s.options.max_upload_bytes + (1 << 20);
+        if (n.empty() || n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) > limit)
+          return deny(413, "too large",
+                      "the request body is over the server's limit of " + std::to_string(s.options.max_upload_bytes >> 20) + " MB");
+      }
+    }
     if (req.path.rfind("/api/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
     if (!s.options.token.empty()) {
       std::string given;
@@ -154,11 +393,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
       else if (req.has_param("token")) given = req.get_param_value("token");
       if (!same_secret(given, s.options.token)) {
-        res.status = 401;
         res.set_header("WWW-Authenticate", "Bearer");
-        res.set_content(error_body("unauthorized", "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN"),
-                        "application/json; charset=utf-8");
-        return httplib::Server::HandlerResponse::Handled;
+        return deny(401, "unauthorized", "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN");
       }
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -186,7 +422,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     res.set_content(error_body("internal error", "the request could not be completed"), "application/json; charset=utf-8");
   });
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty() || res.status == 416) return;  // a 416 has no body (its Content-Range says why)
+    // A 416 has no body (its Content-Range says why); a provider is an answer already written.
+    if (!res.body.empty() || res.content_provider_ || res.status == 416) return;
     const bool api = req.path.rfind("/api/", 0) == 0;
     std::string error = "error", detail;
     switch (res.status) {
@@ -196,6 +433,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       case 413: error = "too large", detail = "the request body is over the server's limit"; break;
       case 414: error = "URI too long"; break;
       case 416: error = "range not satisfiable"; break;
+      case 421: error = "misdirected request"; break;
       default: break;
     }
     res.set_content(error_body(error, detail), "application/json; charset=utf-8");

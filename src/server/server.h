@@ -27,6 +27,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8411;           // 0 = any free port (port() tells which)
   std::string token;         // required on every /api/ request when set; required to bind a non-loopback host
+  // Without a token, the Host names answered besides loopback ones (a reverse proxy's name):
+  // any other Host is refused with 421, which stops DNS rebinding (docs/security.md).
+  std::vector<std::string> allowed_hosts;
   int threads = 0;           // model threads per run, 0 = all cores
   Precision text_precision = Precision::F32;  // of the text tower (service::LibraryOptions)
   std::string window_index = "auto";          // auto, memory, compressed (service::LibraryOptions)
@@ -38,6 +41,8 @@ struct ServerOptions {
   int64_t max_k = 1000;            // results per query
   int max_queries = 32;            // texts per search / labels per classification
   int timeout_s = 30;              // socket read/write timeout (slow clients)
+  int head_timeout_s = 10;         // a request's line and headers must arrive within this, in all (slowloris)
+  int connections_per_address = 8; // connections served at once per client address (loopback not counted)
   int refresh_ms = 1000;           // how often the index is checked for changes
   int http_threads = 16;           // connections served at once (more than the model queue, so queued runs never block the rest)
   std::function<void(const std::string&)> log;  // one line per request and notices; null = silent
@@ -51,6 +56,11 @@ struct Route {
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback(const std::string& host);
+
+// Whether a server without a token answers a request whose Host header is `host_header`: a
+// loopback name (127.0.0.0/8, localhost, [::1]) or one of `allowed` (case-insensitive), with or
+// without a port. An empty or malformed header (HTTP/1.0 without Host) is refused.
+bool host_allowed(const std::string& host_header, const std::vector<std::string>& allowed);
 
 class Server {
  public:

@@ -44,13 +44,16 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   const size_t max_samples = s.max_duration_s > 0 ? static_cast<size_t>(s.max_duration_s * rate) + 1 : SIZE_MAX;
   bool too_long = false;
   try {
-    audio::decode_stream(path, rate, [&](const float* x, size_t n) {
-      if (samples.size() + n > max_samples) {
-        too_long = true;
-        throw Error("too long");
-      }
-      samples.insert(samples.end(), x, x + n);
-    });
+    audio::decode_stream(
+        path, rate,
+        [&](const float* x, size_t n) {
+          if (samples.size() + n > max_samples) {
+            too_long = true;
+            throw Error("too long");
+          }
+          samples.insert(samples.end(), x, x + n);
+        },
+        s.untrusted ? audio::Origin::Untrusted : audio::Origin::LocalFile);
   } catch (const Error& e) {
     if (too_long) throw AudioTooLong(path + ": longer than the " + fixed(s.max_duration_s, 0) + " s a query may last");
     throw UndecodableAudio(std::string("cannot decode the query audio: ") + e.what());

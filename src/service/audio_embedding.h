@@ -32,6 +32,7 @@ struct WindowSettings {
   int batch = 8;            // windows per model call
   double max_duration_s = 0; // > 0: a longer file is refused while decoding (bounded work per query)
   bool pooled = false;        // the tower's pooled outputs instead of embeddings (fine-tuning the audio head)
+  bool untrusted = false;     // bytes a client sent: audio demuxers only, no nested opens (audio::Origin::Untrusted)
 };
 
 // Throws clap::Error when windows of window_s seconds at `rate` are longer than the model's

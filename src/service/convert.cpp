@@ -15,9 +15,8 @@ ConvertResult convert(const ConvertRequest& r) {
   try {
     ClapModel::load(out.report.out_dir);
   } catch (const Error& e) {
-    std::error_code ec;
-    std::filesystem::remove_all(out.report.out_dir, ec);
-    throw Error(std::string("the converted folder does not load (removed): ") + e.what());
+    remove_conversion(out.report);  // its files only: the folder may hold others
+    throw Error(std::string("the converted folder does not load (its files removed): ") + e.what());
   }
   return out;
 }

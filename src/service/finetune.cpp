@@ -26,7 +26,8 @@ void check_out_dir(const std::string& out_dir, bool force) {
   std::error_code ec;
   if (fs::exists(out_dir, ec)) {
     if (!fs::is_directory(out_dir, ec)) throw Error(out_dir + ": exists and is not a folder");
-    if (!fs::is_empty(out_dir, ec) && !force) throw Error(out_dir + ": the folder is not empty (pass --force to replace it)");
+    if (!fs::is_empty(out_dir, ec) && !force)
+      throw Error(out_dir + ": the folder is not empty (pass --force to replace a previous fine-tune)");
   }
 }
 
@@ -117,6 +118,12 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
   const index::ModelSpec& spec = lib.model_spec();
   o.base_model = r.library.model.empty() ? index::model_spec_of(lib.identity()) : r.library.model;
   const ModelFiles files = index::model_files_of(spec.resolved);
+  {
+    ConvertOptions target;  // what the final convert_model will check, before the training
+    target.force = r.force;
+    target.extra_files.emplace_back("training_report.json", "");
+    check_conversion_target(files, r.out_dir, target);
+  }
 
   // Training data: per track, its captions (as indexes into the distinct captions) and windows.
   std::vector<train::TrackExample> examples;
@@ -258,9 +265,8 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
                             lib.identity().silence_db, lib.identity().precision);
   o.reembed_needed = !spec.identity.shares_audio_with(tuned.identity);
   if (!both && o.reembed_needed) {
-    std::error_code ec;
-    fs::remove_all(o.out_dir, ec);
-    throw Error(o.out_dir + ": the written model's audio side differs from the base model's (removed); this is a bug");
+    remove_conversion(written);  // its files only: the folder may hold others
+    throw Error(o.out_dir + ": the written model's audio side differs from the base model's (its files removed); this is a bug");
   }
   ClapModel::load(index::model_files_of(tuned.resolved));
   return o;

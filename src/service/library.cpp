@@ -982,7 +982,8 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   return out;
 }
 
-FileWindows Library::embed_file(const std::string& path, double window_s, double hop_s, double max_duration_s) {
+FileWindows Library::embed_file(const std::string& path, double window_s, double hop_s, double max_duration_s,
+                                bool untrusted) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no such file");
   if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");
@@ -994,6 +995,7 @@ FileWindows Library::embed_file(const std::string& path, double window_s, double
   index::check_window_settings(ws.window_s, ws.hop_s, "--chunk");  // a query's windows are its chunks
   ws.silence_db = identity_.silence_db;
   ws.max_duration_s = max_duration_s;
+  ws.untrusted = untrusted;
   const ClapModel& m = model();
   FileWindows fw;
   {

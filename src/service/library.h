@@ -243,7 +243,9 @@ class Library {
   // Decodes `path` and embeds windows of window_s every hop_s seconds (0 = the index's
   // settings), silent windows flagged as the index flags them. Throws clap::Error with a clear
   // reason (no such file, undecodable, silent throughout, longer than max_duration_s when > 0).
-  FileWindows embed_file(const std::string& path, double window_s = 0, double hop_s = 0, double max_duration_s = 0);
+  // untrusted: bytes a client sent (WindowSettings::untrusted).
+  FileWindows embed_file(const std::string& path, double window_s = 0, double hop_s = 0, double max_duration_s = 0,
+                         bool untrusted = false);
   // A file's track embedding, computed exactly as the indexer computes a track's.
   std::vector<float> file_embedding(const std::string& path);
   // An indexed track (id or path: its stored embedding) or any audio file (decoded).

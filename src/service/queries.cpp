@@ -31,8 +31,8 @@ search::QueryChunks track_query_chunks(const LibrarySnapshot& snap, const store:
 }
 
 search::QueryChunks file_query_chunks(Library& lib, const std::string& path, double chunk_s, double hop_s,
-                                      double max_duration_s) {
-  const FileWindows fw = lib.embed_file(path, chunk_s, hop_s, max_duration_s);
+                                      double max_duration_s, bool untrusted) {
+  const FileWindows fw = lib.embed_file(path, chunk_s, hop_s, max_duration_s, untrusted);
   search::QueryChunks chunks;
   chunks.dim = fw.dim;
   chunks.embeddings = fw.embeddings;

@@ -27,8 +27,9 @@ std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const Li
 // (decoded and embedded as the indexer would; chunk_s / hop_s 0 = the index's window and hop;
 // max_duration_s > 0 refuses longer audio).
 search::QueryChunks track_query_chunks(const LibrarySnapshot& snap, const store::Track& track);
+// untrusted: the bytes came from a client (an upload): audio demuxers only, no nested opens.
 search::QueryChunks file_query_chunks(Library& lib, const std::string& path, double chunk_s = 0, double hop_s = 0,
-                                      double max_duration_s = 0);
+                                      double max_duration_s = 0, bool untrusted = false);
 
 // Audio -> songs with chunk voting over the window index.
 std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::QueryChunks& chunks,

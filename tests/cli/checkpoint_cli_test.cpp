@@ -193,10 +193,73 @@ TEST(CheckpointConvert, RefusesANonEmptyFolderUnlessForced) {
   EXPECT_NE(rc, 0);
   EXPECT_NE(err.find("not empty (pass --force"), std::string::npos) << err;
   EXPECT_EQ(slurp(out + "/keep.txt"), "mine");
+  // --force replaces a previous conversion only: a folder holding anything else is refused.
   cli(args + " --force", &rc, &err);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find("keep.txt"), std::string::npos) << err;
+  EXPECT_EQ(slurp(out + "/keep.txt"), "mine");
+  EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
+}
+
+// `convert --force` never deletes what it did not write (issue 33): `convert X . --force` in a
+// home folder refuses and lists what is there; `convert self self` and an output holding the
+// input are refused; a previous conversion is replaced file by file.
+TEST(CheckpointConvert, ConvertForceReplacesOnlyItsOwnFiles) {
+  const std::string dir = test::case_dir("tiny-unfused");
+  const std::string home = test::temp_dir() + "/convert-home";
+  fs::remove_all(home);
+  fs::create_directories(home + "/.ssh");
+  std::ofstream(home + "/.ssh/id_rsa") << "private key";
+  std::ofstream(home + "/notes.txt") << "mine";
+  fs::copy_file(dir + "/laion.pt", home + "/laion.pt");
+  int rc = 0;
+  std::string err;
+  const std::string hints = " --config " + test::quoted(dir) + " --tokenizer " + test::quoted(dir);
+  // In a folder with unrelated files: refused, everything kept.
+  test::run_command("cd " + test::quoted(home) + " && " + test::cli_path() + " convert " + test::quoted(dir + "/laion.pt") +
+                        " ." + hints + " --force",
+                    nullptr, &err);
+  EXPECT_NE(err.find("not a previous output"), std::string::npos) << err;
+  EXPECT_NE(err.find(".ssh"), std::string::npos) << err;
+  EXPECT_NE(err.find("notes.txt"), std::string::npos) << err;
+  EXPECT_EQ(slurp(home + "/.ssh/id_rsa"), "private key");
+  EXPECT_EQ(slurp(home + "/notes.txt"), "mine");
+  EXPECT_FALSE(fs::exists(home + "/model.safetensors"));
+  // The input inside the output folder: `convert laion.pt . --force` where laion.pt is.
+  const std::string alone = test::temp_dir() + "/convert-alone";
+  fs::remove_all(alone);
+  fs::create_directories(alone);
+  fs::copy_file(dir + "/laion.pt", alone + "/laion.pt");
+  rc = test::run_command("cd " + test::quoted(alone) + " && " + test::cli_path() + " convert laion.pt ." + hints + " --force",
+                         nullptr, &err);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find("holds the input"), std::string::npos) << err;
+  EXPECT_EQ(slurp(alone + "/laion.pt"), slurp(dir + "/laion.pt"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(alone), fs::directory_iterator()), 1);
+
+  // A conversion, converted again onto itself: refused, its files intact.
+  const std::string self = test::temp_dir() + "/convert-self";
+  fs::remove_all(self);
+  cli("convert " + test::quoted(dir + "/laion.pt") + " " + test::quoted(self) + hints, &rc, &err);
   ASSERT_EQ(rc, 0) << err;
-  EXPECT_FALSE(fs::exists(out + "/keep.txt"));
-  EXPECT_TRUE(fs::exists(out + "/model.safetensors"));
+  const std::string weights = slurp(self + "/model.safetensors");
+  cli("convert " + test::quoted(self) + " " + test::quoted(self) + " --force", &rc, &err);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find("holds the input"), std::string::npos) << err;
+  EXPECT_EQ(slurp(self + "/model.safetensors"), weights);
+  EXPECT_NO_THROW(ClapModel::load(self));
+  // ... and into a folder inside the input.
+  cli("convert " + test::quoted(self) + " " + test::quoted(self + "/sub") + " --force", &rc, &err);
+  EXPECT_NE(rc, 0);
+  EXPECT_FALSE(fs::exists(self + "/sub"));
+
+  // A previous conversion is replaced (here by an f16 one), in place.
+  cli("convert " + test::quoted(dir + "/laion.pt") + " " + test::quoted(self) + hints + " --dtype f16 --force", &rc, &err);
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_NE(slurp(self + "/model.safetensors"), weights);
+  EXPECT_NO_THROW(ClapModel::load(self));
+  for (const auto& e : fs::directory_iterator(test::temp_dir()))
+    EXPECT_EQ(e.path().filename().string().find(".convert-self.partial"), std::string::npos) << e.path();
 }
 
 // An index built from the Hugging Face folder accepts the same weights as a .pt (with the same

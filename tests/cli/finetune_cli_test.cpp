@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "model/clap.h"
 #include "support/golden.h"
 #include "support/torch_archive.h"  // read_file
 
@@ -278,6 +279,37 @@ TEST_F(FinetuneCli, CaptionsFromACsvAndClearErrors) {
   EXPECT_NE(err.find("no.db"), std::string::npos) << err;
   EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --train audio", &out, &err), 2);  // usage
   EXPECT_FALSE(fs::exists(l.root + "/x"));
+}
+
+// `finetune --out DIR --force` never deletes what it did not write (issue 33): a folder with
+// other files is refused before any training, the base model's folder too; a previous
+// fine-tune is replaced.
+TEST_F(FinetuneCli, FinetuneForceNeverDeletesOtherFiles) {
+  const Library& l = lib();
+  std::string out, err;
+  const std::string mine = l.root + "/mine";
+  fs::create_directories(mine + "/photos");
+  std::ofstream(mine + "/notes.txt") << "mine";
+  std::ofstream(mine + "/photos/1.jpg") << "jpeg";
+  const std::string quick = " --epochs 1 --keep-anyway --force";
+  EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(mine) + quick, &out, &err), 1);
+  EXPECT_NE(err.find("not a previous output"), std::string::npos) << err;
+  EXPECT_NE(err.find("notes.txt"), std::string::npos) << err;
+  EXPECT_NE(err.find("photos"), std::string::npos) << err;
+  EXPECT_EQ(out.find("epoch"), std::string::npos) << "trained before refusing: " << out;
+  EXPECT_TRUE(fs::exists(mine + "/notes.txt"));
+  EXPECT_TRUE(fs::exists(mine + "/photos/1.jpg"));
+  EXPECT_FALSE(fs::exists(mine + "/model.safetensors"));
+  // The base model's own folder (the index's model) as --out.
+  EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.model) + quick, &out, &err), 1);
+  EXPECT_NE(err.find("holds the input"), std::string::npos) << err;
+  EXPECT_NO_THROW(ClapModel::load(l.model));
+  // A previous fine-tune is replaced.
+  const std::string tuned = l.root + "/tuned-twice";
+  ASSERT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(tuned) + " --epochs 1 --keep-anyway", &out, &err), 0) << err;
+  ASSERT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(tuned) + quick, &out, &err), 0) << err;
+  EXPECT_TRUE(fs::exists(tuned + "/training_report.json"));
+  EXPECT_NO_THROW(ClapModel::load(tuned));
 }
 
 }  // namespace

@@ -1,0 +1,26 @@
+// Files the program opens by a name it derives (a window index beside the database, a cache
+// file): someone else may have put a FIFO, socket or device at that name, and opening one for
+// reading blocks (a FIFO waits for a writer, forever) or reads without end. These open regular
+// files only, and never block in open(2).
+#pragma once
+#include <cstdio>
+#include <string>
+
+namespace clap {
+
+// Opens `path` read-only when it is a regular file: open(2) with O_NONBLOCK (a FIFO does not
+// wait for a writer), fstat, then back to blocking reads. -1 with errno set otherwise (EINVAL:
+// not a regular file).
+int open_regular_file(const std::string& path);
+
+// The same as a stdio stream ("rb"); nullptr with errno set.
+FILE* fopen_regular(const std::string& path);
+
+// Whether `path` is a regular file, checked as open_regular_file opens: guards a later open by
+// other means (std::ifstream) that would block on a FIFO.
+bool is_regular_file_safely(const std::string& path);
+
+// "not a regular file" for EINVAL, else strerror(errno): the reason after a failed open above.
+std::string open_error(int err);
+
+}  // namespace clap
