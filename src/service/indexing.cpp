@@ -79,7 +79,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       WorkerRun worker;
       worker.db_path = run.db_path;
       worker.worker = unique_worker_name();
-      std::unique_ptr<store::Store> queue = store::open_store(location, store::OpenMode::ReadWrite);
+      std::unique_ptr<store::Store> queue = store::open_store(location, store::OpenMode::ReadWriteExisting);
       work_queue(location, queue, spec, settings, provider, work, callbacks, warn, worker);
       accumulate(run.summary, worker.summary);
       run.summary.planned = 0;  // queued and done by this process

@@ -23,7 +23,9 @@ class Connection;
 class PostgresStore final : public Store {
  public:
   // Connects to `url` (postgresql://...), creates or migrates the schema. Throws clap::Error.
-  static std::unique_ptr<PostgresStore> open(const std::string& url);
+  // Without `create`, the database must already hold an index (an older schema is migrated): an
+  // empty database is refused and left empty.
+  static std::unique_ptr<PostgresStore> open(const std::string& url, bool create = true);
   // Connects to an existing index (no schema changes; a missing or other schema is refused);
   // the session is read-only.
   static std::unique_ptr<PostgresStore> open_readonly(const std::string& url);

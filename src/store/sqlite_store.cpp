@@ -341,17 +341,19 @@ SqliteStore::~SqliteStore() {
   if (db_) sqlite3_close_v2(db_);
 }
 
-SqliteStore SqliteStore::open(const std::string& path) {
+SqliteStore SqliteStore::open(const std::string& path, bool create) {
   if (path.empty()) throw Error("empty database path");
   std::error_code ec;
   const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) {
+  if (!create && !fs::exists(path, ec))
+    throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
+  if (create && !parent.empty()) {
     fs::create_directories(parent, ec);
     if (ec) throw Error(path + ": cannot create folder " + parent.string() + ": " + ec.message());
   }
   if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not a database file");
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nullptr);
   SqliteStore store(db, path, false);  // closes db on any throw below
   if (rc != SQLITE_OK) fail_open(db, path);
   // SQLite falls back to read-only when the file is not writable; this store must write.
@@ -364,6 +366,10 @@ SqliteStore SqliteStore::open(const std::string& path) {
   };
   try {
     check_not_foreign(db, path);  // before anything below writes to the file
+    // Only a command that builds an index gives an empty file the schema (store.h: OpenMode).
+    if (!create && read_version(db) == 0)
+      throw Error(path + ": no index here (an empty database, no schema version; build one with `clapsearch index DIR --db " +
+                  path + "`)");
   } catch (const sql::SqliteError& e) {
     explain(e);
     throw;
@@ -445,7 +451,10 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
     if (open_problem(e.code())) fail_open(e.code(), e.what(), path);
     throw;
   }
-  if (version == 0) throw Error(path + ": not a clapsearch index (no schema version)");
+  // check_not_foreign passed, so no tables at all: an empty database (not another program's).
+  if (version == 0)
+    throw Error(path + ": no index here (an empty database, no schema version; build one with `clapsearch index DIR --db " +
+                path + "`)");
   if (version != kSchemaVersion)
     throw Error(path + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
                 std::to_string(kSchemaVersion) +

@@ -30,7 +30,9 @@ namespace clap::store {
 class SqliteStore final : public Store {
  public:
   // Opens or creates the database (and its folder), applies migrations. Throws clap::Error.
-  static SqliteStore open(const std::string& path);
+  // Without `create`, the file must already hold an index (an older schema is migrated): a
+  // missing or empty file is refused and left as it was.
+  static SqliteStore open(const std::string& path, bool create = true);
   // Opens an existing database for reading only (no migration; a database whose schema is
   // older or newer than this build is refused). Throws clap::Error if absent.
   static SqliteStore open_readonly(const std::string& path);

@@ -104,17 +104,18 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
     // A server decides what this user may do; ReadWriteOrReadOnly asks for writing (a role
     // without write grants fails then rather than falling back: not yet told apart).
     if (mode == OpenMode::ReadOnly) return PostgresStore::open_readonly(location);
-    return PostgresStore::open(location);
+    return PostgresStore::open(location, /*create=*/mode == OpenMode::ReadWrite);
   }
   std::error_code ec;
-  if (mode != OpenMode::ReadWrite) {
+  const bool create = mode == OpenMode::ReadWrite;
+  if (!create) {
     if (!fs::exists(location, ec))
       throw Error(location + ": no index here (build one with `clapsearch index DIR --db " + location + "`)");
     if (fs::is_directory(location, ec)) throw Error(location + ": is a folder, not an index database");
   }
   if (mode == OpenMode::ReadWriteOrReadOnly) {
     try {
-      return std::make_unique<SqliteStore>(SqliteStore::open(location));
+      return std::make_unique<SqliteStore>(SqliteStore::open(location, /*create=*/false));
     } catch (const Error& e) {
       // Not writable (permissions, read-only medium): read-only still answers queries. Told
       // apart from a full disk or an I/O error, which the user must hear about.
@@ -123,7 +124,8 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
         *unexpected = e.what();
     }
   }
-  if (mode == OpenMode::ReadWrite) return std::make_unique<SqliteStore>(SqliteStore::open(location));
+  if (mode == OpenMode::ReadWrite || mode == OpenMode::ReadWriteExisting)
+    return std::make_unique<SqliteStore>(SqliteStore::open(location, create));
   return std::make_unique<SqliteStore>(SqliteStore::open_readonly(location));
 }
 

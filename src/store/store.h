@@ -362,10 +362,14 @@ class Store {
   virtual void import_cached_texts(const std::vector<CachedText>& texts) = 0;
 };
 
+// Only the commands that build an index (`index`, `index --plan`, `migrate`'s target) create one;
+// every other command refuses a location without an index (a missing SQLite file, an empty
+// file or PostgreSQL database) and leaves it as it was (issue 33: a typo'd database name).
 enum class OpenMode {
-  ReadWrite,          // create if absent, migrate an older schema
+  ReadWrite,          // create if absent (an empty database gets the schema), migrate an older schema
+  ReadWriteExisting,  // read-write; an index must be there (an older schema is migrated)
   ReadOnly,           // must exist with the current schema
-  ReadWriteOrReadOnly // read-write, else (permissions, read-only medium) read-only
+  ReadWriteOrReadOnly // read-write, else (permissions, read-only medium) read-only; an index must be there
 };
 
 // Opens the store at `location`: a SQLite database path, or a postgresql:// (postgres://) URL
