@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -131,6 +132,18 @@ void check_not_foreign(sqlite3* db, const std::string& path) {
               "); clapsearch leaves it untouched - give another --db");
 }
 
+// The application id in a SQLite file's header (big-endian at offset 68), read without SQLite:
+// a damaged file may not open at all. Nullopt when the file holds no SQLite header.
+std::optional<uint32_t> header_application_id(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return std::nullopt;
+  unsigned char h[100];
+  const size_t n = std::fread(h, 1, sizeof h, f);
+  std::fclose(f);
+  if (n < sizeof h || std::memcmp(h, "SQLite format 3", 16) != 0) return std::nullopt;
+  return uint32_t{h[68]} << 24 | uint32_t{h[69]} << 16 | uint32_t{h[70]} << 8 | uint32_t{h[71]};
+}
+
 // Why this user cannot write the index, in their words (for messages).
 std::string write_problem(const std::string& path) {
   const fs::path dir = fs::absolute(path).parent_path();
@@ -147,10 +160,10 @@ std::string write_problem(const std::string& path) {
 [[noreturn]] void fail_open(int code, std::string detail, const std::string& path) {
   if (const std::string prefix = path + ": database error: "; detail.rfind(prefix, 0) == 0) detail.erase(0, prefix.size());
   switch (code) {
-    case SQLITE_NOTADB: throw Error(path + ": not a clapsearch index (not an SQLite database)");
+    case SQLITE_NOTADB: throw DamagedIndex(path + ": not a clapsearch index (not an SQLite database)");
     case SQLITE_CORRUPT:
-      throw Error(path + ": the index is damaged (SQLite: " + detail + "); `clapsearch index DIR --db " + path +
-                  " --rebuild` makes a new one");
+      throw DamagedIndex(path + ": the index is damaged (SQLite: " + detail + "); `clapsearch index DIR --db " + path +
+                         " --rebuild` makes a new one (with --model, unless it was made with the default model)");
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       throw Error(path + ": the index is locked by another process (SQLite: " + detail + "); try again when it is done");
@@ -513,6 +526,42 @@ class FileLock final : public IndexerLock {
 }  // namespace
 
 std::unique_ptr<IndexerLock> SqliteStore::lock_indexer() { return std::make_unique<FileLock>(path_); }
+
+void SqliteStore::check_replaceable(const std::string& path) {
+  const std::optional<uint32_t> app = header_application_id(path);
+  if (app == static_cast<uint32_t>(kApplicationId)) return;
+  // An index made before the application id was set (0 in its header): its schema names it.
+  bool ours = false;
+  if (app == 0u) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('schema_version', 'meta')",
+                             -1, &st, nullptr) == SQLITE_OK) {
+        int found = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) ++found;
+        ours = found == 2;
+      }
+      sqlite3_finalize(st);
+    }
+    sqlite3_close_v2(db);
+  }
+  if (!ours)
+    throw Error(path + ": --rebuild replaces only a clapsearch index, and nothing shows that this file is one (no clapsearch "
+                "application id in its SQLite header, no schema_version and meta tables); it is left untouched: move it "
+                "away yourself if it is yours, or give another --db");
+}
+
+SqliteStore SqliteStore::replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock) {
+  if (!lock) lock = std::make_unique<FileLock>(path);  // no other indexer may be using the file
+  check_replaceable(path);
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::error_code ec;
+    fs::remove(path + suffix, ec);
+    if (ec) throw Error(path + suffix + ": cannot remove the damaged index: " + ec.message());
+  }
+  return open(path, /*create=*/true);
+}
 
 int64_t SqliteStore::file_bytes() const {
   std::error_code ec;

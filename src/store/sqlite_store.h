@@ -37,6 +37,9 @@ class SqliteStore final : public Store {
   // older or newer than this build is refused). Throws clap::Error if absent.
   static SqliteStore open_readonly(const std::string& path);
   static int current_schema_version();
+  // See store.h: check_replaceable and replace_damaged_index.
+  static void check_replaceable(const std::string& path);
+  static SqliteStore replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock);
 
   SqliteStore(SqliteStore&&) noexcept;
   SqliteStore& operator=(SqliteStore&&) noexcept;

@@ -9,6 +9,7 @@
 #include "core/user_dirs.h"
 #include "store/postgres.h"
 #include "store/postgres_store.h"
+#include "store/sqlite.h"
 #include "store/sqlite_store.h"
 
 namespace clap::store {
@@ -127,6 +128,23 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
   if (mode == OpenMode::ReadWrite || mode == OpenMode::ReadWriteExisting)
     return std::make_unique<SqliteStore>(SqliteStore::open(location, create));
   return std::make_unique<SqliteStore>(SqliteStore::open_readonly(location));
+}
+
+bool is_damage(const std::exception& e) {
+  if (dynamic_cast<const DamagedIndex*>(&e)) return true;
+  const auto* sqlite = dynamic_cast<const sql::SqliteError*>(&e);
+  return sqlite && (sqlite->code() == SQLITE_CORRUPT || sqlite->code() == SQLITE_NOTADB);
+}
+
+void check_replaceable(const std::string& location) {
+  if (PostgresStore::is_url(location))
+    throw Error(pg::redact(location) + ": --rebuild does not replace a PostgreSQL database; repair or drop it on the server");
+  SqliteStore::check_replaceable(location);
+}
+
+std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock) {
+  check_replaceable(location);
+  return std::make_unique<SqliteStore>(SqliteStore::replace_damaged(location, lock));
 }
 
 namespace {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/embeddings.h"
+#include "core/error.h"
 
 namespace clap::store {
 
@@ -387,5 +388,27 @@ bool is_server_location(const std::string& location);
 std::string display_location(const std::string& location);
 
 std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, std::string* unexpected = nullptr);
+
+// --- a damaged index and `index --rebuild` (issue 33) -------------------------------------------
+// Thrown when a SQLite index cannot be used because its file is damaged (SQLite: "malformed",
+// "not a database"; a schema without its version table): opening it again will not help.
+class DamagedIndex : public Error {
+ public:
+  using Error::Error;
+};
+// True when `e`, thrown by open_store or a Store call, reports a damaged database file (a
+// DamagedIndex, or SQLite's SQLITE_CORRUPT / SQLITE_NOTADB found while reading or writing).
+bool is_damage(const std::exception& e);
+// Throws clap::Error unless `location` is a SQLite file that is recognisably a clapsearch index,
+// however damaged: its SQLite header carries the application id every index gets when created
+// ("CLAP", 0x434C4150 at offset 68), or - an index made before the application id was set - its
+// schema still lists the schema_version and meta tables. Nothing else (another program's
+// database, a file whose header is gone, a PostgreSQL database) is ever replaced.
+void check_replaceable(const std::string& location);
+// `index --rebuild` of a damaged index: removes the SQLite file at `location` (with its -wal,
+// -shm and -journal files) after check_replaceable, and creates a new, empty index there. Holds
+// the indexer lock while it does (taken into `lock` when empty, else the caller's lock on this
+// location). The caller has closed every Store it had open on the file.
+std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock);
 
 }  // namespace clap::store
