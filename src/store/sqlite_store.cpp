@@ -360,11 +360,40 @@ SqliteStore SqliteStore::open(const std::string& path, bool create) {
   const fs::path parent = fs::path(path).parent_path();
   if (!create && !fs::exists(path, ec))
     throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
+  // The file (and folders) this call creates are removed again when no index could be made in
+  // them (a full disk, an I/O error): nothing is left behind that is not an index (issue 33).
+  fs::path made_folder;  // the outermost folder created here
+  bool made_file = false;
+  const auto undo = [&] {
+    std::error_code ignored;
+    if (made_file)
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path + suffix, ignored);
+    if (!made_folder.empty())
+      for (fs::path p = parent; fs::remove(p, ignored) && p != made_folder; p = p.parent_path()) {
+      }
+  };
   if (create && !parent.empty()) {
+    for (fs::path p = parent; !p.empty() && !fs::exists(p, ec) && p != p.parent_path(); p = p.parent_path()) made_folder = p;
     fs::create_directories(parent, ec);
-    if (ec) throw Error(path + ": cannot create folder " + parent.string() + ": " + ec.message());
+    if (ec) {
+      undo();
+      throw Error(path + ": cannot create folder " + parent.string() + ": " + ec.message());
+    }
   }
   if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not a database file");
+  if (create) {  // O_EXCL: told apart from a file another process made meanwhile
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) made_file = true, ::close(fd);
+  }
+  try {
+    return open_file(path, create);
+  } catch (...) {
+    undo();
+    throw;
+  }
+}
+
+SqliteStore SqliteStore::open_file(const std::string& path, bool create) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nullptr);
   SqliteStore store(db, path, false);  // closes db on any throw below

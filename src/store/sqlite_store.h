@@ -106,6 +106,7 @@ class SqliteStore final : public Store {
   void import_cached_texts(const std::vector<CachedText>& texts) override;
 
  private:
+  static SqliteStore open_file(const std::string& path, bool create);  // open() once the file is there
   WindowTable window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const;
   SqliteStore(sqlite3* db, std::string path, bool read_only);
   sqlite3* db_ = nullptr;

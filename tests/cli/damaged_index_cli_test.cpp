@@ -5,6 +5,9 @@
 // page of garbage written into it), and never on another program's database (refused, its bytes
 // untouched). The rule (store.h, check_replaceable): the SQLite header carries clapsearch's
 // application id, or - an index from before it - the schema lists schema_version and meta.
+//
+// #22: `index` onto a full disk leaves nothing, or a valid index - never a file that `status`
+// calls "not a clapsearch index".
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -133,6 +136,36 @@ TEST(DamagedIndex, RebuildNeverReplacesAnotherProgramsDatabase) {
   // A text file.
   std::ofstream(other, std::ios::trunc) << "shopping list\n";
   EXPECT_NE(refused_untouched("text").find("left untouched"), std::string::npos);
+}
+
+TEST(FullDisk, AFailedFirstIndexRunLeavesNothingOrAValidIndex) {
+  // A small tmpfs of each size in a private mount namespace; the index run fails somewhere on the
+  // way (creating the file, the schema, writing tracks). What is left must be nothing at all, or
+  // an index `status` reads.
+  const std::string root = test::temp_dir();
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=12:sample_rate=16000");
+  test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=12:sample_rate=16000");
+  const std::string mnt = root + "/mnt";
+  fs::create_directories(mnt);
+  const std::string cli_cmd = "HF_HUB_OFFLINE=1 " + q(test::cli_path());
+  int failed_runs = 0;
+  for (int kb : {4, 8, 12, 16, 24, 32, 48, 64, 96}) {
+    const std::string db = mnt + "/index/library.db";
+    const std::string script = "mount -t tmpfs -o size=" + std::to_string(kb) + "k tmpfs " + q(mnt) + " || exit 99; " +
+                               cli_cmd + " index " + q(root + "/lib") + " --db " + q(db) + model_arg() +
+                               " -q; echo index=$?; ls -A " + q(mnt) + " " + q(mnt + "/index") +
+                               " 2>/dev/null | tr '\\n' ' '; echo; if [ -e " + q(db) + " ]; then " + cli_cmd +
+                               " status --db " + q(db) + " 2>&1 >/dev/null; echo status=$?; else echo status=none; fi";
+    std::string out, err;
+    const int rc = test::run_command("unshare -m sh -c " + q(script), &out, &err);
+    ASSERT_NE(rc, 99) << "cannot mount a tmpfs: " << err;
+    SCOPED_TRACE(std::to_string(kb) + " KB: " + out + err);
+    if (out.find("index=0") != std::string::npos) continue;  // it fitted
+    ++failed_runs;
+    EXPECT_TRUE(out.find("status=none") != std::string::npos || out.find("status=0") != std::string::npos)
+        << "a failed run left a file that is not an index";
+  }
+  EXPECT_GT(failed_runs, 0) << "no size was small enough to fail";
 }
 
 }  // namespace
