@@ -6,7 +6,10 @@
 //   roots, tracks, windows, text_cache, track_labels, retired_tracks, retired_windows
 //
 // Embeddings are bytea holding float32 little-endian (the SQLite BLOB bytes exactly). Paths and
-// labels use the "C" collation, so "by path" orders bytes as SQLite does. Every write is one
+// labels use the "C" collation, so "by path" orders bytes as SQLite does. A text that is not
+// valid UTF-8 (a Latin-1 file name), which a text column rejects, is stored escaped and read
+// back as the same bytes (pg::Params / pg::Result in postgres.cpp: the one place); such names
+// sort before the others. Every write is one
 // transaction; read_scope() is a REPEATABLE READ READ ONLY transaction on this connection.
 #pragma once
 #include <memory>
