@@ -115,6 +115,9 @@ ClapConfig config_of(const ModelFiles& files, const Checkpoint* checkpoint) {
     config.features = FeatureConfig::from_json_file(files.preprocessor);
     if (config.features.truncation == "fusion" && !config.audio.enable_fusion)
       throw Error(files.preprocessor + ": truncation 'fusion' needs a fused model (the config's enable_fusion is false)");
+    if (config.features.feature_size != config.audio.num_mel_bins)
+      throw Error(files.preprocessor + ": field 'feature_size' " + std::to_string(config.features.feature_size) +
+                  " is not the model's num_mel_bins " + std::to_string(config.audio.num_mel_bins) + " (audio_config)");
   }
   return config;
 }

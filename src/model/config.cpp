@@ -1,6 +1,7 @@
 #include "model/config.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -68,6 +69,69 @@ void get_act(const json& j, const char* key, Activation& out, const std::string&
   std::string name;
   get(j, key, name, where);
   if (!name.empty()) out = parse_activation(name, where + " field '" + key + "'");
+}
+
+// A value that shapes the computation outside what any model can have: refused naming the file
+// and the key (issue 33: depths of 0 loaded, skipped a stage's weights and gave another embedding).
+[[noreturn]] void bad_value(const std::string& where, const std::string& key, const std::string& why) {
+  throw Error(where + ": field '" + key + "' " + why);
+}
+void positive(const std::string& where, const char* key, int64_t v) {
+  if (v <= 0) bad_value(where, key, "must be positive, not " + std::to_string(v));
+}
+void positive_finite(const std::string& where, const char* key, double v) {
+  if (!(v > 0) || !std::isfinite(v)) bad_value(where, key, "must be a positive number, not " + json(v).dump());
+}
+std::string str(int64_t v) { return std::to_string(v); }
+
+void validate(const AudioConfig& a, const std::string& w) {
+  positive(w, "window_size", a.window_size);
+  positive(w, "num_mel_bins", a.num_mel_bins);
+  positive(w, "spec_size", a.spec_size);
+  positive(w, "patch_size", a.patch_size);
+  positive(w, "patch_stride", std::min(a.patch_stride[0], a.patch_stride[1]));
+  positive(w, "hidden_size", a.hidden_size);
+  positive(w, "aff_block_r", a.aff_block_r);
+  positive_finite(w, "mlp_ratio", a.mlp_ratio);
+  positive_finite(w, "layer_norm_eps", a.layer_norm_eps);
+  if (a.num_mel_bins > 1024) bad_value(w, "num_mel_bins", "is out of range (at most 1024): " + str(a.num_mel_bins));
+  if (a.spec_size % a.num_mel_bins != 0)
+    bad_value(w, "spec_size", str(a.spec_size) + " is not a multiple of num_mel_bins " + str(a.num_mel_bins));
+  if (a.patch_stride[0] != a.patch_size || a.patch_stride[1] != a.patch_size)
+    bad_value(w, "patch_stride", "must equal patch_size " + str(a.patch_size) + " (overlapping patches are not supported)");
+  if (a.spec_size % a.patch_size != 0)
+    bad_value(w, "spec_size", str(a.spec_size) + " is not a multiple of patch_size " + str(a.patch_size));
+  for (size_t i = 0; i < a.depths.size(); ++i)
+    if (a.depths[i] < 1 || a.depths[i] > 1024)
+      bad_value(w, "depths", "stage " + str(int64_t(i)) + " has " + str(a.depths[i]) + " blocks (at least 1, at most 1024)");
+  // The patch grid halves at every stage; a window larger than a stage's grid is refused.
+  int64_t grid = a.spec_size / a.patch_size;
+  for (size_t i = 0; i < a.depths.size(); ++i, grid = (grid + 1) / 2)
+    if (grid < a.window_size)
+      bad_value(w, "window_size", str(a.window_size) + " is larger than stage " + str(int64_t(i)) + "'s patch grid of " +
+                                      str(grid) + " (spec_size / patch_size, halved per stage)");
+  if (a.enable_fusion && a.patch_embeds_hidden_size % a.aff_block_r != 0)
+    bad_value(w, "aff_block_r", str(a.aff_block_r) + " does not divide patch_embeds_hidden_size " +
+                                    str(a.patch_embeds_hidden_size));
+  if (static_cast<double>(a.patch_embeds_hidden_size) * a.mlp_ratio < 1 ||
+      static_cast<double>(a.patch_embeds_hidden_size) * a.mlp_ratio * std::pow(2.0, double(a.depths.size())) > 1e9)
+    bad_value(w, "mlp_ratio", json(a.mlp_ratio).dump() + " gives an MLP width out of range");
+}
+
+void validate(const TextConfig& t, const std::string& w) {
+  positive(w, "vocab_size", t.vocab_size);
+  positive(w, "num_hidden_layers", t.num_hidden_layers);
+  positive(w, "intermediate_size", t.intermediate_size);
+  positive(w, "max_position_embeddings", t.max_position_embeddings);
+  positive(w, "type_vocab_size", t.type_vocab_size);
+  positive_finite(w, "layer_norm_eps", t.layer_norm_eps);
+  for (const auto& [key, id] : {std::pair<const char*, int>{"pad_token_id", t.pad_token_id}, {"bos_token_id", t.bos_token_id},
+                                {"eos_token_id", t.eos_token_id}})
+    if (id < 0 || id >= t.vocab_size) bad_value(w, key, str(id) + " is not a token of the vocabulary (vocab_size " + str(t.vocab_size) + ")");
+  // RoBERTa numbers positions from pad_token_id + 1: at least one token must fit.
+  if (t.max_position_embeddings < int64_t{t.pad_token_id} + 2)
+    bad_value(w, "max_position_embeddings", str(t.max_position_embeddings) + " leaves no position after pad_token_id " +
+                                                str(t.pad_token_id) + " (positions start at pad_token_id + 1)");
 }
 
 }  // namespace
@@ -209,6 +273,29 @@ FeatureConfig FeatureConfig::from_json_text(const std::string& text, const std::
   // 8 GB). Published CLAP models use 1024 and 64; the limits leave wide room (at most 128 MB).
   if (c.fft_window_size > 32768 || c.feature_size > 1024)
     throw Error(where + ": fft_window_size (at most 32768) or feature_size (at most 1024) out of range");
+  if (c.fft_window_size < 2 || (c.fft_window_size & (c.fft_window_size - 1)) != 0)
+    bad_value(where, "fft_window_size", str(c.fft_window_size) + " is not a power of two (radix-2 FFT sizes only)");
+  if (c.hop_length > c.fft_window_size)
+    bad_value(where, "hop_length", str(c.hop_length) + " is larger than fft_window_size " + str(c.fft_window_size) +
+                                       " (samples between frames would be skipped)");
+  if (c.sampling_rate > 768000) bad_value(where, "sampling_rate", str(c.sampling_rate) + " is out of range (at most 768000)");
+  if (c.max_length_s <= 0 && !j.contains("nb_max_samples")) positive(where, "max_length_s", c.max_length_s);
+  if (c.nb_max_samples < c.fft_window_size)
+    bad_value(where, "nb_max_samples", std::to_string(c.nb_max_samples) + " is shorter than one FFT window (" +
+                                           str(c.fft_window_size) + " samples)");
+  if (c.feature_size > c.nb_frequency_bins)
+    bad_value(where, "feature_size", str(c.feature_size) + " mel bins from " + str(c.nb_frequency_bins) +
+                                         " frequency bins would leave mel filters empty");
+  if (!(c.frequency_min >= 0) || !std::isfinite(c.frequency_min))
+    bad_value(where, "frequency_min", "must be 0 or more, not " + json(c.frequency_min).dump());
+  if (!(c.frequency_max > c.frequency_min) || !std::isfinite(c.frequency_max))
+    bad_value(where, "frequency_max", json(c.frequency_max).dump() + " must be above frequency_min " + json(c.frequency_min).dump());
+  if (c.frequency_max > c.sampling_rate / 2.0)
+    bad_value(where, "frequency_max", json(c.frequency_max).dump() + " is above the Nyquist frequency (sampling_rate / 2 = " +
+                                          json(c.sampling_rate / 2.0).dump() + ")");
+  if (c.top_db && (!(*c.top_db > 0) || !std::isfinite(*c.top_db)))
+    bad_value(where, "top_db", "must be a positive number or null, not " + json(*c.top_db).dump());
+  if (!std::isfinite(c.padding_value)) bad_value(where, "padding_value", "must be a finite number");
   return c;
 }
 
@@ -299,6 +386,15 @@ ClapConfig ClapConfig::from_json_text(const std::string& text, const std::string
       throw Error(where + " audio_config: stage " + std::to_string(i) + " width " + std::to_string(dim) +
                   " is not a multiple of its head count");
   }
+  validate(c.audio, where + " audio_config");
+  // The last stage's width is what the audio projection reads.
+  if (const int64_t last = int64_t{c.audio.patch_embeds_hidden_size} << (c.audio.depths.size() - 1); last != c.audio.hidden_size)
+    bad_value(where + " audio_config", "hidden_size",
+              str(c.audio.hidden_size) + " is not the last stage's width " + str(last) +
+                  " (patch_embeds_hidden_size x 2^(stages - 1))");
+  validate(c.text, where + " text_config");
+  positive(where, "projection_dim", c.projection_dim);
+  if (!std::isfinite(c.logit_scale_init_value)) bad_value(where, "logit_scale_init_value", "must be a finite number");
   return c;
 }
 

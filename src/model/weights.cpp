@@ -97,6 +97,7 @@ const float* WeightSource::get(const std::string& name, const std::vector<int64_
     return owned_.back().data();
   }
   const TensorView* t = file_->find(name);
+  read_.insert(name);
   if (!t) {
     errors_.push_back("missing tensor '" + name + "' (expected shape " + shape_str(shape) + ")");
     return nullptr;
@@ -162,12 +163,26 @@ void WeightSource::save_generated(const std::string& path) const {
   write_safetensors(path, tensors, {{"format", "pt"}});
 }
 
+bool WeightSource::unused_tensor_allowed(const std::string& name) {
+  for (const char* buffer : {"position_ids", "token_type_ids", "relative_position_index", "num_batches_tracked", "attn_mask"})
+    if (ends_with(name, buffer)) return true;
+  return false;
+}
+
 void WeightSource::check() const {
-  if (errors_.empty()) return;
-  std::string msg = path_ + ": " + std::to_string(errors_.size()) + " weight problem(s):";
-  const size_t shown = std::min<size_t>(errors_.size(), 20);
-  for (size_t i = 0; i < shown; ++i) msg += "\n  " + errors_[i];
-  if (shown < errors_.size()) msg += "\n  ... and " + std::to_string(errors_.size() - shown) + " more";
+  std::vector<std::string> problems = errors_;
+  // A tensor nothing read: the checkpoint is not the model the configuration describes (a depth
+  // of 0 would silently skip a stage's weights). Reported like a missing one.
+  if (file_ && !random_)
+    for (const TensorView& t : file_->tensors())
+      if (!read_.count(t.name) && !unused_tensor_allowed(t.name))
+        problems.push_back("unused tensor '" + t.name + "' (shape " + t.shape_string() +
+                           "): the configuration does not describe this checkpoint");
+  if (problems.empty()) return;
+  std::string msg = path_ + ": " + std::to_string(problems.size()) + " weight problem(s):";
+  const size_t shown = std::min<size_t>(problems.size(), 20);
+  for (size_t i = 0; i < shown; ++i) msg += "\n  " + problems[i];
+  if (shown < problems.size()) msg += "\n  ... and " + std::to_string(problems.size() - shown) + " more";
   throw Error(msg);
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -65,8 +66,14 @@ class WeightSource {
   // pages are dropped. No-op for generated or converted tensors.
   void release(const LinearWeights& layer) const;
 
-  // Throws one clap::Error listing every problem recorded so far.
+  // Throws one clap::Error listing every problem recorded so far, and - once the whole model is
+  // loaded - every tensor of the checkpoint that nothing read (a checkpoint of another
+  // architecture, or a config.json that does not match the weights: issue 33), except the
+  // buffers a checkpoint carries beside the weights (unused_tensor_allowed).
   void check() const;
+  // Buffers PyTorch saves that the model recomputes: position_ids, token_type_ids,
+  // relative_position_index, num_batches_tracked, attention masks.
+  static bool unused_tensor_allowed(const std::string& name);
 
   const std::string& path() const { return path_; }
   int64_t parameters_used() const { return parameters_; }
@@ -81,6 +88,7 @@ class WeightSource {
   std::deque<std::vector<float>> owned_;
   std::vector<std::tuple<std::string, std::vector<int64_t>, const float*>> generated_;
   std::vector<std::string> errors_;
+  std::set<std::string> read_;  // the checkpoint's tensors handed out (or looked for)
   int64_t parameters_ = 0;
   size_t bytes_ = 0, copied_ = 0;
 };

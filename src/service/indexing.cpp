@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "hub/hub.h"
 #include "index/crawl.h"
@@ -32,10 +33,39 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   if (r.plan && !store::is_server_location(location))
     throw Error(run.db_path + ": --plan records jobs for workers on other machines, which needs a PostgreSQL store "
                 "(--db postgresql://...); a SQLite index is indexed by `clapsearch index` alone");
-  const std::unique_ptr<store::Store> store = store::open_store(location, store::OpenMode::ReadWrite);
-  const std::unique_ptr<store::IndexerLock> lock = store->lock_indexer();
+  // --rebuild of an index too damaged to open or read (store::is_damage): nothing of it is used,
+  // and the file is replaced by a new index once the model is resolved - if it is recognisably a
+  // clapsearch index (store::check_replaceable, asked up front: another program's file is refused
+  // untouched). Without --rebuild the damage is reported, with --rebuild as the way out.
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::IndexerLock> lock;
+  std::optional<store::ModelIdentity> stored;
+  std::string damage;
+  const auto damaged = [&](const std::exception& e) {
+    if (!r.rebuild || !store::is_damage(e)) return false;
+    store::check_replaceable(location);
+    damage = e.what();
+    store.reset();  // the lock (if taken) is kept: no other indexer starts meanwhile
+    return true;
+  };
+  try {
+    store = store::open_store(location, store::OpenMode::ReadWrite);
+  } catch (const std::exception& e) {
+    if (!damaged(e)) throw;
+  }
+  if (store) lock = store->lock_indexer();
+  try {
+    if (store) stored = store->model();
+  } catch (const std::exception& e) {
+    if (!damaged(e)) throw;
+  }
+  const auto replace_damaged = [&] {
+    store.reset();
+    store = store::replace_damaged_index(location, lock);
+    if (warn) warn(run.db_path + ": the damaged index was discarded; a new one is built");
+  };
 
-  const ResolvedSettings resolved_settings = resolve_settings(r, store->model());
+  const ResolvedSettings resolved_settings = resolve_settings(r, stored);
   index::IndexSettings settings;
   settings.window_s = resolved_settings.window_s;
   settings.hop_s = resolved_settings.hop_s;
@@ -58,7 +88,14 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   const hub::ResolvedModel resolved = hub::resolve_model(resolved_settings.model_spec, mo.hub);
   const index::ModelSpec spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db,
                                                       precision_name(resolved_settings.precision));
-  index::ensure_identity(*store, spec.identity, r.rebuild);
+  if (!damage.empty()) replace_damaged();
+  try {
+    index::ensure_identity(*store, spec.identity, r.rebuild);
+  } catch (const std::exception& e) {
+    if (!damage.empty() || !damaged(e)) throw;  // --rebuild's wipe found damaged pages
+    replace_damaged();
+    index::ensure_identity(*store, spec.identity, r.rebuild);
+  }
   run.identity = spec.identity;
 
   std::unique_ptr<ClapModel> model;
@@ -79,7 +116,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       WorkerRun worker;
       worker.db_path = run.db_path;
       worker.worker = unique_worker_name();
-      std::unique_ptr<store::Store> queue = store::open_store(location, store::OpenMode::ReadWrite);
+      std::unique_ptr<store::Store> queue = store::open_store(location, store::OpenMode::ReadWriteExisting);
       work_queue(location, queue, spec, settings, provider, work, callbacks, warn, worker);
       accumulate(run.summary, worker.summary);
       run.summary.planned = 0;  // queued and done by this process

@@ -66,7 +66,7 @@ class Heartbeat {
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, beat, [this] { return stop_; })) {
       try {
-        if (!store) store = store::open_store(location_, store::OpenMode::ReadWrite);
+        if (!store) store = store::open_store(location_, store::OpenMode::ReadWriteExisting);
         store->renew_leases(worker_, lease_s_);
       } catch (const std::exception&) {
         store.reset();
@@ -147,7 +147,7 @@ void work_queue(const std::string& location, std::unique_ptr<store::Store>& stor
   while (!(r.stop && r.stop->load())) {
     try {
       if (!store) {
-        store = store::open_store(location, store::OpenMode::ReadWrite);
+        store = store::open_store(location, store::OpenMode::ReadWriteExisting);
         // The jobs claimed before the connection broke: given back, claimed again below.
         store->release_jobs(run.worker);
         ++run.reconnects;
@@ -223,7 +223,7 @@ WorkerRun run_worker(const WorkerRequest& r, const index::IndexCallbacks& callba
   if (!store::is_server_location(location))
     throw Error(run.db_path + ": a SQLite index has no job queue: index it with `clapsearch index` on one machine; "
                 "workers on several machines need a PostgreSQL store (--db postgresql://...)");
-  std::unique_ptr<store::Store> store = store::open_store(location, store::OpenMode::ReadWrite);
+  std::unique_ptr<store::Store> store = store::open_store(location, store::OpenMode::ReadWriteExisting);
   const std::optional<store::ModelIdentity> stored = store->model();
   if (!stored)
     throw Error(run.db_path + ": no model recorded yet: plan the work first (`clapsearch index DIR --plan --db " +

@@ -42,6 +42,74 @@ std::string trimmed(const char* msg) {
   return m.empty() ? "unknown error" : m;
 }
 
+// Text PostgreSQL cannot hold (issue 33: a file name need not be UTF-8, and a UTF8 database
+// rejects invalid bytes and NUL): such a value - or one that starts with the escape mark, so that
+// the escape stays reversible - is sent as the mark (U+0001) followed by its bytes, each byte
+// outside printable ASCII, and '%', written %XX. Every other value (all an index held before) is
+// sent as it is. Applied to every text parameter and undone on every text result, here only.
+constexpr char kEscapeMark = '\x01';
+
+bool valid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c == 0) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+    else return false;
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string escape_text(const std::string& v) {
+  if ((v.empty() || v[0] != kEscapeMark) && valid_utf8(v)) return v;
+  std::string out(1, kEscapeMark);
+  for (unsigned char c : v) {
+    if (c > 0x20 && c < 0x7F && c != '%') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string unescape_text(std::string v) {
+  if (v.empty() || v[0] != kEscapeMark) return v;
+  std::string out;
+  for (size_t i = 1; i < v.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(v[i]);
+    if (c <= 0x20 || c >= 0x7F) return v;  // not an escaped value: as stored
+    if (c != '%') {
+      out.push_back(static_cast<char>(c));
+      continue;
+    }
+    const int hi = i + 2 < v.size() ? hex(v[i + 1]) : -1, lo = i + 2 < v.size() ? hex(v[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return v;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string redact(const std::string& url) {
@@ -83,7 +151,7 @@ Params& Params::add(double v) {
 }
 
 Params& Params::add(const std::string& v) {
-  values_.push_back(v);
+  values_.push_back(escape_text(v));
   null_.push_back(false);
   formats_.push_back(0);
   types_.push_back(0);
@@ -188,7 +256,8 @@ std::string Result::bytes(int row, int col) const {
 
 std::string Result::text(int row, int col) const {
   if (is_null(row, col)) return {};
-  return bytes(row, col);
+  if (PQftype(r_, col) == kBytea) return bytes(row, col);
+  return unescape_text(bytes(row, col));
 }
 
 bool Result::append_floats(int row, int col, int expect, std::vector<float>& out) const {

@@ -183,6 +183,10 @@ void check_not_foreign(pg::Connection& c) {
               "); clapsearch leaves it untouched - give another --db");
 }
 
+[[noreturn]] void throw_no_index(const std::string& where) {
+  throw Error(where + ": no index here (an empty database; build one with `clapsearch index DIR --db " + where + "`)");
+}
+
 void migrate(pg::Connection& c) {
   if (read_version(c) == kSchemaVersion) return;
   pg::Transaction tx(c);
@@ -368,9 +372,11 @@ bool PostgresStore::is_url(const std::string& location) {
 
 int PostgresStore::current_schema_version() { return kSchemaVersion; }
 
-std::unique_ptr<PostgresStore> PostgresStore::open(const std::string& url) {
+std::unique_ptr<PostgresStore> PostgresStore::open(const std::string& url, bool create) {
   auto c = std::make_unique<pg::Connection>(url);
   check_not_foreign(*c);
+  // Only a command that builds an index gives an empty database the schema (store.h: OpenMode).
+  if (!create && read_version(*c) == 0) throw_no_index(c->where());
   migrate(*c);
   return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(c), url, false));
 }
@@ -380,7 +386,7 @@ std::unique_ptr<PostgresStore> PostgresStore::open_readonly(const std::string& u
   check_not_foreign(*c);
   const int version = read_version(*c);
   const std::string where = c->where();
-  if (version == 0) throw Error(where + ": no index here (build one with `clapsearch index DIR --db " + where + "`)");
+  if (version == 0) throw_no_index(where);
   if (version != kSchemaVersion)
     throw Error(where + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
                 std::to_string(kSchemaVersion) +

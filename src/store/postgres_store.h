@@ -6,7 +6,10 @@
 //   roots, tracks, windows, text_cache, track_labels, retired_tracks, retired_windows
 //
 // Embeddings are bytea holding float32 little-endian (the SQLite BLOB bytes exactly). Paths and
-// labels use the "C" collation, so "by path" orders bytes as SQLite does. Every write is one
+// labels use the "C" collation, so "by path" orders bytes as SQLite does. A text that is not
+// valid UTF-8 (a Latin-1 file name), which a text column rejects, is stored escaped and read
+// back as the same bytes (pg::Params / pg::Result in postgres.cpp: the one place); such names
+// sort before the others. Every write is one
 // transaction; read_scope() is a REPEATABLE READ READ ONLY transaction on this connection.
 #pragma once
 #include <memory>
@@ -23,7 +26,9 @@ class Connection;
 class PostgresStore final : public Store {
  public:
   // Connects to `url` (postgresql://...), creates or migrates the schema. Throws clap::Error.
-  static std::unique_ptr<PostgresStore> open(const std::string& url);
+  // Without `create`, the database must already hold an index (an older schema is migrated): an
+  // empty database is refused and left empty.
+  static std::unique_ptr<PostgresStore> open(const std::string& url, bool create = true);
   // Connects to an existing index (no schema changes; a missing or other schema is refused);
   // the session is read-only.
   static std::unique_ptr<PostgresStore> open_readonly(const std::string& url);

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -131,6 +132,18 @@ void check_not_foreign(sqlite3* db, const std::string& path) {
               "); clapsearch leaves it untouched - give another --db");
 }
 
+// The application id in a SQLite file's header (big-endian at offset 68), read without SQLite:
+// a damaged file may not open at all. Nullopt when the file holds no SQLite header.
+std::optional<uint32_t> header_application_id(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return std::nullopt;
+  unsigned char h[100];
+  const size_t n = std::fread(h, 1, sizeof h, f);
+  std::fclose(f);
+  if (n < sizeof h || std::memcmp(h, "SQLite format 3", 16) != 0) return std::nullopt;
+  return uint32_t{h[68]} << 24 | uint32_t{h[69]} << 16 | uint32_t{h[70]} << 8 | uint32_t{h[71]};
+}
+
 // Why this user cannot write the index, in their words (for messages).
 std::string write_problem(const std::string& path) {
   const fs::path dir = fs::absolute(path).parent_path();
@@ -147,10 +160,10 @@ std::string write_problem(const std::string& path) {
 [[noreturn]] void fail_open(int code, std::string detail, const std::string& path) {
   if (const std::string prefix = path + ": database error: "; detail.rfind(prefix, 0) == 0) detail.erase(0, prefix.size());
   switch (code) {
-    case SQLITE_NOTADB: throw Error(path + ": not a clapsearch index (not an SQLite database)");
+    case SQLITE_NOTADB: throw DamagedIndex(path + ": not a clapsearch index (not an SQLite database)");
     case SQLITE_CORRUPT:
-      throw Error(path + ": the index is damaged (SQLite: " + detail + "); `clapsearch index DIR --db " + path +
-                  " --rebuild` makes a new one");
+      throw DamagedIndex(path + ": the index is damaged (SQLite: " + detail + "); `clapsearch index DIR --db " + path +
+                         " --rebuild` makes a new one (with --model, unless it was made with the default model)");
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       throw Error(path + ": the index is locked by another process (SQLite: " + detail + "); try again when it is done");
@@ -341,17 +354,48 @@ SqliteStore::~SqliteStore() {
   if (db_) sqlite3_close_v2(db_);
 }
 
-SqliteStore SqliteStore::open(const std::string& path) {
+SqliteStore SqliteStore::open(const std::string& path, bool create) {
   if (path.empty()) throw Error("empty database path");
   std::error_code ec;
   const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) {
+  if (!create && !fs::exists(path, ec))
+    throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
+  // The file (and folders) this call creates are removed again when no index could be made in
+  // them (a full disk, an I/O error): nothing is left behind that is not an index (issue 33).
+  fs::path made_folder;  // the outermost folder created here
+  bool made_file = false;
+  const auto undo = [&] {
+    std::error_code ignored;
+    if (made_file)
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path + suffix, ignored);
+    if (!made_folder.empty())
+      for (fs::path p = parent; fs::remove(p, ignored) && p != made_folder; p = p.parent_path()) {
+      }
+  };
+  if (create && !parent.empty()) {
+    for (fs::path p = parent; !p.empty() && !fs::exists(p, ec) && p != p.parent_path(); p = p.parent_path()) made_folder = p;
     fs::create_directories(parent, ec);
-    if (ec) throw Error(path + ": cannot create folder " + parent.string() + ": " + ec.message());
+    if (ec) {
+      undo();
+      throw Error(path + ": cannot create folder " + parent.string() + ": " + ec.message());
+    }
   }
   if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not a database file");
+  if (create) {  // O_EXCL: told apart from a file another process made meanwhile
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) made_file = true, ::close(fd);
+  }
+  try {
+    return open_file(path, create);
+  } catch (...) {
+    undo();
+    throw;
+  }
+}
+
+SqliteStore SqliteStore::open_file(const std::string& path, bool create) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nullptr);
   SqliteStore store(db, path, false);  // closes db on any throw below
   if (rc != SQLITE_OK) fail_open(db, path);
   // SQLite falls back to read-only when the file is not writable; this store must write.
@@ -364,6 +408,10 @@ SqliteStore SqliteStore::open(const std::string& path) {
   };
   try {
     check_not_foreign(db, path);  // before anything below writes to the file
+    // Only a command that builds an index gives an empty file the schema (store.h: OpenMode).
+    if (!create && read_version(db) == 0)
+      throw Error(path + ": no index here (an empty database, no schema version; build one with `clapsearch index DIR --db " +
+                  path + "`)");
   } catch (const sql::SqliteError& e) {
     explain(e);
     throw;
@@ -445,7 +493,10 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
     if (open_problem(e.code())) fail_open(e.code(), e.what(), path);
     throw;
   }
-  if (version == 0) throw Error(path + ": not a clapsearch index (no schema version)");
+  // check_not_foreign passed, so no tables at all: an empty database (not another program's).
+  if (version == 0)
+    throw Error(path + ": no index here (an empty database, no schema version; build one with `clapsearch index DIR --db " +
+                path + "`)");
   if (version != kSchemaVersion)
     throw Error(path + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
                 std::to_string(kSchemaVersion) +
@@ -504,6 +555,42 @@ class FileLock final : public IndexerLock {
 }  // namespace
 
 std::unique_ptr<IndexerLock> SqliteStore::lock_indexer() { return std::make_unique<FileLock>(path_); }
+
+void SqliteStore::check_replaceable(const std::string& path) {
+  const std::optional<uint32_t> app = header_application_id(path);
+  if (app == static_cast<uint32_t>(kApplicationId)) return;
+  // An index made before the application id was set (0 in its header): its schema names it.
+  bool ours = false;
+  if (app == 0u) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('schema_version', 'meta')",
+                             -1, &st, nullptr) == SQLITE_OK) {
+        int found = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) ++found;
+        ours = found == 2;
+      }
+      sqlite3_finalize(st);
+    }
+    sqlite3_close_v2(db);
+  }
+  if (!ours)
+    throw Error(path + ": --rebuild replaces only a clapsearch index, and nothing shows that this file is one (no clapsearch "
+                "application id in its SQLite header, no schema_version and meta tables); it is left untouched: move it "
+                "away yourself if it is yours, or give another --db");
+}
+
+SqliteStore SqliteStore::replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock) {
+  if (!lock) lock = std::make_unique<FileLock>(path);  // no other indexer may be using the file
+  check_replaceable(path);
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::error_code ec;
+    fs::remove(path + suffix, ec);
+    if (ec) throw Error(path + suffix + ": cannot remove the damaged index: " + ec.message());
+  }
+  return open(path, /*create=*/true);
+}
 
 int64_t SqliteStore::file_bytes() const {
   std::error_code ec;

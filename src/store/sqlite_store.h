@@ -30,11 +30,16 @@ namespace clap::store {
 class SqliteStore final : public Store {
  public:
   // Opens or creates the database (and its folder), applies migrations. Throws clap::Error.
-  static SqliteStore open(const std::string& path);
+  // Without `create`, the file must already hold an index (an older schema is migrated): a
+  // missing or empty file is refused and left as it was.
+  static SqliteStore open(const std::string& path, bool create = true);
   // Opens an existing database for reading only (no migration; a database whose schema is
   // older or newer than this build is refused). Throws clap::Error if absent.
   static SqliteStore open_readonly(const std::string& path);
   static int current_schema_version();
+  // See store.h: check_replaceable and replace_damaged_index.
+  static void check_replaceable(const std::string& path);
+  static SqliteStore replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock);
 
   SqliteStore(SqliteStore&&) noexcept;
   SqliteStore& operator=(SqliteStore&&) noexcept;
@@ -101,6 +106,7 @@ class SqliteStore final : public Store {
   void import_cached_texts(const std::vector<CachedText>& texts) override;
 
  private:
+  static SqliteStore open_file(const std::string& path, bool create);  // open() once the file is there
   WindowTable window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const;
   SqliteStore(sqlite3* db, std::string path, bool read_only);
   sqlite3* db_ = nullptr;

@@ -9,6 +9,7 @@
 #include "core/user_dirs.h"
 #include "store/postgres.h"
 #include "store/postgres_store.h"
+#include "store/sqlite.h"
 #include "store/sqlite_store.h"
 
 namespace clap::store {
@@ -104,17 +105,18 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
     // A server decides what this user may do; ReadWriteOrReadOnly asks for writing (a role
     // without write grants fails then rather than falling back: not yet told apart).
     if (mode == OpenMode::ReadOnly) return PostgresStore::open_readonly(location);
-    return PostgresStore::open(location);
+    return PostgresStore::open(location, /*create=*/mode == OpenMode::ReadWrite);
   }
   std::error_code ec;
-  if (mode != OpenMode::ReadWrite) {
+  const bool create = mode == OpenMode::ReadWrite;
+  if (!create) {
     if (!fs::exists(location, ec))
       throw Error(location + ": no index here (build one with `clapsearch index DIR --db " + location + "`)");
     if (fs::is_directory(location, ec)) throw Error(location + ": is a folder, not an index database");
   }
   if (mode == OpenMode::ReadWriteOrReadOnly) {
     try {
-      return std::make_unique<SqliteStore>(SqliteStore::open(location));
+      return std::make_unique<SqliteStore>(SqliteStore::open(location, /*create=*/false));
     } catch (const Error& e) {
       // Not writable (permissions, read-only medium): read-only still answers queries. Told
       // apart from a full disk or an I/O error, which the user must hear about.
@@ -123,8 +125,26 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
         *unexpected = e.what();
     }
   }
-  if (mode == OpenMode::ReadWrite) return std::make_unique<SqliteStore>(SqliteStore::open(location));
+  if (mode == OpenMode::ReadWrite || mode == OpenMode::ReadWriteExisting)
+    return std::make_unique<SqliteStore>(SqliteStore::open(location, create));
   return std::make_unique<SqliteStore>(SqliteStore::open_readonly(location));
+}
+
+bool is_damage(const std::exception& e) {
+  if (dynamic_cast<const DamagedIndex*>(&e)) return true;
+  const auto* sqlite = dynamic_cast<const sql::SqliteError*>(&e);
+  return sqlite && (sqlite->code() == SQLITE_CORRUPT || sqlite->code() == SQLITE_NOTADB);
+}
+
+void check_replaceable(const std::string& location) {
+  if (PostgresStore::is_url(location))
+    throw Error(pg::redact(location) + ": --rebuild does not replace a PostgreSQL database; repair or drop it on the server");
+  SqliteStore::check_replaceable(location);
+}
+
+std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock) {
+  check_replaceable(location);
+  return std::make_unique<SqliteStore>(SqliteStore::replace_damaged(location, lock));
 }
 
 namespace {

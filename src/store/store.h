@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/embeddings.h"
+#include "core/error.h"
 
 namespace clap::store {
 
@@ -362,10 +363,14 @@ class Store {
   virtual void import_cached_texts(const std::vector<CachedText>& texts) = 0;
 };
 
+// Only the commands that build an index (`index`, `index --plan`, `migrate`'s target) create one;
+// every other command refuses a location without an index (a missing SQLite file, an empty
+// file or PostgreSQL database) and leaves it as it was (issue 33: a typo'd database name).
 enum class OpenMode {
-  ReadWrite,          // create if absent, migrate an older schema
+  ReadWrite,          // create if absent (an empty database gets the schema), migrate an older schema
+  ReadWriteExisting,  // read-write; an index must be there (an older schema is migrated)
   ReadOnly,           // must exist with the current schema
-  ReadWriteOrReadOnly // read-write, else (permissions, read-only medium) read-only
+  ReadWriteOrReadOnly // read-write, else (permissions, read-only medium) read-only; an index must be there
 };
 
 // Opens the store at `location`: a SQLite database path, or a postgresql:// (postgres://) URL
@@ -383,5 +388,27 @@ bool is_server_location(const std::string& location);
 std::string display_location(const std::string& location);
 
 std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, std::string* unexpected = nullptr);
+
+// --- a damaged index and `index --rebuild` (issue 33) -------------------------------------------
+// Thrown when a SQLite index cannot be used because its file is damaged (SQLite: "malformed",
+// "not a database"; a schema without its version table): opening it again will not help.
+class DamagedIndex : public Error {
+ public:
+  using Error::Error;
+};
+// True when `e`, thrown by open_store or a Store call, reports a damaged database file (a
+// DamagedIndex, or SQLite's SQLITE_CORRUPT / SQLITE_NOTADB found while reading or writing).
+bool is_damage(const std::exception& e);
+// Throws clap::Error unless `location` is a SQLite file that is recognisably a clapsearch index,
+// however damaged: its SQLite header carries the application id every index gets when created
+// ("CLAP", 0x434C4150 at offset 68), or - an index made before the application id was set - its
+// schema still lists the schema_version and meta tables. Nothing else (another program's
+// database, a file whose header is gone, a PostgreSQL database) is ever replaced.
+void check_replaceable(const std::string& location);
+// `index --rebuild` of a damaged index: removes the SQLite file at `location` (with its -wal,
+// -shm and -journal files) after check_replaceable, and creates a new, empty index there. Holds
+// the indexer lock while it does (taken into `lock` when empty, else the caller's lock on this
+// location). The caller has closed every Store it had open on the file.
+std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock);
 
 }  // namespace clap::store

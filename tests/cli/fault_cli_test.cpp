@@ -253,6 +253,7 @@ std::vector<std::string> sqlite_problems(const std::string& db, const std::strin
 // complete). An index the failed run never finished creating (no schema yet) holds nothing.
 std::map<std::string, TrackDump> dump(const std::string& db, std::vector<std::string>* problems) {
   std::map<std::string, TrackDump> out;
+  if (!fs::exists(db)) return out;  // a first run that failed removes the file it created (issue 33)
   const auto extra = sqlite_problems(db, test::temp_dir() + "/check");
   problems->insert(problems->end(), extra.begin(), extra.end());
   const std::string copy = test::temp_dir() + "/check/copy.db";

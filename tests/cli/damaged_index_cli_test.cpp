@@ -1,0 +1,172 @@
+// Issue 33: the way out of a damaged index, and what a failed first run leaves behind.
+//
+// #10: the error for a damaged index advises `index --rebuild`, which must then work on any file
+// that is recognisably a clapsearch index however damaged (its schema_version table dropped, a
+// page of garbage written into it), and never on another program's database (refused, its bytes
+// untouched). The rule (store.h, check_replaceable): the SQLite header carries clapsearch's
+// application id, or - an index from before it - the schema lists schema_version and meta.
+//
+// #22: `index` onto a full disk leaves nothing, or a valid index - never a file that `status`
+// calls "not a clapsearch index".
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+std::string q(const std::string& s) { return test::quoted(s); }
+
+int cli(const std::string& args, std::string* out, std::string* err) {
+  return test::run_command("HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args, out, err);
+}
+
+std::string model_arg() { return " --model " + q(test::case_dir("tiny-unfused")); }
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Two tracks indexed with the tiny golden model into ROOT/index/library.db.
+std::string make_index(const std::string& root) {
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+  const std::string db = root + "/index/library.db";
+  std::string err;
+  EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", nullptr, &err), 0) << err;
+  EXPECT_FALSE(fs::exists(db + "-wal") && fs::file_size(db + "-wal") > 0);  // all of it in the file
+  return db;
+}
+
+void sql(const std::string& db, const std::string& statements) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* msg = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, statements.c_str(), nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
+  sqlite3_free(msg);
+  sqlite3_close(h);
+}
+
+// Page `page` (0 = the first) of a 4096-byte-page file overwritten with random bytes.
+void garbage_page(const std::string& path, size_t page) {
+  std::string bytes = slurp(path);
+  ASSERT_GE(bytes.size(), (page + 1) * 4096);
+  std::mt19937 rng(42 + static_cast<unsigned>(page));
+  for (size_t i = page * 4096; i < (page + 1) * 4096; ++i) bytes[i] = static_cast<char>(rng());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// The damage is reported with --rebuild as the way out, and --rebuild then makes a good index.
+void expect_rebuild_recovers(const std::string& root, const std::string& db) {
+  std::string out, err;
+  EXPECT_EQ(cli("search 'a tone' --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("damaged"), std::string::npos) << err;
+  EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild", &out, &err), 0) << err;
+  EXPECT_NE(err.find("damaged index was discarded"), std::string::npos) << err;
+  ASSERT_EQ(cli("status --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
+  ASSERT_EQ(cli("search 'a tone' --json --db " + q(db), &out, &err), 0) << err;
+}
+
+TEST(DamagedIndex, RebuildReplacesAnIndexWithoutItsSchemaVersionTable) {
+  const std::string root = test::temp_dir();
+  const std::string db = make_index(root);
+  sql(db, "DROP TABLE schema_version");
+  expect_rebuild_recovers(root, db);
+}
+
+TEST(DamagedIndex, RebuildReplacesAnIndexWithAPageOfGarbage) {
+  const std::string root = test::temp_dir();
+  const std::string db = make_index(root);
+  garbage_page(db, 1);  // dd if=/dev/urandom bs=4096 seek=1 count=1 conv=notrunc
+  expect_rebuild_recovers(root, db);
+}
+
+TEST(DamagedIndex, RebuildReplacesAnIndexWhoseDataPagesAreGarbage) {
+  // The schema reads, the tables' pages do not: found when --rebuild empties the index.
+  const std::string root = test::temp_dir();
+  const std::string db = make_index(root);
+  const size_t pages = fs::file_size(db) / 4096;
+  ASSERT_GT(pages, 8u);
+  for (size_t p = 4; p < pages; ++p) garbage_page(db, p);
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild", &out, &err), 0) << err;
+  ASSERT_EQ(cli("status --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
+}
+
+TEST(DamagedIndex, RebuildNeverReplacesAnotherProgramsDatabase) {
+  const std::string root = test::temp_dir();
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  // Another program's database, large enough to have pages to damage.
+  const std::string other = root + "/notes.db";
+  sql(other, "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE meta(k, v); "
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) "
+             "INSERT INTO notes(body) SELECT printf('note %d %s', i, hex(randomblob(40))) FROM n");
+  ASSERT_GT(fs::file_size(other), 3 * 4096u);
+  const auto refused_untouched = [&](const std::string& what) {
+    const std::string before = slurp(other);
+    std::string out, err;
+    EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(other) + model_arg() + " --rebuild", &out, &err), 1) << what;
+    EXPECT_EQ(slurp(other), before) << what << ": the file was changed";
+    EXPECT_FALSE(fs::exists(other + "-wal")) << what;
+    return err;
+  };
+  // Sound: refused as another program's database.
+  EXPECT_NE(refused_untouched("sound").find("another program's database"), std::string::npos);
+  // Damaged inside: not recognisably an index, so not replaced.
+  garbage_page(other, 2);
+  EXPECT_NE(refused_untouched("damaged").find("untouched"), std::string::npos);
+  // Its header gone as well: nothing shows what it is.
+  garbage_page(other, 0);
+  EXPECT_NE(refused_untouched("no header").find("left untouched"), std::string::npos);
+  // A text file.
+  std::ofstream(other, std::ios::trunc) << "shopping list\n";
+  EXPECT_NE(refused_untouched("text").find("left untouched"), std::string::npos);
+}
+
+TEST(FullDisk, AFailedFirstIndexRunLeavesNothingOrAValidIndex) {
+  // A small tmpfs of each size in a private mount namespace; the index run fails somewhere on the
+  // way (creating the file, the schema, writing tracks). What is left must be nothing at all, or
+  // an index `status` reads.
+  const std::string root = test::temp_dir();
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=12:sample_rate=16000");
+  test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=12:sample_rate=16000");
+  const std::string mnt = root + "/mnt";
+  fs::create_directories(mnt);
+  const std::string cli_cmd = "HF_HUB_OFFLINE=1 " + q(test::cli_path());
+  int failed_runs = 0;
+  for (int kb : {4, 8, 12, 16, 24, 32, 48, 64, 96}) {
+    const std::string db = mnt + "/index/library.db";
+    const std::string script = "mount -t tmpfs -o size=" + std::to_string(kb) + "k tmpfs " + q(mnt) + " || exit 99; " +
+                               cli_cmd + " index " + q(root + "/lib") + " --db " + q(db) + model_arg() +
+                               " -q; echo index=$?; ls -A " + q(mnt) + " " + q(mnt + "/index") +
+                               " 2>/dev/null | tr '\\n' ' '; echo; if [ -e " + q(db) + " ]; then " + cli_cmd +
+                               " status --db " + q(db) + " 2>&1 >/dev/null; echo status=$?; else echo status=none; fi";
+    std::string out, err;
+    const int rc = test::run_command("unshare -m sh -c " + q(script), &out, &err);
+    ASSERT_NE(rc, 99) << "cannot mount a tmpfs: " << err;
+    SCOPED_TRACE(std::to_string(kb) + " KB: " + out + err);
+    if (out.find("index=0") != std::string::npos) continue;  // it fitted
+    ++failed_runs;
+    EXPECT_TRUE(out.find("status=none") != std::string::npos || out.find("status=0") != std::string::npos)
+        << "a failed run left a file that is not an index";
+  }
+  EXPECT_GT(failed_runs, 0) << "no size was small enough to fail";
+}
+
+}  // namespace
+}  // namespace clap

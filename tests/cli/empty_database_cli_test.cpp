@@ -1,0 +1,73 @@
+// Issue 33 (#13): only the commands that build an index create one. A read command (`search`,
+// `status`) or a `worker` pointed at a database without an index - a typo'd database name, the
+// `postgres` maintenance database, an empty SQLite file - fails with a clear message and leaves
+// the database as it was: no tables appear.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "store/postgres.h"
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+std::string q(const std::string& s) { return test::quoted(s); }
+
+int64_t table_count(const std::string& url) {
+  store::pg::Connection c(url);
+  return c.query("SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', "
+                 "'information_schema')")
+      .int64(0, 0);
+}
+
+int cli(const std::string& args, std::string* err) {
+  const std::string root = test::temp_dir();
+  return test::run_command("HOME=" + q(root) + " XDG_CACHE_HOME=" + q(root + "/cache") + " HF_HUB_OFFLINE=1 " +
+                               q(test::cli_path()) + " " + args,
+                           nullptr, err);
+}
+
+TEST(EmptyDatabase, ReadCommandsAndWorkersRefuseAnEmptyPostgresDatabaseAndCreateNothing) {
+  test::PostgresServer& server = test::PostgresServer::shared();
+  const std::string empty = server.create_database();
+  const std::string maintenance = server.url("postgres");
+  ASSERT_EQ(table_count(empty), 0);
+  ASSERT_EQ(table_count(maintenance), 0);
+  for (const std::string& url : {empty, maintenance}) {
+    for (const char* c : {"search 'a tone'", "status", "worker --until-done", "similar 1", "search 'x' --json"}) {
+      const std::string command = c;
+      std::string err;
+      EXPECT_EQ(cli(command + " --db " + q(url), &err), 1) << command << " --db " << url;
+      EXPECT_NE(err.find("no index here"), std::string::npos) << command << ": " << err;
+      EXPECT_NE(err.find("clapsearch index"), std::string::npos) << command << ": " << err;
+      EXPECT_EQ(table_count(url), 0) << "`clapsearch " << command << "` created tables in " << url;
+    }
+  }
+}
+
+TEST(EmptyDatabase, ReadCommandsLeaveAnEmptySqliteFileEmpty) {
+  const std::string db = test::temp_dir() + "/empty.db";
+  std::ofstream(db).close();  // a file of 0 bytes (`touch`)
+  for (const char* c : {"search 'a tone'", "status", "similar 1"}) {
+    const std::string command = c;
+    std::string err;
+    EXPECT_EQ(cli(command + " --db " + q(db), &err), 1) << command;
+    EXPECT_NE(err.find("no index here"), std::string::npos) << command << ": " << err;
+    EXPECT_EQ(fs::file_size(db), 0u) << "`clapsearch " << command << "` wrote into " << db;
+    EXPECT_FALSE(fs::exists(db + "-wal")) << command;
+  }
+  // A missing file stays missing (and so does its folder).
+  const std::string none = test::temp_dir() + "/typo/library.db";
+  std::string err;
+  EXPECT_EQ(cli("search 'a tone' --db " + q(none), &err), 1);
+  EXPECT_NE(err.find("no index here"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(fs::path(none).parent_path()));
+}
+
+}  // namespace
+}  // namespace clap
