@@ -311,7 +311,11 @@ ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir,
   check_not_input(files, dest);
   check_out_folder(dest, options);
   fs::create_directories(dest.parent_path(), ec);
-  const fs::path partial = dest.parent_path() / ("." + dest.filename().string() + ".partial-" + std::to_string(::getpid()));
+  // Built by appending: GCC 12 warns (-Wrestrict) on `"." + std::string`.
+  std::string partial_name = ".";
+  partial_name += dest.filename().string();
+  partial_name += ".partial-" + std::to_string(::getpid());
+  const fs::path partial = dest.parent_path() / partial_name;
   fs::remove_all(partial, ec);
   if (!fs::create_directory(partial, ec)) throw Error(partial.string() + ": cannot create: " + ec.message());
   ConvertReport report;

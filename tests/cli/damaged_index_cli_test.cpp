@@ -147,6 +147,10 @@ TEST(FullDisk, AFailedFirstIndexRunLeavesNothingOrAValidIndex) {
   test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=12:sample_rate=16000");
   const std::string mnt = root + "/mnt";
   fs::create_directories(mnt);
+  // A full disk is made with a tmpfs in a mount namespace of its own, which needs root (CAP_SYS_ADMIN).
+  std::string probe_out, probe_err;
+  if (test::run_command("unshare -m sh -c " + q("mount -t tmpfs -o size=4k tmpfs " + q(mnt)), &probe_out, &probe_err) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs in a private mount namespace here (needs root): " << probe_err;
   const std::string cli_cmd = "HF_HUB_OFFLINE=1 " + q(test::cli_path());
   int failed_runs = 0;
   for (int kb : {4, 8, 12, 16, 24, 32, 48, 64, 96}) {
