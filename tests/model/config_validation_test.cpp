@@ -38,13 +38,9 @@ std::string edited_copy(const std::string& name, const std::function<void(json& 
   return dst.string();
 }
 
+// The message loading `dir` fails with ("" when it loads).
 std::string load_error(const std::string& dir) {
-  try {
-    ClapModel::load(dir);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_of([&] { ClapModel::load(dir); });
 }
 
 struct BadConfig {

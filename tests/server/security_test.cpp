@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -23,6 +24,7 @@
 
 #include "server/api.h"
 #include "server/server.h"
+#include "server/running_server.h"
 #include "support/golden.h"
 
 namespace clap::server {
@@ -81,45 +83,9 @@ HostileLibrary& hostile() {
   return lib;
 }
 
-class Running {
+class Running : public RunningServer {
  public:
-  explicit Running(ServerOptions o) {
-    o.port = 0;
-    if (o.db.empty()) o.db = hostile().db;
-    server_ = std::make_unique<Server>(o);
-    port_ = server_->bind();
-    thread_ = std::thread([this] { server_->run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    client_->set_read_timeout(10, 0);
-    for (int i = 0; i < 100 && !client_->Get("/api/status"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ~Running() {
-    server_->stop();
-    thread_.join();
-  }
-  httplib::Client& client() { return *client_; }
-  int port() const { return port_; }
-
-  json get_json(const std::string& path, int expect_status = 200) {
-    auto r = client_->Get(path);
-    if (!r) throw std::runtime_error("no response to " + path);
-    EXPECT_EQ(r->status, expect_status) << path << ": " << r->body;
-    EXPECT_NE(r->get_header_value("Content-Type").find("application/json"), std::string::npos) << path;
-    return json::parse(r->body);
-  }
-
-  int64_t id_of(const std::string& display_path) {
-    const json tracks = get_json("/api/tracks?limit=1000");
-    for (const auto& t : tracks["tracks"])
-      if (t["display_path"] == display_path) return t["track_id"].get<int64_t>();
-    throw std::runtime_error("no track " + display_path + " in " + tracks.dump());
-  }
-
- private:
-  std::unique_ptr<Server> server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::unique_ptr<httplib::Client> client_;
+  explicit Running(ServerOptions o) : RunningServer(std::move(o), hostile().db, 10) {}
 };
 
 Running& shared_server() {
@@ -129,6 +95,19 @@ Running& shared_server() {
 
 std::string audio_path(Running& s, const std::string& display_path) {
   return "/api/tracks/" + std::to_string(s.id_of(display_path)) + "/audio";
+}
+
+// What `fd` receives until the peer closes, the socket's timeout passes, or `done(received)`.
+std::string receive(int fd, const std::function<bool(const std::string&)>& done = {}) {
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+    if (done && done(got)) break;
+  }
+  return got;
 }
 
 // One raw HTTP exchange: sends `request`, reads until the server closes or `timeout_s` passes.
@@ -145,13 +124,7 @@ std::string raw_exchange(int port, const std::string& request, int timeout_s = 1
   timeval tv{timeout_s, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string got;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
+  const std::string got = receive(fd);
   ::close(fd);
   return got;
 }
@@ -362,14 +335,9 @@ TEST(ServeSecurity, AChunkedUploadStopsAtTheLimit) {
     }
     ::send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL);
   });
-  std::string got;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-    if (got.find("\r\n\r\n") != std::string::npos && got.find("}") != std::string::npos) break;
-  }
+  const std::string got = receive(fd, [](const std::string& received) {  // the head and the JSON error
+    return received.find("\r\n\r\n") != std::string::npos && received.find("}") != std::string::npos;
+  });
   ::shutdown(fd, SHUT_RDWR);
   sender.join();
   ::close(fd);

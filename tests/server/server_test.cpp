@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "server/running_server.h"
 #include "support/golden.h"
 
 namespace clap::server {
@@ -63,38 +64,9 @@ Library& library() {
   return lib;
 }
 
-class Running {
+class Running : public RunningServer {
  public:
-  explicit Running(ServerOptions o) {
-    o.port = 0;
-    if (o.db.empty()) o.db = library().db;
-    server_ = std::make_unique<Server>(o);
-    port_ = server_->bind();
-    thread_ = std::thread([this] { server_->run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    client_->set_read_timeout(60, 0);
-    for (int i = 0; i < 100 && !client_->Get("/api/status"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ~Running() {
-    server_->stop();
-    thread_.join();
-  }
-  httplib::Client& client() { return *client_; }
-  int port() const { return port_; }
-
-  json get_json(const std::string& path, int expect_status = 200) {
-    auto r = client_->Get(path);
-    if (!r) throw std::runtime_error("no response to " + path);
-    EXPECT_EQ(r->status, expect_status) << path << ": " << r->body;
-    EXPECT_NE(r->get_header_value("Content-Type").find("application/json"), std::string::npos) << path;
-    return json::parse(r->body);
-  }
-
- private:
-  std::unique_ptr<Server> server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::unique_ptr<httplib::Client> client_;
+  explicit Running(ServerOptions o) : RunningServer(std::move(o), library().db, 60) {}
 };
 
 Running& shared_server() {
@@ -102,12 +74,7 @@ Running& shared_server() {
   return r;
 }
 
-int64_t id_of(Running& s, const std::string& display_path) {
-  const json tracks = s.get_json("/api/tracks?limit=1000");
-  for (const auto& t : tracks["tracks"])
-    if (t["display_path"] == display_path) return t["track_id"].get<int64_t>();
-  throw std::runtime_error("no track " + display_path);
-}
+int64_t id_of(Running& s, const std::string& display_path) { return s.id_of(display_path); }
 
 // --- the API document and the routes ------------------------------------------------------------
 
