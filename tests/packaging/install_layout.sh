@@ -17,7 +17,10 @@ for f in bin/clapsearch share/man/man1/clapsearch.1.gz share/bash-completion/com
          etc/clapsearch/clapsearch.toml; do
   [ -f "$prefix/$f" ] || { echo "missing: $f"; bad=1; }
 done
-"$prefix/bin/clapsearch" --version | head -1 | grep -q '^clapsearch [0-9]' || { echo "the installed program does not run"; bad=1; }
+# Output is captured before grep -q reads it: with pipefail, a writer killed by SIGPIPE when
+# grep -q stops early would fail the pipeline at random.
+version="$("$prefix/bin/clapsearch" --version)" || true
+grep -q '^clapsearch [0-9]' <<<"$version" || { echo "the installed program does not run"; bad=1; }
 # The shipped settings file is valid as it is (every key commented out, both sections known).
 CLAPSEARCH_CONFIG_FILE="$prefix/etc/clapsearch/clapsearch.toml" "$prefix/bin/clapsearch" status --help >/dev/null ||
   { echo "the shipped clapsearch.toml is refused"; bad=1; }
@@ -25,5 +28,6 @@ CLAPSEARCH_CONFIG_FILE="$prefix/etc/clapsearch/clapsearch.toml" "$prefix/bin/cla
 sed -E 's/^# ([a-z-]+ = )/\1/' "$prefix/etc/clapsearch/clapsearch.toml" > "$prefix/all-keys.toml"
 out="$(CLAPSEARCH_CONFIG_FILE="$prefix/all-keys.toml" "$prefix/bin/clapsearch" status --db /nonexistent/x.db 2>&1 || true)"
 if grep -q "unknown setting\|not in a \[command\]" <<<"$out"; then echo "clapsearch.toml documents a key no command has: $out"; bad=1; fi
-gzip -dc "$prefix/share/man/man1/clapsearch.1.gz" | grep -q '^\.TH CLAPSEARCH 1' || { echo "man page broken"; bad=1; }
+man="$(gzip -dc "$prefix/share/man/man1/clapsearch.1.gz")" || { echo "man page is not gzip"; bad=1; }
+grep -q '^\.TH CLAPSEARCH 1' <<<"$man" || { echo "man page broken"; bad=1; }
 exit $bad
