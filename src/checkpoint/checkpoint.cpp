@@ -77,6 +77,10 @@ void Checkpoint::add_file(const std::string& file) {
     files_.push_back(std::move(mapped));
     return;
   }
+  // safetensors: an 8-byte header length, then the JSON header. Anything else is not a
+  // checkpoint at all; saying "invalid safetensors" of it would send the user the wrong way.
+  if (bytes.size() < 10 || bytes[8] != '{')
+    throw Error(file + ": not a checkpoint file (neither a PyTorch file, zip or pickle, nor safetensors)");
   mapped.reset();
   auto st = std::make_unique<SafeTensors>(file);
   if (format_.empty()) format_ = "safetensors";

@@ -30,7 +30,7 @@ struct AnalyzeCliOptions {
 bool glob_match(const std::string& pattern, const std::string& s) { return fnmatch(pattern.c_str(), s.c_str(), 0) == 0; }
 
 search::AnalyzeOptions analyze_options(const AnalyzeCliOptions& o) {
-  if (!(o.high >= o.moderate)) throw Error("--high must be at least --moderate");
+  if (!(o.high >= o.moderate)) throw InvalidArgument("--high must be at least --moderate");
   search::AnalyzeOptions ao;
   ao.aggregate = search::parse_aggregate(o.aggregate);
   ao.thresholds.high = o.high;
@@ -44,7 +44,7 @@ int run_batch(const AnalyzeCliOptions& o) {
   std::vector<std::string> queries;
   if (!o.queries_file.empty()) queries = read_query_file(o.queries_file);
   queries.insert(queries.end(), o.more.begin(), o.more.end());
-  if (queries.empty()) throw Error("give queries: --queries FILE (one per line) or -q \"...\"");
+  if (queries.empty()) throw InvalidArgument("give queries: --queries FILE (one per line) or -q \"...\"");
   search::AnalyzeOptions ao = analyze_options(o);
 
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
@@ -103,10 +103,10 @@ int run_batch(const AnalyzeCliOptions& o) {
 
 int run_song(const AnalyzeCliOptions& o) {
   if (o.positional.size() != 2)
-    throw Error("give a file or track and a query: clapsearch analyze FILE_OR_TRACK \"query\" (or --queries FILE for a batch report)");
+    throw InvalidArgument("give a file or track and a query: clapsearch analyze FILE_OR_TRACK \"query\" (or --queries FILE for a batch report)");
   const std::string& target = o.positional[0];
   const std::string& query = o.positional[1];
-  if (query.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("empty query text");
+  if (query.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidArgument("empty query text");
   const search::AnalyzeOptions ao = analyze_options(o);
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
 
@@ -181,8 +181,8 @@ void add_analyze_command(CLI::App& app, Action& action) {
   cmd->add_option("--aggregate", o->aggregate, "Statistic the label is given for: mean or max")
       ->default_val("mean")
       ->check(CLI::IsMember({"mean", "max"}));
-  cmd->add_option("--high", o->high, "Label HIGH above this cosine")->default_val(0.3);
-  cmd->add_option("--moderate", o->moderate, "Label MODERATE above this cosine (else LOW)")->default_val(0.15);
+  cmd->add_option("--high", o->high, "Label HIGH above this cosine")->default_val(0.3)->check(cosine());
+  cmd->add_option("--moderate", o->moderate, "Label MODERATE above this cosine (else LOW)")->default_val(0.15)->check(cosine());
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);
   cmd->callback([o, json, &action] {

@@ -162,7 +162,7 @@ int run_vector_bench(const BenchOptions& o) {
 }
 
 int run_serve_bench(const BenchOptions& o) {
-  if (o.model.empty()) throw Error("--serve-tracks needs --model (the model whose text tower answers the queries)");
+  if (o.model.empty()) throw InvalidArgument("--serve-tracks needs --model (the model whose text tower answers the queries)");
   server::LoadBenchOptions lo;
   lo.model = o.model;
   lo.tracks = o.serve_tracks;
@@ -300,7 +300,7 @@ int run_index_bench(const BenchOptions& o) {
 // library of TRACKS tracks (service/scale_bench.h).
 int run_scale_bench(const BenchOptions& o) {
   if (o.db.empty())
-    throw Error("--scale needs --db: an empty database (SQLite file or postgresql:// URL) to fill with the synthetic "
+    throw InvalidArgument("--scale needs --db: an empty database (SQLite file or postgresql:// URL) to fill with the synthetic "
                 "library, or one an earlier --scale run filled");
   service::ScaleBenchRequest r;
   r.db = o.db;
@@ -358,7 +358,7 @@ int run_bench(const BenchOptions& o) {
   if (!o.vectors.empty()) return run_vector_bench(o);
   if (o.scale_tracks > 0) return run_scale_bench(o);
   if (o.serve_tracks > 0) return run_serve_bench(o);
-  if (o.model.empty() == o.config.empty()) throw Error("give exactly one of --model PATH or --config config.json");
+  if (o.model.empty() == o.config.empty()) throw InvalidArgument("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
   if (!o.fidelity.empty()) return run_fidelity_bench(o);
   if (!o.index.empty()) return run_index_bench(o);

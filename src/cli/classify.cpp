@@ -49,14 +49,14 @@ std::vector<std::string> collect_labels(const ClassifyOptions& o) {
     if (l.empty()) continue;
     if (seen.insert(l).second) labels.push_back(l);
   }
-  if (labels.size() < 2) throw Error("give at least two labels: --labels rock,jazz,... or --labels-file FILE");
+  if (labels.size() < 2) throw InvalidArgument("give at least two labels: --labels rock,jazz,... or --labels-file FILE");
   return labels;
 }
 
 int run_classify(const ClassifyOptions& o) {
   const std::vector<std::string> labels = collect_labels(o);
   search::format_prompts(o.templ, labels);  // a bad template is refused before the index is opened
-  if (o.all == !o.files.empty()) throw Error("give audio files / track ids, or --all for every track of the index");
+  if (o.all == !o.files.empty()) throw InvalidArgument("give audio files / track ids, or --all for every track of the index");
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   if (o.store && !lib.writable()) throw Error(lib.db_path() + ": the index cannot be written (--store)");
 

@@ -87,6 +87,7 @@ CLI::Validator number_at_least(double floor, bool strict, const std::string& wha
         char* end = nullptr;
         const double x = std::strtod(v.c_str(), &end);
         const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
+        if (v.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
         if (v.empty() || *end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
         if (strict ? !(x > floor) : !(x >= floor)) return "must be " + what + ", got " + shown;
         return "";
@@ -97,6 +98,20 @@ CLI::Validator number_at_least(double floor, bool strict, const std::string& wha
 
 CLI::Validator non_negative() { return number_at_least(0, false, "0 or more"); }
 CLI::Validator positive() { return number_at_least(0, true, "more than 0"); }
+
+CLI::Validator cosine() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
+        if (v.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
+        if (v.empty() || *end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
+        if (!(x >= -1 && x <= 1)) return "a cosine lies between -1 and 1, got " + shown;
+        return "";
+      },
+      "COSINE", "cosine");
+}
 
 void print_note(const std::string& message) { std::fprintf(stderr, "clapsearch: %s\n", terminal_text(message).c_str()); }
 

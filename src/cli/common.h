@@ -53,6 +53,7 @@ extern const char* const kModelHelp;
 // CLI11's, which print the type's whole range as a 300-digit number.
 CLI::Validator non_negative();
 CLI::Validator positive();
+CLI::Validator cosine();  // a similarity threshold: between -1 and 1
 
 // Prints a message on stderr as "clapsearch: <message>" (notes) or as-is (warnings).
 void print_note(const std::string& message);

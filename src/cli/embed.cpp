@@ -65,7 +65,7 @@ int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& ord
       std::fprintf(stderr, "clapsearch: error: %s\n", terminal_lines(in.error).c_str());
     }
   if (o.format == "npy") {
-    if (o.output.empty()) throw Error("--format npy needs --output FILE");
+    if (o.output.empty()) throw InvalidArgument("--format npy needs --output FILE");
     write_npy(o.output, inputs, dim);
   } else {
     OutputFile out(o.output);

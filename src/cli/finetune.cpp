@@ -60,8 +60,9 @@ int run_finetune(FineTuneCliOptions& o) {
               static_cast<long long>(c.windows), res.train_tracks, res.val_tracks);
   if (c.no_metadata) std::printf("          %lld without metadata any template can use\n", static_cast<long long>(c.no_metadata));
   if (!c.csv_format.empty())
-    std::printf("          %s: %lld rows; %lld indexed tracks not in it\n", c.csv_format.c_str(),
-                static_cast<long long>(c.csv_rows), static_cast<long long>(c.not_in_csv));
+    std::printf("          %s: %lld rows; %lld indexed tracks not in it; %lld of its paths not indexed\n",
+                c.csv_format.c_str(), static_cast<long long>(c.csv_rows), static_cast<long long>(c.not_in_csv),
+                static_cast<long long>(c.csv_paths_unmatched));
   if (c.no_audio) std::printf("          %lld silent throughout (no window to pair)\n", static_cast<long long>(c.no_audio));
   for (const auto& [track, caption] : c.examples)
     std::printf("          e.g. %s: %s\n", terminal_text(track).c_str(), terminal_text(caption).c_str());

@@ -27,7 +27,7 @@ struct LikeCliOptions {
 };
 
 int run_like(const LikeCliOptions& o) {
-  if (o.query.empty() == o.track.empty()) throw Error("give either a query audio file or --track ID|PATH");
+  if (o.query.empty() == o.track.empty()) throw InvalidArgument("give either a query audio file or --track ID|PATH");
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
 

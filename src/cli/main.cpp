@@ -50,26 +50,80 @@ static void one_value_per_occurrence(CLI::App& app) {
   }
 }
 
-// Every floating-point option, in every command, must be a finite number: CLI11's range checks
-// let NaN through (every comparison with it is false) and read 1e400 as infinity. One check
-// here instead of one per option. Returns the message for the first bad value ("" when none).
-static std::string non_finite_option(const CLI::App& app) {
+// Every number option, in every command, must be a plain decimal number. CLI11 (2.1) reads
+// integers with strtoll base 0, so `-k 010` would be 8 and `0x10` 16, and an integer too large
+// for 64 bits silently became the largest one; its range checks let NaN through (every
+// comparison with it is false) and read 1e400 as infinity, and strtod takes hexadecimal floats.
+// One check here instead of one per option. Returns the message for the first bad value ("" when none).
+static std::string bad_number(const std::string& value, bool integer) {
+  const std::string shown = value.size() > 24 ? value.substr(0, 24) + "..." : value;
+  if (value.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
+  errno = 0;
+  char* end = nullptr;
+  if (integer) {
+    const size_t digits = value.find_first_not_of("+-") == std::string::npos ? 0 : value.find_first_not_of("+-");
+    if (digits > 1 || value.size() == digits || value.find_first_not_of("0123456789", digits) != std::string::npos)
+      return shown + " is not a whole number";
+    if (value.size() > digits + 1 && value[digits] == '0') return shown + ": write whole numbers without leading zeros";
+    (void)std::strtoll(value.c_str(), &end, 10);
+    if (errno == ERANGE) return shown + " is out of range";
+    return "";
+  }
+  const double x = std::strtod(value.c_str(), &end);
+  if (!std::isfinite(x) || errno == ERANGE) return shown + " is not a finite number";
+  return "";
+}
+
+static std::string bad_number_option(const CLI::App& app) {
   for (const CLI::App* sub : app.get_subcommands()) {
     for (const CLI::Option* opt : sub->get_options()) {
-      if (opt->count() == 0 || opt->get_type_name().rfind("FLOAT", 0) != 0) continue;
+      if (opt->count() == 0) continue;
+      const std::string type = opt->get_type_name();
+      const bool integer = type.rfind("INT", 0) == 0 || type.rfind("UINT", 0) == 0;
+      if (!integer && type.rfind("FLOAT", 0) != 0) continue;
       for (const std::string& v : opt->results()) {
-        char* end = nullptr;
-        const double x = std::strtod(v.c_str(), &end);
-        if (!std::isfinite(x)) {
-          const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
-          return opt->get_name() + ": " + shown + " is not a finite number";
-        }
+        const std::string bad = bad_number(v, integer);
+        if (!bad.empty()) return opt->get_name() + ": " + bad;
       }
     }
-    const std::string nested = non_finite_option(*sub);
+    const std::string nested = bad_number_option(*sub);
     if (!nested.empty()) return nested;
   }
   return "";
+}
+
+// Secrets given on the command line (`--token SECRET`, a password in a postgresql:// URL) are
+// visible to every user of the machine in ps and /proc/PID/cmdline. Once parsed (CLI11 copied
+// every argument), they are overwritten in place, which is what those show. The safer ways are
+// CLAPSEARCH_TOKEN / --token-file and PGPASSWORD / ~/.pgpass (docs/security.md).
+static void scrub_secrets(int argc, char** argv) {
+  auto blank = [](char* from, char* to) { std::fill(from, to, 'x'); };
+  for (int i = 1; i < argc; ++i) {
+    char* a = argv[i];
+    if (std::strcmp(a, "--token") == 0 && i + 1 < argc) {
+      blank(argv[i + 1], argv[i + 1] + std::strlen(argv[i + 1]));
+      ++i;
+      continue;
+    }
+    if (std::strncmp(a, "--token=", 8) == 0) {
+      blank(a + 8, a + std::strlen(a));
+      continue;
+    }
+    // postgresql://user:PASSWORD@host/...: the password between the first ':' after the scheme
+    // and the '@' that ends the user part.
+    for (const char* scheme : {"postgresql://", "postgres://"}) {
+      char* at = std::strstr(a, scheme);
+      if (!at) continue;
+      char* user = at + std::strlen(scheme);
+      char* end = user + std::strcspn(user, "/?#");
+      char* atsign = nullptr;
+      for (char* c = user; c < end; ++c)
+        if (*c == '@') atsign = c;
+      if (!atsign) break;
+      if (char* colon = static_cast<char*>(std::memchr(user, ':', size_t(atsign - user)))) blank(colon + 1, atsign);
+      break;
+    }
+  }
 }
 
 // The commands in the order --help lists them, under headings: what a person does every day
@@ -145,13 +199,17 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (const std::string bad = non_finite_option(app); !bad.empty()) {
+  scrub_secrets(argc, argv);
+  if (const std::string bad = bad_number_option(app); !bad.empty()) {
     std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(bad).c_str());
     return 2;
   }
   int status = 0;
   try {
     status = action ? action() : 0;
+  } catch (const clap::InvalidArgument& e) {
+    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_lines(e.what()).c_str());
+    status = 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "clapsearch: error: out of memory (the input or settings need more than this machine has)\n");
     status = 1;

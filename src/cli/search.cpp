@@ -129,13 +129,13 @@ int run_search(const SearchOptions& o) {
     texts.insert(texts.end(), file.begin(), file.end());
   }
   for (const auto& t : texts)
-    if (t.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("empty query text");
-  if (texts.empty()) throw Error("give a query: clapsearch search \"female vocalist\" (or -q, --queries FILE)");
-  if (o.compare && texts.size() < 2) throw Error("--compare needs at least two queries (-q \"...\" -q \"...\")");
-  if (!(o.high >= o.moderate)) throw Error("--high must be at least --moderate");
+    if (t.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidArgument("empty query text");
+  if (texts.empty()) throw InvalidArgument("give a query: clapsearch search \"female vocalist\" (or -q, --queries FILE)");
+  if (o.compare && texts.size() < 2) throw InvalidArgument("--compare needs at least two queries (-q \"...\" -q \"...\")");
+  if (!(o.high >= o.moderate)) throw InvalidArgument("--high must be at least --moderate");
 
   search::TextSearchOptions topts;
-  if (o.collapse && o.compare) throw Error("--collapse-duplicates does not go with --compare");
+  if (o.collapse && o.compare) throw InvalidArgument("--collapse-duplicates does not go with --compare");
   topts.k = o.collapse ? service::results_before_collapse(o.k) : o.k;
   topts.aggregate = search::parse_aggregate(o.aggregate);
   topts.thresholds.high = o.high;
@@ -200,8 +200,8 @@ void add_search_command(CLI::App& app, Action& action) {
       ->default_val("mean")
       ->check(CLI::IsMember({"mean", "max"}));
   cmd->add_flag("--compare", o->compare, "Put the queries side by side (score and rank of each track under each query)");
-  cmd->add_option("--high", o->high, "Label HIGH above this cosine")->default_val(0.3);
-  cmd->add_option("--moderate", o->moderate, "Label MODERATE above this cosine (else LOW)")->default_val(0.15);
+  cmd->add_option("--high", o->high, "Label HIGH above this cosine")->default_val(0.3)->check(cosine());
+  cmd->add_option("--moderate", o->moderate, "Label MODERATE above this cosine (else LOW)")->default_val(0.15)->check(cosine());
   auto* json = cmd->add_flag("--json", o->json,
                              "JSON list: rank, path, track_id, score, label, best_start, best_end (s), mean, max, "
                              "n_windows, artist, title, labels; query when several");

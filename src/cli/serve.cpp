@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/text_file.h"
 #include "server/server.h"
 
 namespace clap::cli {
@@ -18,6 +19,7 @@ namespace {
 struct ServeCliOptions {
   LibraryCliOptions lib;
   server::ServerOptions server;
+  std::string token_file;
   int64_t max_upload_mb = 50;
   bool quiet = false;
 };
@@ -30,6 +32,13 @@ int run_serve(ServeCliOptions& o) {
   so.text_precision = parse_precision(o.lib.text_precision);
   so.window_index = o.lib.window_index;
   so.max_upload_bytes = o.max_upload_mb << 20;
+  // The token: --token (scrubbed from ps once parsed), else --token-file, else $CLAPSEARCH_TOKEN.
+  if (so.token.empty() && !o.token_file.empty()) {
+    so.token = read_text_file(o.token_file, "token file", 4096);
+    so.token = so.token.substr(0, so.token.find('\n'));
+    if (!so.token.empty() && so.token.back() == '\r') so.token.pop_back();
+    if (so.token.empty()) throw InvalidArgument(o.token_file + ": the token file is empty");
+  }
   if (so.token.empty())
     if (const char* t = std::getenv("CLAPSEARCH_TOKEN")) so.token = t;
   static std::mutex log_mutex;
@@ -70,7 +79,10 @@ void add_serve_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve the web page and the REST API for an index (loopback by default)");
   cmd->add_option("--host", o->server.host, "Address to listen on (anything but loopback needs --token)")->default_val("127.0.0.1");
   cmd->add_option("--port", o->server.port, "Port (0 = any free port)")->default_val(8411)->check(CLI::Range(0, 65535));
-  cmd->add_option("--token", o->server.token, "Secret every /api/ request must carry (default: $CLAPSEARCH_TOKEN)");
+  auto* token = cmd->add_option("--token", o->server.token,
+                                 "Secret every /api/ request must carry (default: $CLAPSEARCH_TOKEN; on a shared machine "
+                                 "prefer --token-file or the variable: others can see command lines)");
+  cmd->add_option("--token-file", o->token_file, "Read the secret from FILE (its first line)")->excludes(token);
   cmd->add_option("--allow-host", o->server.allowed_hosts,
                   "Without --token, a Host name to answer besides 127.0.0.1, localhost and [::1] (a reverse proxy's "
                   "name; repeatable); other names get 421")
@@ -89,6 +101,13 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->default_val(30)
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--http-threads", o->server.http_threads, "Connections served at once")->default_val(16)->check(CLI::Range(1, 256));
+  cmd->add_option("--head-timeout", o->server.head_timeout_s, "Seconds a client may take to send a request's line and headers")
+      ->default_val(10)
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--max-connections-per-client", o->server.connections_per_address,
+                  "Connections served at once per client address (loopback, e.g. a reverse proxy, is not counted)")
+      ->default_val(8)
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--quiet,-q", o->quiet, "No request log on stderr");
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);

@@ -11,4 +11,12 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A value the caller chose is missing, out of range or contradicts another, found before
+// anything ran: front ends report it as a usage error (the CLI exits 2 and points at --help,
+// the server answers 400).
+class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace clap

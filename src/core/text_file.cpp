@@ -21,7 +21,8 @@ std::string read_text_file(const std::string& path, const std::string& what, uin
   while (f.read(piece, sizeof piece) || f.gcount() > 0) {
     if (text.size() + static_cast<uint64_t>(f.gcount()) > max_bytes) {
       char limit[32];
-      std::snprintf(limit, sizeof limit, "%.0f MB", static_cast<double>(max_bytes) / (1 << 20));
+      if (max_bytes >= (1u << 20)) std::snprintf(limit, sizeof limit, "%.0f MB", static_cast<double>(max_bytes) / (1 << 20));
+      else std::snprintf(limit, sizeof limit, "%llu bytes", static_cast<unsigned long long>(max_bytes));
       throw Error(path + ": larger than " + limit + " (" + what + "); is it the right file?");
     }
     text.append(piece, static_cast<size_t>(f.gcount()));

@@ -654,6 +654,9 @@ ResolvedModel resolve_model(const std::string& spec, const HubOptions& options) 
   if (spec.empty()) throw Error("no model given (a model folder, a checkpoint file or a hub id such as " +
                                 std::string(kDefaultModel) + ")");
   if (fs::is_directory(spec, ec)) {
+    if (options.config.empty() && !path_exists(fs::path(spec) / "config.json"))
+      throw Error(spec + ": not a model folder (it has no config.json; a model folder holds config.json with "
+                         "model.safetensors or pytorch_model.bin; a checkpoint file is given by its own name)");
     ResolvedModel r;
     r.dir = spec;
     // The real path: a trailing slash or a symlink names the same folder (the index compares
@@ -672,7 +675,11 @@ ResolvedModel resolve_model(const std::string& spec, const HubOptions& options) 
     apply_overrides(r, options);
     return r;
   }
-  const bool looks_like_path = spec[0] == '/' || spec[0] == '.' || spec[0] == '~' || spec.find('\\') != std::string::npos;
+  // A name ending like a checkpoint file is a file that is not there, not a hub repository.
+  const std::string ext = fs::path(spec).extension().string();
+  const bool checkpoint_name = ext == ".pt" || ext == ".pth" || ext == ".ckpt" || ext == ".bin" || ext == ".safetensors";
+  const bool looks_like_path = spec[0] == '/' || spec[0] == '.' || spec[0] == '~' || spec.find('\\') != std::string::npos ||
+                               checkpoint_name;
   std::string repo, revision;
   if (looks_like_path || !parse_hub_id(spec, &repo, &revision)) {
     if (fs::exists(spec, ec)) throw Error(spec + ": not a model folder or checkpoint file");

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -177,12 +178,18 @@ CrawlResult crawl(const std::vector<std::string>& roots, const CrawlOptions& opt
   }
   std::stable_sort(out.files.begin(), out.files.end(),
                    [](const CrawledFile& a, const CrawledFile& b) { return a.path < b.path; });
-  // One entry per file: the same path from overlapping roots, or one file behind several links.
-  std::set<std::pair<uint64_t, uint64_t>> seen;
+  // One entry per file: the same path from overlapping roots (silently), or one file behind
+  // several names (a hard link, a symlink to a file): kept under its first name, with a warning
+  // naming it for every other name, so nobody wonders why a file is missing from the index.
+  std::map<std::pair<uint64_t, uint64_t>, std::string> kept;
   std::vector<CrawledFile> unique;
   unique.reserve(out.files.size());
-  for (auto& f : out.files)
-    if (seen.insert({f.device, f.inode}).second) unique.push_back(std::move(f));
+  for (auto& f : out.files) {
+    const auto [it, first] = kept.try_emplace({f.device, f.inode}, f.path);
+    if (first) unique.push_back(std::move(f));
+    else if (it->second != f.path)
+      out.warnings.push_back({f.path, "the same file as " + it->second + " (a hard or symbolic link; indexed once)"});
+  }
   out.files = std::move(unique);
   return out;
 }

@@ -5,7 +5,7 @@
 // recognised by device + inode. Folders that cannot be read (permission denied...) are skipped
 // with a warning; FIFOs, sockets and device files are ignored without being opened (so a FIFO
 // never blocks the crawl). A file reachable by several paths (hard or symbolic links) is listed
-// once, under the first path in sorted order.
+// once, under the first path in sorted order, with a warning for each other path.
 //
 // Selection: the extension must be one of `extensions` (case-insensitive); when `include`
 // globs are given the file must match one of them; a file or folder matching an `exclude`

@@ -129,12 +129,12 @@ std::string number_text(double v) {
 
 void check_window_settings(double window_s, double hop_s, const std::string& window_option) {
   if (!(window_s >= kMinWindowSeconds))
-    throw Error(window_option + " " + number_text(window_s) + " s: at least " + number_text(kMinWindowSeconds) + " s");
+    throw InvalidArgument(window_option + " " + number_text(window_s) + " s: at least " + number_text(kMinWindowSeconds) + " s");
   if (!(hop_s >= kMinHopSeconds))
-    throw Error("--hop " + number_text(hop_s) + " s: at least " + number_text(kMinHopSeconds) +
+    throw InvalidArgument("--hop " + number_text(hop_s) + " s: at least " + number_text(kMinHopSeconds) +
                 " s (every window is one model run: a 0.5 s hop already makes 10 times the default work)");
   if (hop_s > window_s + 1e-9)
-    throw Error("--hop " + number_text(hop_s) + " s is longer than " + window_option + " " + number_text(window_s) +
+    throw InvalidArgument("--hop " + number_text(hop_s) + " s is longer than " + window_option + " " + number_text(window_s) +
                 " s: audio between windows would be left out");
 }
 
@@ -150,12 +150,12 @@ ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, do
   m.max_samples = features.nb_max_samples;
   check_window_settings(window_s, hop_s);
   if (!(silence_db >= -200 && silence_db <= 0))
-    throw Error("--silence-db " + number_text(silence_db) + ": must be between -200 and 0 dBFS");
+    throw InvalidArgument("--silence-db " + number_text(silence_db) + ": must be between -200 and 0 dBFS");
   const double max_s = double(m.max_samples) / m.sample_rate;
   if (std::llround(window_s * m.sample_rate) > m.max_samples)
-    throw Error("--window " + std::to_string(window_s) + " s is longer than the model's input (" + std::to_string(max_s) +
+    throw InvalidArgument("--window " + std::to_string(window_s) + " s is longer than the model's input (" + std::to_string(max_s) +
                 " s)");
-  if (std::llround(hop_s * m.sample_rate) < 1) throw Error("--hop is shorter than one sample");
+  if (std::llround(hop_s * m.sample_rate) < 1) throw InvalidArgument("--hop is shorter than one sample");
   m.identity.id = resolved.id;
   m.identity.revision = resolved.revision;
   m.identity.config_hash = config_hash(definition);

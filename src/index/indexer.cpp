@@ -563,12 +563,12 @@ void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild) 
 namespace {
 
 void check_settings(const ModelSpec& spec, const IndexSettings& settings) {
-  if (settings.batch < 1) throw Error("--batch must be at least 1");
+  if (settings.batch < 1) throw InvalidArgument("--batch must be at least 1");
   if (std::fabs(settings.window_s - spec.identity.window_s) > 1e-9 || std::fabs(settings.hop_s - spec.identity.hop_s) > 1e-9 ||
       std::fabs(settings.silence_db - spec.identity.silence_db) > 1e-9)
     throw Error("index settings differ from the model identity they were checked against");
   if (settings.hop_s > settings.window_s + 1e-9)
-    throw Error("--hop (" + fmt(settings.hop_s) + " s) longer than --window (" + fmt(settings.window_s) +
+    throw InvalidArgument("--hop (" + fmt(settings.hop_s) + " s) longer than --window (" + fmt(settings.window_s) +
                 " s) would leave audio out of every window");
 
 }

@@ -241,15 +241,21 @@ bool under_a_root(const std::string& path, const std::vector<std::string>& roots
 //    real file (device and inode);
 //  - it is the file that was indexed: the size and modification time the index holds.
 std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size) {
-  const std::string shown = snap.display_path(t.path);
+  // Details name the track as the page shows it (relative to its folder), never where on this
+  // machine it lives, and give a reason in the library's terms, not the system's error text.
+  std::string shown = snap.display_path(t.path);
+  if (!shown.empty() && shown[0] == '/') shown = fs::path(shown).filename().string();
   if (t.status != store::TrackStatus::Ok)
     throw HttpError{410, "no audio", shown + ": could not be indexed, so there is no audio to serve"};
   // O_NONBLOCK: if the path has become a FIFO, open must not wait for a writer.
   const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
   if (fd < 0) {
     const int err = errno;
-    throw HttpError{404, "audio unavailable",
-                    shown + ": " + (err == ELOOP ? std::string("a symbolic link now (not served)") : std::strerror(err))};
+    const char* why = err == ELOOP                    ? "a symbolic link now (not served)"
+                      : err == ENOENT || err == ENOTDIR ? "no longer there (run clapsearch index again)"
+                      : err == EACCES || err == EPERM   ? "not readable by the server"
+                                                        : "cannot be opened";
+    throw HttpError{404, "audio unavailable", shown + ": " + why};
   }
   auto file = std::shared_ptr<int>(new int(fd), [](int* f) {
     ::close(*f);
@@ -309,6 +315,10 @@ Upload read_upload(const httplib::Request& req, const httplib::ContentReader& re
     }
     u.bytes.append(data, n);
   };
+  // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3);
+  // cpp-httplib would wait for the connection to close (the --timeout) before saying so.
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
+    throw HttpError{400, "no upload", "POST an audio file (multipart/form-data, field \"file\", or the raw bytes)"};
   bool complete = false, have_file = false;
   if (req.is_multipart_form_data()) {
     bool in_file = false;

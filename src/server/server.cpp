@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "core/error.h"
@@ -88,6 +89,16 @@ bool same_secret(const std::string& a, const std::string& b) {
 
 thread_local std::chrono::steady_clock::time_point request_start;
 
+// /api/tracks/ID/audio: the one route an <audio> element fetches (it cannot send a header).
+bool is_audio_path(const std::string& path) {
+  const std::string prefix = "/api/tracks/", suffix = "/audio";
+  if (path.size() <= prefix.size() + suffix.size() || path.rfind(prefix, 0) != 0 ||
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  const std::string id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  return id.find('/') == std::string::npos;
+}
+
 // --- slow clients -------------------------------------------------------------------------------
 //
 // cpp-httplib bounds each read by the socket timeout (--timeout) but not a request head as a
@@ -97,6 +108,50 @@ thread_local std::chrono::steady_clock::time_point request_start;
 // the first byte awaited to the end of the headers), and admits at most kConnectionsPerAddress
 // connections at once per client address other than loopback (a reverse proxy's or this
 // machine's connections all come from loopback).
+// RFC 9110 (14.2): a Range in a unit other than bytes must be ignored, and an invalid one may
+// be; cpp-httplib (0.11) answers both 416 before any handler runs, and takes a number over 63
+// bits for an error too, so `bytes=0-99999999999999999999` (clamped to the file by any other
+// server) failed. The Range line of a request head is therefore rewritten as it is read: a
+// valid bytes range set keeps its ranges, each number clamped to 2^63-1 (the audio route then
+// clamps to the file, RFC 9110's rule); anything else is renamed so that nothing reads it.
+std::string served_range_line(const std::string& line) {
+  const size_t colon = line.find(':');
+  if (colon == std::string::npos || lower_ascii(line.substr(0, colon)) != "range") return line;
+  auto trimmed = [](const std::string& v) {
+    const size_t a = v.find_first_not_of(" \t\r\n");
+    return a == std::string::npos ? std::string() : v.substr(a, v.find_last_not_of(" \t\r\n") - a + 1);
+  };
+  const std::string value = trimmed(line.substr(colon + 1));
+  const std::string ignored = "X-Ignored-Range:" + line.substr(colon + 1);
+  const size_t equals = value.find('=');
+  if (equals == std::string::npos || lower_ascii(trimmed(value.substr(0, equals))) != "bytes") return ignored;
+  auto clamp = [](std::string digits) {
+    digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));  // "0" stays "0"
+    const std::string max = "9223372036854775807";
+    return digits.size() > max.size() || (digits.size() == max.size() && digits > max) ? max : digits;
+  };
+  std::string specs;
+  const std::string set = value.substr(equals + 1);
+  for (size_t start = 0; start <= set.size();) {
+    const size_t comma = std::min(set.find(',', start), set.size());
+    const std::string spec = trimmed(set.substr(start, comma - start));
+    const size_t dash = spec.find('-');
+    if (dash == std::string::npos) return ignored;
+    std::string first = spec.substr(0, dash), last = spec.substr(dash + 1);
+    const bool digits_only = first.find_first_not_of("0123456789") == std::string::npos &&
+                             last.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits_only || (first.empty() && last.empty())) return ignored;
+    if (!first.empty()) first = clamp(first);
+    if (!last.empty()) last = clamp(last);
+    if (!first.empty() && !last.empty() &&
+        (first.size() > last.size() || (first.size() == last.size() && first > last)))
+      return ignored;  // first after last: invalid
+    specs += (specs.empty() ? "" : ",") + first + "-" + last;
+    start = comma + 1;
+  }
+  return "Range: bytes=" + specs + "\r\n";
+}
+
 class DeadlineStream final : public httplib::Stream {
  public:
   DeadlineStream(int sock, time_t read_s, time_t write_s, std::chrono::steady_clock::time_point head_deadline)
@@ -104,11 +159,17 @@ class DeadlineStream final : public httplib::Stream {
 
   void head_done() { head_pending_ = false; }
 
-  bool is_readable() const override { return !expired() && (buffered_ < filled_ || wait(POLLIN, read_timeout_ms())); }
+  bool is_readable() const override {
+    return !expired() && (line_taken_ < line_.size() || buffered_ < filled_ || wait(POLLIN, read_timeout_ms()));
+  }
   bool is_writable() const override { return wait(POLLOUT, static_cast<int>(write_s_ * 1000)); }
 
   ssize_t read(char* ptr, size_t size) override {
     if (expired()) return -1;  // the head is late: the connection ends, however fast its bytes now come
+    // What is left of a head line first (the blank line that ends the head included).
+    return in_head_ || line_taken_ < line_.size() ? read_head(ptr, size) : read_raw(ptr, size);
+  }
+  ssize_t read_raw(char* ptr, size_t size) {
     if (buffered_ < filled_) return take(ptr, size);
     if (!wait(POLLIN, read_timeout_ms())) return -1;
     if (size < sizeof buf_) {  // small reads (the head, byte by byte) through a buffer
@@ -138,6 +199,37 @@ class DeadlineStream final : public httplib::Stream {
   bool head_pending_ = true;
   char buf_[4096];
   size_t buffered_ = 0, filled_ = 0;
+  // The request head, line by line (cpp-httplib reads it byte by byte), so that its Range line
+  // can be rewritten before cpp-httplib parses it (served_range_line).
+  bool in_head_ = true, mid_line_ = false;
+  std::string line_;
+  size_t line_taken_ = 0;
+
+  ssize_t read_head(char* ptr, size_t size) {
+    if (line_taken_ == line_.size()) {
+      const bool line_start = !mid_line_;
+      line_.clear(), line_taken_ = 0;
+      for (;;) {
+        char c = 0;
+        const ssize_t n = read_raw(&c, 1);
+        if (n <= 0) {
+          if (line_.empty()) return n;
+          break;
+        }
+        line_ += c;
+        if (c == '\n' || line_.size() >= sizeof buf_) break;  // a longer line passes in pieces, unchanged
+      }
+      mid_line_ = line_.back() != '\n';
+      if (line_start && !mid_line_) {
+        if (line_ == "\r\n" || line_ == "\n") in_head_ = false;  // the body, if any, is read as it comes
+        else line_ = served_range_line(line_);
+      }
+    }
+    const size_t n = std::min(size, line_.size() - line_taken_);
+    std::memcpy(ptr, line_.data() + line_taken_, n);
+    line_taken_ += n;
+    return static_cast<ssize_t>(n);
+  }
 
   bool expired() const { return head_pending_ && std::chrono::steady_clock::now() >= deadline_; }
 
@@ -308,10 +400,17 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.options = std::move(options);
   ServerOptions& o = s.options;
+  // A token is sent in a header or a URL: visible ASCII only (a space or a control character
+  // would be trimmed or refused on the way, and a token of spaces is no secret), 8 or more.
+  if (!o.token.empty()) {
+    const bool visible = std::all_of(o.token.begin(), o.token.end(), [](char c) { return c > ' ' && c < 0x7f; });
+    if (!visible || o.token.size() < 8)
+      throw InvalidArgument("the token must be 8 or more visible ASCII characters (no spaces or control characters)");
+  }
   if (o.token.empty() && !is_loopback(o.host))
     throw Error("serving on " + o.host + " (not loopback) needs a token: pass --token SECRET or set CLAPSEARCH_TOKEN; "
                 "every /api/ request must then carry it (Authorization: Bearer SECRET)");
-  if (o.port < 0 || o.port > 65535) throw Error("--port must be between 0 and 65535");
+  if (o.port < 0 || o.port > 65535) throw InvalidArgument("--port must be between 0 and 65535");
 
   service::LibraryOptions lo;
   lo.db = o.db;
@@ -391,10 +490,13 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       std::string given;
       const std::string auth = req.get_header_value("Authorization");
       if (auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
-      else if (req.has_param("token")) given = req.get_param_value("token");
+      // ?token= only where a header cannot be sent: the audio element's URL. Elsewhere a token in
+      // the URL would end up in logs and histories for nothing.
+      else if (req.has_param("token") && is_audio_path(req.path)) given = req.get_param_value("token");
       if (!same_secret(given, s.options.token)) {
         res.set_header("WWW-Authenticate", "Bearer");
-        return deny(401, "unauthorized", "this server needs its token: Authorization: Bearer TOKEN, or ?token=TOKEN");
+        return deny(401, "unauthorized",
+                    "this server needs its token: Authorization: Bearer TOKEN (?token=TOKEN only on /api/tracks/ID/audio)");
       }
     }
     return httplib::Server::HandlerResponse::Unhandled;

@@ -225,6 +225,15 @@ ExternalMetadata parse_captions_csv(const std::string& text, const std::string& 
   out.format = "captions CSV";
   size_t first = 0;
   bool tags = false;
+  // A first row that names its columns must name them as documented: "file,caption" read as a
+  // data row would caption a file called "file" and go unnoticed.
+  if (!rows.empty() && rows[0].size() >= 2) {
+    const std::string a = ascii_lower(trim_space(rows[0][0])), b = ascii_lower(trim_space(rows[0][1]));
+    const bool names_columns = a == "path" || a == "file" || a == "filename" || a == "file_path" || a == "filepath" ||
+                               a == "audio" || b == "caption" || b == "captions" || b == "tags";
+    if (names_columns && a != "path")
+      throw Error(where + ": row 1: a header's first column must be \"path\" (found \"" + rows[0][0] + "\")");
+  }
   if (!rows.empty() && rows[0].size() >= 2 && ascii_lower(trim_space(rows[0][0])) == "path") {
     const std::string column = ascii_lower(trim_space(rows[0][1]));
     if (column != "caption" && column != "tags")

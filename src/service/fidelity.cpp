@@ -58,7 +58,7 @@ const std::vector<std::string>& default_fidelity_texts() {
 
 FidelityReport measure_fidelity(const FidelityRequest& r) {
   if (r.precision == Precision::F32 && r.text_precision == Precision::F32)
-    throw Error("--fidelity compares a lower precision with fp32: give --precision bf16 or int8, or --text-precision bf16 or int8");
+    throw InvalidArgument("--fidelity compares a lower precision with fp32: give --precision bf16 or int8, or --text-precision bf16 or int8");
   if (r.k < 1) throw Error("top-k must be at least 1");
   ModelOpenOptions mo;
   mo.hub = r.model_options;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -22,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 void check_out_dir(const std::string& out_dir, bool force) {
-  if (out_dir.empty()) throw Error("--out DIR is required: the folder the fine-tuned model is written to");
+  if (out_dir.empty()) throw InvalidArgument("--out DIR is required: the folder the fine-tuned model is written to");
   std::error_code ec;
   if (fs::exists(out_dir, ec)) {
     if (!fs::is_directory(out_dir, ec)) throw Error(out_dir + ": exists and is not a folder");
@@ -61,6 +62,7 @@ std::string report_text(const FineTuneRequest& r, const FineTuneOutcome& o, cons
                {"captioned_tracks", o.coverage.captioned},
                {"no_metadata", o.coverage.no_metadata},
                {"not_in_csv", o.coverage.not_in_csv},
+               {"csv_paths_unmatched", o.coverage.csv_paths_unmatched},
                {"no_audio", o.coverage.no_audio},
                {"unreadable", o.coverage.unreadable},
                {"captions", o.coverage.captions},
@@ -95,7 +97,7 @@ std::string report_text(const FineTuneRequest& r, const FineTuneOutcome& o, cons
 }  // namespace
 
 FineTuneOutcome finetune(const FineTuneRequest& r) {
-  if (r.train != "text" && r.train != "both") throw Error("--train " + r.train + ": text or both");
+  if (r.train != "text" && r.train != "both") throw InvalidArgument("--train " + r.train + ": text or both");
   const bool both = r.train == "both";
   if (!r.captions_csv.empty() && !r.fma_tracks.empty()) throw Error("give --captions-csv or --fma-tracks, not both");
   check_out_dir(r.out_dir, r.force);
@@ -131,13 +133,18 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
   std::vector<std::string> captions;
   std::map<std::string, size_t> caption_index;
   std::vector<std::string> paths;  // of the examples
+  std::set<const TrackMetadata*> used_rows;  // entries of the CSV some indexed track took
   for (const store::Track& t : snapshot->tracks()) {
     if (t.status != store::TrackStatus::Ok) continue;
     ++o.coverage.tracks;
     TrackMetadata meta = index_metadata(t, snapshot->labels_of(t.id));
     if (has_external) {
-      if (const TrackMetadata* m = external.find(t)) meta.merge(*m);
-      else ++o.coverage.not_in_csv;
+      if (const TrackMetadata* m = external.find(t)) {
+        meta.merge(*m);
+        used_rows.insert(m);
+      } else {
+        ++o.coverage.not_in_csv;
+      }
     }
     const std::vector<std::string> texts = captions_for(meta, templates, &o.coverage.template_uses);
     if (texts.empty()) {
@@ -164,6 +171,21 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
     o.coverage.windows += static_cast<int64_t>(ex.windows.size()) / lib.dim();
     examples.push_back(std::move(ex));
     caption_ids.push_back(std::move(ids));
+  }
+  // Rows naming a file the index does not hold (a typo, another folder, not indexed yet) are
+  // said, not silently dropped: a caption file that matches nothing is a mistake worth seeing.
+  for (const auto& [path, meta] : external.by_path)
+    if (!used_rows.count(&meta)) {
+      ++o.coverage.csv_paths_unmatched;
+      if (o.coverage.csv_unmatched_examples.size() < 3) o.coverage.csv_unmatched_examples.push_back(path);
+    }
+  if (o.coverage.csv_paths_unmatched > 0 && r.library.warn) {
+    std::string first;
+    for (const std::string& p : o.coverage.csv_unmatched_examples) first += (first.empty() ? "" : ", ") + p;
+    r.library.warn(external.source + ": " + std::to_string(o.coverage.csv_paths_unmatched) + " of its " +
+                   std::to_string(external.by_path.size()) +
+                   " paths are not indexed tracks and were not used (e.g. " + first +
+                   "); relative paths are taken from the CSV's folder");
   }
   o.coverage.captioned = static_cast<int64_t>(examples.size());
   o.coverage.captions = static_cast<int64_t>(captions.size());

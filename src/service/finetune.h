@@ -43,6 +43,8 @@ struct CaptionCoverage {
   int64_t captions = 0;         // distinct captions over all training tracks
   int64_t windows = 0;          // non-silent windows of the training tracks
   int64_t csv_rows = 0;         // rows of the CSV read
+  int64_t csv_paths_unmatched = 0;             // paths of a captions CSV that are no indexed track
+  std::vector<std::string> csv_unmatched_examples;  // the first few of them
   std::string csv_format;       // "captions CSV", "tags CSV", "FMA tracks.csv", "" = none
   std::vector<std::pair<std::string, std::string>> examples;  // (track, caption), a few
   std::vector<int64_t> template_uses;  // per template: tracks it made a caption for

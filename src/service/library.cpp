@@ -1,5 +1,7 @@
 #include "service/library.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -361,7 +363,18 @@ const store::Track* LibrarySnapshot::find_track(const std::string& id_or_path) c
   if (const store::Track* t = at_path(index::absolute_path(id_or_path))) return t;
   std::error_code ec;
   const fs::path canonical = fs::canonical(id_or_path, ec);  // the same file through a symlink
-  if (!ec) return at_path(canonical.string());
+  if (ec) return nullptr;
+  if (const store::Track* t = at_path(canonical.string())) return t;
+  // Another name of an indexed file (a hard link, which the index keeps under one name): the
+  // same device and inode. Only tracks of the same size are stat'ed.
+  struct stat wanted {};
+  if (::stat(canonical.c_str(), &wanted) != 0 || !S_ISREG(wanted.st_mode)) return nullptr;
+  for (const store::Track& t : all) {
+    struct stat st {};
+    if (t.size == int64_t(wanted.st_size) && ::stat(t.path.c_str(), &st) == 0 && st.st_dev == wanted.st_dev &&
+        st.st_ino == wanted.st_ino)
+      return &t;
+  }
   return nullptr;
 }
 
@@ -922,9 +935,18 @@ bool Library::shares_audio(const store::ModelIdentity& candidate) const {
 
 std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   const int d = dim();
-  // Text embeddings are the query model's: a model named with --model may be a text fine-tune
-  // of the index's.
-  std::string key = options_.model.empty() ? identity_.model_key() : model_spec().identity.model_key();
+  // Text embeddings are the query model's, keyed by what is on disk now, not by what the index
+  // recorded: a model named with --model may be a text fine-tune of the index's, and a model
+  // folder whose text tower was replaced at the same path must not be answered from the old
+  // weights' cache. When the index's model cannot be found (or no longer matches), only cached
+  // texts can be answered, and those are the recorded model's.
+  std::string key;
+  try {
+    key = model_spec().identity.model_key();
+  } catch (const Error&) {
+    if (!options_.model.empty()) throw;
+    key = identity_.model_key();
+  }
   // fp32 entries keep the key they always had; another precision gets its own.
   if (options_.text_precision != Precision::F32) key += std::string("#text-") + precision_name(options_.text_precision);
   std::vector<float> out(texts.size() * static_cast<size_t>(d), 0.0f);

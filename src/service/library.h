@@ -137,7 +137,8 @@ class LibrarySnapshot {
   const std::vector<std::string>& roots() const;
   const store::Track* track(int64_t id) const;  // nullptr when absent
   // A track given as an id or as a path (absolute, relative to the working directory, or
-  // through a symlink); nullptr when it is not in the index.
+  // through a symlink or another hard link); nullptr when it is not in the index. Reads the file
+  // system: front ends that take untrusted input look tracks up by id (track()).
   const store::Track* find_track(const std::string& id_or_path) const;
   // Path shown to people: relative to the indexed folder holding it, else absolute.
   std::string display_path(const std::string& path) const;

@@ -95,10 +95,10 @@ std::function<std::string(const std::string&)> path_mapper(const std::vector<std
   for (const std::string& entry : path_map) {
     const size_t eq = entry.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size())
-      throw Error("--path-map " + entry + ": expected FROM=TO (the planner's folder = where this machine mounts it)");
+      throw InvalidArgument("--path-map " + entry + ": expected FROM=TO (the planner's folder = where this machine mounts it)");
     std::string from = entry.substr(0, eq), to = entry.substr(eq + 1);
     if (from.front() != '/' || to.front() != '/')
-      throw Error("--path-map " + entry + ": both folders must be absolute paths");
+      throw InvalidArgument("--path-map " + entry + ": both folders must be absolute paths");
     map.emplace_back(index::absolute_path(from), index::absolute_path(to));
   }
   // The longest FROM first: /music/live=/mnt/live wins over /music=/mnt/music for /music/live/x.
@@ -217,8 +217,8 @@ WorkerRun run_worker(const WorkerRequest& r, const index::IndexCallbacks& callba
   const std::string location = store::resolve_location(r.db);
   run.db_path = store::display_location(location);
   run.worker = unique_worker_name();
-  if (r.lease_s < 5) throw Error("--lease must be at least 5 seconds");
-  if (r.max_attempts < 1) throw Error("--max-attempts must be at least 1");
+  if (r.lease_s < 5) throw InvalidArgument("--lease must be at least 5 seconds");
+  if (r.max_attempts < 1) throw InvalidArgument("--max-attempts must be at least 1");
   path_mapper(r.path_map);  // a bad map is refused before anything is claimed
   if (!store::is_server_location(location))
     throw Error(run.db_path + ": a SQLite index has no job queue: index it with `clapsearch index` on one machine; "

@@ -135,7 +135,7 @@ FineTuneResult run_loop(const std::vector<TrackExample>& tracks, const HeadParam
   if (usable.size() < 4)
     throw Error("fine-tuning needs at least 4 tracks with audio and a caption (2 to train, 2 to validate); found " +
                 std::to_string(usable.size()));
-  if (s.batch < 2) throw Error("--batch must be at least 2 (the loss contrasts the pairs of a batch)");
+  if (s.batch < 2) throw InvalidArgument("--batch must be at least 2 (the loss contrasts the pairs of a batch)");
   // Validation split by track, seeded.
   Random rng{s.seed};
   std::vector<const TrackExample*> order = usable;

@@ -69,5 +69,19 @@ TEST(CheckpointShards, IndexMayOnlyNameFilesBesideIt) {
   EXPECT_NE(error_of({{"weight_map", {{"x", "missing.safetensors"}}}}).find("missing.safetensors"), std::string::npos);
 }
 
+// A file that is no checkpoint format at all is said to be one, not an "invalid safetensors file".
+TEST(CheckpointFormat, AFileOfNoKnownFormatIsNamedAsNotACheckpoint) {
+  const std::string path = test::temp_dir() + "/garbage.pt";
+  std::string bytes(1000, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131 + 7) % 251);
+  std::ofstream(path, std::ios::binary) << bytes;
+  try {
+    Checkpoint::open(path);
+    ADD_FAILURE() << "garbage accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("garbage.pt: not a checkpoint file (neither a PyTorch file"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace clap

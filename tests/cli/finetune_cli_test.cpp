@@ -252,6 +252,7 @@ TEST_F(FinetuneCli, CaptionsFromACsvAndClearErrors) {
       if (name.find("noise") != std::string::npos || name.find("chiptune") != std::string::npos)
         csv << "music/" << name << ",noisy;harsh\n";
     }
+    csv << "music/not-indexed.mp3,noisy\nelsewhere/typo.flac,harsh\n";  // said, not silently dropped
   }
   // Only the tracks in the CSV have {tags}: with a template that needs them, 8 are captioned.
   ASSERT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/by-tags") + " --captions-csv " + q(l.root + "/tags.csv") +
@@ -263,6 +264,9 @@ TEST_F(FinetuneCli, CaptionsFromACsvAndClearErrors) {
   EXPECT_EQ(report["data"]["captioned_tracks"], 8);
   EXPECT_EQ(report["data"]["not_in_csv"], 8);
   EXPECT_EQ(report["data"]["no_metadata"], 8);
+  EXPECT_EQ(report["data"]["csv_paths_unmatched"], 2);
+  EXPECT_NE(err.find("tags.csv: 2 of its 10 paths are not indexed tracks"), std::string::npos) << err;
+  EXPECT_NE(err.find("not-indexed.mp3"), std::string::npos) << err;
 
   // Errors name the file or the option, and nothing is written.
   EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --captions-csv " + q(l.root + "/missing.csv"),

@@ -94,6 +94,14 @@ TEST(ModelIdentityCli, SameModelByAnyPathReplacedWeightsNoticed) {
   // it as it takes a text fine-tune (nothing re-embedded, the new content recorded).
   const std::string weights = f.root + "/model-copy/model.safetensors";
   flip_tensor_byte(weights, "text_projection.linear2.weight");
+  // Before any index run records it, a query text cached for the old weights is not answered from
+  // the cache: the key is the model on disk now, and the text is embedded again under its content.
+  ASSERT_EQ(f.cli("search --db " + q(f.db) + " --json 'a tone copy'", &out, &err), 0) << err;
+  {
+    const std::vector<std::string> now = text_cache_keys(f.db);
+    EXPECT_TRUE(std::any_of(now.begin(), now.end(), [&](const std::string& k) { return k != "content:" + content; }))
+        << "the changed text tower's query was answered from the old weights' cache";
+  }
   ASSERT_EQ(f.cli("index " + q(f.lib) + " --db " + q(f.db) + " --json -q", &out, &err), 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["unchanged"], 2);
   ASSERT_EQ(f.cli("status --db " + q(f.db) + " --json", &out, &err), 0) << err;

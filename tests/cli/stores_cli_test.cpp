@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -457,7 +458,7 @@ TEST_F(StoresCli, QueryCommandsPrintTheSameOnBothStores) {
 // `clapsearch serve --db DB --port 0` as a child process, stopped with SIGTERM.
 class Serve {
  public:
-  explicit Serve(const std::string& db) {
+  explicit Serve(const std::string& db, const std::vector<std::string>& extra = {}) {
     static int n = 0;
     out_ = g_lib->dir + "/serve" + std::to_string(n) + ".out";
     err_ = g_lib->dir + "/serve" + std::to_string(n++) + ".err";
@@ -470,6 +471,7 @@ class Serve {
     env_s.push_back("HF_HUB_OFFLINE=1");
     env_s.push_back("XDG_CACHE_HOME=" + g_lib->cache);
     std::vector<std::string> args_s = {test::cli_path(), "serve", "--db", db, "--port", "0", "--quiet"};
+    args_s.insert(args_s.end(), extra.begin(), extra.end());
     std::vector<char*> argv, envp;
     for (auto& a : args_s) argv.push_back(a.data());
     for (auto& e : env_s) envp.push_back(e.data());
@@ -503,6 +505,12 @@ class Serve {
     client_->set_read_timeout(60, 0);
   }
   ~Serve() { stop(); }
+  // What ps shows: the process's arguments, NULs as spaces.
+  std::string command_line() const {
+    std::string s = slurp("/proc/" + std::to_string(pid_) + "/cmdline");
+    std::replace(s.begin(), s.end(), '\0', ' ');
+    return s;
+  }
   void stop() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
@@ -538,6 +546,21 @@ class Serve {
   std::string out_, err_;
   std::unique_ptr<httplib::Client> client_;
 };
+
+TEST_F(StoresCli, SecretsOnTheCommandLineDoNotShowInPs) {
+  // A password in the PostgreSQL URL and --token are overwritten in the process's arguments
+  // once parsed: other users of the machine see them in ps.
+  std::string url = g_lib->pg;
+  const size_t at = url.find('@');
+  ASSERT_NE(at, std::string::npos) << url;
+  url.insert(at, ":pg-password-in-url");  // the test server trusts loopback: the password is not checked
+  Serve s(url, {"--token", "token-on-the-command-line"});
+  const std::string shown = s.command_line();
+  EXPECT_NE(shown.find("serve --db postgresql://"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find("pg-password-in-url"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find("token-on-the-command-line"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("--token xxxx"), std::string::npos) << shown;
+}
 
 TEST_F(StoresCli, ServerAnswersTheSameOnBothStores) {
   const Lib& l = *g_lib;

@@ -52,23 +52,49 @@ TEST(UsageCli, UsageErrorsExitTwoWithAShortMessage) {
   EXPECT_EQ(run("search x", &err), 1);  // a valid command line whose run fails: 1
 }
 
+// Arguments that are missing, out of range or contradict each other are usage errors (2) however
+// deep in the program they are found, and every number option reads plain decimal numbers only.
+TEST(UsageCli, EveryArgumentErrorExitsTwo) {
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : {Case{"search", "give a query"}, Case{"search x --high 0.1 --moderate 0.5", "--high must be at least"},
+                        Case{"search x --high 5", "a cosine lies between -1 and 1, got 5"},
+                        Case{"analyze --queries /dev/null --moderate -2", "a cosine lies between -1 and 1"},
+                        Case{"search x --high 0x10", "0x10 is not a decimal number"},
+                        Case{"search x -k 99999999999999999999", "--top: 99999999999999999999 is out of range"},
+                        Case{"search x -k 0x10", "0x10 is not a decimal number"},
+                        Case{"search x -k 010", "010: write whole numbers without leading zeros"},
+                        Case{"search x --compare", "--compare needs at least two queries"},
+                        Case{"like", "give either a query audio file or --track"},
+                        Case{"classify --labels rock", "give at least two labels"}}) {
+    std::string err;
+    EXPECT_EQ(run(c.args, &err), 2) << c.args << "\n" << err;
+    EXPECT_NE(err.find(c.message), std::string::npos) << c.args << "\n" << err;
+    EXPECT_NE(err.find("Run with --help"), std::string::npos) << c.args << "\n" << err;
+  }
+  std::string err;
+  EXPECT_EQ(run("search x -k 7", &err), 1) << err;  // valid: fails on the missing index
+  EXPECT_EQ(run("search x -k +7 --high 1e-1 --moderate -1", &err), 1) << err;
+}
+
 TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
   const std::string dir = test::temp_dir() + "/bounded";
   const std::string file = test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=30\"");
   const std::string model = test::quoted(test::case_dir("tiny-unfused"));
   std::string out, err;
   const std::string index = test::quoted(test::cli_path()) + " index '" + dir + "/music' --db '" + dir + "/library.db' --model " + model;
-  EXPECT_EQ(test::run_command(index + " --hop 0.0001", &out, &err), 1);
+  EXPECT_EQ(test::run_command(index + " --hop 0.0001", &out, &err), 2);
   EXPECT_NE(err.find("--hop 0.0001 s: at least 0.5 s"), std::string::npos) << err;
-  EXPECT_EQ(test::run_command(index + " --window 0.2 --hop 0.2", &out, &err), 1);
+  EXPECT_EQ(test::run_command(index + " --window 0.2 --hop 0.2", &out, &err), 2);
   EXPECT_NE(err.find("--window 0.2 s: at least 1 s"), std::string::npos) << err;
-  EXPECT_EQ(test::run_command(index + " --silence-db 20", &out, &err), 1);
+  EXPECT_EQ(test::run_command(index + " --silence-db 20", &out, &err), 2);
   EXPECT_NE(err.find("--silence-db 20: must be between -200 and 0"), std::string::npos) << err;
   // Nothing was recorded: a normal run afterwards indexes with the defaults.
   ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
-  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " like '" + file + "' --hop 0.1 --db '" + dir + "/library.db'", &out, &err), 1);
+  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " like '" + file + "' --hop 0.1 --db '" + dir + "/library.db'", &out, &err), 2);
   EXPECT_NE(err.find("--hop 0.1 s: at least 0.5 s"), std::string::npos) << err;
-  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 1);
+  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 2);
   EXPECT_NE(err.find("--chunk 0.5 s: at least 1 s"), std::string::npos) << err;
 }
 
@@ -117,6 +143,29 @@ TEST(IndexSameFile, AFolderReachedThroughASymlinkIsIndexedOnce) {
   ASSERT_EQ(test::run_command(cli + " index '" + dir + "/music' '" + dir + "/link'" + db + " --json", &out, &err), 0) << err;
   ASSERT_EQ(test::run_command(cli + " status --json" + db, &out, &err), 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
+}
+
+// A hard link is one track: the second name is warned about (naming the kept one) in the run
+// that first sees both, and `similar` on either name answers for that track.
+TEST(IndexSameFile, AHardLinkIsWarnedAboutAndEitherNameFindsTheTrack) {
+  const std::string dir = test::temp_dir() + "/hardlink";
+  const std::string a = test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=3\"");
+  test::ffmpeg(dir + "/music/b.wav", "-f lavfi -i \"sine=f=660:d=3\"");
+  const std::string link = dir + "/music/z-second-name.wav";
+  std::filesystem::create_hard_link(a, link);
+  const std::string cli = test::quoted(test::cli_path()), db = " --db '" + dir + "/library.db'";
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli + " index '" + dir + "/music'" + db + " --json --model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0)
+      << err;
+  EXPECT_NE(err.find("z-second-name.wav"), std::string::npos) << err;
+  EXPECT_NE(err.find("the same file as " + a), std::string::npos) << err;
+  ASSERT_EQ(test::run_command(cli + " status --json" + db, &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
+  std::string by_first, by_second;
+  ASSERT_EQ(test::run_command(cli + " similar '" + a + "' --json" + db, &by_first, &err), 0) << err;
+  ASSERT_EQ(test::run_command(cli + " similar '" + link + "' --json" + db, &by_second, &err), 0) << err;
+  EXPECT_EQ(by_second, by_first);
+  EXPECT_EQ(by_first.find("a.wav"), std::string::npos) << "the track itself is left out: " << by_first;
 }
 
 // Rough edges from the hostile new-user test (issue 11): a list option takes one value per

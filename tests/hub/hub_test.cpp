@@ -372,6 +372,13 @@ TEST_F(Hub, HubIdsAndLocalFolders) {
   EXPECT_FALSE(local.downloaded);
   EXPECT_NE(error_of("/no/such/folder").find("no such model folder"), std::string::npos);
   EXPECT_NE(error_of("justaword").find("not a hub id"), std::string::npos);
+  // A missing checkpoint file is named as one, not looked up on the hub as org/name.
+  EXPECT_NE(error_of("models/clap.pt").find("models/clap.pt: no such model folder or checkpoint file"), std::string::npos)
+      << error_of("models/clap.pt");
+  // A folder without config.json is not a model folder (not "config.json: cannot open").
+  const std::string empty = test::temp_dir() + "/not-a-model";
+  fs::create_directories(empty);
+  EXPECT_NE(error_of(empty).find(empty + ": not a model folder (it has no config.json"), std::string::npos) << error_of(empty);
 
   ::setenv("HF_HUB_CACHE", "/somewhere/hub", 1);
   EXPECT_EQ(hub::hub_cache_dir(), "/somewhere/hub");

@@ -4,6 +4,8 @@
 // process, cpp-httplib's client and raw sockets. docs/security.md says what is guaranteed.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -110,17 +112,24 @@ std::string receive(int fd, const std::function<bool(const std::string&)>& done 
   return got;
 }
 
-// One raw HTTP exchange: sends `request`, reads until the server closes or `timeout_s` passes.
-std::string raw_exchange(int port, const std::string& request, int timeout_s = 10) {
+// A TCP connection to `ip`:`port` (-1 when it cannot be made).
+int connect_to(const std::string& ip, int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd);
-    return "";
+    return -1;
   }
+  return fd;
+}
+
+// One raw HTTP exchange: sends `request`, reads until the server closes or `timeout_s` passes.
+std::string raw_exchange(int port, const std::string& request, int timeout_s = 10, const std::string& ip = "127.0.0.1") {
+  const int fd = connect_to(ip, port);
+  if (fd < 0) return "";
   timeval tv{timeout_s, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
@@ -233,6 +242,8 @@ TEST(ServeSecurity, SymlinksCannotLeadOutOfTheLibrary) {
     EXPECT_EQ(r->status, status) << what << ": " << r->body.substr(0, 300);
     EXPECT_EQ(r->body.find(kSecret), std::string::npos) << what;
     EXPECT_TRUE(json::parse(r->body, nullptr, false).is_object()) << what << ": " << r->body.substr(0, 300);
+    // Where the library lives on this machine is not told.
+    EXPECT_EQ(r->body.find(lib.real_music), std::string::npos) << what << ": " << r->body.substr(0, 300);
   };
   // A link with an audio name to a private file: indexed as an error track, never served.
   refused(audio_path(s, "notes.mp3"), 410, "notes.mp3 -> id_rsa");
@@ -249,6 +260,13 @@ TEST(ServeSecurity, SymlinksCannotLeadOutOfTheLibrary) {
   auto r = s.client().Get(to_file, {{"Range", "bytes=0-9"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
+  // A file gone since indexing: the reason in the library's terms, not the system's error text.
+  fs::remove(lib.real_music + "/swapped-for-link.mp3");
+  refused(to_link, 404, "removed");
+  r = s.client().Get(to_link);
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("swapped-for-link.mp3: no longer there"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("No such file"), std::string::npos) << r->body;
 }
 
 TEST(ServeSecurity, ALibraryRootReachedThroughALinkIsServed) {
@@ -365,6 +383,60 @@ TEST(ServeSecurity, AChunkedUploadStopsAtTheLimit) {
 }
 
 // --- 7. slow clients -----------------------------------------------------------------------------
+
+// A POST without Content-Length or Transfer-Encoding has no body (RFC 9112): answered at once,
+// not after the server's read timeout (30 s here; the client gives up after 5).
+TEST(ServeSecurity, APostWithoutABodyIsAnsweredAtOnce) {
+  Running& s = shared_server();
+  const std::string got =
+      raw_exchange(s.port(), "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 5);
+  EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
+  EXPECT_NE(got.find("no upload"), std::string::npos) << got;
+}
+
+// This machine's first IPv4 address that is not loopback ("" when it has none).
+std::string own_address() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string found;
+  for (ifaddrs* i = list; i && found.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP)) continue;
+    char text[INET_ADDRSTRLEN] = {0};
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    found = text;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+// At most connections_per_address connections from one client address are served at once;
+// loopback is not counted (a reverse proxy's connections all come from there). Connecting to
+// this machine's own network address makes the client's address that one, not loopback.
+TEST(ServeSecurity, ConnectionsFromOneAddressAreBounded) {
+  const std::string ip = own_address();
+  if (ip.empty()) GTEST_SKIP() << "this machine has no IPv4 address besides loopback";
+  ServerOptions o;
+  o.host = "0.0.0.0";
+  o.token = "per-address-secret";
+  o.connections_per_address = 2;
+  Running s(o);
+  const std::string request = "GET /api/status HTTP/1.1\r\nHost: " + ip +
+                              "\r\nAuthorization: Bearer per-address-secret\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(raw_exchange(s.port(), request, 5, ip).rfind("HTTP/1.1 200", 0), 0u) << "not reachable at " << ip;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // that connection's count released
+  const int first = connect_to(ip, s.port()), second = connect_to(ip, s.port());  // idle: held by the server
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(raw_exchange(s.port(), request, 5, ip), "") << "a third connection from " << ip << " was served";
+  auto r = s.client().Get("/api/status", {{"Authorization", "Bearer per-address-secret"}});  // loopback: not counted
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ::close(first);
+  ::close(second);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(raw_exchange(s.port(), request, 5, ip).rfind("HTTP/1.1 200", 0), 0u) << "the bound was not released";
+}
 
 TEST(ServeSecurity, ASlowRequestHeadIsCutAtItsDeadline) {
   ServerOptions o;

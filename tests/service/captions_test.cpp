@@ -73,6 +73,11 @@ TEST(CaptionsCsv, CaptionsAndTagsWithRelativePaths) {
   EXPECT_NE(error_of([] { parse_captions_csv("path,caption\nonly-a-path\n", "m.csv", "/"); }).find("m.csv: row 2"),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_captions_csv("path,caption\n", "m.csv", "/"); }).find("no row"), std::string::npos);
+  // A header with another first column name is refused, not read as a file called "file".
+  EXPECT_NE(error_of([] { parse_captions_csv("file,caption\na.mp3,x\n", "m.csv", "/"); })
+                .find("m.csv: row 1: a header's first column must be \"path\" (found \"file\")"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_captions_csv("Filename,Tags\na.mp3,x\n", "m.csv", "/"); }).find("row 1"), std::string::npos);
 }
 
 // The layout of fma_metadata/tracks.csv: three header rows, then one row per track.
