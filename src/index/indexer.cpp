@@ -814,6 +814,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
   store.plan_jobs(queue);
   sum.planned = static_cast<int64_t>(queue.size());
   prune(store, c, settings, callbacks, sum);
+  refresh_tags(store, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -109,6 +109,10 @@ TEST(ServeApi, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
       {"/api/analyze", "/api/analyze?q=tone"},
       {"/api/map", "/api/map"},
       {"/api/openapi.json", "/api/openapi.json"},
+      {"/api/sonic/resolve", "/api/sonic/resolve?artist=Demo&title=A440"},
+      {"/api/sonic/getSonicSimilarTracks", "/api/sonic/getSonicSimilarTracks?path=a440.mp3&count=2"},
+      {"/api/sonic/findSonicPath", "/api/sonic/findSonicPath?startPath=a440.mp3&endPath=chirp.flac&count=3"},
+      {"/api/sonic/search", "/api/sonic/search?q=a%20pure%20tone&count=2"},
   };
   for (const auto& [method, path] : documented) {
     if (method == "POST") {
