@@ -177,6 +177,7 @@ ojson sonic_entry(const service::LibrarySnapshot& snap, const store::Track& t) {
   return {{"trackId", t.id},
           {"path", snap.display_path(t.path)},
           {"title", t.title},
+          {"name", t.title},  // Navidrome's SongRef key for the title
           {"artist", t.artist},
           {"album", t.album},
           {"albumArtist", t.album_artist},
@@ -218,6 +219,9 @@ ojson track_record(const service::LibrarySnapshot& snap, const store::Track& t) 
           {"title", t.title},
           {"artist", t.artist},
           {"album", t.album},
+          {"album_artist", t.album_artist},
+          {"mbid", t.mbid},
+          {"isrc", t.isrc},
           {"genre", t.genre},
           {"date", t.date},
           {"duration_s", json_num(t.duration_s)},

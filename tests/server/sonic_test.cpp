@@ -94,7 +94,7 @@ void check_matches(const json& matches) {
   double last = 2;
   for (const json& m : matches) {
     const json& e = m["entry"];
-    for (const char* key : {"trackId", "path", "title", "artist", "album", "albumArtist", "mbid", "isrc", "duration", "durationMs"})
+    for (const char* key : {"trackId", "path", "title", "name", "artist", "album", "albumArtist", "mbid", "isrc", "duration", "durationMs"})
       EXPECT_TRUE(e.contains(key)) << key << " in " << e.dump();
     const double s = m["similarity"].get<double>();
     EXPECT_GE(s, 0.0);
@@ -115,6 +115,10 @@ TEST(Sonic, ResolvesEachKindOfReferenceAndSaysWhichRule) {
   EXPECT_EQ(got["entry"]["albumArtist"], "Queen");
   EXPECT_EQ(got["entry"]["durationMs"], 20000);
   const int64_t studio = got["entry"]["trackId"];
+  const json track = s.get_json("/api/tracks/" + std::to_string(studio));  // the track record carries them too
+  EXPECT_EQ(track["mbid"], kQueenMbid);
+  EXPECT_EQ(track["isrc"], "GBUM71029604");
+  EXPECT_EQ(track["album_artist"], "Queen");
 
   // The MBID names two files (one recording): the album decides, then the smallest id.
   got = s.get_json(std::string("/api/sonic/resolve?mbid=") + kQueenMbid + "&album=Greatest");
