@@ -462,6 +462,7 @@ const std::vector<Route>& Api::routes() {
       {"GET", "/api/openapi.json"},
       {"GET", "/api/sonic/resolve"},   {"GET", "/api/sonic/getSonicSimilarTracks"},
       {"GET", "/api/sonic/findSonicPath"}, {"GET", "/api/sonic/search"},
+      {"GET", "/api/sonic/similarToArtist"}, {"GET", "/api/sonic/similarToAlbum"},
   };
   return all;
 }
@@ -613,6 +614,37 @@ void Api::install(httplib::Server& http) {
     send(res, {{"start", resolved_record(*snap, start)},
                {"end", resolved_record(*snap, end)},
                {"sonicMatch", sonic_matches(*snap, service::sonic_path(*snap, *start.track, *end.track, o))}});
+  });
+
+  // Instant Mix of an artist or an album: songs like the group's, the group left out.
+  route("GET", "/api/sonic/similarToArtist", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string artist = optional_text(req, "artist");
+    if (artist.empty()) throw HttpError{400, "missing parameter", "artist: the artist's name"};
+    const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
+    const auto snap = lib_.snapshot();
+    if (service::normalise_name(artist).empty()) throw HttpError{400, "bad parameter", "artist: no letters or digits"};
+    std::vector<service::SonicMatch> matches;
+    try {
+      matches = service::sonic_similar_to_artist(*snap, artist, o);
+    } catch (const Error& e) {
+      throw HttpError{404, "unknown artist", e.what()};
+    }
+    send(res, {{"artist", artist}, {"sonicMatch", sonic_matches(*snap, matches)}});
+  });
+
+  route("GET", "/api/sonic/similarToAlbum", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string album = optional_text(req, "album"), artist = optional_text(req, "artist");
+    if (album.empty()) throw HttpError{400, "missing parameter", "album: the album's name (artist: its album artist, optional)"};
+    const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
+    const auto snap = lib_.snapshot();
+    if (service::normalise_name(album).empty()) throw HttpError{400, "bad parameter", "album: no letters or digits"};
+    std::vector<service::SonicMatch> matches;
+    try {
+      matches = service::sonic_similar_to_album(*snap, album, artist, o);
+    } catch (const Error& e) {
+      throw HttpError{404, "unknown album", e.what()};
+    }
+    send(res, {{"album", album}, {"artist", artist}, {"sonicMatch", sonic_matches(*snap, matches)}});
   });
 
   route("GET", "/api/sonic/search", [this](const httplib::Request& req, httplib::Response& res) {

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "search/playlist.h"
 #include "service/playlists.h"
 #include "service/queries.h"
 
@@ -73,6 +74,65 @@ std::vector<SonicMatch> sonic_path(const LibrarySnapshot& snap, const store::Tra
   for (const search::Hit& h : p.tracks)
     if (const store::Track* t = snap.track(h.id)) out.push_back({t, sonic_similarity(h.score), h.score});
   return out;
+}
+
+namespace {
+
+// The tracks nearest the mean direction of `group` (track ids), the group left out.
+std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std::vector<int64_t>& group,
+                                         const std::string& what, const SonicOptions& options) {
+  check_count(options);
+  const Embeddings& all = snap.track_embeddings();
+  std::vector<float> parts;
+  std::vector<char> in_group;
+  int64_t n = 0;
+  for (int64_t id : group) {
+    const int64_t row = all.find(id);
+    if (row < 0) continue;
+    parts.insert(parts.end(), all.row(row), all.row(row) + all.dim);
+    ++n;
+  }
+  if (n == 0) throw Error(what + ": no indexed track with an embedding");
+  const std::vector<float> query = search::mean_direction(n, all.dim, parts.data());
+  const int64_t library = static_cast<int64_t>(snap.tracks().size());
+  for (int64_t k = std::min(library, options.count * 2 + 16 + static_cast<int64_t>(group.size()));;
+       k = std::min(library, k * 4)) {
+    const std::vector<search::Hit> hits = similar_to_vector(snap, query, k);
+    std::vector<SonicMatch> out;
+    ArtistCap cap(options.per_artist);
+    for (const search::Hit& h : hits) {
+      const store::Track* t = snap.track(h.id);
+      if (!t || std::find(group.begin(), group.end(), t->id) != group.end() || !cap.take(*t)) continue;
+      out.push_back({t, sonic_similarity(h.score), h.score});
+      if (static_cast<int64_t>(out.size()) == options.count) return out;
+    }
+    if (static_cast<int64_t>(hits.size()) < k || k >= library) return out;
+  }
+}
+
+}  // namespace
+
+std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, const std::string& artist,
+                                                const SonicOptions& options) {
+  const std::string key = normalise_name(artist);
+  if (key.empty()) throw Error("artist: empty");
+  std::vector<int64_t> group;
+  for (const store::Track& t : snap.tracks())
+    if (t.status == store::TrackStatus::Ok && (normalise_name(t.artist) == key || normalise_name(t.album_artist) == key))
+      group.push_back(t.id);
+  return similar_to_group(snap, group, "artist \"" + artist + "\"", options);
+}
+
+std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, const std::string& album,
+                                               const std::string& artist, const SonicOptions& options) {
+  const std::string key = normalise_name(album), by = normalise_name(artist);
+  if (key.empty()) throw Error("album: empty");
+  std::vector<int64_t> group;
+  for (const store::Track& t : snap.tracks())
+    if (t.status == store::TrackStatus::Ok && normalise_name(t.album) == key &&
+        (by.empty() || normalise_name(t.artist) == by || normalise_name(t.album_artist) == by))
+      group.push_back(t.id);
+  return similar_to_group(snap, group, "album \"" + album + "\"", options);
 }
 
 std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, const std::string& text,

@@ -51,6 +51,17 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
 std::vector<SonicMatch> sonic_path(const LibrarySnapshot& snap, const store::Track& start, const store::Track& end,
                                    const SonicOptions& options);
 
+// Songs like an artist's or an album's (Navidrome's Instant Mix of an artist or an album): the
+// tracks nearest the mean direction of the group's track embeddings, the group's own tracks
+// left out. An artist's tracks: normalise_name(artist or album artist) equal to `artist`'s; an
+// album's: normalise_name(album) equal to `album`'s and, when `artist` is given, its artist or
+// album artist equal too. Throws clap::Error naming the group when no track with an embedding
+// is in it.
+std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, const std::string& artist,
+                                                const SonicOptions& options);
+std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, const std::string& album,
+                                               const std::string& artist, const SonicOptions& options);
+
 // Songs for a description: text search (mean over windows, as `search` ranks by default).
 std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, const std::string& text,
                                      const SonicOptions& options);

@@ -242,6 +242,24 @@ TEST(Sonic, TextSearchAnswersInTheSameShape) {
   EXPECT_EQ(s.get_json("/api/sonic/search", 400)["error"], "missing parameter");
 }
 
+TEST(Sonic, SongsLikeAnArtistOrAnAlbumLeaveTheGroupOut) {
+  RunningServer& s = server();
+  json got = s.get_json("/api/sonic/similarToArtist?artist=QUEEN&count=20");
+  EXPECT_EQ(got["artist"], "QUEEN");
+  check_matches(got["sonicMatch"]);
+  EXPECT_EQ(got["sonicMatch"].size(), 5u);  // 8 tracks, 3 of them Queen's
+  for (const json& m : got["sonicMatch"]) EXPECT_NE(m["entry"]["artist"], "Queen");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToArtist?artist=Adele&count=2")["sonicMatch"].size(), 2u);
+  got = s.get_json("/api/sonic/similarToAlbum?album=" + url_encode("a night at the opera") + "&artist=Queen&count=20");
+  check_matches(got["sonicMatch"]);
+  EXPECT_EQ(got["sonicMatch"].size(), 7u);  // the album's one track left out (its copy on "Greatest" stays)
+  for (const json& m : got["sonicMatch"]) EXPECT_NE(m["entry"]["path"], "Queen/Night/bohemian.flac");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToAlbum?album=Live&artist=Adele", 404)["error"], "unknown album");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToArtist?artist=Nobody", 404)["error"], "unknown artist");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToArtist", 400)["error"], "missing parameter");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToAlbum?album=%3F%21", 400)["error"], "bad parameter");
+}
+
 TEST(Sonic, TheTokenRuleCoversTheRoutes) {
   ServerOptions o;
   o.token = "a-long-secret";
