@@ -483,6 +483,33 @@ EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
   return body ? reshape(body, n, "matches", 1) : rc;
 }
 
+// Instant Mix of an artist ({"id","name","mbid"?,"count"}) or an album ({"id","name","artist",
+// "mbid"?,"count"}): songs like the artist's or the album's, theirs left out.
+EXPORT("nd_get_similar_songs_by_artist") int32_t nd_get_similar_songs_by_artist(void) {
+  heap_used = 0;
+  Span in = input();
+  Buf url = {0};
+  if (!route(&url, "/api/sonic/similarToArtist", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  put_query(&url, "artist", text(member(in, "name")));
+  size_t n = 0;
+  int32_t rc = 0;
+  char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
+  return body ? reshape(body, n, "songs", 0) : rc;
+}
+
+EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(void) {
+  heap_used = 0;
+  Span in = input();
+  Buf url = {0};
+  if (!route(&url, "/api/sonic/similarToAlbum", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  put_query(&url, "album", text(member(in, "name")));
+  put_query(&url, "artist", text(member(in, "artist")));
+  size_t n = 0;
+  int32_t rc = 0;
+  char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
+  return body ? reshape(body, n, "songs", 0) : rc;
+}
+
 // Instant Mix: {"id","name","artist","mbid"?,"count"} of a track -> {"songs":[SongRef]}. A track
 // clapsearch does not know is "no data" (empty output), not an error Navidrome would retry.
 EXPORT("nd_get_similar_songs_by_track") int32_t nd_get_similar_songs_by_track(void) {

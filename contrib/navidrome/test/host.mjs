@@ -211,6 +211,17 @@ try {
     assert.ok(got.songs.every((s) => s.name && s.name !== 'Hello'));
   });
 
+  await check('nd_get_similar_songs_by_artist and _by_album: songs like theirs, theirs left out', async () => {
+    let got = await call(plugin, 'nd_get_similar_songs_by_artist', { id: 'ar-1', name: 'Queen', count: 10 });
+    assert.equal(got.songs.length, 3);  // 5 tracks, 2 of them Queen's
+    assert.ok(got.songs.every((s) => s.artist !== 'Queen'));
+    got = await call(plugin, 'nd_get_similar_songs_by_album', { id: 'al-1', name: 'A Night at the Opera', artist: 'Queen', count: 2 });
+    assert.equal(got.songs.length, 2);
+    assert.ok(got.songs.every((s) => s.album !== 'A Night at the Opera'));
+    got = await call(plugin, 'nd_get_similar_songs_by_artist', { id: 'ar-9', name: 'Nobody', count: 10 });
+    assert.deepEqual(got, { songs: [] });
+  });
+
   await check('unknown song: an error for the sonic calls, no data for Instant Mix, no trap', async () => {
     const err = await callError(plugin, 'nd_get_sonic_similar_tracks', { song: { name: 'Nothing Like It', artist: 'Nobody' }, count: 5 });
     assert.match(err, /clapsearch: HTTP 404: unknown song/);
