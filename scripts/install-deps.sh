@@ -30,6 +30,7 @@ if [ "$tests" = 1 ]; then
   PACKAGES+=(chromium)                                              # the web page's test runs in a real browser
   PACKAGES+=(libblas3)                                              # the reference BLAS, so a test proves FAISS never uses it
   PACKAGES+=(clang libclang-rt-14-dev libomp-14-dev)                # fuzz targets: libFuzzer, ASan, UBSan; OpenMP for clang
+  PACKAGES+=(lld curl)                                              # wasm-ld for the Navidrome plugin (clapsearch.ndp); curl for its test host
   PACKAGES+=(mpv)                                                   # a real player must open every entry of the M3U playlists
   PACKAGES+=(postgresql)                                            # the PostgreSQL store's tests start a real server (initdb, pg_ctl)
   PACKAGES+=(man-db groff-base zsh fish)                            # the generated man page renders; zsh and fish accept their completions

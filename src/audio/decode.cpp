@@ -585,6 +585,9 @@ Tags read_tags(const std::string& path) {
   t.artist = get({"artist", "album_artist", "performer", "author"});
   t.album = get({"album"});
   t.genre = get({"genre"});
+  t.album_artist = get({"album_artist", "albumartist", "album artist"});
+  t.mbid = get({"musicbrainz_trackid", "MusicBrainz Track Id", "musicbrainz_recordingid", "MusicBrainz Recording Id"});
+  t.isrc = get({"isrc", "tsrc"});
   t.date = get({"date", "year", "originaldate"});
   std::string track = get({"track", "tracknumber"});
   if (!track.empty() && std::isdigit(static_cast<unsigned char>(track[0]))) {

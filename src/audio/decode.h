@@ -45,6 +45,10 @@ struct AudioInfo {
 
 struct Tags {
   std::string title, artist, album, genre, date;
+  std::string album_artist;  // album_artist / albumartist / "album artist"
+  // MusicBrainz recording id (Vorbis MUSICBRAINZ_TRACKID, ID3 TXXX "MusicBrainz Track Id", MP4
+  // "MusicBrainz Track Id") and ISRC (Vorbis ISRC, ID3 TSRC), as the tags hold them.
+  std::string mbid, isrc;
   int track = 0;          // leading number of the track tag ("3/12" -> 3), 0 if absent
   double duration_s = 0;  // container duration, 0 if unknown
 };
@@ -76,7 +80,8 @@ std::vector<float> decode_file(const std::string& path, int target_rate = 48000,
 
 // Metadata via libavformat: format-level tags, then the best audio stream's tags (Ogg/Opus
 // keep Vorbis comments there). Keys are case-insensitive; common aliases are accepted
-// (artist: album_artist/performer; date: year/creation date; track: tracknumber).
+// (artist: album_artist/performer; date: year/creation date; track: tracknumber; mbid:
+// musicbrainz_trackid / "MusicBrainz Track Id" / musicbrainz_recordingid; isrc: isrc/tsrc).
 // Throws clap::Error("<path>: <reason>") if the file cannot be opened.
 Tags read_tags(const std::string& path);
 

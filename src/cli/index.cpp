@@ -92,6 +92,7 @@ nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db,
           {"moved", s.moved},
           {"pruned", s.pruned},
           {"restored", s.restored},
+          {"tags_refreshed", s.tags_refreshed},
           {"held", s.held},
           {"errors", s.errors},
           {"silent", s.silent},
@@ -116,6 +117,7 @@ void print_summary(const index::IndexSummary& s) {
                static_cast<long long>(s.pruned), static_cast<long long>(s.errors));
   if (s.silent) std::fprintf(stderr, " (%lld silent)", static_cast<long long>(s.silent));
   if (s.restored) std::fprintf(stderr, ", restored %lld", static_cast<long long>(s.restored));
+  if (s.tags_refreshed) std::fprintf(stderr, ", tags read again %lld", static_cast<long long>(s.tags_refreshed));
   if (s.held) std::fprintf(stderr, ", missing but kept %lld", static_cast<long long>(s.held));
   if (s.planned) std::fprintf(stderr, ", queued for workers %lld", static_cast<long long>(s.planned));
   std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,

@@ -110,6 +110,20 @@ int64_t now_unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// A file's tags into the track row, with the reading they are (store::kTagsVersion).
+void apply_tags(Track& t, const audio::Tags& tags) {
+  t.title = tags.title;
+  t.artist = tags.artist;
+  t.album = tags.album;
+  t.album_artist = tags.album_artist;
+  t.genre = tags.genre;
+  t.date = tags.date;
+  t.track_no = tags.track;
+  t.mbid = tags.mbid;
+  t.isrc = tags.isrc;
+  t.tags_version = store::kTagsVersion;
+}
+
 bool is_gone(const std::string& path) {
   struct stat st{};
   if (::stat(path.c_str(), &st) == 0) return false;
@@ -396,12 +410,7 @@ class Pipeline {
     Track t = base_track(j);
     t.content_hash = d.hash;
     t.duration_s = d.info.duration_s;
-    t.title = d.tags.title;
-    t.artist = d.tags.artist;
-    t.album = d.tags.album;
-    t.genre = d.tags.genre;
-    t.date = d.tags.date;
-    t.track_no = d.tags.track;
+    apply_tags(t, d.tags);
     const int dim = spec_.identity.dim;
     std::vector<float> active_windows;  // the non-silent windows' embeddings, in window order
     int active = 0;
@@ -714,6 +723,28 @@ void prune(Store& store, const Comparison& c, const IndexSettings& settings, con
   }
 }
 
+// Tracks whose row holds an older reading of the tags (indexed before the identifiers were
+// stored, or restored from the retired tracks) get their tags read again: a header read, no
+// decoding, the embeddings untouched. A file that cannot be read keeps its old tags (and is
+// tried again next run).
+void refresh_tags(Store& store, IndexSummary& sum) {
+  const auto t = Clock::now();
+  for (const FileState& s : store.tracks_with_tags_before(store::kTagsVersion)) {
+    audio::Tags tags;
+    try {
+      tags = audio::read_tags(s.path);
+    } catch (const std::exception& e) {
+      sum.warnings.push_back({s.path, "tags not read again: " + reason_of(e, s.path)});
+      continue;
+    }
+    Track row;
+    apply_tags(row, tags);
+    store.update_tags(s.id, row);
+    ++sum.tags_refreshed;
+  }
+  sum.db_seconds += since(t);
+}
+
 }  // namespace
 
 IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
@@ -727,6 +758,7 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   pipeline.run();
   sum.decode_seconds = pipeline.decode_seconds();
   prune(store, c, settings, callbacks, sum);
+  refresh_tags(store, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }
@@ -782,6 +814,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
   store.plan_jobs(queue);
   sum.planned = static_cast<int64_t>(queue.size());
   prune(store, c, settings, callbacks, sum);
+  refresh_tags(store, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -105,7 +105,7 @@ std::string no_searchable(const std::string& db) {
 
 struct LibrarySnapshot::Parts {
   std::once_flag tracks_once, catalog_once, index_once, searcher_once, embeddings_once, map_once, compressed_once,
-      quantized_once;
+      quantized_once, songs_once;
   std::vector<store::Track> tracks;
   std::vector<std::string> roots;
   // Positions in `tracks` ordered by id and by path (binary searched): 16 bytes a track, where
@@ -118,6 +118,7 @@ struct LibrarySnapshot::Parts {
   std::unique_ptr<Embeddings> track_embeddings;  // compressed mode: read only when a query needs all of them
   std::unique_ptr<search::QuantizedTracks> quantized;  // compressed mode
   std::unique_ptr<search::Projection2D> map;
+  std::unique_ptr<SongIndex> songs;
   std::shared_ptr<const CompressedWindows> compressed;  // compressed mode only
   std::vector<float> centroid_norms;                    // per quantized row, compressed mode
   std::atomic<bool> compressed_ready{false};
@@ -667,6 +668,13 @@ const search::Projection2D& LibrarySnapshot::track_map() const {
   Parts& p = parts();
   std::call_once(p.map_once, [&] { p.map = std::make_unique<search::Projection2D>(search::pca_2d(e)); });
   return *p.map;
+}
+
+const SongIndex& LibrarySnapshot::song_index() const {
+  const auto& all = tracks();
+  Parts& p = parts();
+  std::call_once(p.songs_once, [&] { p.songs = std::make_unique<SongIndex>(all); });
+  return *p.songs;
 }
 
 // --- library ---------------------------------------------------------------------------------

@@ -42,6 +42,7 @@
 #include "service/audio_embedding.h"
 #include "service/compressed_windows.h"
 #include "service/model.h"
+#include "service/song_resolver.h"
 #include "store/store.h"
 
 namespace clap::service {
@@ -147,6 +148,9 @@ class LibrarySnapshot {
   // "artist – title" (whichever exist), then stored zero-shot labels in brackets.
   std::string tags_text(const store::Track& t) const;
   const std::vector<store::TrackLabel>& labels_of(int64_t track_id) const;
+  // The lookup tables of a media server's song references over tracks() (song_resolver.h),
+  // built on first use.
+  const SongIndex& song_index() const;
 
   // --- embeddings. Throw clap::Error when the index has nothing searchable (searchable() tells).
   bool searchable() const;

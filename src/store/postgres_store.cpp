@@ -139,6 +139,14 @@ INSERT INTO meta(key, value)
   VALUES ('changes_from', COALESCE((SELECT value FROM meta WHERE key = 'library_generation'), '0'))
   ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 )sql",
+    // 3 -> 4: the identifiers a media server names a song by (SqliteStore's version 3): MBID, ISRC,
+    // album artist; tags_version 0 in rows written before, whose tags the next index run reads again.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN mbid TEXT;
+ALTER TABLE tracks ADD COLUMN isrc TEXT;
+ALTER TABLE tracks ADD COLUMN album_artist TEXT;
+ALTER TABLE tracks ADD COLUMN tags_version INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -280,7 +288,7 @@ const char* boolean(bool b) { return b ? "true" : "false"; }
 constexpr const char* kTrackColumns =
     "t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.duration_s, t.title, t.artist, t.album, "
     "t.genre, t.date, t.track_no, t.status, t.error, t.silent, t.indexed_at, "
-    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id)";
+    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id), t.mbid, t.isrc, t.album_artist, t.tags_version";
 
 // Columns: id, path, size, mtime_ns, ctime_ns, content_hash, status.
 FileState read_file_state(const pg::Result& r, int i) {
@@ -315,6 +323,10 @@ Track read_track(const pg::Result& r, int i) {
   t.silent = r.int64(i, 15) != 0;
   t.indexed_at = r.int64(i, 16);
   t.window_count = static_cast<int>(r.int64(i, 17));
+  t.mbid = r.text(i, 18);
+  t.isrc = r.text(i, 19);
+  t.album_artist = r.text(i, 20);
+  t.tags_version = static_cast<int>(r.int64(i, 21));
   return t;
 }
 
@@ -583,16 +595,19 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
     p.add(t.title).add(t.artist).add(t.album).add(t.genre).add(t.date).add(t.track_no).add(status_text(t.status));
     p.add_text_or_null(t.error).add(boolean(t.silent)).add_floats(track_embedding, static_cast<size_t>(dim));
     p.add(t.indexed_at ? t.indexed_at : now_seconds());
+    p.add(t.mbid).add(t.isrc).add(t.album_artist).add(t.tags_version);
     auto r = c.query(
         "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
-        "date, track_no, status, error, silent, embedding, indexed_at) "
+        "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version) "
         "VALUES ($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::float8, $8, $9, $10, $11, $12, $13::integer, "
-        "$14, $15, $16::boolean, $17::bytea, $18::bigint) "
+        "$14, $15, $16::boolean, $17::bytea, $18::bigint, $19, $20, $21, $22::integer) "
         "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
         "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
         "date = excluded.date, track_no = excluded.track_no, status = excluded.status, error = excluded.error, "
-        "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at RETURNING id",
+        "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at, "
+        "mbid = excluded.mbid, isrc = excluded.isrc, album_artist = excluded.album_artist, "
+        "tags_version = excluded.tags_version RETURNING id",
         p);
     id = r.int64(0, 0);
   }
@@ -776,6 +791,28 @@ void PostgresStore::move_track(int64_t id, const std::string& new_path, int64_t 
   const int64_t g = bump_generation(*c_);
   stamp_changed(*c_, g, {id});
   log_removed(*c_, g, gone);
+  tx.commit();
+}
+
+std::vector<FileState> PostgresStore::tracks_with_tags_before(int version) const {
+  std::vector<FileState> out;
+  auto r = c_->query("SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks "
+                     "WHERE status = 'ok' AND tags_version < $1::integer ORDER BY id",
+                     pg::Params().add(version));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_file_state(r, i));
+  return out;
+}
+
+void PostgresStore::update_tags(int64_t id, const Track& tags) {
+  pg::Transaction tx(*c_);
+  pg::Params p;
+  p.add(tags.title).add(tags.artist).add(tags.album).add(tags.album_artist).add(tags.genre).add(tags.date);
+  p.add(tags.track_no).add(tags.mbid).add(tags.isrc).add(tags.tags_version).add(id);
+  auto r = c_->query("UPDATE tracks SET title = $1, artist = $2, album = $3, album_artist = $4, genre = $5, date = $6, "
+                     "track_no = $7::integer, mbid = $8, isrc = $9, tags_version = $10::integer WHERE id = $11::bigint",
+                     p);
+  if (r.affected() != 1) throw Error(c_->where() + ": track " + std::to_string(id) + " is not in the index");
+  stamp_changed(*c_, bump_generation(*c_), {id});
   tx.commit();
 }
 
@@ -1247,7 +1284,7 @@ std::vector<TrackCopy> PostgresStore::export_tracks(const std::vector<int64_t>& 
     for (int i = 0; i < r.rows(); ++i) {
       TrackCopy c;
       c.track = read_track(r, i);
-      c.embedding = r.floats(i, 18, dim);
+      c.embedding = r.floats(i, 22, dim);
       found.emplace(c.track.id, std::move(c));
     }
   }
@@ -1391,15 +1428,16 @@ void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   for (const TrackCopy& c : tracks) check_embedding_sizes(c.track.path, c.windows, c.embedding.size(), dim);
   insert_rows(*c_,
               "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, "
-              "genre, date, track_no, status, error, silent, embedding, indexed_at)",
+              "genre, date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version)",
               {"::bigint", "", "::bigint", "::bigint", "::bigint", "", "::float8", "", "", "", "", "", "::integer", "", "",
-               "::boolean", "::bytea", "::bigint"},
+               "::boolean", "::bytea", "::bigint", "", "", "", "::integer"},
               tracks.size(), [&](pg::Params& p, size_t i) {
                 const Track& t = tracks[i].track;
                 p.add(t.id).add(t.path).add(t.size).add(t.mtime_ns).add(t.ctime_ns).add_text_or_null(t.content_hash);
                 p.add(t.duration_s).add(t.title).add(t.artist).add(t.album).add(t.genre).add(t.date).add(t.track_no);
                 p.add(status_text(t.status)).add_text_or_null(t.error).add(boolean(t.silent));
                 p.add_floats(floats_or_null(tracks[i].embedding), tracks[i].embedding.size()).add(t.indexed_at);
+                p.add(t.mbid).add(t.isrc).add(t.album_artist).add(t.tags_version);
               });
   std::vector<std::pair<const Track*, const WindowRecord*>> windows;
   std::vector<std::pair<const Track*, const TrackLabel*>> labels;

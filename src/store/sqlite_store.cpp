@@ -104,6 +104,16 @@ CREATE TABLE removed_tracks(
 INSERT OR REPLACE INTO meta(key, value)
   VALUES ('changes_from', COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'library_generation'), 0));
 )sql",
+    // 2 -> 3: the identifiers a media server names a song by (issue 36): MusicBrainz recording id,
+    // ISRC and album artist from the file's tags. tags_version says which reading of the tags a
+    // row holds: rows written before this migration carry 0, and the next index run reads their
+    // tags again (store::kTagsVersion) without decoding or embedding the audio.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN mbid TEXT;
+ALTER TABLE tracks ADD COLUMN isrc TEXT;
+ALTER TABLE tracks ADD COLUMN album_artist TEXT;
+ALTER TABLE tracks ADD COLUMN tags_version INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -269,7 +279,7 @@ TrackStatus parse_status(const std::string& s) { return s == "ok" ? TrackStatus:
 constexpr const char* kTrackColumns =
     "t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.duration_s, t.title, t.artist, t.album, "
     "t.genre, t.date, t.track_no, t.status, t.error, t.silent, t.indexed_at, "
-    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id)";
+    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id), t.mbid, t.isrc, t.album_artist, t.tags_version";
 
 // Columns: id, path, size, mtime_ns, ctime_ns, content_hash, status.
 FileState read_file_state(const sql::Stmt& s) {
@@ -304,6 +314,10 @@ Track read_track(const sql::Stmt& s) {
   t.silent = s.int64(15) != 0;
   t.indexed_at = s.int64(16);
   t.window_count = static_cast<int>(s.int64(17));
+  t.mbid = s.text(18);
+  t.isrc = s.text(19);
+  t.album_artist = s.text(20);
+  t.tags_version = static_cast<int>(s.int64(21));
   return t;
 }
 
@@ -750,13 +764,15 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it).
     sql::Stmt s(db_,
                 "INSERT INTO tracks(path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
-                "date, track_no, status, error, silent, embedding, indexed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
                 "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
                 "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
                 "date = excluded.date, track_no = excluded.track_no, status = excluded.status, error = excluded.error, "
-                "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at");
+                "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at, "
+                "mbid = excluded.mbid, isrc = excluded.isrc, album_artist = excluded.album_artist, "
+                "tags_version = excluded.tags_version");
     s.bind(1, t.path).bind(2, t.size).bind(3, t.mtime_ns).bind(4, t.ctime_ns);
     if (t.content_hash.empty()) s.bind_null(5);
     else s.bind(5, t.content_hash);
@@ -766,6 +782,7 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     else s.bind(14, t.error);
     s.bind(15, t.silent ? 1 : 0).bind_floats(16, track_embedding, static_cast<size_t>(dim));
     s.bind(17, t.indexed_at ? t.indexed_at : now_seconds());
+    s.bind(18, t.mbid).bind(19, t.isrc).bind(20, t.album_artist).bind(21, t.tags_version);
     s.run();
   }
   if (!id) id = sqlite3_last_insert_rowid(db_);
@@ -804,6 +821,38 @@ void SqliteStore::move_track(int64_t id, const std::string& new_path, int64_t si
   const int64_t g = bump_generation(db_);
   stamp_changed(db_, g, {id});
   log_removed(db_, g, gone);
+  tx.commit();
+}
+
+std::vector<FileState> SqliteStore::tracks_with_tags_before(int version) const {
+  std::vector<FileState> out;
+  sql::Stmt s(db_,
+              "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks "
+              "WHERE status = 'ok' AND tags_version < ? ORDER BY id");
+  s.bind(1, version);
+  while (s.step()) out.push_back(read_file_state(s));
+  return out;
+}
+
+void SqliteStore::update_tags(int64_t id, const Track& tags) {
+  sql::Transaction tx(db_);
+  sql::Stmt(db_,
+            "UPDATE tracks SET title = ?, artist = ?, album = ?, album_artist = ?, genre = ?, date = ?, track_no = ?, "
+            "mbid = ?, isrc = ?, tags_version = ? WHERE id = ?")
+      .bind(1, tags.title)
+      .bind(2, tags.artist)
+      .bind(3, tags.album)
+      .bind(4, tags.album_artist)
+      .bind(5, tags.genre)
+      .bind(6, tags.date)
+      .bind(7, tags.track_no)
+      .bind(8, tags.mbid)
+      .bind(9, tags.isrc)
+      .bind(10, tags.tags_version)
+      .bind(11, id)
+      .run();
+  if (sqlite3_changes(db_) != 1) throw Error(path_ + ": track " + std::to_string(id) + " is not in the index");
+  stamp_changed(db_, bump_generation(db_), {id});
   tx.commit();
 }
 
@@ -1313,7 +1362,7 @@ std::vector<TrackCopy> SqliteStore::export_tracks(const std::vector<int64_t>& id
     if (!row.step()) continue;
     TrackCopy c;
     c.track = read_track(row);
-    c.embedding = row.floats(18, dim);
+    c.embedding = row.floats(22, dim);
     win.reset();
     win.bind(1, id);
     while (win.step()) {
@@ -1421,8 +1470,8 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   const int dim = m ? m->dim : 0;
   sql::Stmt row(db_,
                 "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, "
-                "genre, date, track_no, status, error, silent, embedding, indexed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "genre, date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, "
+                "tags_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   sql::Stmt win(db_,
                 "INSERT INTO windows(id, track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -1438,6 +1487,7 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
     if (t.error.empty()) row.bind_null(15);
     else row.bind(15, t.error);
     row.bind(16, t.silent ? 1 : 0).bind_floats(17, floats_or_null(c.embedding), c.embedding.size()).bind(18, t.indexed_at);
+    row.bind(19, t.mbid).bind(20, t.isrc).bind(21, t.album_artist).bind(22, t.tags_version);
     row.run();
     for (const WindowRecord& w : c.windows) {
       win.bind(1, w.id).bind(2, t.id).bind(3, w.idx).bind(4, w.start_s).bind(5, w.end_s).bind(6, w.loudness_dbfs);

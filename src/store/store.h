@@ -79,6 +79,11 @@ struct ModelIdentity {
 
 enum class TrackStatus { Ok, Error };
 
+// The reading of a file's tags the indexer writes into Track::tags_version (1: title, artist,
+// album, album artist, genre, date, track number, MBID, ISRC). A track whose row holds an older
+// one has its tags read again by the next index run, its embeddings kept.
+inline constexpr int kTagsVersion = 1;
+
 struct Track {
   int64_t id = 0;
   std::string path;  // absolute
@@ -87,6 +92,12 @@ struct Track {
   double duration_s = 0;     // decoded duration
   std::string title, artist, album, genre, date;
   int track_no = 0;
+  // What a media server names a song by besides its tags above (issue 36): the MusicBrainz
+  // recording id, the ISRC and the album artist, as the file's tags hold them ("" = absent).
+  std::string mbid, isrc, album_artist;
+  // Which reading of the tags the row holds (kTagsVersion when the indexer wrote it; 0 in rows
+  // written before the identifiers were stored, which the next index run reads again).
+  int tags_version = 0;
   TrackStatus status = TrackStatus::Ok;
   std::string error;   // reason when status == Error
   bool silent = false; // every window below the silence threshold
@@ -244,6 +255,14 @@ class Store {
   // A file that moved: new path and file times; embeddings and windows are kept.
   virtual void move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns,
                           int64_t ctime_ns) = 0;
+  // Ok tracks whose tags_version is below `version` (id, path, file state), by id: the tracks
+  // whose tags an index run reads again.
+  virtual std::vector<FileState> tracks_with_tags_before(int version) const = 0;
+  // Rewrites a track's tags (title, artist, album, album_artist, genre, date, track_no, mbid,
+  // isrc, tags_version, taken from `tags`); nothing else changes (its windows and embeddings
+  // stay). A library write (the generation and the track's change stamp move). Throws when the
+  // track is not in the index.
+  virtual void update_tags(int64_t id, const Track& tags) = 0;
   // Deletes tracks (with their windows and labels) atomically.
   virtual void remove_tracks(const std::vector<int64_t>& ids) = 0;
 

@@ -48,7 +48,7 @@ struct Library {
   Library() {
     fs::remove_all(dir);
     a440 = ffmpeg(music + "/a440.mp3",
-                  "-f lavfi -i \"sine=f=440:d=24\" -ac 2 -ar 44100 -metadata title=A440 -metadata artist=Demo "
+                  "-f lavfi -i \"sine=f=440:d=24\" -ac 2 -ar 44100 -metadata title=A440 -metadata artist=Demo -metadata album=Tones "
                   "-metadata genre=Tone");
     pink = ffmpeg(music + "/noise/pink.ogg", "-f lavfi -i \"anoisesrc=color=pink:d=16:seed=3\" -ar 22050 -metadata genre=Noise");
     chirp = ffmpeg(music + "/chirp.flac", "-f lavfi -i \"aevalsrc=sin(2*PI*(200+400*t)*t):d=12\" -ar 48000");
@@ -109,6 +109,12 @@ TEST(ServeApi, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
       {"/api/analyze", "/api/analyze?q=tone"},
       {"/api/map", "/api/map"},
       {"/api/openapi.json", "/api/openapi.json"},
+      {"/api/sonic/resolve", "/api/sonic/resolve?artist=Demo&title=A440"},
+      {"/api/sonic/getSonicSimilarTracks", "/api/sonic/getSonicSimilarTracks?path=a440.mp3&count=2"},
+      {"/api/sonic/findSonicPath", "/api/sonic/findSonicPath?startPath=a440.mp3&endPath=chirp.flac&count=3"},
+      {"/api/sonic/search", "/api/sonic/search?q=a%20pure%20tone&count=2"},
+      {"/api/sonic/similarToArtist", "/api/sonic/similarToArtist?artist=Demo&count=2"},
+      {"/api/sonic/similarToAlbum", "/api/sonic/similarToAlbum?album=Tones&count=2"},
   };
   for (const auto& [method, path] : documented) {
     if (method == "POST") {

@@ -1,0 +1,525 @@
+// clapsearch's Navidrome plugin: Navidrome's sonic-similarity and similar-songs calls, forwarded
+// to a running `clapsearch serve` (its /api/sonic/ routes, docs/integrations.md) through
+// Navidrome's http_send host function, answers passed back in Navidrome's shapes.
+//
+// WebAssembly (wasm32) without libc: the Extism imports are declared here, and the few helpers
+// it needs (a JSON scanner, URL and JSON escaping, base64) are written out below. Navidrome runs
+// a fresh instance for every call, so a bump allocator that never frees is enough.
+#include <stddef.h>
+#include <stdint.h>
+
+#define IMPORT_ENV(name) __attribute__((import_module("extism:host/env"), import_name(name)))
+#define IMPORT_USER(name) __attribute__((import_module("extism:host/user"), import_name(name)))
+#define EXPORT(name) __attribute__((export_name(name), visibility("default")))
+
+IMPORT_ENV("input_length") extern uint64_t x_input_length(void);
+IMPORT_ENV("input_load_u8") extern uint32_t x_input_load_u8(uint64_t);
+IMPORT_ENV("alloc") extern uint64_t x_alloc(uint64_t);
+IMPORT_ENV("free") extern void x_free(uint64_t);
+IMPORT_ENV("length") extern uint64_t x_length(uint64_t);
+IMPORT_ENV("load_u8") extern uint32_t x_load_u8(uint64_t);
+IMPORT_ENV("store_u8") extern void x_store_u8(uint64_t, uint32_t);
+IMPORT_ENV("output_set") extern void x_output_set(uint64_t, uint64_t);
+IMPORT_ENV("error_set") extern void x_error_set(uint64_t);
+IMPORT_ENV("config_get") extern uint64_t x_config_get(uint64_t);
+IMPORT_USER("http_send") extern uint64_t x_http_send(uint64_t);
+
+// clang emits calls to these.
+void* memcpy(void* d, const void* s, size_t n) {
+  unsigned char* a = d;
+  const unsigned char* b = s;
+  while (n--) *a++ = *b++;
+  return d;
+}
+void* memset(void* d, int c, size_t n) {
+  unsigned char* a = d;
+  while (n--) *a++ = (unsigned char)c;
+  return d;
+}
+
+// --- memory: one bump heap per call -------------------------------------------------------------
+
+static unsigned char heap[4 << 20];
+static size_t heap_used;
+
+static void* take(size_t n) {
+  n = (n + 7) & ~(size_t)7;
+  if (heap_used + n > sizeof heap) return 0;
+  void* p = heap + heap_used;
+  heap_used += n;
+  return p;
+}
+
+// A growing byte string.
+typedef struct {
+  char* p;
+  size_t n, cap;
+} Buf;
+
+static int put(Buf* b, const char* s, size_t n) {
+  if (b->n + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    while (cap < b->n + n + 1) cap *= 2;
+    char* p = take(cap);
+    if (!p) return 0;
+    if (b->n) memcpy(p, b->p, b->n);
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = 0;
+  return 1;
+}
+static size_t slen(const char* s) {
+  size_t n = 0;
+  while (s[n]) ++n;
+  return n;
+}
+static int puts_(Buf* b, const char* s) { return put(b, s, slen(s)); }
+
+// --- Extism memory ------------------------------------------------------------------------------
+
+static uint64_t to_extism(const char* s, size_t n) {
+  uint64_t off = x_alloc(n);
+  for (size_t i = 0; i < n; ++i) x_store_u8(off + i, (unsigned char)s[i]);
+  return off;
+}
+static char* from_extism(uint64_t off, size_t* n) {
+  *n = off ? (size_t)x_length(off) : 0;
+  char* s = take(*n + 1);
+  if (!s) return 0;
+  for (size_t i = 0; i < *n; ++i) s[i] = (char)x_load_u8(off + i);
+  s[*n] = 0;
+  return s;
+}
+
+static int32_t fail(const char* message) {
+  Buf b = {0};
+  puts_(&b, "clapsearch: ");
+  puts_(&b, message);
+  x_error_set(to_extism(b.p, b.n));
+  return -1;
+}
+
+static int32_t answer(const Buf* b) {
+  x_output_set(to_extism(b->p, b->n), b->n);
+  return 0;
+}
+
+// A configuration value ("" when absent).
+static char* config(const char* key) {
+  uint64_t k = to_extism(key, slen(key));
+  uint64_t v = x_config_get(k);
+  x_free(k);
+  size_t n = 0;
+  char* s = v ? from_extism(v, &n) : 0;
+  return s ? s : "";
+}
+
+// --- a JSON scanner (enough for Navidrome's requests and clapsearch's answers) -----------------
+
+typedef struct {
+  const char* p;
+  size_t n;
+} Span;
+
+static const char* ws(const char* p, const char* e) {
+  while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+  return p;
+}
+
+// The end of the value starting at p (0 when malformed).
+static const char* skip(const char* p, const char* e) {
+  p = ws(p, e);
+  if (p >= e) return 0;
+  if (*p == '"') {
+    for (++p; p < e; ++p) {
+      if (*p == '\\') ++p;
+      else if (*p == '"') return p + 1;
+    }
+    return 0;
+  }
+  if (*p == '{' || *p == '[') {
+    int depth = 0;
+    for (; p < e; ++p) {
+      if (*p == '"') {
+        p = skip(p, e);
+        if (!p) return 0;
+        --p;
+      } else if (*p == '{' || *p == '[') {
+        ++depth;
+      } else if (*p == '}' || *p == ']') {
+        if (--depth == 0) return p + 1;
+      }
+    }
+    return 0;
+  }
+  while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n') ++p;
+  return p;
+}
+
+// The value of `key` in the object `obj` (top-level members only); n = 0 when absent.
+static Span member(Span obj, const char* key) {
+  Span none = {0, 0};
+  const char* e = obj.p + obj.n;
+  const char* p = ws(obj.p, e);
+  if (p >= e || *p != '{') return none;
+  ++p;
+  const size_t kn = slen(key);
+  for (;;) {
+    p = ws(p, e);
+    if (p >= e || *p != '"') return none;
+    const char* k = p + 1;
+    const char* ke = skip(p, e);
+    if (!ke) return none;
+    p = ws(ke, e);
+    if (p >= e || *p != ':') return none;
+    p = ws(p + 1, e);
+    const char* ve = skip(p, e);
+    if (!ve) return none;
+    if ((size_t)(ke - 1 - k) == kn) {
+      size_t i = 0;
+      while (i < kn && k[i] == key[i]) ++i;
+      if (i == kn) {
+        Span v = {p, (size_t)(ve - p)};
+        return v;
+      }
+    }
+    p = ws(ve, e);
+    if (p < e && *p == ',') ++p;
+    else return none;
+  }
+}
+
+static int is_string(Span v) { return v.n >= 2 && v.p[0] == '"'; }
+
+static unsigned hexval(char c) {
+  return c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 0;
+}
+
+static void put_utf8(Buf* b, uint32_t c) {
+  char u[4];
+  size_t n;
+  if (c < 0x80) u[0] = (char)c, n = 1;
+  else if (c < 0x800) u[0] = (char)(0xC0 | (c >> 6)), u[1] = (char)(0x80 | (c & 0x3F)), n = 2;
+  else if (c < 0x10000) u[0] = (char)(0xE0 | (c >> 12)), u[1] = (char)(0x80 | ((c >> 6) & 0x3F)), u[2] = (char)(0x80 | (c & 0x3F)), n = 3;
+  else u[0] = (char)(0xF0 | (c >> 18)), u[1] = (char)(0x80 | ((c >> 12) & 0x3F)), u[2] = (char)(0x80 | ((c >> 6) & 0x3F)), u[3] = (char)(0x80 | (c & 0x3F)), n = 4;
+  put(b, u, n);
+}
+
+// A JSON string's text, unescaped ("" for anything else).
+static char* text(Span v) {
+  Buf b = {0};
+  put(&b, "", 0);
+  if (!is_string(v)) return b.p ? b.p : "";
+  const char* p = v.p + 1;
+  const char* e = v.p + v.n - 1;
+  while (p < e) {
+    if (*p != '\\') {
+      put(&b, p++, 1);
+      continue;
+    }
+    ++p;
+    char c = p < e ? *p++ : 0;
+    switch (c) {
+      case 'n': put(&b, "\n", 1); break;
+      case 't': put(&b, "\t", 1); break;
+      case 'r': put(&b, "\r", 1); break;
+      case 'b': put(&b, "\b", 1); break;
+      case 'f': put(&b, "\f", 1); break;
+      case 'u': {
+        uint32_t u = 0;
+        for (int i = 0; i < 4 && p < e; ++i) u = u * 16 + hexval(*p++);
+        if (u >= 0xD800 && u < 0xDC00 && p + 6 <= e && p[0] == '\\' && p[1] == 'u') {
+          uint32_t lo = 0;
+          for (int i = 2; i < 6; ++i) lo = lo * 16 + hexval(p[i]);
+          p += 6;
+          u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        put_utf8(&b, u);
+        break;
+      }
+      default: put(&b, &c, 1);
+    }
+  }
+  return b.p;
+}
+
+// A JSON number's digits as they are ("" for anything else).
+static char* number(Span v) {
+  Buf b = {0};
+  put(&b, "", 0);
+  for (size_t i = 0; i < v.n; ++i) {
+    const char c = v.p[i];
+    if ((c >= '0' && c <= '9') || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+') put(&b, &c, 1);
+    else return b.p;
+  }
+  return b.p;
+}
+
+static void put_json_string(Buf* b, const char* s) {
+  put(b, "\"", 1);
+  for (; *s; ++s) {
+    const unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') put(b, "\\", 1), put(b, s, 1);
+    else if (c < 0x20) {
+      const char* hex = "0123456789abcdef";
+      char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      put(b, u, 6);
+    } else put(b, s, 1);
+  }
+  put(b, "\"", 1);
+}
+
+static void put_query(Buf* b, const char* name, const char* value) {
+  if (!value || !*value) return;
+  put(b, "&", 1);
+  puts_(b, name);
+  put(b, "=", 1);
+  const char* hex = "0123456789ABCDEF";
+  for (const unsigned char* s = (const unsigned char*)value; *s; ++s) {
+    if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+        *s == '.' || *s == '~')
+      put(b, (const char*)s, 1);
+    else {
+      char e[3] = {'%', hex[*s >> 4], hex[*s & 15]};
+      put(b, e, 3);
+    }
+  }
+}
+
+static int b64v(char c) {
+  return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+static char* base64_decode(const char* s, size_t* out_n) {
+  Buf b = {0};
+  put(&b, "", 0);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (; *s; ++s) {
+    const int v = b64v(*s);
+    if (v < 0) continue;  // padding
+    acc = (acc << 6) | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      const char c = (char)((acc >> bits) & 0xFF);
+      put(&b, &c, 1);
+    }
+  }
+  *out_n = b.n;
+  return b.p;
+}
+
+// --- the song reference Navidrome sends, as clapsearch's query parameters ----------------------
+
+// `prefix` "" or "start"/"end" (findSonicPath's parameter names).
+static void put_song(Buf* url, Span song, const char* prefix) {
+  char name[32];
+  const char* keys[][2] = {{"mbid", "Mbid"}, {"isrc", "Isrc"}, {"album", "Album"}};
+  for (int i = 0; i < 3; ++i) {
+    Buf n = {name, 0, sizeof name};
+    n.p[0] = 0;
+    if (*prefix) puts_(&n, prefix), puts_(&n, keys[i][1]);
+    else puts_(&n, keys[i][0]);
+    put_query(url, name, text(member(song, keys[i][0])));
+  }
+  char* artist = text(member(song, "artist"));
+  if (!*artist) {  // v0.63's artists[] when the deprecated artist is absent
+    Span artists = member(song, "artists");
+    if (artists.n > 2 && artists.p[0] == '[') {
+      Span first = {artists.p + 1, artists.n - 1};
+      artist = text(member(first, "name"));
+    }
+  }
+  put_query(url, *prefix ? (prefix[0] == 's' ? "startArtist" : "endArtist") : "artist", artist);
+  put_query(url, *prefix ? (prefix[0] == 's' ? "startTitle" : "endTitle") : "title", text(member(song, "name")));
+  char* ms = number(member(song, "durationMs"));
+  if (*ms && !(ms[0] == '0' && ms[1] == 0))
+    put_query(url, *prefix ? (prefix[0] == 's' ? "startDurationMs" : "endDurationMs") : "durationMs", ms);
+  else
+    put_query(url, *prefix ? (prefix[0] == 's' ? "startDuration" : "endDuration") : "duration", number(member(song, "duration")));
+}
+
+// GETs `url` through http_send; the body of a 200 answer, or 0 with the error already set.
+static char* get(const char* url, size_t* n, int32_t* rc, const char* empty_on_404) {
+  Buf req = {0};
+  puts_(&req, "{\"request\":{\"method\":\"GET\",\"url\":");
+  put_json_string(&req, url);
+  const char* token = config("token");
+  if (*token) {
+    Buf auth = {0};
+    puts_(&auth, "Bearer ");
+    puts_(&auth, token);
+    puts_(&req, ",\"headers\":{\"Authorization\":");
+    put_json_string(&req, auth.p);
+    puts_(&req, "}");
+  }
+  puts_(&req, ",\"timeoutMs\":20000}}");
+  const uint64_t in = to_extism(req.p, req.n);
+  const uint64_t out = x_http_send(in);
+  x_free(in);
+  size_t rn = 0;
+  char* resp = from_extism(out, &rn);
+  if (out) x_free(out);
+  Span r = {resp, rn};
+  Span err = member(r, "error");
+  if (err.n) {
+    Buf m = {0};
+    puts_(&m, "cannot reach clapsearch serve: ");
+    puts_(&m, text(err));
+    *rc = fail(m.p);
+    return 0;
+  }
+  Span result = member(r, "result");
+  char* status = number(member(result, "statusCode"));
+  char* body = base64_decode(text(member(result, "body")), n);
+  if (empty_on_404 && status[0] == '4' && status[1] == '0' && status[2] == '4' && status[3] == 0) {
+    Buf none = {0};
+    puts_(&none, empty_on_404);
+    *rc = answer(&none);
+    return 0;
+  }
+  if (!(status[0] == '2' && status[1] == '0' && status[2] == '0' && status[3] == 0)) {
+    Span b = {body, *n};
+    Buf m = {0};
+    puts_(&m, "HTTP ");
+    puts_(&m, status);
+    puts_(&m, ": ");
+    puts_(&m, text(member(b, "error")));
+    puts_(&m, ": ");
+    puts_(&m, text(member(b, "detail")));
+    *rc = fail(m.p);
+    return 0;
+  }
+  return body;
+}
+
+// The input, and the URL of a route with the count from the input.
+static Span input(void) {
+  const size_t n = (size_t)x_input_length();
+  char* p = take(n + 1);
+  for (size_t i = 0; p && i < n; ++i) p[i] = (char)x_input_load_u8(i);
+  Span s = {p, p ? n : 0};
+  return s;
+}
+
+static int route(Buf* url, const char* path, Span in) {
+  const char* base = config("baseUrl");
+  if (!*base) return 0;
+  size_t bn = slen(base);
+  while (bn && base[bn - 1] == '/') --bn;
+  put(url, base, bn);
+  puts_(url, path);
+  puts_(url, "?excludeDuplicates=true");
+  put_query(url, "count", number(member(in, "count")));
+  return 1;
+}
+
+// clapsearch's sonicMatch array re-shaped: {"song": entry, "similarity": s} (entries carry
+// Navidrome's SongRef keys: name, mbid, isrc, artist, album, duration, durationMs) for the sonic
+// calls, or the bare entries for the similar-songs calls.
+static int32_t reshape(char* body, size_t n, const char* list_key, int with_similarity) {
+  Span all = {body, n};
+  Span matches = member(all, "sonicMatch");
+  if (matches.n < 2 || matches.p[0] != '[') return fail("unexpected answer from clapsearch serve (no sonicMatch)");
+  Buf out = {0};
+  puts_(&out, "{\"");
+  puts_(&out, list_key);
+  puts_(&out, "\":[");
+  const char* p = matches.p + 1;
+  const char* e = matches.p + matches.n - 1;
+  int first = 1;
+  for (;;) {
+    p = ws(p, e);
+    if (p >= e || *p != '{') break;
+    const char* end = skip(p, e);
+    if (!end) break;
+    Span m = {p, (size_t)(end - p)};
+    Span entry = member(m, "entry");
+    if (!first) put(&out, ",", 1);
+    first = 0;
+    if (with_similarity) {
+      puts_(&out, "{\"song\":");
+      put(&out, entry.p, entry.n);
+      puts_(&out, ",\"similarity\":");
+      Span s = member(m, "similarity");
+      put(&out, s.p, s.n);
+      put(&out, "}", 1);
+    } else {
+      put(&out, entry.p, entry.n);
+    }
+    p = ws(end, e);
+    if (p < e && *p == ',') ++p;
+  }
+  puts_(&out, "]}");
+  return answer(&out);
+}
+
+EXPORT("nd_get_sonic_similar_tracks") int32_t nd_get_sonic_similar_tracks(void) {
+  heap_used = 0;
+  Span in = input();
+  Buf url = {0};
+  if (!route(&url, "/api/sonic/getSonicSimilarTracks", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  put_song(&url, member(in, "song"), "");
+  size_t n = 0;
+  int32_t rc = 0;
+  char* body = get(url.p, &n, &rc, 0);
+  return body ? reshape(body, n, "matches", 1) : rc;
+}
+
+EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
+  heap_used = 0;
+  Span in = input();
+  Buf url = {0};
+  if (!route(&url, "/api/sonic/findSonicPath", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  put_song(&url, member(in, "startSong"), "start");
+  put_song(&url, member(in, "endSong"), "end");
+  size_t n = 0;
+  int32_t rc = 0;
+  char* body = get(url.p, &n, &rc, 0);
+  return body ? reshape(body, n, "matches", 1) : rc;
+}
+
+// Instant Mix of an artist ({"id","name","mbid"?,"count"}) or an album ({"id","name","artist",
+// "mbid"?,"count"}): songs like the artist's or the album's, theirs left out.
+EXPORT("nd_get_similar_songs_by_artist") int32_t nd_get_similar_songs_by_artist(void) {
+  heap_used = 0;
+  Span in = input();
+  Buf url = {0};
+  if (!route(&url, "/api/sonic/similarToArtist", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  put_query(&url, "artist", text(member(in, "name")));
+  size_t n = 0;
+  int32_t rc = 0;
+  char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
+  return body ? reshape(body, n, "songs", 0) : rc;
+}
+
+EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(void) {
+  heap_used = 0;
+  Span in = input();
+  Buf url = {0};
+  if (!route(&url, "/api/sonic/similarToAlbum", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  put_query(&url, "album", text(member(in, "name")));
+  put_query(&url, "artist", text(member(in, "artist")));
+  size_t n = 0;
+  int32_t rc = 0;
+  char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
+  return body ? reshape(body, n, "songs", 0) : rc;
+}
+
+// Instant Mix: {"id","name","artist","mbid"?,"count"} of a track -> {"songs":[SongRef]}. A track
+// clapsearch does not know is "no data" (empty output), not an error Navidrome would retry.
+EXPORT("nd_get_similar_songs_by_track") int32_t nd_get_similar_songs_by_track(void) {
+  heap_used = 0;
+  Span in = input();
+  Buf url = {0};
+  if (!route(&url, "/api/sonic/getSonicSimilarTracks", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  put_song(&url, in, "");
+  size_t n = 0;
+  int32_t rc = 0;
+  char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
+  return body ? reshape(body, n, "songs", 0) : rc;
+}

@@ -1,0 +1,256 @@
+// A test host for clapsearch.ndp that loads it as Navidrome does: the zip's manifest.json and
+// plugin.wasm, an Extism plugin with WASI, the configuration as string values, and Navidrome's
+// http_send host function (extism:host/user, JSON in and out, bodies in base64, 4xx/5xx as
+// results, {"error"} for refused hosts and network failures, the manifest's requiredHosts
+// enforced). It makes a library of real tagged files with ffmpeg, indexes it with the real
+// clapsearch, runs a real `clapsearch serve` on loopback and checks each export's answer, then
+// the error cases (unknown song, bad token, server down, a host the manifest does not allow).
+//
+// node host.mjs CLAPSEARCH_BINARY MODEL_DIR clapsearch.ndp
+import createPlugin from '@extism/extism';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import assert from 'node:assert/strict';
+
+const [binary, modelDir, ndpPath] = process.argv.slice(2);
+if (!binary || !modelDir || !ndpPath) {
+  console.error('usage: node host.mjs CLAPSEARCH_BINARY MODEL_DIR clapsearch.ndp');
+  process.exit(2);
+}
+
+// --- the .ndp: a zip with manifest.json and plugin.wasm at its root (stored or deflated) ---------
+function unzip(bytes) {
+  const files = new Map();
+  let eocd = bytes.length - 22;
+  while (eocd >= 0 && bytes.readUInt32LE(eocd) !== 0x06054b50) --eocd;
+  assert.ok(eocd >= 0, 'not a zip file');
+  const count = bytes.readUInt16LE(eocd + 10);
+  let at = bytes.readUInt32LE(eocd + 16);
+  for (let i = 0; i < count; ++i) {
+    assert.equal(bytes.readUInt32LE(at), 0x02014b50);
+    const method = bytes.readUInt16LE(at + 10);
+    const size = bytes.readUInt32LE(at + 20);
+    const nameLength = bytes.readUInt16LE(at + 28), extra = bytes.readUInt16LE(at + 30), comment = bytes.readUInt16LE(at + 32);
+    const local = bytes.readUInt32LE(at + 42);
+    const name = bytes.subarray(at + 46, at + 46 + nameLength).toString('utf8');
+    const dataAt = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+    const data = bytes.subarray(dataAt, dataAt + size);
+    files.set(name, method === 8 ? inflateRawSync(data) : Buffer.from(data));
+    at += 46 + nameLength + extra + comment;
+  }
+  return files;
+}
+
+const ndp = unzip(readFileSync(ndpPath));
+assert.ok(ndp.has('manifest.json') && ndp.has('plugin.wasm'), 'the .ndp holds manifest.json and plugin.wasm at its root');
+const manifest = JSON.parse(ndp.get('manifest.json').toString('utf8'));
+for (const key of ['name', 'author', 'version']) assert.ok(typeof manifest[key] === 'string' && manifest[key], `manifest ${key}`);
+const requiredHosts = manifest.permissions?.http?.requiredHosts ?? [];
+
+// --- Navidrome's http_send ------------------------------------------------------------------------
+function hostAllowed(host) {
+  host = host.replace(/^\[|\]$/g, '');
+  return requiredHosts.some((p) => p === '*' || p === host || (p.startsWith('*.') && host.endsWith(p.slice(1))));
+}
+
+function httpSend(request) {
+  let url;
+  try {
+    url = new URL(request.url);
+  } catch (e) {
+    return { error: `invalid URL: ${e.message}` };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { error: `invalid URL scheme "${url.protocol.slice(0, -1)}": must be http or https` };
+  if (!hostAllowed(url.hostname)) return { error: `host "${url.host}" is not allowed` };
+  const args = ['-s', '-S', '-X', (request.method || 'GET').toUpperCase(), '-o', '-', '-w', '\n%{http_code}',
+                '--max-time', String((request.timeoutMs || 10000) / 1000)];
+  for (const [k, v] of Object.entries(request.headers || {})) args.push('-H', `${k}: ${v}`);
+  if (request.body) args.push('--data-binary', '@-');
+  args.push(request.url);
+  const r = spawnSync('curl', args, { input: request.body ? Buffer.from(request.body, 'base64') : undefined });
+  if (r.status !== 0) return { error: `${request.method || 'GET'} "${request.url}": ${r.stderr.toString().trim()}` };
+  const out = r.stdout;
+  const nl = out.lastIndexOf(10);
+  const statusCode = Number(out.subarray(nl + 1).toString());
+  const body = out.subarray(0, nl);
+  const result = { statusCode, headers: { 'Content-Type': 'application/json' } };
+  if (body.length) result.body = body.toString('base64');
+  return { result };
+}
+
+const sent = [];
+async function loadPlugin(config) {
+  // Navidrome passes every config value as a string.
+  const strings = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  return createPlugin(
+    { wasm: [{ data: ndp.get('plugin.wasm'), name: 'main' }], config: strings, allowedHosts: requiredHosts },
+    {
+      useWasi: true,
+      config: strings,  // this SDK reads the configuration from the options, not the manifest
+      functions: {
+        'extism:host/user': {
+          http_send(context, offset) {
+            let response;
+            try {
+              const request = JSON.parse(context.read(offset).text()).request;
+              sent.push(request);
+              response = httpSend(request);
+            } catch (e) {
+              response = { error: String(e.message || e) };
+            }
+            return context.store(JSON.stringify(response));
+          },
+        },
+      },
+    },
+  );
+}
+
+async function call(plugin, fn, input) {
+  const out = await plugin.call(fn, JSON.stringify(input));
+  return out ? JSON.parse(out.text()) : null;
+}
+
+async function callError(plugin, fn, input) {
+  try {
+    await plugin.call(fn, JSON.stringify(input));
+  } catch (e) {
+    return String(e.message || e);
+  }
+  assert.fail(`${fn} should have failed`);
+}
+
+// --- a library of real tagged files, indexed, served ------------------------------------------
+const dir = mkdtempSync(join(tmpdir(), 'clapsearch-ndp-'));
+const music = join(dir, 'music');
+const db = join(dir, 'library.db');
+const QUEEN_MBID = 'b1a9c0e9-d987-4042-ae91-78d6a3267d69';
+function encode(rel, source, tags) {
+  const path = join(music, rel);
+  mkdirSync(dirname(path), { recursive: true });
+  const meta = Object.entries(tags).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
+  const r = spawnSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source, ...meta, path]);
+  assert.equal(r.status, 0, r.stderr.toString());
+}
+encode('Queen/Night/bohemian.flac', 'sine=f=440:d=20',
+       { artist: 'Queen', title: 'Bohemian Rhapsody (Remastered 2011)', album: 'A Night at the Opera', MUSICBRAINZ_TRACKID: QUEEN_MBID, ISRC: 'GBUM71029604' });
+encode('Queen/Live/bohemian.mp3', 'sine=f=460:d=22', { artist: 'Queen', title: 'Bohemian Rhapsody (Live)', album: 'Live' });
+encode('ru/kino.ogg', 'anoisesrc=color=pink:d=16:seed=3', { artist: 'Кино', title: 'Группа крови' });
+encode('jp/yoasobi.flac', 'aevalsrc=sin(2*PI*(200+400*t)*t):d=12', { artist: 'YOASOBI', title: '夜に駆ける', ISRC: 'JPP302000001' });
+encode('other/adele.mp3', 'anoisesrc=color=brown:d=14:seed=5', { artist: 'Adele', title: 'Hello' });
+const indexed = spawnSync(binary, ['index', music, '--db', db, '--model', modelDir, '-q']);
+assert.equal(indexed.status, 0, indexed.stderr.toString());
+
+function serve(extra) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, ['serve', '--db', db, '--port', '0', '-q', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += d;
+      const m = text.match(/listening on (http:\/\/\S+?)\/?\s/);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
+  });
+}
+
+let failures = 0;
+async function check(name, body) {
+  try {
+    await body();
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    ++failures;
+    console.log(`not ok - ${name}\n  ${String(e.stack || e).split('\n').join('\n  ')}`);
+  }
+}
+
+const open = await serve([]);
+const tokened = await serve(['--token', 'a-long-secret']);
+try {
+  // Navidrome's SongRef as v0.63 sends it: no path, durationMs and artists[].
+  const seed = { id: 'mf-1', name: 'Bohemian Rhapsody', mbid: QUEEN_MBID, artist: 'Queen', album: 'A Night at the Opera', duration: 20, durationMs: 20000 };
+  const plugin = await loadPlugin({ baseUrl: open.url });
+
+  await check('nd_get_sonic_similar_tracks: matches with every identifier, the seed left out, count honoured', async () => {
+    const got = await call(plugin, 'nd_get_sonic_similar_tracks', { song: seed, count: 3 });
+    assert.equal(got.matches.length, 3);
+    let last = 2;
+    for (const m of got.matches) {
+      assert.ok(typeof m.song.name === 'string' && m.song.name);
+      for (const key of ['mbid', 'isrc', 'artist', 'album', 'duration', 'durationMs']) assert.ok(key in m.song, key);
+      assert.notEqual(m.song.mbid, QUEEN_MBID);
+      assert.ok(m.similarity >= 0 && m.similarity <= 1 && m.similarity <= last);
+      last = m.similarity;
+    }
+    assert.ok(sent.at(-1).url.startsWith(`${open.url}/api/sonic/getSonicSimilarTracks?`));
+  });
+
+  await check('nd_get_sonic_similar_tracks: a v0.62 SongRef (duration, no durationMs) and artists[] only', async () => {
+    const got = await call(plugin, 'nd_get_sonic_similar_tracks',
+                           { song: { name: 'Группа крови', artists: [{ name: 'Кино', role: 'artist' }], duration: 16 }, count: 10 });
+    assert.equal(got.matches.length, 4);
+    assert.ok(!got.matches.some((m) => m.song.name === 'Группа крови'));
+  });
+
+  await check('nd_find_sonic_path: from the start song to the end song', async () => {
+    const got = await call(plugin, 'nd_find_sonic_path',
+                           { startSong: seed, endSong: { name: '夜に駆ける', artist: 'YOASOBI', isrc: 'JPP302000001', durationMs: 12000 }, count: 4 });
+    assert.equal(got.matches.length, 4);
+    assert.equal(got.matches[0].song.mbid, QUEEN_MBID);
+    assert.equal(got.matches[3].song.isrc, 'JPP302000001');
+  });
+
+  await check('nd_get_similar_songs_by_track: songs for Instant Mix', async () => {
+    const got = await call(plugin, 'nd_get_similar_songs_by_track', { id: 'mf-9', name: 'Hello', artist: 'Adele', count: 2 });
+    assert.equal(got.songs.length, 2);
+    assert.ok(got.songs.every((s) => s.name && s.name !== 'Hello'));
+  });
+
+  await check('nd_get_similar_songs_by_artist and _by_album: songs like theirs, theirs left out', async () => {
+    let got = await call(plugin, 'nd_get_similar_songs_by_artist', { id: 'ar-1', name: 'Queen', count: 10 });
+    assert.equal(got.songs.length, 3);  // 5 tracks, 2 of them Queen's
+    assert.ok(got.songs.every((s) => s.artist !== 'Queen'));
+    got = await call(plugin, 'nd_get_similar_songs_by_album', { id: 'al-1', name: 'A Night at the Opera', artist: 'Queen', count: 2 });
+    assert.equal(got.songs.length, 2);
+    assert.ok(got.songs.every((s) => s.album !== 'A Night at the Opera'));
+    got = await call(plugin, 'nd_get_similar_songs_by_artist', { id: 'ar-9', name: 'Nobody', count: 10 });
+    assert.deepEqual(got, { songs: [] });
+  });
+
+  await check('unknown song: an error for the sonic calls, no data for Instant Mix, no trap', async () => {
+    const err = await callError(plugin, 'nd_get_sonic_similar_tracks', { song: { name: 'Nothing Like It', artist: 'Nobody' }, count: 5 });
+    assert.match(err, /clapsearch: HTTP 404: unknown song/);
+    const none = await call(plugin, 'nd_get_similar_songs_by_track', { id: 'x', name: 'Nothing Like It', artist: 'Nobody', count: 5 });
+    assert.deepEqual(none, { songs: [] });
+  });
+
+  await check('token: refused without it, answered with it', async () => {
+    const without = await loadPlugin({ baseUrl: tokened.url });
+    assert.match(await callError(without, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /HTTP 401: unauthorized/);
+    const bad = await loadPlugin({ baseUrl: tokened.url, token: 'wrong' });
+    assert.match(await callError(bad, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /HTTP 401/);
+    const good = await loadPlugin({ baseUrl: tokened.url, token: 'a-long-secret' });
+    assert.equal((await call(good, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 })).matches.length, 1);
+    assert.equal(sent.at(-1).headers.Authorization, 'Bearer a-long-secret');
+  });
+
+  await check('server down, a host the manifest does not allow, no baseUrl: errors, no trap', async () => {
+    const down = await loadPlugin({ baseUrl: 'http://127.0.0.1:9' });
+    assert.match(await callError(down, 'nd_find_sonic_path', { startSong: seed, endSong: seed, count: 3 }), /cannot reach clapsearch serve/);
+    const elsewhere = await loadPlugin({ baseUrl: 'http://192.0.2.1:8411' });
+    assert.match(await callError(elsewhere, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /is not allowed/);
+    const unset = await loadPlugin({});
+    assert.match(await callError(unset, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /baseUrl/);
+  });
+} finally {
+  open.child.kill();
+  tokened.child.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(failures ? `${failures} failed` : 'all passed');
+process.exit(failures ? 1 : 0);

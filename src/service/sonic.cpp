@@ -1,0 +1,159 @@
+#include "service/sonic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+#include "search/playlist.h"
+#include "service/playlists.h"
+#include "service/queries.h"
+
+namespace clap::service {
+
+double sonic_similarity(double cosine) {
+  if (!(cosine > 0)) return 0;  // NaN too
+  return std::min(cosine, 1.0);
+}
+
+namespace {
+
+// Keeps at most `per_artist` matches per normalised artist (0 = all); tracks without an artist
+// are not capped.
+class ArtistCap {
+ public:
+  explicit ArtistCap(int64_t per_artist) : per_artist_(per_artist) {}
+  bool take(const store::Track& t) {
+    if (per_artist_ <= 0) return true;
+    const std::string key = normalise_name(t.artist);
+    if (key.empty()) return true;
+    return ++seen_[key] <= per_artist_;
+  }
+
+ private:
+  int64_t per_artist_;
+  std::map<std::string, int64_t> seen_;
+};
+
+void check_count(const SonicOptions& o) {
+  if (o.count < 1) throw Error("count: must be at least 1");
+  if (o.per_artist < 0) throw Error("per-artist cap: must be 0 (no cap) or more");
+}
+
+}  // namespace
+
+std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::Track& seed, const SonicOptions& options) {
+  check_count(options);
+  const int64_t library = static_cast<int64_t>(snap.tracks().size());
+  const std::string seed_mbid = normalise_mbid(seed.mbid);
+  // Ask the ranking for more than `count` while filters drop results, until the library is exhausted.
+  for (int64_t k = std::min(library, options.count * 2 + 16);; k = std::min(library, k * 4)) {
+    const std::vector<search::Hit> hits = similar_tracks(snap, seed, k);
+    std::vector<SonicMatch> out;
+    ArtistCap cap(options.per_artist);
+    for (const search::Hit& h : hits) {
+      const store::Track* t = snap.track(h.id);
+      if (!t || t->id == seed.id) continue;
+      if (options.exclude_duplicates &&
+          ((!seed.content_hash.empty() && t->content_hash == seed.content_hash) ||
+           (!seed_mbid.empty() && normalise_mbid(t->mbid) == seed_mbid) || h.score >= options.duplicate_cosine))
+        continue;
+      if (!cap.take(*t)) continue;
+      out.push_back({t, sonic_similarity(h.score), h.score});
+      if (static_cast<int64_t>(out.size()) == options.count) return out;
+    }
+    if (static_cast<int64_t>(hits.size()) < k || k >= library) return out;
+  }
+}
+
+std::vector<SonicMatch> sonic_path(const LibrarySnapshot& snap, const store::Track& start, const store::Track& end,
+                                   const SonicOptions& options) {
+  if (options.count < 2) throw Error("count: a path has at least 2 tracks (its two ends)");
+  const Playlist p = track_path(snap, std::to_string(start.id), std::to_string(end.id), options.count);
+  std::vector<SonicMatch> out;
+  for (const search::Hit& h : p.tracks)
+    if (const store::Track* t = snap.track(h.id)) out.push_back({t, sonic_similarity(h.score), h.score});
+  return out;
+}
+
+namespace {
+
+// The tracks nearest the mean direction of `group` (track ids), the group left out.
+std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std::vector<int64_t>& group,
+                                         const std::string& what, const SonicOptions& options) {
+  check_count(options);
+  const Embeddings& all = snap.track_embeddings();
+  std::vector<float> parts;
+  std::vector<char> in_group;
+  int64_t n = 0;
+  for (int64_t id : group) {
+    const int64_t row = all.find(id);
+    if (row < 0) continue;
+    parts.insert(parts.end(), all.row(row), all.row(row) + all.dim);
+    ++n;
+  }
+  if (n == 0) throw Error(what + ": no indexed track with an embedding");
+  const std::vector<float> query = search::mean_direction(n, all.dim, parts.data());
+  const int64_t library = static_cast<int64_t>(snap.tracks().size());
+  for (int64_t k = std::min(library, options.count * 2 + 16 + static_cast<int64_t>(group.size()));;
+       k = std::min(library, k * 4)) {
+    const std::vector<search::Hit> hits = similar_to_vector(snap, query, k);
+    std::vector<SonicMatch> out;
+    ArtistCap cap(options.per_artist);
+    for (const search::Hit& h : hits) {
+      const store::Track* t = snap.track(h.id);
+      if (!t || std::find(group.begin(), group.end(), t->id) != group.end() || !cap.take(*t)) continue;
+      out.push_back({t, sonic_similarity(h.score), h.score});
+      if (static_cast<int64_t>(out.size()) == options.count) return out;
+    }
+    if (static_cast<int64_t>(hits.size()) < k || k >= library) return out;
+  }
+}
+
+}  // namespace
+
+std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, const std::string& artist,
+                                                const SonicOptions& options) {
+  const std::string key = normalise_name(artist);
+  if (key.empty()) throw Error("artist: empty");
+  std::vector<int64_t> group;
+  for (const store::Track& t : snap.tracks())
+    if (t.status == store::TrackStatus::Ok && (normalise_name(t.artist) == key || normalise_name(t.album_artist) == key))
+      group.push_back(t.id);
+  return similar_to_group(snap, group, "artist \"" + artist + "\"", options);
+}
+
+std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, const std::string& album,
+                                               const std::string& artist, const SonicOptions& options) {
+  const std::string key = normalise_name(album), by = normalise_name(artist);
+  if (key.empty()) throw Error("album: empty");
+  std::vector<int64_t> group;
+  for (const store::Track& t : snap.tracks())
+    if (t.status == store::TrackStatus::Ok && normalise_name(t.album) == key &&
+        (by.empty() || normalise_name(t.artist) == by || normalise_name(t.album_artist) == by))
+      group.push_back(t.id);
+  return similar_to_group(snap, group, "album \"" + album + "\"", options);
+}
+
+std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, const std::string& text,
+                                     const SonicOptions& options) {
+  check_count(options);
+  if (!snap.searchable()) return {};
+  const int64_t library = static_cast<int64_t>(snap.tracks().size());
+  for (int64_t k = std::min(library, options.count * 2 + 16);; k = std::min(library, k * 4)) {
+    search::TextSearchOptions o;
+    o.k = std::max<int64_t>(k, 1);
+    const std::vector<search::TrackScore> ranked = search_texts(lib, snap, {text}, o)[0];
+    std::vector<SonicMatch> out;
+    ArtistCap cap(options.per_artist);
+    for (const search::TrackScore& r : ranked) {
+      const store::Track* t = snap.track(r.track_id);
+      if (!t || !cap.take(*t)) continue;
+      out.push_back({t, sonic_similarity(r.score), r.score});
+      if (static_cast<int64_t>(out.size()) == options.count) return out;
+    }
+    if (static_cast<int64_t>(ranked.size()) < k || k >= library) return out;
+  }
+}
+
+}  // namespace clap::service

@@ -1,0 +1,69 @@
+// The queries behind the media-server integrations (issue 36; the server's /api/sonic/ routes,
+// shaped like OpenSubsonic's sonicSimilarity extension): similar tracks of a song, a path
+// between two songs and songs for a description, each answered as matches with a similarity in
+// [0, 1] that a media server passes to its clients. Songs come in as media servers name them
+// (song_resolver.h) and go out with every identifier the index holds, so that the media server
+// can match each result back to its own library.
+//
+// similarity = the cosine of the two embeddings (track and track; the text and the track for a
+// description), clamped to [0, 1] (sonic_similarity): monotonic, and 1.0 for the same
+// recording (identical audio embeds identically). Cosines below 0 are unrelated sounds in CLAP's
+// space and all read 0.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "service/library.h"
+#include "service/song_resolver.h"
+
+namespace clap::service {
+
+struct SonicOptions {
+  int64_t count = 10;       // matches wanted (fewer when the library has fewer)
+  int64_t per_artist = 0;   // at most this many matches per artist (normalise_name of the artist); 0 = no cap
+  // Leave out the seed's own duplicates (another file of the same recording): a track with the
+  // seed's content hash or MBID, or whose embedding's cosine with the seed's is at least
+  // duplicate_cosine. Similar tracks only (a path and a text search have no seed).
+  bool exclude_duplicates = true;
+  // Another encoding of one recording embeds within 0.0003 of the original (an Ogg Vorbis copy of a
+  // FLAC file: 0.9998 in tests/server/sonic_test.cpp), a recording 20 Hz higher at 0.995.
+  double duplicate_cosine = 0.999;
+};
+
+struct SonicMatch {
+  const store::Track* track = nullptr;
+  double similarity = 0;  // sonic_similarity(cosine)
+  double cosine = 0;
+};
+
+// The documented mapping: clamp(cosine, 0, 1), NaN as 0.
+double sonic_similarity(double cosine);
+
+// The tracks most similar to `seed` (by track embedding), seed left out, best first (ties by
+// track id). Throws clap::Error when the seed has no embedding (an error or silent track).
+std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::Track& seed, const SonicOptions& options);
+
+// `count` tracks (at least 2) from `start` to `end`, both included (service::track_path: copies
+// of one recording take one step at most); similarity = each step's cosine to the step's target.
+// per_artist and exclude_duplicates do not apply. Throws clap::Error as track_path does (the
+// same track twice, no embedding).
+std::vector<SonicMatch> sonic_path(const LibrarySnapshot& snap, const store::Track& start, const store::Track& end,
+                                   const SonicOptions& options);
+
+// Songs like an artist's or an album's (Navidrome's Instant Mix of an artist or an album): the
+// tracks nearest the mean direction of the group's track embeddings, the group's own tracks
+// left out. An artist's tracks: normalise_name(artist or album artist) equal to `artist`'s; an
+// album's: normalise_name(album) equal to `album`'s and, when `artist` is given, its artist or
+// album artist equal too. Throws clap::Error naming the group when no track with an embedding
+// is in it.
+std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, const std::string& artist,
+                                                const SonicOptions& options);
+std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, const std::string& album,
+                                               const std::string& artist, const SonicOptions& options);
+
+// Songs for a description: text search (mean over windows, as `search` ranks by default).
+std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, const std::string& text,
+                                     const SonicOptions& options);
+
+}  // namespace clap::service

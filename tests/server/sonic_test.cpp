@@ -1,0 +1,342 @@
+// The media-server routes of `clapsearch serve` (/api/sonic/, docs/integrations.md) over real
+// HTTP on loopback: real files encoded by ffmpeg with the tags media servers match on (MBID,
+// ISRC, artist, title, album; Japanese and Cyrillic names; a live version beside the studio one;
+// a second encoding of one recording), indexed by the real CLI. Plus the upgrade of an index
+// made before the identifiers were stored: the next `index` run reads the tags again and keeps
+// every embedding.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sqlite3.h>
+
+#include <cctype>
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "server/running_server.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr const char* kQueenMbid = "b1a9c0e9-d987-4042-ae91-78d6a3267d69";
+constexpr const char* kYoasobiIsrc = "JPP302000001";
+
+std::string model_dir() { return test::case_dir("tiny-unfused"); }
+
+std::string tags(const std::string& artist, const std::string& title, const std::string& extra = "") {
+  return " -metadata " + test::quoted("artist=" + artist) + " -metadata " + test::quoted("title=" + title) + " " + extra;
+}
+
+struct Library {
+  std::string dir = test::temp_dir() + "/sonic";
+  std::string music = dir + "/music";
+  std::string db = dir + "/library.db";
+
+  Library() {
+    fs::remove_all(dir);
+    const std::string mbid = std::string("-metadata MUSICBRAINZ_TRACKID=") + kQueenMbid;
+    test::ffmpeg(music + "/Queen/Night/bohemian.flac",
+                 "-f lavfi -i \"sine=f=440:d=20\"" +
+                     tags("Queen", "Bohemian Rhapsody (Remastered 2011)",
+                          mbid + " -metadata ISRC=GBUM71029604 -metadata \"album=A Night at the Opera\" "
+                                 "-metadata \"album_artist=Queen\""));
+    // The same recording again (another encoding, the same MBID): the seed's duplicate.
+    test::ffmpeg(music + "/copies/bohemian.ogg",
+                 "-f lavfi -i \"sine=f=440:d=20\"" + tags("Queen", "Bohemian Rhapsody", mbid + " -metadata album=Greatest"));
+    test::ffmpeg(music + "/Queen/Live/bohemian.mp3",
+                 "-f lavfi -i \"sine=f=460:d=22\"" + tags("Queen", "Bohemian Rhapsody (Live)", "-metadata album=Live"));
+    test::ffmpeg(music + "/ru/kino.ogg",
+                 "-f lavfi -i \"anoisesrc=color=pink:d=16:seed=3\"" + tags("Кино", "Группа крови"));
+    test::ffmpeg(music + "/jp/yoasobi.flac", "-f lavfi -i \"aevalsrc=sin(2*PI*(200+400*t)*t):d=12\"" +
+                                                 tags("YOASOBI", "夜に駆ける", std::string("-metadata ISRC=") + kYoasobiIsrc));
+    test::ffmpeg(music + "/other/adele-hello.mp3",
+                 "-f lavfi -i \"anoisesrc=color=brown:d=14:seed=5\"" + tags("Adele", "Hello"));
+    test::ffmpeg(music + "/other/adele-someone.mp3", "-f lavfi -i \"sine=f=300:d=15\"" + tags("Adele", "Someone Like You"));
+    test::ffmpeg(music + "/other/lionel-hello.mp3", "-f lavfi -i \"sine=f=880:d=18\"" + tags("Lionel Richie", "Hello"));
+    std::string err;
+    if (test::run_command("'" + test::cli_path() + "' index '" + music + "' --db '" + db + "' --model '" + model_dir() + "'",
+                          nullptr, &err) != 0)
+      throw std::runtime_error("index failed: " + err);
+  }
+};
+
+Library& library() {
+  static Library lib;
+  return lib;
+}
+
+RunningServer& server() {
+  static RunningServer s(ServerOptions{}, library().db, 60);
+  return s;
+}
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  const char* hex = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out.push_back(static_cast<char>(c));
+    else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// Every identifier, and a similarity in [0, 1], best first.
+void check_matches(const json& matches) {
+  double last = 2;
+  for (const json& m : matches) {
+    const json& e = m["entry"];
+    for (const char* key : {"trackId", "path", "title", "name", "artist", "album", "albumArtist", "mbid", "isrc", "duration", "durationMs"})
+      EXPECT_TRUE(e.contains(key)) << key << " in " << e.dump();
+    const double s = m["similarity"].get<double>();
+    EXPECT_GE(s, 0.0);
+    EXPECT_LE(s, 1.0);
+    EXPECT_LE(s, last + 1e-9);
+    last = s;
+  }
+}
+
+TEST(Sonic, ResolvesEachKindOfReferenceAndSaysWhichRule) {
+  RunningServer& s = server();
+  json got = s.get_json("/api/sonic/resolve?path=" + url_encode("Queen/Night/bohemian.flac"));
+  EXPECT_EQ(got["rule"], "path");
+  EXPECT_EQ(got["entry"]["path"], "Queen/Night/bohemian.flac");
+  EXPECT_EQ(got["entry"]["mbid"], kQueenMbid);
+  EXPECT_EQ(got["entry"]["isrc"], "GBUM71029604");
+  EXPECT_EQ(got["entry"]["album"], "A Night at the Opera");
+  EXPECT_EQ(got["entry"]["albumArtist"], "Queen");
+  EXPECT_EQ(got["entry"]["durationMs"], 20000);
+  const int64_t studio = got["entry"]["trackId"];
+  const json track = s.get_json("/api/tracks/" + std::to_string(studio));  // the track record carries them too
+  EXPECT_EQ(track["mbid"], kQueenMbid);
+  EXPECT_EQ(track["isrc"], "GBUM71029604");
+  EXPECT_EQ(track["album_artist"], "Queen");
+
+  // The MBID names two files (one recording): the album decides, then the smallest id.
+  got = s.get_json(std::string("/api/sonic/resolve?mbid=") + kQueenMbid + "&album=Greatest");
+  EXPECT_EQ(got["rule"], "mbid");
+  EXPECT_EQ(got["entry"]["path"], "copies/bohemian.ogg");
+  got = s.get_json(std::string("/api/sonic/resolve?isrc=") + kYoasobiIsrc);
+  EXPECT_EQ(got["rule"], "isrc");
+  EXPECT_EQ(got["entry"]["title"], "夜に駆ける");
+
+  // Tags: an edition suffix on either side, the live version kept apart, other scripts.
+  got = s.get_json("/api/sonic/resolve?artist=QUEEN&title=" + url_encode("Bohemian Rhapsody") + "&album=" +
+                   url_encode("A Night at the Opera") + "&durationMs=20300");
+  EXPECT_EQ(got["rule"], "tags");
+  EXPECT_EQ(got["entry"]["trackId"], studio);
+  got = s.get_json("/api/sonic/resolve?artist=Queen&name=" + url_encode("Bohemian Rhapsody (Live)"));
+  EXPECT_EQ(got["entry"]["path"], "Queen/Live/bohemian.mp3");
+  got = s.get_json("/api/sonic/resolve?artist=" + url_encode("кино") + "&title=" + url_encode("ГРУППА КРОВИ") + "&duration=16");
+  EXPECT_EQ(got["entry"]["path"], "ru/kino.ogg");
+  got = s.get_json("/api/sonic/resolve?artist=" + url_encode("Lionel Richie") + "&title=Hello");
+  EXPECT_EQ(got["entry"]["path"], "other/lionel-hello.mp3");
+
+  // No match: 404 with what was tried; nothing to match on: 400; bad values: 400.
+  got = s.get_json("/api/sonic/resolve?mbid=00000000-0000-0000-0000-000000000000&artist=Adele&title=Hello&duration=100", 404);
+  EXPECT_EQ(got["error"], "unknown song");
+  EXPECT_NE(got["detail"].get<std::string>().find("no track has MBID"), std::string::npos) << got.dump();
+  EXPECT_NE(got["detail"].get<std::string>().find("no copy lasts within"), std::string::npos) << got.dump();
+  got = s.get_json("/api/sonic/resolve?artist=Adele&title=" + url_encode("Hello (Live)"), 404);
+  got = s.get_json("/api/sonic/resolve", 400);
+  EXPECT_EQ(got["error"], "missing parameter");
+  got = s.get_json("/api/sonic/resolve?artist=Adele&title=Hello&duration=-3", 400);
+  EXPECT_EQ(got["error"], "bad parameter");
+  got = s.get_json("/api/sonic/resolve?track=999999", 404);
+  EXPECT_EQ(got["error"], "unknown track");
+}
+
+TEST(Sonic, SimilarTracksLeaveOutTheSeedAndItsDuplicatesAndCapArtists) {
+  RunningServer& s = server();
+  const std::string seed = std::string("/api/sonic/getSonicSimilarTracks?mbid=") + kQueenMbid + "&album=" +
+                           url_encode("A Night at the Opera");
+  json got = s.get_json(seed + "&count=20");
+  EXPECT_EQ(got["seed"]["rule"], "mbid");
+  EXPECT_EQ(got["seed"]["entry"]["path"], "Queen/Night/bohemian.flac");
+  const json& matches = got["sonicMatch"];
+  check_matches(matches);
+  std::set<std::string> paths;
+  for (const json& m : matches) paths.insert(m["entry"]["path"].get<std::string>());
+  EXPECT_FALSE(paths.count("Queen/Night/bohemian.flac"));  // the seed
+  EXPECT_FALSE(paths.count("copies/bohemian.ogg"));        // its other encoding (same MBID)
+  EXPECT_EQ(matches.size(), 6u) << s.get_json(seed + "&count=20&excludeDuplicates=false").dump();  // everything else
+  // A lower duplicateCosine takes the live recording (a sine 20 Hz higher: 0.995 with the test model) for a copy too.
+  got = s.get_json(seed + "&count=20&duplicateCosine=0.99");
+  for (const json& m : got["sonicMatch"]) EXPECT_NE(m["entry"]["path"], "Queen/Live/bohemian.mp3");
+  EXPECT_EQ(got["sonicMatch"].size(), 5u);
+
+  // Duplicates kept on request: the copy is there, near 1.
+  got = s.get_json(seed + "&count=20&excludeDuplicates=false");
+  ASSERT_EQ(got["sonicMatch"].size(), 7u);
+  bool copy_seen = false;
+  for (const json& m : got["sonicMatch"])
+    if (m["entry"]["path"] == "copies/bohemian.ogg") {
+      copy_seen = true;
+      EXPECT_GT(m["similarity"].get<double>(), 0.99);
+    }
+  EXPECT_TRUE(copy_seen);
+
+  // count honoured; at most one per artist.
+  EXPECT_EQ(s.get_json(seed + "&count=2")["sonicMatch"].size(), 2u);
+  got = s.get_json(seed + "&count=20&perArtist=1");
+  std::set<std::string> artists;
+  for (const json& m : got["sonicMatch"]) EXPECT_TRUE(artists.insert(m["entry"]["artist"].get<std::string>()).second) << got.dump();
+  EXPECT_EQ(artists.size(), 5u);  // Queen (the live one), Кино, YOASOBI, Adele, Lionel Richie
+
+  // The same question, the same bytes.
+  auto a = s.client().Get(seed + "&count=5"), b = s.client().Get(seed + "&count=5");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->body, b->body);
+
+  EXPECT_EQ(s.get_json(seed + "&count=0", 400)["error"], "bad parameter");
+  EXPECT_EQ(s.get_json(seed + "&perArtist=x", 400)["error"], "bad parameter");
+  EXPECT_EQ(s.get_json("/api/sonic/getSonicSimilarTracks?isrc=XX0000000000", 404)["error"], "unknown song");
+}
+
+TEST(Sonic, PathRunsFromTheStartSongToTheEndSong) {
+  RunningServer& s = server();
+  json got = s.get_json(std::string("/api/sonic/findSonicPath?startMbid=") + kQueenMbid +
+                        "&startAlbum=" + url_encode("A Night at the Opera") + "&endIsrc=" + kYoasobiIsrc + "&count=4");
+  EXPECT_EQ(got["start"]["rule"], "mbid");
+  EXPECT_EQ(got["end"]["rule"], "isrc");
+  const json& path = got["sonicMatch"];
+  ASSERT_EQ(path.size(), 4u);
+  EXPECT_EQ(path.front()["entry"]["path"], "Queen/Night/bohemian.flac");
+  EXPECT_EQ(path.back()["entry"]["path"], "jp/yoasobi.flac");
+  for (const json& m : path) {
+    EXPECT_GE(m["similarity"].get<double>(), 0.0);
+    EXPECT_LE(m["similarity"].get<double>(), 1.0);
+  }
+  // The path's default length is Navidrome's (25), capped by the library.
+  got = s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg&endArtist=Adele&endTitle=Hello");
+  EXPECT_EQ(got["sonicMatch"].size(), 8u) << got.dump();  // every track of the library
+
+  got = s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg", 400);
+  EXPECT_EQ(got["error"], "missing parameter");
+  EXPECT_NE(got["detail"].get<std::string>().find("endTrack, endPath, endMbid"), std::string::npos) << got.dump();
+  got = s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg&endTitle=" + url_encode("Группа крови") + "&endArtist=" +
+                       url_encode("Кино"),
+                   400);
+  EXPECT_NE(got["detail"].get<std::string>().find("the same indexed track"), std::string::npos) << got.dump();
+  EXPECT_EQ(s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg&endPath=jp/yoasobi.flac&count=1", 400)["error"],
+            "bad parameter");
+}
+
+TEST(Sonic, TextSearchAnswersInTheSameShape) {
+  RunningServer& s = server();
+  json got = s.get_json("/api/sonic/search?q=" + url_encode("a pure tone") + "&count=3");
+  EXPECT_EQ(got["query"], "a pure tone");
+  ASSERT_EQ(got["sonicMatch"].size(), 3u);
+  check_matches(got["sonicMatch"]);
+  got = s.get_json("/api/sonic/search?q=" + url_encode("a pure tone") + "&count=20&perArtist=1");
+  std::set<std::string> artists;
+  for (const json& m : got["sonicMatch"]) EXPECT_TRUE(artists.insert(m["entry"]["artist"].get<std::string>()).second);
+  EXPECT_EQ(s.get_json("/api/sonic/search", 400)["error"], "missing parameter");
+}
+
+TEST(Sonic, SongsLikeAnArtistOrAnAlbumLeaveTheGroupOut) {
+  RunningServer& s = server();
+  json got = s.get_json("/api/sonic/similarToArtist?artist=QUEEN&count=20");
+  EXPECT_EQ(got["artist"], "QUEEN");
+  check_matches(got["sonicMatch"]);
+  EXPECT_EQ(got["sonicMatch"].size(), 5u);  // 8 tracks, 3 of them Queen's
+  for (const json& m : got["sonicMatch"]) EXPECT_NE(m["entry"]["artist"], "Queen");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToArtist?artist=Adele&count=2")["sonicMatch"].size(), 2u);
+  got = s.get_json("/api/sonic/similarToAlbum?album=" + url_encode("a night at the opera") + "&artist=Queen&count=20");
+  check_matches(got["sonicMatch"]);
+  EXPECT_EQ(got["sonicMatch"].size(), 7u);  // the album's one track left out (its copy on "Greatest" stays)
+  for (const json& m : got["sonicMatch"]) EXPECT_NE(m["entry"]["path"], "Queen/Night/bohemian.flac");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToAlbum?album=Live&artist=Adele", 404)["error"], "unknown album");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToArtist?artist=Nobody", 404)["error"], "unknown artist");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToArtist", 400)["error"], "missing parameter");
+  EXPECT_EQ(s.get_json("/api/sonic/similarToAlbum?album=%3F%21", 400)["error"], "bad parameter");
+}
+
+TEST(Sonic, TheTokenRuleCoversTheRoutes) {
+  ServerOptions o;
+  o.token = "a-long-secret";
+  RunningServer s(o, library().db, 60);
+  auto r = s.client().Get("/api/sonic/resolve?path=ru/kino.ogg");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_NE(r->body.find("\"error\""), std::string::npos);
+  r = s.client().Get("/api/sonic/resolve?path=ru/kino.ogg", {{"Authorization", "Bearer a-long-secret"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // Without a token, only loopback Host names (docs/security.md).
+  RunningServer& open = server();
+  r = open.client().Get("/api/sonic/getSonicSimilarTracks?path=ru/kino.ogg", {{"Host", "evil.example"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 421);
+}
+
+void sql(const std::string& db, const std::string& text) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(h, text.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(h);
+}
+
+std::string query_one(const std::string& db, const std::string& text) {
+  sqlite3* h = nullptr;
+  EXPECT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(h, text.c_str(), -1, &st, nullptr), SQLITE_OK) << text;
+  std::string out;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const void* p = sqlite3_column_blob(st, 0);
+    out.assign(static_cast<const char*>(p ? p : ""), static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutEmbedding) {
+  const std::string dir = test::temp_dir() + "/sonic-upgrade";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string db = dir + "/library.db";
+  fs::copy_file(library().db, db);
+  const std::string embeddings = "SELECT group_concat(hex(embedding)) FROM (SELECT embedding FROM windows ORDER BY id)";
+  const std::string before = query_one(db, embeddings);
+  ASSERT_FALSE(before.empty());
+  // Back to schema version 2 as an older clapsearch left it: no identifier columns.
+  sql(db, "ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
+          "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
+          "UPDATE schema_version SET version = 2");
+  std::string out, err;
+  ASSERT_EQ(test::run_command("'" + test::cli_path() + "' index '" + library().music + "' --db '" + db + "' --model '" +
+                                  model_dir() + "' --json",
+                              &out, &err),
+            0)
+      << err;
+  const json summary = json::parse(out);
+  EXPECT_EQ(summary["indexed"], 0);
+  EXPECT_EQ(summary["unchanged"], 8);
+  EXPECT_EQ(summary["tags_refreshed"], 8);
+  EXPECT_EQ(summary["embedded_windows"], 0);
+  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), "3");
+  EXPECT_EQ(query_one(db, "SELECT mbid FROM tracks WHERE path LIKE '%Night/bohemian.flac'"), kQueenMbid);
+  EXPECT_EQ(query_one(db, "SELECT isrc FROM tracks WHERE path LIKE '%yoasobi.flac'"), kYoasobiIsrc);
+  EXPECT_EQ(query_one(db, embeddings), before);
+  // And once is enough: the next run reads no tags.
+  ASSERT_EQ(test::run_command("'" + test::cli_path() + "' index '" + library().music + "' --db '" + db + "' --json", &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(json::parse(out)["tags_refreshed"], 0);
+}
+
+}  // namespace
+}  // namespace clap::server

@@ -1,0 +1,224 @@
+// The resolver of media servers' song references (service/song_resolver.h) on tricky tags: the
+// same title by two artists, live and remix variants, editions ("Remastered 2011"), featuring
+// parts, missing MBIDs, copies of one recording, Japanese and Cyrillic names, fullwidth forms.
+// The tracks are index rows as the indexer writes them from real tags.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "service/song_resolver.h"
+
+namespace clap::service {
+namespace {
+
+store::Track row(int64_t id, const std::string& path, const std::string& artist, const std::string& title,
+                 double duration_s, const std::string& mbid = "", const std::string& isrc = "",
+                 const std::string& album = "") {
+  store::Track t;
+  t.id = id;
+  t.path = path;
+  t.artist = artist;
+  t.title = title;
+  t.album = album;
+  t.duration_s = duration_s;
+  t.mbid = mbid;
+  t.isrc = isrc;
+  return t;
+}
+
+std::vector<store::Track> library() {
+  std::vector<store::Track> t;
+  t.push_back(row(1, "/music/Queen/A Night at the Opera/11 Bohemian Rhapsody.flac", "Queen",
+                  "Bohemian Rhapsody (Remastered 2011)", 355.0, "b1a9c0e9-d987-4042-ae91-78d6a3267d69", "GBUM71029604",
+                  "A Night at the Opera"));
+  t.push_back(row(2, "/music/Queen/Live Killers/Bohemian Rhapsody.flac", "Queen", "Bohemian Rhapsody (Live)", 357.0, "",
+                  "", "Live Killers"));
+  t.push_back(row(3, "/music/Other/Hello.mp3", "Adele", "Hello", 295.5));
+  t.push_back(row(4, "/music/Lionel/Hello.mp3", "Lionel Richie", "Hello", 251.0));
+  t.push_back(row(5, "/music/Mix/Hello (Remix).mp3", "Adele", "Hello (Remix)", 300.0));
+  t.push_back(row(6, "/music/jp/YOASOBI - 夜に駆ける.flac", "YOASOBI", "夜に駆ける", 261.0, "", "JPP302000001"));
+  t.push_back(row(7, "/music/ru/Кино - Группа крови.ogg", "Кино", "Группа крови", 286.0));
+  t.push_back(row(8, "/music/feat/Daft Punk - Get Lucky.flac", "Daft Punk feat. Pharrell Williams",
+                  "Get Lucky (feat. Pharrell Williams) [Radio Edit]", 248.0));
+  t.push_back(row(9, "/music/feat/Get Lucky album.flac", "Daft Punk", "Get Lucky", 369.0));
+  // Two copies of one recording (the same MBID): the album decides, then the duration.
+  t.push_back(row(10, "/music/copies/a/Song.mp3", "Band", "Song", 200.0, "11111111-2222-3333-4444-555555555555", "",
+                  "Single"));
+  t.push_back(row(11, "/music/copies/b/Song.flac", "Band", "Song", 201.0, "11111111-2222-3333-4444-555555555555", "",
+                  "Album"));
+  t.push_back(row(12, "/music/x/01 Intro.mp3", "X", "Intro", 60.0));
+  t.push_back(row(13, "/music/y/01 Intro.mp3", "Y", "Intro", 61.0));
+  store::Track bad = row(14, "/music/bad.mp3", "Bad", "Broken", 0);
+  bad.status = store::TrackStatus::Error;
+  t.push_back(bad);
+  return t;
+}
+
+TEST(Normalise, FoldsCasePunctuationAccentsAndWidth) {
+  EXPECT_EQ(normalise_name("  Beyoncé  "), "beyonce");
+  EXPECT_EQ(normalise_name("BEYONCE"), "beyonce");
+  EXPECT_EQ(normalise_name("Don’t Stop Me Now"), "dont stop me now");
+  EXPECT_EQ(normalise_name("Don't stop me, now!"), "dont stop me now");
+  EXPECT_EQ(normalise_name("Motörhead"), "motorhead");
+  EXPECT_EQ(normalise_name("Straße"), "strasse");
+  EXPECT_EQ(normalise_name("ＹＯＡＳＯＢＩ"), "yoasobi");  // fullwidth
+  EXPECT_EQ(normalise_name("夜に駆ける"), "夜に駆ける");
+  EXPECT_EQ(normalise_name("【夜に駆ける】"), "夜に駆ける");
+  EXPECT_EQ(normalise_name("ГРУППА КРОВИ"), "группа крови");
+  EXPECT_EQ(normalise_name("Ёлка"), "елка");
+  EXPECT_EQ(normalise_name("ΣΟΦΊΑ"), "σοφια");
+  EXPECT_EQ(normalise_name("AC/DC"), normalise_name("AC-DC"));
+  EXPECT_EQ(normalise_name("e\xCC\x81t\xC3\xA9"), "ete");  // a decomposed accent too
+  EXPECT_EQ(normalise_name("?!"), "");
+}
+
+TEST(Normalise, DropsEditionsAndFeaturingButKeepsOtherRecordings) {
+  EXPECT_EQ(normalise_name("Bohemian Rhapsody (Remastered 2011)"), "bohemian rhapsody");
+  EXPECT_EQ(normalise_name("Bohemian Rhapsody - 2011 Remaster"), "bohemian rhapsody");
+  EXPECT_EQ(normalise_name("Help! [Mono]"), "help");
+  EXPECT_EQ(normalise_name("Song (Album Version) (Explicit)"), "song");
+  EXPECT_EQ(normalise_name("Get Lucky (feat. Pharrell Williams)"), "get lucky");
+  EXPECT_EQ(normalise_name("Get Lucky ft. Pharrell"), "get lucky");
+  EXPECT_EQ(normalise_name("Daft Punk feat. Pharrell Williams"), "daft punk");
+  EXPECT_EQ(normalise_name("Shape of You (with Someone)"), "shape of you");
+  EXPECT_EQ(normalise_name("Bohemian Rhapsody (Live)"), "bohemian rhapsody live");
+  EXPECT_EQ(normalise_name("Hello (Remix)"), "hello remix");
+  EXPECT_EQ(normalise_name("Song (Acoustic Version)"), "song acoustic version");
+  EXPECT_EQ(normalise_name("Song (Live / Remastered 2011)"), "song live remastered 2011");
+  EXPECT_EQ(normalise_name("Song - Live"), "song live");
+  EXPECT_EQ(normalise_name("(I Can't Get No) Satisfaction"), "i cant get no satisfaction");
+  EXPECT_EQ(normalise_isrc("gb-um7-10-29604"), "GBUM71029604");
+  EXPECT_EQ(normalise_mbid("B1A9C0E9-D987-4042-AE91-78D6A3267D69"), "b1a9c0e9-d987-4042-ae91-78d6a3267d69");
+}
+
+class Resolver : public ::testing::Test {
+ protected:
+  std::vector<store::Track> tracks_ = library();
+  SongIndex index_{tracks_};
+  int64_t id(const SongRef& ref, MatchRule want) {
+    const Resolution r = index_.resolve(ref);
+    EXPECT_EQ(r.rule, want) << rule_name(r.rule) << " " << r.reason;
+    return r.track ? r.track->id : -1;
+  }
+};
+
+TEST_F(Resolver, PathSuffixOnWholeComponents) {
+  SongRef ref;
+  ref.path = "Queen/A Night at the Opera/11 Bohemian Rhapsody.flac";
+  EXPECT_EQ(id(ref, MatchRule::Path), 1);
+  ref.path = "/A Night at the Opera/11 Bohemian Rhapsody.flac";  // a leading slash is not the file system's root
+  EXPECT_EQ(id(ref, MatchRule::Path), 1);
+  ref.path = "the Opera/11 Bohemian Rhapsody.flac";  // not whole components
+  EXPECT_EQ(id(ref, MatchRule::None), -1);
+  ref.path = "jp\\YOASOBI - 夜に駆ける.flac";  // a Windows-style separator
+  EXPECT_EQ(id(ref, MatchRule::Path), 6);
+  // Ambiguous ("01 Intro.mp3" twice): the next rules decide.
+  ref.path = "01 Intro.mp3";
+  EXPECT_EQ(id(ref, MatchRule::None), -1);
+  EXPECT_NE(index_.resolve(ref).reason.find("2 indexed paths"), std::string::npos);
+  ref.artist = "Y";
+  ref.title = "Intro";
+  EXPECT_EQ(id(ref, MatchRule::Tags), 13);
+}
+
+TEST_F(Resolver, MbidThenIsrcThenTags) {
+  SongRef ref;
+  ref.mbid = "B1A9C0E9-D987-4042-AE91-78D6A3267D69";
+  EXPECT_EQ(id(ref, MatchRule::Mbid), 1);
+  ref = {};
+  ref.mbid = "00000000-0000-0000-0000-000000000000";  // unknown: falls through to the ISRC
+  ref.isrc = "gb-um7-10-29604";
+  EXPECT_EQ(id(ref, MatchRule::Isrc), 1);
+  ref = {};
+  ref.isrc = "JPP302000001";
+  EXPECT_EQ(id(ref, MatchRule::Isrc), 6);
+  // No MBID in the media server (missing tags): artist and title.
+  ref = {};
+  ref.artist = "queen";
+  ref.title = "Bohemian Rhapsody";
+  ref.duration_s = 354;
+  EXPECT_EQ(id(ref, MatchRule::Tags), 1);
+  ref.title = "Bohemian Rhapsody (Live)";
+  EXPECT_EQ(id(ref, MatchRule::Tags), 2);  // the live recording, never the studio one
+}
+
+TEST_F(Resolver, SameTitleByDifferentArtistsAndVariants) {
+  SongRef ref;
+  ref.artist = "Lionel Richie";
+  ref.title = "Hello";
+  EXPECT_EQ(id(ref, MatchRule::Tags), 4);
+  ref.artist = "ADELE";
+  EXPECT_EQ(id(ref, MatchRule::Tags), 3);
+  ref.title = "Hello (Remix)";
+  EXPECT_EQ(id(ref, MatchRule::Tags), 5);
+  ref.title = "Hello (Live)";  // no live recording indexed: no match, not the studio one
+  EXPECT_EQ(id(ref, MatchRule::None), -1);
+  ref.title = "Hello";
+  ref.artist = "";  // a title alone is not enough
+  EXPECT_EQ(id(ref, MatchRule::None), -1);
+}
+
+TEST_F(Resolver, DurationDecidesBetweenAndAgainst) {
+  SongRef ref;
+  ref.artist = "Adele";
+  ref.title = "Hello";
+  ref.duration_s = 298;  // within 3 s
+  EXPECT_EQ(id(ref, MatchRule::Tags), 3);
+  ref.duration_s = 320;  // another recording
+  EXPECT_EQ(id(ref, MatchRule::None), -1);
+  EXPECT_NE(index_.resolve(ref).reason.find("no copy lasts within 3.0 s of 320.0 s"), std::string::npos);
+  ResolveOptions wide;
+  wide.duration_tolerance_s = 30;
+  EXPECT_EQ(index_.resolve(ref, wide).track->id, 3);
+  // Featuring parts and edit suffixes on either side: Get Lucky by Daft Punk is two recordings,
+  // told apart by their lengths.
+  ref = {};
+  ref.artist = "Daft Punk";
+  ref.title = "Get Lucky";
+  ref.duration_s = 368;
+  EXPECT_EQ(id(ref, MatchRule::Tags), 9);
+  ref.title = "Get Lucky (Radio Edit)";
+  ref.artist = "Daft Punk ft. Pharrell Williams";
+  ref.duration_s = 248;
+  EXPECT_EQ(id(ref, MatchRule::Tags), 8);
+}
+
+TEST_F(Resolver, CopiesOfOneRecordingPickByAlbumThenDurationThenId) {
+  SongRef ref;
+  ref.mbid = "11111111-2222-3333-4444-555555555555";
+  EXPECT_EQ(id(ref, MatchRule::Mbid), 10);  // smallest id
+  ref.album = "album";
+  EXPECT_EQ(id(ref, MatchRule::Mbid), 11);
+  ref.album = "";
+  ref.duration_s = 201.2;
+  EXPECT_EQ(id(ref, MatchRule::Mbid), 11);
+}
+
+TEST_F(Resolver, NonLatinScripts) {
+  SongRef ref;
+  ref.artist = "ｙｏａｓｏｂｉ";
+  ref.title = "夜に駆ける";
+  EXPECT_EQ(id(ref, MatchRule::Tags), 6);
+  ref.title = "夜に駆けた";
+  EXPECT_EQ(id(ref, MatchRule::None), -1);
+  ref = {};
+  ref.artist = "КИНО";
+  ref.title = "группа крови";
+  ref.duration_s = 285;
+  EXPECT_EQ(id(ref, MatchRule::Tags), 7);
+}
+
+TEST_F(Resolver, ErrorTracksAndEmptyReferencesAreNoMatch) {
+  SongRef ref;
+  ref.artist = "Bad";
+  ref.title = "Broken";
+  EXPECT_EQ(id(ref, MatchRule::None), -1);
+  const Resolution none = index_.resolve(SongRef{});
+  EXPECT_EQ(none.track, nullptr);
+  EXPECT_EQ(none.reason, "the reference names no path, MBID, ISRC, artist or title");
+  EXPECT_STREQ(rule_name(MatchRule::Tags), "tags");
+}
+
+}  // namespace
+}  // namespace clap::service
