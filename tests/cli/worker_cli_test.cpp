@@ -243,7 +243,7 @@ TEST(Workers, PathMapReadsTheFilesWhereThisMachineMountsThem) {
   std::string out, err;
   ASSERT_EQ(test::run_command(cli() + " index --plan " + q(music) + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0) << err;
   fs::rename(music, dir + "/mounted-elsewhere");  // the planner's folder, as another machine mounts it
-  EXPECT_EQ(test::run_command(cli() + " worker --until-done --path-map nowhere --db " + q(url), &out, &err), 1);
+  EXPECT_EQ(test::run_command(cli() + " worker --until-done --path-map nowhere --db " + q(url), &out, &err), 2);  // usage
   EXPECT_NE(err.find("expected FROM=TO"), std::string::npos) << err;
   ASSERT_EQ(test::run_command(cli() + " worker --until-done --json --path-map " + q(music + "=" + dir + "/mounted-elsewhere") +
                                   " --db " + q(url),
