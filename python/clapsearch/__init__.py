@@ -43,9 +43,23 @@ import os as _os
 import sys as _sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as _np
+try:
+    import numpy as _np
+except ImportError as _e:  # pragma: no cover - depends on the interpreter
+    raise ImportError(
+        f"clapsearch needs numpy, which this Python ({_sys.executable}) does not have ({_e}); "
+        "install it (Debian: python3-numpy) or use the interpreter clapsearch was built for "
+        "(Python_EXECUTABLE in the build's CMakeCache.txt)"
+    ) from None
 
-from . import _clapsearch as _c
+try:
+    from . import _clapsearch as _c
+except ImportError as _e:  # pragma: no cover - depends on the interpreter
+    raise ImportError(
+        f"clapsearch's compiled module does not load in this Python ({_sys.executable}, "
+        f"{_sys.version.split()[0]}): {_e}. It is built for one interpreter version: use the one it was "
+        "built for (Python_EXECUTABLE in the build's CMakeCache.txt) or build it with -DPython_EXECUTABLE=..."
+    ) from None
 
 __all__ = [
     "Model",
