@@ -60,6 +60,16 @@ It runs natively on the CPU, with no Python.
 
 The package ships systemd units: clapsearch.service (the server),
 clapsearch-index.service with a nightly timer, and a user unit.")
+# The Python package (python/CMakeLists.txt: /usr/lib/python3/dist-packages/clapsearch) is in
+# this package, not a python3-clapsearch of its own: its module links the whole engine
+# statically, so a second package would ship a second copy. It needs numpy when imported.
+if(CLAPSEARCH_PYTHON)
+  string(APPEND CPACK_PACKAGE_DESCRIPTION "
+
+It includes the Python ${CLAPSEARCH_PYTHON_VERSION} package clapsearch (import clapsearch),
+with the same engine and index, and a drop-in for LAION's laion_clap.")
+  set(CPACK_DEBIAN_PACKAGE_SUGGESTS "python3 (>= ${CLAPSEARCH_PYTHON_VERSION}), python3 (<< ${Python_VERSION_MAJOR}.${CLAPSEARCH_PYTHON_NEXT_MINOR}), python3-numpy")
+endif()
 # The install rules see prefix /usr and a DESTDIR, so the settings file lands in /etc.
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_INSTALL_PREFIX /usr)

@@ -24,6 +24,7 @@ PACKAGES=(
   libcairo2-dev fonts-dejavu-core                                   # map pictures (SVG, PNG) and their text's font
   libgtest-dev                                                      # tests
   ffmpeg sox                                                        # tests make real encoded files
+  python3-dev python3-pybind11 python3-numpy python3-pytest         # the Python package (python/) and its tests
 )
 
 if [ "$tests" = 1 ]; then

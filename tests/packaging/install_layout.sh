@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `cmake --install BUILD --prefix P` lays out what the package ships: the program, the man page,
-# the three completions, the systemd units, the docs and the settings file; the installed
+# the three completions, the systemd units, the docs, the settings file and the Python package; the installed
 # program runs and the installed units name it. (CTest: Package.InstallLayout.)
 #   install_layout.sh BUILD_DIR
 set -euo pipefail
@@ -28,6 +28,16 @@ CLAPSEARCH_CONFIG_FILE="$prefix/etc/clapsearch/clapsearch.toml" "$prefix/bin/cla
 sed -E 's/^# ([a-z-]+ = )/\1/' "$prefix/etc/clapsearch/clapsearch.toml" > "$prefix/all-keys.toml"
 out="$(CLAPSEARCH_CONFIG_FILE="$prefix/all-keys.toml" "$prefix/bin/clapsearch" status --db /nonexistent/x.db 2>&1 || true)"
 if grep -q "unknown setting\|not in a \[command\]" <<<"$out"; then echo "clapsearch.toml documents a key no command has: $out"; bad=1; fi
+# The Python package, when the build has it: installed where that Python looks, and importable.
+python="$(sed -n 's/^Python_EXECUTABLE:FILEPATH=//p' "$build/CMakeCache.txt")"
+if grep -q '^CLAPSEARCH_PYTHON:BOOL=ON' "$build/CMakeCache.txt" && [ -n "$python" ]; then
+  site="$(ls -d "$prefix"/lib/python3*/dist-packages 2>/dev/null | head -n 1)"
+  for f in __init__.py __init__.pyi laion_clap.py py.typed; do
+    [ -f "$site/clapsearch/$f" ] || { echo "missing: ${site#"$prefix"/}/clapsearch/$f"; bad=1; }
+  done
+  imported="$(cd / && PYTHONPATH="$site" "$python" -c 'import clapsearch; print(clapsearch.__file__)' 2>&1)" || true
+  [ "$imported" = "$site/clapsearch/__init__.py" ] || { echo "the installed Python package does not import: $imported"; bad=1; }
+fi
 man="$(gzip -dc "$prefix/share/man/man1/clapsearch.1.gz")" || { echo "man page is not gzip"; bad=1; }
 grep -q '^\.TH CLAPSEARCH 1' <<<"$man" || { echo "man page broken"; bad=1; }
 exit $bad

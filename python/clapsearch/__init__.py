@@ -1,0 +1,545 @@
+"""clapsearch from Python: CLAP embeddings and neural music search without PyTorch.
+
+clapsearch runs LAION's CLAP (Contrastive Language-Audio Pretraining: audio and text in
+one embedding space) natively on the CPU, with the same embeddings as the reference
+implementation. This package exposes the same engine and index as the ``clapsearch``
+command line, as plain function calls that take and return numpy arrays, dicts and lists.
+
+Three entry points:
+
+``Model``
+    One CLAP model: ``embed_text``, ``embed_audio`` (numpy samples), ``embed_audio_files``,
+    ``embed_song`` (whole-song mode: the index's windows and the track embedding).
+``Library``
+    A clapsearch index (built by ``clapsearch index`` or ``Library.index``): ``search``
+    (text -> songs), ``like`` (audio -> songs), ``similar``, ``playlist``, ``path``,
+    ``duplicates``, ``tracks`` and ``search_vectors`` (FAISS's (D, I) convention). Results
+    are the dicts the CLI prints with ``--json``.
+``clapsearch.laion_clap.CLAP_Module``
+    A drop-in for ``laion_clap.CLAP_Module``: change ``import laion_clap`` to
+    ``from clapsearch import laion_clap`` and LAION's example runs.
+
+Example: zero-shot tagging of a folder::
+
+    import pathlib, clapsearch
+    model = clapsearch.Model("laion/larger_clap_music_and_speech")
+    labels = ["rock", "jazz", "classical", "speech"]
+    text = model.embed_text([f"This is a sound of {l}." for l in labels])
+    files = sorted(str(p) for p in pathlib.Path("~/Music").expanduser().glob("*.flac"))
+    audio = model.embed_audio_files(files)
+    best = (audio @ text.T).argmax(axis=1)
+    rows = [{"path": f, "label": labels[i]} for f, i in zip(files, best)]
+
+Every call into the engine releases the GIL, so Python threads embed in parallel. Errors
+raise ``clapsearch.Error`` (``NotFoundError`` is also a ``FileNotFoundError``,
+``InvalidInputError`` also a ``ValueError``) with the CLI's message. docs/python.md has the
+details: building, installing, the API and the benchmark.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os as _os
+import sys as _sys
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+try:
+    import numpy as _np
+except ImportError as _e:  # pragma: no cover - depends on the interpreter
+    raise ImportError(
+        f"clapsearch needs numpy, which this Python ({_sys.executable}) does not have ({_e}); "
+        "install it (Debian: python3-numpy) or use the interpreter clapsearch was built for "
+        "(Python_EXECUTABLE in the build's CMakeCache.txt)"
+    ) from None
+
+try:
+    from . import _clapsearch as _c
+except ImportError as _e:  # pragma: no cover - depends on the interpreter
+    raise ImportError(
+        f"clapsearch's compiled module does not load in this Python ({_sys.executable}, "
+        f"{_sys.version.split()[0]}): {_e}. It is built for one interpreter version: use the one it was "
+        "built for (Python_EXECUTABLE in the build's CMakeCache.txt) or build it with -DPython_EXECUTABLE=..."
+    ) from None
+
+__all__ = [
+    "Model",
+    "Library",
+    "Error",
+    "NotFoundError",
+    "InvalidInputError",
+    "load_audio",
+    "index",
+    "DEFAULT_MODEL",
+    "laion_clap",
+]
+
+Error = _c.Error
+NotFoundError = _c.NotFoundError
+InvalidInputError = _c.InvalidInputError
+
+#: The model used when none is named (a Hugging Face hub id, fetched into the HF cache).
+DEFAULT_MODEL: str = _c.default_model()
+
+_PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def _texts(texts: Union[str, Sequence[str]], what: str) -> List[str]:
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Sequence) and not hasattr(texts, "__iter__"):
+        raise InvalidInputError(f"{what}: give a string or a list of strings")
+    out = list(texts)
+    for t in out:
+        if not isinstance(t, str):
+            raise InvalidInputError(f"{what}: every item must be a str (got {type(t).__name__})")
+    return out
+
+
+def _paths(paths: Union[str, "_os.PathLike[str]", Sequence[Union[str, "_os.PathLike[str]"]]], what: str) -> List[str]:
+    if isinstance(paths, (str, _os.PathLike)):
+        return [_os.fspath(paths)]
+    out = [_os.fspath(p) for p in paths]
+    return out
+
+
+def _precision(value: str, what: str) -> str:
+    if value not in _PRECISIONS:
+        raise InvalidInputError(f"{what} must be one of fp32, bf16, int8 (got {value!r})")
+    return value
+
+
+def _threads(threads: Optional[int]) -> int:
+    if threads is None:
+        return 0
+    if not isinstance(threads, int) or threads < 1:
+        raise InvalidInputError(f"threads must be a positive int or None (all cores); got {threads!r}")
+    return threads
+
+
+def _audio_array(data) -> _np.ndarray:
+    if not isinstance(data, _np.ndarray):
+        raise InvalidInputError(f"audio must be a numpy array (got {type(data).__name__})")
+    return data
+
+
+class Model:
+    """A CLAP model, loaded once and shared by every call (and thread).
+
+    Args:
+        model: what ``clapsearch --model`` accepts: a Hugging Face model folder, a checkpoint
+            file (a LAION ``.pt``, ``pytorch_model.bin``, ``model.safetensors``) or a hub id
+            ``org/name[@revision]`` (found in, or downloaded into, the Hugging Face cache).
+        precision: the audio tower's precision, ``"fp32"`` (reference parity), ``"bf16"`` or
+            ``"int8"`` (faster, embeddings within cosine 0.999 / 0.995 of fp32).
+        threads: threads per call; ``None`` = every core.
+        text_precision: the text tower's precision (same choices).
+        config: ``--config``: a config.json (or its folder) used instead of the model's own or
+            the one inferred from a checkpoint file.
+        tokenizer: ``--tokenizer``: a folder with vocab.json + merges.txt (a checkpoint file
+            has none).
+
+    Raises:
+        NotFoundError: no such folder or file, or a hub id that is not cached while offline.
+        Error: not a model (the reason names the file or tensor).
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        precision: str = "fp32",
+        threads: Optional[int] = None,
+        *,
+        text_precision: str = "fp32",
+        config: Optional[str] = None,
+        tokenizer: Optional[str] = None,
+    ) -> None:
+        self._m = _c._Model(
+            _os.fspath(model),
+            _precision(precision, "precision"),
+            _precision(text_precision, "text_precision"),
+            _threads(threads),
+            _os.fspath(config) if config else "",
+            _os.fspath(tokenizer) if tokenizer else "",
+        )
+        self._config: Optional[dict] = None
+
+    def __repr__(self) -> str:
+        return f"clapsearch.Model({self.name!r}, precision={self.precision!r}, dim={self.dim})"
+
+    @property
+    def name(self) -> str:
+        """The model as resolved: the hub id, or the absolute path of a folder or file."""
+        return self._m.name
+
+    @property
+    def precision(self) -> str:
+        """The audio tower's precision: ``"fp32"``, ``"bf16"`` or ``"int8"``."""
+        return self._m.precision
+
+    @property
+    def text_precision(self) -> str:
+        """The text tower's precision: ``"fp32"``, ``"bf16"`` or ``"int8"``."""
+        return self._m.text_precision
+
+    @property
+    def dim(self) -> int:
+        """The embedding size (512 for LAION's models)."""
+        return self._m.dim
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate the audio tower takes (48000 Hz); other rates are resampled."""
+        return self._m.sample_rate
+
+    @property
+    def logit_scale(self) -> float:
+        """exp(logit_scale_a): multiply audio-text cosines by it for CLAP's logits."""
+        return self._m.logit_scale
+
+    @property
+    def logit_scale_text(self) -> float:
+        """exp(logit_scale_t), the text side's temperature (``logits_per_text``)."""
+        return self._m.logit_scale_text
+
+    @property
+    def config(self) -> dict:
+        """The model's settings as a dict: config.json's keys plus ``"features"`` (the
+        feature extractor's preprocessor settings)."""
+        if self._config is None:
+            cfg = _json.loads(self._m.config_json())
+            cfg["features"] = _json.loads(self._m.features_json())
+            self._config = cfg
+        return dict(self._config)
+
+    def embed_text(self, texts: Union[str, Sequence[str]], *, batch: int = 16) -> _np.ndarray:
+        """Text embeddings, L2-normalised like the CLI's.
+
+        Args:
+            texts: one string or a list of strings.
+            batch: texts per pass over the text tower (results do not depend on it).
+
+        Returns:
+            float32 array of shape (N, dim), one row per text.
+        """
+        return self._m.embed_text(_texts(texts, "embed_text"), batch)
+
+    def embed_audio(self, data: _np.ndarray, sr: int = 48000, *, batch: int = 8) -> _np.ndarray:
+        """Audio embeddings of mono float32 samples, L2-normalised.
+
+        Each clip is processed as the reference processor processes one clip: up to 10 s
+        repeat-padded, longer ones cropped (deterministically; see ``embed_song`` for the whole
+        of a long recording). Samples at another rate are resampled by FFmpeg first, exactly
+        as the CLI resamples a file.
+
+        Args:
+            data: float32 array, 1-D (one clip) or 2-D (N clips of equal length, one per row),
+                samples in [-1, 1]. Read in place when C-contiguous.
+            sr: the samples' rate in Hz.
+            batch: clips per model call (results do not depend on it).
+
+        Returns:
+            float32 array of shape (N, dim) (N = 1 for a 1-D clip).
+
+        Raises:
+            InvalidInputError: not float32, not 1-D/2-D, empty, NaN or infinite samples, a bad rate.
+        """
+        return self._m.embed_audio(_audio_array(data), int(sr), batch)
+
+    def embed_audio_files(self, paths: Union[str, Sequence[str]], *, hop: float = 5.0, batch: int = 8) -> _np.ndarray:
+        """Embeddings of audio files, as ``clapsearch embed --audio`` computes them.
+
+        A file of at most one model window (10 s) is one clip; a longer one is the normalised
+        mean of its 10 s windows every ``hop`` seconds (the track embedding the index stores).
+
+        Returns:
+            float32 array of shape (N, dim), in the order given.
+
+        Raises:
+            NotFoundError: a file that does not exist. Error: a file FFmpeg cannot decode.
+        """
+        files = _paths(paths, "embed_audio_files")
+        return self._m.embed_audio_files(files, float(hop), batch)
+
+    def embed_song(
+        self,
+        song: Union[str, "_os.PathLike[str]", _np.ndarray],
+        sr: Optional[int] = None,
+        *,
+        window: float = 10.0,
+        hop: float = 5.0,
+        silence_db: float = -60.0,
+        batch: int = 8,
+    ) -> Dict[str, object]:
+        """Whole-song mode: the windows the index cuts and the track embedding it stores.
+
+        Args:
+            song: an audio file's path, or a 1-D float32 array of samples (then ``sr`` is required).
+            window, hop: seconds per window and between window starts (the index's 10 / 5).
+            silence_db: windows quieter than this (RMS, dBFS) are silent: not embedded.
+
+        Returns:
+            ``{"windows": (n, dim) float32 (zero rows for silent windows), "starts": (n,),
+            "ends": (n,) seconds, "silent": (n,) bool, "track": (dim,) float32,
+            "duration_s": float}``.
+        """
+        if isinstance(song, _np.ndarray):
+            if sr is None:
+                raise InvalidInputError("embed_song: give sr (the samples' rate in Hz) with an array")
+            return self._m.embed_song(song, int(sr), float(window), float(hop), float(silence_db), batch)
+        return self._m.embed_song_file(_os.fspath(song), float(window), float(hop), float(silence_db), batch)
+
+
+def load_audio(path: Union[str, "_os.PathLike[str]"], sr: int = 48000) -> _np.ndarray:
+    """Decodes any file FFmpeg reads to mono float32 samples at ``sr`` Hz (the CLI's decoder
+    and resampler)."""
+    return _c.load_audio(_os.fspath(path), int(sr))
+
+
+def _progress_printer(done: int, total: int, audio_s: float, elapsed: float, eta: float) -> None:
+    eta_text = f", {eta:.0f} s left" if eta >= 0 else ""
+    _sys.stderr.write(f"\rindexing {done}/{total} files, {audio_s / 60:.1f} min of audio{eta_text}")
+    if total and done >= total:
+        _sys.stderr.write("\n")
+    _sys.stderr.flush()
+
+
+ProgressCallback = Callable[[int, int, float, float, float], None]
+
+
+def index(
+    paths: Union[str, Sequence[str]],
+    db: Optional[str] = None,
+    model: Optional[str] = None,
+    *,
+    progress: Union[bool, ProgressCallback] = True,
+    on_file: Optional[Callable[[str, str, str], None]] = None,
+    window: Optional[float] = None,
+    hop: Optional[float] = None,
+    precision: Optional[str] = None,
+    threads: Optional[int] = None,
+    batch: int = 8,
+    rebuild: bool = False,
+    config: Optional[str] = None,
+    tokenizer: Optional[str] = None,
+) -> dict:
+    """``clapsearch index``: brings the index ``db`` up to date with folders or files.
+
+    Unchanged files are skipped, moved ones keep their embeddings, deleted ones are pruned.
+    Settings not given continue the existing index (else 10 s windows, 5 s hop, fp32, the
+    default model).
+
+    Args:
+        progress: ``True`` prints a progress line to stderr, ``False`` nothing, or a callable
+            ``(files_done, files_total, audio_seconds, elapsed_seconds, eta_seconds)``.
+        on_file: optional callable ``(kind, path, detail)`` per file ("indexed", "moved",
+            "restored", "error", "pruned").
+
+    Returns:
+        The run's summary: found, indexed, unchanged, moved, restored, pruned, errors,
+        windows, audio_seconds, wall_seconds, new_errors [(path, reason)], db.
+    """
+    if progress is True:
+        callback = _progress_printer
+    elif progress is False or progress is None:
+        callback = None
+    elif callable(progress):
+        callback = progress
+    else:
+        raise InvalidInputError("progress must be True, False or a callable")
+    if precision is not None:
+        _precision(precision, "precision")
+    dirs = _paths(paths, "index")
+    return _c.run_index(
+        dirs,
+        _os.fspath(db) if db else "",
+        _os.fspath(model) if model else None,
+        _os.fspath(config) if config else "",
+        _os.fspath(tokenizer) if tokenizer else "",
+        window,
+        hop,
+        precision,
+        _threads(threads),
+        batch,
+        rebuild,
+        callback,
+        on_file,
+    )
+
+
+class Library:
+    """A clapsearch index: the queries of the CLI, answering what its ``--json`` prints.
+
+    Args:
+        db: the index (a SQLite file or a ``postgresql://`` URL); ``None`` = the CLI's default
+            (~/.local/share/clapsearch/library.db).
+        model: the model for text and audio queries; ``None`` = the one recorded in the index
+            (a different model is refused, as by the CLI).
+        threads: threads per model run; ``None`` = every core.
+        text_precision, config, tokenizer: as for ``Model``.
+
+    The index is opened on first use (``index()`` may create it first). Results are lists of
+    dicts with the CLI's ``--json`` fields (see docs/python.md).
+    """
+
+    def __init__(
+        self,
+        db: Optional[str] = None,
+        model: Optional[str] = None,
+        *,
+        threads: Optional[int] = None,
+        text_precision: str = "fp32",
+        config: Optional[str] = None,
+        tokenizer: Optional[str] = None,
+    ) -> None:
+        self._db = _os.fspath(db) if db else ""
+        self._model = _os.fspath(model) if model else ""
+        self._threads = _threads(threads)
+        self._text_precision = _precision(text_precision, "text_precision")
+        self._config = _os.fspath(config) if config else ""
+        self._tokenizer = _os.fspath(tokenizer) if tokenizer else ""
+        self._lib = None
+
+    def _open(self):
+        if self._lib is None:
+            self._lib = _c._Library(self._db, self._model, self._config, self._tokenizer, self._threads, self._text_precision)
+        return self._lib
+
+    def __repr__(self) -> str:
+        return f"clapsearch.Library(db={self._db or None!r}, model={self._model or None!r})"
+
+    @property
+    def db_path(self) -> str:
+        """The index's location as the CLI prints it."""
+        return self._open().db_path
+
+    @property
+    def dim(self) -> int:
+        """The embedding size of the index's model."""
+        return self._open().dim
+
+    def index(self, paths: Union[str, Sequence[str]], *, progress: Union[bool, ProgressCallback] = True, **options) -> dict:
+        """Indexes folders or files into this library (``clapsearch.index`` with this ``db``
+        and model); the next query sees the new tracks. Returns the run's summary."""
+        summary = index(
+            paths,
+            db=self._db or None,
+            model=self._model or None,
+            progress=progress,
+            threads=self._threads or None,
+            config=self._config or None,
+            tokenizer=self._tokenizer or None,
+            **options,
+        )
+        self._lib = None  # reopened with the new tracks
+        return summary
+
+    def search(
+        self,
+        text: Union[str, Sequence[str]],
+        k: int = 10,
+        *,
+        aggregate: str = "mean",
+        high: float = 0.3,
+        moderate: float = 0.15,
+    ) -> List[dict]:
+        """Text -> songs (``clapsearch search --json``).
+
+        Args:
+            text: one query, or several (then each result carries its ``"query"``).
+            k: results per query (0 = every track).
+            aggregate: a track's score: ``"mean"`` of its windows' cosines or the best (``"max"``).
+            high, moderate: thresholds of the labels HIGH / MODERATE / LOW.
+
+        Returns:
+            dicts with rank, path, track_id, score, label, best_start, best_end, mean, max,
+            n_windows, artist, title, labels.
+        """
+        texts = _texts(text, "search")
+        return _json.loads(self._open().search(texts, int(k), aggregate, float(high), float(moderate)))
+
+    def like(
+        self,
+        query: Union[str, "_os.PathLike[str]", int, _np.ndarray],
+        k: int = 10,
+        *,
+        sr: Optional[int] = None,
+        track: bool = False,
+        per_chunk: int = 5,
+        vote_weight: float = 0.2,
+        exclude_self: bool = False,
+        chunk: float = 0.0,
+        hop: float = 0.0,
+    ) -> List[dict]:
+        """Audio -> songs by chunk voting (``clapsearch like --json``).
+
+        Args:
+            query: an audio file, an indexed track (an int id, or ``track=True`` with an id or
+                path: its stored windows, no decoding), or a 1-D float32 array (with ``sr``).
+            chunk, hop: query chunk length and hop in seconds (0 = the index's).
+
+        Returns:
+            dicts with rank, path, track_id, score, combined, votes, total_similarity, artist,
+            title, matches.
+        """
+        lib = self._open()
+        if isinstance(query, _np.ndarray):
+            if sr is None:
+                raise InvalidInputError("like: give sr (the samples' rate in Hz) with an array")
+            return _json.loads(lib.like_samples(query, int(sr), int(k), per_chunk, float(vote_weight), float(chunk), float(hop)))
+        if isinstance(query, int) and not isinstance(query, bool):
+            query, track = str(query), True
+        return _json.loads(
+            lib.like(_os.fspath(query), bool(track), int(k), per_chunk, float(vote_weight), bool(exclude_self), float(chunk), float(hop))
+        )
+
+    def similar(self, track: Union[str, "_os.PathLike[str]", int], k: int = 10) -> List[dict]:
+        """Song -> songs by track embedding (``clapsearch similar --json``): an indexed track
+        (id or path; itself left out) or any audio file. Returns dicts with rank, path,
+        track_id, score, artist, title."""
+        return _json.loads(self._open().similar(str(track) if isinstance(track, int) else _os.fspath(track), int(k)))
+
+    def playlist(
+        self,
+        seeds: Sequence[Union[str, int]] = (),
+        texts: Union[str, Sequence[str]] = (),
+        length: int = 25,
+        *,
+        diversity: float = 0.3,
+    ) -> List[dict]:
+        """A radio from seed tracks and/or descriptions (``clapsearch playlist --json``).
+        Returns dicts with rank, track_id, path, score, artist, title, duration_s, seed."""
+        seed_list = [str(s) if isinstance(s, int) else _os.fspath(s) for s in ([seeds] if isinstance(seeds, (str, int)) else seeds)]
+        text_list = _texts(texts, "playlist") if texts else []
+        return _json.loads(self._open().playlist(seed_list, text_list, int(length), float(diversity)))
+
+    def path(self, start: Union[str, int], end: Union[str, int], length: int = 10) -> List[dict]:
+        """``length`` tracks moving from ``start`` to ``end`` (``clapsearch path --json``)."""
+        return _json.loads(self._open().path(str(start), str(end), int(length)))
+
+    def duplicates(self, *, threshold: float = 0.0, min_duration_ratio: float = 0.9) -> List[dict]:
+        """Groups of the same recording in several files, keeper first (``clapsearch
+        duplicates --json``): group, keeper, tracks [...], pairs [...]."""
+        return _json.loads(self._open().duplicates(float(threshold), float(min_duration_ratio)))
+
+    def tracks(self) -> List[dict]:
+        """Every track of the index: track_id, path, status, error, silent, duration_s,
+        n_windows, artist, title, album, genre, date."""
+        return _json.loads(self._open().tracks())
+
+    def search_vectors(self, queries: _np.ndarray, k: int = 10) -> Tuple[_np.ndarray, _np.ndarray]:
+        """Nearest tracks to your own vectors, in FAISS's convention.
+
+        Args:
+            queries: float32 array (n, dim) (a 1-D vector is one query); need not be normalised.
+            k: neighbours per query.
+
+        Returns:
+            ``(D, I)``: (n, k) float32 cosines to the track embeddings, best first, and (n, k)
+            int64 track ids (-1 and -inf where the library has fewer than k tracks).
+        """
+        if isinstance(queries, _np.ndarray) and queries.ndim == 1:
+            queries = queries.reshape(1, -1)
+        return self._open().search_vectors(_audio_array(queries), int(k))
+
+
+from . import laion_clap  # noqa: E402  (the drop-in needs Model above)

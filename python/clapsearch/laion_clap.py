@@ -1,0 +1,185 @@
+"""A drop-in for LAION's ``laion_clap`` package, on clapsearch's engine (no PyTorch needed).
+
+Change ``import laion_clap`` to ``from clapsearch import laion_clap`` and LAION's example
+runs unchanged::
+
+    model = laion_clap.CLAP_Module(enable_fusion=False)
+    model.load_ckpt()                       # or model.load_ckpt("630k-audioset-best.pt")
+    audio_embed = model.get_audio_embedding_from_filelist(x=["a.wav", "b.flac"], use_tensor=False)
+    text_embed = model.get_text_embedding(["a dog barking", "rain"])
+
+Differences from LAION's module, all deliberate:
+
+* ``load_ckpt()`` without a checkpoint loads the Hugging Face conversion of LAION's default
+  checkpoint (``laion/clap-htsat-unfused``, or ``laion/clap-htsat-fused`` with
+  ``enable_fusion=True``) from the Hugging Face cache, downloading it when online; offline
+  and not cached, it raises ``clapsearch.Error`` saying so.
+* ``load_ckpt(path)`` reads LAION ``.pt`` files directly; a ``config.json`` and the tokenizer
+  files (``vocab.json`` + ``merges.txt``) beside the file are used when present (else the
+  architecture is inferred from the tensors and RoBERTa's tokenizer comes from the HF cache).
+* Audio longer than 10 s is cropped deterministically (LAION crops at random), so the same
+  input always gives the same embedding.
+* ``use_tensor=True`` returns ``torch`` tensors when PyTorch is importable, and raises
+  ``clapsearch.Error`` otherwise; ``use_tensor=False`` returns numpy arrays.
+"""
+
+from __future__ import annotations
+
+import os as _os
+from typing import Optional, Sequence
+
+import numpy as _np
+
+from . import Error, InvalidInputError, Model, load_audio
+
+__all__ = ["CLAP_Module"]
+
+#: The Hugging Face conversions of LAION's default checkpoints (630k-audioset-best.pt and
+#: 630k-audioset-fusion-best.pt), what ``load_ckpt()`` loads.
+DEFAULT_UNFUSED = "laion/clap-htsat-unfused"
+DEFAULT_FUSED = "laion/clap-htsat-fused"
+
+_AMODELS = ("HTSAT-tiny", "HTSAT-base", "HTSAT-large", "PANN-14")
+_TMODELS = ("roberta", "bert", "bart", "transformer")
+
+
+def _torch():
+    try:
+        import torch  # noqa: PLC0415
+    except Exception as e:  # ImportError, or a broken installation
+        raise Error(
+            f"use_tensor=True returns torch tensors, and PyTorch cannot be imported ({e}): "
+            "pass use_tensor=False for numpy arrays"
+        ) from None
+    return torch
+
+
+def _out(array: _np.ndarray, use_tensor: bool):
+    if use_tensor:
+        return _torch().from_numpy(array)
+    return array
+
+
+def _float32_to_int16(x: _np.ndarray) -> _np.ndarray:
+    x = _np.clip(x, a_min=-1.0, a_max=1.0)
+    return (x * 32767.0).astype(_np.int16)
+
+
+def _int16_to_float32(x: _np.ndarray) -> _np.ndarray:
+    return (x / 32767.0).astype(_np.float32)
+
+
+class CLAP_Module:  # noqa: N801  (LAION's name)
+    """LAION's ``CLAP_Module`` on clapsearch's engine.
+
+    Args:
+        enable_fusion: whether the checkpoint is a fused one (``630k-audioset-fusion-best.pt``);
+            ``load_ckpt`` refuses a checkpoint of the other kind.
+        device: accepted for compatibility; only ``None`` or ``"cpu"`` (the engine runs on the CPU).
+        amodel, tmodel: LAION's tower names, accepted for compatibility (the architecture is
+            read from the checkpoint itself).
+        precision: clapsearch's audio-tower precision, ``"fp32"`` (default), ``"bf16"`` or ``"int8"``.
+        threads: threads per call, ``None`` = every core.
+    """
+
+    def __init__(
+        self,
+        enable_fusion: bool = False,
+        device=None,
+        amodel: str = "HTSAT-tiny",
+        tmodel: str = "roberta",
+        *,
+        precision: str = "fp32",
+        threads: Optional[int] = None,
+    ) -> None:
+        if device is not None and str(device) != "cpu":
+            raise InvalidInputError(f"device={device!r}: clapsearch runs on the CPU (device=None or 'cpu')")
+        if amodel not in _AMODELS:
+            raise InvalidInputError(f"amodel={amodel!r}: LAION's audio models are {', '.join(_AMODELS)}")
+        if tmodel not in _TMODELS:
+            raise InvalidInputError(f"tmodel={tmodel!r}: LAION's text models are {', '.join(_TMODELS)}")
+        self.enable_fusion = bool(enable_fusion)
+        self.amodel = amodel
+        self.tmodel = tmodel
+        self._precision = precision
+        self._threads = threads
+        self.model: Optional[Model] = None
+
+    def load_ckpt(self, ckpt: Optional[str] = None, model_id: int = -1, verbose: bool = True) -> None:
+        """Loads a checkpoint: a LAION ``.pt`` file, any model ``clapsearch --model`` accepts,
+        or (``None``) LAION's default model from the Hugging Face cache.
+
+        Args:
+            ckpt: the checkpoint, or None for the default (see the module's documentation).
+            model_id: LAION's index of its published checkpoints; only -1 (the default) is
+                supported: pass the file or hub id instead.
+            verbose: print what was loaded, as LAION's does.
+        """
+        if model_id != -1:
+            raise InvalidInputError(
+                f"model_id={model_id}: name the checkpoint instead (a LAION .pt file or a hub id such as {DEFAULT_UNFUSED})"
+            )
+        config = tokenizer = None
+        if ckpt is None:
+            spec = DEFAULT_FUSED if self.enable_fusion else DEFAULT_UNFUSED
+        else:
+            spec = _os.fspath(ckpt)
+            if _os.path.isfile(spec):
+                folder = _os.path.dirname(_os.path.abspath(spec))
+                if _os.path.isfile(_os.path.join(folder, "config.json")):
+                    config = folder
+                if _os.path.isfile(_os.path.join(folder, "vocab.json")) and _os.path.isfile(_os.path.join(folder, "merges.txt")):
+                    tokenizer = folder
+        model = Model(spec, precision=self._precision, threads=self._threads, config=config, tokenizer=tokenizer)
+        fused = bool(model.config.get("audio_config", {}).get("enable_fusion", False))
+        if fused != self.enable_fusion:
+            raise Error(
+                f"{model.name}: a {'fused' if fused else 'non-fused'} model, and this CLAP_Module was made with "
+                f"enable_fusion={self.enable_fusion}"
+            )
+        self.model = model
+        if verbose:
+            print(f"Load the specified checkpoint {model.name} from users.")
+
+    def _model(self) -> Model:
+        if self.model is None:
+            raise Error("no checkpoint loaded: call load_ckpt() first")
+        return self.model
+
+    def get_audio_embedding_from_filelist(self, x: Sequence[str], use_tensor: bool = False):
+        """Embeddings (N, 512) of audio files, each decoded at 48 kHz and quantised to 16 bits
+        as LAION's does, then processed as one clip."""
+        model = self._model()
+        if isinstance(x, (str, _os.PathLike)):
+            x = [x]
+        files = [_os.fspath(f) for f in x]
+        if not files:
+            raise InvalidInputError("get_audio_embedding_from_filelist: no files")
+        clips = [_int16_to_float32(_float32_to_int16(load_audio(f, 48000))) for f in files]
+        rows = [model.embed_audio(c, 48000) for c in clips]
+        return _out(_np.concatenate(rows, axis=0), use_tensor)
+
+    def get_audio_embedding_from_data(self, x, use_tensor: bool = False):
+        """Embeddings (N, 512) of audio at 48 kHz: a (N, T) or (T,) float32 array in [-1, 1],
+        an int16 array (scaled by 1/32767 as LAION's int16_to_float32), or a torch tensor."""
+        model = self._model()
+        if not isinstance(x, _np.ndarray):
+            if hasattr(x, "detach") and hasattr(x, "numpy"):
+                x = x.detach().cpu().numpy()
+            else:
+                raise InvalidInputError(f"audio must be a numpy array or a torch tensor (got {type(x).__name__})")
+        if x.dtype == _np.int16:
+            x = _int16_to_float32(x)
+        return _out(model.embed_audio(x, 48000), use_tensor)
+
+    def get_text_embedding(self, x: Sequence[str], tokenizer=None, use_tensor: bool = False):
+        """Embeddings (N, 512) of texts."""
+        if tokenizer is not None:
+            raise InvalidInputError("tokenizer: clapsearch uses the model's own tokenizer (leave it None)")
+        model = self._model()
+        if isinstance(x, str):
+            x = [x]
+        texts = list(x)
+        if not texts:
+            raise InvalidInputError("get_text_embedding: no texts")
+        return _out(model.embed_text(texts), use_tensor)

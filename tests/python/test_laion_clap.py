@@ -1,0 +1,184 @@
+"""clapsearch.laion_clap: LAION's README example with only the import changed, and golden
+parity through the shim (LAION .pt checkpoints of tests/data)."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import CASES, case_dir, cases_json, deterministic_clips, expect_embedding, golden_clip, read_safetensors, write_wav
+
+
+def shim(case):
+    from clapsearch import laion_clap
+
+    model = laion_clap.CLAP_Module(enable_fusion=(case == "tiny-fused"))
+    model.load_ckpt(os.path.join(case_dir(case), "laion.pt"), verbose=False)
+    return model
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_parity_through_the_shim(case):
+    model = shim(case)
+    expected = read_safetensors(os.path.join(case_dir(case), "expected.safetensors"))
+    texts = cases_json(case)["texts"]
+    got = model.get_text_embedding(texts)
+    assert isinstance(got, np.ndarray) and got.shape == (len(texts), 512)
+    for i in range(len(texts)):
+        expect_embedding(got[i], expected["text_embeds_unpadded"][i], f"{case} text {i}")
+    for x in deterministic_clips(case):
+        emb = model.get_audio_embedding_from_data(x=golden_clip(x).reshape(1, -1), use_tensor=False)
+        expect_embedding(emb[0], expected[f"clip_{x}_audio_embeds"], f"{case} clip {x}")
+
+
+def test_int16_data_and_files(tmp_path):
+    model = shim("tiny-unfused")
+    clip = golden_clip("b")
+    q16 = (np.clip(clip, -1, 1) * 32767.0).astype(np.int16)
+    as_float = (q16 / 32767.0).astype(np.float32)
+    from_int16 = model.get_audio_embedding_from_data(x=q16.reshape(1, -1))
+    np.testing.assert_array_equal(from_int16, model.get_audio_embedding_from_data(x=as_float.reshape(1, -1)))
+    # Files are decoded at 48 kHz and quantised to 16 bits, as LAION's module does.
+    path = write_wav(str(tmp_path / "b.wav"), clip, 48000)
+    np.testing.assert_array_equal(model.get_audio_embedding_from_filelist(x=[path]), from_int16)
+
+
+def test_fusion_mismatch_and_missing_checkpoint_are_clear():
+    import clapsearch
+    from clapsearch import laion_clap
+
+    with pytest.raises(clapsearch.Error, match="enable_fusion"):
+        laion_clap.CLAP_Module(enable_fusion=True).load_ckpt(os.path.join(case_dir("tiny-unfused"), "laion.pt"), verbose=False)
+    with pytest.raises(FileNotFoundError):
+        laion_clap.CLAP_Module().load_ckpt("/nonexistent/630k-audioset-best.pt")
+    with pytest.raises(clapsearch.Error, match="load_ckpt"):
+        laion_clap.CLAP_Module().get_text_embedding(["x"])
+
+
+def test_default_checkpoint_offline_is_a_clear_error(tmp_path, monkeypatch):
+    import clapsearch
+    from clapsearch import laion_clap
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(clapsearch.Error, match="laion/clap-htsat-unfused"):
+        laion_clap.CLAP_Module(enable_fusion=False).load_ckpt()
+
+
+def hf_cache_with(cache, repo, folder):
+    """A Hugging Face cache holding `folder` as repo's main revision, laid out as huggingface_hub does."""
+    commit = "0" * 40
+    storage = os.path.join(cache, "models--" + repo.replace("/", "--"))
+    snap = os.path.join(storage, "snapshots", commit)
+    os.makedirs(snap)
+    os.makedirs(os.path.join(storage, "refs"))
+    with open(os.path.join(storage, "refs", "main"), "w") as f:
+        f.write(commit)
+    for name in os.listdir(folder):
+        if name.endswith(".json") or name in ("model.safetensors", "vocab.json", "merges.txt"):
+            shutil.copy(os.path.join(folder, name), snap)
+
+
+# LAION's README (https://github.com/LAION-AI/CLAP, "Quick start"), with `import laion_clap`
+# changed to the clapsearch import. librosa.load is this machine's stand-in below (librosa is
+# not installed here); the use_tensor=True steps run when PyTorch imports.
+README_EXAMPLE = '''
+import numpy as np
+from clapsearch import laion_clap
+
+# quantization
+def int16_to_float32(x):
+    return (x / 32767.0).astype(np.float32)
+
+
+def float32_to_int16(x):
+    x = np.clip(x, a_min=-1., a_max=1.)
+    return (x * 32767.).astype(np.int16)
+
+model = laion_clap.CLAP_Module(enable_fusion=False)
+model.load_ckpt() # download the default pretrained checkpoint.
+
+# Directly get audio embeddings from audio files
+audio_file = [
+    '/home/data/test_clap_short.wav',
+    '/home/data/test_clap_long.wav'
+]
+audio_embed = model.get_audio_embedding_from_filelist(x = audio_file, use_tensor=False)
+print(audio_embed[:,-20:])
+print(audio_embed.shape)
+
+# Get audio embeddings from audio data
+audio_data, _ = librosa.load('/home/data/test_clap_short.wav', sr=48000) # sample rate should be 48000
+audio_data = audio_data.reshape(1, -1) # Make it (1,T) or (N,T)
+audio_embed = model.get_audio_embedding_from_data(x = audio_data, use_tensor=False)
+print(audio_embed[:,-20:])
+print(audio_embed.shape)
+
+# Get text embedings from texts:
+text_data = ["I love the contrastive learning", "I love the pretrain model"] 
+text_embed = model.get_text_embedding(text_data)
+print(text_embed)
+print(text_embed.shape)
+'''
+
+README_TENSOR_PART = '''
+# Directly get audio embeddings from audio files, but return torch tensor
+audio_embed = model.get_audio_embedding_from_filelist(x = audio_file, use_tensor=True)
+print(audio_embed[:,-20:])
+print(audio_embed.shape)
+
+# Get audio embeddings from audio data
+audio_data, _ = librosa.load('/home/data/test_clap_short.wav', sr=48000) # sample rate should be 48000
+audio_data = audio_data.reshape(1, -1) # Make it (1,T) or (N,T)
+audio_data = torch.from_numpy(int16_to_float32(float32_to_int16(audio_data))).float() # quantize before send it in to the model
+audio_embed = model.get_audio_embedding_from_data(x = audio_data, use_tensor=True)
+print(audio_embed[:,-20:])
+print(audio_embed.shape)
+
+# Get text embedings from texts, but return torch tensor:
+text_data = ["I love the contrastive learning", "I love the pretrain model"] 
+text_embed = model.get_text_embedding(text_data, use_tensor=True)
+print(text_embed)
+print(text_embed.shape)
+'''
+
+
+class _Librosa:
+    """librosa.load's contract (mono float32 at sr) through clapsearch's decoder."""
+
+    @staticmethod
+    def load(path, sr=22050):
+        import clapsearch
+
+        return clapsearch.load_audio(path, sr), sr
+
+
+def test_laion_readme_example_runs(tmp_path, monkeypatch, capsys):
+    from conftest import ffmpeg
+
+    cache = str(tmp_path / "hf")
+    hf_cache_with(cache, "laion/clap-htsat-unfused", case_dir("tiny-unfused"))
+    monkeypatch.setenv("HF_HUB_CACHE", cache)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    short = ffmpeg(str(tmp_path / "test_clap_short.wav"), '-f lavfi -i "sine=f=440:d=4:sample_rate=48000"')
+    long = ffmpeg(str(tmp_path / "test_clap_long.wav"), '-f lavfi -i "anoisesrc=c=pink:d=14:a=0.3:r=44100:seed=4"')
+    source = README_EXAMPLE.replace("/home/data/test_clap_short.wav", short).replace("/home/data/test_clap_long.wav", long)
+    env = {"librosa": _Librosa}
+    exec(compile(source, "laion_readme", "exec"), env)  # noqa: S102
+    assert env["audio_embed"].shape == (1, 512)
+    assert env["text_embed"].shape == (2, 512)
+    out = capsys.readouterr().out
+    assert "(2, 512)" in out and "(1, 512)" in out
+    tensor_source = README_TENSOR_PART.replace("/home/data/test_clap_short.wav", short)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        import clapsearch
+
+        with pytest.raises(clapsearch.Error, match="PyTorch"):
+            exec(compile(tensor_source, "laion_readme_tensor", "exec"), env)  # noqa: S102
+        return
+    env["torch"] = torch
+    exec(compile(tensor_source, "laion_readme_tensor", "exec"), env)  # noqa: S102
+    assert tuple(env["text_embed"].shape) == (2, 512)

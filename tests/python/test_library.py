@@ -1,0 +1,121 @@
+"""clapsearch.Library answers what the CLI's --json prints on the same index (built here from
+real audio made with ffmpeg), and an index built from Python equals one built by the CLI."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import clapsearch
+from conftest import case_dir, cli, make_music
+
+MODEL = case_dir("tiny-unfused")
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    root = tmp_path_factory.mktemp("library")
+    music = str(root / "music")
+    files = make_music(music)
+    db = str(root / "library.db")
+    cli("index", music, "--db", db, "--model", MODEL, "--quiet")
+    return {"db": db, "music": music, "files": files, "root": str(root)}
+
+
+def cli_json(lib, *args):
+    return json.loads(cli(*args, "--db", lib["db"], "--json").stdout)
+
+
+def test_search_equals_the_cli(lib):
+    library = clapsearch.Library(lib["db"])
+    assert library.search("female vocalist") == cli_json(lib, "search", "female vocalist")
+    assert library.search("rain", k=3, aggregate="max") == cli_json(lib, "search", "rain", "-k", "3", "--aggregate", "max")
+    several = library.search(["warm lo-fi guitar", "noise"], k=0)
+    assert several == cli_json(lib, "search", "-q", "warm lo-fi guitar", "-q", "noise", "-k", "0")
+    assert {r["query"] for r in several} == {"warm lo-fi guitar", "noise"}
+
+
+def test_like_similar_playlist_path_duplicates_tracks_equal_the_cli(lib):
+    library = clapsearch.Library(lib["db"], MODEL)
+    chirp = os.path.join(lib["music"], "chirp.wav")
+    assert library.like(chirp) == cli_json(lib, "like", chirp)
+    assert library.like(chirp, track=True, k=3) == cli_json(lib, "like", "--track", chirp, "-k", "3")
+    first = library.tracks()[0]["track_id"]
+    assert library.like(first, exclude_self=True) == cli_json(lib, "like", "--track", str(first), "--exclude-self")
+    assert library.similar(chirp) == cli_json(lib, "similar", chirp)
+    assert library.similar(first, k=0) == cli_json(lib, "similar", str(first), "-k", "0")
+    assert library.playlist([chirp], ["rain"], length=5) == cli_json(lib, "playlist", "--seed", chirp, "--text", "rain", "-n", "5")
+    white = os.path.join(lib["music"], "white.wav")
+    assert library.path(chirp, white, 4) == cli_json(lib, "path", chirp, white, "-n", "4")
+    dups = library.duplicates()
+    assert dups == cli_json(lib, "duplicates", "--quiet")
+    assert len(dups) == 1 and {os.path.basename(t["path"]) for t in dups[0]["tracks"]} == {"chirp.wav", "chirp_copy.flac"}
+    tracks = library.tracks()
+    assert sorted(t["path"] for t in tracks) == lib["files"]
+    assert all(t["status"] == "ok" for t in tracks)
+
+
+def test_like_from_samples_equals_like_from_the_file(lib, tmp_path):
+    library = clapsearch.Library(lib["db"])
+    samples = clapsearch.load_audio(os.path.join(lib["music"], "brown.flac"), 48000)
+    from conftest import write_wav
+
+    copy = write_wav(str(tmp_path / "brown.wav"), samples, 48000)
+    assert library.like(samples, sr=48000) == library.like(copy)
+
+
+def test_search_vectors_is_faiss_convention(lib, unfused):
+    library = clapsearch.Library(lib["db"])
+    q = unfused.embed_text(["rain", "a sine tone"])
+    D, I = library.search_vectors(q, k=3)
+    assert D.shape == (2, 3) and I.shape == (2, 3) and D.dtype == np.float32 and I.dtype == np.int64
+    chirp = os.path.join(lib["music"], "chirp.wav")
+    emb = unfused.embed_audio_files([chirp])
+    D1, I1 = library.search_vectors(emb[0], k=100)
+    similar = library.similar(chirp, k=0)
+    n = len(library.tracks())
+    chirp_id = next(t["track_id"] for t in library.tracks() if t["path"] == chirp)
+    assert I1[0][0] == chirp_id and abs(D1[0][0] - 1) < 1e-5  # the file's own track, as the index embedded it
+    # The rest is `similar`'s ranking (which leaves the indexed track itself out), scores included.
+    assert [r["track_id"] for r in similar] == list(I1[0][1:n])
+    assert [np.float32(r["score"]) for r in similar] == list(D1[0][1:n])
+    assert list(I1[0][n:]) == [-1] * (100 - n) and np.all(np.isneginf(D1[0][n:]))
+    assert np.all(np.diff(D1[0][:n]) <= 0)
+
+
+def test_index_from_python_equals_the_cli_index(lib, tmp_path):
+    db = str(tmp_path / "python.db")
+    seen = []
+    summary = clapsearch.index(lib["music"], db=db, model=MODEL, progress=lambda *a: seen.append(a))
+    assert summary["indexed"] == len(lib["files"]) and summary["errors"] == 0
+    assert seen and seen[-1][0] == seen[-1][1] == len(lib["files"])
+    mine = clapsearch.Library(db)
+    theirs = clapsearch.Library(lib["db"])
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "track_id"} for r in rows]  # noqa: E731
+    assert strip(mine.search("rain", k=0)) == strip(theirs.search("rain", k=0))
+    # Again: nothing changed, nothing re-embedded.
+    again = mine.index(lib["music"], progress=False)
+    assert again["unchanged"] == len(lib["files"]) and again["indexed"] == 0
+
+
+def test_library_errors_are_clear(lib, tmp_path):
+    with pytest.raises(clapsearch.Error, match="no index"):
+        clapsearch.Library(str(tmp_path / "none.db")).search("x")
+    library = clapsearch.Library(lib["db"])
+    with pytest.raises(FileNotFoundError, match="no such"):
+        library.similar("/nonexistent/song.flac")
+    with pytest.raises(FileNotFoundError):
+        library.like("/nonexistent/song.flac")
+    with pytest.raises(ValueError, match="empty query"):
+        library.search("   ")
+    with pytest.raises(ValueError):
+        library.search([])
+    with pytest.raises(ValueError, match="aggregate"):
+        library.search("x", aggregate="median")
+    with pytest.raises(ValueError, match="shape"):
+        library.search_vectors(np.zeros((2, 7), dtype=np.float32))
+    with pytest.raises(ValueError, match="float32"):
+        library.search_vectors(np.zeros((2, 512), dtype=np.float64))
+    with pytest.raises(clapsearch.Error):
+        library.path("chirp.wav", "chirp.wav", 3)
