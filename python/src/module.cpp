@@ -52,10 +52,11 @@ PyObject* g_error = nullptr;
 PyObject* g_not_found = nullptr;
 PyObject* g_invalid = nullptr;
 
-// A bad argument from Python (shape, dtype, sample rate, empty list): clapsearch.InvalidInputError.
-class InvalidInput : public Error {
+// A bad argument from Python (shape, dtype, sample rate, empty list): clapsearch.InvalidInputError,
+// as is every clap::InvalidArgument the library throws (a value out of range, a missing query).
+class InvalidInput : public clap::InvalidArgument {
  public:
-  using Error::Error;
+  using clap::InvalidArgument::InvalidArgument;
 };
 // A file that is not there: clapsearch.NotFoundError (a FileNotFoundError).
 class NotFound : public Error {
@@ -695,7 +696,7 @@ PYBIND11_MODULE(_clapsearch, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
-    } catch (const InvalidInput& e) {
+    } catch (const clap::InvalidArgument& e) {
       PyErr_SetString(g_invalid, e.what());
     } catch (const NotFound& e) {
       PyErr_SetString(g_not_found, e.what());
