@@ -478,50 +478,7 @@ class Library {
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
     const auto groups = service::find_duplicates(*snap, options);
-    service::ojson out = service::ojson::array();
-    for (size_t i = 0; i < groups.size(); ++i) {
-      service::ojson g;
-      g["group"] = i + 1;
-      g["keeper"] = groups[i].members.front().track_id;
-      g["tracks"] = service::ojson::array();
-      for (const auto& m : groups[i].members) {
-        const store::Track* t = snap->track(m.track_id);
-        service::ojson r;
-        r["track_id"] = m.track_id;
-        r["path"] = t ? t->path : "";
-        r["keeper"] = m.keeper;
-        r["score"] = service::json_num(m.score);
-        r["offset_s"] = service::json_num(m.offset_s);
-        r["aligned"] = m.aligned < 0 ? service::ojson(nullptr) : service::ojson(service::json_num(m.aligned));
-        r["duration_s"] = service::json_num(m.duration_s);
-        if (m.format_known) {
-          r["codec"] = m.format.codec;
-          r["container"] = m.format.container;
-          r["lossless"] = m.format.lossless;
-          r["bit_rate"] = m.format.bit_rate;
-          r["sample_rate"] = m.format.sample_rate;
-          r["channels"] = m.format.channels;
-        } else {
-          r["format_error"] = m.format_error;
-        }
-        r["artist"] = t ? t->artist : "";
-        r["title"] = t ? t->title : "";
-        g["tracks"].push_back(r);
-      }
-      g["pairs"] = service::ojson::array();
-      for (const auto& p : groups[i].pairs) {
-        service::ojson pr;
-        pr["a"] = p.a;
-        pr["b"] = p.b;
-        pr["score"] = service::json_num(p.score);
-        pr["offset_s"] = service::json_num(p.alignment.offset_s);
-        pr["aligned"] = p.alignment.measurable ? service::ojson(service::json_num(p.alignment.aligned)) : service::ojson(nullptr);
-        pr["identical"] = p.identical;
-        g["pairs"].push_back(pr);
-      }
-      out.push_back(g);
-    }
-    return service::json_text(out);
+    return service::json_text(service::duplicate_groups_record(*snap, groups));
   }
 
   // Every track row: id, path, status, error, duration, tags, windows.

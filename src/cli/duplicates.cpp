@@ -20,31 +20,6 @@ struct DuplicatesOptions {
   bool quiet = false;
 };
 
-ojson member_record(const service::LibrarySnapshot& snap, const service::DuplicateMember& m) {
-  const store::Track* t = snap.track(m.track_id);
-  ojson r;
-  r["track_id"] = m.track_id;
-  r["path"] = t ? t->path : "";
-  r["keeper"] = m.keeper;
-  r["score"] = json_num(m.score);
-  r["offset_s"] = json_num(m.offset_s);
-  r["aligned"] = m.aligned < 0 ? ojson(nullptr) : ojson(json_num(m.aligned));
-  r["duration_s"] = json_num(m.duration_s);
-  if (m.format_known) {
-    r["codec"] = m.format.codec;
-    r["container"] = m.format.container;
-    r["lossless"] = m.format.lossless;
-    r["bit_rate"] = m.format.bit_rate;
-    r["sample_rate"] = m.format.sample_rate;
-    r["channels"] = m.format.channels;
-  } else {
-    r["format_error"] = m.format_error;
-  }
-  r["artist"] = t ? t->artist : "";
-  r["title"] = t ? t->title : "";
-  return r;
-}
-
 int run_duplicates(const DuplicatesOptions& o) {
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
@@ -58,27 +33,7 @@ int run_duplicates(const DuplicatesOptions& o) {
   if (show_progress) std::fprintf(stderr, "\r\033[K");
 
   if (o.json) {
-    ojson out = ojson::array();
-    for (size_t i = 0; i < groups.size(); ++i) {
-      ojson g;
-      g["group"] = i + 1;
-      g["keeper"] = groups[i].members.front().track_id;
-      g["tracks"] = ojson::array();
-      for (const auto& m : groups[i].members) g["tracks"].push_back(member_record(*snap, m));
-      g["pairs"] = ojson::array();
-      for (const auto& p : groups[i].pairs) {
-        ojson pr;
-        pr["a"] = p.a;
-        pr["b"] = p.b;
-        pr["score"] = json_num(p.score);
-        pr["offset_s"] = json_num(p.alignment.offset_s);
-        pr["aligned"] = p.alignment.measurable ? ojson(json_num(p.alignment.aligned)) : ojson(nullptr);
-        pr["identical"] = p.identical;
-        g["pairs"].push_back(pr);
-      }
-      out.push_back(g);
-    }
-    print_json(out);
+    print_json(service::duplicate_groups_record(*snap, groups));
     return 0;
   }
   if (!o.csv.empty()) {

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "service/duplicates.h"
+
 namespace clap::service {
 
 std::string json_text(const ojson& j, int indent) {
@@ -129,6 +131,58 @@ ojson playlist_track_record(const LibrarySnapshot& snap, const search::Hit& h, s
              {"duration_s", json_num(t ? t->duration_s : 0.0)}};
   if (seed) r["seed"] = *seed;
   return r;
+}
+
+
+namespace {
+ojson duplicate_member_record(const service::LibrarySnapshot& snap, const service::DuplicateMember& m) {
+  const store::Track* t = snap.track(m.track_id);
+  ojson r;
+  r["track_id"] = m.track_id;
+  r["path"] = t ? t->path : "";
+  r["keeper"] = m.keeper;
+  r["score"] = json_num(m.score);
+  r["offset_s"] = json_num(m.offset_s);
+  r["aligned"] = m.aligned < 0 ? ojson(nullptr) : ojson(json_num(m.aligned));
+  r["duration_s"] = json_num(m.duration_s);
+  if (m.format_known) {
+    r["codec"] = m.format.codec;
+    r["container"] = m.format.container;
+    r["lossless"] = m.format.lossless;
+    r["bit_rate"] = m.format.bit_rate;
+    r["sample_rate"] = m.format.sample_rate;
+    r["channels"] = m.format.channels;
+  } else {
+    r["format_error"] = m.format_error;
+  }
+  r["artist"] = t ? t->artist : "";
+  r["title"] = t ? t->title : "";
+  return r;
+}
+}  // namespace
+
+ojson duplicate_groups_record(const LibrarySnapshot& snap, const std::vector<DuplicateGroup>& groups) {
+  ojson out = ojson::array();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    ojson g;
+    g["group"] = i + 1;
+    g["keeper"] = groups[i].members.front().track_id;
+    g["tracks"] = ojson::array();
+    for (const auto& m : groups[i].members) g["tracks"].push_back(duplicate_member_record(snap, m));
+    g["pairs"] = ojson::array();
+    for (const auto& p : groups[i].pairs) {
+      ojson pr;
+      pr["a"] = p.a;
+      pr["b"] = p.b;
+      pr["score"] = json_num(p.score);
+      pr["offset_s"] = json_num(p.alignment.offset_s);
+      pr["aligned"] = p.alignment.measurable ? ojson(json_num(p.alignment.aligned)) : ojson(nullptr);
+      pr["identical"] = p.identical;
+      g["pairs"].push_back(pr);
+    }
+    out.push_back(g);
+  }
+  return out;
 }
 
 }  // namespace clap::service

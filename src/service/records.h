@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,5 +47,11 @@ ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, s
 // A playlist track (service/playlists.h): rank, track_id, path, score, artist, title, duration_s,
 // then seed (true/false) when `seed` is given (a radio; a path has no seeds).
 ojson playlist_track_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank, const bool* seed = nullptr);
+
+struct DuplicateGroup;  // service/duplicates.h
+// `duplicates --json`: per group, group (from 1), keeper, tracks [{track_id, path, keeper, score,
+// offset_s, aligned, duration_s, codec, container, lossless, bit_rate, sample_rate, channels
+// (or format_error), artist, title}], pairs [{a, b, score, offset_s, aligned, identical}].
+ojson duplicate_groups_record(const LibrarySnapshot& snap, const std::vector<DuplicateGroup>& groups);
 
 }  // namespace clap::service

@@ -131,7 +131,7 @@ TEST_F(PrecisionCli, BenchFidelityAndIndexReportOnRealFiles) {
   EXPECT_LE(t["text_cosine_min"].get<double>(), t["text_cosine_mean"].get<double>());
   EXPECT_EQ(t["text_queries"], 16);
   std::string out, err;
-  EXPECT_EQ(cli("bench " + model + " --fidelity " + test::quoted(dir() + "/music"), &out, &err), 1);  // fp32 vs fp32
+  EXPECT_EQ(cli("bench " + model + " --fidelity " + test::quoted(dir() + "/music"), &out, &err), 2);  // fp32 vs fp32: usage
   EXPECT_NE(err.find("--precision bf16"), std::string::npos) << err;
 
   const std::string tmp = dir() + "/tmp";
