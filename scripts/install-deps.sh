@@ -13,6 +13,7 @@ tests=0
 PACKAGES=(
   build-essential cmake pkg-config git
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev   # audio decoding
+  libchromaprint-dev                                                # acoustic fingerprints (duplicates)
   libdnnl-dev libopenblas-dev                                       # GEMM (oneDNN), BLAS for FAISS
   libsqlite3-dev                                                    # index store
   libpq-dev                                                         # index store in PostgreSQL (client library)

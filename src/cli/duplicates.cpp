@@ -38,13 +38,14 @@ int run_duplicates(const DuplicatesOptions& o) {
   }
   if (!o.csv.empty()) {
     CsvOut csv(o.csv);
-    csv.row({"group", "track_id", "keeper", "score", "offset_s", "aligned", "codec", "lossless", "bit_rate", "sample_rate",
+    csv.row({"group", "track_id", "keeper", "score", "offset_s", "bit_error_rate", "aligned", "codec", "lossless", "bit_rate", "sample_rate",
              "channels", "duration_s", "path"});
     for (size_t i = 0; i < groups.size(); ++i)
       for (const auto& m : groups[i].members) {
         const store::Track* t = snap->track(m.track_id);
         csv.row({std::to_string(i + 1), std::to_string(m.track_id), m.keeper ? "1" : "0", json_float(float(m.score)),
-                 json_float(float(m.offset_s)), m.aligned < 0 ? "" : json_float(float(m.aligned)),
+                 json_float(float(m.offset_s)), m.bit_error_rate < 0 ? "" : json_float(float(m.bit_error_rate)),
+                 m.aligned < 0 ? "" : json_float(float(m.aligned)),
                  m.format_known ? m.format.codec : "", m.format_known ? (m.format.lossless ? "1" : "0") : "",
                  m.format_known ? std::to_string(m.format.bit_rate) : "",
                  m.format_known ? std::to_string(m.format.sample_rate) : "",
@@ -86,17 +87,20 @@ void add_duplicates_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand(
       "duplicates", "Groups of tracks that are the same recording in another file, with the best copy to keep");
   cmd->footer(
-      "A pair of tracks is a duplicate when their windows line up at one time offset, each window closer to its "
-      "copy than to the song itself one hop later (calibrated by each track, for any model). Nothing is deleted.");
+      "A pair of tracks is a duplicate when their acoustic fingerprints (Chromaprint, stored by `index`) agree at one "
+      "time offset: at most 25 % of the bits differ, over most of the shorter track. Tracks without fingerprints "
+      "(an index made before they were stored, until the next `index` run adds them; clips under ~5 s) are compared "
+      "by their windows instead: each window closer to its copy than to the song itself one hop later. Identical "
+      "files are always duplicates. Nothing is deleted.");
   cmd->add_option("--threshold", o->threshold,
-                  "Instead of the window rule: a pair is a duplicate when its track cosine is at least this (0-1)")
+                  "Instead of fingerprints and windows: a pair is a duplicate when its track cosine is at least this (0-1)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--min-duration-ratio", o->min_duration_ratio, "Shorter / longer duration of a pair at least")
       ->default_val(0.9)
       ->check(CLI::Range(0.0, 1.0));
   auto* json = cmd->add_flag("--json", o->json,
-                             "JSON list of groups: keeper, tracks [{track_id, path, keeper, score, offset_s, aligned, "
-                             "codec, lossless, bit_rate, sample_rate, channels, ...}], pairs");
+                             "JSON list of groups: keeper, tracks [{track_id, path, keeper, score, offset_s, bit_error_rate, "
+                             "aligned, codec, lossless, bit_rate, sample_rate, channels, ...}], pairs [{a, b, rule, ...}]");
   cmd->add_option("--csv", o->csv, "Write CSV (one row per track of a group) to FILE (- = stdout)")->excludes(json);
   cmd->add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   add_library_options(cmd, o->lib);

@@ -93,6 +93,7 @@ nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db,
           {"pruned", s.pruned},
           {"restored", s.restored},
           {"tags_refreshed", s.tags_refreshed},
+          {"fingerprints_added", s.fingerprints_added},
           {"held", s.held},
           {"errors", s.errors},
           {"silent", s.silent},
@@ -118,6 +119,8 @@ void print_summary(const index::IndexSummary& s) {
   if (s.silent) std::fprintf(stderr, " (%lld silent)", static_cast<long long>(s.silent));
   if (s.restored) std::fprintf(stderr, ", restored %lld", static_cast<long long>(s.restored));
   if (s.tags_refreshed) std::fprintf(stderr, ", tags read again %lld", static_cast<long long>(s.tags_refreshed));
+  if (s.fingerprints_added)
+    std::fprintf(stderr, ", fingerprints added %lld", static_cast<long long>(s.fingerprints_added));
   if (s.held) std::fprintf(stderr, ", missing but kept %lld", static_cast<long long>(s.held));
   if (s.planned) std::fprintf(stderr, ", queued for workers %lld", static_cast<long long>(s.planned));
   std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <cerrno>
+#include <exception>
+#include <filesystem>
+#include <optional>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +22,7 @@
 #include <unordered_set>
 
 #include "audio/decode.h"
+#include "audio/fingerprint.h"
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -82,6 +85,7 @@ struct Msg {
   audio::AudioInfo info;
   audio::Tags tags;
   std::string hash;
+  std::vector<uint32_t> fingerprint;  // empty when Chromaprint could not make one
   // Failed
   std::string reason;
   // Moved
@@ -258,7 +262,14 @@ class Pipeline {
     // silence threshold but is not digital silence is quiet, not silent (audio/windows.h): its
     // window records are dropped and it is cut again against its own loudest window.
     double threshold = s_.silence_db;
+    // The acoustic fingerprint (duplicates decide by it) comes from the same decoded samples.
+    std::optional<audio::Fingerprinter> printer;
+    try {
+      printer.emplace(spec_.sample_rate);
+    } catch (const std::exception&) {  // no fingerprint; the track is indexed all the same
+    }
     for (int pass = 0; pass < 2; ++pass) {
+      if (printer && pass > 0) printer->restart();
       audio::QuietTrackCheck quiet;
       WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
         const audio::WindowLevel level = audio::window_level(x, static_cast<size_t>(end - start));
@@ -276,7 +287,10 @@ class Pipeline {
       });
       try {
         done.info = audio::decode_stream(f.path, spec_.sample_rate,
-                                         [&](const float* x, size_t n) { windows.feed(x, n); });
+                                         [&](const float* x, size_t n) {
+                                           windows.feed(x, n);
+                                           if (printer) printer->feed(x, n);
+                                         });
         windows.finish();
       } catch (const Aborted&) {
         throw;
@@ -290,6 +304,10 @@ class Pipeline {
       reset.job = j;
       send(std::move(reset), false);
     }
+    if (printer) try {
+        done.fingerprint = printer->finish();
+      } catch (const std::exception&) {
+      }
     send(std::move(done), false);
   }
 
@@ -410,6 +428,7 @@ class Pipeline {
     Track t = base_track(j);
     t.content_hash = d.hash;
     t.duration_s = d.info.duration_s;
+    t.fingerprint = d.fingerprint;
     apply_tags(t, d.tags);
     const int dim = spec_.identity.dim;
     std::vector<float> active_windows;  // the non-silent windows' embeddings, in window order
@@ -745,6 +764,39 @@ void refresh_tags(Store& store, IndexSummary& sum) {
   sum.db_seconds += since(t);
 }
 
+// The rate fingerprints of older tracks are decoded at: the rate of every CLAP model, at which
+// the pipeline makes the fingerprints of the tracks it indexes.
+constexpr int kFingerprintRate = 48000;
+
+// Tracks indexed before fingerprints were stored get one: the first audio::kFingerprintSeconds
+// decoded once (no embedding), at the rate the indexer decodes every file. A file that is not
+// there (held while its folder is away) or cannot be decoded is left for the next run.
+void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks& callbacks) {
+  const std::vector<FileState> missing = store.tracks_without_fingerprint();
+  IndexProgress progress;
+  progress.files_total = static_cast<int64_t>(missing.size());
+  const auto t0 = Clock::now();
+  for (const FileState& s : missing) {
+    ++progress.files_done;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(s.path, ec)) continue;
+    std::vector<uint32_t> items;
+    try {
+      items = audio::fingerprint_file(s.path, kFingerprintRate);
+    } catch (const std::exception& e) {
+      sum.warnings.push_back({s.path, "no fingerprint: " + reason_of(e, s.path)});
+      continue;
+    }
+    if (items.empty()) continue;
+    store.put_fingerprint(s.id, items);
+    ++sum.fingerprints_added;
+    if (callbacks.progress && progress.files_done % 16 == 0) {
+      progress.elapsed_seconds = since(t0);
+      callbacks.progress(progress);
+    }
+  }
+}
+
 }  // namespace
 
 IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
@@ -759,6 +811,7 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   sum.decode_seconds = pipeline.decode_seconds();
   prune(store, c, settings, callbacks, sum);
   refresh_tags(store, sum);
+  refresh_fingerprints(store, sum, callbacks);
   sum.wall_seconds = since(t0);
   return sum;
 }
@@ -815,6 +868,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
   sum.planned = static_cast<int64_t>(queue.size());
   prune(store, c, settings, callbacks, sum);
   refresh_tags(store, sum);
+  refresh_fingerprints(store, sum, callbacks);
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -135,9 +135,20 @@ Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t tr
   return out;
 }
 
+const char* rule_name(DuplicateRule rule) {
+  switch (rule) {
+    case DuplicateRule::Identical: return "identical";
+    case DuplicateRule::Fingerprint: return "fingerprint";
+    case DuplicateRule::Windows: return "windows";
+    case DuplicateRule::Threshold: return "threshold";
+  }
+  return "windows";
+}
+
 std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
                                                 const std::function<double(int64_t)>& duration_of, double hop_s,
-                                                const DuplicateOptions& options, const std::vector<int64_t>& of,
+                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
+                                                const std::vector<int64_t>& of,
                                                 const std::function<void(int64_t, int64_t)>& progress) {
   tracks.check("duplicates");
   if (!(options.min_duration_ratio >= 0 && options.min_duration_ratio <= 1))
@@ -184,10 +195,21 @@ std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Em
       p.a = key.first;
       p.b = key.second;
       p.score = h.score;
-      p.alignment = align_tracks(catalog, ta, tb, hop_s, options.min_coverage);
-      const bool duplicate = options.threshold > 0
-                                 ? h.score >= options.threshold
-                                 : p.alignment.measurable && p.alignment.aligned >= options.min_aligned;
+      const std::vector<uint32_t>* fa = fingerprint_of ? fingerprint_of(p.a) : nullptr;
+      const std::vector<uint32_t>* fb = fa ? fingerprint_of(p.b) : nullptr;
+      if (fa && fb) p.fingerprint = match_fingerprints(*fa, *fb, options.min_coverage);
+      bool duplicate;
+      if (options.threshold > 0) {
+        p.rule = DuplicateRule::Threshold;
+        duplicate = h.score >= options.threshold;
+      } else if (p.fingerprint.measurable) {
+        p.rule = DuplicateRule::Fingerprint;
+        duplicate = p.fingerprint.bit_error_rate <= kSameRecordingBitErrorRate;
+      } else {
+        p.rule = DuplicateRule::Windows;
+        p.alignment = align_tracks(catalog, ta, tb, hop_s, options.min_coverage);
+        duplicate = p.alignment.measurable && p.alignment.aligned >= options.min_aligned;
+      }
       if (duplicate) found.emplace(key, p);
     }
   }

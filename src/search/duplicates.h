@@ -1,11 +1,17 @@
 // Duplicate recordings: tracks that are the same recording in another file (another format,
 // bit rate, sample rate or channel count, a few seconds of silence or fade added or cut).
 //
-// Candidates come from the track embeddings (each track's nearest tracks, of similar length);
-// the decision is made by window alignment, because no single cosine means "same recording" for
-// every model: the random-weight test model puts almost every pair of tracks above 0.99, a real
-// checkpoint puts re-encodes at 0.997-0.9995 and different songs far lower. The window rule is
-// calibrated by each track against itself instead:
+// Candidates come from the track embeddings (each track's nearest tracks, of similar length).
+// No single cosine means "same recording" for every model (the random-weight test model puts
+// almost every pair of tracks above 0.99, a real checkpoint puts re-encodes at 0.997-0.9995 and
+// different songs far lower), so the decision is made otherwise, in this order:
+//
+//   1. Acoustic fingerprints (search/fingerprint_match.h), when both tracks have one: the pair
+//      is a duplicate when at most kSameRecordingBitErrorRate of the bits differ at the best
+//      offset, over at least `min_coverage` of the shorter fingerprint. This does not depend on
+//      the model's weights, and it sees offsets to a ~0.12 s item, not to the window hop.
+//   2. Otherwise (an index made before fingerprints, or a track too short for one) by window
+//      alignment, which is calibrated by each track against itself:
 //
 //   Track a's windows are compared with track b's along every constant time offset (a diagonal
 //   of the window grid, k hops). A window of a *aligns* when the better of b's two windows
@@ -29,6 +35,7 @@
 
 #include "core/embeddings.h"
 #include "search/catalog.h"
+#include "search/fingerprint_match.h"
 
 namespace clap::search {
 
@@ -53,12 +60,21 @@ struct Alignment {
   bool measurable = false;  // both tracks have at least two usable windows and enough overlap
 };
 
+// The evidence that decided a pair.
+enum class DuplicateRule { Identical, Fingerprint, Windows, Threshold };
+const char* rule_name(DuplicateRule rule);  // "identical", "fingerprint", "windows", "threshold"
+
 struct DuplicatePair {
   int64_t a = 0, b = 0;  // track ids, a < b
   double score = 0;      // cosine of the track embeddings
-  Alignment alignment;
+  Alignment alignment;   // measured only when the fingerprints could not decide
+  FingerprintMatch fingerprint;  // measurable when both tracks have fingerprints long enough
+  DuplicateRule rule = DuplicateRule::Windows;
   bool identical = false;  // the same bytes (equal content hashes): a duplicate whatever its length
 };
+
+// A track's acoustic fingerprint, or nullptr when it has none.
+using FingerprintLookup = std::function<const std::vector<uint32_t>*(int64_t track_id)>;
 
 // The alignment of two tracks of the catalog (track indexes), on a grid of `hop_s`.
 Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t track_index_b, double hop_s,
@@ -67,9 +83,11 @@ Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t tr
 // Duplicate pairs whose first track is one of `of` (track ids; all tracks when empty).
 // `tracks` are the track embeddings (ids = track ids), `duration_of` gives a track's duration
 // in seconds. `progress(done, total)` is called now and then when given.
+// `fingerprint_of` gives the tracks' fingerprints (none: the window rule decides every pair).
 std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
                                                 const std::function<double(int64_t)>& duration_of, double hop_s,
-                                                const DuplicateOptions& options, const std::vector<int64_t>& of = {},
+                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
+                                                const std::vector<int64_t>& of = {},
                                                 const std::function<void(int64_t, int64_t)>& progress = {});
 
 // Connected components of the pairs (each sorted by id; groups ordered by their smallest id).

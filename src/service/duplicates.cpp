@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "audio/fingerprint.h"
 #include "core/error.h"
 #include "core/vector_math.h"
 
@@ -29,24 +30,56 @@ std::map<std::string, std::vector<int64_t>> identical_content(const LibrarySnaps
   return by_hash;
 }
 
+// The tracks' fingerprints, read from the store the first time each is asked for.
+class FingerprintCache {
+ public:
+  explicit FingerprintCache(const LibrarySnapshot& snap) : snap_(snap) {}
+  const std::vector<uint32_t>* get(int64_t id) {
+    auto it = cache_.find(id);
+    if (it == cache_.end()) {
+      auto read = snap_.fingerprints({id});
+      it = cache_.emplace(id, read.count(id) ? std::move(read[id]) : std::vector<uint32_t>{}).first;
+    }
+    return it->second.empty() ? nullptr : &it->second;
+  }
+  search::FingerprintLookup lookup() {
+    return [this](int64_t id) { return get(id); };
+  }
+
+ private:
+  const LibrarySnapshot& snap_;
+  std::map<int64_t, std::vector<uint32_t>> cache_;
+};
+
+// How `other` lines up with `first`: by their fingerprints when both have one, else by windows.
+void measure(const LibrarySnapshot& snap, FingerprintCache& prints, search::DuplicatePair& p, double min_coverage) {
+  const std::vector<uint32_t>* fa = prints.get(p.a);
+  const std::vector<uint32_t>* fb = fa ? prints.get(p.b) : nullptr;
+  if (fa && fb) p.fingerprint = search::match_fingerprints(*fa, *fb, min_coverage);
+  if (p.fingerprint.measurable) return;
+  const search::Catalog& catalog = snap.catalog();
+  const int64_t ia = catalog.track_index(p.a), ib = catalog.track_index(p.b);
+  // An identical copy may have no windows to align (a silent file).
+  if (ia >= 0 && ib >= 0) p.alignment = search::align_tracks(catalog, ia, ib, snap.identity().hop_s);
+}
+
 // The pair (first, other) of a group of identical files, scored like any other pair.
-search::DuplicatePair identical_pair(const LibrarySnapshot& snap, int64_t first, int64_t other) {
+search::DuplicatePair identical_pair(const LibrarySnapshot& snap, FingerprintCache& prints, int64_t first, int64_t other) {
   search::DuplicatePair p;
   p.a = first;
   p.b = other;
   p.score = cosine_of(snap.track_embeddings(), first, other);
-  const search::Catalog& catalog = snap.catalog();
-  const int64_t ia = catalog.track_index(first), ib = catalog.track_index(other);
-  if (ia >= 0 && ib >= 0) p.alignment = search::align_tracks(catalog, ia, ib, snap.identity().hop_s);
+  measure(snap, prints, p, search::DuplicateOptions{}.min_coverage);
   p.identical = true;
+  p.rule = search::DuplicateRule::Identical;
   return p;
 }
 
 // The confirmed pairs around `seeds` (every track when empty): their pairs by the window rule
 // and by identical content, then their new partners' pairs, until the groups stop growing
 // (copies of copies belong to the same group).
-std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
-                                                std::vector<int64_t> seeds,
+std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, FingerprintCache& prints,
+                                                const search::DuplicateOptions& options, std::vector<int64_t> seeds,
                                                 const std::function<void(int64_t, int64_t)>& progress) {
   const auto duration_of = [&snap](int64_t id) {
     const store::Track* t = snap.track(id);
@@ -58,13 +91,14 @@ std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, con
   // Each group of identical files joins as its first id paired with every other.
   const auto add_identical = [&](const std::vector<int64_t>& ids) {
     for (size_t i = 1; i < ids.size(); ++i) {
-      const auto [it, added] = all.try_emplace(std::make_pair(ids[0], ids[i]), identical_pair(snap, ids[0], ids[i]));
-      it->second.identical = true;  // also when the window rule found the pair first
+      const auto [it, added] = all.try_emplace(std::make_pair(ids[0], ids[i]), identical_pair(snap, prints, ids[0], ids[i]));
+      it->second.identical = true;  // also when another rule found the pair first
+      it->second.rule = search::DuplicateRule::Identical;
     }
   };
   if (seeds.empty()) {
     for (const auto& p : search::find_duplicate_pairs(snap.catalog(), snap.track_embeddings(), duration_of, hop, options,
-                                                      {}, progress))
+                                                      prints.lookup(), {}, progress))
       all.emplace(std::make_pair(p.a, p.b), p);
     for (const auto& [hash, ids] : identical) add_identical(ids);
   }
@@ -75,7 +109,7 @@ std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, con
       if (seen.insert(id).second) next.push_back(id);
     };
     for (const auto& p : search::find_duplicate_pairs(snap.catalog(), snap.track_embeddings(), duration_of, hop, options,
-                                                      seeds)) {
+                                                      prints.lookup(), seeds)) {
       all.emplace(std::make_pair(p.a, p.b), p);
       reached(p.a);
       reached(p.b);
@@ -114,6 +148,11 @@ std::string khz(int rate) {
 
 }  // namespace
 
+double pair_offset_s(const search::DuplicatePair& p) {
+  if (p.fingerprint.measurable) return p.fingerprint.offset_items * audio::fingerprint_item_seconds();
+  return p.alignment.measurable ? p.alignment.offset_s : 0.0;
+}
+
 bool better_copy(const DuplicateMember& a, const DuplicateMember& b) {
   const auto qa = quality(a), qb = quality(b);
   if (qa != qb) return qa > qb;
@@ -137,7 +176,8 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
                                             const std::vector<int64_t>& of,
                                             const std::function<void(int64_t, int64_t)>& progress) {
   if (!snap.searchable()) return {};
-  const std::vector<search::DuplicatePair> pairs = pairs_around(snap, options, of, progress);
+  FingerprintCache prints(snap);
+  const std::vector<search::DuplicatePair> pairs = pairs_around(snap, prints, options, of, progress);
   const Embeddings& tracks = snap.track_embeddings();
   std::vector<DuplicateGroup> groups;
   for (const std::vector<int64_t>& ids : search::group_pairs(pairs)) {
@@ -161,16 +201,16 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
     std::sort(g.members.begin() + 1, g.members.end(),
               [](const DuplicateMember& a, const DuplicateMember& b) { return a.track_id < b.track_id; });
     const int64_t keeper = g.members.front().track_id;
-    const search::Catalog& catalog = snap.catalog();
     for (size_t i = 1; i < g.members.size(); ++i) {
       DuplicateMember& m = g.members[i];
       m.score = cosine_of(tracks, keeper, m.track_id);
-      const int64_t ia = catalog.track_index(keeper), ib = catalog.track_index(m.track_id);
-      // An identical copy may have no windows to align (a silent file).
-      const search::Alignment a =
-          ia >= 0 && ib >= 0 ? search::align_tracks(catalog, ia, ib, snap.identity().hop_s) : search::Alignment{};
-      m.aligned = a.measurable ? a.aligned : -1;
-      m.offset_s = a.measurable ? a.offset_s : 0;
+      search::DuplicatePair p;
+      p.a = keeper;
+      p.b = m.track_id;
+      measure(snap, prints, p, options.min_coverage);
+      m.offset_s = pair_offset_s(p);
+      m.aligned = p.alignment.measurable ? p.alignment.aligned : -1;
+      m.bit_error_rate = p.fingerprint.measurable ? p.fingerprint.bit_error_rate : -1;
     }
     for (const auto& p : pairs)
       if (std::binary_search(ids.begin(), ids.end(), p.a)) g.pairs.push_back(p);

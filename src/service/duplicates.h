@@ -20,7 +20,9 @@ struct DuplicateMember {
   bool keeper = false;
   double score = 1;      // cosine of the track embeddings with the keeper's (1 for the keeper)
   double offset_s = 0;   // the keeper's content at time t is this file's at t + offset_s
-  double aligned = -1;   // share of windows aligned with the keeper's; -1: too short to measure
+  double bit_error_rate = -1;  // fingerprints' differing bits against the keeper's; -1: no fingerprints
+  double aligned = -1;   // share of windows aligned with the keeper's (when there are no
+                         // fingerprints to compare); -1: not measured
   double duration_s = 0;
   bool format_known = false;
   audio::StreamFormat format;
@@ -37,6 +39,10 @@ struct DuplicateGroup {
 std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
                                             const std::vector<int64_t>& of = {},
                                             const std::function<void(int64_t, int64_t)>& progress = {});
+
+// Where a pair's second track has the first one's content (see DuplicateMember::offset_s): from
+// the fingerprints when they were compared, else from the window alignment, else 0.
+double pair_offset_s(const search::DuplicatePair& p);
 
 // Track id -> position of its group in `groups`, for the tracks that are in one.
 std::map<int64_t, size_t> group_index(const std::vector<DuplicateGroup>& groups);

@@ -627,6 +627,10 @@ const Embeddings& LibrarySnapshot::track_embeddings() const {
   return *p.track_embeddings;
 }
 
+std::map<int64_t, std::vector<uint32_t>> LibrarySnapshot::fingerprints(const std::vector<int64_t>& ids) const {
+  return store_->query_read([&](const store::Store& st) { return st.fingerprints(ids); });
+}
+
 std::vector<float> LibrarySnapshot::track_embedding(int64_t track_id) const {
   const store::Track* t = track(track_id);
   if (compressed()) {

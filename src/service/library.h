@@ -162,6 +162,9 @@ class LibrarySnapshot {
   const Embeddings& track_embeddings() const;
   // The stored track embedding of `track_id`; throws with the reason when it has none.
   std::vector<float> track_embedding(int64_t track_id) const;
+  // The acoustic fingerprints of those of `ids` that have one, read from the store (a snapshot
+  // does not hold them: ~4 KB a track, read only by `duplicates`).
+  std::map<int64_t, std::vector<uint32_t>> fingerprints(const std::vector<int64_t>& ids) const;
   // The 2-D map of the track embeddings (search/projection.h), computed once per snapshot.
   const search::Projection2D& track_map() const;
 

@@ -143,6 +143,7 @@ ojson duplicate_member_record(const service::LibrarySnapshot& snap, const servic
   r["keeper"] = m.keeper;
   r["score"] = json_num(m.score);
   r["offset_s"] = json_num(m.offset_s);
+  r["bit_error_rate"] = m.bit_error_rate < 0 ? ojson(nullptr) : ojson(json_num(m.bit_error_rate));
   r["aligned"] = m.aligned < 0 ? ojson(nullptr) : ojson(json_num(m.aligned));
   r["duration_s"] = json_num(m.duration_s);
   if (m.format_known) {
@@ -175,7 +176,9 @@ ojson duplicate_groups_record(const LibrarySnapshot& snap, const std::vector<Dup
       pr["a"] = p.a;
       pr["b"] = p.b;
       pr["score"] = json_num(p.score);
-      pr["offset_s"] = json_num(p.alignment.offset_s);
+      pr["offset_s"] = json_num(pair_offset_s(p));
+      pr["rule"] = search::rule_name(p.rule);
+      pr["bit_error_rate"] = p.fingerprint.measurable ? ojson(json_num(p.fingerprint.bit_error_rate)) : ojson(nullptr);
       pr["aligned"] = p.alignment.measurable ? ojson(json_num(p.alignment.aligned)) : ojson(nullptr);
       pr["identical"] = p.identical;
       g["pairs"].push_back(pr);

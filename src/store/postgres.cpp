@@ -189,6 +189,14 @@ Params& Params::add_floats(const float* v, size_t n) {
   return *this;
 }
 
+Params& Params::add_bytes(const std::string& bytes) {
+  values_.push_back(bytes);
+  null_.push_back(false);
+  formats_.push_back(1);
+  types_.push_back(kBytea);
+  return *this;
+}
+
 // --- Result ----------------------------------------------------------------------------------
 
 Result::~Result() {

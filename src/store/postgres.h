@@ -30,6 +30,7 @@ class Params {
   // float32 little-endian bytes as a binary bytea parameter (nullptr = NULL): the exact bytes
   // the SQLite store keeps in its BLOBs.
   Params& add_floats(const float* v, size_t n);
+  Params& add_bytes(const std::string& bytes);  // a binary bytea parameter, as is
   size_t size() const { return values_.size(); }
 
  private:

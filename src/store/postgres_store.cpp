@@ -147,6 +147,14 @@ ALTER TABLE tracks ADD COLUMN isrc TEXT;
 ALTER TABLE tracks ADD COLUMN album_artist TEXT;
 ALTER TABLE tracks ADD COLUMN tags_version INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 4 -> 5: acoustic fingerprints (SqliteStore's version 4), which `duplicates` decides by;
+    // tracks indexed before have none until the next index run computes them.
+    R"sql(
+CREATE TABLE fingerprints(
+  track_id BIGINT PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+  items    BYTEA NOT NULL
+);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -573,6 +581,16 @@ Counts PostgresStore::counts() const {
 
 namespace {
 
+// A bigint[] parameter: "{1,2,3}".
+std::string id_array(const std::vector<int64_t>& ids) {
+  std::string s = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(ids[i]);
+  }
+  return s + "}";
+}
+
 // The rows of put_track, inside the caller's transaction.
 int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vector<WindowRecord>& windows,
                     const float* track_embedding) {
@@ -585,6 +603,7 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
   if (id) {
     c.query("DELETE FROM windows WHERE track_id = $1::bigint", pg::Params().add(id));
     c.query("DELETE FROM track_labels WHERE track_id = $1::bigint", pg::Params().add(id));
+    c.query("DELETE FROM fingerprints WHERE track_id = $1::bigint", pg::Params().add(id));
   }
   {
     // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it); a new
@@ -637,6 +656,9 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
     }
     c.query(sql, p);
   }
+  if (!t.fingerprint.empty())
+    c.query("INSERT INTO fingerprints(track_id, items) VALUES ($1::bigint, $2::bytea)",
+            pg::Params().add(id).add_bytes(fingerprint_bytes(t.fingerprint)));
   return id;
 }
 
@@ -814,6 +836,30 @@ void PostgresStore::update_tags(int64_t id, const Track& tags) {
   if (r.affected() != 1) throw Error(c_->where() + ": track " + std::to_string(id) + " is not in the index");
   stamp_changed(*c_, bump_generation(*c_), {id});
   tx.commit();
+}
+
+std::map<int64_t, std::vector<uint32_t>> PostgresStore::fingerprints(const std::vector<int64_t>& ids) const {
+  std::map<int64_t, std::vector<uint32_t>> out;
+  if (ids.empty()) return out;
+  auto r = c_->query("SELECT track_id, items FROM fingerprints WHERE track_id = ANY($1::bigint[])",
+                     pg::Params().add(id_array(ids)), true);
+  for (int i = 0; i < r.rows(); ++i) out.emplace(r.int64(i, 0), fingerprint_items(r.text(i, 1), r.int64(i, 0)));
+  return out;
+}
+
+std::vector<FileState> PostgresStore::tracks_without_fingerprint() const {
+  std::vector<FileState> out;
+  auto r = c_->query("SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks t WHERE status = 'ok' "
+                     "AND NOT silent AND NOT EXISTS (SELECT 1 FROM fingerprints f WHERE f.track_id = t.id) ORDER BY id");
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_file_state(r, i));
+  return out;
+}
+
+void PostgresStore::put_fingerprint(int64_t id, const std::vector<uint32_t>& items) {
+  auto r = c_->query("INSERT INTO fingerprints(track_id, items) SELECT id, $2::bytea FROM tracks WHERE id = $1::bigint "
+                     "ON CONFLICT (track_id) DO UPDATE SET items = excluded.items",
+                     pg::Params().add(id).add_bytes(fingerprint_bytes(items)));
+  if (r.affected() != 1) throw Error(c_->where() + ": track " + std::to_string(id) + " is not in the index");
 }
 
 void PostgresStore::remove_tracks(const std::vector<int64_t>& ids) {
@@ -1228,16 +1274,6 @@ class PgImportScope final : public ImportScope {
   bool& importing_;
 };
 
-// A bigint[] parameter: "{1,2,3}".
-std::string id_array(const std::vector<int64_t>& ids) {
-  std::string s = "{";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(ids[i]);
-  }
-  return s + "}";
-}
-
 // Rows inserted many per statement (one round trip per few thousand rows): `head` is
 // "INSERT INTO t(cols)", `casts` one per column ("::bigint", "" ...), add(p, i) adds row i's
 // values in column order.
@@ -1313,6 +1349,8 @@ std::vector<TrackCopy> PostgresStore::export_tracks(const std::vector<int64_t>& 
       if (auto it = found.find(r.int64(i, 0)); it != found.end())
         it->second.labels.push_back({r.int64(i, 0), r.text(i, 1), static_cast<float>(r.real(i, 2))});
   }
+  for (auto& [id, items] : fingerprints(ids))
+    if (auto it = found.find(id); it != found.end()) it->second.track.fingerprint = std::move(items);
   for (int64_t id : ids)
     if (auto it = found.find(id); it != found.end()) out.push_back(std::move(it->second)), found.erase(it);
   return out;
@@ -1456,6 +1494,11 @@ void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
               [&](pg::Params& p, size_t i) {
                 p.add(labels[i].first->id).add(labels[i].second->label).add(static_cast<double>(labels[i].second->score));
               });
+  std::vector<const Track*> printed;
+  for (const TrackCopy& c : tracks)
+    if (!c.track.fingerprint.empty()) printed.push_back(&c.track);
+  insert_rows(*c_, "INSERT INTO fingerprints(track_id, items)", {"::bigint", "::bytea"}, printed.size(),
+              [&](pg::Params& p, size_t i) { p.add(printed[i]->id).add_bytes(fingerprint_bytes(printed[i]->fingerprint)); });
 }
 
 void PostgresStore::import_retired(const std::vector<RetiredCopy>& retired) {

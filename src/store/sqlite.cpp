@@ -71,6 +71,16 @@ Stmt& Stmt::bind_null(int i) {
   return *this;
 }
 
+Stmt& Stmt::bind_blob(int i, const std::string& bytes) {
+  if (sqlite3_bind_blob(s_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT) != SQLITE_OK) fail(db_, sql_);
+  return *this;
+}
+
+std::string Stmt::blob(int col) const {
+  const void* p = sqlite3_column_blob(s_, col);
+  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+}
+
 Stmt& Stmt::bind_floats(int i, const float* v, size_t n) {
   if (!v) return bind_null(i);
   int rc;

@@ -41,6 +41,7 @@ class Stmt {
   Stmt& bind(int i, const std::string& v);
   Stmt& bind(int i, const char* v) { return bind(i, std::string(v)); }
   Stmt& bind_null(int i);
+  Stmt& bind_blob(int i, const std::string& bytes);
   Stmt& bind_floats(int i, const float* v, size_t n);  // float32 little-endian BLOB; nullptr = NULL
 
   bool step();  // true while a row is available
@@ -53,6 +54,7 @@ class Stmt {
   bool is_null(int col) const;
   // A float32 little-endian BLOB of exactly `expect` values (throws if the size differs;
   // NULL gives an empty vector).
+  std::string blob(int col) const;  // NULL = ""
   std::vector<float> floats(int col, int expect) const;
   // Appends the BLOB's floats to `out` (must hold `expect` values); false when NULL.
   bool append_floats(int col, int expect, std::vector<float>& out) const;

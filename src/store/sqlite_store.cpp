@@ -114,6 +114,14 @@ ALTER TABLE tracks ADD COLUMN isrc TEXT;
 ALTER TABLE tracks ADD COLUMN album_artist TEXT;
 ALTER TABLE tracks ADD COLUMN tags_version INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 3 -> 4: acoustic fingerprints (audio/fingerprint.h), which `duplicates` decides by. Tracks
+    // indexed before have none; the next index run computes them (a decode, no embedding).
+    R"sql(
+CREATE TABLE fingerprints(
+  track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+  items    BLOB NOT NULL
+);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -759,6 +767,7 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
   if (id) {
     sql::Stmt(db_, "DELETE FROM windows WHERE track_id = ?").bind(1, id).run();
     sql::Stmt(db_, "DELETE FROM track_labels WHERE track_id = ?").bind(1, id).run();
+    sql::Stmt(db_, "DELETE FROM fingerprints WHERE track_id = ?").bind(1, id).run();
   }
   {
     // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it).
@@ -796,6 +805,8 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
       s.run();
     }
   }
+  if (!t.fingerprint.empty())
+    sql::Stmt(db_, "INSERT INTO fingerprints(track_id, items) VALUES (?, ?)").bind(1, id).bind_blob(2, fingerprint_bytes(t.fingerprint)).run();
   stamp_changed(db_, bump_generation(db_), {id});
   tx.commit();
   return id;
@@ -853,6 +864,38 @@ void SqliteStore::update_tags(int64_t id, const Track& tags) {
       .run();
   if (sqlite3_changes(db_) != 1) throw Error(path_ + ": track " + std::to_string(id) + " is not in the index");
   stamp_changed(db_, bump_generation(db_), {id});
+  tx.commit();
+}
+
+std::map<int64_t, std::vector<uint32_t>> SqliteStore::fingerprints(const std::vector<int64_t>& ids) const {
+  std::map<int64_t, std::vector<uint32_t>> out;
+  sql::Stmt s(db_, "SELECT items FROM fingerprints WHERE track_id = ?");
+  for (int64_t id : ids) {
+    s.reset();
+    s.bind(1, id);
+    if (s.step()) out.emplace(id, fingerprint_items(s.blob(0), id));
+  }
+  return out;
+}
+
+std::vector<FileState> SqliteStore::tracks_without_fingerprint() const {
+  std::vector<FileState> out;
+  sql::Stmt s(db_,
+              "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks t WHERE status = 'ok' AND "
+              "silent = 0 AND NOT EXISTS (SELECT 1 FROM fingerprints f WHERE f.track_id = t.id) ORDER BY id");
+  while (s.step()) out.push_back(read_file_state(s));
+  return out;
+}
+
+void SqliteStore::put_fingerprint(int64_t id, const std::vector<uint32_t>& items) {
+  sql::Transaction tx(db_);
+  sql::Stmt exists(db_, "SELECT 1 FROM tracks WHERE id = ?");
+  exists.bind(1, id);
+  if (!exists.step()) throw Error(path_ + ": track " + std::to_string(id) + " is not in the index");
+  sql::Stmt(db_, "INSERT OR REPLACE INTO fingerprints(track_id, items) VALUES (?, ?)")
+      .bind(1, id)
+      .bind_blob(2, fingerprint_bytes(items))
+      .run();
   tx.commit();
 }
 
@@ -1356,6 +1399,7 @@ std::vector<TrackCopy> SqliteStore::export_tracks(const std::vector<int64_t>& id
                 "SELECT id, idx, start_s, end_s, loudness_dbfs, silent, embedding FROM windows WHERE track_id = ? "
                 "ORDER BY idx");
   sql::Stmt lab(db_, "SELECT label, score FROM track_labels WHERE track_id = ? ORDER BY score DESC, label");
+  sql::Stmt print(db_, "SELECT items FROM fingerprints WHERE track_id = ?");
   for (int64_t id : ids) {
     row.reset();
     row.bind(1, id);
@@ -1380,6 +1424,9 @@ std::vector<TrackCopy> SqliteStore::export_tracks(const std::vector<int64_t>& id
     lab.reset();
     lab.bind(1, id);
     while (lab.step()) c.labels.push_back({id, lab.text(0), static_cast<float>(lab.real(1))});
+    print.reset();
+    print.bind(1, id);
+    if (print.step()) c.track.fingerprint = fingerprint_items(print.blob(0), id);
     out.push_back(std::move(c));
   }
   return out;
@@ -1476,6 +1523,7 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
                 "INSERT INTO windows(id, track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   sql::Stmt lab(db_, "INSERT INTO track_labels(track_id, label, score) VALUES (?, ?, ?)");
+  sql::Stmt print(db_, "INSERT INTO fingerprints(track_id, items) VALUES (?, ?)");
   for (const TrackCopy& c : tracks) {
     const Track& t = c.track;
     check_embedding_sizes(t.path, c.windows, c.embedding.size(), dim);
@@ -1497,6 +1545,10 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
     for (const TrackLabel& l : c.labels) {
       lab.bind(1, t.id).bind(2, l.label).bind(3, static_cast<double>(l.score));
       lab.run();
+    }
+    if (!t.fingerprint.empty()) {
+      print.bind(1, t.id).bind_blob(2, fingerprint_bytes(t.fingerprint));
+      print.run();
     }
   }
 }

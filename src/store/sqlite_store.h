@@ -71,6 +71,9 @@ class SqliteStore final : public Store {
   void move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) override;
   std::vector<FileState> tracks_with_tags_before(int version) const override;
   void update_tags(int64_t id, const Track& tags) override;
+  std::map<int64_t, std::vector<uint32_t>> fingerprints(const std::vector<int64_t>& ids) const override;
+  std::vector<FileState> tracks_without_fingerprint() const override;
+  void put_fingerprint(int64_t id, const std::vector<uint32_t>& items) override;
   void remove_tracks(const std::vector<int64_t>& ids) override;
   void retire_tracks(const std::vector<int64_t>& ids) override;
   std::vector<FileState> retired_tracks() const override;

@@ -24,6 +24,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,10 @@ struct Track {
   // Which reading of the tags the row holds (kTagsVersion when the indexer wrote it; 0 in rows
   // written before the identifiers were stored, which the next index run reads again).
   int tags_version = 0;
+  // The acoustic fingerprint (audio/fingerprint.h) the indexer computed: written with the row by
+  // put_track, finish_job and import_tracks when not empty; track reads leave it empty
+  // (Store::fingerprints reads them, export_tracks fills it).
+  std::vector<uint32_t> fingerprint;
   TrackStatus status = TrackStatus::Ok;
   std::string error;   // reason when status == Error
   bool silent = false; // every window below the silence threshold
@@ -263,6 +268,13 @@ class Store {
   // stay). A library write (the generation and the track's change stamp move). Throws when the
   // track is not in the index.
   virtual void update_tags(int64_t id, const Track& tags) = 0;
+  // Acoustic fingerprints (audio/fingerprint.h; issue 33): of the given tracks that have one;
+  // the ok, non-silent tracks that have none (indexed before fingerprints were stored: an index
+  // run computes them); and storing one for a track (not a library change: no query reads it
+  // from a snapshot). put_fingerprint throws when the track is not in the index.
+  virtual std::map<int64_t, std::vector<uint32_t>> fingerprints(const std::vector<int64_t>& ids) const = 0;
+  virtual std::vector<FileState> tracks_without_fingerprint() const = 0;
+  virtual void put_fingerprint(int64_t id, const std::vector<uint32_t>& items) = 0;
   // Deletes tracks (with their windows and labels) atomically.
   virtual void remove_tracks(const std::vector<int64_t>& ids) = 0;
 

@@ -30,6 +30,7 @@ declare -A confined=(
   ["curl/"]="hub"
   ["libav"]="audio"
   ["libswresample"]="audio"
+  ["chromaprint.h"]="audio"
   ["oneapi/dnnl"]="tensor"
   ["pcre2.h"]="model"
   ["httplib.h"]="server"

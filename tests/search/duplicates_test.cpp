@@ -73,7 +73,7 @@ class Duplicates : public ::testing::Test {
 
   std::vector<DuplicatePair> pairs(const DuplicateOptions& options = {}) const {
     return find_duplicate_pairs(
-        *catalog, tracks, [&](int64_t id) { return lib.durations.at(id); }, kHop, options);
+        *catalog, tracks, [&](int64_t id) { return lib.durations.at(id); }, kHop, options, {});
   }
 
   Library lib;
@@ -138,7 +138,7 @@ TEST_F(Duplicates, DeterministicAndSymmetric) {
   }
   // Asking from one track finds the same pairs that track is in.
   const auto of2 = find_duplicate_pairs(
-      *catalog, tracks, [&](int64_t id) { return lib.durations.at(id); }, kHop, {}, {2});
+      *catalog, tracks, [&](int64_t id) { return lib.durations.at(id); }, kHop, {}, {}, {2});
   ASSERT_EQ(of2.size(), 2u);
   EXPECT_EQ(of2[0].a, 1);
   EXPECT_EQ(of2[1].b, 3);

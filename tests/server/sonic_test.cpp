@@ -312,8 +312,9 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   const std::string embeddings = "SELECT group_concat(hex(embedding)) FROM (SELECT embedding FROM windows ORDER BY id)";
   const std::string before = query_one(db, embeddings);
   ASSERT_FALSE(before.empty());
-  // Back to schema version 2 as an older clapsearch left it: no identifier columns.
-  sql(db, "ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
+  // Back to schema version 2 as an older clapsearch left it: no identifier columns (and no
+  // fingerprints, which came later).
+  sql(db, "DROP TABLE fingerprints; ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
           "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
           "UPDATE schema_version SET version = 2");
   std::string out, err;
@@ -327,7 +328,8 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   EXPECT_EQ(summary["unchanged"], 8);
   EXPECT_EQ(summary["tags_refreshed"], 8);
   EXPECT_EQ(summary["embedded_windows"], 0);
-  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), "3");
+  EXPECT_EQ(summary["fingerprints_added"], 8);
+  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), "4");
   EXPECT_EQ(query_one(db, "SELECT mbid FROM tracks WHERE path LIKE '%Night/bohemian.flac'"), kQueenMbid);
   EXPECT_EQ(query_one(db, "SELECT isrc FROM tracks WHERE path LIKE '%yoasobi.flac'"), kYoasobiIsrc);
   EXPECT_EQ(query_one(db, embeddings), before);

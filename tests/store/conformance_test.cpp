@@ -677,7 +677,9 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeAWipeOrAnImport) {
 }
 
 // The schema change of the song identifiers (issue 36), undone: an index made before it.
+// Back to the schema before the identifiers (and the fingerprints, which came after them).
 constexpr const char* kDropIdentifiers =
+    "DROP TABLE fingerprints; "
     "ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
     "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; ";
 
@@ -757,6 +759,50 @@ TEST_P(StoreContract, IdentifiersRoundTripAndAreRewrittenWithoutTheEmbeddings) {
   EXPECT_EQ(target->track(a)->tags_version, kTagsVersion);
 }
 
+// Acoustic fingerprints (issue 33): written with the track, read by id, replaced with it,
+// gone with it, added later for tracks that have none, carried by migrate's copy.
+TEST_P(StoreContract, FingerprintsTravelWithTheirTrack) {
+  auto s = open();
+  s->set_model(identity());
+  Track t = track("/m/a.flac");
+  t.fingerprint = {0x00000000u, 0xffffffffu, 0x80000001u, 0x12345678u};
+  const int64_t a = s->put_track(t, windows(2), unit(0).data());
+  const int64_t b = s->put_track(track("/m/b.flac"), windows(2, -1, 2), unit(1).data());
+  Track quiet = track("/m/quiet.flac");
+  quiet.silent = true;
+  quiet.status = TrackStatus::Error;
+  s->put_track(quiet, {}, nullptr);
+  EXPECT_TRUE(s->track(a)->fingerprint.empty()) << "track reads leave it out";
+  auto got = s->fingerprints({a, b, 9999});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[a], t.fingerprint);
+  // Only ok, non-silent tracks without one are listed for an index run to compute.
+  auto missing = s->tracks_without_fingerprint();
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0].id, b);
+  s->put_fingerprint(b, {7u, 8u});
+  s->put_fingerprint(b, {9u});  // replaced, not added
+  EXPECT_EQ(s->fingerprints({b})[b], std::vector<uint32_t>{9u});
+  EXPECT_TRUE(s->tracks_without_fingerprint().empty());
+  EXPECT_THROW(s->put_fingerprint(9999, {1u}), Error);
+  // migrate's copy carries them.
+  const std::string other = GetParam() == "sqlite" ? test::temp_dir() + "/copy-prints.db"
+                                                   : test::PostgresServer::shared().create_database();
+  auto target = open_store(other, OpenMode::ReadWrite);
+  {
+    auto scope = target->begin_import(identity(), {});
+    target->import_tracks(s->export_tracks(s->track_ids()));
+    scope->commit();
+  }
+  EXPECT_EQ(target->fingerprints({a, b}), s->fingerprints({a, b}));
+  // A track written again (the file changed) has the new fingerprint or none; a removed one has none.
+  Track again = track("/m/a.flac");
+  EXPECT_EQ(s->put_track(again, windows(2), unit(0).data()), a);
+  EXPECT_TRUE(s->fingerprints({a}).empty());
+  s->remove_tracks({b});
+  EXPECT_TRUE(s->fingerprints({b}).empty());
+}
+
 // An index made before the identifiers were stored upgrades in place: every row is kept, with
 // tags_version 0 (its tags are read again by the next index run), and the columns are writable.
 TEST_P(StoreContract, IndexBeforeTheIdentifiersUpgradesInPlace) {
@@ -770,7 +816,7 @@ TEST_P(StoreContract, IndexBeforeTheIdentifiersUpgradesInPlace) {
     t.tags_version = kTagsVersion;
     a = s->put_track(t, windows(2), emb.data());
   }
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 1;
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 2;
   raw_sql(location_, std::string(kDropIdentifiers) + "UPDATE schema_version SET version = " + std::to_string(old_version));
   EXPECT_THROW(open(OpenMode::ReadOnly), Error);  // an older schema is not read as it is
   auto s = open();  // migrates
@@ -798,7 +844,7 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeTheMigrationThatAddedIt) {
   }
   // Back to the schema before change stamps, with writes made by an older clapsearch.
   // (The identifiers' columns came after, so they go too: the index is the one before both.)
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 2;
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 3;
   raw_sql(location_, std::string(kDropIdentifiers) + "DROP INDEX tracks_changed_at; ALTER TABLE tracks DROP COLUMN changed_at; "
                                  "DROP TABLE removed_tracks; DELETE FROM meta WHERE key = 'changes_from'; " +
                          (sqlite ? "UPDATE meta SET value = CAST(value AS INTEGER) + 5 WHERE key = 'library_generation'; "
