@@ -34,6 +34,7 @@ declare -A confined=(
   ["pcre2.h"]="model"
   ["httplib.h"]="server"
   ["cairo"]="plot"
+  ["mpd/"]="cli"
 )
 
 check() {
