@@ -10,7 +10,7 @@
 namespace clap::cli {
 
 std::string MpdAddress::text() const {
-  if (!host.empty() && host.front() == '/') return host;
+  if (!host.empty() && (host.front() == '/' || host.front() == '@')) return host;  // a socket
   const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   return shown + ":" + std::to_string(port == 0 ? 6600 : port);
 }

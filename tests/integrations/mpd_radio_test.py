@@ -52,12 +52,14 @@ class Mpd:
     def __init__(self, tmp, music, port):
         self.port = port
         self.conf = os.path.join(tmp, 'mpd.conf')
+        self.socket = os.path.join(tmp, 'mpd.socket')
         self.log = os.path.join(tmp, 'mpd.log')
         with open(self.conf, 'w', encoding='utf-8') as f:
             f.write(f'''music_directory "{music}"
 db_file "{os.path.join(tmp, 'mpd.db')}"
 log_file "{self.log}"
 bind_to_address "127.0.0.1"
+bind_to_address "{self.socket}"
 port "{port}"
 auto_update "no"
 zeroconf_enabled "no"
@@ -280,6 +282,17 @@ def run_tests(tmp, binary, model, mpd, radios):
     check(seed not in first_part, f'the seed was appended again: {first_part}')
     check(len(set(queue + first_part)) == len(queue) + len(first_part), f'a repeat: {queue} + {first_part}')
     check(set(before) <= indexed, f'appended songs that are not indexed: {set(before) - indexed}')
+
+    # --- over MPD's local socket
+    mpd.command('clear')
+    mpd.command('add ' + quoted(names[5]))
+    mpd.command('play 0')
+    wait_for('MPD to play', lambda: mpd.status().get('state') == 'play')
+    done = subprocess.run([binary, 'radio', '--mpd', mpd.socket, '--music-dir', music, '--db', db, '--once', '--min-queue', '2'],
+                          env=env_vars, capture_output=True, text=True, check=False)
+    queue = mpd.queue()
+    check(done.returncode == 0 and len(queue) == 3 and queue[0] == names[5] and len(set(queue)) == 3,
+          f'radio over the socket: {done.returncode} {done.stderr} {queue}')
 
     # --- errors
     mpd.command('clear')
