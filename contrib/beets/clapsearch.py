@@ -123,10 +123,10 @@ class ClapSearchPlugin(BeetsPlugin):
 
     def commands(self):
         cmd = ui.Subcommand('clapsearch', help='neural music search (CLAP): index, search, similar, tag')
-        cmd.parser.usage = ('%prog clapsearch index [QUERY]\n'
-                            '       %prog clapsearch search [-k N] [-f FORMAT | -p] TEXT...\n'
-                            '       %prog clapsearch similar [-k N] [-f FORMAT | -p] QUERY|FILE\n'
-                            '       %prog clapsearch tag [-w | -W] [QUERY]')
+        cmd.parser.usage = ('%prog index [QUERY]\n'
+                            '       %prog search [-k N] [-f FORMAT | -p] TEXT...\n'
+                            '       %prog similar [-k N] [-f FORMAT | -p] QUERY|FILE\n'
+                            '       %prog tag [-w | -W] [QUERY]')
         cmd.parser.add_option('-k', '--top', type='int', dest='top', default=None,
                               help='results for search and similar (default: the top setting, 10)')
         cmd.parser.add_option('-w', '--write', action='store_true', default=None,
