@@ -51,24 +51,32 @@ class Mpd:
 
     def __init__(self, tmp, music, port):
         self.port = port
+        self.tmp, self.music = tmp, music
         self.conf = os.path.join(tmp, 'mpd.conf')
         self.socket = os.path.join(tmp, 'mpd.socket')
         self.log = os.path.join(tmp, 'mpd.log')
+        self.password = None
+        self.configure()
+        self.process = None
+
+    def configure(self, password=None):
+        """Writes the configuration; with a password, clients without it may do nothing."""
+        self.password = password
+        access = f'password "{password}@read,add,control,admin"\ndefault_permissions ""\n' if password else ''
         with open(self.conf, 'w', encoding='utf-8') as f:
-            f.write(f'''music_directory "{music}"
-db_file "{os.path.join(tmp, 'mpd.db')}"
+            f.write(f'''music_directory "{self.music}"
+db_file "{os.path.join(self.tmp, 'mpd.db')}"
 log_file "{self.log}"
 bind_to_address "127.0.0.1"
 bind_to_address "{self.socket}"
-port "{port}"
+port "{self.port}"
 auto_update "no"
 zeroconf_enabled "no"
 audio_output {{
   type "null"
   name "null"
 }}
-''')
-        self.process = None
+{access}''')
 
     def start(self):
         self.process = subprocess.Popen(['mpd', '--no-daemon', self.conf], stdout=subprocess.DEVNULL,
@@ -101,8 +109,11 @@ audio_output {{
             f = s.makefile('rwb')
             greeting = f.readline().decode()
             check(greeting.startswith('OK MPD'), f'not MPD: {greeting!r}')
-            f.write(line.encode() + b'\n')
+            lines = [f'password {quoted(self.password)}', line] if self.password else [line]
+            f.write(''.join(x + '\n' for x in lines).encode())
             f.flush()
+            if self.password:
+                check(f.readline().decode() == 'OK\n', 'MPD refused the test\'s password')
             pairs = []
             while True:
                 answer = f.readline().decode().rstrip('\n')
@@ -295,6 +306,29 @@ def run_tests(tmp, binary, model, mpd, radios):
           f'radio over the socket: {done.returncode} {done.stderr} {queue}')
 
     # --- errors
+    # A password: from --password-file, or $MPD_PASSWORD; without it MPD allows nothing.
+    mpd.stop()
+    mpd.configure(password='s3cret pass')
+    mpd.start()
+    mpd.command('add ' + quoted(names[7]))
+    mpd.command('play 0')
+    wait_for('MPD to play', lambda: mpd.status().get('state') == 'play')
+    password_file = os.path.join(tmp, 'mpd-password')
+    with open(password_file, 'w', encoding='utf-8') as f:
+        f.write('s3cret pass\n')
+    done = run(['--once', '--min-queue', '1', '--password-file', password_file])
+    check(done.returncode == 0 and len(mpd.queue()) == 2, f'--password-file: {done.returncode} {done.stderr} {mpd.queue()}')
+    done = run(['--once', '--min-queue', '2'], env=dict(env_vars, MPD_PASSWORD='s3cret pass'))
+    check(done.returncode == 0 and len(mpd.queue()) == 3, f'MPD_PASSWORD: {done.returncode} {done.stderr} {mpd.queue()}')
+    done = run(['--once', '--min-queue', '3'])
+    check(done.returncode == 1 and 'cannot read the player\'s status' in done.stderr and 'permission' in done.stderr,
+          f'no password: {done.returncode} {done.stderr}')
+    done = run(['--once'], env=dict(env_vars, MPD_PASSWORD='wrong'))
+    check(done.returncode == 1 and 'password was refused' in done.stderr and 'incorrect password' in done.stderr,
+          f'wrong password: {done.stderr}')
+    mpd.stop()
+    mpd.configure()
+    mpd.start()
     mpd.command('clear')
     mpd.command('add ' + quoted('unindexed/stranger.flac'))
     mpd.command('play 0')
@@ -310,8 +344,6 @@ def run_tests(tmp, binary, model, mpd, radios):
     done = subprocess.run([binary, 'radio', '--mpd', f'127.0.0.1:{closed}', '--music-dir', music, '--db', db, '--once'],
                           env=env_vars, capture_output=True, text=True, check=False)
     check(done.returncode == 1 and f'MPD at 127.0.0.1:{closed}: cannot connect' in done.stderr, f'closed port: {done.stderr}')
-    done = run(['--once'], env=dict(env_vars, MPD_PASSWORD='wrong'))
-    check(done.returncode == 1 and 'password was refused' in done.stderr, f'wrong password: {done.stderr}')
     done = subprocess.run([binary, 'radio', '--mpd', f'127.0.0.1:{mpd.port}', '--music-dir', os.path.join(tmp, 'nope'),
                            '--db', db, '--once'], env=env_vars, capture_output=True, text=True, check=False)
     check(done.returncode == 2 and 'nope: not a folder' in done.stderr, f'missing music folder: {done.stderr}')
