@@ -157,6 +157,9 @@ int run_mpd_radio(const MpdRadioOptions& o) {
   }
   print_note("radio on MPD at " + address.text() + ": keeping " + std::to_string(o.min_queue) +
              " songs after the current one (Ctrl-C stops)");
+  // The first round is not retried either: MPD refusing what the radio asks (a password without
+  // the permission to read the queue) is reported at once.
+  top_up(*mpd, station, false);
   int backoff_s = 1;
   for (;;) {
     try {
@@ -164,9 +167,10 @@ int run_mpd_radio(const MpdRadioOptions& o) {
         mpd = std::make_unique<MpdClient>(address, password);
         print_note("connected to MPD at " + address.text() + " again");
         backoff_s = 1;
+        top_up(*mpd, station, false);
       }
-      top_up(*mpd, station, false);
       if (mpd->wait_for_change(signals->fd()) == MpdClient::Wake::Signal) break;
+      top_up(*mpd, station, false);
     } catch (const MpdError& e) {
       // MPD restarted or the network broke: try again, waiting 1, 2, 4 ... up to 60 seconds.
       mpd.reset();

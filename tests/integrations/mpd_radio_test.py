@@ -323,6 +323,9 @@ def run_tests(tmp, binary, model, mpd, radios):
     done = run(['--once', '--min-queue', '3'])
     check(done.returncode == 1 and 'cannot read the player\'s status' in done.stderr and 'permission' in done.stderr,
           f'no password: {done.returncode} {done.stderr}')
+    # Watching, too: a refusal is reported and ends the radio, it is not retried.
+    done = run(['--min-queue', '3'])
+    check(done.returncode == 1 and 'permission' in done.stderr, f'watching without a password: {done.returncode} {done.stderr}')
     done = run(['--once'], env=dict(env_vars, MPD_PASSWORD='wrong'))
     check(done.returncode == 1 and 'password was refused' in done.stderr and 'incorrect password' in done.stderr,
           f'wrong password: {done.stderr}')
