@@ -50,12 +50,23 @@ def _media_field(tag):
     )
 
 
-def _key(path):
-    """A file's identity for matching clapsearch's paths to beets items: the absolute path with
-    symlinks resolved, as bytes (beets stores paths as bytes)."""
-    if isinstance(path, str):
-        path = os.fsencode(path)
-    return os.path.realpath(path)
+class ItemsByPath:
+    """The beets item of a path clapsearch gives. Both store absolute paths, so the same bytes
+    usually match; otherwise (a symlink in one of them) both are compared with symlinks
+    resolved, which costs a system call per item and is done once, only when needed."""
+
+    def __init__(self, items):
+        self._exact = {bytes(item.path): item for item in items}
+        self._resolved = None
+
+    def find(self, path):
+        raw = os.fsencode(path)
+        item = self._exact.get(raw)
+        if item is None:
+            if self._resolved is None:
+                self._resolved = {os.path.realpath(p): it for p, it in self._exact.items()}
+            item = self._resolved.get(os.path.realpath(raw))
+        return item
 
 
 class ClapSearchPlugin(BeetsPlugin):
@@ -164,7 +175,7 @@ class ClapSearchPlugin(BeetsPlugin):
             raise ui.UserError('clapsearch index: no items in the library' + (' match the query' if query else ''))
         # The folders holding the items, each under no other: usually just beets' music folder.
         # clapsearch indexes every audio file in them (files beets does not know are never shown).
-        folders = sorted({os.path.dirname(_key(item.path)) for item in items})
+        folders = sorted({os.path.dirname(bytes(item.path)) for item in items})
         top = []
         for folder in folders:
             if not any(folder == t or folder.startswith(t.rstrip(b'/') + b'/') for t in top):
@@ -180,10 +191,10 @@ class ClapSearchPlugin(BeetsPlugin):
 
     def _print_results(self, lib, results, top, fmt, what):
         """Prints the first `top` results that are beets items, in rank order."""
-        by_path = {_key(item.path): item for item in lib.items()}
+        items = ItemsByPath(lib.items())
         shown, unknown = 0, 0
         for result in results:
-            item = by_path.get(_key(result['path']))
+            item = items.find(result['path'])
             if item is None:
                 unknown += 1  # indexed, but not in the beets library
                 continue
@@ -224,13 +235,13 @@ class ClapSearchPlugin(BeetsPlugin):
     # --- tag: zero-shot moods and genres as flexible attributes -------------------------------------
 
     def _classify(self, labels, template):
-        """{realpath: (label, probability)} for every track of the index, over `labels`."""
+        """[(path, label, probability)] for every track of the index, over `labels`."""
         with tempfile.NamedTemporaryFile('w', suffix='.txt', encoding='utf-8') as f:
             f.write('\n'.join(labels) + '\n')
             f.flush()
             rows = self._run_json(['classify', '--all', '--labels-file', f.name, '--template', template,
                                    '--top', '1'])
-        return {_key(r['path']): (r['label'], float(r['score'])) for r in rows}
+        return [(r['path'], r['label'], float(r['score'])) for r in rows]
 
     def _tag(self, lib, query, write):
         items = list(lib.items(query))
@@ -238,23 +249,26 @@ class ClapSearchPlugin(BeetsPlugin):
             raise ui.UserError('clapsearch tag: no items' + (' match the query' if query else ''))
         moods = self._classify(self.config['moods'].as_str_seq(), self.config['mood_template'].as_str())
         genres = self._classify(self.config['genres'].as_str_seq(), self.config['genre_template'].as_str())
-        tagged, missing = 0, 0
-        write = ui.should_write(write)
+        by_path = ItemsByPath(items)
+        labels = {}  # item id -> (item, mood, mood score, genre, genre score)
+        for kind, rows in (('mood', moods), ('genre', genres)):
+            for path, label, score in rows:
+                item = by_path.find(path)
+                if item is not None:
+                    labels.setdefault(item.id, {'item': item})[kind] = (label, round(score, 4))
+        tagged = [entry for entry in labels.values() if 'mood' in entry and 'genre' in entry]
         with lib.transaction():
-            for item in items:
-                key = _key(item.path)
-                if key not in moods or key not in genres:
-                    missing += 1
-                    continue
-                item['clap_mood'], item['clap_mood_score'] = moods[key][0], round(moods[key][1], 4)
-                item['clap_genre'], item['clap_genre_score'] = genres[key][0], round(genres[key][1], 4)
+            for entry in tagged:
+                item = entry['item']
+                item['clap_mood'], item['clap_mood_score'] = entry['mood']
+                item['clap_genre'], item['clap_genre_score'] = entry['genre']
                 item.store()
-                tagged += 1
+        write = ui.should_write(write)
         if write:
-            for item in items:
-                if _key(item.path) in moods:
-                    item.try_write()
-        self._log.info('tagged {} item(s) with clap_mood and clap_genre{}', tagged,
+            for entry in tagged:
+                entry['item'].try_write()
+        self._log.info('tagged {} item(s) with clap_mood and clap_genre{}', len(tagged),
                        ' (written to the files)' if write else '')
+        missing = len(items) - len(tagged)
         if missing:
             self._log.warning('{} item(s) are not in the clapsearch index (run: beet clapsearch index)', missing)

@@ -117,8 +117,12 @@ clapsearch:
   db: {env.index}
   model: {model}
 """)
-    env.beet('import', '-A', os.path.join(music, 'a'), os.path.join(music, 'b'))
+    # Folder b is imported through a symlink: beets keeps the path as given, clapsearch may store
+    # another spelling of it, and the plugin must still match the two.
+    os.symlink(os.path.join(music, 'b'), os.path.join(tmp, 'b-link'))
+    env.beet('import', '-A', os.path.join(music, 'a'), os.path.join(tmp, 'b-link'))
     check(sorted(env.lines('ls', '-f', '$title')) == sorted(titles), 'beet import did not import the four songs')
+    check(sum('/b-link/' in p for p in env.lines('ls', '-p')) == 2, 'beets resolved the symlinked folder: the case is gone')
     # The outside folder, indexed first by clapsearch itself.
     env.run([binary, 'index', os.path.join(music, 'c'), '--db', env.index, '--model', model, '-q'])
 
