@@ -10,6 +10,7 @@ radio rides out MPD restarting, and its errors. MPD is stopped at the end, also 
 
     mpd_radio_test.py CLAPSEARCH_BINARY MODEL_DIR
 """
+import ctypes
 import json
 import os
 import shutil
@@ -38,6 +39,12 @@ def wait_for(what, condition):
             return value
         time.sleep(0.1)
     raise AssertionError(f'gave up waiting ({WAIT_S} s) for {what}')
+
+
+def die_with_the_test():
+    """For the children (mpd, the radio): SIGTERM when this test process ends, even by SIGKILL
+    (a CTest timeout), so no MPD outlives the test (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def free_port():
@@ -80,7 +87,7 @@ audio_output {{
 
     def start(self):
         self.process = subprocess.Popen(['mpd', '--no-daemon', self.conf], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+                                        stderr=subprocess.PIPE, preexec_fn=die_with_the_test)
         wait_for('MPD to listen', self._answers)
 
     def stop(self):
@@ -145,7 +152,8 @@ class Radio:
     """clapsearch radio running in the background; its stderr collected line by line."""
 
     def __init__(self, args):
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=die_with_the_test)
         self.err, self.out = [], []
         self._threads = [threading.Thread(target=self._read, args=(self.process.stderr, self.err), daemon=True),
                          threading.Thread(target=self._read, args=(self.process.stdout, self.out), daemon=True)]
