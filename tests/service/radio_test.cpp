@@ -144,6 +144,28 @@ TEST(RadioStation, AppendsWhatThePlaylistRadioChoosesWhenTheQueueRunsLow) {
   EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), 8u);
 }
 
+TEST(RadioStation, TextsSteerItAsTheyDoThePlaylistRadio) {
+  RadioLibrary& f = radio_library();
+  Library lib(f.options(), Access::ReadOnly);
+  RadioStationOptions o;
+  o.min_queue = 3;
+  o.texts = {"warm lo-fi guitar"};
+  o.diversity = 0.6;
+  RadioStation station(lib, MusicFolderMap(f.music), o);
+  QueueView queue;
+  queue.current_uri = f.uris[5];
+  const RadioFill fill = station.fill(queue);
+  RadioRequest request;
+  request.seeds = {f.music + "/" + f.uris[5]};
+  request.texts = o.texts;
+  request.diversity = 0.6;
+  request.length = 4;
+  const Playlist playlist = radio(lib, *lib.snapshot(), request);
+  ASSERT_EQ(fill.picks.size(), 3u);
+  ASSERT_EQ(playlist.tracks.size(), 4u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(fill.picks[i].track_id, playlist.tracks[i + 1].id) << i;
+}
+
 TEST(RadioStation, ANewStationKnowsTheSongsAlreadyPlayedAndTheWindowForgets) {
   RadioLibrary& f = radio_library();
   Library lib(f.options(), Access::ReadOnly);
