@@ -38,7 +38,8 @@ class Env:
         self.binary = binary
         self.index = os.path.join(tmp, 'index.db')
         self.vars = dict(os.environ, BEETSDIR=os.path.join(tmp, 'beetsdir'), HF_HOME=os.path.join(tmp, 'hf'),
-                         HF_HUB_OFFLINE='1', HOME=tmp, LC_ALL='C.UTF-8')
+                         HF_HUB_OFFLINE='1', HOME=tmp, LC_ALL='C.UTF-8',
+                         PYTHONDONTWRITEBYTECODE='1')  # no __pycache__ beside the plugin in the source tree
         self.vars.pop('CLAPSEARCH_DB', None)
 
     def run(self, args, ok=True):
