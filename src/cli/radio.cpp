@@ -53,8 +53,9 @@ std::string mpd_password(const MpdRadioOptions& o) {
 
 // Ctrl-C and SIGTERM as a file descriptor, so the radio can wait for MPD and for them at once
 // (poll) and end between two steps, never inside one. A handler writes to a pipe: blocking the
-// signals would not do, since threads started before the radio (OpenBLAS starts its own when it
-// loads) would still take them and end the process.
+// signals (pthread_sigmask + signalfd) would not do, since threads started as the libraries load,
+// before main (two in this process, with nothing blocked), would still take a SIGTERM and end the
+// process: tried, the radio died with status 143 instead of stopping.
 int g_stop_pipe_write = -1;
 
 extern "C" void on_stop_signal(int) {
