@@ -121,7 +121,13 @@ RadioFill RadioStation::fill(const QueueView& queue) {
   request.length = 1 + out.wanted + static_cast<int64_t>(excluded.size());
   const int64_t library_size = static_cast<int64_t>(snap->tracks().size());
   for (;;) {
-    const Playlist playlist = radio(lib_, *snap, request);
+    Playlist playlist;
+    try {
+      playlist = radio(lib_, *snap, request);
+    } catch (const Error& e) {
+      // The seed named as the player names it (radio() names it by its track id).
+      throw Error("the song playing, '" + *queue.current_uri + "' (" + seed->path + "): " + e.what());
+    }
     out.picks.clear();
     out.outside_folder = 0;
     for (size_t i = static_cast<size_t>(playlist.seeds); i < playlist.tracks.size(); ++i) {
