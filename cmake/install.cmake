@@ -28,6 +28,12 @@ install(FILES packaging/systemd/clapsearch.service packaging/systemd/clapsearch-
         DESTINATION lib/systemd/system)
 install(FILES packaging/systemd/user/clapsearch.service DESTINATION lib/systemd/user)
 install(FILES docs/operations-service.md packaging/config/clapsearch.toml DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# The players' plugins (docs/integrations.md): beets loads clapsearch.py through its pluginpath;
+# Navidrome takes clapsearch.ndp copied into its plugins folder.
+install(FILES contrib/beets/clapsearch.py DESTINATION ${CMAKE_INSTALL_DATADIR}/clapsearch/beets)
+if(CLAPSEARCH_NAVIDROME_PLUGIN)
+  install(FILES ${CMAKE_BINARY_DIR}/clapsearch.ndp DESTINATION ${CMAKE_INSTALL_DATADIR}/clapsearch/navidrome)
+endif()
 install(FILES packaging/debian/copyright ${CLAPSEARCH_GEN_DIR}/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # The settings file goes to GNUInstallDirs' sysconfdir for the prefix in effect *at install
@@ -59,7 +65,11 @@ playlists, finds duplicates and serves a web page and REST API over the index.
 It runs natively on the CPU, with no Python.
 
 The package ships systemd units: clapsearch.service (the server),
-clapsearch-index.service with a nightly timer, and a user unit.")
+clapsearch-index.service with a nightly timer, and a user unit; a beets
+plugin and a Navidrome plugin (/usr/share/clapsearch); `clapsearch radio`
+keeps an MPD queue playing similar songs.")
+# The players the package plugs into (libmpdclient2, which radio links, comes from shlibdeps).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "beets, mpd")
 # The Python package (python/CMakeLists.txt: /usr/lib/python3/dist-packages/clapsearch) is in
 # this package, not a python3-clapsearch of its own: its module links the whole engine
 # statically, so a second package would ship a second copy. It needs numpy when imported.
@@ -68,7 +78,7 @@ if(CLAPSEARCH_PYTHON)
 
 It includes the Python ${CLAPSEARCH_PYTHON_VERSION} package clapsearch (import clapsearch),
 with the same engine and index, and a drop-in for LAION's laion_clap.")
-  set(CPACK_DEBIAN_PACKAGE_SUGGESTS "python3 (>= ${CLAPSEARCH_PYTHON_VERSION}), python3 (<< ${Python_VERSION_MAJOR}.${CLAPSEARCH_PYTHON_NEXT_MINOR}), python3-numpy")
+  string(APPEND CPACK_DEBIAN_PACKAGE_SUGGESTS ", python3 (>= ${CLAPSEARCH_PYTHON_VERSION}), python3 (<< ${Python_VERSION_MAJOR}.${CLAPSEARCH_PYTHON_NEXT_MINOR}), python3-numpy")
 endif()
 # The install rules see prefix /usr and a DESTDIR, so the settings file lands in /etc.
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)

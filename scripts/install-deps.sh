@@ -4,7 +4,8 @@
 # Playwright, installed from Debian only when the machine has no node/npm of its own; clang with
 # its sanitizer/libFuzzer runtimes and OpenMP for the fuzz targets, scripts/fuzz.sh; mpv, which
 # the playlist test has play its M3U files; the PostgreSQL server, which the store tests start;
-# man, zsh and fish, which check the generated man page and completion scripts).
+# man, zsh and fish, which check the generated man page and completion scripts; beets and mpd,
+# which the beets plugin's and the MPD radio's tests run).
 # Idempotent: packages already present are left alone; safe to run repeatedly.
 set -euo pipefail
 tests=0
@@ -23,6 +24,7 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev                                   # hub downloads, sha256
   libcpp-httplib-dev                                                # HTTP server (serve) and test clients
   libcairo2-dev fonts-dejavu-core                                   # map pictures (SVG, PNG) and their text's font
+  libmpdclient-dev                                                  # clapsearch radio --mpd (MPD's client library)
   libgtest-dev                                                      # tests
   ffmpeg sox                                                        # tests make real encoded files
   python3-dev python3-pybind11 python3-numpy python3-pytest         # the Python package (python/) and its tests
@@ -36,6 +38,7 @@ if [ "$tests" = 1 ]; then
   PACKAGES+=(mpv)                                                   # a real player must open every entry of the M3U playlists
   PACKAGES+=(postgresql)                                            # the PostgreSQL store's tests start a real server (initdb, pg_ctl)
   PACKAGES+=(man-db groff-base zsh fish)                            # the generated man page renders; zsh and fish accept their completions
+  PACKAGES+=(beets mpd)                                             # the beets plugin runs in the real beet; radio --mpd drives a real MPD
   command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi

@@ -29,6 +29,7 @@ void add_duplicates_command(CLI::App& app, Action& action);
 void add_overlaps_command(CLI::App& app, Action& action);
 void add_playlist_command(CLI::App& app, Action& action);
 void add_path_command(CLI::App& app, Action& action);
+void add_radio_command(CLI::App& app, Action& action);
 void add_worker_command(CLI::App& app, Action& action);
 void add_migrate_command(CLI::App& app, Action& action);
 // Shell completion scripts and the man page, generated from `app` itself (completion.cpp).

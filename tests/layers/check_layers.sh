@@ -35,6 +35,7 @@ declare -A confined=(
   ["pcre2.h"]="model"
   ["httplib.h"]="server"
   ["cairo"]="plot"
+  ["mpd/"]="cli"
 )
 
 check() {

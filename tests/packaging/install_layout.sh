@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `cmake --install BUILD --prefix P` lays out what the package ships: the program, the man page,
-# the three completions, the systemd units, the docs, the settings file and the Python package; the installed
+# the three completions, the systemd units, the docs, the settings file, the players' plugins (beets, and
+# Navidrome's clapsearch.ndp when the build makes it) and the Python package; the installed
 # program runs and the installed units name it. (CTest: Package.InstallLayout.)
 #   install_layout.sh BUILD_DIR
 set -euo pipefail
@@ -14,7 +15,7 @@ for f in bin/clapsearch share/man/man1/clapsearch.1.gz share/bash-completion/com
          lib/systemd/system/clapsearch.service lib/systemd/system/clapsearch-index.service \
          lib/systemd/system/clapsearch-index.timer lib/systemd/user/clapsearch.service \
          share/doc/clapsearch/copyright share/doc/clapsearch/changelog.gz share/doc/clapsearch/operations-service.md \
-         etc/clapsearch/clapsearch.toml; do
+         etc/clapsearch/clapsearch.toml share/clapsearch/beets/clapsearch.py; do
   [ -f "$prefix/$f" ] || { echo "missing: $f"; bad=1; }
 done
 # Output is captured before grep -q reads it: with pipefail, a writer killed by SIGPIPE when
@@ -28,6 +29,18 @@ CLAPSEARCH_CONFIG_FILE="$prefix/etc/clapsearch/clapsearch.toml" "$prefix/bin/cla
 sed -E 's/^# ([a-z-]+ = )/\1/' "$prefix/etc/clapsearch/clapsearch.toml" > "$prefix/all-keys.toml"
 out="$(CLAPSEARCH_CONFIG_FILE="$prefix/all-keys.toml" "$prefix/bin/clapsearch" status --db /nonexistent/x.db 2>&1 || true)"
 if grep -q "unknown setting\|not in a \[command\]" <<<"$out"; then echo "clapsearch.toml documents a key no command has: $out"; bad=1; fi
+# The Navidrome plugin, when the build makes it: a zip holding the manifest and the module, as Navidrome loads it.
+if grep -q '^CLAPSEARCH_NAVIDROME_PLUGIN:BOOL=ON' "$build/CMakeCache.txt"; then
+  ndp="$prefix/share/clapsearch/navidrome/clapsearch.ndp"
+  if [ -f "$ndp" ]; then
+    listing="$(python3 -m zipfile -l "$ndp" 2>&1)" || true
+    for member in manifest.json plugin.wasm; do
+      grep -q "^$member " <<<"$listing" || { echo "clapsearch.ndp lacks $member: $listing"; bad=1; }
+    done
+  else
+    echo "missing: share/clapsearch/navidrome/clapsearch.ndp"; bad=1
+  fi
+fi
 # The Python package, when the build has it: installed where that Python looks, and importable.
 python="$(sed -n 's/^Python_EXECUTABLE:FILEPATH=//p' "$build/CMakeCache.txt")"
 if grep -q '^CLAPSEARCH_PYTHON:BOOL=ON' "$build/CMakeCache.txt" && [ -n "$python" ]; then

@@ -1,0 +1,274 @@
+# clapsearch for beets (1.6): neural search, similar songs and zero-shot mood/genre tags over the
+# beets library, by running the clapsearch program. Set-up: docs/integrations.md ("beets").
+#
+#   pluginpath: [/usr/share/clapsearch/beets]     # the folder holding this file
+#   plugins: clapsearch
+#   clapsearch:
+#     binary: clapsearch      # a name on PATH or a path
+#     db: ''                  # the index (default: clapsearch's own default library)
+#     model: ''               # only for the first `index` (default: clapsearch's default model)
+#
+#   beet clapsearch index [QUERY]            index the folders holding the library's items
+#   beet clapsearch search [-k N] TEXT       items matching a description (best first)
+#   beet clapsearch similar [-k N] QUERY     items that sound like the one QUERY selects (or a file)
+#   beet clapsearch tag [-w] [QUERY]         clap_mood, clap_genre (+ _score) flexible attributes
+#
+# search and similar print beets items, so -f FORMAT and -p work as in `beet ls`.
+"""clapsearch: neural music search (CLAP) over the beets library."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import mediafile
+from beets import library, ui
+from beets.dbcore import types
+from beets.plugins import BeetsPlugin
+
+ACTIONS = ('index', 'search', 'similar', 'tag')
+
+# The labels `tag` chooses from; replace them in the configuration (moods:, genres:).
+DEFAULT_MOODS = ['happy', 'sad', 'calm', 'energetic', 'aggressive', 'romantic', 'dark', 'uplifting',
+                 'melancholic', 'relaxing', 'dreamy', 'epic']
+DEFAULT_GENRES = ['rock', 'pop', 'jazz', 'classical', 'electronic', 'hip hop', 'metal', 'folk', 'blues',
+                  'country', 'reggae', 'soul', 'ambient', 'punk', 'latin', 'funk']
+
+# The tags `beet write` puts in the files for the two labels (the scores stay in the database).
+TAG_FIELDS = {'clap_mood': 'CLAP_MOOD', 'clap_genre': 'CLAP_GENRE'}
+
+
+def _media_field(tag):
+    """A text tag in every format beets writes: a TXXX frame (MP3), a freeform atom (MP4), a
+    Vorbis comment / APE item (FLAC, Ogg, Opus, APE...), an ASF attribute (WMA)."""
+    return mediafile.MediaField(
+        mediafile.MP3DescStorageStyle(tag),
+        mediafile.MP4StorageStyle('----:com.apple.iTunes:' + tag),
+        mediafile.StorageStyle(tag),
+        mediafile.ASFStorageStyle('clapsearch/' + tag),
+    )
+
+
+class ItemsByPath:
+    """The beets item of a path clapsearch gives. Both store absolute paths, so the same bytes
+    usually match; otherwise (a symlink in one of them) both are compared with symlinks
+    resolved, which costs a system call per item and is done once, only when needed."""
+
+    def __init__(self, items):
+        self._exact = {bytes(item.path): item for item in items}
+        self._resolved = None
+
+    def find(self, path):
+        raw = os.fsencode(path)
+        item = self._exact.get(raw)
+        if item is None:
+            if self._resolved is None:
+                self._resolved = {os.path.realpath(p): it for p, it in self._exact.items()}
+            item = self._resolved.get(os.path.realpath(raw))
+        return item
+
+
+class ClapSearchPlugin(BeetsPlugin):
+    # Probabilities, shown with 4 decimals (beets' FLOAT shows one) and queryable as numbers.
+    item_types = {'clap_mood_score': types.Float(4), 'clap_genre_score': types.Float(4)}
+
+    def __init__(self):
+        super().__init__()
+        self.config.add({
+            'binary': 'clapsearch',
+            'db': '',
+            'model': '',
+            'top': 10,
+            'moods': DEFAULT_MOODS,
+            'genres': DEFAULT_GENRES,
+            'mood_template': 'This song feels {}.',
+            'genre_template': 'This audio is a {} song.',
+        })
+        for field, tag in TAG_FIELDS.items():
+            self.add_media_field(field, _media_field(tag))
+            # `beet write` writes an item only when one of these fields differs from the file;
+            # beets fills the set once from its own fields, so a plugin's fields join it here
+            # (without this, new labels reach the files only with `beet write -f`).
+            library.Item._media_tag_fields.add(field)
+
+    # --- the clapsearch program ------------------------------------------------------------------
+
+    def _binary(self):
+        configured = self.config['binary'].as_str()
+        found = shutil.which(configured)
+        if not found:
+            raise ui.UserError(
+                f"clapsearch: the program '{configured}' was not found (install clapsearch, or set "
+                f"clapsearch: binary: /path/to/clapsearch in the beets configuration)")
+        return found
+
+    def _db_args(self):
+        db = self.config['db'].as_str()
+        return ['--db', os.path.expanduser(db)] if db else []
+
+    def _run(self, args, capture=True):
+        """Runs clapsearch with `args` (and --db); returns its stdout. Progress and warnings go
+        to the terminal; a failure is a beets UserError with clapsearch's own message."""
+        command = [self._binary()] + args + self._db_args()
+        self._log.debug('running {}', ' '.join(command))
+        try:
+            done = subprocess.run(command, stdout=subprocess.PIPE if capture else None,
+                                  stderr=subprocess.PIPE if capture else None, check=False)
+        except OSError as e:
+            raise ui.UserError(f'clapsearch: cannot run {command[0]}: {e}')
+        if done.returncode != 0:
+            detail = done.stderr.decode('utf-8', 'replace').strip() if capture else ''
+            raise ui.UserError(f'clapsearch {args[0]} failed (exit {done.returncode})'
+                               + (f': {detail}' if detail else ''))
+        return done.stdout.decode('utf-8') if capture else ''
+
+    def _run_json(self, args):
+        out = self._run(args + ['--json'])
+        try:
+            return json.loads(out)
+        except ValueError as e:
+            raise ui.UserError(f'clapsearch {args[0]}: unreadable JSON answer ({e})')
+
+    # --- the command ----------------------------------------------------------------------------------
+
+    def commands(self):
+        cmd = ui.Subcommand('clapsearch', help='neural music search (CLAP): index, search, similar, tag')
+        cmd.parser.usage = ('%prog index [QUERY]\n'
+                            '       %prog search [-k N] [-f FORMAT | -p] TEXT...\n'
+                            '       %prog similar [-k N] [-f FORMAT | -p] QUERY|FILE\n'
+                            '       %prog tag [-w | -W] [QUERY]')
+        cmd.parser.add_option('-k', '--top', type='int', dest='top', default=None,
+                              help='results for search and similar (default: the top setting, 10)')
+        cmd.parser.add_option('-w', '--write', action='store_true', default=None,
+                              help='tag: also write the labels into the files')
+        cmd.parser.add_option('-W', '--nowrite', action='store_false', dest='write',
+                              help="tag: do not write the files (the default unless import's write is on)")
+        cmd.parser.add_path_option()
+        cmd.parser.add_format_option(target='item')
+        cmd.func = self._dispatch
+        return [cmd]
+
+    def _dispatch(self, lib, opts, args):
+        if not args or args[0] not in ACTIONS:
+            raise ui.UserError('clapsearch: give an action: ' + ', '.join(ACTIONS)
+                               + " (e.g. beet clapsearch search 'rainy piano')")
+        action, rest = args[0], list(args[1:])
+        top = opts.top if opts.top is not None else self.config['top'].get(int)
+        if top < 1:
+            raise ui.UserError(f'clapsearch: -k must be 1 or more, got {top}')
+        fmt = getattr(opts, 'format', None) or ''
+        if action == 'index':
+            self._index(lib, rest)
+        elif action == 'search':
+            self._search(lib, rest, top, fmt)
+        elif action == 'similar':
+            self._similar(lib, rest, top, fmt)
+        else:
+            self._tag(lib, rest, opts.write)
+
+    # --- index -----------------------------------------------------------------------------------------
+
+    def _index(self, lib, query):
+        items = list(lib.items(query))
+        if not items:
+            raise ui.UserError('clapsearch index: no items in the library' + (' match the query' if query else ''))
+        # The folders holding the items, each under no other: usually just beets' music folder.
+        # clapsearch indexes every audio file in them (files beets does not know are never shown).
+        folders = sorted({os.path.dirname(bytes(item.path)) for item in items})
+        top = []
+        for folder in folders:
+            if not any(folder == t or folder.startswith(t.rstrip(b'/') + b'/') for t in top):
+                top.append(folder)
+        args = ['index'] + [os.fsdecode(f) for f in top]
+        model = self.config['model'].as_str()
+        if model:
+            args += ['--model', model]
+        self._log.info('indexing {} item(s) in {}', len(items), ', '.join(os.fsdecode(f) for f in top))
+        self._run(args, capture=False)
+
+    # --- search and similar: clapsearch's paths back to items ----------------------------------------
+
+    def _print_results(self, lib, results, top, fmt, what):
+        """Prints the first `top` results that are beets items, in rank order."""
+        items = ItemsByPath(lib.items())
+        shown, unknown = 0, 0
+        for result in results:
+            item = items.find(result['path'])
+            if item is None:
+                unknown += 1  # indexed, but not in the beets library
+                continue
+            if shown == top:
+                break
+            ui.print_(format(item, fmt))
+            shown += 1
+        if unknown:
+            self._log.debug('{} {} result(s) are files beets does not know; left out', unknown, what)
+        if not shown:
+            self._log.warning('no {} results in the beets library (is it indexed? beet clapsearch index)', what)
+
+    def _search(self, lib, words, top, fmt):
+        text = ' '.join(words).strip()
+        if not text:
+            raise ui.UserError("clapsearch search: give a description, e.g. beet clapsearch search 'rainy piano'")
+        # Files outside the beets library can take places in the top k: ask for more, show k.
+        results = self._run_json(['search', text, '-k', str(top * 4)])
+        self._print_results(lib, results, top, fmt, 'search')
+
+    def _similar(self, lib, query, top, fmt):
+        if not query:
+            raise ui.UserError('clapsearch similar: give a query selecting the song (title:Hello) or a file')
+        joined = ' '.join(query)
+        if len(query) == 1 and os.path.isfile(joined):
+            seed = os.path.abspath(joined)
+        else:
+            items = list(lib.items(query))
+            if not items:
+                raise ui.UserError(f"clapsearch similar: no item matches '{joined}'")
+            if len(items) > 1:
+                self._log.info("'{}' matches {} items; similar to the first: {}", joined, len(items),
+                               os.fsdecode(items[0].path))
+            seed = os.fsdecode(items[0].path)
+        results = self._run_json(['similar', seed, '-k', str(top * 4)])
+        self._print_results(lib, results, top, fmt, 'similar')
+
+    # --- tag: zero-shot moods and genres as flexible attributes -------------------------------------
+
+    def _classify(self, labels, template):
+        """[(path, label, probability)] for every track of the index, over `labels`."""
+        with tempfile.NamedTemporaryFile('w', suffix='.txt', encoding='utf-8') as f:
+            f.write('\n'.join(labels) + '\n')
+            f.flush()
+            rows = self._run_json(['classify', '--all', '--labels-file', f.name, '--template', template,
+                                   '--top', '1'])
+        return [(r['path'], r['label'], float(r['score'])) for r in rows]
+
+    def _tag(self, lib, query, write):
+        items = list(lib.items(query))
+        if not items:
+            raise ui.UserError('clapsearch tag: no items' + (' match the query' if query else ''))
+        moods = self._classify(self.config['moods'].as_str_seq(), self.config['mood_template'].as_str())
+        genres = self._classify(self.config['genres'].as_str_seq(), self.config['genre_template'].as_str())
+        by_path = ItemsByPath(items)
+        labels = {}  # item id -> (item, mood, mood score, genre, genre score)
+        for kind, rows in (('mood', moods), ('genre', genres)):
+            for path, label, score in rows:
+                item = by_path.find(path)
+                if item is not None:
+                    labels.setdefault(item.id, {'item': item})[kind] = (label, round(score, 4))
+        tagged = [entry for entry in labels.values() if 'mood' in entry and 'genre' in entry]
+        with lib.transaction():
+            for entry in tagged:
+                item = entry['item']
+                item['clap_mood'], item['clap_mood_score'] = entry['mood']
+                item['clap_genre'], item['clap_genre_score'] = entry['genre']
+                item.store()
+        write = ui.should_write(write)
+        if write:
+            for entry in tagged:
+                entry['item'].try_write()
+        self._log.info('tagged {} item(s) with clap_mood and clap_genre{}', len(tagged),
+                       ' (written to the files)' if write else '')
+        missing = len(items) - len(tagged)
+        if missing:
+            self._log.warning('{} item(s) are not in the clapsearch index (run: beet clapsearch index)', missing)

@@ -1,0 +1,134 @@
+#include "cli/mpd_client.h"
+
+#include <mpd/client.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace clap::cli {
+
+std::string MpdAddress::text() const {
+  if (!host.empty() && (host.front() == '/' || host.front() == '@')) return host;  // a socket
+  const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return shown + ":" + std::to_string(port == 0 ? 6600 : port);
+}
+
+MpdAddress parse_mpd_address(const std::string& text) {
+  MpdAddress a;
+  if (text.empty()) throw InvalidArgument("--mpd: empty address (give HOST:PORT or a socket path)");
+  if (text.front() == '/' || text.front() == '@') {  // a local socket (or an abstract one)
+    a.host = text;
+    return a;
+  }
+  std::string port;
+  if (text.front() == '[') {  // [IPv6]:PORT
+    const size_t close = text.find(']');
+    if (close == std::string::npos) throw InvalidArgument("--mpd " + text + ": an IPv6 address needs its closing ']'");
+    a.host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') throw InvalidArgument("--mpd " + text + ": expected ':PORT' after ']'");
+      port = text.substr(close + 2);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    a.host = text.substr(0, text.find(':'));
+    port = text.substr(text.find(':') + 1);
+  } else {
+    a.host = text;  // a host name, or a bare IPv6 address
+  }
+  if (a.host.empty()) throw InvalidArgument("--mpd " + text + ": no host before the port");
+  if (!port.empty() || text.back() == ':') {
+    const bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+    const long n = digits ? std::stol(port) : 0;
+    if (n < 1 || n > 65535) throw InvalidArgument("--mpd " + text + ": the port must be a number from 1 to 65535");
+    a.port = static_cast<unsigned>(n);
+  }
+  return a;
+}
+
+namespace {
+// A generous bound for one request: MPD answers in milliseconds; a server that does not answer
+// in this time is stuck, and the radio says so instead of hanging.
+constexpr unsigned kTimeoutMs = 30000;
+}  // namespace
+
+MpdClient::MpdClient(const MpdAddress& address, const std::string& password) : address_(address) {
+  conn_ = mpd_connection_new(address.host.c_str(), address.port, kTimeoutMs);
+  if (conn_ == nullptr) throw MpdError("MPD at " + address.text() + ": out of memory");
+  if (mpd_connection_get_error(conn_) != MPD_ERROR_SUCCESS) fail("cannot connect");
+  if (!password.empty() && !mpd_run_password(conn_, password.c_str())) fail("the password was refused");
+}
+
+MpdClient::~MpdClient() {
+  if (conn_) mpd_connection_free(conn_);
+}
+
+void MpdClient::fail(const std::string& what) {
+  std::string reason = conn_ ? mpd_connection_get_error_message(conn_) : "no connection";
+  if (reason.empty()) reason = "unknown error";
+  throw MpdError("MPD at " + address_.text() + ": " + what + ": " + reason);
+}
+
+service::QueueView MpdClient::queue() {
+  // The status and the queue in one command list, so the current position and the songs
+  // around it come from the same moment.
+  if (!mpd_command_list_begin(conn_, true) || !mpd_send_status(conn_) || !mpd_send_list_queue_meta(conn_) ||
+      !mpd_command_list_end(conn_))
+    fail("cannot ask for the queue");
+  mpd_status* status = mpd_recv_status(conn_);
+  if (status == nullptr) fail("cannot read the player's status");
+  const mpd_state state = mpd_status_get_state(status);
+  const int current = mpd_status_get_song_pos(status);
+  mpd_status_free(status);
+  if (!mpd_response_next(conn_)) fail("cannot read the queue");
+  std::vector<std::string> uris;
+  while (mpd_song* song = mpd_recv_song(conn_)) {
+    uris.emplace_back(mpd_song_get_uri(song));
+    mpd_song_free(song);
+  }
+  if (!mpd_response_finish(conn_)) fail("cannot read the queue");
+
+  service::QueueView view;
+  const bool playing = state == MPD_STATE_PLAY || state == MPD_STATE_PAUSE;
+  if (playing && current >= 0 && static_cast<size_t>(current) < uris.size()) {
+    view.current_uri = uris[static_cast<size_t>(current)];
+    view.upcoming_uris.assign(uris.begin() + current + 1, uris.end());
+    view.played_uris.assign(uris.begin(), uris.begin() + current);
+  }
+  return view;
+}
+
+void MpdClient::add(const std::string& uri) {
+  if (!mpd_run_add(conn_, uri.c_str())) {
+    // A refusal (no such song in MPD's database) leaves the connection usable: the message says
+    // which song; a lost connection throws as every other failure.
+    if (mpd_connection_get_error(conn_) == MPD_ERROR_SERVER) {
+      const std::string reason = mpd_connection_get_error_message(conn_);
+      mpd_connection_clear_error(conn_);
+      throw MpdRefused("MPD at " + address_.text() + " refused to add '" + uri + "': " + reason +
+                       " (is MPD's database up to date with the music folder?)");
+    }
+    fail("cannot add '" + uri + "'");
+  }
+}
+
+MpdClient::Wake MpdClient::wait_for_change(int signal_fd) {
+  if (!mpd_send_idle_mask(conn_, static_cast<mpd_idle>(MPD_IDLE_QUEUE | MPD_IDLE_PLAYER))) fail("cannot wait for events");
+  pollfd fds[2] = {{mpd_connection_get_fd(conn_), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+  for (;;) {
+    const int n = poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw MpdError(std::string("waiting for MPD: poll: ") + std::strerror(errno));
+    break;
+  }
+  if (fds[1].revents & POLLIN) {
+    // Leave idle mode politely (MPD answers the pending idle), so the connection closes clean.
+    if (mpd_send_noidle(conn_)) mpd_recv_idle(conn_, false);
+    return Wake::Signal;
+  }
+  if (mpd_recv_idle(conn_, false) == 0) fail("the connection was lost while waiting for events");
+  return Wake::QueueOrPlayer;
+}
+
+}  // namespace clap::cli

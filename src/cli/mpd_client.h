@@ -1,0 +1,61 @@
+// A small MPD client over libmpdclient: what `clapsearch radio` needs of the protocol (connect,
+// password, the queue around the current song, append, wait for queue/player events). Every
+// failure throws MpdError naming the server and MPD's reason.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "service/radio.h"
+
+struct mpd_connection;
+
+namespace clap::cli {
+
+// The server cannot be reached or the connection broke: the radio reconnects.
+class MpdError : public Error {
+ public:
+  using Error::Error;
+};
+// MPD answered with an error (a song not in its database): the connection is still usable.
+class MpdRefused : public Error {
+ public:
+  using Error::Error;
+};
+
+// Where MPD listens: "HOST", "HOST:PORT", "[IPv6]:PORT" or a local socket path ("/run/mpd/socket").
+struct MpdAddress {
+  std::string host;  // a host name, an address or a socket path
+  unsigned port = 0; // 0 = libmpdclient's default (6600, or none for a socket)
+  std::string text() const;  // as people write it, for messages
+};
+// Throws clap::InvalidArgument on a port that is not a number in 1..65535.
+MpdAddress parse_mpd_address(const std::string& text);
+
+class MpdClient {
+ public:
+  // Connects (and sends the password when not empty). Throws MpdError.
+  MpdClient(const MpdAddress& address, const std::string& password);
+  ~MpdClient();
+  MpdClient(const MpdClient&) = delete;
+  MpdClient& operator=(const MpdClient&) = delete;
+
+  // The current song and the songs after it (service/radio.h).
+  service::QueueView queue();
+  // Appends a song by URI (mpd_run_add). Throws MpdRefused when MPD does not know the URI.
+  void add(const std::string& uri);
+
+  // Why wait_for_change returned.
+  enum class Wake { QueueOrPlayer, Signal };
+  // Blocks in MPD's idle mode (queue and player events) until an event or until `signal_fd` is
+  // readable (Ctrl-C / SIGTERM arrived). No polling: the process sleeps in poll(2).
+  Wake wait_for_change(int signal_fd);
+
+ private:
+  [[noreturn]] void fail(const std::string& what);
+  MpdAddress address_;
+  mpd_connection* conn_ = nullptr;
+};
+
+}  // namespace clap::cli

@@ -1,0 +1,228 @@
+// clapsearch radio --mpd HOST:PORT: an endless radio for MPD. Watches MPD's queue (idle mode on
+// queue and player events, no polling) and appends the tracks the station chooses
+// (service/radio.h) when few songs remain after the current one. The protocol is in
+// mpd_client.h; this file connects the two and handles signals and reconnecting.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/mpd_client.h"
+#include "core/error.h"
+#include "core/text_file.h"
+#include "service/radio.h"
+
+namespace clap::cli {
+namespace {
+
+struct MpdRadioOptions {
+  LibraryCliOptions lib;
+  std::string mpd = "localhost:6600";
+  std::string password_file;
+  std::string music_dir;
+  std::vector<std::string> texts;
+  int64_t min_queue = 5;
+  int64_t no_repeat = 100;
+  double diversity = 0.3;
+  bool once = false;
+};
+
+// The password: --password-file (its first line), else $MPD_PASSWORD, else none.
+std::string mpd_password(const MpdRadioOptions& o) {
+  if (!o.password_file.empty()) {
+    std::string p = read_text_file(o.password_file, "password file", 4096);
+    p = p.substr(0, p.find('\n'));
+    if (!p.empty() && p.back() == '\r') p.pop_back();
+    if (p.empty()) throw InvalidArgument(o.password_file + ": the password file is empty");
+    return p;
+  }
+  const char* env = std::getenv("MPD_PASSWORD");
+  return env ? env : "";
+}
+
+// Ctrl-C and SIGTERM as a file descriptor, so the radio can wait for MPD and for them at once
+// (poll) and end between two steps, never inside one. A handler writes to a pipe: blocking the
+// signals (pthread_sigmask + signalfd) would not do, since threads started as the libraries load,
+// before main (two in this process, with nothing blocked), would still take a SIGTERM and end the
+// process: tried, the radio died with status 143 instead of stopping.
+int g_stop_pipe_write = -1;
+
+extern "C" void on_stop_signal(int) {
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t written = write(g_stop_pipe_write, &byte, 1);  // async-signal-safe
+}
+
+class StopSignals {
+ public:
+  StopSignals() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(std::string("radio: pipe: ") + std::strerror(errno));
+    read_fd_ = fds[0];
+    g_stop_pipe_write = fds[1];
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+    close(read_fd_);
+    close(g_stop_pipe_write);
+    g_stop_pipe_write = -1;
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  int fd() const { return read_fd_; }
+  // Sleeps up to `seconds`; true when a stop signal came.
+  bool wait(int seconds) const {
+    pollfd p{read_fd_, POLLIN, 0};
+    return poll(&p, 1, seconds * 1000) > 0;
+  }
+
+ private:
+  int read_fd_ = -1;
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+// Appends the station's choice for MPD's queue as it is now; prints one line per song added.
+void top_up(MpdClient& mpd, service::RadioStation& station, bool once) {
+  service::RadioFill fill;
+  try {
+    fill = station.fill(mpd.queue());
+  } catch (const MpdError&) {
+    throw;
+  } catch (const Error& e) {
+    if (once) throw;
+    // A song the index does not know (a stream, a new file): the radio waits for the next one.
+    print_warning(std::string(e.what()) + "; waiting for the next song");
+    return;
+  }
+  int64_t added = 0;
+  for (const service::RadioPick& pick : fill.picks) {
+    try {
+      mpd.add(pick.uri);
+    } catch (const MpdRefused& e) {
+      print_warning(std::string(e.what()));
+      continue;
+    }
+    ++added;
+    std::printf("added %s (cosine %s, after %s)\n", terminal_text(pick.uri).c_str(), fixed(pick.score, 4).c_str(),
+                terminal_text(fill.seed_uri).c_str());
+  }
+  std::fflush(stdout);
+  if (fill.outside_folder > 0)
+    print_warning(std::to_string(fill.outside_folder) +
+                  " chosen tracks are indexed outside the music folder " + station.folder().folder() +
+                  " and cannot be queued");
+  if (added < fill.wanted)
+    print_note("added " + std::to_string(added) + " of the " + std::to_string(fill.wanted) +
+               " songs wanted: the index has no more tracks outside the queue and the no-repeat window");
+}
+
+int run_mpd_radio(const MpdRadioOptions& o) {
+  const MpdAddress address = parse_mpd_address(o.mpd);
+  // A write to a connection MPD closed must be an error to recover from, not a fatal signal.
+  std::signal(SIGPIPE, SIG_IGN);
+  const std::string password = mpd_password(o);
+  service::RadioStationOptions so;
+  so.texts = o.texts;
+  so.min_queue = o.min_queue;
+  so.no_repeat = o.no_repeat;
+  so.diversity = o.diversity;
+  // Caught from here on (a Ctrl-C while the index loads ends the radio at its first wait);
+  // --once keeps their default action (end at once).
+  std::optional<StopSignals> signals;
+  if (!o.once) signals.emplace();
+  service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);  // caches the texts' embeddings
+  service::RadioStation station(lib, service::MusicFolderMap(o.music_dir), so);
+
+  // The first connection must work: a wrong address or password is a mistake to report, not to retry.
+  auto mpd = std::make_unique<MpdClient>(address, password);
+  if (o.once) {
+    top_up(*mpd, station, true);
+    return 0;
+  }
+  print_note("radio on MPD at " + address.text() + ": keeping " + std::to_string(o.min_queue) +
+             " songs after the current one (Ctrl-C stops)");
+  // The first round is not retried either: MPD refusing what the radio asks (a password without
+  // the permission to read the queue) is reported at once.
+  top_up(*mpd, station, false);
+  int backoff_s = 1;
+  for (;;) {
+    try {
+      if (!mpd) {
+        mpd = std::make_unique<MpdClient>(address, password);
+        print_note("connected to MPD at " + address.text() + " again");
+        backoff_s = 1;
+        top_up(*mpd, station, false);
+      }
+      if (mpd->wait_for_change(signals->fd()) == MpdClient::Wake::Signal) break;
+      top_up(*mpd, station, false);
+    } catch (const MpdError& e) {
+      // MPD restarted or the network broke: try again, waiting 1, 2, 4 ... up to 60 seconds.
+      mpd.reset();
+      print_warning(std::string(e.what()) + "; connecting again in " + std::to_string(backoff_s) +
+                    " s");
+      if (signals->wait(backoff_s)) break;
+      backoff_s = std::min(backoff_s * 2, 60);
+    }
+  }
+  print_note("radio stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_radio_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<MpdRadioOptions>();
+  CLI::App* cmd = app.add_subcommand("radio", "An endless radio for MPD: appends similar tracks as the queue runs low");
+  cmd->add_option("--mpd", o->mpd, "MPD's address: HOST:PORT, HOST, [IPv6]:PORT or a local socket path")
+      ->default_str("localhost:6600")
+      ->type_name("ADDRESS");
+  cmd->add_option("--music-dir", o->music_dir,
+                  "MPD's music_directory (as this machine sees it): MPD's song URIs are relative to it")
+      ->required()
+      ->type_name("DIR");
+  cmd->add_option("--password-file", o->password_file, "Read MPD's password from FILE (its first line); else $MPD_PASSWORD")
+      ->type_name("FILE");
+  cmd->add_option("--text,-t", o->texts, "Steer the radio with a description (\"warm lo-fi guitar\"); repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("--min-queue", o->min_queue, "Keep at least this many songs after the current one")
+      ->default_val(5)
+      ->check(positive());
+  cmd->add_option("--no-repeat", o->no_repeat, "Never append a track among the last N songs appended or heard")
+      ->default_val(100)
+      ->check(non_negative());
+  cmd->add_option("--diversity", o->diversity, "0 = the nearest tracks, up to 1 = as varied as possible (as playlist's)")
+      ->default_val(0.3)
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts)");
+  add_library_options(cmd, o->lib);
+  add_text_precision_option(cmd, o->lib.text_precision);
+  cmd->footer(
+      "While MPD plays (or pauses) a song, the radio keeps --min-queue songs after it: when fewer remain it appends\n"
+      "the tracks `playlist --seed CURRENT [--text ...]` would choose (the same MMR radio), leaving out the current\n"
+      "song, the songs in the queue, copies of one recording and the last --no-repeat songs appended or heard. It\n"
+      "waits for MPD's queue and player events (idle mode), so it costs nothing between songs. Nothing is appended\n"
+      "while MPD is stopped. MPD's song URIs are paths relative to --music-dir; a song playing that is not an\n"
+      "indexed file under it (a stream, a file not indexed yet) is reported and skipped (with --once: an error).\n"
+      "The first connection must succeed; when MPD goes away later, the radio connects again, waiting 1, 2, 4 ...\n"
+      "up to 60 s between tries. Ctrl-C or SIGTERM stops it (exit 0). Prints one line per song appended.");
+  cmd->callback([o, &action] { action = [o] { return run_mpd_radio(*o); }; });
+}
+
+}  // namespace clap::cli

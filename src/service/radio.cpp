@@ -1,0 +1,154 @@
+#include "service/radio.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include "core/error.h"
+#include "service/playlists.h"
+
+namespace clap::service {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string without_trailing_slash(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+// `path` relative to `folder` when inside it (lexically), else nullopt.
+std::optional<std::string> relative_inside(const std::string& path, const std::string& folder) {
+  const std::string prefix = folder == "/" ? "/" : folder + "/";
+  if (path.size() <= prefix.size() || path.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  return path.substr(prefix.size());
+}
+
+}  // namespace
+
+MusicFolderMap::MusicFolderMap(const std::string& music_dir) {
+  if (music_dir.empty()) throw InvalidArgument("the music folder is empty: give the player's music folder");
+  std::error_code ec;
+  if (!fs::is_directory(music_dir, ec))
+    throw InvalidArgument(music_dir + ": not a folder (" + (ec ? ec.message() : std::string("no such folder")) + ")");
+  folder_ = without_trailing_slash(fs::absolute(music_dir).lexically_normal().string());
+  const fs::path canonical = fs::weakly_canonical(folder_, ec);
+  resolved_ = ec ? folder_ : without_trailing_slash(canonical.string());
+}
+
+std::optional<std::string> MusicFolderMap::path_of(const std::string& uri) const {
+  if (uri.empty()) return std::nullopt;
+  static const std::string kFileScheme = "file://";
+  if (uri.compare(0, kFileScheme.size(), kFileScheme) == 0) return uri.substr(kFileScheme.size());
+  if (uri.find("://") != std::string::npos || uri.front() == '/') return std::nullopt;  // a stream, or not MPD's form
+  const fs::path joined = (fs::path(folder_) / uri).lexically_normal();
+  if (!relative_inside(joined.string(), folder_)) return std::nullopt;  // "../x" leaves the folder
+  return joined.string();
+}
+
+std::optional<std::string> MusicFolderMap::uri_of(const std::string& path) const {
+  const std::string normal = fs::path(path).lexically_normal().string();
+  if (auto rel = relative_inside(normal, folder_)) return rel;
+  if (resolved_ != folder_)
+    if (auto rel = relative_inside(normal, resolved_)) return rel;
+  return std::nullopt;
+}
+
+RadioStation::RadioStation(Library& lib, MusicFolderMap folder, RadioStationOptions options)
+    : lib_(lib), folder_(std::move(folder)), options_(std::move(options)) {
+  if (options_.min_queue < 1)
+    throw InvalidArgument("radio: the queue to keep must be at least 1 song, got " + std::to_string(options_.min_queue));
+  if (options_.no_repeat < 0)
+    throw InvalidArgument("radio: the no-repeat window must be 0 or more songs, got " + std::to_string(options_.no_repeat));
+  if (!(options_.diversity >= 0 && options_.diversity <= 1))
+    throw InvalidArgument("radio: diversity must be between 0 and 1, got " + std::to_string(options_.diversity));
+}
+
+void RadioStation::remember(int64_t track_id) {
+  if (options_.no_repeat == 0) return;
+  // Heard again (the same song still playing at the next event): it moves to the newest end
+  // instead of taking a second place in the window.
+  recent_.erase(std::remove(recent_.begin(), recent_.end(), track_id), recent_.end());
+  recent_.push_back(track_id);
+  while (static_cast<int64_t>(recent_.size()) > options_.no_repeat) recent_.pop_front();
+}
+
+const store::Track* RadioStation::track_of(const LibrarySnapshot& snap, const std::string& uri, std::string* path) const {
+  const std::optional<std::string> file = folder_.path_of(uri);
+  if (path) *path = file.value_or("");
+  return file ? snap.find_track(*file) : nullptr;
+}
+
+RadioFill RadioStation::fill(const QueueView& queue) {
+  RadioFill out;
+  if (!queue.current_uri) return out;  // stopped: nothing to continue from
+  lib_.refresh();  // a long-running radio sees tracks indexed since it started
+  const auto snap = lib_.snapshot();
+
+  std::string seed_path;
+  const store::Track* seed = track_of(*snap, *queue.current_uri, &seed_path);
+  if (!seed) {
+    if (seed_path.empty())
+      throw Error("the song playing, '" + *queue.current_uri + "', is not a file in the music folder " + folder_.folder() +
+                  " (a stream, or a URI outside it): nothing to continue from");
+    throw Error("the song playing, '" + *queue.current_uri + "', is " + seed_path +
+                ", which is not in the index " + snap->db_path() + " (is --music-dir the folder MPD plays from? is it indexed?)");
+  }
+  const size_t played = queue.played_uris.size();
+  const size_t recent_played = std::min(played, static_cast<size_t>(options_.no_repeat));
+  for (size_t i = played - recent_played; i < played; ++i)
+    if (const store::Track* t = track_of(*snap, queue.played_uris[i], nullptr)) remember(t->id);
+  remember(seed->id);
+  const int64_t upcoming = static_cast<int64_t>(queue.upcoming_uris.size());
+  if (upcoming >= options_.min_queue) return out;
+
+  out.seed_uri = *queue.current_uri;
+  out.seed_path = seed->path;
+  out.wanted = options_.min_queue - upcoming;
+  std::set<int64_t> excluded(recent_.begin(), recent_.end());
+  excluded.insert(seed->id);
+  for (const std::string& uri : queue.upcoming_uris)
+    if (const store::Track* t = track_of(*snap, uri, nullptr)) excluded.insert(t->id);
+
+  RadioRequest request;
+  request.seeds = {std::to_string(seed->id)};
+  request.texts = options_.texts;
+  request.diversity = options_.diversity;
+  // The MMR radio is greedy, so a longer one extends a shorter one: asking for the excluded
+  // tracks' worth more always leaves `wanted` new ones when the library has them. Tracks outside
+  // the music folder cannot be queued, so when some were chosen the radio is asked again, longer.
+  request.length = 1 + out.wanted + static_cast<int64_t>(excluded.size());
+  const int64_t library_size = static_cast<int64_t>(snap->tracks().size());
+  for (;;) {
+    Playlist playlist;
+    try {
+      playlist = radio(lib_, *snap, request);
+    } catch (const Error& e) {
+      // The seed named as the player names it (radio() names it by its track id).
+      throw Error("the song playing, '" + *queue.current_uri + "' (" + seed->path + "): " + e.what());
+    }
+    out.picks.clear();
+    out.outside_folder = 0;
+    for (size_t i = static_cast<size_t>(playlist.seeds); i < playlist.tracks.size(); ++i) {
+      if (static_cast<int64_t>(out.picks.size()) == out.wanted) break;
+      const search::Hit& hit = playlist.tracks[i];
+      if (excluded.count(hit.id)) continue;
+      const store::Track* t = snap->track(hit.id);
+      if (!t) continue;
+      const std::optional<std::string> uri = folder_.uri_of(t->path);
+      if (!uri) {
+        ++out.outside_folder;
+        continue;
+      }
+      out.picks.push_back({*uri, t->path, t->id, hit.score});
+    }
+    const bool library_exhausted = static_cast<int64_t>(playlist.tracks.size()) < request.length;
+    if (static_cast<int64_t>(out.picks.size()) == out.wanted || library_exhausted || request.length > library_size) break;
+    request.length *= 2;
+  }
+  for (const RadioPick& p : out.picks) remember(p.track_id);
+  return out;
+}
+
+}  // namespace clap::service

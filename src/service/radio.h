@@ -1,0 +1,100 @@
+// An endless radio for a player's queue (clapsearch radio --mpd): which tracks to append when the
+// queue runs low, chosen by the same MMR radio as `clapsearch playlist` (service/playlists.h)
+// around the song being played (optionally steered by texts), with no track repeated within a
+// window of the last songs appended or heard. The player's protocol is not here: a front end
+// reads the queue into a QueueView, asks RadioStation::fill what to append and appends it.
+//
+// Players name songs by a path relative to their music folder (MPD's "URI"); the index stores
+// absolute paths. MusicFolderMap maps one to the other, both ways.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "service/library.h"
+
+namespace clap::service {
+
+// The player's music folder: URI "Artist/Album/01.flac" <-> path "/srv/music/Artist/Album/01.flac".
+class MusicFolderMap {
+ public:
+  // `music_dir`: the folder the player's URIs are relative to. Throws clap::InvalidArgument when
+  // it is empty or not a folder.
+  explicit MusicFolderMap(const std::string& music_dir);
+
+  const std::string& folder() const { return folder_; }
+  // The file a URI names: the folder joined with the URI; a "file://" URI is taken as an
+  // absolute path. nullopt for other streams ("http://...") and URIs that leave the folder ("../x").
+  std::optional<std::string> path_of(const std::string& uri) const;
+  // The URI of an indexed file: its path relative to the folder (the folder as given, or with
+  // its symlinks resolved). nullopt when the file is outside the folder.
+  std::optional<std::string> uri_of(const std::string& path) const;
+
+ private:
+  std::string folder_;    // absolute, lexically normal, no trailing slash
+  std::string resolved_;  // folder_ with symlinks resolved (may equal folder_)
+};
+
+// The player's queue as the station sees it.
+struct QueueView {
+  // The song being played or paused; nullopt when the player is stopped (nothing to continue from).
+  std::optional<std::string> current_uri;
+  std::vector<std::string> upcoming_uris;  // the songs after the current one, in queue order
+  std::vector<std::string> played_uris;    // the songs before it (played), in queue order
+};
+
+struct RadioStationOptions {
+  std::vector<std::string> texts;  // steer the radio ("warm lo-fi guitar"), as `playlist --text`
+  int64_t min_queue = 5;           // append when fewer songs than this follow the current one
+  int64_t no_repeat = 100;         // a track appended or heard among the last this many is not appended again
+  double diversity = 0.3;          // as `playlist --diversity`
+};
+
+// One track the station chose.
+struct RadioPick {
+  std::string uri;   // for the player
+  std::string path;  // the indexed file
+  int64_t track_id = -1;
+  double score = 0;  // cosine to the radio's query (the seed and the texts)
+};
+
+struct RadioFill {
+  std::string seed_uri, seed_path;  // empty when nothing was needed
+  std::vector<RadioPick> picks;     // to append, in order
+  int64_t wanted = 0;               // songs that were missing (picks.size() is smaller when the library ran out)
+  int64_t outside_folder = 0;       // chosen tracks left out: indexed outside the music folder
+};
+
+class RadioStation {
+ public:
+  // Throws clap::InvalidArgument on min_queue < 1, no_repeat < 0 or a diversity outside [0, 1].
+  RadioStation(Library& lib, MusicFolderMap folder, RadioStationOptions options);
+
+  const MusicFolderMap& folder() const { return folder_; }
+
+  // What to append to `queue`: nothing while min_queue songs or more follow the current one, or
+  // when nothing plays; else the tracks nearest to the radio's query (the current song and the
+  // texts), skipping the current song, the queue's songs, their copies of one recording and the
+  // no-repeat window, up to min_queue songs after the current one. The songs played before the
+  // current one (the last no_repeat of them: a radio started on a queue already played knows
+  // them), the current song and the picks join the window. Throws clap::Error naming the URI and the file when the current song is not
+  // an indexed file (a stream, a file outside the index, a wrong music folder).
+  RadioFill fill(const QueueView& queue);
+
+  // The window's track ids, oldest first (for tests and messages).
+  const std::deque<int64_t>& recent() const { return recent_; }
+
+ private:
+  void remember(int64_t track_id);
+  // The indexed track a URI names, or nullptr.
+  const store::Track* track_of(const LibrarySnapshot& snap, const std::string& uri, std::string* path) const;
+
+  Library& lib_;
+  MusicFolderMap folder_;
+  RadioStationOptions options_;
+  std::deque<int64_t> recent_;  // the no-repeat window
+};
+
+}  // namespace clap::service

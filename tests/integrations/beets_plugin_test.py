@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""The beets plugin (contrib/beets/clapsearch.py) run by the real `beet` (Debian's beets 1.6) on a
+temporary beets library of real encoded, tagged files (ffmpeg), with the real clapsearch and the
+tiny random-weight test model: index, search, similar (as beets items: -f, -p), tag (flexible
+attributes, then `beet write` puts them in the files), and the error messages. No network: the
+import does not autotag. (CTest: Beets.Plugin; exit 77 = skipped when beet is not installed.)
+
+    beets_plugin_test.py CLAPSEARCH_BINARY MODEL_DIR PLUGIN_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit('usage: beets_plugin_test.py CLAPSEARCH_BINARY MODEL_DIR PLUGIN_DIR')
+    binary, model, plugin_dir = (os.path.abspath(a) for a in sys.argv[1:])
+    if shutil.which('beet') is None:
+        print('Beets.Plugin skipped: beet is not installed (apt-get install beets; scripts/install-deps.sh --tests)')
+        sys.exit(SKIP)
+    for tool in ('ffmpeg', 'ffprobe'):
+        if shutil.which(tool) is None:
+            sys.exit(f'{tool} is needed to make the test files')
+    with tempfile.TemporaryDirectory(prefix='clapsearch-beets-') as tmp:
+        run_tests(tmp, binary, model, plugin_dir)
+    print('Beets.Plugin: all checks passed')
+
+
+class Env:
+    def __init__(self, tmp, binary):
+        self.tmp = tmp
+        self.binary = binary
+        self.index = os.path.join(tmp, 'index.db')
+        self.vars = dict(os.environ, BEETSDIR=os.path.join(tmp, 'beetsdir'), HF_HOME=os.path.join(tmp, 'hf'),
+                         HF_HUB_OFFLINE='1', HOME=tmp, LC_ALL='C.UTF-8',
+                         PYTHONDONTWRITEBYTECODE='1')  # no __pycache__ beside the plugin in the source tree
+        self.vars.pop('CLAPSEARCH_DB', None)
+
+    def run(self, args, ok=True):
+        done = subprocess.run(args, env=self.vars, capture_output=True, text=True, check=False)
+        if ok and done.returncode != 0:
+            raise AssertionError(f'{args} failed ({done.returncode}):\nstdout: {done.stdout}\nstderr: {done.stderr}')
+        return done
+
+    def beet(self, *args, ok=True):
+        return self.run(['beet'] + list(args), ok=ok)
+
+    def lines(self, *args):
+        return [line for line in self.beet(*args).stdout.splitlines() if line]
+
+    def clapsearch_json(self, *args):
+        return json.loads(self.run([self.binary] + list(args) + ['--db', self.index, '--json']).stdout)
+
+
+def encode(path, source, tags):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    meta = [a for k, v in tags.items() for a in ('-metadata', f'{k}={v}')]
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source] + meta + [path],
+                   check=True)
+
+
+def file_tags(path):
+    out = subprocess.run(['ffprobe', '-v', 'error', '-show_entries', 'format_tags:stream_tags', '-of', 'json', path],
+                         capture_output=True, text=True, check=True).stdout
+    probed = json.loads(out)
+    tags = {}
+    for part in [probed.get('format', {})] + probed.get('streams', []):
+        tags.update({k.upper(): v for k, v in part.get('tags', {}).items()})
+    return tags
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def run_tests(tmp, binary, model, plugin_dir):
+    env = Env(tmp, binary)
+    music = os.path.join(tmp, 'music')
+    # Two folders beets imports, and one it never sees (indexed by clapsearch directly): its
+    # files must never be printed as beets items.
+    songs = {
+        'a/rain.flac': ('anoisesrc=color=pink:d=14:seed=1', {'artist': 'Nimbus', 'title': 'Rain on Glass', 'album': 'Weather'}),
+        'a/sun.mp3': ('sine=f=440:d=12', {'artist': 'Nimbus', 'title': 'Sunny Sine', 'album': 'Weather'}),
+        'b/storm.ogg': ('anoisesrc=color=brown:d=13:seed=2', {'artist': 'Кино', 'title': 'Гроза', 'album': 'Погода'}),
+        'b/sweep.flac': ('aevalsrc=sin(2*PI*(200+300*t)*t):d=12', {'artist': 'Sweeper', 'title': 'Rising Sweep', 'album': 'Lines'}),
+    }
+    outsiders = {
+        'c/outside.flac': ('sine=f=660:d=12', {'artist': 'Nobody', 'title': 'Not In Beets'}),
+        'c/outside2.mp3': ('anoisesrc=color=white:d=12:seed=4', {'artist': 'Nobody', 'title': 'Also Not In Beets'}),
+    }
+    for rel, (source, tags) in {**songs, **outsiders}.items():
+        encode(os.path.join(music, rel), source, tags)
+    beets_paths = {os.path.realpath(os.path.join(music, rel)) for rel in songs}
+    titles = {tags['title'] for _, tags in songs.values()}
+
+    os.makedirs(env.vars['BEETSDIR'])
+    with open(os.path.join(env.vars['BEETSDIR'], 'config.yaml'), 'w', encoding='utf-8') as f:
+        f.write(f"""directory: {music}
+library: {os.path.join(tmp, 'beets.db')}
+pluginpath: [{plugin_dir}]
+plugins: clapsearch
+import:
+  autotag: no
+  copy: no
+  move: no
+  write: no
+  quiet: yes
+  log: {os.path.join(tmp, 'import.log')}
+clapsearch:
+  binary: {binary}
+  db: {env.index}
+  model: {model}
+""")
+    # Folder b is imported through a symlink: beets keeps the path as given, clapsearch may store
+    # another spelling of it, and the plugin must still match the two.
+    os.symlink(os.path.join(music, 'b'), os.path.join(tmp, 'b-link'))
+    env.beet('import', '-A', os.path.join(music, 'a'), os.path.join(tmp, 'b-link'))
+    check(sorted(env.lines('ls', '-f', '$title')) == sorted(titles), 'beet import did not import the four songs')
+    check(sum('/b-link/' in p for p in env.lines('ls', '-p')) == 2, 'beets resolved the symlinked folder: the case is gone')
+    # The outside folder, indexed first by clapsearch itself.
+    env.run([binary, 'index', os.path.join(music, 'c'), '--db', env.index, '--model', model, '-q'])
+
+    # --- index: the folders holding the items (a and b), added to the same index
+    env.beet('clapsearch', 'index')
+    indexed = {os.path.realpath(r['path']) for r in env.clapsearch_json('search', 'anything', '-k', '0')}
+    check(beets_paths <= indexed, f'beet clapsearch index left items out: {beets_paths - indexed}')
+    check(len(indexed) == 6, f'expected the 4 items and the 2 outside files in the index, got {sorted(indexed)}')
+
+    # --- search: beets items only, in clapsearch's order; -f, -p and -k
+    query = 'rainy piano'
+    expected = [os.path.realpath(r['path']) for r in env.clapsearch_json('search', query, '-k', '0')
+                if os.path.realpath(r['path']) in beets_paths]
+    got = [os.path.realpath(p) for p in env.lines('clapsearch', 'search', '-p', query)]
+    check(got == expected, f'search -p: {got} != clapsearch order {expected}')
+    got_titles = env.lines('clapsearch', 'search', '-f', '$artist - $title', query)
+    check(len(got_titles) == 4 and {t.split(' - ', 1)[1] for t in got_titles} == titles,
+          f'search -f: {got_titles}')
+    check(len(env.lines('clapsearch', 'search', '-k', '2', '-p', query)) == 2, 'search -k 2 printed another count')
+    default_format = env.lines('clapsearch', 'search', query)
+    check(all(' - ' in line for line in default_format) and len(default_format) == 4,
+          f'search without -f: beets default item format expected, got {default_format}')
+
+    # --- similar: the seed by beets query (and by file), left out of its own results
+    seed = os.path.realpath(os.path.join(music, 'a/rain.flac'))
+    expected = [os.path.realpath(r['path']) for r in env.clapsearch_json('similar', seed, '-k', '0')
+                if os.path.realpath(r['path']) in beets_paths]
+    got = [os.path.realpath(p) for p in env.lines('clapsearch', 'similar', '-p', 'title:Rain on Glass')]
+    check(got == expected and seed not in got and len(got) == 3, f'similar by query: {got} != {expected}')
+    by_file = [os.path.realpath(p) for p in env.lines('clapsearch', 'similar', '-p', seed)]
+    check(by_file == expected, f'similar by file: {by_file} != {expected}')
+    check(env.lines('clapsearch', 'similar', '-k', '1', '-f', '$title', 'title:Гроза') != [], 'similar (non-Latin query)')
+
+    # --- tag: flexible attributes with the top label and its probability, as clapsearch classify says
+    env.beet('clapsearch', 'tag')
+    rows = env.lines('ls', '-f', '$path|$clap_genre|$clap_genre_score|$clap_mood|$clap_mood_score')
+    check(len(rows) == 4, f'beet ls after tag: {rows}')
+    with tempfile.NamedTemporaryFile('w', suffix='.txt', dir=tmp, delete=False, encoding='utf-8') as genres_file:
+        genres_file.write('\n'.join(['rock', 'pop', 'jazz', 'classical', 'electronic', 'hip hop', 'metal', 'folk',
+                                     'blues', 'country', 'reggae', 'soul', 'ambient', 'punk', 'latin', 'funk']) + '\n')
+    classified = {os.path.realpath(r['path']): r for r in env.clapsearch_json(
+        'classify', '--all', '--labels-file', genres_file.name, '--template', 'This audio is a {} song.', '--top', '1')}
+    for row in rows:
+        path, genre, genre_score, mood, mood_score = row.split('|')
+        want = classified[os.path.realpath(path)]
+        check(genre == want['label'], f'{path}: clap_genre {genre} != classify {want["label"]}')
+        check(abs(float(genre_score) - want['score']) < 1e-3, f'{path}: clap_genre_score {genre_score} != {want["score"]}')
+        check(mood != '' and 0 < float(mood_score) <= 1, f'{path}: clap_mood {mood!r} {mood_score!r}')
+    # The scores are typed (floats): a range query selects them all.
+    check(len(env.lines('ls', 'clap_genre_score:0..1')) == 4, 'clap_genre_score is not queryable as a number')
+    # Not yet in the files (import's write is off) ...
+    check('CLAP_GENRE' not in file_tags(os.path.join(music, 'a/rain.flac')), 'tag wrote the files without -w')
+    # ... and `beet write` puts the labels there (Vorbis comment in FLAC, TXXX frame in MP3).
+    env.beet('write')
+    for rel in ('a/rain.flac', 'a/sun.mp3', 'b/storm.ogg'):
+        path = os.path.join(music, rel)
+        tags = file_tags(path)
+        want = classified[os.path.realpath(path)]['label']
+        check(tags.get('CLAP_GENRE') == want, f'{rel}: CLAP_GENRE in the file is {tags.get("CLAP_GENRE")!r}, want {want!r}')
+        check(tags.get('CLAP_MOOD'), f'{rel}: no CLAP_MOOD in the file: {tags}')
+    # Read back by beets from the file (the media field is registered both ways).
+    check(env.lines('ls', '-f', '$clap_genre', 'path:' + os.path.join(music, 'a/sun.mp3')) ==
+          [classified[os.path.realpath(os.path.join(music, 'a/sun.mp3'))]['label']], 'clap_genre after write')
+
+    # --- errors, named clearly
+    done = env.beet('clapsearch', 'similar', 'title:No Such Song', ok=False)
+    check(done.returncode != 0 and "no item matches 'title:No Such Song'" in done.stderr, f'unknown seed: {done.stderr}')
+    done = env.beet('clapsearch', ok=False)
+    check(done.returncode != 0 and 'give an action' in done.stderr, f'no action: {done.stderr}')
+    done = env.beet('clapsearch', 'search', ok=False)
+    check(done.returncode != 0 and 'give a description' in done.stderr, f'search without text: {done.stderr}')
+    missing_binary = os.path.join(tmp, 'missing.yaml')
+    with open(missing_binary, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  binary: /nonexistent/clapsearch\n')
+    done = env.beet('-c', missing_binary, 'clapsearch', 'search', 'x', ok=False)
+    check(done.returncode != 0 and "'/nonexistent/clapsearch' was not found" in done.stderr, f'missing binary: {done.stderr}')
+    bad_db = os.path.join(tmp, 'bad-db.yaml')
+    with open(bad_db, 'w', encoding='utf-8') as f:
+        f.write(f'clapsearch:\n  db: {os.path.join(tmp, "no-such-index.db")}\n')
+    done = env.beet('-c', bad_db, 'clapsearch', 'search', 'x', ok=False)
+    check(done.returncode != 0 and 'clapsearch search failed' in done.stderr and 'no-such-index.db' in done.stderr,
+          f'missing index: {done.stderr}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""`clapsearch radio --mpd` against a real MPD (Debian's mpd, started here on loopback with a null
+output and its own configuration) over a folder of real encoded files made with ffmpeg and
+indexed by clapsearch with the tiny random-weight test model. The test talks to MPD over its
+text protocol (a raw socket, no mpc): it queues and plays one song, runs the radio once and as
+a watcher stopped by SIGTERM while the queue advances, and checks that songs were appended, that
+each is an indexed file, that none repeats and that the seed is not added again; also that the
+radio rides out MPD restarting, and its errors. MPD is stopped at the end, also on failure.
+(CTest: Mpd.Radio; exit 77 = skipped when mpd is not installed.)
+
+    mpd_radio_test.py CLAPSEARCH_BINARY MODEL_DIR
+"""
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SKIP = 77
+WAIT_S = 120  # an upper bound for MPD or the radio to do something; never a timing assertion
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def wait_for(what, condition):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f'gave up waiting ({WAIT_S} s) for {what}')
+
+
+def die_with_the_test():
+    """For the children (mpd, the radio): SIGTERM when this test process ends, even by SIGKILL
+    (a CTest timeout), so no MPD outlives the test (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Mpd:
+    """A real MPD on 127.0.0.1:port, and a minimal client of its text protocol."""
+
+    def __init__(self, tmp, music, port):
+        self.port = port
+        self.tmp, self.music = tmp, music
+        self.conf = os.path.join(tmp, 'mpd.conf')
+        self.socket = os.path.join(tmp, 'mpd.socket')
+        self.log = os.path.join(tmp, 'mpd.log')
+        self.password = None
+        self.configure()
+        self.process = None
+
+    def configure(self, password=None):
+        """Writes the configuration; with a password, clients without it may do nothing."""
+        self.password = password
+        access = f'password "{password}@read,add,control,admin"\ndefault_permissions ""\n' if password else ''
+        with open(self.conf, 'w', encoding='utf-8') as f:
+            f.write(f'''music_directory "{self.music}"
+db_file "{os.path.join(self.tmp, 'mpd.db')}"
+log_file "{self.log}"
+bind_to_address "127.0.0.1"
+bind_to_address "{self.socket}"
+port "{self.port}"
+auto_update "no"
+zeroconf_enabled "no"
+audio_output {{
+  type "null"
+  name "null"
+}}
+{access}''')
+
+    def start(self):
+        self.process = subprocess.Popen(['mpd', '--no-daemon', self.conf], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, preexec_fn=die_with_the_test)
+        wait_for('MPD to listen', self._answers)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def _answers(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f'mpd exited ({self.process.returncode}): {self.process.stderr.read().decode()}'
+                                 f'\n{open(self.log, encoding="utf-8", errors="replace").read() if os.path.exists(self.log) else ""}')
+        try:
+            self.command('ping')
+            return True
+        except OSError:
+            return False
+
+    def command(self, line):
+        """Sends one command; returns its answer as (key, value) pairs; raises on ACK."""
+        with socket.create_connection(('127.0.0.1', self.port), timeout=30) as s:
+            f = s.makefile('rwb')
+            greeting = f.readline().decode()
+            check(greeting.startswith('OK MPD'), f'not MPD: {greeting!r}')
+            lines = [f'password {quoted(self.password)}', line] if self.password else [line]
+            f.write(''.join(x + '\n' for x in lines).encode())
+            f.flush()
+            if self.password:
+                check(f.readline().decode() == 'OK\n', 'MPD refused the test\'s password')
+            pairs = []
+            while True:
+                answer = f.readline().decode().rstrip('\n')
+                if answer == 'OK':
+                    return pairs
+                if answer.startswith('ACK') or answer == '':
+                    raise RuntimeError(f'MPD: {line}: {answer or "connection closed"}')
+                key, _, value = answer.partition(': ')
+                pairs.append((key, value))
+
+    def status(self):
+        return dict(self.command('status'))
+
+    def queue(self):
+        return [v for k, v in self.command('playlistinfo') if k == 'file']
+
+    def upcoming(self):
+        st = self.status()
+        if 'song' not in st:
+            return None
+        return self.queue()[int(st['song']) + 1:]
+
+
+def quoted(s):
+    return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+
+class Radio:
+    """clapsearch radio running in the background; its stderr collected line by line."""
+
+    def __init__(self, args):
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=die_with_the_test)
+        self.err, self.out = [], []
+        self._threads = [threading.Thread(target=self._read, args=(self.process.stderr, self.err), daemon=True),
+                         threading.Thread(target=self._read, args=(self.process.stdout, self.out), daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    @staticmethod
+    def _read(stream, lines):
+        for line in stream:
+            lines.append(line.rstrip('\n'))
+
+    def said(self, text):
+        return any(text in line for line in self.err)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError('clapsearch radio did not stop on SIGTERM')
+        for t in self._threads:
+            t.join()
+        return code
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit('usage: mpd_radio_test.py CLAPSEARCH_BINARY MODEL_DIR')
+    binary, model = (os.path.abspath(a) for a in sys.argv[1:])
+    if shutil.which('mpd') is None:
+        print('Mpd.Radio skipped: mpd is not installed (apt-get install mpd; scripts/install-deps.sh --tests)')
+        sys.exit(SKIP)
+    check(shutil.which('ffmpeg') is not None, 'ffmpeg is needed to make the test files')
+    with tempfile.TemporaryDirectory(prefix='clapsearch-mpd-') as tmp:
+        mpd = Mpd(tmp, os.path.join(tmp, 'music'), free_port())
+        radios = []
+        try:
+            run_tests(tmp, binary, model, mpd, radios)
+        finally:
+            for r in radios:
+                if r.process.poll() is None:
+                    r.process.kill()
+                    r.process.wait()
+            mpd.stop()
+    print('Mpd.Radio: all checks passed')
+
+
+def run_tests(tmp, binary, model, mpd, radios):
+    music = os.path.join(tmp, 'music')
+    db = os.path.join(tmp, 'index.db')
+    env_vars = dict(os.environ, HF_HOME=os.path.join(tmp, 'hf'), HF_HUB_OFFLINE='1')
+    env_vars.pop('MPD_PASSWORD', None)
+    env_vars.pop('CLAPSEARCH_DB', None)
+    # 13 indexed songs (folders, spaces, non-ASCII names), 40 s each so that MPD's null output
+    # does not end one during the test, and one file MPD knows but the index does not.
+    sources = ['sine=f={}:d=40'.format(220 + 55 * i) for i in range(5)]
+    sources += ['anoisesrc=color={}:d=40:seed={}'.format(c, i) for i, c in enumerate(['pink', 'brown', 'white', 'pink'])]
+    sources += ['aevalsrc=sin(2*PI*({}+{}*t)*t):d=40'.format(100 + 50 * i, 40 + 20 * i) for i in range(4)]
+    names = []
+    for i, source in enumerate(sources):
+        folder = ['Artist A/First', 'Artist B/Zweite Ausgabe', 'Кино'][i % 3]
+        ext = ['flac', 'mp3', 'ogg'][i % 3]
+        names.append(f'{folder}/{i:02d} song {i}.{ext}')
+    names.append('unindexed/stranger.flac')
+    sources.append('sine=f=1000:d=40')
+    for i, (name, source) in enumerate(zip(names, sources)):
+        path = os.path.join(music, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source,
+                        '-metadata', f'title=Song {i}', '-metadata', 'artist=Radio Test', path], check=True)
+    subprocess.run([binary, 'index', music, '--db', db, '--model', model, '--exclude', 'unindexed', '-q'],
+                   env=env_vars, check=True)
+    indexed = {os.path.relpath(r['path'], music) for r in json.loads(subprocess.run(
+        [binary, 'search', 'anything', '-k', '0', '--json', '--db', db], env=env_vars, capture_output=True, text=True,
+        check=True).stdout)}
+    check(len(indexed) == 13 and 'unindexed/stranger.flac' not in indexed, f'index: {sorted(indexed)}')
+
+    mpd.start()
+    mpd.command('update')
+    wait_for('MPD to read its music folder',
+             lambda: 'updating_db' not in mpd.status() and dict(mpd.command('stats')).get('songs') == '14')
+
+    radio = [binary, 'radio', '--mpd', f'127.0.0.1:{mpd.port}', '--music-dir', music, '--db', db]
+
+    def run(args, **kw):
+        return subprocess.run(radio + args, env=kw.pop('env', env_vars), capture_output=True, text=True, check=False)
+
+    # --- once: a queue of one playing song gets --min-queue songs after it, as `playlist` chooses
+    seed = names[0]
+    mpd.command('clear')
+    mpd.command('add ' + quoted(seed))
+    mpd.command('play 0')
+    wait_for('MPD to play', lambda: mpd.status().get('state') == 'play')
+    done = run(['--once', '--min-queue', '4'])
+    check(done.returncode == 0, f'radio --once failed ({done.returncode}): {done.stderr}')
+    queue = mpd.queue()
+    check(queue[0] == seed and len(queue) == 5, f'after radio --once: {queue}')
+    added = queue[1:]
+    check(seed not in added and len(set(added)) == 4, f'the seed again, or a repeat: {queue}')
+    check(set(added) <= indexed, f'appended songs that are not indexed: {set(added) - indexed}')
+    check([line.split(' (cosine')[0] for line in done.stdout.splitlines()] == ['added ' + u for u in added],
+          f'radio --once output: {done.stdout}')
+    playlist = json.loads(subprocess.run([binary, 'playlist', '--seed', os.path.join(music, seed), '-n', '5', '--json',
+                                          '--db', db], env=env_vars, capture_output=True, text=True, check=True).stdout)
+    check([os.path.relpath(t['path'], music) for t in playlist][1:] == added,
+          f'radio picks {added} are not what playlist --seed chooses: {playlist}')
+    # Enough songs queued: a second run adds nothing.
+    done = run(['--once', '--min-queue', '4'])
+    check(done.returncode == 0 and done.stdout == '' and mpd.queue() == queue, f'second --once: {done.stdout}')
+
+    # --- watching: the queue advances (next), the radio keeps 3 songs after the current one
+    watcher = Radio(radio + ['--min-queue', '3', '--no-repeat', '50'])
+    radios.append(watcher)
+    wait_for('the radio to start', lambda: watcher.said('radio on MPD'))
+    for step in range(5):
+        mpd.command('next')
+        wait_for(f'the radio to top the queue up after next #{step + 1}',
+                 lambda: (mpd.upcoming() or []) and len(mpd.upcoming()) >= 3)
+    # --- MPD goes away and comes back: the radio connects again and goes on
+    position = int(mpd.status()['song'])
+    mpd.stop()
+    wait_for('the radio to notice MPD went away', lambda: watcher.said('connecting again in'))
+    mpd.start()
+    wait_for('the radio to connect again', lambda: watcher.said('connected to MPD at 127.0.0.1:%d again' % mpd.port))
+    # MPD restarted without a state file: the queue is empty and nothing plays. Queue and play one song.
+    check(mpd.queue() == [], 'MPD kept its queue without a state file')
+    mpd.command('add ' + quoted(names[3]))
+    mpd.command('play 0')
+    wait_for('the radio to fill the new queue', lambda: len(mpd.upcoming() or []) >= 3)
+    code = watcher.stop()
+    check(code == 0, f'radio exited {code} on SIGTERM: {watcher.err}')
+    check(watcher.said('radio stopped'), f'no "radio stopped" on SIGTERM: {watcher.err}')
+    check(position >= 5, f'the queue did not advance: current position {position}')
+    new_queue = mpd.queue()
+    check(len(new_queue) == len(set(new_queue)) and set(new_queue) <= indexed, f'after the restart: {new_queue}')
+    check(len(watcher.out) >= 3 + 3, f'the watcher appended too little: {watcher.out}')
+    # What the watcher appended before the restart (all but the last 3), with the first run's
+    # songs: no repeats, no seed.
+    # Each line is "added URI (cosine C, after SEED)"; the URIs have spaces.
+    before = [line[len('added '):line.rindex(' (cosine')] for line in watcher.out]
+    first_part = before[:len(before) - 3]
+    check(seed not in first_part, f'the seed was appended again: {first_part}')
+    check(len(set(queue + first_part)) == len(queue) + len(first_part), f'a repeat: {queue} + {first_part}')
+    check(set(before) <= indexed, f'appended songs that are not indexed: {set(before) - indexed}')
+
+    # --- over MPD's local socket
+    mpd.command('clear')
+    mpd.command('add ' + quoted(names[5]))
+    mpd.command('play 0')
+    wait_for('MPD to play', lambda: mpd.status().get('state') == 'play')
+    done = subprocess.run([binary, 'radio', '--mpd', mpd.socket, '--music-dir', music, '--db', db, '--once', '--min-queue', '2'],
+                          env=env_vars, capture_output=True, text=True, check=False)
+    queue = mpd.queue()
+    check(done.returncode == 0 and len(queue) == 3 and queue[0] == names[5] and len(set(queue)) == 3,
+          f'radio over the socket: {done.returncode} {done.stderr} {queue}')
+
+    # --- errors
+    # A password: from --password-file, or $MPD_PASSWORD; without it MPD allows nothing.
+    mpd.stop()
+    mpd.configure(password='s3cret pass')
+    mpd.start()
+    mpd.command('add ' + quoted(names[7]))
+    mpd.command('play 0')
+    wait_for('MPD to play', lambda: mpd.status().get('state') == 'play')
+    password_file = os.path.join(tmp, 'mpd-password')
+    with open(password_file, 'w', encoding='utf-8') as f:
+        f.write('s3cret pass\n')
+    done = run(['--once', '--min-queue', '1', '--password-file', password_file])
+    check(done.returncode == 0 and len(mpd.queue()) == 2, f'--password-file: {done.returncode} {done.stderr} {mpd.queue()}')
+    done = run(['--once', '--min-queue', '2'], env=dict(env_vars, MPD_PASSWORD='s3cret pass'))
+    check(done.returncode == 0 and len(mpd.queue()) == 3, f'MPD_PASSWORD: {done.returncode} {done.stderr} {mpd.queue()}')
+    done = run(['--once', '--min-queue', '3'])
+    check(done.returncode == 1 and 'cannot read the player\'s status' in done.stderr and 'permission' in done.stderr,
+          f'no password: {done.returncode} {done.stderr}')
+    # Watching, too: a refusal is reported and ends the radio, it is not retried.
+    done = run(['--min-queue', '3'])
+    check(done.returncode == 1 and 'permission' in done.stderr, f'watching without a password: {done.returncode} {done.stderr}')
+    done = run(['--once'], env=dict(env_vars, MPD_PASSWORD='wrong'))
+    check(done.returncode == 1 and 'password was refused' in done.stderr and 'incorrect password' in done.stderr,
+          f'wrong password: {done.stderr}')
+    mpd.stop()
+    mpd.configure()
+    mpd.start()
+    mpd.command('clear')
+    mpd.command('add ' + quoted('unindexed/stranger.flac'))
+    mpd.command('play 0')
+    wait_for('MPD to play', lambda: mpd.status().get('state') == 'play')
+    done = run(['--once'])
+    check(done.returncode == 1 and "'unindexed/stranger.flac'" in done.stderr and 'not in the index' in done.stderr,
+          f'unindexed song playing: {done.returncode} {done.stderr}')
+    mpd.command('stop')
+    done = run(['--once'])
+    check(done.returncode == 0 and done.stdout == '' and mpd.queue() == ['unindexed/stranger.flac'],
+          f'nothing playing: {done.returncode} {done.stdout} {done.stderr}')
+    closed = free_port()
+    done = subprocess.run([binary, 'radio', '--mpd', f'127.0.0.1:{closed}', '--music-dir', music, '--db', db, '--once'],
+                          env=env_vars, capture_output=True, text=True, check=False)
+    check(done.returncode == 1 and f'MPD at 127.0.0.1:{closed}: cannot connect' in done.stderr, f'closed port: {done.stderr}')
+    done = subprocess.run([binary, 'radio', '--mpd', f'127.0.0.1:{mpd.port}', '--music-dir', os.path.join(tmp, 'nope'),
+                           '--db', db, '--once'], env=env_vars, capture_output=True, text=True, check=False)
+    check(done.returncode == 2 and 'nope: not a folder' in done.stderr, f'missing music folder: {done.stderr}')
+    done = subprocess.run([binary, 'radio', '--mpd', '127.0.0.1:99999', '--music-dir', music, '--db', db, '--once'],
+                          env=env_vars, capture_output=True, text=True, check=False)
+    check(done.returncode == 2 and 'port must be a number from 1 to 65535' in done.stderr, f'bad port: {done.stderr}')
+
+
+if __name__ == '__main__':
+    main()
