@@ -138,6 +138,7 @@ void ChangeTracker::note(size_t root, const std::string& path, Change change, Wa
   Entry& e = it->second;
   e.root = root;
   e.last_change = now;
+  if (change == Change::Gone) roots_[root].last_deletion = std::max(roots_[root].last_deletion, now);
   switch (change) {
     case Change::Written: e.writing = true; break;
     case Change::Touched: break;
@@ -176,6 +177,10 @@ bool ChangeTracker::ready(const std::string& path, Entry& e, WatchClock::time_po
     return false;
   }
   if (e.writing && o.exists && now - e.last_change < options_.open_wait) return false;
+  // Deletions are taken once no other deletion happened under the root for the quiet period: a
+  // deletion in progress (rm -r of a folder, a drive being emptied) is never rescanned half-way,
+  // when fewer than half the tracks are gone and the indexer's "held" rule would not yet apply.
+  if (!o.exists && now - roots_[e.root].last_deletion < options_.quiet) return false;
   return true;
 }
 
@@ -201,7 +206,8 @@ std::optional<Rescan> ChangeTracker::due(const std::vector<std::string>& root_pa
     if (due_root[r]) {
       out.roots.push_back(root_paths[r]);
       out.root_numbers.push_back(r);
-      roots_[r] = RootState{};
+      roots_[r].whole = false;
+      roots_[r].reason.clear();
     }
   for (const auto& p : finished) entries_.erase(p);
   for (const auto& [path, e] : entries_)

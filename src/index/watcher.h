@@ -13,7 +13,11 @@
 //                 period (default 2 s) AND its size and mtime are the same as when last seen AND
 //                 it is closed (IN_CLOSE_WRITE, or moved in); a file still open for writing but
 //                 unchanged for `open_wait` is taken anyway (a stalled download: if it grows
-//                 later it is indexed again). Changes to one file coalesce into one entry.
+//                 later it is indexed again). A deleted file waits until its whole root
+//                 had no deletion for the quiet period: a folder being deleted or emptied is
+//                 judged once, at the end (gone: not rescanned; emptied: the indexer holds its
+//                 tracks), never half-way.
+//                 Changes to one file coalesce into one entry.
 //   temp names    partial downloads and editors' scratch files (".part", ".crdownload", ".tmp",
 //                 "~", ".!qB", dot-files...) are ignored until renamed to an audio name.
 //   fallback      where inotify cannot see every change - a network or FUSE filesystem (NFS,
@@ -130,6 +134,7 @@ class ChangeTracker {
     bool whole = false;
     WatchClock::time_point whole_since;
     std::string reason;
+    WatchClock::time_point last_deletion;  // of any path under the root
   };
   bool ready(const std::string& path, Entry& e, WatchClock::time_point now);
 

@@ -130,6 +130,22 @@ TEST(Watcher, AFileStillOpenForWritingOrStillGrowingWaits) {
   EXPECT_TRUE(t.due({root}, t1 + o.open_wait));
 }
 
+TEST(Watcher, DeletionsAreTakenWhenTheDeletingIsOver) {
+  // rm -r of a folder, file by file: no rescan half-way (when the indexer's "held" rule, more
+  // than half of a root's tracks gone, would not yet protect the rest).
+  const std::string root = fresh_dir("deleting");
+  const WatchOptions o = quick();
+  ChangeTracker t(1, o);
+  const auto t0 = WatchClock::now();
+  for (int i = 0; i < 10; ++i) t.note(0, root + "/f" + std::to_string(i) + ".mp3", Change::Gone, t0 + i * o.quiet / 2);
+  const auto last = t0 + 9 * o.quiet / 2;
+  EXPECT_FALSE(t.due({root}, last));  // the first deletions are long quiet, but deleting goes on
+  EXPECT_FALSE(t.due({root}, last + o.quiet - 1ms));
+  const auto r = t.due({root}, last + o.quiet);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "10 changes");
+}
+
 TEST(Watcher, ChangesCoalesceAndTheirNumberIsBounded) {
   const std::string a = fresh_dir("bound-a"), b = fresh_dir("bound-b");
   WatchOptions o = quick();
