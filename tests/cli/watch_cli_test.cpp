@@ -24,6 +24,7 @@
 
 #include "store/store.h"
 #include "support/golden.h"
+#include "support/postgres_server.h"
 
 namespace clap {
 namespace {
@@ -186,6 +187,30 @@ TEST(WatchCli, KeepsTheIndexCurrentAsFilesComeAndGo) {
   const auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["indexed"], 0) << out;
   EXPECT_EQ(j["unchanged"], 5) << out;
+}
+
+// A PostgreSQL store: each rescan plans the changed files as jobs and this process works them
+// (the way `clapsearch index` runs on a store with a job queue).
+TEST(WatchCli, APostgresqlStoreIsKeptCurrentToo) {
+  const std::string dir = test::temp_dir(), lib = dir + "/music";
+  tone(lib + "/a.wav", 440, 3);
+  tone(dir + "/src/b.wav", 660, 3);
+  const std::string db = test::PostgresServer::shared().create_database();
+  const test::Child c = test::start_cli({"index", lib, "--db", db, "--model", model_dir(), "--watch", "--quiet-period", "1s"});
+  std::map<std::string, Indexed> t;
+  ASSERT_TRUE(wait_until([&] { return slurp(c.err_path).find("watching for changes") != std::string::npos; }))
+      << slurp(c.err_path);
+  ASSERT_EQ((t = tracks_of(db)).size(), 1u) << listing(t);
+  fs::copy_file(dir + "/src/b.wav", lib + "/b.wav");
+  ASSERT_TRUE(wait_until([&] { return (t = tracks_of(db)).size() == 2 && t.count(lib + "/b.wav"); }))
+      << listing(t) << slurp(c.err_path);
+  const int64_t b_id = t[lib + "/b.wav"].id;
+  fs::rename(lib + "/b.wav", lib + "/b-moved.wav");
+  ASSERT_TRUE(wait_until([&] { return (t = tracks_of(db)).size() == 2 && t.count(lib + "/b-moved.wav"); }))
+      << listing(t) << slurp(c.err_path);
+  EXPECT_EQ(t[lib + "/b-moved.wav"].id, b_id);
+  ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+  EXPECT_EQ(wait_exit(c.pid), 0) << slurp(c.err_path);
 }
 
 TEST(WatchCli, UsageErrors) {
