@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/text_file.h"
 #include "server/server.h"
+#include "store/store.h"
 #include "service/watching.h"
 
 namespace clap::cli {
@@ -29,6 +30,27 @@ struct ServeCliOptions {
   std::vector<std::string> watch_dirs;
   std::string quiet_period = "2s", rescan_every = "10min";
 };
+
+// `serve --watch` on a library without an index yet: an empty index with the model recorded (a
+// run that takes no file), so the server starts at once and the watch's first run fills the
+// index while it serves.
+void create_index_if_missing(const ServeCliOptions& o) {
+  const std::string location = store::resolve_location(o.lib.db);
+  try {
+    store::open_store(location, store::OpenMode::ReadOnly);
+    return;
+  } catch (const std::exception&) {  // missing (or damaged: the run below says why)
+  }
+  service::IndexRequest request;
+  request.dirs = o.watch_dirs;
+  request.db = o.lib.db;
+  if (!o.lib.model.empty()) request.model = o.lib.model;
+  request.model_config = o.lib.config;
+  request.model_tokenizer = o.lib.tokenizer;
+  request.quiet = o.quiet;
+  request.skip = [](const index::CrawledFile&) { return true; };
+  service::run_index(request, {}, print_warning);
+}
 
 // `serve --watch`: the index kept current by a thread of this process (service/watching.h),
 // niced so that answering queries comes first; new tracks reach the answers through the
@@ -95,6 +117,7 @@ int run_serve(ServeCliOptions& o) {
   if (!o.watch_dirs.empty()) {  // usage errors before anything starts
     index::parse_duration(o.quiet_period, "--quiet-period");
     index::parse_duration(o.rescan_every, "--rescan-every");
+    create_index_if_missing(o);
   }
   // Ctrl-C / SIGTERM: a thread waits for the signal and stops the server (no work in a handler).
   install_stop_signals();
