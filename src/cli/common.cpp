@@ -290,7 +290,12 @@ namespace {
 std::atomic<bool> g_stop_signal{false};
 int g_stop_pipe[2] = {-1, -1};
 
-void on_stop_signal(int) {
+void on_stop_signal(int sig) {
+  if (g_stop_signal.load()) {  // the second Ctrl-C: stop now (the index is crash-safe)
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
   const int saved = errno;
   g_stop_signal.store(true);
   [[maybe_unused]] const ssize_t n = ::write(g_stop_pipe[1], "s", 1);  // async-signal-safe
