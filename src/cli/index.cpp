@@ -293,11 +293,13 @@ void add_index_command(CLI::App& app, Action& action) {
                 "deleted (inotify; see --quiet-period, --rescan-every); Ctrl-C or SIGTERM stops");
   cmd->add_option("--quiet-period", o->quiet_period,
                   "--watch: a changed file is indexed once unchanged and closed for this long (e.g. 500ms, 2s)")
-      ->default_val("2s");
+      ->default_val("2s")
+      ->type_name("DURATION");
   cmd->add_option("--rescan-every", o->rescan_every,
                   "--watch: how often folders inotify cannot watch (network/FUSE filesystems, watch limit reached) "
                   "are rescanned instead (e.g. 10min, 1h)")
-      ->default_val("10min");
+      ->default_val("10min")
+      ->type_name("DURATION");
   cmd->footer(
       "Files: mp3 flac ogg oga opus m4a aac wav wave aif aiff aifc wma alac mp4 webm mka ape wv (hidden files skipped).\n"
       "Unchanged files (same size and mtime) are skipped without decoding; moved/renamed files are recognised by\n"

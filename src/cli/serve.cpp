@@ -190,12 +190,15 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--watch", o->watch_dirs,
                   "Also index these folders in the background and keep the index current as files come and go (like "
                   "`clapsearch index --watch`, with the index's model and settings); repeatable")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->type_name("DIR");
   cmd->add_option("--quiet-period", o->quiet_period, "--watch: a changed file is indexed once unchanged and closed for this long")
-      ->default_val("2s");
+      ->default_val("2s")
+      ->type_name("DURATION");
   cmd->add_option("--rescan-every", o->rescan_every,
                   "--watch: how often folders inotify cannot watch (network/FUSE filesystems) are rescanned instead")
-      ->default_val("10min");
+      ->default_val("10min")
+      ->type_name("DURATION");
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
