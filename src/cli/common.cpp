@@ -1,9 +1,13 @@
 #include "cli/common.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -278,5 +282,50 @@ ojson copies_json(const std::vector<int64_t>& copies) {
   for (int64_t id : copies) a.push_back(id);
   return a;
 }
+
+}  // namespace clap::cli
+
+namespace clap::cli {
+namespace {
+std::atomic<bool> g_stop_signal{false};
+int g_stop_pipe[2] = {-1, -1};
+
+void on_stop_signal(int sig) {
+  if (g_stop_signal.load()) {  // the second Ctrl-C: stop now (the index is crash-safe)
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  const int saved = errno;
+  g_stop_signal.store(true);
+  [[maybe_unused]] const ssize_t n = ::write(g_stop_pipe[1], "s", 1);  // async-signal-safe
+  errno = saved;
+}
+}  // namespace
+
+void install_stop_signals() {
+  static_assert(std::atomic<bool>::is_always_lock_free);
+  if (g_stop_pipe[0] < 0 && ::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool stop_requested() { return g_stop_signal.load(); }
+
+void wait_for_stop_signal() {
+  for (;;) {
+    char c = 0;
+    if (::read(g_stop_pipe[0], &c, 1) == 1) return;
+    pollfd p{g_stop_pipe[0], POLLIN, 0};
+    ::poll(&p, 1, -1);  // EINTR: read again
+  }
+}
+
+void wake_stop_waiter() { [[maybe_unused]] const ssize_t n = ::write(g_stop_pipe[1], "w", 1); }
 
 }  // namespace clap::cli

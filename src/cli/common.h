@@ -126,6 +126,16 @@ void print_json(const ojson& j);  // indented, one document on stdout
 
 bool stderr_is_terminal();
 
+// Ctrl-C / SIGTERM for the long-running commands (serve, index --watch). A handler, not
+// sigwait: libraries start threads before main (OpenBLAS's pool) that no sigmask of ours
+// covers, so a blocked-signal design lets the signal kill the process through one of them.
+// The handler only records the signal and writes one byte to a pipe; a second signal ends the
+// process at once (as without a handler: every index write is crash-safe).
+void install_stop_signals();
+bool stop_requested();           // a signal arrived
+void wait_for_stop_signal();     // blocks until a signal arrives or wake_stop_waiter() is called
+void wake_stop_waiter();
+
 // --- --collapse-duplicates ------------------------------------------------------------------------
 
 // Adds the flag to a command that lists tracks.

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -9,6 +10,7 @@
 #include "core/error.h"
 #include "hub/hub.h"
 #include "service/indexing.h"
+#include "service/watching.h"
 
 namespace clap::cli {
 namespace {
@@ -21,6 +23,8 @@ struct IndexOptions {
   double window_s = 10, hop_s = 5, silence_db = -60;
   std::string precision;
   bool json = false;
+  bool watch = false;
+  std::string quiet_period = "2s", rescan_every = "10min";
 };
 
 std::string duration_text(double s) {
@@ -172,6 +176,92 @@ int run_index(const IndexOptions& o) {
   return 0;
 }
 
+// A log line of a long-running watch: the local time first.
+void watch_log(const std::string& line) {
+  char when[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &local);
+  std::fprintf(stderr, "%s %s\n", when, terminal_text(line).c_str());
+  std::fflush(stderr);
+}
+
+bool something_changed(const index::IndexSummary& s) {
+  return s.indexed || s.moved || s.pruned || s.restored || s.errors || s.held || s.tags_refreshed || !s.warnings.empty();
+}
+
+// `index --watch`: the normal run, then the index kept current until Ctrl-C / SIGTERM.
+int run_watch(const IndexOptions& o) {
+  const service::IndexRequest& r = o.request;
+  if (r.plan) throw InvalidArgument("--watch keeps an index current by indexing here; it cannot be combined with --plan");
+  index::WatchOptions watch;
+  watch.quiet = index::parse_duration(o.quiet_period, "--quiet-period");
+  watch.rescan_every = index::parse_duration(o.rescan_every, "--rescan-every");
+
+  // Ctrl-C / SIGTERM ask the watch to stop: the current run is abandoned between two files
+  // (every finished file is stored), the watch loop sees it within 250 ms.
+  install_stop_signals();
+
+  ProgressPrinter progress(!r.quiet);
+  bool watching = false;  // past the first run: every file is logged
+  service::WatchCallbacks cb;
+  cb.index.progress = [&](const index::IndexProgress& p) {
+    if (!watching) progress.update(p);
+  };
+  cb.index.event = [&](const index::FileEvent& e) {
+    if (r.quiet) return;
+    using K = index::FileEvent::Kind;
+    if (!watching) {
+      if (e.kind != K::Error) return;
+      progress.clear();
+      std::fprintf(stderr, "skipped %s: %s\n", terminal_text(e.path).c_str(), terminal_text(e.detail).c_str());
+      return;
+    }
+    switch (e.kind) {
+      case K::Indexed: watch_log("indexed " + e.path); break;
+      case K::Moved: watch_log("moved " + e.detail + " -> " + e.path); break;
+      case K::Restored: watch_log("restored " + e.path); break;
+      case K::Error: watch_log("skipped " + e.path + ": " + e.detail); break;
+      case K::Pruned: watch_log("pruned " + e.path); break;
+      case K::LeaseLost: watch_log("taken over by another worker: " + e.path); break;
+    }
+  };
+  cb.log = [&](const std::string& line) {
+    if (r.quiet) return;
+    progress.clear();
+    watch_log(line);
+  };
+  cb.finished = [&](const service::IndexRun& run, const index::Rescan* rescan) {
+    const index::IndexSummary& s = run.summary;
+    progress.clear();
+    if (!r.quiet && (!rescan || something_changed(s))) {
+      for (const auto& w : s.warnings) watch_log("warning: " + w.path + ": " + w.reason);
+      if (rescan) {
+        std::string roots;
+        for (const auto& root : rescan->roots) roots += (roots.empty() ? "" : ", ") + root;
+        watch_log("rescanned " + roots + " (" + rescan->reason + ")");
+      }
+      print_summary(s);
+    }
+    if (o.json) {
+      std::printf("%s\n", service::json_text(summary_json(s, run.db_path, run.identity)).c_str());
+      std::fflush(stdout);
+    }
+    if (!rescan && !r.quiet) {
+      watch_log("watching for changes (Ctrl-C to stop)");
+      watching = true;
+    }
+  };
+  try {
+    service::watch_index(r, watch, cb, [] { return stop_requested(); });
+  } catch (const service::WatchStopped&) {
+  }
+  progress.clear();
+  if (!r.quiet) watch_log("stopped");
+  return 0;
+}
+
 }  // namespace
 
 void add_index_command(CLI::App& app, Action& action) {
@@ -200,7 +290,19 @@ void add_index_command(CLI::App& app, Action& action) {
                 "PostgreSQL store: record the files to embed as jobs for `clapsearch worker`s (moves and pruning are "
                 "applied now); embed nothing");
   cmd->add_flag("--quiet,-q", o->request.quiet, "No progress, warnings or summary on stderr");
-  cmd->add_flag("--json", o->json, "Print the run's summary as one JSON object on stdout");
+  cmd->add_flag("--json", o->json, "Print the run's summary as one JSON object on stdout (--watch: one line per run)");
+  cmd->add_flag("--watch", o->watch,
+                "After the run, keep running and keep the index current as files are added, changed, moved or "
+                "deleted (inotify; see --quiet-period, --rescan-every); Ctrl-C or SIGTERM stops");
+  cmd->add_option("--quiet-period", o->quiet_period,
+                  "--watch: a changed file is indexed once unchanged and closed for this long (e.g. 500ms, 2s)")
+      ->default_val("2s")
+      ->type_name("DURATION");
+  cmd->add_option("--rescan-every", o->rescan_every,
+                  "--watch: how often folders inotify cannot watch (network/FUSE filesystems, watch limit reached) "
+                  "are rescanned instead (e.g. 10min, 1h)")
+      ->default_val("10min")
+      ->type_name("DURATION");
   cmd->footer(
       "Files: mp3 flac ogg oga opus m4a aac wav wave aif aiff aifc wma alac mp4 webm mka ape wv (hidden files skipped).\n"
       "Unchanged files (same size and mtime) are skipped without decoding; moved/renamed files are recognised by\n"
@@ -211,14 +313,17 @@ void add_index_command(CLI::App& app, Action& action) {
       "of the files found could be indexed.\n"
       "Summary (--json): indexed, unchanged, moved, pruned, errors, audio_seconds, wall_seconds, load_seconds,\n"
       "model_seconds, realtime_factor (audio seconds per wall second) and outside_model_fraction (share of the\n"
-      "wall time, model loading excluded, spent outside the model: decoding, resampling, I/O, database).");
+      "wall time, model loading excluded, spent outside the model: decoding, resampling, I/O, database).\n"
+      "--watch: new, changed, moved and deleted files are indexed seconds after they are finished (partial\n"
+      "downloads such as *.part are ignored until renamed); a folder that disappears (an unmounted drive) keeps\n"
+      "its tracks and is rescanned when it is back; network and FUSE filesystems are rescanned periodically.");
   cmd->callback([o, model, window, hop, silence, precision, &action] {
     if (precision->count()) o->request.precision = o->precision;
     if (model->count()) o->request.model = o->model;
     if (window->count()) o->request.window_s = o->window_s;
     if (hop->count()) o->request.hop_s = o->hop_s;
     if (silence->count()) o->request.silence_db = o->silence_db;
-    action = [o] { return run_index(*o); };
+    action = [o] { return o->watch ? run_watch(*o) : run_index(*o); };
   });
 }
 

@@ -4,7 +4,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <thread>
 
 #include "cli/commands.h"
@@ -12,6 +15,8 @@
 #include "core/error.h"
 #include "core/text_file.h"
 #include "server/server.h"
+#include "store/store.h"
+#include "service/watching.h"
 
 namespace clap::cli {
 namespace {
@@ -22,7 +27,69 @@ struct ServeCliOptions {
   std::string token_file;
   int64_t max_upload_mb = 50;
   bool quiet = false;
+  std::vector<std::string> watch_dirs;
+  std::string quiet_period = "2s", rescan_every = "10min";
 };
+
+// `serve --watch` on a library without an index yet: an empty index with the model recorded (a
+// run that takes no file), so the server starts at once and the watch's first run fills the
+// index while it serves.
+void create_index_if_missing(const ServeCliOptions& o) {
+  const std::string location = store::resolve_location(o.lib.db);
+  try {
+    store::open_store(location, store::OpenMode::ReadOnly);
+    return;
+  } catch (const std::exception&) {  // missing (or damaged: the run below says why)
+  }
+  service::IndexRequest request;
+  request.dirs = o.watch_dirs;
+  request.db = o.lib.db;
+  if (!o.lib.model.empty()) request.model = o.lib.model;
+  request.model_config = o.lib.config;
+  request.model_tokenizer = o.lib.tokenizer;
+  request.quiet = o.quiet;
+  request.skip = [](const index::CrawledFile&) { return true; };
+  service::run_index(request, {}, print_warning);
+}
+
+// `serve --watch`: the index kept current by a thread of this process (service/watching.h),
+// niced so that answering queries comes first; new tracks reach the answers through the
+// server's refresh of its snapshot, like those of a separate `clapsearch index`.
+std::thread start_watch(const ServeCliOptions& o, const std::function<void(const std::string&)>& log,
+                        const std::atomic<bool>& stop) {
+  service::IndexRequest request;
+  request.dirs = o.watch_dirs;
+  request.db = o.lib.db;
+  request.threads = o.lib.threads;
+  request.quiet = true;  // the model and settings are the index's own
+  index::WatchOptions watch;
+  watch.quiet = index::parse_duration(o.quiet_period, "--quiet-period");
+  watch.rescan_every = index::parse_duration(o.rescan_every, "--rescan-every");
+  return std::thread([request, watch, log, &stop] {
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);  // its model threads inherit it
+    service::WatchCallbacks cb;
+    cb.log = [log](const std::string& line) { log("watch: " + line); };
+    cb.index.event = [log](const index::FileEvent& e) {
+      using K = index::FileEvent::Kind;
+      if (e.kind == K::Indexed) log("watch: indexed " + e.path);
+      else if (e.kind == K::Moved) log("watch: moved " + e.detail + " -> " + e.path);
+      else if (e.kind == K::Pruned) log("watch: pruned " + e.path);
+      else if (e.kind == K::Restored) log("watch: restored " + e.path);
+      else if (e.kind == K::Error) log("watch: skipped " + e.path + ": " + e.detail);
+    };
+    cb.finished = [log](const service::IndexRun& run, const index::Rescan* rescan) {
+      for (const auto& w : run.summary.warnings) log("watch: warning: " + w.path + ": " + w.reason);
+      if (!rescan) log("watch: first run done (" + std::to_string(run.summary.indexed) + " indexed, " +
+                       std::to_string(run.summary.unchanged) + " unchanged); watching for changes");
+    };
+    try {
+      service::watch_index(request, watch, cb, [&stop] { return stop.load(); });
+    } catch (const service::WatchStopped&) {
+    } catch (const std::exception& e) {
+      log("watch: stopped, the index is no longer kept current: " + std::string(e.what()));
+    }
+  });
+}
 
 int run_serve(ServeCliOptions& o) {
   server::ServerOptions so = o.server;
@@ -42,17 +109,18 @@ int run_serve(ServeCliOptions& o) {
   if (so.token.empty())
     if (const char* t = std::getenv("CLAPSEARCH_TOKEN")) so.token = t;
   static std::mutex log_mutex;
-  if (!o.quiet)
-    so.log = [](const std::string& line) {
-      std::lock_guard lock(log_mutex);
-      std::fprintf(stderr, "%s\n", terminal_text(line).c_str());  // request paths come from anyone
-    };
+  const auto log_line = [](const std::string& line) {
+    std::lock_guard lock(log_mutex);
+    std::fprintf(stderr, "%s\n", terminal_text(line).c_str());  // request paths come from anyone
+  };
+  if (!o.quiet) so.log = log_line;
+  if (!o.watch_dirs.empty()) {  // usage errors before anything starts
+    index::parse_duration(o.quiet_period, "--quiet-period");
+    index::parse_duration(o.rescan_every, "--rescan-every");
+    create_index_if_missing(o);
+  }
   // Ctrl-C / SIGTERM: a thread waits for the signal and stops the server (no work in a handler).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  install_stop_signals();
   std::signal(SIGPIPE, SIG_IGN);
 
   server::Server srv(so);
@@ -60,14 +128,24 @@ int run_serve(ServeCliOptions& o) {
   std::printf("clapsearch serve: listening on %s\n", srv.url().c_str());
   if (!so.token.empty()) std::printf("(every /api/ request needs the token; open %s?token=... in a browser)\n", srv.url().c_str());
   std::fflush(stdout);
-  std::thread waiter([&srv, signals] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+  std::thread waiter([&srv] {
+    wait_for_stop_signal();
     srv.stop();
   });
-  srv.run();
-  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter when the server stopped on its own
+  std::atomic<bool> stop_watch{false};
+  std::thread watcher;
+  if (!o.watch_dirs.empty()) watcher = start_watch(o, log_line, stop_watch);
+  try {
+    srv.run();
+  } catch (...) {
+    stop_watch = true;
+    if (watcher.joinable()) watcher.join();
+    throw;
+  }
+  wake_stop_waiter();  // when the server stopped on its own
   waiter.join();
+  stop_watch = true;  // the watch abandons its current run between two files
+  if (watcher.joinable()) watcher.join();
   if (!o.quiet) std::fprintf(stderr, "clapsearch serve: stopped\n");
   return 0;
 }
@@ -109,12 +187,25 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->default_val(8)
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--quiet,-q", o->quiet, "No request log on stderr");
+  cmd->add_option("--watch", o->watch_dirs,
+                  "Also index these folders in the background and keep the index current as files come and go (like "
+                  "`clapsearch index --watch`, with the index's model and settings); repeatable")
+      ->allow_extra_args(false)
+      ->type_name("DIR");
+  cmd->add_option("--quiet-period", o->quiet_period, "--watch: a changed file is indexed once unchanged and closed for this long")
+      ->default_val("2s")
+      ->type_name("DURATION");
+  cmd->add_option("--rescan-every", o->rescan_every,
+                  "--watch: how often folders inotify cannot watch (network/FUSE filesystems) are rescanned instead")
+      ->default_val("10min")
+      ->type_name("DURATION");
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "Open the printed address in a browser: search, listen from the best-matching moment, more like this, query by\n"
       "example, the library map. The API is JSON under /api/ (GET /api/openapi.json describes it). The index may be\n"
-      "updated by `clapsearch index` while serving: new tracks appear within a second, without a restart.");
+      "updated by `clapsearch index` while serving: new tracks appear within a second, without a restart; with\n"
+      "--watch DIR the server does that itself, keeping the index current as files are added, changed or deleted.");
   cmd->callback([o, &action] { action = [o] { return run_serve(*o); }; });
 }
 

@@ -76,6 +76,7 @@ class Crawler {
     f.ctime_ns = ns(st.st_ctim);
     f.device = st.st_dev;
     f.inode = st.st_ino;
+    if (o_.skip && o_.skip(f)) return;
     out_.files.push_back(std::move(f));
   }
 

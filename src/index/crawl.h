@@ -16,6 +16,7 @@
 // at ~/Music that links to another disk keeps its ~/Music paths.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,16 +25,19 @@ namespace clap::index {
 // mp3 flac ogg oga opus m4a aac wav wave aif aiff aifc wma alac mp4 webm mka ape wv
 const std::vector<std::string>& default_audio_extensions();
 
-struct CrawlOptions {
-  std::vector<std::string> extensions;  // lower case, no dot; empty = default_audio_extensions()
-  std::vector<std::string> include, exclude;
-};
-
 struct CrawledFile {
   std::string path;  // absolute
   std::string root;  // the root it was found under (absolute)
   int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
   uint64_t device = 0, inode = 0;
+};
+
+struct CrawlOptions {
+  std::vector<std::string> extensions;  // lower case, no dot; empty = default_audio_extensions()
+  std::vector<std::string> include, exclude;
+  // Files left out of this crawl (not listed, so neither indexed nor counted as missing): the
+  // files a watcher (index/watcher.h) sees still being written. Unset = none.
+  std::function<bool(const CrawledFile&)> skip;
 };
 
 struct CrawlWarning {

@@ -24,7 +24,7 @@ ResolvedSettings resolve_settings(const IndexRequest& r, const std::optional<sto
   return s;
 }
 
-IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks, const Notice& warn) {
+IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks, const Notice& warn, LoadedModel* keep) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   IndexRun run;
@@ -77,6 +77,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   settings.prune_missing = r.prune_missing;
   settings.crawl.include = r.include;
   settings.crawl.exclude = r.exclude;
+  settings.crawl.skip = r.skip;
 
   ModelOpenOptions mo;
   mo.hub = resolved_settings.model_options;
@@ -98,10 +99,14 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   }
   run.identity = spec.identity;
 
-  std::unique_ptr<ClapModel> model;
+  LoadedModel this_run;
+  LoadedModel& loaded = keep ? *keep : this_run;
+  const std::string model_key =
+      spec.identity.describe() + " " + spec.identity.content_hash + " threads " + std::to_string(r.threads);
+  if (loaded.key != model_key) loaded = LoadedModel{model_key, nullptr};
   const index::ModelProvider provider = [&]() -> const ClapModel& {
-    if (!model) model = load_model(resolved, mo);
-    return *model;
+    if (!loaded.model) loaded.model = load_model(resolved, mo);
+    return *loaded.model;
   };
   if (store->has_job_queue()) {
     // A store shared by machines: the files to embed become jobs; without --plan this process

@@ -3,6 +3,8 @@
 // against the index's identity, loaded only if a file needs embedding, and the pipeline
 // (index/indexer.h) brings the index up to date under the one-indexer-at-a-time lock.
 #pragma once
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +28,8 @@ struct IndexRequest {
   bool prune_missing = false;  // prune even when most of a folder's tracks vanished
   bool quiet = false;                    // no download progress
   bool plan = false;  // a store with a job queue: record the work for `clapsearch worker`s, embed nothing
+  // Files to leave out of this run (index::CrawlOptions::skip): those a watcher sees still being written.
+  std::function<bool(const index::CrawledFile&)> skip;
 };
 
 // The settings a run uses: those given, else the existing index's (--rebuild included:
@@ -45,8 +49,17 @@ struct IndexRun {
   int64_t planned = 0;  // files queued for workers (a store with a job queue)
 };
 
+// A model kept loaded between runs (a watcher's rescans): loaded by the first run that embeds,
+// used again while the model and its precision stay the same.
+struct LoadedModel {
+  std::string key;  // the model identity it was loaded for
+  std::unique_ptr<ClapModel> model;
+};
+
 // Throws clap::Error before touching the index when the model cannot be resolved or does not
-// match the index (suggesting --rebuild), or when another indexer holds the lock.
-IndexRun run_index(const IndexRequest& request, const index::IndexCallbacks& callbacks = {}, const Notice& warn = {});
+// match the index (suggesting --rebuild), or when another indexer holds the lock. With `keep`,
+// the model is loaded into it (or taken from it) instead of being freed after the run.
+IndexRun run_index(const IndexRequest& request, const index::IndexCallbacks& callbacks = {}, const Notice& warn = {},
+                   LoadedModel* keep = nullptr);
 
 }  // namespace clap::service

@@ -1,0 +1,35 @@
+// `clapsearch index --watch` and `serve --watch`: one normal index run, then the index kept
+// current by a watcher (index/watcher.h) whose rescans are incremental index runs
+// (service/indexing.h) of the roots that changed, each under the one-indexer-at-a-time lock
+// (taken per rescan, so a manual `clapsearch index` may run in between), with the model loaded
+// once and kept. The index's own model and settings are used (those of `request`, resolved
+// against the index like any run).
+#pragma once
+#include <exception>
+#include <functional>
+
+#include "index/watcher.h"
+#include "service/indexing.h"
+
+namespace clap::service {
+
+// Thrown through an index run when the watch is asked to stop (the run is abandoned between
+// two files; every finished file is stored).
+struct WatchStopped : std::exception {
+  const char* what() const noexcept override { return "stopped"; }
+};
+
+struct WatchCallbacks {
+  index::IndexCallbacks index;  // for every run
+  // After the first run (rescan == nullptr) and after every rescan.
+  std::function<void(const IndexRun&, const index::Rescan* rescan)> finished;
+  Notice log;  // the watcher's decisions, failed rescans, model warnings
+};
+
+// Runs until `stop` returns true (checked between rescans and between files), then returns.
+// Throws what the first index run throws (a folder not found, a model that does not match...);
+// later failed rescans are logged and tried again.
+void watch_index(const IndexRequest& request, const index::WatchOptions& options, const WatchCallbacks& callbacks,
+                 const std::function<bool()>& stop);
+
+}  // namespace clap::service
