@@ -326,6 +326,8 @@ void wait_for_stop_signal() {
   }
 }
 
+int stop_signal_fd() { return g_stop_pipe[0]; }
+
 void wake_stop_waiter() { [[maybe_unused]] const ssize_t n = ::write(g_stop_pipe[1], "w", 1); }
 
 }  // namespace clap::cli

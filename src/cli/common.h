@@ -135,6 +135,11 @@ void install_stop_signals();
 bool stop_requested();           // a signal arrived
 void wait_for_stop_signal();     // blocks until a signal arrives or wake_stop_waiter() is called
 void wake_stop_waiter();
+// A descriptor that becomes readable when a stop signal arrives (after install_stop_signals), for
+// a loop that polls it together with its own sockets. Signals are caught by a handler writing to
+// a pipe, not blocked and waited for: threads the libraries start before main (OpenBLAS) do not
+// block them, and would end the process with SIGTERM's default action.
+int stop_signal_fd();
 
 // --- --collapse-duplicates ------------------------------------------------------------------------
 

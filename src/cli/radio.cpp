@@ -51,52 +51,12 @@ std::string mpd_password(const MpdRadioOptions& o) {
   return env ? env : "";
 }
 
-// Ctrl-C and SIGTERM as a file descriptor, so the radio can wait for MPD and for them at once
-// (poll) and end between two steps, never inside one. A handler writes to a pipe: blocking the
-// signals (pthread_sigmask + signalfd) would not do, since threads started as the libraries load,
-// before main (two in this process, with nothing blocked), would still take a SIGTERM and end the
-// process: tried, the radio died with status 143 instead of stopping.
-int g_stop_pipe_write = -1;
-
-extern "C" void on_stop_signal(int) {
-  const char byte = 1;
-  [[maybe_unused]] const ssize_t written = write(g_stop_pipe_write, &byte, 1);  // async-signal-safe
+// Sleeps up to `seconds`; true when a stop signal came (cli/common: Ctrl-C and SIGTERM as a file
+// descriptor, so the radio waits for MPD and for them at once and ends between two steps).
+bool wait_or_stop(int seconds) {
+  pollfd p{stop_signal_fd(), POLLIN, 0};
+  return poll(&p, 1, seconds * 1000) > 0;
 }
-
-class StopSignals {
- public:
-  StopSignals() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(std::string("radio: pipe: ") + std::strerror(errno));
-    read_fd_ = fds[0];
-    g_stop_pipe_write = fds[1];
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-    close(read_fd_);
-    close(g_stop_pipe_write);
-    g_stop_pipe_write = -1;
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  int fd() const { return read_fd_; }
-  // Sleeps up to `seconds`; true when a stop signal came.
-  bool wait(int seconds) const {
-    pollfd p{read_fd_, POLLIN, 0};
-    return poll(&p, 1, seconds * 1000) > 0;
-  }
-
- private:
-  int read_fd_ = -1;
-  struct sigaction old_int_ {}, old_term_ {};
-};
 
 // Appends the station's choice for MPD's queue as it is now; prints one line per song added.
 void top_up(MpdClient& mpd, service::RadioStation& station, bool once) {
@@ -145,8 +105,7 @@ int run_mpd_radio(const MpdRadioOptions& o) {
   so.diversity = o.diversity;
   // Caught from here on (a Ctrl-C while the index loads ends the radio at its first wait);
   // --once keeps their default action (end at once).
-  std::optional<StopSignals> signals;
-  if (!o.once) signals.emplace();
+  if (!o.once) install_stop_signals();
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);  // caches the texts' embeddings
   service::RadioStation station(lib, service::MusicFolderMap(o.music_dir), so);
 
@@ -170,14 +129,14 @@ int run_mpd_radio(const MpdRadioOptions& o) {
         backoff_s = 1;
         top_up(*mpd, station, false);
       }
-      if (mpd->wait_for_change(signals->fd()) == MpdClient::Wake::Signal) break;
+      if (mpd->wait_for_change(stop_signal_fd()) == MpdClient::Wake::Signal) break;
       top_up(*mpd, station, false);
     } catch (const MpdError& e) {
       // MPD restarted or the network broke: try again, waiting 1, 2, 4 ... up to 60 seconds.
       mpd.reset();
       print_warning(std::string(e.what()) + "; connecting again in " + std::to_string(backoff_s) +
                     " s");
-      if (signals->wait(backoff_s)) break;
+      if (wait_or_stop(backoff_s)) break;
       backoff_s = std::min(backoff_s * 2, 60);
     }
   }
