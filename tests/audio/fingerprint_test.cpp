@@ -14,6 +14,7 @@
 #include "search/fingerprint_match.h"
 #include "store/row_checks.h"
 #include "support/golden.h"
+#include "support/recordings.h"
 
 namespace clap::audio {
 namespace {
@@ -25,22 +26,7 @@ using search::match_fingerprints;
 
 double offset_s(const FingerprintMatch& m) { return m.offset_items * fingerprint_item_seconds(); }
 
-// A "song": one instrument family, five 9 s sections in different registers or rhythms (the
-// recipe of tests/cli/duplicates_cli_test.cpp).
-std::string song_expression(int family) {
-  std::string e = "0";
-  for (int s = 0; s < 5; ++s) {
-    const std::string f = "(55*pow(2,(" + std::to_string(s) + "*5+mod(floor(t*4)*7,12))/12))";
-    std::string section;
-    switch (family) {
-      case 0: section = "0.5*sin(2*PI*" + f + "*t+2*sin(2*PI*" + f + "*3*t))"; break;
-      case 1: section = "0.5*(random(0)*2-1)*pow(1-mod(t*" + std::to_string(s + 1) + ",1),6)"; break;
-      default: section = "0.5*sin(2*PI*(100+150*" + std::to_string(s) + ")*mod(t,2)*mod(t,2)*4)"; break;
-    }
-    e += "+between(t," + std::to_string(s * 9) + "," + std::to_string(s * 9 + 9) + ")*(" + section + ")";
-  }
-  return e;
-}
+using test::song_expression;
 
 std::vector<uint32_t> fingerprint_of(const std::string& path) {
   Fingerprinter f(48000);
@@ -50,33 +36,30 @@ std::vector<uint32_t> fingerprint_of(const std::string& path) {
 
 class Fingerprints : public ::testing::Test {
  protected:
+  // The encoded files are made once for the suite's test processes (test::shared_fixture);
+  // each process fingerprints them.
   static void SetUpTestSuite() {
-    dir_ = new std::string(test::temp_dir() + "/fingerprints");
-    for (int song = 0; song < 3; ++song) {
-      const std::string source = test::ffmpeg(*dir_ + "/song" + std::to_string(song) + ".wav",
-                                              "-f lavfi -i \"aevalsrc='" + song_expression(song) + "':s=44100:d=45\" -ac 2");
-      (*prints_)[song]["flac"] = fingerprint_of(test::ffmpeg(*dir_ + "/" + std::to_string(song) + ".flac", "-i " + test::quoted(source)));
-      for (const auto& [name, args] : copies()) {
-        const std::string path = test::ffmpeg(*dir_ + "/" + std::to_string(song) + "-" + name, "-i " + test::quoted(source) + " " + args);
-        (*prints_)[song][name] = fingerprint_of(path);
+    const std::string dir = test::shared_fixture("fingerprint-copies", [](const std::string& d) {
+      for (int song = 0; song < 3; ++song) {
+        const std::string source =
+            test::ffmpeg(d + "/song" + std::to_string(song) + ".wav",
+                         "-f lavfi -i \"aevalsrc='" + song_expression(song) + "':s=44100:d=45\" -ac 2");
+        for (const auto& [name, args] : test::copy_kinds())
+          test::ffmpeg(d + "/" + std::to_string(song) + "-" + name, "-i " + test::quoted(source) + " " + args);
       }
-    }
+    });
+    dir_ = new std::string(dir);
+    for (int song = 0; song < 3; ++song)
+      for (const auto& [name, args] : test::copy_kinds())
+        (*prints_)[song][name == "flac.flac" ? "flac" : name] = fingerprint_of(dir + "/" + std::to_string(song) + "-" + name);
   }
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
   }
-  static const std::vector<std::pair<std::string, std::string>>& copies() {
-    static const std::vector<std::pair<std::string, std::string>> c = {
-        {"mp3.mp3", "-b:a 128k"},
-        {"aac.m4a", "-c:a aac -b:a 160k"},
-        {"opus.opus", "-c:a libopus -b:a 96k"},
-        {"resampled.wav", "-ar 22050 -ac 1"},
-        {"trimmed.flac", "-ss 2"},
-        {"faded.mp3", "-af afade=t=in:d=3,afade=t=out:st=40:d=5 -b:a 192k"},
-        {"silence3s.ogg", "-af adelay=3000:all=1"},
-    };
-    return c;
+  // The copies of the original (test::copy_kinds() but the original itself).
+  static std::vector<std::pair<std::string, std::string>> copies() {
+    return {test::copy_kinds().begin() + 1, test::copy_kinds().end()};
   }
   static inline std::string* dir_ = nullptr;
   static inline auto* prints_ = new std::map<int, std::map<std::string, std::vector<uint32_t>>>;
@@ -123,7 +106,7 @@ TEST_F(Fingerprints, SymmetricAndDeterministic) {
   const FingerprintMatch ab = match_fingerprints(a, b, 0.5), ba = match_fingerprints(b, a, 0.5);
   EXPECT_EQ(ab.bit_error_rate, ba.bit_error_rate);
   EXPECT_EQ(ab.offset_items, -ba.offset_items);
-  EXPECT_EQ(fingerprint_of(*dir_ + "/0.flac"), a) << "the same file gives the same fingerprint";
+  EXPECT_EQ(fingerprint_of(*dir_ + "/0-flac.flac"), a) << "the same file gives the same fingerprint";
 }
 
 // Items that change like music's: a deterministic pseudo-random sequence.

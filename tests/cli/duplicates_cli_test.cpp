@@ -19,6 +19,7 @@
 #include <set>
 
 #include "support/golden.h"
+#include "support/recordings.h"
 
 namespace clap {
 namespace {
@@ -34,7 +35,7 @@ struct Lib {
 Lib* g_lib = nullptr;
 
 int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  return test::run_command("HF_HOME=" + q(g_lib->dir + "/hf-home") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " +
+  return test::run_command("HF_HOME=" + q(test::temp_dir() + "/hf-home") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " +
                                args,
                            out, err);
 }
@@ -42,41 +43,28 @@ int cli(const std::string& args, std::string* out = nullptr, std::string* err = 
 // Makes PATH with ffmpeg (throws with ffmpeg's message when it fails).
 bool ffmpeg(const std::string& args, const std::string& path) { return !test::ffmpeg(path, args).empty(); }
 
-// One instrument family per song, five 9 s sections in different registers or rhythms.
-std::string section(int family, int s) {
-  const std::string f = "(55*pow(2,(" + std::to_string(s) + "*5+mod(floor(t*4)*7,12))/12))";
-  switch (family) {
-    case 0: return "0.5*sin(2*PI*" + f + "*t+2*sin(2*PI*" + f + "*3*t))";
-    case 1: return "0.5*(random(0)*2-1)*pow(1-mod(t*" + std::to_string(s + 1) + ",1),6)";
-    default: return "0.5*sin(2*PI*(100+150*" + std::to_string(s) + ")*mod(t,2)*mod(t,2)*4)";
-  }
-}
-
-std::string song_expression(int family) {
-  std::string e = "0";
-  for (int s = 0; s < 5; ++s)
-    e += "+between(t," + std::to_string(s * 9) + "," + std::to_string(s * 9 + 9) + ")*(" + section(family, s) + ")";
-  return e;
-}
-
-const std::vector<std::pair<std::string, std::string>> kVersions = {
-    {"flac.flac", ""},
-    {"mp3.mp3", "-b:a 128k"},
-    {"aac.m4a", "-c:a aac -b:a 160k"},
-    {"opus.opus", "-c:a libopus -b:a 96k"},
-    {"resampled.wav", "-ar 22050 -ac 1"},
-    {"trimmed.flac", "-ss 2"},
-    {"faded.mp3", "-af afade=t=in:d=3,afade=t=out:st=40:d=5 -b:a 192k"},
-    {"silence3s.ogg", "-af adelay=3000:all=1"},
-};
+using test::song_expression;
+const std::vector<std::pair<std::string, std::string>>& kVersions = test::copy_kinds();
 
 class DuplicatesCli : public ::testing::Test {
  protected:
+  // The files and their index are made once for every test process of the suite
+  // (test::shared_fixture); each process queries its own copy of the index (queries write the
+  // text cache and the window-index file beside it).
   static void SetUpTestSuite() {
     g_lib = new Lib;
-    g_lib->dir = test::temp_dir() + "/duplicates-cli";
-    g_lib->music = g_lib->dir + "/music";
-    g_lib->db = g_lib->dir + "/library.db";
+    const std::string shared = test::shared_fixture("duplicates-cli", [](const std::string& dir) {
+      g_lib->dir = dir;
+      g_lib->music = dir + "/music";
+      g_lib->db = dir + "/library.db";
+      make_library();
+    });
+    g_lib->dir = shared;
+    g_lib->music = shared + "/music";
+    g_lib->db = test::temp_dir() + "/library.db";
+    fs::copy_file(shared + "/library.db", g_lib->db, fs::copy_options::overwrite_existing);
+  }
+  static void make_library() {
     for (int song = 0; song < 3; ++song) {
       const std::string source = g_lib->dir + "/source/song" + std::to_string(song) + ".wav";
       ASSERT_TRUE(ffmpeg("-f lavfi -i \"aevalsrc='" + song_expression(song) + "':s=44100:d=45\" -ac 2", source));
@@ -285,7 +273,7 @@ TEST_F(DuplicatesCli, OverlapsFindsTheSongInsideTheMedley) {
 // by the next `index` run, which computes the fingerprints of the unchanged tracks without
 // embedding them again; tracks without one (here: their rows deleted) are compared by windows.
 TEST_F(DuplicatesCli, AnIndexWithoutFingerprintsGetsThemFromTheNextIndexRun) {
-  const std::string db = g_lib->dir + "/before-fingerprints.db";
+  const std::string db = test::temp_dir() + "/before-fingerprints.db";
   fs::remove(db);
   fs::copy_file(g_lib->db, db);
   std::string out, err, text;
@@ -330,7 +318,7 @@ TEST_F(DuplicatesCli, ThresholdAndBadOptions) {
   std::string out, err;
   EXPECT_NE(cli("duplicates --min-duration-ratio 2 --db " + q(g_lib->db), &out, &err), 0);
   EXPECT_NE(err.find("min-duration-ratio"), std::string::npos) << err;
-  EXPECT_NE(cli("duplicates --db " + q(g_lib->dir + "/missing.db"), &out, &err), 0);
+  EXPECT_NE(cli("duplicates --db " + q(test::temp_dir() + "/missing.db"), &out, &err), 0);
   EXPECT_FALSE(err.empty());
 }
 

@@ -324,6 +324,7 @@ TEST(IndexCli, NoChangeReindexOfAThousandFilesTakesUnderTwoSeconds) {
       t.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
       t.duration_s = 0.5;
       t.tags_version = store::kTagsVersion;  // the indexer's reading of the tags (an older one is read again)
+      t.fingerprint = {uint32_t(i), uint32_t(i) * 7u};  // has one (a track without one is fingerprinted)
       store::WindowRecord w;
       w.end_s = 0.5;
       w.loudness_dbfs = -30;

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -120,6 +122,40 @@ std::string temp_dir() {
     if (c == '/') c = '_';
   fs::path dir = fs::path(root) / name;
   fs::create_directories(dir);
+  return dir.string();
+}
+
+namespace {
+std::string file_stamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+  return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+}  // namespace
+
+std::string shared_fixture(const std::string& name, const std::function<void(const std::string& dir)>& make) {
+  const fs::path root = CLAPSEARCH_FIXTURE_DIR;
+  fs::create_directories(root);
+  const fs::path dir = root / name, made = dir / ".made";
+  const std::string key = file_stamp(cli_path()) + " " + file_stamp("/proc/self/exe") + "\n";
+  const int lock = ::open((root / (name + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0 || ::flock(lock, LOCK_EX) != 0) throw std::runtime_error(name + ": cannot lock the shared fixture");
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }  // closing releases the lock
+  } unlock{lock};
+  std::ifstream stamp(made);
+  std::string have((std::istreambuf_iterator<char>(stamp)), std::istreambuf_iterator<char>());
+  if (have == key) return dir.string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  make(dir.string());
+  if (::testing::Test::HasFatalFailure()) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    throw std::runtime_error(name + ": making the shared fixture failed");
+  }
+  std::ofstream(made) << key;
   return dir.string();
 }
 

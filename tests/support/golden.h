@@ -38,6 +38,12 @@ Diff compare(const float* got, const float* ref, size_t n);
 
 // Scratch directory unique to the running test, removed at process exit.
 std::string temp_dir();
+// A fixture that the test processes of one suite share (ctest runs every test in a process of
+// its own, so a SetUpTestSuite fixture is otherwise made once per test): made by `make(dir)`
+// once, under a lock, in the build tree, and made again when the clapsearch binary or this test
+// binary changed since (their sizes and modification times are the key). A `make` that fails an
+// assertion leaves nothing behind and throws. Tests read it; what they write goes to temp_dir().
+std::string shared_fixture(const std::string& name, const std::function<void(const std::string& dir)>& make);
 // Runs a shell command, returns exit status; captures stdout/stderr if pointers given.
 int run_command(const std::string& command, std::string* out = nullptr, std::string* err = nullptr);
 // `s` single-quoted for a shell command line (a ' inside becomes '\'').
