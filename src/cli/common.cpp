@@ -317,6 +317,8 @@ void install_stop_signals() {
 
 bool stop_requested() { return g_stop_signal.load(); }
 
+const std::atomic<bool>* stop_flag() { return &g_stop_signal; }
+
 void wait_for_stop_signal() {
   for (;;) {
     char c = 0;

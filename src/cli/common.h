@@ -3,6 +3,7 @@
 // mm:ss times). The logic behind the commands is in the library's service layer.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -133,6 +134,7 @@ bool stderr_is_terminal();
 // process at once (as without a handler: every index write is crash-safe).
 void install_stop_signals();
 bool stop_requested();           // a signal arrived
+const std::atomic<bool>* stop_flag();  // the flag stop_requested() reads, for a service that polls it
 void wait_for_stop_signal();     // blocks until a signal arrives or wake_stop_waiter() is called
 void wake_stop_waiter();
 // A descriptor that becomes readable when a stop signal arrives (after install_stop_signals), for

@@ -137,7 +137,9 @@ int run_serve(ServeCliOptions& o) {
   if (!o.watch_dirs.empty()) watcher = start_watch(o, log_line, stop_watch);
   try {
     srv.run();
-  } catch (...) {
+  } catch (...) {  // the waiter and the watch end before the error leaves (a joinable thread would abort)
+    wake_stop_waiter();
+    waiter.join();
     stop_watch = true;
     if (watcher.joinable()) watcher.join();
     throw;

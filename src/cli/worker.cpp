@@ -1,5 +1,4 @@
 // clapsearch worker: embed the files a planner queued in a PostgreSQL store (service/worker.h).
-#include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -11,10 +10,6 @@
 namespace clap::cli {
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-extern "C" void request_stop(int) { g_stop = true; }
-
 struct WorkerOptions {
   service::WorkerRequest request;
   std::string model;
@@ -25,13 +20,9 @@ int run_worker(WorkerOptions& o) {
   service::WorkerRequest& r = o.request;
   if (!o.model.empty()) r.model = o.model;
   // SIGINT / SIGTERM (Ctrl-C, systemctl stop): finish the files in hand, give nothing up half
-  // done, exit 0. A second signal is the default action again.
-  struct sigaction sa {};
-  sa.sa_handler = request_stop;
-  sa.sa_flags = SA_RESETHAND;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  r.stop = &g_stop;
+  // done, exit 0. A second signal ends the process at once (cli/common.h).
+  install_stop_signals();
+  r.stop = stop_flag();
 
   index::IndexCallbacks cb;
   cb.event = [&](const index::FileEvent& e) {

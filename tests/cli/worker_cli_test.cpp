@@ -191,6 +191,32 @@ TEST(Workers, AKilledWorkersFileIsTakenOverAfterTheLeaseAndStoredOnce) {
   EXPECT_EQ(s->job_counts().done, 1);
 }
 
+// SIGTERM (systemctl stop) and Ctrl-C: the worker finishes the files it claimed, stores them,
+// gives nothing up half done and exits 0 without claiming more (a claim is at least 4 files).
+TEST(Workers, SigtermFinishesTheFilesInHandAndExitsZero) {
+  const std::string dir = test::temp_dir() + "/sigterm";
+  for (int i = 0; i < 8; ++i)
+    test::ffmpeg(dir + "/music/" + std::to_string(i) + ".flac", "-f lavfi -i \"sine=f=" + std::to_string(300 + 50 * i) + ":d=60\"");
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0)
+      << err;
+  const pid_t worker = spawn(cli() + " worker --json --batch 1 --threads 1 --db " + q(url), dir + "/worker.log");
+  ASSERT_TRUE(wait_for_lease(url, 60)) << read_file(dir + "/worker.log");
+  ::kill(worker, SIGTERM);
+  EXPECT_EQ(wait_exit(worker), 0) << read_file(dir + "/worker.log");
+  const store::JobCounts jobs = jobs_of(url);
+  EXPECT_EQ(jobs.leased, 0);
+  EXPECT_EQ(jobs.failed, 0);
+  EXPECT_GE(jobs.done, 1);
+  EXPECT_GE(jobs.pending, 1) << "the worker claimed again after the signal";
+  EXPECT_EQ(jobs.done + jobs.pending, 8);
+  EXPECT_NE(read_file(dir + "/worker.log").find("\"stopped\":true"), std::string::npos) << read_file(dir + "/worker.log");
+  auto s = store::open_store(url, store::OpenMode::ReadOnly);
+  EXPECT_EQ(s->counts().tracks, jobs.done);
+  EXPECT_TRUE(s->check().empty());
+}
+
 TEST(Workers, AFileWhoseWorkersKeepDyingIsRecordedAsAnError) {
   const std::string dir = test::temp_dir() + "/dying";
   test::ffmpeg(dir + "/music/long.flac", "-f lavfi -i \"sine=f=330:d=900\"");
