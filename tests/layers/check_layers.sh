@@ -1,49 +1,51 @@
 #!/usr/bin/env bash
-# The layer rules on #include lines (the link checks in CMakeLists.txt enforce them on symbols):
-# a file under src/<layer>/ may include only the layers listed for it, and each third-party
-# library is confined to the one layer that wraps it.
-#   check_layers.sh SRC_DIR        exit 1 and list every violation
-#   check_layers.sh --self-test    the check must catch a planted violation
+# The layer rules on #include lines (the link checks in CMakeLists.txt enforce them on symbols),
+# from the one layer table, src/layers.txt: a file under src/<layer>/ may include only its own
+# layer and the layers listed for it, and each third-party header only in the layer listed with it.
+# With DESIGN_MD, also the "may use" column of that document's layer table must say the same.
+#   check_layers.sh SRC_DIR [DESIGN_MD]   exit 1 and list every violation
+#   check_layers.sh --self-test           the check must catch a planted violation
 set -euo pipefail
 
-declare -A allowed=(
-  [core]="core"
-  [tensor]="tensor core"
-  [checkpoint]="checkpoint core"
-  [model]="model checkpoint tensor core"
-  [train]="train checkpoint core"
-  [audio]="audio core"
-  [search]="search core"
-  [store]="store core"
-  [hub]="hub core"
-  [plot]="plot core"
-  [index]="index store model checkpoint audio hub core"
-  [service]="service index search store hub train plot model checkpoint audio core"
-  [server]="server service index search store hub train model checkpoint core"
-  [cli]="cli server service index search store hub train model checkpoint core"
-)
-# Third-party headers and the one layer allowed to include them.
-declare -A confined=(
-  ["sqlite3.h"]="store"
-  ["libpq-fe.h"]="store"
-  ["faiss/"]="search"
-  ["curl/"]="hub"
-  ["libav"]="audio"
-  ["libswresample"]="audio"
-  ["chromaprint.h"]="audio"
-  ["oneapi/dnnl"]="tensor"
-  ["pcre2.h"]="model"
-  ["httplib.h"]="server"
-  ["cairo"]="plot"
-  ["mpd/"]="cli"
-)
+declare -A allowed=()   # layer -> itself and the layers it may use
+declare -A uses=()      # layer -> the layers it may use, as the table lists them
+declare -A confined=()  # third-party header prefix -> the one layer that may include it
+read_table() {
+  local table="$1" line layer rest deps headers h
+  [ -f "$table" ] || { echo "$table: missing (the layer table)"; exit 1; }
+  while IFS= read -r line; do
+    [[ "$line" =~ ^([a-z]+):(.*)$ ]] || continue
+    layer="${BASH_REMATCH[1]}" rest="${BASH_REMATCH[2]}"
+    deps="${rest%%|*}" headers=""
+    [[ "$rest" == *"|"* ]] && headers="${rest#*|}"
+    deps="$(echo $deps)"  # trimmed, single spaces
+    uses[$layer]="$deps"
+    allowed[$layer]="$layer${deps:+ $deps}"
+    for h in $headers; do confined[$h]="$layer"; done
+  done < "$table"
+}
+
+# The "| `layer/` | may use | holds |" rows of the design document against the table.
+check_docs() {
+  local doc="$1" bad=0 layer want got
+  for layer in "${!uses[@]}"; do
+    want="${uses[$layer]:-—}"; want="${want// /, }"
+    got="$(awk -F'|' -v name="\`$layer/\`" '{ gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $3) }
+                                            $2 == name { print $3; exit }' "$doc")"
+    if [ "$got" != "$want" ]; then
+      echo "${doc##*/}: the layer table says $layer/ may use \"$want\", the document says \"$got\""
+      bad=1
+    fi
+  done
+  return $bad
+}
 
 check() {
   local src="$1" bad=0
   for dir in "$src"/*/; do
     local layer; layer="$(basename "$dir")"
     if [ -z "${allowed[$layer]+x}" ]; then
-      echo "src/$layer: a folder with no place in the layer order (add it to the table here and in CMakeLists.txt)"
+      echo "src/$layer: a folder with no place in the layer order (add it to src/layers.txt)"
       bad=1
       continue
     fi
@@ -72,6 +74,7 @@ check() {
 if [ "${1:-}" = "--self-test" ]; then
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
+  read_table "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/layers.txt"
   mkdir -p "$tmp/tensor" "$tmp/model" "$tmp/search"
   echo '#include "model/config.h"' > "$tmp/tensor/ops.h"
   echo '#include "tensor/ops.h"' > "$tmp/model/ok.h"
@@ -80,8 +83,16 @@ if [ "${1:-}" = "--self-test" ]; then
   grep -q 'tensor/ops.h: includes "model/config.h"' <<<"$out" || { echo "self-test: upward include not caught"; exit 1; }
   grep -q 'search/x.cpp: includes <sqlite3.h>' <<<"$out" || { echo "self-test: confined library not caught"; exit 1; }
   grep -q 'model/ok.h' <<<"$out" && { echo "self-test: allowed include reported"; exit 1; }
+  printf '| `tensor/` | core, model | x |\n' > "$tmp/design.md"
+  out="$(check_docs "$tmp/design.md" || true)"
+  grep -q 'says tensor/ may use "core", the document says "core, model"' <<<"$out" || { echo "self-test: a wrong document row not caught"; exit 1; }
   echo "self-test passed"
   exit 0
 fi
 
-if check "$1"; then echo "layers: every #include follows the layer order"; else exit 1; fi
+read_table "$1/layers.txt"
+bad=0
+check "$1" || bad=1
+if [ -n "${2:-}" ]; then check_docs "$2" || bad=1; fi
+[ "$bad" = 0 ] || exit 1
+echo "layers: every #include follows the layer order${2:+, and ${2##*/} states it}"
