@@ -441,6 +441,9 @@ class Library:
         aggregate: str = "mean",
         high: float = 0.3,
         moderate: float = 0.15,
+        where: str = "",
+        per_artist: int = 0,
+        per_album: int = 0,
     ) -> List[dict]:
         """Text -> songs (``clapsearch search --json``).
 
@@ -449,13 +452,16 @@ class Library:
             k: results per query (0 = every track).
             aggregate: a track's score: ``"mean"`` of its windows' cosines or the best (``"max"``).
             high, moderate: thresholds of the labels HIGH / MODERATE / LOW.
+            where, per_artist, per_album: only tracks matching a filter expression, at most N per
+                artist / album (``--where``, ``--per-artist``, ``--per-album``; every query method
+                takes them; a bad expression raises InvalidInputError naming the column).
 
         Returns:
             dicts with rank, path, track_id, score, label, best_start, best_end, mean, max,
             n_windows, artist, title, labels.
         """
         texts = _texts(text, "search")
-        return _json.loads(self._open().search(texts, int(k), aggregate, float(high), float(moderate)))
+        return _json.loads(self._open().search(texts, int(k), aggregate, float(high), float(moderate), where, int(per_artist), int(per_album)))
 
     def like(
         self,
@@ -469,6 +475,9 @@ class Library:
         exclude_self: bool = False,
         chunk: float = 0.0,
         hop: float = 0.0,
+        where: str = "",
+        per_artist: int = 0,
+        per_album: int = 0,
     ) -> List[dict]:
         """Audio -> songs by chunk voting (``clapsearch like --json``).
 
@@ -485,18 +494,23 @@ class Library:
         if isinstance(query, _np.ndarray):
             if sr is None:
                 raise InvalidInputError("like: give sr (the samples' rate in Hz) with an array")
-            return _json.loads(lib.like_samples(query, int(sr), int(k), per_chunk, float(vote_weight), float(chunk), float(hop)))
+            return _json.loads(lib.like_samples(query, int(sr), int(k), per_chunk, float(vote_weight), float(chunk), float(hop), where, int(per_artist), int(per_album)))
         if isinstance(query, int) and not isinstance(query, bool):
             query, track = str(query), True
         return _json.loads(
-            lib.like(_os.fspath(query), bool(track), int(k), per_chunk, float(vote_weight), bool(exclude_self), float(chunk), float(hop))
+            lib.like(_os.fspath(query), bool(track), int(k), per_chunk, float(vote_weight), bool(exclude_self), float(chunk), float(hop),
+                     where, int(per_artist), int(per_album))
         )
 
-    def similar(self, track: Union[str, "_os.PathLike[str]", int], k: int = 10) -> List[dict]:
+    def similar(
+        self, track: Union[str, "_os.PathLike[str]", int], k: int = 10, *, where: str = "", per_artist: int = 0, per_album: int = 0
+    ) -> List[dict]:
         """Song -> songs by track embedding (``clapsearch similar --json``): an indexed track
         (id or path; itself left out) or any audio file. Returns dicts with rank, path,
         track_id, score, artist, title."""
-        return _json.loads(self._open().similar(str(track) if isinstance(track, int) else _os.fspath(track), int(k)))
+        return _json.loads(
+            self._open().similar(str(track) if isinstance(track, int) else _os.fspath(track), int(k), where, int(per_artist), int(per_album))
+        )
 
     def playlist(
         self,
@@ -505,12 +519,15 @@ class Library:
         length: int = 25,
         *,
         diversity: float = 0.3,
+        where: str = "",
+        per_artist: int = 0,
+        per_album: int = 0,
     ) -> List[dict]:
         """A radio from seed tracks and/or descriptions (``clapsearch playlist --json``).
         Returns dicts with rank, track_id, path, score, artist, title, duration_s, seed."""
         seed_list = [str(s) if isinstance(s, int) else _os.fspath(s) for s in ([seeds] if isinstance(seeds, (str, int)) else seeds)]
         text_list = _texts(texts, "playlist") if texts else []
-        return _json.loads(self._open().playlist(seed_list, text_list, int(length), float(diversity)))
+        return _json.loads(self._open().playlist(seed_list, text_list, int(length), float(diversity), where, int(per_artist), int(per_album)))
 
     def path(self, start: Union[str, int], end: Union[str, int], length: int = 10) -> List[dict]:
         """``length`` tracks moving from ``start`` to ``end`` (``clapsearch path --json``)."""

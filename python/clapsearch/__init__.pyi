@@ -93,7 +93,16 @@ class Library:
     def dim(self) -> int: ...
     def index(self, paths: Union[_Path, Sequence[_Path]], *, progress: Union[bool, ProgressCallback] = ..., **options: object) -> dict: ...
     def search(
-        self, text: Union[str, Sequence[str]], k: int = ..., *, aggregate: str = ..., high: float = ..., moderate: float = ...
+        self,
+        text: Union[str, Sequence[str]],
+        k: int = ...,
+        *,
+        aggregate: str = ...,
+        high: float = ...,
+        moderate: float = ...,
+        where: str = ...,
+        per_artist: int = ...,
+        per_album: int = ...,
     ) -> List[dict]: ...
     def like(
         self,
@@ -107,10 +116,23 @@ class Library:
         exclude_self: bool = ...,
         chunk: float = ...,
         hop: float = ...,
+        where: str = ...,
+        per_artist: int = ...,
+        per_album: int = ...,
     ) -> List[dict]: ...
-    def similar(self, track: Union[_Path, int], k: int = ...) -> List[dict]: ...
+    def similar(
+        self, track: Union[_Path, int], k: int = ..., *, where: str = ..., per_artist: int = ..., per_album: int = ...
+    ) -> List[dict]: ...
     def playlist(
-        self, seeds: Sequence[Union[str, int]] = ..., texts: Union[str, Sequence[str]] = ..., length: int = ..., *, diversity: float = ...
+        self,
+        seeds: Sequence[Union[str, int]] = ...,
+        texts: Union[str, Sequence[str]] = ...,
+        length: int = ...,
+        *,
+        diversity: float = ...,
+        where: str = ...,
+        per_artist: int = ...,
+        per_album: int = ...,
     ) -> List[dict]: ...
     def path(self, start: Union[str, int], end: Union[str, int], length: int = ...) -> List[dict]: ...
     def duplicates(self, *, threshold: float = ..., min_duration_ratio: float = ...) -> List[dict]: ...

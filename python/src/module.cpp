@@ -336,6 +336,17 @@ search::Aggregate parse_aggregate_arg(const std::string& name) {
   return search::parse_aggregate(name);
 }
 
+// where=, per_artist=, per_album= of the query methods (service/filters.h): a bad expression
+// is an InvalidInputError naming the column, as the CLI's --where.
+service::ResultRules rules_of(const std::string& where, int64_t per_artist, int64_t per_album) {
+  service::ResultRules r;
+  r.where = service::parse_where(where, "where");
+  r.per_artist = per_artist;
+  r.per_album = per_album;
+  service::check_rules(r);
+  return r;
+}
+
 class Library {
  public:
   Library(const std::string& db, const std::string& model, const std::string& config, const std::string& tokenizer,
@@ -356,7 +367,8 @@ class Library {
 
   // search --json: one list over every query (the field "query" when several).
   std::string search(const std::vector<std::string>& texts, int64_t k, const std::string& aggregate, double high,
-                     double moderate) {
+                     double moderate, const std::string& where, int64_t per_artist, int64_t per_album) {
+    const service::ResultRules rules = rules_of(where, per_artist, per_album);
     if (texts.empty()) throw InvalidInput("search: no query text");
     for (const auto& t : texts)
       if (t.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidInput("empty query text");
@@ -369,7 +381,7 @@ class Library {
     topts.thresholds.moderate = moderate;
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
-    const auto results = service::search_texts(*lib_, *snap, texts, topts);
+    const auto results = service::search_texts(*lib_, *snap, texts, topts, rules);
     const bool several = texts.size() > 1;
     service::ojson out = service::ojson::array();
     for (size_t i = 0; i < texts.size(); ++i)
@@ -380,7 +392,9 @@ class Library {
 
   // like --json, the query an audio file, an indexed track (track=True) or samples.
   std::string like(const std::string& query, bool is_track, int64_t k, int per_chunk, double vote_weight,
-                   bool exclude_self, double chunk_s, double hop_s) {
+                   bool exclude_self, double chunk_s, double hop_s, const std::string& where, int64_t per_artist,
+                   int64_t per_album) {
+    const service::ResultRules rules = rules_of(where, per_artist, per_album);
     if (k < 0) throw InvalidInput("k must be 0 (every track hit) or more");
     if (per_chunk < 1 || per_chunk > 1000) throw InvalidInput("per_chunk must be between 1 and 1000");
     if (!(vote_weight >= 0 && vote_weight <= 1)) throw InvalidInput("vote_weight must be in [0, 1]");
@@ -403,7 +417,7 @@ class Library {
         if (const store::Track* t = snap->find_track(query)) lo.exclude_track = t->id;
       chunks = service::file_query_chunks(*lib_, query, chunk_s, hop_s);
     }
-    const auto results = service::like(*snap, chunks, lo);
+    const auto results = service::like(*snap, chunks, lo, rules);
     service::ojson out = service::ojson::array();
     size_t rank = 0;
     for (const auto& r : results) out.push_back(service::like_result_record(*snap, r, ++rank));
@@ -411,7 +425,7 @@ class Library {
   }
 
   std::string like_samples(const py::array& array, int sr, int64_t k, int per_chunk, double vote_weight, double chunk_s,
-                           double hop_s) {
+                           double hop_s, const std::string& where, int64_t per_artist, int64_t per_album) {
     check_rate(sr);
     const Clips clips = clips_of(array);
     if (clips.batch) throw InvalidInput("like: one query clip at a time (a 1-D array of samples)");
@@ -420,21 +434,22 @@ class Library {
       py::gil_scoped_release release;
       wav = std::make_unique<TempWav>(clips.row(0), static_cast<size_t>(clips.length), sr);
     }
-    return like(wav->path(), false, k, per_chunk, vote_weight, false, chunk_s, hop_s);
+    return like(wav->path(), false, k, per_chunk, vote_weight, false, chunk_s, hop_s, where, per_artist, per_album);
   }
 
   // similar --json: an indexed track (itself left out) or any audio file.
-  std::string similar(const std::string& query, int64_t k) {
+  std::string similar(const std::string& query, int64_t k, const std::string& where, int64_t per_artist, int64_t per_album) {
     if (k < 0) throw InvalidInput("k must be 0 (every track) or more");
+    const service::ResultRules rules = rules_of(where, per_artist, per_album);
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
     std::vector<search::Hit> hits;
     if (const store::Track* t = snap->find_track(query)) {
-      hits = service::similar_tracks(*snap, *t, k);
+      hits = service::similar_tracks(*snap, *t, k, rules);
     } else {
       std::error_code ec;
       if (!fs::exists(query, ec)) throw NotFound(query + ": no such file, and no track with that id or path in the index");
-      hits = service::similar_to_vector(*snap, lib_->file_embedding(query), k);
+      hits = service::similar_to_vector(*snap, lib_->file_embedding(query), k, rules);
     }
     service::ojson out = service::ojson::array();
     size_t rank = 0;
@@ -443,13 +458,14 @@ class Library {
   }
 
   std::string playlist(const std::vector<std::string>& seeds, const std::vector<std::string>& texts, int64_t length,
-                       double diversity) {
+                       double diversity, const std::string& where, int64_t per_artist, int64_t per_album) {
     if (length < 1) throw InvalidInput("length must be positive");
     service::RadioRequest request;
     request.seeds = seeds;
     request.texts = texts;
     request.length = length;
     request.diversity = diversity;
+    request.rules = rules_of(where, per_artist, per_album);
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
     const service::Playlist p = service::radio(*lib_, *snap, request);

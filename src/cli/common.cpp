@@ -272,6 +272,23 @@ void add_collapse_option(CLI::App* cmd, bool& collapse) {
                 "One track per group of duplicate recordings (the best copy, with \"+N copies\"; see `clapsearch duplicates`)");
 }
 
+void add_rule_options(CLI::App* cmd, RuleCliOptions& o) {
+  cmd->add_option("--where", o.where,
+                  "Only tracks matching EXPR, e.g. 'genre = \"jazz\" and year < 1980 and duration < 5:00' "
+                  "(fields, operators: docs/user-guide.md, Filters)")
+      ->type_name("EXPR");
+  cmd->add_option("--per-artist", o.per_artist, "At most N tracks per artist (0 = no cap)")->default_val(0)->check(non_negative());
+  cmd->add_option("--per-album", o.per_album, "At most N tracks per album (0 = no cap)")->default_val(0)->check(non_negative());
+}
+
+service::ResultRules RuleCliOptions::rules() const {
+  service::ResultRules r;
+  r.where = service::parse_where(where, "--where");
+  r.per_artist = per_artist;
+  r.per_album = per_album;
+  return r;
+}
+
 std::string copies_text(const std::vector<int64_t>& copies) {
   if (copies.empty()) return "";
   return " (+" + std::to_string(copies.size()) + (copies.size() == 1 ? " copy)" : " copies)");

@@ -14,6 +14,7 @@
 #include "core/csv.h"
 #include "core/output_file.h"
 #include "service/duplicates.h"
+#include "service/filters.h"
 #include "service/library.h"
 #include "service/records.h"
 
@@ -147,6 +148,14 @@ int stop_signal_fd();
 
 // Adds the flag to a command that lists tracks.
 void add_collapse_option(CLI::App* cmd, bool& collapse);
+
+// --where EXPR, --per-artist N, --per-album N: which tracks a ranked list may hold (service/filters.h).
+struct RuleCliOptions {
+  std::string where;
+  int64_t per_artist = 0, per_album = 0;
+  service::ResultRules rules() const;  // throws InvalidArgument on a bad expression
+};
+void add_rule_options(CLI::App* cmd, RuleCliOptions& o);
 // Folds `results` (rank order, asked for with service::results_before_collapse(k) entries) to
 // at most k entries (0 = all), one per duplicate group (service/duplicates.h); returns each kept
 // entry's copies (the group's other track ids).

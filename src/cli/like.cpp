@@ -24,10 +24,12 @@ struct LikeCliOptions {
   bool json = false;
   std::string csv;
   bool collapse = false;
+  RuleCliOptions rules;
 };
 
 int run_like(const LikeCliOptions& o) {
   if (o.query.empty() == o.track.empty()) throw InvalidArgument("give either a query audio file or --track ID|PATH");
+  const service::ResultRules rules = o.rules.rules();
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
 
@@ -53,7 +55,7 @@ int run_like(const LikeCliOptions& o) {
     chunks = service::file_query_chunks(lib, o.query, o.chunk, o.hop);
     query_label = o.query;
   }
-  auto results = service::like(*snap, chunks, lo);
+  auto results = service::like(*snap, chunks, lo, rules);
   std::vector<std::vector<int64_t>> copies(results.size());
   if (o.collapse) copies = collapse_results(*snap, results, o.k, [](const search::LikeResult& r) { return r.track_id; });
 
@@ -120,6 +122,7 @@ void add_like_command(CLI::App& app, Action& action) {
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, combined, votes, total_similarity, path, artist, title) to FILE (- = stdout)")
       ->excludes(json);
   add_collapse_option(cmd, o->collapse);
+  add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   cmd->footer(
       "Each chunk takes its --per-chunk nearest windows of the library; per track: votes = chunks that hit it (one vote\n"

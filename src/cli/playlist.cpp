@@ -28,6 +28,7 @@ struct RadioCliOptions {
   PlaylistOutputOptions out;
   std::vector<std::string> seeds, texts;
   double diversity = 0.3;
+  RuleCliOptions rules;
 };
 
 struct PathCliOptions {
@@ -80,6 +81,7 @@ void emit(const service::Library& lib, const service::LibrarySnapshot& snap, con
 }
 
 int run_radio(const RadioCliOptions& o) {
+  const service::ResultRules rules = o.rules.rules();
   service::Library lib(o.out.lib.library(), service::Access::ReadWriteIfPossible);  // caches new texts
   const auto snap = lib.snapshot();
   service::RadioRequest request;
@@ -87,6 +89,7 @@ int run_radio(const RadioCliOptions& o) {
   request.texts = o.texts;
   request.length = o.out.length;
   request.diversity = o.diversity;
+  request.rules = rules;
   const service::Playlist playlist = service::radio(lib, *snap, request);
 
   std::string from;
@@ -143,6 +146,7 @@ void add_playlist_command(CLI::App& app, Action& action) {
   cmd->add_option("--diversity", o->diversity, "0 = the nearest tracks to the query, up to 1 = as varied as possible")
       ->default_val(0.3)
       ->check(CLI::Range(0.0, 1.0));
+  add_rule_options(cmd, o->rules);
   add_output_options(cmd, o->out, 25, "Tracks in the playlist, seeds included");
   cmd->footer(
       "The query is the normalised mean of the seeds' track embeddings and the texts' embeddings. The seeds come first\n"

@@ -28,6 +28,7 @@ struct SearchOptions {
   bool json = false;
   std::string csv;
   bool collapse = false;
+  RuleCliOptions rules;
 };
 
 struct Query {
@@ -141,9 +142,11 @@ int run_search(const SearchOptions& o) {
   topts.thresholds.high = o.high;
   topts.thresholds.moderate = o.moderate;
 
+  const service::ResultRules rules = o.rules.rules();
+
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   const auto snap = lib.snapshot();
-  const auto results = service::search_texts(lib, *snap, texts, topts);
+  const auto results = service::search_texts(lib, *snap, texts, topts, rules);
   std::vector<Query> queries;
   for (size_t i = 0; i < texts.size(); ++i) {
     Query q{texts[i], results[i], std::vector<std::vector<int64_t>>(results[i].size())};
@@ -177,7 +180,7 @@ int run_search(const SearchOptions& o) {
   } else if (o.compare) {
     search::TextSearchOptions all = topts;
     all.k = 0;
-    print_compare(lib, queries, topts, service::search_texts(lib, *snap, texts, all));
+    print_compare(lib, queries, topts, service::search_texts(lib, *snap, texts, all, rules));
   } else {
     for (size_t i = 0; i < queries.size(); ++i) {
       if (several) std::printf("%squery \"%s\"\n", i ? "\n" : "", terminal_text(queries[i].text).c_str());
@@ -209,6 +212,7 @@ void add_search_command(CLI::App& app, Action& action) {
                   "Write CSV (query, rank, track_id, score, label, best_start, best_end, path, artist, title) to FILE (- = stdout)")
       ->excludes(json);
   add_collapse_option(cmd, o->collapse);
+  add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(

@@ -20,23 +20,25 @@ struct SimilarOptions {
   bool json = false;
   std::string csv;
   bool collapse = false;
+  RuleCliOptions rules;
 };
 
 int run_similar(const SimilarOptions& o) {
+  const service::ResultRules rules = o.rules.rules();
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
   const int64_t ask = o.collapse ? service::results_before_collapse(o.k) : o.k;
   std::vector<search::Hit> hits;
   std::string query_label;
   if (const store::Track* t = snap->find_track(o.query)) {
-    hits = service::similar_tracks(*snap, *t, ask);
+    hits = service::similar_tracks(*snap, *t, ask, rules);
     query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
   } else {
     std::error_code ec;
     if (!std::filesystem::exists(o.query, ec))
       throw Error(o.query + ": no such file, and no track with that id or path in the index");
     const std::vector<float> q = lib.file_embedding(o.query);
-    hits = service::similar_to_vector(*snap, q, ask);
+    hits = service::similar_to_vector(*snap, q, ask, rules);
     query_label = o.query + " (not in the index)";
   }
   std::vector<std::vector<int64_t>> copies(hits.size());
@@ -86,6 +88,7 @@ void add_similar_command(CLI::App& app, Action& action) {
   auto* json = cmd->add_flag("--json", o->json, "JSON list: rank, path, track_id, score (cosine), artist, title");
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, score, path, artist, title) to FILE (- = stdout)")->excludes(json);
   add_collapse_option(cmd, o->collapse);
+  add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   cmd->callback([o, &action] { action = [o] { return run_similar(*o); }; });
 }

@@ -62,19 +62,32 @@ std::vector<ChunkMatch> match_chunks(const Catalog& c, const VectorIndex* index,
   check(c, q, o);
   const int d = c.dim();
   const int64_t excluded_t = o.exclude_track ? c.track_index(*o.exclude_track) : -1;
-  auto excluded_row = [&](int64_t row) { return excluded_t >= 0 && c.track_index_of_row(row) == excluded_t; };
+  // Per catalog track: whether its windows take part (the excluded track and those a filter
+  // leaves out do not).
+  std::vector<char> taking(static_cast<size_t>(c.track_count()), 1);
+  int64_t active = 0, taken = 0;
+  for (int64_t t = 0; t < c.track_count(); ++t) {
+    taking[t] = t != excluded_t && (!o.track_allowed || o.track_allowed(c.track_ids()[t]));
+    const auto n = static_cast<int64_t>(c.active_rows(t).size());
+    active += n;
+    if (taking[t]) taken += n;
+  }
+  auto taking_row = [&](int64_t row) { return taking[c.track_index_of_row(row)] != 0; };
   std::vector<ChunkMatch> out;
   std::vector<Hit> hits;  // id = catalog row here; ties resolved on window id below
 
-  // Exact scan: the windows a window index would hold (active rows), excluded track dropped.
+  // Exact scan: the windows a window index would hold (active rows) of the tracks taking part;
+  // with an index, made only when a chunk needs it (see below).
   std::vector<int64_t> rows;
   std::vector<float> scores;
-  if (!index) {
+  auto make_rows = [&] {
+    if (!rows.empty()) return;
     for (int64_t t = 0; t < c.track_count(); ++t)
-      if (t != excluded_t)
+      if (taking[t])
         for (int64_t r : c.active_rows(t)) rows.push_back(r);
     scores.resize(rows.size());
-  }
+  };
+  if (!index) make_rows();
   const int64_t excluded_windows = excluded_t >= 0 ? static_cast<int64_t>(c.rows(excluded_t).size()) : 0;
 
   // The chunks that vote, searched as one batch: an exact index then reads the library once
@@ -90,22 +103,35 @@ std::vector<ChunkMatch> match_chunks(const Catalog& c, const VectorIndex* index,
   if (index) {
     // A few extra candidates so exact rescoring settles near-ties, plus room for the excluded
     // track's windows.
-    found = index->search(static_cast<int64_t>(voting.size()), batch.data(), o.per_chunk + 8 + excluded_windows,
-                          o.index_search);
+    // A filter leaves out a share of the windows: ask for that many times more (at most 64x;
+    // a chunk left short is scanned exactly below).
+    const int64_t factor = o.track_allowed && taken > 0 ? std::min<int64_t>(64, (active + taken - 1) / taken) : 1;
+    found = index->search(static_cast<int64_t>(voting.size()), batch.data(),
+                          (o.per_chunk + 8) * factor + excluded_windows, o.index_search);
   }
   for (size_t v = 0; v < voting.size(); ++v) {
     const int64_t i = voting[v];
     const float* e = batch.data() + v * d;
     hits.clear();
+    bool scan = !index;
     if (index) {
-      for (int64_t j = 0; j < found.k && found.ids_row(v)[j] >= 0; ++j) {
+      int64_t j = 0;
+      for (; j < found.k && found.ids_row(v)[j] >= 0; ++j) {
         const int64_t id = found.ids_row(v)[j];
         const int64_t row = c.row_of_window(id);
         if (row < 0)
           throw Error("like: window " + std::to_string(id) + " of the vector index is not in the catalog (index out of date)");
-        if (!excluded_row(row)) hits.push_back({row, dot(e, c.embedding(row), d)});
+        if (taking_row(row)) hits.push_back({row, dot(e, c.embedding(row), d)});
       }
-    } else {
+      // A filter took too many of a full candidate list: this chunk's matches come from an
+      // exact scan of the allowed windows instead, so they are the restricted library's.
+      if (o.track_allowed && static_cast<int64_t>(hits.size()) < o.per_chunk && j == found.k) {
+        hits.clear();
+        make_rows();
+        scan = true;
+      }
+    }
+    if (scan) {
       score_rows(1, e, c.table().embeddings.data(), rows.data(), static_cast<int64_t>(rows.size()), d, scores.data());
       for (size_t j = 0; j < rows.size(); ++j) hits.push_back({rows[j], scores[j]});
     }

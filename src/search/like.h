@@ -11,6 +11,7 @@
 // tracks with equal votes. (If no track has a positive total, the similarity term is 0.)
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -44,6 +45,11 @@ struct LikeOptions {
   // scores exactly 1.0.
   bool one_vote_per_chunk = true;
   SearchParams index_search;  // nprobe / efSearch of the window index
+  // Only these tracks' windows take part (a --where filter; empty = every track): the query
+  // runs as if the library held only them. With a window index, each chunk asks it for more
+  // candidates (in proportion to the windows left out) and is scanned exactly over the allowed
+  // windows when too few of them came back, so the matches are those of the restricted library.
+  std::function<bool(int64_t track_id)> track_allowed;
 };
 
 struct ChunkMatch {

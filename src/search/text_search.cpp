@@ -50,14 +50,23 @@ TrackScore score_track(const Catalog& c, int64_t t, const float* query, const Te
 
 std::vector<std::vector<TrackScore>> text_search_exhaustive(const Catalog& c, int64_t nq, const float* queries,
                                                             const TextSearchOptions& options) {
+  std::vector<int64_t> all(static_cast<size_t>(c.track_count()));
+  for (size_t t = 0; t < all.size(); ++t) all[t] = static_cast<int64_t>(t);
+  return text_search_tracks(c, all, nq, queries, options);
+}
+
+std::vector<std::vector<TrackScore>> text_search_tracks(const Catalog& c, const std::vector<int64_t>& track_indices,
+                                                        int64_t nq, const float* queries, const TextSearchOptions& options) {
   check_dim(c, nq, queries);
-  const int64_t nt = c.track_count();
+  const auto nt = static_cast<int64_t>(track_indices.size());
   std::vector<std::vector<TrackScore>> out(static_cast<size_t>(std::max<int64_t>(nq, 0)));
   for (auto& v : out) v.resize(static_cast<size_t>(nt));
+  int64_t windows = 0;
+  for (int64_t t : track_indices) windows += static_cast<int64_t>(c.active_rows(t).size());
   // One pass over the windows: each track's windows are read once and compared with every query.
-#pragma omp parallel for schedule(dynamic, 16) if (worth_threads(c.window_count() * nq * c.dim()))
-  for (int64_t t = 0; t < nt; ++t)
-    for (int64_t q = 0; q < nq; ++q) out[q][t] = score_track(c, t, queries + q * c.dim(), options);
+#pragma omp parallel for schedule(dynamic, 16) if (worth_threads(windows * nq * c.dim()))
+  for (int64_t i = 0; i < nt; ++i)
+    for (int64_t q = 0; q < nq; ++q) out[q][i] = score_track(c, track_indices[i], queries + q * c.dim(), options);
   for (auto& v : out) rank(v, options.k);
   return out;
 }

@@ -44,6 +44,11 @@ struct TrackScore {
 std::vector<std::vector<TrackScore>> text_search_exhaustive(const Catalog& catalog, int64_t nq, const float* queries,
                                                             const TextSearchOptions& options);
 
+// The same over some of the catalog's tracks only (track indices; the exact ranking of a
+// filtered query, service/queries.cpp).
+std::vector<std::vector<TrackScore>> text_search_tracks(const Catalog& catalog, const std::vector<int64_t>& track_indices,
+                                                        int64_t nq, const float* queries, const TextSearchOptions& options);
+
 class TextSearcher {
  public:
   // Keeps a reference to `catalog`, which must outlive the searcher. Immutable: concurrent

@@ -162,6 +162,21 @@ ResolvedSong song_param(const httplib::Request& req, const service::LibrarySnaps
   return {r.track, service::rule_name(r.rule)};
 }
 
+// where, per_artist, per_album (service/filters.h): a bad expression is a 400 carrying the
+// parser's message (reason, column, the expression with a caret); its length and nesting are
+// bounded by the parser (search::kMaxFilterLength, kMaxFilterDepth).
+service::ResultRules rules_param(const httplib::Request& req, int64_t max_cap) {
+  service::ResultRules r;
+  try {
+    r.where = service::parse_where(optional_text(req, "where"), "where");
+  } catch (const InvalidArgument& e) {
+    throw HttpError{400, "bad parameter", e.what()};
+  }
+  r.per_artist = int_param(req, "per_artist", 0, 0, max_cap);
+  r.per_album = int_param(req, "per_album", 0, 0, max_cap);
+  return r;
+}
+
 service::SonicOptions sonic_options(const httplib::Request& req, int64_t default_count, int64_t max_count) {
   service::SonicOptions o;
   o.count = int_param(req, "count", default_count, 1, max_count);
@@ -579,13 +594,14 @@ void Api::install(httplib::Server& http) {
     o.thresholds.high = num_param(req, "high", 0.3, -1, 1);
     o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
     if (o.thresholds.high < o.thresholds.moderate) throw HttpError{400, "bad parameter", "high must be at least moderate"};
+    const service::ResultRules rules = rules_param(req, options_.max_k);
     const auto snap = lib_.snapshot();
     ojson queries = ojson::array();
     if (!snap->searchable()) {
       for (const auto& t : texts) queries.push_back({{"query", t}, {"results", ojson::array()}});
       return send(res, {{"queries", queries}});
     }
-    const auto results = service::search_texts(lib_, *snap, texts, o);
+    const auto results = service::search_texts(lib_, *snap, texts, o, rules);
     for (size_t q = 0; q < texts.size(); ++q) {
       ojson list = ojson::array();
       for (size_t r = 0; r < results[q].size(); ++r) {
@@ -780,9 +796,10 @@ void Api::install(httplib::Server& http) {
 
   route("GET", "/api/similar", [this](const httplib::Request& req, httplib::Response& res) {
     const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
+    const service::ResultRules rules = rules_param(req, options_.max_k);
     const auto snap = lib_.snapshot();
     const store::Track& t = track_param(req, *snap);
-    const auto hits = service::similar_tracks(*snap, t, k);
+    const auto hits = service::similar_tracks(*snap, t, k, rules);
     ojson list = ojson::array();
     size_t rank = 0;
     for (const auto& h : hits) {
@@ -802,6 +819,7 @@ void Api::install(httplib::Server& http) {
     o.k = int_param(req, "k", 10, 1, options_.max_k);
     o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
     o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
+    const service::ResultRules rules = rules_param(req, options_.max_k);
     const auto snap = lib_.snapshot();
     if (!snap->searchable()) throw HttpError{400, "nothing to search", "the index has no searchable tracks yet"};
     search::QueryChunks chunks;
@@ -834,7 +852,7 @@ void Api::install(httplib::Server& http) {
       const double duration = chunks.size() ? chunks.ends.back() : 0;
       query = {{"name", name}, {"track_id", -1}, {"duration_s", json_num(duration)}};
     }
-    const auto results = service::like(*snap, chunks, o);
+    const auto results = service::like(*snap, chunks, o, rules);
     ojson chunk_list = ojson::array();
     for (int64_t i = 0; i < chunks.size(); ++i)
       chunk_list.push_back({{"index", i},

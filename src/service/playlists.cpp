@@ -27,11 +27,12 @@ const store::Track& usable_track(const LibrarySnapshot& snap, const std::string&
 }
 
 // The MMR radio with copies of one recording (service/duplicates.h) played once: a track whose
-// duplicate group already has a track in the playlist is left out, and the radio is asked for
-// more until the playlist is full (the greedy MMR order makes a longer radio extend a shorter
-// one). Seeds always stay.
+// duplicate group already has a track in the playlist is left out, as is one beyond the
+// per-artist/album caps, and the radio is asked for more until the playlist is full (the
+// greedy MMR order makes a longer radio extend a shorter one). Seeds always stay.
 std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const Embeddings& tracks, const float* query,
-                                              const std::vector<int64_t>& seeds, search::RadioOptions options) {
+                                              const std::vector<int64_t>& seeds, search::RadioOptions options,
+                                              const ResultRules& rules) {
   const int64_t wanted = options.length;
   std::vector<search::Hit> kept;
   for (int round = 0; round < 8; ++round) {
@@ -40,11 +41,14 @@ std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const
     for (const auto& h : all) ids.push_back(h.id);
     const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, ids));
     std::set<size_t> played;
+    ResultCaps caps(rules.per_artist, rules.per_album);
     kept.clear();
     for (size_t i = 0; i < all.size() && static_cast<int64_t>(kept.size()) < wanted; ++i) {
       auto it = group_of.find(all[i].id);
       const bool seed = i < seeds.size();
       if (it != group_of.end() && !played.insert(it->second).second && !seed) continue;
+      const store::Track* t = rules.capped() ? snap.track(all[i].id) : nullptr;
+      if (t && !caps.take(*t) && !seed) continue;
       kept.push_back(all[i]);
     }
     if (static_cast<int64_t>(kept.size()) >= wanted || static_cast<int64_t>(all.size()) < options.length) break;
@@ -58,7 +62,17 @@ std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const
 Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& request) {
   if (request.seeds.empty() && request.texts.empty())
     throw Error("playlist: give at least one seed track or one text");
-  const Embeddings& tracks = snap.track_embeddings();  // throws when nothing is searchable
+  check_rules(request.rules);
+  const Embeddings& library = snap.track_embeddings();  // throws when nothing is searchable
+  // With a filter the radio is made over the allowed tracks and the seeds (which always play).
+  Embeddings allowed_only;
+  if (!request.rules.where.empty()) {
+    const AllowedTracks allowed = allowed_tracks(snap.tracks(), request.rules);
+    std::set<int64_t> seeds;
+    for (const std::string& s : request.seeds) seeds.insert(usable_track(snap, "seed", s).id);
+    allowed_only = subset_rows(library, [&](int64_t id) { return allowed.contains(id) || seeds.count(id) > 0; });
+  }
+  const Embeddings& tracks = request.rules.where.empty() ? library : allowed_only;
   std::vector<int64_t> seed_ids;
   std::vector<float> parts;  // the query's parts, one row each: seeds, then texts
   for (const std::string& s : request.seeds) {
@@ -80,7 +94,9 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
   options.length = request.length;
   options.diversity = request.diversity;
   Playlist out;
-  out.tracks = radio_without_copies(snap, tracks, query.data(), seed_ids, options);
+  if (request.rules.capped() && options.candidates == 0)  // room for the tracks the caps drop
+    options.candidates = std::max<int64_t>(200, 20 * request.length) * 4;
+  out.tracks = radio_without_copies(snap, tracks, query.data(), seed_ids, options, request.rules);
   out.seeds = static_cast<int64_t>(seed_ids.size());
   out.requested = request.length;
   return out;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "search/topk.h"
+#include "service/filters.h"
 #include "service/library.h"
 
 namespace clap::service {
@@ -17,6 +18,9 @@ struct RadioRequest {
   std::vector<std::string> texts;  // descriptions ("warm lo-fi guitar"), through the text cache
   int64_t length = 25;             // tracks in the playlist, seeds included
   double diversity = 0.3;          // λ of search::mmr_playlist, in [0, 1]
+  // Tracks after the seeds come from the allowed tracks only (the radio is made over them), and
+  // at most per_artist / per_album per artist / album, seeds counted (service/filters.h).
+  ResultRules rules;
 };
 
 struct Playlist {

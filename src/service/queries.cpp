@@ -1,22 +1,139 @@
 #include "service/queries.h"
 
+#include <optional>
+
 #include "core/error.h"
 
 namespace clap::service {
 
+namespace {
+
+// The first k (<= 0: all) results of a ranking that the rules allow, in rank order: outside the
+// allowed tracks and beyond the caps dropped.
+template <class R, class IdOf>
+std::vector<R> keep_allowed(const LibrarySnapshot& snap, const ResultRules& rules, const AllowedTracks& allowed, int64_t k,
+                            std::vector<R> list, IdOf id_of) {
+  ResultCaps caps(rules.per_artist, rules.per_album);
+  std::vector<R> out;
+  for (R& r : list) {
+    if (k > 0 && static_cast<int64_t>(out.size()) == k) break;
+    const int64_t id = id_of(r);
+    if (!allowed.contains(id)) continue;
+    if (rules.capped()) {
+      const store::Track* t = snap.track(id);
+      if (!t || !caps.take(*t)) continue;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// A ranking under the rules (service/filters.h): `rank(n)` ranks the whole library (at most n
+// results; n <= 0 = every track), `exact(n)` only the allowed tracks. The exact ranking when the
+// allowed set is small; otherwise the library's ranking asked for more, then filtered, and the
+// exact one when that left fewer than k (a filter) or asked for more again (caps alone).
+template <class R, class IdOf>
+std::vector<R> rank_by_rules(const LibrarySnapshot& snap, const ResultRules& rules, const AllowedTracks& allowed, int64_t k,
+                             const std::function<std::vector<R>(int64_t)>& rank,
+                             const std::function<std::vector<R>(int64_t)>& exact, IdOf id_of) {
+  // With caps the list beyond k decides which tracks fill in, so the exact ranking ranks them all.
+  const int64_t exact_n = rules.capped() ? 0 : k;
+  if (allowed.exact()) return keep_allowed(snap, rules, allowed, k, exact(exact_n), id_of);
+  if (k <= 0) return keep_allowed(snap, rules, allowed, k, rank(0), id_of);
+  const auto library = static_cast<int64_t>(snap.tracks().size());
+  for (int64_t n = std::min(library, k * allowed.enlargement() * 2 + 16);; n = std::min(library, n * 4)) {
+    std::vector<R> list = rank(n);
+    const bool exhausted = static_cast<int64_t>(list.size()) < n || n >= library;
+    std::vector<R> out = keep_allowed(snap, rules, allowed, k, std::move(list), id_of);
+    if (static_cast<int64_t>(out.size()) >= k || (allowed.all && exhausted)) return out;
+    if (!allowed.all) return keep_allowed(snap, rules, allowed, k, exact(exact_n), id_of);
+  }
+}
+
+int64_t track_id_of(const search::TrackScore& r) { return r.track_id; }
+int64_t hit_id_of(const search::Hit& h) { return h.id; }
+
+// The catalog track indices of the allowed tracks (memory mode).
+std::vector<int64_t> allowed_indices(const search::Catalog& catalog, const AllowedTracks& allowed) {
+  std::vector<int64_t> out;
+  for (int64_t id : allowed.ids)
+    if (const int64_t t = catalog.track_index(id); t >= 0) out.push_back(t);
+  return out;
+}
+
+// The rows of `tracks` whose ids are allowed, `leave_out` (-1: none) left out.
+Embeddings allowed_rows(const Embeddings& tracks, const AllowedTracks& allowed, int64_t leave_out) {
+  return subset_rows(tracks, [&](int64_t id) { return id != leave_out && allowed.contains(id); });
+}
+
+// A longer shortlist in compressed mode while a filter leaves windows out (at most 8x: beyond,
+// the exact fallback is cheaper than reading more candidates).
+int64_t filtered_shortlist(int64_t shortlist, const AllowedTracks& allowed) {
+  return shortlist * std::min<int64_t>(8, allowed.enlargement());
+}
+
+}  // namespace
+
 std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const LibrarySnapshot& snap,
                                                           const std::vector<std::string>& texts,
-                                                          const search::TextSearchOptions& options) {
+                                                          const search::TextSearchOptions& options,
+                                                          const ResultRules& rules) {
+  check_rules(rules);
+  const auto nq = static_cast<int64_t>(texts.size());
   if (snap.compressed()) {
     const search::QuantizedTracks& tracks = snap.quantized_tracks();  // throws when nothing is searchable
     const std::vector<float> emb = lib.embed_texts(texts);
-    return search::text_search_source(tracks, snap.centroid_norms(), snap.window_source(), static_cast<int64_t>(texts.size()),
-                                      emb.data(), options, snap.compressed_params().shortlist);
+    const int64_t shortlist = snap.compressed_params().shortlist;
+    if (rules.empty())
+      return search::text_search_source(tracks, snap.centroid_norms(), snap.window_source(), nq, emb.data(), options, shortlist);
+    const AllowedTracks allowed = allowed_tracks(snap.tracks(), rules);
+    std::optional<search::Catalog> subset;  // the allowed tracks' windows, read once for every text
+    std::vector<std::vector<search::TrackScore>> out;
+    for (int64_t q = 0; q < nq; ++q) {
+      const float* query = emb.data() + q * lib.dim();
+      out.push_back(rank_by_rules<search::TrackScore>(
+          snap, rules, allowed, options.k,
+          [&](int64_t n) {
+            search::TextSearchOptions o = options;
+            o.k = n;
+            return search::text_search_source(tracks, snap.centroid_norms(), snap.window_source(), 1, query, o,
+                                              filtered_shortlist(shortlist, allowed))[0];
+          },
+          [&](int64_t n) {
+            if (allowed.ids.empty()) return std::vector<search::TrackScore>{};
+            if (!subset) subset.emplace(snap.window_source().track_windows(allowed.ids));
+            search::TextSearchOptions o = options;
+            o.k = n;
+            return search::text_search_exhaustive(*subset, 1, query, o)[0];
+          },
+          track_id_of));
+    }
+    return out;
   }
   const search::TextSearcher& searcher = snap.text_searcher();  // throws when nothing is searchable
   const std::vector<float> emb = lib.embed_texts(texts);
   const search::VectorIndex* index = options.aggregate == search::Aggregate::Max ? &snap.window_index() : nullptr;
-  return searcher.search(static_cast<int64_t>(texts.size()), emb.data(), options, index);
+  if (rules.empty()) return searcher.search(nq, emb.data(), options, index);
+  const AllowedTracks allowed = allowed_tracks(snap.tracks(), rules);
+  const std::vector<int64_t> indices = allowed.all ? std::vector<int64_t>{} : allowed_indices(snap.catalog(), allowed);
+  std::vector<std::vector<search::TrackScore>> out;
+  for (int64_t q = 0; q < nq; ++q) {
+    const float* query = emb.data() + q * lib.dim();
+    out.push_back(rank_by_rules<search::TrackScore>(
+        snap, rules, allowed, options.k,
+        [&](int64_t n) {
+          search::TextSearchOptions o = options;
+          o.k = n;
+          return searcher.search(1, query, o, index)[0];
+        },
+        [&](int64_t n) {
+          search::TextSearchOptions o = options;
+          o.k = n;
+          return search::text_search_tracks(snap.catalog(), indices, 1, query, o)[0];
+        },
+        track_id_of));
+  }
+  return out;
 }
 
 search::QueryChunks track_query_chunks(const LibrarySnapshot& snap, const store::Track& track) {
@@ -43,28 +160,90 @@ search::QueryChunks file_query_chunks(Library& lib, const std::string& path, dou
 }
 
 std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::QueryChunks& chunks,
-                                     const search::LikeOptions& options) {
+                                     const search::LikeOptions& options, const ResultRules& rules) {
+  check_rules(rules);
+  if (rules.empty()) {
+    if (snap.compressed()) {
+      snap.quantized_tracks();  // throws when nothing is searchable
+      return search::like_source(snap.window_source(), chunks, options, snap.compressed_params().shortlist);
+    }
+    return search::like(snap.catalog(), &snap.window_index(), chunks, options);
+  }
+  const AllowedTracks allowed = allowed_tracks(snap.tracks(), rules);
+  search::LikeOptions o = options;
+  // Caps choose among every track the chunks hit; the filter applies inside the matching.
+  if (rules.capped()) o.k = 0;
+  if (!allowed.all) o.track_allowed = [&allowed](int64_t id) { return allowed.contains(id); };
+  std::vector<search::LikeResult> results;
   if (snap.compressed()) {
     snap.quantized_tracks();  // throws when nothing is searchable
-    return search::like_source(snap.window_source(), chunks, options, snap.compressed_params().shortlist);
+    if (allowed.exact()) {
+      if (allowed.ids.empty()) return {};
+      results = search::like(search::Catalog(snap.window_source().track_windows(allowed.ids)), nullptr, chunks, o);
+    } else {
+      results = search::like_source(snap.window_source(), chunks, o,
+                                    filtered_shortlist(snap.compressed_params().shortlist, allowed));
+    }
+  } else {
+    // A small allowed set is scanned exactly; otherwise the window index is asked for more.
+    results = search::like(snap.catalog(), allowed.exact() ? nullptr : &snap.window_index(), chunks, o);
   }
-  return search::like(snap.catalog(), &snap.window_index(), chunks, options);
+  return keep_allowed(snap, rules, allowed, options.k, std::move(results),
+                      [](const search::LikeResult& r) { return r.track_id; });
 }
 
-std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k) {
-  if (snap.compressed()) {
-    const std::vector<float> query = snap.track_embedding(track.id);  // throws the reason it has none
-    return search::similar_quantized(snap.quantized_tracks(), query.data(), track.id, k, snap.track_fetch());
-  }
-  const Embeddings& tracks = snap.track_embeddings();
-  if (tracks.find(track.id) < 0) snap.track_embedding(track.id);  // throws the reason it has none
-  return search::similar_to_track(tracks, track.id, k);
+namespace {
+
+// similar under the rules: the exact ranking is a scan of the allowed tracks' embeddings (in
+// memory always: it reads fewer vectors than the unfiltered scan; in compressed mode read from
+// the store when the allowed set is small).
+std::vector<search::Hit> similar_ranked(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t leave_out,
+                                        int64_t k, const ResultRules& rules) {
+  check_rules(rules);
+  AllowedTracks allowed = allowed_tracks(snap.tracks(), rules);
+  auto exact = [&](int64_t n) {
+    if (allowed.ids.empty()) return std::vector<search::Hit>{};
+    const Embeddings subset = snap.compressed() ? allowed_rows(snap.window_source().track_embeddings(allowed.ids), allowed, leave_out)
+                                                : allowed_rows(snap.track_embeddings(), allowed, leave_out);
+    return search::similar(subset, 1, query.data(), nullptr, n)[0];
+  };
+  if (!snap.compressed() && !allowed.all) return keep_allowed(snap, rules, allowed, k, exact(rules.capped() ? 0 : k), hit_id_of);
+  return rank_by_rules<search::Hit>(
+      snap, rules, allowed, k,
+      [&](int64_t n) {
+        if (snap.compressed())
+          return search::similar_quantized(snap.quantized_tracks(), query.data(), leave_out, n, snap.track_fetch());
+        const int64_t exclude[1] = {leave_out};
+        return search::similar(snap.track_embeddings(), 1, query.data(), exclude, n)[0];
+      },
+      exact, hit_id_of);
 }
 
-std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k) {
-  if (snap.compressed())
-    return search::similar_quantized(snap.quantized_tracks(), query.data(), -1, k, snap.track_fetch());
-  return search::similar(snap.track_embeddings(), 1, query.data(), nullptr, k)[0];
+}  // namespace
+
+std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k,
+                                        const ResultRules& rules) {
+  if (rules.empty()) {
+    if (snap.compressed()) {
+      const std::vector<float> query = snap.track_embedding(track.id);  // throws the reason it has none
+      return search::similar_quantized(snap.quantized_tracks(), query.data(), track.id, k, snap.track_fetch());
+    }
+    const Embeddings& tracks = snap.track_embeddings();
+    if (tracks.find(track.id) < 0) snap.track_embedding(track.id);  // throws the reason it has none
+    return search::similar_to_track(tracks, track.id, k);
+  }
+  const std::vector<float> query = snap.track_embedding(track.id);  // throws the reason it has none
+  return similar_ranked(snap, query, track.id, k, rules);
+}
+
+std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k,
+                                           const ResultRules& rules) {
+  if (rules.empty()) {
+    if (snap.compressed())
+      return search::similar_quantized(snap.quantized_tracks(), query.data(), -1, k, snap.track_fetch());
+    return search::similar(snap.track_embeddings(), 1, query.data(), nullptr, k)[0];
+  }
+  return similar_ranked(snap, query, -1, k, rules);
 }
 
 search::SongAnalysis track_timeline(Library& lib, const store::Track& track, const std::string& text,

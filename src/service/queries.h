@@ -13,15 +13,20 @@
 #include "search/overlaps.h"
 #include "search/similar.h"
 #include "search/text_search.h"
+#include "service/filters.h"
 #include "service/library.h"
 
 namespace clap::service {
+
+// Every query that ranks tracks takes ResultRules (service/filters.h): a filter applied before
+// ranking (k results whenever k allowed tracks exist) and per-artist/album caps.
 
 // Text -> songs: per text, the ranked tracks (embeddings through the text cache; Max takes its
 // candidates from the window index, Mean needs none).
 std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const LibrarySnapshot& snap,
                                                           const std::vector<std::string>& texts,
-                                                          const search::TextSearchOptions& options);
+                                                          const search::TextSearchOptions& options,
+                                                          const ResultRules& rules = {});
 
 // Query chunks of an indexed track (its stored windows: no decoding) or of an audio file
 // (decoded and embedded as the indexer would; chunk_s / hop_s 0 = the index's window and hop;
@@ -32,12 +37,15 @@ search::QueryChunks file_query_chunks(Library& lib, const std::string& path, dou
                                       double max_duration_s = 0, bool untrusted = false);
 
 // Audio -> songs with chunk voting over the window index.
+// With a filter, the chunks match only the allowed tracks' windows (search::LikeOptions::track_allowed).
 std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::QueryChunks& chunks,
-                                     const search::LikeOptions& options);
+                                     const search::LikeOptions& options, const ResultRules& rules = {});
 
 // Song -> songs by track embedding: an indexed track (itself left out), or any vector.
-std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k);
-std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k);
+std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k,
+                                        const ResultRules& rules = {});
+std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k,
+                                           const ResultRules& rules = {});
 
 // Shared passages of `tracks` (all tracks when empty) with the rest of the library, from the
 // window index (search/overlaps.h).

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,7 +14,9 @@
 #include "core/error.h"
 #include "core/vector_math.h"
 #include "search/bench.h"
+#include "search/catalog.h"
 #include "search/kernels.h"
+#include "search/text_search.h"
 #include "search/track_norms.h"
 #include "service/compressed_windows.h"
 #include "service/window_index.h"
@@ -181,11 +184,12 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
   // saved below are what a search node builds: `serve --window-index compressed` loads them.
   const int64_t generation = st->library_generation();
   const store::ModelIdentity held_identity = *st->model();
-  std::vector<int64_t> norm_ids;
+  std::vector<int64_t> norm_ids, track_ids;
   std::vector<float> norms;
   t = Clock::now();
   {
     const Embeddings tracks = st->track_embeddings();
+    track_ids = tracks.ids;
     CentroidNorms centroid_norms(tracks);
     st->scan_window_embeddings(kScanBatch, [&](const WindowTable& w) {
       index.add(window_vectors(w));
@@ -273,6 +277,37 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
     rep.results.push_back(res);
     progress("nprobe " + std::to_string(nprobe) + ", refine " + std::to_string(refine) + ", shortlist " + std::to_string(p.shortlist) + ": p99 " + std::to_string(res.p99_ms) + " ms, recall@" +
              std::to_string(r.k) + " " + std::to_string(res.recall));
+  }
+  if (r.filter_share > 0) {
+    // Every n-th track, spread over the library as a tag filter's matches would be.
+    const auto step = static_cast<size_t>(std::max(1.0, std::round(1 / r.filter_share)));
+    std::vector<int64_t> allowed;
+    for (size_t i = 0; i < track_ids.size(); i += step) allowed.push_back(track_ids[i]);
+    rep.filtered_tracks = static_cast<int64_t>(allowed.size());
+    search::TextSearchOptions o;
+    o.k = r.k;
+    std::vector<double> ms;
+    double read_s = 0;
+    for (int pass = 0; pass < 2; ++pass) {  // one to warm, one timed
+      ms.clear();
+      read_s = 0;
+      for (int64_t q = 0; q < r.queries; ++q) {
+        const auto s = Clock::now();
+        search::Catalog catalog(st->track_window_embeddings(allowed));
+        read_s += seconds_since(s);
+        search::text_search_exhaustive(catalog, 1, queries.data() + q * r.dim, o);
+        ms.push_back(seconds_since(s) * 1000);
+        rep.filtered_windows = catalog.window_count();
+      }
+    }
+    ScaleBenchQueries& f = rep.filtered;
+    f.p50_ms = search::percentile(ms, 0.50);
+    f.p99_ms = search::percentile(ms, 0.99);
+    f.mean_ms = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+    f.fetch_mean_ms = read_s * 1000 / static_cast<double>(r.queries);
+    f.recall = 1;
+    progress("filtered (" + std::to_string(rep.filtered_tracks) + " tracks, " + std::to_string(rep.filtered_windows) +
+             " windows): p99 " + std::to_string(f.p99_ms) + " ms");
   }
   rep.peak_rss_mb = peak_rss_mb();
   return rep;

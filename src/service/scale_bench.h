@@ -14,6 +14,7 @@
 //     vector), then times warm single queries - shortlist from the codes, the shortlist's
 //     float32 vectors read from the store, exact re-rank - for each (nprobe, shortlist), with recall@k
 //     against the exact results.
+//  4. With filter_share, times the same queries under a selective filter (see the request).
 // Queries are windows of fresh synthetic tracks (as a query by example; a text query's
 // embedding costs the text tower on top). Nothing is timed in tests; numbers go in the README.
 #pragma once
@@ -38,6 +39,10 @@ struct ScaleBenchRequest {
   std::vector<int> refines = {0, 4000};  // with index.refine_bytes: candidates ranked by both codes first (0 = not)
   search::CompressedIndexOptions index;
   std::string index_path;  // where the index is saved; empty = beside the database / in the cache
+  // A filtered query's row (issue 38): every (1 / filter_share)-th track allowed (0 = no row),
+  // answered as the query layer answers a selective filter in compressed mode
+  // (service/filters.h): the allowed tracks' windows read from the store and ranked exactly.
+  double filter_share = 0.01;
   std::function<void(const std::string&)> progress;
 };
 
@@ -64,6 +69,10 @@ struct ScaleBenchReport {
   double rss_mb = 0;       // resident memory after the reload (the searching node)
   double peak_rss_mb = 0;  // of the whole run
   std::vector<ScaleBenchQueries> results;
+  // The filtered row (filter_share > 0): text search by the mean over the allowed tracks (exact
+  // by construction, recall 1); fetch = reading their windows.
+  int64_t filtered_tracks = 0, filtered_windows = 0;
+  ScaleBenchQueries filtered;
 };
 
 // Throws clap::Error naming the store and the reason.

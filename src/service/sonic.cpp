@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "search/playlist.h"
+#include "service/filters.h"
 #include "service/playlists.h"
 #include "service/queries.h"
 
@@ -17,23 +18,6 @@ double sonic_similarity(double cosine) {
 }
 
 namespace {
-
-// Keeps at most `per_artist` matches per normalised artist (0 = all); tracks without an artist
-// are not capped.
-class ArtistCap {
- public:
-  explicit ArtistCap(int64_t per_artist) : per_artist_(per_artist) {}
-  bool take(const store::Track& t) {
-    if (per_artist_ <= 0) return true;
-    const std::string key = normalise_name(t.artist);
-    if (key.empty()) return true;
-    return ++seen_[key] <= per_artist_;
-  }
-
- private:
-  int64_t per_artist_;
-  std::map<std::string, int64_t> seen_;
-};
 
 void check_count(const SonicOptions& o) {
   if (o.count < 1) throw Error("count: must be at least 1");
@@ -50,7 +34,7 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
   for (int64_t k = std::min(library, options.count * 2 + 16);; k = std::min(library, k * 4)) {
     const std::vector<search::Hit> hits = similar_tracks(snap, seed, k);
     std::vector<SonicMatch> out;
-    ArtistCap cap(options.per_artist);
+    ResultCaps cap(options.per_artist, 0);
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
       if (!t || t->id == seed.id) continue;
@@ -99,7 +83,7 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
        k = std::min(library, k * 4)) {
     const std::vector<search::Hit> hits = similar_to_vector(snap, query, k);
     std::vector<SonicMatch> out;
-    ArtistCap cap(options.per_artist);
+    ResultCaps cap(options.per_artist, 0);
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
       if (!t || std::find(group.begin(), group.end(), t->id) != group.end() || !cap.take(*t)) continue;
@@ -145,7 +129,7 @@ std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, 
     o.k = std::max<int64_t>(k, 1);
     const std::vector<search::TrackScore> ranked = search_texts(lib, snap, {text}, o)[0];
     std::vector<SonicMatch> out;
-    ArtistCap cap(options.per_artist);
+    ResultCaps cap(options.per_artist, 0);
     for (const search::TrackScore& r : ranked) {
       const store::Track* t = snap.track(r.track_id);
       if (!t || !cap.take(*t)) continue;

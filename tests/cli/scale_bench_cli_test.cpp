@@ -57,6 +57,8 @@ TEST(ScaleBenchCli, BothStoresGiveTheSameIndexAndRecall) {
     ASSERT_EQ((*j)["queries"].size(), 4u);
     EXPECT_EQ((*j)["queries"][1]["refine"], 4000);
     EXPECT_EQ((*j)["queries"][2]["refine"], 0);
+    EXPECT_EQ((*j)["filtered"]["tracks"], 4);       // 1 % of the tracks (issue 38's selective filter)
+    EXPECT_EQ((*j)["filtered"]["windows"], 4 * 20);
     EXPECT_GT((*j)["index_bytes"].get<int64_t>(), 8000 * (64 + 64));
     EXPECT_LT((*j)["index_bytes"].get<int64_t>(), 8000 * 512 * 4 / 4);  // far below the float32 windows
   }

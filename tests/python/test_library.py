@@ -36,6 +36,18 @@ def test_search_equals_the_cli(lib):
     assert {r["query"] for r in several} == {"warm lo-fi guitar", "noise"}
 
 
+def test_where_and_caps_equal_the_cli(lib):
+    library = clapsearch.Library(lib["db"], MODEL)
+    where = 'format in ("wav", "ogg") or duration < 5'
+    assert library.search("rain", k=3, where=where) == cli_json(lib, "search", "rain", "-k", "3", "--where", where)
+    chirp = os.path.join(lib["music"], "chirp.wav")
+    assert library.like(chirp, per_artist=1) == cli_json(lib, "like", chirp, "--per-artist", "1")
+    assert library.similar(chirp, where=where, per_album=1) == cli_json(lib, "similar", chirp, "--where", where, "--per-album", "1")
+    assert library.playlist([chirp], length=3, where=where) == cli_json(lib, "playlist", "--seed", chirp, "-n", "3", "--where", where)
+    with pytest.raises(clapsearch.InvalidInputError, match='where: unknown field "yaer" at column 1'):
+        library.search("rain", where="yaer > 1970")
+
+
 def test_like_similar_playlist_path_duplicates_tracks_equal_the_cli(lib):
     library = clapsearch.Library(lib["db"], MODEL)
     chirp = os.path.join(lib["music"], "chirp.wav")

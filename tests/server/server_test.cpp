@@ -153,6 +153,35 @@ TEST(ServeApi, SearchCarriesTheCliFieldsAndAPlayUrlAtTheBestWindow) {
   }
 }
 
+// where / per_artist / per_album (service/filters.h): the CLI's --where, same lists; a bad
+// expression is a 400 carrying the parser's message.
+TEST(ServeApi, WhereFiltersBeforeRankingAndABadExpressionIsA400) {
+  Running& s = shared_server();
+  // Two of the three tracks are not the tone: both come back, in the unfiltered order.
+  const json all = s.get_json("/api/search?q=a%20pure%20tone&k=3");
+  const json got = s.get_json("/api/search?q=a%20pure%20tone&k=2&where=" +
+                              httplib::detail::encode_query_param("genre != \"tone\" or folder = \"" + library().music + "/noise\""));
+  std::vector<std::string> want;
+  for (const auto& r : all["queries"][0]["results"])
+    if (r["display_path"] != "a440.mp3") want.push_back(r["display_path"]);
+  std::vector<std::string> paths;
+  for (const auto& r : got["queries"][0]["results"]) paths.push_back(r["display_path"]);
+  EXPECT_EQ(paths, want);
+  const json similar = s.get_json("/api/similar?track=" + std::to_string(id_of(s, "chirp.flac")) +
+                                  "&where=" + httplib::detail::encode_query_param("genre = \"NOISE\""));
+  ASSERT_EQ(similar["results"].size(), 1u);
+  EXPECT_EQ(similar["results"][0]["display_path"], "noise/pink.ogg");
+  EXPECT_EQ(s.get_json("/api/like?track=" + std::to_string(id_of(s, "chirp.flac")) + "&where=duration%20%3E%2020")["results"].size(), 1u);
+  EXPECT_EQ(s.get_json("/api/search?q=x&k=3&per_artist=1")["queries"][0]["results"].size(), 3u);  // one artist (Demo), two without
+
+  const json bad = s.get_json("/api/search?q=x&where=" + httplib::detail::encode_query_param("yaer > 1970"), 400);
+  const std::string detail = bad["detail"];
+  EXPECT_EQ(detail.rfind("where: unknown field \"yaer\" at column 1; fields are: artist", 0), 0u) << detail;
+  EXPECT_NE(detail.find("\n  yaer > 1970\n  ^"), std::string::npos) << detail;
+  s.get_json("/api/similar?track=1&where=" + httplib::detail::encode_query_param(std::string(5000, '(')), 400);
+  s.get_json("/api/like?track=1&per_album=-1", 400);
+}
+
 TEST(ServeApi, TimelineScoresEveryWindowAndMarksTheBest) {
   Running& s = shared_server();
   const int64_t id = id_of(s, "a440.mp3");

@@ -241,6 +241,7 @@ function stateToSearch(st) {
   if (st.q) for (const q of [].concat(st.q)) p.append('q', q);
   if (st.q && st.k && st.k !== '10') p.set('k', st.k);
   if (st.q && st.aggregate && st.aggregate !== 'mean') p.set('aggregate', st.aggregate);
+  if (st.where) p.set('where', st.where);
   if (st.similar !== undefined) p.set('similar', st.similar);
   if (st.like !== undefined) p.set('like', st.like);
   if (st.upload !== undefined) p.set('upload', st.upload);
@@ -255,9 +256,12 @@ function searchToState(search) {
   if (p.has('similar')) st.similar = p.get('similar');
   if (p.has('like')) st.like = p.get('like');
   if (p.has('upload')) st.upload = p.get('upload');
+  if (p.get('where')) st.where = p.get('where');
   return st;
 }
 function navigate(st) {
+  // The filter field applies to whatever is asked next (a search, "More like this", a drop).
+  if (st.where === undefined && $('#opt-where').value.trim()) st.where = $('#opt-where').value.trim();
   const search = stateToSearch(st);
   history.pushState(st, '', search);
   return route(st);
@@ -270,19 +274,20 @@ async function route(st) {
   const key = stateToSearch(st);
   showMessage('');
   if (!st.q && (st.similar !== undefined || st.like !== undefined || st.upload !== undefined)) $('#q').value = '';
+  $('#opt-where').value = st.where || '';
   if (st.q) { $('#q').value = st.q.join(' | '); if (st.k) $('#opt-k').value = st.k; if (st.aggregate) $('#opt-aggregate').value = st.aggregate; }
   const run = async () => {
     if (st.q) {
-      const data = await api('search', {q: st.q, k: st.k, aggregate: st.aggregate});
+      const data = await api('search', {q: st.q, k: st.k, aggregate: st.aggregate, where: st.where});
       return () => renderResults(st.q.length === 1 ? `Results for “${st.q[0]}”` : 'Results',
         data.queries.map((g) => ({heading: st.q.length > 1 ? g.query : null, query: g.query, results: g.results})));
     }
     if (st.similar !== undefined) {
-      const data = await api('similar', {track: st.similar, k: 10});
+      const data = await api('similar', {track: st.similar, k: 10, where: st.where});
       return () => renderResults(`More like “${trackName(data.query)}”`, [{results: data.results}], {sub: 'Nearest tracks by track embedding.'});
     }
     if (st.like !== undefined) {
-      const data = await api('like', {track: st.like});
+      const data = await api('like', {track: st.like, where: st.where});
       const q = data.query || {};
       return () => {
         renderChunks(data, withToken(`/api/tracks/${st.like}/audio`), q.name || `track ${st.like}`);
@@ -315,13 +320,14 @@ async function uploadLike(file) {
   if (!file) return;
   const inputUrl = URL.createObjectURL(file);
   const st = {upload: file.name};
+  if ($('#opt-where').value.trim()) st.where = $('#opt-where').value.trim();
   const key = stateToSearch(st);
   const form = new FormData();
   form.append('file', file, file.name);
   showMessage('');
   setBusy(true);
   try {
-    const data = await api('like', {k: 10}, {method: 'POST', body: form});
+    const data = await api('like', {k: 10, where: st.where}, {method: 'POST', body: form});
     const name = (data.query && data.query.name) || file.name;
     const render = () => {
       renderChunks(data, inputUrl, name);

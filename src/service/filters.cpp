@@ -1,0 +1,93 @@
+#include "service/filters.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "service/song_resolver.h"
+
+namespace clap::service {
+
+search::Filter parse_where(const std::string& text, const std::string& name) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return {};
+  try {
+    return search::Filter::parse(text);
+  } catch (const search::FilterError& e) {
+    throw InvalidArgument(name + ": " + e.what());
+  }
+}
+
+void check_rules(const ResultRules& rules) {
+  if (rules.per_artist < 0) throw InvalidArgument("per-artist cap: must be 0 (no cap) or more");
+  if (rules.per_album < 0) throw InvalidArgument("per-album cap: must be 0 (no cap) or more");
+}
+
+search::FilterFields filter_fields(const store::Track& t) {
+  search::FilterFields f;
+  f.artist = t.artist;
+  f.album = t.album;
+  f.album_artist = t.album_artist;
+  f.genre = t.genre;
+  f.title = t.title;
+  f.date = t.date;
+  f.path = t.path;
+  f.duration_s = t.duration_s;
+  f.track_no = t.track_no;
+  return f;
+}
+
+bool AllowedTracks::contains(int64_t id) const { return all || std::binary_search(ids.begin(), ids.end(), id); }
+
+bool AllowedTracks::exact() const {
+  return !all && (windows <= exact_windows || (exact_share > 0 && windows * exact_share <= library_windows));
+}
+
+int64_t AllowedTracks::enlargement() const {
+  if (all || windows <= 0) return 1;
+  return std::max<int64_t>(1, (library_windows + windows - 1) / windows);
+}
+
+AllowedTracks allowed_tracks(const std::vector<store::Track>& tracks, const ResultRules& rules) {
+  const search::Filter& where = rules.where;
+  AllowedTracks a;
+  a.all = where.empty();
+  a.exact_windows = rules.exact_windows;
+  a.exact_share = rules.exact_share;
+  for (const store::Track& t : tracks) {
+    if (t.status != store::TrackStatus::Ok) continue;
+    a.library_windows += t.window_count;
+    if (a.all || !where.matches(filter_fields(t))) continue;
+    a.ids.push_back(t.id);
+    a.windows += t.window_count;
+  }
+  if (a.all) a.windows = a.library_windows;
+  std::sort(a.ids.begin(), a.ids.end());
+  return a;
+}
+
+Embeddings subset_rows(const Embeddings& tracks, const std::function<bool(int64_t)>& keep) {
+  Embeddings out;
+  out.dim = tracks.dim;
+  for (int64_t r = 0; r < tracks.size(); ++r)
+    if (keep(tracks.ids[r])) {
+      out.ids.push_back(tracks.ids[r]);
+      out.data.insert(out.data.end(), tracks.row(r), tracks.row(r) + tracks.dim);
+    }
+  return out;
+}
+
+bool ResultCaps::take(const store::Track& t) {
+  // normalise_name: "The Beatles" and "the beatles" are one artist, as the media-server routes count them.
+  std::string artist, album;
+  if (per_artist_ > 0) artist = normalise_name(t.artist);
+  if (per_album_ > 0) {
+    album = normalise_name(t.album);
+    if (!album.empty()) album += '\x1f' + normalise_name(t.album_artist.empty() ? t.artist : t.album_artist);
+  }
+  if (!artist.empty() && artists_[artist] >= per_artist_) return false;
+  if (!album.empty() && albums_[album] >= per_album_) return false;
+  if (!artist.empty()) ++artists_[artist];
+  if (!album.empty()) ++albums_[album];
+  return true;
+}
+
+}  // namespace clap::service

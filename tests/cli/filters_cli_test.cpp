@@ -1,0 +1,158 @@
+// --where, --per-artist and --per-album on the real CLI (search, like, similar, playlist): real
+// audio made by ffmpeg with known tags, indexed by `clapsearch index` with the random-weight
+// golden model. A filtered list is the unfiltered full ranking restricted to the matching
+// tracks (the model ranks nothing meaningful: only that identity is asserted); a bad expression
+// exits 2 naming the reason and the column.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+struct Tagged {
+  std::string name, artist, genre, date, source;
+};
+
+// Eight tracks: three artists (one track without), two genres, years 1975-2012, three formats.
+const std::vector<Tagged>& tracks() {
+  static const std::vector<Tagged> t = {
+      {"jazz/a.flac", "Ann", "Jazz", "1975", "sine=f=220:d=11"},
+      {"jazz/b.mp3", "Ann", "Jazz", "1979-04-01", "sine=f=330:d=9"},
+      {"jazz/c.ogg", "Bob", "Jazz", "1988", "anoisesrc=c=pink:d=8:seed=2"},
+      {"jazz/d.flac", "", "Jazz", "1991", "anoisesrc=c=brown:d=12:seed=3"},
+      {"rock/e.flac", "Bob", "Rock", "2001", "sine=f=880:d=7"},
+      {"rock/f.mp3", "Cy", "Rock", "2005", "anoisesrc=c=white:d=10:seed=1"},
+      {"rock/g.flac", "Cy", "Rock", "2009", "aevalsrc=0.5*sin(2*PI*(100+200*t)*t):d=12"},
+      {"rock/h.ogg", "Ann", "Rock", "2012", "sine=f=1760:d=6"},
+  };
+  return t;
+}
+
+class FiltersCli : public ::testing::Test {
+ protected:
+  // temp_dir() is per test: the suite's library stays where SetUpTestSuite made it.
+  static const std::string& dir() {
+    static const std::string d = test::temp_dir() + "/filters-cli";
+    return d;
+  }
+  static std::string db() { return dir() + "/library.db"; }
+  static void SetUpTestSuite() {
+    fs::remove_all(dir());
+    for (const Tagged& t : tracks()) {
+      std::string args = "-f lavfi -i \"" + t.source + "\" -ar 48000 -metadata genre=" + t.genre + " -metadata date=" + t.date;
+      if (!t.artist.empty()) args += " -metadata artist=" + t.artist;
+      test::ffmpeg(dir() + "/music/" + t.name, args);
+    }
+    std::string err;
+    ASSERT_EQ(run("index " + q(dir() + "/music") + " --model " + q(test::case_dir("tiny-unfused")) + " --quiet", nullptr, &err), 0)
+        << err;
+  }
+  static int run(const std::string& args, std::string* out, std::string* err) {
+    return test::run_command("HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args + " --db " + q(db()), out, err);
+  }
+  static json ok_json(const std::string& args) {
+    std::string out, err;
+    const int rc = run(args + " --json", &out, &err);
+    EXPECT_EQ(rc, 0) << args << "\n" << err;
+    return json::parse(out, nullptr, false);
+  }
+  static std::string name_of(const json& r) { return fs::relative(r["path"].get<std::string>(), dir() + "/music").string(); }
+  static const Tagged& tags_of(const json& r) {
+    for (const Tagged& t : tracks())
+      if (t.name == name_of(r)) return t;
+    throw std::runtime_error("unknown track " + r.dump());
+  }
+  // The names in a result list, and in the full list with only the matching ones kept (first k).
+  static std::vector<std::string> names(const json& list) {
+    std::vector<std::string> out;
+    for (const auto& r : list) out.push_back(name_of(r));
+    return out;
+  }
+  template <class Keep>
+  static std::vector<std::string> restricted(const json& full, Keep keep, size_t k) {
+    std::vector<std::string> out;
+    for (const auto& r : full)
+      if (keep(tags_of(r)) && out.size() < k) out.push_back(name_of(r));
+    return out;
+  }
+};
+
+TEST_F(FiltersCli, SearchSimilarLikeRankOnlyTheMatchingTracks) {
+  auto jazz_before_1990 = [](const Tagged& t) { return t.genre == "Jazz" && std::stoi(t.date.substr(0, 4)) < 1990; };
+  const char* where = " --where 'genre = \"JAZZ\" and year < 1990'";
+  for (const std::string aggregate : {"mean", "max"}) {
+    const json full = ok_json("search 'a low hum' -k 0 --aggregate " + aggregate);
+    ASSERT_EQ(full.size(), 8u);
+    const json got = ok_json("search 'a low hum' -k 2 --aggregate " + aggregate + where);
+    EXPECT_EQ(names(got), restricted(full, jazz_before_1990, 2)) << aggregate;
+    for (size_t i = 0; i < got.size(); ++i)
+      for (const auto& f : full) {
+        if (f["track_id"] == got[i]["track_id"]) {
+          EXPECT_EQ(f["score"], got[i]["score"]);
+        }
+      }
+  }
+  // k results whenever k tracks match: three match, k 5 gives three.
+  EXPECT_EQ(ok_json(std::string("search 'a low hum' -k 5") + where).size(), 3u);
+
+  const std::string seed = q(dir() + "/music/rock/g.flac");
+  auto rock_or_flac = [](const Tagged& t) { return t.genre == "Rock" || t.name.ends_with(".flac"); };
+  const char* rock_where = " --where 'genre = \"rock\" or format = \"FLAC\"'";
+  EXPECT_EQ(names(ok_json("similar " + seed + " -k 3" + rock_where)),
+            restricted(ok_json("similar " + seed + " -k 0"), rock_or_flac, 3));
+  // like: the chunks match only the allowed tracks' windows; every result matches.
+  const json liked = ok_json("like --track " + seed + " -k 0 --where 'folder = \"" + dir() + "/music/jazz\"'");
+  ASSERT_FALSE(liked.empty());
+  for (const auto& r : liked) EXPECT_EQ(tags_of(r).genre, "Jazz") << r.dump();
+}
+
+TEST_F(FiltersCli, PerArtistCapsStillFillTheList) {
+  const json full = ok_json("search 'bright' -k 0");
+  const json got = ok_json("search 'bright' -k 4 --per-artist 1");
+  // By hand: the full ranking walked in order, one track per artist, tracks without one each their own.
+  std::map<std::string, int> seen;
+  std::vector<std::string> want;
+  for (const auto& r : full) {
+    const std::string artist = tags_of(r).artist;
+    if (!artist.empty() && seen[artist]++) continue;
+    if (want.size() < 4) want.push_back(name_of(r));
+  }
+  EXPECT_EQ(names(got), want);
+  EXPECT_EQ(got.size(), 4u);  // Ann, Bob, Cy and the track without an artist
+  // A radio: the seed, then only matching tracks, at most one per artist.
+  const json radio = ok_json("playlist --seed " + q(dir() + "/music/jazz/a.flac") + " -n 3 --where 'genre = \"rock\"' --per-artist 1");
+  ASSERT_EQ(radio.size(), 3u);
+  std::map<std::string, int> artists{{"Ann", 1}};
+  for (size_t i = 1; i < radio.size(); ++i) {
+    EXPECT_EQ(tags_of(radio[i]).genre, "Rock");
+    EXPECT_EQ(++artists[tags_of(radio[i]).artist], 1) << radio.dump();
+  }
+}
+
+TEST_F(FiltersCli, ABadExpressionExitsTwoNamingTheColumn) {
+  std::string out, err;
+  EXPECT_EQ(run("search 'x' --where 'yaer > 1970'", &out, &err), 2);
+  EXPECT_NE(err.find("--where: unknown field \"yaer\" at column 1; fields are: artist, album"), std::string::npos) << err;
+  EXPECT_NE(err.find("\n  yaer > 1970\n  ^\n"), std::string::npos) << err;
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(run("similar 1 --where 'year = \"1970\"'", &out, &err), 2);
+  EXPECT_NE(err.find("expected a number for \"year\", found a string at column 8"), std::string::npos) << err;
+  EXPECT_EQ(run("like --track 1 --where '(genre = \"a\"'", &out, &err), 2);
+  EXPECT_NE(err.find("expected \")\", found the end at column 13"), std::string::npos) << err;
+  EXPECT_EQ(run("search 'x' --per-artist -1", &out, &err), 2);
+}
+
+}  // namespace
+}  // namespace clap

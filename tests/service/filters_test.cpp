@@ -1,0 +1,334 @@
+// Filters and caps on every ranked query (service/filters.h): a filtered top-k is the
+// brute-force ranking of the matching tracks alone, k long whenever k tracks match; in memory
+// and compressed mode, through the exact scoring of the allowed tracks and through the enlarged
+// search (both forced here: the library is small). Per-artist and per-album caps, the radio.
+// Synthetic embeddings written to a real SQLite store with tags (no model: text queries come
+// from the index's text cache).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/vector_math.h"
+#include "search/like.h"
+#include "search/text_search.h"
+#include "service/filters.h"
+#include "service/library.h"
+#include "service/playlists.h"
+#include "service/queries.h"
+#include "store/store.h"
+#include "support/golden.h"
+
+namespace clap::service {
+namespace {
+
+constexpr int kDim = 64;  // the compressed index's 64 sub-quantisers of one dimension each
+constexpr int kTracks = 48;
+const char* const kGenres[] = {"Jazz", "Rock", "Ambient"};
+
+store::ModelIdentity identity() {
+  store::ModelIdentity m;
+  m.id = "org/filters-model";
+  m.revision = "0123456789abcdef0123456789abcdef01234567";
+  m.config_hash = std::string(64, 'f');
+  m.dim = kDim;
+  return m;
+}
+
+std::vector<float> unit(std::vector<float> v) {
+  double s = 0;
+  for (float x : v) s += double(x) * x;
+  for (auto& x : v) x = static_cast<float>(x / std::sqrt(s));
+  return v;
+}
+
+std::vector<float> random_unit(std::mt19937& rng) {
+  std::normal_distribution<float> n;
+  std::vector<float> v(kDim);
+  for (auto& x : v) x = n(rng);
+  return unit(v);
+}
+
+// Track i's tags: artist "Artist i%5" (every 7th track has none), album "Album i%4" of that
+// artist, genre by i%3, year 1970 + i.
+std::string artist_of(int i) { return i % 7 == 6 ? "" : "Artist " + std::to_string(i % 5); }
+
+// The expression the tests filter by, and the same rule written out by hand.
+const char* const kWhere = "(genre = \"jazz\" or year >= 2010) and not artist = \"artist 2\"";
+bool hand_filter(const store::Track& t) {
+  const int year = std::stoi(t.date.substr(0, 4));
+  return (t.genre == "Jazz" || year >= 2010) && t.artist != "Artist 2";
+}
+
+class Filters : public ::testing::TestWithParam<std::tuple<WindowIndexMode, bool>> {
+ protected:
+  void SetUp() override {
+    setenv("HF_HUB_OFFLINE", "1", 1);  // the model is never there: texts come from the cache
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '-');
+    const std::string dir = test::temp_dir() + "/filters-" + name;
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    location_ = dir + "/library.db";
+    auto st = store::open_store(location_, store::OpenMode::ReadWrite);
+    st->set_model(identity());
+    st->add_roots({"/music"});
+    std::mt19937 rng(7);
+    for (int i = 0; i < kTracks; ++i) {
+      store::Track t;
+      t.path = "/music/" + std::string(kGenres[i % 3]) + "/t" + std::to_string(100 + i) + (i % 2 ? ".flac" : ".mp3");
+      t.size = 1000 + i;
+      t.artist = artist_of(i);
+      t.album = "Album " + std::to_string(i % 4);
+      t.genre = kGenres[i % 3];
+      t.date = std::to_string(1970 + i) + "-01-01";
+      t.title = "T" + std::to_string(i);
+      const int n = 5 + i % 6;
+      t.duration_s = 5.0 * n + 5;
+      const std::vector<float> centre = random_unit(rng);
+      std::vector<store::WindowRecord> ws;
+      std::vector<float> active;
+      for (int w = 0; w < n; ++w) {
+        store::WindowRecord r;
+        r.idx = w;
+        r.start_s = 5.0 * w;
+        r.end_s = r.start_s + 10;
+        r.silent = w == 2 && n > 6;
+        r.loudness_dbfs = r.silent ? -90 : -20;
+        std::vector<float> v = centre;
+        std::normal_distribution<float> noise(0, 0.3f);
+        for (auto& x : v) x += noise(rng);
+        r.embedding = unit(v);
+        if (!r.silent) active.insert(active.end(), r.embedding.begin(), r.embedding.end());
+        ws.push_back(std::move(r));
+      }
+      const std::vector<float> e = track_embedding(static_cast<int64_t>(active.size() / kDim), kDim, active.data(), nullptr);
+      st->put_track(t, ws, e.data());
+    }
+    st->put_cached_text(identity().model_key(), "calm piano", random_unit(rng));
+  }
+
+  std::unique_ptr<Library> open(WindowIndexMode mode) const {
+    LibraryOptions o;
+    o.db = location_;
+    o.window_index = mode;
+    o.compressed.nprobe = 1 << 16;     // every list and every window: the compressed mode's
+    o.compressed.shortlist = 1 << 20;  // unfiltered answers are then the memory mode's
+    auto lib = std::make_unique<Library>(o, Access::ReadOnly);
+    lib->refresh(/*force=*/true);
+    return lib;
+  }
+
+  ResultRules rules() const {
+    ResultRules r;
+    r.where = parse_where(kWhere, "--where");
+    if (std::get<1>(GetParam())) {  // the enlarged search and its fallback, not the exact scoring
+      r.exact_windows = -1;
+      r.exact_share = 0;
+    } else {
+      r.exact_windows = int64_t{1} << 40;
+    }
+    return r;
+  }
+
+  std::string location_;
+};
+
+// The ids of the tracks the hand filter allows, ascending.
+std::vector<int64_t> hand_allowed(const LibrarySnapshot& snap) {
+  std::vector<int64_t> ids;
+  for (const store::Track& t : snap.tracks())
+    if (hand_filter(t)) ids.push_back(t.id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+bool before(double sa, int64_t ia, double sb, int64_t ib) { return sa > sb || (sa == sb && ia < ib); }
+
+// The memory catalog's windows of the allowed tracks only.
+search::Catalog allowed_catalog(const LibrarySnapshot& memory, const std::vector<int64_t>& allowed) {
+  const WindowTable& all = memory.catalog().table();
+  WindowTable t;
+  t.dim = all.dim;
+  for (int64_t r = 0; r < all.size(); ++r)
+    if (std::binary_search(allowed.begin(), allowed.end(), all.track_ids[r])) {
+      t.window_ids.push_back(all.window_ids[r]);
+      t.track_ids.push_back(all.track_ids[r]);
+      t.starts.push_back(all.starts[r]);
+      t.ends.push_back(all.ends[r]);
+      t.silent.push_back(all.silent.empty() ? 0 : all.silent[r]);
+      t.embeddings.insert(t.embeddings.end(), all.embeddings.begin() + r * all.dim, all.embeddings.begin() + (r + 1) * all.dim);
+    }
+  return search::Catalog(std::move(t));
+}
+
+TEST_P(Filters, TopKIsTheBruteForceRankingOfTheMatchingTracks) {
+  const auto memory = open(WindowIndexMode::Memory);
+  const auto lib = open(std::get<0>(GetParam()));
+  const auto snap = lib->snapshot();
+  const auto m = memory->snapshot();
+  ASSERT_EQ(snap->compressed() != nullptr, std::get<0>(GetParam()) == WindowIndexMode::Compressed);
+  const std::vector<int64_t> allowed = hand_allowed(*m);
+  ASSERT_GE(allowed.size(), 12u);
+  ASSERT_LT(allowed.size(), static_cast<size_t>(kTracks) / 2);
+  const ResultRules r = rules();
+
+  // Text: each allowed track scored over its windows, ranked by hand.
+  const std::vector<float> q = lib->embed_texts({"calm piano"});
+  for (auto aggregate : {search::Aggregate::Mean, search::Aggregate::Max})
+    for (int64_t k : {int64_t{1}, int64_t{5}, int64_t{0}}) {
+      SCOPED_TRACE(std::string(search::aggregate_name(aggregate)) + " k " + std::to_string(k));
+      search::TextSearchOptions so;
+      so.k = k;
+      so.aggregate = aggregate;
+      std::vector<search::TrackScore> want;
+      for (int64_t id : allowed) want.push_back(search::score_track(m->catalog(), m->catalog().track_index(id), q.data(), so));
+      std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) { return before(a.score, a.track_id, b.score, b.track_id); });
+      if (k > 0) want.resize(static_cast<size_t>(k));
+      const auto got = search_texts(*lib, *snap, {"calm piano"}, so, r)[0];
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(got[i].track_id, want[i].track_id) << "rank " << i;
+        EXPECT_EQ(got[i].score, want[i].score) << "rank " << i;
+      }
+    }
+
+  // Similar: cosines to the allowed tracks' embeddings, by hand; the query track left out.
+  const Embeddings& emb = m->track_embeddings();
+  for (int64_t query_id : {emb.ids[0], allowed[3]}) {
+    SCOPED_TRACE("similar to " + std::to_string(query_id));
+    const float* qv = emb.row(emb.find(query_id));
+    std::vector<search::Hit> want;
+    for (int64_t id : allowed) {
+      if (id == query_id) continue;
+      const float* v = emb.row(emb.find(id));
+      const double c = dot(qv, v, kDim) / (std::sqrt(double(dot(qv, qv, kDim))) * std::sqrt(double(dot(v, v, kDim))));
+      want.push_back({id, c});
+    }
+    std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) { return before(a.score, a.id, b.score, b.id); });
+    want.resize(6);
+    const auto got = similar_tracks(*snap, *snap->track(query_id), 6, r);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].id, want[i].id) << "rank " << i;
+      EXPECT_NEAR(got[i].score, want[i].score, 1e-6) << "rank " << i;
+    }
+  }
+
+  // Query by example: the library of the allowed tracks alone, scanned exactly.
+  const search::Catalog only = allowed_catalog(*m, allowed);
+  const search::QueryChunks chunks = track_query_chunks(*m, *m->track(emb.ids[1]));
+  search::LikeOptions lo;
+  lo.k = 5;
+  const auto want = search::like(only, nullptr, chunks, lo);
+  const auto got = like(*snap, chunks, lo, r);
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_EQ(got.size(), 5u);
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].track_id, want[i].track_id) << "rank " << i;
+    EXPECT_EQ(got[i].combined, want[i].combined) << "rank " << i;
+    EXPECT_EQ(got[i].votes, want[i].votes) << "rank " << i;
+  }
+}
+
+TEST_P(Filters, CapsKeepAtMostNPerArtistAndAlbumAndStillFillTheList) {
+  const auto lib = open(std::get<0>(GetParam()));
+  const auto snap = lib->snapshot();
+  const Embeddings& emb = snap->track_embeddings();
+  const store::Track& seed = *snap->track(emb.ids[0]);
+  const auto full = similar_tracks(*snap, seed, 0);  // every track, ranked
+  for (auto [per_artist, per_album] : {std::pair{1, 0}, std::pair{2, 0}, std::pair{0, 1}, std::pair{1, 1}}) {
+    SCOPED_TRACE("per artist " + std::to_string(per_artist) + ", per album " + std::to_string(per_album));
+    ResultRules r;
+    r.per_artist = per_artist;
+    r.per_album = per_album;
+    // By hand: the full ranking walked in order, a track taken while its artist and album have room.
+    std::map<std::string, int> artists, albums;
+    std::vector<int64_t> want;
+    for (const search::Hit& h : full) {
+      const store::Track& t = *snap->track(h.id);
+      const std::string album = t.album + "|" + t.artist;
+      const bool artist_full = per_artist > 0 && !t.artist.empty() && artists[t.artist] >= per_artist;
+      const bool album_full = per_album > 0 && albums[album] >= per_album;  // every track has an album
+      if (artist_full || album_full) continue;
+      if (!t.artist.empty()) ++artists[t.artist];
+      ++albums[album];
+      want.push_back(h.id);
+      if (want.size() == 8) break;
+    }
+    ASSERT_EQ(want.size(), 8u);  // enough tracks: the list is full
+    const auto got = similar_tracks(*snap, seed, 8, r);
+    std::vector<int64_t> got_ids;
+    for (const auto& h : got) got_ids.push_back(h.id);
+    EXPECT_EQ(got_ids, want);
+  }
+  // A filter and a cap together on text search: at most one per artist among the allowed.
+  ResultRules r = rules();
+  r.per_artist = 1;
+  search::TextSearchOptions so;
+  so.k = 10;
+  const auto got = search_texts(*lib, *snap, {"calm piano"}, so, r)[0];
+  std::map<std::string, int> seen;
+  for (const auto& s : got) {
+    const store::Track& t = *snap->track(s.track_id);
+    EXPECT_TRUE(hand_filter(t)) << t.path;
+    if (!t.artist.empty()) {
+      EXPECT_EQ(++seen[t.artist], 1) << t.artist;
+    }
+  }
+  // Artists 0, 1, 3, 4 (2 is filtered out) and the allowed tracks without an artist.
+  int no_artist = 0;
+  for (const store::Track& t : snap->tracks()) no_artist += hand_filter(t) && t.artist.empty();
+  EXPECT_EQ(got.size(), static_cast<size_t>(std::min(10, 4 + no_artist)));
+}
+
+TEST_P(Filters, RadioPlaysOnlyMatchingTracksAfterItsSeeds) {
+  const auto lib = open(std::get<0>(GetParam()));
+  const auto snap = lib->snapshot();
+  const std::vector<int64_t> allowed = hand_allowed(*snap);
+  RadioRequest request;
+  const store::Track* seed = nullptr;
+  for (const store::Track& t : snap->tracks())
+    if (!hand_filter(t)) seed = &t;
+  ASSERT_NE(seed, nullptr);
+  request.seeds = {std::to_string(seed->id)};
+  request.length = 8;
+  request.rules = rules();
+  request.rules.per_album = 2;
+  const Playlist p = radio(*lib, *snap, request);
+  ASSERT_EQ(p.tracks.size(), 8u);
+  EXPECT_EQ(p.tracks[0].id, seed->id);  // the seed plays, matching or not
+  std::map<std::string, int> albums;
+  ++albums[seed->album + "|" + seed->artist];
+  for (size_t i = 1; i < p.tracks.size(); ++i) {
+    const store::Track& t = *snap->track(p.tracks[i].id);
+    EXPECT_TRUE(hand_filter(t)) << t.path;
+    EXPECT_LE(++albums[t.album + "|" + t.artist], 2) << t.path;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Filters,
+                         ::testing::Combine(::testing::Values(WindowIndexMode::Memory, WindowIndexMode::Compressed),
+                                            ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) == WindowIndexMode::Memory ? "Memory" : "Compressed") +
+                                  (std::get<1>(info.param) ? "Enlarged" : "Exact");
+                         });
+
+TEST(FilterRules, ABadExpressionNamesTheOptionAndTheColumn) {
+  const std::string e = test::error_of([] { parse_where("yaer > 1970", "--where"); });
+  EXPECT_EQ(e.substr(0, 44), "--where: unknown field \"yaer\" at column 1; f") << e;
+  EXPECT_TRUE(parse_where("  ", "--where").empty());
+  ResultRules r;
+  r.per_artist = -1;
+  EXPECT_NE(test::error_of([&] { check_rules(r); }).find("per-artist"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace clap::service
