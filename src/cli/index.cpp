@@ -55,8 +55,8 @@ class ProgressPrinter {
     last_ = now;
     char line[256];
     const double rate = p.elapsed_seconds > 0 ? p.audio_seconds / p.elapsed_seconds : 0;
-    std::snprintf(line, sizeof line, "indexing: %lld/%lld files, %s of audio, %.1fx real time, ETA %s",
-                  static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
+    std::snprintf(line, sizeof line, "indexing (pass %d): %lld/%lld files, %s of audio, %.1fx real time, ETA %s",
+                  p.pass, static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
                   audio_text(p.audio_seconds).c_str(), rate, duration_text(p.eta_seconds).c_str());
     if (tty_) {
       std::fprintf(stderr, "\r%s\x1b[K", line);
@@ -104,6 +104,9 @@ nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db,
           {"windows", s.windows},
           {"silent_windows", s.silent_windows},
           {"embedded_windows", s.embedded_windows},
+          {"deepened_windows", s.deepened},
+          {"last_pass", s.last_pass},
+          {"skipped", s.skipped},
           {"audio_seconds", s.audio_seconds},
           {"wall_seconds", s.wall_seconds},
           {"load_seconds", s.load_seconds},
@@ -127,6 +130,8 @@ void print_summary(const index::IndexSummary& s) {
     std::fprintf(stderr, ", fingerprints added %lld", static_cast<long long>(s.fingerprints_added));
   if (s.held) std::fprintf(stderr, ", missing but kept %lld", static_cast<long long>(s.held));
   if (s.planned) std::fprintf(stderr, ", queued for workers %lld", static_cast<long long>(s.planned));
+  if (s.deepened)
+    std::fprintf(stderr, ", %lld windows added by passes 2-%d", static_cast<long long>(s.deepened), s.last_pass);
   std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
                s.realtime_factor());
   if (s.embedded_windows > 0)
@@ -280,6 +285,15 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->request.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_option("--batch", o->request.batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--decoders", o->request.decoders, "Decoding threads")->default_val(1)->check(CLI::Range(1, 64));
+  cmd->add_option("--first-pass", o->request.first_pass,
+                  "Windows per track in the first pass, which makes every track searchable early; later passes fill "
+                  "in the rest (0 = every window at once)")
+      ->default_val(index::kDefaultFirstPass)
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--passes", o->request.max_passes,
+                  "Stop after this pass (1 = the first pass only); the next run continues (0 = every pass)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--include", o->request.include, "Only files matching this glob (relative path or name); repeatable");
   cmd->add_option("--exclude", o->request.exclude, "Skip files and folders matching this glob; repeatable");
   cmd->add_flag("--rebuild", o->request.rebuild, "Discard the index and start over (needed to change model or windows)");

@@ -52,6 +52,10 @@ int run_status(const StatusOptions& o) {
                         {"silent_tracks", c.silent_tracks},
                         {"windows", c.windows},
                         {"silent_windows", c.silent_windows},
+                        {"coverage", {{"windows", c.ok_windows},
+                                      {"window_total", c.window_total},
+                                      {"fraction", c.window_total ? double(c.ok_windows) / double(c.window_total) : 1.0},
+                                      {"complete_tracks", c.complete_tracks}}},
                         {"audio_seconds", c.audio_seconds},
                         {"audio_hours", c.audio_seconds / 3600},
                         {"model", m},
@@ -80,6 +84,11 @@ int run_status(const StatusOptions& o) {
   if (c.silent_tracks) std::printf(", of which %lld silent", static_cast<long long>(c.silent_tracks));
   std::printf(")\nwindows   %lld (%lld silent, not searched)\n", static_cast<long long>(c.windows),
               static_cast<long long>(c.silent_windows));
+  if (c.ok_windows < c.window_total)  // progressive indexing under way (index --passes, or stopped)
+    std::printf("coverage  %lld of %lld windows indexed (%.1f%%), %lld of %lld tracks complete: `clapsearch index` continues\n",
+                static_cast<long long>(c.ok_windows), static_cast<long long>(c.window_total),
+                100.0 * double(c.ok_windows) / double(c.window_total), static_cast<long long>(c.complete_tracks),
+                static_cast<long long>(c.ok));
   std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
   for (size_t i = 0; i < roots.size(); ++i) std::printf("%s %s\n", i ? "         " : "folders  ", terminal_text(roots[i]).c_str());
   if (st.jobs && st.jobs->total() > 0) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cerrno>
 #include <exception>
 #include <filesystem>
@@ -64,16 +65,25 @@ std::string reason_of(const std::exception& e, const std::string& path) {
   return m.empty() ? "unknown error" : m;
 }
 
+// A later pass over a partly indexed track (index/passes.h): the windows it adds.
+struct Deepen {
+  int64_t track_id = 0;
+  int window_total = 0;
+  std::vector<int> wanted;  // idx ascending
+};
+
 struct Job {
   const CrawledFile* file = nullptr;  // file->path: where to read it
   bool new_path = true;  // no track has this path yet (candidate for a move)
   const store::IndexJob* queued = nullptr;  // a job claimed from the store's queue (its path names the track)
+  const Deepen* deepen = nullptr;  // a later pass: windows added to a stored track
 };
 
 // What a decoder sends to the embedding thread, per file, in order: its windows, then one
-// of Done / Failed / Moved (a quiet track: its silent windows, Reset, its windows again, Done).
+// of Done / Failed / Moved (a quiet track: its silent windows, Reset, its windows again, Done);
+// a later pass's file ends with Done or Skipped (nothing stored changes).
 struct Msg {
-  enum class Kind { Window, Done, Failed, Moved, Reset } kind = Kind::Window;
+  enum class Kind { Window, Done, Failed, Moved, Reset, Skipped } kind = Kind::Window;
   size_t job = 0;
   // Window
   int idx = 0;
@@ -86,7 +96,8 @@ struct Msg {
   audio::Tags tags;
   std::string hash;
   std::vector<uint32_t> fingerprint;  // empty when Chromaprint could not make one
-  // Failed
+  int window_total = 0;  // windows the track has in all (0: as many as were sent)
+  // Failed, Skipped
   std::string reason;
   // Moved
   int64_t track_id = 0;
@@ -95,6 +106,10 @@ struct Msg {
 };
 
 struct Aborted {};  // thrown through decode_stream when the run is stopping
+struct Enough {};   // thrown through decode_stream once the windows wanted are cut
+
+// What send_selected does with each window of a track.
+enum Selected : uint8_t { kLeave = 0, kSilentRecord = 1, kEmbed = 2 };
 
 // A file being assembled by the embedding thread.
 struct Assembly {
@@ -138,7 +153,8 @@ class Pipeline {
  public:
   Pipeline(Store& store, const ModelSpec& spec, const IndexSettings& s, const ModelProvider& provider,
            const IndexCallbacks& cb, IndexSummary& sum, std::vector<Job> jobs,
-           std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash, std::string worker = "")
+           std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash, std::string worker = "",
+           int pass = 1)
       : store_(store),
         spec_(spec),
         s_(s),
@@ -148,6 +164,7 @@ class Pipeline {
         jobs_(std::move(jobs)),
         missing_by_hash_(std::move(missing_by_hash)),
         worker_(std::move(worker)),
+        pass_(pass),
         queue_(static_cast<size_t>(std::max(2, 2 * s.batch))),
         window_(std::llround(s.window_s * spec.sample_rate)),
         hop_(std::llround(s.hop_s * spec.sample_rate)),
@@ -176,6 +193,8 @@ class Pipeline {
   }
 
   double decode_seconds() const { return decode_ns_.load() / 1e9; }
+  // Tracks of a later pass left as they were (file changed, gone or unreadable).
+  const std::vector<int64_t>& skipped() const { return skipped_; }
 
  private:
   // ---- decoder side ------------------------------------------------------------------------
@@ -211,9 +230,10 @@ class Pipeline {
     if (!queue_.push(std::move(m), heavy)) throw Aborted{};
   }
 
+  // A later pass's failure is a skip: what the track holds stays (the next run tries again).
   void fail(size_t j, std::string reason, std::string hash = "") {
     Msg m;
-    m.kind = Msg::Kind::Failed;
+    m.kind = jobs_[j].deepen ? Msg::Kind::Skipped : Msg::Kind::Failed;
     m.job = j;
     m.reason = std::move(reason);
     m.hash = std::move(hash);
@@ -221,6 +241,7 @@ class Pipeline {
   }
 
   void decode(size_t j) {
+    if (jobs_[j].deepen) return decode_more(j);
     const CrawledFile& f = *jobs_[j].file;
     Msg done;
     done.kind = Msg::Kind::Done;
@@ -258,6 +279,7 @@ class Pipeline {
     } catch (const std::exception& e) {
       return fail(j, reason_of(e, f.path), done.hash);
     }
+    if (s_.first_pass > 0) return decode_first_pass(j, std::move(done));
     // Windows stream to the model as they are cut. A track whose windows were all below the
     // silence threshold but is not digital silence is quiet, not silent (audio/windows.h): its
     // window records are dropped and it is cut again against its own loudest window.
@@ -311,6 +333,124 @@ class Pipeline {
     send(std::move(done), false);
   }
 
+  // Progressive indexing's first pass (index/passes.h): the file is decoded once to learn every
+  // window's level (which windows are silent, how many there are), its duration and fingerprint,
+  // then again to cut the first pass's windows, stopping after the last of them. Silent windows
+  // are recorded now: the stored rows then tell later passes which windows remain to embed.
+  void decode_first_pass(size_t j, Msg&& done) {
+    const CrawledFile& f = *jobs_[j].file;
+    std::optional<audio::Fingerprinter> printer;
+    try {
+      printer.emplace(spec_.sample_rate);
+    } catch (const std::exception&) {  // no fingerprint; the track is indexed all the same
+    }
+    std::vector<audio::WindowLevel> levels;
+    audio::QuietTrackCheck quiet;
+    WindowStream scan(window_, hop_, [&](int, int64_t start, int64_t end, const float* x) {
+      levels.push_back(audio::window_level(x, static_cast<size_t>(end - start)));
+      quiet.add(levels.back(), s_.silence_db);
+    });
+    try {
+      done.info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
+        if (abort_) throw Aborted{};
+        scan.feed(x, n);
+        if (printer) printer->feed(x, n);
+      });
+      scan.finish();
+    } catch (const Aborted&) {
+      throw;
+    } catch (const std::exception& e) {
+      return fail(j, reason_of(e, f.path), done.hash);
+    }
+    if (printer) try {
+        done.fingerprint = printer->finish();
+      } catch (const std::exception&) {
+      }
+    // The threshold the one-shot path arrives at (decode(): a quiet track judged against itself).
+    const double threshold = quiet.needs_quiet_pass() ? quiet.quiet_threshold() : s_.silence_db;
+    std::vector<int> active;
+    for (size_t i = 0; i < levels.size(); ++i)
+      if (!(levels[i].rms_db < threshold)) active.push_back(static_cast<int>(i));
+    const std::vector<int> passes = window_passes(static_cast<int>(active.size()), s_.first_pass);
+    std::vector<uint8_t> kind(levels.size(), kSilentRecord);
+    for (size_t i = 0; i < levels.size(); ++i)
+      if (!(levels[i].rms_db < threshold)) kind[i] = kLeave;
+    for (size_t k = 0; k < active.size(); ++k)
+      if (passes[k] == 1) kind[static_cast<size_t>(active[k])] = kEmbed;
+    if (!send_selected(j, f.path, kind, levels)) return;
+    done.window_total = static_cast<int>(levels.size());
+    send(std::move(done), false);
+  }
+
+  // A later pass: the file decoded again (stopping after the last window wanted) and the
+  // windows it adds cut. A file that changed since (the next run indexes it again) is skipped.
+  void decode_more(size_t j) {
+    const CrawledFile& f = *jobs_[j].file;
+    const Deepen& d = *jobs_[j].deepen;
+    struct stat st {};
+    if (::stat(f.path.c_str(), &st) != 0 || st.st_size != f.size ||
+        int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec != f.mtime_ns)
+      return fail(j, "changed or gone since the index run began (the next run indexes it again)");
+    std::vector<uint8_t> kind(static_cast<size_t>(d.window_total), kLeave);
+    for (int idx : d.wanted) kind[static_cast<size_t>(idx)] = kEmbed;
+    if (!send_selected(j, f.path, kind, {})) return;
+    Msg done;
+    done.kind = Msg::Kind::Done;
+    done.job = j;
+    done.window_total = d.window_total;
+    send(std::move(done), false);
+  }
+
+  // Decodes `path` and sends the windows `kind` selects, in window order: kSilentRecord as a
+  // silent window's record (its level from `levels`), kEmbed with its samples. Stops decoding
+  // after the last one. False (Failed or Skipped sent) when the file could not be decoded or
+  // ended before them.
+  bool send_selected(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
+                     const std::vector<audio::WindowLevel>& levels) {
+    int last = -1;
+    for (size_t i = 0; i < kind.size(); ++i)
+      if (kind[i] != kLeave) last = static_cast<int>(i);
+    auto record = [&](int idx, int64_t start, int64_t end, const float* x) {
+      Msg m;
+      m.job = j;
+      m.idx = idx;
+      m.start = start;
+      m.end = end;
+      m.silent = kind[static_cast<size_t>(idx)] == kSilentRecord;
+      m.loudness = m.silent ? levels[static_cast<size_t>(idx)].rms_db
+                            : audio::window_level(x, static_cast<size_t>(end - start)).rms_db;
+      if (!m.silent) m.samples.assign(x, x + (end - start));
+      const bool heavy = !m.silent;
+      send(std::move(m), heavy);
+    };
+    int seen = 0;
+    WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
+      if (idx > last) throw Enough{};
+      seen = idx + 1;
+      if (kind[static_cast<size_t>(idx)] != kLeave) record(idx, start, end, x);
+      if (idx == last) throw Enough{};
+    });
+    try {
+      audio::decode_stream(path, spec_.sample_rate, [&](const float* x, size_t n) {
+        if (abort_) throw Aborted{};
+        windows.feed(x, n);
+      });
+      windows.finish();
+    } catch (const Enough&) {
+    } catch (const Aborted&) {
+      throw;
+    } catch (const std::exception& e) {
+      fail(j, reason_of(e, path));
+      return false;
+    }
+    if (seen <= last) {
+      fail(j, "decoded to " + std::to_string(seen) + " windows, fewer than the " + std::to_string(kind.size()) +
+                  " it had (the next run indexes it again)");
+      return false;
+    }
+    return true;
+  }
+
   // ---- embedding side ----------------------------------------------------------------------
 
   const ClapModel& model() {
@@ -333,6 +473,7 @@ class Pipeline {
         case Msg::Kind::Failed: on_failed(*m); break;
         case Msg::Kind::Moved: on_moved(*m); break;
         case Msg::Kind::Reset: files_[m->job].windows.clear(); break;  // only silent windows were sent
+        case Msg::Kind::Skipped: on_skipped(*m); break;
       }
     }
     {
@@ -354,7 +495,7 @@ class Pipeline {
     a.windows.push_back(std::move(w));
     if (!m.silent) {
       ++a.outstanding;
-      batch_.push_back({m.job, m.idx, std::move(m.samples)});
+      batch_.push_back({m.job, a.windows.size() - 1, std::move(m.samples)});
       if (static_cast<int>(batch_.size()) >= s_.batch) run_batch();
     }
   }
@@ -372,6 +513,16 @@ class Pipeline {
     std::erase_if(batch_, [j](const Pending& p) { return p.job == j; });
     files_.erase(j);
     record_error(j, m.reason, m.hash, nullptr);
+  }
+
+  void on_skipped(const Msg& m) {
+    const size_t j = m.job;
+    std::erase_if(batch_, [j](const Pending& p) { return p.job == j; });
+    files_.erase(j);
+    ++sum_.skipped;
+    sum_.warnings.push_back({jobs_[j].file->path, "not deepened: " + m.reason});
+    skipped_.push_back(jobs_[j].deepen->track_id);
+    file_finished(j);
   }
 
   void on_moved(const Msg& m) {
@@ -401,7 +552,7 @@ class Pipeline {
     std::vector<size_t> ready;
     for (size_t k = 0; k < batch_.size(); ++k) {
       Assembly& a = files_[batch_[k].job];
-      a.windows[static_cast<size_t>(batch_[k].idx)].embedding.assign(emb.begin() + long(k * dim),
+      a.windows[batch_[k].pos].embedding.assign(emb.begin() + long(k * dim),
                                                                      emb.begin() + long((k + 1) * dim));
       if (--a.outstanding == 0 && a.decoded) ready.push_back(batch_[k].job);
     }
@@ -420,12 +571,38 @@ class Pipeline {
     return t;
   }
 
+  // A later pass's windows, all embedded: added to the track with the track embedding made
+  // again from every window it then holds (in window order, as a one-shot index makes it), in
+  // one transaction.
+  void finish_more(size_t j, const Assembly& a) {
+    const Deepen& d = *jobs_[j].deepen;
+    const auto tw = Clock::now();
+    std::vector<WindowRecord> all = store_.windows(d.track_id);
+    for (const WindowRecord& w : a.windows) all.push_back(w);
+    std::sort(all.begin(), all.end(), [](const WindowRecord& x, const WindowRecord& y) { return x.idx < y.idx; });
+    std::vector<float> active_windows;
+    int active = 0;
+    for (const WindowRecord& w : all)
+      if (!w.silent) {
+        ++active;
+        active_windows.insert(active_windows.end(), w.embedding.begin(), w.embedding.end());
+      }
+    const std::vector<float> embedding = track_embedding(active, spec_.identity.dim, active_windows.data(), nullptr);
+    store_.add_windows(d.track_id, a.windows, embedding.data());
+    sum_.db_seconds += since(tw);
+    sum_.windows += static_cast<int64_t>(a.windows.size());
+    sum_.deepened += static_cast<int64_t>(a.windows.size());
+    file_finished(j);
+  }
+
   // A decoded file whose windows all have their embeddings: one transaction.
   void finish(size_t j) {
     Assembly a = std::move(files_[j]);
     files_.erase(j);
+    if (jobs_[j].deepen) return finish_more(j, a);
     const Msg& d = a.done;
     Track t = base_track(j);
+    t.window_total = d.window_total;
     t.content_hash = d.hash;
     t.duration_s = d.info.duration_s;
     t.fingerprint = d.fingerprint;
@@ -507,12 +684,13 @@ class Pipeline {
     if (bytes_done_ > 0 && bytes_total_ > 0)
       p.eta_seconds = p.elapsed_seconds * double(bytes_total_ - bytes_done_) / double(bytes_done_);
     p.finished = finished;
+    p.pass = pass_;
     cb_.progress(p);
   }
 
   struct Pending {
     size_t job;
-    int idx;
+    size_t pos;  // in the file's Assembly::windows
     std::vector<float> samples;
   };
 
@@ -525,6 +703,8 @@ class Pipeline {
   std::vector<Job> jobs_;
   std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash_;
   std::string worker_;  // this worker's name in the store's job queue (queued jobs only)
+  const int pass_;      // for progress reports
+  std::vector<int64_t> skipped_;
   std::mutex missing_mutex_;
   BoundedQueue<Msg> queue_;
   const int64_t window_, hop_;
@@ -592,6 +772,8 @@ namespace {
 
 void check_settings(const ModelSpec& spec, const IndexSettings& settings) {
   if (settings.batch < 1) throw InvalidArgument("--batch must be at least 1");
+  if (settings.first_pass < 0) throw InvalidArgument("--first-pass must be 0 (every window at once) or more");
+  if (settings.max_passes < 0) throw InvalidArgument("--passes must be 0 (every pass) or more");
   if (std::fabs(settings.window_s - spec.identity.window_s) > 1e-9 || std::fabs(settings.hop_s - spec.identity.hop_s) > 1e-9 ||
       std::fabs(settings.silence_db - spec.identity.silence_db) > 1e-9)
     throw Error("index settings differ from the model identity they were checked against");
@@ -797,6 +979,71 @@ void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks&
   }
 }
 
+// Later passes (index/passes.h): pass after pass over every partly indexed track, the lowest
+// pass any track still needs first, so the whole library reaches one level before any track
+// goes deeper. A track whose file cannot be read as it was indexed is left for the next run.
+// Everything a pass stores stays; a run stopped at any moment continues from the stored rows.
+void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, const ModelProvider& model,
+            const IndexCallbacks& callbacks, IndexSummary& sum) {
+  std::unordered_set<int64_t> left;  // skipped by this run: not tried again in it
+  for (;;) {
+    std::vector<std::pair<const store::PartialTrack*, Deepen>> next;
+    std::vector<int> next_pass;
+    int lowest = INT_MAX;
+    const std::vector<store::PartialTrack> partial = store.partial_tracks();
+    for (const store::PartialTrack& p : partial) {
+      if (left.count(p.state.id)) continue;
+      std::vector<uint8_t> state(static_cast<size_t>(p.window_total), 0);  // 1 stored, 2 stored silent
+      for (int idx : p.present)
+        if (idx >= 0 && idx < p.window_total) state[static_cast<size_t>(idx)] = 1;
+      for (int idx : p.silent)
+        if (idx >= 0 && idx < p.window_total) state[static_cast<size_t>(idx)] = 2;
+      std::vector<int> active;  // every window not stored silent
+      for (int i = 0; i < p.window_total; ++i)
+        if (state[static_cast<size_t>(i)] != 2) active.push_back(i);
+      const std::vector<int> passes = window_passes(static_cast<int>(active.size()), settings.first_pass);
+      int pass = INT_MAX;
+      for (size_t k = 0; k < active.size(); ++k)
+        if (state[static_cast<size_t>(active[k])] == 0) pass = std::min(pass, passes[k]);
+      if (pass == INT_MAX) continue;
+      Deepen d;
+      d.track_id = p.state.id;
+      d.window_total = p.window_total;
+      for (size_t k = 0; k < active.size(); ++k)
+        if (state[static_cast<size_t>(active[k])] == 0 && passes[k] == pass) d.wanted.push_back(active[k]);
+      next.emplace_back(&p, std::move(d));
+      next_pass.push_back(pass);
+      lowest = std::min(lowest, pass);
+    }
+    if (next.empty() || (settings.max_passes > 0 && lowest > settings.max_passes)) return;
+    std::vector<CrawledFile> files;
+    std::vector<Deepen> work;
+    for (size_t k = 0; k < next.size(); ++k) {
+      if (next_pass[k] != lowest) continue;
+      const FileState& f = next[k].first->state;
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(f.path, ec)) {  // held while its folder is away
+        left.insert(f.id);
+        continue;
+      }
+      CrawledFile c;
+      c.path = f.path;
+      c.size = f.size;
+      c.mtime_ns = f.mtime_ns;
+      c.ctime_ns = f.ctime_ns;
+      files.push_back(std::move(c));
+      work.push_back(std::move(next[k].second));
+    }
+    std::vector<Job> jobs;
+    for (size_t k = 0; k < files.size(); ++k) jobs.push_back({&files[k], false, nullptr, &work[k]});
+    Pipeline pipeline(store, spec, settings, model, callbacks, sum, std::move(jobs), {}, "", lowest);
+    pipeline.run();
+    sum.decode_seconds += pipeline.decode_seconds();
+    sum.last_pass = lowest;
+    left.insert(pipeline.skipped().begin(), pipeline.skipped().end());
+  }
+}
+
 }  // namespace
 
 IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
@@ -812,6 +1059,7 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   prune(store, c, settings, callbacks, sum);
   refresh_tags(store, sum);
   refresh_fingerprints(store, sum, callbacks);
+  deepen(store, spec, settings, model, callbacks, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }
@@ -911,7 +1159,10 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
   }
   std::vector<Job> work;
   for (size_t k = 0; k < files.size(); ++k) work.push_back({&files[k], false, runnable[k]});
-  Pipeline pipeline(store, spec, settings, model, callbacks, sum, std::move(work), {}, options.worker);
+  // A worker embeds whole tracks: the job queue has no passes (yet).
+  IndexSettings whole = settings;
+  whole.first_pass = 0;
+  Pipeline pipeline(store, spec, whole, model, callbacks, sum, std::move(work), {}, options.worker);
   pipeline.run();
   sum.decode_seconds = pipeline.decode_seconds();
   sum.wall_seconds = since(t0);

@@ -25,6 +25,7 @@
 
 #include "index/crawl.h"
 #include "index/identity.h"
+#include "index/passes.h"
 #include "store/store.h"
 #include "model/clap.h"
 
@@ -41,6 +42,10 @@ struct IndexSettings {
   int decode_threads = 1;           // decoding workers
   int decoder_nice = 10;            // nice value of decoding workers (0 = same priority as the model)
   bool retry_errors = false;        // decode files recorded as errors again even if unchanged
+  // Progressive indexing (index/passes.h): windows per track in the first pass (0 = every
+  // window at once), and the last pass this run goes to (0 = until every track is complete).
+  int first_pass = kDefaultFirstPass;
+  int max_passes = 0;
   // Prune missing tracks even when most of a root's tracks are gone (else they are kept: an
   // unmounted drive must not empty the library).
   bool prune_missing = false;
@@ -54,6 +59,7 @@ struct IndexProgress {
   double elapsed_seconds = 0;  // since the run started
   double eta_seconds = -1;     // -1 = unknown
   bool finished = false;
+  int pass = 1;  // the pass these files are in (index/passes.h)
 };
 
 struct FileEvent {
@@ -74,6 +80,9 @@ struct IndexSummary {
   int64_t silent = 0;             // of the errors: tracks silent throughout
   int64_t ok_files = 0;           // found files that are in the index with status ok after the run
   int64_t windows = 0, silent_windows = 0, embedded_windows = 0;  // this run
+  int64_t deepened = 0;  // windows added to tracks indexed before, by later passes (index/passes.h)
+  int last_pass = 0;     // the deepest pass this run worked on (0: none after the first)
+  int64_t skipped = 0;   // tracks a later pass left (file changed, gone or unreadable: see warnings)
   double audio_seconds = 0;       // decoded in this run
   double wall_seconds = 0;        // the whole run, model loading included
   double load_seconds = 0;        // model loading (0 when nothing needed the model)
@@ -101,7 +110,9 @@ struct IndexCallbacks {
 // explaining the difference and suggesting --rebuild.
 void ensure_identity(store::Store& store, const store::ModelIdentity& identity, bool rebuild);
 
-// Brings the index up to date with `roots`. ensure_identity must have been called.
+// Brings the index up to date with `roots`: new and changed files get their first pass, then
+// later passes fill in the windows of every partly indexed track (index/passes.h), pass after
+// pass over the whole library, until settings.max_passes. ensure_identity must have been called.
 IndexSummary index_roots(store::Store& store, const std::vector<std::string>& roots, const ModelSpec& spec,
                          const IndexSettings& settings, const ModelProvider& model, const IndexCallbacks& callbacks = {});
 

@@ -576,6 +576,10 @@ void Api::install(httplib::Server& http) {
                {"silent_tracks", st.counts.silent_tracks},
                {"windows", st.counts.windows},
                {"silent_windows", st.counts.silent_windows},
+               // Progressive indexing (index/passes.h): windows indexed of the ok tracks' total.
+               {"coverage", {{"windows", st.counts.ok_windows},
+                             {"window_total", st.counts.window_total},
+                             {"complete_tracks", st.counts.complete_tracks}}},
                {"audio_seconds", json_num(st.counts.audio_seconds)},
                {"generation", snap->library_generation()},
                {"serving_tracks", snap->tracks().size()},

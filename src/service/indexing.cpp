@@ -73,6 +73,8 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   settings.batch = r.batch;
   settings.model_threads = r.threads;
   settings.decode_threads = r.decoders;
+  settings.first_pass = r.first_pass;
+  settings.max_passes = r.max_passes;
   settings.retry_errors = r.retry_errors;
   settings.prune_missing = r.prune_missing;
   settings.crawl.include = r.include;

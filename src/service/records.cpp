@@ -47,6 +47,14 @@ std::string csv_field(const std::string& raw) {
   return q + "\"";
 }
 
+namespace {
+// The share of a track's windows the index holds: below 1 while progressive indexing has passes
+// to go for it (index/passes.h), its score made from the windows present.
+double coverage_of(const store::Track* t) {
+  return t && t->window_total > t->window_count ? json_num(double(t->window_count) / double(t->window_total)) : 1.0;
+}
+}  // namespace
+
 ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& r, size_t rank, const std::string* query) {
   const store::Track* t = snap.track(r.track_id);
   ojson j;
@@ -61,6 +69,7 @@ ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& 
   j["mean"] = json_num(r.stats.mean);
   j["max"] = json_num(r.stats.max);
   j["n_windows"] = r.stats.n_windows;
+  j["coverage"] = coverage_of(t);
   j["artist"] = t ? t->artist : "";
   j["title"] = t ? t->title : "";
   ojson labels = ojson::array();
@@ -79,6 +88,7 @@ ojson like_result_record(const LibrarySnapshot& snap, const search::LikeResult& 
   j["combined"] = json_num(r.combined);
   j["votes"] = r.votes;
   j["total_similarity"] = json_num(r.total_similarity);
+  j["coverage"] = coverage_of(t);
   j["artist"] = t ? t->artist : "";
   j["title"] = t ? t->title : "";
   ojson matches = ojson::array();
@@ -116,6 +126,7 @@ ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, s
           {"path", t ? t->path : ""},
           {"track_id", h.id},
           {"score", json_num(h.score)},
+          {"coverage", coverage_of(t)},
           {"artist", t ? t->artist : ""},
           {"title", t ? t->title : ""}};
 }

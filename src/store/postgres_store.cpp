@@ -155,6 +155,12 @@ CREATE TABLE fingerprints(
   items    BYTEA NOT NULL
 );
 )sql",
+    // 5 -> 6: progressive indexing (SqliteStore's version 5): how many windows a track has in
+    // all; every track indexed before holds all of its windows.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN window_total INTEGER NOT NULL DEFAULT 0;
+UPDATE tracks SET window_total = (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -296,7 +302,9 @@ const char* boolean(bool b) { return b ? "true" : "false"; }
 constexpr const char* kTrackColumns =
     "t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.duration_s, t.title, t.artist, t.album, "
     "t.genre, t.date, t.track_no, t.status, t.error, t.silent, t.indexed_at, "
-    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id), t.mbid, t.isrc, t.album_artist, t.tags_version";
+    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id), t.mbid, t.isrc, t.album_artist, t.tags_version, "
+    "t.window_total";
+constexpr int kTrackColumnCount = 23;  // the columns above: what a query adds after them starts here
 
 // Columns: id, path, size, mtime_ns, ctime_ns, content_hash, status.
 FileState read_file_state(const pg::Result& r, int i) {
@@ -335,6 +343,7 @@ Track read_track(const pg::Result& r, int i) {
   t.isrc = r.text(i, 19);
   t.album_artist = r.text(i, 20);
   t.tags_version = static_cast<int>(r.int64(i, 21));
+  t.window_total = static_cast<int>(r.int64(i, 22));
   return t;
 }
 
@@ -576,6 +585,13 @@ Counts PostgresStore::counts() const {
   auto w = c_->query("SELECT COUNT(*), COUNT(*) FILTER (WHERE silent) FROM windows");
   c.windows = w.int64(0, 0);
   c.silent_windows = w.int64(0, 1);
+  auto cov = c_->query(
+      "SELECT COALESCE(SUM(total), 0), COALESCE(SUM(n), 0), COUNT(*) FILTER (WHERE n >= total) FROM "
+      "(SELECT t.window_total AS total, (SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id) AS n "
+      "FROM tracks t WHERE t.status = 'ok') AS ok_tracks");
+  c.window_total = cov.int64(0, 0);
+  c.ok_windows = cov.int64(0, 1);
+  c.complete_tracks = cov.int64(0, 2);
   return c;
 }
 
@@ -590,6 +606,8 @@ std::string id_array(const std::vector<int64_t>& ids) {
   }
   return s + "}";
 }
+
+void insert_windows(pg::Connection& c, int64_t id, const std::vector<WindowRecord>& windows);
 
 // The rows of put_track, inside the caller's transaction.
 int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vector<WindowRecord>& windows,
@@ -615,21 +633,31 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
     p.add_text_or_null(t.error).add(boolean(t.silent)).add_floats(track_embedding, static_cast<size_t>(dim));
     p.add(t.indexed_at ? t.indexed_at : now_seconds());
     p.add(t.mbid).add(t.isrc).add(t.album_artist).add(t.tags_version);
+    p.add(t.window_total ? t.window_total : static_cast<int>(windows.size()));
     auto r = c.query(
         "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
-        "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version) "
+        "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version, window_total) "
         "VALUES ($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::float8, $8, $9, $10, $11, $12, $13::integer, "
-        "$14, $15, $16::boolean, $17::bytea, $18::bigint, $19, $20, $21, $22::integer) "
+        "$14, $15, $16::boolean, $17::bytea, $18::bigint, $19, $20, $21, $22::integer, $23::integer) "
         "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
         "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
         "date = excluded.date, track_no = excluded.track_no, status = excluded.status, error = excluded.error, "
         "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at, "
         "mbid = excluded.mbid, isrc = excluded.isrc, album_artist = excluded.album_artist, "
-        "tags_version = excluded.tags_version RETURNING id",
+        "tags_version = excluded.tags_version, window_total = excluded.window_total RETURNING id",
         p);
     id = r.int64(0, 0);
   }
+  insert_windows(c, id, windows);
+  if (!t.fingerprint.empty())
+    c.query("INSERT INTO fingerprints(track_id, items) VALUES ($1::bigint, $2::bytea)",
+            pg::Params().add(id).add_bytes(fingerprint_bytes(t.fingerprint)));
+  return id;
+}
+
+// A track's windows, inside the caller's transaction (which holds the id lock).
+void insert_windows(pg::Connection& c, int64_t id, const std::vector<WindowRecord>& windows) {
   // Windows in multi-row statements (one round trip per 1000 windows, not per window), with
   // the ids that follow the largest one in the table, in order (see kIdLock).
   const int64_t first_window_id = windows.empty() ? 0 : max_id(c, "windows") + 1;
@@ -656,10 +684,6 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
     }
     c.query(sql, p);
   }
-  if (!t.fingerprint.empty())
-    c.query("INSERT INTO fingerprints(track_id, items) VALUES ($1::bigint, $2::bytea)",
-            pg::Params().add(id).add_bytes(fingerprint_bytes(t.fingerprint)));
-  return id;
 }
 
 }  // namespace
@@ -673,6 +697,48 @@ int64_t PostgresStore::put_track(const Track& t, const std::vector<WindowRecord>
   stamp_changed(*c_, bump_generation(*c_), {id});
   tx.commit();
   return id;
+}
+
+void PostgresStore::add_windows(int64_t track_id, const std::vector<WindowRecord>& windows, const float* track_embedding) {
+  const std::optional<ModelIdentity> m = model();
+  const int dim = m ? m->dim : 0;
+  pg::Transaction tx(*c_);
+  lock_ids(*c_);
+  auto r = c_->query("SELECT path FROM tracks WHERE id = $1::bigint AND status = 'ok' FOR UPDATE", pg::Params().add(track_id));
+  if (!r.rows()) throw Error("track " + std::to_string(track_id) + " is not an indexed track of " + c_->where());
+  check_embedding_sizes(r.text(0, 0), windows, track_embedding ? static_cast<size_t>(dim) : 0, dim);
+  insert_windows(*c_, track_id, windows);
+  c_->query("UPDATE tracks SET embedding = $1::bytea WHERE id = $2::bigint",
+            pg::Params().add_floats(track_embedding, track_embedding ? static_cast<size_t>(dim) : 0).add(track_id));
+  stamp_changed(*c_, bump_generation(*c_), {track_id});
+  tx.commit();
+}
+
+std::vector<PartialTrack> PostgresStore::partial_tracks() const {
+  std::vector<PartialTrack> out;
+  auto r = c_->query(
+      "SELECT t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.status, t.window_total, "
+      "COALESCE((SELECT string_agg(w.idx::text || CASE WHEN w.silent THEN 's' ELSE '' END, ',' ORDER BY w.idx) "
+      "FROM windows w WHERE w.track_id = t.id), '') FROM tracks t WHERE t.status = 'ok' AND "
+      "t.window_total > (SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id) ORDER BY t.id");
+  for (int i = 0; i < r.rows(); ++i) {
+    PartialTrack p;
+    p.state = read_file_state(r, i);
+    p.window_total = static_cast<int>(r.int64(i, 7));
+    // "0,5s,9": the stored windows' indices, "s" marking a silent one.
+    const std::string list = r.text(i, 8);
+    for (size_t at = 0; at < list.size();) {
+      size_t end = list.find(',', at);
+      if (end == std::string::npos) end = list.size();
+      const std::string item = list.substr(at, end - at);
+      const bool silent = !item.empty() && item.back() == 's';
+      p.present.push_back(std::stoi(item));
+      if (silent) p.silent.push_back(p.present.back());
+      at = end + 1;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 // --- job queue --------------------------------------------------------------------------------
@@ -882,7 +948,9 @@ void PostgresStore::retire_tracks(const std::vector<int64_t>& ids) {
         "artist, album, genre, date, track_no, silent, embedding, indexed_at, retired_at) "
         "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, date, "
         "track_no, silent, embedding, indexed_at, $1::bigint FROM tracks "
-        "WHERE id = $2::bigint AND status = 'ok' AND content_hash IS NOT NULL AND size > 0 RETURNING id",
+        "WHERE id = $2::bigint AND status = 'ok' AND content_hash IS NOT NULL AND size > 0 "
+        // A partly indexed track is deleted, not kept (see SqliteStore::retire_tracks).
+        "AND window_total <= (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id) RETURNING id",
         pg::Params().add(now).add(id));
     if (kept.rows() == 1)
       c_->query("INSERT INTO retired_windows(retired_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
@@ -933,6 +1001,9 @@ int64_t PostgresStore::restore_track(int64_t retired_id, const std::string& path
             "SELECT $3::bigint + ROW_NUMBER() OVER (ORDER BY idx), $1::bigint, idx, start_s, end_s, loudness_dbfs, silent, "
             "embedding FROM retired_windows WHERE retired_id = $2::bigint ORDER BY idx",
             pg::Params().add(id).add(retired_id).add(max_id(*c_, "windows")));
+  c_->query("UPDATE tracks SET window_total = (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id) "
+            "WHERE id = $1::bigint",
+            pg::Params().add(id));
   c_->query("DELETE FROM retired_windows WHERE retired_id = $1::bigint", pg::Params().add(retired_id));
   c_->query("DELETE FROM retired_tracks WHERE id = $1::bigint", pg::Params().add(retired_id));
   const int64_t g = bump_generation(*c_);
@@ -1216,12 +1287,13 @@ std::vector<std::string> PostgresStore::check() const {
   const int64_t bytes = m ? int64_t(m->dim) * 4 : 0;
   {
     auto r = c_->query(
-        "SELECT t.path, COUNT(w.id), COALESCE(MIN(w.idx), 0), COALESCE(MAX(w.idx), -1) FROM tracks t "
+        "SELECT t.path, COUNT(w.id), COALESCE(MIN(w.idx), 0), COALESCE(MAX(w.idx), -1), t.window_total FROM tracks t "
         "LEFT JOIN windows w ON w.track_id = t.id WHERE t.status = 'ok' GROUP BY t.id, t.path");
     for (int i = 0; i < r.rows(); ++i) {
-      const int64_t n = r.int64(i, 1), lo = r.int64(i, 2), hi = r.int64(i, 3);
+      const int64_t n = r.int64(i, 1), lo = r.int64(i, 2), hi = r.int64(i, 3), total = r.int64(i, 4);
       if (n == 0) problems.push_back(r.text(i, 0) + ": ok track without windows");
-      else if (lo != 0 || hi != n - 1) problems.push_back(r.text(i, 0) + ": windows are not numbered 0.." + std::to_string(n - 1));
+      else if (lo < 0 || hi >= total)
+        problems.push_back(r.text(i, 0) + ": windows are not numbered 0.." + std::to_string(total - 1));
     }
   }
   {
@@ -1320,7 +1392,7 @@ std::vector<TrackCopy> PostgresStore::export_tracks(const std::vector<int64_t>& 
     for (int i = 0; i < r.rows(); ++i) {
       TrackCopy c;
       c.track = read_track(r, i);
-      c.embedding = r.floats(i, 22, dim);
+      c.embedding = r.floats(i, kTrackColumnCount, dim);
       found.emplace(c.track.id, std::move(c));
     }
   }
@@ -1466,9 +1538,10 @@ void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   for (const TrackCopy& c : tracks) check_embedding_sizes(c.track.path, c.windows, c.embedding.size(), dim);
   insert_rows(*c_,
               "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, "
-              "genre, date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version)",
+              "genre, date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version, "
+              "window_total)",
               {"::bigint", "", "::bigint", "::bigint", "::bigint", "", "::float8", "", "", "", "", "", "::integer", "", "",
-               "::boolean", "::bytea", "::bigint", "", "", "", "::integer"},
+               "::boolean", "::bytea", "::bigint", "", "", "", "::integer", "::integer"},
               tracks.size(), [&](pg::Params& p, size_t i) {
                 const Track& t = tracks[i].track;
                 p.add(t.id).add(t.path).add(t.size).add(t.mtime_ns).add(t.ctime_ns).add_text_or_null(t.content_hash);
@@ -1476,6 +1549,7 @@ void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
                 p.add(status_text(t.status)).add_text_or_null(t.error).add(boolean(t.silent));
                 p.add_floats(floats_or_null(tracks[i].embedding), tracks[i].embedding.size()).add(t.indexed_at);
                 p.add(t.mbid).add(t.isrc).add(t.album_artist).add(t.tags_version);
+                p.add(t.window_total ? t.window_total : static_cast<int>(tracks[i].windows.size()));
               });
   std::vector<std::pair<const Track*, const WindowRecord*>> windows;
   std::vector<std::pair<const Track*, const TrackLabel*>> labels;

@@ -122,6 +122,12 @@ CREATE TABLE fingerprints(
   items    BLOB NOT NULL
 );
 )sql",
+    // 4 -> 5: progressive indexing (index/passes.h): a track may hold only some of its windows.
+    // window_total = how many it has in all; every track indexed before holds all of its windows.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN window_total INTEGER NOT NULL DEFAULT 0;
+UPDATE tracks SET window_total = (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -287,7 +293,9 @@ TrackStatus parse_status(const std::string& s) { return s == "ok" ? TrackStatus:
 constexpr const char* kTrackColumns =
     "t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.duration_s, t.title, t.artist, t.album, "
     "t.genre, t.date, t.track_no, t.status, t.error, t.silent, t.indexed_at, "
-    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id), t.mbid, t.isrc, t.album_artist, t.tags_version";
+    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id), t.mbid, t.isrc, t.album_artist, t.tags_version, "
+    "t.window_total";
+constexpr int kTrackColumnCount = 23;  // the columns above: what a query adds after them starts here
 
 // Columns: id, path, size, mtime_ns, ctime_ns, content_hash, status.
 FileState read_file_state(const sql::Stmt& s) {
@@ -326,6 +334,7 @@ Track read_track(const sql::Stmt& s) {
   t.isrc = s.text(19);
   t.album_artist = s.text(20);
   t.tags_version = static_cast<int>(s.int64(21));
+  t.window_total = static_cast<int>(s.int64(22));
   return t;
 }
 
@@ -750,6 +759,14 @@ Counts SqliteStore::counts() const {
   w.step();
   c.windows = w.int64(0);
   c.silent_windows = w.int64(1);
+  sql::Stmt cov(db_,
+                "SELECT COALESCE(SUM(total), 0), COALESCE(SUM(n), 0), COALESCE(SUM(n >= total), 0) FROM "
+                "(SELECT t.window_total AS total, (SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id) AS n "
+                "FROM tracks t WHERE t.status = 'ok')");
+  cov.step();
+  c.window_total = cov.int64(0);
+  c.ok_windows = cov.int64(1);
+  c.complete_tracks = cov.int64(2);
   return c;
 }
 
@@ -773,15 +790,15 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it).
     sql::Stmt s(db_,
                 "INSERT INTO tracks(path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
-                "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version, "
+                "window_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
                 "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
                 "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
                 "date = excluded.date, track_no = excluded.track_no, status = excluded.status, error = excluded.error, "
                 "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at, "
                 "mbid = excluded.mbid, isrc = excluded.isrc, album_artist = excluded.album_artist, "
-                "tags_version = excluded.tags_version");
+                "tags_version = excluded.tags_version, window_total = excluded.window_total");
     s.bind(1, t.path).bind(2, t.size).bind(3, t.mtime_ns).bind(4, t.ctime_ns);
     if (t.content_hash.empty()) s.bind_null(5);
     else s.bind(5, t.content_hash);
@@ -792,6 +809,7 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     s.bind(15, t.silent ? 1 : 0).bind_floats(16, track_embedding, static_cast<size_t>(dim));
     s.bind(17, t.indexed_at ? t.indexed_at : now_seconds());
     s.bind(18, t.mbid).bind(19, t.isrc).bind(20, t.album_artist).bind(21, t.tags_version);
+    s.bind(22, t.window_total ? t.window_total : static_cast<int>(windows.size()));
     s.run();
   }
   if (!id) id = sqlite3_last_insert_rowid(db_);
@@ -810,6 +828,61 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
   stamp_changed(db_, bump_generation(db_), {id});
   tx.commit();
   return id;
+}
+
+void SqliteStore::add_windows(int64_t track_id, const std::vector<WindowRecord>& windows, const float* track_embedding) {
+  const std::optional<ModelIdentity> m = model();
+  const int dim = m ? m->dim : 0;
+  sql::Transaction tx(db_);
+  std::string path;
+  {
+    sql::Stmt s(db_, "SELECT path FROM tracks WHERE id = ? AND status = 'ok'");
+    s.bind(1, track_id);
+    if (!s.step()) throw Error("track " + std::to_string(track_id) + " is not an indexed track of " + path_);
+    path = s.text(0);
+  }
+  check_embedding_sizes(path, windows, track_embedding ? static_cast<size_t>(dim) : 0, dim);
+  {
+    sql::Stmt s(db_,
+                "INSERT INTO windows(track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& w : windows) {
+      s.bind(1, track_id).bind(2, w.idx).bind(3, w.start_s).bind(4, w.end_s).bind(5, w.loudness_dbfs).bind(6, w.silent ? 1 : 0);
+      s.bind_floats(7, w.embedding.empty() ? nullptr : w.embedding.data(), w.embedding.size());
+      s.run();
+    }
+  }
+  sql::Stmt(db_, "UPDATE tracks SET embedding = ? WHERE id = ?")
+      .bind_floats(1, track_embedding, track_embedding ? static_cast<size_t>(dim) : 0)
+      .bind(2, track_id)
+      .run();
+  stamp_changed(db_, bump_generation(db_), {track_id});
+  tx.commit();
+}
+
+std::vector<PartialTrack> SqliteStore::partial_tracks() const {
+  std::vector<PartialTrack> out;
+  {
+    sql::Stmt s(db_,
+                "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status, window_total FROM tracks t "
+                "WHERE status = 'ok' AND window_total > (SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id) ORDER BY id");
+    while (s.step()) {
+      PartialTrack p;
+      p.state = read_file_state(s);
+      p.window_total = static_cast<int>(s.int64(7));
+      out.push_back(std::move(p));
+    }
+  }
+  sql::Stmt w(db_, "SELECT idx, silent FROM windows WHERE track_id = ? ORDER BY idx");
+  for (PartialTrack& p : out) {
+    w.bind(1, p.state.id);
+    while (w.step()) {
+      p.present.push_back(static_cast<int>(w.int64(0)));
+      if (w.int64(1) != 0) p.silent.push_back(p.present.back());
+    }
+    w.reset();
+  }
+  return out;
 }
 
 void SqliteStore::move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) {
@@ -961,7 +1034,10 @@ void SqliteStore::retire_tracks(const std::vector<int64_t>& ids) {
                  "artist, album, genre, date, track_no, silent, embedding, indexed_at, retired_at) "
                  "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, date, "
                  "track_no, silent, embedding, indexed_at, ? FROM tracks "
-                 "WHERE id = ? AND status = 'ok' AND content_hash IS NOT NULL AND size > 0");
+                 "WHERE id = ? AND status = 'ok' AND content_hash IS NOT NULL AND size > 0 "
+                 // A partly indexed track is deleted, not kept: the retired tables do not know
+                 // how many windows a track has, and a restored track must hold all of them.
+                 "AND window_total <= (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id)");
   sql::Stmt windows(db_,
                     "INSERT INTO retired_windows(retired_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
                     "SELECT ?, idx, start_s, end_s, loudness_dbfs, silent, embedding FROM windows WHERE track_id = ?");
@@ -1030,6 +1106,9 @@ int64_t SqliteStore::restore_track(int64_t retired_id, const std::string& path, 
             "ORDER BY idx")
       .bind(1, id)
       .bind(2, retired_id)
+      .run();
+  sql::Stmt(db_, "UPDATE tracks SET window_total = (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id) WHERE id = ?")
+      .bind(1, id)
       .run();
   sql::Stmt(db_, "DELETE FROM retired_windows WHERE retired_id = ?").bind(1, retired_id).run();
   sql::Stmt(db_, "DELETE FROM retired_tracks WHERE id = ?").bind(1, retired_id).run();
@@ -1301,15 +1380,15 @@ std::vector<std::string> SqliteStore::check() const {
   }
   const auto m = model();
   const int64_t bytes = m ? int64_t(m->dim) * 4 : 0;
-  // Windows of each track are 0..n-1 (a track is written whole or not at all).
+  // Windows of each track are numbered 0..window_total-1 (a partly indexed track holds some of them).
   {
     sql::Stmt s(db_,
-                "SELECT t.path, COUNT(w.id), COALESCE(MIN(w.idx), 0), COALESCE(MAX(w.idx), -1) FROM tracks t "
+                "SELECT t.path, COUNT(w.id), COALESCE(MIN(w.idx), 0), COALESCE(MAX(w.idx), -1), t.window_total FROM tracks t "
                 "LEFT JOIN windows w ON w.track_id = t.id WHERE t.status = 'ok' GROUP BY t.id");
     while (s.step()) {
-      const int64_t n = s.int64(1), lo = s.int64(2), hi = s.int64(3);
+      const int64_t n = s.int64(1), lo = s.int64(2), hi = s.int64(3), total = s.int64(4);
       if (n == 0) problems.push_back(s.text(0) + ": ok track without windows");
-      else if (lo != 0 || hi != n - 1) problems.push_back(s.text(0) + ": windows are not numbered 0.." + std::to_string(n - 1));
+      else if (lo < 0 || hi >= total) problems.push_back(s.text(0) + ": windows are not numbered 0.." + std::to_string(total - 1));
     }
   }
   {
@@ -1406,7 +1485,7 @@ std::vector<TrackCopy> SqliteStore::export_tracks(const std::vector<int64_t>& id
     if (!row.step()) continue;
     TrackCopy c;
     c.track = read_track(row);
-    c.embedding = row.floats(22, dim);
+    c.embedding = row.floats(kTrackColumnCount, dim);
     win.reset();
     win.bind(1, id);
     while (win.step()) {
@@ -1518,7 +1597,7 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   sql::Stmt row(db_,
                 "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, "
                 "genre, date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, "
-                "tags_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "tags_version, window_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   sql::Stmt win(db_,
                 "INSERT INTO windows(id, track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -1536,6 +1615,7 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
     else row.bind(15, t.error);
     row.bind(16, t.silent ? 1 : 0).bind_floats(17, floats_or_null(c.embedding), c.embedding.size()).bind(18, t.indexed_at);
     row.bind(19, t.mbid).bind(20, t.isrc).bind(21, t.album_artist).bind(22, t.tags_version);
+    row.bind(23, t.window_total ? t.window_total : static_cast<int>(c.windows.size()));
     row.run();
     for (const WindowRecord& w : c.windows) {
       win.bind(1, w.id).bind(2, t.id).bind(3, w.idx).bind(4, w.start_s).bind(5, w.end_s).bind(6, w.loudness_dbfs);

@@ -68,6 +68,8 @@ class SqliteStore final : public Store {
   std::vector<TrackError> errors() const override;
   Counts counts() const override;
   int64_t put_track(const Track& track, const std::vector<WindowRecord>& windows, const float* track_embedding) override;
+  void add_windows(int64_t track_id, const std::vector<WindowRecord>& windows, const float* track_embedding) override;
+  std::vector<PartialTrack> partial_tracks() const override;
   void move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) override;
   std::vector<FileState> tracks_with_tags_before(int version) const override;
   void update_tags(int64_t id, const Track& tags) override;

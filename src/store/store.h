@@ -7,8 +7,11 @@
 // a database handle.
 //
 // Contract every implementation keeps:
-//   * A track and all its windows are written atomically (put_track), so a process killed at
-//     any moment leaves every track either complete or absent.
+//   * A track and the windows given with it are written atomically (put_track), and so is each
+//     later batch of its windows with the track embedding made from all of them (add_windows),
+//     so a process killed at any moment leaves every track as the last committed write left it.
+//     A track may hold fewer windows than it has (Track::window_total; progressive indexing,
+//     index/passes.h): queries use the windows present.
 //   * generation() changes after every committed write (tracks, roots, text cache, labels);
 //     library_generation() after every one but the text cache's: the cheap "has the library
 //     changed?" poll of a long-running reader (a server whose own text-cache writes must not
@@ -107,7 +110,10 @@ struct Track {
   std::string error;   // reason when status == Error
   bool silent = false; // every window below the silence threshold
   int64_t indexed_at = 0;  // unix seconds
-  int window_count = 0;    // filled by reads
+  int window_count = 0;    // windows stored (filled by reads)
+  // Windows the track has in all (the windows audio::plan_windows cuts it into). put_track
+  // writes it (0 = as many as it is given); fewer stored than this = partly indexed.
+  int window_total = 0;
 };
 
 struct WindowRecord {
@@ -126,6 +132,14 @@ struct FileState {
   int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
   std::string content_hash;
   TrackStatus status = TrackStatus::Ok;
+};
+
+// A partly indexed track (Store::partial_tracks): its file state, how many windows it has and
+// which of them are stored (idx ascending; `silent` the stored silent ones among them).
+struct PartialTrack {
+  FileState state;
+  int window_total = 0;
+  std::vector<int> present, silent;
 };
 
 struct TrackError {
@@ -165,6 +179,9 @@ struct LibraryChanges {
 struct Counts {
   int64_t tracks = 0, ok = 0, errors = 0, silent_tracks = 0;
   int64_t windows = 0, silent_windows = 0;
+  // Coverage (progressive indexing): windows the ok tracks have in all (window_total summed),
+  // how many of them are stored, and the ok tracks that hold all of theirs.
+  int64_t window_total = 0, ok_windows = 0, complete_tracks = 0;
   double audio_seconds = 0;  // sum of durations of ok tracks, added in id order
 };
 
@@ -257,6 +274,12 @@ class Store {
   // floats) or nullptr. Returns the track id.
   virtual int64_t put_track(const Track& track, const std::vector<WindowRecord>& windows,
                             const float* track_embedding) = 0;
+  // Adds windows (not yet stored; an idx already there is an error) to an ok track and replaces
+  // its track embedding (dim floats: made from every window it then holds), atomically, without
+  // touching anything else. A library write. Throws when the track is not an ok track of the index.
+  virtual void add_windows(int64_t track_id, const std::vector<WindowRecord>& windows, const float* track_embedding) = 0;
+  // Ok tracks holding fewer windows than window_total, by id.
+  virtual std::vector<PartialTrack> partial_tracks() const = 0;
   // A file that moved: new path and file times; embeddings and windows are kept.
   virtual void move_track(int64_t id, const std::string& new_path, int64_t size, int64_t mtime_ns,
                           int64_t ctime_ns) = 0;
@@ -368,7 +391,7 @@ class Store {
   virtual JobCounts job_counts() const;
 
   // The implementation's own integrity check plus the index's invariants (every ok track has
-  // its windows 0..n-1, embeddings of the right size); the problems found (empty = sound).
+  // windows, numbered below its window_total, embeddings of the right size); the problems found (empty = sound).
   virtual std::vector<std::string> check() const = 0;
 
   // --- copying a whole index (clapsearch migrate)

@@ -316,7 +316,7 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   // fingerprints, which came later).
   sql(db, "DROP TABLE fingerprints; ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
           "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
-          "UPDATE schema_version SET version = 2");
+          "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = 2");
   std::string out, err;
   ASSERT_EQ(test::run_command("'" + test::cli_path() + "' index '" + library().music + "' --db '" + db + "' --model '" +
                                   model_dir() + "' --json",
@@ -329,7 +329,7 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   EXPECT_EQ(summary["tags_refreshed"], 8);
   EXPECT_EQ(summary["embedded_windows"], 0);
   EXPECT_EQ(summary["fingerprints_added"], 8);
-  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), "4");
+  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), "5");
   EXPECT_EQ(query_one(db, "SELECT mbid FROM tracks WHERE path LIKE '%Night/bohemian.flac'"), kQueenMbid);
   EXPECT_EQ(query_one(db, "SELECT isrc FROM tracks WHERE path LIKE '%yoasobi.flac'"), kYoasobiIsrc);
   EXPECT_EQ(query_one(db, embeddings), before);

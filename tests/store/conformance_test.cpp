@@ -681,7 +681,8 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeAWipeOrAnImport) {
 constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "
     "ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
-    "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; ";
+    "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
+    "ALTER TABLE tracks DROP COLUMN window_total; ";
 
 TEST_P(StoreContract, IdentifiersRoundTripAndAreRewrittenWithoutTheEmbeddings) {
   auto s = open();
@@ -816,7 +817,7 @@ TEST_P(StoreContract, IndexBeforeTheIdentifiersUpgradesInPlace) {
     t.tags_version = kTagsVersion;
     a = s->put_track(t, windows(2), emb.data());
   }
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 2;
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 3;
   raw_sql(location_, std::string(kDropIdentifiers) + "UPDATE schema_version SET version = " + std::to_string(old_version));
   EXPECT_THROW(open(OpenMode::ReadOnly), Error);  // an older schema is not read as it is
   auto s = open();  // migrates
@@ -834,6 +835,107 @@ TEST_P(StoreContract, IndexBeforeTheIdentifiersUpgradesInPlace) {
   EXPECT_TRUE(s->check().empty());
 }
 
+// Progressive indexing (index/passes.h): a track written with some of its windows, the rest
+// added batch by batch with the track embedding made again; coverage and partial_tracks follow.
+TEST_P(StoreContract, PartlyIndexedTracksGainWindowsAtomically) {
+  auto s = open();
+  s->set_model(identity());
+  const std::vector<WindowRecord> all = windows(6, 2);  // window 2 silent
+  Track t = track("/m/a.flac");
+  t.window_total = 6;
+  std::vector<WindowRecord> first = {all[1], all[2], all[4]};
+  const int64_t a = s->put_track(t, first, awkward(7).data());
+  const int64_t b = s->put_track(track("/m/b.flac"), windows(3), unit(1).data());  // whole (window_total 0 = given)
+  EXPECT_TRUE(s->check().empty());
+  Counts c = s->counts();
+  EXPECT_EQ(c.window_total, 9);
+  EXPECT_EQ(c.ok_windows, 6);
+  EXPECT_EQ(c.complete_tracks, 1);
+  EXPECT_EQ(s->track(a)->window_total, 6);
+  EXPECT_EQ(s->track(a)->window_count, 3);
+  EXPECT_EQ(s->track(b)->window_total, 3);
+  auto partial = s->partial_tracks();
+  ASSERT_EQ(partial.size(), 1u);
+  EXPECT_EQ(partial[0].state.id, a);
+  EXPECT_EQ(partial[0].state.path, "/m/a.flac");
+  EXPECT_EQ(partial[0].window_total, 6);
+  EXPECT_EQ(partial[0].present, (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(partial[0].silent, (std::vector<int>{2}));
+
+  const int64_t before = s->library_generation();
+  s->add_windows(a, {all[0], all[3]}, awkward(8).data());
+  EXPECT_GT(s->library_generation(), before);
+  ASSERT_TRUE(s->changes_since(before));
+  EXPECT_EQ(s->changes_since(before)->changed, ids({a}));
+  // A window already there is refused, and the track is left as it was.
+  EXPECT_THROW(s->add_windows(a, {all[3]}, awkward(9).data()), Error);
+  EXPECT_THROW(s->add_windows(b + 100, {all[5]}, awkward(9).data()), Error);
+  EXPECT_EQ(s->track(a)->window_count, 5);
+  const Embeddings mid = s->track_embeddings({a});
+  ASSERT_EQ(mid.size(), 1);
+  EXPECT_TRUE(same_bits(std::vector<float>(mid.row(0), mid.row(0) + kDim), awkward(8)));
+  s->add_windows(a, {all[5]}, awkward(10).data());
+  EXPECT_TRUE(s->partial_tracks().empty());
+  c = s->counts();
+  EXPECT_EQ(c.ok_windows, 9);
+  EXPECT_EQ(c.complete_tracks, 2);
+  const auto got = s->windows(a);
+  ASSERT_EQ(got.size(), 6u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].idx, static_cast<int>(i));
+    EXPECT_EQ(got[i].silent, all[i].silent);
+    EXPECT_TRUE(same_bits(got[i].embedding, all[i].embedding)) << i;
+  }
+  EXPECT_TRUE(s->check().empty());
+  // The copy of `clapsearch migrate` keeps a partly indexed track partly indexed.
+  s->put_track(t, first, awkward(7).data());
+  const std::string other = GetParam() == "sqlite" ? test::temp_dir() + "/copy/library.db"
+                                                   : test::PostgresServer::shared().create_database();
+  auto target = open_store(other, OpenMode::ReadWrite);
+  {
+    auto scope = target->begin_import(identity(), {});
+    target->import_tracks(s->export_tracks(s->track_ids()));
+    scope->commit();
+  }
+  EXPECT_EQ(target->track(a)->window_total, 6);
+  EXPECT_EQ(target->partial_tracks().size(), 1u);
+}
+
+// An index made by the release before progressive indexing (schema without window_total)
+// upgrades in place: every track holds all of its windows, so each is complete, and it keeps working.
+TEST_P(StoreContract, IndexBeforeProgressiveIndexingUpgradesInPlace) {
+  const bool sqlite = GetParam() == "sqlite";
+  const auto emb = awkward(3);
+  int64_t a = 0;
+  {
+    auto s = open();
+    s->set_model(identity());
+    a = s->put_track(track("/m/a.mp3"), windows(4, 1), emb.data());
+    s->put_track(track("/m/b.mp3"), windows(2), unit(2).data());
+  }
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 1;
+  raw_sql(location_, "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = " +
+                         std::to_string(old_version));
+  EXPECT_THROW(open(OpenMode::ReadOnly), Error);  // an older schema is not read as it is
+  auto s = open();  // migrates
+  EXPECT_EQ(s->schema_version(), sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version());
+  EXPECT_EQ(s->track(a)->window_total, 4);
+  EXPECT_EQ(s->track(a)->window_count, 4);
+  EXPECT_TRUE(s->partial_tracks().empty());
+  const Counts c = s->counts();
+  EXPECT_EQ(c.window_total, 6);
+  EXPECT_EQ(c.ok_windows, 6);
+  EXPECT_EQ(c.complete_tracks, 2);
+  const Embeddings e = s->track_embeddings({a});
+  ASSERT_EQ(e.size(), 1);
+  EXPECT_TRUE(same_bits(std::vector<float>(e.row(0), e.row(0) + kDim), emb));
+  EXPECT_TRUE(s->check().empty());
+  Track t = track("/m/c.mp3");  // and it takes partly indexed tracks
+  t.window_total = 5;
+  s->put_track(t, windows(2), unit(3).data());
+  EXPECT_EQ(s->partial_tracks().size(), 1u);
+}
+
 TEST_P(StoreContract, ChangesSinceIsUnknownBeforeTheMigrationThatAddedIt) {
   const bool sqlite = GetParam() == "sqlite";
   {
@@ -844,7 +946,7 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeTheMigrationThatAddedIt) {
   }
   // Back to the schema before change stamps, with writes made by an older clapsearch.
   // (The identifiers' columns came after, so they go too: the index is the one before both.)
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 3;
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 4;
   raw_sql(location_, std::string(kDropIdentifiers) + "DROP INDEX tracks_changed_at; ALTER TABLE tracks DROP COLUMN changed_at; "
                                  "DROP TABLE removed_tracks; DELETE FROM meta WHERE key = 'changes_from'; " +
                          (sqlite ? "UPDATE meta SET value = CAST(value AS INTEGER) + 5 WHERE key = 'library_generation'; "

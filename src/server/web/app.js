@@ -433,6 +433,8 @@ async function loadLibrary() {
     const model = s.model && typeof s.model === 'object' ? (s.model.id || JSON.stringify(s.model)) : s.model;
     const rows = [['Database', s.db], ['Model', model], ['Windows', `${s.window_s} s long, every ${s.hop_s} s; ${s.dim}-d embeddings`],
       ['Tracks', `${s.tracks} (${s.ok} ok, ${s.errors} ${s.errors === 1 ? 'error' : 'errors'}, ${s.silent_tracks} silent)`], ['Windows stored', s.windows],
+      ...(s.coverage && s.coverage.windows < s.coverage.window_total
+        ? [['Coverage', `${(100 * s.coverage.windows / s.coverage.window_total).toFixed(1)}% of the windows indexed, ${s.coverage.complete_tracks} of ${s.ok} tracks complete (indexing continues)`]] : []),
       ['Audio', fmtHours(s.audio_seconds)], ['Folders indexed', (s.roots || []).join(', ') || '–'], ['Generation', s.generation]];
     $('#library-status').replaceChildren(h('dl', {class: 'facts'}, rows.map(([k, v]) => [h('dt', {text: k}), h('dd', {dataset: {field: k}, text: v ?? '–'})])));
     $('#summary').textContent = `${s.ok} tracks, ${fmtHours(s.audio_seconds)} of audio`;

@@ -1,0 +1,208 @@
+// Progressive indexing (index/passes.h) on real encoded files with the real tiny model: the
+// pass layout, a first pass that makes every track searchable, and later passes (in any batch
+// composition, with any number of decoders, stopped after any pass) that end in the index a
+// one-shot run makes, bit for bit.
+#include "index/passes.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "index/indexer.h"
+#include "hub/hub.h"
+#include "store/sqlite_store.h"
+#include "support/golden.h"
+#include "support/index_state.h"
+
+namespace clap::index {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Passes, FirstPassIsEvenlySpacedAndLaterPassesBisectTheGaps) {
+  EXPECT_EQ(window_passes(11, 4), (std::vector<int>{2, 1, 2, 3, 1, 2, 1, 2, 3, 1, 2}));
+  EXPECT_EQ(window_passes(3, 4), (std::vector<int>{1, 1, 1}));   // no more windows than the first pass
+  EXPECT_EQ(window_passes(50, 0), std::vector<int>(50, 1));      // --first-pass 0: all at once
+  EXPECT_TRUE(window_passes(0, 4).empty());
+  for (int n : {5, 6, 7, 12, 47, 100, 721}) {
+    for (int k : {1, 2, 3, 4, 8}) {
+      const std::vector<int> p = window_passes(n, k);
+      ASSERT_EQ(static_cast<int>(p.size()), n);
+      EXPECT_EQ(std::count(p.begin(), p.end(), 1), std::min(n, k)) << n << " " << k;
+      for (int x : p) EXPECT_GE(x, 1);
+      // Each pass at most doubles what is there (plus one): a track reaches every level in about
+      // log2(n / k) passes, and no gap between windows present is left wider than needed.
+      const int last = *std::max_element(p.begin(), p.end());
+      int have = 0;
+      for (int level = 1; level <= last; ++level) {
+        const int added = static_cast<int>(std::count(p.begin(), p.end(), level));
+        EXPECT_GT(added, 0) << n << " " << k << " pass " << level;
+        if (level > 1) {
+          EXPECT_LE(added, have + 1);
+        }
+        have += added;
+      }
+    }
+  }
+}
+
+const ClapModel& tiny() {
+  static std::unique_ptr<ClapModel> model = ClapModel::load(test::case_dir("tiny-unfused"));
+  return *model;
+}
+
+// Tracks that need several passes (62 s and 47 s), one with digital silence in its middle, one
+// no longer than the first pass, a quiet one (judged against its own level) and a silent one.
+const std::string& library() {
+  static const std::string dir = test::shared_fixture("progressive-library", [](const std::string& d) {
+    test::ffmpeg(d + "/a.flac", "-f lavfi -i \"sine=f=300:d=62:sample_rate=22050\" -c:a flac");
+    test::ffmpeg(d + "/b.mp3", "-f lavfi -i \"anoisesrc=d=47:c=pink:r=44100:a=0.3\" -c:a libmp3lame -b:a 128k");
+    test::ffmpeg(d + "/c.flac",
+                 "-f lavfi -i \"aevalsrc=if(lt(t\\,8)+gt(t\\,33)\\,0.5*sin(2*PI*440*t)\\,0):s=32000:d=55\" -c:a flac");
+    test::ffmpeg(d + "/d.wav", "-f lavfi -i \"sine=f=900:d=12:sample_rate=16000\" -c:a pcm_s16le");
+    test::ffmpeg(d + "/e.flac", "-f lavfi -i \"aevalsrc=0.0002*sin(2*PI*220*t):s=22050:d=31\" -c:a flac");
+    test::ffmpeg(d + "/f.wav", "-f lavfi -i anullsrc=r=16000:cl=mono -t 20 -c:a pcm_s16le");
+  });
+  return dir;
+}
+
+IndexSummary run(const std::string& db, IndexSettings s, const std::string& root = library()) {
+  store::SqliteStore store = store::SqliteStore::open(db);
+  const hub::ResolvedModel r = hub::resolve_model(test::case_dir("tiny-unfused"));
+  const ModelSpec spec = describe_model(r, s.window_s, s.hop_s, s.silence_db);
+  ensure_identity(store, spec.identity, false);
+  IndexSummary sum = index_roots(store, {root}, spec, s, [&]() -> const ClapModel& { return tiny(); });
+  for (const auto& p : store.check()) ADD_FAILURE() << "index inconsistent: " << p;
+  return sum;
+}
+
+IndexSettings settings(int first_pass, int max_passes, int batch = 8, int decoders = 1) {
+  IndexSettings s;
+  s.first_pass = first_pass;
+  s.max_passes = max_passes;
+  s.batch = batch;
+  s.decode_threads = decoders;
+  return s;
+}
+
+// The one-shot index (--first-pass 0: every window at once, as before progressive indexing).
+const std::map<std::string, test::TrackState>& one_shot() {
+  static const auto state = [] {
+    const std::string db = test::temp_dir() + "/one-shot.db";
+    run(db, settings(0, 0));
+    return test::index_state(db);
+  }();
+  return state;
+}
+
+TEST(Progressive, FirstPassMakesEveryTrackSearchable) {
+  const std::string db = test::temp_dir() + "/first.db";
+  const IndexSummary sum = run(db, settings(4, 1));
+  EXPECT_EQ(sum.found, 6);
+  EXPECT_EQ(sum.indexed, 5);
+  EXPECT_EQ(sum.errors, 1);  // f.wav: silent throughout
+  EXPECT_EQ(sum.silent, 1);
+  EXPECT_EQ(sum.last_pass, 0);
+  const auto full = one_shot();
+  const auto first = test::index_state(db);
+  ASSERT_EQ(first.size(), full.size());
+  int64_t expected_windows = 0, total = 0, complete = 0, ok = 0;
+  for (const auto& [path, f] : full) {
+    const test::TrackState& p = first.at(path);
+    EXPECT_EQ(p.track.window_total, f.track.window_total) << path;
+    EXPECT_EQ(p.fingerprint, f.fingerprint) << path;  // the first pass has the fingerprint
+    if (f.track.status != store::TrackStatus::Ok) {
+      EXPECT_EQ(test::index_state_diff({{path, p}}, {{path, f}}), "");
+      continue;
+    }
+    ++ok;
+    int silent = 0;
+    for (const auto& w : f.windows) silent += w.silent;
+    const int active = static_cast<int>(f.windows.size()) - silent;
+    EXPECT_GT(active, 0) << path;
+    const int want = silent + std::min(active, 4);
+    EXPECT_EQ(p.track.window_count, want) << path;
+    expected_windows += want;
+    total += f.track.window_total;
+    complete += want == f.track.window_total;
+    EXPECT_FALSE(p.embedding.empty()) << path << ": not searchable after the first pass";
+    // Every window present is the full index's window, bit for bit.
+    std::set<int> idx;
+    for (const auto& w : p.windows) {
+      idx.insert(w.idx);
+      EXPECT_EQ(test::index_state_diff({{path + "#" + std::to_string(w.idx), {p.track, {w}, {}, {}}}},
+                                       {{path + "#" + std::to_string(w.idx), {p.track, {f.windows.at(static_cast<size_t>(w.idx))}, {}, {}}}}),
+                "");
+    }
+    for (const auto& w : f.windows)
+      if (w.silent) {
+        EXPECT_TRUE(idx.count(w.idx)) << path << ": silent window " << w.idx << " not recorded in pass 1";
+      }
+  }
+  EXPECT_LT(complete, ok) << "no track needs a second pass: the library tests nothing";
+  store::SqliteStore s = store::SqliteStore::open_readonly(db);
+  const store::Counts c = s.counts();
+  EXPECT_EQ(c.ok, ok);
+  EXPECT_EQ(c.ok_windows, expected_windows);
+  EXPECT_EQ(c.window_total, total);
+  EXPECT_EQ(c.complete_tracks, complete);
+  EXPECT_EQ(s.track_embeddings().size(), ok);
+  EXPECT_EQ(static_cast<int64_t>(s.partial_tracks().size()), ok - complete);
+}
+
+TEST(Progressive, LaterPassesEndInTheOneShotIndexBitForBit) {
+  // Another batch composition and two decoders, stopped after pass 1 and after pass 2.
+  const std::string db = test::temp_dir() + "/passes.db";
+  run(db, settings(4, 1, 3, 2));
+  const IndexSummary second = run(db, settings(4, 2, 3, 2));
+  EXPECT_EQ(second.indexed, 0);
+  EXPECT_EQ(second.unchanged, 6);
+  EXPECT_EQ(second.last_pass, 2);
+  EXPECT_GT(second.deepened, 0);
+  {
+    store::SqliteStore s = store::SqliteStore::open_readonly(db);
+    EXPECT_FALSE(s.partial_tracks().empty()) << "every track complete after pass 2: the library tests nothing";
+  }
+  const IndexSummary rest = run(db, settings(4, 0, 3, 2));
+  EXPECT_GE(rest.last_pass, 3);
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), one_shot()), "");
+  store::SqliteStore s = store::SqliteStore::open_readonly(db);
+  EXPECT_TRUE(s.partial_tracks().empty());
+  const store::Counts c = s.counts();
+  EXPECT_EQ(c.ok_windows, c.window_total);
+  EXPECT_EQ(c.complete_tracks, c.ok);
+  // Nothing left to do.
+  const IndexSummary again = run(db, settings(4, 0));
+  EXPECT_EQ(again.embedded_windows, 0);
+  EXPECT_EQ(again.last_pass, 0);
+}
+
+TEST(Progressive, OneRunWithTheDefaultsEqualsTheOneShotIndex) {
+  const std::string db = test::temp_dir() + "/default.db";
+  const IndexSummary sum = run(db, IndexSettings{});
+  EXPECT_EQ(sum.indexed, 5);
+  EXPECT_GE(sum.last_pass, 3);
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), one_shot()), "");
+}
+
+// A file changed between passes is indexed again from its first pass; one gone is left as it is.
+TEST(Progressive, AFileChangedOrGoneBetweenPassesLosesNothing) {
+  const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/changed.db";
+  fs::create_directories(lib);
+  for (const char* name : {"a.flac", "b.mp3", "c.flac"}) fs::copy_file(library() + "/" + name, lib + "/" + name);
+  run(db, settings(4, 1), lib);
+  fs::copy_file(library() + "/d.wav", lib + "/a.flac", fs::copy_options::overwrite_existing);  // changed
+  fs::rename(lib + "/b.mp3", lib + "/b.away");  // gone (one of three: pruned, not held)
+  const IndexSummary sum = run(db, settings(4, 0), lib);
+  EXPECT_EQ(sum.indexed, 1);
+  EXPECT_EQ(sum.pruned, 1);
+  const auto state = test::index_state(db);
+  EXPECT_EQ(state.at(lib + "/a.flac").track.window_total, one_shot().at(library() + "/d.wav").track.window_total);
+  EXPECT_EQ(state.at(lib + "/c.flac").track.window_count, one_shot().at(library() + "/c.flac").track.window_total);
+  EXPECT_FALSE(state.count(lib + "/b.mp3"));
+}
+
+}  // namespace
+}  // namespace clap::index
