@@ -286,8 +286,8 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_option("--batch", o->request.batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--decoders", o->request.decoders, "Decoding threads")->default_val(1)->check(CLI::Range(1, 64));
   cmd->add_option("--first-pass", o->request.first_pass,
-                  "Windows per track in the first pass, which makes every track searchable early; later passes fill "
-                  "in the rest (0 = every window at once)")
+                  "Windows per track in the first pass, which makes every track searchable early; the second pass "
+                  "fills in the rest (0 = every window at once)")
       ->default_val(index::kDefaultFirstPass)
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--passes", o->request.max_passes,

@@ -371,7 +371,7 @@ class Pipeline {
     std::vector<int> active;
     for (size_t i = 0; i < levels.size(); ++i)
       if (!(levels[i].rms_db < threshold)) active.push_back(static_cast<int>(i));
-    const std::vector<int> passes = window_passes(static_cast<int>(active.size()), s_.first_pass);
+    const std::vector<int> passes = window_passes(static_cast<int>(active.size()), s_.first_pass, s_.last_pass);
     std::vector<uint8_t> kind(levels.size(), kSilentRecord);
     for (size_t i = 0; i < levels.size(); ++i)
       if (!(levels[i].rms_db < threshold)) kind[i] = kLeave;
@@ -1001,7 +1001,7 @@ void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, 
       std::vector<int> active;  // every window not stored silent
       for (int i = 0; i < p.window_total; ++i)
         if (state[static_cast<size_t>(i)] != 2) active.push_back(i);
-      const std::vector<int> passes = window_passes(static_cast<int>(active.size()), settings.first_pass);
+      const std::vector<int> passes = window_passes(static_cast<int>(active.size()), settings.first_pass, settings.last_pass);
       int pass = INT_MAX;
       for (size_t k = 0; k < active.size(); ++k)
         if (state[static_cast<size_t>(active[k])] == 0) pass = std::min(pass, passes[k]);

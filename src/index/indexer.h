@@ -46,6 +46,7 @@ struct IndexSettings {
   // window at once), and the last pass this run goes to (0 = until every track is complete).
   int first_pass = kDefaultFirstPass;
   int max_passes = 0;
+  int last_pass = kLastPass;  // the deepest pass of the layout (index/passes.h; tests go deeper)
   // Prune missing tracks even when most of a root's tracks are gone (else they are kept: an
   // unmounted drive must not empty the library).
   bool prune_missing = false;

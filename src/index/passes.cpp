@@ -4,7 +4,7 @@
 
 namespace clap::index {
 
-std::vector<int> window_passes(int active, int first_pass) {
+std::vector<int> window_passes(int active, int first_pass, int last_pass) {
   std::vector<int> pass(static_cast<size_t>(std::max(active, 0)), 0);
   if (first_pass <= 0 || active <= first_pass) {
     std::fill(pass.begin(), pass.end(), 1);
@@ -26,7 +26,7 @@ std::vector<int> window_passes(int active, int first_pass) {
       if (next - prev >= 2) added.push_back(prev + (next - prev) / 2);
       prev = next;
     }
-    for (int at : added) pass[static_cast<size_t>(at)] = level;
+    for (int at : added) pass[static_cast<size_t>(at)] = std::min(level, std::max(last_pass, 2));
     chosen.insert(chosen.end(), added.begin(), added.end());
     std::sort(chosen.begin(), chosen.end());
   }
