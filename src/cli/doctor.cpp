@@ -10,6 +10,7 @@
 #include "cli/common.h"
 #include "service/records.h"
 #include "core/error.h"
+#include "core/isa.h"
 #include "hub/hub.h"
 #include "service/doctor.h"
 
@@ -67,6 +68,9 @@ int run_doctor(const DoctorOptions& o) {
     j["resolve_seconds"] = r.resolve_seconds;
     j["load_seconds"] = r.load_seconds;
     j["kernels"] = {{"fp32", r.kernel_fp32}, {"bf16", r.kernel_bf16}, {"int8", r.kernel_int8}};
+    j["kernel_set"] = {{"level", isa_level_name(isa_level())},
+                       {"reason", isa_level_reason()},
+                       {"cpu_best", isa_level_name(cpu_isa_level())}};
     j["blas"] = {{"library", r.blas_library}, {"optimised", r.blas_optimised}};
     nlohmann::json h;
     h["prompts"] = service::health_prompts();
@@ -94,6 +98,7 @@ int run_doctor(const DoctorOptions& o) {
     std::printf("parameters   %s (%.1f MB of weights)\n", with_commas(r.parameters).c_str(),
                 static_cast<double>(r.weight_bytes) / 1e6);
     std::printf("load time    %.2f s\n", r.load_seconds);
+    std::printf("kernel set   %s (%s)\n", isa_level_name(isa_level()), isa_level_reason().c_str());
     std::printf("kernels      fp32 %s, bf16 %s, int8 %s\n", r.kernel_fp32.c_str(), r.kernel_bf16.c_str(),
                 r.kernel_int8.c_str());
     std::printf("BLAS         %s%s\n", r.blas_library.empty() ? "(none)" : r.blas_library.c_str(),

@@ -17,6 +17,7 @@
 #include "cli/config_file.h"
 #include "cli/version.h"
 #include "core/error.h"
+#include "core/isa.h"
 
 // OpenMP threads that spin while waiting collapse throughput as soon as anything else wants
 // a core (measured: 11.8-GFLOP window 3.0 s spinning vs 0.38 s passive with the machine's
@@ -154,6 +155,12 @@ static void add_commands(CLI::App& app, clap::cli::Action& action) {
 
 int main(int argc, char** argv) {
   ensure_openmp_wait_policy(argv);
+  // CLAPSEARCH_ISA (core/isa.h) is checked before anything runs: a kernel set above the CPU's
+  // would stop with SIGILL in the middle of a command, an unknown one would be ignored.
+  if (const std::string isa_error = clap::isa_environment_error(); !isa_error.empty()) {
+    std::fprintf(stderr, "clapsearch: error: %s\n", isa_error.c_str());
+    return 2;
+  }
   // Named explicitly: usage lines say "clapsearch", not the path the binary was started by.
   CLI::App app{"clapsearch: neural music search with CLAP (text -> songs, songs -> songs), native and fast on CPU", "clapsearch"};
   app.set_version_flag("--version", [] {

@@ -14,6 +14,7 @@ std::string version_text() {
   std::string out = "clapsearch " CLAPSEARCH_VERSION " (commit " CLAPSEARCH_COMMIT ")\n";
   out += "built: " CLAPSEARCH_BUILD_TYPE ", " CLAPSEARCH_COMPILER "\n";
   out += "cpu: " + v.engine.cpu_features + "\n";
+  out += "kernel set: " + v.engine.kernel_set + "\n";
   out += "kernels: fp32 " + v.engine.kernel_fp32 + ", bf16 " + v.engine.kernel_bf16 + ", int8 " + v.engine.kernel_int8 + "\n";
   auto line = [&](const std::string& name, const std::string& version) {
     out += name + std::string(name.size() < 14 ? 14 - name.size() : 1, ' ') + version + "\n";

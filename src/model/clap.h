@@ -26,7 +26,7 @@ const char* precision_name(Precision precision);  // "fp32", "bf16", "int8"
 // "fp32" / "bf16" / "int8"; throws clap::Error naming the choices otherwise.
 Precision parse_precision(const std::string& name);
 // The GEMM kernel this CPU runs the audio tower's layers with in `precision` ("avx512",
-// "avx512-bf16", "avx2-bf16-as-f32", ...; tensor/linear.h).
+// "avx512-bf16", "avx2-bf16", ...; tensor/linear.h).
 const char* audio_gemm_kernel(Precision precision);
 
 struct LoadOptions {

@@ -7,6 +7,7 @@ namespace clap {
 
 struct EngineReport {
   std::string cpu_features;  // "avx512f avx512bw ... fma", or "baseline"
+  std::string kernel_set;    // tensor/cpu_report.h's kernel_set(): "avx2 (CLAPSEARCH_ISA=avx2 ...)"
   std::string kernel_fp32, kernel_bf16, kernel_int8;  // audio_gemm_kernel(...) of each precision
   std::string onednn;        // oneDNN's run-time version
 };

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/isa.h"
 #include "core/vector_math.h"
 #include "search/kernels.h"
 #include "search/similar.h"
@@ -20,7 +21,7 @@ double gamma_of(int d) { return d * kUnit / (1 - d * kUnit); }
 
 // q·(scale·c) with 16 lane sums; the compiler may contract and reorder lanes per CPU: only the
 // bound above is relied on, never these bits.
-__attribute__((target_clones("avx512f", "avx2", "default"))) float code_dot(const float* q, const int8_t* c, int d) {
+__attribute__((always_inline)) inline float code_dot(const float* q, const int8_t* c, int d) {
   float lanes[16] = {};
   int j = 0;
   for (; j + 16 <= d; j += 16)
@@ -30,6 +31,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float code_dot(cons
   for (; j < d; ++j) s += q[j] * static_cast<float>(c[j]);
   return s;
 }
+
+// One entry per kernel set (core/isa.h), not target_clones: their resolver cannot be capped.
+__attribute__((target("avx512f"))) float code_dot_isa_avx512(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }
+__attribute__((target("avx2"))) float code_dot_isa_avx2(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }
+float code_dot_isa_baseline(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }
 
 // The smallest float not below v (v >= 0).
 float round_up(double v) {
@@ -150,6 +156,8 @@ int64_t QuantizedTracks::memory_bytes() const {
 void QuantizedTracks::dots(const float* query, float* approx) const {
   const int64_t n = size();
   const int d = dim_;
+  const IsaLevel level = isa_level();
+  const auto code_dot = level == IsaLevel::Avx512 ? code_dot_isa_avx512 : level == IsaLevel::Avx2 ? code_dot_isa_avx2 : code_dot_isa_baseline;
 #pragma omp parallel for schedule(static) if (worth_threads(n * d))
   for (int64_t i = 0; i < n; ++i) approx[i] = scales_[i] * code_dot(query, codes_.data() + i * d, d);
 }

@@ -2,6 +2,8 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include "core/isa.h"
+
 namespace clap {
 
 std::string cpu_features() {
@@ -19,6 +21,10 @@ std::string cpu_features() {
   add(__builtin_cpu_supports("avx2"), "avx2");
   add(__builtin_cpu_supports("fma"), "fma");
   return out.empty() ? "baseline" : out;
+}
+
+std::string kernel_set() {
+  return std::string(isa_level_name(isa_level())) + " (" + isa_level_reason() + ")";
 }
 
 std::string onednn_version() {

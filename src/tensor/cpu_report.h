@@ -9,6 +9,10 @@ namespace clap {
 // ("avx512f avx512bw avx512vnni avx512bf16 avx2 fma"), or "baseline" when it has none of them.
 std::string cpu_features();
 
+// The kernel set the dispatch uses and why (core/isa.h): "avx2 (CLAPSEARCH_ISA=avx2 (the CPU
+// has avx512))", "avx512 (the CPU's best (CLAPSEARCH_ISA not set))".
+std::string kernel_set();
+
 // oneDNN's run-time version ("3.0.0 (commit ...)").
 std::string onednn_version();
 

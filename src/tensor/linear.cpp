@@ -17,6 +17,8 @@
 
 #include "core/error.h"
 #include "core/vector_math.h"
+#include "core/isa.h"
+#include "tensor/linear_kernels.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -48,7 +50,13 @@ KernelIsa kernel_isa() {
           ? (__builtin_cpu_supports("avx512bw") ? KernelIsa::Avx512 : KernelIsa::Avx512F)
           : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? KernelIsa::Avx2
                                                                               : KernelIsa::Generic;
-  return static_cast<KernelIsa>(std::max(static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed)));
+  // Capped by the process's kernel set (core/isa.h: CLAPSEARCH_ISA) as well as by tests' limit.
+  const IsaLevel level = isa_level();
+  const int cap = static_cast<int>(level == IsaLevel::Avx512 ? KernelIsa::Avx512
+                                   : level == IsaLevel::Avx2 ? KernelIsa::Avx2
+                                                             : KernelIsa::Generic);
+  return static_cast<KernelIsa>(
+      std::max({static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed), cap}));
 }
 
 // The float32 kernels need AVX-512 Foundation only; vdpbf16ps needs AVX512-BF16 as well; the
@@ -497,7 +505,7 @@ CLAP_AVX512_VNNI inline void tile_i8_vnni(const I8Rows& x, const I8Panel& w, int
 // gives per output two pair sums (lanes 2j, 2j+1: k0·q0 + k1·q1 and k2·q2 + k3·q3, exact in
 // int32), added up once at the end. Up to 6 rows: 24 accumulators, 4 weight vectors.
 template <int R>
-CLAP_AVX512_BW inline void tile_i8_bw(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
+CLAP_AVX512_BW inline void tile_i8_avx512bw(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
                                       __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
   __m512i acc0[R], acc1[R], acc2[R], acc3[R];
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = acc2[r] = acc3[r] = _mm512_setzero_si512();
@@ -547,7 +555,7 @@ CLAP_AVX512_BW void strip_i8_avx512(bool vnni, int rows, const I8Rows& x, const 
     const I8Rows part{x.u + r * x.ldx, x.ldx, x.scale + r, x.zero + r};
     switch (std::min(6, rows - r)) {
 #define CLAP_TILE(n) \
-  case n: tile_i8_bw<n>(part, w, groups, out + r, mask0, mask1, epilogue); break;
+  case n: tile_i8_avx512bw<n>(part, w, groups, out + r, mask0, mask1, epilogue); break;
       CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
 #undef CLAP_TILE
     }
@@ -555,7 +563,7 @@ CLAP_AVX512_BW void strip_i8_avx512(bool vnni, int rows, const I8Rows& x, const 
 }
 
 // AVX2: rows x 16 outputs (columns column..column+15), up to 2 rows: weights widened to 16 bits
-// (4 outputs x 4 k per vector, 4 vectors), 8 accumulators of pair sums as in tile_i8_bw.
+// (4 outputs x 4 k per vector, 4 vectors), 8 accumulators of pair sums as in tile_i8_avx512bw.
 template <int R>
 CLAP_AVX2 inline void half_tile_i8_avx2(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
                                         int column, int valid, bool add_residual) {
@@ -1005,6 +1013,16 @@ void linear_panels_bf16(const float* x, int64_t rows, int64_t ldx, const LinearW
   const bool avx512 = cpu_has_avx512(), bf16_instructions = cpu_has_avx512_bf16();
   const bool add_residual = epilogue == Epilogue::AddResidual;
   const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
+  if (!avx512 && isa == KernelIsa::Avx2) {  // linear_avx2.cpp: inputs widened to float32 once
+    if (scratch.input_widened.size() < static_cast<size_t>(rows * width)) scratch.input_widened.resize(rows * width);
+    float* xf = scratch.input_widened.data();
+    detail::widen_rows_bf16_avx2(xb, rows, width, xf);
+    return for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, true,
+                          [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+                            detail::strip_bf16_widened_avx2(n, xf + r * width, width, weights + p * pairs * 2 * kPanel,
+                                                            w.bias + p * kPanel, pairs, out, valid, add_residual);
+                          });
+  }
   for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, true,
                  [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
                    const uint16_t* panel = weights + p * pairs * 2 * kPanel;
@@ -1032,6 +1050,18 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
   const bool avx2 = !avx512 && kernel_isa() != KernelIsa::Generic;  // also AVX-512 without BW
   const bool add_residual = epilogue == Epilogue::AddResidual;
   const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
+  if (avx2) {  // linear_avx2.cpp: inputs widened to int16 once
+    if (scratch.input_i16.size() < static_cast<size_t>(rows * width)) scratch.input_i16.resize(rows * width);
+    int16_t* xi = scratch.input_i16.data();
+    detail::widen_rows_u8_avx2(scratch.input_u8.data(), rows * width, xi);
+    return for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
+                          [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+                            const detail::I8Strip s{weights + p * groups * 4 * kPanel, w.bias + p * kPanel,
+                                                    w.scale + p * kPanel, w.weight_sum + p * kPanel,
+                                                    scratch.input_scale.data() + r, scratch.input_zero.data() + r};
+                            detail::strip_i8_widened_avx2(n, xi + r * width, width, s, groups, out, valid, add_residual);
+                          });
+  }
   for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
                  [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
                    const I8Panel panel{weights + p * groups * 4 * kPanel, w.bias + p * kPanel, w.scale + p * kPanel,
@@ -1300,7 +1330,7 @@ const char* packed_gemm_kernel(WeightType type) {
       case KernelIsa::Avx512:
       case KernelIsa::Avx512Bw:
       case KernelIsa::Avx512F: return "avx512-bf16-as-f32";
-      case KernelIsa::Avx2: return "avx2-bf16-as-f32";
+      case KernelIsa::Avx2: return "avx2-bf16";
       default: return "generic-bf16-as-f32";
     }
   }

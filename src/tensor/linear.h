@@ -77,7 +77,9 @@ enum class Epilogue {
 // stream of calls allocates nothing. One call at a time per scratch.
 struct LinearScratch {
   std::vector<uint16_t> input_bf16;  // rows x in rounded to bfloat16 (k padded to even)
+  std::vector<float> input_widened;  // the same widened to float32 (the AVX2 BF16 kernel's inputs)
   std::vector<uint8_t> input_u8;     // rows x in quantised (k padded to a multiple of 4 with zeros)
+  std::vector<int16_t> input_i16;    // the same widened to int16 (the AVX2 I8 kernel's inputs)
   std::vector<float> input_scale;    // per row: s
   std::vector<int32_t> input_zero;   // per row: z
 };
@@ -149,7 +151,7 @@ float from_bf16(uint16_t value);
 enum class KernelIsa { Avx512, Avx512Bw, Avx512F, Avx2, Generic };
 
 // Which kernel linear() runs on packed panels of `type` now ("avx512", "avx2", "generic";
-// for BF16: "avx512-bf16", or the family's name + "-bf16-as-f32"; for I8: "avx512-vnni-int8",
+// for BF16: "avx512-bf16", "avx2-bf16", or the family's name + "-bf16-as-f32"; for I8: "avx512-vnni-int8",
 // "avx512bw-int8", "avx2-int8", "generic-int8").
 const char* packed_gemm_kernel(WeightType type = WeightType::F32);
 

@@ -1,5 +1,7 @@
 #include "tensor/ops.h"
 
+#include "core/isa.h"
+
 #include <omp.h>
 #include <xmmintrin.h>
 
@@ -9,10 +11,12 @@
 
 namespace clap {
 
-// Hot loops are compiled for AVX-512, AVX2 and baseline x86-64; the CPU picks at load time
-// (the binary stays portable; no -march=native). Clones are chosen by ISA feature: "arch=..."
-// clones dispatch on the CPU model name and silently fell back to SSE2 on this machine's CPU.
-#define CLAP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// Hot loops are compiled for AVX-512, AVX2 and baseline x86-64; the kernel set (core/isa.h:
+// the CPU's best, capped by CLAPSEARCH_ISA) picks at run time (the binary stays portable; no
+// -march=native). Not target_clones: their load-time resolver looks at the CPU alone and cannot
+// be capped. The bodies are always_inline and compiled into one entry per kernel set below
+// (CLAP_ISA_ENTRIES), with the targets the clones had ("avx512f", "avx2", default).
+#define CLAP_VECTOR_CLONES __attribute__((always_inline)) inline
 
 namespace {
 
@@ -285,7 +289,7 @@ __attribute__((always_inline)) inline void pv_rows_tail8(const float* p, int64_t
 // x86-64-v4 (AVX-512 with VL, and FMA) first: the half-width tail of head size 24 is a
 // multiply-add only where 256-bit FMAs exist; the psABI level dispatches by CPU features, not
 // by CPU model (unlike arch=<cpu name>, see README "Performance").
-__attribute__((target_clones("arch=x86-64-v4", "avx512f", "avx2", "default"))) void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
+__attribute__((always_inline)) inline void attention_head_body(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
                                        float scale, const float* bias, const float* mask, float* out, int64_t ld_out,
                                        float* scratch) {
   // scratch (attention_scratch_floats): K transposed (hd x n), scores (n x n), and for head
@@ -382,6 +386,41 @@ __attribute__((target_clones("arch=x86-64-v4", "avx512f", "avx2", "default"))) v
   }
 }
 
+namespace {
+
+// One entry per kernel set for each always_inline body: name_isa_avx512, name_isa_avx2,
+// name_isa_baseline (the suffixes tests/isa/check_baseline.sh allows AVX in).
+#define CLAP_ISA_ENTRIES(name, ret, params, args)                                            \
+  __attribute__((target("avx512f"))) ret name##_isa_avx512 params { return name args; } \
+  __attribute__((target("avx2"))) ret name##_isa_avx2 params { return name args; }      \
+  ret name##_isa_baseline params { return name args; }
+#define CLAP_ISA_PICK(name) \
+  (isa_level() == IsaLevel::Avx512 ? name##_isa_avx512 : isa_level() == IsaLevel::Avx2 ? name##_isa_avx2 : name##_isa_baseline)
+
+CLAP_ISA_ENTRIES(gelu_erf, void, (float* x, int64_t n), (x, n))
+CLAP_ISA_ENTRIES(layer_norm_row, void,
+                 (const float* xr, int64_t dim, const float* gamma, const float* beta, float eps, float* yr),
+                 (xr, dim, gamma, beta, eps, yr))
+
+#define CLAP_ATTENTION_PARAMS                                                                                   \
+  (const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd, float scale, const float* bias, \
+   const float* mask, float* out, int64_t ld_out, float* scratch)
+#define CLAP_ATTENTION_ARGS (q, k, v, ld, n, hd, scale, bias, mask, out, ld_out, scratch)
+// x86-64-v4 (AVX-512 with VL) where the CPU has it, as the clones chose: see attention_head_body.
+__attribute__((target("arch=x86-64-v4"))) void attention_head_isa_avx512_v4 CLAP_ATTENTION_PARAMS {
+  attention_head_body CLAP_ATTENTION_ARGS;
+}
+CLAP_ISA_ENTRIES(attention_head_body, void, CLAP_ATTENTION_PARAMS, CLAP_ATTENTION_ARGS)
+
+}  // namespace
+
+void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd, float scale,
+                    const float* bias, const float* mask, float* out, int64_t ld_out, float* scratch) {
+  static const bool v4 = __builtin_cpu_supports("x86-64-v4");
+  if (isa_level() == IsaLevel::Avx512 && v4) return attention_head_isa_avx512_v4 CLAP_ATTENTION_ARGS;
+  CLAP_ISA_PICK(attention_head_body) CLAP_ATTENTION_ARGS;
+}
+
 void flush_denormals_in_all_threads() {
   // MXCSR FTZ (bit 15) | DAZ (bit 6), per thread: the calling thread and its OpenMP pool.
   // Denormals (< 1.2e-38) otherwise cost ~100 cycles per operation, e.g. in masked
@@ -392,20 +431,22 @@ void flush_denormals_in_all_threads() {
 }
 
 void gelu_erf_inplace(float* x, int64_t n) {
-  if (!gelu_fast(x, n)) gelu_erf(x, n);
+  if (!gelu_fast(x, n)) CLAP_ISA_PICK(gelu_erf)(x, n);
 }
 
 void layer_norm(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, float* y) {
+  const auto row = CLAP_ISA_PICK(layer_norm_row);
 #pragma omp parallel for schedule(static) if (rows * dim >= 32768)
-  for (int64_t r = 0; r < rows; ++r) layer_norm_row(x + r * dim, dim, gamma, beta, eps, y + r * dim);
+  for (int64_t r = 0; r < rows; ++r) row(x + r * dim, dim, gamma, beta, eps, y + r * dim);
 }
 
 void layer_norm_gather(const float* x, const int64_t* source, int64_t rows, int64_t dim, const float* gamma,
                        const float* beta, float eps, float* y) {
+  const auto row = CLAP_ISA_PICK(layer_norm_row);
 #pragma omp parallel for schedule(static) if (rows * dim >= 32768)
   for (int64_t r = 0; r < rows; ++r) {
     if (source[r] >= 0)
-      layer_norm_row(x + source[r] * dim, dim, gamma, beta, eps, y + r * dim);
+      row(x + source[r] * dim, dim, gamma, beta, eps, y + r * dim);
     else
       std::fill(y + r * dim, y + (r + 1) * dim, 0.0f);
   }

@@ -1,0 +1,179 @@
+// AVX2 kernels for packed BF16 panels (tensor/linear.h), called by linear.cpp's dispatch when
+// the kernel set (core/isa.h) is avx2. Kept apart from linear.cpp so the x86 kernels of each ISA
+// live in their own file.
+//
+// BF16 without a bfloat16 dot-product instruction: the weights stay bfloat16 in memory (half the
+// bytes of float32 panels) and become float32 in the load (a bfloat16 is the high half of a
+// float32: the odd k of each pair is the word AND 0xFFFF0000, the even k the word shifted left by
+// 16); the inputs, already rounded to bfloat16, are widened once per call into float32 rows so
+// each is a plain broadcast from memory. Each output then takes, per pair of k, acc += x_odd·w_odd
+// then acc += x_even·w_even as fused multiply-adds: products of two bfloat16 are exact in
+// float32, so these are the same bits as vdpbf16ps's steps and as every other BF16 kernel
+// (denormals are flushed by the MXCSR the caller sets). The register block is the float32
+// kernel's: 6 rows x 16 outputs (12 accumulators), the odd and the even halves of a pair's
+// weights widened in turn (2 registers), the 0xFFFF0000 mask and one broadcast: 16 registers.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "tensor/linear_kernels.h"
+
+namespace clap::detail {
+
+namespace {
+
+constexpr int kPanel = 32;  // outputs per panel: linear.cpp's layout (PackedLinear)
+
+#define CLAP_AVX2 __attribute__((target("avx2,fma")))
+
+// rows x 16 outputs (columns column..column+15) over all pairs of k.
+template <int R>
+CLAP_AVX2 inline void half_tile_bf16_avx2(const float* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                                          int64_t pairs, float* const* out, int column, int valid, bool add_residual) {
+  __m256 acc0[R], acc1[R];
+  const __m256 bias0 = _mm256_loadu_ps(bias + column), bias1 = _mm256_loadu_ps(bias + column + 8);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = bias0;
+    acc1[r] = bias1;
+  }
+  const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m256i* w = reinterpret_cast<const __m256i*>(panel + p * 2 * kPanel + 2 * column);
+    const __m256 w0_odd = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256(w), high));
+    const __m256 w1_odd = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256(w + 1), high));
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(x + r * ldx + 2 * p + 1);
+      acc0[r] = _mm256_fmadd_ps(a, w0_odd, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(a, w1_odd, acc1[r]);
+    }
+    const __m256 w0_even = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(w), 16));
+    const __m256 w1_even = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(w + 1), 16));
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(x + r * ldx + 2 * p);
+      acc0[r] = _mm256_fmadd_ps(a, w0_even, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(a, w1_even, acc1[r]);
+    }
+  }
+  const int count = std::min(16, valid - column);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    float* yr = out[r] + column;
+    if (add_residual) {
+      acc0[r] = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), acc0[r]);
+      acc1[r] = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), acc1[r]);
+    }
+    _mm256_maskstore_ps(yr, mask0, acc0[r]);
+    _mm256_maskstore_ps(yr + 8, mask1, acc1[r]);
+  }
+}
+
+// I8 panels: rows x 8 outputs (columns column..column+7) over all groups of 4 k. Inputs are the
+// quantised rows widened to int16 once per call, so a group of a row (4 values, 8 bytes) is one
+// broadcast from memory; the weights of 4 outputs x 4 k (16 bytes) are sign-extended to 16 int16
+// per load. vpmaddwd gives per output two exact pair sums (|u·q| ≤ 255·127, no saturation, unlike
+// vpmaddubsw's int16 sums of two u8·s8 products), added up in int32 and paired at the end: the
+// exact sums S = Σ u·q of every I8 kernel, then the same float32 step. 6 rows: 12 accumulators,
+// 2 weight vectors and a broadcast (15 of the 16 ymm registers).
+template <int R>
+CLAP_AVX2 inline void tile_i8_avx2(const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups, float* const* out,
+                                   int column, int valid, bool add_residual) {
+  __m256i acc0[R], acc1[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_si256();
+  for (int64_t g = 0; g < groups; ++g) {
+    const int8_t* wg = s.weights + g * 4 * kPanel + 4 * column;
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wg)));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wg + 16)));
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      int64_t group;
+      __builtin_memcpy(&group, x + r * ldx + 4 * g, sizeof group);
+      const __m256i a = _mm256_set1_epi64x(group);
+      acc0[r] = _mm256_add_epi32(acc0[r], _mm256_madd_epi16(a, w0));
+      acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(a, w1));
+    }
+  }
+  const int count = std::min(8, valid - column);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i sum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.weight_sum + column));
+  const __m256 scale = _mm256_loadu_ps(s.scale + column), bias = _mm256_loadu_ps(s.bias + column);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    // hadd pairs lanes within 128-bit halves: (o0 o1 o4 o5 | o2 o3 o6 o7); the permute orders them.
+    const __m256i total = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc0[r], acc1[r]), 0xD8);
+    const __m256i c = _mm256_sub_epi32(total, _mm256_mullo_epi32(_mm256_set1_epi32(s.row_zero[r]), sum));
+    __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c), _mm256_mul_ps(_mm256_set1_ps(s.row_scale[r]), scale), bias);
+    float* yr = out[r] + column;
+    if (add_residual) y = _mm256_add_ps(_mm256_maskload_ps(yr, mask), y);
+    _mm256_maskstore_ps(yr, mask, y);
+  }
+}
+
+}  // namespace
+
+CLAP_AVX2 void widen_rows_u8_avx2(const uint8_t* u, int64_t n, int16_t* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i))));
+  for (; i < n; ++i) out[i] = u[i];
+}
+
+CLAP_AVX2 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups,
+                                     float* const* out, int valid, bool add_residual) {
+  for (int r = 0; r < rows; r += 6) {
+    const int n = std::min(6, rows - r);
+    const I8Strip part{s.weights, s.bias, s.scale, s.weight_sum, s.row_scale + r, s.row_zero + r};
+    for (int column = 0; column < valid; column += 8) {
+      switch (n) {
+#define CLAP_TILE(m) \
+  case m: tile_i8_avx2<m>(x + r * ldx, ldx, part, groups, out + r, column, valid, add_residual); break;
+        CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
+#undef CLAP_TILE
+      }
+    }
+  }
+}
+
+// Rows of `width` bfloat16 (ldx apart) to float32 rows of `width` (the same values, exactly).
+CLAP_AVX2 void widen_rows_bf16_avx2(const uint16_t* x, int64_t rows, int64_t width, float* out) {
+  const int64_t n = rows * width;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i));
+    _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
+  }
+  for (; i < n; ++i) {
+    const uint32_t bits = static_cast<uint32_t>(x[i]) << 16;
+    float f;
+    __builtin_memcpy(&f, &bits, sizeof f);
+    out[i] = f;
+  }
+}
+
+// One strip of up to 12 rows against one panel (linear.cpp's for_each_strip): 6-row blocks.
+CLAP_AVX2 void strip_bf16_widened_avx2(int rows, const float* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                                       int64_t pairs, float* const* out, int valid, bool add_residual) {
+  for (int r = 0; r < rows; r += 6) {
+    const int n = std::min(6, rows - r);
+    for (int column = 0; column < valid; column += 16) {
+      switch (n) {
+#define CLAP_HALF(m)                                                                                       \
+  case m:                                                                                                  \
+    half_tile_bf16_avx2<m>(x + r * ldx, ldx, panel, bias, pairs, out + r, column, valid, add_residual); \
+    break;
+        CLAP_HALF(1) CLAP_HALF(2) CLAP_HALF(3) CLAP_HALF(4) CLAP_HALF(5) CLAP_HALF(6)
+#undef CLAP_HALF
+      }
+    }
+  }
+}
+
+}  // namespace clap::detail
