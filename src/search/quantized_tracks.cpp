@@ -20,7 +20,10 @@ double gamma_of(int d) { return d * kUnit / (1 - d * kUnit); }
 
 // q·(scale·c) with 16 lane sums; the compiler may contract and reorder lanes per CPU: only the
 // bound above is relied on, never these bits.
-__attribute__((target_clones("avx512f", "avx2", "default"))) float code_dot(const float* q, const int8_t* c, int d) {
+#if defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+float code_dot(const float* q, const int8_t* c, int d) {
   float lanes[16] = {};
   int j = 0;
   for (; j + 16 <= d; j += 16)

@@ -1,7 +1,9 @@
 #include "tensor/ops.h"
 
 #include <omp.h>
+#if defined(__x86_64__)
 #include <xmmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +14,12 @@ namespace clap {
 // Hot loops are compiled for AVX-512, AVX2 and baseline x86-64; the CPU picks at load time
 // (the binary stays portable; no -march=native). Clones are chosen by ISA feature: "arch=..."
 // clones dispatch on the CPU model name and silently fell back to SSE2 on this machine's CPU.
+#if defined(__x86_64__)
 #define CLAP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+// aarch64: one version (Advanced SIMD is in the baseline; GCC 12 has no target_clones there).
+#define CLAP_VECTOR_CLONES
+#endif
 
 namespace {
 
@@ -285,7 +292,10 @@ __attribute__((always_inline)) inline void pv_rows_tail8(const float* p, int64_t
 // x86-64-v4 (AVX-512 with VL, and FMA) first: the half-width tail of head size 24 is a
 // multiply-add only where 256-bit FMAs exist; the psABI level dispatches by CPU features, not
 // by CPU model (unlike arch=<cpu name>, see README "Performance").
-__attribute__((target_clones("arch=x86-64-v4", "avx512f", "avx2", "default"))) void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
+#if defined(__x86_64__)
+__attribute__((target_clones("arch=x86-64-v4", "avx512f", "avx2", "default")))
+#endif
+void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
                                        float scale, const float* bias, const float* mask, float* out, int64_t ld_out,
                                        float* scratch) {
   // scratch (attention_scratch_floats): K transposed (hd x n), scores (n x n), and for head
@@ -386,9 +396,16 @@ void flush_denormals_in_all_threads() {
   // MXCSR FTZ (bit 15) | DAZ (bit 6), per thread: the calling thread and its OpenMP pool.
   // Denormals (< 1.2e-38) otherwise cost ~100 cycles per operation, e.g. in masked
   // attention; they are far below anything an embedding can show.
+#if defined(__x86_64__)
   _mm_setcsr(_mm_getcsr() | 0x8040);
 #pragma omp parallel
   _mm_setcsr(_mm_getcsr() | 0x8040);
+#elif defined(__aarch64__)
+  // ARM: FPCR.FZ (bit 24) flushes denormal inputs and results of float32 arithmetic.
+  __builtin_aarch64_set_fpcr(__builtin_aarch64_get_fpcr() | (1u << 24));
+#pragma omp parallel
+  __builtin_aarch64_set_fpcr(__builtin_aarch64_get_fpcr() | (1u << 24));
+#endif
 }
 
 void gelu_erf_inplace(float* x, int64_t n) {
