@@ -33,8 +33,10 @@ __attribute__((always_inline)) inline float code_dot(const float* q, const int8_
 }
 
 // One entry per kernel set (core/isa.h), not target_clones: their resolver cannot be capped.
+#if defined(__x86_64__)
 __attribute__((target("avx512f"))) float code_dot_isa_avx512(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }
 __attribute__((target("avx2"))) float code_dot_isa_avx2(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }
+#endif
 float code_dot_isa_baseline(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }
 
 // The smallest float not below v (v >= 0).
@@ -157,7 +159,12 @@ void QuantizedTracks::dots(const float* query, float* approx) const {
   const int64_t n = size();
   const int d = dim_;
   const IsaLevel level = isa_level();
+#if defined(__x86_64__)
   const auto code_dot = level == IsaLevel::Avx512 ? code_dot_isa_avx512 : level == IsaLevel::Avx2 ? code_dot_isa_avx2 : code_dot_isa_baseline;
+#else
+  (void)level;  // ARM64: NEON is part of the baseline; the compiler vectorises code_dot for it
+  const auto code_dot = code_dot_isa_baseline;
+#endif
 #pragma omp parallel for schedule(static) if (worth_threads(n * d))
   for (int64_t i = 0; i < n; ++i) approx[i] = scales_[i] * code_dot(query, codes_.data() + i * d, d);
 }

@@ -3,6 +3,9 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "core/isa.h"
+#if defined(__aarch64__)
+#include "tensor/linear_neon.h"
+#endif
 
 namespace clap {
 
@@ -14,12 +17,21 @@ std::string cpu_features() {
     out += name;
   };
   // The same checks as the kernels' dispatch (tensor/linear.cpp), not the compiler's target.
+#if defined(__x86_64__)
   add(__builtin_cpu_supports("avx512f"), "avx512f");
   add(__builtin_cpu_supports("avx512bw"), "avx512bw");
   add(__builtin_cpu_supports("avx512vnni"), "avx512vnni");
   add(__builtin_cpu_supports("avx512bf16"), "avx512bf16");
   add(__builtin_cpu_supports("avx2"), "avx2");
   add(__builtin_cpu_supports("fma"), "fma");
+#elif defined(__aarch64__)
+  // The kernel's names (/proc/cpuinfo "Features").
+  const ArmFeatures& arm = arm_features();
+  add(arm.asimd, "asimd");
+  add(arm.dotprod, "asimddp");
+  add(arm.i8mm, "i8mm");
+  add(arm.bf16, "bf16");
+#endif
   return out.empty() ? "baseline" : out;
 }
 

@@ -6,7 +6,8 @@
 namespace clap {
 
 // The extensions the kernels can use that this CPU has, space-separated and in dispatch order
-// ("avx512f avx512bw avx512vnni avx512bf16 avx2 fma"), or "baseline" when it has none of them.
+// ("avx512f avx512bw avx512vnni avx512bf16 avx2 fma"; on ARM64 "asimd asimddp i8mm bf16"), or
+// "baseline" when it has none of them.
 std::string cpu_features();
 
 // The kernel set the dispatch uses and why (core/isa.h): "avx2 (CLAPSEARCH_ISA=avx2 (the CPU

@@ -1,6 +1,10 @@
 #include "tensor/linear.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include "tensor/linear_neon.h"
+#endif
 #include <sys/mman.h>
 #include <omp.h>
 
@@ -45,6 +49,7 @@ std::atomic<int> g_kernel_limit{static_cast<int>(KernelIsa::Avx512)};
 // The family, limited by limit_kernels. Avx512 = AVX-512 with whichever later extensions the
 // CPU has (they are not nested: Ice Lake has VNNI without BF16), checked one by one below.
 KernelIsa kernel_isa() {
+#if defined(__x86_64__)
   static const KernelIsa best =
       __builtin_cpu_supports("avx512f")
           ? (__builtin_cpu_supports("avx512bw") ? KernelIsa::Avx512 : KernelIsa::Avx512F)
@@ -57,15 +62,29 @@ KernelIsa kernel_isa() {
                                                              : KernelIsa::Generic);
   return static_cast<KernelIsa>(
       std::max({static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed), cap}));
+#elif defined(__aarch64__)
+  static const KernelIsa best = KernelIsa::Neon;  // Advanced SIMD is part of every ARMv8-A CPU
+  return static_cast<KernelIsa>(std::max(static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed)));
+#else
+  return KernelIsa::Generic;
+#endif
 }
 
 // The float32 kernels need AVX-512 Foundation only; vdpbf16ps needs AVX512-BF16 as well; the
 // int8 kernels need BW (16-bit multiplies), vpdpbusd AVX512-VNNI.
+#if defined(__x86_64__)
 bool cpu_has_avx512() { return kernel_isa() <= KernelIsa::Avx512F; }
 bool cpu_has_avx512_bf16() { return kernel_isa() == KernelIsa::Avx512 && __builtin_cpu_supports("avx512bf16"); }
 bool cpu_has_avx512bw() { return kernel_isa() <= KernelIsa::Avx512Bw; }
 bool cpu_has_avx512_vnni() { return kernel_isa() == KernelIsa::Avx512 && __builtin_cpu_supports("avx512vnni"); }
+#else
+constexpr bool cpu_has_avx512() { return false; }
+constexpr bool cpu_has_avx512_bf16() { return false; }
+constexpr bool cpu_has_avx512bw() { return false; }
+constexpr bool cpu_has_avx512_vnni() { return false; }
+#endif
 
+#if defined(__x86_64__)
 // ---- Panels layout, AVX-512 kernel -----------------------------------------------------
 #define CLAP_AVX512 __attribute__((target("avx512f")))
 
@@ -209,6 +228,7 @@ CLAP_AVX2 void strip_avx2(int rows, const float* x, int64_t ldx, const float* pa
   }
 }
 
+#endif  // __x86_64__
 // ---- generic kernel (CPUs without AVX2): one row at a time, the compiler vectorises -------
 void strip_generic(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
                    float* const* out, int valid, bool add_residual) {
@@ -236,6 +256,7 @@ typedef uint32_t __attribute__((may_alias)) Word;
 
 inline uint32_t pair_at(const uint16_t* x, int64_t pair) { return *reinterpret_cast<const Word*>(x + 2 * pair); }
 
+#if defined(__x86_64__)
 #define CLAP_AVX512_BF16 __attribute__((target("avx512f,avx512bf16")))
 
 // acc + the products of each lane's bfloat16 pair: vdpbf16ps as one instruction (as dpbusd).
@@ -373,6 +394,7 @@ CLAP_AVX2 void strip_bf16_avx2(int rows, const uint16_t* x, int64_t ldx, const u
   }
 }
 
+#endif  // __x86_64__
 // Generic: the same order in scalar float32. Products of two bfloat16 are exact, so multiply
 // then add equals the fused step (except for products below float32's normal range).
 void strip_bf16_generic(int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
@@ -394,6 +416,7 @@ void strip_bf16_generic(int rows, const uint16_t* x, int64_t ldx, const uint16_t
   }
 }
 
+#if defined(__x86_64__)
 // to_bf16 on 16 values at a time, in integer operations (the same bits by construction).
 // (maskz forms of the shifts and the narrowing: GCC 12 warns on the plain ones.)
 CLAP_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
@@ -420,6 +443,7 @@ CLAP_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
   }
 }
 
+#endif  // __x86_64__
 // Rounds rows x in floats (stride ldx) to bfloat16 rows of `width` (even) elements, zero-padded.
 void round_rows_bf16(const float* x, int64_t rows, int64_t ldx, int64_t in, uint16_t* out, int64_t width) {
 #pragma omp parallel for schedule(static) if (rows * in >= 65536)
@@ -450,6 +474,7 @@ struct I8Rows {                // a strip's inputs
   const int32_t* zero;         // per row
 };
 
+#if defined(__x86_64__)
 #define CLAP_AVX512_BW __attribute__((target("avx512f,avx512bw,avx512vl")))
 #define CLAP_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -626,6 +651,7 @@ CLAP_AVX2 void strip_i8_avx2(int rows, const I8Rows& x, const I8Panel& w, int64_
   }
 }
 
+#endif  // __x86_64__
 // Generic: the same sums in scalar int32, the same fused float step (std::fma: correctly
 // rounded whether or not the CPU has the instruction).
 void strip_i8_generic(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
@@ -647,6 +673,7 @@ void strip_i8_generic(int rows, const I8Rows& x, const I8Panel& w, int64_t group
   }
 }
 
+#if defined(__x86_64__)
 // The input step: each row quantised on its own (quantize_row_u8), k padded with zeros.
 // The range of a row, 16 lanes at a time (min and max are exact: any order gives the same).
 CLAP_AVX512_BW void row_range_avx512(const float* x, int64_t n, float* lo, float* hi) {
@@ -732,16 +759,19 @@ CLAP_AVX512_BW void quantize_row_u8_fused_avx512(const float* x, int64_t n, cons
   std::fill(u + n, u + width, uint8_t{0});
 }
 
+#endif  // __x86_64__
 // multiplier (null = none): each input channel times its power of two first (the layer's
 // channel smoothing, see pack_linear), an exact step.
 void quantize_rows_u8(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* multiplier, uint8_t* u,
                       int64_t width, float* scale, int32_t* zero) {
+#if defined(__x86_64__)
   if (cpu_has_avx512bw()) {
 #pragma omp parallel for schedule(static) if (rows * in >= 65536)
     for (int64_t r = 0; r < rows; ++r)
       quantize_row_u8_fused_avx512(x + r * ldx, in, multiplier, u + r * width, width, scale + r, zero + r);
     return;
   }
+#endif
 #pragma omp parallel if (rows * in >= 65536)
   {
     std::vector<float> smoothed(multiplier ? static_cast<size_t>(in) : 0);
@@ -758,6 +788,7 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t ldx, int64_t in, con
   }
 }
 
+#if defined(__x86_64__)
 // ---- Rows layout (the text tower): stream W once in the checkpoint's layout ---------------
 // Each output is a dot product of an input row with a weight row: 16-lane partial sums
 // over k, then a fixed reduction tree, so a row's result does not depend on the others.
@@ -893,6 +924,7 @@ CLAP_AVX512 void rows_avx512(const float* x, int64_t rows, int64_t ldx, int64_t 
   }
 }
 
+#endif  // __x86_64__
 // The row-wise kernel without AVX-512: one clap::dot per output (the fixed order of
 // core/vector_math.h), outputs split across threads so each weight row is read once.
 void rows_portable(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight, const float* bias,
@@ -916,9 +948,11 @@ void linear_rows(const float* x, int64_t rows, int64_t ldx, const LinearWeights&
                  Epilogue epilogue, const int64_t* row_map) {
   const float* weight = static_cast<const float*>(w.weight);
   const bool add_residual = epilogue == Epilogue::AddResidual;
+#if defined(__x86_64__)
   if (cpu_has_avx512())
     rows_avx512(x, rows, ldx, w.in, weight, w.bias, w.out, y, ldy, add_residual, row_map);
   else
+#endif
     rows_portable(x, rows, ldx, w.in, weight, w.bias, w.out, y, ldy, add_residual, row_map);
   if (epilogue == Epilogue::Gelu) {
 #pragma omp parallel for schedule(static) if (rows * w.out >= 32768)
@@ -949,8 +983,14 @@ void for_each_strip(int64_t rows, int64_t out, float* y, int64_t ldy, const int6
   {
     // BF16 paths flush denormals (as vdpbf16ps does, whatever the MXCSR says), so every path
     // gives the same bits; restored after the call.
+#if defined(__x86_64__)
     const unsigned saved_csr = _mm_getcsr();
     if (flush_denormals) _mm_setcsr(saved_csr | 0x8040);
+#elif defined(__aarch64__)
+    // ARM: FPCR.FZ (bit 24) flushes denormal inputs and results, as MXCSR's FTZ + DAZ do.
+    const unsigned saved_fpcr = __builtin_aarch64_get_fpcr();
+    if (flush_denormals) __builtin_aarch64_set_fpcr(saved_fpcr | (1u << 24));
+#endif
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
       float discard[kPanel] = {};  // where rows mapped to -1 go
@@ -978,7 +1018,11 @@ void for_each_strip(int64_t rows, int64_t out, float* y, int64_t ldy, const int6
         }
       }
     }
+#if defined(__x86_64__)
     if (flush_denormals) _mm_setcsr(saved_csr);
+#elif defined(__aarch64__)
+    if (flush_denormals) __builtin_aarch64_set_fpcr(saved_fpcr);
+#endif
   }
 }
 
@@ -993,11 +1037,17 @@ void linear_panels_f32(const float* x, int64_t rows, int64_t ldx, const LinearWe
                  [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
                    const float* panel = weights + p * w.in * kPanel;
                    const float* bias = w.bias + p * kPanel;
+#if defined(__x86_64__)
                    if (avx512)
                      strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, epilogue);
                    else if (isa == KernelIsa::Avx2)
                      strip_avx2(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
                    else
+#elif defined(__aarch64__)
+                   if (isa == KernelIsa::Neon)
+                     strip_neon(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
+                   else
+#endif
                      strip_generic(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
                  });
 }
@@ -1013,6 +1063,7 @@ void linear_panels_bf16(const float* x, int64_t rows, int64_t ldx, const LinearW
   const bool avx512 = cpu_has_avx512(), bf16_instructions = cpu_has_avx512_bf16();
   const bool add_residual = epilogue == Epilogue::AddResidual;
   const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
+#if defined(__x86_64__)
   if (!avx512 && isa == KernelIsa::Avx2) {  // linear_avx2.cpp: inputs widened to float32 once
     if (scratch.input_widened.size() < static_cast<size_t>(rows * width)) scratch.input_widened.resize(rows * width);
     float* xf = scratch.input_widened.data();
@@ -1023,16 +1074,25 @@ void linear_panels_bf16(const float* x, int64_t rows, int64_t ldx, const LinearW
                                                             w.bias + p * kPanel, pairs, out, valid, add_residual);
                           });
   }
+#else
+  (void)bf16_instructions;
+#endif
   for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, true,
                  [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
                    const uint16_t* panel = weights + p * pairs * 2 * kPanel;
                    const float* bias = w.bias + p * kPanel;
                    const uint16_t* xr = xb + r * width;
+#if defined(__x86_64__)
                    if (avx512)
                      strip_bf16_avx512(bf16_instructions, n, xr, width, panel, bias, pairs, out, valid, epilogue);
                    else if (isa == KernelIsa::Avx2)
                      strip_bf16_avx2(n, xr, width, panel, bias, pairs, out, valid, add_residual);
                    else
+#elif defined(__aarch64__)
+                   if (isa == KernelIsa::Neon)
+                     strip_bf16_neon(n, xr, width, panel, bias, pairs, out, valid, add_residual);
+                   else
+#endif
                      strip_bf16_generic(n, xr, width, panel, bias, pairs, out, valid, add_residual);
                  });
 }
@@ -1047,9 +1107,10 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
                    scratch.input_zero.data());
   const int8_t* weights = static_cast<const int8_t*>(w.weight);
   const bool avx512 = cpu_has_avx512bw(), vnni = cpu_has_avx512_vnni();
-  const bool avx2 = !avx512 && kernel_isa() != KernelIsa::Generic;  // also AVX-512 without BW
+  const bool avx2 = !avx512 && kernel_isa() <= KernelIsa::Avx2;  // also AVX-512 without BW
   const bool add_residual = epilogue == Epilogue::AddResidual;
   const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
+#if defined(__x86_64__)
   if (avx2) {  // linear_avx2.cpp: inputs widened to int16 once
     if (scratch.input_i16.size() < static_cast<size_t>(rows * width)) scratch.input_i16.resize(rows * width);
     int16_t* xi = scratch.input_i16.data();
@@ -1062,17 +1123,31 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
                             detail::strip_i8_widened_avx2(n, xi + r * width, width, s, groups, out, valid, add_residual);
                           });
   }
+#else
+  (void)vnni, (void)avx2;
+#endif
+#if defined(__aarch64__)
+  const bool neon = kernel_isa() == KernelIsa::Neon, dotprod = arm_features().dotprod;
+#endif
   for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
                  [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
                    const I8Panel panel{weights + p * groups * 4 * kPanel, w.bias + p * kPanel, w.scale + p * kPanel,
                                        w.weight_sum + p * kPanel};
                    const I8Rows xr{scratch.input_u8.data() + r * width, width, scratch.input_scale.data() + r,
                                    scratch.input_zero.data() + r};
+#if defined(__x86_64__)
                    if (avx512)
                      strip_i8_avx512(vnni, n, xr, panel, groups, out, valid, epilogue);
                    else if (avx2)
                      strip_i8_avx2(n, xr, panel, groups, out, valid, add_residual);
                    else
+#elif defined(__aarch64__)
+                   if (neon)
+                     strip_i8_neon(dotprod, n, NeonI8Rows{xr.u, xr.ldx, xr.scale, xr.zero},
+                                   NeonI8Panel{panel.weights, panel.bias, panel.scale, panel.weight_sum}, groups, out,
+                                   valid, add_residual);
+                   else
+#endif
                      strip_i8_generic(n, xr, panel, groups, out, valid, add_residual);
                  });
 }
@@ -1088,15 +1163,20 @@ uint16_t to_bf16(float value) {
 }
 
 void to_bf16(const float* x, int64_t n, uint16_t* out) {
+#if defined(__x86_64__)
   if (cpu_has_avx512()) return to_bf16_avx512(x, n, out);
+#endif
   for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(x[i]);
 }
 
 void quantize_row_u8(const float* x, int64_t n, uint8_t* u, float* scale, int32_t* zero) {
   float lo = 0.0f, hi = 0.0f;  // the range includes 0, so zero (padding, ReLU-like zeros) is exact
+#if defined(__x86_64__)
   if (cpu_has_avx512bw()) {
     row_range_avx512(x, n, &lo, &hi);
-  } else {
+  } else
+#endif
+  {
     for (int64_t k = 0; k < n; ++k) {
       lo = std::min(lo, x[k]);
       hi = std::max(hi, x[k]);
@@ -1112,7 +1192,9 @@ void quantize_row_u8(const float* x, int64_t n, uint8_t* u, float* scale, int32_
   const int32_t z = std::clamp(static_cast<int32_t>(std::nearbyint(-lo * inv)), 0, 255);
   *scale = range / 255.0f;
   *zero = z;
+#if defined(__x86_64__)
   if (cpu_has_avx512bw()) return quantize_row_u8_avx512(x, n, u, inv, z);
+#endif
   for (int64_t k = 0; k < n; ++k)
     u[k] = static_cast<uint8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(x[k] * inv)) + z, 0, 255));
 }
@@ -1303,6 +1385,7 @@ LinearWeights PackedLinear::view() const {
   return w;
 }
 
+#if defined(__x86_64__)
 CLAP_AVX512 void gelu_avx512(float* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu512(_mm512_loadu_ps(x + i)));
@@ -1312,10 +1395,16 @@ CLAP_AVX512 void gelu_avx512(float* x, int64_t n) {
   }
 }
 
+#endif  // __x86_64__
 bool gelu_fast(float* x, int64_t n) {
+#if defined(__x86_64__)
   if (!cpu_has_avx512()) return false;
   gelu_avx512(x, n);
   return true;
+#else
+  (void)x, (void)n;
+  return false;  // the portable gelu_erf (tensor/ops.cpp)
+#endif
 }
 
 void PackedLinear::Free::operator()(void* p) const { std::free(p); }
@@ -1331,19 +1420,24 @@ const char* packed_gemm_kernel(WeightType type) {
       case KernelIsa::Avx512Bw:
       case KernelIsa::Avx512F: return "avx512-bf16-as-f32";
       case KernelIsa::Avx2: return "avx2-bf16";
+      case KernelIsa::Neon: return "neon-bf16-as-f32";
       default: return "generic-bf16-as-f32";
     }
   }
   if (type == WeightType::I8) {
     if (cpu_has_avx512_vnni()) return "avx512-vnni-int8";
     if (cpu_has_avx512bw()) return "avx512bw-int8";
-    return isa == KernelIsa::Generic ? "generic-int8" : "avx2-int8";
+#if defined(__aarch64__)
+    if (isa == KernelIsa::Neon) return arm_features().dotprod ? "neon-dotprod-int8" : "neon-int8";
+#endif
+    return isa <= KernelIsa::Avx2 ? "avx2-int8" : "generic-int8";
   }
   switch (isa) {
     case KernelIsa::Avx512:
     case KernelIsa::Avx512Bw:
     case KernelIsa::Avx512F: return "avx512";
     case KernelIsa::Avx2: return "avx2";
+    case KernelIsa::Neon: return "neon";
     default: return "generic";
   }
 }

@@ -12,6 +12,7 @@
 // (denormals are flushed by the MXCSR the caller sets). The register block is the float32
 // kernel's: 6 rows x 16 outputs (12 accumulators), the odd and the even halves of a pair's
 // weights widened in turn (2 registers), the 0xFFFF0000 mask and one broadcast: 16 registers.
+#if defined(__x86_64__)  // the whole file: x86-64 only (ARM64 has tensor/linear_neon.cpp)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -177,3 +178,5 @@ CLAP_AVX2 void strip_bf16_widened_avx2(int rows, const float* x, int64_t ldx, co
 }
 
 }  // namespace clap::detail
+
+#endif  // __x86_64__

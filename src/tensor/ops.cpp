@@ -3,7 +3,9 @@
 #include "core/isa.h"
 
 #include <omp.h>
+#if defined(__x86_64__)
 #include <xmmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -16,6 +18,7 @@ namespace clap {
 // -march=native). Not target_clones: their load-time resolver looks at the CPU alone and cannot
 // be capped. The bodies are always_inline and compiled into one entry per kernel set below
 // (CLAP_ISA_ENTRIES), with the targets the clones had ("avx512f", "avx2", default).
+// On aarch64 the baseline entry is the only one (Advanced SIMD is in its baseline).
 #define CLAP_VECTOR_CLONES __attribute__((always_inline)) inline
 
 namespace {
@@ -390,12 +393,18 @@ namespace {
 
 // One entry per kernel set for each always_inline body: name_isa_avx512, name_isa_avx2,
 // name_isa_baseline (the suffixes tests/isa/check_baseline.sh allows AVX in).
+#if defined(__x86_64__)
 #define CLAP_ISA_ENTRIES(name, ret, params, args)                                            \
   __attribute__((target("avx512f"))) ret name##_isa_avx512 params { return name args; } \
   __attribute__((target("avx2"))) ret name##_isa_avx2 params { return name args; }      \
   ret name##_isa_baseline params { return name args; }
 #define CLAP_ISA_PICK(name) \
   (isa_level() == IsaLevel::Avx512 ? name##_isa_avx512 : isa_level() == IsaLevel::Avx2 ? name##_isa_avx2 : name##_isa_baseline)
+#else
+#define CLAP_ISA_ENTRIES(name, ret, params, args) \
+  ret name##_isa_baseline params { return name args; }
+#define CLAP_ISA_PICK(name) name##_isa_baseline
+#endif
 
 CLAP_ISA_ENTRIES(gelu_erf, void, (float* x, int64_t n), (x, n))
 CLAP_ISA_ENTRIES(layer_norm_row, void,
@@ -406,18 +415,22 @@ CLAP_ISA_ENTRIES(layer_norm_row, void,
   (const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd, float scale, const float* bias, \
    const float* mask, float* out, int64_t ld_out, float* scratch)
 #define CLAP_ATTENTION_ARGS (q, k, v, ld, n, hd, scale, bias, mask, out, ld_out, scratch)
+#if defined(__x86_64__)
 // x86-64-v4 (AVX-512 with VL) where the CPU has it, as the clones chose: see attention_head_body.
 __attribute__((target("arch=x86-64-v4"))) void attention_head_isa_avx512_v4 CLAP_ATTENTION_PARAMS {
   attention_head_body CLAP_ATTENTION_ARGS;
 }
+#endif
 CLAP_ISA_ENTRIES(attention_head_body, void, CLAP_ATTENTION_PARAMS, CLAP_ATTENTION_ARGS)
 
 }  // namespace
 
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd, float scale,
                     const float* bias, const float* mask, float* out, int64_t ld_out, float* scratch) {
+#if defined(__x86_64__)
   static const bool v4 = __builtin_cpu_supports("x86-64-v4");
   if (isa_level() == IsaLevel::Avx512 && v4) return attention_head_isa_avx512_v4 CLAP_ATTENTION_ARGS;
+#endif
   CLAP_ISA_PICK(attention_head_body) CLAP_ATTENTION_ARGS;
 }
 
@@ -425,9 +438,16 @@ void flush_denormals_in_all_threads() {
   // MXCSR FTZ (bit 15) | DAZ (bit 6), per thread: the calling thread and its OpenMP pool.
   // Denormals (< 1.2e-38) otherwise cost ~100 cycles per operation, e.g. in masked
   // attention; they are far below anything an embedding can show.
+#if defined(__x86_64__)
   _mm_setcsr(_mm_getcsr() | 0x8040);
 #pragma omp parallel
   _mm_setcsr(_mm_getcsr() | 0x8040);
+#elif defined(__aarch64__)
+  // ARM: FPCR.FZ (bit 24) flushes denormal inputs and results of float32 arithmetic.
+  __builtin_aarch64_set_fpcr(__builtin_aarch64_get_fpcr() | (1u << 24));
+#pragma omp parallel
+  __builtin_aarch64_set_fpcr(__builtin_aarch64_get_fpcr() | (1u << 24));
+#endif
 }
 
 void gelu_erf_inplace(float* x, int64_t n) {
