@@ -125,7 +125,9 @@ TEST_F(IsaCli, EveryKernelSetGivesTheSameEmbeddingsWithinTolerancesAndEachIsDete
         std::printf("%s %s vs %s input %zu: max|d| %.3g cosine %.9f\n", precision.c_str(),
                     isa_level_name(levels_here()[0]), isa_level_name(levels_here()[l]), i, d.max_abs, d.cosine);
         EXPECT_GE(d.cosine, bound) << precision << " " << i;
-        if (precision == "fp32") EXPECT_LE(d.max_abs, 1e-4) << i;
+        if (precision == "fp32") {
+          EXPECT_LE(d.max_abs, 1e-4) << i;
+        }
       }
   }
 }

@@ -63,9 +63,7 @@ def results(path):
             for k, v in x.items(): walk(v, x.get("query", q))
         elif isinstance(x, list):
             for v in x: walk(v, q)
-    for line in open(path):
-        line = line.strip()
-        if line: walk(json.loads(line))
+    walk(json.load(open(path)))  # search --json: one array of results
     return out
 a, b = results(native + ".search.json"), results(emulated + ".search.json")
 assert a and a.keys() == b.keys(), f"search results differ: {sorted(a)} vs {sorted(b)}"
