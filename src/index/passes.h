@@ -19,10 +19,10 @@ namespace clap::index {
 
 inline constexpr int kDefaultFirstPass = 4;
 // The deepest pass: every window the bisection would place deeper joins it. Each pass decodes
-// every file again (FFmpeg decodes a song at roughly 250x real time on one core here, against
-// about 80x for the int8 HTSAT-base model), so one extra pass costs about a third more CPU and
-// four more would more than double the run. Two passes buy what progressive indexing is for, a
-// library searchable early, for one extra decode.
+// every file again (the first pass twice: once for the levels and the length, once to cut), and
+// a decode costs 15-33 % of what the int8 HTSAT-base model costs a song (FFmpeg measured here at
+// 260-570x real time on one core against the model's 87x), so every further pass adds that to
+// the whole run. Two passes buy what progressive indexing is for, a library searchable early.
 inline constexpr int kLastPass = 2;
 
 // Pass (1 .. last_pass) of each of `active` non-silent windows, by position. first_pass <= 0,
