@@ -1,6 +1,6 @@
-// AVX2 kernels for packed BF16 panels (tensor/linear.h), called by linear.cpp's dispatch when
-// the kernel set (core/isa.h) is avx2. Kept apart from linear.cpp so the x86 kernels of each ISA
-// live in their own file.
+// AVX2 + FMA kernels of tensor/linear.cpp (float32, BF16 and int8 panels), called by its
+// dispatch when the kernel set (core/isa.h) is avx2: the x86 kernels of each ISA live in their
+// own file (linear_avx512.cpp, this one; ARM64's in linear_neon.cpp).
 //
 // BF16 without a bfloat16 dot-product instruction: the weights stay bfloat16 in memory (half the
 // bytes of float32 panels) and become float32 in the load (a bfloat16 is the high half of a
@@ -23,8 +23,6 @@
 namespace clap::detail {
 
 namespace {
-
-constexpr int kPanel = 32;  // outputs per panel: linear.cpp's layout (PackedLinear)
 
 #define CLAP_AVX2 __attribute__((target("avx2,fma")))
 
@@ -170,6 +168,62 @@ CLAP_AVX2 void strip_bf16_widened_avx2(int rows, const float* x, int64_t ldx, co
   case m:                                                                                                  \
     half_tile_bf16_avx2<m>(x + r * ldx, ldx, panel, bias, pairs, out + r, column, valid, add_residual); \
     break;
+        CLAP_HALF(1) CLAP_HALF(2) CLAP_HALF(3) CLAP_HALF(4) CLAP_HALF(5) CLAP_HALF(6)
+#undef CLAP_HALF
+      }
+    }
+  }
+}
+
+// ---- float32 panels: each 32-wide panel as two 6x16 register tiles ----------------------
+
+// rows x 16 outputs (columns half*16 .. of the panel) over all k: 12 accumulators, two weight
+// vectors and a broadcast (15 of the 16 ymm registers).
+template <int R>
+CLAP_AVX2 inline void half_tile_avx2(const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                                     float* const* out, int column, int valid, bool add_residual) {
+  __m256 acc0[R], acc1[R];  // two 1-D arrays: GCC keeps these in registers, a 2-D one not
+  const __m256 bias0 = _mm256_loadu_ps(bias + column), bias1 = _mm256_loadu_ps(bias + column + 8);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = bias0;
+    acc1[r] = bias1;
+  }
+  for (int64_t k = 0; k < k_count; ++k) {
+    const float* w = panel + k * kPanel + column;
+    const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+  #pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(x + r * ldx + k);
+      acc0[r] = _mm256_fmadd_ps(a, w0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(a, w1, acc1[r]);
+    }
+  }
+  // Masked stores (no scalar tail loop over a runtime count).
+  const int count = std::min(16, valid - column);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    float* yr = out[r] + column;
+    if (add_residual) {
+      acc0[r] = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), acc0[r]);
+      acc1[r] = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), acc1[r]);
+    }
+    _mm256_maskstore_ps(yr, mask0, acc0[r]);
+    _mm256_maskstore_ps(yr + 8, mask1, acc1[r]);
+  }
+}
+
+CLAP_AVX2 void strip_avx2(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                          float* const* out, int valid, bool add_residual) {
+  for (int r = 0; r < rows; r += 6) {
+    const int n = std::min(6, rows - r);
+    for (int column = 0; column < valid; column += 16) {
+      switch (n) {
+#define CLAP_HALF(m) \
+  case m: half_tile_avx2<m>(x + r * ldx, ldx, panel, bias, k_count, out + r, column, valid, add_residual); break;
         CLAP_HALF(1) CLAP_HALF(2) CLAP_HALF(3) CLAP_HALF(4) CLAP_HALF(5) CLAP_HALF(6)
 #undef CLAP_HALF
       }

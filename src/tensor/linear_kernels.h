@@ -1,19 +1,72 @@
-// Kernels of linear() that live in their own files (one file per ISA), called by linear.cpp's
-// dispatch only when the kernel set (core/isa.h) allows them. Internal to tensor/.
+// The kernels of linear() (tensor/linear.h), one file per ISA family: linear.cpp holds the
+// dispatch, the packing and the generic kernels; linear_avx512.cpp and linear_avx2.cpp the x86
+// kernels (each function with its own target attribute, called only when the kernel set of
+// core/isa.h allows it); linear_neon.cpp ARM64's. Internal to tensor/.
+//
+// Every kernel of one weight type gives the same bits (the order of each output's sum is the
+// contract; tensor/linear.h): a strip is up to 12 rows of inputs against one panel of 32
+// outputs, out[r] pointing at row r's first output of the panel; `valid` outputs are stored
+// (added to the existing values with add_residual, or through the epilogue).
 #pragma once
 #include <cstdint>
 
+#include "tensor/linear.h"
+
 namespace clap::detail {
 
-// linear_avx2.cpp (AVX2 + FMA). BF16 panels with float32 inputs already rounded to bfloat16:
-// widen_rows_bf16_avx2 makes them (rows x width bfloat16 -> float32, exactly), then one strip of
-// up to 12 rows against one panel, the same bits as every BF16 kernel (tensor/linear.h).
+constexpr int kPanel = 32;  // outputs per panel: two 16-float vectors (PackedLinear's layout)
+
+// BF16 inputs are read as pairs of k (one 32-bit word: k even in the low half).
+typedef uint32_t __attribute__((may_alias)) Word;
+inline uint32_t pair_at(const uint16_t* x, int64_t pair) { return *reinterpret_cast<const Word*>(x + 2 * pair); }
+
+// I8 panels: per group of 4 k, 32 words of 4 s8 weights (one per output), and per output the
+// bias, the scale and Σq. Inputs: rows of u8 (k padded to a multiple of 4 with zeros), per row
+// a scale s and a zero point z. Every kernel forms the exact int32 sums S = Σ u·q - z·Σq and then
+// y = fma(float(S), s·scale, bias), one fused step on every path.
+struct I8Panel {              // one panel's per-output data
+  const int8_t* weights;      // groups x 32 x 4
+  const float* bias;          // 32
+  const float* scale;         // 32
+  const int32_t* weight_sum;  // 32
+};
+struct I8Rows {                // a strip's inputs
+  const uint8_t* u;            // rows of ldx bytes
+  int64_t ldx;
+  const float* scale;          // per row
+  const int32_t* zero;         // per row
+};
+
+#if defined(__x86_64__)
+// ---- linear_avx512.cpp (AVX-512 Foundation; BW/VL for int8; BF16/VNNI where named)
+void strip_avx512(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                  float* const* out, int valid, Epilogue epilogue);
+// bf16_instructions: vdpbf16ps (AVX512-BF16); else bfloat16 widened to float32, the same bits.
+void strip_bf16_avx512(bool bf16_instructions, int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel,
+                       const float* bias, int64_t pairs, float* const* out, int valid, Epilogue epilogue);
+// vnni: vpdpbusd (AVX512-VNNI); else AVX-512BW multiplies, the same sums.
+void strip_i8_avx512(bool vnni, int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
+                     int valid, Epilogue epilogue);
+// The row-wise float32 kernel (WeightLayout::Rows: the text tower).
+void rows_avx512(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight, const float* bias,
+                 int64_t out, float* y, int64_t ldy, bool add_residual, const int64_t* row_map);
+void gelu_avx512(float* x, int64_t n);
+void to_bf16_avx512(const float* x, int64_t n, uint16_t* out);
+void row_range_avx512(const float* x, int64_t n, float* lo, float* hi);
+void quantize_row_u8_avx512(const float* x, int64_t n, uint8_t* u, float inv, int32_t zero);
+// One row times `multiplier` (null: none), quantised to u8 and padded with zeros to `width`.
+void quantize_row_u8_fused_avx512(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
+                                  float* scale, int32_t* zero);
+
+// ---- linear_avx2.cpp (AVX2 + FMA)
+void strip_avx2(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                float* const* out, int valid, bool add_residual);
+// BF16 panels with float32 inputs already rounded to bfloat16: widen_rows_bf16_avx2 makes them
+// (rows x width bfloat16 -> float32, exactly), then one strip against one panel.
 void widen_rows_bf16_avx2(const uint16_t* x, int64_t rows, int64_t width, float* out);
 void strip_bf16_widened_avx2(int rows, const float* x, int64_t ldx, const uint16_t* panel, const float* bias,
                              int64_t pairs, float* const* out, int valid, bool add_residual);
-
-// I8 panels with the quantised inputs widened to int16 (widen_rows_u8_avx2: n values), one strip
-// of up to 12 rows against one panel: the exact sums and float32 step of every I8 kernel.
+// I8 panels with the quantised inputs widened to int16 (widen_rows_u8_avx2: n values).
 struct I8Strip {
   const int8_t* weights;     // the panel's groups
   const float* bias;         // the panel's 32 biases, scales and weight sums
@@ -25,5 +78,6 @@ struct I8Strip {
 void widen_rows_u8_avx2(const uint8_t* u, int64_t n, int16_t* out);
 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups,
                            float* const* out, int valid, bool add_residual);
+#endif  // __x86_64__
 
 }  // namespace clap::detail

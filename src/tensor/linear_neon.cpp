@@ -27,7 +27,7 @@ const ArmFeatures& arm_features() {
 
 namespace {
 
-constexpr int kPanel = 32;  // outputs per panel (tensor/linear.cpp)
+using detail::kPanel;
 
 // Stores 16 accumulated outputs (4 vectors) of one row: `count` of them (0..16), added to what
 // is there with add_residual. Partial vectors lane by lane (no masked stores in NEON).
@@ -169,7 +169,7 @@ inline void tile16_bf16(const uint16_t* x, int64_t ldx, const uint16_t* panel, c
 
 // ---- I8 panels ------------------------------------------------------------------------------
 // The float step of tensor/linear.cpp for 16 outputs of one row, from the sums of (u - 128)·q.
-inline void finish_i8(const int32x4_t (&sums)[4], const NeonI8Rows& x, int r, const NeonI8Panel& w, int column,
+inline void finish_i8(const int32x4_t (&sums)[4], const detail::I8Rows& x, int r, const detail::I8Panel& w, int column,
                       float* y, int count, bool add_residual) {
   float32x4_t result[4];
   const int32x4_t shift = vdupq_n_s32(128 - x.zero[r]);  // S - z·Σq = Σ(u - 128)·q + (128 - z)·Σq
@@ -201,7 +201,7 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) inline void dot_step(int32x4_t
 // R rows x 16 outputs with SDOT: per group, 16 outputs' weights are 64 bytes (4 per output, one
 // 32-bit lane each); the row's 4 inputs (as s8: u xor 0x80 = u - 128) are one 32-bit lane of xv.
 template <int R>
-__attribute__((target("arch=armv8.2-a+dotprod"))) inline void tile16_i8_dot(const NeonI8Rows& x, int r0, const NeonI8Panel& w,
+__attribute__((target("arch=armv8.2-a+dotprod"))) inline void tile16_i8_dot(const detail::I8Rows& x, int r0, const detail::I8Panel& w,
                                                                int64_t groups, float* const* out, int column,
                                                                int count, bool add_residual) {
   int32x4_t acc[R][4];
@@ -234,7 +234,7 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) inline void tile16_i8_dot(cons
 // The same sums without SDOT: (u - 128)·q as 16-bit products (|p| <= 16256), pairs added
 // into 32-bit lanes (vpadalq_s16), each output's two partial sums added at the end.
 template <int R>
-inline void tile16_i8_widen(const NeonI8Rows& x, int r0, const NeonI8Panel& w, int64_t groups, float* const* out,
+inline void tile16_i8_widen(const detail::I8Rows& x, int r0, const detail::I8Panel& w, int64_t groups, float* const* out,
                             int column, int count, bool add_residual) {
   int32x4_t acc[R][8];  // per 4 outputs, two vectors: outputs (o, o+1) and (o+2, o+3), two partials each
   for (int r = 0; r < R; ++r)
@@ -282,7 +282,7 @@ void strip_bf16_neon(int rows, const uint16_t* x, int64_t ldx, const uint16_t* p
   }
 }
 
-void strip_i8_neon(bool dotprod, int rows, const NeonI8Rows& x, const NeonI8Panel& w, int64_t groups,
+void strip_i8_neon(bool dotprod, int rows, const detail::I8Rows& x, const detail::I8Panel& w, int64_t groups,
                    float* const* out, int valid, bool add_residual) {
   for (int r = 0; r < rows; r += 4) {
     const int n = std::min(4, rows - r);

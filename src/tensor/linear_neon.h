@@ -5,6 +5,8 @@
 #if defined(__aarch64__)
 #include <cstdint>
 
+#include "tensor/linear_kernels.h"
+
 namespace clap {
 
 // The extensions the ARM kernels can use (AT_HWCAP / AT_HWCAP2), read once.
@@ -35,19 +37,7 @@ void strip_bf16_neon(int rows, const uint16_t* x, int64_t ldx, const uint16_t* p
 // (u - 128)·q with SDOT (vdotq, `dotprod`) or with widening multiplies (vmull_s8 + vpadalq_s16)
 // on CPUs without it, plus 128·Σq; then tensor/linear.cpp's float step
 // y = fma(float(S - z·Σq), s·scale, bias). Integer sums are exact: every path gives the same bits.
-struct NeonI8Rows {
-  const uint8_t* u;  // rows of ldx bytes
-  int64_t ldx;
-  const float* scale;   // per row
-  const int32_t* zero;  // per row
-};
-struct NeonI8Panel {
-  const int8_t* weights;      // groups x 32 x 4
-  const float* bias;          // 32
-  const float* scale;         // 32
-  const int32_t* weight_sum;  // 32
-};
-void strip_i8_neon(bool dotprod, int rows, const NeonI8Rows& x, const NeonI8Panel& w, int64_t groups,
+void strip_i8_neon(bool dotprod, int rows, const detail::I8Rows& x, const detail::I8Panel& w, int64_t groups,
                    float* const* out, int valid, bool add_residual);
 
 }  // namespace clap

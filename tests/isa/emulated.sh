@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The x86-64 binary under emulated CPUs without AVX-512 (Haswell: AVX2), without AVX2 (Nehalem:
-# SSE4.2) and at the baseline (qemu64): golden parity cases and a real-file index + search, each
-# compared with the native run, within the engine's tolerances (qemu-user, Debian's qemu 7.2).
+# SSE4.2) and at the baseline (qemu64): golden parity cases, FAISS's IVF and IVF-PQ paths and a
+# real-file index + search, each compared with the native run, within the engine's tolerances
+# (qemu-user, Debian's qemu 7.2).
 #
 # Usage: emulated.sh [--full] BUILD_DIR
 #   default: a few golden-parity cases per CPU (the README's test command runs this: ~2 min)
@@ -33,6 +34,9 @@ if [[ $full == 1 ]]; then
 else
   filter='Golden/Parity.EndToEndFromSamplesAndStrings/tiny_unfused:Golden/Parity.BatchingAndRepeatsAreBitIdentical/tiny_unfused'
 fi
+
+# The vector indexes' FAISS paths (tests/search): an IVF index and a small IVF-PQ one.
+faiss_filter='VectorIndex.IvfAndExactResultsDoNotDependOnTheThreadCount:CompressedIndex.EveryListProbedAndShortlistedGivesExactSearch'
 
 # Real files (ffmpeg), indexed and searched natively once.
 mkdir -p "$work/music"
@@ -93,9 +97,14 @@ for cpu in Haswell Nehalem qemu64; do
     echo "$out" | tail -30; echo "FAIL $cpu: golden parity"; status=1; continue
   fi
   cases=$(grep -o '[0-9]* tests\? ran' <<<"$out" | head -1 || true)
+  # FAISS under the same CPU: k-means, IVF lists and IVF-PQ training and search (Debian's
+  # libfaiss is its own build: its code is not covered by the dispatch check of this binary).
+  if ! out=$("${q[@]}" "$build/tests/test_search" --gtest_filter="$faiss_filter" --gtest_brief=1 2>&1 | grep -v "TCG doesn.t support"); then
+    echo "$out" | tail -30; echo "FAIL $cpu: FAISS IVF / IVF-PQ"; status=1; continue
+  fi
   if ! run_index_search "$cpu" "${q[@]}" || ! cmp=$(compare "$cpu"); then
     echo "FAIL $cpu: index + search"; status=1; continue
   fi
-  echo "ok $cpu ($set_line): golden parity ${cases:-passed}; index + search vs native: $cmp ($((SECONDS - start)) s)"
+  echo "ok $cpu ($set_line): golden parity ${cases:-passed}, FAISS IVF and IVF-PQ; index + search vs native: $cmp ($((SECONDS - start)) s)"
 done
 exit $status
