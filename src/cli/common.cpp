@@ -289,6 +289,14 @@ service::ResultRules RuleCliOptions::rules() const {
   return r;
 }
 
+void add_diversity_option(CLI::App* cmd, double& diversity) {
+  cmd->add_option("--diversity", diversity,
+                  "0..1: maximal marginal relevance over track embeddings (0 = the ranking's order), copies of one recording "
+                  "listed once")
+      ->check(CLI::Range(0.0, 1.0))
+      ->type_name("X");
+}
+
 void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, bool mix_seed) {
   if (seeds) {
     cmd->add_option("--seed", o.seeds, "Another seed: a track of the index (id or path) or an audio file, SEED[:WEIGHT]; repeatable")

@@ -13,6 +13,7 @@
 
 #include "core/csv.h"
 #include "core/output_file.h"
+#include "service/diversity.h"
 #include "service/duplicates.h"
 #include "service/filters.h"
 #include "service/library.h"
@@ -157,6 +158,9 @@ struct RuleCliOptions {
   service::ResultRules rules() const;  // throws InvalidArgument on a bad expression
 };
 void add_rule_options(CLI::App* cmd, RuleCliOptions& o);
+
+// --diversity X (search, like, similar): -1 when not given (service/diversity.h).
+void add_diversity_option(CLI::App* cmd, double& diversity);
 
 // --seed, --seeds-from, --text, --not, --not-like: the terms of a mixed query (service/seeds.h).
 struct SeedCliOptions {

@@ -26,6 +26,7 @@ struct LikeCliOptions {
   bool collapse = false;
   RuleCliOptions rules;
   SeedCliOptions seeds;
+  double diversity = -1;
 };
 
 int run_like(const LikeCliOptions& o) {
@@ -37,7 +38,7 @@ int run_like(const LikeCliOptions& o) {
   const auto snap = lib.snapshot();
 
   search::LikeOptions lo;
-  lo.k = o.collapse ? service::results_before_collapse(o.k) : o.k;
+  lo.k = o.diversity >= 0 ? service::results_before_diversity(o.k) : o.collapse ? service::results_before_collapse(o.k) : o.k;
   lo.per_chunk = o.per_chunk;
   lo.vote_weight = o.vote_weight;
   search::QueryChunks chunks;
@@ -66,6 +67,9 @@ int run_like(const LikeCliOptions& o) {
     query_label = o.query;
   }
   auto results = service::like(*snap, chunks, lo, like_rules);
+  if (o.diversity >= 0)
+    results = service::diversify(*snap, std::move(results), o.k, o.diversity, [](const search::LikeResult& r) { return r.track_id; },
+                                 [](const search::LikeResult& r) { return r.combined; });
   std::vector<std::vector<int64_t>> copies(results.size());
   if (o.collapse) copies = collapse_results(*snap, results, o.k, [](const search::LikeResult& r) { return r.track_id; });
 
@@ -133,6 +137,7 @@ void add_like_command(CLI::App& app, Action& action) {
       ->excludes(json);
   add_collapse_option(cmd, o->collapse);
   add_seed_options(cmd, o->seeds, /*seeds=*/true, /*texts=*/true);
+  add_diversity_option(cmd, o->diversity);
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   cmd->footer(

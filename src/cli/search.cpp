@@ -30,6 +30,7 @@ struct SearchOptions {
   bool collapse = false;
   RuleCliOptions rules;
   SeedCliOptions seeds;  // --seed, --not, --not-like mixed into every query
+  double diversity = -1;
 };
 
 struct Query {
@@ -140,7 +141,8 @@ int run_search(const SearchOptions& o) {
 
   search::TextSearchOptions topts;
   if (o.collapse && o.compare) throw InvalidArgument("--collapse-duplicates does not go with --compare");
-  topts.k = o.collapse ? service::results_before_collapse(o.k) : o.k;
+  if (o.diversity >= 0 && o.compare) throw InvalidArgument("--diversity does not go with --compare");
+  topts.k = o.diversity >= 0 ? service::results_before_diversity(o.k) : o.collapse ? service::results_before_collapse(o.k) : o.k;
   topts.aggregate = search::parse_aggregate(o.aggregate);
   topts.thresholds.high = o.high;
   topts.thresholds.moderate = o.moderate;
@@ -160,6 +162,10 @@ int run_search(const SearchOptions& o) {
   }
   std::vector<Query> queries;
   for (size_t i = 0; i < texts.size(); ++i) {
+    if (o.diversity >= 0)
+      results[i] = service::diversify(*snap, std::move(results[i]), o.k, o.diversity,
+                                      [](const search::TrackScore& r) { return r.track_id; },
+                                      [](const search::TrackScore& r) { return r.score; });
     Query q{texts[i], results[i], std::vector<std::vector<int64_t>>(results[i].size())};
     if (o.collapse)
       q.copies = collapse_results(*snap, q.results, o.k, [](const search::TrackScore& r) { return r.track_id; });
@@ -224,6 +230,7 @@ void add_search_command(CLI::App& app, Action& action) {
       ->excludes(json);
   add_collapse_option(cmd, o->collapse);
   add_seed_options(cmd, o->seeds, /*seeds=*/false, /*texts=*/false);
+  add_diversity_option(cmd, o->diversity);
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);

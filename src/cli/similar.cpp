@@ -22,6 +22,7 @@ struct SimilarOptions {
   bool collapse = false;
   RuleCliOptions rules;
   SeedCliOptions seeds;
+  double diversity = -1;
 };
 
 
@@ -29,7 +30,8 @@ int run_similar(const SimilarOptions& o) {
   const service::ResultRules rules = o.rules.rules();
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
-  const int64_t ask = o.collapse ? service::results_before_collapse(o.k) : o.k;
+  const int64_t ask = o.diversity >= 0 ? service::results_before_diversity(o.k)
+                      : o.collapse ? service::results_before_collapse(o.k) : o.k;
   std::vector<search::Hit> hits;
   std::string query_label;
   if (o.seeds.any()) {
@@ -49,6 +51,9 @@ int run_similar(const SimilarOptions& o) {
     hits = service::similar_to_vector(*snap, q, ask, rules);
     query_label = o.query + " (not in the index)";
   }
+  if (o.diversity >= 0)
+    hits = service::diversify(*snap, std::move(hits), o.k, o.diversity, [](const search::Hit& h) { return h.id; },
+                              [](const search::Hit& h) { return h.score; });
   std::vector<std::vector<int64_t>> copies(hits.size());
   if (o.collapse) copies = collapse_results(*snap, hits, o.k, [](const search::Hit& h) { return h.id; });
 
@@ -96,6 +101,7 @@ void add_similar_command(CLI::App& app, Action& action) {
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, score, path, artist, title) to FILE (- = stdout)")->excludes(json);
   add_collapse_option(cmd, o->collapse);
   add_seed_options(cmd, o->seeds, /*seeds=*/true, /*texts=*/true);
+  add_diversity_option(cmd, o->diversity);
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   cmd->footer(

@@ -24,6 +24,7 @@
 #include "server/assets.h"
 #include "service/queries.h"
 #include "service/records.h"
+#include "service/diversity.h"
 #include "service/seeds.h"
 #include "service/sonic.h"
 #include "service/status.h"
@@ -643,7 +644,9 @@ void Api::install(httplib::Server& http) {
     const bool mixed = has_seed_terms(req, false);
     const auto texts = mixed && !req.has_param("q") ? std::vector<std::string>{} : texts_param(req, "q", options_.max_queries);
     search::TextSearchOptions o;
-    o.k = int_param(req, "k", 10, 1, options_.max_k);
+    const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
+    const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+    o.k = diversity >= 0 ? service::results_before_diversity(k) : k;
     const std::string aggregate = req.has_param("aggregate") ? req.get_param_value("aggregate") : "mean";
     if (aggregate != "mean" && aggregate != "max") throw HttpError{400, "bad parameter", "aggregate: mean or max"};
     o.aggregate = search::parse_aggregate(aggregate);
@@ -667,6 +670,9 @@ void Api::install(httplib::Server& http) {
       results = service::search_texts(lib_, *snap, texts, o, rules);
     }
     for (size_t q = 0; q < names.size(); ++q) {
+      if (diversity >= 0)
+        results[q] = service::diversify(*snap, std::move(results[q]), k, diversity, [](const search::TrackScore& r) { return r.track_id; },
+                                        [](const search::TrackScore& r) { return r.score; });
       ojson list = ojson::array();
       for (size_t r = 0; r < results[q].size(); ++r) {
         ojson j = service::text_result_record(*snap, results[q][r], r + 1);
@@ -859,7 +865,9 @@ void Api::install(httplib::Server& http) {
   });
 
   route("GET", "/api/similar", [this](const httplib::Request& req, httplib::Response& res) {
-    const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
+    const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
+    const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+    const int64_t k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
     const service::ResultRules rules = rules_param(req, options_.max_k);
     const auto snap = lib_.snapshot();
     std::vector<search::Hit> hits;
@@ -874,6 +882,9 @@ void Api::install(httplib::Server& http) {
       hits = service::similar_tracks(*snap, t, k, rules);
       query = {{"track_id", t.id}, {"display_path", snap->display_path(t.path)}, {"title", t.title}, {"artist", t.artist}};
     }
+    if (diversity >= 0)
+      hits = service::diversify(*snap, std::move(hits), wanted, diversity, [](const search::Hit& h) { return h.id; },
+                                [](const search::Hit& h) { return h.score; });
     ojson list = ojson::array();
     size_t rank = 0;
     for (const auto& h : hits) {
@@ -889,7 +900,9 @@ void Api::install(httplib::Server& http) {
 
   auto like = [this](const httplib::Request& req, httplib::Response& res, const Upload* upload) {
     search::LikeOptions o;
-    o.k = int_param(req, "k", 10, 1, options_.max_k);
+    const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
+    const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+    o.k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
     o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
     o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
     const service::ResultRules rules = rules_param(req, options_.max_k);
@@ -932,7 +945,10 @@ void Api::install(httplib::Server& http) {
       const double duration = chunks.size() ? chunks.ends.back() : 0;
       query = {{"name", name}, {"track_id", -1}, {"duration_s", json_num(duration)}};
     }
-    const auto results = service::like(*snap, chunks, o, like_rules);
+    auto results = service::like(*snap, chunks, o, like_rules);
+    if (diversity >= 0)
+      results = service::diversify(*snap, std::move(results), wanted, diversity, [](const search::LikeResult& r) { return r.track_id; },
+                                   [](const search::LikeResult& r) { return r.combined; });
     ojson chunk_list = ojson::array();
     for (int64_t i = 0; i < chunks.size(); ++i)
       chunk_list.push_back({{"index", i},

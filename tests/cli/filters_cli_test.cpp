@@ -5,6 +5,7 @@
 // exits 2 naming the reason and the column.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -203,6 +204,20 @@ TEST_F(FiltersCli, SeveralSeedsAndNegativesLeaveTheSeedsOut) {
   EXPECT_EQ(run("similar", &out, &err), 2);
   EXPECT_EQ(run("similar --not-like " + a, &out, &err), 2);
   EXPECT_NE(err.find("give at least one seed or text"), std::string::npos) << err;
+}
+
+// --diversity: 0 keeps the ranking; any value lists a permutation of the same tracks; out of range exits 2.
+TEST_F(FiltersCli, DiversityReordersTheSameTracks) {
+  const std::string a = q(dir() + "/music/jazz/a.flac");
+  EXPECT_EQ(names(ok_json("similar " + a + " -k 3 --diversity 0")), names(ok_json("similar " + a + " -k 3")));
+  for (const std::string& cmd : {"similar " + a, "like --track " + a, std::string("search 'a low hum'")}) {
+    std::vector<std::string> plain = names(ok_json(cmd + " -k 0")), varied = names(ok_json(cmd + " -k 0 --diversity 0.8"));
+    std::sort(plain.begin(), plain.end());
+    std::sort(varied.begin(), varied.end());
+    EXPECT_EQ(varied, plain) << cmd;
+  }
+  std::string out, err;
+  EXPECT_EQ(run("similar " + a + " --diversity 1.5", &out, &err), 2);
 }
 
 }  // namespace

@@ -219,6 +219,8 @@ TEST(ServeApi, SeveralSeedsMakeOneQueryWithoutTheSeeds) {
   EXPECT_EQ(ids(like["results"]).count(std::stoll(chirp)), 0u);
   EXPECT_EQ(like["query"]["seed_tracks"][0].get<int64_t>(), std::stoll(chirp));
 
+  EXPECT_EQ(s.get_json("/api/similar?track=" + chirp + "&diversity=0.5")["results"].size(), 2u);
+  s.get_json("/api/similar?track=" + chirp + "&diversity=2", 400);
   s.get_json("/api/similar?seed=999999", 404);
   EXPECT_NE(s.get_json("/api/similar?seed=" + chirp + ":nan", 400)["detail"].get<std::string>().find("finite number above 0"),
             std::string::npos);

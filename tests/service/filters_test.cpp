@@ -19,6 +19,7 @@
 #include "core/vector_math.h"
 #include "search/like.h"
 #include "search/text_search.h"
+#include "service/diversity.h"
 #include "service/filters.h"
 #include "service/library.h"
 #include "service/playlists.h"
@@ -454,6 +455,49 @@ TEST(SeedLists, APlaylistGivesItsEntriesRelativeToItsFolder) {
   std::ofstream(dir + "/empty.m3u") << "#EXTM3U\n";
   EXPECT_EQ(test::error_of([&] { read_seed_list(dir + "/empty.m3u"); }), dir + "/empty.m3u: the seed list has no entries");
   EXPECT_EQ(test::error_of([&] { read_seed_list(dir + "/none.m3u"); }), dir + "/none.m3u: cannot read the seed list");
+}
+
+// --diversity (service/diversity.h): maximal marginal relevance over the track embeddings, by hand.
+TEST_P(Filters, DiversityIsMaximalMarginalRelevanceOverTrackEmbeddings) {
+  const auto lib = open(std::get<0>(GetParam()));
+  const auto snap = lib->snapshot();
+  const auto m = open(WindowIndexMode::Memory)->snapshot();
+  const Embeddings& emb = m->track_embeddings();
+  const auto ranked = similar_tracks(*snap, *snap->track(emb.ids[0]), 20);
+  auto id_of = [](const search::Hit& h) { return h.id; };
+  auto score_of = [](const search::Hit& h) { return h.score; };
+  // d = 0: the ranking's order.
+  const auto same = diversify(*snap, ranked, 8, 0.0, id_of, score_of);
+  ASSERT_EQ(same.size(), 8u);
+  for (size_t i = 0; i < same.size(); ++i) EXPECT_EQ(same[i].id, ranked[i].id);
+  for (double d : {0.3, 0.7, 1.0}) {
+    SCOPED_TRACE("diversity " + std::to_string(d));
+    std::vector<int64_t> want;
+    std::vector<bool> used(ranked.size(), false);
+    while (want.size() < 8) {
+      size_t best = ranked.size();
+      double best_v = 0;
+      for (size_t i = 0; i < ranked.size(); ++i) {
+        if (used[i]) continue;
+        double closest = 0;
+        for (size_t w = 0; w < want.size(); ++w) {
+          const double c = dot(emb.row(emb.find(want[w])), emb.row(emb.find(ranked[i].id)), kDim);
+          closest = w == 0 ? c : std::max(closest, c);
+        }
+        const double v = (1 - d) * ranked[i].score - d * closest;
+        if (best == ranked.size() || v > best_v) {
+          best = i;
+          best_v = v;
+        }
+      }
+      used[best] = true;
+      want.push_back(ranked[best].id);
+    }
+    std::vector<int64_t> got;
+    for (const auto& h : diversify(*snap, ranked, 8, d, id_of, score_of)) got.push_back(h.id);
+    EXPECT_EQ(got, want);
+  }
+  EXPECT_NE(test::error_of([&] { diversify(*snap, ranked, 8, 1.5, id_of, score_of); }).find("diversity: must be"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Filters,
