@@ -503,13 +503,40 @@ class Library:
         )
 
     def similar(
-        self, track: Union[str, "_os.PathLike[str]", int], k: int = 10, *, where: str = "", per_artist: int = 0, per_album: int = 0
+        self,
+        track: Union[str, "_os.PathLike[str]", int, None] = None,
+        k: int = 10,
+        *,
+        where: str = "",
+        per_artist: int = 0,
+        per_album: int = 0,
+        seeds: Sequence[Union[str, int, "_os.PathLike[str]"]] = (),
+        texts: Sequence[str] = (),
+        nots: Sequence[str] = (),
+        not_likes: Sequence[Union[str, int, "_os.PathLike[str]"]] = (),
     ) -> List[dict]:
         """Song -> songs by track embedding (``clapsearch similar --json``): an indexed track
-        (id or path; itself left out) or any audio file. Returns dicts with rank, path,
+        (id or path; itself left out) or any audio file. With seeds/texts/nots/not_likes
+        (``--seed``, ``--text``, ``--not``, ``--not-like``; each "VALUE:WEIGHT" or "VALUE"), one
+        query normalise(sum of w*positive - sum of w*negative) over unit embeddings, every indexed
+        seed left out (docs/user-guide.md, Several seeds). Returns dicts with rank, path,
         track_id, score, artist, title."""
+
+        def name(x: Union[str, int, "_os.PathLike[str]"]) -> str:
+            return str(x) if isinstance(x, int) else _os.fspath(x)
+
         return _json.loads(
-            self._open().similar(str(track) if isinstance(track, int) else _os.fspath(track), int(k), where, int(per_artist), int(per_album))
+            self._open().similar(
+                "" if track is None else name(track),
+                int(k),
+                where,
+                int(per_artist),
+                int(per_album),
+                [name(s) for s in seeds],
+                [str(t) for t in texts],
+                [str(t) for t in nots],
+                [name(s) for s in not_likes],
+            )
         )
 
     def playlist(

@@ -40,6 +40,7 @@
 #include "service/playlists.h"
 #include "service/queries.h"
 #include "service/records.h"
+#include "service/seeds.h"
 
 namespace py = pybind11;
 namespace fs = std::filesystem;
@@ -438,13 +439,25 @@ class Library {
   }
 
   // similar --json: an indexed track (itself left out) or any audio file.
-  std::string similar(const std::string& query, int64_t k, const std::string& where, int64_t per_artist, int64_t per_album) {
+  // seeds, texts, nots, not_likes: more terms (service/seeds.h), the query (when not empty) first.
+  std::string similar(const std::string& query, int64_t k, const std::string& where, int64_t per_artist, int64_t per_album,
+                      const std::vector<std::string>& seeds, const std::vector<std::string>& texts,
+                      const std::vector<std::string>& nots, const std::vector<std::string>& not_likes) {
     if (k < 0) throw InvalidInput("k must be 0 (every track) or more");
     const service::ResultRules rules = rules_of(where, per_artist, per_album);
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
     std::vector<search::Hit> hits;
-    if (const store::Track* t = snap->find_track(query)) {
+    if (!seeds.empty() || !texts.empty() || !nots.empty() || !not_likes.empty()) {
+      using service::TermKind;
+      std::vector<service::QueryTerm> terms;
+      if (!query.empty()) terms.push_back({TermKind::Audio, query, false, "track"});
+      for (const auto& v : seeds) terms.push_back({TermKind::Audio, v, false, "seeds"});
+      for (const auto& v : texts) terms.push_back({TermKind::Text, v, false, "texts"});
+      for (const auto& v : nots) terms.push_back({TermKind::Text, v, true, "nots"});
+      for (const auto& v : not_likes) terms.push_back({TermKind::Audio, v, true, "not_likes"});
+      hits = service::similar_mixed(*snap, service::resolve_query(*lib_, *snap, terms), lib_->dim(), k, rules);
+    } else if (const store::Track* t = snap->find_track(query)) {
       hits = service::similar_tracks(*snap, *t, k, rules);
     } else {
       std::error_code ec;

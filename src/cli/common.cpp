@@ -289,6 +289,61 @@ service::ResultRules RuleCliOptions::rules() const {
   return r;
 }
 
+void add_diversity_option(CLI::App* cmd, double& diversity) {
+  cmd->add_option("--diversity", diversity,
+                  "0..1: maximal marginal relevance over track embeddings (0 = the ranking's order), copies of one recording "
+                  "listed once")
+      ->check(CLI::Range(0.0, 1.0))
+      ->type_name("X");
+}
+
+void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, bool mix_seed) {
+  if (seeds) {
+    cmd->add_option("--seed", o.seeds, "Another seed: a track of the index (id or path) or an audio file, SEED[:WEIGHT]; repeatable")
+        ->type_name("SEED")
+        ->allow_extra_args(false);
+    cmd->add_option("--seeds-from", o.seeds_from, "Seeds from a playlist (M3U/M3U8, or one track id or path a line)")
+        ->type_name("FILE");
+  }
+  if (texts)
+    cmd->add_option("--text", o.texts, "Mix in a text, TEXT[:WEIGHT]; repeatable")->type_name("TEXT")->allow_extra_args(false);
+  else if (!seeds && mix_seed)
+    cmd->add_option("--seed", o.seeds, "Mix in an audio seed (track id or path, or an audio file), SEED[:WEIGHT]; repeatable")
+        ->type_name("SEED")
+        ->allow_extra_args(false);
+  cmd->add_option("--not", o.nots, "Push away from a text, TEXT[:WEIGHT]; repeatable")->type_name("TEXT")->allow_extra_args(false);
+  cmd->add_option("--not-like", o.not_likes, "Push away from a track or audio file, SEED[:WEIGHT]; repeatable")
+      ->type_name("SEED")
+      ->allow_extra_args(false);
+}
+
+std::vector<service::QueryTerm> SeedCliOptions::terms(const std::string& first) const {
+  using service::TermKind;
+  std::vector<service::QueryTerm> out;
+  if (!first.empty()) out.push_back({TermKind::Audio, first, false, "seed"});
+  for (const auto& s : seeds) out.push_back({TermKind::Audio, s, false, "--seed"});
+  if (!seeds_from.empty())
+    for (const auto& s : service::read_seed_list(seeds_from)) out.push_back({TermKind::Audio, s, false, "--seeds-from " + seeds_from + ":"});
+  for (const auto& t : texts) out.push_back({TermKind::Text, t, false, "--text"});
+  for (const auto& t : nots) out.push_back({TermKind::Text, t, true, "--not"});
+  for (const auto& s : not_likes) out.push_back({TermKind::Audio, s, true, "--not-like"});
+  return out;
+}
+
+// "a.flac, track 12, \"rainy\" ×0.5, not \"vocals\"": what a mixed query is made of.
+std::string query_terms_label(service::Library& lib, const service::MixedQuery& q) {
+  std::string out;
+  for (const auto& t : q.terms) {
+    if (!out.empty()) out += ", ";
+    if (t.negative) out += "not ";
+    if (t.kind == service::TermKind::Text) out += "\"" + t.value + "\"";
+    else if (t.track_id >= 0) out += "track " + std::to_string(t.track_id) + " " + lib.display_path(lib.track(t.track_id)->path);
+    else out += t.value;
+    if (t.weight != 1) out += " \u00d7" + fixed(t.weight, 3);
+  }
+  return out;
+}
+
 std::string copies_text(const std::vector<int64_t>& copies) {
   if (copies.empty()) return "";
   return " (+" + std::to_string(copies.size()) + (copies.size() == 1 ? " copy)" : " copies)");

@@ -13,10 +13,12 @@
 
 #include "core/csv.h"
 #include "core/output_file.h"
+#include "service/diversity.h"
 #include "service/duplicates.h"
 #include "service/filters.h"
 #include "service/library.h"
 #include "service/records.h"
+#include "service/seeds.h"
 
 namespace clap::cli {
 
@@ -156,6 +158,23 @@ struct RuleCliOptions {
   service::ResultRules rules() const;  // throws InvalidArgument on a bad expression
 };
 void add_rule_options(CLI::App* cmd, RuleCliOptions& o);
+
+// --diversity X (search, like, similar): -1 when not given (service/diversity.h).
+void add_diversity_option(CLI::App* cmd, double& diversity);
+
+// --seed, --seeds-from, --text, --not, --not-like: the terms of a mixed query (service/seeds.h).
+struct SeedCliOptions {
+  std::vector<std::string> seeds, texts, nots, not_likes;
+  std::string seeds_from;
+  bool any() const { return !seeds.empty() || !seeds_from.empty() || !texts.empty() || !nots.empty() || !not_likes.empty(); }
+  // The terms, `first` (a positional seed; empty: none) before the others.
+  std::vector<service::QueryTerm> terms(const std::string& first = "") const;
+};
+// seeds: --seed/--seeds-from as seeds (like, similar); texts: --text; mix_seed (without seeds):
+// --seed mixed into texts (search). --not and --not-like always (playlist takes only those).
+void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, bool mix_seed = true);
+// "a.flac, track 12 x.flac, \"rainy\" ×0.5, not \"vocals\"": what a mixed query is made of.
+std::string query_terms_label(service::Library& lib, const service::MixedQuery& q);
 // Folds `results` (rank order, asked for with service::results_before_collapse(k) entries) to
 // at most k entries (0 = all), one per duplicate group (service/duplicates.h); returns each kept
 // entry's copies (the group's other track ids).

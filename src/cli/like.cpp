@@ -25,21 +25,32 @@ struct LikeCliOptions {
   std::string csv;
   bool collapse = false;
   RuleCliOptions rules;
+  SeedCliOptions seeds;
+  double diversity = -1;
 };
 
 int run_like(const LikeCliOptions& o) {
-  if (o.query.empty() == o.track.empty()) throw InvalidArgument("give either a query audio file or --track ID|PATH");
+  if (!o.query.empty() && !o.track.empty()) throw InvalidArgument("give either a query audio file or --track ID|PATH");
+  if (!o.seeds.any() && o.query.empty() && o.track.empty())
+    throw InvalidArgument("give either a query audio file or --track ID|PATH (or --seed, --seeds-from)");
   const service::ResultRules rules = o.rules.rules();
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
 
   search::LikeOptions lo;
-  lo.k = o.collapse ? service::results_before_collapse(o.k) : o.k;
+  lo.k = o.diversity >= 0 ? service::results_before_diversity(o.k) : o.collapse ? service::results_before_collapse(o.k) : o.k;
   lo.per_chunk = o.per_chunk;
   lo.vote_weight = o.vote_weight;
   search::QueryChunks chunks;
   std::string query_label;
-  if (!o.track.empty()) {
+  service::ResultRules like_rules = rules;
+  if (o.seeds.any()) {
+    if (o.chunk > 0 || o.hop > 0) throw InvalidArgument("--chunk/--hop do not go with several seeds (each is cut as the index is)");
+    const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(o.track.empty() ? o.query : o.track));
+    chunks = service::mixed_query_chunks(lib, *snap, mq);
+    like_rules = service::excluding_seeds(rules, mq);
+    query_label = query_terms_label(lib, mq);
+  } else if (!o.track.empty()) {
     const store::Track* t = lib.find_track(o.track);
     if (!t) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
     if (o.chunk > 0 || o.hop > 0)
@@ -55,7 +66,10 @@ int run_like(const LikeCliOptions& o) {
     chunks = service::file_query_chunks(lib, o.query, o.chunk, o.hop);
     query_label = o.query;
   }
-  auto results = service::like(*snap, chunks, lo, rules);
+  auto results = service::like(*snap, chunks, lo, like_rules);
+  if (o.diversity >= 0)
+    results = service::diversify(*snap, std::move(results), o.k, o.diversity, [](const search::LikeResult& r) { return r.track_id; },
+                                 [](const search::LikeResult& r) { return r.combined; });
   std::vector<std::vector<int64_t>> copies(results.size());
   if (o.collapse) copies = collapse_results(*snap, results, o.k, [](const search::LikeResult& r) { return r.track_id; });
 
@@ -122,6 +136,8 @@ void add_like_command(CLI::App& app, Action& action) {
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, combined, votes, total_similarity, path, artist, title) to FILE (- = stdout)")
       ->excludes(json);
   add_collapse_option(cmd, o->collapse);
+  add_seed_options(cmd, o->seeds, /*seeds=*/true, /*texts=*/true);
+  add_diversity_option(cmd, o->diversity);
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   cmd->footer(
@@ -129,7 +145,9 @@ void add_like_command(CLI::App& app, Action& action) {
       "per chunk, from the track's best window), total similarity = sum of those cosines,\n"
       "combined = w·votes/max_votes + (1−w)·total/max_total (the best track scores 1; an indexed file queried by itself\n"
       "comes first with 1.0).\n"
-      "Under each result: query chunk time → matched window time, d = cosine distance (1 − cosine).");
+      "Under each result: query chunk time → matched window time, d = cosine distance (1 − cosine).\n"
+      "Several seeds (--seed, --seeds-from): the chunks of every seed vote together; --text/--not/--not-like steer each\n"
+      "chunk c of a seed of weight w to normalise(w·c + Σ w·text − Σ w·not − Σ w·not-like); seeds are left out of the results.");
   cmd->callback([o, &action] { action = [o] { return run_like(*o); }; });
 }
 

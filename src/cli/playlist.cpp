@@ -27,6 +27,7 @@ struct PlaylistOutputOptions {
 struct RadioCliOptions {
   PlaylistOutputOptions out;
   std::vector<std::string> seeds, texts;
+  SeedCliOptions negatives;  // --not, --not-like
   double diversity = 0.3;
   RuleCliOptions rules;
 };
@@ -90,11 +91,14 @@ int run_radio(const RadioCliOptions& o) {
   request.length = o.out.length;
   request.diversity = o.diversity;
   request.rules = rules;
+  request.negatives = o.negatives.terms();
   const service::Playlist playlist = service::radio(lib, *snap, request);
 
   std::string from;
   if (playlist.seeds > 0) from = std::to_string(playlist.seeds) + (playlist.seeds == 1 ? " seed track" : " seed tracks");
   for (const auto& text : o.texts) from += (from.empty() ? "\"" : ", \"") + text + "\"";
+  for (const auto& text : o.negatives.nots) from += ", not \"" + text + "\"";
+  for (const auto& seed : o.negatives.not_likes) from += ", not like " + seed;
   const std::string title = "playlist from " + from + ", diversity " + fixed(o.diversity, 2) + ": " +
                             std::to_string(playlist.tracks.size()) + " tracks (cosine to the query)";
   emit(lib, *snap, playlist, o.out, title, true);
@@ -146,6 +150,7 @@ void add_playlist_command(CLI::App& app, Action& action) {
   cmd->add_option("--diversity", o->diversity, "0 = the nearest tracks to the query, up to 1 = as varied as possible")
       ->default_val(0.3)
       ->check(CLI::Range(0.0, 1.0));
+  add_seed_options(cmd, o->negatives, /*seeds=*/false, /*texts=*/false, /*mix_seed=*/false);
   add_rule_options(cmd, o->rules);
   add_output_options(cmd, o->out, 25, "Tracks in the playlist, seeds included");
   cmd->footer(
@@ -153,7 +158,9 @@ void add_playlist_command(CLI::App& app, Action& action) {
       "(in the order given), then, from the 20 x n tracks nearest to the query (at least 200), the track c maximising\n"
       "  (1 - diversity) * cos(query, c) - diversity * max over the tracks already chosen s of cos(s, c)\n"
       "(maximal marginal relevance), until there are n tracks. Scores are cosines to the query; ties go to the smaller\n"
-      "track id, so the same index and options give the same playlist. Give at least one --seed or --text.");
+      "track id, so the same index and options give the same playlist. Give at least one --seed or --text.\n"
+      "--not TEXT[:W] / --not-like TRACK[:W] push the query away: normalise(Σ seeds + Σ texts − Σ w·negatives), each a unit\n"
+      "embedding (docs/user-guide.md, Several seeds); tracks named by --not-like never play.");
   cmd->callback([o, &action] {
     if (o->seeds.empty() && o->texts.empty())
       throw CLI::ValidationError("playlist", "give at least one --seed TRACK or --text \"description\"");

@@ -29,6 +29,8 @@ struct SearchOptions {
   std::string csv;
   bool collapse = false;
   RuleCliOptions rules;
+  SeedCliOptions seeds;  // --seed, --not, --not-like mixed into every query
+  double diversity = -1;
 };
 
 struct Query {
@@ -131,13 +133,16 @@ int run_search(const SearchOptions& o) {
   }
   for (const auto& t : texts)
     if (t.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidArgument("empty query text");
-  if (texts.empty()) throw InvalidArgument("give a query: clapsearch search \"female vocalist\" (or -q, --queries FILE)");
+  if (texts.empty() && o.seeds.seeds.empty())
+    throw InvalidArgument("give a query: clapsearch search \"female vocalist\" (or -q, --queries FILE, --seed)");
+  if (o.compare && o.seeds.any()) throw InvalidArgument("--compare does not go with --seed/--not/--not-like");
   if (o.compare && texts.size() < 2) throw InvalidArgument("--compare needs at least two queries (-q \"...\" -q \"...\")");
   if (!(o.high >= o.moderate)) throw InvalidArgument("--high must be at least --moderate");
 
   search::TextSearchOptions topts;
   if (o.collapse && o.compare) throw InvalidArgument("--collapse-duplicates does not go with --compare");
-  topts.k = o.collapse ? service::results_before_collapse(o.k) : o.k;
+  if (o.diversity >= 0 && o.compare) throw InvalidArgument("--diversity does not go with --compare");
+  topts.k = o.diversity >= 0 ? service::results_before_diversity(o.k) : o.collapse ? service::results_before_collapse(o.k) : o.k;
   topts.aggregate = search::parse_aggregate(o.aggregate);
   topts.thresholds.high = o.high;
   topts.thresholds.moderate = o.moderate;
@@ -146,9 +151,21 @@ int run_search(const SearchOptions& o) {
 
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   const auto snap = lib.snapshot();
-  const auto results = service::search_texts(lib, *snap, texts, topts, rules);
+  std::vector<std::vector<search::TrackScore>> results;
+  if (o.seeds.any()) {
+    // The query texts are positive terms of their own: negatives alone go with them.
+    const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(), true, /*need_positive=*/texts.empty());
+    results = service::search_mixed(lib, *snap, texts, mq, topts, rules);
+    if (texts.empty()) texts.push_back(query_terms_label(lib, mq));  // names the one query
+  } else {
+    results = service::search_texts(lib, *snap, texts, topts, rules);
+  }
   std::vector<Query> queries;
   for (size_t i = 0; i < texts.size(); ++i) {
+    if (o.diversity >= 0)
+      results[i] = service::diversify(*snap, std::move(results[i]), o.k, o.diversity,
+                                      [](const search::TrackScore& r) { return r.track_id; },
+                                      [](const search::TrackScore& r) { return r.score; });
     Query q{texts[i], results[i], std::vector<std::vector<int64_t>>(results[i].size())};
     if (o.collapse)
       q.copies = collapse_results(*snap, q.results, o.k, [](const search::TrackScore& r) { return r.track_id; });
@@ -212,13 +229,17 @@ void add_search_command(CLI::App& app, Action& action) {
                   "Write CSV (query, rank, track_id, score, label, best_start, best_end, path, artist, title) to FILE (- = stdout)")
       ->excludes(json);
   add_collapse_option(cmd, o->collapse);
+  add_seed_options(cmd, o->seeds, /*seeds=*/false, /*texts=*/false);
+  add_diversity_option(cmd, o->diversity);
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "Score = cosine between the text and the track's windows: mean over its non-silent windows (default), or max = its\n"
       "best window. Labels: HIGH > --high, MODERATE > --moderate, else LOW. Text embeddings are cached in the index,\n"
-      "so a repeated query costs no model run (--verbose tells).");
+      "so a repeated query costs no model run (--verbose tells).\n"
+      "--seed/--not/--not-like mix into every query: normalise(text + Σ w·seed − Σ w·not − Σ w·not-like), each term a unit\n"
+      "embedding, weight 1 unless written TERM:WEIGHT; indexed seeds are left out of the results.");
   cmd->callback([o, &action] { action = [o] { return run_search(*o); }; });
 }
 

@@ -21,16 +21,26 @@ struct SimilarOptions {
   std::string csv;
   bool collapse = false;
   RuleCliOptions rules;
+  SeedCliOptions seeds;
+  double diversity = -1;
 };
+
 
 int run_similar(const SimilarOptions& o) {
   const service::ResultRules rules = o.rules.rules();
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
-  const int64_t ask = o.collapse ? service::results_before_collapse(o.k) : o.k;
+  const int64_t ask = o.diversity >= 0 ? service::results_before_diversity(o.k)
+                      : o.collapse ? service::results_before_collapse(o.k) : o.k;
   std::vector<search::Hit> hits;
   std::string query_label;
-  if (const store::Track* t = snap->find_track(o.query)) {
+  if (o.seeds.any()) {
+    const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(o.query));
+    hits = service::similar_mixed(*snap, mq, lib.dim(), ask, rules);
+    query_label = query_terms_label(lib, mq);
+  } else if (o.query.empty()) {
+    throw InvalidArgument("give a seed: clapsearch similar TRACK|FILE (or --seed, --seeds-from, --text)");
+  } else if (const store::Track* t = snap->find_track(o.query)) {
     hits = service::similar_tracks(*snap, *t, ask, rules);
     query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
   } else {
@@ -41,6 +51,9 @@ int run_similar(const SimilarOptions& o) {
     hits = service::similar_to_vector(*snap, q, ask, rules);
     query_label = o.query + " (not in the index)";
   }
+  if (o.diversity >= 0)
+    hits = service::diversify(*snap, std::move(hits), o.k, o.diversity, [](const search::Hit& h) { return h.id; },
+                              [](const search::Hit& h) { return h.score; });
   std::vector<std::vector<int64_t>> copies(hits.size());
   if (o.collapse) copies = collapse_results(*snap, hits, o.k, [](const search::Hit& h) { return h.id; });
 
@@ -82,14 +95,19 @@ int run_similar(const SimilarOptions& o) {
 void add_similar_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<SimilarOptions>();
   CLI::App* cmd = app.add_subcommand("similar", "Song -> songs: the nearest tracks by track embedding");
-  cmd->add_option("query", o->query, "A track of the index (id or path; excluded from the results) or any audio file")
-      ->required();
+  cmd->add_option("query", o->query, "A track of the index (id or path; excluded from the results) or any audio file");
   cmd->add_option("-k,--top", o->k, "Results (0 = every track)")->default_val(10)->check(non_negative());
   auto* json = cmd->add_flag("--json", o->json, "JSON list: rank, path, track_id, score (cosine), artist, title");
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, score, path, artist, title) to FILE (- = stdout)")->excludes(json);
   add_collapse_option(cmd, o->collapse);
+  add_seed_options(cmd, o->seeds, /*seeds=*/true, /*texts=*/true);
+  add_diversity_option(cmd, o->diversity);
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
+  cmd->footer(
+      "Several seeds, texts and negatives make one query vector: normalise(Σ w·seed + Σ w·text − Σ w·not − Σ w·not-like),\n"
+      "every term a unit embedding (a track's stored track embedding, a file's computed as the indexer would, a text's),\n"
+      "weight 1 unless written TERM:WEIGHT. Indexed seeds are left out of the results (docs/user-guide.md, Several seeds).");
   cmd->callback([o, &action] { action = [o] { return run_similar(*o); }; });
 }
 

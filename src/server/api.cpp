@@ -24,6 +24,8 @@
 #include "server/assets.h"
 #include "service/queries.h"
 #include "service/records.h"
+#include "service/diversity.h"
+#include "service/seeds.h"
 #include "service/sonic.h"
 #include "service/status.h"
 
@@ -175,6 +177,56 @@ service::ResultRules rules_param(const httplib::Request& req, int64_t max_cap) {
   r.per_artist = int_param(req, "per_artist", 0, 0, max_cap);
   r.per_album = int_param(req, "per_album", 0, 0, max_cap);
   return r;
+}
+
+// seed, not_like (track ids of this index, ID[:WEIGHT]), text, not (TEXT[:WEIGHT]), each
+// repeatable: the terms of a mixed query (service/seeds.h), `first` (an id; empty: none) first.
+// Texts only where `texts` (search takes its texts as q).
+std::vector<service::QueryTerm> seed_terms_param(const httplib::Request& req, int max, bool texts, const std::string& first = "") {
+  using service::TermKind;
+  std::vector<service::QueryTerm> out;
+  if (!first.empty()) out.push_back({TermKind::Audio, first, false, "track"});
+  auto add = [&](const std::string& name, TermKind kind, bool negative) {
+    const size_t n = req.get_param_value_count(name);
+    if (n > static_cast<size_t>(max)) throw HttpError{400, "bad parameter", name + ": at most " + std::to_string(max) + " values"};
+    for (size_t i = 0; i < n; ++i) out.push_back({kind, text_value(name, req.get_param_value(name, i)), negative, name});
+  };
+  add("seed", TermKind::Audio, false);
+  if (texts) add("text", TermKind::Text, false);
+  add("not", TermKind::Text, true);
+  add("not_like", TermKind::Audio, true);
+  return out;
+}
+
+// A resolved query's terms as the answer echoes them.
+ojson terms_json(const service::MixedQuery& q) {
+  ojson a = ojson::array();
+  for (const auto& t : q.terms)
+    a.push_back({{"kind", t.kind == service::TermKind::Text ? "text" : "track"},
+                 {"value", t.value},
+                 {"weight", json_num(t.weight)},
+                 {"negative", t.negative},
+                 {"track_id", t.track_id}});
+  return a;
+}
+
+bool has_seed_terms(const httplib::Request& req, bool texts) {
+  return req.has_param("seed") || req.has_param("not") || req.has_param("not_like") || (texts && req.has_param("text"));
+}
+
+// The terms resolved (seeds: tracks of this index only): a bad weight or an empty list is a
+// 400, a seed not in the index a 404.
+service::MixedQuery resolve_terms(service::Library& lib, const service::LibrarySnapshot& snap,
+                                  const std::vector<service::QueryTerm>& terms, bool need_positive = true) {
+  try {
+    return service::resolve_query(lib, snap, terms, /*allow_files=*/false, need_positive);
+  } catch (const service::Busy&) {
+    throw;
+  } catch (const InvalidArgument& e) {
+    throw HttpError{400, "bad parameter", e.what()};
+  } catch (const Error& e) {
+    throw HttpError{404, "unknown track", e.what()};
+  }
 }
 
 service::SonicOptions sonic_options(const httplib::Request& req, int64_t default_count, int64_t max_count) {
@@ -589,9 +641,12 @@ void Api::install(httplib::Server& http) {
   });
 
   route("GET", "/api/search", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto texts = texts_param(req, "q", options_.max_queries);
+    const bool mixed = has_seed_terms(req, false);
+    const auto texts = mixed && !req.has_param("q") ? std::vector<std::string>{} : texts_param(req, "q", options_.max_queries);
     search::TextSearchOptions o;
-    o.k = int_param(req, "k", 10, 1, options_.max_k);
+    const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
+    const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+    o.k = diversity >= 0 ? service::results_before_diversity(k) : k;
     const std::string aggregate = req.has_param("aggregate") ? req.get_param_value("aggregate") : "mean";
     if (aggregate != "mean" && aggregate != "max") throw HttpError{400, "bad parameter", "aggregate: mean or max"};
     o.aggregate = search::parse_aggregate(aggregate);
@@ -605,15 +660,26 @@ void Api::install(httplib::Server& http) {
       for (const auto& t : texts) queries.push_back({{"query", t}, {"results", ojson::array()}});
       return send(res, {{"queries", queries}});
     }
-    const auto results = service::search_texts(lib_, *snap, texts, o, rules);
-    for (size_t q = 0; q < texts.size(); ++q) {
+    std::vector<std::vector<search::TrackScore>> results;
+    std::vector<std::string> names = texts;
+    if (mixed) {
+      const service::MixedQuery mq = resolve_terms(lib_, *snap, seed_terms_param(req, options_.max_queries, false), texts.empty());
+      results = service::search_mixed(lib_, *snap, texts, mq, o, rules);
+      if (names.empty()) names.push_back("");  // the seeds alone: one query
+    } else {
+      results = service::search_texts(lib_, *snap, texts, o, rules);
+    }
+    for (size_t q = 0; q < names.size(); ++q) {
+      if (diversity >= 0)
+        results[q] = service::diversify(*snap, std::move(results[q]), k, diversity, [](const search::TrackScore& r) { return r.track_id; },
+                                        [](const search::TrackScore& r) { return r.score; });
       ojson list = ojson::array();
       for (size_t r = 0; r < results[q].size(); ++r) {
         ojson j = service::text_result_record(*snap, results[q][r], r + 1);
         add_playback(*snap, j, results[q][r].track_id, results[q][r].stats.best_start);
         list.push_back(std::move(j));
       }
-      queries.push_back({{"query", texts[q]}, {"results", list}});
+      queries.push_back({{"query", names[q]}, {"results", list}});
     }
     send(res, {{"queries", queries}});
   });
@@ -799,11 +865,26 @@ void Api::install(httplib::Server& http) {
   });
 
   route("GET", "/api/similar", [this](const httplib::Request& req, httplib::Response& res) {
-    const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
+    const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
+    const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+    const int64_t k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
     const service::ResultRules rules = rules_param(req, options_.max_k);
     const auto snap = lib_.snapshot();
-    const store::Track& t = track_param(req, *snap);
-    const auto hits = service::similar_tracks(*snap, t, k, rules);
+    std::vector<search::Hit> hits;
+    ojson query;
+    if (has_seed_terms(req, true)) {
+      const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
+      const service::MixedQuery mq = resolve_terms(lib_, *snap, seed_terms_param(req, options_.max_queries, true, first));
+      hits = service::similar_mixed(*snap, mq, lib_.dim(), k, rules);
+      query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
+    } else {
+      const store::Track& t = track_param(req, *snap);
+      hits = service::similar_tracks(*snap, t, k, rules);
+      query = {{"track_id", t.id}, {"display_path", snap->display_path(t.path)}, {"title", t.title}, {"artist", t.artist}};
+    }
+    if (diversity >= 0)
+      hits = service::diversify(*snap, std::move(hits), wanted, diversity, [](const search::Hit& h) { return h.id; },
+                                [](const search::Hit& h) { return h.score; });
     ojson list = ojson::array();
     size_t rank = 0;
     for (const auto& h : hits) {
@@ -814,13 +895,14 @@ void Api::install(httplib::Server& http) {
       j["labels"] = labels;
       list.push_back(std::move(j));
     }
-    send(res, {{"query", {{"track_id", t.id}, {"display_path", snap->display_path(t.path)}, {"title", t.title}, {"artist", t.artist}}},
-               {"results", list}});
+    send(res, {{"query", query}, {"results", list}});
   });
 
   auto like = [this](const httplib::Request& req, httplib::Response& res, const Upload* upload) {
     search::LikeOptions o;
-    o.k = int_param(req, "k", 10, 1, options_.max_k);
+    const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
+    const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+    o.k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
     o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
     o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
     const service::ResultRules rules = rules_param(req, options_.max_k);
@@ -828,7 +910,14 @@ void Api::install(httplib::Server& http) {
     if (!snap->searchable()) throw HttpError{400, "nothing to search", "the index has no searchable tracks yet"};
     search::QueryChunks chunks;
     ojson query;
-    if (req.method == "GET") {
+    service::ResultRules like_rules = rules;
+    if (req.method == "GET" && has_seed_terms(req, true)) {
+      const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
+      const service::MixedQuery mq = resolve_terms(lib_, *snap, seed_terms_param(req, options_.max_queries, true, first));
+      chunks = service::mixed_query_chunks(lib_, *snap, mq);
+      like_rules = service::excluding_seeds(rules, mq);
+      query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
+    } else if (req.method == "GET") {
       const store::Track& t = track_param(req, *snap);
       chunks = service::track_query_chunks(*snap, t);
       if (flag_param(req, "exclude_self")) o.exclude_track = t.id;
@@ -856,7 +945,10 @@ void Api::install(httplib::Server& http) {
       const double duration = chunks.size() ? chunks.ends.back() : 0;
       query = {{"name", name}, {"track_id", -1}, {"duration_s", json_num(duration)}};
     }
-    const auto results = service::like(*snap, chunks, o, rules);
+    auto results = service::like(*snap, chunks, o, like_rules);
+    if (diversity >= 0)
+      results = service::diversify(*snap, std::move(results), wanted, diversity, [](const search::LikeResult& r) { return r.track_id; },
+                                   [](const search::LikeResult& r) { return r.combined; });
     ojson chunk_list = ojson::array();
     for (int64_t i = 0; i < chunks.size(); ++i)
       chunk_list.push_back({{"index", i},

@@ -49,13 +49,14 @@ int64_t AllowedTracks::enlargement() const {
 AllowedTracks allowed_tracks(const std::vector<store::Track>& tracks, const ResultRules& rules) {
   const search::Filter& where = rules.where;
   AllowedTracks a;
-  a.all = where.empty();
+  a.all = where.empty() && rules.exclude.empty();
   a.exact_windows = rules.exact_windows;
   a.exact_share = rules.exact_share;
   for (const store::Track& t : tracks) {
     if (t.status != store::TrackStatus::Ok) continue;
     a.library_windows += t.window_count;
-    if (a.all || !where.matches(filter_fields(t))) continue;
+    if (a.all || std::binary_search(rules.exclude.begin(), rules.exclude.end(), t.id)) continue;
+    if (!where.empty() && !where.matches(filter_fields(t))) continue;
     a.ids.push_back(t.id);
     a.windows += t.window_count;
   }

@@ -33,10 +33,11 @@ struct ResultRules {
   search::Filter where;     // empty: every track
   int64_t per_artist = 0;   // at most this many tracks per artist; 0 = no cap
   int64_t per_album = 0;    // per album (its name with its album artist, else artist); 0 = no cap
+  std::vector<int64_t> exclude;  // tracks never listed (a query's seeds: service/seeds.h), ascending
   // The rule choosing the exact scoring above (tests force either path): allowed windows at
   // most exact_windows, or at most 1/exact_share of the library's (0: no share rule).
   int64_t exact_windows = kExactFilterWindows, exact_share = kExactFilterShare;
-  bool empty() const { return where.empty() && per_artist <= 0 && per_album <= 0; }
+  bool empty() const { return where.empty() && exclude.empty() && per_artist <= 0 && per_album <= 0; }
   bool capped() const { return per_artist > 0 || per_album > 0; }
 };
 
@@ -50,9 +51,10 @@ void check_rules(const ResultRules& rules);
 // What the filter language reads of a track (views into `t`).
 search::FilterFields filter_fields(const store::Track& t);
 
-// The allowed tracks of a list, in id order: those with status ok that match the filter.
+// The allowed tracks of a list, in id order: those with status ok that match the filter and are
+// not excluded.
 struct AllowedTracks {
-  bool all = true;            // no filter: every track
+  bool all = true;            // no filter, no exclusion: every track
   std::vector<int64_t> ids;   // ascending (when !all)
   int64_t windows = 0;        // the allowed tracks' windows (Track::window_count)
   int64_t library_windows = 0;

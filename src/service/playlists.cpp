@@ -88,7 +88,24 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
     parts.insert(parts.end(), text.begin(), text.end());
   }
   const int64_t n_parts = static_cast<int64_t>(parts.size()) / tracks.dim;
-  const std::vector<float> query = search::mean_direction(n_parts, tracks.dim, parts.data());
+  std::vector<float> query = search::mean_direction(n_parts, tracks.dim, parts.data());
+  Embeddings without_negatives;
+  if (!request.negatives.empty()) {
+    for (const QueryTerm& t : request.negatives)
+      if (!t.negative) throw Error("playlist: a negative term that is not negative (" + t.spec + ")");
+    MixedQuery mq = resolve_query(lib, snap, request.negatives, /*allow_files=*/true, /*need_positive=*/false);
+    for (int64_t p = 0; p < n_parts; ++p) {  // the radio's own parts, each of weight 1
+      ResolvedTerm r;
+      r.unit.assign(parts.begin() + p * tracks.dim, parts.begin() + (p + 1) * tracks.dim);
+      mq.terms.push_back(std::move(r));
+    }
+    query = combine_terms(mq.terms, tracks.dim);
+    without_negatives = subset_rows(tracks, [&](int64_t id) {
+      return std::find(seed_ids.begin(), seed_ids.end(), id) != seed_ids.end() ||
+             !std::binary_search(mq.seed_tracks.begin(), mq.seed_tracks.end(), id);
+    });
+  }
+  const Embeddings& ranked = request.negatives.empty() ? tracks : without_negatives;
 
   search::RadioOptions options;
   options.length = request.length;
@@ -96,7 +113,7 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
   Playlist out;
   if (request.rules.capped() && options.candidates == 0)  // room for the tracks the caps drop
     options.candidates = std::max<int64_t>(200, 20 * request.length) * 4;
-  out.tracks = radio_without_copies(snap, tracks, query.data(), seed_ids, options, request.rules);
+  out.tracks = radio_without_copies(snap, ranked, query.data(), seed_ids, options, request.rules);
   out.seeds = static_cast<int64_t>(seed_ids.size());
   out.requested = request.length;
   return out;

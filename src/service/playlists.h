@@ -10,6 +10,7 @@
 #include "search/topk.h"
 #include "service/filters.h"
 #include "service/library.h"
+#include "service/seeds.h"
 
 namespace clap::service {
 
@@ -21,6 +22,9 @@ struct RadioRequest {
   // Tracks after the seeds come from the allowed tracks only (the radio is made over them), and
   // at most per_artist / per_album per artist / album, seeds counted (service/filters.h).
   ResultRules rules;
+  // --not TEXT / --not-like TRACK (negative terms, service/seeds.h): the query becomes
+  // normalise(Σ seeds + Σ texts − Σ w·negatives); tracks named here never play.
+  std::vector<QueryTerm> negatives;
 };
 
 struct Playlist {

@@ -79,18 +79,26 @@ std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const Li
                                                           const search::TextSearchOptions& options,
                                                           const ResultRules& rules) {
   check_rules(rules);
-  const auto nq = static_cast<int64_t>(texts.size());
+  if (snap.compressed()) snap.quantized_tracks();  // throws when nothing is searchable
+  else snap.text_searcher();
+  const std::vector<float> emb = lib.embed_texts(texts);
+  return search_vectors(snap, static_cast<int64_t>(texts.size()), emb.data(), lib.dim(), options, rules);
+}
+
+std::vector<std::vector<search::TrackScore>> search_vectors(const LibrarySnapshot& snap, int64_t nq, const float* emb,
+                                                            int64_t dim, const search::TextSearchOptions& options,
+                                                            const ResultRules& rules) {
+  check_rules(rules);
   if (snap.compressed()) {
     const search::QuantizedTracks& tracks = snap.quantized_tracks();  // throws when nothing is searchable
-    const std::vector<float> emb = lib.embed_texts(texts);
     const int64_t shortlist = snap.compressed_params().shortlist;
     if (rules.empty())
-      return search::text_search_source(tracks, snap.centroid_norms(), snap.window_source(), nq, emb.data(), options, shortlist);
+      return search::text_search_source(tracks, snap.centroid_norms(), snap.window_source(), nq, emb, options, shortlist);
     const AllowedTracks allowed = allowed_tracks(snap.tracks(), rules);
     std::optional<search::Catalog> subset;  // the allowed tracks' windows, read once for every text
     std::vector<std::vector<search::TrackScore>> out;
     for (int64_t q = 0; q < nq; ++q) {
-      const float* query = emb.data() + q * lib.dim();
+      const float* query = emb + q * dim;
       out.push_back(rank_by_rules<search::TrackScore>(
           snap, rules, allowed, options.k,
           [&](int64_t n) {
@@ -111,14 +119,13 @@ std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const Li
     return out;
   }
   const search::TextSearcher& searcher = snap.text_searcher();  // throws when nothing is searchable
-  const std::vector<float> emb = lib.embed_texts(texts);
   const search::VectorIndex* index = options.aggregate == search::Aggregate::Max ? &snap.window_index() : nullptr;
-  if (rules.empty()) return searcher.search(nq, emb.data(), options, index);
+  if (rules.empty()) return searcher.search(nq, emb, options, index);
   const AllowedTracks allowed = allowed_tracks(snap.tracks(), rules);
   const std::vector<int64_t> indices = allowed.all ? std::vector<int64_t>{} : allowed_indices(snap.catalog(), allowed);
   std::vector<std::vector<search::TrackScore>> out;
   for (int64_t q = 0; q < nq; ++q) {
-    const float* query = emb.data() + q * lib.dim();
+    const float* query = emb + q * dim;
     out.push_back(rank_by_rules<search::TrackScore>(
         snap, rules, allowed, options.k,
         [&](int64_t n) {

@@ -27,6 +27,11 @@ std::vector<std::vector<search::TrackScore>> search_texts(Library& lib, const Li
                                                           const std::vector<std::string>& texts,
                                                           const search::TextSearchOptions& options,
                                                           const ResultRules& rules = {});
+// The same for query vectors given (nq × dim, unit length): texts already embedded, or mixed
+// queries (service/seeds.h).
+std::vector<std::vector<search::TrackScore>> search_vectors(const LibrarySnapshot& snap, int64_t nq, const float* emb,
+                                                            int64_t dim, const search::TextSearchOptions& options,
+                                                            const ResultRules& rules = {});
 
 // Query chunks of an indexed track (its stored windows: no decoding) or of an audio file
 // (decoded and embedded as the indexer would; chunk_s / hop_s 0 = the index's window and hop;

@@ -5,7 +5,9 @@
 // exits 2 naming the reason and the column.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -152,6 +154,70 @@ TEST_F(FiltersCli, ABadExpressionExitsTwoNamingTheColumn) {
   EXPECT_EQ(run("like --track 1 --where '(genre = \"a\"'", &out, &err), 2);
   EXPECT_NE(err.find("expected \")\", found the end at column 13"), std::string::npos) << err;
   EXPECT_EQ(run("search 'x' --per-artist -1", &out, &err), 2);
+}
+
+// Several seeds, texts and negatives (service/seeds.h; the arithmetic is checked by hand in
+// tests/service/filters_test.cpp): one positional seed is the plain query, a playlist gives its
+// entries as seeds, every indexed seed is left out, bad seeds and weights are refused.
+TEST_F(FiltersCli, SeveralSeedsAndNegativesLeaveTheSeedsOut) {
+  const std::string a = q(dir() + "/music/jazz/a.flac"), g = q(dir() + "/music/rock/g.flac"), e = q(dir() + "/music/rock/e.flac");
+  const json plain = ok_json("similar " + a + " -k 0");
+  const json one = ok_json("similar --seed " + a + " -k 0");
+  ASSERT_EQ(names(one), names(plain));
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(one[i]["score"].get<double>(), plain[i]["score"].get<double>(), 1e-6);
+
+  const json mixed = ok_json("similar " + a + " --seed " + g + ":0.5 --not-like " + e + " --not 'voices' --text 'hum:2' -k 0");
+  EXPECT_EQ(mixed.size(), 5u);  // eight tracks, three named
+  for (const auto& r : mixed) {
+    EXPECT_NE(name_of(r), "jazz/a.flac");
+    EXPECT_NE(name_of(r), "rock/g.flac");
+    EXPECT_NE(name_of(r), "rock/e.flac");
+  }
+  std::ofstream(dir() + "/seeds.m3u") << "#EXTM3U\n#EXTINF:11,Ann - a\nmusic/jazz/a.flac\n\nmusic/rock/g.flac\n";
+  EXPECT_EQ(ok_json("similar --seeds-from " + q(dir() + "/seeds.m3u") + " -k 0"), ok_json("similar --seed " + a + " --seed " + g + " -k 0"));
+
+  EXPECT_EQ(ok_json("search 'a low hum' --not 'bright' -k 0").size(), 8u);
+  const json steered = ok_json("search 'a low hum' --seed " + a + " -k 0");
+  EXPECT_EQ(steered.size(), 7u);
+  for (const auto& r : steered) EXPECT_NE(name_of(r), "jazz/a.flac");
+  const json liked = ok_json("like --seed " + a + " --seed " + g + " --not 'noise' -k 0");
+  ASSERT_FALSE(liked.empty());
+  for (const auto& r : liked) {
+    EXPECT_NE(name_of(r), "jazz/a.flac");
+    EXPECT_NE(name_of(r), "rock/g.flac");
+  }
+  // A radio pushed away from a text and a track: the track never plays.
+  const json radio = ok_json("playlist --seed " + a + " -n 8 --not 'bright:0.5' --not-like " + e);
+  EXPECT_EQ(radio.size(), 7u);
+  for (const auto& r : radio) EXPECT_NE(name_of(r), "rock/e.flac");
+
+  std::string out, err;
+  EXPECT_EQ(run("similar --seed " + a + ":inf", &out, &err), 2);
+  EXPECT_NE(err.find("--seed " + dir() + "/music/jazz/a.flac:inf: the weight after ':' must be a finite number above 0"), std::string::npos) << err;
+  EXPECT_EQ(run("similar --seed " + a + " --text 'x:0'", &out, &err), 2);
+  EXPECT_NE(err.find("--text x:0: the weight after ':' must be a finite number above 0"), std::string::npos) << err;
+  EXPECT_EQ(run("similar --seed " + q(dir() + "/music/none.flac"), &out, &err), 1);
+  EXPECT_NE(err.find("none.flac: no such file, and no track with that id or path in the index"), std::string::npos) << err;
+  std::ofstream(dir() + "/empty.m3u") << "#EXTM3U\n";
+  EXPECT_EQ(run("similar --seeds-from " + q(dir() + "/empty.m3u"), &out, &err), 2);
+  EXPECT_NE(err.find("empty.m3u: the seed list has no entries"), std::string::npos) << err;
+  EXPECT_EQ(run("similar", &out, &err), 2);
+  EXPECT_EQ(run("similar --not-like " + a, &out, &err), 2);
+  EXPECT_NE(err.find("give at least one seed or text"), std::string::npos) << err;
+}
+
+// --diversity: 0 keeps the ranking; any value lists a permutation of the same tracks; out of range exits 2.
+TEST_F(FiltersCli, DiversityReordersTheSameTracks) {
+  const std::string a = q(dir() + "/music/jazz/a.flac");
+  EXPECT_EQ(names(ok_json("similar " + a + " -k 3 --diversity 0")), names(ok_json("similar " + a + " -k 3")));
+  for (const std::string& cmd : {"similar " + a, "like --track " + a, std::string("search 'a low hum'")}) {
+    std::vector<std::string> plain = names(ok_json(cmd + " -k 0")), varied = names(ok_json(cmd + " -k 0 --diversity 0.8"));
+    std::sort(plain.begin(), plain.end());
+    std::sort(varied.begin(), varied.end());
+    EXPECT_EQ(varied, plain) << cmd;
+  }
+  std::string out, err;
+  EXPECT_EQ(run("similar " + a + " --diversity 1.5", &out, &err), 2);
 }
 
 }  // namespace

@@ -48,6 +48,10 @@ def test_where_and_caps_equal_the_cli(lib):
         library.search("rain", where="yaer > 1970")
 
 
+def white_path(lib):
+    return os.path.join(lib["music"], "white.wav")
+
+
 def test_like_similar_playlist_path_duplicates_tracks_equal_the_cli(lib):
     library = clapsearch.Library(lib["db"], MODEL)
     chirp = os.path.join(lib["music"], "chirp.wav")
@@ -57,6 +61,12 @@ def test_like_similar_playlist_path_duplicates_tracks_equal_the_cli(lib):
     assert library.like(first, exclude_self=True) == cli_json(lib, "like", "--track", str(first), "--exclude-self")
     assert library.similar(chirp) == cli_json(lib, "similar", chirp)
     assert library.similar(first, k=0) == cli_json(lib, "similar", str(first), "-k", "0")
+    # Several seeds, texts and negatives: the CLI's list for the same terms, the seeds left out.
+    mixed = library.similar(chirp, k=0, seeds=[f"{first}:0.5"], texts=["rain:2"], nots=["noise"], not_likes=[white_path(lib)])
+    assert mixed == cli_json(lib, "similar", chirp, "--seed", f"{first}:0.5", "--text", "rain:2", "--not", "noise", "--not-like", white_path(lib), "-k", "0")
+    assert first not in {r["track_id"] for r in mixed}
+    with pytest.raises(clapsearch.InvalidInputError):
+        library.similar(seeds=[f"{first}:nan"])
     assert library.playlist([chirp], ["rain"], length=5) == cli_json(lib, "playlist", "--seed", chirp, "--text", "rain", "-n", "5")
     white = os.path.join(lib["music"], "white.wav")
     assert library.path(chirp, white, 4) == cli_json(lib, "path", chirp, white, "-n", "4")

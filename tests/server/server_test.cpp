@@ -182,6 +182,52 @@ TEST(ServeApi, WhereFiltersBeforeRankingAndABadExpressionIsA400) {
   s.get_json("/api/like?track=1&per_album=-1", 400);
 }
 
+// seed / text / not / not_like (service/seeds.h): several seeds as one query, the seeds left out;
+// an unknown seed is a 404, a bad weight or negatives alone a 400.
+TEST(ServeApi, SeveralSeedsMakeOneQueryWithoutTheSeeds) {
+  Running& s = shared_server();
+  const std::string chirp = std::to_string(id_of(s, "chirp.flac")), tone = std::to_string(id_of(s, "a440.mp3"));
+  auto ids = [](const json& results) {
+    std::set<int64_t> out;
+    for (const auto& r : results) out.insert(r["track_id"].get<int64_t>());
+    return out;
+  };
+  const json similar = s.get_json("/api/similar?k=10&seed=" + chirp + "&seed=" + tone + ":0.5&not=noise&text=tone:2");
+  EXPECT_EQ(similar["query"]["seed_tracks"].size(), 2u);
+  EXPECT_EQ(similar["query"]["terms"][1]["weight"], 0.5);
+  EXPECT_EQ(similar["query"]["terms"][2]["value"], "tone");  // seeds, texts, then negatives
+  EXPECT_EQ(similar["query"]["terms"][3]["negative"], true);
+  const std::set<int64_t> got = ids(similar["results"]);
+  EXPECT_FALSE(got.empty());
+  EXPECT_EQ(got.count(std::stoll(chirp)) + got.count(std::stoll(tone)), 0u);
+  // The CLI's list for the same terms.
+  std::string out, err;
+  ASSERT_EQ(test::run_command("'" + test::cli_path() + "' similar --seed " + chirp + " --seed " + tone +
+                                  ":0.5 --not noise --text tone:2 -k 10 --json --db '" + library().db + "'",
+                              &out, &err),
+            0)
+      << err;
+  const json cli = json::parse(out);
+  ASSERT_EQ(cli.size(), similar["results"].size());
+  for (size_t i = 0; i < cli.size(); ++i) EXPECT_EQ(cli[i]["track_id"], similar["results"][i]["track_id"]);
+
+  EXPECT_EQ(s.get_json("/api/search?q=tone&not=noise")["queries"][0]["results"].size(), 3u);  // a text and a negative
+  const json search = s.get_json("/api/search?k=10&seed=" + tone + "&not_like=" + chirp);
+  ASSERT_EQ(search["queries"].size(), 1u);
+  EXPECT_EQ(ids(search["queries"][0]["results"]).count(std::stoll(tone)), 0u);
+  const json like = s.get_json("/api/like?k=10&track=" + chirp + "&text=tone");
+  EXPECT_EQ(ids(like["results"]).count(std::stoll(chirp)), 0u);
+  EXPECT_EQ(like["query"]["seed_tracks"][0].get<int64_t>(), std::stoll(chirp));
+
+  EXPECT_EQ(s.get_json("/api/similar?track=" + chirp + "&diversity=0.5")["results"].size(), 2u);
+  s.get_json("/api/similar?track=" + chirp + "&diversity=2", 400);
+  s.get_json("/api/similar?seed=999999", 404);
+  EXPECT_NE(s.get_json("/api/similar?seed=" + chirp + ":nan", 400)["detail"].get<std::string>().find("finite number above 0"),
+            std::string::npos);
+  s.get_json("/api/similar?not=noise", 400);
+  s.get_json("/api/like?not=noise&text=tone", 400);  // no audio seed to vote with
+}
+
 TEST(ServeApi, TimelineScoresEveryWindowAndMarksTheBest) {
   Running& s = shared_server();
   const int64_t id = id_of(s, "a440.mp3");

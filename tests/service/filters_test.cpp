@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -18,10 +19,12 @@
 #include "core/vector_math.h"
 #include "search/like.h"
 #include "search/text_search.h"
+#include "service/diversity.h"
 #include "service/filters.h"
 #include "service/library.h"
 #include "service/playlists.h"
 #include "service/queries.h"
+#include "service/seeds.h"
 #include "store/store.h"
 #include "support/golden.h"
 
@@ -112,6 +115,7 @@ class Filters : public ::testing::TestWithParam<std::tuple<WindowIndexMode, bool
       st->put_track(t, ws, e.data());
     }
     st->put_cached_text(identity().model_key(), "calm piano", random_unit(rng));
+    st->put_cached_text(identity().model_key(), "vocals", random_unit(rng));
   }
 
   std::unique_ptr<Library> open(WindowIndexMode mode) const {
@@ -311,6 +315,189 @@ TEST_P(Filters, RadioPlaysOnlyMatchingTracksAfterItsSeeds) {
     EXPECT_TRUE(hand_filter(t)) << t.path;
     EXPECT_LE(++albums[t.album + "|" + t.artist], 2) << t.path;
   }
+}
+
+// Several seeds, texts and negatives (service/seeds.h): the query vector and the rankings by
+// hand from the stored embeddings, the seeds left out, under the filter.
+std::vector<double> unit_d(const float* v) {
+  double s = 0;
+  for (int i = 0; i < kDim; ++i) s += double(v[i]) * v[i];
+  std::vector<double> out(kDim);
+  for (int i = 0; i < kDim; ++i) out[i] = v[i] / std::sqrt(s);
+  return out;
+}
+
+// normalise(Σ w·unit) in double, as floats.
+std::vector<float> weighted_unit(const std::vector<std::pair<double, std::vector<double>>>& terms) {
+  std::vector<double> sum(kDim, 0.0);
+  for (const auto& [w, u] : terms)
+    for (int i = 0; i < kDim; ++i) sum[i] += w * u[i];
+  double s = 0;
+  for (double x : sum) s += x * x;
+  std::vector<float> out(kDim);
+  for (int i = 0; i < kDim; ++i) out[i] = static_cast<float>(sum[i] / std::sqrt(s));
+  return out;
+}
+
+TEST_P(Filters, SeveralSeedsTextsAndNegativesAreArithmeticOnUnitEmbeddings) {
+  const auto lib = open(std::get<0>(GetParam()));
+  const auto snap = lib->snapshot();
+  const auto memory = open(WindowIndexMode::Memory);
+  const auto m = memory->snapshot();
+  const std::vector<int64_t> allowed = hand_allowed(*m);
+  const Embeddings& emb = m->track_embeddings();
+  const int64_t a = allowed[0], b = allowed[2], c = allowed[4];
+  const std::vector<float> texts = lib->embed_texts({"calm piano", "vocals"});
+  const std::vector<double> ua = unit_d(emb.row(emb.find(a))), ub = unit_d(emb.row(emb.find(b))), uc = unit_d(emb.row(emb.find(c)));
+  const std::vector<double> piano = unit_d(texts.data()), vocals = unit_d(texts.data() + kDim);
+
+  using K = TermKind;
+  const std::vector<QueryTerm> terms = {{K::Audio, std::to_string(a), false, "--seed"},
+                                        {K::Audio, m->track(b)->path + ":0.5", false, "--seed"},
+                                        {K::Text, "calm piano:2", false, "--text"},
+                                        {K::Text, "vocals", true, "--not"},
+                                        {K::Audio, std::to_string(c) + ":0.75", true, "--not-like"}};
+  const MixedQuery mq = resolve_query(*lib, *snap, terms);
+  EXPECT_EQ(mq.seed_tracks, (std::vector<int64_t>{a, b, c}));
+  ASSERT_EQ(mq.terms.size(), 5u);
+  EXPECT_EQ(mq.terms[1].weight, 0.5);
+  EXPECT_EQ(mq.terms[2].value, "calm piano");
+  const std::vector<float> want_q = weighted_unit({{1, ua}, {0.5, ub}, {2, piano}, {-1, vocals}, {-0.75, uc}});
+  const std::vector<float> got_q = combine_terms(mq.terms, kDim);
+  for (int i = 0; i < kDim; ++i) ASSERT_NEAR(got_q[i], want_q[i], 1e-6) << i;
+
+  // similar: the allowed tracks but the seeds, by cosine to the query vector.
+  const ResultRules r = rules();
+  std::vector<search::Hit> want;
+  for (int64_t id : allowed) {
+    if (id == a || id == b || id == c) continue;
+    const std::vector<double> u = unit_d(emb.row(emb.find(id)));
+    double cos = 0;
+    for (int i = 0; i < kDim; ++i) cos += want_q[i] * u[i];
+    want.push_back({id, cos});
+  }
+  std::sort(want.begin(), want.end(), [](const auto& x, const auto& y) { return before(x.score, x.id, y.score, y.id); });
+  want.resize(6);
+  const auto got = similar_mixed(*snap, mq, kDim, 6, r);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].id, want[i].id) << "rank " << i;
+    EXPECT_NEAR(got[i].score, want[i].score, 1e-5) << "rank " << i;
+  }
+
+  // search: each text mixed with the terms, scored over windows; the seeds never listed.
+  const MixedQuery steer = resolve_query(*lib, *snap, {{K::Audio, std::to_string(a), false, "--seed"}, {K::Text, "vocals", true, "--not"}});
+  const std::vector<float> text_q = weighted_unit({{1, ua}, {-1, vocals}, {1, piano}});
+  search::TextSearchOptions so;
+  so.k = 0;
+  std::vector<search::TrackScore> want_s;
+  for (int64_t id : allowed)
+    if (id != a) want_s.push_back(search::score_track(m->catalog(), m->catalog().track_index(id), text_q.data(), so));
+  std::sort(want_s.begin(), want_s.end(), [](const auto& x, const auto& y) { return before(x.score, x.track_id, y.score, y.track_id); });
+  const auto got_s = search_mixed(*lib, *snap, {"calm piano"}, steer, so, r)[0];
+  ASSERT_EQ(got_s.size(), want_s.size());
+  for (size_t i = 0; i < want_s.size(); ++i) {
+    EXPECT_EQ(got_s[i].track_id, want_s[i].track_id) << "rank " << i;
+    EXPECT_NEAR(got_s[i].score, want_s[i].score, 1e-5) << "rank " << i;
+  }
+
+  // like: every chunk of each positive audio seed c becomes normalise(w·ĉ + Σ texts − Σ negatives).
+  const search::QueryChunks chunks = mixed_query_chunks(*lib, *snap, mq);
+  const search::QueryChunks ca = track_query_chunks(*m, *m->track(a)), cb = track_query_chunks(*m, *m->track(b));
+  ASSERT_EQ(chunks.size(), ca.size() + cb.size());
+  for (int64_t k = 0; k < chunks.size(); ++k) {
+    const bool first = k < ca.size();
+    const search::QueryChunks& from = first ? ca : cb;
+    const int64_t row = first ? k : k - ca.size();
+    const std::vector<float> want_c =
+        weighted_unit({{first ? 1 : 0.5, unit_d(from.embeddings.data() + row * kDim)}, {2, piano}, {-1, vocals}, {-0.75, uc}});
+    for (int i = 0; i < kDim; ++i) ASSERT_NEAR(chunks.embeddings[k * kDim + i], want_c[i], 1e-6) << "chunk " << k;
+    EXPECT_EQ(chunks.starts[k], from.starts[row]);
+  }
+  search::LikeOptions lo;
+  lo.k = 0;
+  for (const auto& res : like(*snap, chunks, lo, excluding_seeds(r, mq))) {
+    EXPECT_TRUE(std::binary_search(allowed.begin(), allowed.end(), res.track_id)) << res.track_id;
+    EXPECT_TRUE(res.track_id != a && res.track_id != b && res.track_id != c) << res.track_id;
+  }
+}
+
+TEST_P(Filters, ABadSeedOrWeightNamesTheTermAndTheReason) {
+  const auto lib = open(std::get<0>(GetParam()));
+  const auto snap = lib->snapshot();
+  const std::string id = std::to_string(snap->tracks()[0].id);
+  using K = TermKind;
+  auto error = [&](const std::vector<QueryTerm>& terms) { return test::error_of([&] { resolve_query(*lib, *snap, terms); }); };
+  EXPECT_EQ(error({{K::Audio, "/music/none.flac", false, "--seed"}}),
+            "--seed /music/none.flac: no such file, and no track with that id or path in the index");
+  EXPECT_EQ(error({{K::Audio, "999999:0.5", false, "--seed"}}), "--seed 999999: no such file, and no track with that id or path in the index");
+  for (const char* w : {"inf", "nan", "0", "-1", "1e999"})
+    EXPECT_EQ(error({{K::Audio, id + ":" + w, false, "--seed"}}),
+              "--seed " + id + ":" + w + ": the weight after ':' must be a finite number above 0");
+  EXPECT_EQ(error({{K::Text, "calm piano:nan", false, "--text"}}),
+            "--text calm piano:nan: the weight after ':' must be a finite number above 0");
+  EXPECT_EQ(error({}), "give at least one seed or text to search by (negatives alone do not make a query)");
+  EXPECT_EQ(error({{K::Text, "vocals", true, "--not"}}), "give at least one seed or text to search by (negatives alone do not make a query)");
+  EXPECT_EQ(error({{K::Text, " ", false, "--text"}}), "--text: empty text");
+  const MixedQuery same = resolve_query(*lib, *snap, {{K::Audio, id, false, "--seed"}, {K::Audio, id, true, "--not-like"}});
+  EXPECT_EQ(test::error_of([&] { combine_terms(same.terms, kDim); }),
+            "the query's seeds and negatives cancel out (their weighted sum is zero)");
+  // A server names tracks only: a path on its disk is no seed.
+  EXPECT_EQ(test::error_of([&] { resolve_query(*lib, *snap, {{K::Audio, "/etc/passwd", false, "seed"}}, false); }),
+            "seed /etc/passwd: no track with that id in the index");
+}
+
+TEST(SeedLists, APlaylistGivesItsEntriesRelativeToItsFolder) {
+  const std::string dir = test::temp_dir() + "/seed-list";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/list.m3u") << "\xEF\xBB\xBF#EXTM3U\r\n#EXTINF:1,x\r\nsub/a.flac\r\n\r\n  12  \n/abs/b.mp3\n";
+  EXPECT_EQ(read_seed_list(dir + "/list.m3u"), (std::vector<std::string>{dir + "/sub/a.flac", "12", "/abs/b.mp3"}));
+  std::ofstream(dir + "/empty.m3u") << "#EXTM3U\n";
+  EXPECT_EQ(test::error_of([&] { read_seed_list(dir + "/empty.m3u"); }), dir + "/empty.m3u: the seed list has no entries");
+  EXPECT_EQ(test::error_of([&] { read_seed_list(dir + "/none.m3u"); }), dir + "/none.m3u: cannot read the seed list");
+}
+
+// --diversity (service/diversity.h): maximal marginal relevance over the track embeddings, by hand.
+TEST_P(Filters, DiversityIsMaximalMarginalRelevanceOverTrackEmbeddings) {
+  const auto lib = open(std::get<0>(GetParam()));
+  const auto snap = lib->snapshot();
+  const auto m = open(WindowIndexMode::Memory)->snapshot();
+  const Embeddings& emb = m->track_embeddings();
+  const auto ranked = similar_tracks(*snap, *snap->track(emb.ids[0]), 20);
+  auto id_of = [](const search::Hit& h) { return h.id; };
+  auto score_of = [](const search::Hit& h) { return h.score; };
+  // d = 0: the ranking's order.
+  const auto same = diversify(*snap, ranked, 8, 0.0, id_of, score_of);
+  ASSERT_EQ(same.size(), 8u);
+  for (size_t i = 0; i < same.size(); ++i) EXPECT_EQ(same[i].id, ranked[i].id);
+  for (double d : {0.3, 0.7, 1.0}) {
+    SCOPED_TRACE("diversity " + std::to_string(d));
+    std::vector<int64_t> want;
+    std::vector<bool> used(ranked.size(), false);
+    while (want.size() < 8) {
+      size_t best = ranked.size();
+      double best_v = 0;
+      for (size_t i = 0; i < ranked.size(); ++i) {
+        if (used[i]) continue;
+        double closest = 0;
+        for (size_t w = 0; w < want.size(); ++w) {
+          const double c = dot(emb.row(emb.find(want[w])), emb.row(emb.find(ranked[i].id)), kDim);
+          closest = w == 0 ? c : std::max(closest, c);
+        }
+        const double v = (1 - d) * ranked[i].score - d * closest;
+        if (best == ranked.size() || v > best_v) {
+          best = i;
+          best_v = v;
+        }
+      }
+      used[best] = true;
+      want.push_back(ranked[best].id);
+    }
+    std::vector<int64_t> got;
+    for (const auto& h : diversify(*snap, ranked, 8, d, id_of, score_of)) got.push_back(h.id);
+    EXPECT_EQ(got, want);
+  }
+  EXPECT_NE(test::error_of([&] { diversify(*snap, ranked, 8, 1.5, id_of, score_of); }).find("diversity: must be"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Filters,

@@ -1,0 +1,234 @@
+#include "service/seeds.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "service/queries.h"
+
+namespace clap::service {
+
+namespace {
+
+// Splits "VALUE:NUMBER" when the tail after the last ':' is a whole number (strtod reads it
+// all); false otherwise. `weight` may then be anything strtod reads, inf and nan included.
+bool split_weight(const std::string& spec, std::string& value, double& weight) {
+  const size_t colon = spec.rfind(':');
+  if (colon == std::string::npos || colon + 1 == spec.size()) return false;
+  const std::string tail = spec.substr(colon + 1);
+  if (tail.find_first_of(" \t") != std::string::npos) return false;
+  char* end = nullptr;
+  errno = 0;
+  const double w = std::strtod(tail.c_str(), &end);
+  if (end != tail.c_str() + tail.size()) return false;
+  if (errno == ERANGE) {
+    weight = HUGE_VAL;  // overflow: not finite
+  } else {
+    weight = w;
+  }
+  value = spec.substr(0, colon);
+  return true;
+}
+
+void check_weight(const QueryTerm& t, double w) {
+  if (!std::isfinite(w) || !(w > 0))
+    throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a finite number above 0");
+}
+
+std::vector<float> unit_of(const std::vector<float>& v, const std::string& what) {
+  double s = 0;
+  for (float x : v) s += double(x) * x;
+  if (!(s > 0) || !std::isfinite(s)) throw Error(what + ": its embedding is zero or not finite");
+  const double n = std::sqrt(s);
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i] / n);
+  return out;
+}
+
+// An audio value as the index knows it (a track id or path), else as a file on disk.
+bool audio_exists(const LibrarySnapshot& snap, const std::string& value, bool allow_files) {
+  if (snap.find_track(value)) return true;
+  std::error_code ec;
+  return allow_files && std::filesystem::is_regular_file(value, ec);
+}
+
+bool positive_audio(const ResolvedTerm& t) { return t.kind == TermKind::Audio && !t.negative; }
+bool steering(const ResolvedTerm& t) { return !positive_audio(t); }
+
+}  // namespace
+
+MixedQuery resolve_query(Library& lib, const LibrarySnapshot& snap, const std::vector<QueryTerm>& terms, bool allow_files,
+                         bool need_positive) {
+  MixedQuery q;
+  bool positive = false;
+  std::vector<std::string> texts;  // embedded in one batch (through the text cache)
+  for (const QueryTerm& t : terms) {
+    ResolvedTerm r;
+    r.kind = t.kind;
+    r.negative = t.negative;
+    r.value = t.spec;
+    if (t.kind == TermKind::Text) {
+      std::string v;
+      double w = 1;
+      if (split_weight(t.spec, v, w)) {
+        check_weight(t, w);
+        r.value = v;
+        r.weight = w;
+      }
+      if (r.value.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidArgument(t.option + ": empty text");
+      texts.push_back(r.value);
+    } else {
+      if (t.spec.empty()) throw InvalidArgument(t.option + ": empty seed");
+      std::string v;
+      double w = 1;
+      if (!audio_exists(snap, t.spec, allow_files) && split_weight(t.spec, v, w)) {
+        check_weight(t, w);
+        r.value = v;
+        r.weight = w;
+      }
+      if (!audio_exists(snap, r.value, allow_files))
+        throw Error(t.option + " " + r.value +
+                    (allow_files ? ": no such file, and no track with that id or path in the index"
+                                 : ": no track with that id in the index"));
+      if (const store::Track* tr = snap.find_track(r.value)) {
+        r.track_id = tr->id;
+        r.unit = unit_of(snap.track_embedding(tr->id), t.option + " " + r.value);  // throws the reason it has none
+        q.seed_tracks.push_back(tr->id);
+      } else {
+        r.unit = unit_of(lib.file_embedding(r.value), t.option + " " + r.value);
+      }
+    }
+    positive = positive || !r.negative;
+    q.terms.push_back(std::move(r));
+  }
+  if (!positive && need_positive) throw InvalidArgument("give at least one seed or text to search by (negatives alone do not make a query)");
+  if (!texts.empty()) {
+    const std::vector<float> emb = lib.embed_texts(texts);
+    const auto dim = static_cast<int64_t>(emb.size() / texts.size());
+    size_t i = 0;
+    for (ResolvedTerm& r : q.terms)
+      if (r.kind == TermKind::Text) {
+        r.unit = unit_of(std::vector<float>(emb.begin() + static_cast<int64_t>(i) * dim, emb.begin() + static_cast<int64_t>(i + 1) * dim),
+                         "text \"" + r.value + "\"");
+        ++i;
+      }
+  }
+  std::sort(q.seed_tracks.begin(), q.seed_tracks.end());
+  q.seed_tracks.erase(std::unique(q.seed_tracks.begin(), q.seed_tracks.end()), q.seed_tracks.end());
+  return q;
+}
+
+std::vector<float> combine_terms(const std::vector<ResolvedTerm>& terms, int64_t dim, bool (*use)(const ResolvedTerm&)) {
+  std::vector<double> sum(static_cast<size_t>(dim), 0.0);
+  for (const ResolvedTerm& t : terms) {
+    if (use && !use(t)) continue;
+    if (static_cast<int64_t>(t.unit.size()) != dim) throw Error("a query term's embedding has the wrong dimension");
+    const double w = t.negative ? -t.weight : t.weight;
+    for (int64_t i = 0; i < dim; ++i) sum[i] += w * t.unit[i];
+  }
+  double s = 0;
+  for (double x : sum) s += x * x;
+  if (!(s > 1e-12)) throw InvalidArgument("the query's seeds and negatives cancel out (their weighted sum is zero)");
+  const double n = std::sqrt(s);
+  std::vector<float> out(static_cast<size_t>(dim));
+  for (int64_t i = 0; i < dim; ++i) out[i] = static_cast<float>(sum[i] / n);
+  return out;
+}
+
+std::vector<std::string> read_seed_list(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path + ": cannot read the seed list");
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (out.empty() && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a BOM
+    const size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#') continue;
+    line = line.substr(b, line.find_last_not_of(" \t") - b + 1);
+    const bool id = line.find_first_not_of("0123456789") == std::string::npos;
+    const std::filesystem::path p(line);
+    out.push_back(id || p.is_absolute() ? line : (dir / p).lexically_normal().string());
+  }
+  if (out.empty()) throw InvalidArgument(path + ": the seed list has no entries");
+  return out;
+}
+
+ResultRules excluding_seeds(ResultRules rules, const MixedQuery& q) {
+  rules.exclude.insert(rules.exclude.end(), q.seed_tracks.begin(), q.seed_tracks.end());
+  std::sort(rules.exclude.begin(), rules.exclude.end());
+  rules.exclude.erase(std::unique(rules.exclude.begin(), rules.exclude.end()), rules.exclude.end());
+  return rules;
+}
+
+std::vector<search::Hit> similar_mixed(const LibrarySnapshot& snap, const MixedQuery& q, int64_t dim, int64_t k,
+                                       const ResultRules& rules) {
+  return similar_to_vector(snap, combine_terms(q.terms, dim), k, excluding_seeds(rules, q));
+}
+
+std::vector<std::vector<search::TrackScore>> search_mixed(Library& lib, const LibrarySnapshot& snap,
+                                                          const std::vector<std::string>& texts, const MixedQuery& q,
+                                                          const search::TextSearchOptions& options,
+                                                          const ResultRules& rules) {
+  const int64_t dim = lib.dim();
+  const std::vector<float> emb = texts.empty() ? std::vector<float>{} : lib.embed_texts(texts);
+  std::vector<float> queries;
+  if (texts.empty()) {
+    queries = combine_terms(q.terms, dim);
+  } else {
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::vector<ResolvedTerm> terms = q.terms;
+      ResolvedTerm t;
+      t.value = texts[i];
+      t.unit = unit_of(std::vector<float>(emb.begin() + static_cast<int64_t>(i) * dim, emb.begin() + static_cast<int64_t>(i + 1) * dim),
+                       "text \"" + texts[i] + "\"");
+      terms.push_back(std::move(t));
+      const std::vector<float> v = combine_terms(terms, dim);
+      queries.insert(queries.end(), v.begin(), v.end());
+    }
+  }
+  const auto nq = static_cast<int64_t>(queries.size()) / dim;
+  return search_vectors(snap, nq, queries.data(), dim, options, excluding_seeds(rules, q));
+}
+
+search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap, const MixedQuery& q) {
+  const int64_t dim = lib.dim();
+  const bool steered = std::any_of(q.terms.begin(), q.terms.end(), steering);
+  std::vector<double> steer(static_cast<size_t>(dim), 0.0);  // Σ texts − Σ negatives, unnormalised
+  for (const ResolvedTerm& t : q.terms)
+    if (steering(t))
+      for (int64_t i = 0; i < dim; ++i) steer[i] += (t.negative ? -t.weight : t.weight) * t.unit[i];
+  search::QueryChunks all;
+  all.dim = static_cast<int>(dim);
+  for (const ResolvedTerm& t : q.terms) {
+    if (!positive_audio(t)) continue;
+    const search::QueryChunks c =
+        t.track_id >= 0 ? track_query_chunks(snap, *snap.track(t.track_id)) : file_query_chunks(lib, t.value);
+    for (int64_t r = 0; r < c.size(); ++r) {
+      const float* e = c.embeddings.data() + r * dim;
+      double s = 0;
+      for (int64_t i = 0; i < dim; ++i) s += double(e[i]) * e[i];
+      const double en = s > 0 ? std::sqrt(s) : 1;
+      std::vector<double> v(static_cast<size_t>(dim));
+      double vs = 0;
+      for (int64_t i = 0; i < dim; ++i) {
+        v[i] = t.weight * e[i] / en + (steered ? steer[i] : 0.0);
+        vs += v[i] * v[i];
+      }
+      const double vn = vs > 1e-24 ? std::sqrt(vs) : 1;
+      for (int64_t i = 0; i < dim; ++i) all.embeddings.push_back(static_cast<float>(v[i] / vn));
+      all.starts.push_back(c.starts[r]);
+      all.ends.push_back(c.ends[r]);
+      all.silent.push_back(c.silent.empty() ? 0 : c.silent[r]);
+    }
+  }
+  if (all.size() == 0) throw InvalidArgument("like: give at least one audio seed (a file or a track of the index)");
+  return all;
+}
+
+}  // namespace clap::service
