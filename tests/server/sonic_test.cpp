@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/running_server.h"
+#include "store/sqlite_store.h"
 #include "support/golden.h"
 
 namespace clap::server {
@@ -329,7 +330,7 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   EXPECT_EQ(summary["tags_refreshed"], 8);
   EXPECT_EQ(summary["embedded_windows"], 0);
   EXPECT_EQ(summary["fingerprints_added"], 8);
-  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), "5");
+  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), std::to_string(store::SqliteStore::current_schema_version()));
   EXPECT_EQ(query_one(db, "SELECT mbid FROM tracks WHERE path LIKE '%Night/bohemian.flac'"), kQueenMbid);
   EXPECT_EQ(query_one(db, "SELECT isrc FROM tracks WHERE path LIKE '%yoasobi.flac'"), kYoasobiIsrc);
   EXPECT_EQ(query_one(db, embeddings), before);
