@@ -1113,6 +1113,12 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   const auto t0 = Clock::now();
   IndexSummary sum;
   check_settings(spec, settings);
+  // Only the active set's model writes the tracks and windows tables (another model's embeddings
+  // go to its own set: ensure_identity, build_set).
+  if (const std::optional<ModelIdentity> active = store.model();
+      active && !active->mismatch(spec.identity).empty() && !active->shares_audio_with(spec.identity))
+    throw Error("the index " + store.path() + " is searched with " + active->describe() + ", not " +
+                spec.identity.describe() + ": another model's embeddings are built as its own embedding set");
   Comparison c;
   compare(store, roots, settings, sum, c);
   Pipeline pipeline(store, spec, settings, model, callbacks, sum, c.jobs, missing_by_hash(c));
