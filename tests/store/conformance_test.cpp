@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "index/indexer.h"
 #include "store/postgres.h"
 #include "store/postgres_store.h"
 #include "store/sqlite.h"
@@ -1110,6 +1111,39 @@ TEST_P(StoreContract, ChangesSinceMissesNothingWhileTwoWritersCommit) {
   const auto all = reader->track_ids();
   EXPECT_EQ(std::vector<int64_t>(known.begin(), known.end()), all);
   EXPECT_EQ(all.size(), 48u);
+}
+
+// Another model over the same windows (issue 37): SQLite records an embedding set beside the
+// active one; PostgreSQL holds one set for now and refuses with a message naming what is missing.
+TEST_P(StoreContract, AnotherModelGetsItsOwnSetOrAClearRefusal) {
+  auto s = open();
+  s->set_model(identity());
+  const auto emb = awkward(7);
+  s->put_track(track("/m/a.mp3"), windows(2), emb.data());
+  ModelIdentity other = identity();
+  other.id = "org/other";
+  other.content_hash = std::string(64, 'e');
+  other.audio_hash = std::string(64, 'f');
+  std::vector<EmbeddingSet> sets = s->embedding_sets();
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_TRUE(sets[0].active);
+  EXPECT_EQ(sets[0].identity.id, identity().id);
+  EXPECT_EQ(sets[0].windows, 2);
+  if (GetParam() == "sqlite") {
+    EXPECT_TRUE(s->has_embedding_sets());
+    const int64_t set = index::ensure_identity(*s, other, false);
+    EXPECT_GT(set, 0);
+    EXPECT_EQ(index::ensure_identity(*s, other, false), set);  // the next run continues it
+    EXPECT_EQ(s->model()->id, identity().id);
+    EXPECT_EQ(s->embedding_sets().size(), 2u);
+  } else {
+    EXPECT_FALSE(s->has_embedding_sets());
+    const std::string e = test::error_of([&] { index::ensure_identity(*s, other, false); });
+    EXPECT_NE(e.find("not supported for a PostgreSQL store yet"), std::string::npos) << e;
+    EXPECT_NE(e.find("--rebuild"), std::string::npos) << e;
+    EXPECT_NE(test::error_of([&] { s->add_embedding_set(other); }).find("PostgreSQL"), std::string::npos);
+    EXPECT_EQ(s->model()->id, identity().id);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "postgres"),

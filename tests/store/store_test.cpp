@@ -485,7 +485,7 @@ TEST(StoreSets, BuiltBesideSwitchedAndDropped) {
   EXPECT_FALSE(s.changes_since(g).has_value());
   const WindowTable t = s.window_embeddings();
   EXPECT_EQ(t.dim, 8);
-  EXPECT_EQ(t.ids.size(), 4u);
+  EXPECT_EQ(t.size(), 4);
   EXPECT_EQ(s.track_embeddings().dim, 8);
   EXPECT_TRUE(s.check().empty());
   std::vector<EmbeddingSet> sets = s.embedding_sets();
@@ -517,7 +517,7 @@ TEST(StoreSets, SwitchingToAnIncompleteSetLeavesWhatItLacksToTheNextRun) {
   s.add_set_windows(set, a, {w}, unit(3).data());
   s.activate_set(set);
   // a keeps its one window of the new set; b none: both partly indexed, b not searchable.
-  EXPECT_EQ(s.window_embeddings().ids.size(), 1u);
+  EXPECT_EQ(s.window_embeddings().size(), 1);
   EXPECT_EQ(s.track_embeddings().ids, (std::vector<int64_t>{a}));
   const std::vector<PartialTrack> partial = s.partial_tracks();
   ASSERT_EQ(partial.size(), 2u);
