@@ -734,7 +734,7 @@ double IndexSummary::outside_model_fraction() const {
   return std::clamp(1.0 - model_seconds / pipeline, 0.0, 1.0);
 }
 
-int64_t ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild) {
+int64_t ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild, bool new_set) {
   if (rebuild) {
     store.wipe(identity);
     return 0;
@@ -767,7 +767,10 @@ int64_t ensure_identity(Store& store, const ModelIdentity& identity, bool rebuil
   const bool same_windows = std::fabs(stored->window_s - identity.window_s) < 1e-9 &&
                             std::fabs(stored->hop_s - identity.hop_s) < 1e-9 &&
                             std::fabs(stored->silence_db - identity.silence_db) < 1e-9;
-  if (same_windows && store.has_embedding_sets()) {
+  // Only a model named for it gets a set: the index's own model found changed on disk (the same
+  // id, other content) is refused as before, its old weights being gone.
+  const bool named = new_set && stored->id != identity.id;
+  if (named && same_windows && store.has_embedding_sets()) {
     // Another model over the same windows: its own embedding set, built beside the active one
     // (a set recorded by an earlier run continues: the same model, or one that shares its audio).
     for (const store::EmbeddingSet& set : store.embedding_sets())
@@ -775,7 +778,7 @@ int64_t ensure_identity(Store& store, const ModelIdentity& identity, bool rebuil
         return set.id;
     return store.add_embedding_set(identity);
   }
-  if (same_windows)
+  if (named && same_windows)
     throw Error("the index " + store.path() + " was built with " + stored->describe() + ", but this run uses " +
                 identity.describe() + " (" + diff +
                 "). This store holds one model's embeddings (building a second embedding set beside the first is not "

@@ -108,11 +108,12 @@ struct IndexCallbacks {
 
 // Checks the index's recorded model identity against `identity`: records it in a new or
 // empty index (wipes the index first when `rebuild`) and returns 0 (the run indexes into the
-// active set). Another model over the same window settings, in a store with embedding sets
-// (store::EmbeddingSet), gets an inactive set of its own (the one an earlier run recorded for it,
-// else a new one), whose id is returned: build_set fills it while queries keep the active set.
-// Otherwise throws clap::Error explaining the difference and suggesting --rebuild.
-int64_t ensure_identity(store::Store& store, const store::ModelIdentity& identity, bool rebuild);
+// active set). With `new_set` (the run named its model: index --model), another model (another
+// id) over the same window settings, in a store with embedding sets (store::EmbeddingSet), gets
+// an inactive set of its own (the one an earlier run recorded for it, else a new one), whose id is
+// returned: build_set fills it while queries keep the active set. Otherwise throws clap::Error
+// explaining the difference and suggesting --rebuild.
+int64_t ensure_identity(store::Store& store, const store::ModelIdentity& identity, bool rebuild, bool new_set = false);
 
 // Builds inactive embedding set `set_id` with the model of `spec` (its identity): the stored
 // non-silent windows of every ok track the set does not hold yet, pass after pass like the later

@@ -93,11 +93,11 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
                                                       precision_name(resolved_settings.precision));
   if (!damage.empty()) replace_damaged();
   try {
-    run.built_set = index::ensure_identity(*store, spec.identity, r.rebuild);
+    run.built_set = index::ensure_identity(*store, spec.identity, r.rebuild, r.model.has_value());
   } catch (const std::exception& e) {
     if (!damage.empty() || !damaged(e)) throw;  // --rebuild's wipe found damaged pages
     replace_damaged();
-    run.built_set = index::ensure_identity(*store, spec.identity, r.rebuild);
+    run.built_set = index::ensure_identity(*store, spec.identity, r.rebuild, r.model.has_value());
   }
   run.identity = spec.identity;
 

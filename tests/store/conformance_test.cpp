@@ -1131,14 +1131,16 @@ TEST_P(StoreContract, AnotherModelGetsItsOwnSetOrAClearRefusal) {
   EXPECT_EQ(sets[0].windows, 2);
   if (GetParam() == "sqlite") {
     EXPECT_TRUE(s->has_embedding_sets());
-    const int64_t set = index::ensure_identity(*s, other, false);
+    EXPECT_NE(test::error_of([&] { index::ensure_identity(*s, other, false); }).find("--rebuild"),
+              std::string::npos);  // a model not named for it (index without --model) gets no set
+    const int64_t set = index::ensure_identity(*s, other, false, /*new_set=*/true);
     EXPECT_GT(set, 0);
-    EXPECT_EQ(index::ensure_identity(*s, other, false), set);  // the next run continues it
+    EXPECT_EQ(index::ensure_identity(*s, other, false, true), set);  // the next run continues it
     EXPECT_EQ(s->model()->id, identity().id);
     EXPECT_EQ(s->embedding_sets().size(), 2u);
   } else {
     EXPECT_FALSE(s->has_embedding_sets());
-    const std::string e = test::error_of([&] { index::ensure_identity(*s, other, false); });
+    const std::string e = test::error_of([&] { index::ensure_identity(*s, other, false, /*new_set=*/true); });
     EXPECT_NE(e.find("not supported for a PostgreSQL store yet"), std::string::npos) << e;
     EXPECT_NE(e.find("--rebuild"), std::string::npos) << e;
     EXPECT_NE(test::error_of([&] { s->add_embedding_set(other); }).find("PostgreSQL"), std::string::npos);
