@@ -314,8 +314,9 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   const std::string before = query_one(db, embeddings);
   ASSERT_FALSE(before.empty());
   // Back to schema version 2 as an older clapsearch left it: no identifier columns (and no
-  // fingerprints, which came later).
-  sql(db, "DROP TABLE fingerprints; ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
+  // fingerprints, progressive indexing or embedding sets, which came later).
+  sql(db, "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
+          "DROP TABLE fingerprints; ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
           "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
           "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = 2");
   std::string out, err;

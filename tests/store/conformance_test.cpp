@@ -679,6 +679,13 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeAWipeOrAnImport) {
 
 // The schema change of the song identifiers (issue 36), undone: an index made before it.
 // Back to the schema before the identifiers (and the fingerprints, which came after them).
+// The embedding sets' tables (SQLite schema 6; issue 37), which a SQLite index goes back to an
+// older schema without; and how many migrations they are (PostgreSQL has none yet).
+std::string drop_sets(bool sqlite) {
+  return sqlite ? "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; " : "";
+}
+int sets_migrations(bool sqlite) { return sqlite ? 1 : 0; }
+
 constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "
     "ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
@@ -818,8 +825,9 @@ TEST_P(StoreContract, IndexBeforeTheIdentifiersUpgradesInPlace) {
     t.tags_version = kTagsVersion;
     a = s->put_track(t, windows(2), emb.data());
   }
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 3;
-  raw_sql(location_, std::string(kDropIdentifiers) + "UPDATE schema_version SET version = " + std::to_string(old_version));
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 3 -
+                          sets_migrations(sqlite);
+  raw_sql(location_, drop_sets(sqlite) + kDropIdentifiers + "UPDATE schema_version SET version = " + std::to_string(old_version));
   EXPECT_THROW(open(OpenMode::ReadOnly), Error);  // an older schema is not read as it is
   auto s = open();  // migrates
   EXPECT_EQ(s->schema_version(), sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version());
@@ -914,8 +922,9 @@ TEST_P(StoreContract, IndexBeforeProgressiveIndexingUpgradesInPlace) {
     a = s->put_track(track("/m/a.mp3"), windows(4, 1), emb.data());
     s->put_track(track("/m/b.mp3"), windows(2), unit(2).data());
   }
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 1;
-  raw_sql(location_, "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = " +
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 1 -
+                          sets_migrations(sqlite);
+  raw_sql(location_, drop_sets(sqlite) + "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = " +
                          std::to_string(old_version));
   EXPECT_THROW(open(OpenMode::ReadOnly), Error);  // an older schema is not read as it is
   auto s = open();  // migrates
@@ -947,8 +956,9 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeTheMigrationThatAddedIt) {
   }
   // Back to the schema before change stamps, with writes made by an older clapsearch.
   // (The identifiers' columns came after, so they go too: the index is the one before both.)
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 4;
-  raw_sql(location_, std::string(kDropIdentifiers) + "DROP INDEX tracks_changed_at; ALTER TABLE tracks DROP COLUMN changed_at; "
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 4 -
+                          sets_migrations(sqlite);
+  raw_sql(location_, drop_sets(sqlite) + kDropIdentifiers + "DROP INDEX tracks_changed_at; ALTER TABLE tracks DROP COLUMN changed_at; "
                                  "DROP TABLE removed_tracks; DELETE FROM meta WHERE key = 'changes_from'; " +
                          (sqlite ? "UPDATE meta SET value = CAST(value AS INTEGER) + 5 WHERE key = 'library_generation'; "
                                  : "UPDATE meta SET value = (value::bigint + 5)::text WHERE key = 'library_generation'; ") +
