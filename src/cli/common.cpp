@@ -404,4 +404,15 @@ int stop_signal_fd() { return g_stop_pipe[0]; }
 
 void wake_stop_waiter() { [[maybe_unused]] const ssize_t n = ::write(g_stop_pipe[1], "w", 1); }
 
+// One embedding set on a line: "2 org/name@rev fp32: 120 of 340 windows (35.3%), 3 of 9 tracks".
+std::string set_summary(const store::EmbeddingSet& e) {
+  char cover[160];
+  std::snprintf(cover, sizeof cover, ": %lld of %lld windows (%.1f%%), %lld of %lld tracks",
+                static_cast<long long>(e.covered_windows), static_cast<long long>(e.windows),
+                e.windows ? 100.0 * double(e.covered_windows) / double(e.windows) : 100.0,
+                static_cast<long long>(e.covered_tracks), static_cast<long long>(e.tracks));
+  return std::to_string(e.id) + " " + terminal_text(e.identity.id) + "@" + terminal_text(e.identity.revision) + " " +
+         e.identity.precision + cover + (e.active ? " [active]" : e.complete() ? " (complete)" : "");
+}
+
 }  // namespace clap::cli

@@ -197,4 +197,8 @@ std::string copies_text(const std::vector<int64_t>& copies);
 // The JSON field of a collapsed entry's copies.
 ojson copies_json(const std::vector<int64_t>& copies);
 
+// One embedding set (store::EmbeddingSet) on a line, for `status` and `models`:
+// "2 org/name@rev fp32: 120 of 340 windows (35.3%), 3 of 9 tracks [active]".
+std::string set_summary(const store::EmbeddingSet& e);
+
 }  // namespace clap::cli

@@ -25,7 +25,21 @@ struct IndexOptions {
   bool json = false;
   bool watch = false;
   std::string quiet_period = "2s", rescan_every = "10min";
+  std::string switch_when = "complete";
 };
+
+// The line a run that built another model's embedding set ends with.
+std::string set_line(const service::IndexRun& run) {
+  const store::EmbeddingSet& e = run.set;
+  char cover[96];
+  std::snprintf(cover, sizeof cover, "%lld/%lld windows, %lld/%lld tracks", static_cast<long long>(e.covered_windows),
+                static_cast<long long>(e.windows), static_cast<long long>(e.covered_tracks), static_cast<long long>(e.tracks));
+  const std::string what = "embedding set " + std::to_string(e.id) + " (" + e.identity.id + "): " +
+                           std::to_string(run.set_windows) + " windows embedded, now " + cover;
+  if (run.switched) return what + "; it is now the active set: queries use it";
+  return what + (e.complete() ? "; complete" : "") +
+         "; queries keep using the active set (`clapsearch models --activate " + std::to_string(e.id) + "` switches)";
+}
 
 std::string duration_text(double s) {
   char buf[32];
@@ -158,9 +172,20 @@ int run_index(const IndexOptions& o) {
   if (!r.quiet) {
     for (const auto& w : summary.warnings) std::fprintf(stderr, "warning: %s: %s\n", terminal_text(w.path).c_str(), terminal_text(w.reason).c_str());
     print_summary(summary);
+    if (run.built_set) std::fprintf(stderr, "%s\n", terminal_text(set_line(run)).c_str());
   }
   if (o.json) {  // file names need not be UTF-8: invalid bytes become U+FFFD instead of failing
-    const nlohmann::json j = summary_json(summary, run.db_path, run.identity);
+    nlohmann::json j = summary_json(summary, run.db_path, run.identity);
+    if (run.built_set)
+      j["embedding_set"] = {{"id", run.set.id},
+                            {"embedded_windows", run.set_windows},
+                            {"model", run.set.identity.id},
+                            {"windows", run.set.windows},
+                            {"covered_windows", run.set.covered_windows},
+                            {"tracks", run.set.tracks},
+                            {"covered_tracks", run.set.covered_tracks},
+                            {"complete", run.set.complete()},
+                            {"active", run.switched}};
     std::printf("%s\n", service::json_text(j).c_str());
   }
   if (r.plan) {
@@ -169,6 +194,7 @@ int run_index(const IndexOptions& o) {
                    static_cast<long long>(summary.planned), terminal_text(run.db_path).c_str());
     return 0;
   }
+  if (run.built_set && !run.switched) return 0;  // the set's build reads no folder
   if (summary.found == 0) {
     if (!r.quiet) std::fprintf(stderr, "no audio files found\n");
     return 0;
@@ -296,7 +322,16 @@ void add_index_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--include", o->request.include, "Only files matching this glob (relative path or name); repeatable");
   cmd->add_option("--exclude", o->request.exclude, "Skip files and folders matching this glob; repeatable");
-  cmd->add_flag("--rebuild", o->request.rebuild, "Discard the index and start over (needed to change model or windows)");
+  cmd->add_flag("--rebuild", o->request.rebuild,
+                "Discard the index and start over (needed to change windows or precision; another --model is built "
+                "beside the index's model: --switch-when)");
+  cmd->add_option("--switch-when", o->switch_when,
+                  "--model NEW on an index of another model builds NEW's embedding set beside the active one (queries "
+                  "keep using it); complete: switch queries to NEW once its set covers every track; now: switch after "
+                  "this run's work on it (the rest of the run embeds what it lacks); never: leave it to `clapsearch "
+                  "models --activate`")
+      ->default_val("complete")
+      ->check(CLI::IsMember({"complete", "now", "never"}));
   cmd->add_flag("--retry-errors", o->request.retry_errors, "Decode files recorded as errors again even if unchanged");
   cmd->add_flag("--prune-missing", o->request.prune_missing,
                 "Prune missing files even when most of a folder's tracks are gone (else kept: an unmounted drive)");
@@ -333,6 +368,8 @@ void add_index_command(CLI::App& app, Action& action) {
       "its tracks and is rescanned when it is back; network and FUSE filesystems are rescanned periodically.");
   cmd->callback([o, model, window, hop, silence, precision, &action] {
     if (precision->count()) o->request.precision = o->precision;
+    using Switch = service::IndexRequest::Switch;
+    o->request.switch_when = o->switch_when == "now" ? Switch::Now : o->switch_when == "never" ? Switch::Never : Switch::Complete;
     if (model->count()) o->request.model = o->model;
     if (window->count()) o->request.window_s = o->window_s;
     if (hop->count()) o->request.hop_s = o->hop_s;

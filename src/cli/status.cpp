@@ -61,6 +61,8 @@ int run_status(const StatusOptions& o) {
                         {"model", m},
                         {"roots", roots},
                         {"errors", errs}};
+    j["embedding_sets"] = nlohmann::json::array();
+    for (const store::EmbeddingSet& e : st.sets) j["embedding_sets"].push_back(service::embedding_set_record<nlohmann::json>(e));
     if (st.jobs)
       j["jobs"] = {{"pending", st.jobs->pending}, {"leased", st.jobs->leased}, {"expired_leases", st.jobs->expired},
                    {"done", st.jobs->done},       {"failed", st.jobs->failed}};
@@ -90,6 +92,9 @@ int run_status(const StatusOptions& o) {
                 100.0 * double(c.ok_windows) / double(c.window_total), static_cast<long long>(c.complete_tracks),
                 static_cast<long long>(c.ok));
   std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
+  if (st.sets.size() > 1)  // another model's embeddings beside the active set's (index --model, clapsearch models)
+    for (const store::EmbeddingSet& e : st.sets)
+      std::printf("%s %s\n", &e == &st.sets.front() ? "sets     " : "         ", set_summary(e).c_str());
   for (size_t i = 0; i < roots.size(); ++i) std::printf("%s %s\n", i ? "         " : "folders  ", terminal_text(roots[i]).c_str());
   if (st.jobs && st.jobs->total() > 0) {
     const store::JobCounts& j = *st.jobs;
@@ -118,7 +123,8 @@ void add_status_command(CLI::App& app, Action& action) {
   cmd->add_flag("--errors", o->errors, "List the files that could not be indexed, with the reason");
   cmd->add_flag("--json", o->json,
                 "One JSON object: tracks, ok, error_count, silent_tracks, windows, silent_windows, audio_seconds, "
-                "model, roots, db_bytes, errors [{path, reason}]");
+                "model, roots, db_bytes, errors [{path, reason}], embedding_sets [{id, model, revision, precision, dim, "
+                "active, windows, covered_windows, tracks, covered_tracks, complete, fraction}]");
   cmd->callback([o, &action] { action = [o] { return run_status(*o); }; });
 }
 

@@ -68,6 +68,7 @@ std::string reason_of(const std::exception& e, const std::string& path) {
 // A later pass over a partly indexed track (index/passes.h): the windows it adds.
 struct Deepen {
   int64_t track_id = 0;
+  int64_t set_id = 0;  // 0: the active set's windows; else an inactive embedding set's (build_set)
   int window_total = 0;
   std::vector<int> wanted;  // idx ascending
 };
@@ -577,7 +578,7 @@ class Pipeline {
   void finish_more(size_t j, const Assembly& a) {
     const Deepen& d = *jobs_[j].deepen;
     const auto tw = Clock::now();
-    std::vector<WindowRecord> all = store_.windows(d.track_id);
+    std::vector<WindowRecord> all = d.set_id ? store_.set_windows(d.set_id, d.track_id) : store_.windows(d.track_id);
     for (const WindowRecord& w : a.windows) all.push_back(w);
     std::sort(all.begin(), all.end(), [](const WindowRecord& x, const WindowRecord& y) { return x.idx < y.idx; });
     std::vector<float> active_windows;
@@ -588,7 +589,8 @@ class Pipeline {
         active_windows.insert(active_windows.end(), w.embedding.begin(), w.embedding.end());
       }
     const std::vector<float> embedding = track_embedding(active, spec_.identity.dim, active_windows.data(), nullptr);
-    store_.add_windows(d.track_id, a.windows, embedding.data());
+    if (d.set_id) store_.add_set_windows(d.set_id, d.track_id, a.windows, embedding.data());
+    else store_.add_windows(d.track_id, a.windows, embedding.data());
     sum_.db_seconds += since(tw);
     sum_.windows += static_cast<int64_t>(a.windows.size());
     sum_.deepened += static_cast<int64_t>(a.windows.size());
@@ -732,15 +734,15 @@ double IndexSummary::outside_model_fraction() const {
   return std::clamp(1.0 - model_seconds / pipeline, 0.0, 1.0);
 }
 
-void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild) {
+int64_t ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild, bool new_set) {
   if (rebuild) {
     store.wipe(identity);
-    return;
+    return 0;
   }
   const std::optional<ModelIdentity> stored = store.model();
   if (!stored) {
     store.set_model(identity);
-    return;
+    return 0;
   }
   const std::string diff = stored->mismatch(identity);
   if (diff.empty()) {
@@ -749,19 +751,39 @@ void ensure_identity(Store& store, const ModelIdentity& identity, bool rebuild) 
     if (stored->content_hash != identity.content_hash || stored->audio_hash != identity.audio_hash ||
         stored->id != identity.id || stored->revision != identity.revision)
       store.set_model(identity);
-    return;
+    return 0;
   }
   if (stored->shares_audio_with(identity)) {
     // A text-only fine-tune of the index's model, or the model it was tuned from: every stored
     // embedding is what this model makes too. The index now records this model (its text
     // queries by default); nothing is re-embedded.
     store.set_model(identity);
-    return;
+    return 0;
   }
   if (store.counts().tracks == 0) {  // nothing made with the old settings: just take the new ones
     store.set_model(identity);
-    return;
+    return 0;
   }
+  const bool same_windows = std::fabs(stored->window_s - identity.window_s) < 1e-9 &&
+                            std::fabs(stored->hop_s - identity.hop_s) < 1e-9 &&
+                            std::fabs(stored->silence_db - identity.silence_db) < 1e-9;
+  // Only a model named for it gets a set: the index's own model found changed on disk (the same
+  // id, other content) is refused as before, its old weights being gone.
+  const bool named = new_set && stored->id != identity.id;
+  if (named && same_windows && store.has_embedding_sets()) {
+    // Another model over the same windows: its own embedding set, built beside the active one
+    // (a set recorded by an earlier run continues: the same model, or one that shares its audio).
+    for (const store::EmbeddingSet& set : store.embedding_sets())
+      if (!set.active && (set.identity.mismatch(identity).empty() || set.identity.shares_audio_with(identity)))
+        return set.id;
+    return store.add_embedding_set(identity);
+  }
+  if (named && same_windows)
+    throw Error("the index " + store.path() + " was built with " + stored->describe() + ", but this run uses " +
+                identity.describe() + " (" + diff +
+                "). This store holds one model's embeddings (building a second embedding set beside the first is not "
+                "supported for a PostgreSQL store yet): run again with --rebuild to discard the index and re-index with "
+                "the new model, or use --db to keep a separate library.");
   throw Error("the index " + store.path() + " was built with " + stored->describe() + ", but this run uses " +
               identity.describe() + " (" + diff +
               "). Embeddings from different models or windows cannot be mixed: run again with --rebuild to discard the "
@@ -979,6 +1001,41 @@ void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks&
   }
 }
 
+// One later pass: the tracks of `next` in pass `lowest` decoded again and the windows they want
+// embedded; those that cannot be read join `left`.
+template <class Partial>
+void run_pass(Store& store, const ModelSpec& spec, const IndexSettings& settings, const ModelProvider& model,
+              const IndexCallbacks& callbacks, IndexSummary& sum, std::vector<std::pair<const Partial*, Deepen>>& next,
+              const std::vector<int>& next_pass, int lowest, std::unordered_set<int64_t>& left) {
+  {
+    std::vector<CrawledFile> files;
+    std::vector<Deepen> work;
+    for (size_t k = 0; k < next.size(); ++k) {
+      if (next_pass[k] != lowest) continue;
+      const FileState& f = next[k].first->state;
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(f.path, ec)) {  // held while its folder is away
+        left.insert(f.id);
+        continue;
+      }
+      CrawledFile c;
+      c.path = f.path;
+      c.size = f.size;
+      c.mtime_ns = f.mtime_ns;
+      c.ctime_ns = f.ctime_ns;
+      files.push_back(std::move(c));
+      work.push_back(std::move(next[k].second));
+    }
+    std::vector<Job> jobs;
+    for (size_t k = 0; k < files.size(); ++k) jobs.push_back({&files[k], false, nullptr, &work[k]});
+    Pipeline pipeline(store, spec, settings, model, callbacks, sum, std::move(jobs), {}, "", lowest);
+    pipeline.run();
+    sum.decode_seconds += pipeline.decode_seconds();
+    sum.last_pass = lowest;
+    left.insert(pipeline.skipped().begin(), pipeline.skipped().end());
+  }
+}
+
 // Later passes (index/passes.h): pass after pass over every partly indexed track, the lowest
 // pass any track still needs first, so the whole library reaches one level before any track
 // goes deeper. A track whose file cannot be read as it was indexed is left for the next run.
@@ -1016,31 +1073,39 @@ void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, 
       lowest = std::min(lowest, pass);
     }
     if (next.empty() || (settings.max_passes > 0 && lowest > settings.max_passes)) return;
-    std::vector<CrawledFile> files;
-    std::vector<Deepen> work;
-    for (size_t k = 0; k < next.size(); ++k) {
-      if (next_pass[k] != lowest) continue;
-      const FileState& f = next[k].first->state;
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(f.path, ec)) {  // held while its folder is away
-        left.insert(f.id);
-        continue;
-      }
-      CrawledFile c;
-      c.path = f.path;
-      c.size = f.size;
-      c.mtime_ns = f.mtime_ns;
-      c.ctime_ns = f.ctime_ns;
-      files.push_back(std::move(c));
-      work.push_back(std::move(next[k].second));
+    run_pass(store, spec, settings, model, callbacks, sum, next, next_pass, lowest, left);
+  }
+}
+
+// An inactive embedding set's build (build_set): pass after pass over the stored non-silent
+// windows the set does not hold yet, laid out as deepen lays out a track's windows.
+void build_set_passes(Store& store, int64_t set_id, const ModelSpec& spec, const IndexSettings& settings,
+                      const ModelProvider& model, const IndexCallbacks& callbacks, IndexSummary& sum) {
+  std::unordered_set<int64_t> left;
+  for (;;) {
+    std::vector<std::pair<const store::SetTrack*, Deepen>> next;
+    std::vector<int> next_pass;
+    int lowest = INT_MAX;
+    const std::vector<store::SetTrack> tracks = store.set_tracks(set_id);
+    for (const store::SetTrack& t : tracks) {
+      if (left.count(t.state.id) || t.held.size() >= t.stored.size()) continue;
+      const std::vector<int> passes = window_passes(static_cast<int>(t.stored.size()), settings.first_pass, settings.last_pass);
+      const std::unordered_set<int> held(t.held.begin(), t.held.end());
+      int pass = INT_MAX;
+      for (size_t k = 0; k < t.stored.size(); ++k)
+        if (!held.count(t.stored[k])) pass = std::min(pass, passes[k]);
+      Deepen d;
+      d.track_id = t.state.id;
+      d.set_id = set_id;
+      d.window_total = std::max(t.window_total, t.stored.back() + 1);
+      for (size_t k = 0; k < t.stored.size(); ++k)
+        if (!held.count(t.stored[k]) && passes[k] == pass) d.wanted.push_back(t.stored[k]);
+      next.emplace_back(&t, std::move(d));
+      next_pass.push_back(pass);
+      lowest = std::min(lowest, pass);
     }
-    std::vector<Job> jobs;
-    for (size_t k = 0; k < files.size(); ++k) jobs.push_back({&files[k], false, nullptr, &work[k]});
-    Pipeline pipeline(store, spec, settings, model, callbacks, sum, std::move(jobs), {}, "", lowest);
-    pipeline.run();
-    sum.decode_seconds += pipeline.decode_seconds();
-    sum.last_pass = lowest;
-    left.insert(pipeline.skipped().begin(), pipeline.skipped().end());
+    if (next.empty() || (settings.max_passes > 0 && lowest > settings.max_passes)) return;
+    run_pass(store, spec, settings, model, callbacks, sum, next, next_pass, lowest, left);
   }
 }
 
@@ -1051,6 +1116,12 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   const auto t0 = Clock::now();
   IndexSummary sum;
   check_settings(spec, settings);
+  // Only the active set's model writes the tracks and windows tables (another model's embeddings
+  // go to its own set: ensure_identity, build_set).
+  if (const std::optional<ModelIdentity> active = store.model();
+      active && !active->mismatch(spec.identity).empty() && !active->shares_audio_with(spec.identity))
+    throw Error("the index " + store.path() + " is searched with " + active->describe() + ", not " +
+                spec.identity.describe() + ": another model's embeddings are built as its own embedding set");
   Comparison c;
   compare(store, roots, settings, sum, c);
   Pipeline pipeline(store, spec, settings, model, callbacks, sum, c.jobs, missing_by_hash(c));
@@ -1060,6 +1131,16 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   refresh_tags(store, sum);
   refresh_fingerprints(store, sum, callbacks);
   deepen(store, spec, settings, model, callbacks, sum);
+  sum.wall_seconds = since(t0);
+  return sum;
+}
+
+IndexSummary build_set(Store& store, int64_t set_id, const ModelSpec& spec, const IndexSettings& settings,
+                       const ModelProvider& model, const IndexCallbacks& callbacks) {
+  const auto t0 = Clock::now();
+  IndexSummary sum;
+  check_settings(spec, settings);
+  build_set_passes(store, set_id, spec, settings, model, callbacks, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -107,9 +107,21 @@ struct IndexCallbacks {
 };
 
 // Checks the index's recorded model identity against `identity`: records it in a new or
-// empty index, wipes the index first when `rebuild`, and otherwise throws clap::Error
+// empty index (wipes the index first when `rebuild`) and returns 0 (the run indexes into the
+// active set). With `new_set` (the run named its model: index --model), another model (another
+// id) over the same window settings, in a store with embedding sets (store::EmbeddingSet), gets
+// an inactive set of its own (the one an earlier run recorded for it, else a new one), whose id is
+// returned: build_set fills it while queries keep the active set. Otherwise throws clap::Error
 // explaining the difference and suggesting --rebuild.
-void ensure_identity(store::Store& store, const store::ModelIdentity& identity, bool rebuild);
+int64_t ensure_identity(store::Store& store, const store::ModelIdentity& identity, bool rebuild, bool new_set = false);
+
+// Builds inactive embedding set `set_id` with the model of `spec` (its identity): the stored
+// non-silent windows of every ok track the set does not hold yet, pass after pass like the later
+// passes of index_roots (settings.first_pass, max_passes), each track's new windows written in
+// one transaction (a run stopped at any moment continues from them). Nothing else is read or
+// written: new and changed files wait for a run after the switch (Store::activate_set).
+IndexSummary build_set(store::Store& store, int64_t set_id, const ModelSpec& spec, const IndexSettings& settings,
+                       const ModelProvider& model, const IndexCallbacks& callbacks = {});
 
 // Brings the index up to date with `roots`: new and changed files get their first pass, then
 // later passes fill in the windows of every partly indexed track (index/passes.h), pass after

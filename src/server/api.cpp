@@ -615,6 +615,8 @@ void Api::install(httplib::Server& http) {
     ojson errors = ojson::array();
     for (const auto& e : st.errors) errors.push_back({{"path", e.path}, {"reason", e.reason}});
     const store::ModelIdentity& m = snap->identity();
+    ojson sets = ojson::array();
+    for (const store::EmbeddingSet& e : st.sets) sets.push_back(service::embedding_set_record<ojson>(e));
     send(res, {{"db", st.db_path},
                {"db_bytes", st.db_bytes},
                {"model", m.describe()},
@@ -637,7 +639,8 @@ void Api::install(httplib::Server& http) {
                {"serving_tracks", snap->tracks().size()},
                {"roots", snap->roots()},
                {"folders", folders},
-               {"error_list", errors}});
+               {"error_list", errors},
+               {"embedding_sets", sets}});
   });
 
   route("GET", "/api/search", [this](const httplib::Request& req, httplib::Response& res) {

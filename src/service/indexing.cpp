@@ -93,11 +93,11 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
                                                       precision_name(resolved_settings.precision));
   if (!damage.empty()) replace_damaged();
   try {
-    index::ensure_identity(*store, spec.identity, r.rebuild);
+    run.built_set = index::ensure_identity(*store, spec.identity, r.rebuild, r.model.has_value());
   } catch (const std::exception& e) {
     if (!damage.empty() || !damaged(e)) throw;  // --rebuild's wipe found damaged pages
     replace_damaged();
-    index::ensure_identity(*store, spec.identity, r.rebuild);
+    run.built_set = index::ensure_identity(*store, spec.identity, r.rebuild, r.model.has_value());
   }
   run.identity = spec.identity;
 
@@ -110,7 +110,32 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     if (!loaded.model) loaded.model = load_model(resolved, mo);
     return *loaded.model;
   };
-  if (store->has_job_queue()) {
+  if (run.built_set) {
+    // Another model's set, built beside the active one that every query keeps reading.
+    run.summary = index::build_set(*store, run.built_set, spec, settings, provider, callbacks);
+    run.set_windows = run.summary.embedded_windows;
+    run.summary.deepened = 0;  // not the active set's windows: the summary's own line says what the set got
+    run.summary.last_pass = 0;
+    for (const store::EmbeddingSet& set : store->embedding_sets())
+      if (set.id == run.built_set) run.set = set;
+    if (r.switch_when == IndexRequest::Switch::Never || (r.switch_when == IndexRequest::Switch::Complete && !run.set.complete())) {
+      run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      return run;
+    }
+    store->activate_set(run.built_set);  // one transaction: queries move from the old set to this one
+    run.switched = true;
+    run.set.active = true;
+    // The rest of the run indexes with the model now active: new, changed and missing files, and
+    // the windows the set lacked (Switch::Now).
+    const index::IndexSummary before = run.summary;
+    run.summary = index::index_roots(*store, r.dirs, spec, settings, provider, callbacks);
+    run.summary.embedded_windows += before.embedded_windows;
+    run.summary.windows += before.windows;
+    run.summary.load_seconds += before.load_seconds;
+    run.summary.model_seconds += before.model_seconds;
+    run.summary.decode_seconds += before.decode_seconds;
+    run.summary.db_seconds += before.db_seconds;
+  } else if (store->has_job_queue()) {
     // A store shared by machines: the files to embed become jobs; without --plan this process
     // is also the one worker (other workers may help).
     run.summary = index::plan_roots(*store, r.dirs, settings, callbacks);

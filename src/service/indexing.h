@@ -29,6 +29,11 @@ struct IndexRequest {
   bool prune_missing = false;  // prune even when most of a folder's tracks vanished
   bool quiet = false;                    // no download progress
   bool plan = false;  // a store with a job queue: record the work for `clapsearch worker`s, embed nothing
+  // `--model NEW` on an index of another model (issue 37): NEW's embedding set is built beside the
+  // active one, which it replaces when complete (Complete), right after this run's work on it
+  // (Now: what it lacks is embedded by the rest of the run), or not (Never: `clapsearch models
+  // --activate` does it later).
+  enum class Switch { Complete, Now, Never } switch_when = Switch::Complete;
   // Files to leave out of this run (index::CrawlOptions::skip): those a watcher sees still being written.
   std::function<bool(const index::CrawledFile&)> skip;
 };
@@ -48,6 +53,12 @@ struct IndexRun {
   store::ModelIdentity identity;
   index::IndexSummary summary;
   int64_t planned = 0;  // files queued for workers (a store with a job queue)
+  // The embedding set this run built beside the active one (0: it indexed into the active set),
+  // its coverage after the run, and whether it became the active set.
+  int64_t built_set = 0;
+  int64_t set_windows = 0;  // windows this run embedded into that set
+  store::EmbeddingSet set;
+  bool switched = false;
 };
 
 // A model kept loaded between runs (a watcher's rescans): loaded by the first run that embeds,

@@ -734,7 +734,8 @@ bool Library::refresh(bool force, RefreshInfo* info) {
   }
   if (!force && generation == current->library_generation()) return false;
   if (!identity || (!identity_.mismatch(*identity).empty() && !identity_.shares_audio_with(*identity)))
-    throw Error(db_path_ + ": the index was rebuilt with another model or settings; restart to use it");
+    throw Error(db_path_ + ": the index was rebuilt with another model or settings, or another embedding set was "
+                "activated (`clapsearch models`); restart to use it");
   auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);
   if (info) *info = RefreshInfo{};
   if (force || !next->load_delta(*current, info)) next->load_all();

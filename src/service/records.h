@@ -27,6 +27,27 @@ std::string json_text(const nlohmann::json& j, int indent = -1);
 std::string json_float(float v);  // shortest text that round-trips a float32 ("null" when not finite)
 double json_num(double v);        // v rounded to the float32 that json_float prints
 
+// An embedding set of the index (store::EmbeddingSet; `clapsearch models --json`, status --json,
+// /api/status): id, model, revision, precision, dim, active, windows, covered_windows, tracks,
+// covered_tracks, complete, fraction (covered windows of windows; 1 when there are none).
+template <class Json>
+Json embedding_set_record(const store::EmbeddingSet& e) {
+  Json j;
+  j["id"] = e.id;
+  j["model"] = e.identity.id;
+  j["revision"] = e.identity.revision;
+  j["precision"] = e.identity.precision;
+  j["dim"] = e.identity.dim;
+  j["active"] = e.active;
+  j["windows"] = e.windows;
+  j["covered_windows"] = e.covered_windows;
+  j["tracks"] = e.tracks;
+  j["covered_tracks"] = e.covered_tracks;
+  j["complete"] = e.complete();
+  j["fraction"] = e.windows ? json_num(double(e.covered_windows) / double(e.windows)) : 1.0;
+  return j;
+}
+
 // A CSV cell (RFC 4180 quoting). A text that a spreadsheet would run as a formula (starting
 // with = + - @, a tab or CR, and not a number) is written with a leading apostrophe.
 std::string csv_field(const std::string& s);

@@ -14,6 +14,7 @@ LibraryStatus library_status(const std::string& db) {
   s.model = store->model();
   s.roots = store->roots();
   s.errors = store->errors();
+  s.sets = store->embedding_sets();
   if (store->has_job_queue()) s.jobs = store->job_counts();
   return s;
 }

@@ -18,6 +18,7 @@ struct LibraryStatus {
   std::optional<store::ModelIdentity> model;
   std::vector<std::string> roots;
   std::vector<store::TrackError> errors;
+  std::vector<store::EmbeddingSet> sets;  // every embedding set with its coverage (the active one included)
 };
 
 // Throws clap::Error when there is no index at `db` (empty = the default library).

@@ -128,6 +128,58 @@ CREATE TABLE fingerprints(
 ALTER TABLE tracks ADD COLUMN window_total INTEGER NOT NULL DEFAULT 0;
 UPDATE tracks SET window_total = (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id);
 )sql",
+    // 5 -> 6: embedding sets (issue 37; store.h EmbeddingSet). The tracks and windows tables keep
+    // the active set's embeddings; embedding_sets lists every set with its identity (the active
+    // one's mirrors meta), set_windows / set_tracks hold the inactive sets' embeddings. The
+    // index's one model becomes set 1, active.
+    R"sql(
+CREATE TABLE embedding_sets(
+  id              INTEGER PRIMARY KEY,
+  active          INTEGER NOT NULL DEFAULT 0,
+  model_id        TEXT NOT NULL,
+  model_revision  TEXT NOT NULL DEFAULT '',
+  config_hash     TEXT NOT NULL DEFAULT '',
+  content_hash    TEXT NOT NULL DEFAULT '',
+  audio_hash      TEXT NOT NULL DEFAULT '',
+  model_config    TEXT NOT NULL DEFAULT '',
+  model_tokenizer TEXT NOT NULL DEFAULT '',
+  window_s        REAL NOT NULL,
+  hop_s           REAL NOT NULL,
+  dim             INTEGER NOT NULL,
+  silence_db      REAL NOT NULL,
+  precision       TEXT NOT NULL DEFAULT 'fp32'
+);
+CREATE TABLE set_windows(
+  set_id    INTEGER NOT NULL REFERENCES embedding_sets(id) ON DELETE CASCADE,
+  track_id  INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  idx       INTEGER NOT NULL,
+  embedding BLOB NOT NULL,
+  PRIMARY KEY (set_id, track_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX set_windows_track ON set_windows(track_id);
+CREATE TABLE set_tracks(
+  set_id    INTEGER NOT NULL REFERENCES embedding_sets(id) ON DELETE CASCADE,
+  track_id  INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  embedding BLOB NOT NULL,
+  PRIMARY KEY (set_id, track_id)
+) WITHOUT ROWID;
+CREATE INDEX set_tracks_track ON set_tracks(track_id);
+INSERT INTO embedding_sets(id, active, model_id, model_revision, config_hash, content_hash, audio_hash, model_config,
+                           model_tokenizer, window_s, hop_s, dim, silence_db, precision)
+SELECT 1, 1, (SELECT value FROM meta WHERE key = 'model_id'),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_revision'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'config_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'content_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'audio_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_config'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_tokenizer'), ''),
+       COALESCE((SELECT CAST(value AS REAL) FROM meta WHERE key = 'window_s'), 10),
+       COALESCE((SELECT CAST(value AS REAL) FROM meta WHERE key = 'hop_s'), 5),
+       COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'dim'), 0),
+       COALESCE((SELECT CAST(value AS REAL) FROM meta WHERE key = 'silence_db'), -60),
+       COALESCE((SELECT value FROM meta WHERE key = 'precision'), 'fp32')
+WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'model_id');
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -345,6 +397,56 @@ void set_meta(sqlite3* db, const char* key, double value) {
   sql::Stmt(db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)").bind(1, key).bind(2, value).run();
 }
 
+constexpr const char* kSetColumns =
+    "id, active, model_id, model_revision, config_hash, content_hash, audio_hash, model_config, model_tokenizer, "
+    "window_s, hop_s, dim, silence_db, precision";
+
+// The active set's id (0: none recorded yet).
+int64_t active_set(sqlite3* db) {
+  sql::Stmt s(db, "SELECT id FROM embedding_sets WHERE active = 1");
+  return s.step() ? s.int64(0) : 0;
+}
+
+// Writes set `id`'s identity (id 0: a new set, whose id is returned).
+int64_t write_set_identity(sqlite3* db, int64_t id, const ModelIdentity& m, bool active) {
+  sql::Stmt s(db, (std::string("INSERT INTO embedding_sets(") + kSetColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                   "active = excluded.active, model_id = excluded.model_id, model_revision = excluded.model_revision, "
+                   "config_hash = excluded.config_hash, content_hash = excluded.content_hash, "
+                   "audio_hash = excluded.audio_hash, model_config = excluded.model_config, "
+                   "model_tokenizer = excluded.model_tokenizer, window_s = excluded.window_s, hop_s = excluded.hop_s, "
+                   "dim = excluded.dim, silence_db = excluded.silence_db, precision = excluded.precision")
+                      .c_str());
+  if (id) s.bind(1, id);
+  else s.bind_null(1);
+  s.bind(2, active ? 1 : 0).bind(3, m.id).bind(4, m.revision).bind(5, m.config_hash).bind(6, m.content_hash);
+  s.bind(7, m.audio_hash).bind(8, m.config_path).bind(9, m.tokenizer_path).bind(10, m.window_s).bind(11, m.hop_s);
+  s.bind(12, m.dim).bind(13, m.silence_db).bind(14, m.precision);
+  s.run();
+  return id ? id : sqlite3_last_insert_rowid(db);
+}
+
+// Columns: kSetColumns.
+EmbeddingSet read_set(const sql::Stmt& s) {
+  EmbeddingSet e;
+  e.id = s.int64(0);
+  e.active = s.int64(1) != 0;
+  ModelIdentity& m = e.identity;
+  m.id = s.text(2);
+  m.revision = s.text(3);
+  m.config_hash = s.text(4);
+  m.content_hash = s.text(5);
+  m.audio_hash = s.text(6);
+  m.config_path = s.text(7);
+  m.tokenizer_path = s.text(8);
+  m.window_s = s.real(9);
+  m.hop_s = s.real(10);
+  m.dim = static_cast<int>(s.int64(11));
+  m.silence_db = s.real(12);
+  m.precision = s.text(13);
+  return e;
+}
+
 void write_identity(sqlite3* db, const ModelIdentity& m) {
   set_meta(db, "model_id", m.id);
   set_meta(db, "model_revision", m.revision);
@@ -358,6 +460,7 @@ void write_identity(sqlite3* db, const ModelIdentity& m) {
   set_meta(db, "dim", static_cast<double>(m.dim));
   set_meta(db, "silence_db", m.silence_db);
   set_meta(db, "precision", m.precision);
+  write_set_identity(db, active_set(db), m, true);
 }
 
 }  // namespace
@@ -670,12 +773,179 @@ void SqliteStore::wipe(const ModelIdentity& identity) {
     sql::Transaction tx(db_);
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
                    "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
+                   "DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
                    "DROP TABLE IF EXISTS retired_windows; DROP TABLE IF EXISTS retired_tracks");
     write_identity(db_, identity);
     reset_changes(db_, bump_generation(db_));
     tx.commit();
   }
   sql::exec(db_, "VACUUM");  // the file shrinks back (fast: nothing is left to copy)
+}
+
+// --- embedding sets (store.h EmbeddingSet) -------------------------------------------------
+
+namespace {
+
+// The windows every set must hold: the active set's stored non-silent windows of ok tracks.
+constexpr const char* kWantedWindows =
+    "FROM windows w JOIN tracks t ON t.id = w.track_id WHERE t.status = 'ok' AND w.silent = 0 AND w.embedding IS NOT NULL";
+
+int64_t count(sqlite3* db, const std::string& sql, int64_t set_id = 0) {
+  sql::Stmt s(db, sql.c_str());
+  if (set_id) s.bind(1, set_id);
+  return s.step() ? s.int64(0) : 0;
+}
+
+EmbeddingSet inactive_set(sqlite3* db, int64_t set_id, const char* what) {
+  sql::Stmt s(db, (std::string("SELECT ") + kSetColumns + " FROM embedding_sets WHERE id = ?").c_str());
+  s.bind(1, set_id);
+  if (!s.step()) throw Error("no embedding set " + std::to_string(set_id) + " in the index (`clapsearch models` lists them)");
+  EmbeddingSet e = read_set(s);
+  if (e.active)
+    throw Error(std::string("embedding set ") + std::to_string(set_id) + " (" + e.identity.id + ") is the active one: " + what);
+  return e;
+}
+
+}  // namespace
+
+std::vector<EmbeddingSet> SqliteStore::embedding_sets() const {
+  std::vector<EmbeddingSet> out;
+  {
+    sql::Stmt s(db_, (std::string("SELECT ") + kSetColumns + " FROM embedding_sets ORDER BY id").c_str());
+    while (s.step()) out.push_back(read_set(s));
+  }
+  if (out.empty()) return out;
+  const std::string wanted = kWantedWindows;
+  const int64_t windows = count(db_, "SELECT COUNT(*) " + wanted);
+  const int64_t tracks = count(db_, "SELECT COUNT(DISTINCT w.track_id) " + wanted);
+  for (EmbeddingSet& e : out) {
+    e.windows = windows;
+    e.tracks = tracks;
+    if (e.active) {
+      e.covered_windows = windows;
+      e.covered_tracks = tracks;
+      continue;
+    }
+    const std::string held = " AND EXISTS (SELECT 1 FROM set_windows s WHERE s.set_id = ?1 AND s.track_id = w.track_id AND s.idx = w.idx)";
+    e.covered_windows = count(db_, "SELECT COUNT(*) " + wanted + held, e.id);
+    const std::string lacking = " AND NOT EXISTS (SELECT 1 FROM set_windows s WHERE s.set_id = ?1 AND s.track_id = w.track_id AND s.idx = w.idx)";
+    e.covered_tracks = tracks - count(db_, "SELECT COUNT(DISTINCT w.track_id) " + wanted + lacking, e.id);
+  }
+  return out;
+}
+
+int64_t SqliteStore::add_embedding_set(const ModelIdentity& identity) {
+  sql::Transaction tx(db_);
+  const int64_t id = write_set_identity(db_, 0, identity, false);
+  bump_generation(db_, false);
+  tx.commit();
+  return id;
+}
+
+std::vector<SetTrack> SqliteStore::set_tracks(int64_t set_id) const {
+  inactive_set(db_, set_id, "it holds every window already");
+  std::vector<SetTrack> out;
+  sql::Stmt s(db_, (std::string("SELECT t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.status, "
+                                "t.window_total, w.idx, EXISTS (SELECT 1 FROM set_windows s WHERE s.set_id = ? AND "
+                                "s.track_id = w.track_id AND s.idx = w.idx) ") +
+                    kWantedWindows + " ORDER BY t.id, w.idx")
+                       .c_str());
+  s.bind(1, set_id);
+  while (s.step()) {
+    if (out.empty() || out.back().state.id != s.int64(0)) {
+      SetTrack t;
+      t.state = read_file_state(s);
+      t.window_total = static_cast<int>(s.int64(7));
+      out.push_back(std::move(t));
+    }
+    const int idx = static_cast<int>(s.int64(8));
+    out.back().stored.push_back(idx);
+    if (s.int64(9)) out.back().held.push_back(idx);
+  }
+  return out;
+}
+
+std::vector<WindowRecord> SqliteStore::set_windows(int64_t set_id, int64_t track_id) const {
+  const EmbeddingSet e = inactive_set(db_, set_id, "its windows are the index's");
+  std::vector<WindowRecord> out;
+  sql::Stmt s(db_, "SELECT idx, embedding FROM set_windows WHERE set_id = ? AND track_id = ? ORDER BY idx");
+  s.bind(1, set_id).bind(2, track_id);
+  while (s.step()) {
+    WindowRecord w;
+    w.track_id = track_id;
+    w.idx = static_cast<int>(s.int64(0));
+    w.embedding = s.floats(1, e.identity.dim);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+void SqliteStore::add_set_windows(int64_t set_id, int64_t track_id, const std::vector<WindowRecord>& windows,
+                                  const float* track_embedding) {
+  sql::Transaction tx(db_);
+  const EmbeddingSet e = inactive_set(db_, set_id, "its windows are written by `clapsearch index`");
+  const std::string where = "embedding set " + std::to_string(set_id) + ", track " + std::to_string(track_id);
+  {
+    sql::Stmt stored(db_, (std::string("SELECT 1 ") + kWantedWindows + " AND w.track_id = ? AND w.idx = ?").c_str());
+    sql::Stmt put(db_, "INSERT INTO set_windows(set_id, track_id, idx, embedding) VALUES (?, ?, ?, ?)");
+    for (const WindowRecord& w : windows) {
+      stored.bind(1, track_id).bind(2, w.idx);
+      const bool known = stored.step();
+      stored.reset();
+      if (!known) throw Error(where + ": window " + std::to_string(w.idx) + " is not a stored non-silent window");
+      if (w.embedding.size() != static_cast<size_t>(e.identity.dim))
+        throw Error(where + ": window " + std::to_string(w.idx) + " has " + std::to_string(w.embedding.size()) +
+                    " floats, not " + std::to_string(e.identity.dim));
+      put.bind(1, set_id).bind(2, track_id).bind(3, w.idx).bind_floats(4, w.embedding.data(), w.embedding.size());
+      put.run();
+    }
+  }
+  sql::Stmt(db_, "INSERT OR REPLACE INTO set_tracks(set_id, track_id, embedding) VALUES (?, ?, ?)")
+      .bind(1, set_id).bind(2, track_id).bind_floats(3, track_embedding, static_cast<size_t>(e.identity.dim)).run();
+  bump_generation(db_, false);
+  tx.commit();
+}
+
+void SqliteStore::activate_set(int64_t set_id) {
+  sql::Transaction tx(db_);
+  const EmbeddingSet next = inactive_set(db_, set_id, "nothing to switch");
+  const int64_t current = active_set(db_);
+  const std::optional<ModelIdentity> was = model();
+  if (!current || !was) throw Error(path_ + ": the index has no active embedding set to switch from");
+  if (std::fabs(was->window_s - next.identity.window_s) > 1e-9 || std::fabs(was->hop_s - next.identity.hop_s) > 1e-9 ||
+      std::fabs(was->silence_db - next.identity.silence_db) > 1e-9)
+    throw Error("embedding set " + std::to_string(set_id) + " has other window settings than the index");
+  // The active set's embeddings into its own set ...
+  sql::Stmt(db_, "DELETE FROM set_windows WHERE set_id = ?").bind(1, current).run();
+  sql::Stmt(db_, "DELETE FROM set_tracks WHERE set_id = ?").bind(1, current).run();
+  sql::Stmt(db_, "INSERT INTO set_windows(set_id, track_id, idx, embedding) SELECT ?, track_id, idx, embedding FROM windows "
+                 "WHERE silent = 0 AND embedding IS NOT NULL").bind(1, current).run();
+  sql::Stmt(db_, "INSERT INTO set_tracks(set_id, track_id, embedding) SELECT ?, id, embedding FROM tracks "
+                 "WHERE status = 'ok' AND embedding IS NOT NULL").bind(1, current).run();
+  // ... and the new set's in their place: what it lacks is embedded again by the next index run.
+  sql::Stmt(db_, "DELETE FROM windows WHERE silent = 0 AND NOT EXISTS (SELECT 1 FROM set_windows s WHERE s.set_id = ? AND "
+                 "s.track_id = windows.track_id AND s.idx = windows.idx)").bind(1, set_id).run();
+  sql::Stmt(db_, "UPDATE windows SET embedding = (SELECT s.embedding FROM set_windows s WHERE s.set_id = ? AND "
+                 "s.track_id = windows.track_id AND s.idx = windows.idx) WHERE silent = 0").bind(1, set_id).run();
+  sql::Stmt(db_, "UPDATE tracks SET embedding = (SELECT s.embedding FROM set_tracks s WHERE s.set_id = ? AND "
+                 "s.track_id = tracks.id) WHERE embedding IS NOT NULL OR status = 'ok'").bind(1, set_id).run();
+  sql::Stmt(db_, "DELETE FROM set_windows WHERE set_id = ?").bind(1, set_id).run();
+  sql::Stmt(db_, "DELETE FROM set_tracks WHERE set_id = ?").bind(1, set_id).run();
+  sql::exec(db_, "UPDATE embedding_sets SET active = 0");
+  sql::Stmt(db_, "UPDATE embedding_sets SET active = 1 WHERE id = ?").bind(1, set_id).run();
+  write_identity(db_, next.identity);
+  reset_changes(db_, bump_generation(db_));  // every track's embeddings changed: readers read everything again
+  tx.commit();
+}
+
+void SqliteStore::drop_set(int64_t set_id) {
+  sql::Transaction tx(db_);
+  inactive_set(db_, set_id, "activate another set before dropping it");
+  sql::Stmt(db_, "DELETE FROM set_windows WHERE set_id = ?").bind(1, set_id).run();
+  sql::Stmt(db_, "DELETE FROM set_tracks WHERE set_id = ?").bind(1, set_id).run();
+  sql::Stmt(db_, "DELETE FROM embedding_sets WHERE id = ?").bind(1, set_id).run();
+  bump_generation(db_, false);
+  tx.commit();
 }
 
 // --- roots -----------------------------------------------------------------------------------
@@ -785,6 +1055,8 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     sql::Stmt(db_, "DELETE FROM windows WHERE track_id = ?").bind(1, id).run();
     sql::Stmt(db_, "DELETE FROM track_labels WHERE track_id = ?").bind(1, id).run();
     sql::Stmt(db_, "DELETE FROM fingerprints WHERE track_id = ?").bind(1, id).run();
+    sql::Stmt(db_, "DELETE FROM set_windows WHERE track_id = ?").bind(1, id).run();
+    sql::Stmt(db_, "DELETE FROM set_tracks WHERE track_id = ?").bind(1, id).run();
   }
   {
     // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it).

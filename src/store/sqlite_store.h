@@ -58,6 +58,15 @@ class SqliteStore final : public Store {
   void set_model(const ModelIdentity& identity) override;
   void wipe(const ModelIdentity& identity) override;
 
+  bool has_embedding_sets() const override { return true; }
+  std::vector<EmbeddingSet> embedding_sets() const override;
+  int64_t add_embedding_set(const ModelIdentity& identity) override;
+  std::vector<SetTrack> set_tracks(int64_t set_id) const override;
+  std::vector<WindowRecord> set_windows(int64_t set_id, int64_t track_id) const override;
+  void add_set_windows(int64_t set_id, int64_t track_id, const std::vector<WindowRecord>& windows,
+                       const float* track_embedding) override;
+  void activate_set(int64_t set_id) override;
+  void drop_set(int64_t set_id) override;
   void add_roots(const std::vector<std::string>& paths) override;
   std::vector<std::string> roots() const override;
 

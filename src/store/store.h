@@ -234,6 +234,32 @@ class ImportScope {
   virtual void commit() = 0;
 };
 
+// One embedding set of an index (issue 37: changing models without downtime): the audio
+// embeddings one model (one audio identity) made of the library's windows. Exactly one set is
+// *active*: the tracks and windows tables hold its embeddings, model() is its identity, and every
+// query reads it alone. The others are kept beside it (built by `index --model NEW`, or the set
+// that was active before a switch) for the windows the active set stores.
+struct EmbeddingSet {
+  int64_t id = 0;
+  ModelIdentity identity;
+  bool active = false;
+  // Coverage: the ok tracks with embeddings (not silent, a non-silent window stored) and the
+  // non-silent windows the active set stores, and how many of them this set holds. The active
+  // set holds them all; another set is complete when it does too (it may then be activated
+  // without a track losing its embeddings).
+  int64_t tracks = 0, covered_tracks = 0;
+  int64_t windows = 0, covered_windows = 0;
+  bool complete() const { return covered_windows == windows && covered_tracks == tracks; }
+};
+
+// A track's place in an inactive set (Store::set_tracks): the non-silent windows the active set
+// stores (idx ascending) and those of them the set holds.
+struct SetTrack {
+  FileState state;
+  int window_total = 0;
+  std::vector<int> stored, held;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -256,6 +282,32 @@ class Store {
   virtual void set_model(const ModelIdentity& identity) = 0;
   // Deletes every track, window, label, cached text and root, then sets `identity`.
   virtual void wipe(const ModelIdentity& identity) = 0;
+
+  // --- embedding sets (EmbeddingSet). Stores without them (has_embedding_sets() false: the
+  // PostgreSQL store for now) hold the active set only, and the other calls throw there.
+  virtual bool has_embedding_sets() const { return false; }
+  // Every set, by id, with its coverage (the active one included; empty for an index without a model).
+  virtual std::vector<EmbeddingSet> embedding_sets() const;
+  // Records a new, empty, inactive set for `identity` (its window settings must be the active
+  // set's: the windows are shared); returns its id.
+  virtual int64_t add_embedding_set(const ModelIdentity& identity);
+  // Every ok track with embeddings to hold, by id, with what inactive set `set_id` holds of it.
+  virtual std::vector<SetTrack> set_tracks(int64_t set_id) const;
+  // The windows set `set_id` holds for a track (idx and embedding filled), by idx.
+  virtual std::vector<WindowRecord> set_windows(int64_t set_id, int64_t track_id) const;
+  // Adds embeddings of windows the active set stores (non-silent, not yet in the set) to inactive
+  // set `set_id`, with the set's track embedding made from every window it then holds of the
+  // track, atomically. Not a library write (no query reads an inactive set).
+  virtual void add_set_windows(int64_t set_id, int64_t track_id, const std::vector<WindowRecord>& windows,
+                               const float* track_embedding);
+  // Makes set `set_id` the active one in one transaction: the active set's embeddings move into
+  // its own set, the set's into the tracks and windows tables, model() becomes its identity. A
+  // stored non-silent window the set does not hold is deleted (the track is partly indexed: the
+  // next index run embeds it again), a track it holds no embedding of keeps none. A library write
+  // that a reader cannot follow by changes (changes_since is nullopt across it).
+  virtual void activate_set(int64_t set_id);
+  // Deletes inactive set `set_id` with its embeddings; throws for the active set or an unknown id.
+  virtual void drop_set(int64_t set_id);
 
   // --- roots
   virtual void add_roots(const std::vector<std::string>& paths) = 0;

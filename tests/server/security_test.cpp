@@ -155,7 +155,11 @@ TEST(ServeSecurity, AnErrorTrackHasNoAudioAndNoThreadIsLeftSpinning) {
   auto r = s.client().Get(empty, {{"Range", "bytes=0-"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 410);
-  EXPECT_EQ(s.get_json("/api/status")["errors"], 2);  // empty.mp3 and notes.mp3
+  const json status = s.get_json("/api/status");
+  EXPECT_EQ(status["errors"], 2);  // empty.mp3 and notes.mp3
+  ASSERT_EQ(status["embedding_sets"].size(), 1u);  // the index's one model, active and complete
+  EXPECT_TRUE(status["embedding_sets"][0]["active"]);
+  EXPECT_TRUE(status["embedding_sets"][0]["complete"]);
 }
 
 TEST(ServeSecurity, AStreamEndsWhenItsFileShrinksUnderIt) {

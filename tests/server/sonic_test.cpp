@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/running_server.h"
+#include "store/sqlite_store.h"
 #include "support/golden.h"
 
 namespace clap::server {
@@ -313,8 +314,9 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   const std::string before = query_one(db, embeddings);
   ASSERT_FALSE(before.empty());
   // Back to schema version 2 as an older clapsearch left it: no identifier columns (and no
-  // fingerprints, which came later).
-  sql(db, "DROP TABLE fingerprints; ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
+  // fingerprints, progressive indexing or embedding sets, which came later).
+  sql(db, "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
+          "DROP TABLE fingerprints; ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
           "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
           "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = 2");
   std::string out, err;
@@ -329,7 +331,7 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   EXPECT_EQ(summary["tags_refreshed"], 8);
   EXPECT_EQ(summary["embedded_windows"], 0);
   EXPECT_EQ(summary["fingerprints_added"], 8);
-  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), "5");
+  EXPECT_EQ(query_one(db, "SELECT version FROM schema_version"), std::to_string(store::SqliteStore::current_schema_version()));
   EXPECT_EQ(query_one(db, "SELECT mbid FROM tracks WHERE path LIKE '%Night/bohemian.flac'"), kQueenMbid);
   EXPECT_EQ(query_one(db, "SELECT isrc FROM tracks WHERE path LIKE '%yoasobi.flac'"), kYoasobiIsrc);
   EXPECT_EQ(query_one(db, embeddings), before);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "index/indexer.h"
 #include "store/postgres.h"
 #include "store/postgres_store.h"
 #include "store/sqlite.h"
@@ -678,6 +679,13 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeAWipeOrAnImport) {
 
 // The schema change of the song identifiers (issue 36), undone: an index made before it.
 // Back to the schema before the identifiers (and the fingerprints, which came after them).
+// The embedding sets' tables (SQLite schema 6; issue 37), which a SQLite index goes back to an
+// older schema without; and how many migrations they are (PostgreSQL has none yet).
+std::string drop_sets(bool sqlite) {
+  return sqlite ? "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; " : "";
+}
+int sets_migrations(bool sqlite) { return sqlite ? 1 : 0; }
+
 constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "
     "ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
@@ -817,8 +825,9 @@ TEST_P(StoreContract, IndexBeforeTheIdentifiersUpgradesInPlace) {
     t.tags_version = kTagsVersion;
     a = s->put_track(t, windows(2), emb.data());
   }
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 3;
-  raw_sql(location_, std::string(kDropIdentifiers) + "UPDATE schema_version SET version = " + std::to_string(old_version));
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 3 -
+                          sets_migrations(sqlite);
+  raw_sql(location_, drop_sets(sqlite) + kDropIdentifiers + "UPDATE schema_version SET version = " + std::to_string(old_version));
   EXPECT_THROW(open(OpenMode::ReadOnly), Error);  // an older schema is not read as it is
   auto s = open();  // migrates
   EXPECT_EQ(s->schema_version(), sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version());
@@ -913,8 +922,9 @@ TEST_P(StoreContract, IndexBeforeProgressiveIndexingUpgradesInPlace) {
     a = s->put_track(track("/m/a.mp3"), windows(4, 1), emb.data());
     s->put_track(track("/m/b.mp3"), windows(2), unit(2).data());
   }
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 1;
-  raw_sql(location_, "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = " +
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 1 -
+                          sets_migrations(sqlite);
+  raw_sql(location_, drop_sets(sqlite) + "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = " +
                          std::to_string(old_version));
   EXPECT_THROW(open(OpenMode::ReadOnly), Error);  // an older schema is not read as it is
   auto s = open();  // migrates
@@ -946,8 +956,9 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeTheMigrationThatAddedIt) {
   }
   // Back to the schema before change stamps, with writes made by an older clapsearch.
   // (The identifiers' columns came after, so they go too: the index is the one before both.)
-  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 4;
-  raw_sql(location_, std::string(kDropIdentifiers) + "DROP INDEX tracks_changed_at; ALTER TABLE tracks DROP COLUMN changed_at; "
+  const int old_version = (sqlite ? SqliteStore::current_schema_version() : PostgresStore::current_schema_version()) - 4 -
+                          sets_migrations(sqlite);
+  raw_sql(location_, drop_sets(sqlite) + kDropIdentifiers + "DROP INDEX tracks_changed_at; ALTER TABLE tracks DROP COLUMN changed_at; "
                                  "DROP TABLE removed_tracks; DELETE FROM meta WHERE key = 'changes_from'; " +
                          (sqlite ? "UPDATE meta SET value = CAST(value AS INTEGER) + 5 WHERE key = 'library_generation'; "
                                  : "UPDATE meta SET value = (value::bigint + 5)::text WHERE key = 'library_generation'; ") +
@@ -1110,6 +1121,41 @@ TEST_P(StoreContract, ChangesSinceMissesNothingWhileTwoWritersCommit) {
   const auto all = reader->track_ids();
   EXPECT_EQ(std::vector<int64_t>(known.begin(), known.end()), all);
   EXPECT_EQ(all.size(), 48u);
+}
+
+// Another model over the same windows (issue 37): SQLite records an embedding set beside the
+// active one; PostgreSQL holds one set for now and refuses with a message naming what is missing.
+TEST_P(StoreContract, AnotherModelGetsItsOwnSetOrAClearRefusal) {
+  auto s = open();
+  s->set_model(identity());
+  const auto emb = awkward(7);
+  s->put_track(track("/m/a.mp3"), windows(2), emb.data());
+  ModelIdentity other = identity();
+  other.id = "org/other";
+  other.content_hash = std::string(64, 'e');
+  other.audio_hash = std::string(64, 'f');
+  std::vector<EmbeddingSet> sets = s->embedding_sets();
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_TRUE(sets[0].active);
+  EXPECT_EQ(sets[0].identity.id, identity().id);
+  EXPECT_EQ(sets[0].windows, 2);
+  if (GetParam() == "sqlite") {
+    EXPECT_TRUE(s->has_embedding_sets());
+    EXPECT_NE(test::error_of([&] { index::ensure_identity(*s, other, false); }).find("--rebuild"),
+              std::string::npos);  // a model not named for it (index without --model) gets no set
+    const int64_t set = index::ensure_identity(*s, other, false, /*new_set=*/true);
+    EXPECT_GT(set, 0);
+    EXPECT_EQ(index::ensure_identity(*s, other, false, true), set);  // the next run continues it
+    EXPECT_EQ(s->model()->id, identity().id);
+    EXPECT_EQ(s->embedding_sets().size(), 2u);
+  } else {
+    EXPECT_FALSE(s->has_embedding_sets());
+    const std::string e = test::error_of([&] { index::ensure_identity(*s, other, false, /*new_set=*/true); });
+    EXPECT_NE(e.find("not supported for a PostgreSQL store yet"), std::string::npos) << e;
+    EXPECT_NE(e.find("--rebuild"), std::string::npos) << e;
+    EXPECT_NE(test::error_of([&] { s->add_embedding_set(other); }).find("PostgreSQL"), std::string::npos);
+    EXPECT_EQ(s->model()->id, identity().id);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "postgres"),

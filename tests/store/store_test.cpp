@@ -421,3 +421,109 @@ TEST(Store, DefaultPathFollowsEnvironment) {
 
 }  // namespace
 }  // namespace clap::store
+
+namespace clap::store {
+namespace {
+
+// Embedding sets (issue 37): another model's embeddings kept beside the active set's, their
+// coverage, the one-transaction switch and dropping.
+TEST(StoreSets, BuiltBesideSwitchedAndDropped) {
+  SqliteStore s = SqliteStore::open(db_path());
+  s.set_model(identity());
+  const auto emb = unit(0);
+  const int64_t a = s.put_track(track("/m/a.mp3"), windows(3, /*silent_at=*/1), emb.data());  // 2 searched windows
+  const int64_t b = s.put_track(track("/m/b.mp3"), windows(2), emb.data());
+  ASSERT_EQ(s.embedding_sets().size(), 1u);
+  EXPECT_TRUE(s.embedding_sets()[0].active);
+  EXPECT_EQ(s.embedding_sets()[0].windows, 4);
+
+  ModelIdentity other = identity();
+  other.id = "org/other";
+  other.dim = 8;
+  const int64_t set = s.add_embedding_set(other);
+  const std::vector<float> wide(8, 0.5f);
+  auto win = [&](int idx) {
+    WindowRecord w;
+    w.idx = idx;
+    w.embedding = wide;
+    return w;
+  };
+  s.add_set_windows(set, a, {win(0)}, wide.data());
+  // Only stored non-silent windows, of this set's size, once.
+  EXPECT_NE(test::error_of([&] { s.add_set_windows(set, a, {win(1)}, wide.data()); }).find("not a stored non-silent window"),
+            std::string::npos);
+  WindowRecord narrow = win(2);
+  narrow.embedding.resize(4);
+  EXPECT_NE(test::error_of([&] { s.add_set_windows(set, a, {narrow}, wide.data()); }).find("has 4 floats, not 8"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { s.add_set_windows(set, a, {win(0)}, wide.data()); }), "");
+  EmbeddingSet e = s.embedding_sets().at(1);
+  EXPECT_EQ(e.covered_windows, 1);
+  EXPECT_EQ(e.covered_tracks, 0);
+  EXPECT_FALSE(e.complete());
+  const std::vector<SetTrack> work = s.set_tracks(set);
+  ASSERT_EQ(work.size(), 2u);
+  EXPECT_EQ(work[0].stored, (std::vector<int>{0, 2}));
+  EXPECT_EQ(work[0].held, (std::vector<int>{0}));
+  s.add_set_windows(set, a, {win(2)}, wide.data());
+  s.add_set_windows(set, b, {win(0), win(1)}, wide.data());
+  e = s.embedding_sets().at(1);
+  EXPECT_TRUE(e.complete());
+  EXPECT_EQ(s.set_windows(set, b).size(), 2u);
+
+  // A track indexed again loses its place in the inactive set.
+  s.put_track(track("/m/b.mp3"), windows(2), emb.data());
+  EXPECT_EQ(s.embedding_sets().at(1).covered_tracks, 1);
+  s.add_set_windows(set, b, {win(0), win(1)}, wide.data());
+
+  // The switch: one transaction; readers cannot follow it by changes.
+  const int64_t g = s.library_generation();
+  EXPECT_NE(test::error_of([&] { s.activate_set(1); }).find("is the active one"), std::string::npos);
+  s.activate_set(set);
+  EXPECT_EQ(s.model()->id, "org/other");
+  EXPECT_EQ(s.model()->dim, 8);
+  EXPECT_FALSE(s.changes_since(g).has_value());
+  const WindowTable t = s.window_embeddings();
+  EXPECT_EQ(t.dim, 8);
+  EXPECT_EQ(t.size(), 4);
+  EXPECT_EQ(s.track_embeddings().dim, 8);
+  EXPECT_TRUE(s.check().empty());
+  std::vector<EmbeddingSet> sets = s.embedding_sets();
+  EXPECT_FALSE(sets[0].active);
+  EXPECT_TRUE(sets[0].complete());  // the old set, whole
+  EXPECT_TRUE(sets[1].active);
+
+  // Dropping: not the active set, not an unknown one.
+  EXPECT_NE(test::error_of([&] { s.drop_set(set); }).find("is the active one"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { s.drop_set(42); }).find("no embedding set 42"), std::string::npos);
+  s.drop_set(1);
+  EXPECT_EQ(s.embedding_sets().size(), 1u);
+  EXPECT_EQ(scalar(s, "SELECT COUNT(*) FROM set_windows"), 0);
+  EXPECT_EQ(scalar(s, "SELECT COUNT(*) FROM set_tracks"), 0);
+}
+
+TEST(StoreSets, SwitchingToAnIncompleteSetLeavesWhatItLacksToTheNextRun) {
+  SqliteStore s = SqliteStore::open(db_path());
+  s.set_model(identity());
+  const auto emb = unit(0);
+  const int64_t a = s.put_track(track("/m/a.mp3"), windows(3), emb.data());
+  s.put_track(track("/m/b.mp3"), windows(2), emb.data());
+  ModelIdentity other = identity();
+  other.id = "org/other";
+  const int64_t set = s.add_embedding_set(other);
+  WindowRecord w;
+  w.idx = 1;
+  w.embedding = unit(3);
+  s.add_set_windows(set, a, {w}, unit(3).data());
+  s.activate_set(set);
+  // a keeps its one window of the new set; b none: both partly indexed, b not searchable.
+  EXPECT_EQ(s.window_embeddings().size(), 1);
+  EXPECT_EQ(s.track_embeddings().ids, (std::vector<int64_t>{a}));
+  const std::vector<PartialTrack> partial = s.partial_tracks();
+  ASSERT_EQ(partial.size(), 2u);
+  EXPECT_EQ(partial[0].present, (std::vector<int>{1}));
+  EXPECT_TRUE(partial[1].present.empty());
+}
+
+}  // namespace
+}  // namespace clap::store

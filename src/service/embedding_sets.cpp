@@ -1,0 +1,57 @@
+#include "service/embedding_sets.h"
+
+#include <memory>
+
+#include "core/error.h"
+
+namespace clap::service {
+namespace {
+
+std::unique_ptr<store::Store> open_sets(const std::string& db, store::OpenMode mode) {
+  const std::string location = store::resolve_location(db);
+  std::unique_ptr<store::Store> s = store::open_store(location, mode);
+  if (!s->has_embedding_sets() && mode != store::OpenMode::ReadOnly)
+    throw Error(store::display_location(location) +
+                ": this store holds one embedding set (several models' embeddings in one index are not supported for a "
+                "PostgreSQL store yet)");
+  return s;
+}
+
+store::EmbeddingSet find_set(const store::Store& s, int64_t id) {
+  for (const store::EmbeddingSet& e : s.embedding_sets())
+    if (e.id == id) return e;
+  throw Error(store::display_location(s.path()) + ": no embedding set " + std::to_string(id) +
+              " in the index (`clapsearch models` lists them)");
+}
+
+}  // namespace
+
+std::vector<store::EmbeddingSet> list_embedding_sets(const std::string& db) {
+  return open_sets(db, store::OpenMode::ReadOnly)->embedding_sets();
+}
+
+store::EmbeddingSet activate_embedding_set(const std::string& db, int64_t id, bool allow_incomplete) {
+  const std::unique_ptr<store::Store> s = open_sets(db, store::OpenMode::ReadWriteExisting);
+  const std::unique_ptr<store::IndexerLock> lock = s->lock_indexer();
+  const store::EmbeddingSet set = find_set(*s, id);
+  if (set.active) return set;
+  if (!set.complete() && !allow_incomplete)
+    throw Error("embedding set " + std::to_string(id) + " (" + set.identity.id + ") holds " +
+                std::to_string(set.covered_windows) + " of the " + std::to_string(set.windows) +
+                " windows the index searches: `clapsearch index --model " + set.identity.id +
+                "` completes it (or pass --incomplete to switch now and embed the rest with the next index run)");
+  s->activate_set(id);
+  return find_set(*s, id);
+}
+
+void drop_embedding_set(const std::string& db, int64_t id) {
+  const std::unique_ptr<store::Store> s = open_sets(db, store::OpenMode::ReadWriteExisting);
+  const std::unique_ptr<store::IndexerLock> lock = s->lock_indexer();
+  const store::EmbeddingSet set = find_set(*s, id);
+  if (set.active)
+    throw Error("embedding set " + std::to_string(id) + " (" + set.identity.id +
+                ") is the active one, which every query reads: activate another set before dropping it");
+  s->drop_set(id);
+}
+
+}  // namespace clap::service

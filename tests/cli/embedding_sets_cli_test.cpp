@@ -1,0 +1,239 @@
+// Changing models without downtime (issue 37): `index --model NEW` builds NEW's embedding set
+// beside the active one while every query keeps reading the active set; the switch is one
+// transaction; `clapsearch models` lists, activates and drops sets; an index of the previous
+// schema migrates in place.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "store/sqlite_store.h"
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+std::string q(const std::string& s) { return test::quoted(s); }
+const std::string kOld = "tiny-unfused", kNew = "tiny-fused";
+
+struct Library {
+  std::string root = test::temp_dir() + "/sets";
+  std::string lib = root + "/lib", db = root + "/library.db";
+  explicit Library(int files = 4) {
+    // 20 s each: 3 windows of 10 s (hop 5) per track.
+    for (int i = 0; i < files; ++i)
+      test::ffmpeg(lib + "/t" + std::to_string(i) + ".wav",
+                   "-f lavfi -i sine=f=" + std::to_string(300 + 150 * i) + ":d=20:sample_rate=16000");
+  }
+  int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const {
+    return test::run_command("HF_HOME=" + q(root + "/hf") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args +
+                                 " --db " + q(db),
+                             out, err);
+  }
+  nlohmann::json json(const std::string& args) const {
+    std::string out, err;
+    EXPECT_EQ(cli(args, &out, &err), 0) << args << ": " << err;
+    return nlohmann::json::parse(out);
+  }
+  // What every query reads: the window and track embeddings of the tracks and windows tables.
+  std::string searched_bytes() const {
+    sqlite3* h = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    std::string bytes;
+    for (const char* sql : {"SELECT id, embedding FROM windows ORDER BY id", "SELECT id, embedding FROM tracks ORDER BY id"}) {
+      sqlite3_stmt* s = nullptr;
+      EXPECT_EQ(sqlite3_prepare_v2(h, sql, -1, &s, nullptr), SQLITE_OK);
+      while (sqlite3_step(s) == SQLITE_ROW) {
+        bytes += std::to_string(sqlite3_column_int64(s, 0)) + ":";
+        bytes.append(static_cast<const char*>(sqlite3_column_blob(s, 1)) ? static_cast<const char*>(sqlite3_column_blob(s, 1)) : "",
+                     static_cast<size_t>(sqlite3_column_bytes(s, 1)));
+      }
+      sqlite3_finalize(s);
+    }
+    sqlite3_close(h);
+    return bytes;
+  }
+  int64_t count(const std::string& sql) const {
+    sqlite3* h = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sql;
+    const int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return n;
+  }
+};
+
+std::string model_of(const nlohmann::json& status) { return status["model"]["id"]; }
+
+TEST(EmbeddingSetsCli, NewModelBuiltBesideSwitchedWhenCompleteAndDropped) {
+  Library l;
+  const std::string old_model = test::case_dir(kOld), new_model = test::case_dir(kNew);
+  ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(old_model) + " --first-pass 0 --json -q")["indexed"], 4);
+  const std::string old_id = model_of(l.json("status --json"));
+  const std::string before = l.searched_bytes();
+
+  // A partly built set (its first pass only) is listed, never queried, and not activated.
+  nlohmann::json run = l.json("index " + q(l.lib) + " --model " + q(new_model) + " --first-pass 1 --passes 1 --json -q");
+  EXPECT_FALSE(run["embedding_set"]["complete"]);
+  EXPECT_FALSE(run["embedding_set"]["active"]);
+  EXPECT_EQ(run["embedding_set"]["covered_windows"], 4);  // one window of each track
+  EXPECT_EQ(run["embedding_set"]["windows"], 12);
+  EXPECT_EQ(l.searched_bytes(), before);
+  EXPECT_EQ(model_of(l.json("status --json")), old_id);
+  nlohmann::json sets = l.json("models --json");
+  ASSERT_EQ(sets.size(), 2u);
+  EXPECT_TRUE(sets[0]["active"]);
+  EXPECT_EQ(sets[0]["covered_windows"], 12);
+  EXPECT_FALSE(sets[1]["active"]);
+  EXPECT_EQ(sets[1]["covered_tracks"], 0);
+  const int64_t new_set = sets[1]["id"];
+  std::string out, err;
+  EXPECT_EQ(l.cli("models --activate " + std::to_string(new_set), &out, &err), 1);
+  EXPECT_NE(err.find("holds 4 of the 12 windows"), std::string::npos) << err;
+  EXPECT_EQ(l.cli("search 'a low tone' --json", &out, &err), 0) << err;
+  EXPECT_EQ(l.searched_bytes(), before);
+  // status shows both sets.
+  const nlohmann::json st = l.json("status --json");
+  ASSERT_EQ(st["embedding_sets"].size(), 2u);
+  EXPECT_NEAR(st["embedding_sets"][1]["fraction"].get<double>(), 4.0 / 12.0, 1e-7);  // printed as a float32
+  ASSERT_EQ(l.cli("status", &out, &err), 0) << err;
+  EXPECT_NE(out.find("4 of 12 windows (33.3%), 0 of 4 tracks"), std::string::npos) << out;
+  EXPECT_NE(out.find("[active]"), std::string::npos) << out;
+
+  // --switch-when never: the set completes, the active set stays.
+  run = l.json("index " + q(l.lib) + " --model " + q(new_model) + " --switch-when never --json -q");
+  EXPECT_TRUE(run["embedding_set"]["complete"]);
+  EXPECT_FALSE(run["embedding_set"]["active"]);
+  EXPECT_EQ(l.searched_bytes(), before);
+  EXPECT_EQ(model_of(l.json("status --json")), old_id);
+
+  // The default (complete): the next run switches, in one transaction, and queries use NEW.
+  run = l.json("index " + q(l.lib) + " --model " + q(new_model) + " --json -q");
+  EXPECT_TRUE(run["embedding_set"]["active"]);
+  EXPECT_EQ(run["unchanged"], 4);  // the rest of the run found nothing new
+  const std::string new_id = model_of(l.json("status --json"));
+  EXPECT_NE(new_id, old_id);
+  EXPECT_NE(l.searched_bytes(), before);
+  EXPECT_EQ(l.cli("search 'a low tone' --json", &out, &err), 0) << err;  // no --model: the active set's model
+  sets = l.json("models --json");
+  ASSERT_EQ(sets.size(), 2u);
+  EXPECT_FALSE(sets[0]["active"]);
+  EXPECT_TRUE(sets[0]["complete"]);  // the old set is kept, whole
+  EXPECT_TRUE(sets[1]["active"]);
+  {
+    store::SqliteStore s = store::SqliteStore::open_readonly(l.db);
+    for (const auto& p : s.check()) ADD_FAILURE() << p;
+  }
+
+  // Switching back is one command, and restores the old embeddings bit for bit.
+  ASSERT_EQ(l.cli("models --activate " + std::to_string(sets[0]["id"].get<int64_t>()), &out, &err), 0) << err;
+  EXPECT_EQ(l.searched_bytes(), before);
+  EXPECT_EQ(model_of(l.json("status --json")), old_id);
+  ASSERT_EQ(l.cli("models --activate " + std::to_string(new_set), &out, &err), 0) << err;
+  EXPECT_EQ(model_of(l.json("status --json")), new_id);
+
+  // Dropping: never the active set; an inactive one frees its rows.
+  EXPECT_EQ(l.cli("models --drop " + std::to_string(new_set), &out, &err), 1);
+  EXPECT_NE(err.find("is the active one"), std::string::npos) << err;
+  EXPECT_EQ(l.cli("models --drop 99", &out, &err), 1);
+  EXPECT_NE(err.find("no embedding set 99"), std::string::npos) << err;
+  EXPECT_EQ(l.cli("models --drop 0", &out, &err), 2) << err;
+  EXPECT_EQ(l.cli("models --drop 1 --activate 2", &out, &err), 2) << err;
+  EXPECT_GT(l.count("SELECT COUNT(*) FROM set_windows"), 0);
+  ASSERT_EQ(l.cli("models --drop " + std::to_string(sets[0]["id"].get<int64_t>()), &out, &err), 0) << err;
+  EXPECT_EQ(l.count("SELECT COUNT(*) FROM set_windows"), 0);
+  EXPECT_EQ(l.count("SELECT COUNT(*) FROM set_tracks"), 0);
+  EXPECT_EQ(l.json("models --json").size(), 1u);
+}
+
+TEST(EmbeddingSetsCli, KillNineDuringTheBuildLeavesTheOldSetActiveAndTheNextRunContinues) {
+  const int files = 16;
+  Library l(files);
+  const std::string old_model = test::case_dir(kOld), new_model = test::case_dir(kNew);
+  ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(old_model) + " --first-pass 0 --json -q")["indexed"], files);
+  const std::string old_id = model_of(l.json("status --json"));
+  const std::string before = l.searched_bytes();
+  // One window per model call, so the build takes a while; killed once a track's windows are in.
+  const test::Child c = test::start_cli({"index", l.lib, "--db", l.db, "--model", new_model, "--first-pass", "0",
+                                         "--batch", "1", "--threads", "1", "--quiet"});
+  int64_t held = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
+    try {
+      held = l.count("SELECT COUNT(*) FROM set_tracks");
+    } catch (const std::exception&) {
+    }
+    if (held >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(kill(c.pid, SIGKILL), 0);
+  int st = 0;
+  ASSERT_EQ(waitpid(c.pid, &st, 0), c.pid);
+  ASSERT_TRUE(WIFSIGNALED(st)) << "the build ended before it could be killed";
+  ASSERT_GE(held, 1);
+
+  // The old set is active and whole; queries work as before.
+  EXPECT_EQ(model_of(l.json("status --json")), old_id);
+  EXPECT_EQ(l.searched_bytes(), before);
+  std::string out, err;
+  EXPECT_EQ(l.cli("search 'a low tone' --json", &out, &err), 0) << err;
+  {
+    store::SqliteStore s = store::SqliteStore::open_readonly(l.db);
+    for (const auto& p : s.check()) ADD_FAILURE() << p;
+  }
+  const nlohmann::json sets = l.json("models --json");
+  ASSERT_EQ(sets.size(), 2u);
+  const int64_t covered = sets[1]["covered_tracks"];
+  EXPECT_LT(covered, files) << "killed too late to test anything";
+
+  // The next run continues the same set: it embeds only what the set lacks, then switches.
+  const nlohmann::json run = l.json("index " + q(l.lib) + " --model " + q(new_model) + " --first-pass 0 --json -q");
+  EXPECT_EQ(run["embedding_set"]["id"], sets[1]["id"]);
+  EXPECT_EQ(run["embedded_windows"], 3 * (files - covered));
+  EXPECT_TRUE(run["embedding_set"]["active"]);
+  EXPECT_NE(model_of(l.json("status --json")), old_id);
+}
+
+TEST(EmbeddingSetsCli, AnIndexOfThePreviousSchemaMigratesInPlace) {
+  Library l;
+  const std::string old_model = test::case_dir(kOld);
+  ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(old_model) + " --json -q")["indexed"], 4);
+  const std::string old_id = model_of(l.json("status --json"));
+  // Back to the layout of schema 5 (the release before embedding sets), exactly as it made it.
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(l.db.c_str(), &h), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(h,
+                           "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
+                           "UPDATE schema_version SET version = 5",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(h);
+  }
+  const std::string before = l.searched_bytes();
+  std::string out, err;
+  EXPECT_EQ(l.cli("models", &out, &err), 1);  // read-only commands do not migrate
+  EXPECT_NE(err.find("clapsearch index"), std::string::npos) << err;
+  EXPECT_EQ(l.json("index " + q(l.lib) + " --json -q")["unchanged"], 4);
+  EXPECT_EQ(l.count("SELECT version FROM schema_version"), store::SqliteStore::current_schema_version());
+  const nlohmann::json sets = l.json("models --json");
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_EQ(sets[0]["id"], 1);
+  EXPECT_EQ(sets[0]["model"], old_id);
+  EXPECT_TRUE(sets[0]["active"]);
+  EXPECT_TRUE(sets[0]["complete"]);
+  EXPECT_EQ(l.searched_bytes(), before);
+  store::SqliteStore s = store::SqliteStore::open_readonly(l.db);
+  EXPECT_EQ(s.embedding_sets().at(0).identity.content_hash, s.model()->content_hash);
+}
+
+}  // namespace
+}  // namespace clap
