@@ -180,7 +180,7 @@ std::vector<EmbeddingSet> Store::embedding_sets() const {
   set.id = 1;
   set.identity = *m;
   set.active = true;
-  set.tracks = set.covered_tracks = c.ok - c.silent_tracks;
+  set.tracks = set.covered_tracks = c.ok;  // a silent track is an error row, not an ok one
   set.windows = set.covered_windows = c.windows - c.silent_windows;
   return {set};
 }

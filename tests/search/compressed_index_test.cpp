@@ -86,15 +86,20 @@ VectorFetch fetch_from(const Embeddings& all, int64_t* calls = nullptr) {
   };
 }
 
+// Brute force: the k best of `all` for query row i of `q`.
+std::vector<Hit> exact_top_k(const Embeddings& all, const std::vector<float>& q, int64_t i, int64_t k) {
+  std::vector<float> s(static_cast<size_t>(all.size()));
+  for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
+  return top_k(s.data(), all.ids.data(), all.size(), k);
+}
+
 // recall@k of `got` (nq rows of k ids) against brute force over `all`.
 double recall_of(const Embeddings& all, const std::vector<float>& q, int64_t nq, int64_t k,
                  const std::vector<int64_t>& got) {
   double hits = 0;
   for (int64_t i = 0; i < nq; ++i) {
-    std::vector<float> s(static_cast<size_t>(all.size()));
-    for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
     std::set<int64_t> want;
-    for (const Hit& h : top_k(s.data(), all.ids.data(), all.size(), k)) want.insert(h.id);
+    for (const Hit& h : exact_top_k(all, q, i, k)) want.insert(h.id);
     for (int64_t j = 0; j < k; ++j) hits += want.count(got[static_cast<size_t>(i * k + j)]);
   }
   return hits / static_cast<double>(nq * k);
@@ -124,9 +129,7 @@ TEST(CompressedIndex, ReRankedScoresAreExactAndRecallIsHighWhenEveryListIsProbed
   EXPECT_EQ(fetches, nq);  // one read of the store per query
   double hits = 0;
   for (int64_t i = 0; i < nq; ++i) {
-    std::vector<float> s(static_cast<size_t>(all.size()));
-    for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
-    const std::vector<Hit> exact = top_k(s.data(), all.ids.data(), all.size(), k);
+    const std::vector<Hit> exact = exact_top_k(all, q, i, k);
     std::set<int64_t> want;
     for (const Hit& h : exact) want.insert(h.id);
     for (int64_t j = 0; j < k; ++j) {
@@ -184,9 +187,7 @@ TEST(CompressedIndex, EveryListProbedAndShortlistedGivesExactSearch) {
   p.shortlist = 640;
   const SearchResult r = index.search(nq, q.data(), k, p, fetch_from(all));
   for (int64_t i = 0; i < nq; ++i) {
-    std::vector<float> s(static_cast<size_t>(all.size()));
-    for (int64_t j = 0; j < all.size(); ++j) s[j] = clap::dot(q.data() + i * kDim, all.row(j), kDim);
-    const std::vector<Hit> exact = top_k(s.data(), all.ids.data(), all.size(), k);
+    const std::vector<Hit> exact = exact_top_k(all, q, i, k);
     for (int64_t j = 0; j < k; ++j) {
       EXPECT_EQ(r.ids_row(i)[j], exact[static_cast<size_t>(j)].id) << "query " << i << ", rank " << j;
       EXPECT_EQ(r.scores_row(i)[j], exact[static_cast<size_t>(j)].score) << "query " << i << ", rank " << j;
