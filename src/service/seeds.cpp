@@ -49,9 +49,18 @@ std::vector<float> unit_of(const std::vector<float>& v, const std::string& what)
   return out;
 }
 
-// An audio value as the index knows it (a track id or path), else as a file on disk.
+// The indexed track a seed names. With allow_files (the command line), a track id or a path
+// (find_track: through symlinks and hard links, so it reads the file system); without (the
+// server: the value comes from a request), a track id only, so no request reaches the disk.
+const store::Track* seed_track(const LibrarySnapshot& snap, const std::string& value, bool allow_files) {
+  if (allow_files) return snap.find_track(value);
+  if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos) return nullptr;
+  return snap.track(std::stoll(value));
+}
+
+// An audio value as the index knows it, else (allow_files) as a file on disk.
 bool audio_exists(const LibrarySnapshot& snap, const std::string& value, bool allow_files) {
-  if (snap.find_track(value)) return true;
+  if (seed_track(snap, value, allow_files)) return true;
   std::error_code ec;
   return allow_files && std::filesystem::is_regular_file(value, ec);
 }
@@ -94,7 +103,7 @@ MixedQuery resolve_query(Library& lib, const LibrarySnapshot& snap, const std::v
         throw Error(t.option + " " + r.value +
                     (allow_files ? ": no such file, and no track with that id or path in the index"
                                  : ": no track with that id in the index"));
-      if (const store::Track* tr = snap.find_track(r.value)) {
+      if (const store::Track* tr = seed_track(snap, r.value, allow_files)) {
         r.track_id = tr->id;
         r.unit = unit_of(snap.track_embedding(tr->id), t.option + " " + r.value);  // throws the reason it has none
         q.seed_tracks.push_back(tr->id);

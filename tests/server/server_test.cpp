@@ -222,6 +222,10 @@ TEST(ServeApi, SeveralSeedsMakeOneQueryWithoutTheSeeds) {
   EXPECT_EQ(s.get_json("/api/similar?track=" + chirp + "&diversity=0.5")["results"].size(), 2u);
   s.get_json("/api/similar?track=" + chirp + "&diversity=2", 400);
   s.get_json("/api/similar?seed=999999", 404);
+  // A seed is a track id of the index: a path, even of an indexed file, is not looked up (no
+  // value of a request reaches the file system).
+  s.get_json("/api/similar?seed=" + httplib::detail::encode_query_param(library().chirp), 404);
+  s.get_json("/api/similar?not_like=" + httplib::detail::encode_query_param(library().a440) + "&seed=" + chirp, 404);
   EXPECT_NE(s.get_json("/api/similar?seed=" + chirp + ":nan", 400)["detail"].get<std::string>().find("finite number above 0"),
             std::string::npos);
   s.get_json("/api/similar?not=noise", 400);
