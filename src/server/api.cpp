@@ -544,7 +544,45 @@ const std::vector<Route>& Api::routes() {
   return all;
 }
 
-Api::Api(service::Library& library, const ServerOptions& options) : lib_(library), options_(options) {}
+namespace {
+// The library the request on this thread is answered with (Api::install's wrapper sets it).
+thread_local service::Library* pinned_library = nullptr;
+
+// Pins a library for the request on this thread, and holds it alive until the answer is made.
+class PinnedLibrary {
+ public:
+  explicit PinnedLibrary(std::shared_ptr<service::Library> library)
+      : library_(std::move(library)), previous_(pinned_library) {
+    pinned_library = library_.get();
+  }
+  ~PinnedLibrary() { pinned_library = previous_; }
+  PinnedLibrary(const PinnedLibrary&) = delete;
+  PinnedLibrary& operator=(const PinnedLibrary&) = delete;
+  const service::Library& library() const { return *library_; }
+
+ private:
+  std::shared_ptr<service::Library> library_;
+  service::Library* previous_;
+};
+}  // namespace
+
+Api::Api(std::shared_ptr<service::Library> library, const ServerOptions& options, std::function<void()> reopen)
+    : library_(std::move(library)), reopen_(std::move(reopen)), options_(options) {}
+
+std::shared_ptr<service::Library> Api::library() const {
+  std::lock_guard lock(library_mutex_);
+  return library_;
+}
+
+void Api::set_library(std::shared_ptr<service::Library> library) {
+  std::lock_guard lock(library_mutex_);
+  library_ = std::move(library);
+}
+
+service::Library& Api::lib() {
+  if (!pinned_library) throw std::logic_error("a route ran outside Api::install's wrapper");
+  return *pinned_library;
+}
 
 void Api::set_unavailable(const std::string& reason) {
   std::lock_guard lock(unavailable_mutex_);
@@ -570,7 +608,24 @@ void Api::install(httplib::Server& http) {
         const std::string down = unavailable();
         if (!down.empty()) throw HttpError{503, "index unavailable", down};
       }
-      handler(req, res);
+      // A request whose library's model was replaced under it (an upgrade switched the index's
+      // active embedding set) is answered again on the new library: no error, no mixed answer.
+      for (int attempt = 0;; ++attempt) {
+        const PinnedLibrary pin(library());
+        try {
+          handler(req, res);
+          // Which model answered: a client (and the upgrade test) can tell the sets apart.
+          res.set_header("X-Clapsearch-Model", pin.library().identity().describe());
+          break;
+        } catch (const service::ModelChanged& e) {
+          if (attempt > 0 || !reopen_) throw HttpError{503, "index unavailable", e.what()};
+        }
+        try {
+          reopen_();
+        } catch (const std::exception& e) {
+          throw HttpError{503, "index unavailable", e.what()};
+        }
+      }
     } catch (const HttpError& e) {
       if (e.close) answer_and_close(res, e.status, error_body(e.error, e.detail));
       else fail(e.status, e.error, e.detail);
@@ -597,12 +652,12 @@ void Api::install(httplib::Server& http) {
   });
 
   route("GET", "/api/status", [this](const httplib::Request&, httplib::Response& res) {
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     std::shared_ptr<const service::LibraryStatus> counted;
     {
       std::lock_guard lock(status_mutex_);
       if (!status_ || status_generation_ != snap->library_generation()) {
-        status_ = std::make_shared<service::LibraryStatus>(service::library_status(lib_.location()));
+        status_ = std::make_shared<service::LibraryStatus>(service::library_status(lib().location()));
         status_generation_ = snap->library_generation();
       }
       counted = status_;
@@ -657,7 +712,7 @@ void Api::install(httplib::Server& http) {
     o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
     if (o.thresholds.high < o.thresholds.moderate) throw HttpError{400, "bad parameter", "high must be at least moderate"};
     const service::ResultRules rules = rules_param(req, options_.max_k);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     ojson queries = ojson::array();
     if (!snap->searchable()) {
       for (const auto& t : texts) queries.push_back({{"query", t}, {"results", ojson::array()}});
@@ -666,11 +721,11 @@ void Api::install(httplib::Server& http) {
     std::vector<std::vector<search::TrackScore>> results;
     std::vector<std::string> names = texts;
     if (mixed) {
-      const service::MixedQuery mq = resolve_terms(lib_, *snap, seed_terms_param(req, options_.max_queries, false), texts.empty());
-      results = service::search_mixed(lib_, *snap, texts, mq, o, rules);
+      const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, false), texts.empty());
+      results = service::search_mixed(lib(), *snap, texts, mq, o, rules);
       if (names.empty()) names.push_back("");  // the seeds alone: one query
     } else {
-      results = service::search_texts(lib_, *snap, texts, o, rules);
+      results = service::search_texts(lib(), *snap, texts, o, rules);
     }
     for (size_t q = 0; q < names.size(); ++q) {
       if (diversity >= 0)
@@ -689,13 +744,13 @@ void Api::install(httplib::Server& http) {
 
   // --- media servers (docs/integrations.md): OpenSubsonic's sonicSimilarity shapes
   route("GET", "/api/sonic/resolve", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     send(res, resolved_record(*snap, song_param(req, *snap, "")));
   });
 
   route("GET", "/api/sonic/getSonicSimilarTracks", [this](const httplib::Request& req, httplib::Response& res) {
     const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     const ResolvedSong seed = song_param(req, *snap, "");
     send(res, {{"seed", resolved_record(*snap, seed)},
                {"sonicMatch", sonic_matches(*snap, service::sonic_similar(*snap, *seed.track, o))}});
@@ -704,7 +759,7 @@ void Api::install(httplib::Server& http) {
   route("GET", "/api/sonic/findSonicPath", [this](const httplib::Request& req, httplib::Response& res) {
     service::SonicOptions o = sonic_options(req, 25, options_.max_k);
     if (o.count < 2) throw HttpError{400, "bad parameter", "count: a path has at least 2 tracks (its two ends)"};
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     const ResolvedSong start = song_param(req, *snap, "start");
     const ResolvedSong end = song_param(req, *snap, "end");
     if (start.track->id == end.track->id)
@@ -720,7 +775,7 @@ void Api::install(httplib::Server& http) {
     const std::string artist = optional_text(req, "artist");
     if (artist.empty()) throw HttpError{400, "missing parameter", "artist: the artist's name"};
     const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     if (service::normalise_name(artist).empty()) throw HttpError{400, "bad parameter", "artist: no letters or digits"};
     std::vector<service::SonicMatch> matches;
     try {
@@ -735,7 +790,7 @@ void Api::install(httplib::Server& http) {
     const std::string album = optional_text(req, "album"), artist = optional_text(req, "artist");
     if (album.empty()) throw HttpError{400, "missing parameter", "album: the album's name (artist: its album artist, optional)"};
     const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     if (service::normalise_name(album).empty()) throw HttpError{400, "bad parameter", "album: no letters or digits"};
     std::vector<service::SonicMatch> matches;
     try {
@@ -749,8 +804,8 @@ void Api::install(httplib::Server& http) {
   route("GET", "/api/sonic/search", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string q = texts_param(req, "q", 1)[0];
     const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
-    const auto snap = lib_.snapshot();
-    send(res, {{"query", q}, {"sonicMatch", sonic_matches(*snap, service::sonic_search(lib_, *snap, q, o))}});
+    const auto snap = lib().snapshot();
+    send(res, {{"query", q}, {"sonicMatch", sonic_matches(*snap, service::sonic_search(lib(), *snap, q, o))}});
   });
 
   route("GET", "/api/tracks", [this](const httplib::Request& req, httplib::Response& res) {
@@ -760,7 +815,7 @@ void Api::install(httplib::Server& http) {
     if (!status.empty() && status != "ok" && status != "error") throw HttpError{400, "bad parameter", "status: ok or error"};
     const int64_t offset = int_param(req, "offset", 0, 0, int64_t(1) << 40);
     const int64_t limit = int_param(req, "limit", 100, 1, 1000);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     ojson list = ojson::array();
     int64_t total = 0;
     for (const auto& t : snap->tracks()) {
@@ -787,11 +842,11 @@ void Api::install(httplib::Server& http) {
   });
 
   route("GET", R"(/api/tracks/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     const store::Track& t = track_of(*snap, req.matches[1]);
     ojson j = track_record(*snap, t);
     ojson windows = ojson::array();
-    for (const auto& w : lib_.track_windows(t.id))
+    for (const auto& w : lib().track_windows(t.id))
       windows.push_back({{"index", w.idx},
                          {"start", json_num(w.start_s)},
                          {"end", json_num(w.end_s)},
@@ -802,7 +857,7 @@ void Api::install(httplib::Server& http) {
   });
 
   route("GET", R"(/api/tracks/([^/]+)/audio)", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     const store::Track& t = track_of(*snap, req.matches[1]);
     size_t size = 0;
     const auto file = open_track_audio(*snap, t, size);
@@ -845,9 +900,9 @@ void Api::install(httplib::Server& http) {
     const std::string aggregate = req.has_param("aggregate") ? req.get_param_value("aggregate") : "mean";
     if (aggregate != "mean" && aggregate != "max") throw HttpError{400, "bad parameter", "aggregate: mean or max"};
     o.aggregate = search::parse_aggregate(aggregate);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     const store::Track& t = track_of(*snap, req.matches[1]);
-    const search::SongAnalysis a = service::track_timeline(lib_, t, text, o);
+    const search::SongAnalysis a = service::track_timeline(lib(), t, text, o);
     ojson windows = ojson::array();
     for (const auto& w : a.windows)
       windows.push_back({{"start", json_num(w.start)},
@@ -872,13 +927,13 @@ void Api::install(httplib::Server& http) {
     const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
     const int64_t k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
     const service::ResultRules rules = rules_param(req, options_.max_k);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     std::vector<search::Hit> hits;
     ojson query;
     if (has_seed_terms(req, true)) {
       const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
-      const service::MixedQuery mq = resolve_terms(lib_, *snap, seed_terms_param(req, options_.max_queries, true, first));
-      hits = service::similar_mixed(*snap, mq, lib_.dim(), k, rules);
+      const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first));
+      hits = service::similar_mixed(*snap, mq, lib().dim(), k, rules);
       query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
     } else {
       const store::Track& t = track_param(req, *snap);
@@ -909,15 +964,15 @@ void Api::install(httplib::Server& http) {
     o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
     o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
     const service::ResultRules rules = rules_param(req, options_.max_k);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     if (!snap->searchable()) throw HttpError{400, "nothing to search", "the index has no searchable tracks yet"};
     search::QueryChunks chunks;
     ojson query;
     service::ResultRules like_rules = rules;
     if (req.method == "GET" && has_seed_terms(req, true)) {
       const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
-      const service::MixedQuery mq = resolve_terms(lib_, *snap, seed_terms_param(req, options_.max_queries, true, first));
-      chunks = service::mixed_query_chunks(lib_, *snap, mq);
+      const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first));
+      chunks = service::mixed_query_chunks(lib(), *snap, mq);
       like_rules = service::excluding_seeds(rules, mq);
       query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
     } else if (req.method == "GET") {
@@ -935,7 +990,7 @@ void Api::install(httplib::Server& http) {
                             std::to_string(options_.max_upload_bytes >> 20) + " MB"};
       const MemoryFile file(*bytes);
       try {
-        chunks = service::file_query_chunks(lib_, file.path(), 0, 0, options_.max_query_seconds, /*untrusted=*/true);
+        chunks = service::file_query_chunks(lib(), file.path(), 0, 0, options_.max_query_seconds, /*untrusted=*/true);
       } catch (const service::Busy&) {
         throw;
       } catch (const service::UndecodableAudio& e) {
@@ -991,13 +1046,13 @@ void Api::install(httplib::Server& http) {
     const std::string templ = req.has_param("template") ? text_value("template", req.get_param_value("template"))
                                                         : std::string(search::kDefaultLabelTemplate);
     const int64_t top = int_param(req, "top", 3, 1, static_cast<int64_t>(labels.size()));
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     ojson list = ojson::array();
     if (snap->searchable()) {
       const Embeddings& e = snap->track_embeddings();
       std::vector<search::Classification> results;
       try {
-        results = service::classify(lib_, e.size(), e.data.data(), labels, templ, top);
+        results = service::classify(lib(), e.size(), e.data.data(), labels, templ, top);
       } catch (const service::Busy&) {
         throw;
       } catch (const Error& err) {
@@ -1026,9 +1081,9 @@ void Api::install(httplib::Server& http) {
     search::AnalyzeOptions o;
     o.thresholds.high = num_param(req, "high", 0.3, -1, 1);
     o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     std::vector<search::AnalyzeRow> rows;
-    if (snap->searchable()) rows = service::analyze_texts(lib_, *snap, texts, o);
+    if (snap->searchable()) rows = service::analyze_texts(lib(), *snap, texts, o);
     if (format == "json") {
       ojson list = ojson::array();
       for (const auto& r : rows) list.push_back(service::analyze_row_record(*snap, r, texts[r.query], o.aggregate));
@@ -1049,7 +1104,7 @@ void Api::install(httplib::Server& http) {
   });
 
   route("GET", "/api/map", [this](const httplib::Request&, httplib::Response& res) {
-    const auto snap = lib_.snapshot();
+    const auto snap = lib().snapshot();
     ojson points = ojson::array();
     ojson explained = ojson::array({0.0, 0.0});
     if (snap->searchable()) {

@@ -2,6 +2,7 @@
 // service layer's query API on the snapshot it holds for the request, and formats the answer;
 // errors are {"error", "detail"} with the status the README's API section lists.
 #pragma once
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,15 +36,27 @@ void answer_and_close(httplib::Response& res, int status, const std::string& jso
 
 class Api {
  public:
-  Api(service::Library& library, const ServerOptions& options);
+  // `reopen` is called when a request finds that the index's active embedding set changed
+  // under its library (service::ModelChanged): it must install (set_library) a library of the
+  // new set, or throw. The request is then answered again, once, on the new library.
+  Api(std::shared_ptr<service::Library> library, const ServerOptions& options, std::function<void()> reopen = {});
   void install(httplib::Server& http);
+  // The library new requests use. A request holds the one it started with until it is answered
+  // (every part of an answer comes from one library: one model, one snapshot source).
+  std::shared_ptr<service::Library> library() const;
+  void set_library(std::shared_ptr<service::Library> library);
   // A non-empty reason makes every route but the page answer 503 with it (the index could
   // not be reloaded); empty clears it.
   void set_unavailable(const std::string& reason);
   static const std::vector<Route>& routes();
 
  private:
-  service::Library& lib_;
+  // The library of the request this thread is answering (pinned by the routes' wrapper).
+  static service::Library& lib();
+
+  mutable std::mutex library_mutex_;
+  std::shared_ptr<service::Library> library_;
+  std::function<void()> reopen_;
   const ServerOptions& options_;
   std::mutex unavailable_mutex_;
   std::string unavailable_;

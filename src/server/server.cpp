@@ -341,8 +341,9 @@ class HttpServer final : public httplib::Server {
 
 struct Server::Impl {
   ServerOptions options;
-  std::unique_ptr<service::Library> library;
+  service::LibraryOptions library_options;  // as opened; a reopened library reads the index's model
   std::unique_ptr<Api> api;
+  std::mutex reopen_mutex;  // one reopening at a time
   HttpServer http;
   int port = 0;
 
@@ -370,7 +371,14 @@ struct Server::Impl {
       try {
         const auto start = std::chrono::steady_clock::now();
         service::RefreshInfo how;
-        if (library->refresh(false, &how)) {
+        const std::shared_ptr<service::Library> library = api->library();
+        bool changed = false;
+        try {
+          changed = library->refresh(false, &how);
+        } catch (const service::ModelChanged&) {
+          reopen_library();
+        }
+        if (changed) {
           const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
           wait = std::max(wait, 4 * took);
           const auto snap = library->snapshot();
@@ -388,6 +396,28 @@ struct Server::Impl {
       }
       lock.lock();
     }
+  }
+
+  // The index's active embedding set changed (a model upgrade switched it): a library of the
+  // new set, fully loaded and with its model ready, replaces the old one. Requests holding the
+  // old one finish on it; a request that finds the old one outdated waits here and is answered
+  // on the new one. Throws (and the old library stays) when the new set's model cannot be loaded.
+  void reopen_library() {
+    std::lock_guard lock(reopen_mutex);
+    const std::shared_ptr<service::Library> old = api->library();
+    try {
+      old->refresh();
+      return;  // still current: another request or the refresh loop reopened it first
+    } catch (const service::ModelChanged&) {
+    }
+    service::LibraryOptions o = library_options;
+    o.model.clear();  // the model recorded for the new set, not the one named at start
+    auto next = std::make_shared<service::Library>(o, service::Access::ReadWriteIfPossible);
+    next->refresh(/*force=*/true);
+    next->model();  // the text tower loaded before the first request needs it
+    api->set_library(next);
+    log("the index's active embedding set changed: now serving " + next->identity().describe() + " (was " +
+        old->identity().describe() + "), " + std::to_string(next->snapshot()->tracks().size()) + " tracks");
   }
 };
 
@@ -423,9 +453,10 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   lo.max_model_runs = std::max(1, o.max_model_runs);
   lo.max_waiting = std::max(0, o.max_waiting);
   lo.model_wait_ms = static_cast<int64_t>(std::max(1, o.model_wait_s)) * 1000;
-  s.library = std::make_unique<service::Library>(lo, service::Access::ReadWriteIfPossible);
-  s.library->refresh(/*force=*/true);  // the whole library loaded before the first request
-  s.api = std::make_unique<Api>(*s.library, o);
+  s.library_options = lo;
+  auto library = std::make_shared<service::Library>(lo, service::Access::ReadWriteIfPossible);
+  library->refresh(/*force=*/true);  // the whole library loaded before the first request
+  s.api = std::make_unique<Api>(std::move(library), o, [&s] { s.reopen_library(); });
 
   HttpServer& http = s.http;
   http.head_timeout_s = std::max(1, o.head_timeout_s);

@@ -63,6 +63,13 @@ struct StoreAccess {
         }
         pool_cv.notify_one();
         return result;
+      } catch (const ModelChanged&) {  // the connection is sound: the store moved on
+        {
+          std::lock_guard lock(pool_mutex);
+          idle.push_back(std::move(conn));
+        }
+        pool_cv.notify_one();
+        throw;
       } catch (...) {
         std::vector<std::unique_ptr<store::Store>> closing;
         {
@@ -93,6 +100,20 @@ namespace {
 bool is_integer(const std::string& s) {
   if (s.empty() || s.size() > 18) return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Whether a store whose active set has `stored` still holds the embeddings a library opened
+// with `opened` reads: the same model, or a text fine-tune of it (same audio tower).
+bool same_embeddings(const store::ModelIdentity& opened, const std::optional<store::ModelIdentity>& stored) {
+  return stored && (opened.mismatch(*stored).empty() || opened.shares_audio_with(*stored));
+}
+
+std::string model_changed(const std::string& db, const std::optional<store::ModelIdentity>& stored) {
+  return db + ": " +
+         (stored ? "another embedding set became the index's active one (" + stored->describe() +
+                       "; `clapsearch models`), or the index was rebuilt with another model"
+                 : std::string("the index no longer records a model (it was emptied or rebuilt)")) +
+         ": open it again to use it";
 }
 
 std::string no_searchable(const std::string& db) {
@@ -565,6 +586,16 @@ WindowTable keep_rows(WindowTable t, const std::function<bool(int64_t)>& keep) {
 }
 }  // namespace
 
+template <class Read>
+auto LibrarySnapshot::read_same_set(const Read& read) const {
+  return store_->query_read([&](const store::Store& st) {
+    const auto scope = st.read_scope();
+    const std::optional<store::ModelIdentity> stored = st.model();
+    if (!same_embeddings(identity_, stored)) throw ModelChanged(model_changed(db_path_, stored));
+    return read(st);
+  });
+}
+
 search::WindowSource LibrarySnapshot::window_source() const {
   const CompressedWindows* cw = compressed();
   if (!cw) throw Error("window_source: the library is searched in memory");
@@ -583,11 +614,11 @@ search::WindowSource LibrarySnapshot::window_source() const {
     return t && t->status == store::TrackStatus::Ok;
   };
   src.windows = [this, in_snapshot](const std::vector<int64_t>& ids) {
-    WindowTable t = store_->query_read([&](const store::Store& st) { return st.window_embeddings(ids); });
+    WindowTable t = read_same_set([&](const store::Store& st) { return st.window_embeddings(ids); });
     return keep_rows(std::move(t), in_snapshot);
   };
   src.track_windows = [this, in_snapshot](const std::vector<int64_t>& ids) {
-    WindowTable t = store_->query_read([&](const store::Store& st) { return st.track_window_embeddings(ids); });
+    WindowTable t = read_same_set([&](const store::Store& st) { return st.track_window_embeddings(ids); });
     return keep_rows(std::move(t), in_snapshot);
   };
   src.track_embeddings = track_fetch();
@@ -636,8 +667,8 @@ std::vector<float> LibrarySnapshot::track_embedding(int64_t track_id) const {
   if (compressed()) {
     // Exact, from the store (the snapshot holds 8-bit ones), for a track the snapshot holds.
     if (t && quantized_tracks().find(track_id) >= 0) {
-      const Embeddings e = store_->query_read(
-          [&](const store::Store& st) { return st.track_embeddings(std::vector<int64_t>{track_id}); });
+      const Embeddings e =
+          read_same_set([&](const store::Store& st) { return st.track_embeddings(std::vector<int64_t>{track_id}); });
       if (e.size() != 1) throw Error(t->path + ": was removed from the index since this snapshot of it was read");
       return e.data;
     }
@@ -663,7 +694,7 @@ search::TrackFetch LibrarySnapshot::track_fetch() const {
     std::vector<int64_t> held;
     for (int64_t id : ids)
       if (const store::Track* t = track(id); t && t->status == store::TrackStatus::Ok) held.push_back(id);
-    return store_->query_read([&](const store::Store& st) { return st.track_embeddings(held); });
+    return read_same_set([&](const store::Store& st) { return st.track_embeddings(held); });
   };
 }
 
@@ -732,10 +763,11 @@ bool Library::refresh(bool force, RefreshInfo* info) {
     generation = store_->store->library_generation();
     identity = store_->store->model();
   }
+  if (!same_embeddings(identity_, identity)) {  // checked first: a switch of sets need not change the generation
+    if (identity) throw ModelChanged(model_changed(db_path_, identity));
+    throw Error(model_changed(db_path_, identity));
+  }
   if (!force && generation == current->library_generation()) return false;
-  if (!identity || (!identity_.mismatch(*identity).empty() && !identity_.shares_audio_with(*identity)))
-    throw Error(db_path_ + ": the index was rebuilt with another model or settings, or another embedding set was "
-                "activated (`clapsearch models`); restart to use it");
   auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);
   if (info) *info = RefreshInfo{};
   if (force || !next->load_delta(*current, info)) next->load_all();

@@ -86,6 +86,15 @@ class Busy : public Error {
   using Error::Error;
 };
 
+// Another embedding set (another model) became the index's active one since this library was
+// opened (`clapsearch models --activate`, or `index --model NEW` switching when complete): its
+// snapshots no longer describe what the store holds. A long-running reader opens a new Library
+// (the server does so and answers the request again on it); nothing mixes the two models.
+class ModelChanged : public Error {
+ public:
+  using Error::Error;
+};
+
 // A query audio given by path or an indexed track, with its track embedding.
 struct AudioItem {
   std::string path;       // absolute
@@ -198,6 +207,11 @@ class LibrarySnapshot {
   store::ModelIdentity identity_;
   Notice note_, warn_;
   std::shared_ptr<CompressedSlot> compressed_slot_;
+  // read(store) on a pooled connection, inside one read scope that first checks the store's
+  // active embedding set is still this snapshot's (else ModelChanged): the reads made while a
+  // query runs (compressed mode) never return another model's vectors.
+  template <class Read>
+  auto read_same_set(const Read& read) const;
   mutable int64_t generation_ = 0;  // set again inside the read transaction of load_all/load_delta
   std::unique_ptr<Parts> parts_;
 };
@@ -218,7 +232,8 @@ class Library {
   std::shared_ptr<const LibrarySnapshot> snapshot() const;
   // Swaps in a fully loaded new snapshot when the library changed since the current one was
   // made (or when `force`: everything read again); returns whether it did. Concurrent callers
-  // load it once. `info` (optional) tells how it was made.
+  // load it once. `info` (optional) tells how it was made. Throws ModelChanged when another
+  // embedding set was activated (the index of another model), Error when the index is gone.
   bool refresh(bool force = false, RefreshInfo* info = nullptr);
 
   // --- the current snapshot's parts (a command-line run never refreshes; pointers and

@@ -26,6 +26,29 @@ namespace {
 
 #define CLAP_AVX2 __attribute__((target("avx2,fma")))
 
+// The end of a rows x 16 half-tile (float32 and BF16 alike): columns column..column+15 of each
+// output row, adding what is there when add_residual, stored with masks past `valid` (no scalar
+// tail loop over a runtime count). Always inlined, so the accumulators stay in registers.
+template <int R>
+CLAP_AVX2 __attribute__((always_inline)) inline void store_half_tile(__m256 (&acc0)[R], __m256 (&acc1)[R],
+                                                                     float* const* out, int column, int valid,
+                                                                     bool add_residual) {
+  const int count = std::min(16, valid - column);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    float* yr = out[r] + column;
+    if (add_residual) {
+      acc0[r] = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), acc0[r]);
+      acc1[r] = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), acc1[r]);
+    }
+    _mm256_maskstore_ps(yr, mask0, acc0[r]);
+    _mm256_maskstore_ps(yr + 8, mask1, acc1[r]);
+  }
+}
+
 // rows x 16 outputs (columns column..column+15) over all pairs of k.
 template <int R>
 CLAP_AVX2 inline void half_tile_bf16_avx2(const float* x, int64_t ldx, const uint16_t* panel, const float* bias,
@@ -57,20 +80,7 @@ CLAP_AVX2 inline void half_tile_bf16_avx2(const float* x, int64_t ldx, const uin
       acc1[r] = _mm256_fmadd_ps(a, w1_even, acc1[r]);
     }
   }
-  const int count = std::min(16, valid - column);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
-  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
-    float* yr = out[r] + column;
-    if (add_residual) {
-      acc0[r] = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), acc0[r]);
-      acc1[r] = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), acc1[r]);
-    }
-    _mm256_maskstore_ps(yr, mask0, acc0[r]);
-    _mm256_maskstore_ps(yr + 8, mask1, acc1[r]);
-  }
+  store_half_tile<R>(acc0, acc1, out, column, valid, add_residual);
 }
 
 // I8 panels: rows x 8 outputs (columns column..column+7) over all groups of 4 k. Inputs are the
@@ -199,21 +209,7 @@ CLAP_AVX2 inline void half_tile_avx2(const float* x, int64_t ldx, const float* p
       acc1[r] = _mm256_fmadd_ps(a, w1, acc1[r]);
     }
   }
-  // Masked stores (no scalar tail loop over a runtime count).
-  const int count = std::min(16, valid - column);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
-  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
-    float* yr = out[r] + column;
-    if (add_residual) {
-      acc0[r] = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), acc0[r]);
-      acc1[r] = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), acc1[r]);
-    }
-    _mm256_maskstore_ps(yr, mask0, acc0[r]);
-    _mm256_maskstore_ps(yr + 8, mask1, acc1[r]);
-  }
+  store_half_tile<R>(acc0, acc1, out, column, valid, add_residual);
 }
 
 CLAP_AVX2 void strip_avx2(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,

@@ -3,12 +3,17 @@
 // transaction; `clapsearch models` lists, activates and drops sets; an index of the previous
 // schema migrates in place.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -153,6 +158,84 @@ TEST(EmbeddingSetsCli, NewModelBuiltBesideSwitchedWhenCompleteAndDropped) {
   EXPECT_EQ(l.count("SELECT COUNT(*) FROM set_tracks"), 0);
   EXPECT_EQ(l.json("models --json").size(), 1u);
 }
+
+// A model upgrade under a running server: while `index --model NEW` builds NEW's set and switches
+// to it, a client keeps asking (text search, and similar to a track). Every answer is a 200 made
+// whole by one model: OLD's answers are all alike, then NEW's are all alike (a mixed answer would
+// be a third body), never OLD's again once NEW has answered; the server says it switched.
+void upgrade_under_a_running_server(const std::string& window_index) {
+  Library l;
+  ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kOld)) + " --first-pass 0 --json -q")["indexed"], 4);
+  const test::Child server = test::start_cli({"serve", "--db", l.db, "--port", "0", "--window-index", window_index});
+  const int port = test::served_port(server);
+  ASSERT_NE(port, 0) << test::read_file(server.err_path);
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(60, 0);
+  const auto tracks = client.Get("/api/tracks?limit=10");
+  ASSERT_TRUE(tracks && tracks->status == 200);
+  const std::string seed = std::to_string(nlohmann::json::parse(tracks->body)["tracks"][0]["track_id"].get<int64_t>());
+
+  struct Answer {
+    int status = -1;
+    std::string model, path, body;
+  };
+  std::mutex mutex;
+  std::vector<Answer> answers;
+  std::atomic<bool> stop{false};
+  const std::string paths[] = {"/api/search?q=a%20low%20tone&k=4", "/api/similar?seed=" + seed + "&k=3"};
+  std::thread asker([&] {
+    for (size_t i = 0; !stop; ++i) {
+      Answer a;
+      a.path = paths[i % 2];
+      if (const auto r = client.Get(a.path)) a = {r->status, r->get_header_value("X-Clapsearch-Model"), a.path, r->body};
+      std::lock_guard lock(mutex);
+      answers.push_back(std::move(a));
+    }
+  });
+  const nlohmann::json run = l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kNew)) + " --first-pass 0 --json -q");
+  EXPECT_TRUE(run["embedding_set"]["active"]);
+  const std::string new_id = model_of(l.json("status --json"));
+  // The switch is seen within a few refreshes; then a few answers more from the new model.
+  const auto answered_by_new = [&] {
+    std::lock_guard lock(mutex);
+    return std::count_if(answers.begin(), answers.end(),
+                         [&](const Answer& a) { return a.model.find(new_id) != std::string::npos; }) >= 6;
+  };
+  EXPECT_TRUE(test::wait_until(answered_by_new)) << test::read_file(server.err_path);
+  stop = true;
+  asker.join();
+  ASSERT_EQ(kill(server.pid, SIGTERM), 0);
+  EXPECT_EQ(test::wait_exit(server.pid), 0);
+  const std::string log = test::read_file(server.out_path) + test::read_file(server.err_path);
+  EXPECT_NE(log.find("the index's active embedding set changed: now serving"), std::string::npos) << log;
+
+  ASSERT_FALSE(answers.empty());
+  const std::string old_model = answers.front().model;
+  EXPECT_EQ(old_model.find(new_id), std::string::npos) << "the first answer came from the new model already";
+  std::map<std::pair<std::string, std::string>, std::string> body_of;  // (model, path) -> the one body
+  bool switched = false;
+  size_t old_answers = 0;
+  for (const Answer& a : answers) {
+    ASSERT_EQ(a.status, 200) << a.path << ": " << a.body << "\n" << log;
+    if (a.model != old_model) {
+      switched = true;
+      EXPECT_NE(a.model.find(new_id), std::string::npos) << a.model;
+    } else {
+      EXPECT_FALSE(switched) << "an answer from the old model after the new one answered";
+      ++old_answers;
+    }
+    const auto [at, first] = body_of.emplace(std::make_pair(a.model, a.path), a.body);
+    EXPECT_EQ(at->second, a.body) << "two different answers from one model to " << a.path;
+  }
+  EXPECT_TRUE(switched);
+  EXPECT_GT(old_answers, 0u);
+  ASSERT_EQ(body_of.size(), 4u);  // two routes, two models
+  for (const std::string& path : paths) EXPECT_NE(body_of.at({old_model, path}), body_of.at({answers.back().model, path}));
+}
+
+TEST(EmbeddingSetsCli, ServerAnswersEveryRequestThroughAnUpgradeInMemory) { upgrade_under_a_running_server("memory"); }
+
+TEST(EmbeddingSetsCli, ServerAnswersEveryRequestThroughAnUpgradeCompressed) { upgrade_under_a_running_server("compressed"); }
 
 TEST(EmbeddingSetsCli, KillNineDuringTheBuildLeavesTheOldSetActiveAndTheNextRunContinues) {
   const int files = 16;

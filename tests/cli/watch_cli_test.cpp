@@ -31,18 +31,9 @@ namespace clap {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
 
 std::string q(const std::string& s) { return test::quoted(s); }
 std::string model_dir() { return test::case_dir("tiny-unfused"); }
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // A few seconds of a tone, 16 kHz mono WAV (the tiny model's rate: quick to index).
 std::string tone(const std::string& path, double freq, double seconds) {
@@ -65,16 +56,6 @@ std::map<std::string, Indexed> tracks_of(const std::string& db) {
   return out;
 }
 
-// Polls `agrees` for up to 60 s; false (with what was last seen) if it never does.
-bool wait_until(const std::function<bool()>& agrees) {
-  const auto deadline = Clock::now() + 60s;
-  while (Clock::now() < deadline) {
-    if (agrees()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return agrees();
-}
-
 std::string listing(const std::map<std::string, Indexed>& t) {
   std::string s;
   for (const auto& [p, i] : t) s += "  " + p + " (id " + std::to_string(i.id) + ", " + std::to_string(i.size) + " bytes)\n";
@@ -82,12 +63,6 @@ std::string listing(const std::map<std::string, Indexed>& t) {
 }
 
 int64_t file_size(const std::string& path) { return static_cast<int64_t>(fs::file_size(path)); }
-
-int wait_exit(int pid) {
-  int st = 0;
-  if (waitpid(pid, &st, 0) != pid) return -1;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -112,35 +87,35 @@ TEST(WatchCli, KeepsTheIndexCurrentAsFilesComeAndGo) {
     return true;
   };
   std::map<std::string, Indexed> t;
-  ASSERT_TRUE(wait_until([&] { return has(t = tracks_of(db), {"a.wav", "b.wav", "c.wav"}); })) << listing(t) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return has(t = tracks_of(db), {"a.wav", "b.wav", "c.wav"}); })) << listing(t) << test::read_file(c.err_path);
   // Watching begins only after the first run: wait for it to say so.
-  ASSERT_TRUE(wait_until([&] { return slurp(c.err_path).find("watching for changes") != std::string::npos; }))
-      << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find("watching for changes") != std::string::npos; }))
+      << test::read_file(c.err_path);
 
   // A file copied in.
   fs::copy_file(src + "/d.wav", lib + "/d.wav");
-  ASSERT_TRUE(wait_until([&] { return has(t = tracks_of(db), {"a.wav", "b.wav", "c.wav", "d.wav"}); }))
-      << listing(t) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return has(t = tracks_of(db), {"a.wav", "b.wav", "c.wav", "d.wav"}); }))
+      << listing(t) << test::read_file(c.err_path);
 
   // A file rewritten with other (longer) audio: embedded again, same track.
   const int64_t b_id = t[lib + "/b.wav"].id;
   fs::copy_file(src + "/b-rewritten.wav", lib + "/b.wav", fs::copy_options::overwrite_existing);
   const int64_t b_size = file_size(lib + "/b.wav");
-  ASSERT_TRUE(wait_until([&] { return (t = tracks_of(db))[lib + "/b.wav"].size == b_size; })) << listing(t) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return (t = tracks_of(db))[lib + "/b.wav"].size == b_size; })) << listing(t) << test::read_file(c.err_path);
   EXPECT_EQ(t[lib + "/b.wav"].id, b_id);
 
   // A file renamed: a move (the same track, its embeddings kept).
   const int64_t c_id = t[lib + "/c.wav"].id;
   fs::rename(lib + "/c.wav", lib + "/c-renamed.wav");
-  ASSERT_TRUE(wait_until([&] { return has(t = tracks_of(db), {"a.wav", "b.wav", "c-renamed.wav", "d.wav"}); }))
-      << listing(t) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return has(t = tracks_of(db), {"a.wav", "b.wav", "c-renamed.wav", "d.wav"}); }))
+      << listing(t) << test::read_file(c.err_path);
   EXPECT_EQ(t[lib + "/c-renamed.wav"].id, c_id);
-  EXPECT_NE(slurp(c.err_path).find("moved " + lib + "/c.wav -> " + lib + "/c-renamed.wav"), std::string::npos);
+  EXPECT_NE(test::read_file(c.err_path).find("moved " + lib + "/c.wav -> " + lib + "/c-renamed.wav"), std::string::npos);
 
   // A file deleted: pruned.
   fs::remove(lib + "/a.wav");
-  ASSERT_TRUE(wait_until([&] { return has(t = tracks_of(db), {"b.wav", "c-renamed.wav", "d.wav"}); }))
-      << listing(t) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return has(t = tracks_of(db), {"b.wav", "c-renamed.wav", "d.wav"}); }))
+      << listing(t) << test::read_file(c.err_path);
 
   // A file written slowly through one open descriptor, pausing longer than the quiet period:
   // taken once, when closed, whole.
@@ -149,39 +124,39 @@ TEST(WatchCli, KeepsTheIndexCurrentAsFilesComeAndGo) {
                                   " | head -c 40000; sleep 1.5; tail -c +80001 " + q(src + "/slow.wav") + ") > " + q(slow)),
             0);
   const int64_t slow_size = file_size(slow);
-  ASSERT_TRUE(wait_until([&] { return (t = tracks_of(db))[slow].size == slow_size; })) << listing(t) << slurp(c.err_path);
-  EXPECT_EQ(count(slurp(c.err_path), "indexed " + slow + "\n"), 1u) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return (t = tracks_of(db))[slow].size == slow_size; })) << listing(t) << test::read_file(c.err_path);
+  EXPECT_EQ(count(test::read_file(c.err_path), "indexed " + slow + "\n"), 1u) << test::read_file(c.err_path);
 
   // A partial download, renamed when complete: only the final name is indexed.
   fs::copy_file(src + "/download.wav", lib + "/download.wav.part");
   fs::rename(lib + "/download.wav.part", lib + "/download.wav");
-  ASSERT_TRUE(wait_until([&] {
+  ASSERT_TRUE(test::wait_until([&] {
     return has(t = tracks_of(db), {"b.wav", "c-renamed.wav", "d.wav", "slow.wav", "download.wav"});
-  })) << listing(t) << slurp(c.err_path);
+  })) << listing(t) << test::read_file(c.err_path);
   const std::map<std::string, Indexed> before = t;
 
   // The whole folder gone (an unmounted drive): nothing pruned. Then an empty folder in its
   // place (the bare mount point): still nothing pruned. Then the files back: the same tracks.
   const std::string away = dir + "/music-away";
   fs::rename(lib, away);
-  ASSERT_TRUE(wait_until([&] { return slurp(c.err_path).find(lib + ": not there") != std::string::npos; }))
-      << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find(lib + ": not there") != std::string::npos; }))
+      << test::read_file(c.err_path);
   fs::create_directory(lib);
-  ASSERT_TRUE(wait_until([&] { return slurp(c.err_path).find("kept in the index") != std::string::npos; }))
-      << slurp(c.err_path);
-  EXPECT_EQ(tracks_of(db).size(), before.size()) << listing(tracks_of(db)) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find("kept in the index") != std::string::npos; }))
+      << test::read_file(c.err_path);
+  EXPECT_EQ(tracks_of(db).size(), before.size()) << listing(tracks_of(db)) << test::read_file(c.err_path);
   for (const auto& e : fs::directory_iterator(away)) fs::rename(e.path(), lib + "/" + e.path().filename().string());
   fs::remove(away);
-  ASSERT_TRUE(wait_until([&] { return slurp(c.err_path).find("back") != std::string::npos; })) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find("back") != std::string::npos; })) << test::read_file(c.err_path);
   t = tracks_of(db);
   ASSERT_EQ(t.size(), before.size()) << listing(t);
   for (const auto& [path, i] : before) EXPECT_EQ(t[path].id, i.id) << path;
-  EXPECT_EQ(slurp(c.err_path).find("pruned " + lib + "/b.wav"), std::string::npos) << slurp(c.err_path);
+  EXPECT_EQ(test::read_file(c.err_path).find("pruned " + lib + "/b.wav"), std::string::npos) << test::read_file(c.err_path);
 
   // SIGTERM: a clean stop.
   ASSERT_EQ(kill(c.pid, SIGTERM), 0);
-  EXPECT_EQ(wait_exit(c.pid), 0) << slurp(c.err_path);
-  EXPECT_NE(slurp(c.err_path).find("stopped"), std::string::npos);
+  EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
+  EXPECT_NE(test::read_file(c.err_path).find("stopped"), std::string::npos);
   // And a plain run afterwards finds nothing to do: the watch left the index current.
   std::string out, err;
   ASSERT_EQ(test::run_command(q(test::cli_path()) + " index " + q(lib) + " --db " + q(db) + " --json", &out, &err), 0) << err;
@@ -199,19 +174,19 @@ TEST(WatchCli, APostgresqlStoreIsKeptCurrentToo) {
   const std::string db = test::PostgresServer::shared().create_database();
   const test::Child c = test::start_cli({"index", lib, "--db", db, "--model", model_dir(), "--watch", "--quiet-period", "1s"});
   std::map<std::string, Indexed> t;
-  ASSERT_TRUE(wait_until([&] { return slurp(c.err_path).find("watching for changes") != std::string::npos; }))
-      << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find("watching for changes") != std::string::npos; }))
+      << test::read_file(c.err_path);
   ASSERT_EQ((t = tracks_of(db)).size(), 1u) << listing(t);
   fs::copy_file(dir + "/src/b.wav", lib + "/b.wav");
-  ASSERT_TRUE(wait_until([&] { return (t = tracks_of(db)).size() == 2 && t.count(lib + "/b.wav"); }))
-      << listing(t) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return (t = tracks_of(db)).size() == 2 && t.count(lib + "/b.wav"); }))
+      << listing(t) << test::read_file(c.err_path);
   const int64_t b_id = t[lib + "/b.wav"].id;
   fs::rename(lib + "/b.wav", lib + "/b-moved.wav");
-  ASSERT_TRUE(wait_until([&] { return (t = tracks_of(db)).size() == 2 && t.count(lib + "/b-moved.wav"); }))
-      << listing(t) << slurp(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return (t = tracks_of(db)).size() == 2 && t.count(lib + "/b-moved.wav"); }))
+      << listing(t) << test::read_file(c.err_path);
   EXPECT_EQ(t[lib + "/b-moved.wav"].id, b_id);
   ASSERT_EQ(kill(c.pid, SIGTERM), 0);
-  EXPECT_EQ(wait_exit(c.pid), 0) << slurp(c.err_path);
+  EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
 }
 
 TEST(WatchCli, UsageErrors) {
@@ -233,13 +208,8 @@ TEST(WatchCli, ServeWatchAnswersNewFilesWithoutARestart) {
   // first run fills it while it serves.
   const test::Child s = test::start_cli(
       {"serve", "--db", db, "--port", "0", "--watch", lib, "--quiet-period", "1s", "--model", model_dir()});
-  int port = 0;
-  const std::string marker = "listening on http://127.0.0.1:";
-  ASSERT_TRUE(wait_until([&] {
-    const std::string o = slurp(s.out_path);
-    if (const size_t at = o.find(marker); at != std::string::npos) port = std::atoi(o.c_str() + at + marker.size());
-    return port != 0;
-  })) << slurp(s.err_path);
+  const int port = test::served_port(s);
+  ASSERT_NE(port, 0) << test::read_file(s.err_path);
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(60, 0);
   const auto answered = [&](const std::string& name) {
@@ -247,17 +217,17 @@ TEST(WatchCli, ServeWatchAnswersNewFilesWithoutARestart) {
     if (!r || r->status != 200) return false;
     return r->body.find(name) != std::string::npos;
   };
-  ASSERT_TRUE(wait_until([&] { return answered("first.wav"); })) << slurp(s.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return answered("first.wav"); })) << test::read_file(s.err_path);
   // Wait for the watch to begin, then copy a file in.
-  ASSERT_TRUE(wait_until([&] { return slurp(s.err_path).find("watching for changes") != std::string::npos; }))
-      << slurp(s.err_path);
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(s.err_path).find("watching for changes") != std::string::npos; }))
+      << test::read_file(s.err_path);
   fs::copy_file(dir + "/src/second.wav", lib + "/second.wav");
-  EXPECT_TRUE(wait_until([&] { return answered("second.wav"); })) << slurp(s.err_path);
+  EXPECT_TRUE(test::wait_until([&] { return answered("second.wav"); })) << test::read_file(s.err_path);
   const auto tracks = client.Get("/api/tracks?limit=100");
   ASSERT_TRUE(tracks);
   EXPECT_NE(tracks->body.find("second.wav"), std::string::npos) << tracks->body;
   ASSERT_EQ(kill(s.pid, SIGTERM), 0);
-  EXPECT_EQ(wait_exit(s.pid), 0) << slurp(s.err_path);
+  EXPECT_EQ(test::wait_exit(s.pid), 0) << test::read_file(s.err_path);
 }
 
 }  // namespace

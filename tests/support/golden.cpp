@@ -7,8 +7,10 @@
 #include <spawn.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -227,6 +230,40 @@ Child start_cli(const std::vector<std::string>& args) {
   if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
   c.pid = pid;
   return c;
+}
+
+int wait_exit(int pid) {
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int served_port(const Child& c) {
+  const std::string marker = "listening on http://127.0.0.1:";
+  int port = 0;
+  wait_until([&] {
+    const std::string out = read_file(c.out_path);
+    if (const size_t at = out.find(marker); at != std::string::npos) port = std::atoi(out.c_str() + at + marker.size());
+    return port != 0;
+  });
+  return port;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool wait_until(const std::function<bool()>& holds, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (holds()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return holds();
 }
 
 std::string error_of(const std::function<void()>& f) {

@@ -65,5 +65,15 @@ struct Child {
   std::string out_path, err_path;
 };
 Child start_cli(const std::vector<std::string>& args);
+// Waits for a child to end: its exit status, or 128 + the signal that ended it (-1: not a child).
+int wait_exit(int pid);
+// The port a `serve --port 0` child listens on, read from its "listening on" line; 0 when the
+// line does not come within a minute.
+int served_port(const Child& c);
+
+// The whole of a file; throws std::runtime_error when it cannot be read.
+std::string read_file(const std::string& path);
+// Polls `holds` every 100 ms for up to `seconds`; its last answer.
+bool wait_until(const std::function<bool()>& holds, int seconds = 60);
 
 }  // namespace clap::test

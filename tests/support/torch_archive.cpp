@@ -260,12 +260,6 @@ std::string write_file(const std::string& path, const std::string& bytes) {
   return path;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot read " + path);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
 std::string cut_keeping_directory(const std::string& archive, size_t keep) {
   // The end record is the last 22 bytes (no comment), a zip64 locator and record may precede it.
   const size_t end = archive.size() - 22;

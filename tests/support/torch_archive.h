@@ -3,6 +3,7 @@
 // (<name>/data.pkl, <name>/data/<key>, <name>/version; tensor data 64-byte aligned by padding the
 // local header's extra field; data descriptors; zip64 end records). Nothing here uses Python.
 #pragma once
+#include "support/golden.h"  // read_file
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -88,7 +89,6 @@ std::string torch_archive(const std::string& pickle, const std::vector<std::pair
 
 // `bytes` written to `path`; returns the path.
 std::string write_file(const std::string& path, const std::string& bytes);
-std::string read_file(const std::string& path);
 
 // Little-endian field patches and raw value bytes.
 void put_le(std::string& bytes, size_t offset, uint64_t value, int width);
