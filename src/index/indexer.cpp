@@ -71,6 +71,9 @@ struct Deepen {
   int64_t set_id = 0;  // 0: the active set's windows; else an inactive embedding set's (build_set)
   int window_total = 0;
   std::vector<int> wanted;  // idx ascending
+  // A set build's last windows of the track: its audio (the stored duration) then counts in the
+  // run's summary, so a model upgrade reports the audio it embedded, as a first index does.
+  double completed_seconds = 0;
 };
 
 struct Job {
@@ -594,6 +597,8 @@ class Pipeline {
     sum_.db_seconds += since(tw);
     sum_.windows += static_cast<int64_t>(a.windows.size());
     sum_.deepened += static_cast<int64_t>(a.windows.size());
+    sum_.audio_seconds += d.completed_seconds;
+    audio_done_ += d.completed_seconds;
     file_finished(j);
   }
 
@@ -1082,6 +1087,8 @@ void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, 
 void build_set_passes(Store& store, int64_t set_id, const ModelSpec& spec, const IndexSettings& settings,
                       const ModelProvider& model, const IndexCallbacks& callbacks, IndexSummary& sum) {
   std::unordered_set<int64_t> left;
+  std::unordered_map<int64_t, double> duration_of;
+  for (const Track& t : store.tracks()) duration_of[t.id] = t.duration_s;
   for (;;) {
     std::vector<std::pair<const store::SetTrack*, Deepen>> next;
     std::vector<int> next_pass;
@@ -1100,6 +1107,7 @@ void build_set_passes(Store& store, int64_t set_id, const ModelSpec& spec, const
       d.window_total = std::max(t.window_total, t.stored.back() + 1);
       for (size_t k = 0; k < t.stored.size(); ++k)
         if (!held.count(t.stored[k]) && passes[k] == pass) d.wanted.push_back(t.stored[k]);
+      if (t.held.size() + d.wanted.size() == t.stored.size()) d.completed_seconds = duration_of[t.state.id];
       next.emplace_back(&t, std::move(d));
       next_pass.push_back(pass);
       lowest = std::min(lowest, pass);

@@ -115,6 +115,7 @@ TEST(EmbeddingSetsCli, NewModelBuiltBesideSwitchedWhenCompleteAndDropped) {
 
   // --switch-when never: the set completes, the active set stays.
   run = l.json("index " + q(l.lib) + " --model " + q(new_model) + " --switch-when never --json -q");
+  EXPECT_NEAR(run["audio_seconds"].get<double>(), 4 * 20.0, 0.1);  // every track's set completed in this run
   EXPECT_TRUE(run["embedding_set"]["complete"]);
   EXPECT_FALSE(run["embedding_set"]["active"]);
   EXPECT_EQ(l.searched_bytes(), before);
@@ -157,6 +158,30 @@ TEST(EmbeddingSetsCli, NewModelBuiltBesideSwitchedWhenCompleteAndDropped) {
   EXPECT_EQ(l.count("SELECT COUNT(*) FROM set_windows"), 0);
   EXPECT_EQ(l.count("SELECT COUNT(*) FROM set_tracks"), 0);
   EXPECT_EQ(l.json("models --json").size(), 1u);
+}
+
+// --switch-when now: the set becomes active at the end of the run, partly built; the windows it
+// lacks are then the index's progressive passes still to run, and the next `index` (no --model:
+// the active set's model) embeds them with the new model.
+TEST(EmbeddingSetsCli, SwitchNowActivatesAPartlyBuiltSetAndTheNextRunCompletesIt) {
+  Library l;
+  ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kOld)) + " --first-pass 0 --json -q")["indexed"], 4);
+  const std::string old_id = model_of(l.json("status --json"));
+  nlohmann::json run = l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kNew)) +
+                              " --first-pass 1 --passes 1 --switch-when now --json -q");
+  EXPECT_TRUE(run["embedding_set"]["active"]);
+  nlohmann::json st = l.json("status --json");
+  EXPECT_NE(model_of(st), old_id);
+  EXPECT_EQ(st["coverage"]["windows"], 4);  // one window of each track, the new model's
+  EXPECT_EQ(st["coverage"]["window_total"], 12);
+  std::string out, err;
+  ASSERT_EQ(l.cli("search 'a low tone' --json", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out).size(), 4u);  // every track searchable on its first window
+  run = l.json("index " + q(l.lib) + " --json -q");
+  st = l.json("status --json");
+  EXPECT_EQ(st["coverage"]["windows"], 12);
+  EXPECT_EQ(st["coverage"]["complete_tracks"], 4);
+  EXPECT_NE(model_of(st), old_id);
 }
 
 // A model upgrade under a running server: while `index --model NEW` builds NEW's set and switches
