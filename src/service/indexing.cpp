@@ -135,6 +135,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     run.summary.model_seconds += before.model_seconds;
     run.summary.decode_seconds += before.decode_seconds;
     run.summary.db_seconds += before.db_seconds;
+    run.summary.audio_seconds += before.audio_seconds;
   } else if (store->has_job_queue()) {
     // A store shared by machines: the files to embed become jobs; without --plan this process
     // is also the one worker (other workers may help).
