@@ -539,6 +539,21 @@ class Library:
             )
         )
 
+    def artists(self, text: Optional[str] = None, k: int = 10, *, like: Optional[str] = None, where: str = "") -> List[dict]:
+        """Artists by a text (``clapsearch search --artists TEXT --json``) or like a named artist
+        (``clapsearch similar --artist NAME --json``, itself left out). An artist's embedding is
+        the normalised mean of its tracks' unit track embeddings; ``where`` chooses those tracks.
+        Returns dicts with rank, artist, tracks, score."""
+        return _json.loads(self._open().groups(False, text or "", like or "", "", int(k), where))
+
+    def albums(
+        self, text: Optional[str] = None, k: int = 10, *, like: Optional[str] = None, artist: str = "", where: str = ""
+    ) -> List[dict]:
+        """Albums as :meth:`artists` (``--albums``, ``--album NAME [--artist ALBUM_ARTIST]``);
+        ``artist`` tells albums of one name apart. Returns dicts with rank, album, artist, tracks,
+        score."""
+        return _json.loads(self._open().groups(True, text or "", like or "", artist, int(k), where))
+
     def playlist(
         self,
         seeds: Sequence[Union[str, int]] = (),

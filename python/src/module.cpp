@@ -32,6 +32,7 @@
 #include "hub/hub.h"
 #include "model/clap.h"
 #include "search/duplicates.h"
+#include "service/aggregates.h"
 #include "service/audio_embedding.h"
 #include "service/duplicates.h"
 #include "service/indexing.h"
@@ -470,6 +471,33 @@ class Library {
     return service::json_text(out);
   }
 
+  // similar --artist/--album and search --artists/--albums --json (service/aggregates.h): by
+  // `text`, or like the artist (album, by `artist` when given) named `like`.
+  std::string groups(bool album, const std::string& text, const std::string& like, const std::string& artist, int64_t k,
+                     const std::string& where) {
+    if (k < 0) throw InvalidInput("k must be 0 (every one) or more");
+    if (text.empty() == like.empty()) throw InvalidInput("give a text or like=NAME (one of them)");
+    const service::ResultRules rules = rules_of(where, 0, 0);
+    const service::GroupKind kind = album ? service::GroupKind::Album : service::GroupKind::Artist;
+    py::gil_scoped_release release;
+    const auto snap = lib_->snapshot();
+    std::vector<service::GroupHit> hits;
+    if (!text.empty()) {
+      hits = service::search_groups(*lib_, *snap, kind, {text}, k, rules)[0];
+    } else {
+      try {
+        hits = service::similar_groups(*snap, kind, like, artist, k, rules);
+      } catch (const InvalidArgument&) {
+        throw;
+      } catch (const Error& e) {
+        throw NotFound(e.what());
+      }
+    }
+    service::ojson out = service::ojson::array();
+    for (size_t r = 0; r < hits.size(); ++r) out.push_back(service::group_hit_record(hits[r], r + 1, album));
+    return service::json_text(out);
+  }
+
   std::string playlist(const std::vector<std::string>& seeds, const std::vector<std::string>& texts, int64_t length,
                        double diversity, const std::string& where, int64_t per_artist, int64_t per_album) {
     if (length < 1) throw InvalidInput("length must be positive");
@@ -729,6 +757,7 @@ PYBIND11_MODULE(_clapsearch, m) {
       .def("like", &Library::like)
       .def("like_samples", &Library::like_samples)
       .def("similar", &Library::similar)
+      .def("groups", &Library::groups)
       .def("playlist", &Library::playlist)
       .def("path", &Library::path)
       .def("duplicates", &Library::duplicates)
