@@ -103,6 +103,7 @@ class Library:
         where: str = ...,
         per_artist: int = ...,
         per_album: int = ...,
+        diversity: Optional[float] = ...,
     ) -> List[dict]: ...
     def like(
         self,

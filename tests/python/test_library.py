@@ -44,6 +44,9 @@ def test_where_and_caps_equal_the_cli(lib):
     assert library.like(chirp, per_artist=1) == cli_json(lib, "like", chirp, "--per-artist", "1")
     assert library.similar(chirp, where=where, per_album=1) == cli_json(lib, "similar", chirp, "--where", where, "--per-album", "1")
     assert library.playlist([chirp], length=3, where=where) == cli_json(lib, "playlist", "--seed", chirp, "-n", "3", "--where", where)
+    assert library.search("rain", k=3, diversity=0.5) == cli_json(lib, "search", "rain", "-k", "3", "--diversity", "0.5")
+    with pytest.raises(clapsearch.InvalidInputError, match="diversity must be in"):
+        library.search("rain", diversity=1.5)
     with pytest.raises(clapsearch.InvalidInputError, match='where: unknown field "yaer" at column 1'):
         library.search("rain", where="yaer > 1970")
 
