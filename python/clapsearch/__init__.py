@@ -444,6 +444,7 @@ class Library:
         where: str = "",
         per_artist: int = 0,
         per_album: int = 0,
+        diversity: Optional[float] = None,
     ) -> List[dict]:
         """Text -> songs (``clapsearch search --json``).
 
@@ -455,13 +456,18 @@ class Library:
             where, per_artist, per_album: only tracks matching a filter expression, at most N per
                 artist / album (``--where``, ``--per-artist``, ``--per-album``; every query method
                 takes them; a bad expression raises InvalidInputError naming the column).
+            diversity: 0..1, the list by maximal marginal relevance (``--diversity``); None = the
+                plain ranking.
 
         Returns:
             dicts with rank, path, track_id, score, label, best_start, best_end, mean, max,
             n_windows, artist, title, labels.
         """
         texts = _texts(text, "search")
-        return _json.loads(self._open().search(texts, int(k), aggregate, float(high), float(moderate), where, int(per_artist), int(per_album)))
+        if diversity is not None and not 0 <= float(diversity) <= 1:
+            raise InvalidInputError("diversity must be in [0, 1]")
+        d = -1.0 if diversity is None else float(diversity)
+        return _json.loads(self._open().search(texts, int(k), aggregate, float(high), float(moderate), where, int(per_artist), int(per_album), d))
 
     def like(
         self,
@@ -538,6 +544,21 @@ class Library:
                 [name(s) for s in not_likes],
             )
         )
+
+    def artists(self, text: Optional[str] = None, k: int = 10, *, like: Optional[str] = None, where: str = "") -> List[dict]:
+        """Artists by a text (``clapsearch search --artists TEXT --json``) or like a named artist
+        (``clapsearch similar --artist NAME --json``, itself left out). An artist's embedding is
+        the normalised mean of its tracks' unit track embeddings; ``where`` chooses those tracks.
+        Returns dicts with rank, artist, tracks, score."""
+        return _json.loads(self._open().groups(False, text or "", like or "", "", int(k), where))
+
+    def albums(
+        self, text: Optional[str] = None, k: int = 10, *, like: Optional[str] = None, artist: str = "", where: str = ""
+    ) -> List[dict]:
+        """Albums as :meth:`artists` (``--albums``, ``--album NAME [--artist ALBUM_ARTIST]``);
+        ``artist`` tells albums of one name apart. Returns dicts with rank, album, artist, tracks,
+        score."""
+        return _json.loads(self._open().groups(True, text or "", like or "", artist, int(k), where))
 
     def playlist(
         self,

@@ -32,7 +32,9 @@
 #include "hub/hub.h"
 #include "model/clap.h"
 #include "search/duplicates.h"
+#include "service/aggregates.h"
 #include "service/audio_embedding.h"
+#include "service/diversity.h"
 #include "service/duplicates.h"
 #include "service/indexing.h"
 #include "service/library.h"
@@ -367,22 +369,28 @@ class Library {
   int dim() const { return lib_->dim(); }
 
   // search --json: one list over every query (the field "query" when several).
+  // diversity < 0: the plain ranking; 0..1: --diversity (service/diversity.h).
   std::string search(const std::vector<std::string>& texts, int64_t k, const std::string& aggregate, double high,
-                     double moderate, const std::string& where, int64_t per_artist, int64_t per_album) {
+                     double moderate, const std::string& where, int64_t per_artist, int64_t per_album, double diversity) {
     const service::ResultRules rules = rules_of(where, per_artist, per_album);
     if (texts.empty()) throw InvalidInput("search: no query text");
     for (const auto& t : texts)
       if (t.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidInput("empty query text");
     if (k < 0) throw InvalidInput("k must be 0 (every track) or more");
     if (!(high >= moderate)) throw InvalidInput("high must be at least moderate");
+    if (diversity > 1) throw InvalidInput("diversity must be in [0, 1]");
     search::TextSearchOptions topts;
-    topts.k = k;
+    topts.k = diversity >= 0 ? service::results_before_diversity(k) : k;
     topts.aggregate = parse_aggregate_arg(aggregate);
     topts.thresholds.high = high;
     topts.thresholds.moderate = moderate;
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
-    const auto results = service::search_texts(*lib_, *snap, texts, topts, rules);
+    auto results = service::search_texts(*lib_, *snap, texts, topts, rules);
+    if (diversity >= 0)
+      for (auto& list : results)
+        list = service::diversify(*snap, std::move(list), k, diversity, [](const search::TrackScore& r) { return r.track_id; },
+                                  [](const search::TrackScore& r) { return r.score; });
     const bool several = texts.size() > 1;
     service::ojson out = service::ojson::array();
     for (size_t i = 0; i < texts.size(); ++i)
@@ -467,6 +475,33 @@ class Library {
     service::ojson out = service::ojson::array();
     size_t rank = 0;
     for (const auto& h : hits) out.push_back(service::similar_result_record(*snap, h, ++rank));
+    return service::json_text(out);
+  }
+
+  // similar --artist/--album and search --artists/--albums --json (service/aggregates.h): by
+  // `text`, or like the artist (album, by `artist` when given) named `like`.
+  std::string groups(bool album, const std::string& text, const std::string& like, const std::string& artist, int64_t k,
+                     const std::string& where) {
+    if (k < 0) throw InvalidInput("k must be 0 (every one) or more");
+    if (text.empty() == like.empty()) throw InvalidInput("give a text or like=NAME (one of them)");
+    const service::ResultRules rules = rules_of(where, 0, 0);
+    const service::GroupKind kind = album ? service::GroupKind::Album : service::GroupKind::Artist;
+    py::gil_scoped_release release;
+    const auto snap = lib_->snapshot();
+    std::vector<service::GroupHit> hits;
+    if (!text.empty()) {
+      hits = service::search_groups(*lib_, *snap, kind, {text}, k, rules)[0];
+    } else {
+      try {
+        hits = service::similar_groups(*snap, kind, like, artist, k, rules);
+      } catch (const InvalidArgument&) {
+        throw;
+      } catch (const Error& e) {
+        throw NotFound(e.what());
+      }
+    }
+    service::ojson out = service::ojson::array();
+    for (size_t r = 0; r < hits.size(); ++r) out.push_back(service::group_hit_record(hits[r], r + 1, album));
     return service::json_text(out);
   }
 
@@ -729,6 +764,7 @@ PYBIND11_MODULE(_clapsearch, m) {
       .def("like", &Library::like)
       .def("like_samples", &Library::like_samples)
       .def("similar", &Library::similar)
+      .def("groups", &Library::groups)
       .def("playlist", &Library::playlist)
       .def("path", &Library::path)
       .def("duplicates", &Library::duplicates)

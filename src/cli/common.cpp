@@ -279,6 +279,68 @@ void add_rule_options(CLI::App* cmd, RuleCliOptions& o) {
       ->type_name("EXPR");
   cmd->add_option("--per-artist", o.per_artist, "At most N tracks per artist (0 = no cap)")->default_val(0)->check(non_negative());
   cmd->add_option("--per-album", o.per_album, "At most N tracks per album (0 = no cap)")->default_val(0)->check(non_negative());
+  cmd->add_flag("--include-excluded", o.include_excluded,
+                "List the tracks the music-only rule leaves out too (clapsearch --exclude, the settings file's exclude)");
+}
+
+void print_group_hits(service::GroupKind kind, const std::vector<std::string>& titles,
+                      const std::vector<std::vector<service::GroupHit>>& lists, bool json) {
+  const bool album = kind == service::GroupKind::Album;
+  if (json) {
+    ojson out = ojson::array();
+    for (size_t q = 0; q < lists.size(); ++q)
+      for (size_t r = 0; r < lists[q].size(); ++r) {
+        ojson j = service::group_hit_record(lists[q][r], r + 1, album);
+        if (lists.size() > 1) j["query"] = titles[q];
+        out.push_back(std::move(j));
+      }
+    print_json(out);
+    return;
+  }
+  for (size_t q = 0; q < lists.size(); ++q) {
+    std::printf("%s%s\n\n", q ? "\n" : "", terminal_text(titles[q]).c_str());
+    std::vector<std::string> headers = {"#", "cosine", "tracks"};
+    headers.push_back(album ? "album" : "artist");
+    if (album) headers.push_back("artist");
+    std::vector<bool> right = {true, true, true, false};
+    if (album) right.push_back(false);
+    Table table(headers, right);
+    size_t rank = 0;
+    for (const service::GroupHit& h : lists[q]) {
+      std::vector<std::string> row = {std::to_string(++rank), fixed(h.score, 4), std::to_string(h.tracks), h.name};
+      if (album) row.push_back(h.artist);
+      table.add(row);
+    }
+    table.print(stdout);
+    if (lists[q].empty()) std::printf("(no %s)\n", album ? "other albums" : "other artists");
+  }
+}
+
+namespace {
+std::string& exclude_text() {
+  static std::string text = service::kDefaultExclude;
+  return text;
+}
+search::Filter& exclude_filter() {
+  static search::Filter f;
+  return f;
+}
+}  // namespace
+
+void add_exclude_option(CLI::App& app) {
+  app.add_option("--exclude", exclude_text(),
+                 "Music only: tracks matching EXPR (the --where language) are left out of every query unless "
+                 "--include-excluded; \"\" = none (default: " + std::string(service::kDefaultExclude) + ")")
+      ->type_name("EXPR");
+}
+
+void load_exclude_rule() { exclude_filter() = service::parse_where(exclude_text(), "exclude"); }
+const std::string& exclude_rule_text() { return exclude_text(); }
+const search::Filter& exclude_rule() { return exclude_filter(); }
+
+service::ResultRules RuleCliOptions::music_only(service::ResultRules r, const service::LibrarySnapshot& snap) const {
+  if (include_excluded) return r;
+  return service::excluding_rule(std::move(r), exclude_rule(), snap.tracks());
 }
 
 service::ResultRules RuleCliOptions::rules() const {

@@ -13,6 +13,7 @@
 
 #include "core/csv.h"
 #include "core/output_file.h"
+#include "service/aggregates.h"
 #include "service/diversity.h"
 #include "service/duplicates.h"
 #include "service/filters.h"
@@ -155,9 +156,26 @@ void add_collapse_option(CLI::App* cmd, bool& collapse);
 struct RuleCliOptions {
   std::string where;
   int64_t per_artist = 0, per_album = 0;
+  bool include_excluded = false;
   service::ResultRules rules() const;  // throws InvalidArgument on a bad expression
+  // `r` with the tracks of the music-only rule excluded (unless --include-excluded).
+  service::ResultRules music_only(service::ResultRules r, const service::LibrarySnapshot& snap) const;
 };
+
+// The music-only rule (service::kDefaultExclude unless --exclude EXPR, a top-level option, so
+// also the key `exclude` at the top of the settings file; "" = none). add_exclude_option before
+// the commands; load_exclude_rule once the command line is parsed (throws InvalidArgument
+// "exclude: <the parser's message>").
+void add_exclude_option(CLI::App& app);
+void load_exclude_rule();
+const std::string& exclude_rule_text();
+const search::Filter& exclude_rule();
 void add_rule_options(CLI::App* cmd, RuleCliOptions& o);
+
+// Ranked artists or albums (similar --artist/--album, search --artists/--albums), one list per
+// query (`titles`: a heading each; JSON: query added when several): a table or --json.
+void print_group_hits(service::GroupKind kind, const std::vector<std::string>& titles,
+                      const std::vector<std::vector<service::GroupHit>>& lists, bool json);
 
 // --diversity X (search, like, similar): -1 when not given (service/diversity.h).
 void add_diversity_option(CLI::App* cmd, double& diversity);

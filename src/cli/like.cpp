@@ -33,9 +33,10 @@ int run_like(const LikeCliOptions& o) {
   if (!o.query.empty() && !o.track.empty()) throw InvalidArgument("give either a query audio file or --track ID|PATH");
   if (!o.seeds.any() && o.query.empty() && o.track.empty())
     throw InvalidArgument("give either a query audio file or --track ID|PATH (or --seed, --seeds-from)");
-  const service::ResultRules rules = o.rules.rules();
+  const service::ResultRules parsed = o.rules.rules();
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
+  const service::ResultRules rules = o.rules.music_only(parsed, *snap);
 
   search::LikeOptions lo;
   lo.k = o.diversity >= 0 ? service::results_before_diversity(o.k) : o.collapse ? service::results_before_collapse(o.k) : o.k;

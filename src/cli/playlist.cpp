@@ -82,9 +82,10 @@ void emit(const service::Library& lib, const service::LibrarySnapshot& snap, con
 }
 
 int run_radio(const RadioCliOptions& o) {
-  const service::ResultRules rules = o.rules.rules();
+  const service::ResultRules parsed = o.rules.rules();
   service::Library lib(o.out.lib.library(), service::Access::ReadWriteIfPossible);  // caches new texts
   const auto snap = lib.snapshot();
+  const service::ResultRules rules = o.rules.music_only(parsed, *snap);
   service::RadioRequest request;
   request.seeds = o.seeds;
   request.texts = o.texts;

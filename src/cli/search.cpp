@@ -31,6 +31,7 @@ struct SearchOptions {
   RuleCliOptions rules;
   SeedCliOptions seeds;  // --seed, --not, --not-like mixed into every query
   double diversity = -1;
+  bool artists = false, albums = false;  // rank artists / albums instead of tracks
 };
 
 struct Query {
@@ -147,10 +148,22 @@ int run_search(const SearchOptions& o) {
   topts.thresholds.high = o.high;
   topts.thresholds.moderate = o.moderate;
 
-  const service::ResultRules rules = o.rules.rules();
+  const service::ResultRules parsed = o.rules.rules();
 
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   const auto snap = lib.snapshot();
+  const service::ResultRules rules = o.rules.music_only(parsed, *snap);
+  if (o.artists || o.albums) {
+    if (o.seeds.any() || o.compare || o.collapse || o.diversity >= 0 || !o.csv.empty() || rules.capped() || o.aggregate != "mean")
+      throw InvalidArgument(
+          "--artists/--albums rank artists/albums by text alone: --seed/--not/--not-like, --compare, --aggregate, --csv, "
+          "--collapse-duplicates, --diversity and caps do not go with them");
+    const service::GroupKind kind = o.albums ? service::GroupKind::Album : service::GroupKind::Artist;
+    std::vector<std::string> titles;
+    for (const auto& t : texts) titles.push_back(std::string(o.albums ? "albums" : "artists") + " for \"" + t + "\"");
+    print_group_hits(kind, o.json ? texts : titles, service::search_groups(lib, *snap, kind, texts, o.k, rules), o.json);
+    return 0;
+  }
   std::vector<std::vector<search::TrackScore>> results;
   if (o.seeds.any()) {
     // The query texts are positive terms of their own: negatives alone go with them.
@@ -219,6 +232,9 @@ void add_search_command(CLI::App& app, Action& action) {
   cmd->add_option("--aggregate", o->aggregate, "Track score: mean of its windows' scores, or the best window (max)")
       ->default_val("mean")
       ->check(CLI::IsMember({"mean", "max"}));
+  auto* artists = cmd->add_flag("--artists", o->artists,
+                                "Rank artists instead of tracks (each the normalised mean of its tracks' embeddings)");
+  cmd->add_flag("--albums", o->albums, "Rank albums instead of tracks (as --artists)")->excludes(artists);
   cmd->add_flag("--compare", o->compare, "Put the queries side by side (score and rank of each track under each query)");
   cmd->add_option("--high", o->high, "Label HIGH above this cosine")->default_val(0.3)->check(cosine());
   cmd->add_option("--moderate", o->moderate, "Label MODERATE above this cosine (else LOW)")->default_val(0.15)->check(cosine());

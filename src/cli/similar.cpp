@@ -23,13 +23,36 @@ struct SimilarOptions {
   RuleCliOptions rules;
   SeedCliOptions seeds;
   double diversity = -1;
+  std::string artist, album;  // --artist / --album: similar artists or albums
 };
+
+// similar --artist NAME / --album NAME [--artist ALBUM_ARTIST]: the nearest artists or albums.
+int run_similar_groups(const SimilarOptions& o) {
+  if (!o.query.empty() || o.seeds.any()) throw InvalidArgument("--artist/--album take no track, file or seed: name the artist or album alone");
+  if (o.diversity >= 0 || o.collapse || !o.csv.empty())
+    throw InvalidArgument("--diversity, --collapse-duplicates and --csv list tracks: they do not go with --artist/--album");
+  const service::ResultRules parsed = o.rules.rules();
+  if (parsed.capped()) throw InvalidArgument("--per-artist/--per-album cap tracks: they do not go with --artist/--album");
+  const bool album = !o.album.empty();
+  const service::GroupKind kind = album ? service::GroupKind::Album : service::GroupKind::Artist;
+  service::Library lib(o.lib.library(), service::Access::ReadOnly);
+  const auto snap = lib.snapshot();
+  const service::ResultRules rules = o.rules.music_only(parsed, *snap);
+  const std::string name = album ? o.album : o.artist;
+  const auto hits = service::similar_groups(*snap, kind, name, album ? o.artist : "", o.k, rules);
+  const std::string title = std::string(album ? "albums like \"" : "artists like \"") + name + "\"" +
+                            (album && !o.artist.empty() ? " by " + o.artist : "");
+  print_group_hits(kind, {title}, {hits}, o.json);
+  return 0;
+}
 
 
 int run_similar(const SimilarOptions& o) {
-  const service::ResultRules rules = o.rules.rules();
+  if (!o.artist.empty() || !o.album.empty()) return run_similar_groups(o);
+  const service::ResultRules parsed = o.rules.rules();
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
+  const service::ResultRules rules = o.rules.music_only(parsed, *snap);
   const int64_t ask = o.diversity >= 0 ? service::results_before_diversity(o.k)
                       : o.collapse ? service::results_before_collapse(o.k) : o.k;
   std::vector<search::Hit> hits;
@@ -99,6 +122,11 @@ void add_similar_command(CLI::App& app, Action& action) {
   cmd->add_option("-k,--top", o->k, "Results (0 = every track)")->default_val(10)->check(non_negative());
   auto* json = cmd->add_flag("--json", o->json, "JSON list: rank, path, track_id, score (cosine), artist, title");
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, score, path, artist, title) to FILE (- = stdout)")->excludes(json);
+  cmd->add_option("--artist", o->artist,
+                  "Artists like this one (its tracks' mean embedding): ranked artists with track counts; with --album, "
+                  "the album's artist")
+      ->type_name("NAME");
+  cmd->add_option("--album", o->album, "Albums like this one (its tracks' mean embedding): ranked albums")->type_name("NAME");
   add_collapse_option(cmd, o->collapse);
   add_seed_options(cmd, o->seeds, /*seeds=*/true, /*texts=*/true);
   add_diversity_option(cmd, o->diversity);
@@ -107,7 +135,9 @@ void add_similar_command(CLI::App& app, Action& action) {
   cmd->footer(
       "Several seeds, texts and negatives make one query vector: normalise(Σ w·seed + Σ w·text − Σ w·not − Σ w·not-like),\n"
       "every term a unit embedding (a track's stored track embedding, a file's computed as the indexer would, a text's),\n"
-      "weight 1 unless written TERM:WEIGHT. Indexed seeds are left out of the results (docs/user-guide.md, Several seeds).");
+      "weight 1 unless written TERM:WEIGHT. Indexed seeds are left out of the results (docs/user-guide.md, Several seeds).\n"
+      "--artist/--album rank artists/albums: each one's embedding is the normalised mean of its tracks' unit track\n"
+      "embeddings (--where chooses those tracks); the query one is left out (docs/user-guide.md, Artists and albums).");
   cmd->callback([o, &action] { action = [o] { return run_similar(*o); }; });
 }
 

@@ -26,7 +26,7 @@ std::string size_text(int64_t bytes) {
 }
 
 int run_status(const StatusOptions& o) {
-  const service::LibraryStatus st = service::library_status(o.db);
+  const service::LibraryStatus st = service::library_status(o.db, exclude_rule());
   const std::string& db_path = st.db_path;
   const store::Counts& c = st.counts;
   const auto& model = st.model;
@@ -61,6 +61,7 @@ int run_status(const StatusOptions& o) {
                         {"model", m},
                         {"roots", roots},
                         {"errors", errs}};
+    j["exclude"] = {{"rule", exclude_rule_text()}, {"tracks", st.excluded}};  // the music-only rule
     j["embedding_sets"] = nlohmann::json::array();
     for (const store::EmbeddingSet& e : st.sets) j["embedding_sets"].push_back(service::embedding_set_record<nlohmann::json>(e));
     if (st.jobs)
@@ -92,6 +93,11 @@ int run_status(const StatusOptions& o) {
                 100.0 * double(c.ok_windows) / double(c.window_total), static_cast<long long>(c.complete_tracks),
                 static_cast<long long>(c.ok));
   std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
+  if (exclude_rule_text().find_first_not_of(" \t\r\n") == std::string::npos)
+    std::printf("exclude   (no music-only rule: every track is searched)\n");
+  else
+    std::printf("exclude   %s: %lld tracks left out of queries (--include-excluded lists them)\n",
+                terminal_text(exclude_rule_text()).c_str(), static_cast<long long>(st.excluded));
   if (st.sets.size() > 1)  // another model's embeddings beside the active set's (index --model, clapsearch models)
     for (const store::EmbeddingSet& e : st.sets)
       std::printf("%s %s\n", &e == &st.sets.front() ? "sets     " : "         ", set_summary(e).c_str());

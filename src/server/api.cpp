@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "server/assets.h"
+#include "service/aggregates.h"
 #include "service/queries.h"
 #include "service/records.h"
 #include "service/diversity.h"
@@ -177,6 +178,13 @@ service::ResultRules rules_param(const httplib::Request& req, int64_t max_cap) {
   r.per_artist = int_param(req, "per_artist", 0, 0, max_cap);
   r.per_album = int_param(req, "per_album", 0, 0, max_cap);
   return r;
+}
+
+// The server's music-only rule (ServerOptions::exclude) added to `rules`, unless exclude=false.
+service::ResultRules music_only(service::ResultRules rules, const httplib::Request& req, const search::Filter& rule,
+                                const service::LibrarySnapshot& snap) {
+  if (req.has_param("exclude") && !flag_param(req, "exclude")) return rules;
+  return service::excluding_rule(std::move(rules), rule, snap.tracks());
 }
 
 // seed, not_like (track ids of this index, ID[:WEIGHT]), text, not (TEXT[:WEIGHT]), each
@@ -536,7 +544,8 @@ const std::vector<Route>& Api::routes() {
       {"GET", "/api/similar"},         {"GET", "/api/like"},
       {"POST", "/api/like"},           {"GET", "/api/classify"},
       {"GET", "/api/analyze"},         {"GET", "/api/map"},
-      {"GET", "/api/openapi.json"},
+      {"GET", "/api/openapi.json"},    {"GET", "/api/artists"},
+      {"GET", "/api/albums"},
       {"GET", "/api/sonic/resolve"},   {"GET", "/api/sonic/getSonicSimilarTracks"},
       {"GET", "/api/sonic/findSonicPath"}, {"GET", "/api/sonic/search"},
       {"GET", "/api/sonic/similarToArtist"}, {"GET", "/api/sonic/similarToAlbum"},
@@ -711,8 +720,9 @@ void Api::install(httplib::Server& http) {
     o.thresholds.high = num_param(req, "high", 0.3, -1, 1);
     o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
     if (o.thresholds.high < o.thresholds.moderate) throw HttpError{400, "bad parameter", "high must be at least moderate"};
-    const service::ResultRules rules = rules_param(req, options_.max_k);
+    const service::ResultRules parsed = rules_param(req, options_.max_k);
     const auto snap = lib().snapshot();
+    const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
     ojson queries = ojson::array();
     if (!snap->searchable()) {
       for (const auto& t : texts) queries.push_back({{"query", t}, {"results", ojson::array()}});
@@ -741,6 +751,47 @@ void Api::install(httplib::Server& http) {
     }
     send(res, {{"queries", queries}});
   });
+
+  // Artists and albums (service/aggregates.h): by text (q) or like a named one (like; albums:
+  // artist = its album artist when several albums share the name).
+  for (const service::GroupKind kind : {service::GroupKind::Artist, service::GroupKind::Album}) {
+    const bool album = kind == service::GroupKind::Album;
+    route("GET", album ? "/api/albums" : "/api/artists", [this, kind, album](const httplib::Request& req, httplib::Response& res) {
+      const bool by_text = req.has_param("q"), by_name = req.has_param("like");
+      if (by_text == by_name) throw HttpError{400, "missing parameter", "give one of q (a text) and like (a name)"};
+      const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
+      const service::ResultRules parsed = rules_param(req, 0);
+      const std::string artist = album ? optional_text(req, "artist") : "";
+      const auto snap = lib().snapshot();
+      const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
+      std::vector<service::GroupHit> hits;
+      ojson answer;
+      if (by_text) {
+        const std::string q = texts_param(req, "q", 1)[0];
+        answer["query"] = q;
+        hits = service::search_groups(lib(), *snap, kind, {q}, k, rules)[0];
+      } else {
+        const std::string like = optional_text(req, "like");
+        if (service::normalise_name(like).empty()) throw HttpError{400, "bad parameter", "like: no letters or digits"};
+        answer["like"] = like;
+        if (album) answer["artist"] = artist;
+        if (!snap->searchable()) throw HttpError{404, album ? "unknown album" : "unknown artist", "nothing is indexed yet"};
+        try {
+          hits = service::similar_groups(*snap, kind, like, artist, k, rules);
+        } catch (const service::Busy&) {
+          throw;
+        } catch (const InvalidArgument& e) {
+          throw HttpError{400, "bad parameter", e.what()};
+        } catch (const Error& e) {
+          throw HttpError{404, album ? "unknown album" : "unknown artist", e.what()};
+        }
+      }
+      ojson list = ojson::array();
+      for (size_t r = 0; r < hits.size(); ++r) list.push_back(service::group_hit_record(hits[r], r + 1, album));
+      answer["results"] = list;
+      send(res, answer);
+    });
+  }
 
   // --- media servers (docs/integrations.md): OpenSubsonic's sonicSimilarity shapes
   route("GET", "/api/sonic/resolve", [this](const httplib::Request& req, httplib::Response& res) {
@@ -926,8 +977,9 @@ void Api::install(httplib::Server& http) {
     const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
     const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
     const int64_t k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
-    const service::ResultRules rules = rules_param(req, options_.max_k);
+    const service::ResultRules parsed = rules_param(req, options_.max_k);
     const auto snap = lib().snapshot();
+    const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
     std::vector<search::Hit> hits;
     ojson query;
     if (has_seed_terms(req, true)) {
@@ -963,8 +1015,9 @@ void Api::install(httplib::Server& http) {
     o.k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
     o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
     o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
-    const service::ResultRules rules = rules_param(req, options_.max_k);
+    const service::ResultRules parsed = rules_param(req, options_.max_k);
     const auto snap = lib().snapshot();
+    const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
     if (!snap->searchable()) throw HttpError{400, "nothing to search", "the index has no searchable tracks yet"};
     search::QueryChunks chunks;
     ojson query;

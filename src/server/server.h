@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "model/clap.h"
+#include "search/filter.h"
 
 namespace clap::server {
 
@@ -39,6 +40,7 @@ struct ServerOptions {
   int64_t max_upload_bytes = 50ll << 20;
   double max_query_seconds = 600;  // decoded duration of an uploaded query
   int64_t max_k = 1000;            // results per query
+  search::Filter exclude;          // the music-only rule: matching tracks left out unless a request says exclude=false
   int max_queries = 32;            // texts per search / labels per classification
   int timeout_s = 30;              // socket read/write timeout (slow clients)
   int head_timeout_s = 10;         // a request's line and headers must arrive within this, in all (slowloris)

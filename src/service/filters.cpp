@@ -35,6 +35,24 @@ search::FilterFields filter_fields(const store::Track& t) {
   return f;
 }
 
+std::vector<int64_t> matching_tracks(const search::Filter& rule, const std::vector<store::Track>& tracks) {
+  std::vector<int64_t> ids;
+  if (rule.empty()) return ids;
+  for (const store::Track& t : tracks)
+    if (t.status == store::TrackStatus::Ok && rule.matches(filter_fields(t))) ids.push_back(t.id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+ResultRules excluding_rule(ResultRules rules, const search::Filter& rule, const std::vector<store::Track>& tracks) {
+  const std::vector<int64_t> ids = matching_tracks(rule, tracks);
+  if (ids.empty()) return rules;
+  rules.exclude.insert(rules.exclude.end(), ids.begin(), ids.end());
+  std::sort(rules.exclude.begin(), rules.exclude.end());
+  rules.exclude.erase(std::unique(rules.exclude.begin(), rules.exclude.end()), rules.exclude.end());
+  return rules;
+}
+
 bool AllowedTracks::contains(int64_t id) const { return all || std::binary_search(ids.begin(), ids.end(), id); }
 
 bool AllowedTracks::exact() const {

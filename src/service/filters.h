@@ -45,6 +45,16 @@ struct ResultRules {
 // InvalidArgument "<name>: <the parser's message>" (its column and caret included).
 search::Filter parse_where(const std::string& text, const std::string& name);
 
+// The music-only rule (docs/user-guide.md, Music only): a filter whose matching tracks no query
+// lists unless the query switches it off. Front ends read it from the settings file (the CLI's
+// top-level --exclude, serve's start); a fresh install excludes these genres.
+inline constexpr const char* kDefaultExclude = "genre in (\"Podcast\", \"Audiobook\", \"Speech\")";
+// The ok tracks matching `rule`, ascending (none for an empty rule).
+std::vector<int64_t> matching_tracks(const search::Filter& rule, const std::vector<store::Track>& tracks);
+// `rules` with the tracks matching `rule` added to its exclusions: unchanged when none matches,
+// so a library without such tracks is searched as without the rule.
+ResultRules excluding_rule(ResultRules rules, const search::Filter& rule, const std::vector<store::Track>& tracks);
+
 // Throws InvalidArgument on a negative cap.
 void check_rules(const ResultRules& rules);
 

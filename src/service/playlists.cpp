@@ -66,13 +66,14 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
   const Embeddings& library = snap.track_embeddings();  // throws when nothing is searchable
   // With a filter the radio is made over the allowed tracks and the seeds (which always play).
   Embeddings allowed_only;
-  if (!request.rules.where.empty()) {
+  const bool filtered = !request.rules.where.empty() || !request.rules.exclude.empty();  // exclude: the music-only rule
+  if (filtered) {
     const AllowedTracks allowed = allowed_tracks(snap.tracks(), request.rules);
     std::set<int64_t> seeds;
     for (const std::string& s : request.seeds) seeds.insert(usable_track(snap, "seed", s).id);
     allowed_only = subset_rows(library, [&](int64_t id) { return allowed.contains(id) || seeds.count(id) > 0; });
   }
-  const Embeddings& tracks = request.rules.where.empty() ? library : allowed_only;
+  const Embeddings& tracks = filtered ? allowed_only : library;
   std::vector<int64_t> seed_ids;
   std::vector<float> parts;  // the query's parts, one row each: seeds, then texts
   for (const std::string& s : request.seeds) {

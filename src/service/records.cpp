@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "service/aggregates.h"
 #include "service/duplicates.h"
 
 namespace clap::service {
@@ -129,6 +130,15 @@ ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, s
           {"coverage", coverage_of(t)},
           {"artist", t ? t->artist : ""},
           {"title", t ? t->title : ""}};
+}
+
+ojson group_hit_record(const GroupHit& h, size_t rank, bool album) {
+  ojson r = {{"rank", rank}};
+  if (album) r["album"] = h.name;
+  r["artist"] = album ? h.artist : h.name;
+  r["tracks"] = h.tracks;
+  r["score"] = json_num(h.score);
+  return r;
 }
 
 ojson playlist_track_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank, const bool* seed) {

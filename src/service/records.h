@@ -69,6 +69,10 @@ ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, s
 // then seed (true/false) when `seed` is given (a radio; a path has no seeds).
 ojson playlist_track_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank, const bool* seed = nullptr);
 
+struct GroupHit;  // service/aggregates.h
+// A ranked artist or album: rank, artist (albums: album, artist), tracks (in its aggregate), score.
+ojson group_hit_record(const GroupHit& h, size_t rank, bool album);
+
 struct DuplicateGroup;  // service/duplicates.h
 // `duplicates --json`: per group, group (from 1), keeper, tracks [{track_id, path, keeper, score,
 // offset_s, aligned, duration_s, codec, container, lossless, bit_rate, sample_rate, channels

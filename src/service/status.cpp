@@ -1,8 +1,10 @@
 #include "service/status.h"
 
+#include "service/filters.h"
+
 namespace clap::service {
 
-LibraryStatus library_status(const std::string& db) {
+LibraryStatus library_status(const std::string& db, const search::Filter& exclude) {
   LibraryStatus s;
   const std::string location = store::resolve_location(db);
   s.db_path = store::display_location(location);
@@ -16,6 +18,7 @@ LibraryStatus library_status(const std::string& db) {
   s.errors = store->errors();
   s.sets = store->embedding_sets();
   if (store->has_job_queue()) s.jobs = store->job_counts();
+  if (!exclude.empty()) s.excluded = static_cast<int64_t>(matching_tracks(exclude, store->tracks()).size());
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "search/filter.h"
 #include "store/store.h"
 
 namespace clap::service {
@@ -19,9 +20,11 @@ struct LibraryStatus {
   std::vector<std::string> roots;
   std::vector<store::TrackError> errors;
   std::vector<store::EmbeddingSet> sets;  // every embedding set with its coverage (the active one included)
+  int64_t excluded = 0;  // ok tracks the music-only rule leaves out (when one was given)
 };
 
 // Throws clap::Error when there is no index at `db` (empty = the default library).
-LibraryStatus library_status(const std::string& db);
+// `exclude`: the music-only rule whose matching tracks are counted (service/filters.h).
+LibraryStatus library_status(const std::string& db, const search::Filter& exclude = {});
 
 }  // namespace clap::service

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -24,20 +26,21 @@ using json = nlohmann::json;
 std::string q(const std::string& s) { return "'" + s + "'"; }
 
 struct Tagged {
-  std::string name, artist, genre, date, source;
+  std::string name, artist, genre, date, source, album;
 };
 
-// Eight tracks: three artists (one track without), two genres, years 1975-2012, three formats.
+// Eight tracks: three artists (one track without), two genres, years 1975-2012, three formats;
+// albums Blue (by Ann and by Cy: two albums of one name), Night (Bob), Red (Ann).
 const std::vector<Tagged>& tracks() {
   static const std::vector<Tagged> t = {
-      {"jazz/a.flac", "Ann", "Jazz", "1975", "sine=f=220:d=11"},
-      {"jazz/b.mp3", "Ann", "Jazz", "1979-04-01", "sine=f=330:d=9"},
-      {"jazz/c.ogg", "Bob", "Jazz", "1988", "anoisesrc=c=pink:d=8:seed=2"},
-      {"jazz/d.flac", "", "Jazz", "1991", "anoisesrc=c=brown:d=12:seed=3"},
-      {"rock/e.flac", "Bob", "Rock", "2001", "sine=f=880:d=7"},
-      {"rock/f.mp3", "Cy", "Rock", "2005", "anoisesrc=c=white:d=10:seed=1"},
-      {"rock/g.flac", "Cy", "Rock", "2009", "aevalsrc=0.5*sin(2*PI*(100+200*t)*t):d=12"},
-      {"rock/h.ogg", "Ann", "Rock", "2012", "sine=f=1760:d=6"},
+      {"jazz/a.flac", "Ann", "Jazz", "1975", "sine=f=220:d=11", "Blue"},
+      {"jazz/b.mp3", "Ann", "Jazz", "1979-04-01", "sine=f=330:d=9", "Blue"},
+      {"jazz/c.ogg", "Bob", "Jazz", "1988", "anoisesrc=c=pink:d=8:seed=2", "Night"},
+      {"jazz/d.flac", "", "Jazz", "1991", "anoisesrc=c=brown:d=12:seed=3", ""},
+      {"rock/e.flac", "Bob", "Rock", "2001", "sine=f=880:d=7", "Night"},
+      {"rock/f.mp3", "Cy", "Rock", "2005", "anoisesrc=c=white:d=10:seed=1", "Blue"},
+      {"rock/g.flac", "Cy", "Rock", "2009", "aevalsrc=0.5*sin(2*PI*(100+200*t)*t):d=12", "Blue"},
+      {"rock/h.ogg", "Ann", "Rock", "2012", "sine=f=1760:d=6", "Red"},
   };
   return t;
 }
@@ -55,6 +58,7 @@ class FiltersCli : public ::testing::Test {
     for (const Tagged& t : tracks()) {
       std::string args = "-f lavfi -i \"" + t.source + "\" -ar 48000 -metadata genre=" + t.genre + " -metadata date=" + t.date;
       if (!t.artist.empty()) args += " -metadata artist=" + t.artist;
+      if (!t.album.empty()) args += " -metadata album=" + t.album;
       test::ffmpeg(dir() + "/music/" + t.name, args);
     }
     std::string err;
@@ -218,6 +222,127 @@ TEST_F(FiltersCli, DiversityReordersTheSameTracks) {
   }
   std::string out, err;
   EXPECT_EQ(run("similar " + a + " --diversity 1.5", &out, &err), 2);
+}
+
+// similar --artist/--album, search --artists/--albums. An aggregate is the normalised mean of
+// unit track embeddings, so its cosine with another is Σ c(i,j) / (|A| |B|), |A|² = Σ c(i,i')
+// over the pairwise track cosines c, which `similar TRACK -k 0` prints: recomputed from those.
+TEST_F(FiltersCli, ArtistsAndAlbumsRankByTheirTracksMeanEmbedding) {
+  std::map<std::pair<std::string, std::string>, double> c;  // pairwise cosines by track name
+  for (const Tagged& t : tracks()) {
+    c[{t.name, t.name}] = 1;
+    for (const auto& r : ok_json("similar " + q(dir() + "/music/" + t.name) + " -k 0")) c[{t.name, name_of(r)}] = r["score"];
+  }
+  auto members = [](auto keep) {
+    std::vector<std::string> out;
+    for (const Tagged& t : tracks())
+      if (keep(t)) out.push_back(t.name);
+    return out;
+  };
+  auto cross = [&](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    double s = 0;
+    for (const auto& x : a)
+      for (const auto& y : b) s += c.at({x, y});
+    return s;
+  };
+  auto cosine = [&](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    return cross(a, b) / std::sqrt(cross(a, a) * cross(b, b));
+  };
+  auto by = [&](const std::string& artist, bool early) {
+    return members([&](const Tagged& t) { return t.artist == artist && (!early || std::stoi(t.date.substr(0, 4)) < 2000); });
+  };
+  const json artists = ok_json("similar --artist ann -k 0");
+  ASSERT_EQ(artists.size(), 2u) << artists.dump();
+  for (const auto& r : artists) {
+    const std::string name = r["artist"];
+    EXPECT_EQ(r["tracks"], 2) << name;
+    EXPECT_NEAR(r["score"].get<double>(), cosine(by("Ann", false), by(name, false)), 2e-5) << name;
+  }
+  EXPECT_GE(artists[0]["score"].get<double>(), artists[1]["score"].get<double>());
+  // --where chooses the tracks of every aggregate: before 2000, Ann has a and b, Bob c, Cy none.
+  const json early = ok_json("similar --artist Ann -k 0 --where 'year < 2000'");
+  ASSERT_EQ(early.size(), 1u) << early.dump();
+  EXPECT_EQ(early[0]["artist"], "Bob");
+  EXPECT_EQ(early[0]["tracks"], 1);
+  EXPECT_NEAR(early[0]["score"].get<double>(), cosine(by("Ann", true), by("Bob", true)), 2e-5);
+
+  // Albums: Blue by Ann against Night (Bob), Red (Ann) and Blue by Cy.
+  const json albums = ok_json("similar --album blue --artist ANN -k 0");
+  ASSERT_EQ(albums.size(), 3u) << albums.dump();
+  for (const auto& r : albums) {
+    const std::string album = r["album"], artist = r["artist"];
+    const auto other = members([&](const Tagged& t) { return t.album == album && t.artist == artist; });
+    EXPECT_EQ(r["tracks"], static_cast<int64_t>(other.size())) << album;
+    const auto blue = members([](const Tagged& t) { return t.album == "Blue" && t.artist == "Ann"; });
+    EXPECT_NEAR(r["score"].get<double>(), cosine(blue, other), 2e-5) << album << " " << artist;
+  }
+  // By text: every artist (album) once, with its track count.
+  const json found = ok_json("search 'a low hum' --artists -k 0");
+  ASSERT_EQ(found.size(), 3u);
+  std::map<std::string, int> counts;
+  for (const auto& r : found) counts[r["artist"]] = r["tracks"];
+  EXPECT_EQ(counts, (std::map<std::string, int>{{"Ann", 3}, {"Bob", 2}, {"Cy", 2}}));
+  EXPECT_EQ(ok_json("search 'a low hum' --albums -k 2").size(), 2u);
+  std::string out, err;
+  EXPECT_EQ(run("search 'a low hum' --artists", &out, &err), 0) << err;
+  EXPECT_NE(out.find("artists for \"a low hum\""), std::string::npos) << out;
+
+  // Errors name the input and the reason.
+  EXPECT_EQ(run("similar --artist Anne", &out, &err), 1);
+  EXPECT_NE(err.find("artist \"Anne\": no track in the index is tagged with this artist; did you mean \"Ann\"?"), std::string::npos) << err;
+  EXPECT_EQ(run("similar --album Blue", &out, &err), 2);
+  EXPECT_NE(err.find("album \"Blue\": several albums have this name (by Ann, Cy); name the album artist too"), std::string::npos) << err;
+  EXPECT_EQ(run("similar --artist Cy --where 'year < 2000'", &out, &err), 1);
+  EXPECT_NE(err.find("artist \"Cy\": none of its 2 indexed tracks matches the filter"), std::string::npos) << err;
+  EXPECT_EQ(run("similar --artist Ann --per-artist 1", &out, &err), 2);
+  EXPECT_EQ(run("similar 1 --artist Ann", &out, &err), 2);
+}
+
+// Music only: the default rule (genre Podcast, Audiobook or Speech) keeps a Podcast-tagged file
+// out of search, similar and artists; --include-excluded brings it back; --exclude (also the
+// settings file's top-level `exclude`) replaces the rule, and a bad one names the file and column.
+TEST_F(FiltersCli, TheMusicOnlyRuleKeepsThePodcastOut) {
+  const std::string d = dir() + "/music-only", db2 = d + "/library.db";
+  fs::remove_all(d);
+  test::ffmpeg(d + "/music/show.mp3", "-f lavfi -i \"anoisesrc=c=pink:d=9:seed=4\" -ar 48000 -metadata genre=Podcast -metadata artist=Host");
+  test::ffmpeg(d + "/music/song.flac", "-f lavfi -i \"sine=f=440:d=9\" -ar 48000 -metadata genre=Jazz -metadata artist=Ann");
+  test::ffmpeg(d + "/music/tune.flac", "-f lavfi -i \"sine=f=660:d=9\" -ar 48000 -metadata genre=Jazz -metadata artist=Bob");
+  auto cli = [&](const std::string& args, std::string* out, std::string* err) {
+    return test::run_command("HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args + " --db " + q(db2), out, err);
+  };
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(d + "/music") + " --model " + q(test::case_dir("tiny-unfused")) + " --quiet", &out, &err), 0) << err;
+  auto listed = [&](const std::string& args) {
+    std::string o, e;
+    EXPECT_EQ(cli(args + " --json", &o, &e), 0) << args << "\n" << e;
+    std::set<std::string> names;
+    for (const auto& r : json::parse(o, nullptr, false)) names.insert(r.contains("path") ? fs::path(r["path"].get<std::string>()).filename().string() : r["artist"].get<std::string>());
+    return names;
+  };
+  using Names = std::set<std::string>;
+  const std::string song = q(d + "/music/song.flac");
+  EXPECT_EQ(listed("search 'a voice talking' -k 0"), (Names{"song.flac", "tune.flac"}));
+  EXPECT_EQ(listed("search 'a voice talking' -k 0 --include-excluded"), (Names{"show.mp3", "song.flac", "tune.flac"}));
+  EXPECT_EQ(listed("similar " + song + " -k 0"), (Names{"tune.flac"}));
+  EXPECT_EQ(listed("similar " + song + " -k 0 --include-excluded"), (Names{"show.mp3", "tune.flac"}));
+  EXPECT_EQ(listed("like --track " + song + " -k 0 --exclude-self").count("show.mp3"), 0u);
+  EXPECT_EQ(listed("playlist --seed " + song + " -n 3").count("show.mp3"), 0u);
+  EXPECT_EQ(listed("search 'talk' --artists -k 0"), (Names{"Ann", "Bob"}));
+  EXPECT_EQ(listed("similar --artist Ann -k 0 --include-excluded"), (Names{"Bob", "Host"}));
+  // Another rule on the command line, or none.
+  EXPECT_EQ(listed("--exclude 'artist = \"bob\"' search 'x' -k 0"), (Names{"show.mp3", "song.flac"}));
+  EXPECT_EQ(listed("search 'x' -k 0 --exclude ''"), (Names{"show.mp3", "song.flac", "tune.flac"}));
+  // status shows the rule and how many tracks it leaves out.
+  ASSERT_EQ(cli("status", &out, &err), 0) << err;
+  EXPECT_NE(out.find("exclude   genre in (\"Podcast\", \"Audiobook\", \"Speech\"): 1 tracks left out of queries"), std::string::npos) << out;
+  // From the settings file (top-level key); a bad rule names the file and the column.
+  std::ofstream(d + "/settings.toml") << "exclude = 'genre = \"jazz\"'\n";
+  EXPECT_EQ(listed("--config-file " + q(d + "/settings.toml") + " search 'x' -k 0"), (Names{"show.mp3"}));
+  std::ofstream(d + "/bad.toml") << "exclude = 'gnere = \"Podcast\"'\n";
+  EXPECT_EQ(cli("--config-file " + q(d + "/bad.toml") + " search 'x'", &out, &err), 2);
+  EXPECT_NE(err.find(d + "/bad.toml: exclude: unknown field \"gnere\" at column 1"), std::string::npos) << err;
+  EXPECT_EQ(cli("search 'x' --exclude 'genre ='", &out, &err), 2);
+  EXPECT_NE(err.find("clapsearch: error: exclude: "), std::string::npos) << err;
 }
 
 }  // namespace

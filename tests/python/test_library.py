@@ -44,8 +44,22 @@ def test_where_and_caps_equal_the_cli(lib):
     assert library.like(chirp, per_artist=1) == cli_json(lib, "like", chirp, "--per-artist", "1")
     assert library.similar(chirp, where=where, per_album=1) == cli_json(lib, "similar", chirp, "--where", where, "--per-album", "1")
     assert library.playlist([chirp], length=3, where=where) == cli_json(lib, "playlist", "--seed", chirp, "-n", "3", "--where", where)
+    assert library.search("rain", k=3, diversity=0.5) == cli_json(lib, "search", "rain", "-k", "3", "--diversity", "0.5")
+    with pytest.raises(clapsearch.InvalidInputError, match="diversity must be in"):
+        library.search("rain", diversity=1.5)
     with pytest.raises(clapsearch.InvalidInputError, match='where: unknown field "yaer" at column 1'):
         library.search("rain", where="yaer > 1970")
+
+
+def test_artists_and_albums_equal_the_cli(lib):
+    library = clapsearch.Library(lib["db"], MODEL)
+    assert library.artists("rain", k=0) == cli_json(lib, "search", "rain", "--artists", "-k", "0")
+    assert library.albums("rain", where="duration < 5") == cli_json(lib, "search", "rain", "--albums", "--where", "duration < 5")
+    assert library.artists(like="test tones") == cli_json(lib, "similar", "--artist", "test tones")
+    with pytest.raises(clapsearch.NotFoundError, match='artist "Tset Tones": no track in the index is tagged with this artist; did you mean "Test Tones"'):
+        library.artists(like="Tset Tones")
+    with pytest.raises(clapsearch.InvalidInputError, match="give a text or like=NAME"):
+        library.artists("rain", like="Test Tones")
 
 
 def white_path(lib):

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "search/filter.h"
 #include "server/running_server.h"
 #include "support/golden.h"
 
@@ -115,6 +116,8 @@ TEST(ServeApi, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
       {"/api/sonic/search", "/api/sonic/search?q=a%20pure%20tone&count=2"},
       {"/api/sonic/similarToArtist", "/api/sonic/similarToArtist?artist=Demo&count=2"},
       {"/api/sonic/similarToAlbum", "/api/sonic/similarToAlbum?album=Tones&count=2"},
+      {"/api/artists", "/api/artists?q=a%20pure%20tone&k=2"},
+      {"/api/albums", "/api/albums?like=Tones"},
   };
   for (const auto& [method, path] : documented) {
     if (method == "POST") {
@@ -151,6 +154,26 @@ TEST(ServeApi, SearchCarriesTheCliFieldsAndAPlayUrlAtTheBestWindow) {
     EXPECT_EQ(std::stod(play.substr(audio.size() + 3)), results[i]["best_start"].get<double>()) << play;
     EXPECT_GE(i == 0 ? 1.0 : results[i - 1]["score"].get<double>(), results[i]["score"].get<double>());
   }
+}
+
+// The music-only rule (ServerOptions::exclude, serve's --exclude or the settings file's): its
+// tracks are in no list of search, similar, like or artists, unless a request says exclude=false.
+TEST(ServeApi, TheMusicOnlyRuleLeavesItsTracksOutUnlessExcludeFalse) {
+  ServerOptions o;
+  o.exclude = search::Filter::parse("genre = \"noise\"");
+  Running s(o);
+  auto paths = [](const json& results) {
+    std::set<std::string> out;
+    for (const auto& r : results) out.insert(r["display_path"]);
+    return out;
+  };
+  const std::string chirp = std::to_string(id_of(s, "chirp.flac"));
+  EXPECT_EQ(paths(s.get_json("/api/search?q=noise&k=3")["queries"][0]["results"]), (std::set<std::string>{"a440.mp3", "chirp.flac"}));
+  EXPECT_EQ(paths(s.get_json("/api/search?q=noise&k=3&exclude=false")["queries"][0]["results"]).size(), 3u);
+  EXPECT_EQ(paths(s.get_json("/api/similar?track=" + chirp)["results"]), (std::set<std::string>{"a440.mp3"}));
+  EXPECT_EQ(paths(s.get_json("/api/similar?track=" + chirp + "&exclude=false")["results"]).size(), 2u);
+  for (const auto& r : s.get_json("/api/like?track=" + chirp + "&k=10")["results"]) EXPECT_NE(r["display_path"], "noise/pink.ogg");
+  EXPECT_EQ(s.get_json("/api/search?q=x&exclude=maybe", 400)["detail"], "exclude: true or false");
 }
 
 // where / per_artist / per_album (service/filters.h): the CLI's --where, same lists; a bad

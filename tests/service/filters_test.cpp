@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "core/vector_math.h"
 #include "search/like.h"
 #include "search/text_search.h"
+#include "service/aggregates.h"
 #include "service/diversity.h"
 #include "service/filters.h"
 #include "service/library.h"
@@ -498,6 +500,74 @@ TEST_P(Filters, DiversityIsMaximalMarginalRelevanceOverTrackEmbeddings) {
     EXPECT_EQ(got, want);
   }
   EXPECT_NE(test::error_of([&] { diversify(*snap, ranked, 8, 1.5, id_of, score_of); }).find("diversity: must be"), std::string::npos);
+}
+
+// Artists and albums (service/aggregates.h): the normalised mean of the unit track embeddings
+// of their tracks (those the filter allows), recomputed here from the stored track embeddings.
+TEST_P(Filters, ArtistsAndAlbumsAreTheNormalisedMeanOfTheirTracks) {
+  const auto lib = open(std::get<0>(GetParam()));
+  const auto snap = lib->snapshot();
+  const auto m = open(WindowIndexMode::Memory)->snapshot();
+  const Embeddings& emb = m->track_embeddings();
+  // group name -> (tracks, normalised mean), by hand; `album`: "album|artist".
+  auto by_hand = [&](bool album, bool filtered) {
+    std::map<std::string, std::pair<int64_t, std::vector<double>>> sums;
+    for (const store::Track& t : m->tracks()) {
+      if ((!album && t.artist.empty()) || (filtered && !hand_filter(t))) continue;
+      auto& [n, sum] = sums[album ? t.album + "|" + t.artist : t.artist];
+      sum.resize(kDim);
+      const std::vector<float> e = unit(std::vector<float>(emb.row(emb.find(t.id)), emb.row(emb.find(t.id)) + kDim));
+      for (int d = 0; d < kDim; ++d) sum[d] += e[d];
+      ++n;
+    }
+    for (auto& [name, g] : sums) {
+      double n2 = 0;
+      for (double x : g.second) n2 += x * x;
+      for (double& x : g.second) x /= std::sqrt(n2);
+    }
+    return sums;
+  };
+  auto check = [&](const std::vector<GroupHit>& got, bool album, bool filtered, const std::vector<double>& query,
+                   const std::string& leave_out) {
+    const auto hand = by_hand(album, filtered);
+    std::vector<std::pair<double, std::string>> want;
+    for (const auto& [name, g] : hand)
+      if (name != leave_out) want.emplace_back(std::inner_product(query.begin(), query.end(), g.second.begin(), 0.0), name);
+    std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(album ? got[i].name + "|" + got[i].artist : got[i].name, want[i].second) << i;
+      EXPECT_NEAR(got[i].score, want[i].first, 1e-5) << i;
+      EXPECT_EQ(got[i].tracks, hand.at(want[i].second).first) << i;
+    }
+  };
+  ResultRules where;
+  where.where = parse_where(kWhere, "--where");
+  for (bool filtered : {false, true}) {
+    SCOPED_TRACE(filtered ? "filtered" : "all tracks");
+    const ResultRules r = filtered ? where : ResultRules{};
+    // like an artist: every other artist, by the cosine of the aggregates.
+    check(similar_groups(*snap, GroupKind::Artist, "ARTIST 1", "", 0, r), false, filtered, by_hand(false, filtered).at("Artist 1").second,
+          "Artist 1");
+    check(similar_groups(*snap, GroupKind::Album, "album 3", "artist 3", 0, r), true, filtered,
+          by_hand(true, filtered).at("Album 3|Artist 3").second, "Album 3|Artist 3");
+    // by text: the cached text embedding against every aggregate.
+    const std::vector<float> q = lib->embed_texts({"calm piano"});
+    check(search_groups(*lib, *snap, GroupKind::Artist, {"calm piano"}, 0, r)[0], false, filtered,
+          std::vector<double>(q.begin(), q.end()), "");
+    const auto top2 = search_groups(*lib, *snap, GroupKind::Album, {"calm piano"}, 2, r)[0];
+    EXPECT_EQ(top2.size(), 2u);
+  }
+  // Errors name the input and the reason.
+  EXPECT_NE(test::error_of([&] { similar_groups(*snap, GroupKind::Artist, "Artsit 1", "", 5); })
+                .find("artist \"Artsit 1\": no track in the index is tagged with this artist; did you mean \"Artist 1\""),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { similar_groups(*snap, GroupKind::Artist, "Artist 2", "", 5, where); })
+                .find("artist \"Artist 2\": none of its 9 indexed tracks matches the filter"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { similar_groups(*snap, GroupKind::Album, "Album 1", "", 5); })
+                .find("album \"Album 1\": several albums have this name (by (no artist), Artist 0, Artist 1, Artist 2"),
+            std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Filters,
