@@ -390,9 +390,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   add_precision_option(cmd, o->precision);
   add_text_precision_option(cmd, o->text_precision);
   cmd->add_option("--fidelity", o->fidelity,
-                  "Instead: embed every window of the audio under these folders with --precision and with fp32 (and "
-                  "the query texts with --text-precision and with fp32) and report how far embeddings and top-k "
-                  "rankings move; repeatable");
+                  "Instead: the report of `clapsearch doctor --fidelity` (its place now): embed every window of the "
+                  "audio under these folders with --precision and with fp32 (and the query texts with "
+                  "--text-precision and with fp32) and report how far embeddings and top-k rankings move; repeatable");
   cmd->add_option("--index", o->index,
                   "Instead: index the audio under these folders into a temporary index (as `clapsearch index`) and "
                   "compare the run with the model alone on as many windows; repeatable");
