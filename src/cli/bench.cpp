@@ -1,6 +1,6 @@
 // clapsearch bench: model load time, audio ms per 10 s window (batch 1 and --batch), text
 // query latency, achieved GFLOP/s against the GEMM peak measured on the spot, peak RSS
-// (measured by model/bench.h; here: options, the --config snapshot, output).
+// (measured by the bench layer, bench/src/bench/; here: options, the --config snapshot, output).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/fidelity.h"
 #include "service/records.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -19,14 +20,13 @@
 #include "core/user_dirs.h"
 #include "hub/hub.h"
 #include "index/identity.h"
-#include "model/bench.h"
+#include "bench/model_bench.h"
 #include "model/clap.h"
-#include "search/bench.h"
-#include "server/load_bench.h"
-#include "service/fidelity.h"
-#include "service/index_bench.h"
+#include "bench/vector_bench.h"
+#include "bench/load_bench.h"
+#include "bench/index_bench.h"
 #include "service/compressed_windows.h"
-#include "service/scale_bench.h"
+#include "bench/scale_bench.h"
 
 namespace clap::cli {
 namespace {
@@ -68,16 +68,6 @@ namespace fs = std::filesystem;
 // --config: build the architecture with generated weights once, store it as a snapshot
 // folder under the user cache, and bench that folder in a fresh process, so load time and
 // peak RSS are those of the real memory-mapped loading path.
-// Milliseconds with three significant digits: a tiny model's text query (0.04 ms) is not "0.0 ms".
-std::string ms_text(double ms) {
-  char buf[32];
-  if (ms >= 100) std::snprintf(buf, sizeof buf, "%.0f ms", ms);
-  else if (ms >= 10) std::snprintf(buf, sizeof buf, "%.1f ms", ms);
-  else if (ms >= 1) std::snprintf(buf, sizeof buf, "%.2f ms", ms);
-  else std::snprintf(buf, sizeof buf, "%.3f ms", ms);
-  return buf;
-}
-
 std::string random_snapshot(const BenchOptions& o) {
   const std::string text = read_text_file(o.config, "model config");
   const fs::path dir = fs::path(clapsearch_cache_dir()) / "bench" / sha256_hex(text.data(), text.size()).substr(0, 16);
@@ -191,66 +181,6 @@ int run_serve_bench(const BenchOptions& o) {
     std::printf("%-18s %7d %9lld %7lld %9.1f %9.1f %9.1f\n", l.kind.c_str(), l.clients, static_cast<long long>(l.requests),
                 static_cast<long long>(l.errors), l.p50_ms, l.p99_ms, l.per_second);
   std::printf("peak RSS of this process (server + clients + the index it made): %.0f MB\n", r.peak_rss_mb);
-  return 0;
-}
-
-// --fidelity DIR...: the lower precision against fp32 on the same audio (service/fidelity.h).
-int run_fidelity_bench(const BenchOptions& o) {
-  service::FidelityRequest r;
-  r.model = o.model;
-  r.model_options = hub::HubOptions{};
-  r.model_options.tokenizer = o.tokenizer;
-  r.precision = parse_precision(o.precision);
-  r.text_precision = parse_precision(o.text_precision);
-  r.dirs = o.fidelity;
-  r.k = o.top;
-  r.threads = o.threads;
-  r.batch = o.batch;
-  if (!o.json) r.progress = print_note;
-  const service::FidelityReport f = service::measure_fidelity(r);
-  if (o.json) {
-    nlohmann::json j = {{"model", o.model},
-                        {"precision", f.precision},
-                        {"text_precision", f.text_precision},
-                        {"files", f.files},
-                        {"skipped", f.skipped},
-                        {"windows", f.windows},
-                        {"window_cosine_min", f.window_cosine_min},
-                        {"window_cosine_mean", f.window_cosine_mean},
-                        {"worst_window", f.worst_window},
-                        {"track_cosine_min", f.track_cosine_min},
-                        {"track_cosine_mean", f.track_cosine_mean},
-                        {"k", f.k},
-                        {"text_queries", f.text_queries},
-                        {"text_cosine_min", f.text_cosine_min},
-                        {"text_cosine_mean", f.text_cosine_mean},
-                        {"text_topk_overlap", f.text_topk_overlap},
-                        {"text_topk_overlap_min", f.text_topk_overlap_min},
-                        {"track_queries", f.track_queries},
-                        {"track_topk_overlap", f.track_topk_overlap},
-                        {"track_topk_overlap_min", f.track_topk_overlap_min},
-                        {"fp32_ms_per_window", f.fp32_ms_per_window},
-                        {"low_ms_per_window", f.low_ms_per_window}};
-    std::printf("%s\n", service::json_text(j, 2).c_str());
-    return 0;
-  }
-  std::printf("%s audio tower and %s text tower against fp32, %d files (%d skipped), %lld windows\n", f.precision.c_str(),
-              f.text_precision.c_str(), f.files, f.skipped, static_cast<long long>(f.windows));
-  std::printf("window cosine    min %.6f  mean %.6f  (worst: %s)\n", f.window_cosine_min, f.window_cosine_mean,
-              terminal_text(f.worst_window).c_str());
-  std::printf("track cosine     min %.6f  mean %.6f\n", f.track_cosine_min, f.track_cosine_mean);
-  if (f.text_queries)
-    std::printf("text cosine      min %.6f  mean %.6f  (%d query texts)\n", f.text_cosine_min, f.text_cosine_mean,
-                f.text_queries);
-  if (f.text_queries)
-    std::printf("top-%d overlap   text queries %.3f (min %.2f over %d), track queries %.3f (min %.2f over %d)\n", f.k,
-                f.text_topk_overlap, f.text_topk_overlap_min, f.text_queries, f.track_topk_overlap, f.track_topk_overlap_min,
-                f.track_queries);
-  else
-    std::printf("top-%d overlap   track queries %.3f (min %.2f over %d); no tokenizer, no text queries\n", f.k,
-                f.track_topk_overlap, f.track_topk_overlap_min, f.track_queries);
-  std::printf("time per window  fp32 %s, %s %s (decoding included)\n", ms_text(f.fp32_ms_per_window).c_str(),
-              f.precision.c_str(), ms_text(f.low_ms_per_window).c_str());
   return 0;
 }
 
@@ -368,7 +298,21 @@ int run_bench(const BenchOptions& o) {
   if (o.serve_tracks > 0) return run_serve_bench(o);
   if (o.model.empty() == o.config.empty()) throw InvalidArgument("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
-  if (!o.fidelity.empty()) return run_fidelity_bench(o);
+  if (!o.fidelity.empty()) {
+    // The fidelity report is a check of a precision on the user's own files: doctor's.
+    std::fprintf(stderr, "bench: --fidelity is `clapsearch doctor --fidelity` now (the same report)\n");
+    FidelityOptions f;
+    f.model = o.model;
+    f.tokenizer = o.tokenizer;
+    f.precision = o.precision;
+    f.text_precision = o.text_precision;
+    f.dirs = o.fidelity;
+    f.top = o.top;
+    f.threads = o.threads;
+    f.batch = o.batch;
+    f.json = o.json;
+    return run_fidelity(f);
+  }
   if (!o.index.empty()) return run_index_bench(o);
   ModelBenchOptions options;
   options.windows = o.windows;
@@ -446,9 +390,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   add_precision_option(cmd, o->precision);
   add_text_precision_option(cmd, o->text_precision);
   cmd->add_option("--fidelity", o->fidelity,
-                  "Instead: embed every window of the audio under these folders with --precision and with fp32 (and "
-                  "the query texts with --text-precision and with fp32) and report how far embeddings and top-k "
-                  "rankings move; repeatable");
+                  "Instead: the report of `clapsearch doctor --fidelity` (its place now): embed every window of the "
+                  "audio under these folders with --precision and with fp32 (and the query texts with "
+                  "--text-precision and with fp32) and report how far embeddings and top-k rankings move; repeatable");
   cmd->add_option("--index", o->index,
                   "Instead: index the audio under these folders into a temporary index (as `clapsearch index`) and "
                   "compare the run with the model alone on as many windows; repeatable");

@@ -44,7 +44,7 @@ CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision, const s
       ->add_option("--precision", precision,
                    "Audio tower precision: fp32, bf16 (1.4-1.9x faster on CPUs with AVX512-BF16; embeddings within "
                    "cosine 0.999 of fp32) or int8 (about 3x faster on CPUs with AVX512-VNNI; within cosine 0.995 of "
-                   "fp32 on the models measured: check yours with bench --fidelity)" +
+                   "fp32 on the models measured: check yours with doctor --fidelity)" +
                        default_note)
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
 }
@@ -218,6 +218,15 @@ std::string terminal_lines(const std::string& s) {
   for (size_t end; (end = s.find('\n', start)) != std::string::npos; start = end + 1)
     out += terminal_text(s.substr(start, end - start)) + "\n";
   return out + terminal_text(s.substr(start));
+}
+
+std::string ms_text(double ms) {
+  char buf[32];
+  if (ms >= 100) std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  else if (ms >= 10) std::snprintf(buf, sizeof buf, "%.1f ms", ms);
+  else if (ms >= 1) std::snprintf(buf, sizeof buf, "%.2f ms", ms);
+  else std::snprintf(buf, sizeof buf, "%.3f ms", ms);
+  return buf;
 }
 
 std::string terminal_text(const std::string& s) {

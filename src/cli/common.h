@@ -124,6 +124,9 @@ class CsvOut {
 // cannot drive the terminal. Every message and table goes through it (print_note,
 // print_warning, Table, main's error line); JSON output keeps the exact text.
 std::string terminal_text(const std::string& s);
+
+// Milliseconds with three significant digits: a tiny model's text query (0.04 ms) is not "0.0 ms".
+std::string ms_text(double ms);
 // The same for a message of several lines: each line shown safely, the line breaks kept.
 std::string terminal_lines(const std::string& s);
 

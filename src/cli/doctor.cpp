@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/fidelity.h"
 #include "service/records.h"
 #include "core/error.h"
 #include "core/isa.h"
@@ -24,6 +25,7 @@ struct DoctorOptions {
   std::string config, tokenizer;
   bool json = false;
   int threads = 0;
+  FidelityOptions fidelity;  // --fidelity DIR...: a lower precision against fp32 on this audio
 };
 
 std::string with_commas(int64_t n) {
@@ -33,6 +35,17 @@ std::string with_commas(int64_t n) {
 }
 
 int run_doctor(const DoctorOptions& o) {
+  if (!o.fidelity.dirs.empty()) {
+    FidelityOptions f = o.fidelity;
+    f.model = o.model;
+    f.config = o.config;
+    f.tokenizer = o.tokenizer;
+    f.threads = o.threads;
+    f.json = o.json;
+    return run_fidelity(f);
+  }
+  if (o.fidelity.precision != "fp32" || o.fidelity.text_precision != "fp32")
+    throw InvalidArgument("--precision and --text-precision go with --fidelity DIR... (the folders whose audio the report uses)");
   service::DoctorReport r;
   try {
     hub::HubOptions hub_options;
@@ -130,11 +143,25 @@ void add_doctor_command(CLI::App& app, Action& action) {
   add_checkpoint_options(cmd, o->config, o->tokenizer);
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
+  add_precision_option(cmd, o->fidelity.precision);
+  add_text_precision_option(cmd, o->fidelity.text_precision);
+  cmd->add_option("--fidelity", o->fidelity.dirs,
+                  "Instead of the model check: embed every window of the audio under these folders with --precision "
+                  "and with fp32 (and the query texts with --text-precision and with fp32) and report how far "
+                  "embeddings and top-k rankings move; repeatable");
+  cmd->add_option("--top", o->fidelity.top, "With --fidelity: k of the top-k lists compared")
+      ->default_val(10)
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--batch", o->fidelity.batch, "With --fidelity: windows per model call")
+      ->default_val(8)
+      ->check(CLI::Range(1, 1024));
   cmd->footer(
       "Reports the model id, revision (commit) and folder, the sha256 of model.safetensors (and whether it matches\n"
       "the checksum the hub reported), the parameter count and the load time, then embeds a fixed set of unrelated\n"
       "prompts: if their mean pairwise cosine is above 0.95 the text tower is collapsed (every search would return\n"
-      "the same order) and the exit status is 3.");
+      "the same order) and the exit status is 3.\n"
+      "With --fidelity DIR..., instead: the report of how far --precision (or --text-precision) bf16 or int8 moves\n"
+      "this model's embeddings and top-k rankings from fp32 on the audio under DIR (`bench --fidelity` before).");
   cmd->callback([o, &action] { action = [o] { return run_doctor(*o); }; });
 }
 

@@ -5,6 +5,7 @@
 
 // Generated at build time by cmake/build_info.cmake: the commit, build type and compiler.
 #include "build_info.h"
+#include "bench/onednn.h"
 #include "service/versions.h"
 
 namespace clap::cli {
@@ -20,6 +21,7 @@ std::string version_text() {
     out += name + std::string(name.size() < 14 ? 14 - name.size() : 1, ' ') + version + "\n";
   };
   for (const auto& [name, version] : v.libraries) line(name, version);
+  line("oneDNN", onednn_version());  // linked by the bench layer only, for its comparison
   // Header-only libraries: their version is the one compiled in.
   line("CLI11", CLI11_VERSION " (compiled in)");
   line("nlohmann-json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." + std::to_string(NLOHMANN_JSON_VERSION_MINOR) + "." +

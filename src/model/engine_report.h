@@ -1,5 +1,6 @@
 // What the engine will run on this CPU, for `clapsearch --version`: the CPU's extensions, the
-// GEMM kernel each precision dispatches to, and oneDNN's version (benchmark comparison only).
+// GEMM kernel each precision dispatches to (oneDNN's version, for the benchmark comparison only, is
+// bench/onednn.h's).
 #pragma once
 #include <string>
 
@@ -9,7 +10,6 @@ struct EngineReport {
   std::string cpu_features;  // "avx512f avx512bw ... fma", or "baseline"
   std::string kernel_set;    // tensor/cpu_report.h's kernel_set(): "avx2 (CLAPSEARCH_ISA=avx2 ...)"
   std::string kernel_fp32, kernel_bf16, kernel_int8;  // audio_gemm_kernel(...) of each precision
-  std::string onednn;        // oneDNN's run-time version
 };
 
 EngineReport engine_report();

@@ -450,7 +450,7 @@ SearchResult VectorIndex::search(int64_t nq, const float* queries, int64_t k, co
 
   // Exact and IVF scan the matrix with the library's kernel. Debian's libfaiss is built for
   // baseline x86-64, where FAISS's per-vector inner product is its scalar reference loop; the
-  // kernel in kernels.h is vectorised (measured 2.5× faster on a 100k exact scan, see bench.h)
+  // kernel in kernels.h is vectorised (measured 2.5× faster on a 100k exact scan, see bench/src/bench/vector_bench.h)
   // and is the same code that computes every reported score, so an exact search returns exactly
   // the scores the commands print, for any thread count.
   if (kind_ == IndexKind::Exact || kind_ == IndexKind::Ivf) {

@@ -11,7 +11,7 @@ RuntimeVersions runtime_versions() {
   v.engine = engine_report();
   v.libraries = {{"FFmpeg", audio::ffmpeg_version()},   {"SQLite", store::sqlite_version()},
                  {"libpq", store::libpq_version()},     {"FAISS", search::faiss_version()},
-                 {"BLAS", search::blas_version()},      {"oneDNN", v.engine.onednn}};
+                 {"BLAS", search::blas_version()}};
   return v;
 }
 

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "store/rows.h"
+
 namespace clap::store::pg {
 
 namespace {
@@ -172,17 +174,7 @@ Params& Params::add_floats(const float* v, size_t n) {
     types_.back() = kBytea;
     return *this;
   }
-  std::string b(n * sizeof(float), '\0');
-  if (n) std::memcpy(b.data(), v, b.size());
-  if constexpr (std::endian::native != std::endian::little) {
-    for (size_t k = 0; k < n; ++k) {
-      uint32_t x;
-      std::memcpy(&x, b.data() + 4 * k, 4);
-      x = __builtin_bswap32(x);
-      std::memcpy(b.data() + 4 * k, &x, 4);
-    }
-  }
-  values_.push_back(std::move(b));
+  values_.push_back(encode_embedding(v, n));
   null_.push_back(false);
   formats_.push_back(1);
   types_.push_back(kBytea);
@@ -270,30 +262,12 @@ std::string Result::text(int row, int col) const {
 
 bool Result::append_floats(int row, int col, int expect, std::vector<float>& out) const {
   if (is_null(row, col)) return false;
-  std::string b;
-  const char* p;
-  size_t n;
   if (PQfformat(r_, col) == 1) {
-    p = PQgetvalue(r_, row, col);
-    n = static_cast<size_t>(PQgetlength(r_, row, col));
+    decode_embedding(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)), expect, out,
+                     sql_.substr(0, 60));
   } else {
-    b = bytes(row, col);
-    p = b.data();
-    n = b.size();
-  }
-  if (n != static_cast<size_t>(expect) * sizeof(float))
-    throw Error("database: embedding of " + std::to_string(n) + " bytes where " + std::to_string(expect) +
-                " floats were expected (" + sql_.substr(0, 60) + ")");
-  const size_t at = out.size();
-  out.resize(at + static_cast<size_t>(expect));
-  if (n > 0) std::memcpy(out.data() + at, p, n);
-  if constexpr (std::endian::native != std::endian::little) {
-    for (size_t k = at; k < out.size(); ++k) {
-      uint32_t x;
-      std::memcpy(&x, &out[k], 4);
-      x = __builtin_bswap32(x);
-      std::memcpy(&out[k], &x, 4);
-    }
+    const std::string b = bytes(row, col);
+    decode_embedding(b.data(), b.size(), expect, out, sql_.substr(0, 60));
   }
   return true;
 }

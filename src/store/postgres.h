@@ -62,6 +62,17 @@ class Result {
   bool append_floats(int row, int col, int expect, std::vector<float>& out) const;
   std::vector<float> floats(int row, int col, int expect) const;
 
+  // Row `i` with the accessors store/rows.h's decoders take (int64(col), text(col), ...).
+  struct Row {
+    const Result& r;
+    int i;
+    int64_t int64(int col) const { return r.int64(i, col); }
+    double real(int col) const { return r.real(i, col); }
+    std::string text(int col) const { return r.text(i, col); }
+    std::vector<float> floats(int col, int expect) const { return r.floats(i, col, expect); }
+  };
+  Row row(int i) const { return {*this, i}; }
+
  private:
   std::string bytes(int row, int col) const;
   PGresult* r_;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "store/rows.h"
 
 namespace clap::store::sql {
 
@@ -87,10 +88,8 @@ Stmt& Stmt::bind_floats(int i, const float* v, size_t n) {
   if constexpr (std::endian::native == std::endian::little) {
     rc = sqlite3_bind_blob(s_, i, v, static_cast<int>(n * sizeof(float)), SQLITE_TRANSIENT);
   } else {
-    std::vector<uint32_t> le(n);
-    std::memcpy(le.data(), v, n * sizeof(float));
-    for (auto& x : le) x = __builtin_bswap32(x);
-    rc = sqlite3_bind_blob(s_, i, le.data(), static_cast<int>(n * sizeof(float)), SQLITE_TRANSIENT);
+    const std::string le = encode_embedding(v, n);
+    rc = sqlite3_bind_blob(s_, i, le.data(), static_cast<int>(le.size()), SQLITE_TRANSIENT);
   }
   if (rc != SQLITE_OK) fail(db_, sql_);
   return *this;
@@ -126,24 +125,8 @@ std::string Stmt::text(int col) const {
 
 bool Stmt::append_floats(int col, int expect, std::vector<float>& out) const {
   if (is_null(col)) return false;
-  const void* p = sqlite3_column_blob(s_, col);
-  const size_t bytes = static_cast<size_t>(sqlite3_column_bytes(s_, col));
-  if (bytes != static_cast<size_t>(expect) * sizeof(float))
-    throw Error("database: embedding of " + std::to_string(bytes) + " bytes where " + std::to_string(expect) +
-                " floats were expected (" + sql_.substr(0, 60) + ")");
-  const size_t at = out.size();
-  out.resize(at + static_cast<size_t>(expect));
-  // An empty BLOB (a library whose meta says dim 0) has no buffer: memcpy must not get its null
-  // pointer even for 0 bytes (UBSan, confirmed with fuzz_store).
-  if (bytes > 0) std::memcpy(out.data() + at, p, bytes);
-  if constexpr (std::endian::native != std::endian::little) {
-    for (size_t k = at; k < out.size(); ++k) {
-      uint32_t x;
-      std::memcpy(&x, &out[k], 4);
-      x = __builtin_bswap32(x);
-      std::memcpy(&out[k], &x, 4);
-    }
-  }
+  decode_embedding(sqlite3_column_blob(s_, col), static_cast<size_t>(sqlite3_column_bytes(s_, col)), expect, out,
+                   sql_.substr(0, 60));
   return true;
 }
 

@@ -1,7 +1,5 @@
 #include "tensor/cpu_report.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include "core/isa.h"
 #if defined(__aarch64__)
 #include "tensor/linear_neon.h"
@@ -37,15 +35,6 @@ std::string cpu_features() {
 
 std::string kernel_set() {
   return std::string(isa_level_name(isa_level())) + " (" + isa_level_reason() + ")";
-}
-
-std::string onednn_version() {
-  const dnnl_version_t* v = dnnl_version();
-  std::string out = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
-  // Debian's build has no commit ("N/A").
-  const std::string hash = v->hash != nullptr ? v->hash : "";
-  if (!hash.empty() && hash != "N/A") out += " (commit " + hash.substr(0, 8) + ")";
-  return out;
 }
 
 }  // namespace clap

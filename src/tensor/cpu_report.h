@@ -1,5 +1,5 @@
 // What `clapsearch --version` says about the engine's CPU side: the instruction-set extensions
-// this CPU has (checked at run time, as the kernels' dispatch does) and oneDNN's version.
+// this CPU has (checked at run time, as the kernels' dispatch does) and the kernel set it uses.
 #pragma once
 #include <string>
 
@@ -13,8 +13,5 @@ std::string cpu_features();
 // The kernel set the dispatch uses and why (core/isa.h): "avx2 (CLAPSEARCH_ISA=avx2 (the CPU
 // has avx512))", "avx512 (the CPU's best (CLAPSEARCH_ISA not set))".
 std::string kernel_set();
-
-// oneDNN's run-time version ("3.0.0 (commit ...)").
-std::string onednn_version();
 
 }  // namespace clap

@@ -12,7 +12,7 @@
 #include "audio/decode.h"
 #include "core/error.h"
 #include "search/fingerprint_match.h"
-#include "store/row_checks.h"
+#include "store/rows.h"
 #include "support/golden.h"
 #include "support/recordings.h"
 

@@ -108,6 +108,28 @@ TEST_F(PrecisionCli, AnIndexKeepsItsPrecisionAndQueriesEmbedAudioWithIt) {
   EXPECT_EQ(status["model"]["precision"], "fp32");
 }
 
+// The fidelity report is doctor's: `doctor --fidelity` gives the report `bench --fidelity` gives
+// (its timings aside), and `bench --fidelity` says on stderr where the report lives now.
+TEST_F(PrecisionCli, DoctorFidelityIsTheBenchReport) {
+  const std::string model = "--model " + test::quoted(model_dir());
+  const std::string args = model + " --precision bf16 --fidelity " + test::quoted(dir() + "/music") + " --json";
+  std::string out, err;
+  ASSERT_EQ(cli("bench " + args, &out, &err), 0) << err;
+  EXPECT_NE(err.find("`clapsearch doctor --fidelity`"), std::string::npos) << err;
+  json b = json::parse(out);
+  ASSERT_EQ(cli("doctor " + args, &out, &err), 0) << err;
+  EXPECT_EQ(err.find("doctor --fidelity"), std::string::npos) << err;
+  json d = json::parse(out);
+  for (json* j : {&b, &d}) j->erase("fp32_ms_per_window"), j->erase("low_ms_per_window");
+  EXPECT_EQ(d, b);
+  EXPECT_EQ(d["precision"], "bf16");
+  EXPECT_EQ(d["files"], 3);
+  EXPECT_LT(d["window_cosine_min"].get<double>(), 1.0);
+  // A precision without folders to compare on is a usage error that names --fidelity.
+  EXPECT_EQ(cli("doctor " + model + " --precision bf16", &out, &err), 2);
+  EXPECT_NE(err.find("--fidelity DIR"), std::string::npos) << err;
+}
+
 TEST_F(PrecisionCli, BenchFidelityAndIndexReportOnRealFiles) {
   const std::string model = "--model " + test::quoted(model_dir());
   const json f = json::parse(ok("bench " + model + " --precision bf16 --fidelity " + test::quoted(dir() + "/music") + " --json"));

@@ -2,14 +2,16 @@
 # The layer rules on #include lines (the link checks in CMakeLists.txt enforce them on symbols),
 # from the one layer table, src/layers.txt: a file under src/<layer>/ may include only its own
 # layer and the layers listed for it, and each third-party header only in the layer listed with it.
-# With DESIGN_MD, also the "may use" column of that document's layer table must say the same.
+# The benchmarks' layer lives outside src/, in bench/src/bench/ (SRC_DIR/../bench/src): checked
+# the same way. With DESIGN_MD, also the "may use" column of that document's layer table must say
+# the same.
 #   check_layers.sh SRC_DIR [DESIGN_MD]   exit 1 and list every violation
 #   check_layers.sh --self-test           the check must catch a planted violation
 set -euo pipefail
 
 declare -A allowed=()   # layer -> itself and the layers it may use
 declare -A uses=()      # layer -> the layers it may use, as the table lists them
-declare -A confined=()  # third-party header prefix -> the one layer that may include it
+declare -A confined=()  # third-party header prefix -> the layers that may include it (usually one)
 read_table() {
   local table="$1" line layer rest deps headers h
   [ -f "$table" ] || { echo "$table: missing (the layer table)"; exit 1; }
@@ -21,7 +23,7 @@ read_table() {
     deps="$(echo $deps)"  # trimmed, single spaces
     uses[$layer]="$deps"
     allowed[$layer]="$layer${deps:+ $deps}"
-    for h in $headers; do confined[$h]="$layer"; done
+    for h in $headers; do confined[$h]="${confined[$h]:+${confined[$h]} }$layer"; done
   done < "$table"
 }
 
@@ -41,11 +43,11 @@ check_docs() {
 }
 
 check() {
-  local src="$1" bad=0
+  local src="$1" bad=0 shown="${2:-src}"
   for dir in "$src"/*/; do
     local layer; layer="$(basename "$dir")"
     if [ -z "${allowed[$layer]+x}" ]; then
-      echo "src/$layer: a folder with no place in the layer order (add it to src/layers.txt)"
+      echo "$shown/$layer: a folder with no place in the layer order (add it to src/layers.txt)"
       bad=1
       continue
     fi
@@ -60,8 +62,9 @@ check() {
         fi
       elif [[ "$inc" == \<* ]]; then
         for lib in "${!confined[@]}"; do
-          if [[ "$inc" == "<$lib"* && "$layer" != "${confined[$lib]}" ]]; then
-            echo "${file#"$src"/}: includes $inc, which only ${confined[$lib]}/ may use"
+          if [[ "$inc" == "<$lib"* && " ${confined[$lib]} " != *" $layer "* ]]; then
+            local owners="${confined[$lib]// //, }"
+            echo "${file#"$src"/}: includes $inc, which only ${owners//,/\/,}/ may use"
             bad=1
           fi
         done
@@ -83,6 +86,12 @@ if [ "${1:-}" = "--self-test" ]; then
   grep -q 'tensor/ops.h: includes "model/config.h"' <<<"$out" || { echo "self-test: upward include not caught"; exit 1; }
   grep -q 'search/x.cpp: includes <sqlite3.h>' <<<"$out" || { echo "self-test: confined library not caught"; exit 1; }
   grep -q 'model/ok.h' <<<"$out" && { echo "self-test: allowed include reported"; exit 1; }
+  mkdir -p "$tmp/benchroot/bench" "$tmp/cli"
+  echo '#include <oneapi/dnnl/dnnl.h>' > "$tmp/cli/y.cpp"
+  echo '#include "cli/common.h"' > "$tmp/benchroot/bench/z.cpp"
+  out="$(check "$tmp/benchroot" bench/src; check "$tmp" || true)"
+  grep -q 'bench/z.cpp: includes "cli/common.h"' <<<"$out" || { echo "self-test: bench/ including cli/ not caught"; exit 1; }
+  grep -q 'cli/y.cpp: includes <oneapi/dnnl/dnnl.h>, which only bench/ may use' <<<"$out" || { echo "self-test: oneDNN outside bench/ not caught"; exit 1; }
   printf '| `tensor/` | core, model | x |\n' > "$tmp/design.md"
   out="$(check_docs "$tmp/design.md" || true)"
   grep -q 'says tensor/ may use "core", the document says "core, model"' <<<"$out" || { echo "self-test: a wrong document row not caught"; exit 1; }
@@ -93,6 +102,9 @@ fi
 read_table "$1/layers.txt"
 bad=0
 check "$1" || bad=1
+bench_root="$1/../bench/src"
+[ -d "$bench_root/bench" ] || { echo "$bench_root/bench: missing (the benchmarks' layer)"; exit 1; }
+check "$bench_root" bench/src || bad=1
 if [ -n "${2:-}" ]; then check_docs "$2" || bad=1; fi
 [ "$bad" = 0 ] || exit 1
 echo "layers: every #include follows the layer order${2:+, and ${2##*/} states it}"

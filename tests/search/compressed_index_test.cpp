@@ -20,7 +20,7 @@
 
 #include "core/error.h"
 #include "core/vector_math.h"
-#include "search/bench.h"
+#include "bench/vector_bench.h"
 #include "search/topk.h"
 #include "support/golden.h"
 

@@ -16,7 +16,7 @@
 #include <set>
 
 #include "core/vector_math.h"
-#include "search/bench.h"
+#include "bench/vector_bench.h"
 #include "search/topk.h"
 #include "support/golden.h"
 #include "test_util.h"

@@ -2,7 +2,7 @@
 // memory, measured end to end on synthetic embeddings.
 //
 //  1. Fills an empty store with TRACKS synthetic tracks of `windows_per_track` windows each
-//     (search/bench.h's clustered generator: styles, tracks around a style, windows around a
+//     (bench/vector_bench.h's clustered generator: styles, tracks around a style, windows around a
 //     track), in one import transaction, a few hundred tracks at a time. A store that already
 //     holds the synthetic library of the same parameters is used as it is (load once, measure
 //     often); any other non-empty store is refused: the bench never writes into a real library.

@@ -1,4 +1,4 @@
-#include "server/load_bench.h"
+#include "bench/load_bench.h"
 
 #include <sys/resource.h>
 
@@ -17,7 +17,7 @@
 #include "core/vector_math.h"
 #include "hub/hub.h"
 #include "index/identity.h"
-#include "search/bench.h"
+#include "bench/vector_bench.h"
 #include "server/server.h"
 #include "store/store.h"
 

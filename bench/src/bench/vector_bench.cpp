@@ -1,4 +1,4 @@
-#include "search/bench.h"
+#include "bench/vector_bench.h"
 
 #include <omp.h>
 

@@ -1,6 +1,6 @@
 // The vector benchmark on a tiny size: it runs, reports every index, and its recall numbers are
 // sane. (Timings are printed, never asserted.)
-#include "search/bench.h"
+#include "bench/vector_bench.h"
 
 #include <gtest/gtest.h>
 

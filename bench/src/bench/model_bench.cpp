@@ -1,4 +1,4 @@
-#include "model/bench.h"
+#include "bench/model_bench.h"
 
 #include <sys/resource.h>
 
@@ -10,7 +10,7 @@
 #include "core/profile.h"
 #include "model/clap_impl.h"
 #include "tensor/linear.h"
-#include "tensor/onednn.h"
+#include "bench/onednn.h"
 
 namespace clap {
 namespace {

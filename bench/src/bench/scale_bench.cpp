@@ -1,4 +1,4 @@
-#include "service/scale_bench.h"
+#include "bench/scale_bench.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "core/vector_math.h"
-#include "search/bench.h"
+#include "bench/vector_bench.h"
 #include "search/catalog.h"
 #include "search/kernels.h"
 #include "search/text_search.h"

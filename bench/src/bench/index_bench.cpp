@@ -1,4 +1,4 @@
-#include "service/index_bench.h"
+#include "bench/index_bench.h"
 
 #include <stdlib.h>
 

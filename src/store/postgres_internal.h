@@ -1,0 +1,63 @@
+// PostgresStore's internals, shared by its files and by nothing else: postgres_store.cpp
+// (opening, the model identity, roots, track reads, text cache, labels, check),
+// postgres_writes.cpp (tracks written, moved, retired), postgres_jobs.cpp (the job queue of
+// distributed indexing), postgres_embeddings.cpp (embedding reads), postgres_copy.cpp (the export
+// and import of `clapsearch migrate`), postgres_migrations.cpp (the schema: numbered migrations)
+// and postgres_meta.cpp (generations, change stamps, meta rows, ids).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/postgres.h"
+#include "store/store.h"
+
+namespace clap::store::pg_impl {
+
+int64_t now_seconds();
+
+// --- the schema (postgres_migrations.cpp) ------------------------------------------------------
+
+// The schema version this clapsearch writes: the number of migrations.
+extern const int kSchemaVersion;
+// The version a database records (0: none, an empty database).
+int read_version(pg::Connection& c);
+// Refuses a database that holds another program's tables: nothing is added to it.
+void check_not_foreign(pg::Connection& c);
+[[noreturn]] void throw_no_index(const std::string& where);
+// Brings the database to kSchemaVersion, one numbered migration at a time, under an advisory lock.
+void migrate(pg::Connection& c);
+
+// --- ids, generations, change stamps, meta rows (postgres_meta.cpp) ----------------------------
+
+// Track and window ids are given as SQLite gives rowids - one more than the largest id in the
+// table - not drawn from the identity sequences: a sequence also advances for a row that is not
+// inserted (INSERT ... ON CONFLICT DO UPDATE of an existing path, a rolled-back transaction) and
+// never hands out an id again, so the same library would get other ids than in a SQLite store
+// (store.h: the stores are interchangeable, and every command prints ids). Writers that insert
+// rows take this transaction lock first ("CLAN"), so that two of them never compute the same id
+// (under READ COMMITTED the MAX after the lock sees the previous holder's committed rows).
+constexpr int64_t kIdLock = 0x434C414E;
+// Takes the id lock (kIdLock) for the rest of the transaction.
+void lock_ids(pg::Connection& c);
+int64_t max_id(pg::Connection& c, const char* table);
+int64_t bump_generation(pg::Connection& c, bool library = true);
+// A bigint[] parameter: "{1,2,3}".
+std::string bigint_array(const std::vector<int64_t>& ids);
+void lock_tracks(pg::Connection& c, const std::vector<int64_t>& ids);
+void stamp_changed(pg::Connection& c, int64_t generation, const std::vector<int64_t>& ids);
+void log_removed(pg::Connection& c, int64_t generation, const std::vector<int64_t>& ids);
+void reset_changes(pg::Connection& c, int64_t generation);
+inline const char* boolean(bool b) { return b ? "true" : "false"; }
+void put_meta(pg::Connection& c, const char* key, const std::string& value);
+void put_meta(pg::Connection& c, const char* key, double value);
+// The model identity in meta.
+void write_identity(pg::Connection& c, const ModelIdentity& m);
+
+// --- tracks (postgres_writes.cpp) ----------------------------------------------------------------
+
+// The rows of put_track (and of finish_job), inside the caller's transaction; returns the id.
+int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vector<WindowRecord>& windows,
+                    const float* track_embedding);
+
+}  // namespace clap::store::pg_impl

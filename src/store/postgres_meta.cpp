@@ -1,0 +1,114 @@
+// PostgresStore's bookkeeping rows: ids, generations, change stamps, the removal log and meta.
+#include "store/postgres_internal.h"
+
+#include <chrono>
+
+namespace clap::store::pg_impl {
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void lock_ids(pg::Connection& c) { c.query("SELECT pg_advisory_xact_lock($1::bigint)", pg::Params().add(kIdLock)); }
+
+int64_t max_id(pg::Connection& c, const char* table) {
+  return c.query(std::string("SELECT COALESCE(MAX(id), 0) FROM ") + table).int64(0, 0);
+}
+
+// Every write transaction ends with this (see SqliteStore). Returns the library generation the
+// transaction commits: the stamp of the rows it changed (Store::changes_since).
+//
+// Why stamps are in commit order, with writers on several machines at READ COMMITTED: the
+// UPDATE of meta's row takes its row lock, held until the transaction ends; a concurrent
+// writer's UPDATE waits for it and then re-reads the committed row (READ COMMITTED re-checks an
+// updated row), so it gets the next value. Hence stamps are handed out in commit order, and a
+// writer holding stamp G+1 committed after the one holding G (PostgreSQL releases the row lock
+// only after the commit is visible to new snapshots). A reader whose snapshot shows library
+// generation G therefore sees every transaction stamped <= G, and every transaction it does not
+// see commits with a stamp > G: changes_since(G), read later, finds it. The stamps themselves are
+// written after the bump, in the same transaction, on rows this transaction already locked by
+// writing them (see lock_tracks for the others), so the meta lock never waits on a track row
+// lock while holding it in a way that reverses another writer's order.
+int64_t bump_generation(pg::Connection& c, bool library) {
+  c.exec("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'");
+  if (!library) return 0;
+  return c.query("INSERT INTO meta(key, value) VALUES ('library_generation', '1') "
+                 "ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value::bigint")
+      .int64(0, 0);
+}
+
+// How many library generations the removal log covers: a reader further behind reads everything.
+constexpr int64_t kRemovedLogGenerations = 100000;
+
+// A bigint[] parameter: "{1,2,3}".
+std::string bigint_array(const std::vector<int64_t>& ids) {
+  std::string s = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(ids[i]);
+  }
+  return s + "}";
+}
+
+// Locks the rows of tracks this transaction is about to stamp but does not write (labels), in id
+// order, before it touches their labels and before bump_generation takes the meta lock: a writer
+// never holds meta, or a track's labels, while waiting for the track's row (a put_track of that
+// track holds the row, then deletes its labels, then waits for meta).
+void lock_tracks(pg::Connection& c, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  c.query("SELECT id FROM tracks WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+          pg::Params().add(bigint_array(ids)));
+}
+
+// Change stamps, inside the write transaction, after bump_generation.
+void stamp_changed(pg::Connection& c, int64_t generation, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  c.query("UPDATE tracks SET changed_at = $1::bigint WHERE id = ANY($2::bigint[])",
+          pg::Params().add(generation).add(bigint_array(ids)));
+}
+void log_removed(pg::Connection& c, int64_t generation, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  c.query("INSERT INTO removed_tracks(removed_at, track_id) SELECT $1::bigint, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+          pg::Params().add(generation).add(bigint_array(ids)));
+  // The log stays short: entries older than kRemovedLogGenerations go, and a reader that far
+  // behind is told to read everything (changes_from moves past them; meta's row is locked).
+  const int64_t cut = generation - kRemovedLogGenerations;
+  if (cut <= 0) return;
+  if (c.query("DELETE FROM removed_tracks WHERE removed_at <= $1::bigint", pg::Params().add(cut)).affected() > 0)
+    c.query("UPDATE meta SET value = GREATEST(value::bigint, $1::bigint)::text WHERE key = 'changes_from'",
+            pg::Params().add(cut));
+}
+// After a wipe or an import: nothing before `generation` can be told apart.
+void reset_changes(pg::Connection& c, int64_t generation) {
+  c.exec("DELETE FROM removed_tracks");
+  c.query("INSERT INTO meta(key, value) VALUES ('changes_from', $1::bigint::text) "
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          pg::Params().add(generation));
+}
+
+void put_meta(pg::Connection& c, const char* key, const std::string& value) {
+  c.query("INSERT INTO meta(key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          pg::Params().add(key).add(value));
+}
+void put_meta(pg::Connection& c, const char* key, double value) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  put_meta(c, key, std::string(buf));
+}
+
+void write_identity(pg::Connection& c, const ModelIdentity& m) {
+  put_meta(c, "model_id", m.id);
+  put_meta(c, "model_revision", m.revision);
+  put_meta(c, "config_hash", m.config_hash);
+  put_meta(c, "content_hash", m.content_hash);
+  put_meta(c, "audio_hash", m.audio_hash);
+  put_meta(c, "model_config", m.config_path);
+  put_meta(c, "model_tokenizer", m.tokenizer_path);
+  put_meta(c, "window_s", m.window_s);
+  put_meta(c, "hop_s", m.hop_s);
+  put_meta(c, "dim", static_cast<double>(m.dim));
+  put_meta(c, "silence_db", m.silence_db);
+  put_meta(c, "precision", m.precision);
+}
+
+}  // namespace clap::store::pg_impl

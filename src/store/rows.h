@@ -1,0 +1,126 @@
+// The one row decoder and the one set of row checks of both stores (SqliteStore, PostgresStore):
+// what a track, file state or window row holds column by column, how an embedding column's bytes
+// become floats and back, and what every store checks before writing a track's rows (put_track,
+// finish_job, the import of `clapsearch migrate`). The stores differ in how a column is read
+// (sql::Stmt, pg::Result), not in what it means: the decoders take any row with
+//   int64(col), real(col), text(col) and floats(col, expect)
+// (SQLite's statement as it is, PostgreSQL's result through pg::Result::row(i)).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "store/store.h"
+
+namespace clap::store {
+
+// --- the embedding column ---------------------------------------------------------------------
+
+// An embedding column holds float32 values, little-endian, whatever the machine's byte order.
+// Appends exactly `expect` values decoded from `bytes` (n of them) to `out`; throws naming `what`
+// (the query) when n is not expect floats.
+void decode_embedding(const void* bytes, size_t n, int expect, std::vector<float>& out, const std::string& what);
+// The column's bytes of n floats.
+std::string encode_embedding(const float* v, size_t n);
+
+// A stored embedding: its floats, or nullptr (NULL) when there are none.
+inline const float* floats_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+// --- rows -------------------------------------------------------------------------------------
+
+inline const char* status_text(TrackStatus s) { return s == TrackStatus::Ok ? "ok" : "error"; }
+inline TrackStatus parse_status(const std::string& s) { return s == "ok" ? TrackStatus::Ok : TrackStatus::Error; }
+
+// The columns of a track row, as both stores select them (`tracks t`).
+constexpr const char* kTrackColumns =
+    "t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.duration_s, t.title, t.artist, t.album, "
+    "t.genre, t.date, t.track_no, t.status, t.error, t.silent, t.indexed_at, "
+    "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id), t.mbid, t.isrc, t.album_artist, t.tags_version, "
+    "t.window_total";
+constexpr int kTrackColumnCount = 23;  // the columns above: what a query adds after them starts here
+
+// Columns: id, path, size, mtime_ns, ctime_ns, content_hash, status.
+template <class Row>
+FileState decode_file_state(const Row& r) {
+  FileState f;
+  f.id = r.int64(0);
+  f.path = r.text(1);
+  f.size = r.int64(2);
+  f.mtime_ns = r.int64(3);
+  f.ctime_ns = r.int64(4);
+  f.content_hash = r.text(5);
+  f.status = parse_status(r.text(6));
+  return f;
+}
+
+// Columns from `at`: path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist,
+// album, genre, date, track_no (a tracks or retired_tracks row).
+template <class Row>
+Track decode_track_file(const Row& r, int at) {
+  Track t;
+  t.path = r.text(at);
+  t.size = r.int64(at + 1);
+  t.mtime_ns = r.int64(at + 2);
+  t.ctime_ns = r.int64(at + 3);
+  t.content_hash = r.text(at + 4);
+  t.duration_s = r.real(at + 5);
+  t.title = r.text(at + 6);
+  t.artist = r.text(at + 7);
+  t.album = r.text(at + 8);
+  t.genre = r.text(at + 9);
+  t.date = r.text(at + 10);
+  t.track_no = static_cast<int>(r.int64(at + 11));
+  return t;
+}
+
+// Columns: kTrackColumns.
+template <class Row>
+Track decode_track(const Row& r) {
+  Track t = decode_track_file(r, 1);
+  t.id = r.int64(0);
+  t.status = parse_status(r.text(13));
+  t.error = r.text(14);
+  t.silent = r.int64(15) != 0;
+  t.indexed_at = r.int64(16);
+  t.window_count = static_cast<int>(r.int64(17));
+  t.mbid = r.text(18);
+  t.isrc = r.text(19);
+  t.album_artist = r.text(20);
+  t.tags_version = static_cast<int>(r.int64(21));
+  t.window_total = static_cast<int>(r.int64(22));
+  return t;
+}
+
+// Columns from `at`: idx, start_s, end_s, loudness_dbfs, silent, embedding (dim floats or NULL).
+// The caller sets the ids.
+template <class Row>
+WindowRecord decode_window(const Row& r, int at, int dim) {
+  WindowRecord w;
+  w.idx = static_cast<int>(r.int64(at));
+  w.start_s = r.real(at + 1);
+  w.end_s = r.real(at + 2);
+  w.loudness_dbfs = r.real(at + 3);
+  w.silent = r.int64(at + 4) != 0;
+  w.embedding = r.floats(at + 5, dim);
+  return w;
+}
+
+// --- row checks -------------------------------------------------------------------------------
+
+// Throws clap::Error naming `path` when the track embedding (track_floats values; 0 = none) or a
+// window's embedding is not `dim` floats.
+void check_embedding_sizes(const std::string& path, const std::vector<WindowRecord>& windows, size_t track_floats,
+                           int dim);
+
+// `check()`'s finding on an ok track's windows (n of them, indexes lo..hi of total), or "" when
+// they are numbered as they must be (0..total-1, some of them for a partly indexed track).
+std::string window_numbering_problem(const std::string& path, int64_t n, int64_t lo, int64_t hi, int64_t total);
+
+// A fingerprint's column: its items as little-endian bytes, whatever the machine's byte order.
+std::string fingerprint_bytes(const std::vector<uint32_t>& items);
+// And back; throws naming the track when the column is not a whole number of items.
+std::vector<uint32_t> fingerprint_items(const std::string& bytes, int64_t track_id);
+
+}  // namespace clap::store

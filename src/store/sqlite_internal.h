@@ -1,0 +1,58 @@
+// SqliteStore's internals, shared by its files and by nothing else: sqlite_store.cpp (opening,
+// the model identity, roots, track reads, text cache, labels, check), sqlite_writes.cpp (tracks
+// written, moved, retired), sqlite_embeddings.cpp (embedding reads and embedding sets),
+// sqlite_copy.cpp (the export and import of `clapsearch migrate`), sqlite_migrations.cpp (the
+// schema: numbered migrations) and sqlite_meta.cpp (generations, change stamps, meta rows).
+#pragma once
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/sqlite.h"
+#include "store/store.h"
+
+namespace clap::store::sqlite_impl {
+
+int64_t now_seconds();
+
+// --- the schema (sqlite_migrations.cpp) --------------------------------------------------------
+
+// The schema version this clapsearch writes: the number of migrations.
+extern const int kSchemaVersion;
+// The SQLite header's application id of a clapsearch index ("CLAP"), so that `file` and
+// clapsearch itself can tell an index from another program's database.
+constexpr int kApplicationId = 0x434C4150;
+// The version a database records (0: none, a new file); throws SqliteError (SQLITE_CORRUPT) on a
+// damaged schema.
+int read_version(sqlite3* db);
+// Brings the database to kSchemaVersion, one numbered migration at a time, in one transaction.
+void migrate(sqlite3* db, const std::string& path);
+// The retired tracks' tables, created on first use (CREATE TABLE IF NOT EXISTS), and whether a
+// database has them.
+extern const char* const kRetiredTables;
+bool has_retired_tables(sqlite3* db);
+
+// --- generations, change stamps, meta rows (sqlite_meta.cpp) -----------------------------------
+
+int64_t bump_generation(sqlite3* db, bool library = true);
+void stamp_changed(sqlite3* db, int64_t generation, const std::vector<int64_t>& ids);
+void log_removed(sqlite3* db, int64_t generation, const std::vector<int64_t>& ids);
+void reset_changes(sqlite3* db, int64_t generation);
+void set_meta(sqlite3* db, const char* key, const std::string& value);
+void set_meta(sqlite3* db, const char* key, double value);
+
+constexpr const char* kSetColumns =
+    "id, active, model_id, model_revision, config_hash, content_hash, audio_hash, model_config, model_tokenizer, "
+    "window_s, hop_s, dim, silence_db, precision";
+// The active set's id (0: none recorded yet).
+int64_t active_set(sqlite3* db);
+// Writes set `id`'s identity (id 0: a new set, whose id is returned).
+int64_t write_set_identity(sqlite3* db, int64_t id, const ModelIdentity& m, bool active);
+// Columns: kSetColumns.
+EmbeddingSet read_set(const sql::Stmt& s);
+// The model identity in meta and in the active set's row.
+void write_identity(sqlite3* db, const ModelIdentity& m);
+
+}  // namespace clap::store::sqlite_impl

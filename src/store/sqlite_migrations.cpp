@@ -1,0 +1,234 @@
+// SqliteStore's schema: numbered migrations (kMigrations[i] brings version i to i + 1), and the
+// retired tracks' tables, made on first use.
+#include "store/sqlite_internal.h"
+
+#include "core/error.h"
+
+namespace clap::store::sqlite_impl {
+
+namespace {
+
+// Schema migrations: kMigrations[i] brings a database from version i to version i + 1.
+const char* const kMigrations[] = {
+    // 0 -> 1: initial layout.
+    R"sql(
+CREATE TABLE meta(
+  key   TEXT PRIMARY KEY,
+  value
+) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES ('generation', 0);
+CREATE TABLE roots(
+  path     TEXT PRIMARY KEY,
+  added_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE tracks(
+  id           INTEGER PRIMARY KEY,
+  path         TEXT NOT NULL UNIQUE,
+  size         INTEGER NOT NULL,
+  mtime_ns     INTEGER NOT NULL,
+  ctime_ns     INTEGER NOT NULL DEFAULT 0,
+  content_hash TEXT,
+  duration_s   REAL NOT NULL DEFAULT 0,
+  title        TEXT,
+  artist       TEXT,
+  album        TEXT,
+  genre        TEXT,
+  date         TEXT,
+  track_no     INTEGER NOT NULL DEFAULT 0,
+  status       TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+  error        TEXT,
+  silent       INTEGER NOT NULL DEFAULT 0,
+  embedding    BLOB,
+  indexed_at   INTEGER NOT NULL
+);
+CREATE INDEX tracks_content_hash ON tracks(content_hash);
+CREATE TABLE windows(
+  id            INTEGER PRIMARY KEY,
+  track_id      INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  idx           INTEGER NOT NULL,
+  start_s       REAL NOT NULL,
+  end_s         REAL NOT NULL,
+  loudness_dbfs REAL NOT NULL,
+  silent        INTEGER NOT NULL,
+  embedding     BLOB,
+  UNIQUE (track_id, idx)
+);
+CREATE TABLE text_cache(
+  model     TEXT NOT NULL,
+  text      TEXT NOT NULL,
+  embedding BLOB NOT NULL,
+  PRIMARY KEY (model, text)
+) WITHOUT ROWID;
+CREATE TABLE track_labels(
+  track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  label    TEXT NOT NULL,
+  score    REAL NOT NULL,
+  PRIMARY KEY (track_id, label)
+) WITHOUT ROWID;
+)sql",
+    // 1 -> 2: change stamps, for readers that refresh incrementally (Store::changes_since).
+    // changed_at = the library generation that last wrote the track (its row, windows or
+    // labels); removed_tracks logs removals. Rows written before this migration carry 0, and
+    // changes_from records from which generation on the stamps are complete.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tracks_changed_at ON tracks(changed_at);
+CREATE TABLE removed_tracks(
+  removed_at INTEGER NOT NULL,
+  track_id   INTEGER NOT NULL,
+  PRIMARY KEY (removed_at, track_id)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO meta(key, value)
+  VALUES ('changes_from', COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'library_generation'), 0));
+)sql",
+    // 2 -> 3: the identifiers a media server names a song by (issue 36): MusicBrainz recording id,
+    // ISRC and album artist from the file's tags. tags_version says which reading of the tags a
+    // row holds: rows written before this migration carry 0, and the next index run reads their
+    // tags again (store::kTagsVersion) without decoding or embedding the audio.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN mbid TEXT;
+ALTER TABLE tracks ADD COLUMN isrc TEXT;
+ALTER TABLE tracks ADD COLUMN album_artist TEXT;
+ALTER TABLE tracks ADD COLUMN tags_version INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 3 -> 4: acoustic fingerprints (audio/fingerprint.h), which `duplicates` decides by. Tracks
+    // indexed before have none; the next index run computes them (a decode, no embedding).
+    R"sql(
+CREATE TABLE fingerprints(
+  track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+  items    BLOB NOT NULL
+);
+)sql",
+    // 4 -> 5: progressive indexing (index/passes.h): a track may hold only some of its windows.
+    // window_total = how many it has in all; every track indexed before holds all of its windows.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN window_total INTEGER NOT NULL DEFAULT 0;
+UPDATE tracks SET window_total = (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id);
+)sql",
+    // 5 -> 6: embedding sets (issue 37; store.h EmbeddingSet). The tracks and windows tables keep
+    // the active set's embeddings; embedding_sets lists every set with its identity (the active
+    // one's mirrors meta), set_windows / set_tracks hold the inactive sets' embeddings. The
+    // index's one model becomes set 1, active.
+    R"sql(
+CREATE TABLE embedding_sets(
+  id              INTEGER PRIMARY KEY,
+  active          INTEGER NOT NULL DEFAULT 0,
+  model_id        TEXT NOT NULL,
+  model_revision  TEXT NOT NULL DEFAULT '',
+  config_hash     TEXT NOT NULL DEFAULT '',
+  content_hash    TEXT NOT NULL DEFAULT '',
+  audio_hash      TEXT NOT NULL DEFAULT '',
+  model_config    TEXT NOT NULL DEFAULT '',
+  model_tokenizer TEXT NOT NULL DEFAULT '',
+  window_s        REAL NOT NULL,
+  hop_s           REAL NOT NULL,
+  dim             INTEGER NOT NULL,
+  silence_db      REAL NOT NULL,
+  precision       TEXT NOT NULL DEFAULT 'fp32'
+);
+CREATE TABLE set_windows(
+  set_id    INTEGER NOT NULL REFERENCES embedding_sets(id) ON DELETE CASCADE,
+  track_id  INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  idx       INTEGER NOT NULL,
+  embedding BLOB NOT NULL,
+  PRIMARY KEY (set_id, track_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX set_windows_track ON set_windows(track_id);
+CREATE TABLE set_tracks(
+  set_id    INTEGER NOT NULL REFERENCES embedding_sets(id) ON DELETE CASCADE,
+  track_id  INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  embedding BLOB NOT NULL,
+  PRIMARY KEY (set_id, track_id)
+) WITHOUT ROWID;
+CREATE INDEX set_tracks_track ON set_tracks(track_id);
+INSERT INTO embedding_sets(id, active, model_id, model_revision, config_hash, content_hash, audio_hash, model_config,
+                           model_tokenizer, window_s, hop_s, dim, silence_db, precision)
+SELECT 1, 1, (SELECT value FROM meta WHERE key = 'model_id'),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_revision'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'config_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'content_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'audio_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_config'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_tokenizer'), ''),
+       COALESCE((SELECT CAST(value AS REAL) FROM meta WHERE key = 'window_s'), 10),
+       COALESCE((SELECT CAST(value AS REAL) FROM meta WHERE key = 'hop_s'), 5),
+       COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'dim'), 0),
+       COALESCE((SELECT CAST(value AS REAL) FROM meta WHERE key = 'silence_db'), -60),
+       COALESCE((SELECT value FROM meta WHERE key = 'precision'), 'fp32')
+WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'model_id');
+)sql",
+};
+}  // namespace
+
+extern const int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+int read_version(sqlite3* db) {
+  sql::Stmt has(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  if (!has.step()) {
+    // An index (our application id) always has the table: not finding it is a damaged schema
+    // page (the schema spans more than the first page).
+    sql::Stmt id(db, "PRAGMA application_id");
+    if (id.step() && id.int64(0) == kApplicationId)
+      throw sql::SqliteError("database error: the schema has no schema_version table", SQLITE_CORRUPT);
+    return 0;
+  }
+  sql::Stmt v(db, "SELECT version FROM schema_version");
+  // The table is created and filled in one transaction: a table without its row, or with a row
+  // that holds no version, is a damaged page.
+  if (!v.step() || v.int64(0) <= 0)
+    throw sql::SqliteError("database error: the schema_version table holds no version", SQLITE_CORRUPT);
+  return static_cast<int>(v.int64(0));
+}
+
+void migrate(sqlite3* db, const std::string& path) {
+  if (read_version(db) == kSchemaVersion) return;
+  sql::Transaction tx(db);
+  int version = read_version(db);  // again, under the write lock (another process may have migrated)
+  if (version > kSchemaVersion)
+    throw Error(path + ": index schema version " + std::to_string(version) +
+                " is newer than this clapsearch supports (" + std::to_string(kSchemaVersion) + "); upgrade clapsearch");
+  if (version == 0) sql::exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+  for (; version < kSchemaVersion; ++version) sql::exec(db, kMigrations[version]);
+  sql::exec(db, "DELETE FROM schema_version");
+  sql::Stmt(db, "INSERT INTO schema_version(version) VALUES (?)").bind(1, kSchemaVersion).run();
+  tx.commit();
+}
+
+// Created on first use, not by a schema migration: an index without them reads as before, and
+// a clapsearch that does not know them ignores them.
+extern const char* const kRetiredTables = R"sql(
+CREATE TABLE IF NOT EXISTS retired_tracks(
+  id           INTEGER PRIMARY KEY,
+  track_id     INTEGER NOT NULL,
+  path         TEXT NOT NULL,
+  size         INTEGER NOT NULL,
+  mtime_ns     INTEGER NOT NULL,
+  ctime_ns     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL,
+  duration_s   REAL NOT NULL,
+  title TEXT, artist TEXT, album TEXT, genre TEXT, date TEXT,
+  track_no     INTEGER NOT NULL,
+  silent       INTEGER NOT NULL,
+  embedding    BLOB,
+  indexed_at   INTEGER NOT NULL,
+  retired_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retired_tracks_content_hash ON retired_tracks(content_hash);
+CREATE TABLE IF NOT EXISTS retired_windows(
+  retired_id    INTEGER NOT NULL REFERENCES retired_tracks(id) ON DELETE CASCADE,
+  idx           INTEGER NOT NULL,
+  start_s       REAL NOT NULL,
+  end_s         REAL NOT NULL,
+  loudness_dbfs REAL NOT NULL,
+  silent        INTEGER NOT NULL,
+  embedding     BLOB,
+  PRIMARY KEY (retired_id, idx)
+) WITHOUT ROWID;
+)sql";
+
+bool has_retired_tables(sqlite3* db) {
+  sql::Stmt s(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'retired_tracks'");
+  return s.step();
+}
+
+}  // namespace clap::store::sqlite_impl
