@@ -289,7 +289,7 @@ void add_rule_options(CLI::App* cmd, RuleCliOptions& o) {
   cmd->add_option("--per-artist", o.per_artist, "At most N tracks per artist (0 = no cap)")->default_val(0)->check(non_negative());
   cmd->add_option("--per-album", o.per_album, "At most N tracks per album (0 = no cap)")->default_val(0)->check(non_negative());
   cmd->add_flag("--include-excluded", o.include_excluded,
-                "List the tracks the music-only rule leaves out too (clapsearch --exclude, the settings file's exclude)");
+                "List the tracks the music-only rule leaves out too (clapsearch --exclude-rule, the settings file's exclude-rule)");
 }
 
 void print_group_hits(service::GroupKind kind, const std::vector<std::string>& titles,
@@ -337,13 +337,13 @@ search::Filter& exclude_filter() {
 }  // namespace
 
 void add_exclude_option(CLI::App& app) {
-  app.add_option("--exclude", exclude_text(),
+  app.add_option("--exclude-rule", exclude_text(),
                  "Music only: tracks matching EXPR (the --where language) are left out of every query unless "
                  "--include-excluded; \"\" = none (default: " + std::string(service::kDefaultExclude) + ")")
       ->type_name("EXPR");
 }
 
-void load_exclude_rule() { exclude_filter() = service::parse_where(exclude_text(), "exclude"); }
+void load_exclude_rule() { exclude_filter() = service::parse_where(exclude_text(), "exclude-rule"); }
 const std::string& exclude_rule_text() { return exclude_text(); }
 const search::Filter& exclude_rule() { return exclude_filter(); }
 

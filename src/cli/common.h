@@ -165,10 +165,10 @@ struct RuleCliOptions {
   service::ResultRules music_only(service::ResultRules r, const service::LibrarySnapshot& snap) const;
 };
 
-// The music-only rule (service::kDefaultExclude unless --exclude EXPR, a top-level option, so
-// also the key `exclude` at the top of the settings file; "" = none). add_exclude_option before
+// The music-only rule (service::kDefaultExclude unless --exclude-rule EXPR, a top-level option, so
+// also the key `exclude-rule` at the top of the settings file; "" = none). add_exclude_option before
 // the commands; load_exclude_rule once the command line is parsed (throws InvalidArgument
-// "exclude: <the parser's message>").
+// "exclude-rule: <the parser's message>").
 void add_exclude_option(CLI::App& app);
 void load_exclude_rule();
 const std::string& exclude_rule_text();

@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
   clap::cli::Action action;
   // Before the commands: they inherit fallthrough (--config-file after a command's name).
   const std::string config_file = clap::cli::add_config_file_option(app);
-  clap::cli::add_exclude_option(app);  // top-level: the key `exclude` at the top of the settings file
+  clap::cli::add_exclude_option(app);  // top-level: the key `exclude-rule` at the top of the settings file
   add_commands(app, action);
   one_value_per_occurrence(app);
   const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
     clap::cli::load_exclude_rule();
   } catch (const clap::InvalidArgument& e) {
     // Named with the settings file when the rule came from it.
-    const bool typed = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strncmp(a, "--exclude", 9) == 0 && (a[9] == 0 || a[9] == '='); });
+    const bool typed = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strncmp(a, "--exclude-rule", 14) == 0 && (a[14] == 0 || a[14] == '='); });
     const std::string file = typed ? "" : clap::cli::config_file_in_use(app, config_file) + ": ";
     std::fprintf(stderr, "clapsearch: error: %s%s\n", clap::cli::terminal_text(file).c_str(), clap::cli::terminal_lines(e.what()).c_str());
     return 2;

@@ -99,7 +99,7 @@ int run_serve(ServeCliOptions& o) {
   so.text_precision = parse_precision(o.lib.text_precision);
   so.window_index = o.lib.window_index;
   so.max_upload_bytes = o.max_upload_mb << 20;
-  so.exclude = exclude_rule();  // read at start: the settings file's, or serve --exclude
+  so.exclude = exclude_rule();  // read at start: the settings file's, or serve --exclude-rule
   // The token: --token (scrubbed from ps once parsed), else --token-file, else $CLAPSEARCH_TOKEN.
   if (so.token.empty() && !o.token_file.empty()) {
     so.token = read_text_file(o.token_file, "token file", 4096);

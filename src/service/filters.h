@@ -47,7 +47,7 @@ search::Filter parse_where(const std::string& text, const std::string& name);
 
 // The music-only rule (docs/user-guide.md, Music only): a filter whose matching tracks no query
 // lists unless the query switches it off. Front ends read it from the settings file (the CLI's
-// top-level --exclude, serve's start); a fresh install excludes these genres.
+// top-level --exclude-rule, serve's start); a fresh install excludes these genres.
 inline constexpr const char* kDefaultExclude = "genre in (\"Podcast\", \"Audiobook\", \"Speech\")";
 // The ok tracks matching `rule`, ascending (none for an empty rule).
 std::vector<int64_t> matching_tracks(const search::Filter& rule, const std::vector<store::Track>& tracks);

@@ -188,6 +188,47 @@ await step('back-button', async () => {
   await page.locator('#results-header h2', {hasText: 'female vocalist'}).waitFor();
 });
 
+await step('refine', async () => {
+  // The Options (a filter, a description to move away from, variety, a cap per artist) go to the
+  // REST route as its parameters and into the page's URL, and the results keep the cap and the filter.
+  await page.locator('details.options summary').click();
+  await page.locator('#opt-where').fill('artist != "Noise Collective"');
+  await page.locator('#opt-not').fill('thunder');
+  await page.locator('#opt-diversity').fill('0.5');
+  await page.locator('#opt-per-artist').fill('1');
+  const asked = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/search'));
+  await page.locator('#q').fill('a calm tone');
+  await page.locator('#q').press('Enter');
+  const sent = new URL((await asked).url()).searchParams;
+  assert.deepEqual([sent.get('where'), sent.get('not'), sent.get('diversity'), sent.get('per_artist')],
+    ['artist != "Noise Collective"', 'thunder', '0.5', '1'], `request ${sent}`);
+  await page.waitForURL((u) => u.searchParams.get('q') === 'a calm tone' && u.searchParams.get('per_artist') === '1' &&
+    u.searchParams.get('not') === 'thunder');
+  await page.locator('#results-header h2', {hasText: 'a calm tone'}).waitFor();
+  await page.locator('#results .result').first().waitFor();
+  await noError(page);
+  const artists = await page.locator('#results .result .artist').allTextContents();
+  assert.ok(artists.length >= 1, 'no results');
+  assert.equal(new Set(artists).size, artists.length, `one result per artist: ${artists}`);
+  assert.ok(!artists.includes('Noise Collective'), `the filter let through ${artists}`);
+  // "More like this" keeps them: its request carries the same Options.
+  const similar = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/similar'));
+  await page.locator('#results .result').first().locator('button.more-like-this').click();
+  const again = new URL((await similar).url()).searchParams;
+  assert.deepEqual([again.get('not'), again.get('per_artist')], ['thunder', '1'], `request ${again}`);
+  await page.locator('#results-header h2', {hasText: 'not like “thunder”'}).waitFor();
+  await noError(page);
+  // Back twice to the first search: its history entry has no Options, so the fields empty again
+  // (and the later steps ask without them).
+  await page.goBack();
+  await page.locator('#results-header h2', {hasText: 'a calm tone'}).waitFor();
+  await page.goBack();
+  await page.locator('#results-header h2', {hasText: 'female vocalist'}).waitFor();
+  for (const sel of ['#opt-where', '#opt-not', '#opt-diversity', '#opt-per-artist'])
+    assert.equal(await page.locator(sel).inputValue(), '', `${sel} is emptied by the entry without Options`);
+  await page.locator('details.options summary').click();
+});
+
 let clipTrackId = null;
 await step('query-by-example', async () => {
   assert.ok(CLIP && fs.existsSync(CLIP), `--clip FILE needed (got ${CLIP})`);

@@ -299,8 +299,8 @@ TEST_F(FiltersCli, ArtistsAndAlbumsRankByTheirTracksMeanEmbedding) {
 }
 
 // Music only: the default rule (genre Podcast, Audiobook or Speech) keeps a Podcast-tagged file
-// out of search, similar and artists; --include-excluded brings it back; --exclude (also the
-// settings file's top-level `exclude`) replaces the rule, and a bad one names the file and column.
+// out of search, similar and artists; --include-excluded brings it back; --exclude-rule (also the
+// settings file's top-level `exclude-rule`) replaces the rule, and a bad one names the file and column.
 TEST_F(FiltersCli, TheMusicOnlyRuleKeepsThePodcastOut) {
   const std::string d = dir() + "/music-only", db2 = d + "/library.db";
   fs::remove_all(d);
@@ -330,19 +330,19 @@ TEST_F(FiltersCli, TheMusicOnlyRuleKeepsThePodcastOut) {
   EXPECT_EQ(listed("search 'talk' --artists -k 0"), (Names{"Ann", "Bob"}));
   EXPECT_EQ(listed("similar --artist Ann -k 0 --include-excluded"), (Names{"Bob", "Host"}));
   // Another rule on the command line, or none.
-  EXPECT_EQ(listed("--exclude 'artist = \"bob\"' search 'x' -k 0"), (Names{"show.mp3", "song.flac"}));
-  EXPECT_EQ(listed("search 'x' -k 0 --exclude ''"), (Names{"show.mp3", "song.flac", "tune.flac"}));
+  EXPECT_EQ(listed("--exclude-rule 'artist = \"bob\"' search 'x' -k 0"), (Names{"show.mp3", "song.flac"}));
+  EXPECT_EQ(listed("search 'x' -k 0 --exclude-rule ''"), (Names{"show.mp3", "song.flac", "tune.flac"}));
   // status shows the rule and how many tracks it leaves out.
   ASSERT_EQ(cli("status", &out, &err), 0) << err;
   EXPECT_NE(out.find("exclude   genre in (\"Podcast\", \"Audiobook\", \"Speech\"): 1 tracks left out of queries"), std::string::npos) << out;
   // From the settings file (top-level key); a bad rule names the file and the column.
-  std::ofstream(d + "/settings.toml") << "exclude = 'genre = \"jazz\"'\n";
+  std::ofstream(d + "/settings.toml") << "exclude-rule = 'genre = \"jazz\"'\n";
   EXPECT_EQ(listed("--config-file " + q(d + "/settings.toml") + " search 'x' -k 0"), (Names{"show.mp3"}));
-  std::ofstream(d + "/bad.toml") << "exclude = 'gnere = \"Podcast\"'\n";
+  std::ofstream(d + "/bad.toml") << "exclude-rule = 'gnere = \"Podcast\"'\n";
   EXPECT_EQ(cli("--config-file " + q(d + "/bad.toml") + " search 'x'", &out, &err), 2);
-  EXPECT_NE(err.find(d + "/bad.toml: exclude: unknown field \"gnere\" at column 1"), std::string::npos) << err;
-  EXPECT_EQ(cli("search 'x' --exclude 'genre ='", &out, &err), 2);
-  EXPECT_NE(err.find("clapsearch: error: exclude: "), std::string::npos) << err;
+  EXPECT_NE(err.find(d + "/bad.toml: exclude-rule: unknown field \"gnere\" at column 1"), std::string::npos) << err;
+  EXPECT_EQ(cli("search 'x' --exclude-rule 'genre ='", &out, &err), 2);
+  EXPECT_NE(err.find("clapsearch: error: exclude-rule: "), std::string::npos) << err;
 }
 
 }  // namespace

@@ -156,7 +156,7 @@ TEST(ServeApi, SearchCarriesTheCliFieldsAndAPlayUrlAtTheBestWindow) {
   }
 }
 
-// The music-only rule (ServerOptions::exclude, serve's --exclude or the settings file's): its
+// The music-only rule (ServerOptions::exclude, serve's --exclude-rule or the settings file's): its
 // tracks are in no list of search, similar, like or artists, unless a request says exclude=false.
 TEST(ServeApi, TheMusicOnlyRuleLeavesItsTracksOutUnlessExcludeFalse) {
   ServerOptions o;

@@ -235,13 +235,27 @@ function renderChunks(data, inputUrl, inputName) {
   box.hidden = false;
 }
 
+// ---- Refinements: the Options that apply to every query (a filter, a description to move away
+// from, variety, a cap per artist), read when a query is asked, kept in its URL, sent as the
+// REST parameters of the same names. ----
+const REFINE = [['where', '#opt-where'], ['not', '#opt-not'], ['diversity', '#opt-diversity'], ['per_artist', '#opt-per-artist']];
+function readRefine(st) {
+  for (const [key, sel] of REFINE) if (st[key] === undefined && $(sel).value.trim()) st[key] = $(sel).value.trim();
+  return st;
+}
+function refineParams(st, keys = REFINE.map(([key]) => key)) {
+  const out = {};
+  for (const key of keys) if (st[key] !== undefined) out[key] = st[key];
+  return out;
+}
+
 // ---- Navigation: every search / like / similar is a history entry; popstate re-renders. ----
 function stateToSearch(st) {
   const p = new URLSearchParams();
   if (st.q) for (const q of [].concat(st.q)) p.append('q', q);
   if (st.q && st.k && st.k !== '10') p.set('k', st.k);
   if (st.q && st.aggregate && st.aggregate !== 'mean') p.set('aggregate', st.aggregate);
-  if (st.where) p.set('where', st.where);
+  for (const [key] of REFINE) if (st[key]) p.set(key, st[key]);
   if (st.similar !== undefined) p.set('similar', st.similar);
   if (st.like !== undefined) p.set('like', st.like);
   if (st.upload !== undefined) p.set('upload', st.upload);
@@ -256,12 +270,12 @@ function searchToState(search) {
   if (p.has('similar')) st.similar = p.get('similar');
   if (p.has('like')) st.like = p.get('like');
   if (p.has('upload')) st.upload = p.get('upload');
-  if (p.get('where')) st.where = p.get('where');
+  for (const [key] of REFINE) if (p.get(key)) st[key] = p.get(key);
   return st;
 }
 function navigate(st) {
-  // The filter field applies to whatever is asked next (a search, "More like this", a drop).
-  if (st.where === undefined && $('#opt-where').value.trim()) st.where = $('#opt-where').value.trim();
+  // The Options apply to whatever is asked next (a search, "More like this", a drop).
+  readRefine(st);
   const search = stateToSearch(st);
   history.pushState(st, '', search);
   return route(st);
@@ -274,20 +288,23 @@ async function route(st) {
   const key = stateToSearch(st);
   showMessage('');
   if (!st.q && (st.similar !== undefined || st.like !== undefined || st.upload !== undefined)) $('#q').value = '';
-  $('#opt-where').value = st.where || '';
+  for (const [key, sel] of REFINE) $(sel).value = st[key] || '';
   if (st.q) { $('#q').value = st.q.join(' | '); if (st.k) $('#opt-k').value = st.k; if (st.aggregate) $('#opt-aggregate').value = st.aggregate; }
   const run = async () => {
     if (st.q) {
-      const data = await api('search', {q: st.q, k: st.k, aggregate: st.aggregate, where: st.where});
+      const data = await api('search', {q: st.q, k: st.k, aggregate: st.aggregate, ...refineParams(st)});
       return () => renderResults(st.q.length === 1 ? `Results for “${st.q[0]}”` : 'Results',
         data.queries.map((g) => ({heading: st.q.length > 1 ? g.query : null, query: g.query, results: g.results})));
     }
     if (st.similar !== undefined) {
-      const data = await api('similar', {track: st.similar, k: 10, where: st.where});
-      return () => renderResults(`More like “${trackName(data.query)}”`, [{results: data.results}], {sub: 'Nearest tracks by track embedding.'});
+      const data = await api('similar', {track: st.similar, k: 10, ...refineParams(st)});
+      // With "not like" the answer names its terms rather than the track (a mixed query).
+      const seed = data.query.track_id !== undefined ? trackName(data.query) : `track ${st.similar}`;
+      const away = st.not ? `, not like “${st.not}”` : '';
+      return () => renderResults(`More like “${seed}”${away}`, [{results: data.results}], {sub: 'Nearest tracks by track embedding.'});
     }
     if (st.like !== undefined) {
-      const data = await api('like', {track: st.like, where: st.where});
+      const data = await api('like', {track: st.like, ...refineParams(st)});
       const q = data.query || {};
       return () => {
         renderChunks(data, withToken(`/api/tracks/${st.like}/audio`), q.name || `track ${st.like}`);
@@ -320,14 +337,15 @@ async function uploadLike(file) {
   if (!file) return;
   const inputUrl = URL.createObjectURL(file);
   const st = {upload: file.name};
-  if ($('#opt-where').value.trim()) st.where = $('#opt-where').value.trim();
+  readRefine(st);
+  delete st.not;  // an uploaded file's query takes no text terms
   const key = stateToSearch(st);
   const form = new FormData();
   form.append('file', file, file.name);
   showMessage('');
   setBusy(true);
   try {
-    const data = await api('like', {k: 10, where: st.where}, {method: 'POST', body: form});
+    const data = await api('like', {k: 10, ...refineParams(st)}, {method: 'POST', body: form});
     const name = (data.query && data.query.name) || file.name;
     const render = () => {
       renderChunks(data, inputUrl, name);
