@@ -413,8 +413,9 @@ struct Server::Impl {
     service::LibraryOptions o = library_options;
     o.model.clear();  // the model recorded for the new set, not the one named at start
     auto next = std::make_shared<service::Library>(o, service::Access::ReadWriteIfPossible);
-    next->refresh(/*force=*/true);
+    // The model first: when it cannot be loaded (retried at every refresh), nothing else was read.
     next->model();  // the text tower loaded before the first request needs it
+    next->refresh(/*force=*/true);
     api->set_library(next);
     log("the index's active embedding set changed: now serving " + next->identity().describe() + " (was " +
         old->identity().describe() + "), " + std::to_string(next->snapshot()->tracks().size()) + " tracks");
