@@ -70,6 +70,7 @@ __all__ = [
     "load_audio",
     "index",
     "DEFAULT_MODEL",
+    "DEFAULT_EXCLUDE_RULE",
     "laion_clap",
 ]
 
@@ -79,6 +80,10 @@ InvalidInputError = _c.InvalidInputError
 
 #: The model used when none is named (a Hugging Face hub id, fetched into the HF cache).
 DEFAULT_MODEL: str = _c.default_model()
+
+#: The music-only rule a Library applies unless told otherwise (the CLI's default --exclude-rule;
+#: the CLI's settings file is not read here: pass exclude_rule= to use another, "" for none).
+DEFAULT_EXCLUDE_RULE: str = _c.DEFAULT_EXCLUDE_RULE
 
 _PRECISIONS = ("fp32", "bf16", "int8")
 
@@ -100,6 +105,20 @@ def _paths(paths: Union[str, "_os.PathLike[str]", Sequence[Union[str, "_os.PathL
         return [_os.fspath(paths)]
     out = [_os.fspath(p) for p in paths]
     return out
+
+
+def _names(items: Sequence[Union[str, int, "_os.PathLike[str]"]]) -> List[str]:
+    """Seeds as the engine takes them: a track id as its digits, a path as a string."""
+    return [str(x) if isinstance(x, int) else _os.fspath(x) for x in items]
+
+
+def _diversity(value: Optional[float]) -> float:
+    """diversity= of the query methods: None = the plain ranking (-1 for the engine), else 0..1."""
+    if value is None:
+        return -1.0
+    if not 0 <= float(value) <= 1:
+        raise InvalidInputError("diversity must be in [0, 1]")
+    return float(value)
 
 
 def _precision(value: str, what: str) -> str:
@@ -376,6 +395,9 @@ class Library:
             (a different model is refused, as by the CLI).
         threads: threads per model run; ``None`` = every core.
         text_precision, config, tokenizer: as for ``Model``.
+        exclude_rule: the music-only rule, a ``where`` expression: matching tracks are left out
+            of every query unless the query says ``include_excluded=True`` (default
+            ``DEFAULT_EXCLUDE_RULE``: podcasts, audiobooks, speech; ``""`` = none).
 
     The index is opened on first use (``index()`` may create it first). Results are lists of
     dicts with the CLI's ``--json`` fields (see docs/python.md).
@@ -390,8 +412,10 @@ class Library:
         text_precision: str = "fp32",
         config: Optional[str] = None,
         tokenizer: Optional[str] = None,
+        exclude_rule: str = DEFAULT_EXCLUDE_RULE,
     ) -> None:
         self._db = _os.fspath(db) if db else ""
+        self._exclude_rule = str(exclude_rule)
         self._model = _os.fspath(model) if model else ""
         self._threads = _threads(threads)
         self._text_precision = _precision(text_precision, "text_precision")
@@ -401,7 +425,7 @@ class Library:
 
     def _open(self):
         if self._lib is None:
-            self._lib = _c._Library(self._db, self._model, self._config, self._tokenizer, self._threads, self._text_precision)
+            self._lib = _c._Library(self._db, self._model, self._config, self._tokenizer, self._threads, self._text_precision, self._exclude_rule)
         return self._lib
 
     def __repr__(self) -> str:
@@ -435,7 +459,7 @@ class Library:
 
     def search(
         self,
-        text: Union[str, Sequence[str]],
+        text: Union[str, Sequence[str], None],
         k: int = 10,
         *,
         aggregate: str = "mean",
@@ -445,6 +469,10 @@ class Library:
         per_artist: int = 0,
         per_album: int = 0,
         diversity: Optional[float] = None,
+        include_excluded: bool = False,
+        seeds: Sequence[Union[str, int, "_os.PathLike[str]"]] = (),
+        nots: Sequence[str] = (),
+        not_likes: Sequence[Union[str, int, "_os.PathLike[str]"]] = (),
     ) -> List[dict]:
         """Text -> songs (``clapsearch search --json``).
 
@@ -458,16 +486,24 @@ class Library:
                 takes them; a bad expression raises InvalidInputError naming the column).
             diversity: 0..1, the list by maximal marginal relevance (``--diversity``); None = the
                 plain ranking.
+            include_excluded: also the tracks the library's music-only rule (``exclude_rule``)
+                leaves out (``--include-excluded``).
+            seeds, nots, not_likes: audio seeds mixed into every text, texts and tracks/files to
+                push away from (``--seed``, ``--not``, ``--not-like``; each "VALUE" or
+                "VALUE:WEIGHT"); with no text, the seeds are the query.
 
         Returns:
             dicts with rank, path, track_id, score, label, best_start, best_end, mean, max,
             n_windows, artist, title, labels.
         """
-        texts = _texts(text, "search")
-        if diversity is not None and not 0 <= float(diversity) <= 1:
-            raise InvalidInputError("diversity must be in [0, 1]")
-        d = -1.0 if diversity is None else float(diversity)
-        return _json.loads(self._open().search(texts, int(k), aggregate, float(high), float(moderate), where, int(per_artist), int(per_album), d))
+        texts = _texts(text, "search") if text is not None and (text or not seeds) else []
+        d = _diversity(diversity)
+        return _json.loads(
+            self._open().search(
+                texts, int(k), aggregate, float(high), float(moderate), where, int(per_artist), int(per_album), d,
+                bool(include_excluded), _names(seeds), [str(t) for t in nots], _names(not_likes),
+            )
+        )
 
     def like(
         self,
@@ -484,28 +520,47 @@ class Library:
         where: str = "",
         per_artist: int = 0,
         per_album: int = 0,
+        diversity: Optional[float] = None,
+        include_excluded: bool = False,
+        seeds: Sequence[Union[str, int, "_os.PathLike[str]"]] = (),
+        texts: Sequence[str] = (),
+        nots: Sequence[str] = (),
+        not_likes: Sequence[Union[str, int, "_os.PathLike[str]"]] = (),
     ) -> List[dict]:
         """Audio -> songs by chunk voting (``clapsearch like --json``).
 
         Args:
             query: an audio file, an indexed track (an int id, or ``track=True`` with an id or
-                path: its stored windows, no decoding), or a 1-D float32 array (with ``sr``).
+                path: its stored windows, no decoding), or a 1-D float32 array (with ``sr``);
+                None with ``seeds``.
             chunk, hop: query chunk length and hop in seconds (0 = the index's).
+            seeds, texts, nots, not_likes: more audio seeds, texts steering every chunk, and
+                negatives (``--seed``, ``--text``, ``--not``, ``--not-like``; docs/user-guide.md,
+                Several seeds); every indexed seed is left out of the results.
+            diversity, include_excluded: as :meth:`search`.
 
         Returns:
             dicts with rank, path, track_id, score, combined, votes, total_similarity, artist,
             title, matches.
         """
         lib = self._open()
+        d = _diversity(diversity)
         if isinstance(query, _np.ndarray):
             if sr is None:
                 raise InvalidInputError("like: give sr (the samples' rate in Hz) with an array")
-            return _json.loads(lib.like_samples(query, int(sr), int(k), per_chunk, float(vote_weight), float(chunk), float(hop), where, int(per_artist), int(per_album)))
+            if seeds or texts or nots or not_likes:
+                raise InvalidInputError("like: seeds, texts, nots and not_likes go with a file or a track, not with samples")
+            return _json.loads(
+                lib.like_samples(query, int(sr), int(k), per_chunk, float(vote_weight), float(chunk), float(hop), where, int(per_artist),
+                                 int(per_album), d, bool(include_excluded))
+            )
         if isinstance(query, int) and not isinstance(query, bool):
             query, track = str(query), True
+        first = "" if query is None else _os.fspath(query)
         return _json.loads(
-            lib.like(_os.fspath(query), bool(track), int(k), per_chunk, float(vote_weight), bool(exclude_self), float(chunk), float(hop),
-                     where, int(per_artist), int(per_album))
+            lib.like(first, bool(track), int(k), per_chunk, float(vote_weight), bool(exclude_self), float(chunk), float(hop),
+                     where, int(per_artist), int(per_album), d, bool(include_excluded), _names(seeds), [str(t) for t in texts],
+                     [str(t) for t in nots], _names(not_likes))
         )
 
     def similar(
@@ -520,45 +575,54 @@ class Library:
         texts: Sequence[str] = (),
         nots: Sequence[str] = (),
         not_likes: Sequence[Union[str, int, "_os.PathLike[str]"]] = (),
+        diversity: Optional[float] = None,
+        include_excluded: bool = False,
     ) -> List[dict]:
         """Song -> songs by track embedding (``clapsearch similar --json``): an indexed track
         (id or path; itself left out) or any audio file. With seeds/texts/nots/not_likes
         (``--seed``, ``--text``, ``--not``, ``--not-like``; each "VALUE:WEIGHT" or "VALUE"), one
         query normalise(sum of w*positive - sum of w*negative) over unit embeddings, every indexed
-        seed left out (docs/user-guide.md, Several seeds). Returns dicts with rank, path,
-        track_id, score, artist, title."""
-
-        def name(x: Union[str, int, "_os.PathLike[str]"]) -> str:
-            return str(x) if isinstance(x, int) else _os.fspath(x)
-
+        seed left out (docs/user-guide.md, Several seeds); diversity and include_excluded as
+        :meth:`search`. Returns dicts with rank, path, track_id, score, artist, title."""
         return _json.loads(
             self._open().similar(
-                "" if track is None else name(track),
+                "" if track is None else _names([track])[0],
                 int(k),
                 where,
                 int(per_artist),
                 int(per_album),
-                [name(s) for s in seeds],
+                _names(seeds),
                 [str(t) for t in texts],
                 [str(t) for t in nots],
-                [name(s) for s in not_likes],
+                _names(not_likes),
+                _diversity(diversity),
+                bool(include_excluded),
             )
         )
 
-    def artists(self, text: Optional[str] = None, k: int = 10, *, like: Optional[str] = None, where: str = "") -> List[dict]:
+    def artists(
+        self, text: Optional[str] = None, k: int = 10, *, like: Optional[str] = None, where: str = "", include_excluded: bool = False
+    ) -> List[dict]:
         """Artists by a text (``clapsearch search --artists TEXT --json``) or like a named artist
         (``clapsearch similar --artist NAME --json``, itself left out). An artist's embedding is
         the normalised mean of its tracks' unit track embeddings; ``where`` chooses those tracks.
         Returns dicts with rank, artist, tracks, score."""
-        return _json.loads(self._open().groups(False, text or "", like or "", "", int(k), where))
+        return _json.loads(self._open().groups(False, text or "", like or "", "", int(k), where, bool(include_excluded)))
 
     def albums(
-        self, text: Optional[str] = None, k: int = 10, *, like: Optional[str] = None, artist: str = "", where: str = ""
+        self,
+        text: Optional[str] = None,
+        k: int = 10,
+        *,
+        like: Optional[str] = None,
+        artist: str = "",
+        where: str = "",
+        include_excluded: bool = False,
     ) -> List[dict]:
         """Albums as :meth:`artists` (``--albums``, ``--album NAME [--artist ALBUM_ARTIST]``);
         ``artist`` tells albums of one name apart. Returns dicts with rank, album, artist, tracks,
         score."""
-        return _json.loads(self._open().groups(True, text or "", like or "", artist, int(k), where))
+        return _json.loads(self._open().groups(True, text or "", like or "", artist, int(k), where, bool(include_excluded)))
 
     def playlist(
         self,
@@ -570,12 +634,15 @@ class Library:
         where: str = "",
         per_artist: int = 0,
         per_album: int = 0,
+        include_excluded: bool = False,
     ) -> List[dict]:
         """A radio from seed tracks and/or descriptions (``clapsearch playlist --json``).
         Returns dicts with rank, track_id, path, score, artist, title, duration_s, seed."""
         seed_list = [str(s) if isinstance(s, int) else _os.fspath(s) for s in ([seeds] if isinstance(seeds, (str, int)) else seeds)]
         text_list = _texts(texts, "playlist") if texts else []
-        return _json.loads(self._open().playlist(seed_list, text_list, int(length), float(diversity), where, int(per_artist), int(per_album)))
+        return _json.loads(
+            self._open().playlist(seed_list, text_list, int(length), float(diversity), where, int(per_artist), int(per_album), bool(include_excluded))
+        )
 
     def path(self, start: Union[str, int], end: Union[str, int], length: int = 10) -> List[dict]:
         """``length`` tracks moving from ``start`` to ``end`` (``clapsearch path --json``)."""

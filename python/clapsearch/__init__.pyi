@@ -10,6 +10,7 @@ _Path = Union[str, os.PathLike[str]]
 ProgressCallback = Callable[[int, int, float, float, float], None]
 
 DEFAULT_MODEL: str
+DEFAULT_EXCLUDE_RULE: str
 
 class Error(Exception): ...
 class NotFoundError(Error, FileNotFoundError): ...
@@ -86,6 +87,7 @@ class Library:
         text_precision: str = ...,
         config: Optional[_Path] = ...,
         tokenizer: Optional[_Path] = ...,
+        exclude_rule: str = ...,
     ) -> None: ...
     @property
     def db_path(self) -> str: ...
@@ -94,7 +96,7 @@ class Library:
     def index(self, paths: Union[_Path, Sequence[_Path]], *, progress: Union[bool, ProgressCallback] = ..., **options: object) -> dict: ...
     def search(
         self,
-        text: Union[str, Sequence[str]],
+        text: Union[str, Sequence[str], None],
         k: int = ...,
         *,
         aggregate: str = ...,
@@ -104,10 +106,14 @@ class Library:
         per_artist: int = ...,
         per_album: int = ...,
         diversity: Optional[float] = ...,
+        include_excluded: bool = ...,
+        seeds: Sequence[Union[_Path, int]] = ...,
+        nots: Sequence[str] = ...,
+        not_likes: Sequence[Union[_Path, int]] = ...,
     ) -> List[dict]: ...
     def like(
         self,
-        query: Union[_Path, int, npt.NDArray[np.float32]],
+        query: Union[_Path, int, npt.NDArray[np.float32], None],
         k: int = ...,
         *,
         sr: Optional[int] = ...,
@@ -120,13 +126,40 @@ class Library:
         where: str = ...,
         per_artist: int = ...,
         per_album: int = ...,
+        diversity: Optional[float] = ...,
+        include_excluded: bool = ...,
+        seeds: Sequence[Union[_Path, int]] = ...,
+        texts: Sequence[str] = ...,
+        nots: Sequence[str] = ...,
+        not_likes: Sequence[Union[_Path, int]] = ...,
     ) -> List[dict]: ...
     def similar(
-        self, track: Union[_Path, int], k: int = ..., *, where: str = ..., per_artist: int = ..., per_album: int = ...
+        self,
+        track: Union[_Path, int, None] = ...,
+        k: int = ...,
+        *,
+        where: str = ...,
+        per_artist: int = ...,
+        per_album: int = ...,
+        seeds: Sequence[Union[_Path, int]] = ...,
+        texts: Sequence[str] = ...,
+        nots: Sequence[str] = ...,
+        not_likes: Sequence[Union[_Path, int]] = ...,
+        diversity: Optional[float] = ...,
+        include_excluded: bool = ...,
     ) -> List[dict]: ...
-    def artists(self, text: Optional[str] = ..., k: int = ..., *, like: Optional[str] = ..., where: str = ...) -> List[dict]: ...
+    def artists(
+        self, text: Optional[str] = ..., k: int = ..., *, like: Optional[str] = ..., where: str = ..., include_excluded: bool = ...
+    ) -> List[dict]: ...
     def albums(
-        self, text: Optional[str] = ..., k: int = ..., *, like: Optional[str] = ..., artist: str = ..., where: str = ...
+        self,
+        text: Optional[str] = ...,
+        k: int = ...,
+        *,
+        like: Optional[str] = ...,
+        artist: str = ...,
+        where: str = ...,
+        include_excluded: bool = ...,
     ) -> List[dict]: ...
     def playlist(
         self,
@@ -138,6 +171,7 @@ class Library:
         where: str = ...,
         per_artist: int = ...,
         per_album: int = ...,
+        include_excluded: bool = ...,
     ) -> List[dict]: ...
     def path(self, start: Union[str, int], end: Union[str, int], length: int = ...) -> List[dict]: ...
     def duplicates(self, *, threshold: float = ..., min_duration_ratio: float = ...) -> List[dict]: ...

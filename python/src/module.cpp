@@ -36,6 +36,7 @@
 #include "service/audio_embedding.h"
 #include "service/diversity.h"
 #include "service/duplicates.h"
+#include "service/filters.h"
 #include "service/indexing.h"
 #include "service/library.h"
 #include "service/model.h"
@@ -350,10 +351,28 @@ service::ResultRules rules_of(const std::string& where, int64_t per_artist, int6
   return r;
 }
 
+// seeds=, texts=, nots=, not_likes= of the query methods (service/seeds.h), after the query's
+// own audio seed `first` (none when empty); each "VALUE" or "VALUE:WEIGHT".
+std::vector<service::QueryTerm> terms_of(const std::string& first, const std::vector<std::string>& seeds,
+                                         const std::vector<std::string>& texts, const std::vector<std::string>& nots,
+                                         const std::vector<std::string>& not_likes) {
+  using service::TermKind;
+  std::vector<service::QueryTerm> terms;
+  if (!first.empty()) terms.push_back({TermKind::Audio, first, false, "track"});
+  for (const auto& v : seeds) terms.push_back({TermKind::Audio, v, false, "seeds"});
+  for (const auto& v : texts) terms.push_back({TermKind::Text, v, false, "texts"});
+  for (const auto& v : nots) terms.push_back({TermKind::Text, v, true, "nots"});
+  for (const auto& v : not_likes) terms.push_back({TermKind::Audio, v, true, "not_likes"});
+  return terms;
+}
+
 class Library {
  public:
+  // exclude_rule: the music-only rule (service::kDefaultExclude unless the caller gives another;
+  // "" = none), applied to every query whose include_excluded is false, as the CLI's.
   Library(const std::string& db, const std::string& model, const std::string& config, const std::string& tokenizer,
-          int threads, const std::string& text_precision) {
+          int threads, const std::string& text_precision, const std::string& exclude_rule)
+      : exclude_(service::parse_where(exclude_rule, "exclude_rule")) {
     if (threads < 0) throw InvalidInput("threads must be 0 (all cores) or more");
     options_.db = db;
     options_.model = model;
@@ -366,14 +385,20 @@ class Library {
   }
 
   std::string db_path() const { return lib_->db_path(); }
+  std::string exclude_rule() const { return exclude_.text(); }
   int dim() const { return lib_->dim(); }
 
   // search --json: one list over every query (the field "query" when several).
   // diversity < 0: the plain ranking; 0..1: --diversity (service/diversity.h).
-  std::string search(const std::vector<std::string>& texts, int64_t k, const std::string& aggregate, double high,
-                     double moderate, const std::string& where, int64_t per_artist, int64_t per_album, double diversity) {
-    const service::ResultRules rules = rules_of(where, per_artist, per_album);
-    if (texts.empty()) throw InvalidInput("search: no query text");
+  // seeds, nots, not_likes: mixed into every text (service::search_mixed); with no text, the
+  // seeds are the query (as `clapsearch search --seed`).
+  std::string search(std::vector<std::string> texts, int64_t k, const std::string& aggregate, double high,
+                     double moderate, const std::string& where, int64_t per_artist, int64_t per_album, double diversity,
+                     bool include_excluded, const std::vector<std::string>& seeds, const std::vector<std::string>& nots,
+                     const std::vector<std::string>& not_likes) {
+    const service::ResultRules parsed = rules_of(where, per_artist, per_album);
+    const std::vector<service::QueryTerm> terms = terms_of("", seeds, {}, nots, not_likes);
+    if (texts.empty() && seeds.empty()) throw InvalidInput("search: no query text (or seeds)");
     for (const auto& t : texts)
       if (t.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidInput("empty query text");
     if (k < 0) throw InvalidInput("k must be 0 (every track) or more");
@@ -386,7 +411,17 @@ class Library {
     topts.thresholds.moderate = moderate;
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
-    auto results = service::search_texts(*lib_, *snap, texts, topts, rules);
+    const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
+    std::vector<std::vector<search::TrackScore>> results;
+    if (!terms.empty()) {
+      // The texts are positive terms of their own: negatives alone go with them.
+      const service::MixedQuery mq = service::resolve_query(*lib_, *snap, terms, true, /*need_positive=*/texts.empty());
+      const bool seeds_alone = texts.empty();
+      results = service::search_mixed(*lib_, *snap, texts, mq, topts, rules);
+      if (seeds_alone) texts.push_back("");  // one unnamed query: the seeds
+    } else {
+      results = service::search_texts(*lib_, *snap, texts, topts, rules);
+    }
     if (diversity >= 0)
       for (auto& list : results)
         list = service::diversify(*snap, std::move(list), k, diversity, [](const search::TrackScore& r) { return r.track_id; },
@@ -400,23 +435,36 @@ class Library {
   }
 
   // like --json, the query an audio file, an indexed track (track=True) or samples.
+  // seeds, texts, nots, not_likes: more terms (service::mixed_query_chunks), the query first;
+  // diversity < 0: the plain ranking.
   std::string like(const std::string& query, bool is_track, int64_t k, int per_chunk, double vote_weight,
                    bool exclude_self, double chunk_s, double hop_s, const std::string& where, int64_t per_artist,
-                   int64_t per_album) {
-    const service::ResultRules rules = rules_of(where, per_artist, per_album);
+                   int64_t per_album, double diversity, bool include_excluded, const std::vector<std::string>& seeds,
+                   const std::vector<std::string>& texts, const std::vector<std::string>& nots,
+                   const std::vector<std::string>& not_likes) {
+    const service::ResultRules parsed = rules_of(where, per_artist, per_album);
+    const bool mixed = !seeds.empty() || !texts.empty() || !nots.empty() || !not_likes.empty();
+    if (diversity > 1) throw InvalidInput("diversity must be in [0, 1]");
+    if (query.empty() && seeds.empty()) throw InvalidInput("like: give a query (an audio file, a track, samples) or seeds");
+    if (mixed && (chunk_s > 0 || hop_s > 0)) throw InvalidInput("chunk and hop do not go with several seeds (each is cut as the index is)");
     if (k < 0) throw InvalidInput("k must be 0 (every track hit) or more");
     if (per_chunk < 1 || per_chunk > 1000) throw InvalidInput("per_chunk must be between 1 and 1000");
     if (!(vote_weight >= 0 && vote_weight <= 1)) throw InvalidInput("vote_weight must be in [0, 1]");
     if (chunk_s < 0 || hop_s < 0) throw InvalidInput("chunk and hop must be positive (or 0: the index's)");
-    if (!is_track) require_file(query);
+    if (!is_track && !mixed) require_file(query);
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
+    service::ResultRules rules = music_only(parsed, *snap, include_excluded);
     search::LikeOptions lo;
-    lo.k = k;
+    lo.k = diversity >= 0 ? service::results_before_diversity(k) : k;
     lo.per_chunk = per_chunk;
     lo.vote_weight = vote_weight;
     search::QueryChunks chunks;
-    if (is_track) {
+    if (mixed) {
+      const service::MixedQuery mq = service::resolve_query(*lib_, *snap, terms_of(query, seeds, texts, nots, not_likes));
+      chunks = service::mixed_query_chunks(*lib_, *snap, mq);
+      rules = service::excluding_seeds(rules, mq);
+    } else if (is_track) {
       const store::Track* t = snap->find_track(query);
       if (!t) throw NotFound(query + ": no such track in the index (give a track id or the path of an indexed file)");
       chunks = service::track_query_chunks(*snap, *t);
@@ -426,7 +474,10 @@ class Library {
         if (const store::Track* t = snap->find_track(query)) lo.exclude_track = t->id;
       chunks = service::file_query_chunks(*lib_, query, chunk_s, hop_s);
     }
-    const auto results = service::like(*snap, chunks, lo, rules);
+    auto results = service::like(*snap, chunks, lo, rules);
+    if (diversity >= 0)
+      results = service::diversify(*snap, std::move(results), k, diversity, [](const search::LikeResult& r) { return r.track_id; },
+                                   [](const search::LikeResult& r) { return r.combined; });
     service::ojson out = service::ojson::array();
     size_t rank = 0;
     for (const auto& r : results) out.push_back(service::like_result_record(*snap, r, ++rank));
@@ -434,7 +485,8 @@ class Library {
   }
 
   std::string like_samples(const py::array& array, int sr, int64_t k, int per_chunk, double vote_weight, double chunk_s,
-                           double hop_s, const std::string& where, int64_t per_artist, int64_t per_album) {
+                           double hop_s, const std::string& where, int64_t per_artist, int64_t per_album, double diversity,
+                           bool include_excluded) {
     check_rate(sr);
     const Clips clips = clips_of(array);
     if (clips.batch) throw InvalidInput("like: one query clip at a time (a 1-D array of samples)");
@@ -443,35 +495,37 @@ class Library {
       py::gil_scoped_release release;
       wav = std::make_unique<TempWav>(clips.row(0), static_cast<size_t>(clips.length), sr);
     }
-    return like(wav->path(), false, k, per_chunk, vote_weight, false, chunk_s, hop_s, where, per_artist, per_album);
+    return like(wav->path(), false, k, per_chunk, vote_weight, false, chunk_s, hop_s, where, per_artist, per_album, diversity,
+                include_excluded, {}, {}, {}, {});
   }
 
   // similar --json: an indexed track (itself left out) or any audio file.
   // seeds, texts, nots, not_likes: more terms (service/seeds.h), the query (when not empty) first.
   std::string similar(const std::string& query, int64_t k, const std::string& where, int64_t per_artist, int64_t per_album,
                       const std::vector<std::string>& seeds, const std::vector<std::string>& texts,
-                      const std::vector<std::string>& nots, const std::vector<std::string>& not_likes) {
+                      const std::vector<std::string>& nots, const std::vector<std::string>& not_likes, double diversity,
+                      bool include_excluded) {
     if (k < 0) throw InvalidInput("k must be 0 (every track) or more");
-    const service::ResultRules rules = rules_of(where, per_artist, per_album);
+    if (diversity > 1) throw InvalidInput("diversity must be in [0, 1]");
+    const service::ResultRules parsed = rules_of(where, per_artist, per_album);
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
+    const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
+    const int64_t fetch = diversity >= 0 ? service::results_before_diversity(k) : k;
     std::vector<search::Hit> hits;
     if (!seeds.empty() || !texts.empty() || !nots.empty() || !not_likes.empty()) {
-      using service::TermKind;
-      std::vector<service::QueryTerm> terms;
-      if (!query.empty()) terms.push_back({TermKind::Audio, query, false, "track"});
-      for (const auto& v : seeds) terms.push_back({TermKind::Audio, v, false, "seeds"});
-      for (const auto& v : texts) terms.push_back({TermKind::Text, v, false, "texts"});
-      for (const auto& v : nots) terms.push_back({TermKind::Text, v, true, "nots"});
-      for (const auto& v : not_likes) terms.push_back({TermKind::Audio, v, true, "not_likes"});
-      hits = service::similar_mixed(*snap, service::resolve_query(*lib_, *snap, terms), lib_->dim(), k, rules);
+      const auto terms = terms_of(query, seeds, texts, nots, not_likes);
+      hits = service::similar_mixed(*snap, service::resolve_query(*lib_, *snap, terms), lib_->dim(), fetch, rules);
     } else if (const store::Track* t = snap->find_track(query)) {
-      hits = service::similar_tracks(*snap, *t, k, rules);
+      hits = service::similar_tracks(*snap, *t, fetch, rules);
     } else {
       std::error_code ec;
       if (!fs::exists(query, ec)) throw NotFound(query + ": no such file, and no track with that id or path in the index");
-      hits = service::similar_to_vector(*snap, lib_->file_embedding(query), k, rules);
+      hits = service::similar_to_vector(*snap, lib_->file_embedding(query), fetch, rules);
     }
+    if (diversity >= 0)
+      hits = service::diversify(*snap, std::move(hits), k, diversity, [](const search::Hit& h) { return h.id; },
+                                [](const search::Hit& h) { return h.score; });
     service::ojson out = service::ojson::array();
     size_t rank = 0;
     for (const auto& h : hits) out.push_back(service::similar_result_record(*snap, h, ++rank));
@@ -481,13 +535,14 @@ class Library {
   // similar --artist/--album and search --artists/--albums --json (service/aggregates.h): by
   // `text`, or like the artist (album, by `artist` when given) named `like`.
   std::string groups(bool album, const std::string& text, const std::string& like, const std::string& artist, int64_t k,
-                     const std::string& where) {
+                     const std::string& where, bool include_excluded) {
     if (k < 0) throw InvalidInput("k must be 0 (every one) or more");
     if (text.empty() == like.empty()) throw InvalidInput("give a text or like=NAME (one of them)");
-    const service::ResultRules rules = rules_of(where, 0, 0);
+    const service::ResultRules parsed = rules_of(where, 0, 0);
     const service::GroupKind kind = album ? service::GroupKind::Album : service::GroupKind::Artist;
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
+    const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
     std::vector<service::GroupHit> hits;
     if (!text.empty()) {
       hits = service::search_groups(*lib_, *snap, kind, {text}, k, rules)[0];
@@ -506,16 +561,18 @@ class Library {
   }
 
   std::string playlist(const std::vector<std::string>& seeds, const std::vector<std::string>& texts, int64_t length,
-                       double diversity, const std::string& where, int64_t per_artist, int64_t per_album) {
+                       double diversity, const std::string& where, int64_t per_artist, int64_t per_album,
+                       bool include_excluded) {
     if (length < 1) throw InvalidInput("length must be positive");
     service::RadioRequest request;
     request.seeds = seeds;
     request.texts = texts;
     request.length = length;
     request.diversity = diversity;
-    request.rules = rules_of(where, per_artist, per_album);
+    const service::ResultRules parsed = rules_of(where, per_artist, per_album);
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
+    request.rules = music_only(parsed, *snap, include_excluded);
     const service::Playlist p = service::radio(*lib_, *snap, request);
     service::ojson out = service::ojson::array();
     for (size_t i = 0; i < p.tracks.size(); ++i) {
@@ -604,7 +661,13 @@ class Library {
   }
 
  private:
+  service::ResultRules music_only(service::ResultRules rules, const service::LibrarySnapshot& snap, bool include_excluded) const {
+    if (include_excluded) return rules;
+    return service::excluding_rule(std::move(rules), exclude_, snap.tracks());
+  }
+
   service::LibraryOptions options_;
+  search::Filter exclude_;
   std::unique_ptr<service::Library> lib_;
 };
 
@@ -755,10 +818,12 @@ PYBIND11_MODULE(_clapsearch, m) {
       .def("features_json", &Model::features_json);
 
   py::class_<Library>(m, "_Library")
-      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int, const std::string&>(),
+      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int, const std::string&,
+                    const std::string&>(),
            py::arg("db"), py::arg("model"), py::arg("config"), py::arg("tokenizer"), py::arg("threads"),
-           py::arg("text_precision"))
+           py::arg("text_precision"), py::arg("exclude_rule"))
       .def_property_readonly("db_path", &Library::db_path)
+      .def_property_readonly("exclude_rule", &Library::exclude_rule)
       .def_property_readonly("dim", &Library::dim)
       .def("search", &Library::search)
       .def("like", &Library::like)
@@ -776,4 +841,5 @@ PYBIND11_MODULE(_clapsearch, m) {
         py::arg("progress"), py::arg("event"));
   m.def("load_audio", &load_audio, py::arg("path"), py::arg("sr"));
   m.def("default_model", [] { return std::string(clap::hub::kDefaultModel); });
+  m.attr("DEFAULT_EXCLUDE_RULE") = std::string(clap::service::kDefaultExclude);
 }

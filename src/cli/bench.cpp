@@ -56,6 +56,7 @@ struct BenchOptions {
   std::string precision = "fp32";
   std::string text_precision = "fp32";
   std::string window_index = "auto";  // --window-index (with --serve-tracks)
+  std::string where;                  // --where (with --serve-tracks)
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
   std::vector<std::string> index;     // --index DIR...: indexing speed end to end
   int decoders = 1;
@@ -163,6 +164,7 @@ int run_serve_bench(const BenchOptions& o) {
   lo.text_precision = parse_precision(o.text_precision);
   lo.window_index = o.window_index;
   lo.work_dir = o.keep;
+  lo.where = o.where;
   lo.progress = [](const std::string& m) { std::fprintf(stderr, "bench: %s\n", m.c_str()); };
   const server::LoadBenchReport r = server::run_load_bench(lo);
   if (o.json) {
@@ -176,9 +178,9 @@ int run_serve_bench(const BenchOptions& o) {
   }
   std::printf("synthetic index: %lld tracks, %lld windows (made in %.1f s); server up in %.1f s\n",
               static_cast<long long>(r.tracks), static_cast<long long>(r.windows), r.make_index_s, r.server_start_s);
-  std::printf("%-18s %7s %9s %7s %9s %9s %9s\n", "requests", "clients", "done", "errors", "p50 ms", "p99 ms", "per s");
+  std::printf("%-20s %7s %9s %7s %9s %9s %9s\n", "requests", "clients", "done", "errors", "p50 ms", "p99 ms", "per s");
   for (const auto& l : r.levels)
-    std::printf("%-18s %7d %9lld %7lld %9.1f %9.1f %9.1f\n", l.kind.c_str(), l.clients, static_cast<long long>(l.requests),
+    std::printf("%-20s %7d %9lld %7lld %9.1f %9.1f %9.1f\n", l.kind.c_str(), l.clients, static_cast<long long>(l.requests),
                 static_cast<long long>(l.errors), l.p50_ms, l.p99_ms, l.per_second);
   std::printf("peak RSS of this process (server + clients + the index it made): %.0f MB\n", r.peak_rss_mb);
   return 0;
@@ -449,6 +451,9 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "With --serve-tracks: how the server searches windows (auto, memory, compressed; see --help of search)")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "memory", "compressed"}));
+  cmd->add_option("--where", o->where,
+                  "With --serve-tracks: also time the cached texts under this filter (the synthetic tracks' years run "
+                  "1926-2025, one year per track in turn: \"year = 1990\" keeps 1 %)");
   cmd->add_option("--keep", o->keep, "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db)");
   cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import clapsearch
-from conftest import case_dir, cli, make_music
+from conftest import case_dir, cli, ffmpeg, make_music
 
 MODEL = case_dir("tiny-unfused")
 
@@ -49,6 +49,68 @@ def test_where_and_caps_equal_the_cli(lib):
         library.search("rain", diversity=1.5)
     with pytest.raises(clapsearch.InvalidInputError, match='where: unknown field "yaer" at column 1'):
         library.search("rain", where="yaer > 1970")
+
+
+def test_seeds_negatives_and_diversity_on_every_query_equal_the_cli(lib):
+    library = clapsearch.Library(lib["db"], MODEL)
+    chirp = os.path.join(lib["music"], "chirp.wav")
+    white = white_path(lib)
+    first = library.tracks()[0]["track_id"]
+    # search: the text mixed with seeds and pushed from negatives; seeds alone are a query too.
+    assert library.search("rain", k=0, seeds=[chirp], nots=["noise:0.5"], not_likes=[white]) == cli_json(
+        lib, "search", "rain", "-k", "0", "--seed", chirp, "--not", "noise:0.5", "--not-like", white
+    )
+    seeds_alone = library.search(None, k=3, seeds=[chirp, f"{first}:0.5"])
+    assert seeds_alone == cli_json(lib, "search", "-k", "3", "--seed", chirp, "--seed", f"{first}:0.5")
+    assert seeds_alone and all("query" not in r for r in seeds_alone)
+    # like: several audio seeds voting, steered by a text; the indexed seeds never come back.
+    liked = library.like(chirp, k=0, seeds=[white], texts=["rain"], nots=["noise"])
+    assert liked == cli_json(lib, "like", chirp, "-k", "0", "--seed", white, "--text", "rain", "--not", "noise")
+    assert not {r["path"] for r in liked} & {chirp, white}
+    assert library.like(None, seeds=[chirp, white], k=3) == cli_json(lib, "like", "--seed", chirp, "--seed", white, "-k", "3")
+    # diversity on like and similar, as the CLI's --diversity.
+    assert library.like(chirp, k=4, diversity=0.7) == cli_json(lib, "like", chirp, "-k", "4", "--diversity", "0.7")
+    assert library.similar(chirp, k=4, diversity=0.7) == cli_json(lib, "similar", chirp, "-k", "4", "--diversity", "0.7")
+    with pytest.raises(clapsearch.InvalidInputError, match="diversity must be in"):
+        library.similar(chirp, diversity=-0.5)
+    with pytest.raises(clapsearch.InvalidInputError, match="give a query"):
+        library.like(None)
+
+
+def test_the_music_only_rule_keeps_podcasts_out_unless_asked(tmp_path):
+    music = str(tmp_path / "music")
+    make_music(music)
+    talk = ffmpeg(f"{music}/talk.flac", '-f lavfi -i "sine=f=300:d=9:sample_rate=44100" -metadata genre=Podcast -metadata artist="Talker"')
+    db = str(tmp_path / "library.db")
+    cli("index", music, "--db", db, "--model", MODEL, "--quiet")
+    assert clapsearch.DEFAULT_EXCLUDE_RULE == 'genre in ("Podcast", "Audiobook", "Speech")'
+
+    def paths(results):
+        return {r["path"] for r in results}
+
+    def cli_json_db(*args):
+        return json.loads(cli(*args, "--db", db, "--json").stdout)
+
+    library = clapsearch.Library(db, MODEL)
+    # Every query leaves the podcast out by default, as the CLI does; include_excluded lists it.
+    assert talk not in paths(library.search("a voice talking", k=0))
+    assert library.search("a voice talking", k=0) == cli_json_db("search", "a voice talking", "-k", "0")
+    assert talk in paths(library.search("a voice talking", k=0, include_excluded=True))
+    assert library.search("a voice talking", k=0, include_excluded=True) == cli_json_db(
+        "search", "a voice talking", "-k", "0", "--include-excluded"
+    )
+    sine = os.path.join(music, "sine_220.flac")
+    assert talk not in paths(library.similar(sine, k=0)) and talk in paths(library.similar(sine, k=0, include_excluded=True))
+    assert talk not in paths(library.like(sine, k=0)) and talk in paths(library.like(sine, k=0, include_excluded=True))
+    assert talk not in paths(library.playlist([sine], length=20))
+    assert "Talker" not in {r["artist"] for r in library.artists("speech", k=0)}
+    assert "Talker" in {r["artist"] for r in library.artists("speech", k=0, include_excluded=True)}
+    # Another rule, or none.
+    assert talk in paths(clapsearch.Library(db, MODEL, exclude_rule="").search("a voice talking", k=0))
+    short_out = clapsearch.Library(db, MODEL, exclude_rule="duration < 5").search("tone", k=0)
+    assert talk in paths(short_out) and os.path.join(music, "short_square.wav") not in paths(short_out)
+    with pytest.raises(clapsearch.InvalidInputError, match="exclude_rule: unknown field"):
+        clapsearch.Library(db, MODEL, exclude_rule="gnere = 1").search("tone")
 
 
 def test_artists_and_albums_equal_the_cli(lib):

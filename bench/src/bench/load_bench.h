@@ -26,6 +26,7 @@ struct LoadBenchOptions {
   Precision text_precision = Precision::F32;  // of the server's text tower
   std::string window_index = "auto";          // how the server searches windows (auto, memory, compressed)
   std::string work_dir;            // where the synthetic index goes; empty = a temporary folder
+  std::string where;               // also time the cached texts under this filter (tracks have year 1926 + t % 100)
   std::function<void(const std::string&)> progress;
 };
 
