@@ -36,6 +36,7 @@ struct MpdRadioOptions {
   int64_t no_repeat = 100;
   double diversity = 0.3;
   bool once = false;
+  RuleCliOptions rules;
 };
 
 // The password: --password-file (its first line), else $MPD_PASSWORD, else none.
@@ -103,6 +104,8 @@ int run_mpd_radio(const MpdRadioOptions& o) {
   so.min_queue = o.min_queue;
   so.no_repeat = o.no_repeat;
   so.diversity = o.diversity;
+  so.rules = o.rules.rules();
+  if (!o.rules.include_excluded) so.exclude = exclude_rule();
   // Caught from here on (a Ctrl-C while the index loads ends the radio at its first wait);
   // --once keeps their default action (end at once).
   if (!o.once) install_stop_signals();
@@ -170,12 +173,14 @@ void add_radio_command(CLI::App& app, Action& action) {
       ->default_val(0.3)
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts)");
+  add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "While MPD plays (or pauses) a song, the radio keeps --min-queue songs after it: when fewer remain it appends\n"
       "the tracks `playlist --seed CURRENT [--text ...]` would choose (the same MMR radio), leaving out the current\n"
-      "song, the songs in the queue, copies of one recording and the last --no-repeat songs appended or heard. It\n"
+      "song, the songs in the queue, copies of one recording and the last --no-repeat songs appended or heard, and\n"
+      "keeping to --where, the caps and the music-only rule (clapsearch --exclude-rule) as playlist does. It\n"
       "waits for MPD's queue and player events (idle mode), so it costs nothing between songs. Nothing is appended\n"
       "while MPD is stopped. MPD's song URIs are paths relative to --music-dir; a song playing that is not an\n"
       "indexed file under it (a stream, a file not indexed yet) is reported and skipped (with --once: an error).\n"

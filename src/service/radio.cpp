@@ -115,6 +115,7 @@ RadioFill RadioStation::fill(const QueueView& queue) {
   request.seeds = {std::to_string(seed->id)};
   request.texts = options_.texts;
   request.diversity = options_.diversity;
+  request.rules = excluding_rule(options_.rules, options_.exclude, snap->tracks());  // tracks indexed since: their tags decide
   // The MMR radio is greedy, so a longer one extends a shorter one: asking for the excluded
   // tracks' worth more always leaves `wanted` new ones when the library has them. Tracks outside
   // the music folder cannot be queued, so when some were chosen the radio is asked again, longer.

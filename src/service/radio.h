@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "service/filters.h"
 #include "service/library.h"
 
 namespace clap::service {
@@ -50,6 +51,8 @@ struct RadioStationOptions {
   int64_t min_queue = 5;           // append when fewer songs than this follow the current one
   int64_t no_repeat = 100;         // a track appended or heard among the last this many is not appended again
   double diversity = 0.3;          // as `playlist --diversity`
+  ResultRules rules;               // --where and the caps, as playlist's
+  search::Filter exclude;          // the music-only rule, applied to the library as it is at each fill (empty: none)
 };
 
 // One track the station chose.

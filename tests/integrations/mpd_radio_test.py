@@ -267,6 +267,20 @@ def run_tests(tmp, binary, model, mpd, radios):
     done = run(['--once', '--min-queue', '4'])
     check(done.returncode == 0 and done.stdout == '' and mpd.queue() == queue, f'second --once: {done.stdout}')
 
+    # --- --where and the music-only rule (clapsearch --exclude-rule) keep to what playlist keeps to
+    where = 'title in ("Song 2", "Song 5", "Song 8", "Song 11")'
+    ruled = [binary, '--exclude-rule', 'title = "Song 5"'] + radio[1:] + ['--once', '--min-queue', '4', '--where', where]
+    for extra, expected in (([], {names[2], names[8], names[11]}), (['--include-excluded'], {names[2], names[5], names[8], names[11]})):
+        mpd.command('clear')
+        mpd.command('add ' + quoted(seed))
+        mpd.command('play 0')
+        wait_for('MPD to play', lambda: mpd.status().get('state') == 'play')
+        done = subprocess.run(ruled + extra, env=env_vars, capture_output=True, text=True, check=False)
+        check(done.returncode == 0, f'radio --where {extra} failed ({done.returncode}): {done.stderr}')
+        check(set(mpd.queue()[1:]) == expected, f'radio --where {extra} appended {mpd.queue()[1:]}, not {sorted(expected)}')
+        if not extra:  # three allowed songs for four wanted: the radio says so
+            check('added 3 of the 4 songs wanted' in done.stderr, f'no note of the songs the filter left out: {done.stderr}')
+
     # --- watching: the queue advances (next), the radio keeps 3 songs after the current one
     watcher = Radio(radio + ['--min-queue', '3', '--no-repeat', '50'])
     radios.append(watcher)
