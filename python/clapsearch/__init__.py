@@ -644,9 +644,12 @@ class Library:
             self._open().playlist(seed_list, text_list, int(length), float(diversity), where, int(per_artist), int(per_album), bool(include_excluded))
         )
 
-    def path(self, start: Union[str, int], end: Union[str, int], length: int = 10) -> List[dict]:
-        """``length`` tracks moving from ``start`` to ``end`` (``clapsearch path --json``)."""
-        return _json.loads(self._open().path(str(start), str(end), int(length)))
+    def path(
+        self, start: Union[str, int], end: Union[str, int], length: int = 10, *, where: str = "", include_excluded: bool = False
+    ) -> List[dict]:
+        """``length`` tracks moving from ``start`` to ``end`` (``clapsearch path --json``), the
+        steps between through tracks matching ``where`` (``--where``) and the music-only rule."""
+        return _json.loads(self._open().path(str(start), str(end), int(length), where, bool(include_excluded)))
 
     def duplicates(self, *, threshold: float = 0.0, min_duration_ratio: float = 0.9) -> List[dict]:
         """Groups of the same recording in several files, keeper first (``clapsearch

@@ -582,10 +582,12 @@ class Library {
     return service::json_text(out);
   }
 
-  std::string path(const std::string& from, const std::string& to, int64_t length) {
+  std::string path(const std::string& from, const std::string& to, int64_t length, const std::string& where,
+                   bool include_excluded) {
+    const service::ResultRules parsed = rules_of(where, 0, 0);
     py::gil_scoped_release release;
     const auto snap = lib_->snapshot();
-    const service::Playlist p = service::track_path(*snap, from, to, length);
+    const service::Playlist p = service::track_path(*snap, from, to, length, music_only(parsed, *snap, include_excluded));
     service::ojson out = service::ojson::array();
     for (size_t i = 0; i < p.tracks.size(); ++i) out.push_back(service::playlist_track_record(*snap, p.tracks[i], i + 1));
     return service::json_text(out);

@@ -35,6 +35,7 @@ struct RadioCliOptions {
 struct PathCliOptions {
   PlaylistOutputOptions out;
   std::string from, to;
+  RuleCliOptions rules;  // --where and --include-excluded (a path takes no caps)
 };
 
 // Prints the playlist (`title` heads the table; a radio marks its seeds, a path shows each step's
@@ -107,9 +108,10 @@ int run_radio(const RadioCliOptions& o) {
 }
 
 int run_path(const PathCliOptions& o) {
+  const service::ResultRules parsed = o.rules.rules();
   service::Library lib(o.out.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
-  const service::Playlist playlist = service::track_path(*snap, o.from, o.to, o.out.length);
+  const service::Playlist playlist = service::track_path(*snap, o.from, o.to, o.out.length, o.rules.music_only(parsed, *snap));
   const store::Track* a = lib.track(playlist.tracks.front().id);
   const store::Track* b = lib.track(playlist.tracks.back().id);
   const std::string title = "path from " + (a ? lib.display_path(a->path) : o.from) + " to " +
@@ -176,6 +178,12 @@ void add_path_command(CLI::App& app, Action& action) {
   cmd->add_option("from", o->from, "The first track (id or path in the index)")->required();
   cmd->add_option("to", o->to, "The last track (id or path in the index)")->required();
   add_output_options(cmd, o->out, 10, "Tracks in the path, FROM and TO included (at least 2)");
+  cmd->add_option("--where", o->rules.where,
+                  "Steps only through tracks matching EXPR (FROM and TO are always the ends; fields, operators: "
+                  "docs/user-guide.md, Filters)")
+      ->type_name("EXPR");
+  cmd->add_flag("--include-excluded", o->rules.include_excluded,
+                "Steps through the tracks the music-only rule leaves out too (clapsearch --exclude-rule)");
   cmd->footer(
       "With a and b the two tracks' embeddings, step i of n aims at normalise((1 - t) * a + t * b), t = i / (n - 1),\n"
       "and takes the track nearest to it (cosine) that is not in the path yet: FROM first, TO last, no repeats.\n"

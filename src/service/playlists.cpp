@@ -120,13 +120,18 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
   return out;
 }
 
-Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const std::string& to, int64_t length) {
+Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const std::string& to, int64_t length,
+                    const ResultRules& rules) {
+  if (rules.capped()) throw InvalidArgument("path: per-artist and per-album caps do not go with a path (use a filter)");
   const store::Track& a = usable_track(snap, "FROM", from);
   const store::Track& b = usable_track(snap, "TO", to);
   if (a.id == b.id) throw Error("path: FROM '" + from + "' and TO '" + to + "' are the same track (" + a.path + ")");
+  Embeddings tracks = snap.track_embeddings();
+  const AllowedTracks allowed = allowed_tracks(snap.tracks(), rules);
+  if (!allowed.all)
+    tracks = subset_rows(tracks, [&](int64_t id) { return id == a.id || id == b.id || allowed.contains(id); });
   // Copies of one recording (service/duplicates.h) take one step at most: a step that copies
   // an earlier one, FROM or TO is taken out of the tracks and the path is drawn again.
-  Embeddings tracks = snap.track_embeddings();
   Playlist out;
   for (int round = 0; round < 8; ++round) {
     out.tracks = search::path_between(tracks, a.id, b.id, length);

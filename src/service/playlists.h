@@ -39,8 +39,11 @@ struct Playlist {
 // or has no embedding, neither seeds nor texts, more seeds than `length`, a diversity outside [0, 1].
 Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& request);
 
-// `length` tracks moving from FROM to TO (search::path_between). Throws clap::Error naming the
-// input: FROM or TO not in the index or without an embedding, FROM and TO the same track, length < 2.
-Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const std::string& to, int64_t length);
+// `length` tracks moving from FROM to TO (search::path_between), the steps between them taken from
+// the tracks `rules` allow (its filter and exclusions; FROM and TO are always the ends). Throws
+// clap::Error naming the input: FROM or TO not in the index or without an embedding, FROM and TO
+// the same track, length < 2; InvalidArgument for caps (a path has no use for them).
+Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const std::string& to, int64_t length,
+                    const ResultRules& rules = {});
 
 }  // namespace clap::service

@@ -281,6 +281,25 @@ void PathRunsFromToAndPlaysInMpv() {
   EXPECT_EQ(all.front()["path"], from);
   EXPECT_EQ(all.back()["path"], to);
   EXPECT_NE(err.find("holds 7 of the 20 tracks asked for"), std::string::npos) << err;
+
+  // --where: the steps between come from the matching tracks alone; the ends always stand.
+  const json filtered = ok_json("path " + q(from) + " " + q(to) + " -n 20 --where 'format in (\"ogg\", \"mp3\")'");
+  ASSERT_EQ(filtered.size(), 4u) << filtered.dump();
+  EXPECT_EQ(filtered.front()["path"], from);
+  EXPECT_EQ(filtered.back()["path"], to);
+  EXPECT_EQ((std::set<std::string>{filtered[1]["path"], filtered[2]["path"]}),
+            (std::set<std::string>{music("Sub Folder/high a.mp3"), music("pink.ogg")}));
+  // The music-only rule leaves its tracks out of the steps, unless --include-excluded.
+  auto has_pink = [&](const json& list) {
+    for (const auto& t : list)
+      if (t["path"] == music("pink.ogg")) return true;
+    return false;
+  };
+  const std::string ruled = "--exclude-rule 'format = \"ogg\"' path " + q(from) + " " + q(to) + " -n 20";
+  const json without = ok_json(ruled);
+  EXPECT_EQ(without.size(), 6u);
+  EXPECT_FALSE(has_pink(without));
+  EXPECT_TRUE(has_pink(ok_json(ruled + " --include-excluded")));
 }
 
 // --- errors ------------------------------------------------------------------------------------

@@ -103,6 +103,10 @@ def test_the_music_only_rule_keeps_podcasts_out_unless_asked(tmp_path):
     assert talk not in paths(library.similar(sine, k=0)) and talk in paths(library.similar(sine, k=0, include_excluded=True))
     assert talk not in paths(library.like(sine, k=0)) and talk in paths(library.like(sine, k=0, include_excluded=True))
     assert talk not in paths(library.playlist([sine], length=20))
+    chirp = os.path.join(music, "chirp.wav")
+    assert talk not in paths(library.path(sine, chirp, length=20))
+    assert talk in paths(library.path(sine, chirp, length=20, include_excluded=True))
+    assert library.path(sine, chirp, length=20, where="duration > 5") == cli_json_db("path", sine, chirp, "-n", "20", "--where", "duration > 5")
     assert "Talker" not in {r["artist"] for r in library.artists("speech", k=0)}
     assert "Talker" in {r["artist"] for r in library.artists("speech", k=0, include_excluded=True)}
     # Another rule, or none.
