@@ -185,7 +185,8 @@ std::vector<TrackScore> score_candidates(const WindowSource& source, const std::
 }
 
 std::vector<TrackScore> source_mean(const QuantizedTracks& tracks, const std::vector<float>& norms,
-                                    const WindowSource& source, const float* query, const TextSearchOptions& options) {
+                                    const WindowSource& source, const float* query, const TextSearchOptions& options,
+                                    const std::function<bool(int64_t)>& track_allowed) {
   // search_mean's rule (candidates: every track whose centroid score norm·(q·x) is within the
   // margin of the k-th), in two steps. The 8-bit scores, within their bound (plus the float
   // product's rounding), choose every track that could pass it; their float32 embeddings (one
@@ -203,7 +204,8 @@ std::vector<TrackScore> source_mean(const QuantizedTracks& tracks, const std::ve
     return {a - b, a + b + kSelectionMargin};
   };
   std::vector<int64_t> maybe;
-  for (int64_t row : rows_that_may_rank(nt, k, bounds, [](int64_t) { return false; })) maybe.push_back(tracks.ids()[row]);
+  const auto skip = [&](int64_t row) { return track_allowed && !track_allowed(tracks.ids()[row]); };
+  for (int64_t row : rows_that_may_rank(nt, k, bounds, skip)) maybe.push_back(tracks.ids()[row]);
   const Embeddings exact = source.track_embeddings(maybe);
   const int64_t n = exact.size();
   if (n == 0) return {};
@@ -265,7 +267,10 @@ std::vector<TrackScore> source_max(const QuantizedTracks& tracks, const WindowSo
 
 std::vector<std::vector<TrackScore>> text_search_source(const QuantizedTracks& tracks, const std::vector<float>& centroid_norms,
                                                         const WindowSource& source, int64_t nq, const float* queries,
-                                                        const TextSearchOptions& options, int64_t shortlist) {
+                                                        const TextSearchOptions& options, int64_t shortlist,
+                                                        const std::function<bool(int64_t track_id)>& track_allowed) {
+  if (track_allowed && options.aggregate != Aggregate::Mean)
+    throw std::logic_error("text search: a track filter applies to the mean aggregate only");
   if (centroid_norms.size() != tracks.ids().size())
     throw Error("text search: " + std::to_string(centroid_norms.size()) + " centroid norms for " +
                 std::to_string(tracks.size()) + " tracks");
@@ -273,7 +278,7 @@ std::vector<std::vector<TrackScore>> text_search_source(const QuantizedTracks& t
   std::vector<std::vector<TrackScore>> out;
   for (int64_t q = 0; q < nq; ++q) {
     const float* query = queries + q * tracks.dim();
-    out.push_back(options.aggregate == Aggregate::Mean ? source_mean(tracks, centroid_norms, source, query, options)
+    out.push_back(options.aggregate == Aggregate::Mean ? source_mean(tracks, centroid_norms, source, query, options, track_allowed)
                                                        : source_max(tracks, source, query, options, shortlist));
   }
   return out;

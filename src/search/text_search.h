@@ -15,6 +15,7 @@
 // paths print identical numbers.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "search/catalog.h"
@@ -75,10 +76,13 @@ class TextSearcher {
 // (`tracks`) choosing which tracks' float32 embeddings the source reads to apply the rule; Max
 // from the source's shortlist; the candidate tracks' windows are then read and scored as above
 // (the same numbers). Exact for Mean; for Max exact when the shortlist holds every track's best
-// window.
+// window. `track_allowed` (Mean only; empty = every track): only the tracks it accepts are
+// candidates, chosen by their 8-bit embeddings in memory, so a selective filter reads the
+// windows of about k tracks, not of every allowed one (the exact ranking of the allowed tracks).
 std::vector<std::vector<TrackScore>> text_search_source(const QuantizedTracks& tracks, const std::vector<float>& centroid_norms,
                                                         const WindowSource& source, int64_t nq, const float* queries,
-                                                        const TextSearchOptions& options, int64_t shortlist);
+                                                        const TextSearchOptions& options, int64_t shortlist,
+                                                        const std::function<bool(int64_t track_id)>& track_allowed = {});
 
 // The full TrackScore of one track (catalog track index) for one query: scores the track's
 // active windows. Shared by every path so they report identical numbers.

@@ -97,8 +97,31 @@ std::vector<std::vector<search::TrackScore>> search_vectors(const LibrarySnapsho
     const AllowedTracks allowed = allowed_tracks(snap.tracks(), rules);
     std::optional<search::Catalog> subset;  // the allowed tracks' windows, read once for every text
     std::vector<std::vector<search::TrackScore>> out;
+    // Mean: the filter chooses the candidates among the 8-bit track embeddings in memory, and
+    // only the best candidates' windows are read (reading every allowed track's windows from the
+    // store took 1.5 s for a 1 % filter over 1 M windows; docs/performance.md).
+    const bool mean = options.aggregate == search::Aggregate::Mean && !allowed.all;
+    const auto mean_allowed = [&](int64_t n, const float* query) {
+      search::TextSearchOptions o = options;
+      o.k = n;
+      return search::text_search_source(tracks, snap.centroid_norms(), snap.window_source(), 1, query, o, shortlist,
+                                        [&allowed](int64_t id) { return allowed.contains(id); })[0];
+    };
     for (int64_t q = 0; q < nq; ++q) {
       const float* query = emb + q * dim;
+      if (mean) {
+        // The list is the allowed tracks' exact ranking: caps alone may need more of it.
+        for (int64_t n = rules.capped() && options.k > 0 ? options.k * 2 + 16 : options.k;; n *= 4) {
+          std::vector<search::TrackScore> list = mean_allowed(n, query);
+          const bool exhausted = n <= 0 || static_cast<int64_t>(list.size()) < n;
+          std::vector<search::TrackScore> kept = keep_allowed(snap, rules, allowed, options.k, std::move(list), track_id_of);
+          if (exhausted || static_cast<int64_t>(kept.size()) >= options.k) {
+            out.push_back(std::move(kept));
+            break;
+          }
+        }
+        continue;
+      }
       out.push_back(rank_by_rules<search::TrackScore>(
           snap, rules, allowed, options.k,
           [&](int64_t n) {
