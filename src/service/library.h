@@ -109,8 +109,8 @@ struct SongWindows {
   search::Catalog catalog;
 };
 
-struct StoreAccess;  // the store and the lock that serialises its use (library.cpp)
-struct CompressedSlot;  // the library's compressed window index, shared by its snapshots (library.cpp)
+struct StoreAccess;  // the store and the lock that serialises its use (library_internal.h)
+struct CompressedSlot;  // the library's compressed window index, shared by its snapshots (library_internal.h)
 
 // How Library::refresh made the new snapshot.
 struct RefreshInfo {
@@ -284,7 +284,7 @@ class Library {
   // Whether `candidate` embeds audio as the index's model does (a text fine-tune of it).
   bool shares_audio(const store::ModelIdentity& candidate) const;
   // Embeds texts with the model; concurrent callers' texts are gathered into one run (see
-  // library.cpp).
+  // library_models.cpp).
   std::vector<float> run_text_tower(const std::vector<std::string>& texts);
 
   LibraryOptions options_;
