@@ -28,7 +28,6 @@ using store::ModelIdentity;
 using store::Store;
 using store::Track;
 using store::TrackStatus;
-using store::WindowRecord;
 
 namespace {
 

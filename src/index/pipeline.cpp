@@ -28,8 +28,6 @@
 
 namespace clap::index {
 
-using store::FileState;
-using store::ModelIdentity;
 using store::Store;
 using store::Track;
 using store::TrackStatus;
