@@ -48,12 +48,13 @@ int run_batch(const AnalyzeCliOptions& o) {
   search::AnalyzeOptions ao = analyze_options(o);
 
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
-  const search::Catalog& catalog = lib.catalog();
+  const auto snap = lib.snapshot();
+  const search::Catalog& catalog = snap->catalog();
   if (!o.globs.empty()) {
     for (int64_t id : catalog.track_ids()) {
-      const store::Track* t = lib.track(id);
+      const store::Track* t = snap->track(id);
       if (!t) continue;
-      const std::string rel = lib.display_path(t->path), base = std::filesystem::path(t->path).filename().string();
+      const std::string rel = snap->display_path(t->path), base = std::filesystem::path(t->path).filename().string();
       for (const auto& g : o.globs)
         if (glob_match(g, t->path) || glob_match(g, rel) || glob_match(g, base)) {
           ao.tracks.push_back(id);
@@ -62,13 +63,13 @@ int run_batch(const AnalyzeCliOptions& o) {
     }
     if (ao.tracks.empty()) throw Error("no searchable track matches --tracks");
   }
-  const auto rows = service::analyze_texts(lib, *lib.snapshot(), queries, ao);
+  const auto rows = service::analyze_texts(lib, *snap, queries, ao);
 
   if (!o.csv.empty()) {
     CsvOut csv(o.csv);
     csv.row({"track", "path", "query", "mean", "max", "min", "std", "n_windows", "best_start", "best_end", "label"});
     for (const auto& r : rows) {
-      const store::Track* t = lib.track(r.track_id);
+      const store::Track* t = snap->track(r.track_id);
       csv.row({std::to_string(r.track_id), t ? t->path : "", queries[r.query], json_float(float(r.stats.mean)),
                json_float(float(r.stats.max)), json_float(float(r.stats.min)), json_float(float(r.stats.std)),
                std::to_string(r.stats.n_windows), json_float(float(r.stats.best_start)), json_float(float(r.stats.best_end)),
@@ -82,7 +83,6 @@ int run_batch(const AnalyzeCliOptions& o) {
   }
   if (o.json) {
     ojson out = ojson::array();
-    const auto snap = lib.snapshot();
     for (const auto& r : rows) out.push_back(service::analyze_row_record(*snap, r, queries[r.query], ao.aggregate));
     print_json(out);
     return 0;
@@ -90,8 +90,8 @@ int run_batch(const AnalyzeCliOptions& o) {
   Table table({"track", "query", "mean", "max", "min", "std", "windows", "best", "label"},
               {false, false, true, true, true, true, true, false, false});
   for (const auto& r : rows) {
-    const store::Track* t = lib.track(r.track_id);
-    table.add({t ? lib.display_path(t->path) : std::to_string(r.track_id), queries[r.query], fixed(r.stats.mean, 4),
+    const store::Track* t = snap->track(r.track_id);
+    table.add({t ? snap->display_path(t->path) : std::to_string(r.track_id), queries[r.query], fixed(r.stats.mean, 4),
                fixed(r.stats.max, 4), fixed(r.stats.min, 4), fixed(r.stats.std, 4), std::to_string(r.stats.n_windows),
                time_range(r.stats.best_start, r.stats.best_end), search::label_name(r.label)});
   }
@@ -150,7 +150,7 @@ int run_song(const AnalyzeCliOptions& o) {
     csv.close();
     return 0;
   }
-  std::printf("%s%s\nquery \"%s\"\n\n", terminal_text(track_id >= 0 ? lib.display_path(path) : path).c_str(),
+  std::printf("%s%s\nquery \"%s\"\n\n", terminal_text(track_id >= 0 ? lib.snapshot()->display_path(path) : path).c_str(),
               track_id >= 0 ? (" (track " + std::to_string(track_id) + ")").c_str() : " (not in the index)", terminal_text(query).c_str());
   Table t({"window", "score", "label"}, {false, true, false});
   for (const auto& w : a.windows)

@@ -59,12 +59,13 @@ int run_classify(const ClassifyOptions& o) {
   if (o.all == !o.files.empty()) throw InvalidArgument("give audio files / track ids, or --all for every track of the index");
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   if (o.store && !lib.writable()) throw Error(lib.db_path() + ": the index cannot be written (--store)");
+  const auto snap = lib.snapshot();
 
   std::vector<Item> items;
   if (o.all) {
-    const Embeddings& e = lib.track_embeddings();
+    const Embeddings& e = snap->track_embeddings();
     for (int64_t i = 0; i < e.size(); ++i) {
-      const store::Track* t = lib.track(e.ids[i]);
+      const store::Track* t = snap->track(e.ids[i]);
       items.push_back({t ? t->path : "", e.ids[i], std::vector<float>(e.row(i), e.row(i) + e.dim)});
     }
   } else {
@@ -129,7 +130,7 @@ int run_classify(const ClassifyOptions& o) {
     for (size_t i = 0; i < items.size(); ++i) {
       std::string top;
       for (const auto& h : results[i].top) top += (top.empty() ? "" : ", ") + labels[h.id] + " " + fixed(h.score, 3);
-      table.add({items[i].track_id >= 0 ? lib.display_path(items[i].path) : items[i].path, top});
+      table.add({items[i].track_id >= 0 ? snap->display_path(items[i].path) : items[i].path, top});
     }
     table.print(stdout);
   }

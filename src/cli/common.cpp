@@ -402,13 +402,13 @@ std::vector<service::QueryTerm> SeedCliOptions::terms(const std::string& first) 
 }
 
 // "a.flac, track 12, \"rainy\" ×0.5, not \"vocals\"": what a mixed query is made of.
-std::string query_terms_label(service::Library& lib, const service::MixedQuery& q) {
+std::string query_terms_label(const service::LibrarySnapshot& snap, const service::MixedQuery& q) {
   std::string out;
   for (const auto& t : q.terms) {
     if (!out.empty()) out += ", ";
     if (t.negative) out += "not ";
     if (t.kind == service::TermKind::Text) out += "\"" + t.value + "\"";
-    else if (t.track_id >= 0) out += "track " + std::to_string(t.track_id) + " " + lib.display_path(lib.track(t.track_id)->path);
+    else if (t.track_id >= 0) out += "track " + std::to_string(t.track_id) + " " + snap.display_path(snap.track(t.track_id)->path);
     else out += t.value;
     if (t.weight != 1) out += " \u00d7" + fixed(t.weight, 3);
   }

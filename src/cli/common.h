@@ -195,7 +195,7 @@ struct SeedCliOptions {
 // --seed mixed into texts (search). --not and --not-like always (playlist takes only those).
 void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, bool mix_seed = true);
 // "a.flac, track 12 x.flac, \"rainy\" ×0.5, not \"vocals\"": what a mixed query is made of.
-std::string query_terms_label(service::Library& lib, const service::MixedQuery& q);
+std::string query_terms_label(const service::LibrarySnapshot& snap, const service::MixedQuery& q);
 // Folds `results` (rank order, asked for with service::results_before_collapse(k) entries) to
 // at most k entries (0 = all), one per duplicate group (service/duplicates.h); returns each kept
 // entry's copies (the group's other track ids).

@@ -72,7 +72,7 @@ int run_duplicates(const DuplicatesOptions& o) {
       std::snprintf(offset, sizeof offset, "%+.1f s", std::abs(m.offset_s) < 0.05 ? 0.0 : m.offset_s);
       table.add({m.keeper ? "keep" : "", m.keeper ? "" : fixed(m.score, 5), m.keeper ? "" : offset,
                  terminal_text(service::format_text(m)), mmss(m.duration_s),
-                 t ? terminal_text(lib.display_path(t->path)) : "?"});
+                 t ? terminal_text(snap->display_path(t->path)) : "?"});
     }
     table.print(stdout);
   }

@@ -50,18 +50,18 @@ int run_like(const LikeCliOptions& o) {
     const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(o.track.empty() ? o.query : o.track));
     chunks = service::mixed_query_chunks(lib, *snap, mq);
     like_rules = service::excluding_seeds(rules, mq);
-    query_label = query_terms_label(lib, mq);
+    query_label = query_terms_label(*snap, mq);
   } else if (!o.track.empty()) {
-    const store::Track* t = lib.find_track(o.track);
+    const store::Track* t = snap->find_track(o.track);
     if (!t) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
     if (o.chunk > 0 || o.hop > 0)
       print_warning("--chunk/--hop are ignored with --track: the track's stored windows are the chunks");
     chunks = service::track_query_chunks(*snap, *t);
     if (o.exclude_self) lo.exclude_track = t->id;
-    query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
+    query_label = "track " + std::to_string(t->id) + " " + snap->display_path(t->path);
   } else {
     if (o.exclude_self) {
-      const store::Track* t = lib.find_track(o.query);
+      const store::Track* t = snap->find_track(o.query);
       if (t) lo.exclude_track = t->id;
     }
     chunks = service::file_query_chunks(lib, o.query, o.chunk, o.hop);
@@ -88,7 +88,7 @@ int run_like(const LikeCliOptions& o) {
     csv.row({"rank", "track_id", "combined", "votes", "total_similarity", "path", "artist", "title"});
     size_t rank = 0;
     for (const auto& r : results) {
-      const store::Track* t = lib.track(r.track_id);
+      const store::Track* t = snap->track(r.track_id);
       csv.row({std::to_string(++rank), std::to_string(r.track_id), json_float(float(r.combined)), std::to_string(r.votes),
                json_float(float(r.total_similarity)), t ? t->path : "", t ? t->artist : "", t ? t->title : ""});
     }
@@ -102,9 +102,9 @@ int run_like(const LikeCliOptions& o) {
     Table table({"#", "combined", "votes", "total sim", "track", "tags"}, {true, true, true, true, false, false});
     size_t rank = 0;
     for (const auto& r : results) {
-      const store::Track* t = lib.track(r.track_id);
+      const store::Track* t = snap->track(r.track_id);
       table.add({std::to_string(++rank), fixed(r.combined, 4), std::to_string(r.votes), fixed(r.total_similarity, 4),
-                 t ? lib.display_path(t->path) : "?", (t ? lib.tags_text(*t) : "") + copies_text(copies[rank - 1])});
+                 t ? snap->display_path(t->path) : "?", (t ? snap->tags_text(*t) : "") + copies_text(copies[rank - 1])});
       for (const auto& m : r.matches)
         table.add_note("      q " + time_range(m.query_start, m.query_end) + " \u2192 " + time_range(m.start, m.end) +
                        "  d=" + fixed(m.distance, 4));

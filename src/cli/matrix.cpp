@@ -19,12 +19,13 @@ struct MatrixOptions {
 
 int run_matrix(const MatrixOptions& o) {
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
-  const Embeddings& emb = lib.track_embeddings();
+  const auto snap = lib.snapshot();
+  const Embeddings& emb = snap->track_embeddings();
   std::vector<int64_t> subset;
   for (const auto& spec : o.tracks) {
-    const store::Track* t = lib.find_track(spec);
+    const store::Track* t = snap->find_track(spec);
     if (!t) throw Error(spec + ": no such track in the index (give track ids or paths of indexed files)");
-    if (emb.find(t->id) < 0) lib.track_embedding(t->id);  // throws the reason it has none
+    if (emb.find(t->id) < 0) snap->track_embedding(t->id);  // throws the reason it has none
     subset.push_back(t->id);
   }
   const search::SimilarityMatrix m = search::similarity_matrix(emb, subset);
@@ -33,7 +34,7 @@ int run_matrix(const MatrixOptions& o) {
   if (o.json) {
     ojson tracks = ojson::array();
     for (int64_t id : m.ids) {
-      const store::Track* t = lib.track(id);
+      const store::Track* t = snap->track(id);
       tracks.push_back({{"track_id", id}, {"path", t ? t->path : ""}});
     }
     ojson rows = ojson::array();
@@ -50,7 +51,7 @@ int run_matrix(const MatrixOptions& o) {
     for (int64_t id : m.ids) header.push_back(std::to_string(id));
     csv.row(header);
     for (size_t i = 0; i < n; ++i) {
-      const store::Track* t = lib.track(m.ids[i]);
+      const store::Track* t = snap->track(m.ids[i]);
       std::vector<std::string> row = {std::to_string(m.ids[i]), t ? t->path : ""};
       for (size_t j = 0; j < n; ++j) row.push_back(json_float(float(m.at(i, j))));
       csv.row(row);
@@ -70,8 +71,8 @@ int run_matrix(const MatrixOptions& o) {
     }
     Table table(headers, right);
     for (size_t i = 0; i < n; ++i) {
-      const store::Track* t = lib.track(m.ids[i]);
-      std::vector<std::string> row = {std::to_string(m.ids[i]), t ? lib.display_path(t->path) : "?"};
+      const store::Track* t = snap->track(m.ids[i]);
+      std::vector<std::string> row = {std::to_string(m.ids[i]), t ? snap->display_path(t->path) : "?"};
       for (size_t j = 0; j < n; ++j) row.push_back(fixed(m.at(i, j), 3));
       table.add(row);
     }

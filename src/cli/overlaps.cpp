@@ -64,8 +64,8 @@ int run_overlaps(const OverlapsOptions& o) {
     return 0;
   }
   for (const auto& v : found)
-    std::printf("%s %s \u2248 %s %s  (%s, %d windows)\n", terminal_text(lib.display_path(path_of(v.track_a))).c_str(),
-                time_range(v.a_start, v.a_end).c_str(), terminal_text(lib.display_path(path_of(v.track_b))).c_str(),
+    std::printf("%s %s \u2248 %s %s  (%s, %d windows)\n", terminal_text(snap->display_path(path_of(v.track_a))).c_str(),
+                time_range(v.a_start, v.a_end).c_str(), terminal_text(snap->display_path(path_of(v.track_b))).c_str(),
                 time_range(v.b_start, v.b_end).c_str(), fixed(v.score, 4).c_str(), v.windows);
   if (found.empty()) std::printf("no shared passages of %s or more\n", (fixed(o.min_length, 0) + " s").c_str());
   return 0;

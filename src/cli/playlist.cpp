@@ -40,8 +40,8 @@ struct PathCliOptions {
 
 // Prints the playlist (`title` heads the table; a radio marks its seeds, a path shows each step's
 // t) and writes the M3U file when asked.
-void emit(const service::Library& lib, const service::LibrarySnapshot& snap, const service::Playlist& playlist,
-          const PlaylistOutputOptions& o, const std::string& title, bool radio) {
+void emit(const service::LibrarySnapshot& snap, const service::Playlist& playlist, const PlaylistOutputOptions& o,
+          const std::string& title, bool radio) {
   const auto& tracks = playlist.tracks;
   if (static_cast<int64_t>(tracks.size()) < playlist.requested)
     print_note("the playlist holds " + std::to_string(tracks.size()) + " of the " + std::to_string(playlist.requested) +
@@ -50,7 +50,7 @@ void emit(const service::Library& lib, const service::LibrarySnapshot& snap, con
   if (!o.m3u.empty()) {
     std::vector<service::M3uEntry> entries;
     for (const auto& h : tracks)
-      if (const store::Track* t = lib.track(h.id)) entries.push_back(service::m3u_entry(*t));
+      if (const store::Track* t = snap.track(h.id)) entries.push_back(service::m3u_entry(*t));
     const std::vector<std::string> skipped = service::write_m3u(o.m3u, entries, o.absolute);
     for (const std::string& path : skipped)
       print_warning("left out of " + o.m3u + ": " + path + ": a file name with a line break cannot be written to an M3U playlist");
@@ -72,11 +72,11 @@ void emit(const service::Library& lib, const service::LibrarySnapshot& snap, con
     Table table(headers, {true, !radio, true, true, false, false});
     const size_t n = tracks.size();
     for (size_t i = 0; i < n; ++i) {
-      const store::Track* t = lib.track(tracks[i].id);
+      const store::Track* t = snap.track(tracks[i].id);
       const std::string marker = radio ? (static_cast<int64_t>(i) < playlist.seeds ? "seed" : "")
                                        : fixed(n > 1 ? static_cast<double>(i) / static_cast<double>(n - 1) : 0.0, 2);
       table.add({std::to_string(i + 1), marker, fixed(tracks[i].score, 4), t ? mmss(t->duration_s) : "?",
-                 t ? lib.display_path(t->path) : "?", t ? lib.tags_text(*t) : ""});
+                 t ? snap.display_path(t->path) : "?", t ? snap.tags_text(*t) : ""});
     }
     table.print(stdout);
   }
@@ -103,7 +103,7 @@ int run_radio(const RadioCliOptions& o) {
   for (const auto& seed : o.negatives.not_likes) from += ", not like " + seed;
   const std::string title = "playlist from " + from + ", diversity " + fixed(o.diversity, 2) + ": " +
                             std::to_string(playlist.tracks.size()) + " tracks (cosine to the query)";
-  emit(lib, *snap, playlist, o.out, title, true);
+  emit(*snap, playlist, o.out, title, true);
   return 0;
 }
 
@@ -112,12 +112,12 @@ int run_path(const PathCliOptions& o) {
   service::Library lib(o.out.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
   const service::Playlist playlist = service::track_path(*snap, o.from, o.to, o.out.length, o.rules.music_only(parsed, *snap));
-  const store::Track* a = lib.track(playlist.tracks.front().id);
-  const store::Track* b = lib.track(playlist.tracks.back().id);
-  const std::string title = "path from " + (a ? lib.display_path(a->path) : o.from) + " to " +
-                            (b ? lib.display_path(b->path) : o.to) + ": " + std::to_string(playlist.tracks.size()) +
+  const store::Track* a = snap->track(playlist.tracks.front().id);
+  const store::Track* b = snap->track(playlist.tracks.back().id);
+  const std::string title = "path from " + (a ? snap->display_path(a->path) : o.from) + " to " +
+                            (b ? snap->display_path(b->path) : o.to) + ": " + std::to_string(playlist.tracks.size()) +
                             " tracks (cosine to each step's target)";
-  emit(lib, *snap, playlist, o.out, title, false);
+  emit(*snap, playlist, o.out, title, false);
   return 0;
 }
 

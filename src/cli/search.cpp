@@ -40,22 +40,22 @@ struct Query {
   std::vector<std::vector<int64_t>> copies;  // per result: its duplicate copies (--collapse-duplicates)
 };
 
-void print_table(service::Library& lib, const Query& q) {
+void print_table(const service::LibrarySnapshot& snap, const Query& q) {
   Table table({"#", "score", "label", "best", "track", "tags"}, {true, true, false, false, false, false});
   size_t rank = 0;
   for (const auto& r : q.results) {
-    const store::Track* t = lib.track(r.track_id);
+    const store::Track* t = snap.track(r.track_id);
     table.add({std::to_string(++rank), fixed(r.score, 4), search::label_name(r.label),
-               time_range(r.stats.best_start, r.stats.best_end), t ? lib.display_path(t->path) : "?",
-               (t ? lib.tags_text(*t) : "") + copies_text(q.copies[rank - 1])});
+               time_range(r.stats.best_start, r.stats.best_end), t ? snap.display_path(t->path) : "?",
+               (t ? snap.tags_text(*t) : "") + copies_text(q.copies[rank - 1])});
   }
   table.print(stdout);
 }
 
 // Query variants side by side: every track in any query's top k, with its score and rank under
 // each query, ordered by its best rank.
-void print_compare(service::Library& lib, const std::vector<Query>& queries, const search::TextSearchOptions& topts,
-                   const std::vector<std::vector<search::TrackScore>>& full) {
+void print_compare(const service::LibrarySnapshot& snap, const std::vector<Query>& queries,
+                   const search::TextSearchOptions& topts, const std::vector<std::vector<search::TrackScore>>& full) {
   Table legend({"", "query", "top-k mean", "best"}, {false, false, true, true});
   for (size_t i = 0; i < queries.size(); ++i) {
     double sum = 0, best = -1;
@@ -117,9 +117,9 @@ void print_compare(service::Library& lib, const std::vector<Query>& queries, con
       cells_text.push_back(search::label_name(search::label_for(s, topts.thresholds)));
       cells_text.push_back(std::to_string(r));
     }
-    const store::Track* t = lib.track(row.track_id);
-    cells_text.push_back(t ? lib.display_path(t->path) : "?");
-    cells_text.push_back(t ? lib.tags_text(*t) : "");
+    const store::Track* t = snap.track(row.track_id);
+    cells_text.push_back(t ? snap.display_path(t->path) : "?");
+    cells_text.push_back(t ? snap.tags_text(*t) : "");
     table.add(cells_text);
   }
   table.print(stdout);
@@ -169,7 +169,7 @@ int run_search(const SearchOptions& o) {
     // The query texts are positive terms of their own: negatives alone go with them.
     const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(), true, /*need_positive=*/texts.empty());
     results = service::search_mixed(lib, *snap, texts, mq, topts, rules);
-    if (texts.empty()) texts.push_back(query_terms_label(lib, mq));  // names the one query
+    if (texts.empty()) texts.push_back(query_terms_label(*snap, mq));  // names the one query
   } else {
     results = service::search_texts(lib, *snap, texts, topts, rules);
   }
@@ -201,7 +201,7 @@ int run_search(const SearchOptions& o) {
     for (const auto& q : queries)
       for (size_t r = 0; r < q.results.size(); ++r) {
         const auto& s = q.results[r];
-        const store::Track* t = lib.track(s.track_id);
+        const store::Track* t = snap->track(s.track_id);
         csv.row({q.text, std::to_string(r + 1), std::to_string(s.track_id), json_float(float(s.score)),
                  search::label_name(s.label), json_float(float(s.stats.best_start)), json_float(float(s.stats.best_end)),
                  t ? t->path : "", t ? t->artist : "", t ? t->title : ""});
@@ -210,11 +210,11 @@ int run_search(const SearchOptions& o) {
   } else if (o.compare) {
     search::TextSearchOptions all = topts;
     all.k = 0;
-    print_compare(lib, queries, topts, service::search_texts(lib, *snap, texts, all, rules));
+    print_compare(*snap, queries, topts, service::search_texts(lib, *snap, texts, all, rules));
   } else {
     for (size_t i = 0; i < queries.size(); ++i) {
       if (several) std::printf("%squery \"%s\"\n", i ? "\n" : "", terminal_text(queries[i].text).c_str());
-      print_table(lib, queries[i]);
+      print_table(*snap, queries[i]);
     }
   }
   return 0;

@@ -60,12 +60,12 @@ int run_similar(const SimilarOptions& o) {
   if (o.seeds.any()) {
     const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(o.query));
     hits = service::similar_mixed(*snap, mq, lib.dim(), ask, rules);
-    query_label = query_terms_label(lib, mq);
+    query_label = query_terms_label(*snap, mq);
   } else if (o.query.empty()) {
     throw InvalidArgument("give a seed: clapsearch similar TRACK|FILE (or --seed, --seeds-from, --text)");
   } else if (const store::Track* t = snap->find_track(o.query)) {
     hits = service::similar_tracks(*snap, *t, ask, rules);
-    query_label = "track " + std::to_string(t->id) + " " + lib.display_path(t->path);
+    query_label = "track " + std::to_string(t->id) + " " + snap->display_path(t->path);
   } else {
     std::error_code ec;
     if (!std::filesystem::exists(o.query, ec))
@@ -94,7 +94,7 @@ int run_similar(const SimilarOptions& o) {
     csv.row({"rank", "track_id", "score", "path", "artist", "title"});
     size_t rank = 0;
     for (const auto& h : hits) {
-      const store::Track* t = lib.track(h.id);
+      const store::Track* t = snap->track(h.id);
       csv.row({std::to_string(++rank), std::to_string(h.id), json_float(float(h.score)), t ? t->path : "",
                t ? t->artist : "", t ? t->title : ""});
     }
@@ -104,8 +104,8 @@ int run_similar(const SimilarOptions& o) {
     Table table({"#", "cosine", "track", "tags"}, {true, true, false, false});
     size_t rank = 0;
     for (const auto& h : hits) {
-      const store::Track* t = lib.track(h.id);
-      table.add({std::to_string(++rank), fixed(h.score, 4), t ? lib.display_path(t->path) : "?", (t ? lib.tags_text(*t) : "") + copies_text(copies[rank - 1])});
+      const store::Track* t = snap->track(h.id);
+      table.add({std::to_string(++rank), fixed(h.score, 4), t ? snap->display_path(t->path) : "?", (t ? snap->tags_text(*t) : "") + copies_text(copies[rank - 1])});
     }
     table.print(stdout);
     if (hits.empty()) std::printf("(no other tracks in the index)\n");

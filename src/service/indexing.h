@@ -10,43 +10,11 @@
 #include <vector>
 
 #include "index/indexer.h"
+#include "service/index_request.h"
 #include "service/model.h"
 #include "store/store.h"
 
 namespace clap::service {
-
-struct IndexRequest {
-  std::vector<std::string> dirs;
-  std::string db;                        // empty = store::default_db_path()
-  std::optional<std::string> model;      // unset: the index's model, else hub::kDefaultModel
-  std::string model_config, model_tokenizer;  // --config / --tokenizer (unset: the index's hints)
-  std::optional<double> window_s, hop_s, silence_db;  // unset: the index's, else 10 / 5 / -60
-  std::optional<std::string> precision;  // "fp32" / "bf16"; unset: the index's, else fp32
-  int threads = 0, batch = 8, decoders = 1;
-  int first_pass = index::kDefaultFirstPass, max_passes = 0;  // progressive indexing (index/passes.h)
-  std::vector<std::string> include, exclude;
-  bool rebuild = false, retry_errors = false;
-  bool prune_missing = false;  // prune even when most of a folder's tracks vanished
-  bool quiet = false;                    // no download progress
-  bool plan = false;  // a store with a job queue: record the work for `clapsearch worker`s, embed nothing
-  // `--model NEW` on an index of another model (issue 37): NEW's embedding set is built beside the
-  // active one, which it replaces when complete (Complete), right after this run's work on it
-  // (Now: what it lacks is embedded by the rest of the run), or not (Never: `clapsearch models
-  // --activate` does it later).
-  enum class Switch { Complete, Now, Never } switch_when = Switch::Complete;
-  // Files to leave out of this run (index::CrawlOptions::skip): those a watcher sees still being written.
-  std::function<bool(const index::CrawledFile&)> skip;
-};
-
-// The settings a run uses: those given, else the existing index's (--rebuild included:
-// `--rebuild --window 5` keeps the model), else the defaults.
-struct ResolvedSettings {
-  std::string model_spec;
-  hub::HubOptions model_options;  // --config / --tokenizer, else the index's hints for its own model
-  double window_s = 10, hop_s = 5, silence_db = -60;
-  Precision precision = Precision::F32;
-};
-ResolvedSettings resolve_settings(const IndexRequest& request, const std::optional<store::ModelIdentity>& stored);
 
 struct IndexRun {
   std::string db_path;

@@ -109,8 +109,8 @@ struct SongWindows {
   search::Catalog catalog;
 };
 
-struct StoreAccess;  // the store and the lock that serialises its use (library.cpp)
-struct CompressedSlot;  // the library's compressed window index, shared by its snapshots (library.cpp)
+struct StoreAccess;  // the store and the lock that serialises its use (library_internal.h)
+struct CompressedSlot;  // the library's compressed window index, shared by its snapshots (library_internal.h)
 
 // How Library::refresh made the new snapshot.
 struct RefreshInfo {
@@ -236,19 +236,6 @@ class Library {
   // embedding set was activated (the index of another model), Error when the index is gone.
   bool refresh(bool force = false, RefreshInfo* info = nullptr);
 
-  // --- the current snapshot's parts (a command-line run never refreshes; pointers and
-  // references stay valid until refresh())
-  const std::vector<store::Track>& tracks() const { return snapshot()->tracks(); }
-  const store::Track* track(int64_t id) const { return snapshot()->track(id); }
-  const store::Track* find_track(const std::string& id_or_path) const { return snapshot()->find_track(id_or_path); }
-  std::string display_path(const std::string& path) const { return snapshot()->display_path(path); }
-  std::string tags_text(const store::Track& t) const { return snapshot()->tags_text(t); }
-  const std::vector<store::TrackLabel>& labels_of(int64_t track_id) const { return snapshot()->labels_of(track_id); }
-  const search::Catalog& catalog() const { return snapshot()->catalog(); }
-  const search::VectorIndex& window_index() const { return snapshot()->window_index(); }
-  const Embeddings& track_embeddings() const { return snapshot()->track_embeddings(); }
-  std::vector<float> track_embedding(int64_t track_id) const { return snapshot()->track_embedding(track_id); }
-
   std::vector<store::WindowRecord> track_windows(int64_t track_id) const;
   // Replaces the stored labels of the tracks named in `labels`. Throws when read-only.
   void store_labels(const std::vector<store::TrackLabel>& labels);
@@ -284,7 +271,7 @@ class Library {
   // Whether `candidate` embeds audio as the index's model does (a text fine-tune of it).
   bool shares_audio(const store::ModelIdentity& candidate) const;
   // Embeds texts with the model; concurrent callers' texts are gathered into one run (see
-  // library.cpp).
+  // library_models.cpp).
   std::vector<float> run_text_tower(const std::vector<std::string>& texts);
 
   LibraryOptions options_;

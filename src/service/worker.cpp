@@ -14,7 +14,7 @@
 #include "hub/hub.h"
 #include "index/crawl.h"
 #include "index/identity.h"
-#include "service/indexing.h"
+#include "service/index_request.h"
 
 namespace clap::service {
 

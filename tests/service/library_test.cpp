@@ -139,13 +139,13 @@ TEST(ServiceLibrary, TracksTextCacheAndSearch) {
   o.note = [&](const std::string& n) { notes.push_back(n); };
   Library lib(o, Access::ReadWriteIfPossible);
   EXPECT_TRUE(lib.writable());
-  EXPECT_EQ(lib.tracks().size(), 3u);
-  const store::Track* t = lib.find_track(f.a440);
+  EXPECT_EQ(lib.snapshot()->tracks().size(), 3u);
+  const store::Track* t = lib.snapshot()->find_track(f.a440);
   ASSERT_NE(t, nullptr);
-  EXPECT_EQ(lib.find_track(std::to_string(t->id)), t);
-  EXPECT_EQ(lib.display_path(t->path), "a440.mp3");
-  EXPECT_EQ(lib.tags_text(*t), "Demo \u2013 A440");
-  EXPECT_EQ(lib.find_track(f.dir + "/nothing.wav"), nullptr);
+  EXPECT_EQ(lib.snapshot()->find_track(std::to_string(t->id)), t);
+  EXPECT_EQ(lib.snapshot()->display_path(t->path), "a440.mp3");
+  EXPECT_EQ(lib.snapshot()->tags_text(*t), "Demo \u2013 A440");
+  EXPECT_EQ(lib.snapshot()->find_track(f.dir + "/nothing.wav"), nullptr);
 
   // First query runs the model and fills the cache; the second is served from the cache
   // with the same floats.
@@ -166,7 +166,7 @@ TEST(ServiceLibrary, TracksTextCacheAndSearch) {
   so.aggregate = search::Aggregate::Max;
   const auto hits = service::search_texts(lib, *lib.snapshot(), {"warm lo-fi guitar"}, so)[0];
   ASSERT_EQ(hits.size(), 2u);
-  EXPECT_NE(lib.track(hits[0].track_id), nullptr);
+  EXPECT_NE(lib.snapshot()->track(hits[0].track_id), nullptr);
   bool noted_index = false;
   for (const auto& n : notes) noted_index |= n.find("window index") != std::string::npos;
   EXPECT_TRUE(noted_index);
@@ -223,12 +223,12 @@ TEST(ServiceLibrary, QueryAudioIsEmbeddedExactlyLikeTheIndexer) {
   // A copy of an indexed file outside the index: the same track embedding, bit for bit.
   const std::string copy = f.dir + "/copy-of-chirp.flac";
   fs::copy_file(f.chirp, copy);
-  const store::Track* t = lib.find_track(f.chirp);
+  const store::Track* t = lib.snapshot()->find_track(f.chirp);
   ASSERT_NE(t, nullptr);
-  EXPECT_EQ(lib.file_embedding(copy), lib.track_embedding(t->id));
+  EXPECT_EQ(lib.file_embedding(copy), lib.snapshot()->track_embedding(t->id));
   const AudioItem item = lib.audio_item(copy);
   EXPECT_EQ(item.track_id, -1);
-  EXPECT_EQ(item.embedding, lib.track_embedding(t->id));
+  EXPECT_EQ(item.embedding, lib.snapshot()->track_embedding(t->id));
   EXPECT_EQ(lib.audio_item(f.chirp).track_id, t->id);
 
   // Window by window: the same windows as stored.
@@ -276,7 +276,7 @@ TEST(ServiceLibrary, WindowIndexIsRebuiltOnlyWhenItsWindowsChange) {
   const std::string path = window_index_path(f.db);
   {
     Library lib(f.options(), Access::ReadWriteIfPossible);
-    lib.window_index();
+    lib.snapshot()->window_index();
   }
   search::IndexHeader h1;
   ASSERT_TRUE(search::VectorIndex::read_header(path, &h1));
@@ -285,10 +285,10 @@ TEST(ServiceLibrary, WindowIndexIsRebuiltOnlyWhenItsWindowsChange) {
     // Writes that leave the windows alone: text cache and labels.
     Library lib(f.options(), Access::ReadWriteIfPossible);
     lib.embed_texts({"a text never seen"});
-    lib.store_labels({{lib.tracks()[0].id, "jazz", 0.5f}});
-    EXPECT_EQ(lib.labels_of(lib.tracks()[0].id).size(), 1u);
+    lib.store_labels({{lib.snapshot()->tracks()[0].id, "jazz", 0.5f}});
+    EXPECT_EQ(lib.snapshot()->labels_of(lib.snapshot()->tracks()[0].id).size(), 1u);
     search::LoadInfo info;
-    load_window_index(f.db, lib.catalog(), &info);
+    load_window_index(f.db, lib.snapshot()->catalog(), &info);
     EXPECT_FALSE(info.rebuilt) << info.reason;
   }
   EXPECT_GT(library_status(f.db).generation, generation);  // the store did change
@@ -298,18 +298,18 @@ TEST(ServiceLibrary, WindowIndexIsRebuiltOnlyWhenItsWindowsChange) {
   f.index();
   Library lib(f.options(), Access::ReadOnly);
   search::LoadInfo info;
-  const search::VectorIndex idx = load_window_index(f.db, lib.catalog(), &info);
+  const search::VectorIndex idx = load_window_index(f.db, lib.snapshot()->catalog(), &info);
   EXPECT_FALSE(info.rebuilt);
   EXPECT_TRUE(info.updated);
   EXPECT_EQ(info.removed, 0);
   EXPECT_GE(info.added, 1);
   EXPECT_EQ(info.reason.rfind("updated", 0), 0u) << info.reason;
-  EXPECT_EQ(idx.size(), lib.catalog().window_count());
-  load_window_index(f.db, lib.catalog(), &info);
+  EXPECT_EQ(idx.size(), lib.snapshot()->catalog().window_count());
+  load_window_index(f.db, lib.snapshot()->catalog(), &info);
   EXPECT_FALSE(info.rebuilt);
   search::IndexHeader h2;
   ASSERT_TRUE(search::VectorIndex::read_header(path, &h2));
-  EXPECT_EQ(h2.content_key, window_fingerprint(lib.catalog()));
+  EXPECT_EQ(h2.content_key, window_fingerprint(lib.snapshot()->catalog()));
   EXPECT_NE(h2.content_key, h1.content_key);
 }
 
@@ -319,8 +319,8 @@ TEST(ServiceLibrary, TheWindowIndexHoldsNoSecondCopyOfTheWindows) {
   f.index();
   for (int run = 0; run < 2; ++run) {  // built, then loaded from its file
     Library lib(f.options(), Access::ReadOnly);
-    const search::VectorIndex& idx = lib.window_index();
-    const search::Catalog& c = lib.catalog();
+    const search::VectorIndex& idx = lib.snapshot()->window_index();
+    const search::Catalog& c = lib.snapshot()->catalog();
     ASSERT_GT(idx.size(), 0);
     EXPECT_FALSE(idx.owns_vectors());
     EXPECT_LT(idx.memory_bytes(), idx.size() * c.dim() * 4 / 10) << "run " << run;
@@ -342,7 +342,7 @@ TEST(ServiceLibrary, ReadOnlyAccessAnswersButWritesNothing) {
     EXPECT_FALSE(lib.writable());
     EXPECT_EQ(lib.embed_texts({"rock music"}).size(), static_cast<size_t>(lib.dim()));
     EXPECT_EQ(lib.text_cache_misses(), 1);
-    EXPECT_THROW(lib.store_labels({{lib.tracks()[0].id, "x", 1}}), Error);
+    EXPECT_THROW(lib.store_labels({{lib.snapshot()->tracks()[0].id, "x", 1}}), Error);
   }
   EXPECT_EQ(library_status(f.db).generation, generation);  // nothing was written
   Library again(f.options(), Access::ReadOnly);
@@ -370,7 +370,7 @@ TEST(ServiceStatusEmbedDoctor, ReportWhatTheCliPrints) {
   ASSERT_EQ(e.outputs[2].embedding.size(), static_cast<size_t>(e.dim));
   // `embed` of an indexed file equals its stored track embedding (no silence in this file).
   Library lib(f.options(), Access::ReadOnly);
-  EXPECT_EQ(e.outputs[0].embedding, lib.track_embedding(lib.find_track(f.chirp)->id));
+  EXPECT_EQ(e.outputs[0].embedding, lib.snapshot()->track_embedding(lib.snapshot()->find_track(f.chirp)->id));
 
   const DoctorReport d = check_model(model_dir());
   EXPECT_EQ(d.revision, "local");

@@ -106,7 +106,7 @@ double plain_knn(const std::vector<int>& cls, int k, Nearer nearer) {
 TEST_F(ServiceMap, PointsClassesAnchorsAndFiguresOfOnePanel) {
   Library lib(options(), Access::ReadWriteIfPossible);
   const MapPanel p = map_panel(lib, "genre", "", 5);
-  const Embeddings& e = lib.track_embeddings();
+  const Embeddings& e = lib.snapshot()->track_embeddings();
   const search::Projection2D fitted = search::pca_2d(e);
 
   // Every track with an embedding, at the library's PCA position.
@@ -134,7 +134,7 @@ TEST_F(ServiceMap, PointsClassesAnchorsAndFiguresOfOnePanel) {
   EXPECT_EQ(p.classified, 12);
   std::vector<int> cls;
   for (const MapPoint& pt : p.points) {
-    const std::string genre = lib.track(pt.track_id)->genre;
+    const std::string genre = lib.snapshot()->track(pt.track_id)->genre;
     if (genre.empty()) {
       EXPECT_EQ(pt.cls, -1);
     } else {
@@ -183,7 +183,7 @@ TEST_F(ServiceMap, PointsClassesAnchorsAndFiguresOfOnePanel) {
 
 TEST_F(ServiceMap, ColouredByStoredLabelsAndByATagWithMoreClassesThanColours) {
   Library lib(options(), Access::ReadWriteIfPossible);
-  const Embeddings& e = lib.track_embeddings();
+  const Embeddings& e = lib.snapshot()->track_embeddings();
   // Top labels: "calm" for three tracks, "loud" for two (a lower-scored second label is not
   // the class); the rest have none.
   std::vector<store::TrackLabel> labels;

@@ -1,0 +1,69 @@
+// The decode-and-embed pipeline of the indexer (index_roots, build_set, embed_jobs in
+// indexer.cpp; the pipeline itself in pipeline.cpp): decoder threads cut each file's windows
+// and a bounded queue carries them to the calling thread, which embeds them in batches and
+// writes each finished track in one transaction. Internal to index/: what the two files share.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "audio/decode.h"
+#include "index/indexer.h"
+
+namespace clap::index {
+
+using Clock = std::chrono::steady_clock;
+inline double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// A number as people read it ("%g").
+std::string number_text(double v);
+
+// "<path>: reason" -> "reason" (the store keeps the path in its own column).
+std::string reason_of(const std::exception& e, const std::string& path);
+
+// A later pass over a partly indexed track (index/passes.h): the windows it adds.
+struct Deepen {
+  int64_t track_id = 0;
+  int64_t set_id = 0;  // 0: the active set's windows; else an inactive embedding set's (build_set)
+  int window_total = 0;
+  std::vector<int> wanted;  // idx ascending
+  // A set build's last windows of the track: its audio (the stored duration) then counts in the
+  // run's summary, so a model upgrade reports the audio it embedded, as a first index does.
+  double completed_seconds = 0;
+};
+
+struct Job {
+  const CrawledFile* file = nullptr;  // file->path: where to read it
+  bool new_path = true;  // no track has this path yet (candidate for a move)
+  const store::IndexJob* queued = nullptr;  // a job claimed from the store's queue (its path names the track)
+  const Deepen* deepen = nullptr;  // a later pass: windows added to a stored track
+};
+
+struct MissingTrack {
+  const store::FileState* state = nullptr;
+  bool claimed = false;
+  bool retired = false;  // a track pruned by an earlier run, kept restorable (store::retire_tracks)
+};
+
+// A file's tags into the track row, with the reading they are (store::kTagsVersion).
+void apply_tags(store::Track& t, const audio::Tags& tags);
+
+// What a pipeline run leaves besides the summary it fills in.
+struct PipelineRun {
+  double decode_seconds = 0;  // CPU time of the decoder threads
+  std::vector<int64_t> skipped;  // tracks of a later pass left as they were (file changed, gone or unreadable)
+};
+
+// Decodes and embeds `jobs` (new and changed files, queued jobs of `worker`, or a later pass's
+// tracks, `pass` being the pass reported in progress), filling in `sum`. A new path whose content
+// hash is in `missing_by_hash` moves or restores that track instead of being embedded.
+PipelineRun run_pipeline(store::Store& store, const ModelSpec& spec, const IndexSettings& settings,
+                         const ModelProvider& model, const IndexCallbacks& callbacks, IndexSummary& sum,
+                         std::vector<Job> jobs,
+                         std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash = {},
+                         std::string worker = "", int pass = 1);
+
+}  // namespace clap::index

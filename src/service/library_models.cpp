@@ -1,0 +1,294 @@
+// Library's model runs: finding and loading the model (once, shared), the pool of per-run
+// states, text embeddings through the index's text cache (gathered into shared runs), and
+// query audio embedded exactly as the indexer embeds a track.
+#include <chrono>
+#include <exception>
+#include <filesystem>
+#include <map>
+
+#include "core/error.h"
+#include "service/library_internal.h"
+
+namespace clap::service {
+
+namespace fs = std::filesystem;
+
+const index::ModelSpec& Library::model_spec() {
+  std::lock_guard lock(model_mutex_);
+  if (!spec_) {
+    const bool given = !options_.model.empty();
+    const std::string spec = given ? options_.model : index::model_spec_of(identity_);
+    hub::HubOptions hub_options = given ? hub::HubOptions{} : index::hub_options_of(identity_);
+    if (!options_.model_config.empty()) hub_options.config = options_.model_config;
+    if (!options_.model_tokenizer.empty()) hub_options.tokenizer = options_.model_tokenizer;
+    hub::ResolvedModel resolved;
+    try {
+      resolved = hub::resolve_model(spec, hub_options);
+    } catch (const Error& e) {
+      if (given) throw;
+      throw Error(std::string("the index's model cannot be found: ") + e.what() +
+                  " (pass --model with the folder or hub id it was indexed with)");
+    }
+    auto s = std::make_unique<index::ModelSpec>(
+        index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db, identity_.precision));
+    const std::string diff = identity_.mismatch(s->identity);
+    if (!diff.empty() && shares_audio(s->identity)) {
+      note("the model " + spec + " embeds audio exactly as the index's model " + identity_.id +
+           " (a text fine-tune): its text queries apply to the stored embeddings");
+    } else if (!diff.empty())
+      throw Error((given ? "--model " + spec : "the model " + spec) + " does not match the index " + db_path_ + ": " + diff +
+                  ". The index was made with " + identity_.describe() +
+                  "; searching needs embeddings from the same model (re-index with `clapsearch index DIR --model ... "
+                  "--rebuild` to change models)");
+    spec_ = std::move(s);
+  }
+  return *spec_;
+}
+
+const ClapModel& Library::model() {
+  if (model_ready_.load(std::memory_order_acquire)) return *model_;
+  const index::ModelSpec& s = model_spec();
+  std::lock_guard lock(model_mutex_);
+  if (!model_) {
+    note("loading model " + (s.resolved.weights_file.empty() ? s.resolved.dir : s.resolved.weights_file));
+    ModelOpenOptions mo;
+    mo.threads = options_.threads;
+    mo.warn = options_.warn;
+    mo.audio_precision = parse_precision(identity_.precision);
+    mo.text_precision = options_.text_precision;
+    std::shared_ptr<const ClapModel> m = load_model(s.resolved, mo);
+    if (m->embedding_dim() != identity_.dim)
+      throw Error("the model's embedding size " + std::to_string(m->embedding_dim()) + " differs from the index's " +
+                  std::to_string(identity_.dim));
+    model_ = std::move(m);
+    model_ready_.store(true, std::memory_order_release);
+  }
+  return *model_;
+}
+
+bool Library::model_loaded() const { return model_ready_.load(std::memory_order_acquire); }
+
+// A ClapState borrowed from the pool for one model run; returned when the lease ends.
+class Library::StateLease {
+ public:
+  StateLease(Library& lib, std::unique_ptr<ClapState> state) : lib_(&lib), state_(std::move(state)) {}
+  StateLease(StateLease&& o) noexcept : lib_(o.lib_), state_(std::move(o.state_)) { o.lib_ = nullptr; }
+  ~StateLease() {
+    if (!lib_ || !state_) return;
+    {
+      std::lock_guard lock(lib_->states_mutex_);
+      lib_->free_states_.push_back(std::move(state_));
+    }
+    lib_->states_cv_.notify_one();
+  }
+  ClapState& operator*() { return *state_; }
+
+ private:
+  Library* lib_;
+  std::unique_ptr<ClapState> state_;
+};
+
+Library::StateLease Library::lease_state() {
+  std::unique_lock lock(states_mutex_);
+  const int limit = options_.max_model_runs;
+  if (free_states_.empty() && limit > 0 && states_made_ >= limit) {
+    if (options_.max_waiting >= 0 && waiting_ >= options_.max_waiting)
+      throw Busy("busy: " + std::to_string(limit) + " model run(s) in progress and " + std::to_string(waiting_) +
+                 " waiting; try again shortly");
+    ++waiting_;
+    auto ready = [&] { return !free_states_.empty(); };
+    bool ok = true;
+    if (options_.model_wait_ms > 0) ok = states_cv_.wait_for(lock, std::chrono::milliseconds(options_.model_wait_ms), ready);
+    else states_cv_.wait(lock, ready);
+    --waiting_;
+    if (!ok)
+      throw Busy("busy: every model run slot stayed taken for " + std::to_string(options_.model_wait_ms / 1000) +
+                 " s; try again shortly");
+  }
+  std::unique_ptr<ClapState> state;
+  if (!free_states_.empty()) {
+    state = std::move(free_states_.back());
+    free_states_.pop_back();
+  } else {
+    ++states_made_;
+    lock.unlock();
+    state = std::make_unique<ClapState>(options_.threads, options_.warn);
+  }
+  return StateLease(*this, std::move(state));
+}
+
+// Texts that arrive while the text tower runs wait and go into the next run together: one
+// pass over the text weights serves them all (a batch of 16 short texts costs ~8x one text,
+// not 16x), and an embedding never depends on its batch (README: Determinism), so gathering
+// changes no bit. The caller whose turn it is runs the batch for everyone queued.
+struct Library::TextRequest {
+  const std::vector<std::string>* texts;
+  std::vector<float> out;
+  std::exception_ptr error;
+  bool done = false;
+};
+
+std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts) {
+  constexpr size_t kMaxBatchTexts = 64;
+  const ClapModel& m = model();
+  TextRequest mine{&texts, {}, nullptr, false};
+  std::unique_lock lock(text_mutex_);
+  text_queue_.push_back(&mine);
+  while (!mine.done) {
+    if (text_running_) {
+      text_cv_.wait(lock);
+      continue;
+    }
+    // This caller runs the next batch: every request queued, up to the batch limit (its own
+    // request is always among them: it is the oldest unserved one or was queued behind them).
+    std::vector<TextRequest*> batch;
+    size_t count = 0;
+    while (!text_queue_.empty() && (batch.empty() || count + text_queue_.front()->texts->size() <= kMaxBatchTexts)) {
+      count += text_queue_.front()->texts->size();
+      batch.push_back(text_queue_.front());
+      text_queue_.erase(text_queue_.begin());
+    }
+    text_running_ = true;
+    lock.unlock();
+    std::vector<std::string> all;
+    for (TextRequest* r : batch) all.insert(all.end(), r->texts->begin(), r->texts->end());
+    std::vector<float> emb;
+    std::exception_ptr error;
+    try {
+      StateLease state = lease_state();
+      emb = m.embed_text(*state, all);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    size_t at = 0;
+    const size_t d = static_cast<size_t>(dim());
+    for (TextRequest* r : batch) {
+      if (error) r->error = error;
+      else r->out.assign(emb.begin() + static_cast<long>(at * d), emb.begin() + static_cast<long>((at + r->texts->size()) * d));
+      at += r->texts->size();
+      r->done = true;
+    }
+    text_running_ = false;
+    text_cv_.notify_all();
+  }
+  if (mine.error) std::rethrow_exception(mine.error);
+  return std::move(mine.out);
+}
+
+bool Library::shares_audio(const store::ModelIdentity& candidate) const {
+  store::ModelIdentity recorded = identity_;
+  if (recorded.audio_hash.empty()) {
+    // An index made before audio hashes were recorded: work out its model's, when that model
+    // is still where the index says and is what it recorded.
+    try {
+      hub::HubOptions quiet = index::hub_options_of(identity_);
+      quiet.quiet = true;
+      const hub::ResolvedModel resolved = hub::resolve_model(index::model_spec_of(identity_), quiet);
+      const index::ModelSpec own =
+          index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db, identity_.precision);
+      if (own.identity.content_hash == identity_.content_hash) recorded.audio_hash = own.identity.audio_hash;
+    } catch (const Error&) {
+    }
+  }
+  return recorded.shares_audio_with(candidate);
+}
+
+std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
+  const int d = dim();
+  // Text embeddings are the query model's, keyed by what is on disk now, not by what the index
+  // recorded: a model named with --model may be a text fine-tune of the index's, and a model
+  // folder whose text tower was replaced at the same path must not be answered from the old
+  // weights' cache. When the index's model cannot be found (or no longer matches), only cached
+  // texts can be answered, and those are the recorded model's.
+  std::string key;
+  try {
+    key = model_spec().identity.model_key();
+  } catch (const Error&) {
+    if (!options_.model.empty()) throw;
+    key = identity_.model_key();
+  }
+  // fp32 entries keep the key they always had; another precision gets its own.
+  if (options_.text_precision != Precision::F32) key += std::string("#text-") + precision_name(options_.text_precision);
+  std::vector<float> out(texts.size() * static_cast<size_t>(d), 0.0f);
+  std::vector<std::string> missing;
+  std::map<std::string, std::vector<size_t>> slots;  // text -> rows wanting it
+  int64_t hits = 0, misses = 0;
+  {
+    std::lock_guard lock(store_->mutex);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const bool seen = slots.count(texts[i]) > 0;
+      slots[texts[i]].push_back(i);
+      if (seen) continue;
+      const auto cached = store_->store->cached_text(key, texts[i]);
+      if (cached && static_cast<int>(cached->size()) == d) {
+        std::copy(cached->begin(), cached->end(), out.begin() + static_cast<long>(i * d));
+        ++hits;
+      } else {
+        missing.push_back(texts[i]);
+        ++misses;
+      }
+    }
+  }
+  if (!missing.empty()) {
+    const ClapModel& m = model();
+    if (!m.has_tokenizer()) throw Error("the model has no tokenizer: text queries are not possible with it");
+    const std::vector<float> emb = run_text_tower(missing);
+    std::lock_guard lock(store_->mutex);
+    bool saved = !store_->store->read_only();
+    for (size_t k = 0; k < missing.size(); ++k) {
+      std::vector<float> e(emb.begin() + static_cast<long>(k * d), emb.begin() + static_cast<long>((k + 1) * d));
+      if (saved) {
+        try {
+          store_->store->put_cached_text(key, missing[k], e);
+        } catch (const Error& err) {
+          saved = false;
+          // A warning: the search still answers, but the user should learn that the disk is
+          // full or failing (the next run embeds these texts again).
+          if (options_.warn) options_.warn(std::string("text cache not written: ") + err.what());
+        }
+      }
+      // Rows are taken from the same floats the cache holds: a later cached run prints the same.
+      for (size_t row : slots[missing[k]]) std::copy(e.begin(), e.end(), out.begin() + static_cast<long>(row * d));
+    }
+    if (store_->store->read_only()) note("index opened read-only: text embeddings not cached");
+  }
+  // Duplicated texts.
+  for (const auto& [text, rows] : slots)
+    for (size_t r = 1; r < rows.size(); ++r)
+      std::copy(out.begin() + static_cast<long>(rows[0] * d), out.begin() + static_cast<long>((rows[0] + 1) * d),
+                out.begin() + static_cast<long>(rows[r] * d));
+  cache_hits_ += hits;
+  cache_misses_ += misses;
+  note("text cache: " + std::to_string(hits) + " hit(s), " + std::to_string(misses) + " miss(es)" +
+       (misses ? " (embedded with the model)" : " (no model run)"));
+  return out;
+}
+
+FileWindows Library::embed_file(const std::string& path, double window_s, double hop_s, double max_duration_s,
+                                bool untrusted) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no such file");
+  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");
+  const index::ModelSpec& s = model_spec();  // found and matching before anything is decoded
+  WindowSettings ws;
+  ws.window_s = window_s > 0 ? window_s : identity_.window_s;
+  ws.hop_s = hop_s > 0 ? hop_s : identity_.hop_s;
+  check_window_length(ws.window_s, s.sample_rate, s.max_samples);
+  index::check_window_settings(ws.window_s, ws.hop_s, "--chunk");  // a query's windows are its chunks
+  ws.silence_db = identity_.silence_db;
+  ws.max_duration_s = max_duration_s;
+  ws.untrusted = untrusted;
+  const ClapModel& m = model();
+  FileWindows fw;
+  {
+    StateLease state = lease_state();
+    fw = embed_file_windows(m, *state, path, ws);
+  }
+  int64_t silent = 0;
+  for (uint8_t x : fw.silent) silent += x;
+  note("embedded " + path + ": " + std::to_string(fw.size()) + " windows (" + std::to_string(silent) + " silent)");
+  return fw;
+}
+
+}  // namespace clap::service
