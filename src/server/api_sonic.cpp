@@ -132,6 +132,16 @@ void answer_groups(service::Library& lib, const ServerOptions& options, service:
   send(res, answer);
 }
 
+// The songs of an Instant Mix (`mix`), or 404 `unknown` when it names no group of the index.
+template <class Mix>
+std::vector<service::SonicMatch> group_mix(const std::string& unknown, const Mix& mix) {
+  try {
+    return mix();
+  } catch (const Error& e) {
+    throw HttpError{404, unknown, e.what()};
+  }
+}
+
 }  // namespace
 
 void Api::artists(const httplib::Request& req, httplib::Response& res) {
@@ -176,12 +186,7 @@ void Api::sonic_similar_to_artist(const httplib::Request& req, httplib::Response
   const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
   const auto snap = lib().snapshot();
   if (service::normalise_name(artist).empty()) throw HttpError{400, "bad parameter", "artist: no letters or digits"};
-  std::vector<service::SonicMatch> matches;
-  try {
-    matches = service::sonic_similar_to_artist(*snap, artist, o);
-  } catch (const Error& e) {
-    throw HttpError{404, "unknown artist", e.what()};
-  }
+  const std::vector<service::SonicMatch> matches = group_mix("unknown artist", [&] { return service::sonic_similar_to_artist(*snap, artist, o); });
   send(res, {{"artist", artist}, {"sonicMatch", sonic_matches(*snap, matches)}});
 }
 
@@ -191,12 +196,7 @@ void Api::sonic_similar_to_album(const httplib::Request& req, httplib::Response&
   const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
   const auto snap = lib().snapshot();
   if (service::normalise_name(album).empty()) throw HttpError{400, "bad parameter", "album: no letters or digits"};
-  std::vector<service::SonicMatch> matches;
-  try {
-    matches = service::sonic_similar_to_album(*snap, album, artist, o);
-  } catch (const Error& e) {
-    throw HttpError{404, "unknown album", e.what()};
-  }
+  const std::vector<service::SonicMatch> matches = group_mix("unknown album", [&] { return service::sonic_similar_to_album(*snap, album, artist, o); });
   send(res, {{"album", album}, {"artist", artist}, {"sonicMatch", sonic_matches(*snap, matches)}});
 }
 
