@@ -15,7 +15,9 @@
 namespace httplib {
 class Server;
 class DataSink;
-class Response;
+class ContentReader;
+struct Request;
+struct Response;
 }
 
 namespace clap::server {
@@ -34,6 +36,15 @@ bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& 
 // its next request.
 void answer_and_close(httplib::Response& res, int status, const std::string& json_body);
 
+struct Upload;
+
+// The routes are one table (Api::endpoints, in api.cpp): each row names its method, its path as
+// openapi.json documents it, cpp-httplib's pattern, the summary of its documentation and its
+// handler. install() registers the table, routes() returns it, and a test checks it against
+// openapi.json both ways, so a route cannot be added without its documentation. The handlers
+// live by concern: api_search.cpp (search, similar, like, classify, analyze), api_tracks.cpp
+// (tracks, audio, scores), api_sonic.cpp (media servers' /api/sonic/*, artists and albums),
+// api.cpp (the table, status, map, the API document).
 class Api {
  public:
   // `reopen` is called when a request finds that the index's active embedding set changed
@@ -51,8 +62,44 @@ class Api {
   static const std::vector<Route>& routes();
 
  private:
-  // The library of the request this thread is answering (pinned by the routes' wrapper).
+  struct Endpoint;
+  static const std::vector<Endpoint>& endpoints();
+
+  // The library of the request this thread is answering (pinned by guarded()).
   static service::Library& lib();
+
+  // Runs `handler` as every route runs: 503 while unavailable (when `check_available`), the
+  // library pinned for the request, answered again once on a new library when the model
+  // changed under it (ModelChanged), and every error made a JSON answer.
+  void guarded(const httplib::Request& req, httplib::Response& res,
+               const std::function<void(const httplib::Request&, httplib::Response&)>& handler, bool check_available = true);
+
+  // The handlers, one per row of the table (GET unless named otherwise).
+  using Request = httplib::Request;
+  using Response = httplib::Response;
+  void openapi_document(const Request& req, Response& res);
+  void status(const Request& req, Response& res);
+  void library_map(const Request& req, Response& res);
+  void search(const Request& req, Response& res);
+  void similar(const Request& req, Response& res);
+  void like_track(const Request& req, Response& res);
+  // POST /api/like: reads its body itself (streamed, bounded), then answers as GET does.
+  void like_upload(const Request& req, Response& res, const httplib::ContentReader& reader);
+  void like(const Request& req, Response& res, const Upload* upload);  // upload: POST's, or null for GET
+  void classify(const Request& req, Response& res);
+  void analyze(const Request& req, Response& res);
+  void tracks(const Request& req, Response& res);
+  void track(const Request& req, Response& res);
+  void track_audio(const Request& req, Response& res);
+  void track_scores(const Request& req, Response& res);
+  void artists(const Request& req, Response& res);
+  void albums(const Request& req, Response& res);
+  void sonic_resolve(const Request& req, Response& res);
+  void sonic_similar_tracks(const Request& req, Response& res);
+  void sonic_path(const Request& req, Response& res);
+  void sonic_similar_to_artist(const Request& req, Response& res);
+  void sonic_similar_to_album(const Request& req, Response& res);
+  void sonic_search(const Request& req, Response& res);
 
   mutable std::mutex library_mutex_;
   std::shared_ptr<service::Library> library_;

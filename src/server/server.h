@@ -50,10 +50,13 @@ struct ServerOptions {
   std::function<void(const std::string&)> log;  // one line per request and notices; null = silent
 };
 
-// One route of the API, as documented in openapi.json (a test keeps the two equal).
+// One route of the API, as documented in openapi.json (a test keeps the two equal: every route
+// documented with this summary, every documented operation a route).
 struct Route {
-  std::string method;  // "GET", "POST"
-  std::string path;    // OpenAPI form: /api/tracks/{id}
+  std::string method;   // "GET", "POST"
+  std::string path;     // OpenAPI form: /api/tracks/{id}
+  std::string pattern;  // cpp-httplib's: /api/tracks/([^/]+)
+  std::string summary;  // the operation's "summary" in openapi.json
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

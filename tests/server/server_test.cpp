@@ -11,6 +11,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -79,20 +81,32 @@ int64_t id_of(Running& s, const std::string& display_path) { return s.id_of(disp
 
 // --- the API document and the routes ------------------------------------------------------------
 
+// The route table (Server::routes, the one list the server registers) and the served document
+// agree both ways: every route documented under its path and method with the table's summary,
+// every documented operation a route, and each route's pattern matching its documented path.
 TEST(ServeApi, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
   Running& s = shared_server();
   const json doc = s.get_json("/api/openapi.json");
   EXPECT_EQ(doc["openapi"].get<std::string>().substr(0, 2), "3.");
   std::set<std::pair<std::string, std::string>> documented, served;
+  std::map<std::pair<std::string, std::string>, std::string> documented_summary, served_summary;
   for (const auto& [path, item] : doc["paths"].items())
     for (const auto& [method, op] : item.items()) {
       std::string m = method;
       std::transform(m.begin(), m.end(), m.begin(), ::toupper);
       documented.insert({m, path});
+      documented_summary[{m, path}] = op.value("summary", "");
       EXPECT_TRUE(op.contains("responses")) << m << " " << path;
     }
-  for (const Route& r : Server::routes()) served.insert({r.method, r.path});
+  for (const Route& r : Server::routes()) {
+    EXPECT_TRUE(served.insert({r.method, r.path}).second) << "twice in the table: " << r.method << " " << r.path;
+    served_summary[{r.method, r.path}] = r.summary;
+    EXPECT_FALSE(r.summary.empty()) << r.method << " " << r.path;
+    const std::string example_path = std::regex_replace(r.path, std::regex(R"(\{[^/}]+\})"), "7");
+    EXPECT_TRUE(std::regex_match(example_path, std::regex(r.pattern))) << r.pattern << " does not match " << r.path;
+  }
   EXPECT_EQ(documented, served);
+  EXPECT_EQ(documented_summary, served_summary);
 
   // Each documented route, with real arguments, answers 200.
   const int64_t id = id_of(s, "a440.mp3");

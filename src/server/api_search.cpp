@@ -1,0 +1,372 @@
+// The query routes: search (text -> songs), similar (song -> songs), like (query by example:
+// an indexed track, mixed terms, or uploaded audio), classify and analyze.
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "core/error.h"
+#include "core/utf8.h"
+#include "server/api.h"
+#include "server/api_request.h"
+#include "service/diversity.h"
+#include "service/queries.h"
+
+namespace clap::server {
+
+namespace fs = std::filesystem;
+using service::json_num;
+using service::ojson;
+
+// An uploaded query, as read from the request body.
+struct Upload {
+  std::string name = "upload";  // the client's file name (multipart), for messages
+  std::string bytes;
+};
+
+namespace {
+
+// An uploaded query held in memory and decoded from there (as untrusted bytes: read through
+// our own I/O context, audio demuxers only, no nested opens; audio/decode.h): nothing a client
+// sends is written to the file system, and FFmpeg opens nothing else because of it.
+class MemoryFile {
+ public:
+  explicit MemoryFile(const std::string& bytes) {
+    fd_ = memfd_create("clapsearch-query", MFD_CLOEXEC);
+    if (fd_ < 0) throw Error("cannot hold the upload in memory");
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n <= 0) throw Error("cannot hold the upload in memory");
+      done += static_cast<size_t>(n);
+    }
+    path_ = "/proc/self/fd/" + std::to_string(fd_);
+  }
+  ~MemoryFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  MemoryFile(const MemoryFile&) = delete;
+  MemoryFile& operator=(const MemoryFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  return s;
+}
+
+std::string upload_name(const std::string& given) {
+  std::string name = fs::path(given).filename().string();
+  if (name.empty() || !is_valid_utf8(name) || name.size() > 200) name = "upload";
+  return name;
+}
+
+// Past the limit, this much more of a body is read and thrown away so that a body a little
+// over the limit ends cleanly and the client reads the 413 (a connection closed with unread
+// bytes is reset, and the answer may be lost); a larger one is cut there.
+constexpr int64_t kDrainBytes = 8 << 20;
+
+// Reads POST /api/like's body (multipart field "file", or the raw body) counting bytes as they
+// arrive, with Content-Length, chunked or neither: the file stops being kept at `max_file`
+// bytes, the whole body at max_file + 1 MB (the multipart envelope, the other fields); then
+// 413. Never holds more than the limit.
+Upload read_upload(const httplib::Request& req, const httplib::ContentReader& reader, int64_t max_file) {
+  const int64_t max_total = max_file + (1 << 20);
+  Upload u;
+  int64_t total = 0, drained = 0;
+  bool over = false;
+  // Counts n more bytes of the body; false stops the read.
+  auto count = [&](size_t n) {
+    total += static_cast<int64_t>(n);
+    if (!over && total > max_total) over = true;
+    if (over) {
+      std::string().swap(u.bytes);
+      drained += static_cast<int64_t>(n);
+      return drained <= kDrainBytes;
+    }
+    return true;
+  };
+  auto keep = [&](const char* data, size_t n) {
+    if (over) return;
+    if (static_cast<int64_t>(u.bytes.size() + n) > max_file) {
+      over = true;
+      std::string().swap(u.bytes);
+      return;
+    }
+    u.bytes.append(data, n);
+  };
+  // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3);
+  // cpp-httplib would wait for the connection to close (the --timeout) before saying so.
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
+    throw HttpError{400, "no upload", "POST an audio file (multipart/form-data, field \"file\", or the raw bytes)"};
+  bool complete = false, have_file = false;
+  if (req.is_multipart_form_data()) {
+    bool in_file = false;
+    complete = reader(
+        [&](const httplib::MultipartFormData& part) {
+          in_file = part.name == "file" && !have_file;
+          if (in_file) have_file = true, u.name = upload_name(part.filename);
+          return count(part.name.size() + part.filename.size() + part.content_type.size());
+        },
+        [&](const char* data, size_t n) {
+          if (in_file) keep(data, n);
+          return count(n);
+        });
+  } else {
+    have_file = true;
+    complete = reader([&](const char* data, size_t n) {
+      keep(data, n);
+      return count(n);
+    });
+  }
+  if (over)
+    throw HttpError{413, "upload too large",
+                    u.name + ": over the limit of " + std::to_string(max_file >> 20) + " MB" +
+                        (max_file < (1 << 20) ? " (" + std::to_string(max_file) + " bytes)" : ""),
+                    !complete};
+  if (!complete) throw HttpError{400, "bad request", "the request body could not be read (malformed multipart?)", true};
+  if (!have_file) throw HttpError{400, "missing upload", "send the audio as the multipart field \"file\""};
+  return u;
+}
+
+}  // namespace
+
+void Api::search(const httplib::Request& req, httplib::Response& res) {
+  const bool mixed = has_seed_terms(req, false);
+  const auto texts = mixed && !req.has_param("q") ? std::vector<std::string>{} : texts_param(req, "q", options_.max_queries);
+  search::TextSearchOptions o;
+  const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
+  const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  o.k = diversity >= 0 ? service::results_before_diversity(k) : k;
+  const std::string aggregate = req.has_param("aggregate") ? req.get_param_value("aggregate") : "mean";
+  if (aggregate != "mean" && aggregate != "max") throw HttpError{400, "bad parameter", "aggregate: mean or max"};
+  o.aggregate = search::parse_aggregate(aggregate);
+  o.thresholds.high = num_param(req, "high", 0.3, -1, 1);
+  o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
+  if (o.thresholds.high < o.thresholds.moderate) throw HttpError{400, "bad parameter", "high must be at least moderate"};
+  const service::ResultRules parsed = rules_param(req, options_.max_k);
+  const auto snap = lib().snapshot();
+  const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
+  ojson queries = ojson::array();
+  if (!snap->searchable()) {
+    for (const auto& t : texts) queries.push_back({{"query", t}, {"results", ojson::array()}});
+    return send(res, {{"queries", queries}});
+  }
+  std::vector<std::vector<search::TrackScore>> results;
+  std::vector<std::string> names = texts;
+  if (mixed) {
+    const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, false), texts.empty());
+    results = service::search_mixed(lib(), *snap, texts, mq, o, rules);
+    if (names.empty()) names.push_back("");  // the seeds alone: one query
+  } else {
+    results = service::search_texts(lib(), *snap, texts, o, rules);
+  }
+  for (size_t q = 0; q < names.size(); ++q) {
+    if (diversity >= 0)
+      results[q] = service::diversify(*snap, std::move(results[q]), k, diversity, [](const search::TrackScore& r) { return r.track_id; },
+                                      [](const search::TrackScore& r) { return r.score; });
+    ojson list = ojson::array();
+    for (size_t r = 0; r < results[q].size(); ++r) {
+      ojson j = service::text_result_record(*snap, results[q][r], r + 1);
+      add_playback(*snap, j, results[q][r].track_id, results[q][r].stats.best_start);
+      list.push_back(std::move(j));
+    }
+    queries.push_back({{"query", names[q]}, {"results", list}});
+  }
+  send(res, {{"queries", queries}});
+}
+
+void Api::similar(const httplib::Request& req, httplib::Response& res) {
+  const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
+  const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  const int64_t k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
+  const service::ResultRules parsed = rules_param(req, options_.max_k);
+  const auto snap = lib().snapshot();
+  const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
+  std::vector<search::Hit> hits;
+  ojson query;
+  if (has_seed_terms(req, true)) {
+    const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
+    const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first));
+    hits = service::similar_mixed(*snap, mq, lib().dim(), k, rules);
+    query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
+  } else {
+    const store::Track& t = track_param(req, *snap);
+    hits = service::similar_tracks(*snap, t, k, rules);
+    query = {{"track_id", t.id}, {"display_path", snap->display_path(t.path)}, {"title", t.title}, {"artist", t.artist}};
+  }
+  if (diversity >= 0)
+    hits = service::diversify(*snap, std::move(hits), wanted, diversity, [](const search::Hit& h) { return h.id; },
+                              [](const search::Hit& h) { return h.score; });
+  ojson list = ojson::array();
+  size_t rank = 0;
+  for (const auto& h : hits) {
+    ojson j = service::similar_result_record(*snap, h, ++rank);
+    add_playback(*snap, j, h.id, 0);
+    ojson labels = ojson::array();
+    for (const auto& l : snap->labels_of(h.id)) labels.push_back(l.label);
+    j["labels"] = labels;
+    list.push_back(std::move(j));
+  }
+  send(res, {{"query", query}, {"results", list}});
+}
+
+void Api::like_track(const httplib::Request& req, httplib::Response& res) { like(req, res, nullptr); }
+
+// The one route that takes a body: read here, counted as it arrives (never through
+// cpp-httplib's whole-body read, which does not bound a chunked body).
+void Api::like_upload(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  // The body first, whatever the answer: refusing with it unread would leave it on the connection.
+  std::optional<Upload> upload;
+  guarded(
+      req, res, [&](const httplib::Request& r, httplib::Response&) { upload = read_upload(r, reader, options_.max_upload_bytes); },
+      /*check_available=*/false);
+  if (upload) guarded(req, res, [&](const httplib::Request& r, httplib::Response& out) { like(r, out, &*upload); });
+}
+
+void Api::like(const httplib::Request& req, httplib::Response& res, const Upload* upload) {
+  search::LikeOptions o;
+  const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
+  const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  o.k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
+  o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
+  o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
+  const service::ResultRules parsed = rules_param(req, options_.max_k);
+  const auto snap = lib().snapshot();
+  const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
+  if (!snap->searchable()) throw HttpError{400, "nothing to search", "the index has no searchable tracks yet"};
+  search::QueryChunks chunks;
+  ojson query;
+  service::ResultRules like_rules = rules;
+  if (req.method == "GET" && has_seed_terms(req, true)) {
+    const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
+    const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first));
+    chunks = service::mixed_query_chunks(lib(), *snap, mq);
+    like_rules = service::excluding_seeds(rules, mq);
+    query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
+  } else if (req.method == "GET") {
+    const store::Track& t = track_param(req, *snap);
+    chunks = service::track_query_chunks(*snap, t);
+    if (flag_param(req, "exclude_self")) o.exclude_track = t.id;
+    query = {{"name", snap->display_path(t.path)}, {"track_id", t.id}, {"duration_s", json_num(t.duration_s)}};
+  } else {
+    const std::string& name = upload->name;
+    const std::string* bytes = &upload->bytes;
+    if (bytes->empty()) throw HttpError{400, "missing upload", "the request has no audio (multipart field \"file\")"};
+    if (static_cast<int64_t>(bytes->size()) > options_.max_upload_bytes)
+      throw HttpError{413, "upload too large",
+                      name + ": " + std::to_string(bytes->size() >> 20) + " MB, over the limit of " +
+                          std::to_string(options_.max_upload_bytes >> 20) + " MB"};
+    const MemoryFile file(*bytes);
+    try {
+      chunks = service::file_query_chunks(lib(), file.path(), 0, 0, options_.max_query_seconds, /*untrusted=*/true);
+    } catch (const service::Busy&) {
+      throw;
+    } catch (const service::UndecodableAudio& e) {
+      throw HttpError{415, "not audio", replace_all(e.what(), file.path(), name)};
+    } catch (const service::AudioTooLong& e) {
+      throw HttpError{413, "query too long", replace_all(e.what(), file.path(), name)};
+    } catch (const Error& e) {
+      throw HttpError{400, "cannot use the query audio", replace_all(e.what(), file.path(), name)};
+    }
+    const double duration = chunks.size() ? chunks.ends.back() : 0;
+    query = {{"name", name}, {"track_id", -1}, {"duration_s", json_num(duration)}};
+  }
+  auto results = service::like(*snap, chunks, o, like_rules);
+  if (diversity >= 0)
+    results = service::diversify(*snap, std::move(results), wanted, diversity, [](const search::LikeResult& r) { return r.track_id; },
+                                 [](const search::LikeResult& r) { return r.combined; });
+  ojson chunk_list = ojson::array();
+  for (int64_t i = 0; i < chunks.size(); ++i)
+    chunk_list.push_back({{"index", i},
+                          {"start", json_num(chunks.starts[i])},
+                          {"end", json_num(chunks.ends[i])},
+                          {"silent", !chunks.silent.empty() && chunks.silent[i] != 0}});
+  ojson list = ojson::array();
+  size_t rank = 0;
+  for (const auto& r : results) {
+    ojson j = service::like_result_record(*snap, r, ++rank);
+    const double start = r.matches.empty() ? 0 : r.matches.front().start;
+    add_playback(*snap, j, r.track_id, start);
+    ojson labels = ojson::array();
+    for (const auto& l : snap->labels_of(r.track_id)) labels.push_back(l.label);
+    j["labels"] = labels;
+    for (size_t m = 0; m < r.matches.size(); ++m) j["matches"][m]["chunk"] = r.matches[m].chunk;
+    list.push_back(std::move(j));
+  }
+  send(res, {{"query", query}, {"chunks", chunk_list}, {"results", list}});
+}
+
+void Api::classify(const httplib::Request& req, httplib::Response& res) {
+  const auto labels = texts_param(req, "label", options_.max_queries);
+  if (labels.size() < 2) throw HttpError{400, "bad parameter", "label: give at least two labels to choose between"};
+  const std::string templ = req.has_param("template") ? text_value("template", req.get_param_value("template"))
+                                                      : std::string(search::kDefaultLabelTemplate);
+  const int64_t top = int_param(req, "top", 3, 1, static_cast<int64_t>(labels.size()));
+  const auto snap = lib().snapshot();
+  ojson list = ojson::array();
+  if (snap->searchable()) {
+    const Embeddings& e = snap->track_embeddings();
+    std::vector<search::Classification> results;
+    try {
+      results = service::classify(lib(), e.size(), e.data.data(), labels, templ, top);
+    } catch (const service::Busy&) {
+      throw;
+    } catch (const Error& err) {
+      throw HttpError{400, "bad parameter", err.what()};
+    }
+    for (int64_t i = 0; i < e.size(); ++i) {
+      const store::Track* t = snap->track(e.ids[i]);
+      ojson topj = ojson::array();
+      for (const auto& h : results[i].top) topj.push_back({{"label", labels[h.id]}, {"probability", json_num(h.score)}});
+      list.push_back({{"track_id", e.ids[i]},
+                      {"display_path", t ? snap->display_path(t->path) : ""},
+                      {"title", t ? t->title : ""},
+                      {"artist", t ? t->artist : ""},
+                      {"label", results[i].top.empty() ? "" : labels[results[i].top[0].id]},
+                      {"score", results[i].top.empty() ? 0.0 : json_num(results[i].top[0].score)},
+                      {"top", topj}});
+    }
+  }
+  send(res, {{"labels", labels}, {"results", list}});
+}
+
+void Api::analyze(const httplib::Request& req, httplib::Response& res) {
+  const auto texts = texts_param(req, "q", options_.max_queries);
+  const std::string format = req.has_param("format") ? req.get_param_value("format") : "csv";
+  if (format != "csv" && format != "json") throw HttpError{400, "bad parameter", "format: csv or json"};
+  search::AnalyzeOptions o;
+  o.thresholds.high = num_param(req, "high", 0.3, -1, 1);
+  o.thresholds.moderate = num_param(req, "moderate", 0.15, -1, 1);
+  const auto snap = lib().snapshot();
+  std::vector<search::AnalyzeRow> rows;
+  if (snap->searchable()) rows = service::analyze_texts(lib(), *snap, texts, o);
+  if (format == "json") {
+    ojson list = ojson::array();
+    for (const auto& r : rows) list.push_back(service::analyze_row_record(*snap, r, texts[r.query], o.aggregate));
+    return send(res, {{"rows", list}});
+  }
+  std::string csv = "track,path,query,mean,max,min,std,n_windows,best_start,best_end,label\r\n";
+  for (const auto& r : rows) {
+    const store::Track* t = snap->track(r.track_id);
+    using service::json_float;
+    csv += std::to_string(r.track_id) + "," + service::csv_field(t ? t->path : "") + "," + service::csv_field(texts[r.query]) + "," +
+           json_float(float(r.stats.mean)) + "," + json_float(float(r.stats.max)) + "," + json_float(float(r.stats.min)) +
+           "," + json_float(float(r.stats.std)) + "," + std::to_string(r.stats.n_windows) + "," +
+           json_float(float(r.stats.best_start)) + "," + json_float(float(r.stats.best_end)) + "," +
+           search::label_name(r.label) + "\r\n";
+  }
+  res.set_header("Content-Disposition", "attachment; filename=\"analysis.csv\"");
+  res.set_content(csv, "text/csv; charset=utf-8");
+}
+
+}  // namespace clap::server
