@@ -1,9 +1,10 @@
 # Runs the built clapsearch to write its man page and completion scripts (see install.cmake),
 # gzipped where Debian wants them gzipped (man pages, changelog).
-#   cmake -DEXE=path/to/clapsearch -DOUT=dir -DCHANGELOG=file -P generate_docs.cmake
+#   cmake -DEXE=path/to/clapsearch [-DEMULATOR=runner] -DOUT=dir -DCHANGELOG=file -P generate_docs.cmake
+# EMULATOR: what runs a cross-built binary here (CMAKE_CROSSCOMPILING_EMULATOR: scripts/build-arm64.sh's qemu-run).
 file(MAKE_DIRECTORY "${OUT}")
 function(run_to file)
-  execute_process(COMMAND "${EXE}" ${ARGN} OUTPUT_FILE "${OUT}/${file}" RESULT_VARIABLE rc)
+  execute_process(COMMAND ${EMULATOR} "${EXE}" ${ARGN} OUTPUT_FILE "${OUT}/${file}" RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "clapsearch ${ARGN} failed (${rc})")
   endif()

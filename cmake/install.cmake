@@ -10,7 +10,7 @@ set(CLAPSEARCH_GENERATED
     ${CLAPSEARCH_GEN_DIR}/clapsearch.fish ${CLAPSEARCH_GEN_DIR}/changelog.gz)
 add_custom_command(
   OUTPUT ${CLAPSEARCH_GENERATED}
-  COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:clapsearch> -DOUT=${CLAPSEARCH_GEN_DIR}
+  COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:clapsearch> "-DEMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR}" -DOUT=${CLAPSEARCH_GEN_DIR}
           -DCHANGELOG=${CMAKE_SOURCE_DIR}/packaging/debian/changelog -P ${CMAKE_SOURCE_DIR}/cmake/generate_docs.cmake
   DEPENDS clapsearch ${CMAKE_SOURCE_DIR}/cmake/generate_docs.cmake ${CMAKE_SOURCE_DIR}/packaging/debian/changelog
   COMMENT "Generating the man page and shell completions from clapsearch itself"
