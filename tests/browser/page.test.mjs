@@ -211,6 +211,9 @@ await step('refine', async () => {
   assert.ok(artists.length >= 1, 'no results');
   assert.equal(new Set(artists).size, artists.length, `one result per artist: ${artists}`);
   assert.ok(!artists.includes('Noise Collective'), `the filter let through ${artists}`);
+  // The step's own screenshot comes after it has emptied the Options: this one shows them in use.
+  await page.screenshot({path: path.join(ARTIFACTS, `${String(stepNo).padStart(2, '0')}-refine-options.png`), fullPage: true,
+    style: SHOT_STYLE});
   // "More like this" keeps them: its request carries the same Options.
   const similar = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/similar'));
   await page.locator('#results .result').first().locator('button.more-like-this').click();
