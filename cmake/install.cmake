@@ -87,6 +87,20 @@ set(CPACK_SET_DESTDIR ON)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# A cross build packages for its target (scripts/package-arm64.sh): dpkg --print-architecture
+# would name the host's, and dpkg-shlibdeps reads the host's dpkg database, which holds no
+# arm64 libraries; the script works the Depends out from the sysroot packages' shlibs files
+# and passes them as CLAPSEARCH_DEB_DEPENDS.
+if(CMAKE_CROSSCOMPILING AND CMAKE_SYSTEM_PROCESSOR STREQUAL "aarch64")
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
+endif()
+set(CLAPSEARCH_DEB_DEPENDS "" CACHE STRING "Depends of the Debian package, instead of dpkg-shlibdeps' (cross builds)")
+if(CLAPSEARCH_DEB_DEPENDS)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "${CLAPSEARCH_DEB_DEPENDS}")
+elseif(CMAKE_CROSSCOMPILING)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)  # package only through scripts/package-arm64.sh
+endif()
 set(CPACK_DEBIAN_PACKAGE_SECTION sound)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # The project has no public address yet: give it when packaging (-DCLAPSEARCH_HOMEPAGE=https://...).

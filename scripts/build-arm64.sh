@@ -60,7 +60,7 @@ fi
 # ---- the sysroot --------------------------------------------------------------------------
 # Rebuilt when the package list changes (the stamp holds it).
 stamp="$sysroot/.clapsearch-packages"
-want="${TARGET_PACKAGES[*]}"
+want="${TARGET_PACKAGES[*]} (with shlibs)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "build-arm64: making the arm64 sysroot in $sysroot"
   rm -rf "$sysroot"
@@ -73,6 +73,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   apt_opts=(-o "Dir::State::status=$work/status" -o APT::Architecture=arm64 -o "APT::Architectures::=arm64"
             -o "Dir::Cache::archives=$work/debs" -o Debug::NoLocking=1)
   apt-get "${apt_opts[@]}" install -y -qq --download-only --no-install-recommends "${TARGET_PACKAGES[@]}" >/dev/null
+  # Each package's shlibs file (its control area: soname -> the Depends a user of it needs),
+  # kept for scripts/package-arm64.sh, which cannot ask dpkg-shlibdeps (it reads the host's
+  # dpkg database, which has no arm64 packages).
+  mkdir -p "$sysroot/.clapsearch-shlibs"
+  for deb in "$work"/debs/*.deb; do
+    dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./shlibs 2>/dev/null >>"$sysroot/.clapsearch-shlibs/shlibs" || true
+  done
   for deb in "$work"/debs/*.deb; do
     case "$(basename "$deb")" in
       # The C library comes from the cross toolchain (/usr/aarch64-linux-gnu); the sysroot's

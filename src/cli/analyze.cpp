@@ -67,14 +67,8 @@ int run_batch(const AnalyzeCliOptions& o) {
 
   if (!o.csv.empty()) {
     CsvOut csv(o.csv);
-    csv.row({"track", "path", "query", "mean", "max", "min", "std", "n_windows", "best_start", "best_end", "label"});
-    for (const auto& r : rows) {
-      const store::Track* t = snap->track(r.track_id);
-      csv.row({std::to_string(r.track_id), t ? t->path : "", queries[r.query], json_float(float(r.stats.mean)),
-               json_float(float(r.stats.max)), json_float(float(r.stats.min)), json_float(float(r.stats.std)),
-               std::to_string(r.stats.n_windows), json_float(float(r.stats.best_start)), json_float(float(r.stats.best_end)),
-               search::label_name(r.label)});
-    }
+    csv.row(service::analyze_csv_header());
+    for (const auto& r : rows) csv.row(service::analyze_csv_row(*snap, r, queries[r.query]));
     csv.close();
     if (o.csv != "-")
       std::fprintf(stderr, "wrote %s: %zu rows (%zu tracks × %zu queries)\n", terminal_text(o.csv).c_str(), rows.size(),

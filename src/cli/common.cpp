@@ -255,12 +255,7 @@ std::string terminal_text(const std::string& s) {
 
 CsvOut::CsvOut(const std::string& path) : out_(path) {}
 
-void CsvOut::row(const std::vector<std::string>& fields) {
-  std::string s;
-  for (size_t i = 0; i < fields.size(); ++i) s += (i ? "," : "") + csv_field(fields[i]);
-  s += "\n";
-  out_.write(s);
-}
+void CsvOut::row(const std::vector<std::string>& fields) { out_.write(service::csv_line(fields)); }
 
 void CsvOut::close() { out_.commit(); }
 

@@ -14,6 +14,7 @@
 #include "index/crawl.h"
 #include "search/classify.h"
 #include "search/eval.h"
+#include "service/queries.h"
 
 namespace clap::cli {
 namespace {
@@ -101,10 +102,8 @@ int run_zero_shot(const EvalOptions& o) {
     truth = std::move(kept_truth);
     paths = audio.paths;
   }
-  const std::vector<float> text = lib.embed_texts(search::format_prompts(o.templ, labels));
-  const double scale = lib.model().logit_scale_audio();
-  const auto results = search::classify(static_cast<int64_t>(paths.size()), audio.embeddings.data(),
-                                        static_cast<int64_t>(labels.size()), text.data(), lib.dim(), scale, 1);
+  const auto results =
+      service::classify(lib, static_cast<int64_t>(paths.size()), audio.embeddings.data(), labels, o.templ, 1);
   const auto predicted = search::predicted_labels(results);
   const search::ZeroShotEval ev = search::evaluate_zero_shot(truth, predicted, static_cast<int64_t>(labels.size()));
   const double random_acc = 1.0 / static_cast<double>(labels.size());

@@ -355,16 +355,8 @@ void Api::analyze(const httplib::Request& req, httplib::Response& res) {
     for (const auto& r : rows) list.push_back(service::analyze_row_record(*snap, r, texts[r.query], o.aggregate));
     return send(res, {{"rows", list}});
   }
-  std::string csv = "track,path,query,mean,max,min,std,n_windows,best_start,best_end,label\r\n";
-  for (const auto& r : rows) {
-    const store::Track* t = snap->track(r.track_id);
-    using service::json_float;
-    csv += std::to_string(r.track_id) + "," + service::csv_field(t ? t->path : "") + "," + service::csv_field(texts[r.query]) + "," +
-           json_float(float(r.stats.mean)) + "," + json_float(float(r.stats.max)) + "," + json_float(float(r.stats.min)) +
-           "," + json_float(float(r.stats.std)) + "," + std::to_string(r.stats.n_windows) + "," +
-           json_float(float(r.stats.best_start)) + "," + json_float(float(r.stats.best_end)) + "," +
-           search::label_name(r.label) + "\r\n";
-  }
+  std::string csv = service::csv_line(service::analyze_csv_header(), "\r\n");
+  for (const auto& r : rows) csv += service::csv_line(service::analyze_csv_row(*snap, r, texts[r.query]), "\r\n");
   res.set_header("Content-Disposition", "attachment; filename=\"analysis.csv\"");
   res.set_content(csv, "text/csv; charset=utf-8");
 }

@@ -48,6 +48,30 @@ std::string csv_field(const std::string& raw) {
   return q + "\"";
 }
 
+std::string csv_line(const std::vector<std::string>& fields, const char* eol) {
+  std::string s;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i) s += ',';
+    s += csv_field(fields[i]);
+  }
+  return s += eol;
+}
+
+const std::vector<std::string>& analyze_csv_header() {
+  static const std::vector<std::string> header = {"track", "path", "query", "mean", "max", "min",
+                                                  "std", "n_windows", "best_start", "best_end", "label"};
+  return header;
+}
+
+std::vector<std::string> analyze_csv_row(const LibrarySnapshot& snap, const search::AnalyzeRow& r, const std::string& query) {
+  const store::Track* t = snap.track(r.track_id);
+  const search::WindowStats& s = r.stats;
+  return {std::to_string(r.track_id), t ? t->path : "", query,
+          json_float(float(s.mean)), json_float(float(s.max)), json_float(float(s.min)), json_float(float(s.std)),
+          std::to_string(s.n_windows), json_float(float(s.best_start)), json_float(float(s.best_end)),
+          search::label_name(r.label)};
+}
+
 namespace {
 // The share of a track's windows the index holds: below 1 while progressive indexing has passes
 // to go for it (index/passes.h), its score made from the windows present.

@@ -51,6 +51,9 @@ Json embedding_set_record(const store::EmbeddingSet& e) {
 // A CSV cell (RFC 4180 quoting). A text that a spreadsheet would run as a formula (starting
 // with = + - @, a tab or CR, and not a number) is written with a leading apostrophe.
 std::string csv_field(const std::string& s);
+// One CSV line: each field through csv_field, separated by commas, ended by `eol` (files "\n";
+// HTTP's text/csv "\r\n", as RFC 4180 has it).
+std::string csv_line(const std::vector<std::string>& fields, const char* eol = "\n");
 
 // A text-search result: rank, path, track_id, score, label, best_start, best_end, mean, max,
 // n_windows, artist, title, labels (query first when given).
@@ -63,6 +66,10 @@ ojson like_result_record(const LibrarySnapshot& snap, const search::LikeResult& 
 // min, std, n_windows, best_start, best_end, label.
 ojson analyze_row_record(const LibrarySnapshot& snap, const search::AnalyzeRow& r, const std::string& query,
                          search::Aggregate aggregate);
+// The batch-analysis CSV (`analyze --csv`, GET /api/analyze): the header, and a row's fields
+// (track, path, query, mean, max, min, std, n_windows, best_start, best_end, label).
+const std::vector<std::string>& analyze_csv_header();
+std::vector<std::string> analyze_csv_row(const LibrarySnapshot& snap, const search::AnalyzeRow& r, const std::string& query);
 // A similar-track result: rank, path, track_id, score, artist, title.
 ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank);
 // A playlist track (service/playlists.h): rank, track_id, path, score, artist, title, duration_s,

@@ -34,7 +34,13 @@ std::string cpu_features() {
 }
 
 std::string kernel_set() {
+#if defined(__aarch64__)
+  // The x86-64 levels of core/isa.h (CLAPSEARCH_ISA) do not apply here: every ARMv8-A CPU runs
+  // the NEON kernels, and int8 uses SDOT where the CPU has the dot-product extension.
+  return std::string("neon (ARM64; int8 with ") + (arm_features().dotprod ? "SDOT" : "widening multiplies") + ")";
+#else
   return std::string(isa_level_name(isa_level())) + " (" + isa_level_reason() + ")";
+#endif
 }
 
 }  // namespace clap

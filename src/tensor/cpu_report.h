@@ -11,7 +11,8 @@ namespace clap {
 std::string cpu_features();
 
 // The kernel set the dispatch uses and why (core/isa.h): "avx2 (CLAPSEARCH_ISA=avx2 (the CPU
-// has avx512))", "avx512 (the CPU's best (CLAPSEARCH_ISA not set))".
+// has avx512))", "avx512 (the CPU's best (CLAPSEARCH_ISA not set))"; on ARM64 "neon (ARM64; int8
+// with SDOT)".
 std::string kernel_set();
 
 }  // namespace clap

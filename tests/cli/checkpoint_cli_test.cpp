@@ -40,7 +40,7 @@ std::string golden_wav(char letter) {
 
 std::string cli(const std::string& args, int* rc, std::string* err = nullptr, const std::string& env = "") {
   std::string out, e;
-  *rc = test::run_command(env + (env.empty() ? "" : " ") + test::cli_path() + " " + args, &out, &e);
+  *rc = test::run_cli(args, &out, &e, env);
   if (err) *err = e;
   return out;
 }
@@ -216,7 +216,7 @@ TEST(CheckpointConvert, ConvertForceReplacesOnlyItsOwnFiles) {
   std::string err;
   const std::string hints = " --config " + test::quoted(dir) + " --tokenizer " + test::quoted(dir);
   // In a folder with unrelated files: refused, everything kept.
-  test::run_command("cd " + test::quoted(home) + " && " + test::cli_path() + " convert " + test::quoted(dir + "/laion.pt") +
+  test::run_command("cd " + test::quoted(home) + " && " + test::cli_command() + " convert " + test::quoted(dir + "/laion.pt") +
                         " ." + hints + " --force",
                     nullptr, &err);
   EXPECT_NE(err.find("not a previous output"), std::string::npos) << err;
@@ -230,7 +230,7 @@ TEST(CheckpointConvert, ConvertForceReplacesOnlyItsOwnFiles) {
   fs::remove_all(alone);
   fs::create_directories(alone);
   fs::copy_file(dir + "/laion.pt", alone + "/laion.pt");
-  rc = test::run_command("cd " + test::quoted(alone) + " && " + test::cli_path() + " convert laion.pt ." + hints + " --force",
+  rc = test::run_command("cd " + test::quoted(alone) + " && " + test::cli_command() + " convert laion.pt ." + hints + " --force",
                          nullptr, &err);
   EXPECT_NE(rc, 0);
   EXPECT_NE(err.find("holds the input"), std::string::npos) << err;

@@ -13,7 +13,7 @@
 namespace clap {
 namespace {
 
-std::string cli() { return test::quoted(test::cli_path()); }
+std::string cli() { return test::cli_command(); }
 
 // The commands --help lists (the lines under each "...:" heading up to the end).
 std::vector<std::string> listed_commands() {

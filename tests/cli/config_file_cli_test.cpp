@@ -11,7 +11,7 @@
 namespace clap {
 namespace {
 
-std::string cli() { return test::quoted(test::cli_path()); }
+std::string cli() { return test::cli_command(); }
 
 std::string settings(const std::string& name, const std::string& text) {
   const std::string path = test::temp_dir() + "/" + name;

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 std::string q(const std::string& s) { return test::quoted(s); }
 
 int cli(const std::string& args, std::string* out, std::string* err) {
-  return test::run_command("HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args, out, err);
+  return test::run_cli(args, out, err);
 }
 
 std::string model_arg() { return " --model " + q(test::case_dir("tiny-unfused")); }
@@ -151,7 +151,7 @@ TEST(FullDisk, AFailedFirstIndexRunLeavesNothingOrAValidIndex) {
   std::string probe_out, probe_err;
   if (test::run_command("unshare -m sh -c " + q("mount -t tmpfs -o size=4k tmpfs " + q(mnt)), &probe_out, &probe_err) != 0)
     GTEST_SKIP() << "cannot mount a tmpfs in a private mount namespace here (needs root): " << probe_err;
-  const std::string cli_cmd = "HF_HUB_OFFLINE=1 " + q(test::cli_path());
+  const std::string cli_cmd = "HF_HUB_OFFLINE=1 " + test::cli_command();
   int failed_runs = 0;
   for (int kb : {4, 8, 12, 16, 24, 32, 48, 64, 96}) {
     const std::string db = mnt + "/index/library.db";

@@ -22,9 +22,7 @@ nlohmann::json golden_manifest() {
 
 int doctor(const std::string& args, std::string* out, std::string* err) {
   // No hub access in these tests: local folders only, and offline to be sure.
-  const std::string home = test::temp_dir() + "/hf-home";
-  return test::run_command("HF_HOME='" + home + "' HF_HUB_CACHE= HF_HUB_OFFLINE=1 '" + test::cli_path() + "' doctor " + args, out,
-                           err);
+  return test::run_cli("doctor " + args, out, err, "HF_HUB_CACHE=");
 }
 
 // A copy of the golden model whose text_projection.linear2 outputs a constant.
@@ -121,23 +119,19 @@ TEST(Doctor, FaissUsesAnOptimisedBlasWhateverLibblasPointsAt) {
   EXPECT_FALSE(j["kernels"]["fp32"].get<std::string>().empty());
   EXPECT_FALSE(j["kernels"]["bf16"].get<std::string>().empty());
   if (!fs::exists(reference_dir + "/libblas.so.3")) GTEST_SKIP() << "no reference BLAS installed to test against";
-  ASSERT_EQ(test::run_command("LD_LIBRARY_PATH=" + reference_dir + " HF_HUB_OFFLINE=1 '" + test::cli_path() + "' doctor " + args,
-                              &out, &err),
+  ASSERT_EQ(test::run_cli("doctor " + args, &out, &err, "LD_LIBRARY_PATH=" + reference_dir),
             0)
       << err;
   j = nlohmann::json::parse(out);
   EXPECT_TRUE(j["blas"]["optimised"].get<bool>()) << "libblas.so.3 -> reference BLAS took over: " << j["blas"].dump();
-  ASSERT_EQ(test::run_command("LD_PRELOAD=" + reference_dir + "/libblas.so.3 HF_HUB_OFFLINE=1 '" + test::cli_path() +
-                                  "' doctor " + args,
-                              &out, &err),
+  ASSERT_EQ(test::run_cli("doctor " + args, &out, &err, "LD_PRELOAD=" + reference_dir + "/libblas.so.3"),
             0)
       << err;
   j = nlohmann::json::parse(out);
   EXPECT_FALSE(j["blas"]["optimised"].get<bool>()) << j["blas"].dump();
   std::string text;
-  ASSERT_EQ(test::run_command("LD_PRELOAD=" + reference_dir + "/libblas.so.3 HF_HUB_OFFLINE=1 '" + test::cli_path() +
-                                  "' doctor --model '" + test::case_dir("tiny-unfused") + "'",
-                              &text, &err),
+  ASSERT_EQ(test::run_cli("doctor --model " + test::quoted(test::case_dir("tiny-unfused")), &text, &err,
+                            "LD_PRELOAD=" + reference_dir + "/libblas.so.3"),
             0);
   EXPECT_NE(text.find("REFERENCE BLAS"), std::string::npos) << text;
 }

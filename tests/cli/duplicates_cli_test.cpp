@@ -35,9 +35,7 @@ struct Lib {
 Lib* g_lib = nullptr;
 
 int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  return test::run_command("HF_HOME=" + q(test::temp_dir() + "/hf-home") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " +
-                               args,
-                           out, err);
+  return test::run_cli(args, out, err);
 }
 
 // Makes PATH with ffmpeg (throws with ffmpeg's message when it fails).

@@ -26,7 +26,7 @@ TEST(EmbedCli, JsonLinesInCommandLineOrderMatchTheLibrary) {
   const std::string dir = test::temp_dir(), model_dir = test::case_dir("tiny-fused");
   const std::string mp3 = make_tone(dir, "tone.mp3", 4, "-ac 2 -ar 44100");
   std::string out, err;
-  const int rc = test::run_command(test::cli_path() + " embed --model '" + model_dir + "' --text 'female vocalist' --audio '" +
+  const int rc = test::run_command(test::cli_command() + " embed --model '" + model_dir + "' --text 'female vocalist' --audio '" +
                                        mp3 + "' --text 'warm lo-fi guitar'",
                                    &out, &err);
   ASSERT_EQ(rc, 0) << err;
@@ -54,7 +54,7 @@ TEST(EmbedCli, LongFileIsTheNormalisedMeanOfItsWindows) {
   const std::string dir = test::temp_dir(), model_dir = test::case_dir("tiny-unfused");
   const std::string flac = make_tone(dir, "long.flac", 17, "-ar 48000");
   std::string out, err;
-  ASSERT_EQ(test::run_command(test::cli_path() + " embed --model '" + model_dir + "' --audio '" + flac + "'", &out, &err), 0)
+  ASSERT_EQ(test::run_command(test::cli_command() + " embed --model '" + model_dir + "' --audio '" + flac + "'", &out, &err), 0)
       << err;
   auto got = test::json_lines(out).at(0)["embedding"].get<std::vector<float>>();
   auto model = ClapModel::load(model_dir);
@@ -80,7 +80,7 @@ TEST(EmbedCli, BadInputGetsAnErrorLineAndOthersStillEmbed) {
   const std::string bad = dir + "/garbage.mp3";
   std::ofstream(bad) << "this is not audio at all, just text pretending to be an mp3 file";
   std::string out, err;
-  const int rc = test::run_command(test::cli_path() + " embed --model '" + model_dir + "' --audio '" + bad + "' --audio '" +
+  const int rc = test::run_command(test::cli_command() + " embed --model '" + model_dir + "' --audio '" + bad + "' --audio '" +
                                        good + "' --text hello",
                                    &out, &err);
   EXPECT_EQ(rc, 2);
@@ -98,7 +98,7 @@ TEST(EmbedCli, NpyOutputHasShapeAndValues) {
   const std::string dir = test::temp_dir(), model_dir = test::case_dir("tiny-unfused");
   const std::string npy = dir + "/out.npy";
   std::string out, err;
-  ASSERT_EQ(test::run_command(test::cli_path() + " embed --model '" + model_dir + "' --text a --text b --text c --format npy -o '" +
+  ASSERT_EQ(test::run_command(test::cli_command() + " embed --model '" + model_dir + "' --text a --text b --text c --format npy -o '" +
                                   npy + "'",
                               &out, &err),
             0)
@@ -121,7 +121,7 @@ TEST(EmbedCli, LongTextIsCutWithAWarningOnStderr) {
   std::string text;
   for (int i = 0; i < 600; ++i) text += "word ";
   std::string out, err;
-  ASSERT_EQ(test::run_command(test::cli_path() + " embed --threads 1 --model '" + test::case_dir("tiny-unfused") +
+  ASSERT_EQ(test::run_command(test::cli_command() + " embed --threads 1 --model '" + test::case_dir("tiny-unfused") +
                                   "' --text '" + text + "'",
                               &out, &err),
             0)
@@ -134,15 +134,15 @@ TEST(EmbedCli, LongTextIsCutWithAWarningOnStderr) {
 
 TEST(EmbedCli, UsageErrorsAreClear) {
   std::string out, err;
-  EXPECT_NE(test::run_command(test::cli_path() + " embed --model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0);
+  EXPECT_NE(test::run_command(test::cli_command() + " embed --model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0);
   EXPECT_NE(err.find("at least one --audio or --text"), std::string::npos) << err;
-  EXPECT_NE(test::run_command(test::cli_path() + " embed --model /nonexistent/model --text x", &out, &err), 0);
+  EXPECT_NE(test::run_command(test::cli_command() + " embed --model /nonexistent/model --text x", &out, &err), 0);
   EXPECT_NE(err.find("/nonexistent/model"), std::string::npos) << err;
 }
 
 TEST(BenchCli, JsonHasTheDocumentedFields) {
   std::string out, err;
-  const std::string cmd = "XDG_CACHE_HOME='" + test::temp_dir() + "' " + test::cli_path() + " bench --config '" +
+  const std::string cmd = "XDG_CACHE_HOME='" + test::temp_dir() + "' " + test::cli_command() + " bench --config '" +
                           test::case_dir("tiny-unfused") + "/config.json' --tokenizer '" + test::case_dir("tiny-unfused") +
                           "' --windows 2 --batch 2 --json";
   ASSERT_EQ(test::run_command(cmd, &out, &err), 0) << err;

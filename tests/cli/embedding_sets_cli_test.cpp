@@ -37,9 +37,7 @@ struct Library {
                    "-f lavfi -i sine=f=" + std::to_string(300 + 150 * i) + ":d=20:sample_rate=16000");
   }
   int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const {
-    return test::run_command("HF_HOME=" + q(root + "/hf") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args +
-                                 " --db " + q(db),
-                             out, err);
+    return test::run_cli(args + " --db " + q(db), out, err, "HF_HOME=" + q(root + "/hf"));
   }
   nlohmann::json json(const std::string& args) const {
     std::string out, err;

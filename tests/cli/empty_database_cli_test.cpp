@@ -27,9 +27,7 @@ int64_t table_count(const std::string& url) {
 
 int cli(const std::string& args, std::string* err) {
   const std::string root = test::temp_dir();
-  return test::run_command("HOME=" + q(root) + " XDG_CACHE_HOME=" + q(root + "/cache") + " HF_HUB_OFFLINE=1 " +
-                               q(test::cli_path()) + " " + args,
-                           nullptr, err);
+  return test::run_cli(args, nullptr, err, "HOME=" + q(root) + " XDG_CACHE_HOME=" + q(root + "/cache"));
 }
 
 TEST(EmptyDatabase, ReadCommandsAndWorkersRefuseAnEmptyPostgresDatabaseAndCreateNothing) {

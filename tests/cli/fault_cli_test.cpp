@@ -94,7 +94,7 @@ CliRun cli(const std::string& args, const Fault* fault = nullptr) {
            " FAULTFS_COUNT=" + q(count) + (fault->log ? " FAULTFS_LOG=1" : "");
   }
   CliRun r;
-  r.status = test::run_command("timeout 120 env " + env + " " + q(test::cli_path()) + " " + args, &r.out, &r.err);
+  r.status = test::run_command("timeout 120 env " + env + " " + test::cli_command() + " " + args, &r.out, &r.err);
   if (fault) std::istringstream(slurp(count)) >> r.calls >> r.faults;
   return r;
 }

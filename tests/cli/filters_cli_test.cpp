@@ -66,7 +66,7 @@ class FiltersCli : public ::testing::Test {
         << err;
   }
   static int run(const std::string& args, std::string* out, std::string* err) {
-    return test::run_command("HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args + " --db " + q(db()), out, err);
+    return test::run_cli(args + " --db " + q(db()), out, err);
   }
   static json ok_json(const std::string& args) {
     std::string out, err;
@@ -308,7 +308,7 @@ TEST_F(FiltersCli, TheMusicOnlyRuleKeepsThePodcastOut) {
   test::ffmpeg(d + "/music/song.flac", "-f lavfi -i \"sine=f=440:d=9\" -ar 48000 -metadata genre=Jazz -metadata artist=Ann");
   test::ffmpeg(d + "/music/tune.flac", "-f lavfi -i \"sine=f=660:d=9\" -ar 48000 -metadata genre=Jazz -metadata artist=Bob");
   auto cli = [&](const std::string& args, std::string* out, std::string* err) {
-    return test::run_command("HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args + " --db " + q(db2), out, err);
+    return test::run_cli(args + " --db " + q(db2), out, err);
   };
   std::string out, err;
   ASSERT_EQ(cli("index " + q(d + "/music") + " --model " + q(test::case_dir("tiny-unfused")) + " --quiet", &out, &err), 0) << err;

@@ -40,8 +40,7 @@ std::string model_dir() { return test::case_dir("tiny-unfused"); }
 
 // Runs the CLI through the shell (no hub access: local model folders, offline).
 int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  const std::string home = test::temp_dir() + "/hf-home";
-  return test::run_command("HF_HOME=" + q(home) + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args, out, err);
+  return test::run_cli(args, out, err);
 }
 
 void ffmpeg(const std::string& path, const std::string& args) {
@@ -175,7 +174,7 @@ TEST(IndexCli, OnlyBadFilesIsAFailureAndDefaultDbFollowsEnvironment) {
   // No --db: $XDG_DATA_HOME/clapsearch/library.db
   const std::string env = "env -u CLAPSEARCH_DB XDG_DATA_HOME=" + q(data) + " ";
   const std::string home = test::temp_dir() + "/hf-home";
-  const int rc = test::run_command(env + "HF_HOME=" + q(home) + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " index " +
+  const int rc = test::run_command(env + "HF_HOME=" + q(home) + " HF_HUB_OFFLINE=1 " + test::cli_command() + " index " +
                                        q(bad) + " --model " + q(model_dir()),
                                    &out, &err);
   EXPECT_EQ(rc, 1) << err;
@@ -183,7 +182,7 @@ TEST(IndexCli, OnlyBadFilesIsAFailureAndDefaultDbFollowsEnvironment) {
   EXPECT_TRUE(fs::exists(data + "/clapsearch/library.db"));
   // $CLAPSEARCH_DB wins.
   const std::string db = test::temp_dir() + "/env.db";
-  EXPECT_EQ(test::run_command("CLAPSEARCH_DB=" + q(db) + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " index " + q(bad) +
+  EXPECT_EQ(test::run_command("CLAPSEARCH_DB=" + q(db) + " HF_HUB_OFFLINE=1 " + test::cli_command() + " index " + q(bad) +
                                   " --quiet --model " + q(model_dir()),
                               &out, &err),
             1);
@@ -409,7 +408,7 @@ TEST(IndexCli, SymlinkLoopAndFifoDoNotHang) {
   fs::create_symlink(lib + "/a/fifo.mp3", lib + "/fifo_link.flac");
   std::string out, err;
   // `timeout` turns a hang into a failure instead of a stuck test.
-  const int rc = test::run_command("timeout 60 " + q(test::cli_path()) + " index " + q(lib) + " --db " + q(db) +
+  const int rc = test::run_command("timeout 60 " + test::cli_command() + " index " + q(lib) + " --db " + q(db) +
                                        " --model " + q(model_dir()) + " --json",
                                    &out, &err);
   ASSERT_EQ(rc, 0) << err;

@@ -20,10 +20,7 @@ using json = nlohmann::json;
 std::string model_dir() { return test::case_dir("tiny-unfused"); }
 
 int cli(const std::string& env, const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  const std::string home = test::temp_dir() + "/hf-home";
-  return test::run_command(env + " HF_HOME=" + test::quoted(home) + " HF_HUB_OFFLINE=1 " +
-                               test::quoted(test::cli_path()) + " " + args,
-                           out, err);
+  return test::run_cli(args, out, err, env);
 }
 
 std::string ok(const std::string& env, const std::string& args) {

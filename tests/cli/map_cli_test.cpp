@@ -26,9 +26,7 @@ struct MapCliLib {
 MapCliLib* g = nullptr;
 
 int cli_raw(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  return test::run_command("HF_HOME=" + q(g->dir + "/hf-home") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) +
-                               " " + args,
-                           out, err);
+  return test::run_cli(args, out, err, "HF_HOME=" + q(g->dir + "/hf-home"));
 }
 int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
   return cli_raw(args + " --db " + q(g->db), out, err);

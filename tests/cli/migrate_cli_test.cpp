@@ -30,9 +30,7 @@ struct Lib {
 Lib* g_lib = nullptr;
 
 int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  return test::run_command("HF_HOME=" + q(g_lib->dir + "/hf-home") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " +
-                               args,
-                           out, err);
+  return test::run_cli(args, out, err, "HF_HOME=" + q(g_lib->dir + "/hf-home"));
 }
 
 std::string run_ok(const std::string& args, std::string* err_out = nullptr) {

@@ -22,9 +22,7 @@ struct Fixture {
   std::string root = test::temp_dir() + "/identity";
   std::string lib = root + "/lib", db = root + "/library.db", model = root + "/model";
   int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const {
-    return test::run_command("HF_HOME=" + q(root + "/hf") + " XDG_CACHE_HOME=" + q(root + "/cache") +
-                                 " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args,
-                             out, err);
+    return test::run_cli(args, out, err, "HF_HOME=" + q(root + "/hf") + " XDG_CACHE_HOME=" + q(root + "/cache"));
   }
 };
 

@@ -22,9 +22,7 @@ std::string q(const std::string& s) { return test::quoted(s); }
 
 int cli(const std::string& args, std::string* out, std::string* err) {
   const std::string root = test::temp_dir();
-  return test::run_command("HOME=" + q(root) + " XDG_CACHE_HOME=" + q(root + "/cache") + " HF_HUB_OFFLINE=1 " +
-                               q(test::cli_path()) + " " + args,
-                           out, err);
+  return test::run_cli(args, out, err, "HOME=" + q(root) + " XDG_CACHE_HOME=" + q(root + "/cache"));
 }
 
 std::vector<std::string> paths(const std::string& location) {

@@ -15,7 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string cli() { return test::quoted(test::cli_path()); }
+std::string cli() { return test::cli_command(); }
 std::string tiny() { return test::quoted(test::case_dir("tiny-unfused")); }
 
 TEST(OutputCli, NonUtf8NamesAndTextsStillGiveOneJsonLinePerInput) {

@@ -29,8 +29,7 @@ struct Lib {
 Lib* g_lib = nullptr;
 
 int cli_raw(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  return test::run_command("HF_HOME=" + q(g_lib->dir + "/hf-home") + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args,
-                           out, err);
+  return test::run_cli(args, out, err, "HF_HOME=" + q(g_lib->dir + "/hf-home"));
 }
 int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
   return cli_raw(args + " --db " + q(g_lib->db), out, err);

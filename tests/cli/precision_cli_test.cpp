@@ -19,10 +19,7 @@ using json = nlohmann::json;
 std::string model_dir() { return test::case_dir("tiny-unfused"); }
 
 int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  const std::string home = test::temp_dir() + "/hf-home";
-  return test::run_command("HF_HOME=" + test::quoted(home) + " HF_HUB_OFFLINE=1 " + test::quoted(test::cli_path()) + " " +
-                               args,
-                           out, err);
+  return test::run_cli(args, out, err);
 }
 
 std::string ok(const std::string& args) {
@@ -158,7 +155,7 @@ TEST_F(PrecisionCli, BenchFidelityAndIndexReportOnRealFiles) {
 
   const std::string tmp = dir() + "/tmp";
   fs::create_directories(tmp);
-  ASSERT_EQ(test::run_command("TMPDIR=" + test::quoted(tmp) + " HF_HUB_OFFLINE=1 " + test::quoted(test::cli_path()) +
+  ASSERT_EQ(test::run_command("TMPDIR=" + test::quoted(tmp) + " HF_HUB_OFFLINE=1 " + test::cli_command() +
                                   " bench " + model + " --precision bf16 --index " + test::quoted(dir() + "/music") + " --json",
                               &out, &err),
             0)

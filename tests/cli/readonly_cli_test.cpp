@@ -27,7 +27,7 @@ Library make_library(const std::string& root) {
   test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
   test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
   std::string err;
-  EXPECT_EQ(test::run_command(q(test::cli_path()) + " index " + q(root + "/lib") + " --db " + q(l.db) + " --model " +
+  EXPECT_EQ(test::run_command(test::cli_command() + " index " + q(root + "/lib") + " --db " + q(l.db) + " --model " +
                                   q(test::case_dir("tiny-unfused")) + " -q",
                               nullptr, &err),
             0)
@@ -47,7 +47,7 @@ TEST(ReadOnlyIndex, OnAReadOnlyMountEveryQueryWorksAndIndexSaysWhy) {
   // A private read-only bind mount of the index folder (a mount namespace of this command only).
   auto in_ro_mount = [&](const std::string& args, std::string* out, std::string* err) {
     const std::string script = "mount --bind " + q(root + "/index") + " " + q(mnt) + " && mount -o remount,bind,ro " + q(mnt) +
-                               " && " + env_prefix(root) + q(test::cli_path()) + " " + args;
+                               " && " + env_prefix(root) + test::cli_command() + " " + args;
     return test::run_command("unshare -rm sh -c " + q(script), out, err);
   };
   const std::string db = mnt + "/library.db";
@@ -88,7 +88,7 @@ TEST(ReadOnlyIndex, AnotherUsersIndexIsReadableAndNamedWhenNot) {
   fs::permissions(home, fs::perms::all, fs::perm_options::add);
   auto other = [&](const std::string& args, std::string* out, std::string* err) {
     return test::run_command(as_other + "env HOME=" + q(home) + " XDG_CACHE_HOME=" + q(home + "/cache") + " HF_HUB_OFFLINE=1 " +
-                                 q(test::cli_path()) + " " + args,
+                                 test::cli_command() + " " + args,
                              out, err);
   };
   std::string out, err;
@@ -110,7 +110,7 @@ TEST(ReadOnlyIndex, DamagedAndForeignFilesAreNamed) {
   std::string out, err;
   // Not an SQLite file at all.
   std::ofstream(root + "/notes.db") << "shopping list\n";
-  EXPECT_EQ(test::run_command(q(test::cli_path()) + " status --db " + q(root + "/notes.db"), &out, &err), 1);
+  EXPECT_EQ(test::run_command(test::cli_command() + " status --db " + q(root + "/notes.db"), &out, &err), 1);
   EXPECT_NE(err.find("not an SQLite database"), std::string::npos) << err;
   // An index whose pages were overwritten: "damaged", with the way out.
   std::string bytes;
@@ -121,7 +121,7 @@ TEST(ReadOnlyIndex, DamagedAndForeignFilesAreNamed) {
   ASSERT_GT(bytes.size(), 8192u);
   for (size_t i = 4096 + 8; i < bytes.size(); i += 7) bytes[i] = static_cast<char>(0xA5);
   std::ofstream(l.db, std::ios::binary | std::ios::trunc) << bytes;
-  EXPECT_NE(test::run_command(q(test::cli_path()) + " status --db " + q(l.db), &out, &err), 0);
+  EXPECT_NE(test::run_command(test::cli_command() + " status --db " + q(l.db), &out, &err), 0);
   EXPECT_NE(err.find("damaged"), std::string::npos) << err;
   EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
 }

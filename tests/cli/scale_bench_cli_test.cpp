@@ -22,8 +22,7 @@ using json = nlohmann::json;
 std::string q(const std::string& s) { return test::quoted(s); }
 
 int cli(const std::string& args, std::string* out, std::string* err) {
-  return test::run_command("XDG_CACHE_HOME=" + q(test::temp_dir() + "/cache") + " " + q(test::cli_path()) + " " + args,
-                           out, err);
+  return test::run_cli(args, out, err, "XDG_CACHE_HOME=" + q(test::temp_dir() + "/cache"));
 }
 
 std::string bytes_of(const std::string& path) {
@@ -111,7 +110,7 @@ TEST(ScaleBenchCli, RefusesADatabaseThatHoldsSomethingElse) {
   // A real index (tiny model, one real file): refused by name.
   const std::string music = dir + "/music";
   test::ffmpeg(music + "/tone.flac", "-f lavfi -i \"sine=f=440:d=12:sample_rate=44100\"");
-  ASSERT_EQ(test::run_command("HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " index " + q(music) + " --db " +
+  ASSERT_EQ(test::run_command("HF_HUB_OFFLINE=1 " + test::cli_command() + " index " + q(music) + " --db " +
                                   q(dir + "/real.db") + " --model " + q(test::case_dir("tiny-unfused")) + " -q",
                               &out, &err),
             0)

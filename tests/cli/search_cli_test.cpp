@@ -35,8 +35,7 @@ struct Lib {
 Lib* g_lib = nullptr;
 
 int cli_raw(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  const std::string home = g_lib->dir + "/hf-home";
-  return test::run_command("HF_HOME=" + q(home) + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args, out, err);
+  return test::run_cli(args, out, err, "HF_HOME=" + q(g_lib->dir + "/hf-home"));
 }
 
 // Runs a command on the shared index.

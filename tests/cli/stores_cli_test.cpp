@@ -72,14 +72,11 @@ struct Lib {
 };
 Lib* g_lib = nullptr;
 
-// The environment every clapsearch run of this file gets: its own model cache (offline) and its
-// own $XDG_CACHE_HOME (where a PostgreSQL store's window index lives).
-std::string env_prefix(const std::string& cache) {
-  return "HF_HOME=" + q(g_lib->dir + "/hf-home") + " HF_HUB_OFFLINE=1 XDG_CACHE_HOME=" + q(cache) + " ";
-}
-
+// Every clapsearch run of this file gets the library's model cache and its own $XDG_CACHE_HOME
+// (where a PostgreSQL store's window index lives).
 int cli_raw(const std::string& args, std::string* out, std::string* err, const std::string& cache = "") {
-  return test::run_command(env_prefix(cache.empty() ? g_lib->cache : cache) + q(test::cli_path()) + " " + args, out, err);
+  return test::run_cli(args, out, err,
+                       "HF_HOME=" + q(g_lib->dir + "/hf-home") + " XDG_CACHE_HOME=" + q(cache.empty() ? g_lib->cache : cache));
 }
 
 // Runs `clapsearch ARGS --db DB`, which must succeed; returns its stdout.

@@ -19,7 +19,7 @@ namespace {
 
 int run(const std::string& args, std::string* err) {
   std::string out;
-  return test::run_command(test::quoted(test::cli_path()) + " " + args + " --db /nonexistent/library.db", &out, err);
+  return test::run_cli(args + " --db /nonexistent/library.db", &out, err);
 }
 
 TEST(UsageCli, NonFiniteNumbersAreRefusedInEveryCommand) {
@@ -39,7 +39,7 @@ TEST(UsageCli, NonFiniteNumbersAreRefusedInEveryCommand) {
 TEST(UsageCli, UsageErrorsExitTwoWithAShortMessage) {
   std::string err;
   std::string out;
-  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()), &out, &err), 2) << err;  // no command at all
+  EXPECT_EQ(test::run_command(test::cli_command(), &out, &err), 2) << err;  // no command at all
   EXPECT_EQ(run("frobnicate", &err), 2);
   EXPECT_NE(err.find("unknown command 'frobnicate'"), std::string::npos) << err;
   EXPECT_EQ(run("search x -k -3", &err), 2);
@@ -83,7 +83,7 @@ TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
   const std::string file = test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=30\"");
   const std::string model = test::quoted(test::case_dir("tiny-unfused"));
   std::string out, err;
-  const std::string index = test::quoted(test::cli_path()) + " index '" + dir + "/music' --db '" + dir + "/library.db' --model " + model;
+  const std::string index = test::cli_command() + " index '" + dir + "/music' --db '" + dir + "/library.db' --model " + model;
   EXPECT_EQ(test::run_command(index + " --hop 0.0001", &out, &err), 2);
   EXPECT_NE(err.find("--hop 0.0001 s: at least 0.5 s"), std::string::npos) << err;
   EXPECT_EQ(test::run_command(index + " --window 0.2 --hop 0.2", &out, &err), 2);
@@ -92,9 +92,9 @@ TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
   EXPECT_NE(err.find("--silence-db 20: must be between -200 and 0"), std::string::npos) << err;
   // Nothing was recorded: a normal run afterwards indexes with the defaults.
   ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
-  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " like '" + file + "' --hop 0.1 --db '" + dir + "/library.db'", &out, &err), 2);
+  EXPECT_EQ(test::run_command(test::cli_command() + " like '" + file + "' --hop 0.1 --db '" + dir + "/library.db'", &out, &err), 2);
   EXPECT_NE(err.find("--hop 0.1 s: at least 0.5 s"), std::string::npos) << err;
-  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 2);
+  EXPECT_EQ(test::run_command(test::cli_command() + " like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 2);
   EXPECT_NE(err.find("--chunk 0.5 s: at least 1 s"), std::string::npos) << err;
 }
 
@@ -113,7 +113,7 @@ TEST(UsageCli, AnUnreachablePostgresqlServerIsNamedNotTakenForAFileName) {
   const std::string url = "postgresql://me:secret@127.0.0.1:1/lib";
   for (const std::string& command : std::vector<std::string>{"status", "search x", "index " + dir}) {
     std::string out, err;
-    EXPECT_EQ(test::run_command("cd " + test::quoted(dir) + " && " + test::quoted(test::cli_path()) + " " + command +
+    EXPECT_EQ(test::run_command("cd " + test::quoted(dir) + " && " + test::cli_command() + " " + command +
                                     " --db " + test::quoted(url),
                                 &out, &err),
               1)
@@ -129,7 +129,7 @@ TEST(IndexSameFile, AFolderReachedThroughASymlinkIsIndexedOnce) {
   test::ffmpeg(dir + "/music/a.wav", "-f lavfi -i \"sine=f=440:d=3\"");
   test::ffmpeg(dir + "/music/sub/b.wav", "-f lavfi -i \"sine=f=660:d=3\"");
   std::filesystem::create_directory_symlink(dir + "/music", dir + "/link");
-  const std::string cli = test::quoted(test::cli_path()), db = " --db '" + dir + "/library.db'";
+  const std::string cli = test::cli_command(), db = " --db '" + dir + "/library.db'";
   std::string out, err;
   ASSERT_EQ(test::run_command(cli + " index '" + dir + "/music'" + db + " --model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0)
       << err;
@@ -153,7 +153,7 @@ TEST(IndexSameFile, AHardLinkIsWarnedAboutAndEitherNameFindsTheTrack) {
   test::ffmpeg(dir + "/music/b.wav", "-f lavfi -i \"sine=f=660:d=3\"");
   const std::string link = dir + "/music/z-second-name.wav";
   std::filesystem::create_hard_link(a, link);
-  const std::string cli = test::quoted(test::cli_path()), db = " --db '" + dir + "/library.db'";
+  const std::string cli = test::cli_command(), db = " --db '" + dir + "/library.db'";
   std::string out, err;
   ASSERT_EQ(test::run_command(cli + " index '" + dir + "/music'" + db + " --json --model '" + test::case_dir("tiny-unfused") + "'", &out, &err), 0)
       << err;
@@ -173,7 +173,7 @@ TEST(IndexSameFile, AHardLinkIsWarnedAboutAndEitherNameFindsTheTrack) {
 // process is called clapsearch after its re-exec.
 TEST(RoughEdges, ListOptionsIgnoredOptionsEvalFifoAndProcessName) {
   const std::string dir = test::temp_dir() + "/rough", lib = dir + "/lib", db = dir + "/library.db";
-  const std::string cli = test::quoted(test::cli_path());
+  const std::string cli = test::cli_command();
   test::ffmpeg(lib + "/a.flac", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
   test::ffmpeg(lib + "/b.wav", "-f lavfi -i sine=f=660:d=3:sample_rate=16000");
   std::filesystem::create_directories(dir + "/silence");
@@ -223,7 +223,7 @@ TEST(RoughEdges, ListOptionsIgnoredOptionsEvalFifoAndProcessName) {
 }
 
 TEST(RoughEdges, BenchSaysWhatItMeasured) {
-  const std::string cli = test::quoted(test::cli_path());
+  const std::string cli = test::cli_command();
   std::string out, err;
   ASSERT_EQ(test::run_command(cli + " bench --model " + test::quoted(test::case_dir("tiny-unfused")) +
                                   " --threads 1 --windows 2 --repeat 1 --batch 1",
@@ -271,7 +271,7 @@ namespace {
 // first, under headings, the upkeep, model and benchmark commands after.
 TEST(UsageHelp, NamesTheProgramAndListsEverydayCommandsFirst) {
   std::string out, err;
-  ASSERT_EQ(test::run_command(test::quoted(test::cli_path()) + " --help", &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::cli_command() + " --help", &out, &err), 0) << err;
   EXPECT_NE(out.find("Usage: clapsearch "), std::string::npos) << out;
   EXPECT_EQ(out.find(test::cli_path()), std::string::npos) << "the binary's path is shown:\n" << out;
   const size_t everyday = out.find("Everyday commands:"), upkeep = out.find("Library upkeep:"),
@@ -296,7 +296,7 @@ TEST(UsageHelp, NamesTheProgramAndListsEverydayCommandsFirst) {
   EXPECT_GT(out.find("\n  migrate "), upkeep) << out;
   EXPECT_EQ(out.find("manpage"), std::string::npos) << "the hidden command is listed";
   // A command's own usage line names the program too.
-  ASSERT_EQ(test::run_command(test::quoted(test::cli_path()) + " search --help", &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::cli_command() + " search --help", &out, &err), 0) << err;
   EXPECT_EQ(out.find(test::cli_path()), std::string::npos) << out;
   EXPECT_NE(out.find("clapsearch search"), std::string::npos) << out;
 }

@@ -11,7 +11,7 @@ namespace {
 
 TEST(Version, NamesCommitBuildCpuKernelsAndLibraries) {
   std::string out, err;
-  ASSERT_EQ(test::run_command(test::quoted(test::cli_path()) + " --version", &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::cli_command() + " --version", &out, &err), 0) << err;
   EXPECT_TRUE(err.empty()) << err;
   const std::string first = out.substr(0, out.find('\n'));
   EXPECT_TRUE(std::regex_match(first, std::regex(R"(clapsearch \d+\.\d+\.\d+ \(commit ([0-9a-f]{7,40}(-dirty)?|unknown)\))")))
@@ -26,9 +26,9 @@ TEST(Version, NamesCommitBuildCpuKernelsAndLibraries) {
 
 TEST(Version, AWriteErrorFailsTheRun) {
   std::string out, err;
-  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " --version >/dev/full", &out, &err), 1) << err;
+  EXPECT_EQ(test::run_command(test::cli_command() + " --version >/dev/full", &out, &err), 1) << err;
   EXPECT_NE(err.find("cannot write to standard output"), std::string::npos) << err;
-  EXPECT_EQ(test::run_command(test::quoted(test::cli_path()) + " --help >/dev/full", &out, &err), 1) << err;
+  EXPECT_EQ(test::run_command(test::cli_command() + " --help >/dev/full", &out, &err), 1) << err;
 }
 
 }  // namespace

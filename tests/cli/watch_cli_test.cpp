@@ -159,7 +159,7 @@ TEST(WatchCli, KeepsTheIndexCurrentAsFilesComeAndGo) {
   EXPECT_NE(test::read_file(c.err_path).find("stopped"), std::string::npos);
   // And a plain run afterwards finds nothing to do: the watch left the index current.
   std::string out, err;
-  ASSERT_EQ(test::run_command(q(test::cli_path()) + " index " + q(lib) + " --db " + q(db) + " --json", &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::cli_command() + " index " + q(lib) + " --db " + q(db) + " --json", &out, &err), 0) << err;
   const auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["indexed"], 0) << out;
   EXPECT_EQ(j["unchanged"], 5) << out;
@@ -193,7 +193,7 @@ TEST(WatchCli, UsageErrors) {
   std::string out, err;
   const std::string dir = test::temp_dir();
   fs::create_directories(dir + "/m");
-  EXPECT_EQ(test::run_command(q(test::cli_path()) + " index " + q(dir + "/m") + " --db " + q(dir + "/x.db") +
+  EXPECT_EQ(test::run_command(test::cli_command() + " index " + q(dir + "/m") + " --db " + q(dir + "/x.db") +
                                   " --watch --quiet-period soon",
                               &out, &err),
             2);

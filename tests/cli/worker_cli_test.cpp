@@ -32,7 +32,7 @@ using json = nlohmann::json;
 
 std::string q(const std::string& s) { return test::quoted(s); }
 
-std::string cli() { return "HF_HUB_OFFLINE=1 " + q(test::cli_path()); }
+std::string cli() { return "HF_HUB_OFFLINE=1 " + test::cli_command(); }
 
 std::string tiny() { return test::case_dir("tiny-unfused"); }
 

@@ -26,8 +26,7 @@ std::string q(const std::string& s) { return test::quoted(s); }
 std::string model_dir() { return test::case_dir("tiny-unfused"); }
 
 int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
-  const std::string home = test::temp_dir() + "/hf-home";
-  return test::run_command("HF_HOME=" + q(home) + " HF_HUB_OFFLINE=1 " + q(test::cli_path()) + " " + args, out, err);
+  return test::run_cli(args, out, err);
 }
 
 // Eight two-minute tones (23 windows each: pass 1 holds 4, pass 2 adds 5, and so on), made once.

@@ -72,11 +72,7 @@ struct HostileLibrary {
     fs::create_directory_symlink(outside, real_music + "/linked-folder");  // a folder link out of the library
     fs::create_symlink(secret, real_music + "/notes.mp3");                 // a file link to a private file
     fs::create_directory_symlink(real_music, music);
-    std::string err;
-    if (test::run_command("'" + test::cli_path() + "' index '" + music + "' --db '" + db + "' --model '" +
-                              test::case_dir("tiny-unfused") + "'",
-                          nullptr, &err) != 0)
-      throw std::runtime_error("index failed: " + err);
+    test::index_library(music, db, test::case_dir("tiny-unfused"));
   }
 };
 
@@ -496,7 +492,7 @@ TEST(ServeSecurity, AFifoAtTheWindowIndexNameBlocksNothing) {
   fs::copy_file(hostile().db, dir + "/library.db");
   ASSERT_EQ(::mkfifo((dir + "/library.db.windows.faiss").c_str(), 0600), 0);
   std::string out, err;
-  const int rc = test::run_command("timeout 60 '" + test::cli_path() + "' like '" + hostile().tone + "' --db '" + dir +
+  const int rc = test::run_command("timeout 60 " + test::cli_command() + " like '" + hostile().tone + "' --db '" + dir +
                                        "/library.db' -k 1 --json",
                                    &out, &err);
   EXPECT_EQ(rc, 0) << (rc == 124 ? "like hung opening the FIFO at <db>.windows.faiss" : err);

@@ -55,10 +55,7 @@ struct Library {
                   "-metadata genre=Tone");
     pink = ffmpeg(music + "/noise/pink.ogg", "-f lavfi -i \"anoisesrc=color=pink:d=16:seed=3\" -ar 22050 -metadata genre=Noise");
     chirp = ffmpeg(music + "/chirp.flac", "-f lavfi -i \"aevalsrc=sin(2*PI*(200+400*t)*t):d=12\" -ar 48000");
-    std::string err;
-    if (test::run_command("'" + test::cli_path() + "' index '" + music + "' --db '" + db + "' --model '" + model_dir() + "'",
-                          nullptr, &err) != 0)
-      throw std::runtime_error("index failed: " + err);
+    test::index_library(music, db, model_dir());
   }
 };
 
@@ -156,7 +153,7 @@ TEST(ServeApi, SearchCarriesTheCliFieldsAndAPlayUrlAtTheBestWindow) {
   ASSERT_EQ(results.size(), 3u);
 
   std::string out, err;
-  ASSERT_EQ(test::run_command("'" + test::cli_path() + "' search 'a pure tone' -k 3 --json --db '" + library().db + "'", &out, &err),
+  ASSERT_EQ(test::run_command(test::cli_command() + " search 'a pure tone' -k 3 --json --db '" + library().db + "'", &out, &err),
             0)
       << err;
   const json cli = json::parse(out);
@@ -239,7 +236,7 @@ TEST(ServeApi, SeveralSeedsMakeOneQueryWithoutTheSeeds) {
   EXPECT_EQ(got.count(std::stoll(chirp)) + got.count(std::stoll(tone)), 0u);
   // The CLI's list for the same terms.
   std::string out, err;
-  ASSERT_EQ(test::run_command("'" + test::cli_path() + "' similar --seed " + chirp + " --seed " + tone +
+  ASSERT_EQ(test::run_command(test::cli_command() + " similar --seed " + chirp + " --seed " + tone +
                                   ":0.5 --not noise --text tone:2 -k 10 --json --db '" + library().db + "'",
                               &out, &err),
             0)
@@ -577,7 +574,7 @@ TEST(ServeLive, SearchesWhileAnotherProcessIndexesSeeNewTracksAndNoErrors) {
       }
     });
   std::string err;
-  const int rc = test::run_command("'" + test::cli_path() + "' index '" + library().dir + "/new' --db '" + o.db + "'", nullptr, &err);
+  const int rc = test::run_command(test::cli_command() + " index '" + library().dir + "/new' --db '" + o.db + "'", nullptr, &err);
   EXPECT_EQ(rc, 0) << err;
   size_t now = before;
   for (int i = 0; i < 100 && now < before + 6; ++i) {

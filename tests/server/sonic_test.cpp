@@ -59,10 +59,7 @@ struct Library {
                  "-f lavfi -i \"anoisesrc=color=brown:d=14:seed=5\"" + tags("Adele", "Hello"));
     test::ffmpeg(music + "/other/adele-someone.mp3", "-f lavfi -i \"sine=f=300:d=15\"" + tags("Adele", "Someone Like You"));
     test::ffmpeg(music + "/other/lionel-hello.mp3", "-f lavfi -i \"sine=f=880:d=18\"" + tags("Lionel Richie", "Hello"));
-    std::string err;
-    if (test::run_command("'" + test::cli_path() + "' index '" + music + "' --db '" + db + "' --model '" + model_dir() + "'",
-                          nullptr, &err) != 0)
-      throw std::runtime_error("index failed: " + err);
+    test::index_library(music, db, model_dir());
   }
 };
 
@@ -320,7 +317,7 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
           "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
           "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = 2");
   std::string out, err;
-  ASSERT_EQ(test::run_command("'" + test::cli_path() + "' index '" + library().music + "' --db '" + db + "' --model '" +
+  ASSERT_EQ(test::run_command(test::cli_command() + " index '" + library().music + "' --db '" + db + "' --model '" +
                                   model_dir() + "' --json",
                               &out, &err),
             0)
@@ -336,7 +333,7 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   EXPECT_EQ(query_one(db, "SELECT isrc FROM tracks WHERE path LIKE '%yoasobi.flac'"), kYoasobiIsrc);
   EXPECT_EQ(query_one(db, embeddings), before);
   // And once is enough: the next run reads no tags.
-  ASSERT_EQ(test::run_command("'" + test::cli_path() + "' index '" + library().music + "' --db '" + db + "' --json", &out, &err),
+  ASSERT_EQ(test::run_command(test::cli_command() + " index '" + library().music + "' --db '" + db + "' --json", &out, &err),
             0)
       << err;
   EXPECT_EQ(json::parse(out)["tags_refreshed"], 0);

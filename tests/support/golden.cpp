@@ -140,7 +140,7 @@ std::string shared_fixture(const std::string& name, const std::function<void(con
   const fs::path root = CLAPSEARCH_FIXTURE_DIR;
   fs::create_directories(root);
   const fs::path dir = root / name, made = dir / ".made";
-  const std::string key = file_stamp(cli_path()) + " " + file_stamp("/proc/self/exe") + "\n";
+  const std::string key = file_stamp(CLAPSEARCH_CLI_BINARY) + " " + file_stamp("/proc/self/exe") + "\n";
   const int lock = ::open((root / (name + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock < 0 || ::flock(lock, LOCK_EX) != 0) throw std::runtime_error(name + ": cannot lock the shared fixture");
   struct Unlock {
@@ -189,6 +189,21 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 }
 
 std::string cli_path() { return CLAPSEARCH_CLI_PATH; }
+
+std::string cli_command() { return quoted(cli_path()); }
+
+void index_library(const std::string& music, const std::string& db, const std::string& model, const std::string& extra) {
+  std::string err;
+  const std::string args = "index " + quoted(music) + " --db " + quoted(db) + " --model " + quoted(model);
+  if (run_cli(args + (extra.empty() ? "" : " " + extra), nullptr, &err) != 0)
+    throw std::runtime_error("clapsearch " + args + " failed: " + err);
+}
+
+int run_cli(const std::string& args, std::string* out, std::string* err, const std::string& env) {
+  return run_command("HF_HUB_OFFLINE=1 HF_HOME=" + quoted(temp_dir() + "/hf-home") + (env.empty() ? "" : " " + env) + " " +
+                         cli_command() + " " + args,
+                     out, err);
+}
 
 std::string quoted(const std::string& s) {
   std::string q(1, '\'');

@@ -55,8 +55,21 @@ std::string ffmpeg(const std::string& path, const std::string& args);
 std::vector<nlohmann::json> json_lines(const std::string& text);
 // The message of the clap::Error `f` throws ("" when it throws none).
 std::string error_of(const std::function<void()>& f);
-// Path of the built clapsearch executable.
+// Path of the built clapsearch executable (in a cross build: a script that runs it under the
+// emulator, so it is started the same way).
 std::string cli_path();
+// cli_path() quoted for a shell command line.
+std::string cli_command();
+// The one way a test runs the CLI through the shell: `clapsearch ARGS` (ARGS already quoted by
+// the caller), offline from the hub (HF_HUB_OFFLINE=1, HF_HOME in the test's scratch folder: no
+// test reads the user's hub cache or the network), with `env` ("NAME=value ...") after those
+// defaults, so it can override them. Returns the exit status; captures stdout/stderr if given.
+int run_cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr, const std::string& env = "");
+
+// Indexes MUSIC into DB with MODEL (`clapsearch index`, plus `extra` arguments), which must
+// succeed: throws std::runtime_error with its stderr otherwise (for suites' shared libraries).
+void index_library(const std::string& music, const std::string& db, const std::string& model,
+                   const std::string& extra = "");
 
 // The CLI started directly (not through a shell), so its pid is known for kill -9 and wait4:
 // stdin from /dev/null, stdout and stderr into files.
