@@ -321,6 +321,45 @@ TEST(EmbeddingSetsCli, KillNineDuringTheBuildLeavesTheOldSetActiveAndTheNextRunC
   EXPECT_NE(model_of(l.json("status --json")), old_id);
 }
 
+// The new set's model cannot be loaded when the server reopens after a switch (its folder is
+// gone): the server answers 503 with the reason, logs it once (not at every refresh, each of
+// which used to try again and log), and serves the new set once the folder is back.
+TEST(EmbeddingSetsCli, AServerWhoseNewModelCannotBeLoadedLogsItOnceAndSwitchesWhenItCan) {
+  Library l;
+  ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kOld)) + " --first-pass 0 --json -q")["indexed"], 4);
+  const std::string model = l.root + "/new-model", away = l.root + "/new-model-away";
+  fs::copy(test::case_dir(kNew), model, fs::copy_options::recursive);
+  const nlohmann::json run = l.json("index " + q(l.lib) + " --model " + q(model) + " --switch-when never --json -q");
+  ASSERT_TRUE(run["embedding_set"]["complete"]);
+  const test::Child server = test::start_cli({"serve", "--db", l.db, "--port", "0"});
+  const int port = test::served_port(server);
+  ASSERT_NE(port, 0) << test::read_file(server.err_path);
+  httplib::Client client("127.0.0.1", port);
+  fs::rename(model, away);
+  std::string out, err;
+  ASSERT_EQ(l.cli("models --activate " + std::to_string(run["embedding_set"]["id"].get<int64_t>()), &out, &err), 0) << err;
+  const auto log = [&] { return test::read_file(server.out_path) + test::read_file(server.err_path); };
+  const std::string failure = "cannot serve the index's new embedding set";
+  EXPECT_TRUE(test::wait_until([&] { return log().find(failure) != std::string::npos; })) << log();
+  const auto down = client.Get("/api/search?q=tone&k=2");
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->status, 503) << down->body;
+  // Several refresh intervals pass while it stays unloadable (the retries back off meanwhile).
+  EXPECT_FALSE(test::wait_until([&] { return log().find("now serving") != std::string::npos; }, 5));
+  fs::rename(away, model);
+  EXPECT_TRUE(test::wait_until([&] { return log().find("now serving") != std::string::npos; }, 90)) << log();
+  const auto up = client.Get("/api/search?q=tone&k=2");
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->status, 200) << up->body;
+  ASSERT_EQ(kill(server.pid, SIGTERM), 0);
+  EXPECT_EQ(test::wait_exit(server.pid), 0);
+  const std::string all = log();
+  size_t logged = 0;
+  for (size_t at = all.find(failure); at != std::string::npos; at = all.find(failure, at + 1)) ++logged;
+  EXPECT_EQ(logged, 1u) << all;
+  EXPECT_EQ(all.find("cannot reload the library"), std::string::npos) << all;
+}
+
 // `clapsearch migrate` copies every embedding set, with its ids and which one is active: a SQLite
 // index with a second model's set (half built) to PostgreSQL and back to a new SQLite file.
 // Every copy lists the same sets, reads the same bytes, and switching to the second set on a copy
