@@ -70,6 +70,8 @@ int run_migrate(const MigrateOptions& o) {
     j["retired_windows"] = s.retired_windows;
     j["cached_texts"] = s.cached_texts;
     j["roots"] = s.roots;
+    j["embedding_sets"] = s.embedding_sets;
+    j["set_windows"] = s.set_windows;
     j["ok"] = s.counts.ok;
     j["errors"] = s.counts.errors;
     j["silent_tracks"] = s.counts.silent_tracks;
@@ -86,6 +88,9 @@ int run_migrate(const MigrateOptions& o) {
               count(s.windows, "window").c_str(), count(s.labels, "label").c_str(), count(s.retired, "retired track").c_str(),
               count(s.retired_windows, "window").c_str(), count(s.cached_texts, "cached text").c_str(),
               count(s.roots, "folder").c_str(), s.seconds);
+  if (s.embedding_sets > 1)
+    std::printf("copied   %s (the active one and %s of the others)\n", count(s.embedding_sets, "embedding set").c_str(),
+                count(s.set_windows, "window").c_str());
   std::printf("verified the copy: the same counts as the source, %s\n",
               s.inherited_problems.empty() ? "and its check finds no problem" : "and only the source's own problems:");
   for (const auto& p : s.inherited_problems) std::printf("  %s\n", terminal_text(p).c_str());
@@ -105,12 +110,13 @@ void add_migrate_command(CLI::App& app, Action& action) {
       ->required();
   cmd->add_flag("--json", o->json,
                 "Print the summary as one JSON object: from, to, tracks, windows, labels, retired, retired_windows, "
-                "cached_texts, roots, seconds ...");
+                "cached_texts, roots, embedding_sets, set_windows, seconds ...");
   cmd->add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   cmd->footer(
       "Everything is copied: the model identity, the folders, every track (errors and silent ones too) with its id,\n"
       "its windows with their ids and every embedding bit for bit, zero-shot labels, retired tracks (kept\n"
-      "restorable) and the text-embedding cache of every model. Every query gives the same output on the copy.\n"
+      "restorable), every embedding set (the active one, and the other models' embeddings beside it, with their\n"
+      "ids) and the text-embedding cache of every model. Every query gives the same output on the copy.\n"
       "The copy is one transaction and is checked before it is committed (the same counts as the source, a clean\n"
       "check): a failure leaves the destination as it was. A destination that holds anything is refused.\n"
       "Passwords in a URL are never printed (or use ~/.pgpass / PGPASSWORD).");

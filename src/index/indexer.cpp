@@ -85,7 +85,7 @@ int64_t ensure_identity(Store& store, const ModelIdentity& identity, bool rebuil
   // Only a model named for it gets a set: the index's own model found changed on disk (the same
   // id, other content) is refused as before, its old weights being gone.
   const bool named = new_set && stored->id != identity.id;
-  if (named && same_windows && store.has_embedding_sets()) {
+  if (named && same_windows) {
     // Another model over the same windows: its own embedding set, built beside the active one
     // (a set recorded by an earlier run continues: the same model, or one that shares its audio).
     for (const store::EmbeddingSet& set : store.embedding_sets())
@@ -93,12 +93,6 @@ int64_t ensure_identity(Store& store, const ModelIdentity& identity, bool rebuil
         return set.id;
     return store.add_embedding_set(identity);
   }
-  if (named && same_windows)
-    throw Error("the index " + store.path() + " was built with " + stored->describe() + ", but this run uses " +
-                identity.describe() + " (" + diff +
-                "). This store holds one model's embeddings (building a second embedding set beside the first is not "
-                "supported for a PostgreSQL store yet): run again with --rebuild to discard the index and re-index with "
-                "the new model, or use --db to keep a separate library.");
   throw Error("the index " + store.path() + " was built with " + stored->describe() + ", but this run uses " +
               identity.describe() + " (" + diff +
               "). Embeddings from different models or windows cannot be mixed: run again with --rebuild to discard the "
@@ -316,6 +310,31 @@ void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks&
   }
 }
 
+// The windows partly indexed track `p` lacks, laid out in passes (index/passes.h) by `first_pass`:
+// those of the lowest pass it lacks (`through` 0), or of every pass up to `through`, into
+// `d` (track id, window_total, wanted). Returns that lowest pass (INT_MAX: none lacking).
+int missing_windows(const store::PartialTrack& p, int first_pass, int last_pass, int through, Deepen& d) {
+  std::vector<uint8_t> state(static_cast<size_t>(p.window_total), 0);  // 1 stored, 2 stored silent
+  for (int idx : p.present)
+    if (idx >= 0 && idx < p.window_total) state[static_cast<size_t>(idx)] = 1;
+  for (int idx : p.silent)
+    if (idx >= 0 && idx < p.window_total) state[static_cast<size_t>(idx)] = 2;
+  std::vector<int> active;  // every window not stored silent
+  for (int i = 0; i < p.window_total; ++i)
+    if (state[static_cast<size_t>(i)] != 2) active.push_back(i);
+  const std::vector<int> passes = window_passes(static_cast<int>(active.size()), first_pass, last_pass);
+  int lowest = INT_MAX;
+  for (size_t k = 0; k < active.size(); ++k)
+    if (state[static_cast<size_t>(active[k])] == 0) lowest = std::min(lowest, passes[k]);
+  d.track_id = p.state.id;
+  d.window_total = p.window_total;
+  d.wanted.clear();
+  for (size_t k = 0; k < active.size(); ++k)
+    if (state[static_cast<size_t>(active[k])] == 0 && (through > 0 ? passes[k] <= through : passes[k] == lowest))
+      d.wanted.push_back(active[k]);
+  return lowest;
+}
+
 // One later pass: the tracks of `next` in pass `lowest` decoded again and the windows they want
 // embedded; those that cannot be read join `left`.
 template <class Partial>
@@ -364,24 +383,9 @@ void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, 
     const std::vector<store::PartialTrack> partial = store.partial_tracks();
     for (const store::PartialTrack& p : partial) {
       if (left.count(p.state.id)) continue;
-      std::vector<uint8_t> state(static_cast<size_t>(p.window_total), 0);  // 1 stored, 2 stored silent
-      for (int idx : p.present)
-        if (idx >= 0 && idx < p.window_total) state[static_cast<size_t>(idx)] = 1;
-      for (int idx : p.silent)
-        if (idx >= 0 && idx < p.window_total) state[static_cast<size_t>(idx)] = 2;
-      std::vector<int> active;  // every window not stored silent
-      for (int i = 0; i < p.window_total; ++i)
-        if (state[static_cast<size_t>(i)] != 2) active.push_back(i);
-      const std::vector<int> passes = window_passes(static_cast<int>(active.size()), settings.first_pass, settings.last_pass);
-      int pass = INT_MAX;
-      for (size_t k = 0; k < active.size(); ++k)
-        if (state[static_cast<size_t>(active[k])] == 0) pass = std::min(pass, passes[k]);
-      if (pass == INT_MAX) continue;
       Deepen d;
-      d.track_id = p.state.id;
-      d.window_total = p.window_total;
-      for (size_t k = 0; k < active.size(); ++k)
-        if (state[static_cast<size_t>(active[k])] == 0 && passes[k] == pass) d.wanted.push_back(active[k]);
+      const int pass = missing_windows(p, settings.first_pass, settings.last_pass, 0, d);
+      if (pass == INT_MAX) continue;
       next.emplace_back(&p, std::move(d));
       next_pass.push_back(pass);
       lowest = std::min(lowest, pass);
@@ -494,7 +498,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
         }
     }
     if (!claimed) {
-      queue.push_back({0, f.path, f.size, f.mtime_ns, f.ctime_ns, 0});
+      queue.push_back({0, f.path, f.size, f.mtime_ns, f.ctime_ns, 0, 1, settings.first_pass});
       continue;
     }
     claimed->claimed = true;
@@ -508,14 +512,49 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
     if (callbacks.event)
       callbacks.event({claimed->retired ? FileEvent::Kind::Restored : FileEvent::Kind::Moved, f.path, claimed->state->path});
   }
+  prune(store, c, settings, callbacks, sum);
+  // Tracks left partly indexed (an earlier plan's passes not done, a run stopped by --passes): a
+  // job for the lowest pass each lacks (at least the second: the first pass is a whole file's),
+  // whose finish queues the next; files planned above get theirs when their first pass is done.
+  std::unordered_set<std::string> replanned;
+  for (const store::IndexJob& j : queue) replanned.insert(j.path);
+  for (const store::PartialTrack& p : store.partial_tracks()) {
+    std::error_code ec;
+    if (replanned.count(p.state.path) || !std::filesystem::is_regular_file(p.state.path, ec)) continue;
+    Deepen d;
+    const int pass = missing_windows(p, settings.first_pass, settings.last_pass, 0, d);
+    if (pass != INT_MAX)
+      queue.push_back({0, p.state.path, p.state.size, p.state.mtime_ns, p.state.ctime_ns, 0, std::max(pass, 2), settings.first_pass});
+  }
   store.plan_jobs(queue);
   sum.planned = static_cast<int64_t>(queue.size());
-  prune(store, c, settings, callbacks, sum);
   refresh_tags(store, sum);
   refresh_fingerprints(store, sum, callbacks);
   sum.wall_seconds = since(t0);
   return sum;
 }
+
+namespace {
+
+// What a later pass's job adds to the stored track of its path: the windows of passes up to the
+// job's it lacks, laid out by the job's first pass; nullopt when there is nothing to add (the
+// track is gone, not ok or complete).
+std::optional<Deepen> queued_pass(const Store& store, const store::IndexJob& job, int last_pass) {
+  const std::optional<Track> t = store.track_by_path(job.path);
+  if (!t || t->status != TrackStatus::Ok || t->window_count >= t->window_total) return std::nullopt;
+  store::PartialTrack p;
+  p.state.id = t->id;
+  p.window_total = t->window_total;
+  for (const store::WindowRecord& w : store.windows(t->id)) {
+    p.present.push_back(w.idx);
+    if (w.silent) p.silent.push_back(w.idx);
+  }
+  Deepen d;
+  if (missing_windows(p, job.first_pass, last_pass, job.pass, d) == INT_MAX || d.wanted.empty()) return std::nullopt;
+  return d;
+}
+
+}  // namespace
 
 IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, const JobOptions& options,
                         const ModelSpec& spec, const IndexSettings& settings, const ModelProvider& model,
@@ -523,10 +562,22 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
   const auto t0 = Clock::now();
   IndexSummary sum;
   check_settings(spec, settings);
+  // Stable addresses: the pipeline's jobs point into these.
   std::vector<CrawledFile> files;
   files.reserve(jobs.size());
-  std::vector<const store::IndexJob*> runnable;
+  std::vector<Deepen> deepens;
+  deepens.reserve(jobs.size());
+  std::map<int, std::vector<Job>> first_passes;  // files' first passes, by the first_pass they were planned with
+  std::vector<Job> later;                        // later passes over stored tracks
+  int later_pass = INT_MAX;
   for (const store::IndexJob& job : jobs) {
+    if (job.attempts > options.max_attempts && job.pass > 1) {
+      // A later pass whose workers kept dying: the track keeps what it has (the next plan tries again).
+      if (store.finish_pass_job(job, options.worker, 0, {}, nullptr))
+        sum.warnings.push_back({job.path, "pass " + std::to_string(job.pass) + " given up after " + std::to_string(job.attempts - 1) +
+                                              " attempts (each worker that took it stopped before finishing)"});
+      continue;
+    }
     if (job.attempts > options.max_attempts) {
       // Every earlier claim ended without a result: the worker died on this file (a crash in a
       // decoder, the machine's memory) or was cut off. Recorded as an error instead of trying forever.
@@ -550,15 +601,30 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
     f.size = job.size;
     f.mtime_ns = job.mtime_ns;
     f.ctime_ns = job.ctime_ns;
+    if (job.pass <= 1) {
+      files.push_back(std::move(f));
+      first_passes[job.first_pass].push_back({&files.back(), false, &job});
+      continue;
+    }
+    std::optional<Deepen> d = queued_pass(store, job, settings.last_pass);
+    if (!d) {  // nothing to add: done
+      store.finish_pass_job(job, options.worker, 0, {}, nullptr);
+      continue;
+    }
     files.push_back(std::move(f));
-    runnable.push_back(&job);
+    deepens.push_back(std::move(*d));
+    later.push_back({&files.back(), false, &job, &deepens.back()});
+    later_pass = std::min(later_pass, job.pass);
   }
-  std::vector<Job> work;
-  for (size_t k = 0; k < files.size(); ++k) work.push_back({&files[k], false, runnable[k]});
-  // A worker embeds whole tracks: the job queue has no passes (yet).
-  IndexSettings whole = settings;
-  whole.first_pass = 0;
-  sum.decode_seconds = run_pipeline(store, spec, whole, model, callbacks, sum, std::move(work), {}, options.worker).decode_seconds;
+  for (auto& [first_pass, work] : first_passes) {
+    IndexSettings layout = settings;
+    layout.first_pass = first_pass;
+    sum.decode_seconds +=
+        run_pipeline(store, spec, layout, model, callbacks, sum, std::move(work), {}, options.worker).decode_seconds;
+  }
+  if (!later.empty())
+    sum.decode_seconds +=
+        run_pipeline(store, spec, settings, model, callbacks, sum, std::move(later), {}, options.worker, later_pass).decode_seconds;
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -109,7 +109,7 @@ struct IndexCallbacks {
 // Checks the index's recorded model identity against `identity`: records it in a new or
 // empty index (wipes the index first when `rebuild`) and returns 0 (the run indexes into the
 // active set). With `new_set` (the run named its model: index --model), another model (another
-// id) over the same window settings, in a store with embedding sets (store::EmbeddingSet), gets
+// id) over the same window settings gets
 // an inactive set of its own (the one an earlier run recorded for it, else a new one), whose id is
 // returned: build_set fills it while queries keep the active set. Otherwise throws clap::Error
 // explaining the difference and suggesting --rebuild.
@@ -132,8 +132,9 @@ IndexSummary index_roots(store::Store& store, const std::vector<std::string>& ro
 // --- distributed indexing (a store with a job queue: Store::has_job_queue)
 
 // Crawls and compares like index_roots, applies moves, restores and pruning, and records a job
-// per file to embed (Store::plan_jobs) instead of embedding it. Finished jobs of earlier plans
-// are forgotten first. A file is hashed only when it may be a moved track (a missing track has
+// per file to embed (Store::plan_jobs: its first pass, laid out by settings.first_pass) instead of
+// embedding it, and a job for the next pass of every track left partly indexed. Finished jobs of
+// earlier plans are forgotten first. A file is hashed only when it may be a moved track (a missing track has
 // its size); nothing is decoded.
 IndexSummary plan_roots(store::Store& store, const std::vector<std::string>& roots, const IndexSettings& settings,
                         const IndexCallbacks& callbacks = {});
@@ -147,7 +148,9 @@ struct JobOptions {
 };
 
 // Embeds jobs this worker claimed and stores each file's track with its job (Store::finish_job)
-// as it finishes. A file whose lease ran out meanwhile is not stored (FileEvent LeaseLost).
+// as it finishes; a later pass's job adds the windows of passes up to its own that the stored
+// track lacks (Store::finish_pass_job). A file whose lease ran out meanwhile is not stored
+// (FileEvent LeaseLost).
 IndexSummary embed_jobs(store::Store& store, const std::vector<store::IndexJob>& jobs, const JobOptions& options,
                         const ModelSpec& spec, const IndexSettings& settings, const ModelProvider& model,
                         const IndexCallbacks& callbacks = {});

@@ -479,6 +479,8 @@ class Pipeline {
     ++sum_.skipped;
     sum_.warnings.push_back({jobs_[j].file->path, "not deepened: " + m.reason});
     skipped_.push_back(jobs_[j].deepen->track_id);
+    // A queued pass's job is done with nothing added (the next plan sees to the file).
+    if (jobs_[j].queued) store_.finish_pass_job(*jobs_[j].queued, worker_, jobs_[j].deepen->track_id, {}, nullptr);
     file_finished(j);
   }
 
@@ -545,9 +547,12 @@ class Pipeline {
         active_windows.insert(active_windows.end(), w.embedding.begin(), w.embedding.end());
       }
     const std::vector<float> embedding = track_embedding(active, spec_.identity.dim, active_windows.data(), nullptr);
+    bool written = true;
     if (d.set_id) store_.add_set_windows(d.set_id, d.track_id, a.windows, embedding.data());
+    else if (jobs_[j].queued) written = store_.finish_pass_job(*jobs_[j].queued, worker_, d.track_id, a.windows, embedding.data());
     else store_.add_windows(d.track_id, a.windows, embedding.data());
     sum_.db_seconds += since(tw);
+    if (!written) return lease_lost(j, base_track(j).path);
     sum_.windows += static_cast<int64_t>(a.windows.size());
     sum_.deepened += static_cast<int64_t>(a.windows.size());
     sum_.audio_seconds += d.completed_seconds;
@@ -618,12 +623,15 @@ class Pipeline {
     const bool written = queued ? store_.finish_job(*queued, worker_, t, windows, embedding) != 0
                                 : (store_.put_track(t, windows, embedding), true);
     sum_.db_seconds += since(tw);
-    if (!written) {
-      ++sum_.lost_leases;
-      file_finished(j);
-      if (cb_.event) cb_.event({FileEvent::Kind::LeaseLost, t.path, "the lease ran out and another worker took the file"});
-    }
+    if (!written) lease_lost(j, t.path);
     return written;
+  }
+
+  // A queued job whose lease ran out: another worker has the file and stores it.
+  void lease_lost(size_t j, const std::string& path) {
+    ++sum_.lost_leases;
+    file_finished(j);
+    if (cb_.event) cb_.event({FileEvent::Kind::LeaseLost, path, "the lease ran out and another worker took the file"});
   }
 
   void file_finished(size_t j) {

@@ -39,7 +39,7 @@ struct Job {
   const CrawledFile* file = nullptr;  // file->path: where to read it
   bool new_path = true;  // no track has this path yet (candidate for a move)
   const store::IndexJob* queued = nullptr;  // a job claimed from the store's queue (its path names the track)
-  const Deepen* deepen = nullptr;  // a later pass: windows added to a stored track
+  const Deepen* deepen = nullptr;  // a later pass: windows added to a stored track (with `queued`: a later pass's job)
 };
 
 struct MissingTrack {

@@ -344,6 +344,13 @@ struct Server::Impl {
   service::LibraryOptions library_options;  // as opened; a reopened library reads the index's model
   std::unique_ptr<Api> api;
   std::mutex reopen_mutex;  // one reopening at a time
+  // A reopen that fails (the new set's model cannot be loaded: a folder gone, a hub cache without
+  // it) is tried again after a delay that doubles from the refresh interval up to a minute, not
+  // at every refresh and every request (each try reads the model's files); until then the last
+  // failure answers. Its reason is logged once, and again only when it changes. Guarded by reopen_mutex.
+  std::chrono::steady_clock::time_point reopen_retry_at{};
+  std::chrono::milliseconds reopen_delay{0};
+  std::string reopen_failure;
   HttpServer http;
   int port = 0;
 
@@ -376,7 +383,13 @@ struct Server::Impl {
         try {
           changed = library->refresh(false, &how);
         } catch (const service::ModelChanged&) {
-          reopen_library();
+          try {
+            reopen_library();
+          } catch (const std::exception& e) {  // logged by reopen_library, once per reason
+            api->set_unavailable(e.what());
+            lock.lock();
+            continue;
+          }
         }
         if (changed) {
           const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
@@ -410,12 +423,30 @@ struct Server::Impl {
       return;  // still current: another request or the refresh loop reopened it first
     } catch (const service::ModelChanged&) {
     }
-    service::LibraryOptions o = library_options;
-    o.model.clear();  // the model recorded for the new set, not the one named at start
-    auto next = std::make_shared<service::Library>(o, service::Access::ReadWriteIfPossible);
-    // The model first: when it cannot be loaded (retried at every refresh), nothing else was read.
-    next->model();  // the text tower loaded before the first request needs it
-    next->refresh(/*force=*/true);
+    const auto now = std::chrono::steady_clock::now();
+    if (now < reopen_retry_at) throw Error(reopen_failure);
+    std::shared_ptr<service::Library> next;
+    try {
+      service::LibraryOptions o = library_options;
+      o.model.clear();  // the model recorded for the new set, not the one named at start
+      next = std::make_shared<service::Library>(o, service::Access::ReadWriteIfPossible);
+      // The model first: when it cannot be loaded, nothing else was read.
+      next->model();  // the text tower loaded before the first request needs it
+      next->refresh(/*force=*/true);
+    } catch (const std::exception& e) {
+      constexpr std::chrono::milliseconds kLongest{60000};
+      reopen_delay = std::min(kLongest, std::max(std::chrono::milliseconds(options.refresh_ms), 2 * reopen_delay));
+      reopen_retry_at = now + reopen_delay;
+      if (reopen_failure != e.what())
+        log(std::string("cannot serve the index's new embedding set: ") + e.what() + " (tried again after " +
+            std::to_string(reopen_delay.count()) + " ms, up to every " + std::to_string(kLongest.count() / 1000) +
+            " s; logged again when the reason changes)");
+      reopen_failure = e.what();
+      throw;
+    }
+    reopen_delay = std::chrono::milliseconds(0);
+    reopen_retry_at = {};
+    reopen_failure.clear();
     api->set_library(next);
     log("the index's active embedding set changed: now serving " + next->identity().describe() + " (was " +
         old->identity().describe() + "), " + std::to_string(next->snapshot()->tracks().size()) + " tracks");

@@ -8,13 +8,7 @@ namespace clap::service {
 namespace {
 
 std::unique_ptr<store::Store> open_sets(const std::string& db, store::OpenMode mode) {
-  const std::string location = store::resolve_location(db);
-  std::unique_ptr<store::Store> s = store::open_store(location, mode);
-  if (!s->has_embedding_sets() && mode != store::OpenMode::ReadOnly)
-    throw Error(store::display_location(location) +
-                ": this store holds one embedding set (several models' embeddings in one index are not supported for a "
-                "PostgreSQL store yet)");
-  return s;
+  return store::open_store(store::resolve_location(db), mode);
 }
 
 store::EmbeddingSet find_set(const store::Store& s, int64_t id) {

@@ -45,6 +45,23 @@ bool same_counts(const store::Counts& a, const store::Counts& b) {
          std::fabs(a.audio_seconds - b.audio_seconds) <= 1e-9 * std::max(1.0, std::fabs(a.audio_seconds));
 }
 
+// The sets of the copy are the source's: ids, models, which one is active and their coverage.
+bool same_sets(const std::vector<store::EmbeddingSet>& a, const std::vector<store::EmbeddingSet>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const store::EmbeddingSet& x, const store::EmbeddingSet& y) {
+    return x.id == y.id && x.active == y.active && x.identity.mismatch(y.identity).empty() &&
+           x.identity.content_hash == y.identity.content_hash && x.windows == y.windows &&
+           x.covered_windows == y.covered_windows && x.tracks == y.tracks && x.covered_tracks == y.covered_tracks;
+  });
+}
+
+std::string sets_text(const std::vector<store::EmbeddingSet>& sets) {
+  std::string out;
+  for (const store::EmbeddingSet& e : sets)
+    out += (out.empty() ? "" : ", ") + std::to_string(e.id) + (e.active ? " (active) " : " ") + e.identity.id + " " +
+           std::to_string(e.covered_windows) + "/" + std::to_string(e.windows) + " windows";
+  return "embedding sets " + (out.empty() ? std::string("none") : out);
+}
+
 std::string counts_text(const store::Counts& c) {
   return std::to_string(c.tracks) + " tracks (" + std::to_string(c.ok) + " ok, " + std::to_string(c.errors) + " errors, " +
          std::to_string(c.silent_tracks) + " silent), " + std::to_string(c.windows) + " windows (" +
@@ -63,13 +80,16 @@ void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
   std::vector<int64_t> retired_ids;
   for (const auto& r : src.retired_tracks()) retired_ids.push_back(r.id);
   const store::Counts source_counts = src.counts();
+  const std::vector<store::EmbeddingSet> source_sets = src.embedding_sets();
   const int64_t total = static_cast<int64_t>(ids.size() + retired_ids.size());
 
   if (const std::string held = contents(dst); !held.empty())
     throw Error(sum.to + ": not empty (it holds " + held +
                 "); clapsearch migrate copies into an empty database or a new file only - give another --to");
   const auto import = dst.begin_import(*model, roots);
+  dst.import_sets(source_sets);  // every set with its id, the active one the index's model
   sum.roots = static_cast<int64_t>(roots.size());
+  sum.embedding_sets = static_cast<int64_t>(source_sets.size());
   int64_t done = 0;
   if (progress) progress(done, total);
   for (size_t at = 0; at < ids.size(); at += kTracksPerBatch) {
@@ -81,6 +101,7 @@ void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
     for (const auto& c : copies) {
       sum.windows += static_cast<int64_t>(c.windows.size());
       sum.labels += static_cast<int64_t>(c.labels.size());
+      for (const auto& set : c.sets) sum.set_windows += static_cast<int64_t>(set.windows.size());
     }
     sum.tracks += static_cast<int64_t>(copies.size());
     done += static_cast<int64_t>(copies.size());
@@ -109,6 +130,9 @@ void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
   if (!same_counts(sum.counts, source_counts))
     throw Error("the copy does not match its source: " + counts_text(sum.counts) + " in " + sum.to + ", " +
                 counts_text(source_counts) + " in " + sum.from + "; nothing was written");
+  if (const std::vector<store::EmbeddingSet> sets = dst.embedding_sets(); !same_sets(sets, source_sets))
+    throw Error("the copy does not match its source: " + sets_text(sets) + " in " + sum.to + ", " + sets_text(source_sets) +
+                " in " + sum.from + "; nothing was written");
   if (const size_t n = dst.retired_tracks().size(); n != retired_ids.size())
     throw Error("the copy does not match its source: " + std::to_string(n) + " retired tracks in " + sum.to + ", " +
                 std::to_string(retired_ids.size()) + " in " + sum.from + "; nothing was written");

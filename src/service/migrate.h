@@ -16,6 +16,8 @@ struct MigrateSummary {
   int64_t tracks = 0, windows = 0, labels = 0;  // library tracks (every status) with their windows and labels
   int64_t retired = 0, retired_windows = 0;     // retired tracks (kept restorable) and their windows
   int64_t cached_texts = 0, roots = 0;
+  // The embedding sets copied (the active one included) and the windows the inactive ones hold.
+  int64_t embedding_sets = 0, set_windows = 0;
   store::Counts counts;                          // the copy's, equal to the source's (verified)
   // Problems the copy's check() found that the source has as well (a faithful copy of an
   // index with problems); a copy with problems of its own is never committed.

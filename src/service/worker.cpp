@@ -163,6 +163,16 @@ void work_queue(const std::string& location, std::unique_ptr<store::Store>& stor
         nap(r.idle_poll_s, r.stop);
         continue;
       }
+      // The index's active set may have changed since this worker started (`clapsearch models
+      // --activate`, `index --model NEW`): its model would then store another model's embeddings.
+      // Checked after the claim: a switch refuses while jobs are leased, so a claim before the
+      // switch holds it off, and a claim after it finds the new model here.
+      if (const std::optional<store::ModelIdentity> now = store->model();
+          !now || (!now->mismatch(spec.identity).empty() && !now->shares_audio_with(spec.identity))) {
+        store->release_jobs(run.worker);
+        throw Error(run.db_path + ": the index's active embedding set is now " + (now ? now->describe() : "none") +
+                    ", not this worker's " + spec.identity.describe() + ": start the worker again to embed with it");
+      }
       ++run.batches;
       // Progress over the whole queue as this worker sees it, not per claim: the files it has
       // done, plus this claim, plus what is still waiting for any worker.

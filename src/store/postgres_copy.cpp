@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "core/error.h"
 #include "store/postgres.h"
@@ -65,6 +66,14 @@ void insert_rows(pg::Connection& c, const std::string& head, const std::vector<c
   }
 }
 
+// Each embedding set's embedding size, by id.
+std::map<int64_t, int> set_dims(pg::Connection& c) {
+  std::map<int64_t, int> out;
+  auto r = c.query("SELECT id, dim FROM embedding_sets");
+  for (int i = 0; i < r.rows(); ++i) out[r.int64(i, 0)] = static_cast<int>(r.int64(i, 1));
+  return out;
+}
+
 }  // namespace
 
 std::vector<int64_t> PostgresStore::track_ids() const {
@@ -113,6 +122,18 @@ std::vector<TrackCopy> PostgresStore::export_tracks(const std::vector<int64_t>& 
   }
   for (auto& [id, items] : fingerprints(ids))
     if (auto it = found.find(id); it != found.end()) it->second.track.fingerprint = std::move(items);
+  {
+    // What the inactive embedding sets hold of these tracks.
+    const std::map<int64_t, int> dim_of = set_dims(*c_);
+    auto w = c_->query("SELECT track_id, set_id, idx, embedding FROM set_windows WHERE track_id = ANY($1::bigint[]) "
+                       "ORDER BY track_id, set_id, idx",
+                       batch, true);
+    for (int i = 0; i < w.rows(); ++i)
+      if (auto it = found.find(w.int64(i, 0)); it != found.end()) append_set_copy_window(w.row(i), 1, dim_of, it->second.sets);
+    auto t = c_->query("SELECT track_id, set_id, embedding FROM set_tracks WHERE track_id = ANY($1::bigint[])", batch, true);
+    for (int i = 0; i < t.rows(); ++i)
+      if (auto it = found.find(t.int64(i, 0)); it != found.end()) append_set_copy_track(t.row(i), 1, dim_of, it->second.sets);
+  }
   for (int64_t id : ids)
     if (auto it = found.find(id); it != found.end()) out.push_back(std::move(it->second)), found.erase(it);
   return out;
@@ -183,8 +204,8 @@ std::unique_ptr<ImportScope> PostgresStore::begin_import(const ModelIdentity& id
   if (importing_) throw Error(c_->where() + ": an import is already under way");
   auto scope = std::make_unique<PgImportScope>(*c_, importing_);
   // No other writer until the copy is committed (readers go on); then the check below holds.
-  c_->exec("LOCK TABLE meta, roots, tracks, windows, text_cache, track_labels, retired_tracks, retired_windows "
-           "IN EXCLUSIVE MODE");
+  c_->exec("LOCK TABLE meta, roots, tracks, windows, text_cache, track_labels, retired_tracks, retired_windows, "
+           "embedding_sets, set_windows, set_tracks IN EXCLUSIVE MODE");
   std::string held;
   auto note = [&](const char* sql, const char* what) {
     if (const int64_t n = c_->query(sql).int64(0, 0); n > 0) held += (held.empty() ? "" : ", ") + std::to_string(n) + " " + what;
@@ -201,6 +222,15 @@ std::unique_ptr<ImportScope> PostgresStore::begin_import(const ModelIdentity& id
     c_->query("INSERT INTO roots(path, added_at) VALUES ($1, $2::bigint) ON CONFLICT DO NOTHING",
               pg::Params().add(p).add(now_seconds()));
   return scope;
+}
+
+void PostgresStore::import_sets(const std::vector<EmbeddingSet>& sets) {
+  if (!importing_) throw Error(c_->where() + ": import_sets outside begin_import");
+  const auto m = model();
+  if (!m) throw Error(c_->where() + ": import_sets without a model");
+  check_imported_sets(sets, *m);
+  c_->exec("DELETE FROM embedding_sets");  // the one begin_import recorded, written again with its id
+  for (const EmbeddingSet& e : sets) write_set_identity(*c_, e.id, e.identity, e.active);
 }
 
 void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
@@ -246,6 +276,26 @@ void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
     if (!c.track.fingerprint.empty()) printed.push_back(&c.track);
   insert_rows(*c_, "INSERT INTO fingerprints(track_id, items)", {"::bigint", "::bytea"}, printed.size(),
               [&](pg::Params& p, size_t i) { p.add(printed[i]->id).add_bytes(fingerprint_bytes(printed[i]->fingerprint)); });
+  // The inactive embedding sets' rows (import_sets wrote the sets).
+  const std::map<int64_t, int> dim_of = set_dims(*c_);
+  std::vector<std::tuple<int64_t, int64_t, const WindowRecord*>> set_windows;  // set, track, window
+  std::vector<std::tuple<int64_t, int64_t, const std::vector<float>*>> set_tracks;
+  for (const TrackCopy& c : tracks)
+    for (const SetCopy& set : c.sets) {
+      check_set_copy(c.track.path, set, dim_of);
+      for (const WindowRecord& w : set.windows) set_windows.emplace_back(set.set_id, c.track.id, &w);
+      if (!set.embedding.empty()) set_tracks.emplace_back(set.set_id, c.track.id, &set.embedding);
+    }
+  insert_rows(*c_, "INSERT INTO set_windows(set_id, track_id, idx, embedding)", {"::bigint", "::bigint", "::integer", "::bytea"},
+              set_windows.size(), [&](pg::Params& p, size_t i) {
+                const auto& [set, track, w] = set_windows[i];
+                p.add(set).add(track).add(w->idx).add_floats(w->embedding.data(), w->embedding.size());
+              });
+  insert_rows(*c_, "INSERT INTO set_tracks(set_id, track_id, embedding)", {"::bigint", "::bigint", "::bytea"}, set_tracks.size(),
+              [&](pg::Params& p, size_t i) {
+                const auto& [set, track, e] = set_tracks[i];
+                p.add(set).add(track).add_floats(e->data(), e->size());
+              });
 }
 
 void PostgresStore::import_retired(const std::vector<RetiredCopy>& retired) {

@@ -1,7 +1,7 @@
 // PostgresStore's internals, shared by its files and by nothing else: postgres_store.cpp
 // (opening, the model identity, roots, track reads, text cache, labels, check),
 // postgres_writes.cpp (tracks written, moved, retired), postgres_jobs.cpp (the job queue of
-// distributed indexing), postgres_embeddings.cpp (embedding reads), postgres_copy.cpp (the export
+// distributed indexing), postgres_embeddings.cpp (embedding reads and embedding sets), postgres_copy.cpp (the export
 // and import of `clapsearch migrate`), postgres_migrations.cpp (the schema: numbered migrations)
 // and postgres_meta.cpp (generations, change stamps, meta rows, ids).
 #pragma once
@@ -51,7 +51,11 @@ void reset_changes(pg::Connection& c, int64_t generation);
 inline const char* boolean(bool b) { return b ? "true" : "false"; }
 void put_meta(pg::Connection& c, const char* key, const std::string& value);
 void put_meta(pg::Connection& c, const char* key, double value);
-// The model identity in meta.
+// The active embedding set's id (0: none recorded yet).
+int64_t active_set(pg::Connection& c);
+// Writes set `id`'s identity (id 0: a new set, whose id is returned).
+int64_t write_set_identity(pg::Connection& c, int64_t id, const ModelIdentity& m, bool active);
+// The model identity in meta and in the active set's row.
 void write_identity(pg::Connection& c, const ModelIdentity& m);
 
 // --- tracks (postgres_writes.cpp) ----------------------------------------------------------------
@@ -59,5 +63,8 @@ void write_identity(pg::Connection& c, const ModelIdentity& m);
 // The rows of put_track (and of finish_job), inside the caller's transaction; returns the id.
 int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vector<WindowRecord>& windows,
                     const float* track_embedding);
+// The rows of add_windows, inside the caller's transaction.
+void write_windows(pg::Connection& c, int dim, int64_t track_id, const std::vector<WindowRecord>& windows,
+                   const float* track_embedding);
 
 }  // namespace clap::store::pg_impl

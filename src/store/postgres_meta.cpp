@@ -1,5 +1,6 @@
 // PostgresStore's bookkeeping rows: ids, generations, change stamps, the removal log and meta.
 #include "store/postgres_internal.h"
+#include "store/rows.h"
 
 #include <chrono>
 
@@ -109,6 +110,43 @@ void write_identity(pg::Connection& c, const ModelIdentity& m) {
   put_meta(c, "dim", static_cast<double>(m.dim));
   put_meta(c, "silence_db", m.silence_db);
   put_meta(c, "precision", m.precision);
+  write_set_identity(c, active_set(c), m, true);
+}
+
+int64_t active_set(pg::Connection& c) {
+  auto r = c.query("SELECT id FROM embedding_sets WHERE active");
+  return r.rows() ? r.int64(0, 0) : 0;
+}
+
+int64_t write_set_identity(pg::Connection& c, int64_t id, const ModelIdentity& m, bool active) {
+  if (!id) {
+    lock_ids(c);  // two new sets never get one id
+    id = max_id(c, "embedding_sets") + 1;
+  }
+  c.query(std::string("INSERT INTO embedding_sets(") + kSetColumns +
+              ") VALUES ($1::bigint, $2::boolean, $3, $4, $5, $6, $7, $8, $9, $10::float8, $11::float8, $12::integer, "
+              "$13::float8, $14) ON CONFLICT (id) DO UPDATE SET active = excluded.active, model_id = excluded.model_id, "
+              "model_revision = excluded.model_revision, config_hash = excluded.config_hash, "
+              "content_hash = excluded.content_hash, audio_hash = excluded.audio_hash, "
+              "model_config = excluded.model_config, model_tokenizer = excluded.model_tokenizer, "
+              "window_s = excluded.window_s, hop_s = excluded.hop_s, dim = excluded.dim, "
+              "silence_db = excluded.silence_db, precision = excluded.precision",
+          pg::Params()
+              .add(id)
+              .add(boolean(active))
+              .add(m.id)
+              .add(m.revision)
+              .add(m.config_hash)
+              .add(m.content_hash)
+              .add(m.audio_hash)
+              .add(m.config_path)
+              .add(m.tokenizer_path)
+              .add(m.window_s)
+              .add(m.hop_s)
+              .add(m.dim)
+              .add(m.silence_db)
+              .add(m.precision));
+  return id;
 }
 
 }  // namespace clap::store::pg_impl

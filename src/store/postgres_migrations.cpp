@@ -148,6 +148,75 @@ CREATE TABLE fingerprints(
 ALTER TABLE tracks ADD COLUMN window_total INTEGER NOT NULL DEFAULT 0;
 UPDATE tracks SET window_total = (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id);
 )sql",
+    // 6 -> 7: embedding sets (SqliteStore's version 6; store.h EmbeddingSet). The tracks and
+    // windows tables keep the active set's embeddings; embedding_sets lists every set with its
+    // identity (the active one's mirrors meta), set_windows / set_tracks hold the inactive sets'
+    // embeddings. The index's one model becomes set 1, active. Set ids are given as track ids
+    // are (the largest plus one, under the id lock), as SQLite gives rowids.
+    R"sql(
+CREATE TABLE embedding_sets(
+  id              BIGINT PRIMARY KEY,
+  active          BOOLEAN NOT NULL DEFAULT false,
+  model_id        TEXT NOT NULL,
+  model_revision  TEXT NOT NULL DEFAULT '',
+  config_hash     TEXT NOT NULL DEFAULT '',
+  content_hash    TEXT NOT NULL DEFAULT '',
+  audio_hash      TEXT NOT NULL DEFAULT '',
+  model_config    TEXT NOT NULL DEFAULT '',
+  model_tokenizer TEXT NOT NULL DEFAULT '',
+  window_s        DOUBLE PRECISION NOT NULL,
+  hop_s           DOUBLE PRECISION NOT NULL,
+  dim             INTEGER NOT NULL,
+  silence_db      DOUBLE PRECISION NOT NULL,
+  precision       TEXT NOT NULL DEFAULT 'fp32'
+);
+CREATE UNIQUE INDEX embedding_sets_one_active ON embedding_sets(active) WHERE active;
+CREATE TABLE set_windows(
+  set_id    BIGINT NOT NULL REFERENCES embedding_sets(id) ON DELETE CASCADE,
+  track_id  BIGINT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  idx       INTEGER NOT NULL,
+  embedding BYTEA NOT NULL,
+  PRIMARY KEY (set_id, track_id, idx)
+);
+CREATE INDEX set_windows_track ON set_windows(track_id);
+CREATE TABLE set_tracks(
+  set_id    BIGINT NOT NULL REFERENCES embedding_sets(id) ON DELETE CASCADE,
+  track_id  BIGINT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+  embedding BYTEA NOT NULL,
+  PRIMARY KEY (set_id, track_id)
+);
+CREATE INDEX set_tracks_track ON set_tracks(track_id);
+INSERT INTO embedding_sets(id, active, model_id, model_revision, config_hash, content_hash, audio_hash, model_config,
+                           model_tokenizer, window_s, hop_s, dim, silence_db, precision)
+SELECT 1, true, (SELECT value FROM meta WHERE key = 'model_id'),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_revision'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'config_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'content_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'audio_hash'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_config'), ''),
+       COALESCE((SELECT value FROM meta WHERE key = 'model_tokenizer'), ''),
+       COALESCE((SELECT value::float8 FROM meta WHERE key = 'window_s'), 10),
+       COALESCE((SELECT value::float8 FROM meta WHERE key = 'hop_s'), 5),
+       COALESCE((SELECT value::float8::integer FROM meta WHERE key = 'dim'), 0),
+       COALESCE((SELECT value::float8 FROM meta WHERE key = 'silence_db'), -60),
+       COALESCE((SELECT value FROM meta WHERE key = 'precision'), 'fp32')
+WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'model_id');
+)sql",
+    // 7 -> 8: jobs per pass (progressive indexing, index/passes.h): a job per file and pass, the
+    // first pass's window count the planner chose (0 in jobs planned before: whole tracks, as
+    // they were), and the order of claims and finishes (job_events) that the pass barrier of
+    // claim_jobs is seen by.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN pass INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN first_pass INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN claim_seq BIGINT;
+ALTER TABLE jobs ADD COLUMN finish_seq BIGINT;
+CREATE SEQUENCE job_events;
+ALTER TABLE jobs DROP CONSTRAINT jobs_path_key;
+ALTER TABLE jobs ADD CONSTRAINT jobs_path_pass UNIQUE (path, pass);
+DROP INDEX jobs_state;
+CREATE INDEX jobs_state ON jobs(state, pass, id);
+)sql",
 };
 }  // namespace
 

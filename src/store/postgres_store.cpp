@@ -148,7 +148,8 @@ void PostgresStore::set_model(const ModelIdentity& identity) {
 
 void PostgresStore::wipe(const ModelIdentity& identity) {
   pg::Transaction tx(*c_);
-  c_->exec("DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
+  c_->exec("DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
+           "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
            "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
            "DELETE FROM retired_windows; DELETE FROM retired_tracks; DELETE FROM jobs");
   write_identity(*c_, identity);

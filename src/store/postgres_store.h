@@ -3,7 +3,8 @@
 //
 //   schema_version(version)   migrations below bring an older database up to date
 //   meta(key, value text)     model identity, generation, library_generation
-//   roots, tracks, windows, text_cache, track_labels, retired_tracks, retired_windows
+//   roots, tracks, windows, text_cache, track_labels, retired_tracks, retired_windows,
+//   embedding_sets, set_windows, set_tracks (the inactive sets' embeddings), jobs
 //
 // Embeddings are bytea holding float32 little-endian (the SQLite BLOB bytes exactly). Paths and
 // labels use the "C" collation, so "by path" orders bytes as SQLite does. A text that is not
@@ -49,6 +50,15 @@ class PostgresStore final : public Store {
   std::optional<ModelIdentity> model() const override;
   void set_model(const ModelIdentity& identity) override;
   void wipe(const ModelIdentity& identity) override;
+
+  std::vector<EmbeddingSet> embedding_sets() const override;
+  int64_t add_embedding_set(const ModelIdentity& identity) override;
+  std::vector<SetTrack> set_tracks(int64_t set_id) const override;
+  std::vector<WindowRecord> set_windows(int64_t set_id, int64_t track_id) const override;
+  void add_set_windows(int64_t set_id, int64_t track_id, const std::vector<WindowRecord>& windows,
+                       const float* track_embedding) override;
+  void activate_set(int64_t set_id) override;
+  void drop_set(int64_t set_id) override;
 
   void add_roots(const std::vector<std::string>& paths) override;
   std::vector<std::string> roots() const override;
@@ -99,6 +109,8 @@ class PostgresStore final : public Store {
   int64_t renew_leases(const std::string& worker, double lease_s) override;
   int64_t finish_job(const IndexJob& job, const std::string& worker, const Track& track,
                      const std::vector<WindowRecord>& windows, const float* track_embedding) override;
+  bool finish_pass_job(const IndexJob& job, const std::string& worker, int64_t track_id,
+                       const std::vector<WindowRecord>& windows, const float* track_embedding) override;
   int64_t release_jobs(const std::string& worker) override;
   JobCounts job_counts() const override;
 
@@ -110,6 +122,7 @@ class PostgresStore final : public Store {
   std::vector<RetiredCopy> export_retired(const std::vector<int64_t>& retired_ids) const override;
   std::vector<CachedText> export_cached_texts(const CachedText* after, size_t limit) const override;
   std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
+  void import_sets(const std::vector<EmbeddingSet>& sets) override;
   void import_tracks(const std::vector<TrackCopy>& tracks) override;
   void import_retired(const std::vector<RetiredCopy>& retired) override;
   void import_cached_texts(const std::vector<CachedText>& texts) override;

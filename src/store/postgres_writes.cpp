@@ -35,6 +35,9 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
     c.query("DELETE FROM windows WHERE track_id = $1::bigint", pg::Params().add(id));
     c.query("DELETE FROM track_labels WHERE track_id = $1::bigint", pg::Params().add(id));
     c.query("DELETE FROM fingerprints WHERE track_id = $1::bigint", pg::Params().add(id));
+    // The inactive sets' embeddings were of the file as it was.
+    c.query("DELETE FROM set_windows WHERE track_id = $1::bigint", pg::Params().add(id));
+    c.query("DELETE FROM set_tracks WHERE track_id = $1::bigint", pg::Params().add(id));
   }
   {
     // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it); a new
@@ -112,17 +115,25 @@ int64_t PostgresStore::put_track(const Track& t, const std::vector<WindowRecord>
   return id;
 }
 
+namespace pg_impl {
+
+void write_windows(pg::Connection& c, int dim, int64_t track_id, const std::vector<WindowRecord>& windows,
+                   const float* track_embedding) {
+  lock_ids(c);
+  auto r = c.query("SELECT path FROM tracks WHERE id = $1::bigint AND status = 'ok' FOR UPDATE", pg::Params().add(track_id));
+  if (!r.rows()) throw Error("track " + std::to_string(track_id) + " is not an indexed track of " + c.where());
+  check_embedding_sizes(r.text(0, 0), windows, track_embedding ? static_cast<size_t>(dim) : 0, dim);
+  insert_windows(c, track_id, windows);
+  c.query("UPDATE tracks SET embedding = $1::bytea WHERE id = $2::bigint",
+          pg::Params().add_floats(track_embedding, track_embedding ? static_cast<size_t>(dim) : 0).add(track_id));
+}
+
+}  // namespace pg_impl
+
 void PostgresStore::add_windows(int64_t track_id, const std::vector<WindowRecord>& windows, const float* track_embedding) {
   const std::optional<ModelIdentity> m = model();
-  const int dim = m ? m->dim : 0;
   pg::Transaction tx(*c_);
-  lock_ids(*c_);
-  auto r = c_->query("SELECT path FROM tracks WHERE id = $1::bigint AND status = 'ok' FOR UPDATE", pg::Params().add(track_id));
-  if (!r.rows()) throw Error("track " + std::to_string(track_id) + " is not an indexed track of " + c_->where());
-  check_embedding_sizes(r.text(0, 0), windows, track_embedding ? static_cast<size_t>(dim) : 0, dim);
-  insert_windows(*c_, track_id, windows);
-  c_->query("UPDATE tracks SET embedding = $1::bytea WHERE id = $2::bigint",
-            pg::Params().add_floats(track_embedding, track_embedding ? static_cast<size_t>(dim) : 0).add(track_id));
+  write_windows(*c_, m ? m->dim : 0, track_id, windows, track_embedding);
   stamp_changed(*c_, bump_generation(*c_), {track_id});
   tx.commit();
 }

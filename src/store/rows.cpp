@@ -1,6 +1,8 @@
 #include "store/rows.h"
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 namespace clap::store {
@@ -53,6 +55,76 @@ std::string window_numbering_problem(const std::string& path, int64_t n, int64_t
   if (n == 0) return path + ": ok track without windows";
   if (lo < 0 || hi >= total) return path + ": windows are not numbered 0.." + std::to_string(total - 1);
   return "";
+}
+
+EmbeddingSet require_inactive_set(const std::optional<EmbeddingSet>& set, int64_t id, const char* why) {
+  if (!set) throw Error("no embedding set " + std::to_string(id) + " in the index (`clapsearch models` lists them)");
+  if (set->active)
+    throw Error("embedding set " + std::to_string(id) + " (" + set->identity.id + ") is the active one: " + why);
+  return *set;
+}
+
+void fill_set_coverage(std::vector<EmbeddingSet>& sets, int64_t windows, int64_t tracks,
+                       const std::function<std::pair<int64_t, int64_t>(int64_t)>& held) {
+  for (EmbeddingSet& e : sets) {
+    e.windows = windows;
+    e.tracks = tracks;
+    if (e.active) {
+      e.covered_windows = windows;
+      e.covered_tracks = tracks;
+      continue;
+    }
+    const auto [covered, lacking] = held(e.id);
+    e.covered_windows = covered;
+    e.covered_tracks = tracks - lacking;
+  }
+}
+
+void check_set_window_settings(const ModelIdentity& active, const EmbeddingSet& next) {
+  const auto differs = [](double a, double b) { return std::fabs(a - b) > 1e-9; };
+  if (differs(active.window_s, next.identity.window_s) || differs(active.hop_s, next.identity.hop_s) ||
+      differs(active.silence_db, next.identity.silence_db))
+    throw Error("embedding set " + std::to_string(next.id) + " has other window settings than the index");
+}
+
+void check_set_window(const EmbeddingSet& set, int64_t track_id, const WindowRecord& w, bool stored) {
+  const std::string where = "embedding set " + std::to_string(set.id) + ", track " + std::to_string(track_id) + ": window " +
+                            std::to_string(w.idx);
+  if (!stored) throw Error(where + " is not a stored non-silent window");
+  if (w.embedding.size() != static_cast<size_t>(set.identity.dim))
+    throw Error(where + " has " + std::to_string(w.embedding.size()) + " floats, not " + std::to_string(set.identity.dim));
+}
+
+SetCopy& set_copy(std::vector<SetCopy>& sets, int64_t set_id) {
+  auto at = std::lower_bound(sets.begin(), sets.end(), set_id, [](const SetCopy& c, int64_t id) { return c.set_id < id; });
+  if (at == sets.end() || at->set_id != set_id) {
+    at = sets.insert(at, SetCopy{});
+    at->set_id = set_id;
+  }
+  return *at;
+}
+
+std::map<int64_t, int> check_imported_sets(const std::vector<EmbeddingSet>& sets, const ModelIdentity& model) {
+  std::map<int64_t, int> dim_of;
+  int active = 0;
+  for (const EmbeddingSet& e : sets) {
+    if (e.id <= 0 || !dim_of.emplace(e.id, e.identity.dim).second)
+      throw Error("import: embedding set id " + std::to_string(e.id) + " is not a new positive id");
+    if (!e.active) continue;
+    ++active;
+    if (!e.identity.mismatch(model).empty())
+      throw Error("import: the active embedding set (" + e.identity.describe() + ") is not the copy's model " + model.describe());
+  }
+  if (active != 1) throw Error("import: " + std::to_string(active) + " active embedding sets, where one must be");
+  return dim_of;
+}
+
+void check_set_copy(const std::string& path, const SetCopy& set, const std::map<int64_t, int>& dim_of) {
+  const auto dim = dim_of.find(set.set_id);
+  if (dim == dim_of.end()) throw Error(path + ": embeddings of embedding set " + std::to_string(set.set_id) + ", which the copy has not");
+  for (const WindowRecord& w : set.windows)
+    if (w.embedding.empty()) throw Error(path + ": a window of embedding set " + std::to_string(set.set_id) + " without its embedding");
+  check_embedding_sizes(path, set.windows, set.embedding.size(), dim->second);
 }
 
 std::string fingerprint_bytes(const std::vector<uint32_t>& items) {

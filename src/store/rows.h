@@ -8,7 +8,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -107,6 +111,79 @@ WindowRecord decode_window(const Row& r, int at, int dim) {
   return w;
 }
 
+// The columns of an embedding_sets row, as both stores select them.
+constexpr const char* kSetColumns =
+    "id, active, model_id, model_revision, config_hash, content_hash, audio_hash, model_config, model_tokenizer, "
+    "window_s, hop_s, dim, silence_db, precision";
+
+// Columns: kSetColumns (coverage left at 0: the store counts it).
+template <class Row>
+EmbeddingSet decode_set(const Row& r) {
+  EmbeddingSet e;
+  e.id = r.int64(0);
+  e.active = r.int64(1) != 0;
+  ModelIdentity& m = e.identity;
+  m.id = r.text(2);
+  m.revision = r.text(3);
+  m.config_hash = r.text(4);
+  m.content_hash = r.text(5);
+  m.audio_hash = r.text(6);
+  m.config_path = r.text(7);
+  m.tokenizer_path = r.text(8);
+  m.window_s = r.real(9);
+  m.hop_s = r.real(10);
+  m.dim = static_cast<int>(r.int64(11));
+  m.silence_db = r.real(12);
+  m.precision = r.text(13);
+  return e;
+}
+
+// One row of a set_tracks() query: file state columns (decode_file_state), window_total, a
+// stored window's idx, whether the set holds it; rows by track, then idx. Appends to `out`.
+template <class Row>
+void append_set_track_row(const Row& r, std::vector<SetTrack>& out) {
+  if (out.empty() || out.back().state.id != r.int64(0)) {
+    SetTrack t;
+    t.state = decode_file_state(r);
+    t.window_total = static_cast<int>(r.int64(7));
+    out.push_back(std::move(t));
+  }
+  const int idx = static_cast<int>(r.int64(8));
+  out.back().stored.push_back(idx);
+  if (r.int64(9)) out.back().held.push_back(idx);
+}
+
+// Columns: idx, embedding (dim floats): a window an inactive set holds of `track_id`.
+template <class Row>
+WindowRecord decode_set_window(const Row& r, int64_t track_id, int dim) {
+  WindowRecord w;
+  w.track_id = track_id;
+  w.idx = static_cast<int>(r.int64(0));
+  w.embedding = r.floats(1, dim);
+  return w;
+}
+
+// A track's copy in inactive set `set_id` (TrackCopy::sets, kept by set id): found or added.
+SetCopy& set_copy(std::vector<SetCopy>& sets, int64_t set_id);
+
+// Columns from `at`: set_id, idx, embedding: a window an inactive set holds of the track being
+// exported; `dim_of` gives each set's embedding size.
+template <class Row>
+void append_set_copy_window(const Row& r, int at, const std::map<int64_t, int>& dim_of, std::vector<SetCopy>& sets) {
+  const int64_t set_id = r.int64(at);
+  WindowRecord w;
+  w.idx = static_cast<int>(r.int64(at + 1));
+  w.embedding = r.floats(at + 2, dim_of.at(set_id));
+  set_copy(sets, set_id).windows.push_back(std::move(w));
+}
+
+// Columns from `at`: set_id, embedding: an inactive set's track embedding of the track being exported.
+template <class Row>
+void append_set_copy_track(const Row& r, int at, const std::map<int64_t, int>& dim_of, std::vector<SetCopy>& sets) {
+  const int64_t set_id = r.int64(at);
+  set_copy(sets, set_id).embedding = r.floats(at + 1, dim_of.at(set_id));
+}
+
 // --- row checks -------------------------------------------------------------------------------
 
 // Throws clap::Error naming `path` when the track embedding (track_floats values; 0 = none) or a
@@ -117,6 +194,29 @@ void check_embedding_sizes(const std::string& path, const std::vector<WindowReco
 // `check()`'s finding on an ok track's windows (n of them, indexes lo..hi of total), or "" when
 // they are numbered as they must be (0..total-1, some of them for a partly indexed track).
 std::string window_numbering_problem(const std::string& path, int64_t n, int64_t lo, int64_t hi, int64_t total);
+
+// The embedding sets' checks of both stores (store.h EmbeddingSet), with one wording:
+// `set` as read for id `id` (nullopt: no such row); throws unless it is an inactive set, `why`
+// saying why the active one is refused. Returns the set.
+EmbeddingSet require_inactive_set(const std::optional<EmbeddingSet>& set, int64_t id, const char* why);
+// Fills in the coverage of `sets` (store.h EmbeddingSet): the index has `windows` non-silent windows
+// over `tracks` ok tracks with embeddings, all of them the active set's; `held(id)` tells of inactive
+// set `id` the windows it holds of them and how many of those tracks lack at least one.
+void fill_set_coverage(std::vector<EmbeddingSet>& sets, int64_t windows, int64_t tracks,
+                       const std::function<std::pair<int64_t, int64_t>(int64_t)>& held);
+// Throws unless `next` has the active identity's window settings (a set shares the index's windows).
+void check_set_window_settings(const ModelIdentity& active, const EmbeddingSet& next);
+// Throws unless `w` may be added to set `set` for track `track_id`: `stored` = the index stores it
+// as a non-silent window of an ok track, and its embedding is the set's size.
+void check_set_window(const EmbeddingSet& set, int64_t track_id, const WindowRecord& w, bool stored);
+
+// Throws unless `sets` (Store::import_sets) has unique ids and exactly one active set, whose
+// identity is the copy's `model`; returns each set's embedding size by id.
+std::map<int64_t, int> check_imported_sets(const std::vector<EmbeddingSet>& sets, const ModelIdentity& model);
+
+// Throws naming `path` unless `set` (a TrackCopy::sets entry being imported) is of a set in
+// `dim_of` (check_imported_sets) and its embeddings are that set's size.
+void check_set_copy(const std::string& path, const SetCopy& set, const std::map<int64_t, int>& dim_of);
 
 // A fingerprint's column: its items as little-endian bytes, whatever the machine's byte order.
 std::string fingerprint_bytes(const std::vector<uint32_t>& items);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -48,6 +49,14 @@ int64_t count_rows(sqlite3* db, const char* sql) {
   return s.step() ? s.int64(0) : 0;
 }
 
+// Each embedding set's embedding size, by id.
+std::map<int64_t, int> set_dims(sqlite3* db) {
+  std::map<int64_t, int> out;
+  sql::Stmt s(db, "SELECT id, dim FROM embedding_sets");
+  while (s.step()) out[s.int64(0)] = static_cast<int>(s.int64(1));
+  return out;
+}
+
 }  // namespace
 
 std::vector<int64_t> SqliteStore::track_ids() const {
@@ -67,6 +76,9 @@ std::vector<TrackCopy> SqliteStore::export_tracks(const std::vector<int64_t>& id
                 "ORDER BY idx");
   sql::Stmt lab(db_, "SELECT label, score FROM track_labels WHERE track_id = ? ORDER BY score DESC, label");
   sql::Stmt print(db_, "SELECT items FROM fingerprints WHERE track_id = ?");
+  sql::Stmt set_win(db_, "SELECT set_id, idx, embedding FROM set_windows WHERE track_id = ? ORDER BY set_id, idx");
+  sql::Stmt set_track(db_, "SELECT set_id, embedding FROM set_tracks WHERE track_id = ? ORDER BY set_id");
+  const std::map<int64_t, int> dim_of = set_dims(db_);
   for (int64_t id : ids) {
     row.reset();
     row.bind(1, id);
@@ -88,6 +100,12 @@ std::vector<TrackCopy> SqliteStore::export_tracks(const std::vector<int64_t>& id
     print.reset();
     print.bind(1, id);
     if (print.step()) c.track.fingerprint = fingerprint_items(print.blob(0), id);
+    set_win.reset();
+    set_win.bind(1, id);
+    while (set_win.step()) append_set_copy_window(set_win, 0, dim_of, c.sets);
+    set_track.reset();
+    set_track.bind(1, id);
+    while (set_track.step()) append_set_copy_track(set_track, 0, dim_of, c.sets);
     out.push_back(std::move(c));
   }
   return out;
@@ -166,6 +184,15 @@ std::unique_ptr<ImportScope> SqliteStore::begin_import(const ModelIdentity& iden
   return scope;
 }
 
+void SqliteStore::import_sets(const std::vector<EmbeddingSet>& sets) {
+  if (!importing_) throw Error(path_ + ": import_sets outside begin_import");
+  const auto m = model();
+  if (!m) throw Error(path_ + ": import_sets without a model");
+  check_imported_sets(sets, *m);
+  sql::exec(db_, "DELETE FROM embedding_sets");  // the one begin_import recorded, written again with its id
+  for (const EmbeddingSet& e : sets) write_set_identity(db_, e.id, e.identity, e.active);
+}
+
 void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   if (!importing_) throw Error(path_ + ": import_tracks outside begin_import");
   const auto m = model();
@@ -179,6 +206,9 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   sql::Stmt lab(db_, "INSERT INTO track_labels(track_id, label, score) VALUES (?, ?, ?)");
   sql::Stmt print(db_, "INSERT INTO fingerprints(track_id, items) VALUES (?, ?)");
+  sql::Stmt set_win(db_, "INSERT INTO set_windows(set_id, track_id, idx, embedding) VALUES (?, ?, ?, ?)");
+  sql::Stmt set_track(db_, "INSERT INTO set_tracks(set_id, track_id, embedding) VALUES (?, ?, ?)");
+  const std::map<int64_t, int> dim_of = set_dims(db_);
   for (const TrackCopy& c : tracks) {
     const Track& t = c.track;
     check_embedding_sizes(t.path, c.windows, c.embedding.size(), dim);
@@ -205,6 +235,16 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
     if (!t.fingerprint.empty()) {
       print.bind(1, t.id).bind_blob(2, fingerprint_bytes(t.fingerprint));
       print.run();
+    }
+    for (const SetCopy& set : c.sets) {
+      check_set_copy(t.path, set, dim_of);
+      for (const WindowRecord& w : set.windows) {
+        set_win.bind(1, set.set_id).bind(2, t.id).bind(3, w.idx).bind_floats(4, w.embedding.data(), w.embedding.size());
+        set_win.run();
+      }
+      if (set.embedding.empty()) continue;
+      set_track.bind(1, set.set_id).bind(2, t.id).bind_floats(3, set.embedding.data(), set.embedding.size());
+      set_track.run();
     }
   }
 }

@@ -38,14 +38,12 @@ int64_t count(sqlite3* db, const std::string& sql, int64_t set_id = 0) {
   return s.step() ? s.int64(0) : 0;
 }
 
-EmbeddingSet inactive_set(sqlite3* db, int64_t set_id, const char* what) {
+EmbeddingSet inactive_set(sqlite3* db, int64_t set_id, const char* why) {
   sql::Stmt s(db, (std::string("SELECT ") + kSetColumns + " FROM embedding_sets WHERE id = ?").c_str());
   s.bind(1, set_id);
-  if (!s.step()) throw Error("no embedding set " + std::to_string(set_id) + " in the index (`clapsearch models` lists them)");
-  EmbeddingSet e = read_set(s);
-  if (e.active)
-    throw Error(std::string("embedding set ") + std::to_string(set_id) + " (" + e.identity.id + ") is the active one: " + what);
-  return e;
+  std::optional<EmbeddingSet> e;
+  if (s.step()) e = decode_set(s);
+  return require_inactive_set(e, set_id, why);
 }
 
 }  // namespace
@@ -54,25 +52,16 @@ std::vector<EmbeddingSet> SqliteStore::embedding_sets() const {
   std::vector<EmbeddingSet> out;
   {
     sql::Stmt s(db_, (std::string("SELECT ") + kSetColumns + " FROM embedding_sets ORDER BY id").c_str());
-    while (s.step()) out.push_back(read_set(s));
+    while (s.step()) out.push_back(decode_set(s));
   }
   if (out.empty()) return out;
   const std::string wanted = kWantedWindows;
-  const int64_t windows = count(db_, "SELECT COUNT(*) " + wanted);
-  const int64_t tracks = count(db_, "SELECT COUNT(DISTINCT w.track_id) " + wanted);
-  for (EmbeddingSet& e : out) {
-    e.windows = windows;
-    e.tracks = tracks;
-    if (e.active) {
-      e.covered_windows = windows;
-      e.covered_tracks = tracks;
-      continue;
-    }
-    const std::string held = " AND EXISTS (SELECT 1 FROM set_windows s WHERE s.set_id = ?1 AND s.track_id = w.track_id AND s.idx = w.idx)";
-    e.covered_windows = count(db_, "SELECT COUNT(*) " + wanted + held, e.id);
-    const std::string lacking = " AND NOT EXISTS (SELECT 1 FROM set_windows s WHERE s.set_id = ?1 AND s.track_id = w.track_id AND s.idx = w.idx)";
-    e.covered_tracks = tracks - count(db_, "SELECT COUNT(DISTINCT w.track_id) " + wanted + lacking, e.id);
-  }
+  const std::string held = "EXISTS (SELECT 1 FROM set_windows s WHERE s.set_id = ?1 AND s.track_id = w.track_id AND s.idx = w.idx)";
+  fill_set_coverage(out, count(db_, "SELECT COUNT(*) " + wanted), count(db_, "SELECT COUNT(DISTINCT w.track_id) " + wanted),
+                    [&](int64_t id) {
+                      return std::make_pair(count(db_, "SELECT COUNT(*) " + wanted + " AND " + held, id),
+                                            count(db_, "SELECT COUNT(DISTINCT w.track_id) " + wanted + " AND NOT " + held, id));
+                    });
   return out;
 }
 
@@ -93,17 +82,7 @@ std::vector<SetTrack> SqliteStore::set_tracks(int64_t set_id) const {
                     kWantedWindows + " ORDER BY t.id, w.idx")
                        .c_str());
   s.bind(1, set_id);
-  while (s.step()) {
-    if (out.empty() || out.back().state.id != s.int64(0)) {
-      SetTrack t;
-      t.state = decode_file_state(s);
-      t.window_total = static_cast<int>(s.int64(7));
-      out.push_back(std::move(t));
-    }
-    const int idx = static_cast<int>(s.int64(8));
-    out.back().stored.push_back(idx);
-    if (s.int64(9)) out.back().held.push_back(idx);
-  }
+  while (s.step()) append_set_track_row(s, out);
   return out;
 }
 
@@ -112,13 +91,7 @@ std::vector<WindowRecord> SqliteStore::set_windows(int64_t set_id, int64_t track
   std::vector<WindowRecord> out;
   sql::Stmt s(db_, "SELECT idx, embedding FROM set_windows WHERE set_id = ? AND track_id = ? ORDER BY idx");
   s.bind(1, set_id).bind(2, track_id);
-  while (s.step()) {
-    WindowRecord w;
-    w.track_id = track_id;
-    w.idx = static_cast<int>(s.int64(0));
-    w.embedding = s.floats(1, e.identity.dim);
-    out.push_back(std::move(w));
-  }
+  while (s.step()) out.push_back(decode_set_window(s, track_id, e.identity.dim));
   return out;
 }
 
@@ -126,7 +99,6 @@ void SqliteStore::add_set_windows(int64_t set_id, int64_t track_id, const std::v
                                   const float* track_embedding) {
   sql::Transaction tx(db_);
   const EmbeddingSet e = inactive_set(db_, set_id, "its windows are written by `clapsearch index`");
-  const std::string where = "embedding set " + std::to_string(set_id) + ", track " + std::to_string(track_id);
   {
     sql::Stmt stored(db_, (std::string("SELECT 1 ") + kWantedWindows + " AND w.track_id = ? AND w.idx = ?").c_str());
     sql::Stmt put(db_, "INSERT INTO set_windows(set_id, track_id, idx, embedding) VALUES (?, ?, ?, ?)");
@@ -134,10 +106,7 @@ void SqliteStore::add_set_windows(int64_t set_id, int64_t track_id, const std::v
       stored.bind(1, track_id).bind(2, w.idx);
       const bool known = stored.step();
       stored.reset();
-      if (!known) throw Error(where + ": window " + std::to_string(w.idx) + " is not a stored non-silent window");
-      if (w.embedding.size() != static_cast<size_t>(e.identity.dim))
-        throw Error(where + ": window " + std::to_string(w.idx) + " has " + std::to_string(w.embedding.size()) +
-                    " floats, not " + std::to_string(e.identity.dim));
+      check_set_window(e, track_id, w, known);
       put.bind(1, set_id).bind(2, track_id).bind(3, w.idx).bind_floats(4, w.embedding.data(), w.embedding.size());
       put.run();
     }
@@ -154,9 +123,7 @@ void SqliteStore::activate_set(int64_t set_id) {
   const int64_t current = active_set(db_);
   const std::optional<ModelIdentity> was = model();
   if (!current || !was) throw Error(path_ + ": the index has no active embedding set to switch from");
-  if (std::fabs(was->window_s - next.identity.window_s) > 1e-9 || std::fabs(was->hop_s - next.identity.hop_s) > 1e-9 ||
-      std::fabs(was->silence_db - next.identity.silence_db) > 1e-9)
-    throw Error("embedding set " + std::to_string(set_id) + " has other window settings than the index");
+  check_set_window_settings(*was, next);
   // The active set's embeddings into its own set ...
   sql::Stmt(db_, "DELETE FROM set_windows WHERE set_id = ?").bind(1, current).run();
   sql::Stmt(db_, "DELETE FROM set_tracks WHERE set_id = ?").bind(1, current).run();

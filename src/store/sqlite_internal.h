@@ -43,15 +43,10 @@ void reset_changes(sqlite3* db, int64_t generation);
 void set_meta(sqlite3* db, const char* key, const std::string& value);
 void set_meta(sqlite3* db, const char* key, double value);
 
-constexpr const char* kSetColumns =
-    "id, active, model_id, model_revision, config_hash, content_hash, audio_hash, model_config, model_tokenizer, "
-    "window_s, hop_s, dim, silence_db, precision";
 // The active set's id (0: none recorded yet).
 int64_t active_set(sqlite3* db);
 // Writes set `id`'s identity (id 0: a new set, whose id is returned).
 int64_t write_set_identity(sqlite3* db, int64_t id, const ModelIdentity& m, bool active);
-// Columns: kSetColumns.
-EmbeddingSet read_set(const sql::Stmt& s);
 // The model identity in meta and in the active set's row.
 void write_identity(sqlite3* db, const ModelIdentity& m);
 

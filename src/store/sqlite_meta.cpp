@@ -1,5 +1,6 @@
 // SqliteStore's bookkeeping rows: generations, change stamps, the removal log, meta, and the
 // identities of embedding sets.
+#include "store/rows.h"
 #include "store/sqlite_internal.h"
 
 #include <chrono>
@@ -85,27 +86,6 @@ int64_t write_set_identity(sqlite3* db, int64_t id, const ModelIdentity& m, bool
   s.bind(12, m.dim).bind(13, m.silence_db).bind(14, m.precision);
   s.run();
   return id ? id : sqlite3_last_insert_rowid(db);
-}
-
-// Columns: kSetColumns.
-EmbeddingSet read_set(const sql::Stmt& s) {
-  EmbeddingSet e;
-  e.id = s.int64(0);
-  e.active = s.int64(1) != 0;
-  ModelIdentity& m = e.identity;
-  m.id = s.text(2);
-  m.revision = s.text(3);
-  m.config_hash = s.text(4);
-  m.content_hash = s.text(5);
-  m.audio_hash = s.text(6);
-  m.config_path = s.text(7);
-  m.tokenizer_path = s.text(8);
-  m.window_s = s.real(9);
-  m.hop_s = s.real(10);
-  m.dim = static_cast<int>(s.int64(11));
-  m.silence_db = s.real(12);
-  m.precision = s.text(13);
-  return e;
 }
 
 void write_identity(sqlite3* db, const ModelIdentity& m) {

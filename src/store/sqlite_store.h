@@ -58,7 +58,6 @@ class SqliteStore final : public Store {
   void set_model(const ModelIdentity& identity) override;
   void wipe(const ModelIdentity& identity) override;
 
-  bool has_embedding_sets() const override { return true; }
   std::vector<EmbeddingSet> embedding_sets() const override;
   int64_t add_embedding_set(const ModelIdentity& identity) override;
   std::vector<SetTrack> set_tracks(int64_t set_id) const override;
@@ -117,6 +116,7 @@ class SqliteStore final : public Store {
   std::vector<RetiredCopy> export_retired(const std::vector<int64_t>& retired_ids) const override;
   std::vector<CachedText> export_cached_texts(const CachedText* after, size_t limit) const override;
   std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
+  void import_sets(const std::vector<EmbeddingSet>& sets) override;
   void import_tracks(const std::vector<TrackCopy>& tracks) override;
   void import_retired(const std::vector<RetiredCopy>& retired) override;
   void import_cached_texts(const std::vector<CachedText>& texts) override;

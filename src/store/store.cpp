@@ -161,35 +161,11 @@ int64_t Store::renew_leases(const std::string&, double) { no_job_queue(*this); }
 int64_t Store::finish_job(const IndexJob&, const std::string&, const Track&, const std::vector<WindowRecord>&, const float*) {
   no_job_queue(*this);
 }
+bool Store::finish_pass_job(const IndexJob&, const std::string&, int64_t, const std::vector<WindowRecord>&, const float*) {
+  no_job_queue(*this);
+}
 int64_t Store::release_jobs(const std::string&) { no_job_queue(*this); }
 JobCounts Store::job_counts() const { return {}; }
-
-namespace {
-[[noreturn]] void no_embedding_sets(const Store& s) {
-  throw Error(s.path() + ": this index keeps one embedding set (a PostgreSQL store does not hold several models' "
-              "embeddings yet): changing its model needs `clapsearch index --rebuild`");
-}
-}  // namespace
-
-// A store with the active set alone: that set, covering everything it stores.
-std::vector<EmbeddingSet> Store::embedding_sets() const {
-  const std::optional<ModelIdentity> m = model();
-  if (!m) return {};
-  const Counts c = counts();
-  EmbeddingSet set;
-  set.id = 1;
-  set.identity = *m;
-  set.active = true;
-  set.tracks = set.covered_tracks = c.ok;  // a silent track is an error row, not an ok one
-  set.windows = set.covered_windows = c.windows - c.silent_windows;
-  return {set};
-}
-int64_t Store::add_embedding_set(const ModelIdentity&) { no_embedding_sets(*this); }
-std::vector<SetTrack> Store::set_tracks(int64_t) const { no_embedding_sets(*this); }
-std::vector<WindowRecord> Store::set_windows(int64_t, int64_t) const { no_embedding_sets(*this); }
-void Store::add_set_windows(int64_t, int64_t, const std::vector<WindowRecord>&, const float*) { no_embedding_sets(*this); }
-void Store::activate_set(int64_t) { no_embedding_sets(*this); }
-void Store::drop_set(int64_t) { no_embedding_sets(*this); }
 
 bool is_server_location(const std::string& location) { return PostgresStore::is_url(location); }
 

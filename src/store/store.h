@@ -158,6 +158,13 @@ struct IndexJob {
   std::string path;  // as the planner saw it (the track's path)
   int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
   int attempts = 0;  // claims so far, this one included
+  // Progressive indexing (index/passes.h): the pass this job embeds - 1, the file's first pass
+  // (a new or changed file: its first_pass evenly spaced windows, every window when first_pass
+  // is 0), or a later one over the stored track of that path (the windows of passes up to this
+  // one it lacks) - and the first pass's window count the planner chose, which lays out every
+  // pass of the track.
+  int pass = 1;
+  int first_pass = 0;
 };
 
 struct JobCounts {
@@ -200,6 +207,14 @@ class ReadScope {
 // --- copying a whole index (clapsearch migrate) -------------------------------------------------
 // What Store::export_* read and Store::import_* write: rows as stored, with their own ids.
 
+// One track's embeddings in an inactive embedding set (TrackCopy::sets): the windows the set holds
+// (idx and embedding) and its track embedding (empty = none).
+struct SetCopy {
+  int64_t set_id = 0;
+  std::vector<WindowRecord> windows;
+  std::vector<float> embedding;
+};
+
 // One track whole: the row (with its id; window_count filled), its windows with their ids (by
 // idx), the track embedding (empty = none) and its zero-shot labels.
 struct TrackCopy {
@@ -207,6 +222,7 @@ struct TrackCopy {
   std::vector<WindowRecord> windows;
   std::vector<float> embedding;
   std::vector<TrackLabel> labels;
+  std::vector<SetCopy> sets;  // what the inactive embedding sets hold of it, by set id
 };
 
 // One retired track (Store::retire_tracks): `id` is the retired entry's, `track.id` the id it had
@@ -283,31 +299,29 @@ class Store {
   // Deletes every track, window, label, cached text and root, then sets `identity`.
   virtual void wipe(const ModelIdentity& identity) = 0;
 
-  // --- embedding sets (EmbeddingSet). Stores without them (has_embedding_sets() false: the
-  // PostgreSQL store for now) hold the active set only, and the other calls throw there.
-  virtual bool has_embedding_sets() const { return false; }
+  // --- embedding sets (EmbeddingSet)
   // Every set, by id, with its coverage (the active one included; empty for an index without a model).
-  virtual std::vector<EmbeddingSet> embedding_sets() const;
+  virtual std::vector<EmbeddingSet> embedding_sets() const = 0;
   // Records a new, empty, inactive set for `identity` (its window settings must be the active
   // set's: the windows are shared); returns its id.
-  virtual int64_t add_embedding_set(const ModelIdentity& identity);
+  virtual int64_t add_embedding_set(const ModelIdentity& identity) = 0;
   // Every ok track with embeddings to hold, by id, with what inactive set `set_id` holds of it.
-  virtual std::vector<SetTrack> set_tracks(int64_t set_id) const;
+  virtual std::vector<SetTrack> set_tracks(int64_t set_id) const = 0;
   // The windows set `set_id` holds for a track (idx and embedding filled), by idx.
-  virtual std::vector<WindowRecord> set_windows(int64_t set_id, int64_t track_id) const;
+  virtual std::vector<WindowRecord> set_windows(int64_t set_id, int64_t track_id) const = 0;
   // Adds embeddings of windows the active set stores (non-silent, not yet in the set) to inactive
   // set `set_id`, with the set's track embedding made from every window it then holds of the
   // track, atomically. Not a library write (no query reads an inactive set).
   virtual void add_set_windows(int64_t set_id, int64_t track_id, const std::vector<WindowRecord>& windows,
-                               const float* track_embedding);
+                               const float* track_embedding) = 0;
   // Makes set `set_id` the active one in one transaction: the active set's embeddings move into
   // its own set, the set's into the tracks and windows tables, model() becomes its identity. A
   // stored non-silent window the set does not hold is deleted (the track is partly indexed: the
   // next index run embeds it again), a track it holds no embedding of keeps none. A library write
   // that a reader cannot follow by changes (changes_since is nullopt across it).
-  virtual void activate_set(int64_t set_id);
+  virtual void activate_set(int64_t set_id) = 0;
   // Deletes inactive set `set_id` with its embeddings; throws for the active set or an unknown id.
-  virtual void drop_set(int64_t set_id);
+  virtual void drop_set(int64_t set_id) = 0;
 
   // --- roots
   virtual void add_roots(const std::vector<std::string>& paths) = 0;
@@ -422,22 +436,33 @@ class Store {
   // library; has_job_queue() is false for SQLite, whose library one process indexes, and the
   // other calls throw there).
   virtual bool has_job_queue() const { return false; }
-  // Records a job per file (by path). A path with an open job for the same size and mtime keeps
-  // it (a worker may hold it); otherwise the job starts over as pending.
+  // Records a job per file and pass (by path and IndexJob::pass). A path with an open job of that
+  // pass for the same size and mtime keeps it (a worker may hold it); otherwise the job starts
+  // over as pending.
   virtual void plan_jobs(const std::vector<IndexJob>& files);
   // Forgets finished jobs (done, failed) before a new plan; returns how many.
   virtual int64_t forget_finished_jobs();
   // Claims up to `n` jobs, pending first then those whose lease expired (by job id), for
   // `worker` (a name unique to this worker process) until lease_s from now, by the store's clock.
-  // Concurrent claimers never get the same job.
+  // Concurrent claimers never get the same job. A job of a later pass is claimed only while no
+  // job of an earlier pass is open (pending or leased): every file's pass p is done, by whichever
+  // workers, before any file's pass p + 1 begins.
   virtual std::vector<IndexJob> claim_jobs(const std::string& worker, int n, double lease_s);
   // Extends the leases `worker` holds; returns how many it still holds.
   virtual int64_t renew_leases(const std::string& worker, double lease_s);
   // put_track and "job done" (or "failed" when the track is an error) in one transaction, if
   // `worker` still holds the job's lease; else nothing is written and 0 is returned (the lease
-  // ran out and another worker has the job: it writes the track). Returns the track id.
+  // ran out and another worker has the job: it writes the track). Returns the track id. A track
+  // left partly indexed gets a job for its next pass (pending) in the same transaction.
   virtual int64_t finish_job(const IndexJob& job, const std::string& worker, const Track& track,
                              const std::vector<WindowRecord>& windows, const float* track_embedding);
+  // A later pass's job (IndexJob::pass > 1): add_windows(track_id, windows, track_embedding) when
+  // `windows` is not empty, "job done", and - when windows were added and the track still lacks
+  // some - a job for its next pass, in one transaction, if `worker` still holds the job's lease;
+  // else nothing is written and false is returned. Empty `windows`: the job is done with nothing
+  // to add (the track is complete, changed, gone or not ok; the next plan sees to it).
+  virtual bool finish_pass_job(const IndexJob& job, const std::string& worker, int64_t track_id,
+                               const std::vector<WindowRecord>& windows, const float* track_embedding);
   // Gives the jobs `worker` holds back (pending), e.g. when it stops or lost its connection.
   virtual int64_t release_jobs(const std::string& worker);
   virtual JobCounts job_counts() const;
@@ -464,6 +489,9 @@ class Store {
   // written (later inserts get fresh ids) and commits. Nothing else may be written through this
   // store while the scope is open (import_* outside one throw); the scope ends before the store.
   virtual std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) = 0;
+  // Every embedding set of the copy (ids, identities, which one is active: the one whose
+  // identity begin_import wrote), written before the tracks whose TrackCopy::sets refer to them.
+  virtual void import_sets(const std::vector<EmbeddingSet>& sets) = 0;
   virtual void import_tracks(const std::vector<TrackCopy>& tracks) = 0;
   virtual void import_retired(const std::vector<RetiredCopy>& retired) = 0;
   virtual void import_cached_texts(const std::vector<CachedText>& texts) = 0;

@@ -17,8 +17,11 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "store/postgres.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 #include "support/golden.h"
+#include "support/postgres_server.h"
 
 namespace clap {
 namespace {
@@ -27,15 +30,19 @@ namespace fs = std::filesystem;
 std::string q(const std::string& s) { return test::quoted(s); }
 const std::string kOld = "tiny-unfused", kNew = "tiny-fused";
 
+// A library of `files` generated tracks indexed into a SQLite file, or (backend "postgres") a new
+// database of the test's PostgreSQL server.
 struct Library {
   std::string root = test::temp_dir() + "/sets";
-  std::string lib = root + "/lib", db = root + "/library.db";
-  explicit Library(int files = 4) {
+  std::string lib = root + "/lib", db;
+  explicit Library(int files = 4, const std::string& backend = "sqlite")
+      : db(backend == "postgres" ? test::PostgresServer::shared().create_database() : root + "/library.db") {
     // 20 s each: 3 windows of 10 s (hop 5) per track.
     for (int i = 0; i < files; ++i)
       test::ffmpeg(lib + "/t" + std::to_string(i) + ".wav",
                    "-f lavfi -i sine=f=" + std::to_string(300 + 150 * i) + ":d=20:sample_rate=16000");
   }
+  bool postgres() const { return store::is_server_location(db); }
   int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const {
     return test::run_cli(args + " --db " + q(db), out, err, "HF_HOME=" + q(root + "/hf"));
   }
@@ -46,23 +53,20 @@ struct Library {
   }
   // What every query reads: the window and track embeddings of the tracks and windows tables.
   std::string searched_bytes() const {
-    sqlite3* h = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    const auto s = store::open_store(db, store::OpenMode::ReadOnly);
     std::string bytes;
-    for (const char* sql : {"SELECT id, embedding FROM windows ORDER BY id", "SELECT id, embedding FROM tracks ORDER BY id"}) {
-      sqlite3_stmt* s = nullptr;
-      EXPECT_EQ(sqlite3_prepare_v2(h, sql, -1, &s, nullptr), SQLITE_OK);
-      while (sqlite3_step(s) == SQLITE_ROW) {
-        bytes += std::to_string(sqlite3_column_int64(s, 0)) + ":";
-        bytes.append(static_cast<const char*>(sqlite3_column_blob(s, 1)) ? static_cast<const char*>(sqlite3_column_blob(s, 1)) : "",
-                     static_cast<size_t>(sqlite3_column_bytes(s, 1)));
-      }
-      sqlite3_finalize(s);
-    }
-    sqlite3_close(h);
+    const auto add = [&](int64_t id, const float* v, size_t n) {
+      bytes += std::to_string(id) + ":";
+      bytes.append(reinterpret_cast<const char*>(v), n * sizeof(float));
+    };
+    for (int64_t id : s->track_ids())
+      for (const store::WindowRecord& w : s->windows(id)) add(w.id, w.embedding.data(), w.embedding.size());
+    const Embeddings tracks = s->track_embeddings();
+    for (size_t i = 0; i < tracks.ids.size(); ++i) add(tracks.ids[i], tracks.row(i), static_cast<size_t>(tracks.dim));
     return bytes;
   }
   int64_t count(const std::string& sql) const {
+    if (postgres()) return store::pg::Connection(db).query(sql).int64(0, 0);
     sqlite3* h = nullptr;
     EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     sqlite3_stmt* s = nullptr;
@@ -72,12 +76,18 @@ struct Library {
     sqlite3_close(h);
     return n;
   }
+  void expect_sound() const {
+    for (const auto& p : store::open_store(db, store::OpenMode::ReadOnly)->check()) ADD_FAILURE() << p;
+  }
 };
+
+// The tests that run on both stores: the same commands, the same answers.
+class EmbeddingSetsBothStores : public ::testing::TestWithParam<std::string> {};
 
 std::string model_of(const nlohmann::json& status) { return status["model"]["id"]; }
 
-TEST(EmbeddingSetsCli, NewModelBuiltBesideSwitchedWhenCompleteAndDropped) {
-  Library l;
+TEST_P(EmbeddingSetsBothStores, NewModelBuiltBesideSwitchedWhenCompleteAndDropped) {
+  Library l(4, GetParam());
   const std::string old_model = test::case_dir(kOld), new_model = test::case_dir(kNew);
   ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(old_model) + " --first-pass 0 --json -q")["indexed"], 4);
   const std::string old_id = model_of(l.json("status --json"));
@@ -132,10 +142,7 @@ TEST(EmbeddingSetsCli, NewModelBuiltBesideSwitchedWhenCompleteAndDropped) {
   EXPECT_FALSE(sets[0]["active"]);
   EXPECT_TRUE(sets[0]["complete"]);  // the old set is kept, whole
   EXPECT_TRUE(sets[1]["active"]);
-  {
-    store::SqliteStore s = store::SqliteStore::open_readonly(l.db);
-    for (const auto& p : s.check()) ADD_FAILURE() << p;
-  }
+  l.expect_sound();
 
   // Switching back is one command, and restores the old embeddings bit for bit.
   ASSERT_EQ(l.cli("models --activate " + std::to_string(sets[0]["id"].get<int64_t>()), &out, &err), 0) << err;
@@ -186,8 +193,8 @@ TEST(EmbeddingSetsCli, SwitchNowActivatesAPartlyBuiltSetAndTheNextRunCompletesIt
 // to it, a client keeps asking (text search, and similar to a track). Every answer is a 200 made
 // whole by one model: OLD's answers are all alike, then NEW's are all alike (a mixed answer would
 // be a third body), never OLD's again once NEW has answered; the server says it switched.
-void upgrade_under_a_running_server(const std::string& window_index) {
-  Library l;
+void upgrade_under_a_running_server(const std::string& window_index, const std::string& backend = "sqlite") {
+  Library l(4, backend);
   ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kOld)) + " --first-pass 0 --json -q")["indexed"], 4);
   const test::Child server = test::start_cli({"serve", "--db", l.db, "--port", "0", "--window-index", window_index});
   const int port = test::served_port(server);
@@ -260,6 +267,10 @@ TEST(EmbeddingSetsCli, ServerAnswersEveryRequestThroughAnUpgradeInMemory) { upgr
 
 TEST(EmbeddingSetsCli, ServerAnswersEveryRequestThroughAnUpgradeCompressed) { upgrade_under_a_running_server("compressed"); }
 
+TEST(EmbeddingSetsCli, ServerAnswersEveryRequestThroughAnUpgradeOnPostgresql) {
+  upgrade_under_a_running_server("memory", "postgres");
+}
+
 TEST(EmbeddingSetsCli, KillNineDuringTheBuildLeavesTheOldSetActiveAndTheNextRunContinues) {
   const int files = 16;
   Library l(files);
@@ -308,28 +319,118 @@ TEST(EmbeddingSetsCli, KillNineDuringTheBuildLeavesTheOldSetActiveAndTheNextRunC
   EXPECT_NE(model_of(l.json("status --json")), old_id);
 }
 
-TEST(EmbeddingSetsCli, AnIndexOfThePreviousSchemaMigratesInPlace) {
+// The new set's model cannot be loaded when the server reopens after a switch (its folder is
+// gone): the server answers 503 with the reason, logs it once (not at every refresh, each of
+// which used to try again and log), and serves the new set once the folder is back.
+TEST(EmbeddingSetsCli, AServerWhoseNewModelCannotBeLoadedLogsItOnceAndSwitchesWhenItCan) {
   Library l;
+  ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kOld)) + " --first-pass 0 --json -q")["indexed"], 4);
+  const std::string model = l.root + "/new-model", away = l.root + "/new-model-away";
+  fs::copy(test::case_dir(kNew), model, fs::copy_options::recursive);
+  const nlohmann::json run = l.json("index " + q(l.lib) + " --model " + q(model) + " --switch-when never --json -q");
+  ASSERT_TRUE(run["embedding_set"]["complete"]);
+  const test::Child server = test::start_cli({"serve", "--db", l.db, "--port", "0"});
+  const int port = test::served_port(server);
+  ASSERT_NE(port, 0) << test::read_file(server.err_path);
+  httplib::Client client("127.0.0.1", port);
+  fs::rename(model, away);
+  std::string out, err;
+  ASSERT_EQ(l.cli("models --activate " + std::to_string(run["embedding_set"]["id"].get<int64_t>()), &out, &err), 0) << err;
+  const auto log = [&] { return test::read_file(server.out_path) + test::read_file(server.err_path); };
+  const std::string failure = "cannot serve the index's new embedding set";
+  EXPECT_TRUE(test::wait_until([&] { return log().find(failure) != std::string::npos; })) << log();
+  const auto down = client.Get("/api/search?q=tone&k=2");
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->status, 503) << down->body;
+  // Several refresh intervals pass while it stays unloadable (the retries back off meanwhile).
+  EXPECT_FALSE(test::wait_until([&] { return log().find("now serving") != std::string::npos; }, 5));
+  fs::rename(away, model);
+  EXPECT_TRUE(test::wait_until([&] { return log().find("now serving") != std::string::npos; }, 90)) << log();
+  const auto up = client.Get("/api/search?q=tone&k=2");
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->status, 200) << up->body;
+  ASSERT_EQ(kill(server.pid, SIGTERM), 0);
+  EXPECT_EQ(test::wait_exit(server.pid), 0);
+  const std::string all = log();
+  size_t logged = 0;
+  for (size_t at = all.find(failure); at != std::string::npos; at = all.find(failure, at + 1)) ++logged;
+  EXPECT_EQ(logged, 1u) << all;
+  EXPECT_EQ(all.find("cannot reload the library"), std::string::npos) << all;
+}
+
+// `clapsearch migrate` copies every embedding set, with its ids and which one is active: a SQLite
+// index with a second model's set (half built) to PostgreSQL and back to a new SQLite file.
+// Every copy lists the same sets, reads the same bytes, and switching to the second set on a copy
+// gives what switching on the original gives, bit for bit.
+TEST(EmbeddingSetsCli, MigrateCopiesEverySetBothWays) {
+  Library l;
+  ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kOld)) + " --first-pass 0 --json -q")["indexed"], 4);
+  l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kNew)) + " --first-pass 1 --passes 1 --json -q");
+  Library pg(0, "postgres");
+  Library back(0);
+  back.db = back.root + "/back.db";
+  std::string out, err;
+  const auto migrate = [&](const std::string& from, const std::string& to) {
+    return test::run_command(q(test::cli_path()) + " migrate --json -q --from " + q(from) + " --to " + q(to), &out, &err);
+  };
+  ASSERT_EQ(migrate(l.db, pg.db), 0) << err;
+  const nlohmann::json copied = nlohmann::json::parse(out);
+  EXPECT_EQ(copied["embedding_sets"], 2);
+  EXPECT_EQ(copied["set_windows"], 4);
+  ASSERT_EQ(migrate(pg.db, back.db), 0) << err;
+  const nlohmann::json sets = l.json("models --json");
+  ASSERT_EQ(sets.size(), 2u);
+  EXPECT_EQ(sets[1]["covered_windows"], 4);
+  for (const Library* copy : {&pg, &back}) {
+    SCOPED_TRACE(copy->db);
+    EXPECT_EQ(copy->json("models --json"), sets);
+    EXPECT_EQ(copy->searched_bytes(), l.searched_bytes());
+    copy->expect_sound();
+  }
+  // The second set's embeddings came along: switching to it reads the same bytes everywhere.
+  for (const Library* each : {&l, &pg, &back})
+    ASSERT_EQ(each->cli("models --activate 2 --incomplete", &out, &err), 0) << err;
+  EXPECT_EQ(pg.searched_bytes(), l.searched_bytes());
+  EXPECT_EQ(back.searched_bytes(), l.searched_bytes());
+  EXPECT_EQ(pg.json("models --json"), l.json("models --json"));
+}
+
+// The schema before embedding sets, exactly as the release before them made it: SQLite's
+// version 5; PostgreSQL's version 6 (also before the jobs per pass of version 8).
+void back_to_the_schema_before_sets(const Library& l) {
+  if (l.postgres()) {
+    store::pg::Connection(l.db).exec(
+        "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
+        "ALTER TABLE jobs DROP CONSTRAINT jobs_path_pass; DROP INDEX jobs_state; "
+        "ALTER TABLE jobs DROP COLUMN pass, DROP COLUMN first_pass, DROP COLUMN claim_seq, DROP COLUMN finish_seq; "
+        "DROP SEQUENCE job_events; ALTER TABLE jobs ADD CONSTRAINT jobs_path_key UNIQUE (path); "
+        "CREATE INDEX jobs_state ON jobs(state, id); UPDATE schema_version SET version = 6");
+    return;
+  }
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(l.db.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h,
+                         "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
+                         "UPDATE schema_version SET version = 5",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(h);
+}
+
+TEST_P(EmbeddingSetsBothStores, AnIndexOfThePreviousSchemaMigratesInPlace) {
+  Library l(4, GetParam());
   const std::string old_model = test::case_dir(kOld);
   ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(old_model) + " --json -q")["indexed"], 4);
   const std::string old_id = model_of(l.json("status --json"));
-  // Back to the layout of schema 5 (the release before embedding sets), exactly as it made it.
-  {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(l.db.c_str(), &h), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(h,
-                           "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
-                           "UPDATE schema_version SET version = 5",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(h);
-  }
-  const std::string before = l.searched_bytes();
+  const std::string before = l.searched_bytes();  // read through the store, which reads the current schema only
+  back_to_the_schema_before_sets(l);
   std::string out, err;
   EXPECT_EQ(l.cli("models", &out, &err), 1);  // read-only commands do not migrate
   EXPECT_NE(err.find("clapsearch index"), std::string::npos) << err;
   EXPECT_EQ(l.json("index " + q(l.lib) + " --json -q")["unchanged"], 4);
-  EXPECT_EQ(l.count("SELECT version FROM schema_version"), store::SqliteStore::current_schema_version());
+  const auto s = store::open_store(l.db, store::OpenMode::ReadOnly);
+  EXPECT_EQ(s->schema_version(), l.postgres() ? store::PostgresStore::current_schema_version()
+                                              : store::SqliteStore::current_schema_version());
   const nlohmann::json sets = l.json("models --json");
   ASSERT_EQ(sets.size(), 1u);
   EXPECT_EQ(sets[0]["id"], 1);
@@ -337,9 +438,17 @@ TEST(EmbeddingSetsCli, AnIndexOfThePreviousSchemaMigratesInPlace) {
   EXPECT_TRUE(sets[0]["active"]);
   EXPECT_TRUE(sets[0]["complete"]);
   EXPECT_EQ(l.searched_bytes(), before);
-  store::SqliteStore s = store::SqliteStore::open_readonly(l.db);
-  EXPECT_EQ(s.embedding_sets().at(0).identity.content_hash, s.model()->content_hash);
+  EXPECT_EQ(s->embedding_sets().at(0).identity.content_hash, s->model()->content_hash);
+  EXPECT_EQ(s->embedding_sets().at(0).identity.window_s, s->model()->window_s);
+  // And the new model is built beside it, as on an index made by this version.
+  const nlohmann::json run = l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kNew)) + " --json -q");
+  EXPECT_TRUE(run["embedding_set"]["active"]);
+  EXPECT_EQ(run["embedding_set"]["id"], 2);
+  l.expect_sound();
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, EmbeddingSetsBothStores, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace clap

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "store/postgres.h"
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/postgres_server.h"
@@ -136,7 +137,7 @@ TEST(Workers, TwoWorkersStoreWhatOneSqliteRunStores) {
   EXPECT_EQ(ja["indexed"].get<int>() + jb["indexed"].get<int>(), 6) << la << lb;
   EXPECT_EQ(ja["errors"].get<int>() + jb["errors"].get<int>(), 2) << la << lb;  // the silent and the broken file
   const store::JobCounts j = jobs_of(url);
-  EXPECT_EQ(j.done, 6);
+  EXPECT_EQ(store::pg::Connection(url).query("SELECT COUNT(*) FROM jobs WHERE pass = 1 AND state = 'done'").int64(0, 0), 6);
   EXPECT_EQ(j.failed, 2);
   EXPECT_EQ(j.open(), 0);
   expect_same_library(dir + "/one.db", url);
@@ -169,7 +170,10 @@ TEST(Workers, AKilledWorkersFileIsTakenOverAfterTheLeaseAndStoredOnce) {
   test::ffmpeg(dir + "/music/long.flac", "-f lavfi -i \"sine=f=330:d=900\"");
   const std::string url = test::PostgresServer::shared().create_database();
   std::string out, err;
-  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0)
+  // --first-pass 0: one job embeds the whole file (the passes' own kill test is below).
+  ASSERT_EQ(test::run_command(cli() + " index --plan --first-pass 0 " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()),
+                              &out, &err),
+            0)
       << err;
   const pid_t victim = spawn(cli() + " worker --until-done --lease 5 --batch 1 --threads 1 --db " + q(url), dir + "/victim.log");
   ASSERT_TRUE(wait_for_lease(url, 60)) << read_file(dir + "/victim.log");
@@ -199,7 +203,10 @@ TEST(Workers, SigtermFinishesTheFilesInHandAndExitsZero) {
     test::ffmpeg(dir + "/music/" + std::to_string(i) + ".flac", "-f lavfi -i \"sine=f=" + std::to_string(300 + 50 * i) + ":d=60\"");
   const std::string url = test::PostgresServer::shared().create_database();
   std::string out, err;
-  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0)
+  // --first-pass 0: a job per file (no second-pass jobs queued as first passes finish).
+  ASSERT_EQ(test::run_command(cli() + " index --plan --first-pass 0 " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()),
+                              &out, &err),
+            0)
       << err;
   const pid_t worker = spawn(cli() + " worker --json --batch 1 --threads 1 --db " + q(url), dir + "/worker.log");
   ASSERT_TRUE(wait_for_lease(url, 60)) << read_file(dir + "/worker.log");
@@ -260,6 +267,86 @@ TEST(Workers, APostgresqlRestartMidRunIsSurvived) {
   EXPECT_EQ(s->counts().ok, 6);
   EXPECT_TRUE(s->check().empty());
   EXPECT_EQ(s->job_counts().open(), 0);
+}
+
+// Jobs per pass (progressive indexing): two workers embed the first pass of every file before
+// either starts a second pass. Read back from the job table: every pass-2 job was first claimed
+// after the last pass-1 job finished (claim_seq and finish_seq come from one sequence, taken in
+// the claiming and the finishing transactions), and the index ends as one SQLite run leaves it.
+TEST(Workers, TwoWorkersFinishTheFirstPassOfEveryFileBeforeAnySecondPass) {
+  const std::string dir = test::temp_dir() + "/passes";
+  for (int i = 0; i < 8; ++i)
+    test::ffmpeg(dir + "/music/" + std::to_string(i) + ".flac",
+                 "-f lavfi -i \"sine=f=" + std::to_string(300 + 70 * i) + ":d=" + std::to_string(40 + 5 * i) + "\"");
+  const std::string music = dir + "/music";
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index " + q(music) + " --first-pass 2 --db " + q(dir + "/one.db") + " --model " + q(tiny()),
+                              &out, &err),
+            0)
+      << err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan --json --first-pass 2 " + q(music) + " --db " + q(url) + " --model " + q(tiny()),
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(json::parse(out)["planned"], 8);
+  const pid_t a = spawn(cli() + " worker --until-done --json --poll 0.2 --batch 1 --threads 1 --db " + q(url), dir + "/a.log");
+  const pid_t b = spawn(cli() + " worker --until-done --json --poll 0.2 --batch 1 --threads 1 --db " + q(url), dir + "/b.log");
+  ASSERT_EQ(wait_exit(a), 0) << read_file(dir + "/a.log");
+  ASSERT_EQ(wait_exit(b), 0) << read_file(dir + "/b.log");
+
+  store::pg::Connection c(url);
+  const auto scalar = [&](const std::string& sql) { return c.query(sql).int64(0, 0); };
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM jobs WHERE pass = 1 AND state = 'done'"), 8);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM jobs WHERE pass = 2 AND state = 'done'"), 8);  // every file has more than 2 windows
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM jobs WHERE pass > 2 OR state <> 'done'"), 0);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM jobs WHERE claim_seq IS NULL OR finish_seq IS NULL"), 0);
+  EXPECT_LT(scalar("SELECT MAX(finish_seq) FROM jobs WHERE pass = 1"), scalar("SELECT MIN(claim_seq) FROM jobs WHERE pass = 2"));
+  const std::string la = read_file(dir + "/a.log"), lb = read_file(dir + "/b.log");
+  EXPECT_EQ(json::parse(la.substr(la.find("{\""))) ["indexed"].get<int>() + json::parse(lb.substr(lb.find("{\"")))["indexed"].get<int>(), 8)
+      << la << lb;
+  expect_same_library(dir + "/one.db", url);
+}
+
+// A worker killed with kill -9 in the middle of a second-pass job: the track keeps its first
+// pass (nothing half stored), the job is taken again after the lease, and the index ends as a
+// one-shot SQLite run leaves it.
+TEST(Workers, AWorkerKilledInTheSecondPassLosesNothingAndItsJobIsTakenAgain) {
+  const std::string dir = test::temp_dir() + "/killed-pass";
+  test::ffmpeg(dir + "/music/long.flac", "-f lavfi -i \"sine=f=330:d=900\"");
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index " + q(dir + "/music") + " --first-pass 0 --db " + q(dir + "/one.db") + " --model " +
+                                  q(tiny()),
+                              &out, &err),
+            0)
+      << err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan --first-pass 2 " + q(dir + "/music") + " --db " + q(url) + " --model " + q(tiny()),
+                              &out, &err),
+            0)
+      << err;
+  const pid_t victim = spawn(cli() + " worker --until-done --lease 5 --batch 1 --threads 1 --db " + q(url), dir + "/victim.log");
+  store::pg::Connection c(url);
+  const auto scalar = [&](const std::string& sql) { return c.query(sql).int64(0, 0); };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (scalar("SELECT COUNT(*) FROM jobs WHERE pass = 2 AND state = 'leased'") == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(victim, SIGKILL);
+  EXPECT_EQ(wait_exit(victim), 128 + SIGKILL);
+  ASSERT_EQ(scalar("SELECT COUNT(*) FROM jobs WHERE pass = 2 AND state = 'leased'"), 1)
+      << "the worker finished the second pass before it was killed: make the file longer\n" << read_file(dir + "/victim.log");
+  {
+    auto s = store::open_store(url, store::OpenMode::ReadOnly);
+    const store::Counts counts = s->counts();
+    EXPECT_EQ(counts.ok, 1);
+    EXPECT_EQ(counts.windows, 2);  // its first pass, whole; nothing of the second
+    EXPECT_EQ(counts.window_total, 179);
+    EXPECT_TRUE(s->check().empty());
+  }
+  ASSERT_EQ(test::run_command(cli() + " worker --until-done --json --poll 0.5 --db " + q(url), &out, &err), 0) << err;
+  EXPECT_EQ(scalar("SELECT attempts FROM jobs WHERE pass = 2"), 2);
+  EXPECT_EQ(scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'done'"), 0);
+  expect_same_library(dir + "/one.db", url);
 }
 
 TEST(Workers, PathMapReadsTheFilesWhereThisMachineMountsThem) {

@@ -681,10 +681,18 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeAWipeOrAnImport) {
 // Back to the schema before the identifiers (and the fingerprints, which came after them).
 // The embedding sets' tables (SQLite schema 6; issue 37), which a SQLite index goes back to an
 // older schema without; and how many migrations they are (PostgreSQL has none yet).
+// Undoes the migrations after those a test goes back before: SQLite's embedding sets (version 6);
+// PostgreSQL's embedding sets (7) and jobs per pass (8).
 std::string drop_sets(bool sqlite) {
-  return sqlite ? "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; " : "";
+  const std::string sets = "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; ";
+  if (sqlite) return sets;
+  return sets +
+         "ALTER TABLE jobs DROP CONSTRAINT jobs_path_pass; DROP INDEX jobs_state; "
+         "ALTER TABLE jobs DROP COLUMN pass, DROP COLUMN first_pass, DROP COLUMN claim_seq, DROP COLUMN finish_seq; "
+         "DROP SEQUENCE job_events; ALTER TABLE jobs ADD CONSTRAINT jobs_path_key UNIQUE (path); "
+         "CREATE INDEX jobs_state ON jobs(state, id); ";
 }
-int sets_migrations(bool sqlite) { return sqlite ? 1 : 0; }
+int sets_migrations(bool sqlite) { return sqlite ? 1 : 2; }
 
 constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "
@@ -1123,13 +1131,14 @@ TEST_P(StoreContract, ChangesSinceMissesNothingWhileTwoWritersCommit) {
   EXPECT_EQ(all.size(), 48u);
 }
 
-// Another model over the same windows (issue 37): SQLite records an embedding set beside the
-// active one; PostgreSQL holds one set for now and refuses with a message naming what is missing.
-TEST_P(StoreContract, AnotherModelGetsItsOwnSetOrAClearRefusal) {
+// Another model over the same windows (issue 37): both stores record an embedding set beside the
+// active one, fill it without touching what queries read, switch in one transaction (and back,
+// bit for bit), drop an inactive set, and copy every set with migrate's export and import.
+TEST_P(StoreContract, AnotherModelGetsItsOwnSetSwitchedBackAndCopied) {
   auto s = open();
   s->set_model(identity());
   const auto emb = awkward(7);
-  s->put_track(track("/m/a.mp3"), windows(2), emb.data());
+  const int64_t a = s->put_track(track("/m/a.mp3"), windows(2), emb.data());
   ModelIdentity other = identity();
   other.id = "org/other";
   other.content_hash = std::string(64, 'e');
@@ -1139,23 +1148,80 @@ TEST_P(StoreContract, AnotherModelGetsItsOwnSetOrAClearRefusal) {
   EXPECT_TRUE(sets[0].active);
   EXPECT_EQ(sets[0].identity.id, identity().id);
   EXPECT_EQ(sets[0].windows, 2);
-  if (GetParam() == "sqlite") {
-    EXPECT_TRUE(s->has_embedding_sets());
-    EXPECT_NE(test::error_of([&] { index::ensure_identity(*s, other, false); }).find("--rebuild"),
-              std::string::npos);  // a model not named for it (index without --model) gets no set
-    const int64_t set = index::ensure_identity(*s, other, false, /*new_set=*/true);
-    EXPECT_GT(set, 0);
-    EXPECT_EQ(index::ensure_identity(*s, other, false, true), set);  // the next run continues it
-    EXPECT_EQ(s->model()->id, identity().id);
-    EXPECT_EQ(s->embedding_sets().size(), 2u);
-  } else {
-    EXPECT_FALSE(s->has_embedding_sets());
-    const std::string e = test::error_of([&] { index::ensure_identity(*s, other, false, /*new_set=*/true); });
-    EXPECT_NE(e.find("not supported for a PostgreSQL store yet"), std::string::npos) << e;
-    EXPECT_NE(e.find("--rebuild"), std::string::npos) << e;
-    EXPECT_NE(test::error_of([&] { s->add_embedding_set(other); }).find("PostgreSQL"), std::string::npos);
-    EXPECT_EQ(s->model()->id, identity().id);
+  EXPECT_NE(test::error_of([&] { index::ensure_identity(*s, other, false); }).find("--rebuild"),
+            std::string::npos);  // a model not named for it (index without --model) gets no set
+  const int64_t set = index::ensure_identity(*s, other, false, /*new_set=*/true);
+  EXPECT_EQ(set, 2);
+  EXPECT_EQ(index::ensure_identity(*s, other, false, true), set);  // the next run continues it
+  EXPECT_EQ(s->model()->id, identity().id);
+
+  // Filled one window at a time; what queries read stays as it was.
+  const Embeddings before = s->track_embeddings();
+  ASSERT_EQ(s->set_tracks(set).size(), 1u);
+  EXPECT_EQ(s->set_tracks(set)[0].stored, (std::vector<int>{0, 1}));
+  std::vector<WindowRecord> mine = windows(2);
+  for (WindowRecord& w : mine) w.embedding = awkward(20 + w.idx);
+  EXPECT_NE(test::error_of([&] { s->activate_set(1); }).find("is the active one"), std::string::npos);
+  s->add_set_windows(set, a, {mine[0]}, mine[0].embedding.data());
+  EXPECT_EQ(s->set_tracks(set)[0].held, (std::vector<int>{0}));
+  EXPECT_NE(test::error_of([&] { s->add_set_windows(set, a, {mine[0]}, mine[0].embedding.data()); }), "");  // held already
+  WindowRecord unknown = mine[1];
+  unknown.idx = 7;
+  EXPECT_NE(test::error_of([&] { s->add_set_windows(set, a, {unknown}, mine[0].embedding.data()); })
+                .find("not a stored non-silent window"),
+            std::string::npos);
+  const std::vector<float> set_track = awkward(30);
+  s->add_set_windows(set, a, {mine[1]}, set_track.data());
+  sets = s->embedding_sets();
+  ASSERT_EQ(sets.size(), 2u);
+  EXPECT_TRUE(sets[1].complete());
+  EXPECT_TRUE(same_bits(s->track_embeddings().data, before.data));
+  ASSERT_EQ(s->set_windows(set, a).size(), 2u);
+  EXPECT_TRUE(same_bits(s->set_windows(set, a)[1].embedding, mine[1].embedding));
+
+  // A copy (migrate's export and import) holds both sets, the same one active.
+  const std::string copy_at = GetParam() == "sqlite" ? test::temp_dir() + "/sets-copy.db"
+                                                     : test::PostgresServer::shared().create_database();
+  {
+    auto copy = open_store(copy_at, OpenMode::ReadWrite);
+    auto scope = copy->begin_import(*s->model(), {});
+    std::vector<EmbeddingSet> wrong = s->embedding_sets();
+    wrong[0].active = false;
+    EXPECT_NE(test::error_of([&] { copy->import_sets(wrong); }).find("0 active embedding sets"), std::string::npos);
+    wrong[1].active = true;  // another model than the copy's
+    EXPECT_NE(test::error_of([&] { copy->import_sets(wrong); }).find("is not the copy's model"), std::string::npos);
+    copy->import_sets(s->embedding_sets());
+    const std::vector<TrackCopy> tracks = s->export_tracks(s->track_ids());
+    ASSERT_EQ(tracks.at(0).sets.size(), 1u);
+    EXPECT_EQ(tracks[0].sets[0].set_id, set);
+    copy->import_tracks(tracks);
+    scope->commit();
+    const std::vector<EmbeddingSet> copied = copy->embedding_sets();
+    ASSERT_EQ(copied.size(), 2u);
+    EXPECT_TRUE(copied[0].active);
+    EXPECT_EQ(copied[1].identity.id, "org/other");
+    EXPECT_EQ(copied[1].covered_windows, 2);
+    EXPECT_TRUE(same_bits(copy->set_windows(set, a)[1].embedding, mine[1].embedding));
   }
+
+  // The switch: the set's embeddings are read, the old ones kept as their own set.
+  s->activate_set(set);
+  EXPECT_EQ(s->model()->id, "org/other");
+  EXPECT_TRUE(same_bits(s->windows(a)[1].embedding, mine[1].embedding));
+  EXPECT_TRUE(same_bits(s->track_embeddings().data, set_track));
+  EXPECT_FALSE(s->changes_since(0));  // readers read everything again
+  sets = s->embedding_sets();
+  EXPECT_FALSE(sets[0].active);
+  EXPECT_TRUE(sets[0].complete());
+  EXPECT_TRUE(s->check().empty());
+  s->activate_set(1);  // and back, bit for bit
+  EXPECT_EQ(s->model()->id, identity().id);
+  EXPECT_TRUE(same_bits(s->track_embeddings().data, before.data));
+  EXPECT_NE(test::error_of([&] { s->drop_set(1); }).find("is the active one"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { s->drop_set(9); }).find("no embedding set 9"), std::string::npos);
+  s->drop_set(set);
+  EXPECT_EQ(s->embedding_sets().size(), 1u);
+  EXPECT_EQ(index::ensure_identity(*s, other, false, true), 2);  // a new set takes the freed id, as SQLite's rowids do
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "postgres"),
