@@ -52,6 +52,10 @@ Json embedding_set_record(const store::EmbeddingSet& e) {
 // with = + - @, a tab or CR, and not a number) is written with a leading apostrophe.
 std::string csv_field(const std::string& s);
 
+// A track's speech/music score (store::Track::speech) as every record carries it: the score, or
+// null when none is stored (or no track).
+ojson speech_record(const store::Track* t);
+
 // A text-search result: rank, path, track_id, score, label, best_start, best_end, mean, max,
 // n_windows, artist, title, labels (query first when given).
 ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& r, size_t rank,

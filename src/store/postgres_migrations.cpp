@@ -148,6 +148,11 @@ CREATE TABLE fingerprints(
 ALTER TABLE tracks ADD COLUMN window_total INTEGER NOT NULL DEFAULT 0;
 UPDATE tracks SET window_total = (SELECT COUNT(*) FROM windows w WHERE w.track_id = tracks.id);
 )sql",
+    // 6 -> 7: the speech/music score (SqliteStore's version 7; index/speech.h): NULL in every
+    // track indexed before, until the next index run computes it from the stored embeddings.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN speech DOUBLE PRECISION;
+)sql",
 };
 }  // namespace
 

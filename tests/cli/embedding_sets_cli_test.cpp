@@ -315,13 +315,13 @@ TEST(EmbeddingSetsCli, AnIndexOfThePreviousSchemaMigratesInPlace) {
   const std::string old_model = test::case_dir(kOld);
   ASSERT_EQ(l.json("index " + q(l.lib) + " --model " + q(old_model) + " --json -q")["indexed"], 4);
   const std::string old_id = model_of(l.json("status --json"));
-  // Back to the layout of schema 5 (the release before embedding sets), exactly as it made it.
+  // Back to the layout of schema 5 (the release before embedding sets; speech scores came after), exactly as it made it.
   {
     sqlite3* h = nullptr;
     ASSERT_EQ(sqlite3_open(l.db.c_str(), &h), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(h,
                            "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
-                           "UPDATE schema_version SET version = 5",
+                           "ALTER TABLE tracks DROP COLUMN speech; UPDATE schema_version SET version = 5",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(h);
