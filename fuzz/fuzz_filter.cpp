@@ -21,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     full.path = "/music/a/b.flac";
     full.duration_s = 245;
     full.track_no = 3;
+    full.speech = 0.25;
     (void)f.matches(empty);
     (void)f.matches(full);
   } catch (const clap::search::FilterError& e) {

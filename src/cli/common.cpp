@@ -342,6 +342,13 @@ void load_exclude_rule() { exclude_filter() = service::parse_where(exclude_text(
 const std::string& exclude_rule_text() { return exclude_text(); }
 const search::Filter& exclude_rule() { return exclude_filter(); }
 
+std::string exclude_rule_line(int64_t excluded) {
+  if (exclude_text().find_first_not_of(" \t\r\n") == std::string::npos)
+    return "exclude   (no music-only rule: every track is searched)";
+  return "exclude   " + terminal_text(exclude_text()) + ": " + std::to_string(excluded) +
+         " tracks left out of queries (--include-excluded lists them)";
+}
+
 service::ResultRules RuleCliOptions::music_only(service::ResultRules r, const service::LibrarySnapshot& snap) const {
   if (include_excluded) return r;
   return service::excluding_rule(std::move(r), exclude_rule(), snap.tracks());

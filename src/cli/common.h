@@ -173,6 +173,9 @@ void add_exclude_option(CLI::App& app);
 void load_exclude_rule();
 const std::string& exclude_rule_text();
 const search::Filter& exclude_rule();
+// The rule's line of `status` and `doctor` (no newline): "exclude   RULE: N tracks left out of
+// queries (…)", or that there is no rule.
+std::string exclude_rule_line(int64_t excluded);
 void add_rule_options(CLI::App* cmd, RuleCliOptions& o);
 
 // Ranked artists or albums (similar --artist/--album, search --artists/--albums), one list per

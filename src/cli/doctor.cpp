@@ -1,6 +1,8 @@
 // clapsearch doctor: check a model: identity (id, revision, folder), weights (sha256, size,
 // parameter count), load time, and the health of its text tower. Exit status 3 when the text
-// tower looks collapsed (every search would return the same order).
+// tower looks collapsed (every search would return the same order). And the music-only rule in
+// effect with how many tracks of the index at --db it leaves out (service::library_status, as
+// `status` counts them; an index that cannot be opened is reported, not an error).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +16,8 @@
 #include "core/isa.h"
 #include "hub/hub.h"
 #include "service/doctor.h"
+#include "service/status.h"
+#include "store/store.h"
 
 namespace clap::cli {
 namespace {
@@ -23,6 +27,7 @@ constexpr int kExitCollapsed = 3;
 struct DoctorOptions {
   std::string model = hub::kDefaultModel;
   std::string config, tokenizer;
+  std::string db;  // the index whose tracks the music-only rule is counted over
   bool json = false;
   int threads = 0;
   FidelityOptions fidelity;  // --fidelity DIR...: a lower precision against fp32 on this audio
@@ -32,6 +37,27 @@ std::string with_commas(int64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
   return s;
+}
+
+// The music-only rule over the index at `db`: the tracks it leaves out, or why they could not be
+// counted (no index there).
+struct ExcludeReport {
+  std::string db;
+  int64_t tracks = -1;  // -1: not counted
+  std::string error;
+};
+
+ExcludeReport exclude_report(const std::string& db) {
+  ExcludeReport r;
+  try {
+    const service::LibraryStatus st = service::library_status(db, exclude_rule());
+    r.db = st.db_path;
+    r.tracks = st.excluded;
+  } catch (const Error& e) {
+    r.db = store::display_location(store::resolve_location(db));
+    r.error = e.what();
+  }
+  return r;
 }
 
 int run_doctor(const DoctorOptions& o) {
@@ -59,6 +85,7 @@ int run_doctor(const DoctorOptions& o) {
     std::fprintf(stderr, "clapsearch: error: %s\n", terminal_lines(e.what()).c_str());
     return 1;
   }
+  const ExcludeReport excluded = exclude_report(o.db);
   const bool checked = r.health_checked;
   const bool collapsed = r.collapsed();
   const service::ModelHealth& health = r.health;
@@ -98,6 +125,10 @@ int run_doctor(const DoctorOptions& o) {
       h["collapsed"] = nullptr;
     }
     j["text_health"] = h;
+    j["exclude"] = {{"rule", exclude_rule_text()},
+                    {"db", excluded.db},
+                    {"tracks", excluded.tracks >= 0 ? nlohmann::json(excluded.tracks) : nlohmann::json(nullptr)}};
+    if (!excluded.error.empty()) j["exclude"]["error"] = excluded.error;
     j["status"] = status;
     std::printf("%s\n", service::json_text(j, 2).c_str());
   } else {
@@ -122,6 +153,13 @@ int run_doctor(const DoctorOptions& o) {
       std::printf("text tower   %s (mean pairwise cosine %.4f of %zu unrelated prompts; collapsed above %.2f)\n",
                   collapsed ? "COLLAPSED" : "ok", health.mean_pairwise_cosine, service::health_prompts().size(),
                   service::kCollapsedCosine);
+    if (exclude_rule().empty())
+      std::printf("%s\n", exclude_rule_line(0).c_str());
+    else if (excluded.tracks >= 0)
+      std::printf("%s, in %s\n", exclude_rule_line(excluded.tracks).c_str(), terminal_text(excluded.db).c_str());
+    else
+      std::printf("exclude   %s (tracks not counted: %s)\n", terminal_text(exclude_rule_text()).c_str(),
+                  terminal_lines(excluded.error).c_str());
   }
   std::fflush(stdout);
   if (r.hub_checksum_mismatch())
@@ -141,6 +179,9 @@ void add_doctor_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand("doctor", "Check a model: identity, weights hash, text-tower health");
   cmd->add_option("--model,-m", o->model, kModelHelp)->default_val(hub::kDefaultModel);
   add_checkpoint_options(cmd, o->config, o->tokenizer);
+  cmd->add_option("--db", o->db,
+                  "Index whose tracks the music-only rule is counted over (default: $CLAPSEARCH_DB, else "
+                  "$XDG_DATA_HOME/clapsearch/library.db)");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   add_precision_option(cmd, o->fidelity.precision);
@@ -159,7 +200,8 @@ void add_doctor_command(CLI::App& app, Action& action) {
       "Reports the model id, revision (commit) and folder, the sha256 of model.safetensors (and whether it matches\n"
       "the checksum the hub reported), the parameter count and the load time, then embeds a fixed set of unrelated\n"
       "prompts: if their mean pairwise cosine is above 0.95 the text tower is collapsed (every search would return\n"
-      "the same order) and the exit status is 3.\n"
+      "the same order) and the exit status is 3. Then the music-only rule in effect (--exclude-rule, the settings\n"
+      "file's exclude-rule) and how many tracks of the index at --db it leaves out, as `status` counts them.\n"
       "With --fidelity DIR..., instead: the report of how far --precision (or --text-precision) bf16 or int8 moves\n"
       "this model's embeddings and top-k rankings from fp32 on the audio under DIR (`bench --fidelity` before).");
   cmd->callback([o, &action] { action = [o] { return run_doctor(*o); }; });

@@ -112,6 +112,7 @@ nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db,
           {"restored", s.restored},
           {"tags_refreshed", s.tags_refreshed},
           {"fingerprints_added", s.fingerprints_added},
+          {"speech_scored", s.speech_scored},
           {"held", s.held},
           {"errors", s.errors},
           {"silent", s.silent},
@@ -142,6 +143,7 @@ void print_summary(const index::IndexSummary& s) {
   if (s.tags_refreshed) std::fprintf(stderr, ", tags read again %lld", static_cast<long long>(s.tags_refreshed));
   if (s.fingerprints_added)
     std::fprintf(stderr, ", fingerprints added %lld", static_cast<long long>(s.fingerprints_added));
+  if (s.speech_scored) std::fprintf(stderr, ", speech scores %lld", static_cast<long long>(s.speech_scored));
   if (s.held) std::fprintf(stderr, ", missing but kept %lld", static_cast<long long>(s.held));
   if (s.planned) std::fprintf(stderr, ", queued for workers %lld", static_cast<long long>(s.planned));
   if (s.deepened)

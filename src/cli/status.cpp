@@ -62,6 +62,7 @@ int run_status(const StatusOptions& o) {
                         {"roots", roots},
                         {"errors", errs}};
     j["exclude"] = {{"rule", exclude_rule_text()}, {"tracks", st.excluded}};  // the music-only rule
+    j["speech"] = {{"scored", st.speech_scored}, {"above_half", st.speech_above_half}};
     j["embedding_sets"] = nlohmann::json::array();
     for (const store::EmbeddingSet& e : st.sets) j["embedding_sets"].push_back(service::embedding_set_record<nlohmann::json>(e));
     if (st.jobs)
@@ -93,11 +94,10 @@ int run_status(const StatusOptions& o) {
                 100.0 * double(c.ok_windows) / double(c.window_total), static_cast<long long>(c.complete_tracks),
                 static_cast<long long>(c.ok));
   std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
-  if (exclude_rule_text().find_first_not_of(" \t\r\n") == std::string::npos)
-    std::printf("exclude   (no music-only rule: every track is searched)\n");
-  else
-    std::printf("exclude   %s: %lld tracks left out of queries (--include-excluded lists them)\n",
-                terminal_text(exclude_rule_text()).c_str(), static_cast<long long>(st.excluded));
+  std::printf("%s\n", exclude_rule_line(st.excluded).c_str());
+  if (c.ok > 0)  // index/speech.h: computed at the end of each index run
+    std::printf("speech    %lld of %lld tracks scored, %lld above 0.5 (--where 'speech > 0.5'; the score needs a real CLAP model)\n",
+                static_cast<long long>(st.speech_scored), static_cast<long long>(c.ok), static_cast<long long>(st.speech_above_half));
   if (st.sets.size() > 1)  // another model's embeddings beside the active set's (index --model, clapsearch models)
     for (const store::EmbeddingSet& e : st.sets)
       std::printf("%s %s\n", &e == &st.sets.front() ? "sets     " : "         ", set_summary(e).c_str());

@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "audio/fingerprint.h"
+#include "index/speech.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "core/utf8.h"
@@ -335,6 +336,14 @@ int missing_windows(const store::PartialTrack& p, int first_pass, int last_pass,
   return lowest;
 }
 
+// The speech/music scores of the tracks that have none (index/speech.h), after everything this
+// run stores: a track's score is computed from its embedding as the run leaves it.
+void refresh_speech(Store& store, const ModelProvider& model, IndexSummary& sum) {
+  std::string warning;
+  sum.speech_scored += refresh_speech_scores(store, model, warning);
+  if (!warning.empty()) sum.warnings.push_back({store.path(), warning});
+}
+
 // One later pass: the tracks of `next` in pass `lowest` decoded again and the windows they want
 // embedded; those that cannot be read join `left`.
 template <class Partial>
@@ -450,6 +459,7 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   refresh_tags(store, sum);
   refresh_fingerprints(store, sum, callbacks);
   deepen(store, spec, settings, model, callbacks, sum);
+  refresh_speech(store, model, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }
@@ -625,6 +635,9 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
   if (!later.empty())
     sum.decode_seconds +=
         run_pipeline(store, spec, settings, model, callbacks, sum, std::move(later), {}, options.worker, later_pass).decode_seconds;
+  // Every track without a score, this worker's and others' alike (two workers scoring one track
+  // write the same value).
+  refresh_speech(store, model, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -74,6 +74,7 @@ struct IndexSummary {
   int64_t indexed = 0, unchanged = 0, moved = 0, pruned = 0, errors = 0;
   int64_t tags_refreshed = 0;  // tracks whose tags were read again (indexed before store::kTagsVersion), not re-embedded
   int64_t fingerprints_added = 0;  // tracks indexed before fingerprints were stored that got one (a decode, no embedding)
+  int64_t speech_scored = 0;  // tracks whose speech/music score was computed (index/speech.h; no decode)
   int64_t restored = 0;  // files that came back: a retired (pruned) track restored with its embeddings
   int64_t held = 0;      // missing tracks kept because their root mostly vanished (see prune_missing)
   int64_t planned = 0;   // plan_roots: files recorded as jobs for the workers

@@ -12,7 +12,7 @@ namespace clap::search {
 
 namespace {
 
-enum class Field { Artist, Album, AlbumArtist, Genre, Title, Date, Format, Path, Folder, Year, Duration, Track };
+enum class Field { Artist, Album, AlbumArtist, Genre, Title, Date, Format, Path, Folder, Year, Duration, Track, Speech };
 enum class Kind { Text, Path, Folder, Number };
 
 struct FieldInfo {
@@ -28,6 +28,7 @@ constexpr FieldInfo kFields[] = {
     {"format", Field::Format, Kind::Text},   {"path", Field::Path, Kind::Path},
     {"folder", Field::Folder, Kind::Folder}, {"year", Field::Year, Kind::Number},
     {"duration", Field::Duration, Kind::Number}, {"track", Field::Track, Kind::Number},
+    {"speech", Field::Speech, Kind::Number},
 };
 
 enum class Op { Eq, Ne, Lt, Le, Gt, Ge, Contains, In, NotIn };
@@ -78,6 +79,7 @@ double number_of(Field f, const FilterFields& t) {
     }
     case Field::Duration: return t.duration_s;
     case Field::Track: return t.track_no > 0 ? t.track_no : NAN;
+    case Field::Speech: return t.speech >= 0 ? t.speech : NAN;
     default: return NAN;
   }
 }

@@ -20,8 +20,9 @@
 // is): path (the absolute path; `~` is still a case-insensitive contains) and folder
 // (`folder = "/music/jazz"`: the track is in that folder or below it; only = and !=).
 // Number fields: year (the first four digits of the date), duration (seconds; 4:30 = 270),
-// track (the track number). A track without a year or a track number (0) matches no
-// comparison on it, except != and `not in`, which are the negations of = and `in`.
+// track (the track number), speech (the stored speech/music score in [0, 1], index/speech.h).
+// A track without a year, a track number (0) or a speech score matches no comparison on it,
+// except != and `not in`, which are the negations of = and `in`.
 //
 // Exposed to the network: the text is at most kMaxFilterLength bytes and nests at most
 // kMaxFilterDepth levels (parentheses and `not`), so parsing and evaluating are bounded.
@@ -43,6 +44,7 @@ struct FilterFields {
   std::string_view artist, album, album_artist, genre, title, date, path;
   double duration_s = 0;
   int track_no = 0;
+  double speech = -1;  // in [0, 1]; below 0: none stored
 };
 
 // A bad expression: the message names the reason and the 1-based column (in characters) and

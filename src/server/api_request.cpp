@@ -95,13 +95,17 @@ const store::Track& track_param(const httplib::Request& req, const service::Libr
   return track_of(snap, req.get_param_value("track"));
 }
 
-service::ResultRules rules_param(const httplib::Request& req, int64_t max_cap) {
-  service::ResultRules r;
+search::Filter where_param(const httplib::Request& req) {
   try {
-    r.where = service::parse_where(optional_text(req, "where"), "where");
+    return service::parse_where(optional_text(req, "where"), "where");
   } catch (const InvalidArgument& e) {
     throw HttpError{400, "bad parameter", e.what()};
   }
+}
+
+service::ResultRules rules_param(const httplib::Request& req, int64_t max_cap) {
+  service::ResultRules r;
+  r.where = where_param(req);
   r.per_artist = int_param(req, "per_artist", 0, 0, max_cap);
   r.per_album = int_param(req, "per_album", 0, 0, max_cap);
   return r;
@@ -188,6 +192,7 @@ ojson track_record(const service::LibrarySnapshot& snap, const store::Track& t) 
           {"error", t.error},
           {"silent", t.silent},
           {"window_count", t.window_count},
+          {"speech", service::speech_record(&t)},
           {"labels", labels},
           {"audio_url", audio_url(t.id)}};
 }

@@ -52,6 +52,8 @@ const store::Track& track_param(const httplib::Request& req, const service::Libr
 // parser's message (reason, column, the expression with a caret); its length and nesting are
 // bounded by the parser (search::kMaxFilterLength, kMaxFilterDepth).
 service::ResultRules rules_param(const httplib::Request& req, int64_t max_cap);
+// where alone (the media-server routes, whose caps have their own names).
+search::Filter where_param(const httplib::Request& req);
 
 // The server's music-only rule (ServerOptions::exclude) added to `rules`, unless exclude=false.
 service::ResultRules music_only(service::ResultRules rules, const httplib::Request& req, const search::Filter& rule,

@@ -280,6 +280,16 @@ void Api::like(const httplib::Request& req, httplib::Response& res, const Upload
     }
     const double duration = chunks.size() ? chunks.ends.back() : 0;
     query = {{"name", name}, {"track_id", -1}, {"duration_s", json_num(duration)}};
+    if (has_seed_terms(req, true)) {
+      // The upload is the first positive seed; seed, text, not and not_like add to it as on GET
+      // (service::mixed_query_chunks, as the CLI's `like FILE --seed … --not …`).
+      const service::MixedQuery mq =
+          resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true), /*need_positive=*/false);
+      chunks = service::mixed_query_chunks(lib(), *snap, mq, &chunks);
+      like_rules = service::excluding_seeds(rules, mq);
+      query["seed_tracks"] = mq.seed_tracks;
+      query["terms"] = terms_json(mq);
+    }
   }
   auto results = service::like(*snap, chunks, o, like_rules);
   if (diversity >= 0)

@@ -57,12 +57,22 @@ ResolvedSong song_param(const httplib::Request& req, const service::LibrarySnaps
   return {r.track, service::rule_name(r.rule)};
 }
 
+// The options of a request; `where` is parsed here, the music-only rule added by with_rules
+// once the request holds its snapshot.
 service::SonicOptions sonic_options(const httplib::Request& req, int64_t default_count, int64_t max_count) {
   service::SonicOptions o;
+  o.rules.where = where_param(req);
   o.count = int_param(req, "count", default_count, 1, max_count);
   o.per_artist = int_param(req, "perArtist", 0, 0, max_count);
   o.exclude_duplicates = req.has_param("excludeDuplicates") ? flag_param(req, "excludeDuplicates") : true;
   o.duplicate_cosine = num_param(req, "duplicateCosine", o.duplicate_cosine, 0, 1);
+  return o;
+}
+
+// `o` with the server's music-only rule (unless exclude=false), as every query route applies it.
+service::SonicOptions with_rules(service::SonicOptions o, const httplib::Request& req, const ServerOptions& options,
+                                 const service::LibrarySnapshot& snap) {
+  o.rules = music_only(std::move(o.rules), req, options.exclude, snap);
   return o;
 }
 
@@ -158,8 +168,9 @@ void Api::sonic_resolve(const httplib::Request& req, httplib::Response& res) {
 }
 
 void Api::sonic_similar_tracks(const httplib::Request& req, httplib::Response& res) {
-  const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
+  service::SonicOptions o = sonic_options(req, 10, options_.max_k);
   const auto snap = lib().snapshot();
+  o = with_rules(std::move(o), req, options_, *snap);
   const ResolvedSong seed = song_param(req, *snap, "");
   send(res, {{"seed", resolved_record(*snap, seed)},
              {"sonicMatch", sonic_matches(*snap, service::sonic_similar(*snap, *seed.track, o))}});
@@ -169,6 +180,7 @@ void Api::sonic_path(const httplib::Request& req, httplib::Response& res) {
   service::SonicOptions o = sonic_options(req, 25, options_.max_k);
   if (o.count < 2) throw HttpError{400, "bad parameter", "count: a path has at least 2 tracks (its two ends)"};
   const auto snap = lib().snapshot();
+  o = with_rules(std::move(o), req, options_, *snap);
   const ResolvedSong start = song_param(req, *snap, "start");
   const ResolvedSong end = song_param(req, *snap, "end");
   if (start.track->id == end.track->id)
@@ -183,8 +195,9 @@ void Api::sonic_path(const httplib::Request& req, httplib::Response& res) {
 void Api::sonic_similar_to_artist(const httplib::Request& req, httplib::Response& res) {
   const std::string artist = optional_text(req, "artist");
   if (artist.empty()) throw HttpError{400, "missing parameter", "artist: the artist's name"};
-  const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
+  service::SonicOptions o = sonic_options(req, 10, options_.max_k);
   const auto snap = lib().snapshot();
+  o = with_rules(std::move(o), req, options_, *snap);
   if (service::normalise_name(artist).empty()) throw HttpError{400, "bad parameter", "artist: no letters or digits"};
   const std::vector<service::SonicMatch> matches = group_mix("unknown artist", [&] { return service::sonic_similar_to_artist(*snap, artist, o); });
   send(res, {{"artist", artist}, {"sonicMatch", sonic_matches(*snap, matches)}});
@@ -193,8 +206,9 @@ void Api::sonic_similar_to_artist(const httplib::Request& req, httplib::Response
 void Api::sonic_similar_to_album(const httplib::Request& req, httplib::Response& res) {
   const std::string album = optional_text(req, "album"), artist = optional_text(req, "artist");
   if (album.empty()) throw HttpError{400, "missing parameter", "album: the album's name (artist: its album artist, optional)"};
-  const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
+  service::SonicOptions o = sonic_options(req, 10, options_.max_k);
   const auto snap = lib().snapshot();
+  o = with_rules(std::move(o), req, options_, *snap);
   if (service::normalise_name(album).empty()) throw HttpError{400, "bad parameter", "album: no letters or digits"};
   const std::vector<service::SonicMatch> matches = group_mix("unknown album", [&] { return service::sonic_similar_to_album(*snap, album, artist, o); });
   send(res, {{"album", album}, {"artist", artist}, {"sonicMatch", sonic_matches(*snap, matches)}});
@@ -202,8 +216,9 @@ void Api::sonic_similar_to_album(const httplib::Request& req, httplib::Response&
 
 void Api::sonic_search(const httplib::Request& req, httplib::Response& res) {
   const std::string q = texts_param(req, "q", 1)[0];
-  const service::SonicOptions o = sonic_options(req, 10, options_.max_k);
+  service::SonicOptions o = sonic_options(req, 10, options_.max_k);
   const auto snap = lib().snapshot();
+  o = with_rules(std::move(o), req, options_, *snap);
   send(res, {{"query", q}, {"sonicMatch", sonic_matches(*snap, service::sonic_search(lib(), *snap, q, o))}});
 }
 

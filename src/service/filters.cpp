@@ -32,6 +32,7 @@ search::FilterFields filter_fields(const store::Track& t) {
   f.path = t.path;
   f.duration_s = t.duration_s;
   f.track_no = t.track_no;
+  f.speech = t.speech;
   return f;
 }
 

@@ -80,6 +80,8 @@ double coverage_of(const store::Track* t) {
 }
 }  // namespace
 
+ojson speech_record(const store::Track* t) { return t && t->has_speech() ? ojson(json_num(t->speech)) : ojson(nullptr); }
+
 ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& r, size_t rank, const std::string* query) {
   const store::Track* t = snap.track(r.track_id);
   ojson j;
@@ -95,6 +97,7 @@ ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& 
   j["max"] = json_num(r.stats.max);
   j["n_windows"] = r.stats.n_windows;
   j["coverage"] = coverage_of(t);
+  j["speech"] = speech_record(t);
   j["artist"] = t ? t->artist : "";
   j["title"] = t ? t->title : "";
   ojson labels = ojson::array();
@@ -114,6 +117,7 @@ ojson like_result_record(const LibrarySnapshot& snap, const search::LikeResult& 
   j["votes"] = r.votes;
   j["total_similarity"] = json_num(r.total_similarity);
   j["coverage"] = coverage_of(t);
+  j["speech"] = speech_record(t);
   j["artist"] = t ? t->artist : "";
   j["title"] = t ? t->title : "";
   ojson matches = ojson::array();
@@ -152,6 +156,7 @@ ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, s
           {"track_id", h.id},
           {"score", json_num(h.score)},
           {"coverage", coverage_of(t)},
+          {"speech", speech_record(t)},
           {"artist", t ? t->artist : ""},
           {"title", t ? t->title : ""}};
 }

@@ -55,6 +55,10 @@ std::string csv_field(const std::string& s);
 // HTTP's text/csv "\r\n", as RFC 4180 has it).
 std::string csv_line(const std::vector<std::string>& fields, const char* eol = "\n");
 
+// A track's speech/music score (store::Track::speech) as every record carries it: the score, or
+// null when none is stored (or no track).
+ojson speech_record(const store::Track* t);
+
 // A text-search result: rank, path, track_id, score, label, best_start, best_end, mean, max,
 // n_windows, artist, title, labels (query first when given).
 ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& r, size_t rank,

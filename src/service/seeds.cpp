@@ -205,7 +205,8 @@ std::vector<std::vector<search::TrackScore>> search_mixed(Library& lib, const Li
   return search_vectors(snap, nq, queries.data(), dim, options, excluding_seeds(rules, q));
 }
 
-search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap, const MixedQuery& q) {
+search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap, const MixedQuery& q,
+                                       const search::QueryChunks* query) {
   const int64_t dim = lib.dim();
   const bool steered = std::any_of(q.terms.begin(), q.terms.end(), steering);
   std::vector<double> steer(static_cast<size_t>(dim), 0.0);  // Σ texts − Σ negatives, unnormalised
@@ -214,10 +215,9 @@ search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap
       for (int64_t i = 0; i < dim; ++i) steer[i] += (t.negative ? -t.weight : t.weight) * t.unit[i];
   search::QueryChunks all;
   all.dim = static_cast<int>(dim);
-  for (const ResolvedTerm& t : q.terms) {
-    if (!positive_audio(t)) continue;
-    const search::QueryChunks c =
-        t.track_id >= 0 ? track_query_chunks(snap, *snap.track(t.track_id)) : file_query_chunks(lib, t.value);
+  // The chunks of one positive audio seed of weight w, each steered, appended to `all`.
+  const auto add_seed = [&](const search::QueryChunks& c, double weight) {
+    if (c.size() > 0 && c.dim != dim) throw Error("a query's chunks have the wrong dimension");
     for (int64_t r = 0; r < c.size(); ++r) {
       const float* e = c.embeddings.data() + r * dim;
       double s = 0;
@@ -226,7 +226,7 @@ search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap
       std::vector<double> v(static_cast<size_t>(dim));
       double vs = 0;
       for (int64_t i = 0; i < dim; ++i) {
-        v[i] = t.weight * e[i] / en + (steered ? steer[i] : 0.0);
+        v[i] = weight * e[i] / en + (steered ? steer[i] : 0.0);
         vs += v[i] * v[i];
       }
       const double vn = vs > 1e-24 ? std::sqrt(vs) : 1;
@@ -235,6 +235,11 @@ search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap
       all.ends.push_back(c.ends[r]);
       all.silent.push_back(c.silent.empty() ? 0 : c.silent[r]);
     }
+  };
+  if (query) add_seed(*query, 1);
+  for (const ResolvedTerm& t : q.terms) {
+    if (!positive_audio(t)) continue;
+    add_seed(t.track_id >= 0 ? track_query_chunks(snap, *snap.track(t.track_id)) : file_query_chunks(lib, t.value), t.weight);
   }
   if (all.size() == 0) throw InvalidArgument("like: give at least one audio seed (a file or a track of the index)");
   return all;

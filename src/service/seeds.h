@@ -84,7 +84,11 @@ std::vector<std::vector<search::TrackScore>> search_mixed(Library& lib, const Li
 
 // Query by example with several audio seeds: the chunks of every positive audio seed, in term
 // order, each steered by the texts and negatives (above); they vote together in service::like
-// (with excluding_seeds). Throws InvalidArgument without a positive audio seed.
-search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap, const MixedQuery& q);
+// (with excluding_seeds). `query` (optional): the chunks of audio the caller decoded itself (the
+// server's upload, decoded as untrusted bytes), the first positive seed, of weight 1; `q` may then
+// hold no positive term (resolve_query's need_positive false). Throws InvalidArgument without a
+// positive audio seed.
+search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap, const MixedQuery& q,
+                                       const search::QueryChunks* query = nullptr);
 
 }  // namespace clap::service

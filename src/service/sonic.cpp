@@ -22,6 +22,7 @@ namespace {
 void check_count(const SonicOptions& o) {
   if (o.count < 1) throw Error("count: must be at least 1");
   if (o.per_artist < 0) throw Error("per-artist cap: must be 0 (no cap) or more");
+  if (o.rules.capped()) throw InvalidArgument("sonic queries cap artists with per_artist (SonicOptions), not ResultRules");
 }
 
 }  // namespace
@@ -32,7 +33,7 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
   const std::string seed_mbid = normalise_mbid(seed.mbid);
   // Ask the ranking for more than `count` while filters drop results, until the library is exhausted.
   for (int64_t k = std::min(library, options.count * 2 + 16);; k = std::min(library, k * 4)) {
-    const std::vector<search::Hit> hits = similar_tracks(snap, seed, k);
+    const std::vector<search::Hit> hits = similar_tracks(snap, seed, k, options.rules);
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
     for (const search::Hit& h : hits) {
@@ -53,7 +54,8 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
 std::vector<SonicMatch> sonic_path(const LibrarySnapshot& snap, const store::Track& start, const store::Track& end,
                                    const SonicOptions& options) {
   if (options.count < 2) throw Error("count: a path has at least 2 tracks (its two ends)");
-  const Playlist p = track_path(snap, std::to_string(start.id), std::to_string(end.id), options.count);
+  check_count(options);
+  const Playlist p = track_path(snap, std::to_string(start.id), std::to_string(end.id), options.count, options.rules);
   std::vector<SonicMatch> out;
   for (const search::Hit& h : p.tracks)
     if (const store::Track* t = snap.track(h.id)) out.push_back({t, sonic_similarity(h.score), h.score});
@@ -81,7 +83,7 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
   const int64_t library = static_cast<int64_t>(snap.tracks().size());
   for (int64_t k = std::min(library, options.count * 2 + 16 + static_cast<int64_t>(group.size()));;
        k = std::min(library, k * 4)) {
-    const std::vector<search::Hit> hits = similar_to_vector(snap, query, k);
+    const std::vector<search::Hit> hits = similar_to_vector(snap, query, k, options.rules);
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
     for (const search::Hit& h : hits) {
@@ -127,7 +129,7 @@ std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, 
   for (int64_t k = std::min(library, options.count * 2 + 16);; k = std::min(library, k * 4)) {
     search::TextSearchOptions o;
     o.k = std::max<int64_t>(k, 1);
-    const std::vector<search::TrackScore> ranked = search_texts(lib, snap, {text}, o)[0];
+    const std::vector<search::TrackScore> ranked = search_texts(lib, snap, {text}, o, options.rules)[0];
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
     for (const search::TrackScore& r : ranked) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "service/filters.h"
 #include "service/library.h"
 #include "service/song_resolver.h"
 
@@ -29,6 +30,12 @@ struct SonicOptions {
   // Another encoding of one recording embeds within 0.0003 of the original (an Ogg Vorbis copy of a
   // FLAC file: 0.9998 in tests/server/sonic_test.cpp), a recording 20 Hz higher at 0.995.
   double duplicate_cosine = 0.999;
+  // Which tracks may be matches (issue 38), as for every other query: a `where` filter and the
+  // tracks left out (the music-only rule's, service/filters.h excluding_rule), applied before
+  // ranking. Its caps are not used (per_artist above counts after the duplicates are left out).
+  // The songs a request names (a seed, a path's ends, an artist's or album's tracks) are used
+  // whatever the rules say: only the matches are filtered.
+  ResultRules rules;
 };
 
 struct SonicMatch {

@@ -18,7 +18,13 @@ LibraryStatus library_status(const std::string& db, const search::Filter& exclud
   s.errors = store->errors();
   s.sets = store->embedding_sets();
   if (store->has_job_queue()) s.jobs = store->job_counts();
-  if (!exclude.empty()) s.excluded = static_cast<int64_t>(matching_tracks(exclude, store->tracks()).size());
+  const std::vector<store::Track> tracks = store->tracks();
+  if (!exclude.empty()) s.excluded = static_cast<int64_t>(matching_tracks(exclude, tracks).size());
+  for (const store::Track& t : tracks)
+    if (t.status == store::TrackStatus::Ok && t.has_speech()) {
+      ++s.speech_scored;
+      s.speech_above_half += t.speech > 0.5;
+    }
   return s;
 }
 

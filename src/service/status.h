@@ -21,6 +21,9 @@ struct LibraryStatus {
   std::vector<store::TrackError> errors;
   std::vector<store::EmbeddingSet> sets;  // every embedding set with its coverage (the active one included)
   int64_t excluded = 0;  // ok tracks the music-only rule leaves out (when one was given)
+  // Speech/music scores (index/speech.h): the ok tracks that have one, and of them those above 0.5
+  // (nearer the speech prompts than the music ones).
+  int64_t speech_scored = 0, speech_above_half = 0;
 };
 
 // Throws clap::Error when there is no index at `db` (empty = the default library).

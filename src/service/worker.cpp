@@ -120,6 +120,7 @@ void accumulate(index::IndexSummary& t, const index::IndexSummary& b) {
   t.windows += b.windows;
   t.silent_windows += b.silent_windows;
   t.embedded_windows += b.embedded_windows;
+  t.speech_scored += b.speech_scored;
   t.audio_seconds += b.audio_seconds;
   t.load_seconds += b.load_seconds;
   t.model_seconds += b.model_seconds;

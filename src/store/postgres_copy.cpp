@@ -238,13 +238,16 @@ void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   if (tracks.empty()) return;
   const auto m = model();
   const int dim = m ? m->dim : 0;
-  for (const TrackCopy& c : tracks) check_embedding_sizes(c.track.path, c.windows, c.embedding.size(), dim);
+  for (const TrackCopy& c : tracks) {
+    check_embedding_sizes(c.track.path, c.windows, c.embedding.size(), dim);
+    check_speech(c.track.speech, c.track.path);
+  }
   insert_rows(*c_,
               "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, "
               "genre, date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version, "
-              "window_total)",
+              "window_total, speech)",
               {"::bigint", "", "::bigint", "::bigint", "::bigint", "", "::float8", "", "", "", "", "", "::integer", "", "",
-               "::boolean", "::bytea", "::bigint", "", "", "", "::integer", "::integer"},
+               "::boolean", "::bytea", "::bigint", "", "", "", "::integer", "::integer", "::float8"},
               tracks.size(), [&](pg::Params& p, size_t i) {
                 const Track& t = tracks[i].track;
                 p.add(t.id).add(t.path).add(t.size).add(t.mtime_ns).add(t.ctime_ns).add_text_or_null(t.content_hash);
@@ -253,6 +256,8 @@ void PostgresStore::import_tracks(const std::vector<TrackCopy>& tracks) {
                 p.add_floats(floats_or_null(tracks[i].embedding), tracks[i].embedding.size()).add(t.indexed_at);
                 p.add(t.mbid).add(t.isrc).add(t.album_artist).add(t.tags_version);
                 p.add(t.window_total ? t.window_total : static_cast<int>(tracks[i].windows.size()));
+                if (t.has_speech()) p.add(t.speech);
+                else p.add_null();
               });
   std::vector<std::pair<const Track*, const WindowRecord*>> windows;
   std::vector<std::pair<const Track*, const TrackLabel*>> labels;

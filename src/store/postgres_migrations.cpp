@@ -217,6 +217,11 @@ ALTER TABLE jobs ADD CONSTRAINT jobs_path_pass UNIQUE (path, pass);
 DROP INDEX jobs_state;
 CREATE INDEX jobs_state ON jobs(state, pass, id);
 )sql",
+    // 8 -> 9: the speech/music score (SqliteStore's version 7; index/speech.h): NULL in every
+    // track indexed before, until the next index run computes it from the stored embeddings.
+    R"sql(
+ALTER TABLE tracks ADD COLUMN speech DOUBLE PRECISION;
+)sql",
 };
 }  // namespace
 

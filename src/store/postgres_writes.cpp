@@ -50,18 +50,22 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
     p.add(t.indexed_at ? t.indexed_at : now_seconds());
     p.add(t.mbid).add(t.isrc).add(t.album_artist).add(t.tags_version);
     p.add(t.window_total ? t.window_total : static_cast<int>(windows.size()));
+    check_speech(t.speech, t.path);
+    if (t.has_speech()) p.add(t.speech);
+    else p.add_null();
     auto r = c.query(
         "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
-        "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version, window_total) "
+        "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version, window_total, "
+        "speech) "
         "VALUES ($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::float8, $8, $9, $10, $11, $12, $13::integer, "
-        "$14, $15, $16::boolean, $17::bytea, $18::bigint, $19, $20, $21, $22::integer, $23::integer) "
+        "$14, $15, $16::boolean, $17::bytea, $18::bigint, $19, $20, $21, $22::integer, $23::integer, $24::float8) "
         "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
         "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
         "date = excluded.date, track_no = excluded.track_no, status = excluded.status, error = excluded.error, "
         "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at, "
         "mbid = excluded.mbid, isrc = excluded.isrc, album_artist = excluded.album_artist, "
-        "tags_version = excluded.tags_version, window_total = excluded.window_total RETURNING id",
+        "tags_version = excluded.tags_version, window_total = excluded.window_total, speech = excluded.speech RETURNING id",
         p);
     id = r.int64(0, 0);
   }
@@ -124,7 +128,8 @@ void write_windows(pg::Connection& c, int dim, int64_t track_id, const std::vect
   if (!r.rows()) throw Error("track " + std::to_string(track_id) + " is not an indexed track of " + c.where());
   check_embedding_sizes(r.text(0, 0), windows, track_embedding ? static_cast<size_t>(dim) : 0, dim);
   insert_windows(c, track_id, windows);
-  c.query("UPDATE tracks SET embedding = $1::bytea WHERE id = $2::bigint",
+  // The speech score was computed from the track embedding this replaces (see SqliteStore's).
+  c.query("UPDATE tracks SET embedding = $1::bytea, speech = NULL WHERE id = $2::bigint",
           pg::Params().add_floats(track_embedding, track_embedding ? static_cast<size_t>(dim) : 0).add(track_id));
 }
 
@@ -227,6 +232,33 @@ void PostgresStore::put_fingerprint(int64_t id, const std::vector<uint32_t>& ite
                      "ON CONFLICT (track_id) DO UPDATE SET items = excluded.items",
                      pg::Params().add(id).add_bytes(fingerprint_bytes(items)));
   if (r.affected() != 1) throw Error(c_->where() + ": track " + std::to_string(id) + " is not in the index");
+}
+
+Embeddings PostgresStore::tracks_without_speech() const {
+  const auto m = model();
+  Embeddings e;
+  e.dim = m ? m->dim : 0;
+  auto r = c_->query("SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' AND speech IS NULL "
+                     "ORDER BY id",
+                     pg::Params(), true);
+  for (int i = 0; i < r.rows(); ++i)
+    if (r.append_floats(i, 1, e.dim, e.data)) e.ids.push_back(r.int64(i, 0));
+  return e;
+}
+
+void PostgresStore::put_speech(const std::vector<std::pair<int64_t, double>>& scores) {
+  if (scores.empty()) return;
+  pg::Transaction tx(*c_);
+  std::vector<int64_t> ids;
+  for (const auto& [id, score] : scores) {
+    check_speech(score, "track " + std::to_string(id));
+    if (score == kNoSpeech) throw Error(c_->where() + ": put_speech: no score for track " + std::to_string(id));
+    auto r = c_->query("UPDATE tracks SET speech = $1::float8 WHERE id = $2::bigint", pg::Params().add(score).add(id));
+    if (r.affected() != 1) throw Error(c_->where() + ": track " + std::to_string(id) + " is not in the index");
+    ids.push_back(id);
+  }
+  stamp_changed(*c_, bump_generation(*c_), ids);
+  tx.commit();
 }
 
 void PostgresStore::remove_tracks(const std::vector<int64_t>& ids) {

@@ -51,6 +51,11 @@ void check_embedding_sizes(const std::string& path, const std::vector<WindowReco
                   std::to_string(dim));
 }
 
+void check_speech(double speech, const std::string& what) {
+  if (speech == kNoSpeech || (speech >= 0 && speech <= 1)) return;
+  throw Error(what + ": speech score " + std::to_string(speech) + " outside [0, 1]");
+}
+
 std::string window_numbering_problem(const std::string& path, int64_t n, int64_t lo, int64_t hi, int64_t total) {
   if (n == 0) return path + ": ok track without windows";
   if (lo < 0 || hi >= total) return path + ": windows are not numbered 0.." + std::to_string(total - 1);

@@ -42,8 +42,8 @@ constexpr const char* kTrackColumns =
     "t.id, t.path, t.size, t.mtime_ns, t.ctime_ns, t.content_hash, t.duration_s, t.title, t.artist, t.album, "
     "t.genre, t.date, t.track_no, t.status, t.error, t.silent, t.indexed_at, "
     "(SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id), t.mbid, t.isrc, t.album_artist, t.tags_version, "
-    "t.window_total";
-constexpr int kTrackColumnCount = 23;  // the columns above: what a query adds after them starts here
+    "t.window_total, COALESCE(t.speech, -1)";
+constexpr int kTrackColumnCount = 24;  // the columns above: what a query adds after them starts here
 
 // Columns: id, path, size, mtime_ns, ctime_ns, content_hash, status.
 template <class Row>
@@ -94,6 +94,7 @@ Track decode_track(const Row& r) {
   t.album_artist = r.text(20);
   t.tags_version = static_cast<int>(r.int64(21));
   t.window_total = static_cast<int>(r.int64(22));
+  t.speech = r.real(23);  // NULL read as kNoSpeech
   return t;
 }
 
@@ -185,6 +186,9 @@ void append_set_copy_track(const Row& r, int at, const std::map<int64_t, int>& d
 }
 
 // --- row checks -------------------------------------------------------------------------------
+
+// Throws clap::Error naming the track when a speech score is neither kNoSpeech nor in [0, 1].
+void check_speech(double speech, const std::string& what);
 
 // Throws clap::Error naming `path` when the track embedding (track_floats values; 0 = none) or a
 // window's embedding is not `dim` floats.

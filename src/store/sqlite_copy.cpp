@@ -200,7 +200,7 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
   sql::Stmt row(db_,
                 "INSERT INTO tracks(id, path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, "
                 "genre, date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, "
-                "tags_version, window_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "tags_version, window_total, speech) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   sql::Stmt win(db_,
                 "INSERT INTO windows(id, track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -222,6 +222,9 @@ void SqliteStore::import_tracks(const std::vector<TrackCopy>& tracks) {
     row.bind(16, t.silent ? 1 : 0).bind_floats(17, floats_or_null(c.embedding), c.embedding.size()).bind(18, t.indexed_at);
     row.bind(19, t.mbid).bind(20, t.isrc).bind(21, t.album_artist).bind(22, t.tags_version);
     row.bind(23, t.window_total ? t.window_total : static_cast<int>(c.windows.size()));
+    check_speech(t.speech, t.path);
+    if (t.has_speech()) row.bind(24, t.speech);
+    else row.bind_null(24);
     row.run();
     for (const WindowRecord& w : c.windows) {
       win.bind(1, w.id).bind(2, t.id).bind(3, w.idx).bind(4, w.start_s).bind(5, w.end_s).bind(6, w.loudness_dbfs);

@@ -136,7 +136,8 @@ void SqliteStore::activate_set(int64_t set_id) {
                  "s.track_id = windows.track_id AND s.idx = windows.idx)").bind(1, set_id).run();
   sql::Stmt(db_, "UPDATE windows SET embedding = (SELECT s.embedding FROM set_windows s WHERE s.set_id = ? AND "
                  "s.track_id = windows.track_id AND s.idx = windows.idx) WHERE silent = 0").bind(1, set_id).run();
-  sql::Stmt(db_, "UPDATE tracks SET embedding = (SELECT s.embedding FROM set_tracks s WHERE s.set_id = ? AND "
+  // The speech scores were the old model's (index/speech.h): the next index run computes the new one's.
+  sql::Stmt(db_, "UPDATE tracks SET speech = NULL, embedding = (SELECT s.embedding FROM set_tracks s WHERE s.set_id = ? AND "
                  "s.track_id = tracks.id) WHERE embedding IS NOT NULL OR status = 'ok'").bind(1, set_id).run();
   sql::Stmt(db_, "DELETE FROM set_windows WHERE set_id = ?").bind(1, set_id).run();
   sql::Stmt(db_, "DELETE FROM set_tracks WHERE set_id = ?").bind(1, set_id).run();

@@ -157,6 +157,12 @@ SELECT 1, 1, (SELECT value FROM meta WHERE key = 'model_id'),
        COALESCE((SELECT value FROM meta WHERE key = 'precision'), 'fp32')
 WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'model_id');
 )sql",
+    // 6 -> 7: the speech/music score of a track (issue 38; index/speech.h), in [0, 1]. NULL = none:
+    // every track indexed before has none, and the next index run computes them from the stored
+    // track embeddings (no decoding).
+    R"sql(
+ALTER TABLE tracks ADD COLUMN speech REAL;
+)sql",
 };
 }  // namespace
 

@@ -84,6 +84,8 @@ class SqliteStore final : public Store {
   std::map<int64_t, std::vector<uint32_t>> fingerprints(const std::vector<int64_t>& ids) const override;
   std::vector<FileState> tracks_without_fingerprint() const override;
   void put_fingerprint(int64_t id, const std::vector<uint32_t>& items) override;
+  Embeddings tracks_without_speech() const override;
+  void put_speech(const std::vector<std::pair<int64_t, double>>& scores) override;
   void remove_tracks(const std::vector<int64_t>& ids) override;
   void retire_tracks(const std::vector<int64_t>& ids) override;
   std::vector<FileState> retired_tracks() const override;

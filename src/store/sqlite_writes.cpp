@@ -46,14 +46,15 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     sql::Stmt s(db_,
                 "INSERT INTO tracks(path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
                 "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version, "
-                "window_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "window_total, speech) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
                 "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
                 "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
                 "date = excluded.date, track_no = excluded.track_no, status = excluded.status, error = excluded.error, "
                 "silent = excluded.silent, embedding = excluded.embedding, indexed_at = excluded.indexed_at, "
                 "mbid = excluded.mbid, isrc = excluded.isrc, album_artist = excluded.album_artist, "
-                "tags_version = excluded.tags_version, window_total = excluded.window_total");
+                "tags_version = excluded.tags_version, window_total = excluded.window_total, speech = excluded.speech");
+    check_speech(t.speech, t.path);
     s.bind(1, t.path).bind(2, t.size).bind(3, t.mtime_ns).bind(4, t.ctime_ns);
     if (t.content_hash.empty()) s.bind_null(5);
     else s.bind(5, t.content_hash);
@@ -65,6 +66,8 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     s.bind(17, t.indexed_at ? t.indexed_at : now_seconds());
     s.bind(18, t.mbid).bind(19, t.isrc).bind(20, t.album_artist).bind(21, t.tags_version);
     s.bind(22, t.window_total ? t.window_total : static_cast<int>(windows.size()));
+    if (t.has_speech()) s.bind(23, t.speech);
+    else s.bind_null(23);
     s.run();
   }
   if (!id) id = sqlite3_last_insert_rowid(db_);
@@ -107,7 +110,9 @@ void SqliteStore::add_windows(int64_t track_id, const std::vector<WindowRecord>&
       s.run();
     }
   }
-  sql::Stmt(db_, "UPDATE tracks SET embedding = ? WHERE id = ?")
+  // The speech score was computed from the track embedding this replaces: the next one is
+  // computed at the end of the run (index/speech.h).
+  sql::Stmt(db_, "UPDATE tracks SET embedding = ?, speech = NULL WHERE id = ?")
       .bind_floats(1, track_embedding, track_embedding ? static_cast<size_t>(dim) : 0)
       .bind(2, track_id)
       .run();
@@ -224,6 +229,33 @@ void SqliteStore::put_fingerprint(int64_t id, const std::vector<uint32_t>& items
       .bind(1, id)
       .bind_blob(2, fingerprint_bytes(items))
       .run();
+  tx.commit();
+}
+
+Embeddings SqliteStore::tracks_without_speech() const {
+  const auto m = model();
+  Embeddings e;
+  e.dim = m ? m->dim : 0;
+  sql::Stmt s(db_, "SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' AND speech IS NULL ORDER BY id");
+  while (s.step())
+    if (s.append_floats(1, e.dim, e.data)) e.ids.push_back(s.int64(0));
+  return e;
+}
+
+void SqliteStore::put_speech(const std::vector<std::pair<int64_t, double>>& scores) {
+  if (scores.empty()) return;
+  sql::Transaction tx(db_);
+  sql::Stmt s(db_, "UPDATE tracks SET speech = ? WHERE id = ?");
+  std::vector<int64_t> ids;
+  for (const auto& [id, score] : scores) {
+    check_speech(score, "track " + std::to_string(id));
+    if (score == kNoSpeech) throw Error(path_ + ": put_speech: no score for track " + std::to_string(id));
+    s.bind(1, score).bind(2, id).run();
+    if (sqlite3_changes(db_) != 1) throw Error(path_ + ": track " + std::to_string(id) + " is not in the index");
+    s.reset();
+    ids.push_back(id);
+  }
+  stamp_changed(db_, bump_generation(db_), ids);
   tx.commit();
 }
 

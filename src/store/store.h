@@ -114,7 +114,14 @@ struct Track {
   // Windows the track has in all (the windows audio::plan_windows cuts it into). put_track
   // writes it (0 = as many as it is given); fewer stored than this = partly indexed.
   int window_total = 0;
+  // The speech/music score (index/speech.h): in [0, 1], or kNoSpeech when none is stored (a track
+  // just written, one whose windows changed since, an error or silent track). put_track and the
+  // imports write it as given; add_windows and activate_set clear it (the track embedding it was
+  // computed from changed); put_speech sets it.
+  double speech = -1;
+  bool has_speech() const { return speech >= 0; }
 };
+inline constexpr double kNoSpeech = -1;
 
 struct WindowRecord {
   int64_t id = 0, track_id = 0;
@@ -364,6 +371,14 @@ class Store {
   virtual std::map<int64_t, std::vector<uint32_t>> fingerprints(const std::vector<int64_t>& ids) const = 0;
   virtual std::vector<FileState> tracks_without_fingerprint() const = 0;
   virtual void put_fingerprint(int64_t id, const std::vector<uint32_t>& items) = 0;
+  // Speech/music scores (Track::speech; index/speech.h computes them): the ok tracks with a track
+  // embedding and no score, with those embeddings (ids ascending) — new tracks, tracks whose
+  // windows changed, tracks indexed before scores were stored — and storing scores (each in
+  // [0, 1]; throws for a track not in the index or a score outside). put_speech is a library
+  // write (the generation and the tracks' change stamps move): filters read the score from a
+  // snapshot.
+  virtual Embeddings tracks_without_speech() const = 0;
+  virtual void put_speech(const std::vector<std::pair<int64_t, double>>& scores) = 0;
   // Deletes tracks (with their windows and labels) atomically.
   virtual void remove_tracks(const std::vector<int64_t>& ids) = 0;
 

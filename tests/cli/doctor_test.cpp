@@ -136,6 +136,46 @@ TEST(Doctor, FaissUsesAnOptimisedBlasWhateverLibblasPointsAt) {
   EXPECT_NE(text.find("REFERENCE BLAS"), std::string::npos) << text;
 }
 
+// The music-only rule in effect and how many tracks of the index it leaves out, counted as
+// `status` counts them: a Podcast-tagged file among two songs; another rule; no index at --db.
+TEST(Doctor, ShowsTheMusicOnlyRuleAndTheTracksItLeavesOut) {
+  const std::string d = test::temp_dir() + "/doctor-exclude", db = d + "/library.db";
+  fs::remove_all(d);
+  test::ffmpeg(d + "/music/show.mp3", "-f lavfi -i \"anoisesrc=c=pink:d=9:seed=4\" -metadata genre=Podcast");
+  test::ffmpeg(d + "/music/song.flac", "-f lavfi -i \"sine=f=440:d=9\" -metadata genre=Jazz");
+  test::ffmpeg(d + "/music/tune.flac", "-f lavfi -i \"sine=f=660:d=9\" -metadata genre=Rock");
+  const std::string model = "--model '" + test::case_dir("tiny-unfused") + "'";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index '" + d + "/music' --db '" + db + "' " + model + " --quiet", &out, &err), 0)
+      << err;
+
+  ASSERT_EQ(doctor(model + " --db '" + db + "' --json", &out, &err), 0) << err << out;
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["exclude"]["rule"], "genre in (\"Podcast\", \"Audiobook\", \"Speech\")");
+  EXPECT_EQ(j["exclude"]["tracks"], 1);
+  EXPECT_EQ(j["exclude"]["db"], db);
+  EXPECT_FALSE(j["exclude"].contains("error"));
+  // The same count as status's.
+  ASSERT_EQ(test::run_cli("status --json --db '" + db + "'", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["exclude"]["tracks"], j["exclude"]["tracks"]);
+
+  ASSERT_EQ(doctor(model + " --db '" + db + "' --exclude-rule 'genre in (\"jazz\", \"rock\")' --json", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["exclude"]["tracks"], 2);
+  ASSERT_EQ(doctor(model + " --db '" + db + "'", &out, &err), 0) << err;
+  EXPECT_NE(out.find("exclude   genre in (\"Podcast\", \"Audiobook\", \"Speech\"): 1 tracks left out of queries"), std::string::npos)
+      << out;
+  ASSERT_EQ(doctor(model + " --db '" + db + "' --exclude-rule ''", &out, &err), 0) << err;
+  EXPECT_NE(out.find("exclude   (no music-only rule: every track is searched)"), std::string::npos) << out;
+
+  // No index there: the model check still runs; the count is missing, with the reason.
+  ASSERT_EQ(doctor(model + " --db '" + d + "/none.db' --json", &out, &err), 0) << err << out;
+  j = nlohmann::json::parse(out);
+  EXPECT_TRUE(j["exclude"]["tracks"].is_null());
+  EXPECT_NE(j["exclude"]["error"].get<std::string>().find(d + "/none.db"), std::string::npos) << j.dump();
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_FALSE(fs::exists(d + "/none.db"));  // doctor creates no index
+}
+
 TEST(Doctor, UnknownModelFailsClearly) {
   std::string out, err;
   EXPECT_EQ(doctor("--model test-org/not-cached --json", &out, &err), 1);

@@ -371,7 +371,7 @@ TEST(EmbeddingSetsCli, MigrateCopiesEverySetBothWays) {
   back.db = back.root + "/back.db";
   std::string out, err;
   const auto migrate = [&](const std::string& from, const std::string& to) {
-    return test::run_command(q(test::cli_path()) + " migrate --json -q --from " + q(from) + " --to " + q(to), &out, &err);
+    return test::run_cli("migrate --json -q --from " + q(from) + " --to " + q(to), &out, &err);
   };
   ASSERT_EQ(migrate(l.db, pg.db), 0) << err;
   const nlohmann::json copied = nlohmann::json::parse(out);
@@ -404,14 +404,15 @@ void back_to_the_schema_before_sets(const Library& l) {
         "ALTER TABLE jobs DROP CONSTRAINT jobs_path_pass; DROP INDEX jobs_state; "
         "ALTER TABLE jobs DROP COLUMN pass, DROP COLUMN first_pass, DROP COLUMN claim_seq, DROP COLUMN finish_seq; "
         "DROP SEQUENCE job_events; ALTER TABLE jobs ADD CONSTRAINT jobs_path_key UNIQUE (path); "
-        "CREATE INDEX jobs_state ON jobs(state, id); UPDATE schema_version SET version = 6");
+        "CREATE INDEX jobs_state ON jobs(state, id); ALTER TABLE tracks DROP COLUMN speech; "
+        "UPDATE schema_version SET version = 6");
     return;
   }
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(l.db.c_str(), &h), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(h,
                          "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
-                         "UPDATE schema_version SET version = 5",
+                         "ALTER TABLE tracks DROP COLUMN speech; UPDATE schema_version SET version = 5",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(h);

@@ -68,6 +68,21 @@ TEST(Filter, NumbersYearDurationTrack) {
   EXPECT_FALSE(match("year = 1960", none));  // the date does not start with four digits
 }
 
+// The stored speech/music score (index/speech.h): a number in [0, 1]; a track without one (below 0)
+// matches no comparison on it but the negations.
+TEST(Filter, SpeechScore) {
+  FilterFields t = sample();
+  t.speech = 0.85;
+  EXPECT_TRUE(match("speech > 0.8", t));
+  EXPECT_FALSE(match("speech <= 0.8", t));
+  EXPECT_TRUE(match("genre = \"podcast\" or speech > 0.8", t));
+  EXPECT_TRUE(match("SPEECH >= 0.85 and speech < 1", t));
+  EXPECT_FALSE(match("speech > 0.5"));  // sample(): none stored
+  EXPECT_FALSE(match("speech <= 0.5"));
+  EXPECT_TRUE(match("speech != 0.5"));
+  EXPECT_NE(std::string(error_of("speech > \"high\"").what()).find("speech"), std::string::npos);
+}
+
 TEST(Filter, PathFolderFormat) {
   EXPECT_TRUE(match("folder = \"/music/jazz\""));
   EXPECT_TRUE(match("folder = \"/music/jazz/\""));

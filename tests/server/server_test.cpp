@@ -297,6 +297,53 @@ TEST(ServeApi, QueryByExampleFindsTheUploadedTrackWithChunkMatches) {
   for (size_t i = 0; i < j["results"].size(); ++i) EXPECT_EQ(by_id["results"][i]["track_id"], j["results"][i]["track_id"]);
 }
 
+// POST /api/like takes what GET /api/like and the CLI's `like` take: seeds, texts, negatives,
+// caps, diversity (the upload the first seed). The answer's list is `like FILE … --json`'s for a
+// file outside the index (a file of the index would be a track seed of the CLI, left out).
+TEST(ServeApi, AnUploadMixesSeedsAndNegativesAsTheCliLikeDoes) {
+  Running& s = shared_server();
+  const std::string clip = ffmpeg(test::temp_dir() + "/server-query/clip.mp3", "-f lavfi -i \"sine=f=445:d=12\" -ar 44100");
+  const std::string tone = std::to_string(id_of(s, "a440.mp3"));
+  const httplib::MultipartFormDataItems items = {{"file", read_file(clip), "clip.mp3", "audio/mpeg"}};
+  const std::string params = "k=10&seed=" + tone + ":0.5&text=chirp&not=noise:2&per_artist=1&diversity=0.3";
+  auto r = s.client().Post("/api/like?" + params, items);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json got = json::parse(r->body);
+  EXPECT_EQ(got["query"]["name"], "clip.mp3");
+  EXPECT_EQ(got["query"]["seed_tracks"], json::array({std::stoll(tone)}));
+  ASSERT_EQ(got["query"]["terms"].size(), 3u);  // the seed, the text, the negative (the upload is not a term)
+  EXPECT_EQ(got["query"]["terms"][2]["negative"], true);
+  EXPECT_EQ(got["chunks"].size(), 2u + 4u);  // the clip's 12 s, then the seed's 24 s
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("like '" + clip + "' --seed " + tone +
+                                  ":0.5 --text chirp --not noise:2 --per-artist 1 --diversity 0.3 -k 10 --json --db '" +
+                                  library().db + "'",
+                              &out, &err),
+            0)
+      << err;
+  const json cli = json::parse(out);
+  ASSERT_EQ(cli.size(), got["results"].size()) << out << r->body;
+  ASSERT_FALSE(cli.empty());
+  for (size_t i = 0; i < cli.size(); ++i) {
+    json result = got["results"][i];
+    for (json& m : result["matches"]) m.erase("chunk");  // what the page adds to each match (the chunk's index)
+    for (const auto& [key, value] : cli[i].items()) EXPECT_EQ(result[key], value) << "field " << key << " of result " << i;
+  }
+  for (const auto& res : got["results"]) EXPECT_NE(res["track_id"].get<int64_t>(), std::stoll(tone));  // a seed
+
+  // Negatives alone beside the upload make a query; a seed not in the index is a 404, a bad weight a 400.
+  r = s.client().Post("/api/like?k=3&not=noise", items);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = s.client().Post("/api/like?seed=999999", items);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << r->body;
+  r = s.client().Post("/api/like?not=noise:0", items);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+}
+
 TEST(ServeApi, MapIsDeterministicWithOnePointPerSearchableTrack) {
   Running& s = shared_server();
   // A second server loads and projects the library on its own: the same map, bit for bit.

@@ -14,7 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "search/filter.h"
 #include "server/running_server.h"
+#include "service/filters.h"
 #include "store/sqlite_store.h"
 #include "support/golden.h"
 
@@ -59,6 +61,28 @@ struct Library {
                  "-f lavfi -i \"anoisesrc=color=brown:d=14:seed=5\"" + tags("Adele", "Hello"));
     test::ffmpeg(music + "/other/adele-someone.mp3", "-f lavfi -i \"sine=f=300:d=15\"" + tags("Adele", "Someone Like You"));
     test::ffmpeg(music + "/other/lionel-hello.mp3", "-f lavfi -i \"sine=f=880:d=18\"" + tags("Lionel Richie", "Hello"));
+    test::index_library(music, db, model_dir());
+  }
+};
+
+// A small library of its own with a podcast beside the songs (genres Rock, Jazz, Podcast): the
+// music-only rule and `where` on the media-server routes. The podcast sounds near the seed
+// (a sine 30 Hz off: no copy of it, duplicateCosine), so it is a match whenever the rules let it be one.
+struct MusicOnlyLibrary {
+  std::string dir = test::temp_dir() + "/sonic-music-only";
+  std::string music = dir + "/music";
+  std::string db = dir + "/library.db";
+
+  MusicOnlyLibrary() {
+    fs::remove_all(dir);
+    test::ffmpeg(music + "/rock/seed.flac",
+                 "-f lavfi -i \"sine=f=440:d=16\"" + tags("Seed Band", "Seed", "-metadata genre=Rock -metadata album=First"));
+    test::ffmpeg(music + "/talk/episode.mp3",
+                 "-f lavfi -i \"sine=f=470:d=16\"" +
+                     tags("The Hosts", "Episode 1", "-metadata genre=Podcast -metadata album=First"));
+    test::ffmpeg(music + "/jazz/blue.mp3", "-f lavfi -i \"sine=f=520:d=16\"" + tags("Blue Trio", "Blue", "-metadata genre=Jazz"));
+    test::ffmpeg(music + "/rock/noise.ogg",
+                 "-f lavfi -i \"anoisesrc=color=pink:d=16:seed=3\"" + tags("Noise Band", "Noise", "-metadata genre=Rock"));
     test::index_library(music, db, model_dir());
   }
 };
@@ -258,6 +282,56 @@ TEST(Sonic, SongsLikeAnArtistOrAnAlbumLeaveTheGroupOut) {
   EXPECT_EQ(s.get_json("/api/sonic/similarToAlbum?album=%3F%21", 400)["error"], "bad parameter");
 }
 
+// The music-only rule (a fresh install's: genres Podcast, Audiobook, Speech) keeps the podcast out
+// of every media-server route unless exclude=false, and `where` restricts the matches, as on every
+// other query route; the songs a request names are used whatever the rules say.
+TEST(Sonic, TheMusicOnlyRuleAndWhereApplyToEveryRoute) {
+  static MusicOnlyLibrary lib;
+  ServerOptions o;
+  o.exclude = search::Filter::parse(service::kDefaultExclude);
+  RunningServer s(o, lib.db, 60);
+  auto paths = [](const json& answer) {
+    std::set<std::string> out;
+    for (const json& m : answer["sonicMatch"]) out.insert(m["entry"]["path"].get<std::string>());
+    return out;
+  };
+  const std::string episode = "talk/episode.mp3";
+  const std::string similar = "/api/sonic/getSonicSimilarTracks?path=rock/seed.flac&count=10";
+  EXPECT_EQ(paths(s.get_json(similar)), (std::set<std::string>{"jazz/blue.mp3", "rock/noise.ogg"}));
+  EXPECT_EQ(paths(s.get_json(similar + "&exclude=false")), (std::set<std::string>{episode, "jazz/blue.mp3", "rock/noise.ogg"}));
+  EXPECT_EQ(paths(s.get_json(similar + "&where=" + url_encode("genre = \"jazz\""))), (std::set<std::string>{"jazz/blue.mp3"}));
+  // The filter and the rule together: exclude=false lifts the rule only.
+  EXPECT_EQ(paths(s.get_json(similar + "&exclude=false&where=" + url_encode("album = \"First\""))), (std::set<std::string>{episode}));
+
+  const std::string search = "/api/sonic/search?q=" + url_encode("a pure tone") + "&count=10";
+  EXPECT_EQ(paths(s.get_json(search)).count(episode), 0u);
+  EXPECT_EQ(paths(s.get_json(search)).size(), 3u);
+  EXPECT_EQ(paths(s.get_json(search + "&exclude=false")).size(), 4u);
+  EXPECT_EQ(paths(s.get_json(search + "&where=" + url_encode("genre = \"Rock\""))),
+            (std::set<std::string>{"rock/seed.flac", "rock/noise.ogg"}));
+
+  // A path: its ends as named (the seed), its steps from the allowed tracks only.
+  const std::string path = "/api/sonic/findSonicPath?startPath=rock/seed.flac&endPath=rock/noise.ogg&count=10";
+  EXPECT_EQ(paths(s.get_json(path)), (std::set<std::string>{"rock/seed.flac", "jazz/blue.mp3", "rock/noise.ogg"}));
+  EXPECT_EQ(paths(s.get_json(path + "&exclude=false")).size(), 4u);
+  EXPECT_EQ(paths(s.get_json(path + "&where=" + url_encode("genre != \"jazz\""))),
+            (std::set<std::string>{"rock/seed.flac", "rock/noise.ogg"}));
+  // A podcast named as an end is still an end: only the steps are filtered.
+  EXPECT_EQ(paths(s.get_json("/api/sonic/findSonicPath?startPath=" + episode + "&endPath=rock/noise.ogg&count=10")).count(episode), 1u);
+
+  const std::string artist = "/api/sonic/similarToArtist?artist=" + url_encode("Seed Band") + "&count=10";
+  EXPECT_EQ(paths(s.get_json(artist)), (std::set<std::string>{"jazz/blue.mp3", "rock/noise.ogg"}));
+  EXPECT_EQ(paths(s.get_json(artist + "&exclude=false")).count(episode), 1u);
+  EXPECT_EQ(paths(s.get_json(artist + "&where=" + url_encode("artist ~ \"noise\""))), (std::set<std::string>{"rock/noise.ogg"}));
+  const std::string album = "/api/sonic/similarToAlbum?album=First&artist=" + url_encode("Seed Band") + "&count=10";
+  EXPECT_EQ(paths(s.get_json(album)), (std::set<std::string>{"jazz/blue.mp3", "rock/noise.ogg"}));
+  EXPECT_EQ(paths(s.get_json(album + "&exclude=false")).count(episode), 1u);
+
+  const json bad = s.get_json(similar + "&where=" + url_encode("yaer > 1970"), 400);
+  EXPECT_EQ(bad["detail"].get<std::string>().rfind("where: unknown field \"yaer\" at column 1", 0), 0u) << bad.dump();
+  EXPECT_EQ(s.get_json(search + "&exclude=maybe", 400)["detail"], "exclude: true or false");
+}
+
 TEST(Sonic, TheTokenRuleCoversTheRoutes) {
   ServerOptions o;
   o.token = "a-long-secret";
@@ -311,8 +385,8 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
   const std::string before = query_one(db, embeddings);
   ASSERT_FALSE(before.empty());
   // Back to schema version 2 as an older clapsearch left it: no identifier columns (and no
-  // fingerprints, progressive indexing or embedding sets, which came later).
-  sql(db, "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
+  // fingerprints, progressive indexing, embedding sets or speech scores, which came later).
+  sql(db, "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; ALTER TABLE tracks DROP COLUMN speech; "
           "DROP TABLE fingerprints; ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
           "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
           "ALTER TABLE tracks DROP COLUMN window_total; UPDATE schema_version SET version = 2");

@@ -562,6 +562,15 @@ TEST_P(Filters, ArtistsAndAlbumsAreTheNormalisedMeanOfTheirTracks) {
   EXPECT_NE(test::error_of([&] { similar_groups(*snap, GroupKind::Artist, "Artsit 1", "", 5); })
                 .find("artist \"Artsit 1\": no track in the index is tagged with this artist; did you mean \"Artist 1\""),
             std::string::npos);
+  // A long unknown name (the server takes 2,000 bytes): the same error, the name shown cut with its
+  // length, no suggestions (no typo is that long; the edit distances to every artist are not computed).
+  const std::string long_name = "Artist 1" + std::string(1992, 'x');
+  const std::string long_error = test::error_of([&] { similar_groups(*snap, GroupKind::Artist, long_name, "", 5); });
+  EXPECT_EQ(long_error.rfind("artist \"Artist 1xxx", 0), 0u) << long_error;
+  EXPECT_NE(long_error.find("x\u2026\" (2000 bytes): no track in the index is tagged with this artist"), std::string::npos)
+      << long_error;
+  EXPECT_EQ(long_error.find("did you mean"), std::string::npos) << long_error;
+  EXPECT_LT(long_error.size(), 300u) << long_error;
   EXPECT_NE(test::error_of([&] { similar_groups(*snap, GroupKind::Artist, "Artist 2", "", 5, where); })
                 .find("artist \"Artist 2\": none of its 9 indexed tracks matches the filter"),
             std::string::npos);

@@ -679,20 +679,20 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeAWipeOrAnImport) {
 
 // The schema change of the song identifiers (issue 36), undone: an index made before it.
 // Back to the schema before the identifiers (and the fingerprints, which came after them).
-// The embedding sets' tables (SQLite schema 6; issue 37), which a SQLite index goes back to an
-// older schema without; and how many migrations they are (PostgreSQL has none yet).
-// Undoes the migrations after those a test goes back before: SQLite's embedding sets (version 6);
-// PostgreSQL's embedding sets (7) and jobs per pass (8).
+// What came after progressive indexing, which an index goes back to an older schema without:
+// SQLite's embedding sets (version 6) and speech score (7); PostgreSQL's embedding sets (7), jobs
+// per pass (8) and speech score (9); and how many migrations they are.
 std::string drop_sets(bool sqlite) {
   const std::string sets = "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; ";
-  if (sqlite) return sets;
+  const std::string speech = "ALTER TABLE tracks DROP COLUMN speech; ";
+  if (sqlite) return sets + speech;
   return sets +
          "ALTER TABLE jobs DROP CONSTRAINT jobs_path_pass; DROP INDEX jobs_state; "
          "ALTER TABLE jobs DROP COLUMN pass, DROP COLUMN first_pass, DROP COLUMN claim_seq, DROP COLUMN finish_seq; "
          "DROP SEQUENCE job_events; ALTER TABLE jobs ADD CONSTRAINT jobs_path_key UNIQUE (path); "
-         "CREATE INDEX jobs_state ON jobs(state, id); ";
+         "CREATE INDEX jobs_state ON jobs(state, id); " + speech;
 }
-int sets_migrations(bool sqlite) { return sqlite ? 1 : 2; }
+int sets_migrations(bool sqlite) { return sqlite ? 2 : 3; }
 
 constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "
@@ -916,6 +916,46 @@ TEST_P(StoreContract, PartlyIndexedTracksGainWindowsAtomically) {
   }
   EXPECT_EQ(target->track(a)->window_total, 6);
   EXPECT_EQ(target->partial_tracks().size(), 1u);
+}
+
+// Speech scores (Track::speech; index/speech.h): none for a new track, stored by put_speech as a
+// library write, cleared when add_windows replaces the track embedding, carried by migrate's copy;
+// a score outside [0, 1] or an unknown track is refused.
+TEST_P(StoreContract, SpeechScoresAreClearedWhenTheTrackEmbeddingChanges) {
+  auto s = open();
+  s->set_model(identity());
+  const std::vector<WindowRecord> all = windows(4);
+  Track t = track("/m/a.flac");
+  t.window_total = 4;
+  const int64_t a = s->put_track(t, {all[0], all[1]}, unit(0).data());
+  const int64_t b = s->put_track(track("/m/b.flac"), windows(2), unit(1).data());
+  s->put_track(track("/m/silent.flac"), windows(1, 0), nullptr);  // no embedding: never listed
+  const Embeddings unscored = s->tracks_without_speech();
+  EXPECT_EQ(unscored.ids, ids({a, b}));
+  ASSERT_EQ(unscored.size(), 2);
+  EXPECT_TRUE(same_bits(std::vector<float>(unscored.row(1), unscored.row(1) + kDim), unit(1)));
+  const int64_t before = s->library_generation();
+  s->put_speech({{a, 0.25}, {b, 1.0 / 3}});
+  EXPECT_EQ(s->changes_since(before)->changed, ids({a, b}));
+  EXPECT_EQ(s->track(a)->speech, 0.25);
+  EXPECT_EQ(s->track(b)->speech, 1.0 / 3);  // bit for bit
+  EXPECT_TRUE(s->tracks_without_speech().ids.empty());
+  EXPECT_THROW(s->put_speech({{a, 1.5}}), Error);
+  EXPECT_THROW(s->put_speech({{b + 100, 0.5}}), Error);
+  EXPECT_EQ(s->track(a)->speech, 0.25);
+  s->add_windows(a, {all[2], all[3]}, unit(2).data());  // coverage changed: the score with it
+  EXPECT_FALSE(s->track(a)->has_speech());
+  EXPECT_EQ(s->tracks_without_speech().ids, ids({a}));
+  const std::string other = GetParam() == "sqlite" ? test::temp_dir() + "/copy/library.db"
+                                                   : test::PostgresServer::shared().create_database();
+  auto target = open_store(other, OpenMode::ReadWrite);
+  {
+    auto scope = target->begin_import(identity(), {});
+    target->import_tracks(s->export_tracks(s->track_ids()));
+    scope->commit();
+  }
+  EXPECT_EQ(target->track(b)->speech, 1.0 / 3);
+  EXPECT_FALSE(target->track(a)->has_speech());
 }
 
 // An index made by the release before progressive indexing (schema without window_total)

@@ -476,10 +476,14 @@ TEST(StoreSets, BuiltBesideSwitchedAndDropped) {
   EXPECT_EQ(s.embedding_sets().at(1).covered_tracks, 1);
   s.add_set_windows(set, b, {win(0), win(1)}, wide.data());
 
-  // The switch: one transaction; readers cannot follow it by changes.
+  // The switch: one transaction; readers cannot follow it by changes. The speech scores were the
+  // old model's (index/speech.h): cleared, for the next index run to compute.
+  s.put_speech({{a, 0.75}});
   const int64_t g = s.library_generation();
   EXPECT_NE(test::error_of([&] { s.activate_set(1); }).find("is the active one"), std::string::npos);
   s.activate_set(set);
+  EXPECT_FALSE(s.track(a)->has_speech());
+  EXPECT_EQ(s.tracks_without_speech().size(), 2);
   EXPECT_EQ(s.model()->id, "org/other");
   EXPECT_EQ(s.model()->dim, 8);
   EXPECT_FALSE(s.changes_since(g).has_value());
