@@ -45,7 +45,9 @@ depends_line="$(printf '%s\n' "${depends[@]}" | sort -u | paste -sd, - | sed 's/
 echo "package-arm64: Depends: $depends_line"
 
 # ---- the package ------------------------------------------------------------------------------
-cmake -S "$root" -B "$build" -DCLAPSEARCH_DEB_DEPENDS="$depends_line" >/dev/null
+# CMAKE_SKIP_INSTALL_ALL_DEPENDENCY: cpack would otherwise build every target (the tests too)
+# first; what the package holds was built above.
+cmake -S "$root" -B "$build" -DCLAPSEARCH_DEB_DEPENDS="$depends_line" -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >/dev/null
 (cd "$build" && cpack -G DEB >/dev/null)
 deb="$(ls -t "$build"/clapsearch_*_arm64.deb | head -1)"
 echo "package-arm64: $deb"
@@ -55,12 +57,12 @@ arch="$(dpkg-deb -f "$deb" Architecture)"
 [ "$arch" = arm64 ] || { echo "package-arm64: FAIL: Architecture is $arch" >&2; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-dpkg-deb -x "$deb" "$work/root"
-file -b "$work/root/usr/bin/clapsearch" | grep -q "ARM aarch64" || { echo "package-arm64: FAIL: usr/bin/clapsearch is $(file -b "$work/root/usr/bin/clapsearch")" >&2; exit 1; }
-for f in usr/share/man/man1/clapsearch.1.gz usr/share/bash-completion/completions/clapsearch lib/systemd/system/clapsearch.service etc/clapsearch/clapsearch.toml; do
-  [ -e "$work/root/$f" ] || { echo "package-arm64: FAIL: $f is not in the package" >&2; exit 1; }
+dpkg-deb -x "$deb" "$work/unpacked"
+file -b "$work/unpacked/usr/bin/clapsearch" | grep -q "ARM aarch64" || { echo "package-arm64: FAIL: usr/bin/clapsearch is $(file -b "$work/unpacked/usr/bin/clapsearch")" >&2; exit 1; }
+for f in usr/share/man/man1/clapsearch.1.gz usr/share/bash-completion/completions/clapsearch usr/lib/systemd/system/clapsearch.service etc/clapsearch/clapsearch.toml; do
+  [ -e "$work/unpacked/$f" ] || { echo "package-arm64: FAIL: $f is not in the package" >&2; exit 1; }
 done
-"$build/qemu-run" "$work/root/usr/bin/clapsearch" --version | head -1
+"$build/qemu-run" "$work/unpacked/usr/bin/clapsearch" --version | head -1
 # apt, as for an empty arm64 system (the sysroot's method): an empty dpkg status, arm64 only,
 # simulate. Every Depends must resolve to Debian 12's arm64 packages.
 : >"$work/status"

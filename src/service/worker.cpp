@@ -156,10 +156,12 @@ void work_queue(const std::string& location, std::unique_ptr<store::Store>& stor
       }
       unreachable = false;
       backoff = 0.5;
-      const std::vector<store::IndexJob> jobs = store->claim_jobs(run.worker, claim, r.lease_s);
+      // --passes N (settings.max_passes): this process takes no job of a later pass; those
+      // stay queued for the next run or another worker.
+      const std::vector<store::IndexJob> jobs = store->claim_jobs(run.worker, claim, r.lease_s, settings.max_passes);
       if (jobs.empty()) {
         const store::JobCounts counts = store->job_counts();
-        if (r.until_done && counts.open() == 0) break;
+        if (r.until_done && counts.open_through(settings.max_passes) == 0) break;
         // Jobs leased by other workers: wait; if a lease runs out, this worker takes the job.
         nap(r.idle_poll_s, r.stop);
         continue;

@@ -111,7 +111,7 @@ int64_t PostgresStore::forget_finished_jobs() {
   return c_->query("DELETE FROM jobs WHERE state IN ('done', 'failed')").affected();
 }
 
-std::vector<IndexJob> PostgresStore::claim_jobs(const std::string& worker, int n, double lease_s) {
+std::vector<IndexJob> PostgresStore::claim_jobs(const std::string& worker, int n, double lease_s, int max_pass) {
   // SKIP LOCKED: concurrent claimers pass over each other's rows instead of waiting for them,
   // and never both take one (the row lock is held until this statement's transaction ends).
   // The pass barrier: a job whose pass is above that of any open job waits, so the whole library
@@ -124,9 +124,10 @@ std::vector<IndexJob> PostgresStore::claim_jobs(const std::string& worker, int n
       "claim_seq = COALESCE(claim_seq, nextval('job_events')) "
       "WHERE id IN (SELECT j.id FROM jobs j WHERE (j.state = 'pending' OR (j.state = 'leased' AND j.lease_until < now())) "
       "AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.pass < j.pass AND e.state IN ('pending', 'leased')) "
+      "AND ($4::integer = 0 OR j.pass <= $4::integer) "
       "ORDER BY j.pass, (j.state = 'leased'), j.id LIMIT $3::integer FOR UPDATE SKIP LOCKED) "
       "RETURNING id, path, size, mtime_ns, ctime_ns, attempts, pass, first_pass",
-      pg::Params().add(worker).add(seconds_interval(lease_s)).add(n));
+      pg::Params().add(worker).add(seconds_interval(lease_s)).add(n).add(max_pass));
   std::vector<IndexJob> jobs;
   for (int i = 0; i < r.rows(); ++i) jobs.push_back(read_job(r, i));
   std::sort(jobs.begin(), jobs.end(), [](const IndexJob& a, const IndexJob& b) { return a.id < b.id; });
@@ -187,6 +188,12 @@ JobCounts PostgresStore::job_counts() const {
     else if (state == "leased") j.leased = n, j.expired = r.int64(i, 2);
     else if (state == "done") j.done = n;
     else if (state == "failed") j.failed = n;
+  }
+  auto p = c_->query("SELECT pass, COUNT(*) FROM jobs WHERE state IN ('pending', 'leased') GROUP BY pass");
+  for (int i = 0; i < p.rows(); ++i) {
+    const int64_t pass = std::max<int64_t>(0, p.int64(i, 0));
+    if (static_cast<size_t>(pass) >= j.open_by_pass.size()) j.open_by_pass.resize(static_cast<size_t>(pass) + 1, 0);
+    j.open_by_pass[static_cast<size_t>(pass)] += p.int64(i, 1);
   }
   return j;
 }

@@ -107,7 +107,7 @@ class PostgresStore final : public Store {
   bool has_job_queue() const override { return true; }
   void plan_jobs(const std::vector<IndexJob>& files) override;
   int64_t forget_finished_jobs() override;
-  std::vector<IndexJob> claim_jobs(const std::string& worker, int n, double lease_s) override;
+  std::vector<IndexJob> claim_jobs(const std::string& worker, int n, double lease_s, int max_pass = 0) override;
   int64_t renew_leases(const std::string& worker, double lease_s) override;
   int64_t finish_job(const IndexJob& job, const std::string& worker, const Track& track,
                      const std::vector<WindowRecord>& windows, const float* track_embedding) override;

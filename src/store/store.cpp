@@ -156,7 +156,7 @@ namespace {
 
 void Store::plan_jobs(const std::vector<IndexJob>&) { no_job_queue(*this); }
 int64_t Store::forget_finished_jobs() { no_job_queue(*this); }
-std::vector<IndexJob> Store::claim_jobs(const std::string&, int, double) { no_job_queue(*this); }
+std::vector<IndexJob> Store::claim_jobs(const std::string&, int, double, int) { no_job_queue(*this); }
 int64_t Store::renew_leases(const std::string&, double) { no_job_queue(*this); }
 int64_t Store::finish_job(const IndexJob&, const std::string&, const Track&, const std::vector<WindowRecord>&, const float*) {
   no_job_queue(*this);

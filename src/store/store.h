@@ -177,8 +177,16 @@ struct IndexJob {
 struct JobCounts {
   int64_t pending = 0, leased = 0, done = 0, failed = 0;
   int64_t expired = 0;  // of the leased: leases that ran out (their worker died or was cut off)
+  std::vector<int64_t> open_by_pass;  // pending + leased jobs of pass p at [p] (progressive indexing's passes)
   int64_t total() const { return pending + leased + done + failed; }
   int64_t open() const { return pending + leased; }
+  // The open jobs of passes 1..max_pass (every pass when max_pass is 0).
+  int64_t open_through(int max_pass) const {
+    if (max_pass <= 0) return open();
+    int64_t n = 0;
+    for (size_t p = 0; p < open_by_pass.size() && p <= static_cast<size_t>(max_pass); ++p) n += open_by_pass[p];
+    return n;
+  }
 };
 
 // What changed in the library after a library generation (Store::changes_since): what a
@@ -462,7 +470,7 @@ class Store {
   // Concurrent claimers never get the same job. A job of a later pass is claimed only while no
   // job of an earlier pass is open (pending or leased): every file's pass p is done, by whichever
   // workers, before any file's pass p + 1 begins.
-  virtual std::vector<IndexJob> claim_jobs(const std::string& worker, int n, double lease_s);
+  virtual std::vector<IndexJob> claim_jobs(const std::string& worker, int n, double lease_s, int max_pass = 0);
   // Extends the leases `worker` holds; returns how many it still holds.
   virtual int64_t renew_leases(const std::string& worker, double lease_s);
   // put_track and "job done" (or "failed" when the track is an error) in one transaction, if
