@@ -160,14 +160,27 @@ void SqliteStore::drop_set(int64_t set_id) {
 
 // --- embeddings ------------------------------------------------------------------------------
 
-Embeddings SqliteStore::track_embeddings() const {
-  const auto m = model();
+namespace {
+// The track embeddings of the ok tracks that have one and meet `also` (an SQL condition), by id.
+Embeddings ok_track_embeddings(sqlite3* db, int dim, const std::string& also) {
   Embeddings e;
-  e.dim = m ? m->dim : 0;
-  sql::Stmt s(db_, "SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' ORDER BY id");
+  e.dim = dim;
+  const std::string query = "SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok'" + also + " ORDER BY id";
+  sql::Stmt s(db, query.c_str());
   while (s.step())
     if (s.append_floats(1, e.dim, e.data)) e.ids.push_back(s.int64(0));
   return e;
+}
+}  // namespace
+
+Embeddings SqliteStore::track_embeddings() const {
+  const auto m = model();
+  return ok_track_embeddings(db_, m ? m->dim : 0, "");
+}
+
+Embeddings SqliteStore::tracks_without_speech() const {
+  const auto m = model();
+  return ok_track_embeddings(db_, m ? m->dim : 0, " AND speech IS NULL");
 }
 
 namespace {

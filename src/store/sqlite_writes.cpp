@@ -232,16 +232,6 @@ void SqliteStore::put_fingerprint(int64_t id, const std::vector<uint32_t>& items
   tx.commit();
 }
 
-Embeddings SqliteStore::tracks_without_speech() const {
-  const auto m = model();
-  Embeddings e;
-  e.dim = m ? m->dim : 0;
-  sql::Stmt s(db_, "SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' AND speech IS NULL ORDER BY id");
-  while (s.step())
-    if (s.append_floats(1, e.dim, e.data)) e.ids.push_back(s.int64(0));
-  return e;
-}
-
 void SqliteStore::put_speech(const std::vector<std::pair<int64_t, double>>& scores) {
   if (scores.empty()) return;
   sql::Transaction tx(db_);
