@@ -1,9 +1,10 @@
 // Drives the clapsearch web page in a real Chromium (playwright-core, system browser).
 // Usage: node page.test.mjs URL --clip FILE --clip-track NAME --artifacts DIR [--token-url URL --token T]
-//        [--web-dir src/server/web] (page files from disk instead of the binary: for working on the page)
+//        [--cli BUILD/clapsearch --db LIBRARY.db] [--web-dir src/server/web] (page files from disk instead of the binary: for working on the page)
 // The model under test has random weights: only mechanics are checked, never which track ranks first
 // (except that query by example with a clip of an indexed file finds that file).
 import assert from 'node:assert/strict';
+import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {chromium} from 'playwright-core';
@@ -17,6 +18,7 @@ const CLIP_TRACK = opt('clip-track');            // file name of the indexed tra
 const ARTIFACTS = opt('artifacts', 'test-artifacts/browser');
 const TOKEN_URL = opt('token-url');              // a second server started with --token
 const TOKEN = opt('token');
+const CLI = opt('cli'), DB = opt('db');        // the binary and the index: the CLI's answer to compare with
 // Development aid: serve the page's files from this folder instead of the binary's copies (no rebuild).
 const WEB_DIR = opt('web-dir');
 const STEP_TIMEOUT_MS = Number(opt('step-timeout', 45000));
@@ -232,6 +234,85 @@ await step('refine', async () => {
   await page.locator('details.options summary').click();
 });
 
+let seedIds = [];
+await step('several-seeds', async () => {
+  // "Add as seed" on two results: chips under the Options, the URL holds both (a reload restores them);
+  // "More like these" asks /api/similar with both seeds, "More like this" with a track and the seeds.
+  const cards = page.locator('#results .result');
+  await cards.nth(1).waitFor();
+  const picked = await cards.evaluateAll((els) => els.slice(0, 2).map((e) => ({id: e.dataset.trackId, title: e.querySelector('.title').textContent})));
+  seedIds = picked.map((p) => p.id);
+  for (const i of [0, 1]) await cards.nth(i).locator('button.add-seed').click();
+  const chips = page.locator('#seeds .seed-chip');
+  const chipIds = () => chips.evaluateAll((els) => els.map((e) => e.dataset.trackId));
+  const urlSeeds = () => new URL(page.url()).searchParams.getAll('seed');
+  assert.deepEqual(await chipIds(), seedIds, 'one chip per seed, in order');
+  assert.deepEqual(urlSeeds(), seedIds, `the URL keeps the seeds: ${page.url()}`);
+  assert.equal(new URL(page.url()).searchParams.get('q'), 'female vocalist', 'adding a seed keeps the query');
+  assert.equal(await cards.nth(0).locator('button.add-seed').textContent(), '✓ Seed');
+  assert.match(await cards.nth(0).locator('button.add-seed').getAttribute('aria-label'), /^Remove .* from the seeds$/);
+  const names = await page.locator('#seeds .seed-name').allTextContents();
+  for (const [i, p] of picked.entries()) assert.ok(names[i].startsWith(p.title), `chip ${i} names ${p.title}: ${names[i]}`);
+  // A reload restores the chips (their names looked up by id).
+  await page.reload();
+  await page.locator('#results .result').first().waitFor();
+  assert.deepEqual(await chipIds(), seedIds, 'the chips are back after a reload');
+  await page.waitForFunction((n) => [...document.querySelectorAll('#seeds .seed-name')].map((e) => e.textContent).join('|') === n, names.join('|'));
+  // More like these: the seeds alone.
+  const these = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/similar'));
+  await page.locator('#more-like-these').click();
+  const sent = new URL((await these).url()).searchParams;
+  assert.deepEqual(sent.getAll('seed'), seedIds, `request ${sent}`);
+  assert.ok(!sent.has('track'), `the seeds alone: ${sent}`);
+  await page.locator('#results-header h2', {hasText: `More like “${names[0]}” + 1 seed`}).waitFor();
+  await page.locator('#results .result').first().waitFor();
+  await noError(page);
+  assert.equal(new URL(page.url()).searchParams.get('similar'), '');
+  assert.deepEqual(urlSeeds(), seedIds);
+  let ids = await page.locator('#results .result').evaluateAll((els) => els.map((e) => e.dataset.trackId));
+  for (const id of seedIds) assert.ok(!ids.includes(id), `seed ${id} is among its own results: ${ids}`);
+  const direct = await apiJson(page, `/api/similar?seed=${seedIds[0]}&seed=${seedIds[1]}&k=10`);
+  assert.deepEqual(ids, direct.results.map((r) => String(r.track_id)), 'the page shows what /api/similar?seed=A&seed=B answers');
+  if (CLI && DB) {
+    const cli = JSON.parse(execFileSync(CLI, ['similar', '--seed', seedIds[0], '--seed', seedIds[1], '-k', '10', '--json', '--db', DB],
+      {encoding: 'utf8', env: process.env}));
+    assert.deepEqual(ids, cli.map((r) => String(r.track_id)), 'the page shows what `clapsearch similar --seed A --seed B --json` lists');
+    console.log(`  \`clapsearch similar --seed ${seedIds[0]} --seed ${seedIds[1]}\` lists the page's ${ids.length} tracks`);
+  }
+  await page.screenshot({path: path.join(ARTIFACTS, `${String(stepNo).padStart(2, '0')}-several-seeds-these.png`), fullPage: true, style: SHOT_STYLE});
+  // More like this on a result: that track and both seeds.
+  const other = await page.locator('#results .result').first().getAttribute('data-track-id');
+  const withTrack = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/similar'));
+  await page.locator('#results .result').first().locator('button.more-like-this').click();
+  const sent2 = new URL((await withTrack).url()).searchParams;
+  assert.deepEqual([sent2.get('track'), ...sent2.getAll('seed')], [other, ...seedIds], `request ${sent2}`);
+  await page.locator('#results-header h2', {hasText: '+ 2 seeds'}).waitFor();
+  await page.locator('#results .result').first().waitFor();
+  ids = await page.locator('#results .result').evaluateAll((els) => els.map((e) => e.dataset.trackId));
+  for (const id of [other, ...seedIds]) assert.ok(!ids.includes(id), `seed ${id} is among the results: ${ids}`);
+  // Remove a chip: on a "More like" entry the query is asked again without it.
+  const again = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith('/api/similar'));
+  await page.locator(`#seeds .seed-chip[data-track-id="${seedIds[1]}"] button.remove-seed`).click();
+  const sent3 = new URL((await again).url()).searchParams;
+  assert.deepEqual([sent3.get('track'), ...sent3.getAll('seed')], [other, seedIds[0]], `request ${sent3}`);
+  await page.locator('#results-header h2', {hasText: '+ 1 seed'}).waitFor();
+  assert.deepEqual(await chipIds(), [seedIds[0]], 'the chip is gone');
+  assert.deepEqual(urlSeeds(), [seedIds[0]]);
+  await noError(page);
+  // Back: both seeds again.
+  await page.goBack();
+  await page.locator('#results-header h2', {hasText: '+ 2 seeds'}).waitFor();
+  assert.deepEqual(await chipIds(), seedIds, 'back restores the removed chip');
+  await page.screenshot({path: path.join(ARTIFACTS, `${String(stepNo).padStart(2, '0')}-several-seeds-track.png`), fullPage: true, style: SHOT_STYLE});
+  // Clear: no chips, no seed in the URL; the later steps start from the first search without seeds.
+  await page.locator('#seeds button.clear-seeds').click();
+  await page.locator('#seeds').waitFor({state: 'hidden'});
+  await page.goto(url('/?q=female%20vocalist'));
+  await page.locator('#results-header h2', {hasText: 'female vocalist'}).waitFor();
+  await page.locator('#results .result').first().waitFor();
+  assert.equal(await chips.count(), 0);
+});
+
 let clipTrackId = null;
 await step('query-by-example', async () => {
   assert.ok(CLIP && fs.existsSync(CLIP), `--clip FILE needed (got ${CLIP})`);
@@ -376,8 +457,10 @@ await step('errors-are-shown', async () => {
 await step('phone-width', async () => {
   const phone = await newPage({width: 375, height: 800});
   current = phone;
-  await phone.goto(url('/?q=female%20vocalist'));
+  // With two seeds: their chips must fit too.
+  await phone.goto(url(`/?q=female%20vocalist${seedIds.map((id) => `&seed=${id}`).join('')}`));
   await phone.locator('#results .result .strip .win.best').first().waitFor();
+  assert.equal(await phone.locator('#seeds .seed-chip').count(), seedIds.length, 'the seed chips at phone width');
   await phone.locator('#map svg circle.point').first().waitFor();
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page is wider than the phone by ${overflow}px`);

@@ -114,7 +114,7 @@ mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS"/*.png
 status=0
 node "$HERE/page.test.mjs" "$URL" --clip "$CLIP" --clip-track siren-song.mp3 --artifacts "$ARTIFACTS" \
-  --token-url "$TOKEN_URL" --token "$TOKEN" "${EXTRA[@]}" || status=$?
+  --token-url "$TOKEN_URL" --token "$TOKEN" --cli "$CLI" --db "$DB" "${EXTRA[@]}" || status=$?
 if [[ $status -ne 0 ]]; then
   for name in server token-server; do
     echo "--- $name stderr (last 40 lines):" >&2; tail -n 40 "$TMP/$name.err" >&2 || true

@@ -151,7 +151,8 @@ function resultCard(r, opts = {}) {
     r.matches && r.matches.length ? h('ul', {class: 'matches small'}, r.matches.map((m) =>
       h('li', {text: `query ${fmtTime(m.query_start)}–${fmtTime(m.query_end)} → ${fmtTime(m.start)}–${fmtTime(m.end)} (d = ${fmtDist(m.distance)})`}))) : null,
     h('div', {class: 'actions'},
-      h('button', {type: 'button', class: 'more-like-this', text: 'More like this', onclick: () => navigate({similar: r.track_id})}),
+      h('button', {type: 'button', class: 'more-like-this', text: 'More like this', onclick: () => moreLike(r)}),
+      seedButton(r),
       h('button', {type: 'button', class: 'sounds-like', text: 'Chunk matches', title: 'Query by example with this track', onclick: () => navigate({like: r.track_id})})));
   if (opts.query) loadStrip(card, r, opts.query, audio);
   return card;
@@ -249,6 +250,75 @@ function refineParams(st, keys = REFINE.map(([key]) => key)) {
   return out;
 }
 
+// ---- Seeds: tracks the next "More like this" should also be like ("Add as seed" on a result or a
+// library row), shown as chips under the Options and kept in the URL as repeated seed=ID (so a
+// reload or the back button restores them). "More like this" on a track asks /api/similar with
+// track=ID and the seeds as its seed parameters (one query: normalise(sum of the L2-normalised
+// track embeddings), the seeds left out of the results); "More like these" asks with the seeds alone. ----
+let seeds = [];                 // track ids (strings) of the current history entry
+const names = new Map();        // track id -> display name, for the chips and headings
+const nameOf = (id) => names.get(String(id)) || `track ${id}`;
+const remember = (t) => names.set(String(t.track_id), trackName(t));
+// Looks up the names not known yet (a reload, a deep link), each once; failures leave "track ID".
+const lookups = new Map();      // track id -> its pending or finished lookup
+function fetchNames(ids) {
+  return Promise.all([...new Set(ids.map(String))].filter((id) => id && !names.has(id)).map((id) => {
+    if (!lookups.has(id)) lookups.set(id, api(`tracks/${encodeURIComponent(id)}`).then(remember, () => {}));
+    return lookups.get(id);
+  }));
+}
+function moreLike(t) {
+  remember(t);
+  return navigate({similar: String(t.track_id)});
+}
+function markSeedButton(b) {
+  const on = seeds.includes(b.dataset.trackId), name = nameOf(b.dataset.trackId);
+  b.classList.toggle('on', on);
+  b.textContent = on ? '✓ Seed' : b.dataset.short ? '+ Seed' : '+ Add as seed';
+  b.setAttribute('aria-label', on ? `Remove ${name} from the seeds` : `Add ${name} as a seed`);
+}
+function seedButton(t, short = false) {
+  const id = String(t.track_id);
+  remember(t);
+  const b = h('button', {type: 'button', class: 'add-seed', dataset: short ? {trackId: id, short: '1'} : {trackId: id},
+    onclick: () => setSeeds(seeds.includes(id) ? seeds.filter((s) => s !== id) : [...seeds, id])});
+  markSeedButton(b);
+  return b;
+}
+// A new seed list: on a "More like" entry the seeds are its query, so it is asked again (a new
+// history entry); elsewhere the current entry's URL just takes the new list.
+function setSeeds(next) {
+  const st = Object.assign(searchToState(location.search), {seeds: next});
+  if (st.similar !== undefined) return st.similar === '' && !next.length ? navigate({seeds: []}) : navigate(st);
+  history.replaceState(st, '', stateToSearch(st));
+  seeds = next;
+  renderSeeds();
+}
+function renderSeeds() {
+  const box = $('#seeds');
+  box.hidden = !seeds.length;
+  box.replaceChildren(...(seeds.length ? [
+    h('span', {id: 'seeds-label', class: 'seeds-label', text: 'Also like:'}),
+    h('ul', {class: 'seed-chips', 'aria-labelledby': 'seeds-label'}, seeds.map((id) => h('li', {class: 'seed-chip', dataset: {trackId: id}},
+      h('span', {class: 'seed-name', title: nameOf(id), text: nameOf(id)}),
+      h('button', {type: 'button', class: 'remove-seed', title: 'Remove this seed', 'aria-label': `Remove ${nameOf(id)} from the seeds`, text: '×',
+        onclick: () => { setSeeds(seeds.filter((s) => s !== id)); ($('#seeds .remove-seed') || $('#q')).focus(); }})))),
+    h('button', {type: 'button', id: 'more-like-these', text: 'More like these', onclick: () => navigate({similar: ''})}),
+    h('button', {type: 'button', class: 'link clear-seeds', text: 'Clear', 'aria-label': 'Clear the seeds',
+      onclick: () => { setSeeds([]); $('#q').focus(); }})] : []));
+  for (const b of document.querySelectorAll('button.add-seed')) markSeedButton(b);
+  if (seeds.some((id) => !names.has(id))) fetchNames(seeds).then(() => { if (seeds.some((id) => names.has(id))) renderSeedNames(); });
+}
+// Only the names, once looked up (the chips keep their focus).
+function renderSeedNames() {
+  for (const li of document.querySelectorAll('#seeds .seed-chip')) {
+    const name = nameOf(li.dataset.trackId);
+    $('.seed-name', li).textContent = name; $('.seed-name', li).title = name;
+    $('.remove-seed', li).setAttribute('aria-label', `Remove ${name} from the seeds`);
+  }
+  for (const b of document.querySelectorAll('button.add-seed')) markSeedButton(b);
+}
+
 // ---- Navigation: every search / like / similar is a history entry; popstate re-renders. ----
 function stateToSearch(st) {
   const p = new URLSearchParams();
@@ -259,6 +329,7 @@ function stateToSearch(st) {
   if (st.similar !== undefined) p.set('similar', st.similar);
   if (st.like !== undefined) p.set('like', st.like);
   if (st.upload !== undefined) p.set('upload', st.upload);
+  for (const id of st.seeds || []) p.append('seed', id);
   const s = p.toString();
   return s ? '?' + s : location.pathname;
 }
@@ -271,11 +342,16 @@ function searchToState(search) {
   if (p.has('like')) st.like = p.get('like');
   if (p.has('upload')) st.upload = p.get('upload');
   for (const [key] of REFINE) if (p.get(key)) st[key] = p.get(key);
+  const ids = [...new Set(p.getAll('seed').filter((id) => id.trim()))];
+  if (ids.length) st.seeds = ids;
   return st;
 }
+// An uploaded query's cache key: its URL without the seeds (the seed list may change on its entry).
+const uploadKey = (st) => stateToSearch(Object.assign({}, st, {seeds: undefined}));
 function navigate(st) {
-  // The Options apply to whatever is asked next (a search, "More like this", a drop).
+  // The Options apply to whatever is asked next (a search, "More like this", a drop); the seeds stay.
   readRefine(st);
+  if (st.seeds === undefined && seeds.length) st.seeds = seeds.slice();
   const search = stateToSearch(st);
   history.pushState(st, '', search);
   return route(st);
@@ -285,8 +361,10 @@ window.addEventListener('popstate', () => route(searchToState(location.search)))
 let routeSeq = 0;
 async function route(st) {
   const seq = ++routeSeq;
-  const key = stateToSearch(st);
+  const key = uploadKey(st);
   showMessage('');
+  seeds = st.seeds || [];
+  renderSeeds();
   if (!st.q && (st.similar !== undefined || st.like !== undefined || st.upload !== undefined)) $('#q').value = '';
   for (const [key, sel] of REFINE) $(sel).value = st[key] || '';
   if (st.q) { $('#q').value = st.q.join(' | '); if (st.k) $('#opt-k').value = st.k; if (st.aggregate) $('#opt-aggregate').value = st.aggregate; }
@@ -297,11 +375,18 @@ async function route(st) {
         data.queries.map((g) => ({heading: st.q.length > 1 ? g.query : null, query: g.query, results: g.results})));
     }
     if (st.similar !== undefined) {
-      const data = await api('similar', {track: st.similar, k: 10, ...refineParams(st)});
-      // With "not like" the answer names its terms rather than the track (a mixed query).
-      const seed = data.query.track_id !== undefined ? trackName(data.query) : `track ${st.similar}`;
+      // similar=ID: that track plus the seeds; similar= (empty): the seeds alone ("More like these").
+      const extra = (st.seeds || []).filter((id) => id !== st.similar);
+      if (!st.similar && !extra.length) throw new ApiError('More like these: add a track as a seed first.');
+      const data = await api('similar', {track: st.similar, seed: extra, k: 10, ...refineParams(st)});
+      if (data.query.track_id === undefined) await fetchNames([st.similar || extra[0]]);
+      // With seeds or "not like" the answer names its terms rather than the track (a mixed query).
+      const lead = data.query.track_id !== undefined ? trackName(data.query) : nameOf(st.similar || extra[0]);
+      const more = st.similar ? extra.length : extra.length - 1;
+      const plus = more ? ` + ${more} seed${more === 1 ? '' : 's'}` : '';
       const away = st.not ? `, not like “${st.not}”` : '';
-      return () => renderResults(`More like “${seed}”${away}`, [{results: data.results}], {sub: 'Nearest tracks by track embedding.'});
+      return () => renderResults(`More like “${lead}”${plus}${away}`, [{results: data.results}],
+        {sub: more ? 'Nearest tracks to the seeds together (their track embeddings summed).' : 'Nearest tracks by track embedding.'});
     }
     if (st.like !== undefined) {
       const data = await api('like', {track: st.like, ...refineParams(st)});
@@ -339,7 +424,8 @@ async function uploadLike(file) {
   const st = {upload: file.name};
   readRefine(st);
   delete st.not;  // an uploaded file's query takes no text terms
-  const key = stateToSearch(st);
+  if (seeds.length) st.seeds = seeds.slice();  // kept as chips; not sent with the upload
+  const key = uploadKey(st);
   const form = new FormData();
   form.append('file', file, file.name);
   showMessage('');
@@ -352,7 +438,7 @@ async function uploadLike(file) {
       renderResults(`Sounds like “${name}”`, [{results: data.results}], {keepChunks: true, sub: 'Tracks whose windows match the chunks of the dropped file.'});
     };
     cache.set(key, render);
-    history.pushState(st, '', key);
+    history.pushState(st, '', stateToSearch(st));
     routeSeq++;
     render();
   } catch (e) {
@@ -478,7 +564,8 @@ async function browse(filter = {}) {
         h('div', {class: 'muted small', text: `${t.display_path}${t.duration_s ? ' · ' + fmtTime(t.duration_s) : ''}${t.genre ? ' · ' + t.genre : ''}${t.status === 'error' ? ' · error: ' + t.error : ''}`})),
       t.status === 'error' ? null : h('div', {class: 'actions'},
         h('button', {type: 'button', text: '▶', 'aria-label': `Play ${trackName(t)}`, onclick: () => playAt(withToken(t.audio_url), 0, null, trackName(t))}),
-        h('button', {type: 'button', class: 'more-like-this', text: 'More like this', onclick: () => { navigate({similar: t.track_id}); $('#search-section').scrollIntoView(); }})))));
+        h('button', {type: 'button', class: 'more-like-this', text: 'More like this', onclick: () => { moreLike(t); $('#search-section').scrollIntoView(); }}),
+        seedButton(t, true)))));
   } catch (e) {
     showMessage(`Tracks: ${e.message}`);
   }
