@@ -88,6 +88,8 @@ enum class TrackStatus { Ok, Error };
 // one has its tags read again by the next index run, its embeddings kept.
 inline constexpr int kTagsVersion = 1;
 
+inline constexpr double kNoSpeech = -1;  // Track::speech when no score is stored
+
 struct Track {
   int64_t id = 0;
   std::string path;  // absolute
@@ -118,10 +120,9 @@ struct Track {
   // just written, one whose windows changed since, an error or silent track). put_track and the
   // imports write it as given; add_windows and activate_set clear it (the track embedding it was
   // computed from changed); put_speech sets it.
-  double speech = -1;
+  double speech = kNoSpeech;
   bool has_speech() const { return speech >= 0; }
 };
-inline constexpr double kNoSpeech = -1;
 
 struct WindowRecord {
   int64_t id = 0, track_id = 0;
