@@ -31,9 +31,9 @@ const char* audio_gemm_kernel(Precision precision);
 
 struct LoadOptions {
   Precision audio_precision = Precision::F32;
-  // The text tower's encoder layers: F32 (the checkpoint's rows, in place), BF16 or I8 (packed
-  // once, on the first text call, as tensor/linear.h describes; embeddings within cosine 0.999 /
-  // 0.995 of fp32, 2-3x / 3-4x faster, a half / a quarter of the memory).
+  // The text tower's encoder layers: F32, BF16 or I8, packed once, on the first text call, as
+  // tensor/linear.h describes (BF16 / I8: embeddings within cosine 0.999 / 0.995 of fp32, 2-3x /
+  // 3-4x faster, a half / a quarter of the memory).
   Precision text_precision = Precision::F32;
   // Pack the audio tower's weights at load instead of on the first audio call (a server that
   // will embed audio anyway and wants every request equally fast). Packing takes a few

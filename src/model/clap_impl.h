@@ -53,9 +53,8 @@ struct ClapModel::Impl {
   // dropped, so a layer exists once in memory.
   const HtsatKernels& audio_kernels() const;
   bool audio_kernels_built() const { return audio_kernels_built_.load(); }
-  // The text encoder's packed layers with a text precision other than F32 (built the same way
-  // on first use); null for F32, which reads the checkpoint's rows in place.
-  const RobertaKernels* text_kernels() const;
+  // The text encoder's packed layers in the text precision (built the same way on first use).
+  const RobertaKernels& text_kernels() const;
 
   // Audio features (batch x channels x frames x mels) -> normalised embeddings (batch x dim),
   // with the state's scratch buffers (the calling thread's thread count as it is).

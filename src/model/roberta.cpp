@@ -49,9 +49,9 @@ RobertaKernels pack_roberta(const RobertaWeights& w, WeightType type,
   return k;
 }
 
-void roberta_forward(const TextConfig& c, const RobertaWeights& w, const RobertaKernels* kernels,
+void roberta_forward(const TextConfig& c, const RobertaWeights& w, const RobertaKernels& kernels,
                      const std::vector<std::span<const int64_t>>& sequences, float* pooled, TextTrace* trace) {
-  if (kernels && kernels->layers.size() != w.layers.size())
+  if (kernels.layers.size() != w.layers.size())
     throw Error("internal: roberta_forward with kernels packed from other weights");
   const int64_t h = c.hidden_size, heads = c.num_attention_heads, hd = h / heads;
   const float eps = static_cast<float>(c.layer_norm_eps);
@@ -86,27 +86,19 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const Roberta
 
   int64_t longest = 0;
   for (const auto& seq : sequences) longest = std::max<int64_t>(longest, static_cast<int64_t>(seq.size()));
-  // Per token: query | key | value (rows of 3h), from one packed layer or the checkpoint's three.
+  // Per token: query | key | value (rows of 3h), from one packed layer.
   const int64_t ld = 3 * h;
-  std::vector<float> qkv(static_cast<size_t>(rows * ld)), ctx(x.size()), tmp(x.size());
+  std::vector<float> qkv(static_cast<size_t>(rows * ld)), ctx(x.size());
   std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(longest, hd)));
   std::vector<float> mlp(static_cast<size_t>(rows * c.intermediate_size));
   LinearScratch linear_scratch;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  // GELU in the intermediate GEMM's epilogue when the model uses it (every CLAP text tower).
+  const bool fused_gelu = c.hidden_act == Activation::Gelu;
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const RobertaLayerWeights& l = w.layers[li];
-    const RobertaLayerKernels* lk = kernels ? &kernels->layers[li] : nullptr;
-    const auto run = [&](const float* in, int64_t ldin, const LinearWeights& rows_form, const PackedLinear* packed,
-                         float* out, int64_t ldout) {
-      linear(in, rows, ldin, packed ? packed->view() : rows_form, out, ldout, Epilogue::None, nullptr, &linear_scratch);
-    };
-    if (lk) {
-      run(x.data(), h, {}, &lk->qkv, qkv.data(), ld);
-    } else {
-      run(x.data(), h, l.query, nullptr, qkv.data(), ld);
-      run(x.data(), h, l.key, nullptr, qkv.data() + h, ld);
-      run(x.data(), h, l.value, nullptr, qkv.data() + 2 * h, ld);
-    }
+    const RobertaLayerKernels& lk = kernels.layers[li];
+    linear(x.data(), rows, h, lk.qkv.view(), qkv.data(), ld, Epilogue::None, nullptr, &linear_scratch);
     const float *qp = qkv.data(), *kp = qp + h, *vp = qp + 2 * h;
     for (size_t s = 0; s < sequences.size(); ++s) {
       const int64_t n = first[s + 1] - first[s];
@@ -114,14 +106,15 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const Roberta
         attention_head(qp + first[s] * ld + hh * hd, kp + first[s] * ld + hh * hd, vp + first[s] * ld + hh * hd, ld, n, hd,
                        scale, nullptr, nullptr, ctx.data() + first[s] * h + hh * hd, h, scratch.data());
     }
-    run(ctx.data(), h, l.attention_output, lk ? &lk->attention_output : nullptr, tmp.data(), h);
-    add_inplace(tmp.data(), x.data(), rows * h);
-    layer_norm(tmp.data(), rows, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());
-    run(x.data(), h, l.intermediate, lk ? &lk->intermediate : nullptr, mlp.data(), c.intermediate_size);
-    apply_activation(c.hidden_act, mlp.data(), rows * c.intermediate_size);
-    run(mlp.data(), c.intermediate_size, l.output, lk ? &lk->output : nullptr, tmp.data(), h);
-    add_inplace(tmp.data(), x.data(), rows * h);
-    layer_norm(tmp.data(), rows, h, l.output_norm.weight, l.output_norm.bias, eps, x.data());
+    // Post-LN: x = LayerNorm(x + dense(ctx)), the residual added in the GEMM's epilogue.
+    linear(ctx.data(), rows, h, lk.attention_output.view(), x.data(), h, Epilogue::AddResidual, nullptr, &linear_scratch);
+    layer_norm(x.data(), rows, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());
+    linear(x.data(), rows, h, lk.intermediate.view(), mlp.data(), c.intermediate_size,
+           fused_gelu ? Epilogue::Gelu : Epilogue::None, nullptr, &linear_scratch);
+    if (!fused_gelu) apply_activation(c.hidden_act, mlp.data(), rows * c.intermediate_size);
+    linear(mlp.data(), rows, c.intermediate_size, lk.output.view(), x.data(), h, Epilogue::AddResidual, nullptr,
+           &linear_scratch);
+    layer_norm(x.data(), rows, h, l.output_norm.weight, l.output_norm.bias, eps, x.data());
     if (trace) (*trace)["hidden_state_" + std::to_string(li + 1)] = x;
   }
   // Pooler: the first token (<s>) of each sequence.
@@ -132,7 +125,7 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const Roberta
   apply_activation(Activation::Tanh, pooled, static_cast<int64_t>(sequences.size()) * h);
 }
 
-void roberta_forward(const TextConfig& c, const RobertaWeights& w, const RobertaKernels* kernels, const int64_t* ids,
+void roberta_forward(const TextConfig& c, const RobertaWeights& w, const RobertaKernels& kernels, const int64_t* ids,
                      int length, float* pooled, TextTrace* trace) {
   roberta_forward(c, w, kernels, {std::span<const int64_t>(ids, static_cast<size_t>(length))}, pooled, trace);
 }

@@ -34,9 +34,9 @@ struct RobertaWeights {  // text_model
 
 RobertaWeights load_roberta(const TextConfig& config, WeightSource& source, const std::string& prefix);
 
-// The encoder layers packed once for a precision other than the checkpoint's float32 rows
-// (tensor/linear.h): per layer query|key|value as one layer, then the other three. The
-// pooler and the embeddings stay float32 (one row per text, and a table lookup).
+// The encoder layers packed once into panels of the chosen precision (tensor/linear.h): per
+// layer query|key|value as one layer, then the other three. The pooler and the embeddings stay
+// the checkpoint's float32 rows (one row per text, and a table lookup).
 struct RobertaLayerKernels {
   PackedLinear qkv, attention_output, intermediate, output;
 };
@@ -55,18 +55,12 @@ using TextTrace = std::map<std::string, std::vector<float>>;
 // Sequences of token ids (no padding needed: each attends only within itself); their tokens
 // share the linear layers, whose kernels treat rows independently, so a sequence's result
 // does not depend on the others. pooled: sequences x hidden_size. Optional trace:
-// hidden_state_<k> (all tokens x hidden). kernels: the encoder's packed layers (null = the
-// checkpoint's float32 rows).
-void roberta_forward(const TextConfig& config, const RobertaWeights& weights, const RobertaKernels* kernels,
+// hidden_state_<k> (all tokens x hidden). kernels: the encoder's packed layers (pack_roberta).
+void roberta_forward(const TextConfig& config, const RobertaWeights& weights, const RobertaKernels& kernels,
                      const std::vector<std::span<const int64_t>>& sequences, float* pooled, TextTrace* trace = nullptr);
-inline void roberta_forward(const TextConfig& config, const RobertaWeights& weights,
-                            const std::vector<std::span<const int64_t>>& sequences, float* pooled,
-                            TextTrace* trace = nullptr) {
-  roberta_forward(config, weights, nullptr, sequences, pooled, trace);
-}
 
 // One sequence.
-void roberta_forward(const TextConfig& config, const RobertaWeights& weights, const RobertaKernels* kernels,
+void roberta_forward(const TextConfig& config, const RobertaWeights& weights, const RobertaKernels& kernels,
                      const int64_t* ids, int length, float* pooled, TextTrace* trace = nullptr);
 
 }  // namespace clap
