@@ -338,9 +338,9 @@ int missing_windows(const store::PartialTrack& p, int first_pass, int last_pass,
 
 // The speech/music scores of the tracks that have none (index/speech.h), after everything this
 // run stores: a track's score is computed from its embedding as the run leaves it.
-void refresh_speech(Store& store, const ModelProvider& model, IndexSummary& sum) {
+void refresh_speech(Store& store, const ModelSpec& spec, const ModelProvider& model, IndexSummary& sum) {
   std::string warning;
-  sum.speech_scored += refresh_speech_scores(store, model, warning);
+  sum.speech_scored += refresh_speech_scores(store, spec.identity.model_key(), model, warning);
   if (!warning.empty()) sum.warnings.push_back({store.path(), warning});
 }
 
@@ -459,7 +459,7 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   refresh_tags(store, sum);
   refresh_fingerprints(store, sum, callbacks);
   deepen(store, spec, settings, model, callbacks, sum);
-  refresh_speech(store, model, sum);
+  refresh_speech(store, spec, model, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }
@@ -637,7 +637,7 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
         run_pipeline(store, spec, settings, model, callbacks, sum, std::move(later), {}, options.worker, later_pass).decode_seconds;
   // Every track without a score, this worker's and others' alike (two workers scoring one track
   // write the same value).
-  refresh_speech(store, model, sum);
+  refresh_speech(store, spec, model, sum);
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -44,20 +44,51 @@ double speech_score(const float* track, int dim, const float* prompts, double lo
   return std::clamp(score, 0.0, 1.0);
 }
 
-int64_t refresh_speech_scores(store::Store& store, const std::function<const ClapModel&()>& model, std::string& warning) {
+namespace {
+
+// The 16 prompts' embeddings from the text cache, or empty when one is missing.
+std::vector<float> cached_prompts(const store::Store& store, const std::string& model_key,
+                                  const std::vector<std::string>& prompts, int dim) {
+  std::vector<float> out;
+  if (model_key.empty()) return out;
+  for (const std::string& p : prompts) {
+    const std::optional<std::vector<float>> e = store.cached_text(model_key, p);
+    if (!e || static_cast<int>(e->size()) != dim) return {};
+    out.insert(out.end(), e->begin(), e->end());
+  }
+  return out;
+}
+
+}  // namespace
+
+int64_t refresh_speech_scores(store::Store& store, const std::string& model_key,
+                              const std::function<const ClapModel&()>& model, std::string& warning) {
   const Embeddings tracks = store.tracks_without_speech();
   if (tracks.size() == 0) return 0;
-  const ClapModel& m = model();
-  if (!m.has_tokenizer()) {
-    warning = std::to_string(tracks.size()) +
-              " tracks have no speech score: the model has no tokenizer to embed the prompts with (give --tokenizer)";
-    return 0;
-  }
   std::vector<std::string> prompts = speech_prompts();
   prompts.insert(prompts.end(), music_prompts().begin(), music_prompts().end());
-  const std::vector<float> text = m.embed_text(prompts);
-  if (static_cast<int64_t>(text.size()) != static_cast<int64_t>(prompts.size()) * tracks.dim)
-    throw Error("speech score: the model's text embeddings are not of the index's dimension");
+  std::vector<float> text = cached_prompts(store, model_key, prompts, tracks.dim);
+  const ClapModel& m = model();  // the audio logit scale; the text tower runs only on a cache miss
+  if (text.empty()) {
+    if (!m.has_tokenizer()) {
+      warning = std::to_string(tracks.size()) +
+                " tracks have no speech score: the model has no tokenizer to embed the prompts with (give --tokenizer)";
+      return 0;
+    }
+    text = m.embed_text(prompts);
+    if (static_cast<int64_t>(text.size()) != static_cast<int64_t>(prompts.size()) * tracks.dim)
+      throw Error("speech score: the model's text embeddings are not of the index's dimension");
+    if (!model_key.empty() && !store.read_only()) {
+      try {
+        for (size_t i = 0; i < prompts.size(); ++i)
+          store.put_cached_text(model_key, prompts[i],
+                                std::vector<float>(text.begin() + static_cast<std::ptrdiff_t>(i * tracks.dim),
+                                                   text.begin() + static_cast<std::ptrdiff_t>((i + 1) * tracks.dim)));
+      } catch (const Error&) {
+        // Not cached: the next run embeds the prompts again; the scores below are stored anyway.
+      }
+    }
+  }
   const double scale = m.logit_scale_audio();
   std::vector<std::pair<int64_t, double>> scores;
   scores.reserve(static_cast<size_t>(tracks.size()));

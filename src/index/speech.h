@@ -43,9 +43,14 @@ const std::vector<std::string>& music_prompts();
 // embeddings of speech_prompts() then music_prompts() (16 × dim, unit length).
 double speech_score(const float* track, int dim, const float* prompts, double logit_scale);
 
-// Scores every ok track with an embedding and none (above) with the model `model` gives (loaded
-// only when a track needs a score) and stores them; returns how many. A model without a
-// tokenizer cannot embed the prompts: nothing is scored, and `warning` says why.
-int64_t refresh_speech_scores(store::Store& store, const std::function<const ClapModel&()>& model, std::string& warning);
+// Scores every ok track with an embedding and none (above) and stores them; returns how many.
+// The prompts' embeddings come from the index's text cache under `model_key` (the key queries
+// use: ModelIdentity::model_key(), fp32 text), so only the first run of a model embeds them:
+// `model` is loaded only when a track needs a score and a prompt is not cached, and what it
+// embeds is cached (an index run then never loads the text tower, ~0.35 GB for RoBERTa-base,
+// beside the audio tower). A model without a tokenizer cannot embed the prompts: nothing is
+// scored, and `warning` says why.
+int64_t refresh_speech_scores(store::Store& store, const std::string& model_key,
+                              const std::function<const ClapModel&()>& model, std::string& warning);
 
 }  // namespace clap::index

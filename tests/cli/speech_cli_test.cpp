@@ -55,13 +55,20 @@ Scores stored(const std::string& db) {
   return out;
 }
 
-// The rule of index/speech.h written out again: the softmax over the 16 prompts of
-// logit_scale_a · cosine, its speech prompts' share.
-Scores by_hand(const std::string& db) {
-  static const std::unique_ptr<ClapModel> model = ClapModel::load(model_dir());
+std::vector<std::string> all_prompts() {
   std::vector<std::string> prompts = index::speech_prompts();
   prompts.insert(prompts.end(), index::music_prompts().begin(), index::music_prompts().end());
-  static const std::vector<float> text = model->embed_text(prompts);
+  return prompts;
+}
+
+// The rule of index/speech.h written out again: the softmax over the 16 prompts of
+// logit_scale_a · cosine, its speech prompts' share; `prompt_embeddings` (16 x dim) default to
+// the model's text embeddings of the prompts.
+Scores by_hand(const std::string& db, const std::vector<float>* prompt_embeddings = nullptr) {
+  static const std::unique_ptr<ClapModel> model = ClapModel::load(model_dir());
+  const std::vector<std::string> prompts = all_prompts();
+  static const std::vector<float> embedded = model->embed_text(prompts);
+  const std::vector<float>& text = prompt_embeddings ? *prompt_embeddings : embedded;
   const double scale = model->logit_scale_audio();
   const Embeddings e = store::open_store(db, store::OpenMode::ReadOnly)->track_embeddings();
   Scores out;
@@ -168,6 +175,56 @@ TEST_P(SpeechCli, ScoresAreStoredAsComputedFromTheStoredEmbeddingsAndFilterTrack
   EXPECT_EQ(st["speech"]["above_half"].get<int64_t>(),
             std::count_if(sorted.begin(), sorted.end(), [](double s) { return s > 0.5; }));
   EXPECT_NE(run(db_, "status").find("speech    4 of 4 tracks scored"), std::string::npos);
+}
+
+// The prompts are embedded once per model and kept in the index's text cache (under the key text
+// queries use); later runs score from the cached embeddings without running the text tower. To
+// see which embeddings a run used, the cached ones are replaced by others (speech prompts u,
+// music prompts -u, u a unit vector) before a changed file is scored: its score is the rule's
+// with those.
+TEST_P(SpeechCli, PromptEmbeddingsAreCachedOnceAndScoredFrom) {
+  index_run(db_, music_);
+  const std::vector<std::string> prompts = all_prompts();
+  std::string key;
+  {
+    const auto store = store::open_store(db_, store::OpenMode::ReadWrite);
+    ASSERT_TRUE(store->model());
+    key = store->model()->model_key();
+    const std::unique_ptr<ClapModel> model = ClapModel::load(model_dir());
+    const std::vector<float> embedded = model->embed_text(prompts);
+    const int dim = model->embedding_dim();
+    for (size_t p = 0; p < prompts.size(); ++p) {
+      const auto cached = store->cached_text(key, prompts[p]);
+      ASSERT_TRUE(cached) << "prompt not cached: " << prompts[p];
+      EXPECT_EQ(*cached, std::vector<float>(embedded.begin() + p * dim, embedded.begin() + (p + 1) * dim)) << prompts[p];
+    }
+    std::vector<float> u(static_cast<size_t>(dim), 0.0f);
+    for (int i = 0; i < dim; ++i) u[i] = (i % 3 == 0 ? 1.0f : -0.5f);
+    double norm = 0;
+    for (float v : u) norm += double(v) * v;
+    for (float& v : u) v = static_cast<float>(v / std::sqrt(norm));
+    std::vector<float> minus(u);
+    for (float& v : minus) v = -v;
+    for (size_t p = 0; p < prompts.size(); ++p)
+      store->put_cached_text(key, prompts[p], p < index::speech_prompts().size() ? u : minus);
+  }
+  test::ffmpeg(music_ + "/tone.flac", "-f lavfi -i \"sine=f=660:d=12\"");
+  EXPECT_EQ(index_run(db_, music_)["speech_scored"], 1);
+  std::vector<float> fake;
+  {
+    const auto store = store::open_store(db_, store::OpenMode::ReadOnly);
+    for (const std::string& p : prompts) {
+      const auto cached = store->cached_text(key, p);
+      ASSERT_TRUE(cached);
+      fake.insert(fake.end(), cached->begin(), cached->end());
+    }
+  }
+  const Scores want = by_hand(db_, &fake), got = stored(db_);
+  int64_t tone = -1;
+  for (const store::Track& t : store::open_store(db_, store::OpenMode::ReadOnly)->tracks())
+    if (fs::path(t.path).filename() == "tone.flac") tone = t.id;
+  ASSERT_TRUE(want.count(tone) && got.count(tone));
+  EXPECT_NEAR(got.at(tone), want.at(tone), 1e-12) << "the changed track is scored from the cached prompt embeddings";
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, SpeechCli, ::testing::Values("sqlite", "postgres"));
