@@ -95,6 +95,10 @@ struct Msg {
 struct Aborted {};  // thrown through decode_stream when the run is stopping
 struct Enough {};   // thrown through decode_stream once the windows wanted are cut
 
+// The first pass keeps a file's decoded samples for cutting its windows when the file is at most
+// this long (16 M samples: 64 MB, 5.8 min at 48 kHz, most songs), instead of decoding it again.
+constexpr size_t kFirstPassKeptSamples = size_t{16} << 20;
+
 // What send_selected does with each window of a track.
 enum Selected : uint8_t { kLeave = 0, kSilentRecord = 1, kEmbed = 2 };
 
@@ -291,9 +295,11 @@ class Pipeline {
   }
 
   // Progressive indexing's first pass (index/passes.h): the file is decoded once to learn every
-  // window's level (which windows are silent, how many there are), its duration and fingerprint,
-  // then again to cut the first pass's windows, stopping after the last of them. Silent windows
-  // are recorded now: the stored rows then tell later passes which windows remain to embed.
+  // window's level (which windows are silent, how many there are), its duration and fingerprint;
+  // then the first pass's windows are cut from the samples kept of that decode (a file up to
+  // kFirstPassKeptSamples long; a longer one is decoded again, stopping after the last of
+  // them). Silent windows are recorded now: the stored rows then tell later passes which
+  // windows remain to embed.
   void decode_first_pass(size_t j, Msg&& done) {
     const CrawledFile& f = *jobs_[j].file;
     std::optional<audio::Fingerprinter> printer;
@@ -307,11 +313,19 @@ class Pipeline {
       levels.push_back(audio::window_level(x, static_cast<size_t>(end - start)));
       quiet.add(levels.back(), s_.silence_db);
     });
+    std::vector<float> kept;  // per call: decoder threads run this side by side
+    bool keeping = true;
     try {
       done.info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
         if (abort_) throw Aborted{};
         scan.feed(x, n);
         if (printer) printer->feed(x, n);
+        if (keeping && kept.size() + n <= kFirstPassKeptSamples) {
+          kept.insert(kept.end(), x, x + n);
+        } else if (keeping) {
+          keeping = false;
+          std::vector<float>().swap(kept);  // too long: its memory goes back now
+        }
       });
       scan.finish();
     } catch (const Aborted&) {
@@ -334,7 +348,7 @@ class Pipeline {
       if (!(levels[i].rms_db < threshold)) kind[i] = kLeave;
     for (size_t k = 0; k < active.size(); ++k)
       if (passes[k] == 1) kind[static_cast<size_t>(active[k])] = kEmbed;
-    if (!send_selected(j, f.path, kind, levels)) return;
+    if (!send_selected(j, f.path, kind, levels, keeping ? &kept : nullptr)) return;
     done.window_total = static_cast<int>(levels.size());
     send(std::move(done), false);
   }
@@ -358,12 +372,12 @@ class Pipeline {
     send(std::move(done), false);
   }
 
-  // Decodes `path` and sends the windows `kind` selects, in window order: kSilentRecord as a
-  // silent window's record (its level from `levels`), kEmbed with its samples. Stops decoding
-  // after the last one. False (Failed or Skipped sent) when the file could not be decoded or
-  // ended before them.
+  // Decodes `path` (or reads `decoded`, the samples a decode of it gave) and sends the windows
+  // `kind` selects, in window order: kSilentRecord as a silent window's record (its level from
+  // `levels`), kEmbed with its samples. Stops after the last one. False (Failed or Skipped sent)
+  // when the file could not be decoded or ended before them.
   bool send_selected(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
-                     const std::vector<audio::WindowLevel>& levels) {
+                     const std::vector<audio::WindowLevel>& levels, const std::vector<float>* decoded = nullptr) {
     int last = -1;
     for (size_t i = 0; i < kind.size(); ++i)
       if (kind[i] != kLeave) last = static_cast<int>(i);
@@ -388,10 +402,19 @@ class Pipeline {
       if (idx == last) throw Enough{};
     });
     try {
-      audio::decode_stream(path, spec_.sample_rate, [&](const float* x, size_t n) {
-        if (abort_) throw Aborted{};
-        windows.feed(x, n);
-      });
+      if (decoded) {
+        // In pieces of about what a decoder hands over, so an abort is seen as soon.
+        constexpr size_t kPiece = 1 << 16;
+        for (size_t at = 0; at < decoded->size(); at += kPiece) {
+          if (abort_) throw Aborted{};
+          windows.feed(decoded->data() + at, std::min(kPiece, decoded->size() - at));
+        }
+      } else {
+        audio::decode_stream(path, spec_.sample_rate, [&](const float* x, size_t n) {
+          if (abort_) throw Aborted{};
+          windows.feed(x, n);
+        });
+      }
       windows.finish();
     } catch (const Enough&) {
     } catch (const Aborted&) {

@@ -162,6 +162,29 @@ TEST(Progressive, FirstPassMakesEveryTrackSearchable) {
   EXPECT_EQ(static_cast<int64_t>(s.partial_tracks().size()), ok - complete);
 }
 
+// The first pass cuts its windows from the samples its level scan decoded when a file is at
+// most 16 M samples long at the model's rate (349.5 s at 48 kHz); a longer file is decoded
+// again for them. Both ways give the one-shot index's windows, bit for bit: the 62 s tracks
+// above take the first way, this 6-minute one the second.
+TEST(Progressive, AFileTooLongToKeepIsDecodedAgainForItsFirstPass) {
+  const std::string lib = test::shared_fixture("progressive-long", [](const std::string& d) {
+    test::ffmpeg(d + "/long.flac", "-f lavfi -i \"sine=f=350:d=362:sample_rate=22050\" -c:a flac");
+  });
+  const std::string first_db = test::temp_dir() + "/long-first.db", full_db = test::temp_dir() + "/long-full.db";
+  run(first_db, settings(4, 1), lib);
+  run(full_db, settings(0, 0), lib);
+  const auto first = test::index_state(first_db), full = test::index_state(full_db);
+  ASSERT_EQ(first.size(), 1u);
+  const auto& [path, f] = *full.begin();
+  const test::TrackState& p = first.at(path);
+  EXPECT_EQ(f.track.window_total, 72);  // 362 s: 71 windows every 5 s and the last part
+  EXPECT_EQ(p.track.window_count, 4);
+  for (const auto& w : p.windows)
+    EXPECT_EQ(test::index_state_diff({{"#" + std::to_string(w.idx), {p.track, {w}, {}, {}}}},
+                                     {{"#" + std::to_string(w.idx), {p.track, {f.windows.at(static_cast<size_t>(w.idx))}, {}, {}}}}),
+              "");
+}
+
 TEST(Progressive, LaterPassesEndInTheOneShotIndexBitForBit) {
   // Another batch composition and two decoders, stopped after pass 1 and after pass 2.
   const std::string db = test::temp_dir() + "/passes.db";
