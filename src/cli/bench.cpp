@@ -59,7 +59,8 @@ struct BenchOptions {
   std::string where;                  // --where (with --serve-tracks)
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
   std::vector<std::string> index;     // --index DIR...: indexing speed end to end
-  int decoders = 1;
+  int decoders = 0;
+  int first_pass = -1;
   int top = 10;
   bool json = false;
 };
@@ -113,6 +114,7 @@ int rerun_with_model(const BenchOptions& o, const std::string& model_dir) {
   if (!o.fidelity.empty()) args.insert(args.end(), {"--top", std::to_string(o.top)});
   for (const std::string& dir : o.index) args.insert(args.end(), {"--index", dir});
   if (!o.index.empty()) args.insert(args.end(), {"--decoders", std::to_string(o.decoders)});
+  if (!o.index.empty() && o.first_pass >= 0) args.insert(args.end(), {"--first-pass", std::to_string(o.first_pass)});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -196,6 +198,7 @@ int run_index_bench(const BenchOptions& o) {
   r.threads = o.threads;
   r.batch = o.batch;
   r.decoders = o.decoders;
+  r.first_pass = o.first_pass;
   r.repeat = o.repeat;
   const service::IndexBenchReport b = service::bench_index(r);
   if (o.json) {
@@ -398,7 +401,13 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--index", o->index,
                   "Instead: index the audio under these folders into a temporary index (as `clapsearch index`) and "
                   "compare the run with the model alone on as many windows; repeatable");
-  cmd->add_option("--decoders", o->decoders, "With --index: decoding threads")->default_val(1)->check(CLI::Range(1, 64));
+  cmd->add_option("--decoders", o->decoders, "With --index: decoding threads (0 = automatic, as index)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 64));
+  cmd->add_option("--first-pass", o->first_pass,
+                  "With --index: windows per track in the first pass, as `index --first-pass` (0: every window in one "
+                  "pass, each file decoded once; default: index's)")
+      ->check(CLI::Range(0, 1000));
   cmd->add_option("--top", o->top, "With --fidelity: k of the top-k lists compared")->default_val(10)->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--vectors", o->vectors,

@@ -312,7 +312,10 @@ void add_index_command(CLI::App& app, Action& action) {
   auto* precision = add_precision_option(cmd, o->precision, " (default: the index's, else fp32)");
   cmd->add_option("--threads", o->request.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_option("--batch", o->request.batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
-  cmd->add_option("--decoders", o->request.decoders, "Decoding threads")->default_val(1)->check(CLI::Range(1, 64));
+  cmd->add_option("--decoders", o->request.decoders,
+                  "Decoding threads (0 = automatic: two for first passes, which wait on decoding, one otherwise)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 64));
   cmd->add_option("--first-pass", o->request.first_pass,
                   "Windows per track in the first pass, which makes every track searchable early; the second pass "
                   "fills in the rest (0 = every window at once)")

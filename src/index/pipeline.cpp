@@ -136,7 +136,7 @@ class Pipeline {
   void run() {
     if (jobs_.empty()) return;
     start_ = Clock::now();
-    const int workers = std::max(1, std::min<int>(s_.decode_threads, static_cast<int>(jobs_.size())));
+    const int workers = std::max(1, std::min<int>(decoders(), static_cast<int>(jobs_.size())));
     active_workers_ = workers;
     std::vector<std::thread> threads;
     struct Joiner {
@@ -151,6 +151,15 @@ class Pipeline {
     } joiner{*this, threads};
     for (int w = 0; w < workers; ++w) threads.emplace_back([this] { worker(); });
     consume();
+  }
+
+  // IndexSettings::decode_threads, or its automatic choice for these jobs.
+  int decoders() const {
+    if (s_.decode_threads > 0) return s_.decode_threads;
+    const bool first_passes = s_.first_pass > 0 && std::none_of(jobs_.begin(), jobs_.end(), [](const Job& j) {
+      return j.deepen != nullptr;
+    });
+    return first_passes && std::thread::hardware_concurrency() >= 2 ? 2 : 1;
   }
 
   double decode_seconds() const { return decode_ns_.load() / 1e9; }

@@ -51,6 +51,7 @@ IndexBenchReport bench_index(const IndexBenchRequest& r) {
   ir.threads = r.threads;
   ir.batch = r.batch;
   ir.decoders = r.decoders;
+  if (r.first_pass >= 0) ir.first_pass = r.first_pass;
   ir.quiet = true;
   const IndexRun run = run_index(ir);
   const index::IndexSummary& s = run.summary;
