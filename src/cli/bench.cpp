@@ -25,6 +25,7 @@
 #include "bench/vector_bench.h"
 #include "bench/load_bench.h"
 #include "bench/index_bench.h"
+#include "bench/kernel_bench.h"
 #include "service/compressed_windows.h"
 #include "bench/scale_bench.h"
 
@@ -59,6 +60,7 @@ struct BenchOptions {
   std::string where;                  // --where (with --serve-tracks)
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
   std::vector<std::string> index;     // --index DIR...: indexing speed end to end
+  bool kernels = false;               // --kernels: instruction peaks and the GEMMs at the layer shapes
   int decoders = 0;
   int first_pass = -1;
   int top = 10;
@@ -189,6 +191,46 @@ int run_serve_bench(const BenchOptions& o) {
 }
 
 // --index DIR...: the whole indexing pipeline on real files against the model alone.
+int run_kernel_bench(const BenchOptions& o) {
+  std::string config = o.config;
+  if (config.empty() && !o.model.empty()) config = ModelFiles::in_folder(o.model).config;
+  if (config.empty())
+    throw InvalidArgument("--kernels needs --config config.json (or --model FOLDER with one): the architecture whose layer "
+                          "shapes are timed");
+  const ClapConfig c = ClapConfig::from_json_file(config);
+  const KernelBenchReport r = bench_kernels(c.audio);
+  double peak[3] = {0, 0, 0};
+  for (const InstructionPeak& p : r.peaks) peak[p.precision == "fp32" ? 0 : p.precision == "bf16" ? 1 : 2] = p.gops;
+  if (o.json) {
+    nlohmann::json j = {{"config", config}, {"peaks", nlohmann::json::array()}, {"shapes", nlohmann::json::array()}};
+    for (const InstructionPeak& p : r.peaks)
+      j["peaks"].push_back({{"instruction", p.instruction}, {"precision", p.precision}, {"gops_per_core", p.gops}});
+    for (const LayerShapeRate& l : r.shapes)
+      j["shapes"].push_back({{"layer", l.layer}, {"rows", l.rows}, {"in", l.in}, {"out", l.out},
+                             {"fp32_gops", l.gops[0]}, {"bf16_gops", l.gops[1]}, {"int8_gops", l.gops[2]}});
+    if (!r.note.empty()) j["note"] = r.note;
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("one core; GOP/s (a multiply-add is two operations)\n");
+  for (const InstructionPeak& p : r.peaks)
+    std::printf("peak %-16s %7.0f   (%s: no kernel can exceed it)\n", p.instruction.c_str(), p.gops, p.precision.c_str());
+  if (!r.note.empty()) std::printf("%s\n", r.note.c_str());
+  std::printf("%-26s %16s %15s %15s %15s\n", "linear() at the tower's", "rows x in x out", "fp32", "bf16", "int8");
+  for (const LayerShapeRate& l : r.shapes) {
+    char shape[48];
+    std::snprintf(shape, sizeof shape, "%lld x %lld x %lld", static_cast<long long>(l.rows), static_cast<long long>(l.in),
+                  static_cast<long long>(l.out));
+    std::printf("%-26s %16s", l.layer.c_str(), shape);
+    for (int t = 0; t < 3; ++t) {
+      if (peak[t] > 0) std::printf("   %5.0f (%3.0f%%)", l.gops[t], 100 * l.gops[t] / peak[t]);
+      else std::printf("   %5.0f       ", l.gops[t]);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
+
 int run_index_bench(const BenchOptions& o) {
   service::IndexBenchRequest r;
   r.model = o.model;
@@ -301,6 +343,7 @@ int run_bench(const BenchOptions& o) {
   if (!o.vectors.empty()) return run_vector_bench(o);
   if (o.scale_tracks > 0) return run_scale_bench(o);
   if (o.serve_tracks > 0) return run_serve_bench(o);
+  if (o.kernels) return run_kernel_bench(o);
   if (o.model.empty() == o.config.empty()) throw InvalidArgument("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
   if (!o.fidelity.empty()) {
@@ -404,6 +447,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--decoders", o->decoders, "With --index: decoding threads (0 = automatic, as index)")
       ->default_val(0)
       ->check(CLI::Range(0, 64));
+  cmd->add_flag("--kernels", o->kernels,
+                "Instead: the CPU's multiply-add peaks (one core) and linear() in fp32, bf16 and int8 at the audio "
+                "tower's layer shapes of --config (or --model), each as a share of its peak");
   cmd->add_option("--first-pass", o->first_pass,
                   "With --index: windows per track in the first pass, as `index --first-pass` (0: every window in one "
                   "pass, each file decoded once; default: index's)")

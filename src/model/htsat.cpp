@@ -204,13 +204,9 @@ void aff_fuse(const AffWeights& a, const AffKernels& k, float* x, const float* r
 
 // Tokens per group of clips going through a Swin stage together (see htsat_forward).
 constexpr int64_t kStageRows = 2048;
-// Rows a thread takes through a Swin block's attention half (whole windows) or MLP half at a
-// time: the chunk's q/k/v (3 x dim per row) or MLP hidden rows (4 x dim) stay in the core's
-// L2 cache between the GEMM that writes them and the step that reads them, instead of going
-// out to L3 or memory for a whole group of clips (4.7 MB of q/k/v per HTSAT-tiny clip in
-// stage 1).
-constexpr int64_t kAttentionChunkRows = 128;
-constexpr int64_t kMlpChunkRows = 240;
+// Rows a thread takes through a Swin block at a time: htsat.h, kHtsatAttentionChunkRows.
+constexpr int64_t kAttentionChunkRows = kHtsatAttentionChunkRows;
+constexpr int64_t kMlpChunkRows = kHtsatMlpChunkRows;
 
 template <typename T>
 T* sized(std::vector<T>& v, size_t n) {

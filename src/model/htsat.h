@@ -148,4 +148,13 @@ void htsat_forward(const AudioConfig& config, const HtsatWeights& weights, const
 // Multiply-accumulate count x2 of one window's forward pass (for GFLOP/s reporting).
 double htsat_flops_per_window(const AudioConfig& config);
 
+// Rows a thread takes through a Swin block's attention half (whole windows: 128 rows are two
+// 64-token windows) or MLP half at a time: the chunk's q/k/v (3 x dim per row) or MLP hidden
+// rows (4 x dim) stay in the core's L2 cache between the GEMM that writes them and the step
+// that reads them, instead of going out to L3 or memory for a whole group of clips (4.7 MB of
+// q/k/v per HTSAT-tiny clip in stage 1). So every GEMM of the tower has about these many rows
+// (`clapsearch bench --kernels` times those shapes).
+inline constexpr int64_t kHtsatAttentionChunkRows = 128;
+inline constexpr int64_t kHtsatMlpChunkRows = 240;
+
 }  // namespace clap

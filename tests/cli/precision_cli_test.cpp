@@ -171,6 +171,35 @@ TEST_F(PrecisionCli, BenchFidelityAndIndexReportOnRealFiles) {
   EXPECT_TRUE(fs::is_empty(tmp)) << "the benchmark's index is temporary";
 }
 
+// `bench --kernels`: every GEMM shape of the model's audio tower (the tiny test model: 4 stages
+// of width 16, 32, 64, 128, MLP ratio 4, three patch mergings) timed in the three precisions,
+// and on an AVX-512 CPU the instruction peaks they are measured against; without a config it
+// says what it needs.
+TEST(BenchCli, KernelsTimesEveryLayerShapeOfTheModel) {
+  const json r = json::parse(ok("bench --kernels --model " + test::quoted(model_dir()) + " --json"));
+  ASSERT_EQ(r["shapes"].size(), 4u * 4u + 3u);
+  int64_t dim = 16;
+  for (int stage = 0; stage < 4; ++stage) {
+    const json& qkv = r["shapes"][static_cast<size_t>(stage == 0 ? 0 : 4 + (stage - 1) * 5 + 1)];
+    EXPECT_EQ(qkv["layer"], "stage " + std::to_string(stage) + " q/k/v");
+    EXPECT_EQ(qkv["in"].get<int64_t>(), dim);
+    EXPECT_EQ(qkv["out"].get<int64_t>(), 3 * dim);
+    dim *= 2;
+  }
+  for (const json& l : r["shapes"])
+    for (const char* p : {"fp32_gops", "bf16_gops", "int8_gops"}) EXPECT_GT(l[p].get<double>(), 0.0) << l.dump();
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) {
+    ASSERT_GE(r["peaks"].size(), 1u);
+    EXPECT_EQ(r["peaks"][0]["precision"], "fp32");
+    EXPECT_GT(r["peaks"][0]["gops_per_core"].get<double>(), 1.0);
+  }
+#endif
+  std::string out, err;
+  EXPECT_EQ(cli("bench --kernels", &out, &err), 2);
+  EXPECT_NE(err.find("--kernels needs --config"), std::string::npos) << err;
+}
+
 // --text-precision bf16: texts within the bf16 bound of fp32, bit for bit the same on one
 // thread and one text per call, and a search in bf16 scores tracks within that bound of the
 // fp32 search (its text embeddings are cached apart: an fp32 search afterwards is unchanged).
