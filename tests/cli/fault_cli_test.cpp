@@ -742,12 +742,14 @@ TEST(FaultCli, KillNineWhileTheTextCacheIsWrittenLeavesItSoundAndTheNextRunAgree
     for (const auto& x : a) s.append(" ").append(q(x));
     return s;
   };
+  // The query texts cached (the index run cached the speech score's prompts beside them).
   auto cached = [](const std::string& db) {
     sqlite3* raw = nullptr;
     int64_t n = -1;
     if (sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
       sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(raw, "SELECT COUNT(*) FROM text_cache", -1, &st, nullptr) == SQLITE_OK &&
+      if (sqlite3_prepare_v2(raw, "SELECT COUNT(*) FROM text_cache WHERE text LIKE 'sound number %'", -1, &st, nullptr) ==
+              SQLITE_OK &&
           sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
       sqlite3_finalize(st);
