@@ -61,7 +61,7 @@ struct BenchOptions {
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
   std::vector<std::string> index;     // --index DIR...: indexing speed end to end
   bool kernels = false;               // --kernels: instruction peaks and the GEMMs at the layer shapes
-  int decoders = 1;
+  int decoders = 0;
   int first_pass = -1;
   int top = 10;
   bool json = false;
@@ -445,7 +445,7 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "Instead: index the audio under these folders into a temporary index (as `clapsearch index`) and "
                   "compare the run with the model alone on as many windows; repeatable");
   cmd->add_option("--decoders", o->decoders, "With --index: decoding threads (0 = automatic, as index)")
-      ->default_val(1)
+      ->default_val(0)
       ->check(CLI::Range(0, 64));
   cmd->add_flag("--kernels", o->kernels,
                 "Instead: the CPU's multiply-add peaks (one core) and linear() in fp32, bf16 and int8 at the audio "

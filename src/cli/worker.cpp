@@ -76,9 +76,8 @@ void add_worker_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->request.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_option("--batch", o->request.batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--decoders", o->request.decoders,
-                  "Decoding threads (0 = automatic: two for first passes, which wait on decoding, one otherwise; "
-                  "more than one: track ids, and so the order of exact ties, follow the order decodes end)")
-      ->default_val(1)
+                  "Decoding threads (0 = automatic: two for first passes, which wait on decoding, one otherwise)")
+      ->default_val(0)
       ->check(CLI::Range(0, 64));
   cmd->add_option("--lease", o->request.lease_s,
                   "Seconds a claimed file stays this worker's without a heartbeat; then another worker takes it")

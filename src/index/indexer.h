@@ -42,10 +42,9 @@ struct IndexSettings {
   // Decoding workers; 0 = automatic: two for a run of first passes (on a machine with two cores
   // or more), which decodes whole files to embed a few windows of each and so waits on decoding
   // (12 songs: 0.78x the wall time of one decoder), one otherwise (the model is the bottleneck,
-  // and a second decoder only takes its cores). One is the default: with more, files finish in
-  // the order their decodes end, which sets their track ids, and so the order of exact ties
-  // (copies of one recording) in results differs between two indexes of the same files.
-  int decode_threads = 1;
+  // and a second decoder only takes its cores). Whatever the count, files are written in their
+  // order (track ids do not depend on it).
+  int decode_threads = 0;
   int decoder_nice = 10;            // nice value of decoding workers (0 = same priority as the model)
   bool retry_errors = false;        // decode files recorded as errors again even if unchanged
   // Progressive indexing (index/passes.h): windows per track in the first pass (0 = every

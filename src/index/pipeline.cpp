@@ -13,6 +13,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -472,6 +474,12 @@ class Pipeline {
       if (worker_error_) std::rethrow_exception(worker_error_);
     }
     if (!batch_.empty()) run_batch();
+    // Every job has ended by now; should one not have said so, the later ones are not held back.
+    while (!ready_.empty()) {
+      const std::function<void()> next = std::move(ready_.begin()->second);
+      ready_.erase(ready_.begin());
+      next();
+    }
     report(true);
   }
 
@@ -496,22 +504,42 @@ class Pipeline {
     Assembly& a = files_[j];
     a.decoded = true;
     a.done = std::move(m);
-    if (a.outstanding == 0) finish(j);
+    if (a.outstanding == 0) commit(j, [this, j] { finish(j); });
+  }
+
+  // Every job ends in one write (a track, an error, a move, a skip), made in the order of the
+  // jobs whatever order their decodes and embeddings end in: the store gives new rows their ids
+  // in write order, so with several decoders too the same files get the same ids, and results
+  // that tie (copies of one recording) come out in the same order from every index of them.
+  // A job whose end comes early waits here until every earlier one has been written (with one
+  // decoder, at most until the batch holding an earlier file's last windows has run).
+  void commit(size_t j, std::function<void()> write) {
+    ready_.emplace(j, std::move(write));
+    while (!ready_.empty() && ready_.begin()->first == next_commit_) {
+      const std::function<void()> next = std::move(ready_.begin()->second);
+      ready_.erase(ready_.begin());
+      ++next_commit_;
+      next();
+    }
   }
 
   void on_failed(const Msg& m) {
     const size_t j = m.job;
     std::erase_if(batch_, [j](const Pending& p) { return p.job == j; });
     files_.erase(j);
-    record_error(j, m.reason, m.hash, nullptr);
+    commit(j, [this, j, reason = m.reason, hash = m.hash] { record_error(j, reason, hash, nullptr); });
   }
 
   void on_skipped(const Msg& m) {
     const size_t j = m.job;
     std::erase_if(batch_, [j](const Pending& p) { return p.job == j; });
     files_.erase(j);
+    commit(j, [this, j, reason = m.reason] { skipped(j, reason); });
+  }
+
+  void skipped(size_t j, const std::string& reason) {
     ++sum_.skipped;
-    sum_.warnings.push_back({jobs_[j].file->path, "not deepened: " + m.reason});
+    sum_.warnings.push_back({jobs_[j].file->path, "not deepened: " + reason});
     skipped_.push_back(jobs_[j].deepen->track_id);
     // A queued pass's job is done with nothing added (the next plan sees to the file).
     if (jobs_[j].queued) store_.finish_pass_job(*jobs_[j].queued, worker_, jobs_[j].deepen->track_id, {}, nullptr);
@@ -519,6 +547,10 @@ class Pipeline {
   }
 
   void on_moved(const Msg& m) {
+    commit(m.job, [this, m] { moved(m); });
+  }
+
+  void moved(const Msg& m) {
     const CrawledFile& f = *jobs_[m.job].file;
     const auto t = Clock::now();
     int64_t id = m.track_id;
@@ -550,7 +582,7 @@ class Pipeline {
       if (--a.outstanding == 0 && a.decoded) ready.push_back(batch_[k].job);
     }
     batch_.clear();
-    for (size_t j : ready) finish(j);
+    for (size_t j : ready) commit(j, [this, j] { finish(j); });
     report(false);
   }
 
@@ -720,6 +752,8 @@ class Pipeline {
 
   const ClapModel* model_ = nullptr;
   std::unordered_map<size_t, Assembly> files_;
+  std::map<size_t, std::function<void()>> ready_;  // jobs' writes waiting for an earlier job's (commit)
+  size_t next_commit_ = 0;
   std::vector<Pending> batch_;
   Clock::time_point start_ = Clock::now();
   int64_t files_done_ = 0, bytes_done_ = 0, bytes_total_ = 0;

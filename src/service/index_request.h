@@ -20,7 +20,7 @@ struct IndexRequest {
   std::string model_config, model_tokenizer;  // --config / --tokenizer (unset: the index's hints)
   std::optional<double> window_s, hop_s, silence_db;  // unset: the index's, else 10 / 5 / -60
   std::optional<std::string> precision;  // "fp32" / "bf16"; unset: the index's, else fp32
-  int threads = 0, batch = 8, decoders = 1;  // decoders: 0 = automatic (IndexSettings)
+  int threads = 0, batch = 8, decoders = 0;  // decoders: 0 = automatic (IndexSettings)
   int first_pass = index::kDefaultFirstPass, max_passes = 0;  // progressive indexing (index/passes.h)
   std::vector<std::string> include, exclude;
   bool rebuild = false, retry_errors = false;

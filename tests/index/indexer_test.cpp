@@ -454,5 +454,40 @@ TEST(Indexer, ManyShortFilesBatchAcrossFilesWithTwoDecoders) {
   }
 }
 
+// Track ids follow the files' order, not the order their decodes end: with four decoders
+// (files of very different lengths, one undecodable, so later files finish first) every
+// index of the library gives each path the id one decoder gives it, and every window the same
+// id too, whatever the batch size.
+TEST(Indexer, SeveralDecodersWriteTracksInTheOrderOfTheFiles) {
+  const std::string lib = test::temp_dir() + "/order";
+  fs::create_directories(lib);
+  ffmpeg(lib + "/a-long.wav", tone(220, 40, 16000));
+  for (int i = 0; i < 5; ++i) ffmpeg(lib + "/b" + std::to_string(i) + ".wav", tone(300 + 90 * i, 0.6, 16000));
+  write_file(lib + "/c-broken.mp3", "not audio at all");
+  ffmpeg(lib + "/d-long.wav", tone(500, 25, 16000));
+  ffmpeg(lib + "/e-short.wav", tone(900, 1, 16000));
+  auto ids = [&](int decoders, int batch, const std::string& name) {
+    const std::string db = test::temp_dir() + "/order-" + name + ".db";
+    IndexSettings s;
+    s.decode_threads = decoders;
+    s.batch = batch;
+    s.first_pass = 0;
+    run(db, {lib}, s);
+    std::map<std::string, std::pair<int64_t, std::vector<int64_t>>> out;  // path -> track id, window ids
+    store::SqliteStore store = store::SqliteStore::open_readonly(db);
+    for (const Track& t : store.tracks()) {
+      std::vector<int64_t> windows;
+      for (const WindowRecord& w : store.windows(t.id)) windows.push_back(w.id);
+      out[t.path] = {t.id, windows};
+    }
+    return out;
+  };
+  const auto one = ids(1, 8, "one");
+  ASSERT_EQ(one.size(), 9u);
+  EXPECT_EQ(ids(4, 8, "four"), one);
+  EXPECT_EQ(ids(4, 3, "four-small-batches"), one);
+  EXPECT_EQ(ids(2, 1, "two-single-windows"), one);
+}
+
 }  // namespace
 }  // namespace clap::index

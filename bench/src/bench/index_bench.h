@@ -16,7 +16,7 @@ struct IndexBenchRequest {
   hub::HubOptions model_options;  // --config / --tokenizer
   Precision precision = Precision::F32;
   std::vector<std::string> dirs;
-  int threads = 0, batch = 8, decoders = 1;
+  int threads = 0, batch = 8, decoders = 0;
   int first_pass = -1;  // windows of the first pass (index/passes.h); -1: index's default, 0: one shot
   int repeat = 3;  // passes of the pure-model timing; the best is used
 };
