@@ -204,9 +204,6 @@ void aff_fuse(const AffWeights& a, const AffKernels& k, float* x, const float* r
 
 // Tokens per group of clips going through a Swin stage together (see htsat_forward).
 constexpr int64_t kStageRows = 2048;
-// Rows a thread takes through a Swin block at a time: htsat.h, kHtsatAttentionChunkRows.
-constexpr int64_t kAttentionChunkRows = kHtsatAttentionChunkRows;
-constexpr int64_t kMlpChunkRows = kHtsatMlpChunkRows;
 
 template <typename T>
 T* sized(std::vector<T>& v, size_t n) {
@@ -268,7 +265,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
       }
   {
     profile::Scope scope("swin: attention (layernorm, q/k/v, heads, output + residual)");
-    const int64_t per_chunk = chunk_items(windows, std::max<int64_t>(1, kAttentionChunkRows / n), threads);
+    const int64_t per_chunk = chunk_items(windows, std::max<int64_t>(1, kHtsatAttentionChunkRows / n), threads);
     const int64_t chunks = (windows + per_chunk - 1) / per_chunk;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     const int64_t ld = 3 * dim;
@@ -300,7 +297,7 @@ void swin_block(const SwinBlockWeights& b, const SwinBlockKernels& k, HtsatScrat
   {
     profile::Scope scope("swin: MLP (layernorm, fc1 + activation, fc2 + residual)");
     const int64_t hidden = b.intermediate.out;
-    const int64_t per_chunk = chunk_items(tokens, kMlpChunkRows, threads);
+    const int64_t per_chunk = chunk_items(tokens, kHtsatMlpChunkRows, threads);
     const int64_t chunks = (tokens + per_chunk - 1) / per_chunk;
     for_each_chunk(chunks, [&](int64_t c) {
       SwinThreadScratch& t = s.threads[static_cast<size_t>(omp_get_thread_num())];
