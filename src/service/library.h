@@ -22,6 +22,7 @@
 // prints.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -249,6 +250,8 @@ class Library {
   std::vector<float> embed_texts(const std::vector<std::string>& texts);
   int64_t text_cache_hits() const { return cache_hits_; }
   int64_t text_cache_misses() const { return cache_misses_; }
+  // Batches the text tower ran (concurrent requests' texts share one).
+  int64_t text_tower_runs() const { return text_tower_runs_; }
 
   // Decodes `path` and embeds windows of window_s every hop_s seconds (0 = the index's
   // settings), silent windows flagged as the index flags them. Throws clap::Error with a clear
@@ -273,6 +276,7 @@ class Library {
   // Embeds texts with the model; concurrent callers' texts are gathered into one run (see
   // library_models.cpp).
   std::vector<float> run_text_tower(const std::vector<std::string>& texts);
+  void gather_text_requests(std::unique_lock<std::mutex>& lock, size_t max_texts);
 
   LibraryOptions options_;
   std::string location_;  // store::resolve_location(options.db)
@@ -302,6 +306,11 @@ class Library {
   std::condition_variable text_cv_;
   std::vector<TextRequest*> text_queue_;
   bool text_running_ = false;
+  std::condition_variable text_arrival_cv_;  // a text request was queued
+  // The last two batches' request counts and the last one's run time (gather_text_requests).
+  size_t last_text_batch_requests_ = 0, previous_text_batch_requests_ = 0;
+  std::chrono::steady_clock::duration last_text_batch_time_{};
+  std::atomic<int64_t> text_tower_runs_{0};
 };
 
 }  // namespace clap::service

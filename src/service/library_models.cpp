@@ -128,17 +128,48 @@ struct Library::TextRequest {
   bool done = false;
 };
 
+// Under concurrent load, the clients a batch served send their next texts a few ms apart (each
+// first runs its search and gets its answer). A runner that started at the first arrival would
+// split them into a small batch and a large one behind it, and every text would wait for both
+// (16 clients measured: batches of 12 and 4, p99 217 ms; gathered, batches of 16). So, when the
+// last batches served several requests, the runner first waits for as many requests as they
+// did, and then for as long as requests keep arriving, never longer than half the last batch's
+// run (capped): a wait that would cost more than the merge saves is not taken. A lone client
+// (last batches of one) never waits.
+void Library::gather_text_requests(std::unique_lock<std::mutex>& lock, size_t max_texts) {
+  constexpr auto kLongestGather = std::chrono::milliseconds(50);
+  constexpr auto kArrivalGap = std::chrono::milliseconds(2);
+  const size_t expected = std::max(last_text_batch_requests_, previous_text_batch_requests_);
+  if (expected < 2) return;
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::min<std::chrono::steady_clock::duration>(last_text_batch_time_ / 2, kLongestGather);
+  auto queued_texts = [&] {
+    size_t n = 0;
+    for (const TextRequest* r : text_queue_) n += r->texts->size();
+    return n;
+  };
+  while (queued_texts() < max_texts) {
+    const size_t seen = text_queue_.size();
+    const auto until = seen >= expected ? std::min(deadline, std::chrono::steady_clock::now() + kArrivalGap) : deadline;
+    if (!text_arrival_cv_.wait_until(lock, until, [&] { return text_queue_.size() != seen; })) return;
+  }
+}
+
 std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts) {
   constexpr size_t kMaxBatchTexts = 64;
   const ClapModel& m = model();
   TextRequest mine{&texts, {}, nullptr, false};
   std::unique_lock lock(text_mutex_);
   text_queue_.push_back(&mine);
+  text_arrival_cv_.notify_one();
   while (!mine.done) {
     if (text_running_) {
       text_cv_.wait(lock);
       continue;
     }
+    text_running_ = true;
+    gather_text_requests(lock, kMaxBatchTexts);
     // This caller runs the next batch: every request queued, up to the batch limit (its own
     // request is always among them: it is the oldest unserved one or was queued behind them).
     std::vector<TextRequest*> batch;
@@ -148,19 +179,25 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
       batch.push_back(text_queue_.front());
       text_queue_.erase(text_queue_.begin());
     }
-    text_running_ = true;
+    previous_text_batch_requests_ = last_text_batch_requests_;
+    last_text_batch_requests_ = batch.size();
     lock.unlock();
     std::vector<std::string> all;
     for (TextRequest* r : batch) all.insert(all.end(), r->texts->begin(), r->texts->end());
     std::vector<float> emb;
     std::exception_ptr error;
+    std::chrono::steady_clock::duration took{};
     try {
       StateLease state = lease_state();
+      const auto started = std::chrono::steady_clock::now();
       emb = m.embed_text(*state, all);
+      took = std::chrono::steady_clock::now() - started;
     } catch (...) {
       error = std::current_exception();
     }
     lock.lock();
+    last_text_batch_time_ = took;
+    ++text_tower_runs_;
     size_t at = 0;
     const size_t d = static_cast<size_t>(dim());
     for (TextRequest* r : batch) {

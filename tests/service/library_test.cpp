@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -170,6 +171,39 @@ TEST(ServiceLibrary, TracksTextCacheAndSearch) {
   bool noted_index = false;
   for (const auto& n : notes) noted_index |= n.find("window index") != std::string::npos;
   EXPECT_TRUE(noted_index);
+}
+
+// Texts from concurrent callers share text-tower runs (the server's clients waiting for new
+// texts), and each caller gets exactly the floats its text has on its own: a batch never
+// changes an embedding.
+TEST(ServiceLibrary, ConcurrentNewTextsShareTowerRunsAndKeepTheirEmbeddings) {
+  Fixture f;
+  f.index();
+  constexpr int kCallers = 8, kRounds = 12;
+  auto text_of = [](int caller, int round) {
+    return "caller " + std::to_string(caller) + " round " + std::to_string(round) + " lo-fi";
+  };
+  std::vector<std::vector<float>> got(kCallers * kRounds);
+  int64_t runs = 0;
+  {
+    Library lib(f.options(), Access::ReadWriteIfPossible);
+    std::vector<std::thread> threads;
+    for (int c = 0; c < kCallers; ++c)
+      threads.emplace_back([&, c] {
+        for (int r = 0; r < kRounds; ++r) got[c * kRounds + r] = lib.embed_texts({text_of(c, r)});
+      });
+    for (auto& t : threads) t.join();
+    runs = lib.text_tower_runs();
+    EXPECT_EQ(lib.text_cache_misses(), kCallers * kRounds);
+  }
+  EXPECT_GE(runs, 1);
+  EXPECT_LT(runs, kCallers * kRounds) << "no two of the concurrent callers' texts shared a run";
+  Library alone(f.options(), Access::ReadOnly);
+  for (int c = 0; c < kCallers; ++c)
+    for (int r = 0; r < kRounds; ++r) {
+      const std::vector<float> single = alone.model().embed_text({text_of(c, r)});
+      EXPECT_EQ(got[c * kRounds + r], single) << text_of(c, r);
+    }
 }
 
 // A bf16 text tower's embeddings are cached under their own key: neither precision ever
