@@ -89,7 +89,13 @@ void add_worker_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(1, 100));
   cmd->add_option("--path-map", o->request.path_map,
                   "FROM=TO: the planner's folder FROM is mounted at TO on this machine; repeatable");
-  cmd->add_flag("--until-done", o->request.until_done, "Exit 0 once no job is left or leased (else run until stopped)");
+  cmd->add_option("--passes", o->request.max_passes,
+                  "Take jobs of passes 1..N only (1 = first passes: every track searchable soon); later passes stay "
+                  "queued for other workers or a later run (0 = every pass)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_flag("--until-done", o->request.until_done,
+                "Exit 0 once no job (of passes 1..--passes) is left or leased (else run until stopped)");
   cmd->add_option("--poll", o->request.idle_poll_s, "Seconds between looks at an empty queue")
       ->default_val(5)
       ->check(CLI::Range(0.1, 3600.0));

@@ -232,6 +232,7 @@ WorkerRun run_worker(const WorkerRequest& r, const index::IndexCallbacks& callba
   run.worker = unique_worker_name();
   if (r.lease_s < 5) throw InvalidArgument("--lease must be at least 5 seconds");
   if (r.max_attempts < 1) throw InvalidArgument("--max-attempts must be at least 1");
+  if (r.max_passes < 0) throw InvalidArgument("--passes must be 0 (every pass) or more");
   path_mapper(r.path_map);  // a bad map is refused before anything is claimed
   if (!store::is_server_location(location))
     throw Error(run.db_path + ": a SQLite index has no job queue: index it with `clapsearch index` on one machine; "
@@ -271,6 +272,7 @@ WorkerRun run_worker(const WorkerRequest& r, const index::IndexCallbacks& callba
   settings.batch = r.batch;
   settings.model_threads = r.threads;
   settings.decode_threads = r.decoders;
+  settings.max_passes = r.max_passes;
 
   std::unique_ptr<ClapModel> model;
   const index::ModelProvider provider = [&]() -> const ClapModel& {

@@ -30,6 +30,7 @@ struct WorkerRequest {
   std::vector<std::string> path_map;     // "FROM=TO": read the planner's FROM/... at TO/... on this machine
   int max_attempts = 3;                  // claims of one job before it is recorded as an error
   double idle_poll_s = 5;                // wait between polls of an empty queue
+  int max_passes = 0;                    // take jobs of passes 1..max_passes only (0 = every pass)
   // Files per claim; 0 = a few (2 per decoder, at least 4). A plain `clapsearch index` claims
   // every waiting file at once (kClaimAll): one pipeline run, so a library indexed by one process
   // gets the same track and window ids in PostgreSQL as in SQLite.

@@ -154,6 +154,51 @@ TEST(Workers, TwoWorkersStoreWhatOneSqliteRunStores) {
   EXPECT_EQ(json::parse(out)["planned"], 0);
 }
 
+// Progressive indexing over workers: `worker --passes 1` takes the first passes only (every
+// track searchable), leaves the later passes queued and exits; a worker without --passes then
+// finishes them, and the library ends as one SQLite run of every window stores it.
+TEST(Workers, PassesOneTakesOnlyFirstPassesAndALaterWorkerFinishes) {
+  const std::string dir = test::temp_dir() + "/passes";
+  const std::string music = make_library(dir);
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index " + q(music) + " --db " + q(dir + "/one.db") + " --model " + q(tiny()), &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan --json --first-pass 1 " + q(music) + " --db " + q(url) + " --model " + q(tiny()),
+                              &out, &err),
+            0)
+      << err;
+  ASSERT_EQ(test::run_command(cli() + " worker --passes 1 --until-done --json --poll 0.2 --db " + q(url), &out, &err), 0) << err;
+  const json first = json::parse(out);
+  EXPECT_EQ(first["indexed"], 6) << out;
+  EXPECT_EQ(first["errors"], 2) << out;  // the silent and the broken file
+  store::JobCounts j = jobs_of(url);
+  ASSERT_GE(j.open_by_pass.size(), 3u);
+  EXPECT_EQ(j.open_by_pass[1], 0);
+  EXPECT_GT(j.open_through(0), 0) << "no later pass was left queued";
+  EXPECT_EQ(j.open_through(1), 0);
+  {
+    // Every indexed track has its first window; some have fewer than all their windows yet.
+    auto store = store::open_store(url, store::OpenMode::ReadOnly);
+    auto sqlite = store::open_store(dir + "/one.db", store::OpenMode::ReadOnly);
+    int partial = 0;
+    for (const store::Track& t : store->tracks()) {
+      if (t.status != store::TrackStatus::Ok) continue;
+      const auto got = store->windows(t.id);
+      EXPECT_GE(got.size(), 1u) << t.path;
+      for (const store::Track& w : sqlite->tracks())
+        if (w.path == t.path && sqlite->windows(w.id).size() > got.size()) ++partial;
+    }
+    EXPECT_GT(partial, 0) << "the first pass stored every window already";
+  }
+  ASSERT_EQ(test::run_command(cli() + " worker --until-done --json --poll 0.2 --db " + q(url), &out, &err), 0) << err;
+  j = jobs_of(url);
+  EXPECT_EQ(j.open(), 0);
+  expect_same_library(dir + "/one.db", url);
+  // A negative count is refused by the command line before anything is claimed.
+  EXPECT_NE(test::run_command(cli() + " worker --passes -1 --until-done --db " + q(url), &out, &err), 0);
+  EXPECT_NE(err.find("--passes"), std::string::npos) << err;
+}
+
 // Waits until the store shows a leased job (a worker is embedding), at most `seconds`.
 bool wait_for_lease(const std::string& url, double seconds) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
