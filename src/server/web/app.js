@@ -306,8 +306,11 @@ function renderSeeds() {
     h('button', {type: 'button', id: 'more-like-these', text: 'More like these', onclick: () => navigate({similar: ''})}),
     h('button', {type: 'button', class: 'link clear-seeds', text: 'Clear', 'aria-label': 'Clear the seeds',
       onclick: () => { setSeeds([]); $('#q').focus(); }})] : []));
-  for (const b of document.querySelectorAll('button.add-seed')) markSeedButton(b);
+  markSeedButtons();
   if (seeds.some((id) => !names.has(id))) fetchNames(seeds).then(() => { if (seeds.some((id) => names.has(id))) renderSeedNames(); });
+}
+function markSeedButtons() {
+  for (const b of document.querySelectorAll('button.add-seed')) markSeedButton(b);
 }
 // Only the names, once looked up (the chips keep their focus).
 function renderSeedNames() {
@@ -316,7 +319,7 @@ function renderSeedNames() {
     $('.seed-name', li).textContent = name; $('.seed-name', li).title = name;
     $('.remove-seed', li).setAttribute('aria-label', `Remove ${name} from the seeds`);
   }
-  for (const b of document.querySelectorAll('button.add-seed')) markSeedButton(b);
+  markSeedButtons();
 }
 
 // ---- Navigation: every search / like / similar is a history entry; popstate re-renders. ----
