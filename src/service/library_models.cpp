@@ -132,14 +132,17 @@ struct Library::TextRequest {
 // first runs its search and gets its answer). A runner that started at the first arrival would
 // split them into a small batch and a large one behind it, and every text would wait for both
 // (16 clients measured: batches of 12 and 4, p99 217 ms; gathered, batches of 16). So, when the
-// last batches served several requests, the runner first waits for as many requests as they
-// did, and then for as long as requests keep arriving, never longer than half the last batch's
-// run (capped): a wait that would cost more than the merge saves is not taken. A lone client
-// (last batches of one) never waits.
+// last batches served several requests, the runner first waits for as many requests as are
+// expected: those the last batch served plus those that arrived while it ran (a client that
+// missed a gathering is queued already; without counting it, the split into 15 and 1 repeated
+// batch after batch), at least as many as the batch before served. Then it waits for as long as
+// requests keep arriving, never longer than half the last batch's run (capped): a wait that
+// would cost more than the merge saves is not taken. A lone client (batches of one) never waits.
 void Library::gather_text_requests(std::unique_lock<std::mutex>& lock, size_t max_texts) {
   constexpr auto kLongestGather = std::chrono::milliseconds(50);
   constexpr auto kArrivalGap = std::chrono::milliseconds(2);
-  const size_t expected = std::max(last_text_batch_requests_, previous_text_batch_requests_);
+  const size_t expected =
+      std::max(last_text_batch_requests_ + arrived_during_last_run_, previous_text_batch_requests_);
   if (expected < 2) return;
   const auto deadline =
       std::chrono::steady_clock::now() +
@@ -162,6 +165,7 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
   TextRequest mine{&texts, {}, nullptr, false};
   std::unique_lock lock(text_mutex_);
   text_queue_.push_back(&mine);
+  if (text_tower_in_run_) ++arrived_during_run_;
   text_arrival_cv_.notify_one();
   while (!mine.done) {
     if (text_running_) {
@@ -181,6 +185,8 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
     }
     previous_text_batch_requests_ = last_text_batch_requests_;
     last_text_batch_requests_ = batch.size();
+    arrived_during_run_ = text_queue_.size();  // left over by the batch limit: they wait like late arrivals
+    text_tower_in_run_ = true;
     lock.unlock();
     std::vector<std::string> all;
     for (TextRequest* r : batch) all.insert(all.end(), r->texts->begin(), r->texts->end());
@@ -196,6 +202,8 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
       error = std::current_exception();
     }
     lock.lock();
+    text_tower_in_run_ = false;
+    arrived_during_last_run_ = arrived_during_run_;
     last_text_batch_time_ = took;
     ++text_tower_runs_;
     size_t at = 0;
