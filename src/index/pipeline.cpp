@@ -475,11 +475,7 @@ class Pipeline {
     }
     if (!batch_.empty()) run_batch();
     // Every job has ended by now; should one not have said so, the later ones are not held back.
-    while (!ready_.empty()) {
-      const std::function<void()> next = std::move(ready_.begin()->second);
-      ready_.erase(ready_.begin());
-      next();
-    }
+    write_ready(/*all=*/true);
     report(true);
   }
 
@@ -515,10 +511,15 @@ class Pipeline {
   // decoder, at most until the batch holding an earlier file's last windows has run).
   void commit(size_t j, std::function<void()> write) {
     ready_.emplace(j, std::move(write));
-    while (!ready_.empty() && ready_.begin()->first == next_commit_) {
+    write_ready(/*all=*/false);
+  }
+
+  // The waiting writes in job order: those that continue the written jobs without a gap, or all.
+  void write_ready(bool all) {
+    while (!ready_.empty() && (all || ready_.begin()->first == next_commit_)) {
       const std::function<void()> next = std::move(ready_.begin()->second);
+      next_commit_ = ready_.begin()->first + 1;
       ready_.erase(ready_.begin());
-      ++next_commit_;
       next();
     }
   }

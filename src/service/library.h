@@ -305,12 +305,13 @@ class Library {
   std::mutex text_mutex_;
   std::condition_variable text_cv_;
   std::vector<TextRequest*> text_queue_;
-  bool text_running_ = false;
+  // Free: the next caller takes the turn; Gathering: its taker waits for more requests;
+  // Running: the text tower runs a batch.
+  enum class TextTurn { Free, Gathering, Running } text_turn_ = TextTurn::Free;
   std::condition_variable text_arrival_cv_;  // a text request was queued
   // The last two batches' request counts, the requests queued while the last one ran, and its
   // run time (gather_text_requests).
   size_t last_text_batch_requests_ = 0, previous_text_batch_requests_ = 0;
-  bool text_tower_in_run_ = false;
   size_t arrived_during_run_ = 0, arrived_during_last_run_ = 0;
   std::chrono::steady_clock::duration last_text_batch_time_{};
   std::atomic<int64_t> text_tower_runs_{0};

@@ -165,14 +165,14 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
   TextRequest mine{&texts, {}, nullptr, false};
   std::unique_lock lock(text_mutex_);
   text_queue_.push_back(&mine);
-  if (text_tower_in_run_) ++arrived_during_run_;
+  if (text_turn_ == TextTurn::Running) ++arrived_during_run_;
   text_arrival_cv_.notify_one();
   while (!mine.done) {
-    if (text_running_) {
+    if (text_turn_ != TextTurn::Free) {
       text_cv_.wait(lock);
       continue;
     }
-    text_running_ = true;
+    text_turn_ = TextTurn::Gathering;
     gather_text_requests(lock, kMaxBatchTexts);
     // This caller runs the next batch: every request queued, up to the batch limit (its own
     // request is always among them: it is the oldest unserved one or was queued behind them).
@@ -186,7 +186,7 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
     previous_text_batch_requests_ = last_text_batch_requests_;
     last_text_batch_requests_ = batch.size();
     arrived_during_run_ = text_queue_.size();  // left over by the batch limit: they wait like late arrivals
-    text_tower_in_run_ = true;
+    text_turn_ = TextTurn::Running;
     lock.unlock();
     std::vector<std::string> all;
     for (TextRequest* r : batch) all.insert(all.end(), r->texts->begin(), r->texts->end());
@@ -202,10 +202,9 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
       error = std::current_exception();
     }
     lock.lock();
-    text_tower_in_run_ = false;
     arrived_during_last_run_ = arrived_during_run_;
     last_text_batch_time_ = took;
-    ++text_tower_runs_;
+    if (!error) ++text_tower_runs_;
     size_t at = 0;
     const size_t d = static_cast<size_t>(dim());
     for (TextRequest* r : batch) {
@@ -214,7 +213,7 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
       at += r->texts->size();
       r->done = true;
     }
-    text_running_ = false;
+    text_turn_ = TextTurn::Free;
     text_cv_.notify_all();
   }
   if (mine.error) std::rethrow_exception(mine.error);
