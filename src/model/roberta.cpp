@@ -95,6 +95,14 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const Roberta
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // GELU in the intermediate GEMM's epilogue when the model uses it (every CLAP text tower).
   const bool fused_gelu = c.hidden_act == Activation::Gelu;
+  // Moves each sequence's first token (<s>) to row s (rows only move down: in place).
+  const auto first_tokens_to_front = [&](std::vector<float>& m) {
+    for (size_t s = 0; s < sequences.size(); ++s)
+      if (first[s] != static_cast<int64_t>(s))
+        std::memcpy(m.data() + s * h, m.data() + first[s] * h, sizeof(float) * h);
+  };
+  const int64_t count = static_cast<int64_t>(sequences.size());
+  int64_t live = rows;  // rows the layer computes after its attention
   for (size_t li = 0; li < w.layers.size(); ++li) {
     const RobertaLayerWeights& l = w.layers[li];
     const RobertaLayerKernels& lk = kernels.layers[li];
@@ -106,23 +114,30 @@ void roberta_forward(const TextConfig& c, const RobertaWeights& w, const Roberta
         attention_head(qp + first[s] * ld + hh * hd, kp + first[s] * ld + hh * hd, vp + first[s] * ld + hh * hd, ld, n, hd,
                        scale, nullptr, nullptr, ctx.data() + first[s] * h + hh * hd, h, scratch.data());
     }
+    // The pooler reads only each sequence's first token, and after the last layer's attention
+    // (which needs every token's key and value) no row depends on another: the rest of that
+    // layer runs on the first tokens alone (a sixth of the tower for short texts). The same
+    // bits, since the kernels treat rows independently. A trace keeps every token.
+    if (li + 1 == w.layers.size() && !trace) {
+      first_tokens_to_front(ctx);
+      first_tokens_to_front(x);
+      live = count;
+    }
     // Post-LN: x = LayerNorm(x + dense(ctx)), the residual added in the GEMM's epilogue.
-    linear(ctx.data(), rows, h, lk.attention_output.view(), x.data(), h, Epilogue::AddResidual, nullptr, &linear_scratch);
-    layer_norm(x.data(), rows, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());
-    linear(x.data(), rows, h, lk.intermediate.view(), mlp.data(), c.intermediate_size,
+    linear(ctx.data(), live, h, lk.attention_output.view(), x.data(), h, Epilogue::AddResidual, nullptr, &linear_scratch);
+    layer_norm(x.data(), live, h, l.attention_norm.weight, l.attention_norm.bias, eps, x.data());
+    linear(x.data(), live, h, lk.intermediate.view(), mlp.data(), c.intermediate_size,
            fused_gelu ? Epilogue::Gelu : Epilogue::None, nullptr, &linear_scratch);
-    if (!fused_gelu) apply_activation(c.hidden_act, mlp.data(), rows * c.intermediate_size);
-    linear(mlp.data(), rows, c.intermediate_size, lk.output.view(), x.data(), h, Epilogue::AddResidual, nullptr,
+    if (!fused_gelu) apply_activation(c.hidden_act, mlp.data(), live * c.intermediate_size);
+    linear(mlp.data(), live, c.intermediate_size, lk.output.view(), x.data(), h, Epilogue::AddResidual, nullptr,
            &linear_scratch);
-    layer_norm(x.data(), rows, h, l.output_norm.weight, l.output_norm.bias, eps, x.data());
+    layer_norm(x.data(), live, h, l.output_norm.weight, l.output_norm.bias, eps, x.data());
     if (trace) (*trace)["hidden_state_" + std::to_string(li + 1)] = x;
   }
   // Pooler: the first token (<s>) of each sequence.
-  std::vector<float> cls(sequences.size() * h);
-  for (size_t s = 0; s < sequences.size(); ++s)
-    std::copy(x.data() + first[s] * h, x.data() + (first[s] + 1) * h, cls.data() + s * h);
-  linear(cls.data(), static_cast<int64_t>(sequences.size()), h, w.pooler, pooled, h);
-  apply_activation(Activation::Tanh, pooled, static_cast<int64_t>(sequences.size()) * h);
+  if (live == rows) first_tokens_to_front(x);
+  linear(x.data(), count, h, w.pooler, pooled, h);
+  apply_activation(Activation::Tanh, pooled, count * h);
 }
 
 void roberta_forward(const TextConfig& c, const RobertaWeights& w, const RobertaKernels& kernels, const int64_t* ids,

@@ -186,6 +186,12 @@ TEST_P(Parity, TextTowerPerText) {
     TextTrace trace;
     std::vector<float> emb(dim), pooled, projected;
     m.text_from_ids(ids.data(), static_cast<int>(ids.size()), emb.data(), &trace, &pooled, &projected);
+    // Without a trace the last layer runs after its attention on the first token alone: the
+    // same bits as the traced run, which carries every token through it.
+    std::vector<float> emb_untraced(dim), pooled_untraced;
+    m.text_from_ids(ids.data(), static_cast<int>(ids.size()), emb_untraced.data(), nullptr, &pooled_untraced);
+    EXPECT_EQ(pooled_untraced, pooled);
+    EXPECT_EQ(emb_untraced, emb);
     expect_embedding(emb.data(), "text_embeds_unpadded", i, texts.size(), dim);
     expect_embedding(emb.data(), "text_embeds", i, texts.size(), dim);
     auto dp = test::compare(pooled.data(), ref_pooled.data() + i * hidden, hidden);
