@@ -29,6 +29,9 @@ namespace {
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
 // v16 values never cross a call boundary (the helpers are always inlined), so GCC's note
 // that passing 64-byte vectors without AVX-512 changes the ABI does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -41,6 +44,10 @@ __attribute__((always_inline)) inline float from_bits(int32_t b) {
   return f;
 }
 __attribute__((always_inline)) inline v16 from_bits(v16i b) { return (v16)b; }  // same-size cast: bits kept
+__attribute__((always_inline)) inline v8i to_int(v8 x) { return __builtin_convertvector(x, v8i); }
+__attribute__((always_inline)) inline v8 from_bits(v8i b) { return (v8)b; }
+__attribute__((always_inline)) inline v4i to_int(v4 x) { return __builtin_convertvector(x, v4i); }
+__attribute__((always_inline)) inline v4 from_bits(v4i b) { return (v4)b; }
 
 // exp(x), Cephes-style, for a float or 16 lanes (the same operations either way):
 // x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, 2^n through the exponent bits.
@@ -149,13 +156,22 @@ CLAP_VECTOR_CLONES void layer_norm_row(const float* xr, int64_t dim, const float
 
 namespace {
 
+// The register-blocked attention kernels are written once over a vector type V of L floats:
+// v16 (AVX-512: one zmm), v8 (AVX2: one ymm), v4 (baseline x86-64 and ARM64: one xmm / q
+// register). Every output lane is the same chain of operations whatever V and the rows per
+// block are, so paths with the same fused multiply-adds give the same bits.
+template <typename V>
+constexpr int kLanes = static_cast<int>(sizeof(V) / sizeof(float));
+
 // Loads/stores via memcpy (no alignment needed).
-__attribute__((always_inline)) inline v16 load16(const float* p) {
-  v16 v;
+template <typename V>
+__attribute__((always_inline)) inline V load_v(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-__attribute__((always_inline)) inline void store16(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
+template <typename V>
+__attribute__((always_inline)) inline void store_v(float* p, V v) { std::memcpy(p, &v, sizeof v); }
 
 // v with lanes exchanged in pairs `distance` apart (a butterfly step).
 __attribute__((always_inline)) inline v16 swap_lanes(v16 v, int distance) {
@@ -166,105 +182,136 @@ __attribute__((always_inline)) inline v16 swap_lanes(v16 v, int distance) {
     default: return __builtin_shuffle(v, v16i{1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14});
   }
 }
-__attribute__((always_inline)) inline v16 butterfly_max(v16 v) {
-  for (int d = 8; d >= 1; d /= 2) {
-    const v16 o = swap_lanes(v, d);
-    v = o > v ? o : v;
+__attribute__((always_inline)) inline v8 swap_lanes(v8 v, int distance) {
+  switch (distance) {
+    case 4: return __builtin_shuffle(v, v8i{4, 5, 6, 7, 0, 1, 2, 3});
+    case 2: return __builtin_shuffle(v, v8i{2, 3, 0, 1, 6, 7, 4, 5});
+    default: return __builtin_shuffle(v, v8i{1, 0, 3, 2, 5, 4, 7, 6});
   }
-  return v;
 }
-__attribute__((always_inline)) inline v16 butterfly_sum(v16 v) {
-  for (int d = 8; d >= 1; d /= 2) v += swap_lanes(v, d);
+__attribute__((always_inline)) inline v4 swap_lanes(v4 v, int distance) {
+  return distance == 2 ? __builtin_shuffle(v, v4i{2, 3, 0, 1}) : __builtin_shuffle(v, v4i{1, 0, 3, 2});
+}
+
+// The sum (or max) of a row's 16-lane groups, every lane ending with the total: the groups
+// added lane by lane, then lanes 8 apart, 4, 2 and 1 (as one v16 would). parts: the row's
+// n / L vectors; with L < 16, the vectors of each 16-lane group are folded the same way first.
+template <typename V, int Count, bool Max>
+__attribute__((always_inline)) inline V fold_row(const V (&parts)[Count]) {
+  constexpr int L = kLanes<V>, per_group = 16 / L;
+  const auto combine = [](V a, V b) {
+    if constexpr (Max) return b > a ? b : a;
+    else return a + b;
+  };
+  V s[per_group];
+  for (int p = 0; p < per_group; ++p) {
+    s[p] = parts[p];
+    if constexpr (!Max) s[p] = V{} + parts[p];  // (0 + x: as the v16 sum starting from zero)
+    for (int c = 1; c < Count / per_group; ++c) s[p] = combine(s[p], parts[c * per_group + p]);
+  }
+  for (int m = per_group; m > 1; m /= 2)  // lanes 8 (then 4) apart are vectors m/2 apart
+    for (int p = 0; p < m / 2; ++p) s[p] = combine(s[p], s[p + m / 2]);
+  V v = s[0];
+  for (int d = L / 2; d >= 1; d /= 2) v = combine(v, swap_lanes(v, d));
   return v;
 }
 
-// probs[i][:] = softmax(q_i · kᵀ · scale + bias_i + mask_i) for rows i0..i0+3, n = NV·16:
+// probs[i][:] = softmax(q_i · kᵀ · scale + bias_i + mask_i) for rows i0..i0+R-1, n = NC·L:
 // scores, scaling, bias, mask and the softmax all in registers (one pass, no score buffer).
-template <int NV>
-__attribute__((always_inline)) inline void qk_softmax_rows4(const float* q, int64_t ld, const float* kt, int64_t hd,
-                                                            float scale, const float* bias, const float* mask,
-                                                            float* probs, int64_t i0) {
-  constexpr int n = NV * 16;
-  v16 acc[4][NV] = {};
+template <typename V, int R, int NC>
+__attribute__((always_inline)) inline void qk_softmax_rows(const float* q, int64_t ld, const float* kt, int64_t hd,
+                                                           float scale, const float* bias, const float* mask,
+                                                           float* probs, int64_t i0) {
+  constexpr int L = kLanes<V>, n = NC * L;
+  V acc[R][NC] = {};
   for (int64_t d = 0; d < hd; ++d) {
-    v16 kv[NV];
-    for (int c = 0; c < NV; ++c) kv[c] = load16(kt + d * n + c * 16);
-    for (int r = 0; r < 4; ++r) {
+    V kv[NC];
+    for (int c = 0; c < NC; ++c) kv[c] = load_v<V>(kt + d * n + c * L);
+    for (int r = 0; r < R; ++r) {
       const float qd = q[(i0 + r) * ld + d];
-      for (int c = 0; c < NV; ++c) acc[r][c] += qd * kv[c];
+      for (int c = 0; c < NC; ++c) acc[r][c] += qd * kv[c];
     }
   }
-  // Phase by phase over the 4 rows (not row by row): each phase is a chain of dependent
-  // operations per row, and four independent chains in a row keep the pipelines busy.
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < NV; ++c) {
-      const int64_t at = (i0 + r) * n + c * 16;
+  // Phase by phase over the R rows (not row by row): each phase is a chain of dependent
+  // operations per row, and independent chains in a row keep the pipelines busy.
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) {
+      const int64_t at = (i0 + r) * n + c * L;
       acc[r][c] = acc[r][c] * scale;
-      if (bias) acc[r][c] += load16(bias + at);
-      if (mask) acc[r][c] += load16(mask + at);
+      if (bias) acc[r][c] += load_v<V>(bias + at);
+      if (mask) acc[r][c] += load_v<V>(mask + at);
     }
-  // Row max and sum by butterfly over the lanes (every lane ends with the result).
-  v16 mx[4], sum[4];
-  for (int r = 0; r < 4; ++r) {
-    mx[r] = acc[r][0];
-    for (int c = 1; c < NV; ++c) mx[r] = acc[r][c] > mx[r] ? acc[r][c] : mx[r];
-  }
-  for (int r = 0; r < 4; ++r) mx[r] = butterfly_max(mx[r]);
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < NV; ++c) acc[r][c] = fast_exp(acc[r][c] - mx[r]);
-  for (int r = 0; r < 4; ++r) {
-    sum[r] = v16{};
-    for (int c = 0; c < NV; ++c) sum[r] += acc[r][c];
-  }
-  for (int r = 0; r < 4; ++r) sum[r] = 1.0f / butterfly_sum(sum[r]);
-  for (int r = 0; r < 4; ++r)
-    for (int c = 0; c < NV; ++c) store16(probs + (i0 + r) * n + c * 16, acc[r][c] * sum[r]);
+  V mx[R], inv[R];
+  for (int r = 0; r < R; ++r) mx[r] = fold_row<V, NC, true>(acc[r]);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) acc[r][c] = fast_exp(acc[r][c] - mx[r]);
+  for (int r = 0; r < R; ++r) inv[r] = 1.0f / fold_row<V, NC, false>(acc[r]);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NC; ++c) store_v<V>(probs + (i0 + r) * n + c * L, acc[r][c] * inv[r]);
 }
 
-// dst (16 x 16, row stride ld_dst) = srcᵀ (16 x 16, row stride ld_src), in registers:
-// four rounds of swapping off-diagonal blocks of 8, 4, 2 and 1.
-__attribute__((always_inline)) inline void transpose16(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
-  v16 m[16];
-  for (int r = 0; r < 16; ++r) m[r] = load16(src + r * ld_src);
-#define CLAP_SWAP_ROUND(b, lo, hi)                                          \
-  for (int r = 0; r < 16; ++r)                                              \
-    if (!(r & (b))) {                                                       \
-      const v16 a = m[r], c = m[r + (b)];                                   \
-      m[r] = __builtin_shuffle(a, c, lo);                                   \
-      m[r + (b)] = __builtin_shuffle(a, c, hi);                             \
+// dst (16 x 16, row stride ld_dst) = srcᵀ (16 x 16, row stride ld_src), in registers: L x L
+// blocks, each in rounds of swapping off-diagonal blocks of L/2, ..., 2 and 1.
+// lo[c] = c & b ? L + c - b : c;  hi[c] = c & b ? L + c : c + b
+#define CLAP_SWAP_ROUND(V, b, lo, hi)                                      \
+  for (int r = 0; r < kLanes<V>; ++r)                                      \
+    if (!(r & (b))) {                                                      \
+      const V a = m[r], c = m[r + (b)];                                    \
+      m[r] = __builtin_shuffle(a, c, lo);                                  \
+      m[r + (b)] = __builtin_shuffle(a, c, hi);                            \
     }
-  // lo[c] = c & b ? 16 + c - b : c;  hi[c] = c & b ? 16 + c : c + b
-  CLAP_SWAP_ROUND(8, (v16i{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}),
+__attribute__((always_inline)) inline void transpose_rounds(v16 (&m)[16]) {
+  CLAP_SWAP_ROUND(v16, 8, (v16i{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}),
                   (v16i{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}))
-  CLAP_SWAP_ROUND(4, (v16i{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27}),
+  CLAP_SWAP_ROUND(v16, 4, (v16i{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27}),
                   (v16i{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31}))
-  CLAP_SWAP_ROUND(2, (v16i{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29}),
+  CLAP_SWAP_ROUND(v16, 2, (v16i{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29}),
                   (v16i{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31}))
-  CLAP_SWAP_ROUND(1, (v16i{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30}),
+  CLAP_SWAP_ROUND(v16, 1, (v16i{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30}),
                   (v16i{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31}))
+}
+__attribute__((always_inline)) inline void transpose_rounds(v8 (&m)[8]) {
+  CLAP_SWAP_ROUND(v8, 4, (v8i{0, 1, 2, 3, 8, 9, 10, 11}), (v8i{4, 5, 6, 7, 12, 13, 14, 15}))
+  CLAP_SWAP_ROUND(v8, 2, (v8i{0, 1, 8, 9, 4, 5, 12, 13}), (v8i{2, 3, 10, 11, 6, 7, 14, 15}))
+  CLAP_SWAP_ROUND(v8, 1, (v8i{0, 8, 2, 10, 4, 12, 6, 14}), (v8i{1, 9, 3, 11, 5, 13, 7, 15}))
+}
+__attribute__((always_inline)) inline void transpose_rounds(v4 (&m)[4]) {
+  CLAP_SWAP_ROUND(v4, 2, (v4i{0, 1, 4, 5}), (v4i{2, 3, 6, 7}))
+  CLAP_SWAP_ROUND(v4, 1, (v4i{0, 4, 2, 6}), (v4i{1, 5, 3, 7}))
+}
 #undef CLAP_SWAP_ROUND
-  for (int r = 0; r < 16; ++r) store16(dst + r * ld_dst, m[r]);
+template <typename V>
+__attribute__((always_inline)) inline void transpose16(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+  constexpr int L = kLanes<V>;
+  for (int r0 = 0; r0 < 16; r0 += L)
+    for (int c0 = 0; c0 < 16; c0 += L) {
+      V m[L];
+      for (int r = 0; r < L; ++r) m[r] = load_v<V>(src + (r0 + r) * ld_src + c0);
+      transpose_rounds(m);
+      for (int r = 0; r < L; ++r) store_v<V>(dst + (c0 + r) * ld_dst + r0, m[r]);
+    }
 }
 
-// out[i][:hd] = Σ_j p[i][j] v[j][:hd] for rows i0..i0+R-1, hd a multiple of 16 (<= 64):
-// R x HV accumulators stay in registers (R = 8 for hd <= 32: fewer loads per FMA).
-template <int R, int HV>
+// out[i][:HC·L] = Σ_j p[i][j] v[j][:HC·L] for rows i0..i0+R-1: R x HC accumulators in
+// registers (more rows per block: fewer loads per multiply-add).
+template <typename V, int R, int HC>
 __attribute__((always_inline)) inline void pv_rows(const float* p, int64_t n, const float* v, int64_t ld, float* out, int64_t ld_out, int64_t i0) {
-  v16 acc[R][HV] = {};
+  constexpr int L = kLanes<V>;
+  V acc[R][HC] = {};
   for (int64_t j = 0; j < n; ++j) {
-    v16 vv[HV];
-    for (int c = 0; c < HV; ++c) vv[c] = load16(v + j * ld + c * 16);
+    V vv[HC];
+    for (int c = 0; c < HC; ++c) vv[c] = load_v<V>(v + j * ld + c * L);
     for (int r = 0; r < R; ++r) {
       const float pj = p[(i0 + r) * n + j];
-      for (int c = 0; c < HV; ++c) acc[r][c] += pj * vv[c];
+      for (int c = 0; c < HC; ++c) acc[r][c] += pj * vv[c];
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < HV; ++c) store16(out + (i0 + r) * ld_out + c * 16, acc[r][c]);
+    for (int c = 0; c < HC; ++c) store_v<V>(out + (i0 + r) * ld_out + c * L, acc[r][c]);
 }
 
-// The same for hd = 16·HV + 8 (HTSAT-tiny: 24): the last 8 columns in half-width vectors, so
-// no zero-padded columns are multiplied. Each output is the same chain of multiply-adds over j.
+// The same for 16·HV + 8 columns with v16 (HTSAT-tiny's head size 24): the last 8 columns in
+// half-width vectors, so no zero-padded columns are multiplied.
 template <int R, int HV>
 __attribute__((always_inline)) inline void pv_rows_tail8(const float* p, int64_t n, const float* v, int64_t ld, float* out,
                                                          int64_t ld_out, int64_t i0) {
@@ -272,9 +319,8 @@ __attribute__((always_inline)) inline void pv_rows_tail8(const float* p, int64_t
   v8 tail[R] = {};
   for (int64_t j = 0; j < n; ++j) {
     v16 vv[HV > 0 ? HV : 1];
-    for (int c = 0; c < HV; ++c) vv[c] = load16(v + j * ld + c * 16);
-    v8 vt;
-    std::memcpy(&vt, v + j * ld + HV * 16, sizeof vt);
+    for (int c = 0; c < HV; ++c) vv[c] = load_v<v16>(v + j * ld + c * 16);
+    const v8 vt = load_v<v8>(v + j * ld + HV * 16);
     for (int r = 0; r < R; ++r) {
       const float pj = p[(i0 + r) * n + j];
       for (int c = 0; c < HV; ++c) acc[r][c] += pj * vv[c];
@@ -282,43 +328,72 @@ __attribute__((always_inline)) inline void pv_rows_tail8(const float* p, int64_t
     }
   }
   for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < HV; ++c) store16(out + (i0 + r) * ld_out + c * 16, acc[r][c]);
-    std::memcpy(out + (i0 + r) * ld_out + HV * 16, &tail[r], sizeof tail[r]);
+    for (int c = 0; c < HV; ++c) store_v<v16>(out + (i0 + r) * ld_out + c * 16, acc[r][c]);
+    store_v<v8>(out + (i0 + r) * ld_out + HV * 16, tail[r]);
+  }
+}
+
+// Rows per register block: as many as the registers allow next to the block's loads, a power
+// of two (they divide the window sizes), at most `most`.
+constexpr int block_rows(int registers, int per_row, int shared, int most) {
+  int rows = 1;
+  while (rows * 2 <= most && (rows * 2) * per_row + shared <= registers) rows *= 2;
+  return rows;
+}
+
+// q·kᵀ and softmax for n = 16·G tokens, R rows per block.
+template <typename V, int Registers, int G>
+__attribute__((always_inline)) inline void qk_softmax_all(const float* q, int64_t ld, const float* kt, int64_t hd,
+                                                          float scale, const float* bias, const float* mask,
+                                                          float* probs) {
+  constexpr int NC = G * 16 / kLanes<V>;
+  constexpr int R = block_rows(Registers, NC, NC + 1, 4);
+  for (int64_t i = 0; i < G * 16; i += R) qk_softmax_rows<V, R, NC>(q, ld, kt, hd, scale, bias, mask, probs, i);
+}
+
+// p·v over rows [0, rows) (a multiple of 8) for `columns` columns: a multiple of L, at most 64.
+template <typename V, int Registers, int HC = 1>
+__attribute__((always_inline)) inline void pv_all(int64_t columns, const float* p, int64_t n, int64_t rows,
+                                                  const float* v, int64_t ld, float* out, int64_t ld_out) {
+  if constexpr (HC * kLanes<V> <= 64) {
+    if (columns != HC * kLanes<V>) return pv_all<V, Registers, HC + 1>(columns, p, n, rows, v, ld, out, ld_out);
+    constexpr int R = block_rows(Registers, HC, HC + 1, 8);
+    for (int64_t i = 0; i < rows; i += R) pv_rows<V, R, HC>(p, n, v, ld, out, ld_out, i);
   }
 }
 
 }  // namespace
 
-// x86-64-v4 (AVX-512 with VL, and FMA) first: the half-width tail of head size 24 is a
-// multiply-add only where 256-bit FMAs exist; the psABI level dispatches by CPU features, not
-// by CPU model (unlike arch=<cpu name>, see README "Performance").
+// Single-head attention with register blocks for vectors V and `Registers` vector registers:
+// v16 / 32 (AVX-512), v8 / 16 (AVX2), v4 / 16 (baseline x86-64), v4 / 32 (ARM64). Blocks sized
+// for AVX-512's registers spilled most accumulators to the stack at every step on AVX2
+// (attention took 46 % of an AVX2 run).
+template <typename V, int Registers>
 __attribute__((always_inline)) inline void attention_head_body(const float* q, const float* k, const float* v, int64_t ld, int64_t n, int64_t hd,
                                        float scale, const float* bias, const float* mask, float* out, int64_t ld_out,
                                        float* scratch) {
+  constexpr int L = kLanes<V>;
   // scratch (attention_scratch_floats): K transposed (hd x n), scores (n x n), and for head
-  // sizes that are not a multiple of 16 a zero-padded V and an 8-row output tile. Every sum
+  // sizes that are not a multiple of L a zero-padded V and an 8-row output tile. Every sum
   // runs in a fixed order.
   float* kt = scratch;
   float* scores = scratch + hd * n;
   // Register-blocked paths: q·kᵀ + softmax for window sizes of 16..64 tokens (any head
   // size), p·v below. Swin windows have 64 tokens; CLAP head sizes are 32 (HTSAT-base) or 24
-  // (HTSAT-tiny: 16 + 8 columns).
+  // (HTSAT-tiny).
   const bool qk_blocked = n == 16 || n == 32 || n == 48 || n == 64;
-  const bool pv_blocked = qk_blocked && (hd == 16 || hd == 32 || hd == 64);
   if (qk_blocked) {
-    // K transposed in 16 x 16 register blocks (a scalar transpose cost half as much as q·kᵀ).
+    // K transposed in 16 x 16 blocks in registers (a scalar transpose cost half as much as q·kᵀ).
     int64_t d0 = 0;
     for (; d0 + 16 <= hd; d0 += 16)
-      for (int64_t j0 = 0; j0 < n; j0 += 16) transpose16(k + j0 * ld + d0, ld, kt + d0 * n + j0, n);
+      for (int64_t j0 = 0; j0 < n; j0 += 16) transpose16<V>(k + j0 * ld + d0, ld, kt + d0 * n + j0, n);
     for (int64_t j = 0; j < n; ++j)
       for (int64_t d = d0; d < hd; ++d) kt[d * n + j] = k[j * ld + d];
-    for (int64_t i = 0; i < n; i += 4) {
-      switch (n / 16) {
-        case 1: qk_softmax_rows4<1>(q, ld, kt, hd, scale, bias, mask, scores, i); break;
-        case 2: qk_softmax_rows4<2>(q, ld, kt, hd, scale, bias, mask, scores, i); break;
-        case 3: qk_softmax_rows4<3>(q, ld, kt, hd, scale, bias, mask, scores, i); break;
-        default: qk_softmax_rows4<4>(q, ld, kt, hd, scale, bias, mask, scores, i); break;
-      }
+    switch (n / 16) {
+      case 1: qk_softmax_all<V, Registers, 1>(q, ld, kt, hd, scale, bias, mask, scores); break;
+      case 2: qk_softmax_all<V, Registers, 2>(q, ld, kt, hd, scale, bias, mask, scores); break;
+      case 3: qk_softmax_all<V, Registers, 3>(q, ld, kt, hd, scale, bias, mask, scores); break;
+      default: qk_softmax_all<V, Registers, 4>(q, ld, kt, hd, scale, bias, mask, scores); break;
     }
   } else {
     for (int64_t j = 0; j < n; ++j)
@@ -342,26 +417,19 @@ __attribute__((always_inline)) inline void attention_head_body(const float* q, c
       softmax_row(srow, n);
     }
   }
-  if (pv_blocked) {
-    if (hd == 64) {
-      for (int64_t i = 0; i < n; i += 4) pv_rows<4, 4>(scores, n, v, ld, out, ld_out, i);
-    } else {
-      for (int64_t i = 0; i < n; i += 8) {
-        if (hd == 16) pv_rows<8, 1>(scores, n, v, ld, out, ld_out, i);
-        else pv_rows<8, 2>(scores, n, v, ld, out, ld_out, i);
-      }
-    }
-  } else if (qk_blocked && (hd == 8 || hd == 24 || hd == 40)) {
+  if (qk_blocked && hd % L == 0 && hd <= 64) {
+    pv_all<V, Registers>(hd, scores, n, n, v, ld, out, ld_out);
+  } else if (L == 16 && qk_blocked && (hd == 8 || hd == 24 || hd == 40)) {
     for (int64_t i = 0; i < n; i += 8) {
       if (hd == 8) pv_rows_tail8<8, 0>(scores, n, v, ld, out, ld_out, i);
       else if (hd == 24) pv_rows_tail8<8, 1>(scores, n, v, ld, out, ld_out, i);
       else pv_rows_tail8<8, 2>(scores, n, v, ld, out, ld_out, i);
     }
   } else if (qk_blocked && hd < 64) {
-    // Other head sizes (12, 20, ...): V zero-padded to the next multiple of 16 columns,
-    // the blocked kernel into a padded 8-row tile, the real columns copied out. The padding
-    // adds exact zeros only, so each output is the same sum as the unblocked loop's order.
-    const int64_t hp = (hd + 15) / 16 * 16;
+    // Other head sizes (12, 20, ...): V zero-padded to the next multiple of L columns, the
+    // blocked kernel into a padded 8-row tile, the real columns copied out. The padding adds
+    // exact zeros only, so each output is the same sum as the unblocked loop's order.
+    const int64_t hp = (hd + L - 1) / L * L;
     float* vpad = scores + n * n;
     float* tile = vpad + n * hp;
     for (int64_t j = 0; j < n; ++j) {
@@ -369,11 +437,7 @@ __attribute__((always_inline)) inline void attention_head_body(const float* q, c
       std::fill(vpad + j * hp + hd, vpad + (j + 1) * hp, 0.0f);
     }
     for (int64_t i = 0; i < n; i += 8) {
-      switch (hp / 16) {
-        case 1: pv_rows<8, 1>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
-        case 2: pv_rows<8, 2>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
-        default: pv_rows<8, 3>(scores + i * n, n, vpad, hp, tile, hp, 0); break;
-      }
+      pv_all<V, Registers>(hp, scores + i * n, n, 8, vpad, hp, tile, hp);
       for (int r = 0; r < 8; ++r) std::memcpy(out + (i + r) * ld_out, tile + r * hp, sizeof(float) * hd);
     }
   } else {
@@ -418,10 +482,20 @@ CLAP_ISA_ENTRIES(layer_norm_row, void,
 #if defined(__x86_64__)
 // x86-64-v4 (AVX-512 with VL) where the CPU has it, as the clones chose: see attention_head_body.
 __attribute__((target("arch=x86-64-v4"))) void attention_head_isa_avx512_v4 CLAP_ATTENTION_PARAMS {
-  attention_head_body CLAP_ATTENTION_ARGS;
+  attention_head_body<v16, 32> CLAP_ATTENTION_ARGS;
 }
+__attribute__((target("avx512f"))) void attention_head_isa_avx512 CLAP_ATTENTION_PARAMS {
+  attention_head_body<v16, 32> CLAP_ATTENTION_ARGS;
+}
+// AVX2 with FMA (the avx2 kernel set has it): the same fused multiply-adds as the AVX-512
+// entries, so both give the same bits.
+__attribute__((target("avx2,fma"))) void attention_head_isa_avx2 CLAP_ATTENTION_PARAMS {
+  attention_head_body<v8, 16> CLAP_ATTENTION_ARGS;
+}
+void attention_head_isa_baseline CLAP_ATTENTION_PARAMS { attention_head_body<v4, 16> CLAP_ATTENTION_ARGS; }
+#else
+void attention_head_isa_baseline CLAP_ATTENTION_PARAMS { attention_head_body<v4, 32> CLAP_ATTENTION_ARGS; }
 #endif
-CLAP_ISA_ENTRIES(attention_head_body, void, CLAP_ATTENTION_PARAMS, CLAP_ATTENTION_ARGS)
 
 }  // namespace
 
@@ -431,7 +505,7 @@ void attention_head(const float* q, const float* k, const float* v, int64_t ld, 
   static const bool v4 = __builtin_cpu_supports("x86-64-v4");
   if (isa_level() == IsaLevel::Avx512 && v4) return attention_head_isa_avx512_v4 CLAP_ATTENTION_ARGS;
 #endif
-  CLAP_ISA_PICK(attention_head_body) CLAP_ATTENTION_ARGS;
+  CLAP_ISA_PICK(attention_head) CLAP_ATTENTION_ARGS;
 }
 
 void flush_denormals_in_all_threads() {
