@@ -178,6 +178,12 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t ldx, int64_t in, con
       detail::quantize_row_u8_fused_avx512(x + r * ldx, in, multiplier, u + r * width, width, scale + r, zero + r);
     return;
   }
+  if (kernel_isa() <= KernelIsa::Avx2) {  // AVX2 (or AVX-512 without BW)
+#pragma omp parallel for schedule(static) if (rows * in >= 65536)
+    for (int64_t r = 0; r < rows; ++r)
+      detail::quantize_row_u8_fused_avx2(x + r * ldx, in, multiplier, u + r * width, width, scale + r, zero + r);
+    return;
+  }
 #endif
 #pragma omp parallel if (rows * in >= 65536)
   {

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/linear_kernels.h"
@@ -162,6 +163,67 @@ CLAP_AVX2 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, co
       }
     }
   }
+}
+
+namespace {
+// x[k..k+7], times the multiplier when there is one (a function: lambdas do not inherit a target).
+CLAP_AVX2 inline __m256 load_smoothed8(const float* x, const float* multiplier, int64_t k) {
+  const __m256 v = _mm256_loadu_ps(x + k);
+  return multiplier ? _mm256_mul_ps(v, _mm256_loadu_ps(multiplier + k)) : v;
+}
+}  // namespace
+
+// The whole input step of one row (as quantize_row_u8 of the row times the multiplier, the
+// same s, z and u; quantize_row_u8_fused_avx512 on 8 lanes): the smoothing multiply on load,
+// the range in two min/max chains (exact operations: any order gives the same), the
+// quantisation (vcvtps2dq rounds to nearest even, as std::nearbyint does under the default
+// rounding), the zero padding up to `width`. The scalar path took 14 % of an AVX2 int8 run.
+CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
+                                          float* scale, int32_t* zero) {
+  const auto value = [&](int64_t k) { return multiplier ? x[k] * multiplier[k] : x[k]; };
+  __m256 lo0 = _mm256_setzero_ps(), hi0 = lo0, lo1 = lo0, hi1 = lo0;  // the range includes 0
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const __m256 a = load_smoothed8(x, multiplier, k), b = load_smoothed8(x, multiplier, k + 8);
+    lo0 = _mm256_min_ps(lo0, a);
+    hi0 = _mm256_max_ps(hi0, a);
+    lo1 = _mm256_min_ps(lo1, b);
+    hi1 = _mm256_max_ps(hi1, b);
+  }
+  for (; k + 8 <= n; k += 8) {
+    const __m256 a = load_smoothed8(x, multiplier, k);
+    lo0 = _mm256_min_ps(lo0, a);
+    hi0 = _mm256_max_ps(hi0, a);
+  }
+  alignas(32) float lows[8], highs[8];
+  _mm256_store_ps(lows, _mm256_min_ps(lo0, lo1));
+  _mm256_store_ps(highs, _mm256_max_ps(hi0, hi1));
+  float lo = *std::min_element(lows, lows + 8), hi = *std::max_element(highs, highs + 8);
+  for (; k < n; ++k) {
+    lo = std::min(lo, value(k));
+    hi = std::max(hi, value(k));
+  }
+  if (!(hi > lo)) {  // all zero
+    std::fill(u, u + width, uint8_t{0});
+    *scale = 0.0f;
+    *zero = 0;
+    return;
+  }
+  const float range = hi - lo, inv = 255.0f / range;
+  const int32_t z = std::clamp(static_cast<int32_t>(std::nearbyint(-lo * inv)), 0, 255);
+  *scale = range / 255.0f;
+  *zero = z;
+  const __m256 vinv = _mm256_set1_ps(inv);
+  const __m256i vz = _mm256_set1_epi32(z), low = _mm256_setzero_si256(), high = _mm256_set1_epi32(255);
+  for (k = 0; k + 8 <= n; k += 8) {
+    __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(load_smoothed8(x, multiplier, k), vinv)), vz);
+    q = _mm256_min_epi32(_mm256_max_epi32(q, low), high);
+    const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(words, words));
+  }
+  for (; k < n; ++k)
+    u[k] = static_cast<uint8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(value(k) * inv)) + z, 0, 255));
+  std::fill(u + n, u + width, uint8_t{0});
 }
 
 // Rows of `width` bfloat16 (ldx apart) to float32 rows of `width` (the same values, exactly).

@@ -76,6 +76,9 @@ struct I8Strip {
   const int32_t* row_zero;
 };
 void widen_rows_u8_avx2(const uint8_t* u, int64_t n, int16_t* out);
+// quantize_row_u8_fused_avx512's step on AVX2 (the same s, z and u).
+void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
+                                float* scale, int32_t* zero);
 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups,
                            float* const* out, int valid, bool add_residual);
 #endif  // __x86_64__
