@@ -480,7 +480,9 @@ CLAP_ISA_ENTRIES(layer_norm_row, void,
    const float* mask, float* out, int64_t ld_out, float* scratch)
 #define CLAP_ATTENTION_ARGS (q, k, v, ld, n, hd, scale, bias, mask, out, ld_out, scratch)
 #if defined(__x86_64__)
-// x86-64-v4 (AVX-512 with VL) where the CPU has it, as the clones chose: see attention_head_body.
+// x86-64-v4 (AVX-512 with VL, and FMA) where the CPU has it: the half-width tail of head size
+// 24 (pv_rows_tail8) is a multiply-add only where 256-bit FMAs exist; the psABI level
+// dispatches by CPU features, not by CPU model (unlike arch=<cpu name>).
 __attribute__((target("arch=x86-64-v4"))) void attention_head_isa_avx512_v4 CLAP_ATTENTION_PARAMS {
   attention_head_body<v16, 32> CLAP_ATTENTION_ARGS;
 }
