@@ -453,16 +453,12 @@ void quantize_row_u8(const float* x, int64_t n, uint8_t* u, float* scale, int32_
       hi = std::max(hi, x[k]);
     }
   }
-  if (!(hi > lo)) {  // all zero
+  const float inv = detail::quantisation_of_range(lo, hi, scale, zero);
+  if (inv == 0.0f) {  // all zero
     std::fill(u, u + n, uint8_t{0});
-    *scale = 0.0f;
-    *zero = 0;
     return;
   }
-  const float range = hi - lo, inv = 255.0f / range;
-  const int32_t z = std::clamp(static_cast<int32_t>(std::nearbyint(-lo * inv)), 0, 255);
-  *scale = range / 255.0f;
-  *zero = z;
+  const int32_t z = *zero;
 #if defined(__x86_64__)
   if (cpu_has_avx512bw()) return detail::quantize_row_u8_avx512(x, n, u, inv, z);
 #endif

@@ -203,16 +203,12 @@ CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float
     lo = std::min(lo, value(k));
     hi = std::max(hi, value(k));
   }
-  if (!(hi > lo)) {  // all zero
+  const float inv = quantisation_of_range(lo, hi, scale, zero);
+  if (inv == 0.0f) {  // all zero
     std::fill(u, u + width, uint8_t{0});
-    *scale = 0.0f;
-    *zero = 0;
     return;
   }
-  const float range = hi - lo, inv = 255.0f / range;
-  const int32_t z = std::clamp(static_cast<int32_t>(std::nearbyint(-lo * inv)), 0, 255);
-  *scale = range / 255.0f;
-  *zero = z;
+  const int32_t z = *zero;
   const __m256 vinv = _mm256_set1_ps(inv);
   const __m256i vz = _mm256_set1_epi32(z), low = _mm256_setzero_si256(), high = _mm256_set1_epi32(255);
   for (k = 0; k + 8 <= n; k += 8) {

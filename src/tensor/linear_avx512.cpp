@@ -382,16 +382,12 @@ CLAP_AVX512_BW void quantize_row_u8_fused_avx512(const float* x, int64_t n, cons
   _mm512_store_ps(lows, _mm512_maskz_min_ps(0xFFFF, lo0, lo1));
   _mm512_store_ps(highs, _mm512_maskz_max_ps(0xFFFF, hi0, hi1));
   const float lo = *std::min_element(lows, lows + 16), hi = *std::max_element(highs, highs + 16);
-  if (!(hi > lo)) {  // all zero
+  const float inv = quantisation_of_range(lo, hi, scale, zero);
+  if (inv == 0.0f) {  // all zero
     std::fill(u, u + width, uint8_t{0});
-    *scale = 0.0f;
-    *zero = 0;
     return;
   }
-  const float range = hi - lo, inv = 255.0f / range;
-  const int32_t z = std::clamp(static_cast<int32_t>(std::nearbyint(-lo * inv)), 0, 255);
-  *scale = range / 255.0f;
-  *zero = z;
+  const int32_t z = *zero;
   const __m512 vinv = _mm512_set1_ps(inv);
   const __m512i vz = _mm512_set1_epi32(z), low = _mm512_setzero_si512(), high = _mm512_set1_epi32(255);
   for (k = 0; k < n; k += 16) {

@@ -8,6 +8,8 @@
 // outputs, out[r] pointing at row r's first output of the panel; `valid` outputs are stored
 // (added to the existing values with add_residual, or through the epilogue).
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/linear.h"
@@ -30,6 +32,21 @@ struct I8Panel {              // one panel's per-output data
   const float* scale;         // 32
   const int32_t* weight_sum;  // 32
 };
+// A row's quantisation from its range [lo, hi] (which includes 0, so zero is exact): s = range
+// / 255 and z = nearbyint(-lo · 255 / range) in 0..255; returns 255 / range, the multiplier
+// every path rounds x by. An all-zero row (hi = lo) gets s = 0, z = 0 and returns 0.
+inline float quantisation_of_range(float lo, float hi, float* scale, int32_t* zero) {
+  if (!(hi > lo)) {
+    *scale = 0.0f;
+    *zero = 0;
+    return 0.0f;
+  }
+  const float range = hi - lo, inv = 255.0f / range;
+  *zero = std::clamp(static_cast<int32_t>(std::nearbyint(-lo * inv)), 0, 255);
+  *scale = range / 255.0f;
+  return inv;
+}
+
 struct I8Rows {                // a strip's inputs
   const uint8_t* u;            // rows of ldx bytes
   int64_t ldx;
