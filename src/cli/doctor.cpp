@@ -108,6 +108,7 @@ int run_doctor(const DoctorOptions& o) {
     j["resolve_seconds"] = r.resolve_seconds;
     j["load_seconds"] = r.load_seconds;
     j["kernels"] = {{"fp32", r.kernel_fp32}, {"bf16", r.kernel_bf16}, {"int8", r.kernel_int8}};
+    j["precision_advice"] = r.precision_advice;
     j["kernel_set"] = {{"level", isa_level_name(isa_level())},
                        {"reason", isa_level_reason()},
                        {"cpu_best", isa_level_name(cpu_isa_level())}};
@@ -145,6 +146,7 @@ int run_doctor(const DoctorOptions& o) {
     std::printf("kernel set   %s (%s)\n", isa_level_name(isa_level()), isa_level_reason().c_str());
     std::printf("kernels      fp32 %s, bf16 %s, int8 %s\n", r.kernel_fp32.c_str(), r.kernel_bf16.c_str(),
                 r.kernel_int8.c_str());
+    if (!r.precision_advice.empty()) std::printf("precisions   %s\n", r.precision_advice.c_str());
     std::printf("BLAS         %s%s\n", r.blas_library.empty() ? "(none)" : r.blas_library.c_str(),
                 r.blas_optimised ? "" : " (the REFERENCE BLAS: vector-index builds will be very slow)");
     if (!checked)

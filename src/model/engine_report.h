@@ -14,4 +14,9 @@ struct EngineReport {
 
 EngineReport engine_report();
 
+// Which precision to pick on this CPU, from the kernels each would run (one sentence, for
+// doctor): where bf16 or int8 has no instruction of its own here it is emulated and slower than
+// fp32 (measured: docs/performance.md, "Forced kernel sets").
+std::string precision_advice(const std::string& kernel_bf16, const std::string& kernel_int8);
+
 }  // namespace clap

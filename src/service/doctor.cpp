@@ -7,6 +7,7 @@
 #include "hub/hub.h"
 #include "index/identity.h"
 #include "model/clap.h"
+#include "model/engine_report.h"
 #include "search/blas.h"
 
 namespace clap::service {
@@ -48,6 +49,7 @@ DoctorReport check_model(const std::string& spec, int threads, const hub::HubOpt
   r.kernel_fp32 = audio_gemm_kernel(Precision::F32);
   r.kernel_bf16 = audio_gemm_kernel(Precision::BF16);
   r.kernel_int8 = audio_gemm_kernel(Precision::I8);
+  r.precision_advice = precision_advice(r.kernel_bf16, r.kernel_int8);
   r.blas_library = search::blas_library();
   r.blas_optimised = search::blas_is_optimised(r.blas_library);
   r.health_checked = model->has_tokenizer();

@@ -25,6 +25,7 @@ struct DoctorReport {
   // This machine: the GEMM kernels the audio tower runs per precision, and the library that
   // answers FAISS's sgemm_ (search/blas.h).
   std::string kernel_fp32, kernel_bf16, kernel_int8;
+  std::string precision_advice;  // model/engine_report.h: which precision to pick on this CPU
   std::string blas_library;
   bool blas_optimised = false;
 

@@ -97,6 +97,16 @@ TEST_F(IsaCli, VersionAndDoctorShowTheChosenKernelSetAndWhy) {
   EXPECT_EQ(doctor["kernel_set"]["level"], "baseline");
   EXPECT_EQ(doctor["kernel_set"]["cpu_best"], best);
   EXPECT_EQ(doctor["kernels"]["int8"], "generic-int8");
+  // Which precision to pick: at the baseline neither bf16 nor int8 has instructions of its own.
+  const std::string baseline_advice = doctor["precision_advice"];
+  EXPECT_EQ(baseline_advice.find("fp32 is the fastest here"), 0u) << baseline_advice;
+  EXPECT_NE(baseline_advice.find("bf16 has no bfloat16 instruction here"), std::string::npos) << baseline_advice;
+  if (cpu_isa_level() >= IsaLevel::Avx2) {  // AVX2's int8 kernel (vpmaddwd) beats fp32; bf16 widens to fp32
+    const std::string text = ok("CLAPSEARCH_ISA=avx2", "doctor --model " + test::quoted(model_dir()));
+    EXPECT_NE(text.find("precisions   int8 is the fastest here; bf16 has no bfloat16 instruction here"),
+              std::string::npos)
+        << text;
+  }
 }
 
 // fp32: the engine's tolerances (tests/data/README.md: max|Δ| ≤ 1e-4, cosine ≥ 0.99999). bf16
