@@ -84,13 +84,6 @@ CLAP_AVX2 inline void half_tile_bf16_avx2(const float* x, int64_t ldx, const uin
   store_half_tile<R>(acc0, acc1, out, column, valid, add_residual);
 }
 
-// I8 panels: rows x 8 outputs (columns column..column+7) over all groups of 4 k. Inputs are the
-// quantised rows widened to int16 once per call, so a group of a row (4 values, 8 bytes) is one
-// broadcast from memory; the weights of 4 outputs x 4 k (16 bytes) are sign-extended to 16 int16
-// per load. vpmaddwd gives per output two exact pair sums (|u·q| ≤ 255·127, no saturation, unlike
-// vpmaddubsw's int16 sums of two u8·s8 products), added up in int32 and paired at the end: the
-// exact sums S = Σ u·q of every I8 kernel, then the same float32 step. 6 rows: 12 accumulators,
-// 2 weight vectors and a broadcast (15 of the 16 ymm registers).
 // acc + vpmaddwd(a, w) (per 32-bit lane: the two int16 products of the lane's pair, summed),
 // written as two instructions in one asm statement: GCC 12 compiles the intrinsics' 6-row tile
 // into stores and reloads of 8 of its 12 accumulators per step (int8 ran no faster than
@@ -104,6 +97,13 @@ CLAP_AVX2 inline __m256i madd_add(__m256i acc, __m256i a, __m256i w) {
   return acc;
 }
 
+// I8 panels: rows x 8 outputs (columns column..column+7) over all groups of 4 k. Inputs are the
+// quantised rows widened to int16 once per call, so a group of a row (4 values, 8 bytes) is one
+// broadcast from memory; the weights of 4 outputs x 4 k (16 bytes) are sign-extended to 16 int16
+// per load. vpmaddwd gives per output two exact pair sums (|u·q| ≤ 255·127, no saturation, unlike
+// vpmaddubsw's int16 sums of two u8·s8 products), added up in int32 and paired at the end: the
+// exact sums S = Σ u·q of every I8 kernel, then the same float32 step. 6 rows: 12 accumulators,
+// 2 weight vectors, a broadcast and madd_add's product (the 16 ymm registers).
 template <int R>
 CLAP_AVX2 inline void tile_i8_avx2(const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups, float* const* out,
                                    int column, int valid, bool add_residual) {

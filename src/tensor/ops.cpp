@@ -49,7 +49,7 @@ __attribute__((always_inline)) inline v8 from_bits(v8i b) { return (v8)b; }
 __attribute__((always_inline)) inline v4i to_int(v4 x) { return __builtin_convertvector(x, v4i); }
 __attribute__((always_inline)) inline v4 from_bits(v4i b) { return (v4)b; }
 
-// exp(x), Cephes-style, for a float or 16 lanes (the same operations either way):
+// exp(x), Cephes-style, for a float or a vector of 4, 8 or 16 lanes (the same operations either way):
 // x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, 2^n through the exponent bits.
 // Within 2 ulp of std::exp on the softmax range; branch-free so the loops around it
 // vectorise. Inputs below -87.3 give 0 (the reference's result there is a denormal < 1e-38:
