@@ -49,22 +49,30 @@ CLAP_AVX512 inline __m512 gelu512(__m512 x) {
   return _mm512_fmadd_ps(half_x, erf, half_x);                       // 0.5x·(1 + erf)
 }
 
-// Stores a rows x 32 tile of accumulators through the epilogue; masks select the valid outputs.
+// Stores one row of a tile (outputs 0-15 in y0, 16-31 in y1) through the epilogue; masks
+// select the valid outputs.
+CLAP_AVX512 inline void store_row_avx512(__m512 y0, __m512 y1, float* yr, __mmask16 mask0, __mmask16 mask1,
+                                         Epilogue epilogue) {
+  if (epilogue == Epilogue::AddResidual) {
+    y0 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, yr), y0);
+    y1 = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, yr + 16), y1);
+  } else if (epilogue == Epilogue::Gelu) {
+    y0 = gelu512(y0);
+    y1 = gelu512(y1);
+  }
+  _mm512_mask_storeu_ps(yr, mask0, y0);
+  _mm512_mask_storeu_ps(yr + 16, mask1, y1);
+}
+
+// Stores a rows x 32 tile of accumulators through the epilogue. The row loops of the tiles
+// are unrolled in full (GCC's default stops short of 12): an array indexed by a loop counter
+// lives on the stack, and the accumulators were stored there after the k loop, zeroed there
+// (rep stos) before it and loaded back, a tenth of a short-k int8 tile.
 template <int R>
 CLAP_AVX512 inline void store_tile_avx512(__m512 (&acc0)[R], __m512 (&acc1)[R], float* const* out, __mmask16 mask0,
                                           __mmask16 mask1, Epilogue epilogue) {
-  for (int r = 0; r < R; ++r) {
-    float* yr = out[r];
-    if (epilogue == Epilogue::AddResidual) {
-      acc0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask0, yr), acc0[r]);
-      acc1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask1, yr + 16), acc1[r]);
-    } else if (epilogue == Epilogue::Gelu) {
-      acc0[r] = gelu512(acc0[r]);
-      acc1[r] = gelu512(acc1[r]);
-    }
-    _mm512_mask_storeu_ps(yr, mask0, acc0[r]);
-    _mm512_mask_storeu_ps(yr + 16, mask1, acc1[r]);
-  }
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r) store_row_avx512(acc0[r], acc1[r], out[r], mask0, mask1, epilogue);
 }
 
 inline __mmask16 low_mask(int valid) { return valid >= 16 ? 0xFFFF : valid <= 0 ? 0 : static_cast<__mmask16>((1u << valid) - 1); }
@@ -219,16 +227,16 @@ CLAP_AVX512_BW inline void finish_i8_avx512(__m512i (&s0)[R], __m512i (&s1)[R], 
   const __m512i sum0 = _mm512_load_si512(w.weight_sum), sum1 = _mm512_load_si512(w.weight_sum + 16);
   const __m512 scale0 = _mm512_load_ps(w.scale), scale1 = _mm512_load_ps(w.scale + 16);
   const __m512 bias0 = _mm512_load_ps(w.bias), bias1 = _mm512_load_ps(w.bias + 16);
-  __m512 y0[R], y1[R];
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     const __m512i z = _mm512_set1_epi32(x.zero[r]);
     const __m512 s = _mm512_set1_ps(x.scale[r]);
     const __m512i c0 = _mm512_sub_epi32(s0[r], _mm512_mullo_epi32(z, sum0));
     const __m512i c1 = _mm512_sub_epi32(s1[r], _mm512_mullo_epi32(z, sum1));
-    y0[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c0), _mm512_mul_ps(s, scale0), bias0);
-    y1[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c1), _mm512_mul_ps(s, scale1), bias1);
+    store_row_avx512(_mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c0), _mm512_mul_ps(s, scale0), bias0),
+                     _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c1), _mm512_mul_ps(s, scale1), bias1), out[r],
+                     mask0, mask1, epilogue);
   }
-  store_tile_avx512<R>(y0, y1, out, mask0, mask1, epilogue);
 }
 
 // acc + the four u8·s8 products of each 32-bit lane of (a, w): vpdpbusd, written as one
@@ -244,10 +252,12 @@ template <int R>
 CLAP_AVX512_VNNI inline void tile_i8_vnni(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
                                           __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
   __m512i acc0[R], acc1[R];
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
   for (int64_t g = 0; g < groups; ++g) {
     const __m512i w0 = _mm512_load_si512(w.weights + g * 4 * kPanel);
     const __m512i w1 = _mm512_load_si512(w.weights + g * 4 * kPanel + 64);
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       const __m512i a = _mm512_set1_epi32(static_cast<int>(group_at(x.u + r * x.ldx, g)));
       acc0[r] = dpbusd(acc0[r], a, w0);
