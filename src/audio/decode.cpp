@@ -323,7 +323,7 @@ class MonoResampler {
     std::vector<double> matrix(size_t(channels), 1.0 / channels);
 
     const bool resample = in_rate_ != target_;
-    // Try soxr first (very high quality, 28-bit precision); fall back to swr's own resampler
+    // Try soxr first (high quality, 20-bit precision: see decode.h); fall back to swr's own resampler
     // with a long filter if libswresample was built without libsoxr.
     for (int attempt = 0; attempt < 2; ++attempt) {
       const bool soxr = attempt == 0;
@@ -334,7 +334,7 @@ class MonoResampler {
       if (resample) {
         if (soxr) {
           r = av_opt_set(swr_, "resampler", "soxr", 0);
-          if (r >= 0) r = av_opt_set_double(swr_, "precision", 28, 0);
+          if (r >= 0) r = av_opt_set_double(swr_, "precision", 20, 0);
         } else {
           r = av_opt_set(swr_, "resampler", "swr", 0);
           if (r >= 0) r = av_opt_set_int(swr_, "filter_size", 64, 0);

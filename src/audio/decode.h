@@ -6,9 +6,12 @@
 // weight for every channel (LFE included) - not FFmpeg's default downmix (-3 dB centre and
 // surround, normalised). Applied by libswresample through a custom rematrix.
 //
-// Resampling: libswresample with the soxr engine at precision 28 bits ("very high quality")
+// Resampling: libswresample with the soxr engine at precision 20 bits (soxr's "high quality",
+// the precision of librosa's default soxr_hq, with which the reference's users load audio)
 // when libswresample was built with libsoxr; otherwise its own polyphase filter with
 // filter_size 64, phase_shift 10 and cutoff 0.97. AudioInfo::resampler says which was used.
+// 28 bits ("very high quality") cost a tenth more of the decoder's CPU (44.1 -> 48 kHz) and
+// moved no embedding by more than 1e-7.
 // When the source rate equals the target rate no resampling takes place (samples pass through,
 // only averaged). The output length is exactly round(source_samples * target_rate / source_rate).
 //
