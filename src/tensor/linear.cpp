@@ -435,7 +435,7 @@ uint16_t to_bf16(float value) {
 
 void to_bf16(const float* x, int64_t n, uint16_t* out) {
 #if defined(__x86_64__)
-  if (cpu_has_avx512()) return detail::to_bf16_avx512(x, n, out);
+  if (cpu_has_avx512()) return detail::to_bf16_avx512(x, n, out, cpu_has_avx512_bf16());
 #endif
   for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(x[i]);
 }

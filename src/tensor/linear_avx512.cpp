@@ -188,9 +188,23 @@ void strip_bf16_avx512(bool bf16_instructions, int rows, const uint16_t* x, int6
   }
 }
 
-// to_bf16 on 16 values at a time, in integer operations (the same bits by construction).
+// to_bf16 with AVX512-BF16's vcvtneps2bf16, which rounds exactly as to_bf16 does (nearest
+// even; zeros and denormals to signed zeros; NaNs kept, made quiet): one instruction per 16
+// values instead of the integer steps below.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_native_avx512(const float* x, int64_t n,
+                                                                                         uint16_t* out) {
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = low_mask(static_cast<int>(std::min<int64_t>(16, n - k)));
+    const __m256i packed = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + k));
+    _mm256_mask_storeu_epi16(out + k, m, packed);
+  }
+}
+
+// to_bf16 on 16 values at a time, in integer operations (the same bits by construction), or
+// with vcvtneps2bf16 where the CPU has it.
 // (maskz forms of the shifts and the narrowing: GCC 12 warns on the plain ones.)
-CLAP_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
+CLAP_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out, bool bf16_instructions) {
+  if (bf16_instructions) return to_bf16_native_avx512(x, n, out);
   const __m512i exponent = _mm512_set1_epi32(0x7F800000), mantissa = _mm512_set1_epi32(0x007FFFFF);
   const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7FFF);
   const __m512i quiet = _mm512_set1_epi32(0x40), sign = _mm512_set1_epi32(0x8000);

@@ -68,7 +68,8 @@ void strip_i8_avx512(bool vnni, int rows, const I8Rows& x, const I8Panel& w, int
 void rows_avx512(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight, const float* bias,
                  int64_t out, float* y, int64_t ldy, bool add_residual, const int64_t* row_map);
 void gelu_avx512(float* x, int64_t n);
-void to_bf16_avx512(const float* x, int64_t n, uint16_t* out);
+// bf16_instructions: vcvtneps2bf16 (AVX512-BF16) instead of integer steps; the same bits.
+void to_bf16_avx512(const float* x, int64_t n, uint16_t* out, bool bf16_instructions);
 void row_range_avx512(const float* x, int64_t n, float* lo, float* hi);
 void quantize_row_u8_avx512(const float* x, int64_t n, uint8_t* u, float inv, int32_t zero);
 // One row times `multiplier` (null: none), quantised to u8 and padded with zeros to `width`.

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "tensor/linear.h"
+#include "tensor/linear_kernels.h"
 #include "tensor/ops.h"
 
 namespace clap {
@@ -230,6 +231,16 @@ TEST(Bf16, RoundingIsNearestEvenWithSignedZerosForDenormalsAndQuietNans) {
     for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(out[i], to_bf16(x[i])) << i << " " << packed_gemm_kernel();
   }
   limit_kernels(KernelIsa::Avx512);
+#if defined(__x86_64__)
+  // Both AVX-512 forms where this CPU runs them: the integer steps, and vcvtneps2bf16 (which
+  // to_bf16 above used if the CPU has AVX512-BF16).
+  for (bool bf16_instructions : {false, true}) {
+    if (!__builtin_cpu_supports("avx512f") || (bf16_instructions && !__builtin_cpu_supports("avx512bf16"))) continue;
+    std::vector<uint16_t> out(x.size());
+    detail::to_bf16_avx512(x.data(), static_cast<int64_t>(x.size()), out.data(), bf16_instructions);
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(out[i], to_bf16(x[i])) << i << " native " << bf16_instructions;
+  }
+#endif
 }
 
 // What every BF16 kernel must compute, written out: per output, from the bias, for each pair
