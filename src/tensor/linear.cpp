@@ -440,18 +440,13 @@ void to_bf16(const float* x, int64_t n, uint16_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(x[i]);
 }
 
+// The written-out form, which the portable kernels use; the AVX-512 and AVX2 input steps
+// (quantize_row_u8_fused_*) give the same s, z and u.
 void quantize_row_u8(const float* x, int64_t n, uint8_t* u, float* scale, int32_t* zero) {
   float lo = 0.0f, hi = 0.0f;  // the range includes 0, so zero (padding, ReLU-like zeros) is exact
-#if defined(__x86_64__)
-  if (cpu_has_avx512bw()) {
-    detail::row_range_avx512(x, n, &lo, &hi);
-  } else
-#endif
-  {
-    for (int64_t k = 0; k < n; ++k) {
-      lo = std::min(lo, x[k]);
-      hi = std::max(hi, x[k]);
-    }
+  for (int64_t k = 0; k < n; ++k) {
+    lo = std::min(lo, x[k]);
+    hi = std::max(hi, x[k]);
   }
   const float inv = detail::quantisation_of_range(lo, hi, scale, zero);
   if (inv == 0.0f) {  // all zero
@@ -459,9 +454,6 @@ void quantize_row_u8(const float* x, int64_t n, uint8_t* u, float* scale, int32_
     return;
   }
   const int32_t z = *zero;
-#if defined(__x86_64__)
-  if (cpu_has_avx512bw()) return detail::quantize_row_u8_avx512(x, n, u, inv, z);
-#endif
   for (int64_t k = 0; k < n; ++k)
     u[k] = static_cast<uint8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(x[k] * inv)) + z, 0, 255));
 }

@@ -344,33 +344,6 @@ CLAP_AVX512_BW void strip_i8_avx512(bool vnni, int rows, const I8Rows& x, const 
 
 
 // The input step: each row quantised on its own (quantize_row_u8), k padded with zeros.
-// The range of a row, 16 lanes at a time (min and max are exact: any order gives the same).
-CLAP_AVX512_BW void row_range_avx512(const float* x, int64_t n, float* lo, float* hi) {
-  __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();  // masked-off lanes read as 0: in range
-  for (int64_t k = 0; k < n; k += 16) {
-    const __m512 v = _mm512_maskz_loadu_ps(low_mask(static_cast<int>(std::min<int64_t>(16, n - k))), x + k);
-    vlo = _mm512_maskz_min_ps(0xFFFF, vlo, v);  // (maskz forms: GCC 12 warns on the plain ones)
-    vhi = _mm512_maskz_max_ps(0xFFFF, vhi, v);
-  }
-  alignas(64) float lows[16], highs[16];
-  _mm512_store_ps(lows, vlo);
-  _mm512_store_ps(highs, vhi);
-  *lo = *std::min_element(lows, lows + 16);
-  *hi = *std::max_element(highs, highs + 16);
-}
-
-CLAP_AVX512_BW void quantize_row_u8_avx512(const float* x, int64_t n, uint8_t* u, float inv, int32_t zero) {
-  const __m512 vinv = _mm512_set1_ps(inv);
-  const __m512i z = _mm512_set1_epi32(zero), low = _mm512_setzero_si512(), high = _mm512_set1_epi32(255);
-  for (int64_t k = 0; k < n; k += 16) {
-    const __mmask16 m = low_mask(static_cast<int>(std::min<int64_t>(16, n - k)));
-    // cvtps rounds to nearest even (the default MXCSR), as std::nearbyint does.
-    // (maskz forms: GCC 12 warns on the plain ones.)
-    __m512i q = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(0xFFFF, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), vinv)), z);
-    q = _mm512_maskz_min_epi32(0xFFFF, _mm512_maskz_max_epi32(0xFFFF, q, low), high);
-    _mm_mask_storeu_epi8(u + k, m, _mm512_maskz_cvtepi32_epi8(0xFFFF, q));
-  }
-}
 
 // x[k..k+15] (zeros past n), times the multiplier when there is one.
 CLAP_AVX512_BW inline __m512 load_smoothed(const float* x, const float* multiplier, int64_t n, int64_t k) {

@@ -70,8 +70,6 @@ void rows_avx512(const float* x, int64_t rows, int64_t ldx, int64_t in, const fl
 void gelu_avx512(float* x, int64_t n);
 // bf16_instructions: vcvtneps2bf16 (AVX512-BF16) instead of integer steps; the same bits.
 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out, bool bf16_instructions);
-void row_range_avx512(const float* x, int64_t n, float* lo, float* hi);
-void quantize_row_u8_avx512(const float* x, int64_t n, uint8_t* u, float inv, int32_t zero);
 // One row times `multiplier` (null: none), quantised to u8 and padded with zeros to `width`.
 void quantize_row_u8_fused_avx512(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
                                   float* scale, int32_t* zero);
