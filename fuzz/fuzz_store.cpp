@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (mode == clap::store::OpenMode::ReadWrite) {
         store->add_roots({"/music"});
         if (const auto model = store->model(); model && model->dim > 0 && model->dim <= 4096)
-          store->put_cached_text(model->model_key(), "fuzz", std::vector<float>(static_cast<size_t>(model->dim), 0.5f));
+          store->put_cached_texts({{model->model_key(), "fuzz", std::vector<float>(static_cast<size_t>(model->dim), 0.5f)}});
         read_everything(*store);
       }
     } catch (const clap::Error&) {

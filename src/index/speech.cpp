@@ -80,10 +80,12 @@ int64_t refresh_speech_scores(store::Store& store, const std::string& model_key,
       throw Error("speech score: the model's text embeddings are not of the index's dimension");
     if (!model_key.empty() && !store.read_only()) {
       try {
+        std::vector<store::CachedText> entries;
         for (size_t i = 0; i < prompts.size(); ++i)
-          store.put_cached_text(model_key, prompts[i],
-                                std::vector<float>(text.begin() + static_cast<std::ptrdiff_t>(i * tracks.dim),
-                                                   text.begin() + static_cast<std::ptrdiff_t>((i + 1) * tracks.dim)));
+          entries.push_back({model_key, prompts[i],
+                             std::vector<float>(text.begin() + static_cast<std::ptrdiff_t>(i * tracks.dim),
+                                                text.begin() + static_cast<std::ptrdiff_t>((i + 1) * tracks.dim))});
+        store.put_cached_texts(entries);
       } catch (const Error&) {
         // Not cached: the next run embeds the prompts again; the scores below are stored anyway.
       }

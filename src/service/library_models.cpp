@@ -278,24 +278,25 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
     const ClapModel& m = model();
     if (!m.has_tokenizer()) throw Error("the model has no tokenizer: text queries are not possible with it");
     const std::vector<float> emb = run_text_tower(missing);
-    std::lock_guard lock(store_->mutex);
-    bool saved = !store_->store->read_only();
+    std::vector<store::CachedText> fresh;
     for (size_t k = 0; k < missing.size(); ++k) {
       std::vector<float> e(emb.begin() + static_cast<long>(k * d), emb.begin() + static_cast<long>((k + 1) * d));
-      if (saved) {
-        try {
-          store_->store->put_cached_text(key, missing[k], e);
-        } catch (const Error& err) {
-          saved = false;
-          // A warning: the search still answers, but the user should learn that the disk is
-          // full or failing (the next run embeds these texts again).
-          if (options_.warn) options_.warn(std::string("text cache not written: ") + err.what());
-        }
-      }
       // Rows are taken from the same floats the cache holds: a later cached run prints the same.
       for (size_t row : slots[missing[k]]) std::copy(e.begin(), e.end(), out.begin() + static_cast<long>(row * d));
+      fresh.push_back({key, missing[k], std::move(e)});
     }
-    if (store_->store->read_only()) note("index opened read-only: text embeddings not cached");
+    std::lock_guard lock(store_->mutex);
+    if (store_->store->read_only()) {
+      note("index opened read-only: text embeddings not cached");
+    } else {
+      try {
+        store_->store->put_cached_texts(fresh);  // one transaction for the batch
+      } catch (const Error& err) {
+        // A warning: the search still answers, but the user should learn that the disk is
+        // full or failing (the next run embeds these texts again).
+        if (options_.warn) options_.warn(std::string("text cache not written: ") + err.what());
+      }
+    }
   }
   // Duplicated texts.
   for (const auto& [text, rows] : slots)

@@ -253,11 +253,13 @@ std::optional<std::vector<float>> PostgresStore::cached_text(const std::string& 
   return r.floats(0, 0, m ? m->dim : 0);
 }
 
-void PostgresStore::put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) {
+void PostgresStore::put_cached_texts(const std::vector<CachedText>& texts) {
+  if (texts.empty()) return;
   pg::Transaction tx(*c_);
-  c_->query("INSERT INTO text_cache(model, text, embedding) VALUES ($1, $2, $3::bytea) "
-            "ON CONFLICT (model, text) DO UPDATE SET embedding = excluded.embedding",
-            pg::Params().add(model_key).add(text).add_floats(embedding.data(), embedding.size()));
+  for (const CachedText& t : texts)
+    c_->query("INSERT INTO text_cache(model, text, embedding) VALUES ($1, $2, $3::bytea) "
+              "ON CONFLICT (model, text) DO UPDATE SET embedding = excluded.embedding",
+              pg::Params().add(t.model_key).add(t.text).add_floats(t.embedding.data(), t.embedding.size()));
   bump_generation(*c_, /*library=*/false);
   tx.commit();
 }

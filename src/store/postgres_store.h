@@ -97,7 +97,7 @@ class PostgresStore final : public Store {
   std::optional<LibraryChanges> changes_since(int64_t since) const override;
 
   std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const override;
-  void put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) override;
+  void put_cached_texts(const std::vector<CachedText>& texts) override;
 
   void put_labels(const std::vector<TrackLabel>& labels) override;
   std::vector<TrackLabel> labels(int64_t track_id) const override;

@@ -521,13 +521,14 @@ std::optional<std::vector<float>> SqliteStore::cached_text(const std::string& mo
   return s.floats(0, m ? m->dim : 0);
 }
 
-void SqliteStore::put_cached_text(const std::string& model_key, const std::string& text, const std::vector<float>& embedding) {
+void SqliteStore::put_cached_texts(const std::vector<CachedText>& texts) {
+  if (texts.empty()) return;
   sql::Transaction tx(db_);
-  sql::Stmt(db_, "INSERT OR REPLACE INTO text_cache(model, text, embedding) VALUES (?, ?, ?)")
-      .bind(1, model_key)
-      .bind(2, text)
-      .bind_floats(3, embedding.data(), embedding.size())
-      .run();
+  sql::Stmt s(db_, "INSERT OR REPLACE INTO text_cache(model, text, embedding) VALUES (?, ?, ?)");
+  for (const CachedText& t : texts) {
+    s.reset();
+    s.bind(1, t.model_key).bind(2, t.text).bind_floats(3, t.embedding.data(), t.embedding.size()).run();
+  }
   bump_generation(db_, /*library=*/false);
   tx.commit();
 }

@@ -446,8 +446,9 @@ class Store {
 
   // --- text embedding cache (scoped by ModelIdentity::model_key())
   virtual std::optional<std::vector<float>> cached_text(const std::string& model_key, const std::string& text) const = 0;
-  virtual void put_cached_text(const std::string& model_key, const std::string& text,
-                               const std::vector<float>& embedding) = 0;
+  // Writes (or replaces) every entry in one transaction: a batch of new query texts costs one
+  // commit (one WAL flush on PostgreSQL), not one per text.
+  virtual void put_cached_texts(const std::vector<CachedText>& texts) = 0;
 
   // --- zero-shot labels
   // Replaces the labels of every track that appears in `labels`, atomically.

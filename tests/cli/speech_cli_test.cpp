@@ -205,8 +205,10 @@ TEST_P(SpeechCli, PromptEmbeddingsAreCachedOnceAndScoredFrom) {
     for (float& v : u) v = static_cast<float>(v / std::sqrt(norm));
     std::vector<float> minus(u);
     for (float& v : minus) v = -v;
+    std::vector<store::CachedText> replaced;
     for (size_t p = 0; p < prompts.size(); ++p)
-      store->put_cached_text(key, prompts[p], p < index::speech_prompts().size() ? u : minus);
+      replaced.push_back({key, prompts[p], p < index::speech_prompts().size() ? u : minus});
+    store->put_cached_texts(replaced);
   }
   test::ffmpeg(music_ + "/tone.flac", "-f lavfi -i \"sine=f=660:d=12\"");
   EXPECT_EQ(index_run(db_, music_)["speech_scored"], 1);

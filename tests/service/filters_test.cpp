@@ -116,8 +116,8 @@ class Filters : public ::testing::TestWithParam<std::tuple<WindowIndexMode, bool
       const std::vector<float> e = track_embedding(static_cast<int64_t>(active.size() / kDim), kDim, active.data(), nullptr);
       st->put_track(t, ws, e.data());
     }
-    st->put_cached_text(identity().model_key(), "calm piano", random_unit(rng));
-    st->put_cached_text(identity().model_key(), "vocals", random_unit(rng));
+    st->put_cached_texts({{identity().model_key(), "calm piano", random_unit(rng)}});
+    st->put_cached_texts({{identity().model_key(), "vocals", random_unit(rng)}});
   }
 
   std::unique_ptr<Library> open(WindowIndexMode mode) const {

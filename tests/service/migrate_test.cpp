@@ -128,10 +128,10 @@ void fill(store::Store& s, int ok_tracks = 12) {  // at least 12
   s.put_labels({{ids[0], "jazz", 0.7f}, {ids[0], "Blues", std::numeric_limits<float>::denorm_min()},
                 {ids[1], "rock", -0.0f}, {ids[4], "noise", 1.0f / 3}});
   const std::string key = identity().model_key();
-  s.put_cached_text(key, "calm piano", awkward(7));
-  s.put_cached_text(key, "", awkward(8));
-  s.put_cached_text(key, "ünïcödé \"quoted\" 'text'", awkward(9));
-  s.put_cached_text("content:" + std::string(64, 'e'), "calm piano", awkward(10));
+  s.put_cached_texts({{key, "calm piano", awkward(7)},
+                      {key, "", awkward(8)},
+                      {key, "ünïcödé \"quoted\" 'text'", awkward(9)},
+                      {"content:" + std::string(64, 'e'), "calm piano", awkward(10)}});
 }
 
 void expect_same_track(const store::Track& a, const store::Track& b) {

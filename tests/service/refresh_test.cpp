@@ -200,7 +200,7 @@ TEST_P(LibraryRefresh, IncrementalRefreshEqualsAFullRead) {
   w.store->remove_tracks({bad});
   w.put("/music/bad2.mp3", 0, -1, true);
   w.store->add_roots({"/other"});
-  w.store->put_cached_text("k", "text", std::vector<float>(kDim, 0.5f));  // no library change
+  w.store->put_cached_texts({{"k", "text", std::vector<float>(kDim, 0.5f)}});  // no library change
   ASSERT_TRUE(lib->refresh(false, &info));
   EXPECT_TRUE(info.incremental);
   EXPECT_EQ(info.changed, 5);  // added, t11, moved, t13 (labels), bad2

@@ -403,7 +403,7 @@ TEST_P(StoreContract, GenerationsCountWrites) {
   (void)s->counts();
   (void)s->window_embeddings();
   EXPECT_EQ(s->generation(), g);  // reads do not count
-  s->put_cached_text(identity().model_key(), "jazz", unit(3));
+  s->put_cached_texts({{identity().model_key(), "jazz", unit(3)}});
   EXPECT_GT(s->generation(), g);
   EXPECT_EQ(s->library_generation(), lg);  // the text cache is no library change
   g = s->generation();
@@ -434,12 +434,33 @@ TEST_P(StoreContract, TextCacheIsScopedByModel) {
   s->set_model(identity());
   const std::string key = identity().model_key();
   EXPECT_FALSE(s->cached_text(key, "calm piano"));
-  s->put_cached_text(key, "calm piano", awkward(5));
+  s->put_cached_texts({{key, "calm piano", awkward(5)}});
   ASSERT_TRUE(s->cached_text(key, "calm piano"));
   EXPECT_TRUE(same_bits(*s->cached_text(key, "calm piano"), awkward(5)));
   EXPECT_FALSE(s->cached_text("other@model#x", "calm piano"));
-  s->put_cached_text(key, "calm piano", unit(1));  // replaced
+  s->put_cached_texts({{key, "calm piano", unit(1)}});  // replaced
   EXPECT_EQ(*s->cached_text(key, "calm piano"), unit(1));
+}
+
+// A batch of texts (a query of several texts, a map's labels, the speech prompts) is written in
+// one call: every entry lands, a text given twice keeps its last embedding, entries of other
+// models stay apart, and the write counts as one change of the index (one transaction).
+TEST_P(StoreContract, TextCacheTakesABatchInOneWrite) {
+  auto s = open();
+  s->set_model(identity());
+  const std::string key = identity().model_key();
+  const int64_t before = s->generation(), library_before = s->library_generation();
+  s->put_cached_texts({{key, "calm piano", unit(1)},
+                       {key, "vocals", awkward(2)},
+                       {"other@model#x", "vocals", unit(3)},
+                       {key, "calm piano", unit(4)}});
+  EXPECT_EQ(s->generation(), before + 1);
+  EXPECT_EQ(s->library_generation(), library_before);  // the library itself did not change
+  EXPECT_EQ(*s->cached_text(key, "calm piano"), unit(4));
+  EXPECT_TRUE(same_bits(*s->cached_text(key, "vocals"), awkward(2)));
+  EXPECT_EQ(*s->cached_text("other@model#x", "vocals"), unit(3));
+  s->put_cached_texts({});  // nothing to write: no change
+  EXPECT_EQ(s->generation(), before + 1);
 }
 
 TEST_P(StoreContract, LabelsReplacePerTrack) {
@@ -476,7 +497,7 @@ TEST_P(StoreContract, WipeForgetsEverything) {
   const int64_t id = s->put_track(track("/m/a.mp3"), windows(2), emb.data());
   s->put_track(track("/m/b.mp3"), windows(2), emb.data());
   s->put_labels({{id, "jazz", 0.5f}});
-  s->put_cached_text(identity().model_key(), "jazz", unit(1));
+  s->put_cached_texts({{identity().model_key(), "jazz", unit(1)}});
   s->add_roots({"/m", "/a", "/m"});
   EXPECT_EQ(s->roots(), (std::vector<std::string>{"/a", "/m"}));
   s->retire_tracks({id});
@@ -611,7 +632,7 @@ TEST_P(StoreContract, ChangesSinceNamesEveryTrackWrite) {
   s->move_track(a, "/m/b.mp3", 1, 2, 3);
   expect_write("move_track onto a track", {a}, {b});
   // Text-cache writes are no library change.
-  s->put_cached_text(identity().model_key(), "jazz", unit(3));
+  s->put_cached_texts({{identity().model_key(), "jazz", unit(3)}});
   EXPECT_EQ(reader->library_generation(), g);
   ch = since(g);
   EXPECT_TRUE(ch.changed.empty() && ch.removed.empty());

@@ -326,7 +326,7 @@ TEST(Store, GenerationCountsWriteTransactions) {
   (void)s.tracks();
   (void)s.counts();
   EXPECT_EQ(s.generation(), g2);  // reads do not count
-  s.put_cached_text(identity().model_key(), "jazz", unit(3));
+  s.put_cached_texts({{identity().model_key(), "jazz", unit(3)}});
   EXPECT_GT(s.generation(), g2);
 }
 
@@ -335,7 +335,7 @@ TEST(Store, TextCacheIsScopedByModel) {
   s.set_model(identity());
   const std::string key = identity().model_key();
   EXPECT_FALSE(s.cached_text(key, "calm piano"));
-  s.put_cached_text(key, "calm piano", unit(1));
+  s.put_cached_texts({{key, "calm piano", unit(1)}});
   ASSERT_TRUE(s.cached_text(key, "calm piano"));
   EXPECT_EQ(*s.cached_text(key, "calm piano"), unit(1));
   EXPECT_FALSE(s.cached_text("other@model#x", "calm piano"));
