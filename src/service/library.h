@@ -274,8 +274,10 @@ class Library {
   // Whether `candidate` embeds audio as the index's model does (a text fine-tune of it).
   bool shares_audio(const store::ModelIdentity& candidate) const;
   // Embeds texts with the model; concurrent callers' texts are gathered into one run (see
-  // library_models.cpp).
-  std::vector<float> run_text_tower(const std::vector<std::string>& texts);
+  // library_models.cpp), and cached under cache_key (null: not cached) with the run's others.
+  struct TextRequest;  // texts waiting for the text tower
+  std::vector<float> run_text_tower(const std::vector<std::string>& texts, const std::string* cache_key);
+  void cache_texts(const std::vector<TextRequest*>& batch, const std::vector<float>& embeddings);
   void gather_text_requests(std::unique_lock<std::mutex>& lock, size_t max_texts);
 
   LibraryOptions options_;
@@ -301,7 +303,6 @@ class Library {
 
   std::atomic<int64_t> cache_hits_{0}, cache_misses_{0};
 
-  struct TextRequest;  // texts waiting for the text tower
   std::mutex text_mutex_;
   std::condition_variable text_cv_;
   std::vector<TextRequest*> text_queue_;

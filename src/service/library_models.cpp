@@ -123,6 +123,7 @@ Library::StateLease Library::lease_state() {
 // changes no bit. The caller whose turn it is runs the batch for everyone queued.
 struct Library::TextRequest {
   const std::vector<std::string>* texts;
+  const std::string* cache_key;  // the text cache's key for these texts (null: not cached)
   std::vector<float> out;
   std::exception_ptr error;
   bool done = false;
@@ -159,10 +160,10 @@ void Library::gather_text_requests(std::unique_lock<std::mutex>& lock, size_t ma
   }
 }
 
-std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts) {
+std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts, const std::string* cache_key) {
   constexpr size_t kMaxBatchTexts = 64;
   const ClapModel& m = model();
-  TextRequest mine{&texts, {}, nullptr, false};
+  TextRequest mine{&texts, cache_key, {}, nullptr, false};
   std::unique_lock lock(text_mutex_);
   text_queue_.push_back(&mine);
   if (text_turn_ == TextTurn::Running) ++arrived_during_run_;
@@ -201,6 +202,7 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
     } catch (...) {
       error = std::current_exception();
     }
+    if (!error) cache_texts(batch, emb);
     lock.lock();
     arrived_during_last_run_ = arrived_during_run_;
     last_text_batch_time_ = took;
@@ -218,6 +220,33 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
   }
   if (mine.error) std::rethrow_exception(mine.error);
   return std::move(mine.out);
+}
+
+// The batch's new texts go into the text cache in one transaction: one commit for every client
+// a gathered run served (on PostgreSQL, one WAL flush instead of one per client), written before
+// the clients are answered, so a text asked again right after is a cache hit.
+void Library::cache_texts(const std::vector<TextRequest*>& batch, const std::vector<float>& embeddings) {
+  std::vector<store::CachedText> entries;
+  const size_t d = static_cast<size_t>(dim());
+  size_t at = 0;
+  for (const TextRequest* r : batch) {
+    for (const std::string& text : *r->texts) {
+      if (r->cache_key)
+        entries.push_back({*r->cache_key, text,
+                           std::vector<float>(embeddings.begin() + static_cast<long>(at * d),
+                                              embeddings.begin() + static_cast<long>((at + 1) * d))});
+      ++at;
+    }
+  }
+  if (entries.empty()) return;
+  std::lock_guard lock(store_->mutex);
+  try {
+    store_->store->put_cached_texts(entries);
+  } catch (const Error& err) {
+    // A warning: the search still answers, but the user should learn that the disk is full or
+    // failing (the next run embeds these texts again).
+    if (options_.warn) options_.warn(std::string("text cache not written: ") + err.what());
+  }
 }
 
 bool Library::shares_audio(const store::ModelIdentity& candidate) const {
@@ -277,26 +306,15 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   if (!missing.empty()) {
     const ClapModel& m = model();
     if (!m.has_tokenizer()) throw Error("the model has no tokenizer: text queries are not possible with it");
-    const std::vector<float> emb = run_text_tower(missing);
-    std::vector<store::CachedText> fresh;
-    for (size_t k = 0; k < missing.size(); ++k) {
-      std::vector<float> e(emb.begin() + static_cast<long>(k * d), emb.begin() + static_cast<long>((k + 1) * d));
+    // The run also caches them (in one transaction with the other requests it serves).
+    const bool read_only = store_->store->read_only();
+    const std::vector<float> emb = run_text_tower(missing, read_only ? nullptr : &key);
+    for (size_t k = 0; k < missing.size(); ++k)
       // Rows are taken from the same floats the cache holds: a later cached run prints the same.
-      for (size_t row : slots[missing[k]]) std::copy(e.begin(), e.end(), out.begin() + static_cast<long>(row * d));
-      fresh.push_back({key, missing[k], std::move(e)});
-    }
-    std::lock_guard lock(store_->mutex);
-    if (store_->store->read_only()) {
-      note("index opened read-only: text embeddings not cached");
-    } else {
-      try {
-        store_->store->put_cached_texts(fresh);  // one transaction for the batch
-      } catch (const Error& err) {
-        // A warning: the search still answers, but the user should learn that the disk is
-        // full or failing (the next run embeds these texts again).
-        if (options_.warn) options_.warn(std::string("text cache not written: ") + err.what());
-      }
-    }
+      for (size_t row : slots[missing[k]])
+        std::copy(emb.begin() + static_cast<long>(k * d), emb.begin() + static_cast<long>((k + 1) * d),
+                  out.begin() + static_cast<long>(row * d));
+    if (read_only) note("index opened read-only: text embeddings not cached");
   }
   // Duplicated texts.
   for (const auto& [text, rows] : slots)

@@ -21,6 +21,7 @@
 #include "service/indexing.h"
 #include "service/status.h"
 #include "service/window_index.h"
+#include "store/store.h"
 #include "support/golden.h"
 
 namespace clap::service {
@@ -175,7 +176,8 @@ TEST(ServiceLibrary, TracksTextCacheAndSearch) {
 
 // Texts from concurrent callers share text-tower runs (the server's clients waiting for new
 // texts), and each caller gets exactly the floats its text has on its own: a batch never
-// changes an embedding.
+// changes an embedding. Each run caches its texts in one write (one commit for all the callers
+// it served), and the cache then answers every text with the floats its caller got.
 TEST(ServiceLibrary, ConcurrentNewTextsShareTowerRunsAndKeepTheirEmbeddings) {
   Fixture f;
   f.index();
@@ -185,6 +187,7 @@ TEST(ServiceLibrary, ConcurrentNewTextsShareTowerRunsAndKeepTheirEmbeddings) {
   };
   std::vector<std::vector<float>> got(kCallers * kRounds);
   int64_t runs = 0;
+  const int64_t generation_before = store::open_store(f.db, store::OpenMode::ReadOnly)->generation();
   {
     Library lib(f.options(), Access::ReadWriteIfPossible);
     std::vector<std::thread> threads;
@@ -198,7 +201,16 @@ TEST(ServiceLibrary, ConcurrentNewTextsShareTowerRunsAndKeepTheirEmbeddings) {
   }
   EXPECT_GE(runs, 1);
   EXPECT_LT(runs, kCallers * kRounds) << "no two of the concurrent callers' texts shared a run";
+  EXPECT_EQ(store::open_store(f.db, store::OpenMode::ReadOnly)->generation() - generation_before, runs)
+      << "the text cache was not written once per run";
   Library alone(f.options(), Access::ReadOnly);
+  std::vector<std::string> all;
+  for (int i = 0; i < kCallers * kRounds; ++i) all.push_back(text_of(i / kRounds, i % kRounds));
+  const std::vector<float> cached = alone.embed_texts(all);
+  EXPECT_EQ(alone.text_cache_hits(), kCallers * kRounds);
+  EXPECT_FALSE(alone.model_loaded());
+  for (int i = 0; i < kCallers * kRounds; ++i)
+    EXPECT_TRUE(std::equal(got[i].begin(), got[i].end(), cached.begin() + static_cast<long>(i) * alone.dim())) << all[i];
   for (int c = 0; c < kCallers; ++c)
     for (int r = 0; r < kRounds; ++r) {
       const std::vector<float> single = alone.model().embed_text({text_of(c, r)});
