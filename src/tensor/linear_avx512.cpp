@@ -281,6 +281,17 @@ CLAP_AVX512_VNNI inline void tile_i8_vnni(const I8Rows& x, const I8Panel& w, int
   finish_i8_avx512<R>(acc0, acc1, x, w, out, mask0, mask1, epilogue);
 }
 
+// acc + vpmaddwd(a, w), as two instructions in one asm statement (as linear_avx2.cpp's
+// madd_add): from the intrinsics GCC 12 kept the 6-row tile's accumulators on the stack, a load
+// and a store of each at every k step.
+CLAP_AVX512_BW inline __m512i madd_add512(__m512i acc, __m512i a, __m512i w) {
+  __m512i product;
+  asm("vpmaddwd %[w], %[a], %[p]\n\tvpaddd %[p], %[acc], %[acc]"
+      : [acc] "+v"(acc), [p] "=&v"(product)
+      : [a] "v"(a), [w] "v"(w));
+  return acc;
+}
+
 // AVX-512BW without VNNI: weights widened to 16 bits (8 outputs x 4 k per vector); vpmaddwd
 // gives per output two pair sums (lanes 2j, 2j+1: k0·q0 + k1·q1 and k2·q2 + k3·q3, exact in
 // int32), added up once at the end. Up to 6 rows: 24 accumulators, 4 weight vectors.
@@ -288,6 +299,7 @@ template <int R>
 CLAP_AVX512_BW inline void tile_i8_avx512bw(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
                                       __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
   __m512i acc0[R], acc1[R], acc2[R], acc3[R];
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = acc2[r] = acc3[r] = _mm512_setzero_si512();
   // Per 128-bit lane: bytes 0..3 of the broadcast word to the low halves of 16-bit lanes, twice.
   const __m512i spread = _mm512_set4_epi32(0x8003'8002, 0x8001'8000, 0x8003'8002, 0x8001'8000);
@@ -297,18 +309,20 @@ CLAP_AVX512_BW inline void tile_i8_avx512bw(const I8Rows& x, const I8Panel& w, i
     const __m512i w1 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(wg + 32)));
     const __m512i w2 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(wg + 64)));
     const __m512i w3 = _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(wg + 96)));
+#pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       const __m512i a = _mm512_shuffle_epi8(_mm512_set1_epi32(static_cast<int>(group_at(x.u + r * x.ldx, g))), spread);
-      acc0[r] = _mm512_add_epi32(acc0[r], _mm512_madd_epi16(a, w0));
-      acc1[r] = _mm512_add_epi32(acc1[r], _mm512_madd_epi16(a, w1));
-      acc2[r] = _mm512_add_epi32(acc2[r], _mm512_madd_epi16(a, w2));
-      acc3[r] = _mm512_add_epi32(acc3[r], _mm512_madd_epi16(a, w3));
+      acc0[r] = madd_add512(acc0[r], a, w0);
+      acc1[r] = madd_add512(acc1[r], a, w1);
+      acc2[r] = madd_add512(acc2[r], a, w2);
+      acc3[r] = madd_add512(acc3[r], a, w3);
     }
   }
   // Lanes 2j and 2j+1 of (acc0, acc1) -> output j of 0-15; likewise (acc2, acc3) -> 16-31.
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   __m512i s0[R], s1[R];
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
     s0[r] = _mm512_add_epi32(_mm512_permutex2var_epi32(acc0[r], even, acc1[r]),
                              _mm512_permutex2var_epi32(acc0[r], odd, acc1[r]));
