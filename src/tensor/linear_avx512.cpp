@@ -64,10 +64,11 @@ CLAP_AVX512 inline void store_row_avx512(__m512 y0, __m512 y1, float* yr, __mmas
   _mm512_mask_storeu_ps(yr + 16, mask1, y1);
 }
 
-// Stores a rows x 32 tile of accumulators through the epilogue. The row loops of the tiles
-// are unrolled in full (GCC's default stops short of 12): an array indexed by a loop counter
-// lives on the stack, and the accumulators were stored there after the k loop, zeroed there
-// (rep stos) before it and loaded back, a tenth of a short-k int8 tile.
+// Stores a rows x 32 tile of accumulators through the epilogue. The row loop is unrolled in
+// full, as the int8 tiles' loops are (GCC's default stops short of 12): an array indexed by a
+// loop counter lives on the stack, and the 12-row int8 tile's accumulators were zeroed there
+// (rep stos) before the k loop, stored there after it and loaded back, a tenth of the tile at
+// short k. (The float and bf16 tiles' loops GCC unrolled on its own.)
 template <int R>
 CLAP_AVX512 inline void store_tile_avx512(__m512 (&acc0)[R], __m512 (&acc1)[R], float* const* out, __mmask16 mask0,
                                           __mmask16 mask1, Epilogue epilogue) {
