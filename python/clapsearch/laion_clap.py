@@ -19,8 +19,18 @@ Differences from LAION's module, all deliberate:
   architecture is inferred from the tensors and RoBERTa's tokenizer comes from the HF cache).
 * Audio longer than 10 s is cropped deterministically (LAION crops at random), so the same
   input always gives the same embedding.
-* ``use_tensor=True`` returns ``torch`` tensors when PyTorch is importable, and raises
-  ``clapsearch.Error`` otherwise; ``use_tensor=False`` returns numpy arrays.
+* ``use_tensor=True`` is refused (``clapsearch.Error`` naming the alternative): in LAION's
+  module it returns tensors that carry gradients through its PyTorch model, which clapsearch
+  does not have. Pass ``use_tensor=False`` (numpy arrays) and ``torch.from_numpy`` the result
+  when a tensor without gradients is what you need.
+* ``get_audio_embedding_from_data`` also takes a 1-D clip, a torch tensor (converted, then
+  quantised) and int16 samples (taken as already quantised: scaled by 1/32767).
+
+As in LAION's module, ``get_audio_embedding_from_data(x, use_tensor=False)`` quantises every
+waveform through 16 bits first, exactly as LAION's ``int16_to_float32(float32_to_int16(x))``
+does (clipped to [-1, 1], scaled by 32767, truncated toward zero, divided by 32767) in the
+array's own dtype (float32, or float64 as given), so the embeddings are LAION's bit for bit
+where the engine is; ``get_audio_embedding_from_filelist`` does the same to the decoded file.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from typing import Optional, Sequence
 
 import numpy as _np
 
-from . import Error, InvalidInputError, Model, load_audio
+from . import Error, InvalidInputError, Model, _precision, _threads, load_audio
 
 __all__ = ["CLAP_Module"]
 
@@ -43,23 +53,22 @@ _AMODELS = ("HTSAT-tiny", "HTSAT-base", "HTSAT-large", "PANN-14")
 _TMODELS = ("roberta", "bert", "bart", "transformer")
 
 
-def _torch():
-    try:
-        import torch  # noqa: PLC0415
-    except Exception as e:  # ImportError, or a broken installation
-        raise Error(
-            f"use_tensor=True returns torch tensors, and PyTorch cannot be imported ({e}): "
-            "pass use_tensor=False for numpy arrays"
-        ) from None
-    return torch
-
-
-def _out(array: _np.ndarray, use_tensor: bool):
+def _refuse_tensors(use_tensor, what: str) -> None:
+    """LAION's use_tensor=True returns tensors that keep the gradient through its PyTorch model
+    (and, for data, skips the 16-bit quantisation so the gradient reaches the input): clapsearch
+    computes no gradients, so it says so instead of returning something else under that name."""
     if use_tensor:
-        return _torch().from_numpy(array)
-    return array
+        raise Error(
+            f"{what}(use_tensor=True): LAION's module returns torch tensors carrying gradients through its "
+            "PyTorch model; clapsearch runs its own engine and computes no gradients. Pass use_tensor=False for "
+            "numpy arrays (torch.from_numpy(result) gives a tensor without gradients), or use LAION's laion_clap "
+            "package where gradients are needed"
+        )
 
 
+# LAION's quantisation (laion_clap/training/data.py), the same numpy expressions so that the
+# result is identical bit for bit, in the dtype given: clipped to [-1, 1], times 32767 and
+# truncated toward zero by astype(int16); then divided by 32767 (in float64) and cast to float32.
 def _float32_to_int16(x: _np.ndarray) -> _np.ndarray:
     x = _np.clip(x, a_min=-1.0, a_max=1.0)
     return (x * 32767.0).astype(_np.int16)
@@ -67,6 +76,17 @@ def _float32_to_int16(x: _np.ndarray) -> _np.ndarray:
 
 def _int16_to_float32(x: _np.ndarray) -> _np.ndarray:
     return (x / 32767.0).astype(_np.float32)
+
+
+def _quantised(x: _np.ndarray) -> _np.ndarray:
+    """What LAION's get_audio_embedding_from_data embeds for use_tensor=False."""
+    if x.dtype == _np.int16:  # already 16-bit samples: LAION's int16_to_float32 alone
+        return _int16_to_float32(x)
+    if x.dtype.kind != "f":
+        raise InvalidInputError(f"audio must be float (float32 or float64) or int16 samples (got dtype {x.dtype})")
+    if not _np.all(_np.isfinite(x)):
+        raise InvalidInputError("audio: a sample is not finite (NaN or infinity)")
+    return _int16_to_float32(_float32_to_int16(x))
 
 
 class CLAP_Module:  # noqa: N801  (LAION's name)
@@ -101,7 +121,8 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         self.enable_fusion = bool(enable_fusion)
         self.amodel = amodel
         self.tmodel = tmodel
-        self._precision = precision
+        self._precision = _precision(precision, "precision")
+        _threads(threads)  # refused here, not at load_ckpt
         self._threads = threads
         self.model: Optional[Model] = None
 
@@ -149,6 +170,7 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
     def get_audio_embedding_from_filelist(self, x: Sequence[str], use_tensor: bool = False):
         """Embeddings (N, 512) of audio files, each decoded at 48 kHz and quantised to 16 bits
         as LAION's does, then processed as one clip."""
+        _refuse_tensors(use_tensor, "get_audio_embedding_from_filelist")
         model = self._model()
         if isinstance(x, (str, _os.PathLike)):
             x = [x]
@@ -157,23 +179,24 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
             raise InvalidInputError("get_audio_embedding_from_filelist: no files")
         clips = [_int16_to_float32(_float32_to_int16(load_audio(f, 48000))) for f in files]
         rows = [model.embed_audio(c, 48000) for c in clips]
-        return _out(_np.concatenate(rows, axis=0), use_tensor)
+        return _np.concatenate(rows, axis=0)
 
     def get_audio_embedding_from_data(self, x, use_tensor: bool = False):
-        """Embeddings (N, 512) of audio at 48 kHz: a (N, T) or (T,) float32 array in [-1, 1],
-        an int16 array (scaled by 1/32767 as LAION's int16_to_float32), or a torch tensor."""
+        """Embeddings (N, 512) of audio at 48 kHz: a (N, T) or (T,) float32 or float64 array in
+        [-1, 1], quantised through 16 bits as LAION's module does; an int16 array (scaled by
+        1/32767 as LAION's int16_to_float32); or a torch tensor (converted to numpy first)."""
+        _refuse_tensors(use_tensor, "get_audio_embedding_from_data")
         model = self._model()
         if not isinstance(x, _np.ndarray):
             if hasattr(x, "detach") and hasattr(x, "numpy"):
                 x = x.detach().cpu().numpy()
             else:
                 raise InvalidInputError(f"audio must be a numpy array or a torch tensor (got {type(x).__name__})")
-        if x.dtype == _np.int16:
-            x = _int16_to_float32(x)
-        return _out(model.embed_audio(x, 48000), use_tensor)
+        return model.embed_audio(_quantised(x), 48000)
 
     def get_text_embedding(self, x: Sequence[str], tokenizer=None, use_tensor: bool = False):
         """Embeddings (N, 512) of texts."""
+        _refuse_tensors(use_tensor, "get_text_embedding")
         if tokenizer is not None:
             raise InvalidInputError("tokenizer: clapsearch uses the model's own tokenizer (leave it None)")
         model = self._model()
@@ -182,4 +205,4 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         texts = list(x)
         if not texts:
             raise InvalidInputError("get_text_embedding: no texts")
-        return _out(model.embed_text(texts), use_tensor)
+        return model.embed_text(texts)

@@ -28,17 +28,56 @@ def test_golden_parity_through_the_shim(case):
     for i in range(len(texts)):
         expect_embedding(got[i], expected["text_embeds_unpadded"][i], f"{case} text {i}")
     for x in deterministic_clips(case):
-        emb = model.get_audio_embedding_from_data(x=golden_clip(x).reshape(1, -1), use_tensor=False)
-        expect_embedding(emb[0], expected[f"clip_{x}_audio_embeds"], f"{case} clip {x}")
+        clip = golden_clip(x).reshape(1, -1)
+        # The model the shim loaded from LAION's .pt file embeds as the reference does...
+        expect_embedding(model.model.embed_audio(clip)[0], expected[f"clip_{x}_audio_embeds"], f"{case} clip {x}")
+        # ...and get_audio_embedding_from_data embeds the clip after LAION's 16-bit quantisation
+        # (which the reference's processor, fed float samples, does not apply).
+        emb = model.get_audio_embedding_from_data(x=clip, use_tensor=False)
+        np.testing.assert_array_equal(emb, model.model.embed_audio(laion_quantised(clip)))
+
+
+def laion_quantised(x):
+    """LAION's int16_to_float32(float32_to_int16(x)), written out here (README / training/data.py)."""
+    return ((np.clip(x, a_min=-1.0, a_max=1.0) * 32767.0).astype(np.int16) / 32767.0).astype(np.float32)
+
+
+def test_data_is_quantised_through_16_bits_as_laion_does():
+    """LAION's get_audio_embedding_from_data(x, use_tensor=False) embeds every waveform after
+    int16_to_float32(float32_to_int16(x)); so does the drop-in, bit for bit, float64 included."""
+    model = shim("tiny-unfused")
+    x = np.stack([golden_clip("b"), golden_clip("e")[: golden_clip("b").size] * 1.7])  # the second one clips
+    got = model.get_audio_embedding_from_data(x=x, use_tensor=False)
+    np.testing.assert_array_equal(got, model.model.embed_audio(laion_quantised(x)))
+    # The quantisation matters: skipping it gives other embeddings.
+    assert not np.array_equal(got, model.model.embed_audio(x))
+    # Truncation toward zero, not rounding: 0.99999 * 32767 = 32766.67 -> 32766.
+    assert laion_quantised(np.array([0.99999, -0.99999], np.float32)).tolist() == [np.float32(32766 / 32767.0), np.float32(-32766 / 32767.0)]
+    # float64 samples (LAION takes them: the product is made in float64 before the cast).
+    x64 = x.astype(np.float64) * (1 + 1e-9)
+    np.testing.assert_array_equal(model.get_audio_embedding_from_data(x=x64), model.model.embed_audio(laion_quantised(x64)))
+
+
+def test_use_tensor_true_is_refused_naming_the_alternative():
+    model = shim("tiny-unfused")
+    import clapsearch
+
+    for call in (
+        lambda: model.get_audio_embedding_from_data(x=golden_clip("b").reshape(1, -1), use_tensor=True),
+        lambda: model.get_audio_embedding_from_filelist(x=[os.devnull], use_tensor=True),
+        lambda: model.get_text_embedding(["x"], use_tensor=True),
+    ):
+        with pytest.raises(clapsearch.Error, match="gradients.*use_tensor=False"):
+            call()
 
 
 def test_int16_data_and_files(tmp_path):
     model = shim("tiny-unfused")
     clip = golden_clip("b")
     q16 = (np.clip(clip, -1, 1) * 32767.0).astype(np.int16)
-    as_float = (q16 / 32767.0).astype(np.float32)
     from_int16 = model.get_audio_embedding_from_data(x=q16.reshape(1, -1))
-    np.testing.assert_array_equal(from_int16, model.get_audio_embedding_from_data(x=as_float.reshape(1, -1)))
+    # int16 samples are the float clip's quantisation: the same embedding.
+    np.testing.assert_array_equal(from_int16, model.get_audio_embedding_from_data(x=clip.reshape(1, -1)))
     # Files are decoded at 48 kHz and quantised to 16 bits, as LAION's module does.
     path = write_wav(str(tmp_path / "b.wav"), clip, 48000)
     np.testing.assert_array_equal(model.get_audio_embedding_from_filelist(x=[path]), from_int16)
@@ -170,15 +209,9 @@ def test_laion_readme_example_runs(tmp_path, monkeypatch, capsys):
     assert env["text_embed"].shape == (2, 512)
     out = capsys.readouterr().out
     assert "(2, 512)" in out and "(1, 512)" in out
-    tensor_source = README_TENSOR_PART.replace("/home/data/test_clap_short.wav", short)
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        import clapsearch
+    # use_tensor=True asks for gradients through LAION's PyTorch model: refused, naming use_tensor=False.
+    import clapsearch
 
-        with pytest.raises(clapsearch.Error, match="PyTorch"):
-            exec(compile(tensor_source, "laion_readme_tensor", "exec"), env)  # noqa: S102
-        return
-    env["torch"] = torch
-    exec(compile(tensor_source, "laion_readme_tensor", "exec"), env)  # noqa: S102
-    assert tuple(env["text_embed"].shape) == (2, 512)
+    tensor_source = README_TENSOR_PART.replace("/home/data/test_clap_short.wav", short)
+    with pytest.raises(clapsearch.Error, match="use_tensor=False"):
+        exec(compile(tensor_source, "laion_readme_tensor", "exec"), env)  # noqa: S102
