@@ -71,6 +71,9 @@ __all__ = [
     "index",
     "DEFAULT_MODEL",
     "DEFAULT_EXCLUDE_RULE",
+    "MIN_SAMPLE_RATE",
+    "MAX_SAMPLE_RATE",
+    "MAX_THREADS",
     "laion_clap",
 ]
 
@@ -88,28 +91,96 @@ DEFAULT_EXCLUDE_RULE: str = _c.DEFAULT_EXCLUDE_RULE
 _PRECISIONS = ("fp32", "bf16", "int8")
 
 
+# Every argument is checked here, before the compiled module sees it: a user's mistake gets an
+# InvalidInputError naming the argument, never pybind11's "incompatible function arguments"
+# with a C++ signature (an int beyond 64 bits, a str that is not valid Unicode, a bool for a
+# number).
+
+#: The sample rates every call taking ``sr`` accepts, in Hz (FFmpeg refuses a source below 1000 Hz).
+MIN_SAMPLE_RATE: int = _c.MIN_SAMPLE_RATE
+MAX_SAMPLE_RATE: int = _c.MAX_SAMPLE_RATE
+#: The CLI's --threads limit.
+MAX_THREADS: int = _c.MAX_THREADS
+_MAX_INT = 2**62  # beyond any count the engine takes; the engine checks its own limits below it
+
+
+def _int(value, what: str, lo: int, hi: int = _MAX_INT) -> int:
+    """An integer argument: an int (or a float with an integral value, e.g. 48000.0); a bool, a
+    fraction or a string is refused, as is a value outside [lo, hi]."""
+    if isinstance(value, (bool, _np.bool_)):
+        raise InvalidInputError(f"{what} must be an integer, not a bool ({value!r})")
+    if isinstance(value, (int, _np.integer)):
+        v = int(value)
+    elif isinstance(value, (float, _np.floating)) and float(value).is_integer():
+        v = int(value)
+    else:
+        raise InvalidInputError(f"{what} must be an integer (got {type(value).__name__} {value!r})")
+    if not lo <= v <= hi:
+        raise InvalidInputError(f"{what} must be between {lo} and {hi} (got {v})")
+    return v
+
+
+def _rate(sr, what: str = "sr") -> int:
+    """A sample rate in Hz: an integer between MIN_SAMPLE_RATE and MAX_SAMPLE_RATE."""
+    if isinstance(sr, (bool, _np.bool_)):
+        raise InvalidInputError(f"{what} must be a sample rate in Hz, not a bool ({sr!r})")
+    if not isinstance(sr, (int, _np.integer)) and not (isinstance(sr, (float, _np.floating)) and float(sr).is_integer()):
+        raise InvalidInputError(f"{what} must be a whole number of Hz (got {type(sr).__name__} {sr!r})")
+    v = int(sr)
+    if not MIN_SAMPLE_RATE <= v <= MAX_SAMPLE_RATE:
+        raise InvalidInputError(f"{what} must be a sample rate between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz (got {v})")
+    return v
+
+
+def _text(value, what: str) -> str:
+    """A text argument (a query, a where expression, a name): a str the engine can take as UTF-8."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a str (got {type(value).__name__})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidInputError(
+            f"{what} is not valid Unicode: {value[e.start:e.end]!r} at position {e.start} is a lone surrogate"
+        ) from None
+    return value
+
+
 def _texts(texts: Union[str, Sequence[str]], what: str) -> List[str]:
     if isinstance(texts, str):
-        return [texts]
+        return [_text(texts, what)]
     if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Sequence) and not hasattr(texts, "__iter__"):
         raise InvalidInputError(f"{what}: give a string or a list of strings")
     out = list(texts)
-    for t in out:
+    for i, t in enumerate(out):
         if not isinstance(t, str):
             raise InvalidInputError(f"{what}: every item must be a str (got {type(t).__name__})")
+        _text(t, f"{what}: text {i}")
     return out
 
 
-def _paths(paths: Union[str, "_os.PathLike[str]", Sequence[Union[str, "_os.PathLike[str]"]]], what: str) -> List[str]:
-    if isinstance(paths, (str, _os.PathLike)):
-        return [_os.fspath(paths)]
-    out = [_os.fspath(p) for p in paths]
-    return out
+def _path(path, what: str) -> bytes:
+    """A file name as the engine takes it: the bytes os.fsencode gives, so a name that is not
+    UTF-8 (as os.fsdecode and every result give it, with surrogate escapes) names the same file."""
+    try:
+        raw = _os.fsencode(path)
+    except TypeError:
+        raise InvalidInputError(f"{what} must be a path (a str, bytes or os.PathLike; got {type(path).__name__})") from None
+    if b"\0" in raw:
+        raise InvalidInputError(f"{what}: a path cannot contain a NUL character")
+    return raw
 
 
-def _names(items: Sequence[Union[str, int, "_os.PathLike[str]"]]) -> List[str]:
-    """Seeds as the engine takes them: a track id as its digits, a path as a string."""
-    return [str(x) if isinstance(x, int) else _os.fspath(x) for x in items]
+def _paths(paths: Union[str, "_os.PathLike[str]", Sequence[Union[str, "_os.PathLike[str]"]]], what: str) -> List[bytes]:
+    if isinstance(paths, (str, bytes, _os.PathLike)):
+        return [_path(paths, what)]
+    return [_path(p, what) for p in paths]
+
+
+def _names(items: Sequence[Union[str, int, "_os.PathLike[str]"]], what: str = "seeds") -> List[bytes]:
+    """Seeds as the engine takes them: a track id as its digits, a path as its bytes."""
+    if isinstance(items, (str, bytes, int, _os.PathLike)):
+        raise InvalidInputError(f"{what} must be a list (of track ids or paths, each \"VALUE\" or \"VALUE:WEIGHT\")")
+    return [str(x).encode() if isinstance(x, (int, _np.integer)) and not isinstance(x, bool) else _path(x, what) for x in items]
 
 
 def _diversity(value: Optional[float]) -> float:
@@ -128,11 +199,20 @@ def _precision(value: str, what: str) -> str:
 
 
 def _threads(threads: Optional[int]) -> int:
+    """threads=: None = every core (0 for the engine), else 1..MAX_THREADS (the CLI's --threads range)."""
     if threads is None:
         return 0
-    if not isinstance(threads, int) or threads < 1:
-        raise InvalidInputError(f"threads must be a positive int or None (all cores); got {threads!r}")
-    return threads
+    return _int(threads, "threads", 1, MAX_THREADS)
+
+
+def _batch(batch: int) -> int:
+    return _int(batch, "batch", 1, 1024)
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, (bool, _np.bool_)) or not isinstance(value, (int, float, _np.integer, _np.floating)):
+        raise InvalidInputError(f"{what} must be a number (got {type(value).__name__} {value!r})")
+    return float(value)
 
 
 def _audio_array(data) -> _np.ndarray:
@@ -173,12 +253,12 @@ class Model:
         tokenizer: Optional[str] = None,
     ) -> None:
         self._m = _c._Model(
-            _os.fspath(model),
+            _path(model, "model"),
             _precision(precision, "precision"),
             _precision(text_precision, "text_precision"),
             _threads(threads),
-            _os.fspath(config) if config else "",
-            _os.fspath(tokenizer) if tokenizer else "",
+            _path(config, "config") if config else b"",
+            _path(tokenizer, "tokenizer") if tokenizer else b"",
         )
         self._config: Optional[dict] = None
 
@@ -240,7 +320,7 @@ class Model:
         Returns:
             float32 array of shape (N, dim), one row per text.
         """
-        return self._m.embed_text(_texts(texts, "embed_text"), batch)
+        return self._m.embed_text(_texts(texts, "embed_text"), _batch(batch))
 
     def embed_audio(self, data: _np.ndarray, sr: int = 48000, *, batch: int = 8) -> _np.ndarray:
         """Audio embeddings of mono float32 samples, L2-normalised.
@@ -262,7 +342,7 @@ class Model:
         Raises:
             InvalidInputError: not float32, not 1-D/2-D, empty, NaN or infinite samples, a bad rate.
         """
-        return self._m.embed_audio(_audio_array(data), int(sr), batch)
+        return self._m.embed_audio(_audio_array(data), _rate(sr), _batch(batch))
 
     def embed_audio_files(self, paths: Union[str, Sequence[str]], *, hop: float = 5.0, batch: int = 8) -> _np.ndarray:
         """Embeddings of audio files, as ``clapsearch embed --audio`` computes them.
@@ -277,7 +357,7 @@ class Model:
             NotFoundError: a file that does not exist. Error: a file FFmpeg cannot decode.
         """
         files = _paths(paths, "embed_audio_files")
-        return self._m.embed_audio_files(files, float(hop), batch)
+        return self._m.embed_audio_files(files, _number(hop, "hop"), _batch(batch))
 
     def embed_song(
         self,
@@ -304,14 +384,18 @@ class Model:
         if isinstance(song, _np.ndarray):
             if sr is None:
                 raise InvalidInputError("embed_song: give sr (the samples' rate in Hz) with an array")
-            return self._m.embed_song(song, int(sr), float(window), float(hop), float(silence_db), batch)
-        return self._m.embed_song_file(_os.fspath(song), float(window), float(hop), float(silence_db), batch)
+            return self._m.embed_song(
+                song, _rate(sr), _number(window, "window"), _number(hop, "hop"), _number(silence_db, "silence_db"), _batch(batch)
+            )
+        return self._m.embed_song_file(
+            _path(song, "embed_song"), _number(window, "window"), _number(hop, "hop"), _number(silence_db, "silence_db"), _batch(batch)
+        )
 
 
 def load_audio(path: Union[str, "_os.PathLike[str]"], sr: int = 48000) -> _np.ndarray:
     """Decodes any file FFmpeg reads to mono float32 samples at ``sr`` Hz (the CLI's decoder
     and resampler)."""
-    return _c.load_audio(_os.fspath(path), int(sr))
+    return _c.load_audio(_path(path, "load_audio"), _rate(sr))
 
 
 def _progress_printer(done: int, total: int, audio_s: float, elapsed: float, eta: float) -> None:
@@ -370,16 +454,16 @@ def index(
     dirs = _paths(paths, "index")
     return _c.run_index(
         dirs,
-        _os.fspath(db) if db else "",
-        _os.fspath(model) if model else None,
-        _os.fspath(config) if config else "",
-        _os.fspath(tokenizer) if tokenizer else "",
-        window,
-        hop,
+        _path(db, "db") if db else b"",
+        _path(model, "model") if model else None,
+        _path(config, "config") if config else b"",
+        _path(tokenizer, "tokenizer") if tokenizer else b"",
+        None if window is None else _number(window, "window"),
+        None if hop is None else _number(hop, "hop"),
         precision,
         _threads(threads),
-        batch,
-        rebuild,
+        _batch(batch),
+        bool(rebuild),
         callback,
         on_file,
     )
@@ -399,8 +483,15 @@ class Library:
             of every query unless the query says ``include_excluded=True`` (default
             ``DEFAULT_EXCLUDE_RULE``: podcasts, audiobooks, speech; ``""`` = none).
 
-    The index is opened on first use (``index()`` may create it first). Results are lists of
-    dicts with the CLI's ``--json`` fields (see docs/python.md).
+    The index is opened here, so a folder, a file that is not an index or a bad
+    ``exclude_rule`` raises at once; only an index that does not exist yet is opened on first
+    use (``index()`` may create it). Every call sees the index as it is then: tracks indexed,
+    moved or pruned since (by ``clapsearch index``, a watch, another process) are seen as
+    ``serve`` sees them, and when the index switched to another model (``index --rebuild
+    --model``, ``models --activate``) the library is opened again with the model now recorded
+    in it. Results are lists of dicts with the CLI's ``--json`` fields (see docs/python.md);
+    file names that are not UTF-8 come back as ``os.fsdecode`` gives them (surrogate escapes)
+    and can be passed back as they are.
     """
 
     def __init__(
@@ -414,14 +505,27 @@ class Library:
         tokenizer: Optional[str] = None,
         exclude_rule: str = DEFAULT_EXCLUDE_RULE,
     ) -> None:
-        self._db = _os.fspath(db) if db else ""
-        self._exclude_rule = str(exclude_rule)
-        self._model = _os.fspath(model) if model else ""
+        self._db = _path(db, "db") if db else b""
+        self._exclude_rule = _text(exclude_rule, "exclude_rule")
+        _c.check_where(self._exclude_rule, "exclude_rule")
+        self._model = _path(model, "model") if model else b""
         self._threads = _threads(threads)
         self._text_precision = _precision(text_precision, "text_precision")
-        self._config = _os.fspath(config) if config else ""
-        self._tokenizer = _os.fspath(tokenizer) if tokenizer else ""
+        self._config = _path(config, "config") if config else b""
+        self._tokenizer = _path(tokenizer, "tokenizer") if tokenizer else b""
         self._lib = None
+        location = self._db or _os.fsencode(_c.default_db())
+        if b"://" not in location and _os.path.isdir(location):
+            raise InvalidInputError(
+                f"{_os.fsdecode(location)}: a folder, not an index (give the database file, "
+                f"e.g. {_os.path.join(_os.fsdecode(location), 'library.db')})"
+            )
+        if b"://" in location or _os.path.lexists(location):
+            try:
+                self._open()  # a file that is not an index, or a server that refuses, raises here
+            except Error as e:
+                if "no model recorded yet" not in str(e):  # an empty index: index() fills it
+                    raise
 
     def _open(self):
         if self._lib is None:
@@ -429,7 +533,9 @@ class Library:
         return self._lib
 
     def __repr__(self) -> str:
-        return f"clapsearch.Library(db={self._db or None!r}, model={self._model or None!r})"
+        db = _os.fsdecode(self._db) if self._db else None
+        model = _os.fsdecode(self._model) if self._model else None
+        return f"clapsearch.Library(db={db!r}, model={model!r})"
 
     @property
     def db_path(self) -> str:
@@ -444,7 +550,8 @@ class Library:
     def index(self, paths: Union[str, Sequence[str]], *, progress: Union[bool, ProgressCallback] = True, **options) -> dict:
         """Indexes folders or files into this library (``clapsearch.index`` with this ``db``
         and model); the next query sees the new tracks. Returns the run's summary."""
-        summary = index(
+        # The next query sees the new tracks (every call checks the index's generation).
+        return index(
             paths,
             db=self._db or None,
             model=self._model or None,
@@ -454,8 +561,6 @@ class Library:
             tokenizer=self._tokenizer or None,
             **options,
         )
-        self._lib = None  # reopened with the new tracks
-        return summary
 
     def search(
         self,
@@ -498,11 +603,11 @@ class Library:
         """
         texts = _texts(text, "search") if text is not None and (text or not seeds) else []
         d = _diversity(diversity)
-        return _json.loads(
-            self._open().search(
-                texts, int(k), aggregate, float(high), float(moderate), where, int(per_artist), int(per_album), d,
-                bool(include_excluded), _names(seeds), [str(t) for t in nots], _names(not_likes),
-            )
+        return self._open().search(
+            texts, _int(k, "k", 0), _text(aggregate, "aggregate"), _number(high, "high"), _number(moderate, "moderate"),
+            _text(where, "where"), _int(per_artist, "per_artist", 0), _int(per_album, "per_album", 0), d,
+            bool(include_excluded), _names(seeds, "seeds"), _texts(nots, "nots") if nots else [],
+            _names(not_likes, "not_likes"),
         )
 
     def like(
@@ -545,23 +650,24 @@ class Library:
         """
         lib = self._open()
         d = _diversity(diversity)
+        k = _int(k, "k", 0)
+        per_chunk = _int(per_chunk, "per_chunk", 1, 1000)
+        where = _text(where, "where")
+        per_artist, per_album = _int(per_artist, "per_artist", 0), _int(per_album, "per_album", 0)
+        chunk, hop = _number(chunk, "chunk"), _number(hop, "hop")
         if isinstance(query, _np.ndarray):
             if sr is None:
                 raise InvalidInputError("like: give sr (the samples' rate in Hz) with an array")
             if seeds or texts or nots or not_likes:
                 raise InvalidInputError("like: seeds, texts, nots and not_likes go with a file or a track, not with samples")
-            return _json.loads(
-                lib.like_samples(query, int(sr), int(k), per_chunk, float(vote_weight), float(chunk), float(hop), where, int(per_artist),
-                                 int(per_album), d, bool(include_excluded))
-            )
-        if isinstance(query, int) and not isinstance(query, bool):
-            query, track = str(query), True
-        first = "" if query is None else _os.fspath(query)
-        return _json.loads(
-            lib.like(first, bool(track), int(k), per_chunk, float(vote_weight), bool(exclude_self), float(chunk), float(hop),
-                     where, int(per_artist), int(per_album), d, bool(include_excluded), _names(seeds), [str(t) for t in texts],
-                     [str(t) for t in nots], _names(not_likes))
-        )
+            return lib.like_samples(query, _rate(sr), k, per_chunk, _number(vote_weight, "vote_weight"), chunk, hop, where,
+                                    per_artist, per_album, d, bool(include_excluded))
+        if isinstance(query, (int, _np.integer)) and not isinstance(query, bool):
+            query, track = str(int(query)), True
+        first = b"" if query is None else _path(query, "like")
+        return lib.like(first, bool(track), k, per_chunk, _number(vote_weight, "vote_weight"), bool(exclude_self), chunk, hop,
+                        where, per_artist, per_album, d, bool(include_excluded), _names(seeds, "seeds"),
+                        _texts(texts, "texts") if texts else [], _texts(nots, "nots") if nots else [], _names(not_likes, "not_likes"))
 
     def similar(
         self,
@@ -584,20 +690,18 @@ class Library:
         query normalise(sum of w*positive - sum of w*negative) over unit embeddings, every indexed
         seed left out (docs/user-guide.md, Several seeds); diversity and include_excluded as
         :meth:`search`. Returns dicts with rank, path, track_id, score, artist, title."""
-        return _json.loads(
-            self._open().similar(
-                "" if track is None else _names([track])[0],
-                int(k),
-                where,
-                int(per_artist),
-                int(per_album),
-                _names(seeds),
-                [str(t) for t in texts],
-                [str(t) for t in nots],
-                _names(not_likes),
-                _diversity(diversity),
-                bool(include_excluded),
-            )
+        return self._open().similar(
+            b"" if track is None else _names([track], "track")[0],
+            _int(k, "k", 0),
+            _text(where, "where"),
+            _int(per_artist, "per_artist", 0),
+            _int(per_album, "per_album", 0),
+            _names(seeds, "seeds"),
+            _texts(texts, "texts") if texts else [],
+            _texts(nots, "nots") if nots else [],
+            _names(not_likes, "not_likes"),
+            _diversity(diversity),
+            bool(include_excluded),
         )
 
     def artists(
@@ -607,7 +711,9 @@ class Library:
         (``clapsearch similar --artist NAME --json``, itself left out). An artist's embedding is
         the normalised mean of its tracks' unit track embeddings; ``where`` chooses those tracks.
         Returns dicts with rank, artist, tracks, score."""
-        return _json.loads(self._open().groups(False, text or "", like or "", "", int(k), where, bool(include_excluded)))
+        return self._open().groups(
+            False, _text(text or "", "text"), _text(like or "", "like"), "", _int(k, "k", 0), _text(where, "where"), bool(include_excluded)
+        )
 
     def albums(
         self,
@@ -622,7 +728,10 @@ class Library:
         """Albums as :meth:`artists` (``--albums``, ``--album NAME [--artist ALBUM_ARTIST]``);
         ``artist`` tells albums of one name apart. Returns dicts with rank, album, artist, tracks,
         score."""
-        return _json.loads(self._open().groups(True, text or "", like or "", artist, int(k), where, bool(include_excluded)))
+        return self._open().groups(
+            True, _text(text or "", "text"), _text(like or "", "like"), _text(artist, "artist"), _int(k, "k", 0), _text(where, "where"),
+            bool(include_excluded),
+        )
 
     def playlist(
         self,
@@ -638,10 +747,11 @@ class Library:
     ) -> List[dict]:
         """A radio from seed tracks and/or descriptions (``clapsearch playlist --json``).
         Returns dicts with rank, track_id, path, score, artist, title, duration_s, seed."""
-        seed_list = [str(s) if isinstance(s, int) else _os.fspath(s) for s in ([seeds] if isinstance(seeds, (str, int)) else seeds)]
+        seed_list = _names([seeds] if isinstance(seeds, (str, bytes, int, _os.PathLike)) else seeds, "seeds")
         text_list = _texts(texts, "playlist") if texts else []
-        return _json.loads(
-            self._open().playlist(seed_list, text_list, int(length), float(diversity), where, int(per_artist), int(per_album), bool(include_excluded))
+        return self._open().playlist(
+            seed_list, text_list, _int(length, "length", 1), _number(diversity, "diversity"), _text(where, "where"),
+            _int(per_artist, "per_artist", 0), _int(per_album, "per_album", 0), bool(include_excluded),
         )
 
     def path(
@@ -649,17 +759,18 @@ class Library:
     ) -> List[dict]:
         """``length`` tracks moving from ``start`` to ``end`` (``clapsearch path --json``), the
         steps between through tracks matching ``where`` (``--where``) and the music-only rule."""
-        return _json.loads(self._open().path(str(start), str(end), int(length), where, bool(include_excluded)))
+        start_name, end_name = _names([start], "start")[0], _names([end], "end")[0]
+        return self._open().path(start_name, end_name, _int(length, "length", 0), _text(where, "where"), bool(include_excluded))
 
     def duplicates(self, *, threshold: float = 0.0, min_duration_ratio: float = 0.9) -> List[dict]:
         """Groups of the same recording in several files, keeper first (``clapsearch
         duplicates --json``): group, keeper, tracks [...], pairs [...]."""
-        return _json.loads(self._open().duplicates(float(threshold), float(min_duration_ratio)))
+        return self._open().duplicates(_number(threshold, "threshold"), _number(min_duration_ratio, "min_duration_ratio"))
 
     def tracks(self) -> List[dict]:
         """Every track of the index: track_id, path, status, error, silent, duration_s,
         n_windows, artist, title, album, genre, date."""
-        return _json.loads(self._open().tracks())
+        return self._open().tracks()
 
     def search_vectors(self, queries: _np.ndarray, k: int = 10) -> Tuple[_np.ndarray, _np.ndarray]:
         """Nearest tracks to your own vectors, in FAISS's convention.
@@ -674,7 +785,9 @@ class Library:
         """
         if isinstance(queries, _np.ndarray) and queries.ndim == 1:
             queries = queries.reshape(1, -1)
-        return self._open().search_vectors(_audio_array(queries), int(k))
+        if not isinstance(queries, _np.ndarray):
+            raise InvalidInputError(f"queries must be a numpy array (got {type(queries).__name__})")
+        return self._open().search_vectors(queries, _int(k, "k", 1))
 
 
 from . import laion_clap  # noqa: E402  (the drop-in needs Model above)

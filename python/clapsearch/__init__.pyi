@@ -11,6 +11,9 @@ ProgressCallback = Callable[[int, int, float, float, float], None]
 
 DEFAULT_MODEL: str
 DEFAULT_EXCLUDE_RULE: str
+MIN_SAMPLE_RATE: int
+MAX_SAMPLE_RATE: int
+MAX_THREADS: int
 
 class Error(Exception): ...
 class NotFoundError(Error, FileNotFoundError): ...

@@ -83,3 +83,99 @@ def test_index_errors(tmp_path):
         clapsearch.index("/nonexistent/music", db=str(tmp_path / "x.db"), model=case_dir("tiny-unfused"))
     with pytest.raises(ValueError, match="progress"):
         clapsearch.index(str(tmp_path), db=str(tmp_path / "x.db"), progress="yes")
+
+
+# --- M3: threads beyond the CLI's range crashed the interpreter (OpenMP per-thread state).
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1025, 100000, 2**31 - 1, 2**70, True, 2.5, "4"])
+def test_threads_out_of_range_are_refused_everywhere(tmp_path, threads):
+    with pytest.raises(clapsearch.InvalidInputError, match="threads"):
+        clapsearch.Model(case_dir("tiny-unfused"), threads=threads)
+    with pytest.raises(clapsearch.InvalidInputError, match="threads"):
+        clapsearch.Library(str(tmp_path / "x.db"), threads=threads)
+    with pytest.raises(clapsearch.InvalidInputError, match="threads"):
+        clapsearch.index(str(tmp_path), db=str(tmp_path / "x.db"), model=case_dir("tiny-unfused"), threads=threads)
+    from clapsearch import laion_clap
+
+    with pytest.raises(clapsearch.InvalidInputError, match="threads"):
+        laion_clap.CLAP_Module(threads=threads)
+
+
+def test_the_largest_thread_count_works():
+    model = clapsearch.Model(case_dir("tiny-unfused"), threads=clapsearch.MAX_THREADS)
+    assert model.embed_text("a").shape == (1, 512)
+
+
+# --- L20: sample rates and texts are checked before the engine sees them: InvalidInputError
+# naming the argument, never an internal file name or pybind11's C++ signature.
+
+
+@pytest.mark.parametrize("sr", [1, 999, 0, -1, 1000001, 2**40, 2**70, True, False, 48000.5, "48000", None])
+def test_bad_sample_rates_are_invalid_input_everywhere(unfused, sr, tmp_path):
+    clip = golden_clip("a")
+    calls = [
+        lambda: unfused.embed_audio(clip, sr),
+        lambda: unfused.embed_song(clip, sr),
+        lambda: clapsearch.load_audio(write_wav_once(tmp_path), sr),
+    ]
+    for call in calls:
+        with pytest.raises(clapsearch.InvalidInputError, match=r"\bsr\b") as e:
+            call()
+        message = str(e.value)
+        assert "/tmp" not in message and "/proc" not in message and "incompatible" not in message, message
+
+
+def write_wav_once(tmp_path):
+    from conftest import write_wav
+
+    path = tmp_path / "one.wav"
+    if not path.exists():
+        write_wav(str(path), golden_clip("a"), 48000)
+    return str(path)
+
+
+def test_integral_rates_of_any_number_type_are_taken(unfused):
+    clip = golden_clip("b")
+    ref = unfused.embed_audio(clip, 44100)
+    np.testing.assert_array_equal(unfused.embed_audio(clip, 44100.0), ref)
+    np.testing.assert_array_equal(unfused.embed_audio(clip, np.int64(44100)), ref)
+    assert clapsearch.MIN_SAMPLE_RATE == 1000
+    assert unfused.embed_audio(clip[:1000], clapsearch.MIN_SAMPLE_RATE).shape == (1, 512)
+
+
+def test_texts_that_are_not_unicode_and_other_type_mistakes_are_clear(unfused, tmp_path):
+    cases = [
+        (lambda: unfused.embed_text("caf\udce9"), "not valid Unicode"),
+        (lambda: unfused.embed_text(["ok", "\ud800"]), "text 1 is not valid Unicode"),
+        (lambda: unfused.embed_text("x", batch=2**70), "batch"),
+        (lambda: unfused.embed_text("x", batch=True), "batch"),
+        (lambda: unfused.embed_audio(golden_clip("a"), batch=1.5), "batch"),
+        (lambda: unfused.embed_audio_files([str(tmp_path / "a\0b.wav")]), "NUL"),
+        (lambda: unfused.embed_audio_files([3]), "path"),
+        (lambda: unfused.embed_song(golden_clip("a"), 48000, window="10"), "window"),
+    ]
+    for call, message in cases:
+        with pytest.raises(clapsearch.InvalidInputError, match=message) as e:
+            call()
+        assert "incompatible function arguments" not in str(e.value)
+
+
+# --- Rough edge 9: a Library refuses what cannot be an index when it is made, not at the first query.
+
+
+def test_a_library_checks_its_database_and_rule_when_made(tmp_path):
+    with pytest.raises(clapsearch.InvalidInputError, match="a folder, not an index"):
+        clapsearch.Library(str(tmp_path))
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a SQLite database" * 100)
+    with pytest.raises(clapsearch.Error, match="garbage.db"):
+        clapsearch.Library(str(garbage))
+    with pytest.raises(clapsearch.InvalidInputError, match="exclude_rule"):
+        clapsearch.Library(str(tmp_path / "new.db"), exclude_rule="genre ==")
+    with pytest.raises(clapsearch.InvalidInputError, match="exclude_rule"):
+        clapsearch.Library(str(tmp_path / "new.db"), exclude_rule="caf\udce9")
+    # An index that does not exist yet is fine until used (index() may create it).
+    later = clapsearch.Library(str(tmp_path / "new.db"))
+    with pytest.raises(clapsearch.Error, match="no index"):
+        later.search("x")

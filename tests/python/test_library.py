@@ -221,3 +221,82 @@ def test_library_errors_are_clear(lib, tmp_path):
         library.search_vectors(np.zeros((2, 512), dtype=np.float64))
     with pytest.raises(clapsearch.Error):
         library.path("chirp.wav", "chirp.wav", 3)
+
+
+def test_search_vectors_bounds_k(lib, unfused):
+    library = clapsearch.Library(lib["db"])
+    q = unfused.embed_text("rain")
+    D, I = library.search_vectors(q, k=1000)  # FAISS-style padding up to 1000
+    assert D.shape == (1, 1000) and I[0][-1] == -1
+    for k in (1001, 10**9, 2**70, 0, -3):
+        with pytest.raises(clapsearch.InvalidInputError, match="k must be between 1 and"):
+            library.search_vectors(q, k=k)
+
+
+def test_similar_needs_something_to_be_similar_to(lib):
+    library = clapsearch.Library(lib["db"])
+    with pytest.raises(clapsearch.InvalidInputError, match="similar: give a track"):
+        library.similar()
+
+
+def test_a_library_sees_every_change_to_its_index(tmp_path):
+    """M5: a Library kept open answers as the index is now, after a `clapsearch index` that
+    pruned, added, renumbered (--rebuild) and changed the model (--rebuild --model), as a new
+    Library and the CLI do."""
+    music = str(tmp_path / "lv")
+    a = ffmpeg(f"{music}/a.flac", '-f lavfi -i "sine=f=310:d=6"')
+    c = ffmpeg(f"{music}/c.flac", '-f lavfi -i "anoisesrc=c=pink:d=6:a=0.3:r=48000:seed=5"')
+    db = str(tmp_path / "lv.db")
+    cli("index", music, "--db", db, "--model", MODEL, "--quiet")
+    library = clapsearch.Library(db)
+    lv = {"db": db}
+
+    def same_as_now():
+        fresh = clapsearch.Library(db)
+        assert library.tracks() == fresh.tracks()
+        first = library.tracks()[0]["track_id"]
+        assert library.similar(first, k=0) == cli_json(lv, "similar", str(first), "-k", "0")
+        assert library.search("x", k=0) == cli_json(lv, "search", "x", "-k", "0")
+        assert all(r["path"] for r in library.search("x", k=0))
+
+    assert sorted(t["path"] for t in library.tracks()) == [a, c]
+    library.similar(a, k=0)  # the first snapshot in use
+    os.remove(a)
+    d = ffmpeg(f"{music}/d.flac", '-f lavfi -i "sine=f=870:d=7"')
+    cli("index", music, "--db", db, "--quiet")  # a pruned, d added
+    assert sorted(t["path"] for t in library.tracks()) == [c, d]
+    same_as_now()
+    cli("index", music, "--db", db, "--rebuild", "--quiet")  # the same files under new ids
+    same_as_now()
+    cli("index", music, "--db", db, "--rebuild", "--model", case_dir("tiny-fused"), "--quiet")  # another model
+    same_as_now()
+    assert library.search("x", k=1)[0]["path"] in (c, d)
+
+
+def test_file_names_that_are_not_utf8_round_trip(tmp_path, unfused):
+    """L7: a name with the byte \\xe9 (Latin-1 'é') comes back as os.fsdecode gives it and
+    names the same file when passed back."""
+    from conftest import write_wav
+
+    music = tmp_path / "names"
+    music.mkdir()
+    raw = os.fsencode(str(music)) + b"/caf\xe9.wav"
+    rng = np.random.default_rng(7)
+    write_wav(os.fsdecode(raw), (rng.standard_normal(48000 * 3) * 0.1).astype(np.float32), 48000)
+    write_wav(str(music / "plain.wav"), (rng.standard_normal(48000 * 3) * 0.1).astype(np.float32), 48000)
+    db = str(tmp_path / "names.db")
+    events = []
+    summary = clapsearch.index(str(music), db=db, model=MODEL, progress=False, on_file=lambda *e: events.append(e))
+    assert summary["indexed"] == 2 and summary["errors"] == 0
+    assert os.fsdecode(raw) in [path for _, path, _ in events]
+    library = clapsearch.Library(db)
+    named = [t for t in library.tracks() if t["path"].endswith(".wav") and "plain" not in t["path"]]
+    assert len(named) == 1 and os.fsencode(named[0]["path"]) == raw
+    path = named[0]["path"]
+    assert [r["path"] for r in library.similar(path, k=0)] == [str(music / "plain.wav")]
+    assert library.similar(path) == library.similar(named[0]["track_id"])
+    assert [r["path"] for r in library.similar(str(music / "plain.wav"), k=0)] == [path]
+    assert path in [r["path"] for r in library.search("x", k=0)]
+    assert library.like(path, k=1)[0]["path"] == path
+    np.testing.assert_array_equal(unfused.embed_audio_files([path]), unfused.embed_audio_files([raw]))
+    assert clapsearch.load_audio(path).size == 48000 * 3

@@ -139,3 +139,23 @@ def test_help_reads_well():
         for name, member in vars(cls).items():
             if not name.startswith("_"):
                 assert getattr(member, "__doc__", None), f"{cls.__name__}.{name}"
+
+
+def test_resampling_writes_no_file_and_follows_no_planted_symlink(tmp_path, unfused, monkeypatch):
+    """M10: samples at another rate reached FFmpeg through a predictable
+    $TMPDIR/clapsearch-python-<pid>-<n>.wav written through any symlink planted there. They now
+    go through a memory file: the link's target is untouched and nothing is left in $TMPDIR."""
+    tmpdir = tmp_path / "tmp"  # this process's $TMPDIR, seen by the engine (getenv at each use)
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    planted = {f"clapsearch-python-{os.getpid()}-{n}.wav" for n in range(64)}
+    for name in planted:
+        os.symlink(victim, tmpdir / name)
+    clip = np.full(44100, 0.1, np.float32)
+    assert unfused.embed_audio(clip, sr=44100).shape == (1, 512)
+    assert unfused.embed_audio(np.stack([clip, clip * 0.5]), sr=22050).shape == (2, 512)
+    assert unfused.embed_song(clip, 44100)["track"].shape == (512,)
+    assert victim.read_text() == "precious"
+    assert set(os.listdir(tmpdir)) == planted

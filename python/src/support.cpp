@@ -1,0 +1,162 @@
+#include "support.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+namespace clap::python {
+
+namespace fs = std::filesystem;
+
+void require_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw NotFound(path + ": no such file");
+}
+
+void check_threads(int threads) {
+  if (threads < 0 || threads > kMaxThreads)
+    throw InvalidInput("threads must be between 1 and " + std::to_string(kMaxThreads) + ", or None for every core (got " +
+                       std::to_string(threads) + ")");
+}
+
+void check_batch(int batch) {
+  if (batch < 1 || batch > 1024) throw InvalidInput("batch must be between 1 and 1024 (got " + std::to_string(batch) + ")");
+}
+
+void check_rate(int sr, const char* what) {
+  if (sr < kMinSampleRate || sr > kMaxSampleRate)
+    throw InvalidInput(std::string(what) + " must be a sample rate between " + std::to_string(kMinSampleRate) + " and " +
+                       std::to_string(kMaxSampleRate) + " Hz (got " + std::to_string(sr) + ")");
+}
+
+py::array_t<float> owned_matrix(std::vector<float>&& v, py::ssize_t rows, py::ssize_t dim) {
+  auto* heap = new std::vector<float>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<float>*>(p); });
+  return py::array_t<float>({rows, dim}, {dim * static_cast<py::ssize_t>(sizeof(float)), static_cast<py::ssize_t>(sizeof(float))},
+                            heap->data(), owner);
+}
+
+py::array_t<float> owned_vector(std::vector<float>&& v) {
+  auto* heap = new std::vector<float>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<float>*>(p); });
+  return py::array_t<float>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(float))}, heap->data(), owner);
+}
+
+Clips clips_of(const py::array& array) {
+  if (!py::isinstance<py::array_t<float>>(array) || array.dtype().kind() != 'f' || array.itemsize() != 4)
+    throw InvalidInput("audio must be a float32 numpy array (got dtype " + py::str(array.dtype()).cast<std::string>() +
+                       "): convert with x.astype(np.float32), samples in [-1, 1]");
+  if (array.ndim() != 1 && array.ndim() != 2)
+    throw InvalidInput("audio must be 1-D (one clip) or 2-D (a batch of clips, one per row); got " +
+                       std::to_string(array.ndim()) + " dimensions");
+  Clips c;
+  c.data = py::array_t<float, py::array::c_style>::ensure(array);  // copies only when not C-contiguous
+  c.batch = array.ndim() == 2;
+  c.rows = c.batch ? array.shape(0) : 1;
+  c.length = c.batch ? array.shape(1) : array.shape(0);
+  if (c.rows == 0) throw InvalidInput("audio: an empty batch (0 clips)");
+  if (c.length == 0) throw InvalidInput("audio: a clip of 0 samples");
+  const float* p = c.data.data();
+  const py::ssize_t n = c.rows * c.length;
+  for (py::ssize_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i]))
+      throw InvalidInput("audio: sample " + std::to_string(i % c.length) + (c.batch ? " of clip " + std::to_string(i / c.length) : "") +
+                         " is not finite (NaN or infinity)");
+  return c;
+}
+
+MemoryWav::MemoryWav(const float* samples, size_t n, int rate) {
+  // A WAV's sizes are 32-bit: a longer clip cannot be described (4 GB of samples, ~6 hours at 48 kHz).
+  if (n > (UINT32_MAX - 36) / sizeof(float)) throw InvalidInput("audio: a clip too long to resample (more than 1 billion samples)");
+  fd_ = ::memfd_create("clapsearch-samples", MFD_CLOEXEC);
+  if (fd_ < 0) throw Error("cannot hold the samples in memory for resampling");
+  std::string header;
+  auto u32 = [&](uint32_t v) { header.append(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [&](uint16_t v) { header.append(reinterpret_cast<const char*>(&v), 2); };
+  const uint32_t data_bytes = static_cast<uint32_t>(n * sizeof(float));
+  header += "RIFF";
+  u32(36 + data_bytes);
+  header += "WAVEfmt ";
+  u32(16);
+  u16(3);  // IEEE float
+  u16(1);  // mono
+  u32(static_cast<uint32_t>(rate));
+  u32(static_cast<uint32_t>(rate) * 4);
+  u16(4);
+  u16(32);
+  header += "data";
+  u32(data_bytes);
+  auto write_all = [&](const char* p, size_t size) {
+    while (size > 0) {
+      const ssize_t w = ::write(fd_, p, size);
+      if (w <= 0) {
+        ::close(fd_);
+        throw Error("cannot hold the samples in memory for resampling");
+      }
+      p += w;
+      size -= static_cast<size_t>(w);
+    }
+  };
+  write_all(header.data(), header.size());
+  write_all(reinterpret_cast<const char*>(samples), data_bytes);
+  path_ = "/proc/self/fd/" + std::to_string(fd_);
+}
+
+MemoryWav::~MemoryWav() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string replace_path(std::string message, const std::string& path, const std::string& what) {
+  for (size_t at = message.find(path); at != std::string::npos; at = message.find(path, at + what.size()))
+    message.replace(at, path.size(), what);
+  return message;
+}
+
+py::str fs_str(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeFSDefaultAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
+py::object py_of(const service::ojson& j) {
+  switch (j.type()) {
+    case service::ojson::value_t::null:
+    case service::ojson::value_t::discarded:
+      return py::none();
+    case service::ojson::value_t::boolean:
+      return py::bool_(j.get<bool>());
+    case service::ojson::value_t::number_integer:
+      return py::int_(j.get<int64_t>());
+    case service::ojson::value_t::number_unsigned:
+      return py::int_(j.get<uint64_t>());
+    case service::ojson::value_t::number_float: {
+      const double v = j.get<double>();
+      if (!std::isfinite(v)) return py::none();  // as the JSON text says (null)
+      return py::float_(v);
+    }
+    case service::ojson::value_t::string:
+      return fs_str(j.get_ref<const std::string&>());
+    case service::ojson::value_t::array: {
+      py::list out;
+      for (const auto& item : j) out.append(py_of(item));
+      return out;
+    }
+    case service::ojson::value_t::object: {
+      py::dict out;
+      for (const auto& [key, value] : j.items()) out[fs_str(key)] = py_of(value);
+      return out;
+    }
+    case service::ojson::value_t::binary:
+      break;
+  }
+  return py::none();
+}
+
+void check_signals() {
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+}  // namespace clap::python

@@ -1,0 +1,110 @@
+// What module.cpp (Model, index, load_audio) and library.cpp (Library) of the compiled
+// `clapsearch._clapsearch` share: the errors a bad argument raises, the checks of audio from
+// Python, the in-memory WAV that carries samples at another rate to FFmpeg, the conversion of
+// the library's JSON records and of file names to Python objects, and Ctrl-C between items.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "service/records.h"
+
+namespace clap::python {
+
+namespace py = pybind11;
+
+// A bad argument from Python (shape, dtype, sample rate, empty list): clapsearch.InvalidInputError,
+// as is every clap::InvalidArgument the library throws (a value out of range, a missing query).
+class InvalidInput : public clap::InvalidArgument {
+ public:
+  using clap::InvalidArgument::InvalidArgument;
+};
+// A file that is not there: clapsearch.NotFoundError (a FileNotFoundError).
+class NotFound : public Error {
+ public:
+  using Error::Error;
+};
+
+void require_file(const std::string& path);
+
+// The CLI's --threads range (src/cli/common.cpp: 0 = all cores, at most 1024). More threads than
+// that made OpenMP allocate per-thread state without bound (a segfault, or libgomp aborting the
+// interpreter), so every entry point taking threads checks it.
+inline constexpr int kMaxThreads = 1024;
+void check_threads(int threads);
+// Windows or texts per model call: the CLI's --batch range.
+void check_batch(int batch);
+
+// Sample rates taken from Python, the same range for every call (embed_audio, embed_song,
+// Library.like, load_audio): FFmpeg's decoder refuses a source below 1000 Hz as a damaged header.
+inline constexpr int kMinSampleRate = 1000;
+inline constexpr int kMaxSampleRate = 1000000;
+void check_rate(int sr, const char* what = "sr");
+
+// A numpy array of rows × dim floats (or a vector) that owns `v` (moved, not copied).
+py::array_t<float> owned_matrix(std::vector<float>&& v, py::ssize_t rows, py::ssize_t dim);
+py::array_t<float> owned_vector(std::vector<float>&& v);
+
+// Audio samples from Python: float32, 1-D (one clip) or 2-D (a batch of equal-length clips),
+// finite. Read in place when C-contiguous.
+struct Clips {
+  py::array_t<float, py::array::c_style> data;
+  bool batch = false;
+  py::ssize_t rows = 0, length = 0;
+  const float* row(py::ssize_t i) const { return data.data() + i * length; }
+};
+Clips clips_of(const py::array& array);
+
+// One clip as a 32-bit float WAV file in memory (memfd_create), named /proc/self/fd/N: how
+// samples at another rate reach FFmpeg's resampler, the one the CLI and the indexer use.
+// Nothing is written to the file system: no name in /tmp another user could plant a symlink
+// at, nothing left behind, nobody else can read the audio.
+class MemoryWav {
+ public:
+  MemoryWav(const float* samples, size_t n, int rate);
+  ~MemoryWav();
+  MemoryWav(const MemoryWav&) = delete;
+  MemoryWav& operator=(const MemoryWav&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// `message` with every `path` in it replaced by `what`.
+std::string replace_path(std::string message, const std::string& path, const std::string& what);
+
+// Runs `f` (which decodes a MemoryWav) and rethrows its errors with the memory file's name
+// replaced by `what`: a message names the caller's samples, not /proc/self/fd/N.
+template <class F>
+auto naming_samples(const MemoryWav& wav, const std::string& what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const InvalidArgument& e) {
+    throw InvalidInput(replace_path(e.what(), wav.path(), what));
+  } catch (const NotFound& e) {
+    throw NotFound(replace_path(e.what(), wav.path(), what));
+  } catch (const Error& e) {
+    throw Error(replace_path(e.what(), wav.path(), what));
+  }
+}
+
+// A file name (or any string holding one) as Python's os.fsdecode gives it: bytes that are not
+// UTF-8 become lone surrogates (surrogateescape), so os.fsencode gives the same bytes back and
+// the name can be passed to any call again.
+py::str fs_str(const std::string& s);
+// A JSON record of service/records.h as the Python objects json.loads would make of the CLI's
+// --json, except that strings keep their bytes (fs_str) instead of U+FFFD.
+py::object py_of(const service::ojson& j);
+
+// Ctrl-C between the items of a long call: with the GIL released, takes it and runs Python's
+// signal handlers; a KeyboardInterrupt (or whatever a handler raised) is thrown as
+// py::error_already_set. Only the main thread sees signals; elsewhere it costs a GIL round trip.
+void check_signals();
+
+}  // namespace clap::python

@@ -1,0 +1,93 @@
+"""Ctrl-C stops a long call (L5): the engine's loops give Python's signal handlers a chance
+between batches (embed_text, embed_audio) and between files (index), so a KeyboardInterrupt
+comes within about one batch, not when the call would have ended minutes later.
+
+Each call runs in a child interpreter, told to start a call that would run for minutes and
+sent SIGINT a second into it; it must end with KeyboardInterrupt well before the call could
+have finished (the limit below is a generous bound on "one batch and the interpreter's exit",
+not a measure of speed)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import case_dir
+
+# Each call below takes minutes to finish on this machine's two cores; stopping it takes one
+# batch or one file (a fraction of a second) plus the interpreter's exit.
+ENDS_WITHIN_S = 30
+
+PRELUDE = f"""
+import sys
+import numpy as np
+import clapsearch
+model = clapsearch.Model({case_dir("tiny-unfused")!r}, threads=1)
+"""
+
+
+def interrupted(body):
+    child = subprocess.Popen([sys.executable, "-c", PRELUDE + body], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "go", child.stderr.read()
+        time.sleep(1.0)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=ENDS_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail(f"the call went on for {ENDS_WITHIN_S} s after Ctrl-C")
+    assert child.returncode != 0
+    assert "KeyboardInterrupt" in err, err
+    return err
+
+
+def test_ctrl_c_stops_embed_text():
+    interrupted("""
+texts = [f"text number {i}" for i in range(400000)]
+print("go", flush=True)
+model.embed_text(texts, batch=16)
+print("finished", flush=True)
+""")
+
+
+def test_ctrl_c_stops_embed_audio():
+    interrupted("""
+clips = np.random.default_rng(1).standard_normal((8000, 2400)).astype(np.float32) * 0.1
+print("go", flush=True)
+model.embed_audio(clips, 48000, batch=8)
+""")
+
+
+def test_ctrl_c_stops_embed_audio_at_another_rate():
+    interrupted("""
+clips = np.random.default_rng(1).standard_normal((8000, 2205)).astype(np.float32) * 0.1
+print("go", flush=True)
+model.embed_audio(clips, 44100, batch=8)
+""")
+
+
+def test_ctrl_c_stops_an_index_run_between_files(tmp_path):
+    from conftest import write_wav
+    import numpy as np
+
+    music = tmp_path / "many"
+    music.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(600):
+        write_wav(str(music / f"{i:03d}.wav"), (rng.standard_normal(8000) * 0.1).astype(np.float32), 16000)
+    db = str(tmp_path / "many.db")
+    interrupted(f"""
+def progress(done, *rest):
+    if done == 1:  # the first file stored
+        print("go", flush=True)
+clapsearch.index({str(music)!r}, db={db!r}, model={case_dir("tiny-unfused")!r}, progress=progress, threads=1)
+""")
+    # Every file finished before the interruption is stored: the index opens and holds them.
+    import clapsearch
+
+    tracks = clapsearch.Library(db).tracks()
+    assert 0 < len(tracks) < 600
