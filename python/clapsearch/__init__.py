@@ -387,6 +387,8 @@ class Model:
             return self._m.embed_song(
                 song, _rate(sr), _number(window, "window"), _number(hop, "hop"), _number(silence_db, "silence_db"), _batch(batch)
             )
+        if sr is not None:
+            raise InvalidInputError("embed_song: sr goes with an array of samples (a file is decoded at its own rate)")
         return self._m.embed_song_file(
             _path(song, "embed_song"), _number(window, "window"), _number(hop, "hop"), _number(silence_db, "silence_db"), _batch(batch)
         )
@@ -662,6 +664,8 @@ class Library:
                 raise InvalidInputError("like: seeds, texts, nots and not_likes go with a file or a track, not with samples")
             return lib.like_samples(query, _rate(sr), k, per_chunk, _number(vote_weight, "vote_weight"), chunk, hop, where,
                                     per_artist, per_album, d, bool(include_excluded))
+        if sr is not None:
+            raise InvalidInputError("like: sr goes with an array of samples (a file or a track is decoded at its own rate)")
         if isinstance(query, (int, _np.integer)) and not isinstance(query, bool):
             query, track = str(int(query)), True
         first = b"" if query is None else _path(query, "like")

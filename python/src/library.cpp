@@ -3,7 +3,7 @@
 //
 // The index may change under a Library (a `clapsearch index` run, a watch, `models --activate`):
 // every call first brings the library up to date as `serve` does between requests
-// (service::Library::refresh: only when the store's generation moved; a new snapshot otherwise),
+// (service::Library::refresh: a new snapshot when the store's generation moved, else nothing read),
 // and when another model's embeddings became the index's active set, opens the index again with
 // that model (src/server/server.cpp, reopen_library). A call never mixes two snapshots.
 #include "library.h"

@@ -7,7 +7,9 @@
 // clap::Error becomes a clapsearch.Error (FileNotFoundError / ValueError subclasses where the
 // cause is a missing file or a bad argument) with the CLI's message. Embeddings come back as
 // numpy arrays that own the engine's buffer (no copy); input arrays are read in place when they
-// are float32 and C-contiguous.
+// are float32 and C-contiguous. This file holds Model, index and load_audio; library.cpp the
+// Library; support.h what both use (argument checks, the in-memory WAV, results as Python
+// objects, Ctrl-C). python/clapsearch/__init__.py checks every argument's type before it gets here.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -33,7 +35,6 @@
 #include "service/library.h"
 #include "service/model.h"
 #include "support.h"
-
 
 namespace clap::python {
 namespace {

@@ -154,6 +154,7 @@ def test_texts_that_are_not_unicode_and_other_type_mistakes_are_clear(unfused, t
         (lambda: unfused.embed_audio_files([str(tmp_path / "a\0b.wav")]), "NUL"),
         (lambda: unfused.embed_audio_files([3]), "path"),
         (lambda: unfused.embed_song(golden_clip("a"), 48000, window="10"), "window"),
+        (lambda: unfused.embed_song(write_wav_once(tmp_path), 48000), "sr goes with an array"),
     ]
     for call, message in cases:
         with pytest.raises(clapsearch.InvalidInputError, match=message) as e:

@@ -237,6 +237,11 @@ def test_similar_needs_something_to_be_similar_to(lib):
     library = clapsearch.Library(lib["db"])
     with pytest.raises(clapsearch.InvalidInputError, match="similar: give a track"):
         library.similar()
+    # A rate with a file would be ignored silently: refused instead.
+    with pytest.raises(clapsearch.InvalidInputError, match="sr goes with an array"):
+        library.like(os.path.join(lib["music"], "chirp.wav"), sr=44100)
+    with pytest.raises(clapsearch.InvalidInputError, match=r"\bsr\b"):
+        library.like(np.zeros(48000, np.float32), sr=True)
 
 
 def test_a_library_sees_every_change_to_its_index(tmp_path):
