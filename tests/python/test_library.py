@@ -305,3 +305,23 @@ def test_file_names_that_are_not_utf8_round_trip(tmp_path, unfused):
     assert library.like(path, k=1)[0]["path"] == path
     np.testing.assert_array_equal(unfused.embed_audio_files([path]), unfused.embed_audio_files([raw]))
     assert clapsearch.load_audio(path).size == 48000 * 3
+
+
+def test_a_callback_that_raises_stops_the_index_run(tmp_path):
+    """An exception from on_file (or progress) ends index() between two files and is raised;
+    it used to be raised only after every file had been indexed."""
+    from conftest import write_wav
+
+    music = tmp_path / "some"
+    music.mkdir()
+    rng = np.random.default_rng(11)
+    for i in range(40):
+        write_wav(str(music / f"{i:02d}.wav"), (rng.standard_normal(8000) * 0.1).astype(np.float32), 16000)
+    db = str(tmp_path / "some.db")
+
+    def on_file(kind, path, detail):
+        raise RuntimeError("enough")
+
+    with pytest.raises(RuntimeError, match="enough"):
+        clapsearch.index(str(music), db=db, model=MODEL, progress=False, on_file=on_file, threads=1)
+    assert len(clapsearch.Library(db).tracks()) < 40
