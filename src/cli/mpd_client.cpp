@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cli/common.h"
+
 namespace clap::cli {
 
 std::string MpdAddress::text() const {
@@ -54,6 +56,11 @@ constexpr unsigned kTimeoutMs = 30000;
 }  // namespace
 
 MpdClient::MpdClient(const MpdAddress& address, const std::string& password) : address_(address) {
+  // Checked before connecting: a line break would end the password command and send the rest
+  // of it as a command of its own (libmpdclient quotes only '"' and '\\').
+  if (!service::line_protocol_safe(password))
+    throw InvalidArgument("MPD's password holds a line break or NUL: it is not sent to MPD at " + address.text() +
+                          " (check --password-file or $MPD_PASSWORD)");
   conn_ = mpd_connection_new(address.host.c_str(), address.port, kTimeoutMs);
   if (conn_ == nullptr) throw MpdError("MPD at " + address.text() + ": out of memory");
   if (mpd_connection_get_error(conn_) != MPD_ERROR_SUCCESS) fail("cannot connect");
@@ -100,16 +107,21 @@ service::QueueView MpdClient::queue() {
 }
 
 void MpdClient::add(const std::string& uri) {
+  // Every argument is checked before it reaches the wire (issue 53 H1): MPD reads one command per
+  // line, so a line break in a file name would run the rest of the name as commands ("kill").
+  if (!service::line_protocol_safe(uri))
+    throw MpdRefused("not sent to MPD at " + address_.text() + ": '" + terminal_text(uri) +
+                     "' holds a line break or NUL (shown as '?'), which MPD's protocol cannot carry");
   if (!mpd_run_add(conn_, uri.c_str())) {
     // A refusal (no such song in MPD's database) leaves the connection usable: the message says
     // which song; a lost connection throws as every other failure.
     if (mpd_connection_get_error(conn_) == MPD_ERROR_SERVER) {
       const std::string reason = mpd_connection_get_error_message(conn_);
       mpd_connection_clear_error(conn_);
-      throw MpdRefused("MPD at " + address_.text() + " refused to add '" + uri + "': " + reason +
+      throw MpdRefused("MPD at " + address_.text() + " refused to add '" + terminal_text(uri) + "': " + reason +
                        " (is MPD's database up to date with the music folder?)");
     }
-    fail("cannot add '" + uri + "'");
+    fail("cannot add '" + terminal_text(uri) + "'");
   }
 }
 

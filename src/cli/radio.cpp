@@ -46,10 +46,17 @@ std::string mpd_password(const MpdRadioOptions& o) {
     p = p.substr(0, p.find('\n'));
     if (!p.empty() && p.back() == '\r') p.pop_back();
     if (p.empty()) throw InvalidArgument(o.password_file + ": the password file is empty");
+    if (!service::line_protocol_safe(p))
+      throw InvalidArgument(o.password_file + ": the password's line holds a carriage return or NUL, which MPD's protocol "
+                            "cannot carry: not sent");
     return p;
   }
   const char* env = std::getenv("MPD_PASSWORD");
-  return env ? env : "";
+  const std::string p = env ? env : "";
+  // A line break would send the rest of the value to MPD as a command of its own (rough edge 11).
+  if (!service::line_protocol_safe(p))
+    throw InvalidArgument("$MPD_PASSWORD holds a line break, which MPD's protocol cannot carry: not sent");
+  return p;
 }
 
 // Sleeps up to `seconds`; true when a stop signal came (cli/common: Ctrl-C and SIGTERM as a file
@@ -85,6 +92,9 @@ void top_up(MpdClient& mpd, service::RadioStation& station, bool once) {
                 terminal_text(fill.seed_uri).c_str());
   }
   std::fflush(stdout);
+  for (const std::string& uri : fill.unsendable)
+    print_warning("skipped '" + terminal_text(uri) + "': its name holds a line break (shown as '?'), which MPD's " +
+                  "protocol cannot carry (sent, the rest of the name would run as MPD commands); rename the file");
   if (fill.outside_folder > 0)
     print_warning(std::to_string(fill.outside_folder) +
                   " chosen tracks are indexed outside the music folder " + station.folder().folder() +

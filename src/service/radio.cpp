@@ -27,6 +27,8 @@ std::optional<std::string> relative_inside(const std::string& path, const std::s
 
 }  // namespace
 
+bool line_protocol_safe(const std::string& text) { return text.find_first_of(std::string("\n\r\0", 3)) == std::string::npos; }
+
 MusicFolderMap::MusicFolderMap(const std::string& music_dir) {
   if (music_dir.empty()) throw InvalidArgument("the music folder is empty: give the player's music folder");
   std::error_code ec;
@@ -131,6 +133,7 @@ RadioFill RadioStation::fill(const QueueView& queue) {
     }
     out.picks.clear();
     out.outside_folder = 0;
+    out.unsendable.clear();
     for (size_t i = static_cast<size_t>(playlist.seeds); i < playlist.tracks.size(); ++i) {
       if (static_cast<int64_t>(out.picks.size()) == out.wanted) break;
       const search::Hit& hit = playlist.tracks[i];
@@ -140,6 +143,10 @@ RadioFill RadioStation::fill(const QueueView& queue) {
       const std::optional<std::string> uri = folder_.uri_of(t->path);
       if (!uri) {
         ++out.outside_folder;
+        continue;
+      }
+      if (!line_protocol_safe(*uri)) {  // never sent: the radio chooses another track instead
+        if (unsendable_reported_.insert(t->id).second) out.unsendable.push_back(*uri);  // said once per track
         continue;
       }
       out.picks.push_back({*uri, t->path, t->id, hit.score});

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,12 @@ class MusicFolderMap {
   std::string folder_;    // absolute, lexically normal, no trailing slash
   std::string resolved_;  // folder_ with symlinks resolved (may equal folder_)
 };
+
+// Whether a line protocol (MPD's: one command per line, libmpdclient quotes only '"' and '\\') can
+// carry `text` as an argument: no line feed, carriage return or NUL. A file name may hold a line
+// break (Linux allows it); sent raw, the rest of the name would run as further commands (issue
+// 53 H1: a track named "a<LF>kill<LF>b.flac" shut MPD down).
+bool line_protocol_safe(const std::string& text);
 
 // The player's queue as the station sees it.
 struct QueueView {
@@ -68,6 +75,9 @@ struct RadioFill {
   std::vector<RadioPick> picks;     // to append, in order
   int64_t wanted = 0;               // songs that were missing (picks.size() is smaller when the library ran out)
   int64_t outside_folder = 0;       // chosen tracks left out: indexed outside the music folder
+  // Chosen tracks left out because their URI cannot be sent to the player (!line_protocol_safe):
+  // their URIs, as they are (a front end shows them with terminal_text); each track once per station.
+  std::vector<std::string> unsendable;
 };
 
 class RadioStation {
@@ -79,8 +89,8 @@ class RadioStation {
 
   // What to append to `queue`: nothing while min_queue songs or more follow the current one, or
   // when nothing plays; else the tracks nearest to the radio's query (the current song and the
-  // texts), skipping the current song, the queue's songs, their copies of one recording and the
-  // no-repeat window, up to min_queue songs after the current one. The songs played before the
+  // texts), skipping the current song, the queue's songs, their copies of one recording, the
+  // no-repeat window and tracks whose URI is not line_protocol_safe, up to min_queue songs after the current one. The songs played before the
   // current one (the last no_repeat of them: a radio started on a queue already played knows
   // them), the current song and the picks join the window. Throws clap::Error naming the URI and the file when the current song is not
   // an indexed file (a stream, a file outside the index, a wrong music folder).
@@ -98,6 +108,7 @@ class RadioStation {
   MusicFolderMap folder_;
   RadioStationOptions options_;
   std::deque<int64_t> recent_;  // the no-repeat window
+  std::set<int64_t> unsendable_reported_;  // tracks already in a RadioFill::unsendable
 };
 
 }  // namespace clap::service

@@ -376,6 +376,43 @@ def run_tests(tmp, binary, model, mpd, radios):
                           env=env_vars, capture_output=True, text=True, check=False)
     check(done.returncode == 2 and 'port must be a number from 1 to 65535' in done.stderr, f'bad port: {done.stderr}')
 
+    hostile_names(binary, model, mpd, music, db, names, run, env_vars)
+
+
+def play_only(mpd, uri):
+    mpd.command('clear')
+    mpd.command('add ' + quoted(uri))
+    mpd.command('play 0')
+    wait_for('MPD to play', lambda: mpd.status().get('state') == 'play')
+
+
+def hostile_names(binary, model, mpd, music, db, names, run, env_vars):
+    """Issue 53 H1: a file name with line breaks must never reach MPD's line protocol, where the
+    rest of the name would run as commands ("kill" shut MPD down); nor may a password."""
+    seed = names[0]
+    nearest = json.loads(subprocess.run([binary, 'playlist', '--seed', os.path.join(music, seed), '-n', '2', '--json',
+                                         '--db', db], env=env_vars, capture_output=True, text=True, check=True).stdout)[1]
+    hostile = os.path.join(os.path.dirname(nearest['path']), 'a\nkill\nb' + os.path.splitext(nearest['path'])[1])
+    os.rename(nearest['path'], hostile)
+    subprocess.run([binary, 'index', music, '--db', db, '--model', model, '--exclude', 'unindexed', '-q'],
+                   env=env_vars, check=True)
+    play_only(mpd, seed)
+    done = run(['--once', '--min-queue', '3'])
+    check(mpd.process.poll() is None and mpd.command('ping') == [], f'MPD died: the radio sent a line break: {done.stderr}')
+    queue = mpd.queue()
+    check(done.returncode == 0 and len(queue) == 4 and not any('kill' in u for u in queue),
+          f'a hostile name: rc {done.returncode}, queue {queue}: {done.stderr}')
+    shown = os.path.relpath(hostile, music).replace('\n', '?')
+    check(f"skipped '{shown}'" in done.stderr and 'line break' in done.stderr and 'kill' not in done.stdout,
+          f'no warning for the hostile name, or reported as added: {done.stdout} {done.stderr}')
+    # The password (rough edge 11): refused before anything is sent.
+    done = run(['--once'], env=dict(env_vars, MPD_PASSWORD='pw\nkill'))
+    check(done.returncode == 2 and 'MPD_PASSWORD holds a line break' in done.stderr and mpd.process.poll() is None,
+          f'MPD_PASSWORD with a line break: {done.returncode} {done.stderr}')
+    os.rename(hostile, nearest['path'])
+    subprocess.run([binary, 'index', music, '--db', db, '--model', model, '--exclude', 'unindexed', '-q'],
+                   env=env_vars, check=True)
+
 
 if __name__ == '__main__':
     main()
