@@ -102,8 +102,34 @@ service::QueueView MpdClient::queue() {
     view.current_uri = uris[static_cast<size_t>(current)];
     view.upcoming_uris.assign(uris.begin() + current + 1, uris.end());
     view.played_uris.assign(uris.begin(), uris.begin() + current);
+  } else if (!playing) {
+    view.no_current_reason = "MPD at " + address_.text() + (uris.empty() ? ": the queue is empty" : " is stopped");
+  } else {
+    // MPD's status names no song of the queue (a song number out of range or missing, or a
+    // queue entry without a file): the server is in a state the radio cannot continue from.
+    view.no_current_is_fault = true;
+    view.no_current_reason = "MPD at " + address_.text() + " plays, but its status names " +
+                             (current < 0 ? std::string("no current song") : "song number " + std::to_string(current)) +
+                             " of a queue of " + std::to_string(uris.size()) + " song(s) with a file";
   }
   return view;
+}
+
+std::optional<std::string> MpdClient::music_directory() {
+  // MPD answers `config` only over a local socket (to other clients: a permission error).
+  if (!mpd_send_command(conn_, "config", nullptr)) fail("cannot ask for the configuration");
+  std::optional<std::string> dir;
+  while (mpd_pair* pair = mpd_recv_pair(conn_)) {
+    if (std::strcmp(pair->name, "music_directory") == 0) dir = pair->value;
+    mpd_return_pair(conn_, pair);
+  }
+  if (!mpd_response_finish(conn_)) {
+    if (mpd_connection_get_error(conn_) != MPD_ERROR_SERVER) fail("cannot read the configuration");
+    mpd_connection_clear_error(conn_);
+    return std::nullopt;
+  }
+  if (dir && dir->empty()) dir.reset();
+  return dir;
 }
 
 void MpdClient::add(const std::string& uri) {

@@ -3,6 +3,7 @@
 // failure throws MpdError naming the server and MPD's reason.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,9 @@ class MpdClient {
 
   // The current song and the songs after it (service/radio.h).
   service::QueueView queue();
+  // MPD's music_directory (the `config` command), which MPD tells only over a local socket;
+  // nullopt when it does not tell it (TCP) or has none.
+  std::optional<std::string> music_directory();
   // Appends a song by URI (mpd_run_add). Throws MpdRefused when MPD does not know the URI, and
   // without sending anything when the URI holds a line break or NUL.
   void add(const std::string& uri);
