@@ -387,6 +387,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     check(done.returncode == 2 and 'port must be a number from 1 to 65535' in done.stderr, f'bad port: {done.stderr}')
 
     hostile_names(binary, model, mpd, music, db, names, run, env_vars)
+    bogus_status(binary, music, db, env_vars)
     without_music_dir(binary, model, mpd, music, db, names, env_vars)
 
 
@@ -424,6 +425,35 @@ def hostile_names(binary, model, mpd, music, db, names, run, env_vars):
     subprocess.run([binary, 'index', music, '--db', db, '--model', model, '--exclude', 'unindexed', '-q'],
                    env=env_vars, check=True)
 
+
+
+def bogus_status(binary, music, db, env_vars):
+    """L18: a status naming no song of the queue is an error for --once (exit 1, said why). A real
+    MPD never sends one, so a few lines of its protocol are played here: the greeting, then the
+    radio's command list (status, playlistinfo) answered with `song: N` out of range."""
+    for song in ('99999999999999999999', '-3', '1'):
+        server = socket.socket()
+        server.bind(('127.0.0.1', 0))
+        server.listen(1)
+
+        def answer():
+            conn, _ = server.accept()
+            with conn, conn.makefile('rwb') as f:
+                f.write(b'OK MPD 0.23.5\n')
+                f.flush()
+                while line := f.readline():
+                    if line.startswith(b'command_list_end'):
+                        f.write(f'state: play\nsong: {song}\nlist_OK\nfile: {os.path.basename(music)}-x.flac\n'
+                                f'Pos: 0\nId: 1\nlist_OK\nOK\n'.encode())
+                        f.flush()
+
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        done = subprocess.run([binary, 'radio', '--mpd', f'127.0.0.1:{server.getsockname()[1]}', '--music-dir', music,
+                               '--db', db, '--once'], env=env_vars, capture_output=True, text=True, check=False)
+        server.close()
+        check(done.returncode == 1 and 'plays, but its status names' in done.stderr and 'nothing added' in done.stderr,
+              f'status song: {song}: {done.returncode} {done.stderr}')
 
 
 def without_music_dir(binary, model, mpd, music, db, names, env_vars):
