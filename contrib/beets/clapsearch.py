@@ -148,7 +148,8 @@ class ClapSearchPlugin(BeetsPlugin):
 
     def _db_args(self):
         db = self.config['db'].as_str()
-        return ['--db', os.path.expanduser(db)] if db else []
+        # --opt=VALUE: a value starting with '-' stays the option's value.
+        return ['--db=' + os.path.expanduser(db)] if db else []
 
     def _run(self, args, positional=(), capture=True):
         """Runs clapsearch with `args` (options; and --db), then `--` and the `positional` texts,
@@ -226,7 +227,7 @@ class ClapSearchPlugin(BeetsPlugin):
         args = ['index']
         model = self.config['model'].as_str()
         if model:
-            args += ['--model', model]
+            args += ['--model=' + model]
         self._log.info('indexing {} item(s) in {}', len(items), ', '.join(os.fsdecode(f) for f in top))
         self._run(args, [os.fsdecode(f) for f in top], capture=False)
 
@@ -279,10 +280,15 @@ class ClapSearchPlugin(BeetsPlugin):
 
     def _classify(self, labels, template):
         """[(path, label, probability)] for every track of the index, over `labels`."""
+        for label in labels:
+            # The labels file holds one label a line: a line break would split one into two.
+            if not label.strip() or '\n' in label or '\r' in label:
+                raise ui.UserError(f'clapsearch tag: the label {label!r} is empty or holds a line break '
+                                   '(moods: and genres: take one label each)')
         with tempfile.NamedTemporaryFile('w', suffix='.txt', encoding='utf-8') as f:
             f.write('\n'.join(labels) + '\n')
             f.flush()
-            rows = self._run_json(['classify', '--all', '--labels-file', f.name, '--template', template,
+            rows = self._run_json(['classify', '--all', '--labels-file=' + f.name, '--template=' + template,
                                    '--top', '1'])
         return [(r['path'], r['label'], float(r['score'])) for r in rows]
 

@@ -269,6 +269,14 @@ clapsearch:
     check('not in the clapsearch index' not in done.stderr, f'tag missed the non-UTF-8 name: {done.stderr}')
     check(env.lines('ls', '-f', '$clap_genre', 'title:Latin') != [], 'the non-UTF-8 name was not tagged')
 
+    # A label with a line break would become two labels in clapsearch's labels file: refused.
+    two_lines = os.path.join(tmp, 'labels.yaml')
+    with open(two_lines, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  genres: ["rock\\nroll", "jazz"]\n  genre_template: "-{}- music"\n')
+    done = env.beet('-c', two_lines, 'clapsearch', 'tag', ok=False)
+    check(done.returncode != 0 and "the label 'rock\\nroll' is empty or holds a line break" in done.stderr,
+          f'a label with a line break: {done.stderr}')
+
     # binary: a folder is named as one.
     folder_binary = os.path.join(tmp, 'folder.yaml')
     with open(folder_binary, 'w', encoding='utf-8') as f:
