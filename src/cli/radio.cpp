@@ -148,7 +148,9 @@ int run_mpd_radio(const MpdRadioOptions& o) {
       try {
         folder.emplace(*dir);
       } catch (const InvalidArgument& e) {
-        throw InvalidArgument(std::string("MPD's music_directory: ") + e.what() + " (give --music-dir)");
+        // MPD in a container or another mount namespace: its folder is not this machine's.
+        print_note(std::string("MPD's music_directory is not a folder here (") + e.what() +
+                   "): finding the music folder from the index");
       }
     }
   service::RadioStation station(lib, folder, so);
