@@ -101,9 +101,9 @@ class RadioStation {
   // What to append to `queue`: nothing while min_queue songs or more follow the current one, or
   // when nothing plays; else the tracks nearest to the radio's query (the current song and the
   // texts), skipping the current song, the queue's songs, their copies of one recording, the
-  // no-repeat window and tracks whose URI is not line_protocol_safe, up to min_queue songs after the current one. The songs played before the
-  // current one (the last no_repeat of them: a radio started on a queue already played knows
-  // them), the current song and the picks join the window. "Copies of one recording" are what the
+  // no-repeat window and tracks whose URI is not line_protocol_safe, up to min_queue songs after
+  // the current one. The songs played before the current one (the last no_repeat of them: a radio
+  // started on a queue already played knows them), the current song and the picks join the window. "Copies of one recording" are what the
   // playlist radio leaves out within a playlist (service/duplicates.h: the same content,
   // fingerprints or window alignment) and tracks with the same MBID or ISRC: a track is not
   // appended when its recording is playing, queued or in the window. Throws clap::Error naming
