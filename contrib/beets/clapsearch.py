@@ -50,14 +50,27 @@ def _media_field(tag):
     )
 
 
+def _as_json_shows(raw):
+    """A path's bytes as clapsearch's JSON shows them: valid UTF-8 as it is, other bytes as U+FFFD
+    (so a name that is not UTF-8 is shown, not reproduced). Runs of U+FFFD count as one, since
+    the two decoders may replace an invalid sequence by one or by several."""
+    text = raw.decode('utf-8', 'replace')
+    while '\ufffd\ufffd' in text:
+        text = text.replace('\ufffd\ufffd', '\ufffd')
+    return text
+
+
 class ItemsByPath:
     """The beets item of a path clapsearch gives. Both store absolute paths, so the same bytes
     usually match; otherwise (a symlink in one of them) both are compared with symlinks
-    resolved, which costs a system call per item and is done once, only when needed."""
+    resolved, which costs a system call per item and is done once, only when needed. A file
+    name that is not UTF-8 reaches the plugin with U+FFFD in place of its invalid bytes (JSON is
+    UTF-8): such a path is matched by that form when exactly one item has it."""
 
     def __init__(self, items):
         self._exact = {bytes(item.path): item for item in items}
         self._resolved = None
+        self._lossy = None
 
     def find(self, path):
         raw = os.fsencode(path)
@@ -66,7 +79,30 @@ class ItemsByPath:
             if self._resolved is None:
                 self._resolved = {os.path.realpath(p): it for p, it in self._exact.items()}
             item = self._resolved.get(os.path.realpath(raw))
+        if item is None and '\ufffd' in path:
+            if self._lossy is None:
+                self._lossy = {}
+                for p, it in self._exact.items():
+                    for form in {p, os.path.realpath(p)}:
+                        self._lossy.setdefault(_as_json_shows(form), []).append(it)
+            found = {id(it): it for it in self._lossy.get(_as_json_shows(os.fsencode(path)), [])}
+            item = next(iter(found.values())) if len(found) == 1 else None
         return item
+
+
+def _common_folders(folders, music_dir):
+    """The fewest folders holding `folders` (bytes): those inside beets' music directory under
+    their deepest common folder (the music directory itself for a whole library, an artist's
+    folder for an artist's items), the others each under no other of them. Giving clapsearch every
+    album folder would add each to the index's roots."""
+    music = os.path.normpath(music_dir) if music_dir else None
+    inside = [f for f in folders if music and (f == music or f.startswith(music.rstrip(b'/') + b'/'))]
+    outside = sorted(set(folders) - set(inside))
+    top = [os.path.commonpath(inside)] if inside else []
+    for folder in outside:
+        if not any(folder == t or folder.startswith(t.rstrip(b'/') + b'/') for t in top):
+            top.append(folder)
+    return top
 
 
 class ClapSearchPlugin(BeetsPlugin):
@@ -98,20 +134,31 @@ class ClapSearchPlugin(BeetsPlugin):
         configured = self.config['binary'].as_str()
         found = shutil.which(configured)
         if not found:
-            raise ui.UserError(
-                f"clapsearch: the program '{configured}' was not found (install clapsearch, or set "
-                f"clapsearch: binary: /path/to/clapsearch in the beets configuration)")
+            path = os.path.expanduser(configured)
+            if os.path.isdir(path):
+                why = 'is a folder, not the clapsearch program'
+            elif os.sep in configured and os.path.exists(path):
+                why = 'is not an executable file'
+            else:
+                why = 'was not found (install clapsearch, or'
+            raise ui.UserError(f"clapsearch: the program '{configured}' {why} " +
+                               ('set' if why.endswith('or') else '(set') +
+                               ' clapsearch: binary: /path/to/clapsearch in the beets configuration)')
         return found
 
     def _db_args(self):
         db = self.config['db'].as_str()
-        return ['--db', os.path.expanduser(db)] if db else []
+        # --opt=VALUE: a value starting with '-' stays the option's value.
+        return ['--db=' + os.path.expanduser(db)] if db else []
 
-    def _run(self, args, capture=True):
-        """Runs clapsearch with `args` (and --db); returns its stdout. Progress and warnings go
-        to the terminal; a failure is a beets UserError with clapsearch's own message."""
-        command = [self._binary()] + args + self._db_args()
-        self._log.debug('running {}', ' '.join(command))
+    def _run(self, args, positional=(), capture=True):
+        """Runs clapsearch with `args` (options; and --db), then `--` and the `positional` texts,
+        paths or folders, so that one starting with '-' is never read as an option; returns its
+        stdout. Progress and warnings go to the terminal; a failure is a beets UserError with
+        clapsearch's own message. Arguments are passed as a list (no shell); str paths from
+        os.fsdecode go back to their exact bytes (surrogateescape)."""
+        command = [self._binary()] + args + self._db_args() + (['--'] + list(positional) if positional else [])
+        self._log.debug('running {}', ' '.join(map(repr, command)))
         try:
             done = subprocess.run(command, stdout=subprocess.PIPE if capture else None,
                                   stderr=subprocess.PIPE if capture else None, check=False)
@@ -123,8 +170,8 @@ class ClapSearchPlugin(BeetsPlugin):
                                + (f': {detail}' if detail else ''))
         return done.stdout.decode('utf-8') if capture else ''
 
-    def _run_json(self, args):
-        out = self._run(args + ['--json'])
+    def _run_json(self, args, positional=()):
+        out = self._run(args + ['--json'], positional)
         try:
             return json.loads(out)
         except ValueError as e:
@@ -173,19 +220,16 @@ class ClapSearchPlugin(BeetsPlugin):
         items = list(lib.items(query))
         if not items:
             raise ui.UserError('clapsearch index: no items in the library' + (' match the query' if query else ''))
-        # The folders holding the items, each under no other: usually just beets' music folder.
-        # clapsearch indexes every audio file in them (files beets does not know are never shown).
+        # The fewest folders holding the items: usually just beets' music folder. clapsearch
+        # indexes every audio file in them (files beets does not know are never shown).
         folders = sorted({os.path.dirname(bytes(item.path)) for item in items})
-        top = []
-        for folder in folders:
-            if not any(folder == t or folder.startswith(t.rstrip(b'/') + b'/') for t in top):
-                top.append(folder)
-        args = ['index'] + [os.fsdecode(f) for f in top]
+        top = _common_folders(folders, bytes(lib.directory) if lib.directory else b'')
+        args = ['index']
         model = self.config['model'].as_str()
         if model:
-            args += ['--model', model]
+            args += ['--model=' + model]
         self._log.info('indexing {} item(s) in {}', len(items), ', '.join(os.fsdecode(f) for f in top))
-        self._run(args, capture=False)
+        self._run(args, [os.fsdecode(f) for f in top], capture=False)
 
     # --- search and similar: clapsearch's paths back to items ----------------------------------------
 
@@ -212,7 +256,7 @@ class ClapSearchPlugin(BeetsPlugin):
         if not text:
             raise ui.UserError("clapsearch search: give a description, e.g. beet clapsearch search 'rainy piano'")
         # Files outside the beets library can take places in the top k: ask for more, show k.
-        results = self._run_json(['search', text, '-k', str(top * 4)])
+        results = self._run_json(['search', '-k', str(top * 4)], [text])
         self._print_results(lib, results, top, fmt, 'search')
 
     def _similar(self, lib, query, top, fmt):
@@ -229,17 +273,22 @@ class ClapSearchPlugin(BeetsPlugin):
                 self._log.info("'{}' matches {} items; similar to the first: {}", joined, len(items),
                                os.fsdecode(items[0].path))
             seed = os.fsdecode(items[0].path)
-        results = self._run_json(['similar', seed, '-k', str(top * 4)])
+        results = self._run_json(['similar', '-k', str(top * 4)], [seed])
         self._print_results(lib, results, top, fmt, 'similar')
 
     # --- tag: zero-shot moods and genres as flexible attributes -------------------------------------
 
     def _classify(self, labels, template):
         """[(path, label, probability)] for every track of the index, over `labels`."""
+        for label in labels:
+            # The labels file holds one label a line: a line break would split one into two.
+            if not label.strip() or '\n' in label or '\r' in label:
+                raise ui.UserError(f'clapsearch tag: the label {label!r} is empty or holds a line break '
+                                   '(moods: and genres: take one label each)')
         with tempfile.NamedTemporaryFile('w', suffix='.txt', encoding='utf-8') as f:
             f.write('\n'.join(labels) + '\n')
             f.flush()
-            rows = self._run_json(['classify', '--all', '--labels-file', f.name, '--template', template,
+            rows = self._run_json(['classify', '--all', '--labels-file=' + f.name, '--template=' + template,
                                    '--top', '1'])
         return [(r['path'], r['label'], float(r['score'])) for r in rows]
 

@@ -349,6 +349,11 @@ static char* get(const char* url, size_t* n, int32_t* rc, const char* empty_on_4
   puts_(&req, "{\"request\":{\"method\":\"GET\",\"url\":");
   put_json_string(&req, url);
   const char* token = config("token");
+  for (const char* c = token; *c; ++c)
+    if ((unsigned char)*c < 0x20 || *c == 0x7F) {  // a header value cannot carry it (CR/LF would split the header)
+      *rc = fail("the plugin's token holds a control character (a line break?): set it again");
+      return 0;
+    }
   if (*token) {
     Buf auth = {0};
     puts_(&auth, "Bearer ");
@@ -406,16 +411,20 @@ static Span input(void) {
   return s;
 }
 
-static int route(Buf* url, const char* path, Span in) {
+// The manifest's default for baseUrl (manifest.json, config.schema): Navidrome does not fill a
+// schema's defaults in, so a plugin enabled without a configuration gets no baseUrl at all, and
+// the plugin applies the default itself.
+#define DEFAULT_BASE_URL "http://127.0.0.1:8411"
+
+static void route(Buf* url, const char* path, Span in) {
   const char* base = config("baseUrl");
-  if (!*base) return 0;
+  if (!*base) base = DEFAULT_BASE_URL;
   size_t bn = slen(base);
   while (bn && base[bn - 1] == '/') --bn;
   put(url, base, bn);
   puts_(url, path);
   puts_(url, "?excludeDuplicates=true");
   put_query(url, "count", number(member(in, "count")));
-  return 1;
 }
 
 // clapsearch's sonicMatch array re-shaped: {"song": entry, "similarity": s} (entries carry
@@ -462,7 +471,7 @@ EXPORT("nd_get_sonic_similar_tracks") int32_t nd_get_sonic_similar_tracks(void) 
   heap_used = 0;
   Span in = input();
   Buf url = {0};
-  if (!route(&url, "/api/sonic/getSonicSimilarTracks", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  route(&url, "/api/sonic/getSonicSimilarTracks", in);
   put_song(&url, member(in, "song"), "");
   size_t n = 0;
   int32_t rc = 0;
@@ -474,7 +483,7 @@ EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
   heap_used = 0;
   Span in = input();
   Buf url = {0};
-  if (!route(&url, "/api/sonic/findSonicPath", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  route(&url, "/api/sonic/findSonicPath", in);
   put_song(&url, member(in, "startSong"), "start");
   put_song(&url, member(in, "endSong"), "end");
   size_t n = 0;
@@ -489,7 +498,7 @@ EXPORT("nd_get_similar_songs_by_artist") int32_t nd_get_similar_songs_by_artist(
   heap_used = 0;
   Span in = input();
   Buf url = {0};
-  if (!route(&url, "/api/sonic/similarToArtist", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  route(&url, "/api/sonic/similarToArtist", in);
   put_query(&url, "artist", text(member(in, "name")));
   size_t n = 0;
   int32_t rc = 0;
@@ -501,7 +510,7 @@ EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(vo
   heap_used = 0;
   Span in = input();
   Buf url = {0};
-  if (!route(&url, "/api/sonic/similarToAlbum", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  route(&url, "/api/sonic/similarToAlbum", in);
   put_query(&url, "album", text(member(in, "name")));
   put_query(&url, "artist", text(member(in, "artist")));
   size_t n = 0;
@@ -516,7 +525,7 @@ EXPORT("nd_get_similar_songs_by_track") int32_t nd_get_similar_songs_by_track(vo
   heap_used = 0;
   Span in = input();
   Buf url = {0};
-  if (!route(&url, "/api/sonic/getSonicSimilarTracks", in)) return fail("set the plugin's baseUrl (e.g. http://127.0.0.1:8411)");
+  route(&url, "/api/sonic/getSonicSimilarTracks", in);
   put_song(&url, in, "");
   size_t n = 0;
   int32_t rc = 0;

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cli/common.h"
+
 namespace clap::cli {
 
 std::string MpdAddress::text() const {
@@ -54,6 +56,11 @@ constexpr unsigned kTimeoutMs = 30000;
 }  // namespace
 
 MpdClient::MpdClient(const MpdAddress& address, const std::string& password) : address_(address) {
+  // Checked before connecting: a line break would end the password command and send the rest
+  // of it as a command of its own (libmpdclient quotes only '"' and '\\').
+  if (!service::line_protocol_safe(password))
+    throw InvalidArgument("MPD's password holds a line break or NUL: it is not sent to MPD at " + address.text() +
+                          " (check --password-file or $MPD_PASSWORD)");
   conn_ = mpd_connection_new(address.host.c_str(), address.port, kTimeoutMs);
   if (conn_ == nullptr) throw MpdError("MPD at " + address.text() + ": out of memory");
   if (mpd_connection_get_error(conn_) != MPD_ERROR_SUCCESS) fail("cannot connect");
@@ -95,21 +102,52 @@ service::QueueView MpdClient::queue() {
     view.current_uri = uris[static_cast<size_t>(current)];
     view.upcoming_uris.assign(uris.begin() + current + 1, uris.end());
     view.played_uris.assign(uris.begin(), uris.begin() + current);
+  } else if (!playing) {
+    view.no_current_reason = "MPD at " + address_.text() + (uris.empty() ? ": the queue is empty" : " is stopped");
+  } else {
+    // MPD's status names no song of the queue (a song number out of range or missing, or a
+    // queue entry without a file): the server is in a state the radio cannot continue from.
+    view.no_current_is_fault = true;
+    view.no_current_reason = "MPD at " + address_.text() + " plays, but its status names " +
+                             (current < 0 ? std::string("no current song") : "song number " + std::to_string(current)) +
+                             " of a queue of " + std::to_string(uris.size()) + " song(s) with a file";
   }
   return view;
 }
 
+std::optional<std::string> MpdClient::music_directory() {
+  // MPD answers `config` only over a local socket (to other clients: a permission error).
+  if (!mpd_send_command(conn_, "config", nullptr)) fail("cannot ask for the configuration");
+  std::optional<std::string> dir;
+  while (mpd_pair* pair = mpd_recv_pair(conn_)) {
+    if (std::strcmp(pair->name, "music_directory") == 0) dir = pair->value;
+    mpd_return_pair(conn_, pair);
+  }
+  if (!mpd_response_finish(conn_)) {
+    if (mpd_connection_get_error(conn_) != MPD_ERROR_SERVER) fail("cannot read the configuration");
+    mpd_connection_clear_error(conn_);
+    return std::nullopt;
+  }
+  if (dir && dir->empty()) dir.reset();
+  return dir;
+}
+
 void MpdClient::add(const std::string& uri) {
+  // Every argument is checked before it reaches the wire (issue 53 H1): MPD reads one command per
+  // line, so a line break in a file name would run the rest of the name as commands ("kill").
+  if (!service::line_protocol_safe(uri))
+    throw MpdRefused("not sent to MPD at " + address_.text() + ": '" + terminal_text(uri) +
+                     "' holds a line break or NUL (shown as '?'), which MPD's protocol cannot carry");
   if (!mpd_run_add(conn_, uri.c_str())) {
     // A refusal (no such song in MPD's database) leaves the connection usable: the message says
     // which song; a lost connection throws as every other failure.
     if (mpd_connection_get_error(conn_) == MPD_ERROR_SERVER) {
       const std::string reason = mpd_connection_get_error_message(conn_);
       mpd_connection_clear_error(conn_);
-      throw MpdRefused("MPD at " + address_.text() + " refused to add '" + uri + "': " + reason +
+      throw MpdRefused("MPD at " + address_.text() + " refused to add '" + terminal_text(uri) + "': " + reason +
                        " (is MPD's database up to date with the music folder?)");
     }
-    fail("cannot add '" + uri + "'");
+    fail("cannot add '" + terminal_text(uri) + "'");
   }
 }
 

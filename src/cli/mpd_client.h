@@ -3,6 +3,7 @@
 // failure throws MpdError naming the server and MPD's reason.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,8 @@ MpdAddress parse_mpd_address(const std::string& text);
 
 class MpdClient {
  public:
-  // Connects (and sends the password when not empty). Throws MpdError.
+  // Connects (and sends the password when not empty). Throws MpdError; InvalidArgument, before
+  // connecting, when the password holds a line break or NUL (service::line_protocol_safe).
   MpdClient(const MpdAddress& address, const std::string& password);
   ~MpdClient();
   MpdClient(const MpdClient&) = delete;
@@ -43,7 +45,11 @@ class MpdClient {
 
   // The current song and the songs after it (service/radio.h).
   service::QueueView queue();
-  // Appends a song by URI (mpd_run_add). Throws MpdRefused when MPD does not know the URI.
+  // MPD's music_directory (the `config` command), which MPD tells only over a local socket;
+  // nullopt when it does not tell it (TCP) or has none.
+  std::optional<std::string> music_directory();
+  // Appends a song by URI (mpd_run_add). Throws MpdRefused when MPD does not know the URI, and
+  // without sending anything when the URI holds a line break or NUL.
   void add(const std::string& uri);
 
   // Why wait_for_change returned.

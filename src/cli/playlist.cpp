@@ -53,7 +53,8 @@ void emit(const service::LibrarySnapshot& snap, const service::Playlist& playlis
       if (const store::Track* t = snap.track(h.id)) entries.push_back(service::m3u_entry(*t));
     const std::vector<std::string> skipped = service::write_m3u(o.m3u, entries, o.absolute);
     for (const std::string& path : skipped)
-      print_warning("left out of " + o.m3u + ": " + path + ": a file name with a line break cannot be written to an M3U playlist");
+      print_warning("left out of " + terminal_text(o.m3u) + ": " + terminal_text(path) +
+                    ": a file name with a line break (shown as '?') cannot be written to an M3U playlist");
     const std::string folder = std::filesystem::absolute(o.m3u).lexically_normal().parent_path().string();
     print_note("wrote " + o.m3u + ": " + std::to_string(entries.size() - skipped.size()) + " tracks, " +
                (o.absolute ? std::string("absolute paths") : "paths relative to " + folder));

@@ -46,10 +46,17 @@ std::string mpd_password(const MpdRadioOptions& o) {
     p = p.substr(0, p.find('\n'));
     if (!p.empty() && p.back() == '\r') p.pop_back();
     if (p.empty()) throw InvalidArgument(o.password_file + ": the password file is empty");
+    if (!service::line_protocol_safe(p))
+      throw InvalidArgument(o.password_file + ": the password's line holds a carriage return or NUL, which MPD's protocol "
+                            "cannot carry: not sent");
     return p;
   }
   const char* env = std::getenv("MPD_PASSWORD");
-  return env ? env : "";
+  const std::string p = env ? env : "";
+  // A line break would send the rest of the value to MPD as a command of its own (rough edge 11).
+  if (!service::line_protocol_safe(p))
+    throw InvalidArgument("$MPD_PASSWORD holds a line break, which MPD's protocol cannot carry: not sent");
+  return p;
 }
 
 // Sleeps up to `seconds`; true when a stop signal came (cli/common: Ctrl-C and SIGTERM as a file
@@ -60,10 +67,22 @@ bool wait_or_stop(int seconds) {
 }
 
 // Appends the station's choice for MPD's queue as it is now; prints one line per song added.
-void top_up(MpdClient& mpd, service::RadioStation& station, bool once) {
+// `said` is the last "nothing to continue from" note, so a watching radio says it once, not at
+// every player event. With --once, nothing to continue from for a fault of MPD's (a status
+// naming no song of the queue) is an error (exit 1); a stopped MPD or an empty queue is a note.
+void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::string& said) {
+  const service::QueueView queue = mpd.queue();
+  if (!queue.current_uri) {
+    const std::string why = queue.no_current_reason + ": nothing to continue from, nothing added";
+    if (once && queue.no_current_is_fault) throw Error(why);
+    if (why != said) (queue.no_current_is_fault ? print_warning : print_note)(why);
+    said = why;
+    return;
+  }
+  said.clear();
   service::RadioFill fill;
   try {
-    fill = station.fill(mpd.queue());
+    fill = station.fill(queue);
   } catch (const MpdError&) {
     throw;
   } catch (const Error& e) {
@@ -72,6 +91,9 @@ void top_up(MpdClient& mpd, service::RadioStation& station, bool once) {
     print_warning(std::string(e.what()) + "; waiting for the next song");
     return;
   }
+  if (once && fill.wanted == 0)
+    print_note(std::to_string(queue.upcoming_uris.size()) + " songs follow the current one (--min-queue " +
+               std::to_string(station.options().min_queue) + "): nothing to add");
   int64_t added = 0;
   for (const service::RadioPick& pick : fill.picks) {
     try {
@@ -85,13 +107,17 @@ void top_up(MpdClient& mpd, service::RadioStation& station, bool once) {
                 terminal_text(fill.seed_uri).c_str());
   }
   std::fflush(stdout);
-  if (fill.outside_folder > 0)
+  for (const std::string& uri : fill.unsendable)
+    print_warning("skipped '" + terminal_text(uri) + "': its name holds a line break (shown as '?'), which MPD's " +
+                  "protocol cannot carry (sent, the rest of the name would run as MPD commands); rename the file");
+  if (fill.outside_folder > 0 && station.folder())
     print_warning(std::to_string(fill.outside_folder) +
-                  " chosen tracks are indexed outside the music folder " + station.folder().folder() +
+                  " chosen tracks are indexed outside the music folder " + station.folder()->folder() +
                   " and cannot be queued");
   if (added < fill.wanted)
     print_note("added " + std::to_string(added) + " of the " + std::to_string(fill.wanted) +
-               " songs wanted: the index has no more tracks outside the queue and the no-repeat window");
+               " songs wanted: the index has no more tracks outside the queue, the no-repeat window and their "
+               "copies of one recording");
 }
 
 int run_mpd_radio(const MpdRadioOptions& o) {
@@ -109,20 +135,35 @@ int run_mpd_radio(const MpdRadioOptions& o) {
   // Caught from here on (a Ctrl-C while the index loads ends the radio at its first wait);
   // --once keeps their default action (end at once).
   if (!o.once) install_stop_signals();
+  std::optional<service::MusicFolderMap> folder;
+  if (!o.music_dir.empty()) folder.emplace(o.music_dir);
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);  // caches the texts' embeddings
-  service::RadioStation station(lib, service::MusicFolderMap(o.music_dir), so);
 
   // The first connection must work: a wrong address or password is a mistake to report, not to retry.
   auto mpd = std::make_unique<MpdClient>(address, password);
+  // Without --music-dir: MPD's own music_directory when it tells it (a local socket), else the
+  // station finds the folder from the index (RadioStation).
+  if (!folder)
+    if (const std::optional<std::string> dir = mpd->music_directory()) {
+      try {
+        folder.emplace(*dir);
+      } catch (const InvalidArgument& e) {
+        // MPD in a container or another mount namespace: its folder is not this machine's.
+        print_note(std::string("MPD's music_directory is not a folder here (") + e.what() +
+                   "): finding the music folder from the index");
+      }
+    }
+  service::RadioStation station(lib, folder, so);
+  std::string said;
   if (o.once) {
-    top_up(*mpd, station, true);
+    top_up(*mpd, station, true, said);
     return 0;
   }
   print_note("radio on MPD at " + address.text() + ": keeping " + std::to_string(o.min_queue) +
              " songs after the current one (Ctrl-C stops)");
   // The first round is not retried either: MPD refusing what the radio asks (a password without
   // the permission to read the queue) is reported at once.
-  top_up(*mpd, station, false);
+  top_up(*mpd, station, false, said);
   int backoff_s = 1;
   for (;;) {
     try {
@@ -130,10 +171,10 @@ int run_mpd_radio(const MpdRadioOptions& o) {
         mpd = std::make_unique<MpdClient>(address, password);
         print_note("connected to MPD at " + address.text() + " again");
         backoff_s = 1;
-        top_up(*mpd, station, false);
+        top_up(*mpd, station, false, said);
       }
       if (mpd->wait_for_change(stop_signal_fd()) == MpdClient::Wake::Signal) break;
-      top_up(*mpd, station, false);
+      top_up(*mpd, station, false, said);
     } catch (const MpdError& e) {
       // MPD restarted or the network broke: try again, waiting 1, 2, 4 ... up to 60 seconds.
       mpd.reset();
@@ -156,8 +197,8 @@ void add_radio_command(CLI::App& app, Action& action) {
       ->default_str("localhost:6600")
       ->type_name("ADDRESS");
   cmd->add_option("--music-dir", o->music_dir,
-                  "MPD's music_directory (as this machine sees it): MPD's song URIs are relative to it")
-      ->required()
+                  "MPD's music_directory (as this machine sees it): MPD's song URIs are relative to it. "
+                  "Default: MPD's own (over a local socket), else found from the index")
       ->type_name("DIR");
   cmd->add_option("--password-file", o->password_file, "Read MPD's password from FILE (its first line); else $MPD_PASSWORD")
       ->type_name("FILE");
@@ -172,18 +213,27 @@ void add_radio_command(CLI::App& app, Action& action) {
   cmd->add_option("--diversity", o->diversity, "0 = the nearest tracks, up to 1 = as varied as possible (as playlist's)")
       ->default_val(0.3)
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts)");
+  cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts); says why when nothing is added");
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "While MPD plays (or pauses) a song, the radio keeps --min-queue songs after it: when fewer remain it appends\n"
       "the tracks `playlist --seed CURRENT [--text ...]` would choose (the same MMR radio), leaving out the current\n"
-      "song, the songs in the queue, copies of one recording and the last --no-repeat songs appended or heard, and\n"
-      "keeping to --where, the caps and the music-only rule (clapsearch --exclude-rule) as playlist does. It\n"
+      "song, the songs in the queue, the last --no-repeat songs appended or heard and every other file of their\n"
+      "recordings (another encoding: the same content, fingerprint, MBID or ISRC, as playlist and duplicates\n"
+      "tell them), and keeping to --where, the caps and the music-only rule (clapsearch --exclude-rule) as\n"
+      "playlist does. It\n"
       "waits for MPD's queue and player events (idle mode), so it costs nothing between songs. Nothing is appended\n"
-      "while MPD is stopped. MPD's song URIs are paths relative to --music-dir; a song playing that is not an\n"
-      "indexed file under it (a stream, a file not indexed yet) is reported and skipped (with --once: an error).\n"
+      "while MPD is stopped or its queue is empty (a note says so). MPD's song URIs are paths relative to its\n"
+      "music folder: --music-dir, else MPD's music_directory when MPD tells it (over a local socket), else found\n"
+      "from the index: the one indexed file whose path ends with the playing song's URI (when several do, the\n"
+      "radio names them and asks for --music-dir; exit 2 with --once). A song playing that is not an indexed file (a stream, a file\n"
+      "not indexed yet) is reported and skipped (with --once: an error, exit 1). A track whose file name holds a\n"
+      "line break is never sent to MPD (MPD would run the rest of the name as commands): it is skipped with a\n"
+      "warning and another track is chosen; a password with a line break is refused. --once exits 0 when the\n"
+      "queue was topped up or nothing was needed, and with a note (exit 0) when MPD is stopped or its queue\n"
+      "empty; exit 1 when MPD's status names no song of its queue or the song playing is not indexed.\n"
       "The first connection must succeed; when MPD goes away later, the radio connects again, waiting 1, 2, 4 ...\n"
       "up to 60 s between tries. Ctrl-C or SIGTERM stops it (exit 0). Prints one line per song appended.");
   cmd->callback([o, &action] { action = [o] { return run_mpd_radio(*o); }; });

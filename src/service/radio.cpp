@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <system_error>
 
 #include "core/error.h"
+#include "service/duplicates.h"
 #include "service/playlists.h"
+#include "service/song_resolver.h"
 
 namespace clap::service {
 namespace fs = std::filesystem;
@@ -25,7 +28,40 @@ std::optional<std::string> relative_inside(const std::string& path, const std::s
   return path.substr(prefix.size());
 }
 
+// The candidates that are the same recording as a track in `taken` (playing, queued, in the
+// no-repeat window): one duplicate group (service/duplicates.h, the rule the playlist radio uses
+// within a playlist), or the same MBID or ISRC (the identifiers the /api/sonic/ routes match).
+std::set<int64_t> same_recordings(const LibrarySnapshot& snap, const std::set<int64_t>& taken,
+                                  const std::vector<int64_t>& candidates) {
+  std::set<std::string> mbids, isrcs;
+  for (int64_t id : taken)
+    if (const store::Track* t = snap.track(id)) {
+      if (!t->mbid.empty()) mbids.insert(normalise_mbid(t->mbid));
+      if (!t->isrc.empty()) isrcs.insert(normalise_isrc(t->isrc));
+    }
+  std::vector<int64_t> ids(taken.begin(), taken.end());
+  ids.insert(ids.end(), candidates.begin(), candidates.end());
+  const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids);
+  const std::map<int64_t, size_t> group_of = group_index(groups);
+  std::set<size_t> taken_groups;
+  for (int64_t id : taken)
+    if (auto it = group_of.find(id); it != group_of.end()) taken_groups.insert(it->second);
+  std::set<int64_t> out;
+  for (int64_t id : candidates) {
+    if (taken.count(id)) continue;
+    const auto g = group_of.find(id);
+    const store::Track* t = snap.track(id);
+    if ((g != group_of.end() && taken_groups.count(g->second)) ||
+        (t && !t->mbid.empty() && mbids.count(normalise_mbid(t->mbid))) ||
+        (t && !t->isrc.empty() && isrcs.count(normalise_isrc(t->isrc))))
+      out.insert(id);
+  }
+  return out;
+}
+
 }  // namespace
+
+bool line_protocol_safe(const std::string& text) { return text.find_first_of(std::string("\n\r\0", 3)) == std::string::npos; }
 
 MusicFolderMap::MusicFolderMap(const std::string& music_dir) {
   if (music_dir.empty()) throw InvalidArgument("the music folder is empty: give the player's music folder");
@@ -37,10 +73,15 @@ MusicFolderMap::MusicFolderMap(const std::string& music_dir) {
   resolved_ = ec ? folder_ : without_trailing_slash(canonical.string());
 }
 
-std::optional<std::string> MusicFolderMap::path_of(const std::string& uri) const {
-  if (uri.empty()) return std::nullopt;
+std::optional<std::string> MusicFolderMap::file_uri_path(const std::string& uri) {
   static const std::string kFileScheme = "file://";
   if (uri.compare(0, kFileScheme.size(), kFileScheme) == 0) return uri.substr(kFileScheme.size());
+  return std::nullopt;
+}
+
+std::optional<std::string> MusicFolderMap::path_of(const std::string& uri) const {
+  if (uri.empty()) return std::nullopt;
+  if (auto file = file_uri_path(uri)) return file;
   if (uri.find("://") != std::string::npos || uri.front() == '/') return std::nullopt;  // a stream, or not MPD's form
   const fs::path joined = (fs::path(folder_) / uri).lexically_normal();
   if (!relative_inside(joined.string(), folder_)) return std::nullopt;  // "../x" leaves the folder
@@ -55,7 +96,7 @@ std::optional<std::string> MusicFolderMap::uri_of(const std::string& path) const
   return std::nullopt;
 }
 
-RadioStation::RadioStation(Library& lib, MusicFolderMap folder, RadioStationOptions options)
+RadioStation::RadioStation(Library& lib, std::optional<MusicFolderMap> folder, RadioStationOptions options)
     : lib_(lib), folder_(std::move(folder)), options_(std::move(options)) {
   if (options_.min_queue < 1)
     throw InvalidArgument("radio: the queue to keep must be at least 1 song, got " + std::to_string(options_.min_queue));
@@ -74,8 +115,34 @@ void RadioStation::remember(int64_t track_id) {
   while (static_cast<int64_t>(recent_.size()) > options_.no_repeat) recent_.pop_front();
 }
 
+void RadioStation::find_folder(const LibrarySnapshot& snap, const std::string& uri) {
+  if (folder_ || uri.empty() || uri.front() == '/' || uri.find("://") != std::string::npos) return;
+  const std::string normal = fs::path(uri).lexically_normal().string();
+  std::string suffix(1, '/');  // built by appending: GCC 12 warns falsely (-Wrestrict) on "/" + string
+  suffix += normal;
+  if (suffix.find("/../") != std::string::npos) return;
+  std::vector<std::string> matches;
+  for (const store::Track& t : snap.tracks())
+    if (t.path.size() > suffix.size() && t.path.compare(t.path.size() - suffix.size(), suffix.size(), suffix) == 0)
+      matches.push_back(t.path);
+  if (matches.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < matches.size() && i < 5; ++i) list += (i ? ", " : "") + matches[i];
+    if (matches.size() > 5) list += " and " + std::to_string(matches.size() - 5) + " more";
+    throw InvalidArgument("cannot tell the player's music folder: " + std::to_string(matches.size()) +
+                          " indexed files end with its song '" + uri + "' (" + list +
+                          "): give the folder (clapsearch radio --music-dir DIR)");
+  }
+  if (matches.size() == 1) folder_.emplace(matches[0].substr(0, matches[0].size() - suffix.size() + 1));
+}
+
 const store::Track* RadioStation::track_of(const LibrarySnapshot& snap, const std::string& uri, std::string* path) const {
-  const std::optional<std::string> file = folder_.path_of(uri);
+  if (!folder_) {  // only a file:// URI names a file without the folder
+    const std::optional<std::string> file = MusicFolderMap::file_uri_path(uri);
+    if (path) *path = file.value_or("");
+    return file ? snap.find_track(*file) : nullptr;
+  }
+  const std::optional<std::string> file = folder_->path_of(uri);
   if (path) *path = file.value_or("");
   return file ? snap.find_track(*file) : nullptr;
 }
@@ -86,11 +153,15 @@ RadioFill RadioStation::fill(const QueueView& queue) {
   lib_.refresh();  // a long-running radio sees tracks indexed since it started
   const auto snap = lib_.snapshot();
 
+  find_folder(*snap, *queue.current_uri);
   std::string seed_path;
   const store::Track* seed = track_of(*snap, *queue.current_uri, &seed_path);
   if (!seed) {
+    if (!folder_ && seed_path.empty())
+      throw Error("the song playing, '" + *queue.current_uri + "', is not in the index " + snap->db_path() +
+                  ": no indexed file's path ends with it (a stream, a file not indexed yet?)");
     if (seed_path.empty())
-      throw Error("the song playing, '" + *queue.current_uri + "', is not a file in the music folder " + folder_.folder() +
+      throw Error("the song playing, '" + *queue.current_uri + "', is not a file in the music folder " + folder_->folder() +
                   " (a stream, or a URI outside it): nothing to continue from");
     throw Error("the song playing, '" + *queue.current_uri + "', is " + seed_path +
                 ", which is not in the index " + snap->db_path() + " (is --music-dir the folder MPD plays from? is it indexed?)");
@@ -129,17 +200,27 @@ RadioFill RadioStation::fill(const QueueView& queue) {
       // The seed named as the player names it (radio() names it by its track id).
       throw Error("the song playing, '" + *queue.current_uri + "' (" + seed->path + "): " + e.what());
     }
+    std::vector<int64_t> candidates;
+    for (size_t i = static_cast<size_t>(playlist.seeds); i < playlist.tracks.size(); ++i)
+      if (!excluded.count(playlist.tracks[i].id)) candidates.push_back(playlist.tracks[i].id);
+    const std::set<int64_t> copies = same_recordings(*snap, excluded, candidates);
     out.picks.clear();
     out.outside_folder = 0;
+    out.unsendable.clear();
     for (size_t i = static_cast<size_t>(playlist.seeds); i < playlist.tracks.size(); ++i) {
       if (static_cast<int64_t>(out.picks.size()) == out.wanted) break;
       const search::Hit& hit = playlist.tracks[i];
       if (excluded.count(hit.id)) continue;
       const store::Track* t = snap->track(hit.id);
       if (!t) continue;
-      const std::optional<std::string> uri = folder_.uri_of(t->path);
+      if (copies.count(hit.id)) continue;  // its recording is playing, queued or in the window
+      const std::optional<std::string> uri = folder_ ? folder_->uri_of(t->path) : std::nullopt;
       if (!uri) {
         ++out.outside_folder;
+        continue;
+      }
+      if (!line_protocol_safe(*uri)) {  // never sent: the radio chooses another track instead
+        if (unsendable_reported_.insert(t->id).second) out.unsendable.push_back(*uri);  // said once per track
         continue;
       }
       out.picks.push_back({*uri, t->path, t->id, hit.score});

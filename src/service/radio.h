@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ class MusicFolderMap {
   // The file a URI names: the folder joined with the URI; a "file://" URI is taken as an
   // absolute path. nullopt for other streams ("http://...") and URIs that leave the folder ("../x").
   std::optional<std::string> path_of(const std::string& uri) const;
+  // The absolute path of a "file://" URI (which needs no folder); nullopt for any other URI.
+  static std::optional<std::string> file_uri_path(const std::string& uri);
   // The URI of an indexed file: its path relative to the folder (the folder as given, or with
   // its symlinks resolved). nullopt when the file is outside the folder.
   std::optional<std::string> uri_of(const std::string& path) const;
@@ -38,10 +41,20 @@ class MusicFolderMap {
   std::string resolved_;  // folder_ with symlinks resolved (may equal folder_)
 };
 
+// Whether a line protocol (MPD's: one command per line, libmpdclient quotes only '"' and '\\') can
+// carry `text` as an argument: no line feed, carriage return or NUL. A file name may hold a line
+// break (Linux allows it); sent raw, the rest of the name would run as further commands (issue
+// 53 H1: a track named "a<LF>kill<LF>b.flac" shut MPD down).
+bool line_protocol_safe(const std::string& text);
+
 // The player's queue as the station sees it.
 struct QueueView {
   // The song being played or paused; nullopt when the player is stopped (nothing to continue from).
   std::optional<std::string> current_uri;
+  // Without a current song: why ("MPD is stopped", "the queue is empty", a status that names no
+  // song of the queue), and whether that is the player's normal state or a fault to report.
+  std::string no_current_reason;
+  bool no_current_is_fault = false;
   std::vector<std::string> upcoming_uris;  // the songs after the current one, in queue order
   std::vector<std::string> played_uris;    // the songs before it (played), in queue order
 };
@@ -68,22 +81,35 @@ struct RadioFill {
   std::vector<RadioPick> picks;     // to append, in order
   int64_t wanted = 0;               // songs that were missing (picks.size() is smaller when the library ran out)
   int64_t outside_folder = 0;       // chosen tracks left out: indexed outside the music folder
+  // Chosen tracks left out because their URI cannot be sent to the player (!line_protocol_safe):
+  // their URIs, as they are (a front end shows them with terminal_text); each track once per station.
+  std::vector<std::string> unsendable;
 };
 
 class RadioStation {
  public:
-  // Throws clap::InvalidArgument on min_queue < 1, no_repeat < 0 or a diversity outside [0, 1].
-  RadioStation(Library& lib, MusicFolderMap folder, RadioStationOptions options);
+  // `folder`: the player's music folder, or nullopt to find it from the index (MPD over TCP does
+  // not tell its music_directory): at the first fill, the one indexed file whose path ends with
+  // "/" + the current song's URI gives it (its path less the URI). Throws clap::InvalidArgument
+  // on min_queue < 1, no_repeat < 0 or a diversity outside [0, 1].
+  RadioStation(Library& lib, std::optional<MusicFolderMap> folder, RadioStationOptions options);
 
-  const MusicFolderMap& folder() const { return folder_; }
+  const RadioStationOptions& options() const { return options_; }
+  // The music folder as given or found; nullopt before the first fill that found it.
+  const std::optional<MusicFolderMap>& folder() const { return folder_; }
 
   // What to append to `queue`: nothing while min_queue songs or more follow the current one, or
   // when nothing plays; else the tracks nearest to the radio's query (the current song and the
-  // texts), skipping the current song, the queue's songs, their copies of one recording and the
-  // no-repeat window, up to min_queue songs after the current one. The songs played before the
-  // current one (the last no_repeat of them: a radio started on a queue already played knows
-  // them), the current song and the picks join the window. Throws clap::Error naming the URI and the file when the current song is not
-  // an indexed file (a stream, a file outside the index, a wrong music folder).
+  // texts), skipping the current song, the queue's songs, their copies of one recording, the
+  // no-repeat window and tracks whose URI is not line_protocol_safe, up to min_queue songs after
+  // the current one. The songs played before the current one (the last no_repeat of them: a radio
+  // started on a queue already played knows them), the current song and the picks join the window. "Copies of one recording" are what the
+  // playlist radio leaves out within a playlist (service/duplicates.h: the same content,
+  // fingerprints or window alignment) and tracks with the same MBID or ISRC: a track is not
+  // appended when its recording is playing, queued or in the window. Throws clap::Error naming
+  // the URI and the file when the current song is not an indexed file (a stream, a file outside
+  // the index, a wrong music folder); without a music folder, clap::InvalidArgument naming the
+  // indexed files when several end with the URI (the folder must be given).
   RadioFill fill(const QueueView& queue);
 
   // The window's track ids, oldest first (for tests and messages).
@@ -91,13 +117,16 @@ class RadioStation {
 
  private:
   void remember(int64_t track_id);
-  // The indexed track a URI names, or nullptr.
+  // The indexed track a URI names, or nullptr (also before the folder is known).
   const store::Track* track_of(const LibrarySnapshot& snap, const std::string& uri, std::string* path) const;
+  // Sets folder_ from the index when it is not known: see the constructor.
+  void find_folder(const LibrarySnapshot& snap, const std::string& uri);
 
   Library& lib_;
-  MusicFolderMap folder_;
+  std::optional<MusicFolderMap> folder_;
   RadioStationOptions options_;
   std::deque<int64_t> recent_;  // the no-repeat window
+  std::set<int64_t> unsendable_reported_;  // tracks already in a RadioFill::unsendable
 };
 
 }  // namespace clap::service

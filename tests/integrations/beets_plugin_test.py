@@ -29,6 +29,7 @@ def main():
             sys.exit(f'{tool} is needed to make the test files')
     with tempfile.TemporaryDirectory(prefix='clapsearch-beets-') as tmp:
         run_tests(tmp, binary, model, plugin_dir)
+        run_hardening_tests(os.path.join(tmp, 'hardening'), binary, model, plugin_dir)
     print('Beets.Plugin: all checks passed')
 
 
@@ -206,6 +207,83 @@ clapsearch:
     done = env.beet('-c', bad_db, 'clapsearch', 'search', 'x', ok=False)
     check(done.returncode != 0 and 'clapsearch search failed' in done.stderr and 'no-such-index.db' in done.stderr,
           f'missing index: {done.stderr}')
+
+
+
+def run_hardening_tests(tmp, binary, model, plugin_dir):
+    """Issue 53: index passes the fewest folders (not every album folder: rough edge 13), a text
+    starting with '--' stays a text (L19), a file name that is not UTF-8 is found (L7), and a
+    folder given as the binary is named as one (L19)."""
+    os.makedirs(tmp)
+    env = Env(tmp, binary)
+    music = os.path.join(tmp, 'music')
+    songs = {
+        b'X/One/first.flac': ('sine=f=300:d=12', {'artist': 'Ex', 'title': 'First', 'album': 'One'}),
+        b'X/Two/second.mp3': ('anoisesrc=color=pink:d=12:seed=7', {'artist': 'Ex', 'title': 'Second', 'album': 'Two'}),
+        b'Y/Three/caf\xe9.flac': ('aevalsrc=sin(2*PI*(150+250*t)*t):d=12',
+                                  {'artist': 'Why', 'title': 'Latin One', 'album': 'Three'}),
+    }
+    for rel, (source, tags) in songs.items():
+        encode(os.path.join(music, os.fsdecode(rel)), source, tags)
+    os.makedirs(env.vars['BEETSDIR'])
+    with open(os.path.join(env.vars['BEETSDIR'], 'config.yaml'), 'w', encoding='utf-8') as f:
+        f.write(f"""directory: {music}
+library: {os.path.join(tmp, 'beets.db')}
+pluginpath: [{plugin_dir}]
+plugins: clapsearch
+import:
+  autotag: no
+  copy: no
+  move: no
+  write: no
+  quiet: yes
+  log: {os.path.join(tmp, 'import.log')}
+clapsearch:
+  binary: {binary}
+  db: {env.index}
+  model: {model}
+""")
+    env.beet('import', '-A', music)
+    check(sorted(env.lines('ls', '-f', '$title')) == ['First', 'Latin One', 'Second'], 'beet import (hardening)')
+
+    # Three album folders in one music folder: the index's one root is the music folder.
+    env.beet('clapsearch', 'index')
+    roots = env.clapsearch_json('status')['roots']
+    check(roots == [music], f'beet clapsearch index gave clapsearch the album folders: roots {roots}')
+    done = env.beet('clapsearch', 'index', 'artist:Ex')  # an artist's items: their common folder
+    said = done.stdout + done.stderr
+    check(f'indexing 2 item(s) in {os.path.join(music, "X")}\n' in said, f'index artist:Ex: {said}')
+
+    # A text starting with '--' is a text, not a clapsearch option.
+    done = env.beet('clapsearch', 'search', '-f', '$title', '--', '--db=elsewhere.db', ok=False)
+    check(done.returncode == 0 and len(done.stdout.splitlines()) == 3, f'search "--db=...": {done.returncode} {done.stderr}')
+
+    # The item whose file name is not UTF-8: in search and similar results, and tagged.
+    found = env.lines('clapsearch', 'search', '-f', '$title', 'anything')
+    check(sorted(found) == ['First', 'Latin One', 'Second'], f'search left out the non-UTF-8 name: {found}')
+    found = env.lines('clapsearch', 'similar', '-f', '$title', 'title:First')
+    check(sorted(found) == ['Latin One', 'Second'], f'similar left out the non-UTF-8 name: {found}')
+    found = env.lines('clapsearch', 'similar', '-f', '$title', 'title:Latin')
+    check(sorted(found) == ['First', 'Second'], f'similar to the non-UTF-8 name: {found}')
+    done = env.beet('clapsearch', 'tag')
+    check('not in the clapsearch index' not in done.stderr, f'tag missed the non-UTF-8 name: {done.stderr}')
+    check(env.lines('ls', '-f', '$clap_genre', 'title:Latin') != [], 'the non-UTF-8 name was not tagged')
+
+    # A label with a line break would become two labels in clapsearch's labels file: refused.
+    two_lines = os.path.join(tmp, 'labels.yaml')
+    with open(two_lines, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  genres: ["rock\\nroll", "jazz"]\n  genre_template: "-{}- music"\n')
+    done = env.beet('-c', two_lines, 'clapsearch', 'tag', ok=False)
+    check(done.returncode != 0 and "the label 'rock\\nroll' is empty or holds a line break" in done.stderr,
+          f'a label with a line break: {done.stderr}')
+
+    # binary: a folder is named as one.
+    folder_binary = os.path.join(tmp, 'folder.yaml')
+    with open(folder_binary, 'w', encoding='utf-8') as f:
+        f.write(f'clapsearch:\n  binary: {tmp}\n')
+    done = env.beet('-c', folder_binary, 'clapsearch', 'search', 'x', ok=False)
+    check(done.returncode != 0 and f"'{tmp}' is a folder, not the clapsearch program" in done.stderr,
+          f'a folder as the binary: {done.stderr}')
 
 
 if __name__ == '__main__':

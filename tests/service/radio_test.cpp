@@ -208,6 +208,29 @@ TEST(RadioStation, TracksOutsideTheMusicFolderAreNotQueued) {
   for (const auto& p : fill.picks) EXPECT_EQ(p.uri.rfind("sub/song ", 0), 0u) << p.uri;
 }
 
+TEST(RadioStation, FindsTheMusicFolderFromTheIndexWhenNotGiven) {
+  RadioLibrary& f = radio_library();
+  Library lib(f.options(), Access::ReadOnly);
+  RadioStationOptions o;
+  o.min_queue = 2;
+  RadioStation station(lib, std::nullopt, o);  // MPD over TCP does not tell its music folder
+  EXPECT_FALSE(station.folder());
+  QueueView queue;
+  queue.current_uri = "two/sub/song 4.flac";  // one indexed file ends with it
+  const RadioFill fill = station.fill(queue);
+  ASSERT_TRUE(station.folder());
+  EXPECT_EQ(station.folder()->folder(), f.music);
+  ASSERT_EQ(fill.picks.size(), 2u);
+  for (const auto& p : fill.picks) EXPECT_EQ(f.music + "/" + p.uri, p.path);
+
+  RadioStation unknown(lib, std::nullopt, o);
+  queue.current_uri = "two/sub/not indexed.flac";
+  const std::string e = test::error_of([&] { unknown.fill(queue); });
+  EXPECT_NE(e.find("'two/sub/not indexed.flac'"), std::string::npos) << e;
+  EXPECT_NE(e.find("not in the index"), std::string::npos) << e;
+  EXPECT_FALSE(unknown.folder());
+}
+
 TEST(RadioStation, ASongThatIsNotAnIndexedFileIsNamed) {
   RadioLibrary& f = radio_library();
   Library lib(f.options(), Access::ReadOnly);

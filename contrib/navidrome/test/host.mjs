@@ -239,13 +239,33 @@ try {
     assert.equal(sent.at(-1).headers.Authorization, 'Bearer a-long-secret');
   });
 
-  await check('server down, a host the manifest does not allow, no baseUrl: errors, no trap', async () => {
+  await check('server down, a host the manifest does not allow: errors, no trap', async () => {
     const down = await loadPlugin({ baseUrl: 'http://127.0.0.1:9' });
     assert.match(await callError(down, 'nd_find_sonic_path', { startSong: seed, endSong: seed, count: 3 }), /cannot reach clapsearch serve/);
     const elsewhere = await loadPlugin({ baseUrl: 'http://192.0.2.1:8411' });
     assert.match(await callError(elsewhere, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /is not allowed/);
+  });
+
+  await check('no configuration: the manifest\'s default baseUrl (Navidrome does not fill defaults in); ::1 is not allowed', async () => {
+    const fallback = manifest.config.schema.properties.baseUrl.default;
     const unset = await loadPlugin({});
-    assert.match(await callError(unset, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /baseUrl/);
+    const before = sent.length;
+    const err = await unset.call('nd_get_sonic_similar_tracks', JSON.stringify({ song: seed, count: 1 }))
+      .then(() => '', (e) => String(e.message || e));
+    assert.doesNotMatch(err, /baseUrl/);
+    assert.equal(sent.length, before + 1);
+    assert.ok(sent.at(-1).url.startsWith(`${fallback}/api/sonic/getSonicSimilarTracks?`),
+              `no request to the default ${fallback}: ${JSON.stringify(sent.at(-1))}`);
+    assert.ok(!requiredHosts.includes('::1'), 'the manifest allows ::1, where serve does not listen');
+    const v6 = await loadPlugin({ baseUrl: open.url.replace('127.0.0.1', '[::1]') });
+    assert.match(await callError(v6, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /is not allowed/);
+  });
+
+  await check('a token with a line break: refused by the plugin, not sent as a header', async () => {
+    const before = sent.length;
+    const broken = await loadPlugin({ baseUrl: tokened.url, token: 'a-long-secret\r\nX-Injected: 1' });
+    assert.match(await callError(broken, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /control character/);
+    assert.equal(sent.length, before);
   });
 } finally {
   open.child.kill();
