@@ -14,6 +14,8 @@
 #include <cstring>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "server/server.h"
 
@@ -74,8 +76,9 @@ HeadRefusal judge_head(const httplib::Request& req) {
   if (hosts == 0 && req.version == "HTTP/1.1")
     return bad("an HTTP/1.1 request must have a Host header (RFC 9112, 3.2)");
   if (hosts == 1) {
-    // The value as cpp-httplib decoded it: %00 is a NUL byte here, which its get_header_value
-    // would cut the value at ("localhost\0.evil.com" read as "localhost").
+    // A NUL byte would cut the value short where get_header_value reads it as a C string
+    // ("localhost\0.evil.com" read as "localhost"): refused with every other byte a host
+    // cannot have.
     const std::string host = req.headers.find("Host")->second;
     if (host.empty() || host.find_first_not_of("-._~!$&'()*+,;=%:[]0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
                             std::string::npos)
@@ -185,18 +188,20 @@ class DeadlineStream final : public httplib::Stream {
     phase_ = Phase::Head;
     head_deadline_ = Clock::now() + std::chrono::seconds(deadlines_.head_s);
     in_head_ = true, mid_line_ = false;
-    head_lines_ = 0;
+    head_lines_ = 0, current_line_ = 0;
     line_.clear(), line_taken_ = 0;
+    raw_line_.clear(), raw_headers_.clear();
     refusal_ = {};
     timed_out_ = false, close_ = false;
   }
 
-  // cpp-httplib parsed the head (its setup_request hook): the head is judged, the query parsed
-  // again (parse_query), and the body's deadline starts.
+  // cpp-httplib parsed the head (its setup_request hook): the headers get their values as sent,
+  // the head is judged, the query parsed again (parse_query), and the body's deadline starts.
   void head_read(httplib::Request& req) {
     phase_ = Phase::Body;
     body_start_ = Clock::now();
     body_received_ = 0;
+    req.headers = headers_as_sent(req.headers);
     if (!refusal_.status) refusal_ = judge_head(req);
     req.params = parse_query(req.target);
   }
@@ -252,9 +257,45 @@ class DeadlineStream final : public httplib::Stream {
   // The request head, line by line (cpp-httplib reads it byte by byte), so that its Range line
   // can be rewritten before cpp-httplib parses it (served_range_line), and its bytes checked.
   bool in_head_ = true, mid_line_ = false;
-  int head_lines_ = 0;
+  int head_lines_ = 0, current_line_ = 0;  // lines begun; the one being read (0: the request line)
   std::string line_;
   size_t line_taken_ = 0;
+  // The header lines as sent (a long one gathered from its pieces), name and value.
+  std::string raw_line_;
+  std::vector<std::pair<std::string, std::string>> raw_headers_;
+
+  // cpp-httplib (0.11) URL-decodes every header value, so that "Authorization: Bearer ab%41c"
+  // reads as "abAc" (a token with a % could never be given) and "Content-Length: 5%30" as 50.
+  // Values are opaque (RFC 9110, 5.5): the headers are taken again from the lines as sent, split
+  // as cpp-httplib splits them; only the connection's addresses, which cpp-httplib adds, are
+  // kept from its list (and a client's own headers of those names are dropped).
+  httplib::Headers headers_as_sent(const httplib::Headers& parsed) const {
+    static const char* kOwn[] = {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"};
+    auto own = [](const std::string& name) {
+      return std::any_of(std::begin(kOwn), std::end(kOwn), [&](const char* o) { return lower_ascii(name) == lower_ascii(o); });
+    };
+    httplib::Headers headers;
+    for (const auto& [name, value] : raw_headers_)
+      if (!own(name)) headers.emplace(name, value);
+    for (const char* name : kOwn) {
+      const auto same = parsed.equal_range(name);
+      if (same.first != same.second) headers.emplace(name, std::prev(same.second)->second);
+    }
+    return headers;
+  }
+
+  // A complete header line as sent, split as cpp-httplib's parse_header splits it: the name up
+  // to the first colon, the value after the spaces that follow it, trailing spaces left out; a
+  // line without a colon or with an empty value is left out, as cpp-httplib leaves it.
+  void keep_header(std::string line) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.pop_back();
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) return;
+    const size_t value = line.find_first_not_of(" \t", colon + 1);
+    if (value == std::string::npos) return;
+    raw_headers_.emplace_back(line.substr(0, colon), line.substr(value));
+  }
 
   ssize_t read_raw(char* ptr, size_t size) {
     if (buffered_ < filled_) return take(ptr, size);
@@ -283,12 +324,17 @@ class DeadlineStream final : public httplib::Stream {
         if (c == '\n' || line_.size() >= sizeof buf_) break;  // a longer line passes in pieces, unchanged
       }
       mid_line_ = line_.back() != '\n';
-      if (line_start && !mid_line_ && (line_ == "\r\n" || line_ == "\n")) {
+      if (line_start && line_ == "\r\n") {
         in_head_ = false;  // the body, if any, is read as it comes
       } else {
+        if (line_start) current_line_ = head_lines_++;
         check_head_piece(line_start);
-        if (line_start) ++head_lines_;
         if (line_start && !mid_line_) line_ = served_range_line(line_);
+        if (current_line_ > 0 && raw_line_.size() < (64u << 10)) raw_line_ += line_;
+        if (current_line_ > 0 && !mid_line_) {
+          keep_header(raw_line_);
+          raw_line_.clear();
+        }
       }
     }
     const size_t n = std::min(size, line_.size() - line_taken_);
@@ -302,14 +348,21 @@ class DeadlineStream final : public httplib::Stream {
   // with a space or tab (obsolete line folding). The first such fault is the head's refusal.
   void check_head_piece(bool line_start) {
     if (refusal_.status) return;
-    const std::string what = head_lines_ == 0 && line_start ? std::string("the request line")
-                                                            : "the header line \"" + shown(line_.substr(0, line_.find(':'))) + "\"";
-    if (line_start && head_lines_ > 0 && (line_[0] == ' ' || line_[0] == '\t')) {
+    const std::string what = current_line_ == 0 ? std::string("the request line")
+                                                : line_start ? "the header line \"" + shown(line_.substr(0, line_.find(':'))) + "\""
+                                                             : "a header line";
+    if (line_start && current_line_ > 0 && (line_[0] == ' ' || line_[0] == '\t')) {
       refusal_ = {400, "bad request", what + " starts with a space: folded header lines are not accepted (RFC 9112, 5.2)"};
       return;
     }
+    // A line ending in a bare LF: cpp-httplib skips such a header line, where another parser
+    // (a proxy in front) may read it.
+    if (!mid_line_ && (line_.size() < 2 || line_[line_.size() - 2] != '\r')) {
+      refusal_ = {400, "bad request", what + " does not end with CRLF (RFC 9112, 2.2)"};
+      return;
+    }
     size_t end = line_.size();
-    if (!mid_line_) end -= line_.size() >= 2 && line_[end - 2] == '\r' ? 2 : 1;  // the line's own CRLF
+    if (!mid_line_) end -= 2;  // the line's own CRLF
     for (size_t i = 0; i < end; ++i) {
       const auto c = static_cast<unsigned char>(line_[i]);
       if ((c < 0x20 && c != '\t') || c == 0x7f) {
