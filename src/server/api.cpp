@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -176,13 +177,37 @@ std::string Api::unavailable() {
   return unavailable_;
 }
 
+namespace {
+// An error's detail with every indexed folder left out of the paths it names: a track is named
+// relative to its folder, as the answers' display paths name it, never where the library
+// lives on this machine (the service's messages, shared with the CLI, give full paths).
+std::string without_roots(std::string detail, std::vector<std::string> roots) {
+  for (std::string& r : roots)
+    while (r.size() > 1 && r.back() == '/') r.pop_back();
+  std::sort(roots.begin(), roots.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& r : roots) {
+    if (r.size() < 2) continue;  // a library at / names its tracks from there anyway
+    const std::string prefix = r + "/";
+    for (size_t at = detail.find(prefix); at != std::string::npos; at = detail.find(prefix, at)) detail.erase(at, prefix.size());
+  }
+  return detail;
+}
+}  // namespace
+
 void Api::guarded(const httplib::Request& req, httplib::Response& res,
                   const std::function<void(const httplib::Request&, httplib::Response&)>& handler, bool check_available) {
   // Input errors, unknown tracks, busy model, bad audio and the unexpected all become JSON
   // errors; nothing else reaches the client.
-  auto fail = [&res](int status, const std::string& error, const std::string& detail) {
+  auto shown = [this](const std::string& detail) {
+    try {
+      return without_roots(detail, library()->snapshot()->roots());
+    } catch (const std::exception&) {
+      return detail;
+    }
+  };
+  auto fail = [&res, &shown](int status, const std::string& error, const std::string& detail) {
     res.status = status;
-    res.set_content(error_body(error, detail), "application/json; charset=utf-8");
+    res.set_content(error_body(error, shown(detail)), "application/json; charset=utf-8");
   };
   try {
     if (check_available) {
@@ -195,7 +220,9 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res,
       const PinnedLibrary pin(library());
       try {
         handler(req, res);
-        // Which model answered: a client (and the upgrade test) can tell the sets apart.
+        // Which model answered: a client (and the upgrade test) can tell the sets apart. Once:
+        // POST /api/like runs two guarded steps (reading the upload, answering).
+        res.headers.erase("X-Clapsearch-Model");
         res.set_header("X-Clapsearch-Model", pin.library().identity().describe());
         break;
       } catch (const service::ModelChanged& e) {
@@ -208,7 +235,7 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res,
       }
     }
   } catch (const HttpError& e) {
-    if (e.close) answer_and_close(res, e.status, error_body(e.error, e.detail));
+    if (e.close) answer_and_close(res, e.status, error_body(e.error, shown(e.detail)));
     else fail(e.status, e.error, e.detail);
   } catch (const service::Busy& e) {
     res.set_header("Retry-After", "2");

@@ -54,10 +54,14 @@ std::string optional_text(const httplib::Request& req, const std::string& name) 
 int64_t int_param(const httplib::Request& req, const std::string& name, int64_t def, int64_t lo, int64_t hi) {
   if (!req.has_param(name)) return def;
   const std::string v = req.get_param_value(name);
-  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+  // A sign, then digits: a whole number, which is then in range or not (count=-1 is out of
+  // range, not "not a number"); one of more than 18 digits is out of any range here.
+  const size_t digits = !v.empty() && (v[0] == '-' || v[0] == '+') ? 1 : 0;
+  if (v.size() == digits || v.find_first_not_of("0123456789", digits) != std::string::npos)
     throw HttpError{400, "bad parameter", name + ": not a whole number"};
-  const int64_t x = std::stoll(v);
-  if (x < lo || x > hi)
+  const bool huge = v.size() - digits > 18;
+  const int64_t x = huge ? 0 : std::stoll(v);
+  if (huge || x < lo || x > hi)
     throw HttpError{400, "bad parameter", name + ": must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
   return x;
 }
@@ -76,23 +80,36 @@ double num_param(const httplib::Request& req, const std::string& name, double de
 
 bool flag_param(const httplib::Request& req, const std::string& name) {
   if (!req.has_param(name)) return false;
-  const std::string v = req.get_param_value(name);
+  // Any case: media servers and scripts send True, FALSE (Python's str(True), Go's, ...).
+  const std::string v = lower(req.get_param_value(name));
   if (v.empty() || v == "1" || v == "true") return true;
   if (v == "0" || v == "false") return false;
   throw HttpError{400, "bad parameter", name + ": true or false"};
 }
 
+namespace {
+bool is_track_id(const std::string& text) {
+  return !text.empty() && text.size() <= 18 && text.find_first_not_of("0123456789") == std::string::npos;
+}
+}  // namespace
+
 const store::Track& track_of(const service::LibrarySnapshot& snap, const std::string& id_text) {
-  if (id_text.empty() || id_text.size() > 18 || id_text.find_first_not_of("0123456789") != std::string::npos)
-    throw HttpError{404, "unknown track", "track ids are whole numbers"};
+  if (!is_track_id(id_text)) throw HttpError{404, "unknown track", "track ids are whole numbers"};
   const store::Track* t = snap.track(std::stoll(id_text));
   if (!t) throw HttpError{404, "unknown track", "no track " + id_text + " in the index"};
   return *t;
 }
 
-const store::Track& track_param(const httplib::Request& req, const service::LibrarySnapshot& snap) {
-  if (!req.has_param("track")) throw HttpError{400, "missing parameter", "track: a track id"};
-  return track_of(snap, req.get_param_value("track"));
+const store::Track& track_param(const httplib::Request& req, const service::LibrarySnapshot& snap, const std::string& name) {
+  if (!req.has_param(name)) throw HttpError{400, "missing parameter", name + ": a track id"};
+  return track_of(snap, track_id_value(name, req.get_param_value(name)));
+}
+
+const std::string& track_id_value(const std::string& name, const std::string& value) {
+  if (!is_track_id(value))
+    throw HttpError{400, "bad parameter", name + ": \"" + value.substr(0, 40) + (value.size() > 40 ? "..." : "") +
+                                              "\" is not a track id (a whole number, as /api/tracks lists them)"};
+  return value;
 }
 
 search::Filter where_param(const httplib::Request& req) {
@@ -120,11 +137,20 @@ service::ResultRules music_only(service::ResultRules rules, const httplib::Reque
 std::vector<service::QueryTerm> seed_terms_param(const httplib::Request& req, int max, bool texts, const std::string& first) {
   using service::TermKind;
   std::vector<service::QueryTerm> out;
-  if (!first.empty()) out.push_back({TermKind::Audio, first, false, "track"});
+  // A track of this index, ID or ID:WEIGHT: anything else is bad input (400), not an unknown
+  // track (404).
+  auto track_spec = [](const std::string& name, const std::string& spec) {
+    track_id_value(name, spec.substr(0, spec.rfind(':')));
+    return spec;
+  };
+  if (!first.empty()) out.push_back({TermKind::Audio, track_spec("track", first), false, "track"});
   auto add = [&](const std::string& name, TermKind kind, bool negative) {
     const size_t n = req.get_param_value_count(name);
     if (n > static_cast<size_t>(max)) throw HttpError{400, "bad parameter", name + ": at most " + std::to_string(max) + " values"};
-    for (size_t i = 0; i < n; ++i) out.push_back({kind, text_value(name, req.get_param_value(name, i)), negative, name});
+    for (size_t i = 0; i < n; ++i) {
+      const std::string value = text_value(name, req.get_param_value(name, i));
+      out.push_back({kind, kind == TermKind::Audio ? track_spec(name, value) : value, negative, name});
+    }
   };
   add("seed", TermKind::Audio, false);
   if (texts) add("text", TermKind::Text, false);

@@ -40,13 +40,18 @@ std::vector<std::string> texts_param(const httplib::Request& req, const std::str
 std::string optional_text(const httplib::Request& req, const std::string& name);
 int64_t int_param(const httplib::Request& req, const std::string& name, int64_t def, int64_t lo, int64_t hi);
 double num_param(const httplib::Request& req, const std::string& name, double def, double lo, double hi);
-// Present without a value, 1 or true: true; 0 or false: false; absent: false.
+// Present without a value, 1 or true: true; 0 or false: false, in any case; absent: false.
 bool flag_param(const httplib::Request& req, const std::string& name);
 
-// The track of an id's text (404 when it is not a whole number or not in the index).
+// The track of an id's text, as a URL's path names it (/api/tracks/ID): 404 when it is not a
+// whole number or not in the index (no such resource).
 const store::Track& track_of(const service::LibrarySnapshot& snap, const std::string& id_text);
-// The track named by ?track= (400 when it is missing).
-const store::Track& track_param(const httplib::Request& req, const service::LibrarySnapshot& snap);
+// `value` of parameter `name` when it is a track id (a whole number); else 400 (bad input).
+const std::string& track_id_value(const std::string& name, const std::string& value);
+// The track named by ?track= (or ?NAME=): 400 when it is missing or not a whole number, 404
+// when no track has that id.
+const store::Track& track_param(const httplib::Request& req, const service::LibrarySnapshot& snap,
+                                const std::string& name = "track");
 
 // where, per_artist, per_album (service/filters.h): a bad expression is a 400 carrying the
 // parser's message (reason, column, the expression with a caret); its length and nesting are

@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "core/utf8.h"
 #include "server/api.h"
 #include "server/api_request.h"
+#include "server/connection.h"
 #include "service/diversity.h"
 #include "service/queries.h"
 
@@ -78,8 +80,8 @@ constexpr int64_t kDrainBytes = 8 << 20;
 // Reads POST /api/like's body (multipart field "file", or the raw body) counting bytes as they
 // arrive, with Content-Length, chunked or neither: the file stops being kept at `max_file`
 // bytes, the whole body at max_file + 1 MB (the multipart envelope, the other fields); then
-// 413. Never holds more than the limit.
-Upload read_upload(const httplib::Request& req, const httplib::ContentReader& reader, int64_t max_file) {
+// 413. Never holds more than the limit. A body that comes too slowly (connection.h) is 408.
+Upload read_upload(const httplib::Request& req, const httplib::ContentReader& reader, int64_t max_file, int body_timeout_s) {
   const int64_t max_total = max_file + (1 << 20);
   Upload u;
   int64_t total = 0, drained = 0;
@@ -133,6 +135,11 @@ Upload read_upload(const httplib::Request& req, const httplib::ContentReader& re
                     u.name + ": over the limit of " + std::to_string(max_file >> 20) + " MB" +
                         (max_file < (1 << 20) ? " (" + std::to_string(max_file) + " bytes)" : ""),
                     !complete};
+  if (!complete && request_timed_out())
+    throw HttpError{408, "request timeout",
+                    "the upload came too slowly: a request body must arrive within " + std::to_string(body_timeout_s) +
+                        " s plus " + std::to_string(kBodySecondsPerMB) + " s per MB received (100 KB/s on average)",
+                    true};
   if (!complete) throw HttpError{400, "bad request", "the request body could not be read (malformed multipart?)", true};
   if (!have_file) throw HttpError{400, "missing upload", "send the audio as the multipart field \"file\""};
   return u;
@@ -228,7 +235,10 @@ void Api::like_upload(const httplib::Request& req, httplib::Response& res, const
   // The body first, whatever the answer: refusing with it unread would leave it on the connection.
   std::optional<Upload> upload;
   guarded(
-      req, res, [&](const httplib::Request& r, httplib::Response&) { upload = read_upload(r, reader, options_.max_upload_bytes); },
+      req, res,
+      [&](const httplib::Request& r, httplib::Response&) {
+        upload = read_upload(r, reader, options_.max_upload_bytes, std::max(1, options_.body_timeout_s));
+      },
       /*check_available=*/false);
   if (upload) guarded(req, res, [&](const httplib::Request& r, httplib::Response& out) { like(r, out, &*upload); });
 }
@@ -367,6 +377,8 @@ void Api::analyze(const httplib::Request& req, httplib::Response& res) {
   }
   std::string csv = service::csv_line(service::analyze_csv_header(), "\r\n");
   for (const auto& r : rows) csv += service::csv_line(service::analyze_csv_row(*snap, r, texts[r.query]), "\r\n");
+  // Declared UTF-8, so it is: a path or tag of other bytes gets U+FFFD, as in the JSON form.
+  if (std::string valid; sanitize_utf8(csv, valid)) csv = std::move(valid);
   res.set_header("Content-Disposition", "attachment; filename=\"analysis.csv\"");
   res.set_content(csv, "text/csv; charset=utf-8");
 }

@@ -35,8 +35,7 @@ struct ResolvedSong {
 // given, 404 with what was tried when nothing matches.
 ResolvedSong song_param(const httplib::Request& req, const service::LibrarySnapshot& snap, const std::string& prefix) {
   const std::string what = prefix.empty() ? "the song" : prefix + " song";
-  if (req.has_param(ref_name(prefix, "track")))
-    return {&track_of(snap, req.get_param_value(ref_name(prefix, "track"))), "track"};
+  if (req.has_param(ref_name(prefix, "track"))) return {&track_param(req, snap, ref_name(prefix, "track")), "track"};
   service::SongRef ref;
   ref.path = optional_text(req, ref_name(prefix, "path"));
   ref.mbid = optional_text(req, ref_name(prefix, "mbid"));

@@ -1,20 +1,12 @@
 #include "server/server.h"
 
-#include <arpa/inet.h>
 #include <httplib.h>
 #include <malloc.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <cerrno>
 #include <condition_variable>
-#include <cstring>
-#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -24,6 +16,7 @@
 #include "core/error.h"
 #include "server/api.h"
 #include "server/assets.h"
+#include "server/connection.h"
 #include "service/library.h"
 
 namespace clap::server {
@@ -98,252 +91,6 @@ bool is_audio_path(const std::string& path) {
   const std::string id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
   return id.find('/') == std::string::npos;
 }
-
-// --- slow clients -------------------------------------------------------------------------------
-//
-// cpp-httplib bounds each read by the socket timeout (--timeout) but not a request head as a
-// whole: a client sending one header byte every 29 s held a server thread for hours, and 16 such
-// connections (one per HTTP thread) took the server down. This server runs cpp-httplib's request
-// loop over its own stream, which gives every request head a total deadline (kHeadDeadline from
-// the first byte awaited to the end of the headers), and admits at most kConnectionsPerAddress
-// connections at once per client address other than loopback (a reverse proxy's or this
-// machine's connections all come from loopback).
-// RFC 9110 (14.2): a Range in a unit other than bytes must be ignored, and an invalid one may
-// be; cpp-httplib (0.11) answers both 416 before any handler runs, and takes a number over 63
-// bits for an error too, so `bytes=0-99999999999999999999` (clamped to the file by any other
-// server) failed. The Range line of a request head is therefore rewritten as it is read: a
-// valid bytes range set keeps its ranges, each number clamped to 2^63-1 (the audio route then
-// clamps to the file, RFC 9110's rule); anything else is renamed so that nothing reads it.
-std::string served_range_line(const std::string& line) {
-  const size_t colon = line.find(':');
-  if (colon == std::string::npos || lower_ascii(line.substr(0, colon)) != "range") return line;
-  auto trimmed = [](const std::string& v) {
-    const size_t a = v.find_first_not_of(" \t\r\n");
-    return a == std::string::npos ? std::string() : v.substr(a, v.find_last_not_of(" \t\r\n") - a + 1);
-  };
-  const std::string value = trimmed(line.substr(colon + 1));
-  const std::string ignored = "X-Ignored-Range:" + line.substr(colon + 1);
-  const size_t equals = value.find('=');
-  if (equals == std::string::npos || lower_ascii(trimmed(value.substr(0, equals))) != "bytes") return ignored;
-  auto clamp = [](std::string digits) {
-    digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));  // "0" stays "0"
-    const std::string max = "9223372036854775807";
-    return digits.size() > max.size() || (digits.size() == max.size() && digits > max) ? max : digits;
-  };
-  std::string specs;
-  const std::string set = value.substr(equals + 1);
-  for (size_t start = 0; start <= set.size();) {
-    const size_t comma = std::min(set.find(',', start), set.size());
-    const std::string spec = trimmed(set.substr(start, comma - start));
-    const size_t dash = spec.find('-');
-    if (dash == std::string::npos) return ignored;
-    std::string first = spec.substr(0, dash), last = spec.substr(dash + 1);
-    const bool digits_only = first.find_first_not_of("0123456789") == std::string::npos &&
-                             last.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits_only || (first.empty() && last.empty())) return ignored;
-    if (!first.empty()) first = clamp(first);
-    if (!last.empty()) last = clamp(last);
-    if (!first.empty() && !last.empty() &&
-        (first.size() > last.size() || (first.size() == last.size() && first > last)))
-      return ignored;  // first after last: invalid
-    specs += (specs.empty() ? "" : ",") + first + "-" + last;
-    start = comma + 1;
-  }
-  return "Range: bytes=" + specs + "\r\n";
-}
-
-class DeadlineStream final : public httplib::Stream {
- public:
-  DeadlineStream(int sock, time_t read_s, time_t write_s, std::chrono::steady_clock::time_point head_deadline)
-      : sock_(sock), read_s_(read_s), write_s_(write_s), deadline_(head_deadline) {}
-
-  void head_done() { head_pending_ = false; }
-
-  bool is_readable() const override {
-    return !expired() && (line_taken_ < line_.size() || buffered_ < filled_ || wait(POLLIN, read_timeout_ms()));
-  }
-  bool is_writable() const override { return wait(POLLOUT, static_cast<int>(write_s_ * 1000)); }
-
-  ssize_t read(char* ptr, size_t size) override {
-    if (expired()) return -1;  // the head is late: the connection ends, however fast its bytes now come
-    // What is left of a head line first (the blank line that ends the head included).
-    return in_head_ || line_taken_ < line_.size() ? read_head(ptr, size) : read_raw(ptr, size);
-  }
-  ssize_t read_raw(char* ptr, size_t size) {
-    if (buffered_ < filled_) return take(ptr, size);
-    if (!wait(POLLIN, read_timeout_ms())) return -1;
-    if (size < sizeof buf_) {  // small reads (the head, byte by byte) through a buffer
-      const ssize_t n = recv_some(buf_, sizeof buf_);
-      if (n <= 0) return n;
-      buffered_ = 0, filled_ = static_cast<size_t>(n);
-      return take(ptr, size);
-    }
-    return recv_some(ptr, size);
-  }
-  ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    for (;;) {
-      const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      return n;
-    }
-  }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(true, ip, port); }
-  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(false, ip, port); }
-  socket_t socket() const override { return sock_; }
-
- private:
-  int sock_;
-  time_t read_s_, write_s_;
-  std::chrono::steady_clock::time_point deadline_;
-  bool head_pending_ = true;
-  char buf_[4096];
-  size_t buffered_ = 0, filled_ = 0;
-  // The request head, line by line (cpp-httplib reads it byte by byte), so that its Range line
-  // can be rewritten before cpp-httplib parses it (served_range_line).
-  bool in_head_ = true, mid_line_ = false;
-  std::string line_;
-  size_t line_taken_ = 0;
-
-  ssize_t read_head(char* ptr, size_t size) {
-    if (line_taken_ == line_.size()) {
-      const bool line_start = !mid_line_;
-      line_.clear(), line_taken_ = 0;
-      for (;;) {
-        char c = 0;
-        const ssize_t n = read_raw(&c, 1);
-        if (n <= 0) {
-          if (line_.empty()) return n;
-          break;
-        }
-        line_ += c;
-        if (c == '\n' || line_.size() >= sizeof buf_) break;  // a longer line passes in pieces, unchanged
-      }
-      mid_line_ = line_.back() != '\n';
-      if (line_start && !mid_line_) {
-        if (line_ == "\r\n" || line_ == "\n") in_head_ = false;  // the body, if any, is read as it comes
-        else line_ = served_range_line(line_);
-      }
-    }
-    const size_t n = std::min(size, line_.size() - line_taken_);
-    std::memcpy(ptr, line_.data() + line_taken_, n);
-    line_taken_ += n;
-    return static_cast<ssize_t>(n);
-  }
-
-  bool expired() const { return head_pending_ && std::chrono::steady_clock::now() >= deadline_; }
-
-  int read_timeout_ms() const {
-    int64_t ms = static_cast<int64_t>(read_s_) * 1000;
-    if (head_pending_) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now()).count();
-      ms = std::min<int64_t>(ms, std::max<int64_t>(0, left));
-    }
-    return static_cast<int>(ms);
-  }
-  bool wait(short events, int timeout_ms) const {
-    pollfd p{sock_, events, 0};
-    for (;;) {
-      const int r = ::poll(&p, 1, timeout_ms);
-      if (r < 0 && errno == EINTR) continue;
-      return r > 0;
-    }
-  }
-  ssize_t recv_some(char* ptr, size_t size) {
-    for (;;) {
-      const ssize_t n = ::recv(sock_, ptr, size, 0);
-      if (n < 0 && errno == EINTR) continue;
-      return n;
-    }
-  }
-  ssize_t take(char* ptr, size_t size) {
-    const size_t n = std::min(size, filled_ - buffered_);
-    std::memcpy(ptr, buf_ + buffered_, n);
-    buffered_ += n;
-    return static_cast<ssize_t>(n);
-  }
-  void address_of(bool remote, std::string& ip, int& port) const {
-    sockaddr_storage a{};
-    socklen_t len = sizeof a;
-    if ((remote ? ::getpeername(sock_, reinterpret_cast<sockaddr*>(&a), &len) : ::getsockname(sock_, reinterpret_cast<sockaddr*>(&a), &len)) != 0)
-      return;
-    char host[INET6_ADDRSTRLEN] = {0};
-    if (a.ss_family == AF_INET) {
-      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
-      ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
-      port = ntohs(v4->sin_port);
-    } else if (a.ss_family == AF_INET6) {
-      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
-      ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
-      port = ntohs(v6->sin6_port);
-    }
-    ip = host;
-  }
-};
-
-// cpp-httplib's server with its per-connection loop replaced (process_and_close_socket is
-// the one hook it gives): the same keep-alive loop over a DeadlineStream, plus the per-address
-// bound.
-class HttpServer final : public httplib::Server {
- public:
-  int head_timeout_s = 10;
-  int per_address = 8;
-
-  // cpp-httplib listens with a backlog of 5 (compiled into Debian's library). A burst of new
-  // connections beyond it (16 clients connecting at once, a page opening its requests) had its
-  // SYNs dropped and retried by the clients' kernels after 1 s: 1.1 s stalls in the load
-  // benchmark. Listening again on the bound socket only raises the backlog (Linux, BSD).
-  void raise_backlog() {
-    if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, SOMAXCONN);
-  }
-
- private:
-  std::mutex open_mutex_;
-  std::map<std::string, int> open_;  // connections being served per non-loopback address
-
-  bool wait_for_request(int sock) const {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
-    while (svr_sock_ != INVALID_SOCKET) {
-      pollfd p{sock, POLLIN, 0};
-      const int r = ::poll(&p, 1, 100);
-      if (r > 0) return true;
-      if (r < 0 && errno != EINTR) return false;
-      if (std::chrono::steady_clock::now() >= until) return false;
-    }
-    return false;
-  }
-
-  bool process_and_close_socket(socket_t sock) override {
-    std::string ip;
-    int port = 0;
-    DeadlineStream(sock, 0, 0, {}).get_remote_ip_and_port(ip, port);
-    const bool counted = !ip.empty() && !is_loopback(ip) && ip.rfind("::ffff:127.", 0) != 0;
-    if (counted) {
-      std::lock_guard lock(open_mutex_);
-      if (open_[ip] >= per_address) {
-        ::shutdown(sock, SHUT_RDWR);
-        ::close(sock);
-        return true;
-      }
-      ++open_[ip];
-    }
-    bool ret = true;
-    for (size_t left = keep_alive_max_count_; left > 0 && wait_for_request(sock); --left) {
-      DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_,
-                          std::chrono::steady_clock::now() + std::chrono::seconds(head_timeout_s));
-      bool connection_closed = false;
-      ret = process_request(strm, left == 1, connection_closed, [&strm](httplib::Request&) { strm.head_done(); });
-      if (!ret || connection_closed) break;
-    }
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
-    if (counted) {
-      std::lock_guard lock(open_mutex_);
-      if (--open_[ip] <= 0) open_.erase(ip);
-    }
-    return ret;
-  }
-};
 
 }  // namespace
 
@@ -499,7 +246,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   s.api = std::make_unique<Api>(std::move(library), o, [&s] { s.reopen_library(); });
 
   HttpServer& http = s.http;
-  http.head_timeout_s = std::max(1, o.head_timeout_s);
+  http.deadlines.head_s = std::max(1, o.head_timeout_s);
+  http.deadlines.body_s = std::max(1, o.body_timeout_s);
   http.per_address = std::max(1, o.connections_per_address);
   http.new_task_queue = [n = std::max(1, o.http_threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   http.set_read_timeout(o.timeout_s, 0);
@@ -532,6 +280,9 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       }
       return httplib::Server::HandlerResponse::Handled;
     };
+    // A head that breaks RFC 9112's rules (two Host headers, Content-Lengths that disagree, a
+    // control character; connection.h) is refused whatever it asks for; the connection closes.
+    if (const HeadRefusal& refused = head_refusal(); refused.status != 0) return deny(refused.status, refused.error, refused.detail);
     // Without a token, only requests addressed to this machine by a loopback name (or a name
     // the user allowed) are answered: a page on another site whose name was rebound to
     // 127.0.0.1 sends its own name as Host and gets nothing, the page included.
@@ -594,7 +345,16 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     res.status = 500;
     res.set_content(error_body("internal error", "the request could not be completed"), "application/json; charset=utf-8");
   });
-  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  http.set_error_handler([&s](const httplib::Request& req, httplib::Response& res) {
+    // A head that came too slowly (cpp-httplib answers 400 when its read fails): 408, and the
+    // connection is closed (connection.h).
+    if (request_timed_out() && res.body.empty() && !res.content_provider_) {
+      res.status = 408;
+      res.set_content(error_body("request timeout", "the request line and headers must arrive within " +
+                                                        std::to_string(std::max(1, s.options.head_timeout_s)) + " s"),
+                      "application/json; charset=utf-8");
+      return;
+    }
     // A 416 has no body (its Content-Range says why); a provider is an answer already written.
     if (!res.body.empty() || res.content_provider_ || res.status == 416) return;
     const bool api = req.path.rfind("/api/", 0) == 0;
@@ -604,7 +364,12 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       case 404: error = "not found", detail = api ? "no such route: see /api/openapi.json" : "no such page"; break;
       case 405: error = "method not allowed"; break;
       case 413: error = "too large", detail = "the request body is over the server's limit"; break;
-      case 414: error = "URI too long"; break;
+      case 414:  // cpp-httplib's limit on the request line, compiled into its library
+        error = "URI too long",
+        detail = "the request line (method, URL-encoded path and query, version) is over the limit of 8192 bytes: "
+                 "shorten the query (each byte of a parameter other than a letter, digit or -._~ takes 3 when "
+                 "URL-encoded: a where expression of 4,096 bytes may not fit)";
+        break;
       case 416: error = "range not satisfiable"; break;
       case 421: error = "misdirected request"; break;
       default: break;

@@ -44,6 +44,7 @@ struct ServerOptions {
   int max_queries = 32;            // texts per search / labels per classification
   int timeout_s = 30;              // socket read/write timeout (slow clients)
   int head_timeout_s = 10;         // a request's line and headers must arrive within this, in all (slowloris)
+  int body_timeout_s = 10;         // a request body: this long plus 10 s per MB received (connection.h)
   int connections_per_address = 8; // connections served at once per client address (loopback not counted)
   int refresh_ms = 1000;           // how often the index is checked for changes
   int http_threads = 16;           // connections served at once (more than the model queue, so queued runs never block the rest)

@@ -225,7 +225,7 @@ TEST(ServeApi, WhereFiltersBeforeRankingAndABadExpressionIsA400) {
 }
 
 // seed / text / not / not_like (service/seeds.h): several seeds as one query, the seeds left out;
-// an unknown seed is a 404, a bad weight or negatives alone a 400.
+// an unknown seed is a 404, a seed that is not a track id, a bad weight or negatives alone a 400.
 TEST(ServeApi, SeveralSeedsMakeOneQueryWithoutTheSeeds) {
   Running& s = shared_server();
   const std::string chirp = std::to_string(id_of(s, "chirp.flac")), tone = std::to_string(id_of(s, "a440.mp3"));
@@ -265,9 +265,9 @@ TEST(ServeApi, SeveralSeedsMakeOneQueryWithoutTheSeeds) {
   s.get_json("/api/similar?track=" + chirp + "&diversity=2", 400);
   s.get_json("/api/similar?seed=999999", 404);
   // A seed is a track id of the index: a path, even of an indexed file, is not looked up (no
-  // value of a request reaches the file system).
-  s.get_json("/api/similar?seed=" + httplib::detail::encode_query_param(library().chirp), 404);
-  s.get_json("/api/similar?not_like=" + httplib::detail::encode_query_param(library().a440) + "&seed=" + chirp, 404);
+  // value of a request reaches the file system); it is not a track id, so it is bad input.
+  s.get_json("/api/similar?seed=" + httplib::detail::encode_query_param(library().chirp), 400);
+  s.get_json("/api/similar?not_like=" + httplib::detail::encode_query_param(library().a440) + "&seed=" + chirp, 400);
   EXPECT_NE(s.get_json("/api/similar?seed=" + chirp + ":nan", 400)["detail"].get<std::string>().find("finite number above 0"),
             std::string::npos);
   s.get_json("/api/similar?not=noise", 400);
@@ -446,7 +446,7 @@ TEST(ServeErrors, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
            Case{"/api/tracks/-1/audio", 404},
            Case{"/api/tracks/99999999999999999999999/audio", 404},
            Case{"/api/similar", 400},
-           Case{"/api/similar?track=../../etc/passwd", 404},
+           Case{"/api/similar?track=../../etc/passwd", 400},  // not a track id
            Case{"/api/like?track=0", 404},
            Case{"/api/classify?label=one", 400},
            Case{"/api/analyze?q=x&format=xml", 400},

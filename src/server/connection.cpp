@@ -1,0 +1,555 @@
+#include "server/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "server/server.h"
+
+namespace clap::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string lower_ascii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trimmed(const std::string& v) {
+  const size_t a = v.find_first_not_of(" \t\r\n");
+  return a == std::string::npos ? std::string() : v.substr(a, v.find_last_not_of(" \t\r\n") - a + 1);
+}
+
+// A header's name or value as a message shows it: printable ASCII, the rest as \xNN, cut short.
+std::string shown(const std::string& s) {
+  std::string out;
+  for (const char ch : s.substr(0, 60)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+    }
+  }
+  return s.size() > 60 ? out + "..." : out;
+}
+
+bool has_body(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+// RFC 9112's rules for a request head that cpp-httplib (0.11) does not check, found when a
+// request smuggled through a proxy or a DNS-rebinding check reads the head differently from
+// the server: every header name a token (no space before the colon), one Host (and one at all
+// in HTTP/1.1) that is a host name or address, Content-Lengths that agree, and Transfer-Encoding
+// only alone and only chunked. The head's bytes themselves (control characters, folded lines)
+// are checked as they are read (DeadlineStream::check_head_piece).
+HeadRefusal judge_head(const httplib::Request& req) {
+  auto bad = [](const std::string& detail) { return HeadRefusal{400, "bad request", detail}; };
+  static const char* kTokenChars =
+      "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  for (const auto& [name, value] : req.headers)
+    if (name.empty() || name.find_first_not_of(kTokenChars) != std::string::npos)
+      return bad("the header name \"" + shown(name) +
+                 "\" is not a valid name (no space may come between a header's name and its colon: RFC 9112, 5.1)");
+  const size_t hosts = req.headers.count("Host");
+  if (hosts > 1)
+    return bad("the request has " + std::to_string(hosts) + " Host headers; one is allowed (RFC 9112, 3.2)");
+  if (hosts == 0 && req.version == "HTTP/1.1")
+    return bad("an HTTP/1.1 request must have a Host header (RFC 9112, 3.2)");
+  if (hosts == 1) {
+    // A NUL byte would cut the value short where get_header_value reads it as a C string
+    // ("localhost\0.evil.com" read as "localhost"): refused with every other byte a host
+    // cannot have.
+    const std::string host = req.headers.find("Host")->second;
+    if (host.empty() || host.find_first_not_of("-._~!$&'()*+,;=%:[]0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
+                            std::string::npos)
+      return bad("Host \"" + shown(host) + "\" is not a host name or address with an optional port");
+  }
+  std::string length;
+  const auto lengths = req.headers.equal_range("Content-Length");
+  for (auto it = lengths.first; it != lengths.second; ++it) {
+    const std::string& n = it->second;
+    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+      return bad("Content-Length \"" + shown(n) + "\" is not a number of bytes");
+    if (!length.empty() && n != length)
+      return bad("the request has Content-Length headers that disagree (" + length + " and " + n + ")");
+    length = n;
+  }
+  const size_t encodings = req.headers.count("Transfer-Encoding");
+  if (encodings > 1) return bad("the request has " + std::to_string(encodings) + " Transfer-Encoding headers; one is allowed");
+  if (encodings == 1) {
+    if (!length.empty())
+      return bad("the request has both Transfer-Encoding and Content-Length; send one (RFC 9112, 6.3)");
+    const std::string coding = req.get_header_value("Transfer-Encoding");
+    if (lower_ascii(trimmed(coding)) != "chunked")
+      return {501, "not implemented", "Transfer-Encoding \"" + shown(coding) + "\": only chunked is accepted"};
+  }
+  return {};
+}
+
+}  // namespace
+
+// RFC 9110 (14.2): a Range in a unit other than bytes must be ignored, and an invalid one may
+// be; cpp-httplib (0.11) answers both 416 before any handler runs, and takes a number over 63
+// bits for an error too, so `bytes=0-99999999999999999999` (clamped to the file by any other
+// server) failed. The Range line of a request head is therefore rewritten as it is read: a
+// valid bytes range set keeps its ranges, each number clamped to 2^63-1 (the audio route then
+// clamps to the file, RFC 9110's rule); anything else is renamed so that nothing reads it.
+std::string served_range_line(const std::string& line) {
+  const size_t colon = line.find(':');
+  if (colon == std::string::npos || lower_ascii(line.substr(0, colon)) != "range") return line;
+  const std::string value = trimmed(line.substr(colon + 1));
+  const std::string ignored = "X-Ignored-Range:" + line.substr(colon + 1);
+  const size_t equals = value.find('=');
+  if (equals == std::string::npos || lower_ascii(trimmed(value.substr(0, equals))) != "bytes") return ignored;
+  auto clamp = [](std::string digits) {
+    digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));  // "0" stays "0"
+    const std::string max = "9223372036854775807";
+    return digits.size() > max.size() || (digits.size() == max.size() && digits > max) ? max : digits;
+  };
+  std::string specs;
+  const std::string set = value.substr(equals + 1);
+  for (size_t start = 0; start <= set.size();) {
+    const size_t comma = std::min(set.find(',', start), set.size());
+    const std::string spec = trimmed(set.substr(start, comma - start));
+    const size_t dash = spec.find('-');
+    if (dash == std::string::npos) return ignored;
+    std::string first = spec.substr(0, dash), last = spec.substr(dash + 1);
+    const bool digits_only = first.find_first_not_of("0123456789") == std::string::npos &&
+                             last.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits_only || (first.empty() && last.empty())) return ignored;
+    if (!first.empty()) first = clamp(first);
+    if (!last.empty()) last = clamp(last);
+    if (!first.empty() && !last.empty() &&
+        (first.size() > last.size() || (first.size() == last.size() && first > last)))
+      return ignored;  // first after last: invalid
+    specs += (specs.empty() ? "" : ",") + first + "-" + last;
+    start = comma + 1;
+  }
+  return "Range: bytes=" + specs + "\r\n";
+}
+
+httplib::Params parse_query(const std::string& target) {
+  httplib::Params params;
+  const size_t mark = target.find('?');
+  if (mark == std::string::npos) return params;
+  const std::string query = target.substr(mark + 1);
+  for (size_t start = 0; start < query.size();) {
+    const size_t amp = std::min(query.find('&', start), query.size());
+    const std::string pair = query.substr(start, amp - start);
+    const size_t equals = pair.find('=');
+    const std::string name = httplib::detail::decode_url(pair.substr(0, equals), true);
+    if (!name.empty())
+      params.emplace(name, equals == std::string::npos ? std::string() : httplib::detail::decode_url(pair.substr(equals + 1), true));
+    start = amp + 1;
+  }
+  return params;
+}
+
+namespace {
+
+// --- slow clients -------------------------------------------------------------------------------
+//
+// cpp-httplib bounds each read by the socket timeout (--timeout) but neither a request head nor
+// a body as a whole: a client sending one header byte every 29 s held a server thread for hours,
+// and 16 such connections (one per HTTP thread) took the server down; so did 16 uploads sending
+// a byte every few seconds. A connection is therefore read through this stream, one for the
+// connection's life (bytes a client sent ahead, a pipelined request, wait in its buffer for the
+// next request), which gives each request head a total deadline (RequestDeadlines::head_s from
+// its first byte to the end of the headers) and each body one that grows with the bytes
+// received (body_s, plus kBodySecondsPerMB per MB). A read past the deadline fails, however fast
+// the bytes now come; the request is answered 408 when it can be, and the connection closed.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(int sock, time_t read_s, time_t write_s, RequestDeadlines deadlines)
+      : sock_(sock), read_s_(read_s), write_s_(write_s), deadlines_(deadlines) {}
+
+  // A new request on the connection: its head's deadline starts now (its first byte is here).
+  void start_request() {
+    phase_ = Phase::Head;
+    head_deadline_ = Clock::now() + std::chrono::seconds(deadlines_.head_s);
+    in_head_ = true, mid_line_ = false;
+    head_lines_ = 0, current_line_ = 0;
+    line_.clear(), line_taken_ = 0;
+    raw_line_.clear(), raw_headers_.clear();
+    refusal_ = {};
+    timed_out_ = false, close_ = false;
+  }
+
+  // cpp-httplib parsed the head (its setup_request hook): the headers get their values as sent,
+  // the head is judged, the query parsed again (parse_query), and the body's deadline starts.
+  void head_read(httplib::Request& req) {
+    phase_ = Phase::Body;
+    body_start_ = Clock::now();
+    body_received_ = 0;
+    req.headers = headers_as_sent(req.headers);
+    if (!refusal_.status) refusal_ = judge_head(req);
+    req.params = parse_query(req.target);
+  }
+
+  bool head_complete() const { return phase_ == Phase::Body; }
+  const HeadRefusal& refusal() const { return refusal_; }
+  bool timed_out() const { return timed_out_; }
+  void close_after_answer() { close_ = true; }
+  bool closing() const { return close_; }
+  // Bytes of the next request already read from the socket.
+  bool has_pending() const { return buffered_ < filled_ || line_taken_ < line_.size(); }
+
+  bool is_readable() const override {
+    return !expired() && (has_pending() || wait(POLLIN, read_timeout_ms()));
+  }
+  bool is_writable() const override { return wait(POLLOUT, static_cast<int>(write_s_ * 1000)); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (expired()) {  // late: the request ends, however fast its bytes now come
+      timed_out_ = true;
+      return -1;
+    }
+    // What is left of a head line first (the blank line that ends the head included).
+    const ssize_t n = in_head_ || line_taken_ < line_.size() ? read_head(ptr, size) : read_raw(ptr, size);
+    if (n < 0 && expired()) timed_out_ = true;
+    if (n > 0 && phase_ == Phase::Body) body_received_ += n;
+    return n;
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    for (;;) {
+      const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(false, ip, port); }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  enum class Phase { Head, Body };
+  int sock_;
+  time_t read_s_, write_s_;
+  RequestDeadlines deadlines_;
+  Phase phase_ = Phase::Head;
+  Clock::time_point head_deadline_{}, body_start_{};
+  int64_t body_received_ = 0;
+  HeadRefusal refusal_;
+  bool timed_out_ = false, close_ = false;
+  char buf_[4096];
+  size_t buffered_ = 0, filled_ = 0;
+  // The request head, line by line (cpp-httplib reads it byte by byte), so that its Range line
+  // can be rewritten before cpp-httplib parses it (served_range_line), and its bytes checked.
+  bool in_head_ = true, mid_line_ = false;
+  int head_lines_ = 0, current_line_ = 0;  // lines begun; the one being read (0: the request line)
+  std::string line_;
+  size_t line_taken_ = 0;
+  // The header lines as sent (a long one gathered from its pieces), name and value.
+  std::string raw_line_;
+  std::vector<std::pair<std::string, std::string>> raw_headers_;
+
+  // cpp-httplib (0.11) URL-decodes every header value, so that "Authorization: Bearer ab%41c"
+  // reads as "abAc" (a token with a % could never be given) and "Content-Length: 5%30" as 50.
+  // Values are opaque (RFC 9110, 5.5): the headers are taken again from the lines as sent, split
+  // as cpp-httplib splits them; only the connection's addresses, which cpp-httplib adds, are
+  // kept from its list (and a client's own headers of those names are dropped).
+  httplib::Headers headers_as_sent(const httplib::Headers& parsed) const {
+    static const char* kOwn[] = {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"};
+    auto own = [](const std::string& name) {
+      return std::any_of(std::begin(kOwn), std::end(kOwn), [&](const char* o) { return lower_ascii(name) == lower_ascii(o); });
+    };
+    httplib::Headers headers;
+    for (const auto& [name, value] : raw_headers_)
+      if (!own(name)) headers.emplace(name, value);
+    for (const char* name : kOwn) {
+      const auto same = parsed.equal_range(name);
+      if (same.first != same.second) headers.emplace(name, std::prev(same.second)->second);
+    }
+    return headers;
+  }
+
+  // A complete header line as sent, split as cpp-httplib's parse_header splits it: the name up
+  // to the first colon, the value after the spaces that follow it, trailing spaces left out; a
+  // line without a colon or with an empty value is left out, as cpp-httplib leaves it.
+  void keep_header(std::string line) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.pop_back();
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) return;
+    const size_t value = line.find_first_not_of(" \t", colon + 1);
+    if (value == std::string::npos) return;
+    raw_headers_.emplace_back(line.substr(0, colon), line.substr(value));
+  }
+
+  ssize_t read_raw(char* ptr, size_t size) {
+    if (buffered_ < filled_) return take(ptr, size);
+    if (!wait(POLLIN, read_timeout_ms())) return -1;
+    if (size < sizeof buf_) {  // small reads (the head, byte by byte) through a buffer
+      const ssize_t n = recv_some(buf_, sizeof buf_);
+      if (n <= 0) return n;
+      buffered_ = 0, filled_ = static_cast<size_t>(n);
+      return take(ptr, size);
+    }
+    return recv_some(ptr, size);
+  }
+
+  ssize_t read_head(char* ptr, size_t size) {
+    if (line_taken_ == line_.size()) {
+      const bool line_start = !mid_line_;
+      line_.clear(), line_taken_ = 0;
+      for (;;) {
+        char c = 0;
+        const ssize_t n = read_raw(&c, 1);
+        if (n <= 0) {
+          if (line_.empty()) return n;
+          break;
+        }
+        line_ += c;
+        if (c == '\n' || line_.size() >= sizeof buf_) break;  // a longer line passes in pieces, unchanged
+      }
+      mid_line_ = line_.back() != '\n';
+      if (line_start && line_ == "\r\n") {
+        in_head_ = false;  // the body, if any, is read as it comes
+      } else {
+        if (line_start) current_line_ = head_lines_++;
+        check_head_piece(line_start);
+        if (line_start && !mid_line_) line_ = served_range_line(line_);
+        if (current_line_ > 0 && raw_line_.size() < (64u << 10)) raw_line_ += line_;
+        if (current_line_ > 0 && !mid_line_) {
+          keep_header(raw_line_);
+          raw_line_.clear();
+        }
+      }
+    }
+    const size_t n = std::min(size, line_.size() - line_taken_);
+    std::memcpy(ptr, line_.data() + line_taken_, n);
+    line_taken_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  // RFC 9112 (2.2, 5.2, 5.5): a head line must not hold a control character other than a tab
+  // (a NUL, a lone CR: read differently by different parsers), and a header line must not start
+  // with a space or tab (obsolete line folding). The first such fault is the head's refusal.
+  void check_head_piece(bool line_start) {
+    if (refusal_.status) return;
+    const std::string what = current_line_ == 0 ? std::string("the request line")
+                                                : line_start ? "the header line \"" + shown(line_.substr(0, line_.find(':'))) + "\""
+                                                             : "a header line";
+    if (line_start && current_line_ > 0 && (line_[0] == ' ' || line_[0] == '\t')) {
+      refusal_ = {400, "bad request", what + " starts with a space: folded header lines are not accepted (RFC 9112, 5.2)"};
+      return;
+    }
+    // A line ending in a bare LF: cpp-httplib skips such a header line, where another parser
+    // (a proxy in front) may read it.
+    if (!mid_line_ && (line_.size() < 2 || line_[line_.size() - 2] != '\r')) {
+      refusal_ = {400, "bad request", what + " does not end with CRLF (RFC 9112, 2.2)"};
+      return;
+    }
+    size_t end = line_.size();
+    if (!mid_line_) end -= 2;  // the line's own CRLF
+    for (size_t i = 0; i < end; ++i) {
+      const auto c = static_cast<unsigned char>(line_[i]);
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02X", c);
+        refusal_ = {400, "bad request", what + " holds a control character (" + hex + ")"};
+        return;
+      }
+    }
+  }
+
+  Clock::time_point deadline() const {
+    if (phase_ == Phase::Head) return head_deadline_;
+    const int64_t earned_ms = body_received_ * kBodySecondsPerMB * 1000 / (int64_t{1} << 20);
+    return body_start_ + std::chrono::seconds(deadlines_.body_s) + std::chrono::milliseconds(earned_ms);
+  }
+  bool expired() const { return Clock::now() >= deadline(); }
+
+  // The socket timeout, or the time to the deadline when that is sooner, rounded up: a wait cut
+  // by the deadline ends after it, so that the failed read is known to be late (timed_out_).
+  int read_timeout_ms() const {
+    const auto left_us = std::chrono::duration_cast<std::chrono::microseconds>(deadline() - Clock::now()).count();
+    const int64_t left_ms = left_us <= 0 ? 0 : (left_us + 999) / 1000 + 1;
+    return static_cast<int>(std::min<int64_t>(static_cast<int64_t>(read_s_) * 1000, left_ms));
+  }
+  bool wait(short events, int timeout_ms) const {
+    pollfd p{sock_, events, 0};
+    for (;;) {
+      const int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0;
+    }
+  }
+  ssize_t recv_some(char* ptr, size_t size) {
+    for (;;) {
+      const ssize_t n = ::recv(sock_, ptr, size, 0);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  ssize_t take(char* ptr, size_t size) {
+    const size_t n = std::min(size, filled_ - buffered_);
+    std::memcpy(ptr, buf_ + buffered_, n);
+    buffered_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  void address_of(bool remote, std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    if ((remote ? ::getpeername(sock_, reinterpret_cast<sockaddr*>(&a), &len) : ::getsockname(sock_, reinterpret_cast<sockaddr*>(&a), &len)) != 0)
+      return;
+    char host[INET6_ADDRSTRLEN] = {0};
+    if (a.ss_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
+      ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+      port = ntohs(v4->sin_port);
+    } else if (a.ss_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
+      ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+      port = ntohs(v6->sin6_port);
+    }
+    ip = host;
+  }
+};
+
+// The connection this thread is serving: what the handlers ask about their request
+// (head_refusal, request_timed_out) and where the answer's verdict on the connection goes.
+thread_local DeadlineStream* current_connection = nullptr;
+
+class CurrentConnection {
+ public:
+  explicit CurrentConnection(DeadlineStream* s) { current_connection = s; }
+  ~CurrentConnection() { current_connection = nullptr; }
+  CurrentConnection(const CurrentConnection&) = delete;
+  CurrentConnection& operator=(const CurrentConnection&) = delete;
+};
+
+// A header set twice on the way (two handlers each adding theirs, cpp-httplib's content
+// provider adding a Content-Type beside the one set before) would be sent twice, which a client
+// reads as one value joined by a comma: the last one set stays.
+void one_value_per_header(httplib::Response& res) {
+  for (auto it = res.headers.begin(); it != res.headers.end();) {
+    const auto same = res.headers.equal_range(it->first);
+    it = same.second;
+    const auto last = std::prev(same.second);
+    if (same.first != last) res.headers.erase(same.first, last);
+  }
+}
+
+// Closing a socket with bytes of the client's unread (the rest of a refused body, a trickled
+// head) resets the connection, and a reset can discard the answer still on its way. After an
+// answer that closes the connection, the server's side is shut first, then what the client
+// still sends is read and dropped until it closes too, for 1 s and 1 MB at most.
+void linger(int sock) {
+  ::shutdown(sock, SHUT_WR);
+  const auto until = Clock::now() + std::chrono::seconds(1);
+  char scratch[16384];
+  for (size_t dropped = 0; dropped < (1u << 20);) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    pollfd p{sock, POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return;
+    const ssize_t n = ::recv(sock, scratch, sizeof scratch, 0);
+    if (n <= 0) return;
+    dropped += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+const HeadRefusal& head_refusal() {
+  static const HeadRefusal none;
+  return current_connection ? current_connection->refusal() : none;
+}
+
+bool request_timed_out() { return current_connection && current_connection->timed_out(); }
+
+HttpServer::HttpServer() {
+  // The verdict on the connection, taken as each answer is about to be written. It closes after
+  // an answer to a head that was late, malformed or refused (408, 400, 414, 501: nothing says
+  // where the next request would start), to a client without the token or Host it needs (401,
+  // 421: it gets no connection to trickle its next request on), and to a request with a body
+  // that was refused (the body's unread bytes must not be taken for a next request).
+  set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    one_value_per_header(res);
+    DeadlineStream* c = current_connection;
+    if (!c) return;
+    const bool close = !c->head_complete() || c->refusal().status != 0 || c->timed_out() || res.status == 401 ||
+                       res.status == 421 || (res.status >= 400 && has_body(req)) ||
+                       lower_ascii(res.get_header_value("Connection")) == "close";
+    if (!close) return;
+    res.headers.erase("Keep-Alive");
+    res.headers.erase("Connection");
+    res.set_header("Connection", "close");
+    c->close_after_answer();
+  });
+}
+
+void HttpServer::raise_backlog() {
+  if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, SOMAXCONN);
+}
+
+bool HttpServer::process_and_close_socket(socket_t sock) {
+  DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines);
+  std::string ip;
+  int port = 0;
+  strm.get_remote_ip_and_port(ip, port);
+  const bool counted = !ip.empty() && !is_loopback(ip) && ip.rfind("::ffff:127.", 0) != 0;
+  if (counted) {
+    std::lock_guard lock(open_mutex_);
+    if (open_[ip] >= per_address) {
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+      return true;
+    }
+    ++open_[ip];
+  }
+  // The next request's first byte: already read (pipelined), or awaited for the keep-alive time.
+  auto wait_for_request = [&] {
+    if (strm.has_pending()) return true;
+    const auto until = Clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    while (svr_sock_ != INVALID_SOCKET) {
+      pollfd p{sock, POLLIN, 0};
+      const int r = ::poll(&p, 1, 100);
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) return false;
+      if (Clock::now() >= until) return false;
+    }
+    return false;
+  };
+  bool ret = true;
+  {
+    const CurrentConnection serving(&strm);
+    for (size_t left = keep_alive_max_count_; left > 0 && wait_for_request(); --left) {
+      strm.start_request();
+      bool connection_closed = false;
+      ret = process_request(strm, left == 1, connection_closed, [&strm](httplib::Request& req) { strm.head_read(req); });
+      if (!ret || connection_closed || strm.closing() || !strm.head_complete()) break;
+    }
+  }
+  if (strm.closing()) linger(sock);
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  if (counted) {
+    std::lock_guard lock(open_mutex_);
+    if (--open_[ip] <= 0) open_.erase(ip);
+  }
+  return ret;
+}
+
+}  // namespace clap::server

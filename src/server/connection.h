@@ -1,0 +1,71 @@
+// The HTTP/1.1 connections of `clapsearch serve`: cpp-httplib's server (0.11) with its
+// per-connection loop replaced, so that a connection is read through the server's own stream.
+// That stream gives each request head and body a deadline (slow clients), keeps bytes a client
+// sent ahead (pipelined requests) for the next request of the connection, rewrites a request's
+// Range line before cpp-httplib parses it, and checks the head against RFC 9112's framing rules;
+// the loop closes a connection after an answer that must not be followed by another request on
+// it. docs/security.md says what is guaranteed.
+#pragma once
+#include <httplib.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace clap::server {
+
+// How long a client may take to send a request (docs/security.md, "Slow clients").
+struct RequestDeadlines {
+  int head_s = 10;  // the request line and headers, in all, from their first byte
+  // A body: this long from the end of the head, plus kBodySecondsPerMB for each MB received,
+  // so that a body must arrive at 100 KB/s on average once its first seconds are past.
+  int body_s = 10;
+};
+constexpr int kBodySecondsPerMB = 10;
+
+// The refusal of a request head that breaks a rule of RFC 9112 (two Host headers, two different
+// Content-Lengths, a control character in a header, ...): status 0 when the head is sound. The
+// connection is closed after it is answered.
+struct HeadRefusal {
+  int status = 0;
+  std::string error, detail;
+};
+
+// About the request this thread is answering (an HttpServer connection thread), for the
+// server's handlers: how its head was judged, and whether it came too slowly (its head or body
+// passed its deadline; it is answered 408 and the connection closed).
+const HeadRefusal& head_refusal();
+bool request_timed_out();
+
+// Splits a URL's query (the target's text after its first '?') into parameters at the FIRST
+// '=' of each '&'-separated pair, decoding both sides ('+' is a space): `q=x=y` is q = "x=y",
+// `where=year>=1980` is where = "year>=1980" (cpp-httplib's parser keeps the text after the
+// last '='). A pair without '=' is a parameter with an empty value; an empty name is dropped.
+httplib::Params parse_query(const std::string& target);
+
+// A request's Range line as the server reads it (RFC 9110, 14.2): a valid bytes range set
+// keeps its ranges, each number clamped to 2^63-1; anything else is renamed so that nothing
+// reads it. Other lines are returned unchanged.
+std::string served_range_line(const std::string& line);
+
+class HttpServer final : public httplib::Server {
+ public:
+  HttpServer();
+
+  RequestDeadlines deadlines;
+  int per_address = 8;  // connections served at once per client address (loopback not counted)
+
+  // cpp-httplib listens with a backlog of 5 (compiled into Debian's library). A burst of new
+  // connections beyond it (16 clients connecting at once, a page opening its requests) had its
+  // SYNs dropped and retried by the clients' kernels after 1 s: 1.1 s stalls in the load
+  // benchmark. Listening again on the bound socket only raises the backlog (Linux, BSD).
+  void raise_backlog();
+
+ private:
+  std::mutex open_mutex_;
+  std::map<std::string, int> open_;  // connections being served per non-loopback address
+
+  bool process_and_close_socket(socket_t sock) override;
+};
+
+}  // namespace clap::server

@@ -1,0 +1,360 @@
+// clapsearch serve's HTTP handling (src/server/connection.h) and its parameter rules, over raw
+// sockets and cpp-httplib's client on loopback, against a server::Server in this process over a
+// real library indexed by the real CLI: slow heads and bodies (the connection is closed after
+// their deadline), RFC 9112's framing rules, pipelined requests, the query parser, headers sent
+// once, valid UTF-8 in CSV, error details without server paths, and bad parameters as 400.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/utf8.h"
+#include "server/running_server.h"
+#include "server/server.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// Four tracks: dated 1990 and 1970, one with a file name that is not UTF-8, and an empty file
+// (an error track, with no embedding). Indexed once for the suite's processes.
+struct Library {
+  std::string music, db;
+  Library() {
+    const std::string shared = test::shared_fixture("server-http", [](const std::string& dir) {
+      const std::string m = dir + "/music";
+      test::ffmpeg(m + "/new.mp3", "-f lavfi -i \"sine=f=440:d=11\" -ac 1 -ar 44100 -metadata date=1990 -metadata title=New");
+      test::ffmpeg(m + "/old.mp3", "-f lavfi -i \"sine=f=660:d=11\" -ac 1 -ar 44100 -metadata date=1970 -metadata title=Old");
+      test::ffmpeg(m + "/odd.mp3", "-f lavfi -i \"anoisesrc=color=pink:d=11:seed=3\" -ac 1 -ar 44100");
+      fs::rename(m + "/odd.mp3", m + "/bad\xe9name.mp3");
+      std::ofstream(m + "/empty.mp3").flush();
+      test::index_library(m, dir + "/library.db", test::case_dir("tiny-unfused"));
+    });
+    music = shared + "/music";
+    db = test::temp_dir() + "/library.db";
+    fs::copy_file(shared + "/library.db", db, fs::copy_options::overwrite_existing);
+  }
+};
+
+Library& library() {
+  static Library lib;
+  return lib;
+}
+
+class Running : public RunningServer {
+ public:
+  explicit Running(ServerOptions o = {}) : RunningServer(std::move(o), library().db, 20) {}
+};
+
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, const std::string& bytes) { ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+
+// What a connection received, and whether the server closed it.
+struct Received {
+  std::string bytes;
+  bool closed = false;
+};
+
+// Reads `fd` until the server closes it (recv gives 0 or a reset) or `limit` passes; `tick`, when
+// given, runs every 200 ms meanwhile (a slow client sending its next byte).
+Received read_until_closed(int fd, std::chrono::milliseconds limit, const std::function<void()>& tick = {}) {
+  Received r;
+  const auto start = std::chrono::steady_clock::now();
+  auto next_tick = start;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() - start < limit) {
+    if (tick && std::chrono::steady_clock::now() >= next_tick) {
+      tick();
+      next_tick += std::chrono::milliseconds(200);
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      r.bytes.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      r.closed = true;
+      break;
+    }
+  }
+  return r;
+}
+
+// One request on a new connection, read until the server closes it (10 s at most).
+Received exchange(int port, const std::string& request) {
+  const int fd = connect_to(port);
+  if (fd < 0) return {};
+  send_all(fd, request);
+  Received r = read_until_closed(fd, std::chrono::seconds(10));
+  ::close(fd);
+  return r;
+}
+
+int count_of(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// --- slow clients: the connection ends at the deadline (M1, M2) ---------------------------------
+
+// A head trickled a line at a time (each well within the socket timeout) is answered 408 at its
+// deadline and the connection closed: before, it was answered 400 and kept open, and the next
+// trickled line started a new request, so slow clients held every thread for good.
+TEST(HttpConnections, AHeadPastItsDeadlineIsAnswered408AndTheConnectionClosed) {
+  ServerOptions o;
+  o.head_timeout_s = 1;
+  Running s(o);
+  const int fd = connect_to(s.port());
+  ASSERT_GE(fd, 0);
+  send_all(fd, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  const Received r = read_until_closed(fd, std::chrono::seconds(8), [fd] { send_all(fd, "X-Slow: a\r\n"); });
+  ::close(fd);
+  EXPECT_TRUE(r.closed) << "the connection was kept open after the head deadline: " << r.bytes.substr(0, 400);
+  EXPECT_EQ(r.bytes.rfind("HTTP/1.1 408", 0), 0u) << r.bytes.substr(0, 400);
+  EXPECT_EQ(count_of(r.bytes, "HTTP/1.1 "), 1) << r.bytes.substr(0, 600);
+  EXPECT_NE(r.bytes.find("Connection: close"), std::string::npos) << r.bytes.substr(0, 400);
+  EXPECT_NE(r.bytes.find("request timeout"), std::string::npos) << r.bytes.substr(0, 400);
+
+  // The same after a first request answered on the connection (keep-alive).
+  const int again = connect_to(s.port());
+  ASSERT_GE(again, 0);
+  send_all(again, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  const Received second = read_until_closed(again, std::chrono::seconds(8), [again] { send_all(again, "X-Slow: a\r\n"); });
+  ::close(again);
+  EXPECT_TRUE(second.closed) << second.bytes.substr(0, 400);
+  EXPECT_EQ(second.bytes.rfind("HTTP/1.1 200", 0), 0u) << second.bytes.substr(0, 400);
+  EXPECT_NE(second.bytes.find("HTTP/1.1 408"), std::string::npos) << second.bytes.substr(0, 2000);
+}
+
+// A client without the token gets its 401 and no connection to send more requests on.
+TEST(HttpConnections, ARefusedClientIsAnsweredAndItsConnectionClosed) {
+  ServerOptions o;
+  o.token = "a-long-secret";
+  Running s(o);
+  const int fd = connect_to(s.port());
+  ASSERT_GE(fd, 0);
+  send_all(fd, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  const Received r = read_until_closed(fd, std::chrono::seconds(3), [fd] { send_all(fd, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); });
+  ::close(fd);
+  EXPECT_EQ(r.bytes.rfind("HTTP/1.1 401", 0), 0u) << r.bytes.substr(0, 400);
+  EXPECT_EQ(count_of(r.bytes, "HTTP/1.1 "), 1) << "a refused client's next requests were answered: " << r.bytes.substr(0, 1000);
+  EXPECT_NE(r.bytes.find("Connection: close"), std::string::npos) << r.bytes.substr(0, 400);
+  EXPECT_EQ(r.bytes.find("Keep-Alive"), std::string::npos) << r.bytes.substr(0, 400);
+  EXPECT_TRUE(r.closed);
+}
+
+// Header values are opaque (RFC 9110): a token with "%41" in it is compared as sent, where
+// cpp-httplib's URL-decoding of every header value made it "A" and the token unusable.
+TEST(HttpConnections, HeaderValuesAreReadAsSent) {
+  ServerOptions o;
+  o.token = "secret%41token";
+  Running s(o);
+  auto r = s.client().Get("/api/status", {{"Authorization", "Bearer secret%41token"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = s.client().Get("/api/status", {{"Authorization", "Bearer secretAtoken"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401) << r->body;
+}
+
+// An upload sent a byte at a time (each within the socket timeout) is cut at its body deadline
+// (here 1 s plus 10 s per MB received): 408, closed. Before, it held its thread without limit.
+TEST(HttpConnections, ABodySentTooSlowlyIsCutAtItsDeadline) {
+  ServerOptions o;
+  o.body_timeout_s = 1;
+  Running s(o);
+  const int fd = connect_to(s.port());
+  ASSERT_GE(fd, 0);
+  send_all(fd, "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XYZ\r\n"
+               "Content-Length: 1000000\r\n\r\n--XYZ\r\n");
+  const Received r = read_until_closed(fd, std::chrono::seconds(8), [fd] { send_all(fd, "A"); });
+  ::close(fd);
+  EXPECT_TRUE(r.closed) << "a slow body still held its connection: " << r.bytes.substr(0, 400);
+  EXPECT_EQ(r.bytes.rfind("HTTP/1.1 408", 0), 0u) << r.bytes.substr(0, 400);
+  EXPECT_NE(r.bytes.find("too slowly"), std::string::npos) << r.bytes.substr(0, 400);
+  // An upload at full speed is read whole (its deadline grows with what arrives).
+  httplib::MultipartFormDataItems items = {{"file", std::string(3 << 20, 'x'), "noise.mp3", "audio/mpeg"}};
+  auto up = s.client().Post("/api/like", items);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->status, 415) << up->body;  // read to its end, then found not to be audio
+}
+
+// --- RFC 9112 (L13) -----------------------------------------------------------------------------
+
+TEST(HttpConnections, PipelinedRequestsAreEachAnswered) {
+  Running s;
+  const std::string get = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  const Received r = exchange(s.port(), get + get + "GET /api/tracks HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(count_of(r.bytes, "HTTP/1.1 200"), 3) << r.bytes.substr(0, 3000);
+  EXPECT_NE(r.bytes.find("\"tracks\""), std::string::npos);
+  EXPECT_TRUE(r.closed);
+}
+
+TEST(HttpConnections, HeadsThatBreakTheFramingRulesAre400AndClosed) {
+  Running s;
+  const std::vector<std::pair<std::string, std::string>> heads = {
+      {"two Host headers", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"},
+      {"no Host in HTTP/1.1", "GET /api/status HTTP/1.1\r\n\r\n"},
+      {"a NUL in Host", std::string("GET /api/status HTTP/1.1\r\nHost: localhost") + '\0' + ".evil.example\r\n\r\n"},
+      {"a control character in a header", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\x01z\r\n\r\n"},
+      {"a space before the colon", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nHost : evil.example\r\n\r\n"},
+      {"a folded header line", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\r\n b\r\n\r\n"},
+      {"a header line ending in a bare LF", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\n\r\n"},
+      {"Content-Lengths that disagree",
+       "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef"},
+      {"Content-Length not a number", "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5x\r\n\r\nabcde"},
+      {"Transfer-Encoding and Content-Length",
+       "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+  };
+  for (const auto& [what, head] : heads) {
+    const Received r = exchange(s.port(), head);
+    EXPECT_EQ(r.bytes.rfind("HTTP/1.1 400", 0), 0u) << what << ": " << r.bytes.substr(0, 400);
+    EXPECT_NE(r.bytes.find("\"detail\""), std::string::npos) << what << ": " << r.bytes.substr(0, 400);
+    EXPECT_TRUE(r.closed) << what;
+  }
+  const Received gzip = exchange(s.port(), "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\nxx");
+  EXPECT_EQ(gzip.bytes.rfind("HTTP/1.1 501", 0), 0u) << gzip.bytes.substr(0, 400);
+  // Header values are read as sent, not URL-decoded: %00 in Host is no NUL (and no loopback name).
+  const Received encoded = exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: localhost%00.evil.example\r\n\r\n");
+  EXPECT_EQ(encoded.bytes.rfind("HTTP/1.1 421", 0), 0u) << encoded.bytes.substr(0, 400);
+  // Equal Content-Lengths and a Host with a port are well-formed.
+  const Received ok = exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(ok.bytes.rfind("HTTP/1.1 200", 0), 0u) << ok.bytes.substr(0, 400);
+}
+
+// --- the query (L1), headers (L3), CSV (L14) ------------------------------------------------------
+
+TEST(HttpRequests, AParameterValueKeepsItsEqualsSigns) {
+  Running s;
+  json j = s.get_json("/api/search?q=x=y&k=1");
+  EXPECT_EQ(j["queries"][0]["query"], "x=y") << j.dump();
+  j = s.get_json("/api/sonic/search?q=piano=loud&count=1");
+  EXPECT_EQ(j["query"], "piano=loud") << j.dump();
+  // where=year>=1980, unencoded as a user types it: the 1990 track and not the 1970 one.
+  j = s.get_json("/api/search?q=tone&k=10&where=year>=1980");
+  ASSERT_EQ(j["queries"][0]["results"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["queries"][0]["results"][0]["display_path"], "new.mp3");
+  j = s.get_json("/api/tracks?text=x=new");  // every route's parameters: "x=new" matches no track, "new" would
+  EXPECT_EQ(j["total"], 0) << j.dump();
+}
+
+TEST(HttpRequests, NoResponseHeaderIsSentTwice) {
+  Running s;
+  const std::string tone = test::ffmpeg(test::temp_dir() + "/query.mp3", "-f lavfi -i \"sine=f=440:d=11\" -ac 1 -ar 44100");
+  std::ifstream in(tone, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  httplib::MultipartFormDataItems items = {{"file", bytes.str(), "query.mp3", "audio/mpeg"}};
+  auto r = s.client().Post("/api/like?k=1", items);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value_count("X-Clapsearch-Model"), 1u);
+  // Every header of a few answers, raw: an upload, a refused body (its Connection: close).
+  const Received raw = exchange(s.port(), "POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc");
+  EXPECT_EQ(raw.bytes.rfind("HTTP/1.1 413", 0), 0u) << raw.bytes.substr(0, 400);
+  EXPECT_EQ(count_of(raw.bytes, "Connection:"), 1) << raw.bytes.substr(0, 400);
+  EXPECT_EQ(count_of(raw.bytes, "Content-Type:"), 1) << raw.bytes.substr(0, 400);
+  EXPECT_EQ(raw.bytes.find("Keep-Alive"), std::string::npos) << raw.bytes.substr(0, 400);
+}
+
+TEST(HttpRequests, AnalyzeCsvIsValidUtf8) {
+  Running s;
+  auto r = s.client().Get("/api/analyze?q=tone&format=csv");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(is_valid_utf8(r->body)) << r->body;
+  EXPECT_NE(r->body.find("bad\xEF\xBF\xBDname.mp3"), std::string::npos) << r->body;  // U+FFFD, as in the JSON form
+}
+
+// --- parameters: 400 for bad input, booleans in any case, details without server paths -----------
+
+TEST(HttpRequests, BadTrackIdsAre400AndUnknownOnes404) {
+  Running s;
+  for (const char* url : {"/api/sonic/getSonicSimilarTracks?track=abc", "/api/sonic/getSonicSimilarTracks?track=-1",
+                          "/api/sonic/findSonicPath?startTrack=x&endTrack=1", "/api/similar?track=abc",
+                          "/api/like?track=1.5", "/api/similar?seed=abc", "/api/like?seed=1&not_like=x:0.5",
+                          "/api/search?q=a&seed=-3"}) {
+    const json j = s.get_json(url, 400);
+    EXPECT_EQ(j["error"], "bad parameter") << url << ": " << j.dump();
+  }
+  EXPECT_EQ(s.get_json("/api/sonic/getSonicSimilarTracks?track=999999", 404)["error"], "unknown track");
+  EXPECT_EQ(s.get_json("/api/similar?track=999999", 404)["error"], "unknown track");
+  EXPECT_EQ(s.get_json("/api/tracks/abc", 404)["error"], "unknown track");  // a path naming no resource
+}
+
+TEST(HttpRequests, BooleansInAnyCaseAndRangesSaidAsRanges) {
+  Running s;
+  const std::string id = std::to_string(s.id_of("new.mp3"));
+  for (const char* value : {"FALSE", "False", "0", "true", "TRUE", "1"})
+    s.get_json("/api/sonic/getSonicSimilarTracks?track=" + id + "&excludeDuplicates=" + value);
+  s.get_json("/api/like?track=" + id + "&exclude_self=True&k=1");
+  s.get_json("/api/search?q=a&exclude=FALSE&k=1");
+  EXPECT_NE(s.get_json("/api/sonic/getSonicSimilarTracks?track=" + id + "&excludeDuplicates=maybe", 400)["detail"]
+                .get<std::string>()
+                .find("true or false"),
+            std::string::npos);
+  for (const char* count : {"-1", "0", "99999999999999999999"}) {
+    const json j = s.get_json("/api/sonic/getSonicSimilarTracks?track=" + id + "&count=" + count, 400);
+    EXPECT_NE(j["detail"].get<std::string>().find("must be between 1 and"), std::string::npos) << count << ": " << j.dump();
+  }
+  EXPECT_NE(s.get_json("/api/search?q=a&k=ten", 400)["detail"].get<std::string>().find("not a whole number"), std::string::npos);
+}
+
+TEST(HttpRequests, ErrorDetailsNameTracksWithoutTheServersFolders) {
+  Running s;
+  const std::string empty = std::to_string(s.id_of("empty.mp3"));
+  for (const std::string& url : std::vector<std::string>{"/api/sonic/getSonicSimilarTracks?track=" + empty, "/api/similar?track=" + empty,
+                                 "/api/similar?seed=" + empty, "/api/sonic/similarToArtist?artist=x&count=1"}) {
+    auto r = s.client().Get(url);
+    ASSERT_TRUE(r) << url;
+    EXPECT_GE(r->status, 400) << url << ": " << r->body;
+    EXPECT_EQ(r->body.find(library().music), std::string::npos) << url << ": " << r->body;
+  }
+  auto r = s.client().Get("/api/similar?track=" + empty);
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("empty.mp3"), std::string::npos) << r->body;  // named as the answers name it
+}
+
+TEST(HttpRequests, ARequestLineOverTheLimitIsExplained) {
+  Running s;
+  auto r = s.client().Get("/api/search?q=a&where=" + std::string(9000, 'a'));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 414);
+  const json j = json::parse(r->body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r->body;
+  EXPECT_NE(j["detail"].get<std::string>().find("8192 bytes"), std::string::npos) << r->body;
+}
+
+}  // namespace
+}  // namespace clap::server
