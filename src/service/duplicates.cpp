@@ -183,13 +183,21 @@ std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, Fin
   return out;
 }
 
-// Sort key of a copy's quality (greater is better), for better_copy.
+// The sample rate from which a file holds the whole audible band (20 kHz): 44.1 and 48 kHz
+// files count as equal in bandwidth, and then a lossless one is the better copy.
+constexpr int kFullBandRate = 44100;
+
+// Sort key of a copy's quality (greater is better), for better_copy. The bandwidth comes before
+// the container: a FLAC made from a 22.05 kHz copy stops at 11 kHz and is worse than the
+// 48 kHz AAC it was made from (issue 53). (The spectrum's real cut-off, below the rate's
+// Nyquist frequency in a low-bit-rate file, is not measured: it needs the audio decoded.)
 auto quality(const DuplicateMember& m) {
   const audio::StreamFormat& f = m.format;
   const bool lossless = m.format_known && f.lossless;
+  const int64_t band = m.format_known ? std::min<int64_t>(f.sample_rate, kFullBandRate) : -1;
   const int64_t primary = !m.format_known ? -1 : lossless ? int64_t{f.sample_rate} : f.bit_rate;
   const int64_t secondary = lossless ? int64_t{f.bits_per_sample} : int64_t{f.sample_rate};
-  return std::make_tuple(m.format_known, lossless, primary, secondary, f.channels, m.duration_s);
+  return std::make_tuple(m.format_known, band, lossless, primary, secondary, f.channels, m.duration_s);
 }
 
 std::string khz(int rate) {

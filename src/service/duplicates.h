@@ -57,10 +57,11 @@ double pair_offset_s(const search::DuplicatePair& p);
 // Track id -> position of its group in `groups`, for the tracks that are in one.
 std::map<int64_t, size_t> group_index(const std::vector<DuplicateGroup>& groups);
 
-// Orders copies of one recording best first: lossless before lossy; among lossless files the
-// higher sample rate, bit depth, channel count; among lossy ones the higher bit rate, then
-// sample rate and channels; then the longer file; then the smaller track id. A file whose
-// header cannot be read comes last.
+// Orders copies of one recording best first: the wider band first (the sample rate, up to
+// 44.1 kHz, which holds the whole audible band: 44.1 and 48 kHz are equal here), then lossless
+// before lossy; among lossless files the higher sample rate, bit depth, channel count; among
+// lossy ones the higher bit rate, then sample rate and channels; then the longer file; then the
+// smaller track id. A file whose header cannot be read comes last.
 bool better_copy(const DuplicateMember& a, const DuplicateMember& b);
 
 // "flac 44.1 kHz 16-bit stereo", "mp3 128 kb/s 44.1 kHz stereo", or the reason it is unknown.
