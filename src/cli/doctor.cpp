@@ -15,7 +15,9 @@
 #include "core/error.h"
 #include "core/isa.h"
 #include "hub/hub.h"
+#include "index/identity.h"
 #include "service/doctor.h"
+#include "service/embedding_sets.h"
 #include "service/status.h"
 #include "store/store.h"
 
@@ -26,6 +28,7 @@ constexpr int kExitCollapsed = 3;
 
 struct DoctorOptions {
   std::string model = hub::kDefaultModel;
+  bool model_given = false;  // --model on the command line (or the settings file)
   std::string config, tokenizer;
   std::string db;  // the index whose tracks the music-only rule is counted over
   bool json = false;
@@ -73,15 +76,31 @@ int run_doctor(const DoctorOptions& o) {
   if (o.fidelity.precision != "fp32" || o.fidelity.text_precision != "fp32")
     throw InvalidArgument("--precision and --text-precision go with --fidelity DIR... (the folders whose audio the report uses)");
   service::DoctorReport r;
+  std::string model = o.model;
+  hub::HubOptions hub_options;
+  hub_options.config = o.config;
+  hub_options.tokenizer = o.tokenizer;
+  // `doctor --db INDEX` checks the model of that index (its active set), as every query there
+  // loads it, not the default hub model (issue 53, L15). An index that cannot be opened keeps
+  // the default: its error is reported below with the music-only count.
+  if (!o.model_given && !o.db.empty()) {
+    try {
+      for (const store::EmbeddingSet& set : service::list_embedding_sets(o.db))
+        if (set.active) {
+          model = index::model_spec_of(set.identity);
+          const hub::HubOptions recorded = index::hub_options_of(set.identity);
+          if (hub_options.config.empty()) hub_options.config = recorded.config;
+          if (hub_options.tokenizer.empty()) hub_options.tokenizer = recorded.tokenizer;
+        }
+    } catch (const Error&) {
+    }
+  }
   try {
-    hub::HubOptions hub_options;
-    hub_options.config = o.config;
-    hub_options.tokenizer = o.tokenizer;
-    r = service::check_model(o.model, o.threads, hub_options);
+    r = service::check_model(model, o.threads, hub_options);
   } catch (const Error& e) {
     if (!o.json) throw;
     // A script asked for JSON: it gets a document saying what failed (and the exit status).
-    std::printf("%s\n", service::json_text(nlohmann::json{{"model", o.model}, {"status", "error"}, {"error", e.what()}}, 2).c_str());
+    std::printf("%s\n", service::json_text(nlohmann::json{{"model", model}, {"status", "error"}, {"error", e.what()}}, 2).c_str());
     std::fprintf(stderr, "clapsearch: error: %s\n", terminal_lines(e.what()).c_str());
     return 1;
   }
@@ -204,9 +223,13 @@ void add_doctor_command(CLI::App& app, Action& action) {
       "prompts: if their mean pairwise cosine is above 0.95 the text tower is collapsed (every search would return\n"
       "the same order) and the exit status is 3. Then the music-only rule in effect (--exclude-rule, the settings\n"
       "file's exclude-rule) and how many tracks of the index at --db it leaves out, as `status` counts them.\n"
+      "With --db and without --model, the model checked is that index's (the model its queries load).\n"
       "With --fidelity DIR..., instead: the report of how far --precision (or --text-precision) bf16 or int8 moves\n"
       "this model's embeddings and top-k rankings from fp32 on the audio under DIR (`bench --fidelity` before).");
-  cmd->callback([o, &action] { action = [o] { return run_doctor(*o); }; });
+  cmd->callback([o, cmd, &action] {
+    o->model_given = cmd->count("--model") > 0;
+    action = [o] { return run_doctor(*o); };
+  });
 }
 
 }  // namespace clap::cli

@@ -11,6 +11,7 @@
 #include <exception>
 #include <new>
 #include <utility>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -130,6 +131,37 @@ static void scrub_secrets(int argc, char** argv) {
 // The commands in the order --help lists them, under headings: what a person does every day
 // first, upkeep, models and measurements after. CLI11 prints groups in the order of their
 // first command and commands in the order they were added, so this table is that order.
+// When CLI11 says only "A subcommand is required": the word where a command was expected, named
+// (`clapsearch eval foo`, `clapsearch -x`), as `clapsearch serch` is; "" when no word is wrong.
+static std::string wrong_command_word(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* level = &app;
+  std::string path = "clapsearch";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    std::vector<const CLI::App*> subs = level->get_subcommands([](const CLI::App*) { return true; });
+    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
+    if (sub != subs.end()) {
+      level = *sub;
+      path += " " + level->get_name();
+      continue;
+    }
+    if (arg.size() > 1 && arg[0] == '-') {
+      const std::string name = arg.substr(0, arg.find('='));
+      if (const CLI::Option* o = level->get_option_no_throw(name)) {  // a known option (and its value)
+        if (arg.find('=') == std::string::npos && o->get_expected_min() > 0) ++i;
+        continue;
+      }
+    }
+    if (subs.empty() || level->get_require_subcommand_min() == 0) return "";
+    std::string names;
+    for (const CLI::App* c : subs) names += (names.empty() ? "" : ", ") + c->get_name();
+    if (arg.size() > 1 && arg[0] == '-')
+      return "unknown option '" + arg + "' for " + path + " (a command comes first: " + names + ")";
+    return "unknown command '" + arg + "' for " + path + " (commands: " + names + ")";
+  }
+  return "";
+}
+
 static void add_commands(CLI::App& app, clap::cli::Action& action) {
   using namespace clap::cli;
   struct Group {
@@ -196,8 +228,11 @@ int main(int argc, char** argv) {
     // as command-line tools do, with the same "clapsearch: error:" line as every other error
     // (CLI11's message quotes what was typed: shown safely).
     if (e.get_exit_code() != 0) {
+      const std::string wrong = std::string(e.what()).find("ubcommand") != std::string::npos
+                                    ? wrong_command_word(app, argc, argv)
+                                    : std::string();
       std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n",
-                   clap::cli::terminal_lines(e.what()).c_str());
+                   clap::cli::terminal_lines(wrong.empty() ? e.what() : wrong).c_str());
       return 2;
     }
     app.exit(e);

@@ -1,5 +1,6 @@
 // clapsearch models: the embedding sets of an index (one per model; issue 37), which one queries
 // read, switching between them and dropping one.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,16 @@ int run_models(const ModelsOptions& o) {
   return 0;
 }
 
+// A set number: 1 or more (CLI::PositiveNumber printed its range, 0 to a 309-digit number).
+const CLI::Validator kSetNumber(
+    [](std::string& value) -> std::string {
+      const std::string why = value + " must be a set number >= 1 (`clapsearch models` lists them)";
+      if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) return why;
+      const size_t digits = value.size() - std::min(value.find_first_not_of('0'), value.size());
+      return digits == 0 || digits > 18 ? why : std::string();
+    },
+    "ID");
+
 }  // namespace
 
 void add_models_command(CLI::App& app, Action& action) {
@@ -50,13 +61,13 @@ void add_models_command(CLI::App& app, Action& action) {
                   "Make set ID the active one, which every query reads (a running server switches with its next "
                   "refresh); refused while the set is incomplete unless --incomplete")
       ->type_name("ID")
-      ->check(CLI::PositiveNumber);
+      ->check(kSetNumber);
   cmd->add_flag("--incomplete", o->incomplete,
                 "--activate: switch to a set that lacks windows (they leave the index until `clapsearch index` embeds "
                 "them again with its model)");
   cmd->add_option("--drop", o->drop, "Delete set ID and its embeddings (not the active set)")
       ->type_name("ID")
-      ->check(CLI::PositiveNumber);
+      ->check(kSetNumber);
   cmd->add_flag("--json", o->json,
                 "One JSON array: [{id, model, revision, precision, dim, active, windows, covered_windows, tracks, "
                 "covered_tracks, complete, fraction}]");

@@ -43,9 +43,16 @@ struct PathCliOptions {
 void emit(const service::LibrarySnapshot& snap, const service::Playlist& playlist, const PlaylistOutputOptions& o,
           const std::string& title, bool radio) {
   const auto& tracks = playlist.tracks;
-  if (static_cast<int64_t>(tracks.size()) < playlist.requested)
-    print_note("the playlist holds " + std::to_string(tracks.size()) + " of the " + std::to_string(playlist.requested) +
-               " tracks asked for: the index has no more usable ones (status ok, with an embedding)");
+  if (static_cast<int64_t>(tracks.size()) < playlist.requested) {
+    // Copies of one recording play once: when they are why the list is short, say so.
+    const std::string why = playlist.copies_left_out > 0
+                                ? std::string("the index has no more usable ones (status ok, with an embedding) that are "
+                                              "not copies of a track already in it") +
+                                      (radio ? " or of a seed" : " or of FROM or TO") + "; copies of one recording play once"
+                                : "the index has no more usable ones (status ok, with an embedding)";
+    print_note(std::string(radio ? "the playlist" : "the path") + " holds " + std::to_string(tracks.size()) + " of the " +
+               std::to_string(playlist.requested) + " tracks asked for: " + why);
+  }
   // The file first: a playlist that cannot be written fails the run before anything is printed.
   if (!o.m3u.empty()) {
     std::vector<service::M3uEntry> entries;

@@ -181,6 +181,11 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--timeout", o->server.timeout_s, "Seconds a slow client may take to send or receive")
       ->default_val(30)
       ->check(CLI::Range(1, 3600));
+  cmd->add_option("--request-budget", o->server.request_budget_s,
+                  "Seconds a request's work may take (duplicate scans, diversity, playlists, paths); past it the "
+                  "route answers 503")
+      ->default_val(30)
+      ->check(CLI::Range(1.0, 3600.0));
   cmd->add_option("--http-threads", o->server.http_threads, "Connections served at once")->default_val(16)->check(CLI::Range(1, 256));
   cmd->add_option("--head-timeout", o->server.head_timeout_s, "Seconds a client may take to send a request's line and headers")
       ->default_val(10)

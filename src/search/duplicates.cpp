@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "core/deadline.h"
 #include "core/error.h"
 #include "search/kernels.h"
 #include "search/similar.h"
@@ -180,6 +181,7 @@ std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Em
       neighbours = similar(tracks, static_cast<int64_t>(n), block.data(), usable.data() + q, options.neighbours);
     }
     ++done;
+    check_deadline("duplicates");
     const int64_t a = usable[q];
     const std::vector<Hit>& near = neighbours[q % kBlock];
     const double da = duration_of(a);

@@ -330,8 +330,10 @@ class Parser {
   std::unique_ptr<FilterNode> parse_or(int depth) { return join(FilterNode::Type::Or, parse_and(depth), "or", depth); }
   std::unique_ptr<FilterNode> parse_and(int depth) { return join(FilterNode::Type::And, parse_unary(depth), "and", depth); }
 
+  // `depth` counts the parentheses and `not`s around this point: the one about to open is
+  // level depth + 1, refused past kMaxFilterDepth (32 pass, the 33rd is refused; issue 53, L9).
   std::unique_ptr<FilterNode> parse_unary(int depth) {
-    if (depth >= kMaxFilterDepth)
+    if ((is_word(tok_, "not") || tok_.type == Token::Type::LParen) && depth >= kMaxFilterDepth)
       fail("nested too deeply (at most " + std::to_string(kMaxFilterDepth) + " levels of parentheses and \"not\")", tok_.pos);
     if (is_word(tok_, "not")) {
       next();

@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "core/deadline.h"
 #include "core/error.h"
 #include "core/vector_math.h"
 #include "search/similar.h"
@@ -83,6 +84,7 @@ std::vector<Hit> mmr_playlist(const Embeddings& tracks, const float* query, cons
 
   std::vector<bool> taken(pool.size(), false);
   while (static_cast<int64_t>(out.size()) < options.length) {
+    check_deadline("playlist");
     int64_t best = -1;
     double best_score = 0;
     for (size_t c = 0; c < pool.size(); ++c) {

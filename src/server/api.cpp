@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "core/deadline.h"
 #include "core/error.h"
 #include "server/api_request.h"
 #include "server/assets.h"
@@ -216,6 +217,9 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res,
     }
     // A request whose library's model was replaced under it (an upgrade switched the index's
     // active embedding set) is answered again on the new library: no error, no mixed answer.
+    // Work that grows with the library (copies of one file, diversity, paths) stops at the
+    // budget (core/deadline.h) instead of holding an HTTP thread for minutes (issue 53, M9).
+    const ScopedDeadline budget(options_.request_budget_s);
     for (int attempt = 0;; ++attempt) {
       const PinnedLibrary pin(library());
       try {
@@ -237,6 +241,9 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res,
   } catch (const HttpError& e) {
     if (e.close) answer_and_close(res, e.status, error_body(e.error, shown(e.detail)));
     else fail(e.status, e.error, e.detail);
+  } catch (const DeadlineExceeded& e) {
+    res.set_header("Retry-After", "10");
+    fail(503, "request budget exceeded", e.what());
   } catch (const service::Busy& e) {
     res.set_header("Retry-After", "2");
     fail(429, "busy", e.what());

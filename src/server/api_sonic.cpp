@@ -146,6 +146,8 @@ template <class Mix>
 std::vector<service::SonicMatch> group_mix(const std::string& unknown, const Mix& mix) {
   try {
     return mix();
+  } catch (const InvalidArgument& e) {  // several albums of the name: the request must say which
+    throw HttpError{400, "bad parameter", e.what()};
   } catch (const Error& e) {
     throw HttpError{404, unknown, e.what()};
   }

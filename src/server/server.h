@@ -48,6 +48,7 @@ struct ServerOptions {
   int connections_per_address = 8; // connections served at once per client address (loopback not counted)
   int refresh_ms = 1000;           // how often the index is checked for changes
   int http_threads = 16;           // connections served at once (more than the model queue, so queued runs never block the rest)
+  double request_budget_s = 30;    // a route's work (duplicate scans, diversity, playlists) stops after this: 503
   std::function<void(const std::string&)> log;  // one line per request and notices; null = silent
 };
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "core/deadline.h"
 #include "core/error.h"
 #include "core/vector_math.h"
 #include "service/duplicates.h"
@@ -37,6 +38,7 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
   std::set<size_t> groups;
   std::vector<double> closest(n, -std::numeric_limits<double>::infinity());  // max cos to a listed track
   while (out.size() < want) {
+    check_deadline("diversity");
     size_t best = n;
     double best_value = 0;
     for (size_t i = 0; i < n; ++i) {

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "audio/fingerprint.h"
+#include "core/deadline.h"
 #include "core/error.h"
 #include "core/vector_math.h"
 
@@ -30,6 +31,44 @@ std::map<std::string, std::vector<int64_t>> identical_content(const LibrarySnaps
   return by_hash;
 }
 
+// Files with the same bytes have the same embeddings, windows and fingerprints, so one of them
+// (the smallest id, the "representative") stands for all in every comparison with other tracks:
+// the work of a scan grows with the number of different recordings, not with the number of
+// copies (issue 53, M9: 2,306 copies of one file made `path` take minutes, as every copy was
+// compared with every other). The copies join their representative's group afterwards.
+struct IdenticalCopies {
+  std::map<std::string, std::vector<int64_t>> by_hash;
+  std::map<int64_t, const std::vector<int64_t>*> group_of;  // every member -> its group
+
+  explicit IdenticalCopies(const LibrarySnapshot& snap) : by_hash(identical_content(snap)) {
+    for (const auto& [hash, ids] : by_hash)
+      for (int64_t id : ids) group_of.emplace(id, &ids);
+  }
+  int64_t representative(int64_t id) const {
+    const auto it = group_of.find(id);
+    return it == group_of.end() ? id : it->second->front();
+  }
+  // The track embeddings without the copies that are not representatives (the snapshot's own
+  // matrix when there are none): a representative's nearest tracks are then other recordings,
+  // not its own copies (with more than DuplicateOptions::neighbours copies, they used to fill
+  // every neighbour list, and a re-encode of the file was never found).
+  const Embeddings& searched(const Embeddings& tracks) {
+    if (group_of.empty()) return tracks;
+    if (reduced_.dim == 0) {
+      reduced_.dim = tracks.dim;
+      for (int64_t r = 0; r < tracks.size(); ++r)
+        if (representative(tracks.ids[r]) == tracks.ids[r]) {
+          reduced_.ids.push_back(tracks.ids[r]);
+          reduced_.data.insert(reduced_.data.end(), tracks.row(r), tracks.row(r) + tracks.dim);
+        }
+    }
+    return reduced_;
+  }
+
+ private:
+  Embeddings reduced_;
+};
+
 // The tracks' fingerprints, read from the store the first time each is asked for.
 class FingerprintCache {
  public:
@@ -52,7 +91,10 @@ class FingerprintCache {
 };
 
 // How `other` lines up with `first`: by their fingerprints when both have one, else by windows.
-void measure(const LibrarySnapshot& snap, FingerprintCache& prints, search::DuplicatePair& p, double min_coverage) {
+void measure(const LibrarySnapshot& snap, FingerprintCache& prints, search::DuplicatePair& p, double min_coverage,
+             DuplicateWork* work) {
+  check_deadline("duplicates");
+  if (work) ++work->pairs_measured;
   const std::vector<uint32_t>* fa = prints.get(p.a);
   const std::vector<uint32_t>* fb = fa ? prints.get(p.b) : nullptr;
   if (fa && fb) p.fingerprint = search::match_fingerprints(*fa, *fb, min_coverage);
@@ -63,64 +105,77 @@ void measure(const LibrarySnapshot& snap, FingerprintCache& prints, search::Dupl
   if (ia >= 0 && ib >= 0) p.alignment = search::align_tracks(catalog, ia, ib, snap.identity().hop_s);
 }
 
-// The pair (first, other) of a group of identical files, scored like any other pair.
-search::DuplicatePair identical_pair(const LibrarySnapshot& snap, FingerprintCache& prints, int64_t first, int64_t other) {
-  search::DuplicatePair p;
-  p.a = first;
-  p.b = other;
-  p.score = cosine_of(snap.track_embeddings(), first, other);
-  measure(snap, prints, p, search::DuplicateOptions{}.min_coverage);
-  p.identical = true;
-  p.rule = search::DuplicateRule::Identical;
-  return p;
+// The pairs (first, other) of a group of identical files, scored like any other pair. The bytes
+// are the same, so one measurement stands for every copy.
+std::vector<search::DuplicatePair> identical_pairs(const LibrarySnapshot& snap, FingerprintCache& prints,
+                                                   const std::vector<int64_t>& ids, DuplicateWork* work) {
+  std::vector<search::DuplicatePair> out;
+  if (ids.size() < 2) return out;
+  search::DuplicatePair measured;
+  measured.a = ids[0];
+  measured.b = ids[1];
+  measure(snap, prints, measured, search::DuplicateOptions{}.min_coverage, work);
+  for (size_t i = 1; i < ids.size(); ++i) {
+    search::DuplicatePair p = measured;
+    p.b = ids[i];
+    p.score = cosine_of(snap.track_embeddings(), ids[0], ids[i]);
+    p.identical = true;
+    p.rule = search::DuplicateRule::Identical;
+    out.push_back(p);
+  }
+  return out;
 }
 
 // The confirmed pairs around `seeds` (every track when empty): their pairs by the window rule
 // and by identical content, then their new partners' pairs, until the groups stop growing
-// (copies of copies belong to the same group).
+// (copies of copies belong to the same group). Only representatives of identical files are
+// compared with other tracks (IdenticalCopies).
 std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, FingerprintCache& prints,
                                                 const search::DuplicateOptions& options, std::vector<int64_t> seeds,
-                                                const std::function<void(int64_t, int64_t)>& progress) {
+                                                const std::function<void(int64_t, int64_t)>& progress,
+                                                DuplicateWork* work) {
   const auto duration_of = [&snap](int64_t id) {
     const store::Track* t = snap.track(id);
     return t ? t->duration_s : 0.0;
   };
   const double hop = snap.identity().hop_s;
-  const std::map<std::string, std::vector<int64_t>> identical = identical_content(snap);
+  IdenticalCopies identical(snap);
+  const Embeddings& searched = identical.searched(snap.track_embeddings());
   std::map<std::pair<int64_t, int64_t>, search::DuplicatePair> all;
-  // Each group of identical files joins as its first id paired with every other.
+  // Each group of identical files joins (once) as its first id paired with every other.
+  std::set<const std::vector<int64_t>*> joined;
   const auto add_identical = [&](const std::vector<int64_t>& ids) {
-    for (size_t i = 1; i < ids.size(); ++i) {
-      const auto [it, added] = all.try_emplace(std::make_pair(ids[0], ids[i]), identical_pair(snap, prints, ids[0], ids[i]));
-      it->second.identical = true;  // also when another rule found the pair first
-      it->second.rule = search::DuplicateRule::Identical;
+    if (!joined.insert(&ids).second) return;
+    for (const search::DuplicatePair& p : identical_pairs(snap, prints, ids, work)) {
+      auto& kept = all.try_emplace(std::make_pair(p.a, p.b), p).first->second;
+      kept.identical = true;  // also when another rule found the pair first
+      kept.rule = search::DuplicateRule::Identical;
     }
   };
+  const auto find_pairs = [&](const std::vector<int64_t>& of, const std::function<void(int64_t, int64_t)>& report) {
+    if (work) work->neighbour_queries += of.empty() ? searched.size() : static_cast<int64_t>(of.size());
+    return search::find_duplicate_pairs(snap.catalog(), searched, duration_of, hop, options, prints.lookup(), of, report);
+  };
   if (seeds.empty()) {
-    for (const auto& p : search::find_duplicate_pairs(snap.catalog(), snap.track_embeddings(), duration_of, hop, options,
-                                                      prints.lookup(), {}, progress))
-      all.emplace(std::make_pair(p.a, p.b), p);
-    for (const auto& [hash, ids] : identical) add_identical(ids);
+    for (const auto& p : find_pairs({}, progress)) all.emplace(std::make_pair(p.a, p.b), p);
+    for (const auto& [hash, ids] : identical.by_hash) add_identical(ids);
   }
+  for (int64_t& id : seeds) id = identical.representative(id);
+  std::sort(seeds.begin(), seeds.end());
+  seeds.erase(std::unique(seeds.begin(), seeds.end()), seeds.end());
   std::set<int64_t> seen(seeds.begin(), seeds.end());
   while (!seeds.empty()) {
     std::vector<int64_t> next;
     const auto reached = [&](int64_t id) {
-      if (seen.insert(id).second) next.push_back(id);
+      if (seen.insert(identical.representative(id)).second) next.push_back(identical.representative(id));
     };
-    for (const auto& p : search::find_duplicate_pairs(snap.catalog(), snap.track_embeddings(), duration_of, hop, options,
-                                                      prints.lookup(), seeds)) {
+    for (const auto& p : find_pairs(seeds, {})) {
       all.emplace(std::make_pair(p.a, p.b), p);
       reached(p.a);
       reached(p.b);
     }
-    for (int64_t id : seeds) {
-      const store::Track* t = snap.track(id);
-      const auto group = t ? identical.find(t->content_hash) : identical.end();
-      if (group == identical.end()) continue;
-      add_identical(group->second);
-      for (int64_t other : group->second) reached(other);
-    }
+    for (int64_t id : seeds)
+      if (const auto group = identical.group_of.find(id); group != identical.group_of.end()) add_identical(*group->second);
     seeds = std::move(next);
   }
   std::vector<search::DuplicatePair> out;
@@ -128,13 +183,21 @@ std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, Fin
   return out;
 }
 
-// Sort key of a copy's quality (greater is better), for better_copy.
+// The sample rate from which a file holds the whole audible band (20 kHz): 44.1 and 48 kHz
+// files count as equal in bandwidth, and then a lossless one is the better copy.
+constexpr int kFullBandRate = 44100;
+
+// Sort key of a copy's quality (greater is better), for better_copy. The bandwidth comes before
+// the container: a FLAC made from a 22.05 kHz copy stops at 11 kHz and is worse than the
+// 48 kHz AAC it was made from (issue 53). (The spectrum's real cut-off, below the rate's
+// Nyquist frequency in a low-bit-rate file, is not measured: it needs the audio decoded.)
 auto quality(const DuplicateMember& m) {
   const audio::StreamFormat& f = m.format;
   const bool lossless = m.format_known && f.lossless;
+  const int64_t band = m.format_known ? std::min<int64_t>(f.sample_rate, kFullBandRate) : -1;
   const int64_t primary = !m.format_known ? -1 : lossless ? int64_t{f.sample_rate} : f.bit_rate;
   const int64_t secondary = lossless ? int64_t{f.bits_per_sample} : int64_t{f.sample_rate};
-  return std::make_tuple(m.format_known, lossless, primary, secondary, f.channels, m.duration_s);
+  return std::make_tuple(m.format_known, band, lossless, primary, secondary, f.channels, m.duration_s);
 }
 
 std::string khz(int rate) {
@@ -174,25 +237,42 @@ std::string format_text(const DuplicateMember& m) {
 
 std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
                                             const std::vector<int64_t>& of,
-                                            const std::function<void(int64_t, int64_t)>& progress) {
+                                            const std::function<void(int64_t, int64_t)>& progress, DuplicateWork* work) {
   if (!snap.searchable()) return {};
   FingerprintCache prints(snap);
-  const std::vector<search::DuplicatePair> pairs = pairs_around(snap, prints, options, of, progress);
+  const std::vector<search::DuplicatePair> pairs = pairs_around(snap, prints, options, of, progress, work);
   const Embeddings& tracks = snap.track_embeddings();
-  std::vector<DuplicateGroup> groups;
-  for (const std::vector<int64_t>& ids : search::group_pairs(pairs)) {
-    DuplicateGroup g;
-    for (int64_t id : ids) {
+  const std::vector<std::vector<int64_t>> grouped = search::group_pairs(pairs);
+  std::map<int64_t, size_t> group_of_track;
+  for (size_t g = 0; g < grouped.size(); ++g)
+    for (int64_t id : grouped[g]) group_of_track.emplace(id, g);
+  std::vector<DuplicateGroup> groups(grouped.size());
+  for (const auto& p : pairs) groups[group_of_track.at(p.a)].pairs.push_back(p);
+  for (size_t gi = 0; gi < grouped.size(); ++gi) {
+    DuplicateGroup& g = groups[gi];
+    // Files with the same bytes have the same header and line up with the keeper alike: each
+    // is read and measured once per content (IdenticalCopies).
+    std::map<std::string, std::pair<bool, audio::StreamFormat>> format_of_content;
+    for (int64_t id : grouped[gi]) {
+      check_deadline("duplicates");
       DuplicateMember m;
       m.track_id = id;
       const store::Track* t = snap.track(id);
       m.duration_s = t ? t->duration_s : 0;
-      try {
-        if (!t) throw Error("track " + std::to_string(id) + " is no longer in the index");
-        m.format = audio::read_format(t->path);
+      const auto known = t && !t->content_hash.empty() ? format_of_content.find(t->content_hash) : format_of_content.end();
+      if (known != format_of_content.end() && known->second.first) {
+        m.format = known->second.second;
         m.format_known = true;
-      } catch (const Error& e) {
-        m.format_error = e.what();
+      } else {
+        try {
+          if (!t) throw Error("track " + std::to_string(id) + " is no longer in the index");
+          if (work) ++work->headers_read;
+          m.format = audio::read_format(t->path);
+          m.format_known = true;
+          if (!t->content_hash.empty()) format_of_content[t->content_hash] = {true, m.format};
+        } catch (const Error& e) {
+          m.format_error = e.what();
+        }
       }
       g.members.push_back(std::move(m));
     }
@@ -201,20 +281,25 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
     std::sort(g.members.begin() + 1, g.members.end(),
               [](const DuplicateMember& a, const DuplicateMember& b) { return a.track_id < b.track_id; });
     const int64_t keeper = g.members.front().track_id;
+    std::map<std::string, search::DuplicatePair> measured_content;
     for (size_t i = 1; i < g.members.size(); ++i) {
       DuplicateMember& m = g.members[i];
       m.score = cosine_of(tracks, keeper, m.track_id);
-      search::DuplicatePair p;
-      p.a = keeper;
-      p.b = m.track_id;
-      measure(snap, prints, p, options.min_coverage);
+      const store::Track* t = snap.track(m.track_id);
+      const std::string content = t ? t->content_hash : std::string();
+      auto done = content.empty() ? measured_content.end() : measured_content.find(content);
+      if (done == measured_content.end()) {
+        search::DuplicatePair p;
+        p.a = keeper;
+        p.b = m.track_id;
+        measure(snap, prints, p, options.min_coverage, work);
+        done = measured_content.emplace(content.empty() ? "#" + std::to_string(m.track_id) : content, p).first;
+      }
+      const search::DuplicatePair& p = done->second;
       m.offset_s = pair_offset_s(p);
       m.aligned = p.alignment.measurable ? p.alignment.aligned : -1;
       m.bit_error_rate = p.fingerprint.measurable ? p.fingerprint.bit_error_rate : -1;
     }
-    for (const auto& p : pairs)
-      if (std::binary_search(ids.begin(), ids.end(), p.a)) g.pairs.push_back(p);
-    groups.push_back(std::move(g));
   }
   return groups;
 }

@@ -34,11 +34,21 @@ struct DuplicateGroup {
   std::vector<search::DuplicatePair> pairs; // the confirmed pairs that joined the group
 };
 
+// What a scan did, for the tests that hold its work linear in the number of different
+// recordings (copies of one file are compared once, through one representative).
+struct DuplicateWork {
+  int64_t neighbour_queries = 0;  // tracks whose nearest tracks were examined
+  int64_t pairs_measured = 0;     // fingerprint or window comparisons outside that examination
+  int64_t headers_read = 0;       // files opened to read their format
+};
+
 // Every duplicate group of the library (or of the groups around `of`, track ids, when not
-// empty). `progress(done, total)` reports the candidate scan.
+// empty). `progress(done, total)` reports the candidate scan; `work`, when given, counts what
+// the scan did. Throws DeadlineExceeded (core/deadline.h) past the thread's time budget.
 std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
                                             const std::vector<int64_t>& of = {},
-                                            const std::function<void(int64_t, int64_t)>& progress = {});
+                                            const std::function<void(int64_t, int64_t)>& progress = {},
+                                            DuplicateWork* work = nullptr);
 
 // Where a pair's second track has the first one's content (see DuplicateMember::offset_s): from
 // the fingerprints when they were compared, else from the window alignment, else 0.
@@ -47,10 +57,11 @@ double pair_offset_s(const search::DuplicatePair& p);
 // Track id -> position of its group in `groups`, for the tracks that are in one.
 std::map<int64_t, size_t> group_index(const std::vector<DuplicateGroup>& groups);
 
-// Orders copies of one recording best first: lossless before lossy; among lossless files the
-// higher sample rate, bit depth, channel count; among lossy ones the higher bit rate, then
-// sample rate and channels; then the longer file; then the smaller track id. A file whose
-// header cannot be read comes last.
+// Orders copies of one recording best first: the wider band first (the sample rate, up to
+// 44.1 kHz, which holds the whole audible band: 44.1 and 48 kHz are equal here), then lossless
+// before lossy; among lossless files the higher sample rate, bit depth, channel count; among
+// lossy ones the higher bit rate, then sample rate and channels; then the longer file; then the
+// smaller track id. A file whose header cannot be read comes last.
 bool better_copy(const DuplicateMember& a, const DuplicateMember& b);
 
 // "flac 44.1 kHz 16-bit stereo", "mp3 128 kb/s 44.1 kHz stereo", or the reason it is unknown.

@@ -15,7 +15,9 @@ std::vector<store::EmbeddingSet> list_embedding_sets(const std::string& db);
 // Makes set `id` the active one (one transaction; a running `clapsearch serve` picks it up with
 // its next refresh). Refuses an incomplete set unless `allow_incomplete` (its missing windows are
 // then deleted from the index: the next `clapsearch index` embeds them with its model). Takes the
-// indexer lock: throws clap::Error while an index run holds it. Returns the set as it is now.
+// indexer lock: throws clap::Error while an index run holds it, and when the set's model cannot be
+// found or is no longer the model that made it (its files and config are read; issue 53, L11).
+// Returns the set as it is now.
 store::EmbeddingSet activate_embedding_set(const std::string& db, int64_t id, bool allow_incomplete);
 
 // Deletes inactive set `id` with its embeddings; refuses the active set. Takes the indexer lock.

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "service/embedding_sets.h"
 #include "service/library_internal.h"
 
 namespace clap::service {
@@ -35,11 +36,24 @@ const index::ModelSpec& Library::model_spec() {
     if (!diff.empty() && shares_audio(s->identity)) {
       note("the model " + spec + " embeds audio exactly as the index's model " + identity_.id +
            " (a text fine-tune): its text queries apply to the stored embeddings");
-    } else if (!diff.empty())
+    } else if (!diff.empty()) {
+      // The model of another set of the index: switching sets is the remedy, not a rebuild
+      // (which would throw that set's embeddings away; issue 53, L12).
+      std::string remedy = "re-index with `clapsearch index DIR --model ... --rebuild` to change models";
+      try {
+        for (const store::EmbeddingSet& set : list_embedding_sets(location_))
+          if (!set.active && set.identity.mismatch(s->identity).empty())
+            remedy = set.complete() ? "the index holds this model's embeddings as set " + std::to_string(set.id) +
+                                          ": switch to it with `clapsearch models --activate " + std::to_string(set.id) + "`"
+                                    : "the index's set " + std::to_string(set.id) + " of this model is incomplete: " +
+                                          "`clapsearch index DIR --model " + spec + "` completes it and switches to it";
+      } catch (const Error&) {
+        // The sets cannot be listed (a store error): the general advice stands.
+      }
       throw Error((given ? "--model " + spec : "the model " + spec) + " does not match the index " + db_path_ + ": " + diff +
                   ". The index was made with " + identity_.describe() +
-                  "; searching needs embeddings from the same model (re-index with `clapsearch index DIR --model ... "
-                  "--rebuild` to change models)");
+                  "; searching needs embeddings from the same model (" + remedy + ")");
+    }
     spec_ = std::move(s);
   }
   return *spec_;

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "core/deadline.h"
 #include "core/error.h"
 #include "search/playlist.h"
 #include "service/duplicates.h"
@@ -26,34 +27,70 @@ const store::Track& usable_track(const LibrarySnapshot& snap, const std::string&
   return *t;
 }
 
+// The members of `groups` other than the tracks in `keep` (copies of tracks already chosen).
+std::set<int64_t> other_members(const std::vector<DuplicateGroup>& groups, const std::map<int64_t, size_t>& group_of,
+                                const std::vector<int64_t>& keep) {
+  std::set<size_t> chosen;
+  for (int64_t id : keep)
+    if (auto it = group_of.find(id); it != group_of.end()) chosen.insert(it->second);
+  std::set<int64_t> out;
+  for (size_t g : chosen)
+    for (const DuplicateMember& m : groups[g].members) out.insert(m.track_id);
+  for (int64_t id : keep) out.erase(id);
+  return out;
+}
+
+Embeddings without(const Embeddings& tracks, const std::set<int64_t>& left_out) {
+  return subset_rows(tracks, [&](int64_t id) { return !left_out.count(id); });
+}
+
 // The MMR radio with copies of one recording (service/duplicates.h) played once: a track whose
 // duplicate group already has a track in the playlist is left out, as is one beyond the
 // per-artist/album caps, and the radio is asked for more until the playlist is full (the
-// greedy MMR order makes a longer radio extend a shorter one). Seeds always stay.
+// greedy MMR order makes a longer radio extend a shorter one). Seeds always stay. The copies of
+// what is kept leave the candidates for the next round, whole groups at once: a library with
+// thousands of copies of one file needs one more round, not one per copy (issue 53, M9).
 std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const Embeddings& tracks, const float* query,
                                               const std::vector<int64_t>& seeds, search::RadioOptions options,
-                                              const ResultRules& rules) {
+                                              const ResultRules& rules, int64_t& copies_left_out) {
   const int64_t wanted = options.length;
   std::vector<search::Hit> kept;
+  Embeddings remaining;
+  const Embeddings* candidates = &tracks;
+  std::set<int64_t> left_out;
   for (int round = 0; round < 8; ++round) {
-    const std::vector<search::Hit> all = search::mmr_playlist(tracks, query, seeds, options);
+    check_deadline("playlist");
+    const std::vector<search::Hit> all = search::mmr_playlist(*candidates, query, seeds, options);
     std::vector<int64_t> ids;
     for (const auto& h : all) ids.push_back(h.id);
-    const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, ids));
+    const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids);
+    const std::map<int64_t, size_t> group_of = group_index(groups);
     std::set<size_t> played;
     ResultCaps caps(rules.per_artist, rules.per_album);
     kept.clear();
     for (size_t i = 0; i < all.size() && static_cast<int64_t>(kept.size()) < wanted; ++i) {
       auto it = group_of.find(all[i].id);
       const bool seed = i < seeds.size();
-      if (it != group_of.end() && !played.insert(it->second).second && !seed) continue;
+      if (it != group_of.end() && !played.insert(it->second).second && !seed) {
+        left_out.insert(all[i].id);
+        continue;
+      }
       const store::Track* t = rules.capped() ? snap.track(all[i].id) : nullptr;
       if (t && !caps.take(*t) && !seed) continue;
       kept.push_back(all[i]);
     }
     if (static_cast<int64_t>(kept.size()) >= wanted || static_cast<int64_t>(all.size()) < options.length) break;
+    std::vector<int64_t> kept_ids;
+    for (const auto& h : kept) kept_ids.push_back(h.id);
+    const std::set<int64_t> copies = other_members(groups, group_of, kept_ids);
+    if (!copies.empty()) {
+      left_out.insert(copies.begin(), copies.end());
+      remaining = without(*candidates, copies);
+      candidates = &remaining;
+    }
     options.length += wanted - static_cast<int64_t>(kept.size()) + 4;
   }
+  copies_left_out = static_cast<int64_t>(left_out.size());
   return kept;
 }
 
@@ -114,7 +151,7 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
   Playlist out;
   if (request.rules.capped() && options.candidates == 0)  // room for the tracks the caps drop
     options.candidates = std::max<int64_t>(200, 20 * request.length) * 4;
-  out.tracks = radio_without_copies(snap, ranked, query.data(), seed_ids, options, request.rules);
+  out.tracks = radio_without_copies(snap, ranked, query.data(), seed_ids, options, request.rules, out.copies_left_out);
   out.seeds = static_cast<int64_t>(seed_ids.size());
   out.requested = request.length;
   return out;
@@ -131,30 +168,39 @@ Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const 
   if (!allowed.all)
     tracks = subset_rows(tracks, [&](int64_t id) { return id == a.id || id == b.id || allowed.contains(id); });
   // Copies of one recording (service/duplicates.h) take one step at most: a step that copies
-  // an earlier one, FROM or TO is taken out of the tracks and the path is drawn again.
+  // an earlier one, FROM or TO is taken out of the tracks with every other member of its group,
+  // and the path is drawn again (a group leaves at once: thousands of copies of one file cost one
+  // more round, not one per copy; issue 53, M9).
   Playlist out;
-  for (int round = 0; round < 8; ++round) {
+  std::set<int64_t> left_out;
+  for (int round = 0;; ++round) {
+    check_deadline("path");
     out.tracks = search::path_between(tracks, a.id, b.id, length);
     std::vector<int64_t> ids;
     for (const auto& h : out.tracks) ids.push_back(h.id);
-    const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, ids));
+    const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids);
+    const std::map<int64_t, size_t> group_of = group_index(groups);
     std::set<size_t> taken;
     for (int64_t end : {a.id, b.id})
       if (auto it = group_of.find(end); it != group_of.end()) taken.insert(it->second);
+    std::vector<int64_t> kept_ids{a.id, b.id};
     std::set<int64_t> copies;
-    for (size_t i = 1; i + 1 < out.tracks.size(); ++i)
-      if (auto it = group_of.find(out.tracks[i].id); it != group_of.end() && !taken.insert(it->second).second)
-        copies.insert(out.tracks[i].id);
+    for (size_t i = 1; i + 1 < out.tracks.size(); ++i) {
+      const auto it = group_of.find(out.tracks[i].id);
+      if (it == group_of.end() || taken.insert(it->second).second) kept_ids.push_back(out.tracks[i].id);
+      else copies.insert(out.tracks[i].id);
+    }
     if (copies.empty()) break;
-    Embeddings kept;
-    kept.dim = tracks.dim;
-    for (int64_t r = 0; r < tracks.size(); ++r)
-      if (!copies.count(tracks.ids[r])) {
-        kept.ids.push_back(tracks.ids[r]);
-        kept.data.insert(kept.data.end(), tracks.row(r), tracks.row(r) + tracks.dim);
-      }
-    tracks = std::move(kept);
+    if (round == 7) {  // still copies after eight draws: leave them out (a shorter path)
+      std::erase_if(out.tracks, [&](const search::Hit& h) { return copies.count(h.id) > 0; });
+      left_out.insert(copies.begin(), copies.end());
+      break;
+    }
+    const std::set<int64_t> others = other_members(groups, group_of, kept_ids);
+    left_out.insert(others.begin(), others.end());
+    tracks = without(tracks, others);
   }
+  out.copies_left_out = static_cast<int64_t>(left_out.size());
   out.requested = length;
   return out;
 }

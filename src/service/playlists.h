@@ -32,6 +32,9 @@ struct Playlist {
   std::vector<search::Hit> tracks;
   int64_t seeds = 0;      // the first `seeds` tracks are the seeds (radio)
   int64_t requested = 0;  // the length asked for; more than tracks.size() when the library is smaller
+  // Tracks left out as copies of one already in the playlist (a seed, FROM or TO included):
+  // copies of one recording play once.
+  int64_t copies_left_out = 0;
 };
 
 // The query is the normalised mean of the seeds' track embeddings and the texts' embeddings

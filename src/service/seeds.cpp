@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/error.h"
 #include "service/queries.h"
@@ -34,9 +35,11 @@ bool split_weight(const std::string& spec, std::string& value, double& weight) {
   return true;
 }
 
+// A weight is at most FLT_MAX: the query's arithmetic ends in float (the embeddings' type), and
+// a larger weight became inf there, a NaN query and all-zero scores (issue 53, L2).
 void check_weight(const QueryTerm& t, double w) {
-  if (!std::isfinite(w) || !(w > 0))
-    throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a finite number above 0");
+  if (!std::isfinite(w) || !(w > 0) || w > std::numeric_limits<float>::max())
+    throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a finite number above 0, at most 3.4e38");
 }
 
 std::vector<float> unit_of(const std::vector<float>& v, const std::string& what) {

@@ -51,6 +51,7 @@ struct MixedQuery {
 
 // Resolves every term. Weights: a trailing ":NUMBER" is the weight (default 1) unless the whole
 // spec names an indexed track or an existing file; a weight that is not a finite number above 0
+// (at most FLT_MAX, 3.4e38)
 // throws InvalidArgument naming the option and the term. A seed that is neither a track of the
 // index nor an existing file throws Error naming it; an empty text or an empty list of positive
 // terms throws InvalidArgument. Files outside the index are decoded (allow_files false: only

@@ -226,6 +226,14 @@ std::u32string drop_groups(const std::u32string& s) {
 
 }  // namespace
 
+std::string fold_path(std::string_view path) {
+  std::u32string s;
+  for (char32_t c : decode(path)) fold(c, s);
+  std::string out;
+  for (char32_t c : s) encode(c, out);
+  return out;
+}
+
 std::string normalise_name(std::string_view name) {
   std::u32string s;
   for (char32_t c : decode(name)) fold(c, s);
@@ -322,14 +330,19 @@ std::string seconds(double s) {
 
 }  // namespace
 
-SongIndex::SongIndex(const std::vector<store::Track>& tracks) : tracks_(tracks), album_keys_(tracks.size()) {
+SongIndex::SongIndex(const std::vector<store::Track>& tracks)
+    : tracks_(tracks), album_keys_(tracks.size()), folded_paths_(tracks.size()) {
   std::vector<size_t> order;
-  for (size_t i = 0; i < tracks.size(); ++i)
-    if (tracks[i].status == store::TrackStatus::Ok) order.push_back(i);
+  for (size_t i = 0; i < tracks.size(); ++i) order.push_back(i);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tracks[a].id < tracks[b].id; });
   for (size_t i : order) {
     const store::Track& t = tracks[i];
+    // A path names its file whatever its status, as a track id does (an error track resolves
+    // by either); the tags and identifiers of tracks that could not be indexed do not take part.
     by_file_name_[file_name(t.path)].push_back(i);
+    folded_paths_[i] = fold_path(t.path);
+    by_folded_file_name_[file_name(folded_paths_[i])].push_back(i);
+    if (t.status != store::TrackStatus::Ok) continue;
     if (!t.mbid.empty()) by_mbid_[normalise_mbid(t.mbid)].push_back(i);
     if (!t.isrc.empty()) by_isrc_[normalise_isrc(t.isrc)].push_back(i);
     if (const std::string key = tags_key(t.artist, t.title); !key.empty()) by_name_[key].push_back(i);
@@ -363,14 +376,22 @@ Resolution SongIndex::resolve(const SongRef& ref, const ResolveOptions& options)
   Resolution r;
   std::vector<std::string> tried;
   if (const std::string suffix = clean_suffix(ref.path); !suffix.empty()) {
+    const auto ends_with = [](const std::string& path, const std::string& tail) {
+      return path == tail || (path.size() > tail.size() && path.compare(path.size() - tail.size(), tail.size(), tail) == 0 &&
+                              path[path.size() - tail.size() - 1] == '/');
+    };
     Positions found;
     if (auto it = by_file_name_.find(file_name(suffix)); it != by_file_name_.end())
-      for (size_t p : it->second) {
-        const std::string& path = tracks_[p].path;
-        if (path == suffix || (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-                               path[path.size() - suffix.size() - 1] == '/'))
-          found.push_back(p);
-      }
+      for (size_t p : it->second)
+        if (ends_with(tracks_[p].path, suffix)) found.push_back(p);
+    // None as written: compared again folded as tags are (fold_path), so a decomposed (NFD)
+    // name from macOS or SMB finds the composed (NFC) file, and the other way round.
+    if (found.empty()) {
+      const std::string folded = fold_path(suffix);
+      if (auto it = by_folded_file_name_.find(file_name(folded)); it != by_folded_file_name_.end())
+        for (size_t p : it->second)
+          if (ends_with(folded_paths_[p], folded)) found.push_back(p);
+    }
     if (found.size() == 1) return {&tracks_[found[0]], MatchRule::Path, {}};
     tried.push_back(found.empty() ? "no indexed path ends with \"" + suffix + "\""
                                   : std::to_string(found.size()) + " indexed paths end with \"" + suffix + "\"");

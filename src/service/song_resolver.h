@@ -7,11 +7,16 @@
 // song:
 //   1. path    the reference's path is a suffix of an indexed path, whole components only
 //              ("Artist/Album/01 Song.flac" matches ".../music/Artist/Album/01 Song.flac");
-//              several indexed files ending so (a bare "01 Intro.mp3") are not a match.
+//              several indexed files ending so (a bare "01 Intro.mp3") are not a match. When
+//              none ends so byte for byte, both are compared folded (fold_path: Unicode
+//              composed or decomposed, case, accents), and one match is taken. Every indexed
+//              file takes part, whatever its status (as a track id names it).
 //   2. mbid    the MBID (case-insensitive) equals a track's MusicBrainz recording id.
 //   3. isrc    the ISRC (case-insensitive, hyphens and spaces ignored) equals a track's.
 //   4. tags    normalised artist and title (normalise_name) equal a track's, and when the
-//              reference gives a duration the track's is within ResolveOptions::duration_tolerance_s.
+//              reference gives a duration the track's is within ResolveOptions::duration_tolerance_s
+//              (a duration of 0 is no duration: media servers send 0 for "unknown").
+// Rules 2-4 consider tracks with status ok only.
 // When a rule finds several tracks (copies of one recording, the same ISRC on a single and an
 // album) the album (normalised) decides first when given, then the duration closest to the
 // reference's, then the smallest track id: the answer is deterministic.
@@ -61,12 +66,15 @@ struct Resolution {
 
 // The comparison key of an artist, title or album (see above); "" for a name of punctuation only.
 std::string normalise_name(std::string_view name);
+// A path folded code point by code point as names are (case, accents, combining marks dropped,
+// fullwidth forms), its punctuation and slashes kept: NFD and NFC spellings of one name agree.
+std::string fold_path(std::string_view path);
 // The comparison keys of identifiers: MBID lower-case, ISRC upper-case without hyphens or spaces.
 std::string normalise_mbid(std::string_view mbid);
 std::string normalise_isrc(std::string_view isrc);
 
 // The lookup tables of one set of tracks (a snapshot's: LibrarySnapshot::song_index()), built
-// once; only tracks with status ok are in them. `tracks` must outlive the index.
+// once; rules 2-4 consider tracks with status ok only. `tracks` must outlive the index.
 class SongIndex {
  public:
   explicit SongIndex(const std::vector<store::Track>& tracks);
@@ -76,8 +84,9 @@ class SongIndex {
   using Positions = std::vector<size_t>;  // into tracks_, ascending track id
   const store::Track* pick(const Positions& candidates, const SongRef& ref) const;
   const std::vector<store::Track>& tracks_;
-  std::unordered_map<std::string, Positions> by_file_name_, by_mbid_, by_isrc_, by_name_;
-  std::vector<std::string> album_keys_;  // normalise_name(album) per position
+  std::unordered_map<std::string, Positions> by_file_name_, by_folded_file_name_, by_mbid_, by_isrc_, by_name_;
+  std::vector<std::string> album_keys_;    // normalise_name(album) per position
+  std::vector<std::string> folded_paths_;  // fold_path(path) per position
 };
 
 }  // namespace clap::service

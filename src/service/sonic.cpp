@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "search/playlist.h"
@@ -113,12 +114,37 @@ std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, cons
                                                const std::string& artist, const SonicOptions& options) {
   const std::string key = normalise_name(album), by = normalise_name(artist);
   if (key.empty()) throw Error("album: empty");
-  std::vector<int64_t> group;
-  for (const store::Track& t : snap.tracks())
-    if (t.status == store::TrackStatus::Ok && normalise_name(t.album) == key &&
-        (by.empty() || normalise_name(t.artist) == by || normalise_name(t.album_artist) == by))
-      group.push_back(t.id);
-  return similar_to_group(snap, group, "album \"" + album + "\"", options);
+  // An album is its name and its album artist (the track artist when the album artist is not
+  // tagged), as /api/albums and `similar --album` take it (service/aggregates.h): two albums of
+  // one name are not merged, and a compilation is one album whatever its tracks' artists
+  // (issue 53, L8).
+  const auto album_artist = [](const store::Track& t) { return t.album_artist.empty() ? t.artist : t.album_artist; };
+  std::map<std::string, std::vector<int64_t>> albums;  // normalised album artist -> the album's tracks
+  std::map<std::string, std::string> shown;            // normalised album artist -> as tagged
+  std::set<std::string> with_track_artist;             // albums with a track by `artist`
+  for (const store::Track& t : snap.tracks()) {
+    if (t.status != store::TrackStatus::Ok || normalise_name(t.album) != key) continue;
+    const std::string owner = normalise_name(album_artist(t));
+    albums[owner].push_back(t.id);
+    shown.emplace(owner, album_artist(t));
+    if (!by.empty() && normalise_name(t.artist) == by) with_track_artist.insert(owner);
+  }
+  std::vector<std::string> chosen;
+  if (by.empty()) {
+    for (const auto& [owner, ids] : albums) chosen.push_back(owner);
+  } else if (albums.count(by)) {
+    chosen.push_back(by);
+  } else {  // named by a track artist (a compilation's): the album that holds that artist's tracks
+    chosen.assign(with_track_artist.begin(), with_track_artist.end());
+  }
+  if (chosen.size() > 1) {
+    std::string list;
+    for (const std::string& owner : chosen) list += (list.empty() ? "" : ", ") + (shown[owner].empty() ? "(no artist)" : shown[owner]);
+    throw InvalidArgument("album \"" + album + "\": several albums have this name (by " + list +
+                          "); name the album artist too (artist=)");
+  }
+  const std::vector<int64_t> group = chosen.empty() ? std::vector<int64_t>{} : albums[chosen.front()];
+  return similar_to_group(snap, group, "album \"" + album + "\"" + (artist.empty() ? "" : " by " + artist), options);
 }
 
 std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, const std::string& text,

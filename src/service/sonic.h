@@ -61,9 +61,11 @@ std::vector<SonicMatch> sonic_path(const LibrarySnapshot& snap, const store::Tra
 // Songs like an artist's or an album's (Navidrome's Instant Mix of an artist or an album): the
 // tracks nearest the mean direction of the group's track embeddings, the group's own tracks
 // left out. An artist's tracks: normalise_name(artist or album artist) equal to `artist`'s; an
-// album's: normalise_name(album) equal to `album`'s and, when `artist` is given, its artist or
-// album artist equal too. Throws clap::Error naming the group when no track with an embedding
-// is in it.
+// album is its name and its album artist (the track artist when none is tagged), as
+// service/aggregates.h takes it: `artist` names the album artist, or else a track artist of one
+// album of that name (a compilation: the whole album). Throws InvalidArgument when several
+// albums match (naming their album artists), clap::Error naming the group when no track with an
+// embedding is in it.
 std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, const std::string& artist,
                                                 const SonicOptions& options);
 std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, const std::string& album,

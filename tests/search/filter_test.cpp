@@ -145,16 +145,29 @@ TEST(Filter, ErrorsNameTheReasonAndColumn) {
 }
 
 TEST(Filter, LengthAndDepthAreBounded) {
-  std::string deep;
-  for (int i = 0; i < kMaxFilterDepth - 1; ++i) deep += "(";
-  deep += "year = 1959";
-  for (int i = 0; i < kMaxFilterDepth - 1; ++i) deep += ")";
-  EXPECT_TRUE(match(deep));
-  const FilterError too_deep = error_of("(" + deep + ")");
+  // Exactly kMaxFilterDepth (32) levels pass, whichever way they are written; the 33rd is refused
+  // (issue 53, L9: 32 were refused, the docs said 32 pass).
+  auto nested = [](int levels, const std::string& open, const std::string& close) {
+    std::string s;
+    for (int i = 0; i < levels; ++i) s += open;
+    s += "year = 1959";
+    for (int i = 0; i < levels; ++i) s += close;
+    return s;
+  };
+  ASSERT_EQ(kMaxFilterDepth, 32);
+  EXPECT_TRUE(match(nested(32, "(", ")")));
+  EXPECT_TRUE(match(nested(32, "not ", "")));     // an even number of nots: the comparison itself
+  EXPECT_TRUE(match(nested(16, "not (", ")")));   // 16 nots and 16 parentheses
+  EXPECT_NE(std::string(error_of("not " + nested(16, "not (", ")")).what()).find("nested too deeply"), std::string::npos);
+  const FilterError too_deep = error_of(nested(33, "(", ")"));
   EXPECT_NE(std::string(too_deep.what()).find("nested too deeply"), std::string::npos);
+  EXPECT_NE(std::string(error_of(nested(33, "not ", "")).what()).find("nested too deeply"), std::string::npos);
+  EXPECT_NE(std::string(error_of(nested(17, "not (", ")")).what()).find("nested too deeply"), std::string::npos);
   std::string nots;
   for (int i = 0; i < 1000; ++i) nots += "not ";
   EXPECT_NE(std::string(error_of(nots + "year = 1").what()).find("nested too deeply"), std::string::npos);
+  // `==` is another spelling of `=` (documented in docs/user-guide.md).
+  EXPECT_TRUE(match("year == 1959"));
   std::string longest = "year = 1959";
   while (longest.size() + 15 <= kMaxFilterLength) longest += " or year = 1959";
   EXPECT_TRUE(match(longest));

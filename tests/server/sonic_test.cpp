@@ -282,6 +282,77 @@ TEST(Sonic, SongsLikeAnArtistOrAnAlbumLeaveTheGroupOut) {
   EXPECT_EQ(s.get_json("/api/sonic/similarToAlbum?album=%3F%21", 400)["error"], "bad parameter");
 }
 
+// Two albums named "Hits" (by X and by Y) and a compilation (album artist Various Artists, tracks
+// by Z and W): an album is its name and its album artist, as /api/albums?like= takes it (L8).
+struct AlbumsLibrary {
+  std::string dir = test::temp_dir() + "/sonic-albums";
+  std::string music = dir + "/music";
+  std::string db = dir + "/library.db";
+
+  AlbumsLibrary() {
+    fs::remove_all(dir);
+    const auto song = [&](const std::string& path, const std::string& source, const std::string& artist,
+                          const std::string& album, const std::string& album_artist = "") {
+      std::string extra = "-metadata " + test::quoted("album=" + album);
+      if (!album_artist.empty()) extra += " -metadata " + test::quoted("album_artist=" + album_artist);
+      test::ffmpeg(music + "/" + path, "-f lavfi -i \"" + source + "\"" + tags(artist, path, extra));
+    };
+    song("x/hits1.flac", "sine=f=300:d=12", "X", "Hits");
+    song("x/hits2.flac", "sine=f=350:d=12", "X", "Hits");
+    song("y/hits.flac", "anoisesrc=color=pink:d=12:seed=2", "Y", "Hits");
+    song("comp/z.flac", "sine=f=900:d=12", "Z", "Comp", "Various Artists");
+    song("comp/w.flac", "aevalsrc=sin(2*PI*(200+400*t)*t):d=12", "W", "Comp", "Various Artists");
+    song("other/v.flac", "anoisesrc=color=brown:d=12:seed=4", "V", "Elsewhere");
+    test::index_library(music, db, model_dir());
+  }
+};
+
+TEST(Sonic, AnAlbumIsItsNameAndItsAlbumArtist) {
+  static AlbumsLibrary lib;
+  RunningServer s(ServerOptions{}, lib.db, 60);
+  auto paths = [](const json& answer) {
+    std::set<std::string> out;
+    for (const json& m : answer["sonicMatch"]) out.insert(m["entry"]["path"].get<std::string>());
+    return out;
+  };
+  // Two albums of the name: refused, naming both, as /api/albums?like= refuses.
+  json got = s.get_json("/api/sonic/similarToAlbum?album=Hits&count=20", 400);
+  EXPECT_NE(got["detail"].get<std::string>().find("several albums have this name (by X, Y)"), std::string::npos) << got.dump();
+  EXPECT_NE(s.get_json("/api/albums?like=Hits", 400)["detail"].get<std::string>().find("several albums"), std::string::npos);
+  // Named by its album artist: that album only, its two tracks left out; Y's "Hits" is a match.
+  got = s.get_json("/api/sonic/similarToAlbum?album=Hits&artist=X&count=20");
+  EXPECT_EQ(paths(got), (std::set<std::string>{"y/hits.flac", "comp/z.flac", "comp/w.flac", "other/v.flac"})) << got.dump();
+  // A compilation named by one of its track artists is the whole album: its other track is
+  // not a match of itself.
+  got = s.get_json("/api/sonic/similarToAlbum?album=Comp&artist=Z&count=20");
+  EXPECT_EQ(paths(got), (std::set<std::string>{"x/hits1.flac", "x/hits2.flac", "y/hits.flac", "other/v.flac"})) << got.dump();
+  EXPECT_EQ(paths(s.get_json("/api/sonic/similarToAlbum?album=Comp&artist=" + url_encode("various artists") + "&count=20")),
+            paths(got));
+  EXPECT_EQ(s.get_json("/api/sonic/similarToAlbum?album=Comp&artist=X", 404)["error"], "unknown album");
+}
+
+// A request's work stops at the server's time budget (serve --request-budget) with 503 and the
+// reason, instead of holding an HTTP thread for minutes (M9); the next request is answered.
+TEST(Sonic, ARouteStopsAtTheRequestBudget) {
+  ServerOptions o;
+  o.request_budget_s = 1e-9;
+  RunningServer s(o, library().db, 60);
+  const json got = s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg&endPath=jp/yoasobi.flac&count=5", 503);
+  EXPECT_EQ(got["error"], "request budget exceeded");
+  EXPECT_NE(got["detail"].get<std::string>().find("time budget"), std::string::npos) << got.dump();
+  EXPECT_EQ(s.get_json("/api/similar?track=1&k=3&diversity=0.5", 503)["error"], "request budget exceeded");
+  s.get_json("/api/status");  // what does no such work is answered
+  // The default budget (30 s) lets the same request through.
+  EXPECT_EQ(server().get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg&endPath=jp/yoasobi.flac&count=5")["sonicMatch"].size(), 5u);
+}
+
+// A seed weight beyond float range is a 400, as any bad weight (L2).
+TEST(Sonic, AWeightBeyondFloatRangeIsABadRequest) {
+  const json got = server().get_json("/api/search?q=tone&seed=1:1e308", 400);
+  EXPECT_NE(got["detail"].get<std::string>().find("at most 3.4e38"), std::string::npos) << got.dump();
+  EXPECT_EQ(server().get_json("/api/similar?seed=1:3e38&seed=2:3e38&k=2")["results"].size(), 2u);
+}
+
 // The music-only rule (a fresh install's: genres Podcast, Audiobook, Speech) keeps the podcast out
 // of every media-server route unless exclude=false, and `where` restricts the matches, as on every
 // other query route; the songs a request names are used whatever the rules say.

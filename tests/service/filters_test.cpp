@@ -433,11 +433,12 @@ TEST_P(Filters, ABadSeedOrWeightNamesTheTermAndTheReason) {
   EXPECT_EQ(error({{K::Audio, "/music/none.flac", false, "--seed"}}),
             "--seed /music/none.flac: no such file, and no track with that id or path in the index");
   EXPECT_EQ(error({{K::Audio, "999999:0.5", false, "--seed"}}), "--seed 999999: no such file, and no track with that id or path in the index");
-  for (const char* w : {"inf", "nan", "0", "-1", "1e999"})
+  // 1e39 and 1e300 are finite doubles but beyond float, where the query is computed (L2).
+  for (const char* w : {"inf", "nan", "0", "-1", "1e999", "1e39", "1e300"})
     EXPECT_EQ(error({{K::Audio, id + ":" + w, false, "--seed"}}),
-              "--seed " + id + ":" + w + ": the weight after ':' must be a finite number above 0");
+              "--seed " + id + ":" + w + ": the weight after ':' must be a finite number above 0, at most 3.4e38");
   EXPECT_EQ(error({{K::Text, "calm piano:nan", false, "--text"}}),
-            "--text calm piano:nan: the weight after ':' must be a finite number above 0");
+            "--text calm piano:nan: the weight after ':' must be a finite number above 0, at most 3.4e38");
   EXPECT_EQ(error({}), "give at least one seed or text to search by (negatives alone do not make a query)");
   EXPECT_EQ(error({{K::Text, "vocals", true, "--not"}}), "give at least one seed or text to search by (negatives alone do not make a query)");
   EXPECT_EQ(error({{K::Text, " ", false, "--text"}}), "--text: empty text");

@@ -52,6 +52,10 @@ std::vector<store::Track> library() {
   store::Track bad = row(14, "/music/bad.mp3", "Bad", "Broken", 0);
   bad.status = store::TrackStatus::Error;
   t.push_back(bad);
+  // Names with accents: one file stored composed (NFC, as Linux tools write it), one decomposed
+  // (NFD, as macOS writes it).
+  t.push_back(row(15, "/music/Caf\u00e9/D\u00e9j\u00e0 vu.flac", "Caf\u00e9", "D\u00e9j\u00e0 vu", 200.0));
+  t.push_back(row(16, "/music/Bjo\u0308rk/Jo\u0301ga.flac", "Bjo\u0308rk", "Jo\u0301ga", 305.0));
   return t;
 }
 
@@ -209,11 +213,43 @@ TEST_F(Resolver, NonLatinScripts) {
   EXPECT_EQ(id(ref, MatchRule::Tags), 7);
 }
 
+// A path sent decomposed (NFD: macOS, SMB clients) finds the composed file and the other way
+// round, as tags do; an exact match still wins, and a folded match must be the only one
+// (issue 53, L16).
+TEST_F(Resolver, PathsInComposedAndDecomposedUnicodeMatch) {
+  SongRef ref;
+  ref.path = "Cafe\u0301/De\u0301ja\u0300 vu.flac";
+  EXPECT_EQ(id(ref, MatchRule::Path), 15);
+  ref.path = "Caf\u00e9/D\u00e9j\u00e0 vu.flac";  // as stored
+  EXPECT_EQ(id(ref, MatchRule::Path), 15);
+  ref.path = "Bj\u00f6rk/J\u00f3ga.flac";  // composed, the file decomposed
+  EXPECT_EQ(id(ref, MatchRule::Path), 16);
+  ref.path = "Cafe/Deja vu.flac";  // folded like tags, accents too: still one file
+  EXPECT_EQ(id(ref, MatchRule::Path), 15);
+  ref.path = "Cafe\u0301/Other.flac";
+  EXPECT_EQ(id(ref, MatchRule::None), -1);
+  EXPECT_EQ(fold_path("Cafe\u0301/De\u0301ja\u0300 vu.flac"), fold_path("Caf\u00e9/D\u00e9j\u00e0 vu.flac"));
+}
+
+// A duration of 0 is no duration (media servers send 0 for "unknown"), as documented.
+TEST_F(Resolver, DurationZeroIsNoDuration) {
+  SongRef ref;
+  ref.artist = "Lionel Richie";
+  ref.title = "Hello";
+  ref.duration_s = 0;
+  EXPECT_EQ(id(ref, MatchRule::Tags), 4);
+}
+
 TEST_F(Resolver, ErrorTracksAndEmptyReferencesAreNoMatch) {
   SongRef ref;
   ref.artist = "Bad";
   ref.title = "Broken";
   EXPECT_EQ(id(ref, MatchRule::None), -1);
+  // By its path an error track is found, as by its id (track=): the route then says why it has
+  // no embedding (issue 53, L16).
+  SongRef by_path;
+  by_path.path = "bad.mp3";
+  EXPECT_EQ(id(by_path, MatchRule::Path), 14);
   const Resolution none = index_.resolve(SongRef{});
   EXPECT_EQ(none.track, nullptr);
   EXPECT_EQ(none.reason, "the reference names no path, MBID, ISRC, artist or title");

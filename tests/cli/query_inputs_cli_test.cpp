@@ -1,0 +1,156 @@
+// Inputs of the query commands that used to give a wrong answer or a misleading message (issue
+// 53), run as real processes on a small library of real files made with ffmpeg and indexed with
+// the tiny random-weight golden model: weights beyond float range, wrong command words, set
+// numbers, a short path or radio, the copy `duplicates` keeps, `doctor --db`, and switching
+// between the embedding sets of two models.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string q(const std::string& s) { return test::quoted(s); }
+
+// Four different files and two byte-identical copies of a fifth, indexed once per process.
+struct SmallLibrary {
+  std::string dir = test::temp_dir() + "/query-inputs";
+  std::string music = dir + "/music";
+  std::string db = dir + "/library.db";
+  SmallLibrary() {
+    fs::remove_all(dir);
+    const char* sources[] = {"sine=f=220:d=12", "sine=f=1500:d=12", "anoisesrc=color=pink:d=12:seed=1",
+                             "aevalsrc=sin(2*PI*(200+400*t)*t):d=12"};
+    for (int i = 0; i < 4; ++i)
+      test::ffmpeg(music + "/song" + std::to_string(i) + ".flac", std::string("-f lavfi -i \"") + sources[i] + "\"");
+    test::ffmpeg(music + "/copy-a.wav", "-f lavfi -i \"sine=f=660:d=12\"");
+    fs::copy_file(music + "/copy-a.wav", music + "/copy-b.wav");
+    test::index_library(music, db, test::case_dir("tiny-unfused"));
+  }
+};
+
+SmallLibrary& small_library() {
+  static SmallLibrary lib;
+  return lib;
+}
+
+int cli(const std::string& args, std::string* out, std::string* err) {
+  return test::run_cli(args + " --db " + q(small_library().db), out, err);
+}
+
+// A weight beyond float range (FLT_MAX) used to become inf in the query and every score 0 in
+// an arbitrary order (L2): it is refused like any bad weight, in every command that reads one.
+TEST(QueryInputs, WeightsBeyondFloatRangeAreRefused) {
+  SmallLibrary& l = small_library();
+  std::string out, err;
+  const std::string seed = q(l.music + "/song0.flac");
+  for (const std::string& args : std::vector<std::string>{"search tone --seed " + seed + ":1e39", "search tone --not noise:1e300",
+                                   "similar --seed " + seed + ":1e39", "similar --seed " + seed + " --not-like " +
+                                                                           q(l.music + "/song1.flac") + ":3.5e38"}) {
+    EXPECT_EQ(cli(args, &out, &err), 2) << args << ": " << out;
+    EXPECT_NE(err.find("at most 3.4e38"), std::string::npos) << args << ": " << err;
+  }
+  EXPECT_EQ(cli("search tone --seed " + seed + ":3e38 --json", &out, &err), 0) << err;  // the largest float passes
+}
+
+// A word that is not a command, at any level, is named (rough edge 2), as `clapsearch serch` is.
+TEST(QueryInputs, AWrongCommandWordIsNamed) {
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("eval foo", &out, &err), 2);
+  EXPECT_NE(err.find("unknown command 'foo' for clapsearch eval (commands: zero-shot, retrieval)"), std::string::npos) << err;
+  EXPECT_EQ(test::run_cli("-x", &out, &err), 2);
+  EXPECT_NE(err.find("unknown option '-x'"), std::string::npos) << err;
+  EXPECT_EQ(err.find("A subcommand is required"), std::string::npos) << err;
+  EXPECT_EQ(test::run_cli("eval", &out, &err), 2);  // nothing wrong typed: CLI11's own message stays
+}
+
+// Set numbers start at 1: a clear message, not a range up to a 309-digit number (rough edge 1).
+TEST(QueryInputs, ASetNumberBelowOneIsNamed) {
+  std::string out, err;
+  for (const char* bad : {"0", "abc", "-1"}) {
+    EXPECT_EQ(cli(std::string("models --activate ") + bad, &out, &err), 2) << bad;
+    EXPECT_NE(err.find("must be a set number >= 1"), std::string::npos) << err;
+    EXPECT_LT(err.size(), 400u) << err;
+  }
+}
+
+// A short path is called a path (rough edge 7); a radio whose other candidates are all copies
+// of its seed says the copies were left out (rough edge 8).
+TEST(QueryInputs, AShortPathOrRadioSaysWhy) {
+  SmallLibrary& l = small_library();
+  std::string out, err;
+  ASSERT_EQ(cli("path " + q(l.music + "/song0.flac") + " " + q(l.music + "/song1.flac") + " -n 1000", &out, &err), 0) << err;
+  EXPECT_NE(err.find("the path holds "), std::string::npos) << err;
+  EXPECT_NE(err.find(" of the 1000 tracks asked for"), std::string::npos) << err;
+  EXPECT_EQ(err.find("the playlist holds"), std::string::npos) << err;
+  ASSERT_EQ(cli("playlist --seed " + q(l.music + "/copy-a.wav") + " -n 6 --where 'path ~ \"copy\"'", &out, &err), 0) << err;
+  EXPECT_NE(err.find("the playlist holds 1 of the 6 tracks asked for"), std::string::npos) << err;
+  EXPECT_NE(err.find("copies of one recording play once"), std::string::npos) << err;
+}
+
+// Of a 48 kHz AAC original and a FLAC made from a 22.05 kHz copy of it, the AAC is kept: the FLAC
+// stops at 11 kHz, however lossless its container.
+TEST(QueryInputs, DuplicatesKeepTheWiderBandBeforeTheLosslessContainer) {
+  const std::string dir = test::temp_dir() + "/keeper", db = dir + "/library.db";
+  fs::remove_all(dir);
+  const std::string source = dir + "/source.wav";
+  test::ffmpeg(source, "-f lavfi -i \"aevalsrc='0.3*sin(2*PI*(300+200*sin(2*PI*0.25*t))*t)+0.2*sin(2*PI*5000*t)':s=48000:d=30\"");
+  test::ffmpeg(dir + "/music/original.m4a", "-i " + q(source) + " -c:a aac -b:a 160k -ar 48000");
+  test::ffmpeg(dir + "/music/copy.flac", "-i " + q(source) + " -ar 22050");
+  test::index_library(dir + "/music", db, test::case_dir("tiny-unfused"));
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("duplicates --json --db " + q(db), &out, &err), 0) << err;
+  const json groups = json::parse(out);
+  ASSERT_EQ(groups.size(), 1u) << out;
+  ASSERT_EQ(groups[0]["tracks"].size(), 2u) << out;
+  const json& keeper = groups[0]["tracks"][0];  // the keeper comes first
+  EXPECT_TRUE(keeper["keeper"].get<bool>()) << out;
+  EXPECT_NE(keeper["path"].get<std::string>().find("original.m4a"), std::string::npos) << out;
+}
+
+// `doctor --db` checks the index's own model (L15): no hub model is needed, offline.
+TEST(QueryInputs, DoctorChecksTheModelOfTheIndexItIsGiven) {
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("doctor --json --db " + q(small_library().db), &out, &err, "HF_HUB_OFFLINE=1"), 0) << err << out;
+  EXPECT_NE(json::parse(out)["dir"].get<std::string>().find("tiny-unfused"), std::string::npos) << out;
+}
+
+// Two models' sets in one index: searching with the inactive set's model advises switching to it,
+// not a rebuild (L12); a set whose model folder is gone is not activated (L11), and is once the
+// folder is back.
+TEST(QueryInputs, SwitchingSetsChecksTheModelAndIsWhatTheMessagesAdvise) {
+  SmallLibrary& l = small_library();
+  const std::string dir = test::temp_dir() + "/two-sets", db = dir + "/library.db", model = dir + "/second-model";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(l.db, db);
+  fs::copy(test::case_dir("tiny-fused"), model, fs::copy_options::recursive);
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index " + q(l.music) + " --db " + q(db) + " --model " + q(model) + " --switch-when never -q", &out, &err), 0)
+      << err;
+  EXPECT_EQ(test::run_cli("search tone --db " + q(db) + " --model " + q(model), &out, &err), 1);
+  EXPECT_NE(err.find("clapsearch models --activate 2"), std::string::npos) << err;
+  EXPECT_EQ(err.find("--rebuild"), std::string::npos) << err;
+
+  fs::rename(model, model + "-away");
+  EXPECT_EQ(test::run_cli("models --activate 2 --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("embedding set 2"), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot be activated"), std::string::npos) << err;
+  ASSERT_EQ(test::run_cli("models --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_TRUE(json::parse(out)[0]["active"]) << out;  // nothing switched
+  fs::rename(model + "-away", model);
+  ASSERT_EQ(test::run_cli("models --activate 2 --db " + q(db), &out, &err), 0) << err;
+  ASSERT_EQ(test::run_cli("models --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_TRUE(json::parse(out)[1]["active"]) << out;
+}
+
+}  // namespace
+}  // namespace clap
