@@ -36,6 +36,9 @@ DEFAULT_MOODS = ['happy', 'sad', 'calm', 'energetic', 'aggressive', 'romantic', 
 DEFAULT_GENRES = ['rock', 'pop', 'jazz', 'classical', 'electronic', 'hip hop', 'metal', 'folk', 'blues',
                   'country', 'reggae', 'soul', 'ambient', 'punk', 'latin', 'funk']
 
+# What clapsearch trims around a label (C's isspace).
+_SPACE = ' \t\n\v\f\r'
+
 # The tags `beet write` puts in the files for the two labels (the scores stay in the database).
 TAG_FIELDS = {'clap_mood': 'CLAP_MOOD', 'clap_genre': 'CLAP_GENRE'}
 
@@ -269,10 +272,16 @@ class ClapSearchPlugin(BeetsPlugin):
     def _classify(self, labels, template):
         """[(path, label, probability)] for every track of the index, over `labels`."""
         for label in labels:
-            # The labels file holds one label a line: a line break would split one into two.
+            # The labels file holds one label a line: a line break would split one into two, and
+            # a line starting with '#' is a comment (the label would be left out without a word).
             if not label.strip() or '\n' in label or '\r' in label:
                 raise ui.UserError(f'clapsearch tag: the label {label!r} is empty or holds a line break '
                                    '(moods: and genres: take one label each)')
+            if label.strip(_SPACE).startswith('#'):
+                raise ui.UserError(f"clapsearch tag: the label {label!r} starts with '#', which clapsearch's labels "
+                                   'file reads as a comment: write it without the #')
+        if len({label.strip(_SPACE) for label in labels}) < 2:
+            raise ui.UserError(f'clapsearch tag: give at least two different labels (moods: and genres:), got {list(labels)}')
         with tempfile.NamedTemporaryFile('w', suffix='.txt', encoding='utf-8') as f:
             f.write('\n'.join(labels) + '\n')
             f.flush()
@@ -281,8 +290,7 @@ class ClapSearchPlugin(BeetsPlugin):
         # The CSV writes a cell starting with = + - @ (a label such as '-core') with a leading
         # apostrophe, so that a spreadsheet does not run it; the "top" cell and the label's
         # probability column are written alike. The labels are known: map them back.
-        # (clapsearch trims spaces and tabs around a label.)
-        known = [label.strip(' \t') for label in labels]
+        known = [label.strip(_SPACE) for label in labels]
         label_of = {label: label for label in known}
         label_of.update({"'" + label: label for label in known if label[:1] in ('=', '+', '-', '@')})
         out = []

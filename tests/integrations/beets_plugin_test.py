@@ -309,6 +309,19 @@ clapsearch:
     check(done.returncode != 0 and "the label 'rock\\nroll' is empty or holds a line break" in done.stderr,
           f'a label with a line break: {done.stderr}')
 
+    # A label starting with '#' is a comment line in clapsearch's labels file: it would be left
+    # out without a word (with three labels, no item could get it). Refused, as are two labels
+    # that are one.
+    hashed = os.path.join(tmp, 'hashed.yaml')
+    with open(hashed, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  genres: ["#1 hit", "jazz", "rock"]\n')
+    done = env.beet('-c', hashed, 'clapsearch', 'tag', ok=False)
+    check(done.returncode != 0 and "the label '#1 hit' starts with '#'" in done.stderr, f'a label starting with #: {done.stderr}')
+    with open(hashed, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  moods: ["calm", " calm "]\n')
+    done = env.beet('-c', hashed, 'clapsearch', 'tag', ok=False)
+    check(done.returncode != 0 and 'give at least two different labels' in done.stderr, f'one label twice: {done.stderr}')
+
     # binary: a folder is named as one.
     folder_binary = os.path.join(tmp, 'folder.yaml')
     with open(folder_binary, 'w', encoding='utf-8') as f:
