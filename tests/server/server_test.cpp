@@ -710,16 +710,17 @@ TEST(ServeLive, AnIndexDeletedAndMadeAgainIsServedNotTheDeletedOne) {
                                        model_dir() + "' -q", nullptr, &err);
   ASSERT_EQ(rc, 0) << err;
   json status;
-  for (int i = 0; i < 100; ++i) {  // an upper bound for the refresh loop to notice, not a timing check
+  for (int i = 0; i < 100; ++i) {  // an upper bound for the refresh loop to reopen, not a timing check
     status = s.get_json("/api/status");
-    if (status["tracks"] == 2) break;
+    if (status["serving_tracks"] == 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_EQ(status["tracks"], 2) << status.dump();
+  EXPECT_EQ(status["serving_tracks"], 2) << status.dump();
   const json found = s.get_json("/api/search?q=tone&k=10");
   std::set<std::string> paths;
   for (const auto& r : found["queries"][0]["results"]) paths.insert(r["path"].get<std::string>());
-  EXPECT_EQ(paths, (std::set<std::string>{dir + "/music/only_one.wav", dir + "/music/only_two.wav"})) << found.dump();
+  EXPECT_EQ(paths, (std::set<std::string>{dir + "/music/only_one.wav", dir + "/music/only_two.wav"}))
+      << found.dump();
 }
 
 }  // namespace
