@@ -16,7 +16,8 @@
 # search and similar print beets items, so -f FORMAT and -p work as in `beet ls`.
 """clapsearch: neural music search (CLAP) over the beets library."""
 
-import json
+import csv
+import io
 import os
 import shutil
 import subprocess
@@ -35,6 +36,9 @@ DEFAULT_MOODS = ['happy', 'sad', 'calm', 'energetic', 'aggressive', 'romantic', 
 DEFAULT_GENRES = ['rock', 'pop', 'jazz', 'classical', 'electronic', 'hip hop', 'metal', 'folk', 'blues',
                   'country', 'reggae', 'soul', 'ambient', 'punk', 'latin', 'funk']
 
+# What clapsearch trims around a label (C's isspace).
+_SPACE = ' \t\n\v\f\r'
+
 # The tags `beet write` puts in the files for the two labels (the scores stay in the database).
 TAG_FIELDS = {'clap_mood': 'CLAP_MOOD', 'clap_genre': 'CLAP_GENRE'}
 
@@ -50,27 +54,17 @@ def _media_field(tag):
     )
 
 
-def _as_json_shows(raw):
-    """A path's bytes as clapsearch's JSON shows them: valid UTF-8 as it is, other bytes as U+FFFD
-    (so a name that is not UTF-8 is shown, not reproduced). Runs of U+FFFD count as one, since
-    the two decoders may replace an invalid sequence by one or by several."""
-    text = raw.decode('utf-8', 'replace')
-    while '\ufffd\ufffd' in text:
-        text = text.replace('\ufffd\ufffd', '\ufffd')
-    return text
-
-
 class ItemsByPath:
     """The beets item of a path clapsearch gives. Both store absolute paths, so the same bytes
     usually match; otherwise (a symlink in one of them) both are compared with symlinks
-    resolved, which costs a system call per item and is done once, only when needed. A file
-    name that is not UTF-8 reaches the plugin with U+FFFD in place of its invalid bytes (JSON is
-    UTF-8): such a path is matched by that form when exactly one item has it."""
+    resolved, which costs a system call per item and is done once, only when needed. The paths
+    come from clapsearch's CSV, which carries a file name's exact bytes (its JSON shows bytes
+    that are not UTF-8 as U+FFFD, and two such names, one of them a file beets does not know,
+    then looked alike: the other file's results and labels went to the beets item)."""
 
     def __init__(self, items):
         self._exact = {bytes(item.path): item for item in items}
         self._resolved = None
-        self._lossy = None
 
     def find(self, path):
         raw = os.fsencode(path)
@@ -79,14 +73,6 @@ class ItemsByPath:
             if self._resolved is None:
                 self._resolved = {os.path.realpath(p): it for p, it in self._exact.items()}
             item = self._resolved.get(os.path.realpath(raw))
-        if item is None and '\ufffd' in path:
-            if self._lossy is None:
-                self._lossy = {}
-                for p, it in self._exact.items():
-                    for form in {p, os.path.realpath(p)}:
-                        self._lossy.setdefault(_as_json_shows(form), []).append(it)
-            found = {id(it): it for it in self._lossy.get(_as_json_shows(os.fsencode(path)), [])}
-            item = next(iter(found.values())) if len(found) == 1 else None
         return item
 
 
@@ -151,7 +137,7 @@ class ClapSearchPlugin(BeetsPlugin):
         # --opt=VALUE: a value starting with '-' stays the option's value.
         return ['--db=' + os.path.expanduser(db)] if db else []
 
-    def _run(self, args, positional=(), capture=True):
+    def _run(self, args, positional=(), capture=True, raw=False):
         """Runs clapsearch with `args` (options; and --db), then `--` and the `positional` texts,
         paths or folders, so that one starting with '-' is never read as an option; returns its
         stdout. Progress and warnings go to the terminal; a failure is a beets UserError with
@@ -168,14 +154,19 @@ class ClapSearchPlugin(BeetsPlugin):
             detail = done.stderr.decode('utf-8', 'replace').strip() if capture else ''
             raise ui.UserError(f'clapsearch {args[0]} failed (exit {done.returncode})'
                                + (f': {detail}' if detail else ''))
-        return done.stdout.decode('utf-8') if capture else ''
+        if not capture:
+            return ''
+        return done.stdout if raw else done.stdout.decode('utf-8')
 
-    def _run_json(self, args, positional=()):
-        out = self._run(args + ['--json'], positional)
+    def _run_csv(self, args, positional=()):
+        """clapsearch's --csv answer as a list of dicts. CSV, not JSON: a path keeps its exact
+        bytes (read back with surrogate escapes, as os.fsdecode gives them), where JSON shows
+        bytes that are not UTF-8 as U+FFFD."""
+        out = self._run(args + ['--csv=-'], positional, raw=True)
         try:
-            return json.loads(out)
-        except ValueError as e:
-            raise ui.UserError(f'clapsearch {args[0]}: unreadable JSON answer ({e})')
+            return list(csv.DictReader(io.StringIO(out.decode('utf-8', 'surrogateescape'), newline='')))
+        except csv.Error as e:
+            raise ui.UserError(f'clapsearch {args[0]}: unreadable CSV answer ({e})')
 
     # --- the command ----------------------------------------------------------------------------------
 
@@ -256,7 +247,7 @@ class ClapSearchPlugin(BeetsPlugin):
         if not text:
             raise ui.UserError("clapsearch search: give a description, e.g. beet clapsearch search 'rainy piano'")
         # Files outside the beets library can take places in the top k: ask for more, show k.
-        results = self._run_json(['search', '-k', str(top * 4)], [text])
+        results = self._run_csv(['search', '-k', str(top * 4)], [text])
         self._print_results(lib, results, top, fmt, 'search')
 
     def _similar(self, lib, query, top, fmt):
@@ -273,7 +264,7 @@ class ClapSearchPlugin(BeetsPlugin):
                 self._log.info("'{}' matches {} items; similar to the first: {}", joined, len(items),
                                os.fsdecode(items[0].path))
             seed = os.fsdecode(items[0].path)
-        results = self._run_json(['similar', '-k', str(top * 4)], [seed])
+        results = self._run_csv(['similar', '-k', str(top * 4)], [seed])
         self._print_results(lib, results, top, fmt, 'similar')
 
     # --- tag: zero-shot moods and genres as flexible attributes -------------------------------------
@@ -281,16 +272,33 @@ class ClapSearchPlugin(BeetsPlugin):
     def _classify(self, labels, template):
         """[(path, label, probability)] for every track of the index, over `labels`."""
         for label in labels:
-            # The labels file holds one label a line: a line break would split one into two.
+            # The labels file holds one label a line: a line break would split one into two, and
+            # a line starting with '#' is a comment (the label would be left out without a word).
             if not label.strip() or '\n' in label or '\r' in label:
                 raise ui.UserError(f'clapsearch tag: the label {label!r} is empty or holds a line break '
                                    '(moods: and genres: take one label each)')
+            if label.strip(_SPACE).startswith('#'):
+                raise ui.UserError(f"clapsearch tag: the label {label!r} starts with '#', which clapsearch's labels "
+                                   'file reads as a comment: write it without the #')
+        if len({label.strip(_SPACE) for label in labels}) < 2:
+            raise ui.UserError(f'clapsearch tag: give at least two different labels (moods: and genres:), got {list(labels)}')
         with tempfile.NamedTemporaryFile('w', suffix='.txt', encoding='utf-8') as f:
             f.write('\n'.join(labels) + '\n')
             f.flush()
-            rows = self._run_json(['classify', '--all', '--labels-file=' + f.name, '--template=' + template,
-                                   '--top', '1'])
-        return [(r['path'], r['label'], float(r['score'])) for r in rows]
+            rows = self._run_csv(['classify', '--all', '--labels-file=' + f.name, '--template=' + template,
+                                  '--top', '1'])
+        # The CSV writes a cell starting with = + - @ (a label such as '-core') with a leading
+        # apostrophe, so that a spreadsheet does not run it; the "top" cell and the label's
+        # probability column are written alike. The labels are known: map them back.
+        known = [label.strip(_SPACE) for label in labels]
+        label_of = {label: label for label in known}
+        label_of.update({"'" + label: label for label in known if label[:1] in ('=', '+', '-', '@')})
+        out = []
+        for r in rows:
+            if r.get('top') not in label_of or r['top'] not in r:
+                raise ui.UserError(f"clapsearch classify: unexpected label {r.get('top')!r} in its answer")
+            out.append((r['path'], label_of[r['top']], float(r[r['top']])))
+        return out
 
     def _tag(self, lib, query, write):
         items = list(lib.items(query))

@@ -237,7 +237,9 @@ static char* text(Span v) {
           p += 6;
           u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
         }
-        put_utf8(&b, u);
+        // A NUL would end the C string here: "Hello\u0000 (Live)" would be asked for as "Hello",
+        // another song. U+FFFD keeps the name whole (and unmatched, as it is).
+        put_utf8(&b, u ? u : 0xFFFD);
         break;
       }
       default: put(&b, &c, 1);

@@ -10,8 +10,10 @@
 
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -66,6 +68,9 @@ std::vector<service::QueryTerm> terms_of(const std::string& first, const std::ve
 }
 
 class Library {
+  // Texts per engine call in search(): Ctrl-C is seen between such parts.
+  static constexpr size_t kTextsPerCall = 64;
+
  public:
   // exclude_rule: the music-only rule (service::kDefaultExclude unless the caller gives another;
   // "" = none), applied to every query whose include_excluded is false, as the CLI's.
@@ -131,14 +136,29 @@ class Library {
     const auto snap = lib->snapshot();
     const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
     std::vector<std::vector<search::TrackScore>> results;
+    // The texts go to the engine kTextsPerCall at a time (each text's ranking is its own), with
+    // Ctrl-C seen between parts: a list of thousands of queries would otherwise hold the
+    // KeyboardInterrupt until every one was embedded and ranked (the L5 class).
+    const auto in_parts = [&](const auto& run) {
+      for (size_t i = 0; i < texts.size(); i += kTextsPerCall) {
+        if (i > 0) check_signals();
+        const size_t end = std::min(texts.size(), i + kTextsPerCall);
+        auto part = run(std::vector<std::string>(texts.begin() + static_cast<std::ptrdiff_t>(i),
+                                                 texts.begin() + static_cast<std::ptrdiff_t>(end)));
+        std::move(part.begin(), part.end(), std::back_inserter(results));
+      }
+    };
     if (!terms.empty()) {
       // The texts are positive terms of their own: negatives alone go with them.
       const service::MixedQuery mq = service::resolve_query(*lib, *snap, terms, true, /*need_positive=*/texts.empty());
-      const bool seeds_alone = texts.empty();
-      results = service::search_mixed(*lib, *snap, texts, mq, topts, rules);
-      if (seeds_alone) texts.push_back("");  // one unnamed query: the seeds
+      if (texts.empty()) {
+        results = service::search_mixed(*lib, *snap, texts, mq, topts, rules);
+        texts.push_back("");  // one unnamed query: the seeds
+      } else {
+        in_parts([&](const std::vector<std::string>& part) { return service::search_mixed(*lib, *snap, part, mq, topts, rules); });
+      }
     } else {
-      results = service::search_texts(*lib, *snap, texts, topts, rules);
+      in_parts([&](const std::vector<std::string>& part) { return service::search_texts(*lib, *snap, part, topts, rules); });
     }
     if (diversity >= 0)
       for (auto& list : results)

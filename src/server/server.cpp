@@ -203,8 +203,10 @@ struct Server::Impl {
     reopen_retry_at = {};
     reopen_failure.clear();
     api->set_library(next);
-    log("the index's active embedding set changed: now serving " + next->identity().describe() + " (was " +
-        old->identity().describe() + "), " + std::to_string(next->snapshot()->tracks().size()) + " tracks");
+    const std::string was = old->identity().describe(), now_serving = next->identity().describe();
+    log((was == now_serving ? "the index was opened again (its file was replaced): now serving " + now_serving
+                            : "the index's active embedding set changed: now serving " + now_serving + " (was " + was + ")") +
+        ", " + std::to_string(next->snapshot()->tracks().size()) + " tracks");
   }
 };
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "service/library.h"
@@ -25,6 +26,9 @@ struct StoreAccess {
   std::mutex mutex;
   std::unique_ptr<store::Store> store;
   std::string location;  // where the pool's connections are opened
+  // The index file `store` opened (device and inode; none for a server location): a file
+  // deleted and made again at the same name is another index, which `store` never sees.
+  std::optional<std::pair<uint64_t, uint64_t>> file_id;
 
   std::mutex pool_mutex;
   std::condition_variable pool_cv;

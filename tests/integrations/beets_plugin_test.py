@@ -269,6 +269,38 @@ clapsearch:
     check('not in the clapsearch index' not in done.stderr, f'tag missed the non-UTF-8 name: {done.stderr}')
     check(env.lines('ls', '-f', '$clap_genre', 'title:Latin') != [], 'the non-UTF-8 name was not tagged')
 
+    # A file beets does not know, whose name differs from the item's only in a byte that is not
+    # UTF-8: clapsearch's JSON showed both as 'caf\ufffd.flac', and the plugin took the other
+    # file for the item (shown twice, tagged with the other file's label). Paths keep their bytes.
+    stranger = os.path.join(music, os.fsdecode(b'Y/Three/caf\xff.flac'))
+    encode(stranger, 'anoisesrc=color=white:d=12:seed=9', {'artist': 'Nobody', 'title': 'Stranger'})
+    env.beet('clapsearch', 'index')
+    found = env.lines('clapsearch', 'search', '-f', '$title', 'anything')
+    check(sorted(found) == ['First', 'Latin One', 'Second'], f'a look-alike file beets does not know was shown as an item: {found}')
+    found = env.lines('clapsearch', 'similar', '-f', '$title', 'title:First')
+    check(sorted(found) == ['Latin One', 'Second'], f'a look-alike file in similar: {found}')
+    env.beet('clapsearch', 'tag')
+    genres = ['rock', 'pop', 'jazz', 'classical', 'electronic', 'hip hop', 'metal', 'folk', 'blues',
+              'country', 'reggae', 'soul', 'ambient', 'punk', 'latin', 'funk']
+    done = subprocess.run([binary, 'classify', '--all', '--labels', ','.join(genres), '--template', 'This audio is a {} song.',
+                           '--top', '1', '--csv', '-', '--db', env.index], env=env.vars, capture_output=True, check=True)
+    import csv
+    import io
+    own = next(r for r in csv.DictReader(io.StringIO(done.stdout.decode('utf-8', 'surrogateescape'), newline=''))
+               if os.fsencode(r['path']) == os.fsencode(os.path.join(music, os.fsdecode(b'Y/Three/caf\xe9.flac'))))
+    tagged = env.lines('ls', '-f', '$clap_genre $clap_genre_score', 'title:Latin')
+    check(tagged == [f"{own['top']} {float(own[own['top']]):.4f}"], f'the item got a look-alike file\'s label: {tagged}, its own: {own}')
+    os.remove(stranger)
+    env.beet('clapsearch', 'index')
+
+    # A label starting with '-' (a spreadsheet formula character) is a label like any other.
+    dash = os.path.join(tmp, 'dash.yaml')
+    with open(dash, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  genres: ["-core", "=wave", "rock"]\n')
+    done = env.beet('-c', dash, 'clapsearch', 'tag', ok=False)
+    check(done.returncode == 0, f'labels starting with - or =: {done.stderr}')
+    check(set(env.lines('ls', '-f', '$clap_genre')) <= {'-core', '=wave', 'rock'}, f"labels: {env.lines('ls', '-f', '$clap_genre')}")
+
     # A label with a line break would become two labels in clapsearch's labels file: refused.
     two_lines = os.path.join(tmp, 'labels.yaml')
     with open(two_lines, 'w', encoding='utf-8') as f:
@@ -276,6 +308,19 @@ clapsearch:
     done = env.beet('-c', two_lines, 'clapsearch', 'tag', ok=False)
     check(done.returncode != 0 and "the label 'rock\\nroll' is empty or holds a line break" in done.stderr,
           f'a label with a line break: {done.stderr}')
+
+    # A label starting with '#' is a comment line in clapsearch's labels file: it would be left
+    # out without a word (with three labels, no item could get it). Refused, as are two labels
+    # that are one.
+    hashed = os.path.join(tmp, 'hashed.yaml')
+    with open(hashed, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  genres: ["#1 hit", "jazz", "rock"]\n')
+    done = env.beet('-c', hashed, 'clapsearch', 'tag', ok=False)
+    check(done.returncode != 0 and "the label '#1 hit' starts with '#'" in done.stderr, f'a label starting with #: {done.stderr}')
+    with open(hashed, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  moods: ["calm", " calm "]\n')
+    done = env.beet('-c', hashed, 'clapsearch', 'tag', ok=False)
+    check(done.returncode != 0 and 'give at least two different labels' in done.stderr, f'one label twice: {done.stderr}')
 
     # binary: a folder is named as one.
     folder_binary = os.path.join(tmp, 'folder.yaml')

@@ -91,3 +91,27 @@ clapsearch.index({str(music)!r}, db={db!r}, model={case_dir("tiny-unfused")!r}, 
 
     tracks = clapsearch.Library(db).tracks()
     assert 0 < len(tracks) < 600
+
+
+def test_ctrl_c_stops_a_library_search_of_many_texts(tmp_path):
+    # Library.search takes a list of queries; each is embedded and ranked, and a long list runs
+    # for minutes: Ctrl-C must stop it between parts, not when the last query is ranked.
+    from conftest import write_wav
+    import numpy as np
+
+    music = tmp_path / "few"
+    music.mkdir()
+    rng = np.random.default_rng(4)
+    for i in range(3):
+        write_wav(str(music / f"{i}.wav"), (rng.standard_normal(16000) * 0.1).astype(np.float32), 16000)
+    db = str(tmp_path / "few.db")
+    import clapsearch
+
+    clapsearch.index(str(music), db=db, model=case_dir("tiny-unfused"), progress=False, threads=1)
+    interrupted(f"""
+lib = clapsearch.Library({db!r}, threads=1)
+texts = [f"query number {{i}}" for i in range(400000)]
+print("go", flush=True)
+lib.search(texts, k=1)
+print("finished", flush=True)
+""")

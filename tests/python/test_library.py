@@ -276,6 +276,16 @@ def test_a_library_sees_every_change_to_its_index(tmp_path):
     cli("index", music, "--db", db, "--rebuild", "--model", case_dir("tiny-fused"), "--quiet")  # another model
     same_as_now()
     assert library.search("x", k=1)[0]["path"] in (c, d)
+    # The index file deleted and made again (what one does with a damaged index): the Library
+    # read the deleted file on for ever, its tracks and their ids.
+    for f in os.listdir(tmp_path):
+        if f.startswith("lv.db"):
+            os.remove(tmp_path / f)
+    os.remove(c)
+    e = ffmpeg(f"{music}/e.flac", '-f lavfi -i "sine=f=1200:d=7"')
+    cli("index", music, "--db", db, "--model", MODEL, "--quiet")
+    assert sorted(t["path"] for t in library.tracks()) == [d, e]
+    same_as_now()
 
 
 def test_file_names_that_are_not_utf8_round_trip(tmp_path, unfused):

@@ -689,5 +689,39 @@ TEST(ServeLive, SearchesWhileAnotherProcessIndexesSeeNewTracksAndNoErrors) {
   EXPECT_EQ(s.get_json("/api/map")["points"].size(), before + 6);
 }
 
+TEST(ServeLive, AnIndexDeletedAndMadeAgainIsServedNotTheDeletedOne) {
+  // Deleting an index and building it again (what one does with a damaged one) left the server
+  // reading the deleted file for ever: its connection still had it open, and its generation
+  // never moved. The server must open the new file.
+  const std::string dir = library().dir + "/replaced";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/music");
+  fs::copy_file(library().db, dir + "/library.db");
+  ServerOptions o;
+  o.db = dir + "/library.db";
+  o.refresh_ms = 100;
+  Running s(o);
+  ASSERT_GT(s.get_json("/api/status")["ok"].get<int>(), 2);
+  for (const std::string f : {"library.db", "library.db-wal", "library.db-shm"}) fs::remove(dir + "/" + f);
+  ffmpeg(dir + "/music/only_one.wav", "-f lavfi -i \"sine=f=530:d=11\"");
+  ffmpeg(dir + "/music/only_two.wav", "-f lavfi -i \"sine=f=1530:d=12\"");
+  std::string err;
+  const int rc = test::run_command(test::cli_command() + " index '" + dir + "/music' --db '" + o.db + "' --model '" +
+                                       model_dir() + "' -q", nullptr, &err);
+  ASSERT_EQ(rc, 0) << err;
+  json status;
+  for (int i = 0; i < 100; ++i) {  // an upper bound for the refresh loop to reopen, not a timing check
+    status = s.get_json("/api/status");
+    if (status["serving_tracks"] == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status["serving_tracks"], 2) << status.dump();
+  const json found = s.get_json("/api/search?q=tone&k=10");
+  std::set<std::string> paths;
+  for (const auto& r : found["queries"][0]["results"]) paths.insert(r["path"].get<std::string>());
+  EXPECT_EQ(paths, (std::set<std::string>{dir + "/music/only_one.wav", dir + "/music/only_two.wav"}))
+      << found.dump();
+}
+
 }  // namespace
 }  // namespace clap::server

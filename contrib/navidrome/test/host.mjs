@@ -229,6 +229,14 @@ try {
     assert.deepEqual(none, { songs: [] });
   });
 
+  await check('a name with a NUL character (\\u0000) is not cut there: no other song is taken for it', async () => {
+    const err = await callError(plugin, 'nd_get_sonic_similar_tracks', { song: { name: 'Hello\u0000 (Live)', artist: 'Adele' }, count: 2 });
+    assert.match(err, /HTTP 404: unknown song/);
+    assert.ok(!sent.at(-1).url.endsWith('title=Hello'), sent.at(-1).url);
+    const none = await call(plugin, 'nd_get_similar_songs_by_track', { id: 'x', name: 'Hello\u0000 (Live)', artist: 'Adele', count: 2 });
+    assert.deepEqual(none, { songs: [] });
+  });
+
   await check('token: refused without it, answered with it', async () => {
     const without = await loadPlugin({ baseUrl: tokened.url });
     assert.match(await callError(without, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /HTTP 401: unauthorized/);
