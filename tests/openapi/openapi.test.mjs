@@ -294,8 +294,15 @@ for (const o of operations) {
     await call(method, path, { headers: { "Content-Type": "text/plain" }, body: "unexpected", label: "a body" });
   await call(method, `${path}?where=${"x".repeat(9000)}`, { label: "a 9 KB request line" });
 }
-// And with the token, every route answers (the status route, as one sample).
-await call("GET", "/api/status", { headers: { Authorization: `Bearer ${args.token}` }, label: "with the token" }, args["token-url"]);
+// With the token the routes answer; ?token= is taken on the audio route only (the document's
+// security: an audio element cannot send a header), elsewhere it is a 401.
+const bearer = { Authorization: `Bearer ${args.token}` };
+await call("GET", "/api/status", { headers: bearer, label: "with the token" }, args["token-url"]);
+await call("GET", `/api/tracks/${a.track_id}`, { headers: bearer, label: "with the token" }, args["token-url"]);
+const audio = await call("GET", `/api/tracks/${a.track_id}/audio?token=${args.token}`, { label: "?token=" }, args["token-url"]);
+check(audio.status === 200, `the audio route takes ?token= (answered ${audio.status})`);
+const status = await call("GET", `/api/status?token=${args.token}`, { label: "?token=" }, args["token-url"]);
+check(status.status === 401, `?token= is refused outside the audio route (answered ${status.status})`);
 
 for (const o of operations) check(o.seen2xx, `${o.method.toUpperCase()} ${o.path} (${o.id}) never answered 2xx here: add a case`);
 
