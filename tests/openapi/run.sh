@@ -22,8 +22,11 @@ fail() { echo "openapi test: $*" >&2; exit 1; }
 command -v ffmpeg >/dev/null || fail "ffmpeg not found"
 command -v node >/dev/null || fail "node not found"
 # Redocly CLI 2 runs on Node.js 20.19 or later (Debian 12's own nodejs is 18: use a newer one).
+# The answers are validated on any Node.js the test command installs; only the lint step needs
+# the newer one, and says so when it cannot run (the meta-schema check below still runs).
+lint_node=1
 node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
-  fail "Node.js $(node --version) is too old: the document's linter (Redocly CLI) needs 20.19 or later"
+  lint_node=0
 MODEL="$REPO/tests/data/tiny-unfused"
 [[ -f "$MODEL/config.json" ]] || fail "the bundled test model $MODEL is missing (tests/data/README.md)"
 
@@ -36,7 +39,9 @@ fi
 # (Its output only when it fails: it also prints notices about Node.js versions.) The answers
 # are checked either way; the test fails at the end.
 lint_status=0
-if "$HERE/node_modules/.bin/redocly" lint --config "$HERE/redocly.yaml" --format stylish "$DOC" >"$BUILD_DIR/openapi-lint.log" 2>&1; then
+if [[ $lint_node == 0 ]]; then
+  echo "openapi test: NOTE: redocly lint skipped: Node.js $(node --version) is older than 20.19, which Redocly CLI needs" >&2
+elif "$HERE/node_modules/.bin/redocly" lint --config "$HERE/redocly.yaml" --format stylish "$DOC" >"$BUILD_DIR/openapi-lint.log" 2>&1; then
   echo "openapi test: redocly lint (recommended-strict): no problems"
 else
   lint_status=1
