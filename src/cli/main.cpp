@@ -184,6 +184,11 @@ int main(int argc, char** argv) {
                  names.c_str());
     return 2;
   }
+  // Before CLI11 opens the settings file: a FIFO there would block, /dev/zero never end.
+  if (const std::string bad = clap::cli::check_config_files(argc, argv, config_file); !bad.empty()) {
+    std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_text(bad).c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConfigError& e) {
@@ -196,8 +201,12 @@ int main(int argc, char** argv) {
     // as command-line tools do, with the same "clapsearch: error:" line as every other error
     // (CLI11's message quotes what was typed: shown safely).
     if (e.get_exit_code() != 0) {
+      // A value the settings file gave is named with the file, its line and its key.
+      std::string text = e.what();
+      if (const std::string in_file = clap::cli::config_value_error_text(text, argc, argv); in_file != text)
+        text = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;
       std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n",
-                   clap::cli::terminal_lines(e.what()).c_str());
+                   clap::cli::terminal_lines(text).c_str());
       return 2;
     }
     app.exit(e);
@@ -208,7 +217,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   scrub_secrets(argc, argv);
-  if (const std::string bad = bad_number_option(app); !bad.empty()) {
+  if (std::string bad = bad_number_option(app); !bad.empty()) {
+    if (const std::string in_file = clap::cli::config_value_error_text(bad, argc, argv); in_file != bad)
+      bad = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;  // named with the file, its line and key
     std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(bad).c_str());
     return 2;
   }
