@@ -64,6 +64,16 @@ std::string listing(const std::map<std::string, Indexed>& t) {
 
 int64_t file_size(const std::string& path) { return static_cast<int64_t>(fs::file_size(path)); }
 
+// Kills a child the test did not stop itself (an assertion failed first), so that no watch
+// outlives its test.
+struct KilledUnlessStopped {
+  int pid;
+  bool stopped = false;
+  ~KilledUnlessStopped() {
+    if (!stopped && ::kill(pid, SIGKILL) == 0) test::wait_exit(pid);
+  }
+};
+
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -200,6 +210,7 @@ TEST(WatchCli, AFolderNotThereAtTheStartIsWaitedForAndIndexed) {
     const test::Child c =
         serve ? test::start_cli({"serve", "--db", db, "--port", "0", "--watch", lib, "--quiet-period", "1s", "--model", model_dir()})
               : test::start_cli({"index", lib, "--db", db, "--model", model_dir(), "--watch", "--quiet-period", "1s"});
+    KilledUnlessStopped guard{c.pid};
     ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find(lib + ": not there") != std::string::npos; }))
         << test::read_file(c.err_path);
     fs::create_directories(lib);
@@ -210,6 +221,7 @@ TEST(WatchCli, AFolderNotThereAtTheStartIsWaitedForAndIndexed) {
     EXPECT_EQ(test::read_file(c.err_path).find("stopped, the index is no longer kept current"), std::string::npos)
         << test::read_file(c.err_path);
     ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+    guard.stopped = true;
     EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
   }
 }
@@ -224,6 +236,7 @@ TEST(WatchCli, ALoopIsWarnedAboutOnceAndAFileTurnedFolderIsPruned) {
   tone(dir + "/src/part.wav", 770, 3);
   fs::create_directory_symlink(lib, lib + "/loop");
   const test::Child c = test::start_cli({"index", lib, "--db", db, "--model", model_dir(), "--watch", "--quiet-period", "1s"});
+  KilledUnlessStopped guard{c.pid};
   ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find("watching for changes") != std::string::npos; }))
       << test::read_file(c.err_path);
   std::map<std::string, Indexed> t;
@@ -240,6 +253,7 @@ TEST(WatchCli, ALoopIsWarnedAboutOnceAndAFileTurnedFolderIsPruned) {
     return t.count(lib + "/a.wav/part.wav") == 1 && t.count(lib + "/a.wav") == 0;
   })) << listing(t) << test::read_file(c.err_path);
   ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+  guard.stopped = true;
   EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
   EXPECT_EQ(count(test::read_file(c.err_path), "symbolic link loop"), 1u) << test::read_file(c.err_path);
 }
