@@ -17,8 +17,10 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/golden.h"
+#include "support/postgres_server.h"
 
 namespace clap {
 namespace {
@@ -103,6 +105,23 @@ TEST(DamagedIndex, RebuildReplacesAnIndexMissingATable) {
     EXPECT_NE(err.find("damaged (missing table " + table + ")"), std::string::npos) << err;
     EXPECT_EQ(err.find("no such table"), std::string::npos) << err;
     expect_rebuild_recovers(root, db);
+  }
+}
+
+// The same on a PostgreSQL store: named at open (no raw SQL error); --rebuild never replaces a
+// server's database, so the message says how to recover instead.
+TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamed) {
+  const std::string root = test::temp_dir();
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::PostgresServer& server = test::PostgresServer::shared();
+  const std::string db = server.create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(q(server.bin_dir() + "/psql") + " -q -d " + q(db) + " -c 'DROP TABLE set_windows'", &out, &err), 0)
+      << err;
+  for (const std::string& command : std::vector<std::string>{"status", "search 'a tone'", "index " + q(root + "/lib")}) {
+    EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
+    EXPECT_NE(err.find("the index is damaged (missing table set_windows)"), std::string::npos) << command << ": " << err;
   }
 }
 
