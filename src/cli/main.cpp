@@ -186,8 +186,15 @@ int main(int argc, char** argv) {
   }
   // Before CLI11 opens the settings file: a FIFO there would block, /dev/zero never end.
   if (const std::string bad = clap::cli::check_config_files(argc, argv, config_file); !bad.empty()) {
-    std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_text(bad).c_str());
-    return 2;
+    // --help and --version still answer when only $CLAPSEARCH_CONFIG_FILE is bad (as CLI11 lets
+    // them): the file is then not read at all.
+    const auto has = [&](const char* flag) { return std::any_of(argv + 1, argv + argc, [&](const char* a) { return std::strcmp(a, flag) == 0; }); };
+    const bool named = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strncmp(a, "--config-file", 13) == 0; });
+    if (named || !(has("--help") || has("-h") || has("--version"))) {
+      std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_text(bad).c_str());
+      return 2;
+    }
+    app.get_config_ptr()->default_str("")->required(false);
   }
   try {
     app.parse(argc, argv);
