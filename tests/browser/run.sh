@@ -82,29 +82,7 @@ DB="$TMP/library.db"
 
 # 4. The server on a free port (twice: open, and with a token); wait for each "listening on" line.
 SERVER_PIDS=()
-start_server() {   # start_server NAME [serve options...]; sets URL
-  local name=$1 line="" deadline=$((SECONDS + 60))
-  shift
-  mkfifo "$TMP/$name.out"
-  "$CLI" serve --db "$DB" --port 0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  local pid=$!
-  SERVER_PIDS+=("$pid")
-  exec {fd}<"$TMP/$name.out"
-  URL=""
-  while [[ -z "$URL" && $SECONDS -lt $deadline ]]; do
-    if IFS= read -r -t 1 line <&"$fd"; then
-      if [[ "$line" =~ ^clapsearch\ serve:\ listening\ on\ (http://[^[:space:]]+) ]]; then URL="${BASH_REMATCH[1]}"; fi
-    elif ! kill -0 "$pid" 2>/dev/null; then
-      break
-    fi
-  done
-  if [[ -z "$URL" ]]; then
-    echo "--- $name stderr:" >&2; cat "$TMP/$name.err" >&2 || true
-    fail "$name did not print 'clapsearch serve: listening on http://...' within 60 s"
-  fi
-  cat <&"$fd" >/dev/null &   # keep draining its stdout so it never blocks on a full pipe
-  exec {fd}<&-
-}
+source "$HERE/../support/start_server.sh"   # start_server NAME [options]: sets URL
 TOKEN="browser-test-$RANDOM$RANDOM"
 start_server token-server --token "$TOKEN"
 TOKEN_URL=$URL
