@@ -72,6 +72,9 @@ double num_param(const httplib::Request& req, const std::string& name, double de
   char* end = nullptr;
   const double x = v.size() > 40 ? NAN : std::strtod(v.c_str(), &end);
   if (v.empty() || !end || *end != '\0' || !std::isfinite(x)) throw HttpError{400, "bad parameter", name + ": not a number"};
+  // strtod also reads hexadecimal floats (duration=0x10 was 16 s); the CLI's options refuse
+  // them (cli/main.cpp, bad_number), and so does the API.
+  if (v.find_first_of("xX") != std::string::npos) throw HttpError{400, "bad parameter", name + ": not a decimal number"};
   if (x < lo || x > hi)
     throw HttpError{400, "bad parameter", name + ": must be between " + service::json_float(float(lo)) + " and " +
                                               service::json_float(float(hi))};

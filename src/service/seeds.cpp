@@ -38,6 +38,10 @@ bool split_weight(const std::string& spec, std::string& value, double& weight) {
 // A weight is at most FLT_MAX: the query's arithmetic ends in float (the embeddings' type), and
 // a larger weight became inf there, a NaN query and all-zero scores (issue 53, L2).
 void check_weight(const QueryTerm& t, double w) {
+  // strtod reads hexadecimal floats too (`--seed X:0x1p128`); every other number the CLI and the
+  // API take is decimal only (cli/main.cpp, bad_number).
+  if (t.spec.find_first_of("xX", t.spec.rfind(':') + 1) != std::string::npos)
+    throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a decimal number");
   if (!std::isfinite(w) || !(w > 0) || w > std::numeric_limits<float>::max())
     throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a finite number above 0, at most 3.4e38");
 }
