@@ -226,6 +226,8 @@ TEST(HttpConnections, HeadsThatBreakTheFramingRulesAre400AndClosed) {
   const std::vector<std::pair<std::string, std::string>> heads = {
       {"two Host headers", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"},
       {"no Host in HTTP/1.1", "GET /api/status HTTP/1.1\r\n\r\n"},
+      {"two Authorization headers",
+       "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n"},
       {"a NUL in Host", std::string("GET /api/status HTTP/1.1\r\nHost: localhost") + '\0' + ".evil.example\r\n\r\n"},
       {"a control character in a header", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\x01z\r\n\r\n"},
       {"a space before the colon", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nHost : evil.example\r\n\r\n"},
