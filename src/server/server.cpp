@@ -295,7 +295,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   // handler below (no other route reads one).
   http.set_payload_max_length(static_cast<size_t>(o.max_upload_bytes) + (1 << 20));
 
-  http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
+  const auto screen = [&s](const httplib::Request& req, httplib::Response& res) {
     request_start = std::chrono::steady_clock::now();
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
@@ -354,6 +354,13 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       }
     }
     return httplib::Server::HandlerResponse::Unhandled;
+  };
+  http.set_pre_routing_handler(screen);
+  // A client that asks before sending its body (Expect: 100-continue) was told to go ahead, then
+  // refused (401 without the token, 413 over the limit, 421): the same checks now answer it
+  // before a byte of the body is sent, and only a request that passes them gets 100.
+  http.set_expect_100_continue_handler([screen](const httplib::Request& req, httplib::Response& res) {
+    return screen(req, res) == httplib::Server::HandlerResponse::Handled ? res.status : 100;
   });
 
   s.api->install(http);

@@ -358,6 +358,36 @@ TEST(HttpRequests, ARequestLineOverTheLimitIsExplained) {
   EXPECT_NE(j["detail"].get<std::string>().find("8192 bytes"), std::string::npos) << r->body;
 }
 
+// A client that asks before sending its body (Expect: 100-continue) was told "100 Continue",
+// then refused once it had sent it (413 over the limit, 401 without the token): it is now
+// refused at once, and only a request that would be read gets 100 (found by the recheck).
+TEST(HttpRequests, ABodyThatWouldBeRefusedIsNotAskedFor) {
+  Running s;
+  const Received big = exchange(s.port(),
+                                "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                                "Content-Type: audio/wav\r\nContent-Length: 999999999\r\n\r\n");
+  EXPECT_EQ(big.bytes.rfind("HTTP/1.1 413", 0), 0u) << big.bytes.substr(0, 300);
+  EXPECT_TRUE(big.closed);
+  const Received elsewhere = exchange(s.port(),
+                                      "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                                      "Content-Length: 5\r\n\r\n");
+  EXPECT_EQ(elsewhere.bytes.rfind("HTTP/1.1 413", 0), 0u) << elsewhere.bytes.substr(0, 300);
+  // A request that will be read is told to go on.
+  const int fd = connect_to(s.port());
+  ASSERT_GE(fd, 0);
+  send_all(fd, "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Type: audio/wav\r\n"
+               "Content-Length: 5\r\nConnection: close\r\n\r\n");
+  std::string first;
+  char buf[256];
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 5000) > 0) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) first.assign(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_EQ(first.rfind("HTTP/1.1 100 Continue", 0), 0u) << first;
+}
+
 // A request cpp-httplib cannot read or route was answered 400 with an empty detail (the rough
 // edge 10 class, found by the recheck): each now says what was wrong with it.
 TEST(HttpRequests, AnUnreadableRequestIsExplained) {
