@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package clapsearch needs to build and run; with --tests also what the
 # tests need beyond that (Chromium for the web page's browser test, Node.js + npm for
-# Playwright, installed from Debian only when the machine has no node/npm of its own; clang with
+# Playwright and the API document's test, tests/openapi (which needs Node.js 20.19+), installed from
+# Debian only when the machine has no node/npm of its own; clang with
 # its sanitizer/libFuzzer runtimes and OpenMP for the fuzz targets, scripts/fuzz.sh; mpv, which
 # the playlist test has play its M3U files; the PostgreSQL server, which the store tests start;
 # man, zsh and fish, which check the generated man page and completion scripts; beets and mpd,

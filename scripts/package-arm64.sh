@@ -9,8 +9,7 @@
 #   4. checks: the package says arm64, its binary is an aarch64 executable that runs
 #      (`--version` under qemu-aarch64), and apt resolves its Depends on an empty Debian 12 arm64
 #      system (a simulated install: nothing is installed or downloaded).
-# On a native arm64 machine none of this is needed: scripts/build.sh, then
-# `cmake --build build --target package`, as on x86-64.
+# On a native arm64 machine none of this is needed: `bash scripts/package.sh`, as on x86-64.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${CLAPSEARCH_ARM64_BUILD_DIR:-$root/build-arm64}"

@@ -3,7 +3,7 @@
 # as a user's machine would, and runs it there: --version, index and search with the tiny
 # test model, serve with a request to /api/status. Proves the package's dependencies are
 # complete (nothing found only because the build machine has the -dev packages).
-#   scripts/package-test.sh build/clapsearch_0.1.0_amd64.deb [ROOT]   (as root)
+#   scripts/package-test.sh build-package/clapsearch_0.1.0_amd64.deb [ROOT]   (as root)
 # Needs root, debootstrap and a Debian mirror (MIRROR=..., default deb.debian.org). ROOT (default
 # /var/tmp/clapsearch-package-test) is made once and reused; delete it to start afresh.
 set -euo pipefail

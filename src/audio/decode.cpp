@@ -138,10 +138,13 @@ int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDict
 // ever given to FFmpeg to open), with the audio demuxers above only, and every nested open
 // refused.
 void open_untrusted(const std::string& path, FormatHolder& fmt) {
-  fmt.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking open: a file replaced by a FIFO after the crawl saw it would block here for a
+  // writer that never comes. Blocking reads again once it is known to be a regular file.
+  fmt.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fmt.fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
   if (::fstat(fmt.fd, &st) != 0 || !S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  if (const int flags = ::fcntl(fmt.fd, F_GETFL); flags >= 0) ::fcntl(fmt.fd, F_SETFL, flags & ~O_NONBLOCK);
   if (st.st_size == 0) fail(path, "empty file (0 bytes)");
   constexpr int kBuffer = 1 << 16;
   auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));

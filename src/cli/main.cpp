@@ -216,6 +216,18 @@ int main(int argc, char** argv) {
                  names.c_str());
     return 2;
   }
+  // Before CLI11 opens the settings file: a FIFO there would block, /dev/zero never end.
+  if (const std::string bad = clap::cli::check_config_files(argc, argv, config_file); !bad.empty()) {
+    // --help and --version still answer when only $CLAPSEARCH_CONFIG_FILE is bad (as CLI11 lets
+    // them): the file is then not read at all.
+    const auto has = [&](const char* flag) { return std::any_of(argv + 1, argv + argc, [&](const char* a) { return std::strcmp(a, flag) == 0; }); };
+    const bool named = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strncmp(a, "--config-file", 13) == 0; });
+    if (named || !(has("--help") || has("-h") || has("--version"))) {
+      std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_text(bad).c_str());
+      return 2;
+    }
+    app.get_config_ptr()->default_str("")->required(false);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConfigError& e) {
@@ -228,11 +240,18 @@ int main(int argc, char** argv) {
     // as command-line tools do, with the same "clapsearch: error:" line as every other error
     // (CLI11's message quotes what was typed: shown safely).
     if (e.get_exit_code() != 0) {
-      const std::string wrong = std::string(e.what()).find("ubcommand") != std::string::npos
-                                    ? wrong_command_word(app, argc, argv)
-                                    : std::string();
+      // A wrong command word is named as such; a value the settings file gave is named with the
+      // file, its line and its key.
+      std::string text = e.what();
+      const std::string wrong =
+          text.find("ubcommand") != std::string::npos ? wrong_command_word(app, argc, argv) : std::string();
+      if (!wrong.empty()) {
+        text = wrong;
+      } else if (const std::string in_file = clap::cli::config_value_error_text(text, argc, argv); in_file != text) {
+        text = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;
+      }
       std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n",
-                   clap::cli::terminal_lines(wrong.empty() ? e.what() : wrong).c_str());
+                   clap::cli::terminal_lines(text).c_str());
       return 2;
     }
     app.exit(e);
@@ -243,7 +262,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   scrub_secrets(argc, argv);
-  if (const std::string bad = bad_number_option(app); !bad.empty()) {
+  if (std::string bad = bad_number_option(app); !bad.empty()) {
+    if (const std::string in_file = clap::cli::config_value_error_text(bad, argc, argv); in_file != bad)
+      bad = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;  // named with the file, its line and key
     std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(bad).c_str());
     return 2;
   }

@@ -57,6 +57,7 @@ std::string count(int64_t n, const std::string& what) {
 int run_migrate(const MigrateOptions& o) {
   const std::string from = o.from.empty() ? store::default_db_path() : o.from;
   MigrateProgress progress(!o.quiet);
+  store::check_index_folder(store::resolve_location(o.to));  // as for `index --db`: no folders made
   const service::MigrateSummary s = service::migrate_index(from, o.to, [&](int64_t done, int64_t total) { progress.update(done, total); });
   progress.clear();
   if (o.json) {

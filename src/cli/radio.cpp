@@ -42,7 +42,7 @@ struct MpdRadioOptions {
 // The password: --password-file (its first line), else $MPD_PASSWORD, else none.
 std::string mpd_password(const MpdRadioOptions& o) {
   if (!o.password_file.empty()) {
-    std::string p = read_text_file(o.password_file, "password file", 4096);
+    std::string p = read_text_file(o.password_file, "password file", 4096, TextSource::FileOrStream);
     p = p.substr(0, p.find('\n'));
     if (!p.empty() && p.back() == '\r') p.pop_back();
     if (p.empty()) throw InvalidArgument(o.password_file + ": the password file is empty");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "cli/commands.h"
@@ -42,7 +43,10 @@ void create_index_if_missing(const ServeCliOptions& o) {
   } catch (const std::exception&) {  // missing (or damaged: the run below says why)
   }
   service::IndexRequest request;
-  request.dirs = o.watch_dirs;
+  // Only the folders that are there: one not there yet is waited for by the watch (the crawl
+  // of a missing folder would fail this run, and with it the server's start).
+  for (const std::string& d : o.watch_dirs)
+    if (std::filesystem::is_directory(d) || std::filesystem::is_regular_file(d)) request.dirs.push_back(d);
   request.db = o.lib.db;
   if (!o.lib.model.empty()) request.model = o.lib.model;
   request.model_config = o.lib.config;
@@ -102,7 +106,7 @@ int run_serve(ServeCliOptions& o) {
   so.exclude = exclude_rule();  // read at start: the settings file's, or serve --exclude-rule
   // The token: --token (scrubbed from ps once parsed), else --token-file, else $CLAPSEARCH_TOKEN.
   if (so.token.empty() && !o.token_file.empty()) {
-    so.token = read_text_file(o.token_file, "token file", 4096);
+    so.token = read_text_file(o.token_file, "token file", 4096, TextSource::FileOrStream);
     so.token = so.token.substr(0, so.token.find('\n'));
     if (!so.token.empty() && so.token.back() == '\r') so.token.pop_back();
     if (so.token.empty()) throw InvalidArgument(o.token_file + ": the token file is empty");

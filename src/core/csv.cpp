@@ -39,7 +39,7 @@ std::vector<std::string> parse_query_lines(const std::string& text, const std::s
 }
 
 std::vector<std::string> read_query_file(const std::string& path) {
-  return parse_query_lines(read_text_file(path, "queries"), path);
+  return parse_query_lines(read_text_file(path, "queries", kMaxTextFileBytes, TextSource::FileOrStream), path);
 }
 
 CsvRows parse_csv(const std::string& s, const std::string& where) {
@@ -89,7 +89,7 @@ CsvRows parse_csv(const std::string& s, const std::string& where) {
   return rows;
 }
 
-CsvRows read_csv(const std::string& path) { return parse_csv(read_text_file(path, "CSV"), path); }
+CsvRows read_csv(const std::string& path) { return parse_csv(read_text_file(path, "CSV", kMaxTextFileBytes, TextSource::FileOrStream), path); }
 
 std::vector<CsvPair> csv_pairs(const CsvRows& rows, const std::string& where, const std::string& value_name) {
   std::vector<CsvPair> out;

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "core/error.h"
 #include "core/output_file.h"
 #include "core/sha256.h"
+#include "core/text_file.h"
 #include "core/user_dirs.h"
 
 namespace clap {
@@ -39,10 +39,19 @@ std::string identity_key(const std::string& real_path, const struct stat& st) {
   return k.str();
 }
 
-// One line per entry: sha256, a tab, the key. Lines that do not parse are ignored.
+// One line per entry: sha256, a tab, the key. Lines that do not parse are ignored. The cache is
+// read only when it is a regular file (a FIFO put at its name would block the open, and with it
+// every command and server thread that hashes a model file), and only up to a bound far above
+// kMaxEntries lines. Anything else reads as an empty cache, replaced by the next write.
 std::vector<Entry> read_cache(const fs::path& file) {
   std::vector<Entry> out;
-  std::ifstream in(file, std::ios::binary);
+  std::string text;
+  try {
+    text = read_text_file(file.string(), "file-hash cache", kMaxEntries * 4096);
+  } catch (const Error&) {
+    return out;
+  }
+  std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     const size_t tab = line.find('\t');

@@ -33,7 +33,16 @@ OutputFile::OutputFile(const std::string& path, Target target) {
     temp_ = target_ + ".tmp." + std::to_string(::getpid());
     f_ = std::fopen(temp_.c_str(), "wb");
   }
-  if (!f_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+  if (!f_) {
+    const int err = errno;
+    // As for --db: a folder named in an output path is not made, and the message says which
+    // one is missing rather than "No such file or directory".
+    std::error_code ec;
+    const fs::path folder = fs::path(path).parent_path();
+    if (err == ENOENT && !folder.empty() && !fs::exists(folder, ec))
+      throw Error(path + ": cannot write: the folder " + folder.string() + " does not exist");
+    throw Error(path + ": cannot write (" + std::strerror(err) + ")");
+  }
 }
 
 void OutputFile::remove_stale_temporaries(const std::string& path) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 
 namespace clap {
 
@@ -103,8 +104,10 @@ std::string sha256_hex(const void* data, size_t len) {
 }
 
 std::string sha256_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(path + ": cannot open for hashing: " + std::strerror(errno));
+  // Regular files only, opened without waiting: the files hashed are model files found at
+  // derived names, where a FIFO would block the open forever.
+  const int fd = open_regular_file(path);
+  if (fd < 0) throw Error(path + ": cannot open for hashing: " + open_error(errno));
   Sha256 h;
   std::vector<char> buf(1 << 20);
   for (;;) {

@@ -1,33 +1,69 @@
 #include "core/text_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <cstring>
 
 #include "core/error.h"
 
 namespace clap {
 
-namespace fs = std::filesystem;
+namespace {
 
-std::string read_text_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": no such file (" + what + ")");
-  if (fs::is_directory(path, ec)) throw Error(path + ": is a folder (" + what + ")");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot read (" + what + ")");
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::string size_text(uint64_t bytes) {
+  char limit[32];
+  if (bytes >= (1u << 20)) std::snprintf(limit, sizeof limit, "%.0f MB", static_cast<double>(bytes) / (1 << 20));
+  else std::snprintf(limit, sizeof limit, "%llu bytes", static_cast<unsigned long long>(bytes));
+  return limit;
+}
+
+}  // namespace
+
+std::string read_text_file(const std::string& path, const std::string& what, uint64_t max_bytes, TextSource source) {
+  // Non-blocking open: a FIFO does not wait for a writer here. A stream the user named is read
+  // blocking afterwards, as a pipe is.
+  Fd f;
+  const int flags = O_RDONLY | O_CLOEXEC | (source == TextSource::RegularFile ? O_NONBLOCK : 0);
+  f.fd = ::open(path.c_str(), flags);
+  if (f.fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) throw Error(path + ": no such file (" + what + ")");
+    throw Error(path + ": cannot read (" + what + "): " + std::strerror(err));
+  }
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) throw Error(path + ": cannot read (" + what + "): " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a folder (" + what + ")");
+  if (!S_ISREG(st.st_mode)) {
+    if (source == TextSource::RegularFile)
+      throw Error(path + ": not a regular file (a FIFO, socket or device?) (" + what + ")");
+  } else if (source == TextSource::RegularFile) {
+    const int fl = ::fcntl(f.fd, F_GETFL);
+    if (fl >= 0) ::fcntl(f.fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
   std::string text;
   char piece[1 << 16];
-  while (f.read(piece, sizeof piece) || f.gcount() > 0) {
-    if (text.size() + static_cast<uint64_t>(f.gcount()) > max_bytes) {
-      char limit[32];
-      if (max_bytes >= (1u << 20)) std::snprintf(limit, sizeof limit, "%.0f MB", static_cast<double>(max_bytes) / (1 << 20));
-      else std::snprintf(limit, sizeof limit, "%llu bytes", static_cast<unsigned long long>(max_bytes));
-      throw Error(path + ": larger than " + limit + " (" + what + "); is it the right file?");
+  for (;;) {
+    const ssize_t n = ::read(f.fd, piece, sizeof piece);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(path + ": read error (" + what + "): " + std::strerror(errno));
     }
-    text.append(piece, static_cast<size_t>(f.gcount()));
+    if (n == 0) break;
+    if (text.size() + static_cast<uint64_t>(n) > max_bytes)
+      throw Error(path + ": larger than " + size_text(max_bytes) + " (" + what + "); is it the right file?");
+    text.append(piece, static_cast<size_t>(n));
   }
-  if (f.bad()) throw Error(path + ": read error (" + what + ")");
   return text;
 }
 

@@ -360,8 +360,14 @@ Result head(const std::string& url, const Config& config) {
 void download(const std::string& url, const std::string& path, int64_t expected_size, const Config& config,
               const Progress& progress) {
   using Kind = DownloadError::Kind;
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  // Non-blocking open, then a regular file required: a FIFO at the partial download's name
+  // would otherwise block the open until some reader came.
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644));
   if (fd.get() < 0) throw DownloadError(Kind::Local, path + ": cannot open for writing: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw DownloadError(Kind::Local, path + ": cannot open for writing: not a regular file");
+  if (const int flags = ::fcntl(fd.get(), F_GETFL); flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
   Drawer drawer(progress, expected_size, std::max<int64_t>(0, file_size_of(fd.get())));
   double delay = config.retry_delay_s;
   int retries = 0;

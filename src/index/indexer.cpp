@@ -36,9 +36,12 @@ int64_t now_unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// Gone: no longer there, or no longer a file (a folder made at its name, a FIFO, a socket, a
+// device): the crawl indexes regular files only, so such a name is no track either. A stat that
+// fails for another reason (permission, I/O error) says nothing about the file: kept.
 bool is_gone(const std::string& path) {
   struct stat st{};
-  if (::stat(path.c_str(), &st) == 0) return false;
+  if (::stat(path.c_str(), &st) == 0) return !S_ISREG(st.st_mode);
   return errno == ENOENT || errno == ENOTDIR;
 }
 

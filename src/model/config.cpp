@@ -41,28 +41,56 @@ void check_integer_range(const json& v, const std::string& what) {
   }
 }
 
+// What a field of type T must hold, in words, and whether `v` holds it. nlohmann's own get<T>()
+// converts true to 1 for a number and 8.5 to 8 for an integer, and its messages are library
+// text ("[json.exception.type_error.302] type must be boolean, but is string"): the type is
+// checked here first and refused in the user's terms.
+template <typename T>
+const char* expected_type() {
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  else if constexpr (std::is_integral_v<T>) return "a whole number";
+  else if constexpr (std::is_floating_point_v<T>) return "a number";
+  else if constexpr (std::is_same_v<T, std::string>) return "a text";
+  else return "a list of whole numbers";  // std::vector<int>, the one list type read here
+}
+template <typename T>
+bool holds_type(const json& v) {
+  if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
+  else if constexpr (std::is_integral_v<T>) return v.is_number_integer() || (v.is_number_float() && std::trunc(v.get<double>()) == v.get<double>());
+  else if constexpr (std::is_floating_point_v<T>) return v.is_number();
+  else if constexpr (std::is_same_v<T, std::string>) return v.is_string();
+  else return v.is_array() && std::all_of(v.begin(), v.end(), [](const json& e) { return holds_type<typename T::value_type>(e); });
+}
+// "a text (\"abc\")", "true", "a list": what the file holds, for the message.
+std::string found_value(const json& v) {
+  if (v.is_string()) return "a text (" + v.dump() + ")";
+  if (v.is_array()) return "a list (" + (v.dump().size() > 40 ? v.dump().substr(0, 40) + "..." : v.dump()) + ")";
+  if (v.is_object()) return "an object";
+  return v.dump();  // a number or a boolean, as written
+}
+template <typename T>
+void check_type(const json& v, const std::string& what) {
+  if (!holds_type<T>(v)) throw Error(what + " has the wrong type: expected " + expected_type<T>() + ", found " + found_value(v));
+}
+
 // Reads j[key] into out when present and not null; names the key on type errors.
 template <typename T>
 void get(const json& j, const char* key, T& out, const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
-  check_integer_range<T>(*it, where + ": field '" + key + "'");
-  try {
-    out = it->get<T>();
-  } catch (const json::exception& e) {
-    throw Error(where + ": field '" + key + "' has the wrong type: " + e.what());
-  }
+  const std::string what = where + ": field '" + key + "'";
+  check_type<T>(*it, what);
+  check_integer_range<T>(*it, what);
+  out = it->get<T>();
 }
 
 // Reads array element j[index] into out; names the field (`where`) on type errors.
 template <typename T>
 void get(const json& j, size_t index, T& out, const std::string& where) {
-  if (index < j.size()) check_integer_range<T>(j[index], where);
-  try {
-    out = j.at(index).get<T>();
-  } catch (const json::exception& e) {
-    throw Error(where + " has the wrong type: " + e.what());
-  }
+  if (index >= j.size()) throw Error(where + ": has no element " + std::to_string(index));
+  check_type<T>(j[index], where);
+  check_integer_range<T>(j[index], where);
+  out = j[index].get<T>();
 }
 
 void get_act(const json& j, const char* key, Activation& out, const std::string& where) {
@@ -264,6 +292,10 @@ FeatureConfig FeatureConfig::from_json_text(const std::string& text, const std::
   get(j, "nb_frequency_bins", c.nb_frequency_bins, where);
   if (c.truncation != "fusion" && c.truncation != "rand_trunc")
     throw Error(where + ": unsupported truncation '" + c.truncation + "' (expected fusion or rand_trunc)");
+  // The reference's three ways to fill a short clip (any other word silently meant zeros there,
+  // and so here: a typo changed every embedding).
+  if (c.padding != "repeatpad" && c.padding != "repeat" && c.padding != "pad")
+    throw Error(where + ": unsupported padding '" + c.padding + "' (expected repeatpad, repeat or pad)");
   if (c.sampling_rate <= 0 || c.hop_length <= 0 || c.fft_window_size <= 0 || c.nb_max_samples <= 0 || c.feature_size <= 0)
     throw Error(where + ": sampling_rate, hop_length, fft_window_size, nb_max_samples and feature_size must be positive");
   if (c.nb_frequency_bins != c.fft_window_size / 2 + 1)
@@ -279,7 +311,9 @@ FeatureConfig FeatureConfig::from_json_text(const std::string& text, const std::
     bad_value(where, "hop_length", str(c.hop_length) + " is larger than fft_window_size " + str(c.fft_window_size) +
                                        " (samples between frames would be skipped)");
   if (c.sampling_rate > 768000) bad_value(where, "sampling_rate", str(c.sampling_rate) + " is out of range (at most 768000)");
-  if (c.max_length_s <= 0 && !j.contains("nb_max_samples")) positive(where, "max_length_s", c.max_length_s);
+  // Refused even when nb_max_samples is given (which then sets the clip length): a negative
+  // length is a damaged file, whatever field wins.
+  positive(where, "max_length_s", c.max_length_s);
   if (c.nb_max_samples < c.fft_window_size)
     bad_value(where, "nb_max_samples", std::to_string(c.nb_max_samples) + " is shorter than one FFT window (" +
                                            str(c.fft_window_size) + " samples)");
@@ -346,6 +380,11 @@ ClapConfig ClapConfig::from_json_text(const std::string& text, const std::string
       throw Error(w + ": depths and num_attention_heads must be non-empty and of equal length");
     if (ac.fusion_type == "channel_map")
       throw Error(w + ": fusion_type 'channel_map' is not supported (no published CLAP checkpoint uses it)");
+    // The names Hugging Face's ClapAudioConfig documents (its model, like this one, runs the 2-D
+    // AFF block whichever is named); another word is a typo, refused rather than ignored.
+    static const char* const kFusionTypes[] = {"", "daf_1d", "aff_1d", "daf_2d", "aff_2d", "iaff_2d"};
+    if (std::find(std::begin(kFusionTypes), std::end(kFusionTypes), ac.fusion_type) == std::end(kFusionTypes))
+      throw Error(w + ": unsupported fusion_type '" + ac.fusion_type + "' (expected aff_2d, another of Hugging Face's names, or null)");
     if (!ac.flatten_patch_embeds) throw Error(w + ": flatten_patch_embeds=false is not supported");
     if (ac.patch_embed_input_channels != 1) throw Error(w + ": patch_embed_input_channels must be 1");
   }

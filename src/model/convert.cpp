@@ -268,6 +268,15 @@ void check_not_input(const ModelFiles& files, const fs::path& dest) {
 // conversion writes; otherwise it is refused, naming what else is there.
 void check_out_folder(const fs::path& dest, const ConvertOptions& options) {
   std::error_code ec;
+  // The output folder is made, its parent is not (as for --db and output files: a typo in the
+  // path is an error, not a new folder tree).
+  if (!fs::is_directory(dest.parent_path(), ec))
+    throw Error(dest.string() + ": cannot create: the folder " + dest.parent_path().string() + " does not exist");
+  // A symbolic link to a folder: the finished conversion replaces the output folder as a whole
+  // (a rename), which a link cannot take; the link's target is the folder meant.
+  if (fs::is_symlink(dest, ec))
+    throw Error(dest.string() + ": is a symbolic link" + (fs::is_directory(dest, ec) ? " to the folder " + fs::canonical(dest, ec).string() : std::string()) +
+                "; give the folder itself as the output");
   if (!fs::exists(dest, ec)) return;
   if (!fs::is_directory(dest, ec)) throw Error(dest.string() + ": exists and is not a folder");
   if (fs::is_empty(dest, ec)) return;
@@ -310,7 +319,6 @@ ConvertReport convert_model(const ModelFiles& files, const std::string& out_dir,
   const fs::path dest = output_folder(out_dir);
   check_not_input(files, dest);
   check_out_folder(dest, options);
-  fs::create_directories(dest.parent_path(), ec);
   // Built by appending: GCC 12 warns (-Wrestrict) on `"." + std::string`.
   std::string partial_name = ".";
   partial_name += dest.filename().string();

@@ -612,16 +612,20 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
     throw Error(path + ": no \"model\" object (not a Hugging Face tokenizer.json?)");
   const json& model = j["model"];
-  if (model.contains("type") && model["type"].is_string() && model["type"].get<std::string>() != "BPE")
-    throw Error(path + ": model.type is \"" + model["type"].get<std::string>() + "\", expected \"BPE\"");
+  if (model.contains("type") && !model["type"].is_null() && (!model["type"].is_string() || model["type"].get<std::string>() != "BPE"))
+    throw Error(path + ": model.type is " + model["type"].dump() + ", expected \"BPE\"");
   if (!model.contains("vocab")) throw Error(path + ": model.vocab is missing");
   if (!model.contains("merges") || !model["merges"].is_array()) throw Error(path + ": model.merges is missing or not a list");
   load_vocab_object(*impl, model["vocab"], path + " (model.vocab)");
   // Added tokens that are not part of model.vocab (e.g. specials appended after training).
-  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
+  // A malformed entry is refused, not skipped: a special token left out changes every encoding.
+  if (j.contains("added_tokens") && !j["added_tokens"].is_null()) {
+    if (!j["added_tokens"].is_array()) throw Error(path + ": added_tokens is not a list");
+    size_t index = 0;
     for (const json& t : j["added_tokens"]) {
-      if (!t.is_object() || !t.contains("content") || !t.contains("id")) continue;
-      if (!t["content"].is_string() || !t["id"].is_number_integer()) continue;
+      if (!t.is_object() || !t.contains("content") || !t.contains("id") || !t["content"].is_string() || !t["id"].is_number_integer())
+        throw Error(path + ": added_tokens[" + std::to_string(index) + "] is not {\"content\": text, \"id\": whole number}");
+      ++index;
       std::string content = t["content"].get<std::string>();
       if (impl->vocab_id(content) < 0)
         impl->add_vocab(content, t["id"].get<int64_t>(), path + " (added_tokens)");

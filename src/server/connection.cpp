@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -182,6 +184,16 @@ namespace {
 // its first byte to the end of the headers) and each body one that grows with the bytes
 // received (body_s, plus kBodySecondsPerMB per MB). A read past the deadline fails, however fast
 // the bytes now come; the request is answered 408 when it can be, and the connection closed.
+//
+// The same held for answers: each write is bounded by the socket timeout, but a client reading
+// the audio route (or a large JSON answer) a byte every 29 s lets each write through as its
+// receive window opens a little, and so held a thread for hours. A response therefore has a
+// deadline too, from its first byte: response_grace_s plus 1 s per response_min_bytes_per_s the
+// client has received (8 KB/s by default: 64 kbit/s, below any music player's rate; an <audio>
+// element reads ahead at network speed first, which earns it minutes). A write past it fails and
+// the connection is reset. A browser that buffers audio and then stops reading (paused) is not
+// affected beyond what the write timeout already did to it: a write that waits --timeout fails
+// and the connection closes, and the browser asks again with a Range when it plays on.
 class DeadlineStream final : public httplib::Stream {
  public:
   DeadlineStream(int sock, time_t read_s, time_t write_s, RequestDeadlines deadlines)
@@ -197,6 +209,7 @@ class DeadlineStream final : public httplib::Stream {
     raw_line_.clear(), raw_headers_.clear();
     refusal_ = {};
     timed_out_ = false, close_ = false;
+    writing_ = false;
   }
 
   // cpp-httplib parsed the head (its setup_request hook): the headers get their values as sent,
@@ -221,7 +234,29 @@ class DeadlineStream final : public httplib::Stream {
   bool is_readable() const override {
     return !expired() && (has_pending() || wait(POLLIN, read_timeout_ms()));
   }
-  bool is_writable() const override { return wait(POLLOUT, static_cast<int>(write_s_ * 1000)); }
+  // Room in the socket within the socket timeout (--timeout) and before the response's
+  // deadline, which moves on as the client reads: it is taken again after each wait it cut.
+  bool is_writable() const override {
+    const auto give_up = Clock::now() + std::chrono::seconds(write_s_);
+    for (;;) {
+      const auto now = Clock::now();
+      auto until = give_up;
+      if (writing_) {
+        const auto deadline = write_deadline();
+        if (now >= deadline) {
+          write_timed_out_ = true;
+          return false;
+        }
+        until = std::min(until, deadline);
+      }
+      if (now >= give_up) return false;
+      const auto left_us = std::chrono::duration_cast<std::chrono::microseconds>(until - now).count();
+      if (wait(POLLOUT, static_cast<int>((left_us + 999) / 1000))) return true;
+    }
+  }
+
+  // Whether a response was cut at its deadline (the connection is then reset, not closed).
+  bool write_timed_out() const { return write_timed_out_; }
 
   ssize_t read(char* ptr, size_t size) override {
     if (expired()) {  // late: the request ends, however fast its bytes now come
@@ -232,13 +267,25 @@ class DeadlineStream final : public httplib::Stream {
     const ssize_t n = in_head_ || line_taken_ < line_.size() ? read_head(ptr, size) : read_raw(ptr, size);
     if (n < 0 && expired()) timed_out_ = true;
     if (n > 0 && phase_ == Phase::Body) body_received_ += n;
+    // A read after a write (the body after a "100 Continue"): the response has not begun yet,
+    // and its deadline starts at its own first byte.
+    if (n > 0) writing_ = false;
     return n;
   }
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
+    if (!writing_) {  // the response's first byte: its deadline starts now
+      writing_ = true;
+      write_start_ = Clock::now();
+      written_ = 0;
+    }
+    // Without MSG_DONTWAIT, a send of a piece (64 KB of a file) blocks until all of it is queued,
+    // however long a slow reader takes as long as it reads a little within each socket timeout:
+    // the deadline is checked only between sends, so each takes what fits now.
     for (;;) {
-      const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
+      if (!is_writable()) return -1;
+      const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      if (n > 0) written_ += n;
       return n;
     }
   }
@@ -256,6 +303,11 @@ class DeadlineStream final : public httplib::Stream {
   int64_t body_received_ = 0;
   HeadRefusal refusal_;
   bool timed_out_ = false, close_ = false;
+  // The response being written: since its first byte, and how many bytes went out.
+  bool writing_ = false;
+  mutable bool write_timed_out_ = false;  // set where a write is refused, is_writable included
+  Clock::time_point write_start_{};
+  int64_t written_ = 0;
   char buf_[4096];
   size_t buffered_ = 0, filled_ = 0;
   // The request head, line by line (cpp-httplib reads it byte by byte), so that its Range line
@@ -385,6 +437,17 @@ class DeadlineStream final : public httplib::Stream {
   }
   bool expired() const { return Clock::now() >= deadline(); }
 
+  // The response's deadline. Only the bytes the client has received earn time: those written
+  // less those still in the socket's send queue, which the kernel grows to megabytes (a reader
+  // that takes nothing would otherwise earn minutes from what sits there).
+  Clock::time_point write_deadline() const {
+    int queued = 0;
+    if (::ioctl(sock_, SIOCOUTQ, &queued) != 0) queued = 0;
+    const int64_t received = std::max<int64_t>(0, written_ - queued);
+    const int64_t earned_ms = received * 1000 / deadlines_.response_min_bytes_per_s;
+    return write_start_ + std::chrono::seconds(deadlines_.response_grace_s) + std::chrono::milliseconds(earned_ms);
+  }
+
   // The socket timeout, or the time to the deadline when that is sooner, rounded up: a wait cut
   // by the deadline ends after it, so that the failed read is known to be late (timed_out_).
   int read_timeout_ms() const {
@@ -509,6 +572,7 @@ void HttpServer::raise_backlog() {
 }
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
+  if (send_buffer > 0) ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
   DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines);
   std::string ip;
   int port = 0;
@@ -546,8 +610,15 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
       if (!ret || connection_closed || strm.closing() || !strm.head_complete()) break;
     }
   }
-  if (strm.closing()) linger(sock);
-  ::shutdown(sock, SHUT_RDWR);
+  if (strm.write_timed_out()) {
+    // A late response is cut, not finished: a plain close would leave the bytes still queued
+    // for the slow reader in the kernel, sent at its pace long after; a reset drops them.
+    const struct linger reset_now{1, 0};
+    ::setsockopt(sock, SOL_SOCKET, SO_LINGER, &reset_now, sizeof reset_now);
+  } else {
+    if (strm.closing()) linger(sock);
+    ::shutdown(sock, SHUT_RDWR);
+  }
   ::close(sock);
   if (counted) {
     std::lock_guard lock(open_mutex_);

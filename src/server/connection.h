@@ -14,12 +14,18 @@
 
 namespace clap::server {
 
-// How long a client may take to send a request (docs/security.md, "Slow clients").
+// How long a client may take to send a request, and to read its answer (docs/security.md,
+// "Slow clients").
 struct RequestDeadlines {
   int head_s = 10;  // the request line and headers, in all, from their first byte
   // A body: this long from the end of the head, plus kBodySecondsPerMB for each MB received,
   // so that a body must arrive at 100 KB/s on average once its first seconds are past.
   int body_s = 10;
+  // A response: this long from its first byte (the write timeout, --timeout), plus 1 s for each
+  // response_min_bytes_per_s bytes the client has received, so that it must read the response
+  // at that rate on average once its first seconds are past; the connection is reset otherwise.
+  int response_grace_s = 30;
+  int64_t response_min_bytes_per_s = 8 << 10;
 };
 constexpr int kBodySecondsPerMB = 10;
 
@@ -54,6 +60,7 @@ class HttpServer final : public httplib::Server {
 
   RequestDeadlines deadlines;
   int per_address = 8;  // connections served at once per client address (loopback not counted)
+  int send_buffer = 0;  // SO_SNDBUF of each connection; 0 = the kernel's own (ServerOptions)
 
   // cpp-httplib listens with a backlog of 5 (compiled into Debian's library). A burst of new
   // connections beyond it (16 clients connecting at once, a page opening its requests) had its

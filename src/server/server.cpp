@@ -280,7 +280,10 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   HttpServer& http = s.http;
   http.deadlines.head_s = std::max(1, o.head_timeout_s);
   http.deadlines.body_s = std::max(1, o.body_timeout_s);
+  http.deadlines.response_grace_s = std::max(1, o.response_grace_s > 0 ? o.response_grace_s : o.timeout_s);
+  http.deadlines.response_min_bytes_per_s = std::max<int64_t>(1, o.response_min_bytes_per_s);
   http.per_address = std::max(1, o.connections_per_address);
+  http.send_buffer = std::max(0, o.send_buffer_bytes);
   http.new_task_queue = [n = std::max(1, o.http_threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   http.set_read_timeout(o.timeout_s, 0);
   http.set_write_timeout(o.timeout_s, 0);

@@ -45,6 +45,13 @@ struct ServerOptions {
   int timeout_s = 30;              // socket read/write timeout (slow clients)
   int head_timeout_s = 10;         // a request's line and headers must arrive within this, in all (slowloris)
   int body_timeout_s = 10;         // a request body: this long plus 10 s per MB received (connection.h)
+  // A response: response_grace_s (0 = timeout_s) plus 1 s per response_min_bytes_per_s the client
+  // received, or the connection is reset: a client reading a byte at a time held a thread (connection.h).
+  int response_grace_s = 0;
+  int64_t response_min_bytes_per_s = 8 << 10;
+  // Each connection's kernel send buffer (SO_SNDBUF); 0 = the kernel's, grown as it sees fit (to
+  // net.ipv4.tcp_wmem's maximum, 4 MB here): a response that fits is handed over whole at once.
+  int send_buffer_bytes = 0;
   int connections_per_address = 8; // connections served at once per client address (loopback not counted)
   int refresh_ms = 1000;           // how often the index is checked for changes
   int http_threads = 16;           // connections served at once (more than the model queue, so queued runs never block the rest)

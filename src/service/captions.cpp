@@ -266,7 +266,7 @@ ExternalMetadata parse_captions_csv(const std::string& text, const std::string& 
 
 ExternalMetadata read_captions_csv(const std::string& path) {
   const std::string base = fs::path(index::absolute_path(path)).parent_path().string();
-  return parse_captions_csv(read_text_file(path, "captions CSV", kMaxCaptionFileBytes), path, base);
+  return parse_captions_csv(read_text_file(path, "captions CSV", kMaxCaptionFileBytes, TextSource::FileOrStream), path, base);
 }
 
 ExternalMetadata parse_fma_tracks(const std::string& text, const std::string& where) {
@@ -319,7 +319,7 @@ ExternalMetadata parse_fma_tracks(const std::string& text, const std::string& wh
 }
 
 ExternalMetadata read_fma_tracks(const std::string& path) {
-  return parse_fma_tracks(read_text_file(path, "FMA tracks.csv", kMaxCaptionFileBytes), path);
+  return parse_fma_tracks(read_text_file(path, "FMA tracks.csv", kMaxCaptionFileBytes, TextSource::FileOrStream), path);
 }
 
 }  // namespace clap::service

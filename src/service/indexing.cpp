@@ -17,6 +17,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   IndexRun run;
   const std::string location = store::resolve_location(r.db);
   run.db_path = store::display_location(location);
+  store::check_index_folder(location);  // a typo in --db is an error, not a new folder tree
   if (r.plan && !store::is_server_location(location))
     throw Error(run.db_path + ": --plan records jobs for workers on other machines, which needs a PostgreSQL store "
                 "(--db postgresql://...); a SQLite index is indexed by `clapsearch index` alone");

@@ -5,10 +5,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "service/queries.h"
 
 namespace clap::service {
@@ -163,8 +164,8 @@ std::vector<float> combine_terms(const std::vector<ResolvedTerm>& terms, int64_t
 }
 
 std::vector<std::string> read_seed_list(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot read the seed list");
+  // Bounded like --queries: /dev/zero or a wrong huge file is an error naming it, not gigabytes.
+  std::istringstream in(read_text_file(path, "seed list", kMaxTextFileBytes, TextSource::FileOrStream));
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   std::vector<std::string> out;
   std::string line;

@@ -27,8 +27,9 @@ struct WatchCallbacks {
 };
 
 // Runs until `stop` returns true (checked between rescans and between files), then returns.
-// Throws what the first index run throws (a folder not found, a model that does not match...);
-// later failed rescans are logged and tried again.
+// Throws what the first index run throws (a model that does not match...); later failed
+// rescans are logged and tried again. A folder not there at the start is waited for (looked for
+// every second) and indexed when it appears. A warning is said once while its cause stays.
 void watch_index(const IndexRequest& request, const index::WatchOptions& options, const WatchCallbacks& callbacks,
                  const std::function<bool()>& stop);
 

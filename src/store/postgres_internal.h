@@ -25,6 +25,9 @@ int read_version(pg::Connection& c);
 // Refuses a database that holds another program's tables: nothing is added to it.
 void check_not_foreign(pg::Connection& c);
 [[noreturn]] void throw_no_index(const std::string& where);
+// Throws clap::Error naming the first table of kSchemaVersion's schema the database lacks (one
+// dropped by hand or another tool), instead of raw SQL errors in every later statement.
+void check_tables(pg::Connection& c);
 // Brings the database to kSchemaVersion, one numbered migration at a time, under an advisory lock.
 void migrate(pg::Connection& c);
 

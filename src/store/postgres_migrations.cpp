@@ -253,6 +253,19 @@ void check_not_foreign(pg::Connection& c) {
               "); clapsearch leaves it untouched - give another --db");
 }
 
+void check_tables(pg::Connection& c) {
+  // Every table the migrations create (none of them drops one), in the order they were added.
+  auto r = c.query(
+      "SELECT n FROM unnest(ARRAY['schema_version', 'meta', 'roots', 'tracks', 'windows', 'text_cache', 'track_labels', "
+      "'retired_tracks', 'retired_windows', 'jobs', 'removed_tracks', 'fingerprints', 'embedding_sets', 'set_windows', "
+      "'set_tracks']) WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i LIMIT 1");
+  if (r.rows() == 0) return;
+  // Not DamagedIndex: --rebuild does not replace a server's database (store.h, check_replaceable).
+  throw Error(c.where() + ": the index is damaged (missing table " + r.text(0, 0) +
+              "); drop the database's clapsearch tables (or the database) on the server and build it again with "
+              "`clapsearch index DIR --db URL --model M`, or `clapsearch migrate` a copy");
+}
+
 [[noreturn]] void throw_no_index(const std::string& where) {
   throw Error(where + ": no index here (an empty database; build one with `clapsearch index DIR --db " + where + "`)");
 }

@@ -54,6 +54,7 @@ std::unique_ptr<PostgresStore> PostgresStore::open(const std::string& url, bool 
   // Only a command that builds an index gives an empty database the schema (store.h: OpenMode).
   if (!create && read_version(*c) == 0) throw_no_index(c->where());
   migrate(*c);
+  check_tables(*c);
   return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(c), url, false));
 }
 
@@ -67,6 +68,7 @@ std::unique_ptr<PostgresStore> PostgresStore::open_readonly(const std::string& u
     throw Error(where + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
                 std::to_string(kSchemaVersion) +
                 (version < kSchemaVersion ? " (run `clapsearch index` once to upgrade it)" : " (upgrade clapsearch)"));
+  check_tables(*c);
   c->exec("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
   return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(c), url, true));
 }

@@ -29,6 +29,9 @@ constexpr int kApplicationId = 0x434C4150;
 int read_version(sqlite3* db);
 // Brings the database to kSchemaVersion, one numbered migration at a time, in one transaction.
 void migrate(sqlite3* db, const std::string& path);
+// The first table of kSchemaVersion's schema that the database lacks ("" when none does): a
+// table dropped by hand or by another tool makes the index damaged, not a run of SQL errors.
+std::string missing_table(sqlite3* db);
 // The retired tracks' tables, created on first use (CREATE TABLE IF NOT EXISTS), and whether a
 // database has them.
 extern const char* const kRetiredTables;

@@ -2,6 +2,9 @@
 // retired tracks' tables, made on first use.
 #include "store/sqlite_internal.h"
 
+#include <set>
+#include <string>
+
 #include "core/error.h"
 
 namespace clap::store::sqlite_impl {
@@ -198,6 +201,19 @@ void migrate(sqlite3* db, const std::string& path) {
   sql::exec(db, "DELETE FROM schema_version");
   sql::Stmt(db, "INSERT INTO schema_version(version) VALUES (?)").bind(1, kSchemaVersion).run();
   tx.commit();
+}
+
+std::string missing_table(sqlite3* db) {
+  std::set<std::string> present;
+  sql::Stmt s(db, "SELECT name FROM sqlite_master WHERE type = 'table'");
+  while (s.step()) present.insert(s.text(0));
+  // Every table the migrations create (none of them drops one), in the order they were added.
+  for (const char* table : {"schema_version", "meta", "roots", "tracks", "windows", "text_cache", "track_labels",
+                            "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks"})
+    if (!present.count(table)) return table;
+  // The retired tables come as a pair (kRetiredTables): one without the other is damage too.
+  if (present.count("retired_tracks") && !present.count("retired_windows")) return "retired_windows";
+  return "";
 }
 
 // Created on first use, not by a schema migration: an index without them reads as before, and

@@ -91,6 +91,16 @@ std::string write_problem(const std::string& path) {
 [[noreturn]] void fail_open(sqlite3* db, const std::string& path) {
   fail_open(db ? sqlite3_extended_errcode(db) & 0xff : SQLITE_NOMEM, db ? sqlite3_errmsg(db) : "out of memory", path);
 }
+// A schema that lacks one of its tables (dropped by hand or another tool) would fail at the
+// first statement that uses it, with raw SQL, in every command, --rebuild included: it is a
+// damaged index (store.h: DamagedIndex), which `index --rebuild` replaces.
+void check_tables(sqlite3* db, const std::string& path) {
+  const std::string missing = missing_table(db);
+  if (missing.empty()) return;
+  throw DamagedIndex(path + ": the index is damaged (missing table " + missing + "); `clapsearch index DIR --db " + path +
+                     " --rebuild` makes a new one (with --model, unless it was made with the default model)");
+}
+
 // Codes that mean "this file cannot be used as it is" rather than a fault of ours.
 bool open_problem(int code) {
   switch (code) {
@@ -198,6 +208,7 @@ SqliteStore SqliteStore::open_file(const std::string& path, bool create) {
     // transactions (only an OS crash / power cut may lose the last few).
     sql::exec(db, "PRAGMA synchronous = NORMAL");
     migrate(db, path);
+    check_tables(db, path);
     // Only when not yet set: writing it anyway made every open (every search) a write
     // transaction, with a checkpoint and three fsyncs at close, and on a full disk a failure.
     sql::Stmt id(db, "PRAGMA application_id");
@@ -272,6 +283,12 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
     throw Error(path + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
                 std::to_string(kSchemaVersion) +
                 (version < kSchemaVersion ? " (run `clapsearch index` once to upgrade it)" : " (upgrade clapsearch)"));
+  try {
+    check_tables(db, path);
+  } catch (const sql::SqliteError& e) {
+    if (open_problem(e.code())) fail_open(e.code(), e.what(), path);
+    throw;
+  }
   return store;
 }
 

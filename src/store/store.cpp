@@ -28,8 +28,12 @@ std::string format_number(double v) {
 
 }  // namespace
 
-std::string default_db_path() {
-  if (std::string p = env("CLAPSEARCH_DB"); !p.empty()) return p;
+namespace {
+
+// The XDG data location ($XDG_DATA_HOME/clapsearch/library.db): the one index whose folders
+// clapsearch makes itself. A location the user names (--db, $CLAPSEARCH_DB) must be in a folder
+// that exists: a typo such as /typo/dir/x.db is an error, not a new folder tree.
+std::string standard_db_path() {
   std::string data = env("XDG_DATA_HOME");
   if (data.empty() || data.front() != '/') {  // XDG: relative values are ignored
     try {
@@ -39,6 +43,13 @@ std::string default_db_path() {
     }
   }
   return data + "/clapsearch/library.db";
+}
+
+}  // namespace
+
+std::string default_db_path() {
+  if (std::string p = env("CLAPSEARCH_DB"); !p.empty()) return p;
+  return standard_db_path();
 }
 
 std::string ModelIdentity::model_key() const {
@@ -168,6 +179,22 @@ int64_t Store::release_jobs(const std::string&) { no_job_queue(*this); }
 JobCounts Store::job_counts() const { return {}; }
 
 bool is_server_location(const std::string& location) { return PostgresStore::is_url(location); }
+
+void check_index_folder(const std::string& location) {
+  if (is_server_location(location)) return;
+  std::error_code ec;
+  const fs::path folder = fs::path(location).parent_path();
+  if (folder.empty() || fs::is_directory(folder, ec)) return;
+  std::string standard;
+  try {
+    standard = fs::absolute(standard_db_path()).lexically_normal().string();
+  } catch (const Error&) {  // no home folder: no standard location either
+  }
+  if (fs::absolute(location).lexically_normal().string() == standard) return;
+  if (fs::exists(folder, ec)) throw Error(location + ": cannot create the index: " + folder.string() + " is not a folder");
+  throw Error(location + ": cannot create the index: the folder " + folder.string() +
+              " does not exist (make it first if this is the right place: clapsearch makes no folders for a named --db)");
+}
 
 std::string resolve_location(const std::string& given) {
   const std::string location = given.empty() ? default_db_path() : given;

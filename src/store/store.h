@@ -43,6 +43,12 @@ namespace clap::store {
 // ~/.local/share/clapsearch/library.db.
 std::string default_db_path();
 
+// Refuses (clap::Error naming the missing folder) a SQLite location whose folder does not exist,
+// unless it is the standard location ($XDG_DATA_HOME/clapsearch/library.db), whose folders are
+// made: a typo in `--db /typo/dir/x.db` is an error, not a new folder tree. Called by the
+// commands that create an index (index, serve --watch, migrate --to) before they open it.
+void check_index_folder(const std::string& location);
+
 // What made the embeddings of an index. An index refuses to mix identities.
 struct ModelIdentity {
   std::string id;           // hub id ("org/name"), or a local folder's or checkpoint file's absolute path

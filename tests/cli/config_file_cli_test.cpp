@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "support/golden.h"
@@ -59,6 +61,43 @@ TEST(ConfigFile, AnUnknownKeyOrAMissingFileIsAUsageErrorNamingTheFile) {
   EXPECT_NE(err.find(section), std::string::npos) << err;
   EXPECT_EQ(test::run_command("CLAPSEARCH_CONFIG_FILE=/nonexistent/clapsearch.toml " + cli() + " status", &out, &err), 2);
   EXPECT_NE(err.find("/nonexistent/clapsearch.toml"), std::string::npos) << err;
+}
+
+// Issue 53, L10: every mistake in the file is named with the file, the line and the key - not
+// as if the value had been typed on the command line, not silently ignored.
+TEST(ConfigFile, MistakesAreNamedWithTheFileTheLineAndTheKey) {
+  struct Case {
+    std::string text, expected;
+  };
+  const std::vector<Case> cases = {
+      {"[search]\ntop = \"three\"\n", "line 2: [search] top = \"three\": three is not a finite number"},
+      {"[search]\ntop = 1.5\n", "line 2: [search] top = 1.5: "},
+      {"[search]\ntop = 3\ntop = 4\n", "line 3: [search] top is set a second time in [search] (first at line 2)"},
+      {"[search]\ntop = 3\n[status]\njson = true\n[search]\ndb = \"x.db\"\n", "line 5: a second [search] section (the first is at line 1)"},
+      {"[bogus]\ntop = 3\n", "unknown section [bogus]"},
+      {"[search]\nwhere = { a = 1 }\n", "line 2: [search] where: an inline table ({ ... }) is not a setting value"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string file = settings("mistake" + std::to_string(i) + ".toml", cases[i].text);
+    std::string out, err;
+    EXPECT_EQ(test::run_command(cli() + " search x --db /nonexistent/x.db --config-file " + test::quoted(file), &out, &err), 2)
+        << cases[i].text << err;
+    EXPECT_NE(err.find("error: " + file + ": " + cases[i].expected), std::string::npos) << cases[i].text << err;
+    EXPECT_EQ(err.find("'++'"), std::string::npos) << err;
+  }
+  // A value typed on the command line is still named as typed.
+  const std::string ok = settings("fine.toml", "[search]\ndb = \"/nonexistent/x.db\"\n");
+  std::string out, err;
+  EXPECT_EQ(test::run_command(cli() + " search x --top three --config-file " + test::quoted(ok), &out, &err), 2);
+  EXPECT_NE(err.find("error: --top: three is not a finite number"), std::string::npos) << err;
+}
+
+// A UTF-8 byte order mark, as some editors write, is skipped, not taken for part of the first line.
+TEST(ConfigFile, AByteOrderMarkIsSkipped) {
+  const std::string file = settings("bom.toml", "\xEF\xBB\xBF[search]\ndb = \"/nonexistent/from-bom.db\"\n");
+  std::string out, err;
+  EXPECT_EQ(test::run_command(cli() + " search x --config-file " + test::quoted(file), &out, &err), 1);
+  EXPECT_NE(err.find("from-bom.db"), std::string::npos) << err;
 }
 
 }  // namespace

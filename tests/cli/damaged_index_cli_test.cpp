@@ -17,8 +17,10 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/golden.h"
+#include "support/postgres_server.h"
 
 namespace clap {
 namespace {
@@ -44,6 +46,7 @@ std::string make_index(const std::string& root) {
   test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
   test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
   const std::string db = root + "/index/library.db";
+  fs::create_directories(root + "/index");  // --db makes no folders
   std::string err;
   EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", nullptr, &err), 0) << err;
   EXPECT_FALSE(fs::exists(db + "-wal") && fs::file_size(db + "-wal") > 0);  // all of it in the file
@@ -86,6 +89,40 @@ TEST(DamagedIndex, RebuildReplacesAnIndexWithoutItsSchemaVersionTable) {
   const std::string db = make_index(root);
   sql(db, "DROP TABLE schema_version");
   expect_rebuild_recovers(root, db);
+}
+
+// Issue 53, M8: a table dropped (by hand, by another tool) is a damaged index for every command
+// - named, with --rebuild as the way out - not raw SQL errors, and --rebuild recovers it.
+TEST(DamagedIndex, RebuildReplacesAnIndexMissingATable) {
+  for (const std::string table : {"windows", "set_windows"}) {
+    const std::string root = test::temp_dir() + "/" + table;
+    const std::string db = make_index(root);
+    sql(db, "DROP TABLE " + table);
+    std::string out, err;
+    EXPECT_EQ(cli("status --db " + q(db), &out, &err), 1);
+    EXPECT_NE(err.find("damaged (missing table " + table + ")"), std::string::npos) << err;
+    EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db), &out, &err), 1);
+    EXPECT_NE(err.find("damaged (missing table " + table + ")"), std::string::npos) << err;
+    EXPECT_EQ(err.find("no such table"), std::string::npos) << err;
+    expect_rebuild_recovers(root, db);
+  }
+}
+
+// The same on a PostgreSQL store: named at open (no raw SQL error); --rebuild never replaces a
+// server's database, so the message says how to recover instead.
+TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamed) {
+  const std::string root = test::temp_dir();
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::PostgresServer& server = test::PostgresServer::shared();
+  const std::string db = server.create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(q(server.bin_dir() + "/psql") + " -q -d " + q(db) + " -c 'DROP TABLE set_windows'", &out, &err), 0)
+      << err;
+  for (const std::string& command : std::vector<std::string>{"status", "search 'a tone'", "index " + q(root + "/lib")}) {
+    EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
+    EXPECT_NE(err.find("the index is damaged (missing table set_windows)"), std::string::npos) << command << ": " << err;
+  }
 }
 
 TEST(DamagedIndex, RebuildReplacesAnIndexWithAPageOfGarbage) {
@@ -155,8 +192,8 @@ TEST(FullDisk, AFailedFirstIndexRunLeavesNothingOrAValidIndex) {
   int failed_runs = 0;
   for (int kb : {4, 8, 12, 16, 24, 32, 48, 64, 96}) {
     const std::string db = mnt + "/index/library.db";
-    const std::string script = "mount -t tmpfs -o size=" + std::to_string(kb) + "k tmpfs " + q(mnt) + " || exit 99; " +
-                               cli_cmd + " index " + q(root + "/lib") + " --db " + q(db) + model_arg() +
+    const std::string script = "mount -t tmpfs -o size=" + std::to_string(kb) + "k tmpfs " + q(mnt) + " || exit 99; mkdir " +
+                               q(mnt + "/index") + "; " + cli_cmd + " index " + q(root + "/lib") + " --db " + q(db) + model_arg() +
                                " -q; echo index=$?; ls -A " + q(mnt) + " " + q(mnt + "/index") +
                                " 2>/dev/null | tr '\\n' ' '; echo; if [ -e " + q(db) + " ]; then " + cli_cmd +
                                " status --db " + q(db) + " 2>&1 >/dev/null; echo status=$?; else echo status=none; fi";

@@ -299,6 +299,7 @@ const Library& library() {
     const std::string root = fs::path(test::temp_dir()).parent_path().string() + "/fault-library";
     l.dir = root + "/music";
     l.ref_db = root + "/ref/library.db";
+    fs::create_directories(root + "/ref");  // --db makes no folders
     test::ffmpeg(l.dir + "/a.flac", "-f lavfi -i sine=f=440:d=3:sample_rate=44100 -c:a flac -metadata title=Alpha");
     test::ffmpeg(l.dir + "/b.wav", "-f lavfi -i sine=f=660:d=12:sample_rate=22050");
     test::ffmpeg(l.dir + "/sub/c.mp3", "-f lavfi -i sine=f=880:d=7:sample_rate=44100 -c:a libmp3lame -metadata artist=Cee");
@@ -331,6 +332,7 @@ TEST(FaultCli, IndexingSurvivesEveryFailingWriteAndTheNextRunCompletesTheLibrary
   Fault count;
   count.path = "/count/library.db";
   count.log = true;
+  fs::create_directories(base + "/count");  // --db makes no folders
   const CliRun clean = cli(index_args + q(base + "/count/library.db"), &count);
   ASSERT_EQ(clean.status, 0) << clean.err;
   ASSERT_GT(clean.calls, 10);
@@ -343,6 +345,7 @@ TEST(FaultCli, IndexingSurvivesEveryFailingWriteAndTheNextRunCompletesTheLibrary
     ++tried;
     const std::string dir = base + "/n" + std::to_string(n) + "-" + std::to_string(kind);
     const std::string db = dir + "/library.db";
+    fs::create_directories(dir);
     Fault f;
     f.path = dir + "/library.db";
     f.at = n;

@@ -105,6 +105,7 @@ std::string wav_bytes(const std::vector<int16_t>& samples, int rate) {
 
 TEST(IndexCli, SummaryJsonStatusAndBadFiles) {
   const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/db/library.db";
+  fs::create_directories(test::temp_dir() + "/db");  // --db makes no folders
   ffmpeg(lib + "/a.flac", tone(440, 3, 44100) + " -c:a flac -metadata title=Alpha");
   ffmpeg(lib + "/b.mp3", tone(660, 12, 22050) + " -c:a libmp3lame");
   ffmpeg(lib + "/quiet.wav", "-f lavfi -i anullsrc=r=8000:cl=mono -t 2");
@@ -342,6 +343,30 @@ TEST(IndexCli, NoChangeReindexOfAThousandFilesTakesUnderTwoSeconds) {
   std::printf("[ timing ] no-change re-index of 1,000 files: %.3f s (process), %.3f s (reported)\n", wall,
               j["wall_seconds"].get<double>());
   EXPECT_LT(wall, 2.0);
+}
+
+// Issue 53, M4: a file whose name now holds a folder (a single turned into a folder of parts),
+// a FIFO or a socket is no track any more: pruned like a deleted file, not kept as a ghost in
+// every result. The folder's own files are indexed beside.
+TEST(IndexCli, AFileReplacedByAFolderOrAFifoIsPruned) {
+  const std::string lib = test::temp_dir() + "/replaced", db = test::temp_dir() + "/replaced.db";
+  for (int i = 0; i < 6; ++i) ffmpeg(lib + "/f" + std::to_string(i) + ".wav", tone(300 + 50 * i, 2, 16000));
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " -q", &out, &err), 0) << err;
+  fs::remove(lib + "/f1.wav");
+  ffmpeg(lib + "/f1.wav/part1.wav", tone(900, 2, 16000));
+  fs::remove(lib + "/f2.wav");
+  ASSERT_EQ(mkfifo((lib + "/f2.wav").c_str(), 0644), 0);
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --json -q", &out, &err), 0) << err;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["pruned"], 2) << out;
+  EXPECT_EQ(j["indexed"], 1) << out;
+  ASSERT_EQ(cli("search --db " + q(db) + " --json -k 0 'a tone'", &out, &err), 0) << err;
+  EXPECT_EQ(out.find("/f1.wav\""), std::string::npos) << out;
+  EXPECT_EQ(out.find("/f2.wav\""), std::string::npos) << out;
+  EXPECT_NE(out.find("/f1.wav/part1.wav"), std::string::npos) << out;
+  ASSERT_EQ(cli("status --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 5) << out;
 }
 
 // Issue 11, defect 6: an emptied mount point must not empty the library, and files that come

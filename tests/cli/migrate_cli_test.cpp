@@ -50,6 +50,7 @@ class MigrateCli : public ::testing::Test {
     g_lib->music = g_lib->dir + "/music";
     g_lib->db = g_lib->dir + "/library.db";
     g_lib->roundtrip = g_lib->dir + "/back/roundtrip.db";
+    std::filesystem::create_directories(g_lib->dir + "/back");  // --to makes no folders
     const std::string& m = g_lib->music;
     test::ffmpeg(m + "/sine_220.flac",
                  "-f lavfi -i \"sine=f=220:d=12:sample_rate=44100\" -metadata artist=\"Test Tones\" -metadata title=\"Low A\"");

@@ -24,6 +24,7 @@ struct Library {
 // Two tracks indexed with the tiny golden model; the text "a tone" is cached by a first search.
 Library make_library(const std::string& root) {
   Library l{root, root + "/index/library.db"};
+  std::filesystem::create_directories(root + "/index");  // --db makes no folders
   test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
   test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
   std::string err;

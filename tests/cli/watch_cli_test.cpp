@@ -64,6 +64,16 @@ std::string listing(const std::map<std::string, Indexed>& t) {
 
 int64_t file_size(const std::string& path) { return static_cast<int64_t>(fs::file_size(path)); }
 
+// Kills a child the test did not stop itself (an assertion failed first), so that no watch
+// outlives its test.
+struct KilledUnlessStopped {
+  int pid;
+  bool stopped = false;
+  ~KilledUnlessStopped() {
+    if (!stopped && ::kill(pid, SIGKILL) == 0) test::wait_exit(pid);
+  }
+};
+
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -187,6 +197,65 @@ TEST(WatchCli, APostgresqlStoreIsKeptCurrentToo) {
   EXPECT_EQ(t[lib + "/b-moved.wav"].id, b_id);
   ASSERT_EQ(kill(c.pid, SIGTERM), 0);
   EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
+}
+
+// Issue 53, M7: a folder not there when the watch starts (a disk mounted later, a share not up
+// at boot) is waited for - looked for every second - and indexed when it appears, by
+// `index --watch` and by `serve --watch` alike; neither gives up.
+TEST(WatchCli, AFolderNotThereAtTheStartIsWaitedForAndIndexed) {
+  const std::string dir = test::temp_dir();
+  tone(dir + "/src/a.wav", 440, 3);
+  for (const bool serve : {false, true}) {
+    const std::string lib = dir + (serve ? "/served-later" : "/later"), db = dir + (serve ? "/served.db" : "/later.db");
+    const test::Child c =
+        serve ? test::start_cli({"serve", "--db", db, "--port", "0", "--watch", lib, "--quiet-period", "1s", "--model", model_dir()})
+              : test::start_cli({"index", lib, "--db", db, "--model", model_dir(), "--watch", "--quiet-period", "1s"});
+    KilledUnlessStopped guard{c.pid};
+    ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find(lib + ": not there") != std::string::npos; }))
+        << test::read_file(c.err_path);
+    fs::create_directories(lib);
+    fs::copy_file(dir + "/src/a.wav", lib + "/a.wav");
+    std::map<std::string, Indexed> t;
+    EXPECT_TRUE(test::wait_until([&] { return (t = tracks_of(db)).count(lib + "/a.wav") == 1; }))
+        << listing(t) << test::read_file(c.err_path);
+    EXPECT_EQ(test::read_file(c.err_path).find("stopped, the index is no longer kept current"), std::string::npos)
+        << test::read_file(c.err_path);
+    ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+    guard.stopped = true;
+    EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
+  }
+}
+
+// Issue 53: a symbolic link loop is warned about once per watch, not again at every rescan
+// (rough edge 4); and a file replaced by a folder of the same name is pruned (M4).
+TEST(WatchCli, ALoopIsWarnedAboutOnceAndAFileTurnedFolderIsPruned) {
+  const std::string dir = test::temp_dir(), lib = dir + "/looped", db = dir + "/looped.db";
+  tone(lib + "/a.wav", 440, 3);
+  tone(dir + "/src/b.wav", 550, 3);
+  tone(dir + "/src/c.wav", 660, 3);
+  tone(dir + "/src/part.wav", 770, 3);
+  fs::create_directory_symlink(lib, lib + "/loop");
+  const test::Child c = test::start_cli({"index", lib, "--db", db, "--model", model_dir(), "--watch", "--quiet-period", "1s"});
+  KilledUnlessStopped guard{c.pid};
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find("watching for changes") != std::string::npos; }))
+      << test::read_file(c.err_path);
+  std::map<std::string, Indexed> t;
+  for (const std::string name : {"b.wav", "c.wav"}) {
+    fs::copy_file(dir + "/src/" + name, lib + "/" + name);
+    ASSERT_TRUE(test::wait_until([&] { return (t = tracks_of(db)).count(lib + "/" + name) == 1; }))
+        << listing(t) << test::read_file(c.err_path);
+  }
+  fs::remove(lib + "/a.wav");
+  fs::create_directory(lib + "/a.wav");
+  fs::copy_file(dir + "/src/part.wav", lib + "/a.wav/part.wav");
+  ASSERT_TRUE(test::wait_until([&] {
+    t = tracks_of(db);
+    return t.count(lib + "/a.wav/part.wav") == 1 && t.count(lib + "/a.wav") == 0;
+  })) << listing(t) << test::read_file(c.err_path);
+  ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+  guard.stopped = true;
+  EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
+  EXPECT_EQ(count(test::read_file(c.err_path), "symbolic link loop"), 1u) << test::read_file(c.err_path);
 }
 
 TEST(WatchCli, UsageErrors) {

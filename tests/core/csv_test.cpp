@@ -1,5 +1,6 @@
 // The CSV and query-file readers (core/csv.h) the CLI's eval, search, analyze and classify use.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -69,7 +70,7 @@ TEST(Csv, FileReadersNameTheFile) {
 // not gigabytes of memory (`search --queries /dev/zero` grew to 7 GB before).
 TEST(TextFile, EndlessAndOversizedFilesAreRefusedWithTheirName) {
   try {
-    read_text_file("/dev/zero", "queries");
+    read_text_file("/dev/zero", "queries", kMaxTextFileBytes, TextSource::FileOrStream);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "/dev/zero: larger than 64 MB (queries); is it the right file?");
@@ -81,6 +82,29 @@ TEST(TextFile, EndlessAndOversizedFilesAreRefusedWithTheirName) {
   EXPECT_THROW(read_text_file(dir + "/k.txt", "t", 2999), Error);
   EXPECT_THROW(read_query_file("/dev/zero"), Error);
   EXPECT_THROW(read_csv("/dev/zero"), Error);
+}
+
+// Files at derived names (a model folder's configs, the hub cache) and the settings file are
+// read only when they are regular files: a FIFO put there is refused at once, not waited on
+// forever, and a device is refused without reading it.
+TEST(TextFile, ARegularFileIsRequiredUnlessAStreamIsAccepted) {
+  const std::string dir = testing::TempDir() + "/text_file_fifo_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ASSERT_EQ(::mkfifo((dir + "/config.json").c_str(), 0600), 0);
+  try {
+    read_text_file(dir + "/config.json", "model config");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir + "/config.json: not a regular file (a FIFO, socket or device?) (model config)");
+  }
+  EXPECT_THROW(read_text_file("/dev/zero", "model config"), Error);
+  try {
+    read_text_file(dir, "settings file");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir + ": is a folder (settings file)");
+  }
 }
 
 TEST(Csv, AQueryLineLongerThanTheBoundNamesItsLine) {

@@ -81,6 +81,17 @@ TEST(ConfigValidation, AbsurdValuesAreRefusedNamingTheFileAndKey) {
        "preprocessor_config.json", "fft_window_size"},
       {"mel-bins-differ", [](json&, json& p) { p["feature_size"] = 32; }, "preprocessor_config.json", "feature_size"},
       {"top-db", [](json&, json& p) { p["top_db"] = -10; }, "preprocessor_config.json", "top_db"},
+      // L21: a typo'd padding silently meant zero padding (another embedding); a negative clip
+      // length loaded while nb_max_samples was given; an unknown fusion_type was ignored.
+      {"padding-bogus", [](json&, json& p) { p["padding"] = "bogus"; }, "preprocessor_config.json", "padding 'bogus'"},
+      {"max-length-negative", [](json&, json& p) { p["max_length_s"] = -1; }, "preprocessor_config.json", "max_length_s"},
+      {"fusion-type-bogus", [](json& c, json&) { c["audio_config"]["fusion_type"] = "bogus"; }, "config.json",
+       "fusion_type 'bogus'"},
+      // Wrong types: nlohmann converted true to 1 and 8.5 to 8 without a word.
+      {"window-true", [](json& c, json&) { c["audio_config"]["window_size"] = true; }, "config.json", "window_size"},
+      {"window-fraction", [](json& c, json&) { c["audio_config"]["window_size"] = 8.5; }, "config.json", "window_size"},
+      {"eps-bool", [](json& c, json&) { c["text_config"]["layer_norm_eps"] = false; }, "config.json", "layer_norm_eps"},
+      {"hop-text", [](json&, json& p) { p["hop_length"] = "480"; }, "preprocessor_config.json", "hop_length"},
   };
   for (const BadConfig& c : cases) {
     const std::string dir = edited_copy(c.name, c.edit);
@@ -90,6 +101,26 @@ TEST(ConfigValidation, AbsurdValuesAreRefusedNamingTheFileAndKey) {
   }
   // The copy itself, unedited, loads.
   EXPECT_EQ(load_error(edited_copy("as-is", [](json&, json&) {})), "");
+}
+
+// L21: a wrong-typed field is refused in the user's terms (what was expected, what the file
+// holds), not with nlohmann's text ("[json.exception.type_error.302] type must be boolean").
+TEST(ConfigValidation, AWrongTypeSaysWhatWasExpectedAndFound) {
+  const std::string dir = edited_copy("flatten-text", [](json& c, json&) { c["audio_config"]["flatten_patch_embeds"] = "yes"; });
+  EXPECT_NE(load_error(dir).find("config.json audio_config: field 'flatten_patch_embeds' has the wrong type: expected true or "
+                                 "false, found a text (\"yes\")"),
+            std::string::npos)
+      << load_error(dir);
+  EXPECT_EQ(load_error(dir).find("json.exception"), std::string::npos) << load_error(dir);
+  const std::string depths = edited_copy("depths-text", [](json& c, json&) { c["audio_config"]["depths"] = {1, "2", 1, 1}; });
+  EXPECT_NE(load_error(depths).find("field 'depths' has the wrong type: expected a list of whole numbers, found a list ([1,\"2\",1,1])"),
+            std::string::npos)
+      << load_error(depths);
+  const std::string pad = edited_copy("padding-number", [](json&, json& p) { p["padding"] = 3; });
+  EXPECT_NE(load_error(pad).find("field 'padding' has the wrong type: expected a text, found 3"), std::string::npos) << load_error(pad);
+  // The three paddings the reference knows still load.
+  for (const char* padding : {"repeatpad", "repeat", "pad"})
+    EXPECT_EQ(load_error(edited_copy(std::string("padding-") + padding, [&](json&, json& p) { p["padding"] = padding; })), "") << padding;
 }
 
 TEST(ConfigValidation, AnUnusedTensorIsAnErrorNamingIt) {

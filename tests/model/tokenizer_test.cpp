@@ -329,6 +329,16 @@ TEST(TokenizerErrors, MalformedFilesAreNamed) {
   msg = error_of([&] { Tokenizer::from_dir(dir); });
   EXPECT_NE(msg.find(dir + "/tokenizer.json"), std::string::npos) << msg;
   EXPECT_NE(msg.find("Unigram"), std::string::npos) << msg;
+
+  // L21's siblings in tokenizer.json: a model.type that is not a text, and an added token whose
+  // fields have the wrong types, were skipped without a word (a special token lost).
+  std::ofstream(dir + "/tokenizer.json") << R"({"model":{"type":5,"vocab":{"a":0},"merges":[]}})";
+  msg = error_of([&] { Tokenizer::from_dir(dir); });
+  EXPECT_NE(msg.find(dir + "/tokenizer.json: model.type is 5"), std::string::npos) << msg;
+  std::ofstream(dir + "/tokenizer.json", std::ios::trunc)
+      << R"({"added_tokens":[{"id":"4","content":"<mask>"}],"model":{"type":"BPE","vocab":{"<s>":0,"<pad>":1,"</s>":2,"<unk>":3},"merges":[]}})";
+  msg = error_of([&] { Tokenizer::from_dir(dir); });
+  EXPECT_NE(msg.find(dir + "/tokenizer.json: added_tokens[0] is not"), std::string::npos) << msg;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // clapsearch serve's HTTP handling (src/server/connection.h) and its parameter rules, over raw
 // sockets and cpp-httplib's client on loopback, against a server::Server in this process over a
-// real library indexed by the real CLI: slow heads and bodies (the connection is closed after
-// their deadline), RFC 9112's framing rules, pipelined requests, the query parser, headers sent
+// real library indexed by the real CLI: slow heads, bodies and readers (the connection is closed
+// after their deadline), RFC 9112's framing rules, pipelined requests, the query parser, headers sent
 // once, valid UTF-8 in CSV, error details without server paths, and bad parameters as 400.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -62,8 +63,11 @@ class Running : public RunningServer {
   explicit Running(ServerOptions o = {}) : RunningServer(std::move(o), library().db, 20) {}
 };
 
-int connect_to(int port) {
+// `receive_buffer` > 0 sets the socket's receive buffer (before connecting, so that the TCP
+// window the server sees is that small).
+int connect_to(int port, int receive_buffer = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
@@ -208,6 +212,52 @@ TEST(HttpConnections, ABodySentTooSlowlyIsCutAtItsDeadline) {
   auto up = s.client().Post("/api/like", items);
   ASSERT_TRUE(up);
   EXPECT_EQ(up->status, 415) << up->body;  // read to its end, then found not to be audio
+}
+
+// A client reading the audio route a few bytes at a time lets each write through as its window
+// opens a little, so the per-write timeout never fired and it held a thread for hours. Here a
+// response must be read at 256 KB/s on average after its first 2 s: the slow reader's
+// connection is reset, the whole file unread; a reader at full speed still gets every byte.
+// The server's send buffer is set small (16 KB): the kernel would otherwise grow it past the
+// file's size (to 4 MB), take the whole answer at once and free the thread, as it does for any
+// answer smaller than that; the audio of a long track is larger.
+TEST(HttpConnections, AResponseReadTooSlowlyIsCutAtItsDeadline) {
+  ServerOptions o;
+  o.response_grace_s = 2;
+  o.response_min_bytes_per_s = 256 << 10;
+  o.send_buffer_bytes = 16 << 10;
+  Running s(o);
+  const std::string audio = "/api/tracks/" + std::to_string(s.id_of("new.mp3")) + "/audio";
+  std::ifstream in(library().music + "/new.mp3", std::ios::binary);
+  std::stringstream file;
+  file << in.rdbuf();
+  ASSERT_GT(file.str().size(), 80000u);  // more than the socket buffers hold (2 x 16 KB, 2 x 1 KB)
+
+  const int fd = connect_to(s.port(), 1024);
+  ASSERT_GE(fd, 0);
+  send_all(fd, "GET " + audio + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  Received slow;
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    char buf[64];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      slow.bytes.append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      slow.closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // 64 bytes per 20 ms: 3 KB/s
+  }
+  ::close(fd);
+  EXPECT_TRUE(slow.closed) << "a slow reader still held its connection after 10 s, having read " << slow.bytes.size() << " bytes";
+  EXPECT_EQ(slow.bytes.rfind("HTTP/1.1 200", 0), 0u) << slow.bytes.substr(0, 400);
+  EXPECT_LT(slow.bytes.size(), file.str().size());
+
+  auto fast = s.client().Get(audio);
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->status, 200);
+  EXPECT_TRUE(fast->body == file.str()) << fast->body.size() << " bytes of " << file.str().size();
 }
 
 // --- RFC 9112 (L13) -----------------------------------------------------------------------------

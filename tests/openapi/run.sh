@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The REST API against its document: lints src/server/openapi.json (Redocly CLI, rules
+# recommended-strict; and the OpenAPI 3.0 meta-schema), then starts a real `clapsearch serve` on
+# loopback over a small indexed library (the golden tiny model: random weights, so only shapes
+# and statuses are checked, never rankings), requests every route (answers and typical errors,
+# and 401/421/413/414 on each) and validates each answer's status and body against the document
+# with Ajv: a field the document does not list fails (additionalProperties: false).
+#
+# Usage: tests/openapi/run.sh BUILD_DIR
+# Needs: node (20.19 or later) + npm (npm ci from package-lock.json: the npm registry or npm's cache), ffmpeg.
+set -euo pipefail
+
+[[ $# -eq 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+BUILD_DIR=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CLI="$BUILD_DIR/clapsearch"
+DOC="$REPO/src/server/openapi.json"
+
+fail() { echo "openapi test: $*" >&2; exit 1; }
+[[ -x "$CLI" ]] || fail "no executable $CLI"
+command -v ffmpeg >/dev/null || fail "ffmpeg not found"
+command -v node >/dev/null || fail "node not found"
+# Redocly CLI 2 runs on Node.js 20.19 or later (Debian 12's own nodejs is 18: use a newer one).
+# The answers are validated on any Node.js the test command installs; only the lint step needs
+# the newer one, and says so when it cannot run (the meta-schema check below still runs).
+lint_node=1
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+  lint_node=0
+MODEL="$REPO/tests/data/tiny-unfused"
+[[ -f "$MODEL/config.json" ]] || fail "the bundled test model $MODEL is missing (tests/data/README.md)"
+
+# 1. node_modules from the lockfile, when missing or older than the lockfile.
+if [[ ! -d "$HERE/node_modules/ajv" || "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed (needs the npm registry or a warm npm cache)"
+fi
+
+# 2. The document itself.
+# (Its output only when it fails: it also prints notices about Node.js versions.) The answers
+# are checked either way; the test fails at the end.
+lint_status=0
+if [[ $lint_node == 0 ]]; then
+  echo "openapi test: NOTE: redocly lint skipped: Node.js $(node --version) is older than 20.19, which Redocly CLI needs" >&2
+elif "$HERE/node_modules/.bin/redocly" lint --config "$HERE/redocly.yaml" --format stylish "$DOC" >"$BUILD_DIR/openapi-lint.log" 2>&1; then
+  echo "openapi test: redocly lint (recommended-strict): no problems"
+else
+  lint_status=1
+  grep -v '^ *║\|^ *╔\|^ *╚' "$BUILD_DIR/openapi-lint.log" >&2
+  echo "openapi test: redocly lint found problems in $DOC" >&2
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/clapsearch-openapi.XXXXXX")
+SERVER_PIDS=()
+cleanup() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${SERVER_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 3. A small tagged library: two artists, two albums, four formats, one file that is not audio
+#    (an error track: its audio route answers 410).
+MUSIC="$TMP/music"
+mkdir -p "$MUSIC/tones" "$MUSIC/noise"
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+track() {   # track OUT SOURCE TITLE ARTIST ALBUM [ffmpeg output options...]
+  local out=$1 src=$2 title=$3 artist=$4 album=$5
+  shift 5
+  ff -f lavfi -i "$src" -metadata "title=$title" -metadata "artist=$artist" -metadata "album=$album" \
+    -metadata "genre=Test" "$@" "$MUSIC/$out"
+}
+track tones/concert-a.flac "sine=f=440:d=12:sample_rate=44100" "Concert A" "Sine Ensemble" "Tones" -c:a flac
+track tones/high-whistle.mp3 "sine=f=880:d=11:sample_rate=44100" "High Whistle" "Sine Ensemble" "Tones" -c:a libmp3lame -b:a 96k
+track noise/pink-rain.ogg "anoisesrc=color=pink:amplitude=0.3:d=12:r=44100" "Pink Rain" "Noise Collective" "Weather" -c:a libvorbis -q:a 3
+track noise/brown-thunder.flac "anoisesrc=color=brown:amplitude=0.4:d=10:r=44100" "Brown Thunder" "Noise Collective" "Weather" -c:a flac
+printf 'this is not an mp3\n' >"$MUSIC/noise/broken.mp3"
+CLIP="$TMP/clip.wav"
+ff -ss 2 -t 6 -i "$MUSIC/tones/concert-a.flac" -ac 1 -ar 44100 "$CLIP"
+
+export HF_HOME="$TMP/hf-home" HF_HUB_OFFLINE=1
+DB="$TMP/library.db"
+"$CLI" index "$MUSIC" --db "$DB" --model "$MODEL" --quiet || fail "clapsearch index failed"
+
+# 4. Two servers on free ports: open (loopback names only), and with a token.
+start_server() {   # start_server NAME [serve options...]; sets URL
+  local name=$1 line="" deadline=$((SECONDS + 60))
+  shift
+  mkfifo "$TMP/$name.out"
+  "$CLI" serve --db "$DB" --port 0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  local pid=$!
+  SERVER_PIDS+=("$pid")
+  exec {fd}<"$TMP/$name.out"
+  URL=""
+  while [[ -z "$URL" && $SECONDS -lt $deadline ]]; do
+    if IFS= read -r -t 1 line <&"$fd"; then
+      if [[ "$line" =~ ^clapsearch\ serve:\ listening\ on\ (http://[^[:space:]]+) ]]; then URL="${BASH_REMATCH[1]}"; fi
+    elif ! kill -0 "$pid" 2>/dev/null; then
+      break
+    fi
+  done
+  if [[ -z "$URL" ]]; then
+    echo "--- $name stderr:" >&2; cat "$TMP/$name.err" >&2 || true
+    fail "$name did not print 'clapsearch serve: listening on http://...' within 60 s"
+  fi
+  cat <&"$fd" >/dev/null &   # keep draining its stdout so it never blocks on a full pipe
+  exec {fd}<&-
+}
+TOKEN="openapi-test-$RANDOM$RANDOM"
+start_server token-server --token "$TOKEN"
+TOKEN_URL=$URL
+start_server server
+status=0
+node "$HERE/openapi.test.mjs" --url "$URL" --token-url "$TOKEN_URL" --token "$TOKEN" --doc "$DOC" \
+  --clip "$CLIP" --not-audio "$MUSIC/noise/broken.mp3" || status=$?
+if [[ $status -ne 0 ]]; then
+  for name in server token-server; do
+    echo "--- $name stderr (last 20 lines):" >&2; tail -n 20 "$TMP/$name.err" >&2 || true
+  done
+fi
+[[ $lint_status -eq 0 ]] || echo "openapi test: FAILED: redocly lint (above)" >&2
+exit $((status | lint_status))
