@@ -211,6 +211,7 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res,
     res.set_content(error_body(error, shown(detail)), "application/json; charset=utf-8");
   };
   try {
+    refuse_repeated_params(req);
     if (check_available) {
       const std::string down = unavailable();
       if (!down.empty()) throw HttpError{503, "index unavailable", down};

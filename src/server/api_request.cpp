@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 
 #include "core/error.h"
 #include "core/utf8.h"
@@ -32,6 +33,17 @@ std::string text_value(const std::string& name, const std::string& v) {
     throw HttpError{400, "bad parameter", name + ": not valid UTF-8 text"};
   if (v.find_first_not_of(" \t\r\n") == std::string::npos) throw HttpError{400, "bad parameter", name + ": empty"};
   return v;
+}
+
+void refuse_repeated_params(const httplib::Request& req) {
+  static const char* kSeveral[] = {"q", "label", "seed", "text", "not"};
+  for (auto it = req.params.begin(); it != req.params.end(); it = req.params.upper_bound(it->first)) {
+    const size_t n = req.params.count(it->first);
+    if (n < 2 || std::any_of(std::begin(kSeveral), std::end(kSeveral), [&](const char* m) { return it->first == m; })) continue;
+    const std::string name = it->first.size() > 40 ? it->first.substr(0, 40) + "..." : it->first;
+    throw HttpError{400, "bad parameter", name + ": given " + std::to_string(n) +
+                                              " times; give it once (only q, label, seed, text and not take several values)"};
+  }
 }
 
 std::vector<std::string> texts_param(const httplib::Request& req, const std::string& name, int max) {
@@ -72,6 +84,9 @@ double num_param(const httplib::Request& req, const std::string& name, double de
   char* end = nullptr;
   const double x = v.size() > 40 ? NAN : std::strtod(v.c_str(), &end);
   if (v.empty() || !end || *end != '\0' || !std::isfinite(x)) throw HttpError{400, "bad parameter", name + ": not a number"};
+  // strtod also reads hexadecimal floats (duration=0x10 was 16 s); the CLI's options refuse
+  // them (cli/main.cpp, bad_number), and so does the API.
+  if (v.find_first_of("xX") != std::string::npos) throw HttpError{400, "bad parameter", name + ": not a decimal number"};
   if (x < lo || x > hi)
     throw HttpError{400, "bad parameter", name + ": must be between " + service::json_float(float(lo)) + " and " +
                                               service::json_float(float(hi))};

@@ -86,6 +86,10 @@ HeadRefusal judge_head(const httplib::Request& req) {
                             std::string::npos)
       return bad("Host \"" + shown(host) + "\" is not a host name or address with an optional port");
   }
+  // Two Authorization headers: the first decided (a valid token then any other passed), where a
+  // proxy in front may read the last; like Host, a singleton (RFC 9110, 11.6.2).
+  if (const size_t tokens = req.headers.count("Authorization"); tokens > 1)
+    return bad("the request has " + std::to_string(tokens) + " Authorization headers; one is allowed");
   std::string length;
   const auto lengths = req.headers.equal_range("Content-Length");
   for (auto it = lengths.first; it != lengths.second; ++it) {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -90,6 +91,35 @@ bool is_audio_path(const std::string& path) {
     return false;
   const std::string id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
   return id.find('/') == std::string::npos;
+}
+
+
+// Why cpp-httplib (0.11) refused a request, which it answers 400 with no word: a request line
+// that is not METHOD TARGET HTTP/1.x (an unknown method, HTTP/2.0, an empty line first), a
+// header line over its limit, a method no route takes (TRACE), or a body it could not read.
+// Its parser leaves what it read of the request line in `req`, and adds REMOTE_ADDR only once
+// the whole head is read, which tells them apart. A refusal of the head's bytes
+// (head_refusal) says it better.
+std::string refused_request(const httplib::Request& req) {
+  if (const HeadRefusal& refused = head_refusal(); refused.status != 0) return refused.detail;
+  const auto shown = [](const std::string& s) {
+    std::string out;
+    for (const char c : s.substr(0, 40)) out += c >= 0x20 && c < 0x7f ? c : '?';
+    return s.size() > 40 ? out + "..." : out;
+  };
+  const std::string form = "a request starts with a line METHOD TARGET HTTP/1.1 (or HTTP/1.0), one space apart";
+  const bool routed = req.method == "GET" || req.method == "HEAD" || req.method == "POST";
+  if (req.has_header("REMOTE_ADDR"))
+    return routed ? "the request body could not be read"
+                  : "the method \"" + shown(req.method) + "\" is not answered here (GET, HEAD and POST are)";
+  static const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"};
+  if (req.method.empty()) return "the request line is empty: " + form;
+  if (req.target.empty() || req.version.empty()) return "the request line \"" + shown(req.method + " " + req.target) + "\" is incomplete: " + form;
+  if (std::none_of(std::begin(kMethods), std::end(kMethods), [&](const char* m) { return req.method == m; }))
+    return "the method \"" + shown(req.method) + "\" is not an HTTP method (GET, HEAD and POST are answered here)";
+  if (req.version != "HTTP/1.1" && req.version != "HTTP/1.0")
+    return "\"" + shown(req.version) + "\" is not HTTP/1.1 or HTTP/1.0 (a space in the target must be sent as %20): " + form;
+  return "a header line could not be read: each is NAME: VALUE, at most 8192 bytes";
 }
 
 }  // namespace
@@ -268,7 +298,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   // handler below (no other route reads one).
   http.set_payload_max_length(static_cast<size_t>(o.max_upload_bytes) + (1 << 20));
 
-  http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
+  const auto screen = [&s](const httplib::Request& req, httplib::Response& res) {
     request_start = std::chrono::steady_clock::now();
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
@@ -327,6 +357,13 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       }
     }
     return httplib::Server::HandlerResponse::Unhandled;
+  };
+  http.set_pre_routing_handler(screen);
+  // A client that asks before sending its body (Expect: 100-continue) was told to go ahead, then
+  // refused (401 without the token, 413 over the limit, 421): the same checks now answer it
+  // before a byte of the body is sent, and only a request that passes them gets 100.
+  http.set_expect_100_continue_handler([screen](const httplib::Request& req, httplib::Response& res) {
+    return screen(req, res) == httplib::Server::HandlerResponse::Handled ? res.status : 100;
   });
 
   s.api->install(http);
@@ -365,7 +402,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     const bool api = req.path.rfind("/api/", 0) == 0;
     std::string error = "error", detail;
     switch (res.status) {
-      case 400: error = "bad request"; break;
+      case 400: error = "bad request", detail = refused_request(req); break;
       case 404: error = "not found", detail = api ? "no such route: see /api/openapi.json" : "no such page"; break;
       case 405: error = "method not allowed"; break;
       case 413: error = "too large", detail = "the request body is over the server's limit"; break;

@@ -39,6 +39,10 @@ bool split_weight(const std::string& spec, std::string& value, double& weight) {
 // A weight is at most FLT_MAX: the query's arithmetic ends in float (the embeddings' type), and
 // a larger weight became inf there, a NaN query and all-zero scores (issue 53, L2).
 void check_weight(const QueryTerm& t, double w) {
+  // strtod reads hexadecimal floats too (`--seed X:0x1p128`); every other number the CLI and the
+  // API take is decimal only (cli/main.cpp, bad_number).
+  if (t.spec.find_first_of("xX", t.spec.rfind(':') + 1) != std::string::npos)
+    throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a decimal number");
   if (!std::isfinite(w) || !(w > 0) || w > std::numeric_limits<float>::max())
     throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a finite number above 0, at most 3.4e38");
 }
@@ -136,11 +140,18 @@ MixedQuery resolve_query(Library& lib, const LibrarySnapshot& snap, const std::v
 }
 
 std::vector<float> combine_terms(const std::vector<ResolvedTerm>& terms, int64_t dim, bool (*use)(const ResolvedTerm&)) {
+  // The weights are taken relative to the largest: only their ratios set the direction, and
+  // small absolute weights (one seed of weight 1e-7) made the sum's square fall under the
+  // cancel-out threshold, refused as "cancel out" although nothing cancelled (L2 sibling).
+  double largest = 0;
+  for (const ResolvedTerm& t : terms)
+    if (!use || use(t)) largest = std::max(largest, t.weight);
+  if (!(largest > 0)) largest = 1;
   std::vector<double> sum(static_cast<size_t>(dim), 0.0);
   for (const ResolvedTerm& t : terms) {
     if (use && !use(t)) continue;
     if (static_cast<int64_t>(t.unit.size()) != dim) throw Error("a query term's embedding has the wrong dimension");
-    const double w = t.negative ? -t.weight : t.weight;
+    const double w = (t.negative ? -t.weight : t.weight) / largest;
     for (int64_t i = 0; i < dim; ++i) sum[i] += w * t.unit[i];
   }
   double s = 0;
@@ -214,9 +225,12 @@ search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap
   const int64_t dim = lib.dim();
   const bool steered = std::any_of(q.terms.begin(), q.terms.end(), steering);
   std::vector<double> steer(static_cast<size_t>(dim), 0.0);  // Σ texts − Σ negatives, unnormalised
+  double steer_largest = 0;                                   // the largest steering weight
   for (const ResolvedTerm& t : q.terms)
-    if (steering(t))
+    if (steering(t)) {
+      steer_largest = std::max(steer_largest, t.weight);
       for (int64_t i = 0; i < dim; ++i) steer[i] += (t.negative ? -t.weight : t.weight) * t.unit[i];
+    }
   search::QueryChunks all;
   all.dim = static_cast<int>(dim);
   // The chunks of one positive audio seed of weight w, each steered, appended to `all`.
@@ -227,10 +241,13 @@ search::QueryChunks mixed_query_chunks(Library& lib, const LibrarySnapshot& snap
       double s = 0;
       for (int64_t i = 0; i < dim; ++i) s += double(e[i]) * e[i];
       const double en = s > 0 ? std::sqrt(s) : 1;
+      // Relative to the largest weight in play: a seed of weight 1e-13 gave a chunk of length
+      // 1e-13, under the threshold below, left unnormalised, and every score 0 (L2 sibling).
+      const double scale = std::max(weight, steered ? steer_largest : 0.0);
       std::vector<double> v(static_cast<size_t>(dim));
       double vs = 0;
       for (int64_t i = 0; i < dim; ++i) {
-        v[i] = weight * e[i] / en + (steered ? steer[i] : 0.0);
+        v[i] = (weight * e[i] / en + (steered ? steer[i] : 0.0)) / scale;
         vs += v[i] * v[i];
       }
       const double vn = vs > 1e-24 ? std::sqrt(vs) : 1;

@@ -59,6 +59,40 @@ TEST(QueryInputs, WeightsBeyondFloatRangeAreRefused) {
     EXPECT_NE(err.find("at most 3.4e38"), std::string::npos) << args << ": " << err;
   }
   EXPECT_EQ(cli("search tone --seed " + seed + ":3e38 --json", &out, &err), 0) << err;  // the largest float passes
+  // A hexadecimal weight (strtod reads 0x1p3 as 8) is refused as every other number option refuses it.
+  for (const std::string& args : {"similar --seed " + seed + ":0x1p3", std::string("search tone --not noise:0X1P-3")}) {
+    EXPECT_EQ(cli(args, &out, &err), 2) << args << ": " << out;
+    EXPECT_NE(err.find("must be a decimal number"), std::string::npos) << args << ": " << err;
+  }
+}
+
+// Small weights only set ratios: `similar --seed X:1e-7` was refused as "the query's seeds and
+// negatives cancel out" (the weighted sum's square fell under the threshold), and
+// `like --seed X:1e-13` scored every track 0 (its query chunk was left unnormalised). Both now
+// answer as with weight 1 (L2 sibling, found by the recheck).
+TEST(QueryInputs, SmallWeightsAnswerAsWeightOne) {
+  SmallLibrary& l = small_library();
+  const std::string seed = q(l.music + "/song0.flac");
+  for (const std::string& command : {std::string("similar"), std::string("like")}) {
+    std::string out, err;
+    ASSERT_EQ(cli(command + " --seed " + seed + " -k 3 --json", &out, &err), 0) << command << ": " << err;
+    // like lists its matches (the similarity is total_similarity), similar an object with results.
+    const auto results = [](const std::string& text) {
+      const json j = json::parse(text);
+      return j.is_array() ? j : j["results"];
+    };
+    const std::string score = command == "like" ? "total_similarity" : "score";
+    const json one = results(out);
+    for (const char* w : {"1e-7", "1e-13", "1e-30"}) {
+      ASSERT_EQ(cli(command + " --seed " + seed + ":" + w + " -k 3 --json", &out, &err), 0) << command << " " << w << ": " << err;
+      const json small = results(out);
+      ASSERT_EQ(small.size(), one.size()) << command << " " << w << ": " << out;
+      for (size_t i = 0; i < one.size(); ++i) {
+        EXPECT_EQ(small[i]["path"], one[i]["path"]) << command << " " << w;
+        EXPECT_NEAR(small[i][score].get<double>(), one[i][score].get<double>(), 1e-5) << command << " " << w;
+      }
+    }
+  }
 }
 
 // A word that is not a command, at any level, is named (rough edge 2), as `clapsearch serch` is.

@@ -172,6 +172,9 @@ TEST(Sonic, ResolvesEachKindOfReferenceAndSaysWhichRule) {
   EXPECT_EQ(got["error"], "missing parameter");
   got = s.get_json("/api/sonic/resolve?artist=Adele&title=Hello&duration=-3", 400);
   EXPECT_EQ(got["error"], "bad parameter");
+  // strtod reads a hexadecimal float (0x10 was 16 s, and matched a 16 s track); numbers are decimal.
+  got = s.get_json("/api/sonic/resolve?artist=" + url_encode("кино") + "&title=" + url_encode("ГРУППА КРОВИ") + "&duration=0x10", 400);
+  EXPECT_EQ(got["detail"], "duration: not a decimal number");
   got = s.get_json("/api/sonic/resolve?track=999999", 404);
   EXPECT_EQ(got["error"], "unknown track");
 }
