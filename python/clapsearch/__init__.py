@@ -187,9 +187,10 @@ def _diversity(value: Optional[float]) -> float:
     """diversity= of the query methods: None = the plain ranking (-1 for the engine), else 0..1."""
     if value is None:
         return -1.0
-    if not 0 <= float(value) <= 1:
+    d = _number(value, "diversity")  # a number, not a text that float() would take
+    if not 0 <= d <= 1:
         raise InvalidInputError("diversity must be in [0, 1]")
-    return float(value)
+    return d
 
 
 def _precision(value: str, what: str) -> str:

@@ -124,6 +124,7 @@ class Library {
     for (const auto& t : texts)
       if (t.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidInput("empty query text");
     if (k < 0) throw InvalidInput("k must be 0 (every track) or more");
+    if (!std::isfinite(high) || !std::isfinite(moderate)) throw InvalidInput("high and moderate must be finite numbers");
     if (!(high >= moderate)) throw InvalidInput("high must be at least moderate");
     if (diversity > 1) throw InvalidInput("diversity must be in [0, 1]");
     search::TextSearchOptions topts;

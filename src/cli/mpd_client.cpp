@@ -108,7 +108,8 @@ service::QueueView MpdClient::queue() {
     // MPD's status names no song of the queue (a song number out of range or missing, or a
     // queue entry without a file): the server is in a state the radio cannot continue from.
     view.no_current_is_fault = true;
-    view.no_current_reason = "MPD at " + address_.text() + " plays, but its status names " +
+    view.no_current_reason = "MPD at " + address_.text() + (state == MPD_STATE_PAUSE ? " is paused" : " plays") +
+                             ", but its status names " +
                              (current < 0 ? std::string("no current song") : "song number " + std::to_string(current)) +
                              " of a queue of " + std::to_string(uris.size()) + " song(s) with a file";
   }

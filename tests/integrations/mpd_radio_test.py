@@ -430,8 +430,9 @@ def hostile_names(binary, model, mpd, music, db, names, run, env_vars):
 def bogus_status(binary, music, db, env_vars):
     """L18: a status naming no song of the queue is an error for --once (exit 1, said why). A real
     MPD never sends one, so a few lines of its protocol are played here: the greeting, then the
-    radio's command list (status, playlistinfo) answered with `song: N` out of range."""
-    for song in ('99999999999999999999', '-3', '1'):
+    radio's command list (status, playlistinfo) answered with `song: N` out of range. A paused
+    MPD is said to be paused, not to play."""
+    for state, song in (('play', '99999999999999999999'), ('play', '-3'), ('play', '1'), ('pause', '-3')):
         server = socket.socket()
         server.bind(('127.0.0.1', 0))
         server.listen(1)
@@ -443,7 +444,7 @@ def bogus_status(binary, music, db, env_vars):
                 f.flush()
                 while line := f.readline():
                     if line.startswith(b'command_list_end'):
-                        f.write(f'state: play\nsong: {song}\nlist_OK\nfile: {os.path.basename(music)}-x.flac\n'
+                        f.write(f'state: {state}\nsong: {song}\nlist_OK\nfile: {os.path.basename(music)}-x.flac\n'
                                 f'Pos: 0\nId: 1\nlist_OK\nOK\n'.encode())
                         f.flush()
 
@@ -452,8 +453,9 @@ def bogus_status(binary, music, db, env_vars):
         done = subprocess.run([binary, 'radio', '--mpd', f'127.0.0.1:{server.getsockname()[1]}', '--music-dir', music,
                                '--db', db, '--once'], env=env_vars, capture_output=True, text=True, check=False)
         server.close()
-        check(done.returncode == 1 and 'plays, but its status names' in done.stderr and 'nothing added' in done.stderr,
-              f'status song: {song}: {done.returncode} {done.stderr}')
+        said = 'is paused, but its status names' if state == 'pause' else 'plays, but its status names'
+        check(done.returncode == 1 and said in done.stderr and 'nothing added' in done.stderr,
+              f'status {state} song: {song}: {done.returncode} {done.stderr}')
 
 
 def without_music_dir(binary, model, mpd, music, db, names, env_vars):

@@ -233,6 +233,19 @@ def test_search_vectors_bounds_k(lib, unfused):
             library.search_vectors(q, k=k)
 
 
+def test_a_diversity_given_as_text_and_thresholds_that_are_not_numbers_are_refused(lib):
+    # float() would take "0.5" and NaN passes a plain ordering check: both were accepted silently.
+    library = clapsearch.Library(lib["db"])
+    for diversity in ("0.5", b"0.5", float("nan")):
+        with pytest.raises(clapsearch.InvalidInputError, match="diversity"):
+            library.search("rain", diversity=diversity)
+        with pytest.raises(clapsearch.InvalidInputError, match="diversity"):
+            library.similar(1, diversity=diversity)
+    for high, moderate in ((float("nan"), 0.15), (0.3, float("nan")), (float("inf"), 0.15)):
+        with pytest.raises(clapsearch.InvalidInputError, match="high and moderate must be finite"):
+            library.search("rain", high=high, moderate=moderate)
+
+
 def test_similar_needs_something_to_be_similar_to(lib):
     library = clapsearch.Library(lib["db"])
     with pytest.raises(clapsearch.InvalidInputError, match="similar: give a track"):
