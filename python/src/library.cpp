@@ -227,14 +227,7 @@ class Library {
   service::ojson like_samples(const py::array& array, int sr, int64_t k, int per_chunk, double vote_weight, double chunk_s,
                            double hop_s, const std::string& where, int64_t per_artist, int64_t per_album, double diversity,
                            bool include_excluded) {
-    check_rate(sr);
-    const Clips clips = clips_of(array);
-    if (clips.batch) throw InvalidInput("like: one query clip at a time (a 1-D array of samples)");
-    std::unique_ptr<MemoryWav> wav;
-    {
-      py::gil_scoped_release release;
-      wav = std::make_unique<MemoryWav>(clips.row(0), static_cast<size_t>(clips.length), sr);
-    }
+    const std::unique_ptr<MemoryWav> wav = one_clip_wav(array, sr, "like", "query clip");
     return naming_samples(*wav, "the query samples", [&] {
       return like(wav->path(), false, k, per_chunk, vote_weight, false, chunk_s, hop_s, where, per_artist, per_album, diversity,
                   include_excluded, {}, {}, {}, {});

@@ -206,14 +206,7 @@ class Model {
   }
 
   py::dict embed_song(const py::array& array, int sr, double window_s, double hop_s, double silence_db, int batch) const {
-    check_rate(sr);
-    const Clips clips = clips_of(array);
-    if (clips.batch) throw InvalidInput("embed_song: one song at a time (a 1-D array of samples)");
-    std::unique_ptr<MemoryWav> wav;
-    {
-      py::gil_scoped_release release;
-      wav = std::make_unique<MemoryWav>(clips.row(0), static_cast<size_t>(clips.length), sr);
-    }
+    const std::unique_ptr<MemoryWav> wav = one_clip_wav(array, sr, "embed_song", "song");
     return naming_samples(*wav, "the song's samples", [&] { return embed_song_file(wav->path(), window_s, hop_s, silence_db, batch); });
   }
 

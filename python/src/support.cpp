@@ -67,6 +67,15 @@ Clips clips_of(const py::array& array) {
   return c;
 }
 
+std::unique_ptr<MemoryWav> one_clip_wav(const py::array& array, int sr, const std::string& call,
+                                        const std::string& clip) {
+  check_rate(sr);
+  const Clips clips = clips_of(array);
+  if (clips.batch) throw InvalidInput(call + ": one " + clip + " at a time (a 1-D array of samples)");
+  py::gil_scoped_release release;
+  return std::make_unique<MemoryWav>(clips.row(0), static_cast<size_t>(clips.length), sr);
+}
+
 MemoryWav::MemoryWav(const float* samples, size_t n, int rate) {
   // A WAV's sizes are 32-bit: a longer clip cannot be described (4 GB of samples, ~6 hours at 48 kHz).
   if (n > (UINT32_MAX - 36) / sizeof(float)) throw InvalidInput("audio: a clip too long to resample (more than 1 billion samples)");

@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,11 @@ class MemoryWav {
   int fd_ = -1;
   std::string path_;
 };
+
+// One clip (a 1-D array at rate `sr`) as a MemoryWav, written without the GIL: `call` names the
+// method in the error for a 2-D array (embed_song, like take one clip at a time).
+std::unique_ptr<MemoryWav> one_clip_wav(const py::array& array, int sr, const std::string& call,
+                                        const std::string& clip);
 
 // `message` with every `path` in it replaced by `what`.
 std::string replace_path(std::string message, const std::string& path, const std::string& what);

@@ -37,13 +37,9 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/clapsearch-browser.XXXXXX")
 SERVER_PIDS=()
+source "$HERE/../support/start_server.sh"   # start_server NAME [options]: sets URL; stop_servers
 cleanup() {
-  local pid
-  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${SERVER_PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
+  stop_servers
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -81,8 +77,6 @@ DB="$TMP/library.db"
 "$CLI" index "$MUSIC" --db "$DB" --model "$MODEL" --quiet || fail "clapsearch index failed"
 
 # 4. The server on a free port (twice: open, and with a token); wait for each "listening on" line.
-SERVER_PIDS=()
-source "$HERE/../support/start_server.sh"   # start_server NAME [options]: sets URL
 TOKEN="browser-test-$RANDOM$RANDOM"
 start_server token-server --token "$TOKEN"
 TOKEN_URL=$URL

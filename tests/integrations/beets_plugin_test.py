@@ -81,6 +81,28 @@ def check(condition, message):
         raise AssertionError(message)
 
 
+def write_beets_config(env, music, tmp, plugin_dir, binary, model):
+    """beets' config.yaml for a test library: no tagging or moving, the plugin on the test index."""
+    os.makedirs(env.vars['BEETSDIR'])
+    with open(os.path.join(env.vars['BEETSDIR'], 'config.yaml'), 'w', encoding='utf-8') as f:
+        f.write(f"""directory: {music}
+library: {os.path.join(tmp, 'beets.db')}
+pluginpath: [{plugin_dir}]
+plugins: clapsearch
+import:
+  autotag: no
+  copy: no
+  move: no
+  write: no
+  quiet: yes
+  log: {os.path.join(tmp, 'import.log')}
+clapsearch:
+  binary: {binary}
+  db: {env.index}
+  model: {model}
+""")
+
+
 def run_tests(tmp, binary, model, plugin_dir):
     env = Env(tmp, binary)
     music = os.path.join(tmp, 'music')
@@ -101,24 +123,7 @@ def run_tests(tmp, binary, model, plugin_dir):
     beets_paths = {os.path.realpath(os.path.join(music, rel)) for rel in songs}
     titles = {tags['title'] for _, tags in songs.values()}
 
-    os.makedirs(env.vars['BEETSDIR'])
-    with open(os.path.join(env.vars['BEETSDIR'], 'config.yaml'), 'w', encoding='utf-8') as f:
-        f.write(f"""directory: {music}
-library: {os.path.join(tmp, 'beets.db')}
-pluginpath: [{plugin_dir}]
-plugins: clapsearch
-import:
-  autotag: no
-  copy: no
-  move: no
-  write: no
-  quiet: yes
-  log: {os.path.join(tmp, 'import.log')}
-clapsearch:
-  binary: {binary}
-  db: {env.index}
-  model: {model}
-""")
+    write_beets_config(env, music, tmp, plugin_dir, binary, model)
     # Folder b is imported through a symlink: beets keeps the path as given, clapsearch may store
     # another spelling of it, and the plugin must still match the two.
     os.symlink(os.path.join(music, 'b'), os.path.join(tmp, 'b-link'))
@@ -225,24 +230,7 @@ def run_hardening_tests(tmp, binary, model, plugin_dir):
     }
     for rel, (source, tags) in songs.items():
         encode(os.path.join(music, os.fsdecode(rel)), source, tags)
-    os.makedirs(env.vars['BEETSDIR'])
-    with open(os.path.join(env.vars['BEETSDIR'], 'config.yaml'), 'w', encoding='utf-8') as f:
-        f.write(f"""directory: {music}
-library: {os.path.join(tmp, 'beets.db')}
-pluginpath: [{plugin_dir}]
-plugins: clapsearch
-import:
-  autotag: no
-  copy: no
-  move: no
-  write: no
-  quiet: yes
-  log: {os.path.join(tmp, 'import.log')}
-clapsearch:
-  binary: {binary}
-  db: {env.index}
-  model: {model}
-""")
+    write_beets_config(env, music, tmp, plugin_dir, binary, model)
     env.beet('import', '-A', music)
     check(sorted(env.lines('ls', '-f', '$title')) == ['First', 'Latin One', 'Second'], 'beet import (hardening)')
 

@@ -1,7 +1,7 @@
 # start_server NAME [serve options...]: starts `clapsearch serve` on a free loopback port for the
 # shell tests that drive a real server (tests/browser/run.sh, tests/openapi/run.sh), waits for its
 # "listening on" line and sets URL. Sourced, not run: the caller defines CLI, DB, TMP, a fail
-# function and the SERVER_PIDS array (its cleanup stops every server started here).
+# function and the SERVER_PIDS array; stop_servers (for its cleanup) stops every server started here.
 start_server() {
   local name=$1 line="" deadline=$((SECONDS + 60))
   shift
@@ -24,4 +24,14 @@ start_server() {
   fi
   cat <&"$fd" >/dev/null &   # keep draining its stdout so it never blocks on a full pipe
   exec {fd}<&-
+}
+
+# Stops every server start_server started: SIGTERM, up to 5 s each to exit, then SIGKILL.
+stop_servers() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${SERVER_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
 }
