@@ -36,13 +36,14 @@ std::string text_value(const std::string& name, const std::string& v) {
 }
 
 void refuse_repeated_params(const httplib::Request& req) {
-  static const char* kSeveral[] = {"q", "label", "seed", "text", "not"};
+  // The repeatable ones (docs/commands.md): texts_param's and seed_terms_param's.
+  static const char* kSeveral[] = {"q", "label", "seed", "text", "not", "not_like"};
   for (auto it = req.params.begin(); it != req.params.end(); it = req.params.upper_bound(it->first)) {
     const size_t n = req.params.count(it->first);
     if (n < 2 || std::any_of(std::begin(kSeveral), std::end(kSeveral), [&](const char* m) { return it->first == m; })) continue;
     const std::string name = it->first.size() > 40 ? it->first.substr(0, 40) + "..." : it->first;
     throw HttpError{400, "bad parameter", name + ": given " + std::to_string(n) +
-                                              " times; give it once (only q, label, seed, text and not take several values)"};
+                                              " times; give it once (only q, label, seed, text, not and not_like take several values)"};
   }
 }
 

@@ -37,7 +37,7 @@ std::string text_value(const std::string& name, const std::string& v);
 // Every value of `name` (at least one, at most `max`), each a text_value.
 // A parameter that takes one value, given more than once (track=1&track=2, where=A&where=B):
 // 400 naming it. Before, the first value was used and the others dropped without a word (a
-// second filter silently lost). q, label, seed, text and not take several values.
+// second filter silently lost). q, label, seed, text, not and not_like take several values.
 void refuse_repeated_params(const httplib::Request& req);
 std::vector<std::string> texts_param(const httplib::Request& req, const std::string& name, int max);
 // The text of `name`, or "" when it is absent or empty.

@@ -450,6 +450,13 @@ TEST(HttpRequests, AOneValueParameterGivenTwiceIsRefused) {
   }
   const json two = s.get_json("/api/search?q=a&q=b&k=1");
   EXPECT_EQ(two["queries"].size(), 2u) << two.dump();
+  // Every documented repeatable parameter still takes several values (not_like was refused).
+  const json tracks = s.get_json("/api/tracks?status=ok&limit=3");
+  std::vector<std::string> ids;  // three tracks with an embedding
+  for (const auto& t : tracks["tracks"]) ids.push_back(std::to_string(t["track_id"].get<int64_t>()));
+  ASSERT_EQ(ids.size(), 3u) << tracks.dump();
+  s.get_json("/api/similar?track=" + ids[0] + "&seed=" + ids[1] + "&seed=" + ids[0] + ":0.5&not=a&not=b&not_like=" +
+             ids[2] + "&not_like=" + ids[2] + ":0.5&k=2");  // 200
 }
 
 // A request cpp-httplib cannot read or route was answered 400 with an empty detail (the rough
