@@ -130,6 +130,9 @@ Upload read_upload(const httplib::Request& req, const httplib::ContentReader& re
       return count(n);
     });
   }
+  // A chunked body whose framing broke (a size that is not hexadecimal digits, a chunk over the
+  // limit: connection.h) is refused at that byte, not waited for until its deadline.
+  if (const HeadRefusal& broken = body_refusal(); broken.status != 0) throw HttpError{broken.status, broken.error, broken.detail, true};
   if (over)
     throw HttpError{413, "upload too large",
                     u.name + ": over the limit of " + std::to_string(max_file >> 20) + " MB" +

@@ -2,7 +2,8 @@
 // per-connection loop replaced, so that a connection is read through the server's own stream.
 // That stream gives each request head and body a deadline (slow clients), keeps bytes a client
 // sent ahead (pipelined requests) for the next request of the connection, rewrites a request's
-// Range line before cpp-httplib parses it, and checks the head against RFC 9112's framing rules;
+// Range line and an absolute-form target (http://host/path) before cpp-httplib parses them,
+// checks the head against RFC 9112's framing rules, follows a chunked body's framing;
 // the loop closes a connection after an answer that must not be followed by another request on
 // it. docs/security.md says what is guaranteed.
 #pragma once
@@ -41,6 +42,10 @@ struct HeadRefusal {
 // server's handlers: how its head was judged, and whether it came too slowly (its head or body
 // passed its deadline; it is answered 408 and the connection closed).
 const HeadRefusal& head_refusal();
+// How a chunked request body broke its framing (a chunk size that is not hexadecimal digits, a
+// chunk over the body limit, a chunk not followed by CRLF: chunk_framing.h), status 0 when it did
+// not: the body's read fails at that byte, and the connection is closed after the answer.
+const HeadRefusal& body_refusal();
 bool request_timed_out();
 
 // Splits a URL's query (the target's text after its first '?') into parameters at the FIRST

@@ -305,6 +305,83 @@ TEST(HttpConnections, HeadsThatBreakTheFramingRulesAre400AndClosed) {
   EXPECT_EQ(ok.bytes.rfind("HTTP/1.1 200", 0), 0u) << ok.bytes.substr(0, 400);
 }
 
+// RFC 9112 (3.2.2): a server MUST accept a target in absolute-form (what a client sends to a
+// proxy); it was a 404 (cpp-httplib took the whole URL for the path). The target's authority is
+// the request's Host: the Host header is ignored, and the 421 rule applies to the authority.
+TEST(HttpConnections, AnAbsoluteFormTargetIsServedWithItsAuthorityAsTheHost) {
+  Running s;
+  const std::string port = std::to_string(s.port());
+  auto get = [&](const std::string& target, const std::string& host = "127.0.0.1") {
+    return exchange(s.port(), "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n").bytes;
+  };
+  std::string r = get("http://127.0.0.1:" + port + "/api/status");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r.substr(0, 400);
+  EXPECT_NE(r.find("\"tracks\""), std::string::npos) << r.substr(0, 400);
+  r = get("HTTP://localhost:" + port + "/api/search?q=x=y&k=1");  // the scheme in any case, the query kept
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r.substr(0, 400);
+  EXPECT_NE(r.find("\"query\":\"x=y\""), std::string::npos) << r.substr(0, 600);
+  r = get("http://127.0.0.1:" + port);  // no path: the page
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r.substr(0, 400);
+  // The authority decides, not the Host header: a rebound name in the target is refused however
+  // loopback the Host header looks, and a loopback authority passes whatever Host says.
+  r = get("http://evil.example:" + port + "/api/status");
+  EXPECT_EQ(r.rfind("HTTP/1.1 421", 0), 0u) << r.substr(0, 400);
+  r = get("http://127.0.0.1:" + port + "/api/status", "evil.example");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r.substr(0, 400);
+  for (const auto& [target, detail] : std::vector<std::pair<std::string, std::string>>{
+           {"http://user@127.0.0.1:" + port + "/api/status", "userinfo is not accepted"},
+           {"http:///api/status", "is not a host name"},
+           {"ftp://127.0.0.1/api/status", "is not a path"},
+           {"*", "for OPTIONS only"}}) {
+    r = get(target);
+    EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << target << ": " << r.substr(0, 400);
+    EXPECT_NE(r.find(detail), std::string::npos) << target << ": " << r.substr(0, 400);
+  }
+  // The Host header is still required in HTTP/1.1 (RFC 9112, 3.2).
+  r = exchange(s.port(), "GET http://127.0.0.1:" + port + "/api/status HTTP/1.1\r\n\r\n").bytes;
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r.substr(0, 400);
+  // OPTIONS, in asterisk-form and on a route: the methods taken (it was a 404).
+  r = exchange(s.port(), "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").bytes;
+  EXPECT_EQ(r.rfind("HTTP/1.1 204", 0), 0u) << r.substr(0, 400);
+  EXPECT_NE(r.find("Allow: GET, HEAD, POST, OPTIONS"), std::string::npos) << r.substr(0, 400);
+  r = exchange(s.port(), "OPTIONS /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").bytes;
+  EXPECT_NE(r.find("Allow: GET, HEAD, OPTIONS"), std::string::npos) << r.substr(0, 400);
+  r = exchange(s.port(), "OPTIONS http://127.0.0.1/api/like HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").bytes;
+  EXPECT_NE(r.find("Allow: GET, HEAD, POST, OPTIONS"), std::string::npos) << r.substr(0, 400);
+}
+
+// A chunked upload whose chunk size is negative, not hexadecimal or huge was read by
+// cpp-httplib's strtoul as a size of up to 2^64 bytes and waited for until the body's deadline
+// (found by the recheck); it is refused at that byte, and the connection closed. The body
+// deadline here is a minute, so that an answer within the 10 s read is the refusal, not the 408.
+TEST(HttpConnections, AChunkedBodyWithABadChunkSizeIsRefusedAtOnce) {
+  ServerOptions o;
+  o.body_timeout_s = 60;
+  Running s(o);
+  const std::string head = "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const auto& [body, answer] : std::vector<std::pair<std::string, std::string>>{
+           {"-5\r\nabc", "HTTP/1.1 400"},
+           {"zz\r\nabc", "HTTP/1.1 400"},
+           {"0x10\r\nabc", "HTTP/1.1 400"},
+           {" 5\r\nabc", "HTTP/1.1 400"},
+           {"5x\r\nabc", "HTTP/1.1 400"},
+           {"3\r\nabcdef\r\n0\r\n\r\n", "HTTP/1.1 400"},  // a chunk longer than its size
+           {"7fffffff\r\nabc", "HTTP/1.1 413"},
+           {"ffffffffffffffffffff\r\nabc", "HTTP/1.1 413"}}) {
+    const int fd = connect_to(s.port());
+    ASSERT_GE(fd, 0);
+    send_all(fd, head + body);  // the connection stays open: the server must not wait for more
+    const Received r = read_until_closed(fd, std::chrono::seconds(10));
+    ::close(fd);
+    EXPECT_EQ(r.bytes.rfind(answer, 0), 0u) << body.substr(0, 12) << ": " << r.bytes.substr(0, 400);
+    EXPECT_NE(r.bytes.find("chunk"), std::string::npos) << body.substr(0, 12) << ": " << r.bytes.substr(0, 400);
+    EXPECT_TRUE(r.closed) << body.substr(0, 12);
+  }
+  // A well-formed chunked upload (a chunk extension, two chunks) is read to its end.
+  const Received ok = exchange(s.port(), head + "3;name=x\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_EQ(ok.bytes.rfind("HTTP/1.1 415", 0), 0u) << ok.bytes.substr(0, 400);  // read whole, then found not audio
+}
+
 // --- the query (L1), headers (L3), CSV (L14) ------------------------------------------------------
 
 TEST(HttpRequests, AParameterValueKeepsItsEqualsSigns) {
