@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -655,6 +656,32 @@ HttpServer::HttpServer() {
   });
 }
 
+namespace {
+
+// cpp-httplib's thread pool, counting the connections that wait in its queue for a thread.
+class CountingThreadPool final : public httplib::TaskQueue {
+ public:
+  CountingThreadPool(size_t threads, std::shared_ptr<std::atomic<int>> waiting) : pool_(threads), waiting_(std::move(waiting)) {}
+  void enqueue(std::function<void()> fn) override {
+    ++*waiting_;
+    pool_.enqueue([waiting = waiting_, fn = std::move(fn)] {
+      --*waiting;
+      fn();
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::shared_ptr<std::atomic<int>> waiting_;
+};
+
+}  // namespace
+
+void HttpServer::set_threads(int threads) {
+  new_task_queue = [n = static_cast<size_t>(std::max(1, threads)), waiting = waiting_] { return new CountingThreadPool(n, waiting); };
+}
+
 void HttpServer::raise_backlog() {
   if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, SOMAXCONN);
 }
@@ -675,16 +702,20 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     }
     ++open_[ip];
   }
-  // The next request's first byte: already read (pipelined), or awaited for the keep-alive time.
+  // The next request's first byte: already read (pipelined), or awaited for the keep-alive time,
+  // or for kIdleGraceMs only while another connection waits for a thread (set_threads).
   auto wait_for_request = [&] {
     if (strm.has_pending()) return true;
-    const auto until = Clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    const auto since = Clock::now();
+    const auto until = since + std::chrono::seconds(keep_alive_timeout_sec_);
     while (svr_sock_ != INVALID_SOCKET) {
       pollfd p{sock, POLLIN, 0};
       const int r = ::poll(&p, 1, 100);
       if (r > 0) return true;
       if (r < 0 && errno != EINTR) return false;
-      if (Clock::now() >= until) return false;
+      const auto now = Clock::now();
+      if (now >= until) return false;
+      if (waiting_->load() > 0 && now - since >= std::chrono::milliseconds(kIdleGraceMs)) return false;
     }
     return false;
   };

@@ -9,7 +9,9 @@
 #pragma once
 #include <httplib.h>
 
+#include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -67,6 +69,13 @@ class HttpServer final : public httplib::Server {
   int per_address = 8;  // connections served at once per client address (loopback not counted)
   int send_buffer = 0;  // SO_SNDBUF of each connection; 0 = the kernel's own (ServerOptions)
 
+  // Serves connections with `threads` threads. A connection waiting for its next request (idle
+  // keep-alive, or a new one that sent nothing yet) gives its thread up after kIdleGraceMs when
+  // another accepted connection waits for a thread, instead of after the whole keep-alive time:
+  // 16 idle connections held all 16 threads 5 s at a time (docs/security.md, Known gaps).
+  void set_threads(int threads);
+  static constexpr int kIdleGraceMs = 500;
+
   // cpp-httplib listens with a backlog of 5 (compiled into Debian's library). A burst of new
   // connections beyond it (16 clients connecting at once, a page opening its requests) had its
   // SYNs dropped and retried by the clients' kernels after 1 s: 1.1 s stalls in the load
@@ -76,6 +85,8 @@ class HttpServer final : public httplib::Server {
  private:
   std::mutex open_mutex_;
   std::map<std::string, int> open_;  // connections being served per non-loopback address
+  // Connections accepted and waiting for a thread (set_threads' pool counts them).
+  std::shared_ptr<std::atomic<int>> waiting_ = std::make_shared<std::atomic<int>>(0);
 
   bool process_and_close_socket(socket_t sock) override;
 };

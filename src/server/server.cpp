@@ -285,7 +285,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   http.deadlines.response_min_bytes_per_s = std::max<int64_t>(1, o.response_min_bytes_per_s);
   http.per_address = std::max(1, o.connections_per_address);
   http.send_buffer = std::max(0, o.send_buffer_bytes);
-  http.new_task_queue = [n = std::max(1, o.http_threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  http.set_threads(o.http_threads);
   http.set_read_timeout(o.timeout_s, 0);
   http.set_write_timeout(o.timeout_s, 0);
   http.set_keep_alive_timeout(5);
