@@ -23,7 +23,7 @@ std::string shown(char c) {
   return hex;
 }
 
-constexpr size_t kLongestLine = 8192;  // a chunk-size line with its extensions, or a trailer line
+constexpr size_t kLongestLine = 8192;  // a chunk-size line with its extensions
 
 }  // namespace
 
@@ -102,17 +102,10 @@ bool ChunkFraming::step(char c) {
       state_ = state_ == State::DataCR ? State::DataLF : State::SizeFirst;
       return true;
     case State::TrailerStart:
-      line_ = 0;
-      state_ = c == '\r' ? State::LastLF : State::Trailer;
-      return state_ == State::LastLF || step(c);
-    case State::Trailer:
-      if (++line_ > kLongestLine) return fail(400, "a trailer line of the chunked body is over " + std::to_string(kLongestLine) + " bytes");
-      if (c == '\r') state_ = State::TrailerLF;
-      else if (c == '\n') return fail(400, "a trailer line of the chunked body does not end with CRLF" + crlf);
-      return true;
-    case State::TrailerLF:
-      if (c != '\n') return fail(400, "a trailer line of the chunked body does not end with CRLF" + crlf);
-      state_ = State::TrailerStart;
+      // cpp-httplib (0.11) cannot read trailer fields (it fails the body as unreadable): refused
+      // here with the reason instead.
+      if (c != '\r') return fail(400, "the chunked body has trailer fields after its last chunk; they are not accepted here");
+      state_ = State::LastLF;
       return true;
     case State::LastLF:
       if (c != '\n') return fail(400, "the chunked body does not end with CRLF" + crlf);

@@ -5,7 +5,7 @@
 // end with CRLF ends the body early, the rest left on the connection for the next request. The
 // connection's stream (connection.cpp) stops the body at the first byte that breaks the framing,
 // or at a size over the body limit, so that the request is refused at once and the connection
-// closed.
+// closed. Trailer fields, which cpp-httplib cannot read, are refused with that reason.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -29,15 +29,14 @@ class ChunkFraming {
   const std::string& problem() const { return problem_; }
 
  private:
-  enum class State { SizeFirst, Size, Extension, SizeLF, Data, DataCR, DataLF, TrailerStart, Trailer, TrailerLF, LastLF, Done, Broken };
+  enum class State { SizeFirst, Size, Extension, SizeLF, Data, DataCR, DataLF, TrailerStart, LastLF, Done, Broken };
   bool fail(int status, const std::string& why);
   bool step(char c);
 
   int64_t max_size_;
   State state_ = State::SizeFirst;
   int64_t size_ = 0, left_ = 0;
-  size_t line_ = 0;  // bytes of the current size or trailer line
-  bool last_ = false;
+  size_t line_ = 0;  // bytes of the current chunk-size line
   int status_ = 0;
   std::string problem_;
 };

@@ -392,6 +392,7 @@ TEST(HttpConnections, AChunkedBodyWithABadChunkSizeIsRefusedAtOnce) {
            {" 5\r\nabc", "HTTP/1.1 400"},
            {"5x\r\nabc", "HTTP/1.1 400"},
            {"3\r\nabcdef\r\n0\r\n\r\n", "HTTP/1.1 400"},  // a chunk longer than its size
+           {"3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n", "HTTP/1.1 400"},  // trailer fields (said as such)
            {"7fffffff\r\nabc", "HTTP/1.1 413"},
            {"ffffffffffffffffffff\r\nabc", "HTTP/1.1 413"}}) {
     const int fd = connect_to(s.port());
