@@ -18,6 +18,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "search/duplicates.h"
 #include "service/aggregates.h"
@@ -150,22 +151,38 @@ class Library {
         std::move(part.begin(), part.end(), std::back_inserter(results));
       }
     };
+    std::optional<service::MixedQuery> mq;
+    // The queries ranked with n results each (a diversified list may need a wider pool: one query again).
+    const auto run = [&](const std::vector<std::string>& some, int64_t n) {
+      search::TextSearchOptions pool = topts;
+      pool.k = n;
+      return mq ? service::search_mixed(*lib, *snap, some, *mq, pool, rules) : service::search_texts(*lib, *snap, some, pool, rules);
+    };
+    const std::vector<std::string> asked = texts;
     if (!terms.empty()) {
       // The texts are positive terms of their own: negatives alone go with them.
-      const service::MixedQuery mq = service::resolve_query(*lib, *snap, terms, true, /*need_positive=*/texts.empty());
+      mq = service::resolve_query(*lib, *snap, terms, true, /*need_positive=*/texts.empty());
       if (texts.empty()) {
-        results = service::search_mixed(*lib, *snap, texts, mq, topts, rules);
+        results = run(texts, topts.k);
         texts.push_back("");  // one unnamed query: the seeds
       } else {
-        in_parts([&](const std::vector<std::string>& part) { return service::search_mixed(*lib, *snap, part, mq, topts, rules); });
+        in_parts([&](const std::vector<std::string>& part) { return run(part, topts.k); });
       }
     } else {
-      in_parts([&](const std::vector<std::string>& part) { return service::search_texts(*lib, *snap, part, topts, rules); });
+      in_parts([&](const std::vector<std::string>& part) { return run(part, topts.k); });
     }
-    if (diversity >= 0)
-      for (auto& list : results)
-        list = service::diversify(*snap, std::move(list), k, diversity, [](const search::TrackScore& r) { return r.track_id; },
-                                  [](const search::TrackScore& r) { return r.score; });
+    if (diversity >= 0) {
+      const service::ListFolding folding{diversity, false, mq ? mq->seed_tracks : std::vector<int64_t>{}};
+      for (size_t i = 0; i < results.size(); ++i) {
+        const auto ranking = [&, i](int64_t n) {
+          if (n == topts.k) return std::move(results[i]);
+          return run(asked.empty() ? asked : std::vector<std::string>{asked[i]}, n).front();
+        };
+        results[i] = service::folded_ranking<search::TrackScore>(
+            *snap, k, folding, ranking, [](const search::TrackScore& r) { return r.track_id; },
+            [](const search::TrackScore& r) { return r.score; });
+      }
+    }
     const bool several = texts.size() > 1;
     service::ojson out = service::ojson::array();
     for (size_t i = 0; i < texts.size(); ++i)
