@@ -3,9 +3,11 @@
 // indexed by the CLI. The endpoints themselves are driven by the real npm subsonic-api client
 // (tests/subsonic/run.sh, the CTest test Server.Subsonic).
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <filesystem>
 
+#include "server/running_server.h"
 #include "server/subsonic.h"
 #include "service/library.h"
 #include "service/music_catalog.h"
@@ -130,6 +132,42 @@ TEST(MusicCatalog, GroupsTracksUnderStableIds) {
   const service::MusicCatalog& c2 = again.snapshot()->music_catalog();
   ASSERT_EQ(c2.albums().size(), c.albums().size());
   for (size_t i = 0; i < c.albums().size(); ++i) EXPECT_EQ(c2.albums()[i].id, c.albums()[i].id);
+}
+
+TEST(SubsonicRequests, FormPostsAreBoundedAndEverythingElseIsAnEnvelope) {
+  const CatalogLibrary lib;
+  RunningServer server(ServerOptions{}, lib.db, 30);
+  httplib::Client& c = server.client();
+  // The formPost extension's body: urlencoded, of a declared length, at most 1 MB.
+  auto json_post = c.Post("/rest/ping", "{\"u\":\"a\"}", "application/json");
+  ASSERT_TRUE(json_post);
+  EXPECT_EQ(json_post->status, 415);
+  auto huge = c.Post("/rest/ping", std::string((1 << 20) + 1, 'a'), "application/x-www-form-urlencoded");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  auto chunked = c.Post("/rest/ping", [](size_t, httplib::DataSink& sink) {
+    sink.write("f=json", 6);
+    sink.done();
+    return true;
+  }, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->status, 411);
+  // A form within the limits reaches the dispatcher: its parameters are read (f=json), and an
+  // index without users has /rest/ off, said in the envelope.
+  auto form = c.Post("/rest/ping.view", "f=json&v=1.16.1&c=test", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 404);
+  const auto body = nlohmann::json::parse(form->body);
+  EXPECT_EQ(body["subsonic-response"]["status"], "failed") << form->body;
+  EXPECT_NE(body["subsonic-response"]["error"]["message"].get<std::string>().find("clapsearch user add"), std::string::npos);
+  // XML unless f=json; the Host rule holds for /rest/ as for everything else.
+  auto xml = c.Get("/rest/ping");
+  ASSERT_TRUE(xml);
+  EXPECT_EQ(xml->get_header_value("Content-Type"), "application/xml; charset=utf-8");
+  EXPECT_EQ(xml->body.rfind("<?xml", 0), 0u) << xml->body;
+  auto rebound = c.Get("/rest/ping", httplib::Headers{{"Host", "evil.example"}});
+  ASSERT_TRUE(rebound);
+  EXPECT_EQ(rebound->status, 421);
 }
 
 }  // namespace
