@@ -394,7 +394,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   // the server; cpp-httplib (0.11) answered it 404. No CORS: a page of another origin gets no
   // Access-Control-Allow-Origin, so its browser still refuses it.
   http.Options(".*", [](const httplib::Request& req, httplib::Response& res) {
-    bool post = req.target == "*";
+    bool post = req.target == "*" || req.path.rfind("/rest/", 0) == 0;  // the Subsonic API's form POST
     for (const Route& r : Server::routes())
       if (r.method == "POST" && std::regex_match(req.path, std::regex(r.pattern))) post = true;
     res.status = 204;
