@@ -65,7 +65,7 @@ bool ChunkFraming::step(char c) {
     case State::Size: {
       ++line_;
       if (const int v = hex_value(c); v >= 0) {
-        size_ = size_ * 16 + v;  // size_ <= max_size_ < 2^59 before this: no overflow
+        size_ = size_ * 16 + v;  // size_ <= max_size_ <= 2^56 before this (connection.cpp): no overflow
         if (size_ > max_size_)
           return fail(413, "a chunk of the body is over the server's limit of " + std::to_string(max_size_) + " bytes");
         return true;

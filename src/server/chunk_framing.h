@@ -15,7 +15,7 @@ namespace clap::server {
 
 class ChunkFraming {
  public:
-  // `max_size`: the largest chunk size accepted (the server's body limit).
+  // `max_size`: the largest chunk size accepted (the server's body limit), at most 2^56.
   explicit ChunkFraming(int64_t max_size) : max_size_(max_size) {}
 
   // Follows n more bytes of the body; false from the first byte that breaks the framing (or

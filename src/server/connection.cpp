@@ -688,7 +688,10 @@ void HttpServer::raise_backlog() {
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
   if (send_buffer > 0) ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
-  DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines, static_cast<int64_t>(payload_max_length_));
+  // The largest chunk a chunked body may declare: the body limit (bounded so that ChunkFraming's
+  // hexadecimal sum cannot overflow, whatever --max-upload-mb says).
+  const auto max_chunk = static_cast<int64_t>(std::min<size_t>(payload_max_length_, size_t{1} << 56));
+  DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines, max_chunk);
   std::string ip;
   int port = 0;
   strm.get_remote_ip_and_port(ip, port);
