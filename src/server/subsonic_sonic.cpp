@@ -4,6 +4,8 @@
 // sonicSimilarity.md in the spec). The songs come from service/sonic.h, the same functions the
 // /api/sonic/ routes answer with; the library's default exclusions (the server's music-only rule,
 // ServerOptions::exclude) always apply here, as a Subsonic client has no way to lift them.
+#include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -15,10 +17,12 @@ namespace clap::server::subsonic {
 
 namespace {
 
-// The options of a sonic query of `count` songs, with the music-only rule.
-service::SonicOptions sonic_options(const Call& call, int64_t count) {
+// The options of a sonic query with the music-only rule. count: `def` when absent, 0 or more
+// (the spec's minimum); the spec sets no maximum and count is a most, so more than the server's
+// limit on results (ServerOptions::max_k) is answered with that many rather than refused.
+service::SonicOptions sonic_options(const Call& call, int64_t def) {
   service::SonicOptions o;
-  o.count = count;
+  o.count = std::min(call.integer("count", def, 0, std::numeric_limits<int64_t>::max()), call.options.max_k);
   o.rules = service::excluding_rule({}, call.options.exclude, call.snap.tracks());
   return o;
 }
@@ -37,7 +41,7 @@ void folder_tracks(const service::MusicCatalog& catalog, const service::CatalogF
 // browse by folder). count: the spec's default 50, 0 allowed.
 std::vector<service::SonicMatch> similar_songs(Call& call) {
   const std::string id = call.required("id");
-  const service::SonicOptions o = sonic_options(call, call.integer("count", 50, 0, call.options.max_k));
+  const service::SonicOptions o = sonic_options(call, 50);
   const std::string shown = id.substr(0, 80);
   if (has_prefix(id, "ar-")) {
     const service::CatalogArtist* artist = call.catalog.artist(id);
@@ -89,14 +93,14 @@ void get_similar_songs2(Call& call, ojson& body) { body["similarSongs2"] = songs
 
 void get_sonic_similar_tracks(Call& call, ojson& body) {
   const store::Track& seed = call.song(call.required("id"));
-  const service::SonicOptions o = sonic_options(call, call.integer("count", 10, 0, call.options.max_k));
+  const service::SonicOptions o = sonic_options(call, 10);
   body["sonicMatch"] = sonic_matches(call, service::sonic_similar(call.snap, seed, o));
 }
 
 void find_sonic_path(Call& call, ojson& body) {
   const store::Track& start = call.song(call.required("startSongId"));
   const store::Track& end = call.song(call.required("endSongId"));
-  const service::SonicOptions o = sonic_options(call, call.integer("count", 25, 0, call.options.max_k));
+  const service::SonicOptions o = sonic_options(call, 25);
   if (start.id == end.id && o.count > 0)
     throw Failure{0, "startSongId and endSongId name the same song (" + call.required("startSongId").substr(0, 80) +
                          "): a path runs between two songs"};
