@@ -18,6 +18,7 @@
 #include "server/api.h"
 #include "server/assets.h"
 #include "server/connection.h"
+#include "server/subsonic.h"
 #include "service/library.h"
 
 namespace clap::server {
@@ -128,6 +129,7 @@ struct Server::Impl {
   ServerOptions options;
   service::LibraryOptions library_options;  // as opened; a reopened library reads the index's model
   std::unique_ptr<Api> api;
+  std::unique_ptr<subsonic::Rest> rest;  // the OpenSubsonic API under /rest/ (subsonic.h)
   std::mutex reopen_mutex;  // one reopening at a time
   // A reopen that fails (the new set's model cannot be loaded: a folder gone, a hub cache without
   // it) is tried again after a delay that doubles from the refresh interval up to a minute, not
@@ -329,6 +331,23 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // (api.cpp, read_upload): cpp-httplib would read any other whole into memory first, a
     // chunked one without limit. A declared length over the limit and a compressed body are
     // refused before a byte is read.
+    // The Subsonic API's form POST (the formPost extension): parameters in a urlencoded body of
+    // a declared length, at most 1 MB (a playlist of thousands of songs fits); cpp-httplib
+    // reads it whole and adds its fields to the parameters.
+    if (body && req.method == "POST" && req.path.rfind("/rest/", 0) == 0) {
+      const std::string type = req.get_header_value("Content-Type");
+      if (type.rfind("application/x-www-form-urlencoded", 0) != 0)
+        return deny(415, "unsupported media type", "a POST to /rest/ sends its parameters as application/x-www-form-urlencoded");
+      const std::string encoding = req.get_header_value("Content-Encoding");
+      if (!encoding.empty() && encoding != "identity")
+        return deny(415, "compressed body", "send the form uncompressed (Content-Encoding " + encoding + " is not accepted)");
+      const std::string n = req.get_header_value("Content-Length");
+      if (n.empty() || req.has_header("Transfer-Encoding"))
+        return deny(411, "length required", "a POST to /rest/ declares its Content-Length (no chunked body)");
+      if (n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) > (1 << 20))
+        return deny(413, "too large", "a form POST to /rest/ is at most 1 MB");
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     if (body) {
       if (req.method != "POST" || req.path != "/api/like") return deny(413, "too large", "only POST /api/like takes a request body");
       const std::string encoding = req.get_header_value("Content-Encoding");
@@ -367,6 +386,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   });
 
   s.api->install(http);
+  s.rest = std::make_unique<subsonic::Rest>([&s] { return s.api->library(); }, [&s] { s.reopen_library(); }, s.options);
+  s.rest->install(http);
 
   // The page and its files, from inside the binary.
   for (const Asset& a : assets()) {

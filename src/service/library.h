@@ -48,6 +48,8 @@
 
 namespace clap::service {
 
+class MusicCatalog;
+
 struct LibraryOptions {
   std::string db;     // empty = store::default_db_path()
   std::string model;  // empty = the model recorded in the index (another one is refused)
@@ -161,6 +163,9 @@ class LibrarySnapshot {
   // The lookup tables of a media server's song references over tracks() (song_resolver.h),
   // built on first use.
   const SongIndex& song_index() const;
+  // Artists, albums, genres and folders with stable ids, as a music server browses them
+  // (service/music_catalog.h); made on first use.
+  const MusicCatalog& music_catalog() const;
 
   // --- embeddings. Throw clap::Error when the index has nothing searchable (searchable() tells).
   bool searchable() const;

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "index/crawl.h"
 #include "service/library_internal.h"
+#include "service/music_catalog.h"
 #include "service/window_index.h"
 
 namespace clap::service {
@@ -33,7 +34,7 @@ std::string no_searchable(const std::string& db) {
 
 struct LibrarySnapshot::Parts {
   std::once_flag tracks_once, catalog_once, index_once, searcher_once, embeddings_once, map_once, compressed_once,
-      quantized_once, songs_once;
+      quantized_once, songs_once, music_once;
   std::vector<store::Track> tracks;
   std::vector<std::string> roots;
   // Positions in `tracks` ordered by id and by path (binary searched): 16 bytes a track, where
@@ -47,6 +48,7 @@ struct LibrarySnapshot::Parts {
   std::unique_ptr<search::QuantizedTracks> quantized;  // compressed mode
   std::unique_ptr<search::Projection2D> map;
   std::unique_ptr<SongIndex> songs;
+  std::unique_ptr<MusicCatalog> music;
   std::shared_ptr<const CompressedWindows> compressed;  // compressed mode only
   std::vector<float> centroid_norms;                    // per quantized row, compressed mode
   std::atomic<bool> compressed_ready{false};
@@ -617,6 +619,12 @@ const SongIndex& LibrarySnapshot::song_index() const {
   Parts& p = parts();
   std::call_once(p.songs_once, [&] { p.songs = std::make_unique<SongIndex>(all); });
   return *p.songs;
+}
+
+const MusicCatalog& LibrarySnapshot::music_catalog() const {
+  Parts& p = parts();
+  std::call_once(p.music_once, [&] { p.music = std::make_unique<MusicCatalog>(*this); });
+  return *p.music;
 }
 
 }  // namespace clap::service

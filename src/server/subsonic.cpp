@@ -1,0 +1,278 @@
+#include "server/subsonic.h"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <map>
+#include <stdexcept>
+
+#include "core/deadline.h"
+#include "core/error.h"
+#include "core/utf8.h"
+#include "server/api.h"
+#include "server/api_request.h"
+
+namespace clap::server::subsonic {
+
+// --- parameters ------------------------------------------------------------------------------
+
+bool Call::has(const std::string& name) const { return req.has_param(name); }
+
+std::string Call::param(const std::string& name) const {
+  const size_t n = req.get_param_value_count(name);
+  if (n > 1) throw Failure{0, "parameter " + name + " given " + std::to_string(n) + " times; it takes one value"};
+  return n == 0 ? "" : req.get_param_value(name);
+}
+
+std::string Call::required(const std::string& name) const {
+  std::string v = param(name);
+  if (v.empty()) throw Failure{10, "required parameter is missing: " + name};
+  return v;
+}
+
+std::vector<std::string> Call::all(const std::string& name) const {
+  std::vector<std::string> out;
+  const auto range = req.params.equal_range(name);
+  for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
+  return out;
+}
+
+int64_t Call::integer(const std::string& name, int64_t def, int64_t lo, int64_t hi) const {
+  const std::string v = param(name);
+  if (v.empty()) return def;
+  int64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size())
+    throw Failure{0, "parameter " + name + " must be a whole number (got \"" + v.substr(0, 40) + "\")"};
+  if (n < lo || n > hi)
+    throw Failure{0, "parameter " + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
+  return n;
+}
+
+bool Call::boolean(const std::string& name, bool def) const {
+  std::string v = param(name);
+  if (v.empty()) return def;
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw Failure{0, "parameter " + name + " must be true or false"};
+}
+
+const store::Track& Call::song(const std::string& id) const {
+  const int64_t track = service::MusicCatalog::track_of_song_id(id);
+  const store::Track* t = track < 0 ? nullptr : snap.track(track);
+  if (!t || t->status != store::TrackStatus::Ok) throw Failure{70, "song not found: " + id.substr(0, 80)};
+  return *t;
+}
+
+// --- the envelope ----------------------------------------------------------------------------
+
+namespace {
+
+ojson envelope(const char* status) {
+  return ojson{{"status", status},
+               {"version", kApiVersion},
+               {"type", kServerType},
+               {"serverVersion", kServerVersion},
+               {"openSubsonic", true}};
+}
+
+bool wants_json(const httplib::Request& req) {
+  // f may be repeated or odd in a failed request: the first value decides, anything but json is XML.
+  return req.has_param("f") && req.get_param_value("f") == "json";
+}
+
+// Text as XML 1.0 allows it: valid UTF-8 (invalid bytes become U+FFFD), no control characters
+// other than tab, LF and CR (XML cannot carry them at all: they become U+FFFD), markup escaped.
+void append_xml_text(std::string& out, const std::string& raw, bool attribute) {
+  std::string valid;
+  const std::string& s = sanitize_utf8(raw, valid) ? valid : raw;
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += attribute ? "&quot;" : "\""; break;
+      case '\t': out += attribute ? "&#9;" : "\t"; break;
+      case '\n': out += attribute ? "&#10;" : "\n"; break;
+      case '\r': out += "&#13;"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) out += "\xEF\xBF\xBD";
+        else out += ch;
+    }
+  }
+}
+
+std::string scalar_text(const ojson& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_null()) return "";
+  return service::json_text(v);
+}
+
+void append_element(std::string& out, const std::string& name, const ojson& node, int depth);
+
+void append_children(std::string& out, const ojson& node, int depth) {
+  for (const auto& [key, v] : node.items()) {
+    if (key == "value" && !v.is_structured()) continue;
+    if (v.is_object()) {
+      append_element(out, key, v, depth);
+    } else if (v.is_array()) {
+      for (const ojson& item : v) {
+        if (item.is_object()) {
+          append_element(out, key, item, depth);
+        } else {
+          out += "<" + key + ">";
+          append_xml_text(out, scalar_text(item), false);
+          out += "</" + key + ">";
+        }
+      }
+    }
+  }
+}
+
+void append_element(std::string& out, const std::string& name, const ojson& node, int depth) {
+  if (depth > 32) throw std::logic_error("a Subsonic answer nested too deeply");
+  out += "<" + name;
+  if (depth == 0) out += std::string(" xmlns=\"") + kXmlNamespace + "\"";
+  bool has_content = false;
+  for (const auto& [key, v] : node.items()) {
+    if (v.is_structured() || key == "value") {
+      has_content = has_content || key == "value" || !v.empty();
+      continue;
+    }
+    out += " " + key + "=\"";
+    append_xml_text(out, scalar_text(v), true);
+    out += "\"";
+  }
+  if (!has_content) {
+    out += "/>";
+    return;
+  }
+  out += ">";
+  if (node.contains("value") && !node["value"].is_structured()) append_xml_text(out, scalar_text(node["value"]), false);
+  append_children(out, node, depth + 1);
+  out += "</" + name + ">";
+}
+
+void write(const httplib::Request& req, httplib::Response& res, const ojson& env) {
+  if (wants_json(req)) {
+    res.set_content(service::json_text(ojson{{"subsonic-response", env}}), "application/json; charset=utf-8");
+  } else {
+    res.set_content(to_xml(env), "application/xml; charset=utf-8");
+  }
+}
+
+}  // namespace
+
+std::string to_xml(const ojson& env) {
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  append_element(out, "subsonic-response", env, 0);
+  return out;
+}
+
+void answer(const httplib::Request& req, httplib::Response& res, const ojson& body) {
+  ojson env = envelope("ok");
+  for (const auto& [key, v] : body.items()) env[key] = v;
+  res.status = 200;
+  write(req, res, env);
+}
+
+void answer_failure(const httplib::Request& req, httplib::Response& res, const Failure& failure, int http_status) {
+  ojson env = envelope("failed");
+  ojson error = {{"code", failure.code}};
+  if (!failure.message.empty()) error["message"] = failure.message;
+  env["error"] = error;
+  res.status = http_status;
+  write(req, res, env);
+}
+
+// --- the dispatcher --------------------------------------------------------------------------
+
+namespace {
+
+const std::map<std::string, const Endpoint*>& endpoint_map() {
+  static const std::map<std::string, const Endpoint*> all = [] {
+    std::map<std::string, const Endpoint*> m;
+    for (const auto* table : {&system_endpoints(), &browse_endpoints(), &media_endpoints(), &sonic_endpoints(),
+                              &userdata_endpoints()})
+      for (const Endpoint& e : *table)
+        if (!m.emplace(e.name, &e).second) throw std::logic_error(std::string("two /rest/ endpoints named ") + e.name);
+    return m;
+  }();
+  return all;
+}
+
+}  // namespace
+
+Rest::Rest(std::function<std::shared_ptr<service::Library>()> library, std::function<void()> reopen,
+           const ServerOptions& options)
+    : library_(std::move(library)), reopen_(std::move(reopen)), options_(options) {
+  endpoint_map();  // two tables naming one endpoint fail here, at startup
+}
+
+void Rest::install(httplib::Server& http) {
+  // Every name under /rest/: an unknown one is answered by the dispatcher (an envelope a
+  // Subsonic client can read), not by the server's JSON 404.
+  const auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };
+  http.Get(R"(/rest/([^/]*))", handler);
+  http.Post(R"(/rest/([^/]*))", handler);
+}
+
+void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
+  std::string name = req.matches.size() > 1 ? req.matches[1].str() : "";
+  if (name.size() > 5 && name.compare(name.size() - 5, 5, ".view") == 0) name.resize(name.size() - 5);
+  try {
+    const auto pick = endpoint_map().find(name);
+    std::shared_ptr<service::Library> library = library_();
+    if (!rest_enabled(*library))
+      return answer_failure(req, res,
+                            {0, "the Subsonic API is off: this index has no user (add one with: clapsearch user add NAME)"}, 404);
+    if (pick == endpoint_map().end())
+      return answer_failure(req, res, {0, "no such endpoint: " + name.substr(0, 80)}, 404);
+    const Endpoint& endpoint = *pick->second;
+    const RestUser user = authenticate(req, req.remote_addr, *library);
+    const ScopedDeadline budget(options_.request_budget_s);
+    for (int attempt = 0;; ++attempt) {
+      try {
+        const auto snap = library->snapshot();
+        Call call{req, res, *library, *snap, snap->music_catalog(), user, options_, req.remote_addr};
+        if (endpoint.raw) {
+          endpoint.raw(call);
+        } else {
+          ojson body = ojson::object();
+          endpoint.answer(call, body);
+          answer(req, res, body);
+        }
+        return;
+      } catch (const service::ModelChanged& e) {
+        if (attempt > 0 || !reopen_) throw Failure{0, std::string("the index is unavailable: ") + e.what()};
+      }
+      try {
+        reopen_();
+      } catch (const std::exception& e) {
+        throw Failure{0, std::string("the index is unavailable: ") + e.what()};
+      }
+      library = library_();
+    }
+  } catch (const Failure& f) {
+    answer_failure(req, res, f);
+  } catch (const HttpError& e) {
+    answer_failure(req, res, {e.status == 404 ? 70 : 0, e.error + ": " + e.detail});
+  } catch (const DeadlineExceeded& e) {
+    res.set_header("Retry-After", "10");
+    answer_failure(req, res, {0, std::string("request budget exceeded: ") + e.what()}, 503);
+  } catch (const service::Busy& e) {
+    res.set_header("Retry-After", "2");
+    answer_failure(req, res, {0, std::string("busy: ") + e.what()}, 429);
+  } catch (const Error& e) {
+    answer_failure(req, res, {0, e.what()});
+  } catch (const std::bad_alloc&) {
+    answer_failure(req, res, {0, "the request needed more memory than is available"}, 503);
+  } catch (const std::exception& e) {
+    answer_failure(req, res, {0, std::string("internal error: ") + e.what()}, 500);
+  }
+}
+
+}  // namespace clap::server::subsonic

@@ -1,0 +1,170 @@
+// The OpenSubsonic server under /rest/ (issue 54): every Subsonic app (phones, desktops) browses,
+// plays and gets sonic similarity from clapsearch.
+//
+// The contract is the OpenSubsonic spec (github opensubsonic/open-subsonic-api: openapi/ and its
+// pages), Subsonic API 1.16.1 with the OpenSubsonic additions. Each endpoint answers at
+// /rest/NAME and /rest/NAME.view, by GET or by form POST (the formPost extension); the answer is
+// the spec's `subsonic-response` envelope as XML (the default, namespace
+// http://subsonic.org/restapi) or as JSON with f=json. Failures are HTTP 200 with status "failed"
+// and the spec's error code, as Subsonic clients expect; only a route that does not exist (and
+// /rest/ while the index has no user) is an HTTP 404.
+//
+// A thin front end like the /api/ routes: an endpoint reads its parameters from a Call, asks the
+// service layer (the library snapshot, its MusicCatalog, the accounts and user data), and fills
+// the members of the envelope as JSON (ojson). One serializer (subsonic.cpp) writes that tree as
+// JSON, or as XML by the rule the spec's two forms follow: a scalar member is an attribute, an
+// object member a child element, an array one element per item (a scalar item as the element's
+// text), and a member named "value" the element's text.
+//
+// The endpoints live by concern, each file with its own table: subsonic_system.cpp (ping,
+// license, extensions), subsonic_browse.cpp, subsonic_media.cpp (stream, download, cover art,
+// lyrics), subsonic_sonic.cpp (similar songs, the sonicSimilarity extension),
+// subsonic_userdata.cpp (stars, ratings, scrobbles, playlists); subsonic_auth.cpp holds the
+// users' authentication, subsonic_records.cpp the records (Child, AlbumID3, ArtistID3).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/server.h"
+#include "service/library.h"
+#include "service/music_catalog.h"
+#include "service/records.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}
+
+namespace clap::server::subsonic {
+
+using service::ojson;
+
+inline constexpr const char* kApiVersion = "1.16.1";  // the Subsonic API version answered
+inline constexpr const char* kServerType = "clapsearch";
+inline constexpr const char* kServerVersion = "0.1.0";
+inline constexpr const char* kXmlNamespace = "http://subsonic.org/restapi";
+
+// A refused request: the spec's error code (0 generic, 10 missing parameter, 20/30 version,
+// 40 wrong username or password, 41 token auth not for this user, 42 mechanism not supported,
+// 43 conflicting mechanisms, 44 invalid API key, 50 not authorised, 70 not found) and a message.
+struct Failure {
+  int code = 0;
+  std::string message;
+};
+
+// The user a request authenticated as.
+struct RestUser {
+  int64_t id = 0;
+  std::string name;
+  bool admin = false;
+};
+
+// One request to /rest/NAME, as an endpoint sees it. Parameters come from the query string and
+// a form body alike (req.params).
+struct Call {
+  const httplib::Request& req;
+  httplib::Response& res;
+  service::Library& lib;
+  const service::LibrarySnapshot& snap;
+  const service::MusicCatalog& catalog;
+  const RestUser& user;
+  const ServerOptions& options;
+  std::string address;  // the client's IP address
+
+  bool has(const std::string& name) const;
+  // The value of a one-value parameter, "" when absent. Given twice: Failure 0 naming it (the
+  // second value is never dropped without a word).
+  std::string param(const std::string& name) const;
+  // The value, or Failure 10 when the parameter is absent or empty.
+  std::string required(const std::string& name) const;
+  // Every value of a repeatable parameter (id, songId, songIdToAdd, ...), in order.
+  std::vector<std::string> all(const std::string& name) const;
+  // A whole number in [lo, hi], `def` when absent; Failure 0 naming it when not a number or
+  // out of range.
+  int64_t integer(const std::string& name, int64_t def, int64_t lo, int64_t hi) const;
+  // true/false (any case), 1/0; `def` when absent; Failure 0 on anything else.
+  bool boolean(const std::string& name, bool def) const;
+  // The track of a song id: Failure 70 when no song has it.
+  const store::Track& song(const std::string& id) const;
+};
+
+// An endpoint: `answer` fills the members of a successful envelope (status, version, type,
+// serverVersion and openSubsonic are added by the dispatcher); `raw` writes call.res itself
+// (binary answers: stream, download, getCoverArt). Either throws Failure to answer with the
+// envelope's error instead.
+struct Endpoint {
+  const char* name;
+  void (*answer)(Call& call, ojson& body) = nullptr;
+  void (*raw)(Call& call) = nullptr;
+};
+
+// The endpoint tables, one per concern file; the dispatcher joins them (a name in two tables is
+// a startup error).
+const std::vector<Endpoint>& system_endpoints();
+const std::vector<Endpoint>& browse_endpoints();
+const std::vector<Endpoint>& media_endpoints();
+const std::vector<Endpoint>& sonic_endpoints();
+const std::vector<Endpoint>& userdata_endpoints();
+
+// The extensions getOpenSubsonicExtensions lists: {name, versions}. Each concern adds the ones
+// it implements here (subsonic_system.cpp).
+struct Extension {
+  const char* name;
+  std::vector<int> versions;
+};
+const std::vector<Extension>& extensions();
+
+// --- authentication (subsonic_auth.cpp) ----------------------------------------------------
+
+// Whether /rest/ answers at all: at least one user exists in the index (else /rest/* is 404).
+bool rest_enabled(service::Library& lib);
+// The user the request authenticates as (u + p / p=enc: / t + s token auth, or apiKey), or
+// throws Failure (10, 40-44). `address` is the client's IP (wrong credentials are rate-limited
+// per address).
+RestUser authenticate(const httplib::Request& req, const std::string& address, service::Library& lib);
+
+// --- records (subsonic_records.cpp) ----------------------------------------------------------
+
+// RFC 3339 date-time in UTC ("2026-11-26T20:11:37Z") of unix seconds.
+std::string date_time(int64_t unix_s);
+// A song as the spec's Child (isDir false).
+ojson child(const Call& call, const store::Track& t);
+// A folder as a Child (isDir true), and as the Directory getMusicDirectory answers (with its
+// children).
+ojson folder_child(const Call& call, const service::CatalogFolder& f);
+ojson directory(const Call& call, const service::CatalogFolder& f);
+// AlbumID3 (without its songs; add "song" for AlbumID3WithSongs) and ArtistID3.
+ojson album_id3(const Call& call, const service::CatalogAlbum& a);
+ojson artist_id3(const Call& call, const service::CatalogArtist& a);
+// The Content-Type and suffix of a file by its name (audio/mpeg, mp3; ...).
+std::string content_type_of_path(const std::string& path);
+std::string suffix_of_path(const std::string& path);
+
+// --- the dispatcher (subsonic.cpp) -----------------------------------------------------------
+
+// The envelope as the client asked for it (f=json: JSON, else XML), for `status` "ok" with
+// `body`'s members, or "failed" with `failure`.
+void answer(const httplib::Request& req, httplib::Response& res, const ojson& body);
+void answer_failure(const httplib::Request& req, httplib::Response& res, const Failure& failure, int http_status = 200);
+// The XML form of an envelope (exposed for tests and the sonic /api/ routes).
+std::string to_xml(const ojson& envelope);
+
+class Rest {
+ public:
+  // `library` returns the library new requests use; `reopen` installs a library of the index's
+  // new embedding set (as Api's), called once when a request finds the model changed.
+  Rest(std::function<std::shared_ptr<service::Library>()> library, std::function<void()> reopen, const ServerOptions& options);
+  void install(httplib::Server& http);
+
+ private:
+  void dispatch(const httplib::Request& req, httplib::Response& res);
+  std::function<std::shared_ptr<service::Library>()> library_;
+  std::function<void()> reopen_;
+  const ServerOptions& options_;
+};
+
+}  // namespace clap::server::subsonic

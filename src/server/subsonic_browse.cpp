@@ -1,0 +1,10 @@
+#include "server/subsonic.h"
+
+namespace clap::server::subsonic {
+
+const std::vector<Endpoint>& browse_endpoints() {
+  static const std::vector<Endpoint> table = {};
+  return table;
+}
+
+}  // namespace clap::server::subsonic

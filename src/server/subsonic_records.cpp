@@ -1,0 +1,159 @@
+// The records the /rest/ endpoints answer with, as the OpenSubsonic spec's schemas define them
+// (openapi/schemas/Child.json, AlbumID3.json, ArtistID3.json, Directory.json). OpenSubsonic
+// servers give the spec's newer members even when empty (an empty array, not an absent member),
+// so clients can tell "none" from "not supported".
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+
+#include "server/subsonic.h"
+
+namespace clap::server::subsonic {
+
+std::string date_time(int64_t unix_s) {
+  const std::time_t t = static_cast<std::time_t>(std::max<int64_t>(0, unix_s));
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+std::string suffix_of_path(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const size_t dot = path.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string s = path.substr(dot + 1);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string content_type_of_path(const std::string& path) {
+  static const std::pair<const char*, const char*> types[] = {
+      {"mp3", "audio/mpeg"},  {"flac", "audio/flac"}, {"ogg", "audio/ogg"},   {"oga", "audio/ogg"},
+      {"opus", "audio/ogg"},  {"m4a", "audio/mp4"},   {"m4b", "audio/mp4"},   {"mp4", "audio/mp4"},
+      {"aac", "audio/aac"},   {"wav", "audio/wav"},   {"aif", "audio/aiff"},  {"aiff", "audio/aiff"},
+      {"wma", "audio/x-ms-wma"}, {"ape", "audio/x-ape"}, {"wv", "audio/x-wavpack"}, {"mka", "audio/x-matroska"},
+      {"webm", "audio/webm"}, {"alac", "audio/mp4"},  {"dsf", "audio/x-dsf"}, {"mpc", "audio/x-musepack"},
+  };
+  const std::string s = suffix_of_path(path);
+  for (const auto& [suffix, type] : types)
+    if (s == suffix) return type;
+  return "application/octet-stream";
+}
+
+namespace {
+
+int whole_seconds(double s) { return s > 0 && std::isfinite(s) ? static_cast<int>(std::lround(s)) : 0; }
+
+std::string file_name(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const size_t dot = name.find_last_of('.');
+  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+}
+
+int year_of(const std::string& date) {
+  if (date.size() < 4 || !std::all_of(date.begin(), date.begin() + 4, [](char c) { return c >= '0' && c <= '9'; })) return 0;
+  return std::stoi(date.substr(0, 4));
+}
+
+ojson artist_ref(const std::string& id, const std::string& name) { return ojson{{"id", id}, {"name", name}}; }
+
+}  // namespace
+
+ojson child(const Call& call, const store::Track& t) {
+  const service::CatalogAlbum* album = call.catalog.album_of(t.id);
+  const service::CatalogArtist* artist = call.catalog.artist_of(t.id);
+  const service::CatalogFolder* folder = call.catalog.folder_of(t.id);
+  ojson j;
+  j["id"] = service::MusicCatalog::song_id(t.id);
+  if (folder) j["parent"] = folder->id;
+  j["isDir"] = false;
+  j["title"] = t.title.empty() ? file_name(t.path) : t.title;
+  if (album) j["album"] = album->name;
+  if (artist) j["artist"] = artist->name;
+  if (t.track_no > 0) j["track"] = t.track_no;
+  if (const int y = year_of(t.date); y > 0) j["year"] = y;
+  if (!t.genre.empty()) j["genre"] = t.genre;
+  j["coverArt"] = service::MusicCatalog::song_id(t.id);
+  j["size"] = t.size;
+  j["contentType"] = content_type_of_path(t.path);
+  j["suffix"] = suffix_of_path(t.path);
+  j["duration"] = whole_seconds(t.duration_s);
+  if (t.duration_s > 0.5) j["bitRate"] = static_cast<int64_t>(std::llround(double(t.size) * 8 / t.duration_s / 1000));
+  // The path as apps show it: relative to its indexed folder, never where the library lives.
+  j["path"] = call.snap.display_path(t.path);
+  j["isVideo"] = false;
+  j["created"] = date_time(t.indexed_at);
+  if (album) j["albumId"] = album->id;
+  if (artist) j["artistId"] = artist->id;
+  j["type"] = "music";
+  j["mediaType"] = "song";
+  j["musicBrainzId"] = t.mbid;
+  j["isrc"] = t.isrc.empty() ? ojson::array() : ojson::array({t.isrc});
+  j["genres"] = t.genre.empty() ? ojson::array() : ojson::array({ojson{{"name", t.genre}}});
+  j["artists"] = artist ? ojson::array({artist_ref(artist->id, artist->name)}) : ojson::array();
+  j["displayArtist"] = artist ? artist->name : "";
+  j["albumArtists"] = album ? ojson::array({artist_ref(album->artist_id, album->artist)}) : ojson::array();
+  j["displayAlbumArtist"] = album ? album->artist : "";
+  j["moods"] = ojson::array();
+  return j;
+}
+
+ojson folder_child(const Call&, const service::CatalogFolder& f) {
+  ojson j;
+  j["id"] = f.id;
+  if (!f.parent_id.empty()) j["parent"] = f.parent_id;
+  j["isDir"] = true;
+  j["title"] = f.name;
+  return j;
+}
+
+ojson directory(const Call& call, const service::CatalogFolder& f) {
+  ojson j;
+  j["id"] = f.id;
+  if (!f.parent_id.empty()) j["parent"] = f.parent_id;
+  j["name"] = f.name;
+  ojson children = ojson::array();
+  for (const size_t sub : f.folders) children.push_back(folder_child(call, call.catalog.folders()[sub]));
+  for (const int64_t id : f.tracks)
+    if (const store::Track* t = call.snap.track(id)) children.push_back(child(call, *t));
+  j["child"] = children;
+  return j;
+}
+
+ojson album_id3(const Call&, const service::CatalogAlbum& a) {
+  ojson j;
+  j["id"] = a.id;
+  j["name"] = a.name;
+  j["artist"] = a.artist;
+  j["artistId"] = a.artist_id;
+  j["coverArt"] = a.id;
+  j["songCount"] = static_cast<int64_t>(a.tracks.size());
+  j["duration"] = whole_seconds(a.duration_s);
+  j["created"] = date_time(a.created);
+  if (a.year > 0) j["year"] = a.year;
+  if (!a.genre.empty()) j["genre"] = a.genre;
+  j["genres"] = a.genre.empty() ? ojson::array() : ojson::array({ojson{{"name", a.genre}}});
+  j["artists"] = ojson::array({artist_ref(a.artist_id, a.artist)});
+  j["displayArtist"] = a.artist;
+  j["musicBrainzId"] = "";
+  j["recordLabels"] = ojson::array();
+  j["releaseTypes"] = ojson::array();
+  j["moods"] = ojson::array();
+  j["isCompilation"] = false;
+  return j;
+}
+
+ojson artist_id3(const Call&, const service::CatalogArtist& a) {
+  ojson j;
+  j["id"] = a.id;
+  j["name"] = a.name;
+  j["coverArt"] = a.id;
+  j["albumCount"] = static_cast<int64_t>(a.albums.size());
+  j["musicBrainzId"] = "";
+  return j;
+}
+
+}  // namespace clap::server::subsonic

@@ -1,0 +1,69 @@
+// What every /rest/ test shares (run.sh starts the server and passes its URL and the users'
+// credentials in the environment): the real subsonic-api client, the checks, and validation of
+// every answer against the spec's schemas (schemas.mjs). A test file runs its cases and calls
+// done() at the end, which exits non-zero when any check failed.
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import { SubsonicAPI } from "subsonic-api";
+import { endpoint, failure } from "./schemas.mjs";
+
+export const env = {
+  url: process.env.SUBSONIC_URL,
+  user: process.env.SUBSONIC_USER,
+  password: process.env.SUBSONIC_PASSWORD,
+  apiKey: process.env.SUBSONIC_API_KEY,
+  music: process.env.SUBSONIC_MUSIC,
+  db: process.env.SUBSONIC_DB,
+  cli: process.env.SUBSONIC_CLI,
+};
+for (const [k, v] of Object.entries(env)) if (!v) throw new Error(`run by run.sh: ${k} is not set`);
+
+let passed = 0, failed = 0;
+export function check(ok, what) {
+  if (ok) passed++;
+  else failed++, console.log(`not ok - ${what}`);
+  return ok;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats(ajv);
+const compiled = new Map();
+// Validates a whole parsed answer ({"subsonic-response": ...}) against the envelope carrying
+// `members` (a map of member name -> schema, from schemas.mjs), or against the failure envelope.
+export function validate(what, answer, members) {
+  const key = members === undefined ? "failure" : JSON.stringify(members);
+  if (!compiled.has(key)) compiled.set(key, ajv.compile(members === undefined ? failure : endpoint(members)));
+  const v = compiled.get(key);
+  return check(v(answer), `${what}: the answer does not follow the spec: ${ajv.errorsText(v.errors)} in ${JSON.stringify(answer).slice(0, 600)}`);
+}
+
+// The client exactly as its README configures it (the base URL; it adds rest/ itself).
+export function client(options = {}) {
+  const auth = options.apiKey ? { apiKey: options.apiKey } : { username: options.user ?? env.user, password: options.password ?? env.password };
+  return new SubsonicAPI({ url: env.url, auth, post: options.post ?? false });
+}
+
+// A raw GET of /rest/NAME with the given query (for what the client cannot send: wrong or
+// conflicting credentials, XML); returns {status, type, text, json}.
+export async function raw(name, params) {
+  const url = new URL(`rest/${name}`, env.url);
+  for (const [k, v] of Object.entries(params)) for (const one of [].concat(v)) url.searchParams.append(k, String(one));
+  const res = await fetch(url);
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, type: res.headers.get("content-type") || "", text, json };
+}
+
+// The answer's subsonic-response JSON as the client would parse it (customJSON returns the
+// inner object; this keeps the envelope for validation).
+export async function call(api, name, params = {}) {
+  const res = await api.custom(name, params);
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text), headers: res.headers };
+}
+
+export function done(name) {
+  console.log(`${name}: ${passed} checks passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The OpenSubsonic API (/rest/) driven by the real npm `subsonic-api` client, unchanged, with
+# every JSON answer validated against schemas written from the spec (schemas.mjs). Starts a real
+# `clapsearch serve` on loopback over a small tagged library indexed with the golden tiny model
+# (random weights: similarity answers are checked for their semantics and shapes, never for
+# which songs sound alike), with one user (password and API key) made by `clapsearch user`, then
+# runs every *.test.mjs here against it (or only those named).
+#
+# Usage: tests/subsonic/run.sh BUILD_DIR [TEST.test.mjs ...]
+# Needs: node 18 or later + npm (npm ci from package-lock.json), ffmpeg, ffprobe.
+set -euo pipefail
+
+[[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR [TEST.test.mjs ...]" >&2; exit 2; }
+BUILD_DIR=$(cd "$1" && pwd)
+shift
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CLI="$BUILD_DIR/clapsearch"
+
+fail() { echo "subsonic test: $*" >&2; exit 1; }
+[[ -x "$CLI" ]] || fail "no executable $CLI"
+command -v ffmpeg >/dev/null || fail "ffmpeg not found"
+command -v node >/dev/null || fail "node not found"
+MODEL="$REPO/tests/data/tiny-unfused"
+[[ -f "$MODEL/config.json" ]] || fail "the bundled test model $MODEL is missing (tests/data/README.md)"
+
+if [[ ! -d "$HERE/node_modules/subsonic-api" || "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed (needs the npm registry or a warm npm cache)"
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/clapsearch-subsonic.XXXXXX")
+SERVER_PIDS=()
+source "$HERE/../support/start_server.sh"   # start_server NAME [options]: sets URL; stop_servers
+cleanup() {
+  stop_servers
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A small tagged library: two artists, three albums, three formats, a nested folder.
+MUSIC="$TMP/music"
+mkdir -p "$MUSIC/Sine Ensemble/Tones" "$MUSIC/Sine Ensemble/Overtones" "$MUSIC/Noise Collective/Weather/Disc 2"
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+track() {   # track OUT SOURCE TITLE ARTIST ALBUM NUMBER GENRE YEAR [ffmpeg output options...]
+  local out=$1 src=$2 title=$3 artist=$4 album=$5 number=$6 genre=$7 year=$8
+  shift 8
+  ff -f lavfi -i "$src" -metadata "title=$title" -metadata "artist=$artist" -metadata "album=$album" \
+    -metadata "track=$number" -metadata "genre=$genre" -metadata "date=$year" "$@" "$MUSIC/$out"
+}
+track "Sine Ensemble/Tones/01 Concert A.flac" "sine=f=440:d=12:sample_rate=44100" "Concert A" "Sine Ensemble" "Tones" 1 Ambient 2019 -c:a flac
+track "Sine Ensemble/Tones/02 High Whistle.mp3" "sine=f=880:d=11:sample_rate=44100" "High Whistle" "Sine Ensemble" "Tones" 2 Ambient 2019 -c:a libmp3lame -b:a 96k
+track "Sine Ensemble/Overtones/01 Fifth.ogg" "sine=f=660:d=10:sample_rate=44100" "Fifth" "Sine Ensemble" "Overtones" 1 Drone 2021 -c:a libvorbis -q:a 3
+track "Noise Collective/Weather/01 Pink Rain.ogg" "anoisesrc=color=pink:amplitude=0.3:d=12:r=44100" "Pink Rain" "Noise Collective" "Weather" 1 Noise 2020 -c:a libvorbis -q:a 3
+track "Noise Collective/Weather/Disc 2/02 Brown Thunder.flac" "anoisesrc=color=brown:amplitude=0.4:d=10:r=44100" "Brown Thunder" "Noise Collective" "Weather" 2 Noise 2020 -c:a flac
+
+export HF_HOME="$TMP/hf-home" HF_HUB_OFFLINE=1
+DB="$TMP/library.db"
+"$CLI" index "$MUSIC" --db "$DB" --model "$MODEL" --quiet || fail "clapsearch index failed"
+
+# One user, as the docs tell a person to make one: the password on standard input, an API key.
+SUBSONIC_USER=alice
+SUBSONIC_PASSWORD="open sesame $RANDOM"
+printf '%s\n' "$SUBSONIC_PASSWORD" | "$CLI" user add "$SUBSONIC_USER" --db "$DB" >/dev/null || fail "clapsearch user add failed"
+SUBSONIC_API_KEY=$("$CLI" user key "$SUBSONIC_USER" --db "$DB") || fail "clapsearch user key failed"
+
+start_server server
+export SUBSONIC_URL=$URL SUBSONIC_USER SUBSONIC_PASSWORD SUBSONIC_API_KEY SUBSONIC_MUSIC=$MUSIC SUBSONIC_DB=$DB SUBSONIC_CLI=$CLI
+
+tests=("$@")
+if [[ ${#tests[@]} -eq 0 ]]; then
+  for t in "$HERE"/*.test.mjs; do tests+=("$(basename "$t")"); done
+fi
+status=0
+for t in "${tests[@]}"; do
+  echo "subsonic test: $t"
+  node "$HERE/$t" || { status=1; echo "subsonic test: FAILED: $t" >&2; }
+done
+if [[ $status -ne 0 ]]; then
+  echo "--- server stderr (last 20 lines):" >&2; tail -n 20 "$TMP/server.err" >&2 || true
+fi
+exit $status
