@@ -53,6 +53,9 @@ export const definitions = {
   MusicFolder: strict({ id: integer, name: string }, ["id"]),
   Genre: strict({ value: string, songCount: integer, albumCount: integer }, ["value", "songCount", "albumCount"]),
   SonicMatch: strict({ entry: ref("Child"), similarity: { type: "number", minimum: 0, maximum: 1 } }, ["entry", "similarity"]),
+  // sonic (openapi/schemas/SimilarSongs.json, SimilarSongs2.json: a song list, every member optional)
+  SimilarSongs: strict({ song: arrayOf("Child") }),
+  SimilarSongs2: strict({ song: arrayOf("Child") }),
 };
 
 // The envelope (SubsonicResponse): the base members, then either status ok with the endpoint's
