@@ -110,6 +110,9 @@ class AccountsConnection {
     }
   }
   const std::string& location() const { return location_; }
+  // The library generation song references were last re-attached at (service/user_data.h); used
+  // under with()'s lock.
+  int64_t attached_generation = -1;
 
  private:
   std::string location_;
