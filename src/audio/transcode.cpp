@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -165,12 +166,11 @@ struct Transcoder::Impl {
     if (!enc_) fail("out of memory");
     const int in_channels = std::max(1, dec_->ch_layout.nb_channels);
     av_channel_layout_default(&enc_->ch_layout, std::min(in_channels, 2));
-    // The source's rate when the encoder takes it (no resampling), else its usual rate.
-    int rate = mp3 ? 44100 : 48000;
-    if (codec->supported_samplerates)
-      for (const int* r = codec->supported_samplerates; *r; ++r)
-        if (*r == dec_->sample_rate) rate = *r;
-    if (!mp3) rate = 48000;  // Opus is defined at 48 kHz; Ogg Opus players expect it
+    // MP3: the source's rate when it is one of MPEG-1's (no resampling), else 44.1 kHz; the
+    // lower MPEG-2 rates cap the bit rate at 160 kbit/s, and the rate asked for must hold (an
+    // announced length is computed from it). Opus is defined at 48 kHz.
+    int rate = 48000;
+    if (mp3) rate = dec_->sample_rate == 32000 || dec_->sample_rate == 48000 ? dec_->sample_rate : 44100;
     enc_->sample_rate = rate;
     enc_->sample_fmt = codec->sample_fmts ? codec->sample_fmts[0] : AV_SAMPLE_FMT_FLTP;
     for (const AVSampleFormat* f = codec->sample_fmts; f && *f != AV_SAMPLE_FMT_NONE; ++f)

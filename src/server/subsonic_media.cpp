@@ -146,8 +146,11 @@ void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> fil
   // The spec's estimateContentLength: bit rate x duration. The length is a promise to the
   // client, so the output is cut at it, or filled up to it with zero bytes (which MP3 and Ogg
   // players skip as padding).
+  // MP3 at a constant rate is exactly that (+ 4 KB for its first frame's and a tag's slack); Ogg
+  // adds its page headers, about 1 %: 2 % more, so a long song is padded, never cut.
   const double seconds = std::max(1.0, t.duration_s - o.start_s);
-  const auto length = static_cast<size_t>(std::ceil(seconds * plan.kbps * 1000 / 8)) + 4096;
+  const double container = plan.format == audio::TranscodeFormat::Opus ? 1.02 : 1.0;
+  const auto length = static_cast<size_t>(std::ceil(seconds * plan.kbps * 1000 / 8 * container)) + 4096;
   call.res.set_content_provider(length, type, [file, slot, transcoder, length](size_t offset, size_t, httplib::DataSink& sink) {
     if (offset != 0) return false;  // one pass writes it all
     size_t sent = 0;
