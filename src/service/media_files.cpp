@@ -97,6 +97,7 @@ std::optional<std::string> CoverCache::get(const std::string& key) const {
 }
 
 void CoverCache::put(const std::string& key, const std::string& bytes) const {
+  const std::lock_guard<std::mutex> lock(write_mutex_);
   try {
     std::error_code ec;
     fs::create_directories(dir_, ec);

@@ -6,6 +6,7 @@
 // indexed root once resolved, a regular file).
 #pragma once
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ class CoverCache {
 
  private:
   void evict() const;
+  // One writer at a time: two requests scaling the same cover would write the same temporary
+  // name (OutputFile's is per process) and could rename a mix of both into place.
+  mutable std::mutex write_mutex_;
   std::string dir_;
   int64_t max_bytes_;
   int max_files_;
