@@ -76,6 +76,9 @@ function probe(bytes, name) {
     const r = await api.stream({ id: String(t.track_id), ...params });
     check((await bytesOf(r)).equals(readFileSync(t.path)), `stream ${what}: the file as it is`);
   }
+  // The same by form POST (the formPost extension), as a client configured with post: true sends it.
+  const posted = await client({ post: true }).stream({ id: song("Concert A"), format: "raw" });
+  check((await bytesOf(posted)).equals(file), "stream by form POST: the file's bytes");
   // download never transcodes.
   const d = await api.download({ id: song("Concert A"), format: "mp3", maxBitRate: 64 });
   check((await bytesOf(d)).equals(file), "download ignores format and maxBitRate: the original file");
