@@ -56,6 +56,15 @@ export const definitions = {
   // sonic (openapi/schemas/SimilarSongs.json, SimilarSongs2.json: a song list, every member optional)
   SimilarSongs: strict({ song: arrayOf("Child") }),
   SimilarSongs2: strict({ song: arrayOf("Child") }),
+  // media: the lyrics answers (openapi/schemas/Lyrics.json, LyricsList.json, StructuredLyrics.json,
+  // Line.json); songLyrics version 1, so no kind, agents or cueLine.
+  Lyrics: strict({ value: string, artist: string, title: string }, ["value"]),
+  Line: strict({ value: string, start: number }, ["value"]),
+  StructuredLyrics: strict({
+    lang: string, synced: boolean, line: arrayOf("Line"), displayArtist: string, displayTitle: string, offset: number,
+  }, ["lang", "synced", "line"]),
+  LyricsList: strict({ structuredLyrics: arrayOf("StructuredLyrics") }),
+  // end media
 };
 
 // The envelope (SubsonicResponse): the base members, then either status ok with the endpoint's
