@@ -58,6 +58,7 @@ struct BenchOptions {
   std::string text_precision = "fp32";
   std::string window_index = "auto";  // --window-index (with --serve-tracks)
   std::string where;                  // --where (with --serve-tracks)
+  bool subsonic = false;              // --subsonic (with --serve-tracks)
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
   std::vector<std::string> index;     // --index DIR...: indexing speed end to end
   bool kernels = false;               // --kernels: instruction peaks and the GEMMs at the layer shapes
@@ -169,6 +170,7 @@ int run_serve_bench(const BenchOptions& o) {
   lo.window_index = o.window_index;
   lo.work_dir = o.keep;
   lo.where = o.where;
+  lo.subsonic = o.subsonic;
   lo.progress = [](const std::string& m) { std::fprintf(stderr, "bench: %s\n", m.c_str()); };
   const server::LoadBenchReport r = server::run_load_bench(lo);
   if (o.json) {
@@ -509,6 +511,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--where", o->where,
                   "With --serve-tracks: also time the cached texts under this filter (the synthetic tracks' years run "
                   "1926-2025, one year per track in turn: \"year = 1990\" keeps 1 %)");
+  cmd->add_flag("--subsonic", o->subsonic,
+                "With --serve-tracks: time the Subsonic API (/rest/: album lists, search, a phone's sync page, artists, "
+                "sonic similarity, a stream's first byte, a cached cover) instead of the text and audio queries");
   cmd->add_option("--keep", o->keep, "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db)");
   cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });

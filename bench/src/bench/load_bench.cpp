@@ -52,6 +52,9 @@ int64_t make_index(const std::string& db, const store::ModelIdentity& identity, 
       track.size = 1;
       track.title = "Track " + std::to_string(t);
       track.artist = "Artist " + std::to_string(t % 97);
+      track.album = "Album " + std::to_string(t / 12);  // 12 tracks an album, one artist each (the Subsonic levels)
+      track.album_artist = "Artist " + std::to_string((t / 12) % 97);
+      track.track_no = static_cast<int>(t % 12) + 1;
       track.genre = genres[t % 8];
       track.date = std::to_string(1926 + t % 100);  // a year per track: "year = 1990" selects 1 % (bench --where)
       track.duration_s = 5.0 * (o.windows_per_track + 1);
@@ -129,9 +132,18 @@ std::string wav_clip(double seconds) {
   return out;
 }
 
-// `clients` connections send requests made by `request(client, i)` until `seconds` pass.
-LoadLevel drive(const std::string& kind, int port, int clients, double seconds,
-                const std::function<httplib::Result(httplib::Client&, int, int64_t)>& request) {
+}  // namespace
+
+LoadLevel drive_load(const std::string& kind, int port, int clients, double seconds,
+                     const std::function<httplib::Result(httplib::Client&, int, int64_t)>& request) {
+  return drive_load_until(kind, port, clients, seconds, [&request](httplib::Client& c, int id, int64_t i) {
+    auto r = request(c, id, i);
+    return r && r->status == 200;
+  });
+}
+
+LoadLevel drive_load_until(const std::string& kind, int port, int clients, double seconds,
+                           const std::function<bool(httplib::Client&, int, int64_t)>& request) {
   std::mutex mutex;
   std::vector<double> latencies;
   std::atomic<int64_t> errors{0};
@@ -146,9 +158,9 @@ LoadLevel drive(const std::string& kind, int port, int clients, double seconds,
       std::vector<double> mine;
       for (int64_t i = 0; seconds_since(start) < seconds; ++i) {
         const auto t0 = Clock::now();
-        auto r = request(client, c, i);
+        const bool ok = request(client, c, i);
         const double ms = seconds_since(t0) * 1000;
-        if (!r || r->status != 200) ++errors;
+        if (!ok) ++errors;
         else mine.push_back(ms);
       }
       std::lock_guard lock(mutex);
@@ -167,8 +179,6 @@ LoadLevel drive(const std::string& kind, int port, int clients, double seconds,
   l.max_ms = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
   return l;
 }
-
-}  // namespace
 
 LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
   if (o.tracks < 1 || o.windows_per_track < 1) throw Error("bench: --serve-tracks and --windows-per-track must be positive");
@@ -198,6 +208,7 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
   const std::string db = dir + "/bench.db";
   auto t0 = Clock::now();
   report.windows = make_index(db, identity, o);
+  if (o.subsonic) add_subsonic_library(db, dir, identity);
   report.make_index_s = seconds_since(t0);
 
   ServerOptions so;
@@ -231,10 +242,17 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
   }
   report.server_start_s = seconds_since(t0);
   if (o.progress) o.progress("server up; running load levels");
+  if (o.subsonic) {
+    run_subsonic_levels(port, o.tracks, o, report);
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    report.peak_rss_mb = ru.ru_maxrss / 1024.0;
+    return report;
+  }
 
   std::atomic<int64_t> nonce{0};  // uncached texts: phrase(1000 + n), up to 12,824 of them
   for (int clients : o.clients) {
-    report.levels.push_back(drive("text, cached", port, clients, o.seconds, [](httplib::Client& c, int id, int64_t i) {
+    report.levels.push_back(drive_load("text, cached", port, clients, o.seconds, [](httplib::Client& c, int id, int64_t i) {
       return c.Get("/api/search?q=" + url_encode(phrase(100 + (i * 7 + id) % 32)));
     }));
     if (o.progress) o.progress("text, cached, " + std::to_string(clients) + " clients done");
@@ -242,13 +260,13 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
     // The same texts under the filter, measured right after the unfiltered level: their ratio
     // is the filter's cost on this machine at this moment.
     const std::string filter = "&where=" + url_encode(o.where);
-    report.levels.push_back(drive("text, cached, where", port, clients, o.seconds, [&filter](httplib::Client& c, int id, int64_t i) {
+    report.levels.push_back(drive_load("text, cached, where", port, clients, o.seconds, [&filter](httplib::Client& c, int id, int64_t i) {
       return c.Get("/api/search?q=" + url_encode(phrase(100 + (i * 7 + id) % 32)) + filter);
     }));
     if (o.progress) o.progress("text, cached, where, " + std::to_string(clients) + " clients done");
   }
   for (int clients : o.clients) {
-    report.levels.push_back(drive("text, uncached", port, clients, o.seconds, [&nonce](httplib::Client& c, int, int64_t) {
+    report.levels.push_back(drive_load("text, uncached", port, clients, o.seconds, [&nonce](httplib::Client& c, int, int64_t) {
       return c.Get("/api/search?q=" + url_encode(phrase(1000 + nonce++)));  // each text once (the index is new)
     }));
     if (o.progress) o.progress("text, uncached, " + std::to_string(clients) + " clients done");
@@ -261,7 +279,7 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
     httplib::MultipartFormDataItems items = {{"file", clip, "clip.wav", "audio/wav"}};
     warm.Post("/api/like", items);
   }
-  report.levels.push_back(drive("like, 30 s clip", port, 1, o.seconds, [&clip](httplib::Client& c, int, int64_t) {
+  report.levels.push_back(drive_load("like, 30 s clip", port, 1, o.seconds, [&clip](httplib::Client& c, int, int64_t) {
     httplib::MultipartFormDataItems items = {{"file", clip, "clip.wav", "audio/wav"}};
     return c.Post("/api/like", items);
   }));

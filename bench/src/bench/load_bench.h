@@ -12,7 +12,10 @@
 #include <string>
 #include <vector>
 
+#include <httplib.h>
+
 #include "model/clap.h"
+#include "store/store.h"
 
 namespace clap::server {
 
@@ -27,6 +30,11 @@ struct LoadBenchOptions {
   std::string window_index = "auto";          // how the server searches windows (auto, memory, compressed)
   std::string work_dir;            // where the synthetic index goes; empty = a temporary folder
   std::string where;               // also time the cached texts under this filter (tracks have year 1926 + t % 100)
+  // The Subsonic API (/rest/) instead of the text and audio queries (subsonic_bench.cpp): album
+  // lists, tag search, a phone's sync, artists, sonic similarity, a stream's first byte, a cached
+  // cover. The synthetic tracks get albums (12 tracks each) and a user; a few real WAV files with
+  // a cover beside them are indexed too, so that streams and covers read real files.
+  bool subsonic = false;
   std::function<void(const std::string&)> progress;
 };
 
@@ -45,5 +53,17 @@ struct LoadBenchReport {
 };
 
 LoadBenchReport run_load_bench(const LoadBenchOptions& options);
+
+// Internal to the load benchmarks: `clients` connections send requests made by
+// `request(client, client_number, i)` for `seconds`; a non-200 answer counts as an error.
+LoadLevel drive_load(const std::string& kind, int port, int clients, double seconds,
+                     const std::function<httplib::Result(httplib::Client&, int, int64_t)>& request);
+// The same with a request that says itself whether it succeeded (a stream stopped at its first bytes).
+LoadLevel drive_load_until(const std::string& kind, int port, int clients, double seconds,
+                           const std::function<bool(httplib::Client&, int, int64_t)>& request);
+// subsonic_bench.cpp: adds the real files and the user to the synthetic index at `db` (before the
+// server starts), then times the /rest/ levels against the server at `port`.
+void add_subsonic_library(const std::string& db, const std::string& dir, const store::ModelIdentity& identity);
+void run_subsonic_levels(int port, int64_t tracks, const LoadBenchOptions& o, LoadBenchReport& report);
 
 }  // namespace clap::server
