@@ -10,6 +10,7 @@ const std::vector<Extension>& extensions() {
       {"formPost", {1}},
       {"apiKeyAuthentication", {1}},
       {"sonicSimilarity", {1}},
+      {"topSongsByArtistId", {1}},  // getTopSongs takes an artist id (subsonic_browse.cpp)
   };
   return all;
 }
