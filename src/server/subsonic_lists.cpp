@@ -242,7 +242,7 @@ void search(Call& call, ojson& body, bool id3) {
     albums.push_back(id3 ? album_id3(call, a) : album_child(call, a));
   }
   for (const size_t i : page_of(c.songs().size(), songs_page, [&](size_t i) {
-         return (folder == 0 || c.music_folder_of(c.songs()[i]) == folder) && matches(c.song_text(i), words);
+         return (folder == 0 || c.song_folder(i) == folder) && matches(c.song_text(i), words);
        }))
     if (const store::Track* t = call.snap.track(c.songs()[i])) songs.push_back(child(call, *t));
   body[id3 ? "searchResult3" : "searchResult2"] = ojson{{"artist", artists}, {"album", albums}, {"song", songs}};

@@ -99,6 +99,7 @@ class MusicCatalog {
   // space so that " " + word finds a word's start): a song's title, artist and album (by its
   // position in songs()), an album's name and artist, an artist's name.
   const std::string& song_text(size_t i) const { return song_texts_[i]; }
+  int song_folder(size_t i) const { return song_folders_[i]; }  // music_folder_of(songs()[i])
   const std::string& album_text(size_t i) const { return album_texts_[i]; }
   const std::string& artist_text(size_t i) const { return artist_texts_[i]; }
   // An artist's own songs (its artist tag), in songs() order.
@@ -146,6 +147,7 @@ class MusicCatalog {
   std::vector<size_t> artists_indexed_;
   std::vector<std::string> artist_letters_;
   std::vector<std::string> song_texts_, album_texts_, artist_texts_;
+  std::vector<int> song_folders_;
   std::vector<std::vector<int>> album_roots_, artist_roots_;  // music folder ids, ascending
   std::map<std::string, std::vector<size_t>> genre_albums_;
   std::map<std::string, std::vector<int64_t>> genre_songs_;
