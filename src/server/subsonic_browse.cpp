@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cmath>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -323,11 +325,21 @@ void get_scan_status(Call& call, ojson& body) { body["scanStatus"] = scan_status
 void start_scan(Call& call, ojson& body) {
   if (!call.user.admin) throw Failure{50, "only an admin user may start a scan"};
   service::IndexRequest request;
-  request.dirs = call.snap.roots();
+  // Only the folders that are there (as `serve --watch` runs): a drive not mounted is left alone,
+  // its tracks kept, rather than read as every file of it gone.
+  std::string missing;
+  for (const std::string& root : call.snap.roots()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(root, ec)) request.dirs.push_back(root);
+    else missing += (missing.empty() ? "" : ", ") + root;
+  }
+  if (call.snap.roots().empty()) throw Failure{0, "the index has no folder to scan (index one with: clapsearch index DIR)"};
+  // The paths go to the server's log, not to the app (answers never say where the library lives).
+  if (!missing.empty() && call.options.log) call.options.log("startScan: not there, left out of the scan: " + missing);
+  if (request.dirs.empty()) throw Failure{0, "no folder of the library is there to scan (the server's log names them)"};
   request.db = call.snap.db_path();
   request.threads = call.options.threads;
   request.quiet = true;  // the model and settings are the index's own
-  if (request.dirs.empty()) throw Failure{0, "the index has no folder to scan (index one with: clapsearch index DIR)"};
   scanner().start(std::move(request), call.options.log);
   body["scanStatus"] = ojson{{"scanning", true}, {"count", scanner().count()}};
 }

@@ -2,13 +2,15 @@
 // the semantics and call() for the whole envelope, validated against the spec's schemas: the
 // folder view, the ID3 view, every album list type, random songs, songs by genre, search2/3 (a
 // phone's offline sync: an empty query paged through every song), top songs, artist and album
-// info, the scan, the error codes 10 and 70, one XML answer, and ids that stay the same across a
+// info, the scan (a new file found, a deleted one forgotten), the error codes 10 and 70, one XML
+// answer, and ids that stay the same across a
 // re-index, a scan and a server restart.
 //
 // The library (run.sh): Sine Ensemble - Tones (2019, Ambient: Concert A, High Whistle) and
 // Overtones (2021, Drone: Fifth); Noise Collective - Weather (2020, Noise: Pink Rain, and Brown
 // Thunder in Disc 2/).
 import { spawn, execFileSync } from "node:child_process";
+import { unlinkSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { SubsonicAPI } from "subsonic-api";
 import { check, validate, client, raw, call, done, env } from "./lib.mjs";
@@ -239,22 +241,26 @@ async function waitForScan() {
   }
   return null;
 }
-{
-  const status = (await api.getScanStatus()).scanStatus;
-  same([status.scanning, status.count], [false, 5], "getScanStatus before a scan: the library's songs");
+// startScan: the scan's answer and its end, or null when this user may not start one.
+async function scan() {
   const started = await call(api, "startScan.view");
   const answer = started.body["subsonic-response"];
-  if (answer.status === "ok") {
-    validate("startScan", started.body, members.startScan);
-    check(answer.scanStatus.scanning === true, "startScan answers scanning");
-    const after = await waitForScan();
-    check(after !== null && after.count === 5, `the scan ends, the library still 5 songs: ${JSON.stringify(after)}`);
-  } else {
+  if (answer.status !== "ok") {
     // A user who is not an admin may not start a scan (subsonic_browse.cpp: start_scan).
     validate("startScan refused", started.body);
     check(answer.error.code === 50, `startScan by a non-admin is code 50: ${JSON.stringify(answer)}`);
+    return null;
   }
+  validate("startScan", started.body, members.startScan);
+  check(answer.scanStatus.scanning === true, "startScan answers scanning");
+  check(await waitForScan() !== null, "the scan ends");
+  await new Promise((r) => setTimeout(r, 1500));  // the server's refresh of its snapshot (refresh_ms 1000)
+  return (await ok("getScanStatus")).scanStatus;
 }
+const status = (await api.getScanStatus()).scanStatus;
+same([status.scanning, status.count], [false, 5], "getScanStatus before a scan: the library's songs");
+const scanned = await scan();
+if (scanned) same(scanned.count, 5, "after a scan of an unchanged library: still 5 songs");
 execFileSync(env.cli, ["index", env.music, "--db", env.db, "--quiet"], { stdio: ["ignore", "ignore", "inherit"] });
 await new Promise((r) => setTimeout(r, 1500));  // the server's refresh of its snapshot (refresh_ms 1000)
 same(await snapshotIds(api), before, "ids after a re-index");
@@ -276,5 +282,20 @@ same(await snapshotIds(api), before, "ids after a re-index");
   } finally {
     server.kill("SIGTERM");
   }
+}
+// A scan finds a new file (and, the file deleted, a second scan forgets it): the library is left
+// as it was for the other tests.
+if (scanned) {
+  const added = `${env.music}/Sine Ensemble/Tones/03 Scanned Hum.mp3`;
+  execFileSync("ffmpeg", ["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=220:d=6:sample_rate=44100",
+    "-metadata", "title=Scanned Hum", "-metadata", "artist=Sine Ensemble", "-metadata", "album=Tones", "-metadata", "track=3", added]);
+  try {
+    same((await scan())?.count, 6, "a scan indexes a new file");
+    same(titles((await s3({ query: "scanned hum" })).song), ["Scanned Hum"], "the scanned song is found");
+  } finally {
+    unlinkSync(added);
+  }
+  same((await scan())?.count, 5, "a scan after the file is deleted forgets it");
+  same(await snapshotIds(api), before, "ids after the scans");
 }
 done("browse");
