@@ -73,6 +73,12 @@ int run_migrate(const MigrateOptions& o) {
     j["roots"] = s.roots;
     j["embedding_sets"] = s.embedding_sets;
     j["set_windows"] = s.set_windows;
+    j["users"] = s.users;
+    j["api_keys"] = s.api_keys;
+    j["stars"] = s.stars;
+    j["ratings"] = s.ratings;
+    j["plays"] = s.plays;
+    j["playlists"] = s.playlists;
     j["ok"] = s.counts.ok;
     j["errors"] = s.counts.errors;
     j["silent_tracks"] = s.counts.silent_tracks;
@@ -92,6 +98,10 @@ int run_migrate(const MigrateOptions& o) {
   if (s.embedding_sets > 1)
     std::printf("copied   %s (the active one and %s of the others)\n", count(s.embedding_sets, "embedding set").c_str(),
                 count(s.set_windows, "window").c_str());
+  if (s.users > 0)
+    std::printf("copied   %s with %s, %s, %s, %s and %s\n", count(s.users, "user").c_str(), count(s.api_keys, "API key").c_str(),
+                count(s.stars, "star").c_str(), count(s.ratings, "rating").c_str(), count(s.plays, "play").c_str(),
+                count(s.playlists, "playlist").c_str());
   std::printf("verified the copy: the same counts as the source, %s\n",
               s.inherited_problems.empty() ? "and its check finds no problem" : "and only the source's own problems:");
   for (const auto& p : s.inherited_problems) std::printf("  %s\n", terminal_text(p).c_str());
@@ -111,13 +121,15 @@ void add_migrate_command(CLI::App& app, Action& action) {
       ->required();
   cmd->add_flag("--json", o->json,
                 "Print the summary as one JSON object: from, to, tracks, windows, labels, retired, retired_windows, "
-                "cached_texts, roots, embedding_sets, set_windows, seconds ...");
+                "cached_texts, roots, embedding_sets, set_windows, users, api_keys, stars, ratings, plays, playlists, seconds ...");
   cmd->add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   cmd->footer(
       "Everything is copied: the model identity, the folders, every track (errors and silent ones too) with its id,\n"
       "its windows with their ids and every embedding bit for bit, zero-shot labels, retired tracks (kept\n"
       "restorable), every embedding set (the active one, and the other models' embeddings beside it, with their\n"
-      "ids) and the text-embedding cache of every model. Every query gives the same output on the copy.\n"
+      "ids), the text-embedding cache of every model, and the users with their API keys, stars, ratings, plays\n"
+      "and playlists (passwords sealed again with the copy's key file, which is made beside it: see `user`).\n"
+      "Every query gives the same output on the copy.\n"
       "The copy is one transaction and is checked before it is committed (the same counts as the source, a clean\n"
       "check): a failure leaves the destination as it was. A destination that holds anything is refused.\n"
       "Passwords in a URL are never printed (or use ~/.pgpass / PGPASSWORD).");

@@ -27,4 +27,10 @@ std::string clapsearch_cache_dir() {
   return cache + "/clapsearch";
 }
 
+std::string clapsearch_data_dir() {
+  std::string data = env_or_empty("XDG_DATA_HOME");
+  if (data.empty() || data.front() != '/') data = home_dir() + "/.local/share";
+  return data + "/clapsearch";
+}
+
 }  // namespace clap

@@ -10,5 +10,7 @@ std::string env_or_empty(const char* name);
 std::string home_dir();
 // $XDG_CACHE_HOME/clapsearch, else ~/.cache/clapsearch (not created here).
 std::string clapsearch_cache_dir();
+// $XDG_DATA_HOME/clapsearch, else ~/.local/share/clapsearch (not created here).
+std::string clapsearch_data_dir();
 
 }  // namespace clap

@@ -146,6 +146,9 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   } else {
     run.summary = index::index_roots(*store, r.dirs, spec, settings, provider, callbacks);
   }
+  // Stars, plays and playlists follow their songs to the ids this run gave them (a --rebuild
+  // numbers every track again; store.h SongRef).
+  store->reattach_songs();
   run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
   return run;
 }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "service/accounts.h"
 
 namespace clap::service {
 
@@ -32,6 +33,7 @@ std::string contents(const store::Store& s) {
   if (const size_t n = s.retired_tracks().size()) parts.push_back(plural(static_cast<int64_t>(n), "retired track", "retired tracks"));
   if (const size_t n = s.roots().size()) parts.push_back(plural(static_cast<int64_t>(n), "folder", "folders"));
   if (!s.export_cached_texts(nullptr, 1).empty()) parts.push_back("cached texts");
+  if (const size_t n = s.users().size()) parts.push_back(plural(static_cast<int64_t>(n), "user", "users"));
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
   return out;
@@ -70,8 +72,18 @@ std::string counts_text(const store::Counts& c) {
 
 // The copy itself, inside one read scope of the source and one import transaction of the
 // destination: committed whole or not at all.
-void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
-                const std::function<void(int64_t, int64_t)>& progress) {
+// The users' rows, counted as the summary counts them.
+std::string user_data_text(const store::UserDataCopy& d) {
+  return plural(static_cast<int64_t>(d.users.size()), "user", "users") + ", " +
+         plural(static_cast<int64_t>(d.api_keys.size()), "API key", "API keys") + ", " +
+         plural(static_cast<int64_t>(d.stars.size()), "star", "stars") + ", " +
+         plural(static_cast<int64_t>(d.ratings.size()), "rating", "ratings") + ", " +
+         plural(static_cast<int64_t>(d.plays.size()), "play", "plays") + ", " +
+         plural(static_cast<int64_t>(d.playlists.size()), "playlist", "playlists");
+}
+
+void copy_index(const store::Store& src, store::Store& dst, const std::string& from_loc, const std::string& to_loc,
+                MigrateSummary& sum, const std::function<void(int64_t, int64_t)>& progress) {
   const auto read = src.read_scope();  // one committed state of the source, however long the copy takes
   const std::optional<store::ModelIdentity> model = src.model();
   if (!model) throw Error(sum.from + ": the index is empty (no model recorded): nothing to copy");
@@ -124,6 +136,17 @@ void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
     dst.import_cached_texts(page);
     sum.cached_texts += static_cast<int64_t>(page.size());
   }
+  // The users with what they keep: their passwords are sealed with the source's key file and are
+  // sealed again with the copy's (service/accounts.h).
+  store::UserDataCopy users = src.export_user_data();
+  rekey_passwords(users, from_loc, to_loc);
+  dst.import_user_data(users);
+  sum.users = static_cast<int64_t>(users.users.size());
+  sum.api_keys = static_cast<int64_t>(users.api_keys.size());
+  sum.stars = static_cast<int64_t>(users.stars.size());
+  sum.ratings = static_cast<int64_t>(users.ratings.size());
+  sum.plays = static_cast<int64_t>(users.plays.size());
+  sum.playlists = static_cast<int64_t>(users.playlists.size());
 
   // Verified before it is committed: a copy that does not match is rolled back.
   sum.counts = dst.counts();
@@ -136,6 +159,9 @@ void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
   if (const size_t n = dst.retired_tracks().size(); n != retired_ids.size())
     throw Error("the copy does not match its source: " + std::to_string(n) + " retired tracks in " + sum.to + ", " +
                 std::to_string(retired_ids.size()) + " in " + sum.from + "; nothing was written");
+  if (const std::string copied = user_data_text(dst.export_user_data()), source = user_data_text(users); copied != source)
+    throw Error("the copy does not match its source: " + copied + " in " + sum.to + ", " + source + " in " + sum.from +
+                "; nothing was written");
   if (const std::vector<std::string> problems = dst.check(); !problems.empty()) {
     // A faithful copy of a source with problems has them too: those are the source's to fix.
     const std::vector<std::string> source_problems = src.check();
@@ -167,14 +193,18 @@ MigrateSummary migrate_index(const std::string& from, const std::string& to,
   const std::unique_ptr<store::Store> src = store::open_store(from_loc, store::OpenMode::ReadOnly);
   // A SQLite file this call creates is removed again when the copy fails.
   const bool created = !store::is_server_location(to_loc) && !fs::exists(to_loc, ec);
+  // So is a password key file it made (for the users' passwords) that nothing uses.
+  const std::string key_file = key_file_path(to_loc);
+  const bool key_existed = fs::exists(fs::symlink_status(key_file, ec));
   std::unique_ptr<store::Store> dst;
   try {
     dst = store::open_store(to_loc, store::OpenMode::ReadWrite);
-    copy_index(*src, *dst, sum, progress);
+    copy_index(*src, *dst, from_loc, to_loc, sum, progress);
   } catch (...) {
     dst.reset();  // closed (and its transaction rolled back) before its file goes
     if (created)
       for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(to_loc + suffix, ec);
+    if (!key_existed) fs::remove(key_file, ec);
     throw;
   }
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -18,6 +18,9 @@ struct MigrateSummary {
   int64_t cached_texts = 0, roots = 0;
   // The embedding sets copied (the active one included) and the windows the inactive ones hold.
   int64_t embedding_sets = 0, set_windows = 0;
+  // The users and what they keep (their passwords encrypted again with the copy's key file,
+  // service/accounts.h).
+  int64_t users = 0, api_keys = 0, stars = 0, ratings = 0, plays = 0, playlists = 0;
   store::Counts counts;                          // the copy's, equal to the source's (verified)
   // Problems the copy's check() found that the source has as well (a faithful copy of an
   // index with problems); a copy with problems of its own is never committed.

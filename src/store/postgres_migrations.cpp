@@ -222,6 +222,78 @@ CREATE INDEX jobs_state ON jobs(state, pass, id);
     R"sql(
 ALTER TABLE tracks ADD COLUMN speech DOUBLE PRECISION;
 )sql",
+    // 9 -> 10 (SqliteStore's 7 -> 8): users and what they keep (issue 54: the Subsonic API's users, API keys, stars,
+    // ratings, plays, playlists; issue 55 reads the plays and feedback). No foreign key to tracks:
+    // a song is referred to by track id plus the content hash and path that find it again after
+    // `index --rebuild` or a new id (store.h SongRef; reattach_songs), and nothing a user keeps
+    // goes when a track does. Removing a user removes what they keep (ON DELETE CASCADE).
+    R"sql(
+CREATE TABLE users(
+  id                 BIGINT PRIMARY KEY,
+  name               TEXT COLLATE "C" NOT NULL UNIQUE,
+  password_encrypted TEXT NOT NULL,
+  admin              BOOLEAN NOT NULL DEFAULT false,
+  created_at         BIGINT NOT NULL
+);
+CREATE TABLE api_keys(
+  id         BIGINT PRIMARY KEY,
+  user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  key_hash   TEXT COLLATE "C" NOT NULL UNIQUE,
+  label      TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE stars(
+  user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  item_kind    TEXT NOT NULL CHECK (item_kind IN ('song', 'album', 'artist')),
+  item_id      TEXT NOT NULL DEFAULT '',
+  track_id     BIGINT NOT NULL DEFAULT 0,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT COLLATE "C" NOT NULL DEFAULT '',
+  starred_at   BIGINT NOT NULL
+);
+CREATE INDEX stars_item ON stars(user_id, item_kind, item_id, track_id);
+CREATE TABLE ratings(
+  user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  item_kind    TEXT NOT NULL CHECK (item_kind IN ('song', 'album', 'artist')),
+  item_id      TEXT NOT NULL DEFAULT '',
+  track_id     BIGINT NOT NULL DEFAULT 0,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT COLLATE "C" NOT NULL DEFAULT '',
+  rating       INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+  rated_at     BIGINT NOT NULL
+);
+CREATE INDEX ratings_item ON ratings(user_id, item_kind, item_id, track_id);
+CREATE TABLE plays(
+  id             BIGINT PRIMARY KEY,
+  user_id        BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  track_id       BIGINT NOT NULL,
+  content_hash   TEXT NOT NULL DEFAULT '',
+  path           TEXT COLLATE "C" NOT NULL DEFAULT '',
+  played_at      BIGINT NOT NULL,
+  seconds_played DOUBLE PRECISION NOT NULL DEFAULT 0,
+  skipped        BOOLEAN NOT NULL DEFAULT false,
+  source         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX plays_user_time ON plays(user_id, played_at);
+CREATE INDEX plays_track ON plays(track_id);
+CREATE TABLE playlists(
+  id         BIGINT PRIMARY KEY,
+  owner      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name       TEXT NOT NULL,
+  comment    TEXT NOT NULL DEFAULT '',
+  public     BOOLEAN NOT NULL DEFAULT false,
+  created_at BIGINT NOT NULL,
+  changed_at BIGINT NOT NULL
+);
+CREATE TABLE playlist_entries(
+  playlist_id  BIGINT NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,
+  position     INTEGER NOT NULL,
+  track_id     BIGINT NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT COLLATE "C" NOT NULL DEFAULT '',
+  PRIMARY KEY (playlist_id, position)
+);
+)sql",
 };
 }  // namespace
 
@@ -258,7 +330,7 @@ void check_tables(pg::Connection& c) {
   auto r = c.query(
       "SELECT n FROM unnest(ARRAY['schema_version', 'meta', 'roots', 'tracks', 'windows', 'text_cache', 'track_labels', "
       "'retired_tracks', 'retired_windows', 'jobs', 'removed_tracks', 'fingerprints', 'embedding_sets', 'set_windows', "
-      "'set_tracks']) WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i LIMIT 1");
+      "'set_tracks', 'users', 'api_keys', 'stars', 'ratings', 'plays', 'playlists', 'playlist_entries']) WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i LIMIT 1");
   if (r.rows() == 0) return;
   // Not DamagedIndex: --rebuild does not replace a server's database (store.h, check_replaceable).
   throw Error(c.where() + ": the index is damaged (missing table " + r.text(0, 0) +

@@ -166,6 +166,78 @@ WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'model_id');
     R"sql(
 ALTER TABLE tracks ADD COLUMN speech REAL;
 )sql",
+    // 7 -> 8: users and what they keep (issue 54: the Subsonic API's users, API keys, stars,
+    // ratings, plays, playlists; issue 55 reads the plays and feedback). No foreign key to tracks:
+    // a song is referred to by track id plus the content hash and path that find it again after
+    // `index --rebuild` or a new id (store.h SongRef; reattach_songs), and nothing a user keeps
+    // goes when a track does. Removing a user removes what they keep (ON DELETE CASCADE).
+    R"sql(
+CREATE TABLE users(
+  id                 INTEGER PRIMARY KEY,
+  name               TEXT NOT NULL UNIQUE,
+  password_encrypted TEXT NOT NULL,
+  admin              INTEGER NOT NULL DEFAULT 0,
+  created_at         INTEGER NOT NULL
+);
+CREATE TABLE api_keys(
+  id         INTEGER PRIMARY KEY,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  key_hash   TEXT NOT NULL UNIQUE,
+  label      TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE stars(
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  item_kind    TEXT NOT NULL CHECK (item_kind IN ('song', 'album', 'artist')),
+  item_id      TEXT NOT NULL DEFAULT '',
+  track_id     INTEGER NOT NULL DEFAULT 0,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT NOT NULL DEFAULT '',
+  starred_at   INTEGER NOT NULL
+);
+CREATE INDEX stars_item ON stars(user_id, item_kind, item_id, track_id);
+CREATE TABLE ratings(
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  item_kind    TEXT NOT NULL CHECK (item_kind IN ('song', 'album', 'artist')),
+  item_id      TEXT NOT NULL DEFAULT '',
+  track_id     INTEGER NOT NULL DEFAULT 0,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT NOT NULL DEFAULT '',
+  rating       INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+  rated_at     INTEGER NOT NULL
+);
+CREATE INDEX ratings_item ON ratings(user_id, item_kind, item_id, track_id);
+CREATE TABLE plays(
+  id             INTEGER PRIMARY KEY,
+  user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  track_id       INTEGER NOT NULL,
+  content_hash   TEXT NOT NULL DEFAULT '',
+  path           TEXT NOT NULL DEFAULT '',
+  played_at      INTEGER NOT NULL,
+  seconds_played REAL NOT NULL DEFAULT 0,
+  skipped        INTEGER NOT NULL DEFAULT 0,
+  source         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX plays_user_time ON plays(user_id, played_at);
+CREATE INDEX plays_track ON plays(track_id);
+CREATE TABLE playlists(
+  id         INTEGER PRIMARY KEY,
+  owner      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name       TEXT NOT NULL,
+  comment    TEXT NOT NULL DEFAULT '',
+  public     INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL
+);
+CREATE TABLE playlist_entries(
+  playlist_id  INTEGER NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,
+  position     INTEGER NOT NULL,
+  track_id     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (playlist_id, position)
+) WITHOUT ROWID;
+)sql",
 };
 }  // namespace
 
@@ -209,7 +281,8 @@ std::string missing_table(sqlite3* db) {
   while (s.step()) present.insert(s.text(0));
   // Every table the migrations create (none of them drops one), in the order they were added.
   for (const char* table : {"schema_version", "meta", "roots", "tracks", "windows", "text_cache", "track_labels",
-                            "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks"})
+                            "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks", "users", "api_keys", "stars", "ratings",
+                            "plays", "playlists", "playlist_entries"})
     if (!present.count(table)) return table;
   // The retired tables come as a pair (kRetiredTables): one without the other is damage too.
   if (present.count("retired_tracks") && !present.count("retired_windows")) return "retired_windows";

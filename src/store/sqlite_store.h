@@ -123,6 +123,31 @@ class SqliteStore final : public Store {
   void import_retired(const std::vector<RetiredCopy>& retired) override;
   void import_cached_texts(const std::vector<CachedText>& texts) override;
 
+  bool has_users() const override;
+  std::vector<UserRecord> users() const override;
+  std::optional<UserRecord> user(const std::string& name) const override;
+  std::optional<UserRecord> user_by_id(int64_t id) const override;
+  int64_t add_user(const UserRecord& user) override;
+  void set_password(int64_t user_id, const std::string& password_encrypted) override;
+  bool remove_user(int64_t user_id) override;
+  int64_t add_api_key(const ApiKeyRecord& key) override;
+  std::optional<ApiKeyRecord> api_key(const std::string& key_hash) const override;
+  std::vector<ApiKeyRecord> api_keys(int64_t user_id) const override;
+  void put_star(const FeedbackRecord& star) override;
+  bool remove_star(int64_t user_id, const std::string& kind, const std::string& item_id, int64_t track_id) override;
+  std::vector<FeedbackRecord> stars(int64_t user_id) const override;
+  void put_rating(const FeedbackRecord& rating) override;
+  std::vector<FeedbackRecord> ratings(int64_t user_id) const override;
+  int64_t add_play(const PlayRecord& play) override;
+  std::vector<PlayRecord> plays(int64_t user_id, int64_t after_id, size_t limit) const override;
+  int64_t put_playlist(const PlaylistRecord& playlist) override;
+  std::vector<PlaylistRecord> playlists(int64_t user_id) const override;
+  std::optional<PlaylistRecord> playlist(int64_t id) const override;
+  bool remove_playlist(int64_t id) override;
+  int64_t reattach_songs() override;
+  UserDataCopy export_user_data() const override;
+  void import_user_data(const UserDataCopy& data) override;
+
  private:
   static SqliteStore open_file(const std::string& path, bool create);  // open() once the file is there
   WindowTable window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const;

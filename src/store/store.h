@@ -298,6 +298,77 @@ struct SetTrack {
   std::vector<int> stored, held;
 };
 
+// --- users and what they keep (the OpenSubsonic server, issue 54; the listening history, issue 55)
+// Rows of their own tables, never touched by indexing: wipe (`index --rebuild`), remove_tracks and
+// retire_tracks leave them, and no foreign key ties them to tracks.
+
+// A user of the Subsonic API. `password_encrypted` is what the service layer made of the password
+// (service/accounts.h: AES-256-GCM with the index's key file); the store never sees it in clear.
+struct UserRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string password_encrypted;
+  bool admin = false;
+  int64_t created_at = 0;  // unix seconds
+};
+
+// An API key (the apiKeyAuthentication extension): only its sha256 (hex) is stored.
+struct ApiKeyRecord {
+  int64_t id = 0, user_id = 0;
+  std::string key_hash, label;
+  int64_t created_at = 0;
+};
+
+// A user's reference to a song. Track ids are not forever (`index --rebuild` numbers the tracks
+// again; a file deleted and indexed again gets a new id), so a reference also keeps what finds the
+// recording again: its content hash and its path when the reference was last known attached.
+// A reference is attached while track `track_id` has that content hash or that path;
+// Store::reattach_songs moves detached ones to the track that has (by content hash first, the one
+// at the same path preferred, else by path).
+struct SongRef {
+  int64_t track_id = 0;
+  std::string content_hash, path;
+};
+
+// What a star or rating is of ("song", "album", "artist"); songs by SongRef, the others by the
+// id the Subsonic front end gives them (item_id).
+struct FeedbackRecord {
+  int64_t user_id = 0;
+  std::string kind, item_id;  // item_id "" for a song
+  SongRef song;               // kind == "song" only
+  int rating = 0;             // 1..5 in a rating; 0 in a star
+  int64_t at = 0;             // unix seconds: starred_at / rated_at
+};
+
+// One play of a song (scrobble submissions, the MPD radio, history imports).
+struct PlayRecord {
+  int64_t id = 0, user_id = 0;
+  SongRef song;
+  int64_t played_at = 0;     // unix seconds, when it started
+  double seconds_played = 0; // 0 = not known
+  bool skipped = false;
+  std::string source;        // "subsonic", "mpd", "listenbrainz", "lastfm", "beets", ...
+};
+
+struct PlaylistRecord {
+  int64_t id = 0, owner = 0;  // owner: a user id
+  std::string name, comment;
+  bool is_public = false;
+  int64_t created_at = 0, changed_at = 0;
+  std::vector<SongRef> entries;  // in order (filled by playlist(); playlists() leaves it empty)
+  int64_t entry_count = 0;       // filled by reads
+};
+
+// Everything of the users, for `clapsearch migrate` (ids kept).
+struct UserDataCopy {
+  std::vector<UserRecord> users;
+  std::vector<ApiKeyRecord> api_keys;
+  std::vector<FeedbackRecord> stars, ratings;
+  std::vector<PlayRecord> plays;
+  std::vector<PlaylistRecord> playlists;  // with their entries
+  bool empty() const { return users.empty(); }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -526,6 +597,47 @@ class Store {
   virtual void import_tracks(const std::vector<TrackCopy>& tracks) = 0;
   virtual void import_retired(const std::vector<RetiredCopy>& retired) = 0;
   virtual void import_cached_texts(const std::vector<CachedText>& texts) = 0;
+
+  // --- users and what they keep (UserRecord ...). Writes are not library writes: the generations
+  // do not move (a server does not reload its snapshot for a star). Every write is one transaction.
+  virtual bool has_users() const = 0;
+  virtual std::vector<UserRecord> users() const = 0;  // by name
+  virtual std::optional<UserRecord> user(const std::string& name) const = 0;
+  virtual std::optional<UserRecord> user_by_id(int64_t id) const = 0;
+  // Adds a user (id: the largest + 1); throws clap::Error when the name is taken.
+  virtual int64_t add_user(const UserRecord& user) = 0;
+  virtual void set_password(int64_t user_id, const std::string& password_encrypted) = 0;
+  // Removes a user with everything they keep (keys, stars, ratings, plays, playlists); false when absent.
+  virtual bool remove_user(int64_t user_id) = 0;
+  virtual int64_t add_api_key(const ApiKeyRecord& key) = 0;  // returns its id
+  virtual std::optional<ApiKeyRecord> api_key(const std::string& key_hash) const = 0;
+  virtual std::vector<ApiKeyRecord> api_keys(int64_t user_id) const = 0;  // by id
+  // Stars and ratings: put replaces the user's star (rating) of the same item (a song: the same
+  // track id), remove deletes it (false when there was none). A rating of 0 removes it.
+  virtual void put_star(const FeedbackRecord& star) = 0;
+  virtual bool remove_star(int64_t user_id, const std::string& kind, const std::string& item_id, int64_t track_id) = 0;
+  virtual std::vector<FeedbackRecord> stars(int64_t user_id) const = 0;  // newest first
+  virtual void put_rating(const FeedbackRecord& rating) = 0;
+  virtual std::vector<FeedbackRecord> ratings(int64_t user_id) const = 0;  // newest first
+  // Plays: add returns the id; read by id ascending after `after_id`, at most `limit` (0 = all);
+  // user_id 0 = every user's.
+  virtual int64_t add_play(const PlayRecord& play) = 0;
+  virtual std::vector<PlayRecord> plays(int64_t user_id, int64_t after_id, size_t limit) const = 0;
+  // Playlists: put writes a new one (id 0: the id is returned) or replaces one (header and entries);
+  // playlists(user) lists the user's and the public ones (user 0: all), by id, without entries.
+  virtual int64_t put_playlist(const PlaylistRecord& playlist) = 0;
+  virtual std::vector<PlaylistRecord> playlists(int64_t user_id) const = 0;
+  virtual std::optional<PlaylistRecord> playlist(int64_t id) const = 0;
+  virtual bool remove_playlist(int64_t id) = 0;
+  // Re-attaches detached song references (SongRef) of stars, ratings, plays and playlist entries,
+  // and brings the content hash and path of attached ones up to date (moves, re-encoded files), in
+  // one transaction; returns how many rows were re-attached. References whose recording is not in
+  // the library stay as they are (never deleted) and come back when it does. Run after an index
+  // run; cheap when nothing changed.
+  virtual int64_t reattach_songs() = 0;
+  // clapsearch migrate: everything above, and writing it into the import (inside begin_import).
+  virtual UserDataCopy export_user_data() const = 0;
+  virtual void import_user_data(const UserDataCopy& data) = 0;
 };
 
 // Only the commands that build an index (`index`, `index --plan`, `migrate`'s target) create one;

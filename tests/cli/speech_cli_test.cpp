@@ -22,6 +22,7 @@
 
 #include "index/speech.h"
 #include "model/clap.h"
+#include "store/sqlite_store.h"
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/postgres_server.h"
@@ -243,7 +244,11 @@ TEST(SpeechCliUpgrade, AnIndexFromBeforeTheScoreGetsItOnTheNextRun) {
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
   char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(h, "ALTER TABLE tracks DROP COLUMN speech; UPDATE schema_version SET version = 6", nullptr, nullptr, &err),
+  EXPECT_EQ(sqlite3_exec(h,
+                         "ALTER TABLE tracks DROP COLUMN speech; DROP TABLE playlist_entries; DROP TABLE playlists; "
+                         "DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; "
+                         "UPDATE schema_version SET version = 6",
+                         nullptr, nullptr, &err),
             SQLITE_OK)
       << (err ? err : "");
   sqlite3_free(err);
@@ -253,7 +258,7 @@ TEST(SpeechCliUpgrade, AnIndexFromBeforeTheScoreGetsItOnTheNextRun) {
   EXPECT_EQ(sum["embedded_windows"], 0);
   EXPECT_EQ(sum["speech_scored"], 2);
   expect_scores_by_hand(db);
-  EXPECT_EQ(json::parse(run(db, "status --json"))["schema_version"], 7);
+  EXPECT_EQ(json::parse(run(db, "status --json"))["schema_version"], store::SqliteStore::current_schema_version());
 }
 
 }  // namespace

@@ -1,0 +1,310 @@
+#include "service/accounts.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/sha256.h"
+#include "core/user_dirs.h"
+#include "core/utf8.h"
+
+namespace clap::service {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kKeyBytes = 32;
+constexpr const char* kPasswordFormat = "v1:";
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string quoted(const std::string& name) {
+  std::string out = "'";
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "'";
+}
+
+bool from_hex(const std::string& hex, std::string& out) {
+  if (hex.size() % 2) return false;
+  out.clear();
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return true;
+}
+
+std::string to_hex(const std::string& bytes) {
+  return clap::to_hex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+// The key in a key file already open: checked to be a regular file of this user, mode 0600 or
+// narrower, holding 64 hex digits (and a newline).
+std::string read_key(int fd, const std::string& path) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw Error(path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": the password key file is not a regular file; remove it");
+  if (st.st_uid != geteuid())
+    throw Error(path + ": the password key file belongs to another user (uid " + std::to_string(st.st_uid) +
+                "); it must be this user's");
+  if (st.st_mode & 077) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw Error(path + ": the password key file's mode is " + mode +
+                ", which lets others read it; it must be 0600 (chmod 600 '" + path + "')");
+  }
+  char buf[130];
+  ssize_t n = 0, got = 0;
+  while ((n = read(fd, buf + got, sizeof buf - static_cast<size_t>(got))) > 0) got += n;
+  if (n < 0) throw Error(path + ": " + std::strerror(errno));
+  std::string text(buf, static_cast<size_t>(got));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  std::string key;
+  if (text.size() != 2 * kKeyBytes || !from_hex(text, key))
+    throw Error(path + ": not a password key file (it must hold 64 hex digits); restore it from a backup, or remove it "
+                "and set every user's password again");
+  return key;
+}
+
+// Writes a new key to `path` unless one is there. The key goes to a temporary file first (O_EXCL |
+// O_NOFOLLOW, mode 0600) and is published by link(2), which never replaces a file: of two
+// processes creating the key at once, one links and the other reads the winner's key.
+void create_key(const std::string& path) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(tmp + ": cannot create the password key file: " + std::strerror(errno));
+  const std::string text = to_hex(random_bytes(kKeyBytes)) + "\n";
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  const int err = errno;
+  close(fd);
+  if (!written) {
+    unlink(tmp.c_str());
+    throw Error(tmp + ": cannot write the password key file: " + std::strerror(err));
+  }
+  const int linked = link(tmp.c_str(), path.c_str());
+  const int link_err = errno;
+  unlink(tmp.c_str());
+  if (linked != 0 && link_err != EEXIST) throw Error(path + ": cannot create the password key file: " + std::strerror(link_err));
+}
+
+std::string password_context(const std::string& name) { return "clapsearch user password\n" + name; }
+
+}  // namespace
+
+void check_user_name(const std::string& name) {
+  if (name.empty()) throw Error("a user name must not be empty");
+  if (name.size() > kMaxUserNameBytes)
+    throw Error("user name " + quoted(name.substr(0, 20)) + "...: longer than " + std::to_string(kMaxUserNameBytes) +
+                " bytes");
+  if (!is_valid_utf8(name)) throw Error("user name " + quoted(name) + ": not valid UTF-8");
+  for (size_t i = 0; i < name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    // C0 controls, DEL, and the C1 controls U+0080..U+009F (UTF-8 C2 80..C2 9F).
+    const bool c1 = c == 0xC2 && i + 1 < name.size() && static_cast<unsigned char>(name[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7f || c1) throw Error("user name " + quoted(name) + ": holds a control character");
+  }
+  if (name.front() == ' ' || name.back() == ' ') throw Error("user name " + quoted(name) + ": begins or ends with a space");
+}
+
+void check_password(const std::string& password) {
+  if (password.empty()) throw Error("the password must not be empty");
+  if (password.size() > kMaxPasswordBytes)
+    throw Error("the password is longer than " + std::to_string(kMaxPasswordBytes) + " bytes");
+  if (password.find_first_of(std::string("\0\r\n", 3)) != std::string::npos)
+    throw Error("the password holds a NUL, CR or LF character");
+}
+
+std::string key_file_path(const std::string& location) {
+  if (store::is_server_location(location))
+    return clapsearch_data_dir() + "/keys/postgres-" + sha256_hex(store::display_location(location)).substr(0, 16) + ".key";
+  return location + ".key";
+}
+
+std::string load_key(const std::string& key_file, bool create) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const int fd = open(key_file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      try {
+        std::string key = read_key(fd, key_file);
+        close(fd);
+        return key;
+      } catch (...) {
+        close(fd);
+        throw;
+      }
+    }
+    if (errno == ELOOP) throw Error(key_file + ": the password key file is a symbolic link; it must be a regular file");
+    if (errno != ENOENT) throw Error(key_file + ": " + std::strerror(errno));
+    if (!create)
+      throw Error(key_file + ": the password key file is missing, so no stored password can be read; restore it from a "
+                  "backup, or set every user's password again (clapsearch user passwd NAME)");
+    if (attempt == 0) {
+      std::error_code ec;
+      fs::create_directories(fs::path(key_file).parent_path(), ec);
+      create_key(key_file);
+    }
+  }
+  throw Error(key_file + ": cannot create the password key file");
+}
+
+std::string encrypt_password(const std::string& key, const std::string& name, const std::string& password) {
+  return kPasswordFormat + to_hex(aes256gcm_seal(key, password, password_context(name)));
+}
+
+std::string decrypt_password(const std::string& key, const std::string& name, const std::string& stored) {
+  std::string sealed;
+  if (stored.rfind(kPasswordFormat, 0) != 0 || !from_hex(stored.substr(std::strlen(kPasswordFormat)), sealed))
+    throw Error("user " + quoted(name) + ": the stored password is not in a form this clapsearch knows");
+  try {
+    return aes256gcm_open(key, sealed, password_context(name));
+  } catch (const Error& e) {
+    throw Error("user " + quoted(name) + ": the stored password does not open with the key file (" + e.what() +
+                "); was the key file replaced? Set the password again (clapsearch user passwd NAME)");
+  }
+}
+
+Accounts::Accounts(store::Store& store, std::string location) : store_(store), key_file_(key_file_path(location)) {}
+
+const std::string& Accounts::key(bool create) const {
+  if (key_.empty()) key_ = load_key(key_file_, create);
+  return key_;
+}
+
+store::UserRecord Accounts::existing(const std::string& name) const {
+  auto u = store_.user(name);
+  if (!u) throw Error("no user " + quoted(name) + " (clapsearch user list shows them)");
+  return *u;
+}
+
+int64_t Accounts::add(const std::string& name, const std::string& password, bool admin) {
+  check_user_name(name);
+  check_password(password);
+  if (store_.user(name)) throw Error("user " + quoted(name) + " already exists");
+  store::UserRecord u;
+  u.name = name;
+  u.admin = admin;
+  u.created_at = now_seconds();
+  u.password_encrypted = encrypt_password(key(true), name, password);
+  return store_.add_user(u);
+}
+
+void Accounts::remove(const std::string& name) {
+  const store::UserRecord u = existing(name);
+  store_.remove_user(u.id);
+}
+
+std::vector<Account> Accounts::list() const {
+  std::vector<Account> out;
+  for (const store::UserRecord& u : store_.users())
+    out.push_back({u.id, u.name, u.admin, u.created_at, static_cast<int64_t>(store_.api_keys(u.id).size())});
+  return out;
+}
+
+void Accounts::set_password(const std::string& name, const std::string& password) {
+  check_password(password);
+  const store::UserRecord u = existing(name);
+  store_.set_password(u.id, encrypt_password(key(true), name, password));
+}
+
+std::string Accounts::new_api_key(const std::string& name, const std::string& label) {
+  const store::UserRecord u = existing(name);
+  const std::string api_key = to_hex(random_bytes(32));
+  store::ApiKeyRecord k;
+  k.user_id = u.id;
+  k.key_hash = sha256_hex(api_key);
+  k.label = label;
+  k.created_at = now_seconds();
+  store_.add_api_key(k);
+  return api_key;
+}
+
+std::optional<store::UserRecord> Accounts::find_by_key(const std::string& api_key) const {
+  if (api_key.empty() || api_key.size() > 256) return std::nullopt;
+  const auto k = store_.api_key(sha256_hex(api_key));
+  if (!k) return std::nullopt;
+  return store_.user_by_id(k->user_id);
+}
+
+std::optional<store::UserRecord> Accounts::find(const std::string& name) const {
+  if (name.empty() || name.size() > kMaxUserNameBytes) return std::nullopt;
+  return store_.user(name);
+}
+
+std::string Accounts::password_of(const store::UserRecord& user) const {
+  return decrypt_password(key(false), user.name, user.password_encrypted);
+}
+
+namespace {
+
+template <class Do>
+auto with_accounts(const std::string& db, store::OpenMode mode, const Do& action) {
+  const std::string location = store::resolve_location(db);
+  const std::unique_ptr<store::Store> s = store::open_store(location, mode);
+  Accounts accounts(*s, location);
+  return action(accounts);
+}
+
+}  // namespace
+
+int64_t add_user(const std::string& db, const std::string& name, const std::string& password, bool admin) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) { return a.add(name, password, admin); });
+}
+
+void remove_user(const std::string& db, const std::string& name) {
+  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+    a.remove(name);
+    return 0;
+  });
+}
+
+std::vector<Account> list_users(const std::string& db) {
+  return with_accounts(db, store::OpenMode::ReadOnly, [&](Accounts& a) { return a.list(); });
+}
+
+void set_user_password(const std::string& db, const std::string& name, const std::string& password) {
+  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+    a.set_password(name, password);
+    return 0;
+  });
+}
+
+std::string new_user_api_key(const std::string& db, const std::string& name, const std::string& label) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) { return a.new_api_key(name, label); });
+}
+
+void rekey_passwords(store::UserDataCopy& data, const std::string& from, const std::string& to) {
+  if (data.users.empty()) return;
+  const std::string from_key = load_key(key_file_path(from), false);
+  const std::string to_key = load_key(key_file_path(to), true);
+  for (store::UserRecord& u : data.users)
+    u.password_encrypted = encrypt_password(to_key, u.name, decrypt_password(from_key, u.name, u.password_encrypted));
+}
+
+}  // namespace clap::service

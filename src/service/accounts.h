@@ -1,0 +1,98 @@
+// The users of the Subsonic API (issue 54): adding, removing, listing them, their passwords and
+// API keys, and finding who a request's credentials name.
+//
+// Passwords: the Subsonic token auth sends md5(password + salt), so the server must know each
+// password in clear; it is therefore kept encrypted, never hashed and never in plain text:
+// AES-256-GCM (core/crypto.h) under a random 32-byte key in a key file of its own, beside the
+// index and outside it (a copy of the database alone reveals no password):
+//   * a SQLite index: "<db file>.key" (library.db -> library.db.key);
+//   * a PostgreSQL index: $XDG_DATA_HOME/clapsearch/keys/postgres-<sha256 of the URL without its
+//     password, 16 hex>.key on the machine that runs `user add` or `serve` (copy it to every machine
+//     that serves the same database).
+// The key file holds 64 hex digits; it is created on first use (a user added, a password set) with
+// mode 0600 and never replaced, and refused with a clear error when it is not a regular file of
+// this user with mode 0600 or narrower, or does not hold a key. Each encrypted password is bound to
+// its user's name (the AEAD's associated data): a value copied to another user's row does not open.
+//
+// API keys: 32 random bytes as 64 hex digits, shown once; the index keeps their sha256 only.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace clap::service {
+
+inline constexpr size_t kMaxUserNameBytes = 64;
+inline constexpr size_t kMaxPasswordBytes = 256;
+
+// Throw clap::Error with the reason: a name must be 1..64 bytes of UTF-8 without control
+// characters and without spaces at either end; a password 1..256 bytes without NUL, CR or LF.
+void check_user_name(const std::string& name);
+void check_password(const std::string& password);
+
+// Where the key file of the index at `location` (a SQLite path or a PostgreSQL URL) is.
+std::string key_file_path(const std::string& location);
+
+// The key of an index's key file. `create`: made when absent (mode 0600; created atomically, so
+// that two processes creating it at once agree on one key). Throws clap::Error naming the file and
+// the reason (absent without `create`, not a regular file, a mode wider than 0600, another owner,
+// not a key).
+std::string load_key(const std::string& key_file, bool create);
+
+// A password as the index stores it for user `name` ("v1:" + hex of nonce, ciphertext and tag)
+// and back; decrypt throws clap::Error when the key or the name does not match.
+std::string encrypt_password(const std::string& key, const std::string& name, const std::string& password);
+std::string decrypt_password(const std::string& key, const std::string& name, const std::string& stored);
+
+struct Account {
+  int64_t id = 0;
+  std::string name;
+  bool admin = false;
+  int64_t created_at = 0;
+  int64_t api_keys = 0;
+};
+
+class Accounts {
+ public:
+  // `location`: where `store` is (store::resolve_location of the command's --db): the key file's place.
+  Accounts(store::Store& store, std::string location);
+
+  // Throw clap::Error with the reason (a bad name or password, a name taken, no such user).
+  int64_t add(const std::string& name, const std::string& password, bool admin);
+  void remove(const std::string& name);
+  std::vector<Account> list() const;  // by name
+  void set_password(const std::string& name, const std::string& password);
+  // A new API key for `name` (returned once; only its hash is stored).
+  std::string new_api_key(const std::string& name, const std::string& label = "");
+
+  // Who a credential names (std::nullopt: nobody). find_by_key refuses nothing: an unknown or
+  // malformed key is nullopt.
+  std::optional<store::UserRecord> find_by_key(const std::string& api_key) const;
+  std::optional<store::UserRecord> find(const std::string& name) const;
+  // The user's password in clear (for token auth); throws clap::Error when it does not decrypt.
+  std::string password_of(const store::UserRecord& user) const;
+
+ private:
+  const std::string& key(bool create) const;
+  store::UserRecord existing(const std::string& name) const;
+  store::Store& store_;
+  std::string key_file_;
+  mutable std::string key_;  // loaded on first use
+};
+
+// What `clapsearch user` does, on the index at `db` (the command's --db; empty = the default
+// library): each opens it (an index must be there; list only reads), does one thing, closes it.
+int64_t add_user(const std::string& db, const std::string& name, const std::string& password, bool admin);
+void remove_user(const std::string& db, const std::string& name);
+std::vector<Account> list_users(const std::string& db);
+void set_user_password(const std::string& db, const std::string& name, const std::string& password);
+std::string new_user_api_key(const std::string& db, const std::string& name, const std::string& label = "");
+
+// Re-encrypts the passwords of `data` (read from the index at `from`) for the index at `to`
+// (clapsearch migrate: each index has its own key file, which is made for `to` when needed).
+void rekey_passwords(store::UserDataCopy& data, const std::string& from, const std::string& to);
+
+}  // namespace clap::service

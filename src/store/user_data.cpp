@@ -1,0 +1,82 @@
+#include "store/user_data.h"
+
+#include "core/error.h"
+
+namespace clap::store {
+
+std::string quote_name(const std::string& name) {
+  std::string out = "'";
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "'";
+}
+
+void check_feedback(const FeedbackRecord& f, bool rating) {
+  const char* what = rating ? "rating" : "star";
+  if (f.kind == "song") {
+    if (f.song.track_id <= 0) throw Error(std::string("a ") + what + " of a song needs its track id");
+    if (!f.item_id.empty()) throw Error(std::string("a ") + what + " of a song names it by track id, not item id");
+  } else if (f.kind == "album" || f.kind == "artist") {
+    if (f.item_id.empty()) throw Error(std::string("a ") + what + " of an " + f.kind + " needs its id");
+    if (f.song.track_id != 0) throw Error(std::string("a ") + what + " of an " + f.kind + " has no track id");
+  } else {
+    throw Error(std::string("a ") + what + " of '" + f.kind + "': not song, album or artist");
+  }
+  if (rating && (f.rating < 0 || f.rating > 5))
+    throw Error("rating " + std::to_string(f.rating) + ": not between 0 (none) and 5");
+}
+
+void check_play(const PlayRecord& p) {
+  if (p.song.track_id <= 0) throw Error("a play needs its track id");
+  if (!(p.seconds_played >= 0)) throw Error("a play's seconds played must be 0 or more");
+}
+
+void check_playlist(const PlaylistRecord& p) {
+  if (p.name.empty()) throw Error("a playlist needs a name");
+  for (const SongRef& e : p.entries)
+    if (e.track_id <= 0) throw Error("playlist " + quote_name(p.name) + ": an entry without a track id");
+}
+
+namespace {
+
+// The pieces of the conditions, with X standing for the table's row.
+std::string hash_matches(const std::string& t, const std::string& x) {
+  return "(" + x + ".content_hash <> '' AND " + t + ".content_hash = " + x + ".content_hash)";
+}
+
+std::string attached(const std::string& x) {
+  return "(EXISTS (SELECT 1 FROM tracks a WHERE a.id = " + x + ".track_id AND " + hash_matches("a", x) +
+         ") OR (EXISTS (SELECT 1 FROM tracks a WHERE a.id = " + x + ".track_id AND a.path = " + x +
+         ".path) AND NOT EXISTS (SELECT 1 FROM tracks h WHERE " + hash_matches("h", x) + ")))";
+}
+
+}  // namespace
+
+std::string reattach_sql(const SongRefTable& table) {
+  const std::string x = table.name;
+  // The track with the content hash at the same path first, then the lowest id with it.
+  const std::string by_hash = "COALESCE((SELECT t.id FROM tracks t WHERE " + hash_matches("t", x) + " AND t.path = " + x +
+                              ".path), (SELECT MIN(t.id) FROM tracks t WHERE " + hash_matches("t", x) + "))";
+  const std::string by_path = "(SELECT t.id FROM tracks t WHERE t.path = " + x + ".path)";
+  return "UPDATE " + x + " SET track_id = COALESCE(" + by_hash + ", " + by_path + ") WHERE " + table.songs_only +
+         " AND NOT " + attached(x) + " AND COALESCE(" + by_hash + ", " + by_path + ") IS NOT NULL";
+}
+
+std::string refresh_sql(const SongRefTable& table) {
+  const std::string x = table.name;
+  const std::string differs = "(COALESCE(r.content_hash, '') <> " + x + ".content_hash OR r.path <> " + x + ".path)";
+  return "UPDATE " + x + " SET content_hash = COALESCE((SELECT r.content_hash FROM tracks r WHERE r.id = " + x +
+         ".track_id), ''), path = (SELECT r.path FROM tracks r WHERE r.id = " + x + ".track_id) WHERE " +
+         table.songs_only + " AND " + attached(x) + " AND EXISTS (SELECT 1 FROM tracks r WHERE r.id = " + x +
+         ".track_id AND " + differs + ")";
+}
+
+}  // namespace clap::store

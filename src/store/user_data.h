@@ -1,0 +1,40 @@
+// What both stores share about users and what they keep (store.h UserRecord ...): the checks
+// made before a write, and the SQL that re-attaches song references (SongRef), the same in both.
+// Internal to the store layer.
+#pragma once
+#include <string>
+
+#include "store/store.h"
+
+namespace clap::store {
+
+// `name` quoted for messages (control characters escaped).
+std::string quote_name(const std::string& name);
+
+// Throw clap::Error naming what is wrong: an unknown kind, a song without a track id, an album or
+// artist without an item id, a rating outside 0..5 (0 only in put_rating: it removes).
+void check_feedback(const FeedbackRecord& f, bool rating);
+void check_play(const PlayRecord& p);
+void check_playlist(const PlaylistRecord& p);
+
+// A table holding song references: its name and the condition that picks its song rows.
+struct SongRefTable {
+  const char* name;
+  const char* songs_only;  // a WHERE condition ("item_kind = 'song'"), or "1 = 1"
+};
+inline constexpr SongRefTable kSongRefTables[] = {
+    {"stars", "item_kind = 'song'"},
+    {"ratings", "item_kind = 'song'"},
+    {"plays", "1 = 1"},
+    {"playlist_entries", "1 = 1"},
+};
+
+// One UPDATE moving the table's detached references to the track that holds their recording now
+// (store.h SongRef): by content hash (the track at the same path preferred, then the lowest id),
+// else by path. A reference is attached while its track has its content hash, or has its path
+// and no track has its content hash.
+std::string reattach_sql(const SongRefTable& table);
+// One UPDATE bringing attached references' content hash and path up to their track's.
+std::string refresh_sql(const SongRefTable& table);
+
+}  // namespace clap::store

@@ -1,0 +1,283 @@
+// `clapsearch user` as a real process (issue 54): users added, listed, their passwords set from
+// standard input or a file (never the command line), API keys made, users removed; the password
+// kept encrypted with the key file beside the index (mode 0600, refused when wider, a link or not
+// a file; never in plain text in the database); what users keep surviving `index --rebuild`
+// (which numbers the tracks again) attached to the same songs, and `migrate` to PostgreSQL and back.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "service/accounts.h"
+#include "store/store.h"
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string q(const std::string& s) { return test::quoted(s); }
+
+// An index with a model recorded and nothing else: what `user` needs (no audio to embed).
+std::string empty_index(const std::string& dir) {
+  fs::create_directories(dir);
+  const std::string db = dir + "/library.db";
+  auto s = store::open_store(db, store::OpenMode::ReadWrite);
+  store::ModelIdentity m;
+  m.id = "org/model";
+  m.revision = "local";
+  m.dim = 4;
+  s->set_model(m);
+  return db;
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// " < FILE" with `text` and a line end in FILE: standard input for the command (the tests' shell
+// is sh, without here-strings).
+std::string stdin_of(const std::string& text) {
+  static int n = 0;
+  const std::string path = test::temp_dir() + "/stdin" + std::to_string(n++);
+  std::ofstream(path) << text << "\n";
+  return " < " + q(path);
+}
+
+int run(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) {
+  return test::run_cli(args, out, err);
+}
+
+TEST(UserCli, AddListPasswdKeyRemove) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  // From standard input (one line), and from a file.
+  ASSERT_EQ(run("user add alice --admin --db " + q(db) + stdin_of("first secret pw"), &out, &err), 0) << err;
+  std::ofstream(dir + "/pw") << "bob's password\nignored second line\n";
+  ASSERT_EQ(run("user add bob --password-file " + q(dir + "/pw") + " --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(run("user add bob --db " + q(db) + stdin_of("other"), &out, &err), 1);
+  EXPECT_NE(err.find("already exists"), std::string::npos) << err;
+
+  ASSERT_EQ(run("user list --json --db " + q(db), &out, &err), 0) << err;
+  const json list = json::parse(out);
+  ASSERT_EQ(list.size(), 2u) << out;
+  EXPECT_EQ(list[0]["name"], "alice");
+  EXPECT_EQ(list[0]["admin"], true);
+  EXPECT_EQ(list[1]["name"], "bob");
+  EXPECT_EQ(list[1]["admin"], false);
+  EXPECT_EQ(list[1]["api_keys"], 0);
+  ASSERT_EQ(run("user list --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find("alice"), std::string::npos) << out;
+
+  // The passwords open with the key file, and are nowhere in the database in clear.
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    service::Accounts accounts(*s, db);
+    EXPECT_EQ(accounts.password_of(*s->user("alice")), "first secret pw");
+    EXPECT_EQ(accounts.password_of(*s->user("bob")), "bob's password");
+  }
+  for (const char* suffix : {"", "-wal"}) {
+    const std::string bytes = file_text(db + suffix);
+    EXPECT_EQ(bytes.find("first secret pw"), std::string::npos) << suffix;
+    EXPECT_EQ(bytes.find("bob's password"), std::string::npos) << suffix;
+  }
+  struct stat st {};
+  ASSERT_EQ(stat((db + ".key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  ASSERT_EQ(run("user passwd alice --db " + q(db) + stdin_of("second pw"), &out, &err), 0) << err;
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    EXPECT_EQ(service::Accounts(*s, db).password_of(*s->user("alice")), "second pw");
+  }
+
+  // An API key: printed once, found by the service, stored only as its hash.
+  ASSERT_EQ(run("user key bob --label phone --db " + q(db), &out, &err), 0) << err;
+  const std::string key = out.substr(0, out.find('\n'));
+  ASSERT_EQ(key.size(), 64u) << out;
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    service::Accounts accounts(*s, db);
+    ASSERT_TRUE(accounts.find_by_key(key));
+    EXPECT_EQ(accounts.find_by_key(key)->name, "bob");
+    EXPECT_FALSE(accounts.find_by_key(key.substr(1)));
+  }
+  EXPECT_EQ(file_text(db).find(key), std::string::npos);
+
+  ASSERT_EQ(run("user remove bob --db " + q(db), &out, &err), 0) << err;
+  ASSERT_EQ(run("user list --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).size(), 1u);
+  EXPECT_EQ(run("user remove bob --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("no user 'bob'"), std::string::npos) << err;
+}
+
+TEST(UserCli, BadInputIsRefusedWithTheReason) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  // Names: empty, a control character, too long, spaces at an end.
+  for (const std::string& name : {std::string("''"), std::string("\"$(printf 'a\\tb')\""), std::string(65, 'n'), std::string("' x'")}) {
+    EXPECT_EQ(run("user add " + name + " --db " + q(db) + stdin_of("pw"), &out, &err), 1) << name;
+    EXPECT_NE(err.find("user name"), std::string::npos) << name << ": " << err;
+  }
+  // Passwords: none on standard input, an empty line, too long, an empty file, no such file.
+  EXPECT_EQ(run("user add carol --db " + q(db) + " < /dev/null", &out, &err), 1);
+  EXPECT_NE(err.find("no password on standard input"), std::string::npos) << err;
+  EXPECT_EQ(run("user add carol --db " + q(db) + stdin_of(""), &out, &err), 1);
+  EXPECT_EQ(run("user add carol --db " + q(db) + stdin_of(std::string(257, 'p')), &out, &err), 1);
+  EXPECT_NE(err.find("longer than 256"), std::string::npos) << err;
+  std::ofstream(dir + "/empty");
+  EXPECT_EQ(run("user add carol --password-file " + q(dir + "/empty") + " --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("empty"), std::string::npos) << err;
+  EXPECT_EQ(run("user add carol --password-file " + q(dir + "/nope") + " --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("nope"), std::string::npos) << err;
+  // The password is never an argument.
+  EXPECT_EQ(run("user add carol secret --db " + q(db) + stdin_of("pw"), &out, &err), 2);
+  // No index there: refused, nothing made.
+  EXPECT_EQ(run("user add carol --db " + q(dir + "/none.db") + stdin_of("pw"), &out, &err), 1);
+  EXPECT_FALSE(fs::exists(dir + "/none.db"));
+  EXPECT_FALSE(fs::exists(dir + "/none.db.key"));
+  ASSERT_EQ(run("user list --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).size(), 0u);
+}
+
+TEST(UserCli, KeyFileMustBePrivateAndRegular) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  const std::string key = db + ".key";
+  std::string out, err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  const std::string key_text = file_text(key);
+  EXPECT_EQ(key_text.size(), 65u);
+
+  fs::permissions(key, fs::perms(0644));
+  EXPECT_EQ(run("user add bob --db " + q(db) + stdin_of("pw"), &out, &err), 1);
+  EXPECT_NE(err.find("mode is 0644"), std::string::npos) << err;
+  EXPECT_NE(err.find("chmod 600"), std::string::npos) << err;
+  fs::permissions(key, fs::perms(0600));
+
+  // A symbolic link (to a private file) is not followed.
+  fs::rename(key, dir + "/real.key");
+  fs::create_symlink(dir + "/real.key", key);
+  EXPECT_EQ(run("user passwd alice --db " + q(db) + stdin_of("pw2"), &out, &err), 1);
+  EXPECT_NE(err.find("symbolic link"), std::string::npos) << err;
+  fs::remove(key);
+
+  // Not a key; a folder; a missing key file is never made again by a reader.
+  std::ofstream(key) << "not a key\n";
+  fs::permissions(key, fs::perms(0600));
+  EXPECT_EQ(run("user passwd alice --db " + q(db) + stdin_of("pw2"), &out, &err), 1);
+  EXPECT_NE(err.find("64 hex digits"), std::string::npos) << err;
+  fs::remove(key);
+  fs::create_directory(key);
+  EXPECT_EQ(run("user passwd alice --db " + q(db) + stdin_of("pw2"), &out, &err), 1);
+  EXPECT_NE(err.find("not a regular file"), std::string::npos) << err;
+  fs::remove(key);
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    service::Accounts accounts(*s, db);
+    try {
+      accounts.password_of(*s->user("alice"));
+      ADD_FAILURE() << "a password read without its key file";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(fs::exists(key));
+  // Another key file: the stored password does not open with it, and says how to recover.
+  ASSERT_EQ(run("user add bob --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    service::Accounts accounts(*s, db);
+    EXPECT_EQ(accounts.password_of(*s->user("bob")), "pw");
+    try {
+      accounts.password_of(*s->user("alice"));
+      ADD_FAILURE() << "a password opened with another key";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("user passwd"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// What users keep refers to songs by track id, and `index --rebuild` numbers the tracks again: the
+// star, play and playlist entries stay on the same songs (store.h SongRef; the index run
+// re-attaches them). `migrate` to PostgreSQL and back keeps them, and the passwords still open.
+TEST(UserCli, RebuildAndMigrateKeepUserData) {
+  const std::string dir = test::temp_dir();
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  const std::string model = " --model " + q(test::case_dir("tiny-unfused")) + " --quiet";
+  test::ffmpeg(music + "/b.wav", "-f lavfi -i \"sine=f=330:d=3:sample_rate=16000\"");
+  test::ffmpeg(music + "/c.wav", "-f lavfi -i \"sine=f=440:d=3:sample_rate=16000\"");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + model, &out, &err), 0) << err;
+  test::ffmpeg(music + "/a.wav", "-f lavfi -i \"sine=f=550:d=3:sample_rate=16000\"");
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + model, &out, &err), 0) << err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("pw of alice"), &out, &err), 0) << err;
+
+  auto path_of = [](store::Store& s, int64_t id) { return s.track(id) ? s.track(id)->path : std::string("(none)"); };
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadWriteExisting);
+    const auto a = s->track_by_path(music + "/a.wav"), c = s->track_by_path(music + "/c.wav");
+    ASSERT_TRUE(a && c);
+    ASSERT_EQ(a->id, 3);  // indexed last
+    const int64_t user = s->user("alice")->id;
+    store::FeedbackRecord star;
+    star.user_id = user;
+    star.kind = "song";
+    star.song = {a->id, a->content_hash, a->path};
+    star.at = 1;
+    s->put_star(star);
+    store::PlayRecord play;
+    play.user_id = user;
+    play.song = {c->id, c->content_hash, c->path};
+    play.played_at = 2;
+    play.source = "subsonic";
+    s->add_play(play);
+    store::PlaylistRecord list;
+    list.owner = user;
+    list.name = "a then c";
+    list.entries = {star.song, play.song};
+    s->put_playlist(list);
+  }
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + " --rebuild" + model, &out, &err), 0) << err;
+  auto check = [&](const std::string& location, const std::string& where) {
+    auto s = store::open_store(location, store::OpenMode::ReadOnly);
+    ASSERT_NE(s->track_by_path(music + "/a.wav")->id, 3) << where << ": the rebuild did not renumber the tracks";
+    const int64_t user = s->user("alice")->id;
+    ASSERT_EQ(s->stars(user).size(), 1u) << where;
+    EXPECT_EQ(path_of(*s, s->stars(user)[0].song.track_id), music + "/a.wav") << where;
+    ASSERT_EQ(s->plays(user, 0, 0).size(), 1u) << where;
+    EXPECT_EQ(path_of(*s, s->plays(user, 0, 0)[0].song.track_id), music + "/c.wav") << where;
+    const auto lists = s->playlists(user);
+    ASSERT_EQ(lists.size(), 1u) << where;
+    const auto entries = s->playlist(lists[0].id)->entries;
+    ASSERT_EQ(entries.size(), 2u) << where;
+    EXPECT_EQ(path_of(*s, entries[0].track_id), music + "/a.wav") << where;
+    EXPECT_EQ(path_of(*s, entries[1].track_id), music + "/c.wav") << where;
+    EXPECT_EQ(service::Accounts(*s, location).password_of(*s->user("alice")), "pw of alice") << where;
+  };
+  check(db, "after the rebuild");
+
+  // To PostgreSQL and back (each copy gets its own key file; the passwords are sealed again).
+  const std::string url = test::PostgresServer::shared().create_database();
+  const std::string env = "XDG_DATA_HOME=" + q(dir + "/data");
+  ASSERT_EQ(test::run_cli("migrate --quiet --json --to " + q(url) + " --from " + q(db), &out, &err, env), 0) << err;
+  EXPECT_EQ(json::parse(out)["users"], 1) << out;
+  EXPECT_EQ(json::parse(out)["plays"], 1) << out;
+  const std::string back = dir + "/back.db";
+  ASSERT_EQ(test::run_cli("migrate --quiet --to " + q(back) + " --from " + q(url), &out, &err, env), 0) << err;
+  EXPECT_NE(out.find("1 user"), std::string::npos) << out;
+  check(back, "after migrate to PostgreSQL and back");
+  EXPECT_NE(file_text(back + ".key"), file_text(db + ".key"));
+}
+
+}  // namespace
+}  // namespace clap

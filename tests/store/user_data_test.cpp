@@ -1,0 +1,334 @@
+// Users and what they keep (store.h UserRecord ...) on both stores: a SQLite file and a database
+// of the real PostgreSQL server the test process starts (support/postgres_server.h). The same
+// cases on each: accounts, API keys, stars, ratings, plays, playlists; nothing of it lost when
+// tracks go (removed, retired, the index wiped by `index --rebuild`); song references re-attached
+// to the recording they named when track ids change; and the copy of `migrate`.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "store/store.h"
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap::store {
+namespace {
+
+constexpr int kDim = 4;
+
+ModelIdentity identity() {
+  ModelIdentity m;
+  m.id = "org/model";
+  m.revision = "local";
+  m.config_hash = std::string(64, 'a');
+  m.dim = kDim;
+  return m;
+}
+
+Track track(const std::string& path, char hash) {
+  Track t;
+  t.path = path;
+  t.size = 10;
+  t.mtime_ns = 1;
+  t.content_hash = std::string(64, hash);
+  t.duration_s = 30;
+  t.title = path;
+  return t;
+}
+
+std::vector<WindowRecord> one_window() {
+  WindowRecord w;
+  w.idx = 0;
+  w.end_s = 10;
+  w.embedding = {1, 0, 0, 0};
+  return {w};
+}
+
+int64_t put(Store& s, const std::string& path, char hash) {
+  const std::vector<float> e = {1, 0, 0, 0};
+  return s.put_track(track(path, hash), one_window(), e.data());
+}
+
+SongRef ref(Store& s, int64_t id) {
+  const auto t = s.track(id);
+  return {id, t->content_hash, t->path};
+}
+
+UserRecord user(const std::string& name) {
+  UserRecord u;
+  u.name = name;
+  u.password_encrypted = "v1:00";
+  u.created_at = 1700000000;
+  return u;
+}
+
+FeedbackRecord song_star(int64_t user_id, const SongRef& song, int64_t at) {
+  FeedbackRecord f;
+  f.user_id = user_id;
+  f.kind = "song";
+  f.song = song;
+  f.at = at;
+  return f;
+}
+
+class UserData : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    location_ = GetParam() == "sqlite" ? test::temp_dir() + "/users.db" : test::PostgresServer::shared().create_database();
+    s_ = open_store(location_, OpenMode::ReadWrite);
+    s_->set_model(identity());
+  }
+  std::string location_;
+  std::unique_ptr<Store> s_;
+};
+
+TEST_P(UserData, UsersAndKeys) {
+  Store& s = *s_;
+  EXPECT_FALSE(s.has_users());
+  UserRecord a = user("alice");
+  a.admin = true;
+  const int64_t alice = s.add_user(a);
+  const int64_t bob = s.add_user(user("bob"));
+  EXPECT_EQ(alice, 1);
+  EXPECT_EQ(bob, 2);
+  EXPECT_TRUE(s.has_users());
+  EXPECT_THROW(s.add_user(user("alice")), Error);
+  const auto users = s.users();
+  ASSERT_EQ(users.size(), 2u);
+  EXPECT_EQ(users[0].name, "alice");
+  EXPECT_TRUE(users[0].admin);
+  EXPECT_FALSE(users[1].admin);
+  EXPECT_EQ(users[0].created_at, 1700000000);
+  s.set_password(bob, "v1:ff");
+  EXPECT_EQ(s.user("bob")->password_encrypted, "v1:ff");
+  EXPECT_EQ(s.user_by_id(alice)->name, "alice");
+  EXPECT_FALSE(s.user("carol"));
+
+  ApiKeyRecord k;
+  k.user_id = bob;
+  k.key_hash = std::string(64, 'e');
+  k.label = "phone";
+  k.created_at = 5;
+  EXPECT_EQ(s.add_api_key(k), 1);
+  EXPECT_EQ(s.api_key(std::string(64, 'e'))->user_id, bob);
+  EXPECT_FALSE(s.api_key(std::string(64, 'f')));
+  EXPECT_EQ(s.api_keys(bob).size(), 1u);
+
+  // A user goes with everything they keep; the others' stay.
+  const int64_t t = put(s, "/m/a.flac", 'a');
+  s.put_star(song_star(bob, ref(s, t), 10));
+  s.put_star(song_star(alice, ref(s, t), 10));
+  EXPECT_TRUE(s.remove_user(bob));
+  EXPECT_FALSE(s.remove_user(bob));
+  EXPECT_FALSE(s.api_key(std::string(64, 'e')));
+  EXPECT_TRUE(s.stars(bob).empty());
+  EXPECT_EQ(s.stars(alice).size(), 1u);
+}
+
+TEST_P(UserData, StarsRatingsPlaysPlaylists) {
+  Store& s = *s_;
+  const int64_t u = s.add_user(user("alice"));
+  const int64_t t1 = put(s, "/m/1.flac", '1'), t2 = put(s, "/m/2.flac", '2');
+
+  s.put_star(song_star(u, ref(s, t1), 100));
+  s.put_star(song_star(u, ref(s, t1), 200));  // again: replaces, no duplicate
+  FeedbackRecord album;
+  album.user_id = u;
+  album.kind = "album";
+  album.item_id = "al-1";
+  album.at = 150;
+  s.put_star(album);
+  auto stars = s.stars(u);
+  ASSERT_EQ(stars.size(), 2u);
+  EXPECT_EQ(stars[0].kind, "song");
+  EXPECT_EQ(stars[0].at, 200);
+  EXPECT_EQ(stars[0].song.track_id, t1);
+  EXPECT_EQ(stars[0].song.path, "/m/1.flac");
+  EXPECT_EQ(stars[1].item_id, "al-1");
+  EXPECT_TRUE(s.remove_star(u, "album", "al-1", 0));
+  EXPECT_FALSE(s.remove_star(u, "album", "al-1", 0));
+  FeedbackRecord bad = album;
+  bad.kind = "genre";
+  EXPECT_THROW(s.put_star(bad), Error);
+
+  FeedbackRecord r = song_star(u, ref(s, t2), 300);
+  r.rating = 4;
+  s.put_rating(r);
+  r.rating = 5;
+  s.put_rating(r);
+  ASSERT_EQ(s.ratings(u).size(), 1u);
+  EXPECT_EQ(s.ratings(u)[0].rating, 5);
+  r.rating = 6;
+  EXPECT_THROW(s.put_rating(r), Error);
+  r.rating = 0;  // removes
+  s.put_rating(r);
+  EXPECT_TRUE(s.ratings(u).empty());
+
+  PlayRecord p;
+  p.user_id = u;
+  p.song = ref(s, t1);
+  p.played_at = 1000;
+  p.seconds_played = 12.5;
+  p.skipped = true;
+  p.source = "subsonic";
+  EXPECT_EQ(s.add_play(p), 1);
+  p.song = ref(s, t2);
+  p.skipped = false;
+  EXPECT_EQ(s.add_play(p), 2);
+  const auto plays = s.plays(u, 0, 0);
+  ASSERT_EQ(plays.size(), 2u);
+  EXPECT_TRUE(plays[0].skipped);
+  EXPECT_EQ(plays[0].seconds_played, 12.5);
+  EXPECT_EQ(plays[0].source, "subsonic");
+  EXPECT_EQ(plays[1].song.track_id, t2);
+  EXPECT_EQ(s.plays(u, 1, 0).size(), 1u);
+  EXPECT_EQ(s.plays(u, 0, 1).size(), 1u);
+
+  PlaylistRecord pl;
+  pl.owner = u;
+  pl.name = "Mix";
+  pl.comment = "late night";
+  pl.created_at = pl.changed_at = 50;
+  pl.entries = {ref(s, t2), ref(s, t1), ref(s, t2)};
+  const int64_t id = s.put_playlist(pl);
+  auto got = s.playlist(id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->name, "Mix");
+  EXPECT_EQ(got->comment, "late night");
+  ASSERT_EQ(got->entries.size(), 3u);
+  EXPECT_EQ(got->entries[0].track_id, t2);
+  EXPECT_EQ(got->entries[1].track_id, t1);
+  EXPECT_EQ(got->entry_count, 3);
+  got->entries.pop_back();
+  got->is_public = true;
+  got->changed_at = 60;
+  EXPECT_EQ(s.put_playlist(*got), id);
+  EXPECT_EQ(s.playlist(id)->entries.size(), 2u);
+  EXPECT_TRUE(s.playlist(id)->is_public);
+  const int64_t other = s.add_user(user("bob"));
+  EXPECT_EQ(s.playlists(other).size(), 1u);  // public
+  EXPECT_TRUE(s.remove_playlist(id));
+  EXPECT_FALSE(s.playlist(id));
+  EXPECT_TRUE(s.playlists(u).empty());
+}
+
+// Nothing a user keeps goes with a track, and a song reference follows its recording to a new id:
+// by content hash (a file indexed again after a --rebuild, a file moved while it was away), or by
+// path (the file at the same place re-encoded).
+TEST_P(UserData, SongReferencesFollowTheirRecording) {
+  Store& s = *s_;
+  const int64_t u = s.add_user(user("alice"));
+  const int64_t a = put(s, "/m/a.flac", 'a'), b = put(s, "/m/b.flac", 'b'), c = put(s, "/m/c.flac", 'c');
+  s.put_star(song_star(u, ref(s, a), 1));
+  FeedbackRecord rating = song_star(u, ref(s, b), 2);
+  rating.rating = 3;
+  s.put_rating(rating);
+  PlayRecord p;
+  p.user_id = u;
+  p.song = ref(s, c);
+  p.played_at = 3;
+  s.add_play(p);
+  PlaylistRecord pl;
+  pl.owner = u;
+  pl.name = "all";
+  pl.entries = {ref(s, a), ref(s, b), ref(s, c)};
+  const int64_t list = s.put_playlist(pl);
+  EXPECT_EQ(s.reattach_songs(), 0);  // all attached
+
+  // `index --rebuild`: every track goes and comes back under other ids, in another order; c was
+  // moved meanwhile (same content, new path), b re-encoded in place (same path, new content).
+  s.wipe(identity());
+  EXPECT_EQ(s.stars(u).size(), 1u);
+  const int64_t new_c = put(s, "/m/moved/c.flac", 'c');
+  const int64_t new_b = put(s, "/m/b.flac", 'B');
+  const int64_t new_a = put(s, "/m/a.flac", 'a');
+  const int64_t stranger = put(s, "/m/z.flac", 'z');
+  ASSERT_EQ(new_c, a);  // the old ids now name other recordings
+  ASSERT_EQ(new_b, b);
+  ASSERT_EQ(new_a, c);
+  // The star, the play and two entries move; the rating and b's entry stay on id 2, which is the
+  // file at their path (and no track has b's old content).
+  EXPECT_EQ(s.reattach_songs(), 4);
+  EXPECT_EQ(s.stars(u)[0].song.track_id, new_a);
+  EXPECT_EQ(s.ratings(u)[0].song.track_id, new_b);
+  EXPECT_EQ(s.ratings(u)[0].song.content_hash, std::string(64, 'B'));  // brought up to date
+  EXPECT_EQ(s.plays(u, 0, 0)[0].song.track_id, new_c);
+  EXPECT_EQ(s.plays(u, 0, 0)[0].song.path, "/m/moved/c.flac");
+  const auto entries = s.playlist(list)->entries;
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].track_id, new_a);
+  EXPECT_EQ(entries[1].track_id, new_b);
+  EXPECT_EQ(entries[2].track_id, new_c);
+  EXPECT_EQ(s.reattach_songs(), 0);
+
+  // A track removed: its references stay (detached, with what finds it again) and come back with it.
+  s.remove_tracks({new_a});
+  EXPECT_EQ(s.reattach_songs(), 0);
+  ASSERT_EQ(s.stars(u).size(), 1u);
+  EXPECT_EQ(s.stars(u)[0].song.content_hash, std::string(64, 'a'));
+  const int64_t back = put(s, "/m/elsewhere/a.flac", 'a');
+  EXPECT_NE(back, new_a);
+  EXPECT_EQ(s.reattach_songs(), 2);  // the star and the playlist entry
+  EXPECT_EQ(s.stars(u)[0].song.track_id, back);
+  EXPECT_EQ(s.playlist(list)->entries[0].track_id, back);
+  (void)stranger;
+}
+
+TEST_P(UserData, ExportAndImportKeepEverything) {
+  Store& s = *s_;
+  const int64_t u = s.add_user(user("alice"));
+  const int64_t t = put(s, "/m/a.flac", 'a');
+  ApiKeyRecord k;
+  k.user_id = u;
+  k.key_hash = std::string(64, 'k');
+  s.add_api_key(k);
+  s.put_star(song_star(u, ref(s, t), 7));
+  FeedbackRecord r = song_star(u, ref(s, t), 8);
+  r.rating = 2;
+  s.put_rating(r);
+  PlayRecord p;
+  p.user_id = u;
+  p.song = ref(s, t);
+  p.played_at = 9;
+  p.seconds_played = 1.25;
+  s.add_play(p);
+  PlaylistRecord pl;
+  pl.owner = u;
+  pl.name = "p";
+  pl.entries = {ref(s, t)};
+  s.put_playlist(pl);
+  const UserDataCopy data = s.export_user_data();
+
+  const std::string other =
+      GetParam() == "sqlite" ? test::temp_dir() + "/copy.db" : test::PostgresServer::shared().create_database();
+  auto dst = open_store(other, OpenMode::ReadWrite);
+  EXPECT_THROW(dst->import_user_data(data), Error);  // outside an import
+  {
+    auto scope = dst->begin_import(identity(), {});
+    dst->import_user_data(data);
+    scope->commit();
+  }
+  const UserDataCopy back = dst->export_user_data();
+  ASSERT_EQ(back.users.size(), 1u);
+  EXPECT_EQ(back.users[0].name, "alice");
+  EXPECT_EQ(back.api_keys.size(), 1u);
+  ASSERT_EQ(back.stars.size(), 1u);
+  EXPECT_EQ(back.stars[0].song.path, "/m/a.flac");
+  ASSERT_EQ(back.ratings.size(), 1u);
+  EXPECT_EQ(back.ratings[0].rating, 2);
+  ASSERT_EQ(back.plays.size(), 1u);
+  EXPECT_EQ(back.plays[0].seconds_played, 1.25);
+  ASSERT_EQ(back.playlists.size(), 1u);
+  EXPECT_EQ(back.playlists[0].entries.size(), 1u);
+  // New rows after the copy get fresh ids.
+  EXPECT_EQ(dst->add_user(user("bob")), 2);
+  PlayRecord more = p;
+  EXPECT_EQ(dst->add_play(more), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, UserData, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+}  // namespace
+}  // namespace clap::store
