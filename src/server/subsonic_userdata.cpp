@@ -1,9 +1,385 @@
+// What each user keeps, per user (service/user_data.h): star, unstar, getStarred, getStarred2,
+// setRating, scrobble, getNowPlaying, getPlaylists, getPlaylist, createPlaylist,
+// updatePlaylist, deletePlaylist. Stars and ratings are of songs (song ids), albums ("al-" ids;
+// a folder's "fo-" id as Subsonic's file view stars it), and artists ("ar-"). Playlist ids are
+// "pl-" + the index's playlist number.
+#include <httplib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <map>
+#include <optional>
+#include <set>
+
 #include "server/subsonic.h"
+#include "service/user_data.h"
 
 namespace clap::server::subsonic {
 
+namespace {
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+service::UserData user_data(const Call& call) {
+  return service::UserData(service::accounts_connection(call.lib.location()), call.user.id, call.snap.library_generation());
+}
+
+// The items of star/unstar: `id` (a song, album, folder or artist id), `albumId`, `artistId`.
+struct Items {
+  std::vector<const store::Track*> songs;
+  std::vector<std::string> albums, artists;
+};
+
+Items items(const Call& call) {
+  Items out;
+  for (const std::string& id : call.all("id")) {
+    if (call.catalog.album(id) || call.catalog.folder(id)) out.albums.push_back(id);
+    else if (call.catalog.artist(id)) out.artists.push_back(id);
+    else out.songs.push_back(&call.song(id));  // Failure 70 when no song has it
+  }
+  for (const std::string& id : call.all("albumId")) {
+    if (!call.catalog.album(id)) throw Failure{70, "album not found: " + id.substr(0, 80)};
+    out.albums.push_back(id);
+  }
+  for (const std::string& id : call.all("artistId")) {
+    if (!call.catalog.artist(id)) throw Failure{70, "artist not found: " + id.substr(0, 80)};
+    out.artists.push_back(id);
+  }
+  if (out.songs.empty() && out.albums.empty() && out.artists.empty())
+    throw Failure{10, "required parameter is missing: id, albumId or artistId"};
+  return out;
+}
+
+void star(Call& call, ojson&) {
+  const Items i = items(call);
+  user_data(call).star(i.songs, i.albums, i.artists, now_seconds());
+}
+
+void unstar(Call& call, ojson&) {
+  const Items i = items(call);
+  user_data(call).unstar(i.songs, i.albums, i.artists);
+}
+
+// The user's stars and ratings on a song's Child.
+struct Marks {
+  service::UserData::Starred starred;
+  service::UserData::Ratings ratings;
+};
+
+Marks marks(const Call& call) {
+  service::UserData data = user_data(call);
+  return {data.starred(), data.ratings()};
+}
+
+ojson marked_child(const Call& call, const store::Track& t, const Marks& m) {
+  ojson j = child(call, t);
+  if (const auto s = m.starred.songs.find(t.id); s != m.starred.songs.end()) j["starred"] = date_time(s->second);
+  if (const auto r = m.ratings.songs.find(t.id); r != m.ratings.songs.end()) j["userRating"] = r->second;
+  return j;
+}
+
+void mark_item(ojson& j, const std::string& id, const Marks& m) {
+  if (const auto s = m.starred.albums.find(id); s != m.starred.albums.end()) j["starred"] = date_time(s->second);
+  if (const auto s = m.starred.artists.find(id); s != m.starred.artists.end()) j["starred"] = date_time(s->second);
+  if (const auto r = m.ratings.items.find(id); r != m.ratings.items.end()) j["userRating"] = r->second;
+}
+
+// Ids ordered newest star first (then by id), as apps list favourites.
+template <class Key>
+std::vector<Key> newest_first(const std::map<Key, int64_t>& stars) {
+  std::vector<std::pair<int64_t, Key>> v;
+  for (const auto& [k, at] : stars) v.push_back({at, k});
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::vector<Key> out;
+  for (const auto& [at, k] : v) out.push_back(k);
+  return out;
+}
+
+// getStarred (id3 false: albums as directories, artists as Artist) and getStarred2 (AlbumID3, ArtistID3).
+void starred(Call& call, ojson& body, bool id3) {
+  const Marks m = marks(call);
+  std::optional<std::set<int64_t>> in_folder;
+  if (call.has("musicFolderId")) {
+    const int64_t folder = call.integer("musicFolderId", 0, INT32_MIN, INT32_MAX);
+    if (!call.catalog.music_folder(static_cast<int>(folder))) throw Failure{70, "music folder not found: " + call.param("musicFolderId")};
+    const auto tracks = call.catalog.tracks_in(static_cast<int>(folder));
+    in_folder.emplace(tracks.begin(), tracks.end());
+  }
+  auto in_scope = [&](const std::vector<int64_t>& tracks) {
+    if (!in_folder) return true;
+    return std::any_of(tracks.begin(), tracks.end(), [&](int64_t t) { return in_folder->count(t) > 0; });
+  };
+  ojson songs = ojson::array(), albums = ojson::array(), artists = ojson::array();
+  for (const int64_t id : newest_first(m.starred.songs)) {
+    const store::Track* t = call.snap.track(id);
+    if (t && t->status == store::TrackStatus::Ok && (!in_folder || in_folder->count(id))) songs.push_back(marked_child(call, *t, m));
+  }
+  for (const std::string& id : newest_first(m.starred.albums)) {
+    if (const service::CatalogAlbum* a = call.catalog.album(id); a && in_scope(a->tracks)) {
+      ojson j;
+      if (id3) {
+        j = album_id3(call, *a);
+      } else {
+        j["id"] = a->id;
+        j["isDir"] = true;
+        j["title"] = a->name;
+        j["album"] = a->name;
+        j["artist"] = a->artist;
+        j["coverArt"] = a->id;
+      }
+      mark_item(j, id, m);
+      albums.push_back(j);
+    } else if (const service::CatalogFolder* f = call.catalog.folder(id); f && !id3 && in_scope(f->tracks)) {
+      ojson j = folder_child(call, *f);
+      mark_item(j, id, m);
+      albums.push_back(j);
+    }
+  }
+  for (const std::string& id : newest_first(m.starred.artists)) {
+    const service::CatalogArtist* a = call.catalog.artist(id);
+    if (!a) continue;
+    ojson j = id3 ? artist_id3(call, *a) : ojson{{"id", a->id}, {"name", a->name}};
+    mark_item(j, id, m);
+    artists.push_back(j);
+  }
+  body[id3 ? "starred2" : "starred"] = ojson{{"artist", artists}, {"album", albums}, {"song", songs}};
+}
+
+void get_starred(Call& call, ojson& body) { starred(call, body, false); }
+void get_starred2(Call& call, ojson& body) { starred(call, body, true); }
+
+void set_rating(Call& call, ojson&) {
+  const std::string id = call.required("id");
+  const int rating = static_cast<int>(call.integer("rating", -1, 0, 5));
+  if (rating < 0) throw Failure{10, "required parameter is missing: rating"};
+  service::UserData data = user_data(call);
+  if (call.catalog.album(id) || call.catalog.folder(id)) data.rate(nullptr, "album", id, rating, now_seconds());
+  else if (call.catalog.artist(id)) data.rate(nullptr, "artist", id, rating, now_seconds());
+  else data.rate(&call.song(id), "song", "", rating, now_seconds());
+}
+
+// A player's id as an integer (the spec's NowPlayingEntry.playerId): from its name (c), stable.
+int64_t player_id(const std::string& name) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (unsigned char c : name) h = (h ^ c) * 16777619u;
+  return static_cast<int64_t>(h & 0x7fffffff);
+}
+
+void scrobble(Call& call, ojson&) {
+  const std::vector<std::string> ids = call.all("id");
+  if (ids.empty() || ids.front().empty()) throw Failure{10, "required parameter is missing: id"};
+  const std::vector<std::string> times = call.all("time");
+  if (!times.empty() && times.size() != ids.size())
+    throw Failure{0, "parameter time: give one per id (" + std::to_string(ids.size()) + " ids, " + std::to_string(times.size()) + " times)"};
+  const bool submission = call.boolean("submission", true);
+  std::vector<const store::Track*> songs;
+  std::vector<int64_t> at;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    songs.push_back(&call.song(ids[i]));
+    int64_t when = now_seconds();
+    if (!times.empty()) {
+      int64_t ms = 0;
+      const auto [end, ec] = std::from_chars(times[i].data(), times[i].data() + times[i].size(), ms);
+      if (ec != std::errc() || end != times[i].data() + times[i].size() || ms < 0)
+        throw Failure{0, "parameter time must be milliseconds since 1970 (got \"" + times[i].substr(0, 40) + "\")"};
+      when = ms / 1000;
+    }
+    at.push_back(when);
+  }
+  if (!submission) {
+    // Now playing: the last song of the call, for this user and player.
+    service::NowPlaying::of(call.lib.location()).set({call.user.id, call.user.name, call.param("c"), songs.back()->id, at.back()});
+    return;
+  }
+  service::UserData data = user_data(call);
+  for (size_t i = 0; i < songs.size(); ++i) data.played(*songs[i], at[i], "subsonic");
+}
+
+void get_now_playing(Call& call, ojson& body) {
+  const int64_t now = now_seconds();
+  ojson entries = ojson::array();
+  for (const auto& e : service::NowPlaying::of(call.lib.location()).list(now)) {
+    const store::Track* t = call.snap.track(e.track_id);
+    if (!t || t->status != store::TrackStatus::Ok) continue;
+    ojson j = child(call, *t);
+    j["username"] = e.user;
+    j["minutesAgo"] = std::max<int64_t>(0, (now - e.since) / 60);
+    j["playerId"] = player_id(e.player);
+    if (!e.player.empty()) j["playerName"] = e.player;
+    entries.push_back(j);
+  }
+  body["nowPlaying"] = ojson{{"entry", entries}};
+}
+
+// --- playlists ----------------------------------------------------------------------------------
+
+std::string playlist_id(int64_t id) { return "pl-" + std::to_string(id); }
+
+int64_t playlist_number(const std::string& id) {
+  if (id.rfind("pl-", 0) != 0 || id.size() < 4 || id.size() > 21) return -1;
+  int64_t n = 0;
+  const auto [end, ec] = std::from_chars(id.data() + 3, id.data() + id.size(), n);
+  return ec == std::errc() && end == id.data() + id.size() && n > 0 ? n : -1;
+}
+
+// The entries a client sees: those whose song is in the library now, with their positions in
+// the stored list (a song gone from the library stays stored, unseen, until it comes back).
+std::vector<std::pair<size_t, const store::Track*>> visible(const Call& call, const store::PlaylistRecord& p) {
+  std::vector<std::pair<size_t, const store::Track*>> out;
+  for (size_t i = 0; i < p.entries.size(); ++i)
+    if (const store::Track* t = call.snap.track(p.entries[i].track_id); t && t->status == store::TrackStatus::Ok)
+      out.push_back({i, t});
+  return out;
+}
+
+ojson playlist_json(const Call& call, service::UserData& data, const store::PlaylistRecord& p, bool with_songs,
+                    const Marks* m = nullptr) {
+  ojson j;
+  j["id"] = playlist_id(p.id);
+  j["name"] = p.name;
+  if (!p.comment.empty()) j["comment"] = p.comment;
+  j["owner"] = data.user_name(p.owner);
+  j["public"] = p.is_public;
+  int64_t seconds = 0, count = 0;
+  ojson entries = ojson::array();
+  store::PlaylistRecord full = p;
+  if (full.entries.empty() && p.entry_count > 0) full = *data.playlist(p.id, true);
+  for (const auto& [pos, t] : visible(call, full)) {
+    seconds += static_cast<int64_t>(t->duration_s + 0.5);
+    ++count;
+    if (with_songs) entries.push_back(m ? marked_child(call, *t, *m) : child(call, *t));
+  }
+  j["songCount"] = count;
+  j["duration"] = seconds;
+  j["created"] = date_time(p.created_at);
+  j["changed"] = date_time(p.changed_at);
+  if (with_songs) j["entry"] = entries;
+  return j;
+}
+
+store::PlaylistRecord readable(const Call& call, service::UserData& data, const std::string& id) {
+  const int64_t n = playlist_number(id);
+  const auto p = n > 0 ? data.playlist(n, call.user.admin) : std::nullopt;
+  if (!p) throw Failure{70, "playlist not found: " + id.substr(0, 80)};
+  return *p;
+}
+
+// A write the user may not make is 50; a playlist gone meanwhile is 70.
+template <class Write>
+auto writing(const Write& write) {
+  try {
+    return write();
+  } catch (const service::UserData::NotAllowed& e) {
+    throw Failure{50, std::string("user is not authorized for the given operation: ") + e.what()};
+  }
+}
+
+void get_playlists(Call& call, ojson& body) {
+  service::UserData data = user_data(call);
+  const std::string username = call.param("username");
+  int64_t only_owner = 0;
+  if (!username.empty() && username != call.user.name) {
+    if (!call.user.admin) throw Failure{50, "user is not authorized for the given operation: another user's playlists"};
+    const auto other = service::accounts_connection(call.lib.location()).with([&](service::Accounts& a, store::Store&) {
+      return a.find(username);
+    });
+    if (!other) throw Failure{70, "user not found: " + username.substr(0, 80)};
+    only_owner = other->id;
+  }
+  ojson list = ojson::array();
+  for (const store::PlaylistRecord& p : data.playlists(only_owner != 0))
+    if (only_owner == 0 || p.owner == only_owner) list.push_back(playlist_json(call, data, p, false));
+  body["playlists"] = ojson{{"playlist", list}};
+}
+
+void get_playlist(Call& call, ojson& body) {
+  service::UserData data = user_data(call);
+  const store::PlaylistRecord p = readable(call, data, call.required("id"));
+  const Marks m{data.starred(), data.ratings()};
+  body["playlist"] = playlist_json(call, data, p, true, &m);
+}
+
+void create_playlist(Call& call, ojson& body) {
+  service::UserData data = user_data(call);
+  std::vector<store::SongRef> songs;
+  for (const std::string& id : call.all("songId")) songs.push_back(service::song_ref(call.song(id)));
+  store::PlaylistRecord p;
+  const std::string existing = call.param("playlistId");
+  const int64_t now = now_seconds();
+  if (!existing.empty()) {
+    p = readable(call, data, existing);  // createPlaylist with playlistId replaces its songs
+    if (const std::string name = call.param("name"); !name.empty()) p.name = name;
+  } else {
+    p.name = call.required("name");
+    p.owner = call.user.id;
+    p.created_at = now;
+  }
+  p.entries = songs;
+  p.changed_at = now;
+  const int64_t id = writing([&] { return data.save_playlist(p, call.user.admin); });
+  body["playlist"] = playlist_json(call, data, *data.playlist(id, true), true);
+}
+
+void update_playlist(Call& call, ojson&) {
+  service::UserData data = user_data(call);
+  store::PlaylistRecord p = readable(call, data, call.required("playlistId"));
+  if (call.has("name")) {
+    const std::string name = call.param("name");
+    if (name.empty()) throw Failure{0, "parameter name: a playlist needs a name"};
+    p.name = name;
+  }
+  if (call.has("comment")) p.comment = call.param("comment");
+  if (call.has("public")) p.is_public = call.boolean("public", p.is_public);
+  // Indexes are of the songs the client was shown (getPlaylist), removed before songs are added.
+  const auto shown = visible(call, p);
+  std::set<size_t> drop;
+  for (const std::string& index : call.all("songIndexToRemove")) {
+    size_t i = 0;
+    const auto [end, ec] = std::from_chars(index.data(), index.data() + index.size(), i);
+    if (ec != std::errc() || end != index.data() + index.size() || i >= shown.size())
+      throw Failure{0, "parameter songIndexToRemove: " + index.substr(0, 40) + " is not a position of the playlist (0 to " +
+                           std::to_string(shown.empty() ? 0 : shown.size() - 1) + ")"};
+    drop.insert(shown[i].first);
+  }
+  std::vector<store::SongRef> kept;
+  for (size_t i = 0; i < p.entries.size(); ++i)
+    if (!drop.count(i)) kept.push_back(p.entries[i]);
+  for (const std::string& id : call.all("songIdToAdd")) kept.push_back(service::song_ref(call.song(id)));
+  p.entries = kept;
+  p.changed_at = now_seconds();
+  writing([&] { return data.save_playlist(p, call.user.admin); });
+}
+
+void delete_playlist(Call& call, ojson&) {
+  service::UserData data = user_data(call);
+  const store::PlaylistRecord p = readable(call, data, call.required("id"));
+  writing([&] {
+    data.delete_playlist(p.id, call.user.admin);
+    return 0;
+  });
+}
+
+}  // namespace
+
 const std::vector<Endpoint>& userdata_endpoints() {
-  static const std::vector<Endpoint> table = {};
+  static const std::vector<Endpoint> table = {
+      {"star", &star},
+      {"unstar", &unstar},
+      {"getStarred", &get_starred},
+      {"getStarred2", &get_starred2},
+      {"setRating", &set_rating},
+      {"scrobble", &scrobble},
+      {"getNowPlaying", &get_now_playing},
+      {"getPlaylists", &get_playlists},
+      {"getPlaylist", &get_playlist},
+      {"createPlaylist", &create_playlist},
+      {"updatePlaylist", &update_playlist},
+      {"deletePlaylist", &delete_playlist},
+  };
   return table;
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 
 #include "core/crypto.h"
@@ -297,6 +298,15 @@ void set_user_password(const std::string& db, const std::string& name, const std
 
 std::string new_user_api_key(const std::string& db, const std::string& name, const std::string& label) {
   return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) { return a.new_api_key(name, label); });
+}
+
+AccountsConnection& accounts_connection(const std::string& location) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<AccountsConnection>> connections;
+  std::lock_guard lock(mutex);
+  auto& c = connections[location];
+  if (!c) c = std::make_unique<AccountsConnection>(location);
+  return *c;
 }
 
 void rekey_passwords(store::UserDataCopy& data, const std::string& from, const std::string& to) {

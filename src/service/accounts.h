@@ -17,8 +17,11 @@
 // API keys: 32 random bytes as 64 hex digits, shown once; the index keeps their sha256 only.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -82,6 +85,45 @@ class Accounts {
   std::string key_file_;
   mutable std::string key_;  // loaded on first use
 };
+
+// The accounts of a long-running server (the Subsonic API): one store connection for the index at
+// `location`, opened on first use (read-write when it can be, else read-only) and used under a
+// lock; a call that throws closes it (after a PostgreSQL restart the connection is dead) and the
+// next call opens it again. Users added by `clapsearch user` in another process are seen at once.
+class AccountsConnection {
+ public:
+  explicit AccountsConnection(std::string location) : location_(std::move(location)) {}
+  // action(accounts, store) under the lock.
+  template <class Action>
+  auto with(const Action& action) -> decltype(action(std::declval<Accounts&>(), std::declval<store::Store&>())) {
+    std::lock_guard lock(mutex_);
+    try {
+      if (!store_) {
+        store_ = store::open_store(location_, store::OpenMode::ReadWriteOrReadOnly);
+        accounts_ = std::make_unique<Accounts>(*store_, location_);
+      }
+      return action(*accounts_, *store_);
+    } catch (...) {
+      accounts_.reset();
+      store_.reset();
+      throw;
+    }
+  }
+  const std::string& location() const { return location_; }
+  // The library generation song references were last re-attached at (service/user_data.h); used
+  // under with()'s lock.
+  int64_t attached_generation = -1;
+
+ private:
+  std::string location_;
+  std::mutex mutex_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Accounts> accounts_;
+};
+
+// The process's AccountsConnection of the index at `location` (store::resolve_location form),
+// made on first use and kept for the life of the process.
+AccountsConnection& accounts_connection(const std::string& location);
 
 // What `clapsearch user` does, on the index at `db` (the command's --db; empty = the default
 // library): each opens it (an index must be there; list only reads), does one thing, closes it.

@@ -1,0 +1,151 @@
+#include "service/user_data.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace clap::service {
+
+store::SongRef song_ref(const store::Track& t) { return {t.id, t.content_hash, t.path}; }
+
+UserData::UserData(AccountsConnection& connection, int64_t user_id, int64_t library_generation)
+    : connection_(connection), user_(user_id) {
+  connection_.with([&](Accounts&, store::Store& s) {
+    // Once per library state: a read-only index (the server could not open it for writing) is
+    // read as it is.
+    if (connection_.attached_generation != library_generation && !s.read_only()) s.reattach_songs();
+    connection_.attached_generation = library_generation;
+    return 0;
+  });
+}
+
+namespace {
+
+store::FeedbackRecord feedback(int64_t user, const std::string& kind, const std::string& item, const store::Track* song,
+                               int64_t at) {
+  store::FeedbackRecord f;
+  f.user_id = user;
+  f.kind = kind;
+  f.at = at;
+  if (song) f.song = song_ref(*song);
+  else f.item_id = item;
+  return f;
+}
+
+}  // namespace
+
+void UserData::star(const std::vector<const store::Track*>& songs, const std::vector<std::string>& albums,
+                    const std::vector<std::string>& artists, int64_t at) {
+  connection_.with([&](Accounts&, store::Store& s) {
+    for (const store::Track* t : songs) s.put_star(feedback(user_, "song", "", t, at));
+    for (const auto& a : albums) s.put_star(feedback(user_, "album", a, nullptr, at));
+    for (const auto& a : artists) s.put_star(feedback(user_, "artist", a, nullptr, at));
+    return 0;
+  });
+}
+
+void UserData::unstar(const std::vector<const store::Track*>& songs, const std::vector<std::string>& albums,
+                      const std::vector<std::string>& artists) {
+  connection_.with([&](Accounts&, store::Store& s) {
+    for (const store::Track* t : songs) s.remove_star(user_, "song", "", t->id);
+    for (const auto& a : albums) s.remove_star(user_, "album", a, 0);
+    for (const auto& a : artists) s.remove_star(user_, "artist", a, 0);
+    return 0;
+  });
+}
+
+UserData::Starred UserData::starred() const {
+  return connection_.with([&](Accounts&, store::Store& s) {
+    Starred out;
+    for (const store::FeedbackRecord& f : s.stars(user_)) {
+      if (f.kind == "song") out.songs.emplace(f.song.track_id, f.at);
+      else if (f.kind == "album") out.albums.emplace(f.item_id, f.at);
+      else out.artists.emplace(f.item_id, f.at);
+    }
+    return out;
+  });
+}
+
+void UserData::rate(const store::Track* song, const std::string& kind, const std::string& item_id, int rating, int64_t at) {
+  store::FeedbackRecord f = feedback(user_, kind, item_id, song, at);
+  f.rating = rating;
+  connection_.with([&](Accounts&, store::Store& s) {
+    s.put_rating(f);
+    return 0;
+  });
+}
+
+UserData::Ratings UserData::ratings() const {
+  return connection_.with([&](Accounts&, store::Store& s) {
+    Ratings out;
+    for (const store::FeedbackRecord& f : s.ratings(user_)) {
+      if (f.kind == "song") out.songs.emplace(f.song.track_id, f.rating);
+      else out.items.emplace(f.item_id, f.rating);
+    }
+    return out;
+  });
+}
+
+void UserData::played(const store::Track& song, int64_t at, const std::string& source) {
+  store::PlayRecord p;
+  p.user_id = user_;
+  p.song = song_ref(song);
+  p.played_at = at;
+  p.source = source;
+  connection_.with([&](Accounts&, store::Store& s) { return s.add_play(p); });
+}
+
+std::vector<store::PlaylistRecord> UserData::playlists(bool all) const {
+  return connection_.with([&](Accounts&, store::Store& s) { return s.playlists(all ? 0 : user_); });
+}
+
+std::optional<store::PlaylistRecord> UserData::playlist(int64_t id, bool admin) const {
+  auto p = connection_.with([&](Accounts&, store::Store& s) { return s.playlist(id); });
+  if (p && !(p->owner == user_ || p->is_public || admin)) return std::nullopt;
+  return p;
+}
+
+int64_t UserData::save_playlist(const store::PlaylistRecord& p, bool admin) {
+  if (p.id != 0) {
+    const auto old = connection_.with([&](Accounts&, store::Store& s) { return s.playlist(p.id); });
+    if (!old) throw Error("playlist " + std::to_string(p.id) + " does not exist");
+    if (old->owner != user_ && !admin) throw NotAllowed("the playlist belongs to another user");
+  }
+  return connection_.with([&](Accounts&, store::Store& s) { return s.put_playlist(p); });
+}
+
+void UserData::delete_playlist(int64_t id, bool admin) {
+  const auto old = connection_.with([&](Accounts&, store::Store& s) { return s.playlist(id); });
+  if (!old) throw Error("playlist " + std::to_string(id) + " does not exist");
+  if (old->owner != user_ && !admin) throw NotAllowed("the playlist belongs to another user");
+  connection_.with([&](Accounts&, store::Store& s) { return s.remove_playlist(id); });
+}
+
+std::string UserData::user_name(int64_t id) const {
+  const auto u = connection_.with([&](Accounts&, store::Store& s) { return s.user_by_id(id); });
+  return u ? u->name : "";
+}
+
+void NowPlaying::set(const Entry& e) {
+  std::lock_guard lock(mutex_);
+  entries_[{e.user_id, e.player}] = e;
+}
+
+std::vector<NowPlaying::Entry> NowPlaying::list(int64_t now) const {
+  std::lock_guard lock(mutex_);
+  std::vector<Entry> out;
+  for (const auto& [key, e] : entries_)
+    if (now - e.since < 3600) out.push_back(e);
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.since > b.since; });
+  return out;
+}
+
+NowPlaying& NowPlaying::of(const std::string& location) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<NowPlaying>> all;
+  std::lock_guard lock(mutex);
+  auto& p = all[location];
+  if (!p) p = std::make_unique<NowPlaying>();
+  return *p;
+}
+
+}  // namespace clap::service

@@ -1,0 +1,112 @@
+// Authentication (the spec's API Reference and the apiKeyAuthentication extension): token (what
+// the client sends), clear and enc: passwords, API keys, and each refusal with its code - wrong
+// credentials 40, an unknown API key 44, conflicting mechanisms 43, missing parameters 10 - plus
+// the limit on wrong passwords (5 a minute per address and user name). Every failure is HTTP 200
+// with a failed envelope that validates. Wrong passwords are tried on users of this file's own
+// (added with the CLI while the server runs), never on the shared user: the other test files
+// must not meet the limit.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { check, validate, client, raw, call, done, env } from "./lib.mjs";
+
+const base = { v: "1.16.1", c: "auth-test", f: "json" };
+const hex = (s) => Buffer.from(s, "utf8").toString("hex");
+const md5 = (s) => createHash("md5").update(s, "utf8").digest("hex");
+
+// A user of this file's own, added as the docs say (seen by the running server at once).
+function addUser(name, password) {
+  execFileSync(env.cli, ["user", "add", name, "--db", env.db], { input: password + "\n" });
+}
+const stamp = Date.now();
+const w1 = "wrong-1-" + stamp, w2 = "wrong-2-" + stamp, wPassword = "right password";
+addUser(w1, wPassword);
+addUser(w2, wPassword);
+
+async function expectOk(what, params) {
+  const r = await raw("ping.view", { ...base, ...params });
+  check(r.status === 200 && r.json?.["subsonic-response"]?.status === "ok", `${what}: answered ok (got ${r.status} ${r.text.slice(0, 300)})`);
+  if (r.json) validate(what, r.json, {});
+}
+
+async function expectFailure(what, params, code, name = "ping.view") {
+  const r = await raw(name, { ...base, ...params });
+  const envelope = r.json?.["subsonic-response"];
+  check(r.status === 200 && envelope?.status === "failed" && envelope?.error?.code === code,
+    `${what}: failed with code ${code} (got ${r.status} ${r.text.slice(0, 300)})`);
+  if (r.json) validate(what, r.json);
+  return envelope?.error?.message ?? "";
+}
+
+// The client as its README has it: token auth (u, t, s), and API key auth; GET and POST.
+for (const post of [false, true]) {
+  const how = post ? "POST" : "GET";
+  const token = await call(client({ post }), "ping.view");
+  check(token.body["subsonic-response"].status === "ok", `token auth through the client (${how})`);
+  const key = await call(client({ apiKey: env.apiKey, post }), "ping.view");
+  check(key.body["subsonic-response"].status === "ok", `API key auth through the client (${how})`);
+  const wrong = await call(client({ user: w1, password: "not the password", post }), "ping.view");
+  check(wrong.body["subsonic-response"].error?.code === 40, `a wrong password through the client is 40 (${how})`);
+  const badKey = await call(client({ apiKey: "0".repeat(64), post }), "ping.view");
+  check(badKey.body["subsonic-response"].error?.code === 44, `an unknown API key through the client is 44 (${how})`);
+}
+
+// Each mechanism by hand.
+const salt = "c19b2d";
+await expectOk("token auth", { u: env.user, t: md5(env.password + salt), s: salt });
+await expectOk("token auth, token in upper case", { u: env.user, t: md5(env.password + salt).toUpperCase(), s: salt });
+await expectOk("clear password", { u: env.user, p: env.password });
+await expectOk("enc: password", { u: env.user, p: "enc:" + hex(env.password) });
+await expectOk("enc: password in upper-case hex", { u: env.user, p: "enc:" + hex(env.password).toUpperCase() });
+await expectOk("API key", { apiKey: env.apiKey });
+await expectOk("the same credential twice", { u: env.user, p: [env.password, env.password] });
+
+// Wrong credentials: 40, the same for an unknown user as for a wrong password (at most 4 wrong
+// attempts per user here: the limit is tested below).
+await expectOk("token auth of a second user", { u: w1, t: md5(wPassword + salt), s: salt });
+await expectFailure("wrong token", { u: w1, t: md5("nope" + salt), s: salt }, 40);
+await expectFailure("token with another salt", { u: w1, t: md5(wPassword + salt), s: salt + "x" }, 40);
+await expectFailure("wrong clear password", { u: w2, p: wPassword + "x" }, 40);
+await expectFailure("enc: that is not hex", { u: w2, p: "enc:zz" }, 40);
+await expectFailure("a password for another user", { u: w2, p: env.password }, 40);
+await expectFailure("unknown user", { u: "nobody-" + Date.now(), p: env.password }, 40);
+await expectFailure("unknown API key", { apiKey: "f".repeat(64) }, 44);
+await expectFailure("an API key longer than the extension allows", { apiKey: "a".repeat(3000) }, 44);
+
+// Conflicting mechanisms: 43.
+await expectFailure("apiKey with u (the extension: must be 43)", { apiKey: env.apiKey, u: env.user }, 43);
+await expectFailure("apiKey with p", { apiKey: env.apiKey, p: env.password }, 43);
+await expectFailure("apiKey with t and s", { apiKey: env.apiKey, t: md5(env.password + salt), s: salt }, 43);
+await expectFailure("p with t and s", { u: env.user, p: env.password, t: md5(env.password + salt), s: salt }, 43);
+await expectFailure("two different passwords", { u: env.user, p: [env.password, "other"] }, 43);
+
+// Missing parameters: 10.
+await expectFailure("no credentials at all", {}, 10);
+await expectFailure("u alone", { u: env.user }, 10);
+await expectFailure("t without s", { u: env.user, t: md5(env.password + salt) }, 10);
+await expectFailure("s without t", { u: env.user, s: salt }, 10);
+await expectFailure("p without u", { p: env.password }, 10);
+// Every endpoint authenticates.
+await expectFailure("getLicense with wrong credentials", { u: "nobody-" + stamp, p: "x" }, 40, "getLicense.view");
+// API keys are not limited (256 random bits are not guessed): many wrong keys, then the right one.
+for (let i = 0; i < 6; i++) await expectFailure(`unknown API key ${i + 1}`, { apiKey: String(i).repeat(64) }, 44);
+await expectOk("the right API key after 6 wrong ones", { apiKey: env.apiKey });
+
+// The limit: a second user, added while the server runs (seen at once), gets 5 wrong attempts;
+// the 6th attempt is refused with 40 although its password is right, saying how long to wait;
+// the first user, from the same address, is not affected.
+const bob = "bob-" + stamp, bobPassword = "bob's own password";
+addUser(bob, bobPassword);
+await expectOk("a user added while the server runs", { u: bob, p: bobPassword });
+for (let i = 0; i < 5; i++) await expectFailure(`wrong attempt ${i + 1}`, { u: bob, p: "guess " + i }, 40);
+const locked = await expectFailure("the right password after 5 wrong ones", { u: bob, p: bobPassword }, 40);
+check(/too many failed attempts/.test(locked) && /try again in \d+ s/.test(locked), `the refusal says why and for how long: ${locked}`);
+await expectOk("another user from the same address", { u: env.user, t: md5(env.password + salt), s: salt });
+// A removed user can no longer sign in; the users of this file go.
+const carol = "carol-" + stamp;
+addUser(carol, "carol's password");
+await expectOk("a user before removal", { u: carol, p: "carol's password" });
+execFileSync(env.cli, ["user", "remove", carol, "--db", env.db]);
+await expectFailure("a removed user", { u: carol, p: "carol's password" }, 40);
+for (const name of [w1, w2, bob]) execFileSync(env.cli, ["user", "remove", name, "--db", env.db]);
+
+done("auth");

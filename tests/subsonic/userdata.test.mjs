@@ -1,0 +1,121 @@
+// What each user keeps, through the real client: star/unstar (songs, albums, artists), getStarred
+// and getStarred2, setRating, scrobble (a play stored; now playing), getNowPlaying, and the
+// playlists (create, read, update, delete; another user may read a public one and change none).
+// Every answer validated against schemas written from the spec (Playlist, PlaylistWithSongs,
+// Starred, Starred2, NowPlayingEntry here; the records in schemas.mjs).
+import { execFileSync } from "node:child_process";
+import { check, validate, client, call, done, env } from "./lib.mjs";
+import { strict, arrayOf, string, integer, boolean, dateTime, definitions } from "./schemas.mjs";
+
+const Artist = strict({ id: string, name: string, artistImageUrl: string, starred: dateTime, userRating: integer, averageRating: { type: "number" } }, ["id", "name"]);
+const Starred = strict({ artist: { type: "array", items: Artist }, album: arrayOf("Child"), song: arrayOf("Child") });
+const Starred2 = strict({ artist: arrayOf("ArtistID3"), album: arrayOf("AlbumID3"), song: arrayOf("Child") });
+const playlistFields = {
+  id: string, name: string, comment: string, owner: string, public: boolean, songCount: integer, duration: integer,
+  created: dateTime, changed: dateTime, coverArt: string, allowedUser: { type: "array", items: string }, readonly: boolean, validUntil: dateTime,
+};
+const playlistRequired = ["id", "name", "songCount", "duration", "created", "changed"];
+const Playlist = strict(playlistFields, playlistRequired);
+const PlaylistWithSongs = strict({ ...playlistFields, entry: arrayOf("Child") }, playlistRequired);
+// NowPlayingEntry: Child plus username, minutesAgo, playerId (required), playerName, state, positionMs, playbackRate.
+const Child = definitions.Child;
+const NowPlayingEntry = strict(
+  { ...Child.properties, username: string, minutesAgo: integer, playerId: integer, playerName: string,
+    state: { enum: ["starting", "playing", "paused", "stopped"] }, positionMs: integer, playbackRate: { type: "number" } },
+  [...Child.required, "username", "minutesAgo", "playerId"]);
+
+const api = client();
+const ok = async (what, name, params, members = {}) => {
+  const r = await call(api, name, params);
+  validate(what, r.body, members);
+  check(r.body["subsonic-response"].status === "ok", `${what}: ok (${JSON.stringify(r.body).slice(0, 300)})`);
+  return r.body["subsonic-response"];
+};
+const fails = async (what, name, params, code, as = api) => {
+  const r = await call(as, name, params);
+  validate(what, r.body);
+  check(r.body["subsonic-response"].error?.code === code, `${what}: code ${code} (${JSON.stringify(r.body).slice(0, 300)})`);
+};
+const ids = (list) => (list ?? []).map((x) => x.id);
+
+// Stars: two songs, then the album and artist of the first (ids from its Child).
+await ok("star two songs", "star.view", { id: ["1", "2"] });
+let s2 = (await ok("getStarred2", "getStarred2.view", {}, { starred2: Starred2 })).starred2;
+check(JSON.stringify(ids(s2.song).sort()) === '["1","2"]', `getStarred2 lists the starred songs: ${JSON.stringify(ids(s2.song))}`);
+check(s2.song.every((c) => typeof c.starred === "string"), "each starred song carries its starred time");
+const first = s2.song.find((c) => c.id === "1");
+await ok("star an album and an artist", "star.view", { albumId: first.albumId, artistId: first.artistId });
+s2 = (await ok("getStarred2 again", "getStarred2.view", {}, { starred2: Starred2 })).starred2;
+check(ids(s2.album).includes(first.albumId) && ids(s2.artist).includes(first.artistId),
+  `getStarred2 lists the album and the artist: ${JSON.stringify(s2).slice(0, 300)}`);
+const s1 = (await ok("getStarred", "getStarred.view", {}, { starred: Starred })).starred;
+check(ids(s1.album).includes(first.albumId) && s1.album.every((a) => a.isDir === true), "getStarred lists the album as a directory");
+check(ids(s1.artist).includes(first.artistId), "getStarred lists the artist");
+// Through the client's own methods too.
+check((await api.getStarred2({})).starred2.song.length === 2, "the client's getStarred2");
+await ok("unstar a song and the album (by id)", "unstar.view", { id: ["2", first.albumId] });
+s2 = (await ok("getStarred2 after unstar", "getStarred2.view", {}, { starred2: Starred2 })).starred2;
+check(JSON.stringify(ids(s2.song)) === '["1"]' && !ids(s2.album).includes(first.albumId), `unstar removed them: ${JSON.stringify(s2).slice(0, 300)}`);
+await fails("star of an unknown song", "star.view", { id: "999999" }, 70);
+await fails("star of nothing", "star.view", {}, 10);
+
+// Ratings.
+await ok("setRating 4", "setRating.view", { id: "1", rating: 4 });
+s2 = (await ok("getStarred2 with a rating", "getStarred2.view", {}, { starred2: Starred2 })).starred2;
+check(s2.song[0].userRating === 4, `the rating shows on the song: ${JSON.stringify(s2.song[0]).slice(0, 200)}`);
+await fails("setRating 6", "setRating.view", { id: "1", rating: 6 }, 0);
+await fails("setRating without rating", "setRating.view", { id: "1" }, 10);
+await ok("setRating 0 removes it", "setRating.view", { id: "1", rating: 0 });
+s2 = (await ok("getStarred2 without the rating", "getStarred2.view", {}, { starred2: Starred2 })).starred2;
+check(s2.song[0].userRating === undefined, "the rating is gone");
+await ok("setRating of an album", "setRating.view", { id: first.albumId, rating: 5 });
+
+// Scrobbles: now playing, then a submission stored as a play.
+await ok("scrobble now playing", "scrobble.view", { id: "3", submission: false });
+const np = (await ok("getNowPlaying", "getNowPlaying.view", {}, { nowPlaying: strict({ entry: { type: "array", items: NowPlayingEntry } }, ["entry"]) })).nowPlaying;
+check(np.entry.some((e) => e.id === "3" && e.username === env.user && e.playerName === "subsonic-api"), `getNowPlaying: ${JSON.stringify(np).slice(0, 300)}`);
+const plays = () => Number(execFileSync("sqlite3", [env.db, "SELECT COUNT(*) FROM plays WHERE source = 'subsonic'"]).toString().trim());
+const before = plays();
+await ok("scrobble a submission", "scrobble.view", { id: ["3", "1"], time: [Date.now() - 300000, Date.now()] });
+check(plays() === before + 2, `two plays stored (${before} -> ${plays()})`);
+await fails("scrobble of an unknown song", "scrobble.view", { id: "999999" }, 70);
+await fails("scrobble with a time per id missing", "scrobble.view", { id: ["1", "3"], time: Date.now() }, 0);
+
+// Playlists.
+const created = (await ok("createPlaylist", "createPlaylist.view", { name: "Mix", songId: ["1", "3"] }, { playlist: PlaylistWithSongs })).playlist;
+check(/^pl-\d+$/.test(created.id) && JSON.stringify(ids(created.entry)) === '["1","3"]' && created.songCount === 2 && created.owner === env.user,
+  `createPlaylist answers the playlist: ${JSON.stringify(created).slice(0, 300)}`);
+const lists = (await ok("getPlaylists", "getPlaylists.view", {}, { playlists: strict({ playlist: { type: "array", items: Playlist } }) })).playlists;
+check(ids(lists.playlist).includes(created.id), "getPlaylists lists it");
+await ok("updatePlaylist", "updatePlaylist.view",
+  { playlistId: created.id, name: "Mix 2", comment: "for the night", public: true, songIndexToRemove: 0, songIdToAdd: "2" });
+let got = (await ok("getPlaylist", "getPlaylist.view", { id: created.id }, { playlist: PlaylistWithSongs })).playlist;
+check(got.name === "Mix 2" && got.comment === "for the night" && got.public === true && JSON.stringify(ids(got.entry)) === '["3","2"]',
+  `updatePlaylist changed name, comment, public and songs: ${JSON.stringify(got).slice(0, 300)}`);
+await fails("updatePlaylist with an index past the end", "updatePlaylist.view", { playlistId: created.id, songIndexToRemove: 5 }, 0);
+const replaced = (await ok("createPlaylist with playlistId", "createPlaylist.view", { playlistId: created.id, songId: ["2"] }, { playlist: PlaylistWithSongs })).playlist;
+check(replaced.id === created.id && JSON.stringify(ids(replaced.entry)) === '["2"]', "createPlaylist with playlistId replaces its songs");
+
+// Another user: reads the public playlist, changes nothing, keeps their own stars.
+const bob = "bob-userdata-" + Date.now(), bobPassword = "bob's password";
+execFileSync(env.cli, ["user", "add", bob, "--db", env.db], { input: bobPassword + "\n" });
+const bobApi = client({ user: bob, password: bobPassword });
+const bobView = await call(bobApi, "getPlaylist.view", { id: created.id });
+check(bobView.body["subsonic-response"].playlist?.id === created.id, "another user reads a public playlist");
+await fails("another user updates it", "updatePlaylist.view", { playlistId: created.id, name: "mine" }, 50, bobApi);
+await fails("another user deletes it", "deletePlaylist.view", { id: created.id }, 50, bobApi);
+await fails("another user lists the owner's playlists by name", "getPlaylists.view", { username: env.user }, 50, bobApi);
+const bobStars = await call(bobApi, "getStarred2.view", {});
+check(bobStars.body["subsonic-response"].starred2?.song?.length === 0, "stars are per user");
+await ok("make it private", "updatePlaylist.view", { playlistId: created.id, public: false });
+await fails("another user reads a private playlist", "getPlaylist.view", { id: created.id }, 70, bobApi);
+execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
+
+await ok("deletePlaylist", "deletePlaylist.view", { id: created.id });
+await fails("a deleted playlist", "getPlaylist.view", { id: created.id }, 70);
+await fails("a playlist id that is not one", "getPlaylist.view", { id: "42" }, 70);
+// Leave the shared user as it was.
+await ok("unstar the rest", "unstar.view", { id: "1", albumId: first.albumId, artistId: first.artistId });
+await ok("remove the album rating", "setRating.view", { id: first.albumId, rating: 0 });
+
+done("userdata");
