@@ -7,10 +7,12 @@
 // tracks.
 #include <algorithm>
 #include <climits>
+#include <map>
 #include <random>
 
 #include "server/subsonic.h"
 #include "service/song_resolver.h"
+#include "service/user_data.h"
 
 namespace clap::server::subsonic {
 
@@ -84,11 +86,34 @@ std::vector<size_t> album_list(const Call& call) {
     const std::string genre = call.param("genre");
     if (genre.empty()) throw Failure{10, "required parameter is missing: genre (type byGenre)"};
     if (const std::vector<size_t>* albums = c.albums_of_genre(genre)) page(*albums, all);
-  } else if (type == "highest" || type == "frequent" || type == "recent" || type == "starred") {
-    // These rank by the users' ratings, plays and stars. Until the user-data hook exists (the
-    // user data endpoints: setRating, scrobble, star, stored per user in the index), no album
-    // has any, so the honest answer is an empty list. Hook: order the albums by the requesting
-    // user's (call.user.id) rating / play count / last play / star time here.
+  } else if (type == "starred" || type == "highest" || type == "frequent" || type == "recent") {
+    // The requesting user's own marks and plays (service/user_data.h): the albums they starred
+    // (newest star first), rated (highest first), played most (play count) or last (latest play
+    // first); ties in album-name order. Albums without any are not listed.
+    service::AccountsConnection& connection = service::accounts_connection(call.lib.location());
+    // Made first: it re-attaches the user's song references when the library changed.
+    const service::UserData data(connection, call.user.id, call.snap.library_generation());
+    std::map<size_t, int64_t> key;  // album -> star time, rating, play count or last play
+    if (type == "starred") {
+      for (const auto& [id, at] : data.starred().albums)
+        if (const CatalogAlbum* a = c.album(id)) key[c.position_of(*a)] = at;
+    } else if (type == "highest") {
+      for (const auto& [id, rating] : data.ratings().items)
+        if (const CatalogAlbum* a = c.album(id)) key[c.position_of(*a)] = rating;
+    } else {
+      const std::vector<store::PlayRecord> plays = connection.with(
+          [&](service::Accounts&, store::Store& st) { return st.plays(call.user.id, 0, 0); });
+      for (const store::PlayRecord& p : plays)
+        if (const CatalogAlbum* a = c.album_of(p.song.track_id)) {
+          int64_t& k = key[c.position_of(*a)];
+          k = type == "frequent" ? k + 1 : std::max(k, p.played_at);
+        }
+    }
+    std::vector<size_t> order;
+    for (const size_t a : c.albums_by_name())
+      if (key.count(a)) order.push_back(a);
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return key.at(x) > key.at(y); });
+    page(order, all);
   } else {
     throw Failure{0, "unknown list type: " + type.substr(0, 40) +
                          " (random, newest, highest, frequent, recent, alphabeticalByName, alphabeticalByArtist, "

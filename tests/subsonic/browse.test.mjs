@@ -128,7 +128,7 @@ same(await list2({ type: "alphabeticalByName", musicFolderId: folderId }), ["Ove
 const random = await list2({ type: "random", size: 10 });
 same([...random].sort(), ["Overtones", "Tones", "Weather"], "random: every album once");
 for (const type of ["highest", "frequent", "recent", "starred"])
-  same(await list2({ type }), [], `${type}: no ratings, plays or stars yet`);
+  same(await list2({ type }), [], `${type}: no ratings, plays or stars yet`);  // marked by the admin below
 same(names((await api.getAlbumList2({ type: "alphabeticalByName" })).albumList2.album), ["Overtones", "Tones", "Weather"], "getAlbumList2 through the client");
 await fails("getAlbumList2", {}, 10);
 await fails("getAlbumList2", { type: "byYear", toYear: 2020 }, 10);
@@ -301,6 +301,31 @@ same(await snapshotIds(api), before, "ids after a re-index");
   }
   same((await scan()).count, 5, "a scan after the file is deleted forgets it");
   same(await snapshotIds(api), before, "ids after the scans");
+}
+// The lists of a user's own marks: starred, highest (album ratings), frequent and recent (plays).
+// Made by the admin, whose removal below takes them along (the other tests see none).
+{
+  const admin2 = async (params) => names((await ok("getAlbumList2", params, admin)).albumList2.album);
+  const weatherId = (await admin.getAlbumList2({ type: "alphabeticalByName" })).albumList2.album.find((a) => a.name === "Weather").id;
+  await admin.star({ albumId: tonesId });
+  await new Promise((r) => setTimeout(r, 1100));  // star times are whole seconds
+  await admin.star({ albumId: weatherId });
+  same(await admin2({ type: "starred" }), ["Weather", "Tones"], "starred: the user's starred albums, newest star first");
+  same(await list2({ type: "starred" }), [], "starred: another user's stars are not mine");
+  await admin.setRating({ id: weatherId, rating: 2 });
+  await admin.setRating({ id: tonesId, rating: 5 });
+  same(await admin2({ type: "highest" }), ["Tones", "Weather"], "highest: by the user's album rating");
+  const pink = (await s3({ query: "pink rain" })).song[0];
+  const scrobble = (id, time) => admin.scrobble({ id, submission: true, time });
+  await scrobble(whistle.id, Date.now() - 60000);
+  await scrobble(pink.id, Date.now() - 30000);
+  await scrobble(pink.id, Date.now() - 20000);
+  await scrobble(whistle.id, Date.now() - 40000);
+  await scrobble(whistle.id, Date.now() - 50000);
+  same(await admin2({ type: "frequent" }), ["Tones", "Weather"], "frequent: by the user's plays per album");
+  same(await admin2({ type: "recent" }), ["Weather", "Tones"], "recent: by the user's latest play");
+  same(await admin2({ type: "recent", size: 1, offset: 1 }), ["Tones"], "recent paged");
+  same(await list2({ type: "frequent" }), [], "frequent: another user's plays are not mine");
 }
 execFileSync(env.cli, ["user", "remove", "browse-admin", "--db", env.db], { stdio: ["ignore", "ignore", "inherit"] });
 done("browse");
