@@ -15,7 +15,7 @@ tests=0
 
 PACKAGES=(
   build-essential cmake pkg-config git
-  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev   # audio decoding
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev   # audio decoding, transcoding, cover pictures
   libchromaprint-dev                                                # acoustic fingerprints (duplicates)
   libdnnl-dev libopenblas-dev                                       # GEMM (oneDNN), BLAS for FAISS
   libsqlite3-dev                                                    # index store

@@ -429,9 +429,50 @@ static void route(Buf* url, const char* path, Span in) {
   put_query(url, "count", number(member(in, "count")));
 }
 
-// clapsearch's sonicMatch array re-shaped: {"song": entry, "similarity": s} (entries carry
-// Navidrome's SongRef keys: name, mbid, isrc, artist, album, duration, durationMs) for the sonic
-// calls, or the bare entries for the similar-songs calls.
+// `"key":value` with `value` a JSON string as clapsearch wrote it (escapes kept), "" for
+// anything else (absent, null), or a JSON number's digits (0 when absent).
+static void put_string_member(Buf* out, const char* key, Span value) {
+  puts_(out, ",\"");
+  puts_(out, key);
+  puts_(out, "\":");
+  if (is_string(value)) put(out, value.p, value.n);
+  else puts_(out, "\"\"");
+}
+static void put_number_member(Buf* out, const char* key, Span value) {
+  puts_(out, ",\"");
+  puts_(out, key);
+  puts_(out, "\":");
+  const char* digits = number(value);
+  puts_(out, *digits ? digits : "0");
+}
+
+// Navidrome's SongRef (name, path, artist, album, albumArtist, mbid, isrc, duration, durationMs)
+// of clapsearch's entry, an OpenSubsonic Child (title, musicBrainzId, isrc as an array, duration
+// in whole seconds) with durationMs, the exact length.
+static void put_song_ref(Buf* out, Span entry) {
+  puts_(out, "{\"name\":");
+  Span title = member(entry, "title");
+  if (is_string(title)) put(out, title.p, title.n);
+  else puts_(out, "\"\"");
+  put_string_member(out, "path", member(entry, "path"));
+  put_string_member(out, "artist", member(entry, "artist"));
+  put_string_member(out, "album", member(entry, "album"));
+  put_string_member(out, "albumArtist", member(entry, "displayAlbumArtist"));
+  put_string_member(out, "mbid", member(entry, "musicBrainzId"));
+  Span isrc = member(entry, "isrc"), first = {0, 0};
+  if (isrc.n > 2 && isrc.p[0] == '[') {  // the first ISRC of the array
+    const char* p = ws(isrc.p + 1, isrc.p + isrc.n);
+    const char* end = skip(p, isrc.p + isrc.n);
+    if (end) first.p = p, first.n = (size_t)(end - p);
+  }
+  put_string_member(out, "isrc", first);
+  put_number_member(out, "duration", member(entry, "duration"));
+  put_number_member(out, "durationMs", member(entry, "durationMs"));
+  put(out, "}", 1);
+}
+
+// clapsearch's sonicMatch array re-shaped: {"song": SongRef, "similarity": s} for the sonic
+// calls, or the bare SongRefs for the similar-songs calls.
 static int32_t reshape(char* body, size_t n, const char* list_key, int with_similarity) {
   Span all = {body, n};
   Span matches = member(all, "sonicMatch");
@@ -454,13 +495,13 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
     first = 0;
     if (with_similarity) {
       puts_(&out, "{\"song\":");
-      put(&out, entry.p, entry.n);
+      put_song_ref(&out, entry);
       puts_(&out, ",\"similarity\":");
       Span s = member(m, "similarity");
       put(&out, s.p, s.n);
       put(&out, "}", 1);
     } else {
-      put(&out, entry.p, entry.n);
+      put_song_ref(&out, entry);
     }
     p = ws(end, e);
     if (p < e && *p == ',') ++p;

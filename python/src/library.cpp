@@ -13,10 +13,12 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "search/duplicates.h"
 #include "service/aggregates.h"
@@ -149,22 +151,38 @@ class Library {
         std::move(part.begin(), part.end(), std::back_inserter(results));
       }
     };
+    std::optional<service::MixedQuery> mq;
+    // The queries ranked with n results each (a diversified list may need a wider pool: one query again).
+    const auto run = [&](const std::vector<std::string>& some, int64_t n) {
+      search::TextSearchOptions pool = topts;
+      pool.k = n;
+      return mq ? service::search_mixed(*lib, *snap, some, *mq, pool, rules) : service::search_texts(*lib, *snap, some, pool, rules);
+    };
+    const std::vector<std::string> asked = texts;
     if (!terms.empty()) {
       // The texts are positive terms of their own: negatives alone go with them.
-      const service::MixedQuery mq = service::resolve_query(*lib, *snap, terms, true, /*need_positive=*/texts.empty());
+      mq = service::resolve_query(*lib, *snap, terms, true, /*need_positive=*/texts.empty());
       if (texts.empty()) {
-        results = service::search_mixed(*lib, *snap, texts, mq, topts, rules);
+        results = run(texts, topts.k);
         texts.push_back("");  // one unnamed query: the seeds
       } else {
-        in_parts([&](const std::vector<std::string>& part) { return service::search_mixed(*lib, *snap, part, mq, topts, rules); });
+        in_parts([&](const std::vector<std::string>& part) { return run(part, topts.k); });
       }
     } else {
-      in_parts([&](const std::vector<std::string>& part) { return service::search_texts(*lib, *snap, part, topts, rules); });
+      in_parts([&](const std::vector<std::string>& part) { return run(part, topts.k); });
     }
-    if (diversity >= 0)
-      for (auto& list : results)
-        list = service::diversify(*snap, std::move(list), k, diversity, [](const search::TrackScore& r) { return r.track_id; },
-                                  [](const search::TrackScore& r) { return r.score; });
+    if (diversity >= 0) {
+      const service::ListFolding folding{diversity, false, mq ? mq->seed_tracks : std::vector<int64_t>{}};
+      for (size_t i = 0; i < results.size(); ++i) {
+        const auto ranking = [&, i](int64_t n) {
+          if (n == topts.k) return std::move(results[i]);
+          return run(asked.empty() ? asked : std::vector<std::string>{asked[i]}, n).front();
+        };
+        results[i] = service::folded_ranking<search::TrackScore>(
+            *snap, k, folding, ranking, [](const search::TrackScore& r) { return r.track_id; },
+            [](const search::TrackScore& r) { return r.score; });
+      }
+    }
     const bool several = texts.size() > 1;
     service::ojson out = service::ojson::array();
     for (size_t i = 0; i < texts.size(); ++i)
@@ -196,28 +214,35 @@ class Library {
     const auto snap = lib->snapshot();
     service::ResultRules rules = music_only(parsed, *snap, include_excluded);
     search::LikeOptions lo;
-    lo.k = diversity >= 0 ? service::results_before_diversity(k) : k;
+    lo.k = k;
     lo.per_chunk = per_chunk;
+    service::ListFolding folding;
+    folding.diversity = diversity;
     lo.vote_weight = vote_weight;
     search::QueryChunks chunks;
     if (mixed) {
       const service::MixedQuery mq = service::resolve_query(*lib, *snap, terms_of(query, seeds, texts, nots, not_likes));
       chunks = service::mixed_query_chunks(*lib, *snap, mq);
       rules = service::excluding_seeds(rules, mq);
+      folding.seed_tracks = mq.seed_tracks;
     } else if (is_track) {
       const store::Track* t = snap->find_track(query);
       if (!t) throw NotFound(query + ": no such track in the index (give a track id or the path of an indexed file)");
       chunks = service::track_query_chunks(*snap, *t);
-      if (exclude_self) lo.exclude_track = t->id;
+      if (exclude_self) lo.exclude_track = t->id, folding.seed_tracks = {t->id};
     } else {
       if (exclude_self)
         if (const store::Track* t = snap->find_track(query)) lo.exclude_track = t->id;
       chunks = service::file_query_chunks(*lib, query, chunk_s, hop_s);
     }
-    auto results = service::like(*snap, chunks, lo, rules);
-    if (diversity >= 0)
-      results = service::diversify(*snap, std::move(results), k, diversity, [](const search::LikeResult& r) { return r.track_id; },
-                                   [](const search::LikeResult& r) { return r.combined; });
+    const auto ranking = [&](int64_t n) {
+      search::LikeOptions pool = lo;
+      pool.k = n;
+      return service::like(*snap, chunks, pool, rules);
+    };
+    const auto results = service::folded_ranking<search::LikeResult>(
+        *snap, k, folding, ranking, [](const search::LikeResult& r) { return r.track_id; },
+        [](const search::LikeResult& r) { return r.combined; });
     service::ojson out = service::ojson::array();
     size_t rank = 0;
     for (const auto& r : results) out.push_back(service::like_result_record(*snap, r, ++rank));
@@ -249,21 +274,27 @@ class Library {
     const auto lib = current();
     const auto snap = lib->snapshot();
     const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
-    const int64_t fetch = diversity >= 0 ? service::results_before_diversity(k) : k;
-    std::vector<search::Hit> hits;
+    // The ranking for any number of results: diversity over a library of copies may need a wider
+    // pool (service::folded_ranking), and copies of the query's own tracks are not results.
+    std::function<std::vector<search::Hit>(int64_t)> ranking;
+    service::ListFolding folding;
+    folding.diversity = diversity;
     if (!seeds.empty() || !texts.empty() || !nots.empty() || !not_likes.empty()) {
       const auto terms = terms_of(query, seeds, texts, nots, not_likes);
-      hits = service::similar_mixed(*snap, service::resolve_query(*lib, *snap, terms), lib->dim(), fetch, rules);
+      auto mq = std::make_shared<const service::MixedQuery>(service::resolve_query(*lib, *snap, terms));
+      folding.seed_tracks = mq->seed_tracks;
+      ranking = [&, mq](int64_t n) { return service::similar_mixed(*snap, *mq, lib->dim(), n, rules); };
     } else if (const store::Track* t = snap->find_track(query)) {
-      hits = service::similar_tracks(*snap, *t, fetch, rules);
+      folding.seed_tracks = {t->id};
+      ranking = [&, t](int64_t n) { return service::similar_tracks(*snap, *t, n, rules); };
     } else {
       std::error_code ec;
       if (!fs::exists(query, ec)) throw NotFound(query + ": no such file, and no track with that id or path in the index");
-      hits = service::similar_to_vector(*snap, lib->file_embedding(query), fetch, rules);
+      auto q = std::make_shared<const std::vector<float>>(lib->file_embedding(query));
+      ranking = [&, q](int64_t n) { return service::similar_to_vector(*snap, *q, n, rules); };
     }
-    if (diversity >= 0)
-      hits = service::diversify(*snap, std::move(hits), k, diversity, [](const search::Hit& h) { return h.id; },
-                                [](const search::Hit& h) { return h.score; });
+    const std::vector<search::Hit> hits = service::folded_ranking<search::Hit>(
+        *snap, k, folding, ranking, [](const search::Hit& h) { return h.id; }, [](const search::Hit& h) { return h.score; });
     service::ojson out = service::ojson::array();
     size_t rank = 0;
     for (const auto& h : hits) out.push_back(service::similar_result_record(*snap, h, ++rank));

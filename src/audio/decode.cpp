@@ -27,12 +27,13 @@ extern "C" {
 #include <mutex>
 #include <system_error>
 
+#include "audio/ffmpeg_input.h"
 #include "core/error.h"
 
 namespace fs = std::filesystem;
 
 namespace clap::audio {
-namespace {
+namespace detail {
 
 // ---------------------------------------------------------------------------------------------
 // FFmpeg logging: nothing is printed. Messages at error level or worse are kept per thread
@@ -67,6 +68,17 @@ std::string av_error(int code) {
   av_strerror(code, buf, sizeof buf);
   return buf;
 }
+
+std::string last_ffmpeg_message() { return t_last_ffmpeg_message; }
+void clear_ffmpeg_message() { t_last_ffmpeg_message.clear(); }
+
+}  // namespace detail
+
+namespace {
+using detail::av_error;
+using detail::init_ffmpeg;
+using detail::kUploadDemuxers;
+using detail::t_last_ffmpeg_message;
 
 [[noreturn]] void fail(const std::string& path, const std::string& reason) { throw Error(path + ": " + reason); }
 
@@ -103,13 +115,6 @@ struct LayoutHolder {
   AVChannelLayout l{};
   ~LayoutHolder() { av_channel_layout_uninit(&l); }
 };
-
-// The demuxers bytes from a client may be opened with: audio containers that read their one
-// input and nothing else. Not on the list, among others: hls, dash, concat, image2, subfile,
-// ffmetadata, tee, and every demuxer of text, images or playlists.
-constexpr const char* kUploadDemuxers =
-    "mp3,flac,ogg,wav,w64,aiff,mov,aac,matroska,asf,wv,ape,tta,caf,au,ac3,eac3,dts,amr,amrnb,amrwb,mpc,mpc8,dsf,tak,shn,"
-    "xwma,voc";
 
 int read_fd(void* opaque, uint8_t* buf, int size) {
   const int fd = static_cast<FormatHolder*>(opaque)->fd;

@@ -365,7 +365,7 @@ service::ResultRules RuleCliOptions::rules() const {
 void add_diversity_option(CLI::App* cmd, double& diversity) {
   cmd->add_option("--diversity", diversity,
                   "0..1: maximal marginal relevance over track embeddings (0 = the ranking's order), copies of one recording "
-                  "listed once")
+                  "listed once, copies of the query's own tracks not at all")
       ->check(CLI::Range(0.0, 1.0))
       ->type_name("X");
 }

@@ -199,23 +199,7 @@ struct SeedCliOptions {
 void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, bool mix_seed = true);
 // "a.flac, track 12 x.flac, \"rainy\" ×0.5, not \"vocals\"": what a mixed query is made of.
 std::string query_terms_label(const service::LibrarySnapshot& snap, const service::MixedQuery& q);
-// Folds `results` (rank order, asked for with service::results_before_collapse(k) entries) to
-// at most k entries (0 = all), one per duplicate group (service/duplicates.h); returns each kept
-// entry's copies (the group's other track ids).
-template <class T, class IdOf>
-std::vector<std::vector<int64_t>> collapse_results(const service::LibrarySnapshot& snap, std::vector<T>& results, int64_t k,
-                                                   IdOf id_of) {
-  std::vector<int64_t> ids;
-  for (const T& r : results) ids.push_back(id_of(r));
-  std::vector<T> kept;
-  std::vector<std::vector<int64_t>> copies;
-  for (auto& e : service::collapse_duplicates(snap, ids, static_cast<size_t>(k > 0 ? k : 0))) {
-    kept.push_back(results[e.position]);
-    copies.push_back(std::move(e.copies));
-  }
-  results = std::move(kept);
-  return copies;
-}
+using service::collapse_results;  // --collapse-duplicates (service/duplicates.h)
 // " (+2 copies)", or "" for none.
 std::string copies_text(const std::vector<int64_t>& copies);
 // The JSON field of a collapsed entry's copies.

@@ -7,6 +7,7 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "search/like.h"
+#include "service/diversity.h"
 #include "service/queries.h"
 
 namespace clap::cli {
@@ -39,7 +40,8 @@ int run_like(const LikeCliOptions& o) {
   const service::ResultRules rules = o.rules.music_only(parsed, *snap);
 
   search::LikeOptions lo;
-  lo.k = o.diversity >= 0 ? service::results_before_diversity(o.k) : o.collapse ? service::results_before_collapse(o.k) : o.k;
+  lo.k = o.k;
+  std::vector<int64_t> seed_tracks;  // the query's own tracks left out of the results: their copies too
   lo.per_chunk = o.per_chunk;
   lo.vote_weight = o.vote_weight;
   search::QueryChunks chunks;
@@ -50,6 +52,7 @@ int run_like(const LikeCliOptions& o) {
     const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(o.track.empty() ? o.query : o.track));
     chunks = service::mixed_query_chunks(lib, *snap, mq);
     like_rules = service::excluding_seeds(rules, mq);
+    seed_tracks = mq.seed_tracks;
     query_label = query_terms_label(*snap, mq);
   } else if (!o.track.empty()) {
     const store::Track* t = snap->find_track(o.track);
@@ -57,22 +60,29 @@ int run_like(const LikeCliOptions& o) {
     if (o.chunk > 0 || o.hop > 0)
       print_warning("--chunk/--hop are ignored with --track: the track's stored windows are the chunks");
     chunks = service::track_query_chunks(*snap, *t);
-    if (o.exclude_self) lo.exclude_track = t->id;
+    if (o.exclude_self) lo.exclude_track = t->id, seed_tracks = {t->id};
     query_label = "track " + std::to_string(t->id) + " " + snap->display_path(t->path);
   } else {
     if (o.exclude_self) {
       const store::Track* t = snap->find_track(o.query);
-      if (t) lo.exclude_track = t->id;
+      if (t) lo.exclude_track = t->id, seed_tracks = {t->id};
     }
     chunks = service::file_query_chunks(lib, o.query, o.chunk, o.hop);
     query_label = o.query;
   }
-  auto results = service::like(*snap, chunks, lo, like_rules);
-  if (o.diversity >= 0)
-    results = service::diversify(*snap, std::move(results), o.k, o.diversity, [](const search::LikeResult& r) { return r.track_id; },
-                                 [](const search::LikeResult& r) { return r.combined; });
-  std::vector<std::vector<int64_t>> copies(results.size());
-  if (o.collapse) copies = collapse_results(*snap, results, o.k, [](const search::LikeResult& r) { return r.track_id; });
+  const auto ranking = [&](int64_t n) {
+    search::LikeOptions pool = lo;
+    pool.k = n;
+    return service::like(*snap, chunks, pool, like_rules);
+  };
+  std::vector<std::vector<int64_t>> copies;
+  const service::ListFolding folding{o.diversity, o.collapse, seed_tracks};
+  const auto results = service::folded_ranking<search::LikeResult>(
+      *snap, o.k, folding, ranking, [](const search::LikeResult& r) { return r.track_id; },
+      [](const search::LikeResult& r) { return r.combined; }, &copies);
+  copies.resize(results.size());
+  if (o.diversity >= 0 || o.collapse)
+    if (const std::string note = service::short_list_note(results.size(), o.k); !note.empty() && !results.empty()) print_note(note);
 
   if (o.json) {
     ojson out = ojson::array();

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
 #include "search/scores.h"
 #include "search/text_search.h"
+#include "service/diversity.h"
 #include "service/queries.h"
 
 namespace clap::cli {
@@ -164,26 +166,38 @@ int run_search(const SearchOptions& o) {
     print_group_hits(kind, o.json ? texts : titles, service::search_groups(lib, *snap, kind, texts, o.k, rules), o.json);
     return 0;
   }
-  std::vector<std::vector<search::TrackScore>> results;
+  std::optional<service::MixedQuery> mq;
+  std::vector<std::string> names = texts;
   if (o.seeds.any()) {
     // The query texts are positive terms of their own: negatives alone go with them.
-    const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(), true, /*need_positive=*/texts.empty());
-    results = service::search_mixed(lib, *snap, texts, mq, topts, rules);
-    if (texts.empty()) texts.push_back(query_terms_label(*snap, mq));  // names the one query
-  } else {
-    results = service::search_texts(lib, *snap, texts, topts, rules);
+    mq = service::resolve_query(lib, *snap, o.seeds.terms(), true, /*need_positive=*/texts.empty());
+    if (names.empty()) names.push_back(query_terms_label(*snap, *mq));  // names the one query
   }
+  // The queries ranked with n results each (a folded list may need a wider pool: one query again).
+  const auto run = [&](const std::vector<std::string>& some, int64_t n) {
+    search::TextSearchOptions pool = topts;
+    pool.k = n;
+    return mq ? service::search_mixed(lib, *snap, some, *mq, pool, rules) : service::search_texts(lib, *snap, some, pool, rules);
+  };
+  std::vector<std::vector<search::TrackScore>> results = run(texts, topts.k);
+  const service::ListFolding folding{o.diversity, o.collapse, mq ? mq->seed_tracks : std::vector<int64_t>{}};
   std::vector<Query> queries;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (o.diversity >= 0)
-      results[i] = service::diversify(*snap, std::move(results[i]), o.k, o.diversity,
-                                      [](const search::TrackScore& r) { return r.track_id; },
-                                      [](const search::TrackScore& r) { return r.score; });
-    Query q{texts[i], results[i], std::vector<std::vector<int64_t>>(results[i].size())};
-    if (o.collapse)
-      q.copies = collapse_results(*snap, q.results, o.k, [](const search::TrackScore& r) { return r.track_id; });
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto ranking = [&, i](int64_t n) {
+      if (n == topts.k) return std::move(results[i]);
+      return run(texts.empty() ? texts : std::vector<std::string>{texts[i]}, n).front();
+    };
+    Query q{names[i], {}, {}};
+    q.results = service::folded_ranking<search::TrackScore>(
+        *snap, o.k, folding, ranking, [](const search::TrackScore& r) { return r.track_id; },
+        [](const search::TrackScore& r) { return r.score; }, &q.copies);
+    q.copies.resize(q.results.size());
+    if (o.diversity >= 0 || o.collapse)
+      if (const std::string note = service::short_list_note(q.results.size(), o.k); !note.empty() && !q.results.empty())
+        print_note((names.size() > 1 ? "\"" + names[i] + "\": " : std::string()) + note);
     queries.push_back(std::move(q));
   }
+  texts = names;
 
   const bool several = texts.size() > 1;
   if (o.json) {

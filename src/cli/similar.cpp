@@ -3,9 +3,13 @@
 // audio file, decoded and embedded as the indexer would.
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <memory>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/diversity.h"
+#include "service/duplicates.h"
 #include "service/queries.h"
 #include "core/error.h"
 #include "search/similar.h"
@@ -53,32 +57,37 @@ int run_similar(const SimilarOptions& o) {
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
   const service::ResultRules rules = o.rules.music_only(parsed, *snap);
-  const int64_t ask = o.diversity >= 0 ? service::results_before_diversity(o.k)
-                      : o.collapse ? service::results_before_collapse(o.k) : o.k;
-  std::vector<search::Hit> hits;
+  // The ranking, for any number of results (a folded list may need a wider pool: fold_ranking).
+  std::function<std::vector<search::Hit>(int64_t)> ranking;
+  std::vector<int64_t> seed_tracks;  // the query's own tracks: their copies are not results
   std::string query_label;
   if (o.seeds.any()) {
-    const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(o.query));
-    hits = service::similar_mixed(*snap, mq, lib.dim(), ask, rules);
-    query_label = query_terms_label(*snap, mq);
+    auto mq = std::make_shared<const service::MixedQuery>(service::resolve_query(lib, *snap, o.seeds.terms(o.query)));
+    ranking = [&, mq](int64_t n) { return service::similar_mixed(*snap, *mq, lib.dim(), n, rules); };
+    seed_tracks = mq->seed_tracks;
+    query_label = query_terms_label(*snap, *mq);
   } else if (o.query.empty()) {
     throw InvalidArgument("give a seed: clapsearch similar TRACK|FILE (or --seed, --seeds-from, --text)");
   } else if (const store::Track* t = snap->find_track(o.query)) {
-    hits = service::similar_tracks(*snap, *t, ask, rules);
+    ranking = [&, t](int64_t n) { return service::similar_tracks(*snap, *t, n, rules); };
+    seed_tracks = {t->id};
     query_label = "track " + std::to_string(t->id) + " " + snap->display_path(t->path);
   } else {
     std::error_code ec;
     if (!std::filesystem::exists(o.query, ec))
       throw Error(o.query + ": no such file, and no track with that id or path in the index");
     const std::vector<float> q = lib.file_embedding(o.query);
-    hits = service::similar_to_vector(*snap, q, ask, rules);
+    ranking = [&, q](int64_t n) { return service::similar_to_vector(*snap, q, n, rules); };
     query_label = o.query + " (not in the index)";
   }
-  if (o.diversity >= 0)
-    hits = service::diversify(*snap, std::move(hits), o.k, o.diversity, [](const search::Hit& h) { return h.id; },
-                              [](const search::Hit& h) { return h.score; });
-  std::vector<std::vector<int64_t>> copies(hits.size());
-  if (o.collapse) copies = collapse_results(*snap, hits, o.k, [](const search::Hit& h) { return h.id; });
+  std::vector<std::vector<int64_t>> copies;
+  const service::ListFolding folding{o.diversity, o.collapse, seed_tracks};
+  std::vector<search::Hit> hits = service::folded_ranking<search::Hit>(
+      *snap, o.k, folding, ranking, [](const search::Hit& h) { return h.id; }, [](const search::Hit& h) { return h.score; }, &copies);
+  copies.resize(hits.size());
+  // A list folded short (a library of copies): said on stderr, the output's format unchanged.
+  if (o.diversity >= 0 || o.collapse)
+    if (const std::string note = service::short_list_note(hits.size(), o.k); !note.empty() && !hits.empty()) print_note(note);
 
   if (o.json) {
     ojson out = ojson::array();

@@ -31,6 +31,25 @@ std::string error_body(const std::string& error, const std::string& detail);
 // less, so a stream over a file that changes cannot keep a server thread looping.
 bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& sink);
 
+// The audio file of a track, opened for streaming, with its size; or the HttpError that says why
+// it is not served (docs/security.md, "Audio"). Only the path the index holds for this id is
+// ever opened, and it is served only when
+//  - the track was indexed as audio: one that could not be indexed (an empty file, a text file
+//    with an audio name, a link to anything) has no audio, 410, never its bytes;
+//  - the last component is not a symbolic link (O_NOFOLLOW);
+//  - once every link is resolved, it lies inside an indexed root, and the file opened is that
+//    real file (device and inode);
+//  - it is the file that was indexed: the size and modification time the index holds.
+// Whatever else reads the file (the Subsonic server's transcoding, cover and lyrics) reads this
+// descriptor, never the path again.
+std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size);
+
+// Answers an open file of `size` bytes (> 0) with Range as /api/tracks/{id}/audio does: 200 with
+// the whole file, 206 with one range (an end past the end clamped, a suffix), 416 for a range
+// starting past the end; several ranges get the whole file. The bytes are streamed from `file`.
+void serve_file_ranges(const httplib::Request& req, httplib::Response& res, std::shared_ptr<int> file, size_t size,
+                       const std::string& content_type);
+
 // Answers `status` with a JSON body, then closes the connection: what the client sent after the
 // headers and was not read (a body refused unread, or cut at the limit) must not be taken for
 // its next request.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -130,6 +131,9 @@ Upload read_upload(const httplib::Request& req, const httplib::ContentReader& re
       return count(n);
     });
   }
+  // A chunked body whose framing broke (a size that is not hexadecimal digits, a chunk over the
+  // limit: connection.h) is refused at that byte, not waited for until its deadline.
+  if (const HeadRefusal& broken = body_refusal(); broken.status != 0) throw HttpError{broken.status, broken.error, broken.detail, true};
   if (over)
     throw HttpError{413, "upload too large",
                     u.name + ": over the limit of " + std::to_string(max_file >> 20) + " MB" +
@@ -145,6 +149,12 @@ Upload read_upload(const httplib::Request& req, const httplib::ContentReader& re
   return u;
 }
 
+// A list that diversity or collapsing left shorter than asked for says why (a library of copies).
+void add_short_list_note(ojson& answer, const service::ListFolding& folding, size_t listed, int64_t wanted) {
+  if (folding.diversity < 0 && !folding.collapse) return;
+  if (const std::string note = service::short_list_note(listed, wanted); !note.empty()) answer["note"] = note;
+}
+
 }  // namespace
 
 void Api::search(const httplib::Request& req, httplib::Response& res) {
@@ -152,8 +162,9 @@ void Api::search(const httplib::Request& req, httplib::Response& res) {
   const auto texts = mixed && !req.has_param("q") ? std::vector<std::string>{} : texts_param(req, "q", options_.max_queries);
   search::TextSearchOptions o;
   const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
-  const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
-  o.k = diversity >= 0 ? service::results_before_diversity(k) : k;
+  service::ListFolding folding;
+  folding.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  folding.collapse = flag_param(req, "collapse_duplicates");
   const std::string aggregate = req.has_param("aggregate") ? req.get_param_value("aggregate") : "mean";
   if (aggregate != "mean" && aggregate != "max") throw HttpError{400, "bad parameter", "aggregate: mean or max"};
   o.aggregate = search::parse_aggregate(aggregate);
@@ -168,52 +179,73 @@ void Api::search(const httplib::Request& req, httplib::Response& res) {
     for (const auto& t : texts) queries.push_back({{"query", t}, {"results", ojson::array()}});
     return send(res, {{"queries", queries}});
   }
-  std::vector<std::vector<search::TrackScore>> results;
-  std::vector<std::string> names = texts;
+  std::optional<service::MixedQuery> mq;
   if (mixed) {
-    const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, false), texts.empty());
-    results = service::search_mixed(lib(), *snap, texts, mq, o, rules);
-    if (names.empty()) names.push_back("");  // the seeds alone: one query
-  } else {
-    results = service::search_texts(lib(), *snap, texts, o, rules);
+    mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, false), texts.empty());
+    folding.seed_tracks = mq->seed_tracks;
   }
+  // The queries ranked with n results each (a folded list may need a wider pool: one query again).
+  const auto run = [&](const std::vector<std::string>& some, int64_t n) {
+    search::TextSearchOptions pool = o;
+    pool.k = n;
+    return mq ? service::search_mixed(lib(), *snap, some, *mq, pool, rules) : service::search_texts(lib(), *snap, some, pool, rules);
+  };
+  const int64_t first = folding.diversity >= 0 ? service::results_before_diversity(k)
+                        : folding.collapse      ? service::results_before_collapse(k)
+                                                : k;
+  std::vector<std::vector<search::TrackScore>> results = run(texts, first);
+  std::vector<std::string> names = texts;
+  if (names.empty()) names.push_back("");  // the seeds alone: one query
   for (size_t q = 0; q < names.size(); ++q) {
-    if (diversity >= 0)
-      results[q] = service::diversify(*snap, std::move(results[q]), k, diversity, [](const search::TrackScore& r) { return r.track_id; },
-                                      [](const search::TrackScore& r) { return r.score; });
+    const auto ranking = [&, q](int64_t n) {
+      if (n == first) return std::move(results[q]);
+      return run(texts.empty() ? texts : std::vector<std::string>{texts[q]}, n).front();
+    };
+    std::vector<std::vector<int64_t>> copies;
+    const auto list_of = service::folded_ranking<search::TrackScore>(
+        *snap, k, folding, ranking, [](const search::TrackScore& r) { return r.track_id; },
+        [](const search::TrackScore& r) { return r.score; }, &copies);
     ojson list = ojson::array();
-    for (size_t r = 0; r < results[q].size(); ++r) {
-      ojson j = service::text_result_record(*snap, results[q][r], r + 1);
-      add_playback(*snap, j, results[q][r].track_id, results[q][r].stats.best_start);
+    for (size_t r = 0; r < list_of.size(); ++r) {
+      ojson j = service::text_result_record(*snap, list_of[r], r + 1);
+      add_playback(*snap, j, list_of[r].track_id, list_of[r].stats.best_start);
+      if (folding.collapse) j["copies"] = copies[r];
       list.push_back(std::move(j));
     }
-    queries.push_back({{"query", names[q]}, {"results", list}});
+    ojson one = {{"query", names[q]}, {"results", list}};
+    add_short_list_note(one, folding, list_of.size(), k);
+    queries.push_back(std::move(one));
   }
   send(res, {{"queries", queries}});
 }
 
 void Api::similar(const httplib::Request& req, httplib::Response& res) {
   const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
-  const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
-  const int64_t k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
+  service::ListFolding folding;
+  folding.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  folding.collapse = flag_param(req, "collapse_duplicates");
   const service::ResultRules parsed = rules_param(req, options_.max_k);
   const auto snap = lib().snapshot();
   const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
-  std::vector<search::Hit> hits;
+  // The ranking, for any number of results (a folded list may need a wider pool).
+  std::function<std::vector<search::Hit>(int64_t)> ranking;
   ojson query;
   if (has_seed_terms(req, true)) {
     const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
-    const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first));
-    hits = service::similar_mixed(*snap, mq, lib().dim(), k, rules);
-    query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
+    auto mq = std::make_shared<const service::MixedQuery>(
+        resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first)));
+    ranking = [&, mq](int64_t n) { return service::similar_mixed(*snap, *mq, lib().dim(), n, rules); };
+    folding.seed_tracks = mq->seed_tracks;
+    query = {{"seed_tracks", mq->seed_tracks}, {"terms", terms_json(*mq)}};
   } else {
     const store::Track& t = track_param(req, *snap);
-    hits = service::similar_tracks(*snap, t, k, rules);
+    ranking = [&](int64_t n) { return service::similar_tracks(*snap, t, n, rules); };
+    folding.seed_tracks = {t.id};
     query = {{"track_id", t.id}, {"display_path", snap->display_path(t.path)}, {"title", t.title}, {"artist", t.artist}};
   }
-  if (diversity >= 0)
-    hits = service::diversify(*snap, std::move(hits), wanted, diversity, [](const search::Hit& h) { return h.id; },
-                              [](const search::Hit& h) { return h.score; });
+  std::vector<std::vector<int64_t>> copies;
+  const std::vector<search::Hit> hits = service::folded_ranking<search::Hit>(
+      *snap, wanted, folding, ranking, [](const search::Hit& h) { return h.id; }, [](const search::Hit& h) { return h.score; }, &copies);
   ojson list = ojson::array();
   size_t rank = 0;
   for (const auto& h : hits) {
@@ -222,9 +254,12 @@ void Api::similar(const httplib::Request& req, httplib::Response& res) {
     ojson labels = ojson::array();
     for (const auto& l : snap->labels_of(h.id)) labels.push_back(l.label);
     j["labels"] = labels;
+    if (folding.collapse) j["copies"] = copies[rank - 1];
     list.push_back(std::move(j));
   }
-  send(res, {{"query", query}, {"results", list}});
+  ojson answer = {{"query", query}, {"results", list}};
+  add_short_list_note(answer, folding, hits.size(), wanted);
+  send(res, answer);
 }
 
 void Api::like_track(const httplib::Request& req, httplib::Response& res) { like(req, res, nullptr); }
@@ -246,8 +281,10 @@ void Api::like_upload(const httplib::Request& req, httplib::Response& res, const
 void Api::like(const httplib::Request& req, httplib::Response& res, const Upload* upload) {
   search::LikeOptions o;
   const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
-  const double diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
-  o.k = diversity >= 0 ? service::results_before_diversity(wanted) : wanted;
+  service::ListFolding folding;
+  folding.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  folding.collapse = flag_param(req, "collapse_duplicates");
+  o.k = wanted;
   o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
   o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
   const service::ResultRules parsed = rules_param(req, options_.max_k);
@@ -262,11 +299,12 @@ void Api::like(const httplib::Request& req, httplib::Response& res, const Upload
     const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first));
     chunks = service::mixed_query_chunks(lib(), *snap, mq);
     like_rules = service::excluding_seeds(rules, mq);
+    folding.seed_tracks = mq.seed_tracks;
     query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
   } else if (req.method == "GET") {
     const store::Track& t = track_param(req, *snap);
     chunks = service::track_query_chunks(*snap, t);
-    if (flag_param(req, "exclude_self")) o.exclude_track = t.id;
+    if (flag_param(req, "exclude_self")) o.exclude_track = t.id, folding.seed_tracks = {t.id};
     query = {{"name", snap->display_path(t.path)}, {"track_id", t.id}, {"duration_s", json_num(t.duration_s)}};
   } else {
     const std::string& name = upload->name;
@@ -297,14 +335,20 @@ void Api::like(const httplib::Request& req, httplib::Response& res, const Upload
           resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true), /*need_positive=*/false);
       chunks = service::mixed_query_chunks(lib(), *snap, mq, &chunks);
       like_rules = service::excluding_seeds(rules, mq);
+      folding.seed_tracks = mq.seed_tracks;
       query["seed_tracks"] = mq.seed_tracks;
       query["terms"] = terms_json(mq);
     }
   }
-  auto results = service::like(*snap, chunks, o, like_rules);
-  if (diversity >= 0)
-    results = service::diversify(*snap, std::move(results), wanted, diversity, [](const search::LikeResult& r) { return r.track_id; },
-                                 [](const search::LikeResult& r) { return r.combined; });
+  const auto ranking = [&](int64_t n) {
+    search::LikeOptions pool = o;
+    pool.k = n;
+    return service::like(*snap, chunks, pool, like_rules);
+  };
+  std::vector<std::vector<int64_t>> copies;
+  const auto results = service::folded_ranking<search::LikeResult>(
+      *snap, wanted, folding, ranking, [](const search::LikeResult& r) { return r.track_id; },
+      [](const search::LikeResult& r) { return r.combined; }, &copies);
   ojson chunk_list = ojson::array();
   for (int64_t i = 0; i < chunks.size(); ++i)
     chunk_list.push_back({{"index", i},
@@ -321,9 +365,12 @@ void Api::like(const httplib::Request& req, httplib::Response& res, const Upload
     for (const auto& l : snap->labels_of(r.track_id)) labels.push_back(l.label);
     j["labels"] = labels;
     for (size_t m = 0; m < r.matches.size(); ++m) j["matches"][m]["chunk"] = r.matches[m].chunk;
+    if (folding.collapse) j["copies"] = copies[rank - 1];
     list.push_back(std::move(j));
   }
-  send(res, {{"query", query}, {"chunks", chunk_list}, {"results", list}});
+  ojson answer = {{"query", query}, {"chunks", chunk_list}, {"results", list}};
+  add_short_list_note(answer, folding, results.size(), wanted);
+  send(res, answer);
 }
 
 void Api::classify(const httplib::Request& req, httplib::Response& res) {

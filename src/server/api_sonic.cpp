@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "server/api.h"
 #include "server/api_request.h"
+#include "server/subsonic.h"
 #include "service/aggregates.h"
 #include "service/sonic.h"
 
@@ -30,12 +31,26 @@ struct ResolvedSong {
   std::string rule;  // "track" (our id), or service::rule_name
 };
 
-// The song a request names through `prefix`'s parameters: track (an id of this index), path,
-// mbid, isrc, artist, title (or name), album, duration (seconds) or durationMs. 400 when none is
-// given, 404 with what was tried when nothing matches.
+// OpenSubsonic's name for `prefix`'s track parameter: id, startSongId, endSongId.
+std::string spec_track_name(const std::string& prefix) { return prefix.empty() ? "id" : prefix + "SongId"; }
+
+// The song a request names through `prefix`'s parameters: track (an id of this index; also by
+// the spec's name id, startSongId, endSongId: both given and different is a 400), path, mbid,
+// isrc, artist, title (or name), album, duration (seconds) or durationMs. 400 when none is given,
+// 404 with what was tried when nothing matches.
 ResolvedSong song_param(const httplib::Request& req, const service::LibrarySnapshot& snap, const std::string& prefix) {
   const std::string what = prefix.empty() ? "the song" : prefix + " song";
-  if (req.has_param(ref_name(prefix, "track"))) return {&track_param(req, snap, ref_name(prefix, "track")), "track"};
+  const std::string ours = ref_name(prefix, "track"), spec = spec_track_name(prefix);
+  if (req.has_param(ours) && req.has_param(spec)) {
+    const store::Track& a = track_param(req, snap, ours);
+    const store::Track& b = track_param(req, snap, spec);
+    if (a.id != b.id)
+      throw HttpError{400, "bad parameter", ours + " and " + spec + " name different songs (" + std::to_string(a.id) +
+                                                " and " + std::to_string(b.id) + "): give one of them"};
+    return {&a, "track"};
+  }
+  if (req.has_param(ours)) return {&track_param(req, snap, ours), "track"};
+  if (req.has_param(spec)) return {&track_param(req, snap, spec), "track"};
   service::SongRef ref;
   ref.path = optional_text(req, ref_name(prefix, "path"));
   ref.mbid = optional_text(req, ref_name(prefix, "mbid"));
@@ -48,7 +63,7 @@ ResolvedSong song_param(const httplib::Request& req, const service::LibrarySnaps
   if (const double ms = num_param(req, ref_name(prefix, "durationMs"), 0, 0, 1e10); ms > 0) ref.duration_s = ms / 1000;
   if (ref.empty())
     throw HttpError{400, "missing parameter",
-                    what + ": give " + ref_name(prefix, "track") + ", " + ref_name(prefix, "path") + ", " +
+                    what + ": give " + ref_name(prefix, "track") + " (or " + spec + "), " + ref_name(prefix, "path") + ", " +
                         ref_name(prefix, "mbid") + ", " + ref_name(prefix, "isrc") + " or " + ref_name(prefix, "artist") +
                         " and " + ref_name(prefix, "title")};
   const service::Resolution r = snap.song_index().resolve(ref);
@@ -61,7 +76,7 @@ ResolvedSong song_param(const httplib::Request& req, const service::LibrarySnaps
 service::SonicOptions sonic_options(const httplib::Request& req, int64_t default_count, int64_t max_count) {
   service::SonicOptions o;
   o.rules.where = where_param(req);
-  o.count = int_param(req, "count", default_count, 1, max_count);
+  o.count = int_param(req, "count", default_count, 0, max_count);  // 0: an empty answer, as the spec allows
   o.per_artist = int_param(req, "perArtist", 0, 0, max_count);
   o.exclude_duplicates = req.has_param("excludeDuplicates") ? flag_param(req, "excludeDuplicates") : true;
   o.duplicate_cosine = num_param(req, "duplicateCosine", o.duplicate_cosine, 0, 1);
@@ -75,20 +90,14 @@ service::SonicOptions with_rules(service::SonicOptions o, const httplib::Request
   return o;
 }
 
-// Every identifier of a track, named as OpenSubsonic and Navidrome name them, so that a media
-// server matches the result back to its own library (path: relative to the indexed folder).
+// A track as OpenSubsonic's Child (the /rest/ records, subsonic_records.cpp: id, isDir, title,
+// musicBrainzId, isrc as an array, duration in whole seconds, path relative to its indexed
+// folder...), plus durationMs, the exact length a media server matches songs by (Navidrome's
+// SongRef), so that a media server matches the result back to its own library.
 ojson sonic_entry(const service::LibrarySnapshot& snap, const store::Track& t) {
-  return {{"trackId", t.id},
-          {"path", snap.display_path(t.path)},
-          {"title", t.title},
-          {"name", t.title},  // Navidrome's SongRef key for the title
-          {"artist", t.artist},
-          {"album", t.album},
-          {"albumArtist", t.album_artist},
-          {"mbid", t.mbid},
-          {"isrc", t.isrc},
-          {"duration", json_num(t.duration_s)},
-          {"durationMs", static_cast<int64_t>(std::llround(t.duration_s * 1000))}};
+  ojson entry = subsonic::child(snap, snap.music_catalog(), t);
+  entry["durationMs"] = static_cast<int64_t>(std::llround(t.duration_s * 1000));
+  return entry;
 }
 
 ojson sonic_matches(const service::LibrarySnapshot& snap, const std::vector<service::SonicMatch>& matches) {
@@ -179,7 +188,7 @@ void Api::sonic_similar_tracks(const httplib::Request& req, httplib::Response& r
 
 void Api::sonic_path(const httplib::Request& req, httplib::Response& res) {
   service::SonicOptions o = sonic_options(req, 25, options_.max_k);
-  if (o.count < 2) throw HttpError{400, "bad parameter", "count: a path has at least 2 tracks (its two ends)"};
+  if (o.count == 1) throw HttpError{400, "bad parameter", "count: a path holds its two ends, so at least 2 tracks (0 for none)"};
   const auto snap = lib().snapshot();
   o = with_rules(std::move(o), req, options_, *snap);
   const ResolvedSong start = song_param(req, *snap, "start");

@@ -16,6 +16,7 @@
 
 #include "server/api.h"
 #include "server/api_request.h"
+#include "service/media_files.h"
 #include "service/queries.h"
 
 namespace clap::server {
@@ -38,28 +39,8 @@ std::string mime_of(const std::string& path) {
 
 int64_t nanoseconds(const struct timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
 
-// True when `path` (resolved) is one of the roots or lies under one, the roots resolved too: a
-// root reached through a link (~/Music -> /data/music) is a legitimate library.
-bool under_a_root(const std::string& path, const std::vector<std::string>& roots) {
-  for (const std::string& root : roots) {
-    char buf[PATH_MAX];
-    if (!::realpath(root.c_str(), buf)) continue;
-    const std::string r = buf;
-    if (r == "/" || path == r || (path.size() > r.size() && path.compare(0, r.size(), r) == 0 && path[r.size()] == '/'))
-      return true;
-  }
-  return false;
-}
+}  // namespace
 
-// The audio file of a track, opened for streaming, with its size; or the HttpError that says why
-// it is not served (docs/security.md, "Audio"). Only the path the index holds for this id is
-// ever opened, and it is served only when
-//  - the track was indexed as audio: one that could not be indexed (an empty file, a text file
-//    with an audio name, a link to anything) has no audio, 410, never its bytes;
-//  - the last component is not a symbolic link (O_NOFOLLOW);
-//  - once every link is resolved, it lies inside an indexed root, and the file opened is that
-//    real file (device and inode);
-//  - it is the file that was indexed: the size and modification time the index holds.
 std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size) {
   // Details name the track as the page shows it (relative to its folder), never where on this
   // machine it lives, and give a reason in the library's terms, not the system's error text.
@@ -86,7 +67,7 @@ std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, cons
   char real[PATH_MAX];
   struct stat real_st {};
   if (!::realpath(t.path.c_str(), real) || ::stat(real, &real_st) != 0 || real_st.st_dev != st.st_dev ||
-      real_st.st_ino != st.st_ino || !under_a_root(real, snap.roots()))
+      real_st.st_ino != st.st_ino || !service::resolves_inside_roots(real, snap.roots()))
     throw HttpError{404, "audio unavailable", shown + ": outside the indexed folders (not served)"};
   if (st.st_size != t.size || nanoseconds(st.st_mtim) != t.mtime_ns)
     throw HttpError{404, "audio unavailable", shown + ": changed since it was indexed (run clapsearch index again)"};
@@ -94,8 +75,6 @@ std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, cons
   size = static_cast<size_t>(st.st_size);
   return file;
 }
-
-}  // namespace
 
 bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& sink) {
   char buf[1 << 16];
@@ -108,6 +87,39 @@ bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& 
     length -= static_cast<size_t>(n);
   }
   return true;
+}
+
+void serve_file_ranges(const httplib::Request& req, httplib::Response& res, std::shared_ptr<int> file, size_t size,
+                       const std::string& content_type) {
+  res.set_header("Accept-Ranges", "bytes");
+  res.set_header("Cache-Control", "private, max-age=60");
+  // Ranges, normalised here to first-last within the file, which is what cpp-httplib's
+  // slicing expects: a range starting past the end is 416 (RFC 9110), an end past the end is
+  // clamped, a suffix longer than the file is the whole file; several ranges are answered
+  // with the whole file (a server may ignore Range).
+  auto& ranges = const_cast<httplib::Request&>(req).ranges;
+  if (ranges.size() > 1) ranges.clear();
+  if (ranges.size() == 1) {
+    auto& [first, last] = ranges[0];
+    const auto n = static_cast<ssize_t>(size);
+    if (first < 0) {  // suffix: the last `last` bytes
+      first = last >= n ? 0 : n - last;
+      last = last == 0 ? -2 : n - 1;
+    } else if (last < 0 || last >= n) {
+      last = n - 1;
+    }
+    if (n == 0 || first >= n || last < first) {
+      ranges.clear();
+      res.status = 416;
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      return;
+    }
+  }
+  // size > 0 (open_track_audio refuses empty files): with a length of 0, cpp-httplib would
+  // stream "without length" until the provider called done(), which a file provider never does.
+  res.set_content_provider(size, content_type, [file](size_t offset, size_t length, httplib::DataSink& sink) {
+    return stream_file_range(*file, offset, length, sink);
+  });
 }
 
 void Api::tracks(const httplib::Request& req, httplib::Response& res) {
@@ -163,35 +175,7 @@ void Api::track_audio(const httplib::Request& req, httplib::Response& res) {
   const store::Track& t = track_of(*snap, req.matches[1]);
   size_t size = 0;
   const auto file = open_track_audio(*snap, t, size);
-  res.set_header("Accept-Ranges", "bytes");
-  res.set_header("Cache-Control", "private, max-age=60");
-  // Ranges, normalised here to first-last within the file, which is what cpp-httplib's
-  // slicing expects: a range starting past the end is 416 (RFC 9110), an end past the end is
-  // clamped, a suffix longer than the file is the whole file; several ranges are answered
-  // with the whole file (a server may ignore Range).
-  auto& ranges = const_cast<httplib::Request&>(req).ranges;
-  if (ranges.size() > 1) ranges.clear();
-  if (ranges.size() == 1) {
-    auto& [first, last] = ranges[0];
-    const auto n = static_cast<ssize_t>(size);
-    if (first < 0) {  // suffix: the last `last` bytes
-      first = last >= n ? 0 : n - last;
-      last = last == 0 ? -2 : n - 1;
-    } else if (last < 0 || last >= n) {
-      last = n - 1;
-    }
-    if (n == 0 || first >= n || last < first) {
-      ranges.clear();
-      res.status = 416;
-      res.set_header("Content-Range", "bytes */" + std::to_string(size));
-      return;
-    }
-  }
-  // size > 0 (open_track_audio refuses empty files): with a length of 0, cpp-httplib would
-  // stream "without length" until the provider called done(), which a file provider never does.
-  res.set_content_provider(size, mime_of(t.path), [file](size_t offset, size_t length, httplib::DataSink& sink) {
-    return stream_file_range(*file, offset, length, sink);
-  });
+  serve_file_ranges(req, res, file, size, mime_of(t.path));
 }
 
 void Api::track_scores(const httplib::Request& req, httplib::Response& res) {

@@ -14,11 +14,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "server/chunk_framing.h"
 #include "server/server.h"
 
 namespace clap::server {
@@ -58,6 +61,19 @@ bool has_body(const httplib::Request& req) {
          (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
 }
 
+// Why a Host value (or the authority of an absolute-form target) is not a host name or address
+// with an optional port, or "" when it is one. A NUL byte would cut the value short where
+// get_header_value reads it as a C string ("localhost\0.evil.com" read as "localhost"): refused
+// with every other byte a host cannot have.
+std::string host_problem(const std::string& host) {
+  if (host.find('@') != std::string::npos)
+    return "\"" + shown(host) + "\" holds a user name: userinfo is not accepted (RFC 9110, 4.2.4)";
+  if (host.empty() || host.find_first_not_of("-._~!$&'()*+,;=%:[]0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
+                          std::string::npos)
+    return "\"" + shown(host) + "\" is not a host name or address with an optional port";
+  return {};
+}
+
 // RFC 9112's rules for a request head that cpp-httplib (0.11) does not check, found when a
 // request smuggled through a proxy or a DNS-rebinding check reads the head differently from
 // the server: every header name a token (no space before the colon), one Host (and one at all
@@ -77,15 +93,8 @@ HeadRefusal judge_head(const httplib::Request& req) {
     return bad("the request has " + std::to_string(hosts) + " Host headers; one is allowed (RFC 9112, 3.2)");
   if (hosts == 0 && req.version == "HTTP/1.1")
     return bad("an HTTP/1.1 request must have a Host header (RFC 9112, 3.2)");
-  if (hosts == 1) {
-    // A NUL byte would cut the value short where get_header_value reads it as a C string
-    // ("localhost\0.evil.com" read as "localhost"): refused with every other byte a host
-    // cannot have.
-    const std::string host = req.headers.find("Host")->second;
-    if (host.empty() || host.find_first_not_of("-._~!$&'()*+,;=%:[]0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
-                            std::string::npos)
-      return bad("Host \"" + shown(host) + "\" is not a host name or address with an optional port");
-  }
+  if (hosts == 1)
+    if (const std::string problem = host_problem(req.headers.find("Host")->second); !problem.empty()) return bad("Host " + problem);
   // Two Authorization headers: the first decided (a valid token then any other passed), where a
   // proxy in front may read the last; like Host, a singleton (RFC 9110, 11.6.2).
   if (const size_t tokens = req.headers.count("Authorization"); tokens > 1)
@@ -173,6 +182,44 @@ httplib::Params parse_query(const std::string& target) {
 
 namespace {
 
+constexpr size_t kLongestRequestLine = 8192;  // cpp-httplib's (compiled into Debian's library)
+
+// A request line with its target in origin-form, and the authority it named, if any.
+struct RequestTarget {
+  std::string line;
+  std::optional<std::string> authority;
+  std::string problem;  // why the target is in no form a server takes (then `line` is unchanged)
+};
+
+// RFC 9112 (3.2): a request target is in origin-form (/path?query), absolute-form
+// (http://authority/path?query: what a client sends to a proxy, and a server MUST accept it),
+// authority-form (CONNECT only) or asterisk-form (OPTIONS * only). cpp-httplib (0.11) took a
+// whole absolute-form target for the path, so that no route matched it (404). Such a request
+// line is put in origin-form before cpp-httplib parses it, and its authority stands for the
+// Host header (DeadlineStream::head_read); a target in no form is refused.
+RequestTarget origin_form(const std::string& line) {
+  const size_t first = line.find(' ');
+  const size_t second = first == std::string::npos ? std::string::npos : line.find(' ', first + 1);
+  if (second == std::string::npos || second == first + 1) return {line, {}, {}};  // cpp-httplib explains these
+  const std::string method = line.substr(0, first), target = line.substr(first + 1, second - first - 1);
+  if (target[0] == '/') return {line, {}, {}};
+  if (target == "*") {
+    if (method == "OPTIONS") return {line, {}, {}};
+    return {line, {}, "the target * (asterisk-form) is for OPTIONS only (RFC 9112, 3.2.4)"};
+  }
+  const size_t scheme_end = target.find("://");
+  const std::string scheme = scheme_end == std::string::npos ? "" : lower_ascii(target.substr(0, scheme_end));
+  if (scheme == "http" || scheme == "https") {
+    const std::string rest = target.substr(scheme_end + 3);
+    const size_t path_start = rest.find_first_of("/?#");
+    std::string path = path_start == std::string::npos ? "/" : rest.substr(path_start);
+    if (path[0] != '/') path = "/" + path;  // "http://host?q=1": the path is "/"
+    return {method + " " + path + line.substr(second), rest.substr(0, path_start), {}};
+  }
+  if (method == "CONNECT") return {line, {}, {}};  // authority-form: answered as a method not served
+  return {line, {}, "the request target \"" + shown(target) + "\" is not a path (/...), an http:// URL or * (RFC 9112, 3.2)"};
+}
+
 // --- slow clients -------------------------------------------------------------------------------
 //
 // cpp-httplib bounds each read by the socket timeout (--timeout) but neither a request head nor
@@ -196,8 +243,8 @@ namespace {
 // and the connection closes, and the browser asks again with a Range when it plays on.
 class DeadlineStream final : public httplib::Stream {
  public:
-  DeadlineStream(int sock, time_t read_s, time_t write_s, RequestDeadlines deadlines)
-      : sock_(sock), read_s_(read_s), write_s_(write_s), deadlines_(deadlines) {}
+  DeadlineStream(int sock, time_t read_s, time_t write_s, RequestDeadlines deadlines, int64_t max_body)
+      : sock_(sock), read_s_(read_s), write_s_(write_s), deadlines_(deadlines), max_body_(max_body) {}
 
   // A new request on the connection: its head's deadline starts now (its first byte is here).
   void start_request() {
@@ -207,7 +254,9 @@ class DeadlineStream final : public httplib::Stream {
     head_lines_ = 0, current_line_ = 0;
     line_.clear(), line_taken_ = 0;
     raw_line_.clear(), raw_headers_.clear();
-    refusal_ = {};
+    refusal_ = {}, body_refusal_ = {};
+    absolute_authority_.reset();
+    framing_.reset();
     timed_out_ = false, close_ = false;
     writing_ = false;
   }
@@ -220,11 +269,24 @@ class DeadlineStream final : public httplib::Stream {
     body_received_ = 0;
     req.headers = headers_as_sent(req.headers);
     if (!refusal_.status) refusal_ = judge_head(req);
+    // RFC 9112 (3.2.2): a request in absolute-form is addressed to its target's authority, and
+    // its Host header (still required in HTTP/1.1, and judged above) is ignored; the checks on
+    // Host (server.cpp: the 421 rule) then read the authority.
+    if (!refusal_.status && absolute_authority_) {
+      if (const std::string problem = host_problem(*absolute_authority_); !problem.empty()) {
+        refusal_ = {400, "bad request", "the request target's authority " + problem};
+      } else {
+        req.headers.erase("Host");
+        req.headers.emplace("Host", *absolute_authority_);
+      }
+    }
+    if (!refusal_.status && req.has_header("Transfer-Encoding")) framing_.emplace(max_body_);
     req.params = parse_query(req.target);
   }
 
   bool head_complete() const { return phase_ == Phase::Body; }
   const HeadRefusal& refusal() const { return refusal_; }
+  const HeadRefusal& body_refusal() const { return body_refusal_; }
   bool timed_out() const { return timed_out_; }
   void close_after_answer() { close_ = true; }
   bool closing() const { return close_; }
@@ -259,6 +321,7 @@ class DeadlineStream final : public httplib::Stream {
   bool write_timed_out() const { return write_timed_out_; }
 
   ssize_t read(char* ptr, size_t size) override {
+    if (framing_ && framing_->broken()) return -1;  // the body was refused: nothing more is read
     if (expired()) {  // late: the request ends, however fast its bytes now come
       timed_out_ = true;
       return -1;
@@ -266,7 +329,13 @@ class DeadlineStream final : public httplib::Stream {
     // What is left of a head line first (the blank line that ends the head included).
     const ssize_t n = in_head_ || line_taken_ < line_.size() ? read_head(ptr, size) : read_raw(ptr, size);
     if (n < 0 && expired()) timed_out_ = true;
-    if (n > 0 && phase_ == Phase::Body) body_received_ += n;
+    if (n > 0 && phase_ == Phase::Body) {
+      body_received_ += n;
+      if (framing_ && !framing_->follow(ptr, static_cast<size_t>(n))) {
+        body_refusal_ = {framing_->status(), framing_->status() == 413 ? "too large" : "bad request", framing_->problem()};
+        return -1;
+      }
+    }
     // A read after a write (the body after a "100 Continue"): the response has not begun yet,
     // and its deadline starts at its own first byte.
     if (n > 0) writing_ = false;
@@ -301,7 +370,11 @@ class DeadlineStream final : public httplib::Stream {
   Phase phase_ = Phase::Head;
   Clock::time_point head_deadline_{}, body_start_{};
   int64_t body_received_ = 0;
-  HeadRefusal refusal_;
+  HeadRefusal refusal_, body_refusal_;
+  int64_t max_body_;
+  // The authority of a target in absolute-form (http://HOST:PORT/path), which stands for Host.
+  std::optional<std::string> absolute_authority_;
+  std::optional<ChunkFraming> framing_;  // a chunked body's framing, followed as it is read
   bool timed_out_ = false, close_ = false;
   // The response being written: since its first byte, and how many bytes went out.
   bool writing_ = false;
@@ -377,7 +450,11 @@ class DeadlineStream final : public httplib::Stream {
           break;
         }
         line_ += c;
-        if (c == '\n' || line_.size() >= sizeof buf_) break;  // a longer line passes in pieces, unchanged
+        // A longer line passes in pieces, unchanged; the request line is gathered whole up to
+        // a byte past cpp-httplib's limit (so that it can be put in origin-form; a longer one
+        // is answered 414 as it was).
+        const size_t longest = line_start && head_lines_ == 0 ? kLongestRequestLine + 3 : sizeof buf_;
+        if (c == '\n' || line_.size() >= longest) break;
       }
       mid_line_ = line_.back() != '\n';
       if (line_start && line_ == "\r\n") {
@@ -385,7 +462,14 @@ class DeadlineStream final : public httplib::Stream {
       } else {
         if (line_start) current_line_ = head_lines_++;
         check_head_piece(line_start);
-        if (line_start && !mid_line_) line_ = served_range_line(line_);
+        if (line_start && !mid_line_ && current_line_ == 0) {
+          RequestTarget target = origin_form(line_);
+          line_ = std::move(target.line);
+          absolute_authority_ = std::move(target.authority);
+          if (!target.problem.empty() && !refusal_.status) refusal_ = {400, "bad request", target.problem};
+        } else if (line_start && !mid_line_) {
+          line_ = served_range_line(line_);
+        }
         if (current_line_ > 0 && raw_line_.size() < (64u << 10)) raw_line_ += line_;
         if (current_line_ > 0 && !mid_line_) {
           keep_header(raw_line_);
@@ -544,6 +628,11 @@ const HeadRefusal& head_refusal() {
   return current_connection ? current_connection->refusal() : none;
 }
 
+const HeadRefusal& body_refusal() {
+  static const HeadRefusal none;
+  return current_connection ? current_connection->body_refusal() : none;
+}
+
 bool request_timed_out() { return current_connection && current_connection->timed_out(); }
 
 HttpServer::HttpServer() {
@@ -556,7 +645,7 @@ HttpServer::HttpServer() {
     one_value_per_header(res);
     DeadlineStream* c = current_connection;
     if (!c) return;
-    const bool close = !c->head_complete() || c->refusal().status != 0 || c->timed_out() || res.status == 401 ||
+    const bool close = !c->head_complete() || c->refusal().status != 0 || c->body_refusal().status != 0 || c->timed_out() || res.status == 401 ||
                        res.status == 421 || (res.status >= 400 && has_body(req)) ||
                        lower_ascii(res.get_header_value("Connection")) == "close";
     if (!close) return;
@@ -567,13 +656,42 @@ HttpServer::HttpServer() {
   });
 }
 
+namespace {
+
+// cpp-httplib's thread pool, counting the connections that wait in its queue for a thread.
+class CountingThreadPool final : public httplib::TaskQueue {
+ public:
+  CountingThreadPool(size_t threads, std::shared_ptr<std::atomic<int>> waiting) : pool_(threads), waiting_(std::move(waiting)) {}
+  void enqueue(std::function<void()> fn) override {
+    ++*waiting_;
+    pool_.enqueue([waiting = waiting_, fn = std::move(fn)] {
+      --*waiting;
+      fn();
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::shared_ptr<std::atomic<int>> waiting_;
+};
+
+}  // namespace
+
+void HttpServer::set_threads(int threads) {
+  new_task_queue = [n = static_cast<size_t>(std::max(1, threads)), waiting = waiting_] { return new CountingThreadPool(n, waiting); };
+}
+
 void HttpServer::raise_backlog() {
   if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, SOMAXCONN);
 }
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
   if (send_buffer > 0) ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
-  DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines);
+  // The largest chunk a chunked body may declare: the body limit (bounded so that ChunkFraming's
+  // hexadecimal sum cannot overflow, whatever --max-upload-mb says).
+  const auto max_chunk = static_cast<int64_t>(std::min<size_t>(payload_max_length_, size_t{1} << 56));
+  DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines, max_chunk);
   std::string ip;
   int port = 0;
   strm.get_remote_ip_and_port(ip, port);
@@ -587,16 +705,20 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
     }
     ++open_[ip];
   }
-  // The next request's first byte: already read (pipelined), or awaited for the keep-alive time.
+  // The next request's first byte: already read (pipelined), or awaited for the keep-alive time,
+  // or for kIdleGraceMs only while another connection waits for a thread (set_threads).
   auto wait_for_request = [&] {
     if (strm.has_pending()) return true;
-    const auto until = Clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    const auto since = Clock::now();
+    const auto until = since + std::chrono::seconds(keep_alive_timeout_sec_);
     while (svr_sock_ != INVALID_SOCKET) {
       pollfd p{sock, POLLIN, 0};
       const int r = ::poll(&p, 1, 100);
       if (r > 0) return true;
       if (r < 0 && errno != EINTR) return false;
-      if (Clock::now() >= until) return false;
+      const auto now = Clock::now();
+      if (now >= until) return false;
+      if (waiting_->load() > 0 && now - since >= std::chrono::milliseconds(kIdleGraceMs)) return false;
     }
     return false;
   };

@@ -2,13 +2,16 @@
 // per-connection loop replaced, so that a connection is read through the server's own stream.
 // That stream gives each request head and body a deadline (slow clients), keeps bytes a client
 // sent ahead (pipelined requests) for the next request of the connection, rewrites a request's
-// Range line before cpp-httplib parses it, and checks the head against RFC 9112's framing rules;
+// Range line and an absolute-form target (http://host/path) before cpp-httplib parses them,
+// checks the head against RFC 9112's framing rules, follows a chunked body's framing;
 // the loop closes a connection after an answer that must not be followed by another request on
 // it. docs/security.md says what is guaranteed.
 #pragma once
 #include <httplib.h>
 
+#include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -41,6 +44,10 @@ struct HeadRefusal {
 // server's handlers: how its head was judged, and whether it came too slowly (its head or body
 // passed its deadline; it is answered 408 and the connection closed).
 const HeadRefusal& head_refusal();
+// How a chunked request body broke its framing (a chunk size that is not hexadecimal digits, a
+// chunk over the body limit, a chunk not followed by CRLF: chunk_framing.h), status 0 when it did
+// not: the body's read fails at that byte, and the connection is closed after the answer.
+const HeadRefusal& body_refusal();
 bool request_timed_out();
 
 // Splits a URL's query (the target's text after its first '?') into parameters at the FIRST
@@ -62,6 +69,13 @@ class HttpServer final : public httplib::Server {
   int per_address = 8;  // connections served at once per client address (loopback not counted)
   int send_buffer = 0;  // SO_SNDBUF of each connection; 0 = the kernel's own (ServerOptions)
 
+  // Serves connections with `threads` threads. A connection waiting for its next request (idle
+  // keep-alive, or a new one that sent nothing yet) gives its thread up after kIdleGraceMs when
+  // another accepted connection waits for a thread, instead of after the whole keep-alive time:
+  // 16 idle connections held all 16 threads 5 s at a time (docs/security.md, Known gaps).
+  void set_threads(int threads);
+  static constexpr int kIdleGraceMs = 500;
+
   // cpp-httplib listens with a backlog of 5 (compiled into Debian's library). A burst of new
   // connections beyond it (16 clients connecting at once, a page opening its requests) had its
   // SYNs dropped and retried by the clients' kernels after 1 s: 1.1 s stalls in the load
@@ -71,6 +85,8 @@ class HttpServer final : public httplib::Server {
  private:
   std::mutex open_mutex_;
   std::map<std::string, int> open_;  // connections being served per non-loopback address
+  // Connections accepted and waiting for a thread (set_threads' pool counts them).
+  std::shared_ptr<std::atomic<int>> waiting_ = std::make_shared<std::atomic<int>>(0);
 
   bool process_and_close_socket(socket_t sock) override;
 };

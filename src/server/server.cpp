@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iterator>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -109,15 +110,15 @@ std::string refused_request(const httplib::Request& req) {
     return s.size() > 40 ? out + "..." : out;
   };
   const std::string form = "a request starts with a line METHOD TARGET HTTP/1.1 (or HTTP/1.0), one space apart";
-  const bool routed = req.method == "GET" || req.method == "HEAD" || req.method == "POST";
+  const bool routed = req.method == "GET" || req.method == "HEAD" || req.method == "POST" || req.method == "OPTIONS";
   if (req.has_header("REMOTE_ADDR"))
     return routed ? "the request body could not be read"
-                  : "the method \"" + shown(req.method) + "\" is not answered here (GET, HEAD and POST are)";
+                  : "the method \"" + shown(req.method) + "\" is not answered here (GET, HEAD, POST and OPTIONS are)";
   static const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"};
   if (req.method.empty()) return "the request line is empty: " + form;
   if (req.target.empty() || req.version.empty()) return "the request line \"" + shown(req.method + " " + req.target) + "\" is incomplete: " + form;
   if (std::none_of(std::begin(kMethods), std::end(kMethods), [&](const char* m) { return req.method == m; }))
-    return "the method \"" + shown(req.method) + "\" is not an HTTP method (GET, HEAD and POST are answered here)";
+    return "the method \"" + shown(req.method) + "\" is not an HTTP method (GET, HEAD, POST and OPTIONS are answered here)";
   if (req.version != "HTTP/1.1" && req.version != "HTTP/1.0")
     return "\"" + shown(req.version) + "\" is not HTTP/1.1 or HTTP/1.0 (a space in the target must be sent as %20): " + form;
   return "a header line could not be read: each is NAME: VALUE, at most 8192 bytes";
@@ -286,7 +287,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   http.deadlines.response_min_bytes_per_s = std::max<int64_t>(1, o.response_min_bytes_per_s);
   http.per_address = std::max(1, o.connections_per_address);
   http.send_buffer = std::max(0, o.send_buffer_bytes);
-  http.new_task_queue = [n = std::max(1, o.http_threads)] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  http.set_threads(o.http_threads);
   http.set_read_timeout(o.timeout_s, 0);
   http.set_write_timeout(o.timeout_s, 0);
   http.set_keep_alive_timeout(5);
@@ -388,6 +389,17 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   s.api->install(http);
   s.rest = std::make_unique<subsonic::Rest>([&s] { return s.api->library(); }, [&s] { s.reopen_library(); }, s.options);
   s.rest->install(http);
+
+  // OPTIONS (RFC 9110, 9.3.7): the methods a target takes, `OPTIONS *` (asterisk-form) those of
+  // the server; cpp-httplib (0.11) answered it 404. No CORS: a page of another origin gets no
+  // Access-Control-Allow-Origin, so its browser still refuses it.
+  http.Options(".*", [](const httplib::Request& req, httplib::Response& res) {
+    bool post = req.target == "*" || req.path.rfind("/rest/", 0) == 0;  // the Subsonic API's form POST
+    for (const Route& r : Server::routes())
+      if (r.method == "POST" && std::regex_match(req.path, std::regex(r.pattern))) post = true;
+    res.status = 204;
+    res.set_header("Allow", post ? "GET, HEAD, POST, OPTIONS" : "GET, HEAD, OPTIONS");
+  });
 
   // The page and its files, from inside the binary.
   for (const Asset& a : assets()) {

@@ -132,8 +132,10 @@ RestUser authenticate(const httplib::Request& req, const std::string& address, s
 
 // RFC 3339 date-time in UTC ("2026-11-26T20:11:37Z") of unix seconds.
 std::string date_time(int64_t unix_s);
-// A song as the spec's Child (isDir false).
+// A song as the spec's Child (isDir false). The second form is for front ends without a Call
+// (the /api/sonic/ routes answer with the same records).
 ojson child(const Call& call, const store::Track& t);
+ojson child(const service::LibrarySnapshot& snap, const service::MusicCatalog& catalog, const store::Track& t);
 // A folder as a Child (isDir true), and as the Directory getMusicDirectory answers (with its
 // children).
 ojson folder_child(const Call& call, const service::CatalogFolder& f);

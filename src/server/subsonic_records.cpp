@@ -62,10 +62,12 @@ ojson artist_ref(const std::string& id, const std::string& name) { return ojson{
 
 }  // namespace
 
-ojson child(const Call& call, const store::Track& t) {
-  const service::CatalogAlbum* album = call.catalog.album_of(t.id);
-  const service::CatalogArtist* artist = call.catalog.artist_of(t.id);
-  const service::CatalogFolder* folder = call.catalog.folder_of(t.id);
+ojson child(const Call& call, const store::Track& t) { return child(call.snap, call.catalog, t); }
+
+ojson child(const service::LibrarySnapshot& snap, const service::MusicCatalog& catalog, const store::Track& t) {
+  const service::CatalogAlbum* album = catalog.album_of(t.id);
+  const service::CatalogArtist* artist = catalog.artist_of(t.id);
+  const service::CatalogFolder* folder = catalog.folder_of(t.id);
   ojson j;
   j["id"] = service::MusicCatalog::song_id(t.id);
   if (folder) j["parent"] = folder->id;
@@ -83,7 +85,7 @@ ojson child(const Call& call, const store::Track& t) {
   j["duration"] = whole_seconds(t.duration_s);
   if (t.duration_s > 0.5) j["bitRate"] = static_cast<int64_t>(std::llround(double(t.size) * 8 / t.duration_s / 1000));
   // The path as apps show it: relative to its indexed folder, never where the library lives.
-  j["path"] = call.snap.display_path(t.path);
+  j["path"] = snap.display_path(t.path);
   j["isVideo"] = false;
   j["created"] = date_time(t.indexed_at);
   if (album) j["albumId"] = album->id;

@@ -10,6 +10,8 @@ const std::vector<Extension>& extensions() {
       {"formPost", {1}},
       {"apiKeyAuthentication", {1}},
       {"sonicSimilarity", {1}},
+      {"songLyrics", {1}},       // getLyricsBySongId (subsonic_media.cpp)
+      {"transcodeOffset", {1}},  // stream's timeOffset for music (subsonic_media.cpp)
       {"topSongsByArtistId", {1}},  // getTopSongs takes an artist id (subsonic_browse.cpp)
   };
   return all;

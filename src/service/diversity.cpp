@@ -14,17 +14,28 @@ namespace clap::service {
 
 int64_t results_before_diversity(int64_t k) { return k <= 0 ? 0 : std::max<int64_t>(4 * k, k + 40); }
 
+std::string short_list_note(size_t listed, int64_t k) {
+  if (k <= 0 || static_cast<int64_t>(listed) >= k) return {};
+  return std::to_string(listed) + " of the " + std::to_string(k) +
+         " tracks asked for: the index has no more different recordings that match (copies of one recording are "
+         "listed once, and copies of the query's own tracks not at all)";
+}
+
 void check_diversity(double d) {
   if (!(d >= 0 && d <= 1)) throw InvalidArgument("diversity: must be a number from 0 (pure relevance) to 1");
 }
 
 std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vector<int64_t>& ids,
-                                    const std::vector<double>& relevance, int64_t k, double d) {
+                                    const std::vector<double>& relevance, int64_t k, double d,
+                                    const std::vector<int64_t>& listed) {
   check_diversity(d);
   const size_t n = ids.size();
   const size_t want = k > 0 ? std::min(n, static_cast<size_t>(k)) : n;
-  // Copies of one recording among the candidates: the first listed stands for its group.
-  const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, ids));
+  // Copies of one recording among the candidates (and the query's own tracks): the first listed
+  // stands for its group, and a group of the query's tracks is listed already.
+  std::vector<int64_t> scanned = ids;
+  scanned.insert(scanned.end(), listed.begin(), listed.end());
+  const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, scanned));
   // The candidates' track embeddings (memory: the snapshot's; compressed: read from the store).
   std::vector<std::vector<float>> rows(n);
   if (d > 0) {
@@ -36,6 +47,8 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
   std::vector<size_t> out;
   std::vector<bool> taken(n, false);
   std::set<size_t> groups;
+  for (const int64_t id : listed)
+    if (auto g = group_of.find(id); g != group_of.end()) groups.insert(g->second);
   std::vector<double> closest(n, -std::numeric_limits<double>::infinity());  // max cos to a listed track
   while (out.size() < want) {
     check_deadline("diversity");

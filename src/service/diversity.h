@@ -7,11 +7,15 @@
 // relevance = the ranking's own score (a cosine for search and similar, like's combined score),
 // cos over the tracks' stored track embeddings (the normalised mean of their windows). d = 0 keeps
 // the ranking's order; ties go to the earlier rank. A track whose recording is already listed
-// (find_duplicates over the candidates: fingerprints and embeddings) is skipped.
+// (find_duplicates over the candidates: fingerprints and embeddings) is skipped, and so is a copy
+// of a recording the query names itself (`listed`: its seed tracks, whose copies are the seed
+// again, not a result).
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "service/duplicates.h"
 #include "service/library.h"
 
 namespace clap::service {
@@ -22,14 +26,15 @@ int64_t results_before_diversity(int64_t k);
 // Positions into the ranked list (ids and relevance in rank order) in the diversified order,
 // at most k (<= 0: all). Throws InvalidArgument when d is not in [0, 1].
 std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vector<int64_t>& ids,
-                                    const std::vector<double>& relevance, int64_t k, double d);
+                                    const std::vector<double>& relevance, int64_t k, double d,
+                                    const std::vector<int64_t>& listed = {});
 
 // Checks d (InvalidArgument "diversity: …" outside [0, 1] or not a number).
 void check_diversity(double d);
 
 template <class R, class IdOf, class ScoreOf>
 std::vector<R> diversify(const LibrarySnapshot& snap, std::vector<R> ranked, int64_t k, double d, IdOf id_of,
-                         ScoreOf score_of) {
+                         ScoreOf score_of, const std::vector<int64_t>& listed = {}) {
   std::vector<int64_t> ids;
   std::vector<double> relevance;
   for (const R& r : ranked) {
@@ -37,8 +42,62 @@ std::vector<R> diversify(const LibrarySnapshot& snap, std::vector<R> ranked, int
     relevance.push_back(score_of(r));
   }
   std::vector<R> out;
-  for (size_t i : diversify_order(snap, ids, relevance, k, d)) out.push_back(std::move(ranked[i]));
+  for (size_t i : diversify_order(snap, ids, relevance, k, d, listed)) out.push_back(std::move(ranked[i]));
   return out;
 }
+
+// A ranking folded to k entries (by diversify, or by collapse_results: service/duplicates.h)
+// keeps far fewer than k when the head of the ranking is copies of a few recordings: in a
+// library of copies every candidate of a 4k pool can be a copy of the seed or of one other
+// track, and `similar COPY --diversity` listed one track. `rank(n)` ranks n results; `fold` folds
+// them. The pool starts at `first` and grows fourfold until k entries are kept or the ranking
+// had no more to give (fewer than asked); the time budget (core/deadline.h) bounds the rounds.
+template <class R, class Rank, class Fold>
+std::vector<R> fold_ranking(int64_t k, int64_t first, Rank rank, Fold fold) {
+  for (int64_t n = first;; n *= 4) {
+    std::vector<R> ranked = rank(n);
+    const bool whole = n <= 0 || static_cast<int64_t>(ranked.size()) < n;
+    std::vector<R> kept = fold(std::move(ranked));
+    if (whole || k <= 0 || static_cast<int64_t>(kept.size()) >= k) return kept;
+  }
+}
+
+// How a front end folds a ranked list: diversity (-1: none), copies of one recording collapsed
+// into one entry (--collapse-duplicates, collapse_duplicates=true), and the query's own tracks,
+// whose copies diversity leaves out.
+struct ListFolding {
+  double diversity = -1;
+  bool collapse = false;
+  std::vector<int64_t> seed_tracks;
+};
+
+// The k entries a query lists: `rank(n)` (n results of the ranking) diversified and/or collapsed
+// as `f` says, from a pool widened until k remain (fold_ranking). `copies` (when given) gets each
+// entry's copies when collapsing, else stays empty.
+template <class R, class Rank, class IdOf, class ScoreOf>
+std::vector<R> folded_ranking(const LibrarySnapshot& snap, int64_t k, const ListFolding& f, Rank rank, IdOf id_of,
+                              ScoreOf score_of, std::vector<std::vector<int64_t>>* copies = nullptr) {
+  std::vector<std::vector<int64_t>> found;
+  std::vector<R> list;
+  if (f.diversity >= 0) {
+    list = fold_ranking<R>(k, results_before_diversity(k), rank, [&](std::vector<R> ranked) {
+      return diversify(snap, std::move(ranked), k, f.diversity, id_of, score_of, f.seed_tracks);
+    });
+    if (f.collapse) found = collapse_results(snap, list, k, id_of);  // copies named, none listed twice already
+  } else if (f.collapse) {
+    list = fold_ranking<R>(k, results_before_collapse(k), rank, [&](std::vector<R> ranked) {
+      found = collapse_results(snap, ranked, k, id_of);
+      return ranked;
+    });
+  } else {
+    list = rank(k);
+  }
+  if (copies) *copies = std::move(found);
+  return list;
+}
+
+// The note of a folded list shorter than asked for (copies of one recording listed once, the
+// seed's copies left out), "" when it is not short.
+std::string short_list_note(size_t listed, int64_t k);
 
 }  // namespace clap::service

@@ -81,4 +81,23 @@ std::vector<CollapsedEntry> collapse_duplicates(const LibrarySnapshot& snap, con
 // How many results to ask a ranking for so that `k` remain after folding copies away.
 int64_t results_before_collapse(int64_t k);
 
+// Folds `results` (rank order, asked for with service::results_before_collapse(k) entries) to
+// at most k entries (0 = all), one per duplicate group; returns each kept
+// entry's copies (the group's other track ids).
+template <class T, class IdOf>
+std::vector<std::vector<int64_t>> collapse_results(const service::LibrarySnapshot& snap, std::vector<T>& results, int64_t k,
+                                                   IdOf id_of) {
+  std::vector<int64_t> ids;
+  for (const T& r : results) ids.push_back(id_of(r));
+  std::vector<T> kept;
+  std::vector<std::vector<int64_t>> copies;
+  for (auto& e : service::collapse_duplicates(snap, ids, static_cast<size_t>(k > 0 ? k : 0))) {
+    kept.push_back(results[e.position]);
+    copies.push_back(std::move(e.copies));
+  }
+  results = std::move(kept);
+  return copies;
+}
+
+
 }  // namespace clap::service

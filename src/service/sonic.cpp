@@ -21,7 +21,7 @@ double sonic_similarity(double cosine) {
 namespace {
 
 void check_count(const SonicOptions& o) {
-  if (o.count < 1) throw Error("count: must be at least 1");
+  if (o.count < 0) throw Error("count: must be 0 or more");
   if (o.per_artist < 0) throw Error("per-artist cap: must be 0 (no cap) or more");
   if (o.rules.capped()) throw InvalidArgument("sonic queries cap artists with per_artist (SonicOptions), not ResultRules");
 }
@@ -30,6 +30,7 @@ void check_count(const SonicOptions& o) {
 
 std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::Track& seed, const SonicOptions& options) {
   check_count(options);
+  if (options.count == 0) return {};
   const int64_t library = static_cast<int64_t>(snap.tracks().size());
   const std::string seed_mbid = normalise_mbid(seed.mbid);
   // Ask the ranking for more than `count` while filters drop results, until the library is exhausted.
@@ -52,14 +53,45 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
   }
 }
 
+namespace {
+
+// The cosine of two tracks' embeddings (norms divided out, whatever the store holds); NaN when
+// either has none.
+double track_cosine(const Embeddings& all, int64_t a, int64_t b) {
+  const int64_t ra = all.find(a), rb = all.find(b);
+  if (ra < 0 || rb < 0) return std::nan("");
+  const float *x = all.row(ra), *y = all.row(rb);
+  double dot = 0, xx = 0, yy = 0;
+  for (int i = 0; i < all.dim; ++i) {
+    dot += double(x[i]) * y[i];
+    xx += double(x[i]) * x[i];
+    yy += double(y[i]) * y[i];
+  }
+  return xx > 0 && yy > 0 ? dot / std::sqrt(xx * yy) : std::nan("");
+}
+
+}  // namespace
+
 std::vector<SonicMatch> sonic_path(const LibrarySnapshot& snap, const store::Track& start, const store::Track& end,
                                    const SonicOptions& options) {
-  if (options.count < 2) throw Error("count: a path has at least 2 tracks (its two ends)");
   check_count(options);
+  if (options.count == 0) return {};
+  if (options.count < 2) throw Error("count: a path holds its two ends, so at least 2 tracks (0 for none)");
   const Playlist p = track_path(snap, std::to_string(start.id), std::to_string(end.id), options.count, options.rules);
+  // track_path ranks each step by its cosine to the step's own target; a sonicMatch's similarity
+  // is to the start song (OpenSubsonic's findSonicPath), so it is measured again here.
+  const Embeddings& all = snap.track_embeddings();
   std::vector<SonicMatch> out;
-  for (const search::Hit& h : p.tracks)
-    if (const store::Track* t = snap.track(h.id)) out.push_back({t, sonic_similarity(h.score), h.score});
+  for (const search::Hit& h : p.tracks) {
+    const store::Track* t = snap.track(h.id);
+    if (!t) continue;
+    if (t->id == start.id) {
+      out.push_back({t, 1.0, 1.0});
+    } else {
+      const double cosine = track_cosine(all, start.id, t->id);
+      out.push_back({t, sonic_similarity(cosine), cosine});
+    }
+  }
   return out;
 }
 
@@ -80,6 +112,7 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
     ++n;
   }
   if (n == 0) throw Error(what + ": no indexed track with an embedding");
+  if (options.count == 0) return {};
   const std::vector<float> query = search::mean_direction(n, all.dim, parts.data());
   const int64_t library = static_cast<int64_t>(snap.tracks().size());
   for (int64_t k = std::min(library, options.count * 2 + 16 + static_cast<int64_t>(group.size()));;
@@ -98,6 +131,11 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
 }
 
 }  // namespace
+
+std::vector<SonicMatch> sonic_similar_to_tracks(const LibrarySnapshot& snap, const std::vector<int64_t>& group,
+                                                const std::string& what, const SonicOptions& options) {
+  return similar_to_group(snap, group, what, options);
+}
 
 std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, const std::string& artist,
                                                 const SonicOptions& options) {
@@ -150,7 +188,7 @@ std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, cons
 std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, const std::string& text,
                                      const SonicOptions& options) {
   check_count(options);
-  if (!snap.searchable()) return {};
+  if (!snap.searchable() || options.count == 0) return {};
   const int64_t library = static_cast<int64_t>(snap.tracks().size());
   for (int64_t k = std::min(library, options.count * 2 + 16);; k = std::min(library, k * 4)) {
     search::TextSearchOptions o;

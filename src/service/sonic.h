@@ -5,10 +5,12 @@
 // (song_resolver.h) and go out with every identifier the index holds, so that the media server
 // can match each result back to its own library.
 //
-// similarity = the cosine of the two embeddings (track and track; the text and the track for a
-// description), clamped to [0, 1] (sonic_similarity): monotonic, and 1.0 for the same
-// recording (identical audio embeds identically). Cosines below 0 are unrelated sounds in CLAP's
-// space and all read 0.
+// similarity (OpenSubsonic's sonicMatch: "1.0 = same exact song, 0.0 = most different",
+// relative to the query song for similar tracks and to the START song for a path) = the cosine of
+// the two embeddings (track and track; the text and the track for a description), clamped to
+// [0, 1] (sonic_similarity): monotonic in the cosine, and exactly 1.0 for the query (start) song
+// itself, decided by identity rather than by a float cosine that may read 0.99999994. Cosines
+// below 0 are unrelated sounds in CLAP's space and all read 0.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -21,7 +23,7 @@
 namespace clap::service {
 
 struct SonicOptions {
-  int64_t count = 10;       // matches wanted (fewer when the library has fewer)
+  int64_t count = 10;       // matches wanted (fewer when the library has fewer); 0: none (an empty answer)
   int64_t per_artist = 0;   // at most this many matches per artist (normalise_name of the artist); 0 = no cap
   // Leave out the seed's own duplicates (another file of the same recording): a track with the
   // seed's content hash or MBID, or whose embedding's cosine with the seed's is at least
@@ -51,10 +53,12 @@ double sonic_similarity(double cosine);
 // track id). Throws clap::Error when the seed has no embedding (an error or silent track).
 std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::Track& seed, const SonicOptions& options);
 
-// `count` tracks (at least 2) from `start` to `end`, both included (service::track_path: copies
-// of one recording take one step at most); similarity = each step's cosine to the step's target.
-// per_artist and exclude_duplicates do not apply. Throws clap::Error as track_path does (the
-// same track twice, no embedding).
+// `count` tracks from `start` to `end`, both included (service::track_path: copies of one
+// recording take one step at most); count 0: an empty path. similarity = sonic_similarity of each
+// track's cosine with the START song (1.0 for the start itself), as OpenSubsonic's findSonicPath
+// defines it, not the cosine to the step's own target that track_path ranks by. per_artist and
+// exclude_duplicates do not apply. Throws clap::Error when count is 1 (a path holds its two
+// ends) and as track_path does (the same track twice, no embedding).
 std::vector<SonicMatch> sonic_path(const LibrarySnapshot& snap, const store::Track& start, const store::Track& end,
                                    const SonicOptions& options);
 
@@ -70,6 +74,10 @@ std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, con
                                                 const SonicOptions& options);
 std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, const std::string& album,
                                                const std::string& artist, const SonicOptions& options);
+// The same for a group of tracks given by id (an album of the MusicCatalog, by its id): the
+// tracks nearest the group's mean direction, the group left out; `what` names the group in errors.
+std::vector<SonicMatch> sonic_similar_to_tracks(const LibrarySnapshot& snap, const std::vector<int64_t>& group,
+                                                const std::string& what, const SonicOptions& options);
 
 // Songs for a description: text search (mean over windows, as `search` ranks by default).
 std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, const std::string& text,

@@ -94,6 +94,24 @@ void UserData::played(const store::Track& song, int64_t at, const std::string& s
   connection_.with([&](Accounts&, store::Store& s) { return s.add_play(p); });
 }
 
+std::map<int64_t, UserData::PlayStats> UserData::play_stats() const {
+  std::map<int64_t, PlayStats> out;
+  connection_.with([&](Accounts&, store::Store& s) {
+    constexpr size_t kPage = 10000;  // a long history is read a page at a time
+    for (auto page = s.plays(user_, 0, kPage); !page.empty(); page = s.plays(user_, page.back().id, kPage)) {
+      for (const store::PlayRecord& p : page) {
+        if (p.skipped) continue;
+        PlayStats& st = out[p.song.track_id];
+        ++st.count;
+        st.last = std::max(st.last, p.played_at);
+      }
+      if (page.size() < kPage) break;
+    }
+    return 0;
+  });
+  return out;
+}
+
 std::vector<store::PlaylistRecord> UserData::playlists(bool all) const {
   return connection_.with([&](Accounts&, store::Store& s) { return s.playlists(all ? 0 : user_); });
 }

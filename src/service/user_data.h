@@ -46,6 +46,12 @@ class UserData {
 
   // A play (a scrobble submission).
   void played(const store::Track& song, int64_t at, const std::string& source);
+  // The user's plays per track id: how many (skips not counted) and the last one's time - what
+  // getAlbumList(2) type=frequent and type=recent order by, and Child.playCount / played.
+  struct PlayStats {
+    int64_t count = 0, last = 0;
+  };
+  std::map<int64_t, PlayStats> play_stats() const;
 
   // Playlists the user may see (their own and public ones; every one for an admin with `all`).
   std::vector<store::PlaylistRecord> playlists(bool all = false) const;

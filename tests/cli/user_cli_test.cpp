@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "service/accounts.h"
+#include "service/user_data.h"
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/postgres_server.h"
@@ -265,6 +266,17 @@ TEST(UserCli, RebuildAndMigrateKeepUserData) {
     EXPECT_EQ(service::Accounts(*s, location).password_of(*s->user("alice")), "pw of alice") << where;
   };
   check(db, "after the rebuild");
+  {
+    // What the server reads of the plays (getAlbumList2 type=frequent/recent): by the track ids of now.
+    service::AccountsConnection connection(db);
+    const int64_t user = connection.with([](service::Accounts& a, store::Store&) { return a.find("alice")->id; });
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    const auto stats = service::UserData(connection, user, s->library_generation()).play_stats();
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_EQ(stats.begin()->first, s->track_by_path(music + "/c.wav")->id);
+    EXPECT_EQ(stats.begin()->second.count, 1);
+    EXPECT_EQ(stats.begin()->second.last, 2);
+  }
 
   // To PostgreSQL and back (each copy gets its own key file; the passwords are sealed again).
   const std::string url = test::PostgresServer::shared().create_database();

@@ -264,11 +264,15 @@ await call("GET", `/api/sonic/getSonicSimilarTracks?` + q({ artist: tones.artist
 await call("GET", "/api/sonic/getSonicSimilarTracks");
 await call("GET", "/api/sonic/getSonicSimilarTracks?track=999999");
 await call("GET", `/api/sonic/getSonicSimilarTracks?track=${a.track_id}&count=0`);
+await call("GET", `/api/sonic/getSonicSimilarTracks?id=${a.track_id}&count=2`);
+await call("GET", `/api/sonic/getSonicSimilarTracks?id=${a.track_id}&track=${b.track_id}`);
 
 await call("GET", `/api/sonic/findSonicPath?` + q({ startTrack: a.track_id, endTrack: b.track_id, count: 3 }));
 await call("GET", `/api/sonic/findSonicPath?` + q({ startArtist: tones.artist, startName: tones.title, endTrack: b.track_id === tones.track_id ? a.track_id : b.track_id }));
 await call("GET", `/api/sonic/findSonicPath?` + q({ startTrack: a.track_id, endTrack: a.track_id }));
 await call("GET", `/api/sonic/findSonicPath?startTrack=${a.track_id}`);
+await call("GET", `/api/sonic/findSonicPath?` + q({ startSongId: a.track_id, endSongId: b.track_id, count: 3 }));
+await call("GET", `/api/sonic/findSonicPath?` + q({ startSongId: a.track_id, endSongId: b.track_id, count: 0 }));
 await call("GET", `/api/sonic/findSonicPath?` + q({ startTrack: a.track_id, endPath: "no/such.flac" }));
 
 await call("GET", "/api/sonic/search?" + q({ q: "rain", count: 2, perArtist: 1, where: "genre = \"Test\"" }));

@@ -77,6 +77,20 @@ def test_seeds_negatives_and_diversity_on_every_query_equal_the_cli(lib):
         library.like(None)
 
 
+def test_diversity_leaves_out_copies_of_the_seed_as_the_cli_does(lib):
+    """similar(COPY, diversity=...) listed the seed's own copy first (and over a library of copies
+    about one track: issue 53); copies of the query's tracks are not results, as in the CLI."""
+    library = clapsearch.Library(lib["db"], MODEL)
+    chirp = os.path.join(lib["music"], "chirp.wav")
+    got = library.similar(chirp, k=3, diversity=0.5)
+    assert "chirp_copy.flac" not in {os.path.basename(r["path"]) for r in got}
+    assert len(got) == 3
+    assert got == cli_json(lib, "similar", chirp, "-k", "3", "--diversity", "0.5")
+    liked = library.like(chirp, track=True, exclude_self=True, k=3, diversity=0.5)
+    assert "chirp_copy.flac" not in {os.path.basename(r["path"]) for r in liked}
+    assert liked == cli_json(lib, "like", "--track", chirp, "--exclude-self", "-k", "3", "--diversity", "0.5")
+
+
 def test_the_music_only_rule_keeps_podcasts_out_unless_asked(tmp_path):
     music = str(tmp_path / "music")
     make_music(music)

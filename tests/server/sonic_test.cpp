@@ -10,6 +10,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -111,13 +112,25 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
+// An entry is OpenSubsonic's Child (id a string, isDir, title, musicBrainzId, isrc an array,
+// duration in whole seconds) with durationMs; every identifier is there.
+void check_entry(const json& e) {
+  for (const char* key : {"id", "isDir", "path", "title", "artist", "album", "displayAlbumArtist", "musicBrainzId", "isrc",
+                          "duration", "durationMs"})
+    EXPECT_TRUE(e.contains(key)) << key << " in " << e.dump();
+  for (const char* old : {"trackId", "name", "mbid", "albumArtist"}) EXPECT_FALSE(e.contains(old)) << old << " in " << e.dump();
+  EXPECT_TRUE(e["id"].is_string()) << e.dump();
+  EXPECT_EQ(e["isDir"], false);
+  EXPECT_TRUE(e["isrc"].is_array()) << e.dump();
+  EXPECT_TRUE(e["duration"].is_number_integer()) << e.dump();
+  EXPECT_TRUE(e["durationMs"].is_number_integer()) << e.dump();
+}
+
 // Every identifier, and a similarity in [0, 1], best first.
 void check_matches(const json& matches) {
   double last = 2;
   for (const json& m : matches) {
-    const json& e = m["entry"];
-    for (const char* key : {"trackId", "path", "title", "name", "artist", "album", "albumArtist", "mbid", "isrc", "duration", "durationMs"})
-      EXPECT_TRUE(e.contains(key)) << key << " in " << e.dump();
+    check_entry(m["entry"]);
     const double s = m["similarity"].get<double>();
     EXPECT_GE(s, 0.0);
     EXPECT_LE(s, 1.0);
@@ -131,12 +144,14 @@ TEST(Sonic, ResolvesEachKindOfReferenceAndSaysWhichRule) {
   json got = s.get_json("/api/sonic/resolve?path=" + url_encode("Queen/Night/bohemian.flac"));
   EXPECT_EQ(got["rule"], "path");
   EXPECT_EQ(got["entry"]["path"], "Queen/Night/bohemian.flac");
-  EXPECT_EQ(got["entry"]["mbid"], kQueenMbid);
-  EXPECT_EQ(got["entry"]["isrc"], "GBUM71029604");
+  check_entry(got["entry"]);
+  EXPECT_EQ(got["entry"]["musicBrainzId"], kQueenMbid);
+  EXPECT_EQ(got["entry"]["isrc"], json::array({"GBUM71029604"}));
   EXPECT_EQ(got["entry"]["album"], "A Night at the Opera");
-  EXPECT_EQ(got["entry"]["albumArtist"], "Queen");
+  EXPECT_EQ(got["entry"]["displayAlbumArtist"], "Queen");
+  EXPECT_EQ(got["entry"]["duration"], 20);
   EXPECT_EQ(got["entry"]["durationMs"], 20000);
-  const int64_t studio = got["entry"]["trackId"];
+  const int64_t studio = std::stoll(got["entry"]["id"].get<std::string>());
   const json track = s.get_json("/api/tracks/" + std::to_string(studio));  // the track record carries them too
   EXPECT_EQ(track["mbid"], kQueenMbid);
   EXPECT_EQ(track["isrc"], "GBUM71029604");
@@ -154,7 +169,7 @@ TEST(Sonic, ResolvesEachKindOfReferenceAndSaysWhichRule) {
   got = s.get_json("/api/sonic/resolve?artist=QUEEN&title=" + url_encode("Bohemian Rhapsody") + "&album=" +
                    url_encode("A Night at the Opera") + "&durationMs=20300");
   EXPECT_EQ(got["rule"], "tags");
-  EXPECT_EQ(got["entry"]["trackId"], studio);
+  EXPECT_EQ(got["entry"]["id"], std::to_string(studio));
   got = s.get_json("/api/sonic/resolve?artist=Queen&name=" + url_encode("Bohemian Rhapsody (Live)"));
   EXPECT_EQ(got["entry"]["path"], "Queen/Live/bohemian.mp3");
   got = s.get_json("/api/sonic/resolve?artist=" + url_encode("кино") + "&title=" + url_encode("ГРУППА КРОВИ") + "&duration=16");
@@ -221,7 +236,9 @@ TEST(Sonic, SimilarTracksLeaveOutTheSeedAndItsDuplicatesAndCapArtists) {
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->body, b->body);
 
-  EXPECT_EQ(s.get_json(seed + "&count=0", 400)["error"], "bad parameter");
+  // count=0 is a question with an empty answer (OpenSubsonic's minimum is 0), not a bad request.
+  EXPECT_EQ(s.get_json(seed + "&count=0")["sonicMatch"], json::array());
+  EXPECT_EQ(s.get_json(seed + "&count=-1", 400)["error"], "bad parameter");
   EXPECT_EQ(s.get_json(seed + "&perArtist=x", 400)["error"], "bad parameter");
   EXPECT_EQ(s.get_json("/api/sonic/getSonicSimilarTracks?isrc=XX0000000000", 404)["error"], "unknown song");
 }
@@ -246,13 +263,65 @@ TEST(Sonic, PathRunsFromTheStartSongToTheEndSong) {
 
   got = s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg", 400);
   EXPECT_EQ(got["error"], "missing parameter");
-  EXPECT_NE(got["detail"].get<std::string>().find("endTrack, endPath, endMbid"), std::string::npos) << got.dump();
+  EXPECT_NE(got["detail"].get<std::string>().find("endTrack (or endSongId), endPath, endMbid"), std::string::npos) << got.dump();
   got = s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg&endTitle=" + url_encode("Группа крови") + "&endArtist=" +
                        url_encode("Кино"),
                    400);
   EXPECT_NE(got["detail"].get<std::string>().find("the same indexed track"), std::string::npos) << got.dump();
   EXPECT_EQ(s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg&endPath=jp/yoasobi.flac&count=1", 400)["error"],
             "bad parameter");
+  EXPECT_EQ(s.get_json("/api/sonic/findSonicPath?startPath=ru/kino.ogg&endPath=jp/yoasobi.flac&count=0")["sonicMatch"],
+            json::array());
+}
+
+// The similarity of every step of a path is to the START song (OpenSubsonic's findSonicPath):
+// 1.0 for the start itself, and for every other song the value getSonicSimilarTracks gives it
+// with the start as the seed (ranked by the search layer, not by the path code). It was each
+// step's cosine to the step's own target: the end song read 0.99999994.
+TEST(Sonic, PathSimilarityIsToTheStartSong) {
+  RunningServer& s = server();
+  const json start = s.get_json("/api/sonic/resolve?path=ru/kino.ogg");
+  const std::string id = start["entry"]["id"];
+  std::map<std::string, double> to_start;  // song id -> similarity with the start song
+  const json similar = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + id + "&count=100&excludeDuplicates=false");
+  for (const json& m : similar["sonicMatch"]) to_start[m["entry"]["id"].get<std::string>()] = m["similarity"].get<double>();
+  ASSERT_EQ(to_start.size(), 7u) << similar.dump();  // every other track
+  const json path = s.get_json("/api/sonic/findSonicPath?startSongId=" + id + "&endPath=jp/yoasobi.flac&count=5")["sonicMatch"];
+  ASSERT_EQ(path.size(), 5u);
+  EXPECT_EQ(path.front()["entry"]["id"], id);
+  EXPECT_EQ(path.front()["similarity"].get<double>(), 1.0);
+  EXPECT_EQ(path.back()["entry"]["path"], "jp/yoasobi.flac");
+  for (size_t i = 1; i < path.size(); ++i) {
+    const std::string song = path[i]["entry"]["id"];
+    ASSERT_TRUE(to_start.count(song)) << song;
+    EXPECT_NEAR(path[i]["similarity"].get<double>(), to_start[song], 1e-6) << path.dump();
+  }
+  EXPECT_LT(path.back()["similarity"].get<double>(), 0.999) << "the end song measured against itself, not the start";
+}
+
+// The spec's parameter names beside the routes' own: id for track, startSongId/endSongId for
+// startTrack/endTrack; both given must agree.
+TEST(Sonic, TheSpecsParameterNamesAreTaken) {
+  RunningServer& s = server();
+  const std::string kino = s.get_json("/api/sonic/resolve?path=ru/kino.ogg")["entry"]["id"];
+  const std::string yoasobi = s.get_json("/api/sonic/resolve?path=jp/yoasobi.flac")["entry"]["id"];
+  json got = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + kino + "&count=3");
+  EXPECT_EQ(got["seed"]["entry"]["path"], "ru/kino.ogg");
+  EXPECT_EQ(got["seed"]["rule"], "track");
+  EXPECT_EQ(got["sonicMatch"].size(), 3u);
+  EXPECT_EQ(s.get_json("/api/sonic/resolve?id=" + yoasobi)["entry"]["path"], "jp/yoasobi.flac");
+  EXPECT_EQ(s.get_json("/api/sonic/getSonicSimilarTracks?id=" + kino + "&track=" + kino + "&count=3")["sonicMatch"].size(), 3u);
+  got = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + kino + "&track=" + yoasobi, 400);
+  EXPECT_EQ(got["error"], "bad parameter");
+  EXPECT_NE(got["detail"].get<std::string>().find("track and id name different songs"), std::string::npos) << got.dump();
+  got = s.get_json("/api/sonic/findSonicPath?startSongId=" + kino + "&endSongId=" + yoasobi + "&count=3");
+  ASSERT_EQ(got["sonicMatch"].size(), 3u);
+  EXPECT_EQ(got["sonicMatch"].front()["entry"]["id"], kino);
+  EXPECT_EQ(got["sonicMatch"].back()["entry"]["id"], yoasobi);
+  got = s.get_json("/api/sonic/findSonicPath?startSongId=" + kino + "&startTrack=" + yoasobi + "&endSongId=" + yoasobi, 400);
+  EXPECT_NE(got["detail"].get<std::string>().find("startTrack and startSongId name different songs"), std::string::npos) << got.dump();
+  EXPECT_EQ(s.get_json("/api/sonic/getSonicSimilarTracks?id=999999", 404)["error"], "unknown track");
+  EXPECT_EQ(s.get_json("/api/sonic/getSonicSimilarTracks?id=al-1", 400)["error"], "bad parameter");
 }
 
 TEST(Sonic, TextSearchAnswersInTheSameShape) {

@@ -54,6 +54,27 @@ track "Sine Ensemble/Overtones/01 Fifth.ogg" "sine=f=660:d=10:sample_rate=44100"
 track "Noise Collective/Weather/01 Pink Rain.ogg" "anoisesrc=color=pink:amplitude=0.3:d=12:r=44100" "Pink Rain" "Noise Collective" "Weather" 1 Noise 2020 -c:a libvorbis -q:a 3
 track "Noise Collective/Weather/Disc 2/02 Brown Thunder.flac" "anoisesrc=color=brown:amplitude=0.4:d=10:r=44100" "Brown Thunder" "Noise Collective" "Weather" 2 Noise 2020 -c:a flac
 
+# --- media (media.test.mjs): covers and lyrics on the same five tracks (no track added) ---
+# High Whistle gets an embedded 320x240 PNG cover and LRC lyrics in its ID3 tag; Concert A
+# (FLAC, no picture of its own) the cover.JPG beside it in Tones/; Fifth unsynced lyrics in a
+# Vorbis LYRICS comment; Weather/ a folder.jpg that is a link out of the library (never served).
+# Scaled covers are cached under XDG_CACHE_HOME, here the test's own directory.
+ff -f lavfi -i "testsrc=size=320x240:d=1" -frames:v 1 "$TMP/cover.png"
+ff -f lavfi -i "testsrc=size=400x300:d=1" -frames:v 1 "$MUSIC/Sine Ensemble/Tones/cover.JPG"
+ff -f lavfi -i "testsrc=size=64x64:d=1" -frames:v 1 "$TMP/outside.jpg"
+ln -s "$TMP/outside.jpg" "$MUSIC/Noise Collective/Weather/folder.jpg"
+whistle="$MUSIC/Sine Ensemble/Tones/02 High Whistle.mp3"
+ff -i "$whistle" -i "$TMP/cover.png" -map 0 -map 1 -c copy -disposition:v attached_pic -id3v2_version 3 \
+  -metadata "lyrics=[ar:Sine Ensemble]
+[00:01.00]First line
+[00:02.50][00:05.00]Twice sung
+[00:04.25]Third line" "$TMP/whistle.mp3" && mv "$TMP/whistle.mp3" "$whistle"
+fifth="$MUSIC/Sine Ensemble/Overtones/01 Fifth.ogg"
+ff -i "$fifth" -map 0 -c copy -metadata "LYRICS=A fifth above
+the drone" "$TMP/fifth.ogg" && mv "$TMP/fifth.ogg" "$fifth"
+export XDG_CACHE_HOME="$TMP/cache"
+# --- end media ---
+
 export HF_HOME="$TMP/hf-home" HF_HUB_OFFLINE=1
 DB="$TMP/library.db"
 "$CLI" index "$MUSIC" --db "$DB" --model "$MODEL" --quiet || fail "clapsearch index failed"

@@ -53,6 +53,18 @@ export const definitions = {
   MusicFolder: strict({ id: integer, name: string }, ["id"]),
   Genre: strict({ value: string, songCount: integer, albumCount: integer }, ["value", "songCount", "albumCount"]),
   SonicMatch: strict({ entry: ref("Child"), similarity: { type: "number", minimum: 0, maximum: 1 } }, ["entry", "similarity"]),
+  // sonic (openapi/schemas/SimilarSongs.json, SimilarSongs2.json: a song list, every member optional)
+  SimilarSongs: strict({ song: arrayOf("Child") }),
+  SimilarSongs2: strict({ song: arrayOf("Child") }),
+  // media: the lyrics answers (openapi/schemas/Lyrics.json, LyricsList.json, StructuredLyrics.json,
+  // Line.json); songLyrics version 1, so no kind, agents or cueLine.
+  Lyrics: strict({ value: string, artist: string, title: string }, ["value"]),
+  Line: strict({ value: string, start: number }, ["value"]),
+  StructuredLyrics: strict({
+    lang: string, synced: boolean, line: arrayOf("Line"), displayArtist: string, displayTitle: string, offset: number,
+  }, ["lang", "synced", "line"]),
+  LyricsList: strict({ structuredLyrics: arrayOf("StructuredLyrics") }),
+  // end media
 };
 
 // The envelope (SubsonicResponse): the base members, then either status ok with the endpoint's

@@ -183,6 +183,10 @@ try {
     for (const m of got.matches) {
       assert.ok(typeof m.song.name === 'string' && m.song.name);
       for (const key of ['mbid', 'isrc', 'artist', 'album', 'duration', 'durationMs']) assert.ok(key in m.song, key);
+      // A SongRef made from clapsearch's entry (an OpenSubsonic Child): strings and numbers, not the Child's arrays.
+      assert.equal(typeof m.song.isrc, 'string');
+      assert.equal(typeof m.song.mbid, 'string');
+      assert.ok(Number.isInteger(m.song.durationMs) && m.song.durationMs > 0, JSON.stringify(m.song));
       assert.notEqual(m.song.mbid, QUEEN_MBID);
       assert.ok(m.similarity >= 0 && m.similarity <= 1 && m.similarity <= last);
       last = m.similarity;
@@ -202,6 +206,9 @@ try {
                            { startSong: seed, endSong: { name: '夜に駆ける', artist: 'YOASOBI', isrc: 'JPP302000001', durationMs: 12000 }, count: 4 });
     assert.equal(got.matches.length, 4);
     assert.equal(got.matches[0].song.mbid, QUEEN_MBID);
+    assert.equal(got.matches[0].song.name, 'Bohemian Rhapsody (Remastered 2011)');
+    assert.equal(got.matches[0].song.path, 'Queen/Night/bohemian.flac');
+    assert.equal(got.matches[0].song.durationMs, 20000);
     assert.equal(got.matches[3].song.isrc, 'JPP302000001');
   });
 

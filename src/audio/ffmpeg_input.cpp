@@ -1,0 +1,102 @@
+#include "audio/ffmpeg_input.h"
+
+extern "C" {
+#include <libavformat/avformat.h>
+#include <libavutil/dict.h>
+#include <libavutil/mem.h>
+}
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/error.h"
+
+namespace clap::audio::detail {
+
+namespace {
+int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) { return AVERROR(EPERM); }
+}  // namespace
+
+int FdInput::read(void* opaque, uint8_t* buf, int size) {
+  auto* self = static_cast<FdInput*>(opaque);
+  for (;;) {
+    const ssize_t n = ::pread(self->fd_, buf, static_cast<size_t>(size), static_cast<off_t>(self->pos_));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return AVERROR(errno);
+    if (n == 0) return AVERROR_EOF;
+    self->pos_ += n;
+    return static_cast<int>(n);
+  }
+}
+
+int64_t FdInput::seek(void* opaque, int64_t offset, int whence) {
+  auto* self = static_cast<FdInput*>(opaque);
+  whence &= ~AVSEEK_FORCE;
+  if (whence == AVSEEK_SIZE) return self->size_;
+  int64_t to = offset;
+  if (whence == SEEK_CUR) to = self->pos_ + offset;
+  else if (whence == SEEK_END) to = self->size_ + offset;
+  else if (whence != SEEK_SET) return AVERROR(EINVAL);
+  if (to < 0) return AVERROR(EINVAL);
+  self->pos_ = to;
+  return to;
+}
+
+FdInput::FdInput(int fd, const std::string& name, bool find_stream_info) : fd_(fd) {
+  init_ffmpeg();
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(name + ": not a regular file");
+  size_ = st.st_size;
+  constexpr int kBuffer = 1 << 16;
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+  if (!buffer) throw Error(name + ": out of memory");
+  io_ = avio_alloc_context(buffer, kBuffer, 0, this, &FdInput::read, nullptr, &FdInput::seek);
+  if (!io_) {
+    av_free(buffer);
+    throw Error(name + ": out of memory");
+  }
+  fmt_ = avformat_alloc_context();
+  if (!fmt_) {
+    av_freep(&io_->buffer);
+    avio_context_free(&io_);
+    throw Error(name + ": out of memory");
+  }
+  fmt_->pb = io_;
+  fmt_->flags |= AVFMT_FLAG_CUSTOM_IO;
+  fmt_->io_open = refuse_nested_open;
+  AVDictionary* opts = nullptr;
+  av_dict_set(&opts, "format_whitelist", kUploadDemuxers, 0);
+  av_dict_set(&opts, "protocol_whitelist", "fd", 0);
+  clear_ffmpeg_message();
+  const int r = avformat_open_input(&fmt_, "", nullptr, &opts);  // frees fmt_ on failure
+  av_dict_free(&opts);
+  if (r < 0) {
+    std::string why = av_error(r);
+    if (!last_ffmpeg_message().empty()) why += "; " + last_ffmpeg_message();
+    av_freep(&io_->buffer);
+    avio_context_free(&io_);
+    throw Error(name + ": not a recognised audio file (" + why + ")");
+  }
+  if (find_stream_info) {
+    const int s = avformat_find_stream_info(fmt_, nullptr);
+    if (s < 0 && fmt_->nb_streams == 0) {
+      avformat_close_input(&fmt_);
+      av_freep(&io_->buffer);
+      avio_context_free(&io_);
+      throw Error(name + ": cannot read stream info: " + av_error(s));
+    }
+  }
+}
+
+FdInput::~FdInput() {
+  avformat_close_input(&fmt_);  // leaves the custom AVIOContext to us
+  if (io_) {
+    av_freep(&io_->buffer);
+    avio_context_free(&io_);
+  }
+}
+
+}  // namespace clap::audio::detail

@@ -1,0 +1,53 @@
+// What the FFmpeg code of audio/ shares (internal to the layer: only src/audio includes it):
+// the process-wide FFmpeg set-up and its error text (decode.cpp), and an input read from a file
+// descriptor the caller already opened and checked (ffmpeg_input.cpp).
+//
+// The server opens an indexed track's file itself and checks it (no link, inside an indexed
+// root, the file that was indexed: server/api.h open_track_audio); whatever reads it next
+// (transcoding, its cover picture, its lyrics) must read that same open file, not open the path
+// again, or a file swapped between the check and the read would be served.
+#pragma once
+#include <cstdint>
+#include <string>
+
+struct AVFormatContext;
+struct AVIOContext;
+
+namespace clap::audio::detail {
+
+// Quiets FFmpeg's log (its messages are kept per thread for our errors) and bounds its single
+// allocations; once per process.
+void init_ffmpeg();
+std::string av_error(int code);
+// The last message FFmpeg logged at error level on this thread ("" when none since cleared).
+std::string last_ffmpeg_message();
+void clear_ffmpeg_message();
+
+// The demuxers an input read through a descriptor may be opened with: audio containers that
+// read their one input and nothing else. Not on the list, among others: hls, dash, concat,
+// image2, subfile, ffmetadata, tee, and every demuxer of text, images or playlists.
+inline constexpr const char* kUploadDemuxers =
+    "mp3,flac,ogg,wav,w64,aiff,mov,aac,matroska,asf,wv,ape,tta,caf,au,ac3,eac3,dts,amr,amrnb,amrwb,mpc,mpc8,dsf,tak,shn,"
+    "xwma,voc";
+
+// An AVFormatContext over an open regular file, read with pread (the descriptor's own offset is
+// never moved, so several readers may share it); the audio demuxers above only, every nested
+// open refused. The descriptor stays the caller's. Throws clap::Error("<name>: <reason>").
+class FdInput {
+ public:
+  FdInput(int fd, const std::string& name, bool find_stream_info = true);
+  ~FdInput();
+  FdInput(const FdInput&) = delete;
+  FdInput& operator=(const FdInput&) = delete;
+  AVFormatContext* get() const { return fmt_; }
+
+ private:
+  static int read(void* opaque, uint8_t* buf, int size);
+  static int64_t seek(void* opaque, int64_t offset, int whence);
+  int fd_;
+  int64_t pos_ = 0, size_ = 0;
+  AVFormatContext* fmt_ = nullptr;
+  AVIOContext* io_ = nullptr;
+};
+
+}  // namespace clap::audio::detail

@@ -1,0 +1,112 @@
+// Copies of one recording in the REST routes and `similar` (issue 53): a library of nothing but
+// copies (one recording in 50 byte-identical files, three others in 3 each), indexed by the real
+// CLI with the tiny random-weight golden model, served by a server::Server on loopback.
+//
+// `similar COPY --diversity` listed about one track: its 4k pool was all copies of the seed, and
+// diversity lists a recording once. The pool now widens until k different recordings are listed
+// (or the index has no more: a note says so), and copies of the seed are not results. The REST
+// routes take the CLI's --collapse-duplicates as collapse_duplicates=true (default false, as the
+// CLI's), each entry with its `copies`.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/running_server.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct CopiesLibrary {
+  std::string music, db;
+  CopiesLibrary() {
+    const std::string shared = test::shared_fixture("server-copies", [](const std::string& dir) {
+      const std::string m = dir + "/music";
+      const std::pair<const char*, const char*> recordings[] = {{"a", "sine=f=300:d=6"},
+                                                                {"b", "anoisesrc=color=pink:d=6:seed=3"},
+                                                                {"c", "aevalsrc=sin(2*PI*(200+400*t)*t):d=6"},
+                                                                {"d", "anoisesrc=color=brown:d=6:seed=5"}};
+      for (const auto& [name, source] : recordings) {
+        const std::string first = test::ffmpeg(m + "/" + name + "/00.wav", std::string("-f lavfi -i \"") + source + "\" -ac 1 -ar 44100");
+        const int copies = std::string(name) == "a" ? 50 : 3;
+        for (int i = 1; i < copies; ++i) {
+          const std::string n = std::to_string(i);
+          fs::copy_file(first, m + "/" + name + "/" + (i < 10 ? "0" + n : n) + ".wav");
+        }
+      }
+      test::index_library(m, dir + "/library.db", test::case_dir("tiny-unfused"));
+    });
+    music = shared + "/music";
+    db = test::temp_dir() + "/copies.db";
+    fs::copy_file(shared + "/library.db", db, fs::copy_options::overwrite_existing);
+  }
+};
+
+CopiesLibrary& library() {
+  static CopiesLibrary lib;
+  return lib;
+}
+
+// The recording ("a".."d", the folder) of each listed entry.
+std::multiset<std::string> recordings(const json& results, const std::string& path_field = "display_path") {
+  std::multiset<std::string> out;
+  for (const json& r : results) out.insert(fs::path(r[path_field].get<std::string>()).parent_path().filename().string());
+  return out;
+}
+
+TEST(ServeCopies, DiversityOverALibraryOfCopiesListsDifferentRecordings) {
+  RunningServer s(ServerOptions{}, library().db, 60);
+  const std::string seed = std::to_string(s.id_of("a/07.wav"));
+  json got = s.get_json("/api/similar?track=" + seed + "&k=3&diversity=0.5");
+  EXPECT_EQ(recordings(got["results"]), (std::multiset<std::string>{"b", "c", "d"})) << got.dump(1);
+  EXPECT_FALSE(got.contains("note")) << got.dump(1);
+  // More than the index has: every other recording once, and a note saying why the list is short.
+  got = s.get_json("/api/similar?track=" + seed + "&k=5&diversity=0.5");
+  EXPECT_EQ(recordings(got["results"]), (std::multiset<std::string>{"b", "c", "d"})) << got.dump(1);
+  EXPECT_NE(got.value("note", "").find("3 of the 5 tracks asked for"), std::string::npos) << got.dump(1);
+  // like's votes reach per_chunk windows per chunk: 100 reach every track of this library.
+  got = s.get_json("/api/like?track=" + seed + "&k=3&diversity=0.5&exclude_self=true&per_chunk=100");
+  EXPECT_EQ(recordings(got["results"]), (std::multiset<std::string>{"b", "c", "d"})) << got.dump(1);
+
+  // The CLI's similar, the same way (the note on stderr; --json stays a list).
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("similar " + test::quoted(library().music + "/a/07.wav") + " -k 5 --diversity 0.5 --json --db " +
+                              test::quoted(library().db),
+                          &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(recordings(json::parse(out), "path"), (std::multiset<std::string>{"b", "c", "d"})) << out;
+  EXPECT_NE(err.find("3 of the 5 tracks asked for"), std::string::npos) << err;
+}
+
+TEST(ServeCopies, CollapseDuplicatesFoldsCopiesAsTheCliDoes) {
+  RunningServer s(ServerOptions{}, library().db, 60);
+  const std::string seed = std::to_string(s.id_of("a/07.wav"));
+  // Not asked for: every copy listed, no `copies` field (the answer as before).
+  json got = s.get_json("/api/similar?track=" + seed + "&k=4");
+  EXPECT_EQ(recordings(got["results"]), (std::multiset<std::string>{"a", "a", "a", "a"})) << got.dump(1);
+  EXPECT_FALSE(got["results"][0].contains("copies"));
+  for (const std::string& url : {"/api/similar?track=" + seed + "&k=4", "/api/like?track=" + seed + "&k=4&per_chunk=100",
+                                 std::string("/api/search?q=tone&k=4"), "/api/search?seed=" + seed + "&k=4"}) {
+    got = s.get_json(url + "&collapse_duplicates=true");
+    const json& results = url.rfind("/api/search", 0) == 0 ? got["queries"][0]["results"] : got["results"];
+    EXPECT_EQ(recordings(results), (std::multiset<std::string>{"a", "b", "c", "d"})) << url << "\n" << got.dump(1);
+    size_t listed = 0;
+    for (const json& r : results) {
+      ASSERT_TRUE(r.contains("copies")) << url << "\n" << r.dump();
+      listed += 1 + r["copies"].size();
+    }
+    EXPECT_GE(listed, 58u) << url;  // every copy shown or named (the seed may be left out)
+  }
+  EXPECT_EQ(s.get_json("/api/similar?track=" + seed + "&collapse_duplicates=maybe", 400)["detail"], "collapse_duplicates: true or false");
+}
+
+}  // namespace
+}  // namespace clap::server
