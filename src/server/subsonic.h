@@ -106,6 +106,7 @@ struct Endpoint {
 // a startup error).
 const std::vector<Endpoint>& system_endpoints();
 const std::vector<Endpoint>& browse_endpoints();
+const std::vector<Endpoint>& list_endpoints();  // album lists, random songs, search (subsonic_lists.cpp)
 const std::vector<Endpoint>& media_endpoints();
 const std::vector<Endpoint>& sonic_endpoints();
 const std::vector<Endpoint>& userdata_endpoints();
@@ -145,6 +146,18 @@ ojson artist_id3(const Call& call, const service::CatalogArtist& a);
 // The Content-Type and suffix of a file by its name (audio/mpeg, mp3; ...).
 std::string content_type_of_path(const std::string& path);
 std::string suffix_of_path(const std::string& path);
+
+// --- browse helpers (subsonic_browse.cpp), shared with subsonic_lists.cpp -----------------------
+
+// An album as a Child (isDir true, its id the album's), as getAlbumList and search2 list albums
+// and getMusicDirectory opens them; an artist as the spec's Artist (id, name).
+ojson album_child(const Call& call, const service::CatalogAlbum& a);
+ojson artist_ref(const service::CatalogArtist& a);
+// The musicFolderId parameter: 0 when absent; Failure 70 when no music folder has that id.
+int music_folder_param(const Call& call);
+// A size/count parameter with the spec's default and maximum: a larger value is cut to the
+// maximum (as Subsonic servers do: apps ask for more than 500), a negative or non-number refused.
+int64_t count_param(const Call& call, const std::string& name, int64_t def, int64_t max);
 
 // --- the dispatcher (subsonic.cpp) -----------------------------------------------------------
 

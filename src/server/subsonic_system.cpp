@@ -12,6 +12,7 @@ const std::vector<Extension>& extensions() {
       {"sonicSimilarity", {1}},
       {"songLyrics", {1}},       // getLyricsBySongId (subsonic_media.cpp)
       {"transcodeOffset", {1}},  // stream's timeOffset for music (subsonic_media.cpp)
+      {"topSongsByArtistId", {1}},  // getTopSongs takes an artist id (subsonic_browse.cpp)
   };
   return all;
 }

@@ -106,6 +106,7 @@ bool Library::refresh(bool force, RefreshInfo* info) {
   auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);
   if (info) *info = RefreshInfo{};
   if (force || !next->load_delta(*current, info)) next->load_all();
+  if (current->music_catalog_made()) next->music_catalog();  // see music_catalog_made
   {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_ = next;

@@ -166,6 +166,10 @@ class LibrarySnapshot {
   // Artists, albums, genres and folders with stable ids, as a music server browses them
   // (service/music_catalog.h); made on first use.
   const MusicCatalog& music_catalog() const;
+  // Whether music_catalog() was made (a server answering /rest/ used it): Library::refresh then
+  // makes the next snapshot's before swapping it in, so no request waits the seconds it takes
+  // at 100,000 tracks.
+  bool music_catalog_made() const;
 
   // --- embeddings. Throw clap::Error when the index has nothing searchable (searchable() tells).
   bool searchable() const;

@@ -52,6 +52,7 @@ struct LibrarySnapshot::Parts {
   std::shared_ptr<const CompressedWindows> compressed;  // compressed mode only
   std::vector<float> centroid_norms;                    // per quantized row, compressed mode
   std::atomic<bool> compressed_ready{false};
+  std::atomic<bool> music_made{false};  // music_catalog() was made
   std::atomic<bool> complete{false};  // every part loaded (load_all, load_delta)
 };
 
@@ -623,8 +624,13 @@ const SongIndex& LibrarySnapshot::song_index() const {
 
 const MusicCatalog& LibrarySnapshot::music_catalog() const {
   Parts& p = parts();
-  std::call_once(p.music_once, [&] { p.music = std::make_unique<MusicCatalog>(*this); });
+  std::call_once(p.music_once, [&] {
+    p.music = std::make_unique<MusicCatalog>(*this);
+    p.music_made = true;
+  });
   return *p.music;
 }
+
+bool LibrarySnapshot::music_catalog_made() const { return parts().music_made; }
 
 }  // namespace clap::service

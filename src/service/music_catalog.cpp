@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <set>
+#include <tuple>
+#include <unordered_map>
 
 #include "core/sha256.h"
 #include "service/library.h"
@@ -210,6 +213,166 @@ MusicCatalog::MusicCatalog(const LibrarySnapshot& snap) {
     std::sort(f.folders.begin(), f.folders.end(), [this](size_t a, size_t b) {
       return less_folded(folders_[a].name, folders_[b].name) || (!less_folded(folders_[b].name, folders_[a].name) && a < b);
     });
+  make_orders(snap);
+}
+
+namespace {
+
+// A search text: each part's normalise_name, joined, with a leading space (see the header).
+std::string search_text(std::initializer_list<const std::string*> parts) {
+  std::string out;
+  for (const std::string* p : parts) {
+    const std::string k = normalise_name(*p);
+    if (!k.empty()) out += " " + k;
+  }
+  return out;
+}
+
+// Case-folded three-way comparison of two names (the orders' first keys).
+int compare_folded(const std::string& a, const std::string& b) {
+  if (less_folded(a, b)) return -1;
+  if (less_folded(b, a)) return 1;
+  return 0;
+}
+
+}  // namespace
+
+void MusicCatalog::make_orders(const LibrarySnapshot& snap) {
+  // The tracks by id, once: LibrarySnapshot::track takes a lock per call, which at 100,000
+  // tracks was a good part of this function's time.
+  std::unordered_map<int64_t, const store::Track*> by_id;
+  by_id.reserve(snap.tracks().size());
+  for (const store::Track& t : snap.tracks()) by_id.emplace(t.id, &t);
+  const size_t n = albums_.size();
+  std::vector<size_t> all(n);
+  for (size_t i = 0; i < n; ++i) all[i] = i;
+  // Every order ends on the album id, so it is total and the same on every run.
+  const auto by = [&](auto&& first_keys) {
+    std::vector<size_t> order = all;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const int c = first_keys(albums_[a], albums_[b]);
+      return c != 0 ? c < 0 : albums_[a].id < albums_[b].id;
+    });
+    return order;
+  };
+  albums_by_name_ = by([](const CatalogAlbum& a, const CatalogAlbum& b) {
+    const int c = compare_folded(a.name, b.name);
+    return c != 0 ? c : compare_folded(a.artist, b.artist);
+  });
+  albums_by_artist_ = by([](const CatalogAlbum& a, const CatalogAlbum& b) {
+    if (const int c = compare_folded(a.artist, b.artist); c != 0) return c;
+    if (a.year != b.year) return a.year < b.year ? -1 : 1;
+    return compare_folded(a.name, b.name);
+  });
+  albums_newest_ = by([](const CatalogAlbum& a, const CatalogAlbum& b) {
+    if (a.created != b.created) return a.created > b.created ? -1 : 1;
+    return compare_folded(a.name, b.name);
+  });
+  albums_by_year_ = by([](const CatalogAlbum& a, const CatalogAlbum& b) {
+    if (a.year != b.year) return a.year < b.year ? -1 : 1;
+    return compare_folded(a.name, b.name);
+  });
+
+  album_roots_.assign(n, {});
+  album_texts_.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const CatalogAlbum& a = albums_[i];
+    album_texts_.push_back(search_text({&a.name, &a.artist}));
+    for (const int64_t t : a.tracks) {
+      const int root = music_folder_of(t);
+      if (root != 0) album_roots_[i].push_back(root);
+    }
+  }
+  artist_roots_.assign(artists_.size(), {});
+  artist_texts_.reserve(artists_.size());
+  for (const CatalogArtist& ar : artists_) artist_texts_.push_back(search_text({&ar.name}));
+  for (const auto& [track, root] : track_root_)
+    if (const auto it = track_artist_.find(track); it != track_artist_.end()) artist_roots_[it->second].push_back(root);
+  // An artist is in a folder also through the albums it is the album artist of (a compilation's).
+  for (size_t i = 0; i < n; ++i)
+    for (const int root : album_roots_[i]) artist_roots_[artist_at_.at(albums_[i].artist_id)].push_back(root);
+  for (auto* lists : {&album_roots_, &artist_roots_})
+    for (std::vector<int>& roots : *lists) {
+      std::sort(roots.begin(), roots.end());
+      roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+    }
+
+  for (const size_t a : albums_by_artist_)
+    for (const int64_t t : albums_[a].tracks) songs_.push_back(t);
+  artist_songs_.assign(artists_.size(), {});
+  for (const int64_t id : songs_)
+    if (const auto it = track_artist_.find(id); it != track_artist_.end()) artist_songs_[it->second].push_back(id);
+  std::vector<std::string> sort_keys(artists_.size());
+  artist_letters_.resize(artists_.size());
+  for (size_t i = 0; i < artists_.size(); ++i) std::tie(artist_letters_[i], sort_keys[i]) = index_key(artists_[i].name);
+  artists_indexed_.resize(artists_.size());
+  for (size_t i = 0; i < artists_.size(); ++i) artists_indexed_[i] = i;
+  // artists_ is by name then id already: a stable sort by (letter, key) keeps that for ties.
+  std::stable_sort(artists_indexed_.begin(), artists_indexed_.end(), [&](size_t a, size_t b) {
+    if (artist_letters_[a] != artist_letters_[b]) return artist_letters_[a] < artist_letters_[b];
+    return sort_keys[a] < sort_keys[b];
+  });
+  song_texts_.reserve(songs_.size());
+  for (const int64_t id : songs_) {
+    const store::Track* t = by_id.at(id);
+    song_folders_.push_back(music_folder_of(id));
+    const CatalogAlbum* album = album_of(id);
+    const CatalogArtist* artist = artist_of(id);
+    last_modified_ = std::max(last_modified_, t->indexed_at);
+    // An untitled song is found by its file name, as apps show it.
+    static const std::string none;
+    const std::string title = t->title.empty() ? last_part(t->path) : t->title;
+    song_texts_.push_back(search_text({&title, artist ? &artist->name : &none, album ? &album->name : &none}));
+    if (!t->genre.empty()) genre_songs_[t->genre].push_back(id);
+  }
+  for (const size_t a : albums_by_name_) {
+    std::set<std::string> seen;
+    for (const int64_t id : albums_[a].tracks)
+      if (const store::Track* t = by_id.at(id); !t->genre.empty() && seen.insert(t->genre).second)
+        genre_albums_[t->genre].push_back(a);
+  }
+}
+
+const char* MusicCatalog::ignored_articles() { return "The El La Los Las Le Les"; }
+
+std::pair<std::string, std::string> MusicCatalog::index_key(const std::string& name) {
+  std::string key = normalise_name(name);
+  // normalise_name folded case and joined words by single spaces: an article is a first word.
+  for (const char* article : {"the ", "el ", "la ", "los ", "las ", "le ", "les "}) {
+    const std::string a = article;
+    if (key.size() > a.size() && key.compare(0, a.size(), a) == 0) {
+      key.erase(0, a.size());
+      break;
+    }
+  }
+  const char c = key.empty() ? '\0' : key[0];
+  const std::string letter = c >= 'a' && c <= 'z' ? std::string(1, static_cast<char>(c - 'a' + 'A')) : "#";
+  return {letter, key};
+}
+
+int MusicCatalog::music_folder_of(int64_t track_id) const {
+  const auto it = track_root_.find(track_id);
+  return it == track_root_.end() ? 0 : it->second;
+}
+
+bool MusicCatalog::album_in(size_t album, int music_folder) const {
+  const auto& roots = album_roots_[album];
+  return std::binary_search(roots.begin(), roots.end(), music_folder);
+}
+
+bool MusicCatalog::artist_in(size_t artist, int music_folder) const {
+  const auto& roots = artist_roots_[artist];
+  return std::binary_search(roots.begin(), roots.end(), music_folder);
+}
+
+const std::vector<size_t>* MusicCatalog::albums_of_genre(const std::string& genre) const {
+  const auto it = genre_albums_.find(genre);
+  return it == genre_albums_.end() ? nullptr : &it->second;
+}
+
+const std::vector<int64_t>* MusicCatalog::songs_of_genre(const std::string& genre) const {
+  const auto it = genre_songs_.find(genre);
+  return it == genre_songs_.end() ? nullptr : &it->second;
 }
 
 const CatalogAlbum* MusicCatalog::album(const std::string& id) const {

@@ -170,5 +170,59 @@ TEST(SubsonicRequests, FormPostsAreBoundedAndEverythingElseIsAnEnvelope) {
   EXPECT_EQ(rebound->status, 421);
 }
 
+// browse: the orders, search texts and folder membership the browse endpoints read
+// (subsonic_browse.cpp, subsonic_lists.cpp), made once per snapshot.
+TEST(MusicCatalog, PrecomputesOrdersAndSearchTexts) {
+  const CatalogLibrary lib;
+  service::LibraryOptions o;
+  o.db = lib.db;
+  service::Library library(o, service::Access::ReadOnly);
+  const auto snap = library.snapshot();
+  const service::MusicCatalog& c = snap->music_catalog();
+  using service::MusicCatalog;
+
+  // Index letters ignore a leading article and fold accents and case; anything else is "#".
+  EXPECT_EQ(MusicCatalog::index_key("The Beatles"), (std::pair<std::string, std::string>{"B", "beatles"}));
+  EXPECT_EQ(MusicCatalog::index_key("Ólafur Arnalds").first, "O");
+  EXPECT_EQ(MusicCatalog::index_key("65daysofstatic").first, "#");
+  EXPECT_EQ(MusicCatalog::index_key("The").first, "T");  // an article alone is the name
+
+  auto album_names = [&](const std::vector<size_t>& order) {
+    std::vector<std::string> out;
+    for (const size_t a : order) out.push_back(c.albums()[a].name);
+    return out;
+  };
+  EXPECT_EQ(album_names(c.albums_by_name()), (std::vector<std::string>{"[Unknown Album]", "First", "Mix"}));
+  EXPECT_EQ(album_names(c.albums_by_artist()), (std::vector<std::string>{"[Unknown Album]", "First", "Mix"}));
+  EXPECT_EQ(album_names(c.albums_by_year()).back(), "First");  // the only album with a year
+  ASSERT_NE(c.albums_of_genre("Rock"), nullptr);
+  EXPECT_EQ(album_names(*c.albums_of_genre("Rock")), (std::vector<std::string>{"First"}));
+  EXPECT_EQ(c.albums_of_genre("Polka"), nullptr);
+
+  // Every song once, album by album; the search text of each is its title, artist and album.
+  ASSERT_EQ(c.songs().size(), snap->tracks().size());
+  for (size_t i = 0; i < c.songs().size(); ++i) {
+    const store::Track* t = snap->track(c.songs()[i]);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(c.song_text(i).front(), ' ');
+    EXPECT_EQ(c.song_folder(i), c.music_folders()[0].id);
+    if (t->album == "Mix") {
+      EXPECT_NE(c.song_text(i).find(" mix"), std::string::npos) << c.song_text(i);
+    }
+  }
+  // An artist is in a music folder through its own songs, and through the albums it is the
+  // album artist of (a compilation's Various Artists has no song of its own).
+  const service::CatalogArtist* various = c.artist(MusicCatalog::artist_id("Various Artists"));
+  ASSERT_NE(various, nullptr);
+  EXPECT_TRUE(c.artist_songs(c.position_of(*various)).empty());
+  EXPECT_TRUE(c.artist_in(c.position_of(*various), c.music_folders()[0].id));
+  EXPECT_FALSE(c.artist_in(c.position_of(*various), c.music_folders()[0].id + 1));
+  const service::CatalogArtist* band = c.artist(MusicCatalog::artist_id("Band"));
+  ASSERT_NE(band, nullptr);
+  EXPECT_EQ(c.artist_songs(c.position_of(*band)).size(), 3u);
+  EXPECT_EQ(c.artist_text(c.position_of(*band)), " band");
+  EXPECT_GT(c.last_modified(), 0);
+}
+
 }  // namespace
 }  // namespace clap::server::subsonic

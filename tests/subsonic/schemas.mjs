@@ -93,3 +93,40 @@ export const failure = {
 };
 
 export { strict, ref, arrayOf, string, integer, number, boolean, dateTime, strings };
+
+// browse: the answers of the browse, list and search endpoints (openapi/schemas: MusicFolders,
+// Artist, Index, Indexes, Directory, IndexID3, ArtistsID3, ArtistWithAlbumsID3, AlbumID3WithSongs,
+// Genres, AlbumList, AlbumList2, Songs, TopSongs, SearchResult2, SearchResult3, ArtistInfo,
+// ArtistInfo2, AlbumInfo, ScanStatus). The spec's allOf compositions are written out (the base's
+// properties plus the addition), since additionalProperties: false cannot see through allOf.
+{
+  const d = definitions;
+  const withMore = (base, more, required) =>
+    strict({ ...d[base].properties, ...more }, [...d[base].required, ...required]);
+  const infoBase = { biography: string, musicBrainzId: string, lastFmUrl: string, smallImageUrl: string, mediumImageUrl: string, largeImageUrl: string };
+  Object.assign(d, {
+    MusicFolders: strict({ musicFolder: arrayOf("MusicFolder") }),
+    Artist: strict({ id: string, name: string, artistImageUrl: string, starred: dateTime,
+      userRating: { type: "integer", minimum: 1, maximum: 5 }, averageRating: { type: "number", minimum: 1, maximum: 5 } }, ["id", "name"]),
+    Index: strict({ name: string, artist: arrayOf("Artist") }, ["name"]),
+    Indexes: strict({ ignoredArticles: string, lastModified: integer, shortcut: arrayOf("Artist"), child: arrayOf("Child"), index: arrayOf("Index") },
+      ["ignoredArticles", "lastModified"]),
+    Directory: strict({ id: string, parent: string, name: string, starred: dateTime, userRating: { type: "integer", minimum: 1, maximum: 5 },
+      averageRating: { type: "number", minimum: 1, maximum: 5 }, playCount: integer, child: arrayOf("Child") }, ["id", "name"]),
+    IndexID3: strict({ name: string, artist: arrayOf("ArtistID3") }, ["name"]),
+    ArtistsID3: strict({ ignoredArticles: string, index: arrayOf("IndexID3") }),
+    ArtistWithAlbumsID3: withMore("ArtistID3", { album: arrayOf("AlbumID3") }, ["album"]),
+    AlbumID3WithSongs: withMore("AlbumID3", { song: arrayOf("Child") }, ["song"]),
+    Genres: strict({ genre: arrayOf("Genre") }),
+    AlbumList: strict({ album: arrayOf("Child") }),
+    AlbumList2: strict({ album: arrayOf("AlbumID3") }),
+    Songs: strict({ song: arrayOf("Child") }),
+    TopSongs: strict({ song: arrayOf("Child") }),
+    SearchResult2: strict({ artist: arrayOf("Artist"), album: arrayOf("Child"), song: arrayOf("Child") }),
+    SearchResult3: strict({ artist: arrayOf("ArtistID3"), album: arrayOf("AlbumID3"), song: arrayOf("Child") }),
+    ArtistInfo: strict({ ...infoBase, similarArtist: arrayOf("Artist") }),
+    ArtistInfo2: strict({ ...infoBase, similarArtist: arrayOf("ArtistID3") }),
+    AlbumInfo: strict({ notes: string, musicBrainzId: string, lastFmUrl: string, smallImageUrl: string, mediumImageUrl: string, largeImageUrl: string }),
+    ScanStatus: strict({ scanning: boolean, count: integer }, ["scanning"]),
+  });
+}
