@@ -1,6 +1,8 @@
 // `clapsearch bench --serve-tracks N --subsonic`: the Subsonic API (/rest/) of a server over a
 // synthetic library (load_bench.cpp makes it): what an app's screens and a phone's sync ask for,
 // timed per request at 1 and more clients, as issue 54 states its targets (docs/performance.md).
+#include <sys/stat.h>
+
 #include <httplib.h>
 
 #include <chrono>
@@ -114,9 +116,12 @@ void add_subsonic_library(const std::string& db, const std::string& dir, const s
     t.path = audio + "/tone" + std::to_string(n) + ".wav";
     const std::string bytes = tone_wav(n);
     std::ofstream(t.path, std::ios::binary) << bytes;
-    const fs::file_time_type mtime = fs::last_write_time(t.path);
+    struct stat file {};
+    if (::stat(t.path.c_str(), &file) != 0) throw Error("bench --subsonic: cannot write " + t.path);
     t.size = static_cast<int64_t>(bytes.size());
-    t.mtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count();
+    // As the indexer records them: the server streams a file only while it is the one indexed.
+    t.mtime_ns = int64_t{file.st_mtim.tv_sec} * 1000000000 + file.st_mtim.tv_nsec;
+    t.ctime_ns = int64_t{file.st_ctim.tv_sec} * 1000000000 + file.st_ctim.tv_nsec;
     t.content_hash = sha256_hex(bytes);
     t.title = "Tone " + std::to_string(n);
     t.artist = "Bench Tones";
