@@ -11,6 +11,7 @@
 #include "core/utf8.h"
 #include "server/api.h"
 #include "server/api_request.h"
+#include "service/accounts.h"
 
 namespace clap::server::subsonic {
 
@@ -63,6 +64,14 @@ const store::Track& Call::song(const std::string& id) const {
   const store::Track* t = track < 0 ? nullptr : snap.track(track);
   if (!t || t->status != store::TrackStatus::Ok) throw Failure{70, "song not found: " + id.substr(0, 80)};
   return *t;
+}
+
+const UserMarks& Call::marks() const {
+  if (!marks_) {
+    const service::UserData data(service::accounts_connection(lib.location()), user.id, snap.library_generation());
+    marks_ = std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_stats()});
+  }
+  return *marks_;
 }
 
 // --- the envelope ----------------------------------------------------------------------------
@@ -237,7 +246,7 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
     for (int attempt = 0;; ++attempt) {
       try {
         const auto snap = library->snapshot();
-        Call call{req, res, *library, *snap, snap->music_catalog(), user, options_, req.remote_addr};
+        Call call{req, res, *library, *snap, snap->music_catalog(), user, options_, req.remote_addr, nullptr};
         if (endpoint.raw) {
           endpoint.raw(call);
         } else {

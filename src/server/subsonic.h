@@ -24,6 +24,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "service/library.h"
 #include "service/music_catalog.h"
 #include "service/records.h"
+#include "service/user_data.h"
 
 namespace httplib {
 class Server;
@@ -63,6 +65,14 @@ struct RestUser {
   bool admin = false;
 };
 
+// What the requesting user starred, rated and played: every Child, AlbumID3 and ArtistID3 they
+// are shown carries it (starred, userRating, playCount, played), as apps show it in every list.
+struct UserMarks {
+  service::UserData::Starred starred;
+  service::UserData::Ratings ratings;
+  std::map<int64_t, service::UserData::PlayStats> plays;
+};
+
 // One request to /rest/NAME, as an endpoint sees it. Parameters come from the query string and
 // a form body alike (req.params).
 struct Call {
@@ -90,6 +100,10 @@ struct Call {
   bool boolean(const std::string& name, bool def) const;
   // The track of a song id: Failure 70 when no song has it.
   const store::Track& song(const std::string& id) const;
+  // The user's marks, read once per request on first use.
+  const UserMarks& marks() const;
+
+  mutable std::shared_ptr<const UserMarks> marks_ = nullptr;
 };
 
 // An endpoint: `answer` fills the members of a successful envelope (status, version, type,

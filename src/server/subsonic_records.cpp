@@ -62,7 +62,16 @@ ojson artist_ref(const std::string& id, const std::string& name) { return ojson{
 
 }  // namespace
 
-ojson child(const Call& call, const store::Track& t) { return child(call.snap, call.catalog, t); }
+ojson child(const Call& call, const store::Track& t) {
+  ojson j = child(call.snap, call.catalog, t);
+  const UserMarks& m = call.marks();
+  if (const auto s = m.starred.songs.find(t.id); s != m.starred.songs.end()) j["starred"] = date_time(s->second);
+  if (const auto r = m.ratings.songs.find(t.id); r != m.ratings.songs.end()) j["userRating"] = r->second;
+  const auto p = m.plays.find(t.id);
+  j["playCount"] = p == m.plays.end() ? 0 : p->second.count;
+  if (p != m.plays.end() && p->second.last > 0) j["played"] = date_time(p->second.last);
+  return j;
+}
 
 ojson child(const service::LibrarySnapshot& snap, const service::MusicCatalog& catalog, const store::Track& t) {
   const service::CatalogAlbum* album = catalog.album_of(t.id);
@@ -125,7 +134,7 @@ ojson directory(const Call& call, const service::CatalogFolder& f) {
   return j;
 }
 
-ojson album_id3(const Call&, const service::CatalogAlbum& a) {
+ojson album_id3(const Call& call, const service::CatalogAlbum& a) {
   ojson j;
   j["id"] = a.id;
   j["name"] = a.name;
@@ -145,16 +154,27 @@ ojson album_id3(const Call&, const service::CatalogAlbum& a) {
   j["releaseTypes"] = ojson::array();
   j["moods"] = ojson::array();
   j["isCompilation"] = false;
+  const UserMarks& m = call.marks();
+  if (const auto s = m.starred.albums.find(a.id); s != m.starred.albums.end()) j["starred"] = date_time(s->second);
+  if (const auto r = m.ratings.items.find(a.id); r != m.ratings.items.end()) j["userRating"] = r->second;
+  // The album's plays: its songs' together, and the latest of them.
+  int64_t count = 0, last = 0;
+  for (const int64_t t : a.tracks)
+    if (const auto p = m.plays.find(t); p != m.plays.end()) count += p->second.count, last = std::max(last, p->second.last);
+  j["playCount"] = count;
+  if (last > 0) j["played"] = date_time(last);
   return j;
 }
 
-ojson artist_id3(const Call&, const service::CatalogArtist& a) {
+ojson artist_id3(const Call& call, const service::CatalogArtist& a) {
   ojson j;
   j["id"] = a.id;
   j["name"] = a.name;
   j["coverArt"] = a.id;
   j["albumCount"] = static_cast<int64_t>(a.albums.size());
   j["musicBrainzId"] = "";
+  const UserMarks& m = call.marks();
+  if (const auto s = m.starred.artists.find(a.id); s != m.starred.artists.end()) j["starred"] = date_time(s->second);
   return j;
 }
 

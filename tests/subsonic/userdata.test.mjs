@@ -78,6 +78,18 @@ const plays = () => Number(execFileSync("sqlite3", [env.db, "SELECT COUNT(*) FRO
 const before = plays();
 await ok("scrobble a submission", "scrobble.view", { id: ["3", "1"], time: [Date.now() - 300000, Date.now()] });
 check(plays() === before + 2, `two plays stored (${before} -> ${plays()})`);
+// What the user starred, rated and played shows wherever the song or album is listed, not only
+// in getStarred: getSong, getAlbum's songs, getAlbumList2.
+{
+  const song = (await api.getSong({ id: "1" })).song;
+  check(song.playCount >= 1 && typeof song.played === "string" && song.starred instanceof Date,
+    `getSong carries the play count, last play and star: ${JSON.stringify(song).slice(0, 400)}`);
+  const album = (await api.getAlbum({ id: first.albumId })).album;
+  check(album.userRating === 5 && album.playCount >= 1 && album.song.some((c) => c.id === "1" && c.starred),
+    `getAlbum carries the album's rating and plays, its songs their stars: ${JSON.stringify(album).slice(0, 400)}`);
+  const list = (await api.getAlbumList2({ type: "alphabeticalByName", size: 500 })).albumList2.album;
+  check(list.find((a) => a.id === first.albumId)?.userRating === 5, "getAlbumList2 carries the album's rating");
+}
 await fails("scrobble of an unknown song", "scrobble.view", { id: "999999" }, 70);
 await fails("scrobble with a time per id missing", "scrobble.view", { id: ["1", "3"], time: Date.now() }, 0);
 
