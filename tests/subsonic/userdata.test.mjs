@@ -92,6 +92,13 @@ check(plays() === before + 2, `two plays stored (${before} -> ${plays()})`);
 }
 await fails("scrobble of an unknown song", "scrobble.view", { id: "999999" }, 70);
 await fails("scrobble with a time per id missing", "scrobble.view", { id: ["1", "3"], time: Date.now() }, 0);
+// A play time in the far future is refused, not stored as a "played" date no client can parse.
+await fails("scrobble at a time far in the future", "scrobble.view", { id: "1", time: "9223372036854775807" }, 0);
+await fails("scrobble at a time in year 10000", "scrobble.view", { id: "1", time: "253402300800000" }, 0);
+{
+  const played = (await ok("getSong after a future scrobble", "getSong.view", { id: "1" }, { song: Child })).song.played;
+  check(played === undefined || /^\d{4}-/.test(played), `played is an RFC 3339 date-time: ${played}`);
+}
 
 // Playlists.
 const created = (await ok("createPlaylist", "createPlaylist.view", { name: "Mix", songId: ["1", "3"] }, { playlist: PlaylistWithSongs })).playlist;
