@@ -4,7 +4,7 @@
 // Every answer validated against schemas written from the spec (Playlist, PlaylistWithSongs,
 // Starred, Starred2, NowPlayingEntry here; the records in schemas.mjs).
 import { execFileSync } from "node:child_process";
-import { check, validate, client, call, done, env } from "./lib.mjs";
+import { check, validate, client, call, done, env, raw } from "./lib.mjs";
 import { strict, arrayOf, string, integer, boolean, dateTime, definitions } from "./schemas.mjs";
 
 const Artist = strict({ id: string, name: string, artistImageUrl: string, starred: dateTime, userRating: integer, averageRating: { type: "number" } }, ["id", "name"]);
@@ -74,6 +74,17 @@ await ok("setRating of an album", "setRating.view", { id: first.albumId, rating:
 await ok("scrobble now playing", "scrobble.view", { id: "3", submission: false });
 const np = (await ok("getNowPlaying", "getNowPlaying.view", {}, { nowPlaying: strict({ entry: { type: "array", items: NowPlayingEntry } }, ["entry"]) })).nowPlaying;
 check(np.entry.some((e) => e.id === "3" && e.username === env.user && e.playerName === "subsonic-api"), `getNowPlaying: ${JSON.stringify(np).slice(0, 300)}`);
+// Now playing is bounded: made-up player names (c) keep at most 8 entries for a user, and a long
+// name is cut, so a client cannot grow the server's memory nor every user's getNowPlaying.
+for (let i = 0; i < 20; i++)
+  await raw("scrobble.view", { u: env.user, p: env.password, v: "1.16.1", f: "json", c: `player-${i}-` + "é".repeat(300), id: "3", submission: "false" });
+{
+  const mine = (await ok("getNowPlaying after 20 players", "getNowPlaying.view", {}, { nowPlaying: strict({ entry: { type: "array", items: NowPlayingEntry } }, ["entry"]) }))
+    .nowPlaying.entry.filter((e) => e.username === env.user);
+  check(mine.length <= 8, `at most 8 now-playing entries for a user (got ${mine.length})`);
+  check(mine.every((e) => Buffer.byteLength(e.playerName ?? "") <= 256), "player names are cut to 256 bytes");
+  check(mine.some((e) => e.playerName?.startsWith("player-19-")), "the newest player is kept");
+}
 const plays = () => Number(execFileSync("sqlite3", [env.db, "SELECT COUNT(*) FROM plays WHERE source = 'subsonic'"]).toString().trim());
 const before = plays();
 await ok("scrobble a submission", "scrobble.view", { id: ["3", "1"], time: [Date.now() - 300000, Date.now()] });
