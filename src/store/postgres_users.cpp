@@ -245,6 +245,11 @@ std::vector<ApiKeyRecord> PostgresStore::api_keys(int64_t user_id) const {
   return out;
 }
 
+bool PostgresStore::remove_api_key(int64_t user_id, int64_t key_id) {
+  return c_->query("DELETE FROM api_keys WHERE id = $1::bigint AND user_id = $2::bigint", pg::Params().add(key_id).add(user_id))
+             .affected() > 0;
+}
+
 void PostgresStore::put_star(const FeedbackRecord& star) {
   check_feedback(star, false);
   pg::Transaction tx(*c_);

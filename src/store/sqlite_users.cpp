@@ -258,6 +258,11 @@ std::vector<ApiKeyRecord> SqliteStore::api_keys(int64_t user_id) const {
   return out;
 }
 
+bool SqliteStore::remove_api_key(int64_t user_id, int64_t key_id) {
+  sql::Stmt(db_, "DELETE FROM api_keys WHERE id = ? AND user_id = ?").bind(1, key_id).bind(2, user_id).run();
+  return sqlite3_changes(db_) > 0;
+}
+
 void SqliteStore::put_star(const FeedbackRecord& star) {
   check_feedback(star, false);
   sql::Transaction tx(db_);
