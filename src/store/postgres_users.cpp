@@ -367,7 +367,8 @@ UserDataCopy PostgresStore::export_user_data() const {
     for (int i = 0; i < r.rows(); ++i) c.api_keys.push_back(decode_key(r, i));
   }
   {
-    auto r = c_->query("SELECT user_id, item_kind, item_id, track_id, content_hash, path, starred_at FROM stars ORDER BY user_id, starred_at, item_kind, item_id, track_id");
+    auto r = c_->query("SELECT user_id, item_kind, item_id, track_id, content_hash, path, starred_at FROM stars "
+                       "ORDER BY user_id, starred_at, item_kind, item_id, track_id");
     for (int i = 0; i < r.rows(); ++i) c.stars.push_back(decode_feedback(r, i, false));
   }
   {

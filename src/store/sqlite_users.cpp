@@ -383,7 +383,9 @@ UserDataCopy SqliteStore::export_user_data() const {
     while (s.step()) c.api_keys.push_back(decode_key(s));
   }
   {
-    sql::Stmt s(db_, "SELECT user_id, item_kind, item_id, track_id, content_hash, path, starred_at FROM stars ORDER BY user_id, starred_at, item_kind, item_id, track_id");
+    sql::Stmt s(db_,
+                "SELECT user_id, item_kind, item_id, track_id, content_hash, path, starred_at FROM stars "
+                "ORDER BY user_id, starred_at, item_kind, item_id, track_id");
     while (s.step()) c.stars.push_back(decode_feedback(s, false));
   }
   {
