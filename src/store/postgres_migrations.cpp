@@ -330,7 +330,8 @@ void check_tables(pg::Connection& c) {
   auto r = c.query(
       "SELECT n FROM unnest(ARRAY['schema_version', 'meta', 'roots', 'tracks', 'windows', 'text_cache', 'track_labels', "
       "'retired_tracks', 'retired_windows', 'jobs', 'removed_tracks', 'fingerprints', 'embedding_sets', 'set_windows', "
-      "'set_tracks', 'users', 'api_keys', 'stars', 'ratings', 'plays', 'playlists', 'playlist_entries']) WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i LIMIT 1");
+      "'set_tracks', 'users', 'api_keys', 'stars', 'ratings', 'plays', 'playlists', 'playlist_entries']) "
+      "WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i LIMIT 1");
   if (r.rows() == 0) return;
   // Not DamagedIndex: --rebuild does not replace a server's database (store.h, check_replaceable).
   throw Error(c.where() + ": the index is damaged (missing table " + r.text(0, 0) +

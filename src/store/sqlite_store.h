@@ -133,6 +133,7 @@ class SqliteStore final : public Store {
   int64_t add_api_key(const ApiKeyRecord& key) override;
   std::optional<ApiKeyRecord> api_key(const std::string& key_hash) const override;
   std::vector<ApiKeyRecord> api_keys(int64_t user_id) const override;
+  bool remove_api_key(int64_t user_id, int64_t key_id) override;
   void put_star(const FeedbackRecord& star) override;
   bool remove_star(int64_t user_id, const std::string& kind, const std::string& item_id, int64_t track_id) override;
   std::vector<FeedbackRecord> stars(int64_t user_id) const override;

@@ -612,6 +612,8 @@ class Store {
   virtual int64_t add_api_key(const ApiKeyRecord& key) = 0;  // returns its id
   virtual std::optional<ApiKeyRecord> api_key(const std::string& key_hash) const = 0;
   virtual std::vector<ApiKeyRecord> api_keys(int64_t user_id) const = 0;  // by id
+  // Revokes key `key_id` of the user; false when the user has no such key.
+  virtual bool remove_api_key(int64_t user_id, int64_t key_id) = 0;
   // Stars and ratings: put replaces the user's star (rating) of the same item (a song: the same
   // track id), remove deletes it (false when there was none). A rating of 0 removes it.
   virtual void put_star(const FeedbackRecord& star) = 0;
