@@ -50,7 +50,10 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   const auto replace_damaged = [&] {
     store.reset();
     store = store::replace_damaged_index(location, lock);
-    if (warn) warn(run.db_path + ": the damaged index was discarded; a new one is built");
+    if (warn)
+      warn(run.db_path + (store::is_server_location(location)
+                              ? ": the index's missing tables were created again; it is indexed anew"
+                              : ": the damaged index was discarded; a new one is built"));
   };
 
   const ResolvedSettings resolved_settings = resolve_settings(r, stored);

@@ -33,6 +33,9 @@ class PostgresStore final : public Store {
   // Connects to an existing index (no schema changes; a missing or other schema is refused);
   // the session is read-only.
   static std::unique_ptr<PostgresStore> open_readonly(const std::string& url);
+  // `index --rebuild` of an index missing tables (store.h: replace_damaged_index): creates the
+  // tables it lacks, then opens it as open() does. The caller wipes it next.
+  static std::unique_ptr<PostgresStore> open_completing_schema(const std::string& url);
   static int current_schema_version();
   static bool is_url(const std::string& location);  // postgresql:// or postgres://
 

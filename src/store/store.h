@@ -564,6 +564,7 @@ class DamagedIndex : public Error {
 // True when `e`, thrown by open_store or a Store call, reports a damaged database file (a
 // DamagedIndex, or SQLite's SQLITE_CORRUPT / SQLITE_NOTADB found while reading or writing).
 bool is_damage(const std::exception& e);
+// A PostgreSQL database passes: it is never replaced (see replace_damaged_index).
 // Throws clap::Error unless `location` is a SQLite file that is recognisably a clapsearch index,
 // however damaged: its SQLite header carries the application id every index gets when created
 // ("CLAP", 0x434C4150 at offset 68), or - an index made before the application id was set - its
@@ -573,7 +574,9 @@ void check_replaceable(const std::string& location);
 // `index --rebuild` of a damaged index: removes the SQLite file at `location` (with its -wal,
 // -shm and -journal files) after check_replaceable, and creates a new, empty index there. Holds
 // the indexer lock while it does (taken into `lock` when empty, else the caller's lock on this
-// location). The caller has closed every Store it had open on the file.
+// location). The caller has closed every Store it had open on the file. A PostgreSQL database
+// (whose damage is a missing table) is not replaced: the tables it lacks are created again, none
+// that is there is dropped, and the caller's wipe then empties it (issue 53, M8).
 std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock);
 
 }  // namespace clap::store
