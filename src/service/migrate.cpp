@@ -71,7 +71,7 @@ std::string counts_text(const store::Counts& c) {
 // The copy itself, inside one read scope of the source and one import transaction of the
 // destination: committed whole or not at all.
 void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
-                const std::function<void(int64_t, int64_t)>& progress) {
+                const std::function<void(int64_t, int64_t)>& progress, bool replace = false) {
   const auto read = src.read_scope();  // one committed state of the source, however long the copy takes
   const std::optional<store::ModelIdentity> model = src.model();
   if (!model) throw Error(sum.from + ": the index is empty (no model recorded): nothing to copy");
@@ -83,10 +83,10 @@ void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
   const std::vector<store::EmbeddingSet> source_sets = src.embedding_sets();
   const int64_t total = static_cast<int64_t>(ids.size() + retired_ids.size());
 
-  if (const std::string held = contents(dst); !held.empty())
+  if (const std::string held = contents(dst); !replace && !held.empty())
     throw Error(sum.to + ": not empty (it holds " + held +
                 "); clapsearch migrate copies into an empty database or a new file only - give another --to");
-  const auto import = dst.begin_import(*model, roots);
+  const auto import = replace ? dst.begin_replace(*model, roots) : dst.begin_import(*model, roots);
   dst.import_sets(source_sets);  // every set with its id, the active one the index's model
   sum.roots = static_cast<int64_t>(roots.size());
   sum.embedding_sets = static_cast<int64_t>(source_sets.size());
@@ -151,6 +151,13 @@ void copy_index(const store::Store& src, store::Store& dst, MigrateSummary& sum,
 }
 
 }  // namespace
+
+void replace_index(const store::Store& src, store::Store& dst) {
+  MigrateSummary sum;
+  sum.from = src.path();
+  sum.to = dst.path();
+  copy_index(src, dst, sum, {}, /*replace=*/true);
+}
 
 MigrateSummary migrate_index(const std::string& from, const std::string& to,
                              const std::function<void(int64_t, int64_t)>& progress) {

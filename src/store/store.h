@@ -520,6 +520,10 @@ class Store {
   // written (later inserts get fresh ids) and commits. Nothing else may be written through this
   // store while the scope is open (import_* outside one throw); the scope ends before the store.
   virtual std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) = 0;
+  // Like begin_import, into an index that may hold a library (`index --rebuild`, issue 53): the
+  // transaction first deletes everything the index holds, as wipe() does, so that readers keep
+  // seeing the old library until commit() and the copy, whole, after it.
+  virtual std::unique_ptr<ImportScope> begin_replace(const ModelIdentity& identity, const std::vector<std::string>& roots) = 0;
   // Every embedding set of the copy (ids, identities, which one is active: the one whose
   // identity begin_import wrote), written before the tracks whose TrackCopy::sets refer to them.
   virtual void import_sets(const std::vector<EmbeddingSet>& sets) = 0;
