@@ -24,7 +24,7 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
   const size_t n = ids.size();
   const size_t want = k > 0 ? std::min(n, static_cast<size_t>(k)) : n;
   // Copies of one recording among the candidates: the first listed stands for its group.
-  const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, ids));
+  const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, ids, {}, nullptr, /*measure_bands=*/false));
   // The candidates' track embeddings (memory: the snapshot's; compressed: read from the store).
   std::vector<std::vector<float>> rows(n);
   if (d > 0) {
