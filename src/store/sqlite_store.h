@@ -118,6 +118,7 @@ class SqliteStore final : public Store {
   std::vector<RetiredCopy> export_retired(const std::vector<int64_t>& retired_ids) const override;
   std::vector<CachedText> export_cached_texts(const CachedText* after, size_t limit) const override;
   std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
+  std::unique_ptr<ImportScope> begin_replace(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
   void import_sets(const std::vector<EmbeddingSet>& sets) override;
   void import_tracks(const std::vector<TrackCopy>& tracks) override;
   void import_retired(const std::vector<RetiredCopy>& retired) override;
@@ -150,6 +151,8 @@ class SqliteStore final : public Store {
   void import_user_data(const UserDataCopy& data) override;
 
  private:
+  // begin_import's and begin_replace's first rows: the identity and the roots.
+  void write_copy_head(const ModelIdentity& identity, const std::vector<std::string>& roots);
   static SqliteStore open_file(const std::string& path, bool create);  // open() once the file is there
   WindowTable window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const;
   SqliteStore(sqlite3* db, std::string path, bool read_only);

@@ -591,6 +591,10 @@ class Store {
   // written (later inserts get fresh ids) and commits. Nothing else may be written through this
   // store while the scope is open (import_* outside one throw); the scope ends before the store.
   virtual std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) = 0;
+  // Like begin_import, into an index that may hold a library (`index --rebuild`, issue 53): the
+  // transaction first deletes everything the index holds, as wipe() does, so that readers keep
+  // seeing the old library until commit() and the copy, whole, after it.
+  virtual std::unique_ptr<ImportScope> begin_replace(const ModelIdentity& identity, const std::vector<std::string>& roots) = 0;
   // Every embedding set of the copy (ids, identities, which one is active: the one whose
   // identity begin_import wrote), written before the tracks whose TrackCopy::sets refer to them.
   virtual void import_sets(const std::vector<EmbeddingSet>& sets) = 0;
@@ -678,6 +682,7 @@ class DamagedIndex : public Error {
 // True when `e`, thrown by open_store or a Store call, reports a damaged database file (a
 // DamagedIndex, or SQLite's SQLITE_CORRUPT / SQLITE_NOTADB found while reading or writing).
 bool is_damage(const std::exception& e);
+// A PostgreSQL database passes: it is never replaced (see replace_damaged_index).
 // Throws clap::Error unless `location` is a SQLite file that is recognisably a clapsearch index,
 // however damaged: its SQLite header carries the application id every index gets when created
 // ("CLAP", 0x434C4150 at offset 68), or - an index made before the application id was set - its
@@ -687,7 +692,9 @@ void check_replaceable(const std::string& location);
 // `index --rebuild` of a damaged index: removes the SQLite file at `location` (with its -wal,
 // -shm and -journal files) after check_replaceable, and creates a new, empty index there. Holds
 // the indexer lock while it does (taken into `lock` when empty, else the caller's lock on this
-// location). The caller has closed every Store it had open on the file.
+// location). The caller has closed every Store it had open on the file. A PostgreSQL database
+// (whose damage is a missing table) is not replaced: the tables it lacks are created again, none
+// that is there is dropped, and the caller's wipe then empties it (issue 53, M8).
 std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock);
 
 }  // namespace clap::store
