@@ -205,10 +205,25 @@ class ClapSearchPlugin(BeetsPlugin):
         else:
             self._tag(lib, rest, opts.write)
 
+    @staticmethod
+    def _items(lib, query, action):
+        """The items a query selects. A query word that is not UTF-8 (a file name's bytes from
+        the shell reach Python with surrogate escapes) would crash beets' own query code, which
+        hands it to SQLite as text (`beet ls` does the same): refused, naming the word."""
+        for word in query:
+            try:
+                word.encode('utf-8')
+            except UnicodeEncodeError:
+                shown = os.fsencode(word).decode('utf-8', 'backslashreplace')
+                raise ui.UserError(f"clapsearch {action}: the query '{shown}' is not UTF-8 text, which beets' queries "
+                                   'need' + (' (give similar the file itself: beet clapsearch similar PATH)'
+                                             if action == 'similar' else ''))
+        return list(lib.items(query))
+
     # --- index -----------------------------------------------------------------------------------------
 
     def _index(self, lib, query):
-        items = list(lib.items(query))
+        items = self._items(lib, query, 'index')
         if not items:
             raise ui.UserError('clapsearch index: no items in the library' + (' match the query' if query else ''))
         # The fewest folders holding the items: usually just beets' music folder. clapsearch
@@ -257,7 +272,7 @@ class ClapSearchPlugin(BeetsPlugin):
         if len(query) == 1 and os.path.isfile(joined):
             seed = os.path.abspath(joined)
         else:
-            items = list(lib.items(query))
+            items = self._items(lib, query, 'similar')
             if not items:
                 raise ui.UserError(f"clapsearch similar: no item matches '{joined}'")
             if len(items) > 1:
@@ -301,7 +316,7 @@ class ClapSearchPlugin(BeetsPlugin):
         return out
 
     def _tag(self, lib, query, write):
-        items = list(lib.items(query))
+        items = self._items(lib, query, 'tag')
         if not items:
             raise ui.UserError('clapsearch tag: no items' + (' match the query' if query else ''))
         moods = self._classify(self.config['moods'].as_str_seq(), self.config['mood_template'].as_str())

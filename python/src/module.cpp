@@ -165,7 +165,7 @@ class Model {
       out.reserve(paths.size() * static_cast<size_t>(dim()));
       for (const auto& p : paths) {
         if (&p != &paths.front()) check_signals();
-        const std::vector<float> e = service::embed_audio_file(*model_, *state, p, hop_s, batch);
+        const std::vector<float> e = service::embed_audio_file(*model_, *state, p, hop_s, batch, check_signals);
         out.insert(out.end(), e.begin(), e.end());
       }
     }
@@ -188,6 +188,7 @@ class Model {
       settings.hop_s = hop_s;
       settings.silence_db = silence_db;
       settings.batch = batch;
+      settings.between_batches = check_signals;  // Ctrl-C within one long file
       Lease state(*this);
       w = service::embed_file_windows(*model_, *state, path, settings);
       track = service::file_track_embedding(w);
@@ -317,7 +318,15 @@ py::array_t<float> load_audio(const std::string& path, int sr) {
   std::vector<float> samples;
   {
     py::gil_scoped_release release;
-    samples = audio::decode_file(path, sr);
+    // Ctrl-C about every second of decoded audio: a 3-hour file takes a while (L5).
+    size_t next_check = static_cast<size_t>(sr);
+    audio::decode_stream(path, sr, [&](const float* x, size_t n) {
+      if (samples.size() >= next_check) {
+        next_check = samples.size() + static_cast<size_t>(sr);
+        check_signals();
+      }
+      samples.insert(samples.end(), x, x + n);
+    });
   }
   return owned_vector(std::move(samples));
 }

@@ -1,5 +1,6 @@
 // clapsearch duplicates: groups of tracks that are the same recording in another file, each
-// with a suggested keeper (the best copy). Reads the index and the files' headers; never
+// with a suggested keeper (the best copy). Reads the index, the files' headers and a few seconds
+// of their audio (the measured band); never
 // deletes or changes anything: --json is what a script would act on.
 #include <cmath>
 #include <cstdio>

@@ -329,7 +329,8 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_option("--exclude", o->request.exclude, "Skip files and folders matching this glob; repeatable");
   cmd->add_flag("--rebuild", o->request.rebuild,
                 "Discard the index and start over (needed to change windows or precision; another --model is built "
-                "beside the index's model: --switch-when)");
+                "beside the index's model: --switch-when). The new index is built aside and replaces the old one "
+                "whole at the end: readers see the old library until then");
   cmd->add_option("--switch-when", o->switch_when,
                   "--model NEW on an index of another model builds NEW's embedding set beside the active one (queries "
                   "keep using it); complete: switch queries to NEW once its set covers every track; now: switch after "

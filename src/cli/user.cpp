@@ -21,6 +21,7 @@ namespace {
 struct UserOptions {
   std::string db, name, password_file, label;
   bool admin = false, json = false;
+  int64_t key_id = 0;
 };
 
 // One line without its line end (LF or CR LF); false at the end of input before any character.
@@ -130,6 +131,38 @@ int run_key(const UserOptions& o) {
   return 0;
 }
 
+int run_keys(const UserOptions& o) {
+  const std::vector<store::ApiKeyRecord> keys = service::user_api_keys(o.db, o.name);
+  if (o.json) {
+    ojson j = ojson::array();
+    for (const store::ApiKeyRecord& k : keys) {
+      ojson one;
+      one["id"] = k.id;
+      one["label"] = k.label;
+      one["created"] = utc_time(k.created_at);
+      j.push_back(one);
+    }
+    print_json(j);
+    return 0;
+  }
+  if (keys.empty()) {
+    std::printf("%s has no API key (`clapsearch user key %s` makes one)\n", terminal_text(o.name).c_str(),
+                terminal_text(o.name).c_str());
+    return 0;
+  }
+  Table table({"id", "label", "created"}, {true, false, false});
+  for (const store::ApiKeyRecord& k : keys) table.add({std::to_string(k.id), k.label, utc_time(k.created_at)});
+  table.print(stdout);
+  return 0;
+}
+
+int run_revoke(const UserOptions& o) {
+  service::revoke_user_api_key(o.db, o.name, o.key_id);
+  std::fprintf(stderr, "revoked API key %lld of %s: apps using it are refused from now on\n",
+               static_cast<long long>(o.key_id), terminal_text(o.name).c_str());
+  return 0;
+}
+
 int run_list(const UserOptions& o) {
   const std::vector<service::Account> users = service::list_users(o.db);
   if (o.json) {
@@ -210,6 +243,18 @@ void add_user_command(CLI::App& app, Action& action) {
   key->add_option("--label", o->label, "A note kept with the key (which app or device it is for)");
   add_db(key, *o);
   key->callback([o, &action] { action = [o] { return run_key(*o); }; });
+
+  CLI::App* keys = cmd->add_subcommand("keys", "List a user's API keys (id, label, created; the keys themselves are not kept)");
+  add_name(keys, *o);
+  keys->add_flag("--json", o->json, "One JSON array: [{id, label, created}]");
+  add_db(keys, *o);
+  keys->callback([o, &action] { action = [o] { return run_keys(*o); }; });
+
+  CLI::App* revoke = cmd->add_subcommand("revoke", "Revoke one of a user's API keys (by the id `user keys` lists)");
+  add_name(revoke, *o);
+  revoke->add_option("KEY_ID", o->key_id, "The key's id")->required()->check(positive());
+  add_db(revoke, *o);
+  revoke->callback([o, &action] { action = [o] { return run_revoke(*o); }; });
 }
 
 }  // namespace clap::cli

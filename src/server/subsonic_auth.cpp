@@ -8,7 +8,8 @@
 //   43 more than one mechanism (apiKey with u, p, t or s; p with t or s; a credential given twice
 //      with different values)
 //   44 an API key that names nobody
-// Wrong passwords are limited per client address and user name (the u given): after kMaxFailures failed attempts within kFailureWindow, every attempt of that
+// Wrong passwords are limited per client address and user name (the u given): after kMaxFailures
+// failed attempts within kFailureWindow, every attempt of that
 // address for that user is refused with 40 without looking at its credentials, until the oldest
 // of those failures is kFailureWindow old. A fixed window, not a growing delay: predictable for a
 // person who mistyped, while 5 guesses a minute make guessing a password hopeless. The user name
@@ -103,7 +104,8 @@ std::optional<std::string> credential(const httplib::Request& req, const char* n
   if (range.first == range.second) return std::nullopt;
   const std::string& value = range.first->second;
   for (auto it = std::next(range.first); it != range.second; ++it)
-    if (it->second != value) throw Failure{43, std::string("multiple conflicting authentication mechanisms provided (") + name + " given twice)"};
+    if (it->second != value)
+      throw Failure{43, std::string("multiple conflicting authentication mechanisms provided (") + name + " given twice)"};
   return value;
 }
 

@@ -90,9 +90,9 @@ std::vector<size_t> album_list(const Call& call) {
     // The requesting user's own marks and plays (service/user_data.h): the albums they starred
     // (newest star first), rated (highest first), played most (play count) or last (latest play
     // first); ties in album-name order. Albums without any are not listed.
-    service::AccountsConnection& connection = service::accounts_connection(call.lib.location());
-    // Made first: it re-attaches the user's song references when the library changed.
-    const service::UserData data(connection, call.user.id, call.snap.library_generation());
+    // It re-attaches the user's song references first when the library changed.
+    const service::UserData data(service::accounts_connection(call.lib.location()), call.user.id,
+                                 call.snap.library_generation());
     std::map<size_t, int64_t> key;  // album -> star time, rating, play count or last play
     if (type == "starred") {
       for (const auto& [id, at] : data.starred().albums)
@@ -101,12 +101,12 @@ std::vector<size_t> album_list(const Call& call) {
       for (const auto& [id, rating] : data.ratings().items)
         if (const CatalogAlbum* a = c.album(id)) key[c.position_of(*a)] = rating;
     } else {
-      const std::vector<store::PlayRecord> plays = connection.with(
-          [&](service::Accounts&, store::Store& st) { return st.plays(call.user.id, 0, 0); });
-      for (const store::PlayRecord& p : plays)
-        if (const CatalogAlbum* a = c.album_of(p.song.track_id)) {
+      // Plays per song (skips not counted), folded per album: the sum, or the latest.
+      for (const auto& [track, stats] : data.play_stats())
+        if (const CatalogAlbum* a = c.album_of(track)) {
+          if (stats.count == 0) continue;
           int64_t& k = key[c.position_of(*a)];
-          k = type == "frequent" ? k + 1 : std::max(k, p.played_at);
+          k = type == "frequent" ? k + stats.count : std::max(k, stats.last);
         }
     }
     std::vector<size_t> order;

@@ -35,10 +35,11 @@ void folder_tracks(const service::MusicCatalog& catalog, const service::CatalogF
   for (const size_t sub : f.folders) folder_tracks(catalog, catalog.folders()[sub], out);
 }
 
-// getSimilarSongs(2): `id` is a song (songs like it, the song left out), an album, an artist
-// ("al-", "ar-": songs like the group's mean direction, the group's own songs left out, as
-// /api/sonic/similarToAlbum and similarToArtist answer) or a folder ("fo-", for clients that
-// browse by folder). count: the spec's default 50, 0 allowed.
+// getSimilarSongs(2): `id` is a song (songs like it, the song left out), an album or a folder
+// ("al-", "fo-" for clients that browse by folder: songs like the group's mean direction, the
+// group's own songs left out, as /api/sonic/similarToAlbum answers), or an artist ("ar-": the
+// spec's "songs from the given artist and similar artists", an artist radio: every song ranked by
+// the artist's mean direction, the artist's own included). count: the spec's default 50, 0 allowed.
 std::vector<service::SonicMatch> similar_songs(Call& call) {
   const std::string id = call.required("id");
   const service::SonicOptions o = sonic_options(call, 50);
@@ -55,7 +56,9 @@ std::vector<service::SonicMatch> similar_songs(Call& call) {
       const service::CatalogAlbum* album = call.catalog.album_of(t.id);
       if ((performer && performer->id == id) || (album && album->artist_id == id)) tracks.push_back(t.id);
     }
-    return service::sonic_similar_to_tracks(call.snap, tracks, "artist \"" + artist->name + "\"", o);
+    service::SonicOptions radio = o;
+    radio.include_group = true;
+    return service::sonic_similar_to_tracks(call.snap, tracks, "artist \"" + artist->name + "\"", radio);
   }
   if (has_prefix(id, "al-")) {
     const service::CatalogAlbum* album = call.catalog.album(id);

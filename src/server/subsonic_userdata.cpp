@@ -93,7 +93,8 @@ template <class Key>
 std::vector<Key> newest_first(const std::map<Key, int64_t>& stars) {
   std::vector<std::pair<int64_t, Key>> v;
   for (const auto& [k, at] : stars) v.push_back({at, k});
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::sort(v.begin(), v.end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   std::vector<Key> out;
   for (const auto& [at, k] : v) out.push_back(k);
   return out;
@@ -105,7 +106,8 @@ void starred(Call& call, ojson& body, bool id3) {
   std::optional<std::set<int64_t>> in_folder;
   if (call.has("musicFolderId")) {
     const int64_t folder = call.integer("musicFolderId", 0, INT32_MIN, INT32_MAX);
-    if (!call.catalog.music_folder(static_cast<int>(folder))) throw Failure{70, "music folder not found: " + call.param("musicFolderId")};
+    if (!call.catalog.music_folder(static_cast<int>(folder)))
+      throw Failure{70, "music folder not found: " + call.param("musicFolderId")};
     const auto tracks = call.catalog.tracks_in(static_cast<int>(folder));
     in_folder.emplace(tracks.begin(), tracks.end());
   }
@@ -174,7 +176,8 @@ void scrobble(Call& call, ojson&) {
   if (ids.empty() || ids.front().empty()) throw Failure{10, "required parameter is missing: id"};
   const std::vector<std::string> times = call.all("time");
   if (!times.empty() && times.size() != ids.size())
-    throw Failure{0, "parameter time: give one per id (" + std::to_string(ids.size()) + " ids, " + std::to_string(times.size()) + " times)"};
+    throw Failure{0, "parameter time: give one per id (" + std::to_string(ids.size()) + " ids, " +
+                         std::to_string(times.size()) + " times)"};
   const bool submission = call.boolean("submission", true);
   std::vector<const store::Track*> songs;
   std::vector<int64_t> at;

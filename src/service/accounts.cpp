@@ -246,6 +246,14 @@ std::string Accounts::new_api_key(const std::string& name, const std::string& la
   return api_key;
 }
 
+std::vector<store::ApiKeyRecord> Accounts::api_keys(const std::string& name) const { return store_.api_keys(existing(name).id); }
+
+void Accounts::revoke_api_key(const std::string& name, int64_t key_id) {
+  if (!store_.remove_api_key(existing(name).id, key_id))
+    throw Error("user " + quoted(name) + " has no API key " + std::to_string(key_id) + " (clapsearch user keys " + name +
+                " lists them)");
+}
+
 std::optional<store::UserRecord> Accounts::find_by_key(const std::string& api_key) const {
   if (api_key.empty() || api_key.size() > 256) return std::nullopt;
   const auto k = store_.api_key(sha256_hex(api_key));
@@ -307,6 +315,17 @@ AccountsConnection& accounts_connection(const std::string& location) {
   auto& c = connections[location];
   if (!c) c = std::make_unique<AccountsConnection>(location);
   return *c;
+}
+
+std::vector<store::ApiKeyRecord> user_api_keys(const std::string& db, const std::string& name) {
+  return with_accounts(db, store::OpenMode::ReadOnly, [&](Accounts& a) { return a.api_keys(name); });
+}
+
+void revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id) {
+  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+    a.revoke_api_key(name, key_id);
+    return 0;
+  });
 }
 
 void rekey_passwords(store::UserDataCopy& data, const std::string& from, const std::string& to) {

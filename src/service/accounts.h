@@ -70,6 +70,9 @@ class Accounts {
   void set_password(const std::string& name, const std::string& password);
   // A new API key for `name` (returned once; only its hash is stored).
   std::string new_api_key(const std::string& name, const std::string& label = "");
+  // The user's API keys (id, label, created; never the key), and revoking one by id.
+  std::vector<store::ApiKeyRecord> api_keys(const std::string& name) const;
+  void revoke_api_key(const std::string& name, int64_t key_id);
 
   // Who a credential names (std::nullopt: nobody). find_by_key refuses nothing: an unknown or
   // malformed key is nullopt.
@@ -132,6 +135,8 @@ void remove_user(const std::string& db, const std::string& name);
 std::vector<Account> list_users(const std::string& db);
 void set_user_password(const std::string& db, const std::string& name, const std::string& password);
 std::string new_user_api_key(const std::string& db, const std::string& name, const std::string& label = "");
+std::vector<store::ApiKeyRecord> user_api_keys(const std::string& db, const std::string& name);
+void revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id);
 
 // Re-encrypts the passwords of `data` (read from the index at `from`) for the index at `to`
 // (clapsearch migrate: each index has its own key file, which is made for `to` when needed).

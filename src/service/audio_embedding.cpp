@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <span>
@@ -31,6 +32,40 @@ void check_window_length(double window_s, int rate, int64_t max_samples) {
                 fixed(double(max_samples) / rate, 2) + " s)");
 }
 
+namespace {
+
+// A decode sink's check, about every second of audio: `between` (when given) may throw to stop.
+struct DecodeCheck {
+  const std::function<void()>& between;
+  size_t every, next;
+  void operator()(size_t decoded) {
+    if (!between || decoded < next) return;
+    next = decoded + every;
+    between();
+  }
+};
+
+// model.embed_audio (or audio_pooled) of `clips`, `batch` clips per call with `between` called
+// between two calls: the same numbers as one call (every clip is embedded on its own).
+std::vector<float> embed_in_batches(const std::vector<std::span<const float>>& clips, int batch, size_t width,
+                                    const std::function<void()>& between,
+                                    const std::function<std::vector<float>(const std::vector<std::span<const float>>&)>& embed) {
+  if (!between) return embed(clips);
+  std::vector<float> out;
+  out.reserve(clips.size() * width);
+  const size_t step = static_cast<size_t>(std::max(1, batch));
+  for (size_t i = 0; i < clips.size(); i += step) {
+    if (i > 0) between();
+    const std::vector<std::span<const float>> part(clips.begin() + static_cast<std::ptrdiff_t>(i),
+                                                   clips.begin() + static_cast<std::ptrdiff_t>(std::min(clips.size(), i + step)));
+    const std::vector<float> e = embed(part);
+    out.insert(out.end(), e.begin(), e.end());
+  }
+  return out;
+}
+
+}  // namespace
+
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
                                const WindowSettings& s) {
   std::error_code ec;
@@ -43,10 +78,12 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   std::vector<float> samples;
   const size_t max_samples = s.max_duration_s > 0 ? static_cast<size_t>(s.max_duration_s * rate) + 1 : SIZE_MAX;
   bool too_long = false;
+  DecodeCheck check{s.between_batches, static_cast<size_t>(rate), static_cast<size_t>(rate)};
   try {
     audio::decode_stream(
         path, rate,
         [&](const float* x, size_t n) {
+          check(samples.size());
           if (samples.size() + n > max_samples) {
             too_long = true;
             throw Error("too long");
@@ -87,14 +124,18 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   if (s.pooled) {
     fw.pooled_dim = model.config().audio.hidden_size;
     const size_t width = static_cast<size_t>(fw.pooled_dim);
-    const std::vector<float> pooled = model.audio_pooled(state, clips, s.batch);
+    const std::vector<float> pooled =
+        embed_in_batches(clips, s.batch, width, s.between_batches,
+                         [&](const std::vector<std::span<const float>>& part) { return model.audio_pooled(state, part, s.batch); });
     fw.pooled.assign(windows.size() * width, 0.0f);
     for (size_t k = 0; k < clip_rows.size(); ++k)
       std::copy(pooled.begin() + static_cast<long>(k * width), pooled.begin() + static_cast<long>((k + 1) * width),
                 fw.pooled.begin() + static_cast<long>(clip_rows[k] * width));
     return fw;
   }
-  const std::vector<float> emb = model.embed_audio(state, clips, s.batch);
+  const std::vector<float> emb =
+      embed_in_batches(clips, s.batch, static_cast<size_t>(fw.dim), s.between_batches,
+                       [&](const std::vector<std::span<const float>>& part) { return model.embed_audio(state, part, s.batch); });
   fw.embeddings.assign(windows.size() * static_cast<size_t>(fw.dim), 0.0f);
   for (size_t k = 0; k < clip_rows.size(); ++k)
     std::copy(emb.begin() + static_cast<long>(k * fw.dim), emb.begin() + static_cast<long>((k + 1) * fw.dim),
@@ -107,13 +148,23 @@ std::vector<float> file_track_embedding(const FileWindows& fw) {
 }
 
 std::vector<float> embed_audio_file(const ClapModel& model, ClapState& state, const std::string& path, double hop_s,
-                                    int batch) {
-  std::vector<float> samples = audio::decode_file(path, model.sample_rate());
+                                    int batch, const std::function<void()>& between_batches) {
+  std::vector<float> samples;
+  DecodeCheck check{between_batches, static_cast<size_t>(model.sample_rate()), static_cast<size_t>(model.sample_rate())};
+  if (between_batches)
+    audio::decode_stream(path, model.sample_rate(), [&](const float* x, size_t n) {
+      check(samples.size());
+      samples.insert(samples.end(), x, x + n);
+    });
+  else
+    samples = audio::decode_file(path, model.sample_rate());
   const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), model.window_samples(),
                                            static_cast<int64_t>(hop_s * model.sample_rate()));
   std::vector<std::span<const float>> clips;
   for (const auto& w : windows) clips.emplace_back(samples.data() + w.start, static_cast<size_t>(w.end - w.start));
-  std::vector<float> emb = model.embed_audio(state, clips, batch);
+  std::vector<float> emb =
+      embed_in_batches(clips, batch, static_cast<size_t>(model.embedding_dim()), between_batches,
+                       [&](const std::vector<std::span<const float>>& part) { return model.embed_audio(state, part, batch); });
   if (clips.size() == 1) return emb;  // at most one window: exactly the reference's processing
   return track_embedding(static_cast<int64_t>(clips.size()), model.embedding_dim(), emb.data(), nullptr);
 }

@@ -4,6 +4,7 @@
 // the indexer uses (core/vector_math.h: track_embedding).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct WindowSettings {
   double max_duration_s = 0; // > 0: a longer file is refused while decoding (bounded work per query)
   bool pooled = false;        // the tower's pooled outputs instead of embeddings (fine-tuning the audio head)
   bool untrusted = false;     // bytes a client sent: audio demuxers only, no nested opens (audio::Origin::Untrusted)
+  // Called while the file is decoded (about every second of audio) and between two model
+  // batches; may throw to stop the work (the Python module: Ctrl-C within one long file).
+  std::function<void()> between_batches;
 };
 
 // Throws clap::Error when windows of window_s seconds at `rate` are longer than the model's
@@ -62,6 +66,6 @@ std::vector<float> file_track_embedding(const FileWindows& windows);
 // processes one clip; a longer one as the normalised mean of its windows (model window, every
 // hop_s seconds), i.e. the track embedding the index stores (no silence threshold here).
 std::vector<float> embed_audio_file(const ClapModel& model, ClapState& state, const std::string& path, double hop_s,
-                                    int batch);
+                                    int batch, const std::function<void()>& between_batches = {});
 
 }  // namespace clap::service

@@ -32,10 +32,12 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
   const size_t n = ids.size();
   const size_t want = k > 0 ? std::min(n, static_cast<size_t>(k)) : n;
   // Copies of one recording among the candidates (and the query's own tracks): the first listed
-  // stands for its group, and a group of the query's tracks is listed already.
+  // stands for its group, and a group of the query's tracks is listed already. Only the groups
+  // are used: no copy's band is measured (duplicates.h).
   std::vector<int64_t> scanned = ids;
   scanned.insert(scanned.end(), listed.begin(), listed.end());
-  const std::map<int64_t, size_t> group_of = group_index(find_duplicates(snap, {}, scanned));
+  const std::map<int64_t, size_t> group_of =
+      group_index(find_duplicates(snap, {}, scanned, {}, nullptr, /*measure_bands=*/false));
   // The candidates' track embeddings (memory: the snapshot's; compressed: read from the store).
   std::vector<std::vector<float>> rows(n);
   if (d > 0) {

@@ -189,15 +189,34 @@ constexpr int kFullBandRate = 44100;
 
 // Sort key of a copy's quality (greater is better), for better_copy. The bandwidth comes before
 // the container: a FLAC made from a 22.05 kHz copy stops at 11 kHz and is worse than the
-// 48 kHz AAC it was made from (issue 53). (The spectrum's real cut-off, below the rate's
-// Nyquist frequency in a low-bit-rate file, is not measured: it needs the audio decoded.)
+// 48 kHz AAC it was made from, and a FLAC made from a 128 kb/s MP3 stops where the MP3 does
+// (about 16 kHz), below a full-band copy, and adds nothing to the MP3 it was made from (issue
+// 53): the measured band (widest) first, then the header's.
 auto quality(const DuplicateMember& m) {
   const audio::StreamFormat& f = m.format;
   const bool lossless = m.format_known && f.lossless;
   const int64_t band = m.format_known ? std::min<int64_t>(f.sample_rate, kFullBandRate) : -1;
   const int64_t primary = !m.format_known ? -1 : lossless ? int64_t{f.sample_rate} : f.bit_rate;
   const int64_t secondary = lossless ? int64_t{f.bits_per_sample} : int64_t{f.sample_rate};
-  return std::make_tuple(m.format_known, band, lossless, primary, secondary, f.channels, m.duration_s);
+  return std::make_tuple(m.format_known, m.widest, lossless && !m.lossy_source, !m.lossy_source, band, lossless, primary,
+                         secondary, f.channels, m.duration_s);
+}
+
+// A copy's band is "about the widest" within this share of the group's widest measured cut-off.
+constexpr double kWidestShare = 0.9;
+
+// DuplicateMember::widest and lossy_source from the measured bandwidths of a group's members.
+void weigh_bandwidths(std::vector<DuplicateMember>& members) {
+  double widest = 0;
+  for (const DuplicateMember& m : members)
+    if (m.format_known && m.bandwidth.measured) widest = std::max(widest, m.bandwidth.cutoff_hz);
+  for (DuplicateMember& m : members) {
+    if (!m.format_known || !m.bandwidth.measured) continue;
+    m.widest = m.bandwidth.cutoff_hz >= kWidestShare * widest;
+    // A lossy encoder's low-pass: an abrupt end well below what the file's rate holds.
+    const double holds = std::min(m.bandwidth.nyquist_hz, 20000.0);
+    m.lossy_source = m.format.lossless && m.bandwidth.cliff && m.bandwidth.cutoff_hz < kWidestShare * holds;
+  }
 }
 
 std::string khz(int rate) {
@@ -232,12 +251,14 @@ std::string format_text(const DuplicateMember& m) {
   if (f.channels == 1) s += " mono";
   else if (f.channels == 2) s += " stereo";
   else if (f.channels > 2) s += " " + std::to_string(f.channels) + " ch";
+  if (m.lossy_source) s += ", made from a lossy copy (its audio stops at " + khz(static_cast<int>(m.bandwidth.cutoff_hz)) + ")";
   return s;
 }
 
 std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
                                             const std::vector<int64_t>& of,
-                                            const std::function<void(int64_t, int64_t)>& progress, DuplicateWork* work) {
+                                            const std::function<void(int64_t, int64_t)>& progress, DuplicateWork* work,
+                                            bool measure_bands) {
   if (!snap.searchable()) return {};
   FingerprintCache prints(snap);
   const std::vector<search::DuplicatePair> pairs = pairs_around(snap, prints, options, of, progress, work);
@@ -252,7 +273,11 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
     DuplicateGroup& g = groups[gi];
     // Files with the same bytes have the same header and line up with the keeper alike: each
     // is read and measured once per content (IdenticalCopies).
-    std::map<std::string, std::pair<bool, audio::StreamFormat>> format_of_content;
+    struct Measured {
+      audio::StreamFormat format;
+      audio::Bandwidth bandwidth;
+    };
+    std::map<std::string, Measured> format_of_content;
     for (int64_t id : grouped[gi]) {
       check_deadline("duplicates");
       DuplicateMember m;
@@ -260,8 +285,9 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
       const store::Track* t = snap.track(id);
       m.duration_s = t ? t->duration_s : 0;
       const auto known = t && !t->content_hash.empty() ? format_of_content.find(t->content_hash) : format_of_content.end();
-      if (known != format_of_content.end() && known->second.first) {
-        m.format = known->second.second;
+      if (known != format_of_content.end()) {
+        m.format = known->second.format;
+        m.bandwidth = known->second.bandwidth;
         m.format_known = true;
       } else {
         try {
@@ -269,13 +295,19 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
           if (work) ++work->headers_read;
           m.format = audio::read_format(t->path);
           m.format_known = true;
-          if (!t->content_hash.empty()) format_of_content[t->content_hash] = {true, m.format};
+          // A few seconds decoded (bounded work: once per content of a duplicate group).
+          try {
+            if (measure_bands) m.bandwidth = audio::measure_bandwidth(t->path);
+          } catch (const Error&) {  // the header reads, the audio does not: the header decides
+          }
+          if (!t->content_hash.empty()) format_of_content[t->content_hash] = {m.format, m.bandwidth};
         } catch (const Error& e) {
           m.format_error = e.what();
         }
       }
       g.members.push_back(std::move(m));
     }
+    weigh_bandwidths(g.members);
     std::sort(g.members.begin(), g.members.end(), better_copy);
     g.members.front().keeper = true;
     std::sort(g.members.begin() + 1, g.members.end(),

@@ -1,7 +1,8 @@
 // Duplicate recordings in a library (search/duplicates.h has the rule): groups with a suggested
 // keeper, and the folding of result lists to one track per group (--collapse-duplicates).
 // Works on the index alone (no model run); the files of grouped tracks are opened only to read
-// their headers (format, bit rate) for choosing the keeper. Nothing is ever deleted.
+// their headers (format, bit rate) and their first seconds (the measured band: audio/bandwidth.h)
+// for choosing the keeper, once per content. Nothing is ever deleted.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/bandwidth.h"
 #include "audio/decode.h"
 #include "search/duplicates.h"
 #include "service/library.h"
@@ -27,6 +29,13 @@ struct DuplicateMember {
   bool format_known = false;
   audio::StreamFormat format;
   std::string format_error;  // why the header could not be read (file moved, unreadable)
+  // The audio's measured bandwidth (a few seconds decoded; audio/bandwidth.h), and what it tells
+  // beside the group's other copies: `widest` when it holds about the widest band measured in
+  // the group (or could not be measured), `lossy_source` when the file is lossless but stops at
+  // a lossy encoder's cut-off (a FLAC made from an MP3): the container adds nothing then.
+  audio::Bandwidth bandwidth;
+  bool widest = true;
+  bool lossy_source = false;
 };
 
 struct DuplicateGroup {
@@ -39,16 +48,18 @@ struct DuplicateGroup {
 struct DuplicateWork {
   int64_t neighbour_queries = 0;  // tracks whose nearest tracks were examined
   int64_t pairs_measured = 0;     // fingerprint or window comparisons outside that examination
-  int64_t headers_read = 0;       // files opened to read their format
+  int64_t headers_read = 0;       // files opened to read their format (and measure their band)
 };
 
 // Every duplicate group of the library (or of the groups around `of`, track ids, when not
 // empty). `progress(done, total)` reports the candidate scan; `work`, when given, counts what
-// the scan did. Throws DeadlineExceeded (core/deadline.h) past the thread's time budget.
+// the scan did. Without `measure_bands` (callers that use the groups, not their keepers: the
+// radio, playlists, --diversity) no audio is decoded and the keeper is chosen by the headers.
+// Throws DeadlineExceeded (core/deadline.h) past the thread's time budget.
 std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const search::DuplicateOptions& options,
                                             const std::vector<int64_t>& of = {},
                                             const std::function<void(int64_t, int64_t)>& progress = {},
-                                            DuplicateWork* work = nullptr);
+                                            DuplicateWork* work = nullptr, bool measure_bands = true);
 
 // Where a pair's second track has the first one's content (see DuplicateMember::offset_s): from
 // the fingerprints when they were compared, else from the window alignment, else 0.
@@ -57,9 +68,11 @@ double pair_offset_s(const search::DuplicatePair& p);
 // Track id -> position of its group in `groups`, for the tracks that are in one.
 std::map<int64_t, size_t> group_index(const std::vector<DuplicateGroup>& groups);
 
-// Orders copies of one recording best first: the wider band first (the sample rate, up to
-// 44.1 kHz, which holds the whole audible band: 44.1 and 48 kHz are equal here), then lossless
-// before lossy; among lossless files the higher sample rate, bit depth, channel count; among
+// Orders copies of one recording best first: the one whose measured band is about the widest
+// of the group first (DuplicateMember::widest), then a lossless file that is not made from a
+// lossy one, then a file that is not such a copy (the original MP3 before the FLAC made from it);
+// then the wider band by the header (the sample rate, up to 44.1 kHz, which holds the whole
+// audible band: 44.1 and 48 kHz are equal here), then lossless before lossy; among lossless files the higher sample rate, bit depth, channel count; among
 // lossy ones the higher bit rate, then sample rate and channels; then the longer file; then the
 // smaller track id. A file whose header cannot be read comes last.
 bool better_copy(const DuplicateMember& a, const DuplicateMember& b);

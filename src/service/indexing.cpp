@@ -1,15 +1,65 @@
 #include "service/indexing.h"
 
 #include <chrono>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
 #include "hub/hub.h"
 #include "index/crawl.h"
 #include "index/identity.h"
+#include "service/migrate.h"
 #include "service/worker.h"
 
 namespace clap::service {
+
+namespace {
+namespace fs = std::filesystem;
+
+// A private folder (mkdtemp: mode 0700, a name nobody can plant) holding the index a --rebuild
+// builds aside: beside a SQLite index (the same file system, so its space is what the index
+// needs), named after it (".library.db.rebuild-XXXXXX"), in the temporary folder for a
+// PostgreSQL one. Removed with everything in it; the folders of a run that was killed are
+// removed by the next rebuild of that index (which holds its indexer lock: no other is running).
+class StagingFolder {
+ public:
+  explicit StagingFolder(const std::string& location) {
+    const bool server = store::is_server_location(location);
+    fs::path parent = server ? fs::temp_directory_path() : fs::path(location).parent_path();
+    if (parent.empty()) parent = ".";
+    std::string prefix = ".clapsearch-rebuild-";
+    if (!server) {
+      prefix = fs::path(location).filename().string();
+      prefix.insert(prefix.begin(), '.');
+      prefix.append(".rebuild-");
+    }
+    std::error_code ec;
+    if (!server)
+      for (const auto& entry : fs::directory_iterator(parent, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() == prefix.size() + 6 && name.rfind(prefix, 0) == 0 && entry.is_directory(ec) && !entry.is_symlink(ec))
+          fs::remove_all(entry.path(), ec);
+      }
+    std::string name = (parent / (prefix + "XXXXXX")).string();
+    if (!::mkdtemp(name.data()))
+      throw Error(parent.string() + ": cannot make the folder --rebuild builds the new index in: " + std::strerror(errno));
+    dir_ = name;
+  }
+  ~StagingFolder() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  StagingFolder(const StagingFolder&) = delete;
+  StagingFolder& operator=(const StagingFolder&) = delete;
+  std::string db() const { return dir_ + "/rebuild.db"; }
+
+ private:
+  std::string dir_;
+};
+}  // namespace
 
 IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks, const Notice& warn, LoadedModel* keep) {
   using Clock = std::chrono::steady_clock;
@@ -25,8 +75,10 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   // and the file is replaced by a new index once the model is resolved - if it is recognisably a
   // clapsearch index (store::check_replaceable, asked up front: another program's file is refused
   // untouched). Without --rebuild the damage is reported, with --rebuild as the way out.
+  std::unique_ptr<StagingFolder> staging;  // removed after the stores below are closed
   std::unique_ptr<store::Store> store;
-  std::unique_ptr<store::IndexerLock> lock;
+  std::unique_ptr<store::Store> live;  // a --rebuild's index while `store` is the one built aside
+  std::unique_ptr<store::IndexerLock> lock;  // taken on `store`, or `live`: ends before either
   std::optional<store::ModelIdentity> stored;
   std::string damage;
   const auto damaged = [&](const std::exception& e) {
@@ -50,7 +102,10 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   const auto replace_damaged = [&] {
     store.reset();
     store = store::replace_damaged_index(location, lock);
-    if (warn) warn(run.db_path + ": the damaged index was discarded; a new one is built");
+    if (warn)
+      warn(run.db_path + (store::is_server_location(location)
+                              ? ": the index's missing tables were created again; it is indexed anew"
+                              : ": the damaged index was discarded; a new one is built"));
   };
 
   const ResolvedSettings resolved_settings = resolve_settings(r, stored);
@@ -80,12 +135,23 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   const index::ModelSpec spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db,
                                                       precision_name(resolved_settings.precision));
   if (!damage.empty()) replace_damaged();
+  // --rebuild of a sound index is built aside (issue 53): in a new SQLite index in a private
+  // folder, then copied over the old library in one transaction (replace_index), so that readers
+  // (serve, search, a Python Library) keep seeing the old library until the new one is whole,
+  // and an interrupted rebuild leaves it as it was. Not with --plan: workers on other machines
+  // take their jobs from the store itself, which is then emptied at the start as before.
+  if (r.rebuild && damage.empty() && !r.plan) {
+    staging = std::make_unique<StagingFolder>(location);
+    live = std::move(store);
+    store = store::open_store(staging->db(), store::OpenMode::ReadWrite);
+  }
+  const bool wipe = r.rebuild && !staging;
   try {
-    run.built_set = index::ensure_identity(*store, spec.identity, r.rebuild, r.model.has_value());
+    run.built_set = index::ensure_identity(*store, spec.identity, wipe, r.model.has_value() && !staging);
   } catch (const std::exception& e) {
     if (!damage.empty() || !damaged(e)) throw;  // --rebuild's wipe found damaged pages
     replace_damaged();
-    run.built_set = index::ensure_identity(*store, spec.identity, r.rebuild, r.model.has_value());
+    run.built_set = index::ensure_identity(*store, spec.identity, wipe, r.model.has_value());
   }
   run.identity = spec.identity;
 
@@ -146,9 +212,24 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   } else {
     run.summary = index::index_roots(*store, r.dirs, spec, settings, provider, callbacks);
   }
+  if (staging) {
+    try {
+      replace_index(*store, *live);  // the rebuilt library, whole, in one transaction
+    } catch (const std::exception& e) {
+      // The old library's pages are damaged (found when they are deleted): the file is replaced,
+      // as --rebuild replaces any damaged index, and the new library copied into it.
+      if (!store::is_damage(e)) throw;
+      store::check_replaceable(location);
+      live.reset();
+      live = store::replace_damaged_index(location, lock);
+      if (warn) warn(run.db_path + ": the damaged index was discarded; a new one is built");
+      replace_index(*store, *live);
+    }
+    store.reset();
+  }
   // Stars, plays and playlists follow their songs to the ids this run gave them (a --rebuild
-  // numbers every track again; store.h SongRef).
-  store->reattach_songs();
+  // numbers every track again; store.h SongRef), in the store that holds the library now.
+  (staging ? *live : *store).reattach_songs();
   run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
   return run;
 }

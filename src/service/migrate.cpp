@@ -82,8 +82,10 @@ std::string user_data_text(const store::UserDataCopy& d) {
          plural(static_cast<int64_t>(d.playlists.size()), "playlist", "playlists");
 }
 
+// `replace`: the library of `dst` is replaced (an index --rebuild built aside, replace_index);
+// its users and what they keep stay as they are, and `src` (the index built aside) has none.
 void copy_index(const store::Store& src, store::Store& dst, const std::string& from_loc, const std::string& to_loc,
-                MigrateSummary& sum, const std::function<void(int64_t, int64_t)>& progress) {
+                MigrateSummary& sum, const std::function<void(int64_t, int64_t)>& progress, bool replace = false) {
   const auto read = src.read_scope();  // one committed state of the source, however long the copy takes
   const std::optional<store::ModelIdentity> model = src.model();
   if (!model) throw Error(sum.from + ": the index is empty (no model recorded): nothing to copy");
@@ -95,10 +97,10 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   const std::vector<store::EmbeddingSet> source_sets = src.embedding_sets();
   const int64_t total = static_cast<int64_t>(ids.size() + retired_ids.size());
 
-  if (const std::string held = contents(dst); !held.empty())
+  if (const std::string held = contents(dst); !replace && !held.empty())
     throw Error(sum.to + ": not empty (it holds " + held +
                 "); clapsearch migrate copies into an empty database or a new file only - give another --to");
-  const auto import = dst.begin_import(*model, roots);
+  const auto import = replace ? dst.begin_replace(*model, roots) : dst.begin_import(*model, roots);
   dst.import_sets(source_sets);  // every set with its id, the active one the index's model
   sum.roots = static_cast<int64_t>(roots.size());
   sum.embedding_sets = static_cast<int64_t>(source_sets.size());
@@ -138,9 +140,12 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   }
   // The users with what they keep: their passwords are sealed with the source's key file and are
   // sealed again with the copy's (service/accounts.h).
-  store::UserDataCopy users = src.export_user_data();
-  rekey_passwords(users, from_loc, to_loc);
-  dst.import_user_data(users);
+  store::UserDataCopy users;
+  if (!replace) {
+    users = src.export_user_data();
+    rekey_passwords(users, from_loc, to_loc);
+    dst.import_user_data(users);
+  }
   sum.users = static_cast<int64_t>(users.users.size());
   sum.api_keys = static_cast<int64_t>(users.api_keys.size());
   sum.stars = static_cast<int64_t>(users.stars.size());
@@ -159,7 +164,8 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   if (const size_t n = dst.retired_tracks().size(); n != retired_ids.size())
     throw Error("the copy does not match its source: " + std::to_string(n) + " retired tracks in " + sum.to + ", " +
                 std::to_string(retired_ids.size()) + " in " + sum.from + "; nothing was written");
-  if (const std::string copied = user_data_text(dst.export_user_data()), source = user_data_text(users); copied != source)
+  if (const std::string copied = user_data_text(dst.export_user_data()), source = user_data_text(users);
+      !replace && copied != source)
     throw Error("the copy does not match its source: " + copied + " in " + sum.to + ", " + source + " in " + sum.from +
                 "; nothing was written");
   if (const std::vector<std::string> problems = dst.check(); !problems.empty()) {
@@ -177,6 +183,13 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
 }
 
 }  // namespace
+
+void replace_index(const store::Store& src, store::Store& dst) {
+  MigrateSummary sum;
+  sum.from = src.path();
+  sum.to = dst.path();
+  copy_index(src, dst, "", "", sum, {}, /*replace=*/true);
+}
 
 MigrateSummary migrate_index(const std::string& from, const std::string& to,
                              const std::function<void(int64_t, int64_t)>& progress) {

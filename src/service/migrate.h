@@ -38,4 +38,9 @@ struct MigrateSummary {
 MigrateSummary migrate_index(const std::string& from, const std::string& to,
                              const std::function<void(int64_t, int64_t)>& progress = {});
 
+// `index --rebuild` (issue 53): replaces everything `dst` holds by a copy of `src` (a rebuilt
+// index) in one transaction of `dst`, so that its readers see the old library until the new one
+// is there whole. Verified as migrate_index verifies; on failure `dst` is left as it was.
+void replace_index(const store::Store& src, store::Store& dst);
+
 }  // namespace clap::service

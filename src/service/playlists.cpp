@@ -63,7 +63,7 @@ std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const
     const std::vector<search::Hit> all = search::mmr_playlist(*candidates, query, seeds, options);
     std::vector<int64_t> ids;
     for (const auto& h : all) ids.push_back(h.id);
-    const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids);
+    const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids, {}, nullptr, /*measure_bands=*/false);
     const std::map<int64_t, size_t> group_of = group_index(groups);
     std::set<size_t> played;
     ResultCaps caps(rules.per_artist, rules.per_album);
@@ -178,7 +178,7 @@ Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const 
     out.tracks = search::path_between(tracks, a.id, b.id, length);
     std::vector<int64_t> ids;
     for (const auto& h : out.tracks) ids.push_back(h.id);
-    const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids);
+    const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids, {}, nullptr, /*measure_bands=*/false);
     const std::map<int64_t, size_t> group_of = group_index(groups);
     std::set<size_t> taken;
     for (int64_t end : {a.id, b.id})

@@ -41,7 +41,7 @@ std::set<int64_t> same_recordings(const LibrarySnapshot& snap, const std::set<in
     }
   std::vector<int64_t> ids(taken.begin(), taken.end());
   ids.insert(ids.end(), candidates.begin(), candidates.end());
-  const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids);
+  const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids, {}, nullptr, /*measure_bands=*/false);
   const std::map<int64_t, size_t> group_of = group_index(groups);
   std::set<size_t> taken_groups;
   for (int64_t id : taken)

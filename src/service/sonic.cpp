@@ -114,6 +114,9 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
   if (n == 0) throw Error(what + ": no indexed track with an embedding");
   if (options.count == 0) return {};
   const std::vector<float> query = search::mean_direction(n, all.dim, parts.data());
+  // Sorted once: every hit is looked up in it (a group of thousands of tracks, hits as many).
+  std::vector<int64_t> members = group;
+  std::sort(members.begin(), members.end());
   const int64_t library = static_cast<int64_t>(snap.tracks().size());
   for (int64_t k = std::min(library, options.count * 2 + 16 + static_cast<int64_t>(group.size()));;
        k = std::min(library, k * 4)) {
@@ -122,7 +125,7 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
     ResultCaps cap(options.per_artist, 0);
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
-      if (!t || std::find(group.begin(), group.end(), t->id) != group.end() || !cap.take(*t)) continue;
+      if (!t || (!options.include_group && std::binary_search(members.begin(), members.end(), t->id)) || !cap.take(*t)) continue;
       out.push_back({t, sonic_similarity(h.score), h.score});
       if (static_cast<int64_t>(out.size()) == options.count) return out;
     }

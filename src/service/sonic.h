@@ -38,6 +38,10 @@ struct SonicOptions {
   // The songs a request names (a seed, a path's ends, an artist's or album's tracks) are used
   // whatever the rules say: only the matches are filtered.
   ResultRules rules;
+  // Groups (an album's, an artist's tracks): whether the group's own tracks may be matches. An
+  // artist radio (the Subsonic getSimilarSongs of an artist) plays "songs from the given artist
+  // and similar artists"; "more like this album" (similarToAlbum) leaves the album out.
+  bool include_group = false;
 };
 
 struct SonicMatch {

@@ -217,11 +217,30 @@ std::unique_ptr<ImportScope> PostgresStore::begin_import(const ModelIdentity& id
   note("SELECT COUNT(*) FROM text_cache", "cached texts");
   if (!held.empty())
     throw Error(c_->where() + ": not an empty index (it holds " + held + "); a copy goes into an empty one only");
+  write_copy_head(identity, roots);
+  return scope;
+}
+
+std::unique_ptr<ImportScope> PostgresStore::begin_replace(const ModelIdentity& identity, const std::vector<std::string>& roots) {
+  if (read_only_) throw Error(c_->where() + ": opened read-only, cannot import into it");
+  if (importing_) throw Error(c_->where() + ": an import is already under way");
+  auto scope = std::make_unique<PgImportScope>(*c_, importing_);
+  c_->exec("LOCK TABLE meta, roots, tracks, windows, text_cache, track_labels, retired_tracks, retired_windows, "
+           "embedding_sets, set_windows, set_tracks IN EXCLUSIVE MODE");
+  // wipe()'s deletes, inside the import's transaction: readers see the old library until commit.
+  c_->exec("DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
+           "DELETE FROM track_labels; DELETE FROM fingerprints; DELETE FROM windows; DELETE FROM tracks; "
+           "DELETE FROM text_cache; DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
+           "DELETE FROM retired_windows; DELETE FROM retired_tracks; DELETE FROM jobs");
+  write_copy_head(identity, roots);
+  return scope;
+}
+
+void PostgresStore::write_copy_head(const ModelIdentity& identity, const std::vector<std::string>& roots) {
   write_identity(*c_, identity);
   for (const auto& p : roots)
     c_->query("INSERT INTO roots(path, added_at) VALUES ($1, $2::bigint) ON CONFLICT DO NOTHING",
               pg::Params().add(p).add(now_seconds()));
-  return scope;
 }
 
 void PostgresStore::import_sets(const std::vector<EmbeddingSet>& sets) {

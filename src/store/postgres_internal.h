@@ -25,9 +25,16 @@ int read_version(pg::Connection& c);
 // Refuses a database that holds another program's tables: nothing is added to it.
 void check_not_foreign(pg::Connection& c);
 [[noreturn]] void throw_no_index(const std::string& where);
-// Throws clap::Error naming the first table of kSchemaVersion's schema the database lacks (one
+// Throws DamagedIndex naming the first table of kSchemaVersion's schema the database lacks (one
 // dropped by hand or another tool), instead of raw SQL errors in every later statement.
 void check_tables(pg::Connection& c);
+// `index --rebuild` of such a database (issue 53, M8): creates every table of kSchemaVersion's
+// schema that it lacks, as the migrations make it, and adds again the foreign keys that a table
+// dropped with CASCADE took along (NOT VALID until validate_constraints). Never drops or changes a
+// table that is there. Refuses another program's database and any other schema version.
+void complete_schema(pg::Connection& c);
+// Validates the constraints complete_schema added NOT VALID (on tables emptied by a wipe: at no cost).
+void validate_constraints(pg::Connection& c);
 // Brings the database to kSchemaVersion, one numbered migration at a time, under an advisory lock.
 void migrate(pg::Connection& c);
 

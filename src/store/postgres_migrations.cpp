@@ -325,17 +325,90 @@ void check_not_foreign(pg::Connection& c) {
               "); clapsearch leaves it untouched - give another --db");
 }
 
+namespace {
+// Every table the migrations create (none of them drops one), in the order they were added.
+const char* const kTables[] = {"schema_version", "meta", "roots", "tracks", "windows", "text_cache", "track_labels",
+                               "retired_tracks", "retired_windows", "jobs", "removed_tracks", "fingerprints",
+                               "embedding_sets", "set_windows", "set_tracks", "users", "api_keys", "stars", "ratings",
+                               "plays", "playlists", "playlist_entries"};
+
+std::string text_array(const char* const* names, size_t n) {
+  std::string a = "{";
+  for (size_t i = 0; i < n; ++i) {
+    if (i) a += ',';
+    a += names[i];
+  }
+  a += '}';
+  return a;
+}
+const std::string& table_array() {
+  static const std::string a = text_array(kTables, sizeof(kTables) / sizeof(kTables[0]));
+  return a;
+}
+}  // namespace
+
 void check_tables(pg::Connection& c) {
   // Every table the migrations create (none of them drops one), in the order they were added.
-  auto r = c.query(
-      "SELECT n FROM unnest(ARRAY['schema_version', 'meta', 'roots', 'tracks', 'windows', 'text_cache', 'track_labels', "
-      "'retired_tracks', 'retired_windows', 'jobs', 'removed_tracks', 'fingerprints', 'embedding_sets', 'set_windows', "
-      "'set_tracks', 'users', 'api_keys', 'stars', 'ratings', 'plays', 'playlists', 'playlist_entries']) WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i LIMIT 1");
+  auto r = c.query("SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i LIMIT 1",
+                   pg::Params().add(table_array()));
   if (r.rows() == 0) return;
-  // Not DamagedIndex: --rebuild does not replace a server's database (store.h, check_replaceable).
-  throw Error(c.where() + ": the index is damaged (missing table " + r.text(0, 0) +
-              "); drop the database's clapsearch tables (or the database) on the server and build it again with "
-              "`clapsearch index DIR --db URL --model M`, or `clapsearch migrate` a copy");
+  // A DamagedIndex: `index --rebuild` creates the missing tables (complete_schema), never
+  // replacing the database or a table that is there.
+  throw DamagedIndex(c.where() + ": the index is damaged (missing table " + r.text(0, 0) +
+                     "); `clapsearch index DIR --db URL --rebuild` creates the missing tables again and indexes anew "
+                     "(with --model, unless it was made with the default model)");
+}
+
+void complete_schema(pg::Connection& c) {
+  pg::Transaction tx(c);
+  c.query("SELECT pg_advisory_xact_lock($1::bigint)", pg::Params().add(kMigrationLock));
+  check_not_foreign(c);
+  if (const int version = read_version(c); version != kSchemaVersion)
+    throw Error(c.where() + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
+                std::to_string(kSchemaVersion) + ": only a database of this version has its missing tables made again");
+  const std::string live = c.query("SELECT quote_ident(current_schema())").text(0, 0);
+  const std::string search_path = c.query("SELECT current_setting('search_path')").text(0, 0);
+  // The current schema is built by the migrations themselves, in a scratch schema of this
+  // transaction, so that a table made again is exactly what a new index has (its columns,
+  // constraints, indexes and their names, which later migrations refer to), with no second copy
+  // of the schema to drift from them. Each missing table is then moved over whole.
+  const std::string scratch = "clapsearch_schema_" + std::to_string(c.query("SELECT pg_backend_pid()").int64(0, 0));
+  c.exec("CREATE SCHEMA " + scratch);
+  c.exec("SET LOCAL search_path TO " + scratch);
+  c.exec("CREATE TABLE schema_version(version INTEGER NOT NULL)");
+  for (const char* migration : kMigrations) c.exec(migration);
+  // Foreign keys, printed while the scratch schema is the search path: their tables unqualified.
+  auto keys = c.query(
+      "SELECT cl.relname::text, quote_ident(co.conname), pg_get_constraintdef(co.oid) FROM pg_constraint co "
+      "JOIN pg_class cl ON cl.oid = co.conrelid WHERE co.contype = 'f' AND co.connamespace = $1::regnamespace ORDER BY 1, 2",
+      pg::Params().add(scratch));
+  c.query("SELECT set_config('search_path', $1, true)", pg::Params().add(search_path));
+  for (const char* table : kTables)
+    if (c.query("SELECT to_regclass($1) IS NULL", pg::Params().add(table)).text(0, 0) == "t")
+      c.exec("ALTER TABLE " + scratch + "." + table + " SET SCHEMA " + live);
+  if (c.query("SELECT to_regclass('job_events') IS NULL").text(0, 0) == "t")
+    c.exec("ALTER SEQUENCE " + scratch + ".job_events SET SCHEMA " + live);
+  // Dropping the scratch schema drops the foreign keys of a moved table that point into it; a
+  // table dropped with CASCADE took the foreign keys of others to it along. Both are added again,
+  // NOT VALID: rows that referred to a dropped table break them, and the rebuild's wipe deletes
+  // every row next (PostgresStore::wipe then validates them).
+  c.exec("DROP SCHEMA " + scratch + " CASCADE");
+  for (int i = 0; i < keys.rows(); ++i) {
+    const std::string table = keys.text(i, 0), name = keys.text(i, 1);
+    if (c.query("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND quote_ident(conname) = $2",
+                pg::Params().add(table).add(name))
+            .rows() == 0)
+      c.exec("ALTER TABLE " + live + "." + table + " ADD CONSTRAINT " + name + " " + keys.text(i, 2) + " NOT VALID");
+  }
+  tx.commit();
+}
+
+void validate_constraints(pg::Connection& c) {
+  auto r = c.query(
+      "SELECT conrelid::regclass::text, quote_ident(conname) FROM pg_constraint WHERE NOT convalidated AND conrelid IN "
+      "(SELECT to_regclass(n) FROM unnest($1::text[]) AS t(n)) ORDER BY 1, 2",
+      pg::Params().add(table_array()));
+  for (int i = 0; i < r.rows(); ++i) c.exec("ALTER TABLE " + r.text(i, 0) + " VALIDATE CONSTRAINT " + r.text(i, 1));
 }
 
 [[noreturn]] void throw_no_index(const std::string& where) {

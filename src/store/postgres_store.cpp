@@ -58,6 +58,14 @@ std::unique_ptr<PostgresStore> PostgresStore::open(const std::string& url, bool 
   return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(c), url, false));
 }
 
+std::unique_ptr<PostgresStore> PostgresStore::open_completing_schema(const std::string& url) {
+  {
+    pg::Connection c(url);
+    complete_schema(c);
+  }
+  return open(url, /*create=*/false);
+}
+
 std::unique_ptr<PostgresStore> PostgresStore::open_readonly(const std::string& url) {
   auto c = std::make_unique<pg::Connection>(url);
   check_not_foreign(*c);
@@ -151,9 +159,10 @@ void PostgresStore::set_model(const ModelIdentity& identity) {
 void PostgresStore::wipe(const ModelIdentity& identity) {
   pg::Transaction tx(*c_);
   c_->exec("DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
-           "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
+           "DELETE FROM track_labels; DELETE FROM fingerprints; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
            "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
            "DELETE FROM retired_windows; DELETE FROM retired_tracks; DELETE FROM jobs");
+  validate_constraints(*c_);  // those a completed schema added NOT VALID, on tables now empty
   write_identity(*c_, identity);
   reset_changes(*c_, bump_generation(*c_));
   tx.commit();

@@ -33,6 +33,9 @@ class PostgresStore final : public Store {
   // Connects to an existing index (no schema changes; a missing or other schema is refused);
   // the session is read-only.
   static std::unique_ptr<PostgresStore> open_readonly(const std::string& url);
+  // `index --rebuild` of an index missing tables (store.h: replace_damaged_index): creates the
+  // tables it lacks, then opens it as open() does. The caller wipes it next.
+  static std::unique_ptr<PostgresStore> open_completing_schema(const std::string& url);
   static int current_schema_version();
   static bool is_url(const std::string& location);  // postgresql:// or postgres://
 
@@ -124,6 +127,7 @@ class PostgresStore final : public Store {
   std::vector<RetiredCopy> export_retired(const std::vector<int64_t>& retired_ids) const override;
   std::vector<CachedText> export_cached_texts(const CachedText* after, size_t limit) const override;
   std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
+  std::unique_ptr<ImportScope> begin_replace(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
   void import_sets(const std::vector<EmbeddingSet>& sets) override;
   void import_tracks(const std::vector<TrackCopy>& tracks) override;
   void import_retired(const std::vector<RetiredCopy>& retired) override;
@@ -139,6 +143,7 @@ class PostgresStore final : public Store {
   int64_t add_api_key(const ApiKeyRecord& key) override;
   std::optional<ApiKeyRecord> api_key(const std::string& key_hash) const override;
   std::vector<ApiKeyRecord> api_keys(int64_t user_id) const override;
+  bool remove_api_key(int64_t user_id, int64_t key_id) override;
   void put_star(const FeedbackRecord& star) override;
   bool remove_star(int64_t user_id, const std::string& kind, const std::string& item_id, int64_t track_id) override;
   std::vector<FeedbackRecord> stars(int64_t user_id) const override;
@@ -155,6 +160,8 @@ class PostgresStore final : public Store {
   void import_user_data(const UserDataCopy& data) override;
 
  private:
+  // begin_import's and begin_replace's first rows: the identity and the roots.
+  void write_copy_head(const ModelIdentity& identity, const std::vector<std::string>& roots);
   WindowTable window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const;
   PostgresStore(std::unique_ptr<pg::Connection> c, std::string url, bool read_only);
   std::unique_ptr<pg::Connection> c_;  // mutable state of a const Store: the session

@@ -245,6 +245,11 @@ std::vector<ApiKeyRecord> PostgresStore::api_keys(int64_t user_id) const {
   return out;
 }
 
+bool PostgresStore::remove_api_key(int64_t user_id, int64_t key_id) {
+  return c_->query("DELETE FROM api_keys WHERE id = $1::bigint AND user_id = $2::bigint", pg::Params().add(key_id).add(user_id))
+             .affected() > 0;
+}
+
 void PostgresStore::put_star(const FeedbackRecord& star) {
   check_feedback(star, false);
   pg::Transaction tx(*c_);
@@ -362,7 +367,8 @@ UserDataCopy PostgresStore::export_user_data() const {
     for (int i = 0; i < r.rows(); ++i) c.api_keys.push_back(decode_key(r, i));
   }
   {
-    auto r = c_->query("SELECT user_id, item_kind, item_id, track_id, content_hash, path, starred_at FROM stars ORDER BY user_id, starred_at, item_kind, item_id, track_id");
+    auto r = c_->query("SELECT user_id, item_kind, item_id, track_id, content_hash, path, starred_at FROM stars "
+                       "ORDER BY user_id, starred_at, item_kind, item_id, track_id");
     for (int i = 0; i < r.rows(); ++i) c.stars.push_back(decode_feedback(r, i, false));
   }
   {

@@ -175,13 +175,30 @@ std::unique_ptr<ImportScope> SqliteStore::begin_import(const ModelIdentity& iden
   note(count_rows(db_, "SELECT COUNT(*) FROM roots"), "folders");
   note(count_rows(db_, "SELECT COUNT(*) FROM text_cache"), "cached texts");
   if (!held.empty()) throw Error(path_ + ": not an empty index (it holds " + held + "); a copy goes into an empty one only");
+  write_copy_head(identity, roots);
+  return scope;
+}
+
+std::unique_ptr<ImportScope> SqliteStore::begin_replace(const ModelIdentity& identity, const std::vector<std::string>& roots) {
+  if (read_only_) throw Error(path_ + ": opened read-only, cannot import into it");
+  if (importing_) throw Error(path_ + ": an import is already under way");
+  auto scope = std::make_unique<SqliteImportScope>(db_, importing_);
+  // wipe()'s deletes, inside the import's transaction (the retired tables are emptied, not dropped).
+  sql::exec(db_, "DELETE FROM track_labels; DELETE FROM fingerprints; DELETE FROM windows; DELETE FROM tracks; "
+                 "DELETE FROM text_cache; DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
+                 "DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets");
+  if (has_retired_tables(db_)) sql::exec(db_, "DELETE FROM retired_windows; DELETE FROM retired_tracks");
+  write_copy_head(identity, roots);
+  return scope;
+}
+
+void SqliteStore::write_copy_head(const ModelIdentity& identity, const std::vector<std::string>& roots) {
   write_identity(db_, identity);
   sql::Stmt r(db_, "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)");
   for (const auto& p : roots) {
     r.bind(1, p).bind(2, now_seconds());
     r.run();
   }
-  return scope;
 }
 
 void SqliteStore::import_sets(const std::vector<EmbeddingSet>& sets) {

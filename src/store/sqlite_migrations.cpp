@@ -281,7 +281,8 @@ std::string missing_table(sqlite3* db) {
   while (s.step()) present.insert(s.text(0));
   // Every table the migrations create (none of them drops one), in the order they were added.
   for (const char* table : {"schema_version", "meta", "roots", "tracks", "windows", "text_cache", "track_labels",
-                            "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks", "users", "api_keys", "stars", "ratings",
+                            "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks",
+                            "users", "api_keys", "stars", "ratings",
                             "plays", "playlists", "playlist_entries"})
     if (!present.count(table)) return table;
   // The retired tables come as a pair (kRetiredTables): one without the other is damage too.

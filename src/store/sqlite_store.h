@@ -118,6 +118,7 @@ class SqliteStore final : public Store {
   std::vector<RetiredCopy> export_retired(const std::vector<int64_t>& retired_ids) const override;
   std::vector<CachedText> export_cached_texts(const CachedText* after, size_t limit) const override;
   std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
+  std::unique_ptr<ImportScope> begin_replace(const ModelIdentity& identity, const std::vector<std::string>& roots) override;
   void import_sets(const std::vector<EmbeddingSet>& sets) override;
   void import_tracks(const std::vector<TrackCopy>& tracks) override;
   void import_retired(const std::vector<RetiredCopy>& retired) override;
@@ -133,6 +134,7 @@ class SqliteStore final : public Store {
   int64_t add_api_key(const ApiKeyRecord& key) override;
   std::optional<ApiKeyRecord> api_key(const std::string& key_hash) const override;
   std::vector<ApiKeyRecord> api_keys(int64_t user_id) const override;
+  bool remove_api_key(int64_t user_id, int64_t key_id) override;
   void put_star(const FeedbackRecord& star) override;
   bool remove_star(int64_t user_id, const std::string& kind, const std::string& item_id, int64_t track_id) override;
   std::vector<FeedbackRecord> stars(int64_t user_id) const override;
@@ -149,6 +151,8 @@ class SqliteStore final : public Store {
   void import_user_data(const UserDataCopy& data) override;
 
  private:
+  // begin_import's and begin_replace's first rows: the identity and the roots.
+  void write_copy_head(const ModelIdentity& identity, const std::vector<std::string>& roots);
   static SqliteStore open_file(const std::string& path, bool create);  // open() once the file is there
   WindowTable window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const;
   SqliteStore(sqlite3* db, std::string path, bool read_only);

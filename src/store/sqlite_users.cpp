@@ -258,6 +258,11 @@ std::vector<ApiKeyRecord> SqliteStore::api_keys(int64_t user_id) const {
   return out;
 }
 
+bool SqliteStore::remove_api_key(int64_t user_id, int64_t key_id) {
+  sql::Stmt(db_, "DELETE FROM api_keys WHERE id = ? AND user_id = ?").bind(1, key_id).bind(2, user_id).run();
+  return sqlite3_changes(db_) > 0;
+}
+
 void SqliteStore::put_star(const FeedbackRecord& star) {
   check_feedback(star, false);
   sql::Transaction tx(db_);
@@ -378,7 +383,9 @@ UserDataCopy SqliteStore::export_user_data() const {
     while (s.step()) c.api_keys.push_back(decode_key(s));
   }
   {
-    sql::Stmt s(db_, "SELECT user_id, item_kind, item_id, track_id, content_hash, path, starred_at FROM stars ORDER BY user_id, starred_at, item_kind, item_id, track_id");
+    sql::Stmt s(db_,
+                "SELECT user_id, item_kind, item_id, track_id, content_hash, path, starred_at FROM stars "
+                "ORDER BY user_id, starred_at, item_kind, item_id, track_id");
     while (s.step()) c.stars.push_back(decode_feedback(s, false));
   }
   {

@@ -148,13 +148,19 @@ bool is_damage(const std::exception& e) {
 }
 
 void check_replaceable(const std::string& location) {
-  if (PostgresStore::is_url(location))
-    throw Error(pg::redact(location) + ": --rebuild does not replace a PostgreSQL database; repair or drop it on the server");
+  // A server's database is never replaced: its only damage reported (a missing table) is
+  // repaired in place by replace_damaged_index, and the database itself is left as it is.
+  if (PostgresStore::is_url(location)) return;
   SqliteStore::check_replaceable(location);
 }
 
 std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock) {
   check_replaceable(location);
+  if (PostgresStore::is_url(location)) {
+    std::unique_ptr<Store> store = PostgresStore::open_completing_schema(location);
+    if (!lock) lock = store->lock_indexer();
+    return store;
+  }
   return std::make_unique<SqliteStore>(SqliteStore::replace_damaged(location, lock));
 }
 

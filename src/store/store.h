@@ -591,6 +591,10 @@ class Store {
   // written (later inserts get fresh ids) and commits. Nothing else may be written through this
   // store while the scope is open (import_* outside one throw); the scope ends before the store.
   virtual std::unique_ptr<ImportScope> begin_import(const ModelIdentity& identity, const std::vector<std::string>& roots) = 0;
+  // Like begin_import, into an index that may hold a library (`index --rebuild`, issue 53): the
+  // transaction first deletes everything the index holds, as wipe() does, so that readers keep
+  // seeing the old library until commit() and the copy, whole, after it.
+  virtual std::unique_ptr<ImportScope> begin_replace(const ModelIdentity& identity, const std::vector<std::string>& roots) = 0;
   // Every embedding set of the copy (ids, identities, which one is active: the one whose
   // identity begin_import wrote), written before the tracks whose TrackCopy::sets refer to them.
   virtual void import_sets(const std::vector<EmbeddingSet>& sets) = 0;
@@ -612,6 +616,8 @@ class Store {
   virtual int64_t add_api_key(const ApiKeyRecord& key) = 0;  // returns its id
   virtual std::optional<ApiKeyRecord> api_key(const std::string& key_hash) const = 0;
   virtual std::vector<ApiKeyRecord> api_keys(int64_t user_id) const = 0;  // by id
+  // Revokes key `key_id` of the user; false when the user has no such key.
+  virtual bool remove_api_key(int64_t user_id, int64_t key_id) = 0;
   // Stars and ratings: put replaces the user's star (rating) of the same item (a song: the same
   // track id), remove deletes it (false when there was none). A rating of 0 removes it.
   virtual void put_star(const FeedbackRecord& star) = 0;
@@ -676,6 +682,7 @@ class DamagedIndex : public Error {
 // True when `e`, thrown by open_store or a Store call, reports a damaged database file (a
 // DamagedIndex, or SQLite's SQLITE_CORRUPT / SQLITE_NOTADB found while reading or writing).
 bool is_damage(const std::exception& e);
+// A PostgreSQL database passes: it is never replaced (see replace_damaged_index).
 // Throws clap::Error unless `location` is a SQLite file that is recognisably a clapsearch index,
 // however damaged: its SQLite header carries the application id every index gets when created
 // ("CLAP", 0x434C4150 at offset 68), or - an index made before the application id was set - its
@@ -685,7 +692,9 @@ void check_replaceable(const std::string& location);
 // `index --rebuild` of a damaged index: removes the SQLite file at `location` (with its -wal,
 // -shm and -journal files) after check_replaceable, and creates a new, empty index there. Holds
 // the indexer lock while it does (taken into `lock` when empty, else the caller's lock on this
-// location). The caller has closed every Store it had open on the file.
+// location). The caller has closed every Store it had open on the file. A PostgreSQL database
+// (whose damage is a missing table) is not replaced: the tables it lacks are created again, none
+// that is there is dropped, and the caller's wipe then empties it (issue 53, M8).
 std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock);
 
 }  // namespace clap::store

@@ -108,20 +108,57 @@ TEST(DamagedIndex, RebuildReplacesAnIndexMissingATable) {
   }
 }
 
-// The same on a PostgreSQL store: named at open (no raw SQL error); --rebuild never replaces a
-// server's database, so the message says how to recover instead.
-TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamed) {
+// The same on a PostgreSQL store: named at open (no raw SQL error), with --rebuild as the way
+// out; --rebuild never replaces a server's database but creates the tables it lacks (those a
+// table dropped with CASCADE took along included: the foreign keys to it), exactly as a new
+// index has them - the schema dump equals a fresh index's - and indexes anew.
+TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamedAndRebuilt) {
   const std::string root = test::temp_dir();
   test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
   test::PostgresServer& server = test::PostgresServer::shared();
-  const std::string db = server.create_database();
+  const auto psql = [&](const std::string& db, const std::string& statement) {
+    std::string out, err;
+    EXPECT_EQ(test::run_command(q(server.bin_dir() + "/psql") + " -q -d " + q(db) + " -c " + q(statement), &out, &err), 0)
+        << statement << ": " << err;
+  };
+  const auto schema = [&](const std::string& db) {
+    std::string out, err;
+    EXPECT_EQ(test::run_command(q(server.bin_dir() + "/pg_dump") + " --schema-only --no-owner -d " + q(db), &out, &err), 0)
+        << err;
+    // Without pg_dump's \restrict lines, whose key is new in every dump.
+    std::string kept;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("\\restrict", 0) != 0 && line.rfind("\\unrestrict", 0) != 0) kept += line + "\n";
+    return kept;
+  };
+  const std::string fresh = server.create_database();
   std::string out, err;
-  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
-  ASSERT_EQ(test::run_command(q(server.bin_dir() + "/psql") + " -q -d " + q(db) + " -c 'DROP TABLE set_windows'", &out, &err), 0)
-      << err;
-  for (const std::string& command : std::vector<std::string>{"status", "search 'a tone'", "index " + q(root + "/lib")}) {
-    EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
-    EXPECT_NE(err.find("the index is damaged (missing table set_windows)"), std::string::npos) << command << ": " << err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(fresh) + model_arg() + " -q", &out, &err), 0) << err;
+  const std::string fresh_schema = schema(fresh);
+  ASSERT_NE(fresh_schema.find("CREATE TABLE"), std::string::npos) << fresh_schema;
+  // What is dropped, and the first table of the schema that is then missing (the one named).
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"DROP TABLE set_windows", "set_windows"},
+      {"DROP TABLE tracks CASCADE", "tracks"},
+      {"DROP TABLE embedding_sets CASCADE; DROP TABLE windows; DROP SEQUENCE job_events", "windows"}};
+  for (const auto& [drop, missing] : cases) {
+    const std::string db = server.create_database();
+    ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+    psql(db, "INSERT INTO text_cache(model, text, embedding) VALUES ('m', 'kept until the wipe', '\\x00')");
+    psql(db, drop);
+    for (const std::string& command : std::vector<std::string>{"status", "search 'a tone'", "index " + q(root + "/lib")}) {
+      EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
+      EXPECT_NE(err.find("the index is damaged (missing table " + missing + ")"), std::string::npos) << command << ": " << err;
+      EXPECT_NE(err.find("--rebuild"), std::string::npos) << command << ": " << err;
+    }
+    ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild", &out, &err), 0) << drop << ": " << err;
+    EXPECT_NE(err.find("missing tables were created again"), std::string::npos) << err;
+    EXPECT_EQ(schema(db), fresh_schema) << drop;
+    ASSERT_EQ(cli("status --json --db " + q(db), &out, &err), 0) << err;
+    EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 1) << out;
+    ASSERT_EQ(cli("search 'a tone' --json --db " + q(db), &out, &err), 0) << err;
+    EXPECT_NE(out.find("a.wav"), std::string::npos) << out;
   }
 }
 

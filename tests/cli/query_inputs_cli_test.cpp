@@ -150,6 +150,37 @@ TEST(QueryInputs, DuplicatesKeepTheWiderBandBeforeTheLosslessContainer) {
   EXPECT_NE(keeper["path"].get<std::string>().find("original.m4a"), std::string::npos) << out;
 }
 
+// Issue 53: a lossless file made from a lossy copy (a FLAC of a 64 kb/s MP3, at the same 44.1 kHz)
+// says "44.1 kHz lossless" in its header but stops where the MP3 does (about 17 kHz): the measured
+// bandwidth decides before the container. A full-band FLAC is kept over both; without it the
+// original MP3 is kept over the FLAC made from it (which adds nothing to it), and the table says
+// why.
+TEST(QueryInputs, DuplicatesKeepTheMeasuredBandBeforeTheLosslessContainer) {
+  const std::string dir = test::temp_dir() + "/measured-band", db = dir + "/library.db";
+  fs::remove_all(dir);
+  const std::string source = dir + "/source.flac";
+  test::ffmpeg(source, "-f lavfi -i anoisesrc=color=pink:d=20:seed=5:sample_rate=44100 -c:a flac");
+  test::ffmpeg(dir + "/music/original.mp3", "-i " + q(source) + " -c:a libmp3lame -b:a 64k");
+  test::ffmpeg(dir + "/music/from-mp3.flac", "-i " + q(dir + "/music/original.mp3") + " -c:a flac");
+  test::ffmpeg(dir + "/music/true.flac", "-i " + q(source) + " -c:a flac -sample_fmt s32");  // 24-bit, as from-mp3.flac
+  const auto keeper = [&] {
+    test::index_library(dir + "/music", db, test::case_dir("tiny-unfused"));
+    std::string out, err;
+    EXPECT_EQ(test::run_cli("duplicates --json --db " + q(db), &out, &err), 0) << err;
+    const json groups = json::parse(out);
+    EXPECT_EQ(groups.size(), 1u) << out;
+    if (groups.size() != 1) return std::string();
+    EXPECT_TRUE(groups[0]["tracks"][0]["keeper"].get<bool>()) << out;
+    return fs::path(groups[0]["tracks"][0]["path"].get<std::string>()).filename().string();
+  };
+  EXPECT_EQ(keeper(), "true.flac");
+  fs::remove(dir + "/music/true.flac");
+  EXPECT_EQ(keeper(), "original.mp3");
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("duplicates --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find("made from a lossy copy (its audio stops at 17"), std::string::npos) << out;
+}
+
 // `doctor --db` checks the index's own model (L15): no hub model is needed, offline.
 TEST(QueryInputs, DoctorChecksTheModelOfTheIndexItIsGiven) {
   std::string out, err;

@@ -112,6 +112,23 @@ TEST(UserCli, AddListPasswdKeyRemove) {
     EXPECT_FALSE(accounts.find_by_key(key.substr(1)));
   }
   EXPECT_EQ(file_text(db).find(key), std::string::npos);
+  // Keys are listed (never shown again) and revoked by id (the apiKeyAuthentication extension
+  // requires both).
+  ASSERT_EQ(run("user keys bob --json --db " + q(db), &out, &err), 0) << err;
+  const json keys = json::parse(out);
+  ASSERT_EQ(keys.size(), 1u) << out;
+  EXPECT_EQ(keys[0]["label"], "phone");
+  EXPECT_EQ(out.find(key), std::string::npos);
+  EXPECT_EQ(run("user revoke bob 99 --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("no API key 99"), std::string::npos) << err;
+  EXPECT_EQ(run("user revoke alice " + keys[0]["id"].dump() + " --db " + q(db), &out, &err), 1);  // not alice's
+  ASSERT_EQ(run("user revoke bob " + keys[0]["id"].dump() + " --db " + q(db), &out, &err), 0) << err;
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    EXPECT_FALSE(service::Accounts(*s, db).find_by_key(key));
+  }
+  ASSERT_EQ(run("user keys bob --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find("no API key"), std::string::npos) << out;
 
   ASSERT_EQ(run("user remove bob --db " + q(db), &out, &err), 0) << err;
   ASSERT_EQ(run("user list --json --db " + q(db), &out, &err), 0) << err;

@@ -257,6 +257,16 @@ def run_hardening_tests(tmp, binary, model, plugin_dir):
     check('not in the clapsearch index' not in done.stderr, f'tag missed the non-UTF-8 name: {done.stderr}')
     check(env.lines('ls', '-f', '$clap_genre', 'title:Latin') != [], 'the non-UTF-8 name was not tagged')
 
+    # A query word that is not UTF-8 (a file name's bytes typed in the shell) crashed beets' own
+    # query code with a UnicodeEncodeError traceback: refused, naming the word. The file itself
+    # still works as similar's seed.
+    for action in ('index', 'similar', 'tag'):
+        done = env.beet('clapsearch', action, os.fsdecode(b'title:caf\xe9'), ok=False)
+        check(done.returncode == 1 and 'Traceback' not in done.stderr
+              and "the query 'title:caf\\xe9' is not UTF-8 text" in done.stderr, f'{action} of a non-UTF-8 query: {done.stderr}')
+    found = env.lines('clapsearch', 'similar', '-f', '$title', os.path.join(music, os.fsdecode(b'Y/Three/caf\xe9.flac')))
+    check(sorted(found) == ['First', 'Second'], f'similar to the non-UTF-8 file: {found}')
+
     # A file beets does not know, whose name differs from the item's only in a byte that is not
     # UTF-8: clapsearch's JSON showed both as 'caf\ufffd.flac', and the plugin took the other
     # file for the item (shown twice, tagged with the other file's label). Paths keep their bytes.

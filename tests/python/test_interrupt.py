@@ -1,5 +1,6 @@
 """Ctrl-C stops a long call (L5): the engine's loops give Python's signal handlers a chance
-between batches (embed_text, embed_audio) and between files (index), so a KeyboardInterrupt
+between batches (embed_text, embed_audio, and the windows of one long file in embed_song and
+embed_audio_files) and between files (index), so a KeyboardInterrupt
 comes within about one batch, not when the call would have ended minutes later.
 
 Each call runs in a child interpreter, told to start a call that would run for minutes and
@@ -35,13 +36,14 @@ def interrupted(body):
         assert child.stdout.readline().strip() == "go", child.stderr.read()
         time.sleep(1.0)
         child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=ENDS_WITHIN_S)
+        rest, err = child.communicate(timeout=ENDS_WITHIN_S)
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()
         pytest.fail(f"the call went on for {ENDS_WITHIN_S} s after Ctrl-C")
     assert child.returncode != 0
     assert "KeyboardInterrupt" in err, err
+    assert "finished" not in rest, rest
     return err
 
 
@@ -113,5 +115,36 @@ lib = clapsearch.Library({db!r}, threads=1)
 texts = [f"query number {{i}}" for i in range(400000)]
 print("go", flush=True)
 lib.search(texts, k=1)
+print("finished", flush=True)
+""")
+
+
+def long_song(tmp_path):
+    # 20 minutes of a sweeping tone (FLAC compresses it to little): with a 0.25 s hop that is
+    # 4,800 windows, minutes of model time on two cores; one batch takes a fraction of a second.
+    from conftest import ffmpeg
+
+    path = str(tmp_path / "long.flac")
+    ffmpeg(path, '-f lavfi -i "aevalsrc=0.3*sin(2*PI*(200+100*sin(t/7))*t):d=1200:s=16000" -c:a flac')
+    return path
+
+
+def test_ctrl_c_stops_embed_song_within_one_long_file(tmp_path):
+    # L5: one long file was one uninterruptible call (its windows were embedded in one go); the
+    # windows are now embedded a batch at a time with Python's signal handlers run in between,
+    # and during the decode about every second of audio.
+    path = long_song(tmp_path)
+    interrupted(f"""
+print("go", flush=True)
+model.embed_song({path!r}, window=10.0, hop=0.25, batch=4)
+print("finished", flush=True)
+""")
+
+
+def test_ctrl_c_stops_embed_audio_files_within_one_long_file(tmp_path):
+    path = long_song(tmp_path)
+    interrupted(f"""
+print("go", flush=True)
+model.embed_audio_files([{path!r}], hop=0.25, batch=4)
 print("finished", flush=True)
 """)

@@ -116,6 +116,18 @@ check(/too many failed attempts/.test(locked) && /try again in \d+ s/.test(locke
 const still = await expectFailure("the right password after 10,001 made-up names", { u: bob, p: bobPassword }, 40);
 check(/too many failed attempts/.test(still), `the lock holds: ${still}`);
 await expectOk("another user from the same address", { u: env.user, t: md5(env.password + salt), s: salt });
+// A revoked API key is refused at once (44); a new one works.
+const cli = (...args) => execFileSync(env.cli, [...args, "--db", env.db]).toString();
+const carolKeyUser = "keys-" + stamp;
+addUser(carolKeyUser, "pw");
+const key1 = cli("user", "key", carolKeyUser).trim();
+await expectOk("a new API key", { apiKey: key1 });
+const listed = JSON.parse(cli("user", "keys", carolKeyUser, "--json"));
+check(listed.length === 1 && !JSON.stringify(listed).includes(key1), `user keys lists it without the key: ${JSON.stringify(listed)}`);
+cli("user", "revoke", carolKeyUser, String(listed[0].id));
+await expectFailure("a revoked API key", { apiKey: key1 }, 44);
+cli("user", "remove", carolKeyUser);
+
 // A removed user can no longer sign in; the users of this file go.
 const carol = "carol-" + stamp;
 addUser(carol, "carol's password");
