@@ -281,6 +281,10 @@ class DeadlineStream final : public httplib::Stream {
       }
     }
     if (!refusal_.status && req.has_header("Transfer-Encoding")) framing_.emplace(max_body_);
+    // RFC 9112 (6.3): a request with neither Content-Length nor Transfer-Encoding has no body.
+    // cpp-httplib would read a POST's, PUT's or PATCH's until the connection closes, answering
+    // a valid request only at the body deadline: it is told the length, zero.
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) req.headers.emplace("Content-Length", "0");
     req.params = parse_query(req.target);
   }
 

@@ -345,7 +345,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       const std::string n = req.get_header_value("Content-Length");
       if (n.empty() || req.has_header("Transfer-Encoding"))
         return deny(411, "length required", "a POST to /rest/ declares its Content-Length (no chunked body)");
-      if (n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) > (1 << 20))
+      if (n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) > static_cast<long long>(subsonic::kMaxFormBytes))
         return deny(413, "too large", "a form POST to /rest/ is at most 1 MB");
       return httplib::Server::HandlerResponse::Unhandled;
     }

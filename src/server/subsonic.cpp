@@ -11,6 +11,7 @@
 #include "core/utf8.h"
 #include "server/api.h"
 #include "server/api_request.h"
+#include "server/connection.h"
 #include "service/accounts.h"
 
 namespace clap::server::subsonic {
@@ -226,7 +227,25 @@ void Rest::install(httplib::Server& http) {
   // Subsonic client can read), not by the server's JSON 404.
   const auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };
   http.Get(R"(/rest/([^/]*))", handler);
-  http.Post(R"(/rest/([^/]*))", handler);
+  // A form POST (the formPost extension) is read here, not by cpp-httplib: the library Debian
+  // ships refuses a urlencoded body over 8 KB (CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH,
+  // compiled in) with a bare 413, so a playlist of a few hundred songs could not be saved, and
+  // it drops a repeated pair. The
+  // body's length was checked before a byte is read (server.cpp: at most 1 MB, declared).
+  http.Post(R"(/rest/([^/]*))", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    std::string body;
+    const bool read = reader([&body](const char* data, size_t n) {
+      if (body.size() + n > kMaxFormBytes) return false;
+      body.append(data, n);
+      return true;
+    });
+    if (!read) return answer_failure(req, res, {0, "the form could not be read (at most 1 MB, sent whole)"}, 400);
+    // The request object is cpp-httplib's own, not const: its parameters gain the form's fields,
+    // parsed as the query is (connection.h: every pair kept; cpp-httplib's own parser drops a
+    // repeated pair, the second songId=7 of a playlist playing a song twice).
+    for (auto& field : parse_query("?" + body)) const_cast<httplib::Request&>(req).params.insert(std::move(field));
+    dispatch(req, res);
+  });
 }
 
 void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {

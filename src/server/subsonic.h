@@ -46,6 +46,9 @@ namespace clap::server::subsonic {
 using service::ojson;
 
 inline constexpr const char* kApiVersion = "1.16.1";  // the Subsonic API version answered
+// The largest form POST (formPost extension) a /rest/ request may send: server.cpp refuses a
+// longer declared body before reading it; thousands of song ids fit.
+inline constexpr size_t kMaxFormBytes = size_t{1} << 20;
 inline constexpr const char* kServerType = "clapsearch";
 inline constexpr const char* kServerVersion = "0.1.0";
 inline constexpr const char* kXmlNamespace = "http://subsonic.org/restapi";

@@ -58,16 +58,24 @@ class FailureLimit {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
     if (failures_.size() >= kMaxTrackedKeys && !failures_.count(key)) {
-      // Forget the addresses whose failures are all old; if none, the one with the oldest.
+      // Forget the keys whose failures are all old; if none, the one whose last failure is the
+      // oldest among those not locked out. A locked key goes only when every key is locked:
+      // else failures under made-up user names (10,000 requests) would erase a lock, and its
+      // user's password could be guessed 5 more times.
       for (auto it = failures_.begin(); it != failures_.end();) {
         prune(it->second, now);
         it = it->second.empty() ? failures_.erase(it) : std::next(it);
       }
       if (failures_.size() >= kMaxTrackedKeys) {
-        auto oldest = failures_.begin();
-        for (auto it = failures_.begin(); it != failures_.end(); ++it)
-          if (it->second.back() < oldest->second.back()) oldest = it;
-        failures_.erase(oldest);
+        auto victim = failures_.end();
+        for (auto it = failures_.begin(); it != failures_.end(); ++it) {
+          const bool locked = it->second.size() >= kMaxFailures;
+          const bool victim_locked = victim != failures_.end() && victim->second.size() >= kMaxFailures;
+          if (victim == failures_.end() || (victim_locked && !locked) ||
+              (victim_locked == locked && it->second.back() < victim->second.back()))
+            victim = it;
+        }
+        failures_.erase(victim);
       }
     }
     auto& list = failures_[key];

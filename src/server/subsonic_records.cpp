@@ -11,7 +11,10 @@
 namespace clap::server::subsonic {
 
 std::string date_time(int64_t unix_s) {
-  const std::time_t t = static_cast<std::time_t>(std::max<int64_t>(0, unix_s));
+  // RFC 3339 has four-digit years: a time stored beyond 9999 (a client's wrong clock) is shown
+  // as the last second it can write, never as a date no client parses.
+  constexpr int64_t kLastRfc3339Second = 253402300799;  // 9999-12-31T23:59:59Z
+  const std::time_t t = static_cast<std::time_t>(std::clamp<int64_t>(unix_s, 0, kLastRfc3339Second));
   std::tm tm{};
   gmtime_r(&t, &tm);
   char text[32];

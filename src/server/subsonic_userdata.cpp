@@ -190,6 +190,10 @@ void scrobble(Call& call, ojson&) {
       if (ec != std::errc() || end != times[i].data() + times[i].size() || ms < 0)
         throw Failure{0, "parameter time must be milliseconds since 1970 (got \"" + times[i].substr(0, 40) + "\")"};
       when = ms / 1000;
+      // A play is in the past: a time beyond tomorrow (a day of clock skew allowed) is a wrong
+      // time, which stored would show as every later answer's "played" date.
+      if (when > now_seconds() + 86400)
+        throw Failure{0, "parameter time is in the future (" + times[i].substr(0, 40) + " ms since 1970)"};
     }
     at.push_back(when);
   }

@@ -1,6 +1,7 @@
 #include "service/user_data.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 namespace clap::service {
@@ -143,9 +144,30 @@ std::string UserData::user_name(int64_t id) const {
   return u ? u->name : "";
 }
 
-void NowPlaying::set(const Entry& e) {
+void NowPlaying::set(const Entry& given) {
+  // Bounded, as every player name a client makes up is a new entry: an entry goes when an hour
+  // old (list() shows none older), a user keeps kMaxPlayersPerUser (their oldest goes), and a
+  // player's name is cut to kMaxPlayerNameBytes (at a character's start).
+  constexpr size_t kMaxPlayersPerUser = 8, kMaxPlayerNameBytes = 256;
+  Entry e = given;
+  if (e.player.size() > kMaxPlayerNameBytes) {
+    size_t n = kMaxPlayerNameBytes;
+    while (n > 0 && (static_cast<unsigned char>(e.player[n]) & 0xC0) == 0x80) --n;
+    e.player.resize(n);
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::lock_guard lock(mutex_);
-  entries_[{e.user_id, e.player}] = e;
+  for (auto it = entries_.begin(); it != entries_.end();) it = now - it->second.since >= 3600 ? entries_.erase(it) : std::next(it);
+  const std::pair<int64_t, std::string> key{e.user_id, e.player};
+  if (!entries_.count(key)) {
+    const auto first = entries_.lower_bound({e.user_id, std::string()});
+    auto last = first, oldest = first;
+    size_t players = 0;
+    for (; last != entries_.end() && last->first.first == e.user_id; ++last, ++players)
+      if (last->second.since < oldest->second.since) oldest = last;
+    if (players >= kMaxPlayersPerUser) entries_.erase(oldest);
+  }
+  entries_[key] = e;
 }
 
 std::vector<NowPlaying::Entry> NowPlaying::list(int64_t now) const {

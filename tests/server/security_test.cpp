@@ -391,7 +391,14 @@ TEST(ServeSecurity, APostWithoutABodyIsAnsweredAtOnce) {
   const std::string got =
       raw_exchange(s.port(), "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 5);
   EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << got;
-  EXPECT_NE(got.find("no upload"), std::string::npos) << got;
+  EXPECT_NE(got.find("upload"), std::string::npos) << got;  // "missing upload": as an empty body is
+  // Routes without their own body reader too (cpp-httplib reads those bodies itself), and the
+  // Subsonic API's form POST with every parameter in the query.
+  for (const std::string head : {"POST /api/search", "PUT /api/status", "PATCH /api/status", "POST /rest/ping"}) {
+    const std::string answer = raw_exchange(s.port(), head + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 5);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 ", 0), 0u) << head << ": " << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1 408"), std::string::npos) << head << ": " << answer;
+  }
 }
 
 // This machine's first IPv4 address that is not loopback ("" when it has none).

@@ -100,6 +100,21 @@ await expectOk("a user added while the server runs", { u: bob, p: bobPassword })
 for (let i = 0; i < 5; i++) await expectFailure(`wrong attempt ${i + 1}`, { u: bob, p: "guess " + i }, 40);
 const locked = await expectFailure("the right password after 5 wrong ones", { u: bob, p: bobPassword }, 40);
 check(/too many failed attempts/.test(locked) && /try again in \d+ s/.test(locked), `the refusal says why and for how long: ${locked}`);
+// Failures under 10,001 made-up names (more keys than the limit tracks) do not erase the lock:
+// else each such round would buy 5 more guesses at bob's password.
+{
+  let next = 0, wrong = 0;
+  const worker = async () => {
+    while (next < 10001) {
+      const r = await raw("ping.view", { ...base, u: `made-up-${stamp}-${next++}`, p: "guess" });
+      if (r.json?.["subsonic-response"]?.error?.code !== 40) wrong++;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  check(wrong === 0, `every made-up name is refused with 40 (${wrong} were not)`);
+}
+const still = await expectFailure("the right password after 10,001 made-up names", { u: bob, p: bobPassword }, 40);
+check(/too many failed attempts/.test(still), `the lock holds: ${still}`);
 await expectOk("another user from the same address", { u: env.user, t: md5(env.password + salt), s: salt });
 // A revoked API key is refused at once (44); a new one works.
 const cli = (...args) => execFileSync(env.cli, [...args, "--db", env.db]).toString();

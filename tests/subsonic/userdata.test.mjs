@@ -4,7 +4,7 @@
 // Every answer validated against schemas written from the spec (Playlist, PlaylistWithSongs,
 // Starred, Starred2, NowPlayingEntry here; the records in schemas.mjs).
 import { execFileSync } from "node:child_process";
-import { check, validate, client, call, done, env } from "./lib.mjs";
+import { check, validate, client, call, done, env, raw } from "./lib.mjs";
 import { strict, arrayOf, string, integer, boolean, dateTime, definitions } from "./schemas.mjs";
 
 const Artist = strict({ id: string, name: string, artistImageUrl: string, starred: dateTime, userRating: integer, averageRating: { type: "number" } }, ["id", "name"]);
@@ -25,8 +25,8 @@ const NowPlayingEntry = strict(
   [...Child.required, "username", "minutesAgo", "playerId"]);
 
 const api = client();
-const ok = async (what, name, params, members = {}) => {
-  const r = await call(api, name, params);
+const ok = async (what, name, params, members = {}, as = api) => {
+  const r = await call(as, name, params);
   validate(what, r.body, members);
   check(r.body["subsonic-response"].status === "ok", `${what}: ok (${JSON.stringify(r.body).slice(0, 300)})`);
   return r.body["subsonic-response"];
@@ -74,6 +74,17 @@ await ok("setRating of an album", "setRating.view", { id: first.albumId, rating:
 await ok("scrobble now playing", "scrobble.view", { id: "3", submission: false });
 const np = (await ok("getNowPlaying", "getNowPlaying.view", {}, { nowPlaying: strict({ entry: { type: "array", items: NowPlayingEntry } }, ["entry"]) })).nowPlaying;
 check(np.entry.some((e) => e.id === "3" && e.username === env.user && e.playerName === "subsonic-api"), `getNowPlaying: ${JSON.stringify(np).slice(0, 300)}`);
+// Now playing is bounded: made-up player names (c) keep at most 8 entries for a user, and a long
+// name is cut, so a client cannot grow the server's memory nor every user's getNowPlaying.
+for (let i = 0; i < 20; i++)
+  await raw("scrobble.view", { u: env.user, p: env.password, v: "1.16.1", f: "json", c: `player-${i}-` + "é".repeat(300), id: "3", submission: "false" });
+{
+  const mine = (await ok("getNowPlaying after 20 players", "getNowPlaying.view", {}, { nowPlaying: strict({ entry: { type: "array", items: NowPlayingEntry } }, ["entry"]) }))
+    .nowPlaying.entry.filter((e) => e.username === env.user);
+  check(mine.length <= 8, `at most 8 now-playing entries for a user (got ${mine.length})`);
+  check(mine.every((e) => Buffer.byteLength(e.playerName ?? "") <= 256), "player names are cut to 256 bytes");
+  check(mine.some((e) => e.playerName?.startsWith("player-19-")), "the newest player is kept");
+}
 const plays = () => Number(execFileSync("sqlite3", [env.db, "SELECT COUNT(*) FROM plays WHERE source = 'subsonic'"]).toString().trim());
 const before = plays();
 await ok("scrobble a submission", "scrobble.view", { id: ["3", "1"], time: [Date.now() - 300000, Date.now()] });
@@ -92,6 +103,13 @@ check(plays() === before + 2, `two plays stored (${before} -> ${plays()})`);
 }
 await fails("scrobble of an unknown song", "scrobble.view", { id: "999999" }, 70);
 await fails("scrobble with a time per id missing", "scrobble.view", { id: ["1", "3"], time: Date.now() }, 0);
+// A play time in the far future is refused, not stored as a "played" date no client can parse.
+await fails("scrobble at a time far in the future", "scrobble.view", { id: "1", time: "9223372036854775807" }, 0);
+await fails("scrobble at a time in year 10000", "scrobble.view", { id: "1", time: "253402300800000" }, 0);
+{
+  const played = (await ok("getSong after a future scrobble", "getSong.view", { id: "1" }, { song: Child })).song.played;
+  check(played === undefined || /^\d{4}-/.test(played), `played is an RFC 3339 date-time: ${played}`);
+}
 
 // Playlists.
 const created = (await ok("createPlaylist", "createPlaylist.view", { name: "Mix", songId: ["1", "3"] }, { playlist: PlaylistWithSongs })).playlist;
@@ -126,6 +144,16 @@ execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
 await ok("deletePlaylist", "deletePlaylist.view", { id: created.id });
 await fails("a deleted playlist", "getPlaylist.view", { id: created.id }, 70);
 await fails("a playlist id that is not one", "getPlaylist.view", { id: "42" }, 70);
+// A long playlist by form POST (the formPost extension): 3,000 song ids are a 27 KB form, over the
+// 8 KB cpp-httplib refuses by itself; the server takes forms up to 1 MB.
+{
+  const postApi = client({ post: true });
+  const many = Array.from({ length: 3000 }, (_, i) => String([1, 3][i % 2]));
+  const long = (await ok("createPlaylist of 3,000 songs by form POST", "createPlaylist.view", { name: "Long", songId: many },
+    { playlist: PlaylistWithSongs }, postApi)).playlist;
+  check(long.songCount === 3000, `the long playlist holds every song: ${long.songCount}`);
+  await ok("delete the long playlist", "deletePlaylist.view", { id: long.id });
+}
 // Leave the shared user as it was.
 await ok("unstar the rest", "unstar.view", { id: "1", albumId: first.albumId, artistId: first.artistId });
 await ok("remove the album rating", "setRating.view", { id: first.albumId, rating: 0 });
