@@ -29,9 +29,13 @@ std::vector<LyricsTag> read_lyrics(int fd, const std::string& name);
 // image/bmp; "" when it is none of these.
 std::string image_content_type(std::string_view bytes);
 
+// The largest picture decoded (6000 x 6000): covers are a few megapixels; a larger one is refused
+// before it is decoded.
+inline constexpr int64_t kMaxImagePixels = 36'000'000;
+
 // An image (any format libavcodec decodes: JPEG, PNG, ...) scaled with libswscale so that its
 // larger side is `size` pixels (the aspect kept; never enlarged), as JPEG. Throws clap::Error
-// when the bytes are not an image it can decode, or the image is larger than 100 megapixels.
+// when the bytes are not an image it can decode, or the image is larger than kMaxImagePixels.
 struct ScaledImage {
   std::string jpeg;
   int width = 0, height = 0;

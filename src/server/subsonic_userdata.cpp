@@ -310,9 +310,20 @@ void get_playlist(Call& call, ojson& body) {
   body["playlist"] = playlist_json(call, data, p, true, &m);
 }
 
+// The most songs a playlist holds: a whole library's playlist of 111,000 entries made by one POST
+// answered getPlaylist with 74 MB in 3.7 s.
+constexpr size_t kMaxPlaylistSongs = 20000;
+
+void check_playlist_size(size_t songs) {
+  if (songs > kMaxPlaylistSongs)
+    throw Failure{0, "a playlist holds at most " + std::to_string(kMaxPlaylistSongs) + " songs (this one would hold " +
+                         std::to_string(songs) + ")"};
+}
+
 void create_playlist(Call& call, ojson& body) {
   service::UserData data = user_data(call);
   std::vector<store::SongRef> songs;
+  check_playlist_size(call.all("songId").size());
   for (const std::string& id : call.all("songId")) songs.push_back(service::song_ref(call.song(id)));
   store::PlaylistRecord p;
   const std::string existing = call.param("playlistId");
@@ -355,6 +366,7 @@ void update_playlist(Call& call, ojson&) {
   std::vector<store::SongRef> kept;
   for (size_t i = 0; i < p.entries.size(); ++i)
     if (!drop.count(i)) kept.push_back(p.entries[i]);
+  check_playlist_size(kept.size() + call.all("songIdToAdd").size());
   for (const std::string& id : call.all("songIdToAdd")) kept.push_back(service::song_ref(call.song(id)));
   p.entries = kept;
   p.changed_at = now_seconds();

@@ -132,6 +132,18 @@ void check_user_name(const std::string& name) {
     if (c < 0x20 || c == 0x7f || c1) throw Error("user name " + quoted(name) + ": holds a control character");
   }
   if (name.front() == ' ' || name.back() == ' ') throw Error("user name " + quoted(name) + ": begins or ends with a space");
+  // Invisible characters and direction overrides make one name look like another in `user list`
+  // and in an app: zero-width spaces and joiners (U+200B..U+200F), bidirectional embeddings,
+  // overrides and isolates (U+202A..U+202E, U+2066..U+2069), the word joiner (U+2060) and the BOM (U+FEFF).
+  for (size_t i = 0; i + 2 < name.size(); ++i) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(name[i + k]); };
+    const bool e2_80 = b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x8B && b(2) <= 0x8F) || (b(2) >= 0xAA && b(2) <= 0xAE));
+    const bool e2_81 = b(0) == 0xE2 && b(1) == 0x81 && (b(2) == 0xA0 || (b(2) >= 0xA6 && b(2) <= 0xA9));
+    const bool bom = b(0) == 0xEF && b(1) == 0xBB && b(2) == 0xBF;
+    if (e2_80 || e2_81 || bom)
+      throw Error("user name " + quoted(name) + ": holds an invisible or direction-changing character (U+200B..U+200F, "
+                  "U+202A..U+202E, U+2060, U+2066..U+2069 or U+FEFF)");
+  }
 }
 
 void check_password(const std::string& password) {

@@ -128,6 +128,12 @@ TEST(MediaTags, ScaledToJpegKeepingTheAspectNeverEnlarged) {
   EXPECT_EQ(big.height, 240);
   EXPECT_THROW(scale_image_to_jpeg("not a picture", 100), Error);
   EXPECT_THROW(scale_image_to_jpeg(std::string("\x89PNG\r\n\x1A\n") + "truncated", 100), Error);
+  // A picture past the size served is refused from its header (a 7000 x 7000 PNG of one colour
+  // is a few KB on disk, 196 MB decoded).
+  const std::string huge_png = ffmpeg("huge.png", "-f lavfi -i color=c=red:size=7000x7000:d=1 -frames:v 1");
+  std::ifstream h(huge_png, std::ios::binary);
+  const std::string huge((std::istreambuf_iterator<char>(h)), {});
+  EXPECT_THROW(scale_image_to_jpeg(huge, 100), Error);
 }
 
 }  // namespace

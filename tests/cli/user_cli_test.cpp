@@ -141,8 +141,10 @@ TEST(UserCli, BadInputIsRefusedWithTheReason) {
   const std::string dir = test::temp_dir();
   const std::string db = empty_index(dir);
   std::string out, err;
-  // Names: empty, a control character, too long, spaces at an end.
-  for (const std::string& name : {std::string("''"), std::string("\"$(printf 'a\\tb')\""), std::string(65, 'n'), std::string("' x'")}) {
+  // Names: empty, a control character, too long, spaces at an end, a right-to-left override, a
+  // zero-width space, a leading BOM (a name that looks like another).
+  for (const std::string& name : {std::string("''"), std::string("\"$(printf 'a\\tb')\""), std::string(65, 'n'), std::string("' x'"),
+                                  std::string("'bob\u202Eecila'"), std::string("'al\u200Bice'"), std::string("'\uFEFFalice'")}) {
     EXPECT_EQ(run("user add " + name + " --db " + q(db) + stdin_of("pw"), &out, &err), 1) << name;
     EXPECT_NE(err.find("user name"), std::string::npos) << name << ": " << err;
   }

@@ -153,6 +153,13 @@ await fails("a playlist id that is not one", "getPlaylist.view", { id: "42" }, 7
     { playlist: PlaylistWithSongs }, postApi)).playlist;
   check(long.songCount === 3000, `the long playlist holds every song: ${long.songCount}`);
   await ok("delete the long playlist", "deletePlaylist.view", { id: long.id });
+  // At most 20,000 songs: more is refused, made or grown.
+  const tooMany = Array.from({ length: 20001 }, () => "1");
+  await fails("createPlaylist of 20,001 songs", "createPlaylist.view", { name: "Too long", songId: tooMany }, 0, postApi);
+  const full = (await ok("createPlaylist of 20,000 songs", "createPlaylist.view", { name: "Full", songId: tooMany.slice(1) },
+    { playlist: PlaylistWithSongs }, postApi)).playlist;
+  await fails("a song added to a full playlist", "updatePlaylist.view", { playlistId: full.id, songIdToAdd: "3" }, 0);
+  await ok("delete the full playlist", "deletePlaylist.view", { id: full.id });
 }
 // Leave the shared user as it was.
 await ok("unstar the rest", "unstar.view", { id: "1", albumId: first.albumId, artistId: first.artistId });
