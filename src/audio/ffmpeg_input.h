@@ -8,12 +8,32 @@
 // again, or a file swapped between the check and the read would be served.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/frame.h>
+}
 
 struct AVFormatContext;
 struct AVIOContext;
 
 namespace clap::audio::detail {
+
+// Owners of FFmpeg's objects, freed as FFmpeg frees them.
+struct CodecFree {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+};
+struct FrameFree {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+struct PacketFree {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+using Codec = std::unique_ptr<AVCodecContext, CodecFree>;
+using Frame = std::unique_ptr<AVFrame, FrameFree>;
+using Packet = std::unique_ptr<AVPacket, PacketFree>;
 
 // Quiets FFmpeg's log (its messages are kept per thread for our errors) and bounds its single
 // allocations; once per process.

@@ -88,21 +88,12 @@ std::string image_content_type(std::string_view b) {
 
 namespace {
 
-struct CodecFree {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameFree {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketFree {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
 struct SwsFree {
   void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
-using Codec = std::unique_ptr<AVCodecContext, CodecFree>;
-using Frame = std::unique_ptr<AVFrame, FrameFree>;
-using Packet = std::unique_ptr<AVPacket, PacketFree>;
+using detail::Codec;
+using detail::Frame;
+using detail::Packet;
 
 AVCodecID codec_of(const std::string& type) {
   if (type == "image/jpeg") return AV_CODEC_ID_MJPEG;

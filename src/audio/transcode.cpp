@@ -34,24 +34,15 @@ const char* transcode_suffix(TranscodeFormat format) { return format == Transcod
 
 namespace {
 
-struct CodecFree {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct FrameFree {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-struct PacketFree {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
 struct SwrFree {
   void operator()(SwrContext* s) const { swr_free(&s); }
 };
 struct FifoFree {
   void operator()(AVAudioFifo* f) const { av_audio_fifo_free(f); }
 };
-using Codec = std::unique_ptr<AVCodecContext, CodecFree>;
-using Frame = std::unique_ptr<AVFrame, FrameFree>;
-using Packet = std::unique_ptr<AVPacket, PacketFree>;
+using detail::Codec;
+using detail::Frame;
+using detail::Packet;
 
 // The muxer's output: an AVIOContext whose writes go to the sink. When the sink refuses (the
 // client is gone), every further write fails, so the muxer and our loop stop.

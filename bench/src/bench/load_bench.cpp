@@ -107,6 +107,21 @@ std::string phrase(int64_t n) {
 std::string wav_clip(double seconds) {
   const int rate = 48000;
   const uint32_t n = static_cast<uint32_t>(seconds * rate);
+  std::vector<int16_t> samples(n);
+  uint32_t noise = 12345;
+  for (uint32_t i = 0; i < n; ++i) {
+    const double t = double(i) / rate;
+    noise = noise * 1664525u + 1013904223u;
+    const double x = 0.4 * std::sin(2 * M_PI * (200 + 20 * t) * t) + 0.05 * (double(noise >> 8) / double(1 << 24) - 0.5);
+    samples[i] = static_cast<int16_t>(std::lround(x * 32767));
+  }
+  return mono_wav(samples, rate);
+}
+
+}  // namespace
+
+std::string mono_wav(const std::vector<int16_t>& samples, int rate) {
+  const uint32_t n = static_cast<uint32_t>(samples.size());
   std::string out(44 + 2 * static_cast<size_t>(n), '\0');
   auto put32 = [&](size_t at, uint32_t v) { std::memcpy(&out[at], &v, 4); };
   auto put16 = [&](size_t at, uint16_t v) { std::memcpy(&out[at], &v, 2); };
@@ -114,25 +129,17 @@ std::string wav_clip(double seconds) {
   put32(4, 36 + 2 * n);
   std::memcpy(&out[8], "WAVEfmt ", 8);
   put32(16, 16);
-  put16(20, 1);
-  put16(22, 1);
-  put32(24, rate);
-  put32(28, rate * 2);
+  put16(20, 1);  // PCM
+  put16(22, 1);  // mono
+  put32(24, static_cast<uint32_t>(rate));
+  put32(28, static_cast<uint32_t>(rate) * 2);
   put16(32, 2);
   put16(34, 16);
   std::memcpy(&out[36], "data", 4);
   put32(40, 2 * n);
-  uint32_t noise = 12345;
-  for (uint32_t i = 0; i < n; ++i) {
-    const double t = double(i) / rate;
-    noise = noise * 1664525u + 1013904223u;
-    const double x = 0.4 * std::sin(2 * M_PI * (200 + 20 * t) * t) + 0.05 * (double(noise >> 8) / double(1 << 24) - 0.5);
-    put16(44 + 2 * static_cast<size_t>(i), static_cast<uint16_t>(static_cast<int16_t>(std::lround(x * 32767))));
-  }
+  std::memcpy(&out[44], samples.data(), 2 * static_cast<size_t>(n));
   return out;
 }
-
-}  // namespace
 
 LoadLevel drive_load(const std::string& kind, int port, int clients, double seconds,
                      const std::function<httplib::Result(httplib::Client&, int, int64_t)>& request) {

@@ -54,8 +54,10 @@ struct LoadBenchReport {
 
 LoadBenchReport run_load_bench(const LoadBenchOptions& options);
 
-// Internal to the load benchmarks: `clients` connections send requests made by
-// `request(client, client_number, i)` for `seconds`; a non-200 answer counts as an error.
+// Internal to the load benchmarks. A mono 16-bit PCM WAV file's bytes:
+std::string mono_wav(const std::vector<int16_t>& samples, int rate);
+// `clients` connections send requests made by `request(client, client_number, i)` for
+// `seconds`; a non-200 answer counts as an error.
 LoadLevel drive_load(const std::string& kind, int port, int clients, double seconds,
                      const std::function<httplib::Result(httplib::Client&, int, int64_t)>& request);
 // The same with a request that says itself whether it succeeded (a stream stopped at its first bytes).

@@ -30,27 +30,10 @@ constexpr int kFiles = 8;  // real files for the stream and cover levels
 // A 20 s, 44.1 kHz mono 16-bit WAV of a tone: a real file the server streams.
 std::string tone_wav(int n) {
   const int rate = 44100;
-  const uint32_t samples = 20 * rate;
-  std::string out(44 + 2 * static_cast<size_t>(samples), '\0');
-  auto put32 = [&](size_t at, uint32_t v) { std::memcpy(&out[at], &v, 4); };
-  auto put16 = [&](size_t at, uint16_t v) { std::memcpy(&out[at], &v, 2); };
-  std::memcpy(&out[0], "RIFF", 4);
-  put32(4, 36 + 2 * samples);
-  std::memcpy(&out[8], "WAVEfmt ", 8);
-  put32(16, 16);
-  put16(20, 1);
-  put16(22, 1);
-  put32(24, rate);
-  put32(28, rate * 2);
-  put16(32, 2);
-  put16(34, 16);
-  std::memcpy(&out[36], "data", 4);
-  put32(40, 2 * samples);
-  for (uint32_t i = 0; i < samples; ++i) {
-    const double x = 0.3 * std::sin(2 * M_PI * (220.0 + 40 * n) * i / rate);
-    put16(44 + 2 * static_cast<size_t>(i), static_cast<uint16_t>(static_cast<int16_t>(std::lround(x * 32767))));
-  }
-  return out;
+  std::vector<int16_t> samples(20 * rate);
+  for (size_t i = 0; i < samples.size(); ++i)
+    samples[i] = static_cast<int16_t>(std::lround(0.3 * 32767 * std::sin(2 * M_PI * (220.0 + 40 * n) * double(i) / rate)));
+  return mono_wav(samples, rate);
 }
 
 uint32_t crc32(const std::string& bytes) {
