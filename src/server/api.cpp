@@ -51,8 +51,8 @@ const std::vector<Api::Endpoint>& Api::endpoints() {
       {"GET", "/api/sonic/getSonicSimilarTracks", &Api::sonic_similar_tracks, nullptr,
        "Similar tracks of a song (OpenSubsonic sonicSimilarity shape), the seed and its duplicates left out"},
       {"GET", "/api/sonic/findSonicPath", &Api::sonic_path, nullptr,
-       "A path of count tracks from the start song to the end song, both included (OpenSubsonic "
-       "sonicSimilarity shape); similarity is each step's to its target"},
+       "A path of count tracks from the start song to the end song, both included (OpenSubsonic's findSonicPath); "
+       "similarity is each track's to the start song (1.0 for the start itself); count 0: an empty path"},
       {"GET", "/api/sonic/similarToArtist", &Api::sonic_similar_to_artist, nullptr,
        "Songs like an artist's (the mean direction of their tracks' embeddings; Navidrome's Instant Mix of "
        "an artist), the artist's own tracks left out"},
