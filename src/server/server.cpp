@@ -333,8 +333,9 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // chunked one without limit. A declared length over the limit and a compressed body are
     // refused before a byte is read.
     // The Subsonic API's form POST (the formPost extension): parameters in a urlencoded body of
-    // a declared length, at most 1 MB (a playlist of thousands of songs fits); cpp-httplib
-    // reads it whole and adds its fields to the parameters.
+    // a declared length, at most 1 MB (a playlist of thousands of songs fits); the /rest/ route
+    // reads it itself and adds every pair to the parameters (subsonic.cpp: cpp-httplib's own
+    // form reading stops at 8 KB and keeps one value of a repeated name).
     if (body && req.method == "POST" && req.path.rfind("/rest/", 0) == 0) {
       const std::string type = req.get_header_value("Content-Type");
       if (type.rfind("application/x-www-form-urlencoded", 0) != 0)
