@@ -107,10 +107,6 @@ Upload read_upload(const httplib::Request& req, const httplib::ContentReader& re
     }
     u.bytes.append(data, n);
   };
-  // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3);
-  // cpp-httplib would wait for the connection to close (the --timeout) before saying so.
-  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
-    throw HttpError{400, "no upload", "POST an audio file (multipart/form-data, field \"file\", or the raw bytes)"};
   bool complete = false, have_file = false;
   if (req.is_multipart_form_data()) {
     bool in_file = false;

@@ -16,6 +16,7 @@
 
 #include "server/api.h"
 #include "server/api_request.h"
+#include "server/subsonic.h"
 #include "service/media_files.h"
 #include "service/queries.h"
 
@@ -26,16 +27,6 @@ using service::json_num;
 using service::ojson;
 
 namespace {
-
-std::string mime_of(const std::string& path) {
-  static const std::map<std::string, std::string> types = {
-      {".mp3", "audio/mpeg"}, {".flac", "audio/flac"}, {".ogg", "audio/ogg"},   {".oga", "audio/ogg"},
-      {".opus", "audio/ogg"}, {".m4a", "audio/mp4"},   {".mp4", "audio/mp4"},   {".aac", "audio/aac"},
-      {".wav", "audio/wav"},  {".webm", "audio/webm"}, {".aif", "audio/aiff"}, {".aiff", "audio/aiff"},
-      {".wma", "audio/x-ms-wma"}, {".mka", "audio/x-matroska"}};
-  auto it = types.find(lower(fs::path(path).extension().string()));
-  return it == types.end() ? "application/octet-stream" : it->second;
-}
 
 int64_t nanoseconds(const struct timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
 
@@ -175,7 +166,7 @@ void Api::track_audio(const httplib::Request& req, httplib::Response& res) {
   const store::Track& t = track_of(*snap, req.matches[1]);
   size_t size = 0;
   const auto file = open_track_audio(*snap, t, size);
-  serve_file_ranges(req, res, file, size, mime_of(t.path));
+  serve_file_ranges(req, res, file, size, subsonic::content_type_of_path(t.path));  // one table for both APIs
 }
 
 void Api::track_scores(const httplib::Request& req, httplib::Response& res) {

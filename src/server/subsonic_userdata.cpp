@@ -64,25 +64,9 @@ void unstar(Call& call, ojson&) {
   user_data(call).unstar(i.songs, i.albums, i.artists);
 }
 
-// The user's stars and ratings on a song's Child.
-struct Marks {
-  service::UserData::Starred starred;
-  service::UserData::Ratings ratings;
-};
-
-Marks marks(const Call& call) {
-  service::UserData data = user_data(call);
-  return {data.starred(), data.ratings()};
-}
-
-ojson marked_child(const Call& call, const store::Track& t, const Marks& m) {
-  ojson j = child(call, t);
-  if (const auto s = m.starred.songs.find(t.id); s != m.starred.songs.end()) j["starred"] = date_time(s->second);
-  if (const auto r = m.ratings.songs.find(t.id); r != m.ratings.songs.end()) j["userRating"] = r->second;
-  return j;
-}
-
-void mark_item(ojson& j, const std::string& id, const Marks& m) {
+// The user's star and rating of an album, folder or artist shown as getStarred lists it (the
+// Child and ArtistID3 records carry theirs already: Call::marks).
+void mark_item(ojson& j, const std::string& id, const UserMarks& m) {
   if (const auto s = m.starred.albums.find(id); s != m.starred.albums.end()) j["starred"] = date_time(s->second);
   if (const auto s = m.starred.artists.find(id); s != m.starred.artists.end()) j["starred"] = date_time(s->second);
   if (const auto r = m.ratings.items.find(id); r != m.ratings.items.end()) j["userRating"] = r->second;
@@ -102,7 +86,7 @@ std::vector<Key> newest_first(const std::map<Key, int64_t>& stars) {
 
 // getStarred (id3 false: albums as directories, artists as Artist) and getStarred2 (AlbumID3, ArtistID3).
 void starred(Call& call, ojson& body, bool id3) {
-  const Marks m = marks(call);
+  const UserMarks& m = call.marks();
   std::optional<std::set<int64_t>> in_folder;
   if (call.has("musicFolderId")) {
     const int64_t folder = call.integer("musicFolderId", 0, INT32_MIN, INT32_MAX);
@@ -118,7 +102,7 @@ void starred(Call& call, ojson& body, bool id3) {
   ojson songs = ojson::array(), albums = ojson::array(), artists = ojson::array();
   for (const int64_t id : newest_first(m.starred.songs)) {
     const store::Track* t = call.snap.track(id);
-    if (t && t->status == store::TrackStatus::Ok && (!in_folder || in_folder->count(id))) songs.push_back(marked_child(call, *t, m));
+    if (t && t->status == store::TrackStatus::Ok && (!in_folder || in_folder->count(id))) songs.push_back(child(call, *t));
   }
   for (const std::string& id : newest_first(m.starred.albums)) {
     if (const service::CatalogAlbum* a = call.catalog.album(id); a && in_scope(a->tracks)) {
@@ -243,8 +227,7 @@ std::vector<std::pair<size_t, const store::Track*>> visible(const Call& call, co
   return out;
 }
 
-ojson playlist_json(const Call& call, service::UserData& data, const store::PlaylistRecord& p, bool with_songs,
-                    const Marks* m = nullptr) {
+ojson playlist_json(const Call& call, service::UserData& data, const store::PlaylistRecord& p, bool with_songs) {
   ojson j;
   j["id"] = playlist_id(p.id);
   j["name"] = p.name;
@@ -258,7 +241,7 @@ ojson playlist_json(const Call& call, service::UserData& data, const store::Play
   for (const auto& [pos, t] : visible(call, full)) {
     seconds += static_cast<int64_t>(t->duration_s + 0.5);
     ++count;
-    if (with_songs) entries.push_back(m ? marked_child(call, *t, *m) : child(call, *t));
+    if (with_songs) entries.push_back(child(call, *t));
   }
   j["songCount"] = count;
   j["duration"] = seconds;
@@ -306,8 +289,7 @@ void get_playlists(Call& call, ojson& body) {
 void get_playlist(Call& call, ojson& body) {
   service::UserData data = user_data(call);
   const store::PlaylistRecord p = readable(call, data, call.required("id"));
-  const Marks m{data.starred(), data.ratings()};
-  body["playlist"] = playlist_json(call, data, p, true, &m);
+  body["playlist"] = playlist_json(call, data, p, true);
 }
 
 // The most songs a playlist holds: a whole library's playlist of 111,000 entries made by one POST
