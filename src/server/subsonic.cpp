@@ -93,12 +93,21 @@ bool wants_json(const httplib::Request& req) {
 }
 
 // Text as XML 1.0 allows it: valid UTF-8 (invalid bytes become U+FFFD), no control characters
-// other than tab, LF and CR (XML cannot carry them at all: they become U+FFFD), markup escaped.
+// other than tab, LF and CR and not the noncharacters U+FFFE and U+FFFF (XML's Char production
+// excludes them: one such title in a tag made every list holding the song unparseable), each
+// of which becomes U+FFFD, markup escaped.
 void append_xml_text(std::string& out, const std::string& raw, bool attribute) {
   std::string valid;
   const std::string& s = sanitize_utf8(raw, valid) ? valid : raw;
-  for (const char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+        (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xBE) {
+      out += "\xEF\xBF\xBD";
+      i += 2;
+      continue;
+    }
     switch (ch) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
