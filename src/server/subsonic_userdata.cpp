@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "core/utf8.h"
 #include "server/subsonic.h"
 #include "service/user_data.h"
 
@@ -302,6 +303,26 @@ void check_playlist_size(size_t songs) {
                          std::to_string(songs) + ")"};
 }
 
+// A playlist's name and comment as a client may set them: bounded (a 900 KB name was stored and
+// sent in every getPlaylists answer), valid UTF-8 (a PostgreSQL index refuses anything else)
+// and without control characters (a NUL or a line break in a name; a comment keeps its tabs
+// and line breaks).
+constexpr size_t kMaxPlaylistNameBytes = 1000;
+constexpr size_t kMaxPlaylistCommentBytes = 10000;
+
+std::string playlist_text(const std::string& parameter, const std::string& value, size_t max_bytes, bool multiline) {
+  if (value.size() > max_bytes)
+    throw Failure{0, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
+                         std::to_string(value.size()) + ")"};
+  if (!is_valid_utf8(value)) throw Failure{0, "parameter " + parameter + ": not valid UTF-8"};
+  for (const char ch : value) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && !(multiline && (c == '\t' || c == '\n' || c == '\r'))) || c == 0x7f)
+      throw Failure{0, "parameter " + parameter + ": holds a control character"};
+  }
+  return value;
+}
+
 void create_playlist(Call& call, ojson& body) {
   service::UserData data = user_data(call);
   std::vector<store::SongRef> songs;
@@ -312,9 +333,9 @@ void create_playlist(Call& call, ojson& body) {
   const int64_t now = now_seconds();
   if (!existing.empty()) {
     p = readable(call, data, existing);  // createPlaylist with playlistId replaces its songs
-    if (const std::string name = call.param("name"); !name.empty()) p.name = name;
+    if (const std::string name = call.param("name"); !name.empty()) p.name = playlist_text("name", name, kMaxPlaylistNameBytes, false);
   } else {
-    p.name = call.required("name");
+    p.name = playlist_text("name", call.required("name"), kMaxPlaylistNameBytes, false);
     p.owner = call.user.id;
     p.created_at = now;
   }
@@ -330,9 +351,9 @@ void update_playlist(Call& call, ojson&) {
   if (call.has("name")) {
     const std::string name = call.param("name");
     if (name.empty()) throw Failure{0, "parameter name: a playlist needs a name"};
-    p.name = name;
+    p.name = playlist_text("name", name, kMaxPlaylistNameBytes, false);
   }
-  if (call.has("comment")) p.comment = call.param("comment");
+  if (call.has("comment")) p.comment = playlist_text("comment", call.param("comment"), kMaxPlaylistCommentBytes, true);
   if (call.has("public")) p.is_public = call.boolean("public", p.is_public);
   // Indexes are of the songs the client was shown (getPlaylist), removed before songs are added.
   const auto shown = visible(call, p);

@@ -1,0 +1,71 @@
+// What a hostile client may send /rest/ on a real server (a thread of this process) over a real
+// index: text a user stores (playlist names and comments) is bounded and printable. Issue 53's
+// fourth hostile pass; the protocol cases a real client sends are in tests/subsonic/.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "server/running_server.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+using json = nlohmann::json;
+
+json rest_get(RunningServer& server, const std::string& query) {
+  auto r = server.client().Get("/rest/" + query + "&f=json&v=1.16.1&c=test&u=alice&p=pw");
+  if (!r) throw std::runtime_error("no response to " + query);
+  const json body = json::parse(r->body, nullptr, false);
+  if (!body.contains("subsonic-response")) throw std::runtime_error(query.substr(0, 60) + ": " + r->body.substr(0, 300));
+  return body["subsonic-response"];
+}
+
+json rest_post(RunningServer& server, const std::string& endpoint, const std::string& form) {
+  auto r = server.client().Post("/rest/" + endpoint, form + "&f=json&v=1.16.1&c=test&u=alice&p=pw",
+                                "application/x-www-form-urlencoded");
+  if (!r) throw std::runtime_error("no response to " + endpoint);
+  return json::parse(r->body)["subsonic-response"];
+}
+
+TEST(SubsonicHostile, PlaylistNamesAndCommentsAreBoundedAndPrintable) {
+  const std::string dir = test::temp_dir(), music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=440:d=3\" -metadata title=A");
+  test::index_library(music, db, test::case_dir("tiny-unfused"));
+  std::ofstream(dir + "/pw") << "pw\n";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  RunningServer server(ServerOptions{}, db, 30);
+
+  // Before: a 900 KB name was stored and sent in every getPlaylists answer; a NUL or a line
+  // break was stored as it came (and a PostgreSQL index cannot hold a NUL or invalid UTF-8).
+  const auto refused = [&](const std::string& query, const std::string& why) {
+    const json r = rest_get(server, query);
+    EXPECT_EQ(r["status"], "failed") << query;
+    EXPECT_EQ(r["error"]["code"], 0) << query;
+    EXPECT_NE(r["error"]["message"].get<std::string>().find(why), std::string::npos) << r.dump();
+  };
+  refused("createPlaylist?name=" + std::string(1001, 'n'), "at most 1000 bytes");
+  refused("createPlaylist?name=a%0Ab", "control character");
+  refused("createPlaylist?name=a%00b", "control character");
+  refused("createPlaylist?name=a%FFb", "not valid UTF-8");
+  const json made = rest_get(server, "createPlaylist?name=" + std::string(1000, 'n') + "&songId=1");
+  ASSERT_EQ(made["status"], "ok") << made.dump();
+  const std::string id = made["playlist"]["id"];
+  refused("updatePlaylist?playlistId=" + id + "&name=x%1B", "control character");
+  const json long_comment = rest_post(server, "updatePlaylist", "playlistId=" + id + "&comment=" + std::string(10001, 'c'));
+  EXPECT_EQ(long_comment["status"], "failed");
+  EXPECT_NE(long_comment["error"]["message"].get<std::string>().find("at most 10000 bytes"), std::string::npos);
+  EXPECT_EQ(rest_post(server, "updatePlaylist", "playlistId=" + id + "&comment=" + std::string(10000, 'c'))["status"], "ok");
+  refused("updatePlaylist?playlistId=" + id + "&comment=a%00", "control character");
+  refused("createPlaylist?playlistId=" + id + "&name=x%7F", "control character");
+  EXPECT_EQ(rest_get(server, "updatePlaylist?playlistId=" + id + "&comment=line%0Aanother%09tab")["status"], "ok");
+  const json p = rest_get(server, "getPlaylist?id=" + id);
+  EXPECT_EQ(p["playlist"]["comment"], "line\nanother\ttab");
+  EXPECT_EQ(p["playlist"]["name"], std::string(1000, 'n'));
+}
+
+}  // namespace
+}  // namespace clap::server
