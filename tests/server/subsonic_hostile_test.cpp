@@ -64,6 +64,23 @@ TEST_F(SubsonicHostile, SearchQueriesAreBounded) {
   EXPECT_EQ(rest_get(server, "search2?query=al+band+al")["searchResult2"]["song"].size(), 1u);
 }
 
+TEST_F(SubsonicHostile, StarAndScrobbleTakeABoundedNumberOfIds) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  // Before: a form POST of 100,000 ids starred for 15 s, and one scrobble call added 100,000
+  // plays. Now at most 1,000 ids a call, refused whole beyond.
+  std::string ids;
+  for (int i = 0; i < 1001; ++i) ids += "id=1&";
+  for (const std::string endpoint : {"star", "unstar", "scrobble"}) {
+    const json r = rest_post(server, endpoint, ids + "submission=true");
+    EXPECT_EQ(r["status"], "failed") << endpoint;
+    EXPECT_NE(r.value("error", json::object()).value("message", "").find("at most 1000 ids"), std::string::npos) << r.dump();
+  }
+  const json plays = rest_get(server, "getSong?id=1");
+  EXPECT_FALSE(plays["song"].contains("playCount") && plays["song"]["playCount"] != 0) << plays.dump();
+  EXPECT_EQ(rest_post(server, "scrobble", ids.substr(0, 5 * 1000) + "submission=true")["status"], "ok");
+  EXPECT_EQ(rest_get(server, "getSong?id=1")["song"]["playCount"], 1000);
+}
+
 TEST_F(SubsonicHostile, PlaylistNamesAndCommentsAreBoundedAndPrintable) {
   RunningServer server(ServerOptions{}, db_, 30);
 
