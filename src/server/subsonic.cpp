@@ -44,9 +44,11 @@ int64_t Call::integer(const std::string& name, int64_t def, int64_t lo, int64_t 
   if (v.empty()) return def;
   int64_t n = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || end != v.data() + v.size())
+  const bool whole = end == v.data() + v.size();
+  // A whole number past int64 (count=1e20 written out) is out of the range, not "not a number".
+  if ((ec != std::errc() && !(ec == std::errc::result_out_of_range && whole)) || !whole)
     throw Failure{0, "parameter " + name + " must be a whole number (got \"" + v.substr(0, 40) + "\")"};
-  if (n < lo || n > hi)
+  if (ec == std::errc::result_out_of_range || n < lo || n > hi)
     throw Failure{0, "parameter " + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
   return n;
 }

@@ -81,6 +81,17 @@ TEST_F(SubsonicHostile, StarAndScrobbleTakeABoundedNumberOfIds) {
   EXPECT_EQ(rest_get(server, "getSong?id=1")["song"]["playCount"], 1000);
 }
 
+TEST_F(SubsonicHostile, AWholeNumberPastItsRangeIsSaidToBe) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  // Before: "parameter count must be a whole number" for count=100000000000000000000.
+  const json r = rest_get(server, "getSimilarSongs?id=1&count=100000000000000000000");
+  EXPECT_EQ(r["error"]["message"], "parameter count must be between 0 and 9223372036854775807") << r.dump();
+  EXPECT_EQ(rest_get(server, "getSimilarSongs?id=1&count=-100000000000000000000")["error"]["message"],
+            "parameter count must be between 0 and 9223372036854775807");
+  EXPECT_EQ(rest_get(server, "getSimilarSongs?id=1&count=1e3")["error"]["message"],
+            "parameter count must be a whole number (got \"1e3\")");
+}
+
 TEST_F(SubsonicHostile, PlaylistNamesAndCommentsAreBoundedAndPrintable) {
   RunningServer server(ServerOptions{}, db_, 30);
 
