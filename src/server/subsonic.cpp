@@ -271,7 +271,10 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
     if (pick == endpoint_map().end())
       return answer_failure(req, res, {0, "no such endpoint: " + name.substr(0, 80)}, 404);
     const Endpoint& endpoint = *pick->second;
-    const RestUser user = authenticate(req, req.remote_addr, *library);
+    // getOpenSubsonicExtensions "must be publicly accessible" (the spec): an app asks it before
+    // signing in, to learn whether it may sign in with an API key. It names no user data.
+    const bool open = name == "getOpenSubsonicExtensions";
+    const RestUser user = open ? RestUser{} : authenticate(req, req.remote_addr, *library);
     const ScopedDeadline budget(options_.request_budget_s);
     for (int attempt = 0;; ++attempt) {
       try {

@@ -92,6 +92,23 @@ TEST_F(SubsonicHostile, AWholeNumberPastItsRangeIsSaidToBe) {
             "parameter count must be a whole number (got \"1e3\")");
 }
 
+TEST_F(SubsonicHostile, OpenSubsonicExtensionsAreAnsweredWithoutSigningIn) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  // The spec: "Unlike all other APIs getOpenSubsonicExtensions must be publicly accessible" (an
+  // app asks it before signing in). Before: code 10, "required parameter is missing: u".
+  for (const std::string query : {"getOpenSubsonicExtensions.view?f=json", "getOpenSubsonicExtensions?f=json&u=alice&p=wrong"}) {
+    auto r = server.client().Get("/rest/" + query);
+    ASSERT_TRUE(r);
+    const json body = json::parse(r->body)["subsonic-response"];
+    EXPECT_EQ(body["status"], "ok") << query << ": " << r->body;
+    EXPECT_TRUE(body["openSubsonicExtensions"].is_array()) << r->body;
+  }
+  // Every other endpoint still needs a user.
+  auto ping = server.client().Get("/rest/ping?f=json");
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(json::parse(ping->body)["subsonic-response"]["error"]["code"], 10) << ping->body;
+}
+
 TEST_F(SubsonicHostile, PlaylistNamesAndCommentsAreBoundedAndPrintable) {
   RunningServer server(ServerOptions{}, db_, 30);
 
