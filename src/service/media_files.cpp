@@ -190,9 +190,12 @@ StructuredLyrics parse_lyrics(const std::string& text, const std::string& lang) 
   StructuredLyrics out;
   if (!lang.empty()) out.lang = lang;
   std::vector<std::string> rows;
-  for (size_t at = 0; at <= text.size();) {
+  // Only the tag's first rows are read: 16 MB of line breaks (a FLAC comment's most; an ID3 frame
+  // may hold more) were 16 million rows, 512 MB for one request.
+  const size_t size = std::min(text.size(), kMaxLyricsInputBytes);
+  for (size_t at = 0; at <= size && rows.size() < kMaxLyricsInputRows;) {
     size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
+    if (end == std::string::npos || end > size) end = size;
     std::string row = text.substr(at, end - at);
     if (!row.empty() && row.back() == '\r') row.pop_back();
     rows.push_back(std::move(row));

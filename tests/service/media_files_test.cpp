@@ -63,6 +63,18 @@ TEST(Lyrics, ManyStampsOnOneLongLineAreBounded) {
   EXPECT_EQ(parse_lyrics(plain, "").lines.size(), 10000u);
 }
 
+TEST(Lyrics, OnlyATagsFirstRowsAreRead) {
+  // Before: every row of the tag was split off first, so 16 MB of line breaks were 16 million
+  // strings (512 MB) for one request. Rows past the first 40,000 (or 4 MB) are not read.
+  std::string text(50000, '\n');
+  text += "[00:01.00]late\n";
+  EXPECT_TRUE(parse_lyrics(text, "").lines.empty());
+  std::string early = "[00:01.00]early\n" + std::string(5u << 20, 'x');
+  const StructuredLyrics l = parse_lyrics(early, "");
+  ASSERT_EQ(l.lines.size(), 1u);
+  EXPECT_EQ(l.lines[0].value, "early");
+}
+
 TEST(CoverCache, KeepsWhatItWasGivenWithinItsBound) {
   const std::string dir = test::temp_dir() + "/covers";
   const CoverCache cache(dir, 1 << 20, 3);
