@@ -30,11 +30,14 @@ namespace clap::service {
 
 inline constexpr size_t kMaxUserNameBytes = 64;
 inline constexpr size_t kMaxPasswordBytes = 256;
+inline constexpr size_t kMaxKeyLabelBytes = 200;
 
 // Throw clap::Error with the reason: a name must be 1..64 bytes of UTF-8 without control
 // characters and without spaces at either end; a password 1..256 bytes without NUL, CR or LF.
 void check_user_name(const std::string& name);
 void check_password(const std::string& password);
+// An API key's label: at most 200 bytes of UTF-8 without control characters.
+void check_key_label(const std::string& label);
 
 // Where the key file of the index at `location` (a SQLite path or a PostgreSQL URL) is.
 std::string key_file_path(const std::string& location);
@@ -77,12 +80,14 @@ class Accounts {
   // Who a credential names (std::nullopt: nobody). find_by_key refuses nothing: an unknown or
   // malformed key is nullopt.
   std::optional<store::UserRecord> find_by_key(const std::string& api_key) const;
+  // By name: the exact name, else the one name equal to it ignoring ASCII case.
   std::optional<store::UserRecord> find(const std::string& name) const;
   // The user's password in clear (for token auth); throws clap::Error when it does not decrypt.
   std::string password_of(const store::UserRecord& user) const;
 
  private:
   const std::string& key(bool create) const;
+  std::optional<store::UserRecord> lookup(const std::string& name) const;
   store::UserRecord existing(const std::string& name) const;
   store::Store& store_;
   std::string key_file_;
