@@ -70,7 +70,7 @@ const store::Track& Call::song(const std::string& id) const {
 const UserMarks& Call::marks() const {
   if (!marks_) {
     const service::UserData data(service::accounts_connection(lib.location()), user.id, snap.library_generation());
-    marks_ = std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_stats()});
+    marks_ = std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_tally()});
   }
   return *marks_;
 }

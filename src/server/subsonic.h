@@ -73,7 +73,8 @@ struct RestUser {
 struct UserMarks {
   service::UserData::Starred starred;
   service::UserData::Ratings ratings;
-  std::map<int64_t, service::UserData::PlayStats> plays;
+  std::shared_ptr<const service::UserData::PlayTally> tally;  // kept between requests (UserData::play_tally)
+  const service::UserData::PlayTally& plays() const { return *tally; }
 };
 
 // One request to /rest/NAME, as an endpoint sees it. Parameters come from the query string and

@@ -102,7 +102,7 @@ std::vector<size_t> album_list(const Call& call) {
         if (const CatalogAlbum* a = c.album(id)) key[c.position_of(*a)] = rating;
     } else {
       // Plays per song (skips not counted), folded per album: the sum, or the latest.
-      for (const auto& [track, stats] : data.play_stats())
+      for (const auto& [track, stats] : *data.play_tally())
         if (const CatalogAlbum* a = c.album_of(track)) {
           if (stats.count == 0) continue;
           int64_t& k = key[c.position_of(*a)];

@@ -51,7 +51,15 @@ class UserData {
   struct PlayStats {
     int64_t count = 0, last = 0;
   };
-  std::map<int64_t, PlayStats> play_stats() const;
+  using PlayTally = std::map<int64_t, PlayStats>;
+  // Summed once per user and connection, then brought up to date from the plays added since
+  // (their ids only grow): every answer that lists songs shows their play counts, and a history
+  // of 100,000 plays is not read again per request. Summed again from the start when plays up to
+  // the last one summed went or changed (forgotten, the user removed and the id given again: the
+  // count or that play differs) and when the library generation moved (song references
+  // re-attached to other track ids). The result is shared, never changed afterwards.
+  std::shared_ptr<const PlayTally> play_tally() const;
+  PlayTally play_stats() const { return *play_tally(); }  // a copy of play_tally()
 
   // Playlists the user may see (their own and public ones; every one for an admin with `all`).
   std::vector<store::PlaylistRecord> playlists(bool all = false) const;

@@ -324,6 +324,12 @@ std::vector<PlayRecord> SqliteStore::plays(int64_t user_id, int64_t after_id, si
   return out;
 }
 
+int64_t SqliteStore::count_plays(int64_t user_id, int64_t up_to_id) const {
+  sql::Stmt s(db_, "SELECT COUNT(*) FROM plays WHERE user_id = ? AND id <= ?");
+  s.bind(1, user_id).bind(2, up_to_id);
+  return s.step() ? s.int64(0) : 0;
+}
+
 int64_t SqliteStore::put_playlist(const PlaylistRecord& playlist) {
   check_playlist(playlist);
   sql::Transaction tx(db_);
