@@ -181,7 +181,7 @@ int64_t count_param(const Call& call, const std::string& name, int64_t def, int6
 
 // The envelope as the client asked for it (f=json: JSON, else XML), for `status` "ok" with
 // `body`'s members, or "failed" with `failure`.
-void answer(const httplib::Request& req, httplib::Response& res, const ojson& body);
+void answer(const httplib::Request& req, httplib::Response& res, ojson body);
 void answer_failure(const httplib::Request& req, httplib::Response& res, const Failure& failure, int http_status = 200);
 // The XML form of an envelope (exposed for tests and the sonic /api/ routes).
 std::string to_xml(const ojson& envelope);
