@@ -14,6 +14,7 @@ struct PlaySum {
   int64_t rows = 0;        // plays with an id up to last_id, skips included (Store::count_plays)
   int64_t last_track = 0, last_at = 0;  // play last_id as summed
   bool last_skipped = false;
+  std::chrono::steady_clock::time_point counted;  // when Store::count_plays last agreed
   std::shared_ptr<UserData::PlayTally> tally = std::make_shared<UserData::PlayTally>();
 };
 
@@ -115,24 +116,31 @@ void UserData::played(const store::Track& song, int64_t at, const std::string& s
 namespace {
 
 
-// Whether `sum` still holds every play up to its last: as many plays up to that id, and that
-// play itself unchanged (a forgotten last play whose id a new play took again).
-bool still_holds(const store::Store& s, int64_t user, const PlaySum& sum) {
+// Whether `sum` still holds every play up to its last: that play itself unchanged (a forgotten
+// last play whose id a new play took again), and, when the last count is older than
+// full_check_s, as many plays up to that id.
+bool still_holds(const store::Store& s, int64_t user, PlaySum& sum, double full_check_s) {
   if (sum.last_id == 0) return true;
-  if (s.count_plays(user, sum.last_id) != sum.rows) return false;
   const std::vector<store::PlayRecord> at = s.plays(user, sum.last_id - 1, 1);
-  return !at.empty() && at.front().id == sum.last_id && at.front().song.track_id == sum.last_track &&
-         at.front().played_at == sum.last_at && at.front().skipped == sum.last_skipped;
+  if (at.empty() || at.front().id != sum.last_id || at.front().song.track_id != sum.last_track ||
+      at.front().played_at != sum.last_at || at.front().skipped != sum.last_skipped)
+    return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - sum.counted).count() < full_check_s) return true;
+  if (s.count_plays(user, sum.last_id) != sum.rows) return false;
+  sum.counted = now;
+  return true;
 }
 
 }  // namespace
 
-std::shared_ptr<const UserData::PlayTally> UserData::play_tally() const {
+std::shared_ptr<const UserData::PlayTally> UserData::play_tally(double full_check_s) const {
   return connection_.with([&](Accounts&, store::Store& s) -> std::shared_ptr<const PlayTally> {
     if (!connection_.play_sums) connection_.play_sums = std::make_shared<PlaySums>();
     PlaySum& sum = connection_.play_sums->users[user_];
     const auto scope = s.read_scope();  // the check and the newer plays from one state
-    if (!still_holds(s, user_, sum)) sum = PlaySum();
+    if (!still_holds(s, user_, sum, full_check_s)) sum = PlaySum();
+    if (sum.last_id == 0) sum.counted = std::chrono::steady_clock::now();  // summed from the start now
     constexpr size_t kPage = 10000;  // a long history is read a page at a time
     for (auto page = s.plays(user_, sum.last_id, kPage); !page.empty(); page = s.plays(user_, sum.last_id, kPage)) {
       // Requests hold the tally they were given: a newer one is a copy when one is held.
