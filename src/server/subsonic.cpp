@@ -72,7 +72,7 @@ const store::Track& Call::song(const std::string& id) const {
 const UserMarks& Call::marks() const {
   if (!marks_) {
     const service::UserData data(service::accounts_connection(lib.location()), user.id, snap.library_generation());
-    marks_ = std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_stats()});
+    marks_ = std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_tally()});
   }
   return *marks_;
 }
@@ -177,9 +177,12 @@ void append_element(std::string& out, const std::string& name, const ojson& node
   out += "</" + name + ">";
 }
 
-void write(const httplib::Request& req, httplib::Response& res, const ojson& env) {
+void write(const httplib::Request& req, httplib::Response& res, ojson env) {
   if (wants_json(req)) {
-    res.set_content(service::json_text(ojson{{"subsonic-response", env}}), "application/json; charset=utf-8");
+    // Moved, not copied: a sync page's answer is a tree of 500 songs.
+    ojson wrapped = ojson::object();
+    wrapped["subsonic-response"] = std::move(env);
+    res.set_content(service::json_text(wrapped), "application/json; charset=utf-8");
   } else {
     res.set_content(to_xml(env), "application/xml; charset=utf-8");
   }
@@ -193,11 +196,11 @@ std::string to_xml(const ojson& env) {
   return out;
 }
 
-void answer(const httplib::Request& req, httplib::Response& res, const ojson& body) {
+void answer(const httplib::Request& req, httplib::Response& res, ojson body) {
   ojson env = envelope("ok");
-  for (const auto& [key, v] : body.items()) env[key] = v;
+  for (auto& [key, v] : body.items()) env[key] = std::move(v);
   res.status = 200;
-  write(req, res, env);
+  write(req, res, std::move(env));
 }
 
 void answer_failure(const httplib::Request& req, httplib::Response& res, const Failure& failure, int http_status) {
@@ -206,7 +209,7 @@ void answer_failure(const httplib::Request& req, httplib::Response& res, const F
   if (!failure.message.empty()) error["message"] = failure.message;
   env["error"] = error;
   res.status = http_status;
-  write(req, res, env);
+  write(req, res, std::move(env));
 }
 
 // --- the dispatcher --------------------------------------------------------------------------
@@ -285,7 +288,7 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
         } else {
           ojson body = ojson::object();
           endpoint.answer(call, body);
-          answer(req, res, body);
+          answer(req, res, std::move(body));
         }
         return;
       } catch (const service::ModelChanged& e) {

@@ -216,7 +216,7 @@ void get_now_playing(Call& call, ojson& body) {
     if (!e.player.empty()) j["playerName"] = e.player;
     entries.push_back(j);
   }
-  body["nowPlaying"] = ojson{{"entry", entries}};
+  body["nowPlaying"] = ojson{{"entry", std::move(entries)}};
 }
 
 // --- playlists ----------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ void get_playlists(Call& call, ojson& body) {
   ojson list = ojson::array();
   for (const store::PlaylistRecord& p : data.playlists(only_owner != 0))
     if (only_owner == 0 || p.owner == only_owner) list.push_back(playlist_json(call, data, p, false));
-  body["playlists"] = ojson{{"playlist", list}};
+  body["playlists"] = ojson{{"playlist", std::move(list)}};
 }
 
 void get_playlist(Call& call, ojson& body) {

@@ -98,6 +98,8 @@ class Accounts {
 // `location`, opened on first use (read-write when it can be, else read-only) and used under a
 // lock; a call that throws closes it (after a PostgreSQL restart the connection is dead) and the
 // next call opens it again. Users added by `clapsearch user` in another process are seen at once.
+struct PlaySums;  // service/user_data.cpp
+
 class AccountsConnection {
  public:
   explicit AccountsConnection(std::string location) : location_(std::move(location)) {}
@@ -121,6 +123,9 @@ class AccountsConnection {
   // The library generation song references were last re-attached at (service/user_data.h); used
   // under with()'s lock.
   int64_t attached_generation = -1;
+  // Each user's plays summed per track, kept between requests and brought up to date from the
+  // newer plays (UserData::play_tally); used under with()'s lock.
+  std::shared_ptr<PlaySums> play_sums;
 
  private:
   std::string location_;
