@@ -70,8 +70,9 @@ ff -i "$whistle" -i "$TMP/cover.png" -map 0 -map 1 -c copy -disposition:v attach
 [00:02.50][00:05.00]Twice sung
 [00:04.25]Third line" "$TMP/whistle.mp3" && mv "$TMP/whistle.mp3" "$whistle"
 fifth="$MUSIC/Sine Ensemble/Overtones/01 Fifth.ogg"
-ff -i "$fifth" -map 0 -c copy -metadata "LYRICS=A fifth above
-the drone" "$TMP/fifth.ogg" && mv "$TMP/fifth.ogg" "$fifth"
+# Its text has what XML must escape or carry as it is (&, <, quotes, non-ASCII).
+ff -i "$fifth" -map 0 -c copy -metadata "LYRICS=A fifth above & <below>
+\"the drone\" — déjà vu, 'ünïcode' ☃" "$TMP/fifth.ogg" && mv "$TMP/fifth.ogg" "$fifth"
 export XDG_CACHE_HOME="$TMP/cache"
 # --- end media ---
 
