@@ -3,7 +3,8 @@
 // that keep ids, stars, plays and playlists"): the song, album and artist ids, the stars of each,
 // the song's rating and play count, and the playlist's entries in their order. run.sh runs this
 // file last (it moves files of the shared library) on both stores.
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { check, client, call, done, env } from "./lib.mjs";
@@ -15,7 +16,9 @@ const rest = async (name, params = {}) => {
   return body;
 };
 const songNamed = async (title) => (await rest("search3", { query: title, artistCount: 0, albumCount: 0 })).searchResult3.song?.find((s) => s.title === title);
-const index = (...extra) => execFileSync(env.cli, ["index", env.music, "--db", env.db, "--quiet", ...extra], { stdio: ["ignore", "ignore", "inherit"] });
+// Run without blocking the event loop: the client's idle keep-alive connections that the server
+// closes meanwhile are seen closed, not reused (a blocked loop reused one: "other side closed").
+const index = (...extra) => promisify(execFile)(env.cli, ["index", env.music, "--db", env.db, "--quiet", ...extra]);
 
 const pink = await songNamed("Pink Rain");
 const brown = await songNamed("Brown Thunder");
@@ -63,14 +66,14 @@ const weather = join(env.music, "Noise Collective", "Weather");
 renameSync(join(weather, "01 Pink Rain.ogg"), join(weather, "Disc 2", "01 Pink Rain.ogg"));
 renameSync(join(weather, "Disc 2", "02 Brown Thunder.flac"), join(weather, "02 Brown Thunder.flac"));
 renameSync(weather, join(env.music, "Noise Collective", "Weather (2020)"));
-index();
+await index();
 await waitForPath(pink.id, "Weather (2020)/Disc 2/01 Pink Rain", "after the move");
 const afterMove = await kept();
 check(JSON.stringify(afterMove) === JSON.stringify(before),
   `a move and a re-index keep ids, stars, rating, plays and the playlist:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterMove)}`);
 
 // A rebuild (every track read again, the index built anew and swapped in).
-index("--rebuild");
+await index("--rebuild");
 // The server picks the rebuilt index up on its next request; allow it up to 20 s to settle.
 let afterRebuild = await kept();
 for (let i = 0; i < 200 && JSON.stringify(afterRebuild) !== JSON.stringify(before); i++) {
