@@ -20,7 +20,7 @@ namespace {
 
 struct UserOptions {
   std::string db, name, password_file, label;
-  bool admin = false, json = false;
+  bool admin = false, json = false, new_key = false;
   int64_t key_id = 0;
 };
 
@@ -102,11 +102,18 @@ std::string utc_time(int64_t unix_s) {
   return buf;
 }
 
+void print_new_key_note() {
+  std::fprintf(stderr,
+               "made a new password key file; every other user's password was cleared: set each again with "
+               "`clapsearch user passwd NAME` (their API keys keep working)\n");
+}
+
 int run_add(const UserOptions& o) {
   service::check_user_name(o.name);  // before asking for a password that would then be refused
   const std::string password = read_password(o, true);
-  service::add_user(o.db, o.name, password, o.admin);
+  service::add_user(o.db, o.name, password, o.admin, o.new_key);
   std::fprintf(stderr, "added user %s%s\n", terminal_text(o.name).c_str(), o.admin ? " (admin)" : "");
+  if (o.new_key) print_new_key_note();
   return 0;
 }
 
@@ -119,8 +126,9 @@ int run_remove(const UserOptions& o) {
 
 int run_passwd(const UserOptions& o) {
   const std::string password = read_password(o, true);
-  service::set_user_password(o.db, o.name, password);
+  service::set_user_password(o.db, o.name, password, o.new_key);
   std::fprintf(stderr, "changed the password of %s\n", terminal_text(o.name).c_str());
+  if (o.new_key) print_new_key_note();
   return 0;
 }
 
@@ -190,6 +198,12 @@ int run_list(const UserOptions& o) {
   return 0;
 }
 
+void add_new_key(CLI::App* cmd, UserOptions& o) {
+  cmd->add_flag("--new-key", o.new_key,
+                "Make a new password key file when the old one is lost (the old file, if any, is kept as "
+                "<key>.replaced-<time>): every other user's password is cleared and must be set again");
+}
+
 void add_db(CLI::App* cmd, UserOptions& o) {
   cmd->add_option("--db", o.db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
 }
@@ -212,13 +226,16 @@ void add_user_command(CLI::App& app, Action& action) {
       "`clapsearch serve` answers the Subsonic API under /rest/ once the index has a user. Passwords are read\n"
       "from standard input (one line) or --password-file, never from the command line, and stored encrypted\n"
       "(AES-256-GCM) with the key file beside the index (<db>.key, mode 0600, made on first use; a PostgreSQL\n"
-      "index's is under $XDG_DATA_HOME/clapsearch/keys/): keep it with the index's backups. API keys are stored\n"
-      "as hashes and shown once.");
+      "index's is under $XDG_DATA_HOME/clapsearch/keys/): keep it with the index's backups. Without it no\n"
+      "stored password can be read: add and passwd refuse to make a new key while other users' passwords are\n"
+      "sealed with the old one (restore the file, or pass --new-key and set every password again). API keys\n"
+      "are stored as hashes and shown once.");
 
   CLI::App* add = cmd->add_subcommand("add", "Add a user (the password from standard input or --password-file)");
   add_name(add, *o);
   add->add_flag("--admin", o->admin, "The user is an administrator (Subsonic's adminRole)");
   add_password_file(add, *o);
+  add_new_key(add, *o);
   add_db(add, *o);
   add->callback([o, &action] { action = [o] { return run_add(*o); }; });
 
@@ -235,6 +252,7 @@ void add_user_command(CLI::App& app, Action& action) {
   CLI::App* passwd = cmd->add_subcommand("passwd", "Set a user's password (from standard input or --password-file)");
   add_name(passwd, *o);
   add_password_file(passwd, *o);
+  add_new_key(passwd, *o);
   add_db(passwd, *o);
   passwd->callback([o, &action] { action = [o] { return run_passwd(*o); }; });
 

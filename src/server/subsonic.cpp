@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "core/deadline.h"
@@ -134,10 +135,33 @@ std::string scalar_text(const ojson& v) {
 
 void append_element(std::string& out, const std::string& name, const ojson& node, int depth);
 
-void append_children(std::string& out, const ojson& node, int depth) {
+// The scalar members the Subsonic XSD (subsonic-rest-api 1.16.1) declares as child elements with
+// text rather than attributes, by the element that holds them: ArtistInfoBase (artistInfo,
+// artistInfo2) and AlbumInfo (albumInfo, as getAlbumInfo and getAlbumInfo2 answer). An XML
+// client reads a biography from <biography>text</biography> and finds nothing in an attribute.
+// Every other scalar member in the XSD is an attribute, and text values of elements that have
+// attributes too (lyrics, genre, a structured lyrics line) are the member named "value".
+bool xsd_text_element(const std::string& element, const std::string& member) {
+  static const std::set<std::string> kArtistInfo = {"biography",     "musicBrainzId",  "lastFmUrl",
+                                                    "smallImageUrl", "mediumImageUrl", "largeImageUrl"};
+  static const std::set<std::string> kAlbumInfo = {"notes",         "musicBrainzId",  "lastFmUrl",
+                                                   "smallImageUrl", "mediumImageUrl", "largeImageUrl"};
+  if (element == "artistInfo" || element == "artistInfo2") return kArtistInfo.count(member) > 0;
+  if (element == "albumInfo") return kAlbumInfo.count(member) > 0;
+  return false;
+}
+
+void append_children(std::string& out, const std::string& name, const ojson& node, int depth) {
   for (const auto& [key, v] : node.items()) {
     if (key == "value" && !v.is_structured()) continue;
-    if (v.is_object()) {
+    if (!v.is_structured()) {
+      // In the order of the members: the handlers add them in the XSD's sequence order.
+      if (xsd_text_element(name, key)) {
+        out += "<" + key + ">";
+        append_xml_text(out, scalar_text(v), false);
+        out += "</" + key + ">";
+      }
+    } else if (v.is_object()) {
       append_element(out, key, v, depth);
     } else if (v.is_array()) {
       for (const ojson& item : v) {
@@ -159,8 +183,8 @@ void append_element(std::string& out, const std::string& name, const ojson& node
   if (depth == 0) out += std::string(" xmlns=\"") + kXmlNamespace + "\"";
   bool has_content = false;
   for (const auto& [key, v] : node.items()) {
-    if (v.is_structured() || key == "value") {
-      has_content = has_content || key == "value" || !v.empty();
+    if (v.is_structured() || key == "value" || xsd_text_element(name, key)) {
+      has_content = has_content || !v.is_structured() || !v.empty();
       continue;
     }
     out += " " + key + "=\"";
@@ -173,7 +197,7 @@ void append_element(std::string& out, const std::string& name, const ojson& node
   }
   out += ">";
   if (node.contains("value") && !node["value"].is_structured()) append_xml_text(out, scalar_text(node["value"]), false);
-  append_children(out, node, depth + 1);
+  append_children(out, name, node, depth + 1);
   out += "</" + name + ">";
 }
 

@@ -14,7 +14,9 @@
 // the members of the envelope as JSON (ojson). One serializer (subsonic.cpp) writes that tree as
 // JSON, or as XML by the rule the spec's two forms follow: a scalar member is an attribute, an
 // object member a child element, an array one element per item (a scalar item as the element's
-// text), and a member named "value" the element's text.
+// text), and a member named "value" the element's text; the few scalar members the XSD makes
+// child elements with text (ArtistInfo's biography, AlbumInfo's notes, their URLs and
+// musicBrainzId) are named in the serializer's table (xsd_text_element).
 //
 // The endpoints live by concern, each file with its own table: subsonic_system.cpp (ping,
 // license, extensions), subsonic_browse.cpp, subsonic_media.cpp (stream, download, cover art,

@@ -9,8 +9,10 @@
 //   * a PostgreSQL index: $XDG_DATA_HOME/clapsearch/keys/postgres-<sha256 of the URL without its
 //     password, 16 hex>.key on the machine that runs `user add` or `serve` (copy it to every machine
 //     that serves the same database).
-// The key file holds 64 hex digits; it is created on first use (a user added, a password set) with
-// mode 0600 and never replaced, and refused with a clear error when it is not a regular file of
+// The key file holds 64 hex digits; it is created on first use (a user added, a password set, while
+// no other user has a password sealed with a key) with mode 0600 and never replaced silently (a
+// missing or foreign key file while passwords are sealed is refused; `--new-key` replaces it and
+// clears the other users' passwords), and refused with a clear error when it is not a regular file of
 // this user with mode 0600 or narrower, or does not hold a key. Each encrypted password is bound to
 // its user's name (the AEAD's associated data): a value copied to another user's row does not open.
 //
@@ -67,10 +69,14 @@ class Accounts {
   Accounts(store::Store& store, std::string location);
 
   // Throw clap::Error with the reason (a bad name or password, a name taken, no such user).
-  int64_t add(const std::string& name, const std::string& password, bool admin);
+  // `new_key`: make a new key file (the old one kept beside it as <key>.replaced-<time>) and
+  // clear every other user's password, which the new key cannot open; without it, a key file
+  // that is missing or does not open the other users' passwords is refused (a lost key is never
+  // silently replaced).
+  int64_t add(const std::string& name, const std::string& password, bool admin, bool new_key = false);
   void remove(const std::string& name);
   std::vector<Account> list() const;  // by name
-  void set_password(const std::string& name, const std::string& password);
+  void set_password(const std::string& name, const std::string& password, bool new_key = false);
   // A new API key for `name` (returned once; only its hash is stored).
   std::string new_api_key(const std::string& name, const std::string& label = "");
   // The user's API keys (id, label, created; never the key), and revoking one by id.
@@ -88,6 +94,9 @@ class Accounts {
  private:
   const std::string& key(bool create) const;
   std::optional<store::UserRecord> lookup(const std::string& name) const;
+  // The key to seal `name`'s new password with (add, set_password; `new_key` as they take it).
+  const std::string& sealing_key(const std::string& name, bool new_key);
+  std::vector<store::UserRecord> sealed_passwords_except(const std::string& name) const;
   store::UserRecord existing(const std::string& name) const;
   store::Store& store_;
   std::string key_file_;
@@ -140,10 +149,10 @@ AccountsConnection& accounts_connection(const std::string& location);
 
 // What `clapsearch user` does, on the index at `db` (the command's --db; empty = the default
 // library): each opens it (an index must be there; list only reads), does one thing, closes it.
-int64_t add_user(const std::string& db, const std::string& name, const std::string& password, bool admin);
+int64_t add_user(const std::string& db, const std::string& name, const std::string& password, bool admin, bool new_key = false);
 void remove_user(const std::string& db, const std::string& name);
 std::vector<Account> list_users(const std::string& db);
-void set_user_password(const std::string& db, const std::string& name, const std::string& password);
+void set_user_password(const std::string& db, const std::string& name, const std::string& password, bool new_key = false);
 std::string new_user_api_key(const std::string& db, const std::string& name, const std::string& label = "");
 std::vector<store::ApiKeyRecord> user_api_keys(const std::string& db, const std::string& name);
 void revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id);

@@ -228,7 +228,8 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     store.reset();
   }
   // Stars, plays and playlists follow their songs to the ids this run gave them (a --rebuild
-  // numbers every track again; store.h SongRef), in the store that holds the library now.
+  // keeps each file's id: migrate.cpp kept_track_ids; a file moved or deleted and indexed again
+  // may get a new one; store.h SongRef), in the store that holds the library now.
   (staging ? *live : *store).reattach_songs();
   run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
   return run;

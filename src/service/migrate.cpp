@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -84,6 +85,46 @@ std::string user_data_text(const store::UserDataCopy& d) {
 
 // `replace`: the library of `dst` is replaced (an index --rebuild built aside, replace_index);
 // its users and what they keep stay as they are, and `src` (the index built aside) has none.
+// `index --rebuild` builds the new library aside, numbering its tracks from 1 in the order it
+// meets the files; but a track id is a song's id in the Subsonic API (and the /api/ routes), which
+// apps cache. So each rebuilt track takes the id the same file has in the library it replaces: by
+// path, else (a file moved since the last run) by content hash; a file new to the library takes an
+// id above every id of either index. An id thus never moves to another song. Returns the rebuilt
+// index's id -> the id it is stored with.
+std::map<int64_t, int64_t> kept_track_ids(const store::Store& rebuilt, const store::Store& live) {
+  const std::vector<store::FileState> now = rebuilt.file_states(), before = live.file_states();
+  int64_t next = 0;
+  std::map<std::string, int64_t> by_path;
+  std::multimap<std::string, int64_t> by_hash;
+  for (const store::FileState& f : before) {
+    next = std::max(next, f.id);
+    by_path.emplace(f.path, f.id);
+  }
+  std::set<int64_t> taken;
+  std::map<int64_t, int64_t> ids;
+  for (const store::FileState& f : now) {
+    next = std::max(next, f.id);
+    if (const auto it = by_path.find(f.path); it != by_path.end()) {
+      ids[f.id] = it->second;
+      taken.insert(it->second);
+    }
+  }
+  for (const store::FileState& f : before)
+    if (!taken.count(f.id) && !f.content_hash.empty()) by_hash.emplace(f.content_hash, f.id);
+  for (const store::FileState& f : now) {
+    if (ids.count(f.id)) continue;
+    int64_t id = 0;
+    for (auto [it, end] = by_hash.equal_range(f.content_hash); it != end && !f.content_hash.empty(); ++it)
+      if (!taken.count(it->second)) {
+        id = it->second;
+        break;
+      }
+    ids[f.id] = id ? id : ++next;
+    taken.insert(ids[f.id]);
+  }
+  return ids;
+}
+
 void copy_index(const store::Store& src, store::Store& dst, const std::string& from_loc, const std::string& to_loc,
                 MigrateSummary& sum, const std::function<void(int64_t, int64_t)>& progress, bool replace = false) {
   const auto read = src.read_scope();  // one committed state of the source, however long the copy takes
@@ -97,6 +138,7 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   const std::vector<store::EmbeddingSet> source_sets = src.embedding_sets();
   const int64_t total = static_cast<int64_t>(ids.size() + retired_ids.size());
 
+  const std::map<int64_t, int64_t> kept_ids = replace ? kept_track_ids(src, dst) : std::map<int64_t, int64_t>{};
   if (const std::string held = contents(dst); !replace && !held.empty())
     throw Error(sum.to + ": not empty (it holds " + held +
                 "); clapsearch migrate copies into an empty database or a new file only - give another --to");
@@ -109,8 +151,10 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   for (size_t at = 0; at < ids.size(); at += kTracksPerBatch) {
     const std::vector<int64_t> batch(ids.begin() + static_cast<ptrdiff_t>(at),
                                      ids.begin() + static_cast<ptrdiff_t>(std::min(ids.size(), at + kTracksPerBatch)));
-    const std::vector<store::TrackCopy> copies = src.export_tracks(batch);
+    std::vector<store::TrackCopy> copies = src.export_tracks(batch);
     if (copies.size() != batch.size()) throw Error(sum.from + ": tracks changed while they were read");
+    for (store::TrackCopy& c : copies)
+      if (const auto it = kept_ids.find(c.track.id); it != kept_ids.end()) c.track.id = it->second;
     dst.import_tracks(copies);
     for (const auto& c : copies) {
       sum.windows += static_cast<int64_t>(c.windows.size());

@@ -319,8 +319,9 @@ struct ApiKeyRecord {
   int64_t created_at = 0;
 };
 
-// A user's reference to a song. Track ids are not forever (`index --rebuild` numbers the tracks
-// again; a file deleted and indexed again gets a new id), so a reference also keeps what finds the
+// A user's reference to a song. Track ids are not forever (`index --rebuild` keeps each file's id
+// but not a file gone and found again; a file deleted and indexed again gets a new id; a copy
+// by hand may differ), so a reference also keeps what finds the
 // recording again: its content hash and its path when the reference was last known attached.
 // A reference is attached while track `track_id` has that content hash or that path;
 // Store::reattach_songs moves detached ones to the track that has (by content hash first, the one

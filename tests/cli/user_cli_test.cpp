@@ -244,19 +244,80 @@ TEST(UserCli, KeyFileMustBePrivateAndRegular) {
     }
   }
   EXPECT_FALSE(fs::exists(key));
-  // Another key file: the stored password does not open with it, and says how to recover.
-  ASSERT_EQ(run("user add bob --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+}
+
+// A deleted key file while a user's password is sealed with it: `user add` and `user passwd` of
+// another user used to make a new key silently, and every other password could no longer be read
+// (found only when the apps failed to log in). Now both refuse, name the users and say how to
+// recover; restoring the file works; --new-key makes a new key, keeps the old file aside and
+// clears the passwords it cannot open. A key file that is there but is not the one (replaced)
+// is refused the same way.
+TEST(UserCli, LostKeyFileIsNeverReplacedSilently) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  const std::string key = db + ".key";
+  std::string out, err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("pw of alice"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user add bob --db " + q(db) + stdin_of("pw of bob"), &out, &err), 0) << err;
+  const std::string key_text = file_text(key);
+  fs::rename(key, dir + "/backup.key");
+
+  EXPECT_EQ(run("user add carol --db " + q(db) + stdin_of("pw"), &out, &err), 1);
+  EXPECT_NE(err.find("key file is missing"), std::string::npos) << err;
+  EXPECT_NE(err.find("'alice', 'bob'"), std::string::npos) << err;
+  EXPECT_NE(err.find("backup"), std::string::npos) << err;
+  EXPECT_NE(err.find("--new-key"), std::string::npos) << err;
+  EXPECT_EQ(run("user passwd bob --db " + q(db) + stdin_of("new pw"), &out, &err), 1);
+  EXPECT_NE(err.find("'alice'"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(key)) << "a refused command made a key file";
+  EXPECT_EQ(run("user list --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).size(), 2u) << "carol was added";
+
+  // Another index's key file in its place: refused the same way, and left as it is.
+  {
+    const std::string other = empty_index(dir + "/other");
+    ASSERT_EQ(run("user add zed --db " + q(other) + stdin_of("pw"), &out, &err), 0) << err;
+    fs::copy_file(other + ".key", key);
+  }
+  EXPECT_EQ(run("user passwd bob --db " + q(db) + stdin_of("new pw"), &out, &err), 1);
+  EXPECT_NE(err.find("does not open the stored password of user 'alice'"), std::string::npos) << err;
+  fs::remove(key);
+
+  // Restored from the backup: everything works again.
+  fs::rename(dir + "/backup.key", key);
+  ASSERT_EQ(run("user add carol --db " + q(db) + stdin_of("pw of carol"), &out, &err), 0) << err;
   {
     auto s = store::open_store(db, store::OpenMode::ReadOnly);
     service::Accounts accounts(*s, db);
-    EXPECT_EQ(accounts.password_of(*s->user("bob")), "pw");
+    EXPECT_EQ(accounts.password_of(*s->user("alice")), "pw of alice");
+    EXPECT_EQ(accounts.password_of(*s->user("carol")), "pw of carol");
+  }
+
+  // Lost for good: --new-key gives up the others' passwords, on purpose.
+  fs::remove(key);
+  ASSERT_EQ(run("user passwd bob --new-key --db " + q(db) + stdin_of("bob again"), &out, &err), 0) << err;
+  EXPECT_NE(err.find("every other user's password was cleared"), std::string::npos) << err;
+  EXPECT_NE(file_text(key), key_text);
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    service::Accounts accounts(*s, db);
+    EXPECT_EQ(accounts.password_of(*s->user("bob")), "bob again");
     try {
       accounts.password_of(*s->user("alice"));
-      ADD_FAILURE() << "a password opened with another key";
+      ADD_FAILURE() << "a cleared password opened";
     } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("has no password"), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("user passwd"), std::string::npos) << e.what();
     }
   }
+  // Setting the cleared passwords again needs no flag; a key file present is kept aside by --new-key.
+  ASSERT_EQ(run("user passwd alice --db " + q(db) + stdin_of("alice again"), &out, &err), 0) << err;
+  const std::string second_key = file_text(key);
+  ASSERT_EQ(run("user passwd carol --new-key --db " + q(db) + stdin_of("carol again"), &out, &err), 0) << err;
+  bool kept_aside = false;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind("library.db.key.replaced-", 0) == 0) kept_aside = file_text(e.path().string()) == second_key;
+  EXPECT_TRUE(kept_aside) << "the replaced key file was not kept";
 }
 
 // What users keep refers to songs by track id, and `index --rebuild` numbers the tracks again: the
@@ -302,7 +363,9 @@ TEST(UserCli, RebuildAndMigrateKeepUserData) {
   ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + " --rebuild" + model, &out, &err), 0) << err;
   auto check = [&](const std::string& location, const std::string& where) {
     auto s = store::open_store(location, store::OpenMode::ReadOnly);
-    ASSERT_NE(s->track_by_path(music + "/a.wav")->id, 3) << where << ": the rebuild did not renumber the tracks";
+    // A rebuild numbers the tracks anew in the index it builds aside, then gives each the id its
+    // file had (a song id apps cache): a.wav, indexed last, is still 3.
+    ASSERT_EQ(s->track_by_path(music + "/a.wav")->id, 3) << where << ": the rebuild gave a.wav another id";
     const int64_t user = s->user("alice")->id;
     ASSERT_EQ(s->stars(user).size(), 1u) << where;
     EXPECT_EQ(path_of(*s, s->stars(user)[0].song.track_id), music + "/a.wav") << where;

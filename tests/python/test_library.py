@@ -273,7 +273,7 @@ def test_similar_needs_something_to_be_similar_to(lib):
 
 def test_a_library_sees_every_change_to_its_index(tmp_path):
     """M5: a Library kept open answers as the index is now, after a `clapsearch index` that
-    pruned, added, renumbered (--rebuild) and changed the model (--rebuild --model), as a new
+    pruned, added, rebuilt (--rebuild) and changed the model (--rebuild --model), as a new
     Library and the CLI do."""
     music = str(tmp_path / "lv")
     a = ffmpeg(f"{music}/a.flac", '-f lavfi -i "sine=f=310:d=6"')
@@ -298,7 +298,7 @@ def test_a_library_sees_every_change_to_its_index(tmp_path):
     cli("index", music, "--db", db, "--quiet")  # a pruned, d added
     assert sorted(t["path"] for t in library.tracks()) == [c, d]
     same_as_now()
-    cli("index", music, "--db", db, "--rebuild", "--quiet")  # the same files under new ids
+    cli("index", music, "--db", db, "--rebuild", "--quiet")  # the same files read again (ids kept)
     same_as_now()
     cli("index", music, "--db", db, "--rebuild", "--model", case_dir("tiny-fused"), "--quiet")  # another model
     same_as_now()

@@ -34,6 +34,27 @@ TEST(SubsonicXml, ScalarsAreAttributesObjectsAndArraysAreElements) {
             "</subsonic-response>");
 }
 
+// The members the XSD declares as child elements with text (ArtistInfoBase, AlbumInfo) are
+// elements, in the members' order and before the similar artists; an attribute of the same name
+// elsewhere (a song's musicBrainzId) stays an attribute.
+TEST(SubsonicXml, InfoTextMembersAreElementsAsTheXsdDeclaresThem) {
+  ojson env = {{"status", "ok"}};
+  env["artistInfo2"] = {{"biography", "Born in Zürich & raised on \"drones\" <loud>, she wrote 'Ünïty' in 1999."},
+                        {"musicBrainzId", "5b11f4ce-a62d-471e-81fc-a69a8278c7da"},
+                        {"lastFmUrl", "https://www.last.fm/music/Sine+Ensemble?a=1&b=2"},
+                        {"similarArtist", ojson::array({{{"id", "ar-1"}, {"name", "Noise Collective"}, {"musicBrainzId", "x"}}})}};
+  env["albumInfo"] = {{"notes", "Liner notes: \u2018Tones\u2019 & more"}, {"musicBrainzId", ""}};
+  EXPECT_EQ(to_xml(env),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<subsonic-response xmlns=\"http://subsonic.org/restapi\" status=\"ok\">"
+            "<artistInfo2><biography>Born in Zürich &amp; raised on \"drones\" &lt;loud&gt;, she wrote 'Ünïty' in 1999.</biography>"
+            "<musicBrainzId>5b11f4ce-a62d-471e-81fc-a69a8278c7da</musicBrainzId>"
+            "<lastFmUrl>https://www.last.fm/music/Sine+Ensemble?a=1&amp;b=2</lastFmUrl>"
+            "<similarArtist id=\"ar-1\" name=\"Noise Collective\" musicBrainzId=\"x\"/></artistInfo2>"
+            "<albumInfo><notes>Liner notes: \u2018Tones\u2019 &amp; more</notes><musicBrainzId></musicBrainzId></albumInfo>"
+            "</subsonic-response>");
+}
+
 TEST(SubsonicXml, TextIsAlwaysWellFormed) {
   // Tags hold anything: markup, quotes, control characters XML 1.0 cannot carry, invalid UTF-8.
   ojson env = {{"status", "ok"}};

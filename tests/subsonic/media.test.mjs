@@ -11,6 +11,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { check, validate, client, raw, call, done, env } from "./lib.mjs";
 import { ref } from "./schemas.mjs";
+import { parseXml } from "./xml.mjs";
+
+// The LYRICS comment run.sh writes in Fifth (text XML must escape, non-ASCII).
+const FIFTH_LINES = ["A fifth above & <below>", "\"the drone\" — déjà vu, 'ünïcode' ☃"];
 
 const api = client();
 const scratch = mkdtempSync(join(tmpdir(), "clapsearch-media-"));
@@ -191,7 +195,7 @@ for (const name of ["stream", "download"]) {
     `LRC lines by start time, a line with two stamps twice, tag lines dropped: ${JSON.stringify(l?.line)}`);
   const viaClient = await api.getLyricsBySongId({ id: song("Fifth") });
   const u = viaClient.lyricsList?.structuredLyrics;
-  check(u?.length === 1 && u[0].synced === false && JSON.stringify(u[0].line) === JSON.stringify([{ value: "A fifth above" }, { value: "the drone" }]),
+  check(u?.length === 1 && u[0].synced === false && JSON.stringify(u[0].line) === JSON.stringify([{ value: FIFTH_LINES[0] }, { value: FIFTH_LINES[1] }]),
     `a Vorbis LYRICS comment: unsynced lines without start: ${JSON.stringify(u)}`);
   const none = await call(api, "getLyricsBySongId", { id: song("Pink Rain") });
   validate("getLyricsBySongId without lyrics", none.body, { lyricsList: ref("LyricsList") });
@@ -205,8 +209,13 @@ for (const name of ["stream", "download"]) {
 
   const found = await call(api, "getLyrics", { artist: "sine ensemble", title: "fifth" });
   validate("getLyrics", found.body, { lyrics: ref("Lyrics") });
-  check(JSON.stringify(found.body["subsonic-response"].lyrics) === JSON.stringify({ value: "A fifth above\nthe drone", artist: "Sine Ensemble", title: "Fifth" }),
+  check(JSON.stringify(found.body["subsonic-response"].lyrics) === JSON.stringify({ value: FIFTH_LINES.join("\n"), artist: "Sine Ensemble", title: "Fifth" }),
     `getLyrics by artist and title (any case): ${JSON.stringify(found.body["subsonic-response"].lyrics)}`);
+  // As XML: the lyrics are the <lyrics> element's text, escaped, and read back the same.
+  const asXml = parseXml(await (await api.custom("getLyrics", { artist: "sine ensemble", title: "fifth", f: "xml" })).text());
+  const lyricsElement = asXml.children.find((c) => c.name === "lyrics");
+  check(lyricsElement?.text === FIFTH_LINES.join("\n") && lyricsElement.attributes.title === "Fifth" && !("value" in lyricsElement.attributes),
+    `getLyrics as XML: the text of <lyrics> (got ${JSON.stringify(lyricsElement)})`);
   const lrc = await api.getLyrics({ title: "High Whistle" });
   check(lrc.lyrics?.value === "First line\nTwice sung\nThird line\nTwice sung", `getLyrics of LRC lyrics: the text without stamps: ${JSON.stringify(lrc.lyrics)}`);
   const nothing = await call(api, "getLyrics", { artist: "Nobody", title: "Nothing" });

@@ -6,13 +6,20 @@
 # which songs sound alike), with one user (password and API key) made by `clapsearch user`, then
 # runs every *.test.mjs here against it (or only those named).
 #
-# Usage: tests/subsonic/run.sh BUILD_DIR [TEST.test.mjs ...]
-# Needs: node 18 or later + npm (npm ci from package-lock.json), ffmpeg, ffprobe.
+# With --postgres the index is a PostgreSQL database on a real server this script starts (initdb
+# into a temporary folder, loopback only, stopped at the end), as tests/support/postgres_server.h
+# does for the C++ tests: the same tests, the other store.
+#
+# Usage: tests/subsonic/run.sh BUILD_DIR [--postgres] [TEST.test.mjs ...]
+# Needs: node 18 or later + npm (npm ci from package-lock.json), ffmpeg, ffprobe; with --postgres
+# Debian's `postgresql` package (/usr/lib/postgresql/*/bin).
 set -euo pipefail
 
-[[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR [TEST.test.mjs ...]" >&2; exit 2; }
+[[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR [--postgres] [TEST.test.mjs ...]" >&2; exit 2; }
 BUILD_DIR=$(cd "$1" && pwd)
 shift
+POSTGRES=0
+if [[ ${1:-} == --postgres ]]; then POSTGRES=1; shift; fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CLI="$BUILD_DIR/clapsearch"
@@ -31,8 +38,10 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/clapsearch-subsonic.XXXXXX")
 SERVER_PIDS=()
 source "$HERE/../support/start_server.sh"   # start_server NAME [options]: sets URL; stop_servers
+source "$HERE/../support/start_postgres.sh"   # start_postgres: sets PG_URL; stop_postgres
 cleanup() {
   stop_servers
+  stop_postgres
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -70,13 +79,20 @@ ff -i "$whistle" -i "$TMP/cover.png" -map 0 -map 1 -c copy -disposition:v attach
 [00:02.50][00:05.00]Twice sung
 [00:04.25]Third line" "$TMP/whistle.mp3" && mv "$TMP/whistle.mp3" "$whistle"
 fifth="$MUSIC/Sine Ensemble/Overtones/01 Fifth.ogg"
-ff -i "$fifth" -map 0 -c copy -metadata "LYRICS=A fifth above
-the drone" "$TMP/fifth.ogg" && mv "$TMP/fifth.ogg" "$fifth"
+# Its text has what XML must escape or carry as it is (&, <, quotes, non-ASCII).
+ff -i "$fifth" -map 0 -c copy -metadata "LYRICS=A fifth above & <below>
+\"the drone\" — déjà vu, 'ünïcode' ☃" "$TMP/fifth.ogg" && mv "$TMP/fifth.ogg" "$fifth"
 export XDG_CACHE_HOME="$TMP/cache"
 # --- end media ---
 
 export HF_HOME="$TMP/hf-home" HF_HUB_OFFLINE=1
+# A PostgreSQL index's password key file is under $XDG_DATA_HOME/clapsearch/keys: the test's own.
+export XDG_DATA_HOME="$TMP/data"
 DB="$TMP/library.db"
+if [[ $POSTGRES -eq 1 ]]; then
+  start_postgres
+  DB="$PG_URL"
+fi
 "$CLI" index "$MUSIC" --db "$DB" --model "$MODEL" --quiet || fail "clapsearch index failed"
 
 # One user, as the docs tell a person to make one: the password on standard input, an API key.
@@ -90,11 +106,12 @@ export SUBSONIC_URL=$URL SUBSONIC_USER SUBSONIC_PASSWORD SUBSONIC_API_KEY SUBSON
 
 tests=("$@")
 if [[ ${#tests[@]} -eq 0 ]]; then
-  for t in "$HERE"/*.test.mjs; do tests+=("$(basename "$t")"); done
+  for t in "$HERE"/*.test.mjs; do [[ $(basename "$t") == move.test.mjs ]] || tests+=("$(basename "$t")"); done
+  tests+=(move.test.mjs)   # last: it moves files of the library the others read
 fi
 status=0
 for t in "${tests[@]}"; do
-  echo "subsonic test: $t"
+  echo "subsonic test: $t$([[ $POSTGRES -eq 1 ]] && echo ' (PostgreSQL)')"
   node "$HERE/$t" || { status=1; echo "subsonic test: FAILED: $t" >&2; }
 done
 if [[ $status -ne 0 ]]; then

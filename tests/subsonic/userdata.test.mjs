@@ -85,7 +85,10 @@ for (let i = 0; i < 20; i++)
   check(mine.every((e) => Buffer.byteLength(e.playerName ?? "") <= 256), "player names are cut to 256 bytes");
   check(mine.some((e) => e.playerName?.startsWith("player-19-")), "the newest player is kept");
 }
-const plays = () => Number(execFileSync("sqlite3", [env.db, "SELECT COUNT(*) FROM plays WHERE source = 'subsonic'"]).toString().trim());
+// The plays stored, read from the index itself (SQLite, or PostgreSQL with run.sh --postgres).
+const countPlays = "SELECT COUNT(*) FROM plays WHERE source = 'subsonic'";
+const plays = () => Number((env.db.startsWith("postgresql://") ? execFileSync("psql", [env.db, "-tAc", countPlays])
+  : execFileSync("sqlite3", [env.db, countPlays])).toString().trim());
 const before = plays();
 await ok("scrobble a submission", "scrobble.view", { id: ["3", "1"], time: [Date.now() - 300000, Date.now()] });
 check(plays() === before + 2, `two plays stored (${before} -> ${plays()})`);
