@@ -145,6 +145,42 @@ TEST(HistoryFiles, BadFilesAreRefusedWhole) {
   EXPECT_THROW(parse_history_format("spotify"), InvalidArgument);
 }
 
+// A large export is parsed in pieces on several threads: the listens keep the file's order and
+// their line numbers, and of two bad lines the first in the file is the one reported.
+TEST(HistoryFiles, LargeExportsKeepOrderAndTheFirstError) {
+  const std::string one =
+      R"({"listened_at": 1700000000, "track_metadata": {"artist_name": "Queen", "track_name": "Bohemian Rhapsody", "release_name": "A Night at the Opera", "additional_info": {"duration_ms": 355000, "media_player": "a player with a long name", "submission_client": "a client with a long name too"}}})";
+  const size_t n = (size_t{12} << 20) / (one.size() + 1) + 1;  // past the size parsed in pieces
+  std::string text;
+  text.reserve(n * (one.size() + 8));
+  for (size_t i = 0; i < n; ++i) {
+    std::string line = one;
+    line.replace(line.find("1700000000"), 10, std::to_string(1700000000 + i));
+    text += line + "\n";
+  }
+  const std::vector<Listen> all = parse_listenbrainz_text(text, "big.jsonl");
+  ASSERT_EQ(all.size(), n);
+  for (size_t i = 0; i < n; i += n / 7) {
+    EXPECT_EQ(all[i].played_at, static_cast<int64_t>(1700000000 + i));
+    EXPECT_EQ(all[i].where, "big.jsonl line " + std::to_string(i + 1));
+  }
+  // Two bad lines, one near the end and one in the first half: the first is named.
+  auto line_start = [&](size_t line) {  // 0-based
+    size_t at = 0;
+    for (size_t k = 0; k < line; ++k) at = text.find('\n', at) + 1;
+    return at;
+  };
+  const size_t late = n - 3, early = n / 3;
+  text.replace(line_start(late), 1, "[");
+  text.replace(line_start(early) + 1, 13, "\"bad_key\": 1,");
+  try {
+    parse_listenbrainz_text(text, "big.jsonl");
+    ADD_FAILURE() << "read with two bad lines";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("big.jsonl line " + std::to_string(early + 1) + ":"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HistoryFiles, LastFmCsvWithAndWithoutHeader) {
   const std::string dir = test::temp_dir();
   // lastfm.ghan.nl: a header row, unix seconds and UTC text, MBIDs; quoted fields with commas.
