@@ -356,6 +356,30 @@ TEST_P(UserData, PlaysInBulkAndForgetting) {
   EXPECT_THROW(s.add_plays(bad), Error);
   EXPECT_EQ(s.plays(0, 0, 0).size(), 6u);
   s.add_plays({});
+  // Past one statement's rows (PostgreSQL writes a batch a statement): order and values kept.
+  std::vector<PlayRecord> many(2345, plays[5]);
+  for (size_t i = 0; i < many.size(); ++i) {
+    many[i].played_at = 10000 + static_cast<int64_t>(i);
+    many[i].seconds_played = 0.5 * static_cast<double>(i % 7);
+    many[i].skipped = i % 3 == 0;
+  }
+  s.add_plays(many);
+  const auto bobs = s.plays(bob, 0, 0);
+  ASSERT_EQ(bobs.size(), many.size() + 1);
+  for (size_t i = 0; i < many.size(); ++i) {
+    const PlayRecord& p = bobs[i + 1];
+    ASSERT_EQ(p.played_at, many[i].played_at) << i;
+    EXPECT_EQ(p.seconds_played, many[i].seconds_played) << i;
+    EXPECT_EQ(p.skipped, many[i].skipped) << i;
+    EXPECT_EQ(p.source, "lastfm");
+    EXPECT_EQ(p.song.content_hash, many[i].song.content_hash);
+    EXPECT_GT(p.id, bobs[i].id);
+  }
+  EXPECT_EQ(s.forget_history(bob, 10000 + 1000, "lastfm").plays, 1001);  // plays[5] (600) and the first 1000
+  EXPECT_EQ(s.plays(bob, 0, 0).size(), 1345u);
+  EXPECT_EQ(s.forget_history(bob, 0, "").plays, 1345);
+  const int64_t again = s.add_play(plays[5]);  // single plays go on after a batch's ids
+  EXPECT_EQ(again, s.plays(0, 0, 0).back().id);
 
   s.put_star(song_star(ann, ref(s, t), 150));
   FeedbackRecord r = song_star(ann, ref(s, t), 450);
