@@ -165,11 +165,12 @@ void write_line(std::FILE* out, const nlohmann::ordered_json& j) {
 
 HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,
                                   const std::string& user_name, HistoryFormat* format_read) {
-  // The file is read whole first: a bad file is refused before the index is touched.
-  const HistoryFile file = read_history_file(path, format);
-  if (format_read) *format_read = file.format;
   return with_store(db, store::OpenMode::ReadWriteExisting, [&](store::Store& s) {
+    // Whose history first (a missing --user is said before a large file is read), then the file
+    // whole: a bad file is refused before anything is written.
     const store::UserRecord user = history_user(s, user_name);
+    const HistoryFile file = read_history_file(path, format);
+    if (format_read) *format_read = file.format;
     return import_listens(s, s.tracks(), user.id, file.listens, history_format_name(file.format));
   });
 }

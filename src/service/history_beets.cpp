@@ -168,9 +168,9 @@ std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
 }
 
 BeetsImport import_beets_file(const std::string& db, const std::string& path, const std::string& user_name, int64_t now) {
-  const std::vector<BeetsTrackStats> stats = read_beets_stats(path);
   const std::unique_ptr<store::Store> s = store::open_store(store::resolve_location(db), store::OpenMode::ReadWriteExisting);
   const store::UserRecord user = history_user(*s, user_name);
+  const std::vector<BeetsTrackStats> stats = read_beets_stats(path);
   return import_beets_stats(*s, s->tracks(), user.id, stats, now);
 }
 
