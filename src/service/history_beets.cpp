@@ -144,7 +144,7 @@ std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(one);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       throw Error(where + ": not a JSON object (truncated?): " + e.what());
     }
     if (!j.is_object()) throw Error(where + ": not a JSON object");

@@ -94,8 +94,10 @@ bool time_of(const json& obj, int64_t& unix_s) {
     const auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) continue;
     if (it->is_object()) {
+      // A number goes through the text rules too: a negative or non-finite one is no time.
       if (const auto u = it->find("uts"); u != it->end())
-        return u->is_number() ? (unix_s = u->get<int64_t>(), true) : u->is_string() && parse_history_time(u->get_ref<const std::string&>(), unix_s);
+        return u->is_number() ? parse_history_time(u->dump(), unix_s)
+                              : u->is_string() && parse_history_time(u->get_ref<const std::string&>(), unix_s);
       return parse_history_time(text_of(obj, key), unix_s);
     }
     if (it->is_number()) return parse_history_time(it->dump(), unix_s);
@@ -144,7 +146,7 @@ std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& 
   json all;
   try {
     all = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw Error(where + ": not JSON (truncated or damaged: " + std::string(e.what()) + ")");
   }
   std::vector<Listen> out;

@@ -89,7 +89,7 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
     json all;
     try {
       all = json::parse(text.substr(first));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw Error(where + ": not a JSON array of listens (truncated or damaged: " + std::string(e.what()) + ")");
     }
     out.reserve(all.size());
@@ -126,9 +126,11 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
         json j;
         try {
           j = json::parse(one);
-        } catch (const json::parse_error& e) {
-          const bool last = pos >= text.size();
-          throw Error(line_where(where, line) + (last ? ": cut short (the file is truncated): " : ": not a JSON listen: ") + e.what());
+        } catch (const json::exception& e) {
+          // A syntax error on the last line is a file cut short; a number past its type anywhere
+          // (nlohmann's out_of_range) is not JSON a listen can hold.
+          const bool cut = pos >= text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
+          throw Error(line_where(where, line) + (cut ? ": cut short (the file is truncated): " : ": not a JSON listen: ") + e.what());
         }
         parts[k].push_back(listen_of(j, line_where(where, line)));
       }

@@ -134,6 +134,9 @@ TEST(HistoryFiles, BadFilesAreRefusedWhole) {
       {"csv_no_time_column.csv", "artist,album,track\nA,B,C\n", "names no time column"},
       {"lastfm_truncated.json", R"([{"artist": {"#text": "A"}, "name": "B", "date": {"uts": "1700000000"}}, {"artist)", "truncated"},
       {"lastfm_object.json", R"({"hello": 1})", "not a Last.fm export"},
+      // A number past a double (nlohmann's out_of_range, not a parse_error: found by fuzz_history).
+      {"overflow.jsonl", R"({"listened_at": 1e400, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n", "line 1: not a JSON listen"},
+      {"overflow.json", R"([{"artist": "A", "name": "B", "date": 1e400}])", "not JSON"},
   };
   for (const Case& c : cases) {
     const std::string path = write(dir + "/" + c.name, c.text);
