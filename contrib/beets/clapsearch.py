@@ -12,12 +12,15 @@
 #   beet clapsearch search [-k N] TEXT       items matching a description (best first)
 #   beet clapsearch similar [-k N] QUERY     items that sound like the one QUERY selects (or a file)
 #   beet clapsearch tag [-w] [QUERY]         clap_mood, clap_genre (+ _score) flexible attributes
+#   beet clapsearch history [-u USER] [QUERY] play_count, skip_count, rating (mpdstats' fields) into
+#                                            clapsearch's listening history (source "beets")
 #
 # search and similar print beets items, so -f FORMAT and -p work as in `beet ls`.
 """clapsearch: neural music search (CLAP) over the beets library."""
 
 import csv
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +31,10 @@ from beets import library, ui
 from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
-ACTIONS = ('index', 'search', 'similar', 'tag')
+ACTIONS = ('index', 'search', 'similar', 'tag', 'history')
+
+# The mpdstats plugin's flexible fields that `history` sends.
+HISTORY_FIELDS = ('play_count', 'skip_count', 'rating', 'last_played')
 
 # The labels `tag` chooses from; replace them in the configuration (moods:, genres:).
 DEFAULT_MOODS = ['happy', 'sad', 'calm', 'energetic', 'aggressive', 'romantic', 'dark', 'uplifting',
@@ -106,6 +112,7 @@ class ClapSearchPlugin(BeetsPlugin):
             'genres': DEFAULT_GENRES,
             'mood_template': 'This song feels {}.',
             'genre_template': 'This audio is a {} song.',
+            'user': '',
         })
         for field, tag in TAG_FIELDS.items():
             self.add_media_field(field, _media_field(tag))
@@ -175,13 +182,17 @@ class ClapSearchPlugin(BeetsPlugin):
         cmd.parser.usage = ('%prog index [QUERY]\n'
                             '       %prog search [-k N] [-f FORMAT | -p] TEXT...\n'
                             '       %prog similar [-k N] [-f FORMAT | -p] QUERY|FILE\n'
-                            '       %prog tag [-w | -W] [QUERY]')
+                            '       %prog tag [-w | -W] [QUERY]\n'
+                            '       %prog history [-u USER] [QUERY]')
         cmd.parser.add_option('-k', '--top', type='int', dest='top', default=None,
                               help='results for search and similar (default: the top setting, 10)')
         cmd.parser.add_option('-w', '--write', action='store_true', default=None,
                               help='tag: also write the labels into the files')
         cmd.parser.add_option('-W', '--nowrite', action='store_false', dest='write',
                               help="tag: do not write the files (the default unless import's write is on)")
+        cmd.parser.add_option('-u', '--user', dest='user', default=None,
+                              help="history: the clapsearch user whose history it is (default: the user setting, "
+                                   "else clapsearch's only user)")
         cmd.parser.add_path_option()
         cmd.parser.add_format_option(target='item')
         cmd.func = self._dispatch
@@ -202,6 +213,8 @@ class ClapSearchPlugin(BeetsPlugin):
             self._search(lib, rest, top, fmt)
         elif action == 'similar':
             self._similar(lib, rest, top, fmt)
+        elif action == 'history':
+            self._history(lib, rest, opts.user)
         else:
             self._tag(lib, rest, opts.write)
 
@@ -344,3 +357,43 @@ class ClapSearchPlugin(BeetsPlugin):
         missing = len(items) - len(tagged)
         if missing:
             self._log.warning('{} item(s) are not in the clapsearch index (run: beet clapsearch index)', missing)
+
+    # --- history: mpdstats' counts into clapsearch's listening history ------------------------------
+
+    def _history(self, lib, query, user):
+        """Sends each item's play_count, skip_count, rating and last_played (what the mpdstats
+        plugin keeps) to `clapsearch history import --format beets`: clapsearch makes the user's
+        "beets" plays of each song as many as beets counts, so sending the same counts again adds
+        nothing."""
+        items = [item for item in self._items(lib, query, 'history')
+                 if any(item.get(field) is not None for field in HISTORY_FIELDS)]
+        if not items:
+            raise ui.UserError('clapsearch history: no items with play_count, skip_count or rating'
+                               + (' match the query' if query else '') + ' (the mpdstats plugin keeps them)')
+        with tempfile.NamedTemporaryFile('w', suffix='.jsonl', encoding='utf-8') as f:
+            for item in items:
+                row = {'artist': item.artist, 'title': item.title, 'album': item.album,
+                       'mbid': item.mb_trackid, 'length': item.length or 0}
+                try:
+                    # JSON carries text: a path that is not UTF-8 is left out (the tags still find the song).
+                    row['path'] = os.fsdecode(item.path).encode('utf-8').decode('utf-8')
+                except UnicodeError:
+                    pass
+                for field in HISTORY_FIELDS:
+                    value = item.get(field)
+                    if value is not None:
+                        try:
+                            row[field] = float(value)
+                        except (TypeError, ValueError):
+                            raise ui.UserError(f"clapsearch history: {os.fsdecode(item.path)}: {field} is not a number "
+                                               f"({value!r})")
+                f.write(json.dumps(row) + '\n')
+            f.flush()
+            user = user or self.config['user'].as_str()
+            args = ['history', 'import', '--format=beets', '--json'] + (['--user=' + user] if user else [])
+            answer = json.loads(self._run(args, [f.name]))
+        self._log.info('history: {} play(s) and {} skip(s) added, {} already there, {} rating(s) set, '
+                       '{} item(s) not in the clapsearch index', answer['plays'], answer['skips'], answer['already'],
+                       answer['ratings'], answer['unresolved'])
+        for entry in answer['unresolved_entries']:
+            self._log.debug('not in the clapsearch index: {}', entry)

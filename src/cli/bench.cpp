@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -28,6 +29,7 @@
 #include "bench/kernel_bench.h"
 #include "service/compressed_windows.h"
 #include "bench/scale_bench.h"
+#include "bench/history_bench.h"
 
 namespace clap::cli {
 namespace {
@@ -39,6 +41,8 @@ struct BenchOptions {
   int64_t serve_tracks = 0;  // --serve-tracks: server load test
   int windows_per_track = 0;  // 0 = the mode's default (24 for --serve-tracks, 20 for --scale)
   int64_t scale_tracks = 0;    // --scale: compressed index at library scale
+  int64_t history_listens = 0;  // --history-listens: the listening-history import
+  int64_t history_tracks = 100000;
   std::string db;
   int64_t queries = 200;
   std::vector<int> nprobes = {16, 32};
@@ -155,6 +159,34 @@ int run_vector_bench(const BenchOptions& o) {
     }
   }
   if (o.json) std::printf("%s\n", service::json_text(all, 2).c_str());
+  return 0;
+}
+
+int run_history_bench(const BenchOptions& o) {
+  bench::HistoryBenchOptions h;
+  h.listens = o.history_listens;
+  h.tracks = o.history_tracks;
+  h.keep = o.keep;
+  h.progress = [](const std::string& m) { print_note(m); };
+  const bench::HistoryBenchReport r = bench::run_history_bench(h);
+  if (o.json) {
+    print_json(ojson{{"listens", r.listens}, {"tracks", r.tracks}, {"export_bytes", r.export_bytes}, {"read_s", r.read_s},
+                     {"import_s", r.import_s}, {"total_s", r.read_s + r.import_s}, {"read_cpu_s", r.read_cpu_s},
+                     {"import_cpu_s", r.import_cpu_s}, {"reimport_s", r.reimport_s},
+                     {"imported", r.imported}, {"already", r.already}, {"unresolved", r.unresolved},
+                     {"reimported", r.reimported}, {"peak_rss_mb", r.peak_rss_mb}});
+    return 0;
+  }
+  std::printf("history import: %lld ListenBrainz listens (%.0f MB) over %lld tracks\n", static_cast<long long>(r.listens),
+              r.export_bytes / 1e6, static_cast<long long>(r.tracks));
+  std::printf("  read and parse  %8.2f s  (CPU %.2f s)\n  resolve, write  %8.2f s  (CPU %.2f s)\n"
+              "  total           %8.2f s  (%.0f listens/s)\n",
+              r.read_s, r.read_cpu_s, r.import_s, r.import_cpu_s, r.read_s + r.import_s,
+              r.listens / std::max(1e-9, r.read_s + r.import_s));
+  std::printf("  imported %lld, already %lld, unresolved %lld\n", static_cast<long long>(r.imported),
+              static_cast<long long>(r.already), static_cast<long long>(r.unresolved));
+  std::printf("  the same file again: %.2f s, %lld imported\n  peak RSS %.0f MB\n", r.reimport_s,
+              static_cast<long long>(r.reimported), r.peak_rss_mb);
   return 0;
 }
 
@@ -348,6 +380,7 @@ int run_bench(const BenchOptions& o) {
   if (!o.vectors.empty()) return run_vector_bench(o);
   if (o.scale_tracks > 0) return run_scale_bench(o);
   if (o.serve_tracks > 0) return run_serve_bench(o);
+  if (o.history_listens > 0) return run_history_bench(o);
   if (o.kernels) return run_kernel_bench(o);
   if (o.model.empty() == o.config.empty()) throw InvalidArgument("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
@@ -521,7 +554,16 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "With --subsonic: give the benchmark's user a history of N plays (every answer listing songs shows "
                   "their play counts)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000000}));
-  cmd->add_option("--keep", o->keep, "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db)");
+  cmd->add_option("--keep", o->keep,
+                  "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db); with "
+                  "--history-listens: keep the index and the export there");
+  cmd->add_option("--history-listens", o->history_listens,
+                  "Instead: `history import` of a synthetic ListenBrainz export of N listens over a synthetic library "
+                  "(--history-tracks): read, resolve and write times, then the same file again (nothing added)")
+      ->check(CLI::Range(int64_t(1), int64_t(100000000)));
+  cmd->add_option("--history-tracks", o->history_tracks, "With --history-listens: tracks of the synthetic library")
+      ->default_val(100000)
+      ->check(CLI::Range(int64_t(1), int64_t(10000000)));
   cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
 }

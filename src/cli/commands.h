@@ -34,6 +34,7 @@ void add_worker_command(CLI::App& app, Action& action);
 void add_migrate_command(CLI::App& app, Action& action);
 void add_models_command(CLI::App& app, Action& action);
 void add_user_command(CLI::App& app, Action& action);
+void add_history_command(CLI::App& app, Action& action);
 // Shell completion scripts and the man page, generated from `app` itself (completion.cpp).
 void add_completion_command(CLI::App& app, Action& action);
 void add_manpage_command(CLI::App& app, Action& action);

@@ -87,6 +87,9 @@ service::QueueView MpdClient::queue() {
   if (status == nullptr) fail("cannot read the player's status");
   const mpd_state state = mpd_status_get_state(status);
   const int current = mpd_status_get_song_pos(status);
+  const int entry_id = mpd_status_get_song_id(status);
+  const double elapsed_s = mpd_status_get_elapsed_ms(status) / 1000.0;
+  const double duration_s = mpd_status_get_total_time(status);
   mpd_status_free(status);
   if (!mpd_response_next(conn_)) fail("cannot read the queue");
   std::vector<std::string> uris;
@@ -102,6 +105,10 @@ service::QueueView MpdClient::queue() {
     view.current_uri = uris[static_cast<size_t>(current)];
     view.upcoming_uris.assign(uris.begin() + current + 1, uris.end());
     view.played_uris.assign(uris.begin(), uris.begin() + current);
+    view.playing = state == MPD_STATE_PLAY;
+    view.current_entry_id = entry_id;
+    view.elapsed_s = elapsed_s;
+    view.duration_s = duration_s;
   } else if (!playing) {
     view.no_current_reason = "MPD at " + address_.text() + (uris.empty() ? ": the queue is empty" : " is stopped");
   } else {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <optional>
 
@@ -21,7 +22,9 @@
 #include "cli/mpd_client.h"
 #include "core/error.h"
 #include "core/text_file.h"
+#include "service/listening.h"
 #include "service/radio.h"
+#include "store/store.h"
 
 namespace clap::cli {
 namespace {
@@ -37,6 +40,51 @@ struct MpdRadioOptions {
   double diversity = 0.3;
   bool once = false;
   RuleCliOptions rules;
+  std::string user;         // whose listening history the songs heard go to
+  bool no_history = false;
+};
+
+// The songs MPD plays, into a user's listening history (source "mpd"; service/listening.h).
+class Listening {
+ public:
+  Listening(std::unique_ptr<service::PlayRecorder> recorder, std::string user)
+      : recorder_(std::move(recorder)), user_(std::move(user)) {}
+  // The player's state at this moment; a song finished by it is recorded.
+  void observe(const service::QueueView& q, const service::RadioStation& station) {
+    service::PlayerMoment m;
+    m.stopped = !q.current_uri;
+    m.playing = q.playing;
+    m.entry_id = q.current_entry_id;
+    if (q.current_uri) m.uri = *q.current_uri;
+    m.elapsed_s = q.elapsed_s;
+    m.duration_s = q.duration_s;
+    m.now_s = monotonic_s();
+    if (const std::optional<service::HeardSong> heard = watcher_.observe(m)) record(*heard, station, m.now_s);
+  }
+
+ private:
+  static double monotonic_s() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
+  }
+  void record(const service::HeardSong& heard, const service::RadioStation& station, double now_s) {
+    std::optional<std::string> path = service::MusicFolderMap::file_uri_path(heard.uri);
+    if (!path && station.folder()) path = station.folder()->path_of(heard.uri);
+    if (!path) return;  // a stream, or the music folder is not known yet
+    const int64_t played_at = static_cast<int64_t>(std::time(nullptr)) - static_cast<int64_t>(now_s - heard.started_s);
+    try {
+      if (recorder_->record(heard, *path, played_at))
+        print_note(std::string(heard.skipped ? "skipped " : "played ") + terminal_text(heard.uri) + " (" +
+                   fixed(heard.seconds_played, 0) + " s): in the history of " + terminal_text(user_));
+    } catch (const Error& e) {
+      // The radio goes on when the index cannot take the play (read-only, being migrated).
+      print_warning(std::string("the play of ") + terminal_text(heard.uri) + " was not recorded: " + e.what());
+    }
+  }
+  std::unique_ptr<service::PlayRecorder> recorder_;
+  std::string user_;
+  service::PlayWatcher watcher_;
 };
 
 // The password: --password-file (its first line), else $MPD_PASSWORD, else none.
@@ -70,8 +118,9 @@ bool wait_or_stop(int seconds) {
 // `said` is the last "nothing to continue from" note, so a watching radio says it once, not at
 // every player event. With --once, nothing to continue from for a fault of MPD's (a status
 // naming no song of the queue) is an error (exit 1); a stopped MPD or an empty queue is a note.
-void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::string& said) {
+void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::string& said, Listening* listening = nullptr) {
   const service::QueueView queue = mpd.queue();
+  if (listening) listening->observe(queue, station);
   if (!queue.current_uri) {
     const std::string why = queue.no_current_reason + ": nothing to continue from, nothing added";
     if (once && queue.no_current_is_fault) throw Error(why);
@@ -159,11 +208,19 @@ int run_mpd_radio(const MpdRadioOptions& o) {
     top_up(*mpd, station, true, said);
     return 0;
   }
+  std::unique_ptr<Listening> listening;
+  if (!o.no_history) {
+    const std::string location = store::resolve_location(o.lib.db);
+    if (const std::optional<store::UserRecord> user = service::recording_user(location, o.user)) {
+      listening = std::make_unique<Listening>(std::make_unique<service::PlayRecorder>(location, user->id, "mpd"), user->name);
+      print_note("recording what MPD plays in the listening history of " + terminal_text(user->name) + " (--no-history: not)");
+    }
+  }
   print_note("radio on MPD at " + address.text() + ": keeping " + std::to_string(o.min_queue) +
              " songs after the current one (Ctrl-C stops)");
   // The first round is not retried either: MPD refusing what the radio asks (a password without
   // the permission to read the queue) is reported at once.
-  top_up(*mpd, station, false, said);
+  top_up(*mpd, station, false, said, listening.get());
   int backoff_s = 1;
   for (;;) {
     try {
@@ -171,10 +228,10 @@ int run_mpd_radio(const MpdRadioOptions& o) {
         mpd = std::make_unique<MpdClient>(address, password);
         print_note("connected to MPD at " + address.text() + " again");
         backoff_s = 1;
-        top_up(*mpd, station, false, said);
+        top_up(*mpd, station, false, said, listening.get());
       }
       if (mpd->wait_for_change(stop_signal_fd()) == MpdClient::Wake::Signal) break;
-      top_up(*mpd, station, false, said);
+      top_up(*mpd, station, false, said, listening.get());
     } catch (const MpdError& e) {
       // MPD restarted or the network broke: try again, waiting 1, 2, 4 ... up to 60 seconds.
       mpd.reset();
@@ -214,6 +271,10 @@ void add_radio_command(CLI::App& app, Action& action) {
       ->default_val(0.3)
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts); says why when nothing is added");
+  cmd->add_option("--user", o->user,
+                  "Record the songs heard in this user's listening history (default: the index's only user; required "
+                  "when it has several)");
+  cmd->add_flag("--no-history", o->no_history, "Do not record what MPD plays in the listening history");
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
   add_text_precision_option(cmd, o->lib.text_precision);
@@ -235,7 +296,12 @@ void add_radio_command(CLI::App& app, Action& action) {
       "queue was topped up or nothing was needed, and with a note (exit 0) when MPD is stopped or its queue\n"
       "empty; exit 1 when MPD's status names no song of its queue or the song playing is not indexed.\n"
       "The first connection must succeed; when MPD goes away later, the radio connects again, waiting 1, 2, 4 ...\n"
-      "up to 60 s between tries. Ctrl-C or SIGTERM stops it (exit 0). Prints one line per song appended.");
+      "up to 60 s between tries. Ctrl-C or SIGTERM stops it (exit 0). Prints one line per song appended.\n"
+      "Listening history: while it watches (not with --once), the radio records each indexed song MPD plays in\n"
+      "the history of --user (default: the index's only user; none recorded when the index has no user; --user\n"
+      "is required when it has several) as source \"mpd\": the time it played (pauses not counted), and a skip\n"
+      "when it was left before 30 s or before half its length, whichever comes first. The song playing when the\n"
+      "radio stops is not recorded. `clapsearch history` shows it; --no-history records nothing.");
   cmd->callback([o, &action] { action = [o] { return run_mpd_radio(*o); }; });
 }
 

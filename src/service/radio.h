@@ -57,6 +57,10 @@ struct QueueView {
   bool no_current_is_fault = false;
   std::vector<std::string> upcoming_uris;  // the songs after the current one, in queue order
   std::vector<std::string> played_uris;    // the songs before it (played), in queue order
+  // The player's state at that moment, for the listening history (service/listening.h).
+  bool playing = false;               // playing (false: paused or stopped)
+  int64_t current_entry_id = -1;      // the current queue entry's id (MPD's song id)
+  double elapsed_s = 0, duration_s = 0;  // into the current song, and its length (0 = unknown)
 };
 
 struct RadioStationOptions {

@@ -1,6 +1,7 @@
 // PostgresStore: users and what they keep (store.h UserRecord ...), as SqliteStore keeps them
 // (sqlite_users.cpp). Ids are the largest + 1 under the id lock, as tracks' are
 // (postgres_internal.h kIdLock), so both stores give the same ids.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -296,6 +297,56 @@ int64_t PostgresStore::add_play(const PlayRecord& play) {
   write_play(*c_, p);
   tx.commit();
   return p.id;
+}
+
+void PostgresStore::add_plays(const std::vector<PlayRecord>& plays) {
+  for (const PlayRecord& p : plays) check_play(p);
+  if (plays.empty()) return;
+  pg::Transaction tx(*c_);
+  int64_t id = next_id(*c_, "plays");
+  // Many rows a statement (a history import writes a million): one round trip per batch, not
+  // per play; 9 parameters a row, well within PostgreSQL's 65535.
+  constexpr size_t kBatch = 1000;
+  for (size_t first = 0; first < plays.size(); first += kBatch) {
+    const size_t n = std::min(kBatch, plays.size() - first);
+    std::string sql = "INSERT INTO plays(id, user_id, track_id, content_hash, path, played_at, seconds_played, skipped, source) VALUES ";
+    pg::Params params;
+    for (size_t i = 0; i < n; ++i) {
+      const PlayRecord& p = plays[first + i];
+      static constexpr const char* kCasts[9] = {"::bigint", "::bigint", "::bigint", "", "", "::bigint", "::float8", "::boolean", ""};
+      sql.append(i ? ", (" : "(");
+      for (size_t k = 0; k < 9; ++k) {
+        if (k) sql.append(", ");
+        sql.append("$").append(std::to_string(9 * i + k + 1)).append(kCasts[k]);
+      }
+      sql.append(")");
+      params.add(id++).add(p.user_id).add(p.song.track_id).add(p.song.content_hash).add(p.song.path).add(p.played_at);
+      params.add(p.seconds_played).add(boolean(p.skipped)).add(p.source);
+    }
+    c_->query(sql, params);
+  }
+  tx.commit();
+}
+
+HistoryRemoved PostgresStore::forget_history(int64_t user_id, int64_t before, const std::string& source) {
+  HistoryRemoved out;
+  pg::Transaction tx(*c_);
+  out.plays = c_->query("DELETE FROM plays WHERE ($1::bigint = 0 OR user_id = $1::bigint) AND ($2::bigint = 0 OR played_at < "
+                        "$2::bigint) AND ($3::text = '' OR source = $3::text)",
+                        pg::Params().add(user_id).add(before).add(source))
+                  .affected();
+  if (source.empty()) {
+    out.stars = c_->query("DELETE FROM stars WHERE ($1::bigint = 0 OR user_id = $1::bigint) AND ($2::bigint = 0 OR starred_at < "
+                          "$2::bigint)",
+                          pg::Params().add(user_id).add(before))
+                    .affected();
+    out.ratings = c_->query("DELETE FROM ratings WHERE ($1::bigint = 0 OR user_id = $1::bigint) AND ($2::bigint = 0 OR rated_at "
+                            "< $2::bigint)",
+                            pg::Params().add(user_id).add(before))
+                      .affected();
+  }
+  tx.commit();
+  return out;
 }
 
 std::vector<PlayRecord> PostgresStore::plays(int64_t user_id, int64_t after_id, size_t limit) const {

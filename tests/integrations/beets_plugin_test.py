@@ -194,6 +194,37 @@ def run_tests(tmp, binary, model, plugin_dir):
     check(env.lines('ls', '-f', '$clap_genre', 'path:' + os.path.join(music, 'a/sun.mp3')) ==
           [classified[os.path.realpath(os.path.join(music, 'a/sun.mp3'))]['label']], 'clap_genre after write')
 
+    # --- history: mpdstats' play_count, skip_count, rating into the user's listening history (issue 55)
+    env.beet('modify', '-y', '-W', 'title:Rain on Glass', 'play_count=3', 'skip_count=1', 'rating=0.8',
+             'last_played=1700000000')
+    env.beet('modify', '-y', '-W', 'title:Sunny Sine', 'play_count=1')
+    done = env.beet('clapsearch', 'history', ok=False)
+    check(done.returncode != 0 and 'user add' in done.stderr, f'history without a user: {done.stderr}')
+    added = subprocess.run([binary, 'user', 'add', 'ann', '--db', env.index], input='pw\n', env=env.vars,
+                           capture_output=True, text=True, check=False)
+    check(added.returncode == 0, f'user add: {added.stderr}')
+
+    def beets_history():
+        summary = env.clapsearch_json('history')
+        plays = [json.loads(line) for line in env.run([binary, 'history', 'export', '--db', env.index]).stdout.splitlines()]
+        return summary['by_source'].get('beets'), plays
+
+    for attempt in ('first', 'again'):  # the same counts twice: nothing added the second time
+        env.beet('clapsearch', 'history')
+        counts, plays = beets_history()
+        check(counts == {'plays': 5, 'skips': 1}, f'history after the {attempt} run: {counts}')
+    rain = os.path.realpath(os.path.join(music, 'a/rain.flac'))
+    ratings = [p for p in plays if p['type'] == 'rating']
+    check(len(ratings) == 1 and ratings[0]['rating'] == 4 and os.path.realpath(ratings[0]['path']) == rain,
+          f'the rating 0.8 as 4 stars of rain.flac: {ratings}')
+    check(all(p['played_at'] == 1700000000 for p in plays if p['type'] == 'play' and os.path.realpath(p['path']) == rain),
+          'the plays of rain.flac are not at its last_played')
+    # More listening in beets: only the difference is added.
+    env.beet('modify', '-y', '-W', 'title:Sunny Sine', 'play_count=4')
+    env.beet('clapsearch', 'history', '-u', 'ann')
+    counts, _ = beets_history()
+    check(counts == {'plays': 8, 'skips': 1}, f'history after more plays: {counts}')
+
     # --- errors, named clearly
     done = env.beet('clapsearch', 'similar', 'title:No Such Song', ok=False)
     check(done.returncode != 0 and "no item matches 'title:No Such Song'" in done.stderr, f'unknown seed: {done.stderr}')

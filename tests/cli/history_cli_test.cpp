@@ -1,0 +1,196 @@
+// `clapsearch history` as a real process (issue 55, "One history"): a ListenBrainz export zip and
+// a Last.fm CSV imported into a user's history over a real index with tagged files, listens
+// resolved by MBID, ISRC and artist + title, the unresolved one listed; importing again adds
+// nothing (also after `index --rebuild` and in PostgreSQL after `migrate`); a truncated file
+// imports nothing; the default user; summary, export and forget.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string q(const std::string& s) { return test::quoted(s); }
+
+std::string write(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+std::string stdin_of(const std::string& text) {
+  static int n = 0;
+  const std::string path = test::temp_dir() + "/stdin" + std::to_string(n++);
+  std::ofstream(path) << text << "\n";
+  return " < " + q(path);
+}
+
+int run(const std::string& args, std::string* out = nullptr, std::string* err = nullptr, const std::string& env = "") {
+  return test::run_cli(args, out, err, env);
+}
+
+json run_json(const std::string& args, const std::string& env = "") {
+  std::string out, err;
+  const int rc = run(args, &out, &err, env);
+  EXPECT_EQ(rc, 0) << args << ": " << err;
+  try {
+    return json::parse(out);
+  } catch (const json::parse_error&) {
+    ADD_FAILURE() << args << ": not JSON: " << out;
+    return json();
+  }
+}
+
+// Listens of three songs of the library (by MBID; by ISRC, the mapping's MBID naming no file; by
+// artist and title within the duration) and one song the library does not have.
+const char* const kSeptember =
+    R"({"listened_at": 1694000000, "track_metadata": {"artist_name": "Queen", "track_name": "Bohemian Rhapsody", "release_name": "A Night at the Opera", "additional_info": {"recording_mbid": "b1a9c0e9-d987-4042-ae91-78d6a3267d69", "duration_ms": 355000}}})"
+    "\n"
+    R"({"listened_at": 1694003600, "track_metadata": {"artist_name": "Adele", "track_name": "Hello", "additional_info": {"isrc": "GB-BKS-15-00214"}, "mbid_mapping": {"recording_mbid": "0a8e8d55-4b83-4f8a-9732-fbb5ded9f344"}}})"
+    "\n";
+const char* const kOctober =
+    R"({"listened_at": 1697000000, "track_metadata": {"artist_name": "Crosby, Stills & Nash", "track_name": "Helplessly Hoping", "additional_info": {"duration_ms": 3000}}})"
+    "\n"
+    R"({"listened_at": 1697003600, "track_metadata": {"artist_name": "Nobody", "track_name": "Unknown Song", "additional_info": {"duration_ms": 200000}}})"
+    "\n";
+
+TEST(HistoryCli, ImportSummaryExportForget) {
+  const std::string dir = test::temp_dir();
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  const std::string model = " --model " + q(test::case_dir("tiny-unfused")) + " --quiet";
+  test::ffmpeg(music + "/queen.flac", "-f lavfi -i \"sine=f=330:d=3:sample_rate=16000\" -metadata artist=Queen -metadata "
+                                      "'title=Bohemian Rhapsody (Remastered 2011)' -metadata "
+                                      "MUSICBRAINZ_TRACKID=b1a9c0e9-d987-4042-ae91-78d6a3267d69");
+  test::ffmpeg(music + "/adele.flac", "-f lavfi -i \"sine=f=440:d=3:sample_rate=16000\" -metadata artist=Adele -metadata "
+                                      "title=Hello -metadata ISRC=GBBKS1500214");
+  test::ffmpeg(music + "/csn.flac", "-f lavfi -i \"sine=f=550:d=3:sample_rate=16000\" -metadata 'artist=Crosby, Stills & Nash' "
+                                    "-metadata 'title=Helplessly Hoping'");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + model, &out, &err), 0) << err;
+  const std::string on = " --db " + q(db);
+
+  // No user yet: a history belongs to one.
+  EXPECT_EQ(run("history" + on, &out, &err), 1);
+  EXPECT_NE(err.find("user add"), std::string::npos) << err;
+  ASSERT_EQ(run("user add ann" + on + stdin_of("pw"), &out, &err), 0) << err;
+
+  // The export as downloaded (deflated members listens/YYYY/M.jsonl).
+  write(dir + "/src/listens/2023/9.jsonl", kSeptember);
+  write(dir + "/src/listens/2023/10.jsonl", kOctober);
+  write(dir + "/src/user.json", R"({"username": "ann"})");
+  const std::string zip = dir + "/listenbrainz_ann_1700000000.zip";
+  const std::string py = "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w',zipfile.ZIP_DEFLATED); "
+                         "[z.write(sys.argv[2]+'/'+n, n) for n in ['user.json','listens/2023/9.jsonl','listens/2023/10.jsonl']]; z.close()";
+  ASSERT_EQ(std::system(("python3 -c " + q(py) + " " + q(zip) + " " + q(dir + "/src")).c_str()), 0);
+
+  json r = run_json("history import " + q(zip) + " --json" + on);
+  EXPECT_EQ(r["imported"], 3) << r;
+  EXPECT_EQ(r["already"], 0) << r;
+  EXPECT_EQ(r["unresolved"], 1) << r;
+  EXPECT_EQ(r["format"], "listenbrainz");
+  ASSERT_EQ(r["unresolved_entries"].size(), 1u) << r;
+  EXPECT_EQ(r["unresolved_entries"][0]["title"], "Unknown Song");
+  EXPECT_EQ(r["unresolved_entries"][0]["where"], zip + ": listens/2023/10.jsonl line 2");
+  EXPECT_FALSE(r["unresolved_entries"][0]["reason"].get<std::string>().empty());
+
+  // Again, and the same listens as one .jsonl: nothing new (the unresolved one is listed again).
+  r = run_json("history import " + q(zip) + " --json" + on);
+  EXPECT_EQ(r["imported"], 0) << r;
+  EXPECT_EQ(r["already"], 3) << r;
+  EXPECT_EQ(r["unresolved"], 1) << r;
+  const std::string jsonl = write(dir + "/listens.jsonl", std::string(kOctober) + kSeptember);
+  r = run_json("history import " + q(jsonl) + " --format listenbrainz --json" + on);
+  EXPECT_EQ(r["imported"], 0) << r;
+  EXPECT_EQ(r["already"], 3) << r;
+  // The text report says the same in words and names the song not found.
+  ASSERT_EQ(run("history import " + q(jsonl) + on, &out, &err), 0) << err;
+  EXPECT_NE(out.find("imported 0 plays, 3 already there, 1 unresolved"), std::string::npos) << out;
+  EXPECT_NE(out.find("Nobody - Unknown Song"), std::string::npos) << out;
+
+  // Last.fm (a header row): the same songs, another source.
+  const std::string csv = write(dir + "/scrobbles.csv",
+                                "uts,utc_time,artist,album,track\n"
+                                "1694000000,\"06 Sep 2023, 11:33\",Queen,A Night at the Opera,Bohemian Rhapsody\n"
+                                "1698000000,\"22 Oct 2023, 18:40\",Adele,25,Hello\n");
+  r = run_json("history import " + q(csv) + " --json" + on);
+  EXPECT_EQ(r["format"], "lastfm");
+  EXPECT_EQ(r["imported"], 2) << r;
+  EXPECT_EQ(r["unresolved"], 0) << r;
+
+  // A truncated export is refused whole, naming the file; nothing is imported.
+  const std::string cut = write(dir + "/cut.jsonl", std::string(kSeptember) + std::string(kOctober).substr(0, 150));
+  EXPECT_EQ(run("history import " + q(cut) + on, &out, &err), 1);
+  EXPECT_NE(err.find(cut), std::string::npos) << err;
+  EXPECT_NE(err.find("truncated"), std::string::npos) << err;
+
+  auto check_summary = [&](const std::string& where, const std::string& env = "") {
+    const json s = run_json("history --json --user ann --db " + q(where), env);
+    EXPECT_EQ(s["plays"], 5) << where << ": " << s;
+    EXPECT_EQ(s["skips"], 0) << s;
+    EXPECT_EQ(s["stars"], 0) << s;
+    EXPECT_EQ(s["ratings"], 0) << s;
+    EXPECT_EQ(s["by_source"]["listenbrainz"]["plays"], 3) << s;
+    EXPECT_EQ(s["by_source"]["lastfm"]["plays"], 2) << s;
+  };
+  check_summary(db);
+
+  // A second user: the command must be told whose history (exit 2).
+  ASSERT_EQ(run("user add bob" + on + stdin_of("pw"), &out, &err), 0) << err;
+  EXPECT_EQ(run("history" + on, &out, &err), 2);
+  EXPECT_NE(err.find("--user"), std::string::npos) << err;
+  EXPECT_NE(err.find("ann, bob"), std::string::npos) << err;
+  EXPECT_EQ(run("history import " + q(zip) + on, &out, &err), 2);
+  EXPECT_EQ(run_json("history --json --user bob" + on)["plays"], 0);
+
+  // Export: every play, one JSON object a line.
+  ASSERT_EQ(run("history export --user ann" + on, &out, &err), 0) << err;
+  size_t lines = 0;
+  for (size_t at = 0; (at = out.find('\n', at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 5u) << out;
+  const json first = json::parse(out.substr(0, out.find('\n')));
+  EXPECT_EQ(first["type"], "play");
+  EXPECT_EQ(first["user"], "ann");
+  EXPECT_EQ(first["source"], "listenbrainz");
+  EXPECT_EQ(first["path"].get<std::string>().rfind(music, 0), 0u) << first;
+
+  // Re-indexing numbers the tracks again: the plays stay, a re-import still adds nothing.
+  ASSERT_EQ(run("index " + q(music) + on + " --rebuild" + model, &out, &err), 0) << err;
+  check_summary(db);
+  r = run_json("history import " + q(zip) + " --user ann --json" + on);
+  EXPECT_EQ(r["imported"], 0) << r;
+  EXPECT_EQ(r["already"], 3) << r;
+
+  // migrate to PostgreSQL keeps the history and its uniqueness rule.
+  const std::string url = test::PostgresServer::shared().create_database();
+  const std::string env = "XDG_DATA_HOME=" + q(dir + "/data");
+  ASSERT_EQ(run("migrate --quiet --to " + q(url) + " --from " + q(db), &out, &err, env), 0) << err;
+  check_summary(url, env);
+  r = run_json("history import " + q(zip) + " --user ann --json --db " + q(url), env);
+  EXPECT_EQ(r["imported"], 0) << r;
+  EXPECT_EQ(r["already"], 3) << r;
+  const json gone = run_json("history forget --source lastfm --user ann --json --db " + q(url), env);
+  EXPECT_EQ(gone["plays"], 2) << gone;
+
+  // Forget: by source, by date, and everything of a user; a forget without a limit is refused.
+  EXPECT_EQ(run("history forget" + on, &out, &err), 2);
+  r = run_json("history forget --source lastfm --user ann --json" + on);
+  EXPECT_EQ(r["plays"], 2) << r;
+  r = run_json("history forget --before 2023-10-01 --user ann --json" + on);
+  EXPECT_EQ(r["plays"], 2) << r;  // the September listens
+  EXPECT_EQ(run("history forget --before yesterday --user ann" + on, &out, &err), 2);
+  EXPECT_NE(err.find("not a date"), std::string::npos) << err;
+  r = run_json("history forget --user ann --json" + on);
+  EXPECT_EQ(r["plays"], 1) << r;
+  EXPECT_EQ(run_json("history --json --user ann" + on)["plays"], 0);
+}
+
+}  // namespace
+}  // namespace clap

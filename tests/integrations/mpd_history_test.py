@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""`clapsearch radio` records what a real MPD plays in a user's listening history (issue 55):
+Debian's mpd on loopback with a null output (which plays in real time) over three files made with
+ffmpeg and indexed with the tiny test model. A 3 s song plays to its end (a play), a 40 s song is
+left after a moment with `next` (a skip: before 20 s, half its length); `clapsearch history`
+must show both as source "mpd" with the right skip flag. Also: several users and no --user is a
+usage error (exit 2) naming --user; --no-history records nothing. MPD is stopped at the end.
+(CTest: Mpd.History; exit 77 = skipped when mpd is not installed.)
+
+    mpd_history_test.py CLAPSEARCH_BINARY MODEL_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mpd_radio_test import SKIP, Mpd, Radio, check, free_port, quoted, wait_for  # noqa: E402
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit('usage: mpd_history_test.py CLAPSEARCH_BINARY MODEL_DIR')
+    binary, model = (os.path.abspath(a) for a in sys.argv[1:])
+    if shutil.which('mpd') is None:
+        print('Mpd.History skipped: mpd is not installed (apt-get install mpd; scripts/install-deps.sh --tests)')
+        sys.exit(SKIP)
+    with tempfile.TemporaryDirectory(prefix='clapsearch-mpd-history-') as tmp:
+        mpd = Mpd(tmp, os.path.join(tmp, 'music'), free_port())
+        radios = []
+        try:
+            run_tests(tmp, binary, model, mpd, radios)
+        finally:
+            for r in radios:
+                if r.process.poll() is None:
+                    r.process.kill()
+                    r.process.wait()
+            mpd.stop()
+    print('Mpd.History: all checks passed')
+
+
+def run_tests(tmp, binary, model, mpd, radios):
+    music = os.path.join(tmp, 'music')
+    db = os.path.join(tmp, 'index.db')
+    env = dict(os.environ, HF_HOME=os.path.join(tmp, 'hf'), HF_HUB_OFFLINE='1')
+    env.pop('MPD_PASSWORD', None)
+    env.pop('CLAPSEARCH_DB', None)
+    songs = {'short.flac': 'sine=f=330:d=3', 'long.flac': 'sine=f=550:d=40', 'other.flac': 'anoisesrc=color=pink:d=40'}
+    os.makedirs(music)
+    for name, source in songs.items():
+        subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source,
+                        os.path.join(music, name)], check=True)
+    subprocess.run([binary, 'index', music, '--db', db, '--model', model, '-q'], env=env, check=True)
+
+    def cli(args, stdin=None):
+        return subprocess.run([binary] + args + ['--db', db], env=env, input=stdin, capture_output=True, text=True,
+                              check=False)
+
+    check(cli(['user', 'add', 'ann'], 'pw\n').returncode == 0, 'user add ann failed')
+
+    mpd.start()
+    mpd.command('update')
+    wait_for('MPD to read its music folder',
+             lambda: 'updating_db' not in mpd.status() and dict(mpd.command('stats')).get('songs') == '3')
+    radio = [binary, 'radio', '--mpd', f'127.0.0.1:{mpd.port}', '--music-dir', music, '--db', db, '--min-queue', '1']
+
+    # The short song plays to its end, then the long one is left after about a second.
+    mpd.command('clear')
+    mpd.command('add ' + quoted('short.flac'))
+    mpd.command('add ' + quoted('long.flac'))
+    watcher = Radio(radio)
+    radios.append(watcher)
+    wait_for('the radio to start', lambda: watcher.said('radio on MPD'))
+    check(watcher.said('listening history of ann'), f'the radio does not say whose history: {watcher.err}')
+    mpd.command('play 0')
+    wait_for('the short song to end', lambda: mpd.status().get('song') == '1')
+    time.sleep(1)
+    mpd.command('next')
+    wait_for('the radio to record the skip', lambda: watcher.said('skipped long.flac'))
+    check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
+    check(watcher.said('played short.flac'), f'the play of the short song was not recorded: {watcher.err}')
+
+    summary = json.loads(cli(['history', '--json']).stdout)
+    check(summary['by_source'].get('mpd') == {'plays': 2, 'skips': 1}, f'history: {summary}')
+    plays = [json.loads(line) for line in cli(['history', 'export']).stdout.splitlines()]
+    by_file = {os.path.basename(p['path']): p for p in plays if p['type'] == 'play'}
+    check(not by_file['short.flac']['skipped'] and by_file['short.flac']['seconds_played'] >= 1.5,
+          f'the short song: {by_file["short.flac"]}')
+    check(by_file['long.flac']['skipped'] and by_file['long.flac']['seconds_played'] < 20,
+          f'the long song: {by_file["long.flac"]}')
+    check(abs(by_file['short.flac']['played_at'] - time.time()) < 600, f'the play time: {by_file["short.flac"]}')
+
+    # Two users: whose history must be said (exit 2), or --no-history.
+    check(cli(['user', 'add', 'bob'], 'pw\n').returncode == 0, 'user add bob failed')
+    done = subprocess.run(radio, env=env, capture_output=True, text=True, check=False, timeout=120)
+    check(done.returncode == 2 and '--user' in done.stderr, f'several users without --user: {done.returncode} {done.stderr}')
+    mpd.command('play 0')
+    quiet = Radio(radio + ['--no-history'])
+    radios.append(quiet)
+    wait_for('the radio to start', lambda: quiet.said('radio on MPD'))
+    mpd.command('next')
+    time.sleep(1)
+    check(quiet.stop() == 0, f'the radio did not stop cleanly: {quiet.err}')
+    check(not quiet.said('listening history'), f'--no-history recorded: {quiet.err}')
+    summary = json.loads(cli(['history', '--json', '--user', 'ann']).stdout)
+    check(summary['plays'] == 2, f'plays recorded with --no-history: {summary}')
+
+
+if __name__ == '__main__':
+    main()
