@@ -171,7 +171,8 @@ static void add_commands(CLI::App& app, clap::cli::Action& action) {
   const Group groups[] = {
       {"Everyday commands",
        {add_index_command, add_search_command, add_like_command, add_similar_command, add_playlist_command, add_path_command,
-        add_radio_command,         add_duplicates_command, add_serve_command, add_status_command}},
+        add_radio_command,         add_taste_command, add_mix_command, add_duplicates_command, add_serve_command,
+        add_status_command}},
       {"Exploring the library", {add_overlaps_command, add_analyze_command, add_classify_command, add_map_command, add_matrix_command}},
       {"Library upkeep", {add_migrate_command, add_models_command, add_user_command, add_worker_command, add_completion_command}},
       {"Models and training", {add_embed_command, add_convert_command, add_finetune_command, add_eval_command}},

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "cli/mpd_client.h"
 #include "core/error.h"
 #include "core/text_file.h"
+#include "service/for_you.h"
 #include "service/radio.h"
 
 namespace clap::cli {
@@ -36,6 +38,8 @@ struct MpdRadioOptions {
   int64_t no_repeat = 100;
   double diversity = 0.3;
   bool once = false;
+  bool for_me = false;
+  std::string user;
   RuleCliOptions rules;
 };
 
@@ -71,7 +75,9 @@ bool wait_or_stop(int seconds) {
 // every player event. With --once, nothing to continue from for a fault of MPD's (a status
 // naming no song of the queue) is an error (exit 1); a stopped MPD or an empty queue is a note.
 void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::string& said) {
-  const service::QueueView queue = mpd.queue();
+  service::QueueView queue = mpd.queue();
+  // When the queue was read: the radio for you tells a skip by how long the last song played.
+  queue.clock_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   if (!queue.current_uri) {
     const std::string why = queue.no_current_reason + ": nothing to continue from, nothing added";
     if (once && queue.no_current_is_fault) throw Error(why);
@@ -153,6 +159,23 @@ int run_mpd_radio(const MpdRadioOptions& o) {
                    "): finding the music folder from the index");
       }
     }
+  if (o.for_me) {
+    // The user's taste, made once as the radio starts (a new play changes it little).
+    const auto snap = lib.snapshot();
+    auto st = store::open_store(lib.location(), store::OpenMode::ReadOnly);
+    const store::UserRecord user = service::history_user(*st, o.user);
+    service::TasteOptions to;
+    to.nearest = 0;
+    auto taste = std::make_shared<service::Taste>(service::build_taste(*snap, service::load_history(*st, user.id, *snap), to));
+    if (taste->centres.empty())
+      print_note(user.name + " has no plays, stars or ratings yet: the radio follows the songs alone");
+    else
+      print_note("the radio for " + user.name + ": following the nearest of " + std::to_string(taste->centres.size()) +
+                 " taste centres, leaving songs skipped");
+    so.taste = std::move(taste);
+  } else if (!o.user.empty()) {
+    throw InvalidArgument("--user goes with --for-me");
+  }
   service::RadioStation station(lib, folder, so);
   std::string said;
   if (o.once) {
@@ -213,6 +236,10 @@ void add_radio_command(CLI::App& app, Action& action) {
   cmd->add_option("--diversity", o->diversity, "0 = the nearest tracks, up to 1 = as varied as possible (as playlist's)")
       ->default_val(0.3)
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--for-me", o->for_me,
+                "The radio for you: follow the taste centre nearest the song playing (clapsearch taste) and leave the "
+                "neighbourhood of songs skipped in this session");
+  cmd->add_option("--user", o->user, "With --for-me: whose taste (default: the index's only user)");
   cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts); says why when nothing is added");
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
@@ -235,7 +262,10 @@ void add_radio_command(CLI::App& app, Action& action) {
       "queue was topped up or nothing was needed, and with a note (exit 0) when MPD is stopped or its queue\n"
       "empty; exit 1 when MPD's status names no song of its queue or the song playing is not indexed.\n"
       "The first connection must succeed; when MPD goes away later, the radio connects again, waiting 1, 2, 4 ...\n"
-      "up to 60 s between tries. Ctrl-C or SIGTERM stops it (exit 0). Prints one line per song appended.");
+      "up to 60 s between tries. Ctrl-C or SIGTERM stops it (exit 0). Prints one line per song appended.\n"
+      "--for-me: the query also holds the user's taste centre nearest the song playing (made from their plays,\n"
+      "stars and ratings when the radio starts), and a song left before 30 s or half its length counts as skipped:\n"
+      "the radio steers away from it and its neighbourhood for the rest of the session.");
   cmd->callback([o, &action] { action = [o] { return run_mpd_radio(*o); }; });
 }
 

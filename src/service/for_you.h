@@ -1,0 +1,33 @@
+// "For you" (issue 55) over an index's store: whose history a command reads, the history as the
+// taste reads it (service/taste.h), and the radio's query that follows the taste.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "service/library.h"
+#include "service/taste.h"
+#include "store/store.h"
+
+namespace clap::service {
+
+// The user a command means: `name` when given (clap::Error when there is no such user), else the
+// only user of the index. InvalidArgument (a usage error) when there are several and no name,
+// listing them, or none at all.
+store::UserRecord history_user(const store::Store& store, const std::string& name);
+
+// The user's plays, song stars and song ratings, resolved to the snapshot's tracks: entries whose
+// track the library does not hold now (deleted, not indexed yet) are counted in `unresolved`.
+History load_history(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap,
+                     int64_t* unresolved = nullptr);
+
+// The query of the radio for you: the song playing `seed` (unit, dim floats) moved to the taste
+// centre nearest it, pushed away from the songs skipped in this session:
+//   normalise(seed + centre − Σ skipped · kSkipPush)
+// (the seed alone when the taste has no centre). `centre` (optional) gets the centre's index, -1
+// for none.
+inline constexpr double kSkipPush = 0.5;
+std::vector<float> for_me_query(const Taste& taste, const float* seed, int64_t dim,
+                                const std::vector<const float*>& skipped, int64_t* centre = nullptr);
+
+}  // namespace clap::service
