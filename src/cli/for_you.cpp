@@ -29,6 +29,8 @@ struct TasteCliOptions {
 };
 
 int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
+// The history's ages are measured from the end of today: every run of a day answers alike.
+int64_t taste_now() { return service::taste_clock(now_seconds()); }
 
 // The user's taste over the library as it is, labelled.
 struct UserTaste {
@@ -44,7 +46,7 @@ UserTaste user_taste(service::Library& lib, const service::LibrarySnapshot& snap
   const service::History h = service::load_history(st, user.id, snap, &u.unresolved);
   u.plays = static_cast<int64_t>(h.plays.size());
   service::TasteOptions to = o.taste;
-  to.now = now_seconds();
+  to.now = taste_now();
   to.rules = o.rules.music_only(o.rules.rules(), snap);
   u.taste = service::build_taste(snap, h, to);
   std::string why;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <optional>
 
@@ -166,6 +167,7 @@ int run_mpd_radio(const MpdRadioOptions& o) {
     const store::UserRecord user = service::history_user(*st, o.user);
     service::TasteOptions to;
     to.nearest = 0;
+    to.now = service::taste_clock(static_cast<int64_t>(std::time(nullptr)));
     auto taste = std::make_shared<service::Taste>(service::build_taste(*snap, service::load_history(*st, user.id, *snap), to));
     if (taste->centres.empty())
       print_note(user.name + " has no plays, stars or ratings yet: the radio follows the songs alone");

@@ -45,6 +45,11 @@ History load_history(const store::Store& store, int64_t user_id, const LibrarySn
   return h;
 }
 
+int64_t taste_clock(int64_t now) {
+  constexpr int64_t kDay = 86400;
+  return (now / kDay + 1) * kDay;
+}
+
 std::vector<float> for_me_query(const Taste& taste, const float* seed, int64_t dim, const std::vector<const float*>& skipped,
                                 int64_t* centre) {
   int64_t arg = -1;

@@ -21,6 +21,11 @@ store::UserRecord history_user(const store::Store& store, const std::string& nam
 History load_history(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap,
                      int64_t* unresolved = nullptr);
 
+// The moment a command measures the history's ages from: the end of the current UTC day (the next
+// midnight after `now`), so that every run of one day gives the same taste and mixes bit for bit
+// (measured from the second, two runs a second apart would differ in the last bits).
+int64_t taste_clock(int64_t now);
+
 // The query of the radio for you: the song playing `seed` (unit, dim floats) moved to the taste
 // centre nearest it, pushed away from the songs skipped in this session:
 //   normalise(seed + centre − Σ skipped · kSkipPush)
