@@ -43,7 +43,7 @@ int run_for_you_bench(const std::string& db, const std::string& user_name, int r
   const double open_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   auto st = store::open_store(lib.location(), store::OpenMode::ReadOnly);
   const store::UserRecord user = service::history_user(*st, user_name);
-  service::History history;
+  service::TasteHistory history;
   const double history_ms = best_ms(repeat, [&] { history = service::load_history(*st, user.id, *snap); });
   service::TasteOptions to;
   to.now = service::taste_clock(static_cast<int64_t>(std::time(nullptr)));

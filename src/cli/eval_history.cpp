@@ -30,7 +30,7 @@ int run_eval_history(const EvalHistoryOptions& o) {
   auto st = store::open_store(lib.location(), store::OpenMode::ReadOnly);
   const store::UserRecord user = service::history_user(*st, o.user);
   int64_t unresolved = 0;
-  const service::History history = service::load_history(*st, user.id, *snap, &unresolved);
+  const service::TasteHistory history = service::load_history(*st, user.id, *snap, &unresolved);
   service::HistoryEvalOptions eo = o.eval;
   eo.mix.rules = o.rules.music_only(o.rules.rules(), *snap);
   const service::HistoryEval ev = service::evaluate_history(*snap, history, eo);

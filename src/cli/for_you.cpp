@@ -43,7 +43,7 @@ UserTaste user_taste(service::Library& lib, const service::LibrarySnapshot& snap
                      const store::UserRecord& user, const TasteCliOptions& o) {
   UserTaste u;
   u.user = user;
-  const service::History h = service::load_history(st, user.id, snap, &u.unresolved);
+  const service::TasteHistory h = service::load_history(st, user.id, snap, &u.unresolved);
   u.plays = static_cast<int64_t>(h.plays.size());
   service::TasteOptions to = o.taste;
   to.now = taste_now();

@@ -21,8 +21,8 @@ store::UserRecord history_user(const store::Store& store, const std::string& nam
   throw InvalidArgument("the index has " + std::to_string(users.size()) + " users (" + names + "): say whose history with --user NAME");
 }
 
-History load_history(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap, int64_t* unresolved) {
-  History h;
+TasteHistory load_history(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap, int64_t* unresolved) {
+  TasteHistory h;
   int64_t missing = 0;
   auto here = [&](const store::SongRef& s) {
     const store::Track* t = snap.track(s.track_id);

@@ -18,7 +18,7 @@ store::UserRecord history_user(const store::Store& store, const std::string& nam
 
 // The user's plays, song stars and song ratings, resolved to the snapshot's tracks: entries whose
 // track the library does not hold now (deleted, not indexed yet) are counted in `unresolved`.
-History load_history(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap,
+TasteHistory load_history(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap,
                      int64_t* unresolved = nullptr);
 
 // The moment a command measures the history's ages from: the end of the current UTC day (the next

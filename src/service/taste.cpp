@@ -125,7 +125,7 @@ std::vector<std::pair<std::string, double>> top_counts(const std::map<std::strin
 
 }  // namespace
 
-Taste build_taste(const LibrarySnapshot& snap, const History& history, const TasteOptions& o) {
+Taste build_taste(const LibrarySnapshot& snap, const TasteHistory& history, const TasteOptions& o) {
   check_taste_options(o);
   Taste taste;
   if (!snap.searchable()) return taste;
@@ -136,7 +136,7 @@ Taste build_taste(const LibrarySnapshot& snap, const History& history, const Tas
 
   taste.now = o.now;
   if (taste.now == 0)
-    for (const Listen& l : history.plays) taste.now = std::max(taste.now, l.at);
+    for (const TastePlay& l : history.plays) taste.now = std::max(taste.now, l.at);
   const double half_life_s = o.half_life_days * 86400.0;
   auto recency = [&](int64_t at) { return at >= taste.now ? 1.0 : std::exp2(-static_cast<double>(taste.now - at) / half_life_s); };
   std::map<int64_t, TrackTaste>& tracks = taste.tracks;
@@ -146,7 +146,7 @@ Taste build_taste(const LibrarySnapshot& snap, const History& history, const Tas
     unknown.insert(id);
     return false;
   };
-  for (const Listen& l : history.plays) {
+  for (const TastePlay& l : history.plays) {
     if (!known(l.track_id)) continue;
     TrackTaste& t = tracks[l.track_id];
     if (l.skipped) {

@@ -40,15 +40,15 @@ inline constexpr int64_t kMinCentreTracks = 3;
 inline constexpr int64_t kMaxClusterTracks = 4000;
 
 // One play of a track of the library (a store::PlayRecord resolved to a track id).
-struct Listen {
+struct TastePlay {
   int64_t track_id = 0;
   int64_t at = 0;  // unix seconds
   bool skipped = false;
 };
 
 // A user's history as the taste reads it: plays, starred songs (track id -> when), song ratings.
-struct History {
-  std::vector<Listen> plays;
+struct TasteHistory {
+  std::vector<TastePlay> plays;
   std::map<int64_t, int64_t> starred;
   std::map<int64_t, int> ratings;
   std::map<int64_t, int64_t> rated_at;  // when known (an evaluation leaves later ratings out)
@@ -93,7 +93,7 @@ struct Taste {
 void check_taste_options(const TasteOptions& options);
 
 // The taste of `history` over the snapshot's track embeddings. No centre when nothing weighs.
-Taste build_taste(const LibrarySnapshot& snap, const History& history, const TasteOptions& options);
+Taste build_taste(const LibrarySnapshot& snap, const TasteHistory& history, const TasteOptions& options);
 
 // The tags a centre's label is chosen from (zero-shot, as `classify` tags): a mood and a sound.
 const std::vector<std::string>& taste_moods();

@@ -51,7 +51,7 @@ std::vector<std::vector<int64_t>> chunks(const std::vector<int64_t>& ids, int64_
 
 }  // namespace
 
-HistoryEval evaluate_history(const LibrarySnapshot& snap, const History& history, const HistoryEvalOptions& o) {
+HistoryEval evaluate_history(const LibrarySnapshot& snap, const TasteHistory& history, const HistoryEvalOptions& o) {
   if (o.holdout_days < 1) throw InvalidArgument("--holdout-days: must be at least 1, got " + std::to_string(o.holdout_days));
   MixOptions mix_options = o.mix;
   mix_options.not_played_days = 0;
@@ -60,13 +60,13 @@ HistoryEval evaluate_history(const LibrarySnapshot& snap, const History& history
   HistoryEval ev;
   if (history.plays.empty()) throw Error("the history holds no plays of songs of this library");
   int64_t last = 0;
-  for (const Listen& l : history.plays) last = std::max(last, l.at);
+  for (const TastePlay& l : history.plays) last = std::max(last, l.at);
   ev.cutoff = last - o.holdout_days * 86400;
 
-  History train;
+  TasteHistory train;
   std::set<int64_t> heldout;
-  std::vector<Listen> before;
-  for (const Listen& l : history.plays) {
+  std::vector<TastePlay> before;
+  for (const TastePlay& l : history.plays) {
     if (l.at < ev.cutoff) {
       train.plays.push_back(l);
       before.push_back(l);
@@ -116,7 +116,7 @@ HistoryEval evaluate_history(const LibrarySnapshot& snap, const History& history
   auto keep_allowed = [&](int64_t id) { return allowed.contains(id); };
   // The last song played before the cut (ties: the later in the history), with an embedding.
   int64_t last_song = -1, last_at = INT64_MIN;
-  for (const Listen& l : before)
+  for (const TastePlay& l : before)
     if (!l.skipped && l.at >= last_at && row_of.count(l.track_id)) last_song = l.track_id, last_at = l.at;
 
   // The radio for you: from the last song, `size` songs nearest the query, diversified as the radio is.
@@ -149,7 +149,7 @@ HistoryEval evaluate_history(const LibrarySnapshot& snap, const History& history
   ev.rows.push_back(score(snap, "random", chunks(random_list, mix_options.size), heldout, known));
 
   std::map<int64_t, int64_t> counts;
-  for (const Listen& l : before)
+  for (const TastePlay& l : before)
     if (!l.skipped && allowed.contains(l.track_id)) ++counts[l.track_id];
   std::vector<std::pair<int64_t, int64_t>> most(counts.begin(), counts.end());
   std::stable_sort(most.begin(), most.end(), [](const auto& a, const auto& b) { return a.second > b.second; });

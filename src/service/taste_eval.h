@@ -43,6 +43,6 @@ struct HistoryEval {
 
 // Throws InvalidArgument on holdout_days < 1, Error when the history has no plays before the cut
 // or none (not skipped) after it.
-HistoryEval evaluate_history(const LibrarySnapshot& snap, const History& history, const HistoryEvalOptions& options);
+HistoryEval evaluate_history(const LibrarySnapshot& snap, const TasteHistory& history, const HistoryEvalOptions& options);
 
 }  // namespace clap::service

@@ -59,9 +59,9 @@ Fixture& fixture() {
 std::vector<int64_t> first(const std::vector<int64_t>& ids, size_t n) { return {ids.begin(), ids.begin() + n}; }
 
 // Eight songs of each cluster played, A's more.
-History two_cluster_history() {
+TasteHistory two_cluster_history() {
   const Fixture& f = fixture();
-  History h;
+  TasteHistory h;
   for (int n = 0; n < 3; ++n)
     for (int64_t id : first(f.tracks.a, 8)) h.plays.push_back({id, kNow - n * kDay - 10 * kDay, false});
   for (int n = 0; n < 2; ++n)
@@ -101,35 +101,35 @@ TEST(Taste, PlaysFromTwoClustersGiveTwoCentresEachNearItsCluster) {
   for (const auto& [id, cos] : light.nearest) EXPECT_TRUE(in(f.tracks.b, id)) << id;
 
   // One cluster played: one centre.
-  History one;
+  TasteHistory one;
   for (int64_t id : first(f.tracks.a, 8)) one.plays.push_back({id, kNow, false});
   EXPECT_EQ(build_taste(*snap, one, options()).centres.size(), 1u);
   // Nothing played: none.
-  EXPECT_TRUE(build_taste(*snap, History{}, options()).centres.empty());
+  EXPECT_TRUE(build_taste(*snap, TasteHistory{}, options()).centres.empty());
 }
 
 TEST(Taste, StarsPullACentreAndSkipsPushItAway) {
   Fixture& f = fixture();
   const auto snap = f.lib->snapshot();
-  const History base = two_cluster_history();
+  const TasteHistory base = two_cluster_history();
   const int64_t starred = f.tracks.a[15], skipped = f.tracks.a[12];
   const double before_star = cos_to(*snap, build_taste(*snap, base, options()).centres[0].vector, starred);
   const double before_skip = cos_to(*snap, build_taste(*snap, base, options()).centres[0].vector, skipped);
 
-  History with_star = base;
+  TasteHistory with_star = base;
   with_star.starred[starred] = kNow;
   const Taste starred_taste = build_taste(*snap, with_star, options());
   EXPECT_GT(cos_to(*snap, starred_taste.centres[0].vector, starred), before_star);
   EXPECT_TRUE(in(starred_taste.centres[0].members, starred));
 
-  History with_skips = base;
+  TasteHistory with_skips = base;
   for (int n = 0; n < 4; ++n) with_skips.plays.push_back({skipped, kNow - n * kDay, true});
   const Taste skipped_taste = build_taste(*snap, with_skips, options());
   EXPECT_LT(cos_to(*snap, skipped_taste.centres[0].vector, skipped), before_skip);
   EXPECT_TRUE(in(skipped_taste.centres[0].pushed, skipped));
 
   // A low rating pushes too, a high one pulls.
-  History rated = base;
+  TasteHistory rated = base;
   rated.ratings[skipped] = 1;
   rated.ratings[starred] = 5;
   const Taste rated_taste = build_taste(*snap, rated, options());
@@ -140,7 +140,7 @@ TEST(Taste, StarsPullACentreAndSkipsPushItAway) {
 TEST(Taste, RecentPlaysWeighMoreThanOldOnes) {
   Fixture& f = fixture();
   const auto snap = f.lib->snapshot();
-  History h;
+  TasteHistory h;
   for (int64_t id : first(f.tracks.a, 6)) h.plays.push_back({id, kNow - 400 * kDay, false});  // old
   for (int64_t id : first(f.tracks.b, 6)) h.plays.push_back({id, kNow - kDay, false});        // recent
   TasteOptions o = options();
@@ -160,7 +160,7 @@ TEST(Taste, RecentPlaysWeighMoreThanOldOnes) {
 TEST(Mixes, EachMixStaysInItsClusterMixingFavouritesWithNewSongsWithReasons) {
   Fixture& f = fixture();
   const auto snap = f.lib->snapshot();
-  History h = two_cluster_history();
+  TasteHistory h = two_cluster_history();
   h.starred[f.tracks.a[10]] = kNow;
   h.starred[f.tracks.a[11]] = kNow;  // two songs of "alpha album 2" (A10..A14), never played
   const Taste taste = build_taste(*snap, h, options());
@@ -200,7 +200,7 @@ TEST(Mixes, EachMixStaysInItsClusterMixingFavouritesWithNewSongsWithReasons) {
     else EXPECT_EQ(p.reason.rfind("near 'alpha song ", 0), 0u) << p.reason;
   }
   // Nothing played in the last 3 days: songs played yesterday stay out.
-  History recent = h;
+  TasteHistory recent = h;
   for (int64_t id : first(f.tracks.a, 4)) recent.plays.push_back({id, kNow - kDay, false});
   MixOptions fresh = mo;
   fresh.not_played_days = 3;
@@ -216,7 +216,7 @@ TEST(Mixes, EachMixStaysInItsClusterMixingFavouritesWithNewSongsWithReasons) {
 
 TEST(Taste, TheSameHistoryGivesTheSameAnswerBitForBit) {
   Fixture& f = fixture();
-  History h = two_cluster_history();
+  TasteHistory h = two_cluster_history();
   h.plays.push_back({f.tracks.a[12], kNow, true});
   h.starred[f.tracks.b[15]] = kNow;
   const auto snap = f.lib->snapshot();
@@ -300,7 +300,7 @@ TEST(RadioForMe, FollowsTheTasteAndLeavesSkippedSongs) {
 TEST(HistoryEval, ScoresTheMixesAndBaselinesOnTheHeldOutDays) {
   Fixture& f = fixture();
   const auto snap = f.lib->snapshot();
-  History h = two_cluster_history();  // 10 to 12 days before kNow
+  TasteHistory h = two_cluster_history();  // 10 to 12 days before kNow
   for (size_t i = 8; i < 12; ++i) h.plays.push_back({f.tracks.a[i], kNow - static_cast<int64_t>(i - 8) * kDay, false});
   HistoryEvalOptions o;
   o.holdout_days = 7;
@@ -341,7 +341,7 @@ TEST(HistoryEval, ScoresTheMixesAndBaselinesOnTheHeldOutDays) {
   }
   HistoryEvalOptions nothing_after = o;
   nothing_after.holdout_days = 1;
-  History old = two_cluster_history();
+  TasteHistory old = two_cluster_history();
   old.plays.push_back({f.tracks.a[0], kNow, true});  // only a skip after the cut
   EXPECT_NE(test::error_of([&] { evaluate_history(*snap, old, nothing_after); }).find("no plays (not skipped) in the last 1 days"),
             std::string::npos);
