@@ -298,6 +298,39 @@ int64_t PostgresStore::add_play(const PlayRecord& play) {
   return p.id;
 }
 
+void PostgresStore::add_plays(const std::vector<PlayRecord>& plays) {
+  for (const PlayRecord& p : plays) check_play(p);
+  pg::Transaction tx(*c_);
+  int64_t id = plays.empty() ? 0 : next_id(*c_, "plays");
+  for (const PlayRecord& play : plays) {
+    PlayRecord p = play;
+    p.id = id++;
+    write_play(*c_, p);
+  }
+  tx.commit();
+}
+
+HistoryRemoved PostgresStore::forget_history(int64_t user_id, int64_t before, const std::string& source) {
+  HistoryRemoved out;
+  pg::Transaction tx(*c_);
+  out.plays = c_->query("DELETE FROM plays WHERE ($1::bigint = 0 OR user_id = $1::bigint) AND ($2::bigint = 0 OR played_at < "
+                        "$2::bigint) AND ($3::text = '' OR source = $3::text)",
+                        pg::Params().add(user_id).add(before).add(source))
+                  .affected();
+  if (source.empty()) {
+    out.stars = c_->query("DELETE FROM stars WHERE ($1::bigint = 0 OR user_id = $1::bigint) AND ($2::bigint = 0 OR starred_at < "
+                          "$2::bigint)",
+                          pg::Params().add(user_id).add(before))
+                    .affected();
+    out.ratings = c_->query("DELETE FROM ratings WHERE ($1::bigint = 0 OR user_id = $1::bigint) AND ($2::bigint = 0 OR rated_at "
+                            "< $2::bigint)",
+                            pg::Params().add(user_id).add(before))
+                      .affected();
+  }
+  tx.commit();
+  return out;
+}
+
 std::vector<PlayRecord> PostgresStore::plays(int64_t user_id, int64_t after_id, size_t limit) const {
   auto r = c_->query(std::string("SELECT ") + kPlayColumns +
                          " FROM plays WHERE ($1::bigint = 0 OR user_id = $1::bigint) AND id > $2::bigint ORDER BY id "

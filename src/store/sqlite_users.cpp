@@ -314,6 +314,37 @@ int64_t SqliteStore::add_play(const PlayRecord& play) {
   return id;
 }
 
+void SqliteStore::add_plays(const std::vector<PlayRecord>& plays) {
+  for (const PlayRecord& p : plays) check_play(p);
+  sql::Transaction tx(db_);
+  sql::Stmt s(db_, "INSERT INTO plays(user_id, track_id, content_hash, path, played_at, seconds_played, skipped, source) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  for (const PlayRecord& p : plays) {
+    s.bind(1, p.user_id).bind(2, p.song.track_id).bind(3, p.song.content_hash).bind(4, p.song.path);
+    s.bind(5, p.played_at).bind(6, p.seconds_played).bind(7, p.skipped ? 1 : 0).bind(8, p.source);
+    s.run();
+  }
+  tx.commit();
+}
+
+HistoryRemoved SqliteStore::forget_history(int64_t user_id, int64_t before, const std::string& source) {
+  HistoryRemoved out;
+  sql::Transaction tx(db_);
+  sql::Stmt(db_, "DELETE FROM plays WHERE (? = 0 OR user_id = ?) AND (? = 0 OR played_at < ?) AND (? = '' OR source = ?)")
+      .bind(1, user_id).bind(2, user_id).bind(3, before).bind(4, before).bind(5, source).bind(6, source).run();
+  out.plays = sqlite3_changes(db_);
+  if (source.empty()) {
+    sql::Stmt(db_, "DELETE FROM stars WHERE (? = 0 OR user_id = ?) AND (? = 0 OR starred_at < ?)")
+        .bind(1, user_id).bind(2, user_id).bind(3, before).bind(4, before).run();
+    out.stars = sqlite3_changes(db_);
+    sql::Stmt(db_, "DELETE FROM ratings WHERE (? = 0 OR user_id = ?) AND (? = 0 OR rated_at < ?)")
+        .bind(1, user_id).bind(2, user_id).bind(3, before).bind(4, before).run();
+    out.ratings = sqlite3_changes(db_);
+  }
+  tx.commit();
+  return out;
+}
+
 std::vector<PlayRecord> SqliteStore::plays(int64_t user_id, int64_t after_id, size_t limit) const {
   std::vector<PlayRecord> out;
   sql::Stmt s(db_, (std::string("SELECT ") + kPlayColumns +

@@ -359,6 +359,11 @@ struct PlaylistRecord {
   int64_t entry_count = 0;       // filled by reads
 };
 
+// What Store::forget_history removed.
+struct HistoryRemoved {
+  int64_t plays = 0, stars = 0, ratings = 0;
+};
+
 // Everything of the users, for `clapsearch migrate` (ids kept).
 struct UserDataCopy {
   std::vector<UserRecord> users;
@@ -629,6 +634,12 @@ class Store {
   // user_id 0 = every user's.
   virtual int64_t add_play(const PlayRecord& play) = 0;
   virtual std::vector<PlayRecord> plays(int64_t user_id, int64_t after_id, size_t limit) const = 0;
+  // Many plays in one transaction (a history import: all or none), ids assigned in order.
+  virtual void add_plays(const std::vector<PlayRecord>& plays) = 0;
+  // Forgets history (`clapsearch history forget`): the plays of user `user_id` (0 = every user)
+  // started before `before` (0 = whenever) from `source` ("" = any); with no source also the
+  // stars and ratings made before `before` (they carry no source). One transaction.
+  virtual HistoryRemoved forget_history(int64_t user_id, int64_t before, const std::string& source) = 0;
   // Playlists: put writes a new one (id 0: the id is returned) or replaces one (header and entries);
   // playlists(user) lists the user's and the public ones (user 0: all), by id, without entries.
   virtual int64_t put_playlist(const PlaylistRecord& playlist) = 0;

@@ -327,6 +327,58 @@ TEST_P(UserData, ExportAndImportKeepEverything) {
   EXPECT_EQ(dst->add_play(more), 2);
 }
 
+// The history's writes (issue 55): many plays in one transaction (ids in order; one bad play and
+// none is kept), and forgetting by user, time and source (stars and ratings only without a source).
+TEST_P(UserData, PlaysInBulkAndForgetting) {
+  Store& s = *s_;
+  const int64_t t = put(s, "/m/a.flac", 'a');
+  const int64_t ann = s.add_user(user("ann")), bob = s.add_user(user("bob"));
+  std::vector<PlayRecord> plays;
+  for (int i = 0; i < 6; ++i) {
+    PlayRecord p;
+    p.user_id = i < 5 ? ann : bob;
+    p.song = ref(s, t);
+    p.played_at = 100 * (i + 1);
+    p.source = i % 2 ? "lastfm" : "listenbrainz";
+    plays.push_back(p);
+  }
+  s.add_plays(plays);
+  const auto kept = s.plays(0, 0, 0);
+  ASSERT_EQ(kept.size(), 6u);
+  for (size_t i = 0; i < kept.size(); ++i) {
+    EXPECT_EQ(kept[i].played_at, 100 * static_cast<int64_t>(i + 1));
+    if (i) {
+      EXPECT_GT(kept[i].id, kept[i - 1].id);
+    }
+  }
+  std::vector<PlayRecord> bad = {plays[0], plays[0]};
+  bad[1].song.track_id = 0;  // no song: the whole batch is refused
+  EXPECT_THROW(s.add_plays(bad), Error);
+  EXPECT_EQ(s.plays(0, 0, 0).size(), 6u);
+  s.add_plays({});
+
+  s.put_star(song_star(ann, ref(s, t), 150));
+  FeedbackRecord r = song_star(ann, ref(s, t), 450);
+  r.rating = 4;
+  s.put_rating(r);
+  HistoryRemoved gone = s.forget_history(ann, 0, "lastfm");  // ann's plays at 200, 400
+  EXPECT_EQ(gone.plays, 2);
+  EXPECT_EQ(gone.stars + gone.ratings, 0);
+  gone = s.forget_history(ann, 320, "");  // plays at 100, 300 and the star at 150
+  EXPECT_EQ(gone.plays, 2);
+  EXPECT_EQ(gone.stars, 1);
+  EXPECT_EQ(gone.ratings, 0);
+  ASSERT_EQ(s.plays(ann, 0, 0).size(), 1u);
+  EXPECT_EQ(s.plays(ann, 0, 0)[0].played_at, 500);
+  EXPECT_EQ(s.plays(bob, 0, 0).size(), 1u);  // another user's: untouched
+  gone = s.forget_history(ann, 0, "");
+  EXPECT_EQ(gone.plays, 1);
+  EXPECT_EQ(gone.ratings, 1);
+  EXPECT_TRUE(s.plays(ann, 0, 0).empty());
+  EXPECT_EQ(s.plays(bob, 0, 0).size(), 1u);
+  EXPECT_TRUE(s.user("ann"));  // the user stays
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, UserData, ::testing::Values("sqlite", "postgres"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 

@@ -1,0 +1,93 @@
+// One listening history per user (issue 55): the plays, stars and ratings in the index
+// (store.h PlayRecord, FeedbackRecord), wherever they came from - the Subsonic server's scrobbles
+// ("subsonic"), the MPD radio ("mpd"), imported exports ("listenbrainz", "lastfm"), a beets
+// library ("beets") - and what `clapsearch history` does with them: import, summarise, export,
+// forget. The history stays in the index: nothing here sends it anywhere.
+//
+// Import: each listen is resolved to a song of the library with the song resolver
+// (service/song_resolver.h: MBID, ISRC, then artist + title + duration, the album deciding among
+// copies). A listen that names no song of the library is counted and listed, never dropped
+// silently. A play is the same play as one already kept when the user, the source, the start
+// time (unix seconds) and the song (its content hash, else its path) agree: importing a file
+// again, or an overlapping export, adds only the plays not kept yet.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "service/history_files.h"
+#include "store/store.h"
+
+namespace clap::service {
+
+// The user a history command is for: `name` when given (an error naming it when there is no such
+// user), else the index's only user. Several users and no name: clap::InvalidArgument (the
+// command's usage error, exit 2) listing them; no user at all: clap::Error saying how to add one.
+store::UserRecord history_user(const store::Store& store, const std::string& name);
+
+struct UnresolvedListen {
+  Listen listen;
+  std::string reason;  // what the resolver tried
+};
+
+struct HistoryImport {
+  int64_t imported = 0, already = 0, unresolved = 0;
+  std::vector<UnresolvedListen> unresolved_entries;  // every one, in file order
+};
+
+// Resolves `listens` against the library's tracks and adds the new plays of user `user_id` from
+// `source`, all in one transaction. `tracks`: store.tracks() (what the resolver looks in).
+HistoryImport import_listens(store::Store& store, const std::vector<store::Track>& tracks, int64_t user_id,
+                             const std::vector<Listen>& listens, const std::string& source);
+
+// The identity of a play for the import's uniqueness rule (above).
+std::string play_key(int64_t user_id, const std::string& source, int64_t played_at, const store::SongRef& song);
+
+// The per-track figures a beets library keeps (the mpdstats plugin's flexible fields).
+struct BeetsTrackStats {
+  std::string path;           // the file, as beets knows it (resolved like a path reference)
+  std::string mbid, artist, title, album;
+  double duration_s = 0;
+  int64_t play_count = 0, skip_count = 0;
+  double rating = -1;         // mpdstats' 0..1; < 0: none
+  int64_t last_played = 0;    // unix seconds; 0: unknown
+};
+struct BeetsImport {
+  int64_t plays_added = 0, skips_added = 0, already = 0, ratings_set = 0, unresolved = 0;
+  std::vector<std::string> unresolved_entries;  // the paths (or artist - title) not in the library
+};
+// Makes the user's "beets" plays of each song as many as beets counts (plays and skips: the
+// difference is added, at `last_played` or `now`; never removed, as beets' counts only grow) and
+// the song's rating beets' (0..1 -> 1..5 stars). Importing the same counts again adds nothing.
+BeetsImport import_beets_stats(store::Store& store, const std::vector<store::Track>& tracks, int64_t user_id,
+                               const std::vector<BeetsTrackStats>& stats, int64_t now);
+
+// The JSON lines `beet clapsearch history` writes: one object a track, {"path", "mbid", "artist",
+// "title", "album", "length", "play_count", "skip_count", "rating", "last_played"} (any may be
+// missing but play_count or skip_count or rating). Throws clap::Error naming the file and line.
+std::vector<BeetsTrackStats> read_beets_stats(const std::string& path);
+BeetsImport import_beets_file(const std::string& db, const std::string& path, const std::string& user_name, int64_t now);
+
+struct SourceCounts {
+  int64_t plays = 0, skips = 0;
+};
+struct HistorySummary {
+  std::string user;
+  int64_t plays = 0, skips = 0, stars = 0, ratings = 0;  // plays: every play, skips among them
+  int64_t first_played = 0, last_played = 0;             // unix seconds; 0 without plays
+  std::map<std::string, SourceCounts> by_source;
+};
+HistorySummary summarise_history(const store::Store& store, const store::UserRecord& user);
+
+// What `clapsearch history` does, on the index at `db` (its --db; empty = the default library).
+HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,
+                                  const std::string& user_name, HistoryFormat* format_read = nullptr);
+HistorySummary history_summary(const std::string& db, const std::string& user_name);
+// Every play and star and rating of the user, one JSON object a line, oldest play first, to `out`.
+void export_history(const std::string& db, const std::string& user_name, std::FILE* out);
+store::HistoryRemoved forget_history(const std::string& db, const std::string& user_name, int64_t before,
+                                     const std::string& source);
+
+}  // namespace clap::service

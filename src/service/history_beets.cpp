@@ -1,0 +1,177 @@
+// A beets library's play counts, skip counts and ratings (the mpdstats plugin's flexible fields)
+// into the history as source "beets" (service/history.h import_beets_stats).
+//
+// beets keeps counts, not plays: each run makes the user's "beets" plays (and skips) of a song as
+// many as beets counts now, adding the difference. Counts only grow in beets, so a run with the
+// same counts adds nothing, and a play is never taken away (a library reset in beets does not
+// erase the history).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/text_file.h"
+#include "service/history.h"
+#include "service/song_resolver.h"
+#include "service/user_data.h"
+
+namespace clap::service {
+
+namespace {
+
+// mpdstats' rating (0..1, 0.5 for a song never rated) as 1..5 stars.
+int stars_of(double rating) {
+  const long stars = std::lround(std::clamp(rating, 0.0, 1.0) * 5);
+  return static_cast<int>(std::clamp(stars, 1L, 5L));
+}
+
+// The name a song is kept under for the counts: its content hash, else its path.
+std::string song_identity(const store::SongRef& s) { return s.content_hash.empty() ? "path:" + s.path : s.content_hash; }
+
+}  // namespace
+
+BeetsImport import_beets_stats(store::Store& store, const std::vector<store::Track>& tracks, int64_t user_id,
+                               const std::vector<BeetsTrackStats>& stats, int64_t now) {
+  BeetsImport report;
+  const SongIndex songs(tracks);
+  // The beets plays and skips kept per song.
+  std::map<std::string, std::pair<int64_t, int64_t>> kept;
+  constexpr size_t kPage = 50000;
+  for (auto page = store.plays(user_id, 0, kPage); !page.empty(); page = store.plays(user_id, page.back().id, kPage))
+    for (const store::PlayRecord& p : page)
+      if (p.source == "beets") {
+        auto& [plays, skips] = kept[song_identity(p.song)];
+        ++(p.skipped ? skips : plays);
+      }
+  std::map<int64_t, int> ratings;  // track id -> the user's rating now
+  for (const store::FeedbackRecord& f : store.ratings(user_id))
+    if (f.kind == "song") ratings[f.song.track_id] = f.rating;
+
+  std::vector<store::PlayRecord> fresh;
+  for (const BeetsTrackStats& t : stats) {
+    if (t.play_count < 0 || t.skip_count < 0)
+      throw Error((t.path.empty() ? t.artist + " - " + t.title : t.path) + ": a negative play or skip count");
+    SongRef ref;
+    ref.path = t.path;
+    ref.mbid = t.mbid;
+    ref.artist = t.artist;
+    ref.title = t.title;
+    ref.album = t.album;
+    ref.duration_s = t.duration_s;
+    const Resolution r = songs.resolve(ref);
+    if (!r.track) {
+      ++report.unresolved;
+      report.unresolved_entries.push_back(t.path.empty() ? t.artist + " - " + t.title : t.path);
+      continue;
+    }
+    const store::SongRef song = song_ref(*r.track);
+    auto& [plays, skips] = kept[song_identity(song)];
+    const int64_t at = t.last_played > 0 ? t.last_played : now;
+    auto add = [&](int64_t n, bool skipped) {
+      for (int64_t i = 0; i < n; ++i) {
+        store::PlayRecord p;
+        p.user_id = user_id;
+        p.song = song;
+        p.played_at = at;
+        p.skipped = skipped;
+        p.source = "beets";
+        fresh.push_back(std::move(p));
+      }
+    };
+    const int64_t new_plays = std::max<int64_t>(0, t.play_count - plays);
+    const int64_t new_skips = std::max<int64_t>(0, t.skip_count - skips);
+    add(new_plays, false);
+    add(new_skips, true);
+    report.plays_added += new_plays;
+    report.skips_added += new_skips;
+    report.already += std::min(t.play_count, plays) + std::min(t.skip_count, skips);
+    plays += new_plays;
+    skips += new_skips;
+    if (t.rating >= 0) {
+      const int stars = stars_of(t.rating);
+      auto [it, inserted] = ratings.emplace(song.track_id, 0);
+      if (it->second != stars) {
+        store::FeedbackRecord f;
+        f.user_id = user_id;
+        f.kind = "song";
+        f.song = song;
+        f.rating = stars;
+        f.at = now;
+        store.put_rating(f);
+        it->second = stars;
+        ++report.ratings_set;
+      }
+    }
+  }
+  store.add_plays(fresh);
+  return report;
+}
+
+namespace {
+
+double number_of(const nlohmann::json& j, const char* key, const std::string& where, double fallback) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_number()) throw Error(where + ": \"" + key + "\" is not a number");
+  const double v = it->get<double>();
+  if (!std::isfinite(v)) throw Error(where + ": \"" + key + "\" is not a number");
+  return v;
+}
+
+std::string string_of(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  if (!it->is_string()) throw Error(where + ": \"" + key + "\" is not text");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
+  const std::string text = read_text_file(path, "beets statistics", uint64_t{1} << 30, TextSource::FileOrStream);
+  std::vector<BeetsTrackStats> out;
+  size_t line = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string one = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line;
+    if (one.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + " line " + std::to_string(line);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(one);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error(where + ": not a JSON object (truncated?): " + e.what());
+    }
+    if (!j.is_object()) throw Error(where + ": not a JSON object");
+    BeetsTrackStats t;
+    t.path = string_of(j, "path", where);
+    t.mbid = string_of(j, "mbid", where);
+    t.artist = string_of(j, "artist", where);
+    t.title = string_of(j, "title", where);
+    t.album = string_of(j, "album", where);
+    t.duration_s = number_of(j, "length", where, 0);
+    t.play_count = static_cast<int64_t>(number_of(j, "play_count", where, 0));
+    t.skip_count = static_cast<int64_t>(number_of(j, "skip_count", where, 0));
+    t.rating = number_of(j, "rating", where, -1);
+    t.last_played = static_cast<int64_t>(number_of(j, "last_played", where, 0));
+    if (t.path.empty() && t.mbid.empty() && (t.artist.empty() || t.title.empty()))
+      throw Error(where + ": names no song (a path, an mbid, or an artist and a title)");
+    out.push_back(std::move(t));
+  }
+  if (out.empty()) throw Error(path + ": the beets statistics file is empty");
+  return out;
+}
+
+BeetsImport import_beets_file(const std::string& db, const std::string& path, const std::string& user_name, int64_t now) {
+  const std::vector<BeetsTrackStats> stats = read_beets_stats(path);
+  const std::unique_ptr<store::Store> s = store::open_store(store::resolve_location(db), store::OpenMode::ReadWriteExisting);
+  const store::UserRecord user = history_user(*s, user_name);
+  return import_beets_stats(*s, s->tracks(), user.id, stats, now);
+}
+
+}  // namespace clap::service

@@ -1,0 +1,280 @@
+// Reading a history export: the file (mapped, or a zip's members inflated), the format's
+// detection and the time formats the exports write. The formats' parsers are in
+// history_listenbrainz.cpp and history_lastfm.cpp.
+#include "service/history_files.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <iterator>
+#include <span>
+#include <tuple>
+
+#include "checkpoint/zip_directory.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "core/regular_file.h"
+
+namespace clap::service {
+
+const char* history_format_name(HistoryFormat format) {
+  switch (format) {
+    case HistoryFormat::ListenBrainz: return "listenbrainz";
+    case HistoryFormat::LastFm: return "lastfm";
+    case HistoryFormat::Auto: break;
+  }
+  return "auto";
+}
+
+HistoryFormat parse_history_format(std::string_view word) {
+  if (word == "listenbrainz") return HistoryFormat::ListenBrainz;
+  if (word == "lastfm") return HistoryFormat::LastFm;
+  if (word == "auto" || word.empty()) return HistoryFormat::Auto;
+  throw InvalidArgument("unknown history format '" + std::string(word) + "' (listenbrainz, lastfm or auto)");
+}
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil): no
+// timegm, whose result depends on the C library's idea of the zone database.
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+struct Cursor {
+  std::string_view s;
+  size_t i = 0;
+  bool done() const { return i >= s.size(); }
+  char peek() const { return done() ? '\0' : s[i]; }
+  bool eat(char c) {
+    if (peek() != c) return false;
+    ++i;
+    return true;
+  }
+  void spaces() {
+    while (!done() && (s[i] == ' ' || s[i] == ',')) ++i;
+  }
+  // A run of 1..max digits.
+  bool number(int64_t& v, size_t max_digits) {
+    const size_t start = i;
+    v = 0;
+    while (!done() && i - start < max_digits && std::isdigit(static_cast<unsigned char>(s[i]))) v = v * 10 + (s[i++] - '0');
+    return i > start;
+  }
+};
+
+int month_of(std::string_view word) {
+  static constexpr const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+  if (word.size() < 3) return 0;
+  std::string w(word.substr(0, 3));
+  for (char& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (int m = 0; m < 12; ++m)
+    if (w == kMonths[m]) return m + 1;
+  return 0;
+}
+
+// "[T ]HH:MM[:SS[.fff]]" then an optional "Z" or "+HH:MM" / "-HHMM" offset; adds to `seconds`.
+bool parse_clock(Cursor& c, int64_t& seconds) {
+  if (c.done()) return true;
+  if (!c.eat('T')) c.spaces();
+  if (c.done()) return true;
+  int64_t h = 0, m = 0, sec = 0;
+  if (!c.number(h, 2) || !c.eat(':') || !c.number(m, 2)) return false;
+  if (c.eat(':')) {
+    if (!c.number(sec, 2)) return false;
+    if (c.eat('.'))
+      while (!c.done() && std::isdigit(static_cast<unsigned char>(c.peek()))) ++c.i;
+  }
+  if (h > 23 || m > 59 || sec > 60) return false;
+  seconds += h * 3600 + m * 60 + sec;
+  while (c.peek() == ' ') ++c.i;
+  if (c.eat('Z')) return c.done();
+  if (c.peek() == '+' || c.peek() == '-') {
+    const int sign = c.s[c.i++] == '-' ? -1 : 1;
+    int64_t oh = 0, om = 0;
+    if (!c.number(oh, 2)) return false;
+    c.eat(':');
+    c.number(om, 2);
+    seconds -= sign * (oh * 3600 + om * 60);
+  } else if (c.s.substr(c.i) == "UTC" || c.s.substr(c.i) == "GMT") {
+    c.i = c.s.size();
+  }
+  return c.done();
+}
+
+}  // namespace
+
+bool parse_history_time(std::string_view text, int64_t& unix_s) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  if (text.empty()) return false;
+  // A plain number: unix seconds, or milliseconds (anything past the year 5138 in seconds).
+  if (std::all_of(text.begin(), text.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) || ch == '.'; })) {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) return false;
+    if (v >= 1e11) v /= 1000;
+    if (v >= 1e11) return false;
+    unix_s = static_cast<int64_t>(v);
+    return true;
+  }
+  Cursor c{text};
+  int64_t y = 0, mo = 0, d = 0;
+  if (std::isdigit(static_cast<unsigned char>(c.peek()))) {
+    int64_t first = 0;
+    const size_t start = c.i;
+    c.number(first, 4);
+    if (c.i - start == 4 && c.eat('-')) {  // 2021-01-31
+      y = first;
+      if (!c.number(mo, 2) || !c.eat('-') || !c.number(d, 2)) return false;
+    } else {  // 31 Jan 2021
+      d = first;
+      c.spaces();
+      const size_t word = c.i;
+      while (!c.done() && std::isalpha(static_cast<unsigned char>(c.peek()))) ++c.i;
+      mo = month_of(text.substr(word, c.i - word));
+      c.spaces();
+      if (mo == 0 || !c.number(y, 4)) return false;
+    }
+  } else {
+    return false;
+  }
+  if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31) return false;
+  int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400;
+  if (!parse_clock(c, seconds)) return false;
+  unix_s = seconds;
+  return true;
+}
+
+namespace {
+
+// A zip member inflated (stored or deflated: what zip tools write); `what` names it in errors.
+std::string inflate_member(const ZipEntry& e, std::span<const uint8_t> archive, const std::string& what) {
+  // The data span was checked against the archive by ZipDirectory.
+  const std::span<const uint8_t> data = archive.subspan(e.data_offset, e.compressed_size);
+  if (e.method == 0) return std::string(reinterpret_cast<const char*>(data.data()), data.size());
+  if (e.method != 8) throw Error(what + ": compressed with zip method " + std::to_string(e.method) + " (only stored and deflated members are read)");
+  // Bounded: a member claiming more than 4 GiB uncompressed is no month of listens.
+  if (e.size > (uint64_t{4} << 30)) throw Error(what + ": too large (" + std::to_string(e.size) + " bytes uncompressed)");
+  std::string out(e.size, '\0');
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw Error(what + ": cannot start inflating");
+  z.next_in = const_cast<Bytef*>(data.data());
+  z.avail_in = static_cast<uInt>(std::min<uint64_t>(data.size(), UINT32_MAX));
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&z, Z_FINISH);
+  const uint64_t produced = z.total_out;
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END || produced != e.size)
+    throw Error(what + ": damaged or truncated (the compressed data " +
+                (rc == Z_STREAM_END ? "hold " + std::to_string(produced) + " bytes, not " + std::to_string(e.size)
+                                    : std::string("end early")) +
+                ")");
+  return out;
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The listens of a ListenBrainz export zip: every listens/**.jsonl member (and a bare
+// listens.jsonl / *.json array of listens, as older exports and converters write), in name order.
+std::vector<Listen> read_listenbrainz_zip(std::span<const uint8_t> bytes, const std::string& path) {
+  const ZipDirectory zip(bytes, path);
+  std::vector<const ZipEntry*> members;
+  for (const ZipEntry& e : zip.entries()) {
+    if (e.name.empty() || e.name.back() == '/') continue;
+    const bool in_listens = e.name.rfind("listens/", 0) == 0 || e.name.find("/listens/") != std::string::npos;
+    const std::string base = e.name.substr(e.name.rfind('/') + 1);
+    if ((in_listens && ends_with(e.name, ".jsonl")) || base == "listens.jsonl" || base == "listens.json") members.push_back(&e);
+  }
+  if (members.empty())
+    throw Error(path + ": a zip without listens (a ListenBrainz export holds listens/YYYY/M.jsonl files)");
+  // listens/2023/10.jsonl after listens/2023/9.jsonl: by year, then month as numbers.
+  std::sort(members.begin(), members.end(), [](const ZipEntry* a, const ZipEntry* b) {
+    auto key = [](const std::string& n) {
+      int64_t year = 0, month = 0;
+      const size_t slash = n.rfind('/');
+      const size_t prev = slash == std::string::npos || slash == 0 ? std::string::npos : n.rfind('/', slash - 1);
+      const std::string y = prev == std::string::npos ? "" : n.substr(prev + 1, slash - prev - 1);
+      const std::string m = slash == std::string::npos ? n : n.substr(slash + 1);
+      std::from_chars(y.data(), y.data() + y.size(), year);
+      std::from_chars(m.data(), m.data() + m.size(), month);
+      return std::make_tuple(year, month, n);
+    };
+    return key(a->name) < key(b->name);
+  });
+  std::vector<Listen> out;
+  size_t empty_members = 0;
+  for (const ZipEntry* e : members) {
+    const std::string what = path + ": " + e->name;
+    const std::string text = inflate_member(*e, bytes, what);
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      ++empty_members;
+      continue;
+    }
+    std::vector<Listen> part = parse_listenbrainz_text(text, what);
+    std::move(part.begin(), part.end(), std::back_inserter(out));
+  }
+  if (out.empty()) throw Error(path + ": the export holds no listens (" + std::to_string(empty_members) + " empty listens files)");
+  return out;
+}
+
+// The first byte that is not white space (after a UTF-8 byte order mark), or '\0'.
+char first_sign(std::string_view text) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  const size_t at = text.find_first_not_of(" \t\r\n");
+  return at == std::string_view::npos ? '\0' : text[at];
+}
+
+// ListenBrainz or Last.fm, from the bytes: a listen says "track_metadata" or "listened_at".
+HistoryFormat detect(std::string_view text) {
+  const char c = first_sign(text);
+  if (c == '{' || c == '[') {
+    const std::string_view head = text.substr(0, 65536);
+    if (head.find("\"track_metadata\"") != std::string_view::npos || head.find("\"listened_at\"") != std::string_view::npos)
+      return HistoryFormat::ListenBrainz;
+  }
+  return HistoryFormat::LastFm;
+}
+
+}  // namespace
+
+HistoryFile read_history_file(const std::string& path, HistoryFormat format) {
+  // Opened safely first (a FIFO or a device named by mistake is refused, not read forever).
+  const int fd = open_regular_file(path);
+  if (fd < 0) throw Error(path + ": cannot read the history file: " + open_error(errno));
+  ::close(fd);
+  const MappedFile file(path);
+  const std::span<const uint8_t> bytes(file.data(), file.size());
+  const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+  if (first_sign(text) == '\0') throw Error(path + ": the history file is empty");
+  HistoryFile out;
+  if (ZipDirectory::looks_like_zip(bytes)) {
+    if (format == HistoryFormat::LastFm) throw Error(path + ": a zip archive, not a Last.fm export (CSV or JSON)");
+    out.format = HistoryFormat::ListenBrainz;
+    out.listens = read_listenbrainz_zip(bytes, path);
+    return out;
+  }
+  out.format = format == HistoryFormat::Auto ? detect(text) : format;
+  if (out.format == HistoryFormat::ListenBrainz) {
+    out.listens = parse_listenbrainz_text(text, path);
+  } else {
+    const char c = first_sign(text);
+    out.listens = c == '{' || c == '[' ? parse_lastfm_json(text, path) : parse_lastfm_csv(text, path);
+  }
+  return out;
+}
+
+}  // namespace clap::service

@@ -1,0 +1,64 @@
+// Reading listening-history exports (issue 55, "One history"): what other services kept of what
+// a person played, as a list of listens the history import resolves against the library
+// (service/history.h) and `clapsearch eval --history` replays.
+//
+// Formats:
+//   * ListenBrainz: the export as it arrives (a zip holding listens/YYYY/M.jsonl, one listen per
+//     line), a single .jsonl of such lines, or an older export's JSON array of listens. A listen is
+//     {"listened_at": unix seconds (or date text), "track_metadata": {"artist_name", "track_name",
+//     "release_name", "additional_info": {"recording_mbid", "isrc", "duration_ms" | "duration"},
+//     "mbid_mapping": {"recording_mbid", ...}}}; the MBID ListenBrainz mapped (mbid_mapping) is
+//     taken when the submitting player sent none.
+//   * Last.fm: a scrobble export as the common export tools write it: CSV with a header row
+//     (columns named artist, album, track or title or name, and uts / timestamp / date / time /
+//     utc_time, optionally track_mbid or mbid) or without one (artist,album,track,date: the
+//     lastfm-to-csv layout), or JSON (an array of scrobbles, or of Last.fm API pages
+//     {"track": [...]} / {"recenttracks": {"track": [...]}}, whose fields may be {"#text": ...}
+//     objects; a "now playing" entry is no scrobble and is left out).
+// Times are unix seconds (milliseconds when the number is that large) or UTC date text
+// ("2021-01-31T12:34:56Z", "2021-01-31 12:34", "31 Jan 2021 12:34", "31 Jan 2021, 12:34").
+//
+// A file is all or nothing: empty, truncated (a last line cut short, a damaged zip entry) or
+// wrong-shaped (an entry without a time, artist or title; a time that is not one) is a clap::Error
+// naming the file, the entry (zip member and line, or row) and the reason, and no listen is returned.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace clap::service {
+
+enum class HistoryFormat { Auto, ListenBrainz, LastFm };
+
+// "listenbrainz", "lastfm", "auto"; parse_history_format throws clap::InvalidArgument naming the word.
+const char* history_format_name(HistoryFormat format);
+HistoryFormat parse_history_format(std::string_view word);
+
+// One listen as the export tells it. Any of the identifiers may be empty; duration_s 0 = unknown.
+struct Listen {
+  int64_t played_at = 0;  // unix seconds, UTC
+  std::string artist, title, album;
+  std::string mbid, isrc;  // recording MBID, ISRC
+  double duration_s = 0;
+  std::string where;  // where it was in the file ("listens/2023/5.jsonl line 12", "row 7"), for reports
+};
+
+struct HistoryFile {
+  HistoryFormat format = HistoryFormat::Auto;  // the format read (never Auto)
+  std::vector<Listen> listens;                 // in file order
+};
+
+// Reads the export at `path`; `format` Auto detects it (a zip or a listen object/array:
+// ListenBrainz; a scrobble array or CSV: Last.fm). Throws clap::Error "<path>: <reason>".
+HistoryFile read_history_file(const std::string& path, HistoryFormat format = HistoryFormat::Auto);
+
+// The parsers behind it, on bytes already read (tests, fuzzing); `where` names the file in errors.
+std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::string& where);
+std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& where);
+std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& where);
+
+// A time as the exports write it (above) in unix seconds; false when `text` is none.
+bool parse_history_time(std::string_view text, int64_t& unix_s);
+
+}  // namespace clap::service

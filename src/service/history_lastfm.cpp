@@ -1,0 +1,173 @@
+// Last.fm scrobble exports (service/history_files.h): CSV with or without a header row, and
+// JSON (scrobbles, or the API's recenttracks pages as export tools save them).
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "core/csv.h"
+#include "core/error.h"
+#include "service/history_files.h"
+
+namespace clap::service {
+namespace {
+
+using json = nlohmann::json;
+
+// The names export tools give each column (lower case), best first.
+const std::vector<std::string> kArtist = {"artist", "artist_name", "artist name", "artistname"};
+const std::vector<std::string> kAlbum = {"album", "album_name", "album name", "release", "release_name"};
+const std::vector<std::string> kTitle = {"track", "title", "name", "track_name", "track name", "song", "trackname"};
+const std::vector<std::string> kTime = {"uts", "timestamp", "unix", "unix_timestamp", "date_uts", "played_at", "utc_time",
+                                        "date", "time", "datetime", "date_time", "scrobble_time", "listened_at"};
+const std::vector<std::string> kMbid = {"track_mbid", "recording_mbid", "mbid"};
+
+int column_of(const std::vector<std::string>& header, const std::vector<std::string>& names) {
+  for (const std::string& name : names)
+    for (size_t i = 0; i < header.size(); ++i)
+      if (header[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+}  // namespace
+
+std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& where) {
+  const CsvRows rows = parse_csv(std::string(text), where);
+  if (rows.empty()) throw Error(where + ": the history file is empty");
+  // A header row names its columns; a data row has a time in it.
+  std::vector<std::string> first;
+  for (const std::string& cell : rows[0]) first.push_back(ascii_lower(trim_space(cell)));
+  int artist = 0, album = 1, title = 2, time = 3, mbid = -1;
+  size_t start = 0;
+  const bool header = column_of(first, kArtist) >= 0 || column_of(first, kTitle) >= 0 || column_of(first, kTime) >= 0;
+  if (header) {
+    artist = column_of(first, kArtist);
+    album = column_of(first, kAlbum);
+    title = column_of(first, kTitle);
+    time = column_of(first, kTime);
+    mbid = column_of(first, kMbid);
+    if (artist < 0 || title < 0 || time < 0)
+      throw Error(where + ": the header row names no " + std::string(artist < 0 ? "artist" : title < 0 ? "track" : "time") +
+                  " column (a Last.fm export has artist, album, track and time columns)");
+    start = 1;
+  }
+  std::vector<Listen> out;
+  out.reserve(rows.size() - start);
+  const int needed = std::max({artist, album, title, time, mbid});
+  for (size_t r = start; r < rows.size(); ++r) {
+    const auto& row = rows[r];
+    const std::string at = where + " row " + std::to_string(r + 1);
+    if (static_cast<int>(row.size()) <= needed)
+      throw Error(at + ": " + std::to_string(row.size()) + " columns, expected " + std::to_string(needed + 1) +
+                  (header ? " (as the header row)" : " (artist,album,track,date)") + " - truncated or not a Last.fm export");
+    Listen l;
+    l.where = at;
+    l.artist = trim_space(row[artist]);
+    l.title = trim_space(row[title]);
+    if (album >= 0) l.album = trim_space(row[album]);
+    if (mbid >= 0) l.mbid = trim_space(row[mbid]);
+    if (!parse_history_time(row[time], l.played_at))
+      throw Error(at + ": '" + row[time].substr(0, 64) + "' is not a time (unix seconds or a date such as 31 Jan 2021 12:34)");
+    if (l.artist.empty() || l.title.empty()) throw Error(at + ": a scrobble without " + std::string(l.artist.empty() ? "artist" : "track"));
+    out.push_back(std::move(l));
+  }
+  if (out.empty()) throw Error(where + ": the history file holds only a header row");
+  return out;
+}
+
+namespace {
+
+// A field that is text, or an object {"#text": ...} / {"name": ...} (the Last.fm API's shape).
+std::string text_of(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object()) {
+    for (const char* inner : {"#text", "name", "text"})
+      if (const auto t = it->find(inner); t != it->end() && t->is_string() && !t->get_ref<const std::string&>().empty())
+        return t->get<std::string>();
+  }
+  return "";
+}
+
+// The scrobble's time: "date": {"uts": ...} or text or a number, or "uts" / "timestamp" / "time".
+bool time_of(const json& obj, int64_t& unix_s) {
+  for (const char* key : {"date", "uts", "timestamp", "time", "played_at", "listened_at"}) {
+    const auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) continue;
+    if (it->is_object()) {
+      if (const auto u = it->find("uts"); u != it->end())
+        return u->is_number() ? (unix_s = u->get<int64_t>(), true) : u->is_string() && parse_history_time(u->get_ref<const std::string&>(), unix_s);
+      return parse_history_time(text_of(obj, key), unix_s);
+    }
+    if (it->is_number()) return parse_history_time(it->dump(), unix_s);
+    if (it->is_string()) return parse_history_time(it->get_ref<const std::string&>(), unix_s);
+    return false;
+  }
+  return false;
+}
+
+bool now_playing(const json& obj) {
+  const auto attr = obj.find("@attr");
+  if (attr == obj.end() || !attr->is_object()) return false;
+  const auto np = attr->find("nowplaying");
+  return np != attr->end() && ((np->is_string() && np->get_ref<const std::string&>() == "true") || (np->is_boolean() && np->get<bool>()));
+}
+
+void add_scrobble(const json& s, const std::string& at, std::vector<Listen>& out) {
+  if (!s.is_object()) throw Error(at + ": not a scrobble (a JSON object with artist, track and date)");
+  if (now_playing(s)) return;
+  Listen l;
+  l.where = at;
+  l.artist = text_of(s, "artist");
+  l.album = text_of(s, "album");
+  for (const char* key : {"name", "track", "title"})
+    if (l.title.empty()) l.title = text_of(s, key);
+  l.mbid = text_of(s, "mbid");
+  if (l.mbid.empty()) l.mbid = text_of(s, "track_mbid");
+  if (!time_of(s, l.played_at)) throw Error(at + ": a scrobble without a time (date, uts or timestamp)");
+  if (l.artist.empty() || l.title.empty()) throw Error(at + ": a scrobble without " + std::string(l.artist.empty() ? "artist" : "track"));
+  out.push_back(std::move(l));
+}
+
+// The scrobble list of a page object, or nullptr when `j` is a scrobble itself.
+const json* page_tracks(const json& j) {
+  if (!j.is_object()) return nullptr;
+  const json* page = &j;
+  if (const auto rt = j.find("recenttracks"); rt != j.end() && rt->is_object()) page = &*rt;
+  for (const char* key : {"track", "scrobbles", "tracks"})
+    if (const auto t = page->find(key); t != page->end() && t->is_array()) return &*t;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& where) {
+  json all;
+  try {
+    all = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(where + ": not JSON (truncated or damaged: " + std::string(e.what()) + ")");
+  }
+  std::vector<Listen> out;
+  auto add_list = [&](const json& list, const std::string& prefix) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string at = prefix + "scrobble " + std::to_string(i + 1);
+      if (const json* inner = page_tracks(list[i])) {
+        for (size_t k = 0; k < inner->size(); ++k)
+          add_scrobble((*inner)[k], where + " page " + std::to_string(i + 1) + " scrobble " + std::to_string(k + 1), out);
+      } else {
+        add_scrobble(list[i], where + " " + at, out);
+      }
+    }
+  };
+  if (all.is_array()) {
+    add_list(all, "");
+  } else if (const json* tracks = page_tracks(all)) {
+    add_list(*tracks, "");
+  } else {
+    throw Error(where + ": not a Last.fm export (expected an array of scrobbles or {\"recenttracks\": {\"track\": [...]}})");
+  }
+  if (out.empty()) throw Error(where + ": the history file holds no scrobbles");
+  return out;
+}
+
+}  // namespace clap::service

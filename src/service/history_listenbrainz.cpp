@@ -1,0 +1,117 @@
+// The ListenBrainz listen format (service/history_files.h): JSON lines of listens, or a JSON
+// array of them (older exports, the API's payload lists).
+#include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "service/history_files.h"
+
+namespace clap::service {
+namespace {
+
+using json = nlohmann::json;
+
+// A string field of `obj` ("" when absent or null); any other type is the entry's error.
+std::string text_field(const json& obj, const char* key, const std::string& where) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return "";
+  if (!it->is_string()) throw Error(where + ": \"" + key + "\" is not text");
+  return it->get<std::string>();
+}
+
+// A number of seconds from "duration_ms" or "duration" (0 when neither is a positive number):
+// players send them as numbers or as text.
+double duration_of(const json& info) {
+  auto number = [&](const char* key) -> double {
+    const auto it = info.find(key);
+    if (it == info.end()) return 0;
+    double v = 0;
+    if (it->is_number()) v = it->get<double>();
+    else if (it->is_string()) v = std::atof(it->get_ref<const std::string&>().c_str());
+    return std::isfinite(v) && v > 0 ? v : 0;
+  };
+  if (const double ms = number("duration_ms"); ms > 0) return ms / 1000;
+  return number("duration");
+}
+
+Listen listen_of(const json& j, const std::string& where) {
+  if (!j.is_object()) throw Error(where + ": not a listen (a JSON object with listened_at and track_metadata)");
+  Listen l;
+  l.where = where;
+  const auto at = j.find("listened_at");
+  if (at == j.end() || at->is_null()) throw Error(where + ": a listen without \"listened_at\"");
+  bool ok = false;
+  if (at->is_number_integer()) {
+    l.played_at = at->get<int64_t>();
+    ok = l.played_at >= 0;
+  } else if (at->is_number()) {
+    const double v = at->get<double>();
+    ok = std::isfinite(v) && v >= 0 && v < 1e11;
+    l.played_at = ok ? static_cast<int64_t>(v) : 0;
+  } else if (at->is_string()) {
+    ok = parse_history_time(at->get_ref<const std::string&>(), l.played_at);
+  }
+  if (!ok) throw Error(where + ": \"listened_at\" is not a time (" + at->dump() + ")");
+  const auto meta = j.find("track_metadata");
+  if (meta == j.end() || !meta->is_object()) throw Error(where + ": a listen without \"track_metadata\"");
+  l.artist = text_field(*meta, "artist_name", where);
+  l.title = text_field(*meta, "track_name", where);
+  l.album = text_field(*meta, "release_name", where);
+  if (l.title.empty()) throw Error(where + ": a listen without \"track_name\"");
+  if (l.artist.empty()) throw Error(where + ": a listen without \"artist_name\"");
+  if (const auto info = meta->find("additional_info"); info != meta->end() && info->is_object()) {
+    l.mbid = text_field(*info, "recording_mbid", where);
+    l.isrc = text_field(*info, "isrc", where);
+    l.duration_s = duration_of(*info);
+  }
+  // ListenBrainz's own mapping names the recording when the player sent no MBID.
+  if (l.mbid.empty())
+    if (const auto mapping = meta->find("mbid_mapping"); mapping != meta->end() && mapping->is_object())
+      l.mbid = text_field(*mapping, "recording_mbid", where);
+  return l;
+}
+
+std::string line_where(const std::string& where, size_t line) { return where + " line " + std::to_string(line); }
+
+}  // namespace
+
+std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::string& where) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  std::vector<Listen> out;
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) throw Error(where + ": the history file is empty");
+  if (text[first] == '[') {  // one JSON array of listens
+    json all;
+    try {
+      all = json::parse(text.substr(first));
+    } catch (const json::parse_error& e) {
+      throw Error(where + ": not a JSON array of listens (truncated or damaged: " + std::string(e.what()) + ")");
+    }
+    out.reserve(all.size());
+    for (size_t i = 0; i < all.size(); ++i) out.push_back(listen_of(all[i], where + " listen " + std::to_string(i + 1)));
+    if (out.empty()) throw Error(where + ": the array holds no listens");
+    return out;
+  }
+  size_t line = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view one = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line;
+    if (one.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    json j;
+    try {
+      j = json::parse(one);
+    } catch (const json::parse_error& e) {
+      const bool last = pos >= text.size();
+      throw Error(line_where(where, line) + (last ? ": cut short (the file is truncated): " : ": not a JSON listen: ") + e.what());
+    }
+    out.push_back(listen_of(j, line_where(where, line)));
+  }
+  if (out.empty()) throw Error(where + ": the history file holds no listens");
+  return out;
+}
+
+}  // namespace clap::service
