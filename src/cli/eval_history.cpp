@@ -21,16 +21,24 @@ struct EvalHistoryOptions {
 };
 
 int run_eval_history(const EvalHistoryOptions& o) {
-  if (!o.history.empty())
-    throw InvalidArgument("--history " + o.history +
-                          ": reading a history file is not in this build; import it into the index (clapsearch history "
-                          "import) and evaluate the stored plays with --user NAME");
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
-  auto st = store::open_store(lib.location(), store::OpenMode::ReadOnly);
-  const store::UserRecord user = service::history_user(*st, o.user);
+  // The history: an export file replayed as it is (nothing stored), else the user's in the index.
+  std::string whose;
   int64_t unresolved = 0;
-  const service::TasteHistory history = service::load_history(*st, user.id, *snap, &unresolved);
+  service::TasteHistory history;
+  if (!o.history.empty()) {
+    if (!o.user.empty()) throw InvalidArgument("give --history FILE or --user NAME, not both");
+    history = service::history_from_file(*snap, o.history, &unresolved);
+    whose = o.history;
+    if (unresolved > 0)
+      print_note(std::to_string(unresolved) + " listens of " + o.history + " name no song of the library (left out)");
+  } else {
+    auto st = store::open_store(lib.location(), store::OpenMode::ReadOnly);
+    const store::UserRecord user = service::history_user(*st, o.user);
+    history = service::load_history(*st, user.id, *snap, &unresolved);
+    whose = user.name;
+  }
   service::HistoryEvalOptions eo = o.eval;
   eo.mix.rules = o.rules.music_only(o.rules.rules(), *snap);
   const service::HistoryEval ev = service::evaluate_history(*snap, history, eo);
@@ -44,7 +52,7 @@ int run_eval_history(const EvalHistoryOptions& o) {
                       {"hit_rate", json_num(r.hit_rate)},
                       {"novelty", json_num(r.novelty)},
                       {"diversity", json_num(r.diversity)}});
-    print_json({{"user", user.name},
+    print_json({{"history", whose},
                 {"holdout_days", eo.holdout_days},
                 {"cutoff", ev.cutoff},
                 {"train_plays", ev.train_plays},
@@ -56,8 +64,8 @@ int run_eval_history(const EvalHistoryOptions& o) {
                 {"rows", rows}});
     return 0;
   }
-  std::printf("%s's history: %lld plays before the last %lld days, %lld songs played in them; %lld taste centres\n\n",
-              terminal_text(user.name).c_str(), static_cast<long long>(ev.train_plays),
+  std::printf("%s: %lld plays before the last %lld days, %lld songs played in them; %lld taste centres\n\n",
+              terminal_text(whose).c_str(), static_cast<long long>(ev.train_plays),
               static_cast<long long>(eo.holdout_days), static_cast<long long>(ev.heldout_songs),
               static_cast<long long>(ev.centres));
   Table table({"", "songs", "hits", "hit rate@" + k, "novelty", "artists per " + k}, {false, true, true, true, true, true});

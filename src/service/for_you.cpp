@@ -1,25 +1,14 @@
 #include "service/for_you.h"
 
+#include <cmath>
+#include <unordered_map>
+
 #include "core/error.h"
+#include "service/history_files.h"
+#include "service/song_resolver.h"
 #include "core/vector_math.h"
 
 namespace clap::service {
-
-store::UserRecord history_user(const store::Store& store, const std::string& name) {
-  if (!name.empty()) {
-    if (auto u = store.user(name)) return *u;
-    throw Error("no user '" + name + "' in the index " + store.path() + " (clapsearch user list shows them)");
-  }
-  const std::vector<store::UserRecord> users = store.users();
-  if (users.size() == 1) return users[0];
-  if (users.empty())
-    throw InvalidArgument("the index " + store.path() +
-                          " has no users, so no listening history: add one (clapsearch user add NAME) and play, or import a history");
-  std::string names;
-  for (size_t i = 0; i < users.size() && i < 10; ++i) names += (i ? ", " : "") + users[i].name;
-  if (users.size() > 10) names += ", ...";
-  throw InvalidArgument("the index has " + std::to_string(users.size()) + " users (" + names + "): say whose history with --user NAME");
-}
 
 TasteHistory load_history(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap, int64_t* unresolved) {
   TasteHistory h;
@@ -41,6 +30,37 @@ TasteHistory load_history(const store::Store& store, int64_t user_id, const Libr
     if (f.kind == "song" && here(f.song)) h.starred.emplace(f.song.track_id, f.at);
   for (const store::FeedbackRecord& f : store.ratings(user_id))
     if (f.kind == "song" && here(f.song)) h.ratings.emplace(f.song.track_id, f.rating), h.rated_at.emplace(f.song.track_id, f.at);
+  if (unresolved) *unresolved = missing;
+  return h;
+}
+
+TasteHistory history_from_file(const LibrarySnapshot& snap, const std::string& path, int64_t* unresolved) {
+  const HistoryFile file = read_history_file(path);
+  TasteHistory h;
+  int64_t missing = 0;
+  std::unordered_map<std::string, const store::Track*> resolved;  // a favourite is resolved once
+  for (const Listen& l : file.listens) {
+    std::string key = l.mbid;
+    for (const std::string* part : {&l.isrc, &l.artist, &l.title, &l.album}) {
+      key += '\x1f';
+      key += *part;
+    }
+    key += '\x1f';
+    key += std::to_string(std::lround(l.duration_s));
+    auto it = resolved.find(key);
+    if (it == resolved.end()) {
+      SongRef ref;
+      ref.mbid = l.mbid;
+      ref.isrc = l.isrc;
+      ref.artist = l.artist;
+      ref.title = l.title;
+      ref.album = l.album;
+      ref.duration_s = l.duration_s;
+      it = resolved.emplace(key, snap.song_index().resolve(ref).track).first;
+    }
+    if (it->second) h.plays.push_back({it->second->id, l.played_at, false});
+    else ++missing;
+  }
   if (unresolved) *unresolved = missing;
   return h;
 }
