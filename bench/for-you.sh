@@ -11,8 +11,8 @@ db="$work/bench.db"
 if [ ! -f "$db" ]; then
   "$cli" bench --serve-tracks "$tracks" --windows-per-track 1 --keep "$work" --model "$model" --seconds 0.5 --clients 1 >/dev/null
 fi
-if ! "$cli" user list --db "$db" | grep -q listener; then
-  echo "listener's password" | "$cli" user add listener --db "$db" >/dev/null
+"$cli" user list --db "$db" | grep -q listener || echo "listener's password" | "$cli" user add listener --db "$db" >/dev/null
+if [ ! -f "$work/neighbours.json" ]; then
   for anchor in 101 $((tracks / 5)) $((2 * tracks / 5)) $((3 * tracks / 5)) $((4 * tracks / 5)) $((tracks - 7)); do
     "$cli" similar "$anchor" -k 3000 --json --db "$db"
   done > "$work/neighbours.json"
@@ -36,9 +36,9 @@ weights = [1.0 / (1 + g) for g in range(len(groups))]  # the first neighbourhood
 out = []
 for i in range(n):
     g = rng.choices(range(len(groups)), weights)[0]
-    song = groups[g][min(int(rng.paretovariate(1.2)) - 1, len(groups[g]) - 1) * 7 % len(groups[g])]
+    song = groups[g][int(len(groups[g]) * rng.random() ** 8)]  # the nearest songs played most
     h, p = rows[song]
-    out.append((user, song, h, p, now - rng.randint(0, 2 * 365 * 86400), 1 if rng.random() < 0.05 else 0, "bench"))
+    out.append((user, song, h or "", p or "", now - rng.randint(0, 2 * 365 * 86400), 1 if rng.random() < 0.05 else 0, "bench"))
 con.executemany("INSERT INTO plays(user_id, track_id, content_hash, path, played_at, skipped, source) VALUES (?,?,?,?,?,?,?)", out)
 con.commit()
 PY

@@ -6,7 +6,8 @@
 //     centre that the user never played, starred or rated;
 //   * round(size · discovery) unplayed songs, the rest favourites (either list filling in when
 //     the other runs out), each list diversified by maximal marginal relevance over the track
-//     embeddings with copies of one recording kept once (service/diversity.h), interleaved evenly;
+//     embeddings (the rule of service/diversity.h) with copies of one recording (the same content
+//     hash, MBID or ISRC) kept once, interleaved evenly;
 //   * at most per_artist songs per artist, no song in two mixes, nothing played in the last
 //     not_played_days days, nothing skipped more than played or rated 1-2, and only the tracks the
 //     rules allow (the default exclusions).
