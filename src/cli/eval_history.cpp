@@ -97,6 +97,9 @@ void add_eval_history_options(CLI::App* cmd, Action& action) {
   add_library_options(cmd, o->lib);
   cmd->callback([o, cmd, &action] {
     if (!cmd->get_subcommands().empty()) return;  // zero-shot or retrieval set the action
+    if (cmd->count("--history") + cmd->count("--user") + cmd->count("--holdout-days") == 0)
+      throw CLI::RequiredError("a subcommand (zero-shot, retrieval) or a history to replay (--history FILE, --user NAME "
+                               "or --holdout-days N)");  // CLI11 adds " is required"
     action = [o] { return run_eval_history(*o); };
   });
 }
