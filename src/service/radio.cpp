@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "service/duplicates.h"
 #include "service/for_you.h"
+#include "service/listening.h"
 #include "service/playlists.h"
 #include "service/song_resolver.h"
 
@@ -174,9 +175,7 @@ RadioFill RadioStation::fill(const QueueView& queue) {
   // The radio for you: the song before this one was skipped when this one started too soon.
   if (options_.taste && queue.clock_s > 0 && seed->id != playing_) {
     if (const store::Track* before = playing_ >= 0 ? snap->track(playing_) : nullptr) {
-      const double heard = queue.clock_s - playing_since_;
-      const double enough = before->duration_s > 0 ? std::min(kSkipSeconds, before->duration_s / 2) : kSkipSeconds;
-      if (heard < enough) skip(before->id);
+      if (is_skip(queue.clock_s - playing_since_, before->duration_s)) skip(before->id);
     }
     playing_ = seed->id;
     playing_since_ = queue.clock_s;

@@ -73,12 +73,11 @@ struct RadioStationOptions {
   // The radio for you (clapsearch radio --for-me): the user's taste (service/taste.h). The radio's
   // query then also holds the taste centre nearest the song playing, and leaves the songs skipped
   // in this session: each is a negative term of weight kSkipPush (service/for_you.h) and never
-  // plays again. A song is skipped when the next one started before min(kSkipSeconds, half its
-  // length) of it had played (QueueView::clock_s tells the time).
+  // plays again. A song is skipped when the next one started before min(30 s, half its length)
+  // of it had played (service/listening.h is_skip, the history's rule; QueueView::clock_s tells
+  // the time).
   std::shared_ptr<const Taste> taste;
 };
-
-inline constexpr double kSkipSeconds = 30;
 
 // One track the station chose.
 struct RadioPick {
