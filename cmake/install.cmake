@@ -24,7 +24,8 @@ install(FILES ${CLAPSEARCH_GEN_DIR}/clapsearch.bash DESTINATION ${CMAKE_INSTALL_
 install(FILES ${CLAPSEARCH_GEN_DIR}/_clapsearch DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
 install(FILES ${CLAPSEARCH_GEN_DIR}/clapsearch.fish DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
 install(FILES packaging/systemd/clapsearch.service packaging/systemd/clapsearch-index.service
-              packaging/systemd/clapsearch-index.timer
+              packaging/systemd/clapsearch-index.timer packaging/systemd/clapsearch-mix.service
+              packaging/systemd/clapsearch-mix.timer
         DESTINATION lib/systemd/system)
 install(FILES packaging/systemd/user/clapsearch.service DESTINATION lib/systemd/user)
 install(FILES docs/operations-service.md packaging/config/clapsearch.toml DESTINATION ${CMAKE_INSTALL_DOCDIR})

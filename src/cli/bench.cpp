@@ -30,6 +30,7 @@
 #include "service/compressed_windows.h"
 #include "bench/scale_bench.h"
 #include "bench/history_bench.h"
+#include "cli/bench_for_you.h"
 
 namespace clap::cli {
 namespace {
@@ -71,6 +72,8 @@ struct BenchOptions {
   int first_pass = -1;
   int top = 10;
   bool json = false;
+  bool for_you = false;  // --for-you: taste, mixes and the radio's next song on --db
+  std::string user;
 };
 
 namespace fs = std::filesystem;
@@ -377,6 +380,7 @@ int run_scale_bench(const BenchOptions& o) {
 }
 
 int run_bench(const BenchOptions& o) {
+  if (o.for_you) return run_for_you_bench(o.db, o.user, o.repeat, o.json);
   if (!o.vectors.empty()) return run_vector_bench(o);
   if (o.scale_tracks > 0) return run_scale_bench(o);
   if (o.serve_tracks > 0) return run_serve_bench(o);
@@ -511,7 +515,7 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "loaded into --db (an empty SQLite file or PostgreSQL database; kept for later runs): build time, "
                   "memory, warm query p50/p99 and recall@10 against exact search")
       ->check(CLI::Range(int64_t(1), int64_t(100000000)));
-  cmd->add_option("--db", o->db, "With --scale: the database to fill (or the one an earlier --scale run filled)");
+  cmd->add_option("--db", o->db, "With --scale: the database to fill (or the one an earlier --scale run filled); with --for-you: the index");
   cmd->add_option("--queries", o->queries, "With --scale: timed queries per (nprobe, shortlist) row")
       ->default_val(200)
       ->check(CLI::Range(int64_t(1), int64_t(100000)));
@@ -565,6 +569,10 @@ void add_bench_command(CLI::App& app, Action& action) {
       ->default_val(100000)
       ->check(CLI::Range(int64_t(1), int64_t(10000000)));
   cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");
+  cmd->add_flag("--for-you", o->for_you,
+                "Instead: time a user's taste centres, six mixes of 50 and the radio for you's next song on the index --db "
+                "(best of --repeat)");
+  cmd->add_option("--user", o->user, "With --for-you: whose history (default: the index's only user)");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
 }
 

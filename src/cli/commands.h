@@ -35,6 +35,8 @@ void add_migrate_command(CLI::App& app, Action& action);
 void add_models_command(CLI::App& app, Action& action);
 void add_user_command(CLI::App& app, Action& action);
 void add_history_command(CLI::App& app, Action& action);
+void add_taste_command(CLI::App& app, Action& action);  // for_you.cpp
+void add_mix_command(CLI::App& app, Action& action);
 // Shell completion scripts and the man page, generated from `app` itself (completion.cpp).
 void add_completion_command(CLI::App& app, Action& action);
 void add_manpage_command(CLI::App& app, Action& action);

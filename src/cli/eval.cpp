@@ -1,5 +1,6 @@
 // clapsearch eval: zero-shot classification accuracy (labels CSV) and text <-> audio retrieval
-// metrics (captions CSV), each printed beside what a random guess would score. Audio in the
+// metrics (captions CSV), each printed beside what a random guess would score; a listening
+// history replayed (eval_history.cpp). Audio in the
 // index uses its stored track embedding; other files are decoded and embedded like the indexer.
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/eval_history.h"
 #include "core/error.h"
 #include "index/crawl.h"
 #include "search/classify.h"
@@ -247,8 +249,10 @@ int run_retrieval(const EvalOptions& o) {
 
 void add_eval_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<EvalOptions>();
-  CLI::App* cmd = app.add_subcommand("eval", "Evaluate the model on your data: zero-shot accuracy, text <-> audio retrieval");
-  cmd->require_subcommand(1);
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Evaluate on your data: zero-shot accuracy, text <-> audio retrieval, your listening history (--history, --user)");
+  cmd->require_subcommand(0, 1);
+  add_eval_history_options(cmd, action);
 
   CLI::App* zs = cmd->add_subcommand("zero-shot", "Zero-shot classification accuracy, per-class accuracy, confusion matrix");
   zs->add_option("--labels-csv", o->labels_csv, "CSV of path,label (paths may be relative to the CSV's folder)")->required();

@@ -152,7 +152,12 @@ static std::string wrong_command_word(const CLI::App& app, int argc, char** argv
         continue;
       }
     }
-    if (subs.empty() || level->get_require_subcommand_min() == 0) return "";
+    if (subs.empty()) return "";
+    // A command whose subcommands are optional (eval: its own options replay a history) still
+    // takes no word of its own: a word there is a wrong command word, an option is not.
+    const bool takes_words =
+        !level->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
+    if (level->get_require_subcommand_min() == 0 && (takes_words || (arg.size() > 1 && arg[0] == '-'))) return "";
     std::string names;
     for (const CLI::App* c : subs) names += (names.empty() ? "" : ", ") + c->get_name();
     if (arg.size() > 1 && arg[0] == '-')
@@ -171,7 +176,8 @@ static void add_commands(CLI::App& app, clap::cli::Action& action) {
   const Group groups[] = {
       {"Everyday commands",
        {add_index_command, add_search_command, add_like_command, add_similar_command, add_playlist_command, add_path_command,
-        add_radio_command,         add_duplicates_command, add_serve_command, add_status_command}},
+        add_radio_command,         add_taste_command, add_mix_command, add_duplicates_command, add_serve_command,
+        add_status_command}},
       {"Exploring the library", {add_overlaps_command, add_analyze_command, add_classify_command, add_map_command, add_matrix_command}},
       {"Library upkeep", {add_migrate_command, add_models_command, add_user_command, add_history_command, add_worker_command, add_completion_command}},
       {"Models and training", {add_embed_command, add_convert_command, add_finetune_command, add_eval_command}},
@@ -244,7 +250,9 @@ int main(int argc, char** argv) {
       // file, its line and its key.
       std::string text = e.what();
       const std::string wrong =
-          text.find("ubcommand") != std::string::npos ? wrong_command_word(app, argc, argv) : std::string();
+          text.find("ubcommand") != std::string::npos || text.find("was not expected") != std::string::npos
+              ? wrong_command_word(app, argc, argv)
+              : std::string();
       if (!wrong.empty()) {
         text = wrong;
       } else if (const std::string in_file = clap::cli::config_value_error_text(text, argc, argv); in_file != text) {

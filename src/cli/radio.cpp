@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "core/error.h"
 #include "core/text_file.h"
 #include "service/listening.h"
+#include "service/for_you.h"
 #include "service/radio.h"
 #include "store/store.h"
 
@@ -39,6 +41,8 @@ struct MpdRadioOptions {
   int64_t no_repeat = 100;
   double diversity = 0.3;
   bool once = false;
+  bool for_me = false;
+  std::string user;
   RuleCliOptions rules;
   std::string user;         // whose listening history the songs heard go to
   bool no_history = false;
@@ -119,7 +123,9 @@ bool wait_or_stop(int seconds) {
 // every player event. With --once, nothing to continue from for a fault of MPD's (a status
 // naming no song of the queue) is an error (exit 1); a stopped MPD or an empty queue is a note.
 void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::string& said, Listening* listening = nullptr) {
-  const service::QueueView queue = mpd.queue();
+  service::QueueView queue = mpd.queue();
+  // When the queue was read: the radio for you tells a skip by how long the last song played.
+  queue.clock_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   if (listening) listening->observe(queue, station);
   if (!queue.current_uri) {
     const std::string why = queue.no_current_reason + ": nothing to continue from, nothing added";
@@ -202,6 +208,24 @@ int run_mpd_radio(const MpdRadioOptions& o) {
                    "): finding the music folder from the index");
       }
     }
+  if (o.for_me) {
+    // The user's taste, made once as the radio starts (a new play changes it little).
+    const auto snap = lib.snapshot();
+    auto st = store::open_store(lib.location(), store::OpenMode::ReadOnly);
+    const store::UserRecord user = service::history_user(*st, o.user);
+    service::TasteOptions to;
+    to.nearest = 0;
+    to.now = service::taste_clock(static_cast<int64_t>(std::time(nullptr)));
+    auto taste = std::make_shared<service::Taste>(service::build_taste(*snap, service::load_history(*st, user.id, *snap), to));
+    if (taste->centres.empty())
+      print_note(user.name + " has no plays, stars or ratings yet: the radio follows the songs alone");
+    else
+      print_note("the radio for " + user.name + ": following the nearest of " + std::to_string(taste->centres.size()) +
+                 " taste centres, leaving songs skipped");
+    so.taste = std::move(taste);
+  } else if (!o.user.empty()) {
+    throw InvalidArgument("--user goes with --for-me");
+  }
   service::RadioStation station(lib, folder, so);
   std::string said;
   if (o.once) {
@@ -270,6 +294,10 @@ void add_radio_command(CLI::App& app, Action& action) {
   cmd->add_option("--diversity", o->diversity, "0 = the nearest tracks, up to 1 = as varied as possible (as playlist's)")
       ->default_val(0.3)
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--for-me", o->for_me,
+                "The radio for you: follow the taste centre nearest the song playing (clapsearch taste) and leave the "
+                "neighbourhood of songs skipped in this session");
+  cmd->add_option("--user", o->user, "With --for-me: whose taste (default: the index's only user)");
   cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts); says why when nothing is added");
   cmd->add_option("--user", o->user,
                   "Record the songs heard in this user's listening history (default: the index's only user; required "
@@ -301,7 +329,10 @@ void add_radio_command(CLI::App& app, Action& action) {
       "the history of --user (default: the index's only user; none recorded when the index has no user; --user\n"
       "is required when it has several) as source \"mpd\": the time it played (pauses not counted), and a skip\n"
       "when it was left before 30 s or before half its length, whichever comes first. The song playing when the\n"
-      "radio stops is not recorded. `clapsearch history` shows it; --no-history records nothing.");
+      "radio stops is not recorded. `clapsearch history` shows it; --no-history records nothing.\n\n"
+      "--for-me: the query also holds the user's taste centre nearest the song playing (made from their plays,\n"
+      "stars and ratings when the radio starts), and a song left before 30 s or half its length counts as skipped:\n"
+      "the radio steers away from it and its neighbourhood for the rest of the session.");
   cmd->callback([o, &action] { action = [o] { return run_mpd_radio(*o); }; });
 }
 

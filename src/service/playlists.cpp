@@ -97,7 +97,7 @@ std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const
 }  // namespace
 
 Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& request) {
-  if (request.seeds.empty() && request.texts.empty())
+  if (request.seeds.empty() && request.texts.empty() && request.toward.empty())
     throw Error("playlist: give at least one seed track or one text");
   check_rules(request.rules);
   const Embeddings& library = snap.track_embeddings();  // throws when nothing is searchable
@@ -125,6 +125,10 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
     const std::vector<float> text = lib.embed_texts(request.texts);
     parts.insert(parts.end(), text.begin(), text.end());
   }
+  if (request.toward.size() % static_cast<size_t>(tracks.dim) != 0)
+    throw Error("playlist: a direction of " + std::to_string(request.toward.size()) + " floats for dimension " +
+                std::to_string(tracks.dim));
+  parts.insert(parts.end(), request.toward.begin(), request.toward.end());
   const int64_t n_parts = static_cast<int64_t>(parts.size()) / tracks.dim;
   std::vector<float> query = search::mean_direction(n_parts, tracks.dim, parts.data());
   Embeddings without_negatives;

@@ -25,6 +25,9 @@ struct RadioRequest {
   // --not TEXT / --not-like TRACK (negative terms, service/seeds.h): the query becomes
   // normalise(Σ seeds + Σ texts − Σ w·negatives); tracks named here never play.
   std::vector<QueryTerm> negatives;
+  // Directions (unit rows of the library's dimension) averaged into the query with the seeds and
+  // the texts: the taste centre the radio for you follows (service/for_you.h).
+  std::vector<float> toward;
 };
 
 struct Playlist {

@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 #include "service/duplicates.h"
+#include "service/for_you.h"
+#include "service/listening.h"
 #include "service/playlists.h"
 #include "service/song_resolver.h"
 
@@ -147,6 +149,10 @@ const store::Track* RadioStation::track_of(const LibrarySnapshot& snap, const st
   return file ? snap.find_track(*file) : nullptr;
 }
 
+void RadioStation::skip(int64_t track_id) {
+  if (std::find(skipped_.begin(), skipped_.end(), track_id) == skipped_.end()) skipped_.push_back(track_id);
+}
+
 RadioFill RadioStation::fill(const QueueView& queue) {
   RadioFill out;
   if (!queue.current_uri) return out;  // stopped: nothing to continue from
@@ -165,6 +171,14 @@ RadioFill RadioStation::fill(const QueueView& queue) {
                   " (a stream, or a URI outside it): nothing to continue from");
     throw Error("the song playing, '" + *queue.current_uri + "', is " + seed_path +
                 ", which is not in the index " + snap->db_path() + " (is --music-dir the folder MPD plays from? is it indexed?)");
+  }
+  // The radio for you: the song before this one was skipped when this one started too soon.
+  if (options_.taste && queue.clock_s > 0 && seed->id != playing_) {
+    if (const store::Track* before = playing_ >= 0 ? snap->track(playing_) : nullptr) {
+      if (is_skip(queue.clock_s - playing_since_, before->duration_s)) skip(before->id);
+    }
+    playing_ = seed->id;
+    playing_since_ = queue.clock_s;
   }
   const size_t played = queue.played_uris.size();
   const size_t recent_played = std::min(played, static_cast<size_t>(options_.no_repeat));
@@ -187,6 +201,15 @@ RadioFill RadioStation::fill(const QueueView& queue) {
   request.texts = options_.texts;
   request.diversity = options_.diversity;
   request.rules = excluding_rule(options_.rules, options_.exclude, snap->tracks());  // tracks indexed since: their tags decide
+  if (options_.taste) {
+    int64_t centre = -1;
+    const std::vector<float> seed_vector = snap->track_embedding(seed->id);
+    for_me_query(*options_.taste, seed_vector.data(), static_cast<int64_t>(seed_vector.size()), {}, &centre);
+    if (centre >= 0) request.toward = options_.taste->centres[static_cast<size_t>(centre)].vector;
+    for (int64_t id : skipped_)
+      if (id != seed->id && snap->track(id))
+        request.negatives.push_back({TermKind::Audio, std::to_string(id) + ":" + std::to_string(kSkipPush), true, "--for-me"});
+  }
   // The MMR radio is greedy, so a longer one extends a shorter one: asking for the excluded
   // tracks' worth more always leaves `wanted` new ones when the library has them. Tracks outside
   // the music folder cannot be queued, so when some were chosen the radio is asked again, longer.

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include "service/filters.h"
 #include "service/library.h"
+#include "service/taste.h"
 
 namespace clap::service {
 
@@ -61,6 +63,8 @@ struct QueueView {
   bool playing = false;               // playing (false: paused or stopped)
   int64_t current_entry_id = -1;      // the current queue entry's id (MPD's song id)
   double elapsed_s = 0, duration_s = 0;  // into the current song, and its length (0 = unknown)
+  // A monotonic clock (seconds) when the queue was read; 0: unknown (no skip is told).
+  double clock_s = 0;
 };
 
 struct RadioStationOptions {
@@ -70,6 +74,13 @@ struct RadioStationOptions {
   double diversity = 0.3;          // as `playlist --diversity`
   ResultRules rules;               // --where and the caps, as playlist's
   search::Filter exclude;          // the music-only rule, applied to the library as it is at each fill (empty: none)
+  // The radio for you (clapsearch radio --for-me): the user's taste (service/taste.h). The radio's
+  // query then also holds the taste centre nearest the song playing, and leaves the songs skipped
+  // in this session: each is a negative term of weight kSkipPush (service/for_you.h) and never
+  // plays again. A song is skipped when the next one started before min(30 s, half its length)
+  // of it had played (service/listening.h is_skip, the history's rule; QueueView::clock_s tells
+  // the time).
+  std::shared_ptr<const Taste> taste;
 };
 
 // One track the station chose.
@@ -118,6 +129,9 @@ class RadioStation {
 
   // The window's track ids, oldest first (for tests and messages).
   const std::deque<int64_t>& recent() const { return recent_; }
+  // The songs skipped in this session (the radio for you), in order, and marking one by hand.
+  const std::vector<int64_t>& skipped() const { return skipped_; }
+  void skip(int64_t track_id);
 
  private:
   void remember(int64_t track_id);
@@ -131,6 +145,10 @@ class RadioStation {
   RadioStationOptions options_;
   std::deque<int64_t> recent_;  // the no-repeat window
   std::set<int64_t> unsendable_reported_;  // tracks already in a RadioFill::unsendable
+  // The radio for you: the song seen playing and since when (QueueView::clock_s), the skips.
+  int64_t playing_ = -1;
+  double playing_since_ = 0;
+  std::vector<int64_t> skipped_;
 };
 
 }  // namespace clap::service

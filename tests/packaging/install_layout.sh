@@ -13,7 +13,8 @@ bad=0
 for f in bin/clapsearch share/man/man1/clapsearch.1.gz share/bash-completion/completions/clapsearch \
          share/zsh/vendor-completions/_clapsearch share/fish/vendor_completions.d/clapsearch.fish \
          lib/systemd/system/clapsearch.service lib/systemd/system/clapsearch-index.service \
-         lib/systemd/system/clapsearch-index.timer lib/systemd/user/clapsearch.service \
+         lib/systemd/system/clapsearch-index.timer lib/systemd/system/clapsearch-mix.service \
+         lib/systemd/system/clapsearch-mix.timer lib/systemd/user/clapsearch.service \
          share/doc/clapsearch/copyright share/doc/clapsearch/changelog.gz share/doc/clapsearch/operations-service.md \
          etc/clapsearch/clapsearch.toml share/clapsearch/beets/clapsearch.py; do
   [ -f "$prefix/$f" ] || { echo "missing: $f"; bad=1; }

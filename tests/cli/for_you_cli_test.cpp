@@ -1,0 +1,217 @@
+// `clapsearch taste`, `clapsearch mix` and `clapsearch eval --user` as real processes (issue 55),
+// on an index of one real file (indexed with the tiny random-weight model, which then labels the
+// centres) plus the synthetic tracks of support/taste_library.h, whose vectors make the answer
+// known: plays of two clusters give two centres and two mixes, each in its own cluster, the same
+// bytes whatever the thread count; the mixes become the user's playlists, replacing only that
+// user's earlier mixes.
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "support/golden.h"
+#include "support/taste_library.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr int64_t kDay = 86400;
+
+struct ForYou {
+  std::string dir = test::temp_dir() + "/for-you-cli";
+  std::string db = dir + "/library.db";
+  test::TasteLibrary tracks;
+  int64_t ann = 0, bob = 0;
+  ForYou() {
+    fs::remove_all(dir);
+    test::ffmpeg(dir + "/music/real.flac", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=Real");
+    test::index_library(dir + "/music", db, test::case_dir("tiny-unfused"));
+    tracks = test::write_taste_library(db, store::ModelIdentity{});
+    std::ofstream(dir + "/pw") << "secret words\n";
+    for (const char* name : {"ann", "bob"}) {
+      std::string err;
+      EXPECT_EQ(test::run_cli(std::string("user add ") + name + " --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"),
+                              nullptr, &err),
+                0)
+          << err;
+    }
+    auto st = store::open_store(db, store::OpenMode::ReadWrite);
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    const std::vector<int64_t> a(tracks.a.begin(), tracks.a.begin() + 8), b(tracks.b.begin(), tracks.b.begin() + 8);
+    ann = test::add_user_plays(*st, "ann", a, 3, now - 10 * kDay);
+    test::add_user_plays(*st, "ann", b, 2, now - 10 * kDay);
+    // Held out by `eval --holdout-days 7`: four A songs ann never played before.
+    test::add_user_plays(*st, "ann", std::vector<int64_t>(tracks.a.begin() + 8, tracks.a.begin() + 12), 1, now - kDay);
+    bob = test::add_user_plays(*st, "bob", b, 1, now - 10 * kDay);
+    // A playlist of ann's own, which no mix run may touch.
+    store::PlaylistRecord p;
+    p.owner = ann;
+    p.name = "Mix tape from 1999";
+    p.entries = {{tracks.a[0], "", tracks.paths[0]}};
+    st->put_playlist(p);
+  }
+  int cli(const std::string& args, std::string* out = nullptr, std::string* err = nullptr) const {
+    return test::run_cli(args + " --db " + test::quoted(db), out, err, "HF_HOME=" + test::quoted(dir + "/hf"));
+  }
+  json ok_json(const std::string& args) const {
+    std::string out, err;
+    EXPECT_EQ(cli(args + " --json", &out, &err), 0) << args << "\n" << err;
+    try {
+      return json::parse(out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << args << ": " << e.what() << "\n" << out;
+      return json::object();
+    }
+  }
+  bool in_a(const std::string& path) const { return path.rfind("/synthetic/alpha/", 0) == 0; }
+  bool in_b(const std::string& path) const { return path.rfind("/synthetic/beta/", 0) == 0; }
+};
+
+ForYou& lib() {
+  static ForYou f;
+  return f;
+}
+
+TEST(TasteCli, TwoClustersOfPlaysGiveTwoCentresTheSameWhateverTheThreads) {
+  ForYou& f = lib();
+  std::string out, err;
+  // Two users and no --user: a usage error naming them.
+  EXPECT_EQ(f.cli("taste", &out, &err), 2);
+  EXPECT_NE(err.find("--user NAME"), std::string::npos) << err;
+  EXPECT_NE(err.find("ann, bob"), std::string::npos) << err;
+  EXPECT_EQ(f.cli("taste --user carol", &out, &err), 1);
+  EXPECT_NE(err.find("no user named 'carol'"), std::string::npos) << err;
+
+  const json t = f.ok_json("taste --user ann --threads 1");
+  ASSERT_EQ(t["centres"].size(), 2u) << t.dump(1);
+  EXPECT_EQ(t["user"], "ann");
+  for (size_t j = 0; j < 2; ++j) {
+    const json& c = t["centres"][j];
+    EXPECT_FALSE(c["label"].get<std::string>().empty());
+    EXPECT_GT(c["weight"].get<double>(), 0);
+    ASSERT_EQ(c["tracks"].size(), 10u);
+    // The first centre is A's (ann played A most), the second B's.
+    for (const json& tr : c["tracks"]) EXPECT_TRUE(j == 0 ? f.in_a(tr["path"]) : f.in_b(tr["path"])) << tr.dump();
+  }
+  EXPECT_EQ(t["centres"][0]["top_genres"][0]["name"], "jazz");
+  EXPECT_EQ(t["centres"][1]["top_artists"].size(), 4u);
+  std::string one, two;
+  EXPECT_EQ(f.cli("taste --user ann --json --threads 1", &one), 0);
+  EXPECT_EQ(f.cli("taste --user ann --json --threads 2", &two), 0);
+  EXPECT_EQ(one, two);
+  // The table.
+  EXPECT_EQ(f.cli("taste --user ann", &out, &err), 0) << err;
+  EXPECT_NE(out.find("ann: 2 taste centres"), std::string::npos) << out;
+  EXPECT_NE(out.find("genres: jazz"), std::string::npos) << out;
+}
+
+TEST(MixCli, MixesStayInTheirClustersWithReasonsAndBecomeTheUsersPlaylists) {
+  ForYou& f = lib();
+  const std::string m3u = f.dir + "/mixes";
+  const std::string args = "mix --user ann --size 10 --discovery 0.5 --not-played-days 0 --m3u " + test::quoted(m3u);
+  const json m = f.ok_json(args);
+  ASSERT_EQ(m["mixes"].size(), 2u) << m.dump(1);
+  std::set<std::string> seen;
+  for (size_t j = 0; j < 2; ++j) {
+    const json& mix = m["mixes"][j];
+    const std::string name = mix["name"];
+    EXPECT_EQ(name.rfind("Mix " + std::to_string(j + 1) + " \u00b7 ", 0), 0u) << name;
+    EXPECT_EQ(mix["centre"], j);
+    ASSERT_EQ(mix["tracks"].size(), 10u);
+    int known = 0;
+    for (const json& tr : mix["tracks"]) {
+      EXPECT_TRUE(j == 0 ? f.in_a(tr["path"]) : f.in_b(tr["path"])) << tr.dump();
+      EXPECT_TRUE(seen.insert(tr["path"]).second);
+      EXPECT_FALSE(tr["reason"].get<std::string>().empty());
+      known += tr["known"].get<bool>();
+    }
+    EXPECT_EQ(known, 5);
+    EXPECT_TRUE(fs::exists(mix["m3u"].get<std::string>())) << mix.dump();
+    EXPECT_TRUE(mix.contains("playlist_id"));
+  }
+  // The same mixes again (and with 2 threads): the same bytes; the playlists replaced, not added.
+  std::string one, two;
+  EXPECT_EQ(f.cli(args + " --json --threads 1", &one), 0);
+  EXPECT_EQ(f.cli(args + " --json --threads 2", &two), 0);
+  json a = json::parse(one), b = json::parse(two);
+  for (json* x : {&a, &b})
+    for (json& mix : (*x)["mixes"]) mix.erase("playlist_id");  // new playlists, new ids
+  EXPECT_EQ(a, b);
+  auto st = store::open_store(f.db, store::OpenMode::ReadOnly);
+  int mixes = 0, others = 0;
+  for (const store::PlaylistRecord& p : st->playlists(f.ann)) {
+    if (p.owner != f.ann) continue;
+    if (p.comment.rfind("clapsearch mix", 0) == 0) {
+      ++mixes;
+      const auto full = st->playlist(p.id);
+      ASSERT_TRUE(full);
+      EXPECT_EQ(full->entries.size(), 10u);
+      EXPECT_NE(p.comment.find("\n1. "), std::string::npos) << p.comment;  // a reason a song
+      EXPECT_FALSE(p.is_public);
+    } else {
+      ++others;
+      EXPECT_EQ(p.name, "Mix tape from 1999");
+    }
+  }
+  EXPECT_EQ(mixes, 2);
+  EXPECT_EQ(others, 1);
+  for (const store::PlaylistRecord& p : st->playlists(f.bob)) EXPECT_NE(p.owner, f.bob);  // bob has none
+  // The table says why.
+  std::string out, err;
+  EXPECT_EQ(f.cli("mix --user ann --size 4 --no-save", &out, &err), 0) << err;
+  EXPECT_NE(out.find("Mix 1 \u00b7 "), std::string::npos) << out;
+  EXPECT_NE(out.find("you played it "), std::string::npos) << out;
+  // Bad options are usage errors.
+  EXPECT_EQ(f.cli("mix --user ann --discovery 2", &out, &err), 2);
+  EXPECT_NE(err.find("--discovery"), std::string::npos) << err;
+  EXPECT_EQ(f.cli("mix --user ann --all-users", &out, &err), 2);
+}
+
+TEST(EvalHistoryCli, ReplaysTheStoredHistoryBesideTheBaselines) {
+  ForYou& f = lib();
+  const std::string args = "eval --user ann --holdout-days 7 --size 12 --discovery 1 --per-artist 0";
+  const json e = f.ok_json(args);
+  EXPECT_EQ(e["heldout_songs"], 4);
+  EXPECT_EQ(e["centres"], 2);
+  ASSERT_EQ(e["rows"].size(), 5u) << e.dump(1);
+  EXPECT_EQ(e["rows"][0]["name"], "mixes");
+  EXPECT_EQ(e["rows"][0]["hit_rate"], 1.0);
+  EXPECT_EQ(e["rows"][0]["novelty"], 1.0);
+  EXPECT_EQ(e["rows"][3]["name"], "most played");
+  EXPECT_EQ(e["rows"][3]["hit_rate"], 0.0);
+  std::string again;
+  EXPECT_EQ(f.cli(args + " --json", &again), 0);
+  EXPECT_EQ(json::parse(again), e);
+  std::string out, err;
+  EXPECT_EQ(f.cli(args, &out, &err), 0) << err;
+  EXPECT_NE(out.find("similar to last played"), std::string::npos) << out;
+  EXPECT_NE(out.find("hit rate@12"), std::string::npos) << out;
+
+  // The same history as a Last.fm export (plus a listen of a song the library lacks), replayed
+  // without storing it: the same answer.
+  auto st = store::open_store(f.db, store::OpenMode::ReadOnly);
+  const std::string csv = f.dir + "/scrobbles.csv";
+  {
+    std::ofstream o(csv);
+    o << "uts,artist,album,track\n";
+    for (const store::PlayRecord& p : st->plays(f.ann, 0, 0)) {
+      const auto t = st->track(p.song.track_id);
+      o << p.played_at << "," << t->artist << "," << t->album << "," << t->title << "\n";
+    }
+    o << std::time(nullptr) - 100 * kDay << ",Nobody,Nothing,Missing song\n";
+  }
+  const json from_file = f.ok_json("eval --history " + test::quoted(csv) + " --holdout-days 7 --size 12 --discovery 1 --per-artist 0");
+  EXPECT_EQ(from_file["unresolved"], 1);
+  EXPECT_EQ(from_file["rows"], e["rows"]);
+  EXPECT_EQ(f.cli("eval --history " + test::quoted(f.dir + "/none.csv") + " --holdout-days 7", &out, &err), 1);
+  EXPECT_NE(err.find("none.csv"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace clap
