@@ -431,8 +431,9 @@ def index(
     """``clapsearch index``: brings the index ``db`` up to date with folders or files.
 
     Unchanged files are skipped, moved ones keep their embeddings, deleted ones are pruned.
-    Settings not given continue the existing index (else 10 s windows, 5 s hop, fp32, the
-    default model).
+    Settings not given continue the existing index (else 10 s windows, 5 s hop, the default
+    model, and the precision ``"auto"`` chooses on this machine from a sample of the audio:
+    ``clapsearch index --precision auto``; ``precision="auto"`` asks for it by name).
 
     Args:
         progress: ``True`` prints a progress line to stderr, ``False`` nothing, or a callable
@@ -452,7 +453,7 @@ def index(
         callback = progress
     else:
         raise InvalidInputError("progress must be True, False or a callable")
-    if precision is not None:
+    if precision is not None and precision != "auto":
         _precision(precision, "precision")
     dirs = _paths(paths, "index")
     return _c.run_index(

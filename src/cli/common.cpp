@@ -39,14 +39,18 @@ const char* const kModelHelp =
     "Model: a Hugging Face folder, a checkpoint file (LAION .pt, pytorch_model.bin, model.safetensors) or a hub id "
     "org/name[@revision]";
 
-CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision, const std::string& default_note) {
-  return cmd
-      ->add_option("--precision", precision,
-                   "Audio tower precision: fp32, bf16 (1.4-1.9x faster on CPUs with AVX512-BF16; embeddings within "
-                   "cosine 0.999 of fp32) or int8 (about 3x faster on CPUs with AVX512-VNNI; within cosine 0.995 of "
-                   "fp32 on the models measured: check yours with doctor --fidelity)" +
-                       default_note)
-      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision, const std::string& default_note, bool with_auto) {
+  const std::string automatic =
+      with_auto ? "; auto: the fastest of the three that keeps within those bounds and top-10 agreement 0.9 of fp32, "
+                  "measured on a sample of your audio on this machine"
+                : "";
+  auto* option = cmd->add_option("--precision", precision,
+                                 "Audio tower precision: fp32, bf16 (1.4-1.9x faster on CPUs with AVX512-BF16; embeddings "
+                                 "within cosine 0.999 of fp32) or int8 (about 3x faster on CPUs with AVX512-VNNI; within "
+                                 "cosine 0.995 of fp32 on the models measured: check yours with doctor --fidelity)" +
+                                     automatic + default_note);
+  if (with_auto) return option->check(CLI::IsMember({"auto", "fp32", "bf16", "int8"}));
+  return option->check(CLI::IsMember({"fp32", "bf16", "int8"}));
 }
 
 void add_text_precision_option(CLI::App* cmd, std::string& text_precision) {

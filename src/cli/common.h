@@ -49,8 +49,10 @@ void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model = true)
 void add_text_precision_option(CLI::App* cmd, std::string& text_precision);
 // --config and --tokenizer: what a checkpoint file given as --model (a LAION .pt) does not hold.
 void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer);
-// --precision fp32|bf16 (the audio tower's; model/clap.h). `default_note` ends the help text.
-CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision, const std::string& default_note = " (default fp32)");
+// --precision fp32|bf16|int8 (the audio tower's; model/clap.h), and auto with `with_auto`
+// (service/precision_choice.h). `default_note` ends the help text.
+CLI::Option* add_precision_option(CLI::App* cmd, std::string& precision, const std::string& default_note = " (default fp32)",
+                                  bool with_auto = false);
 // The --model help text of the commands that take any model form.
 extern const char* const kModelHelp;
 

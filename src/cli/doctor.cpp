@@ -29,6 +29,7 @@ constexpr int kExitCollapsed = 3;
 struct DoctorOptions {
   std::string model = hub::kDefaultModel;
   bool model_given = false;  // --model on the command line (or the settings file)
+  bool precision_given = false;  // --precision given: --fidelity compares that one (else: the auto table)
   std::string config, tokenizer;
   std::string db;  // the index whose tracks the music-only rule is counted over
   bool json = false;
@@ -71,6 +72,7 @@ int run_doctor(const DoctorOptions& o) {
     f.tokenizer = o.tokenizer;
     f.threads = o.threads;
     f.json = o.json;
+    if (f.precision == "auto" || (!o.precision_given && f.text_precision == "fp32")) return run_precision_table(f);
     return run_fidelity(f);
   }
   if (o.fidelity.precision != "fp32" || o.fidelity.text_precision != "fp32")
@@ -205,7 +207,7 @@ void add_doctor_command(CLI::App& app, Action& action) {
                   "$XDG_DATA_HOME/clapsearch/library.db)");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
-  add_precision_option(cmd, o->fidelity.precision);
+  add_precision_option(cmd, o->fidelity.precision, " (with --fidelity; default: the table of all three, as auto)", true);
   add_text_precision_option(cmd, o->fidelity.text_precision);
   cmd->add_option("--fidelity", o->fidelity.dirs,
                   "Instead of the model check: embed every window of the audio under these folders with --precision "
@@ -225,9 +227,13 @@ void add_doctor_command(CLI::App& app, Action& action) {
       "file's exclude-rule) and how many tracks of the index at --db it leaves out, as `status` counts them.\n"
       "With --db and without --model, the model checked is that index's (the model its queries load).\n"
       "With --fidelity DIR..., instead: the report of how far --precision (or --text-precision) bf16 or int8 moves\n"
-      "this model's embeddings and top-k rankings from fp32 on the audio under DIR (`bench --fidelity` before).");
+      "this model's embeddings and top-k rankings from fp32 on the audio under DIR (`bench --fidelity` before);\n"
+      "without --precision (or with --precision auto), the table `index --precision auto` chooses from: fp32, bf16\n"
+      "and int8 on a sample of that audio (up to 32 windows of 16 tracks), each with its worst window cosine, top-10\n"
+      "agreement and time per window on this machine, and which one auto would choose or why not.");
   cmd->callback([o, cmd, &action] {
     o->model_given = cmd->count("--model") > 0;
+    o->precision_given = cmd->count("--precision") > 0;
     action = [o] { return run_doctor(*o); };
   });
 }

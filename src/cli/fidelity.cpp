@@ -72,4 +72,54 @@ int run_fidelity(const FidelityOptions& o) {
   return 0;
 }
 
+std::vector<std::string> precision_choice_lines(const service::PrecisionChoice& c) {
+  std::vector<std::string> lines;
+  char buf[512];
+  if (!c.measured) {
+    lines.push_back(c.chosen + " (--precision auto: " + c.reason + ")");
+    return lines;
+  }
+  std::snprintf(buf, sizeof buf, "%s, chosen on this machine by --precision auto: %d windows of %d tracks, %d text queries, top-%d (%s, %d threads)",
+                c.chosen.c_str(), c.windows, c.tracks, c.text_queries, c.k, c.kernel_set.c_str(), c.threads);
+  lines.push_back(buf);
+  for (const service::PrecisionTrial& t : c.trials) {
+    if (!t.measured) {
+      lines.push_back(t.precision + "  " + t.reason);
+      continue;
+    }
+    std::snprintf(buf, sizeof buf, "%-4s  window cosine min %.6f  top-%d agreement %.3f (min %.2f)  %s a window  %s",
+                  t.precision.c_str(), t.window_cosine_min, c.k, t.topk_agreement, t.topk_agreement_min,
+                  ms_text(t.ms_per_window).c_str(), t.reason.c_str());
+    lines.push_back(buf);
+  }
+  return lines;
+}
+
+int run_precision_table(const FidelityOptions& o) {
+  service::PrecisionChoiceRequest r;
+  r.model = hub::resolve_model(o.model, [&] {
+    hub::HubOptions h;
+    h.config = o.config;
+    h.tokenizer = o.tokenizer;
+    return h;
+  }());
+  r.open.hub.config = o.config;
+  r.open.hub.tokenizer = o.tokenizer;
+  r.open.threads = o.threads;
+  r.open.warn = print_warning;
+  r.dirs = o.dirs;
+  r.batch = o.batch;
+  if (!o.json) r.progress = print_note;
+  const service::PrecisionChoice c = service::choose_precision(r);
+  if (o.json) {
+    nlohmann::json j = nlohmann::json::parse(service::precision_choice_json(c));
+    j["model"] = o.model;
+    std::printf("%s\n", service::json_text(j, 2).c_str());
+    return 0;
+  }
+  const std::vector<std::string> lines = precision_choice_lines(c);
+  for (size_t i = 0; i < lines.size(); ++i) std::printf("%s%s\n", i ? "  " : "precision ", lines[i].c_str());
+  return 0;
+}
+
 }  // namespace clap::cli

@@ -1,12 +1,17 @@
 // clapsearch index: index music folders (crawl, decode, window, embed, store), incrementally.
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <optional>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/fidelity.h"
 #include "core/error.h"
 #include "hub/hub.h"
 #include "service/indexing.h"
@@ -22,6 +27,8 @@ struct IndexOptions {
   std::string model;
   double window_s = 10, hop_s = 5, silence_db = -60;
   std::string precision;
+  std::optional<double> auto_min_cosine;
+  int nice = 0;  // --nice: this process's nice value while it indexes (0: unchanged)
   bool json = false;
   bool watch = false;
   std::string quiet_period = "2s", rescan_every = "10min";
@@ -101,8 +108,12 @@ nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db,
   for (const auto& e : s.new_errors) failed.push_back({{"path", e.path}, {"reason", e.reason}});
   nlohmann::json warnings = nlohmann::json::array();
   for (const auto& w : s.warnings) warnings.push_back({{"path", w.path}, {"reason", w.reason}});
+  // How the precision was chosen (--precision auto): the index's record, null when it was given.
+  nlohmann::json choice = nlohmann::json::parse(id.precision_choice, nullptr, false);
+  if (choice.is_discarded() || !choice.is_object()) choice = nullptr;
   return {{"db", db},
-          {"model", {{"id", id.id}, {"revision", id.revision}, {"window_s", id.window_s}, {"hop_s", id.hop_s}, {"precision", id.precision}}},
+          {"model", {{"id", id.id}, {"revision", id.revision}, {"window_s", id.window_s}, {"hop_s", id.hop_s}, {"precision", id.precision},
+                     {"precision_choice", choice}}},
           {"found", s.found},
           {"indexed", s.indexed},
           {"planned", s.planned},
@@ -157,8 +168,27 @@ void print_summary(const index::IndexSummary& s) {
   if (s.errors) std::fprintf(stderr, "errors are recorded with their reason: clapsearch status --errors\n");
 }
 
+// --nice N: the process (its threads made from here on: decoders, the model's OpenMP team) runs
+// at nice value N, so that a player, a desktop or the server on the same cores comes first. Only
+// ever lowered: an unprivileged process cannot raise its priority back, and need not.
+void lower_priority(int nice) {
+  if (nice <= 0) return;
+  errno = 0;
+  const int now = getpriority(PRIO_PROCESS, 0);
+  if (errno == 0 && now >= nice) return;
+  if (setpriority(PRIO_PROCESS, 0, nice) != 0)
+    print_warning("--nice " + std::to_string(nice) + ": the priority could not be lowered: " + std::strerror(errno));
+}
+
+// The table of a choice --precision auto made in this run, after the summary.
+void print_choice(const service::PrecisionChoice& choice) {
+  const std::vector<std::string> lines = precision_choice_lines(choice);
+  for (size_t i = 0; i < lines.size(); ++i) std::fprintf(stderr, "%s%s\n", i ? "  " : "precision ", terminal_text(lines[i]).c_str());
+}
+
 int run_index(const IndexOptions& o) {
   const service::IndexRequest& r = o.request;
+  lower_priority(o.nice);
   ProgressPrinter progress(!r.quiet);
   index::IndexCallbacks cb;
   cb.progress = [&](const index::IndexProgress& p) { progress.update(p); };
@@ -175,6 +205,7 @@ int run_index(const IndexOptions& o) {
     for (const auto& w : summary.warnings) std::fprintf(stderr, "warning: %s: %s\n", terminal_text(w.path).c_str(), terminal_text(w.reason).c_str());
     print_summary(summary);
     if (run.built_set) std::fprintf(stderr, "%s\n", terminal_text(set_line(run)).c_str());
+    if (run.precision_choice) print_choice(*run.precision_choice);
   }
   if (o.json) {  // file names need not be UTF-8: invalid bytes become U+FFFD instead of failing
     nlohmann::json j = summary_json(summary, run.db_path, run.identity);
@@ -228,6 +259,7 @@ bool something_changed(const index::IndexSummary& s) {
 int run_watch(const IndexOptions& o) {
   const service::IndexRequest& r = o.request;
   if (r.plan) throw InvalidArgument("--watch keeps an index current by indexing here; it cannot be combined with --plan");
+  lower_priority(o.nice);
   index::WatchOptions watch;
   watch.quiet = index::parse_duration(o.quiet_period, "--quiet-period");
   watch.rescan_every = index::parse_duration(o.rescan_every, "--rescan-every");
@@ -276,6 +308,7 @@ int run_watch(const IndexOptions& o) {
         watch_log("rescanned " + roots + " (" + rescan->reason + ")");
       }
       print_summary(s);
+      if (run.precision_choice) print_choice(*run.precision_choice);
     }
     if (o.json) {
       std::printf("%s\n", service::json_text(summary_json(s, run.db_path, run.identity)).c_str());
@@ -309,7 +342,22 @@ void add_index_command(CLI::App& app, Action& action) {
   auto* hop = cmd->add_option("--hop", o->hop_s, "Seconds between window starts (default 5; at most --window)");
   auto* silence = cmd->add_option("--silence-db", o->silence_db,
                                   "Windows quieter than this RMS level (dBFS) are silent: stored, not embedded (default -60)");
-  auto* precision = add_precision_option(cmd, o->precision, " (default: the index's, else fp32)");
+  auto* precision = add_precision_option(
+      cmd, o->precision, " (default: auto, which chooses on an index's first run; later runs keep the index's precision)", true);
+  cmd->add_option("--auto-min-cosine", o->auto_min_cosine,
+                  "With --precision auto: the worst window cosine to fp32 a lower precision must keep on the sample "
+                  "(default: its own bound, 0.999 for bf16, 0.995 for int8)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--auto-min-agreement", o->request.precision_bounds.topk_agreement,
+                  "With --precision auto: the top-10 agreement with fp32's rankings a lower precision must keep on the "
+                  "sample (mean share of fp32's top 10 it also returns)")
+      ->default_val(service::PrecisionBounds::kTopkAgreement)
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--nice", o->nice,
+                  "Run at this nice value (1-19, lower priority: the machine's player and the search server stay "
+                  "responsive; the clapsearch-index service runs at 10; 0 = unchanged)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 19));
   cmd->add_option("--threads", o->request.threads, "Model threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   cmd->add_option("--batch", o->request.batch, "Windows per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--decoders", o->request.decoders,
@@ -374,6 +422,8 @@ void add_index_command(CLI::App& app, Action& action) {
       "its tracks and is rescanned when it is back; network and FUSE filesystems are rescanned periodically.");
   cmd->callback([o, model, window, hop, silence, precision, &action] {
     if (precision->count()) o->request.precision = o->precision;
+    o->request.precision_bounds.window_cosine = o->auto_min_cosine;
+    if (!o->request.quiet) o->request.note = print_note;
     using Switch = service::IndexRequest::Switch;
     o->request.switch_when = o->switch_when == "now" ? Switch::Now : o->switch_when == "never" ? Switch::Never : Switch::Complete;
     if (model->count()) o->request.model = o->model;

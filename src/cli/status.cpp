@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/fidelity.h"
 #include "service/records.h"
 #include "core/error.h"
 #include "service/status.h"
@@ -42,6 +43,10 @@ int run_status(const StatusOptions& o) {
            {"audio_hash", model->audio_hash.empty() ? nlohmann::json(nullptr) : nlohmann::json(model->audio_hash)},
            {"window_s", model->window_s}, {"hop_s", model->hop_s},  {"dim", model->dim},
            {"silence_db", model->silence_db}, {"precision", model->precision}};
+    if (model) {  // how --precision auto chose the precision (null: it was given)
+      m["precision_choice"] = nlohmann::json::parse(model->precision_choice, nullptr, false);
+      if (m["precision_choice"].is_discarded() || !m["precision_choice"].is_object()) m["precision_choice"] = nullptr;
+    }
     nlohmann::json j = {{"db", db_path},
                         {"db_bytes", st.db_bytes},
                         {"schema_version", st.schema_version},
@@ -83,6 +88,11 @@ int run_status(const StatusOptions& o) {
                 model->window_s, model->hop_s, model->silence_db, model->dim, model->precision.c_str());
   else
     std::printf("model     (none yet)\n");
+  if (model)
+    if (const auto choice = service::parse_precision_choice(model->precision_choice)) {
+      const std::vector<std::string> lines = precision_choice_lines(*choice);
+      for (size_t i = 0; i < lines.size(); ++i) std::printf("%s%s\n", i ? "            " : "precision ", lines[i].c_str());
+    }
   std::printf("tracks    %lld (%lld ok, %lld errors", static_cast<long long>(c.tracks), static_cast<long long>(c.ok),
               static_cast<long long>(c.errors));
   if (c.silent_tracks) std::printf(", of which %lld silent", static_cast<long long>(c.silent_tracks));
@@ -129,7 +139,7 @@ void add_status_command(CLI::App& app, Action& action) {
   cmd->add_flag("--errors", o->errors, "List the files that could not be indexed, with the reason");
   cmd->add_flag("--json", o->json,
                 "One JSON object: tracks, ok, error_count, silent_tracks, windows, silent_windows, audio_seconds, "
-                "model, roots, db_bytes, errors [{path, reason}], embedding_sets [{id, model, revision, precision, dim, "
+                "model (its precision_choice: how --precision auto chose, or null), roots, db_bytes, errors [{path, reason}], embedding_sets [{id, model, revision, precision, dim, "
                 "active, windows, covered_windows, tracks, covered_tracks, complete, fraction}]");
   cmd->callback([o, &action] { action = [o] { return run_status(*o); }; });
 }

@@ -66,9 +66,11 @@ int64_t ensure_identity(Store& store, const ModelIdentity& identity, bool rebuil
   const std::string diff = stored->mismatch(identity);
   if (diff.empty()) {
     // The same model: record what this run knows that the index may not (its content hash,
-    // made by an older version; the path it is now reached by), so that queries find it.
+    // made by an older version; the path it is now reached by; how --precision auto chose the
+    // precision, when it chose again), so that queries find it.
     if (stored->content_hash != identity.content_hash || stored->audio_hash != identity.audio_hash ||
-        stored->id != identity.id || stored->revision != identity.revision)
+        stored->id != identity.id || stored->revision != identity.revision ||
+        stored->precision_choice != identity.precision_choice)
       store.set_model(identity);
     return 0;
   }

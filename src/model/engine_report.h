@@ -19,4 +19,10 @@ EngineReport engine_report();
 // fp32 (measured: docs/performance.md, "Forced kernel sets").
 std::string precision_advice(const std::string& kernel_bf16, const std::string& kernel_int8);
 
+// The kernels (audio_gemm_kernel) on which a precision has no instructions of its own here: bf16
+// computing its multiply-adds in fp32 (no faster than fp32), int8 on the generic kernel (slower
+// than fp32). `--precision auto` does not measure such a precision (service/precision_choice.h).
+bool bf16_kernel_is_emulated(const std::string& kernel_bf16);
+bool int8_kernel_is_generic(const std::string& kernel_int8);
+
 }  // namespace clap

@@ -279,6 +279,16 @@ void Api::openapi_document(const httplib::Request&, httplib::Response& res) {
   throw HttpError{404, "not found", "no API document in this build"};
 }
 
+namespace {
+// How --precision auto chose the index's precision (service/precision_choice.h), as the index
+// records it; null when the precision was given.
+ojson precision_choice_record(const store::ModelIdentity& m) {
+  ojson choice = ojson::parse(m.precision_choice, nullptr, false);
+  if (choice.is_discarded() || !choice.is_object()) return nullptr;
+  return choice;
+}
+}  // namespace
+
 void Api::status(const httplib::Request&, httplib::Response& res) {
   const auto snap = lib().snapshot();
   std::shared_ptr<const service::LibraryStatus> counted;
@@ -307,6 +317,8 @@ void Api::status(const httplib::Request&, httplib::Response& res) {
              {"window_s", m.window_s},
              {"hop_s", m.hop_s},
              {"dim", m.dim},
+             {"precision", m.precision},
+             {"precision_choice", precision_choice_record(m)},
              {"tracks", st.counts.tracks},
              {"ok", st.counts.ok},
              {"errors", st.counts.errors},

@@ -14,15 +14,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double cosine(const float* a, const float* b, int dim) {
+}  // namespace
+
+double embedding_cosine(const float* a, const float* b, int dim) {
   double ab = 0, aa = 0, bb = 0;
   for (int i = 0; i < dim; ++i) ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
   return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0;
 }
 
-// Indices of the k best rows of `rows` (n x dim) for `query`, ties to the lower index; `skip`
-// is left out (-1: none).
-std::vector<int> top_k(const std::vector<float>& rows, int n, int dim, const float* query, int k, int skip) {
+std::vector<int> top_k_rows(const std::vector<float>& rows, int n, int dim, const float* query, int k, int skip) {
   std::vector<std::pair<float, int>> scored;
   for (int i = 0; i < n; ++i)
     if (i != skip) scored.emplace_back(dot(query, rows.data() + static_cast<size_t>(i) * dim, dim), i);
@@ -35,7 +35,7 @@ std::vector<int> top_k(const std::vector<float>& rows, int n, int dim, const flo
   return out;
 }
 
-double overlap(std::vector<int> a, std::vector<int> b) {
+double topk_overlap(std::vector<int> a, std::vector<int> b) {
   if (a.empty()) return 1;
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
@@ -43,8 +43,6 @@ double overlap(std::vector<int> a, std::vector<int> b) {
   std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
   return static_cast<double>(both.size()) / static_cast<double>(a.size());
 }
-
-}  // namespace
 
 const std::vector<std::string>& default_fidelity_texts() {
   static const std::vector<std::string> texts = {
@@ -99,7 +97,7 @@ FidelityReport measure_fidelity(const FidelityRequest& r) {
     }
     for (int64_t w = 0; w < a.size(); ++w) {
       if (a.silent[w]) continue;
-      const double c = cosine(a.embeddings.data() + w * dim, b.embeddings.data() + w * dim, dim);
+      const double c = embedding_cosine(a.embeddings.data() + w * dim, b.embeddings.data() + w * dim, dim);
       if (rep.windows == 0 || c < rep.window_cosine_min) {
         rep.window_cosine_min = c;
         char at[64];
@@ -110,7 +108,7 @@ FidelityReport measure_fidelity(const FidelityRequest& r) {
       ++rep.windows;
     }
     const std::vector<float> ta = file_track_embedding(a), tb = file_track_embedding(b);
-    const double tc = cosine(ta.data(), tb.data(), dim);
+    const double tc = embedding_cosine(ta.data(), tb.data(), dim);
     rep.track_cosine_min = rep.files == 0 ? tc : std::min(rep.track_cosine_min, tc);
     sum_track_cos += tc;
     tracks_fp32.insert(tracks_fp32.end(), ta.begin(), ta.end());
@@ -132,11 +130,11 @@ FidelityReport measure_fidelity(const FidelityRequest& r) {
     const std::vector<std::string>& texts = r.texts.empty() ? default_fidelity_texts() : r.texts;
     const std::vector<float> q = fp32.model->embed_text(state, texts), q_low = low->embed_text(state, texts);
     for (size_t t = 0; t < texts.size(); ++t) {
-      const double c = cosine(q.data() + t * dim, q_low.data() + t * dim, dim);
+      const double c = embedding_cosine(q.data() + t * dim, q_low.data() + t * dim, dim);
       rep.text_cosine_min = t == 0 ? c : std::min(rep.text_cosine_min, c);
       text_cos_sum += c;
-      const double o = overlap(top_k(tracks_fp32, n, dim, q.data() + t * dim, k, -1),
-                               top_k(tracks_low, n, dim, q_low.data() + t * dim, k, -1));
+      const double o = topk_overlap(top_k_rows(tracks_fp32, n, dim, q.data() + t * dim, k, -1),
+                               top_k_rows(tracks_low, n, dim, q_low.data() + t * dim, k, -1));
       text_sum += o;
       rep.text_topk_overlap_min = rep.text_queries == 0 ? o : std::min(rep.text_topk_overlap_min, o);
       ++rep.text_queries;
@@ -145,8 +143,8 @@ FidelityReport measure_fidelity(const FidelityRequest& r) {
   if (n > 1) {
     const int kk = std::min(r.k, n - 1);
     for (int i = 0; i < n; ++i) {
-      const double o = overlap(top_k(tracks_fp32, n, dim, tracks_fp32.data() + static_cast<size_t>(i) * dim, kk, i),
-                               top_k(tracks_low, n, dim, tracks_low.data() + static_cast<size_t>(i) * dim, kk, i));
+      const double o = topk_overlap(top_k_rows(tracks_fp32, n, dim, tracks_fp32.data() + static_cast<size_t>(i) * dim, kk, i),
+                               top_k_rows(tracks_low, n, dim, tracks_low.data() + static_cast<size_t>(i) * dim, kk, i));
       track_sum += o;
       rep.track_topk_overlap_min = rep.track_queries == 0 ? o : std::min(rep.track_topk_overlap_min, o);
       ++rep.track_queries;

@@ -45,4 +45,12 @@ const std::vector<std::string>& default_fidelity_texts();
 // Throws clap::Error when the model cannot be opened or no file could be embedded.
 FidelityReport measure_fidelity(const FidelityRequest& request);
 
+// The measures the report (and --precision auto, precision_choice.h) is made of. The cosine of two
+// embeddings in double precision (0 when one is zero); the indices of the k best rows of `rows`
+// (n x dim) for `query` by dot product, ties to the lower index, row `skip` left out (-1: none);
+// the share of `reference` that `other` also holds (1 when `reference` is empty).
+double embedding_cosine(const float* a, const float* b, int dim);
+std::vector<int> top_k_rows(const std::vector<float>& rows, int n, int dim, const float* query, int k, int skip);
+double topk_overlap(std::vector<int> reference, std::vector<int> other);
+
 }  // namespace clap::service

@@ -9,6 +9,7 @@
 
 #include "index/indexer.h"
 #include "service/model.h"
+#include "service/precision_choice.h"
 #include "store/store.h"
 
 namespace clap::service {
@@ -19,13 +20,17 @@ struct IndexRequest {
   std::optional<std::string> model;      // unset: the index's model, else hub::kDefaultModel
   std::string model_config, model_tokenizer;  // --config / --tokenizer (unset: the index's hints)
   std::optional<double> window_s, hop_s, silence_db;  // unset: the index's, else 10 / 5 / -60
-  std::optional<std::string> precision;  // "fp32" / "bf16"; unset: the index's, else fp32
+  // "fp32" / "bf16" / "int8", or "auto" (precision_choice.h). Unset or "auto": the index's,
+  // else (an index's first run; `--rebuild` with "auto" given) chosen on this machine.
+  std::optional<std::string> precision;
+  PrecisionBounds precision_bounds;      // what "auto" holds a lower precision to
   int threads = 0, batch = 8, decoders = 0;  // decoders: 0 = automatic (IndexSettings)
   int first_pass = index::kDefaultFirstPass, max_passes = 0;  // progressive indexing (index/passes.h)
   std::vector<std::string> include, exclude;
   bool rebuild = false, retry_errors = false;
   bool prune_missing = false;  // prune even when most of a folder's tracks vanished
   bool quiet = false;                    // no download progress
+  Notice note;  // what the run is doing when it takes a while (the precision's measurement); null: quiet
   bool plan = false;  // a store with a job queue: record the work for `clapsearch worker`s, embed nothing
   // `--model NEW` on an index of another model (issue 37): NEW's embedding set is built beside the
   // active one, which it replaces when complete (Complete), right after this run's work on it
@@ -43,7 +48,17 @@ struct ResolvedSettings {
   hub::HubOptions model_options;  // --config / --tokenizer, else the index's hints for its own model
   double window_s = 10, hop_s = 5, silence_db = -60;
   Precision precision = Precision::F32;
+  // Chose the precision on this machine before the run (precision stays fp32 until then):
+  // "auto" (given or by default) on an index's first run, or with --rebuild.
+  bool choose_precision = false;
+  std::string precision_choice;  // the index's record of how its precision was chosen, carried on
 };
 ResolvedSettings resolve_settings(const IndexRequest& request, const std::optional<store::ModelIdentity>& stored);
+
+// `--precision auto` on a run that chooses (settings.choose_precision): measures the precisions on
+// a sample of the run's folders (precision_choice.h) with the model `model` opened as `open` says,
+// and sets settings.precision and settings.precision_choice.
+PrecisionChoice choose_run_precision(const IndexRequest& request, ResolvedSettings& settings,
+                                     const hub::ResolvedModel& model, const ModelOpenOptions& open);
 
 }  // namespace clap::service

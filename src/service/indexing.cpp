@@ -108,7 +108,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
                               : ": the damaged index was discarded; a new one is built"));
   };
 
-  const ResolvedSettings resolved_settings = resolve_settings(r, stored);
+  ResolvedSettings resolved_settings = resolve_settings(r, stored);
   index::IndexSettings settings;
   settings.window_s = resolved_settings.window_s;
   settings.hop_s = resolved_settings.hop_s;
@@ -132,8 +132,19 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   mo.audio_precision = resolved_settings.precision;
   mo.prepare_audio = true;  // loaded only to embed audio: packing counts as loading, not as model time
   const hub::ResolvedModel resolved = hub::resolve_model(resolved_settings.model_spec, mo.hub);
-  const index::ModelSpec spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db,
-                                                      precision_name(resolved_settings.precision));
+  index::ModelSpec spec = index::describe_model(resolved, settings.window_s, settings.hop_s, settings.silence_db,
+                                                precision_name(resolved_settings.precision));
+  // --precision auto: chosen now on an index's first run, or on a run of an index that still holds
+  // no track after an earlier one found no audio to choose on (precision_choice.h).
+  if (!resolved_settings.choose_precision && stored && (!r.precision || *r.precision == "auto") &&
+      precision_choice_open(*stored) && store && store->counts().tracks == 0)
+    resolved_settings.choose_precision = true;
+  if (resolved_settings.choose_precision) {
+    run.precision_choice = choose_run_precision(r, resolved_settings, resolved, mo);
+    mo.audio_precision = resolved_settings.precision;
+    spec.identity.precision = precision_name(resolved_settings.precision);
+  }
+  spec.identity.precision_choice = resolved_settings.precision_choice;
   if (!damage.empty()) replace_damaged();
   // --rebuild of a sound index is built aside (issue 53): in a new SQLite index in a private
   // folder, then copied over the old library in one transaction (replace_index), so that readers

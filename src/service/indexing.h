@@ -27,6 +27,7 @@ struct IndexRun {
   int64_t set_windows = 0;  // windows this run embedded into that set
   store::EmbeddingSet set;
   bool switched = false;
+  std::optional<PrecisionChoice> precision_choice;  // measured by this run (--precision auto, the first run)
 };
 
 // A model kept loaded between runs (a watcher's rescans): loaded by the first run that embeds,

@@ -110,6 +110,7 @@ void write_identity(pg::Connection& c, const ModelIdentity& m) {
   put_meta(c, "dim", static_cast<double>(m.dim));
   put_meta(c, "silence_db", m.silence_db);
   put_meta(c, "precision", m.precision);
+  put_meta(c, "precision_choice", m.precision_choice);
   write_set_identity(c, active_set(c), m, true);
 }
 

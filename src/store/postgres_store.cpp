@@ -144,6 +144,7 @@ std::optional<ModelIdentity> PostgresStore::model() const {
     else if (key == "dim") m.dim = static_cast<int>(std::strtod(v.c_str(), nullptr));
     else if (key == "silence_db") m.silence_db = std::strtod(v.c_str(), nullptr);
     else if (key == "precision") m.precision = v;
+    else if (key == "precision_choice") m.precision_choice = v;
   }
   if (!any) return std::nullopt;
   return m;

@@ -101,6 +101,7 @@ void write_identity(sqlite3* db, const ModelIdentity& m) {
   set_meta(db, "dim", static_cast<double>(m.dim));
   set_meta(db, "silence_db", m.silence_db);
   set_meta(db, "precision", m.precision);
+  set_meta(db, "precision_choice", m.precision_choice);
   write_set_identity(db, active_set(db), m, true);
 }
 

@@ -426,6 +426,7 @@ std::optional<ModelIdentity> SqliteStore::model() const {
     else if (key == "dim") m.dim = static_cast<int>(s.int64(1));
     else if (key == "silence_db") m.silence_db = s.real(1);
     else if (key == "precision") m.precision = s.text(1);
+    else if (key == "precision_choice") m.precision_choice = s.text(1);
   }
   if (!any) return std::nullopt;
   return m;

@@ -74,6 +74,10 @@ struct ModelIdentity {
   // part of what an index is, like the window settings. Indexes made before it was recorded
   // hold fp32 embeddings.
   std::string precision = "fp32";
+  // How `precision` was chosen when `--precision auto` chose it (service/precision_choice.h: the
+  // measured table, as JSON); empty when it was given, or recorded before auto existed. Not
+  // compared: a record of the choice, not part of what the embeddings are.
+  std::string precision_choice;
 
   // Scope of text embeddings (they do not depend on windows): "content:<content_hash>", or
   // id@revision#config_hash for an identity without a content hash.

@@ -534,11 +534,23 @@ async function loadMap() {
 }
 
 // ---- Library: status, folders, errors, a filterable track list. ----
+// The audio tower's precision and, when --precision auto chose it, what was measured.
+function precisionText(s) {
+  const c = s.precision_choice;
+  if (!c) return s.precision;
+  if (!c.measured) return `${c.chosen} (${c.reason})`;
+  const rows = c.trials.map((t) => (t.measured
+    ? `${t.precision}: worst window cosine ${t.window_cosine_min.toFixed(6)}, top-${c.k} agreement ${t.topk_agreement.toFixed(3)}, ${t.ms_per_window.toFixed(1)} ms a window${t.chosen ? ' (chosen)' : ''}`
+    : `${t.precision}: ${t.reason}`));
+  return `${c.chosen}, chosen on this machine from ${c.windows} windows of ${c.tracks} tracks. ${rows.join('; ')}`;
+}
+
 async function loadLibrary() {
   try {
     const s = await api('status');
     const model = s.model && typeof s.model === 'object' ? (s.model.id || JSON.stringify(s.model)) : s.model;
     const rows = [['Database', s.db], ['Model', model], ['Windows', `${s.window_s} s long, every ${s.hop_s} s; ${s.dim}-d embeddings`],
+      ...(s.precision ? [['Precision', precisionText(s)]] : []),
       ['Tracks', `${s.tracks} (${s.ok} ok, ${s.errors} ${s.errors === 1 ? 'error' : 'errors'}, ${s.silent_tracks} silent)`], ['Windows stored', s.windows],
       ...(s.coverage && s.coverage.windows < s.coverage.window_total
         ? [['Coverage', `${(100 * s.coverage.windows / s.coverage.window_total).toFixed(1)}% of the windows indexed, ${s.coverage.complete_tracks} of ${s.ok} tracks complete (indexing continues)`]] : []),

@@ -1,0 +1,340 @@
+#include "service/precision_choice.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <span>
+
+#include "audio/decode.h"
+#include "audio/windows.h"
+#include "core/error.h"
+#include "index/identity.h"
+#include "model/engine_report.h"
+#include "service/fidelity.h"
+
+namespace clap::service {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+// A file's windows are looked for in its first 10 minutes only: the sample needs a few windows
+// per file, and a whole two-hour mix decoded at 48 kHz would hold 1.4 GB.
+constexpr double kSampleSecondsPerFile = 600;
+// Files tried at most (undecodable or silent ones are passed over for the next).
+constexpr int kMaxFilesTried = 4 * kSampleTracks;
+
+struct DecodeLimit {};  // thrown by the sink to stop decoding at kSampleSecondsPerFile
+
+std::string fixed(double v, int digits) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// The sample: its windows' samples, in the order the files and windows were taken.
+struct Sample {
+  std::vector<std::vector<float>> clips;
+  int tracks = 0;
+};
+
+// Positions of `count` items spread evenly over `n` (the middle of each of `count` equal parts).
+std::vector<size_t> spread(size_t n, size_t count) {
+  std::vector<size_t> at;
+  for (size_t i = 0; i < count && i < n; ++i) at.push_back((2 * i + 1) * n / (2 * std::min(count, n)));
+  return at;
+}
+
+Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
+  Sample sample;
+  const std::vector<index::CrawledFile> files = index::crawl(r.dirs, r.crawl).files;  // sorted by path
+  if (files.empty()) return sample;
+  // Files evenly spread over the path order (so over the folders), then the others in path
+  // order for those that could not be used.
+  std::vector<size_t> order = spread(files.size(), kSampleTracks);
+  std::vector<bool> listed(files.size(), false);
+  for (size_t i : order) listed[i] = true;
+  for (size_t i = 0; i < files.size(); ++i)
+    if (!listed[i]) order.push_back(i);
+  const size_t tracks_wanted = std::min<size_t>(files.size(), kSampleTracks);
+  // Windows per file: two when there are enough files, more in a small library.
+  const size_t per_track = std::max<size_t>(2, (kSampleWindows + tracks_wanted - 1) / tracks_wanted);
+  const int64_t window = std::llround(r.window_s * rate), hop = std::llround(r.hop_s * rate);
+  const size_t max_samples = static_cast<size_t>(kSampleSecondsPerFile * rate);
+  int tried = 0;
+  for (size_t i : order) {
+    if (sample.tracks >= kSampleTracks || static_cast<int>(sample.clips.size()) >= kSampleWindows || tried >= kMaxFilesTried)
+      break;
+    ++tried;
+    std::vector<float> samples;
+    try {
+      audio::decode_stream(files[i].path, rate, [&](const float* x, size_t n) {
+        samples.insert(samples.end(), x, x + std::min(n, max_samples - samples.size()));
+        if (samples.size() >= max_samples) throw DecodeLimit{};
+      });
+    } catch (const DecodeLimit&) {
+    } catch (const Error&) {
+      continue;  // not decodable: the next file
+    }
+    if (samples.empty()) continue;
+    const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), window, hop);
+    std::vector<audio::WindowLevel> levels;
+    for (const auto& w : windows) levels.push_back(audio::window_level(samples.data() + w.start, static_cast<size_t>(w.end - w.start)));
+    const double threshold = audio::silence_threshold(levels, r.silence_db);
+    std::vector<size_t> sounding;
+    for (size_t w = 0; w < windows.size(); ++w)
+      if (levels[w].rms_db >= threshold) sounding.push_back(w);
+    if (sounding.empty()) continue;
+    const size_t room = static_cast<size_t>(kSampleWindows) - sample.clips.size();
+    for (size_t at : spread(sounding.size(), std::min(per_track, room))) {
+      const audio::Window& w = windows[sounding[at]];
+      sample.clips.emplace_back(samples.begin() + w.start, samples.begin() + w.end);
+    }
+    ++sample.tracks;
+  }
+  return sample;
+}
+
+// Embeds the sample kSpeedPasses times; returns the embeddings (every pass gives the same bits)
+// and the best pass's milliseconds per window.
+std::vector<float> embed_timed(const ClapModel& model, ClapState& state, const std::vector<std::span<const float>>& clips,
+                               int batch, double& ms_per_window) {
+  std::vector<float> out;
+  double best = -1;
+  for (int pass = 0; pass < kSpeedPasses; ++pass) {
+    const auto t = Clock::now();
+    std::vector<float> e = model.embed_audio(state, clips, batch);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+    if (best < 0 || ms < best) best = ms;
+    if (pass == 0) out = std::move(e);
+  }
+  ms_per_window = best / static_cast<double>(clips.size());
+  return out;
+}
+
+// Fidelity of `low` against `ref` (both n x dim): the worst window cosine, and the top-k agreement
+// of the text queries `texts` (tq x dim, the same fp32 text tower for both: the index's precision
+// is its audio tower's) over the windows and of every window as a query over the others.
+void measure_against(PrecisionTrial& t, const std::vector<float>& ref, const std::vector<float>& low, int n, int dim,
+                     const std::vector<float>& texts, int text_queries, int k) {
+  t.window_cosine_min = 1;
+  for (int w = 0; w < n; ++w)
+    t.window_cosine_min = std::min(t.window_cosine_min, embedding_cosine(ref.data() + static_cast<size_t>(w) * dim,
+                                                                         low.data() + static_cast<size_t>(w) * dim, dim));
+  double sum = 0;
+  int queries = 0;
+  t.topk_agreement_min = 1;
+  const auto add = [&](double o) {
+    sum += o;
+    ++queries;
+    t.topk_agreement_min = std::min(t.topk_agreement_min, o);
+  };
+  for (int q = 0; q < text_queries; ++q) {
+    const float* query = texts.data() + static_cast<size_t>(q) * dim;
+    add(topk_overlap(top_k_rows(ref, n, dim, query, k, -1), top_k_rows(low, n, dim, query, k, -1)));
+  }
+  for (int w = 0; w < n; ++w)
+    add(topk_overlap(top_k_rows(ref, n, dim, ref.data() + static_cast<size_t>(w) * dim, k, w),
+                     top_k_rows(low, n, dim, low.data() + static_cast<size_t>(w) * dim, k, w)));
+  t.topk_agreement = queries ? sum / queries : 1;
+}
+
+// Chooses among the measured trials (fp32 first): a lower precision that holds its bounds
+// replaces the current choice when its best time is at least kSpeedMargin below the choice's.
+void decide(PrecisionChoice& c, const PrecisionBounds& bounds) {
+  PrecisionTrial* choice = &c.trials.front();
+  choice->holds_bounds = true;
+  for (size_t i = 1; i < c.trials.size(); ++i) {
+    PrecisionTrial& t = c.trials[i];
+    if (!t.measured) continue;
+    t.window_cosine_bound = bounds.window_cosine_for(parse_precision(t.precision));
+    std::string broken;
+    if (!(t.window_cosine_min >= t.window_cosine_bound))
+      broken = "worst window cosine " + fixed(t.window_cosine_min, 6) + " is below its bound " + fixed(t.window_cosine_bound, 4);
+    if (!(t.topk_agreement >= bounds.topk_agreement))
+      broken += (broken.empty() ? "" : "; ") + std::string("top-") + std::to_string(c.k) + " agreement " +
+                fixed(t.topk_agreement, 3) + " is below " + fixed(bounds.topk_agreement, 3);
+    t.holds_bounds = broken.empty();
+    if (!t.holds_bounds) {
+      t.reason = broken;
+      continue;
+    }
+    if (t.ms_per_window <= (1 - kSpeedMargin) * choice->ms_per_window) {
+      choice = &t;
+    } else {
+      t.reason = "holds the bounds, but is not " + fixed(100 * kSpeedMargin, 0) + " % faster than " + choice->precision;
+    }
+  }
+  const PrecisionTrial& fp32 = c.trials.front();
+  for (PrecisionTrial& t : c.trials) {
+    if (&t == choice || !t.measured || !t.holds_bounds || !t.reason.empty() || &t == &fp32) continue;
+    t.reason = "holds the bounds, but " + choice->precision + " is faster";
+  }
+  choice->chosen = true;
+  c.chosen = choice->precision;
+  if (choice == &fp32) {
+    c.trials.front().reason = "chosen: no lower precision both holds the bounds and is " + fixed(100 * kSpeedMargin, 0) +
+                              " % faster";
+    c.reason = "fp32: no lower precision both holds the bounds and is faster on this machine";
+  } else {
+    const double speedup = fp32.ms_per_window / choice->ms_per_window;
+    choice->reason = "chosen: the fastest that holds the bounds (" + fixed(speedup, 2) + "x fp32's speed)";
+    c.trials.front().reason = "the reference";
+    c.reason = choice->precision + ": the fastest precision that holds the bounds on this machine (" + fixed(speedup, 2) +
+               "x fp32's speed)";
+  }
+}
+
+}  // namespace
+
+double PrecisionBounds::window_cosine_for(Precision precision) const {
+  if (window_cosine) return *window_cosine;
+  return precision == Precision::BF16 ? kBf16WindowCosine : precision == Precision::I8 ? kInt8WindowCosine : 1.0;
+}
+
+PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
+  PrecisionChoice c;
+  c.topk_agreement_bound = r.bounds.topk_agreement;
+  c.kernel_set = engine_report().kernel_set;
+  for (const char* name : {"fp32", "bf16", "int8"}) {
+    PrecisionTrial t;
+    t.precision = name;
+    c.trials.push_back(t);
+  }
+  c.trials[0].measured = true;  // the reference, whether or not there is a sample
+  c.trials[0].chosen = true;
+
+  ModelOpenOptions mo = r.open;
+  mo.text_precision = Precision::F32;
+  mo.prepare_audio = true;  // packing is loading, not embedding: it is not timed
+  const int rate = ClapModel::read_config(index::model_files_of(r.model)).features.sampling_rate;
+  const Sample sample = take_sample(r, rate);
+  c.tracks = sample.tracks;
+  c.windows = static_cast<int>(sample.clips.size());
+  if (c.windows < kMinSampleWindows) {
+    c.reason = std::string(c.windows ? "only " + std::to_string(c.windows) + " sounding windows" : "no audio") +
+               " to measure on (at least " + std::to_string(kMinSampleWindows) + " needed): fp32, the exact precision, is kept";
+    c.trials[0].reason = "chosen: nothing to measure the others on";
+    for (size_t i = 1; i < c.trials.size(); ++i) c.trials[i].reason = "not measured: too little audio";
+    return c;
+  }
+  c.measured = true;
+  const std::string kernel_bf16 = audio_gemm_kernel(Precision::BF16), kernel_int8 = audio_gemm_kernel(Precision::I8);
+  if (bf16_kernel_is_emulated(kernel_bf16))
+    c.trials[1].reason = "not a candidate: no bfloat16 instructions on this CPU (kernel " + kernel_bf16 +
+                         "): its multiply-adds run in fp32, no faster than fp32";
+  else
+    c.trials[1].measured = true;
+  if (int8_kernel_is_generic(kernel_int8))
+    c.trials[2].reason = "not a candidate: no integer kernel for this CPU (kernel " + kernel_int8 + "): slower than fp32";
+  else
+    c.trials[2].measured = true;
+  if (r.progress)
+    r.progress("choosing the audio tower's precision (--precision auto): fp32, bf16 and int8 on " +
+               std::to_string(c.windows) + " windows of " + std::to_string(c.tracks) + " tracks");
+
+  std::vector<std::span<const float>> clips;
+  for (const std::vector<float>& clip : sample.clips) clips.emplace_back(clip);
+  ClapState state(mo.threads);
+  c.threads = state.threads();
+  std::vector<float> reference, texts;
+  int dim = 0;
+  {
+    mo.audio_precision = Precision::F32;
+    const std::unique_ptr<ClapModel> model = load_model(r.model, mo);
+    dim = model->embedding_dim();
+    reference = embed_timed(*model, state, clips, r.batch, c.trials[0].ms_per_window);
+    if (model->has_tokenizer()) {
+      texts = model->embed_text(state, default_fidelity_texts());
+      c.text_queries = static_cast<int>(default_fidelity_texts().size());
+    }
+  }
+  c.k = std::min(kSampleTopK, c.windows - 1);
+  for (size_t i = 1; i < c.trials.size(); ++i) {
+    PrecisionTrial& t = c.trials[i];
+    if (!t.measured) continue;
+    mo.audio_precision = parse_precision(t.precision);
+    const std::unique_ptr<ClapModel> model = load_model(r.model, mo);  // one tower at a time in memory
+    const std::vector<float> low = embed_timed(*model, state, clips, r.batch, t.ms_per_window);
+    measure_against(t, reference, low, c.windows, dim, texts, c.text_queries, c.k);
+  }
+  c.trials[0].chosen = false;
+  decide(c, r.bounds);
+  return c;
+}
+
+std::string precision_choice_json(const PrecisionChoice& c) {
+  json trials = json::array();
+  for (const PrecisionTrial& t : c.trials) {
+    json row = {{"precision", t.precision}, {"measured", t.measured}, {"chosen", t.chosen}, {"reason", t.reason}};
+    if (t.measured && c.measured) {
+      row["window_cosine_min"] = t.window_cosine_min;
+      row["topk_agreement"] = t.topk_agreement;
+      row["topk_agreement_min"] = t.topk_agreement_min;
+      row["ms_per_window"] = t.ms_per_window;
+      row["window_cosine_bound"] = t.window_cosine_bound > 0 ? json(t.window_cosine_bound) : json(nullptr);
+      row["holds_bounds"] = t.holds_bounds;
+    }
+    trials.push_back(row);
+  }
+  return json{{"mode", "auto"},
+              {"chosen", c.chosen},
+              {"measured", c.measured},
+              {"reason", c.reason},
+              {"sample", {{"tracks", c.tracks}, {"windows", c.windows}, {"text_queries", c.text_queries}}},
+              {"k", c.k},
+              {"topk_agreement_bound", c.topk_agreement_bound},
+              {"speed_margin", c.speed_margin},
+              {"kernel_set", c.kernel_set},
+              {"threads", c.threads},
+              {"trials", trials}}
+      .dump();
+}
+
+std::optional<PrecisionChoice> parse_precision_choice(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  const json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("mode", "") != "auto") return std::nullopt;
+  try {
+    PrecisionChoice c;
+    c.chosen = j.at("chosen").get<std::string>();
+    c.measured = j.at("measured").get<bool>();
+    c.reason = j.value("reason", "");
+    const json& s = j.at("sample");
+    c.tracks = s.value("tracks", 0);
+    c.windows = s.value("windows", 0);
+    c.text_queries = s.value("text_queries", 0);
+    c.k = j.value("k", kSampleTopK);
+    c.topk_agreement_bound = j.value("topk_agreement_bound", PrecisionBounds::kTopkAgreement);
+    c.speed_margin = j.value("speed_margin", kSpeedMargin);
+    c.kernel_set = j.value("kernel_set", "");
+    c.threads = j.value("threads", 0);
+    for (const json& row : j.at("trials")) {
+      PrecisionTrial t;
+      t.precision = row.at("precision").get<std::string>();
+      t.measured = row.value("measured", false);
+      t.chosen = row.value("chosen", false);
+      t.reason = row.value("reason", "");
+      t.window_cosine_min = row.value("window_cosine_min", 1.0);
+      t.topk_agreement = row.value("topk_agreement", 1.0);
+      t.topk_agreement_min = row.value("topk_agreement_min", 1.0);
+      t.ms_per_window = row.value("ms_per_window", 0.0);
+      if (row.contains("window_cosine_bound") && row["window_cosine_bound"].is_number())
+        t.window_cosine_bound = row["window_cosine_bound"].get<double>();
+      t.holds_bounds = row.value("holds_bounds", false);
+      c.trials.push_back(t);
+    }
+    return c;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool precision_choice_open(const store::ModelIdentity& stored) {
+  const std::optional<PrecisionChoice> c = parse_precision_choice(stored.precision_choice);
+  return c && !c->measured;
+}
+
+}  // namespace clap::service

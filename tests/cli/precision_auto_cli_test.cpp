@@ -1,0 +1,245 @@
+// --precision auto through the real CLI (service/precision_choice.h): an index's first run
+// measures bf16 and int8 against fp32 on a sample of the library's own audio and records the
+// choice with its table; `status`, `status --json`, the index summary and `doctor --fidelity`
+// show it; a later run keeps it; an explicit precision wins; bounds that cannot hold keep fp32;
+// too little audio keeps fp32 and a later first real run chooses; a CPU without bf16
+// instructions does not measure bf16; the measured fidelity is the same on every run; migrate
+// carries the choice to PostgreSQL. No assertion depends on how fast a precision was: the choice
+// is checked against the rule applied to the times the index recorded.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/isa.h"
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string model() { return " --model " + test::quoted(test::case_dir("tiny-unfused")); }
+
+std::string ok(const std::string& args, const std::string& env = "") {
+  std::string out, err;
+  EXPECT_EQ(test::run_cli(args, &out, &err, env), 0) << args << "\n" << err;
+  return out;
+}
+
+class PrecisionAutoCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(test::temp_dir() + "/precision-auto");
+    // Six tracks of 20-25 s: 5 s windows every 5 s give 26 sounding windows to sample (the rule
+    // needs 20), different enough that the rankings mean something.
+    const char* sources[] = {
+        "sine=f=220:d=24", "sine=f=880:d=22", "anoisesrc=d=20:c=pink:a=0.3", "anoisesrc=d=21:c=brown:a=0.4",
+        "sine=f=440:d=25", "anoisesrc=d=23:c=white:a=0.2",
+    };
+    for (int i = 0; i < 6; ++i)
+      test::ffmpeg(*dir_ + "/music/track" + std::to_string(i) + ".flac",
+                   std::string("-f lavfi -i \"") + sources[i] + ":sample_rate=48000\"" + (i % 2 ? " -af \"tremolo=f=3\"" : ""));
+    test::ffmpeg(*dir_ + "/more/late.flac", "-f lavfi -i \"sine=f=660:d=12:sample_rate=48000\"");
+    test::ffmpeg(*dir_ + "/short/one.wav", "-f lavfi -i \"sine=f=330:d=12:sample_rate=48000\"");
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string dir() { return *dir_; }
+  static std::string music() { return test::quoted(dir() + "/music"); }
+  static std::string settings() { return " --window 5 --hop 5 --quiet"; }
+  static json status(const std::string& db) { return json::parse(ok("status --json --db " + test::quoted(db))); }
+
+ private:
+  static std::string* dir_;
+};
+std::string* PrecisionAutoCli::dir_ = nullptr;
+
+// The recorded table agrees with the rule: a lower precision holds its bounds exactly when its
+// numbers meet them, and the chosen one is the last (fp32, bf16, int8) that holds them and is at
+// least the speed margin faster than the one chosen before it.
+void expect_rule_holds(const json& c) {
+  ASSERT_TRUE(c.is_object()) << c.dump();
+  EXPECT_EQ(c["mode"], "auto");
+  ASSERT_EQ(c["trials"].size(), 3u);
+  const json* chosen = &c["trials"][0];
+  for (const json& t : c["trials"]) {
+    if (t["precision"] == "fp32" || !t["measured"].get<bool>()) continue;
+    const bool holds = t["window_cosine_min"].get<double>() >= t["window_cosine_bound"].get<double>() &&
+                       t["topk_agreement"].get<double>() >= c["topk_agreement_bound"].get<double>();
+    EXPECT_EQ(t["holds_bounds"].get<bool>(), holds) << t.dump();
+    if (holds && t["ms_per_window"].get<double>() <= (1 - c["speed_margin"].get<double>()) * (*chosen)["ms_per_window"].get<double>())
+      chosen = &t;
+  }
+  EXPECT_EQ(c["chosen"], (*chosen)["precision"]) << c.dump(1);
+  int marked = 0;
+  for (const json& t : c["trials"]) {
+    marked += t["chosen"].get<bool>();
+    EXPECT_EQ(t["chosen"].get<bool>(), t["precision"] == c["chosen"]) << t.dump();
+    EXPECT_FALSE(t["reason"].get<std::string>().empty()) << t.dump();
+  }
+  EXPECT_EQ(marked, 1);
+}
+
+TEST_F(PrecisionAutoCli, FirstRunChoosesOnTheLibrarysAudioAndLaterRunsKeepTheChoice) {
+  const std::string db = dir() + "/auto.db";
+  const json run = json::parse(ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --json"));
+  const json st = status(db);
+  const json& choice = st["model"]["precision_choice"];
+  expect_rule_holds(choice);
+  EXPECT_TRUE(choice["measured"].get<bool>());
+  EXPECT_EQ(choice["chosen"], st["model"]["precision"]);
+  EXPECT_EQ(choice["sample"]["tracks"], 6);
+  EXPECT_GE(choice["sample"]["windows"].get<int>(), 20);
+  EXPECT_LE(choice["sample"]["windows"].get<int>(), 32);
+  EXPECT_EQ(choice["sample"]["text_queries"], 16);
+  EXPECT_EQ(choice["k"], 10);
+  EXPECT_EQ(choice["trials"][0]["window_cosine_min"], 1.0);  // the reference against itself
+  for (const json& t : choice["trials"]) EXPECT_TRUE(t["measured"].get<bool>()) << t.dump();  // this CPU runs all three
+  EXPECT_EQ(run["model"]["precision_choice"], choice);  // the run's summary says the same
+  EXPECT_EQ(run["model"]["precision"], st["model"]["precision"]);
+
+  // The text forms: status's table and doctor's show the same choice.
+  const std::string text = ok("status --db " + test::quoted(db));
+  EXPECT_NE(text.find("precision " + choice["chosen"].get<std::string>() + ", chosen on this machine by --precision auto"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("int8  window cosine min"), std::string::npos) << text;
+
+  // A later run (a new folder, no --precision, or --precision auto) keeps the recorded choice:
+  // nothing is measured again, the record is unchanged.
+  const json again = json::parse(ok("index " + test::quoted(dir() + "/more") + " --db " + test::quoted(db) + settings() + " --json"));
+  EXPECT_EQ(again["indexed"], 1);
+  EXPECT_EQ(status(db)["model"]["precision_choice"], choice);
+  EXPECT_EQ(status(db)["model"]["precision"], st["model"]["precision"]);
+  ok("index " + music() + " --db " + test::quoted(db) + " --precision auto" + settings());
+  EXPECT_EQ(status(db)["model"]["precision_choice"], choice);
+  // Naming the precision the index has keeps the record too.
+  ok("index " + music() + " --db " + test::quoted(db) + " --precision " + st["model"]["precision"].get<std::string>() + settings());
+  EXPECT_EQ(status(db)["model"]["precision_choice"], choice);
+
+  // The same measurement again (another index of the same folder): the same sample, and the same
+  // cosines and agreements bit for bit (only the times differ).
+  const std::string db2 = dir() + "/auto-again.db";
+  ok("index " + music() + " --db " + test::quoted(db2) + model() + settings());
+  const json choice2 = status(db2)["model"]["precision_choice"];
+  expect_rule_holds(choice2);
+  EXPECT_EQ(choice2["sample"], choice["sample"]);
+  for (size_t i = 0; i < 3; ++i)
+    for (const char* key : {"window_cosine_min", "topk_agreement", "topk_agreement_min", "holds_bounds"})
+      EXPECT_EQ(choice2["trials"][i][key], choice["trials"][i][key]) << i << " " << key;
+
+  // `index --rebuild --precision auto` chooses again.
+  ok("index " + music() + " --db " + test::quoted(db) + " --rebuild --precision auto" + settings());
+  expect_rule_holds(status(db)["model"]["precision_choice"]);
+  EXPECT_EQ(status(db)["model"]["precision_choice"]["sample"], choice["sample"]);
+}
+
+TEST_F(PrecisionAutoCli, AnExplicitPrecisionWinsAndRecordsNoChoice) {
+  const std::string db = dir() + "/given.db";
+  ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --precision bf16");
+  const json st = status(db);
+  EXPECT_EQ(st["model"]["precision"], "bf16");
+  EXPECT_TRUE(st["model"]["precision_choice"].is_null());
+  // A later run without --precision keeps bf16 (the index's), chooses nothing.
+  ok("index " + music() + " --db " + test::quoted(db) + settings());
+  EXPECT_EQ(status(db)["model"]["precision"], "bf16");
+  EXPECT_TRUE(status(db)["model"]["precision_choice"].is_null());
+  EXPECT_EQ(ok("status --db " + test::quoted(db)).find("chosen on this machine"), std::string::npos);
+}
+
+TEST_F(PrecisionAutoCli, BoundsThatCannotHoldKeepFp32) {
+  // No lower precision keeps every window at cosine 1 of fp32 (bf16 and int8 round): fp32 stays,
+  // and the table says which bound each one missed.
+  const std::string db = dir() + "/strict.db";
+  ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --auto-min-cosine 1");
+  const json c = status(db)["model"]["precision_choice"];
+  expect_rule_holds(c);
+  EXPECT_EQ(c["chosen"], "fp32");
+  EXPECT_EQ(status(db)["model"]["precision"], "fp32");
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_FALSE(c["trials"][i]["holds_bounds"].get<bool>()) << c.dump(1);
+    EXPECT_EQ(c["trials"][i]["window_cosine_bound"], 1.0);
+    EXPECT_NE(c["trials"][i]["reason"].get<std::string>().find("is below its bound 1.0000"), std::string::npos) << c.dump(1);
+  }
+  EXPECT_NE(c["trials"][0]["reason"].get<std::string>().find("chosen: no lower precision"), std::string::npos) << c.dump(1);
+  // A bound out of range is a usage error naming the option.
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("index " + music() + " --db " + test::quoted(dir() + "/bad.db") + " --auto-min-agreement 2", &out, &err), 2);
+  EXPECT_NE(err.find("--auto-min-agreement"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir() + "/bad.db"));
+}
+
+TEST_F(PrecisionAutoCli, TooLittleAudioKeepsFp32UntilTheFirstRunWithTracks) {
+  // An index whose folder holds no audio yet: nothing to measure on, fp32 recorded as kept.
+  const std::string db = dir() + "/empty-first.db";
+  fs::create_directories(dir() + "/nothing");
+  ok("index " + test::quoted(dir() + "/nothing") + " --db " + test::quoted(db) + model() + settings());
+  json c = status(db)["model"]["precision_choice"];
+  EXPECT_FALSE(c["measured"].get<bool>()) << c.dump(1);
+  EXPECT_EQ(c["chosen"], "fp32");
+  EXPECT_NE(c["reason"].get<std::string>().find("no audio to measure on"), std::string::npos) << c.dump(1);
+  // Its first run with tracks chooses on them.
+  ok("index " + music() + " --db " + test::quoted(db) + settings());
+  c = status(db)["model"]["precision_choice"];
+  EXPECT_TRUE(c["measured"].get<bool>()) << c.dump(1);
+  expect_rule_holds(c);
+
+  // One short track (a few windows): too few to rank on; fp32 is kept for good once it is indexed.
+  const std::string small = dir() + "/small.db";
+  ok("index " + test::quoted(dir() + "/short") + " --db " + test::quoted(small) + model() + settings());
+  c = status(small)["model"]["precision_choice"];
+  EXPECT_FALSE(c["measured"].get<bool>());
+  EXPECT_NE(c["reason"].get<std::string>().find("sounding windows to measure on (at least 20 needed)"), std::string::npos)
+      << c.dump(1);
+  ok("index " + music() + " --db " + test::quoted(small) + settings());
+  EXPECT_EQ(status(small)["model"]["precision_choice"], c);
+  EXPECT_EQ(status(small)["model"]["precision"], "fp32");
+  const std::string text = ok("status --db " + test::quoted(small));
+  EXPECT_NE(text.find("precision fp32 (--precision auto: only "), std::string::npos) << text;
+}
+
+TEST_F(PrecisionAutoCli, WithoutBfloat16InstructionsBf16IsNotACandidate) {
+  if (cpu_isa_level() < IsaLevel::Avx2) GTEST_SKIP() << "no AVX2 on this CPU";
+  const std::string db = dir() + "/avx2.db";
+  ok("index " + music() + " --db " + test::quoted(db) + model() + settings(), "CLAPSEARCH_ISA=avx2");
+  const json c = status(db)["model"]["precision_choice"];
+  expect_rule_holds(c);
+  EXPECT_FALSE(c["trials"][1]["measured"].get<bool>()) << c.dump(1);
+  EXPECT_NE(c["trials"][1]["reason"].get<std::string>().find("not a candidate: no bfloat16 instructions"), std::string::npos);
+  EXPECT_TRUE(c["trials"][2]["measured"].get<bool>());
+  EXPECT_NE(c["chosen"], "bf16");
+  EXPECT_NE(c["kernel_set"].get<std::string>().find("avx2"), std::string::npos) << c["kernel_set"];
+}
+
+TEST_F(PrecisionAutoCli, DoctorFidelityShowsTheTableAutoChoosesFrom) {
+  const json d = json::parse(ok("doctor" + model() + " --fidelity " + music() + " --json"));
+  expect_rule_holds(d);
+  EXPECT_TRUE(d["measured"].get<bool>());
+  EXPECT_EQ(d["sample"]["tracks"], 6);
+  // The text form (another measurement: its times, so its choice, may differ from the run above).
+  const std::string text = ok("doctor" + model() + " --precision auto --fidelity " + music());
+  EXPECT_EQ(text.rfind("precision ", 0), 0u) << text;
+  EXPECT_NE(text.find(", chosen on this machine by --precision auto: "), std::string::npos) << text;
+  for (const char* row : {"\n  fp32  window cosine min 1.000000", "\n  bf16  window cosine min", "\n  int8  window cosine min"})
+    EXPECT_NE(text.find(row), std::string::npos) << row << "\n" << text;
+}
+
+TEST_F(PrecisionAutoCli, MigrateCarriesTheChoiceToPostgresql) {
+  const std::string db = dir() + "/to-migrate.db";
+  ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --auto-min-cosine 1");
+  const json choice = status(db)["model"]["precision_choice"];
+  const std::string pg = test::PostgresServer::shared().create_database();
+  ok("migrate --from " + test::quoted(db) + " --to " + test::quoted(pg));
+  const json st = status(pg);
+  EXPECT_EQ(st["model"]["precision_choice"], choice);
+  EXPECT_EQ(st["model"]["precision"], "fp32");
+  // And back: SQLite reads what PostgreSQL recorded.
+  const std::string back = dir() + "/migrated-back.db";
+  ok("migrate --from " + test::quoted(pg) + " --to " + test::quoted(back));
+  EXPECT_EQ(status(back)["model"]["precision_choice"], choice);
+}
+
+}  // namespace
+}  // namespace clap
