@@ -86,13 +86,15 @@ inline constexpr size_t kMaxChunkSamples = 1 << 16;
 // discarded. Reading the packets rather than seeking keeps the sample positions exact where a
 // seek is not (an MP3 without a TOC, VBR or not). What remains is, bit for bit, the samples a
 // whole decode gives for the span - measured on FLAC, WAV, MP3 (CBR, VBR, VBR without a
-// Xing/LAME header), AAC in MP4, Opus and Vorbis at 48 kHz (tests/audio/decode_span_test.cpp).
+// Xing/LAME header) and Ogg Vorbis at 48 kHz (tests/audio/decode_span_test.cpp).
 // When that cannot hold or be known the answer is nullopt with the reason in `why`, and the
 // caller decodes the file whole:
 // - a source rate other than target_rate (soxr's samples from a mid-stream start differ from a
 //   whole decode's by float rounding, measured: every CD-rate file is decoded whole);
-// - a container other than FLAC, WAV, MP3, Ogg and MP4/MOV (raw ADTS AAC measured inexact:
-//   its timestamps place a span's samples off; the others are not measured);
+// - Opus (its decoder's recursive filters, started afresh, reach a whole decode's samples only
+//   to float rounding: measured, 1 window in 16 off by 3e-8 after a 1.4 s pre-roll);
+// - a container other than FLAC, WAV, MP3 and Ogg (AAC measured inexact in MP4, a span at 5 s,
+//   and in raw ADTS; the others are not measured);
 // - a span reaching the end of the stream (encoder padding and end trims: an MP4's last AAC
 //   frame differed in 512 samples, an Ogg Vorbis last page's timestamps jump to its end trim);
 // - packets without timestamps or durations, or whose timestamps are not contiguous, a stream
@@ -105,9 +107,9 @@ struct SampleSpan {
   int64_t start = 0, end = 0;
 };
 struct SpanOptions {
-  // Samples decoded and discarded before a span (1.4 s). Measured (decode_span_test): Opus was
-  // exact from 65536 (+3840) and not at 16384 (+3840: up to 3e-8 off); MP3 exact from 4096 and
-  // not at 0 (its bit reservoir); Vorbis from 4096; FLAC and WAV at 0.
+  // Samples decoded and discarded before a span (1.4 s at 48 kHz). Measured (decode_span_test):
+  // MP3 exact from 4096 and not at 0 (its bit reservoir and overlap); Vorbis from 4096; FLAC and
+  // WAV at 0. A margin: a codec here forgets all but the last frames.
   int64_t decoder_preroll = 65536;
 };
 std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& path, int target_rate,

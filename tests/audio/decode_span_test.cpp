@@ -76,7 +76,7 @@ Outcome compare(const std::string& name, const std::vector<int64_t>& indices, co
 // The first pass's kind of windows: inside the track with 10 s between them (the decoder stops,
 // skips the packets between and starts afresh), and the one that reaches the end.
 TEST(DecodeSpans, EveryFormatGivesAWholeDecodesSamplesBitForBit) {
-  for (const char* name : {"flac.flac", "wav.wav", "cbr.mp3", "vbr.mp3", "vbr-no-toc.mp3", "vorbis.ogg", "opus.opus"}) {
+  for (const char* name : {"flac.flac", "wav.wav", "cbr.mp3", "vbr.mp3", "vbr-no-toc.mp3", "vorbis.ogg"}) {
     const DecodeCounts before = decode_counts();
     const Outcome o = compare(name, {1, 5, 7});
     EXPECT_TRUE(o.cut) << name << ": " << o.why;
@@ -90,7 +90,7 @@ TEST(DecodeSpans, EveryFormatGivesAWholeDecodesSamplesBitForBit) {
 // (a span at 5 s differed in nearly every sample, one at 20 s did not) and in raw ADTS (every span
 // differed), measured before they were refused.
 TEST(DecodeSpans, TheEndAndAacAreDecodedWhole) {
-  for (const char* name : {"vorbis.ogg", "flac.flac", "opus.opus"}) {
+  for (const char* name : {"vorbis.ogg", "flac.flac", "cbr.mp3"}) {
     const Outcome end = compare(name, {1, -1});
     EXPECT_FALSE(end.cut) << name;
     EXPECT_NE(end.why.find("end of the stream"), std::string::npos) << end.why;
@@ -103,12 +103,20 @@ TEST(DecodeSpans, TheEndAndAacAreDecodedWhole) {
 }
 
 // The pre-roll is what makes the samples exact (so the test above can tell): without it MP3's
-// bit reservoir and overlap, and with too little of it Opus's CELT state, give other samples.
-TEST(DecodeSpans, TooShortAPreRollGivesOtherSamples) {
-  const Outcome mp3 = compare("cbr.mp3", {1, 5}, SpanOptions{0}), opus = compare("opus.opus", {1, 5}, SpanOptions{16384});
-  EXPECT_TRUE(mp3.cut && opus.cut);
+// bit reservoir and overlap give other samples.
+TEST(DecodeSpans, WithoutAPreRollTheSamplesDiffer) {
+  const Outcome mp3 = compare("cbr.mp3", {1, 5}, SpanOptions{0});
+  EXPECT_TRUE(mp3.cut) << mp3.why;
   EXPECT_GT(mp3.differing, 0u);
-  EXPECT_GT(opus.differing, 0u);
+}
+
+// Opus is decoded whole: its decoder's recursive filters started afresh reach a whole decode's
+// samples only to float rounding (measured: 16384 samples of pre-roll left 6539 samples of this
+// file off by up to 3e-8; 65536 left one window of 16 off in four 10-minute files).
+TEST(DecodeSpans, OpusIsDecodedWhole) {
+  const Outcome o = compare("opus.opus", {1, 5});
+  EXPECT_FALSE(o.cut);
+  EXPECT_NE(o.why.find("Opus"), std::string::npos) << o.why;
 }
 
 // A source at another rate than the model's is refused: soxr started mid-stream gives samples
