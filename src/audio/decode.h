@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,51 @@ enum class Origin { LocalFile, Untrusted };
 AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSink& sink, Origin origin = Origin::LocalFile);
 
 inline constexpr size_t kMaxChunkSamples = 1 << 16;
+
+// Spans of what decode_stream(path, target_rate) delivers, without decoding the rest of the
+// file: the packets before each span are read (demuxed: their timestamps, not decoded) and
+// skipped, the decoder is flushed (as after a seek) and starts `decoder_preroll` samples (plus
+// the codec's own seek_preroll, Opus's 80 ms) before the span, and that pre-roll's output is
+// discarded. Reading the packets rather than seeking keeps the sample positions exact where a
+// seek is not (an MP3 without a TOC, VBR or not). What remains is, bit for bit, the samples a
+// whole decode gives for the span - measured on FLAC, WAV, MP3 (CBR, VBR, VBR without a
+// Xing/LAME header) and Ogg Vorbis at 48 kHz (tests/audio/decode_span_test.cpp).
+// When that cannot hold or be known the answer is nullopt with the reason in `why`, and the
+// caller decodes the file whole:
+// - a source rate other than target_rate (soxr's samples from a mid-stream start differ from a
+//   whole decode's by float rounding, measured: every CD-rate file is decoded whole);
+// - Opus (its decoder's recursive filters, started afresh, reach a whole decode's samples only
+//   to float rounding: measured, 1 window in 16 off by 3e-8 after a 1.4 s pre-roll);
+// - a container other than FLAC, WAV, MP3 and Ogg (AAC measured inexact in MP4, a span at 5 s,
+//   and in raw ADTS; the others are not measured);
+// - a span reaching the end of the stream (encoder padding and end trims: an MP4's last AAC
+//   frame differed in 512 samples, an Ogg Vorbis last page's timestamps jump to its end trim);
+// - packets without timestamps or durations, or whose timestamps are not contiguous, a stream
+//   that changes format or parameters, a packet that fails to decode.
+// Not known from the packets: a packet before a span that would fail to decode (a damaged file)
+// shifts a whole decode's later samples; the progressive index's later whole decode sees it.
+// Spans: output samples [start, end), sorted by start, non-empty. Throws clap::Error like
+// decode_stream for files that cannot be opened.
+struct SampleSpan {
+  int64_t start = 0, end = 0;
+};
+struct SpanOptions {
+  // Samples decoded and discarded before a span (1.4 s at 48 kHz). Measured (decode_span_test):
+  // MP3 exact from 4096 and not at 0 (its bit reservoir and overlap); Vorbis from 4096; FLAC and
+  // WAV at 0. A margin: a codec here forgets all but the last frames.
+  int64_t decoder_preroll = 65536;
+};
+std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& path, int target_rate,
+                                                            const std::vector<SampleSpan>& spans, std::string* why = nullptr,
+                                                            const SpanOptions& options = {},
+                                                            Origin origin = Origin::LocalFile);
+
+// Decodes made by this process so far (a test counts a progressive index's decodes of a file).
+struct DecodeCounts {
+  int64_t whole = 0;  // decode_stream: from the start (possibly stopped early by its sink)
+  int64_t spans = 0;  // decode_spans
+};
+DecodeCounts decode_counts();
 
 // Convenience: whole file in memory.
 std::vector<float> decode_file(const std::string& path, int target_rate = 48000, AudioInfo* info = nullptr);

@@ -308,9 +308,9 @@ class Pipeline {
   // Progressive indexing's first pass (index/passes.h): the file is decoded once to learn every
   // window's level (which windows are silent, how many there are), its duration and fingerprint;
   // then the first pass's windows are cut from the samples kept of that decode (a file up to
-  // kFirstPassKeptSamples long; a longer one is decoded again, stopping after the last of
-  // them). Silent windows are recorded now: the stored rows then tell later passes which
-  // windows remain to embed.
+  // kFirstPassKeptSamples long; a longer one's are decoded as spans, audio::decode_spans, or
+  // where that cannot be exact it is decoded again, stopping after the last of them). Silent
+  // windows are recorded now: the stored rows then tell later passes which windows remain to embed.
   void decode_first_pass(size_t j, Msg&& done) {
     const CrawledFile& f = *jobs_[j].file;
     std::optional<audio::Fingerprinter> printer;
@@ -361,7 +361,11 @@ class Pipeline {
       if (!(levels[i].rms_db < threshold)) kind[i] = kLeave;
     for (size_t k = 0; k < active.size(); ++k)
       if (passes[k] == 1) kind[static_cast<size_t>(active[k])] = kEmbed;
-    if (!send_selected(j, f.path, kind, levels, keeping ? &kept : nullptr)) return;
+    // A file too long to keep: its windows decoded as spans (only they and their pre-roll), or,
+    // where the file does not allow them to be cut exactly so, by decoding it again.
+    if (!(!keeping && send_spans(j, f.path, kind, levels, done.info.output_samples)) &&
+        !send_selected(j, f.path, kind, levels, keeping ? &kept : nullptr))
+      return;
     done.window_total = static_cast<int>(levels.size());
     send(std::move(done), false);
   }
@@ -383,6 +387,46 @@ class Pipeline {
     done.job = j;
     done.window_total = d.window_total;
     send(std::move(done), false);
+  }
+
+  // The windows `kind` selects (as send_selected sends them) of a track of `total` samples, the
+  // embedded ones cut by audio::decode_spans: bit for bit the samples a whole decode gives them,
+  // without decoding the rest of the file. False, with nothing sent, when the file does not allow
+  // that (audio/decode.h): the caller then decodes it whole.
+  bool send_spans(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
+                  const std::vector<audio::WindowLevel>& levels, int64_t total) {
+    const std::vector<audio::Window> plan = audio::plan_windows(total, window_, hop_);
+    if (plan.size() != kind.size()) return false;
+    std::vector<audio::SampleSpan> spans;
+    for (size_t i = 0; i < kind.size(); ++i)
+      if (kind[i] == kEmbed) spans.push_back({plan[i].start, plan[i].end});
+    std::optional<std::vector<std::vector<float>>> cut;
+    try {
+      cut = audio::decode_spans(path, spec_.sample_rate, spans);
+    } catch (const std::exception&) {  // decoding it whole says what is wrong with the file
+      return false;
+    }
+    if (!cut) return false;
+    size_t k = 0;
+    for (size_t i = 0; i < kind.size(); ++i) {
+      if (abort_) throw Aborted{};
+      if (kind[i] == kLeave) continue;
+      Msg m;
+      m.job = j;
+      m.idx = static_cast<int>(i);
+      m.start = plan[i].start;
+      m.end = plan[i].end;
+      m.silent = kind[i] == kSilentRecord;
+      if (m.silent) {
+        m.loudness = levels[i].rms_db;
+      } else {
+        m.samples = std::move((*cut)[k++]);
+        m.loudness = audio::window_level(m.samples.data(), m.samples.size()).rms_db;
+      }
+      const bool heavy = !m.silent;
+      send(std::move(m), heavy);
+    }
+    return true;
   }
 
   // Decodes `path` (or reads `decoded`, the samples a decode of it gave) and sends the windows

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "audio/decode.h"
 #include "index/indexer.h"
 #include "hub/hub.h"
 #include "store/sqlite_store.h"
@@ -164,12 +165,18 @@ TEST(Progressive, FirstPassMakesEveryTrackSearchable) {
 
 // The first pass cuts its windows from the samples its level scan decoded when a file is at
 // most 16 M samples long at the model's rate (349.5 s at 48 kHz); a longer file is decoded
-// again for them. Both ways give the one-shot index's windows, bit for bit: the 62 s tracks
-// above take the first way, this 6-minute one the second.
-TEST(Progressive, AFileTooLongToKeepIsDecodedAgainForItsFirstPass) {
-  const std::string lib = test::shared_fixture("progressive-long", [](const std::string& d) {
+// again for them, as spans (audio::decode_spans: only those windows and their pre-roll). Both
+// ways give the one-shot index's windows, bit for bit: the 62 s tracks above take the first way,
+// this 6-minute one (22.05 kHz: resampled) the second.
+const std::string& long_library() {
+  static const std::string dir = test::shared_fixture("progressive-long", [](const std::string& d) {
     test::ffmpeg(d + "/long.flac", "-f lavfi -i \"sine=f=350:d=362:sample_rate=22050\" -c:a flac");
   });
+  return dir;
+}
+
+TEST(Progressive, AFileTooLongToKeepIsDecodedAgainForItsFirstPass) {
+  const std::string& lib = long_library();
   const std::string first_db = test::temp_dir() + "/long-first.db", full_db = test::temp_dir() + "/long-full.db";
   run(first_db, settings(4, 1), lib);
   run(full_db, settings(0, 0), lib);
@@ -183,6 +190,36 @@ TEST(Progressive, AFileTooLongToKeepIsDecodedAgainForItsFirstPass) {
     EXPECT_EQ(test::index_state_diff({{"#" + std::to_string(w.idx), {p.track, {w}, {}, {}}}},
                                      {{"#" + std::to_string(w.idx), {p.track, {f.windows.at(static_cast<size_t>(w.idx))}, {}, {}}}}),
               "");
+}
+
+// A progressive index with the defaults decodes no 48 kHz file whole more than twice (its first
+// pass, then the second for every window left): this 6-minute one, too long to keep its samples
+// between the first pass's level scan and its cut, has its first-pass windows decoded on their
+// own (audio::decode_spans) instead of a third whole decode, and the index ends as the one-shot
+// index, bit for bit. (A long file at another rate is decoded whole again: the test above.)
+TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
+  const std::string lib = test::shared_fixture("progressive-long-48k", [](const std::string& d) {
+    test::ffmpeg(d + "/long.flac",
+                 "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=48000:d=362\" -c:a flac");
+  });
+  const std::string db = test::temp_dir() + "/twice.db", full_db = test::temp_dir() + "/twice-full.db";
+  IndexSettings s;
+  s.decode_threads = 1;
+  IndexSettings first_pass_only = s;
+  first_pass_only.max_passes = 1;
+  const audio::DecodeCounts before = audio::decode_counts();
+  const IndexSummary first = run(db, first_pass_only, lib);
+  const audio::DecodeCounts middle = audio::decode_counts();
+  const IndexSummary rest = run(db, s, lib);
+  const audio::DecodeCounts after = audio::decode_counts();
+  EXPECT_EQ(first.indexed, 1);
+  EXPECT_EQ(rest.last_pass, kLastPass);
+  EXPECT_EQ(middle.whole - before.whole, 1);  // the first pass's level scan
+  EXPECT_EQ(middle.spans - before.spans, 1);  // its 4 windows, on their own
+  EXPECT_EQ(after.whole - middle.whole, 1);   // the second pass: every window left
+  EXPECT_EQ(after.spans - middle.spans, 0);
+  run(full_db, settings(0, 0), lib);
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), test::index_state(full_db)), "");
 }
 
 TEST(Progressive, LaterPassesEndInTheOneShotIndexBitForBit) {
