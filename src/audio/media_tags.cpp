@@ -42,7 +42,7 @@ std::string lower(std::string s) {
 
 void collect_lyrics(const AVDictionary* tags, std::vector<LyricsTag>& out) {
   const AVDictionaryEntry* e = nullptr;
-  while ((e = av_dict_get(tags, "", e, AV_DICT_IGNORE_SUFFIX))) {
+  while (out.size() < kMaxLyricsTags && (e = av_dict_get(tags, "", e, AV_DICT_IGNORE_SUFFIX))) {
     const std::string key = lower(e->key);
     LyricsTag tag;
     if (key == "lyrics" || key == "unsyncedlyrics" || key == "unsynced lyrics" || key == "unsynced_lyrics") {

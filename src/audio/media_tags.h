@@ -22,7 +22,10 @@ struct LyricsTag {
 };
 // The lyrics tags of the open file, in the order the file has them: LYRICS and UNSYNCEDLYRICS
 // (Vorbis comments, APE), USLT (ID3v2, "lyrics-LANG" or "lyrics-DESC-LANG" as libavformat names
-// it), MP4 ©lyr ("lyrics"); from the container's and the audio stream's tags.
+// it), MP4 ©lyr ("lyrics"); from the container's and the audio stream's tags. At most
+// kMaxLyricsTags of them (a song's lyrics in a few languages; a crafted header of thousands, each
+// compared with the others for copies, took quadratic time and multiplied the answer).
+inline constexpr size_t kMaxLyricsTags = 16;
 std::vector<LyricsTag> read_lyrics(int fd, const std::string& name);
 
 // An image's Content-Type by its first bytes: image/jpeg, image/png, image/gif, image/webp,

@@ -59,6 +59,7 @@ struct BenchOptions {
   std::string window_index = "auto";  // --window-index (with --serve-tracks)
   std::string where;                  // --where (with --serve-tracks)
   bool subsonic = false;              // --subsonic (with --serve-tracks)
+  int64_t plays = 0;                  // --plays N (with --subsonic)
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
   std::vector<std::string> index;     // --index DIR...: indexing speed end to end
   bool kernels = false;               // --kernels: instruction peaks and the GEMMs at the layer shapes
@@ -171,6 +172,8 @@ int run_serve_bench(const BenchOptions& o) {
   lo.work_dir = o.keep;
   lo.where = o.where;
   lo.subsonic = o.subsonic;
+  lo.plays = o.plays;
+  if (o.plays > 0 && !o.subsonic) throw InvalidArgument("--plays goes with --subsonic (the Subsonic user's history)");
   lo.progress = [](const std::string& m) { std::fprintf(stderr, "bench: %s\n", m.c_str()); };
   const server::LoadBenchReport r = server::run_load_bench(lo);
   if (o.json) {
@@ -514,6 +517,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_flag("--subsonic", o->subsonic,
                 "With --serve-tracks: time the Subsonic API (/rest/: album lists, search, a phone's sync page, artists, "
                 "sonic similarity, a stream's first byte, a cached cover) instead of the text and audio queries");
+  cmd->add_option("--plays", o->plays,
+                  "With --subsonic: give the benchmark's user a history of N plays (every answer listing songs shows "
+                  "their play counts)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000000}));
   cmd->add_option("--keep", o->keep, "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db)");
   cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });

@@ -92,7 +92,8 @@ CLI::Validator number_at_least(double floor, bool strict, const std::string& wha
         const double x = std::strtod(v.c_str(), &end);
         const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
         if (v.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
-        if (v.empty() || *end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
+        if (v.empty() || end == v.c_str()) return shown + " is not a number";
+        if (*end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
         if (strict ? !(x > floor) : !(x >= floor)) return "must be " + what + ", got " + shown;
         return "";
       },

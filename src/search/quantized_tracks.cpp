@@ -4,6 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "core/error.h"
 #include "core/isa.h"
 #include "core/vector_math.h"
@@ -34,7 +38,31 @@ __attribute__((always_inline)) inline float code_dot(const float* q, const int8_
 
 // One entry per kernel set (core/isa.h), not target_clones: their resolver cannot be capped.
 #if defined(__x86_64__)
-__attribute__((target("avx512f"))) float code_dot_isa_avx512(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }
+// Written out for AVX-512: GCC made four 4-lane accumulators of code_dot (separate multiply and
+// add, the codes widened in three steps), 5x the instructions of 16-lane sign extension and FMA;
+// the first pass of every similar-tracks request at 100,000 tracks is this loop. Any summation
+// order is within the bound (error_bound), so only speed differs. The maskz forms: GCC 12 warns
+// of the undefined source of the plain ones (as tensor/linear_avx512.cpp).
+__attribute__((target("avx512f"))) float code_dot_isa_avx512(const float* q, const int8_t* c, int d) {
+  __m512 even = _mm512_setzero_ps(), odd = _mm512_setzero_ps();
+  int j = 0;
+  for (; j + 32 <= d; j += 32) {
+    const __m512 a = _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepi8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + j))));
+    const __m512 b = _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepi8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + j + 16))));
+    even = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), a, even);
+    odd = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 16), b, odd);
+  }
+  for (; j + 16 <= d; j += 16) {
+    const __m512 a = _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_maskz_cvtepi8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + j))));
+    even = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), a, even);
+  }
+  float lanes[16];
+  _mm512_storeu_ps(lanes, _mm512_add_ps(even, odd));
+  float s = 0;
+  for (const float v : lanes) s += v;
+  for (; j < d; ++j) s += q[j] * static_cast<float>(c[j]);
+  return s;
+}
 __attribute__((target("avx2"))) float code_dot_isa_avx2(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }
 #endif
 float code_dot_isa_baseline(const float* q, const int8_t* c, int d) { return code_dot(q, c, d); }

@@ -45,9 +45,11 @@ int64_t Call::integer(const std::string& name, int64_t def, int64_t lo, int64_t 
   if (v.empty()) return def;
   int64_t n = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || end != v.data() + v.size())
+  const bool whole = end == v.data() + v.size();
+  // A whole number past int64 (count=1e20 written out) is out of the range, not "not a number".
+  if ((ec != std::errc() && !(ec == std::errc::result_out_of_range && whole)) || !whole)
     throw Failure{0, "parameter " + name + " must be a whole number (got \"" + v.substr(0, 40) + "\")"};
-  if (n < lo || n > hi)
+  if (ec == std::errc::result_out_of_range || n < lo || n > hi)
     throw Failure{0, "parameter " + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
   return n;
 }
@@ -71,7 +73,7 @@ const store::Track& Call::song(const std::string& id) const {
 const UserMarks& Call::marks() const {
   if (!marks_) {
     const service::UserData data(service::accounts_connection(lib.location()), user.id, snap.library_generation());
-    marks_ = std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_stats()});
+    marks_ = std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_tally()});
   }
   return *marks_;
 }
@@ -94,12 +96,21 @@ bool wants_json(const httplib::Request& req) {
 }
 
 // Text as XML 1.0 allows it: valid UTF-8 (invalid bytes become U+FFFD), no control characters
-// other than tab, LF and CR (XML cannot carry them at all: they become U+FFFD), markup escaped.
+// other than tab, LF and CR and not the noncharacters U+FFFE and U+FFFF (XML's Char production
+// excludes them: one such title in a tag made every list holding the song unparseable), each
+// of which becomes U+FFFD, markup escaped.
 void append_xml_text(std::string& out, const std::string& raw, bool attribute) {
   std::string valid;
   const std::string& s = sanitize_utf8(raw, valid) ? valid : raw;
-  for (const char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+        (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xBE) {
+      out += "\xEF\xBF\xBD";
+      i += 2;
+      continue;
+    }
     switch (ch) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -190,9 +201,12 @@ void append_element(std::string& out, const std::string& name, const ojson& node
   out += "</" + name + ">";
 }
 
-void write(const httplib::Request& req, httplib::Response& res, const ojson& env) {
+void write(const httplib::Request& req, httplib::Response& res, ojson env) {
   if (wants_json(req)) {
-    res.set_content(service::json_text(ojson{{"subsonic-response", env}}), "application/json; charset=utf-8");
+    // Moved, not copied: a sync page's answer is a tree of 500 songs.
+    ojson wrapped = ojson::object();
+    wrapped["subsonic-response"] = std::move(env);
+    res.set_content(service::json_text(wrapped), "application/json; charset=utf-8");
   } else {
     res.set_content(to_xml(env), "application/xml; charset=utf-8");
   }
@@ -206,11 +220,11 @@ std::string to_xml(const ojson& env) {
   return out;
 }
 
-void answer(const httplib::Request& req, httplib::Response& res, const ojson& body) {
+void answer(const httplib::Request& req, httplib::Response& res, ojson body) {
   ojson env = envelope("ok");
-  for (const auto& [key, v] : body.items()) env[key] = v;
+  for (auto& [key, v] : body.items()) env[key] = std::move(v);
   res.status = 200;
-  write(req, res, env);
+  write(req, res, std::move(env));
 }
 
 void answer_failure(const httplib::Request& req, httplib::Response& res, const Failure& failure, int http_status) {
@@ -219,7 +233,7 @@ void answer_failure(const httplib::Request& req, httplib::Response& res, const F
   if (!failure.message.empty()) error["message"] = failure.message;
   env["error"] = error;
   res.status = http_status;
-  write(req, res, env);
+  write(req, res, std::move(env));
 }
 
 // --- the dispatcher --------------------------------------------------------------------------
@@ -284,7 +298,10 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
     if (pick == endpoint_map().end())
       return answer_failure(req, res, {0, "no such endpoint: " + name.substr(0, 80)}, 404);
     const Endpoint& endpoint = *pick->second;
-    const RestUser user = authenticate(req, req.remote_addr, *library);
+    // getOpenSubsonicExtensions "must be publicly accessible" (the spec): an app asks it before
+    // signing in, to learn whether it may sign in with an API key. It names no user data.
+    const bool open = name == "getOpenSubsonicExtensions";
+    const RestUser user = open ? RestUser{} : authenticate(req, req.remote_addr, *library);
     const ScopedDeadline budget(options_.request_budget_s);
     for (int attempt = 0;; ++attempt) {
       try {
@@ -295,7 +312,7 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
         } else {
           ojson body = ojson::object();
           endpoint.answer(call, body);
-          answer(req, res, body);
+          answer(req, res, std::move(body));
         }
         return;
       } catch (const service::ModelChanged& e) {

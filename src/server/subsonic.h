@@ -75,7 +75,8 @@ struct RestUser {
 struct UserMarks {
   service::UserData::Starred starred;
   service::UserData::Ratings ratings;
-  std::map<int64_t, service::UserData::PlayStats> plays;
+  std::shared_ptr<const service::UserData::PlayTally> tally;  // kept between requests (UserData::play_tally)
+  const service::UserData::PlayTally& plays() const { return *tally; }
 };
 
 // One request to /rest/NAME, as an endpoint sees it. Parameters come from the query string and
@@ -182,7 +183,7 @@ int64_t count_param(const Call& call, const std::string& name, int64_t def, int6
 
 // The envelope as the client asked for it (f=json: JSON, else XML), for `status` "ok" with
 // `body`'s members, or "failed" with `failure`.
-void answer(const httplib::Request& req, httplib::Response& res, const ojson& body);
+void answer(const httplib::Request& req, httplib::Response& res, ojson body);
 void answer_failure(const httplib::Request& req, httplib::Response& res, const Failure& failure, int http_status = 200);
 // The XML form of an envelope (exposed for tests and the sonic /api/ routes).
 std::string to_xml(const ojson& envelope);

@@ -19,6 +19,7 @@
 // would let anyone lock every API-key app out.
 #include <httplib.h>
 
+#include <cctype>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -132,7 +133,13 @@ std::string lower(std::string s) {
 }
 
 // The key of the failure limit: the address and the user name the attempt is for.
-std::string limit_key(const std::string& address, const std::string& user) { return address + '\n' + user.substr(0, 256); }
+// Names match ignoring ASCII case (Accounts::find), so the failures of "Alice" and "alice" count
+// together: otherwise every spelling of one name would get its own allowance.
+std::string limit_key(const std::string& address, const std::string& user) {
+  std::string name = user.substr(0, 256);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return address + '\n' + name;
+}
 
 RestUser rest_user(const store::UserRecord& u) { return {u.id, u.name, u.admin}; }
 

@@ -82,7 +82,7 @@ const CatalogAlbum& album_param(const Call& call, const std::string& id) {
 void get_music_folders(Call& call, ojson& body) {
   ojson list = ojson::array();
   for (const service::MusicFolder& m : call.catalog.music_folders()) list.push_back(ojson{{"id", m.id}, {"name", m.name}});
-  body["musicFolders"] = ojson{{"musicFolder", list}};
+  body["musicFolders"] = ojson{{"musicFolder", std::move(list)}};
 }
 
 // The folder view's top: the folders right under each music folder's root, indexed by letter
@@ -187,7 +187,7 @@ void get_genres(Call& call, ojson& body) {
   ojson list = ojson::array();
   for (const service::CatalogGenre& g : call.catalog.genres())
     list.push_back(ojson{{"value", g.name}, {"songCount", g.songs}, {"albumCount", g.albums}});
-  body["genres"] = ojson{{"genre", list}};
+  body["genres"] = ojson{{"genre", std::move(list)}};
 }
 
 // Without play counts (last.fm's, or the server's own: the user-data hook, scrobble, is where
@@ -210,7 +210,7 @@ void get_top_songs(Call& call, ojson& body) {
       if (static_cast<int64_t>(songs.size()) >= count) break;
       if (const store::Track* t = call.snap.track(id)) songs.push_back(child(call, *t));
     }
-  body["topSongs"] = ojson{{"song", songs}};
+  body["topSongs"] = ojson{{"song", std::move(songs)}};
 }
 
 // --- artist and album info -------------------------------------------------------------------

@@ -296,7 +296,7 @@ void get_lyrics_by_song_id(Call& call, ojson& body) {
     s["line"] = lines;
     list.push_back(s);
   }
-  body["lyricsList"] = ojson{{"structuredLyrics", list}};
+  body["lyricsList"] = ojson{{"structuredLyrics", std::move(list)}};
 }
 
 void get_lyrics(Call& call, ojson& body) {

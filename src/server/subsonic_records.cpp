@@ -70,9 +70,9 @@ ojson child(const Call& call, const store::Track& t) {
   const UserMarks& m = call.marks();
   if (const auto s = m.starred.songs.find(t.id); s != m.starred.songs.end()) j["starred"] = date_time(s->second);
   if (const auto r = m.ratings.songs.find(t.id); r != m.ratings.songs.end()) j["userRating"] = r->second;
-  const auto p = m.plays.find(t.id);
-  j["playCount"] = p == m.plays.end() ? 0 : p->second.count;
-  if (p != m.plays.end() && p->second.last > 0) j["played"] = date_time(p->second.last);
+  const auto p = m.plays().find(t.id);
+  j["playCount"] = p == m.plays().end() ? 0 : p->second.count;
+  if (p != m.plays().end() && p->second.last > 0) j["played"] = date_time(p->second.last);
   return j;
 }
 
@@ -163,7 +163,7 @@ ojson album_id3(const Call& call, const service::CatalogAlbum& a) {
   // The album's plays: its songs' together, and the latest of them.
   int64_t count = 0, last = 0;
   for (const int64_t t : a.tracks)
-    if (const auto p = m.plays.find(t); p != m.plays.end()) count += p->second.count, last = std::max(last, p->second.last);
+    if (const auto p = m.plays().find(t); p != m.plays().end()) count += p->second.count, last = std::max(last, p->second.last);
   j["playCount"] = count;
   if (last > 0) j["played"] = date_time(last);
   return j;

@@ -79,7 +79,7 @@ std::vector<service::SonicMatch> similar_songs(Call& call) {
 ojson songs(const Call& call, const std::vector<service::SonicMatch>& matches) {
   ojson list = ojson::array();
   for (const service::SonicMatch& m : matches) list.push_back(child(call, *m.track));
-  return ojson{{"song", list}};
+  return ojson{{"song", std::move(list)}};
 }
 
 // sonicMatch: [{entry: Child, similarity}] (content/en/docs/Responses/sonicMatch.md).

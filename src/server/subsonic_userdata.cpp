@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "core/utf8.h"
 #include "server/subsonic.h"
 #include "service/user_data.h"
 
@@ -34,7 +35,18 @@ struct Items {
   std::vector<std::string> albums, artists;
 };
 
+// The most ids one star, unstar or scrobble call takes: each is a write, so a form POST of
+// 100,000 ids held a thread 15 s and (scrobble) added 100,000 plays in one call. An app's queue
+// of offline plays or a multi-select sends far fewer.
+constexpr size_t kMaxIdsPerCall = 1000;
+
+void check_id_count(size_t ids) {
+  if (ids > kMaxIdsPerCall)
+    throw Failure{0, "at most " + std::to_string(kMaxIdsPerCall) + " ids in one call (got " + std::to_string(ids) + ")"};
+}
+
 Items items(const Call& call) {
+  check_id_count(call.all("id").size() + call.all("albumId").size() + call.all("artistId").size());
   Items out;
   for (const std::string& id : call.all("id")) {
     if (call.catalog.album(id) || call.catalog.folder(id)) out.albums.push_back(id);
@@ -158,6 +170,7 @@ int64_t player_id(const std::string& name) {
 void scrobble(Call& call, ojson&) {
   const std::vector<std::string> ids = call.all("id");
   if (ids.empty() || ids.front().empty()) throw Failure{10, "required parameter is missing: id"};
+  check_id_count(ids.size());
   const std::vector<std::string> times = call.all("time");
   if (!times.empty() && times.size() != ids.size())
     throw Failure{0, "parameter time: give one per id (" + std::to_string(ids.size()) + " ids, " +
@@ -203,7 +216,7 @@ void get_now_playing(Call& call, ojson& body) {
     if (!e.player.empty()) j["playerName"] = e.player;
     entries.push_back(j);
   }
-  body["nowPlaying"] = ojson{{"entry", entries}};
+  body["nowPlaying"] = ojson{{"entry", std::move(entries)}};
 }
 
 // --- playlists ----------------------------------------------------------------------------------
@@ -283,7 +296,7 @@ void get_playlists(Call& call, ojson& body) {
   ojson list = ojson::array();
   for (const store::PlaylistRecord& p : data.playlists(only_owner != 0))
     if (only_owner == 0 || p.owner == only_owner) list.push_back(playlist_json(call, data, p, false));
-  body["playlists"] = ojson{{"playlist", list}};
+  body["playlists"] = ojson{{"playlist", std::move(list)}};
 }
 
 void get_playlist(Call& call, ojson& body) {
@@ -302,6 +315,26 @@ void check_playlist_size(size_t songs) {
                          std::to_string(songs) + ")"};
 }
 
+// A playlist's name and comment as a client may set them: bounded (a 900 KB name was stored and
+// sent in every getPlaylists answer), valid UTF-8 (a PostgreSQL index refuses anything else)
+// and without control characters (a NUL or a line break in a name; a comment keeps its tabs
+// and line breaks).
+constexpr size_t kMaxPlaylistNameBytes = 1000;
+constexpr size_t kMaxPlaylistCommentBytes = 10000;
+
+std::string playlist_text(const std::string& parameter, const std::string& value, size_t max_bytes, bool multiline) {
+  if (value.size() > max_bytes)
+    throw Failure{0, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
+                         std::to_string(value.size()) + ")"};
+  if (!is_valid_utf8(value)) throw Failure{0, "parameter " + parameter + ": not valid UTF-8"};
+  for (const char ch : value) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && !(multiline && (c == '\t' || c == '\n' || c == '\r'))) || c == 0x7f)
+      throw Failure{0, "parameter " + parameter + ": holds a control character"};
+  }
+  return value;
+}
+
 void create_playlist(Call& call, ojson& body) {
   service::UserData data = user_data(call);
   std::vector<store::SongRef> songs;
@@ -312,9 +345,9 @@ void create_playlist(Call& call, ojson& body) {
   const int64_t now = now_seconds();
   if (!existing.empty()) {
     p = readable(call, data, existing);  // createPlaylist with playlistId replaces its songs
-    if (const std::string name = call.param("name"); !name.empty()) p.name = name;
+    if (const std::string name = call.param("name"); !name.empty()) p.name = playlist_text("name", name, kMaxPlaylistNameBytes, false);
   } else {
-    p.name = call.required("name");
+    p.name = playlist_text("name", call.required("name"), kMaxPlaylistNameBytes, false);
     p.owner = call.user.id;
     p.created_at = now;
   }
@@ -330,9 +363,9 @@ void update_playlist(Call& call, ojson&) {
   if (call.has("name")) {
     const std::string name = call.param("name");
     if (name.empty()) throw Failure{0, "parameter name: a playlist needs a name"};
-    p.name = name;
+    p.name = playlist_text("name", name, kMaxPlaylistNameBytes, false);
   }
-  if (call.has("comment")) p.comment = call.param("comment");
+  if (call.has("comment")) p.comment = playlist_text("comment", call.param("comment"), kMaxPlaylistCommentBytes, true);
   if (call.has("public")) p.is_public = call.boolean("public", p.is_public);
   // Indexes are of the songs the client was shown (getPlaylist), removed before songs are added.
   const auto shown = visible(call, p);

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <chrono>
@@ -146,6 +148,18 @@ void check_user_name(const std::string& name) {
   }
 }
 
+// A key's label is shown by `user keys` and stored in both stores: bounded, valid UTF-8 (PostgreSQL
+// refuses anything else), printable.
+void check_key_label(const std::string& label) {
+  if (label.size() > kMaxKeyLabelBytes)
+    throw Error("the key's label is longer than " + std::to_string(kMaxKeyLabelBytes) + " bytes");
+  if (!is_valid_utf8(label)) throw Error("the key's label " + quoted(label) + " is not valid UTF-8");
+  for (const char ch : label) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) throw Error("the key's label holds a control character");
+  }
+}
+
 void check_password(const std::string& password) {
   if (password.empty()) throw Error("the password must not be empty");
   if (password.size() > kMaxPasswordBytes)
@@ -214,8 +228,31 @@ const std::string& Accounts::key(bool create) const {
   return key_;
 }
 
+namespace {
+bool same_ignoring_ascii_case(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+}  // namespace
+
+// A user is found by their exact name, else by the one name that differs only in ASCII case:
+// phones capitalise the first letter of a sign-in field ("Alice" for alice), and Navidrome, whose
+// users these apps mostly know, matches names that way. `add` refuses a second name of one spelling,
+// so the match is unique; an older index holding both alice and ALICE matches exactly only.
+std::optional<store::UserRecord> Accounts::lookup(const std::string& name) const {
+  if (auto u = store_.user(name)) return u;
+  std::optional<store::UserRecord> found;
+  for (const store::UserRecord& u : store_.users()) {
+    if (!same_ignoring_ascii_case(u.name, name)) continue;
+    if (found) return std::nullopt;
+    found = u;
+  }
+  return found;
+}
+
 store::UserRecord Accounts::existing(const std::string& name) const {
-  auto u = store_.user(name);
+  auto u = lookup(name);
   if (!u) throw Error("no user " + quoted(name) + " (clapsearch user list shows them)");
   return *u;
 }
@@ -223,7 +260,10 @@ store::UserRecord Accounts::existing(const std::string& name) const {
 int64_t Accounts::add(const std::string& name, const std::string& password, bool admin, bool new_key) {
   check_user_name(name);
   check_password(password);
-  if (store_.user(name)) throw Error("user " + quoted(name) + " already exists");
+  if (const auto same = lookup(name))
+    throw Error(same->name == name ? "user " + quoted(name) + " already exists"
+                                   : "user " + quoted(same->name) + " already exists (names differ in case only: " +
+                                         "sign-in takes either spelling)");
   store::UserRecord u;
   u.name = name;
   u.admin = admin;
@@ -301,10 +341,11 @@ std::vector<Account> Accounts::list() const {
 void Accounts::set_password(const std::string& name, const std::string& password, bool new_key) {
   check_password(password);
   const store::UserRecord u = existing(name);
-  store_.set_password(u.id, encrypt_password(sealing_key(name, new_key), name, password));
+  store_.set_password(u.id, encrypt_password(sealing_key(u.name, new_key), u.name, password));  // sealed to the stored spelling
 }
 
 std::string Accounts::new_api_key(const std::string& name, const std::string& label) {
+  check_key_label(label);
   const store::UserRecord u = existing(name);
   const std::string api_key = to_hex(random_bytes(32));
   store::ApiKeyRecord k;
@@ -333,7 +374,7 @@ std::optional<store::UserRecord> Accounts::find_by_key(const std::string& api_ke
 
 std::optional<store::UserRecord> Accounts::find(const std::string& name) const {
   if (name.empty() || name.size() > kMaxUserNameBytes) return std::nullopt;
-  return store_.user(name);
+  return lookup(name);
 }
 
 std::string Accounts::password_of(const store::UserRecord& user) const {

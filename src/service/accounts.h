@@ -32,11 +32,14 @@ namespace clap::service {
 
 inline constexpr size_t kMaxUserNameBytes = 64;
 inline constexpr size_t kMaxPasswordBytes = 256;
+inline constexpr size_t kMaxKeyLabelBytes = 200;
 
 // Throw clap::Error with the reason: a name must be 1..64 bytes of UTF-8 without control
 // characters and without spaces at either end; a password 1..256 bytes without NUL, CR or LF.
 void check_user_name(const std::string& name);
 void check_password(const std::string& password);
+// An API key's label: at most 200 bytes of UTF-8 without control characters.
+void check_key_label(const std::string& label);
 
 // Where the key file of the index at `location` (a SQLite path or a PostgreSQL URL) is.
 std::string key_file_path(const std::string& location);
@@ -83,12 +86,14 @@ class Accounts {
   // Who a credential names (std::nullopt: nobody). find_by_key refuses nothing: an unknown or
   // malformed key is nullopt.
   std::optional<store::UserRecord> find_by_key(const std::string& api_key) const;
+  // By name: the exact name, else the one name equal to it ignoring ASCII case.
   std::optional<store::UserRecord> find(const std::string& name) const;
   // The user's password in clear (for token auth); throws clap::Error when it does not decrypt.
   std::string password_of(const store::UserRecord& user) const;
 
  private:
   const std::string& key(bool create) const;
+  std::optional<store::UserRecord> lookup(const std::string& name) const;
   // The key to seal `name`'s new password with (add, set_password; `new_key` as they take it).
   const std::string& sealing_key(const std::string& name, bool new_key);
   std::vector<store::UserRecord> sealed_passwords_except(const std::string& name) const;
@@ -102,6 +107,8 @@ class Accounts {
 // `location`, opened on first use (read-write when it can be, else read-only) and used under a
 // lock; a call that throws closes it (after a PostgreSQL restart the connection is dead) and the
 // next call opens it again. Users added by `clapsearch user` in another process are seen at once.
+struct PlaySums;  // service/user_data.cpp
+
 class AccountsConnection {
  public:
   explicit AccountsConnection(std::string location) : location_(std::move(location)) {}
@@ -125,6 +132,9 @@ class AccountsConnection {
   // The library generation song references were last re-attached at (service/user_data.h); used
   // under with()'s lock.
   int64_t attached_generation = -1;
+  // Each user's plays summed per track, kept between requests and brought up to date from the
+  // newer plays (UserData::play_tally); used under with()'s lock.
+  std::shared_ptr<PlaySums> play_sums;
 
  private:
   std::string location_;

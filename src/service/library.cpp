@@ -107,6 +107,7 @@ bool Library::refresh(bool force, RefreshInfo* info) {
   if (info) *info = RefreshInfo{};
   if (force || !next->load_delta(*current, info)) next->load_all();
   if (current->music_catalog_made()) next->music_catalog();  // see music_catalog_made
+  if (current->track_codes_made() && next->searchable()) next->track_codes();  // the same for similar's 8-bit rows
   {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_ = next;

@@ -197,7 +197,16 @@ class LibrarySnapshot {
   // instead of 2 GB), with which text search (mean) and similar choose candidates, and what
   // reads the candidates' float32 ones from the store (tracks of this snapshot only).
   const search::QuantizedTracks& quantized_tracks() const;
+  // The float32 track embeddings of `ids` (ascending), of this snapshot's searchable tracks: read
+  // from the store in compressed mode, copied from track_embeddings() in memory mode.
   search::TrackFetch track_fetch() const;
+  // The track embeddings in 8 bits in either mode: quantized_tracks() in compressed mode; in
+  // memory mode an 8-bit copy of track_embeddings() (a quarter of its bytes, made on first use
+  // and carried to the next snapshot by load_delta / Library::refresh), with which song-to-song
+  // similarity (service/queries.h similar_all) reads a quarter of the bytes per request and
+  // scores in float32 only the tracks that could rank. Throws as track_embeddings() does.
+  const search::QuantizedTracks& track_codes() const;
+  bool track_codes_made() const;  // whether track_codes() was made (Library::refresh makes the next's)
   const std::vector<float>& centroid_norms() const;  // per row of quantized_tracks()
   search::CompressedSearchParams compressed_params() const;
 

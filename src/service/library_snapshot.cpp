@@ -34,7 +34,7 @@ std::string no_searchable(const std::string& db) {
 
 struct LibrarySnapshot::Parts {
   std::once_flag tracks_once, catalog_once, index_once, searcher_once, embeddings_once, map_once, compressed_once,
-      quantized_once, songs_once, music_once;
+      quantized_once, songs_once, music_once, codes_once;
   std::vector<store::Track> tracks;
   std::vector<std::string> roots;
   // Positions in `tracks` ordered by id and by path (binary searched): 16 bytes a track, where
@@ -46,6 +46,9 @@ struct LibrarySnapshot::Parts {
   std::unique_ptr<search::TextSearcher> searcher;
   std::unique_ptr<Embeddings> track_embeddings;  // compressed mode: read only when a query needs all of them
   std::unique_ptr<search::QuantizedTracks> quantized;  // compressed mode
+  // Memory mode: the 8-bit copy of track_embeddings (track_codes()), made on first use.
+  std::unique_ptr<search::QuantizedTracks> track_codes;
+  std::atomic<bool> codes_made{false};
   std::unique_ptr<search::Projection2D> map;
   std::unique_ptr<SongIndex> songs;
   std::unique_ptr<MusicCatalog> music;
@@ -173,27 +176,38 @@ bool LibrarySnapshot::load_delta(const LibrarySnapshot& previous, RefreshInfo* i
         p.quantized = std::make_unique<search::QuantizedTracks>(search::QuantizedTracks::merge(
             *old.quantized, [&](int64_t id) { return !touched.count(id); }, st.track_embeddings(changed)));
       });
-    } else std::call_once(p.embeddings_once, [&] {
+    } else {
       const Embeddings added = st.track_embeddings(changed);
-      const Embeddings& o = *old.track_embeddings;
-      auto e = std::make_unique<Embeddings>();
-      e->dim = added.dim;
-      e->ids.reserve(o.ids.size() + added.ids.size());
-      e->data.reserve(o.data.size() + added.data.size());
-      size_t a = 0;
-      auto take = [&](const Embeddings& from, size_t i) {
-        e->ids.push_back(from.ids[i]);
-        e->data.insert(e->data.end(), from.row(static_cast<int64_t>(i)), from.row(static_cast<int64_t>(i)) + from.dim);
-      };
-      for (size_t i = 0; i < o.ids.size(); ++i) {
-        if (touched.count(o.ids[i])) continue;
-        while (a < added.ids.size() && added.ids[a] < o.ids[i]) take(added, a++);
-        take(o, i);
+      std::call_once(p.embeddings_once, [&] {
+        const Embeddings& o = *old.track_embeddings;
+        auto e = std::make_unique<Embeddings>();
+        e->dim = added.dim;
+        e->ids.reserve(o.ids.size() + added.ids.size());
+        e->data.reserve(o.data.size() + added.data.size());
+        size_t a = 0;
+        auto take = [&](const Embeddings& from, size_t i) {
+          e->ids.push_back(from.ids[i]);
+          e->data.insert(e->data.end(), from.row(static_cast<int64_t>(i)), from.row(static_cast<int64_t>(i)) + from.dim);
+        };
+        for (size_t i = 0; i < o.ids.size(); ++i) {
+          if (touched.count(o.ids[i])) continue;
+          while (a < added.ids.size() && added.ids[a] < o.ids[i]) take(added, a++);
+          take(o, i);
+        }
+        while (a < added.ids.size()) take(added, a++);
+        e->check("track embeddings of " + db_path_);
+        p.track_embeddings = std::move(e);
+      });
+      // The 8-bit copy, when the previous snapshot made one: its untouched rows kept, the
+      // changed ones quantized (the same rows as quantizing the merged float32 ones).
+      if (old.codes_made) {
+        std::call_once(p.codes_once, [&] {
+          p.track_codes = std::make_unique<search::QuantizedTracks>(search::QuantizedTracks::merge(
+              *old.track_codes, [&](int64_t id) { return !touched.count(id); }, added));
+          p.codes_made = true;
+        });
       }
-      while (a < added.ids.size()) take(added, a++);
-      e->check("track embeddings of " + db_path_);
-      p.track_embeddings = std::move(e);
-    });
+    }
     // In compressed mode the snapshot holds no catalog (catalog() reads one when asked).
     if (!compressed_held(st)) {
       // The window catalog: the rows Store::window_embeddings reads (non-silent windows with an
@@ -599,6 +613,21 @@ const search::QuantizedTracks& LibrarySnapshot::quantized_tracks() const {
 }
 
 search::TrackFetch LibrarySnapshot::track_fetch() const {
+  if (!compressed()) {
+    const Embeddings& all = track_embeddings();
+    return [&all](const std::vector<int64_t>& ids) {
+      Embeddings out;
+      out.dim = all.dim;
+      out.ids.reserve(ids.size());
+      out.data.reserve(ids.size() * static_cast<size_t>(all.dim));
+      for (int64_t id : ids)
+        if (const int64_t row = all.find(id); row >= 0) {
+          out.ids.push_back(id);
+          out.data.insert(out.data.end(), all.row(row), all.row(row) + all.dim);
+        }
+      return out;
+    };
+  }
   // Tracks this snapshot does not hold as searchable are left out, as in window_source().
   return [this](const std::vector<int64_t>& ids) {
     std::vector<int64_t> held;
@@ -607,6 +636,21 @@ search::TrackFetch LibrarySnapshot::track_fetch() const {
     return read_same_set([&](const store::Store& st) { return st.track_embeddings(held); });
   };
 }
+
+const search::QuantizedTracks& LibrarySnapshot::track_codes() const {
+  if (compressed()) return quantized_tracks();
+  const Embeddings& all = track_embeddings();  // throws when nothing is searchable
+  Parts& p = parts();
+  std::call_once(p.codes_once, [&] {
+    auto codes = std::make_unique<search::QuantizedTracks>(all.dim);
+    codes->append(all);
+    p.track_codes = std::move(codes);
+    p.codes_made = true;
+  });
+  return *p.track_codes;
+}
+
+bool LibrarySnapshot::track_codes_made() const { return parts().codes_made; }
 
 const search::Projection2D& LibrarySnapshot::track_map() const {
   const Embeddings& e = track_embeddings();

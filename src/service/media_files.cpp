@@ -190,15 +190,19 @@ StructuredLyrics parse_lyrics(const std::string& text, const std::string& lang) 
   StructuredLyrics out;
   if (!lang.empty()) out.lang = lang;
   std::vector<std::string> rows;
-  for (size_t at = 0; at <= text.size();) {
+  // Only the tag's first rows are read: 16 MB of line breaks (a FLAC comment's most; an ID3 frame
+  // may hold more) were 16 million rows, 512 MB for one request.
+  const size_t size = std::min(text.size(), kMaxLyricsInputBytes);
+  for (size_t at = 0; at <= size && rows.size() < kMaxLyricsInputRows;) {
     size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
+    if (end == std::string::npos || end > size) end = size;
     std::string row = text.substr(at, end - at);
     if (!row.empty() && row.back() == '\r') row.pop_back();
     rows.push_back(std::move(row));
     at = end + 1;
   }
   std::vector<LyricsLine> synced;
+  size_t synced_bytes = 0;
   size_t timed_rows = 0, text_rows = 0;
   for (const std::string& row : rows) {
     size_t i = 0;
@@ -226,7 +230,14 @@ StructuredLyrics parse_lyrics(const std::string& text, const std::string& lang) 
     if (tag_row && stamps.empty()) continue;
     if (!stamps.empty()) {
       ++timed_rows;
-      for (const int64_t t : stamps) synced.push_back({t, row.substr(i)});
+      // Each stamp copies the row's text: the copies are counted against the bound, as a tag of
+      // 30,000 stamps before 30,000 characters (a 285 KB file) made a 900 MB answer otherwise.
+      const std::string value = row.substr(i);
+      for (const int64_t t : stamps) {
+        if (synced.size() >= kMaxLyricsLines || synced_bytes + value.size() > kMaxLyricsBytes) break;
+        synced_bytes += value.size();
+        synced.push_back({t, value});
+      }
     } else if (row.find_first_not_of(" \t") != std::string::npos) {
       ++text_rows;
     }
@@ -243,7 +254,11 @@ StructuredLyrics parse_lyrics(const std::string& text, const std::string& lang) 
   const auto blank = [](const std::string& r) { return r.find_first_not_of(" \t") == std::string::npos; };
   while (first < last && blank(rows[first])) ++first;
   while (last > first && blank(rows[last - 1])) --last;
-  for (size_t r = first; r < last; ++r) out.lines.push_back({std::nullopt, rows[r]});
+  size_t bytes = 0;
+  for (size_t r = first; r < last && out.lines.size() < kMaxLyricsLines && bytes + rows[r].size() <= kMaxLyricsBytes; ++r) {
+    bytes += rows[r].size();
+    out.lines.push_back({std::nullopt, rows[r]});
+  }
   return out;
 }
 

@@ -68,9 +68,18 @@ struct StructuredLyrics {
   std::vector<LyricsLine> lines;
 };
 
+// Lyrics are cut at kMaxLyricsLines lines or kMaxLyricsBytes of text (every copy of a line with
+// several stamps counted): a song's lyrics are a few KB, and a tag is the file's to choose.
+inline constexpr size_t kMaxLyricsLines = 10'000;
+inline constexpr size_t kMaxLyricsBytes = 1u << 20;
+// The part of a tag read at all: the bounds above, with room for tag rows and blank lines.
+inline constexpr size_t kMaxLyricsInputRows = 4 * kMaxLyricsLines;
+inline constexpr size_t kMaxLyricsInputBytes = 4 * kMaxLyricsBytes;
+
 // One lyrics tag's text as structured lyrics: LRC ("[mm:ss.xx]text", several stamps on a line,
 // [offset:ms], other [tag:value] lines dropped) becomes synced lines by start time; anything
-// else is unsynced lines in order (leading and trailing empty lines dropped).
+// else is unsynced lines in order (leading and trailing empty lines dropped). Both are cut at
+// the bounds above.
 StructuredLyrics parse_lyrics(const std::string& text, const std::string& lang);
 
 // The lines as plain text (what getLyrics answers): the values joined by newlines.

@@ -225,8 +225,10 @@ std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::
 namespace {
 
 // similar under the rules: the exact ranking is a scan of the allowed tracks' embeddings (in
-// memory always: it reads fewer vectors than the unfiltered scan; in compressed mode read from
-// the store when the allowed set is small).
+// compressed mode read from the store when the allowed set is small). In memory mode an allowed
+// set under a quarter of the library is scanned so (no more bytes than similar_all's 8-bit pass
+// over every track); a larger one, such as the music-only rule's few exclusions, is taken from
+// the library's ranking by similar_all, asked for more (rank_by_rules): the same hits.
 std::vector<search::Hit> similar_ranked(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t leave_out,
                                         int64_t k, const ResultRules& rules) {
   check_rules(rules);
@@ -237,42 +239,34 @@ std::vector<search::Hit> similar_ranked(const LibrarySnapshot& snap, const std::
                                                 : allowed_rows(snap.track_embeddings(), allowed, leave_out);
     return search::similar(subset, 1, query.data(), nullptr, n)[0];
   };
-  if (!snap.compressed() && !allowed.all) return keep_allowed(snap, rules, allowed, k, exact(rules.capped() ? 0 : k), hit_id_of);
+  if (!snap.compressed() && !allowed.all && static_cast<int64_t>(allowed.ids.size()) * 4 < static_cast<int64_t>(snap.tracks().size()))
+    return keep_allowed(snap, rules, allowed, k, exact(rules.capped() ? 0 : k), hit_id_of);
   return rank_by_rules<search::Hit>(
       snap, rules, allowed, k,
-      [&](int64_t n) {
-        if (snap.compressed())
-          return search::similar_quantized(snap.quantized_tracks(), query.data(), leave_out, n, snap.track_fetch());
-        const int64_t exclude[1] = {leave_out};
-        return search::similar(snap.track_embeddings(), 1, query.data(), exclude, n)[0];
-      },
-      exact, hit_id_of);
+      [&](int64_t n) { return similar_all(snap, query.data(), leave_out, n); }, exact, hit_id_of);
 }
 
 }  // namespace
 
+std::vector<search::Hit> similar_all(const LibrarySnapshot& snap, const float* query, int64_t leave_out, int64_t k) {
+  if (!snap.compressed()) {
+    // Past an eighth of the library the shortlist would hold most tracks: one float32 pass is cheaper.
+    const Embeddings& all = snap.track_embeddings();  // throws when nothing is searchable
+    if (k <= 0 || k >= all.size() / 8) return search::similar(all, 1, query, &leave_out, k)[0];
+  }
+  return search::similar_quantized(snap.track_codes(), query, leave_out, k, snap.track_fetch());
+}
+
 std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k,
                                         const ResultRules& rules) {
-  if (rules.empty()) {
-    if (snap.compressed()) {
-      const std::vector<float> query = snap.track_embedding(track.id);  // throws the reason it has none
-      return search::similar_quantized(snap.quantized_tracks(), query.data(), track.id, k, snap.track_fetch());
-    }
-    const Embeddings& tracks = snap.track_embeddings();
-    if (tracks.find(track.id) < 0) snap.track_embedding(track.id);  // throws the reason it has none
-    return search::similar_to_track(tracks, track.id, k);
-  }
   const std::vector<float> query = snap.track_embedding(track.id);  // throws the reason it has none
+  if (rules.empty()) return similar_all(snap, query.data(), track.id, k);
   return similar_ranked(snap, query, track.id, k, rules);
 }
 
 std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k,
                                            const ResultRules& rules) {
-  if (rules.empty()) {
-    if (snap.compressed())
-      return search::similar_quantized(snap.quantized_tracks(), query.data(), -1, k, snap.track_fetch());
-    return search::similar(snap.track_embeddings(), 1, query.data(), nullptr, k)[0];
-  }
+  if (rules.empty()) return similar_all(snap, query.data(), -1, k);
   return similar_ranked(snap, query, -1, k, rules);
 }
 

@@ -46,6 +46,14 @@ search::QueryChunks file_query_chunks(Library& lib, const std::string& path, dou
 std::vector<search::LikeResult> like(const LibrarySnapshot& snap, const search::QueryChunks& chunks,
                                      const search::LikeOptions& options, const ResultRules& rules = {});
 
+// search::similar over every track embedding for one query (leave_out -1: none), the same hits
+// bit for bit: the 8-bit rows (LibrarySnapshot::track_codes) bound every track's cosine, only the
+// tracks whose bound reaches the k best are scored in float32 (search::similar_quantized), and
+// those scores rank them. Every query that ranks the whole library by one vector goes through it
+// (similar tracks, Subsonic's getSimilarSongs(2) and sonic endpoints, seeds, rules). k <= 0 or a
+// k near the library's size: the float32 scan itself.
+std::vector<search::Hit> similar_all(const LibrarySnapshot& snap, const float* query, int64_t leave_out, int64_t k);
+
 // Song -> songs by track embedding: an indexed track (itself left out), or any vector.
 std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store::Track& track, int64_t k,
                                         const ResultRules& rules = {});

@@ -8,12 +8,30 @@ namespace clap::service {
 
 store::SongRef song_ref(const store::Track& t) { return {t.id, t.content_hash, t.path}; }
 
+// The sums of one user's plays up to play `last_id` (UserData::play_tally).
+struct PlaySum {
+  int64_t last_id = 0;     // 0: none summed
+  int64_t rows = 0;        // plays with an id up to last_id, skips included (Store::count_plays)
+  int64_t last_track = 0, last_at = 0;  // play last_id as summed
+  bool last_skipped = false;
+  std::chrono::steady_clock::time_point counted;  // when Store::count_plays last agreed
+  std::shared_ptr<UserData::PlayTally> tally = std::make_shared<UserData::PlayTally>();
+};
+
+struct PlaySums {
+  std::map<int64_t, PlaySum> users;
+};
+
 UserData::UserData(AccountsConnection& connection, int64_t user_id, int64_t library_generation)
     : connection_(connection), user_(user_id) {
   connection_.with([&](Accounts&, store::Store& s) {
     // Once per library state: a read-only index (the server could not open it for writing) is
     // read as it is.
-    if (connection_.attached_generation != library_generation && !s.read_only()) s.reattach_songs();
+    if (connection_.attached_generation != library_generation) {
+      if (!s.read_only()) s.reattach_songs();
+      // Plays may point at other track ids now (re-attached here or by the index run).
+      connection_.play_sums.reset();
+    }
     connection_.attached_generation = library_generation;
     return 0;
   });
@@ -95,22 +113,53 @@ void UserData::played(const store::Track& song, int64_t at, const std::string& s
   connection_.with([&](Accounts&, store::Store& s) { return s.add_play(p); });
 }
 
-std::map<int64_t, UserData::PlayStats> UserData::play_stats() const {
-  std::map<int64_t, PlayStats> out;
-  connection_.with([&](Accounts&, store::Store& s) {
+namespace {
+
+
+// Whether `sum` still holds every play up to its last: that play itself unchanged (a forgotten
+// last play whose id a new play took again), and, when the last count is older than
+// full_check_s, as many plays up to that id.
+bool still_holds(const store::Store& s, int64_t user, PlaySum& sum, double full_check_s) {
+  if (sum.last_id == 0) return true;
+  const std::vector<store::PlayRecord> at = s.plays(user, sum.last_id - 1, 1);
+  if (at.empty() || at.front().id != sum.last_id || at.front().song.track_id != sum.last_track ||
+      at.front().played_at != sum.last_at || at.front().skipped != sum.last_skipped)
+    return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - sum.counted).count() < full_check_s) return true;
+  if (s.count_plays(user, sum.last_id) != sum.rows) return false;
+  sum.counted = now;
+  return true;
+}
+
+}  // namespace
+
+std::shared_ptr<const UserData::PlayTally> UserData::play_tally(double full_check_s) const {
+  return connection_.with([&](Accounts&, store::Store& s) -> std::shared_ptr<const PlayTally> {
+    if (!connection_.play_sums) connection_.play_sums = std::make_shared<PlaySums>();
+    PlaySum& sum = connection_.play_sums->users[user_];
+    const auto scope = s.read_scope();  // the check and the newer plays from one state
+    if (!still_holds(s, user_, sum, full_check_s)) sum = PlaySum();
+    if (sum.last_id == 0) sum.counted = std::chrono::steady_clock::now();  // summed from the start now
     constexpr size_t kPage = 10000;  // a long history is read a page at a time
-    for (auto page = s.plays(user_, 0, kPage); !page.empty(); page = s.plays(user_, page.back().id, kPage)) {
+    for (auto page = s.plays(user_, sum.last_id, kPage); !page.empty(); page = s.plays(user_, sum.last_id, kPage)) {
+      // Requests hold the tally they were given: a newer one is a copy when one is held.
+      if (sum.tally.use_count() > 1) sum.tally = std::make_shared<PlayTally>(*sum.tally);
       for (const store::PlayRecord& p : page) {
         if (p.skipped) continue;
-        PlayStats& st = out[p.song.track_id];
+        PlayStats& st = (*sum.tally)[p.song.track_id];
         ++st.count;
         st.last = std::max(st.last, p.played_at);
       }
+      sum.rows += static_cast<int64_t>(page.size());
+      sum.last_id = page.back().id;
+      sum.last_track = page.back().song.track_id;
+      sum.last_at = page.back().played_at;
+      sum.last_skipped = page.back().skipped;
       if (page.size() < kPage) break;
     }
-    return 0;
+    return sum.tally;
   });
-  return out;
 }
 
 std::vector<store::PlaylistRecord> UserData::playlists(bool all) const {

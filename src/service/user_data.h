@@ -51,7 +51,19 @@ class UserData {
   struct PlayStats {
     int64_t count = 0, last = 0;
   };
-  std::map<int64_t, PlayStats> play_stats() const;
+  using PlayTally = std::map<int64_t, PlayStats>;
+  // Summed once per user and connection, then brought up to date from the plays added since
+  // (their ids only grow): every answer that lists songs shows their play counts, and a history
+  // of 100,000 plays is not read again per request. Summed again from the start when the library
+  // generation moved (song references re-attached to other track ids), when the last play summed
+  // went or changed (forgotten, the user removed and the id given again), checked on every call,
+  // and when fewer plays up to it are left than were summed (older plays forgotten by another
+  // process), checked at most every `full_check_s` seconds: that count reads the user's whole
+  // index (10-20 ms at 100,000 plays), too slow for every request. The result is shared, never
+  // changed afterwards.
+  static constexpr double kFullCheckSeconds = 10;
+  std::shared_ptr<const PlayTally> play_tally(double full_check_s = kFullCheckSeconds) const;
+  PlayTally play_stats() const { return *play_tally(); }  // a copy of play_tally()
 
   // Playlists the user may see (their own and public ones; every one for an admin with `all`).
   std::vector<store::PlaylistRecord> playlists(bool all = false) const;

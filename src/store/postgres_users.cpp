@@ -308,6 +308,12 @@ std::vector<PlayRecord> PostgresStore::plays(int64_t user_id, int64_t after_id, 
   return out;
 }
 
+int64_t PostgresStore::count_plays(int64_t user_id, int64_t up_to_id) const {
+  auto r = c_->query("SELECT COUNT(*) FROM plays WHERE user_id = $1::bigint AND id <= $2::bigint",
+                     pg::Params().add(user_id).add(up_to_id));
+  return r.int64(0, 0);
+}
+
 int64_t PostgresStore::put_playlist(const PlaylistRecord& playlist) {
   check_playlist(playlist);
   pg::Transaction tx(*c_);

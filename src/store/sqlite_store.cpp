@@ -110,9 +110,21 @@ bool open_problem(int code) {
   }
 }
 
-}  // namespace
+// An index is a regular file (or a link to one). Opening a FIFO blocks until a writer comes (every
+// command hung), a device or a folder gives SQLite's bare "disk I/O error": name what it is.
+void check_regular_file(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st) || fs::is_regular_file(st)) return;  // absent: the callers say so
+  const char* what = fs::is_directory(st) ? "a folder"
+                     : fs::is_fifo(st)    ? "a FIFO (named pipe)"
+                     : fs::is_socket(st)  ? "a socket"
+                     : fs::is_block_file(st) || fs::is_character_file(st) ? "a device"
+                                                                           : "not a regular file";
+  throw Error(path + ": not an index: this is " + std::string(what) + "; an index is a SQLite file (--db FILE)");
+}
 
-// ---------------------------------------------------------------------------------------------
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 
@@ -137,6 +149,7 @@ SqliteStore::~SqliteStore() {
 
 SqliteStore SqliteStore::open(const std::string& path, bool create) {
   if (path.empty()) throw Error("empty database path");
+  check_regular_file(path);
   std::error_code ec;
   const fs::path parent = fs::path(path).parent_path();
   if (!create && !fs::exists(path, ec))
@@ -175,6 +188,7 @@ SqliteStore SqliteStore::open(const std::string& path, bool create) {
 }
 
 SqliteStore SqliteStore::open_file(const std::string& path, bool create) {
+  check_regular_file(path);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nullptr);
   SqliteStore store(db, path, false);  // closes db on any throw below
@@ -224,6 +238,7 @@ SqliteStore SqliteStore::open_file(const std::string& path, bool create) {
 SqliteStore SqliteStore::open_readonly(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
+  check_regular_file(path);
   if (::access(path.c_str(), R_OK) != 0)
     throw Error(path + ": this user may not read the index (" + std::strerror(errno) + ")");
   sqlite3* db = nullptr;
@@ -345,6 +360,7 @@ class FileLock final : public IndexerLock {
 std::unique_ptr<IndexerLock> SqliteStore::lock_indexer() { return std::make_unique<FileLock>(path_); }
 
 void SqliteStore::check_replaceable(const std::string& path) {
+  check_regular_file(path);
   const std::optional<uint32_t> app = header_application_id(path);
   if (app == static_cast<uint32_t>(kApplicationId)) return;
   // An index made before the application id was set (0 in its header): its schema names it.

@@ -142,6 +142,7 @@ class SqliteStore final : public Store {
   std::vector<FeedbackRecord> ratings(int64_t user_id) const override;
   int64_t add_play(const PlayRecord& play) override;
   std::vector<PlayRecord> plays(int64_t user_id, int64_t after_id, size_t limit) const override;
+  int64_t count_plays(int64_t user_id, int64_t up_to_id) const override;
   int64_t put_playlist(const PlaylistRecord& playlist) override;
   std::vector<PlaylistRecord> playlists(int64_t user_id) const override;
   std::optional<PlaylistRecord> playlist(int64_t id) const override;

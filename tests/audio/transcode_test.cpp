@@ -112,6 +112,18 @@ TEST(MediaTags, EmbeddedPictureAndLyricsOfAnOpenFile) {
   EXPECT_TRUE(read_lyrics(bare.fd, "plain.flac").empty());
 }
 
+TEST(MediaTags, LyricsTagsAreBoundedInNumber) {
+  // Issue 53 (hostile pass 4): every lyrics tag was kept and compared with all the others, and
+  // each became a structured lyrics entry of the answer: a header of thousands multiplied both.
+  std::string tags;
+  for (int i = 0; i < 20; ++i) tags += " -metadata 'lyrics-d" + std::to_string(i) + "-eng=line " + std::to_string(i) + "'";
+  const std::string mp3 = ffmpeg("many-lyrics.mp3", "-f lavfi -i sine=d=1 -c:a libmp3lame -id3v2_version 3" + tags);
+  OpenFile in(mp3);
+  const auto lyrics = read_lyrics(in.fd, "many-lyrics.mp3");
+  EXPECT_EQ(lyrics.size(), 16u);
+  EXPECT_EQ(lyrics[0].lang, "eng");
+}
+
 TEST(MediaTags, ScaledToJpegKeepingTheAspectNeverEnlarged) {
   const std::string png = ffmpeg("wide.png", "-f lavfi -i testsrc=size=320x240:d=1 -frames:v 1");
   std::ifstream f(png, std::ios::binary);

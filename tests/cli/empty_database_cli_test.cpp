@@ -3,6 +3,7 @@
 // `postgres` maintenance database, an empty SQLite file - fails with a clear message and leaves
 // the database as it was: no tables appear.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -65,6 +66,27 @@ TEST(EmptyDatabase, ReadCommandsLeaveAnEmptySqliteFileEmpty) {
   EXPECT_EQ(cli("search 'a tone' --db " + q(none), &err), 1);
   EXPECT_NE(err.find("no index here"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(fs::path(none).parent_path()));
+}
+
+// Hostile pass 4 (R5): an index path that is a FIFO made every command hang (search, status,
+// user, index --rebuild: opening a FIFO blocks until a writer comes); a folder or a device gave
+// SQLite's bare "disk I/O error". Each is named, at once, and nothing is made.
+TEST(EmptyDatabase, AnIndexPathThatIsNotAFileIsNamed) {
+  const std::string dir = test::temp_dir();
+  const std::string fifo = dir + "/fifo.db";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::ofstream(dir + "/pw") << "a password\n";
+  for (const std::string& args : {std::string("search hello"), std::string("status"), std::string("user list"),
+                                  std::string("user add bob --password-file ") + q(dir + "/pw"),
+                                  std::string("index ") + q(dir) + " --rebuild"}) {
+    std::string err;
+    EXPECT_EQ(cli(args + " --db " + q(fifo), &err), 1) << args << ": " << err;  // a hang: ctest's timeout
+    EXPECT_NE(err.find("a FIFO"), std::string::npos) << args << ": " << err;
+  }
+  std::string err;
+  EXPECT_EQ(cli("status --db /dev/null", &err), 1);
+  EXPECT_NE(err.find("/dev/null: not an index: this is a device"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(fifo + ".key"));
 }
 
 }  // namespace

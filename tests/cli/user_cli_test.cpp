@@ -137,6 +137,38 @@ TEST(UserCli, AddListPasswdKeyRemove) {
   EXPECT_NE(err.find("no user 'bob'"), std::string::npos) << err;
 }
 
+// Hostile pass 4 (R3, R4): "alice" and "ALICE" were two users, and sign-in was case-sensitive
+// (phones capitalise a sign-in field's first letter); an API key's label took any length and
+// control characters. A second spelling of a name is refused, a name is found in any ASCII case,
+// and a label is bounded and printable.
+TEST(UserCli, NamesIgnoreCaseAndKeyLabelsAreBounded) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("alice's pw"), &out, &err), 0) << err;
+  EXPECT_EQ(run("user add ALICE --db " + q(db) + stdin_of("other"), &out, &err), 1);
+  EXPECT_NE(err.find("user 'alice' already exists (names differ in case only"), std::string::npos) << err;
+  ASSERT_EQ(run("user passwd Alice --db " + q(db) + stdin_of("new pw"), &out, &err), 0) << err;
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    service::Accounts accounts(*s, db);
+    ASSERT_TRUE(accounts.find("Alice"));
+    EXPECT_EQ(accounts.find("Alice")->name, "alice");
+    EXPECT_EQ(accounts.password_of(*accounts.find("ALICE")), "new pw");
+    EXPECT_FALSE(accounts.find("alicia"));
+  }
+  EXPECT_EQ(run("user key alice --label " + q(std::string(201, 'l')) + " --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("longer than 200 bytes"), std::string::npos) << err;
+  EXPECT_EQ(run("user key alice --label \"$(printf 'a\\033[2Jb')\" --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("control character"), std::string::npos) << err;
+  EXPECT_EQ(run("user key alice --label \"$(printf '\\377')\" --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("not valid UTF-8"), std::string::npos) << err;
+  ASSERT_EQ(run("user keys alice --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).size(), 0u) << out;
+  EXPECT_EQ(run("user revoke alice abc --db " + q(db), &out, &err), 2);
+  EXPECT_NE(err.find("abc is not a number"), std::string::npos) << err;
+}
+
 TEST(UserCli, BadInputIsRefusedWithTheReason) {
   const std::string dir = test::temp_dir();
   const std::string db = empty_index(dir);

@@ -8,6 +8,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "server/running_server.h"
@@ -66,6 +69,36 @@ TEST(SubsonicAccounts, RestTurnsOnWithTheFirstUserAndUserDataOutlivesTheServer) 
   }
   fs::rename(dir + "/saved.key", copy + ".key");
   EXPECT_EQ(rest(keyless, "ping.view?" + auth)["status"], "ok");
+}
+
+// Hostile pass 4 (R2, R3): a name is found in any ASCII case, so the wrong-password limit counts
+// every spelling of it together; a client that forgets the '?' ("/rest/ping.view&u=..&p=..")
+// never gets its password into the access log.
+TEST(SubsonicAccounts, NamesMatchInAnyCaseAndTheLogNeverHoldsAPassword) {
+  const std::string dir = test::temp_dir(), music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=440:d=3\" -metadata title=A");
+  test::index_library(music, db, test::case_dir("tiny-unfused"));
+  std::ofstream(dir + "/pw") << "open sesame\n";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user add carol --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto guard = std::make_shared<std::mutex>();
+  ServerOptions options;
+  options.log = [lines, guard](const std::string& line) {
+    std::lock_guard<std::mutex> lock(*guard);
+    lines->push_back(line);
+  };
+  RunningServer server(options, db, 30);
+  EXPECT_EQ(rest(server, "ping.view?u=Carol&p=open%20sesame")["status"], "ok");
+  server.client().Get("/rest/ping.view&u=carol&p=open%20sesame");
+  // Five wrong passwords, each in another spelling, lock every spelling out.
+  for (const char* name : {"CAROL", "Carol", "cArol", "caRol", "carOl"})
+    EXPECT_EQ(rest(server, std::string("ping.view?u=") + name + "&p=wrong")["error"]["code"], 40);
+  const json locked = rest(server, "ping.view?u=carol&p=open%20sesame");
+  EXPECT_NE(locked["error"]["message"].get<std::string>().find("too many failed attempts"), std::string::npos) << locked.dump();
+  std::lock_guard<std::mutex> lock(*guard);
+  ASSERT_FALSE(lines->empty());
+  for (const std::string& line : *lines) EXPECT_EQ(line.find("sesame"), std::string::npos) << line;
 }
 
 }  // namespace

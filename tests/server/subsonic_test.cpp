@@ -66,6 +66,20 @@ TEST(SubsonicXml, TextIsAlwaysWellFormed) {
             "</subsonic-response>");
 }
 
+TEST(SubsonicXml, NoncharactersXmlCannotCarryAreReplaced) {
+  // U+FFFE and U+FFFF are valid UTF-8 but outside XML 1.0's Char production: a title holding
+  // one made every list with the song unparseable (xmllint: "Char 0xFFFE out of allowed range").
+  // U+FFFD and the characters around the two stay as they are.
+  ojson env = {{"status", "ok"}};
+  env["song"] = {{"title", std::string("a\xEF\xBF\xBE" "b\xEF\xBF\xBF" "c\xEF\xBF\xBD" "d\xEF\xBF\xBC")},
+                 {"value", std::string("\xEF\xBF\xBF")}};
+  EXPECT_EQ(to_xml(env),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<subsonic-response xmlns=\"http://subsonic.org/restapi\" status=\"ok\">"
+            "<song title=\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD" "d\xEF\xBF\xBC\">\xEF\xBF\xBD</song>"
+            "</subsonic-response>");
+}
+
 TEST(SubsonicRecords, DateTimesCarryAZone) {
   EXPECT_EQ(date_time(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(date_time(1795723897), "2026-11-26T20:11:37Z");

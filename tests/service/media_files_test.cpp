@@ -40,6 +40,41 @@ TEST(Lyrics, PlainTextStaysUnsyncedWithItsLanguage) {
   EXPECT_FALSE(parse_lyrics("[00:01.00]one\ntwo\nthree\n", "").synced);
 }
 
+TEST(Lyrics, ManyStampsOnOneLongLineAreBounded) {
+  // Issue 53 (hostile pass 4): every stamp of a row copied the row's text, so a lyrics tag of
+  // 30,000 stamps before 30,000 characters (a 285 KB file) made a 900 MB getLyrics answer and
+  // 5 GB of memory. Here 3,000 x 3,000 (9 MB of copies) is cut at the byte bound.
+  std::string row;
+  for (int i = 0; i < 3000; ++i) row += "[00:01.00]";
+  row += std::string(3000, 'x');
+  const StructuredLyrics l = parse_lyrics(row, "");
+  EXPECT_TRUE(l.synced);
+  size_t bytes = 0;
+  for (const LyricsLine& line : l.lines) bytes += line.value.size();
+  EXPECT_LE(bytes, size_t{1} << 20);
+  EXPECT_GT(l.lines.size(), 0u);
+  EXPECT_LE(plain_lyrics(l).size(), (size_t{1} << 20) + 10000);
+  // Many short lines stop at the line bound, plain or timed.
+  std::string many;
+  for (int i = 0; i < 20000; ++i) many += "[00:02]a\n";
+  EXPECT_EQ(parse_lyrics(many, "").lines.size(), 10000u);
+  std::string plain;
+  for (int i = 0; i < 20000; ++i) plain += "la\n";
+  EXPECT_EQ(parse_lyrics(plain, "").lines.size(), 10000u);
+}
+
+TEST(Lyrics, OnlyATagsFirstRowsAreRead) {
+  // Before: every row of the tag was split off first, so 16 MB of line breaks were 16 million
+  // strings (512 MB) for one request. Rows past the first 40,000 (or 4 MB) are not read.
+  std::string text(50000, '\n');
+  text += "[00:01.00]late\n";
+  EXPECT_TRUE(parse_lyrics(text, "").lines.empty());
+  std::string early = "[00:01.00]early\n" + std::string(5u << 20, 'x');
+  const StructuredLyrics l = parse_lyrics(early, "");
+  ASSERT_EQ(l.lines.size(), 1u);
+  EXPECT_EQ(l.lines[0].value, "early");
+}
+
 TEST(CoverCache, KeepsWhatItWasGivenWithinItsBound) {
   const std::string dir = test::temp_dir() + "/covers";
   const CoverCache cache(dir, 1 << 20, 3);

@@ -215,7 +215,7 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
   const std::string db = dir + "/bench.db";
   auto t0 = Clock::now();
   report.windows = make_index(db, identity, o);
-  if (o.subsonic) add_subsonic_library(db, dir, identity);
+  if (o.subsonic) add_subsonic_library(db, dir, identity, o.plays);
   report.make_index_s = seconds_since(t0);
 
   ServerOptions so;

@@ -35,6 +35,9 @@ struct LoadBenchOptions {
   // cover. The synthetic tracks get albums (12 tracks each) and a user; a few real WAV files with
   // a cover beside them are indexed too, so that streams and covers read real files.
   bool subsonic = false;
+  // With subsonic: the bench user's history, this many plays of the synthetic tracks (every answer
+  // listing songs shows the user's play counts: issue 54's user marks at 100,000 plays).
+  int64_t plays = 0;
   std::function<void(const std::string&)> progress;
 };
 
@@ -65,7 +68,8 @@ LoadLevel drive_load_until(const std::string& kind, int port, int clients, doubl
                            const std::function<bool(httplib::Client&, int, int64_t)>& request);
 // subsonic_bench.cpp: adds the real files and the user to the synthetic index at `db` (before the
 // server starts), then times the /rest/ levels against the server at `port`.
-void add_subsonic_library(const std::string& db, const std::string& dir, const store::ModelIdentity& identity);
+void add_subsonic_library(const std::string& db, const std::string& dir, const store::ModelIdentity& identity,
+                          int64_t plays = 0);
 void run_subsonic_levels(int port, int64_t tracks, const LoadBenchOptions& o, LoadBenchReport& report);
 
 }  // namespace clap::server
