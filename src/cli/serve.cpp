@@ -189,6 +189,15 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--timeout", o->server.timeout_s, "Seconds a slow client may take to send or receive")
       ->default_val(30)
       ->check(CLI::Range(1, 3600));
+  cmd->add_option("--stream-pause", o->server.stream_pause_s,
+                  "Seconds a Subsonic app may pause a stream (stop reading it) and resume where it was, beyond --timeout "
+                  "(0 = never; at most 2 such paused streams per user, --paused-streams in all)")
+      ->default_val(600)
+      ->check(CLI::Range(0, 86400));
+  cmd->add_option("--paused-streams", o->server.paused_streams,
+                  "Paused Subsonic streams held at once (each holds a connection thread; fewer than --http-threads)")
+      ->default_val(4)
+      ->check(CLI::Range(0, 255));
   cmd->add_option("--request-budget", o->server.request_budget_s,
                   "Seconds a request's work may take (duplicate scans, diversity, playlists, paths); past it the "
                   "route answers 503")

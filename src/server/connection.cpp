@@ -241,10 +241,23 @@ RequestTarget origin_form(const std::string& line) {
 // the connection is reset. A browser that buffers audio and then stops reading (paused) is not
 // affected beyond what the write timeout already did to it: a write that waits --timeout fails
 // and the connection closes, and the browser asks again with a Range when it plays on.
+//
+// A Subsonic app paused on a transcode (which has no ranges) lost the song after --timeout: a
+// stream marked pausable (allow_pause) is held on when either rule would cut it, a second at a
+// time added to both, for RequestDeadlines::pause_s in all, while it holds one of a bounded
+// number of slots (paused_streams.h); without one it is cut as any answer is.
 class DeadlineStream final : public httplib::Stream {
  public:
-  DeadlineStream(int sock, time_t read_s, time_t write_s, RequestDeadlines deadlines, int64_t max_body)
-      : sock_(sock), read_s_(read_s), write_s_(write_s), deadlines_(deadlines), max_body_(max_body) {}
+  DeadlineStream(int sock, time_t read_s, time_t write_s, RequestDeadlines deadlines, int64_t max_body, PausedStreams& paused)
+      : sock_(sock), read_s_(read_s), write_s_(write_s), deadlines_(deadlines), max_body_(max_body), paused_streams_(paused) {}
+  ~DeadlineStream() override { end_pause(); }
+  DeadlineStream(const DeadlineStream&) = delete;
+  DeadlineStream& operator=(const DeadlineStream&) = delete;
+
+  void allow_pause(const std::string& holder) {
+    pause_holder_ = holder;
+    may_pause_ = deadlines_.pause_s > 0;
+  }
 
   // A new request on the connection: its head's deadline starts now (its first byte is here).
   void start_request() {
@@ -259,6 +272,7 @@ class DeadlineStream final : public httplib::Stream {
     framing_.reset();
     timed_out_ = false, close_ = false;
     writing_ = false;
+    end_pause();
   }
 
   // cpp-httplib parsed the head (its setup_request hook): the headers get their values as sent,
@@ -303,12 +317,20 @@ class DeadlineStream final : public httplib::Stream {
   // Room in the socket within the socket timeout (--timeout) and before the response's
   // deadline, which moves on as the client reads: it is taken again after each wait it cut.
   bool is_writable() const override {
-    const auto give_up = Clock::now() + std::chrono::seconds(write_s_);
+    auto give_up = Clock::now() + std::chrono::seconds(write_s_);
     for (;;) {
       const auto now = Clock::now();
       auto until = give_up;
       if (writing_) {
         const auto deadline = write_deadline();
+        if (now >= deadline || now >= give_up) {
+          // A paused player's stream is held on a second at a time, both rules moved by it.
+          if (const auto step = pause_step(); step.count() > 0) {
+            paused_ += step;
+            give_up += step;
+            continue;
+          }
+        }
         if (now >= deadline) {
           write_timed_out_ = true;
           return false;
@@ -383,6 +405,13 @@ class DeadlineStream final : public httplib::Stream {
   // The response being written: since its first byte, and how many bytes went out.
   bool writing_ = false;
   mutable bool write_timed_out_ = false;  // set where a write is refused, is_writable included
+  // A stream a player may pause (allow_pause): for whom, whether it holds a slot, how long it
+  // was held past its limits so far.
+  PausedStreams& paused_streams_;
+  std::string pause_holder_;
+  bool may_pause_ = false;
+  mutable bool pause_slot_ = false;
+  mutable std::chrono::milliseconds paused_{0};
   Clock::time_point write_start_{};
   int64_t written_ = 0;
   char buf_[4096];
@@ -525,6 +554,23 @@ class DeadlineStream final : public httplib::Stream {
   }
   bool expired() const { return Clock::now() >= deadline(); }
 
+  // How much longer a response held at its limits may wait (0: none): a pausable stream, within
+  // its pause_s, holding a paused-stream slot (taken on its first pause).
+  std::chrono::milliseconds pause_step() const {
+    const auto limit = std::chrono::milliseconds(int64_t{deadlines_.pause_s} * 1000);
+    if (!may_pause_ || paused_ >= limit) return std::chrono::milliseconds(0);
+    if (!pause_slot_) {
+      pause_slot_ = paused_streams_.take(pause_holder_, deadlines_.pauses_per_holder, deadlines_.pauses_total);
+      if (!pause_slot_) return std::chrono::milliseconds(0);
+    }
+    return std::min(std::chrono::milliseconds(1000), limit - paused_);
+  }
+  void end_pause() {
+    if (pause_slot_) paused_streams_.give_back(pause_holder_);
+    pause_slot_ = false, may_pause_ = false;
+    paused_ = std::chrono::milliseconds(0);
+  }
+
   // The response's deadline. Only the bytes the client has received earn time: those written
   // less those still in the socket's send queue, which the kernel grows to megabytes (a reader
   // that takes nothing would otherwise earn minutes from what sits there).
@@ -533,7 +579,7 @@ class DeadlineStream final : public httplib::Stream {
     if (::ioctl(sock_, SIOCOUTQ, &queued) != 0) queued = 0;
     const int64_t received = std::max<int64_t>(0, written_ - queued);
     const int64_t earned_ms = received * 1000 / deadlines_.response_min_bytes_per_s;
-    return write_start_ + std::chrono::seconds(deadlines_.response_grace_s) + std::chrono::milliseconds(earned_ms);
+    return write_start_ + std::chrono::seconds(deadlines_.response_grace_s) + std::chrono::milliseconds(earned_ms) + paused_;
   }
 
   // The socket timeout, or the time to the deadline when that is sooner, rounded up: a wait cut
@@ -639,6 +685,11 @@ const HeadRefusal& body_refusal() {
 
 bool request_timed_out() { return current_connection && current_connection->timed_out(); }
 
+void allow_pause(const std::string& holder) {
+  if (current_connection) current_connection->allow_pause(holder);
+}
+
+
 HttpServer::HttpServer() {
   // The verdict on the connection, taken as each answer is about to be written. It closes after
   // an answer to a head that was late, malformed or refused (408, 400, 414, 501: nothing says
@@ -695,7 +746,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   // The largest chunk a chunked body may declare: the body limit (bounded so that ChunkFraming's
   // hexadecimal sum cannot overflow, whatever --max-upload-mb says).
   const auto max_chunk = static_cast<int64_t>(std::min<size_t>(payload_max_length_, size_t{1} << 56));
-  DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines, max_chunk);
+  DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines, max_chunk, paused_);
   std::string ip;
   int port = 0;
   strm.get_remote_ip_and_port(ip, port);

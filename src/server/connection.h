@@ -15,6 +15,8 @@
 #include <mutex>
 #include <string>
 
+#include "server/paused_streams.h"
+
 namespace clap::server {
 
 // How long a client may take to send a request, and to read its answer (docs/security.md,
@@ -29,6 +31,13 @@ struct RequestDeadlines {
   // at that rate on average once its first seconds are past; the connection is reset otherwise.
   int response_grace_s = 30;
   int64_t response_min_bytes_per_s = 8 << 10;
+  // A stream a player may pause (allow_pause: an authenticated /rest/stream or download): when
+  // the write timeout or the rate rule above would cut it, it is held on for up to pause_s more
+  // in all (0: never), while its holder (the user) holds fewer than pauses_per_holder such held
+  // streams and the server fewer than pauses_total (each holds a thread: the rest stay free).
+  int pause_s = 600;
+  int pauses_per_holder = 2;
+  int pauses_total = 4;
 };
 constexpr int kBodySecondsPerMB = 10;
 
@@ -49,6 +58,10 @@ const HeadRefusal& head_refusal();
 // not: the body's read fails at that byte, and the connection is closed after the answer.
 const HeadRefusal& body_refusal();
 bool request_timed_out();
+
+// The answer this thread is about to write is a stream a player may pause, on behalf of
+// `holder` (a user: RequestDeadlines::pause_s says how long, and how many at once).
+void allow_pause(const std::string& holder);
 
 // Splits a URL's query (the target's text after its first '?') into parameters at the FIRST
 // '=' of each '&'-separated pair, decoding both sides ('+' is a space): `q=x=y` is q = "x=y",
@@ -87,6 +100,7 @@ class HttpServer final : public httplib::Server {
   std::map<std::string, int> open_;  // connections being served per non-loopback address
   // Connections accepted and waiting for a thread (set_threads' pool counts them).
   std::shared_ptr<std::atomic<int>> waiting_ = std::make_shared<std::atomic<int>>(0);
+  PausedStreams paused_;
 
   bool process_and_close_socket(socket_t sock) override;
 };

@@ -294,6 +294,10 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   http.deadlines.body_s = std::max(1, o.body_timeout_s);
   http.deadlines.response_grace_s = std::max(1, o.response_grace_s > 0 ? o.response_grace_s : o.timeout_s);
   http.deadlines.response_min_bytes_per_s = std::max<int64_t>(1, o.response_min_bytes_per_s);
+  http.deadlines.pause_s = std::max(0, o.stream_pause_s);
+  http.deadlines.pauses_per_holder = std::max(0, o.paused_streams_per_user);
+  // Never every thread: one stays for everything else however many are configured.
+  http.deadlines.pauses_total = std::clamp(o.paused_streams, 0, std::max(0, o.http_threads - 1));
   http.per_address = std::max(1, o.connections_per_address);
   http.send_buffer = std::max(0, o.send_buffer_bytes);
   http.set_threads(o.http_threads);

@@ -52,6 +52,12 @@ struct ServerOptions {
   // received, or the connection is reset: a client reading a byte at a time held a thread (connection.h).
   int response_grace_s = 0;
   int64_t response_min_bytes_per_s = 8 << 10;
+  // A Subsonic stream (/rest/stream, download) a player pauses is held past those rules for up to
+  // this long in all (0 = never), at most paused_streams_per_user per user and paused_streams in
+  // all at once, each holding a thread (connection.h RequestDeadlines::pause_s).
+  int stream_pause_s = 600;
+  int paused_streams_per_user = 2;
+  int paused_streams = 4;
   // Each connection's kernel send buffer (SO_SNDBUF); 0 = the kernel's, grown as it sees fit (to
   // net.ipv4.tcp_wmem's maximum, 4 MB here): a response that fits is handed over whole at once.
   int send_buffer_bytes = 0;

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "server/api.h"
 #include "server/api_request.h"
+#include "server/connection.h"
 #include "server/subsonic.h"
 #include "service/media_files.h"
 
@@ -177,6 +178,9 @@ void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> fil
 
 void serve_song(Call& call, bool may_transcode) {
   const store::Track& t = call.song(call.required("id"));
+  // A player may pause it and read on where it stopped (a transcode cannot be asked for again
+  // from a byte): held within the user's share of paused streams (connection.h).
+  allow_pause("rest user " + call.user.name);
   const StreamPlan plan = may_transcode ? plan_stream(call, t) : StreamPlan{};
   size_t size = 0;
   std::shared_ptr<int> file = open_song(call, t, size);
