@@ -42,9 +42,8 @@ struct MpdRadioOptions {
   double diversity = 0.3;
   bool once = false;
   bool for_me = false;
-  std::string user;
   RuleCliOptions rules;
-  std::string user;         // whose listening history the songs heard go to
+  std::string user;         // whose listening history the songs heard go to, and whose taste --for-me follows
   bool no_history = false;
 };
 
@@ -223,8 +222,6 @@ int run_mpd_radio(const MpdRadioOptions& o) {
       print_note("the radio for " + user.name + ": following the nearest of " + std::to_string(taste->centres.size()) +
                  " taste centres, leaving songs skipped");
     so.taste = std::move(taste);
-  } else if (!o.user.empty()) {
-    throw InvalidArgument("--user goes with --for-me");
   }
   service::RadioStation station(lib, folder, so);
   std::string said;
@@ -297,11 +294,10 @@ void add_radio_command(CLI::App& app, Action& action) {
   cmd->add_flag("--for-me", o->for_me,
                 "The radio for you: follow the taste centre nearest the song playing (clapsearch taste) and leave the "
                 "neighbourhood of songs skipped in this session");
-  cmd->add_option("--user", o->user, "With --for-me: whose taste (default: the index's only user)");
   cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts); says why when nothing is added");
   cmd->add_option("--user", o->user,
-                  "Record the songs heard in this user's listening history (default: the index's only user; required "
-                  "when it has several)");
+                  "Record the songs heard in this user's listening history and, with --for-me, follow their taste "
+                  "(default: the index's only user; required when it has several)");
   cmd->add_flag("--no-history", o->no_history, "Do not record what MPD plays in the listening history");
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);

@@ -13,6 +13,7 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/regular_file.h"
+#include "core/utc_time.h"
 #include "service/accounts.h"
 
 namespace clap::cli {
@@ -93,14 +94,6 @@ std::string read_password(const UserOptions& o, bool confirm) {
   return password;
 }
 
-std::string utc_time(int64_t unix_s) {
-  const std::time_t t = static_cast<std::time_t>(unix_s);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void print_new_key_note() {
   std::fprintf(stderr,
@@ -147,7 +140,7 @@ int run_keys(const UserOptions& o) {
       ojson one;
       one["id"] = k.id;
       one["label"] = k.label;
-      one["created"] = utc_time(k.created_at);
+      one["created"] = utc_date_time(k.created_at);
       j.push_back(one);
     }
     print_json(j);
@@ -159,7 +152,7 @@ int run_keys(const UserOptions& o) {
     return 0;
   }
   Table table({"id", "label", "created"}, {true, false, false});
-  for (const store::ApiKeyRecord& k : keys) table.add({std::to_string(k.id), k.label, utc_time(k.created_at)});
+  for (const store::ApiKeyRecord& k : keys) table.add({std::to_string(k.id), k.label, utc_date_time(k.created_at)});
   table.print(stdout);
   return 0;
 }
@@ -180,7 +173,7 @@ int run_list(const UserOptions& o) {
       u["id"] = a.id;
       u["name"] = a.name;
       u["admin"] = a.admin;
-      u["created"] = utc_time(a.created_at);
+      u["created"] = utc_date_time(a.created_at);
       u["api_keys"] = a.api_keys;
       j.push_back(u);
     }
@@ -193,7 +186,7 @@ int run_list(const UserOptions& o) {
   }
   Table table({"id", "name", "admin", "created", "API keys"}, {true, false, false, false, true});
   for (const service::Account& a : users)
-    table.add({std::to_string(a.id), a.name, a.admin ? "yes" : "", utc_time(a.created_at), std::to_string(a.api_keys)});
+    table.add({std::to_string(a.id), a.name, a.admin ? "yes" : "", utc_date_time(a.created_at), std::to_string(a.api_keys)});
   table.print(stdout);
   return 0;
 }

@@ -6,21 +6,12 @@
 #include <cmath>
 #include <ctime>
 
+#include "core/utc_time.h"
 #include "server/subsonic.h"
 
 namespace clap::server::subsonic {
 
-std::string date_time(int64_t unix_s) {
-  // RFC 3339 has four-digit years: a time stored beyond 9999 (a client's wrong clock) is shown
-  // as the last second it can write, never as a date no client parses.
-  constexpr int64_t kLastRfc3339Second = 253402300799;  // 9999-12-31T23:59:59Z
-  const std::time_t t = static_cast<std::time_t>(std::clamp<int64_t>(unix_s, 0, kLastRfc3339Second));
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
+std::string date_time(int64_t unix_s) { return utc_date_time(unix_s); }
 
 std::string suffix_of_path(const std::string& path) {
   const size_t slash = path.find_last_of('/');

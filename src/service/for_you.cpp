@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "service/history.h"
 #include "service/history_files.h"
 #include "service/song_resolver.h"
 #include "core/vector_math.h"
@@ -40,24 +41,9 @@ TasteHistory history_from_file(const LibrarySnapshot& snap, const std::string& p
   int64_t missing = 0;
   std::unordered_map<std::string, const store::Track*> resolved;  // a favourite is resolved once
   for (const Listen& l : file.listens) {
-    std::string key = l.mbid;
-    for (const std::string* part : {&l.isrc, &l.artist, &l.title, &l.album}) {
-      key += '\x1f';
-      key += *part;
-    }
-    key += '\x1f';
-    key += std::to_string(std::lround(l.duration_s));
+    const std::string key = listen_key(l);
     auto it = resolved.find(key);
-    if (it == resolved.end()) {
-      SongRef ref;
-      ref.mbid = l.mbid;
-      ref.isrc = l.isrc;
-      ref.artist = l.artist;
-      ref.title = l.title;
-      ref.album = l.album;
-      ref.duration_s = l.duration_s;
-      it = resolved.emplace(key, snap.song_index().resolve(ref).track).first;
-    }
+    if (it == resolved.end()) it = resolved.emplace(key, snap.song_index().resolve(song_ref_of(l)).track).first;
     if (it->second) h.plays.push_back({it->second->id, l.played_at, false});
     else ++missing;
   }

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/utc_time.h"
 #include "service/song_resolver.h"
 #include "service/user_data.h"
 
@@ -55,8 +56,8 @@ std::unordered_set<std::string> kept_play_keys(const store::Store& store, int64_
   return keys;
 }
 
-// What the resolver is asked, as one string: listens of one song share it (a history names
-// its favourites thousands of times; each is resolved once).
+}  // namespace
+
 std::string listen_key(const Listen& l) {
   std::string k = l.mbid;
   for (const std::string* part : {&l.isrc, &l.artist, &l.title, &l.album}) {
@@ -68,7 +69,16 @@ std::string listen_key(const Listen& l) {
   return k;
 }
 
-}  // namespace
+SongRef song_ref_of(const Listen& l) {
+  SongRef ref;
+  ref.mbid = l.mbid;
+  ref.isrc = l.isrc;
+  ref.artist = l.artist;
+  ref.title = l.title;
+  ref.album = l.album;
+  ref.duration_s = l.duration_s;
+  return ref;
+}
 
 HistoryImport import_listens(store::Store& store, const std::vector<store::Track>& tracks, int64_t user_id,
                              const std::vector<Listen>& listens, const std::string& source) {
@@ -80,16 +90,7 @@ HistoryImport import_listens(store::Store& store, const std::vector<store::Track
   for (const Listen& l : listens) {
     const std::string lk = listen_key(l);
     auto it = resolved.find(lk);
-    if (it == resolved.end()) {
-      SongRef ref;
-      ref.mbid = l.mbid;
-      ref.isrc = l.isrc;
-      ref.artist = l.artist;
-      ref.title = l.title;
-      ref.album = l.album;
-      ref.duration_s = l.duration_s;
-      it = resolved.emplace(lk, songs.resolve(ref)).first;
-    }
+    if (it == resolved.end()) it = resolved.emplace(lk, songs.resolve(song_ref_of(l))).first;
     const Resolution& r = it->second;
     if (!r.track) {
       ++report.unresolved;
@@ -141,14 +142,6 @@ auto with_store(const std::string& db, store::OpenMode mode, const Do& action) {
   return action(*s);
 }
 
-std::string utc_text(int64_t unix_s) {
-  const std::time_t t = static_cast<std::time_t>(unix_s);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void put_song(nlohmann::ordered_json& j, const store::SongRef& song) {
   j["track_id"] = song.track_id;
@@ -190,7 +183,7 @@ void export_history(const std::string& db, const std::string& user_name, std::FI
         j["type"] = "play";
         j["user"] = user.name;
         j["played_at"] = p.played_at;
-        j["time"] = utc_text(p.played_at);
+        j["time"] = utc_date_time(p.played_at);
         j["source"] = p.source;
         j["seconds_played"] = p.seconds_played;
         j["skipped"] = p.skipped;
@@ -204,7 +197,7 @@ void export_history(const std::string& db, const std::string& user_name, std::FI
         j["user"] = user.name;
         j["kind"] = f.kind;
         j["at"] = f.at;
-        j["time"] = utc_text(f.at);
+        j["time"] = utc_date_time(f.at);
         if (rating) j["rating"] = f.rating;
         if (f.kind == "song") put_song(j, f.song);
         else j["item_id"] = f.item_id;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "service/history_files.h"
+#include "service/song_resolver.h"
 #include "store/store.h"
 
 namespace clap::service {
@@ -41,6 +42,11 @@ struct HistoryImport {
 // `source`, all in one transaction. `tracks`: store.tracks() (what the resolver looks in).
 HistoryImport import_listens(store::Store& store, const std::vector<store::Track>& tracks, int64_t user_id,
                              const std::vector<Listen>& listens, const std::string& source);
+
+// What the resolver is asked about a listen (song_resolver.h), and the same as one string: listens
+// of one song share it (a history names its favourites thousands of times; each is resolved once).
+SongRef song_ref_of(const Listen& listen);
+std::string listen_key(const Listen& listen);
 
 // The identity of a play for the import's uniqueness rule (above).
 std::string play_key(int64_t user_id, const std::string& source, int64_t played_at, const store::SongRef& song);
