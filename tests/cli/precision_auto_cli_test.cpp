@@ -84,7 +84,7 @@ void expect_rule_holds(const json& c) {
 
 TEST_F(PrecisionAutoCli, FirstRunChoosesOnTheLibrarysAudioAndLaterRunsKeepTheChoice) {
   const std::string db = dir() + "/auto.db";
-  const json run = json::parse(ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --json"));
+  const json run = json::parse(ok("index " + music() + " --db " + test::quoted(db) + model() + " --precision auto" + settings() + " --json"));
   const json st = status(db);
   const json& choice = st["model"]["precision_choice"];
   expect_rule_holds(choice);
@@ -122,7 +122,7 @@ TEST_F(PrecisionAutoCli, FirstRunChoosesOnTheLibrarysAudioAndLaterRunsKeepTheCho
   // The same measurement again (another index of the same folder): the same sample, and the same
   // cosines and agreements bit for bit (only the times differ).
   const std::string db2 = dir() + "/auto-again.db";
-  ok("index " + music() + " --db " + test::quoted(db2) + model() + settings());
+  ok("index " + music() + " --db " + test::quoted(db2) + model() + " --precision auto" + settings());
   const json choice2 = status(db2)["model"]["precision_choice"];
   expect_rule_holds(choice2);
   EXPECT_EQ(choice2["sample"], choice["sample"]);
@@ -153,7 +153,7 @@ TEST_F(PrecisionAutoCli, BoundsThatCannotHoldKeepFp32) {
   // No lower precision keeps every window at cosine 1 of fp32 (bf16 and int8 round): fp32 stays,
   // and the table says which bound each one missed.
   const std::string db = dir() + "/strict.db";
-  ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --auto-min-cosine 1");
+  ok("index " + music() + " --db " + test::quoted(db) + model() + " --precision auto" + settings() + " --auto-min-cosine 1");
   const json c = status(db)["model"]["precision_choice"];
   expect_rule_holds(c);
   EXPECT_EQ(c["chosen"], "fp32");
@@ -175,7 +175,7 @@ TEST_F(PrecisionAutoCli, TooLittleAudioKeepsFp32UntilTheFirstRunWithTracks) {
   // An index whose folder holds no audio yet: nothing to measure on, fp32 recorded as kept.
   const std::string db = dir() + "/empty-first.db";
   fs::create_directories(dir() + "/nothing");
-  ok("index " + test::quoted(dir() + "/nothing") + " --db " + test::quoted(db) + model() + settings());
+  ok("index " + test::quoted(dir() + "/nothing") + " --db " + test::quoted(db) + model() + " --precision auto" + settings());
   json c = status(db)["model"]["precision_choice"];
   EXPECT_FALSE(c["measured"].get<bool>()) << c.dump(1);
   EXPECT_EQ(c["chosen"], "fp32");
@@ -188,7 +188,7 @@ TEST_F(PrecisionAutoCli, TooLittleAudioKeepsFp32UntilTheFirstRunWithTracks) {
 
   // One short track (a few windows): too few to rank on; fp32 is kept for good once it is indexed.
   const std::string small = dir() + "/small.db";
-  ok("index " + test::quoted(dir() + "/short") + " --db " + test::quoted(small) + model() + settings());
+  ok("index " + test::quoted(dir() + "/short") + " --db " + test::quoted(small) + model() + " --precision auto" + settings());
   c = status(small)["model"]["precision_choice"];
   EXPECT_FALSE(c["measured"].get<bool>());
   EXPECT_NE(c["reason"].get<std::string>().find("sounding windows to measure on (at least 20 needed)"), std::string::npos)
@@ -203,7 +203,7 @@ TEST_F(PrecisionAutoCli, TooLittleAudioKeepsFp32UntilTheFirstRunWithTracks) {
 TEST_F(PrecisionAutoCli, WithoutBfloat16InstructionsBf16IsNotACandidate) {
   if (cpu_isa_level() < IsaLevel::Avx2) GTEST_SKIP() << "no AVX2 on this CPU";
   const std::string db = dir() + "/avx2.db";
-  ok("index " + music() + " --db " + test::quoted(db) + model() + settings(), "CLAPSEARCH_ISA=avx2");
+  ok("index " + music() + " --db " + test::quoted(db) + model() + " --precision auto" + settings(), "CLAPSEARCH_ISA=avx2");
   const json c = status(db)["model"]["precision_choice"];
   expect_rule_holds(c);
   EXPECT_FALSE(c["trials"][1]["measured"].get<bool>()) << c.dump(1);
@@ -228,7 +228,7 @@ TEST_F(PrecisionAutoCli, DoctorFidelityShowsTheTableAutoChoosesFrom) {
 
 TEST_F(PrecisionAutoCli, MigrateCarriesTheChoiceToPostgresql) {
   const std::string db = dir() + "/to-migrate.db";
-  ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --auto-min-cosine 1");
+  ok("index " + music() + " --db " + test::quoted(db) + model() + " --precision auto" + settings() + " --auto-min-cosine 1");
   const json choice = status(db)["model"]["precision_choice"];
   const std::string pg = test::PostgresServer::shared().create_database();
   ok("migrate --from " + test::quoted(db) + " --to " + test::quoted(pg));
