@@ -60,11 +60,11 @@ track tones/low-hum.mp3 "sine=f=220:d=22:sample_rate=44100" "Low Hum" "Sine Ense
 track tones/concert-a.flac "sine=f=440:d=16:sample_rate=44100" "Concert A" "Sine Ensemble" "Tones" "Classical" -c:a flac
 track tones/high-whistle.ogg "sine=f=880:d=13:sample_rate=48000" "High Whistle" "Sine Ensemble" "Tones" "Ambient" -c:a libvorbis -q:a 3
 track tones/siren-song.mp3 "aevalsrc=0.4*sin(2*PI*(300+200*sin(2*PI*0.25*t))*t):d=25:s=44100" "Siren Song" "Wobble Trio" "Sweeps" "Electronic" -c:a libmp3lame -b:a 96k
-track noise/pink-rain.flac "anoisesrc=color=pink:amplitude=0.3:d=18:r=44100" "Pink Rain" "Noise Collective" "Weather" "Noise" -c:a flac
-track noise/brown-thunder.mp3 "anoisesrc=color=brown:amplitude=0.4:d=14:r=44100" "Brown Thunder" "Noise Collective" "Weather" "Noise" -c:a libmp3lame -b:a 96k
+track noise/pink-rain.flac "anoisesrc=seed=11:color=pink:amplitude=0.3:d=18:r=44100" "Pink Rain" "Noise Collective" "Weather" "Noise" -c:a flac
+track noise/brown-thunder.mp3 "anoisesrc=seed=12:color=brown:amplitude=0.4:d=14:r=44100" "Brown Thunder" "Noise Collective" "Weather" "Noise" -c:a libmp3lame -b:a 96k
 # Tone then silence: its last windows are silent (no score on the strip).
 track tones/quiet-interlude.mp3 "aevalsrc=if(lt(t\\,8)\\,0.3*sin(2*PI*330*t)\\,0):d=22:s=44100" "Quiet Interlude" "Sine Ensemble" "Tones" "Classical" -c:a libmp3lame -b:a 96k
-track noise/static-sea.wav "anoisesrc=color=white:amplitude=0.2:d=12:r=44100" "Static Sea" "Wobble Trio" "Weather" "Electronic" -af lowpass=f=2000 -c:a pcm_s16le
+track noise/static-sea.wav "anoisesrc=seed=13:color=white:amplitude=0.2:d=12:r=44100" "Static Sea" "Wobble Trio" "Weather" "Electronic" -af lowpass=f=2000 -c:a pcm_s16le
 # Not audio: recorded as an error (the library view lists it; the map leaves it out).
 printf 'this is not an mp3\n' >"$MUSIC/noise/broken.mp3"
 # The query-by-example clip: 12 s cut out of an indexed file (that track must come back).

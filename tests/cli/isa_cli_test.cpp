@@ -57,7 +57,7 @@ class IsaCli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new std::string(test::temp_dir() + "/isa");
     test::ffmpeg(*dir_ + "/chord.mp3", "-f lavfi -i \"sine=f=220:d=12:sample_rate=48000\" -b:a 128k");
-    test::ffmpeg(*dir_ + "/noise.wav", "-f lavfi -i \"anoisesrc=d=8:c=pink:r=32000:a=0.3\"");
+    test::ffmpeg(*dir_ + "/noise.wav", "-f lavfi -i \"anoisesrc=seed=11:d=8:c=pink:r=32000:a=0.3\"");
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string dir() { return *dir_; }

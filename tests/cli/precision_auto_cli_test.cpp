@@ -36,8 +36,8 @@ class PrecisionAutoCli : public ::testing::Test {
     // Six tracks of 20-25 s: 5 s windows every 5 s give 26 sounding windows to sample (the rule
     // needs 20), different enough that the rankings mean something.
     const char* sources[] = {
-        "sine=f=220:d=24", "sine=f=880:d=22", "anoisesrc=d=20:c=pink:a=0.3", "anoisesrc=d=21:c=brown:a=0.4",
-        "sine=f=440:d=25", "anoisesrc=d=23:c=white:a=0.2",
+        "sine=f=220:d=24", "sine=f=880:d=22", "anoisesrc=seed=11:d=20:c=pink:a=0.3", "anoisesrc=seed=12:d=21:c=brown:a=0.4",
+        "sine=f=440:d=25", "anoisesrc=seed=13:d=23:c=white:a=0.2",
     };
     for (int i = 0; i < 6; ++i)
       test::ffmpeg(*dir_ + "/music/track" + std::to_string(i) + ".flac",

@@ -42,7 +42,7 @@ class PrecisionCli : public ::testing::Test {
     dir_ = new std::string(test::temp_dir() + "/precision");
     test::ffmpeg(*dir_ + "/music/sweep.flac", "-f lavfi -i \"sine=f=330:d=14:sample_rate=44100\" -af \"vibrato=f=3\"");
     test::ffmpeg(*dir_ + "/music/chord.mp3", "-f lavfi -i \"sine=f=220:d=22:sample_rate=48000\" -b:a 128k");
-    test::ffmpeg(*dir_ + "/music/noise.wav", "-f lavfi -i \"anoisesrc=d=8:c=pink:r=32000:a=0.3\"");
+    test::ffmpeg(*dir_ + "/music/noise.wav", "-f lavfi -i \"anoisesrc=seed=11:d=8:c=pink:r=32000:a=0.3\"");
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string dir() { return *dir_; }

@@ -50,7 +50,7 @@ TEST(IndexBench, DISABLED_ThroughputAndPipelineOverhead) {
     const auto& k = kinds[i % 6];
     char cmd[512];
     std::snprintf(cmd, sizeof cmd,
-                  "ffmpeg -nostdin -loglevel error -y -f lavfi -i \"anoisesrc=d=%d:c=pink:a=0.2:r=44100\" -f lavfi -i "
+                  "ffmpeg -nostdin -loglevel error -y -f lavfi -i \"anoisesrc=seed=11:d=%d:c=pink:a=0.2:r=44100\" -f lavfi -i "
                   "\"sine=f=%d:d=%d:sample_rate=44100\" -filter_complex amix=inputs=2 %s '%s/f%02d.%s'",
                   seconds, 220 + 40 * i, seconds, k[1], lib.c_str(), i, k[0]);
     ASSERT_EQ(test::run_command(cmd), 0) << cmd;

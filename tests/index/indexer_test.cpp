@@ -93,7 +93,7 @@ TEST(Indexer, FormatsWindowsSilenceTagsAndEmbeddings) {
   ffmpeg(lib + "/long/b.flac",
          "-f lavfi -i \"aevalsrc=if(lt(t\\,4)+gt(t\\,21)\\,0.5*sin(2*PI*330*t)\\,0)|if(lt(t\\,4)+gt(t\\,21)\\,0.4*sin(2*PI*"
          "500*t)\\,0):s=32000:d=25\" -c:a flac");
-  ffmpeg(lib + "/c.ogg", "-f lavfi -i \"anoisesrc=d=2:c=pink:r=22050:a=0.3\" -c:a libvorbis -metadata title=Noise");
+  ffmpeg(lib + "/c.ogg", "-f lavfi -i \"anoisesrc=seed=11:d=2:c=pink:r=22050:a=0.3\" -c:a libvorbis -metadata title=Noise");
   ffmpeg(lib + "/d.opus", tone(880, 2, 48000, 2) + " -c:a libopus -b:a 96k");
   ffmpeg(lib + "/e.m4a", tone(1200, 2, 44100) + " -c:a aac -metadata artist=Someone");
   ffmpeg(lib + "/f.wav", tone(200, 2, 8000) + " -c:a pcm_s16le");
@@ -248,7 +248,7 @@ TEST(Indexer, IncrementalUnchangedChangedMovedDeleted) {
   EXPECT_NE(track_at(db, lib + "/y.flac").mtime_ns, y0.mtime_ns);
 
   // Modified content: embedded again, new embedding.
-  ffmpeg(lib + "/z.ogg", "-f lavfi -i \"anoisesrc=d=2:c=white:r=44100:a=0.5\" -c:a libvorbis");
+  ffmpeg(lib + "/z.ogg", "-f lavfi -i \"anoisesrc=seed=12:d=2:c=white:r=44100:a=0.5\" -c:a libvorbis");
   s = run(db, {lib});
   EXPECT_EQ(s.indexed, 1);
   EXPECT_EQ(s.unchanged, 2);

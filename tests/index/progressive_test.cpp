@@ -66,7 +66,7 @@ const ClapModel& tiny() {
 const std::string& library() {
   static const std::string dir = test::shared_fixture("progressive-library", [](const std::string& d) {
     test::ffmpeg(d + "/a.flac", "-f lavfi -i \"sine=f=300:d=62:sample_rate=22050\" -c:a flac");
-    test::ffmpeg(d + "/b.mp3", "-f lavfi -i \"anoisesrc=d=47:c=pink:r=44100:a=0.3\" -c:a libmp3lame -b:a 128k");
+    test::ffmpeg(d + "/b.mp3", "-f lavfi -i \"anoisesrc=seed=11:d=47:c=pink:r=44100:a=0.3\" -c:a libmp3lame -b:a 128k");
     test::ffmpeg(d + "/c.flac",
                  "-f lavfi -i \"aevalsrc=if(lt(t\\,8)+gt(t\\,33)\\,0.5*sin(2*PI*440*t)\\,0):s=32000:d=55\" -c:a flac");
     test::ffmpeg(d + "/d.wav", "-f lavfi -i \"sine=f=900:d=12:sample_rate=16000\" -c:a pcm_s16le");

@@ -48,7 +48,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     env = dict(os.environ, HF_HOME=os.path.join(tmp, 'hf'), HF_HUB_OFFLINE='1')
     env.pop('MPD_PASSWORD', None)
     env.pop('CLAPSEARCH_DB', None)
-    songs = {'short.flac': 'sine=f=330:d=3', 'long.flac': 'sine=f=550:d=40', 'other.flac': 'anoisesrc=color=pink:d=40'}
+    songs = {'short.flac': 'sine=f=330:d=3', 'long.flac': 'sine=f=550:d=40', 'other.flac': 'anoisesrc=seed=11:color=pink:d=40'}
     os.makedirs(music)
     for name, source in songs.items():
         subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source,

@@ -42,7 +42,7 @@ faiss_filter='VectorIndex.IvfAndExactResultsDoNotDependOnTheThreadCount:Compress
 mkdir -p "$work/music"
 ffmpeg -v error -f lavfi -i "sine=f=330:d=6:sample_rate=44100" -af "vibrato=f=3" "$work/music/sweep.flac"
 ffmpeg -v error -f lavfi -i "sine=f=220:d=7:sample_rate=48000" -b:a 128k "$work/music/chord.mp3"
-ffmpeg -v error -f lavfi -i "anoisesrc=d=5:c=pink:r=32000:a=0.3" "$work/music/noise.wav"
+ffmpeg -v error -f lavfi -i "anoisesrc=seed=11:d=5:c=pink:r=32000:a=0.3" "$work/music/noise.wav"
 model=$golden/tiny-unfused
 run_index_search() {  # PREFIX... : index + search into $work/$tag, embed in bf16 and int8
   local tag=$1; shift

@@ -72,8 +72,8 @@ track() {   # track OUT SOURCE TITLE ARTIST ALBUM [ffmpeg output options...]
 }
 track tones/concert-a.flac "sine=f=440:d=12:sample_rate=44100" "Concert A" "Sine Ensemble" "Tones" -c:a flac
 track tones/high-whistle.mp3 "sine=f=880:d=11:sample_rate=44100" "High Whistle" "Sine Ensemble" "Tones" -c:a libmp3lame -b:a 96k
-track noise/pink-rain.ogg "anoisesrc=color=pink:amplitude=0.3:d=12:r=44100" "Pink Rain" "Noise Collective" "Weather" -c:a libvorbis -q:a 3
-track noise/brown-thunder.flac "anoisesrc=color=brown:amplitude=0.4:d=10:r=44100" "Brown Thunder" "Noise Collective" "Weather" -c:a flac
+track noise/pink-rain.ogg "anoisesrc=seed=11:color=pink:amplitude=0.3:d=12:r=44100" "Pink Rain" "Noise Collective" "Weather" -c:a libvorbis -q:a 3
+track noise/brown-thunder.flac "anoisesrc=seed=12:color=brown:amplitude=0.4:d=10:r=44100" "Brown Thunder" "Noise Collective" "Weather" -c:a flac
 printf 'this is not an mp3\n' >"$MUSIC/noise/broken.mp3"
 CLIP="$TMP/clip.wav"
 ff -ss 2 -t 6 -i "$MUSIC/tones/concert-a.flac" -ac 1 -ar 44100 "$CLIP"

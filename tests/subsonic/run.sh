@@ -60,8 +60,8 @@ track() {   # track OUT SOURCE TITLE ARTIST ALBUM NUMBER GENRE YEAR [ffmpeg outp
 track "Sine Ensemble/Tones/01 Concert A.flac" "sine=f=440:d=12:sample_rate=44100" "Concert A" "Sine Ensemble" "Tones" 1 Ambient 2019 -c:a flac
 track "Sine Ensemble/Tones/02 High Whistle.mp3" "sine=f=880:d=11:sample_rate=44100" "High Whistle" "Sine Ensemble" "Tones" 2 Ambient 2019 -c:a libmp3lame -b:a 96k
 track "Sine Ensemble/Overtones/01 Fifth.ogg" "sine=f=660:d=10:sample_rate=44100" "Fifth" "Sine Ensemble" "Overtones" 1 Drone 2021 -c:a libvorbis -q:a 3
-track "Noise Collective/Weather/01 Pink Rain.ogg" "anoisesrc=color=pink:amplitude=0.3:d=12:r=44100" "Pink Rain" "Noise Collective" "Weather" 1 Noise 2020 -c:a libvorbis -q:a 3
-track "Noise Collective/Weather/Disc 2/02 Brown Thunder.flac" "anoisesrc=color=brown:amplitude=0.4:d=10:r=44100" "Brown Thunder" "Noise Collective" "Weather" 2 Noise 2020 -c:a flac
+track "Noise Collective/Weather/01 Pink Rain.ogg" "anoisesrc=seed=11:color=pink:amplitude=0.3:d=12:r=44100" "Pink Rain" "Noise Collective" "Weather" 1 Noise 2020 -c:a libvorbis -q:a 3
+track "Noise Collective/Weather/Disc 2/02 Brown Thunder.flac" "anoisesrc=seed=12:color=brown:amplitude=0.4:d=10:r=44100" "Brown Thunder" "Noise Collective" "Weather" 2 Noise 2020 -c:a flac
 
 # --- media (media.test.mjs): covers and lyrics on the same five tracks (no track added) ---
 # High Whistle gets an embedded 320x240 PNG cover and LRC lyrics in its ID3 tag; Concert A
