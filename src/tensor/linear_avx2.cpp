@@ -146,7 +146,7 @@ CLAP_AVX2 inline void tile_i8_avx2(const int16_t* x, int64_t ldx, const I8Strip&
 // the saturating vpdpbusds): the VEX form ({vex}: the assembler would otherwise pick the EVEX
 // encoding, an AVX-512 instruction), one asm statement for the register allocation madd_add
 // explains.
-CLAP_AVX_VNNI inline __m256i dpbusd_vex(__m256i acc, __m256i a, __m256i w) {
+CLAP_AVX_VNNI inline __m256i dpbusd_avx_vnni(__m256i acc, __m256i a, __m256i w) {
   asm("%{vex%} vpdpbusd %[w], %[a], %[acc]" : [acc] "+x"(acc) : [a] "x"(a), [w] "x"(w));
   return acc;
 }
@@ -170,8 +170,8 @@ CLAP_AVX_VNNI inline void half_tile_i8_avx_vnni(const I8Rows& x, const I8Panel& 
       int32_t group;
       __builtin_memcpy(&group, x.u + r * x.ldx + 4 * g, sizeof group);
       const __m256i a = _mm256_set1_epi32(group);
-      acc0[r] = dpbusd_vex(acc0[r], a, w0);
-      acc1[r] = dpbusd_vex(acc1[r], a, w1);
+      acc0[r] = dpbusd_avx_vnni(acc0[r], a, w0);
+      acc1[r] = dpbusd_avx_vnni(acc1[r], a, w1);
     }
   }
   const int count = std::min(16, valid - column);
