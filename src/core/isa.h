@@ -4,7 +4,7 @@
 // has), Avx2 (AVX2 with FMA: Haswell and later, Zen), Baseline (x86-64 as the binary is
 // compiled: SSE2). The chosen level is the CPU's best, capped by the environment variable
 // CLAPSEARCH_ISA=avx512|avx2-vnni|avx2|baseline when it is set. Within Avx2, AVX-VNNI (the VEX
-// vpdpbusd of Alder Lake, Intel N100 and later, Zen 5) is an extension the int8 kernel uses when
+// vpdpbusd of Alder Lake and later Core CPUs and Intel N100) is an extension the int8 kernel uses when
 // the CPU has it: `avx2-vnni` allows it, `avx2` runs plain AVX2 as Haswell-Skylake and Zen 2/3 do. Every dispatch site (tensor/linear.cpp,
 // tensor/ops.cpp, search/quantized_tracks.cpp) asks isa_level(), so a cap
 // holds for every command: forcing the AVX2 or baseline path on an AVX-512 machine measures and

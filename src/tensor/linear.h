@@ -148,7 +148,7 @@ float from_bf16(uint16_t value);
 // limits it to Skylake-X's set (foundation and BW: bf16 panels as float32 multiply-adds, int8
 // panels through vpmaddwd, same bits); Avx512F to the foundation instructions (int8 panels
 // then run the AVX2 kernel: without BW AVX-512 has no 16-bit multiplies). Avx2Vnni: the AVX2
-// kernels with AVX-VNNI's vpdpbusd (VEX, 256 bits) for int8 panels (Alder Lake, N100, Zen 5;
+// kernels with AVX-VNNI's vpdpbusd (VEX, 256 bits) for int8 panels (Alder Lake and later, N100;
 // chosen when core/isa.h allows it, the same sums); Avx2: plain AVX2. Neon: the ARM64
 // kernels (tensor/linear_neon.cpp), the best on aarch64, never chosen on x86-64; a limit above
 // it (Avx2 ... Avx512) leaves an ARM CPU its NEON kernels, Generic turns them off.

@@ -139,7 +139,7 @@ CLAP_AVX2 inline void tile_i8_avx2(const int16_t* x, int64_t ldx, const I8Strip&
   }
 }
 
-// ---- int8 panels with AVX-VNNI (Alder Lake, Intel N100 and later, Zen 5) ------------------
+// ---- int8 panels with AVX-VNNI (Alder Lake and later Core, Intel N100) ---------------------
 #define CLAP_AVX_VNNI __attribute__((target("avx2,fma,avxvnni")))
 
 // acc + the four u8·s8 products of each 32-bit lane of (a, w), exact in int32 (vpdpbusd, not
