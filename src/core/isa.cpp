@@ -15,12 +15,23 @@ struct Choice {
   std::string error;  // non-empty: the variable is invalid (level is then the CPU's best)
   std::string value;  // the variable's value ("" when unset)
   bool set = false;
+  bool avx_vnni = false;  // the Avx2 level may use AVX-VNNI
 };
+
+bool cpu_has_avx_vnni() {
+#if defined(__x86_64__)
+  static const bool has = __builtin_cpu_supports("avxvnni");
+  return has;
+#else
+  return false;
+#endif
+}
 
 Choice decide() {
   Choice c;
   const IsaLevel cpu = cpu_isa_level();
   c.level = cpu;
+  c.avx_vnni = cpu_has_avx_vnni();
   const char* env = std::getenv(kVariable);
   if (env == nullptr || *env == '\0') return c;
   c.set = true;
@@ -28,13 +39,13 @@ Choice decide() {
   IsaLevel wanted;
   if (c.value == "avx512")
     wanted = IsaLevel::Avx512;
-  else if (c.value == "avx2")
+  else if (c.value == "avx2" || c.value == "avx2-vnni")
     wanted = IsaLevel::Avx2;
   else if (c.value == "baseline")
     wanted = IsaLevel::Baseline;
   else {
-    c.error = std::string(kVariable) + "=" + c.value + " is not a kernel set (avx512, avx2 or baseline; this CPU has " +
-              isa_level_name(cpu) + ")";
+    c.error = std::string(kVariable) + "=" + c.value + " is not a kernel set (avx512, avx2-vnni, avx2 or baseline; this CPU has " +
+              isa_level_name(cpu) + (cpu_has_avx_vnni() ? " and AVX-VNNI" : "") + ")";
     return c;
   }
   if (static_cast<int>(wanted) > static_cast<int>(cpu)) {
@@ -43,7 +54,13 @@ Choice decide() {
               (cpu == IsaLevel::Baseline ? "" : " or lower");
     return c;
   }
+  if (c.value == "avx2-vnni" && !cpu_has_avx_vnni()) {
+    c.error = std::string(kVariable) + "=avx2-vnni asks for AVX-VNNI, which this CPU does not have (its best kernel set is " +
+              isa_level_name(cpu) + "); choose avx2";
+    return c;
+  }
   c.level = wanted;
+  c.avx_vnni = cpu_has_avx_vnni() && c.value != "avx2";
   return c;
 }
 
@@ -77,6 +94,11 @@ IsaLevel isa_level() {
   const Choice& c = choice();
   if (!c.error.empty()) throw Error(c.error);
   return c.level;
+}
+
+bool isa_allows_avx_vnni() {
+  (void)isa_level();  // throws when the variable is invalid
+  return choice().avx_vnni;
 }
 
 std::string isa_environment_error() { return choice().error; }

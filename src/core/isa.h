@@ -3,7 +3,9 @@
 // Levels (nested): Avx512 (AVX-512 Foundation, and whichever later AVX-512 extensions the CPU
 // has), Avx2 (AVX2 with FMA: Haswell and later, Zen), Baseline (x86-64 as the binary is
 // compiled: SSE2). The chosen level is the CPU's best, capped by the environment variable
-// CLAPSEARCH_ISA=avx512|avx2|baseline when it is set. Every dispatch site (tensor/linear.cpp,
+// CLAPSEARCH_ISA=avx512|avx2-vnni|avx2|baseline when it is set. Within Avx2, AVX-VNNI (the VEX
+// vpdpbusd of Alder Lake and later Core CPUs and Intel N100) is an extension the int8 kernel uses when
+// the CPU has it: `avx2-vnni` allows it, `avx2` runs plain AVX2 as Haswell-Skylake and Zen 2/3 do. Every dispatch site (tensor/linear.cpp,
 // tensor/ops.cpp, search/quantized_tracks.cpp) asks isa_level(), so a cap
 // holds for every command: forcing the AVX2 or baseline path on an AVX-512 machine measures and
 // tests the paths other CPUs run. Asking for more than the CPU has is an error (it would SIGILL).
@@ -32,5 +34,9 @@ std::string isa_environment_error();
 // Why isa_level() is what it is, for doctor and --version: "the CPU's best (CLAPSEARCH_ISA not
 // set)" or "CLAPSEARCH_ISA=avx2 (the CPU has avx512)".
 std::string isa_level_reason();
+
+// Whether the Avx2 level's int8 kernel may use AVX-VNNI: the CPU has it and CLAPSEARCH_ISA is
+// unset, avx512 or avx2-vnni (not avx2, which measures and tests what CPUs without it run).
+bool isa_allows_avx_vnni();
 
 }  // namespace clap

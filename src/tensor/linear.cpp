@@ -55,15 +55,17 @@ KernelIsa kernel_isa() {
   static const KernelIsa best =
       __builtin_cpu_supports("avx512f")
           ? (__builtin_cpu_supports("avx512bw") ? KernelIsa::Avx512 : KernelIsa::Avx512F)
-          : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? KernelIsa::Avx2
+          : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? KernelIsa::Avx2Vnni
                                                                               : KernelIsa::Generic;
   // Capped by the process's kernel set (core/isa.h: CLAPSEARCH_ISA) as well as by tests' limit.
   const IsaLevel level = isa_level();
   const int cap = static_cast<int>(level == IsaLevel::Avx512 ? KernelIsa::Avx512
-                                   : level == IsaLevel::Avx2 ? KernelIsa::Avx2
+                                   : level == IsaLevel::Avx2 ? KernelIsa::Avx2Vnni
                                                              : KernelIsa::Generic);
-  return static_cast<KernelIsa>(
+  const auto isa = static_cast<KernelIsa>(
       std::max({static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed), cap}));
+  // AVX-VNNI only where the CPU has it and the kernel set allows it; else plain AVX2.
+  return isa == KernelIsa::Avx2Vnni && !isa_allows_avx_vnni() ? KernelIsa::Avx2 : isa;
 #elif defined(__aarch64__)
   static const KernelIsa best = KernelIsa::Neon;  // Advanced SIMD is part of every ARMv8-A CPU
   return static_cast<KernelIsa>(std::max(static_cast<int>(best), g_kernel_limit.load(std::memory_order_relaxed)));
@@ -316,7 +318,7 @@ void linear_panels_f32(const float* x, int64_t rows, int64_t ldx, const LinearWe
 #if defined(__x86_64__)
                    if (avx512)
                      detail::strip_avx512(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, epilogue);
-                   else if (isa == KernelIsa::Avx2)
+                   else if (isa == KernelIsa::Avx2 || isa == KernelIsa::Avx2Vnni)
                      detail::strip_avx2(n, x + r * ldx, ldx, panel, bias, w.in, out, valid, add_residual);
                    else
 #elif defined(__aarch64__)
@@ -340,7 +342,7 @@ void linear_panels_bf16(const float* x, int64_t rows, int64_t ldx, const LinearW
   const bool add_residual = epilogue == Epilogue::AddResidual;
   const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
 #if defined(__x86_64__)
-  if (!avx512 && isa == KernelIsa::Avx2) {  // linear_avx2.cpp: inputs widened to float32 once
+  if (!avx512 && (isa == KernelIsa::Avx2 || isa == KernelIsa::Avx2Vnni)) {  // linear_avx2.cpp: inputs widened once
     if (scratch.input_widened.size() < static_cast<size_t>(rows * width)) scratch.input_widened.resize(rows * width);
     float* xf = scratch.input_widened.data();
     detail::widen_rows_bf16_avx2(xb, rows, width, xf);
@@ -382,10 +384,21 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
                    scratch.input_zero.data());
   const int8_t* weights = static_cast<const int8_t*>(w.weight);
   const bool avx512 = cpu_has_avx512bw(), vnni = cpu_has_avx512_vnni();
+  const bool avx_vnni = kernel_isa() == KernelIsa::Avx2Vnni;
   const bool avx2 = !avx512 && kernel_isa() <= KernelIsa::Avx2;  // also AVX-512 without BW
   const bool add_residual = epilogue == Epilogue::AddResidual;
   const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
 #if defined(__x86_64__)
+  if (avx_vnni) {  // linear_avx2.cpp: vpdpbusd reads the u8 rows as they are
+    return for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
+                          [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+                            const I8Panel panel{weights + p * groups * 4 * kPanel, w.bias + p * kPanel,
+                                                w.scale + p * kPanel, w.weight_sum + p * kPanel};
+                            const I8Rows xr{scratch.input_u8.data() + r * width, width, scratch.input_scale.data() + r,
+                                            scratch.input_zero.data() + r};
+                            detail::strip_i8_avx_vnni(n, xr, panel, groups, out, valid, add_residual);
+                          });
+  }
   if (avx2) {  // linear_avx2.cpp: inputs widened to int16 once
     if (scratch.input_i16.size() < static_cast<size_t>(rows * width)) scratch.input_i16.resize(rows * width);
     int16_t* xi = scratch.input_i16.data();
@@ -399,7 +412,7 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
                           });
   }
 #else
-  (void)vnni, (void)avx2;
+  (void)vnni, (void)avx2, (void)avx_vnni;
 #endif
 #if defined(__aarch64__)
   const bool neon = kernel_isa() == KernelIsa::Neon, dotprod = arm_features().dotprod;
@@ -667,6 +680,7 @@ const char* packed_gemm_kernel(WeightType type) {
       case KernelIsa::Avx512:
       case KernelIsa::Avx512Bw:
       case KernelIsa::Avx512F: return "avx512-bf16-as-f32";
+      case KernelIsa::Avx2Vnni:
       case KernelIsa::Avx2: return "avx2-bf16";
       case KernelIsa::Neon: return "neon-bf16-as-f32";
       default: return "generic-bf16-as-f32";
@@ -678,12 +692,14 @@ const char* packed_gemm_kernel(WeightType type) {
 #if defined(__aarch64__)
     if (isa == KernelIsa::Neon) return arm_features().dotprod ? "neon-dotprod-int8" : "neon-int8";
 #endif
+    if (isa == KernelIsa::Avx2Vnni) return "avx2-vnni-int8";
     return isa <= KernelIsa::Avx2 ? "avx2-int8" : "generic-int8";
   }
   switch (isa) {
     case KernelIsa::Avx512:
     case KernelIsa::Avx512Bw:
     case KernelIsa::Avx512F: return "avx512";
+    case KernelIsa::Avx2Vnni:
     case KernelIsa::Avx2: return "avx2";
     case KernelIsa::Neon: return "neon";
     default: return "generic";

@@ -139,7 +139,83 @@ CLAP_AVX2 inline void tile_i8_avx2(const int16_t* x, int64_t ldx, const I8Strip&
   }
 }
 
+// ---- int8 panels with AVX-VNNI (Alder Lake and later Core, Intel N100) ---------------------
+#define CLAP_AVX_VNNI __attribute__((target("avx2,fma,avxvnni")))
+
+// acc + the four u8·s8 products of each 32-bit lane of (a, w), exact in int32 (vpdpbusd, not
+// the saturating vpdpbusds): the VEX form ({vex}: the assembler would otherwise pick the EVEX
+// encoding, an AVX-512 instruction), one asm statement for the register allocation madd_add
+// explains.
+CLAP_AVX_VNNI inline __m256i dpbusd_avx_vnni(__m256i acc, __m256i a, __m256i w) {
+  asm("%{vex%} vpdpbusd %[w], %[a], %[acc]" : [acc] "+x"(acc) : [a] "x"(a), [w] "x"(w));
+  return acc;
+}
+
+// rows x 16 outputs (columns column..column+15) over all groups of 4 k: a group of a row (4 u8)
+// is one 32-bit broadcast, the weights of 8 outputs x 4 k one 32-byte load, and each vpdpbusd
+// adds 32 products to 8 outputs' sums (the vpmaddwd kernel: 16 products and an add). 6 rows:
+// 12 accumulators, 2 weight vectors and a broadcast. Then the float32 step of every I8 kernel.
+template <int R>
+CLAP_AVX_VNNI inline void half_tile_i8_avx_vnni(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
+                                                int column, int valid, bool add_residual) {
+  __m256i acc0[R], acc1[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_si256();
+  for (int64_t g = 0; g < groups; ++g) {
+    const int8_t* wg = w.weights + g * 4 * kPanel + 4 * column;
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + 32));
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      int32_t group;
+      __builtin_memcpy(&group, x.u + r * x.ldx + 4 * g, sizeof group);
+      const __m256i a = _mm256_set1_epi32(group);
+      acc0[r] = dpbusd_avx_vnni(acc0[r], a, w0);
+      acc1[r] = dpbusd_avx_vnni(acc1[r], a, w1);
+    }
+  }
+  const int count = std::min(16, valid - column);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(count - 8), lane);
+  const __m256i sum0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.weight_sum + column));
+  const __m256i sum1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.weight_sum + column + 8));
+  const __m256 scale0 = _mm256_loadu_ps(w.scale + column), scale1 = _mm256_loadu_ps(w.scale + column + 8);
+  const __m256 bias0 = _mm256_loadu_ps(w.bias + column), bias1 = _mm256_loadu_ps(w.bias + column + 8);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    const __m256i z = _mm256_set1_epi32(x.zero[r]);
+    const __m256 s = _mm256_set1_ps(x.scale[r]);
+    const __m256i c0 = _mm256_sub_epi32(acc0[r], _mm256_mullo_epi32(z, sum0));
+    const __m256i c1 = _mm256_sub_epi32(acc1[r], _mm256_mullo_epi32(z, sum1));
+    __m256 y0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c0), _mm256_mul_ps(s, scale0), bias0);
+    __m256 y1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c1), _mm256_mul_ps(s, scale1), bias1);
+    float* yr = out[r] + column;
+    if (add_residual) {
+      y0 = _mm256_add_ps(_mm256_maskload_ps(yr, mask0), y0);
+      y1 = _mm256_add_ps(_mm256_maskload_ps(yr + 8, mask1), y1);
+    }
+    _mm256_maskstore_ps(yr, mask0, y0);
+    _mm256_maskstore_ps(yr + 8, mask1, y1);
+  }
+}
+
 }  // namespace
+
+CLAP_AVX_VNNI void strip_i8_avx_vnni(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
+                                     int valid, bool add_residual) {
+  for (int r = 0; r < rows; r += 6) {
+    const I8Rows part{x.u + r * x.ldx, x.ldx, x.scale + r, x.zero + r};
+    for (int column = 0; column < valid; column += 16) {
+      switch (std::min(6, rows - r)) {
+#define CLAP_TILE(m) \
+  case m: half_tile_i8_avx_vnni<m>(part, w, groups, out + r, column, valid, add_residual); break;
+        CLAP_TILE(1) CLAP_TILE(2) CLAP_TILE(3) CLAP_TILE(4) CLAP_TILE(5) CLAP_TILE(6)
+#undef CLAP_TILE
+      }
+    }
+  }
+}
 
 CLAP_AVX2 void widen_rows_u8_avx2(const uint8_t* u, int64_t n, int16_t* out) {
   int64_t i = 0;

@@ -97,6 +97,9 @@ void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float* multipli
                                 float* scale, int32_t* zero);
 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups,
                            float* const* out, int valid, bool add_residual);
+// I8 panels with AVX-VNNI (core/isa.h allows it: KernelIsa::Avx2Vnni): vpdpbusd on the u8 rows.
+void strip_i8_avx_vnni(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
+                       bool add_residual);
 #endif  // __x86_64__
 
 }  // namespace clap::detail

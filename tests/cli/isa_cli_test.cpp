@@ -84,6 +84,25 @@ TEST_F(IsaCli, AKernelSetAboveTheCpusIsAnError) {
       << err;
 }
 
+// AVX-VNNI is an extension within avx2: avx2-vnni allows the int8 kernel to use it, avx2 runs
+// plain AVX2 (what Haswell-Skylake and Zen 2/3 run), and avx2-vnni without AVX-VNNI is an error.
+TEST_F(IsaCli, Avx2VnniAllowsAvxVnniAndAvx2RunsPlainAvx2) {
+  if (cpu_isa_level() < IsaLevel::Avx2) GTEST_SKIP() << "no AVX2 on this CPU";
+  EXPECT_NE(ok("CLAPSEARCH_ISA=avx2", "--version").find("int8 avx2-int8"), std::string::npos);
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avxvnni")) {
+    const std::string version = ok("CLAPSEARCH_ISA=avx2-vnni", "--version");
+    EXPECT_NE(version.find("kernel set: avx2 (CLAPSEARCH_ISA=avx2-vnni"), std::string::npos) << version;
+    EXPECT_NE(version.find("int8 avx2-vnni-int8"), std::string::npos) << version;
+    return;
+  }
+#endif
+  std::string out, err;
+  EXPECT_EQ(cli("CLAPSEARCH_ISA=avx2-vnni", "--version", &out, &err), 2);
+  EXPECT_NE(err.find("CLAPSEARCH_ISA=avx2-vnni asks for AVX-VNNI, which this CPU does not have"), std::string::npos)
+      << err;
+}
+
 TEST_F(IsaCli, VersionAndDoctorShowTheChosenKernelSetAndWhy) {
   const std::string best = isa_level_name(cpu_isa_level());
   EXPECT_NE(ok("", "--version").find("kernel set: " + best + " (the CPU's best (CLAPSEARCH_ISA not set))"),

@@ -349,8 +349,8 @@ TEST(Bf16, PanelsTakeHalfTheBytesAndTheRowsLayoutIsRefused) {
 
 // ---- I8 panels ---------------------------------------------------------------------------
 
-const KernelIsa kEveryFamily[] = {KernelIsa::Avx512, KernelIsa::Avx512Bw, KernelIsa::Avx512F, KernelIsa::Avx2,
-                                  KernelIsa::Generic};
+const KernelIsa kEveryFamily[] = {KernelIsa::Avx512, KernelIsa::Avx512Bw, KernelIsa::Avx512F, KernelIsa::Avx2Vnni,
+                                  KernelIsa::Avx2,   KernelIsa::Generic};
 
 struct FamilyLimit {  // limit_kernels for a scope
   explicit FamilyLimit(KernelIsa isa) { limit_kernels(isa); }
@@ -480,12 +480,30 @@ TEST(I8, EveryKernelFamilyGivesTheSameBitsAndRowsAreIndependent) {
         EXPECT_EQ(0, std::memcmp(added.data(), first_added.data(), added.size() * sizeof(float)));
         EXPECT_EQ(0, std::memcmp(mapped.data(), first_mapped.data(), mapped.size() * sizeof(float)));
       }
-      if (isa != KernelIsa::Avx2 && isa != KernelIsa::Generic) {  // one GELU on every AVX-512 CPU
+      if (isa != KernelIsa::Avx2Vnni && isa != KernelIsa::Avx2 && isa != KernelIsa::Generic) {  // one GELU on AVX-512
         if (first_gelu.empty()) first_gelu = gelu;
         EXPECT_EQ(0, std::memcmp(gelu.data(), first_gelu.data(), gelu.size() * sizeof(float)));
       }
     }
   omp_set_num_threads(threads);
+}
+
+// The family limit reaches the AVX-VNNI kernel where the CPU has AVX-VNNI (so the two tests
+// above check it), and the plain AVX2 kernel below it.
+TEST(I8, AvxVnniFamilyRunsWhereTheCpuHasIt) {
+#if defined(__x86_64__)
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) GTEST_SKIP() << "no AVX2 on this CPU";
+  {
+    FamilyLimit limit(KernelIsa::Avx2Vnni);
+    EXPECT_STREQ(packed_gemm_kernel(WeightType::I8), __builtin_cpu_supports("avxvnni") ? "avx2-vnni-int8" : "avx2-int8");
+    EXPECT_STREQ(packed_gemm_kernel(WeightType::F32), "avx2");
+    EXPECT_STREQ(packed_gemm_kernel(WeightType::BF16), "avx2-bf16");
+  }
+  FamilyLimit limit(KernelIsa::Avx2);
+  EXPECT_STREQ(packed_gemm_kernel(WeightType::I8), "avx2-int8");
+#else
+  GTEST_SKIP() << "x86-64 only";
+#endif
 }
 
 TEST(I8, PanelsTakeAQuarterOfTheBytesPlusScalesAndSums) {
