@@ -6,7 +6,8 @@
 # its sanitizer/libFuzzer runtimes and OpenMP for the fuzz targets, scripts/fuzz.sh; mpv, which
 # the playlist test has play its M3U files; the PostgreSQL server, which the store tests start;
 # man, zsh and fish, which check the generated man page and completion scripts; beets and mpd,
-# which the beets plugin's and the MPD radio's tests run; qemu-user, which runs the binary on
+# which the beets plugin's and the MPD radio's tests run; sublime-music, whose Subsonic adapter
+# drives the OpenSubsonic server in its test; qemu-user, which runs the binary on
 # emulated CPUs without AVX2 or AVX-512).
 # Idempotent: packages already present are left alone; safe to run repeatedly.
 set -euo pipefail
@@ -43,6 +44,7 @@ if [ "$tests" = 1 ]; then
   PACKAGES+=(man-db groff-base zsh fish)                            # the generated man page renders; zsh and fish accept their completions
   PACKAGES+=(qemu-user)                                             # the x86-64 binary under emulated older CPUs (tests/isa/emulated.sh)
   PACKAGES+=(beets mpd)                                             # the beets plugin runs in the real beet; radio --mpd drives a real MPD
+  PACKAGES+=(sublime-music)                                         # a real Subsonic desktop app's adapter drives /rest/
   command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi
