@@ -32,26 +32,14 @@ int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
 // The history's ages are measured from the end of today: every run of a day answers alike.
 int64_t taste_now() { return service::taste_clock(now_seconds()); }
 
-// The user's taste over the library as it is, labelled.
-struct UserTaste {
-  store::UserRecord user;
-  service::Taste taste;
-  int64_t plays = 0, unresolved = 0;
-};
-
-UserTaste user_taste(service::Library& lib, const service::LibrarySnapshot& snap, store::Store& st,
-                     const store::UserRecord& user, const TasteCliOptions& o) {
-  UserTaste u;
-  u.user = user;
-  const service::TasteHistory h = service::load_history(st, user.id, snap, &u.unresolved);
-  u.plays = static_cast<int64_t>(h.plays.size());
+// The user's taste over the library as it is, labelled (service::user_taste), its notes printed.
+service::UserTaste taste_of_user(service::Library& lib, const service::LibrarySnapshot& snap, store::Store& st,
+                                 const store::UserRecord& user, const TasteCliOptions& o) {
   service::TasteOptions to = o.taste;
   to.now = taste_now();
   to.rules = o.rules.music_only(o.rules.rules(), snap);
-  u.taste = service::build_taste(snap, h, to);
-  std::string why;
-  service::label_centres(lib, u.taste, &why);
-  if (!why.empty()) print_warning(why);
+  service::UserTaste u = service::user_taste(lib, snap, st, user, to);
+  if (!u.label_note.empty()) print_warning(u.label_note);
   if (u.unresolved > 0)
     print_note(std::to_string(u.unresolved) + " entries of " + user.name +
                "'s history name songs the library does not hold now (left out)");
@@ -100,7 +88,7 @@ Opened open_index(const TasteCliOptions& o) {
 int run_taste(const TasteCliOptions& o) {
   service::check_taste_options(o.taste);
   Opened x = open_index(o);
-  const UserTaste u = user_taste(*x.lib, *x.snap, *x.store, service::history_user(*x.store, o.user), o);
+  const service::UserTaste u = taste_of_user(*x.lib, *x.snap, *x.store, service::history_user(*x.store, o.user), o);
   const auto& centres = u.taste.centres;
   if (o.json) {
     ojson list = ojson::array();
@@ -172,7 +160,7 @@ int run_mix(const TasteCliOptions& o) {
 
   ojson all = ojson::array();
   for (const store::UserRecord& user : users) {
-    const UserTaste u = user_taste(*x.lib, *x.snap, *x.store, user, o);
+    const service::UserTaste u = taste_of_user(*x.lib, *x.snap, *x.store, user, o);
     service::MixOptions mo = o.mix;
     mo.rules = o.rules.music_only(o.rules.rules(), *x.snap);
     const std::vector<service::Mix> mixes = service::make_mixes(*x.snap, u.taste, mo);

@@ -228,9 +228,10 @@ void add_serve_command(CLI::App& app, Action& action) {
   add_text_precision_option(cmd, o->lib.text_precision);
   cmd->footer(
       "Open the printed address in a browser: search, listen from the best-matching moment, more like this, query by\n"
-      "example, the library map. The API is JSON under /api/ (GET /api/openapi.json describes it). The index may be\n"
-      "updated by `clapsearch index` while serving: new tracks appear within a second, without a restart; with\n"
-      "--watch DIR the server does that itself, keeping the index current as files are added, changed or deleted.");
+      "example, the library map, For you (each user's taste centres and daily mixes, every song with its reason).\n"
+      "The API is JSON under /api/ (GET /api/openapi.json describes it). The index may be updated by\n"
+      "`clapsearch index` while serving: new tracks appear within a second, without a restart; with --watch DIR the\n"
+      "server does that itself, keeping the index current as files are added, changed or deleted.");
   cmd->callback([o, &action] { action = [o] { return run_serve(*o); }; });
 }
 

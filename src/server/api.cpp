@@ -81,6 +81,13 @@ const std::vector<Api::Endpoint>& Api::endpoints() {
        "Batch analysis: every track x every query, as CSV (default) or JSON"},
       {"GET", "/api/map", &Api::library_map, nullptr,
        "2-D map of the library (PCA of the track embeddings, deterministic)"},
+      {"GET", "/api/users", &Api::users, nullptr,
+       "The index's users (whose histories /api/taste and /api/mixes read), and the default one"},
+      {"GET", "/api/taste", &Api::taste, nullptr,
+       "A user's taste centres (clusters of what they play, star and rate): label, weight, top artists and "
+       "genres, place on the map, the songs nearest each"},
+      {"GET", "/api/mixes", &Api::mixes, nullptr,
+       "The daily mixes clapsearch mix saved for a user, each song with its reason"},
   };
   return table;
 }

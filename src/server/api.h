@@ -63,7 +63,7 @@ struct Upload;
 // openapi.json both ways, so a route cannot be added without its documentation. The handlers
 // live by concern: api_search.cpp (search, similar, like, classify, analyze), api_tracks.cpp
 // (tracks, audio, scores), api_sonic.cpp (media servers' /api/sonic/*, artists and albums),
-// api.cpp (the table, status, map, the API document).
+// api_for_you.cpp (users, taste, mixes), api.cpp (the table, status, map, the API document).
 class Api {
  public:
   // `reopen` is called when a request finds that the index's active embedding set changed
@@ -119,6 +119,10 @@ class Api {
   void sonic_similar_to_artist(const Request& req, Response& res);
   void sonic_similar_to_album(const Request& req, Response& res);
   void sonic_search(const Request& req, Response& res);
+  // api_for_you.cpp: the index's users, a user's taste centres and saved mixes (issue 55).
+  void users(const Request& req, Response& res);
+  void taste(const Request& req, Response& res);
+  void mixes(const Request& req, Response& res);
 
   mutable std::mutex library_mutex_;
   std::shared_ptr<service::Library> library_;

@@ -109,6 +109,10 @@ class Accounts {
 // next call opens it again. Users added by `clapsearch user` in another process are seen at once.
 struct PlaySums;  // service/user_data.cpp
 
+// A user by name as everything names one (sign-in, `clapsearch user`, --user of the history
+// commands, ?user= of the API): the exact name, else the one name equal to it ignoring ASCII case.
+std::optional<store::UserRecord> find_user(const store::Store& store, const std::string& name);
+
 class AccountsConnection {
  public:
   explicit AccountsConnection(std::string location) : location_(std::move(location)) {}

@@ -1,12 +1,15 @@
 #include "service/for_you.h"
 
 #include <cmath>
+#include <ctime>
 #include <unordered_map>
 
 #include "core/error.h"
 #include "service/history.h"
 #include "service/history_files.h"
+#include "service/mixes.h"
 #include "service/song_resolver.h"
+#include "service/user_data.h"
 #include "core/vector_math.h"
 
 namespace clap::service {
@@ -76,6 +79,132 @@ std::vector<float> for_me_query(const Taste& taste, const float* seed, int64_t d
   std::vector<float> q(sum.begin(), sum.end());
   l2_normalize_rows(q.data(), 1, dim);
   return q;
+}
+
+namespace {
+
+UserTaste labelled_taste(Library& lib, const LibrarySnapshot& snap, const store::UserRecord& user, const TasteHistory& history,
+                         int64_t unresolved, TasteOptions options) {
+  UserTaste u;
+  u.user = user;
+  u.unresolved = unresolved;
+  u.plays = static_cast<int64_t>(history.plays.size());
+  if (options.now == 0) options.now = taste_clock(static_cast<int64_t>(std::time(nullptr)));
+  u.taste = build_taste(snap, history, options);
+  label_centres(lib, u.taste, &u.label_note);
+  return u;
+}
+
+}  // namespace
+
+UserTaste user_taste(Library& lib, const LibrarySnapshot& snap, const store::Store& store, const store::UserRecord& user,
+                     TasteOptions options) {
+  int64_t unresolved = 0;
+  const TasteHistory h = load_history(store, user.id, snap, &unresolved);
+  return labelled_taste(lib, snap, user, h, unresolved, std::move(options));
+}
+
+namespace {
+// The user by name, their song references re-attached to the snapshot's library (once per
+// library generation and connection, as every /rest/ request does through UserData).
+store::UserRecord attached_user(AccountsConnection& connection, const LibrarySnapshot& snap, const std::string& user_name,
+                                const std::string& choose) {
+  const store::UserRecord user =
+      connection.with([&](Accounts&, store::Store& s) { return history_user(s, user_name, choose); });
+  const UserData reattached(connection, user.id, snap.library_generation());
+  return user;
+}
+}  // namespace
+
+UserTaste user_taste(Library& lib, const LibrarySnapshot& snap, AccountsConnection& connection, const std::string& user_name,
+                     const std::string& choose, TasteOptions options) {
+  const store::UserRecord user = attached_user(connection, snap, user_name, choose);
+  int64_t unresolved = 0;
+  const TasteHistory h =
+      connection.with([&](Accounts&, store::Store& s) { return load_history(s, user.id, snap, &unresolved); });
+  return labelled_taste(lib, snap, user, h, unresolved, std::move(options));
+}
+
+std::optional<search::Point2D> map_position(const LibrarySnapshot& snap, const std::vector<float>& vector) {
+  if (!snap.searchable()) return std::nullopt;
+  const search::Projection2D& map = snap.track_map();
+  if (map.mean.size() != vector.size()) return std::nullopt;
+  return search::project(map, vector.data());
+}
+
+namespace {
+
+// The comment save_mix_playlists writes: a first line, then "\nN. SONG: REASON" for the N-th
+// entry. Split at each "\nN. " in turn (N = 1, 2, ...): the text of entry N, "SONG: REASON".
+// "\nN. ", appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "\n" + std::string.
+std::string line_mark(int n) {
+  std::string mark(1, '\n');
+  mark += std::to_string(n);
+  mark += ". ";
+  return mark;
+}
+
+std::vector<std::string> numbered_lines(const std::string& comment) {
+  std::vector<std::string> out;
+  size_t at = comment.find(line_mark(1));
+  for (int n = 1; at != std::string::npos; ++n) {
+    const size_t from = at + line_mark(n).size();
+    const size_t next = comment.find(line_mark(n + 1), from);
+    out.push_back(comment.substr(from, next == std::string::npos ? std::string::npos : next - from));
+    at = next;
+  }
+  return out;
+}
+
+// The reason of the song at `position` (0-based) named `name`: the line of that number when it
+// names the song, else the first line not taken yet that does (a playlist edited in an app:
+// songs removed or moved), else none.
+std::string reason_of(const std::vector<std::string>& lines, std::vector<bool>& taken, size_t position, const std::string& name) {
+  const std::string prefix = name + ": ";
+  auto names_it = [&](size_t i) { return !taken[i] && lines[i].rfind(prefix, 0) == 0; };
+  size_t found = position < lines.size() && names_it(position) ? position : lines.size();
+  for (size_t i = 0; found == lines.size() && i < lines.size(); ++i)
+    if (names_it(i)) found = i;
+  if (found == lines.size()) return "";
+  taken[found] = true;
+  return lines[found].substr(prefix.size());
+}
+
+}  // namespace
+
+std::vector<StoredMix> stored_mixes(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap) {
+  std::vector<StoredMix> out;
+  for (const store::PlaylistRecord& header : store.playlists(user_id)) {  // by id: the order they were saved in
+    if (header.owner != user_id || header.comment.rfind(kMixPlaylistMark, 0) != 0) continue;
+    const std::optional<store::PlaylistRecord> p = store.playlist(header.id);
+    if (!p) continue;  // removed since the list was read
+    StoredMix m;
+    m.playlist_id = p->id;
+    m.name = p->name;
+    m.about = p->comment.substr(0, p->comment.find('\n'));
+    m.made_at = p->changed_at;
+    const std::vector<std::string> lines = numbered_lines(p->comment);
+    std::vector<bool> taken(lines.size(), false);
+    for (size_t i = 0; i < p->entries.size(); ++i) {
+      // Still the recording the mix named (as load_history checks a play): the same content or path.
+      const store::SongRef& ref = p->entries[i];
+      const store::Track* t = snap.track(ref.track_id);
+      if (!t || t->status != store::TrackStatus::Ok || (t->content_hash != ref.content_hash && t->path != ref.path)) {
+        ++m.missing;
+        continue;
+      }
+      m.songs.push_back({t->id, reason_of(lines, taken, i, song_name(*t))});
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::vector<StoredMix> stored_mixes(AccountsConnection& connection, const LibrarySnapshot& snap, const std::string& user_name,
+                                    const std::string& choose, store::UserRecord* user) {
+  const store::UserRecord who = attached_user(connection, snap, user_name, choose);
+  if (user) *user = who;
+  return connection.with([&](Accounts&, store::Store& s) { return stored_mixes(s, who.id, snap); });
 }
 
 }  // namespace clap::service

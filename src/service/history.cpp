@@ -18,18 +18,19 @@
 
 namespace clap::service {
 
-store::UserRecord history_user(const store::Store& store, const std::string& name) {
+store::UserRecord history_user(const store::Store& store, const std::string& name, const std::string& choose) {
   if (!name.empty()) {
-    if (auto u = store.user(name)) return *u;
-    throw Error("no user named '" + name + "' in the index (`clapsearch user list` lists them)");
+    if (auto u = find_user(store, name)) return *u;  // any case, as sign-in and `clapsearch user` match
+    throw NoSuchUser("no user named '" + name + "' in the index (`clapsearch user list` lists them)");
   }
   const std::vector<store::UserRecord> users = store.users();
   if (users.size() == 1) return users[0];
   if (users.empty())
-    throw Error("the index has no user yet: a history belongs to a user (`clapsearch user add NAME` adds one)");
+    throw NoSuchUser("the index has no user yet: a history belongs to a user (`clapsearch user add NAME` adds one)");
   std::string names;
   for (const store::UserRecord& u : users) names += (names.empty() ? "" : ", ") + u.name;
-  throw InvalidArgument("the index has " + std::to_string(users.size()) + " users (" + names + "): say whose history with --user NAME");
+  throw InvalidArgument("the index has " + std::to_string(users.size()) + " users (" + names + "): say whose history with " +
+                        choose);
 }
 
 std::string play_key(int64_t user_id, const std::string& source, int64_t played_at, const store::SongRef& song) {

@@ -23,10 +23,19 @@
 
 namespace clap::service {
 
-// The user a history command is for: `name` when given (an error naming it when there is no such
-// user), else the index's only user. Several users and no name: clap::InvalidArgument (the
-// command's usage error, exit 2) listing them; no user at all: clap::Error saying how to add one.
-store::UserRecord history_user(const store::Store& store, const std::string& name);
+// No user to read a history of: a name the index does not hold, or an index without users (the
+// server answers it 404; the CLI, as any clap::Error, exit 1).
+class NoSuchUser : public Error {
+ public:
+  using Error::Error;
+};
+
+// The user a history command is for: `name` when given (NoSuchUser naming it when there is no
+// such user), else the index's only user. Several users and no name: clap::InvalidArgument (the
+// command's usage error, exit 2) listing them and saying to give `choose` (how the front end
+// takes a name: the CLI's --user NAME, the API's ?user=NAME); no user at all: NoSuchUser saying
+// how to add one.
+store::UserRecord history_user(const store::Store& store, const std::string& name, const std::string& choose = "--user NAME");
 
 struct UnresolvedListen {
   Listen listen;

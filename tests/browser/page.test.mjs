@@ -405,6 +405,65 @@ await step('map', async () => {
   await noError(page);
 });
 
+await step('for-you', async () => {
+  // run.sh made users ann (a history, her mixes) and bob (nothing yet): the view shows a picker,
+  // ann's centres, mixes and reasons exactly as /api/taste and /api/mixes answer them, her centres
+  // on the map; its songs play; bob gets the empty state that says what to do.
+  const users = await apiJson(page, '/api/users');
+  assert.deepEqual(users.users, ['ann', 'bob'], `users ${JSON.stringify(users)}`);
+  await page.locator('#foryou-section').scrollIntoViewIfNeeded();
+  await page.locator('#foryou-user-label').waitFor({state: 'visible'});
+  assert.equal(await page.locator('#foryou-user').inputValue(), 'ann', 'the first user is shown first');
+  await page.locator('#foryou .centre-card').first().waitFor();
+  const taste = await apiJson(page, '/api/taste?user=ann');
+  const mixes = await apiJson(page, '/api/mixes?user=ann');
+  assert.ok(taste.centres.length >= 1 && mixes.mixes.length >= 1, `ann has centres and mixes: ${JSON.stringify(taste).slice(0, 300)}`);
+  const shownCentres = await page.locator('#foryou .centre-card').evaluateAll((els) => els.map((e) => ({
+    label: e.querySelector('.centre-label').textContent,
+    ids: [...e.querySelectorAll('.song')].map((s) => Number(s.dataset.trackId))})));
+  assert.deepEqual(shownCentres, taste.centres.map((c, i) => ({label: `${i + 1}. ${c.label}`, ids: c.tracks.map((t) => t.track_id)})),
+    'the centres shown are /api/taste\'s');
+  const shownMixes = await page.locator('#foryou .mix').evaluateAll((els) => els.map((e) => ({
+    name: e.querySelector('.mix-name').textContent,
+    songs: [...e.querySelectorAll('.song')].map((s) => ({id: Number(s.dataset.trackId), reason: s.querySelector('.reason')?.textContent ?? ''}))})));
+  assert.deepEqual(shownMixes, mixes.mixes.map((m) => ({name: m.name, songs: m.tracks.map((t) => ({id: t.track_id, reason: t.reason}))})),
+    'the mixes and reasons shown are /api/mixes\'s');
+  for (const m of mixes.mixes) for (const t of m.tracks) assert.match(t.reason, /\S/, `every song of ${m.name} has a reason`);
+  // Each centre on the map, a labelled marker.
+  const markers = page.locator('#map svg g.centre');
+  await page.waitForFunction((n) => document.querySelectorAll('#map svg g.centre').length === n, taste.centres.filter((c) => c.map).length);
+  assert.deepEqual(await markers.locator('text').allTextContents(), taste.centres.map((c, i) => `${i + 1}. ${c.label}`));
+  await markers.first().locator('rect').click();
+  await page.locator('#centre-0.focused').waitFor();
+  // A song of a mix plays; "Play the mix" plays the mix through.
+  const firstMix = page.locator('#foryou .mix').first();
+  const song = firstMix.locator('.song').first();
+  const sid = await song.getAttribute('data-track-id');
+  await song.locator('button.play-song').click();
+  await expectPlaying(page, '#player', 0, `mix song ${sid}`);
+  assert.match(await page.locator('#player').evaluate((a) => a.currentSrc), new RegExp(`/api/tracks/${sid}/audio`));
+  await firstMix.locator('button.play-mix').click();
+  await expectPlaying(page, '#player', 0, 'the mix');
+  if (mixes.mixes[0].tracks.length > 1) {
+    const next = mixes.mixes[0].tracks[1].track_id;
+    await page.locator('#player').evaluate((a) => a.dispatchEvent(new Event('ended')));
+    await page.waitForFunction((id) => document.querySelector('#player').currentSrc.includes(`/api/tracks/${id}/audio`), next);
+    assert.match(await page.locator('#now-playing').textContent(), /2 of \d+\)$/, 'the next song of the mix plays');
+  }
+  await page.locator('#player').evaluate((a) => a.pause());
+  await noError(page);
+  await page.locator('#foryou-section').screenshot({path: path.join(ARTIFACTS, `${String(stepNo).padStart(2, '0')}-for-you-ann.png`), style: SHOT_STYLE});
+  // Bob: nothing yet, and the page says what to do; the map loses ann's centres.
+  await page.locator('#foryou-user').selectOption('bob');
+  await page.locator('#foryou .empty', {hasText: 'No plays yet'}).waitFor();
+  assert.match(await page.locator('#foryou').textContent(), /clapsearch history import FILE --user bob/);
+  await page.waitForFunction(() => document.querySelectorAll('#map svg g.centre').length === 0);
+  await page.locator('#foryou-section').screenshot({path: path.join(ARTIFACTS, `${String(stepNo).padStart(2, '0')}-for-you-bob.png`), style: SHOT_STYLE});
+  await page.locator('#foryou-user').selectOption('ann');
+  await page.locator('#foryou .centre-card').first().waitFor();
+  await noError(page);
+});
+
 await step('library', async () => {
   await page.locator('#library-section').scrollIntoViewIfNeeded();
   const text = await page.locator('#library-status').textContent();
@@ -466,6 +525,11 @@ await step('phone-width', async () => {
   assert.ok(overflow <= 1, `the page is wider than the phone by ${overflow}px`);
   const box = await phone.locator('#results .result').first().boundingBox();
   assert.ok(box.width <= 375, `a result is ${box.width}px wide`);
+  await phone.locator('#foryou .mix').first().waitFor();
+  for (const sel of ['#foryou .centre-card', '#foryou .mix']) {
+    const b = await phone.locator(sel).first().boundingBox();
+    assert.ok(b.x >= 0 && b.x + b.width <= 375, `${sel} does not fit the phone: ${JSON.stringify(b)}`);
+  }
   await noError(phone);
   await phone.screenshot({path: path.join(ARTIFACTS, `${String(stepNo).padStart(2, '0')}-phone-width-full.png`), fullPage: true, style: SHOT_STYLE});
 }, {fullPage: false});

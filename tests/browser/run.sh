@@ -76,6 +76,31 @@ export HF_HOME="$TMP/hf-home" HF_HUB_OFFLINE=1
 DB="$TMP/library.db"
 "$CLI" index "$MUSIC" --db "$DB" --model "$MODEL" --quiet || fail "clapsearch index failed"
 
+# For you: users ann (a ListenBrainz history of songs of the library, resolved by artist and
+# title, ten days old so the mixes may hold them, and her mixes) and bob (no history yet).
+printf 'browser test\n' >"$TMP/password"
+for user in ann bob; do
+  "$CLI" user add "$user" --db "$DB" --password-file "$TMP/password" >/dev/null || fail "clapsearch user add $user failed"
+done
+LISTENS="$TMP/ann-listens.jsonl"
+: >"$LISTENS"
+listened_at=$(($(date +%s) - 10 * 86400))
+listen() {   # listen ARTIST TITLE TIMES
+  local i
+  for ((i = 0; i < $3; i++)); do
+    listened_at=$((listened_at - 3600))
+    printf '{"listened_at": %d, "track_metadata": {"artist_name": "%s", "track_name": "%s"}}\n' "$listened_at" "$1" "$2" >>"$LISTENS"
+  done
+}
+listen "Sine Ensemble" "Low Hum" 6
+listen "Sine Ensemble" "Concert A" 5
+listen "Sine Ensemble" "High Whistle" 4
+listen "Noise Collective" "Pink Rain" 5
+listen "Noise Collective" "Brown Thunder" 4
+listen "Wobble Trio" "Static Sea" 3
+"$CLI" history import "$LISTENS" --user ann --db "$DB" >/dev/null || fail "clapsearch history import failed"
+"$CLI" mix --user ann --size 4 --db "$DB" >/dev/null || fail "clapsearch mix failed"
+
 # 4. The server on a free port (twice: open, and with a token); wait for each "listening on" line.
 TOKEN="browser-test-$RANDOM$RANDOM"
 start_server token-server --token "$TOKEN"

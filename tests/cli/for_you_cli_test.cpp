@@ -105,6 +105,10 @@ TEST(TasteCli, TwoClustersOfPlaysGiveTwoCentresTheSameWhateverTheThreads) {
   EXPECT_EQ(f.cli("taste --user ann --json --threads 1", &one), 0);
   EXPECT_EQ(f.cli("taste --user ann --json --threads 2", &two), 0);
   EXPECT_EQ(one, two);
+  // A name in another case is the same user, as sign-in and `clapsearch user` take it.
+  std::string other_case;
+  EXPECT_EQ(f.cli("taste --user ANN --json --threads 1", &other_case, &err), 0) << err;
+  EXPECT_EQ(other_case, one);
   // The table.
   EXPECT_EQ(f.cli("taste --user ann", &out, &err), 0) << err;
   EXPECT_NE(out.find("ann: 2 taste centres"), std::string::npos) << out;

@@ -240,6 +240,19 @@ await call("GET", "/api/analyze");
 
 await call("GET", "/api/map");
 
+await call("GET", "/api/users");
+const taste = (await call("GET", "/api/taste")).json;
+check(taste?.centres?.length >= 1 && taste.centres[0].tracks.length >= 1, "ann's history gives a taste centre with its songs");
+await call("GET", "/api/taste?" + q({ user: "ANN", nearest: 2, max_centres: 2, half_life: 30, exclude: "false" }));
+await call("GET", "/api/taste?user=nobody");
+await call("GET", "/api/taste?user=");
+await call("GET", "/api/taste?nearest=abc");
+const mixes = (await call("GET", "/api/mixes")).json;
+check(mixes?.mixes?.length >= 1 && mixes.mixes[0].tracks.length >= 1, "clapsearch mix saved ann's mixes");
+await call("GET", "/api/mixes?user=ann");
+await call("GET", "/api/mixes?user=nobody");
+await call("GET", "/api/mixes?user=");
+
 await call("GET", "/api/artists?q=noise");
 await call("GET", "/api/artists?" + q({ like: "Sine Ensemble", k: 3 }));
 await call("GET", "/api/artists");

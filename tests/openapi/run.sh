@@ -82,6 +82,18 @@ export HF_HOME="$TMP/hf-home" HF_HUB_OFFLINE=1
 DB="$TMP/library.db"
 "$CLI" index "$MUSIC" --db "$DB" --model "$MODEL" --quiet || fail "clapsearch index failed"
 
+# A user with a history of two songs and her mixes (the For you routes' answers: taste centres,
+# mixes with reasons); the only user, so the routes' default.
+printf 'openapi test\n' >"$TMP/password"
+"$CLI" user add ann --db "$DB" --password-file "$TMP/password" >/dev/null || fail "clapsearch user add failed"
+at=$(($(date +%s) - 10 * 86400))
+for i in 1 2 3 4 5 6; do
+  printf '{"listened_at": %d, "track_metadata": {"artist_name": "Sine Ensemble", "track_name": "Concert A"}}\n' $((at - i * 3600))
+  printf '{"listened_at": %d, "track_metadata": {"artist_name": "Noise Collective", "track_name": "Pink Rain"}}\n' $((at - i * 3600 - 60))
+done >"$TMP/listens.jsonl"
+"$CLI" history import "$TMP/listens.jsonl" --db "$DB" >/dev/null || fail "clapsearch history import failed"
+"$CLI" mix --size 3 --db "$DB" >/dev/null || fail "clapsearch mix failed"
+
 # 4. Two servers on free ports: open (loopback names only), and with a token.
 TOKEN="openapi-test-$RANDOM$RANDOM"
 start_server token-server --token "$TOKEN"

@@ -137,7 +137,13 @@ TEST(ServeApi, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
       {"/api/sonic/similarToAlbum", "/api/sonic/similarToAlbum?album=Tones&count=2"},
       {"/api/artists", "/api/artists?q=a%20pure%20tone&k=2"},
       {"/api/albums", "/api/albums?like=Tones"},
+      {"/api/users", "/api/users"},
+      {"/api/taste", "/api/taste"},
+      {"/api/mixes", "/api/mixes"},
   };
+  // This library has no user: a user's taste and mixes are a 404 saying how to add one (their 200s:
+  // ForYouApi.*, tests/server/mix_playlists_test.cpp, and the OpenAPI test).
+  const std::map<std::string, int> status_here = {{"/api/taste", 404}, {"/api/mixes", 404}};
   for (const auto& [method, path] : documented) {
     if (method == "POST") {
       httplib::MultipartFormDataItems items = {{"file", read_file(library().chirp), "chirp.flac", "audio/flac"}};
@@ -149,7 +155,7 @@ TEST(ServeApi, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
     ASSERT_TRUE(example.count(path)) << "no example request for " << path;
     auto r = s.client().Get(example.at(path));
     ASSERT_TRUE(r) << path;
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body.substr(0, 300);
+    EXPECT_EQ(r->status, status_here.count(path) ? status_here.at(path) : 200) << path << ": " << r->body.substr(0, 300);
   }
 }
 

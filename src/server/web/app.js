@@ -1,4 +1,4 @@
-// clapsearch web page: text search, more like this, query by example, map and library.
+// clapsearch web page: text search, more like this, query by example, map, For you and library.
 // Plain JavaScript, no build step; talks to the JSON API under /api/ (see /api/openapi.json).
 'use strict';
 
@@ -86,8 +86,10 @@ function setBusy(on) { $('#busy').hidden = !on; }
 // ---- The shared player (map clicks, chunk matches, library): plays one segment. ----
 const player = $('#player');
 let segmentEnd = null;
+let queue = null;   // a mix played song after song ("Play the mix"): {songs, at, name}; any other play ends it
 function playAt(url, start = 0, end = null, label = '') {
   segmentEnd = end;
+  queue = null;
   $('#now-playing').textContent = label ? `▶ ${label}` : '';
   if (player.dataset.src !== url) {
     player.dataset.src = url;
@@ -101,6 +103,13 @@ player.addEventListener('timeupdate', () => {
   if (segmentEnd !== null && player.currentTime >= segmentEnd) { player.pause(); segmentEnd = null; }
 });
 player.addEventListener('error', () => showMessage(`Cannot play ${$('#now-playing').textContent.replace('▶ ', '')}: the audio did not load`));
+// The songs of a list one after another, from the i-th.
+function playList(songs, i, name) {
+  if (i >= songs.length) return;
+  playAt(withToken(songs[i].audio_url), 0, null, `${trackName(songs[i])} (${name}, ${i + 1} of ${songs.length})`);
+  queue = {songs, at: i, name};
+}
+player.addEventListener('ended', () => { if (queue) playList(queue.songs, queue.at + 1, queue.name); });
 // One sound at a time.
 document.addEventListener('play', (e) => {
   for (const a of document.querySelectorAll('audio')) if (a !== e.target && !a.paused) a.pause();
@@ -453,6 +462,7 @@ async function uploadLike(file) {
 
 // ---- Map: one SVG circle per track, coloured by a field. ----
 let mapPoints = [];
+let mapCentres = [], mapCentresUser = '';   // the For you user's taste centres placed on the map ({x, y, label})
 const W = 600, H = 400, PAD = 18;
 function colorFor(i, n) { return `hsl(${Math.round((i * 360) / Math.max(n, 1) + 15) % 360} 65% 50%)`; }
 function fieldOf(p, field) {
@@ -468,7 +478,8 @@ function drawMap() {
   svg.setAttribute('role', 'group');
   svg.setAttribute('aria-label', `Map of ${mapPoints.length} tracks`);
   if (!mapPoints.length) { box.replaceChildren(h('p', {class: 'muted', text: 'No tracks to show.'})); $('#map-legend').replaceChildren(); return; }
-  const xs = mapPoints.map((p) => p.x), ys = mapPoints.map((p) => p.y);
+  // The extent holds the taste centres too (a centre may lie beyond its songs).
+  const xs = [...mapPoints, ...mapCentres].map((p) => p.x), ys = [...mapPoints, ...mapCentres].map((p) => p.y);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   const sx = (x) => PAD + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * (W - 2 * PAD);
   const sy = (y) => H - PAD - (y1 > y0 ? (y - y0) / (y1 - y0) : 0.5) * (H - 2 * PAD);
@@ -498,6 +509,36 @@ function drawMap() {
     c.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); play(); } });
     svg.append(c);
   }
+  mapCentres.forEach((c, i) => {
+    const g = document.createElementNS(ns, 'g');
+    g.setAttribute('class', 'centre');
+    g.setAttribute('tabindex', '0');
+    g.setAttribute('role', 'button');
+    g.setAttribute('aria-label', `Taste centre ${i + 1} of ${mapCentresUser}: ${c.label}; show it under For you`);
+    g.dataset.centre = i;
+    const [cx, cy] = [sx(c.x), sy(c.y)];
+    const mark = document.createElementNS(ns, 'rect');
+    mark.setAttribute('x', (cx - 7).toFixed(1));
+    mark.setAttribute('y', (cy - 7).toFixed(1));
+    mark.setAttribute('width', 14);
+    mark.setAttribute('height', 14);
+    mark.setAttribute('transform', `rotate(45 ${cx.toFixed(1)} ${cy.toFixed(1)})`);
+    const label = document.createElementNS(ns, 'text');
+    label.setAttribute('x', (cx + (cx > W - 160 ? -12 : 12)).toFixed(1));
+    label.setAttribute('y', (cy + 4).toFixed(1));
+    label.setAttribute('text-anchor', cx > W - 160 ? 'end' : 'start');
+    label.textContent = `${i + 1}. ${c.label}`;
+    const t = document.createElementNS(ns, 'title');
+    t.textContent = `Taste centre ${i + 1} of ${mapCentresUser}: ${c.label}`;
+    g.append(mark, label, t);
+    const show = () => showCentre(i);
+    g.addEventListener('click', show);
+    g.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); show(); } });
+    svg.append(g);
+  });
+  const note = $('#map-centres');
+  note.textContent = mapCentres.length ? `◆ ${mapCentresUser}'s taste centres (For you).` : '';
+  note.hidden = !mapCentres.length;
   box.replaceChildren(svg);
   $('#map-legend').replaceChildren(...values.map((v) => h('li', {},
     h('span', {class: 'swatch', style: `background:${colors.get(v)}`}), ` ${v} (${mapPoints.filter((p) => fieldOf(p, field) === v).length})`)));
@@ -519,17 +560,121 @@ function highlightMap() {
     c.classList.toggle('hit', hit);
     if (hit) c.parentNode.append(c);   // on top
   }
+  for (const g of document.querySelectorAll('#map g.centre')) g.parentNode.append(g);   // the taste centres above all
 }
+let mapLoaded = false;
 async function loadMap() {
   try {
     const data = await api('map');
     mapPoints = data.points || [];
+    mapLoaded = true;
     const ev = data.explained_variance || [];
     if (ev.length === 2) $('#map-heading').textContent = `Map (explains ${Math.round(100 * (ev[0] + ev[1]))}% of the variance)`;
     drawMap();
   } catch (e) {
     $('#map').replaceChildren(h('p', {class: 'muted', text: 'The map is unavailable.'}));
     showMessage(`Map: ${e.message}`);
+  }
+}
+
+// ---- For you: a user's taste centres (also marked on the map) and the mixes `clapsearch mix` saved
+// for them, each song with its reason and a play button (GET /api/users, /api/taste, /api/mixes). ----
+const FORYOU_USER_KEY = 'clapsearch-foryou-user';
+// A sentence whose `commands` are shown as code.
+const withCode = (text) => text.split('`').map((part, i) => (i % 2 ? h('code', {text: part}) : part));
+const emptyNote = (text) => h('p', {class: 'empty muted'}, withCode(text));
+const times = (n) => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
+function songRow(t, extra, play) {
+  return h('li', {class: 'song', dataset: {trackId: t.track_id}},
+    h('button', {type: 'button', class: 'play-song', text: '▶', 'aria-label': `Play ${trackName(t)}`, onclick: play}),
+    h('div', {class: 'what'}, h('strong', {class: 'song-title', text: t.title || t.display_path}), t.artist ? ` — ${t.artist}` : '',
+      extra ? h('span', {class: 'reason', text: extra}) : null));
+}
+const playOne = (t) => () => playAt(withToken(t.audio_url), 0, null, trackName(t));
+function centreCard(c, i) {
+  const names = (list) => list.slice(0, 3).map((x) => x.name).join(', ') || '–';
+  return h('li', {class: 'centre-card', id: `centre-${i}`, tabindex: '-1', dataset: {label: c.label}},
+    h('h4', {class: 'centre-label', text: `${i + 1}. ${c.label}`}),
+    h('span', {class: 'muted small', text: ` ${Math.round(100 * c.weight)}% of the listening · ${c.size} song${c.size === 1 ? '' : 's'}`}),
+    h('div', {class: 'muted small', text: `Artists: ${names(c.top_artists)} · Genres: ${names(c.top_genres)}`}),
+    c.tracks.length ? h('ol', {class: 'songs', 'aria-label': `Songs nearest ${c.label}`}, c.tracks.map((t) =>
+      songRow(t, t.plays ? `played ${times(t.plays)}` : 'not played yet', playOne(t)))) : null);
+}
+function mixCard(m, i) {
+  const made = m.made_at ? new Date(m.made_at).toLocaleDateString() : '';
+  return h('li', {class: 'mix', dataset: {playlistId: m.playlist_id}},
+    h('details', {open: i === 0},
+      h('summary', {}, h('h4', {class: 'mix-name', text: m.name}), h('span', {class: 'muted small', text: ` ${m.tracks.length} songs${made ? ' · ' + made : ''}`})),
+      h('p', {class: 'about muted small', text: m.about + (m.missing ? ` (${m.missing} song${m.missing === 1 ? ' is' : 's are'} no longer in the library)` : '')}),
+      m.tracks.length ? h('button', {type: 'button', class: 'play-mix', text: '▶ Play the mix', onclick: () => playList(m.tracks, 0, m.name)}) : null,
+      h('ol', {class: 'songs'}, m.tracks.map((t, j) => songRow(t, t.reason, () => playList(m.tracks, j, m.name))))));
+}
+function showCentre(i) {
+  const card = document.getElementById(`centre-${i}`);
+  if (!card) return;
+  for (const c of document.querySelectorAll('.centre-card.focused')) c.classList.remove('focused');
+  card.classList.add('focused');
+  card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+  card.focus({preventScroll: true});
+}
+function setMapCentres(user, centres) {
+  mapCentresUser = user;
+  mapCentres = centres.filter((c) => c.map).map((c) => ({x: c.map.x, y: c.map.y, label: c.label}));
+  if (mapLoaded) drawMap();
+}
+let forYouSeq = 0;
+async function showForYou(user) {
+  const seq = ++forYouSeq;
+  const box = $('#foryou');
+  box.replaceChildren(h('p', {class: 'muted', text: `Loading ${user}'s taste…`}));
+  try {
+    const [taste, mixes] = await Promise.all([api('taste', {user}), api('mixes', {user})]);
+    if (seq !== forYouSeq) return;
+    const kids = [];
+    if (taste.label_note) kids.push(h('p', {class: 'muted small', text: `Labels: ${taste.label_note}`}));
+    kids.push(h('h3', {text: 'Taste centres'}));
+    if (!taste.centres.length) {
+      kids.push(emptyNote(taste.plays
+        ? `${taste.user}'s history does not make a taste yet: only skips or low ratings of this library's songs.`
+        : `No plays yet${taste.unresolved ? ` of songs this library holds (${taste.unresolved} entries of ${taste.user}'s history name others)` : ''}: scrobble from a Subsonic app signed in as ${taste.user}, or import a history with \`clapsearch history import FILE --user ${taste.user}\` (ListenBrainz or Last.fm export).`));
+    } else {
+      kids.push(h('p', {class: 'muted small', text: `From ${taste.plays} play${taste.plays === 1 ? '' : 's'}; the songs nearest each centre.`}),
+        h('ol', {class: 'centres'}, taste.centres.map(centreCard)));
+    }
+    kids.push(h('h3', {text: 'Mixes'}));
+    if (!mixes.mixes.length) {
+      kids.push(emptyNote(taste.centres.length
+        ? `No mixes yet: \`clapsearch mix --user ${taste.user}\` makes them (the Debian package's clapsearch-mix.timer runs it nightly).`
+        : 'No mixes yet: mixes are made from the taste centres, once there are plays.'));
+    } else {
+      kids.push(h('ol', {class: 'mixes'}, mixes.mixes.map(mixCard)));
+    }
+    box.replaceChildren(...kids);
+    setMapCentres(taste.user, taste.centres);
+  } catch (e) {
+    if (seq !== forYouSeq) return;
+    box.replaceChildren(h('p', {class: 'muted', text: `For you is unavailable (${e.message}).`}));
+    setMapCentres('', []);
+  }
+}
+async function loadForYou() {
+  const box = $('#foryou');
+  try {
+    const data = await api('users');
+    const users = data.users || [];
+    if (!users.length) {
+      box.replaceChildren(emptyNote('No users yet: a listening history belongs to a user. Add one with `clapsearch user add NAME`, then scrobble from a Subsonic app signed in as them, or `clapsearch history import FILE --user NAME`.'));
+      return;
+    }
+    const saved = sessionStorage.getItem(FORYOU_USER_KEY);
+    const user = data.default || (users.includes(saved) ? saved : users[0]);
+    const select = $('#foryou-user');
+    select.replaceChildren(...users.map((u) => h('option', {value: u, text: u})));
+    select.value = user;
+    $('#foryou-user-label').hidden = users.length < 2;
+    await showForYou(user);
+  } catch (e) {
+    box.replaceChildren(h('p', {class: 'muted', text: `For you is unavailable (${e.message}).`}));
   }
 }
 
@@ -599,6 +744,7 @@ dz.addEventListener('dragover', (e) => { e.preventDefault(); dz.classList.add('d
 dz.addEventListener('dragleave', () => dz.classList.remove('dragging'));
 dz.addEventListener('drop', (e) => { e.preventDefault(); dz.classList.remove('dragging'); uploadLike(e.dataTransfer.files[0]); });
 $('#map-color').addEventListener('change', drawMap);
+$('#foryou-user').addEventListener('change', (e) => { sessionStorage.setItem(FORYOU_USER_KEY, e.target.value); showForYou(e.target.value); });
 $('#browse-form').addEventListener('submit', (e) => { e.preventDefault(); browse({text: $('#browse-text').value.trim()}); });
 for (const b of document.querySelectorAll('[data-goto]')) b.addEventListener('click', () => {
   const target = document.getElementById(b.dataset.goto);
@@ -609,5 +755,6 @@ $('#home-link').addEventListener('click', (e) => { e.preventDefault(); navigate(
 
 loadLibrary();
 loadMap();
+loadForYou();
 browse();
 route(searchToState(location.search));
