@@ -1,4 +1,5 @@
 #include "service/accounts.h"
+#include "service/user_lookup.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -240,16 +241,18 @@ bool same_ignoring_ascii_case(const std::string& a, const std::string& b) {
 // phones capitalise the first letter of a sign-in field ("Alice" for alice), and Navidrome, whose
 // users these apps mostly know, matches names that way. `add` refuses a second name of one spelling,
 // so the match is unique; an older index holding both alice and ALICE matches exactly only.
-std::optional<store::UserRecord> Accounts::lookup(const std::string& name) const {
-  if (auto u = store_.user(name)) return u;
+std::optional<store::UserRecord> find_user(const store::Store& store, const std::string& name) {
+  if (auto u = store.user(name)) return u;
   std::optional<store::UserRecord> found;
-  for (const store::UserRecord& u : store_.users()) {
+  for (const store::UserRecord& u : store.users()) {
     if (!same_ignoring_ascii_case(u.name, name)) continue;
     if (found) return std::nullopt;
     found = u;
   }
   return found;
 }
+
+std::optional<store::UserRecord> Accounts::lookup(const std::string& name) const { return find_user(store_, name); }
 
 store::UserRecord Accounts::existing(const std::string& name) const {
   auto u = lookup(name);

@@ -14,13 +14,15 @@
 #include "core/error.h"
 #include "core/utc_time.h"
 #include "service/song_resolver.h"
+#include "service/user_lookup.h"
 #include "service/user_data.h"
 
 namespace clap::service {
 
 store::UserRecord history_user(const store::Store& store, const std::string& name) {
   if (!name.empty()) {
-    if (auto u = store.user(name)) return *u;
+    // As sign-in finds them (service/accounts.h): "Alice" is alice.
+    if (auto u = find_user(store, name)) return *u;
     throw Error("no user named '" + name + "' in the index (`clapsearch user list` lists them)");
   }
   const std::vector<store::UserRecord> users = store.users();
