@@ -122,9 +122,10 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
         try {
           j = json::parse(one);
         } catch (const json::exception& e) {
-          // A syntax error on the last line is a file cut short; a number past its type anywhere
-          // (nlohmann's out_of_range) is not JSON a listen can hold.
-          const bool cut = pos >= text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
+          // A syntax error on a last line without its line break is a file cut short (a last line
+          // ended, but holding a bad byte, is not); a number past its type anywhere (nlohmann's
+          // out_of_range) is not JSON a listen can hold.
+          const bool cut = pos > text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
           throw Error(line_where(where, line) + (cut ? ": cut short (the file is truncated): " : ": not a JSON listen: ") + e.what());
         }
         parts[k].push_back(listen_of(j, line_where(where, line)));

@@ -143,6 +143,9 @@ TEST(HistoryFiles, BadFilesAreRefusedWhole) {
       // A number past a double (nlohmann's out_of_range, not a parse_error: found by fuzz_history).
       {"overflow.jsonl", R"({"listened_at": 1e400, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n", "line 1: not a JSON listen"},
       {"overflow.json", R"([{"artist": "A", "name": "B", "date": 1e400}])", "not JSON"},
+      // A whole last line with a bad byte is no file cut short (hostile pass 5, H5-6).
+      {"bad_byte.jsonl", "{\"listened_at\": 5, \"track_metadata\": {\"artist_name\": \"A\xC3(\", \"track_name\": \"B\"}}\n",
+       "line 1: not a JSON listen"},
   };
   for (const Case& c : cases) {
     const std::string path = write(dir + "/" + c.name, c.text);
