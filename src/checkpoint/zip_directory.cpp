@@ -93,6 +93,7 @@ ZipDirectory::ZipDirectory(std::span<const uint8_t> archive, const std::string& 
     if (r.u32(at) != kCentralHeader) r.fail("directory record " + std::to_string(i) + " has a wrong signature");
     ZipEntry e;
     e.method = r.u16(at + 10);
+    e.crc32 = r.u32(at + 16);
     const uint16_t flags = r.u16(at + 8);
     e.compressed_size = r.u32(at + 20);
     e.size = r.u32(at + 24);

@@ -18,6 +18,7 @@ struct ZipEntry {
   uint64_t size = 0;              // uncompressed size
   uint64_t compressed_size = 0;
   uint64_t data_offset = 0;       // of the entry's (possibly compressed) bytes in the archive
+  uint32_t crc32 = 0;             // of the uncompressed bytes, as the directory records it
 };
 
 class ZipDirectory {

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/one_line_text.h"
 #include "core/error.h"
 #include "service/for_you.h"
 #include "service/m3u.h"
@@ -137,9 +138,10 @@ int run_taste(const TasteCliOptions& o) {
   return 0;
 }
 
-// "Mix 1 · late-night piano.m3u8", with '/' (no file name holds one) as '-'.
+// "Mix 1 · late-night piano.m3u8": one line, with '/' (no file name holds one) as '-', within
+// the 255 bytes a file name may have (a long tag must not fail every user's nightly run).
 std::string m3u_file_name(const std::string& name) {
-  std::string s = name;
+  std::string s = one_line_text(name, 240);
   for (char& ch : s)
     if (ch == '/') ch = '-';
   return s + ".m3u8";

@@ -175,7 +175,8 @@ void add_history_command(CLI::App& app, Action& action) {
       "duration; the album decides among copies). Listens of songs not in the library are counted and listed,\n"
       "never dropped silently. A play already kept (same user, source, time and song) is not added again:\n"
       "importing the same or an overlapping export twice adds only what is new. A file that is empty,\n"
-      "truncated or not an export is an error naming it and the reason (exit 1), and nothing is imported.\n"
+      "truncated or not an export (over 2 GiB, a damaged zip member, a time before 1970 or in the future) is\n"
+      "an error naming it and the reason (exit 1), and nothing is imported.\n"
       "ListenBrainz: the export zip as downloaded (listens/YYYY/M.jsonl) or one .jsonl of listens.\n"
       "Last.fm: CSV with a header row (artist, album, track, and uts/timestamp/date) or without one\n"
       "(artist,album,track,date), or JSON (scrobbles or the API's recenttracks pages).");

@@ -1,4 +1,5 @@
 #include "core/utf8.h"
+#include "core/one_line_text.h"
 
 namespace clap {
 
@@ -51,6 +52,24 @@ bool sanitize_utf8(std::string_view in, std::string& out) {
     i += len;
   }
   return true;
+}
+
+std::string one_line_text(std::string_view in, size_t max_bytes) {
+  std::string valid;
+  if (sanitize_utf8(in, valid)) in = valid;
+  std::string out;
+  for (size_t i = 0; i < in.size();) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;  // valid UTF-8 now
+    const bool c1 = c == 0xC2 && i + 1 < in.size() && static_cast<unsigned char>(in[i + 1]) < 0xA0;  // U+0080-U+009F
+    if (out.size() + (c < 0x20 || c == 0x7F || c1 ? 1 : n) > max_bytes) break;
+    if (c < 0x20 || c == 0x7F || c1) out += ' ';
+    else out.append(in.substr(i, n));
+    i += n;
+  }
+  const size_t first = out.find_first_not_of(' ');
+  if (first == std::string::npos) return "";
+  return out.substr(first, out.find_last_not_of(' ') - first + 1);
 }
 
 }  // namespace clap

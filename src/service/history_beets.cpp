@@ -120,6 +120,18 @@ double number_of(const nlohmann::json& j, const char* key, const std::string& wh
   return v;
 }
 
+// A count of plays or skips: a whole number from 0 to kMaxBeetsCount. Each count becomes as many
+// plays, so a count of 10^12 (a damaged field) must not be believed: it would take the memory.
+constexpr double kMaxBeetsCount = 100000;
+
+int64_t count_of(const nlohmann::json& j, const char* key, const std::string& where) {
+  const double v = number_of(j, key, where, 0);
+  if (v < 0 || v > kMaxBeetsCount || v != std::floor(v))
+    throw Error(where + ": \"" + key + "\" is " + j.at(key).dump() + ", not a count from 0 to " +
+                std::to_string(static_cast<int64_t>(kMaxBeetsCount)));
+  return static_cast<int64_t>(v);
+}
+
 std::string string_of(const nlohmann::json& j, const char* key, const std::string& where) {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "";
@@ -155,10 +167,16 @@ std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
     t.title = string_of(j, "title", where);
     t.album = string_of(j, "album", where);
     t.duration_s = number_of(j, "length", where, 0);
-    t.play_count = static_cast<int64_t>(number_of(j, "play_count", where, 0));
-    t.skip_count = static_cast<int64_t>(number_of(j, "skip_count", where, 0));
+    t.play_count = count_of(j, "play_count", where);
+    t.skip_count = count_of(j, "skip_count", where);
     t.rating = number_of(j, "rating", where, -1);
-    t.last_played = static_cast<int64_t>(number_of(j, "last_played", where, 0));
+    // mpdstats' unix seconds (a fraction allowed); 0 or absent: never played, counted as now.
+    const double last = number_of(j, "last_played", where, 0);
+    if (last != 0) {
+      if (last < 0 || last >= 1e11) throw Error(where + ": \"last_played\" is not a time in unix seconds");
+      t.last_played = static_cast<int64_t>(last);
+      check_play_time(t.last_played, where);
+    }
     if (t.path.empty() && t.mbid.empty() && (t.artist.empty() || t.title.empty()))
       throw Error(where + ": names no song (a path, an mbid, or an artist and a title)");
     out.push_back(std::move(t));

@@ -3,6 +3,7 @@
 // history_listenbrainz.cpp and history_lastfm.cpp.
 #include "service/history_files.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -19,6 +20,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/regular_file.h"
+#include "core/utc_time.h"
 
 namespace clap::service {
 
@@ -49,6 +51,12 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+int64_t days_in_month(int64_t y, int64_t m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : kDays[m - 1];
 }
 
 struct Cursor {
@@ -105,6 +113,7 @@ bool parse_clock(Cursor& c, int64_t& seconds) {
     if (!c.number(oh, 2)) return false;
     c.eat(':');
     c.number(om, 2);
+    if (oh > 23 || om > 59) return false;
     seconds -= sign * (oh * 3600 + om * 60);
   } else if (c.s.substr(c.i) == "UTC" || c.s.substr(c.i) == "GMT") {
     c.i = c.s.size();
@@ -149,38 +158,79 @@ bool parse_history_time(std::string_view text, int64_t& unix_s) {
   } else {
     return false;
   }
-  if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31) return false;
+  if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return false;
   int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400;
-  if (!parse_clock(c, seconds)) return false;
+  // A zone's offset can take 1970-01-01 before 1970.
+  if (!parse_clock(c, seconds) || seconds < 0) return false;
   unix_s = seconds;
   return true;
 }
 
+void check_play_time(int64_t unix_s, const std::string& where) {
+  const int64_t tomorrow = static_cast<int64_t>(std::time(nullptr)) + 86400;
+  if (unix_s < 0) throw Error(where + ": played before 1970 (" + std::to_string(unix_s) + ")");
+  if (unix_s > tomorrow)
+    throw Error(where + ": played in the future (" + utc_date_time(unix_s) + ", unix " + std::to_string(unix_s) +
+                "): a wrong time, or milliseconds where seconds belong");
+}
+
 namespace {
 
+// How much text an export may hold: a plain file's size, a zip's members uncompressed in all. A
+// million listens take about 1 GB; the bound keeps a sparse file, or a zip whose members claim
+// (or inflate to) gigabytes from a few bytes, from taking the machine's memory and time.
+constexpr uint64_t kMaxHistoryBytes = uint64_t{2} << 30;
+
+std::string too_large(const std::string& what, uint64_t bytes) {
+  return what + ": too large (" + std::to_string(bytes) + " bytes" +
+         " uncompressed; a history export is read up to " + std::to_string(kMaxHistoryBytes >> 30) + " GiB)";
+}
+
 // A zip member inflated (stored or deflated: what zip tools write); `what` names it in errors.
+// The text grows as the data inflate, never past the size the directory claims (a claim is not
+// allocated up front: a member claiming 4 GiB over a few bytes costs nothing), and its CRC-32 is
+// checked (raw deflate data carry no checksum of their own: damage could read as other listens).
 std::string inflate_member(const ZipEntry& e, std::span<const uint8_t> archive, const std::string& what) {
-  // The data span was checked against the archive by ZipDirectory.
+  // The data span was checked against the archive by ZipDirectory, the claimed sizes against
+  // kMaxHistoryBytes by the caller.
   const std::span<const uint8_t> data = archive.subspan(e.data_offset, e.compressed_size);
-  if (e.method == 0) return std::string(reinterpret_cast<const char*>(data.data()), data.size());
-  if (e.method != 8) throw Error(what + ": compressed with zip method " + std::to_string(e.method) + " (only stored and deflated members are read)");
-  // Bounded: a member claiming more than 4 GiB uncompressed is no month of listens.
-  if (e.size > (uint64_t{4} << 30)) throw Error(what + ": too large (" + std::to_string(e.size) + " bytes uncompressed)");
-  std::string out(e.size, '\0');
-  z_stream z{};
-  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw Error(what + ": cannot start inflating");
-  z.next_in = const_cast<Bytef*>(data.data());
-  z.avail_in = static_cast<uInt>(std::min<uint64_t>(data.size(), UINT32_MAX));
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = inflate(&z, Z_FINISH);
-  const uint64_t produced = z.total_out;
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END || produced != e.size)
-    throw Error(what + ": damaged or truncated (the compressed data " +
-                (rc == Z_STREAM_END ? "hold " + std::to_string(produced) + " bytes, not " + std::to_string(e.size)
-                                    : std::string("end early")) +
-                ")");
+  std::string out;
+  if (e.method == 0) {
+    out.assign(reinterpret_cast<const char*>(data.data()), data.size());
+  } else if (e.method == 8) {
+    z_stream z{};
+    if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw Error(what + ": cannot start inflating");
+    z.next_in = const_cast<Bytef*>(data.data());
+    z.avail_in = static_cast<uInt>(std::min<uint64_t>(data.size(), UINT32_MAX));
+    constexpr uint64_t kChunk = uint64_t{1} << 20;
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+      // One byte past the claim is room enough to tell a member longer than it says.
+      const uint64_t room = std::min<uint64_t>(kChunk, e.size + 1 - out.size());
+      if (room == 0) break;
+      const size_t have = out.size();
+      out.resize(have + room);
+      z.next_out = reinterpret_cast<Bytef*>(out.data() + have);
+      z.avail_out = static_cast<uInt>(room);
+      rc = inflate(&z, Z_NO_FLUSH);
+      out.resize(have + room - z.avail_out);
+    }
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END || out.size() != e.size)
+      throw Error(what + ": damaged or truncated (the compressed data " +
+                  (rc == Z_STREAM_END ? "hold " + std::to_string(out.size()) + " bytes, not " + std::to_string(e.size)
+                   : out.size() > e.size ? "hold more than the " + std::to_string(e.size) + " bytes the zip says"
+                                         : std::string("end early")) +
+                  ")");
+  } else {
+    throw Error(what + ": compressed with zip method " + std::to_string(e.method) + " (only stored and deflated members are read)");
+  }
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t at = 0; at < out.size(); at += size_t{1} << 30) {
+    const size_t n = std::min(out.size() - at, size_t{1} << 30);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(out.data() + at), static_cast<uInt>(n));
+  }
+  if (static_cast<uint32_t>(crc) != e.crc32) throw Error(what + ": damaged (its CRC-32 does not match the zip's directory)");
   return out;
 }
 
@@ -201,6 +251,12 @@ std::vector<Listen> read_listenbrainz_zip(std::span<const uint8_t> bytes, const 
   }
   if (members.empty())
     throw Error(path + ": a zip without listens (a ListenBrainz export holds listens/YYYY/M.jsonl files)");
+  // Bounded before anything is inflated (members may even share their data: the sizes they claim count).
+  uint64_t claimed = 0;
+  for (const ZipEntry* e : members) {
+    claimed += std::min<uint64_t>(e->size, kMaxHistoryBytes + 1);
+    if (claimed > kMaxHistoryBytes) throw Error(too_large(path, claimed) + " (" + std::to_string(members.size()) + " listens files)");
+  }
   // listens/2023/10.jsonl after listens/2023/9.jsonl: by year, then month as numbers.
   std::sort(members.begin(), members.end(), [](const ZipEntry* a, const ZipEntry* b) {
     auto key = [](const std::string& n) {
@@ -255,7 +311,13 @@ HistoryFile read_history_file(const std::string& path, HistoryFormat format) {
   // Opened safely first (a FIFO or a device named by mistake is refused, not read forever).
   const int fd = open_regular_file(path);
   if (fd < 0) throw Error(path + ": cannot read the history file: " + open_error(errno));
+  struct stat st {};
+  const bool sized = ::fstat(fd, &st) == 0;
   ::close(fd);
+  // Before it is mapped: a sparse file of terabytes is a regular file too.
+  if (sized && static_cast<uint64_t>(st.st_size) > kMaxHistoryBytes)
+    throw Error(path + ": too large (" + std::to_string(st.st_size) + " bytes; a history export is read up to " +
+                std::to_string(kMaxHistoryBytes >> 30) + " GiB)");
   const MappedFile file(path);
   const std::span<const uint8_t> bytes(file.data(), file.size());
   const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());

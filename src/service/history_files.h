@@ -58,7 +58,13 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
 std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& where);
 std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& where);
 
-// A time as the exports write it (above) in unix seconds; false when `text` is none.
+// A time as the exports write it (above) in unix seconds; false when `text` is none (a date that
+// does not exist, such as 31 Feb, or one before 1970, included).
 bool parse_history_time(std::string_view text, int64_t& unix_s);
+
+// A play's time is a moment already past: from 1970 to tomorrow (a day of clock skew allowed, as
+// /rest/scrobble allows). A play kept "in the future" would stay the last one played for years,
+// leaving its song out of every mix. Throws clap::Error "<where>: ..." otherwise.
+void check_play_time(int64_t unix_s, const std::string& where);
 
 }  // namespace clap::service

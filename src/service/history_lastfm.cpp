@@ -66,6 +66,7 @@ std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& w
     if (mbid >= 0) l.mbid = trim_space(row[mbid]);
     if (!parse_history_time(row[time], l.played_at))
       throw Error(at + ": '" + row[time].substr(0, 64) + "' is not a time (unix seconds or a date such as 31 Jan 2021 12:34)");
+    check_play_time(l.played_at, at);
     if (l.artist.empty() || l.title.empty()) throw Error(at + ": a scrobble without " + std::string(l.artist.empty() ? "artist" : "track"));
     out.push_back(std::move(l));
   }
@@ -126,6 +127,7 @@ void add_scrobble(const json& s, const std::string& at, std::vector<Listen>& out
   l.mbid = text_of(s, "mbid");
   if (l.mbid.empty()) l.mbid = text_of(s, "track_mbid");
   if (!time_of(s, l.played_at)) throw Error(at + ": a scrobble without a time (date, uts or timestamp)");
+  check_play_time(l.played_at, at);
   if (l.artist.empty() || l.title.empty()) throw Error(at + ": a scrobble without " + std::string(l.artist.empty() ? "artist" : "track"));
   out.push_back(std::move(l));
 }

@@ -45,18 +45,13 @@ Listen listen_of(const json& j, const std::string& where) {
   l.where = where;
   const auto at = j.find("listened_at");
   if (at == j.end() || at->is_null()) throw Error(where + ": a listen without \"listened_at\"");
-  bool ok = false;
-  if (at->is_number_integer()) {
-    l.played_at = at->get<int64_t>();
-    ok = l.played_at >= 0;
-  } else if (at->is_number()) {
-    const double v = at->get<double>();
-    ok = std::isfinite(v) && v >= 0 && v < 1e11;
-    l.played_at = ok ? static_cast<int64_t>(v) : 0;
-  } else if (at->is_string()) {
-    ok = parse_history_time(at->get_ref<const std::string&>(), l.played_at);
-  }
+  // A number goes through the text rules too (one rule for every format): milliseconds are told
+  // by their size, a negative or non-finite number is no time.
+  const bool ok = at->is_number()   ? parse_history_time(at->dump(), l.played_at)
+                  : at->is_string() ? parse_history_time(at->get_ref<const std::string&>(), l.played_at)
+                                    : false;
   if (!ok) throw Error(where + ": \"listened_at\" is not a time (" + at->dump() + ")");
+  check_play_time(l.played_at, where);
   const auto meta = j.find("track_metadata");
   if (meta == j.end() || !meta->is_object()) throw Error(where + ": a listen without \"track_metadata\"");
   l.artist = text_field(*meta, "artist_name", where);
@@ -127,9 +122,10 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
         try {
           j = json::parse(one);
         } catch (const json::exception& e) {
-          // A syntax error on the last line is a file cut short; a number past its type anywhere
-          // (nlohmann's out_of_range) is not JSON a listen can hold.
-          const bool cut = pos >= text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
+          // A syntax error on a last line without its line break is a file cut short (a last line
+          // ended, but holding a bad byte, is not); a number past its type anywhere (nlohmann's
+          // out_of_range) is not JSON a listen can hold.
+          const bool cut = pos > text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
           throw Error(line_where(where, line) + (cut ? ": cut short (the file is truncated): " : ": not a JSON listen: ") + e.what());
         }
         parts[k].push_back(listen_of(j, line_where(where, line)));

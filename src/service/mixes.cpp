@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "service/diversity.h"
 #include "service/user_data.h"
 
@@ -26,9 +27,9 @@ void check_mix_options(const MixOptions& o) {
   check_rules(o.rules);
 }
 
+// One line of at most 200 bytes: it is quoted in a reason and a playlist's comment, one line a song.
 std::string song_name(const store::Track& t) {
-  if (!t.title.empty()) return t.title;
-  return std::filesystem::path(t.path).stem().string();
+  return one_line_text(!t.title.empty() ? t.title : std::filesystem::path(t.path).stem().string(), 200);
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "core/vector_math.h"
 #include "service/queries.h"
 
@@ -256,7 +257,10 @@ Taste build_taste(const LibrarySnapshot& snap, const TasteHistory& history, cons
       }
     c.top_artists = top_counts(artists, 5);
     c.top_genres = top_counts(genres, 5);
-    c.label = !c.top_genres.empty() ? c.top_genres[0].first : !c.top_artists.empty() ? c.top_artists[0].first : "mixed";
+    // A tag is whatever a file carries (line breaks, control characters, 300 bytes): the label
+    // names a mix, its playlist and its M3U file, so it is one line of at most 80 bytes.
+    c.label = one_line_text(!c.top_genres.empty() ? c.top_genres[0].first : !c.top_artists.empty() ? c.top_artists[0].first : "", 80);
+    if (c.label.empty()) c.label = "mixed";
   }
   std::stable_sort(taste.centres.begin(), taste.centres.end(),
                    [](const TasteCentre& a, const TasteCentre& b) { return a.weight > b.weight; });

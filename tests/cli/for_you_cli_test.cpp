@@ -219,3 +219,56 @@ TEST(EvalHistoryCli, ReplaysTheStoredHistoryBesideTheBaselines) {
 
 }  // namespace
 }  // namespace clap
+
+namespace clap {
+namespace {
+
+// Hostile pass 5 (H5-7, H5-8): when the index's model cannot label the centres, a centre is named
+// by its top genre or artist tag, whatever a file carries. A genre with a line break and 300 bytes
+// made a mix named with CR/LF (stored as the playlist's name and comment) and `mix --m3u` fail for
+// every user ("File name too long"), the nightly --all-users run included. H5-1: `--user ANN`
+// did not find ann, whom sign-in finds in any case.
+TEST(MixCli, LabelsMadeOfTagsAreOneLineAndFitAFileName) {
+  const std::string dir = test::temp_dir() + "/mix-tags";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string model = dir + "/model";
+  fs::copy(test::case_dir("tiny-unfused"), model, fs::copy_options::recursive);
+  const std::string genre = "Gen/re\r\nkill\x1b[31m" + std::string(300, 'G');
+  test::ffmpeg(dir + "/music/a.flac", "-f lavfi -i \"anoisesrc=d=3:seed=5\" -metadata title=A -metadata genre=" + test::quoted(genre));
+  const std::string db = dir + "/library.db";
+  test::index_library(dir + "/music", db, model);
+  {
+    auto st = store::open_store(db, store::OpenMode::ReadWrite);
+    test::add_user_plays(*st, "ann", {st->tracks().at(0).id}, 3, static_cast<int64_t>(std::time(nullptr)) - 10 * kDay);
+  }
+  fs::remove_all(model);  // no zero-shot labels now: the tags name the centres
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("mix --all-users --json --m3u " + test::quoted(dir + "/m3u") + " --db " + test::quoted(db), &out, &err), 0) << err;
+  const json j = json::parse(out);
+  ASSERT_EQ(j.at("users").at(0).at("mixes").size(), 1u) << out;
+  const std::string name = j.at("users").at(0).at("mixes").at(0).at("name");
+  EXPECT_EQ(name.find_first_of("\r\n\x1b"), std::string::npos) << name;
+  EXPECT_NE(name.find("Gen/re  kill [31mGGG"), std::string::npos) << name;
+  EXPECT_LE(name.size(), 100u);
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(dir + "/m3u")) {
+    const std::string file = e.path().filename().string();
+    EXPECT_EQ(file.find_first_of("\r\n\x1b/"), std::string::npos) << file;
+    EXPECT_LE(file.size(), 255u);
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+  // The playlist kept in the index carries the same one-line name.
+  auto st = store::open_store(db, store::OpenMode::ReadOnly);
+  const auto lists = st->playlists(0);
+  ASSERT_EQ(lists.size(), 1u);
+  EXPECT_EQ(lists[0].name, name);
+  EXPECT_EQ(lists[0].comment.find('\r'), std::string::npos);
+  // H5-1: a history command finds ann as sign-in does, in any ASCII case.
+  EXPECT_EQ(test::run_cli("history --user ANN --json --db " + test::quoted(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find("\"plays\": 3"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace clap

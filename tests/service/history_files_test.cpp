@@ -6,11 +6,17 @@
 // plays and skips (service/listening.h).
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
+#include "service/history.h"
 #include "service/history_files.h"
 #include "service/listening.h"
 #include "support/golden.h"
@@ -137,6 +143,9 @@ TEST(HistoryFiles, BadFilesAreRefusedWhole) {
       // A number past a double (nlohmann's out_of_range, not a parse_error: found by fuzz_history).
       {"overflow.jsonl", R"({"listened_at": 1e400, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n", "line 1: not a JSON listen"},
       {"overflow.json", R"([{"artist": "A", "name": "B", "date": 1e400}])", "not JSON"},
+      // A whole last line with a bad byte is no file cut short (hostile pass 5, H5-6).
+      {"bad_byte.jsonl", "{\"listened_at\": 5, \"track_metadata\": {\"artist_name\": \"A\xC3(\", \"track_name\": \"B\"}}\n",
+       "line 1: not a JSON listen"},
   };
   for (const Case& c : cases) {
     const std::string path = write(dir + "/" + c.name, c.text);
@@ -182,6 +191,171 @@ TEST(HistoryFiles, LargeExportsKeepOrderAndTheFirstError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("big.jsonl line " + std::to_string(early + 1) + ":"), std::string::npos) << e.what();
   }
+}
+
+// A zip of members {name, data as stored, method, the size and CRC-32 the directory claims}.
+struct RawMember {
+  std::string name, data;
+  uint16_t method;
+  uint32_t size, crc;
+};
+std::string zip_of(const std::vector<RawMember>& members) {
+  auto le = [](std::string& out, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  std::string local, central;
+  for (const RawMember& m : members) {
+    const uint64_t offset = local.size();
+    le(local, 0x04034b50, 4), le(local, 20, 2), le(local, 0, 2), le(local, m.method, 2), le(local, 0, 4);
+    le(local, m.crc, 4), le(local, m.data.size(), 4), le(local, m.size, 4), le(local, m.name.size(), 2), le(local, 0, 2);
+    local += m.name + m.data;
+    le(central, 0x02014b50, 4), le(central, 20, 2), le(central, 20, 2), le(central, 0, 2), le(central, m.method, 2);
+    le(central, 0, 4), le(central, m.crc, 4), le(central, m.data.size(), 4), le(central, m.size, 4);
+    le(central, m.name.size(), 2), le(central, 0, 2), le(central, 0, 2), le(central, 0, 2), le(central, 0, 2), le(central, 0, 4);
+    le(central, offset, 4);
+    central += m.name;
+  }
+  std::string end;
+  le(end, 0x06054b50, 4), le(end, 0, 2), le(end, 0, 2), le(end, members.size(), 2), le(end, members.size(), 2);
+  le(end, central.size(), 4), le(end, local.size(), 4), le(end, 0, 2);
+  return local + central + end;
+}
+std::string raw_deflate(const std::string& text) {
+  z_stream z{};
+  deflateInit2(&z, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, text.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+uint32_t crc_of(const std::string& s) {
+  return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+}
+
+// read_history_file(path) in a child process limited to 1 GiB of address space: "error: <what>"
+// when it refused the file, "read" when it read it, "out of memory" when it tried to take more.
+std::string read_in_a_small_process(const std::string& path) {
+  const std::string out = path + ".outcome";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const rlimit small{rlim_t{1} << 30, rlim_t{1} << 30};
+    setrlimit(RLIMIT_AS, &small);
+    std::string outcome;
+    try {
+      read_history_file(path);
+      outcome = "read";
+    } catch (const Error& e) {
+      outcome = std::string("error: ") + e.what();
+    } catch (const std::bad_alloc&) {
+      outcome = "out of memory";
+    }
+    std::ofstream(out) << outcome;
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::ifstream in(out);
+  return std::string{std::istreambuf_iterator<char>(in), {}};
+}
+
+// Hostile pass 5 (H5-2): a zip whose member claims gigabytes over a few bytes was given the
+// claimed size up front (a 240-byte file took 4.2 GB and a minute), members were inflated up to
+// 4 GiB each without a bound in all, no CRC was checked, and a sparse file of any size was read.
+TEST(HistoryFiles, ZipMembersAndFilesAreBoundedAndChecked) {
+  const std::string dir = test::temp_dir();
+  const std::string line = R"({"listened_at": 1700000000, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n";
+  const std::string packed = raw_deflate(line);
+  // A member that says it holds 1.5 GiB: damaged, found without taking the 1.5 GiB.
+  const std::string liar = write(dir + "/liar.zip", zip_of({{"listens/2023/1.jsonl", packed, 8, 3u << 29, crc_of(line)}}));
+  EXPECT_NE(read_in_a_small_process(liar).find("error: " + liar + ": listens/2023/1.jsonl: damaged or truncated"), std::string::npos)
+      << read_in_a_small_process(liar);
+  // Three members of 1 GiB each (sharing their data, as zip bombs do): refused before inflating.
+  std::vector<RawMember> big;
+  for (int m = 1; m <= 3; ++m) big.push_back({"listens/2023/" + std::to_string(m) + ".jsonl", packed, 8, 1u << 30, 0});
+  const std::string bomb = write(dir + "/bomb.zip", zip_of(big));
+  EXPECT_NE(read_in_a_small_process(bomb).find("too large"), std::string::npos) << read_in_a_small_process(bomb);
+  // A member whose bytes do not match its CRC-32 (stored, and deflated).
+  for (const uint16_t method : {uint16_t{0}, uint16_t{8}}) {
+    const std::string damaged = write(dir + "/crc" + std::to_string(method) + ".zip",
+                                      zip_of({{"listens/2023/1.jsonl", method ? packed : line, method,
+                                               static_cast<uint32_t>(line.size()), crc_of(line) ^ 1u}}));
+    EXPECT_NE(read_in_a_small_process(damaged).find("CRC-32"), std::string::npos) << read_in_a_small_process(damaged);
+  }
+  const std::string fine = write(dir + "/fine.zip", zip_of({{"listens/2023/1.jsonl", packed, 8, static_cast<uint32_t>(line.size()), crc_of(line)}}));
+  EXPECT_EQ(read_in_a_small_process(fine), "read");
+  // A sparse file of 3 GiB (a regular file, read as a Last.fm CSV).
+  const std::string sparse = write(dir + "/sparse.csv", "artist,album,track,date\nA,B,C,1700000000\n");
+  fs::resize_file(sparse, uintmax_t{3} << 30);
+  EXPECT_NE(read_in_a_small_process(sparse).find("error: " + sparse + ": too large"), std::string::npos) << read_in_a_small_process(sparse);
+}
+
+// H5-3: a play's time is a moment that was: not a date that does not exist, not before 1970, not
+// in the future (milliseconds read as seconds), in every format.
+TEST(HistoryFiles, PlayTimesAreMomentsThatWere) {
+  int64_t t = 0;
+  for (const char* bad : {"2021-02-31", "2023-02-29 10:00", "1970-01-01T00:00:00+05:00", "2021-01-01 12:00 +99:99", "31 Feb 2021"})
+    EXPECT_FALSE(parse_history_time(bad, t)) << bad;
+  ASSERT_TRUE(parse_history_time("1970-01-01T05:00:00+05:00", t));
+  EXPECT_EQ(t, 0);
+  const std::string dir = test::temp_dir();
+  auto listen_at = [](const std::string& at) {
+    return R"({"listened_at": )" + at + R"(, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n";
+  };
+  // An integer in milliseconds is told by its size, as in text (it was kept as seconds: year 55,000).
+  EXPECT_EQ(read_history_file(write(dir + "/ms.jsonl", listen_at("1700000000000"))).listens.at(0).played_at, 1700000000);
+  struct Case {
+    std::string name, text, expected;
+  };
+  const std::vector<Case> cases = {
+      {"future.jsonl", listen_at("99999999999"), "line 1: played in the future (5138-11-16T09:46:39Z"},
+      {"huge.jsonl", listen_at("9223372036854775807"), "line 1: \"listened_at\" is not a time"},
+      {"micro.jsonl", listen_at("1000000000000000"), "line 1: \"listened_at\" is not a time"},
+      {"future.csv", "A,B,C,9999-01-01\n", "row 1: played in the future"},
+      {"future.json", R"([{"artist": "A", "name": "B", "date": {"uts": "99999999999"}}])", "scrobble 1: played in the future"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = write(dir + "/" + c.name, c.text);
+    try {
+      read_history_file(path);
+      ADD_FAILURE() << c.name << " was read";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(path + " " + c.expected), std::string::npos) << c.name << ": " << e.what();
+    }
+  }
+}
+
+// H5-4: a beets count becomes as many plays: 10^12 took the memory, 1e300 was cast undefined; a
+// last_played in milliseconds or before 1970 was kept as it came (or silently as now).
+TEST(HistoryFiles, BeetsCountsAndTimesAreBounded) {
+  const std::string dir = test::temp_dir();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"path": "/m/a.flac", "play_count": 1e12})", "\"play_count\" is 1000000000000.0, not a count from 0 to 100000"},
+      {R"({"path": "/m/a.flac", "play_count": 1e300})", "\"play_count\" is 1e+300, not a count"},
+      {R"({"path": "/m/a.flac", "skip_count": -1})", "\"skip_count\" is -1, not a count"},
+      {R"({"path": "/m/a.flac", "play_count": 2.5})", "\"play_count\" is 2.5, not a count"},
+      {R"({"path": "/m/a.flac", "play_count": 2, "last_played": -100})", "\"last_played\" is not a time"},
+      {R"({"path": "/m/a.flac", "play_count": 2, "last_played": 1700000000000})", "\"last_played\" is not a time"},
+      {R"({"path": "/m/a.flac", "play_count": 2, "last_played": 99999999999})", "played in the future"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string path = write(dir + "/beets" + std::to_string(i) + ".jsonl", cases[i].first + "\n");
+    try {
+      read_beets_stats(path);
+      ADD_FAILURE() << cases[i].first << " was read";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(path + " line 1: " + cases[i].second), std::string::npos) << e.what();
+    }
+  }
+  const std::vector<BeetsTrackStats> fine =
+      read_beets_stats(write(dir + "/fine.jsonl", R"({"path": "/m/a.flac", "play_count": 100000, "last_played": 1700000000.5})" "\n"));
+  ASSERT_EQ(fine.size(), 1u);
+  EXPECT_EQ(fine[0].play_count, 100000);
+  EXPECT_EQ(fine[0].last_played, 1700000000);
 }
 
 TEST(HistoryFiles, LastFmCsvWithAndWithoutHeader) {
