@@ -114,11 +114,15 @@ struct SpeedTable {
   std::string measured_at;
 };
 
-// What decides the times, in words (kept in the file, compared on reading) and as a file name.
-std::string speed_key(const PrecisionChoiceRequest& r, const std::string& kernel_set, int threads) {
+// What decides the times' ranking, in words (kept in the file, compared on reading) and as a file
+// name: the model's architecture and the CPU's kernel set. Not the threads, batch or window: they
+// change every precision's time alike, and a setting that leaves the embeddings' bits as they are
+// (--threads, --batch) must not change the precision, or a run resumed with other settings would
+// not end in the index a one-shot run makes (ProgressiveCli's kill -9 tests resume with
+// --threads 1 --batch 1).
+std::string speed_key(const PrecisionChoiceRequest& r, const std::string& kernel_set) {
   const index::ModelSpec spec = index::describe_model(r.model, r.window_s, r.hop_s, r.silence_db, "fp32");
-  return "architecture " + spec.identity.config_hash + ", kernels " + kernel_set + ", " + std::to_string(threads) +
-         " threads, batch " + std::to_string(r.batch) + ", window " + fixed(r.window_s, 3) + " s";
+  return "architecture " + spec.identity.config_hash + ", kernels " + kernel_set;
 }
 fs::path speed_file(const std::string& key) {
   return fs::path(precision_speed_dir()) / (sha256_hex(key).substr(0, 16) + ".json");
@@ -325,7 +329,7 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
   std::vector<std::string> candidates;
   for (const PrecisionTrial& t : c.trials)
     if (t.measured) candidates.push_back(t.precision);
-  const std::string key = speed_key(r, c.kernel_set, c.threads);
+  const std::string key = speed_key(r, c.kernel_set);
   const fs::path file = speed_file(key);
   const std::optional<SpeedTable> kept = read_speeds(file, key, candidates);
   const auto timing = [&](PrecisionTrial& t) -> double* { return kept ? nullptr : &t.ms_per_window; };

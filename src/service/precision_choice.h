@@ -48,9 +48,10 @@ inline constexpr int kSpeedPasses = 3;
 // index's first run timed the precisions itself, two fresh indexes of one library chose
 // differently (the tests comparing two fresh indexes, ProgressiveCli.KillNine... and
 // Workers.TwoWorkers..., failed one run in two). So the times are measured once per machine and
-// kept: one file per what decides them (the model's architecture, its config hash; the CPU's
-// kernel set; the model threads; the batch; the window), read by every later choice on the
-// machine, so the same library and settings choose the same precision on every run. Deleting the
+// kept: one file per what decides their ranking (the model's architecture, its config hash, and
+// the CPU's kernel set; not --threads or --batch, which change every precision's time alike and
+// must not change the index), read by every later choice on the machine, so the same library
+// chooses the same precision on every run. Deleting the
 // file (after a CPU or clapsearch upgrade) measures again.
 // The folder: clapsearch_cache_dir()/precision-speed.
 std::string precision_speed_dir();
