@@ -432,8 +432,8 @@ def index(
 
     Unchanged files are skipped, moved ones keep their embeddings, deleted ones are pruned.
     Settings not given continue the existing index (else 10 s windows, 5 s hop, the default
-    model and fp32; ``precision="auto"`` chooses the precision on this machine from a sample of
-    the audio, as ``clapsearch index --precision auto``).
+    model, and the precision ``"auto"`` chooses on this machine from a sample of the audio:
+    ``clapsearch index --precision auto``; ``precision="auto"`` asks for it by name).
 
     Args:
         progress: ``True`` prints a progress line to stderr, ``False`` nothing, or a callable

@@ -343,7 +343,7 @@ void add_index_command(CLI::App& app, Action& action) {
   auto* silence = cmd->add_option("--silence-db", o->silence_db,
                                   "Windows quieter than this RMS level (dBFS) are silent: stored, not embedded (default -60)");
   auto* precision = add_precision_option(
-      cmd, o->precision, " (default: fp32 on an index's first run; later runs keep the index's precision, however it was chosen)", true);
+      cmd, o->precision, " (default: auto, which chooses on an index's first run; later runs keep the index's precision)", true);
   cmd->add_option("--auto-min-cosine", o->auto_min_cosine,
                   "With --precision auto: the worst window cosine to fp32 a lower precision must keep on the sample "
                   "(default: its own bound, 0.999 for bf16, 0.995 for int8)")

@@ -1,7 +1,8 @@
 // The decode-and-embed pipeline of the indexer (index_roots, build_set, embed_jobs in
-// indexer.cpp; the pipeline itself in pipeline.cpp): decoder threads cut each file's windows
-// and a bounded queue carries them to the calling thread, which embeds them in batches and
-// writes each finished track in one transaction. Internal to index/: what the two files share.
+// indexer.cpp; the pipeline itself in pipeline.cpp and pipeline_decode.cpp, one class declared in
+// pipeline_internal.h): decoder threads cut each file's windows and a bounded queue carries them
+// to the calling thread, which embeds them in batches and writes each finished track in one
+// transaction. Internal to index/: what the indexer and the pipeline share.
 #pragma once
 #include <chrono>
 #include <cstdint>

@@ -14,10 +14,10 @@ ResolvedSettings resolve_settings(const IndexRequest& r, const std::optional<sto
   s.window_s = r.window_s ? *r.window_s : stored ? stored->window_s : 10.0;
   s.hop_s = r.hop_s ? *r.hop_s : stored ? stored->hop_s : 5.0;
   s.silence_db = r.silence_db ? *r.silence_db : stored ? stored->silence_db : -60.0;
-  // auto is asked for, not the default: its choice depends on timing, so two fresh indexes of one
-  // library could differ in precision; unset keeps fp32 (or the index's precision), reproducible.
-  const bool automatic = r.precision && *r.precision == "auto";
-  if (r.precision && !automatic) {
+  // auto is the default: its choice is reproducible (fidelity is arithmetic, and the speeds are
+  // this machine's, measured once: precision_choice.h), so two fresh indexes of one library agree.
+  const bool automatic = !r.precision || *r.precision == "auto";
+  if (!automatic) {
     s.precision = parse_precision(*r.precision);
     // The same precision the index's choice made: the record of it stays (a --rebuild that names
     // it does not; neither does another precision, which the index refuses without --rebuild).
@@ -25,7 +25,7 @@ ResolvedSettings resolve_settings(const IndexRequest& r, const std::optional<sto
   } else if (stored && !(r.rebuild && r.precision)) {
     s.precision = parse_precision(stored->precision);  // a later run keeps the index's precision
     s.precision_choice = stored->precision_choice;
-  } else if (automatic) {
+  } else {
     s.choose_precision = true;
   }
   return s;

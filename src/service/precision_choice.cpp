@@ -1,15 +1,25 @@
 #include "service/precision_choice.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <span>
+#include <sstream>
 
 #include "audio/decode.h"
 #include "audio/windows.h"
 #include "core/error.h"
+#include "core/sha256.h"
+#include "core/user_dirs.h"
+#include "core/utc_time.h"
 #include "index/identity.h"
 #include "model/engine_report.h"
 #include "service/fidelity.h"
@@ -19,6 +29,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
+namespace fs = std::filesystem;
 
 // A file's windows are looked for in its first 10 minutes only: the sample needs a few windows
 // per file, and a whole two-hour mix decoded at 48 kHz would hold 1.4 GB.
@@ -97,20 +108,93 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
   return sample;
 }
 
-// Embeds the sample kSpeedPasses times; returns the embeddings (every pass gives the same bits)
-// and the best pass's milliseconds per window.
-std::vector<float> embed_timed(const ClapModel& model, ClapState& state, const std::vector<std::span<const float>>& clips,
-                               int batch, double& ms_per_window) {
+// This machine's times of the precisions (precision_choice.h, precision_speed_dir).
+struct SpeedTable {
+  std::map<std::string, double> ms_per_window;  // by precision name
+  std::string measured_at;
+};
+
+// What decides the times' ranking, in words (kept in the file, compared on reading) and as a file
+// name: the model's architecture and the CPU's kernel set. Not the threads, batch or window: they
+// change every precision's time alike, and a setting that leaves the embeddings' bits as they are
+// (--threads, --batch) must not change the precision, or a run resumed with other settings would
+// not end in the index a one-shot run makes (ProgressiveCli's kill -9 tests resume with
+// --threads 1 --batch 1).
+std::string speed_key(const PrecisionChoiceRequest& r, const std::string& kernel_set) {
+  const index::ModelSpec spec = index::describe_model(r.model, r.window_s, r.hop_s, r.silence_db, "fp32");
+  return "architecture " + spec.identity.config_hash + ", kernels " + kernel_set;
+}
+fs::path speed_file(const std::string& key) {
+  return fs::path(precision_speed_dir()) / (sha256_hex(key).substr(0, 16) + ".json");
+}
+
+// The table kept for `key`, when it has a time for each precision in `wanted`.
+std::optional<SpeedTable> read_speeds(const fs::path& file, const std::string& key, const std::vector<std::string>& wanted) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  const json j = json::parse(text.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("key") || j["key"] != key || !j.contains("ms_per_window") ||
+      !j["ms_per_window"].is_object())
+    return std::nullopt;
+  SpeedTable t;
+  t.measured_at = j.value("measured_at", "");
+  for (const std::string& p : wanted) {
+    const json& ms = j["ms_per_window"];
+    if (!ms.contains(p) || !ms[p].is_number() || !(ms[p].get<double>() > 0)) return std::nullopt;
+    t.ms_per_window[p] = ms[p].get<double>();
+  }
+  return t;
+}
+
+// Keeps `measured` for `key`, unless another run kept a table first: then that one is the
+// machine's and is returned, so runs measuring at the same moment still choose alike. The file
+// appears whole (written aside, then linked into place, which fails if it exists). A cache that
+// cannot be written leaves this run's times (the next run measures again).
+SpeedTable keep_speeds(const fs::path& file, const std::string& key, const SpeedTable& measured,
+                       const std::vector<std::string>& wanted) {
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  const fs::path aside = file.string() + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(aside, std::ios::trunc);
+    out << json{{"key", key}, {"measured_at", measured.measured_at}, {"ms_per_window", measured.ms_per_window}}.dump(1) << "\n";
+    if (!out.good()) {
+      fs::remove(aside, ec);
+      return measured;
+    }
+  }
+  if (::link(aside.c_str(), file.c_str()) == 0) {
+    fs::remove(aside, ec);
+    return measured;
+  }
+  const int err = errno;
+  if (err == EEXIST) {
+    if (const auto kept = read_speeds(file, key, wanted)) {
+      fs::remove(aside, ec);
+      return *kept;
+    }
+  }
+  fs::rename(aside, file, ec);  // a damaged or outdated file, or a file system without links
+  if (ec) fs::remove(aside, ec);
+  return measured;
+}
+
+// Embeds the sample once, or kSpeedPasses times when `ms_per_window` is to be measured; returns
+// the embeddings (every pass gives the same bits) and sets the best pass's milliseconds a window.
+std::vector<float> embed_sample(const ClapModel& model, ClapState& state, const std::vector<std::span<const float>>& clips,
+                                int batch, double* ms_per_window) {
   std::vector<float> out;
   double best = -1;
-  for (int pass = 0; pass < kSpeedPasses; ++pass) {
+  for (int pass = 0; pass < (ms_per_window ? kSpeedPasses : 1); ++pass) {
     const auto t = Clock::now();
     std::vector<float> e = model.embed_audio(state, clips, batch);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t).count();
     if (best < 0 || ms < best) best = ms;
     if (pass == 0) out = std::move(e);
   }
-  ms_per_window = best / static_cast<double>(clips.size());
+  if (ms_per_window) *ms_per_window = best / static_cast<double>(clips.size());
   return out;
 }
 
@@ -194,6 +278,8 @@ double PrecisionBounds::window_cosine_for(Precision precision) const {
   return precision == Precision::BF16 ? kBf16WindowCosine : precision == Precision::I8 ? kInt8WindowCosine : 1.0;
 }
 
+std::string precision_speed_dir() { return (fs::path(clapsearch_cache_dir()) / "precision-speed").string(); }
+
 PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
   PrecisionChoice c;
   c.topk_agreement_bound = r.bounds.topk_agreement;
@@ -239,13 +325,21 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
   for (const std::vector<float>& clip : sample.clips) clips.emplace_back(clip);
   ClapState state(mo.threads);
   c.threads = state.threads();
+  // This machine's times: kept from its first measurement, else measured now on this sample.
+  std::vector<std::string> candidates;
+  for (const PrecisionTrial& t : c.trials)
+    if (t.measured) candidates.push_back(t.precision);
+  const std::string key = speed_key(r, c.kernel_set);
+  const fs::path file = speed_file(key);
+  const std::optional<SpeedTable> kept = read_speeds(file, key, candidates);
+  const auto timing = [&](PrecisionTrial& t) -> double* { return kept ? nullptr : &t.ms_per_window; };
   std::vector<float> reference, texts;
   int dim = 0;
   {
     mo.audio_precision = Precision::F32;
     const std::unique_ptr<ClapModel> model = load_model(r.model, mo);
     dim = model->embedding_dim();
-    reference = embed_timed(*model, state, clips, r.batch, c.trials[0].ms_per_window);
+    reference = embed_sample(*model, state, clips, r.batch, timing(c.trials[0]));
     if (model->has_tokenizer()) {
       texts = model->embed_text(state, default_fidelity_texts());
       c.text_queries = static_cast<int>(default_fidelity_texts().size());
@@ -257,9 +351,24 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
     if (!t.measured) continue;
     mo.audio_precision = parse_precision(t.precision);
     const std::unique_ptr<ClapModel> model = load_model(r.model, mo);  // one tower at a time in memory
-    const std::vector<float> low = embed_timed(*model, state, clips, r.batch, t.ms_per_window);
+    const std::vector<float> low = embed_sample(*model, state, clips, r.batch, timing(t));
     measure_against(t, reference, low, c.windows, dim, texts, c.text_queries, c.k);
   }
+  SpeedTable speeds;
+  if (kept) {
+    speeds = *kept;
+  } else {
+    SpeedTable measured;
+    measured.measured_at = utc_date_time(std::chrono::duration_cast<std::chrono::seconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    for (const PrecisionTrial& t : c.trials)
+      if (t.measured) measured.ms_per_window[t.precision] = t.ms_per_window;
+    speeds = keep_speeds(file, key, measured, candidates);
+  }
+  for (PrecisionTrial& t : c.trials)
+    if (t.measured) t.ms_per_window = speeds.ms_per_window.at(t.precision);
+  c.speed_measured_at = speeds.measured_at;
   c.trials[0].chosen = false;
   decide(c, r.bounds);
   return c;
@@ -289,6 +398,7 @@ std::string precision_choice_json(const PrecisionChoice& c) {
               {"speed_margin", c.speed_margin},
               {"kernel_set", c.kernel_set},
               {"threads", c.threads},
+              {"speed_measured_at", c.speed_measured_at},
               {"trials", trials}}
       .dump();
 }
@@ -311,6 +421,7 @@ std::optional<PrecisionChoice> parse_precision_choice(const std::string& text) {
     c.speed_margin = j.value("speed_margin", kSpeedMargin);
     c.kernel_set = j.value("kernel_set", "");
     c.threads = j.value("threads", 0);
+    c.speed_measured_at = j.value("speed_measured_at", "");
     for (const json& row : j.at("trials")) {
       PrecisionTrial t;
       t.precision = row.at("precision").get<std::string>();

@@ -1,7 +1,8 @@
 // `--precision auto` (the default of `clapsearch index`): on an index's first run, the audio
 // tower's precision is chosen on this machine from a sample of the library's own audio. bf16 and
-// int8 embed the sample beside fp32; the fastest precision whose worst window cosine to fp32 and
-// top-10 agreement with fp32's rankings hold the documented bounds is used, and the table of what
+// int8 embed the sample beside fp32; the fastest precision (by this machine's times, measured
+// once: precision_speed_dir) whose worst window cosine to fp32 and top-10 agreement with fp32's
+// rankings hold the documented bounds is used, and the table of what
 // was measured is recorded in the index (ModelIdentity::precision_choice) for `status`, the web
 // page and later runs, which keep the choice.
 //
@@ -41,6 +42,20 @@ struct PrecisionBounds {
 inline constexpr double kSpeedMargin = 0.05;
 inline constexpr int kSpeedPasses = 3;
 
+// The two steps differ in what they depend on. Fidelity (cosines, agreement) is arithmetic: the
+// same sample gives the same bits on every run, so it is measured on each library's own audio.
+// Speed is timing: on a shared machine two runs differ by more than kSpeedMargin, and when every
+// index's first run timed the precisions itself, two fresh indexes of one library chose
+// differently (the tests comparing two fresh indexes, ProgressiveCli.KillNine... and
+// Workers.TwoWorkers..., failed one run in two). So the times are measured once per machine and
+// kept: one file per what decides their ranking (the model's architecture, its config hash, and
+// the CPU's kernel set; not --threads or --batch, which change every precision's time alike and
+// must not change the index), read by every later choice on the machine, so the same library
+// chooses the same precision on every run. Deleting the
+// file (after a CPU or clapsearch upgrade) measures again.
+// The folder: clapsearch_cache_dir()/precision-speed.
+std::string precision_speed_dir();
+
 // The sample: up to kSampleTracks files spread evenly over the crawl's path order, up to
 // kSampleWindows non-silent windows spread evenly within each file; below kMinSampleWindows (twice
 // the k of the top-k agreement) the rankings would compare nearly everything with everything, so
@@ -57,7 +72,7 @@ struct PrecisionTrial {
   double window_cosine_min = 1;   // the worst sampled window's cosine to its fp32 embedding
   double topk_agreement = 1;      // mean over the queries of |top-k fp32 ∩ top-k this| / k
   double topk_agreement_min = 1;  // the worst query's
-  double ms_per_window = 0;       // best of kSpeedPasses passes over the sample
+  double ms_per_window = 0;       // best of kSpeedPasses passes over a sample, once per machine
   double window_cosine_bound = 0; // the bound this precision was held to (0: fp32, the reference)
   bool holds_bounds = false;
   bool chosen = false;
@@ -73,6 +88,9 @@ struct PrecisionChoice {
   double speed_margin = kSpeedMargin;
   std::string kernel_set;  // the CPU's kernel set it was measured on (model/engine_report.h)
   int threads = 0;         // model threads of the measurement
+  // When this machine's times (PrecisionTrial::ms_per_window) were measured, RFC 3339; they are
+  // read from precision_speed_dir() after the first measurement. "" when not measured.
+  std::string speed_measured_at;
   std::vector<PrecisionTrial> trials;  // fp32, bf16, int8 (measured or not)
 };
 

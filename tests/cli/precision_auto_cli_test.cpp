@@ -3,12 +3,14 @@
 // choice with its table; `status`, `status --json`, the index summary and `doctor --fidelity`
 // show it; a later run keeps it; an explicit precision wins; bounds that cannot hold keep fp32;
 // too little audio keeps fp32 and a later first real run chooses; a CPU without bf16
-// instructions does not measure bf16; the measured fidelity is the same on every run; migrate
-// carries the choice to PostgreSQL. No assertion depends on how fast a precision was: the choice
-// is checked against the rule applied to the times the index recorded.
+// instructions does not measure bf16; the measured fidelity is the same on every run, and the
+// times are this machine's, measured once and kept, so fresh indexes of one library choose alike;
+// migrate carries the choice to PostgreSQL. No assertion depends on how fast a precision was: the
+// choice is checked against the rule applied to the times the index recorded.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/isa.h"
@@ -84,7 +86,7 @@ void expect_rule_holds(const json& c) {
 
 TEST_F(PrecisionAutoCli, FirstRunChoosesOnTheLibrarysAudioAndLaterRunsKeepTheChoice) {
   const std::string db = dir() + "/auto.db";
-  const json run = json::parse(ok("index " + music() + " --db " + test::quoted(db) + model() + " --precision auto" + settings() + " --json"));
+  const json run = json::parse(ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --json"));
   const json st = status(db);
   const json& choice = st["model"]["precision_choice"];
   expect_rule_holds(choice);
@@ -120,20 +122,62 @@ TEST_F(PrecisionAutoCli, FirstRunChoosesOnTheLibrarysAudioAndLaterRunsKeepTheCho
   EXPECT_EQ(status(db)["model"]["precision_choice"], choice);
 
   // The same measurement again (another index of the same folder): the same sample, and the same
-  // cosines and agreements bit for bit (only the times differ).
+  // cosines and agreements bit for bit; the times are this machine's kept ones, so the same record.
   const std::string db2 = dir() + "/auto-again.db";
-  ok("index " + music() + " --db " + test::quoted(db2) + model() + " --precision auto" + settings());
+  ok("index " + music() + " --db " + test::quoted(db2) + model() + settings());
   const json choice2 = status(db2)["model"]["precision_choice"];
   expect_rule_holds(choice2);
   EXPECT_EQ(choice2["sample"], choice["sample"]);
   for (size_t i = 0; i < 3; ++i)
     for (const char* key : {"window_cosine_min", "topk_agreement", "topk_agreement_min", "holds_bounds"})
       EXPECT_EQ(choice2["trials"][i][key], choice["trials"][i][key]) << i << " " << key;
+  EXPECT_EQ(choice2, choice);
 
   // `index --rebuild --precision auto` chooses again.
   ok("index " + music() + " --db " + test::quoted(db) + " --rebuild --precision auto" + settings());
   expect_rule_holds(status(db)["model"]["precision_choice"]);
   EXPECT_EQ(status(db)["model"]["precision_choice"]["sample"], choice["sample"]);
+}
+
+TEST_F(PrecisionAutoCli, FreshIndexesOfOneLibraryChooseAlikeFromThisMachinesKeptTimes) {
+  // A cache of its own: the first choice made with it times the precisions once and keeps the times.
+  const std::string cache = dir() + "/speed-cache";
+  const std::string env = "XDG_CACHE_HOME=" + test::quoted(cache);
+  const auto fresh = [&](const std::string& name) {
+    const std::string db = dir() + "/" + name + ".db";
+    ok("index " + music() + " --db " + test::quoted(db) + model() + settings(), env);
+    return status(db)["model"]["precision_choice"];
+  };
+  const json first = fresh("fresh-1");
+  expect_rule_holds(first);
+  EXPECT_FALSE(first["speed_measured_at"].get<std::string>().empty()) << first.dump(1);
+  std::vector<fs::path> kept;
+  for (const auto& e : fs::directory_iterator(cache + "/clapsearch/precision-speed")) kept.push_back(e.path());
+  ASSERT_EQ(kept.size(), 1u);
+  json times = json::parse(test::read_file(kept[0].string()));
+  for (const json& t : first["trials"]) EXPECT_EQ(times["ms_per_window"][t["precision"].get<std::string>()], t["ms_per_window"]);
+
+  // Another fresh index of the library: the same record, times included, bit for bit (timed on
+  // each run, a shared machine's timings made such indexes differ one run in two).
+  EXPECT_EQ(fresh("fresh-2"), first);
+
+  // The times are the kept file's: times written there decide the next choice.
+  const auto plant = [&](double fp32, double bf16, double int8) {
+    times["ms_per_window"] = {{"fp32", fp32}, {"bf16", bf16}, {"int8", int8}};
+    std::ofstream(kept[0]) << times.dump();
+  };
+  plant(100, 60, 10);
+  const json fast_low = fresh("fresh-3");
+  expect_rule_holds(fast_low);
+  EXPECT_EQ(fast_low["trials"][2]["ms_per_window"], 10.0);
+  // The fidelity step is the same as the first run's: whichever lower precision held its bounds
+  // there is chosen now, int8 first.
+  const std::string expected = first["trials"][2]["holds_bounds"].get<bool>()   ? "int8"
+                               : first["trials"][1]["holds_bounds"].get<bool>() ? "bf16"
+                                                                                 : "fp32";
+  EXPECT_EQ(fast_low["chosen"], expected) << fast_low.dump(1);
+  plant(10, 60, 100);
+  EXPECT_EQ(fresh("fresh-4")["chosen"], "fp32");
 }
 
 TEST_F(PrecisionAutoCli, AnExplicitPrecisionWinsAndRecordsNoChoice) {
@@ -153,7 +197,7 @@ TEST_F(PrecisionAutoCli, BoundsThatCannotHoldKeepFp32) {
   // No lower precision keeps every window at cosine 1 of fp32 (bf16 and int8 round): fp32 stays,
   // and the table says which bound each one missed.
   const std::string db = dir() + "/strict.db";
-  ok("index " + music() + " --db " + test::quoted(db) + model() + " --precision auto" + settings() + " --auto-min-cosine 1");
+  ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --auto-min-cosine 1");
   const json c = status(db)["model"]["precision_choice"];
   expect_rule_holds(c);
   EXPECT_EQ(c["chosen"], "fp32");
@@ -175,7 +219,7 @@ TEST_F(PrecisionAutoCli, TooLittleAudioKeepsFp32UntilTheFirstRunWithTracks) {
   // An index whose folder holds no audio yet: nothing to measure on, fp32 recorded as kept.
   const std::string db = dir() + "/empty-first.db";
   fs::create_directories(dir() + "/nothing");
-  ok("index " + test::quoted(dir() + "/nothing") + " --db " + test::quoted(db) + model() + " --precision auto" + settings());
+  ok("index " + test::quoted(dir() + "/nothing") + " --db " + test::quoted(db) + model() + settings());
   json c = status(db)["model"]["precision_choice"];
   EXPECT_FALSE(c["measured"].get<bool>()) << c.dump(1);
   EXPECT_EQ(c["chosen"], "fp32");
@@ -188,7 +232,7 @@ TEST_F(PrecisionAutoCli, TooLittleAudioKeepsFp32UntilTheFirstRunWithTracks) {
 
   // One short track (a few windows): too few to rank on; fp32 is kept for good once it is indexed.
   const std::string small = dir() + "/small.db";
-  ok("index " + test::quoted(dir() + "/short") + " --db " + test::quoted(small) + model() + " --precision auto" + settings());
+  ok("index " + test::quoted(dir() + "/short") + " --db " + test::quoted(small) + model() + settings());
   c = status(small)["model"]["precision_choice"];
   EXPECT_FALSE(c["measured"].get<bool>());
   EXPECT_NE(c["reason"].get<std::string>().find("sounding windows to measure on (at least 20 needed)"), std::string::npos)
@@ -203,7 +247,7 @@ TEST_F(PrecisionAutoCli, TooLittleAudioKeepsFp32UntilTheFirstRunWithTracks) {
 TEST_F(PrecisionAutoCli, WithoutBfloat16InstructionsBf16IsNotACandidate) {
   if (cpu_isa_level() < IsaLevel::Avx2) GTEST_SKIP() << "no AVX2 on this CPU";
   const std::string db = dir() + "/avx2.db";
-  ok("index " + music() + " --db " + test::quoted(db) + model() + " --precision auto" + settings(), "CLAPSEARCH_ISA=avx2");
+  ok("index " + music() + " --db " + test::quoted(db) + model() + settings(), "CLAPSEARCH_ISA=avx2");
   const json c = status(db)["model"]["precision_choice"];
   expect_rule_holds(c);
   EXPECT_FALSE(c["trials"][1]["measured"].get<bool>()) << c.dump(1);
@@ -218,7 +262,7 @@ TEST_F(PrecisionAutoCli, DoctorFidelityShowsTheTableAutoChoosesFrom) {
   expect_rule_holds(d);
   EXPECT_TRUE(d["measured"].get<bool>());
   EXPECT_EQ(d["sample"]["tracks"], 6);
-  // The text form (another measurement: its times, so its choice, may differ from the run above).
+  // The text form (the same times, this machine's kept ones, so the same choice).
   const std::string text = ok("doctor" + model() + " --precision auto --fidelity " + music());
   EXPECT_EQ(text.rfind("precision ", 0), 0u) << text;
   EXPECT_NE(text.find(", chosen on this machine by --precision auto: "), std::string::npos) << text;
@@ -228,7 +272,7 @@ TEST_F(PrecisionAutoCli, DoctorFidelityShowsTheTableAutoChoosesFrom) {
 
 TEST_F(PrecisionAutoCli, MigrateCarriesTheChoiceToPostgresql) {
   const std::string db = dir() + "/to-migrate.db";
-  ok("index " + music() + " --db " + test::quoted(db) + model() + " --precision auto" + settings() + " --auto-min-cosine 1");
+  ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --auto-min-cosine 1");
   const json choice = status(db)["model"]["precision_choice"];
   const std::string pg = test::PostgresServer::shared().create_database();
   ok("migrate --from " + test::quoted(db) + " --to " + test::quoted(pg));

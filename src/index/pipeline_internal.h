@@ -1,0 +1,237 @@
+// The decode-and-embed pipeline's class (internal to index/: pipeline.cpp holds the run and its
+// embedding side, pipeline_decode.cpp its decoder side). One class: its decoder threads and its
+// embedding thread share the queue, the file assemblies and the run's counters.
+#pragma once
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "audio/decode.h"
+#include "audio/windows.h"
+#include "index/bounded_queue.h"
+#include "index/pipeline.h"
+
+namespace clap::index::detail {
+
+using store::Store;
+using store::Track;
+using store::TrackStatus;
+using store::WindowRecord;
+
+// What a decoder sends to the embedding thread, per file, in order: its windows, then one
+// of Done / Failed / Moved (a quiet track: its silent windows, Reset, its windows again, Done);
+// a later pass's file ends with Done or Skipped (nothing stored changes).
+struct Msg {
+  enum class Kind { Window, Done, Failed, Moved, Reset, Skipped } kind = Kind::Window;
+  size_t job = 0;
+  // Window
+  int idx = 0;
+  int64_t start = 0, end = 0;
+  double loudness = 0;
+  bool silent = false;
+  std::vector<float> samples;  // empty for silent windows
+  // Done
+  audio::AudioInfo info;
+  audio::Tags tags;
+  std::string hash;
+  std::vector<uint32_t> fingerprint;  // empty when Chromaprint could not make one
+  int window_total = 0;  // windows the track has in all (0: as many as were sent)
+  // Failed, Skipped
+  std::string reason;
+  // Moved
+  int64_t track_id = 0;
+  std::string old_path;
+  bool restore = false;  // track_id is a retired track to bring back
+};
+
+struct Aborted {};  // thrown through decode_stream when the run is stopping
+struct Enough {};   // thrown through decode_stream once the windows wanted are cut
+
+// The first pass keeps a file's decoded samples for cutting its windows when the file is at most
+// this long (16 M samples: 64 MB, 5.8 min at 48 kHz, most songs), instead of decoding it again.
+constexpr size_t kFirstPassKeptSamples = size_t{16} << 20;
+
+// What send_selected does with each window of a track.
+enum Selected : uint8_t { kLeave = 0, kSilentRecord = 1, kEmbed = 2 };
+
+// A file being assembled by the embedding thread.
+struct Assembly {
+  std::vector<WindowRecord> windows;
+  int outstanding = 0;  // windows handed to the model whose embeddings have not come back
+  bool decoded = false;
+  Msg done;
+};
+
+class Pipeline {
+ public:
+  Pipeline(Store& store, const ModelSpec& spec, const IndexSettings& s, const ModelProvider& provider,
+           const IndexCallbacks& cb, IndexSummary& sum, std::vector<Job> jobs,
+           std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash, std::string worker = "",
+           int pass = 1)
+      : store_(store),
+        spec_(spec),
+        s_(s),
+        provider_(provider),
+        cb_(cb),
+        sum_(sum),
+        jobs_(std::move(jobs)),
+        missing_by_hash_(std::move(missing_by_hash)),
+        worker_(std::move(worker)),
+        pass_(pass),
+        queue_(static_cast<size_t>(std::max(2, 2 * s.batch))),
+        window_(std::llround(s.window_s * spec.sample_rate)),
+        hop_(std::llround(s.hop_s * spec.sample_rate)),
+        model_state_(s.model_threads) {
+    for (const Job& j : jobs_) bytes_total_ += j.file->size;
+  }
+
+  void run();
+
+  // IndexSettings::decode_threads, or its automatic choice for these jobs.
+  int decoders() const;
+
+  double decode_seconds() const { return decode_ns_.load() / 1e9; }
+  // Tracks of a later pass left as they were (file changed, gone or unreadable).
+  const std::vector<int64_t>& skipped() const { return skipped_; }
+
+ private:
+  // ---- decoder side ------------------------------------------------------------------------
+
+  void worker();
+
+  void send(Msg&& m, bool heavy);
+
+  // A later pass's failure is a skip: what the track holds stays (the next run tries again).
+  void fail(size_t j, std::string reason, std::string hash = "");
+
+  void decode(size_t j);
+
+  // Progressive indexing's first pass (index/passes.h): the file is decoded once to learn every
+  // window's level (which windows are silent, how many there are), its duration and fingerprint;
+  // then the first pass's windows are cut from the samples kept of that decode (a file up to
+  // kFirstPassKeptSamples long; a longer one's are decoded as spans, audio::decode_spans, or
+  // where that cannot be exact it is decoded again, stopping after the last of them). Silent
+  // windows are recorded now: the stored rows then tell later passes which windows remain to embed.
+  void decode_first_pass(size_t j, Msg&& done);
+
+  // A later pass: the file decoded again (stopping after the last window wanted) and the
+  // windows it adds cut. A file that changed since (the next run indexes it again) is skipped.
+  void decode_more(size_t j);
+
+  // The windows `kind` selects (as send_selected sends them) of a track of `total` samples, the
+  // embedded ones cut by audio::decode_spans: bit for bit the samples a whole decode gives them,
+  // without decoding the rest of the file. False, with nothing sent, when the file does not allow
+  // that (audio/decode.h): the caller then decodes it whole.
+  bool send_spans(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
+                  const std::vector<audio::WindowLevel>& levels, int64_t total);
+
+  // Decodes `path` (or reads `decoded`, the samples a decode of it gave) and sends the windows
+  // `kind` selects, in window order: kSilentRecord as a silent window's record (its level from
+  // `levels`), kEmbed with its samples. Stops after the last one. False (Failed or Skipped sent)
+  // when the file could not be decoded or ended before them.
+  bool send_selected(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
+                     const std::vector<audio::WindowLevel>& levels, const std::vector<float>* decoded = nullptr);
+
+  // ---- embedding side ----------------------------------------------------------------------
+
+  const ClapModel& model();
+
+  void consume();
+
+  void on_window(Msg&& m);
+
+  void on_done(Msg&& m);
+
+  // Every job ends in one write (a track, an error, a move, a skip), made in the order of the
+  // jobs whatever order their decodes and embeddings end in: the store gives new rows their ids
+  // in write order, so with several decoders too the same files get the same ids, and results
+  // that tie (copies of one recording) come out in the same order from every index of them.
+  // A job whose end comes early waits here until every earlier one has been written (with one
+  // decoder, at most until the batch holding an earlier file's last windows has run).
+  void commit(size_t j, std::function<void()> write);
+
+  // The waiting writes in job order: those that continue the written jobs without a gap, or all.
+  void write_ready(bool all);
+
+  void on_failed(const Msg& m);
+
+  void on_skipped(const Msg& m);
+
+  void skipped(size_t j, const std::string& reason);
+
+  void on_moved(const Msg& m);
+
+  void moved(const Msg& m);
+
+  void run_batch();
+
+  Track base_track(size_t j) const;
+
+  // A later pass's windows, all embedded: added to the track with the track embedding made
+  // again from every window it then holds (in window order, as a one-shot index makes it), in
+  // one transaction.
+  void finish_more(size_t j, const Assembly& a);
+
+  // A decoded file whose windows all have their embeddings: one transaction.
+  void finish(size_t j);
+
+  void record_error(size_t j, const std::string& reason, const std::string& hash, Track* decoded,
+                    const std::vector<WindowRecord>* windows = nullptr);
+
+  // Stores a finished file (a queued job: with its job, if this worker still holds the lease).
+  // False when the lease was lost: another worker has the file and stores it.
+  bool write(size_t j, const Track& t, const std::vector<WindowRecord>& windows, const float* embedding);
+
+  // A queued job whose lease ran out: another worker has the file and stores it.
+  void lease_lost(size_t j, const std::string& path);
+
+  void file_finished(size_t j);
+
+  void report(bool finished);
+
+  struct Pending {
+    size_t job;
+    size_t pos;  // in the file's Assembly::windows
+    std::vector<float> samples;
+  };
+
+  Store& store_;
+  const ModelSpec& spec_;
+  const IndexSettings& s_;
+  const ModelProvider& provider_;
+  const IndexCallbacks& cb_;
+  IndexSummary& sum_;
+  std::vector<Job> jobs_;
+  std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash_;
+  std::string worker_;  // this worker's name in the store's job queue (queued jobs only)
+  const int pass_;      // for progress reports
+  std::vector<int64_t> skipped_;
+  std::mutex missing_mutex_;
+  BoundedQueue<Msg> queue_;
+  const int64_t window_, hop_;
+  ClapState model_state_;  // the model's buffers and thread count, reused for every batch
+
+  std::atomic<size_t> next_job_{0};
+  std::atomic<int> active_workers_{0};
+  std::atomic<bool> abort_{false};
+  std::atomic<int64_t> decode_ns_{0};
+  std::exception_ptr worker_error_;  // guarded by missing_mutex_
+
+  const ClapModel* model_ = nullptr;
+  std::unordered_map<size_t, Assembly> files_;
+  std::map<size_t, std::function<void()>> ready_;  // jobs' writes waiting for an earlier job's (commit)
+  size_t next_commit_ = 0;
+  std::vector<Pending> batch_;
+  Clock::time_point start_ = Clock::now();
+  int64_t files_done_ = 0, bytes_done_ = 0, bytes_total_ = 0;
+  double audio_done_ = 0;
+};
+
+}  // namespace clap::index::detail
