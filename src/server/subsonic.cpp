@@ -244,7 +244,7 @@ const std::map<std::string, const Endpoint*>& endpoint_map() {
   static const std::map<std::string, const Endpoint*> all = [] {
     std::map<std::string, const Endpoint*> m;
     for (const auto* table : {&system_endpoints(), &browse_endpoints(), &list_endpoints(), &media_endpoints(),
-                              &sonic_endpoints(), &userdata_endpoints()})
+                              &sonic_endpoints(), &userdata_endpoints(), &queue_endpoints()})
       for (const Endpoint& e : *table)
         if (!m.emplace(e.name, &e).second) throw std::logic_error(std::string("two /rest/ endpoints named ") + e.name);
     return m;

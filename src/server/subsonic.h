@@ -130,6 +130,7 @@ const std::vector<Endpoint>& list_endpoints();  // album lists, random songs, se
 const std::vector<Endpoint>& media_endpoints();
 const std::vector<Endpoint>& sonic_endpoints();
 const std::vector<Endpoint>& userdata_endpoints();
+const std::vector<Endpoint>& queue_endpoints();  // play queue and bookmarks (subsonic_queue.cpp)
 
 // The extensions getOpenSubsonicExtensions lists: {name, versions}. Each concern adds the ones
 // it implements here (subsonic_system.cpp).

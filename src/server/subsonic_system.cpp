@@ -13,6 +13,7 @@ const std::vector<Extension>& extensions() {
       {"songLyrics", {1}},       // getLyricsBySongId (subsonic_media.cpp)
       {"transcodeOffset", {1}},  // stream's timeOffset for music (subsonic_media.cpp)
       {"topSongsByArtistId", {1}},  // getTopSongs takes an artist id (subsonic_browse.cpp)
+      {"indexBasedQueue", {1}},     // getPlayQueueByIndex, savePlayQueueByIndex (subsonic_queue.cpp)
   };
   return all;
 }

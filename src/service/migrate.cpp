@@ -80,7 +80,9 @@ std::string user_data_text(const store::UserDataCopy& d) {
          plural(static_cast<int64_t>(d.stars.size()), "star", "stars") + ", " +
          plural(static_cast<int64_t>(d.ratings.size()), "rating", "ratings") + ", " +
          plural(static_cast<int64_t>(d.plays.size()), "play", "plays") + ", " +
-         plural(static_cast<int64_t>(d.playlists.size()), "playlist", "playlists");
+         plural(static_cast<int64_t>(d.playlists.size()), "playlist", "playlists") + ", " +
+         plural(static_cast<int64_t>(d.play_queues.size()), "play queue", "play queues") + ", " +
+         plural(static_cast<int64_t>(d.bookmarks.size()), "bookmark", "bookmarks");
 }
 
 // `replace`: the library of `dst` is replaced (an index --rebuild built aside, replace_index);

@@ -1,10 +1,11 @@
 // What each user of the Subsonic API keeps (issue 54) as the server's endpoints ask for it: stars,
-// ratings, plays (scrobbles), what is playing now, playlists. Over the server's one store connection
-// (service/accounts.h AccountsConnection) and the tables of store.h (UserRecord ...); songs come in
-// as the snapshot's tracks and go out as track ids of the library now (references re-attached
-// first when the library changed: store.h SongRef).
+// ratings, plays (scrobbles), what is playing now, playlists, the play queue and bookmarks
+// (play_queue.cpp). Over the server's one store connection (service/accounts.h AccountsConnection)
+// and the tables of store.h (UserRecord ...); songs come in as the snapshot's tracks and go out as
+// track ids of the library now (references re-attached first when the library changed: SongRef).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -74,6 +75,16 @@ class UserData {
   void delete_playlist(int64_t id, bool admin);
   std::string user_name(int64_t id) const;
 
+  // The play queue (savePlayQueue; play_queue.cpp): `songs` in order, `current` an index into
+  // them, `position_ms` in that song, `changed_by` the app that saved it. No songs clears it.
+  void save_play_queue(const std::vector<const store::Track*>& songs, int64_t current, int64_t position_ms,
+                       const std::string& changed_by, int64_t at);
+  std::optional<store::PlayQueueRecord> play_queue() const;  // nullopt: nothing saved
+  // Bookmarks: one per song; a new one of the same song replaces it (keeping when it was made).
+  void bookmark(const store::Track& song, int64_t position_ms, const std::string& comment, int64_t at);
+  bool remove_bookmark(const store::Track& song);  // false when the user had none
+  std::vector<store::BookmarkRecord> bookmarks() const;  // newest change first
+
   // A change the user is not allowed to make (another user's playlist): the server's code 50.
   class NotAllowed : public Error {
    public:
@@ -84,6 +95,17 @@ class UserData {
   AccountsConnection& connection_;
   int64_t user_;
 };
+
+// A saved play queue as the library shows it now (play_queue.cpp): its songs that are in the
+// library (`track` gives the library's track of an id, nullptr when it has none), in order; a song
+// gone stays stored, unseen, until it comes back. The current song is the saved one when it is
+// there, with its position; else the next one there after it (else the last one before it), from
+// its start. Empty when none of its songs is in the library.
+struct ShownQueue {
+  std::vector<const store::Track*> songs;
+  int64_t current = 0, position_ms = 0;
+};
+ShownQueue shown_queue(const store::PlayQueueRecord& queue, const std::function<const store::Track*(int64_t)>& track);
 
 // What is playing now, per user and player (scrobble with submission=false), in memory: an entry
 // older than an hour is dropped.

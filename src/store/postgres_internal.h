@@ -77,4 +77,13 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
 void write_windows(pg::Connection& c, int dim, int64_t track_id, const std::vector<WindowRecord>& windows,
                    const float* track_embedding);
 
+// --- play queues and bookmarks (postgres_play_queue.cpp), also for `clapsearch migrate` ----------
+
+// One user's (user_id > 0) or every user's (0) play queues with their entries, and bookmarks.
+std::vector<PlayQueueRecord> read_play_queues(pg::Connection& c, int64_t user_id);
+std::vector<BookmarkRecord> read_bookmarks(pg::Connection& c, int64_t user_id);
+// Replaces the user's queue (none when it has no entries); adds a bookmark.
+void write_play_queue(pg::Connection& c, const PlayQueueRecord& q);
+void write_bookmark(pg::Connection& c, const BookmarkRecord& b);
+
 }  // namespace clap::store::pg_impl

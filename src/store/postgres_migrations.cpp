@@ -294,6 +294,37 @@ CREATE TABLE playlist_entries(
   PRIMARY KEY (playlist_id, position)
 );
 )sql",
+    // 10 -> 11 (SqliteStore's 8 -> 9): the users' play queues and bookmarks (issue 54: getPlayQueue/savePlayQueue, the
+    // indexBasedQueue extension, getBookmarks/createBookmark). Songs are referred to as the
+    // other user tables refer to them (store.h SongRef), re-attached after a rebuild or a move.
+    R"sql(
+CREATE TABLE play_queues(
+  user_id     BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  current_index BIGINT NOT NULL DEFAULT 0,
+  position_ms BIGINT NOT NULL DEFAULT 0,
+  changed_at  BIGINT NOT NULL,
+  changed_by  TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE play_queue_entries(
+  user_id      BIGINT NOT NULL REFERENCES play_queues(user_id) ON DELETE CASCADE,
+  position     INTEGER NOT NULL,
+  track_id     BIGINT NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT COLLATE "C" NOT NULL DEFAULT '',
+  PRIMARY KEY (user_id, position)
+);
+CREATE TABLE bookmarks(
+  user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  track_id     BIGINT NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT COLLATE "C" NOT NULL DEFAULT '',
+  position_ms  BIGINT NOT NULL,
+  comment      TEXT NOT NULL DEFAULT '',
+  created_at   BIGINT NOT NULL,
+  changed_at   BIGINT NOT NULL
+);
+CREATE INDEX bookmarks_user ON bookmarks(user_id, track_id);
+)sql",
 };
 }  // namespace
 
@@ -330,7 +361,8 @@ namespace {
 const char* const kTables[] = {"schema_version", "meta", "roots", "tracks", "windows", "text_cache", "track_labels",
                                "retired_tracks", "retired_windows", "jobs", "removed_tracks", "fingerprints",
                                "embedding_sets", "set_windows", "set_tracks", "users", "api_keys", "stars", "ratings",
-                               "plays", "playlists", "playlist_entries"};
+                               "plays", "playlists", "playlist_entries", "play_queues",
+                               "play_queue_entries", "bookmarks"};
 
 std::string text_array(const char* const* names, size_t n) {
   std::string a = "{";

@@ -213,7 +213,7 @@ void PostgresStore::set_password(int64_t user_id, const std::string& password_en
 
 bool PostgresStore::remove_user(int64_t user_id) {
   pg::Transaction tx(*c_);
-  for (const char* table : {"api_keys", "stars", "ratings", "plays"})
+  for (const char* table : {"api_keys", "stars", "ratings", "plays", "bookmarks", "play_queue_entries", "play_queues"})
     c_->query(std::string("DELETE FROM ") + table + " WHERE user_id = $1::bigint", pg::Params().add(user_id));
   c_->query("DELETE FROM playlist_entries WHERE playlist_id IN (SELECT id FROM playlists WHERE owner = $1::bigint)",
             pg::Params().add(user_id));
@@ -439,6 +439,8 @@ UserDataCopy PostgresStore::export_user_data() const {
     for (int i = 0; i < r.rows(); ++i) c.playlists.push_back(decode_playlist(r, i));
   }
   for (PlaylistRecord& p : c.playlists) p.entries = entries_of(*c_, p.id);
+  c.play_queues = read_play_queues(*c_, 0);
+  c.bookmarks = read_bookmarks(*c_, 0);
   return c;
 }
 
@@ -450,6 +452,8 @@ void PostgresStore::import_user_data(const UserDataCopy& data) {
   for (const FeedbackRecord& f : data.ratings) write_feedback(*c_, f, true);
   for (const PlayRecord& p : data.plays) write_play(*c_, p);
   for (const PlaylistRecord& p : data.playlists) write_playlist(*c_, p, false);
+  for (const PlayQueueRecord& q : data.play_queues) write_play_queue(*c_, q);
+  for (const BookmarkRecord& b : data.bookmarks) write_bookmark(*c_, b);
 }
 
 }  // namespace clap::store

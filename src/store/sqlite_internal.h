@@ -53,4 +53,13 @@ int64_t write_set_identity(sqlite3* db, int64_t id, const ModelIdentity& m, bool
 // The model identity in meta and in the active set's row.
 void write_identity(sqlite3* db, const ModelIdentity& m);
 
+// --- play queues and bookmarks (sqlite_play_queue.cpp), also for `clapsearch migrate` ------------
+
+// One user's (user_id > 0) or every user's (0) play queues with their entries, and bookmarks.
+std::vector<PlayQueueRecord> read_play_queues(sqlite3* db, int64_t user_id);
+std::vector<BookmarkRecord> read_bookmarks(sqlite3* db, int64_t user_id);
+// Replaces the user's queue (none when it has no entries); adds a bookmark.
+void write_play_queue(sqlite3* db, const PlayQueueRecord& q);
+void write_bookmark(sqlite3* db, const BookmarkRecord& b);
+
 }  // namespace clap::store::sqlite_impl

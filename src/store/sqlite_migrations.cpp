@@ -238,6 +238,37 @@ CREATE TABLE playlist_entries(
   PRIMARY KEY (playlist_id, position)
 ) WITHOUT ROWID;
 )sql",
+    // 8 -> 9: the users' play queues and bookmarks (issue 54: getPlayQueue/savePlayQueue, the
+    // indexBasedQueue extension, getBookmarks/createBookmark). Songs are referred to as the
+    // other user tables refer to them (store.h SongRef), re-attached after a rebuild or a move.
+    R"sql(
+CREATE TABLE play_queues(
+  user_id     INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  current_index INTEGER NOT NULL DEFAULT 0,
+  position_ms INTEGER NOT NULL DEFAULT 0,
+  changed_at  INTEGER NOT NULL,
+  changed_by  TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE play_queue_entries(
+  user_id      INTEGER NOT NULL REFERENCES play_queues(user_id) ON DELETE CASCADE,
+  position     INTEGER NOT NULL,
+  track_id     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (user_id, position)
+) WITHOUT ROWID;
+CREATE TABLE bookmarks(
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  track_id     INTEGER NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT '',
+  path         TEXT NOT NULL DEFAULT '',
+  position_ms  INTEGER NOT NULL,
+  comment      TEXT NOT NULL DEFAULT '',
+  created_at   INTEGER NOT NULL,
+  changed_at   INTEGER NOT NULL
+);
+CREATE INDEX bookmarks_user ON bookmarks(user_id, track_id);
+)sql",
 };
 }  // namespace
 
@@ -283,7 +314,8 @@ std::string missing_table(sqlite3* db) {
   for (const char* table : {"schema_version", "meta", "roots", "tracks", "windows", "text_cache", "track_labels",
                             "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks",
                             "users", "api_keys", "stars", "ratings",
-                            "plays", "playlists", "playlist_entries"})
+                            "plays", "playlists", "playlist_entries", "play_queues",
+                            "play_queue_entries", "bookmarks"})
     if (!present.count(table)) return table;
   // The retired tables come as a pair (kRetiredTables): one without the other is damage too.
   if (present.count("retired_tracks") && !present.count("retired_windows")) return "retired_windows";

@@ -149,6 +149,11 @@ class SqliteStore final : public Store {
   std::vector<PlaylistRecord> playlists(int64_t user_id) const override;
   std::optional<PlaylistRecord> playlist(int64_t id) const override;
   bool remove_playlist(int64_t id) override;
+  void put_play_queue(const PlayQueueRecord& queue) override;
+  std::optional<PlayQueueRecord> play_queue(int64_t user_id) const override;
+  void put_bookmark(const BookmarkRecord& bookmark) override;
+  bool remove_bookmark(int64_t user_id, int64_t track_id) override;
+  std::vector<BookmarkRecord> bookmarks(int64_t user_id) const override;
   int64_t reattach_songs() override;
   UserDataCopy export_user_data() const override;
   void import_user_data(const UserDataCopy& data) override;

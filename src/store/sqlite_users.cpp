@@ -1,5 +1,5 @@
 // SqliteStore: users and what they keep (store.h UserRecord ...): accounts, API keys, stars,
-// ratings, plays, playlists, the re-attachment of their song references, and their copy.
+// ratings, plays, playlists (play queues and bookmarks: sqlite_play_queue.cpp), the re-attachment of their song references, and their copy.
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -223,7 +223,7 @@ void SqliteStore::set_password(int64_t user_id, const std::string& password_encr
 bool SqliteStore::remove_user(int64_t user_id) {
   sql::Transaction tx(db_);
   // Children first: the cascade needs foreign keys on, and this does not depend on it.
-  for (const char* table : {"api_keys", "stars", "ratings", "plays"})
+  for (const char* table : {"api_keys", "stars", "ratings", "plays", "bookmarks", "play_queue_entries", "play_queues"})
     sql::Stmt(db_, (std::string("DELETE FROM ") + table + " WHERE user_id = ?").c_str()).bind(1, user_id).run();
   sql::Stmt(db_, "DELETE FROM playlist_entries WHERE playlist_id IN (SELECT id FROM playlists WHERE owner = ?)")
       .bind(1, user_id)
@@ -439,6 +439,8 @@ UserDataCopy SqliteStore::export_user_data() const {
     while (s.step()) c.playlists.push_back(decode_playlist(s));
   }
   for (PlaylistRecord& p : c.playlists) p.entries = entries_of(db_, p.id);
+  c.play_queues = read_play_queues(db_, 0);
+  c.bookmarks = read_bookmarks(db_, 0);
   return c;
 }
 
@@ -450,6 +452,8 @@ void SqliteStore::import_user_data(const UserDataCopy& data) {
   for (const FeedbackRecord& f : data.ratings) write_feedback(db_, f, true);
   for (const PlayRecord& p : data.plays) write_play(db_, p, true);
   for (const PlaylistRecord& p : data.playlists) write_playlist(db_, p, true);
+  for (const PlayQueueRecord& q : data.play_queues) write_play_queue(db_, q);
+  for (const BookmarkRecord& b : data.bookmarks) write_bookmark(db_, b);
 }
 
 }  // namespace clap::store

@@ -364,6 +364,27 @@ struct PlaylistRecord {
   int64_t entry_count = 0;       // filled by reads
 };
 
+// A user's play queue (the Subsonic API's savePlayQueue), one per user: the songs in order, the
+// one playing as an index into them (a queue may hold a song twice: the indexBasedQueue
+// extension), the position in it, and when and by which app it was saved.
+struct PlayQueueRecord {
+  int64_t user_id = 0;
+  std::vector<SongRef> entries;
+  int64_t current = 0;      // index into entries
+  int64_t position_ms = 0;  // in the current song
+  int64_t changed_at = 0;   // unix seconds
+  std::string changed_by;   // the app that saved it (the Subsonic `c` parameter)
+};
+
+// A position in a song that a user keeps (createBookmark): one per user and song.
+struct BookmarkRecord {
+  int64_t user_id = 0;
+  SongRef song;
+  int64_t position_ms = 0;
+  std::string comment;
+  int64_t created_at = 0, changed_at = 0;  // unix seconds
+};
+
 // What Store::forget_history removed.
 struct HistoryRemoved {
   int64_t plays = 0, stars = 0, ratings = 0;
@@ -376,6 +397,8 @@ struct UserDataCopy {
   std::vector<FeedbackRecord> stars, ratings;
   std::vector<PlayRecord> plays;
   std::vector<PlaylistRecord> playlists;  // with their entries
+  std::vector<PlayQueueRecord> play_queues;
+  std::vector<BookmarkRecord> bookmarks;
   bool empty() const { return users.empty(); }
 };
 
@@ -656,9 +679,18 @@ class Store {
   virtual std::vector<PlaylistRecord> playlists(int64_t user_id) const = 0;
   virtual std::optional<PlaylistRecord> playlist(int64_t id) const = 0;
   virtual bool remove_playlist(int64_t id) = 0;
-  // Re-attaches detached song references (SongRef) of stars, ratings, plays and playlist entries,
-  // and brings the content hash and path of attached ones up to date (moves, re-encoded files), in
-  // one transaction; returns how many rows were re-attached. References whose recording is not in
+  // The user's play queue: put replaces it (a queue without entries removes it: nothing saved);
+  // nullopt when the user has none.
+  virtual void put_play_queue(const PlayQueueRecord& queue) = 0;
+  virtual std::optional<PlayQueueRecord> play_queue(int64_t user_id) const = 0;
+  // Bookmarks: put replaces the user's bookmark of the same track; remove deletes it (false when
+  // there was none); listed newest change first.
+  virtual void put_bookmark(const BookmarkRecord& bookmark) = 0;
+  virtual bool remove_bookmark(int64_t user_id, int64_t track_id) = 0;
+  virtual std::vector<BookmarkRecord> bookmarks(int64_t user_id) const = 0;
+  // Re-attaches detached song references (SongRef) of stars, ratings, plays, playlist entries,
+  // play queue entries and bookmarks, and brings the content hash and path of attached ones up to
+  // date (moves, re-encoded files), in one transaction; returns how many rows were re-attached. References whose recording is not in
   // the library stay as they are (never deleted) and come back when it does. Run after an index
   // run; cheap when nothing changed.
   virtual int64_t reattach_songs() = 0;

@@ -45,6 +45,22 @@ void check_playlist(const PlaylistRecord& p) {
     if (e.track_id <= 0) throw Error("playlist " + quote_name(p.name) + ": an entry without a track id");
 }
 
+void check_play_queue(const PlayQueueRecord& q) {
+  if (q.user_id <= 0) throw Error("a play queue needs its user");
+  for (const SongRef& e : q.entries)
+    if (e.track_id <= 0) throw Error("a play queue entry without a track id");
+  if (!q.entries.empty() && (q.current < 0 || q.current >= static_cast<int64_t>(q.entries.size())))
+    throw Error("play queue: current entry " + std::to_string(q.current) + " is not one of its " +
+                std::to_string(q.entries.size()) + " entries");
+  if (q.position_ms < 0) throw Error("play queue: a negative position");
+}
+
+void check_bookmark(const BookmarkRecord& b) {
+  if (b.user_id <= 0) throw Error("a bookmark needs its user");
+  if (b.song.track_id <= 0) throw Error("a bookmark needs its track id");
+  if (b.position_ms < 0) throw Error("bookmark: a negative position");
+}
+
 namespace {
 
 // The pieces of the conditions, with X standing for the table's row.

@@ -16,6 +16,8 @@ std::string quote_name(const std::string& name);
 void check_feedback(const FeedbackRecord& f, bool rating);
 void check_play(const PlayRecord& p);
 void check_playlist(const PlaylistRecord& p);
+void check_play_queue(const PlayQueueRecord& q);
+void check_bookmark(const BookmarkRecord& b);
 
 // A table holding song references: its name and the condition that picks its song rows.
 struct SongRefTable {
@@ -27,6 +29,8 @@ inline constexpr SongRefTable kSongRefTables[] = {
     {"ratings", "item_kind = 'song'"},
     {"plays", "1 = 1"},
     {"playlist_entries", "1 = 1"},
+    {"play_queue_entries", "1 = 1"},
+    {"bookmarks", "1 = 1"},
 };
 
 // One UPDATE moving the table's detached references to the track that holds their recording now

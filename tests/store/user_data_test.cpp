@@ -327,6 +327,115 @@ TEST_P(UserData, ExportAndImportKeepEverything) {
   EXPECT_EQ(dst->add_play(more), 2);
 }
 
+// The play queue and bookmarks (issue 54: savePlayQueue, createBookmark): one queue per user,
+// replaced whole and removed by an empty one; one bookmark per user and song; both per user, gone
+// with their user, and following their recordings through `index --rebuild` as the other
+// references do.
+TEST_P(UserData, PlayQueuesAndBookmarks) {
+  Store& s = *s_;
+  const int64_t ann = s.add_user(user("ann")), bob = s.add_user(user("bob"));
+  const int64_t a = put(s, "/m/a.flac", 'a'), b = put(s, "/m/b.flac", 'b');
+  EXPECT_FALSE(s.play_queue(ann));
+  PlayQueueRecord q;
+  q.user_id = ann;
+  q.entries = {ref(s, a), ref(s, b), ref(s, a)};
+  q.current = 2;
+  q.position_ms = 61234;
+  q.changed_at = 100;
+  q.changed_by = "phone";
+  s.put_play_queue(q);
+  auto got = s.play_queue(ann);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->entries.size(), 3u);
+  EXPECT_EQ(got->entries[1].track_id, b);
+  EXPECT_EQ(got->current, 2);
+  EXPECT_EQ(got->position_ms, 61234);
+  EXPECT_EQ(got->changed_at, 100);
+  EXPECT_EQ(got->changed_by, "phone");
+  EXPECT_FALSE(s.play_queue(bob));  // per user
+  PlayQueueRecord bad = q;
+  bad.current = 3;
+  EXPECT_THROW(s.put_play_queue(bad), Error);  // current past the end
+  PlayQueueRecord bobs = q;
+  bobs.user_id = bob;
+  bobs.entries = {ref(s, b)};
+  bobs.current = 0;
+  s.put_play_queue(bobs);
+  q.entries = {ref(s, b)};
+  q.current = 0;
+  q.changed_by = "desktop";
+  s.put_play_queue(q);  // replaced whole
+  EXPECT_EQ(s.play_queue(ann)->entries.size(), 1u);
+  EXPECT_EQ(s.play_queue(ann)->changed_by, "desktop");
+
+  BookmarkRecord m;
+  m.user_id = ann;
+  m.song = ref(s, a);
+  m.position_ms = 1500;
+  m.comment = "the bridge";
+  m.created_at = m.changed_at = 10;
+  s.put_bookmark(m);
+  m.position_ms = 2500;
+  m.changed_at = 20;
+  s.put_bookmark(m);  // the same song: replaced
+  BookmarkRecord other = m;
+  other.song = ref(s, b);
+  other.changed_at = 30;
+  s.put_bookmark(other);
+  auto marks = s.bookmarks(ann);
+  ASSERT_EQ(marks.size(), 2u);
+  EXPECT_EQ(marks[0].song.track_id, b);  // newest change first
+  EXPECT_EQ(marks[1].position_ms, 2500);
+  EXPECT_EQ(marks[1].comment, "the bridge");
+  EXPECT_TRUE(s.bookmarks(bob).empty());
+  EXPECT_FALSE(s.remove_bookmark(bob, a));
+  EXPECT_TRUE(s.remove_bookmark(ann, b));
+  EXPECT_EQ(s.bookmarks(ann).size(), 1u);
+
+  // `index --rebuild`: the tracks come back under each other's ids; the queue and bookmark follow.
+  q.entries = {ref(s, a), ref(s, b)};
+  q.current = 1;
+  s.put_play_queue(q);
+  s.wipe(identity());
+  const int64_t new_b = put(s, "/m/b.flac", 'b'), new_a = put(s, "/m/a.flac", 'a');
+  ASSERT_EQ(new_b, a);
+  EXPECT_EQ(s.reattach_songs(), 4);  // ann's two entries, bob's one, the bookmark
+  got = s.play_queue(ann);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->entries[0].track_id, new_a);
+  EXPECT_EQ(got->entries[1].track_id, new_b);
+  EXPECT_EQ(got->current, 1);
+  EXPECT_EQ(s.play_queue(bob)->entries[0].track_id, new_b);
+  EXPECT_EQ(s.bookmarks(ann)[0].song.track_id, new_a);
+
+  // Copied by `migrate`.
+  const UserDataCopy data = s.export_user_data();
+  EXPECT_EQ(data.play_queues.size(), 2u);
+  EXPECT_EQ(data.bookmarks.size(), 1u);
+  const std::string copy =
+      GetParam() == "sqlite" ? test::temp_dir() + "/queue-copy.db" : test::PostgresServer::shared().create_database();
+  auto dst = open_store(copy, OpenMode::ReadWrite);
+  {
+    auto scope = dst->begin_import(identity(), {});
+    dst->import_user_data(data);
+    scope->commit();
+  }
+  ASSERT_TRUE(dst->play_queue(ann));
+  EXPECT_EQ(dst->play_queue(ann)->entries.size(), 2u);
+  EXPECT_EQ(dst->play_queue(ann)->position_ms, 61234);
+  EXPECT_EQ(dst->bookmarks(ann).size(), 1u);
+
+  // An empty queue clears it; removing a user removes theirs.
+  PlayQueueRecord empty;
+  empty.user_id = ann;
+  s.put_play_queue(empty);
+  EXPECT_FALSE(s.play_queue(ann));
+  EXPECT_TRUE(s.remove_user(bob));
+  EXPECT_FALSE(s.play_queue(bob));
+  EXPECT_TRUE(s.remove_user(ann));
+  EXPECT_TRUE(s.bookmarks(ann).empty());
+}
+
 // The history's writes (issue 55): many plays in one transaction (ids in order; one bad play and
 // none is kept), and forgetting by user, time and source (stars and ratings only without a source).
 TEST_P(UserData, PlaysInBulkAndForgetting) {

@@ -42,7 +42,8 @@ export function validate(what, answer, members) {
 // those that change something (a second star, scrobble or createPlaylist would change what the
 // tests check) are not asked twice.
 const WRITES = new Set(["star", "unstar", "setRating", "scrobble", "createPlaylist", "updatePlaylist", "deletePlaylist",
-  "startScan", "stream", "download", "getCoverArt", "getAvatar", "hls.m3u8", "savePlayQueue", "reportPlayback"]);
+  "startScan", "stream", "download", "getCoverArt", "getAvatar", "hls.m3u8", "savePlayQueue", "savePlayQueueByIndex",
+  "createBookmark", "deleteBookmark", "reportPlayback"]);
 // Answers that differ between two requests: only where each member is in the XML is checked.
 const UNSTABLE = new Set(["getRandomSongs", "getNowPlaying", "getScanStatus"]);
 export let xmlAnswersChecked = 0;

@@ -1,7 +1,8 @@
 // What a user keeps survives a re-index after files move and a folder is renamed, and then
 // `index --rebuild`, seen through /rest/ with the real client (issue 54: "a re-index and a move
 // that keep ids, stars, plays and playlists"): the song, album and artist ids, the stars of each,
-// the song's rating and play count, and the playlist's entries in their order. run.sh runs this
+// the song's rating and play count, the playlist's entries in their order, the play queue (its
+// songs, the one playing, the position) and the bookmark. run.sh runs this
 // file last (it moves files of the shared library) on both stores.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -33,6 +34,8 @@ await rest("scrobble", { id: pink.id, submission: true, time: Date.now() - 60_00
 await rest("scrobble", { id: pink.id, submission: true });
 const created = await rest("createPlaylist", { name: "Rainy day (move test)", songId: [brown.id, pink.id, brown.id] });
 const playlistId = created.playlist.id;
+await rest("savePlayQueueByIndex", { id: [brown.id, pink.id, brown.id], currentIndex: 2, position: 4242 });
+await rest("createBookmark", { id: pink.id, position: 1234, comment: "move test" });
 
 // Everything the user kept, as /rest/ shows it (paths left out: they are what changes).
 async function kept() {
@@ -41,17 +44,24 @@ async function kept() {
   const playlist = (await rest("getPlaylist", { id: playlistId })).playlist;
   const album = (await rest("getAlbum", { id: pink.albumId })).album;
   const artist = (await rest("getArtist", { id: pink.artistId })).artist;
+  const queue = (await rest("getPlayQueueByIndex")).playQueueByIndex;
+  const bookmarks = (await rest("getBookmarks")).bookmarks.bookmark ?? [];
   return {
     song: { id: song.id, albumId: song.albumId, artistId: song.artistId, starred: !!song.starred, userRating: song.userRating, playCount: song.playCount },
     starred: { songs: (starred.song ?? []).map((s) => s.id), albums: (starred.album ?? []).map((a) => a.id), artists: (starred.artist ?? []).map((a) => a.id) },
     playlist: { name: playlist.name, songCount: playlist.songCount, entries: (playlist.entry ?? []).map((e) => e.id) },
     album: { id: album.id, starred: !!album.starred, songs: (album.song ?? []).map((s) => s.id).sort() },
     artist: { id: artist.id, starred: !!artist.starred, albums: (artist.album ?? []).map((a) => a.id).sort() },
+    queue: { entries: (queue?.entry ?? []).map((e) => e.id), currentIndex: queue?.currentIndex, position: queue?.position },
+    bookmarks: bookmarks.map((b) => ({ id: b.entry.id, position: b.position, comment: b.comment })),
   };
 }
 const before = await kept();
 check(before.song.starred && before.song.userRating === 4 && before.song.playCount === playsBefore + 2, `the marks are there before the move (${playsBefore} + 2 plays): ${JSON.stringify(before.song)}`);
 check(JSON.stringify(before.playlist.entries) === JSON.stringify([brown.id, pink.id, brown.id]), `the playlist's entries: ${JSON.stringify(before.playlist)}`);
+check(JSON.stringify(before.queue) === JSON.stringify({ entries: [brown.id, pink.id, brown.id], currentIndex: 2, position: 4242 }) &&
+  JSON.stringify(before.bookmarks) === JSON.stringify([{ id: pink.id, position: 1234, comment: "move test" }]),
+  `the play queue and bookmark: ${JSON.stringify([before.queue, before.bookmarks])}`);
 
 // The server sees an index run at once; wait (up to 20 s) until it shows Pink Rain at its new path.
 async function waitForPath(id, fragment, what) {
@@ -72,7 +82,7 @@ await index();
 await waitForPath(pink.id, "Weather (2020)/Disc 2/01 Pink Rain", "after the move");
 const afterMove = await kept();
 check(JSON.stringify(afterMove) === JSON.stringify(before),
-  `a move and a re-index keep ids, stars, rating, plays and the playlist:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterMove)}`);
+  `a move and a re-index keep ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterMove)}`);
 
 // A rebuild (every track read again, the index built anew and swapped in).
 await index("--rebuild");
@@ -83,6 +93,6 @@ for (let i = 0; i < 200 && JSON.stringify(afterRebuild) !== JSON.stringify(befor
   afterRebuild = await kept();
 }
 check(JSON.stringify(afterRebuild) === JSON.stringify(before),
-  `index --rebuild keeps ids, stars, rating, plays and the playlist:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterRebuild)}`);
+  `index --rebuild keeps ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterRebuild)}`);
 
 done("move");

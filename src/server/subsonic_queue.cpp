@@ -1,0 +1,175 @@
+// The play queue and bookmarks, per user (service/user_data.h): getPlayQueue, savePlayQueue, the
+// indexBasedQueue extension's getPlayQueueByIndex and savePlayQueueByIndex, getBookmarks,
+// createBookmark, deleteBookmark. Apps that see API 1.16.1 take the play queue (Subsonic 1.12.0)
+// for granted and carry a queue between a phone and a desktop with it.
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+
+#include "core/utf8.h"
+#include "server/subsonic.h"
+#include "service/music_catalog.h"
+#include "service/user_data.h"
+
+namespace clap::server::subsonic {
+
+namespace {
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+service::UserData user_data(const Call& call) {
+  return service::UserData(service::accounts_connection(call.lib.location()), call.user.id, call.snap.library_generation());
+}
+
+// The most songs a saved queue holds, as a playlist (subsonic_userdata.cpp): a whole library sent
+// as a queue is written on every save.
+constexpr size_t kMaxQueueSongs = 20000;
+// A position in milliseconds: up to a year (a larger one is a wrong value, not a long song).
+constexpr int64_t kMaxPositionMs = int64_t{366} * 24 * 3600 * 1000;
+// Texts a client sets that are stored and sent back: bounded and valid UTF-8 (a PostgreSQL
+// column refuses anything else).
+constexpr size_t kMaxClientNameBytes = 200;
+constexpr size_t kMaxCommentBytes = 10000;
+
+std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes) {
+  if (value.size() > max_bytes)
+    throw Failure{0, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
+                         std::to_string(value.size()) + ")"};
+  if (!is_valid_utf8(value)) throw Failure{0, "parameter " + parameter + ": not valid UTF-8"};
+  for (const char ch : value)
+    if (static_cast<unsigned char>(ch) == 0) throw Failure{0, "parameter " + parameter + ": holds a NUL character"};
+  return value;
+}
+
+// The songs of a save (`id`, repeated, in order): Failure 70 for an id no song of the library has.
+std::vector<const store::Track*> queue_songs(const Call& call) {
+  std::vector<std::string> ids = call.all("id");
+  if (ids.size() == 1 && ids.front().empty()) ids.clear();  // `id=` alone: no songs
+  if (ids.size() > kMaxQueueSongs)
+    throw Failure{0, "a play queue holds at most " + std::to_string(kMaxQueueSongs) + " songs (got " +
+                         std::to_string(ids.size()) + ")"};
+  std::vector<const store::Track*> songs;
+  songs.reserve(ids.size());
+  for (const std::string& id : ids) songs.push_back(&call.song(id));
+  return songs;
+}
+
+void save(const Call& call, const std::vector<const store::Track*>& songs, int64_t current) {
+  const int64_t position = call.integer("position", 0, 0, kMaxPositionMs);
+  const std::string client = stored_text("c", call.param("c"), kMaxClientNameBytes);
+  user_data(call).save_play_queue(songs, current, position, client, now_seconds());
+}
+
+// savePlayQueue: `current` is a song id that must be in the queue (its first place there);
+// required unless the call clears the queue (no id).
+void save_play_queue(Call& call, ojson&) {
+  const std::vector<const store::Track*> songs = queue_songs(call);
+  int64_t current = 0;
+  if (!songs.empty()) {
+    const std::string id = call.required("current");
+    const store::Track& playing = call.song(id);
+    const auto it = std::find(songs.begin(), songs.end(), &playing);
+    if (it == songs.end()) throw Failure{10, "parameter current: song " + id.substr(0, 80) + " is not in the queue"};
+    current = it - songs.begin();
+  }
+  save(call, songs, current);
+}
+
+// savePlayQueueByIndex: `currentIndex` 0-based, required with songs and refused without (the
+// extension's page: error 10 when it is not a position of the queue).
+void save_play_queue_by_index(Call& call, ojson&) {
+  const std::vector<const store::Track*> songs = queue_songs(call);
+  if (songs.empty()) {
+    if (call.has("currentIndex")) throw Failure{10, "parameter currentIndex: must not be set when the queue is cleared (no id)"};
+    save(call, songs, 0);
+    return;
+  }
+  if (!call.has("currentIndex") || call.param("currentIndex").empty())
+    throw Failure{10, "required parameter is missing: currentIndex"};
+  const int64_t last = static_cast<int64_t>(songs.size()) - 1;
+  const int64_t current = call.integer("currentIndex", 0, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  if (current < 0 || current > last)
+    throw Failure{10, "parameter currentIndex: " + std::to_string(current) + " is not a position of the queue (0 to " +
+                          std::to_string(last) + ")"};
+  save(call, songs, current);
+}
+
+// The saved queue as getPlayQueue and getPlayQueueByIndex show it; nothing (no member) when the
+// user saved none or none of its songs is in the library: an empty queue with a date would make
+// an app offer to resume nothing (Sublime Music does).
+void play_queue(Call& call, ojson& body, bool by_index) {
+  const auto saved = user_data(call).play_queue();
+  if (!saved) return;
+  const service::ShownQueue shown = service::shown_queue(*saved, [&](int64_t id) -> const store::Track* {
+    const store::Track* t = call.snap.track(id);
+    return t && t->status == store::TrackStatus::Ok ? t : nullptr;
+  });
+  if (shown.songs.empty()) return;
+  ojson q;
+  if (by_index) q["currentIndex"] = shown.current;
+  else q["current"] = service::MusicCatalog::song_id(shown.songs[static_cast<size_t>(shown.current)]->id);
+  q["position"] = shown.position_ms;
+  q["username"] = call.user.name;
+  q["changed"] = date_time(saved->changed_at);
+  q["changedBy"] = saved->changed_by;
+  ojson entries = ojson::array();
+  for (const store::Track* t : shown.songs) entries.push_back(child(call, *t));
+  q["entry"] = std::move(entries);
+  body[by_index ? "playQueueByIndex" : "playQueue"] = std::move(q);
+}
+
+void get_play_queue(Call& call, ojson& body) { play_queue(call, body, false); }
+void get_play_queue_by_index(Call& call, ojson& body) { play_queue(call, body, true); }
+
+// --- bookmarks -----------------------------------------------------------------------------------
+
+void get_bookmarks(Call& call, ojson& body) {
+  ojson list = ojson::array();
+  for (const store::BookmarkRecord& b : user_data(call).bookmarks()) {
+    const store::Track* t = call.snap.track(b.song.track_id);
+    if (!t || t->status != store::TrackStatus::Ok) continue;  // kept, unseen, until the song is back
+    ojson j;
+    j["position"] = b.position_ms;
+    j["username"] = call.user.name;
+    if (!b.comment.empty()) j["comment"] = b.comment;
+    j["created"] = date_time(b.created_at);
+    j["changed"] = date_time(b.changed_at);
+    j["entry"] = child(call, *t);
+    list.push_back(std::move(j));
+  }
+  body["bookmarks"] = ojson{{"bookmark", std::move(list)}};
+}
+
+void create_bookmark(Call& call, ojson&) {
+  const store::Track& song = call.song(call.required("id"));
+  if (call.param("position").empty()) throw Failure{10, "required parameter is missing: position"};
+  const int64_t position = call.integer("position", 0, 0, kMaxPositionMs);
+  const std::string comment = stored_text("comment", call.param("comment"), kMaxCommentBytes);
+  user_data(call).bookmark(song, position, comment, now_seconds());
+}
+
+// Deleting a bookmark the user does not have succeeds: apps delete one when a song ends without
+// asking whether it was kept.
+void delete_bookmark(Call& call, ojson&) { user_data(call).remove_bookmark(call.song(call.required("id"))); }
+
+}  // namespace
+
+const std::vector<Endpoint>& queue_endpoints() {
+  static const std::vector<Endpoint> table = {
+      {"getPlayQueue", &get_play_queue},
+      {"savePlayQueue", &save_play_queue},
+      {"getPlayQueueByIndex", &get_play_queue_by_index},
+      {"savePlayQueueByIndex", &save_play_queue_by_index},
+      {"getBookmarks", &get_bookmarks},
+      {"createBookmark", &create_bookmark},
+      {"deleteBookmark", &delete_bookmark},
+  };
+  return table;
+}
+
+}  // namespace clap::server::subsonic
