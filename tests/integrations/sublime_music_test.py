@@ -3,7 +3,7 @@
 (0.11.16) talks to its server only through its Subsonic adapter
 (sublime_music.adapters.subsonic.SubsonicAdapter); this test drives that adapter, unchanged, the
 way the app's views do (ping, artists, albums of every list type, an album, a song, genres,
-search, the folder view, playlists made, changed and deleted, a scrobble, the stream, download
+search, the folder view, playlists made, changed and deleted, a scrobble, the play queue, the stream, download
 and cover URLs it hands its player), against a real server on loopback over a small tagged
 library indexed with the tiny test model. The adapter parses every response into its own
 dataclasses, so a field the app needs that is missing or mistyped fails here as it would in the
@@ -147,6 +147,15 @@ def run_checks(adapter, AlbumSearchQuery, binary, db, env):
         except urllib.error.HTTPError as e:
             # The library has no cover art: the spec's answer is an error, not a broken image.
             check(kind is None and e.code == 404, f'{uri}: HTTP {e.code}')
+
+    # The play queue it keeps in step with other devices (Subsonic 1.12.0: apps that see 1.16.1 use it).
+    from datetime import timedelta
+    check(adapter.get_play_queue() is None, 'no queue saved yet')
+    adapter.save_play_queue([s.id for s in album.songs], current_song_index=1, position=timedelta(seconds=12.5))
+    queue = adapter.get_play_queue()
+    check(queue is not None and [s.title for s in queue.songs] == ['Dawn', 'Noon'], f'queue songs: {queue}')
+    check((queue.current_index, queue.position, queue.changed_by) == (1, timedelta(seconds=12.5), 'Sublime Music'),
+          f'queue place: {queue}')
 
     adapter.delete_playlist(made.id)
     check(adapter.get_playlists() == [], 'the playlist is gone')
