@@ -238,6 +238,22 @@ CREATE TABLE playlist_entries(
   PRIMARY KEY (playlist_id, position)
 ) WITHOUT ROWID;
 )sql",
+    // 8 -> 9: kept_track_ids, the ids of the tracks wipe() deleted (an `index --rebuild` that
+    // empties the index first), given back to the files indexed again (Store::wipe); and a
+    // user's plays in id order (Store::plays(user, after_id), count_plays: the play sums
+    // service/user_data.h brings up to date per request) read from an index of the user alone,
+    // whose entries hold the rowid (the play's id) in order, instead of every play of the table
+    // after the id. plays_user_time orders a user's plays by time, not by id.
+    R"sql(
+CREATE INDEX plays_user_id ON plays(user_id);
+CREATE TABLE kept_track_ids(
+  id           INTEGER PRIMARY KEY,
+  path         TEXT NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX kept_track_ids_path ON kept_track_ids(path);
+CREATE INDEX kept_track_ids_hash ON kept_track_ids(content_hash);
+)sql",
 };
 }  // namespace
 
@@ -283,7 +299,7 @@ std::string missing_table(sqlite3* db) {
   for (const char* table : {"schema_version", "meta", "roots", "tracks", "windows", "text_cache", "track_labels",
                             "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks",
                             "users", "api_keys", "stars", "ratings",
-                            "plays", "playlists", "playlist_entries"})
+                            "plays", "playlists", "playlist_entries", "kept_track_ids"})
     if (!present.count(table)) return table;
   // The retired tables come as a pair (kRetiredTables): one without the other is damage too.
   if (present.count("retired_tracks") && !present.count("retired_windows")) return "retired_windows";

@@ -442,6 +442,8 @@ void SqliteStore::set_model(const ModelIdentity& identity) {
 void SqliteStore::wipe(const ModelIdentity& identity) {
   {
     sql::Transaction tx(db_);
+    sql::exec(db_, "INSERT OR REPLACE INTO kept_track_ids(id, path, content_hash) "
+                   "SELECT id, path, COALESCE(content_hash, '') FROM tracks");
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
                    "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
                    "DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
@@ -451,6 +453,11 @@ void SqliteStore::wipe(const ModelIdentity& identity) {
     tx.commit();
   }
   sql::exec(db_, "VACUUM");  // the file shrinks back (fast: nothing is left to copy)
+}
+
+int64_t SqliteStore::kept_track_ids() const {
+  sql::Stmt s(db_, "SELECT COUNT(*) FROM kept_track_ids k WHERE NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = k.id)");
+  return s.step() ? s.int64(0) : 0;
 }
 
 // --- roots -----------------------------------------------------------------------------------
