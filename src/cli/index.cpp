@@ -209,7 +209,6 @@ int run_index(const IndexOptions& o) {
   }
   if (o.json) {  // file names need not be UTF-8: invalid bytes become U+FFFD instead of failing
     nlohmann::json j = summary_json(summary, run.db_path, run.identity);
-    if (r.plan) j["kept_track_ids"] = run.kept_ids;
     if (run.built_set)
       j["embedding_set"] = {{"id", run.set.id},
                             {"embedded_windows", run.set_windows},
@@ -223,11 +222,6 @@ int run_index(const IndexOptions& o) {
     std::printf("%s\n", service::json_text(j).c_str());
   }
   if (r.plan) {
-    if (!r.quiet && run.kept_ids > 0)
-      std::fprintf(stderr,
-                   "%lld track ids kept: each file indexed again takes its old id (by path, else by content for a moved "
-                   "file), so that stars, plays and playlists keep their songs\n",
-                   static_cast<long long>(run.kept_ids));
     if (!r.quiet)
       std::fprintf(stderr, "%lld files queued: start `clapsearch worker --db %s` on any machines that reach the audio\n",
                    static_cast<long long>(summary.planned), terminal_text(run.db_path).c_str());

@@ -206,7 +206,6 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     // is also the one worker (other workers may help).
     run.summary = index::plan_roots(*store, r.dirs, settings, callbacks);
     run.planned = run.summary.planned;
-    run.kept_ids = store->kept_track_ids();
     if (!r.plan) {
       WorkerRequest work;
       work.until_done = true;

@@ -21,9 +21,6 @@ struct IndexRun {
   store::ModelIdentity identity;
   index::IndexSummary summary;
   int64_t planned = 0;  // files queued for workers (a store with a job queue)
-  // With --plan: the track ids the emptied index keeps for the files indexed again (a --rebuild:
-  // Store::wipe), not yet taken back by a worker.
-  int64_t kept_ids = 0;
   // The embedding set this run built beside the active one (0: it indexed into the active set),
   // its coverage after the run, and whether it became the active set.
   int64_t built_set = 0;

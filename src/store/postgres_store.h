@@ -53,7 +53,6 @@ class PostgresStore final : public Store {
   std::optional<ModelIdentity> model() const override;
   void set_model(const ModelIdentity& identity) override;
   void wipe(const ModelIdentity& identity) override;
-  int64_t kept_track_ids() const override;
 
   std::vector<EmbeddingSet> embedding_sets() const override;
   int64_t add_embedding_set(const ModelIdentity& identity) override;

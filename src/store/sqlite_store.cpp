@@ -442,6 +442,9 @@ void SqliteStore::set_model(const ModelIdentity& identity) {
 void SqliteStore::wipe(const ModelIdentity& identity) {
   {
     sql::Transaction tx(db_);
+    // Each track's id is kept with its path and content hash: a file indexed again takes it back
+    // (put_track; an index emptied here is indexed again at once, and a track id is a song's id
+    // in the Subsonic API, which apps cache).
     sql::exec(db_, "INSERT OR REPLACE INTO kept_track_ids(id, path, content_hash) "
                    "SELECT id, path, COALESCE(content_hash, '') FROM tracks");
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
@@ -453,11 +456,6 @@ void SqliteStore::wipe(const ModelIdentity& identity) {
     tx.commit();
   }
   sql::exec(db_, "VACUUM");  // the file shrinks back (fast: nothing is left to copy)
-}
-
-int64_t SqliteStore::kept_track_ids() const {
-  sql::Stmt s(db_, "SELECT COUNT(*) FROM kept_track_ids k WHERE NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = k.id)");
-  return s.step() ? s.int64(0) : 0;
 }
 
 // --- roots -----------------------------------------------------------------------------------

@@ -399,17 +399,8 @@ class Store {
   // --- model identity
   virtual std::optional<ModelIdentity> model() const = 0;
   virtual void set_model(const ModelIdentity& identity) = 0;
-  // Deletes every track, window, label, cached text and root, then sets `identity`. Each
-  // track's id is kept with its path and content hash (kept_track_ids): a track id is a song's
-  // id in the Subsonic API and the /api/ routes, which apps cache, and the index emptied this
-  // way is indexed again at once (`index --rebuild --plan`, whose workers on other machines put
-  // the tracks; the rebuild of a damaged index). A file put later (put_track, finish_job) whose
-  // path is kept takes that id back; else one whose content hash is kept for a path that is no
-  // longer a file (the file moved) takes that id; any other new file takes an id above every
-  // kept one. So an id never comes back as another song.
+  // Deletes every track, window, label, cached text and root, then sets `identity`.
   virtual void wipe(const ModelIdentity& identity) = 0;
-  // How many ids wipe() keeps that no track holds yet (what a rebuild would still give back).
-  virtual int64_t kept_track_ids() const = 0;
 
   // --- embedding sets (EmbeddingSet)
   // Every set, by id, with its coverage (the active one included; empty for an index without a model).

@@ -430,7 +430,6 @@ TEST_P(UserData, WipeGivesEachFileIndexedAgainItsOldTrackId) {
   const int64_t list = s.put_playlist(pl);
 
   s.wipe(identity());
-  EXPECT_EQ(s.kept_track_ids(), 3);
   const int64_t fresh = put(s, "/m/new.flac", 'n');  // new to the library: above every old id
   EXPECT_GT(fresh, std::max({a, b, c}));
   const int64_t copy = put(s, "/m/copy-of-kept.flac", 'a');  // a's content, but a is still there
@@ -438,7 +437,6 @@ TEST_P(UserData, WipeGivesEachFileIndexedAgainItsOldTrackId) {
   EXPECT_EQ(put(s, "/m/c.flac", 'c'), c);            // by path
   EXPECT_EQ(put(s, "/m/moved/b.flac", 'b'), b);      // by content: /m/b.flac is no longer a file
   EXPECT_EQ(put(s, real, 'a'), a);                   // by path, though its copy came first
-  EXPECT_EQ(s.kept_track_ids(), 0);
   EXPECT_GT(put(s, "/m/later.flac", 'l'), std::max(fresh, copy));
 
   s.reattach_songs();
