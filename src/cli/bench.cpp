@@ -559,7 +559,8 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "their play counts)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000000}));
   cmd->add_option("--keep", o->keep,
-                  "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db); with "
+                  "With --serve-tracks: make the synthetic index in this folder and keep it (bench.db; a later run of the "
+                  "same sizes uses it again); with "
                   "--history-listens: keep the index and the export there");
   cmd->add_option("--history-listens", o->history_listens,
                   "Instead: `history import` of a synthetic ListenBrainz export of N listens over a synthetic library "

@@ -147,7 +147,7 @@ service::ResultRules rules_param(const httplib::Request& req, int64_t max_cap) {
 service::ResultRules music_only(service::ResultRules rules, const httplib::Request& req, const search::Filter& rule,
                                 const service::LibrarySnapshot& snap) {
   if (req.has_param("exclude") && !flag_param(req, "exclude")) return rules;
-  return service::excluding_rule(std::move(rules), rule, snap.tracks());
+  return service::excluding_tracks(std::move(rules), snap.tracks_matching(rule));
 }
 
 std::vector<service::QueryTerm> seed_terms_param(const httplib::Request& req, int max, bool texts, const std::string& first) {

@@ -5,7 +5,8 @@
 // Range line and an absolute-form target (http://host/path) before cpp-httplib parses them,
 // checks the head against RFC 9112's framing rules, follows a chunked body's framing;
 // the loop closes a connection after an answer that must not be followed by another request on
-// it. docs/security.md says what is guaranteed.
+// it. docs/security.md says what is guaranteed. The stream is deadline_stream.h, the checks of
+// the head request_head.h; this file's connection.cpp runs the loop and the thread pool.
 #pragma once
 #include <httplib.h>
 

@@ -23,7 +23,7 @@ namespace {
 service::SonicOptions sonic_options(const Call& call, int64_t def) {
   service::SonicOptions o;
   o.count = std::min(call.integer("count", def, 0, std::numeric_limits<int64_t>::max()), call.options.max_k);
-  o.rules = service::excluding_rule({}, call.options.exclude, call.snap.tracks());
+  o.rules = service::excluding_tracks({}, call.snap.tracks_matching(call.options.exclude));
   return o;
 }
 

@@ -46,8 +46,15 @@ std::vector<int64_t> matching_tracks(const search::Filter& rule, const std::vect
 }
 
 ResultRules excluding_rule(ResultRules rules, const search::Filter& rule, const std::vector<store::Track>& tracks) {
-  const std::vector<int64_t> ids = matching_tracks(rule, tracks);
+  return excluding_tracks(std::move(rules), matching_tracks(rule, tracks));
+}
+
+ResultRules excluding_tracks(ResultRules rules, const std::vector<int64_t>& ids) {
   if (ids.empty()) return rules;
+  if (rules.exclude.empty()) {  // the usual case: the rule's tracks alone, already ascending
+    rules.exclude = ids;
+    return rules;
+  }
   rules.exclude.insert(rules.exclude.end(), ids.begin(), ids.end());
   std::sort(rules.exclude.begin(), rules.exclude.end());
   rules.exclude.erase(std::unique(rules.exclude.begin(), rules.exclude.end()), rules.exclude.end());

@@ -54,6 +54,9 @@ std::vector<int64_t> matching_tracks(const search::Filter& rule, const std::vect
 // `rules` with the tracks matching `rule` added to its exclusions: unchanged when none matches,
 // so a library without such tracks is searched as without the rule.
 ResultRules excluding_rule(ResultRules rules, const search::Filter& rule, const std::vector<store::Track>& tracks);
+// The same with the matching tracks already found (LibrarySnapshot::tracks_matching keeps them
+// per snapshot), ascending.
+ResultRules excluding_tracks(ResultRules rules, const std::vector<int64_t>& matching);
 
 // Throws InvalidArgument on a negative cap.
 void check_rules(const ResultRules& rules);

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "index/crawl.h"
 #include "service/library_internal.h"
+#include "service/filters.h"
 #include "service/music_catalog.h"
 #include "service/window_index.h"
 
@@ -56,6 +57,10 @@ struct LibrarySnapshot::Parts {
   std::vector<float> centroid_norms;                    // per quantized row, compressed mode
   std::atomic<bool> compressed_ready{false};
   std::atomic<bool> music_made{false};  // music_catalog() was made
+  // tracks_matching(): per rule text; a rule's list never changes once made (node-based map:
+  // references handed out stay valid while others are added).
+  std::mutex matching_mutex;
+  std::map<std::string, std::vector<int64_t>> matching;
   std::atomic<bool> complete{false};  // every part loaded (load_all, load_delta)
 };
 
@@ -676,5 +681,20 @@ const MusicCatalog& LibrarySnapshot::music_catalog() const {
 }
 
 bool LibrarySnapshot::music_catalog_made() const { return parts().music_made; }
+
+const std::vector<int64_t>& LibrarySnapshot::tracks_matching(const search::Filter& rule) const {
+  static const std::vector<int64_t> none;
+  if (rule.empty()) return none;
+  const auto& all = tracks();
+  Parts& p = parts();
+  {
+    std::lock_guard lock(p.matching_mutex);
+    if (const auto it = p.matching.find(rule.text()); it != p.matching.end()) return it->second;
+  }
+  // Found outside the lock (concurrent requests may each scan once; the first stored wins).
+  std::vector<int64_t> ids = matching_tracks(rule, all);
+  std::lock_guard lock(p.matching_mutex);
+  return p.matching.emplace(rule.text(), std::move(ids)).first->second;
+}
 
 }  // namespace clap::service

@@ -200,7 +200,7 @@ RadioFill RadioStation::fill(const QueueView& queue) {
   request.seeds = {std::to_string(seed->id)};
   request.texts = options_.texts;
   request.diversity = options_.diversity;
-  request.rules = excluding_rule(options_.rules, options_.exclude, snap->tracks());  // tracks indexed since: their tags decide
+  request.rules = excluding_tracks(options_.rules, snap->tracks_matching(options_.exclude));  // tracks indexed since: their tags decide
   if (options_.taste) {
     int64_t centre = -1;
     const std::vector<float> seed_vector = snap->track_embedding(seed->id);

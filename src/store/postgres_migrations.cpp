@@ -325,6 +325,21 @@ CREATE TABLE bookmarks(
 );
 CREATE INDEX bookmarks_user ON bookmarks(user_id, track_id);
 )sql",
+    // 11 -> 12 (SqliteStore's 9 -> 10): kept_track_ids, the ids of the tracks wipe() deleted (an
+    // `index --rebuild --plan`, a damaged index's rebuild), given back to the files indexed again
+    // (Store::wipe); and a user's plays in id order (Store::plays(user, after_id),
+    // count_plays: the play sums service/user_data.h brings up to date per request) read from an
+    // index of the user and the id, instead of every play of the table after the id.
+    R"sql(
+CREATE INDEX plays_user_id ON plays(user_id, id);
+CREATE TABLE kept_track_ids(
+  id           BIGINT PRIMARY KEY,
+  path         TEXT COLLATE "C" NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX kept_track_ids_path ON kept_track_ids(path);
+CREATE INDEX kept_track_ids_hash ON kept_track_ids(content_hash);
+)sql",
 };
 }  // namespace
 
@@ -362,7 +377,7 @@ const char* const kTables[] = {"schema_version", "meta", "roots", "tracks", "win
                                "retired_tracks", "retired_windows", "jobs", "removed_tracks", "fingerprints",
                                "embedding_sets", "set_windows", "set_tracks", "users", "api_keys", "stars", "ratings",
                                "plays", "playlists", "playlist_entries", "play_queues",
-                               "play_queue_entries", "bookmarks"};
+                               "play_queue_entries", "bookmarks", "kept_track_ids"};
 
 std::string text_array(const char* const* names, size_t n) {
   std::string a = "{";

@@ -159,6 +159,11 @@ void PostgresStore::set_model(const ModelIdentity& identity) {
 
 void PostgresStore::wipe(const ModelIdentity& identity) {
   pg::Transaction tx(*c_);
+  // Each track's id is kept with its path and content hash: a file indexed again takes it back
+  // (write_track: `index --rebuild --plan`'s workers, the rebuild of a damaged index; a track id
+  // is a song's id in the Subsonic API, which apps cache).
+  c_->exec("INSERT INTO kept_track_ids(id, path, content_hash) SELECT id, path, COALESCE(content_hash, '') FROM tracks "
+           "ON CONFLICT (id) DO UPDATE SET path = excluded.path, content_hash = excluded.content_hash");
   c_->exec("DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
            "DELETE FROM track_labels; DELETE FROM fingerprints; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
            "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "

@@ -350,10 +350,17 @@ HistoryRemoved PostgresStore::forget_history(int64_t user_id, int64_t before, co
 }
 
 std::vector<PlayRecord> PostgresStore::plays(int64_t user_id, int64_t after_id, size_t limit) const {
-  auto r = c_->query(std::string("SELECT ") + kPlayColumns +
-                         " FROM plays WHERE ($1::bigint = 0 OR user_id = $1::bigint) AND id > $2::bigint ORDER BY id "
-                         "LIMIT $3::bigint",
-                     pg::Params().add(user_id).add(after_id).add(limit ? static_cast<int64_t>(limit) : INT64_MAX));
+  // A user's plays come from plays_user_id (user_id, id) in id order; plays_user_time orders them
+  // by time, so without it the newer plays were found by reading every play after the id (any
+  // user's) or by sorting all of the user's. One statement per case keeps the plan plain.
+  const int64_t most = limit ? static_cast<int64_t>(limit) : INT64_MAX;
+  auto r = user_id == 0 ? c_->query(std::string("SELECT ") + kPlayColumns +
+                                        " FROM plays WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
+                                    pg::Params().add(after_id).add(most))
+                        : c_->query(std::string("SELECT ") + kPlayColumns +
+                                        " FROM plays WHERE user_id = $1::bigint AND id > $2::bigint ORDER BY id "
+                                        "LIMIT $3::bigint",
+                                    pg::Params().add(user_id).add(after_id).add(most));
   std::vector<PlayRecord> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(decode_play(r, i));
   return out;

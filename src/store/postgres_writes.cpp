@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <set>
@@ -21,6 +22,23 @@ using namespace pg_impl;
 namespace pg_impl {
 
 void insert_windows(pg::Connection& c, int64_t id, const std::vector<WindowRecord>& windows);
+
+// The id a new file takes (write_track of a path the index does not hold; Store::wipe says why):
+// the id kept for its path, else one kept for its content hash whose path is no longer a file
+// (the file moved), else one above every kept id and every track's. Under the id lock.
+int64_t new_track_id(pg::Connection& c, const Track& t) {
+  const std::string free_id = " AND NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = kept_track_ids.id)";
+  if (auto r = c.query("SELECT id FROM kept_track_ids WHERE path = $1" + free_id, pg::Params().add(t.path)); r.rows())
+    return r.int64(0, 0);
+  if (!t.content_hash.empty()) {
+    auto r = c.query("SELECT id, path FROM kept_track_ids WHERE content_hash = $1" + free_id + " ORDER BY id",
+                     pg::Params().add(t.content_hash));
+    std::error_code ec;
+    for (int i = 0; i < r.rows(); ++i)
+      if (!std::filesystem::exists(r.text(i, 1), ec)) return r.int64(i, 0);
+  }
+  return std::max(max_id(c, "tracks"), max_id(c, "kept_track_ids")) + 1;
+}
 
 // The rows of put_track, inside the caller's transaction.
 int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vector<WindowRecord>& windows,
@@ -43,7 +61,7 @@ int64_t write_track(pg::Connection& c, int dim, const Track& t, const std::vecto
     // Upsert by path: an existing row keeps its id (labels elsewhere may refer to it); a new
     // one gets the next id (see kIdLock).
     pg::Params p;
-    p.add(id ? id : max_id(c, "tracks") + 1);
+    p.add(id ? id : new_track_id(c, t));
     p.add(t.path).add(t.size).add(t.mtime_ns).add(t.ctime_ns).add_text_or_null(t.content_hash).add(t.duration_s);
     p.add(t.title).add(t.artist).add(t.album).add(t.genre).add(t.date).add(t.track_no).add(status_text(t.status));
     p.add_text_or_null(t.error).add(boolean(t.silent)).add_floats(track_embedding, static_cast<size_t>(dim));

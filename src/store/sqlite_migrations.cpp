@@ -269,6 +269,22 @@ CREATE TABLE bookmarks(
 );
 CREATE INDEX bookmarks_user ON bookmarks(user_id, track_id);
 )sql",
+    // 9 -> 10: kept_track_ids, the ids of the tracks wipe() deleted (an `index --rebuild` that
+    // empties the index first), given back to the files indexed again (Store::wipe); and a
+    // user's plays in id order (Store::plays(user, after_id), count_plays: the play sums
+    // service/user_data.h brings up to date per request) read from an index of the user alone,
+    // whose entries hold the rowid (the play's id) in order, instead of every play of the table
+    // after the id. plays_user_time orders a user's plays by time, not by id.
+    R"sql(
+CREATE INDEX plays_user_id ON plays(user_id);
+CREATE TABLE kept_track_ids(
+  id           INTEGER PRIMARY KEY,
+  path         TEXT NOT NULL,
+  content_hash TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX kept_track_ids_path ON kept_track_ids(path);
+CREATE INDEX kept_track_ids_hash ON kept_track_ids(content_hash);
+)sql",
 };
 }  // namespace
 
@@ -315,7 +331,7 @@ std::string missing_table(sqlite3* db) {
                             "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks",
                             "users", "api_keys", "stars", "ratings",
                             "plays", "playlists", "playlist_entries", "play_queues",
-                            "play_queue_entries", "bookmarks"})
+                            "play_queue_entries", "bookmarks", "kept_track_ids"})
     if (!present.count(table)) return table;
   // The retired tables come as a pair (kRetiredTables): one without the other is damage too.
   if (present.count("retired_tracks") && !present.count("retired_windows")) return "retired_windows";

@@ -442,6 +442,11 @@ void SqliteStore::set_model(const ModelIdentity& identity) {
 void SqliteStore::wipe(const ModelIdentity& identity) {
   {
     sql::Transaction tx(db_);
+    // Each track's id is kept with its path and content hash: a file indexed again takes it back
+    // (put_track; an index emptied here is indexed again at once, and a track id is a song's id
+    // in the Subsonic API, which apps cache).
+    sql::exec(db_, "INSERT OR REPLACE INTO kept_track_ids(id, path, content_hash) "
+                   "SELECT id, path, COALESCE(content_hash, '') FROM tracks");
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
                    "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
                    "DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "

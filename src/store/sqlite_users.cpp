@@ -347,18 +347,24 @@ HistoryRemoved SqliteStore::forget_history(int64_t user_id, int64_t before, cons
 
 std::vector<PlayRecord> SqliteStore::plays(int64_t user_id, int64_t after_id, size_t limit) const {
   std::vector<PlayRecord> out;
-  sql::Stmt s(db_, (std::string("SELECT ") + kPlayColumns +
-                    " FROM plays WHERE (? = 0 OR user_id = ?) AND id > ? ORDER BY id LIMIT ?")
+  // One statement per case, not "(? = 0 OR user_id = ?)": SQLite plans a statement before it
+  // sees the values, and that OR made it read every play after the id in the table's order
+  // instead of the user's own from plays_user_id (whose entries end with the id, in order).
+  const std::string columns = std::string("SELECT ") + kPlayColumns;
+  sql::Stmt s(db_, (columns + (user_id == 0 ? " FROM plays WHERE id > ? ORDER BY id LIMIT ?"
+                                            : " FROM plays WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?"))
                        .c_str());
-  s.bind(1, user_id).bind(2, user_id).bind(3, after_id).bind(4, limit ? static_cast<int64_t>(limit) : int64_t{-1});
+  const int first = user_id != 0 ? 2 : 1;  // the column of after_id
+  if (user_id != 0) s.bind(1, user_id);
+  s.bind(first, after_id).bind(first + 1, limit ? static_cast<int64_t>(limit) : int64_t{-1});
   while (s.step()) out.push_back(decode_play(s));
   return out;
 }
 
 int64_t SqliteStore::count_plays(int64_t user_id, int64_t up_to_id) const {
-  // +id: counted in the user's index (plays_user_time holds the id), not by reading every row of
-  // the table up to the id (17 ms instead of 29 ms at 100,000 plays).
-  sql::Stmt s(db_, "SELECT COUNT(*) FROM plays WHERE user_id = ? AND +id <= ?");
+  // A range of plays_user_id (the user's entries end with the id, in order): the plays counted
+  // are the ones read.
+  sql::Stmt s(db_, "SELECT COUNT(*) FROM plays WHERE user_id = ? AND id <= ?");
   s.bind(1, user_id).bind(2, up_to_id);
   return s.step() ? s.int64(0) : 0;
 }

@@ -23,6 +23,35 @@ namespace clap::store {
 
 using namespace sqlite_impl;
 
+namespace {
+
+// The id a new file takes (put_track of a path the index does not hold; Store::wipe says why):
+// the id kept for its path, else one kept for its content hash whose path is no longer a file
+// (the file moved); 0 = none kept, SQLite numbers it; otherwise, when ids are kept, one above
+// every kept id and every track's.
+int64_t new_track_id(sqlite3* db, const Track& t) {
+  const char* free_id = "NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = kept_track_ids.id)";
+  {
+    sql::Stmt s(db, (std::string("SELECT id FROM kept_track_ids WHERE path = ? AND ") + free_id).c_str());
+    s.bind(1, t.path);
+    if (s.step()) return s.int64(0);
+  }
+  if (!t.content_hash.empty()) {
+    sql::Stmt s(db, (std::string("SELECT id, path FROM kept_track_ids WHERE content_hash = ? AND ") + free_id + " ORDER BY id").c_str());
+    s.bind(1, t.content_hash);
+    std::error_code ec;
+    while (s.step())
+      if (!std::filesystem::exists(s.text(1), ec)) return s.int64(0);
+  }
+  sql::Stmt s(db, "SELECT MAX(id) FROM kept_track_ids");
+  if (!s.step() || s.is_null(0)) return 0;
+  sql::Stmt top(db, "SELECT COALESCE(MAX(id), 0) FROM tracks");
+  top.step();
+  return std::max(s.int64(0), top.int64(0)) + 1;
+}
+
+}  // namespace
+
 int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& windows, const float* track_embedding) {
   const std::optional<ModelIdentity> m = model();
   const int dim = m ? m->dim : 0;
@@ -34,6 +63,7 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     find.bind(1, t.path);
     if (find.step()) id = find.int64(0);
   }
+  const int64_t given = id ? id : new_track_id(db_, t);  // 0: SQLite numbers it
   if (id) {
     sql::Stmt(db_, "DELETE FROM windows WHERE track_id = ?").bind(1, id).run();
     sql::Stmt(db_, "DELETE FROM track_labels WHERE track_id = ?").bind(1, id).run();
@@ -46,7 +76,7 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     sql::Stmt s(db_,
                 "INSERT INTO tracks(path, size, mtime_ns, ctime_ns, content_hash, duration_s, title, artist, album, genre, "
                 "date, track_no, status, error, silent, embedding, indexed_at, mbid, isrc, album_artist, tags_version, "
-                "window_total, speech) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "window_total, speech, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
                 "ctime_ns = excluded.ctime_ns, content_hash = excluded.content_hash, duration_s = excluded.duration_s, "
                 "title = excluded.title, artist = excluded.artist, album = excluded.album, genre = excluded.genre, "
@@ -68,9 +98,11 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     s.bind(22, t.window_total ? t.window_total : static_cast<int>(windows.size()));
     if (t.has_speech()) s.bind(23, t.speech);
     else s.bind_null(23);
+    if (given) s.bind(24, given);
+    else s.bind_null(24);
     s.run();
   }
-  if (!id) id = sqlite3_last_insert_rowid(db_);
+  if (!id) id = given ? given : sqlite3_last_insert_rowid(db_);
   {
     sql::Stmt s(db_,
                 "INSERT INTO windows(track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "

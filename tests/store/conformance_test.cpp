@@ -701,14 +701,14 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeAWipeOrAnImport) {
 // The schema change of the song identifiers (issue 36), undone: an index made before it.
 // Back to the schema before the identifiers (and the fingerprints, which came after them).
 // What came after progressive indexing, which an index goes back to an older schema without:
-// SQLite's embedding sets (version 6), speech score (7), users (8) and play queues (9); PostgreSQL's
-// embedding sets (7), jobs per pass (8), speech score (9), users (10) and play queues (11); and how
-// many migrations they are.
+// SQLite's embedding sets (version 6), speech score (7), users (8), play queues (9) and kept track
+// ids (10); PostgreSQL's embedding sets (7), jobs per pass (8), speech score (9), users (10), play
+// queues (11) and kept track ids (12); and how many migrations they are.
 std::string drop_sets(bool sqlite) {
   const std::string sets = "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; ";
   const std::string speech =
       "ALTER TABLE tracks DROP COLUMN speech; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; "
-      "DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; ";
+      "DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; DROP TABLE kept_track_ids; ";
   if (sqlite) return sets + speech;
   return sets +
          "ALTER TABLE jobs DROP CONSTRAINT jobs_path_pass; DROP INDEX jobs_state; "
@@ -716,7 +716,7 @@ std::string drop_sets(bool sqlite) {
          "DROP SEQUENCE job_events; ALTER TABLE jobs ADD CONSTRAINT jobs_path_key UNIQUE (path); "
          "CREATE INDEX jobs_state ON jobs(state, id); " + speech;
 }
-int sets_migrations(bool sqlite) { return sqlite ? 4 : 5; }
+int sets_migrations(bool sqlite) { return sqlite ? 5 : 6; }
 
 constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "

@@ -4,8 +4,10 @@
 // tracks go (removed, retired, the index wiped by `index --rebuild`); song references re-attached
 // to the recording they named when track ids change; and the copy of `migrate`.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "core/error.h"
 #include "store/store.h"
@@ -70,6 +72,21 @@ FeedbackRecord song_star(int64_t user_id, const SongRef& song, int64_t at) {
   f.song = song;
   f.at = at;
   return f;
+}
+
+// Deletes the ids Store::wipe keeps (a rebuild that kept nothing), straight in the database.
+void forget_kept_ids(const std::string& location) {
+  if (location.rfind("postgresql://", 0) == 0) {
+    const auto q = [](const std::string& v) { return "'" + v + "'"; };
+    EXPECT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -X -d " + q(location) +
+                                " -c " + q("DELETE FROM kept_track_ids")),
+              0);
+    return;
+  }
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(location.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "DELETE FROM kept_track_ids", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
 }
 
 class UserData : public ::testing::TestWithParam<std::string> {
@@ -236,9 +253,12 @@ TEST_P(UserData, SongReferencesFollowTheirRecording) {
   const int64_t list = s.put_playlist(pl);
   EXPECT_EQ(s.reattach_songs(), 0);  // all attached
 
-  // `index --rebuild`: every track goes and comes back under other ids, in another order; c was
-  // moved meanwhile (same content, new path), b re-encoded in place (same path, new content).
+  // An index rebuilt whole (a damaged SQLite file replaced, which keeps nothing): every track
+  // goes and comes back under other ids, in another order; c was moved meanwhile (same content,
+  // new path), b re-encoded in place (same path, new content). The ids wipe() keeps are
+  // forgotten, so that the tracks are numbered anew.
   s.wipe(identity());
+  forget_kept_ids(location_);
   EXPECT_EQ(s.stars(u).size(), 1u);
   const int64_t new_c = put(s, "/m/moved/c.flac", 'c');
   const int64_t new_b = put(s, "/m/b.flac", 'B');
@@ -510,6 +530,113 @@ TEST_P(UserData, PlaysInBulkAndForgetting) {
   EXPECT_TRUE(s.plays(ann, 0, 0).empty());
   EXPECT_EQ(s.plays(bob, 0, 0).size(), 1u);
   EXPECT_TRUE(s.user("ann"));  // the user stays
+}
+
+// `index --rebuild --plan` and the rebuild of a damaged index empty the index (wipe) before the
+// files are indexed again, by workers on other machines or this process: each file must get its
+// old track id back (a song's id in the Subsonic API, cached by apps), so that the stars, plays
+// and playlists that name it still name the same song. They were numbered anew before.
+TEST_P(UserData, WipeGivesEachFileIndexedAgainItsOldTrackId) {
+  Store& s = *s_;
+  // A real file for one path: its copy elsewhere must not take its id (the file did not move).
+  const std::string real = test::temp_dir() + "/kept.flac";
+  std::ofstream(real) << "x";
+  const int64_t a = put(s, real, 'a'), b = put(s, "/m/b.flac", 'b'), c = put(s, "/m/c.flac", 'c');
+  const int64_t u = s.add_user(user("ann"));
+  s.put_star(song_star(u, ref(s, b), 10));
+  PlayRecord play;
+  play.user_id = u;
+  play.song = ref(s, c);
+  play.played_at = 20;
+  s.add_play(play);
+  PlaylistRecord pl;
+  pl.owner = u;
+  pl.name = "Mix";
+  pl.created_at = pl.changed_at = 30;
+  pl.entries = {ref(s, a), ref(s, c)};
+  const int64_t list = s.put_playlist(pl);
+
+  s.wipe(identity());
+  const int64_t fresh = put(s, "/m/new.flac", 'n');  // new to the library: above every old id
+  EXPECT_GT(fresh, std::max({a, b, c}));
+  const int64_t copy = put(s, "/m/copy-of-kept.flac", 'a');  // a's content, but a is still there
+  EXPECT_NE(copy, a);
+  EXPECT_EQ(put(s, "/m/c.flac", 'c'), c);            // by path
+  EXPECT_EQ(put(s, "/m/moved/b.flac", 'b'), b);      // by content: /m/b.flac is no longer a file
+  EXPECT_EQ(put(s, real, 'a'), a);                   // by path, though its copy came first
+  EXPECT_GT(put(s, "/m/later.flac", 'l'), std::max(fresh, copy));
+
+  s.reattach_songs();
+  ASSERT_EQ(s.stars(u).size(), 1u);
+  EXPECT_EQ(s.stars(u)[0].song.track_id, b);
+  ASSERT_EQ(s.plays(u, 0, 0).size(), 1u);
+  EXPECT_EQ(s.plays(u, 0, 0)[0].song.track_id, c);
+  const auto kept = s.playlist(list);
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(kept->entries.size(), 2u);
+  EXPECT_EQ(kept->entries[0].track_id, a);
+  EXPECT_EQ(kept->entries[1].track_id, c);
+}
+
+// The query plan the store's database gives "a user's plays after an id, in id order" (what
+// Store::plays(user, after_id) and count_plays ask at every /rest/ request that lists songs: the
+// play sums of service/user_data.h are brought up to date from the newer plays).
+std::string plays_plan(const std::string& location) {
+  const std::string query = "SELECT id FROM plays WHERE user_id = 1 AND id > 2 ORDER BY id";
+  std::string plan;
+  if (location.rfind("postgresql://", 0) == 0) {
+    // Scans the planner could take instead are priced out, so that the plan names the index it
+    // would use on a table of any size (this one holds a few rows).
+    const auto q = [](const std::string& s) { return "'" + s + "'"; };
+    const std::string sql = "SET enable_seqscan = off; SET enable_sort = off; SET enable_bitmapscan = off; EXPLAIN " + query;
+    EXPECT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -X -d " + q(location) + " -c " +
+                                    q(sql),
+                                &plan),
+              0);
+    return plan;
+  }
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(location.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + query).c_str(), -1, &st, nullptr), SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3)) + std::string("\n");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return plan;
+}
+
+// A user's newer plays are read from an index of that user's plays in id order: before, the only
+// index of a user's plays ordered them by time, so the store read every play after the id (any
+// user's) or sorted all of the user's, at each request.
+TEST_P(UserData, AUsersPlaysAreReadFromTheirOwnIndexInIdOrder) {
+  Store& s = *s_;
+  const int64_t t = put(s, "/m/a.flac", 'a');
+  const int64_t ann = s.add_user(user("ann")), bob = s.add_user(user("bob"));
+  std::vector<PlayRecord> plays;
+  for (int i = 0; i < 40; ++i) {
+    PlayRecord p;
+    p.user_id = i % 4 == 0 ? ann : bob;
+    p.song = ref(s, t);
+    p.played_at = 5000 - 100 * i;  // later ids, earlier times: id order is not time order
+    plays.push_back(p);
+  }
+  s.add_plays(plays);
+  const std::vector<PlayRecord> all = s.plays(ann, 0, 0);
+  ASSERT_EQ(all.size(), 10u);
+  const std::vector<PlayRecord> after = s.plays(ann, all[3].id, 4);
+  ASSERT_EQ(after.size(), 4u);
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].id, all[4 + i].id);
+    EXPECT_EQ(after[i].user_id, ann);
+  }
+  EXPECT_EQ(s.count_plays(ann, all[3].id), 4);
+  EXPECT_EQ(s.count_plays(bob, all[3].id), all[3].id - 4);
+  EXPECT_EQ(s.plays(0, all[3].id, 0).size(), 40u - static_cast<size_t>(all[3].id));
+
+  const std::string plan = plays_plan(location_);
+  EXPECT_NE(plan.find("plays_user_id"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // SQLite: no sort of the user's plays
+  EXPECT_EQ(plan.find("Sort"), std::string::npos) << plan;         // PostgreSQL: the same
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, UserData, ::testing::Values("sqlite", "postgres"),

@@ -1,0 +1,193 @@
+#include "server/request_head.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+namespace clap::server {
+
+std::string lower_ascii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trimmed(const std::string& v) {
+  const size_t a = v.find_first_not_of(" \t\r\n");
+  return a == std::string::npos ? std::string() : v.substr(a, v.find_last_not_of(" \t\r\n") - a + 1);
+}
+
+// A header's name or value as a message shows it: printable ASCII, the rest as \xNN, cut short.
+std::string shown(const std::string& s) {
+  std::string out;
+  for (const char ch : s.substr(0, 60)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+    }
+  }
+  return s.size() > 60 ? out + "..." : out;
+}
+
+bool has_body(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+// Why a Host value (or the authority of an absolute-form target) is not a host name or address
+// with an optional port, or "" when it is one. A NUL byte would cut the value short where
+// get_header_value reads it as a C string ("localhost\0.evil.com" read as "localhost"): refused
+// with every other byte a host cannot have.
+std::string host_problem(const std::string& host) {
+  // Built by appending: GCC 12 warns (-Wrestrict, falsely) on "\"" + shown(host) once shown is inlined.
+  std::string quoted = "\"";
+  quoted += shown(host);
+  quoted += '"';
+  if (host.find('@') != std::string::npos)
+    return quoted + " holds a user name: userinfo is not accepted (RFC 9110, 4.2.4)";
+  if (host.empty() || host.find_first_not_of("-._~!$&'()*+,;=%:[]0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
+                          std::string::npos)
+    return quoted + " is not a host name or address with an optional port";
+  return {};
+}
+
+// RFC 9112's rules for a request head that cpp-httplib (0.11) does not check, found when a
+// request smuggled through a proxy or a DNS-rebinding check reads the head differently from
+// the server: every header name a token (no space before the colon), one Host (and one at all
+// in HTTP/1.1) that is a host name or address, Content-Lengths that agree, and Transfer-Encoding
+// only alone and only chunked. The head's bytes themselves (control characters, folded lines)
+// are checked as they are read (DeadlineStream::check_head_piece).
+HeadRefusal judge_head(const httplib::Request& req) {
+  auto bad = [](const std::string& detail) { return HeadRefusal{400, "bad request", detail}; };
+  static const char* kTokenChars =
+      "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  for (const auto& [name, value] : req.headers)
+    if (name.empty() || name.find_first_not_of(kTokenChars) != std::string::npos)
+      return bad("the header name \"" + shown(name) +
+                 "\" is not a valid name (no space may come between a header's name and its colon: RFC 9112, 5.1)");
+  const size_t hosts = req.headers.count("Host");
+  if (hosts > 1)
+    return bad("the request has " + std::to_string(hosts) + " Host headers; one is allowed (RFC 9112, 3.2)");
+  if (hosts == 0 && req.version == "HTTP/1.1")
+    return bad("an HTTP/1.1 request must have a Host header (RFC 9112, 3.2)");
+  if (hosts == 1)
+    if (const std::string problem = host_problem(req.headers.find("Host")->second); !problem.empty()) return bad("Host " + problem);
+  // Two Authorization headers: the first decided (a valid token then any other passed), where a
+  // proxy in front may read the last; like Host, a singleton (RFC 9110, 11.6.2).
+  if (const size_t tokens = req.headers.count("Authorization"); tokens > 1)
+    return bad("the request has " + std::to_string(tokens) + " Authorization headers; one is allowed");
+  std::string length;
+  const auto lengths = req.headers.equal_range("Content-Length");
+  for (auto it = lengths.first; it != lengths.second; ++it) {
+    const std::string& n = it->second;
+    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+      return bad("Content-Length \"" + shown(n) + "\" is not a number of bytes");
+    if (!length.empty() && n != length)
+      return bad("the request has Content-Length headers that disagree (" + length + " and " + n + ")");
+    length = n;
+  }
+  const size_t encodings = req.headers.count("Transfer-Encoding");
+  if (encodings > 1) return bad("the request has " + std::to_string(encodings) + " Transfer-Encoding headers; one is allowed");
+  if (encodings == 1) {
+    if (!length.empty())
+      return bad("the request has both Transfer-Encoding and Content-Length; send one (RFC 9112, 6.3)");
+    const std::string coding = req.get_header_value("Transfer-Encoding");
+    if (lower_ascii(trimmed(coding)) != "chunked")
+      return {501, "not implemented", "Transfer-Encoding \"" + shown(coding) + "\": only chunked is accepted"};
+  }
+  return {};
+}
+
+// RFC 9110 (14.2): a Range in a unit other than bytes must be ignored, and an invalid one may
+// be; cpp-httplib (0.11) answers both 416 before any handler runs, and takes a number over 63
+// bits for an error too, so `bytes=0-99999999999999999999` (clamped to the file by any other
+// server) failed. The Range line of a request head is therefore rewritten as it is read: a
+// valid bytes range set keeps its ranges, each number clamped to 2^63-1 (the audio route then
+// clamps to the file, RFC 9110's rule); anything else is renamed so that nothing reads it.
+std::string served_range_line(const std::string& line) {
+  const size_t colon = line.find(':');
+  if (colon == std::string::npos || lower_ascii(line.substr(0, colon)) != "range") return line;
+  const std::string value = trimmed(line.substr(colon + 1));
+  const std::string ignored = "X-Ignored-Range:" + line.substr(colon + 1);
+  const size_t equals = value.find('=');
+  if (equals == std::string::npos || lower_ascii(trimmed(value.substr(0, equals))) != "bytes") return ignored;
+  auto clamp = [](std::string digits) {
+    digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));  // "0" stays "0"
+    const std::string max = "9223372036854775807";
+    return digits.size() > max.size() || (digits.size() == max.size() && digits > max) ? max : digits;
+  };
+  std::string specs;
+  const std::string set = value.substr(equals + 1);
+  for (size_t start = 0; start <= set.size();) {
+    const size_t comma = std::min(set.find(',', start), set.size());
+    const std::string spec = trimmed(set.substr(start, comma - start));
+    const size_t dash = spec.find('-');
+    if (dash == std::string::npos) return ignored;
+    std::string first = spec.substr(0, dash), last = spec.substr(dash + 1);
+    const bool digits_only = first.find_first_not_of("0123456789") == std::string::npos &&
+                             last.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits_only || (first.empty() && last.empty())) return ignored;
+    if (!first.empty()) first = clamp(first);
+    if (!last.empty()) last = clamp(last);
+    if (!first.empty() && !last.empty() &&
+        (first.size() > last.size() || (first.size() == last.size() && first > last)))
+      return ignored;  // first after last: invalid
+    if (!specs.empty()) specs += ',';
+    specs += first;
+    specs += '-';
+    specs += last;
+    start = comma + 1;
+  }
+  return "Range: bytes=" + specs + "\r\n";
+}
+
+httplib::Params parse_query(const std::string& target) {
+  httplib::Params params;
+  const size_t mark = target.find('?');
+  if (mark == std::string::npos) return params;
+  const std::string query = target.substr(mark + 1);
+  for (size_t start = 0; start < query.size();) {
+    const size_t amp = std::min(query.find('&', start), query.size());
+    const std::string pair = query.substr(start, amp - start);
+    const size_t equals = pair.find('=');
+    const std::string name = httplib::detail::decode_url(pair.substr(0, equals), true);
+    if (!name.empty())
+      params.emplace(name, equals == std::string::npos ? std::string() : httplib::detail::decode_url(pair.substr(equals + 1), true));
+    start = amp + 1;
+  }
+  return params;
+}
+
+// RFC 9112 (3.2): a request target is in origin-form (/path?query), absolute-form
+// (http://authority/path?query: what a client sends to a proxy, and a server MUST accept it),
+// authority-form (CONNECT only) or asterisk-form (OPTIONS * only). cpp-httplib (0.11) took a
+// whole absolute-form target for the path, so that no route matched it (404). Such a request
+// line is put in origin-form before cpp-httplib parses it, and its authority stands for the
+// Host header (DeadlineStream::head_read); a target in no form is refused.
+RequestTarget origin_form(const std::string& line) {
+  const size_t first = line.find(' ');
+  const size_t second = first == std::string::npos ? std::string::npos : line.find(' ', first + 1);
+  if (second == std::string::npos || second == first + 1) return {line, {}, {}};  // cpp-httplib explains these
+  const std::string method = line.substr(0, first), target = line.substr(first + 1, second - first - 1);
+  if (target[0] == '/') return {line, {}, {}};
+  if (target == "*") {
+    if (method == "OPTIONS") return {line, {}, {}};
+    return {line, {}, "the target * (asterisk-form) is for OPTIONS only (RFC 9112, 3.2.4)"};
+  }
+  const size_t scheme_end = target.find("://");
+  const std::string scheme = scheme_end == std::string::npos ? "" : lower_ascii(target.substr(0, scheme_end));
+  if (scheme == "http" || scheme == "https") {
+    const std::string rest = target.substr(scheme_end + 3);
+    const size_t path_start = rest.find_first_of("/?#");
+    std::string path = path_start == std::string::npos ? "/" : rest.substr(path_start);
+    if (path[0] != '/') path.insert(0, 1, '/');  // "http://host?q=1": the path is "/"
+    return {method + " " + path + line.substr(second), rest.substr(0, path_start), {}};
+  }
+  if (method == "CONNECT") return {line, {}, {}};  // authority-form: answered as a method not served
+  return {line, {}, "the request target \"" + shown(target) + "\" is not a path (/...), an http:// URL or * (RFC 9112, 3.2)"};
+}
+
+}  // namespace clap::server
