@@ -61,11 +61,14 @@ std::vector<Hit> mmr_playlist(const Embeddings& tracks, const float* query, cons
 
   // The pool: the nearest tracks to the query, seeds left out (ranked by cosine, then id).
   const int64_t pool_size = options.candidates > 0 ? options.candidates : std::max<int64_t>(200, 20 * options.length);
-  const int64_t wanted = std::min<int64_t>(tracks.size(), pool_size + static_cast<int64_t>(out.size()));
+  const int64_t left_out = options.left_out ? static_cast<int64_t>(options.left_out->size()) : 0;
+  const int64_t wanted = std::min<int64_t>(tracks.size(), pool_size + static_cast<int64_t>(out.size()) + left_out);
   const std::vector<Hit> nearest = similar(tracks, 1, query, nullptr, wanted)[0];
   std::vector<Hit> pool;
   for (const Hit& h : nearest)
-    if (!in_playlist.count(h.id) && static_cast<int64_t>(pool.size()) < pool_size) pool.push_back(h);
+    if (!in_playlist.count(h.id) && !(options.left_out && options.left_out->count(h.id)) &&
+        static_cast<int64_t>(pool.size()) < pool_size)
+      pool.push_back(h);
 
   std::vector<int64_t> pool_rows(pool.size());
   std::vector<double> pool_norms(pool.size());

@@ -336,6 +336,64 @@ std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const s
   return groups;
 }
 
+std::vector<std::vector<int64_t>> copies_among(const LibrarySnapshot& snap, const std::vector<int64_t>& ids) {
+  if (!snap.searchable() || ids.empty()) return {};
+  std::vector<int64_t> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  const Embeddings& all = snap.track_embeddings();
+  std::vector<search::DuplicatePair> pairs;
+  // One file of each content is compared with the others (as IdenticalCopies does for the
+  // library): its copies would otherwise fill its neighbour list; they join its group here.
+  std::map<std::string, int64_t> first_of_content;
+  Embeddings rows;
+  rows.dim = all.dim;
+  for (int64_t id : sorted) {
+    const store::Track* t = snap.track(id);
+    if (!t || t->status != store::TrackStatus::Ok) continue;
+    if (!t->content_hash.empty()) {
+      const auto [first, fresh] = first_of_content.emplace(t->content_hash, id);
+      if (!fresh) {
+        search::DuplicatePair p;
+        p.a = first->second;
+        p.b = id;
+        p.identical = true;
+        p.rule = search::DuplicateRule::Identical;
+        pairs.push_back(p);
+        continue;
+      }
+    }
+    const int64_t r = all.find(id);
+    if (r < 0) continue;  // no embedding (silent, an error): only identical bytes group it
+    rows.ids.push_back(id);
+    rows.data.insert(rows.data.end(), all.row(r), all.row(r) + all.dim);
+  }
+  if (rows.size() > 1) {
+    FingerprintCache prints(snap);
+    const auto duration_of = [&snap](int64_t id) {
+      const store::Track* t = snap.track(id);
+      return t ? t->duration_s : 0.0;
+    };
+    for (const search::DuplicatePair& p : search::find_duplicate_pairs(snap.catalog(), rows, duration_of, snap.identity().hop_s,
+                                                                       {}, prints.lookup()))
+      pairs.push_back(p);
+  }
+  return search::group_pairs(pairs);
+}
+
+std::vector<int64_t> identical_copies_of(const LibrarySnapshot& snap, const std::vector<int64_t>& ids) {
+  std::set<std::string> contents;
+  for (int64_t id : ids)
+    if (const store::Track* t = snap.track(id); t && !t->content_hash.empty()) contents.insert(t->content_hash);
+  std::vector<int64_t> out(ids.begin(), ids.end());
+  if (!contents.empty())
+    for (const store::Track& t : snap.tracks())
+      if (t.status == store::TrackStatus::Ok && contents.count(t.content_hash)) out.push_back(t.id);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::map<int64_t, size_t> group_index(const std::vector<DuplicateGroup>& groups) {
   std::map<int64_t, size_t> index;
   for (size_t g = 0; g < groups.size(); ++g)

@@ -46,19 +46,6 @@ std::string play_key(int64_t user_id, const std::string& source, int64_t played_
   return key;
 }
 
-namespace {
-
-// Every key of the user's kept plays, read a page at a time.
-std::unordered_set<std::string> kept_play_keys(const store::Store& store, int64_t user_id) {
-  std::unordered_set<std::string> keys;
-  constexpr size_t kPage = 50000;
-  for (auto page = store.plays(user_id, 0, kPage); !page.empty(); page = store.plays(user_id, page.back().id, kPage))
-    for (const store::PlayRecord& p : page) keys.insert(play_key(p.user_id, p.source, p.played_at, p.song));
-  return keys;
-}
-
-}  // namespace
-
 std::string listen_key(const Listen& l) {
   std::string k = l.mbid;
   for (const std::string* part : {&l.isrc, &l.artist, &l.title, &l.album}) {
@@ -81,37 +68,79 @@ SongRef song_ref_of(const Listen& l) {
   return ref;
 }
 
+namespace {
+
+// An import as the listens are read (service/history_files.h ListenBatch): each listen resolved
+// at once (listens of one song once: listen_key), a resolved one kept as its song and time (16
+// bytes, not the listen's text), an unresolved one whole (it is reported); the plays are written
+// after the whole file was read, so a bad file writes nothing.
+class ListenImport {
+ public:
+  explicit ListenImport(const std::vector<store::Track>& tracks) : songs_(tracks) {}
+
+  void take(const std::vector<Listen>& listens) {
+    for (const Listen& l : listens) {
+      const std::string lk = listen_key(l);
+      auto it = resolved_.find(lk);
+      if (it == resolved_.end()) it = resolved_.emplace(lk, songs_.resolve(song_ref_of(l))).first;
+      const Resolution& r = it->second;
+      if (!r.track) {
+        ++report_.unresolved;
+        report_.unresolved_entries.push_back({l, r.reason});
+        continue;
+      }
+      plays_.push_back({r.track, l.played_at});
+    }
+  }
+
+  // Writes the plays a batch at a time. A play already kept (by an earlier import of the file or
+  // an overlapping export, a listen repeated in the file, or another import running now) is
+  // skipped by the store's unique rule (store.h add_plays) and counted as already there. Each
+  // batch is a transaction: an import stopped half way is completed by running it again.
+  HistoryImport write(store::Store& store, int64_t user_id, const std::string& source) {
+    constexpr size_t kBatch = 50000;
+    std::vector<store::PlayRecord> batch;
+    for (size_t first = 0; first < plays_.size(); first += kBatch) {
+      batch.clear();
+      for (size_t i = first; i < std::min(plays_.size(), first + kBatch); ++i) {
+        store::PlayRecord p;
+        p.user_id = user_id;
+        p.song = song_ref(*plays_[i].track);
+        p.played_at = plays_[i].played_at;
+        p.source = source;
+        batch.push_back(std::move(p));
+      }
+      report_.imported += store.add_plays(batch);
+    }
+    report_.already = static_cast<int64_t>(plays_.size()) - report_.imported;
+    return std::move(report_);
+  }
+
+ private:
+  struct Resolved {
+    const store::Track* track;
+    int64_t played_at;
+  };
+  const SongIndex songs_;
+  std::unordered_map<std::string, Resolution> resolved_;
+  std::vector<Resolved> plays_;
+  HistoryImport report_;
+};
+
+// The sources whose plays the store keeps once (its unique index; store.h add_plays).
+void check_import_source(const std::string& source) {
+  if (source != history_format_name(HistoryFormat::ListenBrainz) && source != history_format_name(HistoryFormat::LastFm))
+    throw InvalidArgument("history import: plays from '" + source + "' are not kept once by the store (listenbrainz, lastfm)");
+}
+
+}  // namespace
+
 HistoryImport import_listens(store::Store& store, const std::vector<store::Track>& tracks, int64_t user_id,
                              const std::vector<Listen>& listens, const std::string& source) {
-  HistoryImport report;
-  const SongIndex songs(tracks);
-  std::unordered_map<std::string, Resolution> resolved;
-  std::unordered_set<std::string> keys = kept_play_keys(store, user_id);
-  std::vector<store::PlayRecord> fresh;
-  for (const Listen& l : listens) {
-    const std::string lk = listen_key(l);
-    auto it = resolved.find(lk);
-    if (it == resolved.end()) it = resolved.emplace(lk, songs.resolve(song_ref_of(l))).first;
-    const Resolution& r = it->second;
-    if (!r.track) {
-      ++report.unresolved;
-      report.unresolved_entries.push_back({l, r.reason});
-      continue;
-    }
-    store::PlayRecord p;
-    p.user_id = user_id;
-    p.song = song_ref(*r.track);
-    p.played_at = l.played_at;
-    p.source = source;
-    if (!keys.insert(play_key(user_id, source, p.played_at, p.song)).second) {
-      ++report.already;
-      continue;
-    }
-    fresh.push_back(std::move(p));
-  }
-  store.add_plays(fresh);
-  report.imported = static_cast<int64_t>(fresh.size());
-  return report;
+  check_import_source(source);
+  ListenImport import(tracks);
+  import.take(listens);
+  return import.write(store, user_id, source);
 }
 
 HistorySummary summarise_history(const store::Store& store, const store::UserRecord& user) {
@@ -163,9 +192,11 @@ HistoryImport import_history_file(const std::string& db, const std::string& path
     // Whose history first (a missing --user is said before a large file is read), then the file
     // whole: a bad file is refused before anything is written.
     const store::UserRecord user = history_user(s, user_name);
-    const HistoryFile file = read_history_file(path, format);
-    if (format_read) *format_read = file.format;
-    return import_listens(s, s.tracks(), user.id, file.listens, history_format_name(file.format));
+    const std::vector<store::Track> tracks = s.tracks();
+    ListenImport import(tracks);
+    const HistoryFormat read = read_history_file(path, format, [&](std::vector<Listen>&& listens) { import.take(listens); });
+    if (format_read) *format_read = read;
+    return import.write(s, user.id, history_format_name(read));
   });
 }
 

@@ -9,7 +9,9 @@
 // copies). A listen that names no song of the library is counted and listed, never dropped
 // silently. A play is the same play as one already kept when the user, the source, the start
 // time (unix seconds) and the song (its content hash, else its path) agree: importing a file
-// again, or an overlapping export, adds only the plays not kept yet.
+// again, an overlapping export, or two imports of one file at once, add only the plays not kept
+// yet (the store's unique index decides: store.h add_plays). Re-importing lists the unresolved
+// listens again: they are still not in the history, and a song indexed since is found then.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -48,7 +50,8 @@ struct HistoryImport {
 };
 
 // Resolves `listens` against the library's tracks and adds the new plays of user `user_id` from
-// `source`, all in one transaction. `tracks`: store.tracks() (what the resolver looks in).
+// `source` ("listenbrainz" or "lastfm": the sources the store keeps once; else InvalidArgument),
+// in batches of 50,000 a transaction. `tracks`: store.tracks() (what the resolver looks in).
 HistoryImport import_listens(store::Store& store, const std::vector<store::Track>& tracks, int64_t user_id,
                              const std::vector<Listen>& listens, const std::string& source);
 

@@ -240,7 +240,7 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 
 // The listens of a ListenBrainz export zip: every listens/**.jsonl member (and a bare
 // listens.jsonl / *.json array of listens, as older exports and converters write), in name order.
-std::vector<Listen> read_listenbrainz_zip(std::span<const uint8_t> bytes, const std::string& path) {
+void read_listenbrainz_zip(std::span<const uint8_t> bytes, const std::string& path, const ListenBatch& take) {
   const ZipDirectory zip(bytes, path);
   std::vector<const ZipEntry*> members;
   for (const ZipEntry& e : zip.entries()) {
@@ -271,8 +271,7 @@ std::vector<Listen> read_listenbrainz_zip(std::span<const uint8_t> bytes, const 
     };
     return key(a->name) < key(b->name);
   });
-  std::vector<Listen> out;
-  size_t empty_members = 0;
+  size_t empty_members = 0, listens = 0;
   for (const ZipEntry* e : members) {
     const std::string what = path + ": " + e->name;
     const std::string text = inflate_member(*e, bytes, what);
@@ -281,10 +280,34 @@ std::vector<Listen> read_listenbrainz_zip(std::span<const uint8_t> bytes, const 
       continue;
     }
     std::vector<Listen> part = parse_listenbrainz_text(text, what);
-    std::move(part.begin(), part.end(), std::back_inserter(out));
+    listens += part.size();
+    take(std::move(part));
   }
-  if (out.empty()) throw Error(path + ": the export holds no listens (" + std::to_string(empty_members) + " empty listens files)");
-  return out;
+  if (listens == 0) throw Error(path + ": the export holds no listens (" + std::to_string(empty_members) + " empty listens files)");
+}
+
+// JSON lines read a block at a time: about this much text is parsed (on several threads), its
+// listens handed over and its pages dropped before the next block.
+constexpr size_t kLinesBlock = size_t{32} << 20;
+
+void read_listenbrainz_lines(const MappedFile& file, std::string_view text, const std::string& path, const ListenBatch& take) {
+  size_t listens = 0, line = 1, pos = 0;
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;
+  while (pos < text.size()) {
+    size_t end = text.size();
+    if (text.size() - pos > kLinesBlock) {
+      const size_t nl = text.find('\n', pos + kLinesBlock);
+      if (nl != std::string_view::npos) end = nl + 1;
+    }
+    const std::string_view block = text.substr(pos, end - pos);
+    std::vector<Listen> part = parse_listenbrainz_lines(block, path, line, end == text.size());
+    line += static_cast<size_t>(std::count(block.begin(), block.end(), '\n'));
+    listens += part.size();
+    if (!part.empty()) take(std::move(part));
+    file.release(block.data(), block.size());
+    pos = end;
+  }
+  if (listens == 0) throw Error(path + ": the history file holds no listens");
 }
 
 // The first byte that is not white space (after a UTF-8 byte order mark), or '\0'.
@@ -308,6 +331,15 @@ HistoryFormat detect(std::string_view text) {
 }  // namespace
 
 HistoryFile read_history_file(const std::string& path, HistoryFormat format) {
+  HistoryFile out;
+  out.format = read_history_file(path, format, [&](std::vector<Listen>&& listens) {
+    if (out.listens.empty()) out.listens = std::move(listens);
+    else std::move(listens.begin(), listens.end(), std::back_inserter(out.listens));
+  });
+  return out;
+}
+
+HistoryFormat read_history_file(const std::string& path, HistoryFormat format, const ListenBatch& take) {
   // Opened safely first (a FIFO or a device named by mistake is refused, not read forever).
   const int fd = open_regular_file(path);
   if (fd < 0) throw Error(path + ": cannot read the history file: " + open_error(errno));
@@ -322,21 +354,20 @@ HistoryFile read_history_file(const std::string& path, HistoryFormat format) {
   const std::span<const uint8_t> bytes(file.data(), file.size());
   const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
   if (first_sign(text) == '\0') throw Error(path + ": the history file is empty");
-  HistoryFile out;
   if (ZipDirectory::looks_like_zip(bytes)) {
     if (format == HistoryFormat::LastFm) throw Error(path + ": a zip archive, not a Last.fm export (CSV or JSON)");
-    out.format = HistoryFormat::ListenBrainz;
-    out.listens = read_listenbrainz_zip(bytes, path);
-    return out;
+    read_listenbrainz_zip(bytes, path, take);
+    return HistoryFormat::ListenBrainz;
   }
-  out.format = format == HistoryFormat::Auto ? detect(text) : format;
-  if (out.format == HistoryFormat::ListenBrainz) {
-    out.listens = parse_listenbrainz_text(text, path);
+  const HistoryFormat read = format == HistoryFormat::Auto ? detect(text) : format;
+  const char c = first_sign(text);
+  if (read == HistoryFormat::ListenBrainz) {
+    if (c == '[') take(parse_listenbrainz_text(text, path));
+    else read_listenbrainz_lines(file, text, path, take);
   } else {
-    const char c = first_sign(text);
-    out.listens = c == '{' || c == '[' ? parse_lastfm_json(text, path) : parse_lastfm_csv(text, path);
+    take(c == '{' || c == '[' ? parse_lastfm_json(text, path) : parse_lastfm_csv(text, path));
   }
-  return out;
+  return read;
 }
 
 }  // namespace clap::service

@@ -23,6 +23,7 @@
 // naming the file, the entry (zip member and line, or row) and the reason, and no listen is returned.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,8 +54,22 @@ struct HistoryFile {
 // ListenBrainz; a scrobble array or CSV: Last.fm). Throws clap::Error "<path>: <reason>".
 HistoryFile read_history_file(const std::string& path, HistoryFormat format = HistoryFormat::Auto);
 
+// The same, streamed: the listens are handed to `take` in batches, in file order, as they are
+// read, and what was handed over is not kept (a million listens held at once took 1.2 GB): a
+// JSON-lines export a few tens of MB of text at a time (its pages dropped once parsed), a zip a
+// member at a time; a JSON array or a Last.fm export whole. The error of a bad file comes after
+// the batches before it were handed over: a caller must not write anything before this returns.
+// Returns the format read.
+using ListenBatch = std::function<void(std::vector<Listen>&& listens)>;
+HistoryFormat read_history_file(const std::string& path, HistoryFormat format, const ListenBatch& take);
+
 // The parsers behind it, on bytes already read (tests, fuzzing); `where` names the file in errors.
 std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::string& where);
+// JSON lines of listens (no array) whose first line is line `first_line` of the file; blank text
+// gives no listens (the caller decides whether a file without any is an error). `ends_file`: the
+// text is the file's end (a bad last line is then a file cut short).
+std::vector<Listen> parse_listenbrainz_lines(std::string_view text, const std::string& where, size_t first_line,
+                                             bool ends_file = true);
 std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& where);
 std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& where);
 

@@ -92,6 +92,14 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
     if (out.empty()) throw Error(where + ": the array holds no listens");
     return out;
   }
+  out = parse_listenbrainz_lines(text, where, 1);
+  if (out.empty()) throw Error(where + ": the history file holds no listens");
+  return out;
+}
+
+std::vector<Listen> parse_listenbrainz_lines(std::string_view text, const std::string& where, size_t first_line_number,
+                                             bool ends_file) {
+  std::vector<Listen> out;
   // JSON lines: large exports are parsed in pieces on several threads (parsing is most of an
   // import's time); each piece starts at a line start and knows its first line's number, and the
   // first error in file order is the one reported.
@@ -103,7 +111,7 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
     starts.push_back(at + 1);
   }
   starts.push_back(text.size());
-  std::vector<size_t> first_line(starts.size() - 1, 1);
+  std::vector<size_t> first_line(starts.size() - 1, first_line_number);
   for (size_t k = 1; k + 1 < starts.size(); ++k)
     first_line[k] = first_line[k - 1] + static_cast<size_t>(std::count(text.begin() + starts[k - 1], text.begin() + starts[k], '\n'));
   std::vector<std::vector<Listen>> parts(starts.size() - 1);
@@ -125,7 +133,7 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
           // A syntax error on a last line without its line break is a file cut short (a last line
           // ended, but holding a bad byte, is not); a number past its type anywhere (nlohmann's
           // out_of_range) is not JSON a listen can hold.
-          const bool cut = pos > text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
+          const bool cut = ends_file && pos > text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
           throw Error(line_where(where, line) + (cut ? ": cut short (the file is truncated): " : ": not a JSON listen: ") + e.what());
         }
         parts[k].push_back(listen_of(j, line_where(where, line)));
@@ -144,7 +152,6 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
   for (const auto& part : parts) total += part.size();
   out.reserve(total);
   for (auto& part : parts) std::move(part.begin(), part.end(), std::back_inserter(out));
-  if (out.empty()) throw Error(where + ": the history file holds no listens");
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "core/deadline.h"
 #include "core/error.h"
@@ -44,27 +45,31 @@ Embeddings without(const Embeddings& tracks, const std::set<int64_t>& left_out) 
   return subset_rows(tracks, [&](int64_t id) { return !left_out.count(id); });
 }
 
-// The MMR radio with copies of one recording (service/duplicates.h) played once: a track whose
-// duplicate group already has a track in the playlist is left out, as is one beyond the
-// per-artist/album caps, and the radio is asked for more until the playlist is full (the
-// greedy MMR order makes a longer radio extend a shorter one). Seeds always stay. The copies of
-// what is kept leave the candidates for the next round, whole groups at once: a library with
-// thousands of copies of one file needs one more round, not one per copy (issue 53, M9).
+// The MMR radio with copies of one recording played once: a track that copies one already in
+// the playlist (copies_among over the radio's own tracks: service/duplicates.h) is left out, as is
+// one beyond the per-artist/album caps, and the radio is asked for more until the playlist is full
+// (the greedy MMR order makes a longer radio extend a shorter one). Seeds always stay. The copies
+// of what is kept, and every file with the same bytes as a kept track, leave the candidates for
+// the next round at once: a library with thousands of copies of one file needs one more round,
+// not one per copy (issue 53, M9). `left_out` holds the tracks already out (the negative terms'):
+// the candidates are never copied (a copy of 100,000 rows was 205 MB per round).
 std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const Embeddings& tracks, const float* query,
                                               const std::vector<int64_t>& seeds, search::RadioOptions options,
-                                              const ResultRules& rules, int64_t& copies_left_out) {
+                                              const ResultRules& rules, std::unordered_set<int64_t> left_out,
+                                              int64_t& copies_left_out) {
   const int64_t wanted = options.length;
   std::vector<search::Hit> kept;
-  Embeddings remaining;
-  const Embeddings* candidates = &tracks;
-  std::set<int64_t> left_out;
+  std::set<int64_t> copies_out;
+  options.left_out = &left_out;
   for (int round = 0; round < 8; ++round) {
     check_deadline("playlist");
-    const std::vector<search::Hit> all = search::mmr_playlist(*candidates, query, seeds, options);
+    const std::vector<search::Hit> all = search::mmr_playlist(tracks, query, seeds, options);
     std::vector<int64_t> ids;
     for (const auto& h : all) ids.push_back(h.id);
-    const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids, {}, nullptr, /*measure_bands=*/false);
-    const std::map<int64_t, size_t> group_of = group_index(groups);
+    const std::vector<std::vector<int64_t>> groups = copies_among(snap, ids);
+    std::map<int64_t, size_t> group_of;
+    for (size_t g = 0; g < groups.size(); ++g)
+      for (int64_t id : groups[g]) group_of.emplace(id, g);
     std::set<size_t> played;
     ResultCaps caps(rules.per_artist, rules.per_album);
     kept.clear();
@@ -72,7 +77,7 @@ std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const
       auto it = group_of.find(all[i].id);
       const bool seed = i < seeds.size();
       if (it != group_of.end() && !played.insert(it->second).second && !seed) {
-        left_out.insert(all[i].id);
+        copies_out.insert(all[i].id);
         continue;
       }
       const store::Track* t = rules.capped() ? snap.track(all[i].id) : nullptr;
@@ -82,15 +87,17 @@ std::vector<search::Hit> radio_without_copies(const LibrarySnapshot& snap, const
     if (static_cast<int64_t>(kept.size()) >= wanted || static_cast<int64_t>(all.size()) < options.length) break;
     std::vector<int64_t> kept_ids;
     for (const auto& h : kept) kept_ids.push_back(h.id);
-    const std::set<int64_t> copies = other_members(groups, group_of, kept_ids);
-    if (!copies.empty()) {
-      left_out.insert(copies.begin(), copies.end());
-      remaining = without(*candidates, copies);
-      candidates = &remaining;
-    }
+    std::vector<int64_t> recordings = kept_ids;  // the kept tracks and their groups' other members
+    std::set<size_t> kept_groups;
+    for (int64_t id : kept_ids)
+      if (auto it = group_of.find(id); it != group_of.end()) kept_groups.insert(it->second);
+    for (size_t g : kept_groups) recordings.insert(recordings.end(), groups[g].begin(), groups[g].end());
+    for (int64_t id : identical_copies_of(snap, recordings))
+      if (std::find(kept_ids.begin(), kept_ids.end(), id) == kept_ids.end() && left_out.insert(id).second)
+        copies_out.insert(id);
     options.length += wanted - static_cast<int64_t>(kept.size()) + 4;
   }
-  copies_left_out = static_cast<int64_t>(left_out.size());
+  copies_left_out = static_cast<int64_t>(copies_out.size());
   return kept;
 }
 
@@ -131,7 +138,7 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
   parts.insert(parts.end(), request.toward.begin(), request.toward.end());
   const int64_t n_parts = static_cast<int64_t>(parts.size()) / tracks.dim;
   std::vector<float> query = search::mean_direction(n_parts, tracks.dim, parts.data());
-  Embeddings without_negatives;
+  std::unordered_set<int64_t> negative_tracks;  // never play (the seeds excepted)
   if (!request.negatives.empty()) {
     for (const QueryTerm& t : request.negatives)
       if (!t.negative) throw Error("playlist: a negative term that is not negative (" + t.spec + ")");
@@ -142,12 +149,9 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
       mq.terms.push_back(std::move(r));
     }
     query = combine_terms(mq.terms, tracks.dim);
-    without_negatives = subset_rows(tracks, [&](int64_t id) {
-      return std::find(seed_ids.begin(), seed_ids.end(), id) != seed_ids.end() ||
-             !std::binary_search(mq.seed_tracks.begin(), mq.seed_tracks.end(), id);
-    });
+    for (int64_t id : mq.seed_tracks)
+      if (std::find(seed_ids.begin(), seed_ids.end(), id) == seed_ids.end()) negative_tracks.insert(id);
   }
-  const Embeddings& ranked = request.negatives.empty() ? tracks : without_negatives;
 
   search::RadioOptions options;
   options.length = request.length;
@@ -155,7 +159,8 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
   Playlist out;
   if (request.rules.capped() && options.candidates == 0)  // room for the tracks the caps drop
     options.candidates = std::max<int64_t>(200, 20 * request.length) * 4;
-  out.tracks = radio_without_copies(snap, ranked, query.data(), seed_ids, options, request.rules, out.copies_left_out);
+  out.tracks = radio_without_copies(snap, tracks, query.data(), seed_ids, options, request.rules, std::move(negative_tracks),
+                                    out.copies_left_out);
   out.seeds = static_cast<int64_t>(seed_ids.size());
   out.requested = request.length;
   return out;

@@ -340,6 +340,25 @@ CREATE TABLE kept_track_ids(
 CREATE INDEX kept_track_ids_path ON kept_track_ids(path);
 CREATE INDEX kept_track_ids_hash ON kept_track_ids(content_hash);
 )sql",
+    // 12 -> 13 (SqliteStore's 10 -> 11): a play imported from an export ("listenbrainz", "lastfm") is
+    // kept once per user, source, start second and song (its content hash, else its path); the
+    // plays two imports at once doubled are merged first (the first kept, the longest time played,
+    // "skipped" only if every copy was). Other sources are not constrained (beets adds a song's
+    // counted plays at one second).
+    R"sql(
+UPDATE plays p SET seconds_played = d.seconds_played, skipped = d.skipped
+FROM (SELECT MIN(id) AS id, MAX(seconds_played) AS seconds_played, bool_and(skipped) AS skipped FROM plays
+      WHERE source IN ('listenbrainz', 'lastfm')
+      GROUP BY user_id, source, played_at, CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END
+      HAVING COUNT(*) > 1) d
+WHERE p.id = d.id;
+DELETE FROM plays WHERE source IN ('listenbrainz', 'lastfm') AND id NOT IN (
+  SELECT MIN(id) FROM plays WHERE source IN ('listenbrainz', 'lastfm')
+  GROUP BY user_id, source, played_at, CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END);
+CREATE UNIQUE INDEX plays_imported_once ON plays(user_id, source, played_at,
+  (CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END))
+  WHERE source IN ('listenbrainz', 'lastfm');
+)sql",
 };
 }  // namespace
 

@@ -299,9 +299,10 @@ int64_t PostgresStore::add_play(const PlayRecord& play) {
   return p.id;
 }
 
-void PostgresStore::add_plays(const std::vector<PlayRecord>& plays) {
+int64_t PostgresStore::add_plays(const std::vector<PlayRecord>& plays) {
   for (const PlayRecord& p : plays) check_play(p);
-  if (plays.empty()) return;
+  if (plays.empty()) return 0;
+  int64_t added = 0;
   pg::Transaction tx(*c_);
   int64_t id = next_id(*c_, "plays");
   // Many rows a statement (a history import writes a million): one round trip per batch, not
@@ -323,9 +324,13 @@ void PostgresStore::add_plays(const std::vector<PlayRecord>& plays) {
       params.add(id++).add(p.user_id).add(p.song.track_id).add(p.song.content_hash).add(p.song.path).add(p.played_at);
       params.add(p.seconds_played).add(boolean(p.skipped)).add(p.source);
     }
-    c_->query(sql, params);
+    // A play the unique index plays_imported_once already holds is skipped (schema 11); another
+    // import writing the same plays at once waits for its transaction, then skips them.
+    sql.append(" ON CONFLICT DO NOTHING");
+    added += c_->query(sql, params).affected();
   }
   tx.commit();
+  return added;
 }
 
 HistoryRemoved PostgresStore::forget_history(int64_t user_id, int64_t before, const std::string& source) {

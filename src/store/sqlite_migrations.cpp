@@ -285,6 +285,31 @@ CREATE TABLE kept_track_ids(
 CREATE INDEX kept_track_ids_path ON kept_track_ids(path);
 CREATE INDEX kept_track_ids_hash ON kept_track_ids(content_hash);
 )sql",
+    // 10 -> 11: a play imported from an export (issue 55: `history import`, sources "listenbrainz"
+    // and "lastfm") is kept once: one user, source, start second and song (its content hash, else
+    // its path; service/history.h play_key). The import skipped the plays it had read as kept,
+    // but two imports at once both read none and both wrote. Plays such imports doubled are merged
+    // first: the first kept, with the longest time played and "skipped" only if every copy was.
+    // Other sources may hold several plays at one second (beets adds a song's counted plays at
+    // its last play; a scrobble is a scrobble) and are not constrained.
+    R"sql(
+UPDATE plays SET
+  seconds_played = (SELECT MAX(d.seconds_played) FROM plays d WHERE d.user_id = plays.user_id AND d.source = plays.source
+                    AND d.played_at = plays.played_at AND d.content_hash = plays.content_hash
+                    AND (plays.content_hash <> '' OR d.path = plays.path)),
+  skipped = (SELECT MIN(d.skipped) FROM plays d WHERE d.user_id = plays.user_id AND d.source = plays.source
+             AND d.played_at = plays.played_at AND d.content_hash = plays.content_hash
+             AND (plays.content_hash <> '' OR d.path = plays.path))
+WHERE id IN (SELECT MIN(id) FROM plays WHERE source IN ('listenbrainz', 'lastfm')
+             GROUP BY user_id, source, played_at, CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END
+             HAVING COUNT(*) > 1);
+DELETE FROM plays WHERE source IN ('listenbrainz', 'lastfm') AND id NOT IN (
+  SELECT MIN(id) FROM plays WHERE source IN ('listenbrainz', 'lastfm')
+  GROUP BY user_id, source, played_at, CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END);
+CREATE UNIQUE INDEX plays_imported_once ON plays(user_id, source, played_at,
+  (CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END))
+  WHERE source IN ('listenbrainz', 'lastfm');
+)sql",
 };
 }  // namespace
 

@@ -143,7 +143,7 @@ class SqliteStore final : public Store {
   int64_t add_play(const PlayRecord& play) override;
   std::vector<PlayRecord> plays(int64_t user_id, int64_t after_id, size_t limit) const override;
   int64_t count_plays(int64_t user_id, int64_t up_to_id) const override;
-  void add_plays(const std::vector<PlayRecord>& plays) override;
+  int64_t add_plays(const std::vector<PlayRecord>& plays) override;
   HistoryRemoved forget_history(int64_t user_id, int64_t before, const std::string& source) override;
   int64_t put_playlist(const PlaylistRecord& playlist) override;
   std::vector<PlaylistRecord> playlists(int64_t user_id) const override;

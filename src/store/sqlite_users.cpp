@@ -314,17 +314,21 @@ int64_t SqliteStore::add_play(const PlayRecord& play) {
   return id;
 }
 
-void SqliteStore::add_plays(const std::vector<PlayRecord>& plays) {
+int64_t SqliteStore::add_plays(const std::vector<PlayRecord>& plays) {
   for (const PlayRecord& p : plays) check_play(p);
   sql::Transaction tx(db_);
-  sql::Stmt s(db_, "INSERT INTO plays(user_id, track_id, content_hash, path, played_at, seconds_played, skipped, source) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  // OR IGNORE: a play the unique index plays_imported_once already holds is skipped (schema 9).
+  sql::Stmt s(db_, "INSERT OR IGNORE INTO plays(user_id, track_id, content_hash, path, played_at, seconds_played, skipped, "
+                   "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  int64_t added = 0;
   for (const PlayRecord& p : plays) {
     s.bind(1, p.user_id).bind(2, p.song.track_id).bind(3, p.song.content_hash).bind(4, p.song.path);
     s.bind(5, p.played_at).bind(6, p.seconds_played).bind(7, p.skipped ? 1 : 0).bind(8, p.source);
     s.run();
+    added += sqlite3_changes(db_);
   }
   tx.commit();
+  return added;
 }
 
 HistoryRemoved SqliteStore::forget_history(int64_t user_id, int64_t before, const std::string& source) {

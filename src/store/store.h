@@ -667,8 +667,11 @@ class Store {
   // newer ones. A new play takes an id above every one held, so this count moves only when plays
   // at or below that id went (forgotten, the user removed).
   virtual int64_t count_plays(int64_t user_id, int64_t up_to_id) const = 0;
-  // Many plays in one transaction (a history import: all or none), ids assigned in order.
-  virtual void add_plays(const std::vector<PlayRecord>& plays) = 0;
+  // Many plays in one transaction (a history import: all or none), ids assigned in order. A play
+  // an import already kept (the "listenbrainz" and "lastfm" sources: one user, source, start
+  // second and song, by content hash else path; the schema's unique index) is not added again,
+  // also when another process adds it at the same time. Returns the plays added.
+  virtual int64_t add_plays(const std::vector<PlayRecord>& plays) = 0;
   // Forgets history (`clapsearch history forget`): the plays of user `user_id` (0 = every user)
   // started before `before` (0 = whenever) from `source` ("" = any); with no source also the
   // stars and ratings made before `before` (they carry no source). One transaction.

@@ -192,5 +192,85 @@ TEST(HistoryCli, ImportSummaryExportForget) {
   EXPECT_EQ(run_json("history --json --user ann" + on)["plays"], 0);
 }
 
+// Two `history import FILE --json` processes started together (real CLI processes, one shell
+// starting both), their exit statuses and reports. `env` holds the variables a PostgreSQL index
+// needs.
+std::vector<json> import_twice_at_once(const std::string& dir, const std::string& file, const std::string& on,
+                                       const std::string& env) {
+  const std::string one = "HF_HUB_OFFLINE=1 " + env + " " + test::cli_command() + " history import " + q(file) +
+                          " --user ann --json" + on;
+  std::string script;
+  for (const char* name : {"first", "second"})
+    script += "(" + one + " > " + q(dir + "/" + name + ".json") + " 2>&1; echo $? > " + q(dir + "/" + name + ".rc") + ") & ";
+  script += "wait";
+  EXPECT_EQ(test::run_command("sh -c " + q(script)), 0);
+  std::vector<json> out;
+  for (const char* name : {"first", "second"}) {
+    std::ifstream rc(dir + "/" + name + ".rc");
+    int status = -1;
+    rc >> status;
+    std::ifstream in(dir + "/" + name + ".json");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(status, 0) << text;
+    try {
+      out.push_back(json::parse(text));
+    } catch (const json::parse_error&) {
+      ADD_FAILURE() << "not JSON: " << text;
+      out.push_back(json::object());
+    }
+  }
+  return out;
+}
+
+// Two imports of one export at once (issue 55: "importing the same file twice adds nothing"): each
+// read the plays kept before either wrote, so both wrote every play (a history of 6,000 listens
+// became 12,000 plays). The store's unique rule keeps each play once, in SQLite and in
+// PostgreSQL, and the two reports together count each listen once as imported.
+TEST(HistoryCli, TwoImportsOfOneFileAtOnceKeepEachPlayOnce) {
+  const std::string dir = test::temp_dir();
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/queen.flac", "-f lavfi -i \"sine=f=330:d=3:sample_rate=16000\" -metadata artist=Queen -metadata "
+                                      "'title=Bohemian Rhapsody' -metadata MUSICBRAINZ_TRACKID=b1a9c0e9-d987-4042-ae91-78d6a3267d69");
+  test::ffmpeg(music + "/adele.flac", "-f lavfi -i \"sine=f=440:d=3:sample_rate=16000\" -metadata artist=Adele -metadata title=Hello");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + " --model " + q(test::case_dir("tiny-unfused")) + " --quiet", &out, &err), 0)
+      << err;
+  const std::string on = " --db " + q(db);
+  ASSERT_EQ(run("user add ann" + on + stdin_of("pw"), &out, &err), 0) << err;
+  // Enough listens that both processes read the kept plays before either writes; one song the
+  // library does not have, listed by both.
+  std::string listens;
+  constexpr int kListens = 6000;
+  for (int i = 0; i < kListens; ++i) {
+    const bool queen = i % 2 == 0;
+    listens += R"({"listened_at": )" + std::to_string(1600000000 + 60 * i) + R"(, "track_metadata": {"artist_name": ")" +
+               (queen ? "Queen" : "Adele") + R"(", "track_name": ")" + (queen ? "Bohemian Rhapsody" : "Hello") + "\"}}\n";
+  }
+  listens += R"({"listened_at": 1500000000, "track_metadata": {"artist_name": "Nobody", "track_name": "Unknown Song"}})" "\n";
+  const std::string file = write(dir + "/listens.jsonl", listens);
+
+  const auto check = [&](const std::string& where, const std::string& env) {
+    const std::vector<json> r = import_twice_at_once(dir, file, where, env);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].value("imported", -1) + r[1].value("imported", -1), kListens) << r[0] << r[1];
+    EXPECT_EQ(r[0].value("already", -1) + r[1].value("already", -1), kListens) << r[0] << r[1];
+    EXPECT_EQ(r[0].value("unresolved", -1), 1) << r[0];
+    EXPECT_EQ(r[1].value("unresolved", -1), 1) << r[1];
+    EXPECT_EQ(run_json("history --json --user ann" + where, env)["plays"], kListens);
+    // And once more, alone: nothing new.
+    const json again = run_json("history import " + q(file) + " --user ann --json" + where, env);
+    EXPECT_EQ(again["imported"], 0) << again;
+    EXPECT_EQ(again["already"], kListens) << again;
+  };
+  check(on, "");
+
+  // PostgreSQL: the index migrated (its plays cleared first), then the same two imports at once.
+  const std::string url = test::PostgresServer::shared().create_database();
+  const std::string env = "XDG_DATA_HOME=" + q(dir + "/data");
+  ASSERT_EQ(run_json("history forget --user ann --json" + on)["plays"], kListens);
+  ASSERT_EQ(run("migrate --quiet --to " + q(url) + " --from " + q(db), &out, &err, env), 0) << err;
+  check(" --db " + q(url), env);
+}
+
 }  // namespace
 }  // namespace clap

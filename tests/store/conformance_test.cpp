@@ -716,7 +716,9 @@ std::string drop_sets(bool sqlite) {
          "DROP SEQUENCE job_events; ALTER TABLE jobs ADD CONSTRAINT jobs_path_key UNIQUE (path); "
          "CREATE INDEX jobs_state ON jobs(state, id); " + speech;
 }
-int sets_migrations(bool sqlite) { return sqlite ? 5 : 6; }
+// The migrations drop_sets undoes: the sets, the speech score, the users, the play queues, the kept
+// track ids (and, last, the imported plays kept once).
+int sets_migrations(bool sqlite) { return sqlite ? 6 : 7; }
 
 constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "

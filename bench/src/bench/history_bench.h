@@ -17,8 +17,8 @@ struct HistoryBenchOptions {
 
 struct HistoryBenchReport {
   int64_t listens = 0, tracks = 0, export_bytes = 0;
-  double read_s = 0;      // reading and parsing the export
-  double import_s = 0;    // resolving and writing the plays (the first import)
+  double read_s = 0;      // reading and parsing the export alone (its listens dropped as they come)
+  double import_s = 0;    // the first import as the command runs it: read, resolve, write (streamed)
   double reimport_s = 0;  // the whole second import (read, resolve, find every play kept)
   double read_cpu_s = 0, import_cpu_s = 0;  // CPU time (user + system, every thread) of the two phases
   int64_t imported = 0, already = 0, unresolved = 0, reimported = 0;
