@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/utc_time.h"
 #include "core/one_line_text.h"
 #include "core/error.h"
 #include "service/for_you.h"
@@ -29,9 +30,8 @@ struct TasteCliOptions {
   bool no_save = false;
 };
 
-int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
 // The history's ages are measured from the end of today: every run of a day answers alike.
-int64_t taste_now() { return service::taste_clock(now_seconds()); }
+int64_t taste_now() { return service::taste_clock(now_unix_seconds()); }
 
 // The user's taste over the library as it is, labelled (service::user_taste), its notes printed.
 service::UserTaste taste_of_user(service::Library& lib, const service::LibrarySnapshot& snap, store::Store& st,
@@ -180,7 +180,7 @@ int run_mix(const TasteCliOptions& o) {
                         ": a file name with a line break cannot be written to an M3U playlist");
       }
     std::vector<int64_t> ids;
-    if (save && !x.store->read_only()) ids = service::save_mix_playlists(*x.store, user.id, *x.snap, mixes, now_seconds());
+    if (save && !x.store->read_only()) ids = service::save_mix_playlists(*x.store, user.id, *x.snap, mixes, now_unix_seconds());
 
     if (o.json) {
       ojson list = ojson::array();

@@ -1,5 +1,7 @@
 #include "core/utc_time.h"
 
+#include <chrono>
+
 #include <algorithm>
 #include <ctime>
 
@@ -13,6 +15,10 @@ std::string utc_date_time(int64_t unix_s) {
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return text;
+}
+
+int64_t now_unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace clap

@@ -10,4 +10,8 @@ namespace clap {
 // last second it can hold, a time before 1970 as the epoch - never a date no reader parses.
 std::string utc_date_time(int64_t unix_s);
 
+// The current time in Unix seconds (the system clock): what a play, a saved queue or an account
+// records as "now".
+int64_t now_unix_seconds();
+
 }  // namespace clap

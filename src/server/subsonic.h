@@ -112,6 +112,9 @@ struct Call {
   mutable std::shared_ptr<const UserMarks> marks_ = nullptr;
 };
 
+// The signed-in user's stars, plays, playlists, queue and bookmarks, for this call's library.
+service::UserData user_data(const Call& call);
+
 // An endpoint: `answer` fills the members of a successful envelope (status, version, type,
 // serverVersion and openSubsonic are added by the dispatcher); `raw` writes call.res itself
 // (binary answers: stream, download, getCoverArt). Either throws Failure to answer with the

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/utf8.h"
+#include "core/utc_time.h"
 #include "server/subsonic.h"
 #include "service/music_catalog.h"
 #include "service/user_data.h"
@@ -17,14 +18,6 @@
 namespace clap::server::subsonic {
 
 namespace {
-
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-service::UserData user_data(const Call& call) {
-  return service::UserData(service::accounts_connection(call.lib.location()), call.user.id, call.snap.library_generation());
-}
 
 // The most songs a saved queue holds, as a playlist (subsonic_userdata.cpp): a whole library sent
 // as a queue is written on every save.
@@ -62,7 +55,7 @@ std::vector<const store::Track*> queue_songs(const Call& call) {
 void save(const Call& call, const std::vector<const store::Track*>& songs, int64_t current) {
   const int64_t position = call.integer("position", 0, 0, kMaxPositionMs);
   const std::string client = stored_text("c", call.param("c"), kMaxClientNameBytes);
-  user_data(call).save_play_queue(songs, current, position, client, now_seconds());
+  user_data(call).save_play_queue(songs, current, position, client, now_unix_seconds());
 }
 
 // savePlayQueue: `current` is a song id that must be in the queue (its first place there);
@@ -150,7 +143,7 @@ void create_bookmark(Call& call, ojson&) {
   if (call.param("position").empty()) throw Failure{10, "required parameter is missing: position"};
   const int64_t position = call.integer("position", 0, 0, kMaxPositionMs);
   const std::string comment = stored_text("comment", call.param("comment"), kMaxCommentBytes);
-  user_data(call).bookmark(song, position, comment, now_seconds());
+  user_data(call).bookmark(song, position, comment, now_unix_seconds());
 }
 
 // Deleting a bookmark the user does not have succeeds: apps delete one when a song ends without

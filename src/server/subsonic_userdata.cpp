@@ -14,20 +14,17 @@
 #include <set>
 
 #include "core/utf8.h"
+#include "core/utc_time.h"
 #include "server/subsonic.h"
 #include "service/user_data.h"
 
 namespace clap::server::subsonic {
 
-namespace {
-
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 service::UserData user_data(const Call& call) {
   return service::UserData(service::accounts_connection(call.lib.location()), call.user.id, call.snap.library_generation());
 }
+
+namespace {
 
 // The items of star/unstar: `id` (a song, album, folder or artist id), `albumId`, `artistId`.
 struct Items {
@@ -68,7 +65,7 @@ Items items(const Call& call) {
 
 void star(Call& call, ojson&) {
   const Items i = items(call);
-  user_data(call).star(i.songs, i.albums, i.artists, now_seconds());
+  user_data(call).star(i.songs, i.albums, i.artists, now_unix_seconds());
 }
 
 void unstar(Call& call, ojson&) {
@@ -155,9 +152,9 @@ void set_rating(Call& call, ojson&) {
   const int rating = static_cast<int>(call.integer("rating", -1, 0, 5));
   if (rating < 0) throw Failure{10, "required parameter is missing: rating"};
   service::UserData data = user_data(call);
-  if (call.catalog.album(id) || call.catalog.folder(id)) data.rate(nullptr, "album", id, rating, now_seconds());
-  else if (call.catalog.artist(id)) data.rate(nullptr, "artist", id, rating, now_seconds());
-  else data.rate(&call.song(id), "song", "", rating, now_seconds());
+  if (call.catalog.album(id) || call.catalog.folder(id)) data.rate(nullptr, "album", id, rating, now_unix_seconds());
+  else if (call.catalog.artist(id)) data.rate(nullptr, "artist", id, rating, now_unix_seconds());
+  else data.rate(&call.song(id), "song", "", rating, now_unix_seconds());
 }
 
 // A player's id as an integer (the spec's NowPlayingEntry.playerId): from its name (c), stable.
@@ -180,7 +177,7 @@ void scrobble(Call& call, ojson&) {
   std::vector<int64_t> at;
   for (size_t i = 0; i < ids.size(); ++i) {
     songs.push_back(&call.song(ids[i]));
-    int64_t when = now_seconds();
+    int64_t when = now_unix_seconds();
     if (!times.empty()) {
       int64_t ms = 0;
       const auto [end, ec] = std::from_chars(times[i].data(), times[i].data() + times[i].size(), ms);
@@ -189,7 +186,7 @@ void scrobble(Call& call, ojson&) {
       when = ms / 1000;
       // A play is in the past: a time beyond tomorrow (a day of clock skew allowed) is a wrong
       // time, which stored would show as every later answer's "played" date.
-      if (when > now_seconds() + 86400)
+      if (when > now_unix_seconds() + 86400)
         throw Failure{0, "parameter time is in the future (" + times[i].substr(0, 40) + " ms since 1970)"};
     }
     at.push_back(when);
@@ -204,7 +201,7 @@ void scrobble(Call& call, ojson&) {
 }
 
 void get_now_playing(Call& call, ojson& body) {
-  const int64_t now = now_seconds();
+  const int64_t now = now_unix_seconds();
   ojson entries = ojson::array();
   for (const auto& e : service::NowPlaying::of(call.lib.location()).list(now)) {
     const store::Track* t = call.snap.track(e.track_id);
@@ -342,7 +339,7 @@ void create_playlist(Call& call, ojson& body) {
   for (const std::string& id : call.all("songId")) songs.push_back(service::song_ref(call.song(id)));
   store::PlaylistRecord p;
   const std::string existing = call.param("playlistId");
-  const int64_t now = now_seconds();
+  const int64_t now = now_unix_seconds();
   if (!existing.empty()) {
     p = readable(call, data, existing);  // createPlaylist with playlistId replaces its songs
     if (const std::string name = call.param("name"); !name.empty()) p.name = playlist_text("name", name, kMaxPlaylistNameBytes, false);
@@ -384,7 +381,7 @@ void update_playlist(Call& call, ojson&) {
   check_playlist_size(kept.size() + call.all("songIdToAdd").size());
   for (const std::string& id : call.all("songIdToAdd")) kept.push_back(service::song_ref(call.song(id)));
   p.entries = kept;
-  p.changed_at = now_seconds();
+  p.changed_at = now_unix_seconds();
   writing([&] { return data.save_playlist(p, call.user.admin); });
 }
 

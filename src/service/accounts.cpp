@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 
+#include "core/utc_time.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/sha256.h"
@@ -28,10 +29,6 @@ namespace {
 
 constexpr size_t kKeyBytes = 32;
 constexpr const char* kPasswordFormat = "v1:";
-
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string quoted(const std::string& name) {
   std::string out = "'";
@@ -269,7 +266,7 @@ int64_t Accounts::add(const std::string& name, const std::string& password, bool
   store::UserRecord u;
   u.name = name;
   u.admin = admin;
-  u.created_at = now_seconds();
+  u.created_at = now_unix_seconds();
   u.password_encrypted = encrypt_password(sealing_key(name, new_key), name, password);
   return store_.add_user(u);
 }
@@ -296,7 +293,7 @@ const std::string& Accounts::sealing_key(const std::string& name, bool new_key) 
     // The old key file is kept beside the new one, never deleted: the passwords sealed with it
     // (cleared below) can be recovered from it and a copy of the index made before.
     if (present) {
-      const std::string aside = key_file_ + ".replaced-" + std::to_string(now_seconds());
+      const std::string aside = key_file_ + ".replaced-" + std::to_string(now_unix_seconds());
       if (std::rename(key_file_.c_str(), aside.c_str()) != 0)
         throw Error(key_file_ + ": cannot move the old password key file aside to " + aside + ": " + std::strerror(errno));
     }
@@ -354,7 +351,7 @@ std::string Accounts::new_api_key(const std::string& name, const std::string& la
   k.user_id = u.id;
   k.key_hash = sha256_hex(api_key);
   k.label = label;
-  k.created_at = now_seconds();
+  k.created_at = now_unix_seconds();
   store_.add_api_key(k);
   return api_key;
 }
