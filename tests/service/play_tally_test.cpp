@@ -13,6 +13,7 @@
 #include "service/user_data.h"
 #include "store/store.h"
 #include "support/golden.h"
+#include "support/kept_ids.h"
 #include "support/postgres_server.h"
 
 namespace clap::service {
@@ -138,6 +139,7 @@ TEST_P(PlayTally, EqualsTheSumFromTheStartAfterEveryChange) {
   // by the first request of the new library generation) and the sums are by the new ids.
   expect_same(*tally(alice), recount(s, alice), "before the re-index");
   s.wipe(identity());
+  test::forget_kept_ids(location_);  // an index rebuilt before ids were kept: tracks numbered anew
   const int64_t new_c = put(s, "/m/c.flac", 'c'), new_a = put(s, "/m/a.flac", 'a'), new_b = put(s, "/m/b.flac", 'b');
   ASSERT_EQ(new_c, a);  // the old ids name other recordings now
   const auto after = tally(alice);

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "store/store.h"
 #include "support/golden.h"
+#include "support/kept_ids.h"
 #include "support/postgres_server.h"
 
 namespace clap::store {
@@ -72,21 +73,6 @@ FeedbackRecord song_star(int64_t user_id, const SongRef& song, int64_t at) {
   f.song = song;
   f.at = at;
   return f;
-}
-
-// Deletes the ids Store::wipe keeps (a rebuild that kept nothing), straight in the database.
-void forget_kept_ids(const std::string& location) {
-  if (location.rfind("postgresql://", 0) == 0) {
-    const auto q = [](const std::string& v) { return "'" + v + "'"; };
-    EXPECT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -X -d " + q(location) +
-                                " -c " + q("DELETE FROM kept_track_ids")),
-              0);
-    return;
-  }
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(location.c_str(), &db), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, "DELETE FROM kept_track_ids", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
 }
 
 class UserData : public ::testing::TestWithParam<std::string> {
@@ -258,7 +244,7 @@ TEST_P(UserData, SongReferencesFollowTheirRecording) {
   // new path), b re-encoded in place (same path, new content). The ids wipe() keeps are
   // forgotten, so that the tracks are numbered anew.
   s.wipe(identity());
-  forget_kept_ids(location_);
+  test::forget_kept_ids(location_);
   EXPECT_EQ(s.stars(u).size(), 1u);
   const int64_t new_c = put(s, "/m/moved/c.flac", 'c');
   const int64_t new_b = put(s, "/m/b.flac", 'B');
@@ -418,7 +404,7 @@ TEST_P(UserData, PlayQueuesAndBookmarks) {
   q.current = 1;
   s.put_play_queue(q);
   s.wipe(identity());
-  forget_kept_ids(location_);
+  test::forget_kept_ids(location_);
   const int64_t new_b = put(s, "/m/b.flac", 'b'), new_a = put(s, "/m/a.flac", 'a');
   ASSERT_EQ(new_b, a);
   EXPECT_EQ(s.reattach_songs(), 4);  // ann's two entries, bob's one, the bookmark

@@ -83,6 +83,11 @@ function showMessage(text, kind = 'error') {
 }
 function setBusy(on) { $('#busy').hidden = !on; }
 
+// A play() the browser dropped because a newer pause() or load came first (AbortError): the
+// newer request is what the user asked for, not an error to show (seen when a mix moves on to its
+// next song while the last play() was still starting).
+const superseded = (e) => e && e.name === 'AbortError';
+
 // ---- The shared player (map clicks, chunk matches, library): plays one segment. ----
 const player = $('#player');
 let segmentEnd = null;
@@ -97,7 +102,7 @@ function playAt(url, start = 0, end = null, label = '') {
   }
   const seek = () => { if (Math.abs(player.currentTime - start) > 0.25) player.currentTime = start; };
   if (player.readyState >= 1) seek(); else { player.currentTime = start; player.addEventListener('loadedmetadata', seek, {once: true}); }
-  player.play().catch((e) => showMessage(`Cannot play ${label || url}: ${e.message}`));
+  player.play().catch((e) => { if (!superseded(e)) showMessage(`Cannot play ${label || url}: ${e.message}`); });
 }
 player.addEventListener('timeupdate', () => {
   if (segmentEnd !== null && player.currentTime >= segmentEnd) { player.pause(); segmentEnd = null; }
@@ -141,7 +146,7 @@ function resultCard(r, opts = {}) {
   const play = h('button', {type: 'button', class: 'play', 'aria-label': `Play ${trackName(r)} from ${fmtTime(start)}`, text: `▶ Play from ${fmtTime(start)}`,
     onclick: () => {
       if (audio.currentTime < start - 0.25 || (r.best_end && audio.currentTime > r.best_end)) audio.currentTime = start;
-      audio.play().catch((e) => showMessage(`Cannot play ${trackName(r)}: ${e.message}`));
+      audio.play().catch((e) => { if (!superseded(e)) showMessage(`Cannot play ${trackName(r)}: ${e.message}`); });
     }});
   const card = h('li', {class: 'result', dataset: {trackId: r.track_id, bestStart: start, score: r.score}},
     h('div', {class: 'result-head'},
@@ -184,7 +189,7 @@ async function loadStrip(card, r, query, audio) {
       strip.append(h('button', {type: 'button', class: `win${best ? ' best' : ''}${silent ? ' silent' : ''}`,
         style: `--level:${(0.15 + 0.85 * frac).toFixed(3)}`, title: desc, 'aria-label': `Play window ${desc}`,
         dataset: {start: w.start, end: w.end},
-        onclick: () => { audio.currentTime = w.start; audio.play().catch((e) => showMessage(e.message)); }}));
+        onclick: () => { audio.currentTime = w.start; audio.play().catch((e) => { if (!superseded(e)) showMessage(e.message); }); }}));
     }
     audio.addEventListener('timeupdate', () => {
       const t = audio.currentTime;
