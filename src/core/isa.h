@@ -23,6 +23,10 @@ const char* isa_level_name(IsaLevel level);  // "baseline", "avx2", "avx512"
 // The best level this CPU supports (cpuid, as __builtin_cpu_supports reads it).
 IsaLevel cpu_isa_level();
 
+// Whether the CPU has AVX-VNNI (the VEX vpdpbusd of AVX2 machines without AVX-512: Alder Lake
+// and later Core, N100), which the avx2 level's int8 kernel may use.
+bool cpu_has_avx_vnni();
+
 // The level every dispatch uses: the CPU's best, capped by CLAPSEARCH_ISA (read once).
 // Throws clap::Error with isa_environment_error()'s message when the variable is invalid.
 IsaLevel isa_level();

@@ -22,7 +22,7 @@ std::string cpu_features() {
   add(__builtin_cpu_supports("avx512bf16"), "avx512bf16");
   add(__builtin_cpu_supports("avx2"), "avx2");
   add(__builtin_cpu_supports("fma"), "fma");
-  add(__builtin_cpu_supports("avxvnni"), "avxvnni");  // the AVX2 set's int8 vpdpbusd
+  add(cpu_has_avx_vnni(), "avxvnni");  // the AVX2 set's int8 vpdpbusd
 #elif defined(__aarch64__)
   // The kernel's names (/proc/cpuinfo "Features").
   const ArmFeatures& arm = arm_features();
