@@ -104,6 +104,10 @@ CLAP_AVX2 inline __m256i madd_add(__m256i acc, __m256i a, __m256i w) {
 // vpmaddubsw's int16 sums of two u8·s8 products), added up in int32 and paired at the end: the
 // exact sums S = Σ u·q of every I8 kernel, then the same float32 step. 6 rows: 12 accumulators,
 // 2 weight vectors, a broadcast and madd_add's product (the 16 ymm registers).
+// Why not vpmaddubsw: an exact form (u split into its top bit and 7 low bits, recombined) needs
+// 18 multiply-port operations per step where this needs 12, and measured 0.4-0.7x this kernel;
+// 7-bit weights would be 1.3x here but change every index's numbers (bench/runs/
+// 2026-11-27-avx2-int8-vpmaddubsw.md).
 template <int R>
 CLAP_AVX2 inline void tile_i8_avx2(const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups, float* const* out,
                                    int column, int valid, bool add_residual) {
