@@ -231,6 +231,9 @@ LoadBenchReport run_load_bench(const LoadBenchOptions& o) {
   if (!temporary && recorded == made && fs::exists(db, ec)) {
     report.windows = o.tracks * o.windows_per_track;
     if (o.progress) o.progress("the synthetic index kept in " + dir + " is used again");
+    // A kept index made by an older clapsearch is brought to this one's schema first (the server
+    // opens it read-only, which refuses an older schema).
+    store::open_store(db, store::OpenMode::ReadWriteExisting);
   } else {
     fs::remove(made_file, ec);
     report.windows = make_index(db, identity, o);
