@@ -8,6 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { check, validate, client, raw, call, done, env } from "./lib.mjs";
+import { ref } from "./schemas.mjs";
 
 const base = { v: "1.16.1", c: "auth-test", f: "json" };
 const hex = (s) => Buffer.from(s, "utf8").toString("hex");
@@ -49,6 +50,21 @@ for (const post of [false, true]) {
   const badKey = await call(client({ apiKey: "0".repeat(64), post }), "ping.view");
   check(badKey.body["subsonic-response"].error?.code === 44, `an unknown API key through the client is 44 (${how})`);
 }
+
+// tokenInfo (the apiKeyAuthentication extension, which getOpenSubsonicExtensions lists): the user
+// an API key belongs to; an unknown key is 44. The client has no method for it: customJSON, its
+// documented way for such endpoints.
+for (const post of [false, true]) {
+  const how = post ? "POST" : "GET";
+  const info = await call(client({ apiKey: env.apiKey, post }), "tokenInfo.view");
+  validate(`tokenInfo (${how})`, info.body, { tokenInfo: ref("TokenInfo") });
+  check(info.body["subsonic-response"].tokenInfo?.username === env.user, `tokenInfo names the key's user (${how}): ${JSON.stringify(info.body)}`);
+  const viaClient = await client({ apiKey: env.apiKey, post }).customJSON("tokenInfo", {});
+  check(viaClient.tokenInfo?.username === env.user, `customJSON tokenInfo (${how}): ${JSON.stringify(viaClient)}`);
+  const byToken = await client({ post }).customJSON("tokenInfo", {});
+  check(byToken.tokenInfo?.username === env.user, `tokenInfo signed in with a token names that user (${how}): ${JSON.stringify(byToken)}`);
+}
+check((await raw("tokenInfo.view", { ...base, apiKey: "e".repeat(64) })).json?.["subsonic-response"]?.error?.code === 44, "tokenInfo of an unknown key is 44");
 
 // Each mechanism by hand.
 const salt = "c19b2d";
