@@ -1,10 +1,13 @@
 // The sonic endpoints: getSimilarSongs and getSimilarSongs2 (by song, album, artist and folder
-// id) through the client's own methods, and the sonicSimilarity extension's getSonicSimilarTracks
+// id) through the client's own methods, the library's default exclusions on all four, and the sonicSimilarity extension's getSonicSimilarTracks
 // and findSonicPath through customJSON (the client's documented way for an endpoint it has no
 // method for). Every answer validated whole against the spec's schemas; the semantics checked
 // against values computed elsewhere: the cosines `clapsearch similar --json` prints (the search
 // layer, not the code under test), mapped as docs/integrations.md says (clamp to [0, 1]).
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { check, validate, client, call, done, env } from "./lib.mjs";
 import { arrayOf, ref } from "./schemas.mjs";
 
@@ -25,8 +28,9 @@ const rain = idOf("01 Pink Rain.ogg"), thunder = idOf("02 Brown Thunder.flac");
 check([concert, whistle, fifth, rain, thunder].every(Boolean), `the five songs are listed: ${JSON.stringify([...paths])}`);
 
 // The cosine of every other track with `id`, as the CLI's similar command prints it.
+// (--include-excluded: every track, those the music-only rule leaves out of the answers too.)
 function cosines(id) {
-  const r = spawnSync(env.cli, ["similar", id, "--db", env.db, "-k", "100", "--json"], { encoding: "utf8" });
+  const r = spawnSync(env.cli, ["similar", id, "--db", env.db, "-k", "100", "--json", "--include-excluded"], { encoding: "utf8" });
   check(r.status === 0, `clapsearch similar ${id}: ${r.stderr}`);
   // [{rank, path, track_id, score (the cosine), ...}], the query left out.
   return new Map(JSON.parse(r.stdout).map((row) => [String(row.track_id), row.score]));
@@ -139,6 +143,70 @@ async function failed(name, params, code) {
     await failed(name, { id: "no such id" }, 70);
     await failed(name, {}, 10);
   }
+}
+
+// --- the library's default exclusions (the music-only rule: genres Podcast, Audiobook, Speech) ---
+// A podcast episode is added to the library (and removed at the end, the library left as the
+// other files expect it): it is never among the songs of getSonicSimilarTracks, getSimilarSongs(2)
+// (of a song, an album, an artist, a folder) nor a step of findSonicPath, while /api/sonic/ with
+// exclude=false (the same service, the rule lifted) shows it would be; a path asked to end (or
+// start) at it still does, as the spec's path "MUST contain the start song as the first entry
+// and the end song as the last entry".
+{
+  const index = () => promisify(execFile)(env.cli, ["index", env.music, "--db", env.db, "--quiet"]);
+  const poller = client({ xml: false });   // no XML re-ask while the library changes
+  const showFolder = join(env.music, "Talk Radio", "Episodes");
+  mkdirSync(showFolder, { recursive: true });
+  spawnSync("ffmpeg", ["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "aevalsrc=0.4*sin(2*PI*(200+300*t)*t):d=8:s=44100",
+    "-metadata", "title=Episode One", "-metadata", "artist=Talk Radio", "-metadata", "album=Episodes", "-metadata", "genre=Podcast",
+    join(showFolder, "01 Episode One.mp3")]);
+  await index();
+  let episode;
+  for (let i = 0; i < 200 && !episode; i++) {
+    const found = (await call(poller, "search3.view", { query: "episode one", artistCount: 0, albumCount: 0 })).body["subsonic-response"];
+    episode = found.searchResult3?.song?.find((s) => s.title === "Episode One")?.id;
+    if (!episode) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (check(episode !== undefined, "the podcast episode is indexed and seen by the server")) {
+    const api0 = async (route, params) => (await fetch(new URL(`api/sonic/${route}?${new URLSearchParams({ ...params, exclude: "false" })}`, env.url))).json();
+    const unruled = (await api0("getSonicSimilarTracks", { id: concert, count: 50, excludeDuplicates: "false" })).sonicMatch.map((m) => m.entry.id);
+    check(unruled.includes(episode), `without the rule the episode is among Concert A's similar tracks (${unruled}): the checks below are not empty`);
+    const unruledPath = (await api0("findSonicPath", { startSongId: concert, endSongId: thunder, count: 25 })).sonicMatch.map((m) => m.entry.id);
+    check(unruledPath.length === 6 && unruledPath.includes(episode), `without the rule a path of 25 takes every song, the episode too (${unruledPath})`);
+
+    const similar = (await ok("getSonicSimilarTracks", { id: concert, count: 50 })).sonicMatch.map((m) => m.entry.id);
+    check(similar.length === 4 && !similar.includes(episode), `getSonicSimilarTracks leaves the excluded episode out: ${similar}`);
+    const fromEpisode = (await ok("getSonicSimilarTracks", { id: episode, count: 50 })).sonicMatch.map((m) => m.entry.id);
+    check(fromEpisode.length === 5 && !fromEpisode.includes(episode), `getSonicSimilarTracks of the excluded song itself answers the songs like it: ${fromEpisode}`);
+    const concertChild = (await ok("findSonicPath", { startSongId: concert, endSongId: thunder, count: 2 })).sonicMatch[0].entry;
+    for (const name of ["getSimilarSongs", "getSimilarSongs2"]) {
+      const key = name === "getSimilarSongs" ? "similarSongs" : "similarSongs2";
+      for (const [what, id, n] of [["a song", concert, 4], ["an album", concertChild.albumId, 3], ["an artist (a radio)", concertChild.artistId, 5], ["a folder", concertChild.parent, 3]]) {
+        const got = (await ok(name, { id, count: 50 }))[key].song.map((s) => s.id);
+        check(got.length === n && !got.includes(episode), `${name} of ${what} leaves the excluded episode out: ${got}`);
+      }
+    }
+    const path = await ok("findSonicPath", { startSongId: concert, endSongId: thunder, count: 25 });
+    const steps = path.sonicMatch.map((m) => m.entry.id);
+    check(steps.length === 5 && !steps.includes(episode) && steps[0] === concert && steps.at(-1) === thunder, `findSonicPath takes no excluded step: ${steps}`);
+    const want = cosines(concert);
+    const toEpisode = (await ok("findSonicPath", { startSongId: concert, endSongId: episode, count: 3 })).sonicMatch;
+    check(toEpisode.length === 3 && toEpisode[0].entry.id === concert && toEpisode[2].entry.id === episode &&
+      !toEpisode.slice(0, 2).some((m) => m.entry.id === episode), `findSonicPath to the excluded song ends with it: ${toEpisode.map((m) => m.entry.id)}`);
+    const fromIt = (await ok("findSonicPath", { startSongId: episode, endSongId: thunder, count: 3 })).sonicMatch;
+    check(fromIt.length === 3 && fromIt[0].entry.id === episode && fromIt[0].similarity === 1 && fromIt[2].entry.id === thunder,
+      `findSonicPath from the excluded song starts with it, similarity 1.0: ${JSON.stringify(fromIt.map((m) => [m.entry.id, m.similarity]))}`);
+    check(toEpisode.every((m) => m.entry.id === concert || near(m.similarity, expected(want.get(m.entry.id) ?? NaN))),
+      `findSonicPath to the excluded song: each similarity is to the start song: ${JSON.stringify(toEpisode.map((m) => [m.entry.id, m.similarity, want.get(m.entry.id)]))}`);
+  }
+  rmSync(join(env.music, "Talk Radio"), { recursive: true, force: true });
+  await index();
+  let gone = false;
+  for (let i = 0; i < 200 && !gone; i++) {
+    gone = (await call(poller, "getSong.view", { id: episode ?? "0" })).body["subsonic-response"].error?.code === 70;
+    if (!gone) await new Promise((r) => setTimeout(r, 100));
+  }
+  check(gone, "the episode is gone from the library again");
 }
 
 // Form POST (the formPost extension): the same answer.
