@@ -92,6 +92,7 @@ const [noiseId, sineId] = artistsAnswer.index.map((i) => i.artist[0].id);
 
 const sine = (await ok("getArtist", { id: sineId })).artist;
 same(names(sine.album), ["Overtones", "Tones"], "getArtist: its albums by name");
+same(names((await api.getArtist({ id: sineId })).artist.album), ["Overtones", "Tones"], "getArtist through the client");
 await fails("getArtist", {}, 10);
 await fails("getArtist", { id: "ar-0000000000000000" }, 70);
 
@@ -254,8 +255,8 @@ execFileSync(env.cli, ["user", "add", "browse-admin", "--admin", "--db", env.db]
 const admin = client({ user: "browse-admin", password: adminPassword });
 // startScan by the admin: the scan's answer, then its status once it ended and the server
 // refreshed its snapshot.
-async function scan() {
-  const started = await call(admin, "startScan.view");
+async function scan(viaMethod = false) {
+  const started = viaMethod ? { body: { "subsonic-response": await admin.startScan({}) } } : await call(admin, "startScan.view");
   validate("startScan", started.body, members.startScan);
   check(started.body["subsonic-response"].scanStatus?.scanning === true, `startScan answers scanning: ${JSON.stringify(started.body)}`);
   check(await waitForScan() !== null, "the scan ends");
@@ -299,7 +300,7 @@ same(await snapshotIds(api), before, "ids after a re-index");
   } finally {
     unlinkSync(added);
   }
-  same((await scan()).count, 5, "a scan after the file is deleted forgets it");
+  same((await scan(true)).count, 5, "a scan (through the client's startScan) after the file is deleted forgets it");
   same(await snapshotIds(api), before, "ids after the scans");
 }
 // The lists of a user's own marks: starred, highest (album ratings), frequent and recent (plays).

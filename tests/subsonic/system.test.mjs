@@ -13,6 +13,7 @@ for (const post of [false, true]) {
   check(p.status === "ok" && p.openSubsonic === true && p.type === "clapsearch" && typeof p.serverVersion === "string",
     `ping (${how}) through the client: ${JSON.stringify(p)}`);
   validate(`getLicense (${how})`, (await call(api, "getLicense.view")).body, { license: ref("License") });
+  check((await api.getLicense()).license?.valid === true, `getLicense (${how}) through the client`);
   const ext = await call(api, "getOpenSubsonicExtensions.view");
   validate(`getOpenSubsonicExtensions (${how})`, ext.body, { openSubsonicExtensions: arrayOf("OpenSubsonicExtension") });
   const names = new Map((await api.getOpenSubsonicExtensions()).openSubsonicExtensions.map((e) => [e.name, e.versions]));

@@ -144,6 +144,29 @@ await ok("make it private", "updatePlaylist.view", { playlistId: created.id, pub
 await fails("another user reads a private playlist", "getPlaylist.view", { id: created.id }, 70, bobApi);
 execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
 
+// The same through the client's own methods (their parameters as the client's types have them;
+// the dates it revives must be real dates).
+{
+  const validDate = (d) => d instanceof Date && !Number.isNaN(d.getTime());
+  await api.star({ id: "2" });
+  const s1 = (await api.getStarred({})).starred;
+  check(ids(s1.song).includes("2") && s1.song.every((c) => validDate(c.starred)), `the client's star and getStarred: ${JSON.stringify(s1.song).slice(0, 300)}`);
+  await api.unstar({ id: "2" });
+  check(!ids((await api.getStarred({})).starred.song).includes("2"), "the client's unstar");
+  await api.scrobble({ id: "3", submission: false });
+  const np = (await api.getNowPlaying()).nowPlaying;
+  check(np.entry.some((e) => e.id === "3" && e.username === env.user), `the client's getNowPlaying: ${JSON.stringify(np).slice(0, 300)}`);
+  const made = (await api.createPlaylist({ name: "Typed", songId: ["1", "2"] })).playlist;
+  check(made?.songCount === 2 && validDate(made.created) && validDate(made.changed), `the client's createPlaylist: ${JSON.stringify(made).slice(0, 300)}`);
+  await api.updatePlaylist({ playlistId: made.id, name: "Typed 2", songIdToAdd: ["3"], songIndexToRemove: [0] });
+  const read = (await api.getPlaylist({ id: made.id })).playlist;
+  check(read.name === "Typed 2" && JSON.stringify(ids(read.entry)) === '["2","3"]' && validDate(read.changed), `the client's updatePlaylist and getPlaylist: ${JSON.stringify(read).slice(0, 300)}`);
+  const listed = (await api.getPlaylists({})).playlists.playlist;
+  check(listed.some((p) => p.id === made.id && validDate(p.created)), "the client's getPlaylists lists it");
+  check((await api.deletePlaylist({ id: made.id })).status === "ok", "the client's deletePlaylist");
+  check(!(await api.getPlaylists({})).playlists.playlist?.some((p) => p.id === made.id), "the playlist deleted through the client is gone");
+}
+
 await ok("deletePlaylist", "deletePlaylist.view", { id: created.id });
 await fails("a deleted playlist", "getPlaylist.view", { id: created.id }, 70);
 await fails("a playlist id that is not one", "getPlaylist.view", { id: "42" }, 70);
