@@ -146,49 +146,66 @@ async function failed(name, params, code) {
 }
 
 // --- the library's default exclusions (the music-only rule: genres Podcast, Audiobook, Speech) ---
-// A podcast episode is added to the library (and removed at the end, the library left as the
-// other files expect it): it is never among the songs of getSonicSimilarTracks, getSimilarSongs(2)
-// (of a song, an album, an artist, a folder) nor a step of findSonicPath, while /api/sonic/ with
-// exclude=false (the same service, the rule lifted) shows it would be; a path asked to end (or
-// start) at it still does, as the spec's path "MUST contain the start song as the first entry
-// and the end song as the last entry".
+// A podcast episode is added to the library, with seven more songs so that the default count of
+// getSonicSimilarTracks (10) is less than the library (all removed at the end, the library left
+// as the other files expect it). The episode is never among the songs of getSonicSimilarTracks,
+// getSimilarSongs(2) (of a song, an album, an artist, a folder) nor a step of findSonicPath, while
+// /api/sonic/ with exclude=false (the same service, the rule lifted) shows it would be; a path
+// asked to end (or start) at it still does, as the spec's path "MUST contain the start song as
+// the first entry and the end song as the last entry".
 {
-  const index = () => promisify(execFile)(env.cli, ["index", env.music, "--db", env.db, "--quiet"]);
+  // --prune-missing on the way back: 8 of 13 songs gone is "most of the root", which an index run
+  // otherwise keeps (an unmounted drive must not empty the library).
+  const index = (...extra) => promisify(execFile)(env.cli, ["index", env.music, "--db", env.db, "--quiet", ...extra]);
   const poller = client({ xml: false });   // no XML re-ask while the library changes
-  const showFolder = join(env.music, "Talk Radio", "Episodes");
-  mkdirSync(showFolder, { recursive: true });
-  spawnSync("ffmpeg", ["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "aevalsrc=0.4*sin(2*PI*(200+300*t)*t):d=8:s=44100",
-    "-metadata", "title=Episode One", "-metadata", "artist=Talk Radio", "-metadata", "album=Episodes", "-metadata", "genre=Podcast",
-    join(showFolder, "01 Episode One.mp3")]);
+  const ffmpeg = (source, file, ...tags) => spawnSync("ffmpeg", ["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source,
+    ...tags.flatMap((t) => ["-metadata", t]), file]);
+  mkdirSync(join(env.music, "Talk Radio", "Episodes"), { recursive: true });
+  ffmpeg("aevalsrc=0.4*sin(2*PI*(200+300*t)*t):d=8:s=44100", join(env.music, "Talk Radio", "Episodes", "01 Episode One.mp3"),
+    "title=Episode One", "artist=Talk Radio", "album=Episodes", "genre=Podcast");
+  const EXTRA = 7;
+  mkdirSync(join(env.music, "Extra Tones", "Set"), { recursive: true });
+  const sources = ["anoisesrc=seed=41:color=white:amplitude=0.3", "anoisesrc=seed=42:color=blue:amplitude=0.3",
+    "anoisesrc=seed=43:color=violet:amplitude=0.3", "anoisesrc=seed=44:color=velvet:amplitude=0.3",
+    "aevalsrc=0.4*sin(2*PI*(1200-150*t)*t)", "aevalsrc=0.3*sin(2*PI*110*t)*sin(2*PI*3*t)", "aevalsrc=0.4*sin(2*PI*1760*t)"];
+  sources.forEach((src, i) => ffmpeg(`${src}:d=6:${src.startsWith("anoise") ? "r" : "s"}=44100`, join(env.music, "Extra Tones", "Set", `0${i + 1} Extra ${i + 1}.flac`),
+    `title=Extra ${i + 1}`, "artist=Extra Tones", "album=Set", `track=${i + 1}`));
   await index();
-  let episode;
-  for (let i = 0; i < 200 && !episode; i++) {
-    const found = (await call(poller, "search3.view", { query: "episode one", artistCount: 0, albumCount: 0 })).body["subsonic-response"];
+  let episode, extras = 0;
+  for (let i = 0; i < 300 && !(episode && extras === EXTRA); i++) {
+    const found = (await call(poller, "search3.view", { query: "", artistCount: 0, albumCount: 0, songCount: 100 })).body["subsonic-response"];
     episode = found.searchResult3?.song?.find((s) => s.title === "Episode One")?.id;
-    if (!episode) await new Promise((r) => setTimeout(r, 100));
+    extras = (found.searchResult3?.song ?? []).filter((s) => s.title.startsWith("Extra ")).length;
+    if (!(episode && extras === EXTRA)) await new Promise((r) => setTimeout(r, 100));
   }
-  if (check(episode !== undefined, "the podcast episode is indexed and seen by the server")) {
+  if (check(episode !== undefined && extras === EXTRA, `the podcast episode and ${EXTRA} more songs are indexed and seen by the server (${extras})`)) {
+    const songs = 5 + EXTRA;   // besides the episode
     const api0 = async (route, params) => (await fetch(new URL(`api/sonic/${route}?${new URLSearchParams({ ...params, exclude: "false" })}`, env.url))).json();
     const unruled = (await api0("getSonicSimilarTracks", { id: concert, count: 50, excludeDuplicates: "false" })).sonicMatch.map((m) => m.entry.id);
     check(unruled.includes(episode), `without the rule the episode is among Concert A's similar tracks (${unruled}): the checks below are not empty`);
     const unruledPath = (await api0("findSonicPath", { startSongId: concert, endSongId: thunder, count: 25 })).sonicMatch.map((m) => m.entry.id);
-    check(unruledPath.length === 6 && unruledPath.includes(episode), `without the rule a path of 25 takes every song, the episode too (${unruledPath})`);
+    check(unruledPath.length === songs + 1 && unruledPath.includes(episode), `without the rule a path of 25 takes every song, the episode too (${unruledPath})`);
 
+    // count: the spec's default 10 (now fewer than the other songs), a given count, 0.
+    check((await ok("getSonicSimilarTracks", { id: concert })).sonicMatch.length === 10, `getSonicSimilarTracks: default count 10 of ${songs - 1} other songs`);
+    check((await ok("getSonicSimilarTracks", { id: concert, count: 11 })).sonicMatch.length === 11, "getSonicSimilarTracks: count 11");
+    check((await ok("findSonicPath", { startSongId: concert, endSongId: thunder, count: 7 })).sonicMatch.length === 7, "findSonicPath: count 7");
     const similar = (await ok("getSonicSimilarTracks", { id: concert, count: 50 })).sonicMatch.map((m) => m.entry.id);
-    check(similar.length === 4 && !similar.includes(episode), `getSonicSimilarTracks leaves the excluded episode out: ${similar}`);
+    check(similar.length === songs - 1 && !similar.includes(episode), `getSonicSimilarTracks leaves the excluded episode out: ${similar}`);
     const fromEpisode = (await ok("getSonicSimilarTracks", { id: episode, count: 50 })).sonicMatch.map((m) => m.entry.id);
-    check(fromEpisode.length === 5 && !fromEpisode.includes(episode), `getSonicSimilarTracks of the excluded song itself answers the songs like it: ${fromEpisode}`);
+    check(fromEpisode.length === songs && !fromEpisode.includes(episode), `getSonicSimilarTracks of the excluded song itself answers the songs like it: ${fromEpisode}`);
     const concertChild = (await ok("findSonicPath", { startSongId: concert, endSongId: thunder, count: 2 })).sonicMatch[0].entry;
     for (const name of ["getSimilarSongs", "getSimilarSongs2"]) {
       const key = name === "getSimilarSongs" ? "similarSongs" : "similarSongs2";
-      for (const [what, id, n] of [["a song", concert, 4], ["an album", concertChild.albumId, 3], ["an artist (a radio)", concertChild.artistId, 5], ["a folder", concertChild.parent, 3]]) {
+      for (const [what, id, n] of [["a song", concert, songs - 1], ["an album", concertChild.albumId, songs - 2],
+        ["an artist (a radio)", concertChild.artistId, songs], ["a folder", concertChild.parent, songs - 2]]) {
         const got = (await ok(name, { id, count: 50 }))[key].song.map((s) => s.id);
         check(got.length === n && !got.includes(episode), `${name} of ${what} leaves the excluded episode out: ${got}`);
       }
     }
     const path = await ok("findSonicPath", { startSongId: concert, endSongId: thunder, count: 25 });
     const steps = path.sonicMatch.map((m) => m.entry.id);
-    check(steps.length === 5 && !steps.includes(episode) && steps[0] === concert && steps.at(-1) === thunder, `findSonicPath takes no excluded step: ${steps}`);
+    check(steps.length === songs && !steps.includes(episode) && steps[0] === concert && steps.at(-1) === thunder, `findSonicPath takes no excluded step: ${steps}`);
     const want = cosines(concert);
     const toEpisode = (await ok("findSonicPath", { startSongId: concert, endSongId: episode, count: 3 })).sonicMatch;
     check(toEpisode.length === 3 && toEpisode[0].entry.id === concert && toEpisode[2].entry.id === episode &&
@@ -200,13 +217,14 @@ async function failed(name, params, code) {
       `findSonicPath to the excluded song: each similarity is to the start song: ${JSON.stringify(toEpisode.map((m) => [m.entry.id, m.similarity, want.get(m.entry.id)]))}`);
   }
   rmSync(join(env.music, "Talk Radio"), { recursive: true, force: true });
-  await index();
-  let gone = false;
-  for (let i = 0; i < 200 && !gone; i++) {
-    gone = (await call(poller, "getSong.view", { id: episode ?? "0" })).body["subsonic-response"].error?.code === 70;
-    if (!gone) await new Promise((r) => setTimeout(r, 100));
+  rmSync(join(env.music, "Extra Tones"), { recursive: true, force: true });
+  await index("--prune-missing");
+  let left = -1;
+  for (let i = 0; i < 300 && left !== 5; i++) {
+    left = (await call(poller, "search3.view", { query: "", artistCount: 0, albumCount: 0, songCount: 100 })).body["subsonic-response"].searchResult3?.song?.length;
+    if (left !== 5) await new Promise((r) => setTimeout(r, 100));
   }
-  check(gone, "the episode is gone from the library again");
+  check(left === 5, `the added songs are gone from the library again (${left} songs)`);
 }
 
 // Form POST (the formPost extension): the same answer.
