@@ -7,6 +7,7 @@ import addFormats from "ajv-formats";
 import { SubsonicAPI } from "subsonic-api";
 import { endpoint, failure } from "./schemas.mjs";
 import { compareForms, parseXml } from "./xml.mjs";
+export { compareForms };
 
 export const env = {
   url: process.env.SUBSONIC_URL,
@@ -109,6 +110,20 @@ export async function raw(name, params) {
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: res.status, type: res.headers.get("content-type") || "", text, json };
+}
+
+// An endpoint that changes something (not asked twice by xmlChecked) asked once as XML through the
+// client (`f` is the client's own parameter, which a request's parameters may set): the parsed
+// root, checked to be <subsonic-response> in the spec's namespace with status ok, as
+// application/xml.
+export async function xmlOnce(api, name, params = {}) {
+  const res = await api.custom(name, { ...params, f: "xml" });
+  const text = await res.text();
+  let root;
+  try { root = parseXml(text); } catch (e) { check(false, `${name} as XML: ${e.message}`); return undefined; }
+  check(root.name === "subsonic-response" && root.attributes.xmlns === "http://subsonic.org/restapi" && root.attributes.status === "ok" &&
+    (res.headers.get("content-type") || "").startsWith("application/xml"), `${name} as XML: ok in the spec's namespace: ${text.slice(0, 300)}`);
+  return root;
 }
 
 // The answer's subsonic-response JSON as the client would parse it (customJSON returns the

@@ -4,7 +4,7 @@
 // Every answer validated against schemas written from the spec (Playlist, PlaylistWithSongs,
 // Starred, Starred2, NowPlayingEntry here; the records in schemas.mjs).
 import { execFileSync } from "node:child_process";
-import { check, validate, client, call, done, env, raw } from "./lib.mjs";
+import { check, validate, client, call, done, env, raw, xmlOnce, compareForms } from "./lib.mjs";
 import { strict, arrayOf, string, integer, boolean, dateTime, definitions } from "./schemas.mjs";
 
 const Artist = strict({ id: string, name: string, artistImageUrl: string, starred: dateTime, userRating: integer, averageRating: { type: "number" } }, ["id", "name"]);
@@ -165,6 +165,27 @@ execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
   check(listed.some((p) => p.id === made.id && validDate(p.created)), "the client's getPlaylists lists it");
   check((await api.deletePlaylist({ id: made.id })).status === "ok", "the client's deletePlaylist");
   check(!(await api.getPlaylists({})).playlists.playlist?.some((p) => p.id === made.id), "the playlist deleted through the client is gone");
+}
+
+// The answers of the endpoints that change something, as XML (xmlChecked asks only reads twice):
+// an empty envelope for star, unstar, setRating, scrobble, updatePlaylist and deletePlaylist, and
+// createPlaylist's playlist, the same as getPlaylist's JSON where the XSD places each member.
+{
+  for (const [name, params] of [["star", { id: "2" }], ["unstar", { id: "2" }], ["setRating", { id: "2", rating: 3 }], ["setRating", { id: "2", rating: 0 }],
+    ["scrobble", { id: "3", submission: false }]]) {
+    const root = await xmlOnce(api, name, params);
+    check(root && root.children.length === 0, `${name} as XML is an empty envelope: ${JSON.stringify(root?.children)}`);
+  }
+  const made = await xmlOnce(api, "createPlaylist", { name: "As XML", songId: ["1", "3"] });
+  const element = made?.children.find((c) => c.name === "playlist");
+  const id = element?.attributes.id;
+  if (check(id !== undefined, `createPlaylist as XML answers the playlist: ${JSON.stringify(made).slice(0, 300)}`)) {
+    const json = (await call(api, "getPlaylist.view", { id })).body["subsonic-response"].playlist;
+    const problems = compareForms(json, element, "playlist");
+    check(problems.length === 0, `createPlaylist's XML carries what getPlaylist's JSON does:\n  ${problems.slice(0, 8).join("\n  ")}`);
+    check((await xmlOnce(api, "updatePlaylist", { playlistId: id, name: "As XML 2" }))?.children.length === 0, "updatePlaylist as XML is an empty envelope");
+    check((await xmlOnce(api, "deletePlaylist", { id }))?.children.length === 0, "deletePlaylist as XML is an empty envelope");
+  }
 }
 
 await ok("deletePlaylist", "deletePlaylist.view", { id: created.id });
