@@ -2,12 +2,16 @@
 // `index --rebuild`, seen through /rest/ with the real client (issue 54: "a re-index and a move
 // that keep ids, stars, plays and playlists"): the song, album and artist ids, the stars of each,
 // the song's rating and play count, the playlist's entries in their order, the play queue (its
-// songs, the one playing, the position) and the bookmark. run.sh runs this
+// songs, the one playing, the position) and the bookmark; then `clapsearch migrate` copies the index
+// to a new SQLite file (from SQLite, or from PostgreSQL with run.sh --postgres) and a second server
+// on the copy shows the same to the same password and API key. run.sh runs this
 // file last (it moves files of the shared library) on both stores.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { renameSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { SubsonicAPI } from "subsonic-api";
 import { check, client, call, done, env } from "./lib.mjs";
 
 const api = client();
@@ -100,5 +104,33 @@ for (let i = 0; i < 200 && JSON.stringify(afterRebuild) !== JSON.stringify(befor
 afterRebuild = await kept();  // settled: asked once more with the XML re-ask
 check(JSON.stringify(afterRebuild) === JSON.stringify(before),
   `index --rebuild keeps ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterRebuild)}`);
+
+// `clapsearch migrate` to a new SQLite file, served by a second server: the same users (the
+// password and the API key sign in), and everything they kept, at the same ids.
+{
+  const copy = join(dirname(env.music), `migrated-${Date.now()}.db`);
+  await promisify(execFile)(env.cli, ["migrate", "--quiet", "--from", env.db, "--to", copy]);
+  const server = spawn(env.cli, ["serve", "--db", copy, "--port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    const url = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 60000);
+      createInterface({ input: server.stdout }).on("line", (line) => {
+        const m = /^clapsearch serve: listening on (http:\/\/\S+)/.exec(line);
+        if (m) clearTimeout(timer), resolve(m[1]);
+      });
+      server.on("exit", () => resolve(undefined));
+    });
+    if (check(url !== undefined, "a server starts on the migrated copy")) {
+      const byPassword = new SubsonicAPI({ url, auth: { username: env.user, password: env.password } });
+      const afterMigrate = await kept(byPassword);
+      check(JSON.stringify(afterMigrate) === JSON.stringify(before),
+        `migrate keeps ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterMigrate)}`);
+      const byKey = await new SubsonicAPI({ url, auth: { apiKey: env.apiKey } }).ping();
+      check(byKey.status === "ok", `the API key signs in on the migrated copy: ${JSON.stringify(byKey)}`);
+    }
+  } finally {
+    server.kill("SIGTERM");
+  }
+}
 
 done("move");
