@@ -31,6 +31,19 @@ for (const post of [false, true]) {
   check((res.headers.get("content-type") || "").startsWith("application/xml"), "ping as XML is application/xml");
 }
 
+// The leniencies docs/integrations.md states: v and c may be left out, no version is refused
+// (no error 20 or 30), and f=jsonp (not offered) is answered as XML.
+{
+  const bare = await raw("ping.view", { u: env.user, p: env.password, f: "json" });
+  check(bare.status === 200 && bare.json?.["subsonic-response"]?.status === "ok", `ping without v and c: ${bare.text.slice(0, 200)}`);
+  for (const v of ["1.1.0", "1.99.0", "2.0.0"]) {
+    const r = await raw("ping.view", { u: env.user, p: env.password, v, c: "test", f: "json" });
+    check(r.json?.["subsonic-response"]?.status === "ok" && r.json["subsonic-response"].version === "1.16.1", `ping of a client at v=${v}: ${r.text.slice(0, 200)}`);
+  }
+  const jsonp = await raw("ping.view", { u: env.user, p: env.password, v: "1.16.1", c: "test", f: "jsonp", callback: "cb" });
+  check(jsonp.type.startsWith("application/xml") && jsonp.text.includes('<subsonic-response xmlns="http://subsonic.org/restapi" status="ok"'), `f=jsonp is answered as XML: ${jsonp.type} ${jsonp.text.slice(0, 200)}`);
+}
+
 // An unknown endpoint: HTTP 404 with a failed envelope.
 {
   const r = await raw("noSuchThing.view", { u: env.user, p: env.password, v: "1.16.1", c: "test", f: "json" });
