@@ -88,6 +88,16 @@ await expectFailure("unknown user", { u: "nobody-" + Date.now(), p: env.password
 await expectFailure("unknown API key", { apiKey: "f".repeat(64) }, 44);
 await expectFailure("an API key longer than the extension allows", { apiKey: "a".repeat(3000) }, 44);
 
+// A refusal as XML (the default form; lib.mjs checks the other codes' XML, but never re-asks a 40):
+// HTTP 200, the failed envelope in the spec's namespace with the error's code.
+for (const [what, params, code] of [["wrong credentials", { u: "nobody-xml-" + stamp, p: "x" }, 40], ["an unknown API key", { apiKey: "d".repeat(64) }, 44],
+  ["conflicting mechanisms", { apiKey: env.apiKey, u: env.user }, 43], ["no credentials", {}, 10]]) {
+  const r = await raw("ping.view", { v: "1.16.1", c: "auth-test", ...params });
+  check(r.status === 200 && r.type.startsWith("application/xml") &&
+    new RegExp(`<subsonic-response xmlns="http://subsonic.org/restapi" status="failed"[^>]*><error code="${code}" message="[^"]+"/></subsonic-response>`).test(r.text),
+    `${what} as XML: HTTP 200, error ${code} in the spec's namespace (got ${r.status} ${r.text.slice(0, 300)})`);
+}
+
 // Conflicting mechanisms: 43.
 await expectFailure("apiKey with u (the extension: must be 43)", { apiKey: env.apiKey, u: env.user }, 43);
 await expectFailure("apiKey with p", { apiKey: env.apiKey, p: env.password }, 43);
