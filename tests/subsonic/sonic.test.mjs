@@ -161,14 +161,14 @@ async function failed(name, params, code) {
   const ffmpeg = (source, file, ...tags) => spawnSync("ffmpeg", ["-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source,
     ...tags.flatMap((t) => ["-metadata", t]), file]);
   mkdirSync(join(env.music, "Talk Radio", "Episodes"), { recursive: true });
-  ffmpeg("aevalsrc=0.4*sin(2*PI*(200+300*t)*t):d=8:s=44100", join(env.music, "Talk Radio", "Episodes", "01 Episode One.mp3"),
+  ffmpeg("aevalsrc=0.4*sin(2*PI*(200+300*t)*t):d=4:s=44100", join(env.music, "Talk Radio", "Episodes", "01 Episode One.mp3"),
     "title=Episode One", "artist=Talk Radio", "album=Episodes", "genre=Podcast");
   const EXTRA = 7;
   mkdirSync(join(env.music, "Extra Tones", "Set"), { recursive: true });
   const sources = ["anoisesrc=seed=41:color=white:amplitude=0.3", "anoisesrc=seed=42:color=blue:amplitude=0.3",
     "anoisesrc=seed=43:color=violet:amplitude=0.3", "anoisesrc=seed=44:color=velvet:amplitude=0.3",
     "aevalsrc=0.4*sin(2*PI*(1200-150*t)*t)", "aevalsrc=0.3*sin(2*PI*110*t)*sin(2*PI*3*t)", "aevalsrc=0.4*sin(2*PI*1760*t)"];
-  sources.forEach((src, i) => ffmpeg(`${src}:d=6:${src.startsWith("anoise") ? "r" : "s"}=44100`, join(env.music, "Extra Tones", "Set", `0${i + 1} Extra ${i + 1}.flac`),
+  sources.forEach((src, i) => ffmpeg(`${src}:d=3:${src.startsWith("anoise") ? "r" : "s"}=44100`, join(env.music, "Extra Tones", "Set", `0${i + 1} Extra ${i + 1}.flac`),
     `title=Extra ${i + 1}`, "artist=Extra Tones", "album=Set", `track=${i + 1}`));
   await index();
   let episode, extras = 0;
