@@ -112,8 +112,8 @@ await index();
 await settled("after the move");
 await waitForPath(pink.id, "Weather (2020)/Disc 2/01 Pink Rain", "after the move");
 const afterMove = await kept();
-// A move keeps when the songs were added (the album's `created`: "recently added" lists). (Not
-// checked after `index --rebuild`, which gives every track the time of the rebuild: a known gap.)
+// A move keeps when the songs were added (the album's `created`: apps' "recently added",
+// getAlbumList2 type=newest); so do `index --rebuild` and migrate (checked below).
 check(await albumCreated() === createdBefore, `a move keeps the album's created date (${createdBefore})`);
 check(JSON.stringify(afterMove) === JSON.stringify(before),
   `a move and a re-index keep ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterMove)}`);
@@ -128,6 +128,8 @@ for (let i = 0; i < 200 && JSON.stringify(afterRebuild) !== JSON.stringify(befor
   afterRebuild = await kept(poller);
 }
 afterRebuild = await kept();  // settled: asked once more with the XML re-ask
+const createdAfterRebuild = await albumCreated();
+check(createdAfterRebuild === createdBefore, `index --rebuild keeps the album's created date (${createdBefore}, now ${createdAfterRebuild})`);
 check(JSON.stringify(afterRebuild) === JSON.stringify(before),
   `index --rebuild keeps ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterRebuild)}`);
 
@@ -151,6 +153,8 @@ check(JSON.stringify(afterRebuild) === JSON.stringify(before),
       const afterMigrate = await kept(byPassword);
       check(JSON.stringify(afterMigrate) === JSON.stringify(before),
         `migrate keeps ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterMigrate)}`);
+      const createdAfterMigrate = await albumCreated(byPassword);
+      check(createdAfterMigrate === createdBefore, `migrate keeps the album's created date (${createdBefore}, now ${createdAfterMigrate})`);
       const byKey = await new SubsonicAPI({ url, auth: { apiKey: env.apiKey } }).ping();
       check(byKey.status === "ok", `the API key signs in on the migrated copy: ${JSON.stringify(byKey)}`);
     }
