@@ -1,4 +1,5 @@
-// The system endpoints: ping, getLicense, getOpenSubsonicExtensions.
+// The system endpoints: ping, getLicense, getOpenSubsonicExtensions, and tokenInfo (part of the
+// apiKeyAuthentication extension: content/en/docs/Endpoints/tokeninfo.md in the spec).
 #include "server/subsonic.h"
 
 namespace clap::server::subsonic {
@@ -8,7 +9,7 @@ const std::vector<Extension>& extensions() {
   // version of the extension's page in the spec.
   static const std::vector<Extension> all = {
       {"formPost", {1}},
-      {"apiKeyAuthentication", {1}},
+      {"apiKeyAuthentication", {1}},  // apiKey= (subsonic_auth.cpp) and tokenInfo (below)
       {"sonicSimilarity", {1}},
       {"songLyrics", {1}},       // getLyricsBySongId (subsonic_media.cpp)
       {"transcodeOffset", {1}},  // stream's timeOffset for music (subsonic_media.cpp)
@@ -30,6 +31,12 @@ void get_open_subsonic_extensions(Call&, ojson& body) {
   body["openSubsonicExtensions"] = list;
 }
 
+// tokenInfo: the user an API key belongs to, so that an app signed in with only a key can show
+// and use its user name (an unknown key never gets here: authentication answers 44). The spec
+// describes it for API keys; signed in with a password or token, it names that user the same way
+// rather than refusing, since the question "who is this credential" has the same answer.
+void token_info(Call& call, ojson& body) { body["tokenInfo"] = ojson{{"username", call.user.name}}; }
+
 }  // namespace
 
 const std::vector<Endpoint>& system_endpoints() {
@@ -37,6 +44,7 @@ const std::vector<Endpoint>& system_endpoints() {
       {"ping", &ping},
       {"getLicense", &get_license},
       {"getOpenSubsonicExtensions", &get_open_subsonic_extensions},
+      {"tokenInfo", &token_info},
   };
   return table;
 }

@@ -141,6 +141,12 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   const int64_t total = static_cast<int64_t>(ids.size() + retired_ids.size());
 
   const std::map<int64_t, int64_t> kept_ids = replace ? kept_track_ids(src, dst) : std::map<int64_t, int64_t>{};
+  // A rebuilt track that keeps its id and its content keeps when it was first indexed too: it is
+  // the song's "created" in the Subsonic API (apps' "recently added", getAlbumList2 newest), and a
+  // rebuild adds no song. Read from the library being replaced before it is.
+  std::map<int64_t, std::pair<int64_t, std::string>> first_indexed;  // live id -> indexed_at, content hash
+  if (replace)
+    for (const store::Track& t : dst.tracks()) first_indexed.emplace(t.id, std::make_pair(t.indexed_at, t.content_hash));
   if (const std::string held = contents(dst); !replace && !held.empty())
     throw Error(sum.to + ": not empty (it holds " + held +
                 "); clapsearch migrate copies into an empty database or a new file only - give another --to");
@@ -155,8 +161,12 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
                                      ids.begin() + static_cast<ptrdiff_t>(std::min(ids.size(), at + kTracksPerBatch)));
     std::vector<store::TrackCopy> copies = src.export_tracks(batch);
     if (copies.size() != batch.size()) throw Error(sum.from + ": tracks changed while they were read");
-    for (store::TrackCopy& c : copies)
+    for (store::TrackCopy& c : copies) {
       if (const auto it = kept_ids.find(c.track.id); it != kept_ids.end()) c.track.id = it->second;
+      if (const auto it = first_indexed.find(c.track.id); it != first_indexed.end() && it->second.first > 0 &&
+                                                          !c.track.content_hash.empty() && it->second.second == c.track.content_hash)
+        c.track.indexed_at = it->second.first;
+    }
     dst.import_tracks(copies);
     for (const auto& c : copies) {
       sum.windows += static_cast<int64_t>(c.windows.size());

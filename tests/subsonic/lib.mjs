@@ -7,6 +7,7 @@ import addFormats from "ajv-formats";
 import { SubsonicAPI } from "subsonic-api";
 import { endpoint, failure } from "./schemas.mjs";
 import { compareForms, parseXml } from "./xml.mjs";
+export { compareForms };
 
 export const env = {
   url: process.env.SUBSONIC_URL,
@@ -48,9 +49,10 @@ const WRITES = new Set(["star", "unstar", "setRating", "scrobble", "createPlayli
 const UNSTABLE = new Set(["getRandomSongs", "getNowPlaying", "getScanStatus"]);
 export let xmlAnswersChecked = 0;
 
-// A fetch for the client that, for every read-only endpoint answered as JSON, asks the same
-// request with f=xml and checks the XML against the JSON by the XSD's rules (xml.mjs): every
-// endpoint the tests call is checked in both forms.
+// A fetch for the client that, for every read-only endpoint answered as JSON (ok or failed), asks
+// the same request with f=xml and checks the XML against the JSON by the XSD's rules (xml.mjs),
+// its root <subsonic-response> in the spec's namespace: every endpoint the tests call is checked
+// in both forms, its failures too.
 async function xmlChecked(url, init = {}) {
   const res = await fetch(url, init);
   const request = new URL(url);
@@ -58,7 +60,13 @@ async function xmlChecked(url, init = {}) {
   const name = request.pathname.split("/").pop().replace(/\.view$/, "");
   if (params.get("f") !== "json" || WRITES.has(name) || !(res.headers.get("content-type") || "").includes("json")) return res;
   const json = await res.clone().json().catch(() => undefined);
-  if (!json || json["subsonic-response"]?.status !== "ok") return res;
+  const status = json?.["subsonic-response"]?.status;
+  // A failure is an envelope with status "failed" in an HTTP 200 answer (the spec's "Error
+  // handling"; Subsonic apps read the envelope and show its message, not an HTTP error).
+  if (status === "failed") check(res.status === 200, `${name}: a failed envelope in an HTTP ${res.status} answer (the spec: 200)`);
+  // Failures are asked as XML too, but not wrong credentials (40): the second attempt would count
+  // against the limit on wrong passwords that auth.test.mjs checks.
+  if (status !== "ok" && (status !== "failed" || json["subsonic-response"].error?.code === 40)) return res;
   params.set("f", "xml");
   const again = init.method === "POST" ? await fetch(url, { ...init, body: params.toString() })
     : await fetch(`${request.origin}${request.pathname}?${params}`, init);
@@ -66,7 +74,15 @@ async function xmlChecked(url, init = {}) {
   let problems;
   try {
     const random = UNSTABLE.has(name) || (name.startsWith("getAlbumList") && params.get("type") === "random");
-    problems = compareForms(json["subsonic-response"], parseXml(text), "subsonic-response", random);
+    const root = parseXml(text);
+    // Every answer in the spec's namespace, as application/xml (a client that reads the XML by
+    // namespace finds nothing in another one).
+    problems = [];
+    if (root.name !== "subsonic-response" || root.attributes.xmlns !== "http://subsonic.org/restapi")
+      problems.push(`the root is <${root.name}> in namespace ${JSON.stringify(root.attributes.xmlns)}, not <subsonic-response> in http://subsonic.org/restapi`);
+    if (!(again.headers.get("content-type") || "").startsWith("application/xml")) problems.push(`Content-Type ${again.headers.get("content-type")}`);
+    if (again.status !== res.status) problems.push(`HTTP ${again.status} as XML, ${res.status} as JSON`);
+    problems.push(...compareForms(json["subsonic-response"], root, "subsonic-response", random));
   } catch (e) {
     problems = [e.message];
   }
@@ -94,6 +110,20 @@ export async function raw(name, params) {
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: res.status, type: res.headers.get("content-type") || "", text, json };
+}
+
+// An endpoint that changes something (not asked twice by xmlChecked) asked once as XML through the
+// client (`f` is the client's own parameter, which a request's parameters may set): the parsed
+// root, checked to be <subsonic-response> in the spec's namespace with status ok, as
+// application/xml.
+export async function xmlOnce(api, name, params = {}) {
+  const res = await api.custom(name, { ...params, f: "xml" });
+  const text = await res.text();
+  let root;
+  try { root = parseXml(text); } catch (e) { check(false, `${name} as XML: ${e.message}`); return undefined; }
+  check(root.name === "subsonic-response" && root.attributes.xmlns === "http://subsonic.org/restapi" && root.attributes.status === "ok" &&
+    (res.headers.get("content-type") || "").startsWith("application/xml"), `${name} as XML: ok in the spec's namespace: ${text.slice(0, 300)}`);
+  return root;
 }
 
 // The answer's subsonic-response JSON as the client would parse it (customJSON returns the

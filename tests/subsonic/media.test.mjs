@@ -122,7 +122,7 @@ function probe(bytes, name) {
   const bad = await binary("stream", { id: song("Concert A"), format: "opus", timeOffset: 100 });
   const badJson = JSON.parse(bad.bytes.toString());
   validate("stream with timeOffset past the end", badJson);
-  check(badJson["subsonic-response"].error?.code === 0, "timeOffset past the end: a failed envelope");
+  check(badJson["subsonic-response"].error?.code === 0 && bad.status === 200, `timeOffset past the end: a failed envelope in an HTTP 200 answer (got ${bad.status})`);
 }
 
 // --- getCoverArt ---------------------------------------------------------------------------
@@ -168,7 +168,7 @@ function probe(bytes, name) {
     const r = await binary("getCoverArt", { id });
     const j = JSON.parse(r.bytes.toString());
     validate(`getCoverArt of ${what}`, j);
-    check(j["subsonic-response"].error?.code === 70, `getCoverArt of ${what}: error 70 (got ${r.bytes.toString().slice(0, 200)})`);
+    check(j["subsonic-response"].error?.code === 70 && r.status === 200, `getCoverArt of ${what}: error 70 in an HTTP 200 answer (got ${r.status} ${r.bytes.toString().slice(0, 200)})`);
   }
 }
 
@@ -177,7 +177,12 @@ for (const name of ["stream", "download"]) {
   const unknown = await binary(name, { id: "987654" });
   const j = JSON.parse(unknown.bytes.toString());
   validate(`${name} of an unknown id`, j);
-  check(j["subsonic-response"].error?.code === 70, `${name} of an unknown id: error 70`);
+  check(j["subsonic-response"].error?.code === 70 && unknown.status === 200, `${name} of an unknown id: error 70 in an HTTP 200 answer (got ${unknown.status})`);
+  // As XML (the default without f): the failed envelope in the spec's namespace.
+  const asXml = await binary(name, { id: "987654", f: "xml" });
+  check(asXml.status === 200 && (asXml.headers.get("content-type") || "").startsWith("application/xml") &&
+    /<subsonic-response xmlns="http:\/\/subsonic.org\/restapi" status="failed"[^>]*><error code="70"/.test(asXml.bytes.toString()),
+    `${name} of an unknown id as XML: ${asXml.status} ${asXml.bytes.toString().slice(0, 300)}`);
   const missing = await raw(name, { u: env.user, p: env.password, v: "1.16.1", c: "media-test", f: "json" });
   validate(`${name} without an id`, missing.json);
   check(missing.json?.["subsonic-response"].error?.code === 10, `${name} without an id: error 10`);

@@ -2,12 +2,16 @@
 // `index --rebuild`, seen through /rest/ with the real client (issue 54: "a re-index and a move
 // that keep ids, stars, plays and playlists"): the song, album and artist ids, the stars of each,
 // the song's rating and play count, the playlist's entries in their order, the play queue (its
-// songs, the one playing, the position) and the bookmark. run.sh runs this
+// songs, the one playing, the position) and the bookmark; then `clapsearch migrate` copies the index
+// to a new SQLite file (from SQLite, or from PostgreSQL with run.sh --postgres) and a second server
+// on the copy shows the same to the same password and API key. run.sh runs this
 // file last (it moves files of the shared library) on both stores.
-import { execFile } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { renameSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { SubsonicAPI } from "subsonic-api";
 import { check, client, call, done, env } from "./lib.mjs";
 
 const api = client();
@@ -23,6 +27,25 @@ const songNamed = async (title) => (await rest("search3", { query: title, artist
 // Run without blocking the event loop: the client's idle keep-alive connections that the server
 // closes meanwhile are seen closed, not reused (a blocked loop reused one: "other side closed").
 const index = (...extra) => promisify(execFile)(env.cli, ["index", env.music, "--db", env.db, "--quiet", ...extra]);
+
+// The server reloads the index on its own schedule, and an index run writes in several steps: a
+// server may show the moved path while a later step of the same run is still to be loaded (CI saw
+// getArtist's album `created` change between its JSON and its XML). So after each run, wait until
+// the server serves the generation the index holds now that the run has ended.
+const storeGeneration = () => {
+  const sql = "SELECT value FROM meta WHERE key = 'library_generation'";
+  return Number((env.db.startsWith("postgresql://") ? execFileSync("psql", [env.db, "-tAc", sql]) : execFileSync("sqlite3", [env.db, sql])).toString().trim());
+};
+async function settled(what) {
+  const want = storeGeneration();
+  let serving;
+  for (let i = 0; i < 300; i++) {
+    serving = (await (await fetch(new URL("api/status", env.url))).json()).generation;
+    if (serving === want) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  check(false, `${what}: the server serves generation ${serving}, the index holds ${want}`);
+}
 
 const pink = await songNamed("Pink Rain");
 const brown = await songNamed("Brown Thunder");
@@ -60,6 +83,8 @@ async function kept(via = api) {
   };
 }
 const before = await kept();
+const albumCreated = async (via = api) => (await rest("getAlbum", { id: pink.albumId }, via)).album.created;
+const createdBefore = await albumCreated();
 check(before.song.starred && before.song.userRating === 4 && before.song.playCount === playsBefore + 2, `the marks are there before the move (${playsBefore} + 2 plays): ${JSON.stringify(before.song)}`);
 check(JSON.stringify(before.playlist.entries) === JSON.stringify([brown.id, pink.id, brown.id]), `the playlist's entries: ${JSON.stringify(before.playlist)}`);
 check(JSON.stringify(before.queue) === JSON.stringify({ entries: [brown.id, pink.id, brown.id], currentIndex: 2, position: 4242 }) &&
@@ -84,13 +109,18 @@ renameSync(join(weather, "01 Pink Rain.ogg"), join(weather, "Disc 2", "01 Pink R
 renameSync(join(weather, "Disc 2", "02 Brown Thunder.flac"), join(weather, "02 Brown Thunder.flac"));
 renameSync(weather, join(env.music, "Noise Collective", "Weather (2020)"));
 await index();
+await settled("after the move");
 await waitForPath(pink.id, "Weather (2020)/Disc 2/01 Pink Rain", "after the move");
 const afterMove = await kept();
+// A move keeps when the songs were added (the album's `created`: apps' "recently added",
+// getAlbumList2 type=newest); so do `index --rebuild` and migrate (checked below).
+check(await albumCreated() === createdBefore, `a move keeps the album's created date (${createdBefore})`);
 check(JSON.stringify(afterMove) === JSON.stringify(before),
   `a move and a re-index keep ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterMove)}`);
 
 // A rebuild (every track read again, the index built anew and swapped in).
 await index("--rebuild");
+await settled("after the rebuild");
 // The server picks the rebuilt index up on its next request; allow it up to 20 s to settle.
 let afterRebuild = await kept(poller);
 for (let i = 0; i < 200 && JSON.stringify(afterRebuild) !== JSON.stringify(before); i++) {
@@ -98,7 +128,39 @@ for (let i = 0; i < 200 && JSON.stringify(afterRebuild) !== JSON.stringify(befor
   afterRebuild = await kept(poller);
 }
 afterRebuild = await kept();  // settled: asked once more with the XML re-ask
+const createdAfterRebuild = await albumCreated();
+check(createdAfterRebuild === createdBefore, `index --rebuild keeps the album's created date (${createdBefore}, now ${createdAfterRebuild})`);
 check(JSON.stringify(afterRebuild) === JSON.stringify(before),
   `index --rebuild keeps ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterRebuild)}`);
+
+// `clapsearch migrate` to a new SQLite file, served by a second server: the same users (the
+// password and the API key sign in), and everything they kept, at the same ids.
+{
+  const copy = join(dirname(env.music), `migrated-${Date.now()}.db`);
+  await promisify(execFile)(env.cli, ["migrate", "--quiet", "--from", env.db, "--to", copy]);
+  const server = spawn(env.cli, ["serve", "--db", copy, "--port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    const url = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 60000);
+      createInterface({ input: server.stdout }).on("line", (line) => {
+        const m = /^clapsearch serve: listening on (http:\/\/\S+)/.exec(line);
+        if (m) clearTimeout(timer), resolve(m[1]);
+      });
+      server.on("exit", () => resolve(undefined));
+    });
+    if (check(url !== undefined, "a server starts on the migrated copy")) {
+      const byPassword = new SubsonicAPI({ url, auth: { username: env.user, password: env.password } });
+      const afterMigrate = await kept(byPassword);
+      check(JSON.stringify(afterMigrate) === JSON.stringify(before),
+        `migrate keeps ids, stars, rating, plays, the playlist, the play queue and the bookmark:\n  before ${JSON.stringify(before)}\n  after  ${JSON.stringify(afterMigrate)}`);
+      const createdAfterMigrate = await albumCreated(byPassword);
+      check(createdAfterMigrate === createdBefore, `migrate keeps the album's created date (${createdBefore}, now ${createdAfterMigrate})`);
+      const byKey = await new SubsonicAPI({ url, auth: { apiKey: env.apiKey } }).ping();
+      check(byKey.status === "ok", `the API key signs in on the migrated copy: ${JSON.stringify(byKey)}`);
+    }
+  } finally {
+    server.kill("SIGTERM");
+  }
+}
 
 done("move");

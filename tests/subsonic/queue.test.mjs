@@ -7,7 +7,7 @@
 // PlayQueueByIndex.json, Bookmark.json, Bookmarks.json); the read-only answers also as XML
 // (lib.mjs). move.test.mjs checks that a move and `index --rebuild` keep both.
 import { execFileSync, spawn } from "node:child_process";
-import { check, validate, client, call, done, env, raw } from "./lib.mjs";
+import { check, validate, client, call, done, env, raw, xmlOnce } from "./lib.mjs";
 import { strict, arrayOf, ref, string, integer, dateTime } from "./schemas.mjs";
 
 const queueFields = { position: integer, username: string, changed: dateTime, changedBy: string, entry: arrayOf("Child") };
@@ -173,7 +173,12 @@ execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
   server.kill("SIGTERM");
 }
 
-// Leave the shared user as it was.
-await ok("clear the queue", "savePlayQueue.view", {});
-await api.deleteBookmark({ id: "2" });
+// The writes as XML (xmlChecked asks only reads twice): empty envelopes in the spec's namespace.
+for (const [name, params] of [["savePlayQueueByIndex", { id: ["1", "2"], currentIndex: 1 }], ["createBookmark", { id: "3", position: 10 }],
+  ["deleteBookmark", { id: "3" }]])
+  check((await xmlOnce(api, name, params))?.children.length === 0, `${name} as XML is an empty envelope`);
+
+// Leave the shared user as it was (the last two writes as XML too).
+check((await xmlOnce(api, "savePlayQueue", {}))?.children.length === 0, "savePlayQueue as XML is an empty envelope");
+check((await xmlOnce(api, "deleteBookmark", { id: "2" }))?.children.length === 0, "deleteBookmark as XML is an empty envelope");
 done("queue");

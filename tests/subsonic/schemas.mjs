@@ -19,7 +19,7 @@ export const definitions = {
   ItemGenre: strict({ name: string }, ["name"]),
   ItemDate: strict({ year: integer, month: integer, day: integer }),
   RecordLabel: strict({ name: string }, ["name"]),
-  DiscTitle: strict({ disc: integer, title: string }, ["disc", "title"]),
+  DiscTitle: strict({ disc: integer, title: string, coverArt: string }, ["disc", "title"]),
   ReplayGain: strict({ trackGain: number, albumGain: number, trackPeak: number, albumPeak: number, baseGain: number, fallbackGain: number }),
   ArtistID3: strict({
     id: string, name: string, coverArt: string, artistImageUrl: string, albumCount: integer, starred: dateTime,
@@ -50,6 +50,8 @@ export const definitions = {
   }, ["id", "name", "songCount", "duration", "created"]),
   License: strict({ valid: boolean, email: string, licenseExpires: dateTime, trialExpires: dateTime }, ["valid"]),
   OpenSubsonicExtension: strict({ name: string, versions: { type: "array", items: integer } }, ["name", "versions"]),
+  // apiKeyAuthentication's tokenInfo (openapi/schemas/TokenInfo.json)
+  TokenInfo: strict({ username: string }, ["username"]),
   MusicFolder: strict({ id: integer, name: string }, ["id"]),
   Genre: strict({ value: string, songCount: integer, albumCount: integer }, ["value", "songCount", "albumCount"]),
   SonicMatch: strict({ entry: ref("Child"), similarity: { type: "number", minimum: 0, maximum: 1 } }, ["entry", "similarity"]),

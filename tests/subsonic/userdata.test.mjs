@@ -4,7 +4,7 @@
 // Every answer validated against schemas written from the spec (Playlist, PlaylistWithSongs,
 // Starred, Starred2, NowPlayingEntry here; the records in schemas.mjs).
 import { execFileSync } from "node:child_process";
-import { check, validate, client, call, done, env, raw } from "./lib.mjs";
+import { check, validate, client, call, done, env, raw, xmlOnce, compareForms } from "./lib.mjs";
 import { strict, arrayOf, string, integer, boolean, dateTime, definitions } from "./schemas.mjs";
 
 const Artist = strict({ id: string, name: string, artistImageUrl: string, starred: dateTime, userRating: integer, averageRating: { type: "number" } }, ["id", "name"]);
@@ -143,6 +143,50 @@ check(bobStars.body["subsonic-response"].starred2?.song?.length === 0, "stars ar
 await ok("make it private", "updatePlaylist.view", { playlistId: created.id, public: false });
 await fails("another user reads a private playlist", "getPlaylist.view", { id: created.id }, 70, bobApi);
 execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
+
+// The same through the client's own methods (their parameters as the client's types have them;
+// the dates it revives must be real dates).
+{
+  const validDate = (d) => d instanceof Date && !Number.isNaN(d.getTime());
+  await api.star({ id: "2" });
+  const s1 = (await api.getStarred({})).starred;
+  check(ids(s1.song).includes("2") && s1.song.every((c) => validDate(c.starred)), `the client's star and getStarred: ${JSON.stringify(s1.song).slice(0, 300)}`);
+  await api.unstar({ id: "2" });
+  check(!ids((await api.getStarred({})).starred.song).includes("2"), "the client's unstar");
+  await api.scrobble({ id: "3", submission: false });
+  const np = (await api.getNowPlaying()).nowPlaying;
+  check(np.entry.some((e) => e.id === "3" && e.username === env.user), `the client's getNowPlaying: ${JSON.stringify(np).slice(0, 300)}`);
+  const made = (await api.createPlaylist({ name: "Typed", songId: ["1", "2"] })).playlist;
+  check(made?.songCount === 2 && validDate(made.created) && validDate(made.changed), `the client's createPlaylist: ${JSON.stringify(made).slice(0, 300)}`);
+  await api.updatePlaylist({ playlistId: made.id, name: "Typed 2", songIdToAdd: ["3"], songIndexToRemove: [0] });
+  const read = (await api.getPlaylist({ id: made.id })).playlist;
+  check(read.name === "Typed 2" && JSON.stringify(ids(read.entry)) === '["2","3"]' && validDate(read.changed), `the client's updatePlaylist and getPlaylist: ${JSON.stringify(read).slice(0, 300)}`);
+  const listed = (await api.getPlaylists({})).playlists.playlist;
+  check(listed.some((p) => p.id === made.id && validDate(p.created)), "the client's getPlaylists lists it");
+  check((await api.deletePlaylist({ id: made.id })).status === "ok", "the client's deletePlaylist");
+  check(!(await api.getPlaylists({})).playlists.playlist?.some((p) => p.id === made.id), "the playlist deleted through the client is gone");
+}
+
+// The answers of the endpoints that change something, as XML (xmlChecked asks only reads twice):
+// an empty envelope for star, unstar, setRating, scrobble, updatePlaylist and deletePlaylist, and
+// createPlaylist's playlist, the same as getPlaylist's JSON where the XSD places each member.
+{
+  for (const [name, params] of [["star", { id: "2" }], ["unstar", { id: "2" }], ["setRating", { id: "2", rating: 3 }], ["setRating", { id: "2", rating: 0 }],
+    ["scrobble", { id: "3", submission: false }]]) {
+    const root = await xmlOnce(api, name, params);
+    check(root && root.children.length === 0, `${name} as XML is an empty envelope: ${JSON.stringify(root?.children)}`);
+  }
+  const made = await xmlOnce(api, "createPlaylist", { name: "As XML", songId: ["1", "3"] });
+  const element = made?.children.find((c) => c.name === "playlist");
+  const id = element?.attributes.id;
+  if (check(id !== undefined, `createPlaylist as XML answers the playlist: ${JSON.stringify(made).slice(0, 300)}`)) {
+    const json = (await call(api, "getPlaylist.view", { id })).body["subsonic-response"].playlist;
+    const problems = compareForms(json, element, "playlist");
+    check(problems.length === 0, `createPlaylist's XML carries what getPlaylist's JSON does:\n  ${problems.slice(0, 8).join("\n  ")}`);
+    check((await xmlOnce(api, "updatePlaylist", { playlistId: id, name: "As XML 2" }))?.children.length === 0, "updatePlaylist as XML is an empty envelope");
+    check((await xmlOnce(api, "deletePlaylist", { id }))?.children.length === 0, "deletePlaylist as XML is an empty envelope");
+  }
+}
 
 await ok("deletePlaylist", "deletePlaylist.view", { id: created.id });
 await fails("a deleted playlist", "getPlaylist.view", { id: created.id }, 70);
