@@ -19,7 +19,7 @@
 // musicBrainzId) are named in the serializer's table (xsd_text_element).
 //
 // The endpoints live by concern, each file with its own table: subsonic_system.cpp (ping,
-// license, extensions, tokenInfo), subsonic_browse.cpp, subsonic_media.cpp (stream, download, cover art,
+// license, extensions, tokenInfo, getUser/getUsers), subsonic_browse.cpp, subsonic_media.cpp (stream, download, cover art,
 // lyrics), subsonic_sonic.cpp (similar songs, the sonicSimilarity extension),
 // subsonic_userdata.cpp (stars, ratings, scrobbles, playlists); subsonic_auth.cpp holds the
 // users' authentication, subsonic_records.cpp the records (Child, AlbumID3, ArtistID3).

@@ -1,6 +1,9 @@
-// The system endpoints: ping, getLicense, getOpenSubsonicExtensions, and tokenInfo (part of the
-// apiKeyAuthentication extension: content/en/docs/Endpoints/tokeninfo.md in the spec).
+// The system endpoints: ping, getLicense, getOpenSubsonicExtensions, tokenInfo (part of the
+// apiKeyAuthentication extension: content/en/docs/Endpoints/tokeninfo.md in the spec), and
+// getUser/getUsers (the user management endpoints apps read roles from).
 #include "server/subsonic.h"
+
+#include "service/accounts.h"
 
 namespace clap::server::subsonic {
 
@@ -37,6 +40,44 @@ void get_open_subsonic_extensions(Call&, ojson& body) {
 // rather than refusing, since the question "who is this credential" has the same answer.
 void token_info(Call& call, ojson& body) { body["tokenInfo"] = ojson{{"username", call.user.name}}; }
 
+// The spec's User (openapi/schemas/User.json): apps read the roles to show or hide features
+// (Symfonium, DSub, Sublime Music ask getUser right after signing in). What this server lets
+// every user do is fixed: stream, download, cover art, playlists and scrobbling; settings (the
+// library scan) only for an admin; no uploads, comments, podcasts, jukebox, shares or video.
+// Every user sees every music folder.
+ojson user_record(const Call& call, const std::string& name, bool admin) {
+  ojson folders = ojson::array();
+  for (const service::MusicFolder& m : call.catalog.music_folders()) folders.push_back(m.id);
+  return ojson{{"username", name},        {"scrobblingEnabled", true}, {"adminRole", admin},
+               {"settingsRole", admin},   {"downloadRole", true},      {"uploadRole", false},
+               {"playlistRole", true},    {"coverArtRole", true},      {"commentRole", false},
+               {"podcastRole", false},    {"streamRole", true},        {"jukeboxRole", false},
+               {"shareRole", false},      {"videoConversionRole", false}, {"folder", folders}};
+}
+
+// getUser: "You can only retrieve your own user unless you have admin privileges" (the spec's
+// page): another user's name is 50 for a user who is not an admin, 70 for an admin when no user
+// has it. Names match as sign-in matches them (service::find_user).
+void get_user(Call& call, ojson& body) {
+  const std::string name = call.required("username");
+  const auto found = service::accounts_connection(call.lib.location()).with([&](service::Accounts&, store::Store& s) {
+    return service::find_user(s, name);
+  });
+  const bool self = found && found->id == call.user.id;
+  if (!self && !call.user.admin) throw Failure{50, "user is not authorized for the given operation: another user's details"};
+  if (!found) throw Failure{70, "user not found: " + name};
+  body["user"] = user_record(call, found->name, found->admin);
+}
+
+// getUsers: every user, for an admin only (the spec's page).
+void get_users(Call& call, ojson& body) {
+  if (!call.user.admin) throw Failure{50, "user is not authorized for the given operation: only an admin may list the users"};
+  const auto accounts = service::accounts_connection(call.lib.location()).with([](service::Accounts& a, store::Store&) { return a.list(); });
+  ojson list = ojson::array();
+  for (const service::Account& a : accounts) list.push_back(user_record(call, a.name, a.admin));
+  body["users"] = ojson{{"user", list}};
+}
+
 }  // namespace
 
 const std::vector<Endpoint>& system_endpoints() {
@@ -45,6 +86,8 @@ const std::vector<Endpoint>& system_endpoints() {
       {"getLicense", &get_license},
       {"getOpenSubsonicExtensions", &get_open_subsonic_extensions},
       {"tokenInfo", &token_info},
+      {"getUser", &get_user},
+      {"getUsers", &get_users},
   };
   return table;
 }

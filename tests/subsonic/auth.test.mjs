@@ -66,6 +66,50 @@ for (const post of [false, true]) {
 }
 check((await raw("tokenInfo.view", { ...base, apiKey: "e".repeat(64) })).json?.["subsonic-response"]?.error?.code === 44, "tokenInfo of an unknown key is 44");
 
+// getUser and getUsers (the spec's User Management pages): apps read the roles right after signing
+// in. A user gets their own record (any case of the name, as sign-in matches it), another user's
+// is 50; getUsers is 50 for a user who is not an admin; an admin gets anyone's, 70 for a name no
+// user has, and every user from getUsers. Through the client's own methods, GET and POST.
+const adminName = "auth-admin-" + stamp, adminPassword = "admin password";
+execFileSync(env.cli, ["user", "add", adminName, "--admin", "--db", env.db], { input: adminPassword + "\n" });
+const folders = (await client().getMusicFolders()).musicFolders.musicFolder.map((f) => f.id);
+for (const post of [false, true]) {
+  const how = post ? "POST" : "GET";
+  const mine = await call(client({ post }), "getUser.view", { username: env.user.toUpperCase() });
+  validate(`getUser of oneself (${how})`, mine.body, { user: ref("User") });
+  const me = mine.body["subsonic-response"].user;
+  check(me?.username === env.user && me.adminRole === false && me.settingsRole === false && me.streamRole === true &&
+    me.downloadRole === true && me.playlistRole === true && me.scrobblingEnabled === true && me.jukeboxRole === false &&
+    JSON.stringify(me.folder) === JSON.stringify(folders), `getUser of oneself names the user, their roles and every music folder (${how}): ${JSON.stringify(me)}`);
+  const viaClient = await client({ post }).getUser({ username: env.user });
+  check(viaClient.user?.username === env.user, `the client's getUser (${how}): ${JSON.stringify(viaClient)}`);
+  const byKey = await client({ apiKey: env.apiKey, post }).getUser({ username: env.user });
+  check(byKey.user?.username === env.user, `getUser signed in by API key (${how}): ${JSON.stringify(byKey)}`);
+  const other = await call(client({ post }), "getUser.view", { username: adminName });
+  validate(`getUser of another user (${how})`, other.body);
+  check(other.body["subsonic-response"].error?.code === 50, `getUser of another user by a user who is not an admin is 50 (${how}): ${JSON.stringify(other.body)}`);
+  const unknownByUser = await call(client({ post }), "getUser.view", { username: "nobody-" + stamp });
+  check(unknownByUser.body["subsonic-response"].error?.code === 50, `getUser of a name nobody has, by a user who is not an admin, is 50, not a way to learn which names exist (${how})`);
+  const list = await call(client({ post }), "getUsers.view");
+  validate(`getUsers by a user who is not an admin (${how})`, list.body);
+  check(list.body["subsonic-response"].error?.code === 50, `getUsers by a user who is not an admin is 50 (${how}): ${JSON.stringify(list.body)}`);
+  const admin = client({ user: adminName, password: adminPassword, post });
+  const theirs = await call(admin, "getUser.view", { username: env.user });
+  validate(`getUser by an admin (${how})`, theirs.body, { user: ref("User") });
+  check(theirs.body["subsonic-response"].user?.username === env.user, `an admin gets another user's record (${how})`);
+  const adminSelf = (await admin.getUser({ username: adminName })).user;
+  check(adminSelf?.adminRole === true && adminSelf.settingsRole === true, `an admin's own record has adminRole and settingsRole (${how}): ${JSON.stringify(adminSelf)}`);
+  const missing = await call(admin, "getUser.view", { username: "nobody-" + stamp });
+  validate(`getUser of nobody (${how})`, missing.body);
+  check(missing.body["subsonic-response"].error?.code === 70, `getUser of a name no user has is 70 for an admin (${how}): ${JSON.stringify(missing.body)}`);
+  const noName = await call(admin, "getUser.view");
+  check(noName.body["subsonic-response"].error?.code === 10, `getUser without username is 10 (${how}): ${JSON.stringify(noName.body)}`);
+  const all = await call(admin, "getUsers.view");
+  validate(`getUsers (${how})`, all.body, { users: ref("Users") });
+  const names = (await admin.getUsers()).users.user.map((u) => u.username);
+  check([env.user, adminName, w1, w2].every((n) => names.includes(n)), `getUsers lists every user (${how}): ${JSON.stringify(names)}`);
+}
+
 // Each mechanism by hand.
 const salt = "c19b2d";
 await expectOk("token auth", { u: env.user, t: md5(env.password + salt), s: salt });

@@ -52,6 +52,15 @@ export const definitions = {
   OpenSubsonicExtension: strict({ name: string, versions: { type: "array", items: integer } }, ["name", "versions"]),
   // apiKeyAuthentication's tokenInfo (openapi/schemas/TokenInfo.json)
   TokenInfo: strict({ username: string }, ["username"]),
+  // getUser/getUsers (openapi/schemas/User.json, Users.json)
+  User: strict({
+    username: string, scrobblingEnabled: boolean, maxBitRate: integer, adminRole: boolean, settingsRole: boolean,
+    downloadRole: boolean, uploadRole: boolean, playlistRole: boolean, coverArtRole: boolean, commentRole: boolean,
+    podcastRole: boolean, streamRole: boolean, jukeboxRole: boolean, shareRole: boolean, videoConversionRole: boolean,
+    avatarLastChanged: dateTime, folder: { type: "array", items: integer },
+  }, ["username", "scrobblingEnabled", "adminRole", "settingsRole", "downloadRole", "uploadRole", "playlistRole",
+      "coverArtRole", "commentRole", "podcastRole", "streamRole", "jukeboxRole", "shareRole", "videoConversionRole"]),
+  Users: strict({ user: arrayOf("User") }),
   MusicFolder: strict({ id: integer, name: string }, ["id"]),
   Genre: strict({ value: string, songCount: integer, albumCount: integer }, ["value", "songCount", "albumCount"]),
   SonicMatch: strict({ entry: ref("Child"), similarity: { type: "number", minimum: 0, maximum: 1 } }, ["entry", "similarity"]),
