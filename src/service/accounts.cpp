@@ -150,9 +150,13 @@ std::string password_context(const std::string& name) { return "clapsearch user 
 
 void check_user_name(const std::string& name) {
   if (name.empty()) throw Error("a user name must not be empty");
-  if (name.size() > kMaxUserNameBytes)
-    throw Error("user name " + quoted(name.substr(0, 20)) + "...: longer than " + std::to_string(kMaxUserNameBytes) +
+  if (name.size() > kMaxUserNameBytes) {
+    // Its first 20 bytes or fewer, never part of a character: the message stays UTF-8.
+    size_t cut = 20;
+    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+    throw Error("user name " + quoted(name.substr(0, cut)) + "...: longer than " + std::to_string(kMaxUserNameBytes) +
                 " bytes");
+  }
   if (!is_valid_utf8(name)) throw Error("user name " + quoted(name) + ": not valid UTF-8");
   for (size_t i = 0; i < name.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(name[i]);

@@ -207,6 +207,11 @@ TEST(UserCli, NamesThatLookAlikeAreOneName) {
     EXPECT_EQ(run("user add " + q(name) + " --db " + q(db) + stdin_of("pw"), &out, &err), 1) << name;
     EXPECT_NE(err.find("user name"), std::string::npos) << name << ": " << err;
   }
+  // A name too long is shown cut at a character's start (20 bytes cut a 3-byte euro sign).
+  std::string euros;
+  for (int i = 0; i < 30; ++i) euros += "\u20ac";
+  EXPECT_EQ(run("user add " + q(euros) + " --db " + q(db) + stdin_of("pw"), &out, &err), 1);
+  EXPECT_NE(err.find("user name '" + euros.substr(0, 18) + "'...: longer than 64 bytes"), std::string::npos) << err;
 }
 
 TEST(UserCli, BadInputIsRefusedWithTheReason) {
