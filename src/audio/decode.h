@@ -99,8 +99,8 @@ inline constexpr size_t kMaxChunkSamples = 1 << 16;
 //   frame differed in 512 samples, an Ogg Vorbis last page's timestamps jump to its end trim);
 // - packets without timestamps or durations, or whose timestamps are not contiguous, a stream
 //   that changes format or parameters, a packet that fails to decode.
-// Not known from the packets: a packet before a span that would fail to decode (a damaged file)
-// shifts a whole decode's later samples; the progressive index's later whole decode sees it.
+// Not known from the packets: a damaged packet before a span shifts a whole decode's later samples
+// off the spans; the indexer compares span and whole-decode levels (pipeline_decode.cpp send_spans).
 // Spans: output samples [start, end), sorted by start, non-empty. Throws clap::Error like
 // decode_stream for files that cannot be opened.
 struct SampleSpan {

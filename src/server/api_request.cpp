@@ -29,8 +29,9 @@ void send(httplib::Response& res, const ojson& j) { res.set_content(dump(j), "ap
 std::string text_value(const std::string& name, const std::string& v) {
   if (v.size() > kMaxTextBytes)
     throw HttpError{400, "bad parameter", name + ": longer than " + std::to_string(kMaxTextBytes) + " bytes"};
-  if (v.find('\0') != std::string::npos || !is_valid_utf8(v))
-    throw HttpError{400, "bad parameter", name + ": not valid UTF-8 text"};
+  // Told apart: a NUL (%00) is valid UTF-8, and "not valid UTF-8" sent its sender looking at encodings.
+  if (v.find('\0') != std::string::npos) throw HttpError{400, "bad parameter", name + ": holds a NUL character (%00)"};
+  if (!is_valid_utf8(v)) throw HttpError{400, "bad parameter", name + ": not valid UTF-8 text"};
   if (v.find_first_not_of(" \t\r\n") == std::string::npos) throw HttpError{400, "bad parameter", name + ": empty"};
   return v;
 }

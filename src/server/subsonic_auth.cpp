@@ -133,12 +133,11 @@ std::string lower(std::string s) {
 }
 
 // The key of the failure limit: the address and the user name the attempt is for.
-// Names match ignoring ASCII case (Accounts::find), so the failures of "Alice" and "alice" count
-// together: otherwise every spelling of one name would get its own allowance.
+// Names that look alike match (Accounts::find, service::user_name_key), so the failures of
+// "Alice", "alice" and an NFD "alicé" count together: otherwise every spelling of one name would
+// get its own allowance.
 std::string limit_key(const std::string& address, const std::string& user) {
-  std::string name = user.substr(0, 256);
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return address + '\n' + name;
+  return address + '\n' + service::user_name_key(user.substr(0, 256));
 }
 
 RestUser rest_user(const store::UserRecord& u) { return {u.id, u.name, u.admin}; }

@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "core/user_dirs.h"
 #include "core/utf8.h"
+#include "service/song_resolver.h"
 
 namespace clap::service {
 
@@ -42,6 +43,35 @@ std::string quoted(const std::string& name) {
     }
   }
   return out + "'";
+}
+
+// The code points of valid UTF-8 (checked before).
+std::u32string utf32_of(const std::string& s) {
+  std::u32string out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    char32_t v = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k < n && i + static_cast<size_t>(k) < s.size(); ++k) v = (v << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    out.push_back(v);
+    i += static_cast<size_t>(n);
+  }
+  return out;
+}
+
+std::string hex_code(char32_t c) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04X", static_cast<unsigned>(c));
+  return buf;
+}
+
+bool is_unicode_space(char32_t c) {
+  return c == 0x00A0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+bool is_invisible(char32_t c) {
+  return c == 0x00AD || c == 0x034F || c == 0x061C || c == 0x115F || c == 0x1160 || c == 0x17B4 || c == 0x17B5 ||
+         c == 0x180E || (c >= 0x2061 && c <= 0x2064) || c == 0x3164 || c == 0xFFA0;
 }
 
 bool from_hex(const std::string& hex, std::string& out) {
@@ -120,9 +150,13 @@ std::string password_context(const std::string& name) { return "clapsearch user 
 
 void check_user_name(const std::string& name) {
   if (name.empty()) throw Error("a user name must not be empty");
-  if (name.size() > kMaxUserNameBytes)
-    throw Error("user name " + quoted(name.substr(0, 20)) + "...: longer than " + std::to_string(kMaxUserNameBytes) +
+  if (name.size() > kMaxUserNameBytes) {
+    // Its first 20 bytes or fewer, never part of a character: the message stays UTF-8.
+    size_t cut = 20;
+    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+    throw Error("user name " + quoted(name.substr(0, cut)) + "...: longer than " + std::to_string(kMaxUserNameBytes) +
                 " bytes");
+  }
   if (!is_valid_utf8(name)) throw Error("user name " + quoted(name) + ": not valid UTF-8");
   for (size_t i = 0; i < name.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(name[i]);
@@ -131,6 +165,15 @@ void check_user_name(const std::string& name) {
     if (c < 0x20 || c == 0x7f || c1) throw Error("user name " + quoted(name) + ": holds a control character");
   }
   if (name.front() == ' ' || name.back() == ' ') throw Error("user name " + quoted(name) + ": begins or ends with a space");
+  // Other spaces at either end (no-break, ideographic, the typographic ones) hide just as well.
+  const std::u32string points = utf32_of(name);
+  if (is_unicode_space(points.front()) || is_unicode_space(points.back()))
+    throw Error("user name " + quoted(name) + ": begins or ends with a space (U+" + hex_code(is_unicode_space(points.front()) ? points.front() : points.back()) + ")");
+  // Characters that show as nothing at all: the soft hyphen, the combining grapheme joiner, the
+  // Hangul and Khmer fillers, the Mongolian vowel separator, the invisible operators.
+  for (const char32_t c : points)
+    if (is_invisible(c))
+      throw Error("user name " + quoted(name) + ": holds an invisible character (U+" + hex_code(c) + ")");
   // Invisible characters and direction overrides make one name look like another in `user list`
   // and in an app: zero-width spaces and joiners (U+200B..U+200F), bidirectional embeddings,
   // overrides and isolates (U+202A..U+202E, U+2066..U+2069), the word joiner (U+2060) and the BOM (U+FEFF).
@@ -225,23 +268,22 @@ const std::string& Accounts::key(bool create) const {
   return key_;
 }
 
-namespace {
-bool same_ignoring_ascii_case(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-}  // namespace
+// Names that look alike are one name: folded as song names are (song_resolver.h fold_path: case
+// in Latin, Greek and Cyrillic, accents, fullwidth forms, and the decomposed (NFD) spelling that
+// macOS keyboards and SMB clients send), so "Café", "cafe" and an NFD "café" are one key.
+std::string user_name_key(const std::string& name) { return fold_path(name); }
 
-// A user is found by their exact name, else by the one name that differs only in ASCII case:
+// A user is found by their exact name, else by the one name that looks alike (user_name_key):
 // phones capitalise the first letter of a sign-in field ("Alice" for alice), and Navidrome, whose
-// users these apps mostly know, matches names that way. `add` refuses a second name of one spelling,
-// so the match is unique; an older index holding both alice and ALICE matches exactly only.
+// users these apps mostly know, matches names ignoring case. `add` refuses a second name of one
+// key, so the match is unique; an older index holding both (alice and ALICE, or an NFC and an NFD
+// café, which `user add` once let in side by side) matches exactly only.
 std::optional<store::UserRecord> find_user(const store::Store& store, const std::string& name) {
   if (auto u = store.user(name)) return u;
+  const std::string key = user_name_key(name);
   std::optional<store::UserRecord> found;
   for (const store::UserRecord& u : store.users()) {
-    if (!same_ignoring_ascii_case(u.name, name)) continue;
+    if (user_name_key(u.name) != key) continue;
     if (found) return std::nullopt;
     found = u;
   }
@@ -259,10 +301,12 @@ store::UserRecord Accounts::existing(const std::string& name) const {
 int64_t Accounts::add(const std::string& name, const std::string& password, bool admin, bool new_key) {
   check_user_name(name);
   check_password(password);
-  if (const auto same = lookup(name))
-    throw Error(same->name == name ? "user " + quoted(name) + " already exists"
-                                   : "user " + quoted(same->name) + " already exists (names differ in case only: " +
-                                         "sign-in takes either spelling)");
+  if (store_.user(name)) throw Error("user " + quoted(name) + " already exists");
+  for (const store::UserRecord& u : store_.users())
+    if (user_name_key(u.name) == user_name_key(name))
+      throw Error("user " + quoted(u.name) + " already exists, and " + quoted(name) +
+                  " looks like it (names that differ only in case, accents, width or Unicode form are one name: " +
+                  "sign-in takes either spelling)");
   store::UserRecord u;
   u.name = name;
   u.admin = admin;

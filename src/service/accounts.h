@@ -86,7 +86,7 @@ class Accounts {
   // Who a credential names (std::nullopt: nobody). find_by_key refuses nothing: an unknown or
   // malformed key is nullopt.
   std::optional<store::UserRecord> find_by_key(const std::string& api_key) const;
-  // By name: the exact name, else the one name equal to it ignoring ASCII case.
+  // By name: the exact name, else the one name that looks alike (user_name_key).
   std::optional<store::UserRecord> find(const std::string& name) const;
   // The user's password in clear (for token auth); throws clap::Error when it does not decrypt.
   std::string password_of(const store::UserRecord& user) const;
@@ -110,8 +110,12 @@ class Accounts {
 struct PlaySums;  // service/user_data.cpp
 
 // A user by name as everything names one (sign-in, `clapsearch user`, --user of the history
-// commands, ?user= of the API): the exact name, else the one name equal to it ignoring ASCII case.
+// commands, ?user= of the API): the exact name, else the one name that looks alike (user_name_key).
 std::optional<store::UserRecord> find_user(const store::Store& store, const std::string& name);
+// What makes two user names one: case (Latin, Greek, Cyrillic), accents, width and Unicode form
+// folded away. `user add` refuses a name whose key an existing user has; the sign-in failure
+// limit counts a key's spellings together.
+std::string user_name_key(const std::string& name);
 
 class AccountsConnection {
  public:

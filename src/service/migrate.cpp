@@ -95,7 +95,23 @@ std::string user_data_text(const store::UserDataCopy& d) {
 // index's id -> the id it is stored with.
 std::map<int64_t, int64_t> kept_track_ids(const store::Store& rebuilt, const store::Store& live) {
   const std::vector<store::FileState> now = rebuilt.file_states(), before = live.file_states();
+  // New files are numbered above every id the live index's user data names (K6-1): the rebuild
+  // drops the retired tracks but keeps what users keep on them, which a new file given such an
+  // id showed as its own (a star on a deleted song on the next file added).
   int64_t next = 0;
+  {
+    const store::UserDataCopy data = live.export_user_data();
+    const auto above = [&](const store::SongRef& song) { next = std::max(next, song.track_id); };
+    for (const auto* feedback : {&data.stars, &data.ratings})
+      for (const store::FeedbackRecord& f : *feedback)
+        if (f.kind == "song") above(f.song);
+    for (const store::PlayRecord& p : data.plays) above(p.song);
+    for (const store::PlaylistRecord& p : data.playlists)
+      for (const store::SongRef& e : p.entries) above(e);
+    for (const store::PlayQueueRecord& q : data.play_queues)
+      for (const store::SongRef& e : q.entries) above(e);
+    for (const store::BookmarkRecord& b : data.bookmarks) above(b.song);
+  }
   std::map<std::string, int64_t> by_path;
   std::multimap<std::string, int64_t> by_hash;
   for (const store::FileState& f : before) {

@@ -1,5 +1,6 @@
 #include "service/precision_choice.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/text_file.h"
 #include "core/user_dirs.h"
 #include "core/utc_time.h"
 #include "index/identity.h"
@@ -129,12 +131,18 @@ fs::path speed_file(const std::string& key) {
 }
 
 // The table kept for `key`, when it has a time for each precision in `wanted`.
+// A file that is not a regular one of at most kMaxSpeedFileBytes is not a table: a FIFO put there
+// blocked `index` forever at the open, and a link to /dev/zero read gigabytes (P6-1).
+constexpr uint64_t kMaxSpeedFileBytes = 64 << 10;
+
 std::optional<SpeedTable> read_speeds(const fs::path& file, const std::string& key, const std::vector<std::string>& wanted) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  const json j = json::parse(text.str(), nullptr, false);
+  std::string text;
+  try {
+    text = read_text_file(file.string(), "kept precision times", kMaxSpeedFileBytes, TextSource::RegularFile);
+  } catch (const Error&) {
+    return std::nullopt;  // measured again, and the file replaced (keep_speeds)
+  }
+  const json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("key") || j["key"] != key || !j.contains("ms_per_window") ||
       !j["ms_per_window"].is_object())
     return std::nullopt;
@@ -158,9 +166,14 @@ SpeedTable keep_speeds(const fs::path& file, const std::string& key, const Speed
   fs::create_directories(file.parent_path(), ec);
   const fs::path aside = file.string() + ".tmp" + std::to_string(::getpid());
   {
-    std::ofstream out(aside, std::ios::trunc);
-    out << json{{"key", key}, {"measured_at", measured.measured_at}, {"ms_per_window", measured.ms_per_window}}.dump(1) << "\n";
-    if (!out.good()) {
+    // O_EXCL | O_NOFOLLOW: a link planted at the temporary name is not followed (and fails).
+    const int fd = ::open(aside.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return measured;
+    const std::string text =
+        json{{"key", key}, {"measured_at", measured.measured_at}, {"ms_per_window", measured.ms_per_window}}.dump(1) + "\n";
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!written) {
       fs::remove(aside, ec);
       return measured;
     }

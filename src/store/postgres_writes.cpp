@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "store/postgres.h"
 #include "store/postgres_internal.h"
+#include "store/user_data.h"
 #include "store/rows.h"
 
 namespace clap::store {
@@ -25,7 +26,10 @@ void insert_windows(pg::Connection& c, int64_t id, const std::vector<WindowRecor
 
 // The id a new file takes (write_track of a path the index does not hold; Store::wipe says why):
 // the id kept for its path, else one kept for its content hash whose path is no longer a file
-// (the file moved), else one above every kept id and every track's. Under the id lock.
+// (the file moved), else one above every id anything may still name. Under the id lock.
+// One above every id anything may still name (user_data.h highest_named_track_id_sql).
+int64_t next_free_track_id(pg::Connection& c) { return c.query(highest_named_track_id_sql(true)).int64(0, 0) + 1; }
+
 int64_t new_track_id(pg::Connection& c, const Track& t) {
   const std::string free_id = " AND NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = kept_track_ids.id)";
   if (auto r = c.query("SELECT id FROM kept_track_ids WHERE path = $1" + free_id, pg::Params().add(t.path)); r.rows())
@@ -37,7 +41,7 @@ int64_t new_track_id(pg::Connection& c, const Track& t) {
     for (int i = 0; i < r.rows(); ++i)
       if (!std::filesystem::exists(r.text(i, 1), ec)) return r.int64(i, 0);
   }
-  return std::max(max_id(c, "tracks"), max_id(c, "kept_track_ids")) + 1;
+  return next_free_track_id(c);
 }
 
 // The rows of put_track, inside the caller's transaction.
@@ -346,7 +350,7 @@ int64_t PostgresStore::restore_track(int64_t retired_id, const std::string& path
       "'ok', NULL, silent, embedding, indexed_at FROM retired_tracks WHERE id = $1::bigint RETURNING id";
   pg::Params p;
   p.add(retired_id).add(path).add(size).add(mtime_ns).add(ctime_ns);
-  p.add(id_free ? old_id : max_id(*c_, "tracks") + 1);  // its old id, else the next one (see kIdLock)
+  p.add(id_free ? old_id : next_free_track_id(*c_));  // its old id, else a free one (see kIdLock)
   const int64_t id = c_->query("INSERT INTO tracks(id, " + columns + ") SELECT $6::bigint, " + select, p).int64(0, 0);
   c_->query("INSERT INTO windows(id, track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
             "SELECT $3::bigint + ROW_NUMBER() OVER (ORDER BY idx), $1::bigint, idx, start_s, end_s, loudness_dbfs, silent, "

@@ -18,6 +18,7 @@
 #include "store/rows.h"
 #include "store/sqlite.h"
 #include "store/sqlite_internal.h"
+#include "store/user_data.h"
 
 namespace clap::store {
 
@@ -27,8 +28,13 @@ namespace {
 
 // The id a new file takes (put_track of a path the index does not hold; Store::wipe says why):
 // the id kept for its path, else one kept for its content hash whose path is no longer a file
-// (the file moved); 0 = none kept, SQLite numbers it; otherwise, when ids are kept, one above
-// every kept id and every track's.
+// (the file moved); otherwise one above every id anything may still name.
+// One above every id anything may still name (user_data.h highest_named_track_id_sql).
+int64_t next_free_track_id(sqlite3* db) {
+  sql::Stmt s(db, highest_named_track_id_sql(has_retired_tables(db)).c_str());
+  return (s.step() && !s.is_null(0) ? s.int64(0) : 0) + 1;
+}
+
 int64_t new_track_id(sqlite3* db, const Track& t) {
   const char* free_id = "NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = kept_track_ids.id)";
   {
@@ -43,11 +49,7 @@ int64_t new_track_id(sqlite3* db, const Track& t) {
     while (s.step())
       if (!std::filesystem::exists(s.text(1), ec)) return s.int64(0);
   }
-  sql::Stmt s(db, "SELECT MAX(id) FROM kept_track_ids");
-  if (!s.step() || s.is_null(0)) return 0;
-  sql::Stmt top(db, "SELECT COALESCE(MAX(id), 0) FROM tracks");
-  top.step();
-  return std::max(s.int64(0), top.int64(0)) + 1;
+  return next_free_track_id(db);
 }
 
 }  // namespace
@@ -63,7 +65,7 @@ int64_t SqliteStore::put_track(const Track& t, const std::vector<WindowRecord>& 
     find.bind(1, t.path);
     if (find.step()) id = find.int64(0);
   }
-  const int64_t given = id ? id : new_track_id(db_, t);  // 0: SQLite numbers it
+  const int64_t given = id ? id : new_track_id(db_, t);
   if (id) {
     sql::Stmt(db_, "DELETE FROM windows WHERE track_id = ?").bind(1, id).run();
     sql::Stmt(db_, "DELETE FROM track_labels WHERE track_id = ?").bind(1, id).run();
@@ -362,8 +364,7 @@ int64_t SqliteStore::restore_track(int64_t retired_id, const std::string& path, 
                 "date, track_no, status, error, silent, embedding, indexed_at) "
                 "SELECT ?, ?, ?, ?, ?, content_hash, duration_s, title, artist, album, genre, date, track_no, 'ok', NULL, "
                 "silent, embedding, indexed_at FROM retired_tracks WHERE id = ?");
-    if (id_free) s.bind(1, old_id);
-    else s.bind_null(1);
+    s.bind(1, id_free ? old_id : next_free_track_id(db_));  // never an id user data may still name
     s.bind(2, path).bind(3, size).bind(4, mtime_ns).bind(5, ctime_ns).bind(6, retired_id);
     s.run();
   }

@@ -95,4 +95,13 @@ std::string refresh_sql(const SongRefTable& table) {
          ".track_id AND " + differs + ")";
 }
 
+std::string highest_named_track_id_sql(bool with_retired) {
+  std::string sql = "SELECT MAX(m) FROM (SELECT COALESCE(MAX(id), 0) AS m FROM tracks "
+                    "UNION ALL SELECT COALESCE(MAX(id), 0) FROM kept_track_ids";
+  if (with_retired) sql += " UNION ALL SELECT COALESCE(MAX(track_id), 0) FROM retired_tracks";
+  for (const SongRefTable& table : kSongRefTables)
+    sql += std::string(" UNION ALL SELECT COALESCE(MAX(track_id), 0) FROM ") + table.name + " WHERE " + table.songs_only;
+  return sql + ") AS named";
+}
+
 }  // namespace clap::store

@@ -41,4 +41,13 @@ std::string reattach_sql(const SongRefTable& table);
 // One UPDATE bringing attached references' content hash and path up to their track's.
 std::string refresh_sql(const SongRefTable& table);
 
+// One SELECT of the highest track id anything may still name: a track, a kept id (Store::wipe),
+// a retired track (a file gone that may come back), or a user's star, rating, play, playlist,
+// queue or bookmark. A new file takes an id above it (K6-1): a retired track, or a song whose
+// track was deleted or purged, keeps its user data on its id until it is re-attached, and an id
+// given again showed that data on another song (a star on a deleted song appeared on the next
+// file added). `index --rebuild` does the same from the live index's user data (migrate.cpp).
+// `with_retired`: whether the retired_tracks table exists (SQLite makes it on first use).
+std::string highest_named_track_id_sql(bool with_retired);
+
 }  // namespace clap::store

@@ -144,5 +144,36 @@ TEST(KeptTrackIds, ARebuildOfADamagedPostgresqlIndexGivesEachFileItsOldId) {
   expect_marks_kept(url, marks, before.at(music + "/tone0.wav"), before.at(music + "/tone1.wav"), before.at(music + "/tone2.wav"));
 }
 
+// K6-1: a song deleted from the library keeps its user data on its id (until it comes back),
+// but the next file added took that id: SQLite numbered above the tracks left, and `index
+// --rebuild` numbered new files above the ids of the rebuilt and the live tracks only. A star on
+// the deleted song showed on the new one (getStarred2), its plays counted for it.
+TEST(KeptTrackIds, ADeletedSongsIdIsNeverGivenToAnotherFile) {
+  const std::string dir = test::temp_dir() + "/deleted-song-id";
+  const std::string music = make_library(dir), db = dir + "/library.db";
+  std::string out, err;
+  ASSERT_EQ(run("index -q " + q(music) + " --db " + q(db) + model(), &out, &err), 0) << err;
+  const std::map<std::string, int64_t> ids = ids_by_path(db);
+  const int64_t newest = ids.at(music + "/tone2.wav");
+  ASSERT_EQ(newest, 3);
+  const Marks marks = add_marks(db, ids, music);  // tone2 is in the playlist
+  fs::rename(music + "/tone2.wav", dir + "/tone2.wav");
+  ASSERT_EQ(run("index -q " + q(music) + " --db " + q(db), &out, &err), 0) << err;  // retired
+  test::ffmpeg(music + "/new-1.wav", "-f lavfi -i \"sine=f=900:d=2:sample_rate=16000\"");
+  ASSERT_EQ(run("index -q " + q(music) + " --db " + q(db), &out, &err), 0) << err;
+  const int64_t first_new = ids_by_path(db).at(music + "/new-1.wav");
+  EXPECT_GT(first_new, newest);
+  ASSERT_EQ(run("index -q --rebuild " + q(music) + " --db " + q(db), &out, &err), 0) << err;  // drops the retired track
+  EXPECT_EQ(ids_by_path(db).at(music + "/new-1.wav"), first_new);
+  test::ffmpeg(music + "/new-2.wav", "-f lavfi -i \"sine=f=1100:d=2:sample_rate=16000\"");
+  ASSERT_EQ(run("index -q " + q(music) + " --db " + q(db), &out, &err), 0) << err;
+  EXPECT_GT(ids_by_path(db).at(music + "/new-2.wav"), first_new);
+  // The playlist still names tone2 by its id, on no other song; tone2 back, it is tone2's again.
+  fs::rename(dir + "/tone2.wav", music + "/tone2.wav");
+  ASSERT_EQ(run("index -q " + q(music) + " --db " + q(db), &out, &err), 0) << err;
+  expect_marks_kept(db, marks, ids.at(music + "/tone0.wav"), ids.at(music + "/tone1.wav"),
+                    ids_by_path(db).at(music + "/tone2.wav"));
+}
+
 }  // namespace
 }  // namespace clap

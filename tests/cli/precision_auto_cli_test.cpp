@@ -8,6 +8,7 @@
 // migrate carries the choice to PostgreSQL. No assertion depends on how fast a precision was: the
 // choice is checked against the rule applied to the times the index recorded.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -178,6 +179,23 @@ TEST_F(PrecisionAutoCli, FreshIndexesOfOneLibraryChooseAlikeFromThisMachinesKept
   EXPECT_EQ(fast_low["chosen"], expected) << fast_low.dump(1);
   plant(10, 60, 100);
   EXPECT_EQ(fresh("fresh-4")["chosen"], "fp32");
+
+  // P6-1: a FIFO at the kept file blocked `index` forever at its open, and a link to /dev/zero
+  // read it without end (2 GB in 20 s). Neither is a table: the times are measured again and
+  // the file replaced by a regular one.
+  const auto replaced_by_a_table = [&](const char* what) {
+    const fs::file_status st = fs::symlink_status(kept[0]);
+    EXPECT_TRUE(fs::is_regular_file(st)) << what;
+    EXPECT_EQ(json::parse(test::read_file(kept[0].string()))["key"], times["key"]) << what;
+  };
+  fs::remove(kept[0]);
+  ASSERT_EQ(::mkfifo(kept[0].c_str(), 0644), 0);
+  expect_rule_holds(fresh("fresh-fifo"));
+  replaced_by_a_table("a FIFO");
+  fs::remove(kept[0]);
+  fs::create_symlink("/dev/zero", kept[0]);
+  expect_rule_holds(fresh("fresh-dev-zero"));
+  replaced_by_a_table("a link to /dev/zero");
 }
 
 TEST_F(PrecisionAutoCli, AnExplicitPrecisionWinsAndRecordsNoChoice) {

@@ -147,7 +147,9 @@ TEST(UserCli, NamesIgnoreCaseAndKeyLabelsAreBounded) {
   std::string out, err;
   ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("alice's pw"), &out, &err), 0) << err;
   EXPECT_EQ(run("user add ALICE --db " + q(db) + stdin_of("other"), &out, &err), 1);
-  EXPECT_NE(err.find("user 'alice' already exists (names differ in case only"), std::string::npos) << err;
+  EXPECT_NE(err.find("user 'alice' already exists, and 'ALICE' looks like it (names that differ only in case"),
+            std::string::npos)
+      << err;
   ASSERT_EQ(run("user passwd Alice --db " + q(db) + stdin_of("new pw"), &out, &err), 0) << err;
   {
     auto s = store::open_store(db, store::OpenMode::ReadOnly);
@@ -167,6 +169,49 @@ TEST(UserCli, NamesIgnoreCaseAndKeyLabelsAreBounded) {
   EXPECT_EQ(json::parse(out).size(), 0u) << out;
   EXPECT_EQ(run("user revoke alice abc --db " + q(db), &out, &err), 2);
   EXPECT_NE(err.find("abc is not a number"), std::string::npos) << err;
+}
+
+// U6-1: beyond ASCII, names that look alike were two users: an NFC and an NFD "café" (a macOS
+// keyboard's), "Éve" and "éve", fullwidth "Ａlice" beside "alice", each shown alike by
+// `user list`, and sign-in with the other spelling failed. Names with an invisible character
+// (U+034F, a Hangul filler) or another space at an end (U+3000) were let in.
+TEST(UserCli, NamesThatLookAlikeAreOneName) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  const std::string nfc = "caf\u00e9", nfd = "cafe\u0301";
+  ASSERT_EQ(run("user add " + q(nfc) + " --db " + q(db) + stdin_of("pw one"), &out, &err), 0) << err;
+  for (const std::string& alike : {nfd, std::string("CAF\u00c9"), std::string("Cafe")}) {
+    EXPECT_EQ(run("user add " + q(alike) + " --db " + q(db) + stdin_of("pw two"), &out, &err), 1) << alike;
+    EXPECT_NE(err.find("user '" + nfc + "' already exists, and '" + alike + "' looks like it"), std::string::npos) << err;
+  }
+  ASSERT_EQ(run("user add \u00c9ve --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  EXPECT_EQ(run("user add \u00e9ve --db " + q(db) + stdin_of("pw"), &out, &err), 1);
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  EXPECT_EQ(run("user add " + q("\uff21lice") + " --db " + q(db) + stdin_of("pw"), &out, &err), 1);  // fullwidth A
+  ASSERT_EQ(run("user list --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).size(), 3u) << out;
+  {
+    // Each spelling finds the one user (sign-in, --user, ?user=).
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    service::Accounts accounts(*s, db);
+    for (const std::string& spelling : {nfc, nfd, std::string("CAF\u00c9")}) {
+      ASSERT_TRUE(accounts.find(spelling)) << spelling;
+      EXPECT_EQ(accounts.find(spelling)->name, nfc);
+      EXPECT_EQ(accounts.password_of(*accounts.find(spelling)), "pw one");
+    }
+    EXPECT_EQ(accounts.find("\u00c9VE")->name, "\u00c9ve");
+  }
+  for (const std::string& name : {std::string("a\u034Fb"), std::string("x\u115F"), std::string("bob\u3000"), std::string("\u00A0bob"),
+                                  std::string("so\u00ADft")}) {
+    EXPECT_EQ(run("user add " + q(name) + " --db " + q(db) + stdin_of("pw"), &out, &err), 1) << name;
+    EXPECT_NE(err.find("user name"), std::string::npos) << name << ": " << err;
+  }
+  // A name too long is shown cut at a character's start (20 bytes cut a 3-byte euro sign).
+  std::string euros;
+  for (int i = 0; i < 30; ++i) euros += "\u20ac";
+  EXPECT_EQ(run("user add " + q(euros) + " --db " + q(db) + stdin_of("pw"), &out, &err), 1);
+  EXPECT_NE(err.find("user name '" + euros.substr(0, 18) + "'...: longer than 64 bytes"), std::string::npos) << err;
 }
 
 TEST(UserCli, BadInputIsRefusedWithTheReason) {

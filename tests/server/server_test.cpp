@@ -468,6 +468,13 @@ TEST(ServeErrors, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
     EXPECT_TRUE(j.contains("error") && j.contains("detail")) << c.path;
     EXPECT_EQ(r->body.find("/etc/passwd:"), std::string::npos);  // never read
   }
+  // Each text's reason is its own: a NUL is valid UTF-8, and was reported as "not valid UTF-8".
+  for (const auto& [path, reason] : {std::pair<std::string, std::string>{"/api/search?q=a%00b", "q: holds a NUL character"},
+                                     {"/api/search?q=%ff%fe", "q: not valid UTF-8"}}) {
+    auto r = s.client().Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_NE(r->body.find(reason), std::string::npos) << path << ": " << r->body;
+  }
   // Uploads: not audio (415), malformed multipart (400), no file field (400).
   httplib::MultipartFormDataItems text = {{"file", "this is not audio at all", "notes.mp3", "audio/mpeg"}};
   auto r = s.client().Post("/api/like", text);

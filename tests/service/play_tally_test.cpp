@@ -5,6 +5,8 @@
 // again), and a re-index that gives the songs other ids (the plays re-attached).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <sqlite3.h>
 
 #include <string>
@@ -141,7 +143,7 @@ TEST_P(PlayTally, EqualsTheSumFromTheStartAfterEveryChange) {
   s.wipe(identity());
   test::forget_kept_ids(location_);  // an index rebuilt before ids were kept: tracks numbered anew
   const int64_t new_c = put(s, "/m/c.flac", 'c'), new_a = put(s, "/m/a.flac", 'a'), new_b = put(s, "/m/b.flac", 'b');
-  ASSERT_EQ(new_c, a);  // the old ids name other recordings now
+  EXPECT_GT(std::min({new_a, new_b, new_c}), std::max({a, b, c}));  // above every id the plays name (K6-1)
   const auto after = tally(alice);
   expect_same(*after, recount(s, alice), "after the re-index");
   EXPECT_EQ(after->at(new_a).count, recount(s, alice).at(new_a).count);
