@@ -158,7 +158,17 @@ int run_mix(const TasteCliOptions& o) {
   const bool save = !o.no_save;
   if (save && x.store->read_only())
     print_warning("the index " + x.lib->db_path() + " cannot be written: the mixes are not saved as playlists");
-  if (!o.m3u.empty()) std::filesystem::create_directories(o.m3u);
+  if (!o.m3u.empty()) {
+    // The folder itself is made, not a path of them: a typo (/home/ann/Muisc/mixes) is reported,
+    // as `index --db` reports a folder that is not there, instead of a tree made where nobody looks.
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path folder(o.m3u), parent = fs::path(o.m3u).parent_path();
+    if (!parent.empty() && !fs::is_directory(parent, ec))
+      throw InvalidArgument("--m3u " + o.m3u + ": the folder " + parent.string() + " does not exist (make it first)");
+    if (!fs::is_directory(folder, ec) && !fs::create_directory(folder, ec) && !fs::is_directory(folder))
+      throw InvalidArgument("--m3u " + o.m3u + ": cannot make the folder: " + ec.message());
+  }
 
   ojson all = ojson::array();
   for (const store::UserRecord& user : users) {

@@ -139,6 +139,12 @@ TEST(MixCli, MixesStayInTheirClustersWithReasonsAndBecomeTheUsersPlaylists) {
     EXPECT_TRUE(fs::exists(mix["m3u"].get<std::string>())) << mix.dump();
     EXPECT_TRUE(mix.contains("playlist_id"));
   }
+  // A folder whose parent is not there (a typo) is reported, and no path of folders is made.
+  std::string typo_out, typo_err;
+  EXPECT_NE(f.cli("mix --user ann --size 10 --no-save --m3u " + test::quoted(f.dir + "/typo/mixes"), &typo_out, &typo_err), 0);
+  EXPECT_NE(typo_err.find("typo"), std::string::npos) << typo_err;
+  EXPECT_NE(typo_err.find("does not exist"), std::string::npos) << typo_err;
+  EXPECT_FALSE(fs::exists(f.dir + "/typo"));
   // The same mixes again (and with 2 threads): the same bytes; the playlists replaced, not added.
   std::string one, two;
   EXPECT_EQ(f.cli(args + " --json --threads 1", &one), 0);
