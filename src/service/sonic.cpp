@@ -107,7 +107,7 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
   std::vector<char> in_group;
   int64_t n = 0;
   for (int64_t id : group) {
-    const int64_t row = all.find(id);
+    const int64_t row = find_row(all, id);
     if (row < 0) continue;
     parts.insert(parts.end(), all.row(row), all.row(row) + all.dim);
     ++n;
