@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/embedding_rows.h"
 #include "core/error.h"
 #include "search/similar.h"
 
@@ -25,7 +26,7 @@ int run_matrix(const MatrixOptions& o) {
   for (const auto& spec : o.tracks) {
     const store::Track* t = snap->find_track(spec);
     if (!t) throw Error(spec + ": no such track in the index (give track ids or paths of indexed files)");
-    if (emb.find(t->id) < 0) snap->track_embedding(t->id);  // throws the reason it has none
+    if (find_row(emb, t->id) < 0) snap->track_embedding(t->id);  // throws the reason it has none
     subset.push_back(t->id);
   }
   const search::SimilarityMatrix m = search::similarity_matrix(emb, subset);

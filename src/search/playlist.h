@@ -9,6 +9,7 @@
 // playlist on every run, thread count and machine.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <unordered_set>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct RadioOptions {
   // same playlist as over a copy of `tracks` without them, without copying the matrix (205 MB
   // at 100,000 tracks). Must stay alive during the call; nullptr: none.
   const std::unordered_set<int64_t>* left_out = nullptr;
+  // The pool's ranking: the k tracks of `tracks` nearest to the query (seeds and left_out
+  // included), exactly as similar(tracks, 1, query, nullptr, k)[0] ranks them, bit for bit.
+  // The service gives its 8-bit first pass (service::similar_all), which reads a quarter of the
+  // bytes of that float32 scan; empty: the scan itself.
+  std::function<std::vector<Hit>(int64_t k)> nearest;
 };
 
 // A radio around `query` (dim floats; need not be unit length) by maximal marginal relevance:

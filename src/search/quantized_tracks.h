@@ -5,8 +5,8 @@
 // bit for bit; only how many tracks are read depends on the 8 bits.
 //
 // A row x is held as scale·c, c in [-127, 127]^d (scale = max|xⱼ| / 127, rounded to nearest),
-// with its length |x| and err ≥ |x − scale·c|. By Cauchy–Schwarz every query q then has
-// |q·x − scale·(q·c)| ≤ |q|·err; error_bound() adds the float rounding of both dot products.
+// with its length |x| and err ≥ |x − scale·c|; a query q is taken in 24-bit fixed point q̂ (dots).
+// By Cauchy–Schwarz |q·x − q̂·x̂| ≤ |q|·err + |q − q̂|·|x̂|; error_bound() adds the roundings.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -38,10 +38,10 @@ class QuantizedTracks {
   int64_t find(int64_t id) const;                           // row of `id`, or -1
   int64_t memory_bytes() const;
 
-  // Per row i: approx[i] = scale·(q·c), in any summation order (parallel when large).
+  // Per row i: approx[i] = scale·(q̂·c), an exact integer sum scaled once: the same bits on every CPU.
   void dots(const float* query, float* approx) const;
   // A bound on |clap::dot(q, x) − approx[i]| for a query of length q_norm (as computed from
-  // clap::dot(q, q); rounding of both dot products, of q_norm and of the scale included).
+  // clap::dot(q, q); the query's 24 bits, rounding of clap::dot, q_norm and the score included).
   double error_bound(int64_t i, double q_norm) const;
   // |x| as search::similar computes it (sqrt of the double of clap::dot(x, x)).
   double norm(int64_t i) const { return norms_[static_cast<size_t>(i)]; }

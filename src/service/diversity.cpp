@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/deadline.h"
+#include "core/embedding_rows.h"
 #include "core/error.h"
 #include "core/vector_math.h"
 #include "service/duplicates.h"
@@ -44,7 +45,7 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
     const Embeddings read = snap.compressed() ? snap.window_source().track_embeddings(ids) : Embeddings{};
     const Embeddings& emb = snap.compressed() ? read : snap.track_embeddings();
     for (size_t i = 0; i < n; ++i)
-      if (const int64_t r = emb.find(ids[i]); r >= 0) rows[i].assign(emb.row(r), emb.row(r) + emb.dim);
+      if (const int64_t r = find_row(emb, ids[i]); r >= 0) rows[i].assign(emb.row(r), emb.row(r) + emb.dim);
   }
   std::vector<size_t> out;
   std::vector<bool> taken(n, false);

@@ -8,6 +8,7 @@
 
 #include "audio/fingerprint.h"
 #include "core/deadline.h"
+#include "core/embedding_rows.h"
 #include "core/error.h"
 #include "core/vector_math.h"
 
@@ -15,7 +16,7 @@ namespace clap::service {
 namespace {
 
 double cosine_of(const Embeddings& tracks, int64_t a, int64_t b) {
-  const int64_t ra = tracks.find(a), rb = tracks.find(b);
+  const int64_t ra = find_row(tracks, a), rb = find_row(tracks, b);
   if (ra < 0 || rb < 0) return 0;
   return dot(tracks.row(ra), tracks.row(rb), tracks.dim);  // the kernel every printed score comes from
 }
@@ -363,7 +364,7 @@ std::vector<std::vector<int64_t>> copies_among(const LibrarySnapshot& snap, cons
         continue;
       }
     }
-    const int64_t r = all.find(id);
+    const int64_t r = find_row(all, id);
     if (r < 0) continue;  // no embedding (silent, an error): only identical bytes group it
     rows.ids.push_back(id);
     rows.data.insert(rows.data.end(), all.row(r), all.row(r) + all.dim);

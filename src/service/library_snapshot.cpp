@@ -9,6 +9,7 @@
 #include <functional>
 #include <set>
 
+#include "core/embedding_rows.h"
 #include "core/error.h"
 #include "index/crawl.h"
 #include "service/library_internal.h"
@@ -603,7 +604,7 @@ std::vector<float> LibrarySnapshot::track_embedding(int64_t track_id) const {
     }
   } else {
     const Embeddings& e = track_embeddings();
-    const int64_t i = e.find(track_id);
+    const int64_t i = find_row(e, track_id);
     if (i >= 0) return std::vector<float>(e.row(i), e.row(i) + e.dim);
   }
   if (!t) throw Error("no track " + std::to_string(track_id) + " in the index");
@@ -626,7 +627,7 @@ search::TrackFetch LibrarySnapshot::track_fetch() const {
       out.ids.reserve(ids.size());
       out.data.reserve(ids.size() * static_cast<size_t>(all.dim));
       for (int64_t id : ids)
-        if (const int64_t row = all.find(id); row >= 0) {
+        if (const int64_t row = find_row(all, id); row >= 0) {
           out.ids.push_back(id);
           out.data.insert(out.data.end(), all.row(row), all.row(row) + all.dim);
         }

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "core/embedding_rows.h"
 #include "core/error.h"
 #include "search/playlist.h"
 #include "service/filters.h"
@@ -58,7 +59,7 @@ namespace {
 // The cosine of two tracks' embeddings (norms divided out, whatever the store holds); NaN when
 // either has none.
 double track_cosine(const Embeddings& all, int64_t a, int64_t b) {
-  const int64_t ra = all.find(a), rb = all.find(b);
+  const int64_t ra = find_row(all, a), rb = find_row(all, b);
   if (ra < 0 || rb < 0) return std::nan("");
   const float *x = all.row(ra), *y = all.row(rb);
   double dot = 0, xx = 0, yy = 0;
@@ -106,7 +107,7 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
   std::vector<char> in_group;
   int64_t n = 0;
   for (int64_t id : group) {
-    const int64_t row = all.find(id);
+    const int64_t row = find_row(all, id);
     if (row < 0) continue;
     parts.insert(parts.end(), all.row(row), all.row(row) + all.dim);
     ++n;

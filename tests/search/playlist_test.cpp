@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <unordered_set>
 
 #include "core/error.h"
+#include "core/vector_math.h"
 #include "search/similar.h"
 #include "support/golden.h"
 #include "test_util.h"
@@ -133,6 +135,123 @@ TEST(PlaylistRadio, TiesGoToTheSmallerIdAndRunsRepeat) {
   for (size_t i = 0; i < first.size(); ++i) {
     EXPECT_EQ(first[i].id, second[i].id);
     EXPECT_EQ(first[i].score, second[i].score);  // bit for bit
+  }
+}
+
+// The MMR radio as it was written before the lazy update (every pool member brought up to date
+// at every pick, the pool from one float32 scan), kept here as the reference the playlist must
+// equal bit for bit.
+std::vector<Hit> eager_mmr(const Embeddings& tracks, const float* query, const std::vector<int64_t>& seeds,
+                           const RadioOptions& options) {
+  const int dim = tracks.dim;
+  auto norm_of = [dim](const float* x) { return std::sqrt(static_cast<double>(dot(x, x, dim))); };
+  auto cosine = [dim](const float* x, double nx, const float* y, double ny) {
+    return nx > 0 && ny > 0 ? static_cast<double>(dot(x, y, dim)) / (nx * ny) : 0.0;
+  };
+  const double lambda = options.diversity, query_norm = norm_of(query);
+  std::vector<Hit> out;
+  std::vector<int64_t> selected;
+  std::set<int64_t> in_playlist;
+  for (int64_t id : seeds) {
+    if (!in_playlist.insert(id).second) continue;
+    const int64_t row = tracks.find(id);
+    out.push_back({id, cosine(query, query_norm, tracks.row(row), norm_of(tracks.row(row)))});
+    selected.push_back(row);
+  }
+  const int64_t pool_size = options.candidates > 0 ? options.candidates : std::max<int64_t>(200, 20 * options.length);
+  const int64_t left_out = options.left_out ? static_cast<int64_t>(options.left_out->size()) : 0;
+  const auto nearest = similar(tracks, 1, query, nullptr, std::min<int64_t>(tracks.size(), pool_size + out.size() + left_out))[0];
+  std::vector<Hit> pool;
+  for (const Hit& h : nearest)
+    if (!in_playlist.count(h.id) && !(options.left_out && options.left_out->count(h.id)) &&
+        static_cast<int64_t>(pool.size()) < pool_size)
+      pool.push_back(h);
+  std::vector<double> max_sim(pool.size(), -INFINITY);
+  auto account_for = [&](int64_t row) {
+    const double n = norm_of(tracks.row(row));
+    for (size_t c = 0; c < pool.size(); ++c) {
+      const float* y = tracks.row(tracks.find(pool[c].id));
+      max_sim[c] = std::max(max_sim[c], cosine(tracks.row(row), n, y, norm_of(y)));
+    }
+  };
+  for (int64_t row : selected) account_for(row);
+  std::vector<bool> taken(pool.size(), false);
+  while (static_cast<int64_t>(out.size()) < options.length) {
+    int64_t best = -1;
+    double best_score = 0;
+    for (size_t c = 0; c < pool.size(); ++c) {
+      if (taken[c]) continue;
+      const double score = (1.0 - lambda) * pool[c].score - lambda * (std::isinf(max_sim[c]) ? 0.0 : max_sim[c]);
+      if (best < 0 || ranks_before(score, pool[c].id, best_score, pool[best].id)) best = static_cast<int64_t>(c), best_score = score;
+    }
+    if (best < 0) break;
+    taken[best] = true;
+    out.push_back(pool[best]);
+    account_for(tracks.find(pool[best].id));
+  }
+  return out;
+}
+
+void expect_same_playlist(const std::vector<Hit>& got, const std::vector<Hit>& want, const std::string& what) {
+  ASSERT_EQ(ids_of(got), ids_of(want)) << what;
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].score, want[i].score) << what << " at " << i;  // bit for bit
+}
+
+// Clustered tracks with exact copies (equal scores: ties), near-copies, tracks pointing away from
+// the query (negative cosines: a redundancy below 0) and a zero vector.
+Embeddings radio_library(int64_t n, int dim, uint32_t seed) {
+  const auto x = test::random_unit(n + 8, dim, seed);
+  Embeddings e;
+  e.dim = dim;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<float> v(x.begin() + (i % 8) * dim, x.begin() + (i % 8 + 1) * dim);  // 8 centres
+    for (int j = 0; j < dim; ++j) v[j] = v[j] * (i % 3 == 0 ? -0.5f : 1.0f) + 0.6f * x[(8 + i) * dim + j];
+    if (i % 10 == 9) v.assign(e.row(i - 1), e.row(i - 1) + dim);  // an exact copy under another id
+    if (i == 17) v.assign(static_cast<size_t>(dim), 0.0f);
+    add(e, 5 * i + 3, i == 17 ? v : unit(v));
+  }
+  return e;
+}
+
+TEST(PlaylistRadio, LazyUpdatesPickWhatUpdatingEveryCandidatePicks) {
+  const Embeddings e = radio_library(600, 24, 11);
+  const auto queries = test::random_unit(3, 24, 12);
+  int checked = 0;
+  for (int qi = 0; qi < 3; ++qi)
+    for (double diversity : {0.0, 0.1, 0.3, 0.7, 1.0})
+      for (const std::vector<int64_t>& seeds : {std::vector<int64_t>{}, {8}, {48, 3, 8}})
+        for (int64_t length : {1, 5, 40}) {
+          RadioOptions o = radio(length, diversity);
+          o.candidates = length == 40 ? 0 : 90;
+          const std::string what = "query " + std::to_string(qi) + " diversity " + std::to_string(diversity) + " seeds " +
+                                   std::to_string(seeds.size()) + " length " + std::to_string(length);
+          if (static_cast<int64_t>(seeds.size()) > length) continue;
+          expect_same_playlist(mmr_playlist(e, queries.data() + qi * 24, seeds, o), eager_mmr(e, queries.data() + qi * 24, seeds, o), what);
+          ++checked;
+        }
+  EXPECT_GT(checked, 100);
+}
+
+TEST(PlaylistRadio, APoolRankedElsewhereGivesTheSamePlaylist) {
+  const Embeddings e = radio_library(900, 16, 21);
+  const auto q = test::random_unit(1, 16, 22);
+  for (int64_t left : {0, 3, 150, 700}) {
+    std::unordered_set<int64_t> left_out;
+    for (int64_t i = 0; i < left; ++i) left_out.insert(e.ids[(i * 7) % e.size()]);
+    RadioOptions plain = radio(30, 0.3);
+    plain.left_out = &left_out;
+    std::vector<int64_t> asked;
+    RadioOptions ranked = plain;
+    ranked.nearest = [&](int64_t k) {
+      asked.push_back(k);
+      return similar(e, 1, q.data(), nullptr, k)[0];
+    };
+    const auto want = eager_mmr(e, q.data(), {13}, plain);
+    expect_same_playlist(mmr_playlist(e, q.data(), {13}, plain), want, "the scan, " + std::to_string(left) + " left out");
+    expect_same_playlist(mmr_playlist(e, q.data(), {13}, ranked), want, "ranked, " + std::to_string(left) + " left out");
+    ASSERT_FALSE(asked.empty());
+    // Asked for the pool and a margin first, not for every track left out.
+    EXPECT_LE(asked.front(), 600 + 1 + std::min<int64_t>(left, 600));
   }
 }
 

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <random>
 
+#include "core/isa.h"
 #include "core/vector_math.h"
+#include "search/first_pass_kernels.h"
 #include "search/similar.h"
 
 namespace clap::search {
@@ -106,6 +108,48 @@ TEST(QuantizedTracks, BoundHoldsForEveryPairAndIsTight) {
   // Useful, not vacuous: about |residual| of a 512-d unit vector in 8 bits (~0.01).
   EXPECT_LT(mean_bound, 0.02);
   EXPECT_GT(worst_ratio, 0.05);  // the bound is reached to within a small factor
+}
+
+// The first pass's scores are exact integer sums scaled once: every kernel this CPU runs
+// (vpdpbusd of AVX-512 VNNI and AVX-VNNI, vpmaddwd of AVX-512BW and AVX2, plain C++) gives the
+// same bits, for dimensions with and without a tail and queries of any length and scale, and the
+// bound holds for them.
+TEST(QuantizedTracks, EveryKernelGivesTheSameBits) {
+  const std::vector<FirstPassKernel> kernels = first_pass_kernels_here();
+  std::string names;
+  for (FirstPassKernel k : kernels) names += std::string(" ") + first_pass_kernel_name(k);
+  RecordProperty("kernels", names);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int d : {512, 100, 37, 64, 1}) {
+    const Embeddings e = library(300, d, 7, 10 + static_cast<uint32_t>(d));
+    const QuantizedTracks q = quantize(e);
+    for (int t = 0; t < 6; ++t) {
+      std::vector<float> query(static_cast<size_t>(d));
+      for (auto& v : query) v = g(rng) * (t == 1 ? 1e-15f : t == 2 ? 1e15f : 1.0f);  // q·q stays a normal float
+      if (t == 3) query.assign(e.row(t), e.row(t) + d);
+      if (t == 4) std::fill(query.begin(), query.end(), 0.0f);
+      if (t == 5) query[static_cast<size_t>(d / 2)] = 40000.0f;  // one component far above the rest
+      std::vector<float> want(static_cast<size_t>(q.size()));
+      force_first_pass_kernel(FirstPassKernel::Portable);
+      q.dots(query.data(), want.data());
+      for (FirstPassKernel k : kernels) {
+        std::vector<float> got(want.size(), -1.0f);
+        force_first_pass_kernel(k);
+        q.dots(query.data(), got.data());
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+            << first_pass_kernel_name(k) << ", dimension " << d << ", query " << t;
+      }
+      force_first_pass_kernel(std::nullopt);
+      const double q_norm = std::sqrt(static_cast<double>(dot(query.data(), query.data(), d)));
+      for (int64_t i = 0; i < e.size(); ++i)
+        ASSERT_LE(std::fabs(double(dot(query.data(), e.row(i), d)) - want[i]), q.error_bound(i, q_norm))
+            << "dimension " << d << ", query " << t << ", row " << i;
+    }
+  }
+  if (isa_level() == IsaLevel::Avx512) {
+    EXPECT_GE(kernels.size(), 3u) << names;  // portable, avx2 and an AVX-512 one
+  }
 }
 
 TEST(QuantizedTracks, SimilarGivesTheExactHitsReadingFewRows) {
