@@ -223,6 +223,19 @@ std::vector<FileState> PostgresStore::file_states() const {
   return out;
 }
 
+std::vector<FileState> PostgresStore::kept_track_ids() const {
+  std::vector<FileState> out;
+  auto r = c_->query("SELECT id, path, content_hash FROM kept_track_ids WHERE id NOT IN (SELECT id FROM tracks) ORDER BY id");
+  for (int i = 0; i < r.rows(); ++i) {
+    FileState f;
+    f.id = r.int64(i, 0);
+    f.path = r.text(i, 1);
+    f.content_hash = r.text(i, 2);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 std::vector<TrackError> PostgresStore::errors() const {
   std::vector<TrackError> out;
   auto r = c_->query("SELECT path, error FROM tracks WHERE status = 'error' ORDER BY path");
