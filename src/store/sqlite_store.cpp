@@ -495,6 +495,11 @@ void SqliteStore::wipe(const ModelIdentity& identity) {
     // in the Subsonic API, which apps cache).
     sql::exec(db_, "INSERT OR REPLACE INTO kept_track_ids(id, path, content_hash) "
                    "SELECT id, path, COALESCE(content_hash, '') FROM tracks");
+    // And each retired track's (a file deleted, restorable): no new file may take it, and the
+    // file, should it come back, takes it back.
+    if (has_retired_tables(db_))
+      sql::exec(db_, "INSERT OR IGNORE INTO kept_track_ids(id, path, content_hash) "
+                     "SELECT track_id, path, content_hash FROM retired_tracks");
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
                    "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
                    "DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
