@@ -162,8 +162,13 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   // --precision auto: chosen now on an index's first run, or on a run of an index that still holds
   // no track after an earlier one found no audio to choose on (precision_choice.h).
   if (!resolved_settings.choose_precision && stored && (!r.precision || *r.precision == "auto") &&
-      precision_choice_open(*stored) && store && store->counts().tracks == 0)
-    resolved_settings.choose_precision = true;
+      precision_choice_open(*stored) && store) {
+    try {
+      resolved_settings.choose_precision = store->counts().tracks == 0;
+    } catch (const std::exception& e) {
+      if (!damaged(e)) throw;  // counts() reads every table: --rebuild of damaged pages goes on
+    }
+  }
   if (resolved_settings.choose_precision) {
     run.precision_choice = choose_run_precision(r, resolved_settings, resolved, mo);
     mo.audio_precision = resolved_settings.precision;

@@ -173,10 +173,14 @@ nlohmann::json rebuild(const Case& c, std::string* err) {
   auto s = store::open_store(c.db, store::OpenMode::ReadWrite);
   const auto users = s->users();
   EXPECT_EQ(users.size(), 1u);
-  if (users.size() == 1) EXPECT_EQ(users[0].name, "ann");
+  if (users.size() == 1) {
+    EXPECT_EQ(users[0].name, "ann");
+  }
   const auto stars = s->stars(c.user);
   EXPECT_EQ(stars.size(), 1u);
-  if (!stars.empty()) EXPECT_EQ(stars[0].song.track_id, c.before.at(c.music + "/tone0.wav"));
+  if (!stars.empty()) {
+    EXPECT_EQ(stars[0].song.track_id, c.before.at(c.music + "/tone0.wav"));
+  }
   const auto lists = s->playlists(c.user);
   EXPECT_EQ(lists.size(), 1u);
   if (!lists.empty()) {
