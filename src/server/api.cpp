@@ -336,7 +336,7 @@ void Api::status(const httplib::Request&, httplib::Response& res) {
              // Progressive indexing (index/passes.h): windows indexed of the ok tracks' total.
              {"coverage", {{"windows", coverage.windows},
                            {"window_total", coverage.window_total},
-                           {"fraction", json_num(coverage.fraction)},
+                           {"fraction", coverage.fraction},  // as `clapsearch status --json` gives it
                            {"complete_tracks", coverage.complete_tracks},
                            {"first_pass_tracks", coverage.first_pass_tracks}}},
              {"audio_seconds", json_num(st.counts.audio_seconds)},
