@@ -103,6 +103,20 @@ class ProgressPrinter {
   Clock::time_point last_ = Clock::now();
 };
 
+// The rebuild of a damaged index: where the damaged file is kept, and per table the rows carried
+// over ("tracks": track ids), those that could not be read (null: some, not counted) and those left
+// out (their user or list could not be read).
+nlohmann::json salvage_json(const store::Salvage& salvage) {
+  nlohmann::json tables = nlohmann::json::array();
+  for (const store::SalvagedTable& t : salvage.tables)
+    tables.push_back({{"table", t.table},
+                      {"kept", t.kept},
+                      {"unreadable", t.unreadable ? nlohmann::json(*t.unreadable) : nlohmann::json(nullptr)},
+                      {"left_out", t.left_out},
+                      {"missing", t.missing}});
+  return {{"backup", salvage.backup}, {"schema_unreadable", salvage.schema_unreadable}, {"tables", tables}};
+}
+
 nlohmann::json summary_json(const index::IndexSummary& s, const std::string& db, const store::ModelIdentity& id) {
   nlohmann::json failed = nlohmann::json::array();
   for (const auto& e : s.new_errors) failed.push_back({{"path", e.path}, {"reason", e.reason}});
@@ -219,12 +233,17 @@ int run_index(const IndexOptions& o) {
                             {"covered_tracks", run.set.covered_tracks},
                             {"complete", run.set.complete()},
                             {"active", run.switched}};
+    if (run.salvage) j["damaged_index"] = salvage_json(*run.salvage);
+    if (r.plan) j["kept_track_ids"] = run.kept_track_ids;
     std::printf("%s\n", service::json_text(j).c_str());
   }
   if (r.plan) {
     if (!r.quiet)
-      std::fprintf(stderr, "%lld files queued: start `clapsearch worker --db %s` on any machines that reach the audio\n",
-                   static_cast<long long>(summary.planned), terminal_text(run.db_path).c_str());
+      std::fprintf(stderr,
+                   "%lld files queued, %lld track ids kept (a file indexed again takes its old id back): start "
+                   "`clapsearch worker --db %s` on any machines that reach the audio\n",
+                   static_cast<long long>(summary.planned), static_cast<long long>(run.kept_track_ids),
+                   terminal_text(run.db_path).c_str());
     return 0;
   }
   if (run.built_set && !run.switched) return 0;  // the set's build reads no folder
@@ -378,7 +397,8 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_flag("--rebuild", o->request.rebuild,
                 "Discard the index and start over (needed to change windows or precision; another --model is built "
                 "beside the index's model: --switch-when). The new index is built aside and replaces the old one "
-                "whole at the end: readers see the old library until then");
+                "whole at the end: readers see the old library until then. Users, their data and the track ids are "
+                "kept; of a damaged index, all that can still be read (the damaged file is kept beside it)");
   cmd->add_option("--switch-when", o->switch_when,
                   "--model NEW on an index of another model builds NEW's embedding set beside the active one (queries "
                   "keep using it); complete: switch queries to NEW once its set covers every track; now: switch after "

@@ -30,6 +30,7 @@ int run_status(const StatusOptions& o) {
   const service::LibraryStatus st = service::library_status(o.db, exclude_rule());
   const std::string& db_path = st.db_path;
   const store::Counts& c = st.counts;
+  const service::Coverage coverage = service::library_coverage(c);
   const auto& model = st.model;
   const auto& errors = st.errors;
   const auto& roots = st.roots;
@@ -57,10 +58,11 @@ int run_status(const StatusOptions& o) {
                         {"silent_tracks", c.silent_tracks},
                         {"windows", c.windows},
                         {"silent_windows", c.silent_windows},
-                        {"coverage", {{"windows", c.ok_windows},
-                                      {"window_total", c.window_total},
-                                      {"fraction", c.window_total ? double(c.ok_windows) / double(c.window_total) : 1.0},
-                                      {"complete_tracks", c.complete_tracks}}},
+                        {"coverage", {{"windows", coverage.windows},
+                                      {"window_total", coverage.window_total},
+                                      {"fraction", coverage.fraction},
+                                      {"complete_tracks", coverage.complete_tracks},
+                                      {"first_pass_tracks", coverage.first_pass_tracks}}},
                         {"audio_seconds", c.audio_seconds},
                         {"audio_hours", c.audio_seconds / 3600},
                         {"model", m},
@@ -98,11 +100,9 @@ int run_status(const StatusOptions& o) {
   if (c.silent_tracks) std::printf(", of which %lld silent", static_cast<long long>(c.silent_tracks));
   std::printf(")\nwindows   %lld (%lld silent, not searched)\n", static_cast<long long>(c.windows),
               static_cast<long long>(c.silent_windows));
-  if (c.ok_windows < c.window_total)  // progressive indexing under way (index --passes, or stopped)
-    std::printf("coverage  %lld of %lld windows indexed (%.1f%%), %lld of %lld tracks complete: `clapsearch index` continues\n",
-                static_cast<long long>(c.ok_windows), static_cast<long long>(c.window_total),
-                100.0 * double(c.ok_windows) / double(c.window_total), static_cast<long long>(c.complete_tracks),
-                static_cast<long long>(c.ok));
+  if (c.ok > 0)  // how much is embedded: progressive indexing embeds a few windows a track first
+    std::printf("coverage  %s%s\n", service::coverage_text(coverage).c_str(),
+                coverage.complete() ? "" : ": `clapsearch index` continues");
   std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
   std::printf("%s\n", exclude_rule_line(st.excluded).c_str());
   if (c.ok > 0)  // index/speech.h: computed at the end of each index run

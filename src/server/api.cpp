@@ -317,6 +317,7 @@ void Api::status(const httplib::Request&, httplib::Response& res) {
   const store::ModelIdentity& m = snap->identity();
   ojson sets = ojson::array();
   for (const store::EmbeddingSet& e : st.sets) sets.push_back(service::embedding_set_record<ojson>(e));
+  const service::Coverage coverage = service::library_coverage(st.counts);
   send(res, {{"db", st.db_path},
              {"db_bytes", st.db_bytes},
              {"model", m.describe()},
@@ -333,9 +334,11 @@ void Api::status(const httplib::Request&, httplib::Response& res) {
              {"windows", st.counts.windows},
              {"silent_windows", st.counts.silent_windows},
              // Progressive indexing (index/passes.h): windows indexed of the ok tracks' total.
-             {"coverage", {{"windows", st.counts.ok_windows},
-                           {"window_total", st.counts.window_total},
-                           {"complete_tracks", st.counts.complete_tracks}}},
+             {"coverage", {{"windows", coverage.windows},
+                           {"window_total", coverage.window_total},
+                           {"fraction", coverage.fraction},  // as `clapsearch status --json` gives it
+                           {"complete_tracks", coverage.complete_tracks},
+                           {"first_pass_tracks", coverage.first_pass_tracks}}},
              {"audio_seconds", json_num(st.counts.audio_seconds)},
              {"generation", snap->library_generation()},
              {"serving_tracks", snap->tracks().size()},

@@ -235,6 +235,7 @@ ojson track_record(const service::LibrarySnapshot& snap, const store::Track& t) 
           {"error", t.error},
           {"silent", t.silent},
           {"window_count", t.window_count},
+          {"window_total", std::max(t.window_total, t.window_count)},  // "12 of 48 windows" (progressive indexing)
           {"speech", service::speech_record(&t)},
           {"labels", labels},
           {"audio_url", audio_url(t.id)}};

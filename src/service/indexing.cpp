@@ -61,6 +61,25 @@ class StagingFolder {
 };
 }  // namespace
 
+std::string describe_salvage(const store::Salvage& salvage, const std::string& db_path) {
+  std::string text = db_path + ": the index is damaged; a new one is built, and the damaged file is kept as " +
+                     salvage.backup;
+  if (salvage.schema_unreadable) return text + "; its list of tables could not be read, so nothing of it could be kept";
+  text += "; carried over from it:";
+  bool any = false;
+  for (const store::SalvagedTable& t : salvage.tables) {
+    if (t.missing || (t.kept == 0 && t.left_out == 0 && t.unreadable == 0)) continue;
+    any = true;
+    text += "\n  " + (t.table == "tracks" ? std::string("track ids") : t.table == "retired_tracks" ? "retired track ids" : t.table) +
+            " " + std::to_string(t.kept) + " kept";
+    if (!t.unreadable) text += ", some could not be read (how many is not known)";
+    else if (*t.unreadable > 0) text += ", " + std::to_string(*t.unreadable) + " could not be read";
+    if (t.left_out > 0) text += ", " + std::to_string(t.left_out) + " left out (the user or list they belong to could not be read)";
+  }
+  if (!any) text += " nothing (it held no users' data or tracks that could be read)";
+  return text;
+}
+
 IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks, const Notice& warn, LoadedModel* keep) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -99,14 +118,20 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   } catch (const std::exception& e) {
     if (!damaged(e)) throw;
   }
-  const auto replace_damaged = [&] {
-    store.reset();
-    store = store::replace_damaged_index(location, lock);
-    if (warn)
-      warn(run.db_path + (store::is_server_location(location)
-                              ? ": the index's missing tables were created again; it is indexed anew"
-                              : ": the damaged index was discarded; a new one is built"));
+  // A damaged SQLite file is replaced by a new index holding what could be read of its users'
+  // data and track ids; the file itself is kept beside it (store.h: replace_damaged_index).
+  const auto replace_damaged_into = [&](std::unique_ptr<store::Store>& target) {
+    target.reset();
+    store::Salvage salvage;
+    target = store::replace_damaged_index(location, lock, &salvage);
+    if (store::is_server_location(location)) {
+      if (warn) warn(run.db_path + ": the index's missing tables were created again; it is indexed anew");
+      return;
+    }
+    if (warn) warn(describe_salvage(salvage, run.db_path));
+    run.salvage = std::move(salvage);
   };
+  const auto replace_damaged = [&] { replace_damaged_into(store); };
 
   ResolvedSettings resolved_settings = resolve_settings(r, stored);
   index::IndexSettings settings;
@@ -137,8 +162,13 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   // --precision auto: chosen now on an index's first run, or on a run of an index that still holds
   // no track after an earlier one found no audio to choose on (precision_choice.h).
   if (!resolved_settings.choose_precision && stored && (!r.precision || *r.precision == "auto") &&
-      precision_choice_open(*stored) && store && store->counts().tracks == 0)
-    resolved_settings.choose_precision = true;
+      precision_choice_open(*stored) && store) {
+    try {
+      resolved_settings.choose_precision = store->counts().tracks == 0;
+    } catch (const std::exception& e) {
+      if (!damaged(e)) throw;  // counts() reads every table: --rebuild of damaged pages goes on
+    }
+  }
   if (resolved_settings.choose_precision) {
     run.precision_choice = choose_run_precision(r, resolved_settings, resolved, mo);
     mo.audio_precision = resolved_settings.precision;
@@ -206,6 +236,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     // is also the one worker (other workers may help).
     run.summary = index::plan_roots(*store, r.dirs, settings, callbacks);
     run.planned = run.summary.planned;
+    if (r.plan) run.kept_track_ids = static_cast<int64_t>(store->kept_track_ids().size());
     if (!r.plan) {
       WorkerRequest work;
       work.until_done = true;
@@ -231,9 +262,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       // as --rebuild replaces any damaged index, and the new library copied into it.
       if (!store::is_damage(e)) throw;
       store::check_replaceable(location);
-      live.reset();
-      live = store::replace_damaged_index(location, lock);
-      if (warn) warn(run.db_path + ": the damaged index was discarded; a new one is built");
+      replace_damaged_into(live);
       replace_index(*store, *live);
     }
     store.reset();

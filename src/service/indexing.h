@@ -21,6 +21,9 @@ struct IndexRun {
   store::ModelIdentity identity;
   index::IndexSummary summary;
   int64_t planned = 0;  // files queued for workers (a store with a job queue)
+  // With --plan: the track ids kept for the files the workers index again (a --rebuild's), which
+  // each such file takes back (Store::kept_track_ids).
+  int64_t kept_track_ids = 0;
   // The embedding set this run built beside the active one (0: it indexed into the active set),
   // its coverage after the run, and whether it became the active set.
   int64_t built_set = 0;
@@ -28,7 +31,13 @@ struct IndexRun {
   store::EmbeddingSet set;
   bool switched = false;
   std::optional<PrecisionChoice> precision_choice;  // measured by this run (--precision auto, the first run)
+  // A damaged SQLite index this run replaced: what it carried over, where the damaged file is.
+  std::optional<store::Salvage> salvage;
 };
+
+// What a rebuild carried over from a damaged index, for people: where the damaged file is kept,
+// then one line per table with rows kept or rows that could not be read.
+std::string describe_salvage(const store::Salvage& salvage, const std::string& db_path);
 
 // A model kept loaded between runs (a watcher's rescans): loaded by the first run that embeds,
 // used again while the model and its precision stay the same.

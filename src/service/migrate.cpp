@@ -94,7 +94,12 @@ std::string user_data_text(const store::UserDataCopy& d) {
 // id above every id of either index. An id thus never moves to another song. Returns the rebuilt
 // index's id -> the id it is stored with.
 std::map<int64_t, int64_t> kept_track_ids(const store::Store& rebuilt, const store::Store& live) {
-  const std::vector<store::FileState> now = rebuilt.file_states(), before = live.file_states();
+  const std::vector<store::FileState> now = rebuilt.file_states();
+  // The library's tracks, then the ids it keeps for files not indexed since (a damaged index
+  // replaced at the end of the rebuild keeps only those: store.h replace_damaged_index); a
+  // track's path wins over a kept id's.
+  std::vector<store::FileState> before = live.file_states();
+  for (store::FileState& kept : live.kept_track_ids()) before.push_back(std::move(kept));
   // New files are numbered above every id the live index's user data names (K6-1): the rebuild
   // drops the retired tracks but keeps what users keep on them, which a new file given such an
   // id showed as its own (a star on a deleted song on the next file added).

@@ -1,5 +1,6 @@
 #include "service/records.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -78,6 +79,12 @@ namespace {
 double coverage_of(const store::Track* t) {
   return t && t->window_total > t->window_count ? json_num(double(t->window_count) / double(t->window_total)) : 1.0;
 }
+// The result's coverage, also as counts: windows embedded of the track's total ("12 of 48").
+void add_coverage(ojson& j, const store::Track* t) {
+  j["coverage"] = coverage_of(t);
+  j["window_count"] = t ? t->window_count : 0;
+  j["window_total"] = t ? std::max(t->window_total, t->window_count) : 0;
+}
 }  // namespace
 
 ojson speech_record(const store::Track* t) { return t && t->has_speech() ? ojson(json_num(t->speech)) : ojson(nullptr); }
@@ -96,7 +103,7 @@ ojson text_result_record(const LibrarySnapshot& snap, const search::TrackScore& 
   j["mean"] = json_num(r.stats.mean);
   j["max"] = json_num(r.stats.max);
   j["n_windows"] = r.stats.n_windows;
-  j["coverage"] = coverage_of(t);
+  add_coverage(j, t);
   j["speech"] = speech_record(t);
   j["artist"] = t ? t->artist : "";
   j["title"] = t ? t->title : "";
@@ -116,7 +123,7 @@ ojson like_result_record(const LibrarySnapshot& snap, const search::LikeResult& 
   j["combined"] = json_num(r.combined);
   j["votes"] = r.votes;
   j["total_similarity"] = json_num(r.total_similarity);
-  j["coverage"] = coverage_of(t);
+  add_coverage(j, t);
   j["speech"] = speech_record(t);
   j["artist"] = t ? t->artist : "";
   j["title"] = t ? t->title : "";
@@ -151,14 +158,12 @@ ojson analyze_row_record(const LibrarySnapshot& snap, const search::AnalyzeRow& 
 
 ojson similar_result_record(const LibrarySnapshot& snap, const search::Hit& h, size_t rank) {
   const store::Track* t = snap.track(h.id);
-  return {{"rank", rank},
-          {"path", t ? t->path : ""},
-          {"track_id", h.id},
-          {"score", json_num(h.score)},
-          {"coverage", coverage_of(t)},
-          {"speech", speech_record(t)},
-          {"artist", t ? t->artist : ""},
-          {"title", t ? t->title : ""}};
+  ojson j = {{"rank", rank}, {"path", t ? t->path : ""}, {"track_id", h.id}, {"score", json_num(h.score)}};
+  add_coverage(j, t);
+  j["speech"] = speech_record(t);
+  j["artist"] = t ? t->artist : "";
+  j["title"] = t ? t->title : "";
+  return j;
 }
 
 ojson group_hit_record(const GroupHit& h, size_t rank, bool album) {

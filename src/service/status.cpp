@@ -1,8 +1,40 @@
 #include "service/status.h"
 
+#include <algorithm>
+#include <cstdio>
+
+#include "index/passes.h"
 #include "service/filters.h"
 
 namespace clap::service {
+
+// Every pass after the first is the last one (index/passes.h kLastPass): a track that is not
+// complete holds its first pass's windows alone. More passes would need the pass each track has
+// reached, which the index does not record.
+static_assert(index::kLastPass == 2, "a track short of its windows is no longer 'first pass only'");
+
+Coverage library_coverage(const store::Counts& c) {
+  Coverage out;
+  out.windows = c.ok_windows;
+  out.window_total = c.window_total;
+  out.complete_tracks = c.complete_tracks;
+  out.first_pass_tracks = std::max<int64_t>(0, c.ok - c.complete_tracks);
+  out.fraction = c.window_total > 0 ? double(c.ok_windows) / double(c.window_total) : 1.0;
+  return out;
+}
+
+std::string coverage_text(const Coverage& c) {
+  char line[256];
+  if (c.complete())
+    std::snprintf(line, sizeof line, "every window embedded (%lld of %lld); %lld tracks complete",
+                  static_cast<long long>(c.windows), static_cast<long long>(c.window_total),
+                  static_cast<long long>(c.complete_tracks));
+  else
+    std::snprintf(line, sizeof line, "%lld of %lld windows embedded (%.1f%%); %lld tracks complete, %lld first pass only",
+                  static_cast<long long>(c.windows), static_cast<long long>(c.window_total), 100.0 * c.fraction,
+                  static_cast<long long>(c.complete_tracks), static_cast<long long>(c.first_pass_tracks));
+  return line;
+}
 
 LibraryStatus library_status(const std::string& db, const search::Filter& exclude) {
   LibraryStatus s;

@@ -26,6 +26,19 @@ struct LibraryStatus {
   int64_t speech_scored = 0, speech_above_half = 0;
 };
 
+// How much of the library is embedded (progressive indexing, index/passes.h): of the ok tracks,
+// the windows embedded of those planned, the tracks that hold every window, and those that hold
+// only their first pass's (the pass after the first completes a track).
+struct Coverage {
+  int64_t windows = 0, window_total = 0, complete_tracks = 0, first_pass_tracks = 0;
+  double fraction = 1;  // windows / window_total (1 for an empty library)
+  bool complete() const { return windows >= window_total; }
+};
+Coverage library_coverage(const store::Counts& counts);
+// "120 of 480 windows embedded (25.0%); 4 tracks complete, 36 first pass only", or, once every
+// window is: "every window embedded (480 of 480); 40 tracks complete".
+std::string coverage_text(const Coverage& coverage);
+
 // Throws clap::Error when there is no index at `db` (empty = the default library).
 // `exclude`: the music-only rule whose matching tracks are counted (service/filters.h).
 LibraryStatus library_status(const std::string& db, const search::Filter& exclude = {});

@@ -164,6 +164,10 @@ void PostgresStore::wipe(const ModelIdentity& identity) {
   // is a song's id in the Subsonic API, which apps cache).
   c_->exec("INSERT INTO kept_track_ids(id, path, content_hash) SELECT id, path, COALESCE(content_hash, '') FROM tracks "
            "ON CONFLICT (id) DO UPDATE SET path = excluded.path, content_hash = excluded.content_hash");
+  // And each retired track's (a file deleted, restorable): no new file may take it, and the file,
+  // should it come back, takes it back.
+  c_->exec("INSERT INTO kept_track_ids(id, path, content_hash) SELECT track_id, path, content_hash FROM retired_tracks "
+           "ON CONFLICT (id) DO NOTHING");
   c_->exec("DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
            "DELETE FROM track_labels; DELETE FROM fingerprints; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
            "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
@@ -220,6 +224,19 @@ std::vector<FileState> PostgresStore::file_states() const {
   std::vector<FileState> out;
   auto r = c_->query("SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks ORDER BY path");
   for (int i = 0; i < r.rows(); ++i) out.push_back(decode_file_state(r.row(i)));
+  return out;
+}
+
+std::vector<FileState> PostgresStore::kept_track_ids() const {
+  std::vector<FileState> out;
+  auto r = c_->query("SELECT id, path, content_hash FROM kept_track_ids WHERE id NOT IN (SELECT id FROM tracks) ORDER BY id");
+  for (int i = 0; i < r.rows(); ++i) {
+    FileState f;
+    f.id = r.int64(i, 0);
+    f.path = r.text(i, 1);
+    f.content_hash = r.text(i, 2);
+    out.push_back(std::move(f));
+  }
   return out;
 }
 

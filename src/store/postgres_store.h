@@ -70,6 +70,7 @@ class PostgresStore final : public Store {
   std::optional<Track> track(int64_t id) const override;
   std::optional<Track> track_by_path(const std::string& path) const override;
   std::vector<FileState> file_states() const override;
+  std::vector<FileState> kept_track_ids() const override;
   std::vector<TrackError> errors() const override;
   Counts counts() const override;
   int64_t put_track(const Track& track, const std::vector<WindowRecord>& windows, const float* track_embedding) override;

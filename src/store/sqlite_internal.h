@@ -37,6 +37,12 @@ std::string missing_table(sqlite3* db);
 extern const char* const kRetiredTables;
 bool has_retired_tables(sqlite3* db);
 
+// --- the rebuild of a damaged index (sqlite_salvage.cpp) -----------------------------------------
+
+// Copies every user row and track id SQLite can read from the damaged index file `damaged` into
+// the new, empty index `fresh` (store.h: Salvage; `backup` is left to the caller).
+Salvage salvage_user_data(const std::string& damaged, const std::string& fresh);
+
 // --- generations, change stamps, meta rows (sqlite_meta.cpp) -----------------------------------
 
 int64_t bump_generation(sqlite3* db, bool library = true);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -385,15 +386,62 @@ void SqliteStore::check_replaceable(const std::string& path) {
                 "away yourself if it is yours, or give another --db");
 }
 
-SqliteStore SqliteStore::replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock) {
-  if (!lock) lock = std::make_unique<FileLock>(path);  // no other indexer may be using the file
-  check_replaceable(path);
+namespace {
+// A name beside the index for its damaged file that no file has yet:
+// library.db.damaged-20261127T063000Z (-2, -3 ... when one rebuild follows another that second).
+std::string unused_backup_name(const std::string& path) {
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  const std::string base = path + ".damaged-" + stamp;
+  std::error_code ec;
+  std::string name = base;
+  for (int i = 2; fs::exists(name, ec) || fs::exists(name + "-wal", ec) || fs::exists(name + "-journal", ec); ++i)
+    name = base + "-" + std::to_string(i);
+  return name;
+}
+
+void remove_database_files(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
     std::error_code ec;
     fs::remove(path + suffix, ec);
-    if (ec) throw Error(path + suffix + ": cannot remove the damaged index: " + ec.message());
+    if (ec) throw Error(path + suffix + ": cannot remove: " + ec.message());
   }
-  return open(path, /*create=*/true);
+}
+}  // namespace
+
+SqliteStore SqliteStore::replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock, Salvage* salvage) {
+  if (!lock) lock = std::make_unique<FileLock>(path);  // no other indexer may be using the file
+  check_replaceable(path);
+  // The new index is made and filled beside the damaged one, then renamed over it: killed on the
+  // way, the damaged index is where it was (and this file, a killed run's, goes the next time).
+  const std::string fresh = path + ".salvage";
+  remove_database_files(fresh);
+  open(fresh, /*create=*/true);  // the schema; closed again at once
+  Salvage carried = salvage_user_data(path, fresh);
+  // The damaged file is kept: what could not be read may yet be recovered from it by hand
+  // (sqlite3's .recover). Linked under its new name first, so that the index's name is never
+  // without a file; renamed where hard links are not to be had.
+  carried.backup = unused_backup_name(path);
+  if (::link(path.c_str(), carried.backup.c_str()) != 0) {
+    std::error_code ec;
+    fs::rename(path, carried.backup, ec);
+    if (ec) throw Error(path + ": cannot keep the damaged index as " + carried.backup + ": " + ec.message());
+  }
+  for (const char* suffix : {"-wal", "-journal"}) {
+    std::error_code ec;
+    if (fs::exists(path + suffix, ec)) fs::rename(path + suffix, carried.backup + suffix, ec);
+    if (ec) throw Error(path + suffix + ": cannot keep it as " + carried.backup + suffix + ": " + ec.message());
+  }
+  std::error_code ec;
+  fs::remove(path + "-shm", ec);
+  fs::rename(fresh, path, ec);
+  if (ec) throw Error(fresh + ": cannot put the new index in place of the damaged one: " + ec.message());
+  remove_database_files(fresh);
+  if (salvage) *salvage = std::move(carried);
+  return open(path, /*create=*/false);
 }
 
 int64_t SqliteStore::file_bytes() const {
@@ -447,6 +495,11 @@ void SqliteStore::wipe(const ModelIdentity& identity) {
     // in the Subsonic API, which apps cache).
     sql::exec(db_, "INSERT OR REPLACE INTO kept_track_ids(id, path, content_hash) "
                    "SELECT id, path, COALESCE(content_hash, '') FROM tracks");
+    // And each retired track's (a file deleted, restorable): no new file may take it, and the
+    // file, should it come back, takes it back.
+    if (has_retired_tables(db_))
+      sql::exec(db_, "INSERT OR IGNORE INTO kept_track_ids(id, path, content_hash) "
+                     "SELECT track_id, path, content_hash FROM retired_tracks");
     sql::exec(db_, "DELETE FROM track_labels; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
                    "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
                    "DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
@@ -506,6 +559,19 @@ std::vector<FileState> SqliteStore::file_states() const {
   std::vector<FileState> out;
   sql::Stmt s(db_, "SELECT id, path, size, mtime_ns, ctime_ns, content_hash, status FROM tracks ORDER BY path");
   while (s.step()) out.push_back(decode_file_state(s));
+  return out;
+}
+
+std::vector<FileState> SqliteStore::kept_track_ids() const {
+  std::vector<FileState> out;
+  sql::Stmt s(db_, "SELECT id, path, content_hash FROM kept_track_ids WHERE id NOT IN (SELECT id FROM tracks) ORDER BY id");
+  while (s.step()) {
+    FileState f;
+    f.id = s.int64(0);
+    f.path = s.text(1);
+    f.content_hash = s.text(2);
+    out.push_back(std::move(f));
+  }
   return out;
 }
 

@@ -39,7 +39,7 @@ class SqliteStore final : public Store {
   static int current_schema_version();
   // See store.h: check_replaceable and replace_damaged_index.
   static void check_replaceable(const std::string& path);
-  static SqliteStore replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock);
+  static SqliteStore replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock, Salvage* salvage);
 
   SqliteStore(SqliteStore&&) noexcept;
   SqliteStore& operator=(SqliteStore&&) noexcept;
@@ -73,6 +73,7 @@ class SqliteStore final : public Store {
   std::optional<Track> track(int64_t id) const override;
   std::optional<Track> track_by_path(const std::string& path) const override;
   std::vector<FileState> file_states() const override;
+  std::vector<FileState> kept_track_ids() const override;
   std::vector<TrackError> errors() const override;
   Counts counts() const override;
   int64_t put_track(const Track& track, const std::vector<WindowRecord>& windows, const float* track_embedding) override;

@@ -154,14 +154,15 @@ void check_replaceable(const std::string& location) {
   SqliteStore::check_replaceable(location);
 }
 
-std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock) {
+std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock,
+                                             Salvage* salvage) {
   check_replaceable(location);
   if (PostgresStore::is_url(location)) {
     std::unique_ptr<Store> store = PostgresStore::open_completing_schema(location);
     if (!lock) lock = store->lock_indexer();
     return store;
   }
-  return std::make_unique<SqliteStore>(SqliteStore::replace_damaged(location, lock));
+  return std::make_unique<SqliteStore>(SqliteStore::replace_damaged(location, lock, salvage));
 }
 
 namespace {

@@ -458,6 +458,9 @@ class Store {
   virtual std::optional<Track> track(int64_t id) const = 0;
   virtual std::optional<Track> track_by_path(const std::string& path) const = 0;
   virtual std::vector<FileState> file_states() const = 0;  // all tracks, by path
+  // The track ids kept for files indexed again (wipe(), the rebuild of a damaged index) that no
+  // track holds yet, with their path and content hash (id, path, content_hash only), by id.
+  virtual std::vector<FileState> kept_track_ids() const = 0;
   virtual std::vector<TrackError> errors() const = 0;      // tracks with status error, by path
   virtual Counts counts() const = 0;
 
@@ -745,12 +748,36 @@ bool is_damage(const std::exception& e);
 // schema still lists the schema_version and meta tables. Nothing else (another program's
 // database, a file whose header is gone, a PostgreSQL database) is ever replaced.
 void check_replaceable(const std::string& location);
-// `index --rebuild` of a damaged index: removes the SQLite file at `location` (with its -wal,
-// -shm and -journal files) after check_replaceable, and creates a new, empty index there. Holds
-// the indexer lock while it does (taken into `lock` when empty, else the caller's lock on this
-// location). The caller has closed every Store it had open on the file. A PostgreSQL database
-// (whose damage is a missing table) is not replaced: the tables it lacks are created again, none
-// that is there is dropped, and the caller's wipe then empties it (issue 53, M8).
-std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock);
+// What the rebuild of a damaged SQLite index carried over from it (issue 54: "nothing stored is
+// lost - user data least of all"): per table, the rows kept in the new index, and what could not
+// be. `tracks` (and `retired_tracks`) are the track ids kept (kept_track_ids: each file indexed
+// again takes its old id back, so the users' stars, plays and playlists name the same songs).
+struct SalvagedTable {
+  std::string table;
+  int64_t kept = 0;
+  // Rows the damaged file holds that could not be read: 0 when the table read whole; when a part
+  // of it is damaged, the count if the table's rows could still be counted, else nullopt (some).
+  std::optional<int64_t> unreadable = 0;
+  int64_t left_out = 0;  // read, but what they belong to (their user, their playlist) could not be
+  bool missing = false;  // the damaged index has no such table (dropped, or an older schema)
+};
+struct Salvage {
+  std::string backup;  // the damaged file, kept beside the index under this name
+  bool schema_unreadable = false;  // its list of tables could not be read: nothing could be kept
+  std::vector<SalvagedTable> tables;
+};
+
+// `index --rebuild` of a damaged index: a new index at `location` (after check_replaceable) that
+// holds every user row and track id SQLite can still read from the damaged file (table by table,
+// and key range by key range where a whole table does not read), while the damaged file (with
+// its -wal and -journal files) is kept beside it as `location.damaged-YYYYMMDDTHHMMSSZ` (what was
+// carried and where the file went: `salvage`). The new file is built aside and renamed over the
+// damaged one, so an interrupted rebuild leaves the damaged index where it was. Holds the indexer
+// lock while it does (taken into `lock` when empty, else the caller's lock on this location). The
+// caller has closed every Store it had open on the file. A PostgreSQL database (whose damage is a
+// missing table) is not replaced: the tables it lacks are created again, none that is there is
+// dropped, and the caller's wipe then empties it, keeping its users' data (issue 53, M8).
+std::unique_ptr<Store> replace_damaged_index(const std::string& location, std::unique_ptr<IndexerLock>& lock,
+                                             Salvage* salvage = nullptr);
 
 }  // namespace clap::store

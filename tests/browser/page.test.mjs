@@ -468,6 +468,8 @@ await step('library', async () => {
   await page.locator('#library-section').scrollIntoViewIfNeeded();
   const text = await page.locator('#library-status').textContent();
   assert.ok(text.includes(`${status.ok} ok`), `library status shows the ok count: ${text}`);
+  assert.ok(text.includes(`${status.coverage.windows} of ${status.coverage.window_total}`) && text.includes('tracks complete'),
+    `library status says how much is embedded (issue 56): ${text}`);
   assert.equal(await page.locator('#library-folders tbody tr').count(), (status.folders || []).length, 'one row per folder');
   assert.equal(await page.locator('#library-errors tbody tr').count(), (status.error_list || []).length, 'one row per error');
   if (status.error_list && status.error_list.length) {

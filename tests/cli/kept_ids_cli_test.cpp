@@ -116,6 +116,10 @@ TEST(KeptTrackIds, RebuildPlanWorkersGiveEachFileItsOldId) {
   ASSERT_EQ(run("index --rebuild --plan --json " + q(music) + " --db " + q(url) + model(), &out, &err), 0) << err;
   const nlohmann::json plan = nlohmann::json::parse(out);
   EXPECT_EQ(plan["planned"], 3) << out;
+  // The plan says how many ids it keeps for the files indexed again: the three tones', and the
+  // deleted first file's (retired: restorable), which no new file may take.
+  EXPECT_EQ(plan["kept_track_ids"], 4) << out;
+  EXPECT_NE(err.find("3 files queued, 4 track ids kept"), std::string::npos) << err;
   ASSERT_EQ(run("worker --until-done --poll 0.2 --db " + q(url), &out, &err), 0) << err;
 
   const std::map<std::string, int64_t> after = ids_by_path(url);

@@ -123,13 +123,19 @@ TEST(ProgressiveCli, APartlyIndexedLibraryAnswersEveryQuery) {
   EXPECT_EQ(st["windows"], 4 * kTracks);
   EXPECT_EQ(st["window_total"], 23 * kTracks);
   EXPECT_EQ(st["complete_tracks"], 0);
+  EXPECT_EQ(st["first_pass_tracks"], kTracks);
   ASSERT_EQ(cli("status --db " + q(db), &out, &err), 0) << err;
-  EXPECT_NE(out.find("coverage  32 of 184 windows indexed (17.4%), 0 of 8 tracks complete"), std::string::npos) << out;
+  EXPECT_NE(out.find("coverage  32 of 184 windows embedded (17.4%); 0 tracks complete, 8 first pass only"), std::string::npos)
+      << out;
 
   const double coverage = 4.0 / 23.0;
   auto expect_every_track = [&](const nlohmann::json& results, size_t n) {
     ASSERT_EQ(results.size(), n) << results.dump();
-    for (const auto& r : results) EXPECT_NEAR(r["coverage"].get<double>(), coverage, 1e-6) << r.dump();
+    for (const auto& r : results) {
+      EXPECT_NEAR(r["coverage"].get<double>(), coverage, 1e-6) << r.dump();
+      EXPECT_EQ(r["window_count"], 4) << r.dump();  // "4 of 23 windows"
+      EXPECT_EQ(r["window_total"], 23) << r.dump();
+    }
   };
   ASSERT_EQ(cli("search 'a pure tone' -k 0 --json --db " + q(db), &out, &err), 0) << err;
   {

@@ -702,6 +702,46 @@ TEST(ServeLive, SearchesWhileAnotherProcessIndexesSeeNewTracksAndNoErrors) {
   EXPECT_EQ(s.get_json("/api/map")["points"].size(), before + 6);
 }
 
+// Issue 56: a progressive index embeds a few windows a track first. /api/status says how much of
+// the library is embedded (tracks complete and first pass only, windows of those planned), and
+// each track and result how much of it ("4 of 23 windows"), as `clapsearch status` does.
+TEST(ServeApi, StatusAndTracksSayHowMuchIsEmbedded) {
+  const std::string dir = library().dir + "/first-pass";
+  fs::remove_all(dir);
+  ffmpeg(dir + "/music/low.wav", "-f lavfi -i \"sine=f=330:d=60\" -ar 16000");
+  ffmpeg(dir + "/music/high.wav", "-f lavfi -i \"sine=f=990:d=60\" -ar 16000");
+  test::index_library(dir + "/music", dir + "/library.db", model_dir(), "--passes 1");
+  ServerOptions o;
+  o.db = dir + "/library.db";
+  Running s(o);
+  const json st = s.get_json("/api/status");
+  const json& c = st["coverage"];
+  EXPECT_EQ(c["complete_tracks"], 0) << st.dump();
+  EXPECT_EQ(c["first_pass_tracks"], 2) << st.dump();
+  const int windows = c["windows"], total = c["window_total"];  // the first pass's windows of the tracks' all
+  EXPECT_GT(windows, 0) << st.dump();
+  EXPECT_LT(windows, total) << st.dump();
+  EXPECT_NEAR(c["fraction"].get<double>(), double(windows) / double(total), 1e-9);
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("status --json --db '" + o.db + "'", &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out)["coverage"], c) << "the CLI and the route say the same";
+  ASSERT_EQ(test::run_cli("status --db '" + o.db + "'", &out, &err), 0) << err;
+  EXPECT_NE(out.find("coverage  " + std::to_string(windows) + " of " + std::to_string(total) + " windows embedded"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("0 tracks complete, 2 first pass only"), std::string::npos) << out;
+  const json track = s.get_json("/api/tracks/" + std::to_string(s.id_of("low.wav")));
+  // The two tracks are alike in length: each holds half the windows embedded, of half the total.
+  EXPECT_EQ(track["window_count"], windows / 2) << track.dump();
+  EXPECT_EQ(track["window_total"], total / 2) << track.dump();
+  const json found = s.get_json("/api/search?q=tone&k=10");
+  ASSERT_EQ(found["queries"][0]["results"].size(), 2u) << found.dump();
+  for (const json& r : found["queries"][0]["results"]) {
+    EXPECT_EQ(r["window_count"], windows / 2) << r.dump();
+    EXPECT_EQ(r["window_total"], track["window_total"]) << r.dump();
+  }
+}
+
 TEST(ServeLive, AnIndexDeletedAndMadeAgainIsServedNotTheDeletedOne) {
   // Deleting an index and building it again (what one does with a damaged one) left the server
   // reading the deleted file for ever: its connection still had it open, and its generation

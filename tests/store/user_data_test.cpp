@@ -543,10 +543,14 @@ TEST_P(UserData, WipeGivesEachFileIndexedAgainItsOldTrackId) {
   pl.created_at = pl.changed_at = 30;
   pl.entries = {ref(s, a), ref(s, c)};
   const int64_t list = s.put_playlist(pl);
+  // A file deleted (retired: restorable) with the highest id, starred: its id is the song's too.
+  const int64_t gone = put(s, "/m/gone.flac", 'g');
+  s.put_star(song_star(u, ref(s, gone), 11));
+  s.retire_tracks({gone});
 
   s.wipe(identity());
   const int64_t fresh = put(s, "/m/new.flac", 'n');  // new to the library: above every old id
-  EXPECT_GT(fresh, std::max({a, b, c}));
+  EXPECT_GT(fresh, std::max({a, b, c, gone})) << "a new file took the id of a deleted song";
   const int64_t copy = put(s, "/m/copy-of-kept.flac", 'a');  // a's content, but a is still there
   EXPECT_NE(copy, a);
   EXPECT_EQ(put(s, "/m/c.flac", 'c'), c);            // by path
@@ -554,9 +558,11 @@ TEST_P(UserData, WipeGivesEachFileIndexedAgainItsOldTrackId) {
   EXPECT_EQ(put(s, real, 'a'), a);                   // by path, though its copy came first
   EXPECT_GT(put(s, "/m/later.flac", 'l'), std::max(fresh, copy));
 
+  EXPECT_EQ(put(s, "/m/gone.flac", 'g'), gone);  // the deleted file back: its old id
+
   s.reattach_songs();
-  ASSERT_EQ(s.stars(u).size(), 1u);
-  EXPECT_EQ(s.stars(u)[0].song.track_id, b);
+  ASSERT_EQ(s.stars(u).size(), 2u);
+  for (const auto& star : s.stars(u)) EXPECT_EQ(star.song.track_id, star.song.path == "/m/gone.flac" ? gone : b);
   ASSERT_EQ(s.plays(u, 0, 0).size(), 1u);
   EXPECT_EQ(s.plays(u, 0, 0)[0].song.track_id, c);
   const auto kept = s.playlist(list);

@@ -154,7 +154,10 @@ function resultCard(r, opts = {}) {
       h('div', {class: 'who'},
         h('strong', {class: 'title', text: r.title || r.display_path || r.path}),
         r.artist ? h('span', {class: 'artist', text: r.artist}) : null,
-        h('div', {class: 'path muted small', text: r.display_path || r.path})),
+        h('div', {class: 'path muted small', text: r.display_path || r.path}),
+        // Progressive indexing embeds a few windows a track first: its score comes from those.
+        r.window_total > r.window_count
+          ? h('div', {class: 'coverage muted small', text: `${r.window_count} of ${r.window_total} windows indexed so far`}) : null),
       h('div', {class: 'scorebox'},
         h('span', {class: 'score', title: 'score', text: fmtScore(r.score)}),
         labelBadge(r.label),
@@ -695,6 +698,13 @@ function precisionText(s) {
   return `${c.chosen}, chosen on this machine from ${c.windows} windows of ${c.tracks} tracks. ${rows.join('; ')}`;
 }
 
+// How much of the library is embedded (the words of `clapsearch status`).
+function coverageText(c) {
+  if (c.windows >= c.window_total) return `every window embedded (${c.windows} of ${c.window_total}); ${c.complete_tracks} tracks complete`;
+  return `${c.windows} of ${c.window_total} windows embedded (${(100 * c.fraction).toFixed(1)}%); ${c.complete_tracks} tracks complete, ` +
+    `${c.first_pass_tracks} first pass only (indexing continues)`;
+}
+
 async function loadLibrary() {
   try {
     const s = await api('status');
@@ -702,8 +712,7 @@ async function loadLibrary() {
     const rows = [['Database', s.db], ['Model', model], ['Windows', `${s.window_s} s long, every ${s.hop_s} s; ${s.dim}-d embeddings`],
       ...(s.precision ? [['Precision', precisionText(s)]] : []),
       ['Tracks', `${s.tracks} (${s.ok} ok, ${s.errors} ${s.errors === 1 ? 'error' : 'errors'}, ${s.silent_tracks} silent)`], ['Windows stored', s.windows],
-      ...(s.coverage && s.coverage.windows < s.coverage.window_total
-        ? [['Coverage', `${(100 * s.coverage.windows / s.coverage.window_total).toFixed(1)}% of the windows indexed, ${s.coverage.complete_tracks} of ${s.ok} tracks complete (indexing continues)`]] : []),
+      ...(s.coverage && s.ok > 0 ? [['Coverage', coverageText(s.coverage)]] : []),
       ['Audio', fmtHours(s.audio_seconds)], ['Folders indexed', (s.roots || []).join(', ') || '–'], ['Generation', s.generation]];
     $('#library-status').replaceChildren(h('dl', {class: 'facts'}, rows.map(([k, v]) => [h('dt', {text: k}), h('dd', {dataset: {field: k}, text: v ?? '–'})])));
     $('#summary').textContent = `${s.ok} tracks, ${fmtHours(s.audio_seconds)} of audio`;
