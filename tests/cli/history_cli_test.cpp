@@ -274,3 +274,44 @@ TEST(HistoryCli, TwoImportsOfOneFileAtOnceKeepEachPlayOnce) {
 
 }  // namespace
 }  // namespace clap
+
+namespace clap {
+namespace {
+
+// Hostile pass 5 (H5-5): four beets imports of one file at once kept 16 plays instead of 4. Beets
+// plays are not under the unique rule (beets adds several plays at one second on purpose), and
+// each run read the counts kept before any wrote. The counts are now read inside the write
+// (Store::add_new_plays), in SQLite and in PostgreSQL.
+TEST(HistoryCli, BeetsImportsAtOnceAddTheCountsOnce) {
+  const std::string dir = test::temp_dir();
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=330:d=2:sample_rate=16000\" -metadata artist=Queen -metadata title=Hello");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + " --quiet --model " + q(test::case_dir("tiny-unfused")), &out, &err), 0)
+      << err;
+  ASSERT_EQ(run("user add ann --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  // One song with 3 plays and a skip; many songs the library does not have, so that each run
+  // spends a while resolving between reading the counts kept and writing (before the fix).
+  std::string lines = R"({"path": ")" + music + R"(/a.flac", "play_count": 3, "skip_count": 1})" "\n";
+  for (int i = 0; i < 20000; ++i)
+    lines += R"({"artist": "Nobody", "title": "Song )" + std::to_string(i) + R"(", "play_count": 2})" "\n";
+  const std::string file = write(dir + "/beets.jsonl", lines);
+  const auto four_at_once = [&](const std::string& where, const std::string& env) {
+    const std::string one = "HF_HUB_OFFLINE=1 " + env + " " + test::cli_command() + " history import " + q(file) +
+                            " --format beets --user ann" + where + " >/dev/null";
+    EXPECT_EQ(test::run_command("sh -c " + q(one + " & " + one + " & " + one + " & " + one + " & wait")), 0);
+    const json s = run_json("history --json --user ann" + where, env);
+    EXPECT_EQ(s["by_source"]["beets"]["plays"], 4) << s;  // 3 plays and 1 skip, once
+    EXPECT_EQ(s["by_source"]["beets"]["skips"], 1) << s;
+  };
+  four_at_once(" --db " + q(db), "");
+
+  const std::string url = test::PostgresServer::shared().create_database();
+  const std::string env = "XDG_DATA_HOME=" + q(dir + "/data");
+  ASSERT_EQ(run_json("history forget --user ann --json --db " + q(db))["plays"], 4);
+  ASSERT_EQ(run("migrate --quiet --to " + q(url) + " --from " + q(db), &out, &err, env), 0) << err;
+  four_at_once(" --db " + q(url), env);
+}
+
+}  // namespace
+}  // namespace clap
