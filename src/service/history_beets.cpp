@@ -11,9 +11,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/zip_directory.h"
 #include "core/error.h"
 #include "core/text_file.h"
 #include "service/history.h"
+#include "service/history_files.h"
 #include "service/song_resolver.h"
 #include "service/user_data.h"
 
@@ -147,6 +149,8 @@ std::string string_of(const nlohmann::json& j, const char* key, const std::strin
 
 std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
   const std::string text = read_text_file(path, "beets statistics", uint64_t{1} << 30, TextSource::FileOrStream);
+  check_history_format(path, text, ZipDirectory::looks_like_zip({reinterpret_cast<const uint8_t*>(text.data()), text.size()}),
+                       "beets");
   std::vector<BeetsTrackStats> out;
   size_t line = 0;
   for (size_t pos = 0; pos < text.size();) {
