@@ -212,6 +212,9 @@ void open_audio(const std::string& path, Origin origin, OpenedAudio& o) {
   const AVCodec* codec = nullptr;
   o.idx = best_audio_stream(path, o.fmt.p, &codec);
   o.stream = o.fmt.p->streams[o.idx];
+  const AVCodecParameters* par = o.stream->codecpar;
+  check_source_format(path, par->sample_rate, par->ch_layout.nb_channels,
+                      std::max(par->bits_per_raw_sample, par->bits_per_coded_sample), "the header");
   for (unsigned i = 0; i < o.fmt.p->nb_streams; ++i)
     if (int(i) != o.idx) o.fmt.p->streams[i]->discard = AVDISCARD_ALL;
   o.dec.p = avcodec_alloc_context3(codec);
@@ -262,7 +265,7 @@ using detail::FormatHolder;
 using detail::FrameHolder;
 using detail::g_span_decodes;
 using detail::g_whole_decodes;
-using detail::kMinSourceRate;
+using detail::check_source_format;
 using detail::MonoResampler;
 using detail::open_audio;
 using detail::open_input;
@@ -322,9 +325,7 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
       if (f->nb_samples > 0 && f->sample_rate > 0 && ch > 0 && ch <= 64) {
         // Resampling up from a few Hz costs the resampler memory in proportion to the ratio
         // (2 Hz: 0.5 GB for an 8 KB file, found by fuzz_audio); no audio is sampled that slowly.
-        if (f->sample_rate < kMinSourceRate)
-          fail(path, "sample rate " + std::to_string(f->sample_rate) + " Hz is below " + std::to_string(kMinSourceRate) +
-                         " Hz: not audio (a damaged header?)");
+        check_source_format(path, f->sample_rate, ch, 0, "a decoded frame");
         if (frames++ == 0) {
           info.source_rate = f->sample_rate;
           info.source_channels = ch;
@@ -402,6 +403,9 @@ StreamFormat read_format(const std::string& path) {
   open_input(path, fmt, true);
   const int idx = best_audio_stream(path, fmt.p, nullptr);
   const AVCodecParameters* par = fmt.p->streams[idx]->codecpar;
+  // Duplicates weigh copies by these: a header claiming 1 GHz must not make the best copy.
+  check_source_format(path, par->sample_rate, par->ch_layout.nb_channels,
+                      std::max(par->bits_per_raw_sample, par->bits_per_coded_sample), "the header");
   StreamFormat f;
   f.codec = avcodec_get_name(par->codec_id);
   f.container = fmt.p->iformat && fmt.p->iformat->name ? fmt.p->iformat->name : "";

@@ -16,14 +16,12 @@ extern "C" {
 #include <string>
 
 #include "audio/decode.h"
+#include "audio/ffmpeg_input.h"
 #include "core/error.h"
 
 namespace clap::audio::detail {
 
 [[noreturn]] inline void fail(const std::string& path, const std::string& reason) { throw Error(path + ": " + reason); }
-
-// The lowest source sample rate accepted (telephone audio is 8000 Hz; some old formats use 4000).
-constexpr int kMinSourceRate = 1000;
 
 // RAII holders.
 struct FormatHolder {

@@ -16,6 +16,19 @@ extern "C" {
 
 namespace clap::audio::detail {
 
+void check_source_format(const std::string& name, int sample_rate, int channels, int bits_per_sample, const char* what) {
+  const auto refuse = [&](const std::string& why) { throw Error(name + ": " + why + ": not audio (a damaged header?)"); };
+  const std::string of = std::string(" (") + what + ")";
+  if (sample_rate > 0 && sample_rate < kMinSourceRate)
+    refuse("sample rate " + std::to_string(sample_rate) + " Hz is below " + std::to_string(kMinSourceRate) + " Hz" + of);
+  if (sample_rate > kMaxSourceRate)
+    refuse("sample rate " + std::to_string(sample_rate) + " Hz is above " + std::to_string(kMaxSourceRate) + " Hz" + of);
+  if (channels > kMaxSourceChannels)
+    refuse(std::to_string(channels) + " channels, more than " + std::to_string(kMaxSourceChannels) + of);
+  if (bits_per_sample > kMaxSourceBits)
+    refuse(std::to_string(bits_per_sample) + " bits per sample, more than " + std::to_string(kMaxSourceBits) + of);
+}
+
 namespace {
 int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) { return AVERROR(EPERM); }
 }  // namespace

@@ -43,6 +43,22 @@ std::string av_error(int code);
 std::string last_ffmpeg_message();
 void clear_ffmpeg_message();
 
+// The source formats a decoder takes, one bound for every path that decodes (the whole decode,
+// the span decoder, the format read for duplicates, transcoding for the server): a header beyond
+// them is damaged or hostile, and is refused naming the file, not decoded into a wrong answer.
+// Rates: telephone audio is 8000 Hz (some old formats 4000); resampling up from a few Hz costs
+// memory in proportion to the ratio (2 Hz: 0.5 GB for an 8 KB file, fuzz_audio). The highest
+// real source is DSD512, which FFmpeg's DSF reader gives as PCM at 2,822,400 Hz (DSD rate / 8).
+inline constexpr int kMinSourceRate = 1000;
+inline constexpr int kMaxSourceRate = 3'000'000;
+// Channels: 22.2 surround is 24; the whole decode has always taken up to 64.
+inline constexpr int kMaxSourceChannels = 64;
+// Bits per sample as a header states them (0: not stated): PCM goes to 64 (doubles).
+inline constexpr int kMaxSourceBits = 64;
+// Throws clap::Error "<name>: <what is wrong> (a damaged header?)" for parameters out of those
+// bounds; `what` says whose they are ("the header", "a decoded frame").
+void check_source_format(const std::string& name, int sample_rate, int channels, int bits_per_sample, const char* what);
+
 // The demuxers an input read through a descriptor may be opened with: audio containers that
 // read their one input and nothing else. Not on the list, among others: hls, dash, concat,
 // image2, subfile, ffmetadata, tee, and every demuxer of text, images or playlists.

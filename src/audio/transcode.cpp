@@ -23,6 +23,7 @@ extern "C" {
 namespace clap::audio {
 
 using detail::av_error;
+using detail::check_source_format;
 
 int transcode_kbps(TranscodeFormat format, int kbps) {
   if (format == TranscodeFormat::Mp3) return kbps <= 0 ? kDefaultMp3Kbps : std::clamp(kbps, 32, 320);
@@ -141,6 +142,9 @@ struct Transcoder::Impl {
     const AVCodec* codec = nullptr;
     stream_ = av_find_best_stream(in, AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
     if (stream_ < 0 || !codec) fail("no audio stream that can be decoded");
+    const AVCodecParameters* par = in->streams[stream_]->codecpar;
+    check_source_format(name_, par->sample_rate, par->ch_layout.nb_channels,
+                        std::max(par->bits_per_raw_sample, par->bits_per_coded_sample), "the header");
     dec_.reset(avcodec_alloc_context3(codec));
     if (!dec_) fail("out of memory");
     if (avcodec_parameters_to_context(dec_.get(), in->streams[stream_]->codecpar) < 0) fail("bad codec parameters");

@@ -105,6 +105,28 @@ CLI::Validator number_at_least(double floor, bool strict, const std::string& wha
 }
 }  // namespace
 
+// A number from `lo` to `hi` (both included), in the form of the checks above.
+CLI::Validator number_between(double lo, double hi, const std::string& unit) {
+  const auto text = [](double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", x);
+    return std::string(b);
+  };
+  const std::string range = "between " + text(lo) + " and " + text(hi) + (unit.empty() ? "" : " " + unit);
+  return CLI::Validator(
+      [=](std::string& v) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
+        if (v.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
+        if (v.empty() || end == v.c_str()) return shown + " is not a number";
+        if (*end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
+        if (!(x >= lo && x <= hi)) return "must be " + range + ", got " + shown;
+        return "";
+      },
+      "NUMBER " + text(lo) + ".." + text(hi), "number " + range);
+}
+
 CLI::Validator non_negative() { return number_at_least(0, false, "0 or more"); }
 CLI::Validator positive() { return number_at_least(0, true, "more than 0"); }
 
@@ -371,7 +393,7 @@ void add_diversity_option(CLI::App* cmd, double& diversity) {
   cmd->add_option("--diversity", diversity,
                   "0..1: maximal marginal relevance over track embeddings (0 = the ranking's order), copies of one recording "
                   "listed once, copies of the query's own tracks not at all")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(number_between(0, 1))
       ->type_name("X");
 }
 

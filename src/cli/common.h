@@ -61,6 +61,8 @@ extern const char* const kModelHelp;
 CLI::Validator non_negative();
 CLI::Validator positive();
 CLI::Validator cosine();  // a similarity threshold: between -1 and 1
+// "must be between LO and HI [UNIT], got X": the form of every number check (--diversity, --half-life).
+CLI::Validator number_between(double lo, double hi, const std::string& unit = "");
 
 // Prints a message on stderr as "clapsearch: <message>" (notes) or as-is (warnings).
 void print_note(const std::string& message);

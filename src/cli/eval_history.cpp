@@ -87,11 +87,15 @@ void add_eval_history_options(CLI::App* cmd, Action& action) {
       ->check(positive());
   cmd->add_option("--mixes", o->eval.mix.mixes, "Mixes made (as clapsearch mix)")->default_val(6)->check(positive());
   cmd->add_option("--size", o->eval.mix.size, "Songs per mix and per list (the K of hit rate@K)")->default_val(50)->check(positive());
-  cmd->add_option("--discovery", o->eval.mix.discovery, "Share of songs never played in a mix, 0..1")->default_val(0.3);
+  cmd->add_option("--discovery", o->eval.mix.discovery, "Share of songs never played in a mix, 0..1")
+      ->default_val(0.3)
+      ->check(number_between(0, 1));
   cmd->add_option("--per-artist", o->eval.mix.per_artist, "At most N songs per artist in a mix (0: no cap)")
       ->default_val(3)
       ->check(non_negative());
-  cmd->add_option("--half-life", o->eval.taste.half_life_days, "Days after which a play counts half")->default_val(90)->check(positive());
+  cmd->add_option("--half-life", o->eval.taste.half_life_days, "Days after which a play counts half")
+      ->default_val(90)
+      ->check(number_between(service::kMinHalfLifeDays, service::kMaxHalfLifeDays, "days"));
   cmd->add_flag("--json", o->json,
                 "One JSON object: cutoff, train_plays, heldout_songs, centres, rows [{name, listed, hits, hit_rate, novelty, diversity}]");
   add_library_options(cmd, o->lib);

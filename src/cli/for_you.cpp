@@ -239,7 +239,7 @@ void add_taste_options(CLI::App* cmd, TasteCliOptions& o) {
   cmd->add_option("--user", o.user, "Whose history (default: the index's only user; required when there are several)");
   cmd->add_option("--half-life", o.taste.half_life_days, "Days after which a play counts half (recent plays weigh more)")
       ->default_val(90)
-      ->check(positive());
+      ->check(number_between(service::kMinHalfLifeDays, service::kMaxHalfLifeDays, "days"));
   cmd->add_option("--max-centres", o.taste.max_centres, "At most this many taste centres (the history decides how many)")
       ->default_val(8)
       ->check(positive());
@@ -274,12 +274,16 @@ void add_mix_command(CLI::App& app, Action& action) {
   cmd->add_flag("--all-users", o->all_users, "Mixes for every user of the index (what the nightly timer runs)");
   cmd->add_option("--mixes", o->mix.mixes, "At most this many mixes (one per taste centre)")->default_val(6)->check(positive());
   cmd->add_option("--size", o->mix.size, "Songs per mix")->default_val(50)->check(positive());
-  cmd->add_option("--discovery", o->mix.discovery, "Share of songs you never played, 0..1")->default_val(0.3);
+  cmd->add_option("--discovery", o->mix.discovery, "Share of songs you never played, 0..1")
+      ->default_val(0.3)
+      ->check(number_between(0, 1));
   cmd->add_option("--not-played-days", o->mix.not_played_days, "Leave out songs played in the last N days (0: none)")
       ->default_val(3)
       ->check(non_negative());
   cmd->add_option("--per-artist", o->mix.per_artist, "At most N songs per artist in a mix (0: no cap)")->default_val(3)->check(non_negative());
-  cmd->add_option("--diversity", o->mix.diversity, "How much a mix avoids similar songs in a row, 0..1")->default_val(0.3);
+  cmd->add_option("--diversity", o->mix.diversity, "How much a mix avoids similar songs in a row, 0..1")
+      ->default_val(0.3)
+      ->check(number_between(0, 1));
   cmd->add_option("--m3u", o->m3u, "Also write each mix as an M3U8 file into this folder (\"Mix 1 · LABEL.m3u8\")");
   cmd->add_flag("--no-save", o->no_save, "Do not save the mixes as the user's playlists in the index");
   cmd->add_flag("--json", o->json, "One JSON object: user, mixes [{name, centre, label, playlist_id, tracks [{path, known, reason, ...}]}]");

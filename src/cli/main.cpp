@@ -167,6 +167,39 @@ static std::string wrong_command_word(const CLI::App& app, int argc, char** argv
   return "";
 }
 
+// CLI11 (2.1) gives an option that takes a value the next word whatever it is: `eval --history
+// --db X` read the history from a file named "--db" and then called X an unknown command
+// (hostile pass 5, H5-10). A value that is an option of the command (or of a command above it)
+// is that mistake in every command: named here, before parsing. A value that starts with '-' on
+// purpose is written --option=VALUE. Returns the message ("" when no option lacks its value).
+static std::string option_without_value(const CLI::App& app, int argc, char** argv) {
+  std::vector<const CLI::App*> levels{&app};
+  const auto known = [&](const std::string& word) -> const CLI::Option* {
+    if (word.size() < 2 || word[0] != '-') return nullptr;
+    const std::string name = word.substr(0, word.find('='));
+    for (const CLI::App* level : levels)
+      if (const CLI::Option* o = level->get_option_no_throw(name)) return o;
+    return nullptr;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return "";
+    std::vector<const CLI::App*> subs = levels.back()->get_subcommands([](const CLI::App*) { return true; });
+    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
+    if (sub != subs.end()) {
+      levels.push_back(*sub);
+      continue;
+    }
+    const CLI::Option* o = known(arg);
+    if (!o || arg.find('=') != std::string::npos || o->get_expected_min() <= 0 || i + 1 >= argc) continue;
+    if (known(argv[i + 1]))
+      return arg + " needs a value, and '" + std::string(argv[i + 1]) + "' after it is an option (a value that starts with " +
+             "'-' is written " + arg + "=VALUE)";
+    ++i;  // its value
+  }
+  return "";
+}
+
 static void add_commands(CLI::App& app, clap::cli::Action& action) {
   using namespace clap::cli;
   struct Group {
@@ -233,6 +266,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     app.get_config_ptr()->default_str("")->required(false);
+  }
+  if (const std::string missing = option_without_value(app, argc, argv); !missing.empty()) {
+    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(missing).c_str());
+    return 2;
   }
   try {
     app.parse(argc, argv);

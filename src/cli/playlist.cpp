@@ -160,7 +160,7 @@ void add_playlist_command(CLI::App& app, Action& action) {
   cmd->add_option("--text,-t", o->texts, "A description (\"warm lo-fi guitar\"); repeatable")->allow_extra_args(false);
   cmd->add_option("--diversity", o->diversity, "0 = the nearest tracks to the query, up to 1 = as varied as possible")
       ->default_val(0.3)
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_between(0, 1));
   add_seed_options(cmd, o->negatives, /*seeds=*/false, /*texts=*/false, /*mix_seed=*/false);
   add_rule_options(cmd, o->rules);
   add_output_options(cmd, o->out, 25, "Tracks in the playlist, seeds included");

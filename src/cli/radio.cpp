@@ -290,7 +290,7 @@ void add_radio_command(CLI::App& app, Action& action) {
       ->check(non_negative());
   cmd->add_option("--diversity", o->diversity, "0 = the nearest tracks, up to 1 = as varied as possible (as playlist's)")
       ->default_val(0.3)
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_between(0, 1));
   cmd->add_flag("--for-me", o->for_me,
                 "The radio for you: follow the taste centre nearest the song playing (clapsearch taste) and leave the "
                 "neighbourhood of songs skipped in this session");

@@ -73,7 +73,7 @@ void Api::taste(const httplib::Request& req, httplib::Response& res) {
   service::TasteOptions options;
   options.nearest = int_param(req, "nearest", 10, 0, 100);
   options.max_centres = int_param(req, "max_centres", 8, 1, 16);
-  options.half_life_days = num_param(req, "half_life", 90, 1, 36500);
+  options.half_life_days = num_param(req, "half_life", 90, service::kMinHalfLifeDays, service::kMaxHalfLifeDays);
   const auto snap = lib().snapshot();
   options.rules = music_only({}, req, options_.exclude, *snap);
   const service::UserTaste u = for_user([&] {

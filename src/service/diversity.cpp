@@ -1,6 +1,7 @@
 #include "service/diversity.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <set>
@@ -23,7 +24,11 @@ std::string short_list_note(size_t listed, int64_t k) {
 }
 
 void check_diversity(double d) {
-  if (!(d >= 0 && d <= 1)) throw InvalidArgument("diversity: must be a number from 0 (pure relevance) to 1");
+  if (!(d >= 0 && d <= 1)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", d);
+    throw InvalidArgument(std::string("--diversity: must be between 0 (pure relevance) and 1, got ") + got);
+  }
 }
 
 std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vector<int64_t>& ids,

@@ -11,9 +11,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/zip_directory.h"
 #include "core/error.h"
 #include "core/text_file.h"
 #include "service/history.h"
+#include "service/history_files.h"
 #include "service/song_resolver.h"
 #include "service/user_data.h"
 
@@ -36,20 +38,7 @@ BeetsImport import_beets_stats(store::Store& store, const std::vector<store::Tra
                                const std::vector<BeetsTrackStats>& stats, int64_t now) {
   BeetsImport report;
   const SongIndex songs(tracks);
-  // The beets plays and skips kept per song.
-  std::map<std::string, std::pair<int64_t, int64_t>> kept;
-  constexpr size_t kPage = 50000;
-  for (auto page = store.plays(user_id, 0, kPage); !page.empty(); page = store.plays(user_id, page.back().id, kPage))
-    for (const store::PlayRecord& p : page)
-      if (p.source == "beets") {
-        auto& [plays, skips] = kept[song_identity(p.song)];
-        ++(p.skipped ? skips : plays);
-      }
-  std::map<int64_t, int> ratings;  // track id -> the user's rating now
-  for (const store::FeedbackRecord& f : store.ratings(user_id))
-    if (f.kind == "song") ratings[f.song.track_id] = f.rating;
-
-  std::vector<store::PlayRecord> fresh;
+  std::vector<std::pair<const BeetsTrackStats*, store::SongRef>> found;
   for (const BeetsTrackStats& t : stats) {
     if (t.play_count < 0 || t.skip_count < 0)
       throw Error((t.path.empty() ? t.artist + " - " + t.title : t.path) + ": a negative play or skip count");
@@ -66,46 +55,63 @@ BeetsImport import_beets_stats(store::Store& store, const std::vector<store::Tra
       report.unresolved_entries.push_back(t.path.empty() ? t.artist + " - " + t.title : t.path);
       continue;
     }
-    const store::SongRef song = song_ref(*r.track);
-    auto& [plays, skips] = kept[song_identity(song)];
-    const int64_t at = t.last_played > 0 ? t.last_played : now;
-    auto add = [&](int64_t n, bool skipped) {
-      for (int64_t i = 0; i < n; ++i) {
-        store::PlayRecord p;
-        p.user_id = user_id;
-        p.song = song;
-        p.played_at = at;
-        p.skipped = skipped;
-        p.source = "beets";
-        fresh.push_back(std::move(p));
-      }
-    };
-    const int64_t new_plays = std::max<int64_t>(0, t.play_count - plays);
-    const int64_t new_skips = std::max<int64_t>(0, t.skip_count - skips);
-    add(new_plays, false);
-    add(new_skips, true);
-    report.plays_added += new_plays;
-    report.skips_added += new_skips;
-    report.already += std::min(t.play_count, plays) + std::min(t.skip_count, skips);
-    plays += new_plays;
-    skips += new_skips;
-    if (t.rating >= 0) {
-      const int stars = stars_of(t.rating);
-      auto [it, inserted] = ratings.emplace(song.track_id, 0);
-      if (it->second != stars) {
-        store::FeedbackRecord f;
-        f.user_id = user_id;
-        f.kind = "song";
-        f.song = song;
-        f.rating = stars;
-        f.at = now;
-        store.put_rating(f);
-        it->second = stars;
-        ++report.ratings_set;
-      }
-    }
+    found.emplace_back(&t, song_ref(*r.track));
   }
-  store.add_plays(fresh);
+  // The counts kept are read inside the write (Store::add_new_plays): two runs at once (hostile
+  // pass 5: four imports of one file kept its counts four times) add the difference once. The
+  // file was read and resolved before: only the database's count per song runs under the lock.
+  store.add_new_plays([&] {
+    report.plays_added = report.skips_added = report.already = 0;
+    std::map<std::string, std::pair<int64_t, int64_t>> kept;  // song -> the beets plays and skips kept
+    for (const store::SongPlayCount& c : store.song_play_counts(user_id, "beets")) {
+      auto& [plays, skips] = kept[song_identity({0, c.content_hash, c.path})];
+      (c.skipped ? skips : plays) += c.count;
+    }
+    std::vector<store::PlayRecord> fresh;
+    for (const auto& [t, song] : found) {
+      auto& [plays, skips] = kept[song_identity(song)];
+      const int64_t at = t->last_played > 0 ? t->last_played : now;
+      auto add = [&](int64_t n, bool skipped) {
+        for (int64_t i = 0; i < n; ++i) {
+          store::PlayRecord p;
+          p.user_id = user_id;
+          p.song = song;
+          p.played_at = at;
+          p.skipped = skipped;
+          p.source = "beets";
+          fresh.push_back(std::move(p));
+        }
+      };
+      const int64_t new_plays = std::max<int64_t>(0, t->play_count - plays);
+      const int64_t new_skips = std::max<int64_t>(0, t->skip_count - skips);
+      add(new_plays, false);
+      add(new_skips, true);
+      report.plays_added += new_plays;
+      report.skips_added += new_skips;
+      report.already += std::min(t->play_count, plays) + std::min(t->skip_count, skips);
+      plays += new_plays;
+      skips += new_skips;
+    }
+    return fresh;
+  });
+  std::map<int64_t, int> ratings;  // track id -> the user's rating now
+  for (const store::FeedbackRecord& f : store.ratings(user_id))
+    if (f.kind == "song") ratings[f.song.track_id] = f.rating;
+  for (const auto& [t, song] : found) {
+    if (t->rating < 0) continue;
+    const int stars = stars_of(t->rating);
+    auto [it, inserted] = ratings.emplace(song.track_id, 0);
+    if (it->second == stars) continue;
+    store::FeedbackRecord f;
+    f.user_id = user_id;
+    f.kind = "song";
+    f.song = song;
+    f.rating = stars;
+    f.at = now;
+    store.put_rating(f);
+    it->second = stars;
+    ++report.ratings_set;
+  }
   return report;
 }
 
@@ -143,6 +149,8 @@ std::string string_of(const nlohmann::json& j, const char* key, const std::strin
 
 std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
   const std::string text = read_text_file(path, "beets statistics", uint64_t{1} << 30, TextSource::FileOrStream);
+  check_history_format(path, text, ZipDirectory::looks_like_zip({reinterpret_cast<const uint8_t*>(text.data()), text.size()}),
+                       "beets");
   std::vector<BeetsTrackStats> out;
   size_t line = 0;
   for (size_t pos = 0; pos < text.size();) {

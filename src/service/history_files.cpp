@@ -330,6 +330,43 @@ HistoryFormat detect(std::string_view text) {
 
 }  // namespace
 
+std::string history_file_looks_like(std::string_view text, bool zip) {
+  if (zip) return "listenbrainz";
+  const char c = first_sign(text);
+  const std::string_view head = text.substr(0, 65536);
+  const auto has = [&](const char* key) { return head.find(key) != std::string_view::npos; };
+  if (c == '{' || c == '[') {
+    if (has("\"track_metadata\"") || has("\"listened_at\"")) return "listenbrainz";
+    if (has("\"play_count\"") || has("\"skip_count\"") || has("\"last_played\"")) return "beets";
+    if (has("\"recenttracks\"") || has("\"uts\"") || has("\"date\"")) return "lastfm";
+    return "";
+  }
+  // A CSV: a first line of at least two columns.
+  const std::string_view first = head.substr(0, head.find('\n'));
+  return first.find_first_of(",;\t") != std::string_view::npos ? "lastfm" : "";
+}
+
+namespace {
+const char* format_described(std::string_view name) {
+  if (name == "listenbrainz") return "a ListenBrainz export";
+  if (name == "lastfm") return "a Last.fm export";
+  return "beets statistics";
+}
+}  // namespace
+
+void check_history_format(const std::string& path, std::string_view text, bool zip, std::string_view asked) {
+  const std::string looks = history_file_looks_like(text, zip);
+  if (looks.empty() || looks == asked) return;
+  // Beets statistics are counts, not listens: only `history import --format beets` takes them.
+  if (asked == "auto" || asked.empty()) {
+    if (looks == "beets")
+      throw Error(path + ": looks like " + format_described(looks) + ", counts rather than listens: import it with --format beets");
+    return;
+  }
+  throw Error(path + ": not " + format_described(asked) + " (--format " + std::string(asked) + "): it looks like " +
+              format_described(looks) + "; " + (looks == "beets" ? "" : "leave --format out, or ") + "give --format " + looks);
+}
+
 HistoryFile read_history_file(const std::string& path, HistoryFormat format) {
   HistoryFile out;
   out.format = read_history_file(path, format, [&](std::vector<Listen>&& listens) {
@@ -354,8 +391,8 @@ HistoryFormat read_history_file(const std::string& path, HistoryFormat format, c
   const std::span<const uint8_t> bytes(file.data(), file.size());
   const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
   if (first_sign(text) == '\0') throw Error(path + ": the history file is empty");
+  check_history_format(path, text, ZipDirectory::looks_like_zip(bytes), history_format_name(format));
   if (ZipDirectory::looks_like_zip(bytes)) {
-    if (format == HistoryFormat::LastFm) throw Error(path + ": a zip archive, not a Last.fm export (CSV or JSON)");
     read_listenbrainz_zip(bytes, path, take);
     return HistoryFormat::ListenBrainz;
   }

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "service/diversity.h"
 #include "service/duplicates.h"
 #include "service/for_you.h"
 #include "service/listening.h"
@@ -105,11 +106,11 @@ std::optional<std::string> MusicFolderMap::uri_of(const std::string& path) const
 RadioStation::RadioStation(Library& lib, std::optional<MusicFolderMap> folder, RadioStationOptions options)
     : lib_(lib), folder_(std::move(folder)), options_(std::move(options)) {
   if (options_.min_queue < 1)
-    throw InvalidArgument("radio: the queue to keep must be at least 1 song, got " + std::to_string(options_.min_queue));
+    throw InvalidArgument("--min-queue: must be at least 1 song, got " + std::to_string(options_.min_queue));
   if (options_.no_repeat < 0)
-    throw InvalidArgument("radio: the no-repeat window must be 0 or more songs, got " + std::to_string(options_.no_repeat));
+    throw InvalidArgument("--no-repeat: must be 0 or more songs, got " + std::to_string(options_.no_repeat));
   if (!(options_.diversity >= 0 && options_.diversity <= 1))
-    throw InvalidArgument("radio: diversity must be between 0 and 1, got " + std::to_string(options_.diversity));
+    check_diversity(options_.diversity);
 }
 
 void RadioStation::remember(int64_t track_id) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <unordered_map>
@@ -16,13 +18,19 @@ namespace clap::service {
 double cosine(const float* a, const float* b, int64_t dim) { return static_cast<double>(dot(a, b, dim)); }
 
 void check_taste_options(const TasteOptions& o) {
-  if (!(o.half_life_days > 0) || !std::isfinite(o.half_life_days))
-    throw InvalidArgument("--half-life: must be a number of days above 0, got " + std::to_string(o.half_life_days));
+  if (!(o.half_life_days >= kMinHalfLifeDays && o.half_life_days <= kMaxHalfLifeDays)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", o.half_life_days);
+    throw InvalidArgument("--half-life: must be between " + std::to_string(static_cast<int>(kMinHalfLifeDays)) + " and " +
+                          std::to_string(static_cast<int>(kMaxHalfLifeDays)) + " days, got " + got);
+  }
   if (o.max_centres < 1) throw InvalidArgument("--max-centres: must be at least 1, got " + std::to_string(o.max_centres));
   if (o.nearest < 0) throw InvalidArgument("--nearest: must be 0 or more, got " + std::to_string(o.nearest));
 }
 
 namespace {
+
+constexpr double kLeastPlayWeight = 1e-100;
 
 // The clustering of weighted unit vectors (rows of `x`, dim each).
 struct Points {
@@ -139,7 +147,14 @@ Taste build_taste(const LibrarySnapshot& snap, const TasteHistory& history, cons
   if (taste.now == 0)
     for (const TastePlay& l : history.plays) taste.now = std::max(taste.now, l.at);
   const double half_life_s = o.half_life_days * 86400.0;
-  auto recency = [&](int64_t at) { return at >= taste.now ? 1.0 : std::exp2(-static_cast<double>(taste.now - at) / half_life_s); };
+  // Never below 1e-100 (332 half-lives): 2^-1075 is 0 in doubles, and a history of plays that old
+  // alone made no centre at all ("no plays") where it should make centres of what was played.
+  // Beside a star (2) or any play within 300 half-lives such a weight is nothing either way, and
+  // the clustering's products of weights stay inside doubles.
+  auto recency = [&](int64_t at) {
+    if (at >= taste.now) return 1.0;
+    return std::max(std::exp2(-static_cast<double>(taste.now - at) / half_life_s), kLeastPlayWeight);
+  };
   std::map<int64_t, TrackTaste>& tracks = taste.tracks;
   std::set<int64_t> unknown;
   auto known = [&](int64_t id) {

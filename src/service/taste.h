@@ -62,8 +62,14 @@ struct TrackTaste {
   double weight = 0;
 };
 
+// The half-lives taken (--half-life, the API's half_life): from a day to a century. Shorter, a
+// play's weight 0.5^(age / half-life) is 0 in doubles for any play not of the last moments
+// (1e-300 days: every play weighed 0 and `mix` said "no plays", hostile pass 5 H5-9).
+inline constexpr double kMinHalfLifeDays = 1;
+inline constexpr double kMaxHalfLifeDays = 36500;
+
 struct TasteOptions {
-  double half_life_days = 90;  // a play this old counts half
+  double half_life_days = 90;  // a play this old counts half (kMinHalfLifeDays .. kMaxHalfLifeDays)
   int64_t max_centres = 8;
   int64_t nearest = 10;        // songs listed nearest each centre
   int64_t now = 0;             // unix seconds the ages are measured from (0: the newest play)

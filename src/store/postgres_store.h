@@ -154,6 +154,8 @@ class PostgresStore final : public Store {
   std::vector<PlayRecord> plays(int64_t user_id, int64_t after_id, size_t limit) const override;
   int64_t count_plays(int64_t user_id, int64_t up_to_id) const override;
   int64_t add_plays(const std::vector<PlayRecord>& plays) override;
+  int64_t add_new_plays(const std::function<std::vector<PlayRecord>()>& fresh) override;
+  std::vector<SongPlayCount> song_play_counts(int64_t user_id, const std::string& source) const override;
   HistoryRemoved forget_history(int64_t user_id, int64_t before, const std::string& source) override;
   int64_t put_playlist(const PlaylistRecord& playlist) override;
   std::vector<PlaylistRecord> playlists(int64_t user_id) const override;
@@ -169,6 +171,7 @@ class PostgresStore final : public Store {
   void import_user_data(const UserDataCopy& data) override;
 
  private:
+  int64_t insert_plays(const std::vector<PlayRecord>& plays);
   // begin_import's and begin_replace's first rows: the identity and the roots.
   void write_copy_head(const ModelIdentity& identity, const std::vector<std::string>& roots);
   WindowTable window_rows_by(const char* column, const std::vector<int64_t>& ids, const char* order) const;

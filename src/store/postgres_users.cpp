@@ -3,6 +3,7 @@
 // (postgres_internal.h kIdLock), so both stores give the same ids.
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -299,11 +300,53 @@ int64_t PostgresStore::add_play(const PlayRecord& play) {
   return p.id;
 }
 
+namespace {
+// Held by add_new_plays from before its reading of the plays kept to its commit. Only
+// add_new_plays takes it, and first in its transaction (before the id lock, lock_ids), so no
+// writer holding the id lock ever waits for it: no deadlock with scrobbles or the indexer.
+constexpr int64_t kNewPlaysLock = 0x636c61704e50;  // "clapNP"
+}  // namespace
+
 int64_t PostgresStore::add_plays(const std::vector<PlayRecord>& plays) {
   for (const PlayRecord& p : plays) check_play(p);
   if (plays.empty()) return 0;
-  int64_t added = 0;
   pg::Transaction tx(*c_);
+  const int64_t added = insert_plays(plays);
+  tx.commit();
+  return added;
+}
+
+int64_t PostgresStore::add_new_plays(const std::function<std::vector<PlayRecord>()>& fresh) {
+  // READ COMMITTED (pg::Transaction's BEGIN): each statement after the lock sees what the run
+  // before committed; a snapshot taken before the lock (REPEATABLE READ) would not.
+  pg::Transaction tx(*c_);
+  c_->query("SELECT pg_advisory_xact_lock($1::bigint)", pg::Params().add(kNewPlaysLock));
+  const std::vector<PlayRecord> plays = fresh();
+  for (const PlayRecord& p : plays) check_play(p);
+  const int64_t added = plays.empty() ? 0 : insert_plays(plays);
+  tx.commit();
+  return added;
+}
+
+std::vector<SongPlayCount> PostgresStore::song_play_counts(int64_t user_id, const std::string& source) const {
+  auto r = c_->query("SELECT content_hash, path, skipped::int, COUNT(*) FROM plays WHERE user_id = $1::bigint AND source = $2 "
+                     "GROUP BY content_hash, path, skipped",
+                     pg::Params().add(user_id).add(source));
+  std::vector<SongPlayCount> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    SongPlayCount c;
+    c.content_hash = r.text(i, 0);
+    c.path = r.text(i, 1);
+    c.skipped = r.int64(i, 2) != 0;
+    c.count = r.int64(i, 3);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// Inside the caller's transaction; returns the plays added.
+int64_t PostgresStore::insert_plays(const std::vector<PlayRecord>& plays) {
+  int64_t added = 0;
   int64_t id = next_id(*c_, "plays");
   // Many rows a statement (a history import writes a million): one round trip per batch, not
   // per play; 9 parameters a row, well within PostgreSQL's 65535.
@@ -329,7 +372,6 @@ int64_t PostgresStore::add_plays(const std::vector<PlayRecord>& plays) {
     sql.append(" ON CONFLICT DO NOTHING");
     added += c_->query(sql, params).affected();
   }
-  tx.commit();
   return added;
 }
 

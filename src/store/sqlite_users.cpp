@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -314,21 +315,54 @@ int64_t SqliteStore::add_play(const PlayRecord& play) {
   return id;
 }
 
-int64_t SqliteStore::add_plays(const std::vector<PlayRecord>& plays) {
-  for (const PlayRecord& p : plays) check_play(p);
-  sql::Transaction tx(db_);
-  // OR IGNORE: a play the unique index plays_imported_once already holds is skipped (schema 9).
-  sql::Stmt s(db_, "INSERT OR IGNORE INTO plays(user_id, track_id, content_hash, path, played_at, seconds_played, skipped, "
-                   "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+namespace {
+// Inside the caller's transaction. OR IGNORE: a play the unique index plays_imported_once already
+// holds is skipped (schema 9). Returns the plays added.
+int64_t insert_plays(sqlite3* db, const std::vector<PlayRecord>& plays) {
+  sql::Stmt s(db, "INSERT OR IGNORE INTO plays(user_id, track_id, content_hash, path, played_at, seconds_played, skipped, "
+                  "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   int64_t added = 0;
   for (const PlayRecord& p : plays) {
     s.bind(1, p.user_id).bind(2, p.song.track_id).bind(3, p.song.content_hash).bind(4, p.song.path);
     s.bind(5, p.played_at).bind(6, p.seconds_played).bind(7, p.skipped ? 1 : 0).bind(8, p.source);
     s.run();
-    added += sqlite3_changes(db_);
+    added += sqlite3_changes(db);
   }
+  return added;
+}
+}  // namespace
+
+int64_t SqliteStore::add_plays(const std::vector<PlayRecord>& plays) {
+  for (const PlayRecord& p : plays) check_play(p);
+  sql::Transaction tx(db_);
+  const int64_t added = insert_plays(db_, plays);
   tx.commit();
   return added;
+}
+
+int64_t SqliteStore::add_new_plays(const std::function<std::vector<PlayRecord>()>& fresh) {
+  sql::Transaction tx(db_);  // BEGIN IMMEDIATE: every other writer waits from here to the commit
+  const std::vector<PlayRecord> plays = fresh();
+  for (const PlayRecord& p : plays) check_play(p);
+  const int64_t added = insert_plays(db_, plays);
+  tx.commit();
+  return added;
+}
+
+std::vector<SongPlayCount> SqliteStore::song_play_counts(int64_t user_id, const std::string& source) const {
+  sql::Stmt s(db_, "SELECT content_hash, path, skipped, COUNT(*) FROM plays WHERE user_id = ? AND source = ? "
+                   "GROUP BY content_hash, path, skipped");
+  s.bind(1, user_id).bind(2, source);
+  std::vector<SongPlayCount> out;
+  while (s.step()) {
+    SongPlayCount c;
+    c.content_hash = s.text(0);
+    c.path = s.text(1);
+    c.skipped = s.int64(2) != 0;
+    c.count = s.int64(3);
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 HistoryRemoved SqliteStore::forget_history(int64_t user_id, int64_t before, const std::string& source) {

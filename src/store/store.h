@@ -355,6 +355,14 @@ struct PlayRecord {
   std::string source;        // "subsonic", "mpd", "listenbrainz", "lastfm", "beets", ...
 };
 
+// Store::song_play_counts: the plays of one song (named by content hash and path as the plays
+// name it) that were skipped, or not.
+struct SongPlayCount {
+  std::string content_hash, path;
+  bool skipped = false;
+  int64_t count = 0;
+};
+
 struct PlaylistRecord {
   int64_t id = 0, owner = 0;  // owner: a user id
   std::string name, comment;
@@ -675,6 +683,17 @@ class Store {
   // second and song, by content hash else path; the schema's unique index) is not added again,
   // also when another process adds it at the same time. Returns the plays added.
   virtual int64_t add_plays(const std::vector<PlayRecord>& plays) = 0;
+  // The plays `fresh` returns, written as add_plays does (the unique rule included); `fresh` runs
+  // inside the write transaction and no other add_new_plays comes between its reading of the
+  // store and the write (SQLite: the write lock, BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped
+  // advisory lock), so two runs at once that add "what is missing" (the beets counts, which the
+  // unique rule cannot guard: beets adds several plays at one second on purpose) add it once.
+  // `fresh` must only read (song_play_counts is what it is for) and be quick: every other writer
+  // of this index waits meanwhile; read files before. Returns the plays added.
+  virtual int64_t add_new_plays(const std::function<std::vector<PlayRecord>()>& fresh) = 0;
+  // How many plays (and skips) of `source` the user keeps, per song as the plays name it (content
+  // hash and path) and skipped or not: counted by the database, not read play by play.
+  virtual std::vector<SongPlayCount> song_play_counts(int64_t user_id, const std::string& source) const = 0;
   // Forgets history (`clapsearch history forget`): the plays of user `user_id` (0 = every user)
   // started before `before` (0 = whenever) from `source` ("" = any); with no source also the
   // stars and ratings made before `before` (they carry no source). One transaction.

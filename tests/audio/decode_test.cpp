@@ -375,18 +375,18 @@ TEST(BadFiles, NonFiniteFloatSamplesAreRefused) {
   }
 }
 
-// Two samples at 1 GHz are 0.0001 samples at 48 kHz: "no audio samples", not an empty success
-// (found by fuzz_audio; callers rely on a decoded file having samples).
+// Two samples at 2.8 MHz are 0.03 samples at 48 kHz: "no audio samples", not an empty success
+// (found by fuzz_audio at 1 GHz; callers rely on a decoded file having samples).
 TEST(BadFiles, SamplesThatRoundToNoneAreRefused) {
   auto le = [](uint32_t v, int bytes) {
     std::string s;
     for (int i = 0; i < bytes; ++i) s += char((v >> (8 * i)) & 0xff);
     return s;
   };
-  const uint32_t rate = 1000000000;
+  const uint32_t rate = 2822400;  // DSD512 as PCM: the highest real source rate
   const std::string wav = "RIFF" + le(36 + 4, 4) + "WAVEfmt " + le(16, 4) + le(1, 2) + le(1, 2) + le(rate, 4) +
                           le(rate * 2u, 4) + le(2, 2) + le(16, 2) + "data" + le(4, 4) + le(0x1000, 2) + le(0x2000, 2);
-  const std::string path = test::temp_dir() + "/one_ghz.wav";
+  const std::string path = test::temp_dir() + "/dsd512_rate.wav";
   write_file(path, wav);
   const std::string msg = error_of(path);
   EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
@@ -399,6 +399,50 @@ TEST(BadFiles, SamplesThatRoundToNoneAreRefused) {
   const std::string slow_path = test::temp_dir() + "/two_hz.wav";
   write_file(slow_path, slow);
   EXPECT_NE(error_of(slow_path).find("sample rate 2 Hz is below 1000 Hz"), std::string::npos) << error_of(slow_path);
+}
+
+// A header beyond any real audio (hostile pass R7: a WAV claiming 1 GHz was decoded, 96,000
+// samples into 4 at 48 kHz, while Python refuses such a rate) is refused by every decoder path,
+// the span decoder too, naming the file and what is wrong; so are more than 64 channels and more
+// than 64 bits per sample.
+TEST(BadFiles, AbsurdHeadersAreRefusedByEveryDecoder) {
+  auto le = [](uint32_t v, int bytes) {
+    std::string s;
+    for (int i = 0; i < bytes; ++i) s += char((v >> (8 * i)) & 0xff);
+    return s;
+  };
+  // PCM (or, with format 0xFFFE and a channel mask, WAVE_FORMAT_EXTENSIBLE) of `bytes` zero bytes.
+  auto wav = [&](uint32_t rate, uint32_t channels, uint32_t bits, uint32_t bytes) {
+    const uint32_t align = channels * bits / 8;
+    return "RIFF" + le(36 + bytes, 4) + "WAVEfmt " + le(16, 4) + le(1, 2) + le(channels, 2) + le(rate, 4) +
+           le(rate * align, 4) + le(align, 2) + le(bits, 2) + "data" + le(bytes, 4) + std::string(bytes, '\0');
+  };
+  struct Case {
+    const char* name;
+    std::string bytes;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"one_ghz.wav", wav(1000000000, 1, 16, 192000), "sample rate 1000000000 Hz is above 3000000 Hz"},
+      {"four_mhz.wav", wav(4000000, 2, 16, 192000), "sample rate 4000000 Hz is above 3000000 Hz"},
+      {"channels.wav", wav(48000, 100, 16, 48000), "100 channels, more than 64"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = test::temp_dir() + "/" + c.name;
+    write_file(path, c.bytes);
+    const std::string msg = error_of(path);
+    EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
+    EXPECT_NE(msg.find(c.says), std::string::npos) << msg;
+    EXPECT_NE(msg.find("a damaged header?"), std::string::npos) << msg;
+    EXPECT_THROW(read_format(path), Error) << c.name;  // duplicates would weigh it the best copy
+    try {
+      std::string why;
+      decode_spans(path, 48000, {{0, 100}}, &why);
+      ADD_FAILURE() << c.name << ": the span decoder took it (" << why << ")";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
+    }
+  }
 }
 
 // A WAV whose LIST chunk claims 4 GB made FFmpeg's demuxer allocate 1.3 GB for one tag (found

@@ -223,6 +223,32 @@ TEST(EvalHistoryCli, ReplaysTheStoredHistoryBesideTheBaselines) {
   EXPECT_NE(err.find("none.csv"), std::string::npos) << err;
 }
 
+// Hostile pass 5 (H5-9): `mix --half-life 1e-300` said "no plays": every play's weight
+// 0.5^(age / half-life) underflowed to 0. A half-life is now a day to a century in every command
+// that takes one (as the API's half_life), and a play years older than the half-life still counts
+// (the least a double holds), so such a history makes centres, not "no plays".
+TEST(TasteCli, HalfLifeIsADayToACenturyAndOldPlaysStillCount) {
+  ForYou& f = lib();
+  std::string out, err;
+  for (const std::string cmd : {"taste --user ann", "mix --user ann --no-save", "eval --user ann --holdout-days 7"})
+    for (const std::string bad : {"1e-300", "0.5", "36501", "-1"}) {
+      EXPECT_EQ(f.cli(cmd + " --half-life " + bad, &out, &err), 2) << cmd << " --half-life " << bad << "\n" << out;
+      EXPECT_NE(err.find("--half-life: must be between 1 and 36500 days, got " + bad), std::string::npos) << cmd << "\n" << err;
+    }
+  // Plays of three and of four years ago, half-life a day: 2^-1095 and 2^-1460 are 0 in doubles.
+  {
+    auto st = store::open_store(f.db, store::OpenMode::ReadWrite);
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    test::add_user_plays(*st, "old-times", std::vector<int64_t>(f.tracks.a.begin(), f.tracks.a.begin() + 8), 2, now - 1100 * kDay);
+    test::add_user_plays(*st, "old-times", std::vector<int64_t>(f.tracks.b.begin(), f.tracks.b.begin() + 8), 2, now - 1460 * kDay);
+  }
+  const json t = f.ok_json("taste --user old-times --half-life 1 --threads 1");
+  EXPECT_FALSE(t["centres"].empty()) << t.dump(1);
+  EXPECT_EQ(f.cli("mix --user old-times --half-life 1 --no-save", &out, &err), 0) << err;
+  EXPECT_EQ(out.find("no taste centres"), std::string::npos) << out;
+  EXPECT_EQ(f.cli("user remove old-times", &out, &err), 0) << err;  // the other tests see ann and bob only
+}
+
 }  // namespace
 }  // namespace clap
 

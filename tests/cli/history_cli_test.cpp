@@ -5,6 +5,7 @@
 // imports nothing; the default user; summary, export and forget.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -270,6 +271,101 @@ TEST(HistoryCli, TwoImportsOfOneFileAtOnceKeepEachPlayOnce) {
   ASSERT_EQ(run_json("history forget --user ann --json" + on)["plays"], kListens);
   ASSERT_EQ(run("migrate --quiet --to " + q(url) + " --from " + q(db), &out, &err, env), 0) << err;
   check(" --db " + q(url), env);
+}
+
+}  // namespace
+}  // namespace clap
+
+namespace clap {
+namespace {
+
+// Hostile pass 5 (H5-12): `--format beets` on a ListenBrainz export said "line 1: names no song";
+// each wrong pairing now names the file, the format asked and the format the file looks like,
+// and imports nothing.
+TEST(HistoryCli, AWrongFormatIsNamedWithTheFileAndTheFormatItLooksLike) {
+  const std::string dir = test::temp_dir();
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=330:d=1:sample_rate=16000\" -metadata artist=Queen -metadata title=Hello");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + " --quiet --model " + q(test::case_dir("tiny-unfused")), &out, &err), 0)
+      << err;
+  ASSERT_EQ(run("user add ann --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  const std::string lb = write(dir + "/listens.jsonl", kSeptember);
+  const std::string lb_array = write(dir + "/listens.json", R"([{"listened_at": 1694000000, "track_metadata": {"artist_name": "Queen", "track_name": "Hello"}}])");
+  const std::string lb_zip = dir + "/listenbrainz.zip";
+  ASSERT_EQ(std::system(("python3 -c " + q("import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w'); "
+                                             "z.writestr('listens/2023/9.jsonl', open(sys.argv[2]).read()); z.close()") +
+                         " " + q(lb_zip) + " " + q(lb)).c_str()),
+            0);
+  const std::string csv = write(dir + "/scrobbles.csv", "uts,artist,album,track\n1694000000,Queen,,Hello\n");
+  const std::string lastfm_json =
+      write(dir + "/scrobbles.json", R"([{"artist": "Queen", "name": "Hello", "date": {"uts": "1694000000"}}])");
+  const std::string beets = write(dir + "/beets.jsonl", R"({"path": ")" + music + R"(/a.flac", "play_count": 3})" "\n");
+  const std::string kLb = "a ListenBrainz export", kLastFm = "a Last.fm export", kBeets = "beets statistics";
+  struct Case {
+    std::string file, format, looks, looks_format;
+  };
+  const Case cases[] = {
+      {lb, "beets", kLb, "listenbrainz"},        {lb, "lastfm", kLb, "listenbrainz"},
+      {lb_array, "beets", kLb, "listenbrainz"},  {lb_array, "lastfm", kLb, "listenbrainz"},
+      {lb_zip, "beets", kLb, "listenbrainz"},    {lb_zip, "lastfm", kLb, "listenbrainz"},
+      {csv, "beets", kLastFm, "lastfm"},         {csv, "listenbrainz", kLastFm, "lastfm"},
+      {lastfm_json, "beets", kLastFm, "lastfm"}, {lastfm_json, "listenbrainz", kLastFm, "lastfm"},
+      {beets, "listenbrainz", kBeets, "beets"},  {beets, "lastfm", kBeets, "beets"},
+  };
+  const std::string kAsked[] = {"listenbrainz", "lastfm", "beets"};
+  const std::string kAskedText[] = {kLb, kLastFm, kBeets};
+  for (const Case& c : cases) {
+    const std::string args = "history import " + q(c.file) + " --format " + c.format + " --db " + q(db);
+    EXPECT_EQ(run(args, &out, &err), 1) << args << "\n" << err;
+    const size_t k = static_cast<size_t>(std::find(std::begin(kAsked), std::end(kAsked), c.format) - std::begin(kAsked));
+    EXPECT_NE(err.find(c.file + ": not " + kAskedText[k] + " (--format " + c.format + "): it looks like " + c.looks), std::string::npos)
+        << args << "\n" << err;
+    EXPECT_NE(err.find("--format " + c.looks_format), std::string::npos) << args << "\n" << err;
+  }
+  // Without --format, beets statistics (counts, not listens) are named as such.
+  EXPECT_EQ(run("history import " + q(beets) + " --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find(beets + ": looks like beets statistics"), std::string::npos) << err;
+  EXPECT_NE(err.find("--format beets"), std::string::npos) << err;
+  // Nothing was imported; each file, under its own format, imports.
+  EXPECT_EQ(run_json("history --json --db " + q(db))["plays"], 0);
+  for (const auto& [file, format] : std::vector<std::pair<std::string, std::string>>{{lb, "listenbrainz"}, {csv, "lastfm"}, {beets, "beets"}})
+    EXPECT_EQ(run("history import " + q(file) + " --format " + format + " --db " + q(db), &out, &err), 0) << file << "\n" << err;
+}
+
+// Hostile pass 5 (H5-5): four beets imports of one file at once kept 16 plays instead of 4. Beets
+// plays are not under the unique rule (beets adds several plays at one second on purpose), and
+// each run read the counts kept before any wrote. The counts are now read inside the write
+// (Store::add_new_plays), in SQLite and in PostgreSQL.
+TEST(HistoryCli, BeetsImportsAtOnceAddTheCountsOnce) {
+  const std::string dir = test::temp_dir();
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=330:d=2:sample_rate=16000\" -metadata artist=Queen -metadata title=Hello");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + " --quiet --model " + q(test::case_dir("tiny-unfused")), &out, &err), 0)
+      << err;
+  ASSERT_EQ(run("user add ann --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  // One song with 3 plays and a skip; many songs the library does not have, so that each run
+  // spends a while resolving between reading the counts kept and writing (before the fix).
+  std::string lines = R"({"path": ")" + music + R"(/a.flac", "play_count": 3, "skip_count": 1})" "\n";
+  for (int i = 0; i < 20000; ++i)
+    lines += R"({"artist": "Nobody", "title": "Song )" + std::to_string(i) + R"(", "play_count": 2})" "\n";
+  const std::string file = write(dir + "/beets.jsonl", lines);
+  const auto four_at_once = [&](const std::string& where, const std::string& env) {
+    const std::string one = "HF_HUB_OFFLINE=1 " + env + " " + test::cli_command() + " history import " + q(file) +
+                            " --format beets --user ann" + where + " >/dev/null";
+    EXPECT_EQ(test::run_command("sh -c " + q(one + " & " + one + " & " + one + " & " + one + " & wait")), 0);
+    const json s = run_json("history --json --user ann" + where, env);
+    EXPECT_EQ(s["by_source"]["beets"]["plays"], 4) << s;  // 3 plays and 1 skip, once
+    EXPECT_EQ(s["by_source"]["beets"]["skips"], 1) << s;
+  };
+  four_at_once(" --db " + q(db), "");
+
+  const std::string url = test::PostgresServer::shared().create_database();
+  const std::string env = "XDG_DATA_HOME=" + q(dir + "/data");
+  ASSERT_EQ(run_json("history forget --user ann --json --db " + q(db))["plays"], 4);
+  ASSERT_EQ(run("migrate --quiet --to " + q(url) + " --from " + q(db), &out, &err, env), 0) << err;
+  four_at_once(" --db " + q(url), env);
 }
 
 }  // namespace

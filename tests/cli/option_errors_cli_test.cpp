@@ -1,0 +1,101 @@
+// Usage errors and refused inputs named as the user typed them, through the real binary (hostile
+// pass 5): an option followed by another option instead of its value (H5-10), number checks that
+// name the option with its dashes in one form (H5-11), and an audio header beyond any real audio
+// (R7). None of these needs an index: they are refused before one is opened.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/golden.h"
+
+namespace clap {
+namespace {
+
+std::string q(const std::string& s) { return test::quoted(s); }
+
+// H5-10: CLI11 gave `--history` the next word, "--db", as its value, and the error named the
+// word after as an unknown command. Now the option is named, in every command.
+TEST(OptionErrorsCli, AnOptionFollowedByAnotherOptionIsNamed) {
+  struct Case {
+    std::string args, missing, next;
+  };
+  const std::string db = q(test::temp_dir() + "/none.db");
+  const Case cases[] = {
+      {"eval --history --db " + db, "--history", "--db"},
+      {"eval --user --holdout-days 7", "--user", "--holdout-days"},
+      {"history --user --json", "--user", "--json"},
+      {"history import FILE --format --json", "--format", "--json"},
+      {"mix --half-life --user ann", "--half-life", "--user"},
+      {"search --db --json quiet piano", "--db", "--json"},
+      {"user add --db --admin ann", "--db", "--admin"},
+  };
+  for (const Case& c : cases) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli(c.args, &out, &err), 2) << c.args << "\n" << err;
+    EXPECT_NE(err.find(c.missing + " needs a value, and '" + c.next + "' after it is an option"), std::string::npos)
+        << c.args << "\n" << err;
+    EXPECT_EQ(err.find("unknown command"), std::string::npos) << c.args << "\n" << err;
+  }
+  // A value that starts with '-' on purpose, written --option=VALUE, is still a value.
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("eval --history=--db --holdout-days 7 --db " + db, &out, &err), 1) << err;  // no index there
+  EXPECT_EQ(err.find("needs a value"), std::string::npos) << err;
+}
+
+// H5-11: `mix --diversity 5` said "diversity: must be a number from 0 (pure relevance) to 1",
+// without the dashes, while playlist's said CLI11's "Value 5 not in range [0 - 1]". Every 0..1
+// option now says the same, named as typed.
+TEST(OptionErrorsCli, NumberChecksNameTheOptionWithItsDashes) {
+  struct Case {
+    std::string args, says;
+  };
+  const Case cases[] = {
+      {"mix --diversity 5", "--diversity: must be between 0 and 1, got 5"},
+      {"mix --discovery 2", "--discovery: must be between 0 and 1, got 2"},
+      {"playlist --text piano --diversity 5", "--diversity: must be between 0 and 1, got 5"},
+      {"radio --diversity -1", "--diversity: must be between 0 and 1, got -1"},
+      {"search quiet --diversity 1.5", "--diversity: must be between 0 and 1, got 1.5"},
+      {"similar 1 --diversity 7", "--diversity: must be between 0 and 1, got 7"},
+      {"eval --user ann --holdout-days 7 --discovery 3", "--discovery: must be between 0 and 1, got 3"},
+      {"taste --half-life 0", "--half-life: must be between 1 and 36500 days, got 0"},
+  };
+  for (const Case& c : cases) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli(c.args + " --db " + q(test::temp_dir() + "/none.db"), &out, &err), 2) << c.args << "\n" << err;
+    EXPECT_NE(err.find("clapsearch: error: " + c.says), std::string::npos) << c.args << "\n" << err;
+  }
+}
+
+std::string le(uint32_t v, int bytes) {
+  std::string s;
+  for (int i = 0; i < bytes; ++i) s += char((v >> (8 * i)) & 0xff);
+  return s;
+}
+
+// R7: a WAV header claiming 1 GHz was decoded (its 96,000 samples became 4 at 48 kHz) while the
+// Python module refuses such a rate; a header beyond any real audio is now refused naming the
+// file, and the other inputs of the run are still embedded.
+TEST(OptionErrorsCli, AnAudioHeaderBeyondAnyRealAudioIsRefusedNamingTheFile) {
+  const std::string dir = test::temp_dir();
+  const std::string ghz = dir + "/one_ghz.wav";
+  {
+    const uint32_t bytes = 192000;
+    std::ofstream(ghz, std::ios::binary) << "RIFF" + le(36 + bytes, 4) + "WAVEfmt " + le(16, 4) + le(1, 2) + le(1, 2) +
+                                                le(1000000000, 4) + le(2000000000, 4) + le(2, 2) + le(16, 2) + "data" +
+                                                le(bytes, 4) + std::string(bytes, '\x10');
+  }
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("embed --model " + q(test::case_dir("tiny-unfused")) + " --audio " + q(ghz) + " --text hello", &out, &err), 2)
+      << err;
+  const auto lines = test::json_lines(out);
+  ASSERT_EQ(lines.size(), 2u) << out;
+  ASSERT_TRUE(lines[0].contains("error")) << lines[0];
+  const std::string error = lines[0]["error"];
+  EXPECT_NE(error.find(ghz + ": sample rate 1000000000 Hz is above 3000000 Hz"), std::string::npos) << error;
+  EXPECT_NE(error.find("a damaged header?"), std::string::npos) << error;
+  EXPECT_EQ(lines[1]["embedding"].size(), 512u);
+}
+
+}  // namespace
+}  // namespace clap
