@@ -89,16 +89,24 @@ void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model) {
 }
 
 namespace {
+// The value as shown in a message (a long one cut), and what is wrong with it as a decimal
+// number ("" when it is one; then *x holds it).
+std::string shown_value(const std::string& v) { return v.size() > 24 ? v.substr(0, 24) + "..." : v; }
+std::string not_a_number(const std::string& v, double* x) {
+  char* end = nullptr;
+  *x = std::strtod(v.c_str(), &end);
+  if (v.find_first_of("xX") != std::string::npos) return shown_value(v) + " is not a decimal number";
+  if (v.empty() || end == v.c_str()) return shown_value(v) + " is not a number";
+  if (*end != '\0' || !std::isfinite(*x)) return shown_value(v) + " is not a finite number";
+  return "";
+}
+
 CLI::Validator number_at_least(double floor, bool strict, const std::string& what) {
   return CLI::Validator(
       [=](std::string& v) -> std::string {
-        char* end = nullptr;
-        const double x = std::strtod(v.c_str(), &end);
-        const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
-        if (v.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
-        if (v.empty() || end == v.c_str()) return shown + " is not a number";
-        if (*end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
-        if (strict ? !(x > floor) : !(x >= floor)) return "must be " + what + ", got " + shown;
+        double x = 0;
+        if (std::string problem = not_a_number(v, &x); !problem.empty()) return problem;
+        if (strict ? !(x > floor) : !(x >= floor)) return "must be " + what + ", got " + shown_value(v);
         return "";
       },
       strict ? "NUMBER > 0" : "NUMBER >= 0", strict ? "positive" : "non-negative");
@@ -115,13 +123,9 @@ CLI::Validator number_between(double lo, double hi, const std::string& unit) {
   const std::string range = "between " + text(lo) + " and " + text(hi) + (unit.empty() ? "" : " " + unit);
   return CLI::Validator(
       [=](std::string& v) -> std::string {
-        char* end = nullptr;
-        const double x = std::strtod(v.c_str(), &end);
-        const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
-        if (v.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
-        if (v.empty() || end == v.c_str()) return shown + " is not a number";
-        if (*end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
-        if (!(x >= lo && x <= hi)) return "must be " + range + ", got " + shown;
+        double x = 0;
+        if (std::string problem = not_a_number(v, &x); !problem.empty()) return problem;
+        if (!(x >= lo && x <= hi)) return "must be " + range + ", got " + shown_value(v);
         return "";
       },
       "NUMBER " + text(lo) + ".." + text(hi), "number " + range);
