@@ -24,12 +24,13 @@ namespace pg_impl {
 
 void insert_windows(pg::Connection& c, int64_t id, const std::vector<WindowRecord>& windows);
 
-// The id a new file takes (write_track of a path the index does not hold; Store::wipe says why):
-// the id kept for its path, else one kept for its content hash whose path is no longer a file
-// (the file moved), else one above every id anything may still name. Under the id lock.
-// One above every id anything may still name (user_data.h highest_named_track_id_sql).
+// One above every id anything may still name: tracks, kept and retired ids, user data
+// (user_data.h highest_named_track_id_sql).
 int64_t next_free_track_id(pg::Connection& c) { return c.query(highest_named_track_id_sql(true)).int64(0, 0) + 1; }
 
+// The id a new file takes (write_track of a path the index does not hold; Store::wipe says why):
+// the id kept for its path, else one kept for its content hash whose path is no longer a file
+// (the file moved), else next_free_track_id. Under the id lock.
 int64_t new_track_id(pg::Connection& c, const Track& t) {
   const std::string free_id = " AND NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = kept_track_ids.id)";
   if (auto r = c.query("SELECT id FROM kept_track_ids WHERE path = $1" + free_id, pg::Params().add(t.path)); r.rows())

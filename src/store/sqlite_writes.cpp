@@ -26,15 +26,16 @@ using namespace sqlite_impl;
 
 namespace {
 
-// The id a new file takes (put_track of a path the index does not hold; Store::wipe says why):
-// the id kept for its path, else one kept for its content hash whose path is no longer a file
-// (the file moved); otherwise one above every id anything may still name.
-// One above every id anything may still name (user_data.h highest_named_track_id_sql).
+// One above every id anything may still name: tracks, kept and retired ids, user data
+// (user_data.h highest_named_track_id_sql).
 int64_t next_free_track_id(sqlite3* db) {
   sql::Stmt s(db, highest_named_track_id_sql(has_retired_tables(db)).c_str());
   return (s.step() && !s.is_null(0) ? s.int64(0) : 0) + 1;
 }
 
+// The id a new file takes (put_track of a path the index does not hold; Store::wipe says why):
+// the id kept for its path, else one kept for its content hash whose path is no longer a file
+// (the file moved); otherwise next_free_track_id.
 int64_t new_track_id(sqlite3* db, const Track& t) {
   const char* free_id = "NOT EXISTS (SELECT 1 FROM tracks WHERE tracks.id = kept_track_ids.id)";
   {
