@@ -470,6 +470,10 @@ await step('library', async () => {
   assert.ok(text.includes(`${status.ok} ok`), `library status shows the ok count: ${text}`);
   assert.ok(text.includes(`${status.coverage.windows} of ${status.coverage.window_total}`) && text.includes('tracks complete'),
     `library status says how much is embedded (issue 56): ${text}`);
+  const choice = status.precision_choice;
+  if (choice?.measured)
+    assert.ok(text.includes(`chosen on this machine from ${choice.sample.windows} windows of ${choice.sample.tracks} tracks`) && !text.includes('undefined'),
+      `library status says what --precision auto measured on (it said "undefined windows of undefined tracks"): ${text}`);
   assert.equal(await page.locator('#library-folders tbody tr').count(), (status.folders || []).length, 'one row per folder');
   assert.equal(await page.locator('#library-errors tbody tr').count(), (status.error_list || []).length, 'one row per error');
   if (status.error_list && status.error_list.length) {

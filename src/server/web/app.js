@@ -695,7 +695,7 @@ function precisionText(s) {
   const rows = c.trials.map((t) => (t.measured
     ? `${t.precision}: worst window cosine ${t.window_cosine_min.toFixed(6)}, top-${c.k} agreement ${t.topk_agreement.toFixed(3)}, ${t.ms_per_window.toFixed(1)} ms a window${t.chosen ? ' (chosen)' : ''}`
     : `${t.precision}: ${t.reason}`));
-  return `${c.chosen}, chosen on this machine from ${c.windows} windows of ${c.tracks} tracks. ${rows.join('; ')}`;
+  return `${c.chosen}, chosen on this machine from ${c.sample.windows} windows of ${c.sample.tracks} tracks. ${rows.join('; ')}`;
 }
 
 // How much of the library is embedded (the words of `clapsearch status`).
