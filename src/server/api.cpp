@@ -338,7 +338,8 @@ void Api::status(const httplib::Request&, httplib::Response& res) {
                            {"window_total", coverage.window_total},
                            {"fraction", coverage.fraction},  // as `clapsearch status --json` gives it
                            {"complete_tracks", coverage.complete_tracks},
-                           {"first_pass_tracks", coverage.first_pass_tracks}}},
+                           {"first_pass_tracks", coverage.first_pass_tracks},
+                           {"text", service::coverage_text(coverage)}}},
              {"audio_seconds", json_num(st.counts.audio_seconds)},
              {"generation", snap->library_generation()},
              {"serving_tracks", snap->tracks().size()},

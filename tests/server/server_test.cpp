@@ -730,6 +730,8 @@ TEST(ServeApi, StatusAndTracksSayHowMuchIsEmbedded) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("0 tracks complete, 2 first pass only"), std::string::npos) << out;
+  // The page shows the route's sentence, the one the CLI prints.
+  EXPECT_NE(out.find("coverage  " + c["text"].get<std::string>()), std::string::npos) << out << c.dump();
   const json track = s.get_json("/api/tracks/" + std::to_string(s.id_of("low.wav")));
   // The two tracks are alike in length: each holds half the windows embedded, of half the total.
   EXPECT_EQ(track["window_count"], windows / 2) << track.dump();

@@ -698,11 +698,10 @@ function precisionText(s) {
   return `${c.chosen}, chosen on this machine from ${c.sample.windows} windows of ${c.sample.tracks} tracks. ${rows.join('; ')}`;
 }
 
-// How much of the library is embedded (the words of `clapsearch status`).
+// How much of the library is embedded: the server's sentence (`clapsearch status`'s words, made
+// once in service::coverage_text), so the page and the CLI never word it differently.
 function coverageText(c) {
-  if (c.windows >= c.window_total) return `every window embedded (${c.windows} of ${c.window_total}); ${c.complete_tracks} tracks complete`;
-  return `${c.windows} of ${c.window_total} windows embedded (${(100 * c.fraction).toFixed(1)}%); ${c.complete_tracks} tracks complete, ` +
-    `${c.first_pass_tracks} first pass only (indexing continues)`;
+  return c.windows >= c.window_total ? c.text : `${c.text} (indexing continues)`;
 }
 
 async function loadLibrary() {
