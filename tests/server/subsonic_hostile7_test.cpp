@@ -79,5 +79,32 @@ TEST_F(SubsonicHostile7, UpdatesOfOnePlaylistAtOnceKeepEveryChange) {
   EXPECT_EQ(rest_get(server.port(), "updatePlaylist?playlistId=pl-999999&songIdToAdd=1")["error"]["code"], 70);
 }
 
+// H7S-2: search2/search3 took any songCount, artistCount and albumCount: songCount=1000000000
+// over 100,000 songs answered 70 MB and held 0.5-0.8 GB while it was built; getTopSongs' count
+// likewise. Each list now stops at ServerOptions::max_list_items (5,000), here 2.
+TEST_F(SubsonicHostile7, ListsWhoseCountTheClientNamesAreBounded) {
+  ServerOptions o;
+  o.max_list_items = 2;
+  RunningServer server(o, db_, 30);
+  const json all = rest_get(server.port(), "search3?query=&songCount=1000000000&albumCount=1000000000&artistCount=1000000000");
+  ASSERT_EQ(all["status"], "ok") << all.dump();
+  EXPECT_EQ(all["searchResult3"]["song"].size(), 2u) << all.dump();
+  const json next = rest_get(server.port(), "search2?query=song&songCount=1000000000&songOffset=2");
+  EXPECT_EQ(next["searchResult2"]["song"].size(), 1u) << next.dump();  // the offsets page on
+  EXPECT_EQ(rest_get(server.port(), "getTopSongs?artist=Band&count=1000000000")["topSongs"]["song"].size(), 2u);
+}
+
+// H7S-4: a query of bytes that are not UTF-8 folded to no word, the empty query, and answered a
+// page of the whole library as if it matched.
+TEST_F(SubsonicHostile7, ASearchQueryThatIsNotTextIsRefused) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  for (const std::string endpoint : {"search2", "search3"}) {
+    const json r = rest_get(server.port(), endpoint + "?query=%FF%FE");
+    EXPECT_EQ(r["status"], "failed") << r.dump();
+    EXPECT_EQ(r.value("error", json::object()).value("message", ""), "parameter query: not valid UTF-8") << r.dump();
+  }
+  EXPECT_EQ(rest_get(server.port(), "search3?query=")["searchResult3"]["song"].size(), 3u);  // "" is everything, as before
+}
+
 }  // namespace
 }  // namespace clap::server
