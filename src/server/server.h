@@ -38,8 +38,8 @@ struct ServerOptions {
   int max_waiting = 8;       // requests queued for a model run; more get 429
   int model_wait_s = 30;     // longest wait in that queue before 429
   // Subsonic streams transcoded at once (/rest/stream with format or maxBitRate: each takes a
-  // core while it runs); more get 429.
-  int max_transcodes = 2;
+  // core while it runs), half of them (at least 1) per user; more get 429.
+  int max_transcodes = 4;
   int64_t max_upload_bytes = 50ll << 20;
   double max_query_seconds = 600;  // decoded duration of an uploaded query
   int64_t max_k = 1000;            // results per query
