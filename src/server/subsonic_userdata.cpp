@@ -282,13 +282,18 @@ void get_playlists(Call& call, ojson& body) {
   service::UserData data = user_data(call);
   const std::string username = call.param("username");
   int64_t only_owner = 0;
-  if (!username.empty() && username != call.user.name) {
-    if (!call.user.admin) throw Failure{50, "user is not authorized for the given operation: another user's playlists"};
-    const auto other = service::accounts_connection(call.lib.location()).with([&](service::Accounts& a, store::Store&) {
-      return a.find(username);
+  if (!username.empty()) {
+    // Names match as sign-in matches them (getUser likewise): a user signed in as "Alice" who asks
+    // for "Alice"'s playlists asks for their own, where a comparison of bytes with the stored
+    // "alice" answered 50 (not authorized).
+    const auto named = service::accounts_connection(call.lib.location()).with([&](service::Accounts&, store::Store& s) {
+      return service::find_user(s, username);
     });
-    if (!other) throw Failure{70, "user not found: " + username.substr(0, 80)};
-    only_owner = other->id;
+    if (!named || named->id != call.user.id) {
+      if (!call.user.admin) throw Failure{50, "user is not authorized for the given operation: another user's playlists"};
+      if (!named) throw Failure{70, "user not found: " + username.substr(0, 80)};
+      only_owner = named->id;
+    }
   }
   ojson list = ojson::array();
   for (const store::PlaylistRecord& p : data.playlists(only_owner != 0))

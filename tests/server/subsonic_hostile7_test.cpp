@@ -106,5 +106,24 @@ TEST_F(SubsonicHostile7, ASearchQueryThatIsNotTextIsRefused) {
   EXPECT_EQ(rest_get(server.port(), "search3?query=")["searchResult3"]["song"].size(), 3u);  // "" is everything, as before
 }
 
+// H7S-5: getPlaylists compared `username` with the stored name byte for byte, while sign-in and
+// getUser match names as they look (service::user_name_key): a user signed in as "ALICE" who asked
+// for ALICE's playlists was answered 50, "not authorized", for their own.
+TEST_F(SubsonicHostile7, AUserAsksForTheirOwnPlaylistsInAnySpellingOfTheirName) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  ASSERT_EQ(rest_get(server.port(), "createPlaylist?name=mine")["status"], "ok");
+  for (const std::string name : {"alice", "ALICE", "Alice"}) {
+    httplib::Client client("127.0.0.1", server.port());
+    auto r = client.Get("/rest/getPlaylists?f=json&v=1.16.1&c=test&u=" + name + "&p=pw&username=" + name);
+    ASSERT_TRUE(r);
+    const json body = json::parse(r->body)["subsonic-response"];
+    EXPECT_EQ(body["status"], "ok") << name << ": " << r->body;
+    bool mine = false;
+    for (const json& p : body.value("playlists", json::object()).value("playlist", json::array())) mine |= p["name"] == "mine";
+    EXPECT_TRUE(mine) << name << ": " << r->body;
+  }
+  EXPECT_EQ(rest_get(server.port(), "getPlaylists?username=nobody")["error"]["code"], 50);  // others' still need an admin
+}
+
 }  // namespace
 }  // namespace clap::server
