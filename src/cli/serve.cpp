@@ -183,8 +183,8 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->default_val(8)
       ->check(CLI::Range(0, 10000));
   cmd->add_option("--max-transcodes", o->server.max_transcodes,
-                  "Subsonic streams transcoded at once (stream with format or maxBitRate); more get 429")
-      ->default_val(2)
+                  "Subsonic streams transcoded at once (stream with format or maxBitRate), half of them (at least 1) per user; more get 429")
+      ->default_val(4)
       ->check(CLI::Range(1, 64));
   cmd->add_option("--timeout", o->server.timeout_s, "Seconds a slow client may take to send or receive")
       ->default_val(30)

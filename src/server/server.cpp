@@ -308,6 +308,14 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   // delayed ACK holds each small response ~40 ms (measured: every search took 44 ms).
   http.set_tcp_nodelay(true);
   http.set_keep_alive_max_count(100);
+  // SO_REUSEADDR only (a restart binds at once, past the old socket's TIME_WAIT), never
+  // cpp-httplib's default SO_REUSEPORT: with it a second `serve` on a port already served bound
+  // it too, and the kernel split the connections between the two servers (two indexes answering
+  // at random, a client's writes going to either) instead of the second saying the port is in use.
+  http.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   // Room for the multipart envelope around an upload of max_upload_bytes; the file itself is
   // checked against the limit exactly. cpp-httplib applies this to a declared Content-Length
   // only: bodies are bounded as they arrive by POST /api/like's reader and the pre-routing

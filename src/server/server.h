@@ -38,11 +38,16 @@ struct ServerOptions {
   int max_waiting = 8;       // requests queued for a model run; more get 429
   int model_wait_s = 30;     // longest wait in that queue before 429
   // Subsonic streams transcoded at once (/rest/stream with format or maxBitRate: each takes a
-  // core while it runs); more get 429.
-  int max_transcodes = 2;
+  // core while it runs), half of them (at least 1) per user; more get 429.
+  int max_transcodes = 4;
   int64_t max_upload_bytes = 50ll << 20;
   double max_query_seconds = 600;  // decoded duration of an uploaded query
   int64_t max_k = 1000;            // results per query
+  // Items of one kind one /rest/ list answers at most where the client names the count (search2
+  // and search3, getTopSongs, getArtistInfo's similar artists; the lists the spec bounds stop at
+  // 500): songCount=1000000000 over 100,000 songs answered 70 MB, with 0.5-0.8 GB held while it
+  // was built. More is left out, as other Subsonic servers do; a client pages with the offsets.
+  int64_t max_list_items = 5000;
   search::Filter exclude;          // the music-only rule: matching tracks left out unless a request says exclude=false
   int max_queries = 32;            // texts per search / labels per classification
   int timeout_s = 30;              // socket read/write timeout (slow clients)

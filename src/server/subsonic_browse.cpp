@@ -195,7 +195,7 @@ void get_genres(Call& call, ojson& body) {
 // album (by year, then name), each album's by track number. `id` (the topSongsByArtistId
 // extension) wins over `artist` (a name, compared as normalise_name compares it).
 void get_top_songs(Call& call, ojson& body) {
-  const int64_t count = count_param(call, "count", 50, INT64_MAX);
+  const int64_t count = count_param(call, "count", 50, call.options.max_list_items);
   const CatalogArtist* a = nullptr;
   if (call.has("id") && !call.param("id").empty()) {
     a = &artist_param(call, call.param("id"));
@@ -233,7 +233,7 @@ std::vector<const CatalogArtist*> similar_artists(const Call& call, const Catalo
 
 void artist_info(Call& call, ojson& body, bool id3) {
   const CatalogArtist& a = artist_param(call, call.required("id"));
-  const int64_t count = count_param(call, "count", 20, INT64_MAX);
+  const int64_t count = count_param(call, "count", 20, call.options.max_list_items);
   call.boolean("includeNotPresent", false);  // every artist we know is present: checked, nothing to add
   ojson similar = ojson::array();
   for (const CatalogArtist* s : similar_artists(call, a, count)) similar.push_back(id3 ? artist_id3(call, *s) : artist_ref(*s));

@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 
+#include "core/utf8.h"
 #include "server/subsonic.h"
 #include "service/song_resolver.h"
 #include "service/user_data.h"
@@ -227,7 +228,8 @@ struct Paging {
 };
 
 Paging paging(const Call& call, const std::string& what) {
-  return {call.integer(what + "Count", 20, 0, INT64_MAX), call.integer(what + "Offset", 0, 0, INT64_MAX)};
+  return {std::min(call.integer(what + "Count", 20, 0, INT64_MAX), call.options.max_list_items),
+          call.integer(what + "Offset", 0, 0, INT64_MAX)};
 }
 
 // The positions 0..n-1 (an order of the catalog) that `keep`, the page of `p`.
@@ -256,6 +258,9 @@ void search(Call& call, ojson& body, bool id3) {
   // looked for once each.
   if (query.size() > kMaxQueryBytes)
     throw Failure{0, "parameter query: at most " + std::to_string(kMaxQueryBytes) + " bytes (got " + std::to_string(query.size()) + ")"};
+  // Bytes that are not UTF-8 fold to no word at all, which is the empty query: "%FF" answered a
+  // page of the whole library as if it had matched.
+  if (!is_valid_utf8(query)) throw Failure{0, "parameter query: not valid UTF-8"};
   std::vector<std::string> words = query_words(query);
   std::sort(words.begin(), words.end());
   words.erase(std::unique(words.begin(), words.end()), words.end());

@@ -8,11 +8,12 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "audio/transcode.h"
 #include "core/error.h"
@@ -43,22 +44,52 @@ std::shared_ptr<int> open_song(const Call& call, const store::Track& t, size_t& 
 
 // --- stream, download ------------------------------------------------------------------------
 
-// The transcodes running now, across every request (ServerOptions::max_transcodes).
-std::atomic<int> g_transcodes{0};
+// The transcodes running now, in all and per user (ServerOptions::max_transcodes). A user holds
+// at most half of them (at least 1): a transcode lasts as long as its client takes to read it, up
+// to --stream-pause more when paused, so one user's two paused streams held both of the default
+// slots and every other user's transcode was refused (429) for ten minutes at a time.
+class TranscodeSlots {
+ public:
+  static TranscodeSlots& instance() {
+    static TranscodeSlots slots;
+    return slots;
+  }
+  // Takes a slot for `user`; service::Busy when the server or the user holds their share.
+  void take(int64_t user, int limit) {
+    const int per_user = std::max(1, limit / 2);
+    std::lock_guard lock(mutex_);
+    if (total_ >= limit)
+      throw service::Busy(std::to_string(limit) + " transcode(s) in progress (serve --max-transcodes); try again, or ask for format=raw");
+    int& mine = per_user_[user];
+    if (mine >= per_user)
+      throw service::Busy("this user has " + std::to_string(mine) + " transcode(s) in progress, the most one user holds of the server's " +
+                          std::to_string(limit) + " (serve --max-transcodes); try again when one ends, or ask for format=raw");
+    ++mine;
+    ++total_;
+  }
+  void give_back(int64_t user) {
+    std::lock_guard lock(mutex_);
+    --total_;
+    if (--per_user_[user] <= 0) per_user_.erase(user);
+  }
 
-struct TranscodeSlot {
-  TranscodeSlot() = default;
-  TranscodeSlot(const TranscodeSlot&) = delete;
-  TranscodeSlot& operator=(const TranscodeSlot&) = delete;
-  ~TranscodeSlot() { g_transcodes.fetch_sub(1); }
+ private:
+  std::mutex mutex_;
+  int total_ = 0;
+  std::map<int64_t, int> per_user_;
 };
 
-std::shared_ptr<TranscodeSlot> take_transcode_slot(int limit) {
-  if (g_transcodes.fetch_add(1) >= limit) {
-    g_transcodes.fetch_sub(1);
-    throw service::Busy(std::to_string(limit) + " transcode(s) in progress (serve --max-transcodes); try again, or ask for format=raw");
-  }
-  return std::make_shared<TranscodeSlot>();
+struct TranscodeSlot {
+  explicit TranscodeSlot(int64_t user) : user(user) {}
+  TranscodeSlot(const TranscodeSlot&) = delete;
+  TranscodeSlot& operator=(const TranscodeSlot&) = delete;
+  ~TranscodeSlot() { TranscodeSlots::instance().give_back(user); }
+  int64_t user;
+};
+
+std::shared_ptr<TranscodeSlot> take_transcode_slot(int64_t user, int limit) {
+  TranscodeSlots::instance().take(user, limit);
+  return std::make_shared<TranscodeSlot>(user);
 }
 
 // What stream answers: the file as it is, or a transcode to `format` at `kbps`.
@@ -117,7 +148,7 @@ void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> fil
   if (t.duration_s > 0 && o.start_s >= t.duration_s)
     throw Failure{0, "timeOffset " + std::to_string(int64_t(o.start_s)) + " is past the song's end (" +
                          std::to_string(int64_t(t.duration_s)) + " s)"};
-  std::shared_ptr<TranscodeSlot> slot = take_transcode_slot(std::max(1, call.options.max_transcodes));
+  std::shared_ptr<TranscodeSlot> slot = take_transcode_slot(call.user.id, std::max(1, call.options.max_transcodes));
   // Opened here, before any header is sent: a file that cannot be decoded is an error envelope.
   std::shared_ptr<audio::Transcoder> transcoder;
   try {

@@ -282,13 +282,18 @@ void get_playlists(Call& call, ojson& body) {
   service::UserData data = user_data(call);
   const std::string username = call.param("username");
   int64_t only_owner = 0;
-  if (!username.empty() && username != call.user.name) {
-    if (!call.user.admin) throw Failure{50, "user is not authorized for the given operation: another user's playlists"};
-    const auto other = service::accounts_connection(call.lib.location()).with([&](service::Accounts& a, store::Store&) {
-      return a.find(username);
+  if (!username.empty()) {
+    // Names match as sign-in matches them (getUser likewise): a user signed in as "Alice" who asks
+    // for "Alice"'s playlists asks for their own, where a comparison of bytes with the stored
+    // "alice" answered 50 (not authorized).
+    const auto named = service::accounts_connection(call.lib.location()).with([&](service::Accounts&, store::Store& s) {
+      return service::find_user(s, username);
     });
-    if (!other) throw Failure{70, "user not found: " + username.substr(0, 80)};
-    only_owner = other->id;
+    if (!named || named->id != call.user.id) {
+      if (!call.user.admin) throw Failure{50, "user is not authorized for the given operation: another user's playlists"};
+      if (!named) throw Failure{70, "user not found: " + username.substr(0, 80)};
+      only_owner = named->id;
+    }
   }
   ojson list = ojson::array();
   for (const store::PlaylistRecord& p : data.playlists(only_owner != 0))
@@ -337,52 +342,86 @@ void create_playlist(Call& call, ojson& body) {
   std::vector<store::SongRef> songs;
   check_playlist_size(call.all("songId").size());
   for (const std::string& id : call.all("songId")) songs.push_back(service::song_ref(call.song(id)));
-  store::PlaylistRecord p;
   const std::string existing = call.param("playlistId");
   const int64_t now = now_unix_seconds();
+  int64_t id = 0;
   if (!existing.empty()) {
-    p = readable(call, data, existing);  // createPlaylist with playlistId replaces its songs
-    if (const std::string name = call.param("name"); !name.empty()) p.name = playlist_text("name", name, kMaxPlaylistNameBytes, false);
+    // createPlaylist with playlistId replaces its songs (and its name, when one is given).
+    const std::string name = call.param("name");
+    if (!name.empty()) playlist_text("name", name, kMaxPlaylistNameBytes, false);
+    const int64_t n = playlist_number(existing);
+    const std::optional<int64_t> written = n > 0 ? writing([&] {
+      return data.change_playlist(n, call.user.admin, [&](store::PlaylistRecord& p) {
+        if (!name.empty()) p.name = name;
+        p.entries = songs;
+        p.changed_at = now;
+      });
+    })
+                                                 : std::nullopt;
+    if (!written) throw Failure{70, "playlist not found: " + existing.substr(0, 80)};
+    id = *written;
   } else {
+    store::PlaylistRecord p;
     p.name = playlist_text("name", call.required("name"), kMaxPlaylistNameBytes, false);
     p.owner = call.user.id;
     p.created_at = now;
+    p.entries = songs;
+    p.changed_at = now;
+    id = writing([&] { return data.save_playlist(p, call.user.admin); });
   }
-  p.entries = songs;
-  p.changed_at = now;
-  const int64_t id = writing([&] { return data.save_playlist(p, call.user.admin); });
   body["playlist"] = playlist_json(call, data, *data.playlist(id, true), true);
 }
 
 void update_playlist(Call& call, ojson&) {
   service::UserData data = user_data(call);
-  store::PlaylistRecord p = readable(call, data, call.required("playlistId"));
+  const std::string id = call.required("playlistId");
+  // Everything the request says is read and checked first; the change itself is made on the
+  // playlist as stored when it is written (UserData::change_playlist): two updates at once, each
+  // adding a song, used to keep one of the two songs.
+  std::optional<std::string> name, comment;
   if (call.has("name")) {
-    const std::string name = call.param("name");
-    if (name.empty()) throw Failure{0, "parameter name: a playlist needs a name"};
-    p.name = playlist_text("name", name, kMaxPlaylistNameBytes, false);
+    name = call.param("name");
+    if (name->empty()) throw Failure{0, "parameter name: a playlist needs a name"};
+    playlist_text("name", *name, kMaxPlaylistNameBytes, false);
   }
-  if (call.has("comment")) p.comment = playlist_text("comment", call.param("comment"), kMaxPlaylistCommentBytes, true);
-  if (call.has("public")) p.is_public = call.boolean("public", p.is_public);
-  // Indexes are of the songs the client was shown (getPlaylist), removed before songs are added.
-  const auto shown = visible(call, p);
-  std::set<size_t> drop;
+  if (call.has("comment")) comment = playlist_text("comment", call.param("comment"), kMaxPlaylistCommentBytes, true);
+  std::optional<bool> is_public;
+  if (call.has("public")) is_public = call.boolean("public", false);
+  std::vector<std::pair<std::string, size_t>> remove;  // as given, and as a number
   for (const std::string& index : call.all("songIndexToRemove")) {
     size_t i = 0;
     const auto [end, ec] = std::from_chars(index.data(), index.data() + index.size(), i);
-    if (ec != std::errc() || end != index.data() + index.size() || i >= shown.size())
-      throw Failure{0, "parameter songIndexToRemove: " + index.substr(0, 40) + " is not a position of the playlist (0 to " +
-                           std::to_string(shown.empty() ? 0 : shown.size() - 1) + ")"};
-    drop.insert(shown[i].first);
+    remove.push_back({index, ec == std::errc() && end == index.data() + index.size() ? i : SIZE_MAX});
   }
-  std::vector<store::SongRef> kept;
-  for (size_t i = 0; i < p.entries.size(); ++i)
-    if (!drop.count(i)) kept.push_back(p.entries[i]);
-  check_playlist_size(kept.size() + call.all("songIdToAdd").size());
-  for (const std::string& id : call.all("songIdToAdd")) kept.push_back(service::song_ref(call.song(id)));
-  p.entries = kept;
-  p.changed_at = now_unix_seconds();
-  writing([&] { return data.save_playlist(p, call.user.admin); });
+  std::vector<store::SongRef> add;
+  check_playlist_size(call.all("songIdToAdd").size());  // before resolving 200,000 ids
+  for (const std::string& song : call.all("songIdToAdd")) add.push_back(service::song_ref(call.song(song)));
+  const int64_t n = playlist_number(id);
+  const std::optional<int64_t> written = n > 0 ? writing([&] {
+    return data.change_playlist(n, call.user.admin, [&](store::PlaylistRecord& p) {
+      if (name) p.name = *name;
+      if (comment) p.comment = *comment;
+      if (is_public) p.is_public = *is_public;
+      // Indexes are of the songs the client was shown (getPlaylist), removed before songs are added.
+      const auto shown = visible(call, p);
+      std::set<size_t> drop;
+      for (const auto& [given, i] : remove) {
+        if (i >= shown.size())
+          throw Failure{0, "parameter songIndexToRemove: " + given.substr(0, 40) + " is not a position of the playlist (0 to " +
+                               std::to_string(shown.empty() ? 0 : shown.size() - 1) + ")"};
+        drop.insert(shown[i].first);
+      }
+      std::vector<store::SongRef> kept;
+      for (size_t i = 0; i < p.entries.size(); ++i)
+        if (!drop.count(i)) kept.push_back(p.entries[i]);
+      check_playlist_size(kept.size() + add.size());
+      kept.insert(kept.end(), add.begin(), add.end());
+      p.entries = std::move(kept);
+      p.changed_at = now_unix_seconds();
+    });
+  })
+                                               : std::nullopt;
+  if (!written) throw Failure{70, "playlist not found: " + id.substr(0, 80)};
 }
 
 void delete_playlist(Call& call, ojson&) {

@@ -181,11 +181,32 @@ int64_t UserData::save_playlist(const store::PlaylistRecord& p, bool admin) {
   return connection_.with([&](Accounts&, store::Store& s) { return s.put_playlist(p); });
 }
 
+std::optional<int64_t> UserData::change_playlist(int64_t id, bool admin,
+                                                const std::function<void(store::PlaylistRecord&)>& change) {
+  enum class Outcome { Unreadable, NotOwner, Written };
+  // The outcome is thrown after the lock: an exception inside with() drops its connection.
+  const auto [outcome, written] = connection_.with([&](Accounts&, store::Store& s) {
+    std::optional<store::PlaylistRecord> p = s.playlist(id);
+    if (!p || !(p->owner == user_ || p->is_public || admin)) return std::pair{Outcome::Unreadable, int64_t{0}};
+    if (p->owner != user_ && !admin) return std::pair{Outcome::NotOwner, int64_t{0}};
+    change(*p);
+    return std::pair{Outcome::Written, s.put_playlist(*p)};
+  });
+  if (outcome == Outcome::NotOwner) throw NotAllowed("the playlist belongs to another user");
+  if (outcome == Outcome::Unreadable) return std::nullopt;
+  return written;
+}
+
 void UserData::delete_playlist(int64_t id, bool admin) {
-  const auto old = connection_.with([&](Accounts&, store::Store& s) { return s.playlist(id); });
-  if (!old) throw Error("playlist " + std::to_string(id) + " does not exist");
-  if (old->owner != user_ && !admin) throw NotAllowed("the playlist belongs to another user");
-  connection_.with([&](Accounts&, store::Store& s) { return s.remove_playlist(id); });
+  // One lock for the check and the removal, as change_playlist.
+  const std::optional<int64_t> owner = connection_.with([&](Accounts&, store::Store& s) -> std::optional<int64_t> {
+    const auto old = s.playlist(id);
+    if (!old) return std::nullopt;
+    if (old->owner == user_ || admin) s.remove_playlist(id);
+    return old->owner;
+  });
+  if (!owner) throw Error("playlist " + std::to_string(id) + " does not exist");
+  if (*owner != user_ && !admin) throw NotAllowed("the playlist belongs to another user");
 }
 
 std::string UserData::user_name(int64_t id) const {

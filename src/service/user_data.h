@@ -72,6 +72,12 @@ class UserData {
   std::optional<store::PlaylistRecord> playlist(int64_t id, bool admin) const;
   // Writes a playlist the user owns (or any, for an admin); throws NotAllowed otherwise.
   int64_t save_playlist(const store::PlaylistRecord& p, bool admin);
+  // Reads playlist `id`, lets `change` edit it and writes it back, all under the connection's
+  // lock, so that two changes at once (two phones each adding a song) each build on the other's
+  // result: a read in one call and a write in the next kept only the later change. nullopt when
+  // the user may not read the playlist (or it is gone); NotAllowed when they may read but not
+  // write it (another user's public playlist). An exception from `change` writes nothing.
+  std::optional<int64_t> change_playlist(int64_t id, bool admin, const std::function<void(store::PlaylistRecord&)>& change);
   void delete_playlist(int64_t id, bool admin);
   std::string user_name(int64_t id) const;
 

@@ -160,6 +160,26 @@ TEST_F(PausedStreams, AStreamPausedWithinTheLimitPlaysOnAndEachUserHoldsABounded
       << "a stream paused past the limit was held: " << why;
 }
 
+// Hostile pass 7 (H7S-3): one user's paused transcodes held every transcode slot (2 by default),
+// and every other user's transcode was refused 429 for up to --stream-pause (10 minutes), again
+// and again. A user now holds at most half of them.
+TEST_F(PausedStreams, OneUserHoldsAtMostHalfTheTranscodes) {
+  ServerOptions o = options();  // 4 transcodes
+  o.timeout_s = 30;             // no stream is cut while the test holds it
+  RunningServer server(o, dir_ + "/library.db", 30);
+  StreamReader first(server.port(), stream_of("alice")), second(server.port(), stream_of("alice"));
+  ASSERT_TRUE(first.read_body(kBeforePause)) << first.bytes().substr(0, 300);
+  ASSERT_TRUE(second.read_body(kBeforePause)) << second.bytes().substr(0, 300);
+  // Both stay unread (paused): alice holds 2 of the 4 slots, her third is refused...
+  StreamReader third(server.port(), stream_of("alice"));
+  third.read_body(0, std::chrono::seconds(10));
+  EXPECT_EQ(third.bytes().rfind("HTTP/1.1 429", 0), 0u) << third.bytes().substr(0, 400);
+  EXPECT_NE(third.bytes().find("the most one user holds"), std::string::npos) << third.bytes().substr(0, 600);
+  // ...and bob's transcode plays.
+  StreamReader bob(server.port(), stream_of("bob"));
+  EXPECT_TRUE(bob.read_body(kBeforePause)) << bob.bytes().substr(0, 400);
+}
+
 // With pauses off (--stream-pause 0) the old rules hold: a 1.8 s pause loses the stream.
 TEST_F(PausedStreams, WithPausesOffTheSlowReaderRulesCutAPausedStream) {
   ServerOptions o = options();

@@ -1,0 +1,129 @@
+// Hostile pass 7 on the /rest/ server (issue 53), on a real server (a thread of this process) over
+// a real index: concurrent writes to one playlist keep every change; the lists whose count the
+// client names are bounded; a search query that is not text is refused.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "server/running_server.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+using json = nlohmann::json;
+
+class SubsonicHostile7 : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = test::temp_dir() + "/subsonic-hostile7", music = dir + "/music";
+    db_ = dir + "/library.db";
+    for (int i = 1; i <= 3; ++i)
+      test::ffmpeg(music + "/s" + std::to_string(i) + ".flac",
+                   "-f lavfi -i \"sine=f=" + std::to_string(300 + 100 * i) + ":d=3\" -metadata title=Song" + std::to_string(i) +
+                       " -metadata artist=Band -metadata album=Disc");
+    test::index_library(music, db_, test::case_dir("tiny-unfused"));
+    std::ofstream(dir + "/pw") << "pw\n";
+    std::string out, err;
+    ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db_) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  }
+  static std::string db_;
+};
+std::string SubsonicHostile7::db_;
+
+// Each call on a connection of its own: these run at once.
+json rest_get(int port, const std::string& query) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(30, 0);
+  auto r = client.Get("/rest/" + query + "&f=json&v=1.16.1&c=test&u=alice&p=pw");
+  if (!r) throw std::runtime_error("no response to " + query);
+  const json body = json::parse(r->body, nullptr, false);
+  if (!body.contains("subsonic-response")) throw std::runtime_error(query.substr(0, 60) + ": " + r->body.substr(0, 300));
+  return body["subsonic-response"];
+}
+
+// H7S-1: updatePlaylist read the playlist, changed it and wrote it back in separate steps, so of
+// two updates at once each adding a song, one song was lost (30 adds at once kept 25, every
+// one answered "ok"). Three rounds of 24 at once: every song added is kept.
+TEST_F(SubsonicHostile7, UpdatesOfOnePlaylistAtOnceKeepEveryChange) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  const json made = rest_get(server.port(), "createPlaylist?name=together");
+  ASSERT_EQ(made["status"], "ok") << made.dump();
+  const std::string id = made["playlist"]["id"];
+  constexpr int kAtOnce = 24, kRounds = 3;
+  for (int round = 1; round <= kRounds; ++round) {
+    std::vector<std::future<json>> adds;
+    for (int i = 0; i < kAtOnce; ++i)
+      adds.push_back(std::async(std::launch::async, [&, i] {
+        return rest_get(server.port(), "updatePlaylist?playlistId=" + id + "&songIdToAdd=" + std::to_string(1 + i % 3));
+      }));
+    for (auto& a : adds) EXPECT_EQ(a.get()["status"], "ok");
+    EXPECT_EQ(rest_get(server.port(), "getPlaylist?id=" + id)["playlist"]["songCount"], round * kAtOnce) << "round " << round;
+  }
+  // Removals at once, each of the first song shown: each removes one.
+  std::vector<std::future<json>> removes;
+  for (int i = 0; i < 10; ++i)
+    removes.push_back(std::async(std::launch::async, [&] {
+      return rest_get(server.port(), "updatePlaylist?playlistId=" + id + "&songIndexToRemove=0");
+    }));
+  for (auto& r : removes) EXPECT_EQ(r.get()["status"], "ok");
+  EXPECT_EQ(rest_get(server.port(), "getPlaylist?id=" + id)["playlist"]["songCount"], kRounds * kAtOnce - 10);
+  // The checks still come first: a position past the end changes nothing.
+  const json past = rest_get(server.port(), "updatePlaylist?playlistId=" + id + "&songIndexToRemove=999&songIdToAdd=1");
+  EXPECT_EQ(past["status"], "failed") << past.dump();
+  EXPECT_EQ(rest_get(server.port(), "getPlaylist?id=" + id)["playlist"]["songCount"], kRounds * kAtOnce - 10);
+  EXPECT_EQ(rest_get(server.port(), "updatePlaylist?playlistId=pl-999999&songIdToAdd=1")["error"]["code"], 70);
+}
+
+// H7S-2: search2/search3 took any songCount, artistCount and albumCount: songCount=1000000000
+// over 100,000 songs answered 70 MB and held 0.5-0.8 GB while it was built; getTopSongs' count
+// likewise. Each list now stops at ServerOptions::max_list_items (5,000), here 2.
+TEST_F(SubsonicHostile7, ListsWhoseCountTheClientNamesAreBounded) {
+  ServerOptions o;
+  o.max_list_items = 2;
+  RunningServer server(o, db_, 30);
+  const json all = rest_get(server.port(), "search3?query=&songCount=1000000000&albumCount=1000000000&artistCount=1000000000");
+  ASSERT_EQ(all["status"], "ok") << all.dump();
+  EXPECT_EQ(all["searchResult3"]["song"].size(), 2u) << all.dump();
+  const json next = rest_get(server.port(), "search2?query=song&songCount=1000000000&songOffset=2");
+  EXPECT_EQ(next["searchResult2"]["song"].size(), 1u) << next.dump();  // the offsets page on
+  EXPECT_EQ(rest_get(server.port(), "getTopSongs?artist=Band&count=1000000000")["topSongs"]["song"].size(), 2u);
+}
+
+// H7S-4: a query of bytes that are not UTF-8 folded to no word, the empty query, and answered a
+// page of the whole library as if it matched.
+TEST_F(SubsonicHostile7, ASearchQueryThatIsNotTextIsRefused) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  for (const std::string endpoint : {"search2", "search3"}) {
+    const json r = rest_get(server.port(), endpoint + "?query=%FF%FE");
+    EXPECT_EQ(r["status"], "failed") << r.dump();
+    EXPECT_EQ(r.value("error", json::object()).value("message", ""), "parameter query: not valid UTF-8") << r.dump();
+  }
+  EXPECT_EQ(rest_get(server.port(), "search3?query=")["searchResult3"]["song"].size(), 3u);  // "" is everything, as before
+}
+
+// H7S-5: getPlaylists compared `username` with the stored name byte for byte, while sign-in and
+// getUser match names as they look (service::user_name_key): a user signed in as "ALICE" who asked
+// for ALICE's playlists was answered 50, "not authorized", for their own.
+TEST_F(SubsonicHostile7, AUserAsksForTheirOwnPlaylistsInAnySpellingOfTheirName) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  ASSERT_EQ(rest_get(server.port(), "createPlaylist?name=mine")["status"], "ok");
+  for (const std::string name : {"alice", "ALICE", "Alice"}) {
+    httplib::Client client("127.0.0.1", server.port());
+    auto r = client.Get("/rest/getPlaylists?f=json&v=1.16.1&c=test&u=" + name + "&p=pw&username=" + name);
+    ASSERT_TRUE(r);
+    const json body = json::parse(r->body)["subsonic-response"];
+    EXPECT_EQ(body["status"], "ok") << name << ": " << r->body;
+    bool mine = false;
+    for (const json& p : body.value("playlists", json::object()).value("playlist", json::array())) mine |= p["name"] == "mine";
+    EXPECT_TRUE(mine) << name << ": " << r->body;
+  }
+  EXPECT_EQ(rest_get(server.port(), "getPlaylists?username=nobody")["error"]["code"], 50);  // others' still need an admin
+}
+
+}  // namespace
+}  // namespace clap::server
