@@ -274,7 +274,7 @@ void for_each_strip(int64_t rows, int64_t out, float* y, int64_t ldy, const int6
     if (flush_denormals) __builtin_aarch64_set_fpcr(saved_fpcr | (1u << 24));
 #endif
 #if defined(__x86_64__)
-    if (amx_tiles) detail::amx_begin();
+    if (amx_tiles) detail::amx_begin_avx512();
 #endif
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
@@ -304,7 +304,7 @@ void for_each_strip(int64_t rows, int64_t out, float* y, int64_t ldy, const int6
       }
     }
 #if defined(__x86_64__)
-    if (amx_tiles) detail::amx_end();
+    if (amx_tiles) detail::amx_end_avx512();
     if (flush_denormals) _mm_setcsr(saved_csr);
 #elif defined(__aarch64__)
     if (flush_denormals) __builtin_aarch64_set_fpcr(saved_fpcr);
@@ -427,7 +427,7 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
                               w.weight_sum + p * kPanel};
           const I8Rows xr{scratch.input_u8.data() + r * width, width, scratch.input_scale.data() + r,
                           scratch.input_zero.data() + r};
-          detail::strip_i8_amx(n, xr, panel, groups, out, valid, epilogue);
+          detail::strip_i8_amx_avx512(n, xr, panel, groups, out, valid, epilogue);
         },
         true);
   }

@@ -378,7 +378,7 @@ struct alignas(64) TileConfig {  // ldtilecfg's 64-byte operand, palette 1
 
 // Tiles 0-3: sums (16 rows x 16 int32); 4-5: inputs (16 rows x 64 u8); 6-7: weights (16 groups
 // x 16 outputs x 4 s8). All eight are 16 rows of 64 bytes.
-CLAP_AMX void amx_begin() {
+CLAP_AMX void amx_begin_avx512() {
   TileConfig config;
   for (int t = 0; t < 8; ++t) {
     config.bytes_per_row[t] = 64;
@@ -388,11 +388,11 @@ CLAP_AMX void amx_begin() {
   // stores above as dead; this operand is the whole 64 bytes.)
   __asm__ volatile("ldtilecfg %0" : : "m"(config));
 }
-CLAP_AMX void amx_end() { _tile_release(); }
+CLAP_AMX void amx_end_avx512() { _tile_release(); }
 
 // 16·A rows (A = 1 or 2 input tiles) x one panel over all groups (a multiple of 16).
 template <int A>
-CLAP_AMX inline void block_i8_amx(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, __mmask16 mask0,
+CLAP_AMX inline void block_i8_amx_avx512(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, __mmask16 mask0,
                                   __mmask16 mask1, Epilogue epilogue) {
   _tile_zero(0);
   _tile_zero(1);
@@ -427,13 +427,13 @@ CLAP_AMX inline void block_i8_amx(const I8Rows& x, const I8Panel& w, int64_t gro
   }
 }
 
-CLAP_AMX void strip_i8_amx(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
+CLAP_AMX void strip_i8_amx_avx512(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
                            Epilogue epilogue) {
   const __mmask16 mask0 = low_mask(valid), mask1 = low_mask(valid - 16);
   const auto part = [&](int r) { return I8Rows{x.u + r * x.ldx, x.ldx, x.scale + r, x.zero + r}; };
   int r = 0;
-  for (; r + 32 <= rows; r += 32) block_i8_amx<2>(part(r), w, groups, out + r, mask0, mask1, epilogue);
-  for (; r + 16 <= rows; r += 16) block_i8_amx<1>(part(r), w, groups, out + r, mask0, mask1, epilogue);
+  for (; r + 32 <= rows; r += 32) block_i8_amx_avx512<2>(part(r), w, groups, out + r, mask0, mask1, epilogue);
+  for (; r + 16 <= rows; r += 16) block_i8_amx_avx512<1>(part(r), w, groups, out + r, mask0, mask1, epilogue);
   for (; r < rows; r += 12) strip_i8_avx512(true, std::min(12, rows - r), part(r), w, groups, out + r, valid, epilogue);
 }
 
