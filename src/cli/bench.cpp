@@ -243,7 +243,8 @@ int run_kernel_bench(const BenchOptions& o) {
   if (o.json) {
     nlohmann::json j = {{"config", config}, {"peaks", nlohmann::json::array()}, {"shapes", nlohmann::json::array()}};
     for (const InstructionPeak& p : r.peaks)
-      j["peaks"].push_back({{"instruction", p.instruction}, {"precision", p.precision}, {"gops_per_core", p.gops}});
+      j["peaks"].push_back(
+          {{"instruction", p.instruction}, {"precision", p.precision}, {"gops_per_core", p.gops}, {"ceiling", p.ceiling}});
     for (const LayerShapeRate& l : r.shapes)
       j["shapes"].push_back({{"layer", l.layer}, {"rows", l.rows}, {"in", l.in}, {"out", l.out},
                              {"fp32_gops", l.gops[0]}, {"bf16_gops", l.gops[1]}, {"int8_gops", l.gops[2]}});
@@ -253,7 +254,8 @@ int run_kernel_bench(const BenchOptions& o) {
   }
   std::printf("one core; GOP/s (a multiply-add is two operations)\n");
   for (const InstructionPeak& p : r.peaks)
-    std::printf("peak %-16s %7.0f   (%s: no kernel can exceed it)\n", p.instruction.c_str(), p.gops, p.precision.c_str());
+    std::printf("peak %-16s %7.0f   (%s: %s)\n", p.instruction.c_str(), p.gops, p.precision.c_str(),
+                p.ceiling ? "no kernel can exceed it" : "the vector kernels' ceiling; this CPU's AMX tiles go past it");
   if (!r.note.empty()) std::printf("%s\n", r.note.c_str());
   std::printf("%-26s %16s %15s %15s %15s\n", "linear() at the tower's", "rows x in x out", "fp32", "bf16", "int8");
   for (const LayerShapeRate& l : r.shapes) {

@@ -4,6 +4,10 @@
 #include <cstring>
 #if defined(__x86_64__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #endif
 
 #include "core/error.h"
@@ -75,6 +79,28 @@ bool cpu_has_avx_vnni() {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     if (!__builtin_cpu_supports("avx2") || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
     return (eax & (1u << 4)) != 0;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+// AMX-TILE and AMX-INT8 are CPUID leaf 7, sub-leaf 0, EDX bits 24 and 25; the OS must save
+// the tile configuration and data (XCR0 bits 17 and 18); and Linux keeps the 8 KB tile state
+// off for a process until it asks (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA),
+// which it refuses, for example, when a signal stack is too small for it.
+bool cpu_has_amx_int8() {
+#if defined(__x86_64__) && defined(__linux__)
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__builtin_cpu_supports("avx512f") || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    if ((edx & (3u << 24)) != (3u << 24)) return false;
+    unsigned xcr0_low = 0, xcr0_high = 0;
+    __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));  // OSXSAVE: implied by avx512f above
+    if ((xcr0_low & (3u << 17)) != (3u << 17)) return false;
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
   }();
   return has;
 #else

@@ -27,6 +27,12 @@ IsaLevel cpu_isa_level();
 // and later Core, N100), which the avx2 level's int8 kernel may use.
 bool cpu_has_avx_vnni();
 
+// Whether the CPU has AMX with int8 tiles (AMX-TILE and AMX-INT8: Sapphire Rapids and later
+// Xeons), the OS saves the tile state, and (Linux) the process was allowed to use it: the
+// first call asks the kernel for permission (ARCH_REQ_XCOMP_PERM) once for the whole process.
+// The Avx512 level's int8 GEMM uses it; its integer sums are vpdpbusd's.
+bool cpu_has_amx_int8();
+
 // The level every dispatch uses: the CPU's best, capped by CLAPSEARCH_ISA (read once).
 // Throws clap::Error with isa_environment_error()'s message when the variable is invalid.
 IsaLevel isa_level();

@@ -78,14 +78,16 @@ KernelIsa kernel_isa() {
 // int8 kernels need BW (16-bit multiplies), vpdpbusd AVX512-VNNI.
 #if defined(__x86_64__)
 bool cpu_has_avx512() { return kernel_isa() <= KernelIsa::Avx512F; }
-bool cpu_has_avx512_bf16() { return kernel_isa() == KernelIsa::Avx512 && __builtin_cpu_supports("avx512bf16"); }
+bool cpu_has_avx512_bf16() { return kernel_isa() <= KernelIsa::Avx512NoAmx && __builtin_cpu_supports("avx512bf16"); }
 bool cpu_has_avx512bw() { return kernel_isa() <= KernelIsa::Avx512Bw; }
-bool cpu_has_avx512_vnni() { return kernel_isa() == KernelIsa::Avx512 && __builtin_cpu_supports("avx512vnni"); }
+bool cpu_has_avx512_vnni() { return kernel_isa() <= KernelIsa::Avx512NoAmx && __builtin_cpu_supports("avx512vnni"); }
+bool cpu_has_amx_int8_kernel() { return kernel_isa() == KernelIsa::Avx512 && cpu_has_avx512_vnni() && cpu_has_amx_int8(); }
 #else
 constexpr bool cpu_has_avx512() { return false; }
 constexpr bool cpu_has_avx512_bf16() { return false; }
 constexpr bool cpu_has_avx512bw() { return false; }
 constexpr bool cpu_has_avx512_vnni() { return false; }
+constexpr bool cpu_has_amx_int8_kernel() { return false; }
 #endif
 
 // ---- generic kernel (CPUs without AVX2): one row at a time, the compiler vectorises -------
@@ -244,14 +246,16 @@ void linear_rows(const float* x, int64_t rows, int64_t ldx, const LinearWeights&
 // Panels layout: row tiles x panel groups across threads, strips of up to 12 rows per
 // register block. strip(rows, first input row, panel index, out rows, valid outputs) runs one
 // register block; gelu_after: the kernel leaves GELU to a pass over the tile's outputs.
-template <typename Strip>
+// StripRows: the most rows a strip takes; amx_tiles: each thread configures AMX's tiles for
+// the call and releases them after.
+template <int StripRows = kStripRows, typename Strip>
 void for_each_strip(int64_t rows, int64_t out, float* y, int64_t ldy, const int64_t* row_map, bool gelu_after,
-                    bool flush_denormals, const Strip& strip) {
+                    bool flush_denormals, const Strip& strip, bool amx_tiles = false) {
   const int64_t panels = (out + kPanel - 1) / kPanel;
   const int threads = omp_get_max_threads();
   // Tiles: row blocks of whole strips (balanced across threads) x groups of panels. Small
   // row counts split the panels instead, so both cores work on stage-4-sized inputs.
-  const int64_t strips = (rows + kStripRows - 1) / kStripRows;
+  const int64_t strips = (rows + StripRows - 1) / StripRows;
   int64_t row_tiles = std::max<int64_t>(1, (rows + kTileRows / 2) / kTileRows);
   if (row_tiles >= threads) row_tiles = (row_tiles + threads - 1) / threads * threads;
   row_tiles = std::min(row_tiles, strips);
@@ -269,18 +273,21 @@ void for_each_strip(int64_t rows, int64_t out, float* y, int64_t ldy, const int6
     const unsigned saved_fpcr = __builtin_aarch64_get_fpcr();
     if (flush_denormals) __builtin_aarch64_set_fpcr(saved_fpcr | (1u << 24));
 #endif
+#if defined(__x86_64__)
+    if (amx_tiles) detail::amx_begin_avx512();
+#endif
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
       float discard[kPanel] = {};  // where rows mapped to -1 go
       const int64_t rt = t / panel_groups, g = t % panel_groups;
       const int64_t s0 = strips * rt / row_tiles, s1 = strips * (rt + 1) / row_tiles;
       const int64_t p0 = panels * g / panel_groups, p1 = panels * (g + 1) / panel_groups;
-      const int64_t r0 = s0 * kStripRows, r1 = std::min(rows, s1 * kStripRows);
+      const int64_t r0 = s0 * StripRows, r1 = std::min(rows, s1 * StripRows);
       for (int64_t p = p0; p < p1; ++p) {
         const int valid = static_cast<int>(std::min<int64_t>(kPanel, out - p * kPanel));
-        for (int64_t r = r0; r < r1; r += kStripRows) {
-          const int n = static_cast<int>(std::min<int64_t>(kStripRows, r1 - r));
-          float* dst[kStripRows];
+        for (int64_t r = r0; r < r1; r += StripRows) {
+          const int n = static_cast<int>(std::min<int64_t>(StripRows, r1 - r));
+          float* dst[StripRows];
           for (int i = 0; i < n; ++i) {
             const int64_t row = row_map ? row_map[r + i] : r + i;
             dst[i] = row >= 0 ? y + row * ldy + p * kPanel : discard;
@@ -297,6 +304,7 @@ void for_each_strip(int64_t rows, int64_t out, float* y, int64_t ldy, const int6
       }
     }
 #if defined(__x86_64__)
+    if (amx_tiles) detail::amx_end_avx512();
     if (flush_denormals) _mm_setcsr(saved_csr);
 #elif defined(__aarch64__)
     if (flush_denormals) __builtin_aarch64_set_fpcr(saved_fpcr);
@@ -410,6 +418,18 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
                                                     scratch.input_scale.data() + r, scratch.input_zero.data() + r};
                             detail::strip_i8_widened_avx2(n, xi + r * width, width, s, groups, out, valid, add_residual);
                           });
+  }
+  if (avx512 && vnni && groups % 16 == 0 && cpu_has_amx_int8_kernel()) {  // whole 64-k steps for the tiles
+    return for_each_strip<detail::kAmxStripRows>(
+        rows, w.out, y, ldy, row_map, false, false,
+        [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+          const I8Panel panel{weights + p * groups * 4 * kPanel, w.bias + p * kPanel, w.scale + p * kPanel,
+                              w.weight_sum + p * kPanel};
+          const I8Rows xr{scratch.input_u8.data() + r * width, width, scratch.input_scale.data() + r,
+                          scratch.input_zero.data() + r};
+          detail::strip_i8_amx_avx512(n, xr, panel, groups, out, valid, epilogue);
+        },
+        true);
   }
 #else
   (void)vnni, (void)avx2, (void)avx_vnni;
@@ -678,6 +698,7 @@ const char* packed_gemm_kernel(WeightType type) {
     if (cpu_has_avx512_bf16()) return "avx512-bf16";
     switch (isa) {
       case KernelIsa::Avx512:
+      case KernelIsa::Avx512NoAmx:
       case KernelIsa::Avx512Bw:
       case KernelIsa::Avx512F: return "avx512-bf16-as-f32";
       case KernelIsa::Avx2Vnni:
@@ -687,6 +708,7 @@ const char* packed_gemm_kernel(WeightType type) {
     }
   }
   if (type == WeightType::I8) {
+    if (cpu_has_amx_int8_kernel()) return "avx512-amx-int8";
     if (cpu_has_avx512_vnni()) return "avx512-vnni-int8";
     if (cpu_has_avx512bw()) return "avx512bw-int8";
 #if defined(__aarch64__)
@@ -697,6 +719,7 @@ const char* packed_gemm_kernel(WeightType type) {
   }
   switch (isa) {
     case KernelIsa::Avx512:
+    case KernelIsa::Avx512NoAmx:
     case KernelIsa::Avx512Bw:
     case KernelIsa::Avx512F: return "avx512";
     case KernelIsa::Avx2Vnni:

@@ -144,7 +144,9 @@ void to_bf16(const float* x, int64_t n, uint16_t* out);  // n values (vectorised
 float from_bf16(uint16_t value);
 
 // Kernel families, best first. The CPU's best is chosen at run time. Avx512 uses the AVX-512
-// extensions the CPU has (AVX512-BF16 for bf16 panels, AVX512-VNNI for int8 panels); Avx512Bw
+// extensions the CPU has (AVX512-BF16 for bf16 panels, AVX512-VNNI for int8 panels, and AMX
+// int8 tiles where core/isa.h's cpu_has_amx_int8 says so: the same sums); Avx512NoAmx the same
+// without AMX (vpdpbusd alone); Avx512Bw
 // limits it to Skylake-X's set (foundation and BW: bf16 panels as float32 multiply-adds, int8
 // panels through vpmaddwd, same bits); Avx512F to the foundation instructions (int8 panels
 // then run the AVX2 kernel: without BW AVX-512 has no 16-bit multiplies). Avx2Vnni: the AVX2
@@ -152,11 +154,11 @@ float from_bf16(uint16_t value);
 // chosen when core/isa.h allows it, the same sums); Avx2: plain AVX2. Neon: the ARM64
 // kernels (tensor/linear_neon.cpp), the best on aarch64, never chosen on x86-64; a limit above
 // it (Avx2 ... Avx512) leaves an ARM CPU its NEON kernels, Generic turns them off.
-enum class KernelIsa { Avx512, Avx512Bw, Avx512F, Avx2Vnni, Avx2, Neon, Generic };
+enum class KernelIsa { Avx512, Avx512NoAmx, Avx512Bw, Avx512F, Avx2Vnni, Avx2, Neon, Generic };
 
 // Which kernel linear() runs on packed panels of `type` now ("avx512", "avx2", "neon", "generic";
 // for BF16: "avx512-bf16", "avx2-bf16", or the family's name + "-bf16-as-f32"; for I8:
-// "avx512-vnni-int8", "avx512bw-int8", "avx2-vnni-int8", "avx2-int8", "generic-int8"; on ARM64 "neon",
+// "avx512-amx-int8" (AMX tiles, vpdpbusd for what they do not cover), "avx512-vnni-int8", "avx512bw-int8", "avx2-vnni-int8", "avx2-int8", "generic-int8"; on ARM64 "neon",
 // "neon-bf16-as-f32", "neon-dotprod-int8" or "neon-int8").
 const char* packed_gemm_kernel(WeightType type = WeightType::F32);
 

@@ -234,24 +234,26 @@ CLAP_AVX512 void to_bf16_avx512(const float* x, int64_t n, uint16_t* out, bool b
 
 inline uint32_t group_at(const uint8_t* u, int64_t group) { return *reinterpret_cast<const Word*>(u + 4 * group); }
 
-// From exact sums (outputs 0-15 in s0, 16-31 in s1, before the zero-point correction) to the
-// stored outputs, through the epilogue.
+// One row from its exact sums (outputs 0-15 in s0, 16-31 in s1, before the zero-point
+// correction) to the stored outputs, through the epilogue: every AVX-512 int8 kernel ends here.
+CLAP_AVX512_BW inline void finish_row_i8_avx512(__m512i s0, __m512i s1, int32_t zero, float scale, const I8Panel& w,
+                                                float* out, __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
+  const __m512i z = _mm512_set1_epi32(zero);
+  const __m512 s = _mm512_set1_ps(scale);
+  const __m512i c0 = _mm512_sub_epi32(s0, _mm512_mullo_epi32(z, _mm512_load_si512(w.weight_sum)));
+  const __m512i c1 = _mm512_sub_epi32(s1, _mm512_mullo_epi32(z, _mm512_load_si512(w.weight_sum + 16)));
+  store_row_avx512(
+      _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c0), _mm512_mul_ps(s, _mm512_load_ps(w.scale)), _mm512_load_ps(w.bias)),
+      _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c1), _mm512_mul_ps(s, _mm512_load_ps(w.scale + 16)),
+                      _mm512_load_ps(w.bias + 16)),
+      out, mask0, mask1, epilogue);
+}
+
 template <int R>
 CLAP_AVX512_BW inline void finish_i8_avx512(__m512i (&s0)[R], __m512i (&s1)[R], const I8Rows& x, const I8Panel& w,
                                             float* const* out, __mmask16 mask0, __mmask16 mask1, Epilogue epilogue) {
-  const __m512i sum0 = _mm512_load_si512(w.weight_sum), sum1 = _mm512_load_si512(w.weight_sum + 16);
-  const __m512 scale0 = _mm512_load_ps(w.scale), scale1 = _mm512_load_ps(w.scale + 16);
-  const __m512 bias0 = _mm512_load_ps(w.bias), bias1 = _mm512_load_ps(w.bias + 16);
 #pragma GCC unroll 12
-  for (int r = 0; r < R; ++r) {
-    const __m512i z = _mm512_set1_epi32(x.zero[r]);
-    const __m512 s = _mm512_set1_ps(x.scale[r]);
-    const __m512i c0 = _mm512_sub_epi32(s0[r], _mm512_mullo_epi32(z, sum0));
-    const __m512i c1 = _mm512_sub_epi32(s1[r], _mm512_mullo_epi32(z, sum1));
-    store_row_avx512(_mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c0), _mm512_mul_ps(s, scale0), bias0),
-                     _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, c1), _mm512_mul_ps(s, scale1), bias1), out[r],
-                     mask0, mask1, epilogue);
-  }
+  for (int r = 0; r < R; ++r) finish_row_i8_avx512(s0[r], s1[r], x.zero[r], x.scale[r], w, out[r], mask0, mask1, epilogue);
 }
 
 // acc + the four u8·s8 products of each 32-bit lane of (a, w): vpdpbusd, written as one
@@ -357,6 +359,83 @@ CLAP_AVX512_BW void strip_i8_avx512(bool vnni, int rows, const I8Rows& x, const 
   }
 }
 
+
+// ---- AMX (AMX-TILE + AMX-INT8) -------------------------------------------------------------
+// tdpbusd forms the same exact int32 sums as vpdpbusd, 16 rows x 16 outputs x 64 k per
+// instruction, and the rows end in finish_row_i8_avx512 like every other AVX-512 kernel: the
+// same bits. The packed layouts are already AMX's: a panel's group g holds outputs 0-15's four
+// weights in bytes 0-63 and 16-31's in 64-127, so a weight tile is 16 groups read with a
+// stride of 128 bytes; an input tile is 16 rows of 64 bytes read with the rows' stride.
+#define CLAP_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,amx-tile,amx-int8")))
+
+namespace {
+struct alignas(64) TileConfig {  // ldtilecfg's 64-byte operand, palette 1
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+}  // namespace
+
+// Tiles 0-3: sums (16 rows x 16 int32); 4-5: inputs (16 rows x 64 u8); 6-7: weights (16 groups
+// x 16 outputs x 4 s8). All eight are 16 rows of 64 bytes.
+CLAP_AMX void amx_begin_avx512() {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.bytes_per_row[t] = 64;
+    config.rows[t] = 16;
+  }
+  // (Not _tile_loadconfig: GCC 12's declares only a pointer's 8 bytes read, and drops the
+  // stores above as dead; this operand is the whole 64 bytes.)
+  __asm__ volatile("ldtilecfg %0" : : "m"(config));
+}
+CLAP_AMX void amx_end_avx512() { _tile_release(); }
+
+// 16·A rows (A = 1 or 2 input tiles) x one panel over all groups (a multiple of 16).
+template <int A>
+CLAP_AMX inline void block_i8_amx_avx512(const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, __mmask16 mask0,
+                                  __mmask16 mask1, Epilogue epilogue) {
+  _tile_zero(0);
+  _tile_zero(1);
+  if constexpr (A == 2) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int64_t g = 0; g < groups; g += 16) {
+    const int8_t* wg = w.weights + g * 4 * kPanel;
+    _tile_loadd(6, wg, 4 * kPanel);
+    _tile_loadd(7, wg + 64, 4 * kPanel);
+    _tile_loadd(4, x.u + 4 * g, x.ldx);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    if constexpr (A == 2) {
+      _tile_loadd(5, x.u + 16 * x.ldx + 4 * g, x.ldx);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
+  }
+  alignas(64) int32_t sums[2 * A][16 * 16];
+  _tile_stored(0, sums[0], 64);
+  _tile_stored(1, sums[1], 64);
+  if constexpr (A == 2) {
+    _tile_stored(2, sums[2], 64);
+    _tile_stored(3, sums[3], 64);
+  }
+  for (int r = 0; r < 16 * A; ++r) {
+    const int32_t* row0 = sums[2 * (r / 16)] + (r % 16) * 16;
+    finish_row_i8_avx512(_mm512_load_si512(row0), _mm512_load_si512(row0 + 256), x.zero[r], x.scale[r], w, out[r], mask0,
+                         mask1, epilogue);
+  }
+}
+
+CLAP_AMX void strip_i8_amx_avx512(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
+                           Epilogue epilogue) {
+  const __mmask16 mask0 = low_mask(valid), mask1 = low_mask(valid - 16);
+  const auto part = [&](int r) { return I8Rows{x.u + r * x.ldx, x.ldx, x.scale + r, x.zero + r}; };
+  int r = 0;
+  for (; r + 32 <= rows; r += 32) block_i8_amx_avx512<2>(part(r), w, groups, out + r, mask0, mask1, epilogue);
+  for (; r + 16 <= rows; r += 16) block_i8_amx_avx512<1>(part(r), w, groups, out + r, mask0, mask1, epilogue);
+  for (; r < rows; r += 12) strip_i8_avx512(true, std::min(12, rows - r), part(r), w, groups, out + r, valid, epilogue);
+}
 
 // The input step: each row quantised on its own (quantize_row_u8), k padded with zeros.
 

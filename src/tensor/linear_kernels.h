@@ -64,6 +64,14 @@ void strip_bf16_avx512(bool bf16_instructions, int rows, const uint16_t* x, int6
 // vnni: vpdpbusd (AVX512-VNNI); else AVX-512BW multiplies, the same sums.
 void strip_i8_avx512(bool vnni, int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out,
                      int valid, Epilogue epilogue);
+// AMX (cpu_has_amx_int8): up to kAmxStripRows rows, groups a multiple of 16; rows past the
+// last whole 16 go to strip_i8_avx512's vpdpbusd. Between amx_begin_avx512() and amx_end_avx512() only (each
+// thread's tile configuration, released after).
+constexpr int kAmxStripRows = 32;
+void amx_begin_avx512();
+void amx_end_avx512();
+void strip_i8_amx_avx512(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
+                  Epilogue epilogue);
 // The row-wise float32 kernel (WeightLayout::Rows: the text tower).
 void rows_avx512(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight, const float* bias,
                  int64_t out, float* y, int64_t ldy, bool add_residual, const int64_t* row_map);

@@ -103,6 +103,16 @@ TEST_F(IsaCli, Avx2VnniAllowsAvxVnniAndAvx2RunsPlainAvx2) {
       << err;
 }
 
+// AMX's int8 tiles run within avx512 where the CPU, the OS and Linux's permission allow them;
+// a lower kernel set leaves them (the bits are the same either way: tests/tensor/gemm_test.cpp).
+TEST_F(IsaCli, VersionNamesTheAmxInt8KernelWhereTheCpuHasIt) {
+  if (!cpu_has_amx_int8()) GTEST_SKIP() << "no AMX int8 here";
+  const std::string version = ok("", "--version");
+  EXPECT_NE(version.find("int8 avx512-amx-int8"), std::string::npos) << version;
+  EXPECT_NE(version.find(" amx-int8"), std::string::npos) << version;  // in the cpu: line
+  EXPECT_EQ(ok("CLAPSEARCH_ISA=avx2", "--version").find("-amx-"), std::string::npos);
+}
+
 TEST_F(IsaCli, VersionAndDoctorShowTheChosenKernelSetAndWhy) {
   const std::string best = isa_level_name(cpu_isa_level());
   EXPECT_NE(ok("", "--version").find("kernel set: " + best + " (the CPU's best (CLAPSEARCH_ISA not set))"),

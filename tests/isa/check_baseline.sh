@@ -21,9 +21,10 @@ set -euo pipefail
 # Register or mnemonic patterns (AT&T syntax, objdump -d) of instructions above SSE2.
 # VEX/EVEX: every AVX* mnemonic starts with "v" (vmovups, vfmadd231ps, vpdpbusd, vzeroupper,
 # vcvtph2ps); the only baseline mnemonics starting with "v" are verr/verw (not generated).
-# ymm/zmm registers and %k mask registers are AVX/AVX-512 by definition.
+# ymm/zmm registers and %k mask registers are AVX/AVX-512 by definition. AMX's tile instructions
+# (ldtilecfg, tileloadd, tdpbusd, ...) are named in the list too: they use no vector register.
 above='(%[yz]mm[0-9]|%k[0-7]\b)'
-mnemonic='^(v[a-z0-9]+|addsubp[sd]|hadd[ps][sd]|hsubp[sd]|lddqu|movddup|movs[hl]dup|fisttp[a-z]*|pshufb|palignr|phaddw|phaddd|phaddsw|phsubw|phsubd|phsubsw|pmaddubsw|pmulhrsw|psign[bwd]|pabs[bwd]|pblendvb|pblendw|blendp[sd]|blendvp[sd]|dpp[sd]|insertps|extractps|pinsr[bdq]|pextr[bdq]|pmovsx[a-z]+|pmovzx[a-z]+|pmuldq|pmulld|pmin[su][bwd]|pmax[su][bwd]|ptest|round[ps][sd]|packusdw|pcmpeqq|movntdqa|mpsadbw|phminposuw|pcmpgtq|pcmp[ei]str[im]|crc32[a-z]*|popcnt[a-z]*|lzcnt[a-z]*|andn[lq]?|bextr[lq]?|blsi[lq]?|blsmsk[lq]?|blsr[lq]?|bzhi[lq]?|mulx[lq]?|pdep[lq]?|pext[lq]?|rorx[lq]?|sarx[lq]?|shlx[lq]?|shrx[lq]?|movbe[a-z]*)$'
+mnemonic='^(v[a-z0-9]+|addsubp[sd]|hadd[ps][sd]|hsubp[sd]|lddqu|movddup|movs[hl]dup|fisttp[a-z]*|pshufb|palignr|phaddw|phaddd|phaddsw|phsubw|phsubd|phsubsw|pmaddubsw|pmulhrsw|psign[bwd]|pabs[bwd]|pblendvb|pblendw|blendp[sd]|blendvp[sd]|dpp[sd]|insertps|extractps|pinsr[bdq]|pextr[bdq]|pmovsx[a-z]+|pmovzx[a-z]+|pmuldq|pmulld|pmin[su][bwd]|pmax[su][bwd]|ptest|round[ps][sd]|packusdw|pcmpeqq|movntdqa|mpsadbw|phminposuw|pcmpgtq|pcmp[ei]str[im]|crc32[a-z]*|popcnt[a-z]*|lzcnt[a-z]*|andn[lq]?|bextr[lq]?|blsi[lq]?|blsmsk[lq]?|blsr[lq]?|bzhi[lq]?|mulx[lq]?|pdep[lq]?|pext[lq]?|rorx[lq]?|sarx[lq]?|shlx[lq]?|shrx[lq]?|movbe[a-z]*|ldtilecfg|sttilecfg|tileloadd[a-z0-9]*|tilestored|tilezero|tilerelease|tdp[a-z0-9]+)$'
 allowed_name='(avx2|avx512|vnni|_isa_)'
 
 verr_ok='^(verr|verw)$'

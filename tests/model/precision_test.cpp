@@ -163,11 +163,11 @@ TEST_P(Int8Tower, BatchesAndRepeatsAreBitIdentical) {
   expect_batches_and_repeats_bit_identical(Precision::I8);
 }
 
-// vpdpbusd, vpmaddwd on AVX-512BW, and AVX-512F CPUs (the AVX2 int8 kernel, AVX-512 elsewhere)
-// give the same bits; AVX2 and generic CPUs (their own GELU and attention code) stay close.
+// AMX tiles, vpdpbusd, vpmaddwd on AVX-512BW, and AVX-512F CPUs (the AVX2 int8 kernel, AVX-512
+// elsewhere) give the same bits; AVX2 and generic CPUs (their own GELU and attention code) stay close.
 TEST_P(Int8Tower, EveryKernelFamilyGivesTheSameBitsOnAvx512AndStaysCloseElsewhere) {
   const auto best = embed_clips(Precision::I8);
-  for (KernelIsa isa : {KernelIsa::Avx512Bw, KernelIsa::Avx512F}) {
+  for (KernelIsa isa : {KernelIsa::Avx512NoAmx, KernelIsa::Avx512Bw, KernelIsa::Avx512F}) {
     Limit limit(isa);
     SCOPED_TRACE(packed_gemm_kernel(WeightType::I8));
     const auto other = embed_clips(Precision::I8);
@@ -305,7 +305,8 @@ TEST_P(LowPrecisionTextTower, Bf16KernelFamiliesGiveTheSameBitsOnAvx512AndStayIn
   expect_kernel_families(Precision::BF16, {KernelIsa::Avx512F});  // vdpbf16ps replaced by float32 multiply-adds
 }
 TEST_P(LowPrecisionTextTower, Int8KernelFamiliesGiveTheSameBitsOnAvx512AndStayInBoundElsewhere) {
-  expect_kernel_families(Precision::I8, {KernelIsa::Avx512Bw, KernelIsa::Avx512F});  // vpmaddwd instead of vpdpbusd
+  expect_kernel_families(Precision::I8, {KernelIsa::Avx512NoAmx, KernelIsa::Avx512Bw,  // vpdpbusd instead of AMX,
+                                         KernelIsa::Avx512F});                          // vpmaddwd instead of vpdpbusd
 }
 
 std::string case_name(const ::testing::TestParamInfo<std::string>& info) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/isa.h"
 #include "tensor/linear.h"
 #include "tensor/linear_kernels.h"
 #include "tensor/ops.h"
@@ -349,8 +350,8 @@ TEST(Bf16, PanelsTakeHalfTheBytesAndTheRowsLayoutIsRefused) {
 
 // ---- I8 panels ---------------------------------------------------------------------------
 
-const KernelIsa kEveryFamily[] = {KernelIsa::Avx512, KernelIsa::Avx512Bw, KernelIsa::Avx512F, KernelIsa::Avx2Vnni,
-                                  KernelIsa::Avx2,   KernelIsa::Generic};
+const KernelIsa kEveryFamily[] = {KernelIsa::Avx512,   KernelIsa::Avx512NoAmx, KernelIsa::Avx512Bw, KernelIsa::Avx512F,
+                                  KernelIsa::Avx2Vnni, KernelIsa::Avx2,        KernelIsa::Generic};
 
 struct FamilyLimit {  // limit_kernels for a scope
   explicit FamilyLimit(KernelIsa isa) { limit_kernels(isa); }
@@ -484,6 +485,54 @@ TEST(I8, EveryKernelFamilyGivesTheSameBitsAndRowsAreIndependent) {
         if (first_gelu.empty()) first_gelu = gelu;
         EXPECT_EQ(0, std::memcmp(gelu.data(), first_gelu.data(), gelu.size() * sizeof(float)));
       }
+    }
+  omp_set_num_threads(threads);
+}
+
+// AMX's tiles (where the CPU has them: k in whole steps of 64, rows in blocks of 16 and 32,
+// the rest of the rows on vpdpbusd) give the written-out result and vpdpbusd's bits, through
+// every epilogue, a row map and either thread count.
+TEST(I8, AmxTilesGiveTheExactQuantisedSumsAndVpdpbusdsBits) {
+  if (!cpu_has_amx_int8()) GTEST_SKIP() << "no AMX int8 on this CPU (the families above cover the rest)";
+  EXPECT_STREQ(packed_gemm_kernel(WeightType::I8), "avx512-amx-int8");
+  {
+    FamilyLimit limit(KernelIsa::Avx512NoAmx);
+    EXPECT_STREQ(packed_gemm_kernel(WeightType::I8), "avx512-vnni-int8");
+  }
+  for (int64_t rows : {16, 17, 31, 32, 33, 48, 100, 300})
+    for (int64_t out : {17, 32, 33, 100})
+      for (int64_t in : {61, 64, 127, 128, 512}) {  // 61: 16 groups of 4, the last padded
+        const auto x = random_floats(rows * in, 81), w = random_floats(out * in, 82), b = random_floats(out, 83);
+        const PackedLinear p = pack_linear(w.data(), b.data(), out, in, WeightType::I8);
+        std::vector<float> y(rows * out, -7.0f);
+        linear(x.data(), rows, in, p.view(), y.data(), out);
+        const auto ref = i8_reference(x, rows, in, in, w, b, out);
+        ASSERT_EQ(0, std::memcmp(y.data(), ref.data(), y.size() * sizeof(float)))
+            << "rows " << rows << " out " << out << " in " << in;
+      }
+  const int64_t rows = 77, in = 256, out = 70, ldx = 260, ldy = 73;
+  const auto x = random_floats(rows * ldx, 91), w = random_floats(out * in, 92), b = random_floats(out, 93);
+  const auto residual = random_floats(rows * ldy, 94);
+  const PackedLinear p = pack_linear(w.data(), b.data(), out, in, WeightType::I8);
+  std::vector<int64_t> row_map(rows);
+  for (int64_t r = 0; r < rows; ++r) row_map[r] = r % 5 == 2 ? -1 : rows - 1 - r;
+  const int threads = omp_get_max_threads();
+  std::vector<std::vector<float>> first;
+  for (KernelIsa isa : {KernelIsa::Avx512, KernelIsa::Avx512NoAmx})
+    for (int t : {1, 2}) {
+      FamilyLimit limit(isa);
+      omp_set_num_threads(t);
+      SCOPED_TRACE(std::string(packed_gemm_kernel(WeightType::I8)) + " threads " + std::to_string(t));
+      std::vector<std::vector<float>> results;
+      for (Epilogue e : {Epilogue::None, Epilogue::AddResidual, Epilogue::Gelu})
+        for (bool mapped : {false, true}) {
+          std::vector<float> y = e == Epilogue::AddResidual ? residual : std::vector<float>(rows * ldy, -7.0f);
+          linear(x.data(), rows, ldx, p.view(), y.data(), ldy, e, mapped ? row_map.data() : nullptr);
+          results.push_back(std::move(y));
+        }
+      if (first.empty()) first = results;
+      for (size_t i = 0; i < results.size(); ++i)
+        EXPECT_EQ(0, std::memcmp(results[i].data(), first[i].data(), first[i].size() * sizeof(float))) << "case " << i;
     }
   omp_set_num_threads(threads);
 }

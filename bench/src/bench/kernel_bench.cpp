@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 #include "model/htsat.h"
@@ -68,7 +69,8 @@ std::vector<InstructionPeak> instruction_peaks(std::string& note) {
   out.push_back({"vfmadd231ps zmm", "fp32", best_rate(peak_fma_avx512, 32)});
   if (__builtin_cpu_supports("avx512bf16")) out.push_back({"vdpbf16ps zmm", "bf16", best_rate(peak_dpbf16_avx512, 64)});
   if (__builtin_cpu_supports("avx512vnni"))
-    out.push_back({"vpdpbusd zmm", "int8", best_rate(peak_dpbusd_avx512_vnni, 128)});
+    out.push_back({"vpdpbusd zmm", "int8", best_rate(peak_dpbusd_avx512_vnni, 128),
+                   std::strcmp(packed_gemm_kernel(WeightType::I8), "avx512-amx-int8") != 0});
 #else
   note = "instruction peaks are measured on x86-64 (AVX-512) only";
 #endif
