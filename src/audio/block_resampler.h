@@ -11,14 +11,15 @@
 // kept. An output sample is then a pure function of a bounded stretch of input, computed the
 // same way whether the stream was decoded from its start or from a span's pre-roll.
 //
-// The margin M covers the filter: measured (soxr HQ, 20 bits, passband 0.91), an impulse's
-// response is above 1e-12 within about 475 input samples either side when upsampling from
-// 8-44.1 kHz, and within about 940 input samples from 96 kHz (the filter is designed at the
-// lower rate). M is 1024 input samples (scaled by R / target when downsampling), rounded up to a
-// multiple of R / gcd(R, target) so that block k's first input sample falls on the output grid:
-// 1029 samples (23 ms) at 44.1 kHz. Blocks then match a continuous soxr run to float rounding
-// (tests/audio/block_resampler_test.cpp). An odd rate whose grid period is long (44101 Hz:
-// every 44101 samples) gets a margin of a whole period (1 s: three times the work, and rare).
+// The margin M covers the filter: measured (soxr HQ, 20 bits), an impulse's response is above
+// 1e-7 within about 100 input samples either side when upsampling from 8-44.1 kHz (180 from
+// 96 kHz, where the filter is designed at the lower rate), and its faint tail above 1e-12 within
+// about 900 (1100 from 96 kHz). M is 1024 input samples (scaled by R / target when
+// downsampling), rounded up to a multiple of R / gcd(R, target) so that block k's first input
+// sample falls on the output grid: 1029 samples (23 ms) at 44.1 kHz, 2048 at 96 kHz. Blocks then
+// match a continuous soxr run to float rounding (under 1e-6; tests/audio/block_resampler_test.cpp)
+// for about 5 % more of soxr's work. An odd rate whose grid period is long (44101 Hz: every 44101
+// samples) gets a margin of a whole period (1 s: three times the work, and rare).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -27,6 +28,12 @@
 struct soxr;
 
 namespace clap::audio::detail {
+
+// How many output samples `source_samples` input samples resample to: round(n * target / rate),
+// in exact integer arithmetic (the last block is cut to it).
+inline int64_t resampled_length(int64_t source_samples, int64_t source_rate, int64_t target_rate) {
+  return (source_samples * target_rate * 2 + source_rate) / (2 * source_rate);
+}
 
 class BlockResampler {
  public:

@@ -102,8 +102,7 @@ void MonoResampler::finish() {
 
 void MonoResampler::run_blocks(bool at_end) {
   const int64_t end = pending_begin_ + int64_t(pending_.size());  // the segment's input so far
-  // At the end: round(end * target / rate), exact integer arithmetic.
-  const int64_t total = at_end ? av_rescale_rnd(end, target_, in_rate_, AV_ROUND_NEAR_INF) : 0;
+  const int64_t total = at_end ? resampled_length(end, in_rate_, target_) : 0;
   for (;;) {
     const int64_t k = next_block_;
     const int64_t need = blocks_->input_end(k);
