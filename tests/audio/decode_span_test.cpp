@@ -144,10 +144,10 @@ TEST(DecodeSpans, OpusIsDecodedWhole) {
 // sample, and every such file was decoded whole. 44101 Hz: a rate whose output grid repeats only
 // every 44101 samples (its margin is a whole block).
 const std::string& resampled_library() {
-  static const std::string dir = test::shared_fixture("decode-spans-resampled", [](const std::string& d) {
+  static const std::string dir = test::shared_fixture("decode-spans-resampled-18s", [](const std::string& d) {
     const auto make = [&](const std::string& name, int rate, const std::string& codec_args) {
       const std::string r = std::to_string(rate);
-      test::ffmpeg(d + "/" + name, "-f lavfi -i \"anoisesrc=d=36:c=pink:r=" + r + ":a=0.25:seed=2\" -f lavfi -i \"sine=f=330:d=36:r=" +
+      test::ffmpeg(d + "/" + name, "-f lavfi -i \"anoisesrc=d=18:c=pink:r=" + r + ":a=0.25:seed=2\" -f lavfi -i \"sine=f=330:d=18:r=" +
                                        r + "\" -filter_complex \"[0][1]amerge=inputs=2,volume=0.8\" " + codec_args);
     };
     make("44100.flac", 44100, "-c:a flac");
@@ -172,13 +172,13 @@ TEST(DecodeSpans, AResampledSourceGivesAWholeDecodesSamplesBitForBit) {
   for (const char* name : {"44100.flac", "44100.wav", "44100-cbr.mp3", "44100-vbr-no-toc.mp3", "44100.ogg", "22050.flac",
                            "22050-cbr.mp3", "22050.ogg", "32000.flac", "32000-vbr.mp3", "96000.flac", "96000.wav", "44101.flac",
                            "44101.wav"}) {
-    // Windows at 5-15 s and 20-30 s (the decoder stops and starts afresh between them), and one
-    // that starts and ends inside blocks (2.5-3.7 s: not on a block's edge).
+    const std::string path = resampled_library() + "/" + name;
+    const std::vector<float> whole = decode_file(path, kRate);
+    // Spans at 3-5 s and 12-14 s (the decoder stops and starts afresh between them), and one that
+    // starts and ends inside blocks (2.5-3.7 s: not on a block's edge).
     for (const std::vector<SampleSpan>& spans :
-         {std::vector<SampleSpan>{{kHop, kHop + kWindow}, {4 * kHop, 4 * kHop + kWindow}},
+         {std::vector<SampleSpan>{{3 * kRate, 5 * kRate}, {12 * kRate, 14 * kRate}},
           std::vector<SampleSpan>{{kRate * 5 / 2, kRate * 37 / 10}}}) {
-      const std::string path = resampled_library() + "/" + name;
-      const std::vector<float> whole = decode_file(path, kRate);
       std::string why;
       const DecodeCounts before = decode_counts();
       const auto got = decode_spans(path, kRate, spans, &why);
@@ -201,8 +201,8 @@ TEST(DecodeSpans, AResampledSourceGivesAWholeDecodesSamplesBitForBit) {
 TEST(DecodeSpans, AResampledSpanWhoseBlockReachesTheEndIsDecodedWhole) {
   const std::string path = resampled_library() + "/44100.flac";
   std::string why;
-  // 36 s at 48 kHz: the window 26-35.5 s lies in blocks 26-35, whose input ends with the stream.
-  EXPECT_FALSE(decode_spans(path, kRate, {{26 * kRate, 35 * kRate + kRate / 2}}, &why));
+  // 18 s: the span 12-17.5 s lies in blocks 12-17, and block 17's input and margin reach the end.
+  EXPECT_FALSE(decode_spans(path, kRate, {{12 * kRate, 17 * kRate + kRate / 2}}, &why));
   EXPECT_NE(why.find("end of the stream"), std::string::npos) << why;
 }
 
