@@ -24,7 +24,7 @@ sysroot="${CLAPSEARCH_ARM64_SYSROOT:-$root/.cache/arm64-sysroot}"
 # The arm64 packages the build links with: scripts/install-deps.sh's -dev packages, without
 # the Python bindings (CLAPSEARCH_PYTHON is off in the cross build: no arm64 interpreter here).
 TARGET_PACKAGES=(
-  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev libchromaprint-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev libchromaprint-dev libsoxr-dev
   libdnnl-dev libopenblas-dev libsqlite3-dev libpq-dev libfaiss-dev libpcre2-dev
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   libcairo2-dev libmpdclient-dev libgtest-dev

@@ -18,6 +18,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev   # audio decoding, transcoding, cover pictures
   libchromaprint-dev                                                # acoustic fingerprints (duplicates)
+  libsoxr-dev                                                       # resampling to the model's rate
   libdnnl-dev libopenblas-dev                                       # GEMM (oneDNN), BLAS for FAISS
   libsqlite3-dev                                                    # index store
   libpq-dev                                                         # index store in PostgreSQL (client library)

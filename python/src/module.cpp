@@ -115,7 +115,7 @@ class Model {
   }
 
   // Clips at the model's rate are embedded as given (each like the reference processor
-  // called on it alone); at another rate each is resampled first by FFmpeg, as a file is.
+  // called on it alone); at another rate each is resampled first (libsoxr), as a file is.
   py::array_t<float> embed_audio(const py::array& array, int sr, int batch) const {
     check_rate(sr);
     check_batch(batch);

@@ -61,7 +61,7 @@ struct Clips {
 Clips clips_of(const py::array& array);
 
 // One clip as a 32-bit float WAV file in memory (memfd_create), named /proc/self/fd/N: how
-// samples at another rate reach FFmpeg's resampler, the one the CLI and the indexer use.
+// samples at another rate reach the resampler the CLI and the indexer use (audio::decode_file).
 // Nothing is written to the file system: no name in /tmp another user could plant a symlink
 // at, nothing left behind, nobody else can read the audio.
 class MemoryWav {

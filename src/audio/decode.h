@@ -1,15 +1,20 @@
-// Audio decoding through FFmpeg (libavformat/libavcodec/libswresample): any container and
-// codec FFmpeg reads, any sample rate and channel count, decoded to mono float at a target
-// rate. Also tag reading and a loudness helper.
+// Audio decoding through FFmpeg (libavformat/libavcodec) and libsoxr: any container and codec
+// FFmpeg reads, any sample rate and channel count, decoded to mono float at a target rate. Also
+// tag reading and a loudness helper.
 //
 // Downmix: mono is the plain average of all channels, (c0 + c1 + ... + cN-1) / N, with equal
 // weight for every channel (LFE included) - not FFmpeg's default downmix (-3 dB centre and
-// surround, normalised). Applied by libswresample through a custom rematrix.
+// surround, normalised). Our own loop (mono_resampler.h), with libswresample's arithmetic, which
+// made it before: a source at the target rate gives the same samples as then, bit for bit.
 //
-// Resampling: libswresample with the soxr engine at precision 20 bits (soxr's "high quality",
-// the precision of librosa's default soxr_hq, with which the reference's users load audio)
-// when libswresample was built with libsoxr; otherwise its own polyphase filter with
-// filter_size 64, phase_shift 10 and cutoff 0.97. AudioInfo::resampler says which was used.
+// Resampling: libsoxr at its "high quality" recipe (20-bit precision, the precision of librosa's
+// default soxr_hq, with which the reference's users load audio), as libswresample's soxr engine
+// set it up before. It runs block by block (block_resampler.h): output second k is resampled
+// afresh from its own input plus a 23 ms margin either side (at 44.1 kHz), so every output sample
+// is a function of a bounded stretch of input computed the same way in a whole decode and in a
+// span decode (decode_spans), which can then cut resampled sources bit for bit. Blocks match one
+// continuous soxr run to float rounding (under 1e-6, measured at 8-192 kHz), and the samples
+// libswresample gave before to 7.5e-8. AudioInfo::resampler says "soxr".
 // 28 bits ("very high quality") cost a tenth more of the decoder's CPU (44.1 -> 48 kHz) and
 // moved no embedding by more than 1e-7.
 // When the source rate equals the target rate no resampling takes place (samples pass through,
@@ -44,7 +49,7 @@ struct AudioInfo {
   int64_t source_samples = 0;        // per-channel samples decoded
   int64_t output_samples = 0;        // mono samples delivered at the target rate
   int corrupt_packets = 0;           // packets / frames skipped because they failed to decode
-  std::string resampler;             // "soxr", "swr" or "none" (source rate == target rate)
+  std::string resampler;             // "soxr", or "none" (source rate == target rate)
 };
 
 struct Tags {
@@ -60,8 +65,8 @@ struct Tags {
 using SampleSink = std::function<void(const float* samples, size_t n)>;
 
 // Streams the file decoded to mono float at target_rate, in chunks passed to sink (bounded
-// memory: a 3-hour file is never held whole; each chunk is the output of one decoded frame,
-// at most kMaxChunkSamples). Corrupt packets are skipped and counted. Throws
+// memory: a 3-hour file is never held whole; each chunk is the output of one decoded frame, or a
+// tenth of a second of a resampled block, at most kMaxChunkSamples). Corrupt packets are skipped and counted. Throws
 // clap::Error("<path>: <reason>") for missing/unreadable files, directories, empty files,
 // files with no audio stream, no decoder, no audio samples, samples that are not numbers (NaN,
 // infinity) or a sample rate below 1000 Hz (a damaged header), and for streams where more
@@ -86,17 +91,19 @@ inline constexpr size_t kMaxChunkSamples = 1 << 16;
 // discarded. Reading the packets rather than seeking keeps the sample positions exact where a
 // seek is not (an MP3 without a TOC, VBR or not). What remains is, bit for bit, the samples a
 // whole decode gives for the span - measured on FLAC, WAV, MP3 (CBR, VBR, VBR without a
-// Xing/LAME header) and Ogg Vorbis at 48 kHz (tests/audio/decode_span_test.cpp).
+// Xing/LAME header) and Ogg Vorbis, at 48 kHz and at rates resampled to it (22.05, 32, 44.1,
+// 96 kHz and an odd 44101 Hz; tests/audio/decode_span_test.cpp). A resampled source is decoded
+// from the pre-roll before the input of the first resampling block (1 s of output) that a span
+// touches, and needs the input of its last block's right margin before the stream ends.
 // When that cannot hold or be known the answer is nullopt with the reason in `why`, and the
 // caller decodes the file whole:
-// - a source rate other than target_rate (soxr's samples from a mid-stream start differ from a
-//   whole decode's by float rounding, measured: every CD-rate file is decoded whole);
 // - Opus (its decoder's recursive filters, started afresh, reach a whole decode's samples only
 //   to float rounding: measured, 1 window in 16 off by 3e-8 after a 1.4 s pre-roll);
 // - a container other than FLAC, WAV, MP3 and Ogg (AAC measured inexact in MP4, a span at 5 s,
 //   and in raw ADTS; the others are not measured);
 // - a span reaching the end of the stream (encoder padding and end trims: an MP4's last AAC
-//   frame differed in 512 samples, an Ogg Vorbis last page's timestamps jump to its end trim);
+//   frame differed in 512 samples, an Ogg Vorbis last page's timestamps jump to its end trim),
+//   or, resampled, a span whose last block's input and margin reach it;
 // - packets without timestamps or durations, or whose timestamps are not contiguous, a stream
 //   that changes format or parameters, a packet that fails to decode.
 // Not known from the packets: a damaged packet before a span shifts a whole decode's later samples
@@ -107,7 +114,7 @@ struct SampleSpan {
   int64_t start = 0, end = 0;
 };
 struct SpanOptions {
-  // Samples decoded and discarded before a span (1.4 s at 48 kHz). Measured (decode_span_test):
+  // Source samples decoded and discarded before a span (1.4 s at 48 kHz). Measured (decode_span_test):
   // MP3 exact from 4096 and not at 0 (its bit reservoir and overlap); Vorbis from 4096; FLAC and
   // WAV at 0. A margin: a codec here forgets all but the last frames.
   int64_t decoder_preroll = 65536;

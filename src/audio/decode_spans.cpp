@@ -41,12 +41,6 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
   open_audio(path, origin, o);
   const int64_t rate = o.stream->codecpar->sample_rate;
   if (rate < kMinSourceRate) return refuse("the header gives no usable sample rate");
-  // soxr started mid-stream does not give a whole decode's samples: they differ by float rounding
-  // (up to 5e-8) in nearly every sample, whatever the pre-roll and the alignment to the rates'
-  // period (measured at 44.1 kHz with starts at multiples of 147 x 1 .. 4096 samples and
-  // pre-rolls up to 131072; decode_span_test). Such a file is decoded whole.
-  if (rate != target_rate)
-    return refuse("the source is at " + std::to_string(rate) + " Hz, and resampled samples cut mid-stream are not a whole decode's");
   // The containers whose spans are measured to be a whole decode's (decode_span_test). AAC is
   // not, in MP4 (a span at 5 s differed in nearly every sample, one at 20 s did not: not
   // understood yet) nor in raw ADTS (every span differed); others are not measured.
@@ -61,8 +55,18 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
     return refuse("Opus decoding started mid-stream reaches a whole decode's samples only to float rounding");
   const int64_t decoder_preroll = std::max<int64_t>(options.decoder_preroll, 0) +
                                   std::max<int64_t>(o.stream->codecpar->seek_preroll, 0);
+  // A source at another rate is resampled block by block (block_resampler.h), in a whole decode
+  // too: a span's samples come from the blocks that cover it, each from its input and margins.
+  // `input_from`: the first source sample the span needs, the start of its first block's input
+  // (the span's start itself at the target rate).
+  const bool resampled = rate != target_rate;
+  const int64_t margin = resampled ? detail::BlockResampler::margin_for(rate, target_rate) : 0;
+  const auto first_block = [&](size_t k) -> int64_t { return resampled ? spans[k].start / target_rate : 0; };
+  const auto input_from = [&](size_t k) -> int64_t {
+    return resampled ? std::max<int64_t>(0, first_block(k) * rate - margin) : spans[k].start;
+  };
   std::vector<int64_t> decode_from(spans.size());
-  for (size_t k = 0; k < spans.size(); ++k) decode_from[k] = std::max<int64_t>(0, spans[k].start - decoder_preroll);
+  for (size_t k = 0; k < spans.size(); ++k) decode_from[k] = std::max<int64_t>(0, input_from(k) - decoder_preroll);
   const AVRational sample_tb{1, int(rate)};
   const auto to_samples = [&](int64_t ts) { return av_rescale_q_rnd(ts, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF); };
 
@@ -114,12 +118,12 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
     if (first_frames < 2) ++first_frames;
     expect = at + f->nb_samples;
     if (next >= spans.size()) return;
-    const int64_t start = spans[next].start;
+    const int64_t start = input_from(next);
     if (!resampler) {
       if (at + f->nb_samples <= start) return;
       if (at > start) return stop("decoding began after the span's start");
-      resampler.emplace(path, target_rate, collect);
-      out_pos = start;  // source and output rates are the same
+      resampler.emplace(path, target_rate, collect, first_block(next));
+      out_pos = resampled ? first_block(next) * target_rate : start;
       resampler->feed(f, int(start - at));
     } else {
       resampler->feed(f);

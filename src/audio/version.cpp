@@ -6,6 +6,7 @@ extern "C" {
 #include <libavutil/avutil.h>
 #include <libswresample/swresample.h>
 }
+#include <soxr.h>
 
 namespace clap::audio {
 
@@ -23,6 +24,13 @@ std::string ffmpeg_version() {
   return std::string(av_version_info()) + " (libavformat " + dotted(avformat_version()) + ", libavcodec " +
          dotted(avcodec_version()) + ", libavutil " + dotted(avutil_version()) + ", libswresample " +
          dotted(swresample_version()) + ")";
+}
+
+std::string soxr_version() {
+  // The loaded library's ("libsoxr-0.1.3"), without its name.
+  std::string v = ::soxr_version();
+  const std::string prefix = "libsoxr-";
+  return v.rfind(prefix, 0) == 0 ? v.substr(prefix.size()) : v;
 }
 
 }  // namespace clap::audio

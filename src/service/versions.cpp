@@ -9,7 +9,7 @@ namespace clap::service {
 RuntimeVersions runtime_versions() {
   RuntimeVersions v;
   v.engine = engine_report();
-  v.libraries = {{"FFmpeg", audio::ffmpeg_version()},   {"SQLite", store::sqlite_version()},
+  v.libraries = {{"FFmpeg", audio::ffmpeg_version()},   {"libsoxr", audio::soxr_version()}, {"SQLite", store::sqlite_version()},
                  {"libpq", store::libpq_version()},     {"FAISS", search::faiss_version()},
                  {"BLAS", search::blas_version()}};
   return v;

@@ -16,7 +16,7 @@ TEST(Version, NamesCommitBuildCpuKernelsAndLibraries) {
   const std::string first = out.substr(0, out.find('\n'));
   EXPECT_TRUE(std::regex_match(first, std::regex(R"(clapsearch \d+\.\d+\.\d+ \(commit ([0-9a-f]{7,40}(-dirty)?|unknown)\))")))
       << first;
-  for (const char* key : {"\nbuilt: ", "\ncpu: ", "\nkernels: fp32 ", "\nFFmpeg ", "\nSQLite ", "\nlibpq ", "\nFAISS ",
+  for (const char* key : {"\nbuilt: ", "\ncpu: ", "\nkernels: fp32 ", "\nFFmpeg ", "\nlibsoxr ", "\nSQLite ", "\nlibpq ", "\nFAISS ",
                           "\nBLAS ", "\noneDNN ", "\nCLI11 ", "\nnlohmann-json "})
     EXPECT_NE(out.find(key), std::string::npos) << key << " missing:\n" << out;
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nSQLite +3\.\d+)"))) << out;

@@ -193,34 +193,38 @@ TEST(Progressive, AFileTooLongToKeepIsDecodedAgainForItsFirstPass) {
               "");
 }
 
-// A progressive index with the defaults decodes no 48 kHz file whole more than twice (its first
-// pass, then the second for every window left): this 6-minute one, too long to keep its samples
-// between the first pass's level scan and its cut, has its first-pass windows decoded on their
+// A progressive index with the defaults decodes no file whole more than twice (its first pass,
+// then the second for every window left): these 6-minute ones, too long to keep their samples
+// between the first pass's level scan and its cut, have their first-pass windows decoded on their
 // own (audio::decode_spans) instead of a third whole decode, and the index ends as the one-shot
-// index, bit for bit. (A long file at another rate is decoded whole again: the test above.)
+// index, bit for bit. At 48 kHz, and at 44.1 kHz, resampled in blocks the span decoder computes
+// as the whole decode does (before blocks, such a file was decoded whole a third time).
 TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
-  const std::string lib = test::shared_fixture("progressive-long-48k", [](const std::string& d) {
-    test::ffmpeg(d + "/long.flac",
-                 "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=48000:d=362\" -c:a flac");
-  });
-  const std::string db = test::temp_dir() + "/twice.db", full_db = test::temp_dir() + "/twice-full.db";
-  IndexSettings s;
-  s.decode_threads = 1;
-  IndexSettings first_pass_only = s;
-  first_pass_only.max_passes = 1;
-  const audio::DecodeCounts before = audio::decode_counts();
-  const IndexSummary first = run(db, first_pass_only, lib);
-  const audio::DecodeCounts middle = audio::decode_counts();
-  const IndexSummary rest = run(db, s, lib);
-  const audio::DecodeCounts after = audio::decode_counts();
-  EXPECT_EQ(first.indexed, 1);
-  EXPECT_EQ(rest.last_pass, kLastPass);
-  EXPECT_EQ(middle.whole - before.whole, 1);  // the first pass's level scan
-  EXPECT_EQ(middle.spans - before.spans, 1);  // its 4 windows, on their own
-  EXPECT_EQ(after.whole - middle.whole, 1);   // the second pass: every window left
-  EXPECT_EQ(after.spans - middle.spans, 0);
-  run(full_db, settings(0, 0), lib);
-  EXPECT_EQ(test::index_state_diff(test::index_state(db), test::index_state(full_db)), "");
+  for (const int rate : {48000, 44100}) {
+    const std::string r = std::to_string(rate);
+    const std::string lib = test::shared_fixture("progressive-long-" + r, [&](const std::string& d) {
+      test::ffmpeg(d + "/long.flac",
+                   "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=" + r + ":d=362\" -c:a flac");
+    });
+    const std::string db = test::temp_dir() + "/twice-" + r + ".db", full_db = test::temp_dir() + "/twice-full-" + r + ".db";
+    IndexSettings s;
+    s.decode_threads = 1;
+    IndexSettings first_pass_only = s;
+    first_pass_only.max_passes = 1;
+    const audio::DecodeCounts before = audio::decode_counts();
+    const IndexSummary first = run(db, first_pass_only, lib);
+    const audio::DecodeCounts middle = audio::decode_counts();
+    const IndexSummary rest = run(db, s, lib);
+    const audio::DecodeCounts after = audio::decode_counts();
+    EXPECT_EQ(first.indexed, 1) << rate;
+    EXPECT_EQ(rest.last_pass, kLastPass) << rate;
+    EXPECT_EQ(middle.whole - before.whole, 1) << rate;  // the first pass's level scan
+    EXPECT_EQ(middle.spans - before.spans, 1) << rate;  // its 4 windows, on their own
+    EXPECT_EQ(after.whole - middle.whole, 1) << rate;   // the second pass: every window left
+    EXPECT_EQ(after.spans - middle.spans, 0) << rate;
+    run(full_db, settings(0, 0), lib);
+    EXPECT_EQ(test::index_state_diff(test::index_state(db), test::index_state(full_db)), "") << rate;
+  }
 }
 
 // S6-1: the spans are placed by the packets' timestamps, the whole decode's windows by its
