@@ -221,14 +221,6 @@ CLAP_AVX_VNNI void strip_i8_avx_vnni(int rows, const I8Rows& x, const I8Panel& w
   }
 }
 
-CLAP_AVX2 void widen_rows_u8_avx2(const uint8_t* u, int64_t n, int16_t* out) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
-                        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i))));
-  for (; i < n; ++i) out[i] = u[i];
-}
-
 CLAP_AVX2 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups,
                                      float* const* out, int valid, bool add_residual) {
   for (int r = 0; r < rows; r += 6) {
@@ -251,15 +243,17 @@ CLAP_AVX2 inline __m256 load_smoothed8(const float* x, const float* multiplier, 
   const __m256 v = _mm256_loadu_ps(x + k);
   return multiplier ? _mm256_mul_ps(v, _mm256_loadu_ps(multiplier + k)) : v;
 }
-}  // namespace
 
 // The whole input step of one row (as quantize_row_u8 of the row times the multiplier, the
 // same s, z and u; quantize_row_u8_fused_avx512 on 8 lanes): the smoothing multiply on load,
 // the range in two min/max chains (exact operations: any order gives the same), the
 // quantisation (vcvtps2dq rounds to nearest even, as std::nearbyint does under the default
 // rounding), the zero padding up to `width`. The scalar path took 14 % of an AVX2 int8 run.
-CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
-                                          float* scale, int32_t* zero) {
+// T: uint8_t (the u8 rows of the AVX-VNNI kernel) or int16_t (the same values, the rows the
+// vpmaddwd kernel reads: written here directly rather than widened in a second pass).
+template <typename T>
+CLAP_AVX2 inline void quantize_row_fused_avx2(const float* x, int64_t n, const float* multiplier, T* u, int64_t width,
+                                              float* scale, int32_t* zero) {
   const auto value = [&](int64_t k) { return multiplier ? x[k] * multiplier[k] : x[k]; };
   __m256 lo0 = _mm256_setzero_ps(), hi0 = lo0, lo1 = lo0, hi1 = lo0;  // the range includes 0
   int64_t k = 0;
@@ -285,7 +279,7 @@ CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float
   }
   const float inv = quantisation_of_range(lo, hi, scale, zero);
   if (inv == 0.0f) {  // all zero
-    std::fill(u, u + width, uint8_t{0});
+    std::fill(u, u + width, T{0});
     return;
   }
   const int32_t z = *zero;
@@ -295,11 +289,25 @@ CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float
     __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(load_smoothed8(x, multiplier, k), vinv)), vz);
     q = _mm256_min_epi32(_mm256_max_epi32(q, low), high);
     const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(words, words));
+    if constexpr (sizeof(T) == 1)
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(words, words));
+    else
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(u + k), words);
   }
   for (; k < n; ++k)
-    u[k] = static_cast<uint8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(value(k) * inv)) + z, 0, 255));
-  std::fill(u + n, u + width, uint8_t{0});
+    u[k] = static_cast<T>(std::clamp(static_cast<int32_t>(std::nearbyint(value(k) * inv)) + z, 0, 255));
+  std::fill(u + n, u + width, T{0});
+}
+}  // namespace
+
+CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
+                                          float* scale, int32_t* zero) {
+  quantize_row_fused_avx2(x, n, multiplier, u, width, scale, zero);
+}
+
+CLAP_AVX2 void quantize_row_i16_fused_avx2(const float* x, int64_t n, const float* multiplier, int16_t* u,
+                                           int64_t width, float* scale, int32_t* zero) {
+  quantize_row_fused_avx2(x, n, multiplier, u, width, scale, zero);
 }
 
 // Rows of `width` bfloat16 (ldx apart) to float32 rows of `width` (the same values, exactly).
