@@ -664,9 +664,15 @@ LinearWeights PackedLinear::view() const {
 
 bool gelu_fast(float* x, int64_t n) {
 #if defined(__x86_64__)
-  if (!cpu_has_avx512()) return false;
-  detail::gelu_avx512(x, n);
-  return true;
+  if (cpu_has_avx512()) {
+    detail::gelu_avx512(x, n);
+    return true;
+  }
+  if (kernel_isa() == KernelIsa::Avx2 || kernel_isa() == KernelIsa::Avx2Vnni) {
+    detail::gelu_avx2(x, n);
+    return true;
+  }
+  return false;
 #else
   (void)x, (void)n;
   return false;  // the portable gelu_erf (tensor/ops.cpp)

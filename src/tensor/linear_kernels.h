@@ -99,6 +99,8 @@ void quantize_row_i16_fused_avx2(const float* x, int64_t n, const float* multipl
                                  float* scale, int32_t* zero);
 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups,
                            float* const* out, int valid, bool add_residual);
+// GELU (erf form) on 8 lanes, gelu_avx512's steps: gelu_erf_inplace on the AVX2 kernel sets.
+void gelu_avx2(float* x, int64_t n);
 // I8 panels with AVX-VNNI (core/isa.h allows it: KernelIsa::Avx2Vnni): vpdpbusd on the u8 rows.
 void strip_i8_avx_vnni(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
                        bool add_residual);
