@@ -98,9 +98,9 @@ CLAP_AVX2 inline __m256i madd_add(__m256i acc, __m256i a, __m256i w) {
 }
 
 // I8 panels: rows x 8 outputs (columns column..column+7) over all groups of 4 k. Inputs are the
-// quantised rows widened to int16 once per call, so a group of a row (4 values, 8 bytes) is one
-// broadcast from memory; the weights of 4 outputs x 4 k (16 bytes) are sign-extended to 16 int16
-// per load. vpmaddwd gives per output two exact pair sums (|u·q| ≤ 255·127, no saturation, unlike
+// quantised rows as int16 (the input step writes them so, once per call), so a group of a row
+// (4 values, 8 bytes) is one broadcast from memory; the weights of 4 outputs x 4 k (16 bytes)
+// are sign-extended to 16 int16 per load. vpmaddwd gives per output two exact pair sums (|u·q| ≤ 255·127, no saturation, unlike
 // vpmaddubsw's int16 sums of two u8·s8 products), added up in int32 and paired at the end: the
 // exact sums S = Σ u·q of every I8 kernel, then the same float32 step. 6 rows: 12 accumulators,
 // 2 weight vectors, a broadcast and madd_add's product (the 16 ymm registers).
