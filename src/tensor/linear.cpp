@@ -385,17 +385,34 @@ void linear_panels_bf16(const float* x, int64_t rows, int64_t ldx, const LinearW
 void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
                       Epilogue epilogue, const int64_t* row_map, LinearScratch& scratch) {
   const int64_t groups = (w.in + 3) / 4, width = 4 * groups;
-  if (scratch.input_u8.size() < static_cast<size_t>(rows * width)) scratch.input_u8.resize(rows * width);
   if (scratch.input_scale.size() < static_cast<size_t>(rows)) scratch.input_scale.resize(rows);
   if (scratch.input_zero.size() < static_cast<size_t>(rows)) scratch.input_zero.resize(rows);
-  quantize_rows_u8(x, rows, ldx, w.in, w.input_multiplier, scratch.input_u8.data(), width, scratch.input_scale.data(),
-                   scratch.input_zero.data());
   const int8_t* weights = static_cast<const int8_t*>(w.weight);
   const bool avx512 = cpu_has_avx512bw(), vnni = cpu_has_avx512_vnni();
   const bool avx_vnni = kernel_isa() == KernelIsa::Avx2Vnni;
-  const bool avx2 = !avx512 && kernel_isa() <= KernelIsa::Avx2;  // also AVX-512 without BW
+  const bool avx2 = !avx512 && !avx_vnni && kernel_isa() <= KernelIsa::Avx2;  // also AVX-512 without BW
   const bool add_residual = epilogue == Epilogue::AddResidual;
   const bool gelu_after = epilogue == Epilogue::Gelu && !avx512;
+#if defined(__x86_64__)
+  if (avx2) {  // linear_avx2.cpp: the vpmaddwd kernel reads int16 rows, quantised straight into them
+    if (scratch.input_i16.size() < static_cast<size_t>(rows * width)) scratch.input_i16.resize(rows * width);
+    int16_t* xi = scratch.input_i16.data();
+#pragma omp parallel for schedule(static) if (rows * w.in >= 65536)
+    for (int64_t r = 0; r < rows; ++r)
+      detail::quantize_row_i16_fused_avx2(x + r * ldx, w.in, w.input_multiplier, xi + r * width, width,
+                                          scratch.input_scale.data() + r, scratch.input_zero.data() + r);
+    return for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
+                          [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+                            const detail::I8Strip s{weights + p * groups * 4 * kPanel, w.bias + p * kPanel,
+                                                    w.scale + p * kPanel, w.weight_sum + p * kPanel,
+                                                    scratch.input_scale.data() + r, scratch.input_zero.data() + r};
+                            detail::strip_i8_widened_avx2(n, xi + r * width, width, s, groups, out, valid, add_residual);
+                          });
+  }
+#endif
+  if (scratch.input_u8.size() < static_cast<size_t>(rows * width)) scratch.input_u8.resize(rows * width);
+  quantize_rows_u8(x, rows, ldx, w.in, w.input_multiplier, scratch.input_u8.data(), width, scratch.input_scale.data(),
+                   scratch.input_zero.data());
 #if defined(__x86_64__)
   if (avx_vnni) {  // linear_avx2.cpp: vpdpbusd reads the u8 rows as they are
     return for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
@@ -405,18 +422,6 @@ void linear_panels_i8(const float* x, int64_t rows, int64_t ldx, const LinearWei
                             const I8Rows xr{scratch.input_u8.data() + r * width, width, scratch.input_scale.data() + r,
                                             scratch.input_zero.data() + r};
                             detail::strip_i8_avx_vnni(n, xr, panel, groups, out, valid, add_residual);
-                          });
-  }
-  if (avx2) {  // linear_avx2.cpp: inputs widened to int16 once
-    if (scratch.input_i16.size() < static_cast<size_t>(rows * width)) scratch.input_i16.resize(rows * width);
-    int16_t* xi = scratch.input_i16.data();
-    detail::widen_rows_u8_avx2(scratch.input_u8.data(), rows * width, xi);
-    return for_each_strip(rows, w.out, y, ldy, row_map, gelu_after, false,
-                          [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
-                            const detail::I8Strip s{weights + p * groups * 4 * kPanel, w.bias + p * kPanel,
-                                                    w.scale + p * kPanel, w.weight_sum + p * kPanel,
-                                                    scratch.input_scale.data() + r, scratch.input_zero.data() + r};
-                            detail::strip_i8_widened_avx2(n, xi + r * width, width, s, groups, out, valid, add_residual);
                           });
   }
   if (avx512 && vnni && groups % 16 == 0 && cpu_has_amx_int8_kernel()) {  // whole 64-k steps for the tiles
@@ -679,9 +684,15 @@ LinearWeights PackedLinear::view() const {
 
 bool gelu_fast(float* x, int64_t n) {
 #if defined(__x86_64__)
-  if (!cpu_has_avx512()) return false;
-  detail::gelu_avx512(x, n);
-  return true;
+  if (cpu_has_avx512()) {
+    detail::gelu_avx512(x, n);
+    return true;
+  }
+  if (kernel_isa() == KernelIsa::Avx2 || kernel_isa() == KernelIsa::Avx2Vnni) {
+    detail::gelu_avx2(x, n);
+    return true;
+  }
+  return false;
 #else
   (void)x, (void)n;
   return false;  // the portable gelu_erf (tensor/ops.cpp)

@@ -79,7 +79,7 @@ struct LinearScratch {
   std::vector<uint16_t> input_bf16;  // rows x in rounded to bfloat16 (k padded to even)
   std::vector<float> input_widened;  // the same widened to float32 (the AVX2 BF16 kernel's inputs)
   std::vector<uint8_t> input_u8;     // rows x in quantised (k padded to a multiple of 4 with zeros)
-  std::vector<int16_t> input_i16;    // the same widened to int16 (the AVX2 I8 kernel's inputs)
+  std::vector<int16_t> input_i16;    // the same as int16, straight from the input step (plain AVX2 I8)
   std::vector<float> input_scale;    // per row: s
   std::vector<int32_t> input_zero;   // per row: z
 };

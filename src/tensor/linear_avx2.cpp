@@ -98,9 +98,9 @@ CLAP_AVX2 inline __m256i madd_add(__m256i acc, __m256i a, __m256i w) {
 }
 
 // I8 panels: rows x 8 outputs (columns column..column+7) over all groups of 4 k. Inputs are the
-// quantised rows widened to int16 once per call, so a group of a row (4 values, 8 bytes) is one
-// broadcast from memory; the weights of 4 outputs x 4 k (16 bytes) are sign-extended to 16 int16
-// per load. vpmaddwd gives per output two exact pair sums (|u·q| ≤ 255·127, no saturation, unlike
+// quantised rows as int16 (the input step writes them so, once per call), so a group of a row
+// (4 values, 8 bytes) is one broadcast from memory; the weights of 4 outputs x 4 k (16 bytes)
+// are sign-extended to 16 int16 per load. vpmaddwd gives per output two exact pair sums (|u·q| ≤ 255·127, no saturation, unlike
 // vpmaddubsw's int16 sums of two u8·s8 products), added up in int32 and paired at the end: the
 // exact sums S = Σ u·q of every I8 kernel, then the same float32 step. 6 rows: 12 accumulators,
 // 2 weight vectors, a broadcast and madd_add's product (the 16 ymm registers).
@@ -221,14 +221,6 @@ CLAP_AVX_VNNI void strip_i8_avx_vnni(int rows, const I8Rows& x, const I8Panel& w
   }
 }
 
-CLAP_AVX2 void widen_rows_u8_avx2(const uint8_t* u, int64_t n, int16_t* out) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
-                        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i))));
-  for (; i < n; ++i) out[i] = u[i];
-}
-
 CLAP_AVX2 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups,
                                      float* const* out, int valid, bool add_residual) {
   for (int r = 0; r < rows; r += 6) {
@@ -251,15 +243,17 @@ CLAP_AVX2 inline __m256 load_smoothed8(const float* x, const float* multiplier, 
   const __m256 v = _mm256_loadu_ps(x + k);
   return multiplier ? _mm256_mul_ps(v, _mm256_loadu_ps(multiplier + k)) : v;
 }
-}  // namespace
 
 // The whole input step of one row (as quantize_row_u8 of the row times the multiplier, the
 // same s, z and u; quantize_row_u8_fused_avx512 on 8 lanes): the smoothing multiply on load,
 // the range in two min/max chains (exact operations: any order gives the same), the
 // quantisation (vcvtps2dq rounds to nearest even, as std::nearbyint does under the default
 // rounding), the zero padding up to `width`. The scalar path took 14 % of an AVX2 int8 run.
-CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
-                                          float* scale, int32_t* zero) {
+// T: uint8_t (the u8 rows of the AVX-VNNI kernel) or int16_t (the same values, the rows the
+// vpmaddwd kernel reads: written here directly rather than widened in a second pass).
+template <typename T>
+CLAP_AVX2 inline void quantize_row_fused_avx2(const float* x, int64_t n, const float* multiplier, T* u, int64_t width,
+                                              float* scale, int32_t* zero) {
   const auto value = [&](int64_t k) { return multiplier ? x[k] * multiplier[k] : x[k]; };
   __m256 lo0 = _mm256_setzero_ps(), hi0 = lo0, lo1 = lo0, hi1 = lo0;  // the range includes 0
   int64_t k = 0;
@@ -285,7 +279,7 @@ CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float
   }
   const float inv = quantisation_of_range(lo, hi, scale, zero);
   if (inv == 0.0f) {  // all zero
-    std::fill(u, u + width, uint8_t{0});
+    std::fill(u, u + width, T{0});
     return;
   }
   const int32_t z = *zero;
@@ -295,11 +289,25 @@ CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float
     __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(load_smoothed8(x, multiplier, k), vinv)), vz);
     q = _mm256_min_epi32(_mm256_max_epi32(q, low), high);
     const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(words, words));
+    if constexpr (sizeof(T) == 1)
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(words, words));
+    else
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(u + k), words);
   }
   for (; k < n; ++k)
-    u[k] = static_cast<uint8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(value(k) * inv)) + z, 0, 255));
-  std::fill(u + n, u + width, uint8_t{0});
+    u[k] = static_cast<T>(std::clamp(static_cast<int32_t>(std::nearbyint(value(k) * inv)) + z, 0, 255));
+  std::fill(u + n, u + width, T{0});
+}
+}  // namespace
+
+CLAP_AVX2 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
+                                          float* scale, int32_t* zero) {
+  quantize_row_fused_avx2(x, n, multiplier, u, width, scale, zero);
+}
+
+CLAP_AVX2 void quantize_row_i16_fused_avx2(const float* x, int64_t n, const float* multiplier, int16_t* u,
+                                           int64_t width, float* scale, int32_t* zero) {
+  quantize_row_fused_avx2(x, n, multiplier, u, width, scale, zero);
 }
 
 // Rows of `width` bfloat16 (ldx apart) to float32 rows of `width` (the same values, exactly).
@@ -333,6 +341,50 @@ CLAP_AVX2 void strip_bf16_widened_avx2(int rows, const float* x, int64_t ldx, co
 #undef CLAP_HALF
       }
     }
+  }
+}
+
+// ---- GELU (erf form) on 8 lanes ---------------------------------------------------------
+namespace {
+CLAP_AVX2 inline __m256 c8(float v) { return _mm256_set1_ps(v); }
+
+// gelu512's steps (linear_avx512.cpp) on 8 lanes: fast_erf's rational approximation with fused
+// multiply-adds, and a reciprocal refined by one Newton step instead of the division. The
+// portable gelu_erf (tensor/ops.cpp) it replaces on the AVX2 kernel sets compiles, under the
+// "avx2" target it has there, to separate multiplies and adds and a vdivps per 8 values: 3 %
+// of a plain-AVX2 int8 run. Not the AVX-512 bits (vrcpps has 12 bits where vrcp14ps has 14);
+// within float32 rounding of them, as the two paths' other float32 steps are.
+CLAP_AVX2 inline __m256 gelu256(__m256 x) {
+  __m256 t = _mm256_mul_ps(x, c8(0.70710678118654752f));
+  t = _mm256_min_ps(t, c8(4.0f));   // t > 4 ? 4 : t (t is finite: the inputs must be)
+  t = _mm256_max_ps(t, c8(-4.0f));
+  const __m256 t2 = _mm256_mul_ps(t, t);
+  __m256 p = _mm256_fmadd_ps(c8(-2.72614225801306e-10f), t2, c8(2.77068142495902e-08f));
+  p = _mm256_fmadd_ps(p, t2, c8(-2.10102402082508e-06f));
+  p = _mm256_fmadd_ps(p, t2, c8(-5.69250639462346e-05f));
+  p = _mm256_fmadd_ps(p, t2, c8(-7.34990630326855e-04f));
+  p = _mm256_fmadd_ps(p, t2, c8(-2.95459980854025e-03f));
+  p = _mm256_fmadd_ps(p, t2, c8(-1.60960333262415e-02f));
+  p = _mm256_mul_ps(p, t);
+  __m256 q = _mm256_fmadd_ps(c8(-1.45660718464996e-05f), t2, c8(-2.13374055278905e-04f));
+  q = _mm256_fmadd_ps(q, t2, c8(-1.68282697438203e-03f));
+  q = _mm256_fmadd_ps(q, t2, c8(-7.37332916720468e-03f));
+  q = _mm256_fmadd_ps(q, t2, c8(-1.42647390514189e-02f));
+  __m256 inv = _mm256_rcp_ps(q);                                   // 12 bits
+  inv = _mm256_mul_ps(inv, _mm256_fnmadd_ps(q, inv, c8(2.0f)));    // Newton step: ~23 bits
+  const __m256 erf = _mm256_mul_ps(p, inv);
+  const __m256 half_x = _mm256_mul_ps(c8(0.5f), x);
+  return _mm256_fmadd_ps(half_x, erf, half_x);                     // 0.5x·(1 + erf)
+}
+}  // namespace
+
+CLAP_AVX2 void gelu_avx2(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu256(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(x + i, mask, gelu256(_mm256_maskload_ps(x + i, mask)));
   }
 }
 

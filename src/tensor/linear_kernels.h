@@ -90,7 +90,7 @@ void strip_avx2(int rows, const float* x, int64_t ldx, const float* panel, const
 void widen_rows_bf16_avx2(const uint16_t* x, int64_t rows, int64_t width, float* out);
 void strip_bf16_widened_avx2(int rows, const float* x, int64_t ldx, const uint16_t* panel, const float* bias,
                              int64_t pairs, float* const* out, int valid, bool add_residual);
-// I8 panels with the quantised inputs widened to int16 (widen_rows_u8_avx2: n values).
+// I8 panels with the quantised inputs as int16 rows (quantize_row_i16_fused_avx2).
 struct I8Strip {
   const int8_t* weights;     // the panel's groups
   const float* bias;         // the panel's 32 biases, scales and weight sums
@@ -99,12 +99,16 @@ struct I8Strip {
   const float* row_scale;    // per input row: s, z
   const int32_t* row_zero;
 };
-void widen_rows_u8_avx2(const uint8_t* u, int64_t n, int16_t* out);
 // quantize_row_u8_fused_avx512's step on AVX2 (the same s, z and u).
 void quantize_row_u8_fused_avx2(const float* x, int64_t n, const float* multiplier, uint8_t* u, int64_t width,
                                 float* scale, int32_t* zero);
+// The same values written as int16 (the rows strip_i8_widened_avx2 reads), with no u8 pass.
+void quantize_row_i16_fused_avx2(const float* x, int64_t n, const float* multiplier, int16_t* u, int64_t width,
+                                 float* scale, int32_t* zero);
 void strip_i8_widened_avx2(int rows, const int16_t* x, int64_t ldx, const I8Strip& s, int64_t groups,
                            float* const* out, int valid, bool add_residual);
+// GELU (erf form) on 8 lanes, gelu_avx512's steps: gelu_erf_inplace on the AVX2 kernel sets.
+void gelu_avx2(float* x, int64_t n);
 // I8 panels with AVX-VNNI (core/isa.h allows it: KernelIsa::Avx2Vnni): vpdpbusd on the u8 rows.
 void strip_i8_avx_vnni(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
                        bool add_residual);

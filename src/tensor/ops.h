@@ -23,7 +23,8 @@ void apply_activation(Activation act, float* x, int64_t n);
 void gelu_erf_inplace(float* x, int64_t n);
 
 // x = gelu(x) with the AVX-512 kernels' arithmetic (linear.cpp), the same bits as linear()'s
-// fused GELU epilogue; false (and nothing done) without AVX-512.
+// fused GELU epilogue, or its 8-lane form on the AVX2 kernel sets; false (and nothing done)
+// below AVX2.
 bool gelu_fast(float* x, int64_t n);
 
 // Single-head attention over n tokens: out = softmax(q·kᵀ·scale + bias + mask)·v.
