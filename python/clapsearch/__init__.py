@@ -193,6 +193,14 @@ def _diversity(value: Optional[float]) -> float:
     return d
 
 
+def _between(value, what: str, low: float, high: float) -> float:
+    """A number from low to high; NaN, which passes no comparison, is refused like any other."""
+    x = _number(value, what)
+    if not low <= x <= high:
+        raise InvalidInputError(f"{what} must be between {low:g} and {high:g} (got {value!r})")
+    return x
+
+
 def _precision(value: str, what: str) -> str:
     if value not in _PRECISIONS:
         raise InvalidInputError(f"{what} must be one of fp32, bf16, int8 (got {value!r})")
@@ -555,16 +563,15 @@ class Library:
         """Indexes folders or files into this library (``clapsearch.index`` with this ``db``
         and model); the next query sees the new tracks. Returns the run's summary."""
         # The next query sees the new tracks (every call checks the index's generation).
-        return index(
-            paths,
-            db=self._db or None,
-            model=self._model or None,
-            progress=progress,
-            threads=self._threads or None,
-            config=self._config or None,
-            tokenizer=self._tokenizer or None,
-            **options,
-        )
+        if "db" in options:
+            raise InvalidInputError("Library.index indexes into this library's own index: give no db= "
+                                    "(clapsearch.index(paths, db=...) indexes another)")
+        # The library's model, threads, config and tokenizer unless the call names its own (as
+        # `clapsearch index --model NEW` builds NEW's set); both at once was a TypeError.
+        settings = dict(model=self._model or None, threads=self._threads or None, config=self._config or None,
+                        tokenizer=self._tokenizer or None)
+        settings.update(options)
+        return index(paths, db=self._db or None, progress=progress, **settings)
 
     def search(
         self,
@@ -756,7 +763,7 @@ class Library:
         seed_list = _names([seeds] if isinstance(seeds, (str, bytes, int, _os.PathLike)) else seeds, "seeds")
         text_list = _texts(texts, "playlist") if texts else []
         return self._open().playlist(
-            seed_list, text_list, _int(length, "length", 1), _number(diversity, "diversity"), _text(where, "where"),
+            seed_list, text_list, _int(length, "length", 1), _between(diversity, "diversity", 0, 1), _text(where, "where"),
             _int(per_artist, "per_artist", 0), _int(per_album, "per_album", 0), bool(include_excluded),
         )
 
@@ -771,7 +778,9 @@ class Library:
     def duplicates(self, *, threshold: float = 0.0, min_duration_ratio: float = 0.9) -> List[dict]:
         """Groups of the same recording in several files, keeper first (``clapsearch
         duplicates --json``): group, keeper, tracks [...], pairs [...]."""
-        return self._open().duplicates(_number(threshold, "threshold"), _number(min_duration_ratio, "min_duration_ratio"))
+        # The CLI's ranges (--threshold 0-1, 0 = fingerprints and windows): NaN or 5 found nothing, silently.
+        return self._open().duplicates(_between(threshold, "threshold", 0, 1),
+                                       _between(min_duration_ratio, "min_duration_ratio", 0, 1))
 
     def tracks(self) -> List[dict]:
         """Every track of the index: track_id, path, status, error, silent, duration_s,
