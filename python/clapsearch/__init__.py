@@ -183,22 +183,17 @@ def _names(items: Sequence[Union[str, int, "_os.PathLike[str]"]], what: str = "s
     return [str(x).encode() if isinstance(x, (int, _np.integer)) and not isinstance(x, bool) else _path(x, what) for x in items]
 
 
-def _diversity(value: Optional[float]) -> float:
-    """diversity= of the query methods: None = the plain ranking (-1 for the engine), else 0..1."""
-    if value is None:
-        return -1.0
-    d = _number(value, "diversity")  # a number, not a text that float() would take
-    if not 0 <= d <= 1:
-        raise InvalidInputError("diversity must be in [0, 1]")
-    return d
-
-
 def _between(value, what: str, low: float, high: float) -> float:
-    """A number from low to high; NaN, which passes no comparison, is refused like any other."""
+    """A number (not a text that float() would take) from low to high; NaN is refused too."""
     x = _number(value, what)
     if not low <= x <= high:
-        raise InvalidInputError(f"{what} must be between {low:g} and {high:g} (got {value!r})")
+        raise InvalidInputError(f"{what} must be in [{low:g}, {high:g}] (got {value!r})")
     return x
+
+
+def _diversity(value: Optional[float]) -> float:
+    """diversity= of the query methods: None = the plain ranking (-1 for the engine), else 0..1."""
+    return -1.0 if value is None else _between(value, "diversity", 0, 1)
 
 
 def _precision(value: str, what: str) -> str:
@@ -566,11 +561,9 @@ class Library:
         if "db" in options:
             raise InvalidInputError("Library.index indexes into this library's own index: give no db= "
                                     "(clapsearch.index(paths, db=...) indexes another)")
-        # The library's model, threads, config and tokenizer unless the call names its own (as
-        # `clapsearch index --model NEW` builds NEW's set); both at once was a TypeError.
-        settings = dict(model=self._model or None, threads=self._threads or None, config=self._config or None,
-                        tokenizer=self._tokenizer or None)
-        settings.update(options)
+        # The library's settings unless the call names its own (`index --model NEW` builds NEW's set).
+        settings = {"model": self._model or None, "threads": self._threads or None, "config": self._config or None,
+                    "tokenizer": self._tokenizer or None, **options}
         return index(paths, db=self._db or None, progress=progress, **settings)
 
     def search(
@@ -778,9 +771,8 @@ class Library:
     def duplicates(self, *, threshold: float = 0.0, min_duration_ratio: float = 0.9) -> List[dict]:
         """Groups of the same recording in several files, keeper first (``clapsearch
         duplicates --json``): group, keeper, tracks [...], pairs [...]."""
-        # The CLI's ranges (--threshold 0-1, 0 = fingerprints and windows): NaN or 5 found nothing, silently.
-        return self._open().duplicates(_between(threshold, "threshold", 0, 1),
-                                       _between(min_duration_ratio, "min_duration_ratio", 0, 1))
+        # The CLI's ranges (--threshold 0-1): NaN or 5 found nothing, silently.
+        return self._open().duplicates(_between(threshold, "threshold", 0, 1), _between(min_duration_ratio, "min_duration_ratio", 0, 1))
 
     def tracks(self) -> List[dict]:
         """Every track of the index: track_id, path, status, error, silent, duration_s,
