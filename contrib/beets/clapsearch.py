@@ -97,6 +97,13 @@ def _common_folders(folders, music_dir):
     return top
 
 
+def _asked(top):
+    """How many results to ask clapsearch for to show `top`: files outside the beets library can
+    take places in the top k, so four times as many, up to 2**62. A larger -k is passed as given,
+    so clapsearch's error names the number typed, not four times it."""
+    return str(min(top * 4, max(top, 2 ** 62)))
+
+
 class ClapSearchPlugin(BeetsPlugin):
     # Probabilities, shown with 4 decimals (beets' FLOAT shows one) and queryable as numbers.
     item_types = {'clap_mood_score': types.Float(4), 'clap_genre_score': types.Float(4)}
@@ -275,7 +282,7 @@ class ClapSearchPlugin(BeetsPlugin):
         if not text:
             raise ui.UserError("clapsearch search: give a description, e.g. beet clapsearch search 'rainy piano'")
         # Files outside the beets library can take places in the top k: ask for more, show k.
-        results = self._run_csv(['search', '-k', str(top * 4)], [text])
+        results = self._run_csv(['search', '-k', _asked(top)], [text])
         self._print_results(lib, results, top, fmt, 'search')
 
     def _similar(self, lib, query, top, fmt):
@@ -292,7 +299,7 @@ class ClapSearchPlugin(BeetsPlugin):
                 self._log.info("'{}' matches {} items; similar to the first: {}", joined, len(items),
                                os.fsdecode(items[0].path))
             seed = os.fsdecode(items[0].path)
-        results = self._run_csv(['similar', '-k', str(top * 4)], [seed])
+        results = self._run_csv(['similar', '-k', _asked(top)], [seed])
         self._print_results(lib, results, top, fmt, 'similar')
 
     # --- tag: zero-shot moods and genres as flexible attributes -------------------------------------

@@ -183,14 +183,17 @@ def _names(items: Sequence[Union[str, int, "_os.PathLike[str]"]], what: str = "s
     return [str(x).encode() if isinstance(x, (int, _np.integer)) and not isinstance(x, bool) else _path(x, what) for x in items]
 
 
+def _between(value, what: str, low: float, high: float) -> float:
+    """A number (not a text that float() would take) from low to high; NaN is refused too."""
+    x = _number(value, what)
+    if not low <= x <= high:
+        raise InvalidInputError(f"{what} must be in [{low:g}, {high:g}] (got {value!r})")
+    return x
+
+
 def _diversity(value: Optional[float]) -> float:
     """diversity= of the query methods: None = the plain ranking (-1 for the engine), else 0..1."""
-    if value is None:
-        return -1.0
-    d = _number(value, "diversity")  # a number, not a text that float() would take
-    if not 0 <= d <= 1:
-        raise InvalidInputError("diversity must be in [0, 1]")
-    return d
+    return -1.0 if value is None else _between(value, "diversity", 0, 1)
 
 
 def _precision(value: str, what: str) -> str:
@@ -555,16 +558,13 @@ class Library:
         """Indexes folders or files into this library (``clapsearch.index`` with this ``db``
         and model); the next query sees the new tracks. Returns the run's summary."""
         # The next query sees the new tracks (every call checks the index's generation).
-        return index(
-            paths,
-            db=self._db or None,
-            model=self._model or None,
-            progress=progress,
-            threads=self._threads or None,
-            config=self._config or None,
-            tokenizer=self._tokenizer or None,
-            **options,
-        )
+        if "db" in options:
+            raise InvalidInputError("Library.index indexes into this library's own index: give no db= "
+                                    "(clapsearch.index(paths, db=...) indexes another)")
+        # The library's settings unless the call names its own (`index --model NEW` builds NEW's set).
+        settings = {"model": self._model or None, "threads": self._threads or None, "config": self._config or None,
+                    "tokenizer": self._tokenizer or None, **options}
+        return index(paths, db=self._db or None, progress=progress, **settings)
 
     def search(
         self,
@@ -756,7 +756,7 @@ class Library:
         seed_list = _names([seeds] if isinstance(seeds, (str, bytes, int, _os.PathLike)) else seeds, "seeds")
         text_list = _texts(texts, "playlist") if texts else []
         return self._open().playlist(
-            seed_list, text_list, _int(length, "length", 1), _number(diversity, "diversity"), _text(where, "where"),
+            seed_list, text_list, _int(length, "length", 1), _between(diversity, "diversity", 0, 1), _text(where, "where"),
             _int(per_artist, "per_artist", 0), _int(per_album, "per_album", 0), bool(include_excluded),
         )
 
@@ -771,7 +771,8 @@ class Library:
     def duplicates(self, *, threshold: float = 0.0, min_duration_ratio: float = 0.9) -> List[dict]:
         """Groups of the same recording in several files, keeper first (``clapsearch
         duplicates --json``): group, keeper, tracks [...], pairs [...]."""
-        return self._open().duplicates(_number(threshold, "threshold"), _number(min_duration_ratio, "min_duration_ratio"))
+        # The CLI's ranges (--threshold 0-1): NaN or 5 found nothing, silently.
+        return self._open().duplicates(_between(threshold, "threshold", 0, 1), _between(min_duration_ratio, "min_duration_ratio", 0, 1))
 
     def tracks(self) -> List[dict]:
         """Every track of the index: track_id, path, status, error, silent, duration_s,

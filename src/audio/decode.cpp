@@ -418,6 +418,15 @@ StreamFormat read_format(const std::string& path) {
   return f;
 }
 
+std::string text_prefix(const char* text, size_t max_bytes) {
+  size_t n = strnlen(text, max_bytes + 1);
+  if (n > max_bytes) {
+    n = max_bytes;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;  // text[n] continues a character
+  }
+  return std::string(text, n);
+}
+
 Tags read_tags(const std::string& path) {
   FormatHolder fmt;
   open_input(path, fmt, false);
@@ -433,7 +442,7 @@ Tags read_tags(const std::string& path) {
         if (!d) continue;
         const AVDictionaryEntry* e = av_dict_get(d, key, nullptr, 0);  // case-insensitive
         if (e && e->value) {
-          std::string v = trim(e->value);
+          std::string v = trim(text_prefix(e->value, kMaxTagBytes));
           if (!v.empty()) return v;
         }
       }

@@ -52,6 +52,15 @@ struct AudioInfo {
   std::string resampler;             // "soxr", or "none" (source rate == target rate)
 };
 
+// A tag is a name, not a document: read_tags keeps at most this many bytes of each (cut at the
+// start of a character). A crafted file's 20 MB title went whole into the index, into every
+// answer naming the track and into the server's memory (hostile pass 7, H7C-1).
+inline constexpr size_t kMaxTagBytes = 4096;
+
+// At most the first max_bytes bytes of the C string `text`, never ending inside a UTF-8
+// character; only those bytes are read (a tag's value may be megabytes long).
+std::string text_prefix(const char* text, size_t max_bytes);
+
 struct Tags {
   std::string title, artist, album, genre, date;
   std::string album_artist;  // album_artist / albumartist / "album artist"

@@ -294,6 +294,12 @@ int main(int argc, char** argv) {
         text = wrong;
       } else if (const std::string in_file = clap::cli::config_value_error_text(text, argc, argv); in_file != text) {
         text = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;
+      } else if (text.rfind("Could not convert: ", 0) == 0 || text.find(" not in range ") != std::string::npos) {
+        // CLI11's own words for a value that is no number of the option's kind (`-k 1e3`: "Could
+        // not convert: --top = 1e3"; `--threads abc`: "Value abc not in range 0 to 1024"): the
+        // number check's, as for every other bad number ("--top: 1e3 is not a whole number"). A
+        // number out of range keeps CLI11's message, which gives the range.
+        if (const std::string bad = bad_number_option(app); !bad.empty()) text = bad;
       }
       std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n",
                    clap::cli::terminal_lines(text).c_str());
@@ -323,22 +329,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   int status = 0;
+  bool reported = false;  // an error was printed: one message is enough
   try {
     status = action ? action() : 0;
   } catch (const clap::InvalidArgument& e) {
     std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_lines(e.what()).c_str());
-    status = 2;
+    status = 2, reported = true;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "clapsearch: error: out of memory (the input or settings need more than this machine has)\n");
-    status = 1;
+    status = 1, reported = true;
   } catch (const std::exception& e) {
     // Multi-line messages (a list of weight problems) keep their lines; each line is shown safely.
     std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_lines(e.what()).c_str());
-    status = 1;
+    status = 1, reported = true;
   }
   // Everything a command printed reached stdout, or the run fails (a full disk, a closed pipe).
+  // When the command failed with its own error (often this very write: "standard output: write
+  // failed"), that error is the message.
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
+    if (!reported) std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
     return status ? status : 1;
   }
   return status;

@@ -32,12 +32,19 @@ int column_of(const std::vector<std::string>& header, const std::vector<std::str
 std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& where) {
   const CsvRows rows = parse_csv(std::string(text), where);
   if (rows.empty()) throw Error(where + ": the history file is empty");
-  // A header row names its columns; a data row has a time in it.
+  // A header row names its columns; a data row has a time in it. The time decides: a headerless
+  // export's first scrobble may be named like a column (Pink Floyd's "Time", a song called "Song"
+  // or "Name", an album "Album"), and a header row holds no time.
   std::vector<std::string> first;
   for (const std::string& cell : rows[0]) first.push_back(ascii_lower(trim_space(cell)));
   int artist = 0, album = 1, title = 2, time = 3, mbid = -1;
   size_t start = 0;
-  const bool header = column_of(first, kArtist) >= 0 || column_of(first, kTitle) >= 0 || column_of(first, kTime) >= 0;
+  const bool has_time = std::any_of(rows[0].begin(), rows[0].end(), [](const std::string& cell) {
+    int64_t unix_s = 0;
+    return parse_history_time(cell, unix_s);
+  });
+  const bool header =
+      !has_time && (column_of(first, kArtist) >= 0 || column_of(first, kTitle) >= 0 || column_of(first, kTime) >= 0);
   if (header) {
     artist = column_of(first, kArtist);
     album = column_of(first, kAlbum);
@@ -132,14 +139,24 @@ void add_scrobble(const json& s, const std::string& at, std::vector<Listen>& out
   out.push_back(std::move(l));
 }
 
-// The scrobble list of a page object, or nullptr when `j` is a scrobble itself.
-const json* page_tracks(const json& j) {
-  if (!j.is_object()) return nullptr;
+// The scrobbles of a page object, or none when `j` is a scrobble itself. The Last.fm API gives a
+// page holding one scrobble as {"recenttracks": {"track": {...}}}: the object, not a list of one
+// (its XML turned into JSON), as the last page of an export often is.
+std::vector<const json*> page_tracks(const json& j) {
+  std::vector<const json*> out;
+  if (!j.is_object()) return out;
   const json* page = &j;
   if (const auto rt = j.find("recenttracks"); rt != j.end() && rt->is_object()) page = &*rt;
-  for (const char* key : {"track", "scrobbles", "tracks"})
-    if (const auto t = page->find(key); t != page->end() && t->is_array()) return &*t;
-  return nullptr;
+  for (const char* key : {"track", "scrobbles", "tracks"}) {
+    const auto t = page->find(key);
+    if (t == page->end()) continue;
+    if (t->is_array()) {
+      for (const json& s : *t) out.push_back(&s);
+      return out;
+    }
+    if (page != &j && t->is_object()) return {&*t};
+  }
+  return out;
 }
 
 }  // namespace
@@ -155,9 +172,9 @@ std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& 
   auto add_list = [&](const json& list, const std::string& prefix) {
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string at = prefix + "scrobble " + std::to_string(i + 1);
-      if (const json* inner = page_tracks(list[i])) {
-        for (size_t k = 0; k < inner->size(); ++k)
-          add_scrobble((*inner)[k], where + " page " + std::to_string(i + 1) + " scrobble " + std::to_string(k + 1), out);
+      if (const std::vector<const json*> inner = page_tracks(list[i]); !inner.empty()) {
+        for (size_t k = 0; k < inner.size(); ++k)
+          add_scrobble(*inner[k], where + " page " + std::to_string(i + 1) + " scrobble " + std::to_string(k + 1), out);
       } else {
         add_scrobble(list[i], where + " " + at, out);
       }
@@ -165,8 +182,8 @@ std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& 
   };
   if (all.is_array()) {
     add_list(all, "");
-  } else if (const json* tracks = page_tracks(all)) {
-    add_list(*tracks, "");
+  } else if (const std::vector<const json*> tracks = page_tracks(all); !tracks.empty()) {
+    for (size_t i = 0; i < tracks.size(); ++i) add_scrobble(*tracks[i], where + " scrobble " + std::to_string(i + 1), out);
   } else {
     throw Error(where + ": not a Last.fm export (expected an array of scrobbles or {\"recenttracks\": {\"track\": [...]}})");
   }

@@ -368,5 +368,52 @@ TEST(HistoryCli, BeetsImportsAtOnceAddTheCountsOnce) {
   four_at_once(" --db " + q(url), env);
 }
 
+// Hostile pass 7 (H7C-2, H7C-3): a headerless Last.fm CSV whose first scrobble was Pink Floyd's
+// "Time" (or any song, album or artist named like a column) was taken for a header row and the
+// whole export refused ("the header row names no artist column"); a Last.fm API page holding one
+// scrobble, which the API gives as {"recenttracks": {"track": {...}}} (an object, not a list of
+// one), was "not a Last.fm export". Both import their scrobbles now.
+TEST(HistoryCli, LastFmScrobblesNamedLikeColumnsAndOneScrobblePagesImport) {
+  const std::string dir = test::temp_dir();
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/time.flac", "-f lavfi -i \"sine=f=330:d=1:sample_rate=16000\" -metadata 'artist=Pink Floyd' -metadata title=Time");
+  test::ffmpeg(music + "/song.flac", "-f lavfi -i \"sine=f=440:d=1:sample_rate=16000\" -metadata artist=Artist -metadata title=Song");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + " --quiet --model " + q(test::case_dir("tiny-unfused")), &out, &err), 0)
+      << err;
+  ASSERT_EQ(run("user add ann --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  const std::string on = " --json --db " + q(db);
+  // artist,album,track,date without a header, newest first, as lastfm-to-csv writes it.
+  const std::string time_first = write(dir + "/time.csv",
+                                       "Pink Floyd,The Dark Side of the Moon,Time,02 Jan 2024 10:00\n"
+                                       "Artist,Album,Song,01 Jan 2024 10:00\n");
+  json r = run_json("history import " + q(time_first) + on);
+  EXPECT_EQ(r["imported"], 2) << r;
+  EXPECT_EQ(r["unresolved"], 0) << r;
+  const std::string song_first = write(dir + "/song.csv", "Artist,Album,Song,1704100000\n");
+  r = run_json("history import " + q(song_first) + on);
+  EXPECT_EQ(r["imported"], 1) << r;
+  // A real header row is still one.
+  const std::string header = write(dir + "/header.csv", "artist,album,track,date\nArtist,Album,Song,1704200000\n");
+  r = run_json("history import " + q(header) + on);
+  EXPECT_EQ(r["imported"], 1) << r;
+  // One scrobble on a page: the object itself; a now-playing entry alone is still no scrobble.
+  const std::string one = write(dir + "/one.json",
+                                R"({"recenttracks": {"@attr": {"page": "1", "perPage": "1"}, "track": {"artist": {"#text": "Pink Floyd"}, )"
+                                R"("name": "Time", "date": {"uts": "1704300000"}}}})");
+  r = run_json("history import " + q(one) + on);
+  EXPECT_EQ(r["imported"], 1) << r;
+  const std::string pages = write(dir + "/pages.json",
+                                  R"([{"recenttracks": {"track": [{"artist": {"#text": "Artist"}, "name": "Song", "date": {"uts": "1704400000"}}]}},)"
+                                  R"( {"recenttracks": {"track": {"artist": {"#text": "Artist"}, "name": "Song", "date": {"uts": "1704500000"}}}}])");
+  r = run_json("history import " + q(pages) + on);
+  EXPECT_EQ(r["imported"], 2) << r;
+  const std::string playing = write(dir + "/playing.json",
+                                    R"({"recenttracks": {"track": {"artist": {"#text": "Artist"}, "name": "Song", "@attr": {"nowplaying": "true"}}}})");
+  EXPECT_EQ(run("history import " + q(playing) + " --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("holds no scrobbles"), std::string::npos) << err;
+  EXPECT_EQ(run_json("history" + on)["plays"], 7);
+}
+
 }  // namespace
 }  // namespace clap

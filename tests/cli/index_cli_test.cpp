@@ -369,6 +369,34 @@ TEST(IndexCli, AFileReplacedByAFolderOrAFifoIsPruned) {
   EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 5) << out;
 }
 
+// Hostile pass 7 (H7C-1): a file's tags went into the index whatever their length. Three MP3s with
+// a 20 MB title made a 160 MB index and a 60 MB `search --json`, and every answer of the server
+// naming them carried the titles. Each tag now keeps its first 4096 bytes, cut at the start of a
+// character (here a 3-byte euro sign); the usual tags are kept as they are.
+TEST(IndexCli, AHugeTagIsCutAtACharacter) {
+  const std::string lib = test::temp_dir() + "/hugetag", db = test::temp_dir() + "/hugetag.db";
+  std::string euros;
+  for (int i = 0; i < 40000; ++i) euros += "\u20ac";  // 120,000 bytes
+  const std::string meta = test::temp_dir() + "/hugetag.txt";
+  write_file(meta, ";FFMETADATA1\ntitle=" + euros + "\nartist=  Somebody  \ngenre=" + std::string(200000, 'g') + "\n");
+  ffmpeg(lib + "/a.flac", tone(440, 2, 16000) + " -i " + q(meta) + " -map_metadata 1 -c:a flac");
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " -q", &out, &err), 0) << err;
+  ASSERT_EQ(cli("search --db " + q(db) + " --json -k 0 'a tone'", &out, &err), 0) << err;
+  const auto j = nlohmann::json::parse(out);  // throws on a title cut inside a character
+  ASSERT_EQ(j.size(), 1u) << out.substr(0, 500);
+  EXPECT_EQ(j[0]["title"], euros.substr(0, 4095)) << j[0]["title"].get<std::string>().size();
+  EXPECT_EQ(j[0]["artist"], "Somebody");
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT genre FROM tracks", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))), std::string(4096, 'g'));
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+}
+
 // Issue 11, defect 6: an emptied mount point must not empty the library, and files that come
 // back are restored with their embeddings instead of being embedded again.
 TEST(IndexCli, AVanishedFolderIsKeptAndReturningFilesAreRestored) {

@@ -59,6 +59,14 @@ TEST(OptionErrorsCli, NumberChecksNameTheOptionWithItsDashes) {
       {"similar 1 --diversity 7", "--diversity: must be between 0 and 1, got 7"},
       {"eval --user ann --holdout-days 7 --discovery 3", "--discovery: must be between 0 and 1, got 3"},
       {"taste --half-life 0", "--half-life: must be between 1 and 36500 days, got 0"},
+      // Hostile pass 7: a whole number written as a decimal or with an exponent got CLI11's own
+      // "Could not convert: --top = 1e3".
+      {"search quiet -k 1e3", "--top: 1e3 is not a whole number"},
+      {"search quiet -k 3.0", "--top: 3.0 is not a whole number"},
+      {"similar 1 --per-artist 2.5", "--per-artist: 2.5 is not a whole number"},
+      {"index x --threads 1e1", "--threads: 1e1 is not a whole number"},
+      {"index x --threads abc", "--threads: abc is not a whole number"},  // was "Value abc not in range 0 to 1024"
+      {"index x --threads 2000", "--threads: Value 2000 not in range 0 to 1024"},
   };
   for (const Case& c : cases) {
     std::string out, err;

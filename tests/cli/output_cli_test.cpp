@@ -55,6 +55,8 @@ TEST(OutputCli, AFailedWriteFailsTheRun) {
   std::string out, err;
   EXPECT_NE(test::run_command(cli() + " embed --model " + tiny() + " --text hello > /dev/full", &out, &err), 0);
   EXPECT_NE(err.find("standard output"), std::string::npos) << err;
+  // Once (hostile pass 7: the command's own error and then main's check said it twice).
+  EXPECT_EQ(err.find("clapsearch: error:"), err.rfind("clapsearch: error:")) << err;
   EXPECT_NE(test::run_command(cli() + " embed --model " + tiny() + " --text hello --output /dev/full", &out, &err), 0);
   EXPECT_NE(err.find("/dev/full: write failed"), std::string::npos) << err;
   EXPECT_TRUE(fs::is_character_file("/dev/full"));  // written in place, never replaced

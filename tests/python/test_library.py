@@ -362,3 +362,35 @@ def test_a_callback_that_raises_stops_the_index_run(tmp_path):
     with pytest.raises(RuntimeError, match="enough"):
         clapsearch.index(str(music), db=db, model=MODEL, progress=False, on_file=on_file, threads=1)
     assert len(clapsearch.Library(db).tracks()) < 40
+
+
+def test_hostile7_library_index_takes_the_options_clapsearch_index_takes(tmp_path):
+    # Hostile pass 7 (H7C-4): Library.index(paths, model=...) (or threads=, config=, tokenizer=)
+    # raised Python's "clapsearch.index() got multiple values for keyword argument 'model'"
+    # although the argument was given once; db= is this library's own.
+    music = str(tmp_path / "music")
+    make_music(music)
+    db = str(tmp_path / "library.db")
+    library = clapsearch.Library(db)
+    summary = library.index(music, model=MODEL, threads=1, progress=False)
+    assert summary["indexed"] > 0 and summary["errors"] == 0
+    assert library.search("rain", k=1)
+    with pytest.raises(clapsearch.InvalidInputError, match="own index"):
+        library.index(music, db=str(tmp_path / "other.db"), progress=False)
+    assert not os.path.exists(str(tmp_path / "other.db"))
+
+
+def test_hostile7_playlist_diversity_and_duplicates_thresholds_out_of_range_are_refused(lib):
+    # Hostile pass 7 (H7C-5): playlist(diversity=2 or NaN) raised a plain Error with C's "%f"
+    # ("got 2.000000") where search/similar raise InvalidInputError; duplicates(threshold=NaN or
+    # 5) answered [] silently (the CLI refuses --threshold outside 0-1).
+    library = clapsearch.Library(lib["db"])
+    for diversity in (2, -0.5, float("nan")):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"diversity must be in \[0, 1\]"):
+            library.playlist(seeds=[1], diversity=diversity)
+    for threshold in (float("nan"), 5, -1):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"threshold must be in \[0, 1\]"):
+            library.duplicates(threshold=threshold)
+    with pytest.raises(clapsearch.InvalidInputError, match=r"min_duration_ratio must be in \[0, 1\]"):
+        library.duplicates(min_duration_ratio=float("nan"))
+    assert library.duplicates(threshold=1) == library.duplicates(threshold=1.0)
