@@ -23,7 +23,7 @@ bool Call::has(const std::string& name) const { return req.has_param(name); }
 
 std::string Call::param(const std::string& name) const {
   const size_t n = req.get_param_value_count(name);
-  if (n > 1) throw Failure{0, "parameter " + name + " given " + std::to_string(n) + " times; it takes one value"};
+  if (n > 1) throw Failure{kBadParameter, "parameter " + name + " given " + std::to_string(n) + " times; it takes one value"};
   return n == 0 ? "" : req.get_param_value(name);
 }
 
@@ -48,9 +48,9 @@ int64_t Call::integer(const std::string& name, int64_t def, int64_t lo, int64_t 
   const bool whole = end == v.data() + v.size();
   // A whole number past int64 (count=1e20 written out) is out of the range, not "not a number".
   if ((ec != std::errc() && !(ec == std::errc::result_out_of_range && whole)) || !whole)
-    throw Failure{0, "parameter " + name + " must be a whole number (got \"" + v.substr(0, 40) + "\")"};
+    throw Failure{kBadParameter, "parameter " + name + " must be a whole number (got \"" + v.substr(0, 40) + "\")"};
   if (ec == std::errc::result_out_of_range || n < lo || n > hi)
-    throw Failure{0, "parameter " + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
+    throw Failure{kBadParameter, "parameter " + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
   return n;
 }
 
@@ -60,7 +60,7 @@ bool Call::boolean(const std::string& name, bool def) const {
   for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
-  throw Failure{0, "parameter " + name + " must be true or false"};
+  throw Failure{kBadParameter, "parameter " + name + " must be true or false"};
 }
 
 const store::Track& Call::song(const std::string& id) const {
