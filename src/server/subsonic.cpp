@@ -287,6 +287,16 @@ void Rest::install(httplib::Server& http) {
 }
 
 void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
+  // /rest/ is for the index's users, not its owner: a message from the service layer (shared with
+  // the CLI, which names files in full) names a track relative to its folder, never where the
+  // library lies on the server, as /api/ does.
+  const auto shown = [this](const std::string& detail) {
+    try {
+      return without_roots(detail, library_()->snapshot()->roots());
+    } catch (const std::exception&) {
+      return detail;
+    }
+  };
   std::string name = req.matches.size() > 1 ? req.matches[1].str() : "";
   if (name.size() > 5 && name.compare(name.size() - 5, 5, ".view") == 0) name.resize(name.size() - 5);
   try {
@@ -326,21 +336,21 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
       library = library_();
     }
   } catch (const Failure& f) {
-    answer_failure(req, res, f);
+    answer_failure(req, res, {f.code, shown(f.message)});
   } catch (const HttpError& e) {
-    answer_failure(req, res, {e.status == 404 ? 70 : 0, e.error + ": " + e.detail});
+    answer_failure(req, res, {e.status == 404 ? 70 : 0, shown(e.error + ": " + e.detail)});
   } catch (const DeadlineExceeded& e) {
     res.set_header("Retry-After", "10");
-    answer_failure(req, res, {0, std::string("request budget exceeded: ") + e.what()}, 503);
+    answer_failure(req, res, {0, shown(std::string("request budget exceeded: ") + e.what())}, 503);
   } catch (const service::Busy& e) {
     res.set_header("Retry-After", "2");
-    answer_failure(req, res, {0, std::string("busy: ") + e.what()}, 429);
+    answer_failure(req, res, {0, shown(std::string("busy: ") + e.what())}, 429);
   } catch (const Error& e) {
-    answer_failure(req, res, {0, e.what()});
+    answer_failure(req, res, {0, shown(e.what())});
   } catch (const std::bad_alloc&) {
     answer_failure(req, res, {0, "the request needed more memory than is available"}, 503);
   } catch (const std::exception& e) {
-    answer_failure(req, res, {0, std::string("internal error: ") + e.what()}, 500);
+    answer_failure(req, res, {0, shown(std::string("internal error: ") + e.what())}, 500);
   }
 }
 
