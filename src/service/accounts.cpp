@@ -298,6 +298,8 @@ store::UserRecord Accounts::existing(const std::string& name) const {
   return *u;
 }
 
+std::string Accounts::stored_name(const std::string& name) const { return existing(name).name; }
+
 int64_t Accounts::add(const std::string& name, const std::string& password, bool admin, bool new_key) {
   check_user_name(name);
   check_password(password);
@@ -440,10 +442,11 @@ int64_t add_user(const std::string& db, const std::string& name, const std::stri
   return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) { return a.add(name, password, admin, new_key); });
 }
 
-void remove_user(const std::string& db, const std::string& name) {
-  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+std::string remove_user(const std::string& db, const std::string& name) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+    const std::string stored = a.stored_name(name);
     a.remove(name);
-    return 0;
+    return stored;
   });
 }
 
@@ -451,15 +454,18 @@ std::vector<Account> list_users(const std::string& db) {
   return with_accounts(db, store::OpenMode::ReadOnly, [&](Accounts& a) { return a.list(); });
 }
 
-void set_user_password(const std::string& db, const std::string& name, const std::string& password, bool new_key) {
-  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+std::string set_user_password(const std::string& db, const std::string& name, const std::string& password, bool new_key) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
     a.set_password(name, password, new_key);
-    return 0;
+    return a.stored_name(name);
   });
 }
 
-std::string new_user_api_key(const std::string& db, const std::string& name, const std::string& label) {
-  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) { return a.new_api_key(name, label); });
+NewApiKey new_user_api_key(const std::string& db, const std::string& name, const std::string& label) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+    std::string key = a.new_api_key(name, label);
+    return NewApiKey{a.stored_name(name), std::move(key)};
+  });
 }
 
 AccountsConnection& accounts_connection(const std::string& location) {
@@ -471,14 +477,17 @@ AccountsConnection& accounts_connection(const std::string& location) {
   return *c;
 }
 
-std::vector<store::ApiKeyRecord> user_api_keys(const std::string& db, const std::string& name) {
-  return with_accounts(db, store::OpenMode::ReadOnly, [&](Accounts& a) { return a.api_keys(name); });
+UserApiKeys user_api_keys(const std::string& db, const std::string& name) {
+  return with_accounts(db, store::OpenMode::ReadOnly, [&](Accounts& a) {
+    auto keys = a.api_keys(name);
+    return UserApiKeys{a.stored_name(name), std::move(keys)};
+  });
 }
 
-void revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id) {
-  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+std::string revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
     a.revoke_api_key(name, key_id);
-    return 0;
+    return a.stored_name(name);
   });
 }
 

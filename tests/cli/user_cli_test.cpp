@@ -214,6 +214,29 @@ TEST(UserCli, NamesThatLookAlikeAreOneName) {
   EXPECT_NE(err.find("user name '" + euros.substr(0, 18) + "'...: longer than 64 bytes"), std::string::npos) << err;
 }
 
+// R6-8: a command given another spelling of a name acted on the stored user but said the typed
+// spelling ("removed user CAFE" for café): each says the name as stored.
+TEST(UserCli, CommandsSayTheStoredName) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  const std::string nfc = "caf\u00e9";
+  ASSERT_EQ(run("user add " + q(nfc) + " --db " + q(db) + stdin_of("pw one"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user passwd CAFE --db " + q(db) + stdin_of("pw two"), &out, &err), 0) << err;
+  EXPECT_NE(err.find("changed the password of " + nfc + "\n"), std::string::npos) << err;
+  ASSERT_EQ(run("user keys CAFE --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find(nfc + " has no API key (`clapsearch user key " + nfc + "` makes one)"), std::string::npos) << out;
+  ASSERT_EQ(run("user key CAFE --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(err.find("a new API key for " + nfc + " "), std::string::npos) << err;
+  ASSERT_EQ(run("user revoke CAFE 1 --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(err.find("revoked API key 1 of " + nfc + ":"), std::string::npos) << err;
+  ASSERT_EQ(run("user remove CAFE --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(err.find("removed user " + nfc + " with"), std::string::npos) << err;
+  EXPECT_EQ(err.find("CAFE"), std::string::npos) << err;
+  EXPECT_EQ(run("user remove CAFE --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("no user 'CAFE'"), std::string::npos) << err;
+}
+
 TEST(UserCli, BadInputIsRefusedWithTheReason) {
   const std::string dir = test::temp_dir();
   const std::string db = empty_index(dir);
