@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "core/user_dirs.h"
 #include "core/utf8.h"
+#include "service/confusable_names.h"
 #include "service/song_resolver.h"
 
 namespace clap::service {
@@ -304,11 +305,21 @@ int64_t Accounts::add(const std::string& name, const std::string& password, bool
   check_user_name(name);
   check_password(password);
   if (store_.user(name)) throw Error("user " + quoted(name) + " already exists");
-  for (const store::UserRecord& u : store_.users())
-    if (user_name_key(u.name) == user_name_key(name))
+  const std::string key = user_name_key(name);
+  const std::string skeleton = confusable_skeleton(key);
+  for (const store::UserRecord& u : store_.users()) {
+    const std::string other = user_name_key(u.name);
+    if (other == key)
       throw Error("user " + quoted(u.name) + " already exists, and " + quoted(name) +
                   " looks like it (names that differ only in case, accents, width or Unicode form are one name: " +
                   "sign-in takes either spelling)");
+    // Different letters that look the same (a Cyrillic "а" for a Latin "a", "rn" for "m"): two
+    // accounts no app's list could tell apart. Refused when made; sign-in stays exact (R6-10).
+    if (confusable_skeleton(other) == skeleton)
+      throw Error("user " + quoted(u.name) + " already exists, and " + quoted(name) +
+                  " is confusable with it (it looks the same, written with other characters: Unicode's " +
+                  "confusables, UTS #39); choose a name that looks different");
+  }
   store::UserRecord u;
   u.name = name;
   u.admin = admin;

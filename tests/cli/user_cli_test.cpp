@@ -237,6 +237,29 @@ TEST(UserCli, CommandsSayTheStoredName) {
   EXPECT_NE(err.find("no user 'CAFE'"), std::string::npos) << err;
 }
 
+// R6-10: names in other characters that look the same were two users: a Latin "alice" and one
+// with a Cyrillic "а" (U+0430), shown alike by every app. Unicode's confusables (UTS #39, ICU's
+// skeleton) refuse the second when it is made.
+TEST(UserCli, ConfusableNamesAreRefused) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user add arnie --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  for (const std::string& alike : {std::string("\u0430lice"), std::string("\u0410LICE"), std::string("amie"),
+                                   std::string("\u0430l\u0456ce")}) {
+    EXPECT_EQ(run("user add " + q(alike) + " --db " + q(db) + stdin_of("pw"), &out, &err), 1) << alike;
+    EXPECT_NE(err.find("' already exists, and '" + alike + "' is confusable with it"), std::string::npos) << err;
+  }
+  // Names that only share letters are fine, and the look-alike test never blocks a sign-in.
+  ASSERT_EQ(run("user add alicia --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user list --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).size(), 3u) << out;
+  auto s = store::open_store(db, store::OpenMode::ReadOnly);
+  service::Accounts accounts(*s, db);
+  EXPECT_FALSE(accounts.find("\u0430lice")) << "a Cyrillic spelling signs in as nobody, not as alice";
+}
+
 TEST(UserCli, BadInputIsRefusedWithTheReason) {
   const std::string dir = test::temp_dir();
   const std::string db = empty_index(dir);
