@@ -106,6 +106,7 @@ void find_sonic_path(Call& call, ojson& body) {
   // value that cannot be used next (10), an id that names no song last (70).
   const std::string start_id = call.required("startSongId"), end_id = call.required("endSongId");
   const service::SonicOptions o = sonic_options(call, 25);
+  if (o.count == 1) throw Failure{kBadParameter, "parameter count: a path holds its two ends, so 0 or at least 2 songs (got 1)"};
   const store::Track& start = call.song(start_id);
   const store::Track& end = call.song(end_id);
   if (start.id == end.id && o.count > 0)

@@ -161,6 +161,7 @@ TEST_F(SubsonicHostile, ABadValueIsCode10AndAMissingParameterIsSaidFirst) {
   fails("scrobble?id=1&time=soon", 10, "parameter time must be milliseconds");
   fails("stream?id=1&estimateContentLength=maybe", 10, "parameter estimateContentLength must be true or false");
   // A music folder id that is no number names no folder (70), as a song id does.
+  fails("findSonicPath?startSongId=1&endSongId=1&count=1", 10, "parameter count: a path holds its two ends");
   fails("getArtists?musicFolderId=many", 70, "music folder not found: many");
   fails("getStarred2?musicFolderId=many", 70, "music folder not found: many");
   // R6-6. Before: timeOffset was accepted up to 2^31 (2147483648, one past a 32-bit int) and the

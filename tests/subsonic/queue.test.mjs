@@ -115,7 +115,7 @@ await fails("createBookmark without id", "createBookmark.view", { position: 1 },
 await fails("createBookmark without position", "createBookmark.view", { id: "1" }, 10);
 await fails("createBookmark of an unknown song", "createBookmark.view", { id: "999999", position: 1 }, 70);
 await fails("createBookmark with a negative position", "createBookmark.view", { id: "1", position: -1 }, 10);
-await fails("createBookmark with a comment of 10,001 bytes (form POST)", "createBookmark.view", { id: "1", position: 1, comment: "x".repeat(10001) }, 0, client({ post: true }));
+await fails("createBookmark with a comment of 10,001 bytes (form POST)", "createBookmark.view", { id: "1", position: 1, comment: "x".repeat(10001) }, 10, client({ post: true }));
 await fails("deleteBookmark without id", "deleteBookmark.view", {}, 10);
 await fails("deleteBookmark of an unknown song", "deleteBookmark.view", { id: "999999" }, 70);
 await api.deleteBookmark({ id: "3" });
