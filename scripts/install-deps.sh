@@ -30,6 +30,7 @@ PACKAGES=(
   libcairo2-dev fonts-dejavu-core                                   # map pictures (SVG, PNG) and their text's font
   libmpdclient-dev                                                  # clapsearch radio --mpd (MPD's client library)
   zlib1g-dev                                                        # history import: a ListenBrainz export zip's deflated members
+  libicu-dev                                                        # user names that look alike (Unicode confusables, ICU uspoof)
   libgtest-dev                                                      # tests
   ffmpeg sox                                                        # tests make real encoded files
   python3-dev python3-pybind11 python3-numpy python3-pytest         # the Python package (python/) and its tests

@@ -104,9 +104,17 @@ MAX_THREADS: int = _c.MAX_THREADS
 _MAX_INT = 2**62  # beyond any count the engine takes; the engine checks its own limits below it
 
 
-def _int(value, what: str, lo: int, hi: int = _MAX_INT) -> int:
+def _shown_int(v: int) -> str:
+    """An integer for a message: a 10**100000 given by mistake is named by its size, not printed."""
+    text = str(v)
+    return text if len(text) <= 40 else f"an integer of {len(text)} digits"
+
+
+def _int(value, what: str, lo: int, hi: Optional[int] = None, lo_means: str = "") -> int:
     """An integer argument: an int (or a float with an integral value, e.g. 48000.0); a bool, a
-    fraction or a string is refused, as is a value outside [lo, hi]."""
+    fraction or a string is refused, as is a value outside [lo, hi]. Without hi the argument has no
+    upper bound of its own (a count; the engine bounds what it must), and a message names only lo
+    (what lo means, e.g. 0 for "every track", when lo_means says), never the internal 2**62."""
     if isinstance(value, (bool, _np.bool_)):
         raise InvalidInputError(f"{what} must be an integer, not a bool ({value!r})")
     if isinstance(value, (int, _np.integer)):
@@ -115,8 +123,15 @@ def _int(value, what: str, lo: int, hi: int = _MAX_INT) -> int:
         v = int(value)
     else:
         raise InvalidInputError(f"{what} must be an integer (got {type(value).__name__} {value!r})")
-    if not lo <= v <= hi:
-        raise InvalidInputError(f"{what} must be between {lo} and {hi} (got {v})")
+    if hi is not None:
+        if not lo <= v <= hi:
+            raise InvalidInputError(f"{what} must be between {lo} and {hi} (got {_shown_int(v)})")
+        return v
+    if v < lo:
+        meaning = f", where {lo} means {lo_means}" if lo_means else ""
+        raise InvalidInputError(f"{what} must be {lo} or more{meaning} (got {_shown_int(v)})")
+    if v > _MAX_INT:
+        raise InvalidInputError(f"{what} is too large (got {_shown_int(v)}): no count reaches it")
     return v
 
 
@@ -608,8 +623,8 @@ class Library:
         texts = _texts(text, "search") if text is not None and (text or not seeds) else []
         d = _diversity(diversity)
         return self._open().search(
-            texts, _int(k, "k", 0), _text(aggregate, "aggregate"), _number(high, "high"), _number(moderate, "moderate"),
-            _text(where, "where"), _int(per_artist, "per_artist", 0), _int(per_album, "per_album", 0), d,
+            texts, _int(k, "k", 0, lo_means="every result"), _text(aggregate, "aggregate"), _number(high, "high"), _number(moderate, "moderate"),
+            _text(where, "where"), _int(per_artist, "per_artist", 0, lo_means="no limit"), _int(per_album, "per_album", 0, lo_means="no limit"), d,
             bool(include_excluded), _names(seeds, "seeds"), _texts(nots, "nots") if nots else [],
             _names(not_likes, "not_likes"),
         )
@@ -654,10 +669,10 @@ class Library:
         """
         lib = self._open()
         d = _diversity(diversity)
-        k = _int(k, "k", 0)
+        k = _int(k, "k", 0, lo_means="every result")
         per_chunk = _int(per_chunk, "per_chunk", 1, 1000)
         where = _text(where, "where")
-        per_artist, per_album = _int(per_artist, "per_artist", 0), _int(per_album, "per_album", 0)
+        per_artist, per_album = _int(per_artist, "per_artist", 0, lo_means="no limit"), _int(per_album, "per_album", 0, lo_means="no limit")
         chunk, hop = _number(chunk, "chunk"), _number(hop, "hop")
         if isinstance(query, _np.ndarray):
             if sr is None:
@@ -698,10 +713,10 @@ class Library:
         :meth:`search`. Returns dicts with rank, path, track_id, score, artist, title."""
         return self._open().similar(
             b"" if track is None else _names([track], "track")[0],
-            _int(k, "k", 0),
+            _int(k, "k", 0, lo_means="every result"),
             _text(where, "where"),
-            _int(per_artist, "per_artist", 0),
-            _int(per_album, "per_album", 0),
+            _int(per_artist, "per_artist", 0, lo_means="no limit"),
+            _int(per_album, "per_album", 0, lo_means="no limit"),
             _names(seeds, "seeds"),
             _texts(texts, "texts") if texts else [],
             _texts(nots, "nots") if nots else [],
@@ -718,7 +733,7 @@ class Library:
         the normalised mean of its tracks' unit track embeddings; ``where`` chooses those tracks.
         Returns dicts with rank, artist, tracks, score."""
         return self._open().groups(
-            False, _text(text or "", "text"), _text(like or "", "like"), "", _int(k, "k", 0), _text(where, "where"), bool(include_excluded)
+            False, _text(text or "", "text"), _text(like or "", "like"), "", _int(k, "k", 0, lo_means="every result"), _text(where, "where"), bool(include_excluded)
         )
 
     def albums(
@@ -735,7 +750,7 @@ class Library:
         ``artist`` tells albums of one name apart. Returns dicts with rank, album, artist, tracks,
         score."""
         return self._open().groups(
-            True, _text(text or "", "text"), _text(like or "", "like"), _text(artist, "artist"), _int(k, "k", 0), _text(where, "where"),
+            True, _text(text or "", "text"), _text(like or "", "like"), _text(artist, "artist"), _int(k, "k", 0, lo_means="every result"), _text(where, "where"),
             bool(include_excluded),
         )
 
@@ -757,7 +772,7 @@ class Library:
         text_list = _texts(texts, "playlist") if texts else []
         return self._open().playlist(
             seed_list, text_list, _int(length, "length", 1), _between(diversity, "diversity", 0, 1), _text(where, "where"),
-            _int(per_artist, "per_artist", 0), _int(per_album, "per_album", 0), bool(include_excluded),
+            _int(per_artist, "per_artist", 0, lo_means="no limit"), _int(per_album, "per_album", 0, lo_means="no limit"), bool(include_excluded),
         )
 
     def path(

@@ -33,6 +33,7 @@ struct DoctorOptions {
   std::string config, tokenizer;
   std::string db;  // the index whose tracks the music-only rule is counted over
   bool json = false;
+  bool fix_reused_ids = false;  // --fix-reused-ids: detach user data on track ids given again, and nothing else
   int threads = 0;
   FidelityOptions fidelity;  // --fidelity DIR...: a lower precision against fp32 on this audio
 };
@@ -64,7 +65,34 @@ ExcludeReport exclude_report(const std::string& db) {
   return r;
 }
 
+// User data on track ids given again (service::reused_track_ids): one line per recording, at most
+// `limit`, then how many more.
+void print_reused(const service::ReusedIdReport& reused, size_t limit) {
+  for (size_t i = 0; i < reused.found.size() && i < limit; ++i) {
+    const store::Store::Misattached& m = reused.found[i];
+    std::printf("             %lld %s of %s shown on %s (track %lld)\n", static_cast<long long>(m.rows), m.table.c_str(),
+                terminal_text(m.song.path).c_str(), terminal_text(m.shown_on).c_str(), static_cast<long long>(m.song.track_id));
+  }
+  if (reused.found.size() > limit) std::printf("             ... and %zu more\n", reused.found.size() - limit);
+}
+
+int run_fix_reused_ids(const DoctorOptions& o) {
+  const service::ReusedIdReport before = service::reused_track_ids(o.db);
+  if (!before.error.empty()) throw Error(before.error);
+  const int64_t moved = service::detach_reused_track_ids(o.db);
+  if (o.json) {
+    std::printf("%s\n", service::json_text(nlohmann::json{{"db", before.db}, {"detached_rows", moved}}, 2).c_str());
+  } else {
+    std::printf("detached %lld row%s of user data from track ids given to other files, in %s\n", static_cast<long long>(moved),
+                moved == 1 ? "" : "s", terminal_text(before.db).c_str());
+    if (moved > 0)
+      std::printf("kept, not deleted: they are shown again when their recording is indexed again (by content hash or path)\n");
+  }
+  return 0;
+}
+
 int run_doctor(const DoctorOptions& o) {
+  if (o.fix_reused_ids) return run_fix_reused_ids(o);
   if (!o.fidelity.dirs.empty()) {
     FidelityOptions f = o.fidelity;
     f.model = o.model;
@@ -107,6 +135,7 @@ int run_doctor(const DoctorOptions& o) {
     return 1;
   }
   const ExcludeReport excluded = exclude_report(o.db);
+  const service::ReusedIdReport reused = service::reused_track_ids(o.db);
   const bool checked = r.health_checked;
   const bool collapsed = r.collapsed();
   const service::ModelHealth& health = r.health;
@@ -151,6 +180,13 @@ int run_doctor(const DoctorOptions& o) {
                     {"db", excluded.db},
                     {"tracks", excluded.tracks >= 0 ? nlohmann::json(excluded.tracks) : nlohmann::json(nullptr)}};
     if (!excluded.error.empty()) j["exclude"]["error"] = excluded.error;
+    nlohmann::json found = nlohmann::json::array();
+    for (const store::Store::Misattached& m : reused.found)
+      found.push_back({{"table", m.table}, {"track_id", m.song.track_id}, {"path", m.song.path},
+                       {"content_hash", m.song.content_hash}, {"shown_on", m.shown_on}, {"rows", m.rows}});
+    j["reused_track_ids"] = {{"db", reused.db}, {"rows", reused.error.empty() ? nlohmann::json(reused.rows) : nlohmann::json(nullptr)},
+                             {"found", found}};
+    if (!reused.error.empty()) j["reused_track_ids"]["error"] = reused.error;
     j["status"] = status;
     std::printf("%s\n", service::json_text(j, 2).c_str());
   } else {
@@ -183,11 +219,24 @@ int run_doctor(const DoctorOptions& o) {
     else
       std::printf("exclude   %s (tracks not counted: %s)\n", terminal_text(exclude_rule_text()).c_str(),
                   terminal_lines(excluded.error).c_str());
+    if (reused.error.empty() && reused.rows == 0) {
+      std::printf("user data    ok (no star, rating, play, playlist, queue or bookmark entry on a track id given again)\n");
+    } else if (reused.error.empty()) {
+      std::printf("user data    %lld row%s on track ids given to other files (an index of before the fix of K6-1):\n",
+                  static_cast<long long>(reused.rows), reused.rows == 1 ? "" : "s");
+      print_reused(reused, 10);
+    }
   }
   std::fflush(stdout);
   if (r.hub_checksum_mismatch())
     std::fprintf(stderr, "clapsearch: WARNING: %s does not match the sha256 the hub reported (%s): the cached file was "
                  "modified or corrupted; delete it and run again\n", r.weights_file.c_str(), r.hub_sha256.c_str());
+  if (reused.rows > 0)
+    std::fprintf(stderr,
+                 "clapsearch: WARNING: %lld row%s of user data in %s show on songs they were not made for; "
+                 "`clapsearch doctor --fix-reused-ids --db %s` detaches them (kept, never deleted)\n",
+                 static_cast<long long>(reused.rows), reused.rows == 1 ? "" : "s", terminal_text(reused.db).c_str(),
+                 terminal_text(reused.db).c_str());
   if (collapsed) {
     std::fprintf(stderr, "\n%s\n\n", service::collapsed_warning(r.id, health).c_str());
     return kExitCollapsed;
@@ -206,6 +255,10 @@ void add_doctor_command(CLI::App& app, Action& action) {
                   "Index whose tracks the music-only rule is counted over (default: $CLAPSEARCH_DB, else "
                   "$XDG_DATA_HOME/clapsearch/library.db)");
   cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->add_flag("--fix-reused-ids", o->fix_reused_ids,
+                "Instead of the model check: detach the user data (stars, ratings, plays, playlist, queue and "
+                "bookmark entries) that shows on another song because its track id was given again (indexes made "
+                "before that was fixed); the rows are kept, never deleted, and come back with their recording");
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
   add_precision_option(cmd, o->fidelity.precision, " (with --fidelity; default: the table of all three, as auto)", true);
   add_text_precision_option(cmd, o->fidelity.text_precision);
@@ -226,6 +279,8 @@ void add_doctor_command(CLI::App& app, Action& action) {
       "the same order) and the exit status is 3. Then the music-only rule in effect (--exclude-rule, the settings\n"
       "file's exclude-rule) and how many tracks of the index at --db it leaves out, as `status` counts them.\n"
       "With --db and without --model, the model checked is that index's (the model its queries load).\n"
+      "It also reports user data on a track id given again (an index made before that was fixed showed a deleted\n"
+      "song's stars and plays on the next file added); --fix-reused-ids detaches those rows, keeping them.\n"
       "With --fidelity DIR..., instead: the report of how far --precision (or --text-precision) bf16 or int8 moves\n"
       "this model's embeddings and top-k rankings from fp32 on the audio under DIR (`bench --fidelity` before);\n"
       "without --precision (or with --precision auto), the table `index --precision auto` chooses from: fp32, bf16\n"

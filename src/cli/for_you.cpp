@@ -166,8 +166,12 @@ int run_mix(const TasteCliOptions& o) {
     const fs::path folder(o.m3u), parent = fs::path(o.m3u).parent_path();
     if (!parent.empty() && !fs::is_directory(parent, ec))
       throw InvalidArgument("--m3u " + o.m3u + ": the folder " + parent.string() + " does not exist (make it first)");
-    if (!fs::is_directory(folder, ec) && !fs::create_directory(folder, ec) && !fs::is_directory(folder))
-      throw InvalidArgument("--m3u " + o.m3u + ": cannot make the folder: " + ec.message());
+    // Something that is not a folder at the name (a file, /dev/full): said so, not as the
+    // library's "cannot create directories: File exists [/dev/full]".
+    if (fs::exists(fs::symlink_status(folder, ec)) && !fs::is_directory(folder, ec))
+      throw InvalidArgument("cannot write " + o.m3u + ": it is not a folder (--m3u names the folder the mix files go into)");
+    if (!fs::is_directory(folder, ec) && !fs::create_directory(folder, ec) && !fs::is_directory(folder, ec))
+      throw InvalidArgument("cannot write " + o.m3u + ": cannot make the folder (" + ec.message() + ")");
   }
 
   ojson all = ojson::array();

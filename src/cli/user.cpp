@@ -111,29 +111,31 @@ int run_add(const UserOptions& o) {
 }
 
 int run_remove(const UserOptions& o) {
-  service::remove_user(o.db, o.name);
+  // The name as stored, not as typed: `user remove CAFE` removes café and says so.
+  const std::string removed = service::remove_user(o.db, o.name);
   std::fprintf(stderr, "removed user %s with their API keys, stars, ratings, plays and playlists\n",
-               terminal_text(o.name).c_str());
+               terminal_text(removed).c_str());
   return 0;
 }
 
 int run_passwd(const UserOptions& o) {
   const std::string password = read_password(o, true);
-  service::set_user_password(o.db, o.name, password, o.new_key);
-  std::fprintf(stderr, "changed the password of %s\n", terminal_text(o.name).c_str());
+  const std::string changed = service::set_user_password(o.db, o.name, password, o.new_key);
+  std::fprintf(stderr, "changed the password of %s\n", terminal_text(changed).c_str());
   if (o.new_key) print_new_key_note();
   return 0;
 }
 
 int run_key(const UserOptions& o) {
-  const std::string key = service::new_user_api_key(o.db, o.name, o.label);
-  std::printf("%s\n", key.c_str());
-  std::fprintf(stderr, "a new API key for %s (shown this once; only its hash is kept)\n", terminal_text(o.name).c_str());
+  const service::NewApiKey made = service::new_user_api_key(o.db, o.name, o.label);
+  std::printf("%s\n", made.key.c_str());
+  std::fprintf(stderr, "a new API key for %s (shown this once; only its hash is kept)\n", terminal_text(made.user).c_str());
   return 0;
 }
 
 int run_keys(const UserOptions& o) {
-  const std::vector<store::ApiKeyRecord> keys = service::user_api_keys(o.db, o.name);
+  const service::UserApiKeys listed = service::user_api_keys(o.db, o.name);
+  const std::vector<store::ApiKeyRecord>& keys = listed.keys;
   if (o.json) {
     ojson j = ojson::array();
     for (const store::ApiKeyRecord& k : keys) {
@@ -147,8 +149,8 @@ int run_keys(const UserOptions& o) {
     return 0;
   }
   if (keys.empty()) {
-    std::printf("%s has no API key (`clapsearch user key %s` makes one)\n", terminal_text(o.name).c_str(),
-                terminal_text(o.name).c_str());
+    std::printf("%s has no API key (`clapsearch user key %s` makes one)\n", terminal_text(listed.user).c_str(),
+                terminal_text(listed.user).c_str());
     return 0;
   }
   Table table({"id", "label", "created"}, {true, false, false});
@@ -158,9 +160,9 @@ int run_keys(const UserOptions& o) {
 }
 
 int run_revoke(const UserOptions& o) {
-  service::revoke_user_api_key(o.db, o.name, o.key_id);
+  const std::string owner = service::revoke_user_api_key(o.db, o.name, o.key_id);
   std::fprintf(stderr, "revoked API key %lld of %s: apps using it are refused from now on\n",
-               static_cast<long long>(o.key_id), terminal_text(o.name).c_str());
+               static_cast<long long>(o.key_id), terminal_text(owner).c_str());
   return 0;
 }
 

@@ -185,7 +185,6 @@ std::string Api::unavailable() {
   return unavailable_;
 }
 
-namespace {
 // An error's detail with every indexed folder left out of the paths it names: a track is named
 // relative to its folder, as the answers' display paths name it, never where the library
 // lives on this machine (the service's messages, shared with the CLI, give full paths).
@@ -200,7 +199,24 @@ std::string without_roots(std::string detail, std::vector<std::string> roots) {
   }
   return detail;
 }
-}  // namespace
+
+std::string public_model_name(const store::ModelIdentity& m) {
+  // A hub model's id is "org/name" at a commit; a local folder's or file's is its absolute path
+  // on the server (hub.h: revision "local"): only its last part is shown, with the content hash
+  // that tells two local models of one name apart (as the upgrade test and clients need).
+  const bool local = m.revision == "local" || m.id.empty() || m.id[0] == '/';
+  if (!local) {
+    std::string out = m.id;
+    if (!m.revision.empty() && m.revision != "local") out.append("@").append(m.revision, 0, 12);
+    return out;
+  }
+  std::string base = m.id;
+  while (base.size() > 1 && (base.back() == '/' || base.back() == '\\')) base.pop_back();
+  if (const size_t slash = base.find_last_of("/\\"); slash != std::string::npos) base = base.substr(slash + 1);
+  if (base.empty()) base = "model";
+  if (!m.content_hash.empty()) base.append(" (content ").append(m.content_hash, 0, 12).append(")");
+  return base;
+}
 
 void Api::guarded(const httplib::Request& req, httplib::Response& res,
                   const std::function<void(const httplib::Request&, httplib::Response&)>& handler, bool check_available) {
@@ -235,7 +251,7 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res,
         // Which model answered: a client (and the upgrade test) can tell the sets apart. Once:
         // POST /api/like runs two guarded steps (reading the upload, answering).
         res.headers.erase("X-Clapsearch-Model");
-        res.set_header("X-Clapsearch-Model", pin.library().identity().describe());
+        res.set_header("X-Clapsearch-Model", public_model_name(pin.library().identity()));
         break;
       } catch (const service::ModelChanged& e) {
         if (attempt > 0 || !reopen_) throw HttpError{503, "index unavailable", e.what()};

@@ -25,6 +25,15 @@ namespace clap::server {
 // {"error": error, "detail": detail} as text (any bytes made valid UTF-8).
 std::string error_body(const std::string& error, const std::string& detail);
 
+// An error's detail with every indexed folder left out of the paths it names (a track named
+// relative to its folder, as answers name it): used by /api/ and /rest/ alike.
+std::string without_roots(std::string detail, std::vector<std::string> roots);
+
+// The model as a response header names it (X-Clapsearch-Model): its id and revision, or for a
+// model loaded from a folder or file (whose id is that path on the server) the folder's name and
+// the first 12 hex digits of its content hash. Never a server path.
+std::string public_model_name(const store::ModelIdentity& m);
+
 // Writes bytes [offset, offset + length) of an open file to sink: true only when every byte was
 // written; false, which ends the response, when the file cannot give them (shrunk or truncated
 // under the stream, unreadable) or the client is gone. It never answers true having written

@@ -23,7 +23,7 @@ bool Call::has(const std::string& name) const { return req.has_param(name); }
 
 std::string Call::param(const std::string& name) const {
   const size_t n = req.get_param_value_count(name);
-  if (n > 1) throw Failure{0, "parameter " + name + " given " + std::to_string(n) + " times; it takes one value"};
+  if (n > 1) throw Failure{kBadParameter, "parameter " + name + " given " + std::to_string(n) + " times; it takes one value"};
   return n == 0 ? "" : req.get_param_value(name);
 }
 
@@ -48,9 +48,9 @@ int64_t Call::integer(const std::string& name, int64_t def, int64_t lo, int64_t 
   const bool whole = end == v.data() + v.size();
   // A whole number past int64 (count=1e20 written out) is out of the range, not "not a number".
   if ((ec != std::errc() && !(ec == std::errc::result_out_of_range && whole)) || !whole)
-    throw Failure{0, "parameter " + name + " must be a whole number (got \"" + v.substr(0, 40) + "\")"};
+    throw Failure{kBadParameter, "parameter " + name + " must be a whole number (got \"" + v.substr(0, 40) + "\")"};
   if (ec == std::errc::result_out_of_range || n < lo || n > hi)
-    throw Failure{0, "parameter " + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
+    throw Failure{kBadParameter, "parameter " + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi)};
   return n;
 }
 
@@ -60,7 +60,7 @@ bool Call::boolean(const std::string& name, bool def) const {
   for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
-  throw Failure{0, "parameter " + name + " must be true or false"};
+  throw Failure{kBadParameter, "parameter " + name + " must be true or false"};
 }
 
 const store::Track& Call::song(const std::string& id) const {
@@ -287,6 +287,16 @@ void Rest::install(httplib::Server& http) {
 }
 
 void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
+  // /rest/ is for the index's users, not its owner: a message from the service layer (shared with
+  // the CLI, which names files in full) names a track relative to its folder, never where the
+  // library lies on the server, as /api/ does.
+  const auto shown = [this](const std::string& detail) {
+    try {
+      return without_roots(detail, library_()->snapshot()->roots());
+    } catch (const std::exception&) {
+      return detail;
+    }
+  };
   std::string name = req.matches.size() > 1 ? req.matches[1].str() : "";
   if (name.size() > 5 && name.compare(name.size() - 5, 5, ".view") == 0) name.resize(name.size() - 5);
   try {
@@ -326,21 +336,21 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
       library = library_();
     }
   } catch (const Failure& f) {
-    answer_failure(req, res, f);
+    answer_failure(req, res, {f.code, shown(f.message)});
   } catch (const HttpError& e) {
-    answer_failure(req, res, {e.status == 404 ? 70 : 0, e.error + ": " + e.detail});
+    answer_failure(req, res, {e.status == 404 ? 70 : 0, shown(e.error + ": " + e.detail)});
   } catch (const DeadlineExceeded& e) {
     res.set_header("Retry-After", "10");
-    answer_failure(req, res, {0, std::string("request budget exceeded: ") + e.what()}, 503);
+    answer_failure(req, res, {0, shown(std::string("request budget exceeded: ") + e.what())}, 503);
   } catch (const service::Busy& e) {
     res.set_header("Retry-After", "2");
-    answer_failure(req, res, {0, std::string("busy: ") + e.what()}, 429);
+    answer_failure(req, res, {0, shown(std::string("busy: ") + e.what())}, 429);
   } catch (const Error& e) {
-    answer_failure(req, res, {0, e.what()});
+    answer_failure(req, res, {0, shown(e.what())});
   } catch (const std::bad_alloc&) {
     answer_failure(req, res, {0, "the request needed more memory than is available"}, 503);
   } catch (const std::exception& e) {
-    answer_failure(req, res, {0, std::string("internal error: ") + e.what()}, 500);
+    answer_failure(req, res, {0, shown(std::string("internal error: ") + e.what())}, 500);
   }
 }
 

@@ -63,6 +63,14 @@ struct Failure {
   std::string message;
 };
 
+// The code of a parameter whose value cannot be used (not a number, out of its range, not
+// true/false, given twice, text too long or not UTF-8): 10, as for a missing one. The spec's one
+// explicit rule says so (savePlayQueueByIndex: a currentIndex outside the queue "must" be 10),
+// and Subsonic's own server answered a value it could not parse with 10 (a binding error is its
+// MISSING_PARAMETER). 0 stays for what no parameter value causes (a server limit, a failure),
+// 70 for an id that names nothing.
+inline constexpr int kBadParameter = 10;
+
 // The user a request authenticated as.
 struct RestUser {
   int64_t id = 0;
@@ -92,17 +100,17 @@ struct Call {
   std::string address;  // the client's IP address
 
   bool has(const std::string& name) const;
-  // The value of a one-value parameter, "" when absent. Given twice: Failure 0 naming it (the
+  // The value of a one-value parameter, "" when absent. Given twice: Failure 10 naming it (the
   // second value is never dropped without a word).
   std::string param(const std::string& name) const;
   // The value, or Failure 10 when the parameter is absent or empty.
   std::string required(const std::string& name) const;
   // Every value of a repeatable parameter (id, songId, songIdToAdd, ...), in order.
   std::vector<std::string> all(const std::string& name) const;
-  // A whole number in [lo, hi], `def` when absent; Failure 0 naming it when not a number or
-  // out of range.
+  // A whole number in [lo, hi], `def` when absent; Failure 10 (kBadParameter) naming it when
+  // not a number or out of range.
   int64_t integer(const std::string& name, int64_t def, int64_t lo, int64_t hi) const;
-  // true/false (any case), 1/0; `def` when absent; Failure 0 on anything else.
+  // true/false (any case), 1/0; `def` when absent; Failure 10 on anything else.
   bool boolean(const std::string& name, bool def) const;
   // The track of a song id: Failure 70 when no song has it.
   const store::Track& song(const std::string& id) const;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <filesystem>
@@ -51,12 +52,15 @@ ojson album_child(const Call&, const CatalogAlbum& a) {
 
 int music_folder_param(const Call& call) {
   // The spec types music folder ids as integers (getMusicFolders) and this parameter as a
-  // string: any whole number is read, one no folder has is "not found".
-  const int64_t id = call.integer("musicFolderId", 0, INT_MIN, INT_MAX);
-  if (call.param("musicFolderId").empty()) return 0;
-  if (!call.catalog.music_folder(static_cast<int>(id)))
-    throw Failure{70, "music folder not found: " + std::to_string(id) + " (getMusicFolders lists them)"};
-  return static_cast<int>(id);
+  // string: any whole number is read, and one no folder has, or a text that is no number, is
+  // "not found" (70), as a song id that names no song is.
+  const std::string text = call.param("musicFolderId");
+  if (text.empty()) return 0;
+  int id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || !call.catalog.music_folder(id))
+    throw Failure{70, "music folder not found: " + text.substr(0, 40) + " (getMusicFolders lists them)"};
+  return id;
 }
 
 int64_t count_param(const Call& call, const std::string& name, int64_t def, int64_t max) {

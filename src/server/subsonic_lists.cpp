@@ -75,9 +75,10 @@ std::vector<size_t> album_list(const Call& call) {
   } else if (type == "alphabeticalByArtist") {
     page(c.albums_by_artist(), all);
   } else if (type == "byYear") {
-    const int64_t from = call.integer("fromYear", 0, INT_MIN, INT_MAX), to = call.integer("toYear", 0, INT_MIN, INT_MAX);
+    // Both present before either is read: a missing one is the first thing said (code 10).
     if (call.param("fromYear").empty()) throw Failure{10, "required parameter is missing: fromYear (type byYear)"};
     if (call.param("toYear").empty()) throw Failure{10, "required parameter is missing: toYear (type byYear)"};
+    const int64_t from = call.integer("fromYear", 0, INT_MIN, INT_MAX), to = call.integer("toYear", 0, INT_MIN, INT_MAX);
     const int64_t lo = std::min(from, to), hi = std::max(from, to);
     const auto in_years = [&](size_t a) { return c.albums()[a].year >= lo && c.albums()[a].year <= hi; };
     // fromYear > toYear: reverse chronological, as the spec says.
@@ -116,7 +117,7 @@ std::vector<size_t> album_list(const Call& call) {
     std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return key.at(x) > key.at(y); });
     page(order, all);
   } else {
-    throw Failure{0, "unknown list type: " + type.substr(0, 40) +
+    throw Failure{kBadParameter, "parameter type: unknown list type " + type.substr(0, 40) +
                          " (random, newest, highest, frequent, recent, alphabeticalByName, alphabeticalByArtist, "
                          "starred, byYear, byGenre)"};
   }
@@ -257,10 +258,10 @@ void search(Call& call, ojson& body, bool id3) {
   // 1.2 s over 411 songs (minutes over a large library). A query is a few words; its words are
   // looked for once each.
   if (query.size() > kMaxQueryBytes)
-    throw Failure{0, "parameter query: at most " + std::to_string(kMaxQueryBytes) + " bytes (got " + std::to_string(query.size()) + ")"};
+    throw Failure{kBadParameter, "parameter query: at most " + std::to_string(kMaxQueryBytes) + " bytes (got " + std::to_string(query.size()) + ")"};
   // Bytes that are not UTF-8 fold to no word at all, which is the empty query: "%FF" answered a
   // page of the whole library as if it had matched.
-  if (!is_valid_utf8(query)) throw Failure{0, "parameter query: not valid UTF-8"};
+  if (!is_valid_utf8(query)) throw Failure{kBadParameter, "parameter query: not valid UTF-8"};
   std::vector<std::string> words = query_words(query);
   std::sort(words.begin(), words.end());
   words.erase(std::unique(words.begin(), words.end()), words.end());

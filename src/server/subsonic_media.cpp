@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,6 +94,25 @@ std::shared_ptr<TranscodeSlot> take_transcode_slot(int64_t user, int limit) {
   return std::make_shared<TranscodeSlot>(user);
 }
 
+// stream's parameters, read (and refused with code 10) before the song is looked up. timeOffset
+// is a Java int in Subsonic's own server and a 32-bit integer to apps: at most 2^31 - 1 seconds
+// (a value past the song's end is refused when the song is known, serve_transcode).
+struct StreamParams {
+  std::string format;
+  int64_t max_kbps = 0;
+  int64_t offset_s = 0;
+  bool estimate = false;
+};
+
+StreamParams stream_params(const Call& call) {
+  StreamParams p;
+  p.format = lower(call.param("format"));
+  p.max_kbps = call.integer("maxBitRate", 0, 0, 1'000'000);
+  p.offset_s = call.integer("timeOffset", 0, 0, std::numeric_limits<int32_t>::max());
+  p.estimate = call.boolean("estimateContentLength", false);
+  return p;
+}
+
 // What stream answers: the file as it is, or a transcode to `format` at `kbps`.
 struct StreamPlan {
   bool transcode = false;
@@ -114,10 +135,10 @@ int64_t source_kbps(const store::Track& t) {
 //    at that rate; 0 or at least the file's: no reason to transcode by itself, and a transcode
 //    asked for otherwise runs at the format's default rate or maxBitRate, the lower;
 //  - timeOffset > 0 needs a transcode (a file cannot be cut at a time as it is).
-StreamPlan plan_stream(const Call& call, const store::Track& t) {
-  const std::string format = lower(call.param("format"));
-  const int64_t max_kbps = call.integer("maxBitRate", 0, 0, 1'000'000);
-  const int64_t offset = call.integer("timeOffset", 0, 0, int64_t(1) << 31);
+StreamPlan plan_stream(const StreamParams& asked, const store::Track& t) {
+  const std::string& format = asked.format;
+  const int64_t max_kbps = asked.max_kbps;
+  const int64_t offset = asked.offset_s;
   StreamPlan plan;
   if (format == "raw") return plan;
   const std::string suffix = suffix_of_path(t.path);
@@ -138,15 +159,17 @@ StreamPlan plan_stream(const Call& call, const store::Track& t) {
   return plan;
 }
 
-void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> file, const StreamPlan& plan) {
+void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> file, const StreamParams& asked,
+                     const StreamPlan& plan) {
   audio::TranscodeOptions o;
   o.format = plan.format;
   o.bit_rate_kbps = plan.kbps;
-  o.start_s = static_cast<double>(call.integer("timeOffset", 0, 0, int64_t(1) << 31));
-  const bool estimate = call.boolean("estimateContentLength", false);
+  o.start_s = static_cast<double>(asked.offset_s);
+  const bool estimate = asked.estimate;
   o.constant_bit_rate = estimate;
+  // Out of the song's range, as a currentIndex outside a queue is (code 10, the spec's rule).
   if (t.duration_s > 0 && o.start_s >= t.duration_s)
-    throw Failure{0, "timeOffset " + std::to_string(int64_t(o.start_s)) + " is past the song's end (" +
+    throw Failure{kBadParameter, "parameter timeOffset: " + std::to_string(int64_t(o.start_s)) + " is past the song's end (" +
                          std::to_string(int64_t(t.duration_s)) + " s)"};
   std::shared_ptr<TranscodeSlot> slot = take_transcode_slot(call.user.id, std::max(1, call.options.max_transcodes));
   // Opened here, before any header is sent: a file that cannot be decoded is an error envelope.
@@ -208,14 +231,16 @@ void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> fil
 }
 
 void serve_song(Call& call, bool may_transcode) {
-  const store::Track& t = call.song(call.required("id"));
+  const std::string id = call.required("id");
+  const StreamParams asked = may_transcode ? stream_params(call) : StreamParams{};
+  const store::Track& t = call.song(id);
   // A player may pause it and read on where it stopped (a transcode cannot be asked for again
   // from a byte): held within the user's share of paused streams (connection.h).
   allow_pause("rest user " + call.user.name);
-  const StreamPlan plan = may_transcode ? plan_stream(call, t) : StreamPlan{};
+  const StreamPlan plan = may_transcode ? plan_stream(asked, t) : StreamPlan{};
   size_t size = 0;
   std::shared_ptr<int> file = open_song(call, t, size);
-  if (plan.transcode) return serve_transcode(call, t, std::move(file), plan);
+  if (plan.transcode) return serve_transcode(call, t, std::move(file), asked, plan);
   serve_file_ranges(call.req, call.res, std::move(file), size, content_type_of_path(t.path));
 }
 

@@ -31,65 +31,79 @@ constexpr size_t kMaxCommentBytes = 10000;
 
 std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes) {
   if (value.size() > max_bytes)
-    throw Failure{0, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
+    throw Failure{kBadParameter, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
                          std::to_string(value.size()) + ")"};
-  if (!is_valid_utf8(value)) throw Failure{0, "parameter " + parameter + ": not valid UTF-8"};
+  if (!is_valid_utf8(value)) throw Failure{kBadParameter, "parameter " + parameter + ": not valid UTF-8"};
   for (const char ch : value)
-    if (static_cast<unsigned char>(ch) == 0) throw Failure{0, "parameter " + parameter + ": holds a NUL character"};
+    if (static_cast<unsigned char>(ch) == 0) throw Failure{kBadParameter, "parameter " + parameter + ": holds a NUL character"};
   return value;
 }
 
-// The songs of a save (`id`, repeated, in order): Failure 70 for an id no song of the library has.
-std::vector<const store::Track*> queue_songs(const Call& call) {
+// The song ids of a save (`id`, repeated, in order); `id=` alone is no songs.
+std::vector<std::string> queue_ids(const Call& call) {
   std::vector<std::string> ids = call.all("id");
-  if (ids.size() == 1 && ids.front().empty()) ids.clear();  // `id=` alone: no songs
+  if (ids.size() == 1 && ids.front().empty()) ids.clear();
+  return ids;
+}
+
+// What a save checks, in the order every /rest/ endpoint follows: a required parameter missing
+// first (10), then a value that cannot be used (10), then an id that names no song (70), then
+// how the parameters fit together. An app that left out `current` is told that, not that one
+// of its ids or its position is wrong (it was told the last when it sent position=1e30).
+struct QueueSave {
+  std::vector<const store::Track*> songs;
+  int64_t position = 0;
+  std::string client;
+};
+
+QueueSave read_queue_save(const Call& call, const std::vector<std::string>& ids) {
+  QueueSave save;
+  save.position = call.integer("position", 0, 0, kMaxPositionMs);
+  save.client = stored_text("c", call.param("c"), kMaxClientNameBytes);
   if (ids.size() > kMaxQueueSongs)
     throw Failure{0, "a play queue holds at most " + std::to_string(kMaxQueueSongs) + " songs (got " +
                          std::to_string(ids.size()) + ")"};
-  std::vector<const store::Track*> songs;
-  songs.reserve(ids.size());
-  for (const std::string& id : ids) songs.push_back(&call.song(id));
-  return songs;
+  save.songs.reserve(ids.size());
+  for (const std::string& id : ids) save.songs.push_back(&call.song(id));
+  return save;
 }
 
-void save(const Call& call, const std::vector<const store::Track*>& songs, int64_t current) {
-  const int64_t position = call.integer("position", 0, 0, kMaxPositionMs);
-  const std::string client = stored_text("c", call.param("c"), kMaxClientNameBytes);
-  user_data(call).save_play_queue(songs, current, position, client, now_unix_seconds());
+void store_queue(const Call& call, const QueueSave& save, int64_t current) {
+  user_data(call).save_play_queue(save.songs, current, save.position, save.client, now_unix_seconds());
 }
 
 // savePlayQueue: `current` is a song id that must be in the queue (its first place there);
 // required unless the call clears the queue (no id).
 void save_play_queue(Call& call, ojson&) {
-  const std::vector<const store::Track*> songs = queue_songs(call);
+  const std::vector<std::string> ids = queue_ids(call);
+  const std::string current_id = ids.empty() ? "" : call.required("current");
+  const QueueSave save = read_queue_save(call, ids);
   int64_t current = 0;
-  if (!songs.empty()) {
-    const std::string id = call.required("current");
-    const store::Track& playing = call.song(id);
-    const auto it = std::find(songs.begin(), songs.end(), &playing);
-    if (it == songs.end()) throw Failure{10, "parameter current: song " + id.substr(0, 80) + " is not in the queue"};
-    current = it - songs.begin();
+  if (!ids.empty()) {
+    const store::Track& playing = call.song(current_id);
+    const auto it = std::find(save.songs.begin(), save.songs.end(), &playing);
+    if (it == save.songs.end()) throw Failure{10, "parameter current: song " + current_id.substr(0, 80) + " is not in the queue"};
+    current = it - save.songs.begin();
   }
-  save(call, songs, current);
+  store_queue(call, save, current);
 }
 
 // savePlayQueueByIndex: `currentIndex` 0-based, required with songs and refused without (the
 // extension's page: error 10 when it is not a position of the queue).
 void save_play_queue_by_index(Call& call, ojson&) {
-  const std::vector<const store::Track*> songs = queue_songs(call);
-  if (songs.empty()) {
+  const std::vector<std::string> ids = queue_ids(call);
+  if (ids.empty()) {
     if (call.has("currentIndex")) throw Failure{10, "parameter currentIndex: must not be set when the queue is cleared (no id)"};
-    save(call, songs, 0);
+    store_queue(call, read_queue_save(call, ids), 0);
     return;
   }
-  if (!call.has("currentIndex") || call.param("currentIndex").empty())
-    throw Failure{10, "required parameter is missing: currentIndex"};
-  const int64_t last = static_cast<int64_t>(songs.size()) - 1;
+  if (call.param("currentIndex").empty()) throw Failure{10, "required parameter is missing: currentIndex"};
+  const int64_t last = static_cast<int64_t>(ids.size()) - 1;
   const int64_t current = call.integer("currentIndex", 0, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
   if (current < 0 || current > last)
     throw Failure{10, "parameter currentIndex: " + std::to_string(current) + " is not a position of the queue (0 to " +
                           std::to_string(last) + ")"};
-  save(call, songs, current);
+  store_queue(call, read_queue_save(call, ids), current);
 }
 
 // The saved queue as getPlayQueue and getPlayQueueByIndex show it; nothing (no member) when the
@@ -139,10 +153,11 @@ void get_bookmarks(Call& call, ojson& body) {
 }
 
 void create_bookmark(Call& call, ojson&) {
-  const store::Track& song = call.song(call.required("id"));
+  const std::string id = call.required("id");
   if (call.param("position").empty()) throw Failure{10, "required parameter is missing: position"};
   const int64_t position = call.integer("position", 0, 0, kMaxPositionMs);
   const std::string comment = stored_text("comment", call.param("comment"), kMaxCommentBytes);
+  const store::Track& song = call.song(id);
   user_data(call).bookmark(song, position, comment, now_unix_seconds());
 }
 

@@ -95,17 +95,22 @@ void get_similar_songs(Call& call, ojson& body) { body["similarSongs"] = songs(c
 void get_similar_songs2(Call& call, ojson& body) { body["similarSongs2"] = songs(call, similar_songs(call)); }
 
 void get_sonic_similar_tracks(Call& call, ojson& body) {
-  const store::Track& seed = call.song(call.required("id"));
+  const std::string id = call.required("id");
   const service::SonicOptions o = sonic_options(call, 10);
+  const store::Track& seed = call.song(id);
   body["sonicMatch"] = sonic_matches(call, service::sonic_similar(call.snap, seed, o));
 }
 
 void find_sonic_path(Call& call, ojson& body) {
-  const store::Track& start = call.song(call.required("startSongId"));
-  const store::Track& end = call.song(call.required("endSongId"));
+  // Both required parameters before either id is looked up: a missing one is said first (10), a
+  // value that cannot be used next (10), an id that names no song last (70).
+  const std::string start_id = call.required("startSongId"), end_id = call.required("endSongId");
   const service::SonicOptions o = sonic_options(call, 25);
+  if (o.count == 1) throw Failure{kBadParameter, "parameter count: a path holds its two ends, so 0 or at least 2 songs (got 1)"};
+  const store::Track& start = call.song(start_id);
+  const store::Track& end = call.song(end_id);
   if (start.id == end.id && o.count > 0)
-    throw Failure{0, "startSongId and endSongId name the same song (" + call.required("startSongId").substr(0, 80) +
+    throw Failure{kBadParameter, "startSongId and endSongId name the same song (" + start_id.substr(0, 80) +
                          "): a path runs between two songs"};
   body["sonicMatch"] = sonic_matches(call, service::sonic_path(call.snap, start, end, o));
 }

@@ -97,11 +97,8 @@ std::vector<Key> newest_first(const std::map<Key, int64_t>& stars) {
 void starred(Call& call, ojson& body, bool id3) {
   const UserMarks& m = call.marks();
   std::optional<std::set<int64_t>> in_folder;
-  if (call.has("musicFolderId")) {
-    const int64_t folder = call.integer("musicFolderId", 0, INT32_MIN, INT32_MAX);
-    if (!call.catalog.music_folder(static_cast<int>(folder)))
-      throw Failure{70, "music folder not found: " + call.param("musicFolderId")};
-    const auto tracks = call.catalog.tracks_in(static_cast<int>(folder));
+  if (const int folder = music_folder_param(call); folder != 0) {
+    const auto tracks = call.catalog.tracks_in(folder);
     in_folder.emplace(tracks.begin(), tracks.end());
   }
   auto in_scope = [&](const std::vector<int64_t>& tracks) {
@@ -170,7 +167,7 @@ void scrobble(Call& call, ojson&) {
   check_id_count(ids.size());
   const std::vector<std::string> times = call.all("time");
   if (!times.empty() && times.size() != ids.size())
-    throw Failure{0, "parameter time: give one per id (" + std::to_string(ids.size()) + " ids, " +
+    throw Failure{kBadParameter, "parameter time: give one per id (" + std::to_string(ids.size()) + " ids, " +
                          std::to_string(times.size()) + " times)"};
   const bool submission = call.boolean("submission", true);
   std::vector<const store::Track*> songs;
@@ -182,12 +179,12 @@ void scrobble(Call& call, ojson&) {
       int64_t ms = 0;
       const auto [end, ec] = std::from_chars(times[i].data(), times[i].data() + times[i].size(), ms);
       if (ec != std::errc() || end != times[i].data() + times[i].size() || ms < 0)
-        throw Failure{0, "parameter time must be milliseconds since 1970 (got \"" + times[i].substr(0, 40) + "\")"};
+        throw Failure{kBadParameter, "parameter time must be milliseconds since 1970 (got \"" + times[i].substr(0, 40) + "\")"};
       when = ms / 1000;
       // A play is in the past: a time beyond tomorrow (a day of clock skew allowed) is a wrong
       // time, which stored would show as every later answer's "played" date.
       if (when > now_unix_seconds() + 86400)
-        throw Failure{0, "parameter time is in the future (" + times[i].substr(0, 40) + " ms since 1970)"};
+        throw Failure{kBadParameter, "parameter time is in the future (" + times[i].substr(0, 40) + " ms since 1970)"};
     }
     at.push_back(when);
   }
@@ -326,29 +323,31 @@ constexpr size_t kMaxPlaylistCommentBytes = 10000;
 
 std::string playlist_text(const std::string& parameter, const std::string& value, size_t max_bytes, bool multiline) {
   if (value.size() > max_bytes)
-    throw Failure{0, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
+    throw Failure{kBadParameter, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
                          std::to_string(value.size()) + ")"};
-  if (!is_valid_utf8(value)) throw Failure{0, "parameter " + parameter + ": not valid UTF-8"};
+  if (!is_valid_utf8(value)) throw Failure{kBadParameter, "parameter " + parameter + ": not valid UTF-8"};
   for (const char ch : value) {
     const unsigned char c = static_cast<unsigned char>(ch);
     if ((c < 0x20 && !(multiline && (c == '\t' || c == '\n' || c == '\r'))) || c == 0x7f)
-      throw Failure{0, "parameter " + parameter + ": holds a control character"};
+      throw Failure{kBadParameter, "parameter " + parameter + ": holds a control character"};
   }
   return value;
 }
 
 void create_playlist(Call& call, ojson& body) {
   service::UserData data = user_data(call);
-  std::vector<store::SongRef> songs;
-  check_playlist_size(call.all("songId").size());
-  for (const std::string& id : call.all("songId")) songs.push_back(service::song_ref(call.song(id)));
+  // The parameters first (name is required without playlistId: a missing one is said before any
+  // song id is looked up), then the ids.
   const std::string existing = call.param("playlistId");
+  const std::string name = existing.empty() ? call.required("name") : call.param("name");
+  if (!name.empty()) playlist_text("name", name, kMaxPlaylistNameBytes, false);
+  check_playlist_size(call.all("songId").size());
+  std::vector<store::SongRef> songs;
+  for (const std::string& id : call.all("songId")) songs.push_back(service::song_ref(call.song(id)));
   const int64_t now = now_unix_seconds();
   int64_t id = 0;
   if (!existing.empty()) {
     // createPlaylist with playlistId replaces its songs (and its name, when one is given).
-    const std::string name = call.param("name");
-    if (!name.empty()) playlist_text("name", name, kMaxPlaylistNameBytes, false);
     const int64_t n = playlist_number(existing);
     const std::optional<int64_t> written = n > 0 ? writing([&] {
       return data.change_playlist(n, call.user.admin, [&](store::PlaylistRecord& p) {
@@ -362,7 +361,7 @@ void create_playlist(Call& call, ojson& body) {
     id = *written;
   } else {
     store::PlaylistRecord p;
-    p.name = playlist_text("name", call.required("name"), kMaxPlaylistNameBytes, false);
+    p.name = name;
     p.owner = call.user.id;
     p.created_at = now;
     p.entries = songs;
@@ -381,7 +380,7 @@ void update_playlist(Call& call, ojson&) {
   std::optional<std::string> name, comment;
   if (call.has("name")) {
     name = call.param("name");
-    if (name->empty()) throw Failure{0, "parameter name: a playlist needs a name"};
+    if (name->empty()) throw Failure{kBadParameter, "parameter name: a playlist needs a name"};
     playlist_text("name", *name, kMaxPlaylistNameBytes, false);
   }
   if (call.has("comment")) comment = playlist_text("comment", call.param("comment"), kMaxPlaylistCommentBytes, true);
@@ -407,7 +406,7 @@ void update_playlist(Call& call, ojson&) {
       std::set<size_t> drop;
       for (const auto& [given, i] : remove) {
         if (i >= shown.size())
-          throw Failure{0, "parameter songIndexToRemove: " + given.substr(0, 40) + " is not a position of the playlist (0 to " +
+          throw Failure{kBadParameter, "parameter songIndexToRemove: " + given.substr(0, 40) + " is not a position of the playlist (0 to " +
                                std::to_string(shown.empty() ? 0 : shown.size() - 1) + ")"};
         drop.insert(shown[i].first);
       }

@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "core/user_dirs.h"
 #include "core/utf8.h"
+#include "service/confusable_names.h"
 #include "service/song_resolver.h"
 
 namespace clap::service {
@@ -298,15 +299,27 @@ store::UserRecord Accounts::existing(const std::string& name) const {
   return *u;
 }
 
+std::string Accounts::stored_name(const std::string& name) const { return existing(name).name; }
+
 int64_t Accounts::add(const std::string& name, const std::string& password, bool admin, bool new_key) {
   check_user_name(name);
   check_password(password);
   if (store_.user(name)) throw Error("user " + quoted(name) + " already exists");
-  for (const store::UserRecord& u : store_.users())
-    if (user_name_key(u.name) == user_name_key(name))
+  const std::string key = user_name_key(name);
+  const std::string skeleton = confusable_skeleton(key);
+  for (const store::UserRecord& u : store_.users()) {
+    const std::string other = user_name_key(u.name);
+    if (other == key)
       throw Error("user " + quoted(u.name) + " already exists, and " + quoted(name) +
                   " looks like it (names that differ only in case, accents, width or Unicode form are one name: " +
                   "sign-in takes either spelling)");
+    // Different letters that look the same (a Cyrillic "а" for a Latin "a", "rn" for "m"): two
+    // accounts no app's list could tell apart. Refused when made; sign-in stays exact (R6-10).
+    if (confusable_skeleton(other) == skeleton)
+      throw Error("user " + quoted(u.name) + " already exists, and " + quoted(name) +
+                  " is confusable with it (it looks the same, written with other characters: Unicode's " +
+                  "confusables, UTS #39); choose a name that looks different");
+  }
   store::UserRecord u;
   u.name = name;
   u.admin = admin;
@@ -440,10 +453,11 @@ int64_t add_user(const std::string& db, const std::string& name, const std::stri
   return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) { return a.add(name, password, admin, new_key); });
 }
 
-void remove_user(const std::string& db, const std::string& name) {
-  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+std::string remove_user(const std::string& db, const std::string& name) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+    const std::string stored = a.stored_name(name);
     a.remove(name);
-    return 0;
+    return stored;
   });
 }
 
@@ -451,15 +465,18 @@ std::vector<Account> list_users(const std::string& db) {
   return with_accounts(db, store::OpenMode::ReadOnly, [&](Accounts& a) { return a.list(); });
 }
 
-void set_user_password(const std::string& db, const std::string& name, const std::string& password, bool new_key) {
-  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+std::string set_user_password(const std::string& db, const std::string& name, const std::string& password, bool new_key) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
     a.set_password(name, password, new_key);
-    return 0;
+    return a.stored_name(name);
   });
 }
 
-std::string new_user_api_key(const std::string& db, const std::string& name, const std::string& label) {
-  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) { return a.new_api_key(name, label); });
+NewApiKey new_user_api_key(const std::string& db, const std::string& name, const std::string& label) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+    std::string key = a.new_api_key(name, label);
+    return NewApiKey{a.stored_name(name), std::move(key)};
+  });
 }
 
 AccountsConnection& accounts_connection(const std::string& location) {
@@ -471,14 +488,17 @@ AccountsConnection& accounts_connection(const std::string& location) {
   return *c;
 }
 
-std::vector<store::ApiKeyRecord> user_api_keys(const std::string& db, const std::string& name) {
-  return with_accounts(db, store::OpenMode::ReadOnly, [&](Accounts& a) { return a.api_keys(name); });
+UserApiKeys user_api_keys(const std::string& db, const std::string& name) {
+  return with_accounts(db, store::OpenMode::ReadOnly, [&](Accounts& a) {
+    auto keys = a.api_keys(name);
+    return UserApiKeys{a.stored_name(name), std::move(keys)};
+  });
 }
 
-void revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id) {
-  with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
+std::string revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id) {
+  return with_accounts(db, store::OpenMode::ReadWriteExisting, [&](Accounts& a) {
     a.revoke_api_key(name, key_id);
-    return 0;
+    return a.stored_name(name);
   });
 }
 

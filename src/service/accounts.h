@@ -88,6 +88,9 @@ class Accounts {
   std::optional<store::UserRecord> find_by_key(const std::string& api_key) const;
   // By name: the exact name, else the one name that looks alike (user_name_key).
   std::optional<store::UserRecord> find(const std::string& name) const;
+  // The name as stored of the user `name` finds (CAFE: "café"); throws clap::Error naming it when
+  // no user has it.
+  std::string stored_name(const std::string& name) const;
   // The user's password in clear (for token auth); throws clap::Error when it does not decrypt.
   std::string password_of(const store::UserRecord& user) const;
 
@@ -157,13 +160,23 @@ AccountsConnection& accounts_connection(const std::string& location);
 
 // What `clapsearch user` does, on the index at `db` (the command's --db; empty = the default
 // library): each opens it (an index must be there; list only reads), does one thing, closes it.
+// A name given finds the user as find_user does (CAFE finds café); what acts on an existing user
+// returns the name as stored, for the command to say whom it changed (not the spelling typed).
 int64_t add_user(const std::string& db, const std::string& name, const std::string& password, bool admin, bool new_key = false);
-void remove_user(const std::string& db, const std::string& name);
+std::string remove_user(const std::string& db, const std::string& name);
 std::vector<Account> list_users(const std::string& db);
-void set_user_password(const std::string& db, const std::string& name, const std::string& password, bool new_key = false);
-std::string new_user_api_key(const std::string& db, const std::string& name, const std::string& label = "");
-std::vector<store::ApiKeyRecord> user_api_keys(const std::string& db, const std::string& name);
-void revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id);
+std::string set_user_password(const std::string& db, const std::string& name, const std::string& password, bool new_key = false);
+struct NewApiKey {
+  std::string user;  // the name as stored
+  std::string key;   // shown once
+};
+NewApiKey new_user_api_key(const std::string& db, const std::string& name, const std::string& label = "");
+struct UserApiKeys {
+  std::string user;  // the name as stored
+  std::vector<store::ApiKeyRecord> keys;
+};
+UserApiKeys user_api_keys(const std::string& db, const std::string& name);
+std::string revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id);
 
 // Re-encrypts the passwords of `data` (read from the index at `from`) for the index at `to`
 // (clapsearch migrate: each index has its own key file, which is made for `to` when needed).

@@ -9,6 +9,7 @@
 #include "model/clap.h"
 #include "model/engine_report.h"
 #include "search/blas.h"
+#include "core/error.h"
 
 namespace clap::service {
 
@@ -19,6 +20,28 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 }  // namespace
+
+ReusedIdReport reused_track_ids(const std::string& db) {
+  ReusedIdReport r;
+  const std::string location = store::resolve_location(db);
+  r.db = store::display_location(location);
+  try {
+    const std::unique_ptr<store::Store> s = store::open_store(location, store::OpenMode::ReadOnly);
+    r.found = s->misattached_songs();
+    for (const store::Store::Misattached& m : r.found) r.rows += m.rows;
+  } catch (const Error& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
+int64_t detach_reused_track_ids(const std::string& db) {
+  const std::unique_ptr<store::Store> s = store::open_store(store::resolve_location(db), store::OpenMode::ReadWriteExisting);
+  // Rows whose recording is in the library again go back to it first (as after an index run);
+  // only the rest are detached.
+  s->reattach_songs();
+  return s->detach_misattached_songs();
+}
 
 DoctorReport check_model(const std::string& spec, int threads, const hub::HubOptions& options) {
   namespace fs = std::filesystem;

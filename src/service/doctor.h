@@ -4,8 +4,11 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
 #include "hub/hub.h"
 #include "service/model_health.h"
+#include "store/store.h"
 
 namespace clap::service {
 
@@ -34,5 +37,19 @@ struct DoctorReport {
 };
 
 DoctorReport check_model(const std::string& spec, int threads = 0, const hub::HubOptions& options = {});
+
+// User data (stars, ratings, plays, playlist, queue and bookmark entries) on a track id given
+// again: before the K6-1 fix a deleted song's id went to the next new file, and its user data
+// showed on that file. Such a row names a live track with neither its content hash nor its path
+// (store.h Store::misattached_songs). `error`: the index could not be read (not counted).
+struct ReusedIdReport {
+  std::string db, error;
+  std::vector<store::Store::Misattached> found;
+  int64_t rows = 0;
+};
+ReusedIdReport reused_track_ids(const std::string& db);
+// Detaches them (Store::detach_misattached_songs): the rows are kept, unseen until their
+// recording is indexed again. Returns the rows moved.
+int64_t detach_reused_track_ids(const std::string& db);
 
 }  // namespace clap::service

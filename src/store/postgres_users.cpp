@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -462,6 +463,36 @@ int64_t PostgresStore::reattach_songs() {
   for (const SongRefTable& table : kSongRefTables) {
     moved += c_->query(reattach_sql(table)).affected();
     c_->query(refresh_sql(table));
+  }
+  tx.commit();
+  return moved;
+}
+
+std::vector<Store::Misattached> PostgresStore::misattached_songs() const {
+  std::vector<Misattached> out;
+  for (const SongRefTable& table : kSongRefTables) {
+    auto r = c_->query(misattached_sql(table));
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back({table.name, r.text(i, 3), SongRef{r.int64(i, 0), r.text(i, 1), r.text(i, 2)}, r.int64(i, 4)});
+  }
+  return out;
+}
+
+int64_t PostgresStore::detach_misattached_songs() {
+  pg::Transaction tx(*c_);
+  const std::vector<Misattached> found = misattached_songs();
+  int64_t next = c_->query(highest_named_track_id_sql(true)).int64(0, 0) + 1;
+  // One new id per recording (its content hash and path), the same in every table.
+  std::map<std::pair<std::string, std::string>, int64_t> new_id;
+  int64_t moved = 0;
+  for (const Misattached& m : found) {
+    const auto [it, added] = new_id.emplace(std::make_pair(m.song.content_hash, m.song.path), next);
+    if (added) ++next;
+    for (const SongRefTable& table : kSongRefTables)
+      if (m.table == table.name)
+        moved += c_->query(detach_sql(table, false),
+                           pg::Params().add(m.song.track_id).add(m.song.content_hash).add(m.song.path).add(it->second))
+                     .affected();
   }
   tx.commit();
   return moved;

@@ -158,6 +158,8 @@ class SqliteStore final : public Store {
   bool remove_bookmark(int64_t user_id, int64_t track_id) override;
   std::vector<BookmarkRecord> bookmarks(int64_t user_id) const override;
   int64_t reattach_songs() override;
+  std::vector<Misattached> misattached_songs() const override;
+  int64_t detach_misattached_songs() override;
   UserDataCopy export_user_data() const override;
   void import_user_data(const UserDataCopy& data) override;
 

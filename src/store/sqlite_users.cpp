@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -450,6 +451,40 @@ int64_t SqliteStore::reattach_songs() {
     sql::exec(db_, reattach_sql(table));
     moved += sqlite3_changes(db_);
     sql::exec(db_, refresh_sql(table));
+  }
+  tx.commit();
+  return moved;
+}
+
+std::vector<Store::Misattached> SqliteStore::misattached_songs() const {
+  std::vector<Misattached> out;
+  for (const SongRefTable& table : kSongRefTables) {
+    sql::Stmt s(db_, misattached_sql(table).c_str());
+    while (s.step()) out.push_back({table.name, s.text(3), SongRef{s.int64(0), s.text(1), s.text(2)}, s.int64(4)});
+  }
+  return out;
+}
+
+int64_t SqliteStore::detach_misattached_songs() {
+  sql::Transaction tx(db_);
+  const std::vector<Misattached> found = misattached_songs();
+  int64_t next = 0;
+  {
+    sql::Stmt s(db_, highest_named_track_id_sql(has_retired_tables(db_)).c_str());
+    next = (s.step() && !s.is_null(0) ? s.int64(0) : 0) + 1;
+  }
+  // One new id per recording (its content hash and path), the same in every table.
+  std::map<std::pair<std::string, std::string>, int64_t> new_id;
+  int64_t moved = 0;
+  for (const Misattached& m : found) {
+    const auto [it, added] = new_id.emplace(std::make_pair(m.song.content_hash, m.song.path), next);
+    if (added) ++next;
+    for (const SongRefTable& table : kSongRefTables) {
+      if (m.table != table.name) continue;
+      sql::Stmt u(db_, detach_sql(table, true).c_str());
+      u.bind(1, m.song.track_id).bind(2, m.song.content_hash).bind(3, m.song.path).bind(4, it->second).run();
+      moved += sqlite3_changes(db_);
+    }
   }
   tx.commit();
   return moved;

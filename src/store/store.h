@@ -719,6 +719,18 @@ class Store {
   // the library stay as they are (never deleted) and come back when it does. Run after an index
   // run; cheap when nothing changed.
   virtual int64_t reattach_songs() = 0;
+  // Song references that name a live track holding another recording (neither their content hash
+  // nor their path): made only by an id given again (K6-1, fixed; an index of before keeps them).
+  // Per table and recording: the reference, how many rows, and the path of the track they show on.
+  struct Misattached {
+    std::string table, shown_on;
+    SongRef song;
+    int64_t rows = 0;
+  };
+  virtual std::vector<Misattached> misattached_songs() const = 0;
+  // Moves each such recording's rows to a track id no track has and none will get (above every id
+  // named): unseen until re-attachment finds the recording; never deleted. Returns the rows moved.
+  virtual int64_t detach_misattached_songs() = 0;
   // clapsearch migrate: everything above, and writing it into the import (inside begin_import).
   virtual UserDataCopy export_user_data() const = 0;
   virtual void import_user_data(const UserDataCopy& data) = 0;

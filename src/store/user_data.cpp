@@ -95,6 +95,24 @@ std::string refresh_sql(const SongRefTable& table) {
          ".track_id AND " + differs + ")";
 }
 
+std::string misattached_sql(const SongRefTable& table) {
+  const std::string x = table.name;
+  return "SELECT " + x + ".track_id, " + x + ".content_hash, " + x + ".path, t.path, COUNT(*) FROM " + x +
+         " JOIN tracks t ON t.id = " + x + ".track_id WHERE " + table.songs_only + " AND NOT " + attached(x) +
+         " GROUP BY " + x + ".track_id, " + x + ".content_hash, " + x + ".path, t.path ORDER BY " + x + ".track_id";
+}
+
+std::string detach_sql(const SongRefTable& table, bool question_marks) {
+  const std::string x = table.name;
+  // Numbered in both (SQLite's ?N, PostgreSQL's $N): the new id comes first in the text, last in the binding.
+  const char* const pg[] = {"$1::bigint", "$2", "$3", "$4::bigint"};
+  const char* const lite[] = {"?1", "?2", "?3", "?4"};
+  const auto p = [&](int n) -> std::string { return question_marks ? lite[n - 1] : pg[n - 1]; };
+  std::string sql = "UPDATE " + x + " SET track_id = " + p(4) + " WHERE " + table.songs_only;
+  sql += " AND track_id = " + p(1) + " AND content_hash = " + p(2) + " AND path = " + p(3);
+  return sql + " AND NOT " + attached(x);
+}
+
 std::string highest_named_track_id_sql(bool with_retired) {
   std::string sql = "SELECT MAX(m) FROM (SELECT COALESCE(MAX(id), 0) AS m FROM tracks "
                     "UNION ALL SELECT COALESCE(MAX(id), 0) FROM kept_track_ids";

@@ -40,6 +40,12 @@ inline constexpr SongRefTable kSongRefTables[] = {
 std::string reattach_sql(const SongRefTable& table);
 // One UPDATE bringing attached references' content hash and path up to their track's.
 std::string refresh_sql(const SongRefTable& table);
+// One SELECT of the table's references that name a live track without being attached to it
+// (Store::misattached_songs): track_id, content_hash, path, the track's path, the row count.
+std::string misattached_sql(const SongRefTable& table);
+// One UPDATE giving those of one recording ($1 track id, $2 content hash, $3 path; ?1.. in SQLite's
+// form when `question_marks`) the track id $4.
+std::string detach_sql(const SongRefTable& table, bool question_marks);
 
 // One SELECT of the highest track id anything may still name: a track, a kept id (Store::wipe),
 // a retired track (a file gone that may come back), or a user's star, rating, play, playlist,

@@ -8,6 +8,7 @@
 
 #include "model/clap.h"
 #include "checkpoint/safetensors.h"
+#include "store/store.h"
 #include "support/golden.h"
 
 namespace clap {
@@ -174,6 +175,73 @@ TEST(Doctor, ShowsTheMusicOnlyRuleAndTheTracksItLeavesOut) {
   EXPECT_NE(j["exclude"]["error"].get<std::string>().find(d + "/none.db"), std::string::npos) << j.dump();
   EXPECT_EQ(j["status"], "ok");
   EXPECT_FALSE(fs::exists(d + "/none.db"));  // doctor creates no index
+}
+
+// R6-11: an index damaged by K6-1 before its fix (a deleted song's id given to the next new file,
+// the old song's stars and plays then shown on the new one) had no repair. doctor now reports
+// such rows (a user-data row naming a live track with neither its content hash nor its path),
+// and --fix-reused-ids detaches them: kept, never deleted.
+TEST(Doctor, FindsAndDetachesUserDataOnATrackIdGivenAgain) {
+  const std::string d = test::temp_dir() + "/doctor-reused", db = d + "/library.db";
+  fs::remove_all(d);
+  test::ffmpeg(d + "/music/new.flac", "-f lavfi -i \"sine=f=440:d=9\"");
+  test::ffmpeg(d + "/music/kept.flac", "-f lavfi -i \"sine=f=660:d=9\"");
+  const std::string model = "--model '" + test::case_dir("tiny-unfused") + "'";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index '" + d + "/music' --db '" + db + "' " + model + " --quiet", &out, &err), 0) << err;
+  int64_t reused = 0;
+  {
+    // The damage as K6-1 left it: the star and plays of a song that was deleted ("gone.flac",
+    // its own hash) on the id the new file was given; and one sound star on the other file.
+    auto s = store::open_store(db, store::OpenMode::ReadWrite);
+    const std::vector<store::Track> tracks = s->tracks();
+    ASSERT_EQ(tracks.size(), 2u);
+    const store::Track& fresh = tracks[0].path.find("new.flac") != std::string::npos ? tracks[0] : tracks[1];
+    const store::Track& kept = &fresh == &tracks[0] ? tracks[1] : tracks[0];
+    reused = fresh.id;
+    store::UserRecord u;
+    u.name = "ann";
+    const int64_t ann = s->add_user(u);
+    const store::SongRef gone{fresh.id, std::string(64, 'a'), d + "/music/gone.flac"};
+    s->put_star({ann, "song", "", gone, 0, 1000});
+    for (int i = 0; i < 2; ++i) s->add_play({0, ann, gone, 1000 + i, 0, false, "subsonic"});
+    s->put_star({ann, "song", "", store::SongRef{kept.id, kept.content_hash, kept.path}, 0, 1000});
+  }
+  ASSERT_EQ(doctor(model + " --db '" + db + "' --json", &out, &err), 0) << err << out;
+  nlohmann::json j = nlohmann::json::parse(out)["reused_track_ids"];
+  EXPECT_EQ(j["rows"], 3) << j.dump();
+  ASSERT_EQ(j["found"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["found"][0]["table"], "stars");
+  EXPECT_EQ(j["found"][0]["path"], d + "/music/gone.flac");
+  EXPECT_EQ(j["found"][0]["shown_on"], d + "/music/new.flac");
+  EXPECT_EQ(j["found"][1]["table"], "plays");
+  EXPECT_EQ(j["found"][1]["rows"], 2);
+  EXPECT_NE(err.find("doctor --fix-reused-ids --db " + db), std::string::npos) << err;
+  ASSERT_EQ(doctor(model + " --db '" + db + "'", &out, &err), 0) << err;
+  EXPECT_NE(out.find("user data    3 rows on track ids given to other files"), std::string::npos) << out;
+
+  ASSERT_EQ(doctor("--fix-reused-ids --db '" + db + "'", &out, &err), 0) << err << out;
+  EXPECT_NE(out.find("detached 3 rows of user data"), std::string::npos) << out;
+  ASSERT_EQ(doctor(model + " --db '" + db + "' --json", &out, &err), 0) << err << out;
+  EXPECT_EQ(nlohmann::json::parse(out)["reused_track_ids"]["rows"], 0) << out;
+  EXPECT_EQ(err.find("fix-reused-ids"), std::string::npos) << err;
+  // Kept, not deleted: the rows are there, on an id no track has, with their recording's hash
+  // and path; the sound star is untouched.
+  auto s = store::open_store(db, store::OpenMode::ReadOnly);
+  const std::vector<store::FeedbackRecord> stars = s->stars(s->users()[0].id);
+  ASSERT_EQ(stars.size(), 2u);
+  int detached = 0;
+  for (const store::FeedbackRecord& f : stars)
+    if (f.song.path == d + "/music/gone.flac") {
+      ++detached;
+      EXPECT_NE(f.song.track_id, reused);
+      EXPECT_FALSE(s->track(f.song.track_id));
+      EXPECT_EQ(f.song.content_hash, std::string(64, 'a'));
+    } else {
+      EXPECT_TRUE(s->track(f.song.track_id));
+    }
+  EXPECT_EQ(detached, 1);
+  EXPECT_EQ(s->plays(s->users()[0].id, 0, 0).size(), 2u);
 }
 
 TEST(Doctor, UnknownModelFailsClearly) {

@@ -225,11 +225,13 @@ void upgrade_under_a_running_server(const std::string& window_index, const std::
   const nlohmann::json run = l.json("index " + q(l.lib) + " --model " + q(test::case_dir(kNew)) + " --first-pass 0 --json -q");
   EXPECT_TRUE(run["embedding_set"]["active"]);
   const std::string new_id = model_of(l.json("status --json"));
+  // The header names a local model by its folder's name, never its path on the server.
+  const std::string new_name = fs::path(new_id).filename().string() + " (content ";
   // The switch is seen within a few refreshes; then a few answers more from the new model.
   const auto answered_by_new = [&] {
     std::lock_guard lock(mutex);
     return std::count_if(answers.begin(), answers.end(),
-                         [&](const Answer& a) { return a.model.find(new_id) != std::string::npos; }) >= 6;
+                         [&](const Answer& a) { return a.model.rfind(new_name, 0) == 0; }) >= 6;
   };
   EXPECT_TRUE(test::wait_until(answered_by_new)) << test::read_file(server.err_path);
   stop = true;
@@ -241,7 +243,7 @@ void upgrade_under_a_running_server(const std::string& window_index, const std::
 
   ASSERT_FALSE(answers.empty());
   const std::string old_model = answers.front().model;
-  EXPECT_EQ(old_model.find(new_id), std::string::npos) << "the first answer came from the new model already";
+  EXPECT_NE(old_model.rfind(new_name, 0), 0u) << "the first answer came from the new model already";
   std::map<std::pair<std::string, std::string>, std::string> body_of;  // (model, path) -> the one body
   bool switched = false;
   size_t old_answers = 0;
@@ -249,7 +251,7 @@ void upgrade_under_a_running_server(const std::string& window_index, const std::
     ASSERT_EQ(a.status, 200) << a.path << ": " << a.body << "\n" << log;
     if (a.model != old_model) {
       switched = true;
-      EXPECT_NE(a.model.find(new_id), std::string::npos) << a.model;
+      EXPECT_EQ(a.model.rfind(new_name, 0), 0u) << a.model;
     } else {
       EXPECT_FALSE(switched) << "an answer from the old model after the new one answered";
       ++old_answers;

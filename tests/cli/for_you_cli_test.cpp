@@ -145,6 +145,14 @@ TEST(MixCli, MixesStayInTheirClustersWithReasonsAndBecomeTheUsersPlaylists) {
   EXPECT_NE(typo_err.find("typo"), std::string::npos) << typo_err;
   EXPECT_NE(typo_err.find("does not exist"), std::string::npos) << typo_err;
   EXPECT_FALSE(fs::exists(f.dir + "/typo"));
+  // R6-4: a name that is not a folder (a device, a file). Before: the library's raw text,
+  // "filesystem error: cannot create directories: Not a directory [/dev/full]".
+  for (const std::string& not_folder : {std::string("/dev/full"), f.db}) {
+    EXPECT_EQ(f.cli("mix --user ann --size 10 --no-save --m3u " + test::quoted(not_folder), &typo_out, &typo_err), 2);
+    EXPECT_NE(typo_err.find("cannot write " + not_folder + ": it is not a folder (--m3u names the folder"), std::string::npos)
+        << typo_err;
+    EXPECT_EQ(typo_err.find("filesystem error"), std::string::npos) << typo_err;
+  }
   // The same mixes again (and with 2 threads): the same bytes; the playlists replaced, not added.
   std::string one, two;
   EXPECT_EQ(f.cli(args + " --json --threads 1", &one), 0);

@@ -214,6 +214,52 @@ TEST(UserCli, NamesThatLookAlikeAreOneName) {
   EXPECT_NE(err.find("user name '" + euros.substr(0, 18) + "'...: longer than 64 bytes"), std::string::npos) << err;
 }
 
+// R6-8: a command given another spelling of a name acted on the stored user but said the typed
+// spelling ("removed user CAFE" for café): each says the name as stored.
+TEST(UserCli, CommandsSayTheStoredName) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  const std::string nfc = "caf\u00e9";
+  ASSERT_EQ(run("user add " + q(nfc) + " --db " + q(db) + stdin_of("pw one"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user passwd CAFE --db " + q(db) + stdin_of("pw two"), &out, &err), 0) << err;
+  EXPECT_NE(err.find("changed the password of " + nfc + "\n"), std::string::npos) << err;
+  ASSERT_EQ(run("user keys CAFE --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find(nfc + " has no API key (`clapsearch user key " + nfc + "` makes one)"), std::string::npos) << out;
+  ASSERT_EQ(run("user key CAFE --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(err.find("a new API key for " + nfc + " "), std::string::npos) << err;
+  ASSERT_EQ(run("user revoke CAFE 1 --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(err.find("revoked API key 1 of " + nfc + ":"), std::string::npos) << err;
+  ASSERT_EQ(run("user remove CAFE --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(err.find("removed user " + nfc + " with"), std::string::npos) << err;
+  EXPECT_EQ(err.find("CAFE"), std::string::npos) << err;
+  EXPECT_EQ(run("user remove CAFE --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("no user 'CAFE'"), std::string::npos) << err;
+}
+
+// R6-10: names in other characters that look the same were two users: a Latin "alice" and one
+// with a Cyrillic "а" (U+0430), shown alike by every app. Unicode's confusables (UTS #39, ICU's
+// skeleton) refuse the second when it is made.
+TEST(UserCli, ConfusableNamesAreRefused) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user add arnie --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  for (const std::string& alike : {std::string("\u0430lice"), std::string("\u0410LICE"), std::string("amie"),
+                                   std::string("\u0430l\u0456ce")}) {
+    EXPECT_EQ(run("user add " + q(alike) + " --db " + q(db) + stdin_of("pw"), &out, &err), 1) << alike;
+    EXPECT_NE(err.find("' already exists, and '" + alike + "' is confusable with it"), std::string::npos) << err;
+  }
+  // Names that only share letters are fine, and the look-alike test never blocks a sign-in.
+  ASSERT_EQ(run("user add alicia --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user list --json --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).size(), 3u) << out;
+  auto s = store::open_store(db, store::OpenMode::ReadOnly);
+  service::Accounts accounts(*s, db);
+  EXPECT_FALSE(accounts.find("\u0430lice")) << "a Cyrillic spelling signs in as nobody, not as alice";
+}
+
 TEST(UserCli, BadInputIsRefusedWithTheReason) {
   const std::string dir = test::temp_dir();
   const std::string db = empty_index(dir);

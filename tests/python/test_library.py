@@ -242,9 +242,32 @@ def test_search_vectors_bounds_k(lib, unfused):
     q = unfused.embed_text("rain")
     D, I = library.search_vectors(q, k=1000)  # FAISS-style padding up to 1000
     assert D.shape == (1, 1000) and I[0][-1] == -1
-    for k in (1001, 10**9, 2**70, 0, -3):
-        with pytest.raises(clapsearch.InvalidInputError, match="k must be between 1 and"):
+    for k in (1001, 10**9):  # the engine's bound: the library's size, or 1000 when that is more
+        with pytest.raises(clapsearch.InvalidInputError, match="k must be between 1 and 1000"):
             library.search_vectors(q, k=k)
+    for k, message in ((0, r"k must be 1 or more \(got 0\)"), (-3, r"k must be 1 or more \(got -3\)"), (2**70, "k is too large")):
+        with pytest.raises(clapsearch.InvalidInputError, match=message):
+            library.search_vectors(q, k=k)
+
+
+def test_a_count_out_of_range_names_the_argument_the_value_and_the_range(lib):
+    # R6-2. Before: search(k=-1) said "k must be between 0 and 4611686018427387904", the module's
+    # internal ceiling (2**62), as if it were k's range; a 10**100000 was printed whole.
+    library = clapsearch.Library(lib["db"])
+    cases = [
+        (lambda: library.search("rain", k=-1), "k must be 0 or more, where 0 means every result (got -1)"),
+        (lambda: library.similar("chirp.wav", k=-2), "k must be 0 or more, where 0 means every result (got -2)"),
+        (lambda: library.search("rain", per_artist=-1), "per_artist must be 0 or more, where 0 means no limit (got -1)"),
+        (lambda: library.search("rain", per_album=-5), "per_album must be 0 or more, where 0 means no limit (got -5)"),
+        (lambda: library.search("rain", k=2**70), "k is too large (got 1180591620717411303424): no count reaches it"),
+        (lambda: library.search("rain", k=10**100), "k is too large (got an integer of 101 digits)"),
+        (lambda: library.playlist(["chirp.wav"], length=0), "length must be 1 or more (got 0)"),
+    ]
+    for call, message in cases:
+        with pytest.raises(clapsearch.InvalidInputError) as e:
+            call()
+        assert message in str(e.value), str(e.value)
+        assert "4611686018427387904" not in str(e.value)
 
 
 def test_a_diversity_given_as_text_and_thresholds_that_are_not_numbers_are_refused(lib):

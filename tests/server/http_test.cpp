@@ -467,6 +467,21 @@ TEST(HttpRequests, NoResponseHeaderIsSentTwice) {
   EXPECT_EQ(raw.bytes.find("Keep-Alive"), std::string::npos) << raw.bytes.substr(0, 400);
 }
 
+// Before: every /api/ answer's X-Clapsearch-Model header held describe(), which starts with the
+// model's id: for a model loaded from a folder, its absolute path on the server.
+TEST(HttpRequests, TheModelHeaderNamesNoServerPath) {
+  Running s;
+  auto r = s.client().Get("/api/search?q=tone&k=1");
+  ASSERT_TRUE(r);
+  const std::string model = r->get_header_value("X-Clapsearch-Model");
+  const json status = s.get_json("/api/status");
+  const std::string id = status["model_id"];  // the owner's /api/status keeps the path: the owner's API
+  ASSERT_EQ(id.front(), '/') << id;
+  EXPECT_EQ(model.find('/'), std::string::npos) << model;
+  EXPECT_EQ(model.rfind("tiny-unfused (content ", 0), 0u) << model;
+  EXPECT_EQ(model.size(), std::string("tiny-unfused (content 0123456789ab)").size()) << model;
+}
+
 TEST(HttpRequests, AnalyzeCsvIsValidUtf8) {
   Running s;
   auto r = s.client().Get("/api/analyze?q=tone&format=csv");

@@ -117,7 +117,7 @@ TEST_F(SubsonicHostile, PlaylistNamesAndCommentsAreBoundedAndPrintable) {
   const auto refused = [&](const std::string& query, const std::string& why) {
     const json r = rest_get(server, query);
     EXPECT_EQ(r["status"], "failed") << query;
-    EXPECT_EQ(r["error"]["code"], 0) << query;
+    EXPECT_EQ(r["error"]["code"], 10) << query;  // a value that cannot be used (subsonic.h: kBadParameter)
     EXPECT_NE(r["error"]["message"].get<std::string>().find(why), std::string::npos) << r.dump();
   };
   refused("createPlaylist?name=" + std::string(1001, 'n'), "at most 1000 bytes");
@@ -138,6 +138,52 @@ TEST_F(SubsonicHostile, PlaylistNamesAndCommentsAreBoundedAndPrintable) {
   const json p = rest_get(server, "getPlaylist?id=" + id);
   EXPECT_EQ(p["playlist"]["comment"], "line\nanother\ttab");
   EXPECT_EQ(p["playlist"]["name"], std::string(1000, 'n'));
+}
+
+TEST_F(SubsonicHostile, ABadValueIsCode10AndAMissingParameterIsSaidFirst) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  const auto fails = [&](const std::string& query, int code, const std::string& says) {
+    const json r = rest_get(server, query);
+    EXPECT_EQ(r["status"], "failed") << query;
+    EXPECT_EQ(r["error"]["code"], code) << query << ": " << r.dump();
+    EXPECT_NE(r["error"].value("message", "").find(says), std::string::npos) << query << ": " << r.dump();
+  };
+  // R6-1. Before: a value that cannot be used answered 0 (generic). The spec's one rule for it
+  // (savePlayQueueByIndex: currentIndex outside the queue "must" be 10) and Subsonic's own server
+  // (an unparseable value is its MISSING_PARAMETER) say 10.
+  fails("savePlayQueue?id=1&current=1&position=-5", 10, "parameter position must be between 0 and");
+  fails("savePlayQueue?id=1&current=1&position=soon", 10, "parameter position must be a whole number");
+  fails("createBookmark?id=1&position=-1", 10, "parameter position must be between 0 and");
+  fails("setRating?id=1&rating=6", 10, "parameter rating must be between 0 and 5");
+  fails("getSong?id=1&id=1", 10, "parameter id given 2 times");
+  fails("getAlbumList2?type=loudest", 10, "unknown list type loudest");
+  fails("getRandomSongs?size=ten", 10, "parameter size must be a whole number");
+  fails("scrobble?id=1&time=soon", 10, "parameter time must be milliseconds");
+  fails("stream?id=1&estimateContentLength=maybe", 10, "parameter estimateContentLength must be true or false");
+  // A music folder id that is no number names no folder (70), as a song id does.
+  fails("findSonicPath?startSongId=1&endSongId=1&count=1", 10, "parameter count: a path holds its two ends");
+  fails("getArtists?musicFolderId=many", 70, "music folder not found: many");
+  fails("getStarred2?musicFolderId=many", 70, "music folder not found: many");
+  // R6-6. Before: timeOffset was accepted up to 2^31 (2147483648, one past a 32-bit int) and the
+  // error named that bound; past the song's end was code 0.
+  fails("stream?id=1&timeOffset=2147483648", 10, "parameter timeOffset must be between 0 and 2147483647");
+  fails("stream?id=1&format=mp3&timeOffset=2147483647", 10, "parameter timeOffset: 2147483647 is past the song's end (3 s)");
+  // The order: a missing required parameter first (10), then a value that cannot be used (10),
+  // then an id that names nothing (70). Before: savePlayQueue with position=1e30 and no current
+  // said "current is missing" only by luck of order, and an unknown song id (70) hid a missing
+  // current; createBookmark, findSonicPath, createPlaylist and byYear likewise.
+  fails("savePlayQueue?id=999", 10, "required parameter is missing: current");
+  fails("savePlayQueue?id=1&current=1&position=1e30", 10, "parameter position must be a whole number");
+  fails("savePlayQueue?id=999&current=999&position=-1", 10, "parameter position must be between");
+  fails("savePlayQueue?id=999&current=999", 70, "song not found: 999");
+  fails("savePlayQueueByIndex?id=999", 10, "required parameter is missing: currentIndex");
+  fails("createBookmark?id=999", 10, "required parameter is missing: position");
+  fails("findSonicPath?startSongId=999", 10, "required parameter is missing: endSongId");
+  fails("getSonicSimilarTracks?id=999&count=-1", 10, "parameter count must be between");
+  fails("createPlaylist?songId=999", 10, "required parameter is missing: name");
+  fails("getAlbumList2?type=byYear&toYear=abc", 10, "required parameter is missing: fromYear");
+  fails("stream?id=999&timeOffset=-1", 10, "parameter timeOffset must be between");
+  fails("stream?id=999", 70, "song not found: 999");
 }
 
 }  // namespace

@@ -122,7 +122,7 @@ function probe(bytes, name) {
   const bad = await binary("stream", { id: song("Concert A"), format: "opus", timeOffset: 100 });
   const badJson = JSON.parse(bad.bytes.toString());
   validate("stream with timeOffset past the end", badJson);
-  check(badJson["subsonic-response"].error?.code === 0 && bad.status === 200, `timeOffset past the end: a failed envelope in an HTTP 200 answer (got ${bad.status})`);
+  check(badJson["subsonic-response"].error?.code === 10 && bad.status === 200, `timeOffset past the end: a failed envelope with code 10 (a value out of its range) in an HTTP 200 answer (got ${bad.status} ${JSON.stringify(badJson)})`);
 }
 
 // --- getCoverArt ---------------------------------------------------------------------------

@@ -68,8 +68,8 @@ check(JSON.stringify(ids(q.entry)) === '["2","1"]' && q.current === "1" && (q.po
 await fails("savePlayQueue without current", "savePlayQueue.view", { id: ["1", "2"] }, 10);
 await fails("savePlayQueue with current not in the queue", "savePlayQueue.view", { id: ["1", "2"], current: "3" }, 10);
 await fails("savePlayQueue of a song not in the library", "savePlayQueue.view", { id: ["1", "999999"], current: "1" }, 70);
-await fails("savePlayQueue with a negative position", "savePlayQueue.view", { id: "1", current: "1", position: -5 }, 0);
-await fails("savePlayQueue with a position that is not a number", "savePlayQueue.view", { id: "1", current: "1", position: "soon" }, 0);
+await fails("savePlayQueue with a negative position", "savePlayQueue.view", { id: "1", current: "1", position: -5 }, 10);
+await fails("savePlayQueue with a position that is not a number", "savePlayQueue.view", { id: "1", current: "1", position: "soon" }, 10);
 q = await queue("getPlayQueue after refused saves");
 check(JSON.stringify(ids(q.entry)) === '["2","1"]', "a refused save changes nothing");
 // An empty save clears it (OpenSubsonic: "Send a call without any parameters to clear").
@@ -114,8 +114,8 @@ let b = await marks("getBookmarks");
 await fails("createBookmark without id", "createBookmark.view", { position: 1 }, 10);
 await fails("createBookmark without position", "createBookmark.view", { id: "1" }, 10);
 await fails("createBookmark of an unknown song", "createBookmark.view", { id: "999999", position: 1 }, 70);
-await fails("createBookmark with a negative position", "createBookmark.view", { id: "1", position: -1 }, 0);
-await fails("createBookmark with a comment of 10,001 bytes (form POST)", "createBookmark.view", { id: "1", position: 1, comment: "x".repeat(10001) }, 0, client({ post: true }));
+await fails("createBookmark with a negative position", "createBookmark.view", { id: "1", position: -1 }, 10);
+await fails("createBookmark with a comment of 10,001 bytes (form POST)", "createBookmark.view", { id: "1", position: 1, comment: "x".repeat(10001) }, 10, client({ post: true }));
 await fails("deleteBookmark without id", "deleteBookmark.view", {}, 10);
 await fails("deleteBookmark of an unknown song", "deleteBookmark.view", { id: "999999" }, 70);
 await api.deleteBookmark({ id: "3" });

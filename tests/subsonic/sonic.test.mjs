@@ -80,7 +80,7 @@ async function failed(name, params, code) {
   await failed("getSonicSimilarTracks", { id: "999999", count: 3 }, 70);
   await failed("getSonicSimilarTracks", { id: "al-0000000000000000" }, 70);
   await failed("getSonicSimilarTracks", {}, 10);
-  await failed("getSonicSimilarTracks", { id: concert, count: -1 }, 0);
+  await failed("getSonicSimilarTracks", { id: concert, count: -1 }, 10);
 }
 
 // --- findSonicPath -------------------------------------------------------------------------------
@@ -104,8 +104,8 @@ async function failed(name, params, code) {
     "findSonicPath: default count 25, capped by the library (5 songs)");
   check((await ok("findSonicPath", { startSongId: concert, endSongId: thunder, count: 0 })).sonicMatch.length === 0,
     "findSonicPath: count=0 is an empty path");
-  await failed("findSonicPath", { startSongId: concert, endSongId: thunder, count: 1 }, 0);
-  await failed("findSonicPath", { startSongId: concert, endSongId: concert }, 0);
+  await failed("findSonicPath", { startSongId: concert, endSongId: thunder, count: 1 }, 10);
+  await failed("findSonicPath", { startSongId: concert, endSongId: concert }, 10);
   await failed("findSonicPath", { startSongId: concert, endSongId: "999999" }, 70);
   await failed("findSonicPath", { startSongId: concert }, 10);
   await failed("findSonicPath", { endSongId: concert }, 10);
