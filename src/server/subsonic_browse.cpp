@@ -51,12 +51,13 @@ ojson album_child(const Call&, const CatalogAlbum& a) {
 
 int music_folder_param(const Call& call) {
   // The spec types music folder ids as integers (getMusicFolders) and this parameter as a
-  // string: any whole number is read, one no folder has is "not found".
-  const int64_t id = call.integer("musicFolderId", 0, INT_MIN, INT_MAX);
-  if (call.param("musicFolderId").empty()) return 0;
-  if (!call.catalog.music_folder(static_cast<int>(id)))
-    throw Failure{70, "music folder not found: " + std::to_string(id) + " (getMusicFolders lists them)"};
-  return static_cast<int>(id);
+  // string. Ids are opaque strings: only one getMusicFolders lists names a folder, and any other
+  // text ("x", "01", "+1", " 1") is a folder not found, as a song id is.
+  const std::string text = call.param("musicFolderId");
+  if (text.empty()) return 0;
+  for (const service::MusicFolder& m : call.catalog.music_folders())
+    if (text == std::to_string(m.id)) return m.id;
+  throw Failure{70, "music folder not found: " + text.substr(0, 80) + " (getMusicFolders lists them)"};
 }
 
 int64_t count_param(const Call& call, const std::string& name, int64_t def, int64_t max) {

@@ -97,11 +97,8 @@ std::vector<Key> newest_first(const std::map<Key, int64_t>& stars) {
 void starred(Call& call, ojson& body, bool id3) {
   const UserMarks& m = call.marks();
   std::optional<std::set<int64_t>> in_folder;
-  if (call.has("musicFolderId")) {
-    const int64_t folder = call.integer("musicFolderId", 0, INT32_MIN, INT32_MAX);
-    if (!call.catalog.music_folder(static_cast<int>(folder)))
-      throw Failure{70, "music folder not found: " + call.param("musicFolderId")};
-    const auto tracks = call.catalog.tracks_in(static_cast<int>(folder));
+  if (const int folder = music_folder_param(call); folder != 0) {
+    const auto tracks = call.catalog.tracks_in(folder);
     in_folder.emplace(tracks.begin(), tracks.end());
   }
   auto in_scope = [&](const std::vector<int64_t>& tracks) {
@@ -221,7 +218,8 @@ void get_now_playing(Call& call, ojson& body) {
 std::string playlist_id(int64_t id) { return "pl-" + std::to_string(id); }
 
 int64_t playlist_number(const std::string& id) {
-  if (id.rfind("pl-", 0) != 0 || id.size() < 4 || id.size() > 21) return -1;
+  // Only playlist_id's form: "pl-02" is not an id the server issued (ids are opaque strings).
+  if (id.rfind("pl-", 0) != 0 || id.size() < 4 || id.size() > 21 || id[3] == '0') return -1;
   int64_t n = 0;
   const auto [end, ec] = std::from_chars(id.data() + 3, id.data() + id.size(), n);
   return ec == std::errc() && end == id.data() + id.size() && n > 0 ? n : -1;

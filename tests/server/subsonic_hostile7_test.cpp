@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -123,6 +124,42 @@ TEST_F(SubsonicHostile7, AUserAsksForTheirOwnPlaylistsInAnySpellingOfTheirName) 
     EXPECT_TRUE(mine) << name << ": " << r->body;
   }
   EXPECT_EQ(rest_get(server.port(), "getPlaylists?username=nobody")["error"]["code"], 50);  // others' still need an admin
+}
+
+// R7S-4: a song id with leading zeros ("02") named song 2, and so did a playlist's ("pl-01") and
+// a music folder's ("01"): ids are opaque strings, and one the server never issued is "not
+// found" (70) wherever an id is read: song routes, stars, scrobbles, bookmarks, the play queue,
+// playlists, music folders.
+TEST_F(SubsonicHostile7, OnlyTheIdsTheServerIssuedNameSomething) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  const json songs = rest_get(server.port(), "search3?query=");
+  ASSERT_EQ(songs["status"], "ok") << songs.dump();
+  const std::string song = songs["searchResult3"]["song"][0]["id"];
+  ASSERT_EQ(rest_get(server.port(), "getSong?id=" + song)["status"], "ok");
+  for (const std::string& other : {"0" + song, "00" + song, "%2B" + song, "%20" + song, song + "%20", "0x" + song}) {
+    for (const std::string call : {"getSong?id=", "star?id=", "scrobble?id=", "createBookmark?position=1&id=",
+                                    "savePlayQueue?id=", "getSimilarSongs?id=", "getAlbumInfo?id="}) {
+      const json r = rest_get(server.port(), call + other);
+      EXPECT_EQ(r.value("error", json::object()).value("code", -1), 70) << call << other << ": " << r.dump();
+    }
+  }
+  const json made = rest_get(server.port(), "createPlaylist?name=ids&songId=" + song);
+  ASSERT_EQ(made["status"], "ok") << made.dump();
+  const std::string playlist = made["playlist"]["id"];  // "pl-N"
+  ASSERT_EQ(playlist.rfind("pl-", 0), 0u) << playlist;
+  const std::string aliased = "pl-0" + playlist.substr(3);
+  EXPECT_EQ(rest_get(server.port(), "getPlaylist?id=" + aliased)["error"]["code"], 70);
+  EXPECT_EQ(rest_get(server.port(), "updatePlaylist?playlistId=" + aliased + "&name=x")["error"]["code"], 70);
+  EXPECT_EQ(rest_get(server.port(), "deletePlaylist?id=" + aliased)["error"]["code"], 70);
+  EXPECT_EQ(rest_get(server.port(), "getPlaylist?id=" + playlist)["playlist"]["name"], "ids");  // untouched
+  const json folders = rest_get(server.port(), "getMusicFolders?");
+  const std::string folder = std::to_string(folders["musicFolders"]["musicFolder"][0]["id"].get<int>());
+  EXPECT_EQ(rest_get(server.port(), "getIndexes?musicFolderId=" + folder)["status"], "ok");
+  for (const std::string& other : std::vector<std::string>{"0" + folder, "%2B" + folder, "%20" + folder, "x"})
+    for (const std::string call : {"getIndexes", "getArtists", "getStarred2", "getAlbumList2?type=newest"}) {
+      const std::string q = call + (call.find('?') == std::string::npos ? "?" : "&") + "musicFolderId=" + other;
+      EXPECT_EQ(rest_get(server.port(), q).value("error", json::object()).value("code", -1), 70) << q;
+    }
 }
 
 }  // namespace
