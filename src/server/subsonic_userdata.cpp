@@ -189,8 +189,10 @@ void scrobble(Call& call, ojson&) {
     at.push_back(when);
   }
   if (!submission) {
-    // Now playing: the last song of the call, for this user and player.
-    service::NowPlaying::of(call.lib.location()).set({call.user.id, call.user.name, call.param("c"), songs.back()->id, at.back()});
+    // Now playing: the last song of the call, for this user and player. The player name is kept
+    // and shown to every user (getNowPlaying): checked as savePlayQueue checks the same `c`.
+    const std::string player = stored_text("c", call.param("c"), kMaxClientNameBytes);
+    service::NowPlaying::of(call.lib.location()).set({call.user.id, call.user.name, player, songs.back()->id, at.back()});
     return;
   }
   service::UserData data = user_data(call);

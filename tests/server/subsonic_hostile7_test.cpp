@@ -162,5 +162,31 @@ TEST_F(SubsonicHostile7, OnlyTheIdsTheServerIssuedNameSomething) {
     }
 }
 
+// R7S-3: scrobble (submission=false) kept a player name (c) that is not UTF-8 or holds a NUL for
+// getNowPlaying, while savePlayQueue refused the same value: both refuse it now, naming `c`.
+TEST_F(SubsonicHostile7, APlayerNameThatIsNotTextIsRefusedWhereverItIsKept) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  const std::string song = rest_get(server.port(), "search3?query=")["searchResult3"]["song"][0]["id"];
+  const auto call = [&](const std::string& query, const std::string& client) {
+    httplib::Client http("127.0.0.1", server.port());
+    auto r = http.Get("/rest/" + query + "&f=json&v=1.16.1&u=alice&p=pw&c=" + client);
+    if (!r) throw std::runtime_error("no response to " + query);
+    return json::parse(r->body)["subsonic-response"];
+  };
+  const std::string long_name(201, 'x');
+  for (const auto& [client, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"%FFplayer", "not valid UTF-8"}, {"a%00b", "holds a NUL character"}, {long_name, "at most 200 bytes (got 201)"}}) {
+    for (const std::string& query : {"scrobble?submission=false&id=" + song, "savePlayQueue?id=" + song + "&current=" + song}) {
+      const json r = call(query, client);
+      EXPECT_EQ(r.value("error", json::object()).value("message", ""), "parameter c: " + reason) << query << ": " << r.dump();
+    }
+  }
+  const json shown = call("getNowPlaying?", "x");
+  for (const json& e : shown.value("nowPlaying", json::object()).value("entry", json::array()))
+    EXPECT_EQ(e.value("playerName", ""), "") << shown.dump();  // nothing was kept
+  EXPECT_EQ(call("scrobble?submission=false&id=" + song, "caf%C3%A9")["status"], "ok");  // text is kept
+  EXPECT_EQ(call("getNowPlaying?", "x")["nowPlaying"]["entry"][0]["playerName"], "caf\xC3\xA9");
+}
+
 }  // namespace
 }  // namespace clap::server
