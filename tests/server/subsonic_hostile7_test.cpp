@@ -1,6 +1,8 @@
 // Hostile pass 7 on the /rest/ server (issue 53), on a real server (a thread of this process) over
 // a real index: concurrent writes to one playlist keep every change; the lists whose count the
-// client names are bounded; a search query that is not text is refused.
+// client names are bounded; a search query that is not text is refused. Its rough edges (R7S):
+// only the ids the server issued name something; a kept player name must be text; a file link
+// out of the library says so when played.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -186,6 +188,32 @@ TEST_F(SubsonicHostile7, APlayerNameThatIsNotTextIsRefusedWhereverItIsKept) {
     EXPECT_EQ(e.value("playerName", ""), "") << shown.dump();  // nothing was kept
   EXPECT_EQ(call("scrobble?submission=false&id=" + song, "caf%C3%A9")["status"], "ok");  // text is kept
   EXPECT_EQ(call("getNowPlaying?", "x")["nowPlaying"]["entry"][0]["playerName"], "caf\xC3\xA9");
+}
+
+// R7S-1: a file link inside the library to a file outside it is indexed (the indexer follows
+// links) and never served; stream said "a symbolic link now", as if it had been swapped since.
+// The reason now says what it is, without saying where it leads.
+TEST(SubsonicRough7, AFileLinkOutOfTheLibrarySaysSoWhenPlayed) {
+  const std::string dir = test::temp_dir() + "/subsonic-rough7-links", music = dir + "/music", db = dir + "/library.db";
+  std::filesystem::remove_all(dir);
+  test::ffmpeg(music + "/in.flac", "-f lavfi -i \"sine=f=500:d=3\" -metadata title=Inside");
+  test::ffmpeg(dir + "/outside/real.flac", "-f lavfi -i \"sine=f=700:d=3\" -metadata title=Outside");
+  std::filesystem::create_symlink(dir + "/outside/real.flac", music + "/link-out.flac");
+  test::index_library(music, db, test::case_dir("tiny-unfused"));
+  std::ofstream(dir + "/pw") << "pw\n";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  RunningServer server(ServerOptions{}, db, 30);
+  std::string outside_id;
+  const json all = rest_get(server.port(), "search3?query=");
+  for (const json& song : all["searchResult3"]["song"])
+    if (song["title"] == "Outside") outside_id = song["id"];
+  ASSERT_FALSE(outside_id.empty()) << all.dump();
+  const json r = rest_get(server.port(), "stream?id=" + outside_id);
+  EXPECT_EQ(r.value("error", json::object()).value("code", -1), 70) << r.dump();
+  const std::string message = r.value("error", json::object()).value("message", "");
+  EXPECT_NE(message.find("link-out.flac: a link to a file outside the library (not served)"), std::string::npos) << message;
+  EXPECT_EQ(message.find("outside/real.flac"), std::string::npos) << message;  // never where it leads
 }
 
 }  // namespace
