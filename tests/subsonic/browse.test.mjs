@@ -87,7 +87,8 @@ same(artistsAnswer.index.map((i) => [i.name, i.artist.map((a) => [a.name, a.albu
 check(typeof artistsAnswer.ignoredArticles === "string", "getArtists names its ignored articles");
 same((await api.getArtists({ musicFolderId: String(folderId) })).artists.index.length, 2, "getArtists of the one music folder");
 await fails("getArtists", { musicFolderId: "12345" }, 70);
-await fails("getArtists", { musicFolderId: "many" }, 0);
+await fails("getArtists", { musicFolderId: "many" }, 70);  // ids are opaque strings: one never issued is not found (R7S-4)
+await fails("getArtists", { musicFolderId: "0" + String(folderId) }, 70);
 const [noiseId, sineId] = artistsAnswer.index.map((i) => i.artist[0].id);
 
 const sine = (await ok("getArtist", { id: sineId })).artist;
