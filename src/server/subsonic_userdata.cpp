@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -190,8 +191,9 @@ void scrobble(Call& call, ojson&) {
   }
   if (!submission) {
     // Now playing: the last song of the call, for this user and player. The player name is kept
-    // and shown to every user (getNowPlaying): checked as savePlayQueue checks the same `c`.
-    const std::string player = stored_text("c", call.param("c"), kMaxClientNameBytes);
+    // and shown to every user (getNowPlaying): text checked as savePlayQueue checks the same `c`,
+    // but a long name is cut by NowPlaying (an app's now playing keeps working), not refused.
+    const std::string player = stored_text("c", call.param("c"), std::numeric_limits<size_t>::max());
     service::NowPlaying::of(call.lib.location()).set({call.user.id, call.user.name, player, songs.back()->id, at.back()});
     return;
   }

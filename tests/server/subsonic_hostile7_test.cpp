@@ -175,9 +175,8 @@ TEST_F(SubsonicHostile7, APlayerNameThatIsNotTextIsRefusedWhereverItIsKept) {
     if (!r) throw std::runtime_error("no response to " + query);
     return json::parse(r->body)["subsonic-response"];
   };
-  const std::string long_name(201, 'x');
   for (const auto& [client, reason] : std::vector<std::pair<std::string, std::string>>{
-           {"%FFplayer", "not valid UTF-8"}, {"a%00b", "holds a NUL character"}, {long_name, "at most 200 bytes (got 201)"}}) {
+           {"%FFplayer", "not valid UTF-8"}, {"a%00b", "holds a NUL character"}}) {
     for (const std::string& query : {"scrobble?submission=false&id=" + song, "savePlayQueue?id=" + song + "&current=" + song}) {
       const json r = call(query, client);
       EXPECT_EQ(r.value("error", json::object()).value("message", ""), "parameter c: " + reason) << query << ": " << r.dump();
