@@ -67,8 +67,9 @@ class Crawler {
  private:
   void warn(const std::string& path, const std::string& reason) { out_.warnings.push_back({path, reason}); }
 
-  void add(const std::string& path, const std::string& root, const struct stat& st) {
+  void add(const std::string& path, const std::string& root, const struct stat& st, bool link = false) {
     CrawledFile f;
+    f.link = link;
     f.path = path;
     f.root = root;
     f.size = st.st_size;
@@ -92,10 +93,12 @@ class Crawler {
         continue;
       }
       std::vector<std::string> names;
+      std::map<std::string, unsigned char> types;  // readdir's d_type of each name
       errno = 0;
       while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] == '.') continue;  // ".", "..", hidden files ("._x.mp3" resource forks, .Trash)
         names.emplace_back(e->d_name);
+        types[e->d_name] = e->d_type;
       }
       if (errno) warn(dir, std::string("folder partly read: ") + std::strerror(errno));
       const int dfd = ::dirfd(d);
@@ -128,7 +131,11 @@ class Crawler {
           if (!exts_.count(extension_of(name))) continue;
           if (!o_.include.empty() && !matches_any(o_.include, relative, name)) continue;
           if (matches_any(o_.exclude, relative, name)) continue;
-          add(path, root, st);
+          struct stat lst{};
+          const unsigned char type = types[name];
+          const bool link = type == DT_LNK ||  // a file system without d_type: ask
+                            (type == DT_UNKNOWN && ::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode));
+          add(path, root, st, link);
         } else if (exts_.count(extension_of(name)) && (o_.include.empty() || matches_any(o_.include, relative, name)) &&
                    !matches_any(o_.exclude, relative, name)) {
           // A FIFO, socket or device with an audio name: never opened (a FIFO would block), said.
@@ -185,12 +192,26 @@ CrawlResult crawl(const std::vector<std::string>& roots, const CrawlOptions& opt
   std::map<std::pair<uint64_t, uint64_t>, std::string> kept;
   std::vector<CrawledFile> unique;
   unique.reserve(out.files.size());
+  // A symbolic link's name is never served (docs/security.md), so the file is kept under a name
+  // that is not a link when it has one: a link sorted before its target took the song's place
+  // and left it unplayable.
+  std::map<std::pair<uint64_t, uint64_t>, size_t> at;  // position in `unique`
   for (auto& f : out.files) {
     const auto [it, first] = kept.try_emplace({f.device, f.inode}, f.path);
-    if (first) unique.push_back(std::move(f));
-    else if (it->second != f.path)
+    if (first) {
+      at[{f.device, f.inode}] = unique.size();
+      unique.push_back(std::move(f));
+    } else if (it->second != f.path) {
+      CrawledFile& held = unique[at.at({f.device, f.inode})];
+      if (held.link && !f.link) {
+        std::swap(held, f);
+        it->second = held.path;
+      }
       out.warnings.push_back({f.path, "the same file as " + it->second + " (a hard or symbolic link; indexed once)"});
+    }
   }
+  // A kept name changed from a link to its target's may be out of path order.
+  std::sort(unique.begin(), unique.end(), [](const CrawledFile& a, const CrawledFile& b) { return a.path < b.path; });
   out.files = std::move(unique);
   return out;
 }

@@ -30,6 +30,7 @@ struct CrawledFile {
   std::string root;  // the root it was found under (absolute)
   int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
   uint64_t device = 0, inode = 0;
+  bool link = false;  // the name is a symbolic link (never served: docs/security.md)
 };
 
 struct CrawlOptions {

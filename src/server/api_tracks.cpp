@@ -43,7 +43,13 @@ std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, cons
   const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
   if (fd < 0) {
     const int err = errno;
-    const char* why = err == ELOOP                    ? "a symbolic link now (not served)"
+    // A link is never opened (docs/security.md), whether it was one when indexed (the indexer
+    // follows links) or became one since: say which kind it is, never where it leads.
+    char target[PATH_MAX];
+    const bool link_inside = err == ELOOP && ::realpath(t.path.c_str(), target) &&
+                             service::resolves_inside_roots(target, snap.roots());
+    const char* why = err == ELOOP ? (link_inside ? "a symbolic link to a file (links are not served: play the file it names)"
+                                                  : "a link to a file outside the library (not served)")
                       : err == ENOENT || err == ENOTDIR ? "no longer there (run clapsearch index again)"
                       : err == EACCES || err == EPERM   ? "not readable by the server"
                                                         : "cannot be opened";

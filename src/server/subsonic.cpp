@@ -63,6 +63,15 @@ bool Call::boolean(const std::string& name, bool def) const {
   throw Failure{kBadParameter, "parameter " + name + " must be true or false"};
 }
 
+std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes) {
+  if (value.size() > max_bytes)
+    throw Failure{kBadParameter, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
+                         std::to_string(value.size()) + ")"};
+  if (!is_valid_utf8(value)) throw Failure{kBadParameter, "parameter " + parameter + ": not valid UTF-8"};
+  if (value.find('\0') != std::string::npos) throw Failure{kBadParameter, "parameter " + parameter + ": holds a NUL character"};
+  return value;
+}
+
 const store::Track& Call::song(const std::string& id) const {
   const int64_t track = service::MusicCatalog::track_of_song_id(id);
   const store::Track* t = track < 0 ? nullptr : snap.track(track);

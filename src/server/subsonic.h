@@ -151,6 +151,14 @@ struct Extension {
 };
 const std::vector<Extension>& extensions();
 
+// A text a client sets that is stored and sent back (a player name, a bookmark's comment):
+// `value` when at most `max_bytes`, valid UTF-8 and without NUL (a PostgreSQL column refuses
+// anything else, and a name shown as U+FFFD is not the one sent); else Failure 0 naming
+// `parameter` and the reason. Every route that keeps such a text checks it so.
+std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes);
+// The most bytes of a player name (the `c` parameter) kept with a play queue or a now-playing entry.
+constexpr size_t kMaxClientNameBytes = 200;
+
 // --- authentication (subsonic_auth.cpp) ----------------------------------------------------
 
 // Whether /rest/ answers at all: at least one user exists in the index (else /rest/* is 404).

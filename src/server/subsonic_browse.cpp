@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <climits>
 #include <cmath>
 #include <filesystem>
@@ -52,15 +51,13 @@ ojson album_child(const Call&, const CatalogAlbum& a) {
 
 int music_folder_param(const Call& call) {
   // The spec types music folder ids as integers (getMusicFolders) and this parameter as a
-  // string: any whole number is read, and one no folder has, or a text that is no number, is
-  // "not found" (70), as a song id that names no song is.
+  // string. Ids are opaque strings: only one getMusicFolders lists names a folder, and any other
+  // text ("x", "01", "+1", " 1") is a folder not found, as a song id is.
   const std::string text = call.param("musicFolderId");
   if (text.empty()) return 0;
-  int id = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc() || end != text.data() + text.size() || !call.catalog.music_folder(id))
-    throw Failure{70, "music folder not found: " + text.substr(0, 40) + " (getMusicFolders lists them)"};
-  return id;
+  for (const service::MusicFolder& m : call.catalog.music_folders())
+    if (text == std::to_string(m.id)) return m.id;
+  throw Failure{70, "music folder not found: " + text.substr(0, 80) + " (getMusicFolders lists them)"};
 }
 
 int64_t count_param(const Call& call, const std::string& name, int64_t def, int64_t max) {

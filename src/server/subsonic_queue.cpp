@@ -24,20 +24,7 @@ namespace {
 constexpr size_t kMaxQueueSongs = 20000;
 // A position in milliseconds: up to a year (a larger one is a wrong value, not a long song).
 constexpr int64_t kMaxPositionMs = int64_t{366} * 24 * 3600 * 1000;
-// Texts a client sets that are stored and sent back: bounded and valid UTF-8 (a PostgreSQL
-// column refuses anything else).
-constexpr size_t kMaxClientNameBytes = 200;
 constexpr size_t kMaxCommentBytes = 10000;
-
-std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes) {
-  if (value.size() > max_bytes)
-    throw Failure{kBadParameter, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
-                         std::to_string(value.size()) + ")"};
-  if (!is_valid_utf8(value)) throw Failure{kBadParameter, "parameter " + parameter + ": not valid UTF-8"};
-  for (const char ch : value)
-    if (static_cast<unsigned char>(ch) == 0) throw Failure{kBadParameter, "parameter " + parameter + ": holds a NUL character"};
-  return value;
-}
 
 // The song ids of a save (`id`, repeated, in order); `id=` alone is no songs.
 std::vector<std::string> queue_ids(const Call& call) {

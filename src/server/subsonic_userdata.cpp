@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -189,8 +190,11 @@ void scrobble(Call& call, ojson&) {
     at.push_back(when);
   }
   if (!submission) {
-    // Now playing: the last song of the call, for this user and player.
-    service::NowPlaying::of(call.lib.location()).set({call.user.id, call.user.name, call.param("c"), songs.back()->id, at.back()});
+    // Now playing: the last song of the call, for this user and player. The player name is kept
+    // and shown to every user (getNowPlaying): text checked as savePlayQueue checks the same `c`,
+    // but a long name is cut by NowPlaying (an app's now playing keeps working), not refused.
+    const std::string player = stored_text("c", call.param("c"), std::numeric_limits<size_t>::max());
+    service::NowPlaying::of(call.lib.location()).set({call.user.id, call.user.name, player, songs.back()->id, at.back()});
     return;
   }
   service::UserData data = user_data(call);
@@ -218,7 +222,8 @@ void get_now_playing(Call& call, ojson& body) {
 std::string playlist_id(int64_t id) { return "pl-" + std::to_string(id); }
 
 int64_t playlist_number(const std::string& id) {
-  if (id.rfind("pl-", 0) != 0 || id.size() < 4 || id.size() > 21) return -1;
+  // Only playlist_id's form: "pl-02" is not an id the server issued (ids are opaque strings).
+  if (id.rfind("pl-", 0) != 0 || id.size() < 4 || id.size() > 21 || id[3] == '0') return -1;
   int64_t n = 0;
   const auto [end, ec] = std::from_chars(id.data() + 3, id.data() + id.size(), n);
   return ec == std::errc() && end == id.data() + id.size() && n > 0 ? n : -1;

@@ -58,6 +58,9 @@ std::string MusicCatalog::song_id(int64_t track_id) { return std::to_string(trac
 
 int64_t MusicCatalog::track_of_song_id(const std::string& id) {
   if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos) return -1;
+  // Only the form song_id writes: ids are opaque strings to a client, and "002" is not one the
+  // server issued (an alias would key a client's cache, stars or queue twice for one song).
+  if (id.size() > 1 && id[0] == '0') return -1;
   return std::stoll(id);
 }
 

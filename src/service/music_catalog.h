@@ -125,7 +125,8 @@ class MusicCatalog {
   int64_t last_modified() const { return last_modified_; }
 
   static std::string song_id(int64_t track_id);
-  // The track id of a song id; -1 when `id` is not a song id (not a whole decimal number).
+  // The track id of a song id; -1 when `id` is not a song id: not a whole decimal number in
+  // song_id's form (no sign, space or leading zero).
   static int64_t track_of_song_id(const std::string& id);
   static std::string album_id(const std::string& album_artist, const std::string& album);
   static std::string artist_id(const std::string& artist);

@@ -100,6 +100,22 @@ TEST(Crawl, SymlinkLoopsFifosAndDuplicates) {
   EXPECT_TRUE(self_warned);
 }
 
+// R7S-1's sibling: a file behind two names was kept under the first in path order, so a link
+// sorted before its target ("a-link.flac -> b/song.flac") took the song's place, and the server
+// never serves a link: the song, whose file is in the library, could not be played. The name that
+// is not a link is kept.
+TEST(Crawl, AFileIsKeptUnderItsOwnNameNotALinksName) {
+  const std::string root = test::temp_dir() + "/link-first";
+  fs::remove_all(root);
+  touch(fs::path(root) / "b/song.flac");
+  fs::create_symlink(root + "/b/song.flac", fs::path(root) / "a-link.flac");
+  const CrawlResult r = crawl({root});
+  EXPECT_EQ(relative_paths(r, root), (std::vector<std::string>{"b/song.flac"}));
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].path, root + "/a-link.flac");
+  EXPECT_EQ(r.warnings[0].reason, "the same file as " + root + "/b/song.flac (a hard or symbolic link; indexed once)");
+}
+
 // crawl({root}) as the unprivileged user nobody (65534) in a child process: root reads every
 // folder whatever its permissions, and the tests run as root in CI. Files and warnings come back
 // through a pipe, one per line ("F path", "W path<TAB>reason").

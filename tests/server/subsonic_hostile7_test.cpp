@@ -1,9 +1,12 @@
 // Hostile pass 7 on the /rest/ server (issue 53), on a real server (a thread of this process) over
 // a real index: concurrent writes to one playlist keep every change; the lists whose count the
-// client names are bounded; a search query that is not text is refused.
+// client names are bounded; a search query that is not text is refused. Its rough edges (R7S):
+// only the ids the server issued name something; a kept player name must be text; a file link
+// out of the library says so when played.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -123,6 +126,93 @@ TEST_F(SubsonicHostile7, AUserAsksForTheirOwnPlaylistsInAnySpellingOfTheirName) 
     EXPECT_TRUE(mine) << name << ": " << r->body;
   }
   EXPECT_EQ(rest_get(server.port(), "getPlaylists?username=nobody")["error"]["code"], 50);  // others' still need an admin
+}
+
+// R7S-4: a song id with leading zeros ("02") named song 2, and so did a playlist's ("pl-01") and
+// a music folder's ("01"): ids are opaque strings, and one the server never issued is "not
+// found" (70) wherever an id is read: song routes, stars, scrobbles, bookmarks, the play queue,
+// playlists, music folders.
+TEST_F(SubsonicHostile7, OnlyTheIdsTheServerIssuedNameSomething) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  const json songs = rest_get(server.port(), "search3?query=");
+  ASSERT_EQ(songs["status"], "ok") << songs.dump();
+  const std::string song = songs["searchResult3"]["song"][0]["id"];
+  ASSERT_EQ(rest_get(server.port(), "getSong?id=" + song)["status"], "ok");
+  for (const std::string& other : {"0" + song, "00" + song, "%2B" + song, "%20" + song, song + "%20", "0x" + song}) {
+    for (const std::string call : {"getSong?id=", "star?id=", "scrobble?id=", "createBookmark?position=1&id=",
+                                    "savePlayQueue?id=", "getSimilarSongs?id=", "getAlbumInfo?id="}) {
+      const json r = rest_get(server.port(), call + other);
+      EXPECT_EQ(r.value("error", json::object()).value("code", -1), 70) << call << other << ": " << r.dump();
+    }
+  }
+  const json made = rest_get(server.port(), "createPlaylist?name=ids&songId=" + song);
+  ASSERT_EQ(made["status"], "ok") << made.dump();
+  const std::string playlist = made["playlist"]["id"];  // "pl-N"
+  ASSERT_EQ(playlist.rfind("pl-", 0), 0u) << playlist;
+  const std::string aliased = "pl-0" + playlist.substr(3);
+  EXPECT_EQ(rest_get(server.port(), "getPlaylist?id=" + aliased)["error"]["code"], 70);
+  EXPECT_EQ(rest_get(server.port(), "updatePlaylist?playlistId=" + aliased + "&name=x")["error"]["code"], 70);
+  EXPECT_EQ(rest_get(server.port(), "deletePlaylist?id=" + aliased)["error"]["code"], 70);
+  EXPECT_EQ(rest_get(server.port(), "getPlaylist?id=" + playlist)["playlist"]["name"], "ids");  // untouched
+  const json folders = rest_get(server.port(), "getMusicFolders?");
+  const std::string folder = std::to_string(folders["musicFolders"]["musicFolder"][0]["id"].get<int>());
+  EXPECT_EQ(rest_get(server.port(), "getIndexes?musicFolderId=" + folder)["status"], "ok");
+  for (const std::string& other : std::vector<std::string>{"0" + folder, "%2B" + folder, "%20" + folder, "x"})
+    for (const std::string call : {"getIndexes", "getArtists", "getStarred2", "getAlbumList2?type=newest"}) {
+      const std::string q = call + (call.find('?') == std::string::npos ? "?" : "&") + "musicFolderId=" + other;
+      EXPECT_EQ(rest_get(server.port(), q).value("error", json::object()).value("code", -1), 70) << q;
+    }
+}
+
+// R7S-3: scrobble (submission=false) kept a player name (c) that is not UTF-8 or holds a NUL for
+// getNowPlaying, while savePlayQueue refused the same value: both refuse it now, naming `c`.
+TEST_F(SubsonicHostile7, APlayerNameThatIsNotTextIsRefusedWhereverItIsKept) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  const std::string song = rest_get(server.port(), "search3?query=")["searchResult3"]["song"][0]["id"];
+  const auto call = [&](const std::string& query, const std::string& client) {
+    httplib::Client http("127.0.0.1", server.port());
+    auto r = http.Get("/rest/" + query + "&f=json&v=1.16.1&u=alice&p=pw&c=" + client);
+    if (!r) throw std::runtime_error("no response to " + query);
+    return json::parse(r->body)["subsonic-response"];
+  };
+  for (const auto& [client, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"%FFplayer", "not valid UTF-8"}, {"a%00b", "holds a NUL character"}}) {
+    for (const std::string& query : {"scrobble?submission=false&id=" + song, "savePlayQueue?id=" + song + "&current=" + song}) {
+      const json r = call(query, client);
+      EXPECT_EQ(r.value("error", json::object()).value("message", ""), "parameter c: " + reason) << query << ": " << r.dump();
+    }
+  }
+  const json shown = call("getNowPlaying?", "x");
+  for (const json& e : shown.value("nowPlaying", json::object()).value("entry", json::array()))
+    EXPECT_EQ(e.value("playerName", ""), "") << shown.dump();  // nothing was kept
+  EXPECT_EQ(call("scrobble?submission=false&id=" + song, "caf%C3%A9")["status"], "ok");  // text is kept
+  EXPECT_EQ(call("getNowPlaying?", "x")["nowPlaying"]["entry"][0]["playerName"], "caf\xC3\xA9");
+}
+
+// R7S-1: a file link inside the library to a file outside it is indexed (the indexer follows
+// links) and never served; stream said "a symbolic link now", as if it had been swapped since.
+// The reason now says what it is, without saying where it leads.
+TEST(SubsonicRough7, AFileLinkOutOfTheLibrarySaysSoWhenPlayed) {
+  const std::string dir = test::temp_dir() + "/subsonic-rough7-links", music = dir + "/music", db = dir + "/library.db";
+  std::filesystem::remove_all(dir);
+  test::ffmpeg(music + "/in.flac", "-f lavfi -i \"sine=f=500:d=3\" -metadata title=Inside");
+  test::ffmpeg(dir + "/outside/real.flac", "-f lavfi -i \"sine=f=700:d=3\" -metadata title=Outside");
+  std::filesystem::create_symlink(dir + "/outside/real.flac", music + "/link-out.flac");
+  test::index_library(music, db, test::case_dir("tiny-unfused"));
+  std::ofstream(dir + "/pw") << "pw\n";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  RunningServer server(ServerOptions{}, db, 30);
+  std::string outside_id;
+  const json all = rest_get(server.port(), "search3?query=");
+  for (const json& song : all["searchResult3"]["song"])
+    if (song["title"] == "Outside") outside_id = song["id"];
+  ASSERT_FALSE(outside_id.empty()) << all.dump();
+  const json r = rest_get(server.port(), "stream?id=" + outside_id);
+  EXPECT_EQ(r.value("error", json::object()).value("code", -1), 70) << r.dump();
+  const std::string message = r.value("error", json::object()).value("message", "");
+  EXPECT_NE(message.find("link-out.flac: a link to a file outside the library (not served)"), std::string::npos) << message;
+  EXPECT_EQ(message.find("outside/real.flac"), std::string::npos) << message;  // never where it leads
 }
 
 }  // namespace
