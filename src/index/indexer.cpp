@@ -416,9 +416,10 @@ void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, 
       Deepen d;
       const int pass = missing_windows(p, settings.first_pass, settings.last_pass, 0, d);
       if (pass == INT_MAX) continue;
-      // Only a track with no silent window stored can have been cut as spans; its stored windows
-      // tell whether it is loud (the others' wanted windows are known to be non-silent).
-      if (p.silent.empty()) d.judge_silence = loud(store.windows(p.state.id), settings.silence_db);
+      // Judged afresh each pass: a track cut as spans has silent windows stored once a later pass
+      // met some, and more may follow. (For a track whose first pass was a whole decode, the
+      // wanted windows are non-silent ones: judging them changes nothing.)
+      d.judge_silence = loud(store.windows(p.state.id), settings.silence_db);
       d.make_fingerprint = unprinted.count(p.state.id) != 0;
       next.emplace_back(&p, std::move(d));
       next_pass.push_back(pass);
