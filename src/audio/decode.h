@@ -117,6 +117,17 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
                                                             const SpanOptions& options = {},
                                                             Origin origin = Origin::LocalFile);
 
+// How many samples decode_stream(path, target_rate) delivers, read from the packets (demuxed,
+// nothing decoded: the file is read, not decoded): the sum of their durations less what their
+// side data trims (an MP3's encoder delay and padding from its LAME header). Known only for the
+// files decode_spans cuts (a source at target_rate in FLAC, WAV, MP3 or Ogg other than Opus) and
+// packets with timestamps and durations that follow each other; else nullopt with the reason in
+// `why` (the caller decodes the file whole to learn it). Exact for every format of
+// tests/audio/decode_span_test.cpp. Like decode_spans, a packet that would fail to decode (a
+// damaged file) is not seen; a later whole decode of the file finds it.
+std::optional<int64_t> stream_length(const std::string& path, int target_rate, std::string* why = nullptr,
+                                     Origin origin = Origin::LocalFile);
+
 // Decodes made by this process so far (a test counts a progressive index's decodes of a file).
 struct DecodeCounts {
   int64_t whole = 0;  // decode_stream: from the start (possibly stopped early by its sink)

@@ -243,6 +243,9 @@ void Pipeline::finish_more(size_t j, const Assembly& a) {
     }
   const std::vector<float> embedding = track_embedding(active, spec_.identity.dim, active_windows.data(), nullptr);
   bool written = true;
+  // The fingerprint first, on its own: a run stopped between the two keeps it, and the windows
+  // are added again by the next (which then makes no fingerprint).
+  if (d.make_fingerprint && !d.set_id && !a.done.fingerprint.empty()) store_.put_fingerprint(d.track_id, a.done.fingerprint);
   if (d.set_id) store_.add_set_windows(d.set_id, d.track_id, a.windows, embedding.data());
   else if (jobs_[j].queued) written = store_.finish_pass_job(*jobs_[j].queued, worker_, d.track_id, a.windows, embedding.data());
   else store_.add_windows(d.track_id, a.windows, embedding.data());

@@ -34,6 +34,13 @@ struct Deepen {
   // A set build's last windows of the track: its audio (the stored duration) then counts in the
   // run's summary, so a model upgrade reports the audio it embedded, as a first index does.
   double completed_seconds = 0;
+  // The track is known not to be quiet (a stored window at or above the silence threshold,
+  // audio/windows.h), so a wanted window below the threshold is silent and recorded as such: a
+  // first pass cut as spans stores no silent windows. Else every wanted window is a non-silent
+  // one (the first pass's whole decode recorded the silent ones).
+  bool judge_silence = false;
+  // The track has no fingerprint yet (its first pass was cut as spans): this pass's decode makes it.
+  bool make_fingerprint = false;
 };
 
 struct Job {

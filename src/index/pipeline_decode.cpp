@@ -161,8 +161,61 @@ void Pipeline::decode(size_t j) {
   send(std::move(done), false);
 }
 
+bool Pipeline::send_first_pass_spans(size_t j, Msg& done) {
+  const CrawledFile& f = *jobs_[j].file;
+  std::optional<int64_t> total;
+  try {
+    total = audio::stream_length(f.path, spec_.sample_rate);
+  } catch (const std::exception&) {  // decoding it whole says what is wrong with the file
+    return false;
+  }
+  if (!total) return false;
+  const std::vector<audio::Window> plan = audio::plan_windows(*total, window_, hop_);
+  // A track of no more windows than the first pass takes is indexed whole at once, and its
+  // silent windows must be known: decoded whole.
+  if (static_cast<int>(plan.size()) <= s_.first_pass) return false;
+  const std::vector<int> passes = window_passes(static_cast<int>(plan.size()), s_.first_pass, s_.last_pass);
+  std::vector<int> chosen;
+  std::vector<audio::SampleSpan> spans;
+  for (size_t i = 0; i < plan.size(); ++i)
+    if (passes[i] == 1) {
+      chosen.push_back(static_cast<int>(i));
+      spans.push_back({plan[i].start, plan[i].end});
+    }
+  std::optional<std::vector<std::vector<float>>> cut;
+  try {
+    cut = audio::decode_spans(f.path, spec_.sample_rate, spans);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (!cut) return false;
+  std::vector<Msg> windows;
+  for (size_t k = 0; k < chosen.size(); ++k) {
+    Msg m;
+    m.job = j;
+    m.idx = chosen[k];
+    m.start = spans[k].start;
+    m.end = spans[k].end;
+    m.samples = std::move((*cut)[k]);
+    m.loudness = audio::window_level(m.samples.data(), m.samples.size()).rms_db;
+    // Below the threshold the window may be silent, or the track quiet and judged against its
+    // own loudest window: only the whole track's levels tell, so it is decoded whole. At or
+    // above it the track is not quiet and the window is a non-silent one, as a whole decode finds.
+    if (m.loudness < s_.silence_db) return false;
+    windows.push_back(std::move(m));
+  }
+  for (Msg& m : windows) send(std::move(m), true);
+  done.info.source_rate = spec_.sample_rate;
+  done.info.source_samples = done.info.output_samples = *total;
+  done.info.duration_s = double(*total) / spec_.sample_rate;
+  done.info.resampler = "none";
+  done.window_total = static_cast<int>(plan.size());
+  return true;
+}
+
 void Pipeline::decode_first_pass(size_t j, Msg&& done) {
   const CrawledFile& f = *jobs_[j].file;
+  if (send_first_pass_spans(j, done)) return send(std::move(done), false);
   std::optional<audio::Fingerprinter> printer;
   try {
     printer.emplace(spec_.sample_rate);
@@ -229,11 +282,22 @@ void Pipeline::decode_more(size_t j) {
     return fail(j, "changed or gone since the index run began (the next run indexes it again)");
   std::vector<uint8_t> kind(static_cast<size_t>(d.window_total), kLeave);
   for (int idx : d.wanted) kind[static_cast<size_t>(idx)] = kEmbed;
-  if (!send_selected(j, f.path, kind, {})) return;
+  std::optional<audio::Fingerprinter> printer;
+  if (d.make_fingerprint) try {
+      printer.emplace(spec_.sample_rate);
+    } catch (const std::exception&) {  // no fingerprint; the windows are added all the same
+    }
+  if (!send_selected(j, f.path, kind, {}, nullptr, d.judge_silence ? std::optional<double>(s_.silence_db) : std::nullopt,
+                     printer ? &*printer : nullptr))
+    return;
   Msg done;
   done.kind = Msg::Kind::Done;
   done.job = j;
   done.window_total = d.window_total;
+  if (printer) try {
+      done.fingerprint = printer->finish();
+    } catch (const std::exception&) {
+    }
   send(std::move(done), false);
 }
 
@@ -288,7 +352,8 @@ bool Pipeline::send_spans(size_t j, const std::string& path, const std::vector<u
 }
 
 bool Pipeline::send_selected(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
-                             const std::vector<audio::WindowLevel>& levels, const std::vector<float>* decoded) {
+                             const std::vector<audio::WindowLevel>& levels, const std::vector<float>* decoded,
+                             std::optional<double> silent_below, audio::Fingerprinter* printer) {
   int last = -1;
   for (size_t i = 0; i < kind.size(); ++i)
     if (kind[i] != kLeave) last = static_cast<int>(i);
@@ -301,16 +366,23 @@ bool Pipeline::send_selected(size_t j, const std::string& path, const std::vecto
     m.silent = kind[static_cast<size_t>(idx)] == kSilentRecord;
     m.loudness = m.silent ? levels[static_cast<size_t>(idx)].rms_db
                           : audio::window_level(x, static_cast<size_t>(end - start)).rms_db;
+    if (silent_below && m.loudness < *silent_below) m.silent = true;
     if (!m.silent) m.samples.assign(x, x + (end - start));
     const bool heavy = !m.silent;
     send(std::move(m), heavy);
   };
   int seen = 0;
+  // With a fingerprint to make the decode runs on through its first kFingerprintSeconds.
+  int64_t fed = 0;
+  const auto enough = [&] { return !printer || fed >= int64_t(audio::kFingerprintSeconds * spec_.sample_rate); };
   WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
-    if (idx > last) throw Enough{};
+    if (idx > last) {
+      if (enough()) throw Enough{};
+      return;
+    }
     seen = idx + 1;
     if (kind[static_cast<size_t>(idx)] != kLeave) record(idx, start, end, x);
-    if (idx == last) throw Enough{};
+    if (idx == last && enough()) throw Enough{};
   });
   try {
     if (decoded) {
@@ -323,6 +395,10 @@ bool Pipeline::send_selected(size_t j, const std::string& path, const std::vecto
     } else {
       audio::decode_stream(path, spec_.sample_rate, [&](const float* x, size_t n) {
         if (abort_) throw Aborted{};
+        if (printer) {
+          printer->feed(x, n);
+          fed += int64_t(n);
+        }
         windows.feed(x, n);
       });
     }

@@ -9,11 +9,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "audio/decode.h"
+#include "audio/fingerprint.h"
 #include "audio/windows.h"
 #include "index/bounded_queue.h"
 #include "index/pipeline.h"
@@ -113,7 +115,8 @@ class Pipeline {
 
   void decode(size_t j);
 
-  // Progressive indexing's first pass (index/passes.h): the file is decoded once to learn every
+  // Progressive indexing's first pass (index/passes.h): first as spans (send_first_pass_spans:
+  // nothing decoded but its windows). Where that cannot be, the file is decoded once to learn every
   // window's level (which windows are silent, how many there are), its duration and fingerprint;
   // then the first pass's windows are cut from the samples kept of that decode (a file up to
   // kFirstPassKeptSamples long; a longer one's are decoded as spans, audio::decode_spans, or
@@ -136,8 +139,21 @@ class Pipeline {
   // `kind` selects, in window order: kSilentRecord as a silent window's record (its level from
   // `levels`), kEmbed with its samples. Stops after the last one. False (Failed or Skipped sent)
   // when the file could not be decoded or ended before them.
+  // `silent_below`: an embedded window below it is sent as a silent one instead (a later pass
+  // of a track known not to be quiet). `printer`: fed every decoded sample (the decode then
+  // runs on until the fingerprint has its length).
   bool send_selected(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
-                     const std::vector<audio::WindowLevel>& levels, const std::vector<float>* decoded = nullptr);
+                     const std::vector<audio::WindowLevel>& levels, const std::vector<float>* decoded = nullptr,
+                     std::optional<double> silent_below = std::nullopt, audio::Fingerprinter* printer = nullptr);
+
+  // Progressive indexing's first pass without a whole decode: the track's length read off its
+  // packets (audio::stream_length), its first-pass windows laid out over all its windows and cut
+  // as spans (audio::decode_spans), bit for bit a whole decode's. False, with nothing sent, when
+  // the file does not allow that, when the track has no more windows than the first pass takes,
+  // or when a window cut is below the silence threshold (only the whole track's levels tell
+  // whether it is silent): the caller then decodes the file whole. No silent window is recorded
+  // and no fingerprint made: the second pass, which decodes the file whole, does both.
+  bool send_first_pass_spans(size_t j, Msg& done);
 
   // ---- embedding side ----------------------------------------------------------------------
 

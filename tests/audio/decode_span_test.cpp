@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,27 @@ TEST(DecodeSpans, EveryFormatGivesAWholeDecodesSamplesBitForBit) {
     EXPECT_TRUE(o.cut) << name << ": " << o.why;
     EXPECT_EQ(o.differing, 0u) << name;
     EXPECT_EQ(decode_counts().spans - before.spans, 1) << name;
+  }
+}
+
+// The first pass plans its windows from the length read off the packets (nothing decoded): it
+// must be the length a whole decode gives, for every file the span decoder cuts (MP3's LAME
+// header trims its encoder delay and padding; a VBR MP3 without one trims nothing), and the
+// others are refused (decoded whole to learn it).
+TEST(DecodeSpans, TheLengthFromThePacketsIsAWholeDecodesOrRefused) {
+  for (const char* name : {"flac.flac", "wav.wav", "cbr.mp3", "vbr.mp3", "vbr-no-toc.mp3", "vorbis.ogg"}) {
+    const std::string path = library() + "/" + name;
+    std::string why;
+    const DecodeCounts before = decode_counts();
+    const std::optional<int64_t> n = stream_length(path, kRate, &why);
+    EXPECT_EQ(decode_counts().whole, before.whole) << name << ": decoded";
+    ASSERT_TRUE(n) << name << ": " << why;
+    EXPECT_EQ(*n, int64_t(decode_file(path, kRate).size())) << name;
+  }
+  for (const char* name : {"cd.flac", "aac.m4a", "aac-adts.aac", "opus.opus"}) {
+    std::string why;
+    EXPECT_FALSE(stream_length(library() + "/" + name, kRate, &why)) << name;
+    EXPECT_FALSE(why.empty()) << name;
   }
 }
 

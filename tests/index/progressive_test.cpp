@@ -193,11 +193,10 @@ TEST(Progressive, AFileTooLongToKeepIsDecodedAgainForItsFirstPass) {
               "");
 }
 
-// A progressive index with the defaults decodes no 48 kHz file whole more than twice (its first
-// pass, then the second for every window left): this 6-minute one, too long to keep its samples
-// between the first pass's level scan and its cut, has its first-pass windows decoded on their
-// own (audio::decode_spans) instead of a third whole decode, and the index ends as the one-shot
-// index, bit for bit. (A long file at another rate is decoded whole again: the test above.)
+// A progressive index with the defaults decodes a 48 kHz FLAC file whole once: its first pass
+// reads its length off the packets and decodes only its windows (audio::decode_spans), the
+// second pass decodes it for every window left, and the index ends as the one-shot index, bit
+// for bit. (A long file at another rate is decoded whole twice in its first pass: the test above.)
 TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
   const std::string lib = test::shared_fixture("progressive-long-48k", [](const std::string& d) {
     test::ffmpeg(d + "/long.flac",
@@ -215,8 +214,8 @@ TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
   const audio::DecodeCounts after = audio::decode_counts();
   EXPECT_EQ(first.indexed, 1);
   EXPECT_EQ(rest.last_pass, kLastPass);
-  EXPECT_EQ(middle.whole - before.whole, 1);  // the first pass's level scan
-  EXPECT_EQ(middle.spans - before.spans, 1);  // its 4 windows, on their own
+  EXPECT_EQ(middle.whole - before.whole, 0);  // no level scan
+  EXPECT_EQ(middle.spans - before.spans, 1);  // its windows, on their own
   EXPECT_EQ(after.whole - middle.whole, 1);   // the second pass: every window left
   EXPECT_EQ(after.spans - middle.spans, 0);
   run(full_db, settings(0, 0), lib);
@@ -252,6 +251,91 @@ TEST(Progressive, ADamagedFileFarBeforeASpanGivesTheOneShotWindows) {
     EXPECT_EQ(test::index_state_diff({{"#" + std::to_string(w.idx), {p.track, {w}, {}, {}}}},
                                      {{"#" + std::to_string(w.idx), {p.track, {f.windows.at(static_cast<size_t>(w.idx))}, {}, {}}}}),
               "");
+}
+
+// Files at the model's rate (48 kHz) in every container the span decoder cuts, and some it does
+// not: their first pass reads the length off the packets and decodes only its windows (and
+// their pre-roll), without a whole decode; the others fall back to one whole decode. c.wav has
+// digital silence at 10-21 s that no first-pass window touches (its silent window is found by
+// the second pass); g.flac's silence covers a first-pass window (decoded whole: only the whole
+// track's levels tell a silent window from a quiet track's).
+const std::string& library_48k() {
+  static const std::string dir = test::shared_fixture("progressive-48k", [](const std::string& d) {
+    const std::string noise = "-f lavfi -i \"anoisesrc=seed=5:d=62:c=pink:r=48000:a=0.3\" ";
+    test::ffmpeg(d + "/a.flac", noise + "-c:a flac");
+    test::ffmpeg(d + "/b.mp3", noise + "-c:a libmp3lame -b:a 192k");
+    test::ffmpeg(d + "/c.wav",
+                 "-f lavfi -i \"aevalsrc=if(between(t\\,10\\,21)\\,0\\,0.5*sin(2*PI*440*t)):s=48000:d=62\" -c:a pcm_s16le");
+    test::ffmpeg(d + "/d.mp3", noise + "-c:a libmp3lame -q:a 4 -write_xing 0");  // VBR without a TOC
+    test::ffmpeg(d + "/e.opus", noise + "-c:a libopus -b:a 96k");
+    test::ffmpeg(d + "/f.m4a", noise + "-c:a aac -b:a 128k");
+    test::ffmpeg(d + "/g.flac", "-f lavfi -i \"aevalsrc=if(between(t\\,14\\,36)\\,0\\,0.5*sin(2*PI*440*t)):s=48000:d=62\" -c:a flac");
+  });
+  return dir;
+}
+
+const std::map<std::string, test::TrackState>& one_shot_48k() {
+  static const auto state = [] {
+    const std::string db = test::temp_dir() + "/one-shot-48k.db";
+    run(db, settings(0, 0), library_48k());
+    return test::index_state(db);
+  }();
+  return state;
+}
+
+// The first pass of the files the span decoder cuts is no whole decode: one span decode each
+// (their 4 windows, bit for bit the one-shot index's), and no fingerprint or silent window yet;
+// the other three are decoded whole once. The second pass decodes every file once more and the
+// index ends as the one-shot index, bit for bit (the silent window and fingerprints included):
+// no file is decoded more than twice.
+TEST(Progressive, AFirstPassAtTheModelsRateDecodesOnlyItsWindows) {
+  const std::string db = test::temp_dir() + "/first-48k.db";
+  const auto& full = one_shot_48k();
+  IndexSettings s;
+  s.first_pass = 4;
+  s.decode_threads = 1;
+  IndexSettings first_only = s;
+  first_only.max_passes = 1;
+  const audio::DecodeCounts before = audio::decode_counts();
+  const IndexSummary first = run(db, first_only, library_48k());
+  const audio::DecodeCounts middle = audio::decode_counts();
+  EXPECT_EQ(first.indexed, 7);
+  EXPECT_EQ(middle.spans - before.spans, 4 + 1);  // a-d cut, g cut and then decoded whole; e, f refused first (Opus, MP4)
+  EXPECT_EQ(middle.whole - before.whole, 3);      // e.opus, f.m4a, g.flac
+  const auto state = test::index_state(db);
+  for (const char* name : {"a.flac", "b.mp3", "c.wav", "d.mp3"}) {
+    const std::string path = library_48k() + "/" + name;
+    const test::TrackState& p = state.at(path);
+    const test::TrackState& f = full.at(path);
+    EXPECT_EQ(p.track.window_total, f.track.window_total) << name;
+    EXPECT_EQ(p.track.window_count, 4) << name;
+    EXPECT_DOUBLE_EQ(p.track.duration_s, f.track.duration_s) << name;
+    EXPECT_TRUE(p.fingerprint.empty()) << name << ": made by the second pass";
+    EXPECT_FALSE(p.embedding.empty()) << name;
+    for (const auto& w : p.windows) {
+      EXPECT_FALSE(w.silent) << name;
+      EXPECT_EQ(test::index_state_diff({{path + "#" + std::to_string(w.idx), {p.track, {w}, {}, {}}}},
+                                       {{path + "#" + std::to_string(w.idx), {p.track, {f.windows.at(static_cast<size_t>(w.idx))}, {}, {}}}}),
+                "");
+    }
+  }
+  EXPECT_TRUE(full.at(library_48k() + "/c.wav").windows.at(2).silent) << "the fixture has no silent window to find";
+  const IndexSummary rest = run(db, s, library_48k());
+  const audio::DecodeCounts after = audio::decode_counts();
+  EXPECT_EQ(rest.last_pass, kLastPass);
+  EXPECT_EQ(after.whole - middle.whole, 7);  // one decode of each file for every window left
+  EXPECT_EQ(after.spans - middle.spans, 0);
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), full), "");
+}
+
+// With every level of the bisection a pass of its own (and two decoders), the passes after a
+// first pass cut as spans still end in the one-shot index.
+TEST(Progressive, AFirstPassCutAsSpansEndsInTheOneShotIndexAfterAnyPasses) {
+  const std::string db = test::temp_dir() + "/passes-48k.db";
+  run(db, settings(3, 1, 3, 2), library_48k());
+  run(db, settings(3, 2, 3, 2), library_48k());
+  run(db, settings(3, 0, 3, 2), library_48k());
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), one_shot_48k()), "");
 }
 
 TEST(Progressive, LaterPassesEndInTheOneShotIndexBitForBit) {
