@@ -330,6 +330,16 @@ bool loud(const std::vector<store::WindowRecord>& stored, double silence_db) {
                      [&](const store::WindowRecord& w) { return !w.silent && w.loudness_dbfs >= silence_db; });
 }
 
+// What a later pass checks of a track whose first pass may have been cut as spans (Deepen::verify):
+// its stored duration and its stored windows' levels.
+void verify_first_pass(const Track& t, const std::vector<store::WindowRecord>& stored, Deepen& d) {
+  d.verify = true;
+  d.duration_s = t.duration_s;
+  d.stored_levels.clear();
+  for (const store::WindowRecord& w : stored)
+    if (!w.silent) d.stored_levels.emplace_back(w.idx, w.loudness_dbfs);
+}
+
 // The windows partly indexed track `p` lacks, laid out in passes (index/passes.h) by `first_pass`:
 // those of the lowest pass it lacks (`through` 0), or of every pass up to `through`, into
 // `d` (track id, window_total, wanted). Returns that lowest pass (INT_MAX: none lacking).
@@ -419,8 +429,11 @@ void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, 
       // Judged afresh each pass: a track cut as spans has silent windows stored once a later pass
       // met some, and more may follow. (For a track whose first pass was a whole decode, the
       // wanted windows are non-silent ones: judging them changes nothing.)
-      d.judge_silence = loud(store.windows(p.state.id), settings.silence_db);
+      const std::vector<store::WindowRecord> stored = store.windows(p.state.id);
+      d.judge_silence = loud(stored, settings.silence_db);
       d.make_fingerprint = unprinted.count(p.state.id) != 0;
+      if (d.make_fingerprint)
+        if (const std::optional<Track> t = store.track(p.state.id)) verify_first_pass(*t, stored, d);
       next.emplace_back(&p, std::move(d));
       next_pass.push_back(pass);
       lowest = std::min(lowest, pass);
@@ -590,6 +603,7 @@ std::optional<Deepen> queued_pass(const Store& store, const store::IndexJob& job
   if (missing_windows(p, job.first_pass, last_pass, job.pass, d) == INT_MAX || d.wanted.empty()) return std::nullopt;
   d.judge_silence = loud(stored, silence_db);
   d.make_fingerprint = store.fingerprints({t->id}).empty();
+  if (d.make_fingerprint) verify_first_pass(*t, stored, d);
   return d;
 }
 

@@ -103,7 +103,7 @@ void Pipeline::consume() {
       case Msg::Kind::Done: on_done(std::move(*m)); break;
       case Msg::Kind::Failed: on_failed(*m); break;
       case Msg::Kind::Moved: on_moved(*m); break;
-      case Msg::Kind::Reset: files_[m->job].windows.clear(); break;  // only silent windows were sent
+      case Msg::Kind::Reset: on_reset(m->job); break;
       case Msg::Kind::Skipped: on_skipped(*m); break;
     }
   }
@@ -131,6 +131,11 @@ void Pipeline::on_window(Msg&& m) {
     batch_.push_back({m.job, a.windows.size() - 1, std::move(m.samples)});
     if (static_cast<int>(batch_.size()) >= s_.batch) run_batch();
   }
+}
+
+void Pipeline::on_reset(size_t j) {
+  std::erase_if(batch_, [j](const Pending& p) { return p.job == j; });
+  files_[j] = Assembly{};
 }
 
 void Pipeline::on_done(Msg&& m) {
@@ -261,7 +266,7 @@ void Pipeline::finish_more(size_t j, const Assembly& a) {
 void Pipeline::finish(size_t j) {
   Assembly a = std::move(files_[j]);
   files_.erase(j);
-  if (jobs_[j].deepen) return finish_more(j, a);
+  if (jobs_[j].deepen && !a.done.afresh) return finish_more(j, a);
   const Msg& d = a.done;
   Track t = base_track(j);
   t.window_total = d.window_total;

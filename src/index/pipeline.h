@@ -41,6 +41,15 @@ struct Deepen {
   bool judge_silence = false;
   // The track has no fingerprint yet (its first pass was cut as spans): this pass's decode makes it.
   bool make_fingerprint = false;
+  // The track's first pass may have been cut as spans (it has no fingerprint): its length was read
+  // off the packets and its windows placed by their timestamps, which a damaged packet before a
+  // window leaves off a whole decode's samples (S6-1: the span decoder never decodes that packet).
+  // This pass decodes the file to its end and checks what the first pass stored: the duration
+  // (bit for bit) and each stored window's level, by idx (bit for bit). Should any differ, the
+  // track is indexed afresh from this decode, every window replaced, as a one-shot index makes it.
+  bool verify = false;
+  double duration_s = 0;
+  std::vector<std::pair<int, double>> stored_levels;  // idx ascending, the stored non-silent windows
 };
 
 struct Job {

@@ -108,6 +108,11 @@ void Pipeline::decode(size_t j) {
     return fail(j, reason_of(e, f.path), done.hash);
   }
   if (s_.first_pass > 0) return decode_first_pass(j, std::move(done));
+  decode_whole(j, std::move(done));
+}
+
+void Pipeline::decode_whole(size_t j, Msg&& done) {
+  const CrawledFile& f = *jobs_[j].file;
   // Windows stream to the model as they are cut. A track whose windows were all below the
   // silence threshold but is not digital silence is quiet, not silent (audio/windows.h): its
   // window records are dropped and it is cut again against its own loudest window.
@@ -280,6 +285,7 @@ void Pipeline::decode_more(size_t j) {
   if (::stat(f.path.c_str(), &st) != 0 || st.st_size != f.size ||
       int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec != f.mtime_ns)
     return fail(j, "changed or gone since the index run began (the next run indexes it again)");
+  if (d.verify) return decode_more_verified(j);
   std::vector<uint8_t> kind(static_cast<size_t>(d.window_total), kLeave);
   for (int idx : d.wanted) kind[static_cast<size_t>(idx)] = kEmbed;
   std::optional<audio::Fingerprinter> printer;
@@ -298,6 +304,118 @@ void Pipeline::decode_more(size_t j) {
       done.fingerprint = printer->finish();
     } catch (const std::exception&) {
     }
+  send(std::move(done), false);
+}
+
+void Pipeline::decode_more_verified(size_t j) {
+  const CrawledFile& f = *jobs_[j].file;
+  const Deepen& d = *jobs_[j].deepen;
+  const size_t total = static_cast<size_t>(d.window_total);
+  std::vector<uint8_t> wanted(total, 0);
+  for (int idx : d.wanted) wanted[static_cast<size_t>(idx)] = 1;
+  std::vector<std::optional<double>> stored(total);
+  for (const auto& [idx, level] : d.stored_levels)
+    if (idx >= 0 && static_cast<size_t>(idx) < total) stored[static_cast<size_t>(idx)] = level;
+  std::optional<audio::Fingerprinter> printer;
+  try {
+    printer.emplace(spec_.sample_rate);
+  } catch (const std::exception&) {  // no fingerprint; the windows are added all the same
+  }
+  std::vector<audio::WindowLevel> levels;
+  audio::QuietTrackCheck quiet;
+  bool differs = false;  // this decode is not the one the first pass stored
+  WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
+    const audio::WindowLevel level = audio::window_level(x, static_cast<size_t>(end - start));
+    levels.push_back(level);
+    quiet.add(level, s_.silence_db);
+    if (differs) return;
+    const size_t i = static_cast<size_t>(idx);
+    if (i >= total) {
+      differs = true;  // more windows than the packets gave
+    } else if (stored[i]) {
+      differs = std::memcmp(&level.rms_db, &*stored[i], sizeof level.rms_db) != 0;
+    } else if (wanted[i]) {
+      Msg m;
+      m.job = j;
+      m.idx = idx;
+      m.start = start;
+      m.end = end;
+      m.loudness = level.rms_db;
+      m.silent = d.judge_silence && m.loudness < s_.silence_db;
+      if (!m.silent) m.samples.assign(x, x + (end - start));
+      const bool heavy = !m.silent;
+      send(std::move(m), heavy);
+    }
+  });
+  // Per decoder thread, as the first pass keeps its samples (decode_first_pass).
+  thread_local std::vector<float> kept;
+  kept.clear();
+  bool keeping = true;
+  audio::AudioInfo info;
+  try {
+    info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
+      if (abort_) throw Aborted{};
+      windows.feed(x, n);
+      if (printer) printer->feed(x, n);
+      if (keeping && kept.size() + n <= kFirstPassKeptSamples) {
+        kept.insert(kept.end(), x, x + n);
+      } else {
+        keeping = false;
+      }
+    });
+    windows.finish();
+  } catch (const Aborted&) {
+    throw;
+  } catch (const std::exception& e) {
+    return fail(j, reason_of(e, f.path));
+  }
+  if (levels.size() != total || std::memcmp(&info.duration_s, &d.duration_s, sizeof info.duration_s) != 0) differs = true;
+  Msg done;
+  done.kind = Msg::Kind::Done;
+  done.job = j;
+  done.window_total = d.window_total;
+  if (printer) try {
+      done.fingerprint = printer->finish();
+    } catch (const std::exception&) {
+    }
+  if (!differs) return send(std::move(done), false);
+  // Afresh, as a first index of the file stores it (decode_whole): what was sent is discarded.
+  Msg reset;
+  reset.kind = Msg::Kind::Reset;
+  reset.job = j;
+  send(std::move(reset), false);
+  done.afresh = true;
+  try {
+    done.hash = sha256_file(f.path);
+    done.tags = audio::read_tags(f.path);
+  } catch (const std::exception& e) {
+    return fail(j, reason_of(e, f.path));
+  }
+  if (!keeping) {
+    done.fingerprint.clear();
+    return decode_whole(j, std::move(done));
+  }
+  done.info = info;
+  done.window_total = static_cast<int>(levels.size());
+  const double threshold = quiet.needs_quiet_pass() ? quiet.quiet_threshold() : s_.silence_db;
+  WindowStream cut(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
+    Msg m;
+    m.job = j;
+    m.idx = idx;
+    m.start = start;
+    m.end = end;
+    m.loudness = levels[static_cast<size_t>(idx)].rms_db;
+    m.silent = m.loudness < threshold;
+    if (!m.silent) m.samples.assign(x, x + (end - start));
+    const bool heavy = !m.silent;
+    send(std::move(m), heavy);
+  });
+  constexpr size_t kPiece = 1 << 16;  // an abort is seen as soon as in a decode
+  for (size_t at = 0; at < kept.size(); at += kPiece) {
+    if (abort_) throw Aborted{};
+    cut.feed(kept.data() + at, std::min(kPiece, kept.size() - at));
+  }
+  cut.finish();
   send(std::move(done), false);
 }
 

@@ -29,7 +29,8 @@ using store::WindowRecord;
 
 // What a decoder sends to the embedding thread, per file, in order: its windows, then one
 // of Done / Failed / Moved (a quiet track: its silent windows, Reset, its windows again, Done);
-// a later pass's file ends with Done or Skipped (nothing stored changes).
+// a later pass's file ends with Done or Skipped (nothing stored changes). Reset discards every
+// window the file sent before it (a later pass found the first pass off: the track afresh follows).
 struct Msg {
   enum class Kind { Window, Done, Failed, Moved, Reset, Skipped } kind = Kind::Window;
   size_t job = 0;
@@ -45,6 +46,9 @@ struct Msg {
   std::string hash;
   std::vector<uint32_t> fingerprint;  // empty when Chromaprint could not make one
   int window_total = 0;  // windows the track has in all (0: as many as were sent)
+  // A later pass's job that indexed its track afresh (Deepen::verify found the first pass off a
+  // whole decode): the track is written whole, as a first pass writes it.
+  bool afresh = false;
   // Failed, Skipped
   std::string reason;
   // Moved
@@ -115,6 +119,11 @@ class Pipeline {
 
   void decode(size_t j);
 
+  // The one-shot decode (decode()'s, also a later pass's track indexed afresh): every window cut
+  // as the file decodes, a quiet track cut again against its own loudest window, the fingerprint
+  // made; `done` (hash and tags filled in) sent last.
+  void decode_whole(size_t j, Msg&& done);
+
   // Progressive indexing's first pass (index/passes.h): first as spans (send_first_pass_spans:
   // nothing decoded but its windows). Where that cannot be, the file is decoded once to learn every
   // window's level (which windows are silent, how many there are), its duration and fingerprint;
@@ -127,6 +136,13 @@ class Pipeline {
   // A later pass: the file decoded again (stopping after the last window wanted) and the
   // windows it adds cut. A file that changed since (the next run indexes it again) is skipped.
   void decode_more(size_t j);
+
+  // decode_more for a track whose first pass is checked (Deepen::verify): the file decoded to its
+  // end, the windows wanted sent as they are cut, and the first pass's duration and stored levels
+  // compared with this decode's. Should they differ, what was sent is discarded (Reset) and the
+  // track indexed afresh: every window cut from this decode's samples (kept up to
+  // kFirstPassKeptSamples; a longer file is decoded a third time) and Done sent with `afresh`.
+  void decode_more_verified(size_t j);
 
   // The windows `kind` selects (as send_selected sends them) of a track of `total` samples, the
   // embedded ones cut by audio::decode_spans: bit for bit the samples a whole decode gives them,
@@ -162,6 +178,9 @@ class Pipeline {
   void consume();
 
   void on_window(Msg&& m);
+
+  // Discards what file `j` sent so far (its windows, embedded or waiting in the batch).
+  void on_reset(size_t j);
 
   void on_done(Msg&& m);
 

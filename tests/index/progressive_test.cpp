@@ -224,33 +224,50 @@ TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
 
 // S6-1: the spans are placed by the packets' timestamps, the whole decode's windows by its
 // samples; an MP3 with 20 KB of noise in its middle loses 1.4 s of samples in a whole decode
-// where its timestamps lose none, so the first pass's windows after the damage were 66,000
-// samples off the one-shot index's (window cosines 0.99997, not the same bits). Such a file is
-// now decoded whole again for its first pass.
+// where its timestamps lose none, so a first pass cut as spans stores windows after the damage
+// 66,000 samples off the one-shot index's (and the length the packets give). The second pass,
+// which decodes the file whole, finds its length and levels unlike the first pass's and indexes
+// the track afresh from that decode: the index ends as the one-shot index, and the file was
+// decoded twice (its spans, then once whole).
 TEST(Progressive, ADamagedFileFarBeforeASpanGivesTheOneShotWindows) {
-  const std::string lib = test::shared_fixture("progressive-damaged-mp3", [](const std::string& d) {
+  const std::string lib = test::shared_fixture("progressive-damaged-mp3-240s", [](const std::string& d) {
     const std::string mp3 = d + "/damaged.mp3";
-    test::ffmpeg(mp3, "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=48000:d=362\" -c:a libmp3lame -b:a 128k");
+    test::ffmpeg(mp3, "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=48000:d=240\" -c:a libmp3lame -b:a 128k");
     std::fstream f(mp3, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(mp3) / 2));
+    // At 84 s: between the first pass's windows at 35-45 s and 115-125 s (their pre-roll included).
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(mp3) * 35 / 100));
     uint32_t x = 12345;  // the same noise every run
     for (int i = 0; i < 20000; ++i) {
       x = (x * 1103515245u + 12345u) & 0x7fffffffu;
       f.put(static_cast<char>((x >> 16) & 0xff));
     }
   });
-  const std::string first_db = test::temp_dir() + "/damaged-first.db", full_db = test::temp_dir() + "/damaged-full.db";
-  run(first_db, settings(4, 1), lib);
+  IndexSettings first;  // the default passes: the first, then every window left
+  first.first_pass = 3;
+  first.decode_threads = 1;
+  first.max_passes = 1;
+  IndexSettings rest = first;
+  rest.max_passes = 0;
+  const std::string db = test::temp_dir() + "/damaged.db", full_db = test::temp_dir() + "/damaged-full.db";
   run(full_db, settings(0, 0), lib);
-  const auto first = test::index_state(first_db), full = test::index_state(full_db);
-  ASSERT_EQ(first.size(), 1u);
+  const auto full = test::index_state(full_db);
+  ASSERT_EQ(full.size(), 1u);
   const auto& [path, f] = *full.begin();
-  const test::TrackState& p = first.at(path);
-  ASSERT_EQ(p.track.window_count, 4);
-  for (const auto& w : p.windows)
-    EXPECT_EQ(test::index_state_diff({{"#" + std::to_string(w.idx), {p.track, {w}, {}, {}}}},
-                                     {{"#" + std::to_string(w.idx), {p.track, {f.windows.at(static_cast<size_t>(w.idx))}, {}, {}}}}),
-              "");
+  const audio::DecodeCounts before = audio::decode_counts();
+  run(db, first, lib);
+  const audio::DecodeCounts middle = audio::decode_counts();
+  EXPECT_EQ(middle.whole - before.whole, 0);
+  EXPECT_EQ(middle.spans - before.spans, 1);
+  {
+    const test::TrackState& p = test::index_state(db).at(path);
+    ASSERT_EQ(p.track.window_count, 3);
+    EXPECT_NE(p.track.duration_s, f.track.duration_s) << "the first pass is not off the one-shot index: the fixture tests nothing";
+  }
+  run(db, rest, lib);
+  const audio::DecodeCounts after = audio::decode_counts();
+  EXPECT_EQ(after.whole - middle.whole, 1);
+  EXPECT_EQ(after.spans - middle.spans, 0);
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), full), "");
 }
 
 // Files at the model's rate (48 kHz) in every container the span decoder cuts, and some it does
