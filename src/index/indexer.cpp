@@ -432,6 +432,7 @@ void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, 
       const std::vector<store::WindowRecord> stored = store.windows(p.state.id);
       d.judge_silence = loud(stored, settings.silence_db);
       d.make_fingerprint = unprinted.count(p.state.id) != 0;
+      d.content_hash = p.state.content_hash;
       if (d.make_fingerprint)
         if (const std::optional<Track> t = store.track(p.state.id)) verify_first_pass(*t, stored, d);
       next.emplace_back(&p, std::move(d));
@@ -465,6 +466,7 @@ void build_set_passes(Store& store, int64_t set_id, const ModelSpec& spec, const
       Deepen d;
       d.track_id = t.state.id;
       d.set_id = set_id;
+      d.content_hash = t.state.content_hash;
       d.window_total = std::max(t.window_total, t.stored.back() + 1);
       for (size_t k = 0; k < t.stored.size(); ++k)
         if (!held.count(t.stored[k]) && passes[k] == pass) d.wanted.push_back(t.stored[k]);
@@ -603,6 +605,7 @@ std::optional<Deepen> queued_pass(const Store& store, const store::IndexJob& job
   if (missing_windows(p, job.first_pass, last_pass, job.pass, d) == INT_MAX || d.wanted.empty()) return std::nullopt;
   d.judge_silence = loud(stored, silence_db);
   d.make_fingerprint = store.fingerprints({t->id}).empty();
+  d.content_hash = t->content_hash;
   if (d.make_fingerprint) verify_first_pass(*t, stored, d);
   return d;
 }

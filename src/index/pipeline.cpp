@@ -176,6 +176,10 @@ void Pipeline::on_skipped(const Msg& m) {
 
 void Pipeline::skipped(size_t j, const std::string& reason) {
   ++sum_.skipped;
+  if (!jobs_[j].deepen) {  // a first pass: nothing stored (the next run indexes the file)
+    sum_.warnings.push_back({jobs_[j].file->path, "not indexed: " + reason});
+    return file_finished(j);
+  }
   sum_.warnings.push_back({jobs_[j].file->path, "not deepened: " + reason});
   skipped_.push_back(jobs_[j].deepen->track_id);
   // A queued pass's job is done with nothing added (the next plan sees to the file).

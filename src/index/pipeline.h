@@ -48,6 +48,9 @@ struct Deepen {
   // (bit for bit) and each stored window's level, by idx (bit for bit). Should any differ, the
   // track is indexed afresh from this decode, every window replaced, as a one-shot index makes it.
   bool verify = false;
+  // The file's content hash as stored: a file whose change time moved since is hashed again, and
+  // one whose content changed is indexed afresh (its size and modification time may be kept).
+  std::string content_hash;
   double duration_s = 0;
   std::vector<std::pair<int, double>> stored_levels;  // idx ascending, the stored non-silent windows
 };

@@ -28,6 +28,18 @@ int64_t thread_cpu_ns() {
 
 }  // namespace
 
+std::optional<FileStamp> FileStamp::of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  FileStamp s;
+  s.size = st.st_size;
+  s.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  s.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  s.device = uint64_t(st.st_dev);
+  s.inode = uint64_t(st.st_ino);
+  return s;
+}
+
 void Pipeline::worker() {
   // Below the model's threads: on a machine with as many busy model threads as cores, a
   // decoder at the same priority takes whole time slices from one OpenMP thread and every
@@ -68,7 +80,22 @@ void Pipeline::fail(size_t j, std::string reason, std::string hash) {
   send(std::move(m), false);
 }
 
+void Pipeline::send_done(size_t j, Msg&& done) {
+  const std::optional<FileStamp> now = FileStamp::of(jobs_[j].file->path);
+  if (!now || !opened_[j] || *now != *opened_[j]) {
+    // Read in several goes (hash, length, spans, decodes): what they read may be two versions of
+    // the file, and none of it is stored (R6-9). The next run indexes the file as it is then.
+    Msg m;
+    m.kind = jobs_[j].deepen || !jobs_[j].queued ? Msg::Kind::Skipped : Msg::Kind::Failed;
+    m.job = j;
+    m.reason = "changed while it was being read (the next run indexes it again)";
+    return send(std::move(m), false);
+  }
+  send(std::move(done), false);
+}
+
 void Pipeline::decode(size_t j) {
+  opened_[j] = FileStamp::of(jobs_[j].file->path);
   if (jobs_[j].deepen) return decode_more(j);
   const CrawledFile& f = *jobs_[j].file;
   Msg done;
@@ -163,7 +190,7 @@ void Pipeline::decode_whole(size_t j, Msg&& done) {
       done.fingerprint = printer->finish();
     } catch (const std::exception&) {
     }
-  send(std::move(done), false);
+  send_done(j, std::move(done));
 }
 
 bool Pipeline::send_first_pass_spans(size_t j, Msg& done) {
@@ -220,7 +247,7 @@ bool Pipeline::send_first_pass_spans(size_t j, Msg& done) {
 
 void Pipeline::decode_first_pass(size_t j, Msg&& done) {
   const CrawledFile& f = *jobs_[j].file;
-  if (send_first_pass_spans(j, done)) return send(std::move(done), false);
+  if (send_first_pass_spans(j, done)) return send_done(j, std::move(done));
   std::optional<audio::Fingerprinter> printer;
   try {
     printer.emplace(spec_.sample_rate);
@@ -275,16 +302,38 @@ void Pipeline::decode_first_pass(size_t j, Msg&& done) {
       !send_selected(j, f.path, kind, levels, keeping ? &kept : nullptr))
     return;
   done.window_total = static_cast<int>(levels.size());
-  send(std::move(done), false);
+  send_done(j, std::move(done));
 }
 
 void Pipeline::decode_more(size_t j) {
   const CrawledFile& f = *jobs_[j].file;
   const Deepen& d = *jobs_[j].deepen;
-  struct stat st {};
-  if (::stat(f.path.c_str(), &st) != 0 || st.st_size != f.size ||
-      int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec != f.mtime_ns)
+  const std::optional<FileStamp>& st = opened_[j];
+  if (!st || st->size != f.size || st->mtime_ns != f.mtime_ns)
     return fail(j, "changed or gone since the index run began (the next run indexes it again)");
+  // Rewritten with its size and modification time kept (a copy with its times, `touch -r`): only
+  // the change time, which nothing but a write of the inode sets, tells; then the content decides
+  // (R6-9). Windows of the new content would be added to the old one's: indexed afresh instead.
+  if (st->ctime_ns != f.ctime_ns && !d.content_hash.empty()) {
+    Msg done;
+    done.kind = Msg::Kind::Done;
+    done.job = j;
+    try {
+      done.hash = sha256_file(f.path);
+    } catch (const std::exception& e) {
+      return fail(j, reason_of(e, f.path));
+    }
+    if (done.hash != d.content_hash) {
+      if (d.set_id) return fail(j, "its content changed since it was indexed (the index of the active model is indexed again first)");
+      try {
+        done.tags = audio::read_tags(f.path);
+      } catch (const std::exception& e) {
+        return fail(j, reason_of(e, f.path));
+      }
+      done.afresh = true;
+      return decode_whole(j, std::move(done));
+    }
+  }
   if (d.verify) return decode_more_verified(j);
   std::vector<uint8_t> kind(static_cast<size_t>(d.window_total), kLeave);
   for (int idx : d.wanted) kind[static_cast<size_t>(idx)] = kEmbed;
@@ -304,7 +353,7 @@ void Pipeline::decode_more(size_t j) {
       done.fingerprint = printer->finish();
     } catch (const std::exception&) {
     }
-  send(std::move(done), false);
+  send_done(j, std::move(done));
 }
 
 void Pipeline::decode_more_verified(size_t j) {
@@ -378,7 +427,7 @@ void Pipeline::decode_more_verified(size_t j) {
       done.fingerprint = printer->finish();
     } catch (const std::exception&) {
     }
-  if (!differs) return send(std::move(done), false);
+  if (!differs) return send_done(j, std::move(done));
   // Afresh, as a first index of the file stores it (decode_whole): what was sent is discarded.
   Msg reset;
   reset.kind = Msg::Kind::Reset;
@@ -416,7 +465,7 @@ void Pipeline::decode_more_verified(size_t j) {
     cut.feed(kept.data() + at, std::min(kPiece, kept.size() - at));
   }
   cut.finish();
-  send(std::move(done), false);
+  send_done(j, std::move(done));
 }
 
 bool Pipeline::send_spans(size_t j, const std::string& path, const std::vector<uint8_t>& kind,

@@ -57,6 +57,15 @@ struct Msg {
   bool restore = false;  // track_id is a retired track to bring back
 };
 
+// What stat says of a file: it was not written between two of these that are equal (its change
+// time moves with every write, and no program sets it).
+struct FileStamp {
+  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
+  uint64_t device = 0, inode = 0;
+  bool operator==(const FileStamp&) const = default;
+  static std::optional<FileStamp> of(const std::string& path);  // nullopt: gone or unreadable
+};
+
 struct Aborted {};  // thrown through decode_stream when the run is stopping
 struct Enough {};   // thrown through decode_stream once the windows wanted are cut
 
@@ -96,6 +105,7 @@ class Pipeline {
         hop_(std::llround(s.hop_s * spec.sample_rate)),
         model_state_(s.model_threads) {
     for (const Job& j : jobs_) bytes_total_ += j.file->size;
+    opened_.resize(jobs_.size());
   }
 
   void run();
@@ -118,6 +128,10 @@ class Pipeline {
   void fail(size_t j, std::string reason, std::string hash = "");
 
   void decode(size_t j);
+
+  // Sends a file's Done, unless the file changed since its job began (FileStamp, opened_): then
+  // it is skipped (a queued first pass: failed) and nothing read from it is stored.
+  void send_done(size_t j, Msg&& done);
 
   // The one-shot decode (decode()'s, also a later pass's track indexed afresh): every window cut
   // as the file decodes, a quiet track cut again against its own loudest window, the fingerprint
@@ -244,6 +258,7 @@ class Pipeline {
   const IndexCallbacks& cb_;
   IndexSummary& sum_;
   std::vector<Job> jobs_;
+  std::vector<std::optional<FileStamp>> opened_;  // each job's file as its decoder began (its thread's alone)
   std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash_;
   std::string worker_;  // this worker's name in the store's job queue (queued jobs only)
   const int pass_;      // for progress reports

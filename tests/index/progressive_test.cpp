@@ -407,5 +407,30 @@ TEST(Progressive, AFileChangedOrGoneBetweenPassesLosesNothing) {
   EXPECT_FALSE(state.count(lib + "/b.mp3"));
 }
 
+// R6-9: a file rewritten between its first pass and a later one with its size and modification
+// time kept (a copy that keeps its times, `touch -r`) was taken as the file the first pass read:
+// the later pass added the new content's windows to the old content's. Its change time moved, so
+// its content is hashed again, found changed, and the track indexed afresh: it ends as the
+// one-shot index of the new content, and the old content's windows are gone.
+TEST(Progressive, AFileRewrittenBetweenPassesWithItsTimesKeptIsIndexedAfresh) {
+  const std::string lib = test::temp_dir() + "/rewritten", db = test::temp_dir() + "/rewritten.db";
+  const std::string other = test::temp_dir() + "/rewritten-new", other_db = test::temp_dir() + "/rewritten-new.db";
+  fs::create_directories(lib);
+  fs::create_directories(other);
+  // Two contents of one size (16-bit PCM of one length): a tone, then noise.
+  test::ffmpeg(lib + "/x.wav", "-f lavfi -i \"sine=f=440:d=62:sample_rate=44100\" -c:a pcm_s16le");
+  test::ffmpeg(other + "/x.wav", "-f lavfi -i \"anoisesrc=seed=7:d=62:c=pink:r=44100:a=0.3\" -c:a pcm_s16le");
+  ASSERT_EQ(fs::file_size(lib + "/x.wav"), fs::file_size(other + "/x.wav"));
+  run(db, settings(4, 1), lib);
+  const auto kept_time = fs::last_write_time(lib + "/x.wav");
+  fs::copy_file(other + "/x.wav", lib + "/x.wav", fs::copy_options::overwrite_existing);
+  fs::last_write_time(lib + "/x.wav", kept_time);
+  run(db, settings(4, 0), lib);
+  run(other_db, settings(0, 0), other);
+  std::map<std::string, test::TrackState> expected;
+  expected[lib + "/x.wav"] = test::index_state(other_db).at(other + "/x.wav");
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), expected), "");
+}
+
 }  // namespace
 }  // namespace clap::index
