@@ -93,8 +93,8 @@ inline constexpr size_t kMaxChunkSamples = 1 << 16;
 //   whole decode's by float rounding, measured: every CD-rate file is decoded whole);
 // - Opus (its decoder's recursive filters, started afresh, reach a whole decode's samples only
 //   to float rounding: measured, 1 window in 16 off by 3e-8 after a 1.4 s pre-roll);
-// - a container other than FLAC, WAV, MP3 and Ogg (AAC measured inexact in MP4, a span at 5 s,
-//   and in raw ADTS; the others are not measured);
+// - AAC in MP4 or ADTS (noise substitution's random generator runs through the whole stream: a
+//   span after noise bands differs, measured), and containers other than FLAC, WAV, MP3, Ogg;
 // - a span reaching the end of the stream (encoder padding and end trims: an MP4's last AAC
 //   frame differed in 512 samples, an Ogg Vorbis last page's timestamps jump to its end trim);
 // - packets without timestamps or durations, or whose timestamps are not contiguous, a stream
