@@ -75,6 +75,9 @@ std::optional<int64_t> stream_length(const std::string& path, int target_rate, s
   PacketHolder pkt;
   if (!pkt.p) fail(path, "out of memory");
   int64_t total = 0, packets_end = AV_NOPTS_VALUE, skip_start = 0;
+  // libavcodec's Vorbis decoder gives no samples for a stream's first packet (it only fills the
+  // overlap of the next): its duration is not in a whole decode (measured: 128 samples more).
+  bool uncounted_first = o.stream->codecpar->codec_id == AV_CODEC_ID_VORBIS;
   for (;;) {
     const int r = av_read_frame(o.fmt.p, pkt.p);
     if (r == AVERROR_EOF) break;
@@ -105,6 +108,10 @@ std::optional<int64_t> stream_length(const std::string& path, int target_rate, s
         const auto le32 = [](const uint8_t* b) { return int64_t(b[0]) | int64_t(b[1]) << 8 | int64_t(b[2]) << 16 | int64_t(b[3]) << 24; };
         skip_start = le32(skip);
         discard_end = le32(skip + 4);
+      }
+      if (uncounted_first) {
+        uncounted_first = false;
+        n = 0;
       }
       const int64_t skipped = std::min(n, skip_start);
       skip_start -= skipped;
