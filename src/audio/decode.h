@@ -108,8 +108,8 @@ inline constexpr size_t kMaxChunkSamples = 1 << 16;
 // caller decodes the file whole:
 // - Opus (its decoder's recursive filters, started afresh, reach a whole decode's samples only
 //   to float rounding: measured, 1 window in 16 off by 3e-8 after a 1.4 s pre-roll);
-// - a container other than FLAC, WAV, MP3 and Ogg (AAC measured inexact in MP4, a span at 5 s,
-//   and in raw ADTS; the others are not measured);
+// - AAC in MP4 or ADTS (noise substitution's random generator runs through the whole stream: a
+//   span after noise bands differs, measured), and containers other than FLAC, WAV, MP3, Ogg;
 // - a span reaching the end of the stream (encoder padding and end trims: an MP4's last AAC
 //   frame differed in 512 samples, an Ogg Vorbis last page's timestamps jump to its end trim),
 //   or, resampled, a span whose last block's input and margin reach it;
@@ -132,6 +132,22 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
                                                             const std::vector<SampleSpan>& spans, std::string* why = nullptr,
                                                             const SpanOptions& options = {},
                                                             Origin origin = Origin::LocalFile);
+
+// How long a file is, read from the packets (demuxed, nothing decoded: the file is read, not
+// decoded): the sum of their durations less what their side data trims (an MP3's encoder delay
+// and padding from its LAME header), and what that resamples to (block_resampler.h's count).
+// Known only for the files decode_spans cuts (FLAC, WAV, MP3 or Ogg other than Opus, at any
+// rate) and packets with timestamps and durations that follow each other; else nullopt with the
+// reason in `why` (the caller decodes the file whole to learn it). Exact for every format of
+// tests/audio/decode_span_test.cpp. Like decode_spans, a packet that would fail to decode (a
+// damaged file) is not seen; a later whole decode of the file finds it.
+struct StreamLength {
+  int64_t source_rate = 0;     // the stream's own rate
+  int64_t source_samples = 0;  // what a decode gives at that rate
+  int64_t samples = 0;         // what decode_stream(path, target_rate) delivers
+};
+std::optional<StreamLength> stream_length(const std::string& path, int target_rate, std::string* why = nullptr,
+                                          Origin origin = Origin::LocalFile);
 
 // Decodes made by this process so far (a test counts a progressive index's decodes of a file).
 struct DecodeCounts {

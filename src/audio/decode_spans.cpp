@@ -24,6 +24,104 @@ using detail::OpenedAudio;
 using detail::PacketHolder;
 
 
+namespace {
+
+// Why the spans (and the length) of this file cannot be read from its packets exactly, or "".
+std::string refusal(const OpenedAudio& o, int target_rate) {
+  const int64_t rate = o.stream->codecpar->sample_rate;
+  if (rate < kMinSourceRate) return "the header gives no usable sample rate";
+  // A source at another rate is cut too: the resampled signal is defined block by block
+  // (block_resampler.h), in a whole decode as in a span decode.
+  // AAC (in MP4 or raw ADTS): its perceptual noise substitution fills noise bands from a random
+  // generator that runs on through the whole stream, so a decoder started mid-stream draws other
+  // noise wherever the encoder substituted some after that start; only the stream's bits before
+  // the span (not its packets' timestamps) tell whether it did. Measured (47 s at 48 kHz, FFmpeg's
+  // encoder at 160 kb/s): with substitution (its default) the span at 5 s differed in 454,425 of
+  // 480,000 samples in MP4 and 455,375 in ADTS whatever the pre-roll (0 to 65,536), those at 25
+  // and 35 s in none; the same audio encoded with -aac_pns 0 gave every span exact in both
+  // containers from a 2,048-sample pre-roll. At 128 kb/s in ADTS every span differed.
+  if (o.stream->codecpar->codec_id == AV_CODEC_ID_AAC)
+    return "AAC's noise substitution draws from a generator that runs through the whole stream: a decoder started "
+           "mid-stream draws other noise";
+  // The containers whose spans are measured to be a whole decode's (decode_span_test).
+  const std::string container = o.fmt.p->iformat->name;
+  if (container != "flac" && container != "wav" && container != "mp3" && container != "ogg")
+    return "cutting spans from the " + container + " container is not known to be exact";
+  // Opus decoders keep state without an end (de-emphasis and LPC synthesis filters, recursive):
+  // started afresh they reach a whole decode's samples only to float rounding, and not always
+  // exactly (measured: with 65536 samples of pre-roll, 1 window of 16 in four 10-minute files
+  // differed by up to 3e-8). The other codecs here forget everything a few frames back.
+  if (o.stream->codecpar->codec_id == AV_CODEC_ID_OPUS)
+    return "Opus decoding started mid-stream reaches a whole decode's samples only to float rounding";
+  return "";
+}
+
+}  // namespace
+
+std::optional<StreamLength> stream_length(const std::string& path, int target_rate, std::string* why, Origin origin) {
+  const auto refuse = [&](std::string reason) -> std::optional<StreamLength> {
+    if (why) *why = std::move(reason);
+    return std::nullopt;
+  };
+  if (target_rate <= 0 || target_rate > 1'000'000) fail(path, "invalid target sample rate " + std::to_string(target_rate));
+  OpenedAudio o;
+  open_audio(path, origin, o);
+  if (std::string r = refusal(o, target_rate); !r.empty()) return refuse(std::move(r));
+  const AVRational sample_tb{1, o.stream->codecpar->sample_rate};
+  PacketHolder pkt;
+  if (!pkt.p) fail(path, "out of memory");
+  int64_t total = 0, packets_end = AV_NOPTS_VALUE, skip_start = 0;
+  // libavcodec's Vorbis decoder gives no samples for a stream's first packet (it only fills the
+  // overlap of the next): its duration is not in a whole decode (measured: 128 samples more).
+  bool uncounted_first = o.stream->codecpar->codec_id == AV_CODEC_ID_VORBIS;
+  for (;;) {
+    const int r = av_read_frame(o.fmt.p, pkt.p);
+    if (r == AVERROR_EOF) break;
+    if (r < 0) {
+      if (o.fmt.p->pb && avio_feof(o.fmt.p->pb)) break;
+      return refuse("a read error (" + av_error(r) + ")");
+    }
+    const AVPacket& p = *pkt.p;
+    std::string bad;
+    if (p.stream_index != o.idx) {
+    } else if (p.pts == AV_NOPTS_VALUE || p.duration <= 0) {
+      bad = "packets without timestamps or durations";
+    } else if (packets_end != AV_NOPTS_VALUE && p.pts != packets_end) {
+      bad = "packet timestamps are not contiguous";
+    } else if (av_packet_get_side_data(&p, AV_PKT_DATA_NEW_EXTRADATA, nullptr) ||
+               av_packet_get_side_data(&p, AV_PKT_DATA_PARAM_CHANGE, nullptr)) {
+      bad = "the stream changes its parameters";
+    } else {
+      // Durations in samples, from the timestamps (exact where each packet's are).
+      const int64_t from = av_rescale_q_rnd(p.pts, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF);
+      packets_end = p.pts + p.duration;
+      int64_t n = av_rescale_q_rnd(packets_end, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF) - from;
+      size_t size = 0;
+      // The decoder drops what the skip side data names (libavcodec's decode.c): samples from
+      // this packet's start on (carried into the next packets when more), and at its end.
+      int64_t discard_end = 0;
+      if (const uint8_t* skip = av_packet_get_side_data(&p, AV_PKT_DATA_SKIP_SAMPLES, &size); skip && size >= 10) {
+        const auto le32 = [](const uint8_t* b) { return int64_t(b[0]) | int64_t(b[1]) << 8 | int64_t(b[2]) << 16 | int64_t(b[3]) << 24; };
+        skip_start = le32(skip);
+        discard_end = le32(skip + 4);
+      }
+      if (uncounted_first) {
+        uncounted_first = false;
+        n = 0;
+      }
+      const int64_t skipped = std::min(n, skip_start);
+      skip_start -= skipped;
+      n -= skipped;
+      total += n - std::min(n, discard_end);
+    }
+    av_packet_unref(pkt.p);
+    if (!bad.empty()) return refuse(bad);
+  }
+  if (total <= 0) return refuse("no samples in the packets");
+  const int64_t rate = o.stream->codecpar->sample_rate;
+  return StreamLength{rate, total, rate == target_rate ? total : detail::resampled_length(total, rate, target_rate)};
+}
+
 std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& path, int target_rate,
                                                             const std::vector<SampleSpan>& spans, std::string* why,
                                                             const SpanOptions& options, Origin origin) {
@@ -40,19 +138,7 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
   OpenedAudio o;
   open_audio(path, origin, o);
   const int64_t rate = o.stream->codecpar->sample_rate;
-  if (rate < kMinSourceRate) return refuse("the header gives no usable sample rate");
-  // The containers whose spans are measured to be a whole decode's (decode_span_test). AAC is
-  // not, in MP4 (a span at 5 s differed in nearly every sample, one at 20 s did not: not
-  // understood yet) nor in raw ADTS (every span differed); others are not measured.
-  const std::string container = o.fmt.p->iformat->name;
-  if (container != "flac" && container != "wav" && container != "mp3" && container != "ogg")
-    return refuse("cutting spans from the " + container + " container is not known to be exact");
-  // Opus decoders keep state without an end (de-emphasis and LPC synthesis filters, recursive):
-  // started afresh they reach a whole decode's samples only to float rounding, and not always
-  // exactly (measured: with 65536 samples of pre-roll, 1 window of 16 in four 10-minute files
-  // differed by up to 3e-8). The other codecs here forget everything a few frames back.
-  if (o.stream->codecpar->codec_id == AV_CODEC_ID_OPUS)
-    return refuse("Opus decoding started mid-stream reaches a whole decode's samples only to float rounding");
+  if (std::string r = refusal(o, target_rate); !r.empty()) return refuse(std::move(r));
   const int64_t decoder_preroll = std::max<int64_t>(options.decoder_preroll, 0) +
                                   std::max<int64_t>(o.stream->codecpar->seek_preroll, 0);
   // A source at another rate is resampled block by block (block_resampler.h), in a whole decode

@@ -291,7 +291,14 @@ constexpr int kFingerprintRate = 48000;
 // decoded once (no embedding), at the rate the indexer decodes every file. A file that is not
 // there (held while its folder is away) or cannot be decoded is left for the next run.
 void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks& callbacks) {
-  const std::vector<FileState> missing = store.tracks_without_fingerprint();
+  std::vector<FileState> missing = store.tracks_without_fingerprint();
+  // A partly indexed track gets its fingerprint from its next pass, which decodes the file anyway
+  // (a first pass cut as spans decodes too little of it to make one).
+  if (!missing.empty()) {
+    std::unordered_set<int64_t> partial;
+    for (const store::PartialTrack& p : store.partial_tracks()) partial.insert(p.state.id);
+    std::erase_if(missing, [&](const FileState& s) { return partial.count(s.id) != 0; });
+  }
   IndexProgress progress;
   progress.files_total = static_cast<int64_t>(missing.size());
   const auto t0 = Clock::now();
@@ -314,6 +321,23 @@ void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks&
       callbacks.progress(progress);
     }
   }
+}
+
+// A stored window of the track at or above the silence threshold: the track is not quiet
+// (audio/windows.h), so a later pass tells its silent windows by the threshold alone (Deepen).
+bool loud(const std::vector<store::WindowRecord>& stored, double silence_db) {
+  return std::any_of(stored.begin(), stored.end(),
+                     [&](const store::WindowRecord& w) { return !w.silent && w.loudness_dbfs >= silence_db; });
+}
+
+// What a later pass checks of a track whose first pass may have been cut as spans (Deepen::verify):
+// its stored duration and its stored windows' levels.
+void verify_first_pass(const Track& t, const std::vector<store::WindowRecord>& stored, Deepen& d) {
+  d.verify = true;
+  d.duration_s = t.duration_s;
+  d.stored_levels.clear();
+  for (const store::WindowRecord& w : stored)
+    if (!w.silent) d.stored_levels.emplace_back(w.idx, w.loudness_dbfs);
 }
 
 // The windows partly indexed track `p` lacks, laid out in passes (index/passes.h) by `first_pass`:
@@ -395,11 +419,22 @@ void deepen(Store& store, const ModelSpec& spec, const IndexSettings& settings, 
     std::vector<int> next_pass;
     int lowest = INT_MAX;
     const std::vector<store::PartialTrack> partial = store.partial_tracks();
+    std::unordered_set<int64_t> unprinted;
+    for (const FileState& s : store.tracks_without_fingerprint()) unprinted.insert(s.id);
     for (const store::PartialTrack& p : partial) {
       if (left.count(p.state.id)) continue;
       Deepen d;
       const int pass = missing_windows(p, settings.first_pass, settings.last_pass, 0, d);
       if (pass == INT_MAX) continue;
+      // Judged afresh each pass: a track cut as spans has silent windows stored once a later pass
+      // met some, and more may follow. (For a track whose first pass was a whole decode, the
+      // wanted windows are non-silent ones: judging them changes nothing.)
+      const std::vector<store::WindowRecord> stored = store.windows(p.state.id);
+      d.judge_silence = loud(stored, settings.silence_db);
+      d.make_fingerprint = unprinted.count(p.state.id) != 0;
+      d.content_hash = p.state.content_hash;
+      if (d.make_fingerprint)
+        if (const std::optional<Track> t = store.track(p.state.id)) verify_first_pass(*t, stored, d);
       next.emplace_back(&p, std::move(d));
       next_pass.push_back(pass);
       lowest = std::min(lowest, pass);
@@ -431,6 +466,7 @@ void build_set_passes(Store& store, int64_t set_id, const ModelSpec& spec, const
       Deepen d;
       d.track_id = t.state.id;
       d.set_id = set_id;
+      d.content_hash = t.state.content_hash;
       d.window_total = std::max(t.window_total, t.stored.back() + 1);
       for (size_t k = 0; k < t.stored.size(); ++k)
         if (!held.count(t.stored[k]) && passes[k] == pass) d.wanted.push_back(t.stored[k]);
@@ -554,18 +590,23 @@ namespace {
 // What a later pass's job adds to the stored track of its path: the windows of passes up to the
 // job's it lacks, laid out by the job's first pass; nullopt when there is nothing to add (the
 // track is gone, not ok or complete).
-std::optional<Deepen> queued_pass(const Store& store, const store::IndexJob& job, int last_pass) {
+std::optional<Deepen> queued_pass(const Store& store, const store::IndexJob& job, int last_pass, double silence_db) {
   const std::optional<Track> t = store.track_by_path(job.path);
   if (!t || t->status != TrackStatus::Ok || t->window_count >= t->window_total) return std::nullopt;
   store::PartialTrack p;
   p.state.id = t->id;
   p.window_total = t->window_total;
-  for (const store::WindowRecord& w : store.windows(t->id)) {
+  const std::vector<store::WindowRecord> stored = store.windows(t->id);
+  for (const store::WindowRecord& w : stored) {
     p.present.push_back(w.idx);
     if (w.silent) p.silent.push_back(w.idx);
   }
   Deepen d;
   if (missing_windows(p, job.first_pass, last_pass, job.pass, d) == INT_MAX || d.wanted.empty()) return std::nullopt;
+  d.judge_silence = loud(stored, silence_db);
+  d.make_fingerprint = store.fingerprints({t->id}).empty();
+  d.content_hash = t->content_hash;
+  if (d.make_fingerprint) verify_first_pass(*t, stored, d);
   return d;
 }
 
@@ -621,7 +662,7 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
       first_passes[job.first_pass].push_back({&files.back(), false, &job});
       continue;
     }
-    std::optional<Deepen> d = queued_pass(store, job, settings.last_pass);
+    std::optional<Deepen> d = queued_pass(store, job, settings.last_pass, settings.silence_db);
     if (!d) {  // nothing to add: done
       store.finish_pass_job(job, options.worker, 0, {}, nullptr);
       continue;

@@ -103,7 +103,7 @@ void Pipeline::consume() {
       case Msg::Kind::Done: on_done(std::move(*m)); break;
       case Msg::Kind::Failed: on_failed(*m); break;
       case Msg::Kind::Moved: on_moved(*m); break;
-      case Msg::Kind::Reset: files_[m->job].windows.clear(); break;  // only silent windows were sent
+      case Msg::Kind::Reset: on_reset(m->job); break;
       case Msg::Kind::Skipped: on_skipped(*m); break;
     }
   }
@@ -131,6 +131,11 @@ void Pipeline::on_window(Msg&& m) {
     batch_.push_back({m.job, a.windows.size() - 1, std::move(m.samples)});
     if (static_cast<int>(batch_.size()) >= s_.batch) run_batch();
   }
+}
+
+void Pipeline::on_reset(size_t j) {
+  std::erase_if(batch_, [j](const Pending& p) { return p.job == j; });
+  files_[j] = Assembly{};
 }
 
 void Pipeline::on_done(Msg&& m) {
@@ -171,6 +176,10 @@ void Pipeline::on_skipped(const Msg& m) {
 
 void Pipeline::skipped(size_t j, const std::string& reason) {
   ++sum_.skipped;
+  if (!jobs_[j].deepen) {  // a first pass: nothing stored (the next run indexes the file)
+    sum_.warnings.push_back({jobs_[j].file->path, "not indexed: " + reason});
+    return file_finished(j);
+  }
   sum_.warnings.push_back({jobs_[j].file->path, "not deepened: " + reason});
   skipped_.push_back(jobs_[j].deepen->track_id);
   // A queued pass's job is done with nothing added (the next plan sees to the file).
@@ -243,6 +252,9 @@ void Pipeline::finish_more(size_t j, const Assembly& a) {
     }
   const std::vector<float> embedding = track_embedding(active, spec_.identity.dim, active_windows.data(), nullptr);
   bool written = true;
+  // The fingerprint first, on its own: a run stopped between the two keeps it, and the windows
+  // are added again by the next (which then makes no fingerprint).
+  if (d.make_fingerprint && !d.set_id && !a.done.fingerprint.empty()) store_.put_fingerprint(d.track_id, a.done.fingerprint);
   if (d.set_id) store_.add_set_windows(d.set_id, d.track_id, a.windows, embedding.data());
   else if (jobs_[j].queued) written = store_.finish_pass_job(*jobs_[j].queued, worker_, d.track_id, a.windows, embedding.data());
   else store_.add_windows(d.track_id, a.windows, embedding.data());
@@ -258,7 +270,7 @@ void Pipeline::finish_more(size_t j, const Assembly& a) {
 void Pipeline::finish(size_t j) {
   Assembly a = std::move(files_[j]);
   files_.erase(j);
-  if (jobs_[j].deepen) return finish_more(j, a);
+  if (jobs_[j].deepen && !a.done.afresh) return finish_more(j, a);
   const Msg& d = a.done;
   Track t = base_track(j);
   t.window_total = d.window_total;

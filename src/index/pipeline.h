@@ -34,6 +34,25 @@ struct Deepen {
   // A set build's last windows of the track: its audio (the stored duration) then counts in the
   // run's summary, so a model upgrade reports the audio it embedded, as a first index does.
   double completed_seconds = 0;
+  // The track is known not to be quiet (a stored window at or above the silence threshold,
+  // audio/windows.h), so a wanted window below the threshold is silent and recorded as such: a
+  // first pass cut as spans stores no silent windows. Else every wanted window is a non-silent
+  // one (the first pass's whole decode recorded the silent ones).
+  bool judge_silence = false;
+  // The track has no fingerprint yet (its first pass was cut as spans): this pass's decode makes it.
+  bool make_fingerprint = false;
+  // The track's first pass may have been cut as spans (it has no fingerprint): its length was read
+  // off the packets and its windows placed by their timestamps, which a damaged packet before a
+  // window leaves off a whole decode's samples (S6-1: the span decoder never decodes that packet).
+  // This pass decodes the file to its end and checks what the first pass stored: the duration
+  // (bit for bit) and each stored window's level, by idx (bit for bit). Should any differ, the
+  // track is indexed afresh from this decode, every window replaced, as a one-shot index makes it.
+  bool verify = false;
+  // The file's content hash as stored: a file whose change time moved since is hashed again, and
+  // one whose content changed is indexed afresh (its size and modification time may be kept).
+  std::string content_hash;
+  double duration_s = 0;
+  std::vector<std::pair<int, double>> stored_levels;  // idx ascending, the stored non-silent windows
 };
 
 struct Job {

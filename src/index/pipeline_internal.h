@@ -9,11 +9,13 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "audio/decode.h"
+#include "audio/fingerprint.h"
 #include "audio/windows.h"
 #include "index/bounded_queue.h"
 #include "index/pipeline.h"
@@ -27,7 +29,8 @@ using store::WindowRecord;
 
 // What a decoder sends to the embedding thread, per file, in order: its windows, then one
 // of Done / Failed / Moved (a quiet track: its silent windows, Reset, its windows again, Done);
-// a later pass's file ends with Done or Skipped (nothing stored changes).
+// a later pass's file ends with Done or Skipped (nothing stored changes). Reset discards every
+// window the file sent before it (a later pass found the first pass off: the track afresh follows).
 struct Msg {
   enum class Kind { Window, Done, Failed, Moved, Reset, Skipped } kind = Kind::Window;
   size_t job = 0;
@@ -43,12 +46,24 @@ struct Msg {
   std::string hash;
   std::vector<uint32_t> fingerprint;  // empty when Chromaprint could not make one
   int window_total = 0;  // windows the track has in all (0: as many as were sent)
+  // A later pass's job that indexed its track afresh (Deepen::verify found the first pass off a
+  // whole decode): the track is written whole, as a first pass writes it.
+  bool afresh = false;
   // Failed, Skipped
   std::string reason;
   // Moved
   int64_t track_id = 0;
   std::string old_path;
   bool restore = false;  // track_id is a retired track to bring back
+};
+
+// What stat says of a file: it was not written between two of these that are equal (its change
+// time moves with every write, and no program sets it).
+struct FileStamp {
+  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
+  uint64_t device = 0, inode = 0;
+  bool operator==(const FileStamp&) const = default;
+  static std::optional<FileStamp> of(const std::string& path);  // nullopt: gone or unreadable
 };
 
 struct Aborted {};  // thrown through decode_stream when the run is stopping
@@ -90,6 +105,7 @@ class Pipeline {
         hop_(std::llround(s.hop_s * spec.sample_rate)),
         model_state_(s.model_threads) {
     for (const Job& j : jobs_) bytes_total_ += j.file->size;
+    opened_.resize(jobs_.size());
   }
 
   void run();
@@ -113,7 +129,17 @@ class Pipeline {
 
   void decode(size_t j);
 
-  // Progressive indexing's first pass (index/passes.h): the file is decoded once to learn every
+  // Sends a file's Done, unless the file changed since its job began (FileStamp, opened_): then
+  // it is skipped (a queued first pass: failed) and nothing read from it is stored.
+  void send_done(size_t j, Msg&& done);
+
+  // The one-shot decode (decode()'s, also a later pass's track indexed afresh): every window cut
+  // as the file decodes, a quiet track cut again against its own loudest window, the fingerprint
+  // made; `done` (hash and tags filled in) sent last.
+  void decode_whole(size_t j, Msg&& done);
+
+  // Progressive indexing's first pass (index/passes.h): first as spans (send_first_pass_spans:
+  // nothing decoded but its windows). Where that cannot be, the file is decoded once to learn every
   // window's level (which windows are silent, how many there are), its duration and fingerprint;
   // then the first pass's windows are cut from the samples kept of that decode (a file up to
   // kFirstPassKeptSamples long; a longer one's are decoded as spans, audio::decode_spans, or
@@ -124,6 +150,13 @@ class Pipeline {
   // A later pass: the file decoded again (stopping after the last window wanted) and the
   // windows it adds cut. A file that changed since (the next run indexes it again) is skipped.
   void decode_more(size_t j);
+
+  // decode_more for a track whose first pass is checked (Deepen::verify): the file decoded to its
+  // end, the windows wanted sent as they are cut, and the first pass's duration and stored levels
+  // compared with this decode's. Should they differ, what was sent is discarded (Reset) and the
+  // track indexed afresh: every window cut from this decode's samples (kept up to
+  // kFirstPassKeptSamples; a longer file is decoded a third time) and Done sent with `afresh`.
+  void decode_more_verified(size_t j);
 
   // The windows `kind` selects (as send_selected sends them) of a track of `total` samples, the
   // embedded ones cut by audio::decode_spans: bit for bit the samples a whole decode gives them,
@@ -136,8 +169,21 @@ class Pipeline {
   // `kind` selects, in window order: kSilentRecord as a silent window's record (its level from
   // `levels`), kEmbed with its samples. Stops after the last one. False (Failed or Skipped sent)
   // when the file could not be decoded or ended before them.
+  // `silent_below`: an embedded window below it is sent as a silent one instead (a later pass
+  // of a track known not to be quiet). `printer`: fed every decoded sample (the decode then
+  // runs on until the fingerprint has its length).
   bool send_selected(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
-                     const std::vector<audio::WindowLevel>& levels, const std::vector<float>* decoded = nullptr);
+                     const std::vector<audio::WindowLevel>& levels, const std::vector<float>* decoded = nullptr,
+                     std::optional<double> silent_below = std::nullopt, audio::Fingerprinter* printer = nullptr);
+
+  // Progressive indexing's first pass without a whole decode: the track's length read off its
+  // packets (audio::stream_length), its first-pass windows laid out over all its windows and cut
+  // as spans (audio::decode_spans), bit for bit a whole decode's. False, with nothing sent, when
+  // the file does not allow that, when the track has no more windows than the first pass takes,
+  // or when a window cut is below the silence threshold (only the whole track's levels tell
+  // whether it is silent): the caller then decodes the file whole. No silent window is recorded
+  // and no fingerprint made: the second pass, which decodes the file whole, does both.
+  bool send_first_pass_spans(size_t j, Msg& done);
 
   // ---- embedding side ----------------------------------------------------------------------
 
@@ -146,6 +192,9 @@ class Pipeline {
   void consume();
 
   void on_window(Msg&& m);
+
+  // Discards what file `j` sent so far (its windows, embedded or waiting in the batch).
+  void on_reset(size_t j);
 
   void on_done(Msg&& m);
 
@@ -209,6 +258,7 @@ class Pipeline {
   const IndexCallbacks& cb_;
   IndexSummary& sum_;
   std::vector<Job> jobs_;
+  std::vector<std::optional<FileStamp>> opened_;  // each job's file as its decoder began (its thread's alone)
   std::unordered_map<std::string, std::vector<MissingTrack*>> missing_by_hash_;
   std::string worker_;  // this worker's name in the store's job queue (queued jobs only)
   const int pass_;      // for progress reports

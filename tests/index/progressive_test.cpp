@@ -193,12 +193,11 @@ TEST(Progressive, AFileTooLongToKeepIsDecodedAgainForItsFirstPass) {
               "");
 }
 
-// A progressive index with the defaults decodes no file whole more than twice (its first pass,
-// then the second for every window left): these 6-minute ones, too long to keep their samples
-// between the first pass's level scan and its cut, have their first-pass windows decoded on their
-// own (audio::decode_spans) instead of a third whole decode, and the index ends as the one-shot
-// index, bit for bit. At 48 kHz, and at 44.1 kHz, resampled in blocks the span decoder computes
-// as the whole decode does (before blocks, such a file was decoded whole a third time).
+// A progressive index with the defaults decodes a FLAC file whole once: its first pass reads its
+// length off the packets and decodes only its windows (audio::decode_spans), the second pass
+// decodes it for every window left, and the index ends as the one-shot index, bit for bit. At
+// 48 kHz, and at 44.1 kHz, resampled in blocks the span decoder computes as the whole decode does
+// (before blocks, a 44.1 kHz file was decoded whole twice in its first pass, three times in all).
 TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
   for (const int rate : {48000, 44100}) {
     const std::string r = std::to_string(rate);
@@ -218,8 +217,8 @@ TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
     const audio::DecodeCounts after = audio::decode_counts();
     EXPECT_EQ(first.indexed, 1) << rate;
     EXPECT_EQ(rest.last_pass, kLastPass) << rate;
-    EXPECT_EQ(middle.whole - before.whole, 1) << rate;  // the first pass's level scan
-    EXPECT_EQ(middle.spans - before.spans, 1) << rate;  // its 4 windows, on their own
+    EXPECT_EQ(middle.whole - before.whole, 0) << rate;  // no level scan
+    EXPECT_EQ(middle.spans - before.spans, 1) << rate;  // its windows, on their own
     EXPECT_EQ(after.whole - middle.whole, 1) << rate;   // the second pass: every window left
     EXPECT_EQ(after.spans - middle.spans, 0) << rate;
     run(full_db, settings(0, 0), lib);
@@ -229,33 +228,135 @@ TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
 
 // S6-1: the spans are placed by the packets' timestamps, the whole decode's windows by its
 // samples; an MP3 with 20 KB of noise in its middle loses 1.4 s of samples in a whole decode
-// where its timestamps lose none, so the first pass's windows after the damage were 66,000
-// samples off the one-shot index's (window cosines 0.99997, not the same bits). Such a file is
-// now decoded whole again for its first pass.
+// where its timestamps lose none, so a first pass cut as spans stores windows after the damage
+// 66,000 samples off the one-shot index's (and the length the packets give). The second pass,
+// which decodes the file whole, finds its length and levels unlike the first pass's and indexes
+// the track afresh from that decode: the index ends as the one-shot index, and the file was
+// decoded twice (its spans, then once whole).
 TEST(Progressive, ADamagedFileFarBeforeASpanGivesTheOneShotWindows) {
-  const std::string lib = test::shared_fixture("progressive-damaged-mp3", [](const std::string& d) {
+  const std::string lib = test::shared_fixture("progressive-damaged-mp3-240s", [](const std::string& d) {
     const std::string mp3 = d + "/damaged.mp3";
-    test::ffmpeg(mp3, "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=48000:d=362\" -c:a libmp3lame -b:a 128k");
+    test::ffmpeg(mp3, "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=48000:d=240\" -c:a libmp3lame -b:a 128k");
     std::fstream f(mp3, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(mp3) / 2));
+    // At 84 s: between the first pass's windows at 35-45 s and 115-125 s (their pre-roll included).
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(mp3) * 35 / 100));
     uint32_t x = 12345;  // the same noise every run
     for (int i = 0; i < 20000; ++i) {
       x = (x * 1103515245u + 12345u) & 0x7fffffffu;
       f.put(static_cast<char>((x >> 16) & 0xff));
     }
   });
-  const std::string first_db = test::temp_dir() + "/damaged-first.db", full_db = test::temp_dir() + "/damaged-full.db";
-  run(first_db, settings(4, 1), lib);
+  IndexSettings first;  // the default passes: the first, then every window left
+  first.first_pass = 3;
+  first.decode_threads = 1;
+  first.max_passes = 1;
+  IndexSettings rest = first;
+  rest.max_passes = 0;
+  const std::string db = test::temp_dir() + "/damaged.db", full_db = test::temp_dir() + "/damaged-full.db";
   run(full_db, settings(0, 0), lib);
-  const auto first = test::index_state(first_db), full = test::index_state(full_db);
-  ASSERT_EQ(first.size(), 1u);
+  const auto full = test::index_state(full_db);
+  ASSERT_EQ(full.size(), 1u);
   const auto& [path, f] = *full.begin();
-  const test::TrackState& p = first.at(path);
-  ASSERT_EQ(p.track.window_count, 4);
-  for (const auto& w : p.windows)
-    EXPECT_EQ(test::index_state_diff({{"#" + std::to_string(w.idx), {p.track, {w}, {}, {}}}},
-                                     {{"#" + std::to_string(w.idx), {p.track, {f.windows.at(static_cast<size_t>(w.idx))}, {}, {}}}}),
-              "");
+  const audio::DecodeCounts before = audio::decode_counts();
+  run(db, first, lib);
+  const audio::DecodeCounts middle = audio::decode_counts();
+  EXPECT_EQ(middle.whole - before.whole, 0);
+  EXPECT_EQ(middle.spans - before.spans, 1);
+  {
+    const test::TrackState& p = test::index_state(db).at(path);
+    ASSERT_EQ(p.track.window_count, 3);
+    EXPECT_NE(p.track.duration_s, f.track.duration_s) << "the first pass is not off the one-shot index: the fixture tests nothing";
+  }
+  run(db, rest, lib);
+  const audio::DecodeCounts after = audio::decode_counts();
+  EXPECT_EQ(after.whole - middle.whole, 1);
+  EXPECT_EQ(after.spans - middle.spans, 0);
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), full), "");
+}
+
+// Files at the model's rate (48 kHz) in every container the span decoder cuts, and some it does
+// not: their first pass reads the length off the packets and decodes only its windows (and
+// their pre-roll), without a whole decode; the others fall back to one whole decode. c.wav has
+// digital silence at 10-21 s that no first-pass window touches (its silent window is found by
+// the second pass); g.flac's silence covers a first-pass window (decoded whole: only the whole
+// track's levels tell a silent window from a quiet track's).
+const std::string& library_48k() {
+  static const std::string dir = test::shared_fixture("progressive-48k", [](const std::string& d) {
+    const std::string noise = "-f lavfi -i \"anoisesrc=seed=5:d=62:c=pink:r=48000:a=0.3\" ";
+    test::ffmpeg(d + "/a.flac", noise + "-c:a flac");
+    test::ffmpeg(d + "/b.mp3", noise + "-c:a libmp3lame -b:a 192k");
+    test::ffmpeg(d + "/c.wav",
+                 "-f lavfi -i \"aevalsrc=if(between(t\\,10\\,21)\\,0\\,0.5*sin(2*PI*440*t)):s=48000:d=62\" -c:a pcm_s16le");
+    test::ffmpeg(d + "/d.mp3", noise + "-c:a libmp3lame -q:a 4 -write_xing 0");  // VBR without a TOC
+    test::ffmpeg(d + "/e.opus", noise + "-c:a libopus -b:a 96k");
+    test::ffmpeg(d + "/f.m4a", noise + "-c:a aac -b:a 128k");
+    test::ffmpeg(d + "/g.flac", "-f lavfi -i \"aevalsrc=if(between(t\\,14\\,36)\\,0\\,0.5*sin(2*PI*440*t)):s=48000:d=62\" -c:a flac");
+  });
+  return dir;
+}
+
+const std::map<std::string, test::TrackState>& one_shot_48k() {
+  static const auto state = [] {
+    const std::string db = test::temp_dir() + "/one-shot-48k.db";
+    run(db, settings(0, 0), library_48k());
+    return test::index_state(db);
+  }();
+  return state;
+}
+
+// The first pass of the files the span decoder cuts is no whole decode: one span decode each
+// (their 4 windows, bit for bit the one-shot index's), and no fingerprint or silent window yet;
+// the other three are decoded whole once. The second pass decodes every file once more and the
+// index ends as the one-shot index, bit for bit (the silent window and fingerprints included):
+// no file is decoded more than twice.
+TEST(Progressive, AFirstPassAtTheModelsRateDecodesOnlyItsWindows) {
+  const std::string db = test::temp_dir() + "/first-48k.db";
+  const auto& full = one_shot_48k();
+  IndexSettings s;
+  s.first_pass = 4;
+  s.decode_threads = 1;
+  IndexSettings first_only = s;
+  first_only.max_passes = 1;
+  const audio::DecodeCounts before = audio::decode_counts();
+  const IndexSummary first = run(db, first_only, library_48k());
+  const audio::DecodeCounts middle = audio::decode_counts();
+  EXPECT_EQ(first.indexed, 7);
+  EXPECT_EQ(middle.spans - before.spans, 4 + 1);  // a-d cut, g cut and then decoded whole; e, f refused first (Opus, MP4)
+  EXPECT_EQ(middle.whole - before.whole, 3);      // e.opus, f.m4a, g.flac
+  const auto state = test::index_state(db);
+  for (const char* name : {"a.flac", "b.mp3", "c.wav", "d.mp3"}) {
+    const std::string path = library_48k() + "/" + name;
+    const test::TrackState& p = state.at(path);
+    const test::TrackState& f = full.at(path);
+    EXPECT_EQ(p.track.window_total, f.track.window_total) << name;
+    EXPECT_EQ(p.track.window_count, 4) << name;
+    EXPECT_DOUBLE_EQ(p.track.duration_s, f.track.duration_s) << name;
+    EXPECT_TRUE(p.fingerprint.empty()) << name << ": made by the second pass";
+    EXPECT_FALSE(p.embedding.empty()) << name;
+    for (const auto& w : p.windows) {
+      EXPECT_FALSE(w.silent) << name;
+      EXPECT_EQ(test::index_state_diff({{path + "#" + std::to_string(w.idx), {p.track, {w}, {}, {}}}},
+                                       {{path + "#" + std::to_string(w.idx), {p.track, {f.windows.at(static_cast<size_t>(w.idx))}, {}, {}}}}),
+                "");
+    }
+  }
+  EXPECT_TRUE(full.at(library_48k() + "/c.wav").windows.at(2).silent) << "the fixture has no silent window to find";
+  const IndexSummary rest = run(db, s, library_48k());
+  const audio::DecodeCounts after = audio::decode_counts();
+  EXPECT_EQ(rest.last_pass, kLastPass);
+  EXPECT_EQ(after.whole - middle.whole, 7);  // one decode of each file for every window left
+  EXPECT_EQ(after.spans - middle.spans, 0);
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), full), "");
+}
+
+// With every level of the bisection a pass of its own (and two decoders), the passes after a
+// first pass cut as spans still end in the one-shot index.
+TEST(Progressive, AFirstPassCutAsSpansEndsInTheOneShotIndexAfterAnyPasses) {
+  const std::string db = test::temp_dir() + "/passes-48k.db";
+  run(db, settings(3, 1, 3, 2), library_48k());
+  run(db, settings(3, 2, 3, 2), library_48k());
+  run(db, settings(3, 0, 3, 2), library_48k());
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), one_shot_48k()), "");
 }
 
 TEST(Progressive, LaterPassesEndInTheOneShotIndexBitForBit) {
@@ -308,6 +409,31 @@ TEST(Progressive, AFileChangedOrGoneBetweenPassesLosesNothing) {
   EXPECT_EQ(state.at(lib + "/a.flac").track.window_total, one_shot().at(library() + "/d.wav").track.window_total);
   EXPECT_EQ(state.at(lib + "/c.flac").track.window_count, one_shot().at(library() + "/c.flac").track.window_total);
   EXPECT_FALSE(state.count(lib + "/b.mp3"));
+}
+
+// R6-9: a file rewritten between its first pass and a later one with its size and modification
+// time kept (a copy that keeps its times, `touch -r`) was taken as the file the first pass read:
+// the later pass added the new content's windows to the old content's. Its change time moved, so
+// its content is hashed again, found changed, and the track indexed afresh: it ends as the
+// one-shot index of the new content, and the old content's windows are gone.
+TEST(Progressive, AFileRewrittenBetweenPassesWithItsTimesKeptIsIndexedAfresh) {
+  const std::string lib = test::temp_dir() + "/rewritten", db = test::temp_dir() + "/rewritten.db";
+  const std::string other = test::temp_dir() + "/rewritten-new", other_db = test::temp_dir() + "/rewritten-new.db";
+  fs::create_directories(lib);
+  fs::create_directories(other);
+  // Two contents of one size (16-bit PCM of one length): a tone, then noise.
+  test::ffmpeg(lib + "/x.wav", "-f lavfi -i \"sine=f=440:d=62:sample_rate=44100\" -c:a pcm_s16le");
+  test::ffmpeg(other + "/x.wav", "-f lavfi -i \"anoisesrc=seed=7:d=62:c=pink:r=44100:a=0.3\" -c:a pcm_s16le");
+  ASSERT_EQ(fs::file_size(lib + "/x.wav"), fs::file_size(other + "/x.wav"));
+  run(db, settings(4, 1), lib);
+  const auto kept_time = fs::last_write_time(lib + "/x.wav");
+  fs::copy_file(other + "/x.wav", lib + "/x.wav", fs::copy_options::overwrite_existing);
+  fs::last_write_time(lib + "/x.wav", kept_time);
+  run(db, settings(4, 0), lib);
+  run(other_db, settings(0, 0), other);
+  std::map<std::string, test::TrackState> expected;
+  expected[lib + "/x.wav"] = test::index_state(other_db).at(other + "/x.wav");
+  EXPECT_EQ(test::index_state_diff(test::index_state(db), expected), "");
 }
 
 }  // namespace
