@@ -27,7 +27,7 @@ using detail::PacketHolder;
 namespace {
 
 // Why the spans (and the length) of this file cannot be read from its packets exactly, or "".
-std::string refusal(const OpenedAudio& o, int target_rate) {
+std::string refusal(const OpenedAudio& o) {
   const int64_t rate = o.stream->codecpar->sample_rate;
   if (rate < kMinSourceRate) return "the header gives no usable sample rate";
   // A source at another rate is cut too: the resampled signal is defined block by block
@@ -66,7 +66,7 @@ std::optional<StreamLength> stream_length(const std::string& path, int target_ra
   if (target_rate <= 0 || target_rate > 1'000'000) fail(path, "invalid target sample rate " + std::to_string(target_rate));
   OpenedAudio o;
   open_audio(path, origin, o);
-  if (std::string r = refusal(o, target_rate); !r.empty()) return refuse(std::move(r));
+  if (std::string r = refusal(o); !r.empty()) return refuse(std::move(r));
   const AVRational sample_tb{1, o.stream->codecpar->sample_rate};
   PacketHolder pkt;
   if (!pkt.p) fail(path, "out of memory");
@@ -138,7 +138,7 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
   OpenedAudio o;
   open_audio(path, origin, o);
   const int64_t rate = o.stream->codecpar->sample_rate;
-  if (std::string r = refusal(o, target_rate); !r.empty()) return refuse(std::move(r));
+  if (std::string r = refusal(o); !r.empty()) return refuse(std::move(r));
   const int64_t decoder_preroll = std::max<int64_t>(options.decoder_preroll, 0) +
                                   std::max<int64_t>(o.stream->codecpar->seek_preroll, 0);
   // A source at another rate is resampled block by block (block_resampler.h), in a whole decode
