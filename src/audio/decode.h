@@ -136,8 +136,8 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
 // How long a file is, read from the packets (demuxed, nothing decoded: the file is read, not
 // decoded): the sum of their durations less what their side data trims (an MP3's encoder delay
 // and padding from its LAME header), and what that resamples to (block_resampler.h's count).
-// Known only for the files decode_spans cuts (FLAC, WAV, MP3 or Ogg other than Opus, at any
-// rate) and packets with timestamps and durations that follow each other; else nullopt with the
+// Known only for FLAC, WAV and MP3 files at any rate (not Vorbis: its packets were measured
+// off a decode's length; decode_spans.cpp) and packets with timestamps and durations that follow each other; else nullopt with the
 // reason in `why` (the caller decodes the file whole to learn it). Exact for every format of
 // tests/audio/decode_span_test.cpp. Like decode_spans, a packet that would fail to decode (a
 // damaged file) is not seen; a later whole decode of the file finds it.

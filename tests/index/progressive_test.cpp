@@ -124,7 +124,9 @@ TEST(Progressive, FirstPassMakesEveryTrackSearchable) {
   for (const auto& [path, f] : full) {
     const test::TrackState& p = first.at(path);
     EXPECT_EQ(p.track.window_total, f.track.window_total) << path;
-    EXPECT_EQ(p.fingerprint, f.fingerprint) << path;  // the first pass has the fingerprint
+    // A file decoded whole in the first pass has its fingerprint from it; one cut as spans (most
+    // here: FLAC, WAV, MP3 at any rate) gets it from the second pass, which decodes it whole.
+    EXPECT_TRUE(p.fingerprint.empty() || p.fingerprint == f.fingerprint) << path;
     if (f.track.status != store::TrackStatus::Ok) {
       EXPECT_EQ(test::index_state_diff({{path, p}}, {{path, f}}), "");
       continue;
