@@ -21,7 +21,7 @@ TEST(Version, NamesCommitBuildCpuKernelsAndLibraries) {
     EXPECT_NE(out.find(key), std::string::npos) << key << " missing:\n" << out;
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nSQLite +3\.\d+)"))) << out;
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nFFmpeg +\S+ \(libavformat \d+\.\d+\.\d+)"))) << out;
-  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\ncpu: (baseline|[a-z0-9 ]+)\n)"))) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\ncpu: (baseline|[a-z0-9 -]+)\n)"))) << out;
 }
 
 TEST(Version, AWriteErrorFailsTheRun) {
