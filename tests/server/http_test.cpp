@@ -331,6 +331,28 @@ TEST(HttpConnections, HeadsThatBreakTheFramingRulesAre400AndClosed) {
   EXPECT_EQ(ok.bytes.rfind("HTTP/1.1 200", 0), 0u) << ok.bytes.substr(0, 400);
 }
 
+// H8S-1: RFC 9112 (9.6): after a request with the "close" connection option the server MUST
+// close the connection and MUST NOT process another request on it. cpp-httplib closed only on
+// the exact value "close": "keep-alive, close", "CLOSE" or a second Connection header had the
+// next pipelined request answered and the connection kept open.
+TEST(HttpConnections, ACloseOptionInAnyCaseOrListEndsTheConnection) {
+  Running s;
+  const std::string next = "GET /api/no-such-route HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";  // answered 404
+  for (const std::string connection : {"Connection: close\r\n", "Connection: CLOSE\r\n", "Connection: keep-alive, close\r\n",
+                                       "Connection: te,Close \r\n", "Connection: keep-alive\r\nConnection: close\r\n"}) {
+    const Received r = exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + connection + "\r\n" + next);
+    EXPECT_EQ(r.bytes.rfind("HTTP/1.1 200", 0), 0u) << connection << r.bytes.substr(0, 2000);
+    EXPECT_EQ(count_of(r.bytes, "HTTP/1.1 "), 1) << connection << ": the second request was answered";
+    EXPECT_NE(r.bytes.find("Connection: close\r\n"), std::string::npos) << connection << r.bytes.substr(0, 600);
+    EXPECT_TRUE(r.closed) << connection;
+  }
+  // Options that are not "close" keep the connection (a word holding "close" is another option).
+  const Received kept = exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive, closed\r\n\r\n" +
+                                                next.substr(0, next.size() - 2) + "Connection: close\r\n\r\n");
+  EXPECT_EQ(count_of(kept.bytes, "HTTP/1.1 200"), 1) << kept.bytes.substr(0, 2000);
+  EXPECT_EQ(count_of(kept.bytes, "HTTP/1.1 404"), 1) << kept.bytes.substr(0, 2000);
+}
+
 // RFC 9112 (3.2.2): a server MUST accept a target in absolute-form (what a client sends to a
 // proxy); it was a 404 (cpp-httplib took the whole URL for the path). The target's authority is
 // the request's Host: the Host header is ignored, and the 421 rule applies to the authority.
