@@ -159,7 +159,13 @@ void DeadlineStream::keep_header(std::string line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
     line.pop_back();
   const size_t colon = line.find(':');
-  if (colon == std::string::npos) return;
+  if (colon == std::string::npos) {
+    // cpp-httplib skips such a line, where a proxy in front may read it otherwise (as a header
+    // named by the whole line, or the end of the head): RFC 9112 (5.1) makes it NAME: VALUE.
+    if (!refusal_.status)
+      refusal_ = {400, "bad request", "the header line \"" + shown(line) + "\" has no colon (a header line is NAME: VALUE, RFC 9112, 5.1)"};
+    return;
+  }
   const size_t value = line.find_first_not_of(" \t", colon + 1);
   if (value == std::string::npos) return;
   raw_headers_.emplace_back(line.substr(0, colon), line.substr(value));
