@@ -628,6 +628,18 @@ TEST(HttpRequests, AOneValueParameterGivenTwiceIsRefused) {
              ids[2] + "&not_like=" + ids[2] + ":0.5&k=2");  // 200
 }
 
+// H8S-3: a decimal parameter was read by strtod up to a NUL and after leading spaces: moderate=%00
+// was 0, diversity=0.5%00junk was 0.5, answered 200 as if asked for. Each is now a 400.
+TEST(HttpRequests, ADecimalParameterIsReadWhole) {
+  Running s;
+  for (const std::string value : {"%00", "0.5%00junk", "%200.5", "%090.5", "0.5%20"}) {
+    const json j = s.get_json("/api/search?q=a&k=1&moderate=" + value, 400);
+    EXPECT_EQ(j.value("detail", ""), "moderate: not a number") << value << ": " << j.dump();
+    s.get_json("/api/search?q=a&k=1&diversity=" + value, 400);
+  }
+  for (const std::string value : {"0.2", "-0.25", "+0.1", ".2", "1e-1"}) s.get_json("/api/search?q=a&k=1&moderate=" + value);  // 200
+}
+
 // A request cpp-httplib cannot read or route was answered 400 with an empty detail (the rough
 // edge 10 class, found by the recheck): each now says what was wrong with it.
 TEST(HttpRequests, AnUnreadableRequestIsExplained) {
