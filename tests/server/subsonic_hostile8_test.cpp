@@ -1,0 +1,73 @@
+// Hostile pass 8 on the /rest/ server (issue 53), on a real server (a thread of this process) over
+// a real index: a search query of marks only is looked for as written, not answered with the
+// whole library.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "server/running_server.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+using json = nlohmann::json;
+
+class SubsonicHostile8 : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = test::temp_dir() + "/subsonic-hostile8", music = dir + "/music";
+    db_ = dir + "/library.db";
+    test::ffmpeg(music + "/bang.flac", "-f lavfi -i \"sine=f=300:d=3\" -metadata title=Heart -metadata artist=!!! -metadata album=Myth");
+    test::ffmpeg(music + "/live.flac",
+                 "-f lavfi -i \"sine=f=400:d=3\" -metadata \"title=Song (Live)\" -metadata artist=Band -metadata album=Disc");
+    test::ffmpeg(music + "/plain.flac", "-f lavfi -i \"sine=f=500:d=3\" -metadata title=Song -metadata artist=Band -metadata album=Disc");
+    test::index_library(music, db_, test::case_dir("tiny-unfused"));
+    std::ofstream(dir + "/pw") << "pw\n";
+    std::string out, err;
+    ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db_) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  }
+  static std::string db_;
+};
+std::string SubsonicHostile8::db_;
+
+json rest_get(RunningServer& server, const std::string& query) {
+  auto r = server.client().Get("/rest/" + query + "&f=json&v=1.16.1&c=test&u=alice&p=pw");
+  if (!r) throw std::runtime_error("no response to " + query);
+  return json::parse(r->body)["subsonic-response"];
+}
+
+std::set<std::string> titles(const json& result) {
+  std::set<std::string> out;
+  for (const json& s : result.value("song", json::array())) out.insert(s["title"].get<std::string>());
+  return out;
+}
+
+// H8S-4: a query with no word in it ("!!!", a band's name; "(Live)", a bracketed group the name
+// folding drops) was the empty query, and answered every song, album and artist as if they
+// matched. Such a query is looked for as written (case-folded) in the names; a NUL is refused.
+TEST_F(SubsonicHostile8, ASearchOfMarksOnlyFindsWhatHoldsThem) {
+  RunningServer server(ServerOptions{}, db_, 30);
+  const json bang = rest_get(server, "search3?query=%21%21%21")["searchResult3"];
+  EXPECT_EQ(titles(bang), std::set<std::string>{"Heart"}) << bang.dump();
+  ASSERT_EQ(bang["artist"].size(), 1u) << bang.dump();
+  EXPECT_EQ(bang["artist"][0]["name"], "!!!");
+  EXPECT_EQ(bang["album"].size(), 1u) << bang.dump();  // Myth, by !!!
+  EXPECT_EQ(titles(rest_get(server, "search2?query=%28live%29")["searchResult2"]), std::set<std::string>{"Song (Live)"});
+  const json none = rest_get(server, "search3?query=%E2%99%AB")["searchResult3"];  // a note sign: in no name
+  EXPECT_TRUE(none["song"].empty() && none["album"].empty() && none["artist"].empty()) << none.dump();
+  const json nul = rest_get(server, "search3?query=%00");
+  EXPECT_EQ(nul["status"], "failed") << nul.dump();
+  EXPECT_EQ(nul.value("error", json::object()).value("message", ""), "parameter query: holds a NUL character") << nul.dump();
+  // The empty query, as apps send it, is still everything.
+  for (const std::string empty : {"", "%22%22", "*", "%20"})
+    EXPECT_EQ(rest_get(server, "search3?query=" + empty)["searchResult3"]["song"].size(), 3u) << empty;
+  EXPECT_EQ(titles(rest_get(server, "search3?query=song")["searchResult3"]), (std::set<std::string>{"Song", "Song (Live)"}));
+}
+
+}  // namespace
+}  // namespace clap::server
