@@ -1,15 +1,19 @@
 // Hostile pass 8 on the /rest/ server (issue 53), on a real server (a thread of this process) over
 // a real index: a search query of marks only is looked for as written, not answered with the
-// whole library.
+// whole library; covers are scaled a few at a time.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "server/running_server.h"
+#include "service/media_files.h"
 #include "support/golden.h"
 
 namespace clap::server {
@@ -26,6 +30,12 @@ class SubsonicHostile8 : public ::testing::Test {
     test::ffmpeg(music + "/live.flac",
                  "-f lavfi -i \"sine=f=400:d=3\" -metadata \"title=Song (Live)\" -metadata artist=Band -metadata album=Disc");
     test::ffmpeg(music + "/plain.flac", "-f lavfi -i \"sine=f=500:d=3\" -metadata title=Song -metadata artist=Band -metadata album=Disc");
+    test::ffmpeg(music + "/big/song.flac", "-f lavfi -i \"sine=f=600:d=3\" -metadata title=Big -metadata artist=Wide -metadata album=Poster");
+    // A 16-megapixel cover beside it, different in every run (the cover cache outlives a run, and
+    // a cached size is not scaled again).
+    const unsigned mark = std::random_device{}() % 3900;
+    test::ffmpeg(music + "/big/cover.jpg", "-f lavfi -i \"testsrc2=s=4000x4000\" -frames:v 1 -vf \"drawbox=x=" + std::to_string(mark) +
+                                               ":y=" + std::to_string(mark) + ":w=64:h=64:color=red:t=fill\"");
     test::index_library(music, db_, test::case_dir("tiny-unfused"));
     std::ofstream(dir + "/pw") << "pw\n";
     std::string out, err;
@@ -65,8 +75,30 @@ TEST_F(SubsonicHostile8, ASearchOfMarksOnlyFindsWhatHoldsThem) {
   EXPECT_EQ(nul.value("error", json::object()).value("message", ""), "parameter query: holds a NUL character") << nul.dump();
   // The empty query, as apps send it, is still everything.
   for (const std::string empty : {"", "%22%22", "*", "%20"})
-    EXPECT_EQ(rest_get(server, "search3?query=" + empty)["searchResult3"]["song"].size(), 3u) << empty;
+    EXPECT_EQ(rest_get(server, "search3?query=" + empty)["searchResult3"]["song"].size(), 4u) << empty;
   EXPECT_EQ(titles(rest_get(server, "search3?query=song")["searchResult3"]), (std::set<std::string>{"Song", "Song (Live)"}));
+}
+
+// H8S-5: every getCoverArt request decoded and scaled its cover at once, each holding the whole
+// picture: 16 requests for sizes of one 35-megapixel cover took the server from 70 MB to 950 MB
+// (a signed-in user, or a phone's grid). At most kCoverScalingsAtOnce covers are scaled at once;
+// the other requests wait their turn and are answered.
+TEST_F(SubsonicHostile8, CoversAreScaledAFewAtATime) {
+  RunningServer server(ServerOptions{}, db_, 60);
+  const json found = rest_get(server, "search3?query=big");
+  ASSERT_EQ(found["searchResult3"]["song"].size(), 1u) << found.dump();
+  const std::string id = found["searchResult3"]["song"][0]["id"];
+  std::vector<std::future<std::pair<int, std::string>>> asks;
+  for (int i = 0; i < 8; ++i)
+    asks.push_back(std::async(std::launch::async, [&, i] {
+      httplib::Client client("127.0.0.1", server.port());
+      client.set_read_timeout(60, 0);
+      auto r = client.Get("/rest/getCoverArt?v=1.16.1&c=test&u=alice&p=pw&id=" + id + "&size=" + std::to_string(300 + i));
+      return r ? std::make_pair(r->status, r->get_header_value("Content-Type")) : std::make_pair(0, std::string());
+    }));
+  for (auto& a : asks) EXPECT_EQ(a.get(), std::make_pair(200, std::string("image/jpeg")));
+  EXPECT_GE(service::cover_scalings_peak(), 1);
+  EXPECT_LE(service::cover_scalings_peak(), service::kCoverScalingsAtOnce);
 }
 
 }  // namespace
