@@ -291,6 +291,9 @@ void search(Call& call, ojson& body, bool id3) {
   const Paging artists_page = paging(call, "artist"), albums_page = paging(call, "album"), songs_page = paging(call, "song");
   const int folder = music_folder_param(call);
   const MusicCatalog& c = call.catalog;
+  auto at_most = [](const Paging& p, size_t n) { return static_cast<size_t>(std::min<int64_t>(p.count, static_cast<int64_t>(n))); };
+  call.long_answer(at_most(artists_page, c.artists().size()) + at_most(albums_page, c.albums().size()) +
+                   at_most(songs_page, c.songs().size()));
 
   ojson artists = ojson::array(), albums = ojson::array(), songs = ojson::array();
   // Artists by name, albums by name then artist, songs by album artist, album and track: the
