@@ -415,5 +415,29 @@ TEST(HistoryCli, LastFmScrobblesNamedLikeColumnsAndOneScrobblePagesImport) {
   EXPECT_EQ(run_json("history" + on)["plays"], 7);
 }
 
+// Hostile pass 8 (H8C-1): `history forget --before 1970-01-01` (or 0, or 0.5) forgot every play,
+// star and rating of the user: the time 0 reached the store, where 0 means "whenever". Nothing
+// happened before 1970, so nothing is forgotten; a date after the plays still forgets them.
+TEST(HistoryCli, ForgetBeforeTheEpochForgetsNothing) {
+  const std::string dir = test::temp_dir();
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=330:d=1:sample_rate=16000\" -metadata artist=Artist -metadata title=Song");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(music) + " --db " + q(db) + " --quiet --model " + q(test::case_dir("tiny-unfused")), &out, &err), 0)
+      << err;
+  ASSERT_EQ(run("user add ann --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+  const std::string on = " --json --db " + q(db);
+  const std::string csv = write(dir + "/plays.csv", "artist,album,track,date\nArtist,,Song,1704100000\nArtist,,Song,1704200000\n");
+  ASSERT_EQ(run_json("history import " + q(csv) + on)["imported"], 2);
+  for (const char* epoch : {"1970-01-01", "0", "0.5", "1970-01-01T00:00:00Z"}) {
+    const json r = run_json(std::string("history forget --before ") + epoch + on);
+    EXPECT_EQ(r["plays"], 0) << epoch << ": " << r;
+    EXPECT_EQ(run_json("history" + on)["plays"], 2) << epoch;
+    EXPECT_EQ(run_json(std::string("history forget --source lastfm --before ") + epoch + on)["plays"], 0) << epoch;
+  }
+  EXPECT_EQ(run_json("history forget --before 1704150000" + on)["plays"], 1);
+  EXPECT_EQ(run_json("history" + on)["plays"], 1);
+}
+
 }  // namespace
 }  // namespace clap
