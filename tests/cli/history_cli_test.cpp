@@ -323,6 +323,19 @@ TEST(HistoryCli, AWrongFormatIsNamedWithTheFileAndTheFormatItLooksLike) {
         << args << "\n" << err;
     EXPECT_NE(err.find("--format " + c.looks_format), std::string::npos) << args << "\n" << err;
   }
+  // H8C-4: a Spotify streaming history (extended, and the account data's short form), under any
+  // --format, is named as what it is; it was "scrobble 1: a scrobble without a time".
+  const std::string spotify = write(dir + "/Streaming_History_Audio_2024.json",
+                                    R"([{"ts": "2024-01-01T10:00:00Z", "ms_played": 200000, "master_metadata_track_name": "Hello", )"
+                                    R"("master_metadata_album_artist_name": "Queen"}])");
+  const std::string spotify_short =
+      write(dir + "/StreamingHistory_music_0.json", R"([{"endTime": "2024-01-01 10:00", "artistName": "Queen", "trackName": "Hello", "msPlayed": 200000}])");
+  for (const std::string& file : {spotify, spotify_short})
+    for (const char* format : {"", " --format lastfm", " --format listenbrainz", " --format beets"}) {
+      EXPECT_EQ(run("history import " + q(file) + format + " --db " + q(db), &out, &err), 1) << file << format;
+      EXPECT_NE(err.find(file + ": a Spotify streaming history (ms_played), which clapsearch does not import"), std::string::npos)
+          << file << format << "\n" << err;
+    }
   // Without --format, beets statistics (counts, not listens) are named as such.
   EXPECT_EQ(run("history import " + q(beets) + " --db " + q(db), &out, &err), 1);
   EXPECT_NE(err.find(beets + ": looks like beets statistics"), std::string::npos) << err;
