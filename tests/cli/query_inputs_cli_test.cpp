@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -104,6 +105,21 @@ TEST(QueryInputs, AWrongCommandWordIsNamed) {
   EXPECT_NE(err.find("unknown option '-x'"), std::string::npos) << err;
   EXPECT_EQ(err.find("A subcommand is required"), std::string::npos) << err;
   EXPECT_EQ(test::run_cli("eval", &out, &err), 2);  // nothing wrong typed: CLI11's own message stays
+}
+
+// Hostile pass 8 (H8C-5): a NUL byte in a --seeds-from file reached the error naming the entry,
+// which stopped at it: "clapsearch: error: --seeds-from FILE: 1" and no reason. The line is named.
+TEST(QueryInputs, ANulInASeedListIsNamedWithItsLine) {
+  const std::string list = test::temp_dir() + "/seeds.txt";
+  {
+    std::ofstream f(list, std::ios::binary);
+    f << "1\n" << std::string("2\0" "3\n", 3);
+  }
+  std::string out, err;
+  for (const char* command : {"similar", "like"}) {
+    EXPECT_NE(cli(std::string(command) + " --seeds-from " + q(list), &out, &err), 0) << command;
+    EXPECT_NE(err.find(list + " line 2: holds a NUL byte"), std::string::npos) << command << ": " << err;
+  }
 }
 
 // Set numbers start at 1: a clear message, not a range up to a 309-digit number (rough edge 1).
