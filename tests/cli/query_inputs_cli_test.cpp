@@ -202,6 +202,12 @@ TEST(QueryInputs, DoctorChecksTheModelOfTheIndexItIsGiven) {
   std::string out, err;
   ASSERT_EQ(test::run_cli("doctor --json --db " + q(small_library().db), &out, &err, "HF_HUB_OFFLINE=1"), 0) << err << out;
   EXPECT_NE(json::parse(out)["dir"].get<std::string>().find("tiny-unfused"), std::string::npos) << out;
+  // H8C-6: an index that cannot be read (damaged, missing) fell back to the default hub model in
+  // silence; offline, the hub's error was all it said. The index's own error is said first.
+  const std::string damaged = test::temp_dir() + "/damaged.db";
+  std::ofstream(damaged) << "not an index";
+  EXPECT_EQ(test::run_cli("doctor --db " + q(damaged), &out, &err, "HF_HUB_OFFLINE=1 HF_HOME=" + q(test::temp_dir() + "/hf")), 1);
+  EXPECT_NE(err.find(damaged + ": cannot read the index's model ("), std::string::npos) << err;
 }
 
 // Two models' sets in one index: searching with the inactive set's model advises switching to it,
