@@ -122,6 +122,16 @@ TEST(QueryInputs, ANulInASeedListIsNamedWithItsLine) {
   }
 }
 
+// Hostile pass 8 (R8C-1): `overlaps --min-length 1e308` answered "no shared passages of 1000…682 s"
+// (all 309 digits) and 1e-300 "of 0 s": the length is printed as given.
+TEST(QueryInputs, AnOverlapsLengthIsPrintedAsGiven) {
+  std::string out, err;
+  ASSERT_EQ(cli("overlaps --min-length 1e308", &out, &err), 0) << err;
+  EXPECT_EQ(out, "no shared passages of 1e+308 s or more\n");
+  ASSERT_EQ(cli("overlaps --min-length 1e-300", &out, &err), 0) << err;
+  EXPECT_EQ(out, "no shared passages of 1e-300 s or more\n");
+}
+
 // Set numbers start at 1: a clear message, not a range up to a 309-digit number (rough edge 1).
 TEST(QueryInputs, ASetNumberBelowOneIsNamed) {
   std::string out, err;
