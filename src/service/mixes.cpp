@@ -20,8 +20,10 @@ void check_mix_options(const MixOptions& o) {
   if (o.size < 1) throw InvalidArgument("--size: must be at least 1, got " + std::to_string(o.size));
   if (!(o.discovery >= 0 && o.discovery <= 1))
     throw InvalidArgument("--discovery: must be between 0 and 1, got " + std::to_string(o.discovery));
-  if (o.not_played_days < 0)
-    throw InvalidArgument("--not-played-days: must be 0 or more, got " + std::to_string(o.not_played_days));
+  // At most 100 years (as --half-life): days · 86400 past int64 wrapped round, and the rule let
+  // every song through (--not-played-days 9223372036854775807 gave full mixes; hostile pass 8).
+  if (o.not_played_days < 0 || o.not_played_days > 36500)
+    throw InvalidArgument("--not-played-days: must be 0 to 36500 days, got " + std::to_string(o.not_played_days));
   if (o.per_artist < 0) throw InvalidArgument("--per-artist: must be 0 or more, got " + std::to_string(o.per_artist));
   check_diversity(o.diversity);
   check_rules(o.rules);

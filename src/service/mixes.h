@@ -56,7 +56,8 @@ struct Mix {
   std::string empty_reason;
 };
 
-// Throws InvalidArgument naming the option: mixes < 1, size < 1, discovery or diversity outside [0, 1], negative days or cap.
+// Throws InvalidArgument naming the option: mixes < 1, size < 1, discovery or diversity outside [0, 1], days outside
+// 0-36500, a negative cap.
 void check_mix_options(const MixOptions& options);
 
 std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, const MixOptions& options);

@@ -338,6 +338,12 @@ TEST(MixCli, AMixWithoutSongsSaysWhyAndIsNotSaved) {
   EXPECT_NE(out.find("(0 songs, not saved): of this taste centre's 1 song, 1 played in the last 3 days (--not-played-days)"),
             std::string::npos)
       << out;
+  // H8C-9: a count of days past int64 once multiplied by 86400 wrapped round: the rule let every
+  // song through (a full mix, saved) and eval named the wrong empty side. Both are refused now.
+  EXPECT_EQ(test::run_cli("mix --no-save --not-played-days 9223372036854775807" + on, &out, &err), 2) << out;
+  EXPECT_NE(err.find("--not-played-days: must be 0 to 36500 days, got 9223372036854775807"), std::string::npos) << err;
+  EXPECT_EQ(test::run_cli("eval --holdout-days 999999999999999999 --db " + test::quoted(db), &out, &err), 2) << out;
+  EXPECT_NE(err.find("--holdout-days: must be 1 to 36500 days"), std::string::npos) << err;
   // Without the rule the song is the mix, saved.
   ASSERT_EQ(test::run_cli("mix --json --not-played-days 0" + on, &out, &err), 0) << err;
   EXPECT_EQ(json::parse(out).at("mixes").at(0).at("tracks").size(), 1u) << out;
