@@ -291,7 +291,7 @@ void add_mix_command(CLI::App& app, Action& action) {
   cmd->add_option("--discovery", o->mix.discovery, "Share of songs you never played, 0..1")
       ->default_val(0.3)
       ->check(number_between(0, 1));
-  cmd->add_option("--not-played-days", o->mix.not_played_days, "Leave out songs played in the last N days (0: none)")
+  cmd->add_option("--not-played-days", o->mix.not_played_days, "Leave out songs played in the last N days (0: none; at most 36500)")
       ->default_val(3)
       ->check(non_negative());
   cmd->add_option("--per-artist", o->mix.per_artist, "At most N songs per artist in a mix (0: no cap)")->default_val(3)->check(non_negative());
