@@ -234,12 +234,16 @@ static char* text(Span v) {
         if (u >= 0xD800 && u < 0xDC00 && p + 6 <= e && p[0] == '\\' && p[1] == 'u') {
           uint32_t lo = 0;
           for (int i = 2; i < 6; ++i) lo = lo * 16 + hexval(p[i]);
-          p += 6;
-          u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+          if (lo >= 0xDC00 && lo < 0xE000) {  // else the next escape is a character of its own
+            p += 6;
+            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+          }
         }
         // A NUL would end the C string here: "Hello\u0000 (Live)" would be asked for as "Hello",
-        // another song. U+FFFD keeps the name whole (and unmatched, as it is).
-        put_utf8(&b, u ? u : 0xFFFD);
+        // another song. U+FFFD keeps the name whole (and unmatched, as it is). So does a surrogate
+        // left alone (JSON allows "\uD800"), which as bytes is not UTF-8: clapsearch refused
+        // the whole request (HTTP 400) where an unknown song gets no songs (hostile pass 8).
+        put_utf8(&b, u == 0 || (u >= 0xD800 && u < 0xE000) ? 0xFFFD : u);
         break;
       }
       default: put(&b, &c, 1);

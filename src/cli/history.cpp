@@ -3,6 +3,7 @@
 // service/history.h.
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -127,9 +128,13 @@ int run_export(const HistoryOptions& o) {
 int run_forget(const HistoryOptions& o) {
   if (o.before.empty() && o.source.empty() && o.user.empty())
     throw InvalidArgument("say what to forget: --before DATE, --source SOURCE and/or --user NAME (all of that user's history)");
-  int64_t before = 0;
-  if (!o.before.empty() && !service::parse_history_time(o.before, before))
-    throw InvalidArgument("--before '" + o.before + "' is not a date (e.g. 2024-01-31, 2024-01-31T12:00:00Z or unix seconds)");
+  std::optional<int64_t> before;
+  if (!o.before.empty()) {
+    int64_t at = 0;
+    if (!service::parse_history_time(o.before, at))
+      throw InvalidArgument("--before '" + o.before + "' is not a date (e.g. 2024-01-31, 2024-01-31T12:00:00Z or unix seconds)");
+    before = at;
+  }
   const store::HistoryRemoved r = service::forget_history(o.db, o.user, before, o.source);
   if (o.json) {
     print_json(ojson{{"plays", r.plays}, {"stars", r.stars}, {"ratings", r.ratings}});

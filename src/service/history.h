@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,7 +106,10 @@ HistoryImport import_history_file(const std::string& db, const std::string& path
 HistorySummary history_summary(const std::string& db, const std::string& user_name);
 // Every play and star and rating of the user, one JSON object a line, oldest play first, to `out`.
 void export_history(const std::string& db, const std::string& user_name, std::FILE* out);
-store::HistoryRemoved forget_history(const std::string& db, const std::string& user_name, int64_t before,
+// `before`: forget only what happened before this time (unix seconds; none: whenever). A time at
+// or before 1970-01-01T00:00:00Z has nothing before it: nothing is forgotten (the store's 0 means
+// "whenever", so it is never passed on).
+store::HistoryRemoved forget_history(const std::string& db, const std::string& user_name, std::optional<int64_t> before,
                                      const std::string& source);
 
 }  // namespace clap::service

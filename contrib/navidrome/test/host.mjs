@@ -244,6 +244,23 @@ try {
     assert.deepEqual(none, { songs: [] });
   });
 
+  await check('hostile pass 8: lone surrogates in a name and counts out of range: an error or no songs, no trap', async () => {
+    for (const name of ['\uD800A', '\uDC00', 'Nothing\uD83D Like It', '\uD83D\uDE00 (Live)']) {
+      const err = await callError(plugin, 'nd_get_sonic_similar_tracks', { song: { name, artist: 'Adele' }, count: 2 });
+      assert.match(err, /clapsearch: HTTP 4\d\d/, name);
+      const none = await call(plugin, 'nd_get_similar_songs_by_track', { id: 'x', name, artist: 'Adele', count: 2 });
+      assert.deepEqual(none, { songs: [] }, name);
+    }
+    for (const count of [1e400, -5, 'abc', 1e18, 0]) {
+      try {
+        const out = await call(plugin, 'nd_get_similar_songs_by_track', { id: 'x', name: 'Hello', artist: 'Adele', count });
+        assert.ok(Array.isArray(out.songs), JSON.stringify(out));
+      } catch (e) {
+        assert.match(String(e.message || e), /clapsearch: HTTP 4\d\d/, String(count));
+      }
+    }
+  });
+
   await check('token: refused without it, answered with it', async () => {
     const without = await loadPlugin({ baseUrl: tokened.url });
     assert.match(await callError(without, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /HTTP 401: unauthorized/);
