@@ -127,6 +127,15 @@ def _between(value, what: str, low: float, high: float) -> float:
     return x
 
 
+def _cosine(value, what: str) -> float:
+    """high=/moderate= of search: a cosine, -1 to 1. NaN and infinities go on to the engine,
+    which refuses them together ("high and moderate must be finite numbers")."""
+    x = _number(value, what, finite=False)
+    if _math.isfinite(x) and not -1 <= x <= 1:
+        raise InvalidInputError(f"{what} must be in [-1, 1] (got {value!r})")
+    return x
+
+
 def _diversity(value: Optional[float]) -> float:
     """diversity= of the query methods: None = the plain ranking (-1 for the engine), else 0..1."""
     return -1.0 if value is None else _between(value, "diversity", 0, 1)

@@ -8,6 +8,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from ._checks import (
     _between,
+    _cosine,
     _diversity,
     _int,
     _names,
@@ -232,7 +233,7 @@ class Library:
         texts = _texts(text, "search") if text is not None and (text or not seeds) else []
         d = _diversity(diversity)
         return self._open().search(
-            texts, _int(k, "k", 0, lo_means="every result"), _text(aggregate, "aggregate"), _between(high, "high", -1, 1), _between(moderate, "moderate", -1, 1),
+            texts, _int(k, "k", 0, lo_means="every result"), _text(aggregate, "aggregate"), _cosine(high, "high"), _cosine(moderate, "moderate"),
             _text(where, "where"), _int(per_artist, "per_artist", 0, lo_means="no limit"), _int(per_album, "per_album", 0, lo_means="no limit"), d,
             bool(include_excluded), _names(seeds, "seeds"), _texts(nots, "nots") if nots else [],
             _names(not_likes, "not_likes"),
