@@ -86,7 +86,7 @@ class ListenImport {
       const Resolution& r = it->second;
       if (!r.track) {
         ++report_.unresolved;
-        report_.unresolved_entries.push_back({l, r.reason});
+        if (report_.unresolved_entries.size() < kMaxUnresolvedListed) report_.unresolved_entries.push_back({l, r.reason});
         continue;
       }
       plays_.push_back({r.track, l.played_at});

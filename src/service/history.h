@@ -45,9 +45,13 @@ struct UnresolvedListen {
   std::string reason;  // what the resolver tried
 };
 
+// How many unresolved entries an import report lists (`unresolved` counts them all): an export
+// of 10^6 listens of songs not in the library would otherwise be held whole and printed whole.
+inline constexpr size_t kMaxUnresolvedListed = 1000;
+
 struct HistoryImport {
   int64_t imported = 0, already = 0, unresolved = 0;
-  std::vector<UnresolvedListen> unresolved_entries;  // every one, in file order
+  std::vector<UnresolvedListen> unresolved_entries;  // the first kMaxUnresolvedListed, in file order
 };
 
 // Resolves `listens` against the library's tracks and adds the new plays of user `user_id` from
@@ -75,7 +79,7 @@ struct BeetsTrackStats {
 };
 struct BeetsImport {
   int64_t plays_added = 0, skips_added = 0, already = 0, ratings_set = 0, unresolved = 0;
-  std::vector<std::string> unresolved_entries;  // the paths (or artist - title) not in the library
+  std::vector<std::string> unresolved_entries;  // the paths (or artist - title) not in the library: the first kMaxUnresolvedListed
 };
 // Makes the user's "beets" plays of each song as many as beets counts (plays and skips: the
 // difference is added, at `last_played` or `now`; never removed, as beets' counts only grow) and
