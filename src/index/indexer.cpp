@@ -336,8 +336,7 @@ void verify_first_pass(const Track& t, const std::vector<store::WindowRecord>& s
   d.verify = true;
   d.duration_s = t.duration_s;
   d.stored_levels.clear();
-  for (const store::WindowRecord& w : stored)
-    if (!w.silent) d.stored_levels.emplace_back(w.idx, w.loudness_dbfs);
+  for (const store::WindowRecord& w : stored) d.stored_levels.emplace_back(w.idx, w.loudness_dbfs);
 }
 
 // The windows partly indexed track `p` lacks, laid out in passes (index/passes.h) by `first_pass`:
@@ -356,11 +355,16 @@ int missing_windows(const store::PartialTrack& p, int first_pass, int last_pass,
   int lowest = INT_MAX;
   for (size_t k = 0; k < active.size(); ++k)
     if (state[static_cast<size_t>(active[k])] == 0) lowest = std::min(lowest, passes[k]);
+  // A stored track has had its first pass, whichever windows it took: one that met a silent window
+  // (a first pass cut as spans records it), or a long file's held ones, need not be those of the
+  // layout over the windows that prove active. A pass-1 window it lacks joins the second pass,
+  // rather than a first pass again in the run that made it (a decode more).
+  if (lowest != INT_MAX) lowest = std::max(lowest, 2);
   d.track_id = p.state.id;
   d.window_total = p.window_total;
   d.wanted.clear();
   for (size_t k = 0; k < active.size(); ++k)
-    if (state[static_cast<size_t>(active[k])] == 0 && (through > 0 ? passes[k] <= through : passes[k] == lowest))
+    if (state[static_cast<size_t>(active[k])] == 0 && passes[k] <= (through > 0 ? through : lowest))
       d.wanted.push_back(active[k]);
   return lowest;
 }

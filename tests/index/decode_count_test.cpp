@@ -1,0 +1,152 @@
+// Issue 56: no file is decoded more than twice over a whole progressive index (its first pass,
+// `index --passes 1`, and the rest, `index`), a decode of spans counting as one: whatever the
+// file's format and rate, whether the span decoder cuts it, whether its first pass finds a window
+// below the silence threshold, whether it is quiet, longer than the first pass keeps in memory,
+// damaged where the spans do not look, rewritten or moved between the passes. Each file is indexed
+// on its own (audio::decode_counts counts the process's decodes), and every index ends as the
+// one-shot index (`--first-pass 0`) of the file's content, bit for bit.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "audio/decode.h"
+#include "index/indexer.h"
+#include "index/passes.h"
+#include "hub/hub.h"
+#include "store/sqlite_store.h"
+#include "support/golden.h"
+#include "support/index_state.h"
+
+namespace clap::index {
+namespace {
+
+namespace fs = std::filesystem;
+
+const ClapModel& tiny() {
+  static std::unique_ptr<ClapModel> model = ClapModel::load(test::case_dir("tiny-unfused"));
+  return *model;
+}
+
+IndexSummary run(const std::string& db, const IndexSettings& s, const std::string& root) {
+  store::SqliteStore store = store::SqliteStore::open(db);
+  const hub::ResolvedModel r = hub::resolve_model(test::case_dir("tiny-unfused"));
+  const ModelSpec spec = describe_model(r, s.window_s, s.hop_s, s.silence_db);
+  ensure_identity(store, spec.identity, false);
+  IndexSummary sum = index_roots(store, {root}, spec, s, [&]() -> const ClapModel& { return tiny(); });
+  for (const auto& p : store.check()) ADD_FAILURE() << "index inconsistent: " << p;
+  return sum;
+}
+
+// 20 KB of the same noise written over `path` at `fraction` of its length (S6-1's damage).
+void damage(const std::string& path, int percent) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(fs::file_size(path) * static_cast<uintmax_t>(percent) / 100));
+  uint32_t x = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    x = (x * 1103515245u + 12345u) & 0x7fffffffu;
+    f.put(static_cast<char>((x >> 16) & 0xff));
+  }
+}
+
+// Every file in a folder of its own. The long ones are over 16 M samples at 48 kHz (349.5 s):
+// more than a pass keeps of a decode in memory (pipeline_internal.h kFirstPassKeptSamples).
+const std::string& library() {
+  static const std::string dir = test::shared_fixture("decode-count-library", [](const std::string& d) {
+    const std::string noise = "-f lavfi -i \"anoisesrc=seed=5:d=62:c=pink:r=48000:a=0.3\" ";
+    const std::string sweep = "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=48000:d=";
+    test::ffmpeg(d + "/flac/a.flac", noise + "-c:a flac");
+    test::ffmpeg(d + "/wav/a.wav", noise + "-c:a pcm_s16le");
+    test::ffmpeg(d + "/mp3-44k/a.mp3", "-f lavfi -i \"anoisesrc=seed=5:d=62:c=pink:r=44100:a=0.3\" -c:a libmp3lame -b:a 128k");
+    test::ffmpeg(d + "/mp3-vbr-no-toc/a.mp3", noise + "-c:a libmp3lame -q:a 4 -write_xing 0");
+    test::ffmpeg(d + "/opus/a.opus", noise + "-c:a libopus -b:a 96k");
+    test::ffmpeg(d + "/aac/a.m4a", noise + "-c:a aac -b:a 128k");
+    test::ffmpeg(d + "/vorbis/a.ogg", noise + "-c:a libvorbis -q:a 3");
+    // Digital silence over one of its first-pass windows (14-36 s), loud elsewhere.
+    test::ffmpeg(d + "/silent-window/a.flac",
+                 "-f lavfi -i \"aevalsrc=if(between(t\\,28\\,42)\\,0\\,0.5*sin(2*PI*440*t)):s=48000:d=62\" -c:a flac");
+    // Every window below the silence threshold but not silence: judged against its own level.
+    test::ffmpeg(d + "/quiet/a.flac", "-f lavfi -i \"aevalsrc=0.0002*sin(2*PI*220*t):s=48000:d=62\" -c:a flac");
+    // Long, in a format the span decoder does not cut (decoded whole in its first pass).
+    test::ffmpeg(d + "/long-wavpack/a.wv", sweep + "362\" -c:a wavpack");
+    // Long and damaged at 35 % (126 s, between two first-pass windows): its first pass, cut as
+    // spans, is off a whole decode, and the second pass indexes it afresh.
+    test::ffmpeg(d + "/long-damaged/a.mp3", sweep + "362\" -c:a libmp3lame -b:a 128k");
+    damage(d + "/long-damaged/a.mp3", 35);
+    // Two contents of one size: the tone is rewritten with the quiet noise between the passes.
+    test::ffmpeg(d + "/rewritten/a.wav", "-f lavfi -i \"sine=f=440:d=62:sample_rate=48000\" -c:a pcm_s16le");
+    test::ffmpeg(d + "/rewritten-new/a.wav", "-f lavfi -i \"anoisesrc=seed=7:d=62:c=pink:r=48000:a=0.0003\" -c:a pcm_s16le");
+    test::ffmpeg(d + "/moved/a.flac", noise + "-c:a flac");
+  });
+  return dir;
+}
+
+struct Case {
+  std::string name;
+  std::function<void(const std::string& dir)> between;  // what happens to the file between the passes
+  std::string file = "a";                                 // its name after `between`
+};
+
+TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
+  const std::string lib = library();
+  const auto ext = [&](const std::string& name) {
+    for (const auto& e : fs::directory_iterator(lib + "/" + name)) return e.path().extension().string();
+    return std::string();
+  };
+  const std::vector<Case> cases = {
+      {"flac", {}},
+      {"wav", {}},
+      {"mp3-44k", {}},
+      {"mp3-vbr-no-toc", {}},
+      {"opus", {}},
+      {"aac", {}},
+      {"vorbis", {}},
+      {"silent-window", {}},
+      {"quiet", {}},
+      {"long-wavpack", {}},
+      {"long-damaged", {}},
+      {"rewritten",
+       [&](const std::string& dir) {
+         const auto kept = fs::last_write_time(dir + "/a.wav");
+         fs::copy_file(lib + "/rewritten-new/a.wav", dir + "/a.wav", fs::copy_options::overwrite_existing);
+         fs::last_write_time(dir + "/a.wav", kept);
+       }},
+      {"moved", [](const std::string& dir) { fs::rename(dir + "/a.flac", dir + "/b.flac"); }, "b"},
+  };
+  IndexSettings rest;
+  rest.decode_threads = 1;
+  IndexSettings first = rest;
+  first.max_passes = 1;
+  IndexSettings one_shot = rest;
+  one_shot.first_pass = 0;
+  for (const Case& c : cases) {
+    const std::string dir = test::temp_dir() + "/" + c.name, db = dir + ".db", full_db = dir + "-full.db";
+    fs::create_directories(dir);
+    const std::string e = ext(c.name);
+    fs::copy_file(lib + "/" + c.name + "/a" + e, dir + "/a" + e);
+    const audio::DecodeCounts before = audio::decode_counts();
+    const IndexSummary one = run(db, first, dir);
+    const audio::DecodeCounts middle = audio::decode_counts();
+    if (c.between) c.between(dir);
+    const IndexSummary two = run(db, rest, dir);
+    const audio::DecodeCounts after = audio::decode_counts();
+    EXPECT_EQ(one.indexed, 1) << c.name;
+    EXPECT_EQ(one.errors + two.errors, 0) << c.name;
+    const int64_t first_decodes = (middle.whole - before.whole) + (middle.spans - before.spans);
+    const int64_t later_decodes = (after.whole - middle.whole) + (after.spans - middle.spans);
+    EXPECT_LE(first_decodes + later_decodes, 2) << c.name << ": " << first_decodes << " in the first pass ("
+                                                << middle.spans - before.spans << " of spans), " << later_decodes
+                                                << " after (" << after.spans - middle.spans << " of spans)";
+    // The index ends as the one-shot index of what the file holds now.
+    run(full_db, one_shot, dir);
+    EXPECT_EQ(test::index_state_diff(test::index_state(db), test::index_state(full_db)), "") << c.name;
+    const auto state = test::index_state(db);
+    ASSERT_EQ(state.size(), 1u) << c.name;
+    EXPECT_EQ(state.begin()->first, dir + "/" + c.file + e) << c.name;
+    EXPECT_EQ(state.begin()->second.track.window_count, state.begin()->second.track.window_total) << c.name;
+  }
+}
+
+}  // namespace
+}  // namespace clap::index
