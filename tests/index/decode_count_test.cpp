@@ -4,7 +4,7 @@
 // below the silence threshold, whether it is quiet, longer than the first pass keeps in memory,
 // damaged where the spans do not look, rewritten or moved between the passes. Each file is indexed
 // on its own (audio::decode_counts counts the process's decodes), and every index ends as the
-// one-shot index (`--first-pass 0`) of the file's content, bit for bit.
+// one-shot index (`--first-pass 0`) of the file's content, bit for bit; a run after it decodes nothing.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -78,6 +78,8 @@ const std::string& library() {
     test::ffmpeg(d + "/rewritten/a.wav", "-f lavfi -i \"sine=f=440:d=62:sample_rate=48000\" -c:a pcm_s16le");
     test::ffmpeg(d + "/rewritten-new/a.wav", "-f lavfi -i \"anoisesrc=seed=7:d=62:c=pink:r=48000:a=0.0003\" -c:a pcm_s16le");
     test::ffmpeg(d + "/moved/a.flac", noise + "-c:a flac");
+    // Too short for a fingerprint (under 2.7 s): it was decoded again for one in every run.
+    test::ffmpeg(d + "/short/a.flac", "-f lavfi -i \"anoisesrc=seed=3:d=2:c=pink:r=48000:a=0.3\" -c:a flac");
   });
   return dir;
 }
@@ -113,9 +115,11 @@ TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
          fs::last_write_time(dir + "/a.wav", kept);
        }},
       {"moved", [](const std::string& dir) { fs::rename(dir + "/a.flac", dir + "/b.flac"); }, "b"},
+      {"short", {}},
   };
   IndexSettings rest;
   rest.decode_threads = 1;
+  rest.hop_s = 10;  // half the windows of the default hop: the same decodes, half the model's work
   IndexSettings first = rest;
   first.max_passes = 1;
   IndexSettings one_shot = rest;
@@ -138,6 +142,10 @@ TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
     EXPECT_LE(first_decodes + later_decodes, 2) << c.name << ": " << first_decodes << " in the first pass ("
                                                 << middle.spans - before.spans << " of spans), " << later_decodes
                                                 << " after (" << after.spans - middle.spans << " of spans)";
+    // A later run has nothing to decode.
+    run(db, rest, dir);
+    const audio::DecodeCounts again = audio::decode_counts();
+    EXPECT_EQ(again.whole - after.whole + again.spans - after.spans, 0) << c.name << ": decoded by a run after the index was complete";
     // The index ends as the one-shot index of what the file holds now.
     run(full_db, one_shot, dir);
     EXPECT_EQ(test::index_state_diff(test::index_state(db), test::index_state(full_db)), "") << c.name;
