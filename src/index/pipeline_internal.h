@@ -69,8 +69,9 @@ struct FileStamp {
 struct Aborted {};  // thrown through decode_stream when the run is stopping
 struct Enough {};   // thrown through decode_stream once the windows wanted are cut
 
-// The first pass keeps a file's decoded samples for cutting its windows when the file is at most
-// this long (16 M samples: 64 MB, 5.8 min at 48 kHz, most songs), instead of decoding it again.
+// A decode's samples are kept to cut its windows again (a first pass's, a quiet track's against
+// its own level, a track indexed afresh) when the file is at most this long (16 M samples: 64 MB,
+// 5.8 min at 48 kHz, most songs), instead of decoding it again.
 constexpr size_t kFirstPassKeptSamples = size_t{16} << 20;
 
 // What send_selected does with each window of a track.
