@@ -25,6 +25,7 @@ extern "C" {
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <numeric>
 #include <mutex>
 #include <system_error>
@@ -141,6 +142,18 @@ void open_untrusted(const std::string& path, FormatHolder& fmt) {
 
 std::atomic<int64_t> g_whole_decodes{0}, g_span_decodes{0};
 
+// decode_counts(path): off unless a test switches it on (the table would grow with every file).
+std::atomic<bool> g_count_by_path{false};
+std::mutex g_by_path_mutex;
+std::map<std::string, DecodeCounts> g_by_path;
+
+void count_path(const std::string& path, bool spans) {
+  if (!g_count_by_path.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> lock(g_by_path_mutex);
+  DecodeCounts& c = g_by_path[path];
+  ++(spans ? c.spans : c.whole);
+}
+
 }  // namespace
 
 void open_input(const std::string& path, FormatHolder& fmt, bool find_info, Origin origin) {
@@ -250,7 +263,10 @@ bool cut_at_end(const OpenedAudio& o, AVFrame* f) {
   return true;
 }
 
-void count_span_decode() { ++g_span_decodes; }
+void count_span_decode(const std::string& path) {
+  ++g_span_decodes;
+  count_path(path, true);
+}
 
 }  // namespace detail
 
@@ -284,9 +300,18 @@ std::string trim(std::string s) {
 
 DecodeCounts decode_counts() { return {g_whole_decodes.load(), g_span_decodes.load()}; }
 
+void count_decodes_by_path(bool on) { detail::g_count_by_path = on; }
+
+DecodeCounts decode_counts(const std::string& path) {
+  std::lock_guard<std::mutex> lock(detail::g_by_path_mutex);
+  const auto it = detail::g_by_path.find(path);
+  return it == detail::g_by_path.end() ? DecodeCounts{} : it->second;
+}
+
 AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSink& sink, Origin origin) {
   if (target_rate <= 0 || target_rate > 1'000'000) fail(path, "invalid target sample rate " + std::to_string(target_rate));
   ++g_whole_decodes;
+  detail::count_path(path, false);
   OpenedAudio opened;
   open_audio(path, origin, opened);
   FormatHolder& fmt = opened.fmt;

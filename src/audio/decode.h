@@ -155,6 +155,10 @@ struct DecodeCounts {
   int64_t spans = 0;  // decode_spans
 };
 DecodeCounts decode_counts();
+// The same for one path (as named to decode_stream and decode_spans), counted only after
+// count_decodes_by_path(true) (a test's switch: its table grows with every file decoded).
+void count_decodes_by_path(bool on);
+DecodeCounts decode_counts(const std::string& path);
 
 // Convenience: whole file in memory.
 std::vector<float> decode_file(const std::string& path, int target_rate = 48000, AudioInfo* info = nullptr);

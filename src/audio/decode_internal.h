@@ -81,7 +81,7 @@ void open_audio(const std::string& path, Origin origin, OpenedAudio& o);
 // frame lies past it.
 bool cut_at_end(const OpenedAudio& o, AVFrame* f);
 
-// Counts a decode_spans call (decode_counts).
-void count_span_decode();
+// Counts a decode_spans call of `path` (decode_counts).
+void count_span_decode(const std::string& path);
 
 }  // namespace clap::audio::detail

@@ -135,7 +135,7 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
   for (size_t k = 0; k < spans.size(); ++k)
     if (spans[k].start < 0 || spans[k].end <= spans[k].start || (k > 0 && spans[k].start < spans[k - 1].start))
       fail(path, "decode_spans: spans must be non-empty and sorted");
-  detail::count_span_decode();
+  detail::count_span_decode(path);
   OpenedAudio o;
   open_audio(path, origin, o);
   const int64_t rate = o.stream->codecpar->sample_rate;

@@ -289,9 +289,38 @@ void refresh_tags(Store& store, IndexSummary& sum) {
 // the pipeline makes the fingerprints of the tracks it indexes.
 constexpr int kFingerprintRate = 48000;
 
+// The fewest samples at kFingerprintRate Chromaprint makes a fingerprint of (about 2.7 s): a
+// shorter track has none however often it is decoded. Chromaprint's item count follows the length
+// alone, so it is measured once, by bisection over a tone's lengths. 0 when Chromaprint refuses.
+int64_t fingerprint_min_samples() {
+  static const int64_t samples = []() -> int64_t {
+    constexpr int rate = kFingerprintRate;
+    try {
+      std::vector<float> tone(static_cast<size_t>(rate) * 10);
+      for (size_t i = 0; i < tone.size(); ++i) tone[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * 440 * double(i) / rate));
+      const auto makes_one = [&](int64_t n) {
+        audio::Fingerprinter p(rate);
+        p.feed(tone.data(), static_cast<size_t>(n));
+        return !p.finish().empty();
+      };
+      int64_t none = 0, some = static_cast<int64_t>(tone.size());
+      if (!makes_one(some)) return 0;
+      while (some - none > 1) {
+        const int64_t mid = none + (some - none) / 2;
+        (makes_one(mid) ? some : none) = mid;
+      }
+      return some;
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }();
+  return samples;
+}
+
 // Tracks indexed before fingerprints were stored get one: the first audio::kFingerprintSeconds
 // decoded once (no embedding), at the rate the indexer decodes every file. A file that is not
-// there (held while its folder is away) or cannot be decoded is left for the next run.
+// there (held while its folder is away) or cannot be decoded is left for the next run. A track too
+// short for a fingerprint is not decoded: it was decoded again for none in every run (issue 56).
 void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks& callbacks) {
   std::vector<FileState> missing = store.tracks_without_fingerprint();
   // A partly indexed track gets its fingerprint from its next pass, which decodes the file anyway
@@ -300,6 +329,13 @@ void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks&
     std::unordered_set<int64_t> partial;
     for (const store::PartialTrack& p : store.partial_tracks()) partial.insert(p.state.id);
     std::erase_if(missing, [&](const FileState& s) { return partial.count(s.id) != 0; });
+  }
+  if (!missing.empty()) {
+    const int64_t fewest = fingerprint_min_samples();
+    std::erase_if(missing, [&](const FileState& s) {
+      const std::optional<Track> t = store.track(s.id);
+      return t && std::llround(t->duration_s * kFingerprintRate) + 1 < fewest;
+    });
   }
   IndexProgress progress;
   progress.files_total = static_cast<int64_t>(missing.size());
@@ -345,8 +381,7 @@ void verify_first_pass(const Track& t, const std::vector<store::WindowRecord>& s
   d.verify = true;
   d.duration_s = t.duration_s;
   d.stored_levels.clear();
-  for (const store::WindowRecord& w : stored)
-    if (!w.silent) d.stored_levels.emplace_back(w.idx, w.loudness_dbfs);
+  for (const store::WindowRecord& w : stored) d.stored_levels.emplace_back(w.idx, w.loudness_dbfs);
 }
 
 // The windows partly indexed track `p` lacks, laid out in passes (index/passes.h) by `first_pass`:
@@ -365,11 +400,16 @@ int missing_windows(const store::PartialTrack& p, int first_pass, int last_pass,
   int lowest = INT_MAX;
   for (size_t k = 0; k < active.size(); ++k)
     if (state[static_cast<size_t>(active[k])] == 0) lowest = std::min(lowest, passes[k]);
+  // A stored track has had its first pass, whichever windows it took: one that met a silent window
+  // (a first pass cut as spans records it), or a long file's held ones, need not be those of the
+  // layout over the windows that prove active. A pass-1 window it lacks joins the second pass,
+  // rather than a first pass again in the run that made it (a decode more).
+  if (lowest != INT_MAX) lowest = std::max(lowest, 2);
   d.track_id = p.state.id;
   d.window_total = p.window_total;
   d.wanted.clear();
   for (size_t k = 0; k < active.size(); ++k)
-    if (state[static_cast<size_t>(active[k])] == 0 && (through > 0 ? passes[k] <= through : passes[k] == lowest))
+    if (state[static_cast<size_t>(active[k])] == 0 && passes[k] <= (through > 0 ? through : lowest))
       d.wanted.push_back(active[k]);
   return lowest;
 }
@@ -495,6 +535,7 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
                          const IndexSettings& settings, const ModelProvider& model, const IndexCallbacks& callbacks) {
   const auto t0 = Clock::now();
   IndexSummary sum;
+  const audio::DecodeCounts decodes_before = audio::decode_counts();
   check_settings(spec, settings);
   // Only the active set's model writes the tracks and windows tables (another model's embeddings
   // go to its own set: ensure_identity, build_set).
@@ -510,6 +551,7 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
   refresh_fingerprints(store, sum, callbacks);
   deepen(store, spec, settings, model, callbacks, sum);
   refresh_speech(store, spec, model, sum);
+  sum.count_decodes(decodes_before);
   sum.wall_seconds = since(t0);
   return sum;
 }
@@ -518,8 +560,10 @@ IndexSummary build_set(Store& store, int64_t set_id, const ModelSpec& spec, cons
                        const ModelProvider& model, const IndexCallbacks& callbacks) {
   const auto t0 = Clock::now();
   IndexSummary sum;
+  const audio::DecodeCounts decodes_before = audio::decode_counts();
   check_settings(spec, settings);
   build_set_passes(store, set_id, spec, settings, model, callbacks, sum);
+  sum.count_decodes(decodes_before);
   sum.wall_seconds = since(t0);
   return sum;
 }
@@ -528,6 +572,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
                         const IndexCallbacks& callbacks) {
   const auto t0 = Clock::now();
   IndexSummary sum;
+  const audio::DecodeCounts decodes_before = audio::decode_counts();
   store.forget_finished_jobs();  // the progress `status` shows is this plan's
   Comparison c;
   compare(store, roots, settings, sum, c);
@@ -590,6 +635,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
   sum.planned = static_cast<int64_t>(queue.size());
   refresh_tags(store, sum);
   refresh_fingerprints(store, sum, callbacks);
+  sum.count_decodes(decodes_before);
   sum.wall_seconds = since(t0);
   return sum;
 }
@@ -626,6 +672,7 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
                         const IndexCallbacks& callbacks) {
   const auto t0 = Clock::now();
   IndexSummary sum;
+  const audio::DecodeCounts decodes_before = audio::decode_counts();
   check_settings(spec, settings);
   // Stable addresses: the pipeline's jobs point into these.
   std::vector<CrawledFile> files;
@@ -693,6 +740,7 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
   // Every track without a score, this worker's and others' alike (two workers scoring one track
   // write the same value).
   refresh_speech(store, spec, model, sum);
+  sum.count_decodes(decodes_before);
   sum.wall_seconds = since(t0);
   return sum;
 }

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/decode.h"
 #include "index/crawl.h"
 #include "index/identity.h"
 #include "index/passes.h"
@@ -96,6 +97,14 @@ struct IndexSummary {
   double model_seconds = 0;       // inside ClapModel::embed_audio
   double decode_seconds = 0;      // CPU time of hashing + decoding + windowing (decoder threads)
   double db_seconds = 0;          // writing to the index
+  // Decodes this run made (audio::decode_counts): of whole files (possibly stopped early) and of
+  // spans. Over a progressive index no file is decoded more than twice (docs/operations.md).
+  int64_t whole_decodes = 0, span_decodes = 0;
+  void count_decodes(const audio::DecodeCounts& before) {
+    const audio::DecodeCounts now = audio::decode_counts();
+    whole_decodes += now.whole - before.whole;
+    span_decodes += now.spans - before.spans;
+  }
   std::vector<CrawlWarning> warnings;
   std::vector<store::TrackError> new_errors;  // errors recorded in this run
 

@@ -271,6 +271,9 @@ void Pipeline::finish(size_t j) {
   Assembly a = std::move(files_[j]);
   files_.erase(j);
   if (jobs_[j].deepen && !a.done.afresh) return finish_more(j, a);
+  // In window order, as a one-shot index writes them (a later pass indexing its track afresh sends
+  // the windows it did not send before after the others: decode_more_verified).
+  std::sort(a.windows.begin(), a.windows.end(), [](const WindowRecord& x, const WindowRecord& y) { return x.idx < y.idx; });
   const Msg& d = a.done;
   Track t = base_track(j);
   t.window_total = d.window_total;

@@ -52,7 +52,8 @@ struct Deepen {
   // one whose content changed is indexed afresh (its size and modification time may be kept).
   std::string content_hash;
   double duration_s = 0;
-  std::vector<std::pair<int, double>> stored_levels;  // idx ascending, the stored non-silent windows
+  // idx ascending, every stored window's (a first pass cut as spans records a silent one it meets)
+  std::vector<std::pair<int, double>> stored_levels;
 };
 
 struct Job {

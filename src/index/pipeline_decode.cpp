@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include "audio/fingerprint.h"
@@ -26,7 +28,40 @@ int64_t thread_cpu_ns() {
   return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+// The samples of a decode kept to cut its windows again without decoding the file again, per
+// decoder thread (they run side by side), its capacity kept from file to file: a fresh buffer
+// cost 0.1 s of page faults per song. Freed when the run's threads end.
+std::vector<float>& kept_samples() {
+  thread_local std::vector<float> kept;
+  return kept;
+}
+
+// In pieces of about what a decoder hands over, so an abort is seen as soon as in a decode.
+template <class Abort, class Feed>
+void replay(const std::vector<float>& kept, const Abort& abort, const Feed& feed) {
+  constexpr size_t kPiece = 1 << 16;
+  for (size_t at = 0; at < kept.size(); at += kPiece) {
+    if (abort()) throw Aborted{};
+    feed(kept.data() + at, std::min(kPiece, kept.size() - at));
+  }
+}
+
 }  // namespace
+
+void Pipeline::start_fingerprint(std::optional<audio::Fingerprinter>& printer) const {
+  try {
+    printer.emplace(spec_.sample_rate);
+  } catch (const std::exception&) {  // no fingerprint; the track is indexed all the same
+  }
+}
+
+std::vector<uint32_t> Pipeline::finish_fingerprint(std::optional<audio::Fingerprinter>& printer) {
+  if (printer) try {
+      return printer->finish();
+    } catch (const std::exception&) {
+    }
+  return {};
+}
 
 std::optional<FileStamp> FileStamp::of(const std::string& path) {
   struct stat st {};
@@ -146,16 +181,21 @@ void Pipeline::decode_whole(size_t j, Msg&& done) {
   double threshold = s_.silence_db;
   // The acoustic fingerprint (duplicates decide by it) comes from the same decoded samples.
   std::optional<audio::Fingerprinter> printer;
-  try {
-    printer.emplace(spec_.sample_rate);
-  } catch (const std::exception&) {  // no fingerprint; the track is indexed all the same
-  }
+  start_fingerprint(printer);
+  // Until a window at or above the threshold says the track is not quiet, the decoded samples are
+  // kept (up to kFirstPassKeptSamples): a quiet track is cut again from them, not decoded a second
+  // time (a file indexed afresh by a later pass would be decoded a third).
+  std::vector<float>& kept = kept_samples();
+  kept.clear();
+  bool keeping = true, loud = false;
   for (int pass = 0; pass < 2; ++pass) {
-    if (printer && pass > 0) printer->restart();
+    const bool from_kept = pass > 0 && keeping;
+    if (printer && pass > 0 && !from_kept) printer->restart();
     audio::QuietTrackCheck quiet;
     WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
       const audio::WindowLevel level = audio::window_level(x, static_cast<size_t>(end - start));
       quiet.add(level, threshold);
+      if (!(level.rms_db < s_.silence_db)) loud = true;
       Msg m;
       m.job = j;
       m.idx = idx;
@@ -168,11 +208,22 @@ void Pipeline::decode_whole(size_t j, Msg&& done) {
       send(std::move(m), heavy);
     });
     try {
-      done.info = audio::decode_stream(f.path, spec_.sample_rate,
-                                       [&](const float* x, size_t n) {
-                                         windows.feed(x, n);
-                                         if (printer) printer->feed(x, n);
-                                       });
+      if (from_kept) {
+        replay(kept, [&] { return abort_.load(); }, [&](const float* x, size_t n) { windows.feed(x, n); });
+      } else {
+        done.info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
+          windows.feed(x, n);
+          if (printer) printer->feed(x, n);
+          if (pass == 0 && keeping) {
+            if (!loud && kept.size() + n <= kFirstPassKeptSamples) {
+              kept.insert(kept.end(), x, x + n);
+            } else {
+              keeping = false;  // not quiet, or too long to keep: a quiet one is decoded again
+              kept.clear();
+            }
+          }
+        });
+      }
       windows.finish();
     } catch (const Aborted&) {
       throw;
@@ -186,26 +237,23 @@ void Pipeline::decode_whole(size_t j, Msg&& done) {
     reset.job = j;
     send(std::move(reset), false);
   }
-  if (printer) try {
-      done.fingerprint = printer->finish();
-    } catch (const std::exception&) {
-    }
+  done.fingerprint = finish_fingerprint(printer);
   send_done(j, std::move(done));
 }
 
-bool Pipeline::send_first_pass_spans(size_t j, Msg& done) {
+Pipeline::SpanCut Pipeline::send_first_pass_spans(size_t j, Msg& done) {
   const CrawledFile& f = *jobs_[j].file;
   std::optional<audio::StreamLength> length;
   try {
     length = audio::stream_length(f.path, spec_.sample_rate);
   } catch (const std::exception&) {  // decoding it whole says what is wrong with the file
-    return false;
+    return SpanCut::Refused;
   }
-  if (!length) return false;
+  if (!length) return SpanCut::Refused;
   const std::vector<audio::Window> plan = audio::plan_windows(length->samples, window_, hop_);
   // A track of no more windows than the first pass takes is indexed whole at once, and its
   // silent windows must be known: decoded whole.
-  if (static_cast<int>(plan.size()) <= s_.first_pass) return false;
+  if (static_cast<int>(plan.size()) <= s_.first_pass) return SpanCut::Refused;
   const std::vector<int> passes = window_passes(static_cast<int>(plan.size()), s_.first_pass, s_.last_pass);
   std::vector<int> chosen;
   std::vector<audio::SampleSpan> spans;
@@ -218,10 +266,11 @@ bool Pipeline::send_first_pass_spans(size_t j, Msg& done) {
   try {
     cut = audio::decode_spans(f.path, spec_.sample_rate, spans);
   } catch (const std::exception&) {
-    return false;
+    return SpanCut::Spent;
   }
-  if (!cut) return false;
+  if (!cut) return SpanCut::Spent;
   std::vector<Msg> windows;
+  bool loud = false;
   for (size_t k = 0; k < chosen.size(); ++k) {
     Msg m;
     m.job = j;
@@ -230,39 +279,65 @@ bool Pipeline::send_first_pass_spans(size_t j, Msg& done) {
     m.end = spans[k].end;
     m.samples = std::move((*cut)[k]);
     m.loudness = audio::window_level(m.samples.data(), m.samples.size()).rms_db;
-    // Below the threshold the window may be silent, or the track quiet and judged against its
-    // own loudest window: only the whole track's levels tell, so it is decoded whole. At or
-    // above it the track is not quiet and the window is a non-silent one, as a whole decode finds.
-    if (m.loudness < s_.silence_db) return false;
+    // A window at or above the threshold says the track is not quiet (audio/windows.h): then one
+    // below it is silent, as a whole decode finds, and recorded so. With none, only the whole
+    // track's levels tell a quiet track from silent windows.
+    m.silent = m.loudness < s_.silence_db;
+    if (m.silent) m.samples = {};
+    loud = loud || !m.silent;
     windows.push_back(std::move(m));
   }
-  for (Msg& m : windows) send(std::move(m), true);
+  if (!loud) return SpanCut::Spent;
+  for (Msg& m : windows) {
+    const bool heavy = !m.silent;
+    send(std::move(m), heavy);
+  }
   done.info.source_rate = static_cast<int>(length->source_rate);
   done.info.source_samples = length->source_samples;
   done.info.output_samples = length->samples;
   done.info.duration_s = double(length->source_samples) / double(length->source_rate);  // as decode_stream says it
   done.info.resampler = length->source_rate == spec_.sample_rate ? "none" : "soxr";
   done.window_total = static_cast<int>(plan.size());
-  return true;
+  return SpanCut::Sent;
 }
 
 void Pipeline::decode_first_pass(size_t j, Msg&& done) {
   const CrawledFile& f = *jobs_[j].file;
-  if (send_first_pass_spans(j, done)) return send_done(j, std::move(done));
-  std::optional<audio::Fingerprinter> printer;
-  try {
-    printer.emplace(spec_.sample_rate);
-  } catch (const std::exception&) {  // no fingerprint; the track is indexed all the same
+  switch (send_first_pass_spans(j, done)) {
+    case SpanCut::Sent:
+      return send_done(j, std::move(done));
+    case SpanCut::Spent:
+      // Decoded once already (its spans): decoded whole now and indexed whole, every window, so
+      // that no later pass decodes it a third time.
+      return decode_whole(j, std::move(done));
+    case SpanCut::Refused:
+      break;
   }
+  std::optional<audio::Fingerprinter> printer;
+  start_fingerprint(printer);
+  // A file too long to keep (below) has its first pass's windows cut as the scan passes them: the
+  // windows of the layout its container's duration gives (window_passes over all its windows), the
+  // samples of each held. Those found non-silent are its first pass (exactly the layout's where the
+  // duration is exact and no window of it is silent); later passes take every other window.
+  std::vector<uint8_t> candidate;
+  if (done.tags.duration_s > 0 && std::isfinite(done.tags.duration_s)) {
+    const std::vector<audio::Window> plan =
+        audio::plan_windows(std::llround(done.tags.duration_s * spec_.sample_rate), window_, hop_);
+    if (static_cast<int>(plan.size()) > s_.first_pass) {
+      const std::vector<int> layout = window_passes(static_cast<int>(plan.size()), s_.first_pass, s_.last_pass);
+      for (int p : layout) candidate.push_back(p == 1);
+    }
+  }
+  std::map<int, std::vector<float>> held;
   std::vector<audio::WindowLevel> levels;
   audio::QuietTrackCheck quiet;
-  WindowStream scan(window_, hop_, [&](int, int64_t start, int64_t end, const float* x) {
+  WindowStream scan(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
     levels.push_back(audio::window_level(x, static_cast<size_t>(end - start)));
     quiet.add(levels.back(), s_.silence_db);
+    if (static_cast<size_t>(idx) < candidate.size() && candidate[static_cast<size_t>(idx)])
+      held[idx].assign(x, x + (end - start));
   });
-  // Per decoder thread (they run this side by side), its capacity kept from file to file:
-  // a fresh buffer cost 0.1 s of page faults per song. Freed when the run's threads end.
-  thread_local std::vector<float> kept;
+  std::vector<float>& kept = kept_samples();
   kept.clear();
   bool keeping = true;
   try {
@@ -273,7 +348,8 @@ void Pipeline::decode_first_pass(size_t j, Msg&& done) {
       if (keeping && kept.size() + n <= kFirstPassKeptSamples) {
         kept.insert(kept.end(), x, x + n);
       } else {
-        keeping = false;  // too long: decoded again below
+        keeping = false;  // too long: its windows come from `held`
+        kept.clear();
       }
     });
     scan.finish();
@@ -282,28 +358,65 @@ void Pipeline::decode_first_pass(size_t j, Msg&& done) {
   } catch (const std::exception& e) {
     return fail(j, reason_of(e, f.path), done.hash);
   }
-  if (printer) try {
-      done.fingerprint = printer->finish();
-    } catch (const std::exception&) {
-    }
+  done.fingerprint = finish_fingerprint(printer);
   // The threshold the one-shot path arrives at (decode(): a quiet track judged against itself).
   const double threshold = quiet.needs_quiet_pass() ? quiet.quiet_threshold() : s_.silence_db;
   std::vector<int> active;
   for (size_t i = 0; i < levels.size(); ++i)
     if (!(levels[i].rms_db < threshold)) active.push_back(static_cast<int>(i));
-  const std::vector<int> passes = window_passes(static_cast<int>(active.size()), s_.first_pass, s_.last_pass);
   std::vector<uint8_t> kind(levels.size(), kSilentRecord);
-  for (size_t i = 0; i < levels.size(); ++i)
-    if (!(levels[i].rms_db < threshold)) kind[i] = kLeave;
-  for (size_t k = 0; k < active.size(); ++k)
-    if (passes[k] == 1) kind[static_cast<size_t>(active[k])] = kEmbed;
-  // A file too long to keep: its windows decoded as spans (only they and their pre-roll), or,
-  // where the file does not allow them to be cut exactly so, by decoding it again.
-  if (!(!keeping && send_spans(j, f.path, kind, levels, done.info.output_samples)) &&
-      !send_selected(j, f.path, kind, levels, keeping ? &kept : nullptr))
-    return;
+  for (int i : active) kind[static_cast<size_t>(i)] = kLeave;
+  bool sent = false;
+  if (keeping) {
+    const std::vector<int> passes = window_passes(static_cast<int>(active.size()), s_.first_pass, s_.last_pass);
+    for (size_t k = 0; k < active.size(); ++k)
+      if (passes[k] == 1) kind[static_cast<size_t>(active[k])] = kEmbed;
+    if (!send_selected(j, f.path, kind, levels, &kept)) return;
+    sent = true;
+  } else {
+    bool any = false;
+    for (const auto& [idx, x] : held)
+      if (static_cast<size_t>(idx) < kind.size() && kind[static_cast<size_t>(idx)] == kLeave) {
+        kind[static_cast<size_t>(idx)] = kEmbed;
+        any = true;
+      }
+    sent = any && send_held(j, kind, levels, held, done.info.output_samples);
+  }
+  // No window of the layout held is non-silent (or the duration is unknown): the layout over the
+  // active windows, cut as spans (only they and their pre-roll), or where the file does not allow
+  // them to be cut exactly so, by decoding it again (a third decode with the later pass's).
+  if (!sent) {
+    for (uint8_t& k : kind)
+      if (k == kEmbed) k = kLeave;
+    const std::vector<int> passes = window_passes(static_cast<int>(active.size()), s_.first_pass, s_.last_pass);
+    for (size_t k = 0; k < active.size(); ++k)
+      if (passes[k] == 1) kind[static_cast<size_t>(active[k])] = kEmbed;
+    if (!send_spans(j, f.path, kind, levels, done.info.output_samples) && !send_selected(j, f.path, kind, levels))
+      return;
+  }
   done.window_total = static_cast<int>(levels.size());
   send_done(j, std::move(done));
+}
+
+bool Pipeline::send_held(size_t j, const std::vector<uint8_t>& kind, const std::vector<audio::WindowLevel>& levels,
+                         std::map<int, std::vector<float>>& held, int64_t total) {
+  const std::vector<audio::Window> plan = audio::plan_windows(total, window_, hop_);  // as the scan cut them
+  if (plan.size() != kind.size()) return false;
+  for (size_t i = 0; i < kind.size(); ++i) {
+    if (abort_) throw Aborted{};
+    if (kind[i] == kLeave) continue;
+    Msg m;
+    m.job = j;
+    m.idx = static_cast<int>(i);
+    m.start = plan.at(i).start;
+    m.end = plan.at(i).end;
+    m.silent = kind[i] == kSilentRecord;
+    m.loudness = levels[i].rms_db;
+    if (!m.silent) m.samples = std::move(held.at(static_cast<int>(i)));
+    const bool heavy = !m.silent;
+    send(std::move(m), heavy);
+  }
+  return true;
 }
 
 void Pipeline::decode_more(size_t j) {
@@ -339,10 +452,7 @@ void Pipeline::decode_more(size_t j) {
   std::vector<uint8_t> kind(static_cast<size_t>(d.window_total), kLeave);
   for (int idx : d.wanted) kind[static_cast<size_t>(idx)] = kEmbed;
   std::optional<audio::Fingerprinter> printer;
-  if (d.make_fingerprint) try {
-      printer.emplace(spec_.sample_rate);
-    } catch (const std::exception&) {  // no fingerprint; the windows are added all the same
-    }
+  if (d.make_fingerprint) start_fingerprint(printer);
   if (!send_selected(j, f.path, kind, {}, nullptr, d.judge_silence ? std::optional<double>(s_.silence_db) : std::nullopt,
                      printer ? &*printer : nullptr))
     return;
@@ -350,10 +460,7 @@ void Pipeline::decode_more(size_t j) {
   done.kind = Msg::Kind::Done;
   done.job = j;
   done.window_total = d.window_total;
-  if (printer) try {
-      done.fingerprint = printer->finish();
-    } catch (const std::exception&) {
-    }
+  done.fingerprint = finish_fingerprint(printer);
   send_done(j, std::move(done));
 }
 
@@ -367,24 +474,35 @@ void Pipeline::decode_more_verified(size_t j) {
   for (const auto& [idx, level] : d.stored_levels)
     if (idx >= 0 && static_cast<size_t>(idx) < total) stored[static_cast<size_t>(idx)] = level;
   std::optional<audio::Fingerprinter> printer;
-  try {
-    printer.emplace(spec_.sample_rate);
-  } catch (const std::exception&) {  // no fingerprint; the windows are added all the same
-  }
+  start_fingerprint(printer);
   std::vector<audio::WindowLevel> levels;
   audio::QuietTrackCheck quiet;
   bool differs = false;  // this decode is not the one the first pass stored
+  // The windows this pass does not send (the first pass's, and any the layout leaves to a deeper
+  // pass), kept for a track indexed afresh from this decode: the level of each, the samples of
+  // those at or above the threshold (a few: the first pass's), up to kFirstPassKeptSamples.
+  struct Unsent {
+    int idx = 0;
+    int64_t start = 0, end = 0;
+    std::vector<float> samples;
+  };
+  std::vector<Unsent> unsent;
+  size_t unsent_samples = 0;
+  bool unsent_whole = true;
   WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
-    const audio::WindowLevel level = audio::window_level(x, static_cast<size_t>(end - start));
+    const size_t n = static_cast<size_t>(end - start);
+    const audio::WindowLevel level = audio::window_level(x, n);
     levels.push_back(level);
     quiet.add(level, s_.silence_db);
-    if (differs) return;
     const size_t i = static_cast<size_t>(idx);
     if (i >= total) {
       differs = true;  // more windows than the packets gave
-    } else if (stored[i]) {
+    } else if (stored[i] && !differs) {
       differs = std::memcmp(&level.rms_db, &*stored[i], sizeof level.rms_db) != 0;
-    } else if (wanted[i]) {
+    }
+    // Sent after a difference too: a track indexed afresh keeps them (judged as a one-shot index
+    // judges a track that is not quiet).
+    if (i < total && wanted[i]) {
       Msg m;
       m.job = j;
       m.idx = idx;
@@ -392,13 +510,25 @@ void Pipeline::decode_more_verified(size_t j) {
       m.end = end;
       m.loudness = level.rms_db;
       m.silent = d.judge_silence && m.loudness < s_.silence_db;
-      if (!m.silent) m.samples.assign(x, x + (end - start));
+      if (!m.silent) m.samples.assign(x, x + n);
       const bool heavy = !m.silent;
       send(std::move(m), heavy);
+      return;
     }
+    if (!unsent_whole) return;
+    Unsent u{idx, start, end, {}};
+    if (!(level.rms_db < s_.silence_db)) {
+      if (unsent_samples + n > kFirstPassKeptSamples) {
+        unsent_whole = false;
+        unsent = {};
+        return;
+      }
+      u.samples.assign(x, x + n);
+      unsent_samples += n;
+    }
+    unsent.push_back(std::move(u));
   });
-  // Per decoder thread, as the first pass keeps its samples (decode_first_pass).
-  thread_local std::vector<float> kept;
+  std::vector<float>& kept = kept_samples();
   kept.clear();
   bool keeping = true;
   audio::AudioInfo info;
@@ -411,6 +541,7 @@ void Pipeline::decode_more_verified(size_t j) {
         kept.insert(kept.end(), x, x + n);
       } else {
         keeping = false;
+        kept.clear();
       }
     });
     windows.finish();
@@ -424,16 +555,9 @@ void Pipeline::decode_more_verified(size_t j) {
   done.kind = Msg::Kind::Done;
   done.job = j;
   done.window_total = d.window_total;
-  if (printer) try {
-      done.fingerprint = printer->finish();
-    } catch (const std::exception&) {
-    }
+  done.fingerprint = finish_fingerprint(printer);
   if (!differs) return send_done(j, std::move(done));
-  // Afresh, as a first index of the file stores it (decode_whole): what was sent is discarded.
-  Msg reset;
-  reset.kind = Msg::Kind::Reset;
-  reset.job = j;
-  send(std::move(reset), false);
+  // Afresh, as a first index of the file stores it (decode_whole), from this decode.
   done.afresh = true;
   try {
     done.hash = sha256_file(f.path);
@@ -441,12 +565,37 @@ void Pipeline::decode_more_verified(size_t j) {
   } catch (const std::exception& e) {
     return fail(j, reason_of(e, f.path));
   }
+  done.info = info;
+  done.window_total = static_cast<int>(levels.size());
+  // Not quiet, and the windows sent judged by the threshold: they stay, and the unsent ones join
+  // them (the track is written in window order, Pipeline::finish).
+  if (d.judge_silence && !quiet.needs_quiet_pass() && unsent_whole) {
+    for (Unsent& u : unsent) {
+      if (abort_) throw Aborted{};
+      Msg m;
+      m.job = j;
+      m.idx = u.idx;
+      m.start = u.start;
+      m.end = u.end;
+      m.loudness = levels[static_cast<size_t>(u.idx)].rms_db;
+      m.silent = m.loudness < s_.silence_db;
+      if (!m.silent) m.samples = std::move(u.samples);
+      const bool heavy = !m.silent;
+      send(std::move(m), heavy);
+    }
+    return send_done(j, std::move(done));
+  }
+  // A quiet track (or one whose windows were sent unjudged): what was sent is discarded and every
+  // window cut again from this decode's samples, judged against the track's own level; a file too
+  // long to keep is decoded again (a third decode: quiet, or over 16 M samples of windows unsent).
+  Msg reset;
+  reset.kind = Msg::Kind::Reset;
+  reset.job = j;
+  send(std::move(reset), false);
   if (!keeping) {
     done.fingerprint.clear();
     return decode_whole(j, std::move(done));
   }
-  done.info = info;
-  done.window_total = static_cast<int>(levels.size());
   const double threshold = quiet.needs_quiet_pass() ? quiet.quiet_threshold() : s_.silence_db;
   WindowStream cut(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
     Msg m;
@@ -460,11 +609,7 @@ void Pipeline::decode_more_verified(size_t j) {
     const bool heavy = !m.silent;
     send(std::move(m), heavy);
   });
-  constexpr size_t kPiece = 1 << 16;  // an abort is seen as soon as in a decode
-  for (size_t at = 0; at < kept.size(); at += kPiece) {
-    if (abort_) throw Aborted{};
-    cut.feed(kept.data() + at, std::min(kPiece, kept.size() - at));
-  }
+  replay(kept, [&] { return abort_.load(); }, [&](const float* x, size_t n) { cut.feed(x, n); });
   cut.finish();
   send_done(j, std::move(done));
 }
@@ -554,12 +699,7 @@ bool Pipeline::send_selected(size_t j, const std::string& path, const std::vecto
   });
   try {
     if (decoded) {
-      // In pieces of about what a decoder hands over, so an abort is seen as soon.
-      constexpr size_t kPiece = 1 << 16;
-      for (size_t at = 0; at < decoded->size(); at += kPiece) {
-        if (abort_) throw Aborted{};
-        windows.feed(decoded->data() + at, std::min(kPiece, decoded->size() - at));
-      }
+      replay(*decoded, [&] { return abort_.load(); }, [&](const float* x, size_t n) { windows.feed(x, n); });
     } else {
       audio::decode_stream(path, spec_.sample_rate, [&](const float* x, size_t n) {
         if (abort_) throw Aborted{};

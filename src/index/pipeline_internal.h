@@ -69,8 +69,9 @@ struct FileStamp {
 struct Aborted {};  // thrown through decode_stream when the run is stopping
 struct Enough {};   // thrown through decode_stream once the windows wanted are cut
 
-// The first pass keeps a file's decoded samples for cutting its windows when the file is at most
-// this long (16 M samples: 64 MB, 5.8 min at 48 kHz, most songs), instead of decoding it again.
+// A decode's samples are kept to cut its windows again (a first pass's, a quiet track's against
+// its own level, a track indexed afresh) when the file is at most this long (16 M samples: 64 MB,
+// 5.8 min at 48 kHz, most songs), instead of decoding it again.
 constexpr size_t kFirstPassKeptSamples = size_t{16} << 20;
 
 // What send_selected does with each window of a track.
@@ -142,10 +143,25 @@ class Pipeline {
   // nothing decoded but its windows). Where that cannot be, the file is decoded once to learn every
   // window's level (which windows are silent, how many there are), its duration and fingerprint;
   // then the first pass's windows are cut from the samples kept of that decode (a file up to
-  // kFirstPassKeptSamples long; a longer one's are decoded as spans, audio::decode_spans, or
-  // where that cannot be exact it is decoded again, stopping after the last of them). Silent
-  // windows are recorded now: the stored rows then tell later passes which windows remain to embed.
+  // kFirstPassKeptSamples long), or for a longer one from the windows held as the decode passed
+  // them (the layout its container's duration gives: send_held). Only where none of those is
+  // non-silent are they decoded as spans (audio::decode_spans), or where that cannot be exact,
+  // decoded again. Silent windows are recorded now: the stored rows then tell later passes which
+  // windows remain to embed. A file whose span decode was made and could not serve (SpanCut::Spent)
+  // is indexed whole at once (decode_whole): no file is decoded more than twice over a progressive
+  // index (its first pass and the rest).
   void decode_first_pass(size_t j, Msg&& done);
+
+  // The first pass's windows of a file too long to keep, from `held` (their samples, taken as the
+  // decode passed them): as send_selected sends `kind`'s, for a track of `total` samples. False,
+  // with nothing sent, when the windows of `total` samples are not as many as `kind`.
+  bool send_held(size_t j, const std::vector<uint8_t>& kind, const std::vector<audio::WindowLevel>& levels,
+                 std::map<int, std::vector<float>>& held, int64_t total);
+
+  // A fingerprinter for a decode's samples, or none where Chromaprint refuses (the track is indexed
+  // all the same), and what it made (empty: none).
+  void start_fingerprint(std::optional<audio::Fingerprinter>& printer) const;
+  static std::vector<uint32_t> finish_fingerprint(std::optional<audio::Fingerprinter>& printer);
 
   // A later pass: the file decoded again (stopping after the last window wanted) and the
   // windows it adds cut. A file that changed since (the next run indexes it again) is skipped.
@@ -153,9 +169,11 @@ class Pipeline {
 
   // decode_more for a track whose first pass is checked (Deepen::verify): the file decoded to its
   // end, the windows wanted sent as they are cut, and the first pass's duration and stored levels
-  // compared with this decode's. Should they differ, what was sent is discarded (Reset) and the
-  // track indexed afresh: every window cut from this decode's samples (kept up to
-  // kFirstPassKeptSamples; a longer file is decoded a third time) and Done sent with `afresh`.
+  // compared with this decode's. Should they differ, the track is indexed afresh from this decode
+  // (Done sent with `afresh`): the windows sent stay, and those it did not send (the first pass's,
+  // held as the decode passed them) are sent after them. A quiet track's (judged against its own
+  // level) are all discarded (Reset) and cut again from this decode's samples, kept up to
+  // kFirstPassKeptSamples; only a longer quiet file is decoded a third time.
   void decode_more_verified(size_t j);
 
   // The windows `kind` selects (as send_selected sends them) of a track of `total` samples, the
@@ -178,12 +196,15 @@ class Pipeline {
 
   // Progressive indexing's first pass without a whole decode: the track's length read off its
   // packets (audio::stream_length), its first-pass windows laid out over all its windows and cut
-  // as spans (audio::decode_spans), bit for bit a whole decode's. False, with nothing sent, when
-  // the file does not allow that, when the track has no more windows than the first pass takes,
-  // or when a window cut is below the silence threshold (only the whole track's levels tell
-  // whether it is silent): the caller then decodes the file whole. No silent window is recorded
-  // and no fingerprint made: the second pass, which decodes the file whole, does both.
-  bool send_first_pass_spans(size_t j, Msg& done);
+  // as spans (audio::decode_spans), bit for bit a whole decode's. A window cut below the silence
+  // threshold is recorded silent when another is at or above it (the track is not quiet). Nothing
+  // sent when the file does not allow that or the track has no more windows than the first pass
+  // takes (Refused: nothing decoded), or when the span decode failed or every window cut is below
+  // the threshold (Spent: only the whole track's levels tell whether they are silent); the caller
+  // then decodes the file whole. No fingerprint made: the second pass, which decodes the file
+  // whole, makes it (and records the silent windows the first pass did not meet).
+  enum class SpanCut { Sent, Refused, Spent };  // Refused: nothing decoded; Spent: decoded, not sent
+  SpanCut send_first_pass_spans(size_t j, Msg& done);
 
   // ---- embedding side ----------------------------------------------------------------------
 

@@ -229,6 +229,8 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     run.summary.load_seconds += before.load_seconds;
     run.summary.model_seconds += before.model_seconds;
     run.summary.decode_seconds += before.decode_seconds;
+    run.summary.whole_decodes += before.whole_decodes;
+    run.summary.span_decodes += before.span_decodes;
     run.summary.db_seconds += before.db_seconds;
     run.summary.audio_seconds += before.audio_seconds;
   } else if (store->has_job_queue()) {

@@ -125,6 +125,8 @@ void accumulate(index::IndexSummary& t, const index::IndexSummary& b) {
   t.load_seconds += b.load_seconds;
   t.model_seconds += b.model_seconds;
   t.decode_seconds += b.decode_seconds;
+  t.whole_decodes += b.whole_decodes;
+  t.span_decodes += b.span_decodes;
   t.db_seconds += b.db_seconds;
   t.new_errors.insert(t.new_errors.end(), b.new_errors.begin(), b.new_errors.end());
 }
