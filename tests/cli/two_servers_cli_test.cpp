@@ -15,6 +15,7 @@
 #include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,8 +70,16 @@ TEST(TwoServers, WritesOfOneUserThroughTwoServerProcessesOnOnePostgresIndexAreAl
   for (int i = 0; i < 3; ++i)
     test::ffmpeg(dir + "/music/s" + std::to_string(i) + ".flac", "-f lavfi -i \"sine=f=" + std::to_string(300 + 200 * i) + ":d=4\"");
   const std::string db = test::PostgresServer::shared().create_database();
-  // The users' key file of a PostgreSQL index lives in the data folder: the same for the CLI and both servers.
-  ::setenv("XDG_DATA_HOME", (dir + "/data").c_str(), 1);
+  // The users' key file of a PostgreSQL index lives in the data folder: the same for the CLI and
+  // both servers (set for this test only: other tests read the default index's place from it).
+  struct DataHome {
+    std::optional<std::string> old;
+    explicit DataHome(const std::string& dir) {
+      if (const char* v = std::getenv("XDG_DATA_HOME")) old = v;
+      ::setenv("XDG_DATA_HOME", dir.c_str(), 1);
+    }
+    ~DataHome() { old ? ::setenv("XDG_DATA_HOME", old->c_str(), 1) : ::unsetenv("XDG_DATA_HOME"); }
+  } data_home(dir + "/data");
   test::index_library(dir + "/music", db, test::case_dir("tiny-unfused"), "--quiet");
   std::ofstream(dir + "/pw") << "alicepw\n";
   std::string out, err;

@@ -98,7 +98,7 @@ TEST(SubsonicBigFolder, AFolderOfThousandsOfFilesIsAnsweredWholeAndInOrder) {
   ASSERT_EQ(album["song"].size(), static_cast<size_t>(kSongs));
 
   // XML: one <child> per song, the texts escaped; the answer parses as the same count.
-  for (const std::string& query : {"getIndexes", "getMusicDirectory?id=" + folder}) {
+  for (const std::string& query : {std::string("getIndexes"), "getMusicDirectory?id=" + folder}) {
     const std::string xml = get(server.port(), query);
     EXPECT_EQ(count_of(xml, "<child "), static_cast<size_t>(kSongs)) << query;
     EXPECT_EQ(count_of(xml, "title=\"Song &lt;7&gt; &amp; &quot;more&quot;\""), 1u) << query;
