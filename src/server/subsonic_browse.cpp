@@ -124,7 +124,8 @@ void get_indexes(Call& call, ojson& body) {
     index.back()["artist"].push_back(ojson{{"id", e.folder->id}, {"name", e.folder->name}});
   }
   indexes["index"] = std::move(index);
-  indexes["child"] = call.lazy_list(songs.size(), [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
+  const size_t count = songs.size();  // before the move below (arguments are evaluated in any order)
+  indexes["child"] = call.lazy_list(count, [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
   body["indexes"] = std::move(indexes);
 }
 

@@ -138,7 +138,8 @@ ojson song_list(const Call& call, const std::vector<int64_t>& track_ids) {
   songs.reserve(track_ids.size());
   for (const int64_t id : track_ids)
     if (const store::Track* t = call.snap.track(id)) songs.push_back(t);
-  return call.lazy_list(songs.size(), [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
+  const size_t count = songs.size();  // before the move below (arguments are evaluated in any order)
+  return call.lazy_list(count, [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
 }
 
 ojson directory(const Call& call, const service::CatalogFolder& f) {
@@ -151,8 +152,8 @@ ojson directory(const Call& call, const service::CatalogFolder& f) {
   std::vector<const store::Track*> songs;
   for (const int64_t id : f.tracks)
     if (const store::Track* t = call.snap.track(id)) songs.push_back(t);
-  const size_t folders = f.folders.size();
-  j["child"] = call.lazy_list(folders + songs.size(), [&call, &f, folders, songs = std::move(songs)](size_t i) {
+  const size_t folders = f.folders.size(), count = folders + songs.size();  // before the move below
+  j["child"] = call.lazy_list(count, [&call, &f, folders, songs = std::move(songs)](size_t i) {
     return i < folders ? folder_child(call, call.catalog.folders()[f.folders[i]]) : child(call, *songs[i - folders]);
   });
   return j;

@@ -259,8 +259,10 @@ ojson playlist_json(const Call& call, service::UserData& data, const store::Play
   j["duration"] = seconds;
   j["created"] = date_time(p.created_at);
   j["changed"] = date_time(p.changed_at);
-  if (with_songs)
-    j["entry"] = call.lazy_list(songs.size(), [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
+  if (with_songs) {
+    const size_t listed = songs.size();  // before the move below (arguments are evaluated in any order)
+    j["entry"] = call.lazy_list(listed, [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
+  }
   return j;
 }
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -30,11 +31,16 @@ using json = nlohmann::json;
 
 std::string q(const std::string& s) { return test::quoted(s); }
 
+// Called from many threads at once: each answer into a file of its own (run_command's captured
+// output is one file for every call).
 json rest(int port, const std::string& call) {
-  std::string out, err;
+  static std::atomic<int> calls{0};
+  const std::string body = test::temp_dir() + "/two-servers-answer-" + std::to_string(calls++);
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/rest/" + call +
                           (call.find('?') == std::string::npos ? "?" : "&") + "u=alice&p=alicepw&v=1.16.1&c=test&f=json";
-  if (test::run_command("curl -s -m 60 " + q(url), &out, &err) != 0) return json{{"curl", err}};
+  const int status = test::run_command("curl -s -m 60 -o " + q(body) + " " + q(url));
+  const std::string out = fs::exists(body) ? test::read_file(body) : "";
+  if (status != 0) return json{{"curl", status}};
   try {
     return json::parse(out)["subsonic-response"];
   } catch (const std::exception&) {

@@ -82,7 +82,7 @@ TEST(SubsonicBigFolder, AFolderOfThousandsOfFilesIsAnsweredWholeAndInOrder) {
   const json indexes = rest(server.port(), "getIndexes");
   ASSERT_EQ(indexes["status"], "ok") << indexes.dump().substr(0, 500);
   const json& songs = indexes["indexes"]["child"];
-  ASSERT_EQ(songs.size(), static_cast<size_t>(kSongs));
+  ASSERT_EQ(songs.size(), static_cast<size_t>(kSongs)) << indexes.dump().substr(0, 1500);
   std::set<std::string> ids;
   for (const json& song : songs) ids.insert(song["id"].get<std::string>());
   EXPECT_EQ(ids.size(), static_cast<size_t>(kSongs));
