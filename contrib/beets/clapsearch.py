@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 
 import mediafile
-from beets import library, ui
+from beets import config, library, ui
 from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
@@ -251,6 +251,10 @@ class ClapSearchPlugin(BeetsPlugin):
         folders = sorted({os.path.dirname(bytes(item.path)) for item in items})
         top = _common_folders(folders, bytes(lib.directory) if lib.directory else b'')
         args = ['index']
+        # import.link: yes makes beets' library folder links to files elsewhere, which clapsearch
+        # leaves out unless told they are meant (docs/integrations.md: serve needs the flag too).
+        if config['import']['link'].get(bool):
+            args += ['--follow-links-out']
         model = self.config['model'].as_str()
         if model:
             args += ['--model=' + model]

@@ -410,6 +410,9 @@ void add_index_command(CLI::App& app, Action& action) {
   cmd->add_flag("--retry-errors", o->request.retry_errors, "Decode files recorded as errors again even if unchanged");
   cmd->add_flag("--prune-missing", o->request.prune_missing,
                 "Prune missing files even when most of a folder's tracks are gone (else kept: an unmounted drive)");
+  cmd->add_flag("--follow-links-out", o->request.follow_links_out,
+                "Index links (to files or folders) that lead out of the indexed folders, e.g. a beets library "
+                "imported with import.link; else they are left out with a warning (docs/security.md)");
   cmd->add_flag("--plan", o->request.plan,
                 "PostgreSQL store: record the files to embed as jobs for `clapsearch worker`s (moves and pruning are "
                 "applied now); embed nothing");

@@ -66,6 +66,7 @@ std::thread start_watch(const ServeCliOptions& o, const std::function<void(const
   request.db = o.lib.db;
   request.threads = o.lib.threads;
   request.quiet = true;  // the model and settings are the index's own
+  request.follow_links_out = o.server.follow_links_out;
   index::WatchOptions watch;
   watch.quiet = index::parse_duration(o.quiet_period, "--quiet-period");
   watch.rescan_every = index::parse_duration(o.rescan_every, "--rescan-every");
@@ -212,6 +213,9 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->default_val(8)
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--quiet,-q", o->quiet, "No request log on stderr");
+  cmd->add_flag("--follow-links-out", o->server.follow_links_out,
+                "Play files the index reached through links out of its folders (index --follow-links-out), while "
+                "each link still leads to the file indexed; --watch indexes such links too");
   cmd->add_option("--watch", o->watch_dirs,
                   "Also index these folders in the background and keep the index current as files come and go (like "
                   "`clapsearch index --watch`, with the index's model and settings); repeatable")

@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "core/error.h"
@@ -40,9 +42,22 @@ bool matches_any(const std::vector<std::string>& globs, const std::string& relat
   return false;
 }
 
+// The real path of each library folder (every link resolved); folders that do not exist are left out.
+std::vector<std::string> real_folders(const std::vector<std::string>& folders) {
+  std::vector<std::string> out;
+  for (const std::string& f : folders) {
+    char buf[PATH_MAX];
+    if (::realpath(f.c_str(), buf)) out.emplace_back(buf);
+  }
+  return out;
+}
+
 class Crawler {
  public:
-  Crawler(const CrawlOptions& o, CrawlResult& out) : o_(o), out_(out) {
+  Crawler(const CrawlOptions& o, CrawlResult& out, const std::vector<std::string>& roots) : o_(o), out_(out) {
+    std::vector<std::string> folders = roots;
+    folders.insert(folders.end(), o.library_roots.begin(), o.library_roots.end());
+    real_roots_ = real_folders(folders);
     for (const auto& e : o.extensions.empty() ? default_audio_extensions() : o.extensions) {
       std::string x = lower(e);
       if (!x.empty() && x.front() == '.') x.erase(0, 1);
@@ -67,9 +82,26 @@ class Crawler {
  private:
   void warn(const std::string& path, const std::string& reason) { out_.warnings.push_back({path, reason}); }
 
-  void add(const std::string& path, const std::string& root, const struct stat& st, bool link = false) {
+  // Whether `path`, a link, leads out of every library folder. Left out unless follow_links_out
+  // (said once, with where it leads and the way to allow it); `outside` says what it does.
+  bool leaves_library(const std::string& path, bool& outside) {
+    char buf[PATH_MAX];
+    if (!::realpath(path.c_str(), buf)) return false;  // gone meanwhile: the stat below says so
+    const std::string real = buf;
+    for (const std::string& r : real_roots_)
+      if (path_under(real, r)) return false;
+    outside = true;
+    if (o_.follow_links_out) return false;
+    warn(path, "a link to " + real + ", outside the library folders: not indexed (the server would never play it; "
+                 "index its target folder as a folder of its own, or allow links out with --follow-links-out)");
+    out_.links_out.push_back(path);
+    return true;
+  }
+
+  void add(const std::string& path, const std::string& root, const struct stat& st, bool link = false, bool outside = false) {
     CrawledFile f;
     f.link = link;
+    f.outside = outside;
     f.path = path;
     f.root = root;
     f.size = st.st_size;
@@ -83,9 +115,10 @@ class Crawler {
 
   // Depth-first with an explicit stack of pending folders (no recursion depth limit).
   void walk(const std::string& top, const std::string& root, const std::string& top_relative) {
-    std::vector<std::pair<std::string, std::string>> stack = {{top, top_relative}};  // (path, relative)
+    // (path, relative, reached through a link out of the library: follow_links_out only)
+    std::vector<std::tuple<std::string, std::string, bool>> stack = {{top, top_relative, false}};
     while (!stack.empty()) {
-      auto [dir, rel] = std::move(stack.back());
+      auto [dir, rel, dir_outside] = std::move(stack.back());
       stack.pop_back();
       DIR* d = ::opendir(dir.c_str());
       if (!d) {
@@ -103,7 +136,7 @@ class Crawler {
       if (errno) warn(dir, std::string("folder partly read: ") + std::strerror(errno));
       const int dfd = ::dirfd(d);
       std::sort(names.begin(), names.end());
-      std::vector<std::pair<std::string, std::string>> subdirs;
+      std::vector<std::tuple<std::string, std::string, bool>> subdirs;
       for (const auto& name : names) {
         const std::string path = dir + "/" + name;
         const std::string relative = rel.empty() ? name : rel + "/" + name;
@@ -117,8 +150,14 @@ class Crawler {
             warn(path, std::string("skipped: ") + std::strerror(err));
           continue;
         }
+        struct stat lst{};
+        const unsigned char type = types[name];
+        const bool link = type == DT_LNK ||  // a file system without d_type: ask
+                          (type == DT_UNKNOWN && ::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode));
+        bool outside = dir_outside;
         if (S_ISDIR(st.st_mode)) {
           if (matches_any(o_.exclude, relative, name)) continue;
+          if (link && leaves_library(path, outside)) continue;
           if (!dirs_.insert({st.st_dev, st.st_ino}).second) {
             struct stat lst{};
             const bool is_link = ::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode);
@@ -126,16 +165,13 @@ class Crawler {
             warn(path, "folder already visited (symbolic link loop or a second link to it): skipped");
             continue;
           }
-          subdirs.emplace_back(path, relative);
+          subdirs.emplace_back(path, relative, outside);
         } else if (S_ISREG(st.st_mode)) {
           if (!exts_.count(extension_of(name))) continue;
           if (!o_.include.empty() && !matches_any(o_.include, relative, name)) continue;
           if (matches_any(o_.exclude, relative, name)) continue;
-          struct stat lst{};
-          const unsigned char type = types[name];
-          const bool link = type == DT_LNK ||  // a file system without d_type: ask
-                            (type == DT_UNKNOWN && ::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode));
-          add(path, root, st, link);
+          if (link && leaves_library(path, outside)) continue;
+          add(path, root, st, link, outside);
         } else if (exts_.count(extension_of(name)) && (o_.include.empty() || matches_any(o_.include, relative, name)) &&
                    !matches_any(o_.exclude, relative, name)) {
           // A FIFO, socket or device with an audio name: never opened (a FIFO would block), said.
@@ -152,6 +188,7 @@ class Crawler {
   const CrawlOptions& o_;
   CrawlResult& out_;
   std::set<std::string> exts_;
+  std::vector<std::string> real_roots_;
   std::set<std::pair<dev_t, ino_t>> dirs_, root_dirs_;
 };
 
@@ -178,12 +215,14 @@ bool path_under(const std::string& path, const std::string& root) {
 
 CrawlResult crawl(const std::vector<std::string>& roots, const CrawlOptions& options) {
   CrawlResult out;
-  Crawler crawler(options, out);
-  for (const auto& r : roots) {
-    const std::string root = absolute_path(r);
+  std::vector<std::string> absolute;
+  for (const auto& r : roots) absolute.push_back(absolute_path(r));
+  Crawler crawler(options, out, absolute);
+  for (const std::string& root : absolute) {
     out.roots.push_back(root);
     crawler.root(root);
   }
+  std::sort(out.links_out.begin(), out.links_out.end());
   std::stable_sort(out.files.begin(), out.files.end(),
                    [](const CrawledFile& a, const CrawledFile& b) { return a.path < b.path; });
   // One entry per file: the same path from overlapping roots (silently), or one file behind

@@ -14,6 +14,12 @@
 //
 // Paths are absolute and lexically normal, but symbolic links are not resolved: a library
 // at ~/Music that links to another disk keeps its ~/Music paths.
+//
+// A link (to a file or a folder) whose target resolves outside every library folder (the roots
+// of this crawl and CrawlOptions::library_roots) is left out with a warning naming it, where it
+// leads and how to allow it, unless CrawlOptions::follow_links_out: the server never plays such a
+// file without that opt-in (docs/security.md), so it would be listed and never played. A root
+// given as a link is a library folder, not a link out.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -31,6 +37,9 @@ struct CrawledFile {
   int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
   uint64_t device = 0, inode = 0;
   bool link = false;  // the name is a symbolic link (never served: docs/security.md)
+  // Reached through a link out of every library folder (follow_links_out only): the indexer
+  // compares its ctime too, which the server checks before playing it.
+  bool outside = false;
 };
 
 struct CrawlOptions {
@@ -39,6 +48,8 @@ struct CrawlOptions {
   // Files left out of this crawl (not listed, so neither indexed nor counted as missing): the
   // files a watcher (index/watcher.h) sees still being written. Unset = none.
   std::function<bool(const CrawledFile&)> skip;
+  bool follow_links_out = false;           // --follow-links-out: links out of the library are crawled too
+  std::vector<std::string> library_roots;  // the index's other folders (links into them are inside)
 };
 
 struct CrawlWarning {
@@ -49,6 +60,7 @@ struct CrawlResult {
   std::vector<std::string> roots;   // absolute, lexically normal, in the order given
   std::vector<CrawledFile> files;   // sorted by path
   std::vector<CrawlWarning> warnings;
+  std::vector<std::string> links_out;  // the links left out (files and folders), sorted
 };
 
 // Roots may be folders or single files (a file given explicitly is taken whatever its

@@ -137,7 +137,9 @@ struct Comparison {
 
 void compare(Store& store, const std::vector<std::string>& roots, const IndexSettings& settings, IndexSummary& sum,
              Comparison& c) {
-  c.crawled = crawl(roots, settings.crawl);
+  CrawlOptions crawl_options = settings.crawl;
+  crawl_options.library_roots = store.roots();  // a link into another folder of the index is inside
+  c.crawled = crawl(roots, crawl_options);
   const CrawlResult& crawled = c.crawled;
   sum.found = static_cast<int64_t>(crawled.files.size());
   sum.warnings = crawled.warnings;
@@ -190,6 +192,9 @@ void compare(Store& store, const std::vector<std::string>& roots, const IndexSet
     seen.insert(s.id);
     bool unchanged = s.size == f.size && s.mtime_ns == f.mtime_ns;
     if (s.status == TrackStatus::Error) unchanged = unchanged && s.ctime_ns == f.ctime_ns && !settings.retry_errors;
+    // A file out of the library is played only while its ctime is the one indexed (the server's
+    // check that the link still leads to it): a changed ctime is read again, so it plays again.
+    if (f.outside) unchanged = unchanged && s.ctime_ns == f.ctime_ns;
     if (unchanged) {
       ++sum.unchanged;
       if (s.status == TrackStatus::Ok) ++sum.ok_files;
@@ -204,8 +209,21 @@ void compare(Store& store, const std::vector<std::string>& roots, const IndexSet
   c.retired = store.retired_tracks();
   const std::vector<FileState>& retired = c.retired;
   std::vector<MissingTrack>& missing = c.missing;
-  for (const FileState& s : states)
-    if (!seen.count(s.id) && is_gone(s.path)) missing.push_back({&s, false, false});
+  // A link out of the library left out of the crawl (no --follow-links-out) goes as a deleted
+  // file goes: pruned (its user data kept, as any pruned track's), back when it is indexed again.
+  // The path or a folder above it is a link left out (links_out is sorted: a lookup per level).
+  const auto left_out = [&](const std::string& path) {
+    const std::vector<std::string>& links = c.crawled.links_out;
+    if (links.empty()) return false;
+    for (size_t end = path.size(); end != std::string::npos && end > 0; end = path.rfind('/', end - 1))
+      if (std::binary_search(links.begin(), links.end(), path.substr(0, end))) return true;
+    return false;
+  };
+  for (const FileState& s : states) {
+    if (seen.count(s.id)) continue;
+    if (left_out(s.path)) missing.push_back({&s, false, false, true});
+    else if (is_gone(s.path)) missing.push_back({&s, false, false});
+  }
   c.live_missing = missing.size();
   for (const FileState& s : retired) missing.push_back({&s, false, true});
 }
@@ -230,8 +248,17 @@ void prune(Store& store, const Comparison& c, const IndexSettings& settings, con
     for (const FileState& s : c.states)
       if (path_under(s.path, root)) ++under;
     std::vector<const FileState*> gone;
-    for (size_t i = 0; i < c.live_missing; ++i)
-      if (!c.missing[i].claimed && path_under(c.missing[i].state->path, root)) gone.push_back(c.missing[i].state);
+    for (size_t i = 0; i < c.live_missing; ++i) {
+      const MissingTrack& m = c.missing[i];
+      if (m.claimed || !path_under(m.state->path, root)) continue;
+      if (m.link_out) {  // left out on purpose, not vanished: pruned whatever the rest of the folder does
+        prune.push_back(m.state->id);
+        pruned_paths.push_back(m.state->path);
+        --under;
+      } else {
+        gone.push_back(m.state);
+      }
+    }
     if (gone.empty()) continue;
     bool found_any = false;
     for (const CrawledFile& f : c.crawled.files)

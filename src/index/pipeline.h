@@ -67,6 +67,7 @@ struct MissingTrack {
   const store::FileState* state = nullptr;
   bool claimed = false;
   bool retired = false;  // a track pruned by an earlier run, kept restorable (store::retire_tracks)
+  bool link_out = false;  // there, but a link out of the library left out (CrawlResult::links_out)
 };
 
 // A file's tags into the track row, with the reading they are (store::kTagsVersion).

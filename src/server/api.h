@@ -51,7 +51,12 @@ bool stream_file_range(int fd, size_t offset, size_t length, httplib::DataSink& 
 //  - it is the file that was indexed: the size and modification time the index holds.
 // Whatever else reads the file (the Subsonic server's transcoding, cover and lyrics) reads this
 // descriptor, never the path again.
-std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size);
+// With `follow_links_out` (--follow-links-out) a file outside every root, reached through a link
+// the indexer was allowed to follow, is served too, when it is still the file indexed: its size,
+// modification time and ctime (which no user can set back) those the index holds; a link
+// pointed elsewhere since is refused.
+std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size,
+                                      bool follow_links_out = false);
 
 // Answers an open file of `size` bytes (> 0) with Range as /api/tracks/{id}/audio does: 200 with
 // the whole file, 206 with one range (an end past the end clamped, a suffix), 416 for a range

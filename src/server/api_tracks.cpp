@@ -32,7 +32,8 @@ int64_t nanoseconds(const struct timespec& t) { return int64_t{t.tv_sec} * 1'000
 
 }  // namespace
 
-std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size) {
+std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, const store::Track& t, size_t& size,
+                                      bool follow_links_out) {
   // Details name the track as the page shows it (relative to its folder), never where on this
   // machine it lives, and give a reason in the library's terms, not the system's error text.
   std::string shown = snap.display_path(t.path);
@@ -40,7 +41,15 @@ std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, cons
   if (t.status != store::TrackStatus::Ok)
     throw HttpError{410, "no audio", shown + ": could not be indexed, so there is no audio to serve"};
   // O_NONBLOCK: if the path has become a FIFO, open must not wait for a writer.
-  const int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  int fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0 && errno == ELOOP && follow_links_out) {
+    // A link, allowed only out of the library (one inside names a file served under its own name).
+    char target[PATH_MAX];
+    if (::realpath(t.path.c_str(), target) && !service::resolves_inside_roots(target, snap.roots()))
+      fd = ::open(t.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    else
+      errno = ELOOP;
+  }
   if (fd < 0) {
     const int err = errno;
     // A link is never opened (docs/security.md), whether it was one when indexed (the indexer
@@ -64,8 +73,17 @@ std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, cons
   char real[PATH_MAX];
   struct stat real_st {};
   if (!::realpath(t.path.c_str(), real) || ::stat(real, &real_st) != 0 || real_st.st_dev != st.st_dev ||
-      real_st.st_ino != st.st_ino || !service::resolves_inside_roots(real, snap.roots()))
+      real_st.st_ino != st.st_ino)
     throw HttpError{404, "audio unavailable", shown + ": outside the indexed folders (not served)"};
+  if (!service::resolves_inside_roots(real, snap.roots())) {
+    if (!follow_links_out) throw HttpError{404, "audio unavailable", shown + ": outside the indexed folders (not served)"};
+    // The indexer read this file's ctime through the link; another file (the link pointed
+    // elsewhere) has its own, and no one can set a ctime back.
+    if (nanoseconds(st.st_ctim) != t.ctime_ns)
+      throw HttpError{404, "audio unavailable",
+                      shown + ": a link out of the library that no longer leads to the file indexed (not served; run "
+                              "clapsearch index again)"};
+  }
   if (st.st_size != t.size || nanoseconds(st.st_mtim) != t.mtime_ns)
     throw HttpError{404, "audio unavailable", shown + ": changed since it was indexed (run clapsearch index again)"};
   if (st.st_size <= 0) throw HttpError{404, "audio unavailable", shown + ": empty file"};
@@ -171,7 +189,7 @@ void Api::track_audio(const httplib::Request& req, httplib::Response& res) {
   const auto snap = lib().snapshot();
   const store::Track& t = track_of(*snap, req.matches[1]);
   size_t size = 0;
-  const auto file = open_track_audio(*snap, t, size);
+  const auto file = open_track_audio(*snap, t, size, options_.follow_links_out);
   serve_file_ranges(req, res, file, size, subsonic::content_type_of_path(t.path));  // one table for both APIs
 }
 

@@ -40,6 +40,9 @@ struct ServerOptions {
   // Subsonic streams transcoded at once (/rest/stream with format or maxBitRate: each takes a
   // core while it runs), half of them (at least 1) per user; more get 429.
   int max_transcodes = 4;
+  // --follow-links-out: play a file the index reached through a link out of its folders, while the
+  // link still leads to the file indexed (api.h open_track_audio); else such a file is never played.
+  bool follow_links_out = false;
   int64_t max_upload_bytes = 50ll << 20;
   double max_query_seconds = 600;  // decoded duration of an uploaded query
   int64_t max_k = 1000;            // results per query

@@ -197,7 +197,16 @@ std::string scalar_text(const ojson& v) {
   return service::json_text(v);
 }
 
-void append_element(std::string& out, const std::string& name, const ojson& node, int depth);
+// The key of the member that stands for a lazy list (Call::lazy_list): no record has such a key.
+constexpr const char* kLazyKey = "\x01lazy";
+using LazyLists = std::vector<LazyList>;
+
+const LazyList* lazy_of(const ojson& v, const LazyLists* lazy) {
+  if (!lazy || !v.is_object() || v.size() != 1 || !v.contains(kLazyKey)) return nullptr;
+  return &lazy->at(v[kLazyKey].get<size_t>());
+}
+
+void append_element(std::string& out, const std::string& name, const ojson& node, int depth, const LazyLists* lazy);
 
 // The scalar members the Subsonic XSD (subsonic-rest-api 1.16.1) declares as child elements with
 // text rather than attributes, by the element that holds them: ArtistInfoBase (artistInfo,
@@ -215,7 +224,17 @@ bool xsd_text_element(const std::string& element, const std::string& member) {
   return false;
 }
 
-void append_children(std::string& out, const std::string& name, const ojson& node, int depth) {
+void append_item(std::string& out, const std::string& key, const ojson& item, int depth, const LazyLists* lazy) {
+  if (item.is_object()) {
+    append_element(out, key, item, depth, lazy);
+  } else {
+    out += "<" + key + ">";
+    append_xml_text(out, scalar_text(item), false);
+    out += "</" + key + ">";
+  }
+}
+
+void append_children(std::string& out, const std::string& name, const ojson& node, int depth, const LazyLists* lazy) {
   for (const auto& [key, v] : node.items()) {
     if (key == "value" && !v.is_structured()) continue;
     if (!v.is_structured()) {
@@ -225,30 +244,25 @@ void append_children(std::string& out, const std::string& name, const ojson& nod
         append_xml_text(out, scalar_text(v), false);
         out += "</" + key + ">";
       }
+    } else if (const LazyList* l = lazy_of(v, lazy)) {
+      for (size_t i = 0; i < l->count; ++i) append_item(out, key, l->item(i), depth, lazy);  // each made, written, dropped
     } else if (v.is_object()) {
-      append_element(out, key, v, depth);
+      append_element(out, key, v, depth, lazy);
     } else if (v.is_array()) {
-      for (const ojson& item : v) {
-        if (item.is_object()) {
-          append_element(out, key, item, depth);
-        } else {
-          out += "<" + key + ">";
-          append_xml_text(out, scalar_text(item), false);
-          out += "</" + key + ">";
-        }
-      }
+      for (const ojson& item : v) append_item(out, key, item, depth, lazy);
     }
   }
 }
 
-void append_element(std::string& out, const std::string& name, const ojson& node, int depth) {
+void append_element(std::string& out, const std::string& name, const ojson& node, int depth, const LazyLists* lazy) {
   if (depth > 32) throw std::logic_error("a Subsonic answer nested too deeply");
   out += "<" + name;
   if (depth == 0) out += std::string(" xmlns=\"") + kXmlNamespace + "\"";
   bool has_content = false;
   for (const auto& [key, v] : node.items()) {
     if (v.is_structured() || key == "value" || xsd_text_element(name, key)) {
-      has_content = has_content || !v.is_structured() || !v.empty();
+      const LazyList* l = lazy_of(v, lazy);
+      has_content = has_content || !v.is_structured() || (l ? l->count > 0 : !v.empty());
       continue;
     }
     out += " " + key + "=\"";
@@ -261,34 +275,79 @@ void append_element(std::string& out, const std::string& name, const ojson& node
   }
   out += ">";
   if (node.contains("value") && !node["value"].is_structured()) append_xml_text(out, scalar_text(node["value"]), false);
-  append_children(out, name, node, depth + 1);
+  append_children(out, name, node, depth + 1, lazy);
   out += "</" + name + ">";
 }
 
-void write(const httplib::Request& req, httplib::Response& res, ojson env) {
+// The JSON text of a tree with lazy lists, as json_text writes one without (compact).
+void append_json(std::string& out, const ojson& v, const LazyLists* lazy) {
+  if (const LazyList* l = lazy_of(v, lazy)) {
+    out += '[';
+    for (size_t i = 0; i < l->count; ++i) {
+      if (i) out += ',';
+      append_json(out, l->item(i), lazy);  // each made, written, dropped
+    }
+    out += ']';
+  } else if (v.is_object()) {
+    out += '{';
+    bool first = true;
+    for (const auto& [key, member] : v.items()) {
+      if (!first) out += ',';
+      first = false;
+      out += service::json_text(ojson(key));
+      out += ':';
+      append_json(out, member, lazy);
+    }
+    out += '}';
+  } else if (v.is_array()) {
+    out += '[';
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out += ',';
+      append_json(out, v[i], lazy);
+    }
+    out += ']';
+  } else {
+    out += service::json_text(v);
+  }
+}
+
+void write(const httplib::Request& req, httplib::Response& res, ojson env, const LazyLists* lazy = nullptr) {
+  // The text is moved into the answer (set_content copies it: a second 77 MB for a large folder).
+  std::string text;
+  const char* type = "application/json; charset=utf-8";
   if (wants_json(req)) {
     // Moved, not copied: a sync page's answer is a tree of 500 songs.
     ojson wrapped = ojson::object();
     wrapped["subsonic-response"] = std::move(env);
-    res.set_content(service::json_text(wrapped), "application/json; charset=utf-8");
+    if (lazy && !lazy->empty()) append_json(text, wrapped, lazy);
+    else text = service::json_text(wrapped);
   } else {
-    res.set_content(to_xml(env), "application/xml; charset=utf-8");
+    text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    append_element(text, "subsonic-response", env, 0, lazy);
+    type = "application/xml; charset=utf-8";
   }
+  res.set_content(std::string(), type);
+  res.body = std::move(text);
 }
 
 }  // namespace
 
 std::string to_xml(const ojson& env) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  append_element(out, "subsonic-response", env, 0);
+  append_element(out, "subsonic-response", env, 0, nullptr);
   return out;
 }
 
-void answer(const httplib::Request& req, httplib::Response& res, ojson body) {
+void answer(const httplib::Request& req, httplib::Response& res, ojson body, const std::vector<LazyList>* lazy) {
   ojson env = envelope("ok");
   for (auto& [key, v] : body.items()) env[key] = std::move(v);
   res.status = 200;
-  write(req, res, std::move(env));
+  write(req, res, std::move(env), lazy);
+}
+
+ojson Call::lazy_list(size_t count, std::function<ojson(size_t)> item) const {
+  lazy.push_back({count, std::move(item)});
+  return ojson{{kLazyKey, lazy.size() - 1}};
 }
 
 void answer_failure(const httplib::Request& req, httplib::Response& res, const Failure& failure, int http_status) {
@@ -386,7 +445,7 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
         } else {
           ojson body = ojson::object();
           endpoint.answer(call, body);
-          answer(req, res, std::move(body));
+          answer(req, res, std::move(body), &call.lazy);
         }
         return;
       } catch (const service::ModelChanged& e) {

@@ -103,7 +103,7 @@ void get_indexes(Call& call, ojson& body) {
     const CatalogFolder* folder;
   };
   std::vector<Entry> entries;
-  ojson children = ojson::array();
+  std::vector<const store::Track*> songs;  // the roots' own files: each Child made as it is written
   for (const service::MusicFolder& m : call.catalog.music_folders()) {
     if (only != 0 && m.id != only) continue;
     const CatalogFolder& root = call.catalog.folders()[m.folder];
@@ -113,7 +113,7 @@ void get_indexes(Call& call, ojson& body) {
       entries.push_back({letter, key, &f});
     }
     for (const int64_t id : root.tracks)
-      if (const store::Track* t = call.snap.track(id)) children.push_back(child(call, *t));
+      if (const store::Track* t = call.snap.track(id)) songs.push_back(t);
   }
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return a.letter != b.letter ? a.letter < b.letter : a.key < b.key;
@@ -123,9 +123,10 @@ void get_indexes(Call& call, ojson& body) {
     if (index.empty() || index.back()["name"] != e.letter) index.push_back(ojson{{"name", e.letter}, {"artist", ojson::array()}});
     index.back()["artist"].push_back(ojson{{"id", e.folder->id}, {"name", e.folder->name}});
   }
-  indexes["index"] = index;
-  indexes["child"] = children;
-  body["indexes"] = indexes;
+  indexes["index"] = std::move(index);
+  const size_t count = songs.size();  // before the move below (arguments are evaluated in any order)
+  indexes["child"] = call.lazy_list(count, [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
+  body["indexes"] = std::move(indexes);
 }
 
 // A folder's id opens the folder; an album's (getAlbumList and search2 list albums as
@@ -135,10 +136,7 @@ void get_music_directory(Call& call, ojson& body) {
   if (const CatalogFolder* f = call.catalog.folder(id)) {
     body["directory"] = directory(call, *f);
   } else if (const CatalogAlbum* a = call.catalog.album(id)) {
-    ojson songs = ojson::array();
-    for (const int64_t t : a->tracks)
-      if (const store::Track* track = call.snap.track(t)) songs.push_back(child(call, *track));
-    body["directory"] = ojson{{"id", a->id}, {"parent", a->artist_id}, {"name", a->name}, {"child", songs}};
+    body["directory"] = ojson{{"id", a->id}, {"parent", a->artist_id}, {"name", a->name}, {"child", song_list(call, a->tracks)}};
   } else if (const CatalogArtist* ar = call.catalog.artist(id)) {
     ojson albums = ojson::array();
     for (const size_t i : ar->albums) albums.push_back(album_child(call, call.catalog.albums()[i]));
@@ -175,11 +173,8 @@ void get_artist(Call& call, ojson& body) {
 void get_album(Call& call, ojson& body) {
   const CatalogAlbum& a = album_param(call, call.required("id"));
   ojson j = album_id3(call, a);
-  ojson songs = ojson::array();
-  for (const int64_t t : a.tracks)
-    if (const store::Track* track = call.snap.track(t)) songs.push_back(child(call, *track));
-  j["song"] = songs;
-  body["album"] = j;
+  j["song"] = song_list(call, a.tracks);  // an untagged folder of 100,000 files is one album
+  body["album"] = std::move(j);
 }
 
 void get_song(Call& call, ojson& body) { body["song"] = child(call, call.song(call.required("id"))); }

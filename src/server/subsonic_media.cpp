@@ -38,7 +38,7 @@ std::string lower(std::string s) {
 // outside the library): for a client the song's media is not found.
 std::shared_ptr<int> open_song(const Call& call, const store::Track& t, size_t& size) {
   try {
-    return open_track_audio(call.snap, t, size);
+    return open_track_audio(call.snap, t, size, call.options.follow_links_out);
   } catch (const HttpError& e) {
     throw Failure{70, e.error + ": " + e.detail};
   }
@@ -288,7 +288,7 @@ void get_cover_art(Call& call) {
     size_t bytes = 0;
     std::shared_ptr<int> file;
     try {
-      file = open_track_audio(call.snap, *t, bytes);
+      file = open_track_audio(call.snap, *t, bytes, call.options.follow_links_out);
     } catch (const HttpError&) {
       continue;  // its file is not served; another track of the album may be
     }
@@ -314,7 +314,7 @@ void get_cover_art(Call& call) {
 std::vector<audio::LyricsTag> lyrics_tags(const Call& call, const store::Track& t) {
   size_t size = 0;
   try {
-    const std::shared_ptr<int> file = open_track_audio(call.snap, t, size);
+    const std::shared_ptr<int> file = open_track_audio(call.snap, t, size, call.options.follow_links_out);
     return audio::read_lyrics(*file, call.snap.display_path(t.path));
   } catch (const HttpError&) {
     return {};

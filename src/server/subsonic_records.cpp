@@ -133,16 +133,29 @@ ojson folder_child(const Call&, const service::CatalogFolder& f) {
   return j;
 }
 
+ojson song_list(const Call& call, const std::vector<int64_t>& track_ids) {
+  std::vector<const store::Track*> songs;
+  songs.reserve(track_ids.size());
+  for (const int64_t id : track_ids)
+    if (const store::Track* t = call.snap.track(id)) songs.push_back(t);
+  const size_t count = songs.size();  // before the move below (arguments are evaluated in any order)
+  return call.lazy_list(count, [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
+}
+
 ojson directory(const Call& call, const service::CatalogFolder& f) {
   ojson j;
   j["id"] = f.id;
   if (!f.parent_id.empty()) j["parent"] = f.parent_id;
   j["name"] = f.name;
-  ojson children = ojson::array();
-  for (const size_t sub : f.folders) children.push_back(folder_child(call, call.catalog.folders()[sub]));
+  // Its folders, then its files: each Child made as the answer is written (a flat folder of
+  // 100,000 files is one list).
+  std::vector<const store::Track*> songs;
   for (const int64_t id : f.tracks)
-    if (const store::Track* t = call.snap.track(id)) children.push_back(child(call, *t));
-  j["child"] = children;
+    if (const store::Track* t = call.snap.track(id)) songs.push_back(t);
+  const size_t folders = f.folders.size(), count = folders + songs.size();  // before the move below
+  j["child"] = call.lazy_list(count, [&call, &f, folders, songs = std::move(songs)](size_t i) {
+    return i < folders ? folder_child(call, call.catalog.folders()[f.folders[i]]) : child(call, *songs[i - folders]);
+  });
   return j;
 }
 

@@ -248,19 +248,22 @@ ojson playlist_json(const Call& call, service::UserData& data, const store::Play
   j["owner"] = data.user_name(p.owner);
   j["public"] = p.is_public;
   int64_t seconds = 0, count = 0;
-  ojson entries = ojson::array();
+  std::vector<const store::Track*> songs;  // each Child made as the answer is written (20,000 at most)
   store::PlaylistRecord full = p;
   if (full.entries.empty() && p.entry_count > 0) full = *data.playlist(p.id, true);
   for (const auto& [pos, t] : visible(call, full)) {
     seconds += static_cast<int64_t>(t->duration_s + 0.5);
     ++count;
-    if (with_songs) entries.push_back(child(call, *t));
+    if (with_songs) songs.push_back(t);
   }
   j["songCount"] = count;
   j["duration"] = seconds;
   j["created"] = date_time(p.created_at);
   j["changed"] = date_time(p.changed_at);
-  if (with_songs) j["entry"] = entries;
+  if (with_songs) {
+    const size_t listed = songs.size();  // before the move below (arguments are evaluated in any order)
+    j["entry"] = call.lazy_list(listed, [&call, songs = std::move(songs)](size_t i) { return child(call, *songs[i]); });
+  }
   return j;
 }
 

@@ -29,6 +29,7 @@ struct IndexRequest {
   std::vector<std::string> include, exclude;
   bool rebuild = false, retry_errors = false;
   bool prune_missing = false;  // prune even when most of a folder's tracks vanished
+  bool follow_links_out = false;  // index links out of the folders (index::CrawlOptions::follow_links_out)
   bool quiet = false;                    // no download progress
   Notice note;  // what the run is doing when it takes a while (the precision's measurement); null: quiet
   bool plan = false;  // a store with a job queue: record the work for `clapsearch worker`s, embed nothing

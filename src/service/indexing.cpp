@@ -148,6 +148,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   settings.crawl.include = r.include;
   settings.crawl.exclude = r.exclude;
   settings.crawl.skip = r.skip;
+  settings.crawl.follow_links_out = r.follow_links_out;
 
   ModelOpenOptions mo;
   mo.hub = resolved_settings.model_options;

@@ -33,9 +33,7 @@ void UserData::bookmark(const store::Track& song, int64_t position_ms, const std
     b.song = song_ref(song);
     b.position_ms = position_ms;
     b.comment = comment;
-    b.created_at = b.changed_at = at;
-    for (const store::BookmarkRecord& old : s.bookmarks(user_))
-      if (old.song.track_id == song.id) b.created_at = old.created_at;  // overwritten, not new
+    b.created_at = b.changed_at = at;  // the store keeps a replaced bookmark's created_at
     s.put_bookmark(b);
     return 0;
   });

@@ -185,16 +185,21 @@ std::optional<int64_t> UserData::change_playlist(int64_t id, bool admin,
                                                 const std::function<void(store::PlaylistRecord&)>& change) {
   enum class Outcome { Unreadable, NotOwner, Written };
   // The outcome is thrown after the lock: an exception inside with() drops its connection.
-  const auto [outcome, written] = connection_.with([&](Accounts&, store::Store& s) {
-    std::optional<store::PlaylistRecord> p = s.playlist(id);
-    if (!p || !(p->owner == user_ || p->is_public || admin)) return std::pair{Outcome::Unreadable, int64_t{0}};
-    if (p->owner != user_ && !admin) return std::pair{Outcome::NotOwner, int64_t{0}};
-    change(*p);
-    return std::pair{Outcome::Written, s.put_playlist(*p)};
+  // The lock orders this process's changes; the store's transaction (Store::change_playlist)
+  // orders them with another server process's on the same index.
+  const Outcome outcome = connection_.with([&](Accounts&, store::Store& s) {
+    Outcome o = Outcome::Unreadable;
+    s.change_playlist(id, [&](store::PlaylistRecord& p) {
+      if (!(p.owner == user_ || p.is_public || admin)) return false;
+      o = p.owner != user_ && !admin ? Outcome::NotOwner : Outcome::Written;
+      if (o == Outcome::Written) change(p);
+      return o == Outcome::Written;
+    });
+    return o;
   });
   if (outcome == Outcome::NotOwner) throw NotAllowed("the playlist belongs to another user");
   if (outcome == Outcome::Unreadable) return std::nullopt;
-  return written;
+  return id;
 }
 
 void UserData::delete_playlist(int64_t id, bool admin) {

@@ -51,6 +51,11 @@ constexpr int64_t kIdLock = 0x434C414E;
 // Takes the id lock (kIdLock) for the rest of the transaction.
 void lock_ids(pg::Connection& c);
 int64_t max_id(pg::Connection& c, const char* table);
+// Takes user `user_id`'s lock for the rest of the transaction ("clUD", then the id): a write that
+// replaces what the user keeps (a star, a rating, a bookmark, the play queue: a delete, then an
+// insert) runs alone among the server processes of this index. Without it two processes' deletes
+// both found nothing and both inserted (two rows), or the second insert met the first's key (an error).
+void lock_user(pg::Connection& c, int64_t user_id);
 int64_t bump_generation(pg::Connection& c, bool library = true);
 // A bigint[] parameter: "{1,2,3}".
 std::string bigint_array(const std::vector<int64_t>& ids);

@@ -12,6 +12,10 @@ int64_t now_seconds() {
 
 void lock_ids(pg::Connection& c) { c.query("SELECT pg_advisory_xact_lock($1::bigint)", pg::Params().add(kIdLock)); }
 
+void lock_user(pg::Connection& c, int64_t user_id) {
+  c.query("SELECT pg_advisory_xact_lock(1668044100, ($1::bigint % 2147483647)::integer)", pg::Params().add(user_id));
+}
+
 int64_t max_id(pg::Connection& c, const char* table) {
   return c.query(std::string("SELECT COALESCE(MAX(id), 0) FROM ") + table).int64(0, 0);
 }

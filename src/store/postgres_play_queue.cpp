@@ -1,5 +1,6 @@
 // PostgresStore: the users' play queues and bookmarks (store.h PlayQueueRecord, BookmarkRecord),
 // as SqliteStore keeps them (sqlite_play_queue.cpp).
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -92,6 +93,7 @@ using namespace pg_impl;
 void PostgresStore::put_play_queue(const PlayQueueRecord& queue) {
   check_play_queue(queue);
   pg::Transaction tx(*c_);
+  lock_user(*c_, queue.user_id);
   write_play_queue(*c_, queue);
   tx.commit();
 }
@@ -106,9 +108,14 @@ std::optional<PlayQueueRecord> PostgresStore::play_queue(int64_t user_id) const 
 void PostgresStore::put_bookmark(const BookmarkRecord& bookmark) {
   check_bookmark(bookmark);
   pg::Transaction tx(*c_);
-  c_->query("DELETE FROM bookmarks WHERE user_id = $1::bigint AND track_id = $2::bigint",
-            pg::Params().add(bookmark.user_id).add(bookmark.song.track_id));
-  write_bookmark(*c_, bookmark);
+  lock_user(*c_, bookmark.user_id);
+  // The replaced bookmark's creation time is kept here, inside the lock: read by the caller
+  // before, another process's bookmark of the song could come between.
+  BookmarkRecord b = bookmark;
+  auto old = c_->query("DELETE FROM bookmarks WHERE user_id = $1::bigint AND track_id = $2::bigint RETURNING created_at",
+                       pg::Params().add(bookmark.user_id).add(bookmark.song.track_id));
+  for (int i = 0; i < old.rows(); ++i) b.created_at = i ? std::min(b.created_at, old.int64(i, 0)) : old.int64(i, 0);
+  write_bookmark(*c_, b);
   tx.commit();
 }
 

@@ -256,6 +256,7 @@ bool PostgresStore::remove_api_key(int64_t user_id, int64_t key_id) {
 void PostgresStore::put_star(const FeedbackRecord& star) {
   check_feedback(star, false);
   pg::Transaction tx(*c_);
+  lock_user(*c_, star.user_id);
   delete_feedback(*c_, "stars", star.user_id, star.kind, star.item_id, star.song.track_id);
   write_feedback(*c_, star, false);
   tx.commit();
@@ -277,6 +278,7 @@ std::vector<FeedbackRecord> PostgresStore::stars(int64_t user_id) const {
 void PostgresStore::put_rating(const FeedbackRecord& rating) {
   check_feedback(rating, true);
   pg::Transaction tx(*c_);
+  lock_user(*c_, rating.user_id);
   delete_feedback(*c_, "ratings", rating.user_id, rating.kind, rating.item_id, rating.song.track_id);
   if (rating.rating > 0) write_feedback(*c_, rating, true);
   tx.commit();
@@ -447,6 +449,22 @@ std::optional<PlaylistRecord> PostgresStore::playlist(int64_t id) const {
   PlaylistRecord p = decode_playlist(r, 0);
   p.entries = entries_of(*c_, id);
   return p;
+}
+
+bool PostgresStore::change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) {
+  // The row lock is held to the commit: another server process changing this playlist waits at
+  // its own FOR UPDATE and then reads what this one wrote (READ COMMITTED reads anew per
+  // statement), so two adds at once each keep the other's song.
+  pg::Transaction tx(*c_);
+  if (!c_->query("SELECT 1 FROM playlists WHERE id = $1::bigint FOR UPDATE", pg::Params().add(id)).rows()) return false;
+  std::optional<PlaylistRecord> p = playlist(id);
+  if (!p) return false;
+  if (!change(*p)) return true;  // nothing to write: the transaction ends unwritten
+  p->id = id;
+  check_playlist(*p);
+  write_playlist(*c_, *p, true);
+  tx.commit();
+  return true;
 }
 
 bool PostgresStore::remove_playlist(int64_t id) {

@@ -112,11 +112,15 @@ std::optional<PlayQueueRecord> SqliteStore::play_queue(int64_t user_id) const {
 void SqliteStore::put_bookmark(const BookmarkRecord& bookmark) {
   check_bookmark(bookmark);
   sql::Transaction tx(db_);
+  BookmarkRecord b = bookmark;  // the replaced one's creation time is kept, read inside the write lock
+  sql::Stmt old(db_, "SELECT MIN(created_at) FROM bookmarks WHERE user_id = ? AND track_id = ?");
+  old.bind(1, bookmark.user_id).bind(2, bookmark.song.track_id);
+  if (old.step() && !old.is_null(0)) b.created_at = old.int64(0);
   sql::Stmt(db_, "DELETE FROM bookmarks WHERE user_id = ? AND track_id = ?")
       .bind(1, bookmark.user_id)
       .bind(2, bookmark.song.track_id)
       .run();
-  write_bookmark(db_, bookmark);
+  write_bookmark(db_, b);
   tx.commit();
 }
 

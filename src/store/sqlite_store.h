@@ -151,6 +151,7 @@ class SqliteStore final : public Store {
   int64_t put_playlist(const PlaylistRecord& playlist) override;
   std::vector<PlaylistRecord> playlists(int64_t user_id) const override;
   std::optional<PlaylistRecord> playlist(int64_t id) const override;
+  bool change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) override;
   bool remove_playlist(int64_t id) override;
   void put_play_queue(const PlayQueueRecord& queue) override;
   std::optional<PlayQueueRecord> play_queue(int64_t user_id) const override;

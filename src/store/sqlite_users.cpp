@@ -435,6 +435,18 @@ std::optional<PlaylistRecord> SqliteStore::playlist(int64_t id) const {
   return p;
 }
 
+bool SqliteStore::change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) {
+  sql::Transaction tx(db_);  // BEGIN IMMEDIATE: another process's change of it waits to the commit
+  std::optional<PlaylistRecord> p = playlist(id);
+  if (!p) return false;
+  if (!change(*p)) return true;
+  p->id = id;
+  check_playlist(*p);
+  write_playlist(db_, *p, false);
+  tx.commit();
+  return true;
+}
+
 bool SqliteStore::remove_playlist(int64_t id) {
   sql::Transaction tx(db_);
   sql::Stmt(db_, "DELETE FROM playlist_entries WHERE playlist_id = ?").bind(1, id).run();

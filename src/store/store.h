@@ -703,12 +703,17 @@ class Store {
   virtual int64_t put_playlist(const PlaylistRecord& playlist) = 0;
   virtual std::vector<PlaylistRecord> playlists(int64_t user_id) const = 0;
   virtual std::optional<PlaylistRecord> playlist(int64_t id) const = 0;
+  // Reads playlist `id` (with entries), lets `change` edit it and writes it when it returns true,
+  // in one transaction no other process's change of it comes between (SQLite BEGIN IMMEDIATE,
+  // PostgreSQL the row FOR UPDATE): false when there is no such playlist.
+  virtual bool change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) = 0;
   virtual bool remove_playlist(int64_t id) = 0;
   // The user's play queue: put replaces it (a queue without entries removes it: nothing saved);
   // nullopt when the user has none.
   virtual void put_play_queue(const PlayQueueRecord& queue) = 0;
   virtual std::optional<PlayQueueRecord> play_queue(int64_t user_id) const = 0;
-  // Bookmarks: put replaces the user's bookmark of the same track; remove deletes it (false when
+  // Bookmarks: put replaces the user's bookmark of the same track, keeping when the replaced one
+  // was made (its created_at, read in the write); remove deletes it (false when
   // there was none); listed newest change first.
   virtual void put_bookmark(const BookmarkRecord& bookmark) = 0;
   virtual bool remove_bookmark(int64_t user_id, int64_t track_id) = 0;

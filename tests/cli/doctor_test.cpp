@@ -10,6 +10,7 @@
 #include "checkpoint/safetensors.h"
 #include "store/store.h"
 #include "support/golden.h"
+#include "support/postgres_server.h"
 
 namespace clap {
 namespace {
@@ -181,8 +182,8 @@ TEST(Doctor, ShowsTheMusicOnlyRuleAndTheTracksItLeavesOut) {
 // the old song's stars and plays then shown on the new one) had no repair. doctor now reports
 // such rows (a user-data row naming a live track with neither its content hash nor its path),
 // and --fix-reused-ids detaches them: kept, never deleted.
-TEST(Doctor, FindsAndDetachesUserDataOnATrackIdGivenAgain) {
-  const std::string d = test::temp_dir() + "/doctor-reused", db = d + "/library.db";
+// `db`: a SQLite file or a PostgreSQL URL (the same rows, the other store's SQL).
+void finds_and_detaches_user_data_on_a_track_id_given_again(const std::string& d, const std::string& db) {
   fs::remove_all(d);
   test::ffmpeg(d + "/music/new.flac", "-f lavfi -i \"sine=f=440:d=9\"");
   test::ffmpeg(d + "/music/kept.flac", "-f lavfi -i \"sine=f=660:d=9\"");
@@ -242,6 +243,17 @@ TEST(Doctor, FindsAndDetachesUserDataOnATrackIdGivenAgain) {
     }
   EXPECT_EQ(detached, 1);
   EXPECT_EQ(s->plays(s->users()[0].id, 0, 0).size(), 2u);
+}
+
+TEST(Doctor, FindsAndDetachesUserDataOnATrackIdGivenAgain) {
+  const std::string d = test::temp_dir() + "/doctor-reused";
+  finds_and_detaches_user_data_on_a_track_id_given_again(d, d + "/library.db");
+}
+
+// R6-11 on PostgreSQL (checked by hand before): a real server, the same damage and repair.
+TEST(Doctor, FindsAndDetachesUserDataOnATrackIdGivenAgainInPostgres) {
+  finds_and_detaches_user_data_on_a_track_id_given_again(test::temp_dir() + "/doctor-reused-pg",
+                                                         test::PostgresServer::shared().create_database());
 }
 
 TEST(Doctor, UnknownModelFailsClearly) {

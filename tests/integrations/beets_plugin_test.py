@@ -30,6 +30,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix='clapsearch-beets-') as tmp:
         run_tests(tmp, binary, model, plugin_dir)
         run_hardening_tests(os.path.join(tmp, 'hardening'), binary, model, plugin_dir)
+        run_link_tests(os.path.join(tmp, 'links'), binary, model, plugin_dir)
     print('Beets.Plugin: all checks passed')
 
 
@@ -81,8 +82,9 @@ def check(condition, message):
         raise AssertionError(message)
 
 
-def write_beets_config(env, music, tmp, plugin_dir, binary, model):
-    """beets' config.yaml for a test library: no tagging or moving, the plugin on the test index."""
+def write_beets_config(env, music, tmp, plugin_dir, binary, model, link=False):
+    """beets' config.yaml for a test library: no tagging or moving, the plugin on the test index;
+    `link`: import.link (the library folder made of links to the files imported)."""
     os.makedirs(env.vars['BEETSDIR'])
     with open(os.path.join(env.vars['BEETSDIR'], 'config.yaml'), 'w', encoding='utf-8') as f:
         f.write(f"""directory: {music}
@@ -93,6 +95,7 @@ import:
   autotag: no
   copy: no
   move: no
+  link: {'yes' if link else 'no'}
   write: no
   quiet: yes
   log: {os.path.join(tmp, 'import.log')}
@@ -365,6 +368,31 @@ def run_hardening_tests(tmp, binary, model, plugin_dir):
     done = env.beet('-c', folder_binary, 'clapsearch', 'search', 'x', ok=False)
     check(done.returncode != 0 and f"'{tmp}' is a folder, not the clapsearch program" in done.stderr,
           f'a folder as the binary: {done.stderr}')
+
+
+def run_link_tests(tmp, binary, model, plugin_dir):
+    """R7S-1: clapsearch leaves out links that lead out of the indexed folders (the server would
+    never play them), so a library imported with import.link: yes (beets' folder holds links to
+    the files where they were) is indexed only because the plugin passes --follow-links-out."""
+    os.makedirs(tmp)
+    env = Env(tmp, binary)
+    source, music = os.path.join(tmp, 'source'), os.path.join(tmp, 'music')
+    encode(os.path.join(source, 'one.flac'), 'sine=f=350:d=12', {'artist': 'Linker', 'title': 'Linked One', 'album': 'L'})
+    encode(os.path.join(source, 'two.mp3'), 'anoisesrc=color=pink:d=12:seed=9', {'artist': 'Linker', 'title': 'Linked Two', 'album': 'L'})
+    write_beets_config(env, music, tmp, plugin_dir, binary, model, link=True)
+    env.beet('import', '-A', source)
+    paths = env.lines('ls', '-p')
+    check(len(paths) == 2 and all(os.path.islink(p) and p.startswith(music + '/') for p in paths),
+          f'beet import with import.link made no links in its folder: {paths}')
+    # clapsearch by itself leaves them out, saying so.
+    done = env.run([binary, 'index', music, '--db', os.path.join(tmp, 'plain.db'), '--model', model], ok=False)
+    check(done.stderr.count('outside the library folders: not indexed') == 2 and '--follow-links-out' in done.stderr,
+          f'index of links out without --follow-links-out: {done.returncode} {done.stderr}')
+    env.beet('clapsearch', 'index')
+    indexed = sorted(r['path'] for r in env.clapsearch_json('search', 'anything', '-k', '0'))
+    check(indexed == sorted(paths), f'beet clapsearch index with import.link: indexed {indexed}, beets has {paths}')
+    found = env.lines('clapsearch', 'search', '-f', '$title', 'anything')
+    check(sorted(found) == ['Linked One', 'Linked Two'], f'search as beets items: {found}')
 
 
 if __name__ == '__main__':

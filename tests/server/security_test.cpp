@@ -72,7 +72,9 @@ struct HostileLibrary {
     fs::create_directory_symlink(outside, real_music + "/linked-folder");  // a folder link out of the library
     fs::create_symlink(secret, real_music + "/notes.mp3");                 // a file link to a private file
     fs::create_directory_symlink(real_music, music);
-    test::index_library(music, db, test::case_dir("tiny-unfused"));
+    // The links out are indexed (--follow-links-out; by default index leaves them out, LinksOut.*),
+    // so that the server's own refusal of them is what these tests see.
+    test::index_library(music, db, test::case_dir("tiny-unfused"), "--follow-links-out");
   }
 };
 

@@ -1,0 +1,110 @@
+// R7S-2: a folder of many files through /rest/ (getIndexes, getMusicDirectory, getAlbum), on a
+// real server (a thread of this process). The answers used to be built whole as a tree, copied
+// twice more, then written (a folder of 100,000 files: 77 MB answered, a 4.3 GB peak); their
+// song lists are now written record by record (Call::lazy_list). This checks what they answer —
+// every song once, each record as getSong gives it, the same in XML — not their memory
+// (bench/runs/2026-11-27-left53s.md measures that).
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "server/running_server.h"
+#include "store/store.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+using json = nlohmann::json;
+constexpr int kSongs = 3000;
+
+std::string get(int port, const std::string& query) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(60, 0);
+  auto r = client.Get("/rest/" + query + (query.find('?') == std::string::npos ? "?" : "&") + "v=1.16.1&c=test&u=alice&p=pw");
+  if (!r) throw std::runtime_error("no response to " + query);
+  return r->body;
+}
+
+json rest(int port, const std::string& query) {
+  return json::parse(get(port, query + (query.find('?') == std::string::npos ? "?" : "&") + "f=json"))["subsonic-response"];
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(SubsonicBigFolder, AFolderOfThousandsOfFilesIsAnsweredWholeAndInOrder) {
+  const std::string dir = test::temp_dir() + "/subsonic-big-folder", music = dir + "/music", db = dir + "/library.db";
+  std::filesystem::remove_all(dir);
+  // One real file indexed by the CLI (the model and the folder recorded), then the flat folder's
+  // other songs written as the indexer writes tracks (no audio: browsing reads only the index).
+  test::ffmpeg(music + "/real.flac", "-f lavfi -i \"sine=f=440:d=3\" -metadata album=Flat -metadata artist=Many");
+  test::index_library(music, db, test::case_dir("tiny-unfused"));
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadWrite);
+    const int dim = s->model()->dim;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal;
+    for (int i = 0; i < kSongs - 1; ++i) {
+      store::Track t;
+      char name[32];
+      std::snprintf(name, sizeof name, "/song%05d.mp3", i);
+      t.path = music + name;
+      t.size = 1000 + i;
+      t.title = "Song <" + std::to_string(i) + "> & \"more\"";  // escaped in both forms
+      t.artist = "Many";
+      t.album = "Flat";
+      t.track_no = i + 1;
+      t.duration_s = 10;
+      store::WindowRecord w;
+      w.end_s = 10;
+      w.embedding.resize(static_cast<size_t>(dim));
+      for (float& x : w.embedding) x = normal(rng);
+      s->put_track(t, {w}, w.embedding.data());
+    }
+  }
+  std::ofstream(dir + "/pw") << "pw\n";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+
+  RunningServer server(ServerOptions{}, db, 60);
+  const json indexes = rest(server.port(), "getIndexes");
+  ASSERT_EQ(indexes["status"], "ok") << indexes.dump().substr(0, 500);
+  const json& songs = indexes["indexes"]["child"];
+  ASSERT_EQ(songs.size(), static_cast<size_t>(kSongs)) << indexes.dump().substr(0, 1500);
+  std::set<std::string> ids;
+  for (const json& song : songs) ids.insert(song["id"].get<std::string>());
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kSongs));
+  // Each record is the one getSong answers (made by the same code, written another way).
+  for (const size_t i : {size_t{0}, size_t{1}, size_t{kSongs / 2}, size_t{kSongs - 1}})
+    EXPECT_EQ(songs[i], rest(server.port(), "getSong?id=" + songs[i]["id"].get<std::string>())["song"]) << i;
+
+  const std::string folder = songs[0]["parent"];
+  const json directory = rest(server.port(), "getMusicDirectory?id=" + folder)["directory"];
+  EXPECT_EQ(directory["child"], songs);
+  const json album = rest(server.port(), "getAlbum?id=" + songs[0]["albumId"].get<std::string>())["album"];
+  EXPECT_EQ(album["songCount"], kSongs);
+  ASSERT_EQ(album["song"].size(), static_cast<size_t>(kSongs));
+
+  // XML: one <child> per song, the texts escaped; the answer parses as the same count.
+  for (const std::string& query : {std::string("getIndexes"), "getMusicDirectory?id=" + folder}) {
+    const std::string xml = get(server.port(), query);
+    EXPECT_EQ(count_of(xml, "<child "), static_cast<size_t>(kSongs)) << query;
+    EXPECT_EQ(count_of(xml, "title=\"Song &lt;7&gt; &amp; &quot;more&quot;\""), 1u) << query;
+    EXPECT_NE(xml.find("</subsonic-response>"), std::string::npos) << query;
+  }
+}
+
+}  // namespace
+}  // namespace clap::server
