@@ -13,6 +13,7 @@
 #include "server/api_request.h"
 #include "server/assets.h"
 #include "service/status.h"
+#include "store/store.h"
 
 namespace clap::server {
 
@@ -272,7 +273,10 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res,
     res.set_header("Retry-After", "2");
     fail(429, "busy", e.what());
   } catch (const Error& e) {
-    fail(400, "cannot answer", e.what());
+    // The index itself failing (its file damaged or unreadable, its PostgreSQL server gone) is
+    // the server's trouble, not the request's: 503, as when the background reload notices it.
+    if (store::is_unavailable(e)) fail(503, "index unavailable", e.what());
+    else fail(400, "cannot answer", e.what());
   } catch (const std::bad_alloc&) {
     fail(503, "out of memory", "the request needed more memory than is available");
   } catch (const std::exception& e) {

@@ -295,7 +295,7 @@ Connection::Connection(const std::string& url) : where_(redact(url)) {
     const std::string msg = trimmed(PQerrorMessage(c_));
     PQfinish(c_);
     c_ = nullptr;
-    throw Error(where_ + ": cannot connect to the PostgreSQL server: " + msg);
+    throw Unreachable(where_ + ": cannot connect to the PostgreSQL server: " + msg);
   }
   PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
   // extra_float_digits = 3: a float8 sent as text round-trips exactly (the shortest exact text
@@ -312,7 +312,8 @@ Connection::~Connection() {
 void Connection::fail(PGresult* r, const std::string& sql) {
   std::string msg = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(c_));
   if (r) PQclear(r);
-  if (PQstatus(c_) == CONNECTION_BAD) msg += " (the connection to the server was lost)";
+  if (PQstatus(c_) == CONNECTION_BAD)
+    throw Unreachable(where_ + ": database error: " + msg + " (the connection to the server was lost) (" + sql.substr(0, 80) + ")");
   throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
 }
 

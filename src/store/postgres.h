@@ -14,6 +14,13 @@ typedef struct pg_result PGresult;
 
 namespace clap::store::pg {
 
+// The server cannot be reached, or the connection to it was lost: the index is unavailable for
+// now (a server answers 503), whatever the request was (store::is_unavailable).
+class Unreachable : public Error {
+ public:
+  using Error::Error;
+};
+
 // `url` without its password (for messages): postgresql://user:secret@host/db -> postgresql://user@host/db.
 std::string redact(const std::string& url);
 

@@ -150,6 +150,12 @@ bool is_damage(const std::exception& e) {
   return sqlite && (sqlite->code() == SQLITE_CORRUPT || sqlite->code() == SQLITE_NOTADB);
 }
 
+bool is_unavailable(const std::exception& e) {
+  if (is_damage(e) || dynamic_cast<const pg::Unreachable*>(&e)) return true;
+  const auto* sqlite = dynamic_cast<const sql::SqliteError*>(&e);
+  return sqlite && (sqlite->code() == SQLITE_IOERR || sqlite->code() == SQLITE_CANTOPEN);
+}
+
 void check_replaceable(const std::string& location) {
   // A server's database is never replaced: its only damage reported (a missing table) is
   // repaired in place by replace_damaged_index, and the database itself is left as it is.

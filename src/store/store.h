@@ -777,6 +777,11 @@ class DamagedIndex : public Error {
 // True when `e`, thrown by open_store or a Store call, reports a damaged database file (a
 // DamagedIndex, or SQLite's SQLITE_CORRUPT / SQLITE_NOTADB found while reading or writing).
 bool is_damage(const std::exception& e);
+// True when `e` says the index cannot be read right now, whatever was asked of it: damage
+// (is_damage), a SQLite file that cannot be opened or read (removed, an I/O error), a
+// PostgreSQL server that cannot be reached or dropped the connection. A server answers these
+// with 503 ("index unavailable"), never as the client's mistake (400).
+bool is_unavailable(const std::exception& e);
 // A PostgreSQL database passes: it is never replaced (see replace_damaged_index).
 // Throws clap::Error unless `location` is a SQLite file that is recognisably a clapsearch index,
 // however damaged: its SQLite header carries the application id every index gets when created

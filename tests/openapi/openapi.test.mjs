@@ -7,15 +7,19 @@
 // document's business), only that it is documented and shaped as documented. Every operation
 // must be seen answering 2xx at least once, so a route added without a case here fails.
 //
-//   node openapi.test.mjs --url URL --token-url URL --token T --doc openapi.json --clip WAV --not-audio FILE
-import { readFileSync } from "node:fs";
+//   node openapi.test.mjs --url URL --token-url URL --strict-url URL --strict-db DB --token T --doc openapi.json \
+//     --clip WAV --long-clip FLAC --not-audio FILE
+// (the strict server: --queue 0 --head-timeout 1, serving its own copy of the index, STRICT_DB,
+// which the test damages to see 503s)
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import Ajv from "ajv";
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, "")] = process.argv[i + 1];
-for (const need of ["url", "token-url", "token", "doc", "clip", "not-audio"])
+for (const need of ["url", "token-url", "strict-url", "strict-db", "token", "doc", "clip", "long-clip", "not-audio"])
   if (!args[need]) throw new Error(`missing --${need}`);
 
 const docText = readFileSync(args.doc, "utf8");
@@ -320,6 +324,97 @@ const audio = await call("GET", `/api/tracks/${a.track_id}/audio?token=${args.to
 check(audio.status === 200, `the audio route takes ?token= (answered ${audio.status})`);
 const status = await call("GET", `/api/status?token=${args.token}`, { label: "?token=" }, args["token-url"]);
 check(status.status === 401, `?token= is refused outside the audio route (answered ${status.status})`);
+
+// A parameter given twice (only q, label, seed, text, not and not_like repeat) is a 400 on every
+// route, those that take no parameters too.
+for (const o of operations) await call(o.method.toUpperCase(), `${sample(o.path)}?zz=1&zz=2`, { label: "a parameter given twice" });
+
+// The third server (--queue 0 --head-timeout 1, on its own copy of the index): what no request
+// to the first two can make it send.
+const strict = args["strict-url"];
+// 408: a head that never ends, on every route at once (the server closes it after 1 s).
+const unfinishedHead = (method, path) =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect(Number(new URL(strict).port), "127.0.0.1");
+    const chunks = [];
+    socket.on("data", (c) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const raw = Buffer.concat(chunks);
+      const end = raw.indexOf("\r\n\r\n");
+      const head = raw.subarray(0, end < 0 ? raw.length : end).toString("latin1").split("\r\n");
+      const headers = {};
+      for (const line of head.slice(1)) {
+        const colon = line.indexOf(":");
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(head[0].split(" ")[1]), headers, body: end < 0 ? Buffer.alloc(0) : raw.subarray(end + 4) });
+    });
+    socket.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+  });
+const heads = await Promise.all(operations.map(async (o) => {
+  const path = sample(o.path), method = o.method.toUpperCase();
+  return { method, path, res: await unfinishedHead(method, path) };
+}));
+for (const { method, path, res } of heads) {
+  console.log(`${res.status} ${method} ${path} (a head that never ends)`);
+  validate(method, path, res, `${method} ${path} (a head that never ends)`);
+  check(res.status === 408, `${method} ${path}: a head that never ends is a 408 (answered ${res.status})`);
+}
+// 429: while a 4-minute query holds the one model run, every route that embeds a text is asked
+// for new texts; with no queue (--queue 0) they are refused at once. (The long query may find
+// the model busy itself, e.g. with the server's start-up work: then it is sent again.)
+{
+  const long = readFileSync(args["long-clip"]);
+  const textual = {
+    "/api/search": (t) => `/api/search?${q({ q: t })}`,
+    "/api/tracks/{id}/scores": (t) => `/api/tracks/${a.track_id}/scores?${q({ q: t })}`,
+    "/api/similar": (t) => `/api/similar?${q({ track: a.track_id, text: t })}`,
+    "/api/like": (t) => `/api/like?${q({ track: a.track_id, text: t })}`,
+    "/api/classify": (t) => `/api/classify?${q({ label: t })}&label=other`,
+    "/api/analyze": (t) => `/api/analyze?${q({ q: t })}`,
+    "/api/sonic/search": (t) => `/api/sonic/search?${q({ q: t })}`,
+  };
+  const refused = new Set();
+  for (let attempt = 0; attempt < 20 && refused.size === 0; ++attempt) {
+    let done = false;
+    const slow = call("POST", "/api/like", { headers: form, body: multipart("long.flac", long), label: "a long query" }, strict).finally(() => (done = true));
+    for (let i = 0; !done; ++i) {
+      for (const [route, make] of Object.entries(textual)) {
+        const res = await call("GET", make(`an unseen text ${attempt} ${i} ${route} ${Date.now()}`), { label: "while the model is busy" }, strict);
+        if (res.status === 429) {
+          refused.add(route);
+          check(res.headers["retry-after"] !== undefined, `${route}: a 429 says Retry-After`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await slow;
+  }
+  check(refused.size > 0, "no route answered 429 while the model was busy with the long query");
+  console.log(`429 seen on: ${[...refused].join(", ")}`);
+}
+// 503: the index's file damaged under the server. A route that needs the file says so (503, the
+// server's trouble), one that answers from what the server holds in memory may still answer;
+// none blames the request (400).
+{
+  writeFileSync(args["strict-db"], "this is not a database\n");
+  for (const suffix of ["-wal", "-shm"]) rmSync(args["strict-db"] + suffix, { force: true });
+  let down = false;
+  for (let i = 0; i < 100 && !down; ++i) {
+    down = (await request(strict, "GET", "/api/status")).status === 503;
+    if (!down) await new Promise((r) => setTimeout(r, 100));
+  }
+  check(down, "GET /api/status never answered 503 after the index was damaged");
+  for (const o of operations) {
+    const path = sample(o.path), method = o.method.toUpperCase();
+    const upload = o.method === "post" ? { headers: form, body: multipart("clip.wav", clip) } : {};
+    const res = await call(method, path, { ...upload, label: "the index damaged" }, strict);
+    // (A 400 for what the request lacks is still right: a route without its parameters.)
+    const aboutTheIndex = res.body.toString().includes("strict.db");
+    check(!(res.status === 400 && aboutTheIndex), `${method} ${path}: a damaged index is not the request's fault, but it answered 400 (${res.body.toString().slice(0, 200)})`);
+  }
+}
 
 for (const o of operations) check(o.seen2xx, `${o.method.toUpperCase()} ${o.path} (${o.id}) never answered 2xx here: add a case`);
 

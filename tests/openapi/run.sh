@@ -3,8 +3,9 @@
 # recommended-strict; and the OpenAPI 3.0 meta-schema), then starts a real `clapsearch serve` on
 # loopback over a small indexed library (the golden tiny model: random weights, so only shapes
 # and statuses are checked, never rankings), requests every route (answers and typical errors,
-# and 401/421/413/414 on each) and validates each answer's status and body against the document
-# with Ajv: a field the document does not list fails (additionalProperties: false).
+# 400/401/408/413/414/421/503 on each, 429 on the routes that embed a text) and validates each
+# answer's status and body against the document with Ajv: a field the document does not list
+# fails (additionalProperties: false).
 #
 # Usage: tests/openapi/run.sh BUILD_DIR
 # Needs: node (20.19 or later) + npm (npm ci from package-lock.json: the npm registry or npm's cache), ffmpeg.
@@ -77,6 +78,8 @@ track noise/brown-thunder.flac "anoisesrc=seed=12:color=brown:amplitude=0.4:d=10
 printf 'this is not an mp3\n' >"$MUSIC/noise/broken.mp3"
 CLIP="$TMP/clip.wav"
 ff -ss 2 -t 6 -i "$MUSIC/tones/concert-a.flac" -ac 1 -ar 44100 "$CLIP"
+LONG_CLIP="$TMP/long.flac"   # a query that holds the model for a few seconds (the 429 case)
+ff -f lavfi -i "sine=f=330:d=240:sample_rate=48000" -c:a flac "$LONG_CLIP"
 
 export HF_HOME="$TMP/hf-home" HF_HUB_OFFLINE=1
 DB="$TMP/library.db"
@@ -94,16 +97,23 @@ done >"$TMP/listens.jsonl"
 "$CLI" history import "$TMP/listens.jsonl" --db "$DB" >/dev/null || fail "clapsearch history import failed"
 "$CLI" mix --size 3 --db "$DB" >/dev/null || fail "clapsearch mix failed"
 
-# 4. Two servers on free ports: open (loopback names only), and with a token.
+# 4. Three servers on free ports: open (loopback names only), with a token, and a strict one
+#    (no queue for the model, a 1 s head deadline) on its own copy of the index, which the test
+#    damages to see every route's 503.
 TOKEN="openapi-test-$RANDOM$RANDOM"
 start_server token-server --token "$TOKEN"
 TOKEN_URL=$URL
+STRICT_DB="$TMP/strict.db"
+cp "$DB" "$STRICT_DB"
+for suffix in -wal -shm; do [[ ! -f "$DB$suffix" ]] || cp "$DB$suffix" "$STRICT_DB$suffix"; done
+DB="$STRICT_DB" start_server strict-server --queue 0 --head-timeout 1
+STRICT_URL=$URL
 start_server server
 status=0
-node "$HERE/openapi.test.mjs" --url "$URL" --token-url "$TOKEN_URL" --token "$TOKEN" --doc "$DOC" \
-  --clip "$CLIP" --not-audio "$MUSIC/noise/broken.mp3" || status=$?
+node "$HERE/openapi.test.mjs" --url "$URL" --token-url "$TOKEN_URL" --strict-url "$STRICT_URL" --strict-db "$STRICT_DB" \
+  --token "$TOKEN" --doc "$DOC" --clip "$CLIP" --long-clip "$LONG_CLIP" --not-audio "$MUSIC/noise/broken.mp3" || status=$?
 if [[ $status -ne 0 ]]; then
-  for name in server token-server; do
+  for name in server token-server strict-server; do
     echo "--- $name stderr (last 20 lines):" >&2; tail -n 20 "$TMP/$name.err" >&2 || true
   done
 fi
