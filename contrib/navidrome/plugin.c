@@ -19,6 +19,8 @@ IMPORT_ENV("free") extern void x_free(uint64_t);
 IMPORT_ENV("length") extern uint64_t x_length(uint64_t);
 IMPORT_ENV("load_u8") extern uint32_t x_load_u8(uint64_t);
 IMPORT_ENV("store_u8") extern void x_store_u8(uint64_t, uint32_t);
+IMPORT_ENV("load_u64") extern uint64_t x_load_u64(uint64_t);
+IMPORT_ENV("store_u64") extern void x_store_u64(uint64_t, uint64_t);
 IMPORT_ENV("output_set") extern void x_output_set(uint64_t, uint64_t);
 IMPORT_ENV("error_set") extern void x_error_set(uint64_t);
 IMPORT_ENV("config_get") extern uint64_t x_config_get(uint64_t);
@@ -39,13 +41,31 @@ void* memset(void* d, int c, size_t n) {
 
 // --- memory: one bump heap per call -------------------------------------------------------------
 
-static unsigned char heap[4 << 20];
+// The heap starts where the linker's data ends (__heap_base) and grows the instance's memory as
+// it fills, up to kMaxHeap: an answer of up to Navidrome's 10 MiB body limit is held three times
+// (the host's base64 JSON, the decoded body, the reshaped output). A fixed 4 MB heap failed at
+// about 1 MB of answer, and the failure went unseen: a string cut short, an answer parsed from
+// address 0. Any allocation that fails now sets out_of_memory, and the call fails saying so.
+extern unsigned char __heap_base;
+#define kMaxHeap ((size_t)64 << 20)
+#define kPage ((size_t)65536)
 static size_t heap_used;
+static int out_of_memory;
 
 static void* take(size_t n) {
+  const size_t base = ((size_t)&__heap_base + 7) & ~(size_t)7;
   n = (n + 7) & ~(size_t)7;
-  if (heap_used + n > sizeof heap) return 0;
-  void* p = heap + heap_used;
+  if (n > kMaxHeap || heap_used + n > kMaxHeap) {
+    out_of_memory = 1;
+    return 0;
+  }
+  const size_t end = base + heap_used + n;
+  const size_t have = __builtin_wasm_memory_size(0) * kPage;
+  if (end > have && __builtin_wasm_memory_grow(0, (end - have + kPage - 1) / kPage) == (size_t)-1) {
+    out_of_memory = 1;
+    return 0;
+  }
+  void* p = (unsigned char*)base + heap_used;
   heap_used += n;
   return p;
 }
@@ -56,15 +76,24 @@ typedef struct {
   size_t n, cap;
 } Buf;
 
+// The end of the heap's last allocation.
+static unsigned char* heap_top(void) { return (unsigned char*)(((size_t)&__heap_base + 7) & ~(size_t)7) + heap_used; }
+
 static int put(Buf* b, const char* s, size_t n) {
   if (b->n + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 256;
     while (cap < b->n + n + 1) cap *= 2;
-    char* p = take(cap);
-    if (!p) return 0;
-    if (b->n) memcpy(p, b->p, b->n);
-    b->p = p;
-    b->cap = cap;
+    // The buffer last taken grows where it is (a bump heap frees nothing: copying it to each
+    // larger place would use twice its final size).
+    if (b->p && (unsigned char*)b->p + b->cap == heap_top() && take(cap - b->cap)) {
+      b->cap = cap;
+    } else {
+      char* p = take(cap);
+      if (!p) return 0;
+      if (b->n) memcpy(p, b->p, b->n);
+      b->p = p;
+      b->cap = cap;
+    }
   }
   memcpy(b->p + b->n, s, n);
   b->n += n;
@@ -80,29 +109,46 @@ static int puts_(Buf* b, const char* s) { return put(b, s, slen(s)); }
 
 // --- Extism memory ------------------------------------------------------------------------------
 
+// Eight bytes a host call where it can (an answer of megabytes is millions of calls byte by byte).
 static uint64_t to_extism(const char* s, size_t n) {
   uint64_t off = x_alloc(n);
-  for (size_t i = 0; i < n; ++i) x_store_u8(off + i, (unsigned char)s[i]);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    x_store_u64(off + i, w);
+  }
+  for (; i < n; ++i) x_store_u8(off + i, (unsigned char)s[i]);
   return off;
 }
 static char* from_extism(uint64_t off, size_t* n) {
   *n = off ? (size_t)x_length(off) : 0;
   char* s = take(*n + 1);
   if (!s) return 0;
-  for (size_t i = 0; i < *n; ++i) s[i] = (char)x_load_u8(off + i);
+  size_t i = 0;
+  for (; i + 8 <= *n; i += 8) {
+    const uint64_t w = x_load_u64(off + i);
+    memcpy(s + i, &w, 8);
+  }
+  for (; i < *n; ++i) s[i] = (char)x_load_u8(off + i);
   s[*n] = 0;
   return s;
 }
 
+// The message in a buffer of its own: it must be written when the heap is full too.
 static int32_t fail(const char* message) {
-  Buf b = {0};
-  puts_(&b, "clapsearch: ");
-  puts_(&b, message);
-  x_error_set(to_extism(b.p, b.n));
+  static char m[1024];
+  const char* prefix = out_of_memory ? "clapsearch: the answer is larger than the plugin's memory (64 MiB); ask for fewer songs: "
+                                     : "clapsearch: ";
+  size_t n = 0;
+  for (const char* s = prefix; *s && n < sizeof m; ++s) m[n++] = *s;
+  for (const char* s = message ? message : ""; *s && n < sizeof m; ++s) m[n++] = *s;
+  x_error_set(to_extism(m, n));
   return -1;
 }
 
 static int32_t answer(const Buf* b) {
+  if (out_of_memory || !b->p) return fail("the answer could not be written");  // never half an answer
   x_output_set(to_extism(b->p, b->n), b->n);
   return 0;
 }
@@ -234,12 +280,16 @@ static char* text(Span v) {
         if (u >= 0xD800 && u < 0xDC00 && p + 6 <= e && p[0] == '\\' && p[1] == 'u') {
           uint32_t lo = 0;
           for (int i = 2; i < 6; ++i) lo = lo * 16 + hexval(p[i]);
-          p += 6;
-          u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+          if (lo >= 0xDC00 && lo < 0xE000) {  // else the next escape is a character of its own
+            p += 6;
+            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+          }
         }
         // A NUL would end the C string here: "Hello\u0000 (Live)" would be asked for as "Hello",
-        // another song. U+FFFD keeps the name whole (and unmatched, as it is).
-        put_utf8(&b, u ? u : 0xFFFD);
+        // another song. U+FFFD keeps the name whole (and unmatched, as it is). So does a surrogate
+        // left alone (JSON allows "\uD800"), which as bytes is not UTF-8: clapsearch refused
+        // the whole request (HTTP 400) where an unknown song gets no songs (hostile pass 8).
+        put_utf8(&b, u == 0 || (u >= 0xD800 && u < 0xE000) ? 0xFFFD : u);
         break;
       }
       default: put(&b, &c, 1);
@@ -248,15 +298,34 @@ static char* text(Span v) {
   return b.p;
 }
 
-// A JSON number's digits as they are ("" for anything else).
+// A JSON number as it is written ("" for anything else: a string, null, "-", "1.", "1e"): what
+// is copied into an answer must be a number Navidrome can read.
 static char* number(Span v) {
   Buf b = {0};
   put(&b, "", 0);
-  for (size_t i = 0; i < v.n; ++i) {
-    const char c = v.p[i];
-    if ((c >= '0' && c <= '9') || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+') put(&b, &c, 1);
-    else return b.p;
+  size_t i = 0;
+  const char* p = v.p;
+  const size_t n = v.n;
+#define DIGITS(at_least_one)                              \
+  do {                                                    \
+    const size_t from = i;                                \
+    while (i < n && p[i] >= '0' && p[i] <= '9') ++i;      \
+    if ((at_least_one) && i == from) return b.p;          \
+  } while (0)
+  if (i < n && p[i] == '-') ++i;
+  DIGITS(1);
+  if (i < n && p[i] == '.') {
+    ++i;
+    DIGITS(1);
   }
+  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+    ++i;
+    if (i < n && (p[i] == '+' || p[i] == '-')) ++i;
+    DIGITS(1);
+  }
+#undef DIGITS
+  if (i != n) return b.p;
+  put(&b, p, n);
   return b.p;
 }
 
@@ -371,6 +440,14 @@ static char* get(const char* url, size_t* n, int32_t* rc, const char* empty_on_4
   size_t rn = 0;
   char* resp = from_extism(out, &rn);
   if (out) x_free(out);
+  if (!resp) {
+    *rc = fail("the answer could not be read");
+    return 0;
+  }
+  if (!rn) {
+    *rc = fail("Navidrome's http_send answered nothing");
+    return 0;
+  }
   Span r = {resp, rn};
   Span err = member(r, "error");
   if (err.n) {
@@ -393,12 +470,27 @@ static char* get(const char* url, size_t* n, int32_t* rc, const char* empty_on_4
     Span b = {body, *n};
     Buf m = {0};
     puts_(&m, "HTTP ");
-    puts_(&m, status);
+    puts_(&m, *status ? status : "(no status)");
     puts_(&m, ": ");
-    puts_(&m, text(member(b, "error")));
-    puts_(&m, ": ");
-    puts_(&m, text(member(b, "detail")));
+    const char* error = text(member(b, "error"));
+    if (*error) {
+      puts_(&m, error);
+      puts_(&m, ": ");
+      puts_(&m, text(member(b, "detail")));
+    } else {
+      // Not clapsearch's JSON (a proxy's HTML page, a server that is not clapsearch): its first
+      // bytes, control characters as '?', so the log says who answered.
+      puts_(&m, "not clapsearch's answer: ");
+      for (size_t i = 0; i < *n && i < 120; ++i) {
+        const char c = (unsigned char)body[i] < 0x20 || body[i] == 0x7F ? '?' : body[i];
+        put(&m, &c, 1);
+      }
+    }
     *rc = fail(m.p);
+    return 0;
+  }
+  if (!body) {
+    *rc = fail("the answer could not be read");
     return 0;
   }
   return body;
@@ -476,7 +568,9 @@ static void put_song_ref(Buf* out, Span entry) {
 static int32_t reshape(char* body, size_t n, const char* list_key, int with_similarity) {
   Span all = {body, n};
   Span matches = member(all, "sonicMatch");
-  if (matches.n < 2 || matches.p[0] != '[') return fail("unexpected answer from clapsearch serve (no sonicMatch)");
+  if (matches.n < 2 || matches.p[0] != '[')
+    return fail(n >= ((size_t)10 << 20) ? "the answer was cut at Navidrome's 10 MiB limit: ask for fewer songs"
+                                          : "unexpected answer from clapsearch serve (no sonicMatch)");
   Buf out = {0};
   puts_(&out, "{\"");
   puts_(&out, list_key);
@@ -497,8 +591,8 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
       puts_(&out, "{\"song\":");
       put_song_ref(&out, entry);
       puts_(&out, ",\"similarity\":");
-      Span s = member(m, "similarity");
-      put(&out, s.p, s.n);
+      const char* similarity = number(member(m, "similarity"));  // a number, or the answer is not JSON
+      puts_(&out, *similarity ? similarity : "0");
       put(&out, "}", 1);
     } else {
       put_song_ref(&out, entry);
@@ -512,6 +606,7 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
 
 EXPORT("nd_get_sonic_similar_tracks") int32_t nd_get_sonic_similar_tracks(void) {
   heap_used = 0;
+  out_of_memory = 0;
   Span in = input();
   Buf url = {0};
   route(&url, "/api/sonic/getSonicSimilarTracks", in);
@@ -524,6 +619,7 @@ EXPORT("nd_get_sonic_similar_tracks") int32_t nd_get_sonic_similar_tracks(void) 
 
 EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
   heap_used = 0;
+  out_of_memory = 0;
   Span in = input();
   Buf url = {0};
   route(&url, "/api/sonic/findSonicPath", in);
@@ -539,6 +635,7 @@ EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
 // "mbid"?,"count"}): songs like the artist's or the album's, theirs left out.
 EXPORT("nd_get_similar_songs_by_artist") int32_t nd_get_similar_songs_by_artist(void) {
   heap_used = 0;
+  out_of_memory = 0;
   Span in = input();
   Buf url = {0};
   route(&url, "/api/sonic/similarToArtist", in);
@@ -551,6 +648,7 @@ EXPORT("nd_get_similar_songs_by_artist") int32_t nd_get_similar_songs_by_artist(
 
 EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(void) {
   heap_used = 0;
+  out_of_memory = 0;
   Span in = input();
   Buf url = {0};
   route(&url, "/api/sonic/similarToAlbum", in);
@@ -566,6 +664,7 @@ EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(vo
 // clapsearch does not know is "no data" (empty output), not an error Navidrome would retry.
 EXPORT("nd_get_similar_songs_by_track") int32_t nd_get_similar_songs_by_track(void) {
   heap_used = 0;
+  out_of_memory = 0;
   Span in = input();
   Buf url = {0};
   route(&url, "/api/sonic/getSonicSimilarTracks", in);

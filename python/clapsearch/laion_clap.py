@@ -40,7 +40,8 @@ from typing import Optional, Sequence
 
 import numpy as _np
 
-from . import Error, InvalidInputError, Model, _precision, _threads, load_audio
+from . import Error, InvalidInputError, Model, load_audio
+from ._checks import _precision, _threads
 
 __all__ = ["CLAP_Module"]
 

@@ -38,7 +38,7 @@ struct Item {
 std::vector<std::string> collect_labels(const ClassifyOptions& o) {
   std::vector<std::string> raw = o.labels;
   if (!o.labels_file.empty()) {
-    const auto file = read_query_file(o.labels_file);
+    const auto file = read_query_file(o.labels_file, "labels");
     raw.insert(raw.end(), file.begin(), file.end());
   }
   std::vector<std::string> labels;

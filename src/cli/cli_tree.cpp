@@ -59,4 +59,42 @@ std::string one_line(const std::string& text) {
   return out;
 }
 
+namespace {
+
+bool is_bare_type(const std::string& type) { return type == "INT" || type == "UINT" || type == "FLOAT" || type == "TEXT"; }
+
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_opts(const CLI::Option* opt) const override {
+    std::string text = CLI::Formatter::make_option_opts(opt);
+    const std::string raw = " " + opt->get_type_name();
+    if (!opt->get_type_name().empty() && text.rfind(raw, 0) == 0) text.replace(0, raw.size(), " " + value_placeholder(*opt));
+    return text;
+  }
+};
+
+}  // namespace
+
+std::string value_placeholder(const CLI::Option& opt) {
+  const std::string full = opt.get_type_name();
+  const size_t colon = full.find(':');
+  if (colon == std::string::npos) return full;
+  const std::string type = full.substr(0, colon);
+  // The checks' names, each after a ':' (none of them holds one).
+  std::string shown;
+  for (size_t at = colon; at != std::string::npos;) {
+    const size_t next = full.find(':', at + 1);
+    std::string check = full.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    at = next;
+    if (check.empty() || check == type) continue;
+    // number_between / non_negative / positive: "NUMBER 0..1" of a FLOAT is "FLOAT (0..1)".
+    if (check.rfind("NUMBER ", 0) == 0) check = type + " (" + check.substr(7) + ")";
+    else if (!is_bare_type(type)) continue;  // a name the command chose (SEED, DURATION) says it best
+    shown += (shown.empty() ? "" : " ") + check;
+  }
+  return shown.empty() ? type : shown;
+}
+
+std::shared_ptr<CLI::Formatter> help_formatter() { return std::make_shared<HelpFormatter>(); }
+
 }  // namespace clap::cli

@@ -2,6 +2,7 @@
 // and man page, so they list exactly what --help lists.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,16 @@ bool takes_path(const CLI::Option& opt);
 bool positionals_are_paths(const CLI::App& cmd);
 // One line of help text: the description with line breaks as spaces.
 std::string one_line(const std::string& text);
+
+// The placeholder for an option's value in --help, the man page and the completions. CLI11's
+// own joins the type name and every check's name with ':' ("ID:ID", "INT:INT in [1 - 1000]",
+// "FLOAT:NUMBER 0..1", "TEXT:{mean,max}"); this shows one: the check's name when it says more
+// than a bare INT/FLOAT/TEXT ("{mean,max}", "INT in [1 - 1000]", "COSINE"), a number check as
+// the type and its range ("FLOAT (0..1)", "INT (>= 0)"), else the type name ("ID", "SEED").
+std::string value_placeholder(const CLI::Option& opt);
+
+// CLI11's help formatter with value_placeholder in place of the type name; every command made
+// after it is set on the app inherits it.
+std::shared_ptr<CLI::Formatter> help_formatter();
 
 }  // namespace clap::cli

@@ -397,8 +397,7 @@ void add_diversity_option(CLI::App* cmd, double& diversity) {
   cmd->add_option("--diversity", diversity,
                   "0..1: maximal marginal relevance over track embeddings (0 = the ranking's order), copies of one recording "
                   "listed once, copies of the query's own tracks not at all")
-      ->check(number_between(0, 1))
-      ->type_name("X");
+      ->check(number_between(0, 1));  // shown as FLOAT (0..1)
 }
 
 void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, bool mix_seed) {

@@ -99,7 +99,7 @@ void zsh_functions(const CLI::App& cmd, const std::string& path, std::string& ou
     for (const std::string& n : option_names(*o)) {
       specs += " \\\n    '" + n + "[" + zsh_text(o->get_description()) + "]";
       if (takes_path(*o)) specs += ":file:_files";
-      else if (!is_flag(*o)) specs += ":" + zsh_text(o->get_type_name().empty() ? "value" : o->get_type_name()) + ": ";
+      else if (!is_flag(*o)) specs += ":" + zsh_text(o->get_type_name().empty() ? "value" : value_placeholder(*o)) + ": ";
       specs += "'";
     }
   const auto subs = visible_commands(cmd);

@@ -2,10 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <sstream>
 #include <vector>
 
+#include "cli/settings_toml.h"
 #include "core/error.h"
 #include "core/text_file.h"
 
@@ -17,63 +16,15 @@ constexpr uint64_t kMaxSettingsBytes = uint64_t{1} << 20;
 
 // Where the file set each key: to name the line of a value an option refused.
 struct SettingLine {
-  std::string section, key, value;
+  std::string section, key, value;  // value: as written
+  std::string text;                 // a single value's text, decoded ("" for a list)
   int line = 0;
 };
 
-std::string trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
-
-std::string unquoted(const std::string& s) {
-  if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) return s.substr(1, s.size() - 2);
-  return s;
-}
-
-// The text before a '#' that is not inside a string.
-std::string without_comment(const std::string& line) {
-  char quote = 0;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quote) {
-      if (c == '\\' && quote == '"') ++i;
-      else if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '#') {
-      return line.substr(0, i);
-    }
-  }
-  return line;
-}
-
-// '[' minus ']' outside strings: a list value that goes on over the next lines.
-int bracket_depth(const std::string& text) {
-  int depth = 0;
-  char quote = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quote) {
-      if (c == '\\' && quote == '"') ++i;
-      else if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '[') {
-      ++depth;
-    } else if (c == ']') {
-      --depth;
-    }
-  }
-  return depth;
-}
-
-std::string section_name(const std::string& section) { return section.empty() ? "the top of the file" : "[" + section + "]"; }
-
-// CLI11's TOML reader takes a key set twice (or a second [section]) without a word and gives a
-// value's type errors as the command line's: the file is checked first, line by line, for
-// what the reader would take wrongly, and each key's line is kept for the messages.
+// The file is read by parse_settings_toml (settings_toml.h), not by CLI11's reader, which took
+// a multi-line string for a key, cut a string at a '#' in it and kept escapes as typed. Its
+// entries are handed to CLI11 as the items its own reader makes (a section's keys between the
+// reader's "++" and "--" marks), and each key's line is kept for the messages.
 class SettingsReader : public CLI::ConfigTOML {
  public:
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
@@ -84,61 +35,42 @@ class SettingsReader : public CLI::ConfigTOML {
       if (text.size() > kMaxSettingsBytes) throw CLI::ConfigError("larger than 1 MB: is it the right file?");
     }
     if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 BOM, as some editors write
-    check(text);
-    std::istringstream rest(text);
-    return CLI::ConfigTOML::from_config(rest);
+    std::vector<SettingEntry> entries;
+    try {
+      entries = parse_settings_toml(text);
+    } catch (const Error& e) {
+      throw CLI::ConfigError(e.what());
+    }
+    std::vector<SettingLine>& kept = lines();
+    kept.clear();
+    std::vector<CLI::ConfigItem> items;
+    const auto mark = [&items](const std::string& section, const char* name) {
+      if (section.empty()) return;
+      items.emplace_back();
+      items.back().parents = {section};
+      items.back().name = name;
+    };
+    std::string current;
+    for (const SettingEntry& e : entries) {
+      if (e.key.empty()) {  // a [section] header
+        mark(current, "--");
+        current = e.section;
+        mark(current, "++");
+        continue;
+      }
+      items.emplace_back();
+      if (!current.empty()) items.back().parents = {current};
+      items.back().name = e.key;
+      items.back().inputs = e.values;
+      kept.push_back({e.section, e.key, e.written, e.values.size() == 1 ? e.values.front() : "", e.line});
+    }
+    mark(current, "--");
+    return items;
   }
 
   static std::vector<SettingLine>& lines() {
     static std::vector<SettingLine> kept;
     return kept;
-  }
-
- private:
-  static void check(const std::string& text) {
-    std::vector<SettingLine>& kept = lines();
-    kept.clear();
-    std::map<std::string, int> section_lines;
-    std::map<std::string, int> key_lines;  // "section\nkey"
-    std::string section;
-    std::istringstream in(text);
-    std::string raw;
-    int number = 0;
-    int depth = 0;  // inside a list value that spans lines
-    while (std::getline(in, raw)) {
-      ++number;
-      const std::string line = trim(without_comment(raw));
-      if (depth > 0) {
-        depth += bracket_depth(line);
-        continue;
-      }
-      if (line.empty()) continue;
-      const std::string at = "line " + std::to_string(number) + ": ";
-      if (line.front() == '[') {
-        if (line.rfind("[[", 0) == 0)
-          throw CLI::ConfigError(at + line + ": arrays of tables are not settings (one [command] section per command)");
-        section = trim(unquoted(trim(line.substr(1, line.find(']') == std::string::npos ? std::string::npos : line.find(']') - 1))));
-        const auto [it, fresh] = section_lines.emplace(section, number);
-        if (!fresh)
-          throw CLI::ConfigError(at + "a second [" + section + "] section (the first is at line " + std::to_string(it->second) +
-                                 "): give each command's settings in one section");
-        continue;
-      }
-      const size_t eq = line.find('=');
-      if (eq == std::string::npos) continue;  // left to the reader, which names what it cannot parse
-      const std::string key = unquoted(trim(line.substr(0, eq)));
-      const std::string value = trim(line.substr(eq + 1));
-      const std::string where = section.empty() ? key : "[" + section + "] " + key;
-      if (!value.empty() && value.front() == '{')
-        throw CLI::ConfigError(at + where + ": an inline table ({ ... }) is not a setting value (a string, a number, true/false "
-                               "or a [list])");
-      const auto [it, fresh] = key_lines.emplace(section + "\n" + key, number);
-      if (!fresh)
-        throw CLI::ConfigError(at + where + " is set a second time in " + section_name(section) + " (first at line " +
-                               std::to_string(it->second) + ")");
-      kept.push_back({section, key, value, number});
-      depth = bracket_depth(value);
-    }
   }
 };
 
@@ -210,7 +142,7 @@ std::string config_value_error_text(const std::string& message, int argc, const 
   // The same key may be in several sections: the one whose value the message quotes first.
   std::vector<SettingLine> candidates;
   for (const SettingLine& s : SettingsReader::lines())
-    if (!unquoted(s.value).empty() && message.find(unquoted(s.value)) != std::string::npos) candidates.push_back(s);
+    if (!s.text.empty() && message.find(s.text) != std::string::npos) candidates.push_back(s);
   for (const SettingLine& s : SettingsReader::lines()) candidates.push_back(s);
   for (const SettingLine& s : candidates) {
     const std::string option = "--" + s.key;

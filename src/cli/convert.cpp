@@ -25,6 +25,7 @@ std::string join(const std::vector<int>& v) {
 std::string megabytes(uint64_t bytes) { return fixed(static_cast<double>(bytes) / 1e6, 1) + " MB"; }
 
 int run_convert(ConvertCliOptions& o) {
+  if (o.request.out_dir.empty()) throw InvalidArgument("out_dir is empty: name the folder to write the model to");
   o.request.options.dtype = o.dtype == "f16" ? DType::F16 : o.dtype == "bf16" ? DType::BF16 : DType::F32;
   const service::ConvertResult result = service::convert(o.request);
   const ConvertReport& r = result.report;

@@ -122,7 +122,11 @@ int run_doctor(const DoctorOptions& o) {
           if (hub_options.config.empty()) hub_options.config = recorded.config;
           if (hub_options.tokenizer.empty()) hub_options.tokenizer = recorded.tokenizer;
         }
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      // Said now, not only after the model check: when the default model cannot load either
+      // (offline, not in the cache), that error was all `doctor --db INDEX` said (hostile pass 8).
+      print_warning(o.db + ": cannot read the index's model (" + e.what() + "); checking " +
+                    model + " instead");
     }
   }
   try {

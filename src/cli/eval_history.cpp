@@ -82,7 +82,7 @@ void add_eval_history_options(CLI::App* cmd, Action& action) {
   auto o = std::make_shared<EvalHistoryOptions>();
   cmd->add_option("--history", o->history, "A listening history file to replay (ListenBrainz or Last.fm export)");
   cmd->add_option("--user", o->user, "Replay the plays the index holds for this user (default: the only user)");
-  cmd->add_option("--holdout-days", o->eval.holdout_days, "Hold out the last N days of the history and score on them")
+  cmd->add_option("--holdout-days", o->eval.holdout_days, "Hold out the last N days of the history and score on them (at most 36500)")
       ->default_val(7)
       ->check(positive());
   cmd->add_option("--mixes", o->eval.mix.mixes, "Mixes made (as clapsearch mix)")->default_val(6)->check(positive());

@@ -184,6 +184,10 @@ int run_mix(const TasteCliOptions& o) {
     std::vector<std::string> files;
     if (!o.m3u.empty())
       for (const service::Mix& m : mixes) {
+        if (m.tracks.empty()) {  // no file for a mix without songs (as no playlist)
+          files.emplace_back();
+          continue;
+        }
         std::vector<service::M3uEntry> entries;
         for (const service::MixPick& p : m.tracks)
           if (const store::Track* t = x.snap->track(p.track_id)) entries.push_back(service::m3u_entry(*t));
@@ -209,8 +213,9 @@ int run_mix(const TasteCliOptions& o) {
           tracks.push_back(t);
         }
         ojson j = {{"name", m.name}, {"centre", m.centre}, {"label", m.label}, {"tracks", tracks}};
-        if (i < ids.size()) j["playlist_id"] = ids[i];
-        if (i < files.size()) j["m3u"] = files[i];
+        if (i < ids.size() && ids[i] != 0) j["playlist_id"] = ids[i];
+        if (i < files.size() && !files[i].empty()) j["m3u"] = files[i];
+        if (!m.empty_reason.empty()) j["empty_reason"] = m.empty_reason;
         list.push_back(j);
       }
       if (o.all_users) all.push_back({{"user", user.name}, {"mixes", list}});
@@ -223,6 +228,11 @@ int run_mix(const TasteCliOptions& o) {
       continue;
     }
     for (const service::Mix& m : mixes) {
+      if (m.tracks.empty()) {
+        std::printf("%s%s (0 songs, not saved): %s\n\n", o.all_users ? terminal_text(user.name + ": ").c_str() : "",
+                    terminal_text(m.name).c_str(), m.empty_reason.c_str());
+        continue;
+      }
       std::printf("%s%s (%zu songs)%s\n", o.all_users ? terminal_text(user.name + ": ").c_str() : "",
                   terminal_text(m.name).c_str(), m.tracks.size(), save && !x.store->read_only() ? ", saved as a playlist" : "");
       Table table({"#", "", "track", "why"}, {true, false, false, false});
@@ -281,7 +291,7 @@ void add_mix_command(CLI::App& app, Action& action) {
   cmd->add_option("--discovery", o->mix.discovery, "Share of songs you never played, 0..1")
       ->default_val(0.3)
       ->check(number_between(0, 1));
-  cmd->add_option("--not-played-days", o->mix.not_played_days, "Leave out songs played in the last N days (0: none)")
+  cmd->add_option("--not-played-days", o->mix.not_played_days, "Leave out songs played in the last N days (0: none; at most 36500)")
       ->default_val(3)
       ->check(non_negative());
   cmd->add_option("--per-artist", o->mix.per_artist, "At most N songs per artist in a mix (0: no cap)")->default_val(3)->check(non_negative());
@@ -290,7 +300,7 @@ void add_mix_command(CLI::App& app, Action& action) {
       ->check(number_between(0, 1));
   cmd->add_option("--m3u", o->m3u, "Also write each mix as an M3U8 file into this folder (\"Mix 1 · LABEL.m3u8\")");
   cmd->add_flag("--no-save", o->no_save, "Do not save the mixes as the user's playlists in the index");
-  cmd->add_flag("--json", o->json, "One JSON object: user, mixes [{name, centre, label, playlist_id, tracks [{path, known, reason, ...}]}]");
+  cmd->add_flag("--json", o->json, "One JSON object: user, mixes [{name, centre, label, playlist_id, tracks [{path, known, reason, ...}], empty_reason (a mix without songs: why; it is not saved)}]");
   cmd->footer(
       "Each mix is saved as a private playlist of the user (\"Mix 1 · late-night piano\"), which Subsonic apps list\n"
       "(getPlaylists); a new run replaces the user's previous mixes and no other playlist. The reasons are in the\n"

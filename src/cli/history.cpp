@@ -3,6 +3,7 @@
 // service/history.h.
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -17,8 +18,15 @@ struct HistoryOptions {
   bool json = false;
 };
 
-// How many unresolved listens the text report shows (--json lists every one).
+// How many unresolved listens the text report shows (--json lists the first
+// service::kMaxUnresolvedListed; "unresolved" counts them all).
 constexpr size_t kShownUnresolved = 20;
+
+void print_more_unresolved(int64_t unresolved) {
+  if (unresolved <= static_cast<int64_t>(kShownUnresolved)) return;
+  std::printf("  ... and %lld more (--json lists the first %zu)\n", static_cast<long long>(unresolved) - static_cast<long long>(kShownUnresolved),
+              service::kMaxUnresolvedListed);
+}
 
 std::string song_text(const service::Listen& l) {
   std::string s = l.artist + " - " + l.title;
@@ -47,8 +55,7 @@ int run_import_beets(const HistoryOptions& o) {
               static_cast<long long>(r.ratings_set), static_cast<long long>(r.unresolved));
   for (size_t i = 0; i < r.unresolved_entries.size() && i < kShownUnresolved; ++i)
     std::printf("  not in the library: %s\n", terminal_text(r.unresolved_entries[i]).c_str());
-  if (r.unresolved_entries.size() > kShownUnresolved)
-    std::printf("  ... and %zu more (--json lists every one)\n", r.unresolved_entries.size() - kShownUnresolved);
+  print_more_unresolved(r.unresolved);
   return 0;
 }
 
@@ -87,8 +94,7 @@ int run_import(const HistoryOptions& o) {
     const service::UnresolvedListen& u = r.unresolved_entries[i];
     std::printf("  not in the library: %s: %s\n", terminal_text(u.listen.where).c_str(), terminal_text(song_text(u.listen)).c_str());
   }
-  if (r.unresolved_entries.size() > kShownUnresolved)
-    std::printf("  ... and %zu more (--json lists every one)\n", r.unresolved_entries.size() - kShownUnresolved);
+  print_more_unresolved(r.unresolved);
   return 0;
 }
 
@@ -127,9 +133,13 @@ int run_export(const HistoryOptions& o) {
 int run_forget(const HistoryOptions& o) {
   if (o.before.empty() && o.source.empty() && o.user.empty())
     throw InvalidArgument("say what to forget: --before DATE, --source SOURCE and/or --user NAME (all of that user's history)");
-  int64_t before = 0;
-  if (!o.before.empty() && !service::parse_history_time(o.before, before))
-    throw InvalidArgument("--before '" + o.before + "' is not a date (e.g. 2024-01-31, 2024-01-31T12:00:00Z or unix seconds)");
+  std::optional<int64_t> before;
+  if (!o.before.empty()) {
+    int64_t at = 0;
+    if (!service::parse_history_time(o.before, at))
+      throw InvalidArgument("--before '" + o.before + "' is not a date (e.g. 2024-01-31, 2024-01-31T12:00:00Z or unix seconds)");
+    before = at;
+  }
   const store::HistoryRemoved r = service::forget_history(o.db, o.user, before, o.source);
   if (o.json) {
     print_json(ojson{{"plays", r.plays}, {"stars", r.stars}, {"ratings", r.ratings}});

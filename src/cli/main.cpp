@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/cli_tree.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/config_file.h"
@@ -240,6 +241,7 @@ int main(int argc, char** argv) {
     return text;
   });
   app.require_subcommand(1);
+  app.formatter(clap::cli::help_formatter());  // before the commands, which inherit it
   clap::cli::Action action;
   // Before the commands: they inherit fallthrough (--config-file after a command's name).
   const std::string config_file = clap::cli::add_config_file_option(app);

@@ -64,7 +64,7 @@ void command_section(const CLI::App& cmd, const std::string& path, std::string& 
   for (const CLI::Option* o : named_options(cmd)) {
     std::string names;
     for (const std::string& n : option_names(*o)) names += (names.empty() ? "" : ", ") + ("\\fB" + roff(n) + "\\fR");
-    if (!is_flag(*o)) names += " \\fI" + roff(o->get_type_name().empty() ? "VALUE" : o->get_type_name()) + "\\fR";
+    if (!is_flag(*o)) names += " \\fI" + roff(o->get_type_name().empty() ? "VALUE" : value_placeholder(*o)) + "\\fR";
     std::string help = one_line(o->get_description());
     const std::string def = o->get_default_str();
     if (!def.empty() && help.find("default") == std::string::npos) help += " (default " + def + ")";

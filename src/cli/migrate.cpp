@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/error.h"
 #include "service/migrate.h"
 #include "store/store.h"
 
@@ -55,6 +56,9 @@ std::string count(int64_t n, const std::string& what) {
 }
 
 int run_migrate(const MigrateOptions& o) {
+  // An empty --to (`--to "$DEST"` with DEST unset) must not mean the default library, as an empty
+  // --db does: the copy would go to a place nobody named.
+  if (o.to.empty()) throw InvalidArgument("--to is empty: name the SQLite file or postgresql:// URL the copy goes to");
   const std::string from = o.from.empty() ? store::default_db_path() : o.from;
   MigrateProgress progress(!o.quiet);
   store::check_index_folder(store::resolve_location(o.to));  // as for `index --db`: no folders made

@@ -67,7 +67,8 @@ int run_overlaps(const OverlapsOptions& o) {
     std::printf("%s %s \u2248 %s %s  (%s, %d windows)\n", terminal_text(snap->display_path(path_of(v.track_a))).c_str(),
                 time_range(v.a_start, v.a_end).c_str(), terminal_text(snap->display_path(path_of(v.track_b))).c_str(),
                 time_range(v.b_start, v.b_end).c_str(), fixed(v.score, 4).c_str(), v.windows);
-  if (found.empty()) std::printf("no shared passages of %s or more\n", (fixed(o.min_length, 0) + " s").c_str());
+  // %g: --min-length 1e308 printed all 309 digits, and 1e-300 printed "0 s" (hostile pass 8).
+  if (found.empty()) std::printf("no shared passages of %g s or more\n", o.min_length);
   return 0;
 }
 

@@ -21,7 +21,7 @@ std::string ascii_lower(std::string s) {
 }
 
 
-std::vector<std::string> parse_query_lines(const std::string& text, const std::string& where) {
+std::vector<std::string> parse_query_lines(const std::string& text, const std::string& where, const std::string& kind) {
   std::istringstream in(text);
   std::vector<std::string> out;
   std::string line;
@@ -29,17 +29,17 @@ std::vector<std::string> parse_query_lines(const std::string& text, const std::s
     // A query is tokenised to at most 512 tokens; a longer line is not a query list.
     if (line.size() > kMaxQueryLineBytes)
       throw Error(where + ": line " + std::to_string(number) + " is longer than " + std::to_string(kMaxQueryLineBytes) +
-                  " bytes (one query per line)");
+                  " bytes (one " + (kind == "labels" ? "label" : "query") + " per line)");
     line = trim_space(line);
     if (line.empty() || line[0] == '#') continue;
     out.push_back(line);
   }
-  if (out.empty()) throw Error(where + ": no queries in the file (one per line)");
+  if (out.empty()) throw Error(where + ": no " + kind + " in the file (one per line)");
   return out;
 }
 
-std::vector<std::string> read_query_file(const std::string& path) {
-  return parse_query_lines(read_text_file(path, "queries", kMaxTextFileBytes, TextSource::FileOrStream), path);
+std::vector<std::string> read_query_file(const std::string& path, const std::string& kind) {
+  return parse_query_lines(read_text_file(path, kind, kMaxTextFileBytes, TextSource::FileOrStream), path, kind);
 }
 
 CsvRows parse_csv(const std::string& s, const std::string& where) {

@@ -16,10 +16,11 @@ std::string trim_space(const std::string& s);
 std::string ascii_lower(std::string s);
 
 // Lines of `text`, trimmed; blank lines and lines starting with '#' skipped. Throws when no
-// query is left or a line is longer than kMaxQueryLineBytes (`where` names the file).
+// query is left or a line is longer than kMaxQueryLineBytes (`where` names the file; `kind` is
+// what its lines are, "queries" or "labels", as the messages name them).
 inline constexpr size_t kMaxQueryLineBytes = 65536;
-std::vector<std::string> parse_query_lines(const std::string& text, const std::string& where);
-std::vector<std::string> read_query_file(const std::string& path);
+std::vector<std::string> parse_query_lines(const std::string& text, const std::string& where, const std::string& kind = "queries");
+std::vector<std::string> read_query_file(const std::string& path, const std::string& kind = "queries");
 
 // RFC 4180: quoted fields, "" escapes, CRLF, LF or CR line ends, an optional UTF-8 byte order
 // mark; blank lines skipped. Throws on an unterminated quoted field.

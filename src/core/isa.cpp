@@ -86,27 +86,33 @@ bool cpu_has_avx_vnni() {
 #endif
 }
 
-// AMX-TILE and AMX-INT8 are CPUID leaf 7, sub-leaf 0, EDX bits 24 and 25; the OS must save
-// the tile configuration and data (XCR0 bits 17 and 18); and Linux keeps the 8 KB tile state
-// off for a process until it asks (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA),
-// which it refuses, for example, when a signal stack is too small for it.
-bool cpu_has_amx_int8() {
+// AMX-TILE, AMX-INT8 and AMX-BF16 are CPUID leaf 7, sub-leaf 0, EDX bits 24, 25 and 22; the
+// OS must save the tile configuration and data (XCR0 bits 17 and 18); and Linux keeps the 8 KB
+// tile state off for a process until it asks (arch_prctl ARCH_REQ_XCOMP_PERM for
+// XFEATURE_XTILEDATA), which it refuses, for example, when a signal stack is too small for it.
+// Asked once for the whole process; returns CPUID leaf 7's EDX when tiles are allowed, else 0.
+namespace {
+unsigned amx_features_allowed() {
 #if defined(__x86_64__) && defined(__linux__)
-  static const bool has = [] {
+  static const unsigned features = [] {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (!__builtin_cpu_supports("avx512f") || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
-    if ((edx & (3u << 24)) != (3u << 24)) return false;
+    if (!__builtin_cpu_supports("avx512f") || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0u;
+    if (!(edx & (1u << 24))) return 0u;  // AMX-TILE
     unsigned xcr0_low = 0, xcr0_high = 0;
     __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));  // OSXSAVE: implied by avx512f above
-    if ((xcr0_low & (3u << 17)) != (3u << 17)) return false;
+    if ((xcr0_low & (3u << 17)) != (3u << 17)) return 0u;
     constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0 ? edx : 0u;
   }();
-  return has;
+  return features;
 #else
-  return false;
+  return 0;
 #endif
 }
+}  // namespace
+
+bool cpu_has_amx_int8() { return (amx_features_allowed() & (1u << 25)) != 0; }
+bool cpu_has_amx_bf16() { return (amx_features_allowed() & (1u << 22)) != 0; }
 
 const char* isa_level_name(IsaLevel level) {
   switch (level) {

@@ -33,6 +33,11 @@ bool cpu_has_avx_vnni();
 // The Avx512 level's int8 GEMM uses it; its integer sums are vpdpbusd's.
 bool cpu_has_amx_int8();
 
+// The same for AMX-BF16 (tdpbf16ps: bfloat16 tiles with float32 sums): the Avx512 level's bf16
+// GEMM uses it. Its sums are its own (an order inside each 32-k step that the hardware fixes),
+// not vdpbf16ps's: tensor/linear.h.
+bool cpu_has_amx_bf16();
+
 // The level every dispatch uses: the CPU's best, capped by CLAPSEARCH_ISA (read once).
 // Throws clap::Error with isa_environment_error()'s message when the variable is invalid.
 IsaLevel isa_level();

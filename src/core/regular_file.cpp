@@ -43,6 +43,15 @@ bool is_regular_file_safely(const std::string& path) {
   return true;
 }
 
-std::string open_error(int err) { return err == EINVAL ? "not a regular file" : std::strerror(err); }
+std::string open_error(int err) {
+  if (err == EINVAL) return "not a regular file";
+  if (err == ELOOP) return kLinkLoop;
+  return std::strerror(err);
+}
+
+bool is_link_loop(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) != 0 && errno == ELOOP;
+}
 
 }  // namespace clap

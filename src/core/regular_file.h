@@ -20,7 +20,13 @@ FILE* fopen_regular(const std::string& path);
 // other means (std::ifstream) that would block on a FIFO.
 bool is_regular_file_safely(const std::string& path);
 
-// "not a regular file" for EINVAL, else strerror(errno): the reason after a failed open above.
+// "not a regular file" for EINVAL, kLinkLoop for ELOOP, else strerror(errno): the reason after a
+// failed open above.
 std::string open_error(int err);
+
+// A path whose symbolic links lead round in a circle (stat fails with ELOOP): it names no file,
+// and "no such file" or SQLite's "unable to open" would hide why.
+bool is_link_loop(const std::string& path);
+inline constexpr const char* kLinkLoop = "a loop of symbolic links (following them never reaches a file)";
 
 }  // namespace clap

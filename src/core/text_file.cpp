@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 
 namespace clap {
 
@@ -39,7 +40,7 @@ std::string read_text_file(const std::string& path, const std::string& what, uin
   if (f.fd < 0) {
     const int err = errno;
     if (err == ENOENT || err == ENOTDIR) throw Error(path + ": no such file (" + what + ")");
-    throw Error(path + ": cannot read (" + what + "): " + std::strerror(err));
+    throw Error(path + ": cannot read (" + what + "): " + open_error(err));
   }
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) throw Error(path + ": cannot read (" + what + "): " + std::strerror(errno));

@@ -21,9 +21,11 @@
 #include "core/sha256.h"
 #include "core/utf8.h"
 #include "index/pipeline.h"
+#include "index/pipeline_internal.h"
 
 namespace clap::index {
 
+using detail::FileStamp;
 using store::FileState;
 using store::ModelIdentity;
 using store::Store;
@@ -306,6 +308,12 @@ void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks&
     ++progress.files_done;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(s.path, ec)) continue;
+    // The fingerprint is of the version of the file the track's embeddings were made from, as
+    // every other decode checks (Pipeline::send_done): a file whose size or time differs from
+    // the stored state (changed since, and not under this run's folders, or queued for a
+    // worker) or that changes while being read is left to the run that indexes it again.
+    const std::optional<FileStamp> before = FileStamp::of(s.path);
+    if (!before || before->size != s.size || before->mtime_ns != s.mtime_ns) continue;
     std::vector<uint32_t> items;
     try {
       items = audio::fingerprint_file(s.path, kFingerprintRate);
@@ -313,6 +321,7 @@ void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks&
       sum.warnings.push_back({s.path, "no fingerprint: " + reason_of(e, s.path)});
       continue;
     }
+    if (FileStamp::of(s.path) != before) continue;
     if (items.empty()) continue;
     store.put_fingerprint(s.id, items);
     ++sum.fingerprints_added;

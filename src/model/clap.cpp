@@ -1,7 +1,9 @@
 #include "model/clap.h"
 
 #include <omp.h>
+#include <pthread.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -55,7 +57,23 @@ std::string truncation_warning(size_t limit, const std::string& text) {
 
 int default_thread_count() { return omp_get_num_procs(); }
 
-ThreadCountScope::ThreadCountScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+namespace {
+// OpenMP (libgomp) cannot run a parallel region of more than one thread in a child process forked
+// after the parent ran one: the child waits for the parent's pool threads, which a fork does not
+// copy. A Python multiprocessing worker (fork, Linux's default) using a Model hung for ever
+// (hostile pass 8). A forked child runs every region on one thread, as PyTorch does; only an
+// atomic store and the calling thread's thread-count setting happen in the handler.
+std::atomic<bool> g_forked_child{false};
+void on_fork_child() {
+  g_forked_child.store(true);
+  omp_set_num_threads(1);
+}
+[[maybe_unused]] const bool g_fork_handler_set = pthread_atfork(nullptr, nullptr, on_fork_child) == 0;
+}  // namespace
+
+ThreadCountScope::ThreadCountScope(int threads) : saved_(omp_get_max_threads()) {
+  omp_set_num_threads(g_forked_child.load() ? 1 : threads);
+}
 ThreadCountScope::~ThreadCountScope() { omp_set_num_threads(saved_); }
 
 ClapState::ClapState(int threads, WarningHandler on_warning)

@@ -84,8 +84,11 @@ double num_param(const httplib::Request& req, const std::string& name, double de
   if (!req.has_param(name)) return def;
   const std::string v = req.get_param_value(name);
   char* end = nullptr;
-  const double x = v.size() > 40 ? NAN : std::strtod(v.c_str(), &end);
-  if (v.empty() || !end || *end != '\0' || !std::isfinite(x)) throw HttpError{400, "bad parameter", name + ": not a number"};
+  // Read whole: strtod stops at a NUL (moderate=%00 was read as 0, duration=7%00x as 7) and
+  // skips leading white space, so the number must start the value and end where the value ends.
+  const bool starts = !v.empty() && (std::isdigit(static_cast<unsigned char>(v[0])) || v[0] == '-' || v[0] == '+' || v[0] == '.');
+  const double x = v.size() > 40 || !starts ? NAN : std::strtod(v.c_str(), &end);
+  if (!end || end != v.c_str() + v.size() || !std::isfinite(x)) throw HttpError{400, "bad parameter", name + ": not a number"};
   // strtod also reads hexadecimal floats (duration=0x10 was 16 s); the CLI's options refuse
   // them (cli/main.cpp, bad_number), and so does the API.
   if (v.find_first_of("xX") != std::string::npos) throw HttpError{400, "bad parameter", name + ": not a decimal number"};

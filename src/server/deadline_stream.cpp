@@ -40,6 +40,16 @@ void DeadlineStream::head_read(httplib::Request& req) {
   body_received_ = 0;
   req.headers = headers_as_sent(req.headers);
   if (!refusal_.status) refusal_ = judge_head(req);
+  // RFC 9112 (9.6): after a request with the "close" option the server MUST close the connection
+  // and MUST NOT read another request from it. cpp-httplib closes only when the header is exactly
+  // "close", so "Connection: keep-alive, close" or "CLOSE" (options are case-insensitive) had the
+  // next pipelined request answered. The header is made the one cpp-httplib reads, so that the
+  // answer says "Connection: close" too.
+  if (asks_to_close(req)) {
+    close_after_answer();
+    req.headers.erase("Connection");
+    req.headers.emplace("Connection", "close");
+  }
   // RFC 9112 (3.2.2): a request in absolute-form is addressed to its target's authority, and
   // its Host header (still required in HTTP/1.1, and judged above) is ignored; the checks on
   // Host (server.cpp: the 421 rule) then read the authority.
@@ -149,7 +159,13 @@ void DeadlineStream::keep_header(std::string line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
     line.pop_back();
   const size_t colon = line.find(':');
-  if (colon == std::string::npos) return;
+  if (colon == std::string::npos) {
+    // cpp-httplib skips such a line, where a proxy in front may read it otherwise (as a header
+    // named by the whole line, or the end of the head): RFC 9112 (5.1) makes it NAME: VALUE.
+    if (!refusal_.status)
+      refusal_ = {400, "bad request", "the header line \"" + shown(line) + "\" has no colon (a header line is NAME: VALUE, RFC 9112, 5.1)"};
+    return;
+  }
   const size_t value = line.find_first_not_of(" \t", colon + 1);
   if (value == std::string::npos) return;
   raw_headers_.emplace_back(line.substr(0, colon), line.substr(value));

@@ -101,6 +101,19 @@ HeadRefusal judge_head(const httplib::Request& req) {
   return {};
 }
 
+bool asks_to_close(const httplib::Request& req) {
+  const auto values = req.headers.equal_range("Connection");
+  for (auto it = values.first; it != values.second; ++it) {
+    const std::string& list = it->second;
+    for (size_t start = 0; start <= list.size();) {
+      const size_t comma = std::min(list.find(',', start), list.size());
+      if (lower_ascii(trimmed(list.substr(start, comma - start))) == "close") return true;
+      start = comma + 1;
+    }
+  }
+  return false;
+}
+
 // RFC 9110 (14.2): a Range in a unit other than bytes must be ignored, and an invalid one may
 // be; cpp-httplib (0.11) answers both 416 before any handler runs, and takes a number over 63
 // bits for an error too, so `bytes=0-99999999999999999999` (clamped to the file by any other

@@ -29,6 +29,10 @@ std::string host_problem(const std::string& host);
 // head keeps them (request_head.cpp says which and why).
 HeadRefusal judge_head(const httplib::Request& req);
 
+// Whether the request's Connection header(s) list the "close" option (RFC 9112, 9.6: a
+// comma-separated list of options, in any case).
+bool asks_to_close(const httplib::Request& req);
+
 constexpr size_t kLongestRequestLine = 8192;  // cpp-httplib's (compiled into Debian's library)
 
 // A request line with its target in origin-form, and the authority it named, if any.

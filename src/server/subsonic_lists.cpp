@@ -224,6 +224,26 @@ bool matches(const std::string& text, const std::vector<std::string>& words) {
   return true;
 }
 
+// A query of marks only ("!!!", the band; "(Live)", which normalise_name drops as a bracketed
+// group; an emoji) has no word, but it is not the empty query: it answered the whole library as
+// if every song matched. It is looked for as it is written, case-folded (fold_path), in the
+// names. "" when the query, without quotes, stars and spaces, is empty: everything matches.
+std::string literal_of(const std::string& query, const std::vector<std::string>& words) {
+  if (!words.empty()) return "";
+  std::string kept;
+  for (const char ch : query)
+    if (ch != '"' && ch != '*') kept += ch;
+  const size_t first = kept.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  return service::fold_path(kept.substr(first, kept.find_last_not_of(" \t\r\n") - first + 1));
+}
+
+bool names_hold(std::initializer_list<const std::string*> names, const std::string& literal) {
+  for (const std::string* name : names)
+    if (service::fold_path(*name).find(literal) != std::string::npos) return true;
+  return false;
+}
+
 struct Paging {
   int64_t count, offset;
 };
@@ -262,29 +282,41 @@ void search(Call& call, ojson& body, bool id3) {
   // Bytes that are not UTF-8 fold to no word at all, which is the empty query: "%FF" answered a
   // page of the whole library as if it had matched.
   if (!is_valid_utf8(query)) throw Failure{kBadParameter, "parameter query: not valid UTF-8"};
+  // A NUL folds to no word either (the whole library); no name holds one.
+  if (query.find('\0') != std::string::npos) throw Failure{kBadParameter, "parameter query: holds a NUL character"};
   std::vector<std::string> words = query_words(query);
   std::sort(words.begin(), words.end());
   words.erase(std::unique(words.begin(), words.end()), words.end());
+  const std::string literal = literal_of(query, words);
   const Paging artists_page = paging(call, "artist"), albums_page = paging(call, "album"), songs_page = paging(call, "song");
   const int folder = music_folder_param(call);
   const MusicCatalog& c = call.catalog;
+  auto at_most = [](const Paging& p, size_t n) { return static_cast<size_t>(std::min<int64_t>(p.count, static_cast<int64_t>(n))); };
+  call.long_answer(at_most(artists_page, c.artists().size()) + at_most(albums_page, c.albums().size()) +
+                   at_most(songs_page, c.songs().size()));
 
   ojson artists = ojson::array(), albums = ojson::array(), songs = ojson::array();
   // Artists by name, albums by name then artist, songs by album artist, album and track: the
   // orders stay the same from page to page, so paging reaches every item once.
   for (const size_t i : page_of(c.artists().size(), artists_page, [&](size_t i) {
-         return (folder == 0 || c.artist_in(i, folder)) && matches(c.artist_text(i), words);
+         return (folder == 0 || c.artist_in(i, folder)) &&
+                (literal.empty() ? matches(c.artist_text(i), words) : names_hold({&c.artists()[i].name}, literal));
        }))
     artists.push_back(id3 ? artist_id3(call, c.artists()[i]) : artist_ref(c.artists()[i]));
   const std::vector<size_t>& by_name = c.albums_by_name();
   for (const size_t k : page_of(by_name.size(), albums_page, [&](size_t k) {
-         return (folder == 0 || c.album_in(by_name[k], folder)) && matches(c.album_text(by_name[k]), words);
+         const CatalogAlbum& a = c.albums()[by_name[k]];
+         return (folder == 0 || c.album_in(by_name[k], folder)) &&
+                (literal.empty() ? matches(c.album_text(by_name[k]), words) : names_hold({&a.name, &a.artist}, literal));
        })) {
     const CatalogAlbum& a = c.albums()[by_name[k]];
     albums.push_back(id3 ? album_id3(call, a) : album_child(call, a));
   }
   for (const size_t i : page_of(c.songs().size(), songs_page, [&](size_t i) {
-         return (folder == 0 || c.song_folder(i) == folder) && matches(c.song_text(i), words);
+         if (folder != 0 && c.song_folder(i) != folder) return false;
+         if (literal.empty()) return matches(c.song_text(i), words);
+         const store::Track* t = call.snap.track(c.songs()[i]);
+         return t && names_hold({&t->title, &t->artist, &t->album}, literal);
        }))
     if (const store::Track* t = call.snap.track(c.songs()[i])) songs.push_back(child(call, *t));
   ojson result = ojson::object();  // moved in: an initializer list would copy 500 songs

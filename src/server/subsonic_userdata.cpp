@@ -97,6 +97,7 @@ std::vector<Key> newest_first(const std::map<Key, int64_t>& stars) {
 // getStarred (id3 false: albums as directories, artists as Artist) and getStarred2 (AlbumID3, ArtistID3).
 void starred(Call& call, ojson& body, bool id3) {
   const UserMarks& m = call.marks();
+  call.long_answer(m.starred.songs.size() + m.starred.albums.size() + m.starred.artists.size());
   std::optional<std::set<int64_t>> in_folder;
   if (const int folder = music_folder_param(call); folder != 0) {
     const auto tracks = call.catalog.tracks_in(folder);
@@ -306,6 +307,7 @@ void get_playlists(Call& call, ojson& body) {
 void get_playlist(Call& call, ojson& body) {
   service::UserData data = user_data(call);
   const store::PlaylistRecord p = readable(call, data, call.required("id"));
+  call.long_answer(p.entries.size());
   body["playlist"] = playlist_json(call, data, p, true);
 }
 

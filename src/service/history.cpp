@@ -86,7 +86,7 @@ class ListenImport {
       const Resolution& r = it->second;
       if (!r.track) {
         ++report_.unresolved;
-        report_.unresolved_entries.push_back({l, r.reason});
+        if (report_.unresolved_entries.size() < kMaxUnresolvedListed) report_.unresolved_entries.push_back({l, r.reason});
         continue;
       }
       plays_.push_back({r.track, l.played_at});
@@ -239,11 +239,12 @@ void export_history(const std::string& db, const std::string& user_name, std::FI
   });
 }
 
-store::HistoryRemoved forget_history(const std::string& db, const std::string& user_name, int64_t before,
+store::HistoryRemoved forget_history(const std::string& db, const std::string& user_name, std::optional<int64_t> before,
                                      const std::string& source) {
   return with_store(db, store::OpenMode::ReadWriteExisting, [&](store::Store& s) {
-    const store::UserRecord user = history_user(s, user_name);
-    return s.forget_history(user.id, before, source);
+    const store::UserRecord user = history_user(s, user_name);  // an unknown name is refused all the same
+    if (before && *before <= 0) return store::HistoryRemoved{};  // nothing kept is older than 1970
+    return s.forget_history(user.id, before.value_or(0), source);
   });
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,9 +45,13 @@ struct UnresolvedListen {
   std::string reason;  // what the resolver tried
 };
 
+// How many unresolved entries an import report lists (`unresolved` counts them all): an export
+// of 10^6 listens of songs not in the library would otherwise be held whole and printed whole.
+inline constexpr size_t kMaxUnresolvedListed = 1000;
+
 struct HistoryImport {
   int64_t imported = 0, already = 0, unresolved = 0;
-  std::vector<UnresolvedListen> unresolved_entries;  // every one, in file order
+  std::vector<UnresolvedListen> unresolved_entries;  // the first kMaxUnresolvedListed, in file order
 };
 
 // Resolves `listens` against the library's tracks and adds the new plays of user `user_id` from
@@ -74,7 +79,7 @@ struct BeetsTrackStats {
 };
 struct BeetsImport {
   int64_t plays_added = 0, skips_added = 0, already = 0, ratings_set = 0, unresolved = 0;
-  std::vector<std::string> unresolved_entries;  // the paths (or artist - title) not in the library
+  std::vector<std::string> unresolved_entries;  // the paths (or artist - title) not in the library: the first kMaxUnresolvedListed
 };
 // Makes the user's "beets" plays of each song as many as beets counts (plays and skips: the
 // difference is added, at `last_played` or `now`; never removed, as beets' counts only grow) and
@@ -105,7 +110,10 @@ HistoryImport import_history_file(const std::string& db, const std::string& path
 HistorySummary history_summary(const std::string& db, const std::string& user_name);
 // Every play and star and rating of the user, one JSON object a line, oldest play first, to `out`.
 void export_history(const std::string& db, const std::string& user_name, std::FILE* out);
-store::HistoryRemoved forget_history(const std::string& db, const std::string& user_name, int64_t before,
+// `before`: forget only what happened before this time (unix seconds; none: whenever). A time at
+// or before 1970-01-01T00:00:00Z has nothing before it: nothing is forgotten (the store's 0 means
+// "whenever", so it is never passed on).
+store::HistoryRemoved forget_history(const std::string& db, const std::string& user_name, std::optional<int64_t> before,
                                      const std::string& source);
 
 }  // namespace clap::service

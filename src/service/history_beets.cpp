@@ -52,7 +52,8 @@ BeetsImport import_beets_stats(store::Store& store, const std::vector<store::Tra
     const Resolution r = songs.resolve(ref);
     if (!r.track) {
       ++report.unresolved;
-      report.unresolved_entries.push_back(t.path.empty() ? t.artist + " - " + t.title : t.path);
+      if (report.unresolved_entries.size() < kMaxUnresolvedListed)
+        report.unresolved_entries.push_back(t.path.empty() ? t.artist + " - " + t.title : t.path);
       continue;
     }
     found.emplace_back(&t, song_ref(*r.track));

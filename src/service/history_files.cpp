@@ -337,6 +337,7 @@ std::string history_file_looks_like(std::string_view text, bool zip) {
   const auto has = [&](const char* key) { return head.find(key) != std::string_view::npos; };
   if (c == '{' || c == '[') {
     if (has("\"track_metadata\"") || has("\"listened_at\"")) return "listenbrainz";
+    if (has("\"ms_played\"") || has("\"msPlayed\"")) return "spotify";
     if (has("\"play_count\"") || has("\"skip_count\"") || has("\"last_played\"")) return "beets";
     if (has("\"recenttracks\"") || has("\"uts\"") || has("\"date\"")) return "lastfm";
     return "";
@@ -356,6 +357,9 @@ const char* format_described(std::string_view name) {
 
 void check_history_format(const std::string& path, std::string_view text, bool zip, std::string_view asked) {
   const std::string looks = history_file_looks_like(text, zip);
+  if (looks == "spotify")
+    throw Error(path + ": a Spotify streaming history (ms_played), which clapsearch does not import: history import "
+                       "reads ListenBrainz and Last.fm exports (and beets statistics)");
   if (looks.empty() || looks == asked) return;
   // Beets statistics are counts, not listens: only `history import --format beets` takes them.
   if (asked == "auto" || asked.empty()) {

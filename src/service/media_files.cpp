@@ -8,11 +8,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 
+#include "core/deadline.h"
 #include "core/output_file.h"
 #include "core/sha256.h"
 #include "core/user_dirs.h"
@@ -137,6 +141,55 @@ void CoverCache::evict() const {
   }
 }
 
+namespace {
+
+// Covers decoded and scaled at once. Decoding a cover holds its whole picture (up to 36
+// megapixels, about 150 MB with the scaler's copies): 16 requests at once for sizes of one
+// 35-megapixel cover (a phone's grid, or one user asking on purpose) took the server from 70 MB
+// to 950 MB. The rest wait their turn, within the request's budget (503 past it).
+class ScalingTurns {
+ public:
+  static ScalingTurns& instance() {
+    static ScalingTurns turns;
+    return turns;
+  }
+  void take() {
+    std::unique_lock lock(mutex_);
+    while (running_ >= kCoverScalingsAtOnce) {
+      turn_.wait_for(lock, std::chrono::milliseconds(100));
+      check_deadline("waiting for a turn to scale a cover");
+    }
+    peak_ = std::max(peak_, ++running_);
+  }
+  void give_back() {
+    {
+      std::lock_guard lock(mutex_);
+      --running_;
+    }
+    turn_.notify_one();
+  }
+  int peak() {
+    std::lock_guard lock(mutex_);
+    return peak_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable turn_;
+  int running_ = 0, peak_ = 0;
+};
+
+struct ScalingTurn {
+  ScalingTurn() { ScalingTurns::instance().take(); }
+  ~ScalingTurn() { ScalingTurns::instance().give_back(); }
+  ScalingTurn(const ScalingTurn&) = delete;
+  ScalingTurn& operator=(const ScalingTurn&) = delete;
+};
+
+}  // namespace
+
+int cover_scalings_peak() { return ScalingTurns::instance().peak(); }
+
 std::optional<CoverImage> track_cover(const LibrarySnapshot& snap, const store::Track& track, int audio_fd, int size,
                                       const CoverCache& cache) {
   std::string source;
@@ -153,7 +206,11 @@ std::optional<CoverImage> track_cover(const LibrarySnapshot& snap, const store::
   if (size <= 0) return CoverImage{source, audio::image_content_type(source), false};
   const std::string key = sha256_hex(source).substr(0, 32) + "-" + std::to_string(size) + ".jpg";
   if (auto hit = cache.get(key); hit && audio::image_content_type(*hit) == "image/jpeg") return CoverImage{*hit, "image/jpeg", true};
-  audio::ScaledImage scaled = audio::scale_image_to_jpeg(source, size);
+  audio::ScaledImage scaled;
+  {
+    const ScalingTurn turn;
+    scaled = audio::scale_image_to_jpeg(source, size);
+  }
   cache.put(key, scaled.jpeg);
   return CoverImage{std::move(scaled.jpeg), "image/jpeg", true};
 }

@@ -56,6 +56,11 @@ struct CoverImage {
 std::optional<CoverImage> track_cover(const LibrarySnapshot& snap, const store::Track& track, int audio_fd, int size,
                                       const CoverCache& cache);
 
+// How many covers track_cover scales at once, at most (the others wait their turn), and the most
+// it has scaled at once since the process started.
+inline constexpr int kCoverScalingsAtOnce = 2;
+int cover_scalings_peak();
+
 // Lyrics as the OpenSubsonic songLyrics extension shapes them (StructuredLyrics).
 struct LyricsLine {
   std::optional<int64_t> start_ms;  // synced lyrics only

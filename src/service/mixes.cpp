@@ -20,8 +20,10 @@ void check_mix_options(const MixOptions& o) {
   if (o.size < 1) throw InvalidArgument("--size: must be at least 1, got " + std::to_string(o.size));
   if (!(o.discovery >= 0 && o.discovery <= 1))
     throw InvalidArgument("--discovery: must be between 0 and 1, got " + std::to_string(o.discovery));
-  if (o.not_played_days < 0)
-    throw InvalidArgument("--not-played-days: must be 0 or more, got " + std::to_string(o.not_played_days));
+  // At most 100 years (as --half-life): days · 86400 past int64 wrapped round, and the rule let
+  // every song through (--not-played-days 9223372036854775807 gave full mixes; hostile pass 8).
+  if (o.not_played_days < 0 || o.not_played_days > 36500)
+    throw InvalidArgument("--not-played-days: must be 0 to 36500 days, got " + std::to_string(o.not_played_days));
   if (o.per_artist < 0) throw InvalidArgument("--per-artist: must be 0 or more, got " + std::to_string(o.per_artist));
   check_diversity(o.diversity);
   check_rules(o.rules);
@@ -145,11 +147,18 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
     // Favourites of this centre.
     std::vector<int64_t> known_ids;
     std::vector<double> known_rel;
+    int64_t left_recent = 0, left_disliked = 0, left_used = 0, left_filtered = 0;  // for empty_reason
     {
       std::vector<std::pair<int64_t, double>> ranked;
       for (int64_t id : c.members) {
         const TrackTaste& t = taste.tracks.at(id);
-        if (used.count(id) || !allowed.contains(id) || unwanted(t)) continue;
+        if (used.count(id) || !allowed.contains(id) || unwanted(t)) {
+          if (used.count(id)) ++left_used;
+          else if (!allowed.contains(id)) ++left_filtered;
+          else if (t.plays > 0 && t.last_played >= recent_after) ++left_recent;
+          else ++left_disliked;
+          continue;
+        }
         const double cos = cosine(emb.row(row_of.at(id)), c.vector.data(), emb.dim);
         ranked.emplace_back(id, cos * std::log2(2 + t.weight));
       }
@@ -202,6 +211,20 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
       }
     }
 
+    if (mix.tracks.empty()) {
+      std::string why;
+      const auto part = [&](int64_t n, const std::string& what) {
+        if (n > 0) why += (why.empty() ? "" : ", ") + std::to_string(n) + " " + what;
+      };
+      part(left_recent, "played in the last " + std::to_string(o.not_played_days) + " days (--not-played-days)");
+      part(left_disliked, "skipped more than played, rated 1-2 or pushed away");
+      part(left_used, "in an earlier mix");
+      part(left_filtered, "left out by --where or the music-only rule");
+      const size_t n = c.members.size();
+      mix.empty_reason = "of this taste centre's " + std::to_string(n) + (n == 1 ? " song, " : " songs, ") +
+                         (why.empty() ? std::string("none is usable") : why) + "; no song you never played is left for it";
+    }
+
     // Reasons.
     std::vector<int64_t> anchors;  // the centre's heaviest tracks
     for (int64_t id : c.members)
@@ -243,6 +266,10 @@ std::vector<int64_t> save_mix_playlists(store::Store& store, int64_t user_id, co
   std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
   std::vector<int64_t> ids;
   for (const Mix& m : mixes) {
+    if (m.tracks.empty()) {
+      ids.push_back(0);
+      continue;
+    }
     store::PlaylistRecord p;
     p.owner = user_id;
     p.name = m.name;

@@ -50,9 +50,14 @@ struct Mix {
   size_t centre = 0;  // index into Taste::centres
   std::string label;
   std::vector<MixPick> tracks;
+  // Why a mix got no songs ("" when it has some): every song of the centre was left out by the
+  // rules above, counted by rule ("of this taste centre's 4 songs, 4 played in the last 3 days
+  // (--not-played-days); ...").
+  std::string empty_reason;
 };
 
-// Throws InvalidArgument naming the option: mixes < 1, size < 1, discovery or diversity outside [0, 1], negative days or cap.
+// Throws InvalidArgument naming the option: mixes < 1, size < 1, discovery or diversity outside [0, 1], days outside
+// 0-36500, a negative cap.
 void check_mix_options(const MixOptions& options);
 
 std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, const MixOptions& options);
@@ -61,8 +66,9 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
 inline constexpr const char* kMixPlaylistMark = "clapsearch mix";
 
 // Replaces the user's mix playlists (their playlists whose comment starts with kMixPlaylistMark)
-// with `mixes`, private to the user, in one store: other playlists are never touched. Returns
-// the new playlists' ids.
+// with `mixes`, private to the user, in one store: other playlists are never touched. A mix
+// without songs is not saved (an empty playlist in every app says nothing). Returns the new
+// playlists' ids, one per mix in order, 0 for a mix not saved.
 std::vector<int64_t> save_mix_playlists(store::Store& store, int64_t user_id, const LibrarySnapshot& snap,
                                         const std::vector<Mix>& mixes, int64_t now);
 

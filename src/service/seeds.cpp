@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <cstring>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
@@ -163,18 +166,73 @@ std::vector<float> combine_terms(const std::vector<ResolvedTerm>& terms, int64_t
   return out;
 }
 
+std::optional<std::string> file_uri_path(const std::string& entry, std::string* why) {
+  // A scheme: a letter, then letters, digits, '+', '-' or '.', then "://" (RFC 3986 3.1).
+  const size_t colon = entry.find("://");
+  if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(entry[0]))) return std::nullopt;
+  for (size_t i = 1; i < colon; ++i) {
+    const unsigned char c = static_cast<unsigned char>(entry[i]);
+    if (!std::isalnum(c) && c != '+' && c != '-' && c != '.') return std::nullopt;
+  }
+  std::string scheme = entry.substr(0, colon);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  *why = "";
+  if (scheme != "file") {
+    *why = "a " + scheme + ":// address, not a file (only file:// addresses and paths name songs)";
+    return std::string();
+  }
+  std::string rest = entry.substr(colon + 3);
+  if (rest.rfind("localhost/", 0) == 0) rest.erase(0, std::strlen("localhost"));
+  if (rest.empty() || rest[0] != '/') {
+    *why = "a file:// address on another host (only file:///PATH names a file here)";
+    return std::string();
+  }
+  const auto hex = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  };
+  std::string decoded;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '?' || rest[i] == '#') break;  // a query or fragment is no part of the path
+    if (rest[i] != '%') {
+      decoded += rest[i];
+      continue;
+    }
+    const int hi = i + 2 < rest.size() ? hex(rest[i + 1]) : -1, lo = i + 2 < rest.size() ? hex(rest[i + 2]) : -1;
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+      *why = "a bad percent escape in a file:// address (\"" + rest.substr(i, 3) + "\"; %XX with two hex digits, not %00)";
+      return std::string();
+    }
+    decoded += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return decoded;
+}
+
 std::vector<std::string> read_seed_list(const std::string& path) {
   // Bounded like --queries: /dev/zero or a wrong huge file is an error naming it, not gigabytes.
   std::istringstream in(read_text_file(path, "seed list", kMaxTextFileBytes, TextSource::FileOrStream));
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
   std::vector<std::string> out;
   std::string line;
-  while (std::getline(in, line)) {
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    // No path or id holds a NUL; kept, it cut the error naming the entry short at the NUL
+    // ("--seeds-from FILE: 1" and nothing more), as every message is a C string in the end.
+    if (line.find('\0') != std::string::npos)
+      throw InvalidArgument(path + " line " + std::to_string(number) + ": holds a NUL byte (not a playlist or a seed list)");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (out.empty() && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a BOM
     const size_t b = line.find_first_not_of(" \t");
     if (b == std::string::npos || line[b] == '#') continue;
     line = line.substr(b, line.find_last_not_of(" \t") - b + 1);
+    // Players export M3U playlists with file:// addresses (VLC, Rhythmbox, foobar2000):
+    // "file:///home/me/Music/A%20Song.flac" is that file, not a relative path of that name.
+    std::string why;
+    if (const std::optional<std::string> file = file_uri_path(line, &why)) {
+      if (!why.empty())
+        throw InvalidArgument(path + ": line " + std::to_string(number) + ": " + why);
+      out.push_back(*file);
+      continue;
+    }
     const bool id = line.find_first_not_of("0123456789") == std::string::npos;
     const std::filesystem::path p(line);
     out.push_back(id || p.is_absolute() ? line : (dir / p).lexically_normal().string());

@@ -12,6 +12,7 @@
 // its results (ResultRules::exclude).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,8 +67,15 @@ std::vector<float> combine_terms(const std::vector<ResolvedTerm>& terms, int64_t
                                  bool (*use)(const ResolvedTerm&) = nullptr);
 
 // The entries of a playlist file (M3U/M3U8 or one entry a line; # lines and blank lines
-// skipped): paths relative to the playlist's folder made absolute, track ids kept.
+// skipped): paths relative to the playlist's folder made absolute, track ids kept, file://
+// addresses (file:///PATH, file://localhost/PATH) percent-decoded to their paths. Another
+// scheme (http://), a file:// address on another host or a bad %XX escape is refused naming
+// the file and line.
 std::vector<std::string> read_seed_list(const std::string& path);
+
+// nullopt when `entry` is no URI (no "scheme://" in front); else the path a file:// address
+// names, percent-decoded, or "" with *why set to the reason it names no file here.
+std::optional<std::string> file_uri_path(const std::string& entry, std::string* why);
 
 // The rules with the query's seed tracks excluded.
 ResultRules excluding_seeds(ResultRules rules, const MixedQuery& q);

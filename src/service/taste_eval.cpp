@@ -52,7 +52,9 @@ std::vector<std::vector<int64_t>> chunks(const std::vector<int64_t>& ids, int64_
 }  // namespace
 
 HistoryEval evaluate_history(const LibrarySnapshot& snap, const TasteHistory& history, const HistoryEvalOptions& o) {
-  if (o.holdout_days < 1) throw InvalidArgument("--holdout-days: must be at least 1, got " + std::to_string(o.holdout_days));
+  // At most 100 years: days · 86400 past int64 wrapped round (hostile pass 8).
+  if (o.holdout_days < 1 || o.holdout_days > 36500)
+    throw InvalidArgument("--holdout-days: must be 1 to 36500 days, got " + std::to_string(o.holdout_days));
   MixOptions mix_options = o.mix;
   mix_options.not_played_days = 0;
   check_mix_options(mix_options);

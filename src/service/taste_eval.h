@@ -41,7 +41,7 @@ struct HistoryEval {
   std::vector<HistoryEvalRow> rows;
 };
 
-// Throws InvalidArgument on holdout_days < 1, Error when the history has no plays before the cut
+// Throws InvalidArgument on holdout_days outside 1-36500, Error when the history has no plays before the cut
 // or none (not skipped) after it.
 HistoryEval evaluate_history(const LibrarySnapshot& snap, const TasteHistory& history, const HistoryEvalOptions& options);
 

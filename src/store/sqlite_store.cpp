@@ -15,6 +15,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "store/rows.h"
 #include "store/sqlite.h"
 #include "store/sqlite_internal.h"
@@ -114,6 +115,8 @@ bool open_problem(int code) {
 // An index is a regular file (or a link to one). Opening a FIFO blocks until a writer comes (every
 // command hung), a device or a folder gives SQLite's bare "disk I/O error": name what it is.
 void check_regular_file(const std::string& path) {
+  // Before "no index here" (reading) or SQLite's "unable to open database file" (writing).
+  if (is_link_loop(path)) throw Error(path + ": not an index: this is " + kLinkLoop + "; give --db the index file itself");
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st) || fs::is_regular_file(st)) return;  // absent: the callers say so
@@ -238,8 +241,8 @@ SqliteStore SqliteStore::open_file(const std::string& path, bool create) {
 
 SqliteStore SqliteStore::open_readonly(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
   check_regular_file(path);
+  if (!fs::exists(path, ec)) throw Error(path + ": no index here (build one with `clapsearch index DIR --db " + path + "`)");
   if (::access(path.c_str(), R_OK) != 0)
     throw Error(path + ": this user may not read the index (" + std::strerror(errno) + ")");
   sqlite3* db = nullptr;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "core/user_dirs.h"
 #include "store/postgres.h"
 #include "store/postgres_store.h"
@@ -121,6 +122,8 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
   std::error_code ec;
   const bool create = mode == OpenMode::ReadWrite;
   if (!create) {
+    if (is_link_loop(location))
+      throw Error(location + ": not an index: this is " + kLinkLoop + "; give --db the index file itself");
     if (!fs::exists(location, ec))
       throw Error(location + ": no index here (build one with `clapsearch index DIR --db " + location + "`)");
     if (fs::is_directory(location, ec)) throw Error(location + ": is a folder, not an index database");

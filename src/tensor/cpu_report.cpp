@@ -21,6 +21,7 @@ std::string cpu_features() {
   add(__builtin_cpu_supports("avx512vnni"), "avx512vnni");
   add(__builtin_cpu_supports("avx512bf16"), "avx512bf16");
   add(cpu_has_amx_int8(), "amx-int8");  // the AVX-512 set's int8 tiles (and the OS lets this process use them)
+  add(cpu_has_amx_bf16(), "amx-bf16");  // its bf16 tiles, likewise
   add(__builtin_cpu_supports("avx2"), "avx2");
   add(__builtin_cpu_supports("fma"), "fma");
   add(cpu_has_avx_vnni(), "avxvnni");  // the AVX2 set's int8 vpdpbusd

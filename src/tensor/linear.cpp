@@ -82,12 +82,14 @@ bool cpu_has_avx512_bf16() { return kernel_isa() <= KernelIsa::Avx512NoAmx && __
 bool cpu_has_avx512bw() { return kernel_isa() <= KernelIsa::Avx512Bw; }
 bool cpu_has_avx512_vnni() { return kernel_isa() <= KernelIsa::Avx512NoAmx && __builtin_cpu_supports("avx512vnni"); }
 bool cpu_has_amx_int8_kernel() { return kernel_isa() == KernelIsa::Avx512 && cpu_has_avx512_vnni() && cpu_has_amx_int8(); }
+bool cpu_has_amx_bf16_kernel() { return kernel_isa() == KernelIsa::Avx512 && cpu_has_avx512_bf16() && cpu_has_amx_bf16(); }
 #else
 constexpr bool cpu_has_avx512() { return false; }
 constexpr bool cpu_has_avx512_bf16() { return false; }
 constexpr bool cpu_has_avx512bw() { return false; }
 constexpr bool cpu_has_avx512_vnni() { return false; }
 constexpr bool cpu_has_amx_int8_kernel() { return false; }
+constexpr bool cpu_has_amx_bf16_kernel() { return false; }
 #endif
 
 // ---- generic kernel (CPUs without AVX2): one row at a time, the compiler vectorises -------
@@ -340,11 +342,31 @@ void linear_panels_f32(const float* x, int64_t rows, int64_t ldx, const LinearWe
 
 void linear_panels_bf16(const float* x, int64_t rows, int64_t ldx, const LinearWeights& w, float* y, int64_t ldy,
                         Epilogue epilogue, const int64_t* row_map, LinearScratch& scratch) {
-  const int64_t pairs = (w.in + 1) / 2, width = 2 * pairs;
+  const int64_t pairs = (w.in + 1) / 2;
+  const uint16_t* weights = static_cast<const uint16_t*>(w.weight);
+#if defined(__x86_64__)
+  if (cpu_has_amx_bf16_kernel()) {
+    // AMX tiles read whole steps of 32 k and blocks of 16 rows: the rounded rows are padded with
+    // zeros to both (strips of 32 rows start at multiples of 32).
+    const int64_t amx_width = (pairs + 15) / 16 * 32, padded_rows = (rows + 31) / 32 * 32;
+    if (scratch.input_bf16.size() < static_cast<size_t>(padded_rows * amx_width))
+      scratch.input_bf16.resize(padded_rows * amx_width);
+    uint16_t* xb = scratch.input_bf16.data();
+    round_rows_bf16(x, rows, ldx, w.in, xb, amx_width);
+    std::fill(xb + rows * amx_width, xb + padded_rows * amx_width, uint16_t{0});
+    return for_each_strip<detail::kAmxStripRows>(
+        rows, w.out, y, ldy, row_map, false, true,
+        [&](int n, int64_t r, int64_t p, float* const* out, int valid) {
+          detail::strip_bf16_amx_avx512(n, xb + r * amx_width, amx_width, weights + p * pairs * 2 * kPanel,
+                                        w.bias + p * kPanel, pairs, out, valid, epilogue);
+        },
+        true);
+  }
+#endif
+  const int64_t width = 2 * pairs;
   if (scratch.input_bf16.size() < static_cast<size_t>(rows * width)) scratch.input_bf16.resize(rows * width);
   uint16_t* xb = scratch.input_bf16.data();
   round_rows_bf16(x, rows, ldx, w.in, xb, width);
-  const uint16_t* weights = static_cast<const uint16_t*>(w.weight);
   const KernelIsa isa = kernel_isa();
   const bool avx512 = cpu_has_avx512(), bf16_instructions = cpu_has_avx512_bf16();
   const bool add_residual = epilogue == Epilogue::AddResidual;
@@ -706,6 +728,7 @@ void limit_kernels(KernelIsa isa) { g_kernel_limit.store(static_cast<int>(isa));
 const char* packed_gemm_kernel(WeightType type) {
   const KernelIsa isa = kernel_isa();
   if (type == WeightType::BF16) {
+    if (cpu_has_amx_bf16_kernel()) return "avx512-amx-bf16";
     if (cpu_has_avx512_bf16()) return "avx512-bf16";
     switch (isa) {
       case KernelIsa::Avx512:

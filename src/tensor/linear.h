@@ -21,6 +21,12 @@
 // (2i, 2i+1), acc += x[2i+1]·w[2i+1], then acc += x[2i]·w[2i] (each product exact, each sum
 // rounded, denormals flushed), starting from the bias. CPUs without that instruction compute
 // the same sums with float32 multiply-adds, so every kernel family gives the same bits.
+// Except AMX-BF16's tiles (core/isa.h's cpu_has_amx_bf16, the Avx512 family): from the bias,
+// k in steps of 32 (the last padded with zeros), each step's 32 exact products added to the
+// sum by tdpbf16ps in an order the hardware fixes (on Sapphire Rapids not the pairwise order
+// above; Intel does not specify it), denormals flushed. Each row takes the same steps wherever
+// it sits, so results stay independent of the batch, the thread count and the run; they differ
+// from vdpbf16ps's in the last bits (tests/tensor/gemm_test.cpp bounds them).
 //
 // I8 panels: weights quantised per output channel, symmetric (w ≈ scale[o]·q, q in -127..127),
 // inputs per row, asymmetric (x ≈ s[r]·(u - z[r]), u in 0..255, zero exactly representable),
@@ -145,8 +151,9 @@ float from_bf16(uint16_t value);
 
 // Kernel families, best first. The CPU's best is chosen at run time. Avx512 uses the AVX-512
 // extensions the CPU has (AVX512-BF16 for bf16 panels, AVX512-VNNI for int8 panels, and AMX
-// int8 tiles where core/isa.h's cpu_has_amx_int8 says so: the same sums); Avx512NoAmx the same
-// without AMX (vpdpbusd alone); Avx512Bw
+// int8 tiles where core/isa.h's cpu_has_amx_int8 says so: the same sums; AMX bf16 tiles where
+// cpu_has_amx_bf16 does: their own sums, above); Avx512NoAmx the same without AMX (vpdpbusd
+// and vdpbf16ps alone); Avx512Bw
 // limits it to Skylake-X's set (foundation and BW: bf16 panels as float32 multiply-adds, int8
 // panels through vpmaddwd, same bits); Avx512F to the foundation instructions (int8 panels
 // then run the AVX2 kernel: without BW AVX-512 has no 16-bit multiplies). Avx2Vnni: the AVX2
@@ -157,7 +164,7 @@ float from_bf16(uint16_t value);
 enum class KernelIsa { Avx512, Avx512NoAmx, Avx512Bw, Avx512F, Avx2Vnni, Avx2, Neon, Generic };
 
 // Which kernel linear() runs on packed panels of `type` now ("avx512", "avx2", "neon", "generic";
-// for BF16: "avx512-bf16", "avx2-bf16", or the family's name + "-bf16-as-f32"; for I8:
+// for BF16: "avx512-amx-bf16" (AMX tiles), "avx512-bf16", "avx2-bf16", or the family's name + "-bf16-as-f32"; for I8:
 // "avx512-amx-int8" (AMX tiles, vpdpbusd for what they do not cover), "avx512-vnni-int8", "avx512bw-int8", "avx2-vnni-int8", "avx2-int8", "generic-int8"; on ARM64 "neon",
 // "neon-bf16-as-f32", "neon-dotprod-int8" or "neon-int8").
 const char* packed_gemm_kernel(WeightType type = WeightType::F32);

@@ -420,6 +420,7 @@ CLAP_AMX inline void block_i8_amx_avx512(const I8Rows& x, const I8Panel& w, int6
     _tile_stored(2, sums[2], 64);
     _tile_stored(3, sums[3], 64);
   }
+  __asm__ volatile("" : : : "memory");  // `sums` written by the tile stores (see the bf16 block below)
   for (int r = 0; r < 16 * A; ++r) {
     const int32_t* row0 = sums[2 * (r / 16)] + (r % 16) * 16;
     finish_row_i8_avx512(_mm512_load_si512(row0), _mm512_load_si512(row0 + 256), x.zero[r], x.scale[r], w, out[r], mask0,
@@ -435,6 +436,75 @@ CLAP_AMX void strip_i8_amx_avx512(int rows, const I8Rows& x, const I8Panel& w, i
   for (; r + 32 <= rows; r += 32) block_i8_amx_avx512<2>(part(r), w, groups, out + r, mask0, mask1, epilogue);
   for (; r + 16 <= rows; r += 16) block_i8_amx_avx512<1>(part(r), w, groups, out + r, mask0, mask1, epilogue);
   for (; r < rows; r += 12) strip_i8_avx512(true, std::min(12, rows - r), part(r), w, groups, out + r, valid, epilogue);
+}
+
+// ---- AMX (AMX-TILE + AMX-BF16) -------------------------------------------------------------
+// tdpbf16ps: 16 rows x 16 outputs x 32 k per instruction, float32 sums. A bf16 panel's pair p
+// holds outputs 0-15's two weights in bytes 0-63 and 16-31's in 64-127, so a weight tile is 16
+// pairs read with a stride of 128 bytes; an input tile is 16 rows of 32 bfloat16. Each output
+// starts from its bias (every row of the sum tile loaded from the 16 biases, stride 0) and
+// takes the steps of 32 k in order; inside a step the hardware fixes how the 32 products are
+// added (not one after another as vdpbf16ps does; tensor/linear.h). Every row, whatever block
+// or batch it is in, takes the same steps, so results depend on the row alone.
+#define CLAP_AMX_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
+
+// 16·A rows (A = 1 or 2 input tiles; rows up to 16·A present in x, zeros past the real ones)
+// x one panel over all pairs; the first n rows stored.
+template <int A>
+CLAP_AMX_BF16 inline void block_bf16_amx_avx512(const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                                                int64_t pairs, float* const* out, int n, __mmask16 mask0,
+                                                __mmask16 mask1, Epilogue epilogue) {
+  const int64_t row_bytes = ldx * 2, weight_stride = 4 * kPanel;  // bytes
+  _tile_loadd(0, bias, 0);
+  _tile_loadd(1, bias + 16, 0);
+  if constexpr (A == 2) {
+    _tile_loadd(2, bias, 0);
+    _tile_loadd(3, bias + 16, 0);
+  }
+  const auto step = [&](const uint16_t* weights, int64_t p) {
+    _tile_loadd(6, weights, weight_stride);
+    _tile_loadd(7, weights + 32, weight_stride);
+    _tile_loadd(4, x + 2 * p, row_bytes);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    if constexpr (A == 2) {
+      _tile_loadd(5, x + 16 * ldx + 2 * p, row_bytes);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  };
+  const int64_t whole = pairs / 16 * 16;
+  for (int64_t p = 0; p < whole; p += 16) step(panel + p * 2 * kPanel, p);
+  if (whole < pairs) {  // the last pairs: the panel's rest padded with zero weights (x has zeros there)
+    alignas(64) uint16_t rest[16 * 2 * kPanel] = {};
+    std::memcpy(rest, panel + whole * 2 * kPanel, static_cast<size_t>(pairs - whole) * 2 * kPanel * sizeof(uint16_t));
+    // (The tile intrinsics' asm takes addresses, not memory operands: without this barrier GCC
+    // drops the copy above as never read, and below reads `sums` as never written.)
+    __asm__ volatile("" : : : "memory");
+    step(rest, whole);
+  }
+  alignas(64) float sums[2 * A][16 * 16];
+  _tile_stored(0, sums[0], 64);
+  _tile_stored(1, sums[1], 64);
+  if constexpr (A == 2) {
+    _tile_stored(2, sums[2], 64);
+    _tile_stored(3, sums[3], 64);
+  }
+  __asm__ volatile("" : : : "memory");
+  for (int r = 0; r < n; ++r) {
+    const float* row0 = sums[2 * (r / 16)] + (r % 16) * 16;
+    store_row_avx512(_mm512_load_ps(row0), _mm512_load_ps(row0 + 256), out[r], mask0, mask1, epilogue);
+  }
+}
+
+CLAP_AMX_BF16 void strip_bf16_amx_avx512(int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel,
+                                         const float* bias, int64_t pairs, float* const* out, int valid,
+                                         Epilogue epilogue) {
+  const __mmask16 mask0 = low_mask(valid), mask1 = low_mask(valid - 16);
+  if (rows > 16)
+    block_bf16_amx_avx512<2>(x, ldx, panel, bias, pairs, out, rows, mask0, mask1, epilogue);
+  else
+    block_bf16_amx_avx512<1>(x, ldx, panel, bias, pairs, out, rows, mask0, mask1, epilogue);
 }
 
 // The input step: each row quantised on its own (quantize_row_u8), k padded with zeros.

@@ -72,6 +72,11 @@ void amx_begin_avx512();
 void amx_end_avx512();
 void strip_i8_amx_avx512(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
                   Epilogue epilogue);
+// AMX-BF16 (cpu_has_amx_bf16): up to kAmxStripRows rows of x, which holds whole blocks of 16
+// rows (zeros past the real ones) and whole steps of 32 k (ldx a multiple of 32, zeros past k);
+// between amx_begin_avx512() and amx_end_avx512() only. Its sums are tdpbf16ps's (linear.h).
+void strip_bf16_amx_avx512(int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                           int64_t pairs, float* const* out, int valid, Epilogue epilogue);
 // The row-wise float32 kernel (WeightLayout::Rows: the text tower).
 void rows_avx512(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight, const float* bias,
                  int64_t out, float* y, int64_t ldy, bool add_residual, const int64_t* row_map);

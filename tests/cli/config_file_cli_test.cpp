@@ -100,5 +100,51 @@ TEST(ConfigFile, AByteOrderMarkIsSkipped) {
   EXPECT_NE(err.find("from-bom.db"), std::string::npos) << err;
 }
 
+// Hostile pass 7 leftover: CLI11's TOML reader read `db = """...` as an unknown key `b"""`,
+// cut a string at a '#' inside it ("...#1.db" became "..."), and kept escapes as typed (\u00e9
+// stayed six characters). The file is now read by our own reader (cli/settings_toml.h):
+// multi-line strings, escapes and quoted '#' are read as TOML says; what settings do not take
+// (dotted keys, tables, bad escapes) is refused naming the line.
+TEST(ConfigFile, StringsAreReadAsTomlSaysAndTheRestIsRefusedByLine) {
+  struct Read {
+    std::string value, db;
+  };
+  const std::vector<Read> reads = {
+      {"\"\"\"\n/nonexistent/from-\\\n     multi.db\"\"\"", "/nonexistent/from-multi.db"},
+      {"'''/nonexistent/lit\\eral.db'''", "/nonexistent/lit\\eral.db"},
+      {"\"/nonexistent/caf\\u00e9 #1.db\"  # a comment", "/nonexistent/caf\xC3\xA9 #1.db"},
+      {"'/nonexistent/quote\"d.db'", "/nonexistent/quote\"d.db"},
+  };
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const std::string file = settings("read" + std::to_string(i) + ".toml", "# settings\n[search]\ndb = " + reads[i].value + "\n");
+    std::string out, err;
+    EXPECT_EQ(test::run_command(cli() + " search x --config-file " + test::quoted(file), &out, &err), 1) << reads[i].value << err;
+    EXPECT_NE(err.find(reads[i].db + ": no index here"), std::string::npos) << reads[i].value << "\n" << err;
+  }
+  struct Case {
+    std::string text, expected;
+  };
+  const std::vector<Case> refused = {
+      {"search.top = 3\n", "line 1: search.…: a dotted key is not a setting"},
+      {"[search]\n\n[search.x]\ntop = 3\n", "line 3: [search.…]: a section is one command's name"},
+      {"[[search]]\ntop = 3\n", "line 1: [[search]]: arrays of tables are not settings"},
+      {"[search]\ndb = \"C:\\q.db\"\n", "line 2: [search] db: a bad escape \\q in a \"...\" string"},
+      {"[search]\ndb = \"x.db\n", "line 2: [search] db: the string \" is not closed on its line"},
+      {"[search]\ndb = \"\"\"x.db\n\n", "line 2: [search] db: the multi-line string \"\"\" is not closed"},
+      {"[search]\ntop = 3 4\n", "line 2: [search] top: text after the value: 4"},
+      {"[search]\ndb = [\"a\", [\"b\"]]\n", "line 2: [search] db: a list of lists is not a setting value"},
+      {"[search]\ntop = []\n", "line 2: [search] top: an empty list [] sets nothing"},
+      {"[search]\ndb = \"\\ud800\"\n", "line 2: [search] db: \\u names no character a setting can hold"},
+      {"[search]\ndb = \"\"\"a\n\"\"\"\ntop = 3\ntop = 4\n", "line 5: [search] top is set a second time in [search] (first at line 4)"},
+  };
+  for (size_t i = 0; i < refused.size(); ++i) {
+    const std::string file = settings("refused" + std::to_string(i) + ".toml", refused[i].text);
+    std::string out, err;
+    EXPECT_EQ(test::run_command(cli() + " search x --db /nonexistent/x.db --config-file " + test::quoted(file), &out, &err), 2)
+        << refused[i].text << err;
+    EXPECT_NE(err.find("error: " + file + ": " + refused[i].expected), std::string::npos) << refused[i].text << err;
+  }
+}
+
 }  // namespace
 }  // namespace clap

@@ -210,6 +210,29 @@ TEST_F(FiltersCli, SeveralSeedsAndNegativesLeaveTheSeedsOut) {
   EXPECT_NE(err.find("give at least one seed or text"), std::string::npos) << err;
 }
 
+// Issue 53 (hostile pass 7 leftover): a playlist exported by a player (VLC, Rhythmbox) names
+// its songs as file:// addresses, percent-encoded; --seeds-from took "file:///x/A%20B.flac" for
+// a relative path ("no such file"). They are decoded now; another scheme, another host or a bad
+// escape is refused naming the file and line.
+TEST_F(FiltersCli, FileAddressesInASeedListAreTheirFiles) {
+  const std::string a = q(dir() + "/music/jazz/a.flac"), g = q(dir() + "/music/rock/g.flac");
+  std::ofstream(dir() + "/vlc.m3u") << "#EXTM3U\r\n#EXTINF:11,Ann - a\r\nfile://" << dir() << "/music/jazz/%61.flac\r\n"
+                                   << "FILE://localhost" << dir() << "/music/rock/g.flac\r\n";
+  EXPECT_EQ(ok_json("similar --seeds-from " + q(dir() + "/vlc.m3u") + " -k 0"), ok_json("similar --seed " + a + " --seed " + g + " -k 0"));
+  std::string out, err;
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"#EXTM3U\nhttp://radio.example/stream.mp3\n", "line 2: a http:// address, not a file"},
+      {"file://nas" + dir() + "/music/jazz/a.flac\n", "line 1: a file:// address on another host"},
+      {"\n\nfile://" + dir() + "/music/jazz/a%2.flac\n", "line 3: a bad percent escape in a file:// address (\"%2.\""},
+      {"file://" + dir() + "/music/jazz/a%00.flac\n", "line 1: a bad percent escape"},
+  };
+  for (const auto& [text, why] : refused) {
+    std::ofstream(dir() + "/bad.m3u") << text;
+    EXPECT_EQ(run("similar --seeds-from " + q(dir() + "/bad.m3u"), &out, &err), 2) << text;
+    EXPECT_NE(err.find(dir() + "/bad.m3u: " + why), std::string::npos) << err;
+  }
+}
+
 // --diversity: 0 keeps the ranking; any value lists a permutation of the same tracks; out of range exits 2.
 TEST_F(FiltersCli, DiversityReordersTheSameTracks) {
   const std::string a = q(dir() + "/music/jazz/a.flac");

@@ -310,5 +310,45 @@ TEST(MixCli, LabelsMadeOfTagsAreOneLineAndFitAFileName) {
   EXPECT_NE(out.find("\"plays\": 3"), std::string::npos) << out;
 }
 
+// Hostile pass 8 (H8C-3): with every song of a centre played in the last --not-played-days days,
+// `mix` printed "Mix 1 · … (0 songs)" with no word why and saved an empty playlist in place of
+// the user's last mixes (the nightly timer did so after a day of listening). Now the mix says
+// why, counted by rule, and is neither saved nor written as a file.
+TEST(MixCli, AMixWithoutSongsSaysWhyAndIsNotSaved) {
+  const std::string dir = test::temp_dir() + "/mix-empty";
+  fs::remove_all(dir);
+  test::ffmpeg(dir + "/music/a.flac", "-f lavfi -i \"anoisesrc=d=3:seed=5\" -metadata title=A");
+  const std::string db = dir + "/library.db";
+  test::index_library(dir + "/music", db, test::case_dir("tiny-unfused"));
+  {
+    auto st = store::open_store(db, store::OpenMode::ReadWrite);
+    test::add_user_plays(*st, "ann", {st->tracks().at(0).id}, 3, static_cast<int64_t>(std::time(nullptr)) - 3600);
+  }
+  const std::string on = " --m3u " + test::quoted(dir + "/m3u") + " --db " + test::quoted(db);
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("mix --json" + on, &out, &err), 0) << err;
+  const json m = json::parse(out).at("mixes").at(0);
+  EXPECT_TRUE(m.at("tracks").empty()) << m;
+  EXPECT_FALSE(m.contains("playlist_id")) << m;
+  EXPECT_FALSE(m.contains("m3u")) << m;
+  EXPECT_NE(m.value("empty_reason", "").find("1 played in the last 3 days (--not-played-days)"), std::string::npos) << m;
+  EXPECT_TRUE(store::open_store(db, store::OpenMode::ReadOnly)->playlists(0).empty());
+  EXPECT_TRUE(!fs::exists(dir + "/m3u") || fs::is_empty(dir + "/m3u"));
+  ASSERT_EQ(test::run_cli("mix" + on, &out, &err), 0) << err;
+  EXPECT_NE(out.find("(0 songs, not saved): of this taste centre's 1 song, 1 played in the last 3 days (--not-played-days)"),
+            std::string::npos)
+      << out;
+  // H8C-9: a count of days past int64 once multiplied by 86400 wrapped round: the rule let every
+  // song through (a full mix, saved) and eval named the wrong empty side. Both are refused now.
+  EXPECT_EQ(test::run_cli("mix --no-save --not-played-days 9223372036854775807" + on, &out, &err), 2) << out;
+  EXPECT_NE(err.find("--not-played-days: must be 0 to 36500 days, got 9223372036854775807"), std::string::npos) << err;
+  EXPECT_EQ(test::run_cli("eval --holdout-days 999999999999999999 --db " + test::quoted(db), &out, &err), 2) << out;
+  EXPECT_NE(err.find("--holdout-days: must be 1 to 36500 days"), std::string::npos) << err;
+  // Without the rule the song is the mix, saved.
+  ASSERT_EQ(test::run_cli("mix --json --not-played-days 0" + on, &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).at("mixes").at(0).at("tracks").size(), 1u) << out;
+  EXPECT_EQ(store::open_store(db, store::OpenMode::ReadOnly)->playlists(0).size(), 1u);
+}
+
 }  // namespace
 }  // namespace clap

@@ -474,3 +474,43 @@ TEST(IndexCli, SymlinkLoopAndFifoDoNotHang) {
 
 }  // namespace
 }  // namespace clap
+
+namespace clap {
+namespace {
+
+int64_t fingerprints_of(const std::string& db, const std::string& path_like) {
+  std::string out, err;
+  EXPECT_EQ(test::run_command("sqlite3 " + q(db) + " \"SELECT count(*) FROM fingerprints f JOIN tracks t ON t.id = f.track_id WHERE t.path LIKE '" +
+                                  path_like + "'\"",
+                              &out, &err),
+            0)
+      << err;
+  return std::atoll(out.c_str());
+}
+
+// Issue 53 (closing note s7): the fingerprint-only decode (refresh_fingerprints, for tracks
+// indexed before fingerprints were stored) read the file as it was then, not checking it was the
+// version the track's embeddings came from: a file rewritten since, outside the folders this run
+// compares, got the new version's fingerprint on the old version's track. It is now left for the
+// run that indexes it again, as every other decode leaves a file that changed.
+TEST(IndexCli, AFingerprintIsOfTheVersionTheTrackWasIndexedFrom) {
+  const std::string lib = test::temp_dir() + "/fingerprint-version", db = test::temp_dir() + "/fingerprint-version.db";
+  ffmpeg(lib + "/a/1.wav", tone(300, 10, 16000));
+  ffmpeg(lib + "/b/2.wav", tone(500, 10, 16000));
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " -q", &out, &err), 0) << err;
+  ASSERT_EQ(fingerprints_of(db, "%"), 2);
+  ASSERT_EQ(test::run_command("sqlite3 " + q(db) + " 'DELETE FROM fingerprints'", &out, &err), 0) << err;
+  ffmpeg(lib + "/b/2.wav", tone(800, 12, 16000));  // rewritten: another size and time
+  ASSERT_EQ(cli("index " + q(lib + "/a") + " --db " + q(db) + " --json -q", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["fingerprints_added"], 1) << out;
+  EXPECT_EQ(fingerprints_of(db, "%/a/1.wav"), 1);
+  EXPECT_EQ(fingerprints_of(db, "%/b/2.wav"), 0) << "the old track got the new file's fingerprint";
+  // The run that sees the change indexes the file again, fingerprint and all.
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --json -q", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["indexed"], 1) << out;
+  EXPECT_EQ(fingerprints_of(db, "%/b/2.wav"), 1);
+}
+
+}  // namespace
+}  // namespace clap

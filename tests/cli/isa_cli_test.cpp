@@ -113,6 +113,18 @@ TEST_F(IsaCli, VersionNamesTheAmxInt8KernelWhereTheCpuHasIt) {
   EXPECT_EQ(ok("CLAPSEARCH_ISA=avx2", "--version").find("-amx-"), std::string::npos);
 }
 
+// The same for AMX-BF16's tiles (their sums are their own: bf16's figures on such CPUs are
+// stated in docs/performance.md); --version and doctor name the kernel, a lower set leaves it.
+TEST_F(IsaCli, VersionAndDoctorNameTheAmxBf16KernelWhereTheCpuHasIt) {
+  if (!cpu_has_amx_bf16()) GTEST_SKIP() << "no AMX-BF16 here";
+  const std::string version = ok("", "--version");
+  EXPECT_NE(version.find("bf16 avx512-amx-bf16"), std::string::npos) << version;
+  EXPECT_NE(version.find(" amx-bf16"), std::string::npos) << version;  // in the cpu: line
+  EXPECT_EQ(json::parse(ok("", "doctor --json --model " + test::quoted(model_dir())))["kernels"]["bf16"],
+            "avx512-amx-bf16");
+  EXPECT_NE(ok("CLAPSEARCH_ISA=avx2", "--version").find("bf16 avx2-bf16"), std::string::npos);
+}
+
 TEST_F(IsaCli, VersionAndDoctorShowTheChosenKernelSetAndWhy) {
   const std::string best = isa_level_name(cpu_isa_level());
   EXPECT_NE(ok("", "--version").find("kernel set: " + best + " (the CPU's best (CLAPSEARCH_ISA not set))"),

@@ -194,6 +194,15 @@ TEST_F(MigrateCli, UsageAndUnreachableServers) {
   EXPECT_FALSE(fs::exists(g_lib->dir + "/never.db"));
   EXPECT_EQ(cli("migrate --from " + q(g_lib->db) + " --to " + q(g_lib->db), &out, &err), 1);
   EXPECT_NE(err.find("the same index"), std::string::npos) << err;
+  // H8C-2: an empty --to (`--to "$DEST"`, DEST unset) copied the index into the default library
+  // ($CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db), a place nobody named.
+  const std::string fallback = g_lib->dir + "/fallback.db";
+  EXPECT_EQ(test::run_cli("migrate -q --from " + q(g_lib->db) + " --to ''", &out, &err,
+                          "CLAPSEARCH_DB=" + q(fallback) + " XDG_DATA_HOME=" + q(g_lib->dir + "/xdg")),
+            2);
+  EXPECT_NE(err.find("--to is empty"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(fallback));
+  EXPECT_FALSE(fs::exists(g_lib->dir + "/xdg"));
 }
 
 }  // namespace

@@ -105,5 +105,14 @@ TEST(OptionErrorsCli, AnAudioHeaderBeyondAnyRealAudioIsRefusedNamingTheFile) {
   EXPECT_EQ(lines[1]["embedding"].size(), 512u);
 }
 
+// H8C-2's sibling: `convert MODEL ''` said "filesystem error: cannot make absolute path: Invalid
+// argument []" (std::filesystem's own words); an empty destination is now named as such.
+TEST(OptionErrorsCli, AnEmptyDestinationIsNamed) {
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("convert " + q(test::case_dir("tiny-unfused")) + " ''", &out, &err), 2) << err;
+  EXPECT_NE(err.find("out_dir is empty"), std::string::npos) << err;
+  EXPECT_EQ(err.find("filesystem error"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace clap

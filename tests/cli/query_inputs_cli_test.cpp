@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -106,6 +107,31 @@ TEST(QueryInputs, AWrongCommandWordIsNamed) {
   EXPECT_EQ(test::run_cli("eval", &out, &err), 2);  // nothing wrong typed: CLI11's own message stays
 }
 
+// Hostile pass 8 (H8C-5): a NUL byte in a --seeds-from file reached the error naming the entry,
+// which stopped at it: "clapsearch: error: --seeds-from FILE: 1" and no reason. The line is named.
+TEST(QueryInputs, ANulInASeedListIsNamedWithItsLine) {
+  const std::string list = test::temp_dir() + "/seeds.txt";
+  {
+    std::ofstream f(list, std::ios::binary);
+    f << "1\n" << std::string("2\0" "3\n", 3);
+  }
+  std::string out, err;
+  for (const char* command : {"similar", "like"}) {
+    EXPECT_NE(cli(std::string(command) + " --seeds-from " + q(list), &out, &err), 0) << command;
+    EXPECT_NE(err.find(list + " line 2: holds a NUL byte"), std::string::npos) << command << ": " << err;
+  }
+}
+
+// Hostile pass 8 (R8C-1): `overlaps --min-length 1e308` answered "no shared passages of 1000…682 s"
+// (all 309 digits) and 1e-300 "of 0 s": the length is printed as given.
+TEST(QueryInputs, AnOverlapsLengthIsPrintedAsGiven) {
+  std::string out, err;
+  ASSERT_EQ(cli("overlaps --min-length 1e308", &out, &err), 0) << err;
+  EXPECT_EQ(out, "no shared passages of 1e+308 s or more\n");
+  ASSERT_EQ(cli("overlaps --min-length 1e-300", &out, &err), 0) << err;
+  EXPECT_EQ(out, "no shared passages of 1e-300 s or more\n");
+}
+
 // Set numbers start at 1: a clear message, not a range up to a 309-digit number (rough edge 1).
 TEST(QueryInputs, ASetNumberBelowOneIsNamed) {
   std::string out, err;
@@ -186,6 +212,12 @@ TEST(QueryInputs, DoctorChecksTheModelOfTheIndexItIsGiven) {
   std::string out, err;
   ASSERT_EQ(test::run_cli("doctor --json --db " + q(small_library().db), &out, &err, "HF_HUB_OFFLINE=1"), 0) << err << out;
   EXPECT_NE(json::parse(out)["dir"].get<std::string>().find("tiny-unfused"), std::string::npos) << out;
+  // H8C-6: an index that cannot be read (damaged, missing) fell back to the default hub model in
+  // silence; offline, the hub's error was all it said. The index's own error is said first.
+  const std::string damaged = test::temp_dir() + "/damaged.db";
+  std::ofstream(damaged) << "not an index";
+  EXPECT_EQ(test::run_cli("doctor --db " + q(damaged), &out, &err, "HF_HUB_OFFLINE=1 HF_HOME=" + q(test::temp_dir() + "/hf")), 1);
+  EXPECT_NE(err.find(damaged + ": cannot read the index's model ("), std::string::npos) << err;
 }
 
 // Two models' sets in one index: searching with the inactive set's model advises switching to it,

@@ -448,6 +448,14 @@ void ClassifyProbabilitiesAndStoredLabels() {
   const std::string lf = g_lib->dir + "/labels.txt";
   std::ofstream(lf) << "noise\ntone\n";
   EXPECT_EQ(ok_json("classify --labels-file " + q(lf) + " --template \"the sound of {}\" --all").size(), 7u);
+  // Hostile pass 7: a labels file was named "queries" in its errors ("larger than 64 MB
+  // (queries)", "no queries in the file").
+  EXPECT_EQ(cli("classify --labels-file /dev/zero --all", &out, &err), 1);
+  EXPECT_NE(err.find("/dev/zero: larger than 64 MB (labels)"), std::string::npos) << err;
+  const std::string comments = g_lib->dir + "/comments.txt";
+  std::ofstream(comments) << "# no label here\n";
+  EXPECT_EQ(cli("classify --labels-file " + q(comments) + " --all", &out, &err), 1);
+  EXPECT_NE(err.find(comments + ": no labels in the file (one per line)"), std::string::npos) << err;
 }
 
 // --- eval -------------------------------------------------------------------------------------

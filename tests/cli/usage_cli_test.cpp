@@ -5,11 +5,14 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "support/golden.h"
@@ -299,6 +302,65 @@ TEST(UsageHelp, NamesTheProgramAndListsEverydayCommandsFirst) {
   ASSERT_EQ(test::run_command(test::cli_command() + " search --help", &out, &err), 0) << err;
   EXPECT_EQ(out.find(test::cli_path()), std::string::npos) << out;
   EXPECT_NE(out.find("clapsearch search"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace clap
+
+namespace clap {
+namespace {
+
+// The names listed under a help text's command headings ("  index    Index ..."): lines of two
+// spaces and a lower-case word.
+std::vector<std::string> listed_commands(const std::string& help, const std::string& from) {
+  std::vector<std::string> names;
+  std::istringstream in(help.substr(std::min(help.size(), help.find(from))));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > 3 && line.rfind("  ", 0) == 0 && std::islower(static_cast<unsigned char>(line[2])))
+      names.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  return names;
+}
+
+// Hostile pass 7 leftover: --help showed CLI11's type name and each check's name side by side:
+// `--activate ID:ID`, `--threads INT:INT in [0 - 1024]`, `--high FLOAT:COSINE`, `--aggregate
+// TEXT:{mean,max}`, `--diversity X:NUMBER 0..1`. Every option and positional of every command
+// and subcommand now shows one placeholder (cli_tree.h value_placeholder).
+TEST(UsageHelp, EveryValueShowsOnePlaceholder) {
+  std::string top, err;
+  ASSERT_EQ(test::run_command(test::cli_command() + " --help", &top, &err), 0) << err;
+  std::vector<std::string> commands;
+  for (const std::string& c : listed_commands(top, "commands:")) {
+    commands.push_back(c);
+    std::string help;
+    ASSERT_EQ(test::run_command(test::cli_command() + " " + c + " --help", &help, &err), 0) << c << err;
+    if (help.find("\nSubcommands:") != std::string::npos)
+      for (const std::string& sub : listed_commands(help, "\nSubcommands:")) commands.push_back(c + " " + sub);
+  }
+  ASSERT_GT(commands.size(), 35u);
+  const std::regex artefact(R"(\b[A-Z]+:([A-Z]+\b|\{))");
+  int options = 0;
+  for (const std::string& c : commands) {
+    std::string help;
+    ASSERT_EQ(test::run_command(test::cli_command() + " " + c + " --help", &help, &err), 0) << c << err;
+    std::istringstream in(help);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("  -", 0) != 0 && !(line.size() > 2 && line.rfind("  ", 0) == 0 && std::islower(static_cast<unsigned char>(line[2]))))
+        continue;  // an option's or a positional's line, not a description going on
+      ++options;
+      EXPECT_FALSE(std::regex_search(line, artefact)) << "clapsearch " << c << " --help:\n" << line;
+    }
+  }
+  EXPECT_GT(options, 300);
+  std::string help;
+  ASSERT_EQ(test::run_command(test::cli_command() + " models --help", &help, &err), 0) << err;
+  EXPECT_NE(help.find("--activate ID "), std::string::npos) << help;
+  ASSERT_EQ(test::run_command(test::cli_command() + " search --help", &help, &err), 0) << err;
+  for (const char* shown : {"--threads INT in [0 - 1024]=0", "--aggregate {mean,max}=mean", "--high COSINE=0.3", "-k,--top INT (>= 0)=10",
+                            "--diversity FLOAT (0..1)"})
+    EXPECT_NE(help.find(shown), std::string::npos) << shown << "\n" << help;
 }
 
 }  // namespace

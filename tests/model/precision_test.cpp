@@ -1,8 +1,8 @@
 // The audio tower in bf16 (LoadOptions::audio_precision) on every golden case: embeddings
 // within the bf16 bound of the reference (cosine >= 0.999 per clip, the bound the issue sets
 // against fp32), still batch-independent and deterministic bit for bit, the same bits on every
-// AVX-512 CPU (vdpbf16ps or its float32 emulation) and within the bound on the other kernel
-// families. The fp32 parity suite (parity_test.cpp) is unchanged.
+// AVX-512 CPU without AMX-BF16 (vdpbf16ps or its float32 emulation) and within the bound on the
+// other kernel families (AMX-BF16's tiles among them). The fp32 parity suite (parity_test.cpp) is unchanged.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/isa.h"
 #include "model/clap.h"
 #include "model/clap_impl.h"
 #include "model/htsat.h"
@@ -120,20 +121,34 @@ TEST_P(Bf16Tower, BatchesAndRepeatsAreBitIdentical) {
   expect_batches_and_repeats_bit_identical(Precision::BF16);
 }
 
+// vdpbf16ps and its float32 emulation (every AVX-512 CPU without AMX-BF16) give the same bits;
+// AMX-BF16's tiles (their own order inside each 32-k step), AVX2 and generic CPUs (their own
+// GELU and attention code) stay within 0.99999 of them.
 TEST_P(Bf16Tower, EveryKernelFamilyGivesTheSameBitsOnAvx512AndStaysInBoundElsewhere) {
   const auto best = embed_clips(Precision::BF16);
+  std::vector<std::vector<float>> vdpbf16ps;
+  {
+    Limit limit(KernelIsa::Avx512NoAmx);
+    vdpbf16ps = embed_clips(Precision::BF16);
+  }
+  for (int i = 0; i < 7; ++i) {
+    if (cpu_has_amx_bf16())
+      EXPECT_GE(test::compare(best[i].data(), vdpbf16ps[i].data(), best[i].size()).cosine, 0.99999) << "clip " << i;
+    else
+      EXPECT_EQ(0, std::memcmp(vdpbf16ps[i].data(), best[i].data(), best[i].size() * sizeof(float))) << "clip " << i;
+  }
   {
     Limit limit(KernelIsa::Avx512F);  // vdpbf16ps replaced by float32 multiply-adds
     const auto emulated = embed_clips(Precision::BF16);
     for (int i = 0; i < 7; ++i)
-      EXPECT_EQ(0, std::memcmp(emulated[i].data(), best[i].data(), best[i].size() * sizeof(float))) << "clip " << i;
+      EXPECT_EQ(0, std::memcmp(emulated[i].data(), vdpbf16ps[i].data(), best[i].size() * sizeof(float))) << "clip " << i;
   }
   for (KernelIsa isa : {KernelIsa::Avx2, KernelIsa::Generic}) {  // their own GELU and attention code
     Limit limit(isa);
     SCOPED_TRACE(packed_gemm_kernel(WeightType::BF16));
     const auto other = embed_clips(Precision::BF16);
     for (int i = 0; i < 7; ++i)
-      EXPECT_GE(test::compare(other[i].data(), best[i].data(), best[i].size()).cosine, 0.99999) << "clip " << i;
+      EXPECT_GE(test::compare(other[i].data(), vdpbf16ps[i].data(), best[i].size()).cosine, 0.99999) << "clip " << i;
   }
 }
 
@@ -163,16 +178,30 @@ TEST_P(Int8Tower, BatchesAndRepeatsAreBitIdentical) {
   expect_batches_and_repeats_bit_identical(Precision::I8);
 }
 
-// AMX tiles, vpdpbusd, vpmaddwd on AVX-512BW, and AVX-512F CPUs (the AVX2 int8 kernel, AVX-512
-// elsewhere) give the same bits; AVX2 and generic CPUs (their own GELU and attention code) stay close.
+// vpdpbusd, vpmaddwd on AVX-512BW, and AVX-512F CPUs (the AVX2 int8 kernel, AVX-512
+// elsewhere) give the same bits; so do AMX's int8 tiles (I8.AmxTiles* checks the GEMM), and the
+// whole tower where the CPU has them without AMX-BF16. AMX-BF16's tiles (the tower's bf16
+// layers, their own order inside each 32-k step), AVX2 and generic CPUs (their own GELU and
+// attention code) stay close.
 TEST_P(Int8Tower, EveryKernelFamilyGivesTheSameBitsOnAvx512AndStaysCloseElsewhere) {
   const auto best = embed_clips(Precision::I8);
-  for (KernelIsa isa : {KernelIsa::Avx512NoAmx, KernelIsa::Avx512Bw, KernelIsa::Avx512F}) {
+  std::vector<std::vector<float>> no_amx;
+  {
+    Limit limit(KernelIsa::Avx512NoAmx);
+    no_amx = embed_clips(Precision::I8);
+  }
+  for (int i = 0; i < 7; ++i) {
+    if (cpu_has_amx_bf16())
+      EXPECT_GE(test::compare(best[i].data(), no_amx[i].data(), best[i].size()).cosine, 0.99999) << "clip " << i;
+    else
+      EXPECT_EQ(0, std::memcmp(no_amx[i].data(), best[i].data(), best[i].size() * sizeof(float))) << "clip " << i;
+  }
+  for (KernelIsa isa : {KernelIsa::Avx512Bw, KernelIsa::Avx512F}) {
     Limit limit(isa);
     SCOPED_TRACE(packed_gemm_kernel(WeightType::I8));
     const auto other = embed_clips(Precision::I8);
     for (int i = 0; i < 7; ++i)
-      EXPECT_EQ(0, std::memcmp(other[i].data(), best[i].data(), best[i].size() * sizeof(float))) << "clip " << i;
+      EXPECT_EQ(0, std::memcmp(other[i].data(), no_amx[i].data(), best[i].size() * sizeof(float))) << "clip " << i;
   }
   std::vector<std::vector<float>> avx2;
   for (KernelIsa isa : {KernelIsa::Avx2, KernelIsa::Generic}) {
@@ -267,12 +296,22 @@ class LowPrecisionTextTower : public ::testing::TestWithParam<std::string> {
     }
   }
 
-  // `same` families give the best family's bits; AVX2 and generic CPUs (their own GELU code)
-  // stay within 0.99999.
-  void expect_kernel_families(Precision precision, std::initializer_list<KernelIsa> same) {
+  // `same` families give `reference`'s bits (the best family's unless it is one below; then
+  // the best stays within 0.99999 of it: AMX-BF16's tiles against vdpbf16ps); AVX2 and generic
+  // CPUs (their own GELU code) stay within 0.99999.
+  void expect_kernel_families(Precision precision, std::initializer_list<KernelIsa> same,
+                              KernelIsa reference = KernelIsa::Avx512) {
     const ClapModel& m = model(precision);
     const std::vector<std::string> t = texts();
-    const auto best = m.embed_text(state_, t);
+    std::vector<float> best = m.embed_text(state_, t);
+    if (reference != KernelIsa::Avx512) {
+      const std::vector<float> tiles = best;
+      Limit limit(reference);
+      best = m.embed_text(state_, t);
+      const size_t dim = m.embedding_dim();
+      for (size_t i = 0; i < t.size(); ++i)
+        EXPECT_GE(test::compare(tiles.data() + i * dim, best.data() + i * dim, dim).cosine, 0.99999) << t[i];
+    }
     for (KernelIsa isa : same) {
       Limit limit(isa);
       const auto other = m.embed_text(state_, t);
@@ -302,7 +341,8 @@ TEST_P(LowPrecisionTextTower, Int8BatchesThreadsAndRepeatsAreBitIdentical) {
   expect_batches_threads_and_repeats_bit_identical(Precision::I8);
 }
 TEST_P(LowPrecisionTextTower, Bf16KernelFamiliesGiveTheSameBitsOnAvx512AndStayInBoundElsewhere) {
-  expect_kernel_families(Precision::BF16, {KernelIsa::Avx512F});  // vdpbf16ps replaced by float32 multiply-adds
+  expect_kernel_families(Precision::BF16, {KernelIsa::Avx512F},  // vdpbf16ps replaced by float32 multiply-adds
+                         KernelIsa::Avx512NoAmx);                // vdpbf16ps (AMX-BF16 tiles are the best here)
 }
 TEST_P(LowPrecisionTextTower, Int8KernelFamiliesGiveTheSameBitsOnAvx512AndStayInBoundElsewhere) {
   expect_kernel_families(Precision::I8, {KernelIsa::Avx512NoAmx, KernelIsa::Avx512Bw,  // vpdpbusd instead of AMX,

@@ -180,3 +180,25 @@ def test_a_library_checks_its_database_and_rule_when_made(tmp_path):
     later = clapsearch.Library(str(tmp_path / "new.db"))
     with pytest.raises(clapsearch.Error, match="no index"):
         later.search("x")
+
+
+def test_left53_every_float_argument_of_a_model_refuses_nan_infinity_and_out_of_range(unfused, tmp_path):
+    # Hostile pass 7 leftover: embed_song(silence_db=NaN) was taken (nothing judged silent, where
+    # the CLI refuses --silence-db nan), and embed_audio_files(hop=1e-300) said "window and hop
+    # must be positive" (zero samples). Each float argument now names itself and its range.
+    song = np.zeros(48000 * 2, dtype=np.float32)
+    song[::7] = 0.5
+    for bad in (float("nan"), float("inf"), -1e300, 5):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"silence_db must be in \[-200, 0\]"):
+            unfused.embed_song(song, 48000, silence_db=bad)
+    for name in ("window", "hop"):
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(clapsearch.InvalidInputError, match=f"{name} must be a finite number"):
+                unfused.embed_song(song, 48000, **{name: bad})
+        with pytest.raises(clapsearch.InvalidInputError, match=rf"{name} must be at least one sample \(1/48000 s\)"):
+            unfused.embed_song(song, 48000, **{name: 1e-300})
+    wav = write_wav_once(tmp_path)
+    for bad, message in ((float("nan"), "hop must be a finite number"), (1e-300, r"hop must be at least one sample"),
+                         (-5, r"hop must be at least one sample"), (10**400, "hop must be a finite number")):
+        with pytest.raises(clapsearch.InvalidInputError, match=message):
+            unfused.embed_audio_files([wav], hop=bad)

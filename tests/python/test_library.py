@@ -417,3 +417,21 @@ def test_hostile7_playlist_diversity_and_duplicates_thresholds_out_of_range_are_
     with pytest.raises(clapsearch.InvalidInputError, match=r"min_duration_ratio must be in \[0, 1\]"):
         library.duplicates(min_duration_ratio=float("nan"))
     assert library.duplicates(threshold=1) == library.duplicates(threshold=1.0)
+
+
+def test_left53_float_arguments_of_the_queries_refuse_nan_infinity_and_out_of_range(lib):
+    # The siblings of embed_song(silence_db=NaN): search's high/moderate took any finite number
+    # (the CLI's --high is a cosine, -1 to 1), like's vote_weight NaN and 1.5, chunk/hop NaN and -5.
+    library = clapsearch.Library(lib["db"])
+    for name in ("high", "moderate"):
+        for bad in (2, -1.5):
+            with pytest.raises(clapsearch.InvalidInputError, match=rf"{name} must be in \[-1, 1\]"):
+                library.search("noise", **{name: bad})  # type: ignore[arg-type]
+    for bad in (float("nan"), 1.5):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"vote_weight must be in \[0, 1\]"):
+            library.like(None, seeds=[1], vote_weight=bad)
+    for name in ("chunk", "hop"):
+        with pytest.raises(clapsearch.InvalidInputError, match=f"{name} must be a finite number"):
+            library.like(None, seeds=[1], **{name: float("nan")})
+        with pytest.raises(clapsearch.InvalidInputError, match=f"{name} must be 0 .the index's. or a positive number"):
+            library.like(None, seeds=[1], **{name: -5})

@@ -60,3 +60,36 @@ def test_the_gil_is_released_while_embedding():
     # Holding the GIL through the call would stop the spinner for all of it (the engine runs no
     # bytecode, so no switch request is ever honoured): it would count almost nothing.
     assert during > 1000, during
+
+
+def _embed_in_child(model, texts, clip, queue):
+    try:
+        queue.put((model.embed_text(texts), model.embed_audio(clip)))
+    except BaseException as e:  # noqa: BLE001
+        queue.put(e)
+
+
+def test_hostile8_a_forked_child_embeds_with_the_parents_model():
+    """Hostile pass 8 (H8C-7): a multiprocessing worker started by fork (Linux's default) that used
+    a Model the parent had used hung for ever: libgomp's thread pool does not survive a fork. The
+    child now runs single-threaded and gives the parent's bytes."""
+    import multiprocessing
+
+    model = clapsearch.Model(case_dir("tiny-unfused"), threads=2)
+    texts = ["rock music", "rain on a window"]
+    clip = golden_clip("b")[None, :].astype(np.float32)
+    ref_text, ref_audio = model.embed_text(texts), model.embed_audio(clip)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_embed_in_child, args=(model, texts, clip, queue))
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+        child.join()
+    assert not hung, "the forked child hung"
+    got = queue.get(timeout=10)
+    assert not isinstance(got, BaseException), got
+    np.testing.assert_array_equal(got[0], ref_text)
+    np.testing.assert_array_equal(got[1], ref_audio)

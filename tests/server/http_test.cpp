@@ -314,6 +314,9 @@ TEST(HttpConnections, HeadsThatBreakTheFramingRulesAre400AndClosed) {
       {"Content-Length not a number", "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5x\r\n\r\nabcde"},
       {"Transfer-Encoding and Content-Length",
        "POST /api/like HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      // H8S-2: cpp-httplib skipped a line without a colon (answered 200), where a proxy in front
+      // may read it otherwise.
+      {"a header line without a colon", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding chunked\r\n\r\n"},
   };
   for (const auto& [what, head] : heads) {
     const Received r = exchange(s.port(), head);
@@ -329,6 +332,28 @@ TEST(HttpConnections, HeadsThatBreakTheFramingRulesAre400AndClosed) {
   // Equal Content-Lengths and a Host with a port are well-formed.
   const Received ok = exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:1\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(ok.bytes.rfind("HTTP/1.1 200", 0), 0u) << ok.bytes.substr(0, 400);
+}
+
+// H8S-1: RFC 9112 (9.6): after a request with the "close" connection option the server MUST
+// close the connection and MUST NOT process another request on it. cpp-httplib closed only on
+// the exact value "close": "keep-alive, close", "CLOSE" or a second Connection header had the
+// next pipelined request answered and the connection kept open.
+TEST(HttpConnections, ACloseOptionInAnyCaseOrListEndsTheConnection) {
+  Running s;
+  const std::string next = "GET /api/no-such-route HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";  // answered 404
+  for (const std::string connection : {"Connection: close\r\n", "Connection: CLOSE\r\n", "Connection: keep-alive, close\r\n",
+                                       "Connection: te,Close \r\n", "Connection: keep-alive\r\nConnection: close\r\n"}) {
+    const Received r = exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + connection + "\r\n" + next);
+    EXPECT_EQ(r.bytes.rfind("HTTP/1.1 200", 0), 0u) << connection << r.bytes.substr(0, 2000);
+    EXPECT_EQ(count_of(r.bytes, "HTTP/1.1 "), 1) << connection << ": the second request was answered";
+    EXPECT_NE(r.bytes.find("Connection: close\r\n"), std::string::npos) << connection << r.bytes.substr(0, 600);
+    EXPECT_TRUE(r.closed) << connection;
+  }
+  // Options that are not "close" keep the connection (a word holding "close" is another option).
+  const Received kept = exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive, closed\r\n\r\n" +
+                                                next.substr(0, next.size() - 2) + "Connection: close\r\n\r\n");
+  EXPECT_EQ(count_of(kept.bytes, "HTTP/1.1 200"), 1) << kept.bytes.substr(0, 2000);
+  EXPECT_EQ(count_of(kept.bytes, "HTTP/1.1 404"), 1) << kept.bytes.substr(0, 2000);
 }
 
 // RFC 9112 (3.2.2): a server MUST accept a target in absolute-form (what a client sends to a
@@ -601,6 +626,18 @@ TEST(HttpRequests, AOneValueParameterGivenTwiceIsRefused) {
   ASSERT_EQ(ids.size(), 3u) << tracks.dump();
   s.get_json("/api/similar?track=" + ids[0] + "&seed=" + ids[1] + "&seed=" + ids[0] + ":0.5&not=a&not=b&not_like=" +
              ids[2] + "&not_like=" + ids[2] + ":0.5&k=2");  // 200
+}
+
+// H8S-3: a decimal parameter was read by strtod up to a NUL and after leading spaces: moderate=%00
+// was 0, diversity=0.5%00junk was 0.5, answered 200 as if asked for. Each is now a 400.
+TEST(HttpRequests, ADecimalParameterIsReadWhole) {
+  Running s;
+  for (const std::string value : {"%00", "0.5%00junk", "%200.5", "%090.5", "0.5%20"}) {
+    const json j = s.get_json("/api/search?q=a&k=1&moderate=" + value, 400);
+    EXPECT_EQ(j.value("detail", ""), "moderate: not a number") << value << ": " << j.dump();
+    s.get_json("/api/search?q=a&k=1&diversity=" + value, 400);
+  }
+  for (const std::string value : {"0.2", "-0.25", "+0.1", ".2", "1e-1"}) s.get_json("/api/search?q=a&k=1&moderate=" + value);  // 200
 }
 
 // A request cpp-httplib cannot read or route was answered 400 with an empty detail (the rough

@@ -264,7 +264,10 @@ std::vector<float> bf16_reference(const std::vector<float>& x, int64_t rows, int
 
 // Every family (AVX512-BF16's vdpbf16ps where the CPU has it, AVX-512F, AVX2 and generic
 // float32 emulations) gives exactly the written-out sums, on every tail shape.
+// (AMX-BF16's tiles add each 32-k step's products in their own order: the best family runs
+// vdpbf16ps here, and Bf16.AmxTiles* below checks the tiles.)
 TEST_P(Kernels, Bf16PanelsGiveTheExactBf16SumsOnEveryTailShape) {
+  if (GetParam() == KernelIsa::Avx512) limit_kernels(KernelIsa::Avx512NoAmx);  // TearDown lifts it
   for (int64_t rows : {1, 5, 12, 13, 300})
     for (int64_t out : {1, 31, 32, 33, 100})
       for (int64_t in : {1, 2, 17, 96, 127}) {
@@ -294,7 +297,7 @@ TEST(Bf16, EveryKernelFamilyGivesTheSameBitsAndRowsAreIndependent) {
   for (int64_t r = 0; r < rows; ++r) row_map[r] = r % 5 == 2 ? -1 : rows - 1 - r;
   const int threads = omp_get_max_threads();
   std::vector<float> first_plain, first_added, first_mapped, first_gelu;
-  for (KernelIsa isa : {KernelIsa::Avx512, KernelIsa::Avx512F, KernelIsa::Avx2, KernelIsa::Generic})
+  for (KernelIsa isa : {KernelIsa::Avx512NoAmx, KernelIsa::Avx512F, KernelIsa::Avx2, KernelIsa::Generic})
     for (int t : {1, 2}) {
       limit_kernels(isa);
       omp_set_num_threads(t);
@@ -322,12 +325,114 @@ TEST(Bf16, EveryKernelFamilyGivesTheSameBitsAndRowsAreIndependent) {
         EXPECT_EQ(0, std::memcmp(added.data(), first_added.data(), added.size() * sizeof(float)));
         EXPECT_EQ(0, std::memcmp(mapped.data(), first_mapped.data(), mapped.size() * sizeof(float)));
       }
-      if (isa == KernelIsa::Avx512 || isa == KernelIsa::Avx512F) {  // one GELU on every AVX-512 CPU
+      if (isa == KernelIsa::Avx512NoAmx || isa == KernelIsa::Avx512F) {  // one GELU on every AVX-512 CPU
         if (first_gelu.empty()) first_gelu = gelu;
         EXPECT_EQ(0, std::memcmp(gelu.data(), first_gelu.data(), gelu.size() * sizeof(float)));
       }
     }
   limit_kernels(KernelIsa::Avx512);
+  omp_set_num_threads(threads);
+}
+
+// AMX-BF16's tiles (where the CPU and Linux allow them), on shapes that are not whole tiles:
+// rows not a multiple of 16, outputs not of 32, k not of 32 (the last step padded with zeros).
+// tdpbf16ps adds each step's 32 products in an order the hardware fixes, so the check against
+// the written-out sums (the same rounded inputs and weights, exact products, from the bias) is a
+// bound: per output at most (steps + 8) float32 roundings of |bias| + Σ|products|. Sums whose
+// every partial sum is exact (small integers) must come out exact.
+TEST(Bf16, AmxTilesStayWithinRoundingOfTheExactSumsOnEveryTailShape) {
+  if (!cpu_has_amx_bf16()) GTEST_SKIP() << "no AMX-BF16 on this CPU (the families above cover the rest)";
+  EXPECT_STREQ(packed_gemm_kernel(WeightType::BF16), "avx512-amx-bf16");
+  {
+    limit_kernels(KernelIsa::Avx512NoAmx);  // tiles refused: vdpbf16ps, the written-out sums' bits
+    EXPECT_STREQ(packed_gemm_kernel(WeightType::BF16), "avx512-bf16");
+    limit_kernels(KernelIsa::Avx512);
+  }
+  const auto rounded = [](const std::vector<float>& v) {
+    std::vector<double> r(v.size());
+    for (size_t i = 0; i < v.size(); ++i) r[i] = from_bf16(to_bf16(v[i]));
+    return r;
+  };
+  for (int64_t rows : {1, 15, 16, 17, 33, 100})
+    for (int64_t out : {1, 17, 32, 33, 100})
+      for (int64_t in : {1, 2, 17, 31, 32, 33, 96, 127, 512}) {
+        const auto x = random_floats(rows * in, 31), w = random_floats(out * in, 32), b = random_floats(out, 33);
+        const PackedLinear p = pack_linear(w.data(), b.data(), out, in, WeightType::BF16);
+        std::vector<float> y(rows * out, -7.0f);
+        linear(x.data(), rows, in, p.view(), y.data(), out);
+        const double steps = static_cast<double>((in + 31) / 32);
+        const auto xr = rounded(x), wr = rounded(w);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t o = 0; o < out; ++o) {
+            double exact = b[o], magnitude = std::fabs(b[o]);
+            for (int64_t k = 0; k < in; ++k) {
+              const double product = xr[r * in + k] * wr[o * in + k];
+              exact += product;
+              magnitude += std::fabs(product);
+            }
+            ASSERT_LE(std::fabs(y[r * out + o] - exact), (steps + 8) * std::ldexp(magnitude, -24))
+                << "rows " << rows << " out " << out << " in " << in << " at " << r << ", " << o;
+          }
+      }
+  // Small integers: every partial sum is exact in float32 whatever the order.
+  const int64_t rows = 45, in = 100, out = 40;
+  std::vector<float> x(rows * in), w(out * in), b(out);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(static_cast<int>(i * 7 % 9) - 4);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 5 % 7) - 3);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i) - 20.0f;
+  const PackedLinear p = pack_linear(w.data(), b.data(), out, in, WeightType::BF16);
+  std::vector<float> y(rows * out);
+  linear(x.data(), rows, in, p.view(), y.data(), out);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      float exact = b[o];
+      for (int64_t k = 0; k < in; ++k) exact += x[r * in + k] * w[o * in + k];
+      ASSERT_EQ(y[r * out + o], exact) << r << ", " << o;
+    }
+}
+
+// The tiles' results depend on the row alone: a row alone equals the same row in any batch,
+// either thread count, through every epilogue and a row map, bit for bit (each row takes the
+// same 32-k steps from its bias wherever it sits: the rows of a last partial block are padded).
+TEST(Bf16, AmxTilesGiveEachRowTheSameBitsInEveryBatchAndThreadCount) {
+  if (!cpu_has_amx_bf16()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  const int64_t rows = 77, in = 200, out = 70, ldx = 203, ldy = 73;
+  auto x = random_floats(rows * ldx, 51);
+  for (size_t i = 0; i < x.size(); i += 13) x[i] *= 1e-39f;  // denormal inputs
+  const auto w = random_floats(out * in, 52), b = random_floats(out, 53), residual = random_floats(rows * ldy, 54);
+  const PackedLinear p = pack_linear(w.data(), b.data(), out, in, WeightType::BF16);
+  std::vector<int64_t> row_map(rows);
+  for (int64_t r = 0; r < rows; ++r) row_map[r] = r % 5 == 2 ? -1 : rows - 1 - r;
+  const int threads = omp_get_max_threads();
+  std::vector<float> first_plain;
+  for (int t : {1, 2}) {
+    omp_set_num_threads(t);
+    SCOPED_TRACE("threads " + std::to_string(t));
+    std::vector<float> plain(rows * ldy, 0.0f), added = residual, mapped(rows * ldy, -7.0f), gelu(rows * ldy, 0.0f);
+    linear(x.data(), rows, ldx, p.view(), plain.data(), ldy);
+    linear(x.data(), rows, ldx, p.view(), added.data(), ldy, Epilogue::AddResidual);
+    linear(x.data(), rows, ldx, p.view(), mapped.data(), ldy, Epilogue::None, row_map.data());
+    linear(x.data(), rows, ldx, p.view(), gelu.data(), ldy, Epilogue::Gelu);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> one(out);
+      linear(x.data() + r * ldx, 1, ldx, p.view(), one.data(), out);
+      ASSERT_EQ(0, std::memcmp(one.data(), plain.data() + r * ldy, out * sizeof(float))) << "row " << r;
+      std::vector<float> expect_gelu(plain.begin() + r * ldy, plain.begin() + r * ldy + out);
+      gelu_erf_inplace(expect_gelu.data(), out);
+      ASSERT_EQ(0, std::memcmp(gelu.data() + r * ldy, expect_gelu.data(), out * sizeof(float))) << r;
+      for (int64_t o = 0; o < out; ++o) ASSERT_EQ(added[r * ldy + o], residual[r * ldy + o] + plain[r * ldy + o]);
+      if (row_map[r] >= 0) {
+        ASSERT_EQ(0, std::memcmp(mapped.data() + row_map[r] * ldy, plain.data() + r * ldy, out * sizeof(float))) << r;
+      }
+    }
+    for (int64_t start : {5, 16, 33}) {  // the rows from `start` on, as a batch of their own
+      std::vector<float> part((rows - start) * ldy, 0.0f);
+      linear(x.data() + start * ldx, rows - start, ldx, p.view(), part.data(), ldy);
+      ASSERT_EQ(0, std::memcmp(part.data(), plain.data() + start * ldy, part.size() * sizeof(float))) << start;
+    }
+    if (first_plain.empty()) first_plain = plain;
+    EXPECT_EQ(0, std::memcmp(plain.data(), first_plain.data(), plain.size() * sizeof(float)));
+  }
   omp_set_num_threads(threads);
 }
 

@@ -67,7 +67,9 @@ std::vector<InstructionPeak> instruction_peaks(std::string& note) {
     return out;
   }
   out.push_back({"vfmadd231ps zmm", "fp32", best_rate(peak_fma_avx512, 32)});
-  if (__builtin_cpu_supports("avx512bf16")) out.push_back({"vdpbf16ps zmm", "bf16", best_rate(peak_dpbf16_avx512, 64)});
+  if (__builtin_cpu_supports("avx512bf16"))
+    out.push_back({"vdpbf16ps zmm", "bf16", best_rate(peak_dpbf16_avx512, 64),
+                   std::strcmp(packed_gemm_kernel(WeightType::BF16), "avx512-amx-bf16") != 0});
   if (__builtin_cpu_supports("avx512vnni"))
     out.push_back({"vpdpbusd zmm", "int8", best_rate(peak_dpbusd_avx512_vnni, 128),
                    std::strcmp(packed_gemm_kernel(WeightType::I8), "avx512-amx-int8") != 0});

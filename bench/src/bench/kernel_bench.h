@@ -21,7 +21,7 @@ struct InstructionPeak {
   std::string instruction;  // "vfmadd231ps zmm" ...
   std::string precision;    // the linear() precision it bounds: "fp32", "bf16", "int8"
   double gops = 0;          // operations (a multiply-add is two) per second, one core, x 1e9
-  bool ceiling = true;      // false: linear() of this precision runs past it (int8 on AMX tiles)
+  bool ceiling = true;      // false: linear() of this precision runs past it (int8 or bf16 on AMX tiles)
 };
 
 struct LayerShapeRate {

@@ -71,12 +71,12 @@ function httpSend(request) {
   for (const [k, v] of Object.entries(request.headers || {})) args.push('-H', `${k}: ${v}`);
   if (request.body) args.push('--data-binary', '@-');
   args.push(request.url);
-  const r = spawnSync('curl', args, { input: request.body ? Buffer.from(request.body, 'base64') : undefined });
+  const r = spawnSync('curl', args, { input: request.body ? Buffer.from(request.body, 'base64') : undefined, maxBuffer: 64 << 20 });
   if (r.status !== 0) return { error: `${request.method || 'GET'} "${request.url}": ${r.stderr.toString().trim()}` };
   const out = r.stdout;
   const nl = out.lastIndexOf(10);
   const statusCode = Number(out.subarray(nl + 1).toString());
-  const body = out.subarray(0, nl);
+  const body = out.subarray(0, Math.min(nl, 10 << 20));  // Navidrome cuts a body at 10 MiB, silently
   const result = { statusCode, headers: { 'Content-Type': 'application/json' } };
   if (body.length) result.body = body.toString('base64');
   return { result };
@@ -244,6 +244,23 @@ try {
     assert.deepEqual(none, { songs: [] });
   });
 
+  await check('hostile pass 8: lone surrogates in a name and counts out of range: an error or no songs, no trap', async () => {
+    for (const name of ['\uD800A', '\uDC00', 'Nothing\uD83D Like It', '\uD83D\uDE00 (Live)']) {
+      const err = await callError(plugin, 'nd_get_sonic_similar_tracks', { song: { name, artist: 'Adele' }, count: 2 });
+      assert.match(err, /clapsearch: HTTP 4\d\d/, name);
+      const none = await call(plugin, 'nd_get_similar_songs_by_track', { id: 'x', name, artist: 'Adele', count: 2 });
+      assert.deepEqual(none, { songs: [] }, name);
+    }
+    for (const count of [1e400, -5, 'abc', 1e18, 0]) {
+      try {
+        const out = await call(plugin, 'nd_get_similar_songs_by_track', { id: 'x', name: 'Hello', artist: 'Adele', count });
+        assert.ok(Array.isArray(out.songs), JSON.stringify(out));
+      } catch (e) {
+        assert.match(String(e.message || e), /clapsearch: HTTP 4\d\d/, String(count));
+      }
+    }
+  });
+
   await check('token: refused without it, answered with it', async () => {
     const without = await loadPlugin({ baseUrl: tokened.url });
     assert.match(await callError(without, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /HTTP 401: unauthorized/);
@@ -282,6 +299,64 @@ try {
     assert.match(await callError(broken, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /control character/);
     assert.equal(sent.length, before);
   });
+  // Issue 53 (hostile pass 7 left the plugin out): answers a broken or hostile server might give.
+  const hostile = await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [new URL('./hostile_server.mjs', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.on('data', (d) => {
+      const m = String(d).match(/listening on (http:\/\/\S+)/);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`hostile_server exited ${code}`)));
+  });
+  try {
+    const loaded = [];
+    const at = async (mode) => {
+      const plugin = await loadPlugin({ baseUrl: `${hostile.url}/${mode}` });
+      loaded.push(plugin);
+      return plugin;
+    };
+    await check('a 6 MB answer (6000 songs) is reshaped whole (the old fixed 4 MB heap read it from address 0)', async () => {
+      const got = await call(await at('huge'), 'nd_get_sonic_similar_tracks', { song: seed, count: 6000 });
+      assert.equal(got.matches.length, 6000);
+      assert.equal(got.matches[5999].song.name.slice(0, 10), 'Song 5999 ');
+    });
+    await check('an answer over Navidrome\'s 10 MiB body limit: an error saying so, no half answer', async () => {
+      const err = await callError(await at('overlimit'), 'nd_get_similar_songs_by_track', { id: 'x', name: 'Hello', count: 12000 });
+      assert.match(err, /cut at Navidrome's 10 MiB limit: ask for fewer songs/);
+    });
+    await check('fields of the wrong type: a valid answer, similarity a number (0 when it is none)', async () => {
+      const got = await call(await at('badtypes'), 'nd_get_sonic_similar_tracks', { song: seed, count: 5 });
+      assert.equal(got.matches.length, 5);
+      assert.deepEqual(got.matches.map((m) => m.similarity), [0, 0.5, 0, 0, 0]);
+      assert.deepEqual(got.matches.map((m) => m.song.name), ['A', '', 'C', 'D', 'E']);
+      assert.equal(got.matches[0].song.duration, 0);
+      assert.equal(got.matches[0].song.durationMs, 0);
+    });
+    await check('not JSON, a proxy\'s HTML page: errors naming what answered', async () => {
+      assert.match(await callError(await at('notjson'), 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /no sonicMatch/);
+      const err = await callError(await at('html'), 'nd_get_sonic_similar_tracks', { song: seed, count: 1 });
+      assert.match(err, /HTTP 502: not clapsearch's answer: <html>\?\?<head><title>502 Bad Gateway/);
+    });
+    await check('titles that are not UTF-8 and hold control characters: passed on as JSON Navidrome reads', async () => {
+      const plugin = await at('bytes');
+      const out = await plugin.call('nd_get_sonic_similar_tracks', JSON.stringify({ song: seed, count: 1 }));
+      const got = JSON.parse(out.text());
+      assert.equal(got.matches[0].song.name.slice(0, 3), 'caf');
+      assert.ok(got.matches[0].song.name.endsWith('\u0007\n'));
+    });
+    await check('odd characters and half surrogate pairs in names reach clapsearch as UTF-8, each escaped', async () => {
+      const got = await call(await at('echo'), 'nd_get_sonic_similar_tracks',
+                             { song: { name: 'A&count=999#x+y /?', artist: '\ud800lone \udc00too', album: 'ok\ud83c\udfb5' }, count: 'many' });
+      const query = new URLSearchParams(got.matches[0].song.name);
+      assert.equal(query.get('title'), 'A&count=999#x+y /?');
+      assert.equal(query.get('artist'), '\ufffdlone \ufffdtoo');
+      assert.equal(query.get('album'), 'ok\u{1f3b5}');
+      assert.equal(query.get('count'), null, 'a count that is no number is not sent');
+    });
+    for (const plugin of loaded) await plugin.close();
+  } finally {
+    hostile.child.kill();
+  }
 } finally {
   open.child.kill();
   tokened.child.kill();

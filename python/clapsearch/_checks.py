@@ -1,0 +1,188 @@
+"""The checks of every argument of the Python API (clapsearch.Model, Library, index)."""
+
+from __future__ import annotations
+
+import math as _math
+import os as _os
+from typing import List, Optional, Sequence, Union
+
+from ._native import InvalidInputError, _c, _np
+
+_PRECISIONS = ("fp32", "bf16", "int8")
+
+
+# Every argument is checked here, before the compiled module sees it: a user's mistake gets an
+# InvalidInputError naming the argument, never pybind11's "incompatible function arguments"
+# with a C++ signature (an int beyond 64 bits, a str that is not valid Unicode, a bool for a
+# number).
+
+#: The sample rates every call taking ``sr`` accepts, in Hz (FFmpeg refuses a source below 1000 Hz).
+MIN_SAMPLE_RATE: int = _c.MIN_SAMPLE_RATE
+MAX_SAMPLE_RATE: int = _c.MAX_SAMPLE_RATE
+#: The CLI's --threads limit.
+MAX_THREADS: int = _c.MAX_THREADS
+_MIN_SILENCE_DB = -200.0  # the index's --silence-db floor (index/identity.cpp)
+_MAX_INT = 2**62  # beyond any count the engine takes; the engine checks its own limits below it
+
+
+def _shown_int(v: int) -> str:
+    """An integer for a message: a 10**100000 given by mistake is named by its size, not printed."""
+    text = str(v)
+    return text if len(text) <= 40 else f"an integer of {len(text)} digits"
+
+
+def _int(value, what: str, lo: int, hi: Optional[int] = None, lo_means: str = "") -> int:
+    """An integer argument: an int (or a float with an integral value, e.g. 48000.0); a bool, a
+    fraction or a string is refused, as is a value outside [lo, hi]. Without hi the argument has no
+    upper bound of its own (a count; the engine bounds what it must), and a message names only lo
+    (what lo means, e.g. 0 for "every track", when lo_means says), never the internal 2**62."""
+    if isinstance(value, (bool, _np.bool_)):
+        raise InvalidInputError(f"{what} must be an integer, not a bool ({value!r})")
+    if isinstance(value, (int, _np.integer)):
+        v = int(value)
+    elif isinstance(value, (float, _np.floating)) and float(value).is_integer():
+        v = int(value)
+    else:
+        raise InvalidInputError(f"{what} must be an integer (got {type(value).__name__} {value!r})")
+    if hi is not None:
+        if not lo <= v <= hi:
+            raise InvalidInputError(f"{what} must be between {lo} and {hi} (got {_shown_int(v)})")
+        return v
+    if v < lo:
+        meaning = f", where {lo} means {lo_means}" if lo_means else ""
+        raise InvalidInputError(f"{what} must be {lo} or more{meaning} (got {_shown_int(v)})")
+    if v > _MAX_INT:
+        raise InvalidInputError(f"{what} is too large (got {_shown_int(v)}): no count reaches it")
+    return v
+
+
+def _rate(sr, what: str = "sr") -> int:
+    """A sample rate in Hz: an integer between MIN_SAMPLE_RATE and MAX_SAMPLE_RATE."""
+    if isinstance(sr, (bool, _np.bool_)):
+        raise InvalidInputError(f"{what} must be a sample rate in Hz, not a bool ({sr!r})")
+    if not isinstance(sr, (int, _np.integer)) and not (isinstance(sr, (float, _np.floating)) and float(sr).is_integer()):
+        raise InvalidInputError(f"{what} must be a whole number of Hz (got {type(sr).__name__} {sr!r})")
+    v = int(sr)
+    if not MIN_SAMPLE_RATE <= v <= MAX_SAMPLE_RATE:
+        raise InvalidInputError(f"{what} must be a sample rate between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz (got {v})")
+    return v
+
+
+def _text(value, what: str) -> str:
+    """A text argument (a query, a where expression, a name): a str the engine can take as UTF-8."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a str (got {type(value).__name__})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidInputError(
+            f"{what} is not valid Unicode: {value[e.start:e.end]!r} at position {e.start} is a lone surrogate"
+        ) from None
+    return value
+
+
+def _texts(texts: Union[str, Sequence[str]], what: str) -> List[str]:
+    if isinstance(texts, str):
+        return [_text(texts, what)]
+    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Sequence) and not hasattr(texts, "__iter__"):
+        raise InvalidInputError(f"{what}: give a string or a list of strings")
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise InvalidInputError(f"{what}: every item must be a str (got {type(t).__name__})")
+        _text(t, f"{what}: text {i}")
+    return out
+
+
+def _path(path, what: str) -> bytes:
+    """A file name as the engine takes it: the bytes os.fsencode gives, so a name that is not
+    UTF-8 (as os.fsdecode and every result give it, with surrogate escapes) names the same file."""
+    try:
+        raw = _os.fsencode(path)
+    except TypeError:
+        raise InvalidInputError(f"{what} must be a path (a str, bytes or os.PathLike; got {type(path).__name__})") from None
+    if b"\0" in raw:
+        raise InvalidInputError(f"{what}: a path cannot contain a NUL character")
+    return raw
+
+
+def _paths(paths: Union[str, "_os.PathLike[str]", Sequence[Union[str, "_os.PathLike[str]"]]], what: str) -> List[bytes]:
+    if isinstance(paths, (str, bytes, _os.PathLike)):
+        return [_path(paths, what)]
+    return [_path(p, what) for p in paths]
+
+
+def _names(items: Sequence[Union[str, int, "_os.PathLike[str]"]], what: str = "seeds") -> List[bytes]:
+    """Seeds as the engine takes them: a track id as its digits, a path as its bytes."""
+    if isinstance(items, (str, bytes, int, _os.PathLike)):
+        raise InvalidInputError(f"{what} must be a list (of track ids or paths, each \"VALUE\" or \"VALUE:WEIGHT\")")
+    return [str(x).encode() if isinstance(x, (int, _np.integer)) and not isinstance(x, bool) else _path(x, what) for x in items]
+
+
+def _between(value, what: str, low: float, high: float) -> float:
+    """A number (not a text that float() would take) from low to high; NaN is refused too."""
+    x = _number(value, what, finite=False)
+    if not low <= x <= high:
+        raise InvalidInputError(f"{what} must be in [{low:g}, {high:g}] (got {value!r})")
+    return x
+
+
+def _cosine(value, what: str) -> float:
+    """high=/moderate= of search: a cosine, -1 to 1. NaN and infinities go on to the engine,
+    which refuses them together ("high and moderate must be finite numbers")."""
+    x = _number(value, what, finite=False)
+    if _math.isfinite(x) and not -1 <= x <= 1:
+        raise InvalidInputError(f"{what} must be in [-1, 1] (got {value!r})")
+    return x
+
+
+def _diversity(value: Optional[float]) -> float:
+    """diversity= of the query methods: None = the plain ranking (-1 for the engine), else 0..1."""
+    return -1.0 if value is None else _between(value, "diversity", 0, 1)
+
+
+def _precision(value: str, what: str) -> str:
+    if value not in _PRECISIONS:
+        raise InvalidInputError(f"{what} must be one of fp32, bf16, int8 (got {value!r})")
+    return value
+
+
+def _threads(threads: Optional[int]) -> int:
+    """threads=: None = every core (0 for the engine), else 1..MAX_THREADS (the CLI's --threads range)."""
+    if threads is None:
+        return 0
+    return _int(threads, "threads", 1, MAX_THREADS)
+
+
+def _batch(batch: int) -> int:
+    return _int(batch, "batch", 1, 1024)
+
+
+def _number(value, what: str, finite: bool = True) -> float:
+    """A finite number: NaN or an infinity is refused naming the argument (NaN fails every
+    comparison, so an engine check written "x < limit" would take it silently). finite=False
+    leaves them to the caller's range check, which names the range."""
+    if isinstance(value, (bool, _np.bool_)) or not isinstance(value, (int, float, _np.integer, _np.floating)):
+        raise InvalidInputError(f"{what} must be a number (got {type(value).__name__} {value!r})")
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond a double
+        raise InvalidInputError(f"{what} must be a finite number (got {_shown_int(int(value))})") from None
+    if finite and not _math.isfinite(x):
+        raise InvalidInputError(f"{what} must be a finite number (got {value!r})")
+    return x
+
+
+def _seconds(value, what: str, sample_rate: int) -> float:
+    """A duration in seconds of at least one sample at the model's rate: a hop of 1e-300 s is
+    zero samples, which no window plan takes."""
+    x = _number(value, what)
+    if not x * sample_rate >= 1:
+        raise InvalidInputError(f"{what} must be at least one sample (1/{sample_rate} s) (got {value!r})")
+    return x
+
+
+def _audio_array(data) -> _np.ndarray:
+    if not isinstance(data, _np.ndarray):
+        raise InvalidInputError(f"audio must be a numpy array (got {type(data).__name__})")
+    return data
