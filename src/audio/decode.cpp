@@ -33,6 +33,7 @@ extern "C" {
 #include "audio/decode_internal.h"
 #include "audio/ffmpeg_input.h"
 #include "audio/mono_resampler.h"
+#include "audio/packet_decoder.h"
 #include "core/error.h"
 
 namespace fs = std::filesystem;
@@ -286,6 +287,7 @@ using detail::MonoResampler;
 using detail::open_audio;
 using detail::open_input;
 using detail::OpenedAudio;
+using detail::PacketDecoder;
 using detail::PacketHolder;
 using detail::t_last_ffmpeg_message;
 
@@ -315,15 +317,13 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
   OpenedAudio opened;
   open_audio(path, origin, opened);
   FormatHolder& fmt = opened.fmt;
-  CodecHolder& dec = opened.dec;
   const int idx = opened.idx;
   AudioInfo info = opened.info;
   int r = 0;
 
   MonoResampler resampler(path, target_rate, sink);
   PacketHolder pkt;
-  FrameHolder frame;
-  if (!pkt.p || !frame.p) fail(path, "out of memory");
+  if (!pkt.p) fail(path, "out of memory");
   int64_t frames = 0;
   std::string last_error;
   t_last_ffmpeg_message.clear();
@@ -333,47 +333,27 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
     if (!t_last_ffmpeg_message.empty()) last_error += " (" + t_last_ffmpeg_message + ")";
   };
 
-  auto drain = [&]() {
-    for (;;) {
-      int rr = avcodec_receive_frame(dec.p, frame.p);
-      if (rr == AVERROR(EAGAIN) || rr == AVERROR_EOF) return;
-      if (rr < 0) {
-        note_error(rr);
-        return;
-      }
-      AVFrame* f = frame.p;
-      const int ch = f->ch_layout.nb_channels;
-      if (!cut_at_end(opened, f)) {
-        av_frame_unref(f);
-        continue;
-      }
-      if (f->nb_samples > 0 && f->sample_rate > 0 && ch > 0 && ch <= 64) {
-        // Resampling up from a few Hz costs the resampler memory in proportion to the ratio
-        // (2 Hz: 0.5 GB for an 8 KB file, found by fuzz_audio); no audio is sampled that slowly.
-        check_source_format(path, f->sample_rate, ch, 0, "a decoded frame");
-        if (frames++ == 0) {
-          info.source_rate = f->sample_rate;
-          info.source_channels = ch;
+  // Frames come from the packet decoder (packet_decoder.h: continuously, or block by block for
+  // the codecs whose decoders never forget), cut at an MP4's declared end.
+  PacketDecoder decoder(
+      path, opened,
+      [&](AVFrame* f, int skip) {
+        const int ch = f->ch_layout.nb_channels;
+        if (f->nb_samples > 0 && f->sample_rate > 0 && ch > 0 && ch <= 64) {
+          // Resampling up from a few Hz costs the resampler memory in proportion to the ratio
+          // (2 Hz: 0.5 GB for an 8 KB file, found by fuzz_audio); no audio is sampled that slowly.
+          check_source_format(path, f->sample_rate, ch, 0, "a decoded frame");
+          if (frames++ == 0) {
+            info.source_rate = f->sample_rate;
+            info.source_channels = ch;
+          }
+          resampler.feed(f, skip);
+        } else if (f->nb_samples > 0) {
+          note_error(AVERROR_INVALIDDATA);
         }
-        resampler.feed(f);
-      } else if (f->nb_samples > 0) {
-        note_error(AVERROR_INVALIDDATA);
-      }
-      av_frame_unref(frame.p);
-    }
-  };
-  auto send = [&](const AVPacket* p) {
-    for (;;) {
-      int rr = avcodec_send_packet(dec.p, p);
-      if (rr == AVERROR(EAGAIN)) {  // output pending: take it, then resend
-        drain();
-        continue;
-      }
-      if (rr < 0 && rr != AVERROR_EOF) note_error(rr);  // packet consumed; skip it
-      drain();
-      return;
-    }
-  };
+      },
+      note_error);
+  decoder.start(std::nullopt);
 
   int read_errors_in_a_row = 0;
   for (;;) {
@@ -387,10 +367,10 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
       continue;
     }
     read_errors_in_a_row = 0;
-    if (pkt.p->stream_index == idx) send(pkt.p);
+    if (pkt.p->stream_index == idx) decoder.push(pkt.p);
     av_packet_unref(pkt.p);
   }
-  send(nullptr);  // flush the decoder (delayed frames)
+  decoder.finish();  // the decoder's delayed frames
   resampler.finish();
 
   if (resampler.source_samples == 0) {

@@ -96,20 +96,24 @@ inline constexpr size_t kMaxChunkSamples = 1 << 16;
 // Spans of what decode_stream(path, target_rate) delivers, without decoding the rest of the
 // file: the packets before each span are read (demuxed: their timestamps, not decoded) and
 // skipped, the decoder is flushed (as after a seek) and starts `decoder_preroll` samples (plus
-// the codec's own seek_preroll, Opus's 80 ms) before the span, and that pre-roll's output is
-// discarded. Reading the packets rather than seeking keeps the sample positions exact where a
-// seek is not (an MP3 without a TOC, VBR or not). What remains is, bit for bit, the samples a
-// whole decode gives for the span - measured on FLAC, WAV, MP3 (CBR, VBR, VBR without a
-// Xing/LAME header) and Ogg Vorbis, at 48 kHz and at rates resampled to it (22.05, 32, 44.1,
-// 96 kHz and an odd 44101 Hz; tests/audio/decode_span_test.cpp). A resampled source is decoded
-// from the pre-roll before the input of the first resampling block (1 s of output) that a span
-// touches, and needs the input of its last block's right margin before the stream ends.
+// the codec's own seek_preroll) before the span, and that pre-roll's output is discarded.
+// Reading the packets rather than seeking keeps the sample positions exact where a seek is not
+// (an MP3 without a TOC, VBR or not). What remains is, bit for bit, the samples a whole decode
+// gives for the span - measured on FLAC, WAV, MP3 (CBR, VBR, VBR without a Xing/LAME header) and
+// Ogg Vorbis, at 48 kHz and at rates resampled to it (22.05, 32, 44.1, 96 kHz and an odd
+// 44101 Hz; tests/audio/decode_span_test.cpp). Opus and AAC LC, whose decoders never forget
+// (recursive filters; noise substitution's random generator), are decoded block by block in
+// every decode (4 s blocks, each by a newly opened decoder from 0.4 s before it:
+// packet_decoder.h): a span is decoded from the start of the block holding it, and is exact by
+// construction (Ogg Opus; AAC in MP4 and ADTS, noise substitution on or off, at 48 and 44.1 kHz;
+// tests/audio/decode_blocks_test.cpp). A resampled source is decoded from the pre-roll before the
+// input of the first resampling block (1 s of output) that a span touches, and needs the input of
+// its last block's right margin before the stream ends.
 // When that cannot hold or be known the answer is nullopt with the reason in `why`, and the
 // caller decodes the file whole:
-// - Opus (its decoder's recursive filters, started afresh, reach a whole decode's samples only
-//   to float rounding: measured, 1 window in 16 off by 3e-8 after a 1.4 s pre-roll);
-// - AAC in MP4 or ADTS (noise substitution's random generator runs through the whole stream: a
-//   span after noise bands differs, measured), and containers other than FLAC, WAV, MP3, Ogg;
+// - AAC profiles other than LC (HE-AAC's SBR and PS, LTP, Main: decoded continuously, and not
+//   measured), Opus or AAC in containers other than Ogg (Opus) and MP4 or ADTS (AAC), and
+//   containers other than FLAC, WAV, MP3, Ogg;
 // - a span reaching the end of the stream (encoder padding and end trims: an MP4's last AAC
 //   frame differed in 512 samples, an Ogg Vorbis last page's timestamps jump to its end trim),
 //   or, resampled, a span whose last block's input and margin reach it;
@@ -125,7 +129,8 @@ struct SampleSpan {
 struct SpanOptions {
   // Source samples decoded and discarded before a span (1.4 s at 48 kHz). Measured (decode_span_test):
   // MP3 exact from 4096 and not at 0 (its bit reservoir and overlap); Vorbis from 4096; FLAC and
-  // WAV at 0. A margin: a codec here forgets all but the last frames.
+  // WAV at 0. A margin: a codec here forgets all but the last frames. Not used for Opus and AAC
+  // LC: their blocks carry their own pre-roll (packet_decoder.h).
   int64_t decoder_preroll = 65536;
 };
 std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& path, int target_rate,
@@ -136,8 +141,8 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
 // How long a file is, read from the packets (demuxed, nothing decoded: the file is read, not
 // decoded): the sum of their durations less what their side data trims (an MP3's encoder delay
 // and padding from its LAME header), and what that resamples to (block_resampler.h's count).
-// Known only for FLAC, WAV and MP3 files at any rate (not Vorbis: its packets were measured
-// off a decode's length; decode_spans.cpp) and packets with timestamps and durations that follow each other; else nullopt with the
+// Known for the files decode_spans cuts (FLAC, WAV, MP3, Ogg Vorbis and Opus, AAC LC in MP4 or
+// ADTS, at any rate) whose packets have timestamps and durations that follow each other; else nullopt with the
 // reason in `why` (the caller decodes the file whole to learn it). Exact for every format of
 // tests/audio/decode_span_test.cpp. Like decode_spans, a packet that would fail to decode (a
 // damaged file) is not seen; a later whole decode of the file finds it.

@@ -9,6 +9,7 @@
 #include "audio/decode_internal.h"
 #include "audio/ffmpeg_input.h"
 #include "audio/mono_resampler.h"
+#include "audio/packet_decoder.h"
 
 namespace clap::audio {
 
@@ -21,6 +22,7 @@ using detail::LayoutHolder;
 using detail::MonoResampler;
 using detail::open_audio;
 using detail::OpenedAudio;
+using detail::PacketDecoder;
 using detail::PacketHolder;
 
 
@@ -32,27 +34,28 @@ std::string refusal(const OpenedAudio& o) {
   if (rate < kMinSourceRate) return "the header gives no usable sample rate";
   // A source at another rate is cut too: the resampled signal is defined block by block
   // (block_resampler.h), in a whole decode as in a span decode.
-  // AAC (in MP4 or raw ADTS): its perceptual noise substitution fills noise bands from a random
-  // generator that runs on through the whole stream, so a decoder started mid-stream draws other
-  // noise wherever the encoder substituted some after that start; only the stream's bits before
-  // the span (not its packets' timestamps) tell whether it did. Measured (47 s at 48 kHz, FFmpeg's
-  // encoder at 160 kb/s): with substitution (its default) the span at 5 s differed in 454,425 of
-  // 480,000 samples in MP4 and 455,375 in ADTS whatever the pre-roll (0 to 65,536), those at 25
-  // and 35 s in none; the same audio encoded with -aac_pns 0 gave every span exact in both
-  // containers from a 2,048-sample pre-roll. At 128 kb/s in ADTS every span differed.
-  if (o.stream->codecpar->codec_id == AV_CODEC_ID_AAC)
-    return "AAC's noise substitution draws from a generator that runs through the whole stream: a decoder started "
-           "mid-stream draws other noise";
-  // The containers whose spans are measured to be a whole decode's (decode_span_test).
+  // Opus and AAC decoders never forget (Opus's recursive filters; AAC's noise substitution draws
+  // from a generator running since the decoder opened: measured, the span at 5 s of a 47 s file
+  // differed in 454,425 of 480,000 samples whatever the pre-roll): their decoded signal is
+  // defined block by block, each block from a newly opened decoder (packet_decoder.h), so a span
+  // is cut from the blocks that cover it. Those not decoded so are refused.
+  const AVCodecParameters* par = o.stream->codecpar;
   const std::string container = o.fmt.p->iformat->name;
+  if (par->codec_id == AV_CODEC_ID_AAC || par->codec_id == AV_CODEC_ID_OPUS) {
+    if (!detail::decode_blocks(par))
+      return std::string("this ") + (par->codec_id == AV_CODEC_ID_AAC ? "AAC profile" : "stream") +
+             " is decoded continuously (only AAC LC and Opus are decoded block by block): a decoder started "
+             "mid-stream gives other samples";
+    // The containers measured (decode_span_test).
+    const bool measured = par->codec_id == AV_CODEC_ID_AAC ? container == "aac" || container.rfind("mov,", 0) == 0
+                                                            : container == "ogg";
+    if (!measured) return "cutting " + std::string(avcodec_get_name(par->codec_id)) + " spans from the " + container +
+                          " container is not known to be exact";
+    return "";
+  }
+  // The containers whose spans are measured to be a whole decode's (decode_span_test).
   if (container != "flac" && container != "wav" && container != "mp3" && container != "ogg")
     return "cutting spans from the " + container + " container is not known to be exact";
-  // Opus decoders keep state without an end (de-emphasis and LPC synthesis filters, recursive):
-  // started afresh they reach a whole decode's samples only to float rounding, and not always
-  // exactly (measured: with 65536 samples of pre-roll, 1 window of 16 in four 10-minute files
-  // differed by up to 3e-8). The other codecs here forget everything a few frames back.
-  if (o.stream->codecpar->codec_id == AV_CODEC_ID_OPUS)
-    return "Opus decoding started mid-stream reaches a whole decode's samples only to float rounding";
   return "";
 }
 
@@ -67,14 +70,15 @@ std::optional<StreamLength> stream_length(const std::string& path, int target_ra
   OpenedAudio o;
   open_audio(path, origin, o);
   if (std::string r = refusal(o); !r.empty()) return refuse(std::move(r));
-  // Vorbis: the packets' durations (less the first packet's, which the decoder turns into no
-  // samples) gave a 47 s 48 kHz file's length exactly, but 18 s files at 44.1 and 22.05 kHz
-  // came out 56 and 100 samples short of a whole decode's (the last page's trim, not understood
-  // yet; decode_span_test). A wrong length would lay out other windows than the one-shot index's,
-  // so a Vorbis file's length is learnt by decoding it (its spans, once the length is known, are
-  // exact).
-  if (o.stream->codecpar->codec_id == AV_CODEC_ID_VORBIS)
-    return refuse("a Vorbis stream's length from its packets was measured off a whole decode's by up to 100 samples");
+  // Ogg: the demuxer gives the last packet the duration its page's granule position leaves (the
+  // samples the decoder keeps) and also the samples to drop from its end as skip side data, which
+  // the decoder drops from the packet's whole frame: counting both took them off twice (Vorbis
+  // files at 44.1 and 22.05 kHz came out 56 and 100 samples short of a decode's, an Opus file 168;
+  // decode_span_test, decode_blocks_test).
+  const bool durations_trimmed = std::string(o.fmt.p->iformat->name) == "ogg";
+  // Vorbis: the first audio packet only primes the decoder's overlap and gives no samples (the
+  // Vorbis I spec, 4.3.8), whatever duration its page gives it (128 at 44.1 kHz, 256 at 22.05).
+  bool first_gives_none = o.stream->codecpar->codec_id == AV_CODEC_ID_VORBIS;
   const AVRational sample_tb{1, o.stream->codecpar->sample_rate};
   PacketHolder pkt;
   if (!pkt.p) fail(path, "out of memory");
@@ -108,11 +112,13 @@ std::optional<StreamLength> stream_length(const std::string& path, int target_ra
       if (const uint8_t* skip = av_packet_get_side_data(&p, AV_PKT_DATA_SKIP_SAMPLES, &size); skip && size >= 10) {
         const auto le32 = [](const uint8_t* b) { return int64_t(b[0]) | int64_t(b[1]) << 8 | int64_t(b[2]) << 16 | int64_t(b[3]) << 24; };
         skip_start = le32(skip);
-        discard_end = le32(skip + 4);
+        discard_end = durations_trimmed ? 0 : le32(skip + 4);
       }
       const int64_t skipped = std::min(n, skip_start);
       skip_start -= skipped;
       n -= skipped;
+      if (first_gives_none) n = 0;
+      first_gives_none = false;
       total += n - std::min(n, discard_end);
     }
     av_packet_unref(pkt.p);
@@ -140,8 +146,12 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
   open_audio(path, origin, o);
   const int64_t rate = o.stream->codecpar->sample_rate;
   if (std::string r = refusal(o); !r.empty()) return refuse(std::move(r));
-  const int64_t decoder_preroll = std::max<int64_t>(options.decoder_preroll, 0) +
-                                  std::max<int64_t>(o.stream->codecpar->seek_preroll, 0);
+  // Codecs decoded block by block pre-roll within the decoder (packet_decoder.h): a span starts
+  // its decoding at the block that holds it.
+  const bool blockwise = detail::decode_blocks(o.stream->codecpar).has_value();
+  const int64_t decoder_preroll = blockwise ? 0
+                                            : std::max<int64_t>(options.decoder_preroll, 0) +
+                                                  std::max<int64_t>(o.stream->codecpar->seek_preroll, 0);
   // A source at another rate is resampled block by block (block_resampler.h), in a whole decode
   // too: a span's samples come from the blocks that cover it, each from its input and margins.
   // `input_from`: the first source sample the span needs, the start of its first block's input
@@ -170,8 +180,7 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
   };
   std::optional<MonoResampler> resampler;
   PacketHolder pkt;
-  FrameHolder frame;
-  if (!pkt.p || !frame.p) fail(path, "out of memory");
+  if (!pkt.p) fail(path, "out of memory");
 
   int64_t base = AV_NOPTS_VALUE;      // the stream's first decoded sample, in source samples of its timestamps
   int64_t first_frames = 0;           // frames decoded from the start (the first two fix `base`)
@@ -186,9 +195,9 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
     if (!broken) reason = std::move(r);
     broken = true;
   };
-  // A decoded frame: checked, and its samples from the span's start on downmixed.
-  const auto on_frame = [&](AVFrame* f) {
-    if (!cut_at_end(o, f) || f->nb_samples <= 0) return;
+  // A decoded frame (its samples from `skip` on): checked, and its samples from the span's start on downmixed.
+  const auto on_frame = [&](AVFrame* f, int skip) {
+    if (f->nb_samples <= skip) return;
     if (f->pts == AV_NOPTS_VALUE) return stop("a decoded frame has no timestamp");
     if (first_format < 0) {
       first_format = f->format;
@@ -199,45 +208,24 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
       return stop("the stream changes format");
     }
     if (first_rate != rate) return stop("the decoder's rate differs from the header's");
-    if (base == AV_NOPTS_VALUE) base = to_samples(f->pts);
-    const int64_t at = to_samples(f->pts) - base;
+    if (base == AV_NOPTS_VALUE) base = to_samples(f->pts) + skip;
+    const int64_t at = to_samples(f->pts) + skip - base;  // the first sample given
     if (expect != AV_NOPTS_VALUE && at != expect) return stop("decoded frames are not contiguous");
     if (first_frames < 2) ++first_frames;
-    expect = at + f->nb_samples;
+    expect = at + (f->nb_samples - skip);
     if (next >= spans.size()) return;
     const int64_t start = input_from(next);
     if (!resampler) {
-      if (at + f->nb_samples <= start) return;
+      if (expect <= start) return;
       if (at > start) return stop("decoding began after the span's start");
       resampler.emplace(path, target_rate, collect, first_block(next));
       out_pos = resampled ? first_block(next) * target_rate : start;
-      resampler->feed(f, int(start - at));
+      resampler->feed(f, skip + int(start - at));
     } else {
-      resampler->feed(f);
+      resampler->feed(f, skip);
     }
   };
-  const auto receive = [&] {
-    for (;;) {
-      const int rr = avcodec_receive_frame(o.dec.p, frame.p);
-      if (rr == AVERROR(EAGAIN) || rr == AVERROR_EOF) return;
-      if (rr < 0) return stop("a frame failed to decode (" + av_error(rr) + ")");
-      on_frame(frame.p);
-      av_frame_unref(frame.p);
-      if (broken) return;
-    }
-  };
-  const auto send = [&](const AVPacket* p) {
-    for (;;) {
-      const int rr = avcodec_send_packet(o.dec.p, p);
-      if (rr == AVERROR(EAGAIN)) {
-        receive();
-        if (broken) return;
-        continue;
-      }
-      if (rr < 0 && rr != AVERROR_EOF) return stop("a packet failed to decode (" + av_error(rr) + ")");
-      return receive();
-    }
-  };
+  PacketDecoder decoder(path, o, on_frame, [&](int code) { stop("a packet failed to decode (" + av_error(code) + ")"); });
   // Spans made whole by the samples delivered: the next span's pre-roll decides whether the
   // decoder runs on (it starts at or before what is decoded) or stops until that pre-roll.
   const auto advance = [&] {
@@ -253,12 +241,15 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
       if (expect != AV_NOPTS_VALUE && decode_from[next] <= expect) return;
       resampler.reset();
       decoding = false;
+      decoder.pause();
     } else if (!resampler && first_frames >= 2 && expect != AV_NOPTS_VALUE && decode_from[next] > expect) {
       decoding = false;  // the start of the stream is known: skip to the first span's pre-roll
+      decoder.pause();
     }
   };
 
   bool ended = false, beyond = false;  // every span whole; a packet read after that
+  bool first_packet = true;
   for (;;) {
     const int r = av_read_frame(o.fmt.p, pkt.p);
     if (r == AVERROR_EOF) break;
@@ -284,15 +275,18 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
     if (broken) break;
     packets_end = pkt.p->pts + pkt.p->duration;
     if (!decoding && base != AV_NOPTS_VALUE && to_samples(packets_end) - base > decode_from[next]) {
-      // The pre-roll of the next span begins in this packet: the decoder starts afresh, as after a seek.
-      avcodec_flush_buffers(o.dec.p);
+      // The pre-roll of the next span begins in this packet: the decoder starts afresh, as after
+      // a seek (blockwise: at the block holding it, pre-rolled over the packets before).
       expect = AV_NOPTS_VALUE;
       decoding = true;
+      decoder.start(decode_from[next] + base);
     }
-    if (decoding || first_frames < 2) {
-      send(pkt.p);
-      if (!broken) advance();
+    if (first_packet) {
+      decoder.start(std::nullopt);  // from the stream's start, until its first frames fix `base`
+      first_packet = false;
     }
+    decoder.push(pkt.p);
+    if (!broken && (decoding || first_frames < 2)) advance();
     av_packet_unref(pkt.p);
     if (broken) break;
     // One packet more after the last span is whole: then no span reached the end of the stream,

@@ -125,7 +125,7 @@ TEST(Progressive, FirstPassMakesEveryTrackSearchable) {
     const test::TrackState& p = first.at(path);
     EXPECT_EQ(p.track.window_total, f.track.window_total) << path;
     // A file decoded whole in the first pass has its fingerprint from it; one cut as spans (most
-    // here: FLAC, WAV, MP3 at any rate) gets it from the second pass, which decodes it whole.
+    // here: FLAC, WAV, MP3, Opus, AAC at any rate) gets it from the second pass, which decodes it whole.
     EXPECT_TRUE(p.fingerprint.empty() || p.fingerprint == f.fingerprint) << path;
     if (f.track.status != store::TrackStatus::Ok) {
       EXPECT_EQ(test::index_state_diff({{path, p}}, {{path, f}}), "");
@@ -203,19 +203,30 @@ TEST(Progressive, AFileTooLongToKeepIsDecodedAgainForItsFirstPass) {
               "");
 }
 
-// A progressive index with the defaults decodes a FLAC file whole once: its first pass reads its
+// A progressive index with the defaults decodes a file whole once: its first pass reads its
 // length off the packets and decodes only its windows (audio::decode_spans), the second pass
 // decodes it for every window left, and the index ends as the one-shot index, bit for bit. At
 // 48 kHz, and at 44.1 kHz, resampled in blocks the span decoder computes as the whole decode does
 // (before blocks, a 44.1 kHz file was decoded whole twice in its first pass, three times in all).
+// AAC too (and Opus, cut the same way: AFirstPassAtTheModelsRateDecodesOnlyItsWindows): decoded
+// block by block in every decode (audio/packet_decoder.h); before, their spans were refused, and a
+// file this long was decoded whole three times (scan, cut, second pass).
 TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
-  for (const int rate : {48000, 44100}) {
+  struct Case {
+    int rate;
+    const char* name;
+    const char* codec;
+  };
+  for (const Case& c : {Case{48000, "long.flac", "-c:a flac"}, Case{44100, "long.flac", "-c:a flac"},
+                        Case{44100, "long.m4a", "-c:a aac -b:a 128k"}}) {
+    const int rate = c.rate;
     const std::string r = std::to_string(rate);
-    const std::string lib = test::shared_fixture("progressive-long-" + r, [&](const std::string& d) {
-      test::ffmpeg(d + "/long.flac",
-                   "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=" + r + ":d=362\" -c:a flac");
+    const std::string lib = test::shared_fixture("progressive-long-" + r + "-" + c.name, [&](const std::string& d) {
+      test::ffmpeg(d + "/" + c.name, "-f lavfi -i \"aevalsrc=0.3*sin(2*PI*(300+200*sin(2*PI*t/40))*t):s=" + r +
+                                         ":d=362\" " + c.codec);
     });
-    const std::string db = test::temp_dir() + "/twice-" + r + ".db", full_db = test::temp_dir() + "/twice-full-" + r + ".db";
+    const std::string db = test::temp_dir() + "/twice-" + r + c.name + ".db",
+                      full_db = test::temp_dir() + "/twice-full-" + r + c.name + ".db";
     IndexSettings s;
     s.decode_threads = 1;
     IndexSettings first_pass_only = s;
@@ -225,14 +236,14 @@ TEST(Progressive, NoFileIsDecodedWholeMoreThanTwice) {
     const audio::DecodeCounts middle = audio::decode_counts();
     const IndexSummary rest = run(db, s, lib);
     const audio::DecodeCounts after = audio::decode_counts();
-    EXPECT_EQ(first.indexed, 1) << rate;
-    EXPECT_EQ(rest.last_pass, kLastPass) << rate;
-    EXPECT_EQ(middle.whole - before.whole, 0) << rate;  // no level scan
-    EXPECT_EQ(middle.spans - before.spans, 1) << rate;  // its windows, on their own
-    EXPECT_EQ(after.whole - middle.whole, 1) << rate;   // the second pass: every window left
-    EXPECT_EQ(after.spans - middle.spans, 0) << rate;
+    EXPECT_EQ(first.indexed, 1) << c.name << rate;
+    EXPECT_EQ(rest.last_pass, kLastPass) << c.name << rate;
+    EXPECT_EQ(middle.whole - before.whole, 0) << c.name << rate;  // no level scan
+    EXPECT_EQ(middle.spans - before.spans, 1) << c.name << rate;  // its windows, on their own
+    EXPECT_EQ(after.whole - middle.whole, 1) << c.name << rate;   // the second pass: every window left
+    EXPECT_EQ(after.spans - middle.spans, 0) << c.name << rate;
     run(full_db, settings(0, 0), lib);
-    EXPECT_EQ(test::index_state_diff(test::index_state(db), test::index_state(full_db)), "") << rate;
+    EXPECT_EQ(test::index_state_diff(test::index_state(db), test::index_state(full_db)), "") << c.name << rate;
   }
 }
 
@@ -316,7 +327,8 @@ const std::map<std::string, test::TrackState>& one_shot_48k() {
 
 // The first pass of the files the span decoder cuts is no whole decode: one span decode each
 // (their 4 windows, bit for bit the one-shot index's, a silent one met recorded as such), and no
-// fingerprint yet; the other two are decoded whole once. The second pass decodes every file once more and the
+// fingerprint yet; Opus and AAC, refused before they were decoded block by block, were decoded
+// whole. The second pass decodes every file once more and the
 // index ends as the one-shot index, bit for bit (the silent window and fingerprints included):
 // no file is decoded more than twice.
 TEST(Progressive, AFirstPassAtTheModelsRateDecodesOnlyItsWindows) {
@@ -331,10 +343,10 @@ TEST(Progressive, AFirstPassAtTheModelsRateDecodesOnlyItsWindows) {
   const IndexSummary first = run(db, first_only, library_48k());
   const audio::DecodeCounts middle = audio::decode_counts();
   EXPECT_EQ(first.indexed, 7);
-  EXPECT_EQ(middle.spans - before.spans, 5);  // a-d and g cut; e, f refused first (Opus, MP4)
-  EXPECT_EQ(middle.whole - before.whole, 2);  // e.opus, f.m4a
+  EXPECT_EQ(middle.spans - before.spans, 7);  // a-g cut (g's silent window recorded as such)
+  EXPECT_EQ(middle.whole - before.whole, 0);
   const auto state = test::index_state(db);
-  for (const char* name : {"a.flac", "b.mp3", "c.wav", "d.mp3"}) {
+  for (const char* name : {"a.flac", "b.mp3", "c.wav", "d.mp3", "e.opus", "f.m4a"}) {
     const std::string path = library_48k() + "/" + name;
     const test::TrackState& p = state.at(path);
     const test::TrackState& f = full.at(path);
