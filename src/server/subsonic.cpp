@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "core/deadline.h"
+#include "core/turns.h"
 #include "core/error.h"
 #include "core/utf8.h"
 #include "server/api.h"
@@ -85,51 +86,24 @@ const store::Track& Call::song(const std::string& id) const {
 
 namespace {
 
-class LongAnswerTurns {
- public:
-  static LongAnswerTurns& instance() {
-    static LongAnswerTurns turns;
-    return turns;
-  }
-  void take() {
-    std::unique_lock lock(mutex_);
-    while (running_ >= kLongAnswersAtOnce) {
-      turn_.wait_for(lock, std::chrono::milliseconds(100));
-      check_deadline("waiting for a turn to build a long answer");
-    }
-    peak_ = std::max(peak_, ++running_);
-  }
-  void give_back() {
-    {
-      std::lock_guard lock(mutex_);
-      --running_;
-    }
-    turn_.notify_one();
-  }
-  int peak() {
-    std::lock_guard lock(mutex_);
-    return peak_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable turn_;
-  int running_ = 0, peak_ = 0;
-};
+Turns& long_answer_turns() {
+  static Turns turns(kLongAnswersAtOnce, "waiting for a turn to build a long answer");
+  return turns;
+}
 
 }  // namespace
 
-int long_answers_peak() { return LongAnswerTurns::instance().peak(); }
+int long_answers_peak() { return long_answer_turns().peak(); }
 
 void Call::long_answer(size_t items) const {
   if (items <= kLongAnswerItems || long_answer_turn_) return;
-  LongAnswerTurns::instance().take();
+  long_answer_turns().take();
   // When the answer is written, its tree's many small blocks are free but kept by this thread's
   // malloc arena (each HTTP thread has its own, and only an arena's top is given back): 16
   // threads that each once built a 20,000-song playlist held 2.2 GB between them, one at a time.
   // They go back to the system as the turn ends.
   long_answer_turn_ = std::shared_ptr<void>(nullptr, [](void*) {
-    LongAnswerTurns::instance().give_back();
+    long_answer_turns().give_back();
     malloc_trim(0);
   });
 }

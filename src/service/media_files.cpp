@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "core/deadline.h"
+#include "core/turns.h"
 #include "core/output_file.h"
 #include "core/sha256.h"
 #include "core/user_dirs.h"
@@ -147,48 +148,21 @@ namespace {
 // megapixels, about 150 MB with the scaler's copies): 16 requests at once for sizes of one
 // 35-megapixel cover (a phone's grid, or one user asking on purpose) took the server from 70 MB
 // to 950 MB. The rest wait their turn, within the request's budget (503 past it).
-class ScalingTurns {
- public:
-  static ScalingTurns& instance() {
-    static ScalingTurns turns;
-    return turns;
-  }
-  void take() {
-    std::unique_lock lock(mutex_);
-    while (running_ >= kCoverScalingsAtOnce) {
-      turn_.wait_for(lock, std::chrono::milliseconds(100));
-      check_deadline("waiting for a turn to scale a cover");
-    }
-    peak_ = std::max(peak_, ++running_);
-  }
-  void give_back() {
-    {
-      std::lock_guard lock(mutex_);
-      --running_;
-    }
-    turn_.notify_one();
-  }
-  int peak() {
-    std::lock_guard lock(mutex_);
-    return peak_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable turn_;
-  int running_ = 0, peak_ = 0;
-};
+Turns& scaling_turns() {
+  static Turns turns(kCoverScalingsAtOnce, "waiting for a turn to scale a cover");
+  return turns;
+}
 
 struct ScalingTurn {
-  ScalingTurn() { ScalingTurns::instance().take(); }
-  ~ScalingTurn() { ScalingTurns::instance().give_back(); }
+  ScalingTurn() { scaling_turns().take(); }
+  ~ScalingTurn() { scaling_turns().give_back(); }
   ScalingTurn(const ScalingTurn&) = delete;
   ScalingTurn& operator=(const ScalingTurn&) = delete;
 };
 
 }  // namespace
 
-int cover_scalings_peak() { return ScalingTurns::instance().peak(); }
+int cover_scalings_peak() { return scaling_turns().peak(); }
 
 std::optional<CoverImage> track_cover(const LibrarySnapshot& snap, const store::Track& track, int audio_fd, int size,
                                       const CoverCache& cache) {
