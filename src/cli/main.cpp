@@ -95,6 +95,32 @@ static std::string bad_number_option(const CLI::App& app) {
   return "";
 }
 
+// An output named by an empty text (`--csv "$OUT"` with OUT unset) was taken as not given: the
+// table went to the terminal, `--m3u ''` wrote no file, `serve --token-file ''` served without a
+// token, all in silence (hostile pass 8). An output or secret file typed empty is an error here,
+// for every command; a settings file's empty value still means "not set".
+static std::string empty_file_option(const CLI::App& app, int argc, char** argv) {
+  static const char* const kFileOptions[] = {"--csv", "--m3u", "--output", "-o", "--out", "--token-file"};
+  const auto typed = [&](const std::string& name) {
+    return std::any_of(argv + 1, argv + argc, [&](const char* a) {
+      return std::strncmp(a, name.c_str(), name.size()) == 0 && (a[name.size()] == 0 || a[name.size()] == '=');
+    });
+  };
+  for (const CLI::App* sub : app.get_subcommands()) {
+    for (const CLI::Option* opt : sub->get_options()) {
+      if (opt->count() == 0) continue;
+      for (const char* name : kFileOptions) {
+        if (!opt->check_name(name) || !typed(name)) continue;
+        for (const std::string& v : opt->results())
+          if (v.empty()) return std::string(name) + ": an empty name (name a file, or - for standard output where the option allows it)";
+      }
+    }
+    const std::string nested = empty_file_option(*sub, argc, argv);
+    if (!nested.empty()) return nested;
+  }
+  return "";
+}
+
 // Secrets given on the command line (`--token SECRET`, a password in a postgresql:// URL) are
 // visible to every user of the machine in ps and /proc/PID/cmdline. Once parsed (CLI11 copied
 // every argument), they are overwritten in place, which is what those show. The safer ways are
@@ -313,6 +339,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
+  }
+  if (const std::string empty = empty_file_option(app, argc, argv); !empty.empty()) {
+    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(empty).c_str());
+    return 2;
   }
   scrub_secrets(argc, argv);
   if (std::string bad = bad_number_option(app); !bad.empty()) {

@@ -114,5 +114,19 @@ TEST(OptionErrorsCli, AnEmptyDestinationIsNamed) {
   EXPECT_EQ(err.find("filesystem error"), std::string::npos) << err;
 }
 
+// An output named by an empty text was taken as not given (the table printed, no M3U written,
+// serve without its token file), in silence (hostile pass 8's rough edge): each is now an error
+// naming the option, before anything runs.
+TEST(OptionErrorsCli, AnEmptyOutputNameIsAnError) {
+  const std::string db = " --db /nonexistent/none.db";
+  for (const std::string& command : {"search x --csv ''" + db, "similar 1 --csv ''" + db, "playlist --seed 1 --m3u ''" + db,
+                                    std::string("embed --text x -o ''"), "serve --token-file ''" + db}) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli(command, &out, &err), 2) << command << ": " << err;
+    EXPECT_NE(err.find(": an empty name"), std::string::npos) << command << ": " << err;
+    EXPECT_EQ(out, "") << command;
+  }
+}
+
 }  // namespace
 }  // namespace clap
