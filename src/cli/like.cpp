@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/ranked_output.h"
 #include "core/error.h"
 #include "search/like.h"
 #include "service/diversity.h"
@@ -75,53 +76,37 @@ int run_like(const LikeCliOptions& o) {
     pool.k = n;
     return service::like(*snap, chunks, pool, like_rules);
   };
-  std::vector<std::vector<int64_t>> copies;
+  ResultColumns<search::LikeResult> columns;
+  columns.track_id = [](const search::LikeResult& r) { return r.track_id; };
+  columns.score = [](const search::LikeResult& r) { return r.combined; };
+  columns.record = [&](const search::LikeResult& r, size_t rank, const std::string*) {
+    return service::like_result_record(*snap, r, rank);
+  };
+  columns.csv_headers = {"combined", "votes", "total_similarity"};
+  columns.csv_cells = [](const search::LikeResult& r) {
+    return std::vector<std::string>{json_float(float(r.combined)), std::to_string(r.votes), json_float(float(r.total_similarity))};
+  };
+  columns.table_headers = {"combined", "votes", "total sim"};
+  columns.table_right = {true, true, true};
+  columns.table_cells = [](const search::LikeResult& r) {
+    return std::vector<std::string>{fixed(r.combined, 4), std::to_string(r.votes), fixed(r.total_similarity, 4)};
+  };
+  columns.table_notes = [](const search::LikeResult& r) {
+    std::vector<std::string> lines;
+    for (const auto& m : r.matches)
+      lines.push_back("      q " + time_range(m.query_start, m.query_end) + " \u2192 " + time_range(m.start, m.end) +
+                      "  d=" + fixed(m.distance, 4));
+    return lines;
+  };
   const service::ListFolding folding{o.diversity, o.collapse, seed_tracks};
-  const auto results = service::folded_ranking<search::LikeResult>(
-      *snap, o.k, folding, ranking, [](const search::LikeResult& r) { return r.track_id; },
-      [](const search::LikeResult& r) { return r.combined; }, &copies);
-  copies.resize(results.size());
-  if (o.diversity >= 0 || o.collapse)
-    if (const std::string note = service::short_list_note(results.size(), o.k); !note.empty() && !results.empty()) print_note(note);
-
-  if (o.json) {
-    ojson out = ojson::array();
-    size_t rank = 0;
-    for (const auto& r : results) {
-      ojson j = service::like_result_record(*snap, r, ++rank);
-      if (o.collapse) j["copies"] = copies_json(copies[rank - 1]);
-      out.push_back(std::move(j));
-    }
-    print_json(out);
-  } else if (!o.csv.empty()) {
-    CsvOut csv(o.csv);
-    csv.row({"rank", "track_id", "combined", "votes", "total_similarity", "path", "artist", "title"});
-    size_t rank = 0;
-    for (const auto& r : results) {
-      const store::Track* t = snap->track(r.track_id);
-      csv.row({std::to_string(++rank), std::to_string(r.track_id), json_float(float(r.combined)), std::to_string(r.votes),
-               json_float(float(r.total_similarity)), t ? t->path : "", t ? t->artist : "", t ? t->title : ""});
-    }
-    csv.close();
-  } else {
+  const std::vector<RankedTracks<search::LikeResult>> lists = {folded_list(*snap, query_label, o.k, folding, columns, ranking)};
+  print_ranked(*snap, columns, lists, {o.json, o.csv, o.collapse}, [&](size_t) {
     int64_t voting = 0;
     for (int64_t i = 0; i < chunks.size(); ++i) voting += chunks.silent.empty() || !chunks.silent[i];
     std::printf("query %s: %lld chunk%s (%lld silent), %d matches per chunk\n\n", terminal_text(query_label).c_str(),
                 static_cast<long long>(chunks.size()), chunks.size() == 1 ? "" : "s",
                 static_cast<long long>(chunks.size() - voting), o.per_chunk);
-    Table table({"#", "combined", "votes", "total sim", "track", "tags"}, {true, true, true, true, false, false});
-    size_t rank = 0;
-    for (const auto& r : results) {
-      const store::Track* t = snap->track(r.track_id);
-      table.add({std::to_string(++rank), fixed(r.combined, 4), std::to_string(r.votes), fixed(r.total_similarity, 4),
-                 t ? snap->display_path(t->path) : "?", (t ? snap->tags_text(*t) : "") + copies_text(copies[rank - 1])});
-      for (const auto& m : r.matches)
-        table.add_note("      q " + time_range(m.query_start, m.query_end) + " \u2192 " + time_range(m.start, m.end) +
-                       "  d=" + fixed(m.distance, 4));
-    }
-    table.print(stdout);
-    if (results.empty()) std::printf("(no matches)\n");
-  }
+  }, "(no matches)");
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/ranked_output.h"
 #include "core/error.h"
 #include "search/scores.h"
 #include "search/text_search.h"
@@ -36,23 +37,7 @@ struct SearchOptions {
   bool artists = false, albums = false;  // rank artists / albums instead of tracks
 };
 
-struct Query {
-  std::string text;
-  std::vector<search::TrackScore> results;
-  std::vector<std::vector<int64_t>> copies;  // per result: its duplicate copies (--collapse-duplicates)
-};
-
-void print_table(const service::LibrarySnapshot& snap, const Query& q) {
-  Table table({"#", "score", "label", "best", "track", "tags"}, {true, true, false, false, false, false});
-  size_t rank = 0;
-  for (const auto& r : q.results) {
-    const store::Track* t = snap.track(r.track_id);
-    table.add({std::to_string(++rank), fixed(r.score, 4), search::label_name(r.label),
-               time_range(r.stats.best_start, r.stats.best_end), t ? snap.display_path(t->path) : "?",
-               (t ? snap.tags_text(*t) : "") + copies_text(q.copies[rank - 1])});
-  }
-  table.print(stdout);
-}
+using Query = RankedTracks<search::TrackScore>;
 
 // Query variants side by side: every track in any query's top k, with its score and rank under
 // each query, ordered by its best rank.
@@ -66,7 +51,7 @@ void print_compare(const service::LibrarySnapshot& snap, const std::vector<Query
       best = std::max(best, r.score);
     }
     const size_t n = queries[i].results.size();
-    legend.add({"q" + std::to_string(i + 1), "\"" + queries[i].text + "\"", fixed(n ? sum / n : 0, 4), fixed(best, 4)});
+    legend.add({"q" + std::to_string(i + 1), "\"" + queries[i].query + "\"", fixed(n ? sum / n : 0, 4), fixed(best, 4)});
   }
   legend.print(stdout);
   std::printf("\n");
@@ -180,6 +165,23 @@ int run_search(const SearchOptions& o) {
     return mq ? service::search_mixed(lib, *snap, some, *mq, pool, rules) : service::search_texts(lib, *snap, some, pool, rules);
   };
   std::vector<std::vector<search::TrackScore>> results = run(texts, topts.k);
+  ResultColumns<search::TrackScore> columns;
+  columns.track_id = [](const search::TrackScore& r) { return r.track_id; };
+  columns.score = [](const search::TrackScore& r) { return r.score; };
+  columns.record = [&](const search::TrackScore& r, size_t rank, const std::string* query) {
+    return service::text_result_record(*snap, r, rank, query);
+  };
+  columns.csv_query_column = true;
+  columns.csv_headers = {"score", "label", "best_start", "best_end"};
+  columns.csv_cells = [](const search::TrackScore& s) {
+    return std::vector<std::string>{json_float(float(s.score)), search::label_name(s.label), json_float(float(s.stats.best_start)),
+                                    json_float(float(s.stats.best_end))};
+  };
+  columns.table_headers = {"score", "label", "best"};
+  columns.table_right = {true, false, false};
+  columns.table_cells = [](const search::TrackScore& r) {
+    return std::vector<std::string>{fixed(r.score, 4), search::label_name(r.label), time_range(r.stats.best_start, r.stats.best_end)};
+  };
   const service::ListFolding folding{o.diversity, o.collapse, mq ? mq->seed_tracks : std::vector<int64_t>{}};
   std::vector<Query> queries;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -187,50 +189,20 @@ int run_search(const SearchOptions& o) {
       if (n == topts.k) return std::move(results[i]);
       return run(texts.empty() ? texts : std::vector<std::string>{texts[i]}, n).front();
     };
-    Query q{names[i], {}, {}};
-    q.results = service::folded_ranking<search::TrackScore>(
-        *snap, o.k, folding, ranking, [](const search::TrackScore& r) { return r.track_id; },
-        [](const search::TrackScore& r) { return r.score; }, &q.copies);
-    q.copies.resize(q.results.size());
-    if (o.diversity >= 0 || o.collapse)
-      if (const std::string note = service::short_list_note(q.results.size(), o.k); !note.empty() && !q.results.empty())
-        print_note((names.size() > 1 ? "\"" + names[i] + "\": " : std::string()) + note);
-    queries.push_back(std::move(q));
+    queries.push_back(folded_list(*snap, names[i], o.k, folding, columns, ranking,
+                                  names.size() > 1 ? "\"" + names[i] + "\": " : std::string()));
   }
   texts = names;
 
-  const bool several = texts.size() > 1;
-  if (o.json) {
-    ojson out = ojson::array();
-    for (const auto& q : queries)
-      for (size_t r = 0; r < q.results.size(); ++r) {
-        ojson j = service::text_result_record(*snap, q.results[r], r + 1, several ? &q.text : nullptr);
-        if (o.collapse) j["copies"] = copies_json(q.copies[r]);
-        out.push_back(std::move(j));
-      }
-    print_json(out);
-  } else if (!o.csv.empty()) {
-    CsvOut csv(o.csv);
-    csv.row({"query", "rank", "track_id", "score", "label", "best_start", "best_end", "path", "artist", "title"});
-    for (const auto& q : queries)
-      for (size_t r = 0; r < q.results.size(); ++r) {
-        const auto& s = q.results[r];
-        const store::Track* t = snap->track(s.track_id);
-        csv.row({q.text, std::to_string(r + 1), std::to_string(s.track_id), json_float(float(s.score)),
-                 search::label_name(s.label), json_float(float(s.stats.best_start)), json_float(float(s.stats.best_end)),
-                 t ? t->path : "", t ? t->artist : "", t ? t->title : ""});
-      }
-    csv.close();
-  } else if (o.compare) {
+  if (o.compare && !o.json && o.csv.empty()) {
     search::TextSearchOptions all = topts;
     all.k = 0;
     print_compare(*snap, queries, topts, service::search_texts(lib, *snap, texts, all, rules));
-  } else {
-    for (size_t i = 0; i < queries.size(); ++i) {
-      if (several) std::printf("%squery \"%s\"\n", i ? "\n" : "", terminal_text(queries[i].text).c_str());
-      print_table(*snap, queries[i]);
-    }
+    return 0;
   }
+  print_ranked(*snap, columns, queries, {o.json, o.csv, o.collapse}, [&](size_t i) {
+    if (queries.size() > 1) std::printf("%squery \"%s\"\n", i ? "\n" : "", terminal_text(queries[i].query).c_str());
+  });
   return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/ranked_output.h"
 #include "service/diversity.h"
 #include "service/duplicates.h"
 #include "service/queries.h"
@@ -80,45 +81,20 @@ int run_similar(const SimilarOptions& o) {
     ranking = [&, q](int64_t n) { return service::similar_to_vector(*snap, q, n, rules); };
     query_label = o.query + " (not in the index)";
   }
-  std::vector<std::vector<int64_t>> copies;
+  ResultColumns<search::Hit> columns;
+  columns.track_id = [](const search::Hit& h) { return h.id; };
+  columns.score = [](const search::Hit& h) { return h.score; };
+  columns.record = [&](const search::Hit& h, size_t rank, const std::string*) { return service::similar_result_record(*snap, h, rank); };
+  columns.csv_headers = {"score"};
+  columns.csv_cells = [](const search::Hit& h) { return std::vector<std::string>{json_float(float(h.score))}; };
+  columns.table_headers = {"cosine"};
+  columns.table_right = {true};
+  columns.table_cells = [](const search::Hit& h) { return std::vector<std::string>{fixed(h.score, 4)}; };
   const service::ListFolding folding{o.diversity, o.collapse, seed_tracks};
-  std::vector<search::Hit> hits = service::folded_ranking<search::Hit>(
-      *snap, o.k, folding, ranking, [](const search::Hit& h) { return h.id; }, [](const search::Hit& h) { return h.score; }, &copies);
-  copies.resize(hits.size());
-  // A list folded short (a library of copies): said on stderr, the output's format unchanged.
-  if (o.diversity >= 0 || o.collapse)
-    if (const std::string note = service::short_list_note(hits.size(), o.k); !note.empty() && !hits.empty()) print_note(note);
-
-  if (o.json) {
-    ojson out = ojson::array();
-    size_t rank = 0;
-    for (const auto& h : hits) {
-      ojson r = service::similar_result_record(*snap, h, ++rank);
-      if (o.collapse) r["copies"] = copies_json(copies[rank - 1]);
-      out.push_back(std::move(r));
-    }
-    print_json(out);
-  } else if (!o.csv.empty()) {
-    CsvOut csv(o.csv);
-    csv.row({"rank", "track_id", "score", "path", "artist", "title"});
-    size_t rank = 0;
-    for (const auto& h : hits) {
-      const store::Track* t = snap->track(h.id);
-      csv.row({std::to_string(++rank), std::to_string(h.id), json_float(float(h.score)), t ? t->path : "",
-               t ? t->artist : "", t ? t->title : ""});
-    }
-    csv.close();
-  } else {
-    std::printf("tracks like %s\n\n", terminal_text(query_label).c_str());
-    Table table({"#", "cosine", "track", "tags"}, {true, true, false, false});
-    size_t rank = 0;
-    for (const auto& h : hits) {
-      const store::Track* t = snap->track(h.id);
-      table.add({std::to_string(++rank), fixed(h.score, 4), t ? snap->display_path(t->path) : "?", (t ? snap->tags_text(*t) : "") + copies_text(copies[rank - 1])});
-    }
-    table.print(stdout);
-    if (hits.empty()) std::printf("(no other tracks in the index)\n");
-  }
+  const std::vector<RankedTracks<search::Hit>> lists = {folded_list(*snap, query_label, o.k, folding, columns, ranking)};
+  print_ranked(*snap, columns, lists, {o.json, o.csv, o.collapse},
+               [&](size_t) { std::printf("tracks like %s\n\n", terminal_text(query_label).c_str()); },
+               "(no other tracks in the index)");
   return 0;
 }
 
