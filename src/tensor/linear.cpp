@@ -5,22 +5,17 @@
 #elif defined(__aarch64__)
 #include "tensor/linear_neon.h"
 #endif
-#include <sys/mman.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "core/error.h"
-#include "core/vector_math.h"
 #include "core/isa.h"
 #include "tensor/linear_kernels.h"
 #include "tensor/ops.h"
@@ -31,20 +26,12 @@ namespace {
 using detail::I8Panel;
 using detail::I8Rows;
 using detail::kPanel;
+using detail::rows_portable;
+using detail::strip_bf16_generic;
+using detail::strip_generic;
+using detail::strip_i8_generic;
 constexpr int kStripRows = 12;   // rows per register block: 24 accumulators + 2 weight vectors
 constexpr int kTileRows = 288;   // rows per tile: a tile's inputs stay in L2 while panels stream
-
-// 64-byte aligned; blocks of 2 MB and more are aligned to 2 MB and their whole 2 MB pages
-// marked for transparent huge pages. The partial page at the end is not: a huge page there
-// would make the padding resident too (up to 2 MB per layer, ~40 MB over a text tower).
-void* allocate_bytes(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t align = bytes >= kHuge ? kHuge : 64;
-  void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
-  if (!p) throw Error("out of memory packing weights (" + std::to_string(bytes >> 20) + " MB)");
-  if (align == kHuge) madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);  // advisory
-  return p;
-}
 
 std::atomic<int> g_kernel_limit{static_cast<int>(KernelIsa::Avx512)};
 
@@ -92,50 +79,7 @@ constexpr bool cpu_has_amx_int8_kernel() { return false; }
 constexpr bool cpu_has_amx_bf16_kernel() { return false; }
 #endif
 
-// ---- generic kernel (CPUs without AVX2): one row at a time, the compiler vectorises -------
-void strip_generic(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
-                   float* const* out, int valid, bool add_residual) {
-  for (int r = 0; r < rows; ++r) {
-    float acc[kPanel];
-    for (int j = 0; j < kPanel; ++j) acc[j] = bias[j];
-    const float* xr = x + r * ldx;
-    for (int64_t k = 0; k < k_count; ++k) {
-      const float a = xr[k];
-      const float* w = panel + k * kPanel;
-      for (int j = 0; j < kPanel; ++j) acc[j] += a * w[j];
-    }
-    float* yr = out[r];
-    for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + acc[j] : acc[j];
-  }
-}
-
-// ---- BF16 panels ------------------------------------------------------------------------
-// Inputs: rows of bfloat16 (ldx elements apart, k padded to even), read as pairs of k (one
-// 32-bit word: k even in the low half). Panels: per pair of k, 32 words (one per output).
-// Every kernel computes, per output and pair: acc += x_odd·w_odd, then acc += x_even·w_even,
-// as vdpbf16ps does (products of two bfloat16 are exact in float32, so a fused multiply-add
-// equals that instruction's step; denormals are flushed by the MXCSR the caller sets).
-// Generic: the same order in scalar float32. Products of two bfloat16 are exact, so multiply
-// then add equals the fused step (except for products below float32's normal range).
-void strip_bf16_generic(int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
-                        int64_t pairs, float* const* out, int valid, bool add_residual) {
-  for (int r = 0; r < rows; ++r) {
-    float acc[kPanel];
-    for (int j = 0; j < kPanel; ++j) acc[j] = bias[j];
-    const uint16_t* xr = x + r * ldx;
-    for (int64_t p = 0; p < pairs; ++p) {
-      const float a_even = from_bf16(xr[2 * p]), a_odd = from_bf16(xr[2 * p + 1]);
-      const uint16_t* w = panel + p * 2 * kPanel;
-      for (int j = 0; j < kPanel; ++j) {
-        acc[j] += a_odd * from_bf16(w[2 * j + 1]);
-        acc[j] += a_even * from_bf16(w[2 * j]);
-      }
-    }
-    float* yr = out[r];
-    for (int j = 0; j < valid; ++j) yr[j] = add_residual ? yr[j] + acc[j] : acc[j];
-  }
-}
-
+// ---- the inputs of the bfloat16 and int8 panels (the kernels: linear_generic.cpp and the ISA files)
 // Rounds rows x in floats (stride ldx) to bfloat16 rows of `width` (even) elements, zero-padded.
 void round_rows_bf16(const float* x, int64_t rows, int64_t ldx, int64_t in, uint16_t* out, int64_t width) {
 #pragma omp parallel for schedule(static) if (rows * in >= 65536)
@@ -145,34 +89,8 @@ void round_rows_bf16(const float* x, int64_t rows, int64_t ldx, int64_t in, uint
   }
 }
 
-// ---- I8 panels --------------------------------------------------------------------------
-// Inputs: rows of u8 (ldx bytes apart, k padded to a multiple of 4 with zeros), read as groups
-// of 4 k (one 32-bit word). Panels: per group, 32 words of 4 s8 weights (one per output).
-// Every kernel forms the exact int32 sums S = Σ u·q - z·Σq (the order does not matter: integer
-// sums are exact, |S| < 2^31 for in < 66000) and then y = fma(float(S), s·scale, bias). Written
-// as one fused step on every path: an unfused multiply and add might be contracted by the
-// compiler on some paths and not others.
-// Generic: the same sums in scalar int32, the same fused float step (std::fma: correctly
-// rounded whether or not the CPU has the instruction).
-void strip_i8_generic(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
-                      bool add_residual) {
-  for (int r = 0; r < rows; ++r) {
-    int32_t acc[kPanel] = {};
-    const uint8_t* u = x.u + r * x.ldx;
-    for (int64_t g = 0; g < groups; ++g) {
-      const int8_t* wg = w.weights + g * 4 * kPanel;
-      for (int j = 0; j < kPanel; ++j)
-        for (int i = 0; i < 4; ++i) acc[j] += int32_t{u[4 * g + i]} * wg[4 * j + i];
-    }
-    float* yr = out[r];
-    for (int j = 0; j < valid; ++j) {
-      const int32_t corrected = acc[j] - x.zero[r] * w.weight_sum[j];
-      const float v = std::fma(static_cast<float>(corrected), x.scale[r] * w.scale[j], w.bias[j]);
-      yr[j] = add_residual ? yr[j] + v : v;
-    }
-  }
-}
-
+// Quantises rows x to u8 rows of `width` (a multiple of 4, zero-padded), each with its scale and
+// zero point: quantize_row_u8's values on every path.
 // multiplier (null = none): each input channel times its power of two first (the layer's
 // channel smoothing, see pack_linear), an exact step.
 void quantize_rows_u8(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* multiplier, uint8_t* u,
@@ -203,23 +121,6 @@ void quantize_rows_u8(const float* x, int64_t rows, int64_t ldx, int64_t in, con
       }
       quantize_row_u8(row, in, u + r * width, scale + r, zero + r);
       std::fill(u + r * width + in, u + (r + 1) * width, uint8_t{0});
-    }
-  }
-}
-
-// The row-wise kernel without AVX-512: one clap::dot per output (the fixed order of
-// core/vector_math.h), outputs split across threads so each weight row is read once.
-void rows_portable(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight, const float* bias,
-                   int64_t out, float* y, int64_t ldy, bool add_residual, const int64_t* row_map) {
-#pragma omp parallel for schedule(static)
-  for (int64_t o = 0; o < out; ++o) {
-    const float* w = weight + o * in;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t row = row_map ? row_map[r] : r;
-      if (row < 0) continue;
-      const float v = dot(x + r * ldx, w, in) + (bias ? bias[o] : 0.0f);
-      float& yo = y[row * ldy + o];
-      yo = add_residual ? yo + v : v;
     }
   }
 }
@@ -518,190 +419,10 @@ void quantize_row_u8(const float* x, int64_t n, uint8_t* u, float* scale, int32_
     u[k] = static_cast<uint8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(x[k] * inv)) + z, 0, 255));
 }
 
-float from_bf16(uint16_t value) { return std::bit_cast<float>(static_cast<uint32_t>(value) << 16); }
+float from_bf16(uint16_t value) { return detail::bf16_to_float(value); }
 
 const char* weight_type_name(WeightType type) {
   return type == WeightType::BF16 ? "bf16" : type == WeightType::I8 ? "i8" : "f32";
-}
-
-namespace {
-
-int64_t panel_elements(int64_t in, WeightType type) {  // weights per panel (elements of `type`)
-  switch (type) {
-    case WeightType::BF16: return (in + 1) / 2 * 2 * kPanel;
-    case WeightType::I8: return (in + 3) / 4 * 4 * kPanel;
-    default: return in * kPanel;
-  }
-}
-size_t element_bytes(WeightType type) { return type == WeightType::BF16 ? 2 : type == WeightType::I8 ? 1 : 4; }
-// Per-output arrays after the panels: biases; I8 adds scales and weight sums (4 bytes each).
-int per_output_arrays(WeightType type) { return type == WeightType::I8 ? 3 : 1; }
-// Per-input floats after those: I8's input multipliers (k padded to groups of 4).
-int64_t per_input_floats(int64_t in, WeightType type) { return type == WeightType::I8 ? (in + 3) / 4 * 4 : 0; }
-
-// I8 channel smoothing: per input channel k, a power of two s_k >= 1 that brings a weight
-// column much smaller than the layer's median column (max |w| over outputs) up to it:
-// s_k = 2^round(log2(median / column max)), at most 2^10. The weights are packed times s_k and
-// the inputs multiplied by 1/s_k before they are quantised: the same function, exactly (powers
-// of two), but an activation channel that a trained model makes hundreds of times larger than
-// the rest while giving it as many times smaller weights (a large LayerNorm gain) no longer
-// sets the row's quantisation range alone. Data-free: read from the weights only.
-std::vector<float> channel_smoothing(int64_t out, int64_t in, const std::function<const float*(int64_t)>& weight_row) {
-  std::vector<float> column_max(static_cast<size_t>(in), 0.0f);
-  for (int64_t o = 0; o < out; ++o) {
-    const float* w = weight_row(o);
-    for (int64_t k = 0; k < in; ++k) column_max[k] = std::max(column_max[k], std::fabs(w[k]));
-  }
-  std::vector<float> nonzero;
-  for (float m : column_max)
-    if (m > 0.0f) nonzero.push_back(m);
-  std::vector<float> s(static_cast<size_t>(in), 1.0f);
-  if (nonzero.empty()) return s;
-  std::sort(nonzero.begin(), nonzero.end());
-  const float median = nonzero[nonzero.size() / 2];
-  for (int64_t k = 0; k < in; ++k) {
-    if (column_max[k] == 0.0f || column_max[k] >= median) continue;
-    int e = 0;
-    const float m = std::frexp(median / column_max[k], &e);  // ratio = m · 2^e, m in [0.5, 1)
-    const int power = std::clamp(m >= 0.70710678f ? e : e - 1, 0, 10);
-    s[k] = std::ldexp(1.0f, power);
-  }
-  return s;
-}
-
-// One output's weights to int8, symmetric: scale = max|w| / 127, q = round(w·127/max|w|) (ties
-// to even; an all-zero row: scale 0, q 0). Returns the scale; `sum` gets Σq.
-float quantize_weights_s8(const float* w, int64_t in, int8_t* q, int32_t* sum) {
-  float amax = 0.0f;
-  for (int64_t k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[k]));
-  *sum = 0;
-  if (amax == 0.0f) {
-    std::fill(q, q + in, int8_t{0});
-    return 0.0f;
-  }
-  const float inv = 127.0f / amax;
-  for (int64_t k = 0; k < in; ++k) {
-    q[k] = static_cast<int8_t>(std::clamp(static_cast<int32_t>(std::nearbyint(w[k] * inv)), -127, 127));
-    *sum += q[k];
-  }
-  return amax / 127.0f;
-}
-
-}  // namespace
-
-PackedLinear pack_linear(int parts, const float* const* weights, const float* const* biases, const int64_t* outs,
-                         int64_t in, WeightType type) {
-  PackedLinear p;
-  p.in = in;
-  p.type = type;
-  for (int i = 0; i < parts; ++i) p.out += outs[i];
-  const int64_t panels = (p.out + kPanel - 1) / kPanel;
-  const size_t panel_bytes = static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type);
-  const size_t extras = static_cast<size_t>(per_output_arrays(type) * panels * kPanel + per_input_floats(in, type));  // 4-byte values
-  p.data.reset(allocate_bytes(panel_bytes + extras * sizeof(float)));
-  float* bias = reinterpret_cast<float*>(static_cast<char*>(p.data.get()) + panel_bytes);
-  std::fill(bias, bias + extras, 0.0f);  // (all-zero bits are also int32 zeros)
-  // Row o of the stacked matrix comes from part `which`, row `o - first`.
-  std::vector<std::pair<int, int64_t>> source(static_cast<size_t>(p.out));
-  int64_t o = 0;
-  for (int i = 0; i < parts; ++i)
-    for (int64_t r = 0; r < outs[i]; ++r, ++o) {
-      source[o] = {i, r};
-      if (biases[i]) bias[o] = biases[i][r];
-    }
-  const auto weight_row = [&](int64_t row) -> const float* {
-    return row < p.out ? weights[source[row].first] + source[row].second * in : nullptr;  // null: padding
-  };
-  // Transposed in 64-k blocks: the destination block stays in L1 while 32 source rows are
-  // read sequentially.
-  constexpr int64_t kBlock = 64;
-  if (type == WeightType::F32) {
-    float* data = static_cast<float*>(p.data.get());
-#pragma omp parallel for schedule(static)
-    for (int64_t panel = 0; panel < panels; ++panel) {
-      float* dst = data + panel * in * kPanel;
-      for (int64_t k0 = 0; k0 < in; k0 += kBlock) {
-        const int64_t k1 = std::min(in, k0 + kBlock);
-        for (int j = 0; j < kPanel; ++j) {
-          const float* src = weight_row(panel * kPanel + j);
-          for (int64_t k = k0; k < k1; ++k) dst[k * kPanel + j] = src ? src[k] : 0.0f;
-        }
-      }
-    }
-  } else if (type == WeightType::I8) {
-    int8_t* data = static_cast<int8_t*>(p.data.get());
-    float* scale = bias + panels * kPanel;
-    int32_t* weight_sum = reinterpret_cast<int32_t*>(scale + panels * kPanel);
-    float* multiplier = reinterpret_cast<float*>(weight_sum + panels * kPanel);
-    const int64_t groups = (in + 3) / 4;
-    const std::vector<float> smoothing = channel_smoothing(p.out, in, weight_row);
-    for (int64_t k = 0; k < 4 * groups; ++k) multiplier[k] = k < in ? 1.0f / smoothing[k] : 1.0f;
-#pragma omp parallel for schedule(static)
-    for (int64_t panel = 0; panel < panels; ++panel) {
-      int8_t* dst = data + panel * groups * 4 * kPanel;
-      std::vector<int8_t> q(static_cast<size_t>(4 * groups), 0);  // one output, k padded with zeros
-      std::vector<float> smoothed(static_cast<size_t>(in));
-      for (int j = 0; j < kPanel; ++j) {
-        const int64_t o = panel * kPanel + j;
-        const float* src = weight_row(o);
-        if (src) {
-          for (int64_t k = 0; k < in; ++k) smoothed[k] = src[k] * smoothing[k];
-          scale[o] = quantize_weights_s8(smoothed.data(), in, q.data(), &weight_sum[o]);
-        }
-        else std::fill(q.begin(), q.end(), int8_t{0});
-        for (int64_t k = 0; k < 4 * groups; ++k) dst[(k / 4) * 4 * kPanel + 4 * j + k % 4] = q[k];  // group, output, k%4
-      }
-    }
-  } else {
-    uint16_t* data = static_cast<uint16_t*>(p.data.get());
-    const int64_t pairs = (in + 1) / 2;
-#pragma omp parallel for schedule(static)
-    for (int64_t panel = 0; panel < panels; ++panel) {
-      uint16_t* dst = data + panel * pairs * 2 * kPanel;
-      for (int64_t k0 = 0; k0 < 2 * pairs; k0 += kBlock) {
-        const int64_t k1 = std::min(2 * pairs, k0 + kBlock);
-        for (int j = 0; j < kPanel; ++j) {
-          const float* src = weight_row(panel * kPanel + j);
-          for (int64_t k = k0; k < k1; ++k)  // pair k/2, output j, half k%2
-            dst[(k / 2) * 2 * kPanel + 2 * j + k % 2] = src && k < in ? to_bf16(src[k]) : 0;
-        }
-      }
-    }
-  }
-  return p;
-}
-
-PackedLinear pack_linear(std::span<const LinearWeights> parts, WeightType type) {
-  std::vector<const float*> weights, biases;
-  std::vector<int64_t> outs;
-  const int64_t in = parts.empty() ? 0 : parts.front().in;
-  for (const LinearWeights& part : parts) {
-    if (part.layout != WeightLayout::Rows || part.type != WeightType::F32 || part.in != in)
-      throw Error("pack_linear: expects float32 layers in the checkpoint layout with the same input size");
-    weights.push_back(static_cast<const float*>(part.weight));
-    biases.push_back(part.bias);
-    outs.push_back(part.out);
-  }
-  return pack_linear(static_cast<int>(parts.size()), weights.data(), biases.data(), outs.data(), in, type);
-}
-
-size_t PackedLinear::bytes() const {
-  const int64_t panels = (out + kPanel - 1) / kPanel;
-  return static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type) +
-         static_cast<size_t>(per_output_arrays(type) * panels * kPanel + per_input_floats(in, type)) * sizeof(float);
-}
-
-LinearWeights PackedLinear::view() const {
-  const int64_t panels = (out + kPanel - 1) / kPanel;
-  const char* base = static_cast<const char*>(data.get());
-  const size_t panel_bytes = static_cast<size_t>(panels * panel_elements(in, type)) * element_bytes(type);
-  LinearWeights w{in, out, WeightLayout::Panels, type, base, reinterpret_cast<const float*>(base + panel_bytes)};
-  if (type == WeightType::I8) {
-    w.scale = w.bias + panels * kPanel;
-    w.weight_sum = reinterpret_cast<const int32_t*>(w.scale + panels * kPanel);
-    w.input_multiplier = reinterpret_cast<const float*>(w.weight_sum + panels * kPanel);
-  }
-  return w;
 }
 
 bool gelu_fast(float* x, int64_t n) {
@@ -720,8 +441,6 @@ bool gelu_fast(float* x, int64_t n) {
   return false;  // the portable gelu_erf (tensor/ops.cpp)
 #endif
 }
-
-void PackedLinear::Free::operator()(void* p) const { std::free(p); }
 
 void limit_kernels(KernelIsa isa) { g_kernel_limit.store(static_cast<int>(isa)); }
 

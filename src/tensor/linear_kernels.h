@@ -1,7 +1,8 @@
 // The kernels of linear() (tensor/linear.h), one file per ISA family: linear.cpp holds the
-// dispatch, the packing and the generic kernels; linear_avx512.cpp and linear_avx2.cpp the x86
-// kernels (each function with its own target attribute, called only when the kernel set of
-// core/isa.h allows it); linear_neon.cpp ARM64's. Internal to tensor/.
+// dispatch, linear_pack.cpp the packing; linear_generic.cpp the portable kernels,
+// linear_avx512.cpp and linear_avx2.cpp the x86 kernels (each function with its own target
+// attribute, called only when the kernel set of core/isa.h allows it), linear_neon.cpp ARM64's.
+// Internal to tensor/.
 //
 // Every kernel of one weight type gives the same bits (the order of each output's sum is the
 // contract; tensor/linear.h): a strip is up to 12 rows of inputs against one panel of 32
@@ -9,6 +10,7 @@
 // (added to the existing values with add_residual, or through the epilogue).
 #pragma once
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -53,6 +55,20 @@ struct I8Rows {                // a strip's inputs
   const float* scale;          // per row
   const int32_t* zero;         // per row
 };
+
+// bfloat16 to float32, exactly (tensor/linear.h's from_bf16, inlined for the kernels).
+inline float bf16_to_float(uint16_t value) { return std::bit_cast<float>(static_cast<uint32_t>(value) << 16); }
+
+// ---- linear_generic.cpp (any CPU; the same bits as the ISA kernels of each weight type)
+void strip_generic(int rows, const float* x, int64_t ldx, const float* panel, const float* bias, int64_t k_count,
+                   float* const* out, int valid, bool add_residual);
+void strip_bf16_generic(int rows, const uint16_t* x, int64_t ldx, const uint16_t* panel, const float* bias,
+                        int64_t pairs, float* const* out, int valid, bool add_residual);
+void strip_i8_generic(int rows, const I8Rows& x, const I8Panel& w, int64_t groups, float* const* out, int valid,
+                      bool add_residual);
+// The row-wise float32 kernel (WeightLayout::Rows) without AVX-512: one clap::dot per output.
+void rows_portable(const float* x, int64_t rows, int64_t ldx, int64_t in, const float* weight, const float* bias,
+                   int64_t out, float* y, int64_t ldy, bool add_residual, const int64_t* row_map);
 
 #if defined(__x86_64__)
 // ---- linear_avx512.cpp (AVX-512 Foundation; BW/VL for int8; BF16/VNNI where named)
