@@ -102,19 +102,7 @@ void put_meta(pg::Connection& c, const char* key, double value) {
 }
 
 void write_identity(pg::Connection& c, const ModelIdentity& m) {
-  put_meta(c, "model_id", m.id);
-  put_meta(c, "model_revision", m.revision);
-  put_meta(c, "config_hash", m.config_hash);
-  put_meta(c, "content_hash", m.content_hash);
-  put_meta(c, "audio_hash", m.audio_hash);
-  put_meta(c, "model_config", m.config_path);
-  put_meta(c, "model_tokenizer", m.tokenizer_path);
-  put_meta(c, "window_s", m.window_s);
-  put_meta(c, "hop_s", m.hop_s);
-  put_meta(c, "dim", static_cast<double>(m.dim));
-  put_meta(c, "silence_db", m.silence_db);
-  put_meta(c, "precision", m.precision);
-  put_meta(c, "precision_choice", m.precision_choice);
+  put_identity_meta(m, [&](const char* key, const auto& value) { put_meta(c, key, value); });
   write_set_identity(c, active_set(c), m, true);
 }
 

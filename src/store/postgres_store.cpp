@@ -129,23 +129,7 @@ std::optional<ModelIdentity> PostgresStore::model() const {
   auto r = c_->query("SELECT key, value FROM meta");
   ModelIdentity m;
   bool any = false;
-  for (int i = 0; i < r.rows(); ++i) {
-    const std::string key = r.text(i, 0);
-    const std::string v = r.text(i, 1);
-    if (key == "model_id") m.id = v, any = true;
-    else if (key == "model_revision") m.revision = v;
-    else if (key == "config_hash") m.config_hash = v;
-    else if (key == "content_hash") m.content_hash = v;
-    else if (key == "audio_hash") m.audio_hash = v;
-    else if (key == "model_config") m.config_path = v;
-    else if (key == "model_tokenizer") m.tokenizer_path = v;
-    else if (key == "window_s") m.window_s = std::strtod(v.c_str(), nullptr);
-    else if (key == "hop_s") m.hop_s = std::strtod(v.c_str(), nullptr);
-    else if (key == "dim") m.dim = static_cast<int>(std::strtod(v.c_str(), nullptr));
-    else if (key == "silence_db") m.silence_db = std::strtod(v.c_str(), nullptr);
-    else if (key == "precision") m.precision = v;
-    else if (key == "precision_choice") m.precision_choice = v;
-  }
+  for (int i = 0; i < r.rows(); ++i) any |= decode_identity_meta(r.row(i), m);
   if (!any) return std::nullopt;
   return m;
 }

@@ -185,6 +185,49 @@ void append_set_copy_track(const Row& r, int at, const std::map<int64_t, int>& d
   set_copy(sets, set_id).embedding = r.floats(at + 1, dim_of.at(set_id));
 }
 
+// --- the model identity -----------------------------------------------------------------------
+
+// The model identity as rows of the meta table (key, value): the one list of its keys, which both
+// stores write and read. put(key, value) takes its strings and its numbers (a double: SQLite
+// keeps a REAL, PostgreSQL the text of "%.17g").
+template <class Put>
+void put_identity_meta(const ModelIdentity& m, Put put) {
+  put("model_id", m.id);
+  put("model_revision", m.revision);
+  put("config_hash", m.config_hash);
+  put("content_hash", m.content_hash);
+  put("audio_hash", m.audio_hash);
+  put("model_config", m.config_path);
+  put("model_tokenizer", m.tokenizer_path);
+  put("window_s", m.window_s);
+  put("hop_s", m.hop_s);
+  put("dim", static_cast<double>(m.dim));
+  put("silence_db", m.silence_db);
+  put("precision", m.precision);
+  put("precision_choice", m.precision_choice);
+}
+
+// One meta row (columns: key, value) into the identity field its key names; other keys are
+// left alone. True for model_id, the key whose presence means an identity is recorded.
+template <class Row>
+bool decode_identity_meta(const Row& r, ModelIdentity& m) {
+  const std::string key = r.text(0);
+  if (key == "model_id") m.id = r.text(1);
+  else if (key == "model_revision") m.revision = r.text(1);
+  else if (key == "config_hash") m.config_hash = r.text(1);
+  else if (key == "content_hash") m.content_hash = r.text(1);
+  else if (key == "audio_hash") m.audio_hash = r.text(1);
+  else if (key == "model_config") m.config_path = r.text(1);
+  else if (key == "model_tokenizer") m.tokenizer_path = r.text(1);
+  else if (key == "window_s") m.window_s = r.real(1);
+  else if (key == "hop_s") m.hop_s = r.real(1);
+  else if (key == "dim") m.dim = static_cast<int>(r.real(1));
+  else if (key == "silence_db") m.silence_db = r.real(1);
+  else if (key == "precision") m.precision = r.text(1);
+  else if (key == "precision_choice") m.precision_choice = r.text(1);
+  return key == "model_id";
+}
+
 // --- row checks -------------------------------------------------------------------------------
 
 // Throws clap::Error naming the track when a speech score is neither kNoSpeech nor in [0, 1].

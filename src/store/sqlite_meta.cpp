@@ -89,19 +89,7 @@ int64_t write_set_identity(sqlite3* db, int64_t id, const ModelIdentity& m, bool
 }
 
 void write_identity(sqlite3* db, const ModelIdentity& m) {
-  set_meta(db, "model_id", m.id);
-  set_meta(db, "model_revision", m.revision);
-  set_meta(db, "config_hash", m.config_hash);
-  set_meta(db, "content_hash", m.content_hash);
-  set_meta(db, "audio_hash", m.audio_hash);
-  set_meta(db, "model_config", m.config_path);
-  set_meta(db, "model_tokenizer", m.tokenizer_path);
-  set_meta(db, "window_s", m.window_s);
-  set_meta(db, "hop_s", m.hop_s);
-  set_meta(db, "dim", static_cast<double>(m.dim));
-  set_meta(db, "silence_db", m.silence_db);
-  set_meta(db, "precision", m.precision);
-  set_meta(db, "precision_choice", m.precision_choice);
+  put_identity_meta(m, [&](const char* key, const auto& value) { set_meta(db, key, value); });
   write_set_identity(db, active_set(db), m, true);
 }
 

@@ -463,22 +463,7 @@ std::optional<ModelIdentity> SqliteStore::model() const {
   sql::Stmt s(db_, "SELECT key, value FROM meta");
   ModelIdentity m;
   bool any = false;
-  while (s.step()) {
-    const std::string key = s.text(0);
-    if (key == "model_id") m.id = s.text(1), any = true;
-    else if (key == "model_revision") m.revision = s.text(1);
-    else if (key == "config_hash") m.config_hash = s.text(1);
-    else if (key == "content_hash") m.content_hash = s.text(1);
-    else if (key == "audio_hash") m.audio_hash = s.text(1);
-    else if (key == "model_config") m.config_path = s.text(1);
-    else if (key == "model_tokenizer") m.tokenizer_path = s.text(1);
-    else if (key == "window_s") m.window_s = s.real(1);
-    else if (key == "hop_s") m.hop_s = s.real(1);
-    else if (key == "dim") m.dim = static_cast<int>(s.int64(1));
-    else if (key == "silence_db") m.silence_db = s.real(1);
-    else if (key == "precision") m.precision = s.text(1);
-    else if (key == "precision_choice") m.precision_choice = s.text(1);
-  }
+  while (s.step()) any |= decode_identity_meta(s, m);
   if (!any) return std::nullopt;
   return m;
 }
