@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <malloc.h>
 
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -175,6 +176,14 @@ std::string scalar_text(const ojson& v) {
 constexpr const char* kLazyKey = "\x01lazy";
 using LazyLists = std::vector<LazyList>;
 
+std::atomic<uint64_t> lazy_records{0};
+
+// The i-th record of a lazy list, counted (lazy_records_made).
+ojson lazy_record(const LazyList& l, size_t i) {
+  lazy_records.fetch_add(1, std::memory_order_relaxed);
+  return l.item(i);
+}
+
 const LazyList* lazy_of(const ojson& v, const LazyLists* lazy) {
   if (!lazy || !v.is_object() || v.size() != 1 || !v.contains(kLazyKey)) return nullptr;
   return &lazy->at(v[kLazyKey].get<size_t>());
@@ -219,7 +228,7 @@ void append_children(std::string& out, const std::string& name, const ojson& nod
         out += "</" + key + ">";
       }
     } else if (const LazyList* l = lazy_of(v, lazy)) {
-      for (size_t i = 0; i < l->count; ++i) append_item(out, key, l->item(i), depth, lazy);  // each made, written, dropped
+      for (size_t i = 0; i < l->count; ++i) append_item(out, key, lazy_record(*l, i), depth, lazy);  // each made, written, dropped
     } else if (v.is_object()) {
       append_element(out, key, v, depth, lazy);
     } else if (v.is_array()) {
@@ -259,7 +268,7 @@ void append_json(std::string& out, const ojson& v, const LazyLists* lazy) {
     out += '[';
     for (size_t i = 0; i < l->count; ++i) {
       if (i) out += ',';
-      append_json(out, l->item(i), lazy);  // each made, written, dropped
+      append_json(out, lazy_record(*l, i), lazy);  // each made, written, dropped
     }
     out += ']';
   } else if (v.is_object()) {
@@ -305,6 +314,8 @@ void write(const httplib::Request& req, httplib::Response& res, ojson env, const
 }
 
 }  // namespace
+
+uint64_t lazy_records_made() { return lazy_records.load(); }
 
 std::string to_xml(const ojson& env) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";

@@ -95,6 +95,10 @@ struct LazyList {
   std::function<ojson(size_t)> item;
 };
 
+// How many records of lazy lists the writers have made since the process started (tests check
+// that a long list is written record by record, not built as one tree).
+uint64_t lazy_records_made();
+
 // One request to /rest/NAME, as an endpoint sees it. Parameters come from the query string and
 // a form body alike (req.params).
 struct Call {
