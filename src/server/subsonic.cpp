@@ -69,13 +69,25 @@ bool Call::boolean(const std::string& name, bool def) const {
   throw Failure{kBadParameter, "parameter " + name + " must be true or false"};
 }
 
-std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes) {
+std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes, bool multiline) {
   if (value.size() > max_bytes)
     throw Failure{kBadParameter, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
                          std::to_string(value.size()) + ")"};
   if (!is_valid_utf8(value)) throw Failure{kBadParameter, "parameter " + parameter + ": not valid UTF-8"};
   if (value.find('\0') != std::string::npos) throw Failure{kBadParameter, "parameter " + parameter + ": holds a NUL character"};
+  // Control characters (ESC, DEL, ...): a player name is shown to every user by getNowPlaying,
+  // and an escape sequence in it would recolour or rewrite a terminal client's screen. A
+  // comment may hold line breaks and tabs.
+  if (holds_control_character(value, multiline)) throw Failure{kBadParameter, "parameter " + parameter + ": holds a control character"};
   return value;
+}
+
+bool holds_control_character(std::string_view text, bool multiline) {
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && !(multiline && (c == '\t' || c == '\n' || c == '\r'))) || c == 0x7f) return true;
+  }
+  return false;
 }
 
 const store::Track& Call::song(const std::string& id) const {

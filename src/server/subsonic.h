@@ -26,6 +26,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <map>
 #include <memory>
 #include <string>
@@ -183,9 +184,12 @@ const std::vector<Extension>& extensions();
 
 // A text a client sets that is stored and sent back (a player name, a bookmark's comment):
 // `value` when at most `max_bytes`, valid UTF-8 and without NUL (a PostgreSQL column refuses
-// anything else, and a name shown as U+FFFD is not the one sent); else Failure 0 naming
-// `parameter` and the reason. Every route that keeps such a text checks it so.
-std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes);
+// anything else, and a name shown as U+FFFD is not the one sent) or other control characters
+// (tab and line breaks allowed when `multiline`); else Failure 0 naming `parameter` and the
+// reason. Every route that keeps such a text checks it so (playlist names and comments too).
+std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes, bool multiline = false);
+// Whether `text` holds a C0 control character or DEL (tab, CR and LF allowed when `multiline`).
+bool holds_control_character(std::string_view text, bool multiline);
 // The most bytes of a player name (the `c` parameter) kept with a play queue or a now-playing entry.
 constexpr size_t kMaxClientNameBytes = 200;
 
