@@ -442,6 +442,12 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
         } else {
           ojson body = ojson::object();
           endpoint.answer(call, body);
+          // Lazy lists cost little until written, but their text is the answer: 8 folders of
+          // 100,000 songs written at once took the server from 1.6 GB to 2.4 GB. A long one
+          // waits for its turn, as a long tree does.
+          size_t lazy_items = 0;
+          for (const LazyList& l : call.lazy) lazy_items += l.count;
+          call.long_answer(lazy_items);
           answer(req, res, std::move(body), &call.lazy);
         }
         return;
