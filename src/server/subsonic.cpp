@@ -115,7 +115,10 @@ void Call::long_answer(size_t items) const {
   // malloc arena (each HTTP thread has its own, and only an arena's top is given back): 16
   // threads that each once built a 20,000-song playlist held 2.2 GB between them, one at a time.
   // They go back to the system as the turn ends.
-  long_answer_turn_ = std::shared_ptr<void>(nullptr, [](void*) {
+  // The pointer is the turns' own (not null): a null one made `long_answer_turn_` test false, so
+  // a second call (the dispatcher's, after getPlaylist's own) took a second turn, and two such
+  // requests each held one and waited for another.
+  long_answer_turn_ = std::shared_ptr<void>(&long_answer_turns(), [](void*) {
     long_answer_turns().give_back();
     malloc_trim(0);
   });
