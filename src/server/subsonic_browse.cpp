@@ -162,9 +162,12 @@ void get_music_directory(Call& call, ojson& body) {
   } else if (const CatalogAlbum* a = call.catalog.album(id)) {
     body["directory"] = ojson{{"id", a->id}, {"parent", a->artist_id}, {"name", a->name}, {"child", song_list(call, a->tracks)}};
   } else if (const CatalogArtist* ar = call.catalog.artist(id)) {
-    ojson albums = ojson::array();
-    for (const size_t i : ar->albums) albums.push_back(album_child(call, call.catalog.albums()[i]));
-    body["directory"] = ojson{{"id", ar->id}, {"name", ar->name}, {"child", albums}};
+    // An artist's albums, each made as it is written: a "Various Artists" can hold thousands.
+    body["directory"] = ojson{{"id", ar->id},
+                              {"name", ar->name},
+                              {"child", call.lazy_list(ar->albums.size(), [&call, ar](size_t k) {
+                                 return album_child(call, call.catalog.albums()[ar->albums[k]]);
+                               })}};
   } else {
     throw Failure{70, "directory not found: " + id.substr(0, 80)};
   }
@@ -188,9 +191,7 @@ void get_artists(Call& call, ojson& body) {
 void get_artist(Call& call, ojson& body) {
   const CatalogArtist& a = artist_param(call, call.required("id"));
   ojson j = artist_id3(call, a);
-  ojson albums = ojson::array();
-  for (const size_t i : a.albums) albums.push_back(album_id3(call, call.catalog.albums()[i]));
-  j["album"] = albums;
+  j["album"] = call.lazy_list(a.albums.size(), [&call, &a](size_t k) { return album_id3(call, call.catalog.albums()[a.albums[k]]); });
   body["artist"] = j;
 }
 
