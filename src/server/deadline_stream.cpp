@@ -23,7 +23,7 @@ void DeadlineStream::start_request() {
   phase_ = Phase::Head;
   head_deadline_ = Clock::now() + std::chrono::seconds(deadlines_.head_s);
   in_head_ = true, mid_line_ = false;
-  head_lines_ = 0, current_line_ = 0;
+  head_lines_ = 0, current_line_ = 0, leading_empty_lines_ = 0;
   line_.clear(), line_taken_ = 0;
   raw_line_.clear(), raw_headers_.clear();
   refusal_ = {}, body_refusal_ = {};
@@ -186,22 +186,33 @@ ssize_t DeadlineStream::read_raw(char* ptr, size_t size) {
 ssize_t DeadlineStream::read_head(char* ptr, size_t size) {
   if (line_taken_ == line_.size()) {
     const bool line_start = !mid_line_;
-    line_.clear(), line_taken_ = 0;
-    for (;;) {
-      char c = 0;
-      const ssize_t n = read_raw(&c, 1);
-      if (n <= 0) {
-        if (line_.empty()) return n;
-        break;
+    // A longer line passes in pieces, unchanged; the request line is gathered whole up to a byte
+    // past cpp-httplib's limit (so that it can be put in origin-form; a longer one is answered
+    // 414 as it was).
+    const size_t longest = line_start && head_lines_ == 0 ? kLongestRequestLine + 3 : sizeof buf_;
+    const auto read_line = [&]() -> ssize_t {
+      line_.clear(), line_taken_ = 0;
+      for (;;) {
+        char c = 0;
+        const ssize_t n = read_raw(&c, 1);
+        if (n <= 0) {
+          if (line_.empty()) return n;
+          break;
+        }
+        line_ += c;
+        if (c == '\n' || line_.size() >= longest) break;
       }
-      line_ += c;
-      // A longer line passes in pieces, unchanged; the request line is gathered whole up to
-      // a byte past cpp-httplib's limit (so that it can be put in origin-form; a longer one
-      // is answered 414 as it was).
-      const size_t longest = line_start && head_lines_ == 0 ? kLongestRequestLine + 3 : sizeof buf_;
-      if (c == '\n' || line_.size() >= longest) break;
+      mid_line_ = line_.back() != '\n';
+      return 1;
+    };
+    if (const ssize_t n = read_line(); n <= 0) return n;
+    // RFC 9112 (2.2): a server SHOULD ignore at least one empty line before the request line (a
+    // client that ends a POST body with an extra CRLF, then sends its next request). A few are
+    // skipped; more are not a request (and the head deadline runs all along).
+    while (line_start && head_lines_ == 0 && line_ == "\r\n" && leading_empty_lines_ < kLeadingEmptyLines) {
+      ++leading_empty_lines_;
+      if (const ssize_t n = read_line(); n <= 0) return n;
     }
-    mid_line_ = line_.back() != '\n';
     if (line_start && line_ == "\r\n") {
       in_head_ = false;  // the body, if any, is read as it comes
     } else {

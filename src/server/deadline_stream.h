@@ -121,6 +121,8 @@ class DeadlineStream final : public httplib::Stream {
   // can be rewritten before cpp-httplib parses it (served_range_line), and its bytes checked.
   bool in_head_ = true, mid_line_ = false;
   int head_lines_ = 0, current_line_ = 0;  // lines begun; the one being read (0: the request line)
+  static constexpr int kLeadingEmptyLines = 4;  // empty lines skipped before a request line
+  int leading_empty_lines_ = 0;
   std::string line_;
   size_t line_taken_ = 0;
   // The header lines as sent (a long one gathered from its pieces), name and value.

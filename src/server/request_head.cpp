@@ -51,6 +51,20 @@ std::string host_problem(const std::string& host) {
   if (host.empty() || host.find_first_not_of("-._~!$&'()*+,;=%:[]0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
                           std::string::npos)
     return quoted + " is not a host name or address with an optional port";
+  // host [":" port], where port is digits and only a bracketed IPv6 address holds colons
+  // (RFC 9112, 3.2; RFC 3986, 3.2): "localhost:8x" or "a:b:c" is not a Host value, and is
+  // answered 400 as such, not 421 as a name this server does not answer to.
+  size_t host_end = 0;
+  if (host[0] == '[') {
+    host_end = host.find(']');
+    if (host_end == std::string::npos || host.find_first_of("[]", 1) != host_end) return quoted + " has an unclosed [ or a stray ]";
+    ++host_end;
+  } else {
+    host_end = std::min(host.find(':'), host.size());
+    if (host.find_first_of("[]", 0) != std::string::npos) return quoted + " has [ or ] outside an IPv6 address";
+  }
+  if (host_end < host.size() && (host[host_end] != ':' || host.find_first_not_of("0123456789", host_end + 1) != std::string::npos))
+    return quoted + " has a port that is not a number";
   return {};
 }
 

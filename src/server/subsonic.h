@@ -26,6 +26,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string_view>
 #include <map>
 #include <memory>
 #include <string>
@@ -94,6 +95,10 @@ struct LazyList {
   size_t count = 0;
   std::function<ojson(size_t)> item;
 };
+
+// How many records of lazy lists the writers have made since the process started (tests check
+// that a long list is written record by record, not built as one tree).
+uint64_t lazy_records_made();
 
 // One request to /rest/NAME, as an endpoint sees it. Parameters come from the query string and
 // a form body alike (req.params).
@@ -179,9 +184,12 @@ const std::vector<Extension>& extensions();
 
 // A text a client sets that is stored and sent back (a player name, a bookmark's comment):
 // `value` when at most `max_bytes`, valid UTF-8 and without NUL (a PostgreSQL column refuses
-// anything else, and a name shown as U+FFFD is not the one sent); else Failure 0 naming
-// `parameter` and the reason. Every route that keeps such a text checks it so.
-std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes);
+// anything else, and a name shown as U+FFFD is not the one sent) or other control characters
+// (tab and line breaks allowed when `multiline`); else Failure 0 naming `parameter` and the
+// reason. Every route that keeps such a text checks it so (playlist names and comments too).
+std::string stored_text(const std::string& parameter, const std::string& value, size_t max_bytes, bool multiline = false);
+// Whether `text` holds a C0 control character or DEL (tab, CR and LF allowed when `multiline`).
+bool holds_control_character(std::string_view text, bool multiline);
 // The most bytes of a player name (the `c` parameter) kept with a play queue or a now-playing entry.
 constexpr size_t kMaxClientNameBytes = 200;
 

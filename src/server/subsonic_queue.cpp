@@ -143,7 +143,7 @@ void create_bookmark(Call& call, ojson&) {
   const std::string id = call.required("id");
   if (call.param("position").empty()) throw Failure{10, "required parameter is missing: position"};
   const int64_t position = call.integer("position", 0, 0, kMaxPositionMs);
-  const std::string comment = stored_text("comment", call.param("comment"), kMaxCommentBytes);
+  const std::string comment = stored_text("comment", call.param("comment"), kMaxCommentBytes, true);
   const store::Track& song = call.song(id);
   user_data(call).bookmark(song, position, comment, now_unix_seconds());
 }

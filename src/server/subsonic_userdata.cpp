@@ -336,11 +336,7 @@ std::string playlist_text(const std::string& parameter, const std::string& value
     throw Failure{kBadParameter, "parameter " + parameter + ": at most " + std::to_string(max_bytes) + " bytes (got " +
                          std::to_string(value.size()) + ")"};
   if (!is_valid_utf8(value)) throw Failure{kBadParameter, "parameter " + parameter + ": not valid UTF-8"};
-  for (const char ch : value) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && !(multiline && (c == '\t' || c == '\n' || c == '\r'))) || c == 0x7f)
-      throw Failure{kBadParameter, "parameter " + parameter + ": holds a control character"};
-  }
+  if (holds_control_character(value, multiline)) throw Failure{kBadParameter, "parameter " + parameter + ": holds a control character"};
   return value;
 }
 

@@ -297,6 +297,19 @@ TEST(HttpConnections, PipelinedRequestsAreEachAnswered) {
   EXPECT_TRUE(r.closed);
 }
 
+// H9S-3: RFC 9112 (2.2) says a server SHOULD ignore an empty line before a request line (a
+// client that ends a POST body with an extra CRLF); it was answered 400 and the connection
+// closed. A Host with a port, or a bracketed address and port, is still a Host.
+TEST(HttpConnections, AnEmptyLineBeforeARequestIsSkipped) {
+  Running s;
+  const std::string get = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  const Received r = exchange(s.port(), "\r\n" + get + "\r\n\r\nGET /api/status HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(count_of(r.bytes, "HTTP/1.1 200"), 2) << r.bytes.substr(0, 3000);
+  EXPECT_TRUE(r.closed);
+  const Received many = exchange(s.port(), "\r\n\r\n\r\n\r\n\r\n\r\n" + get);  // more than a few: not a request
+  EXPECT_EQ(many.bytes.rfind("HTTP/1.1 400", 0), 0u) << many.bytes.substr(0, 400);
+}
+
 TEST(HttpConnections, HeadsThatBreakTheFramingRulesAre400AndClosed) {
   Running s;
   const std::vector<std::pair<std::string, std::string>> heads = {
@@ -317,6 +330,11 @@ TEST(HttpConnections, HeadsThatBreakTheFramingRulesAre400AndClosed) {
       // H8S-2: cpp-httplib skipped a line without a colon (answered 200), where a proxy in front
       // may read it otherwise.
       {"a header line without a colon", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding chunked\r\n\r\n"},
+      // H9S-2: a Host whose port is not a number is no Host value (RFC 9112, 3.2: 400), where it
+      // was answered 421 as a name this server does not serve.
+      {"a Host port that is not a number", "GET /api/status HTTP/1.1\r\nHost: localhost:8x\r\n\r\n"},
+      {"a Host of two colons", "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:1:2\r\n\r\n"},
+      {"a Host with an unclosed bracket", "GET /api/status HTTP/1.1\r\nHost: [::1\r\n\r\n"},
   };
   for (const auto& [what, head] : heads) {
     const Received r = exchange(s.port(), head);
@@ -645,7 +663,8 @@ TEST(HttpRequests, ADecimalParameterIsReadWhole) {
 TEST(HttpRequests, AnUnreadableRequestIsExplained) {
   Running s;
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"\r\nGET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "the request line is empty"},
+      // A few empty lines before a request are skipped (H9S-3: RFC 9112, 2.2); more are not a request.
+      {"\r\n\r\n\r\n\r\n\r\nGET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "the request line is empty"},
       {"BREW /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "the method \\\"BREW\\\" is not an HTTP method"},
       {"GET /api/status HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", "\\\"HTTP/2.0\\\" is not HTTP/1.1 or HTTP/1.0"},
       {"GET /a b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "a space in the target must be sent as %20"},

@@ -177,7 +177,10 @@ TEST_F(SubsonicHostile7, APlayerNameThatIsNotTextIsRefusedWhereverItIsKept) {
     return json::parse(r->body)["subsonic-response"];
   };
   for (const auto& [client, reason] : std::vector<std::pair<std::string, std::string>>{
-           {"%FFplayer", "not valid UTF-8"}, {"a%00b", "holds a NUL character"}}) {
+           {"%FFplayer", "not valid UTF-8"}, {"a%00b", "holds a NUL character"},
+           // Hostile pass 9 (H9S-1): an escape sequence in a player name, shown to every user.
+           {"x%1B%5B31mred", "holds a control character"}, {"a%7F", "holds a control character"},
+           {"a%0Ab", "holds a control character"}}) {
     for (const std::string& query : {"scrobble?submission=false&id=" + song, "savePlayQueue?id=" + song + "&current=" + song}) {
       const json r = call(query, client);
       EXPECT_EQ(r.value("error", json::object()).value("message", ""), "parameter c: " + reason) << query << ": " << r.dump();
@@ -186,6 +189,12 @@ TEST_F(SubsonicHostile7, APlayerNameThatIsNotTextIsRefusedWhereverItIsKept) {
   const json shown = call("getNowPlaying?", "x");
   for (const json& e : shown.value("nowPlaying", json::object()).value("entry", json::array()))
     EXPECT_EQ(e.value("playerName", ""), "") << shown.dump();  // nothing was kept
+  // A bookmark's comment likewise, though it may hold line breaks and tabs.
+  for (const char* comment : {"x%1B%5B2J", "a%7F", "a%08b"}) {
+    const json r = call("createBookmark?position=1&id=" + song + "&comment=" + std::string(comment), "x");
+    EXPECT_EQ(r.value("error", json::object()).value("message", ""), "parameter comment: holds a control character") << comment << r.dump();
+  }
+  EXPECT_EQ(call("createBookmark?position=1&id=" + song + "&comment=line%0D%0Aand%09tab", "x")["status"], "ok");
   EXPECT_EQ(call("scrobble?submission=false&id=" + song, "caf%C3%A9")["status"], "ok");  // text is kept
   EXPECT_EQ(call("getNowPlaying?", "x")["nowPlaying"]["entry"][0]["playerName"], "caf\xC3\xA9");
 }
