@@ -20,7 +20,12 @@ std::optional<DecodeBlocks> decode_blocks(const AVCodecParameters* par) {
   // P / B more. P = 0.4 s: measured, an Opus decoder started 400 ms back reaches a continuous
   // decode's samples to 1.6e-7; AAC LC needs 2 frames (2,048 samples: the overlap) and its noise
   // bands are noise whatever P is.
-  return DecodeBlocks{4 * rate, rate * 2 / 5};
+  // An Opus decoder opened afresh drops the stream's pre-skip (OpusHead, `initial_padding`) from
+  // the first samples it decodes, wherever it starts: the pre-roll holds it besides its 0.4 s.
+  // Without it a pre-skip past 0.4 s (up to 1.37 s is valid, RFC 7845) ate the start of every
+  // block: a 12 s file with a 1 s pre-skip decoded to 9.2 s where FFmpeg gives 11.0 s (H9C-4).
+  const int64_t padding = opus ? std::max<int64_t>(par->initial_padding, 0) : 0;
+  return DecodeBlocks{4 * rate, rate * 2 / 5 + padding};
 }
 
 PacketDecoder::PacketDecoder(const std::string& path, OpenedAudio& o, FrameSink on_frame, ErrorSink on_error)

@@ -284,9 +284,15 @@ std::string terminal_text(const std::string& s) {
 }
 
 
-CsvOut::CsvOut(const std::string& path) : out_(path) {}
+CsvOut::CsvOut(const std::string& path) : out_(path), to_terminal_((path.empty() || path == "-") && ::isatty(STDOUT_FILENO)) {}
 
-void CsvOut::row(const std::vector<std::string>& fields) { out_.write(service::csv_line(fields)); }
+void CsvOut::row(const std::vector<std::string>& fields) {
+  if (!to_terminal_) return out_.write(service::csv_line(fields));
+  std::vector<std::string> shown;
+  shown.reserve(fields.size());
+  for (const std::string& f : fields) shown.push_back(terminal_text(f));
+  out_.write(service::csv_line(shown));
+}
 
 void CsvOut::close() { out_.commit(); }
 

@@ -113,7 +113,9 @@ class Table {
 
 size_t display_width(const std::string& utf8);
 
-// CSV output: to `path`, or stdout when path is "-".
+// CSV output: to `path`, or stdout when path is "-". CSV keeps a tag's exact text, but on a
+// terminal (`--csv -` typed at a shell) its cells pass through terminal_text as a table's do:
+// a title holding ESC sequences drove the terminal (hostile pass 9, H9C-8).
 class CsvOut {
  public:
   explicit CsvOut(const std::string& path);
@@ -122,6 +124,7 @@ class CsvOut {
 
  private:
   OutputFile out_;
+  bool to_terminal_ = false;
 };
 // Text for the terminal: control characters (C0, DEL, C1; escape sequences included) and bytes
 // that are not UTF-8 (a lone 0x9B is CSI to some terminals) shown as '?', so a tag or file name

@@ -121,7 +121,7 @@ void add_finetune_command(CLI::App& app, Action& action) {
       ->default_val("text");
   cmd->add_option("--epochs", r.settings.epochs, "Most epochs")->check(positive())->default_val(r.settings.epochs);
   cmd->add_option("--batch", r.settings.batch, "Pairs per step (at least 2)")->check(CLI::Range(2, 65536))->default_val(r.settings.batch);
-  cmd->add_option("--lr", r.settings.lr, "AdamW learning rate")->check(CLI::PositiveNumber)->default_val(r.settings.lr);
+  cmd->add_option("--lr", r.settings.lr, "AdamW learning rate")->check(positive())->default_val(r.settings.lr);
   cmd->add_option("--weight-decay", r.settings.weight_decay, "AdamW decoupled weight decay")
       ->check(CLI::Range(0.0, 1.0))
       ->default_val(r.settings.weight_decay);

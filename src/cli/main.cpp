@@ -58,7 +58,7 @@ static void one_value_per_occurrence(CLI::App& app) {
 // for 64 bits silently became the largest one; its range checks let NaN through (every
 // comparison with it is false) and read 1e400 as infinity, and strtod takes hexadecimal floats.
 // One check here instead of one per option. Returns the message for the first bad value ("" when none).
-static std::string bad_number(const std::string& value, bool integer) {
+static std::string bad_number(const std::string& value, bool integer, bool is_unsigned) {
   const std::string shown = value.size() > 24 ? value.substr(0, 24) + "..." : value;
   if (value.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
   errno = 0;
@@ -68,12 +68,17 @@ static std::string bad_number(const std::string& value, bool integer) {
     if (digits > 1 || value.size() == digits || value.find_first_not_of("0123456789", digits) != std::string::npos)
       return shown + " is not a whole number";
     if (value.size() > digits + 1 && value[digits] == '0') return shown + ": write whole numbers without leading zeros";
+    // An unsigned option (finetune --seed) read "-1" as 2^64-1, in silence (hostile pass 9, H9C-7).
+    if (is_unsigned && value[0] == '-' && value.find_first_not_of('0', 1) != std::string::npos)
+      return shown + " is below 0 (a whole number 0 or more)";
     (void)std::strtoll(value.c_str(), &end, 10);
     if (errno == ERANGE) return shown + " is out of range";
     return "";
   }
   const double x = std::strtod(value.c_str(), &end);
-  if (!std::isfinite(x) || errno == ERANGE) return shown + " is not a finite number";
+  if (!std::isfinite(x)) return shown + " is not a finite number";
+  // strtod's ERANGE for a finite value is an underflow (1e-320): finite, but too near 0 (H9C-7).
+  if (errno == ERANGE) return shown + " is too close to 0 (a double's smallest normal value is about 2.2e-308)";
   return "";
 }
 
@@ -82,10 +87,11 @@ static std::string bad_number_option(const CLI::App& app) {
     for (const CLI::Option* opt : sub->get_options()) {
       if (opt->count() == 0) continue;
       const std::string type = opt->get_type_name();
-      const bool integer = type.rfind("INT", 0) == 0 || type.rfind("UINT", 0) == 0;
+      const bool is_unsigned = type.rfind("UINT", 0) == 0;
+      const bool integer = type.rfind("INT", 0) == 0 || is_unsigned;
       if (!integer && type.rfind("FLOAT", 0) != 0) continue;
       for (const std::string& v : opt->results()) {
-        const std::string bad = bad_number(v, integer);
+        const std::string bad = bad_number(v, integer, is_unsigned);
         if (!bad.empty()) return opt->get_name() + ": " + bad;
       }
     }

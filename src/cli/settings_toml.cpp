@@ -1,6 +1,8 @@
 #include "cli/settings_toml.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 
 #include "core/error.h"
@@ -37,6 +39,7 @@ class Reader {
   explicit Reader(const std::string& text) : s_(text) {}
 
   std::vector<SettingEntry> read() {
+    refuse_control_characters();
     std::vector<SettingEntry> out;
     std::map<std::string, int> section_lines;
     std::map<std::string, int> key_lines;  // "section\nkey"
@@ -98,6 +101,27 @@ class Reader {
  private:
   [[noreturn]] static void fail(int line, const std::string& why) { throw Error("line " + std::to_string(line) + ": " + why); }
 
+  // TOML allows no control character but tab and the line ends, in strings, keys or comments.
+  // A NUL in a string would cut the value where the option reads it (db = "lib.db<NUL>x" opened
+  // lib.db), so none passes: each is refused naming its line and code.
+  void refuse_control_characters() const {
+    int line = 1;
+    for (size_t i = 0; i < s_.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s_[i]);
+      if (c == '\n') {
+        ++line;
+        continue;
+      }
+      if (c == '\t' || (c == '\r' && i + 1 < s_.size() && s_[i + 1] == '\n')) continue;
+      if (c < 0x20 || c == 0x7F) {
+        char code[8];
+        std::snprintf(code, sizeof code, "U+%04X", c);
+        fail(line, std::string("a control character (") + code +
+                       ") in the file: settings hold none (a line break in a value is written \\n in a \"...\" string)");
+      }
+    }
+  }
+
   bool at_end() const { return pos_ >= s_.size(); }
   char peek(size_t ahead = 0) const { return pos_ + ahead < s_.size() ? s_[pos_ + ahead] : '\0'; }
   bool starts(const char* t) const { return s_.compare(pos_, std::char_traits<char>::length(t), t) == 0; }
@@ -155,7 +179,15 @@ class Reader {
   std::string key() {
     if (peek() == '"' || peek() == '\'') {
       if (starts("\"\"\"") || starts("'''")) fail(line_, "a key is a name, not a multi-line string");
-      return peek() == '"' ? basic("a key") : literal("a key");
+      const int line = line_;
+      std::string name = peek() == '"' ? basic("a key") : literal("a key");
+      // A key is an option's or a command's name: a quoted one holding anything else ("",
+      // "a.b", "++") named no setting, and "--"/"++" are CLI11's own marks for a section's end
+      // and start, so such a key was dropped in silence (or misnamed as a section).
+      if (name.empty() || !std::all_of(name.begin(), name.end(), bare_key_char))
+        fail(line, "\"" + name + "\" is not a setting's name (letters, digits, '-' and '_')");
+      check_name(name, line);
+      return name;
     }
     const size_t start = pos_;
     while (!at_end() && bare_key_char(peek())) ++pos_;
@@ -164,7 +196,15 @@ class Reader {
       if (!text.empty() && text.back() == '\r') text.pop_back();
       fail(line_, "'" + text + "' is not a setting (key = value, or a [section])");
     }
-    return s_.substr(start, pos_ - start);
+    std::string name = s_.substr(start, pos_ - start);
+    check_name(name, line_);
+    return name;
+  }
+
+  // A name of dashes only ("--" is CLI11's mark for a section's end) names no option.
+  static void check_name(const std::string& name, int line) {
+    if (name.find_first_not_of('-') == std::string::npos)
+      fail(line, "'" + name + "' is not a setting's name (the keys are the command's long options, without the dashes)");
   }
 
   std::string value(const std::string& where) {

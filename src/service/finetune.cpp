@@ -1,6 +1,8 @@
 #include "service/finetune.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -276,6 +278,14 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
          (improved ? o.result.audio_head : o.result.last_audio_head).to_float_tensors("audio_projection"))
       write.replace[name] = std::move(values);
   write.replace["logit_scale_a"] = {static_cast<float>(improved ? o.result.logit_scale : o.result.last_logit_scale)};
+  // A step too large (--lr 1e20) drives the weights to NaN or infinity; --keep-anyway then wrote
+  // a folder whose every text embedding was NaN (hostile pass 9, H9C-6). Such weights are no
+  // model at all: nothing is written.
+  for (const auto& [name, values] : write.replace)
+    if (!std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); }))
+      throw Error("training diverged: the " + std::string(improved ? "best" : "last") + " epoch's " + name +
+                  " holds values that are not finite numbers (NaN or infinity); nothing was written to " + r.out_dir +
+                  " (a smaller --lr: the default is 1e-4)");
   write.extra_files.emplace_back("training_report.json", o.report_json);
   const ConvertReport written = convert_model(files, r.out_dir, write);
   o.out_dir = written.out_dir;

@@ -1,6 +1,10 @@
 // PostgresStore's schema: numbered migrations (kMigrations[i] brings version i to i + 1).
 #include "store/postgres_internal.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
 #include "core/error.h"
 
 namespace clap::store::pg_impl {
@@ -370,7 +374,14 @@ constexpr int64_t kMigrationLock = 0x434C4150;
 int read_version(pg::Connection& c) {
   if (c.query("SELECT to_regclass('schema_version') IS NOT NULL").int64(0, 0) == 0) return 0;
   auto r = c.query("SELECT version FROM schema_version");
-  return r.rows() ? static_cast<int>(r.int64(0, 0)) : 0;
+  if (!r.rows()) return 0;
+  // A negative version (the column is an INTEGER: no number past int's range) is no release's:
+  // taken as it was, migrate() indexed its migration list before the start (H9C-3's sibling).
+  const int64_t version = r.int64(0, 0);
+  if (version < 0)
+    throw Error(c.where() + ": the schema_version table holds " + std::to_string(version) +
+                ", not a version any clapsearch writes: a damaged index");
+  return static_cast<int>(std::min<int64_t>(version, std::numeric_limits<int>::max()));
 }
 
 // Refuses a database that holds another program's tables: nothing is added to it.
@@ -486,7 +497,7 @@ void migrate(pg::Connection& c) {
   pg::Transaction tx(c);
   c.query("SELECT pg_advisory_xact_lock($1::bigint)", pg::Params().add(kMigrationLock));
   int version = read_version(c);  // again, under the lock (another process may have migrated)
-  if (version > kSchemaVersion)
+  if (version < 0 || version > kSchemaVersion)
     throw Error(c.where() + ": index schema version " + std::to_string(version) +
                 " is newer than this clapsearch supports (" + std::to_string(kSchemaVersion) + "); upgrade clapsearch");
   if (version == 0) c.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");

@@ -2,6 +2,9 @@
 // retired tracks' tables, made on first use.
 #include "store/sqlite_internal.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
 
@@ -330,14 +333,17 @@ int read_version(sqlite3* db) {
   // that holds no version, is a damaged page.
   if (!v.step() || v.int64(0) <= 0)
     throw sql::SqliteError("database error: the schema_version table holds no version", SQLITE_CORRUPT);
-  return static_cast<int>(v.int64(0));
+  // A version past int's range is newer than any release (hostile pass 9, H9C-3): cast, 2^63-1
+  // became -1, which indexed the migration list before its start and was advised to "upgrade it"
+  // with `clapsearch index`, and 2^32+5 became 5, which ran migrations again over the file.
+  return static_cast<int>(std::min<int64_t>(v.int64(0), std::numeric_limits<int>::max()));
 }
 
 void migrate(sqlite3* db, const std::string& path) {
   if (read_version(db) == kSchemaVersion) return;
   sql::Transaction tx(db);
   int version = read_version(db);  // again, under the write lock (another process may have migrated)
-  if (version > kSchemaVersion)
+  if (version < 0 || version > kSchemaVersion)
     throw Error(path + ": index schema version " + std::to_string(version) +
                 " is newer than this clapsearch supports (" + std::to_string(kSchemaVersion) + "); upgrade clapsearch");
   if (version == 0) sql::exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");

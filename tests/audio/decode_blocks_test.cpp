@@ -6,7 +6,10 @@
 // cut (Ogg Opus; AAC in MP4 and raw ADTS).
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -107,6 +110,56 @@ TEST(DecodeBlocks, TheLengthFromThePacketsIsAWholeDecodes) {
     EXPECT_EQ(n->source_samples, info.source_samples) << name;
     EXPECT_EQ(n->source_rate, info.source_rate) << name;
   }
+}
+
+// The Ogg page checksum (CRC-32, polynomial 0x04C11DB7, not reflected, over the page with its
+// checksum field zeroed): a page edited by the test is written back valid.
+void fix_ogg_checksums(std::string& b) {
+  uint32_t table[256];
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t r = i << 24;
+    for (int k = 0; k < 8; ++k) r = (r & 0x80000000u) ? (r << 1) ^ 0x04C11DB7u : r << 1;
+    table[i] = r;
+  }
+  for (size_t at = b.find("OggS"); at != std::string::npos && at + 27 <= b.size(); at = b.find("OggS", at + 1)) {
+    const size_t segments = static_cast<unsigned char>(b[at + 26]);
+    if (at + 27 + segments > b.size()) break;
+    size_t length = 27 + segments;
+    for (size_t k = 0; k < segments; ++k) length += static_cast<unsigned char>(b[at + 27 + k]);
+    if (at + length > b.size()) break;
+    std::memset(&b[at + 22], 0, 4);
+    uint32_t crc = 0;
+    for (size_t k = 0; k < length; ++k) crc = (crc << 8) ^ table[((crc >> 24) ^ static_cast<unsigned char>(b[at + k])) & 0xFF];
+    for (int k = 0; k < 4; ++k) b[at + 22 + k] = static_cast<char>(crc >> (8 * k));
+  }
+}
+
+// Hostile pass 9, H9C-4: an Opus decoder opened afresh for a block drops the stream's pre-skip
+// (OpusHead) from the first samples it decodes; with a pre-skip past the 0.4 s pre-roll (valid up
+// to 65,535 samples) every block lost its start: 12 s with a 1 s pre-skip decoded to 9.2 s where
+// the packets (and FFmpeg) give 11.0 s. The pre-roll now holds the pre-skip.
+TEST(DecodeBlocks, AnOpusPreSkipLongerThanThePreRollCostsNoBlockItsStart) {
+  const std::string path = test::temp_dir() + "/long-pre-skip.opus";
+  test::ffmpeg(path, "-f lavfi -i \"anoisesrc=d=12:c=pink:a=0.25:seed=3\" -c:a libopus -b:a 96k");
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  std::string b = bytes.str();
+  const size_t head = b.find("OpusHead");
+  ASSERT_NE(head, std::string::npos);
+  b[head + 10] = static_cast<char>(48000 & 0xFF);  // pre-skip: 1 s at 48 kHz, little-endian
+  b[head + 11] = static_cast<char>(48000 >> 8);
+  fix_ogg_checksums(b);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << b;
+  std::string why;
+  const std::optional<StreamLength> n = stream_length(path, kRate, &why);
+  ASSERT_TRUE(n) << why;
+  EXPECT_EQ(n->samples, 12 * kRate - 48000 + 312);  // the encoder's own pre-skip was 312
+  const std::vector<float> whole = decode_file(path, kRate);
+  EXPECT_EQ(int64_t(whole.size()), n->samples);
+  const auto got = decode_spans(path, kRate, {{5 * kRate, 6 * kRate}}, &why);
+  ASSERT_TRUE(got) << why;
+  EXPECT_EQ(differing((*got)[0], whole, 5 * kRate), 0u);
 }
 
 }  // namespace

@@ -136,6 +136,18 @@ TEST(ConfigFile, StringsAreReadAsTomlSaysAndTheRestIsRefusedByLine) {
       {"[search]\ntop = []\n", "line 2: [search] top: an empty list [] sets nothing"},
       {"[search]\ndb = \"\\ud800\"\n", "line 2: [search] db: \\u names no character a setting can hold"},
       {"[search]\ndb = \"\"\"a\n\"\"\"\ntop = 3\ntop = 4\n", "line 5: [search] top is set a second time in [search] (first at line 4)"},
+      // Hostile pass 9 (H9C-1): a NUL inside a string cut the value where the option read it
+      // (db = "lib.db<NUL>junk" searched lib.db); a lone CR was "text after the value: " (empty).
+      {"[search]\ndb = \"/nonexistent/x.db" + std::string(1, '\0') + "junk\"\n", "line 2: a control character (U+0000) in the file"},
+      {"[search]\nwhere = \"\"\"\ngenre = 'x'\x01\"\"\"\n", "line 3: a control character (U+0001) in the file"},
+      {"[search]\ntop = 3\r", "line 2: a control character (U+000D) in the file"},
+      // H9C-2: keys that name no option were dropped in silence ("" and CLI11's section marks
+      // "--" and "++") or misnamed ("a.b" as a key b of a section [search.a]).
+      {"[search]\n\"\" = 3\n", "line 2: \"\" is not a setting's name"},
+      {"[search]\n\"++\" = 3\n", "line 2: \"++\" is not a setting's name"},
+      {"[search]\n\"a.b\" = 3\n", "line 2: \"a.b\" is not a setting's name"},
+      {"[search]\n-- = 3\n", "line 2: '--' is not a setting's name"},
+      {"[search]\n\"--\" = 3\n", "line 2: '--' is not a setting's name"},
   };
   for (size_t i = 0; i < refused.size(); ++i) {
     const std::string file = settings("refused" + std::to_string(i) + ".toml", refused[i].text);

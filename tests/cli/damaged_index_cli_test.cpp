@@ -182,6 +182,26 @@ TEST(DamagedIndex, RebuildReplacesAnIndexWhoseDataPagesAreGarbage) {
   EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
 }
 
+// Hostile pass 9, H9C-3: a schema version past int's range was cast: 2^63-1 became -1 ("run
+// `clapsearch index` once to upgrade it"; index and search then read the migration list before
+// its start: "basic_string: construction from null"), 2^32+5 became 5 (index ran migrations 5..
+// again over the file). Both are newer than any release: refused, the file untouched.
+TEST(DamagedIndex, ASchemaVersionPastIntIsNewerAndTheFileIsLeftAlone) {
+  for (const std::string version : {"9223372036854775807", "4294967301"}) {
+    const std::string root = test::temp_dir() + "/v" + version;
+    const std::string db = make_index(root);
+    sql(db, "UPDATE schema_version SET version = " + version);
+    const std::string before = slurp(db);
+    std::string out, err;
+    for (const std::string& command : std::vector<std::string>{"status", "search 'a tone'", "index " + q(root + "/lib")}) {
+      EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command << err;
+      EXPECT_NE(err.find("upgrade clapsearch"), std::string::npos) << command << "\n" << err;
+      EXPECT_EQ(err.find("basic_string"), std::string::npos) << command << "\n" << err;
+    }
+    EXPECT_EQ(slurp(db), before) << version;
+  }
+}
+
 TEST(DamagedIndex, RebuildNeverReplacesAnotherProgramsDatabase) {
   const std::string root = test::temp_dir();
   test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");

@@ -205,6 +205,20 @@ TEST_F(FinetuneCli, NoImprovementWritesNothingUnlessAsked) {
   EXPECT_EQ(report["written_epoch"], 2);  // stopped after patience 2
   EXPECT_TRUE(fs::exists(out_dir + "/model.safetensors"));
   ASSERT_EQ(l.cli("search 'noise' --db " + q(l.db) + " --model " + q(out_dir), &out, &err), 0) << err;
+  // Hostile pass 9, H9C-6: a step so large the weights became NaN (--lr 1e20 on a small
+  // library) was written anyway, every text embedding of the folder NaN. H9C-5: --lr 0 or -1 was
+  // refused with CLI11's range, "0.000000 to" a 309-digit number.
+  const std::string diverged = l.root + "/diverged";
+  EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(diverged) + " --lr 1e38 --epochs 2 --keep-anyway", &out, &err), 1)
+      << out;
+  EXPECT_NE(err.find("training diverged"), std::string::npos) << err;
+  EXPECT_NE(err.find("--lr"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(diverged + "/model.safetensors"));
+  for (const std::string lr : {"0", "-1"}) {
+    EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(diverged) + " --lr " + lr, &out, &err), 2) << lr;
+    EXPECT_NE(err.find("--lr: must be more than 0, got " + lr), std::string::npos) << err;
+    EXPECT_EQ(err.find("179769"), std::string::npos) << err;
+  }
 }
 
 // --train both: the audio head is trained on the tower's pooled outputs of the training tracks

@@ -67,6 +67,10 @@ TEST(OptionErrorsCli, NumberChecksNameTheOptionWithItsDashes) {
       {"index x --threads 1e1", "--threads: 1e1 is not a whole number"},
       {"index x --threads abc", "--threads: abc is not a whole number"},  // was "Value abc not in range 0 to 1024"
       {"index x --threads 2000", "--threads: Value 2000 not in range 0 to 1024"},
+      // Hostile pass 9, H9C-7: an unsigned option took -1 as 2^64-1 in silence, and a number
+      // too near 0 for a double (1e-320) was called "not a finite number".
+      {"finetune --out o --seed -1", "--seed: -1 is below 0"},
+      {"index x --window 1e-320", "--window: 1e-320 is too close to 0"},
   };
   for (const Case& c : cases) {
     std::string out, err;

@@ -108,6 +108,14 @@ TEST(OutputCli, TagsCannotDriveTheTerminalOrASpreadsheet) {
   ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --csv - --db " + db, &out, &err), 0) << err;
   EXPECT_NE(out.find(",\"'=HYPERLINK(\"\"http://x\"\")\""), std::string::npos) << out;  // text, not a formula
   EXPECT_NE(out.find(",-12.5,"), std::string::npos) << out;  // a number stays a number
+  EXPECT_NE(out.find("red\033[31mX\033]0;owned\007"), std::string::npos) << out;  // to a pipe: the exact text
+  // Hostile pass 9, H9C-8: `--csv -` typed at a terminal wrote the title's escape sequences to
+  // it (script(1) gives the run a terminal); there its cells are shown as a table's are.
+  ASSERT_EQ(test::run_command("script -qec " + test::quoted(cli() + " search tone -k 5 --csv - --db " + db) + " /dev/null", &out, &err), 0)
+      << err;
+  EXPECT_EQ(out.find('\033'), std::string::npos) << "an escape sequence reached the terminal";
+  EXPECT_EQ(out.find('\007'), std::string::npos);
+  EXPECT_NE(out.find("red?[31mX?]0;owned?"), std::string::npos) << out;
   ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --json --db " + db, &out, &err), 0) << err;
   bool exact = false;
   for (const auto& r : nlohmann::json::parse(out)) exact |= r["title"] == "red\033[31mX\033]0;owned\007";
