@@ -126,7 +126,8 @@ int run_summary(const HistoryOptions& o) {
 }
 
 int run_export(const HistoryOptions& o) {
-  service::export_history(o.db, o.user, stdout);
+  OutputFile out("-");
+  service::export_history(o.db, o.user, out);
   return 0;
 }
 

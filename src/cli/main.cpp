@@ -383,8 +383,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     app.exit(e);
-    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-      std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
+    if (const std::string failed = clap::cli::stdout_failure(); !failed.empty()) {
+      std::fprintf(stderr, "clapsearch: error: %s\n", failed.c_str());
       return 1;
     }
     return 0;
@@ -427,8 +427,8 @@ int main(int argc, char** argv) {
   // Everything a command printed reached stdout, or the run fails (a full disk, a closed pipe).
   // When the command failed with its own error (often this very write: "standard output: write
   // failed"), that error is the message.
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    if (!reported) std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
+  if (const std::string failed = clap::cli::stdout_failure(); !failed.empty()) {
+    if (!reported) std::fprintf(stderr, "clapsearch: error: %s\n", failed.c_str());
     return status ? status : 1;
   }
   return status;

@@ -179,9 +179,11 @@ void put_song(nlohmann::ordered_json& j, const store::SongRef& song) {
   j["content_hash"] = song.content_hash;
 }
 
-void write_line(std::FILE* out, const nlohmann::ordered_json& j) {
-  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) throw Error("cannot write the history export");
+// A failed write ends the export at once with its reason ("standard output: write failed (No
+// space left on device)"): it was "cannot write the history export", without the reason.
+void write_line(OutputFile& out, const nlohmann::ordered_json& j) {
+  out.write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  if (out.failed()) out.commit();  // throws the write's reason
 }
 
 }  // namespace
@@ -205,7 +207,7 @@ HistorySummary history_summary(const std::string& db, const std::string& user_na
                     [&](store::Store& s) { return summarise_history(s, history_user(s, user_name)); });
 }
 
-void export_history(const std::string& db, const std::string& user_name, std::FILE* out) {
+void export_history(const std::string& db, const std::string& user_name, OutputFile& out) {
   with_store(db, store::OpenMode::ReadOnly, [&](store::Store& s) {
     const store::UserRecord user = history_user(s, user_name);
     constexpr size_t kPage = 50000;
@@ -235,6 +237,7 @@ void export_history(const std::string& db, const std::string& user_name, std::FI
         else j["item_id"] = f.item_id;
         write_line(out, j);
       }
+    out.commit();
     return 0;
   });
 }
