@@ -426,7 +426,8 @@ void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, 
     cmd->add_option("--seed", o.seeds, "Another seed: a track of the index (id or path) or an audio file, SEED[:WEIGHT]; repeatable")
         ->type_name("SEED")
         ->allow_extra_args(false);
-    cmd->add_option("--seeds-from", o.seeds_from, "Seeds from a playlist (M3U/M3U8, or one track id or path a line)")
+    cmd->add_option("--seeds-from", o.seeds_from,
+                    "Seeds from a playlist (M3U/M3U8, or one track id or path a line, ID:WEIGHT too; -: standard input)")
         ->type_name("FILE");
   }
   if (texts)
