@@ -204,7 +204,8 @@ void add_history_command(CLI::App& app, Action& action) {
 
   CLI::App* forget = cmd->add_subcommand("forget", "Remove part of a user's history (by date, by source, or all of it)");
   forget->add_option("--before", o->before, "Forget what happened before DATE (2024-01-31, 2024-01-31T12:00:00Z, or unix seconds)");
-  forget->add_option("--source", o->source, "Forget only the plays from SOURCE (subsonic, mpd, listenbrainz, lastfm, beets)");
+  forget->add_option("--source", o->source,
+                     "Forget only the plays from SOURCE (subsonic, mpd, listenbrainz, lastfm, beets; another name is refused)");
   add_common(forget, *o);
   forget->add_flag("--json", o->json, "One JSON object: {plays, stars, ratings} removed");
   forget->footer(

@@ -246,6 +246,17 @@ store::HistoryRemoved forget_history(const std::string& db, const std::string& u
                                      const std::string& source) {
   return with_store(db, store::OpenMode::ReadWriteExisting, [&](store::Store& s) {
     const store::UserRecord user = history_user(s, user_name);  // an unknown name is refused all the same
+    if (!source.empty() && std::find(std::begin(kPlaySources), std::end(kPlaySources), source) == std::end(kPlaySources)) {
+      const HistorySummary held = summarise_history(s, user);
+      if (!held.by_source.count(source)) {
+        std::string known, holds;
+        for (const char* name : kPlaySources) known += (known.empty() ? "" : ", ") + std::string(name);
+        for (const auto& [name, counts] : held.by_source)
+          holds += (holds.empty() ? "" : ", ") + name + " (" + std::to_string(counts.plays) + ")";
+        throw InvalidArgument("--source '" + source + "' is no source of plays (the sources: " + known + "); " + user.name +
+                              "'s history holds " + (holds.empty() ? "no plays" : "plays from " + holds));
+      }
+    }
     if (before && *before <= 0) return store::HistoryRemoved{};  // nothing kept is older than 1970
     return s.forget_history(user.id, before.value_or(0), source);
   });

@@ -98,6 +98,9 @@ BeetsImport import_beets_file(const std::string& db, const std::string& path, co
 struct SourceCounts {
   int64_t plays = 0, skips = 0;
 };
+// Where plays come from: the Subsonic server, `clapsearch radio`, the two imports, beets.
+inline constexpr const char* kPlaySources[] = {"subsonic", "mpd", "listenbrainz", "lastfm", "beets"};
+
 struct HistorySummary {
   std::string user;
   int64_t plays = 0, skips = 0, stars = 0, ratings = 0;  // plays: every play, skips among them
