@@ -383,6 +383,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     app.exit(e);
+    clap::cli::note_stdout_failure();  // the help or version text's own write, while errno holds its reason
     if (const std::string failed = clap::cli::stdout_failure(); !failed.empty()) {
       std::fprintf(stderr, "clapsearch: error: %s\n", failed.c_str());
       return 1;
