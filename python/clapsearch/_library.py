@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os as _os
 import sys as _sys
+import time as _time
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from ._checks import (
@@ -29,12 +30,37 @@ from ._native import Error, InvalidInputError, _c, _np
 DEFAULT_EXCLUDE_RULE: str = _c.DEFAULT_EXCLUDE_RULE
 
 
-def _progress_printer(done: int, total: int, audio_s: float, elapsed: float, eta: float) -> None:
-    eta_text = f", {eta:.0f} s left" if eta >= 0 else ""
-    _sys.stderr.write(f"\rindexing {done}/{total} files, {audio_s / 60:.1f} min of audio{eta_text}")
-    if total and done >= total:
-        _sys.stderr.write("\n")
-    _sys.stderr.flush()
+class _ProgressPrinter:
+    """``progress=True``: the CLI's rule (``clapsearch index``). On a terminal one line rewritten in
+    place (``\\r``) at most every 0.2 s; otherwise (a log file, a pipe) a plain line every 5 s and
+    the last one, so a log gets readable lines instead of one endless ``\\r``-joined line."""
+
+    def __init__(self, stream=None) -> None:
+        self._stream = stream if stream is not None else _sys.stderr
+        try:
+            self._tty = bool(self._stream.isatty())
+        except (AttributeError, ValueError):
+            self._tty = False
+        self._last = _time.monotonic()
+        self._complete_shown = False
+
+    def __call__(self, done: int, total: int, audio_s: float, elapsed: float, eta: float) -> None:
+        complete = bool(total) and done >= total
+        now = _time.monotonic()
+        if complete:
+            if self._complete_shown:
+                return
+        elif now - self._last < (0.2 if self._tty else 5.0):
+            return
+        self._complete_shown = complete
+        self._last = now
+        eta_text = f", {eta:.0f} s left" if eta >= 0 else ""
+        line = f"indexing {done}/{total} files, {audio_s / 60:.1f} min of audio{eta_text}"
+        if self._tty:
+            self._stream.write("\r" + line + "\x1b[K" + ("\n" if complete else ""))
+        else:
+            self._stream.write(line + "\n")
+        self._stream.flush()
 
 
 ProgressCallback = Callable[[int, int, float, float, float], None]
@@ -74,7 +100,7 @@ def index(
         windows, audio_seconds, wall_seconds, new_errors [(path, reason)], db.
     """
     if progress is True:
-        callback = _progress_printer
+        callback = _ProgressPrinter()
     elif progress is False or progress is None:
         callback = None
     elif callable(progress):

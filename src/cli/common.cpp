@@ -240,6 +240,7 @@ void Table::print(std::FILE* out) const {
   for (const auto& r : rows_) {
     if (r.note) std::fprintf(out, "%s\n", r.cells[0].c_str());
     else line(r.cells);
+    if (out == stdout) note_stdout_failure();
   }
 }
 
@@ -299,6 +300,26 @@ void CsvOut::close() { out_.commit(); }
 void print_json(const ojson& j) {
   const std::string s = service::json_text(j, 2);
   std::fprintf(stdout, "%s\n", s.c_str());
+  note_stdout_failure();
+}
+
+namespace {
+int stdout_errno = 0;
+}
+
+// stdio discards its buffer when a write fails and a later fflush succeeds, so the reason must
+// be taken at once, while errno still holds it (a stale errno named a wrong reason).
+void note_stdout_failure() {
+  if (stdout_errno == 0 && std::ferror(stdout)) stdout_errno = errno ? errno : EIO;
+}
+
+std::string stdout_failure() {
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  const int flush_errno = errno;
+  if (flushed && !std::ferror(stdout)) return "";
+  const int err = stdout_errno ? stdout_errno : (!flushed && flush_errno ? flush_errno : 0);
+  return std::string("standard output: write failed (") + (err ? std::strerror(err) : "an earlier write failed") + ")";
 }
 
 std::string self_executable() {
@@ -411,7 +432,8 @@ void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, 
     cmd->add_option("--seed", o.seeds, "Another seed: a track of the index (id or path) or an audio file, SEED[:WEIGHT]; repeatable")
         ->type_name("SEED")
         ->allow_extra_args(false);
-    cmd->add_option("--seeds-from", o.seeds_from, "Seeds from a playlist (M3U/M3U8, or one track id or path a line)")
+    cmd->add_option("--seeds-from", o.seeds_from,
+                    "Seeds from a playlist (M3U/M3U8, or one track id or path a line, ID:WEIGHT too; -: standard input)")
         ->type_name("FILE");
   }
   if (texts)

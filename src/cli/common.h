@@ -138,6 +138,11 @@ std::string ms_text(double ms);
 std::string terminal_lines(const std::string& s);
 
 void print_json(const ojson& j);  // indented, one document on stdout
+// After a write to stdout: keeps the reason of its first failure (errno) for stdout_failure().
+void note_stdout_failure();
+// Flushes stdout; "" when everything written reached it, else "standard output: write failed
+// (REASON)" (main's last check, for every command: a full disk, a closed pipe).
+std::string stdout_failure();
 
 bool stderr_is_terminal();
 

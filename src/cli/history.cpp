@@ -126,7 +126,8 @@ int run_summary(const HistoryOptions& o) {
 }
 
 int run_export(const HistoryOptions& o) {
-  service::export_history(o.db, o.user, stdout);
+  OutputFile out("-");
+  service::export_history(o.db, o.user, out);
   return 0;
 }
 
@@ -173,7 +174,7 @@ void add_history_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", o->json, "One JSON object: {user, plays, skips, stars, ratings, first_played, last_played, by_source}");
 
   CLI::App* import = cmd->add_subcommand("import", "Import a ListenBrainz or Last.fm export into a user's history");
-  import->add_option("FILE", o->file, "The export: a ListenBrainz zip or .jsonl, a Last.fm CSV or JSON")->required();
+  import->add_option("FILE", o->file, "The export: a ListenBrainz zip or .jsonl, a Last.fm CSV or JSON (-: standard input)")->required();
   import->add_option("--format", o->format,
                      "listenbrainz, lastfm or auto (default: detected from the file); beets: the counts `beet clapsearch "
                      "history` sends")
@@ -186,7 +187,8 @@ void add_history_command(CLI::App& app, Action& action) {
       "never dropped silently. A play already kept (same user, source, time and song) is not added again:\n"
       "importing the same or an overlapping export twice adds only what is new. A file that is empty,\n"
       "truncated or not an export (over 2 GiB, a damaged zip member, a time before 1970 or in the future) is\n"
-      "an error naming it and the reason (exit 1), and nothing is imported.\n"
+      "an error naming it and the reason (exit 1), and nothing is imported. FILE - reads standard input (a\n"
+      "file sent with < or a pipe, up to the same 2 GiB; the format is detected the same way).\n"
       "ListenBrainz: the export zip as downloaded (listens/YYYY/M.jsonl) or one .jsonl of listens.\n"
       "Last.fm: CSV with a header row (artist, album, track, and uts/timestamp/date) or without one\n"
       "(artist,album,track,date), or JSON (scrobbles or the API's recenttracks pages).");
@@ -202,7 +204,8 @@ void add_history_command(CLI::App& app, Action& action) {
 
   CLI::App* forget = cmd->add_subcommand("forget", "Remove part of a user's history (by date, by source, or all of it)");
   forget->add_option("--before", o->before, "Forget what happened before DATE (2024-01-31, 2024-01-31T12:00:00Z, or unix seconds)");
-  forget->add_option("--source", o->source, "Forget only the plays from SOURCE (subsonic, mpd, listenbrainz, lastfm, beets)");
+  forget->add_option("--source", o->source,
+                     "Forget only the plays from SOURCE (subsonic, mpd, listenbrainz, lastfm, beets; another name is refused)");
   add_common(forget, *o);
   forget->add_flag("--json", o->json, "One JSON object: {plays, stars, ratings} removed");
   forget->footer(

@@ -233,6 +233,45 @@ static std::string option_without_value(const CLI::App& app, int argc, char** ar
   return "";
 }
 
+// `--csv=` (the value typed empty after '=') is `--csv` without its value to CLI11 (2.1), which
+// then took the next word as the value (`search x --csv= --db D` read the table's name from
+// "--db" and D as a second query), and `-o=` named a file "=" (a short option's value is all
+// that follows it). Both are rewritten as the option and an empty word, so they mean exactly
+// what `--csv ''` and `-o ''` mean: an empty output name is a usage error naming the option
+// (empty_file_option), an empty value elsewhere is checked as that option checks it. Only
+// options that take a value are rewritten; a word after `--` is left alone.
+static std::vector<std::string> split_empty_values(const CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> out(argv, argv + argc);
+  std::vector<const CLI::App*> levels{&app};
+  const auto takes_value = [&](const std::string& name) {
+    for (const CLI::App* level : levels)
+      if (const CLI::Option* o = level->get_option_no_throw(name)) return o->get_expected_min() > 0;
+    return false;
+  };
+  std::vector<std::string> args;
+  args.push_back(out[0]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string& arg = out[static_cast<size_t>(i)];
+    if (arg == "--") {
+      args.insert(args.end(), out.begin() + i, out.end());
+      break;
+    }
+    std::vector<const CLI::App*> subs = levels.back()->get_subcommands([](const CLI::App*) { return true; });
+    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
+    if (sub != subs.end()) levels.push_back(*sub);
+    const bool long_form = arg.size() > 3 && arg.compare(0, 2, "--") == 0;
+    const bool short_form = arg.size() == 3 && arg[0] == '-' && arg[1] != '-';
+    if ((long_form || short_form) && arg.back() == '=' && arg.find('=') == arg.size() - 1 &&
+        takes_value(arg.substr(0, arg.size() - 1))) {
+      args.push_back(arg.substr(0, arg.size() - 1));
+      args.emplace_back();
+      continue;
+    }
+    args.push_back(arg);
+  }
+  return args;
+}
+
 static void add_commands(CLI::App& app, clap::cli::Action& action) {
   using namespace clap::cli;
   struct Group {
@@ -280,6 +319,16 @@ int main(int argc, char** argv) {
   clap::cli::add_exclude_option(app);  // top-level: the key `exclude-rule` at the top of the settings file
   add_commands(app, action);
   one_value_per_occurrence(app);
+  // Every check and the parser read the words with `--opt=` split (split_empty_values); the
+  // secrets are scrubbed in the real argv, which is what ps shows.
+  char** const typed_argv = argv;
+  const int typed_argc = argc;
+  std::vector<std::string> words = split_empty_values(app, argc, argv);
+  std::vector<char*> word_ptrs;
+  for (std::string& w : words) word_ptrs.push_back(w.data());
+  word_ptrs.push_back(nullptr);
+  argc = static_cast<int>(words.size());
+  argv = word_ptrs.data();
   const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
   const bool named = argc > 1 && argv[1][0] != '-';
   if (named && std::none_of(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->check_name(argv[1]); })) {
@@ -340,8 +389,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     app.exit(e);
-    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-      std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
+    clap::cli::note_stdout_failure();  // the help or version text's own write, while errno holds its reason
+    if (const std::string failed = clap::cli::stdout_failure(); !failed.empty()) {
+      std::fprintf(stderr, "clapsearch: error: %s\n", failed.c_str());
       return 1;
     }
     return 0;
@@ -350,7 +400,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(empty).c_str());
     return 2;
   }
-  scrub_secrets(argc, argv);
+  scrub_secrets(typed_argc, typed_argv);
   if (std::string bad = bad_number_option(app); !bad.empty()) {
     if (const std::string in_file = clap::cli::config_value_error_text(bad, argc, argv); in_file != bad)
       bad = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;  // named with the file, its line and key
@@ -384,8 +434,8 @@ int main(int argc, char** argv) {
   // Everything a command printed reached stdout, or the run fails (a full disk, a closed pipe).
   // When the command failed with its own error (often this very write: "standard output: write
   // failed"), that error is the message.
-  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    if (!reported) std::fprintf(stderr, "clapsearch: error: cannot write to standard output (%s)\n", std::strerror(errno));
+  if (const std::string failed = clap::cli::stdout_failure(); !failed.empty()) {
+    if (!reported) std::fprintf(stderr, "clapsearch: error: %s\n", failed.c_str());
     return status ? status : 1;
   }
   return status;

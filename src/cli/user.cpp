@@ -67,7 +67,7 @@ class NoEcho {
 // echo and twice when `confirm`, when standard input is a terminal).
 std::string read_password(const UserOptions& o, bool confirm) {
   std::string password;
-  if (!o.password_file.empty()) {
+  if (!o.password_file.empty() && o.password_file != "-") {  // "-": standard input, as every list file takes it
     FILE* f = fopen_regular(o.password_file);
     if (!f) throw Error(o.password_file + ": cannot read the password file: " + open_error(errno));
     const bool got = read_line(f, password);

@@ -18,27 +18,69 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   // cache) is refused below instead of waiting for a writer forever.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+  try {
+    map(fd);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
+void MappedFile::map(int fd) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw Error(path + ": cannot stat: " + std::strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(path + ": not a regular file");
-  }
+  if (::fstat(fd, &st) != 0) throw Error(path_ + ": cannot stat: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw Error(path_ + ": not a regular file");
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      int e = errno;
-      ::close(fd);
-      throw Error(path + ": cannot memory-map: " + std::strerror(e));
-    }
+    if (p == MAP_FAILED) throw Error(path_ + ": cannot memory-map: " + std::strerror(errno));
     data_ = static_cast<const uint8_t*>(p);
   }
+}
+
+MappedFile MappedFile::standard_input(uint64_t max_bytes, const std::string& what) {
+  MappedFile out;
+  out.path_ = "standard input";
+  const auto too_large = [&] {
+    return Error("standard input: larger than " + std::to_string(max_bytes >> 20) + " MB (" + what + "); is it the right input?");
+  };
+  struct stat st {};
+  if (::fstat(STDIN_FILENO, &st) != 0) throw Error("standard input: cannot read (" + what + "): " + std::strerror(errno));
+  if (::isatty(STDIN_FILENO) == 1)
+    throw Error("standard input is a terminal (" + what + "): give a file, or send it in with `< FILE` or a pipe");
+  // A regular file from its current offset is mapped in place (`< FILE`: the offset is 0).
+  if (S_ISREG(st.st_mode) && ::lseek(STDIN_FILENO, 0, SEEK_CUR) == 0) {
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) throw too_large();
+    out.map(STDIN_FILENO);
+    return out;
+  }
+  const int fd = ::memfd_create("clapsearch-stdin", MFD_CLOEXEC);
+  if (fd < 0) throw Error("standard input: cannot keep it (" + what + "): " + std::strerror(errno));
+  try {
+    char piece[1 << 16];
+    uint64_t total = 0;
+    for (;;) {
+      const ssize_t n = ::read(STDIN_FILENO, piece, sizeof piece);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error("standard input: read error (" + what + "): " + std::strerror(errno));
+      if (n == 0) break;
+      total += static_cast<uint64_t>(n);
+      if (total > max_bytes) throw too_large();
+      for (ssize_t done = 0; done < n;) {
+        const ssize_t w = ::write(fd, piece + done, static_cast<size_t>(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) throw Error("standard input: cannot keep it (" + what + "): " + std::strerror(errno));
+        done += w;
+      }
+    }
+    out.map(fd);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
   ::close(fd);
+  return out;
 }
 
 MappedFile::~MappedFile() {

@@ -25,6 +25,8 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
   void write(const void* data, size_t n);
   void write(const std::string& s) { write(s.data(), s.size()); }
+  // A write failed (commit() will throw its reason): a long output may stop early.
+  bool failed() const { return failed_; }
   // Flushes, closes and renames into place; throws clap::Error naming the file and the reason.
   void commit();
 

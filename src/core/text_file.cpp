@@ -31,12 +31,15 @@ std::string size_text(uint64_t bytes) {
 
 }  // namespace
 
-std::string read_text_file(const std::string& path, const std::string& what, uint64_t max_bytes, TextSource source) {
+std::string read_text_file(const std::string& given, const std::string& what, uint64_t max_bytes, TextSource source) {
+  // "-" is standard input where a stream may be read (a list the user names), as Unix tools take it.
+  const bool standard_input = given == "-" && source == TextSource::FileOrStream;
+  const std::string path = standard_input ? "standard input" : given;
   // Non-blocking open: a FIFO does not wait for a writer here. A stream the user named is read
   // blocking afterwards, as a pipe is.
   Fd f;
   const int flags = O_RDONLY | O_CLOEXEC | (source == TextSource::RegularFile ? O_NONBLOCK : 0);
-  f.fd = ::open(path.c_str(), flags);
+  f.fd = standard_input ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), flags);
   if (f.fd < 0) {
     const int err = errno;
     if (err == ENOENT || err == ENOTDIR) throw Error(path + ": no such file (" + what + ")");

@@ -15,7 +15,7 @@ inline constexpr uint64_t kMaxTextFileBytes = uint64_t{64} << 20;
 // file) or one a service reads unattended (the settings file) must be a regular file: a FIFO
 // put there would block the open forever, a device read without end. A list the user names
 // (--queries, --seeds-from) may also be a pipe or device (`--queries <(make-list)`): read
-// until its end, within the size bound.
+// until its end, within the size bound; "-" names standard input there.
 enum class TextSource { RegularFile, FileOrStream };
 
 // The whole file as bytes; `what` names its role in errors ("CSV", "queries"). Throws

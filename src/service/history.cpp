@@ -179,9 +179,11 @@ void put_song(nlohmann::ordered_json& j, const store::SongRef& song) {
   j["content_hash"] = song.content_hash;
 }
 
-void write_line(std::FILE* out, const nlohmann::ordered_json& j) {
-  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) throw Error("cannot write the history export");
+// A failed write ends the export at once with its reason ("standard output: write failed (No
+// space left on device)"): it was "cannot write the history export", without the reason.
+void write_line(OutputFile& out, const nlohmann::ordered_json& j) {
+  out.write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  if (out.failed()) out.commit();  // throws the write's reason
 }
 
 }  // namespace
@@ -205,7 +207,7 @@ HistorySummary history_summary(const std::string& db, const std::string& user_na
                     [&](store::Store& s) { return summarise_history(s, history_user(s, user_name)); });
 }
 
-void export_history(const std::string& db, const std::string& user_name, std::FILE* out) {
+void export_history(const std::string& db, const std::string& user_name, OutputFile& out) {
   with_store(db, store::OpenMode::ReadOnly, [&](store::Store& s) {
     const store::UserRecord user = history_user(s, user_name);
     constexpr size_t kPage = 50000;
@@ -235,6 +237,7 @@ void export_history(const std::string& db, const std::string& user_name, std::FI
         else j["item_id"] = f.item_id;
         write_line(out, j);
       }
+    out.commit();
     return 0;
   });
 }
@@ -243,6 +246,17 @@ store::HistoryRemoved forget_history(const std::string& db, const std::string& u
                                      const std::string& source) {
   return with_store(db, store::OpenMode::ReadWriteExisting, [&](store::Store& s) {
     const store::UserRecord user = history_user(s, user_name);  // an unknown name is refused all the same
+    if (!source.empty() && std::find(std::begin(kPlaySources), std::end(kPlaySources), source) == std::end(kPlaySources)) {
+      const HistorySummary held = summarise_history(s, user);
+      if (!held.by_source.count(source)) {
+        std::string known, holds;
+        for (const char* name : kPlaySources) known += (known.empty() ? "" : ", ") + std::string(name);
+        for (const auto& [name, counts] : held.by_source)
+          holds += (holds.empty() ? "" : ", ") + name + " (" + std::to_string(counts.plays) + ")";
+        throw InvalidArgument("--source '" + source + "' is no source of plays (the sources: " + known + "); " + user.name +
+                              "'s history holds " + (holds.empty() ? "no plays" : "plays from " + holds));
+      }
+    }
     if (before && *before <= 0) return store::HistoryRemoved{};  // nothing kept is older than 1970
     return s.forget_history(user.id, before.value_or(0), source);
   });

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "core/output_file.h"
+
 #include "service/history_files.h"
 #include "service/song_resolver.h"
 #include "store/store.h"
@@ -96,6 +98,9 @@ BeetsImport import_beets_file(const std::string& db, const std::string& path, co
 struct SourceCounts {
   int64_t plays = 0, skips = 0;
 };
+// Where plays come from: the Subsonic server, `clapsearch radio`, the two imports, beets.
+inline constexpr const char* kPlaySources[] = {"subsonic", "mpd", "listenbrainz", "lastfm", "beets"};
+
 struct HistorySummary {
   std::string user;
   int64_t plays = 0, skips = 0, stars = 0, ratings = 0;  // plays: every play, skips among them
@@ -108,11 +113,14 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
 HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,
                                   const std::string& user_name, HistoryFormat* format_read = nullptr);
 HistorySummary history_summary(const std::string& db, const std::string& user_name);
-// Every play and star and rating of the user, one JSON object a line, oldest play first, to `out`.
-void export_history(const std::string& db, const std::string& user_name, std::FILE* out);
+// Every play and star and rating of the user, one JSON object a line, oldest play first, to `out`
+// (committed: a failed write throws naming the output and the reason, and stops the export).
+void export_history(const std::string& db, const std::string& user_name, OutputFile& out);
 // `before`: forget only what happened before this time (unix seconds; none: whenever). A time at
 // or before 1970-01-01T00:00:00Z has nothing before it: nothing is forgotten (the store's 0 means
-// "whenever", so it is never passed on).
+// "whenever", so it is never passed on). A `source` that is neither a source clapsearch records
+// (kPlaySources) nor one the user's history holds throws InvalidArgument listing both: a typo
+// (`--source LastFM`) forgot nothing, in silence.
 store::HistoryRemoved forget_history(const std::string& db, const std::string& user_name, std::optional<int64_t> before,
                                      const std::string& source);
 

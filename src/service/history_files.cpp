@@ -380,7 +380,13 @@ HistoryFile read_history_file(const std::string& path, HistoryFormat format) {
   return out;
 }
 
-HistoryFormat read_history_file(const std::string& path, HistoryFormat format, const ListenBatch& take) {
+namespace {
+
+// The export at `path`, mapped; "-" is standard input (a pipe is kept in memory, within the same
+// bound as a file).
+MappedFile map_history_file(const std::string& path) {
+  if (path == "-") return MappedFile::standard_input(kMaxHistoryBytes, "a history export is read up to " +
+                                                                           std::to_string(kMaxHistoryBytes >> 30) + " GiB");
   // Opened safely first (a FIFO or a device named by mistake is refused, not read forever).
   const int fd = open_regular_file(path);
   if (fd < 0) throw Error(path + ": cannot read the history file: " + open_error(errno));
@@ -391,7 +397,14 @@ HistoryFormat read_history_file(const std::string& path, HistoryFormat format, c
   if (sized && static_cast<uint64_t>(st.st_size) > kMaxHistoryBytes)
     throw Error(path + ": too large (" + std::to_string(st.st_size) + " bytes; a history export is read up to " +
                 std::to_string(kMaxHistoryBytes >> 30) + " GiB)");
-  const MappedFile file(path);
+  return MappedFile(path);
+}
+
+}  // namespace
+
+HistoryFormat read_history_file(const std::string& given, HistoryFormat format, const ListenBatch& take) {
+  const MappedFile file = map_history_file(given);
+  const std::string& path = file.path();  // "standard input" for "-"
   const std::span<const uint8_t> bytes(file.data(), file.size());
   const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
   if (first_sign(text) == '\0') throw Error(path + ": the history file is empty");

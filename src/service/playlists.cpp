@@ -1,6 +1,8 @@
 #include "service/playlists.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -19,7 +21,23 @@ namespace {
 // track embedding; throws naming the input and the reason otherwise.
 const store::Track& usable_track(const LibrarySnapshot& snap, const std::string& role, const std::string& given) {
   const store::Track* t = snap.find_track(given);
-  if (!t) throw Error(role + " '" + given + "': no track with that id or path in the index");
+  if (!t) {
+    // "1:nan" (a weight, as `similar --seed` takes one) was said to be no track of the index: the
+    // text is tried as a path first, as a path may hold ':'. When the part before the last ':' is
+    // a track, the tail is what is wrong, and said so.
+    const size_t colon = given.rfind(':');
+    if (colon != std::string::npos && colon > 0 && snap.find_track(given.substr(0, colon))) {
+      const std::string tail = given.substr(colon + 1);
+      char* end = nullptr;
+      const double w = std::strtod(tail.c_str(), &end);
+      const bool number = !tail.empty() && end == tail.c_str() + tail.size();
+      const std::string no_weight = (role == "seed" ? "a seed" : role) + " takes no weight (the track's id or path alone)";
+      if (number && !std::isfinite(w))
+        throw InvalidArgument(role + " '" + given + "': the weight '" + tail + "' after ':' is not a finite number, and " + no_weight);
+      throw InvalidArgument(role + " '" + given + "': " + no_weight + (number ? "" : "; '" + tail + "' after ':' is no weight either"));
+    }
+    throw Error(role + " '" + given + "': no track with that id or path in the index");
+  }
   if (snap.track_embeddings().find(t->id) < 0) {
     try {
       snap.track_embedding(t->id);  // throws the reason it has none

@@ -233,9 +233,14 @@ std::vector<std::string> read_seed_list(const std::string& path) {
       out.push_back(*file);
       continue;
     }
-    const bool id = line.find_first_not_of("0123456789") == std::string::npos;
+    // A track id, alone or with a weight ("12:0.5", as --seed takes it): kept as written. It was
+    // made a path in the list's folder ("DIR/12:0.5"), so an id with a weight named no track.
+    const std::string head = line.substr(0, line.find(':'));
+    const bool id = !head.empty() && head.find_first_not_of("0123456789") == std::string::npos;
     const std::filesystem::path p(line);
-    out.push_back(id || p.is_absolute() ? line : (dir / p).lexically_normal().string());
+    std::error_code ec;
+    const bool file_here = !p.is_absolute() && std::filesystem::is_regular_file(dir / p, ec);
+    out.push_back((id && (line == head || !file_here)) || p.is_absolute() ? line : (dir / p).lexically_normal().string());
   }
   if (out.empty()) throw InvalidArgument(path + ": the seed list has no entries");
   return out;

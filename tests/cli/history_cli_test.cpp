@@ -486,3 +486,96 @@ TEST(HistoryCli, TheUnresolvedListIsBounded) {
 
 }  // namespace
 }  // namespace clap
+
+namespace clap {
+namespace {
+
+// A library of one song and a user whose history holds `plays` Last.fm plays of it (one an hour).
+struct OneSongHistory {
+  std::string dir = test::temp_dir(), db = dir + "/library.db", csv = dir + "/plays.csv";
+  explicit OneSongHistory(int plays) {
+    test::ffmpeg(dir + "/music/a.flac", "-f lavfi -i \"sine=f=330:d=1:sample_rate=16000\" -metadata artist=Artist -metadata title=Song");
+    std::string out, err;
+    EXPECT_EQ(run("index " + q(dir + "/music") + " --db " + q(db) + " --quiet --model " + q(test::case_dir("tiny-unfused")), &out, &err), 0)
+        << err;
+    EXPECT_EQ(run("user add ann --db " + q(db) + stdin_of("pw"), &out, &err), 0) << err;
+    std::string text = "artist,album,track,date\n";
+    for (int i = 0; i < plays; ++i) text += "Artist,,Song," + std::to_string(1704100000 + 3600 * i) + "\n";
+    write(csv, text);
+  }
+};
+
+// Hostile pass 8's rough edge: `history forget --source bogus` (a typo, `--source LastFM`) said
+// "forgot 0 plays". A source that is no source of plays and none the history holds is a usage
+// error listing the sources and what the user's history holds; a real source with no plays
+// still forgets nothing, quietly.
+TEST(HistoryCli, AnUnknownSourceIsAnErrorListingTheSources) {
+  OneSongHistory h(2);
+  const std::string on = " --json --db " + q(h.db);
+  ASSERT_EQ(run_json("history import " + q(h.csv) + on)["imported"], 2);
+  for (const char* typo : {"bogus", "LastFM", "last.fm"}) {
+    std::string out, err;
+    EXPECT_EQ(run(std::string("history forget --source ") + typo + on, &out, &err), 2) << typo << ": " << out;
+    EXPECT_NE(err.find(std::string("--source '") + typo + "' is no source of plays (the sources: subsonic, mpd, listenbrainz, lastfm, beets)"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("ann's history holds plays from lastfm (2)"), std::string::npos) << err;
+    EXPECT_EQ(out, "");
+  }
+  EXPECT_EQ(run_json("history" + on)["plays"], 2);
+  EXPECT_EQ(run_json("history forget --source mpd" + on)["plays"], 0);  // a source, no plays from it
+  EXPECT_EQ(run_json("history forget --source lastfm" + on)["plays"], 2);
+  std::string out, err;
+  EXPECT_EQ(run("history forget --source bogus" + on, &out, &err), 2);
+  EXPECT_NE(err.find("ann's history holds no plays"), std::string::npos) << err;
+}
+
+// Hostile pass 8's rough edge: `history import -` read a file named "-". It is standard input, as
+// Unix tools take it: a redirected file (mapped in place) and a pipe (kept in memory within the
+// same 2 GiB bound), with the format detected as for a file (a ListenBrainz zip through a pipe).
+TEST(HistoryCli, ImportReadsStandardInput) {
+  OneSongHistory h(3);
+  const std::string on = " --json --db " + q(h.db);
+  json r = run_json("history import - < " + q(h.csv) + on);
+  EXPECT_EQ(r["imported"], 3) << r;
+  EXPECT_EQ(r["format"], "lastfm");
+  const std::string lb = write(h.dir + "/listens.jsonl",
+                               R"({"listened_at": 1694000000, "track_metadata": {"artist_name": "Artist", "track_name": "Song"}})" "\n");
+  const std::string zip = h.dir + "/listenbrainz.zip";
+  ASSERT_EQ(std::system(("python3 -c " + q("import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w'); "
+                                             "z.writestr('listens/2023/9.jsonl', open(sys.argv[2]).read()); z.close()") +
+                         " " + q(zip) + " " + q(lb)).c_str()),
+            0);
+  std::string out, err;
+  ASSERT_EQ(test::run_command("cat " + q(zip) + " | " + test::cli_command() + " history import -" + on, &out, &err), 0) << err;
+  r = json::parse(out);
+  EXPECT_EQ(r["imported"], 1) << r;
+  EXPECT_EQ(r["format"], "listenbrainz");
+  // Errors name standard input; nothing given is an empty export, not a wait.
+  EXPECT_EQ(run("history import -" + on + " < /dev/null", &out, &err), 1);
+  EXPECT_NE(err.find("standard input: the history file is empty"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command("printf 'not an export' | " + test::cli_command() + " history import -" + on, &out, &err), 1);
+  EXPECT_NE(err.find("standard input"), std::string::npos) << err;
+  EXPECT_EQ(run_json("history" + on)["plays"], 4);
+}
+
+// Hostile pass 8's rough edge: `history export > /dev/full` said "cannot write the history
+// export" without the reason every other output gives. An export larger than stdio's buffer
+// fails in the middle: the message names standard output and the reason, once, exit 1.
+TEST(HistoryCli, AFailedExportSaysWhy) {
+  OneSongHistory h(200);
+  const std::string on = " --db " + q(h.db);
+  ASSERT_EQ(run_json("history import " + q(h.csv) + " --json" + on)["imported"], 200);
+  std::string out, err;
+  ASSERT_EQ(run("history export" + on, &out, &err), 0) << err;
+  ASSERT_GT(out.size(), 8192u);  // past stdio's buffer: the failure comes from the export's own writes
+  EXPECT_EQ(run("history export" + on + " > /dev/full", &out, &err), 1);
+  EXPECT_NE(err.find("clapsearch: error: standard output: write failed (No space left on device)"), std::string::npos) << err;
+  EXPECT_EQ(err.find("clapsearch: error:"), err.rfind("clapsearch: error:")) << err;
+  // A short output (the summary) fails at the last flush, with the same words.
+  EXPECT_EQ(run("history" + on + " > /dev/full", &out, &err), 1);
+  EXPECT_NE(err.find("clapsearch: error: standard output: write failed (No space left on device)"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace clap

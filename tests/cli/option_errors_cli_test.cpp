@@ -4,6 +4,10 @@
 // (R7). None of these needs an index: they are refused before one is opened.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <utility>
+#include <vector>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -130,6 +134,33 @@ TEST(OptionErrorsCli, AnEmptyOutputNameIsAnError) {
     EXPECT_NE(err.find(": an empty name"), std::string::npos) << command << ": " << err;
     EXPECT_EQ(out, "") << command;
   }
+}
+
+// `--csv=` (empty after '='): CLI11 took it as `--csv` without a value and read the next word as
+// the name (`search x --csv= --db D` named the table "--db" and searched for D too), and `-o=`
+// wrote a file named "=". Every equals-empty form is the usage error `--csv ''` is, naming the
+// option; nothing is written.
+TEST(OptionErrorsCli, AnEmptyOutputNameAfterEqualsIsAnError) {
+  const std::string dir = test::temp_dir() + "/equals-empty";
+  std::filesystem::create_directories(dir);
+  const std::string db = " --db /nonexistent/none.db";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"search x --csv=" + db, "--csv"},          {"similar 1 --csv=" + db, "--csv"},
+      {"playlist --seed 1 --m3u=" + db, "--m3u"}, {"embed --text x -o=", "-o"},
+      {"embed --text x --output=", "--output"},   {"serve --token-file=" + db, "--token-file"},
+      {"map --out=" + db, "--out"}};
+  for (const auto& [command, option] : cases) {
+    std::string out, err;
+    EXPECT_EQ(test::run_command("cd " + test::quoted(dir) + " && " + test::cli_command() + " " + command, &out, &err), 2)
+        << command << ": " << err;
+    EXPECT_NE(err.find("error: " + option + ": an empty name"), std::string::npos) << command << ": " << err;
+    EXPECT_EQ(out, "") << command;
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir));  // no file named "=" or "--db"
+  // Any other option typed empty after '=' is its empty value, as `--where ''` is.
+  std::string out, err, out2, err2;
+  EXPECT_EQ(test::run_cli("search x --where=" + db, &out, &err), test::run_cli("search x --where ''" + db, &out2, &err2));
+  EXPECT_EQ(err, err2);
 }
 
 }  // namespace

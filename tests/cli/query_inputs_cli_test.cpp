@@ -122,6 +122,45 @@ TEST(QueryInputs, ANulInASeedListIsNamedWithItsLine) {
   }
 }
 
+// Hostile pass 8's rough edge: `playlist --seed 1:nan` (a weight, as `similar --seed` takes one)
+// said "no track with that id or path in the index", as the text is tried as a path first. The
+// track before the ':' exists, so the tail is what is named: not a finite number, and a playlist
+// seed (or path's FROM/TO) takes no weight. A weight that is a number is refused the same way.
+TEST(QueryInputs, AWeightOnAPlaylistSeedIsNamed) {
+  std::string out, err;
+  for (const char* weight : {"nan", "inf", "-inf", "1e400"}) {
+    EXPECT_EQ(cli(std::string("playlist --seed 1:") + weight, &out, &err), 2) << weight << ": " << err;
+    EXPECT_NE(err.find(std::string("seed '1:") + weight + "': the weight '" + weight + "' after ':' is not a finite number"),
+              std::string::npos)
+        << weight << ": " << err;
+    EXPECT_NE(err.find("takes no weight"), std::string::npos) << err;
+  }
+  EXPECT_EQ(cli("playlist --seed 1:0.5", &out, &err), 2) << err;
+  EXPECT_NE(err.find("seed '1:0.5': a seed takes no weight"), std::string::npos) << err;
+  EXPECT_EQ(cli("path 1:nan 2", &out, &err), 2) << err;
+  EXPECT_NE(err.find("FROM '1:nan': the weight 'nan' after ':' is not a finite number"), std::string::npos) << err;
+  EXPECT_EQ(cli("playlist --seed 999999:nan", &out, &err), 1) << err;  // no such track: said as before
+  EXPECT_NE(err.find("no track with that id or path in the index"), std::string::npos) << err;
+  // Where weights are taken, a weight that is no finite number names the seed and the reason.
+  EXPECT_EQ(cli("similar --seed 1:nan", &out, &err), 2) << err;
+  EXPECT_NE(err.find("--seed 1:nan: the weight after ':' must be a finite number"), std::string::npos) << err;
+}
+
+// A seed list's track id with a weight ("2:0.5", as --seed takes it) was made a path in the list's
+// folder ("DIR/2:0.5") and named no track; a bad weight there is named with the entry.
+TEST(QueryInputs, ASeedListTakesTrackIdsWithWeights) {
+  const std::string dir = test::temp_dir() + "/weighted-seeds";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/seeds.m3u") << "1:2\n2:0.5\n";
+  std::ofstream(dir + "/bad.m3u") << "1\n2:nan\n";
+  std::string out, err;
+  ASSERT_EQ(cli("similar --seeds-from " + q(dir + "/seeds.m3u") + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(cli("similar --seeds-from " + q(dir + "/bad.m3u"), &out, &err), 2) << err;
+  EXPECT_NE(err.find("2:nan: the weight after ':' must be a finite number"), std::string::npos) << err;
+  // `-` is standard input, as for every list the user names.
+  ASSERT_EQ(cli("similar --seeds-from - --json < " + q(dir + "/seeds.m3u"), &out, &err), 0) << err;
+}
+
 // Hostile pass 8 (R8C-1): `overlaps --min-length 1e308` answered "no shared passages of 1000…682 s"
 // (all 309 digits) and 1e-300 "of 0 s": the length is printed as given.
 TEST(QueryInputs, AnOverlapsLengthIsPrintedAsGiven) {

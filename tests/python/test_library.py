@@ -215,6 +215,20 @@ def test_index_from_python_equals_the_cli_index(lib, tmp_path):
     assert again["unchanged"] == len(lib["files"]) and again["indexed"] == 0
 
 
+def test_progress_to_a_log_is_plain_lines(lib, tmp_path, capfd):
+    """Hostile pass 8: progress=True to a stderr that is no terminal (a log file, a pipe) joined
+    every update with \\r into one endless line. As the CLI does off a terminal: plain lines, at
+    most one every 5 s, and the last one."""
+    summary = clapsearch.index(lib["music"], db=str(tmp_path / "log.db"), model=MODEL, progress=True)
+    err = capfd.readouterr().err
+    n = len(lib["files"])
+    assert summary["indexed"] == n
+    assert "\r" not in err and "\x1b" not in err, repr(err)
+    lines = [line for line in err.splitlines() if line.startswith("indexing ")]
+    assert lines and lines[-1].startswith(f"indexing {n}/{n} files"), repr(err)
+    assert all(" min of audio" in line for line in lines), repr(err)  # whole lines, none cut by another
+
+
 def test_library_errors_are_clear(lib, tmp_path):
     with pytest.raises(clapsearch.Error, match="no index"):
         clapsearch.Library(str(tmp_path / "none.db")).search("x")
