@@ -13,6 +13,7 @@
 #include <map>
 
 #include "audio/decode.h"
+#include "audio/windows.h"
 #include "index/indexer.h"
 #include "index/passes.h"
 #include "hub/hub.h"
@@ -81,6 +82,25 @@ const std::string& library() {
     test::ffmpeg(d + "/moved/a.flac", "-f lavfi -i \"anoisesrc=seed=9:d=62:c=pink:r=48000:a=0.3\" -c:a flac");
     // Too short for a fingerprint (under 2.7 s): it was decoded again for one in every run.
     test::ffmpeg(d + "/short/a.flac", "-f lavfi -i \"anoisesrc=seed=3:d=2:c=pink:r=48000:a=0.3\" -c:a flac");
+    // Quiet and long (kept to a few windows, for the model's time): digital silence, 20 s at
+    // -129 dB, then a -77 dB tone; no window loud in what a decode keeps (pipeline_internal.h
+    // kFirstPassKeptSamples), so judged provisionally; the -129 dB windows are embedded, then silent
+    // against the tone (24-bit, so that they are not rounded to silence).
+    const std::string quiet_long =
+        "-f lavfi -i \"aevalsrc=if(lt(t\\,300)\\,0\\,if(lt(t\\,320)\\,0.0000005\\,0.0002))*sin(2*PI*220*t):s=48000:d=362\" ";
+    // Its first pass's spans are all below the threshold, so it is decoded whole then, and judged
+    // against its own level past what a decode keeps (it was decoded a third time).
+    test::ffmpeg(d + "/quiet-long/a.flac", quiet_long + "-c:a flac -sample_fmt s32");
+    // Long, and rewritten between the passes with that content at the same size: the second pass
+    // indexes it afresh, a quiet track (it was decoded twice there). 16 kHz: fewer bytes, the same
+    // 48 kHz samples to the model.
+    test::ffmpeg(d + "/rewritten-quiet-long/a.wav", sweep + "362\" -ar 16000 -c:a pcm_s24le");
+    test::ffmpeg(d + "/rewritten-quiet-long-new/a.wav", quiet_long + "-ar 16000 -c:a pcm_s24le");
+    // Long, not cut as spans, in a container that gives no duration (WavPack written to a pipe):
+    // no layout to hold its first pass's windows by (it was decoded again for them). Silent but
+    // for its last 62 s (7 windows: more than a first pass takes).
+    test::ffmpeg(d + "/long-no-duration/a.wv",
+                 "-f lavfi -i \"aevalsrc=if(lt(t\\,300)\\,0\\,0.3*sin(2*PI*440*t)):s=48000:d=362\" -c:a wavpack -f wv pipe:1 >");
   });
   return dir;
 }
@@ -113,6 +133,14 @@ TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
        }},
       {"moved", [](const std::string& dir) { fs::rename(dir + "/a.flac", dir + "/b.flac"); }, "b"},
       {"short", {}},
+      {"quiet-long", {}},
+      {"rewritten-quiet-long",
+       [&](const std::string& dir) {
+         const auto kept = fs::last_write_time(dir + "/a.wav");
+         fs::copy_file(lib + "/rewritten-quiet-long-new/a.wav", dir + "/a.wav", fs::copy_options::overwrite_existing);
+         fs::last_write_time(dir + "/a.wav", kept);
+       }},
+      {"long-no-duration", {}},
   };
   // The library: every case in a folder of its own.
   const std::string root = test::temp_dir() + "/library", db = test::temp_dir() + "/progressive.db",
@@ -165,6 +193,22 @@ TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
   EXPECT_EQ(test::index_state_diff(state, test::index_state(full_db)), "");
   ASSERT_EQ(state.size(), cases.size());
   for (const auto& [path, t] : state) EXPECT_EQ(t.track.window_count, t.track.window_total) << path;
+  // The quiet long tracks, judged provisionally, as a quiet track is judged (audio/windows.h):
+  // silent exactly when more than 30 dB below the loudest window.
+  for (const std::string name : {"quiet-long", "rewritten-quiet-long"}) {
+    const auto& t = state.at(root + "/" + name + "/a" + ext[name]);
+    double loudest = -1e300;
+    for (const store::WindowRecord& w : t.windows) loudest = std::max(loudest, w.loudness_dbfs);
+    ASSERT_LT(loudest, -60) << name;
+    int sounding = 0;
+    for (const store::WindowRecord& w : t.windows) {
+      EXPECT_EQ(w.silent, w.loudness_dbfs < loudest - audio::kQuietRangeDb) << name << " window " << w.idx;
+      EXPECT_EQ(w.embedding.empty(), w.silent) << name << " window " << w.idx;
+      sounding += !w.silent;
+    }
+    EXPECT_GT(sounding, 0) << name;
+    EXPECT_LT(sounding, 8) << name;  // the tone's; the -129 dB windows are silent
+  }
 }
 
 }  // namespace
