@@ -432,16 +432,9 @@ bool Pipeline::send_held(size_t j, const std::vector<uint8_t>& kind, const std::
   for (size_t i = 0; i < kind.size(); ++i) {
     if (abort_) throw Aborted{};
     if (kind[i] == kLeave) continue;
-    Msg m;
-    m.job = j;
-    m.idx = static_cast<int>(i);
-    m.start = plan.at(i).start;
-    m.end = plan.at(i).end;
-    m.silent = kind[i] == kSilentRecord;
-    m.loudness = levels[i].rms_db;
-    if (!m.silent) m.samples = std::move(held.at(static_cast<int>(i)));
-    const bool heavy = !m.silent;
-    send(std::move(m), heavy);
+    const bool silent = kind[i] == kSilentRecord;
+    send_window(j, static_cast<int>(i), plan.at(i).start, plan.at(i).end, levels[i].rms_db, silent,
+                silent ? std::vector<float>{} : std::move(held.at(static_cast<int>(i))));
   }
   return true;
 }
@@ -645,18 +638,11 @@ bool Pipeline::send_selected(size_t j, const std::string& path, const std::vecto
   for (size_t i = 0; i < kind.size(); ++i)
     if (kind[i] != kLeave) last = static_cast<int>(i);
   auto record = [&](int idx, int64_t start, int64_t end, const float* x) {
-    Msg m;
-    m.job = j;
-    m.idx = idx;
-    m.start = start;
-    m.end = end;
-    m.silent = kind[static_cast<size_t>(idx)] == kSilentRecord;
-    m.loudness = m.silent ? levels[static_cast<size_t>(idx)].rms_db
-                          : audio::window_level(x, static_cast<size_t>(end - start)).rms_db;
-    if (silent_below && m.loudness < *silent_below) m.silent = true;
-    if (!m.silent) m.samples.assign(x, x + (end - start));
-    const bool heavy = !m.silent;
-    send(std::move(m), heavy);
+    bool silent = kind[static_cast<size_t>(idx)] == kSilentRecord;
+    const double loudness = silent ? levels[static_cast<size_t>(idx)].rms_db
+                                   : audio::window_level(x, static_cast<size_t>(end - start)).rms_db;
+    if (silent_below && loudness < *silent_below) silent = true;
+    send_window(j, idx, start, end, loudness, silent, x);
   };
   int seen = 0;
   // With a fingerprint to make the decode runs on through its first kFingerprintSeconds.
