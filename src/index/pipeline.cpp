@@ -270,6 +270,12 @@ void Pipeline::finish_more(size_t j, const Assembly& a) {
 void Pipeline::finish(size_t j) {
   Assembly a = std::move(files_[j]);
   files_.erase(j);
+  if (a.done.silent_below)
+    for (WindowRecord& w : a.windows)
+      if (!w.silent && w.loudness_dbfs < *a.done.silent_below) {
+        w.silent = true;
+        w.embedding.clear();
+      }
   if (jobs_[j].deepen && !a.done.afresh) return finish_more(j, a);
   // In window order, as a one-shot index writes them (a later pass indexing its track afresh sends
   // the windows it did not send before after the others: decode_more_verified).

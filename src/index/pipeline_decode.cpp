@@ -169,73 +169,104 @@ void Pipeline::decode(size_t j) {
   } catch (const std::exception& e) {
     return fail(j, reason_of(e, f.path), done.hash);
   }
-  if (s_.first_pass > 0) return decode_first_pass(j, std::move(done));
+  if (s_.first_pass > 0 && !s_.decoded_before.count(f.path)) return decode_first_pass(j, std::move(done));
   decode_whole(j, std::move(done));
+}
+
+void Pipeline::send_window(size_t j, int idx, int64_t start, int64_t end, double loudness, bool silent,
+                           std::vector<float>&& samples) {
+  Msg m;
+  m.job = j;
+  m.idx = idx;
+  m.start = start;
+  m.end = end;
+  m.loudness = loudness;
+  m.silent = silent;
+  if (!silent) m.samples = std::move(samples);
+  send(std::move(m), /*heavy=*/!silent);
+}
+
+void Pipeline::send_window(size_t j, int idx, int64_t start, int64_t end, double loudness, bool silent, const float* x) {
+  send_window(j, idx, start, end, loudness, silent, silent ? std::vector<float>{} : std::vector<float>(x, x + (end - start)));
+}
+
+void Pipeline::send_reset(size_t j) {
+  Msg reset;
+  reset.kind = Msg::Kind::Reset;
+  reset.job = j;
+  send(std::move(reset), false);
+}
+
+WindowStream Pipeline::provisional_cut(size_t j, ProvisionalJudge& judge) {
+  return WindowStream(window_, hop_, [this, j, &judge](int idx, int64_t start, int64_t end, const float* x) {
+    const audio::WindowLevel level = audio::window_level(x, static_cast<size_t>(end - start));
+    send_window(j, idx, start, end, level.rms_db, judge.surely_silent(level), x);
+  });
 }
 
 void Pipeline::decode_whole(size_t j, Msg&& done) {
   const CrawledFile& f = *jobs_[j].file;
-  // Windows stream to the model as they are cut. A track whose windows were all below the
-  // silence threshold but is not digital silence is quiet, not silent (audio/windows.h): its
-  // window records are dropped and it is cut again against its own loudest window.
-  double threshold = s_.silence_db;
   // The acoustic fingerprint (duplicates decide by it) comes from the same decoded samples.
   std::optional<audio::Fingerprinter> printer;
   start_fingerprint(printer);
-  // Until a window at or above the threshold says the track is not quiet, the decoded samples are
-  // kept (up to kFirstPassKeptSamples): a quiet track is cut again from them, not decoded a second
-  // time (a file indexed afresh by a later pass would be decoded a third).
+  // Windows stream to the model as they are cut, judged by the silence threshold. A track whose
+  // windows were all below it but is not digital silence is quiet, not silent (audio/windows.h):
+  // its window records are dropped and it is cut again against its own loudest window, from the
+  // samples kept of this decode while no window was loud. A track that has had no loud window by
+  // the time a decode can keep no more (kFirstPassKeptSamples) is cut again from those samples
+  // and the rest of this decode, judged provisionally (ProvisionalJudge): never decoded again (a
+  // file indexed afresh by a later pass would then be decoded a third time).
+  audio::QuietTrackCheck quiet;
+  bool loud = false;
+  WindowStream judged(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
+    const audio::WindowLevel level = audio::window_level(x, static_cast<size_t>(end - start));
+    quiet.add(level, s_.silence_db);
+    if (!(level.rms_db < s_.silence_db)) loud = true;
+    send_window(j, idx, start, end, level.rms_db, level.rms_db < s_.silence_db, x);
+  });
   std::vector<float>& kept = kept_samples();
   kept.clear();
-  bool keeping = true, loud = false;
-  for (int pass = 0; pass < 2; ++pass) {
-    const bool from_kept = pass > 0 && keeping;
-    if (printer && pass > 0 && !from_kept) printer->restart();
-    audio::QuietTrackCheck quiet;
-    WindowStream windows(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
-      const audio::WindowLevel level = audio::window_level(x, static_cast<size_t>(end - start));
-      quiet.add(level, threshold);
-      if (!(level.rms_db < s_.silence_db)) loud = true;
-      Msg m;
-      m.job = j;
-      m.idx = idx;
-      m.start = start;
-      m.end = end;
-      m.loudness = level.rms_db;
-      m.silent = m.loudness < threshold;
-      if (!m.silent) m.samples.assign(x, x + (end - start));
-      const bool heavy = !m.silent;
-      send(std::move(m), heavy);
-    });
-    try {
-      if (from_kept) {
-        replay(kept, [&] { return abort_.load(); }, [&](const float* x, size_t n) { windows.feed(x, n); });
-      } else {
-        done.info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
-          windows.feed(x, n);
-          if (printer) printer->feed(x, n);
-          if (pass == 0 && keeping) {
-            if (!loud && kept.size() + n <= kFirstPassKeptSamples) {
-              kept.insert(kept.end(), x, x + n);
-            } else {
-              keeping = false;  // not quiet, or too long to keep: a quiet one is decoded again
-              kept.clear();
-            }
-          }
-        });
+  bool keeping = true;
+  ProvisionalJudge judge(s_.silence_db, window_);
+  std::optional<WindowStream> provisional;
+  try {
+    done.info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
+      if (printer) printer->feed(x, n);
+      if (provisional) return provisional->feed(x, n);
+      judged.feed(x, n);
+      if (!keeping) return;
+      if (!loud && kept.size() + n <= kFirstPassKeptSamples) {
+        kept.insert(kept.end(), x, x + n);
+        return;
       }
-      windows.finish();
-    } catch (const Aborted&) {
-      throw;
-    } catch (const std::exception& e) {
-      return fail(j, reason_of(e, f.path), done.hash);  // windows already sent are discarded
-    }
-    if (pass > 0 || !quiet.needs_quiet_pass()) break;
-    threshold = quiet.quiet_threshold();
-    Msg reset;
-    reset.kind = Msg::Kind::Reset;
-    reset.job = j;
-    send(std::move(reset), false);
+      keeping = false;  // loud (no need to keep), or too long to keep
+      if (!loud) {
+        send_reset(j);
+        provisional.emplace(provisional_cut(j, judge));
+        replay(kept, [&] { return abort_.load(); }, [&](const float* y, size_t m) { provisional->feed(y, m); });
+        provisional->feed(x, n);
+      }
+      kept.clear();
+    });
+    if (provisional) provisional->finish();
+    else judged.finish();
+  } catch (const Aborted&) {
+    throw;
+  } catch (const std::exception& e) {
+    return fail(j, reason_of(e, f.path), done.hash);  // windows already sent are discarded
+  }
+  if (provisional) {
+    done.silent_below = judge.threshold();
+  } else if (quiet.needs_quiet_pass()) {
+    // No window was loud, so every sample was kept.
+    send_reset(j);
+    const double threshold = quiet.quiet_threshold();
+    WindowStream cut(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
+      const double loudness = audio::window_level(x, static_cast<size_t>(end - start)).rms_db;
+      send_window(j, idx, start, end, loudness, loudness < threshold, x);
+    });
+    replay(kept, [&] { return abort_.load(); }, [&](const float* x, size_t n) { cut.feed(x, n); });
+    cut.finish();
   }
   done.fingerprint = finish_fingerprint(printer);
   send_done(j, std::move(done));
@@ -382,17 +413,13 @@ void Pipeline::decode_first_pass(size_t j, Msg&& done) {
       }
     sent = any && send_held(j, kind, levels, held, done.info.output_samples);
   }
-  // No window of the layout held is non-silent (or the duration is unknown): the layout over the
-  // active windows, cut as spans (only they and their pre-roll), or where the file does not allow
-  // them to be cut exactly so, by decoding it again (a third decode with the later pass's).
+  // No window of the layout held is non-silent, or its container gives no duration to lay them
+  // out by: decoded again, and indexed whole now, every active window, so that no later pass
+  // decodes it a third time (decoding only the first pass's windows again, as spans or whole,
+  // left the rest to a third decode).
   if (!sent) {
-    for (uint8_t& k : kind)
-      if (k == kEmbed) k = kLeave;
-    const std::vector<int> passes = window_passes(static_cast<int>(active.size()), s_.first_pass, s_.last_pass);
-    for (size_t k = 0; k < active.size(); ++k)
-      if (passes[k] == 1) kind[static_cast<size_t>(active[k])] = kEmbed;
-    if (!send_spans(j, f.path, kind, levels, done.info.output_samples) && !send_selected(j, f.path, kind, levels))
-      return;
+    for (int i : active) kind[static_cast<size_t>(i)] = kEmbed;
+    if (!send_selected(j, f.path, kind, levels)) return;
   }
   done.window_total = static_cast<int>(levels.size());
   send_done(j, std::move(done));
@@ -405,16 +432,9 @@ bool Pipeline::send_held(size_t j, const std::vector<uint8_t>& kind, const std::
   for (size_t i = 0; i < kind.size(); ++i) {
     if (abort_) throw Aborted{};
     if (kind[i] == kLeave) continue;
-    Msg m;
-    m.job = j;
-    m.idx = static_cast<int>(i);
-    m.start = plan.at(i).start;
-    m.end = plan.at(i).end;
-    m.silent = kind[i] == kSilentRecord;
-    m.loudness = levels[i].rms_db;
-    if (!m.silent) m.samples = std::move(held.at(static_cast<int>(i)));
-    const bool heavy = !m.silent;
-    send(std::move(m), heavy);
+    const bool silent = kind[i] == kSilentRecord;
+    send_window(j, static_cast<int>(i), plan.at(i).start, plan.at(i).end, levels[i].rms_db, silent,
+                silent ? std::vector<float>{} : std::move(held.at(static_cast<int>(i))));
   }
   return true;
 }
@@ -478,6 +498,11 @@ void Pipeline::decode_more_verified(size_t j) {
   std::vector<audio::WindowLevel> levels;
   audio::QuietTrackCheck quiet;
   bool differs = false;  // this decode is not the one the first pass stored
+  bool loud = false;     // a window at or above the silence threshold so far
+  // Every window sent again from the start and the track indexed afresh from this decode,
+  // judged provisionally (ProvisionalJudge): a long track with no loud window in what a decode
+  // keeps may be quiet, which would need its windows cut again against its own level.
+  bool rebuilding = false;
   // The windows this pass does not send (the first pass's, and any the layout leaves to a deeper
   // pass), kept for a track indexed afresh from this decode: the level of each, the samples of
   // those at or above the threshold (a few: the first pass's), up to kFirstPassKeptSamples.
@@ -494,27 +519,18 @@ void Pipeline::decode_more_verified(size_t j) {
     const audio::WindowLevel level = audio::window_level(x, n);
     levels.push_back(level);
     quiet.add(level, s_.silence_db);
+    if (!(level.rms_db < s_.silence_db)) loud = true;
     const size_t i = static_cast<size_t>(idx);
     if (i >= total) {
       differs = true;  // more windows than the packets gave
     } else if (stored[i] && !differs) {
       differs = std::memcmp(&level.rms_db, &*stored[i], sizeof level.rms_db) != 0;
     }
+    if (rebuilding) return;  // the provisional cut sends every window
     // Sent after a difference too: a track indexed afresh keeps them (judged as a one-shot index
     // judges a track that is not quiet).
-    if (i < total && wanted[i]) {
-      Msg m;
-      m.job = j;
-      m.idx = idx;
-      m.start = start;
-      m.end = end;
-      m.loudness = level.rms_db;
-      m.silent = d.judge_silence && m.loudness < s_.silence_db;
-      if (!m.silent) m.samples.assign(x, x + n);
-      const bool heavy = !m.silent;
-      send(std::move(m), heavy);
-      return;
-    }
+    if (i < total && wanted[i])
+      return send_window(j, idx, start, end, level.rms_db, d.judge_silence && level.rms_db < s_.silence_db, x);
     if (!unsent_whole) return;
     Unsent u{idx, start, end, {}};
     if (!(level.rms_db < s_.silence_db)) {
@@ -531,20 +547,33 @@ void Pipeline::decode_more_verified(size_t j) {
   std::vector<float>& kept = kept_samples();
   kept.clear();
   bool keeping = true;
+  ProvisionalJudge judge(s_.silence_db, window_);
+  std::optional<WindowStream> provisional;
   audio::AudioInfo info;
   try {
     info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
       if (abort_) throw Aborted{};
       windows.feed(x, n);
       if (printer) printer->feed(x, n);
-      if (keeping && kept.size() + n <= kFirstPassKeptSamples) {
+      if (provisional) return provisional->feed(x, n);
+      if (!keeping) return;
+      if (kept.size() + n <= kFirstPassKeptSamples) {
         kept.insert(kept.end(), x, x + n);
-      } else {
-        keeping = false;
-        kept.clear();
+        return;
       }
+      keeping = false;
+      if (!loud) {
+        send_reset(j);
+        rebuilding = true;
+        unsent = {};
+        provisional.emplace(provisional_cut(j, judge));
+        replay(kept, [&] { return abort_.load(); }, [&](const float* y, size_t m) { provisional->feed(y, m); });
+        provisional->feed(x, n);
+      }
+      kept.clear();
     });
     windows.finish();
+    if (provisional) provisional->finish();
   } catch (const Aborted&) {
     throw;
   } catch (const std::exception& e) {
@@ -556,7 +585,7 @@ void Pipeline::decode_more_verified(size_t j) {
   done.job = j;
   done.window_total = d.window_total;
   done.fingerprint = finish_fingerprint(printer);
-  if (!differs) return send_done(j, std::move(done));
+  if (!differs && !rebuilding) return send_done(j, std::move(done));
   // Afresh, as a first index of the file stores it (decode_whole), from this decode.
   done.afresh = true;
   try {
@@ -567,101 +596,39 @@ void Pipeline::decode_more_verified(size_t j) {
   }
   done.info = info;
   done.window_total = static_cast<int>(levels.size());
-  // Not quiet, and the windows sent judged by the threshold: they stay, and the unsent ones join
-  // them (the track is written in window order, Pipeline::finish).
-  if (d.judge_silence && !quiet.needs_quiet_pass() && unsent_whole) {
-    for (Unsent& u : unsent) {
-      if (abort_) throw Aborted{};
-      Msg m;
-      m.job = j;
-      m.idx = u.idx;
-      m.start = u.start;
-      m.end = u.end;
-      m.loudness = levels[static_cast<size_t>(u.idx)].rms_db;
-      m.silent = m.loudness < s_.silence_db;
-      if (!m.silent) m.samples = std::move(u.samples);
-      const bool heavy = !m.silent;
-      send(std::move(m), heavy);
-    }
+  if (rebuilding) {
+    done.silent_below = judge.threshold();
     return send_done(j, std::move(done));
   }
-  // A quiet track (or one whose windows were sent unjudged): what was sent is discarded and every
-  // window cut again from this decode's samples, judged against the track's own level; a file too
-  // long to keep is decoded again (a third decode: quiet, or over 16 M samples of windows unsent).
-  Msg reset;
-  reset.kind = Msg::Kind::Reset;
-  reset.job = j;
-  send(std::move(reset), false);
+  // Not quiet: the windows sent stay, and the unsent ones join them (the track is written in
+  // window order, Pipeline::finish). Those sent unjudged are judged when the track is written.
+  if (!quiet.needs_quiet_pass() && unsent_whole) {
+    for (Unsent& u : unsent) {
+      if (abort_) throw Aborted{};
+      const double loudness = levels[static_cast<size_t>(u.idx)].rms_db;
+      send_window(j, u.idx, u.start, u.end, loudness, loudness < s_.silence_db, std::move(u.samples));
+    }
+    if (!d.judge_silence) done.silent_below = s_.silence_db;
+    return send_done(j, std::move(done));
+  }
+  // A quiet track (every sample kept: a longer one is rebuilding), or one whose unsent windows
+  // were too many to hold (a first pass of over kFirstPassKeptSamples): what was sent is
+  // discarded and every window cut again from this decode's samples, judged against the track's
+  // own level; where they were not kept the file is decoded again (a third decode, only with a
+  // --first-pass that long).
+  send_reset(j);
   if (!keeping) {
     done.fingerprint.clear();
     return decode_whole(j, std::move(done));
   }
   const double threshold = quiet.needs_quiet_pass() ? quiet.quiet_threshold() : s_.silence_db;
   WindowStream cut(window_, hop_, [&](int idx, int64_t start, int64_t end, const float* x) {
-    Msg m;
-    m.job = j;
-    m.idx = idx;
-    m.start = start;
-    m.end = end;
-    m.loudness = levels[static_cast<size_t>(idx)].rms_db;
-    m.silent = m.loudness < threshold;
-    if (!m.silent) m.samples.assign(x, x + (end - start));
-    const bool heavy = !m.silent;
-    send(std::move(m), heavy);
+    const double loudness = levels[static_cast<size_t>(idx)].rms_db;
+    send_window(j, idx, start, end, loudness, loudness < threshold, x);
   });
   replay(kept, [&] { return abort_.load(); }, [&](const float* x, size_t n) { cut.feed(x, n); });
   cut.finish();
   send_done(j, std::move(done));
-}
-
-bool Pipeline::send_spans(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
-                          const std::vector<audio::WindowLevel>& levels, int64_t total) {
-  const std::vector<audio::Window> plan = audio::plan_windows(total, window_, hop_);
-  if (plan.size() != kind.size()) return false;
-  std::vector<audio::SampleSpan> spans;
-  for (size_t i = 0; i < kind.size(); ++i)
-    if (kind[i] == kEmbed) spans.push_back({plan[i].start, plan[i].end});
-  std::optional<std::vector<std::vector<float>>> cut;
-  try {
-    cut = audio::decode_spans(path, spec_.sample_rate, spans);
-  } catch (const std::exception&) {  // decoding it whole says what is wrong with the file
-    return false;
-  }
-  if (!cut) return false;
-  // The spans are placed by the packets' timestamps, the level scan's windows by the samples the
-  // whole decode gave. They agree unless that decode lost or added samples where the spans did not
-  // look (a damaged frame far before a span, which the span decoder never decodes: an MP3 with 20
-  // KB of noise in the middle gave windows a frame off, S6-1). Each window's level is the whole
-  // decode's, bit for bit, or the file is decoded again whole.
-  {
-    size_t at = 0;
-    for (size_t i = 0; i < kind.size(); ++i) {
-      if (kind[i] != kEmbed) continue;
-      const std::vector<float>& x = (*cut)[at++];
-      const double level = audio::window_level(x.data(), x.size()).rms_db;
-      if (std::memcmp(&level, &levels[i].rms_db, sizeof level) != 0) return false;
-    }
-  }
-  size_t k = 0;
-  for (size_t i = 0; i < kind.size(); ++i) {
-    if (abort_) throw Aborted{};
-    if (kind[i] == kLeave) continue;
-    Msg m;
-    m.job = j;
-    m.idx = static_cast<int>(i);
-    m.start = plan[i].start;
-    m.end = plan[i].end;
-    m.silent = kind[i] == kSilentRecord;
-    if (m.silent) {
-      m.loudness = levels[i].rms_db;
-    } else {
-      m.samples = std::move((*cut)[k++]);
-      m.loudness = audio::window_level(m.samples.data(), m.samples.size()).rms_db;
-    }
-    const bool heavy = !m.silent;
-    send(std::move(m), heavy);
-  }
-  return true;
 }
 
 bool Pipeline::send_selected(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
@@ -671,18 +638,11 @@ bool Pipeline::send_selected(size_t j, const std::string& path, const std::vecto
   for (size_t i = 0; i < kind.size(); ++i)
     if (kind[i] != kLeave) last = static_cast<int>(i);
   auto record = [&](int idx, int64_t start, int64_t end, const float* x) {
-    Msg m;
-    m.job = j;
-    m.idx = idx;
-    m.start = start;
-    m.end = end;
-    m.silent = kind[static_cast<size_t>(idx)] == kSilentRecord;
-    m.loudness = m.silent ? levels[static_cast<size_t>(idx)].rms_db
-                          : audio::window_level(x, static_cast<size_t>(end - start)).rms_db;
-    if (silent_below && m.loudness < *silent_below) m.silent = true;
-    if (!m.silent) m.samples.assign(x, x + (end - start));
-    const bool heavy = !m.silent;
-    send(std::move(m), heavy);
+    bool silent = kind[static_cast<size_t>(idx)] == kSilentRecord;
+    const double loudness = silent ? levels[static_cast<size_t>(idx)].rms_db
+                                   : audio::window_level(x, static_cast<size_t>(end - start)).rms_db;
+    if (silent_below && loudness < *silent_below) silent = true;
+    send_window(j, idx, start, end, loudness, silent, x);
   };
   int seen = 0;
   // With a fingerprint to make the decode runs on through its first kFingerprintSeconds.

@@ -2,6 +2,7 @@
 // embedding side, pipeline_decode.cpp its decoder side). One class: its decoder threads and its
 // embedding thread share the queue, the file assemblies and the run's counters.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include "audio/windows.h"
 #include "index/bounded_queue.h"
 #include "index/pipeline.h"
+#include "index/window_stream.h"
 
 namespace clap::index::detail {
 
@@ -49,6 +51,9 @@ struct Msg {
   // A later pass's job that indexed its track afresh (Deepen::verify found the first pass off a
   // whole decode): the track is written whole, as a first pass writes it.
   bool afresh = false;
+  // Set when windows were sent before the track's level was known (ProvisionalJudge): each sent
+  // window below this level is silent (its embedding dropped), as the one-shot judgement makes it.
+  std::optional<double> silent_below;
   // Failed, Skipped
   std::string reason;
   // Moved
@@ -73,6 +78,43 @@ struct Enough {};   // thrown through decode_stream once the windows wanted are 
 // its own level, a track indexed afresh) when the file is at most this long (16 M samples: 64 MB,
 // 5.8 min at 48 kHz, most songs), instead of decoding it again.
 constexpr size_t kFirstPassKeptSamples = size_t{16} << 20;
+
+// The judgement of a track whose level is not known yet, window by window as they are cut
+// (audio/windows.h: silent below the silence threshold; a quiet track, every window below it but
+// not digital silence, against its own loudest window). A window that is silent however the track
+// goes on is sent as silent; any other with its samples, embedded, and judged when the track has
+// ended (threshold(), sent as Msg::silent_below). For a long track that has had no window at or
+// above the silence threshold when its decode can keep no more of its samples
+// (kFirstPassKeptSamples): only its end tells whether it is quiet, and cutting it again would be
+// another decode. What this sends beyond the one-shot judgement (windows embedded, then dropped)
+// costs model time only, on tracks quiet for their first 5.8 min.
+class ProvisionalJudge {
+ public:
+  ProvisionalJudge(double silence_db, int64_t window)
+      : silence_db_(silence_db),
+        // A quiet track's loudest window holds a sample at kDigitalSilenceDb or above, so its RMS
+        // is at least that less 10 log10(its samples): its threshold, kQuietRangeDb lower, is
+        // never below this (a dB lower still: clear of rounding).
+        floor_(audio::kDigitalSilenceDb - 10 * std::log10(double(std::max<int64_t>(window, 1))) - audio::kQuietRangeDb - 1) {}
+  // True when the window (the track's next) is silent however the track ends.
+  bool surely_silent(const audio::WindowLevel& level) {
+    quiet_.add(level, silence_db_);
+    loudest_ = std::max(loudest_, level.rms_db);
+    if (!(level.rms_db < silence_db_)) loud_ = true;
+    if (!(level.rms_db < silence_db_)) return false;
+    if (loud_) return true;  // the track is not quiet: the silence threshold judges it
+    // Quiet or not, its threshold is at least the loudest window so far less kQuietRangeDb.
+    return level.rms_db < std::max(loudest_ - audio::kQuietRangeDb, floor_);
+  }
+  // Below it a window is silent, as the one-shot judgement of the whole track has it.
+  double threshold() const { return quiet_.needs_quiet_pass() ? quiet_.quiet_threshold() : silence_db_; }
+
+ private:
+  double silence_db_, floor_;
+  double loudest_ = -1e300;
+  bool loud_ = false;
+  audio::QuietTrackCheck quiet_;
+};
 
 // What send_selected does with each window of a track.
 enum Selected : uint8_t { kLeave = 0, kSilentRecord = 1, kEmbed = 2 };
@@ -130,13 +172,25 @@ class Pipeline {
 
   void decode(size_t j);
 
+  // Sends window `idx` of file `j` (samples [start, end) of the track, its level `loudness`):
+  // a silent one as its record alone, else with its samples (`samples`, or `x`: end - start values).
+  void send_window(size_t j, int idx, int64_t start, int64_t end, double loudness, bool silent, std::vector<float>&& samples);
+  void send_window(size_t j, int idx, int64_t start, int64_t end, double loudness, bool silent, const float* x);
+
+  // Discards every window file `j` sent so far (Msg::Kind::Reset).
+  void send_reset(size_t j);
+
+  // A cut that sends file `j`'s windows as `judge` judges them (the track's windows from its start).
+  WindowStream provisional_cut(size_t j, ProvisionalJudge& judge);
+
   // Sends a file's Done, unless the file changed since its job began (FileStamp, opened_): then
   // it is skipped (a queued first pass: failed) and nothing read from it is stored.
   void send_done(size_t j, Msg&& done);
 
-  // The one-shot decode (decode()'s, also a later pass's track indexed afresh): every window cut
-  // as the file decodes, a quiet track cut again against its own loudest window, the fingerprint
-  // made; `done` (hash and tags filled in) sent last.
+  // The one-shot decode (decode()'s, also a later pass's track indexed afresh, and a first pass's
+  // that indexes a file whole): every window cut as the file decodes, a quiet track cut again
+  // against its own loudest window (from the samples kept, or provisionally: ProvisionalJudge),
+  // the fingerprint made; `done` (hash and tags filled in) sent last. One decode, whatever the file.
   void decode_whole(size_t j, Msg&& done);
 
   // Progressive indexing's first pass (index/passes.h): first as spans (send_first_pass_spans:
@@ -144,12 +198,12 @@ class Pipeline {
   // window's level (which windows are silent, how many there are), its duration and fingerprint;
   // then the first pass's windows are cut from the samples kept of that decode (a file up to
   // kFirstPassKeptSamples long), or for a longer one from the windows held as the decode passed
-  // them (the layout its container's duration gives: send_held). Only where none of those is
-  // non-silent are they decoded as spans (audio::decode_spans), or where that cannot be exact,
-  // decoded again. Silent windows are recorded now: the stored rows then tell later passes which
-  // windows remain to embed. A file whose span decode was made and could not serve (SpanCut::Spent)
-  // is indexed whole at once (decode_whole): no file is decoded more than twice over a progressive
-  // index (its first pass and the rest).
+  // them (the layout its container's duration gives: send_held). Silent windows are recorded now:
+  // the stored rows then tell later passes which windows remain to embed. A file decoded once
+  // already and not served by it is indexed whole at once, every window, by its second decode: one
+  // whose span decode could not serve (SpanCut::Spent: decode_whole), and a long one with no held
+  // window non-silent or no duration to lay them out by (send_selected). No file is decoded more
+  // than twice over a progressive index (its first pass and the rest).
   void decode_first_pass(size_t j, Msg&& done);
 
   // The first pass's windows of a file too long to keep, from `held` (their samples, taken as the
@@ -173,15 +227,9 @@ class Pipeline {
   // (Done sent with `afresh`): the windows sent stay, and those it did not send (the first pass's,
   // held as the decode passed them) are sent after them. A quiet track's (judged against its own
   // level) are all discarded (Reset) and cut again from this decode's samples, kept up to
-  // kFirstPassKeptSamples; only a longer quiet file is decoded a third time.
+  // kFirstPassKeptSamples; a longer track with no loud window in those is sent again whole as it
+  // decodes, judged provisionally (ProvisionalJudge), and indexed afresh whether or not it differs.
   void decode_more_verified(size_t j);
-
-  // The windows `kind` selects (as send_selected sends them) of a track of `total` samples, the
-  // embedded ones cut by audio::decode_spans: bit for bit the samples a whole decode gives them,
-  // without decoding the rest of the file. False, with nothing sent, when the file does not allow
-  // that (audio/decode.h): the caller then decodes it whole.
-  bool send_spans(size_t j, const std::string& path, const std::vector<uint8_t>& kind,
-                  const std::vector<audio::WindowLevel>& levels, int64_t total);
 
   // Decodes `path` (or reads `decoded`, the samples a decode of it gave) and sends the windows
   // `kind` selects, in window order: kSilentRecord as a silent window's record (its level from

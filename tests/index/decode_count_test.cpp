@@ -13,9 +13,11 @@
 #include <map>
 
 #include "audio/decode.h"
+#include "audio/windows.h"
 #include "index/indexer.h"
 #include "index/passes.h"
 #include "hub/hub.h"
+#include "service/indexing.h"
 #include "store/sqlite_store.h"
 #include "support/golden.h"
 #include "support/index_state.h"
@@ -81,6 +83,25 @@ const std::string& library() {
     test::ffmpeg(d + "/moved/a.flac", "-f lavfi -i \"anoisesrc=seed=9:d=62:c=pink:r=48000:a=0.3\" -c:a flac");
     // Too short for a fingerprint (under 2.7 s): it was decoded again for one in every run.
     test::ffmpeg(d + "/short/a.flac", "-f lavfi -i \"anoisesrc=seed=3:d=2:c=pink:r=48000:a=0.3\" -c:a flac");
+    // Quiet and long (kept to a few windows, for the model's time): digital silence, 20 s at
+    // -129 dB, then a -77 dB tone; no window loud in what a decode keeps (pipeline_internal.h
+    // kFirstPassKeptSamples), so judged provisionally; the -129 dB windows are embedded, then silent
+    // against the tone (24-bit, so that they are not rounded to silence).
+    const std::string quiet_long =
+        "-f lavfi -i \"aevalsrc=if(lt(t\\,300)\\,0\\,if(lt(t\\,320)\\,0.0000005\\,0.0002))*sin(2*PI*220*t):s=48000:d=362\" ";
+    // Its first pass's spans are all below the threshold, so it is decoded whole then, and judged
+    // against its own level past what a decode keeps (it was decoded a third time).
+    test::ffmpeg(d + "/quiet-long/a.flac", quiet_long + "-c:a flac -sample_fmt s32");
+    // Long, and rewritten between the passes with that content at the same size: the second pass
+    // indexes it afresh, a quiet track (it was decoded twice there). 16 kHz: fewer bytes, the same
+    // 48 kHz samples to the model.
+    test::ffmpeg(d + "/rewritten-quiet-long/a.wav", sweep + "362\" -ar 16000 -c:a pcm_s24le");
+    test::ffmpeg(d + "/rewritten-quiet-long-new/a.wav", quiet_long + "-ar 16000 -c:a pcm_s24le");
+    // Long, not cut as spans, in a container that gives no duration (WavPack written to a pipe):
+    // no layout to hold its first pass's windows by (it was decoded again for them). Silent but
+    // for its last 62 s (7 windows: more than a first pass takes).
+    test::ffmpeg(d + "/long-no-duration/a.wv",
+                 "-f lavfi -i \"aevalsrc=if(lt(t\\,300)\\,0\\,0.3*sin(2*PI*440*t)):s=48000:d=362\" -c:a wavpack -f wv pipe:1 >");
   });
   return dir;
 }
@@ -113,6 +134,14 @@ TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
        }},
       {"moved", [](const std::string& dir) { fs::rename(dir + "/a.flac", dir + "/b.flac"); }, "b"},
       {"short", {}},
+      {"quiet-long", {}},
+      {"rewritten-quiet-long",
+       [&](const std::string& dir) {
+         const auto kept = fs::last_write_time(dir + "/a.wav");
+         fs::copy_file(lib + "/rewritten-quiet-long-new/a.wav", dir + "/a.wav", fs::copy_options::overwrite_existing);
+         fs::last_write_time(dir + "/a.wav", kept);
+       }},
+      {"long-no-duration", {}},
   };
   // The library: every case in a folder of its own.
   const std::string root = test::temp_dir() + "/library", db = test::temp_dir() + "/progressive.db",
@@ -165,6 +194,82 @@ TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
   EXPECT_EQ(test::index_state_diff(state, test::index_state(full_db)), "");
   ASSERT_EQ(state.size(), cases.size());
   for (const auto& [path, t] : state) EXPECT_EQ(t.track.window_count, t.track.window_total) << path;
+  // The quiet long tracks, judged provisionally, as a quiet track is judged (audio/windows.h):
+  // silent exactly when more than 30 dB below the loudest window.
+  for (const std::string name : {"quiet-long", "rewritten-quiet-long"}) {
+    const auto& t = state.at(root + "/" + name + "/a" + ext[name]);
+    double loudest = -1e300;
+    for (const store::WindowRecord& w : t.windows) loudest = std::max(loudest, w.loudness_dbfs);
+    ASSERT_LT(loudest, -60) << name;
+    int sounding = 0;
+    for (const store::WindowRecord& w : t.windows) {
+      EXPECT_EQ(w.silent, w.loudness_dbfs < loudest - audio::kQuietRangeDb) << name << " window " << w.idx;
+      EXPECT_EQ(w.embedding.empty(), w.silent) << name << " window " << w.idx;
+      sounding += !w.silent;
+    }
+    EXPECT_GT(sounding, 0) << name;
+    EXPECT_LT(sounding, 8) << name;  // the tone's; the -129 dB windows are silent
+  }
+}
+
+// `--precision auto` on an index's first run decodes a sample of the library (up to 16 files,
+// service/precision_choice.h) before the first pass: those decodes count too. Every file of this
+// library is in the sample (fewer than 16), and none is decoded more than twice in all.
+TEST(DecodeCount, NoSampledFileIsDecodedMoreThanTwiceOnAPrecisionAutoFirstRun) {
+  const std::string lib = library();
+  const std::vector<std::string> names = {"flac", "opus", "aac", "silent-window", "quiet", "short"};
+  const std::string root = test::temp_dir() + "/auto-library";
+  std::map<std::string, std::string> path;  // by case
+  for (const std::string& name : names) {
+    for (const auto& e : fs::directory_iterator(lib + "/" + name))
+      if (e.path().filename().string()[0] != '.') path[name] = root + "/" + name + "/" + e.path().filename().string();
+    fs::create_directories(root + "/" + name);
+    fs::copy_file(lib + "/" + name + "/" + fs::path(path[name]).filename().string(), path[name]);
+  }
+  service::IndexRequest r;
+  r.dirs = {root};
+  r.db = test::temp_dir() + "/auto-progressive.db";
+  r.model = test::case_dir("tiny-unfused");
+  r.quiet = true;
+  r.decoders = 1;
+  r.hop_s = 10;
+  r.max_passes = 1;
+  audio::count_decodes_by_path(true);
+  const service::IndexRun first = service::run_index(r);
+  ASSERT_TRUE(first.precision_choice);
+  EXPECT_TRUE(first.precision_choice->measured) << first.precision_choice->reason;
+  EXPECT_EQ(first.precision_choice->tracks, static_cast<int>(names.size()));  // every file in the sample
+  std::map<std::string, int64_t> first_pass;
+  for (const std::string& name : names) {
+    const audio::DecodeCounts d = audio::decode_counts(path[name]);
+    first_pass[name] = d.whole + d.spans;
+  }
+  r.max_passes = 0;
+  const service::IndexRun rest = service::run_index(r);
+  EXPECT_EQ(first.summary.errors + rest.summary.errors, 0);
+  std::map<std::string, int64_t> after;
+  for (const std::string& name : names) {
+    const audio::DecodeCounts d = audio::decode_counts(path[name]);
+    after[name] = d.whole + d.spans;
+    EXPECT_LE(after[name], 2) << name << ": " << first_pass[name] << " by the sample and the first pass, "
+                              << after[name] - first_pass[name] << " after";
+  }
+  service::run_index(r);
+  for (const std::string& name : names) {
+    const audio::DecodeCounts d = audio::decode_counts(path[name]);
+    EXPECT_EQ(d.whole + d.spans, after[name]) << name << ": decoded by a run after the index was complete";
+  }
+  audio::count_decodes_by_path(false);
+  // The index ends as the one-shot index at the precision chosen.
+  service::IndexRequest one_shot = r;
+  one_shot.db = test::temp_dir() + "/auto-one-shot.db";
+  one_shot.first_pass = 0;
+  one_shot.precision = first.precision_choice->chosen;
+  service::run_index(one_shot);
+  const auto state = test::index_state(r.db);
+  EXPECT_EQ(test::index_state_diff(state, test::index_state(one_shot.db)), "");
+  ASSERT_EQ(state.size(), names.size());
+  for (const auto& [p, t] : state) EXPECT_EQ(t.track.window_count, t.track.window_total) << p;
 }
 
 }  // namespace
