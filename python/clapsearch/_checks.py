@@ -6,7 +6,7 @@ import math as _math
 import os as _os
 from typing import List, Optional, Sequence, Union
 
-from ._native import InvalidInputError, _c, _np
+from ._native import InvalidInputError, NotFoundError, _c, _np
 
 _PRECISIONS = ("fp32", "bf16", "int8")
 
@@ -103,6 +103,15 @@ def _path(path, what: str) -> bytes:
         raise InvalidInputError(f"{what} must be a path (a str, bytes or os.PathLike; got {type(path).__name__})") from None
     if b"\0" in raw:
         raise InvalidInputError(f"{what}: a path cannot contain a NUL character")
+    # A shell expands "~"; Python's file functions (and so the engine) take it as a folder named
+    # "~". A path typed as in a shell would otherwise fail far from here, as "no index here" at
+    # "<cwd>/~/...", so a "~" path is named at once with the way out, unless a folder of that
+    # name really is there (then it is a path like any other, a new index's included).
+    if raw.startswith(b"~") and not _os.path.lexists(raw.split(b"/")[0]):
+        raise NotFoundError(
+            f"{what}: {_os.fsdecode(raw)!r} does not exist: Python does not expand '~' as a shell does; "
+            f"pass os.path.expanduser({_os.fsdecode(raw)!r})"
+        )
     return raw
 
 

@@ -31,17 +31,21 @@ waveform through 16 bits first, exactly as LAION's ``int16_to_float32(float32_to
 does (clipped to [-1, 1], scaled by 32767, truncated toward zero, divided by 32767) in the
 array's own dtype (float32, or float64 as given), so the embeddings are LAION's bit for bit
 where the engine is; ``get_audio_embedding_from_filelist`` does the same to the decoded file.
+``get_text_embedding`` cuts every text at 77 tokens (bos and eos included), as LAION's tokenizer
+call does (``max_length=77, truncation=True``), where ``clapsearch.Model`` cuts at the model's
+own limit (512 for RoBERTa) as transformers' ``ClapProcessor`` does.
 """
 
 from __future__ import annotations
 
+import logging as _logging
 import os as _os
 from typing import Optional, Sequence
 
 import numpy as _np
 
 from . import Error, InvalidInputError, Model, load_audio
-from ._checks import _precision, _threads
+from ._checks import _precision, _texts, _threads
 
 __all__ = ["CLAP_Module"]
 
@@ -49,6 +53,12 @@ __all__ = ["CLAP_Module"]
 #: 630k-audioset-fusion-best.pt), what ``load_ckpt()`` loads.
 DEFAULT_UNFUSED = "laion/clap-htsat-unfused"
 DEFAULT_FUSED = "laion/clap-htsat-fused"
+
+#: LAION's tokenizer call cuts every text at this many tokens (bos and eos included): hook.py's
+#: ``tokenizer`` passes ``max_length=77, truncation=True``.
+LAION_TEXT_TOKENS = 77
+
+_log = _logging.getLogger(__name__)
 
 _AMODELS = ("HTSAT-tiny", "HTSAT-base", "HTSAT-large", "PANN-14")
 _TMODELS = ("roberta", "bert", "bart", "transformer")
@@ -135,7 +145,8 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
             ckpt: the checkpoint, or None for the default (see the module's documentation).
             model_id: LAION's index of its published checkpoints; only -1 (the default) is
                 supported: pass the file or hub id instead.
-            verbose: print what was loaded, as LAION's does.
+            verbose: log what was loaded at INFO level, as LAION's does (``logging.info``: silent
+                unless logging is configured to show INFO).
         """
         if model_id != -1:
             raise InvalidInputError(
@@ -161,7 +172,7 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
             )
         self.model = model
         if verbose:
-            print(f"Load the specified checkpoint {model.name} from users.")
+            _log.info("Load the specified checkpoint %s from users.", model.name)
 
     def _model(self) -> Model:
         if self.model is None:
@@ -196,14 +207,12 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         return model.embed_audio(_quantised(x), 48000)
 
     def get_text_embedding(self, x: Sequence[str], tokenizer=None, use_tensor: bool = False):
-        """Embeddings (N, 512) of texts."""
+        """Embeddings (N, 512) of texts, each cut at 77 tokens as LAION's tokenizer cuts it."""
         _refuse_tensors(use_tensor, "get_text_embedding")
         if tokenizer is not None:
             raise InvalidInputError("tokenizer: clapsearch uses the model's own tokenizer (leave it None)")
         model = self._model()
-        if isinstance(x, str):
-            x = [x]
-        texts = list(x)
+        texts = _texts(x, "get_text_embedding")
         if not texts:
             raise InvalidInputError("get_text_embedding: no texts")
-        return model.embed_text(texts)
+        return model._m.embed_text(texts, 16, LAION_TEXT_TOKENS)

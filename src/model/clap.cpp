@@ -339,20 +339,23 @@ void ClapModel::Impl::audio_batches(ClapState& state, const std::vector<std::spa
 }
 
 void ClapModel::Impl::text_batches(ClapState& state, const std::vector<std::string>& texts, int batch, float* embeddings,
-                                   float* pooled_rows) const {
+                                   float* pooled_rows, size_t max_tokens) const {
   if (!tokenizer)
     throw Error(no_tokenizer_hint.empty() ? "this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)"
                                           : no_tokenizer_hint);
   const ThreadCountScope threads(state.threads());
   if (batch < 1) batch = 1;
   const size_t dim = static_cast<size_t>(config.projection_dim), hidden = static_cast<size_t>(config.text.hidden_size);
+  // A caller's own limit (LAION's 77 tokens) is a choice it made, so cutting at it is silent;
+  // only a cut at the model's position limit, which the caller did not ask for, is warned of.
+  const size_t limit = max_tokens > 0 ? std::min(max_tokens, max_text_tokens()) : max_text_tokens();
   for (size_t start = 0; start < texts.size(); start += batch) {
     const size_t count = std::min<size_t>(batch, texts.size() - start);
     std::vector<std::vector<int64_t>> ids(count);
     for (size_t i = 0; i < count; ++i) {
       const std::string& text = texts[start + i];
-      Encoding enc = tokenizer->encode(text, max_text_tokens());
-      if (enc.truncated) state.warn(truncation_warning(max_text_tokens(), text));
+      Encoding enc = tokenizer->encode(text, limit);
+      if (enc.truncated && limit == max_text_tokens()) state.warn(truncation_warning(limit, text));
       ids[i] = std::move(enc.ids);
     }
     texts_from_ids(ids, embeddings + start * dim, pooled_rows ? pooled_rows + start * hidden : nullptr);
@@ -366,9 +369,10 @@ std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<st
   return out;
 }
 
-std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch) const {
+std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch,
+                                         size_t max_tokens) const {
   std::vector<float> out(texts.size() * impl_->config.projection_dim);
-  impl_->text_batches(state, texts, batch, out.data(), nullptr);
+  impl_->text_batches(state, texts, batch, out.data(), nullptr, max_tokens);
   return out;
 }
 

@@ -124,9 +124,12 @@ class ClapModel {
   std::vector<float> embed_audio(ClapState& state, const std::vector<std::span<const float>>& clips,
                                  int batch = 8) const;
   // Texts -> n x embedding_dim normalised embeddings. Texts longer than the position limit
-  // are cut at it (with a warning to the state's handler). Up to `batch` texts share each
-  // pass over the text tower's weights; results do not depend on the batching.
-  std::vector<float> embed_text(ClapState& state, const std::vector<std::string>& texts, int batch = 16) const;
+  // are cut at it (with a warning to the state's handler); `max_tokens` > 0 cuts at that many
+  // tokens (bos and eos included) instead, silently, as LAION's tokenizer does at 77. Up to
+  // `batch` texts share each pass over the text tower's weights; results do not depend on the
+  // batching.
+  std::vector<float> embed_text(ClapState& state, const std::vector<std::string>& texts, int batch = 16,
+                                size_t max_tokens = 0) const;
 
   // The towers' pooled outputs, before the projection heads (n x audio or text hidden size):
   // what fine-tuning trains the heads on (train/). Same batching and determinism as embed_*.

@@ -30,6 +30,22 @@ CLAPSEARCH_CONFIG_FILE="$prefix/etc/clapsearch/clapsearch.toml" "$prefix/bin/cla
 sed -E 's/^# ([a-z-]+ = )/\1/' "$prefix/etc/clapsearch/clapsearch.toml" > "$prefix/all-keys.toml"
 out="$(CLAPSEARCH_CONFIG_FILE="$prefix/all-keys.toml" "$prefix/bin/clapsearch" status --db /nonexistent/x.db 2>&1 || true)"
 if grep -q "unknown setting\|not in a \[command\]" <<<"$out"; then echo "clapsearch.toml documents a key no command has: $out"; bad=1; fi
+# ... and it lists every option of `index` and `serve` (operations-service.md says so): a key
+# added to a command and forgotten here would leave the service's users without its default.
+missing="$(python3 - "$prefix/etc/clapsearch/clapsearch.toml" "$prefix/bin/clapsearch" <<'PY'
+import re, subprocess, sys
+text = open(sys.argv[1]).read()
+parts = re.split(r"^\[(\w+)\]", text, flags=re.M)
+sections = {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+for command in ("index", "serve"):
+    listed = set(re.findall(r"^# ?([a-z][a-z0-9-]*) = ", sections.get(command, ""), flags=re.M))
+    usage = subprocess.run([sys.argv[2], command, "--help"], capture_output=True, text=True).stdout
+    options = set(re.findall(r"^  (?:-\w,)?--([a-z][a-z0-9-]*)", usage, flags=re.M)) - {"help"}
+    for key in sorted(options - listed):
+        print(f"[{command}] {key}")
+PY
+)"
+[ -z "$missing" ] || { echo "clapsearch.toml does not list these options: $missing"; bad=1; }
 # The Navidrome plugin, when the build makes it: a zip holding the manifest and the module, as Navidrome loads it.
 if grep -q '^CLAPSEARCH_NAVIDROME_PLUGIN:BOOL=ON' "$build/CMakeCache.txt"; then
   ndp="$prefix/share/clapsearch/navidrome/clapsearch.ndp"

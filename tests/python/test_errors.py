@@ -202,3 +202,26 @@ def test_left53_every_float_argument_of_a_model_refuses_nan_infinity_and_out_of_
                          (-5, r"hop must be at least one sample"), (10**400, "hop must be a finite number")):
         with pytest.raises(clapsearch.InvalidInputError, match=message):
             unfused.embed_audio_files([wav], hop=bad)
+
+
+def test_c9_a_tilde_path_is_named_with_expanduser(tmp_path, monkeypatch, unfused):
+    """docs/python.md's own example once passed "~/.local/share/clapsearch/library.db": Python
+    does not expand "~", so the Library waited and then said "no index here" at "<cwd>/~/...".
+    Every path argument now names such a path at once, with the way out."""
+    monkeypatch.chdir(tmp_path)
+    calls = {
+        "Library": lambda: clapsearch.Library("~/.local/share/clapsearch/library.db"),
+        "load_audio": lambda: clapsearch.load_audio("~/Music/a.flac"),
+        "embed_audio_files": lambda: unfused.embed_audio_files(["~/Music/a.flac"]),
+        "Model": lambda: clapsearch.Model("~/models/my-clap"),
+        "index": lambda: clapsearch.index(["~/Music"], db=str(tmp_path / "x.db"), model=case_dir("tiny-unfused")),
+    }
+    for name, call in calls.items():
+        with pytest.raises(clapsearch.NotFoundError, match=r"expand '~'.*os\.path\.expanduser") as e:
+            call()
+        assert "~/" in str(e.value), (name, str(e.value))
+    # A folder really named "~" is still a path like any other.
+    (tmp_path / "~").mkdir()
+    with pytest.raises(clapsearch.Error, match="no index here"):
+        clapsearch.Library("~/library.db").tracks()
+    assert not (tmp_path / "~" / "library.db").exists()
