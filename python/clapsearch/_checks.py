@@ -103,6 +103,8 @@ def _path(path, what: str) -> bytes:
         raise InvalidInputError(f"{what} must be a path (a str, bytes or os.PathLike; got {type(path).__name__})") from None
     if b"\0" in raw:
         raise InvalidInputError(f"{what}: a path cannot contain a NUL character")
+    if not raw:  # "" (an unset variable, most often) names no file: say so, not ": no such file"
+        raise InvalidInputError(f"{what}: an empty path (give a file name)")
     return raw
 
 

@@ -24,7 +24,10 @@ Differences from LAION's module, all deliberate:
   does not have. Pass ``use_tensor=False`` (numpy arrays) and ``torch.from_numpy`` the result
   when a tensor without gradients is what you need.
 * ``get_audio_embedding_from_data`` also takes a 1-D clip, a torch tensor (converted, then
-  quantised) and int16 samples (taken as already quantised: scaled by 1/32767).
+  quantised) and int16 samples (taken as already quantised: scaled by 1/32767). Like LAION's,
+  it takes a list of 1-D clips of any lengths too (one row each).
+* ``eval()`` is there (a no-op returning the module) for scripts that call it; the rest of
+  ``torch.nn.Module`` is not.
 
 As in LAION's module, ``get_audio_embedding_from_data(x, use_tensor=False)`` quantises every
 waveform through 16 bits first, exactly as LAION's ``int16_to_float32(float32_to_int16(x))``
@@ -88,6 +91,15 @@ def _quantised(x: _np.ndarray) -> _np.ndarray:
     if not _np.all(_np.isfinite(x)):
         raise InvalidInputError("audio: a sample is not finite (NaN or infinity)")
     return _int16_to_float32(_float32_to_int16(x))
+
+
+def _as_array(x, what: str) -> _np.ndarray:
+    """A numpy array, or a torch tensor converted to one (detached, on the CPU)."""
+    if isinstance(x, _np.ndarray):
+        return x
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        return x.detach().cpu().numpy()
+    raise InvalidInputError(f"{what} must be a numpy array or a torch tensor (got {type(x).__name__})")
 
 
 class CLAP_Module:  # noqa: N801  (LAION's name)
@@ -188,12 +200,22 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         1/32767 as LAION's int16_to_float32); or a torch tensor (converted to numpy first)."""
         _refuse_tensors(use_tensor, "get_audio_embedding_from_data")
         model = self._model()
-        if not isinstance(x, _np.ndarray):
-            if hasattr(x, "detach") and hasattr(x, "numpy"):
-                x = x.detach().cpu().numpy()
-            else:
-                raise InvalidInputError(f"audio must be a numpy array or a torch tensor (got {type(x).__name__})")
-        return model.embed_audio(_quantised(x), 48000)
+        if isinstance(x, (list, tuple)):
+            # LAION's loop (`for audio_waveform in x`) takes a list of clips too, each of its own
+            # length, each quantised and padded alone: so is each here, one row per clip.
+            if not x:
+                raise InvalidInputError("get_audio_embedding_from_data: no clips (an empty list)")
+            clips = [_as_array(c, f"clip {i}") for i, c in enumerate(x)]
+            for i, c in enumerate(clips):
+                if c.ndim != 1:
+                    raise InvalidInputError(f"clip {i}: each clip of a list must be 1-D samples (got {c.ndim} dimensions)")
+            return _np.concatenate([model.embed_audio(_quantised(c), 48000) for c in clips], axis=0)
+        return model.embed_audio(_quantised(_as_array(x, "audio")), 48000)
+
+    def eval(self) -> "CLAP_Module":
+        """LAION's module is a torch.nn.Module, and scripts call ``model.eval()``: inference is
+        all clapsearch does, so this is a no-op that returns the module, as torch's does."""
+        return self
 
     def get_text_embedding(self, x: Sequence[str], tokenizer=None, use_tensor: bool = False):
         """Embeddings (N, 512) of texts."""

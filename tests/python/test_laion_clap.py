@@ -215,3 +215,27 @@ def test_laion_readme_example_runs(tmp_path, monkeypatch, capsys):
     tensor_source = README_TENSOR_PART.replace("/home/data/test_clap_short.wav", short)
     with pytest.raises(clapsearch.Error, match="use_tensor=False"):
         exec(compile(tensor_source, "laion_readme_tensor", "exec"), env)  # noqa: S102
+
+
+def test_hostile9_a_list_of_clips_of_any_lengths_is_embedded_as_laion_does():
+    """H9P-5: LAION's get_audio_embedding_from_data loops `for audio_waveform in x`, so a list
+    of 1-D clips of different lengths works there, each quantised and padded alone; the drop-in
+    refused any list ("audio must be a numpy array or a torch tensor (got list)")."""
+    model = shim("tiny-unfused")
+    b, e = golden_clip("b"), golden_clip("e")[:30000]
+    got = model.get_audio_embedding_from_data(x=[b, e], use_tensor=False)
+    assert got.shape == (2, 512)
+    np.testing.assert_array_equal(got[0], model.get_audio_embedding_from_data(x=b.reshape(1, -1))[0])
+    np.testing.assert_array_equal(got[1], model.get_audio_embedding_from_data(x=e.reshape(1, -1))[0])
+    np.testing.assert_array_equal(model.get_audio_embedding_from_data(x=(b.astype(np.float64),)),
+                                  model.get_audio_embedding_from_data(x=b.astype(np.float64).reshape(1, -1)))
+    from clapsearch import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="no clips"):
+        model.get_audio_embedding_from_data(x=[])
+    with pytest.raises(InvalidInputError, match="clip 1: each clip of a list must be 1-D"):
+        model.get_audio_embedding_from_data(x=[b, np.stack([b, b])])
+    with pytest.raises(InvalidInputError, match="clip 0 must be a numpy array"):
+        model.get_audio_embedding_from_data(x=[[0.1, 0.2]])
+    # LAION's module is a torch.nn.Module: scripts call eval(), a no-op here.
+    assert model.eval() is model
