@@ -26,6 +26,8 @@ Differences from LAION's module, all deliberate:
 * ``get_audio_embedding_from_data`` also takes a 1-D clip, a torch tensor (converted, then
   quantised) and int16 samples (taken as already quantised: scaled by 1/32767). Like LAION's,
   it takes a list of 1-D clips of any lengths too (one row each).
+* Texts are cut at 77 tokens as LAION's tokenizer cuts them (``clapsearch.Model.embed_text``
+  keeps up to the model's 512).
 * ``eval()`` is there (a no-op returning the module) for scripts that call it; the rest of
   ``torch.nn.Module`` is not.
 
@@ -44,7 +46,7 @@ from typing import Optional, Sequence
 import numpy as _np
 
 from . import Error, InvalidInputError, Model, load_audio
-from ._checks import _precision, _threads
+from ._checks import _precision, _texts, _threads
 
 __all__ = ["CLAP_Module"]
 
@@ -52,6 +54,9 @@ __all__ = ["CLAP_Module"]
 #: 630k-audioset-fusion-best.pt), what ``load_ckpt()`` loads.
 DEFAULT_UNFUSED = "laion/clap-htsat-unfused"
 DEFAULT_FUSED = "laion/clap-htsat-fused"
+
+#: LAION's tokenizer's max_length (hook.py): a text is cut to 77 tokens, <s> and </s> included.
+LAION_MAX_TOKENS = 77
 
 _AMODELS = ("HTSAT-tiny", "HTSAT-base", "HTSAT-large", "PANN-14")
 _TMODELS = ("roberta", "bert", "bart", "transformer")
@@ -228,4 +233,7 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         texts = list(x)
         if not texts:
             raise InvalidInputError("get_text_embedding: no texts")
-        return model.embed_text(texts)
+        # LAION's tokenizer cuts every text at 77 tokens (max_length=77, truncation=True in
+        # hook.py), where clapsearch.Model keeps the model's 512: a longer text gives LAION's
+        # embedding only when cut as LAION cuts it.
+        return model._m.embed_text(_texts(texts, "get_text_embedding"), 16, LAION_MAX_TOKENS)

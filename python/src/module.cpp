@@ -95,7 +95,9 @@ class Model {
   // The engine is called `batch` items at a time (results do not depend on the batch) so that
   // Ctrl-C is seen between batches: a KeyboardInterrupt within one batch's time, not at the
   // end of a call that may run for minutes.
-  py::array_t<float> embed_text(const std::vector<std::string>& texts, int batch) const {
+  // max_tokens: 0 = the model's position limit; the laion_clap drop-in gives LAION's 77.
+  py::array_t<float> embed_text(const std::vector<std::string>& texts, int batch, int max_tokens) const {
+    if (max_tokens != 0 && max_tokens < 2) throw InvalidInput("max_tokens must be 0 (the model's limit) or at least 2");
     if (texts.empty()) throw InvalidInput("embed_text: no texts (give a string or a non-empty list of strings)");
     check_batch(batch);
     std::vector<float> out;
@@ -107,7 +109,8 @@ class Model {
         if (i > 0) check_signals();
         const size_t end = std::min(texts.size(), i + static_cast<size_t>(batch));
         const std::vector<std::string> part(texts.begin() + static_cast<std::ptrdiff_t>(i), texts.begin() + static_cast<std::ptrdiff_t>(end));
-        const std::vector<float> e = model_->embed_text(*state, part, batch);
+        const std::vector<float> e =
+            model_->embed_text(*state, part, batch, max_tokens > 0 ? static_cast<size_t>(max_tokens) : SIZE_MAX);
         out.insert(out.end(), e.begin(), e.end());
       }
     }
@@ -377,7 +380,7 @@ PYBIND11_MODULE(_clapsearch, m) {
       .def(py::init<const std::string&, const std::string&, const std::string&, int, const std::string&, const std::string&>(),
            py::arg("model"), py::arg("precision"), py::arg("text_precision"), py::arg("threads"), py::arg("config"),
            py::arg("tokenizer"))
-      .def("embed_text", &Model::embed_text, py::arg("texts"), py::arg("batch"))
+      .def("embed_text", &Model::embed_text, py::arg("texts"), py::arg("batch"), py::arg("max_tokens") = 0)
       .def("embed_audio", &Model::embed_audio, py::arg("data"), py::arg("sr"), py::arg("batch"))
       .def("embed_audio_files", &Model::embed_audio_files, py::arg("paths"), py::arg("hop"), py::arg("batch"))
       .def("embed_song_file", &Model::embed_song_file, py::arg("path"), py::arg("window"), py::arg("hop"),

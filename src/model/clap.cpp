@@ -339,7 +339,7 @@ void ClapModel::Impl::audio_batches(ClapState& state, const std::vector<std::spa
 }
 
 void ClapModel::Impl::text_batches(ClapState& state, const std::vector<std::string>& texts, int batch, float* embeddings,
-                                   float* pooled_rows) const {
+                                   float* pooled_rows, size_t max_tokens) const {
   if (!tokenizer)
     throw Error(no_tokenizer_hint.empty() ? "this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)"
                                           : no_tokenizer_hint);
@@ -351,8 +351,9 @@ void ClapModel::Impl::text_batches(ClapState& state, const std::vector<std::stri
     std::vector<std::vector<int64_t>> ids(count);
     for (size_t i = 0; i < count; ++i) {
       const std::string& text = texts[start + i];
-      Encoding enc = tokenizer->encode(text, max_text_tokens());
-      if (enc.truncated) state.warn(truncation_warning(max_text_tokens(), text));
+      const size_t limit = std::min(std::max<size_t>(max_tokens, 2), max_text_tokens());
+      Encoding enc = tokenizer->encode(text, limit);
+      if (enc.truncated && limit == max_text_tokens()) state.warn(truncation_warning(max_text_tokens(), text));
       ids[i] = std::move(enc.ids);
     }
     texts_from_ids(ids, embeddings + start * dim, pooled_rows ? pooled_rows + start * hidden : nullptr);
@@ -366,9 +367,10 @@ std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<st
   return out;
 }
 
-std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch) const {
+std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch,
+                                         size_t max_tokens) const {
   std::vector<float> out(texts.size() * impl_->config.projection_dim);
-  impl_->text_batches(state, texts, batch, out.data(), nullptr);
+  impl_->text_batches(state, texts, batch, out.data(), nullptr, max_tokens);
   return out;
 }
 

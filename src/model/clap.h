@@ -125,8 +125,11 @@ class ClapModel {
                                  int batch = 8) const;
   // Texts -> n x embedding_dim normalised embeddings. Texts longer than the position limit
   // are cut at it (with a warning to the state's handler). Up to `batch` texts share each
-  // pass over the text tower's weights; results do not depend on the batching.
-  std::vector<float> embed_text(ClapState& state, const std::vector<std::string>& texts, int batch = 16) const;
+  // pass over the text tower's weights; results do not depend on the batching. max_tokens
+  // (counting <s> and </s>, at least 2) cuts every text shorter, silently, as LAION's
+  // laion_clap cuts at 77 (its tokenizer's max_length); the position limit still warns.
+  std::vector<float> embed_text(ClapState& state, const std::vector<std::string>& texts, int batch = 16,
+                                size_t max_tokens = SIZE_MAX) const;
 
   // The towers' pooled outputs, before the projection heads (n x audio or text hidden size):
   // what fine-tuning trains the heads on (train/). Same batching and determinism as embed_*.

@@ -74,7 +74,7 @@ struct ClapModel::Impl {
   void audio_batches(ClapState& state, const std::vector<std::span<const float>>& clips, int batch, float* embeddings,
                      float* pooled_rows) const;
   void text_batches(ClapState& state, const std::vector<std::string>& texts, int batch, float* embeddings,
-                    float* pooled_rows) const;
+                    float* pooled_rows, size_t max_tokens = SIZE_MAX) const;
   // Longest token sequence the position table allows (incl. <s> and </s>).
   size_t max_text_tokens() const;
 

@@ -239,3 +239,17 @@ def test_hostile9_a_list_of_clips_of_any_lengths_is_embedded_as_laion_does():
         model.get_audio_embedding_from_data(x=[[0.1, 0.2]])
     # LAION's module is a torch.nn.Module: scripts call eval(), a no-op here.
     assert model.eval() is model
+
+
+def test_hostile9_texts_are_cut_at_77_tokens_as_laions_tokenizer_cuts_them():
+    """H9P-6: LAION's get_text_embedding tokenizes with max_length=77, truncation=True, so a
+    text past 77 tokens embeds as <s> + its first 75 tokens + </s>; the drop-in kept the model's
+    512 and gave another embedding than LAION's for a long text (a description, a lyric)."""
+    model = shim("tiny-unfused")
+    the = lambda n: " ".join(["the"] * n)  # "the" then " the": one token each (roberta's vocab)
+    got = model.get_text_embedding([the(300), the(75), the(74)])
+    np.testing.assert_array_equal(got[0], model.model.embed_text(the(75))[0])  # LAION's cut
+    assert not np.array_equal(got[0], model.model.embed_text(the(300))[0])  # what the drop-in gave
+    assert not np.array_equal(got[0], model.model.embed_text(the(76))[0])  # the cut is at 77, not later
+    # Texts within 77 tokens are untouched.
+    np.testing.assert_array_equal(got[1:], model.model.embed_text([the(75), the(74)]))
