@@ -26,6 +26,8 @@ Differences from LAION's module, all deliberate:
 * ``get_audio_embedding_from_data`` also takes a 1-D clip, a torch tensor (converted, then
   quantised) and int16 samples (taken as already quantised: scaled by 1/32767). Like LAION's,
   it takes a list of 1-D clips of any lengths too (one row each).
+* ``device`` may name a GPU (LAION's README uses ``torch.device('cuda:0')``): the module runs
+  on the CPU all the same, with a RuntimeWarning saying so.
 * Texts are cut at 77 tokens as LAION's tokenizer cuts them (``clapsearch.Model.embed_text``
   keeps up to the model's 512).
 * ``eval()`` is there (a no-op returning the module) for scripts that call it; the rest of
@@ -41,6 +43,7 @@ where the engine is; ``get_audio_embedding_from_filelist`` does the same to the 
 from __future__ import annotations
 
 import os as _os
+import warnings as _warnings
 from typing import Optional, Sequence
 
 import numpy as _np
@@ -54,6 +57,9 @@ __all__ = ["CLAP_Module"]
 #: 630k-audioset-fusion-best.pt), what ``load_ckpt()`` loads.
 DEFAULT_UNFUSED = "laion/clap-htsat-unfused"
 DEFAULT_FUSED = "laion/clap-htsat-fused"
+
+#: torch's device types (torch.device("cuda:0").type is "cuda"), taken and run on the CPU.
+_TORCH_DEVICES = ("cpu", "cuda", "mps", "xpu", "xla", "hip", "vulkan", "meta", "ipu", "mtia", "privateuseone")
 
 #: LAION's tokenizer's max_length (hook.py): a text is cut to 77 tokens, <s> and </s> included.
 LAION_MAX_TOKENS = 77
@@ -113,7 +119,8 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
     Args:
         enable_fusion: whether the checkpoint is a fused one (``630k-audioset-fusion-best.pt``);
             ``load_ckpt`` refuses a checkpoint of the other kind.
-        device: accepted for compatibility; only ``None`` or ``"cpu"`` (the engine runs on the CPU).
+        device: accepted for compatibility: the engine runs on the CPU (a GPU device such as
+            ``"cuda:0"`` is accepted with a RuntimeWarning saying so).
         amodel, tmodel: LAION's tower names, accepted for compatibility (the architecture is
             read from the checkpoint itself).
         precision: clapsearch's audio-tower precision, ``"fp32"`` (default), ``"bf16"`` or ``"int8"``.
@@ -131,7 +138,14 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         threads: Optional[int] = None,
     ) -> None:
         if device is not None and str(device) != "cpu":
-            raise InvalidInputError(f"device={device!r}: clapsearch runs on the CPU (device=None or 'cpu')")
+            # LAION's own README runs on device=torch.device('cuda:0'): the script runs unchanged
+            # here, on the CPU (the same embeddings), and says so; a name torch would refuse is
+            # refused here too.
+            kind = str(device).split(":", 1)[0]
+            if kind not in _TORCH_DEVICES:
+                raise InvalidInputError(f"device={device!r}: not a torch device (clapsearch runs on the CPU: device=None or 'cpu')")
+            _warnings.warn(f"device={str(device)!r}: clapsearch runs on the CPU (its engine has no {kind} code); "
+                           "the embeddings are the same", RuntimeWarning, stacklevel=2)
         if amodel not in _AMODELS:
             raise InvalidInputError(f"amodel={amodel!r}: LAION's audio models are {', '.join(_AMODELS)}")
         if tmodel not in _TMODELS:

@@ -25,8 +25,10 @@ def test_golden_parity_through_the_shim(case):
     texts = cases_json(case)["texts"]
     got = model.get_text_embedding(texts)
     assert isinstance(got, np.ndarray) and got.shape == (len(texts), 512)
+    # LAION's tokenizer cuts at 77 tokens (H9P-6): the reference's text_trunc77_* (the 89-token
+    # text 8 is where it shows).
     for i in range(len(texts)):
-        expect_embedding(got[i], expected["text_embeds_unpadded"][i], f"{case} text {i}")
+        expect_embedding(got[i], expected["text_trunc77_text_embeds"][i], f"{case} text {i}")
     for x in deterministic_clips(case):
         clip = golden_clip(x).reshape(1, -1)
         # The model the shim loaded from LAION's .pt file embeds as the reference does...
@@ -253,3 +255,23 @@ def test_hostile9_texts_are_cut_at_77_tokens_as_laions_tokenizer_cuts_them():
     assert not np.array_equal(got[0], model.model.embed_text(the(76))[0])  # the cut is at 77, not later
     # Texts within 77 tokens are untouched.
     np.testing.assert_array_equal(got[1:], model.model.embed_text([the(75), the(74)]))
+
+
+def test_hostile9_laions_readme_device_cuda_runs_on_the_cpu_with_a_warning():
+    """H9P-8: LAION's ESC-50 README example makes CLAP_Module(enable_fusion=False,
+    device=torch.device('cuda:0')); the drop-in refused any device but the CPU, so the example
+    did not run unchanged. It runs, on the CPU, and says so; a name torch refuses is refused."""
+    from clapsearch import InvalidInputError, laion_clap
+
+    class TorchDevice:  # what str() of torch.device("cuda:0") gives (torch is not installed here)
+        def __str__(self):
+            return "cuda:0"
+
+    with pytest.warns(RuntimeWarning, match="clapsearch runs on the CPU"):
+        module = laion_clap.CLAP_Module(enable_fusion=False, device=TorchDevice())
+    module.load_ckpt(os.path.join(case_dir("tiny-unfused"), "laion.pt"), verbose=False)
+    np.testing.assert_array_equal(module.get_text_embedding(["rain"]), shim("tiny-unfused").get_text_embedding(["rain"]))
+    with pytest.warns(RuntimeWarning):
+        laion_clap.CLAP_Module(device="cuda")
+    with pytest.raises(InvalidInputError, match="not a torch device"):
+        laion_clap.CLAP_Module(device="gpu0")
