@@ -105,12 +105,16 @@ def _quantised(x: _np.ndarray) -> _np.ndarray:
 
 
 def _as_array(x, what: str) -> _np.ndarray:
-    """A numpy array, or a torch tensor converted to one (detached, on the CPU)."""
+    """A numpy array, or a torch tensor converted to one (detached, on the CPU), or a list of
+    numbers (LAION's np.clip makes it a float64 array: so does this)."""
     if isinstance(x, _np.ndarray):
         return x
     if hasattr(x, "detach") and hasattr(x, "numpy"):
         return x.detach().cpu().numpy()
-    raise InvalidInputError(f"{what} must be a numpy array or a torch tensor (got {type(x).__name__})")
+    if isinstance(x, (list, tuple)) and all(isinstance(v, (int, float, _np.integer, _np.floating)) and not isinstance(v, bool)
+                                            for v in x):
+        return _np.asarray(x, dtype=_np.float64)
+    raise InvalidInputError(f"{what} must be a numpy array, a torch tensor or a list of numbers (got {type(x).__name__})")
 
 
 class CLAP_Module:  # noqa: N801  (LAION's name)

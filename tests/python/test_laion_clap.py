@@ -237,8 +237,12 @@ def test_hostile9_a_list_of_clips_of_any_lengths_is_embedded_as_laion_does():
         model.get_audio_embedding_from_data(x=[])
     with pytest.raises(InvalidInputError, match="clip 1: each clip of a list must be 1-D"):
         model.get_audio_embedding_from_data(x=[b, np.stack([b, b])])
+    # A clip given as a list of numbers: LAION's np.clip makes it a float64 array.
+    short = [float(v) for v in b[:4800]]
+    np.testing.assert_array_equal(model.get_audio_embedding_from_data(x=[short]),
+                                  model.get_audio_embedding_from_data(x=np.array([short], dtype=np.float64)))
     with pytest.raises(InvalidInputError, match="clip 0 must be a numpy array"):
-        model.get_audio_embedding_from_data(x=[[0.1, 0.2]])
+        model.get_audio_embedding_from_data(x=[["0.1", "0.2"]])
     # LAION's module is a torch.nn.Module: scripts call eval(), a no-op here.
     assert model.eval() is model
 
