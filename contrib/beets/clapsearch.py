@@ -21,7 +21,9 @@
 import csv
 import io
 import json
+import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -398,11 +400,24 @@ class ClapSearchPlugin(BeetsPlugin):
                         except (TypeError, ValueError):
                             raise ui.UserError(f"clapsearch history: {os.fsdecode(item.path)}: {field} is not a number "
                                                f"({value!r})")
-                f.write(json.dumps(row) + '\n')
+                        # json.dumps writes nan and inf as NaN / Infinity, which are not JSON:
+                        # clapsearch then blamed line 1 of a temporary file for a parse error.
+                        if not math.isfinite(row[field]):
+                            raise ui.UserError(f"clapsearch history: {os.fsdecode(item.path)}: {field} is not a finite "
+                                               f"number ({value!r})")
+                f.write(json.dumps(row, allow_nan=False) + '\n')
             f.flush()
             user = user or self.config['user'].as_str()
             args = ['history', 'import', '--format=beets', '--json'] + (['--user=' + user] if user else [])
-            answer = json.loads(self._run(args, [f.name]))
+            try:
+                answer = json.loads(self._run(args, [f.name]))
+            except ui.UserError as e:
+                # clapsearch names "FILE line N" of the temporary file, which the user never saw:
+                # name the item of that line instead.
+                def item_of(m):
+                    n = int(m.group(1))
+                    return f'{os.fsdecode(items[n - 1].path)} (item {n})' if 1 <= n <= len(items) else m.group(0)
+                raise ui.UserError(re.sub(re.escape(f.name) + r' line (\d+)', item_of, str(e))) from None
         self._log.info('history: {} play(s) and {} skip(s) added, {} already there, {} rating(s) set, '
                        '{} item(s) not in the clapsearch index', answer['plays'], answer['skips'], answer['already'],
                        answer['ratings'], answer['unresolved'])

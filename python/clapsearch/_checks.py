@@ -103,6 +103,8 @@ def _path(path, what: str) -> bytes:
         raise InvalidInputError(f"{what} must be a path (a str, bytes or os.PathLike; got {type(path).__name__})") from None
     if b"\0" in raw:
         raise InvalidInputError(f"{what}: a path cannot contain a NUL character")
+    if not raw:  # "" (an unset variable, most often) names no file: say so, not ": no such file"
+        raise InvalidInputError(f"{what}: an empty path (give a file name)")
     # A shell expands "~"; Python's file functions (and so the engine) take it as a folder named
     # "~". A path typed as in a shell would otherwise fail far from here, as "no index here" at
     # "<cwd>/~/...", so a "~" path is named at once with the way out, unless a folder of that

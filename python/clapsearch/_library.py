@@ -185,6 +185,12 @@ class Library:
                 if "no model recorded yet" not in str(e):  # an empty index: index() fills it
                     raise
 
+    def __reduce__(self):
+        """Pickled as what opens it again (a multiprocessing worker started by spawn or
+        forkserver opens the same index with the same settings), as Model is."""
+        spec = (self._db, self._model, self._threads, self._text_precision, self._config, self._tokenizer, self._exclude_rule)
+        return (_library_from_spec, (spec,))
+
     def _open(self):
         if self._lib is None:
             self._lib = _c._Library(self._db, self._model, self._config, self._tokenizer, self._threads, self._text_precision, self._exclude_rule)
@@ -449,3 +455,9 @@ class Library:
         if not isinstance(queries, _np.ndarray):
             raise InvalidInputError(f"queries must be a numpy array (got {type(queries).__name__})")
         return self._open().search_vectors(queries, _int(k, "k", 1))
+
+
+def _library_from_spec(spec: tuple) -> Library:
+    db, model, threads, text_precision, config, tokenizer, exclude_rule = spec
+    return Library(db or None, model or None, threads=threads or None, text_precision=text_precision, config=config or None,
+                   tokenizer=tokenizer or None, exclude_rule=exclude_rule)

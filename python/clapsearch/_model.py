@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy as _copy
 import json as _json
 import os as _os
 from typing import Dict, Optional, Sequence, Union
@@ -56,7 +57,7 @@ class Model:
         config: Optional[str] = None,
         tokenizer: Optional[str] = None,
     ) -> None:
-        self._m = _c._Model(
+        spec = (
             _path(model, "model"),
             _precision(precision, "precision"),
             _precision(text_precision, "text_precision"),
@@ -64,7 +65,16 @@ class Model:
             _path(config, "config") if config else b"",
             _path(tokenizer, "tokenizer") if tokenizer else b"",
         )
+        self._m = _c._Model(*spec)
+        self._spec = spec
         self._config: Optional[dict] = None
+
+    def __reduce__(self):
+        """Pickled as what loads it again: a multiprocessing worker started by spawn or
+        forkserver (macOS's and Windows' default, and Linux's from Python 3.14), or given the
+        model as an argument, loads the same model from the same files (the compiled engine
+        itself cannot be pickled: that said "cannot pickle 'clapsearch._clapsearch._Model'")."""
+        return (_model_from_spec, (self._spec,))
 
     def __repr__(self) -> str:
         return f"clapsearch.Model({self.name!r}, precision={self.precision!r}, dim={self.dim})"
@@ -112,7 +122,7 @@ class Model:
             cfg = _json.loads(self._m.config_json())
             cfg["features"] = _json.loads(self._m.features_json())
             self._config = cfg
-        return dict(self._config)
+        return _copy.deepcopy(self._config)  # a caller's edit of a nested dict must not change the model's
 
     def embed_text(self, texts: Union[str, Sequence[str]], *, batch: int = 16) -> _np.ndarray:
         """Text embeddings, L2-normalised like the CLI's.
@@ -199,6 +209,11 @@ class Model:
         return self._m.embed_song_file(
             _path(song, "embed_song"), window, hop, silence_db, _batch(batch)
         )
+
+
+def _model_from_spec(spec: tuple) -> "Model":
+    model, precision, text_precision, threads, config, tokenizer = spec
+    return Model(model, precision, threads or None, text_precision=text_precision, config=config or None, tokenizer=tokenizer or None)
 
 
 def load_audio(path: Union[str, "_os.PathLike[str]"], sr: int = 48000) -> _np.ndarray:

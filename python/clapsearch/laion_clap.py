@@ -24,7 +24,14 @@ Differences from LAION's module, all deliberate:
   does not have. Pass ``use_tensor=False`` (numpy arrays) and ``torch.from_numpy`` the result
   when a tensor without gradients is what you need.
 * ``get_audio_embedding_from_data`` also takes a 1-D clip, a torch tensor (converted, then
-  quantised) and int16 samples (taken as already quantised: scaled by 1/32767).
+  quantised) and int16 samples (taken as already quantised: scaled by 1/32767). Like LAION's,
+  it takes a list of 1-D clips of any lengths too (one row each).
+* ``device`` may name a GPU (LAION's README uses ``torch.device('cuda:0')``): the module runs
+  on the CPU all the same, with a RuntimeWarning saying so.
+* Texts are cut at 77 tokens as LAION's tokenizer cuts them (``clapsearch.Model.embed_text``
+  keeps up to the model's 512).
+* ``eval()`` is there (a no-op returning the module) for scripts that call it; the rest of
+  ``torch.nn.Module`` is not.
 
 As in LAION's module, ``get_audio_embedding_from_data(x, use_tensor=False)`` quantises every
 waveform through 16 bits first, exactly as LAION's ``int16_to_float32(float32_to_int16(x))``
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import logging as _logging
 import os as _os
+import warnings as _warnings
 from typing import Optional, Sequence
 
 import numpy as _np
@@ -53,6 +61,9 @@ __all__ = ["CLAP_Module"]
 #: 630k-audioset-fusion-best.pt), what ``load_ckpt()`` loads.
 DEFAULT_UNFUSED = "laion/clap-htsat-unfused"
 DEFAULT_FUSED = "laion/clap-htsat-fused"
+
+#: torch's device types (torch.device("cuda:0").type is "cuda"), taken and run on the CPU.
+_TORCH_DEVICES = ("cpu", "cuda", "mps", "xpu", "xla", "hip", "vulkan", "meta", "ipu", "mtia", "privateuseone")
 
 #: LAION's tokenizer call cuts every text at this many tokens (bos and eos included): hook.py's
 #: ``tokenizer`` passes ``max_length=77, truncation=True``.
@@ -100,13 +111,27 @@ def _quantised(x: _np.ndarray) -> _np.ndarray:
     return _int16_to_float32(_float32_to_int16(x))
 
 
+def _as_array(x, what: str) -> _np.ndarray:
+    """A numpy array, or a torch tensor converted to one (detached, on the CPU), or a list of
+    numbers (LAION's np.clip makes it a float64 array: so does this)."""
+    if isinstance(x, _np.ndarray):
+        return x
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        return x.detach().cpu().numpy()
+    if isinstance(x, (list, tuple)) and all(isinstance(v, (int, float, _np.integer, _np.floating)) and not isinstance(v, bool)
+                                            for v in x):
+        return _np.asarray(x, dtype=_np.float64)
+    raise InvalidInputError(f"{what} must be a numpy array, a torch tensor or a list of numbers (got {type(x).__name__})")
+
+
 class CLAP_Module:  # noqa: N801  (LAION's name)
     """LAION's ``CLAP_Module`` on clapsearch's engine.
 
     Args:
         enable_fusion: whether the checkpoint is a fused one (``630k-audioset-fusion-best.pt``);
             ``load_ckpt`` refuses a checkpoint of the other kind.
-        device: accepted for compatibility; only ``None`` or ``"cpu"`` (the engine runs on the CPU).
+        device: accepted for compatibility: the engine runs on the CPU (a GPU device such as
+            ``"cuda:0"`` is accepted with a RuntimeWarning saying so).
         amodel, tmodel: LAION's tower names, accepted for compatibility (the architecture is
             read from the checkpoint itself).
         precision: clapsearch's audio-tower precision, ``"fp32"`` (default), ``"bf16"`` or ``"int8"``.
@@ -124,7 +149,14 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         threads: Optional[int] = None,
     ) -> None:
         if device is not None and str(device) != "cpu":
-            raise InvalidInputError(f"device={device!r}: clapsearch runs on the CPU (device=None or 'cpu')")
+            # LAION's own README runs on device=torch.device('cuda:0'): the script runs unchanged
+            # here, on the CPU (the same embeddings), and says so; a name torch would refuse is
+            # refused here too.
+            kind = str(device).split(":", 1)[0]
+            if kind not in _TORCH_DEVICES:
+                raise InvalidInputError(f"device={device!r}: not a torch device (clapsearch runs on the CPU: device=None or 'cpu')")
+            _warnings.warn(f"device={str(device)!r}: clapsearch runs on the CPU (its engine has no {kind} code); "
+                           "the embeddings are the same", RuntimeWarning, stacklevel=2)
         if amodel not in _AMODELS:
             raise InvalidInputError(f"amodel={amodel!r}: LAION's audio models are {', '.join(_AMODELS)}")
         if tmodel not in _TMODELS:
@@ -199,12 +231,22 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         1/32767 as LAION's int16_to_float32); or a torch tensor (converted to numpy first)."""
         _refuse_tensors(use_tensor, "get_audio_embedding_from_data")
         model = self._model()
-        if not isinstance(x, _np.ndarray):
-            if hasattr(x, "detach") and hasattr(x, "numpy"):
-                x = x.detach().cpu().numpy()
-            else:
-                raise InvalidInputError(f"audio must be a numpy array or a torch tensor (got {type(x).__name__})")
-        return model.embed_audio(_quantised(x), 48000)
+        if isinstance(x, (list, tuple)):
+            # LAION's loop (`for audio_waveform in x`) takes a list of clips too, each of its own
+            # length, each quantised and padded alone: so is each here, one row per clip.
+            if not x:
+                raise InvalidInputError("get_audio_embedding_from_data: no clips (an empty list)")
+            clips = [_as_array(c, f"clip {i}") for i, c in enumerate(x)]
+            for i, c in enumerate(clips):
+                if c.ndim != 1:
+                    raise InvalidInputError(f"clip {i}: each clip of a list must be 1-D samples (got {c.ndim} dimensions)")
+            return _np.concatenate([model.embed_audio(_quantised(c), 48000) for c in clips], axis=0)
+        return model.embed_audio(_quantised(_as_array(x, "audio")), 48000)
+
+    def eval(self) -> "CLAP_Module":
+        """LAION's module is a torch.nn.Module, and scripts call ``model.eval()``: inference is
+        all clapsearch does, so this is a no-op that returns the module, as torch's does."""
+        return self
 
     def get_text_embedding(self, x: Sequence[str], tokenizer=None, use_tensor: bool = False):
         """Embeddings (N, 512) of texts, each cut at 77 tokens as LAION's tokenizer cuts it."""

@@ -425,6 +425,7 @@ class Library {
     if (queries.ndim() != 2 || queries.shape(1) != d)
       throw InvalidInput("queries must have shape (n, " + std::to_string(d) + "), the index's embedding size");
     auto q = py::array_t<float, py::array::c_style>::ensure(queries);
+    if (!q) raise_copy_failed("queries", queries);
     const py::ssize_t n = q.shape(0);
     const float* qp = q.data();
     for (py::ssize_t i = 0; i < n * d; ++i)

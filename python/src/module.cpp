@@ -97,6 +97,7 @@ class Model {
   // end of a call that may run for minutes.
   // max_tokens 0 cuts at the model's limit; the laion_clap drop-in passes LAION's 77.
   py::array_t<float> embed_text(const std::vector<std::string>& texts, int batch, size_t max_tokens) const {
+    if (max_tokens == 1) throw InvalidInput("max_tokens must be 0 (the model's limit) or at least 2");
     if (texts.empty()) throw InvalidInput("embed_text: no texts (give a string or a non-empty list of strings)");
     check_batch(batch);
     std::vector<float> out;

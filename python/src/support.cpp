@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 namespace clap::python {
@@ -44,6 +45,17 @@ py::array_t<float> owned_vector(std::vector<float>&& v) {
   return py::array_t<float>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(float))}, heap->data(), owner);
 }
 
+void raise_copy_failed(const std::string& what, const py::array& array) {
+  const double gib = static_cast<double>(array.nbytes()) / (1024.0 * 1024.0 * 1024.0);
+  char size[64];
+  std::snprintf(size, sizeof size, "%.1f GiB", gib);
+  PyErr_SetString(PyExc_MemoryError, (what + ": the array is not C-contiguous and its copy (" + size +
+                                      ") cannot be allocated; a broadcast or strided view this large holds more "
+                                      "samples than memory: pass the samples themselves")
+                                         .c_str());
+  throw py::error_already_set();
+}
+
 Clips clips_of(const py::array& array) {
   if (!py::isinstance<py::array_t<float>>(array) || array.dtype().kind() != 'f' || array.itemsize() != 4)
     throw InvalidInput("audio must be a float32 numpy array (got dtype " + py::str(array.dtype()).cast<std::string>() +
@@ -53,6 +65,7 @@ Clips clips_of(const py::array& array) {
                        std::to_string(array.ndim()) + " dimensions");
   Clips c;
   c.data = py::array_t<float, py::array::c_style>::ensure(array);  // copies only when not C-contiguous
+  if (!c.data) raise_copy_failed("audio", array);
   c.batch = array.ndim() == 2;
   c.rows = c.batch ? array.shape(0) : 1;
   c.length = c.batch ? array.shape(1) : array.shape(0);

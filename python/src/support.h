@@ -59,6 +59,10 @@ struct Clips {
   const float* row(py::ssize_t i) const { return data.data() + i * length; }
 };
 Clips clips_of(const py::array& array);
+// A C-ordered copy of `array` (pybind11's ensure()) failed: it returns null and clears numpy's
+// error, and reading through the null was a segfault (a broadcast view of a few bytes copies to
+// petabytes). Raises MemoryError naming `what` and the size.
+[[noreturn]] void raise_copy_failed(const std::string& what, const py::array& array);
 
 // One clip as a 32-bit float WAV file in memory (memfd_create), named /proc/self/fd/N: how
 // samples at another rate reach the resampler the CLI and the indexer use (audio::decode_file).

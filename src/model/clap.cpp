@@ -348,7 +348,9 @@ void ClapModel::Impl::text_batches(ClapState& state, const std::vector<std::stri
   const size_t dim = static_cast<size_t>(config.projection_dim), hidden = static_cast<size_t>(config.text.hidden_size);
   // A caller's own limit (LAION's 77 tokens) is a choice it made, so cutting at it is silent;
   // only a cut at the model's position limit, which the caller did not ask for, is warned of.
-  const size_t limit = max_tokens > 0 ? std::min(max_tokens, max_text_tokens()) : max_text_tokens();
+  // At least 2: <s> and </s> always fit.
+  const size_t limit =
+      max_tokens > 0 ? std::min(std::max<size_t>(max_tokens, 2), max_text_tokens()) : max_text_tokens();
   for (size_t start = 0; start < texts.size(); start += batch) {
     const size_t count = std::min<size_t>(batch, texts.size() - start);
     std::vector<std::vector<int64_t>> ids(count);

@@ -1,5 +1,7 @@
 #include "service/queries.h"
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "core/error.h"
@@ -264,10 +266,32 @@ std::vector<search::Hit> similar_tracks(const LibrarySnapshot& snap, const store
   return similar_ranked(snap, query, track.id, k, rules);
 }
 
+namespace {
+
+// A caller's vector (Python's search_vectors: "need not be normalised") brought to a magnitude
+// the float32 scoring handles: its norm is a float32 sum of squares, which overflows past about
+// 1e17 per component and underflows below about 1e-20, and either made every cosine 0 (a
+// ranking in id order, silently). A cosine does not depend on the scale, and a power of two
+// changes no digit, so a vector of ordinary size keeps every bit and a huge or tiny one ranks
+// as its direction does.
+std::vector<float> in_scoring_range(std::vector<float> v) {
+  float largest = 0;
+  for (float x : v) largest = std::max(largest, std::fabs(x));
+  if (largest == 0 || !std::isfinite(largest)) return v;
+  int exponent = 0;
+  std::frexp(largest, &exponent);
+  if (exponent >= -40 && exponent <= 40) return v;
+  for (float& x : v) x = std::ldexp(x, -exponent);
+  return v;
+}
+
+}  // namespace
+
 std::vector<search::Hit> similar_to_vector(const LibrarySnapshot& snap, const std::vector<float>& query, int64_t k,
                                            const ResultRules& rules) {
-  if (rules.empty()) return similar_all(snap, query.data(), -1, k);
-  return similar_ranked(snap, query, -1, k, rules);
+  const std::vector<float> q = in_scoring_range(query);
+  if (rules.empty()) return similar_all(snap, q.data(), -1, k);
+  return similar_ranked(snap, q, -1, k, rules);
 }
 
 search::SongAnalysis track_timeline(Library& lib, const store::Track& track, const std::string& text,

@@ -227,6 +227,25 @@ def run_tests(tmp, binary, model, plugin_dir):
     env.beet('clapsearch', 'history', '-u', 'ann')
     counts, _ = beets_history()
     check(counts == {'plays': 8, 'skips': 1}, f'history after more plays: {counts}')
+    # Hostile pass 9 (H9P-7): a count beets holds as nan or inf (beet modify play_count=nan) was
+    # written as JSON's invalid NaN / Infinity, and a time out of range was refused as "line 1"
+    # of a temporary file: each is named by the item and the field, and nothing is imported.
+    first = env.lines('ls', '-p')[0]
+    for value, field, said in (('nan', 'play_count', 'play_count is not a finite number'),
+                               ('1e999', 'play_count', 'play_count is not a finite number'),
+                               ('nan', 'rating', 'rating is not a finite number')):
+        env.beet('modify', '-y', '-W', f'path:{first}', f'{field}={value}')
+        done = env.beet('clapsearch', 'history', '-u', 'ann', ok=False)
+        check(done.returncode != 0 and f'{first}: {said}' in done.stderr and 'json' not in done.stderr.lower(),
+              f'{field}={value}: {done.stderr}')
+        env.beet('modify', '-y', '-W', f'path:{first}', f'{field}!')
+    env.beet('modify', '-y', '-W', f'path:{first}', 'last_played=1e300')
+    done = env.beet('clapsearch', 'history', '-u', 'ann', ok=False)
+    check(done.returncode != 0 and f'{first} (item ' in done.stderr and 'last_played' in done.stderr
+          and '.jsonl' not in done.stderr, f'last_played out of range: {done.stderr}')
+    env.beet('modify', '-y', '-W', f'path:{first}', 'last_played!')
+    counts, _ = beets_history()
+    check(counts == {'plays': 8, 'skips': 1}, f'history after refused imports: {counts}')
 
     # --- errors, named clearly
     done = env.beet('clapsearch', 'similar', 'title:No Such Song', ok=False)

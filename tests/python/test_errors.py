@@ -225,3 +225,36 @@ def test_c9_a_tilde_path_is_named_with_expanduser(tmp_path, monkeypatch, unfused
     with pytest.raises(clapsearch.Error, match="no index here"):
         clapsearch.Library("~/library.db").tracks()
     assert not (tmp_path / "~" / "library.db").exists()
+
+
+def test_hostile9_a_view_too_large_to_copy_raises_memoryerror_not_a_segfault():
+    """H9P-1: a broadcast view (a few bytes, 1 PiB once copied to C order) given to embed_audio,
+    embed_song, Library.like or search_vectors: numpy's copy fails and pybind11's ensure()
+    returns null, which was read: the interpreter died of SIGSEGV."""
+    model = clapsearch.Model(case_dir("tiny-unfused"))
+    huge = np.broadcast_to(np.zeros(1, np.float32), (1 << 20, 1 << 28))
+    with pytest.raises(MemoryError):
+        model.embed_audio(huge)
+    with pytest.raises(MemoryError):
+        model.embed_audio(np.broadcast_to(np.float32(0), (1 << 48,)), sr=44100)
+    with pytest.raises(MemoryError):
+        model.embed_song(np.broadcast_to(np.float32(0), (1 << 48,)), sr=48000)
+
+
+def test_hostile9_an_empty_path_is_named_as_empty():
+    """H9P-3: load_audio("") (an unset variable) said ": no such file", naming nothing."""
+    model = clapsearch.Model(case_dir("tiny-unfused"))
+    with pytest.raises(clapsearch.InvalidInputError, match=r"^load_audio: an empty path"):
+        clapsearch.load_audio("")
+    with pytest.raises(clapsearch.InvalidInputError, match=r"^embed_audio_files: an empty path"):
+        model.embed_audio_files(["a.wav", ""])
+    with pytest.raises(clapsearch.InvalidInputError, match=r"^embed_song: an empty path"):
+        model.embed_song(b"")
+
+
+def test_hostile9_config_is_a_copy_all_the_way_down():
+    """Model.config returned a shallow copy: editing its "features" changed the model's own."""
+    model = clapsearch.Model(case_dir("tiny-unfused"))
+    cfg = model.config
+    cfg["features"]["sampling_rate"] = 1
+    assert model.config["features"]["sampling_rate"] != 1

@@ -225,3 +225,65 @@ def test_laion_readme_example_runs(tmp_path, monkeypatch, capsys):
     tensor_source = README_TENSOR_PART.replace("/home/data/test_clap_short.wav", short)
     with pytest.raises(clapsearch.Error, match="use_tensor=False"):
         exec(compile(tensor_source, "laion_readme_tensor", "exec"), env)  # noqa: S102
+
+
+def test_hostile9_a_list_of_clips_of_any_lengths_is_embedded_as_laion_does():
+    """H9P-5: LAION's get_audio_embedding_from_data loops `for audio_waveform in x`, so a list
+    of 1-D clips of different lengths works there, each quantised and padded alone; the drop-in
+    refused any list ("audio must be a numpy array or a torch tensor (got list)")."""
+    model = shim("tiny-unfused")
+    b, e = golden_clip("b"), golden_clip("e")[:30000]
+    got = model.get_audio_embedding_from_data(x=[b, e], use_tensor=False)
+    assert got.shape == (2, 512)
+    np.testing.assert_array_equal(got[0], model.get_audio_embedding_from_data(x=b.reshape(1, -1))[0])
+    np.testing.assert_array_equal(got[1], model.get_audio_embedding_from_data(x=e.reshape(1, -1))[0])
+    np.testing.assert_array_equal(model.get_audio_embedding_from_data(x=(b.astype(np.float64),)),
+                                  model.get_audio_embedding_from_data(x=b.astype(np.float64).reshape(1, -1)))
+    from clapsearch import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="no clips"):
+        model.get_audio_embedding_from_data(x=[])
+    with pytest.raises(InvalidInputError, match="clip 1: each clip of a list must be 1-D"):
+        model.get_audio_embedding_from_data(x=[b, np.stack([b, b])])
+    # A clip given as a list of numbers: LAION's np.clip makes it a float64 array.
+    short = [float(v) for v in b[:4800]]
+    np.testing.assert_array_equal(model.get_audio_embedding_from_data(x=[short]),
+                                  model.get_audio_embedding_from_data(x=np.array([short], dtype=np.float64)))
+    with pytest.raises(InvalidInputError, match="clip 0 must be a numpy array"):
+        model.get_audio_embedding_from_data(x=[["0.1", "0.2"]])
+    # LAION's module is a torch.nn.Module: scripts call eval(), a no-op here.
+    assert model.eval() is model
+
+
+def test_hostile9_texts_are_cut_at_77_tokens_as_laions_tokenizer_cuts_them():
+    """H9P-6: LAION's get_text_embedding tokenizes with max_length=77, truncation=True, so a
+    text past 77 tokens embeds as <s> + its first 75 tokens + </s>; the drop-in kept the model's
+    512 and gave another embedding than LAION's for a long text (a description, a lyric)."""
+    model = shim("tiny-unfused")
+    the = lambda n: " ".join(["the"] * n)  # "the" then " the": one token each (roberta's vocab)
+    got = model.get_text_embedding([the(300), the(75), the(74)])
+    np.testing.assert_array_equal(got[0], model.model.embed_text(the(75))[0])  # LAION's cut
+    assert not np.array_equal(got[0], model.model.embed_text(the(300))[0])  # what the drop-in gave
+    assert not np.array_equal(got[0], model.model.embed_text(the(76))[0])  # the cut is at 77, not later
+    # Texts within 77 tokens are untouched.
+    np.testing.assert_array_equal(got[1:], model.model.embed_text([the(75), the(74)]))
+
+
+def test_hostile9_laions_readme_device_cuda_runs_on_the_cpu_with_a_warning():
+    """H9P-8: LAION's ESC-50 README example makes CLAP_Module(enable_fusion=False,
+    device=torch.device('cuda:0')); the drop-in refused any device but the CPU, so the example
+    did not run unchanged. It runs, on the CPU, and says so; a name torch refuses is refused."""
+    from clapsearch import InvalidInputError, laion_clap
+
+    class TorchDevice:  # what str() of torch.device("cuda:0") gives (torch is not installed here)
+        def __str__(self):
+            return "cuda:0"
+
+    with pytest.warns(RuntimeWarning, match="clapsearch runs on the CPU"):
+        module = laion_clap.CLAP_Module(enable_fusion=False, device=TorchDevice())
+    module.load_ckpt(os.path.join(case_dir("tiny-unfused"), "laion.pt"), verbose=False)
+    np.testing.assert_array_equal(module.get_text_embedding(["rain"]), shim("tiny-unfused").get_text_embedding(["rain"]))
+    with pytest.warns(RuntimeWarning):
+        laion_clap.CLAP_Module(device="cuda")
+    with pytest.raises(InvalidInputError, match="not a torch device"):
+        laion_clap.CLAP_Module(device="gpu0")

@@ -449,3 +449,48 @@ def test_left53_float_arguments_of_the_queries_refuse_nan_infinity_and_out_of_ra
             library.like(None, seeds=[1], **{name: float("nan")})
         with pytest.raises(clapsearch.InvalidInputError, match=f"{name} must be 0 .the index's. or a positive number"):
             library.like(None, seeds=[1], **{name: -5})
+
+
+def test_hostile9_a_query_vector_of_any_scale_ranks_as_its_direction(lib, unfused):
+    """H9P-2: search_vectors says a query "need not be normalised", but a vector scaled by 1e20
+    (or 1e-30) overflowed (underflowed) the float32 norm: every cosine 0, the tracks in id order."""
+    library = clapsearch.Library(lib["db"])
+    q = unfused.embed_text(["a sine tone"])
+    D, I = library.search_vectors(q, k=4)
+    for scale in (1e20, 1e30, 3e38 / np.abs(q).max(), 1e-30):  # (subnormal values carry no direction: not asked)
+        Ds, Is = library.search_vectors((q.astype(np.float64) * scale).astype(np.float32), k=4)
+        np.testing.assert_array_equal(Is, I, err_msg=f"scale {scale}")
+        np.testing.assert_allclose(Ds, D, atol=1e-5, err_msg=f"scale {scale}")
+
+
+def test_hostile9_huge_views_raise_memoryerror_in_queries(lib):
+    """H9P-1 in Library: like() of a broadcast view and search_vectors of one segfaulted."""
+    library = clapsearch.Library(lib["db"])
+    with pytest.raises(MemoryError):
+        library.like(np.broadcast_to(np.float32(0.1), (1 << 48,)), sr=48000)
+    with pytest.raises(MemoryError):
+        library.search_vectors(np.broadcast_to(np.ones((1, 512), np.float32), (1 << 38, 512)), k=1)
+
+
+def test_hostile9_a_library_and_a_model_go_to_a_spawned_worker(lib):
+    """H9P-4: a Model or Library passed to a multiprocessing worker started by spawn (macOS's
+    and Windows' default; forkserver, Linux's from Python 3.14, pickles too) raised
+    "cannot pickle 'clapsearch._clapsearch._Model' object". They are pickled as what loads them."""
+    import multiprocessing
+    import pickle
+
+    model = clapsearch.Model(MODEL, threads=1)
+    library = clapsearch.Library(lib["db"], exclude_rule="")
+    again = pickle.loads(pickle.dumps(model))
+    assert repr(again) == repr(model)
+    np.testing.assert_array_equal(again.embed_text("rain"), model.embed_text("rain"))
+    opened = pickle.loads(pickle.dumps(library))
+    assert opened.search("rain") == library.search("rain")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        got = pool.apply(_search_in_worker, (library, model))
+    assert got[0] == library.search("rain", k=3)
+    np.testing.assert_array_equal(got[1], model.embed_text("rain"))
+
+
+def _search_in_worker(library, model):
+    return library.search("rain", k=3), model.embed_text("rain")

@@ -353,6 +353,15 @@ try {
       assert.equal(query.get('album'), 'ok\u{1f3b5}');
       assert.equal(query.get('count'), null, 'a count that is no number is not sent');
     });
+    await check('hostile pass 9: a server that never answers: the call ends with an error before Navidrome\'s 30 s cut', async () => {
+      // Every request the plugin sent asks http_send for a deadline under Navidrome's 30 s per call.
+      assert.ok(sent.length > 0 && sent.every((r) => r.timeoutMs > 0 && r.timeoutMs <= 25000), JSON.stringify(sent.map((r) => r.timeoutMs)));
+      const started = Date.now();
+      const err = await callError(await at('hang'), 'nd_get_sonic_similar_tracks', { song: seed, count: 3 });
+      const took = Date.now() - started;
+      assert.match(err, /cannot reach clapsearch serve: .*(timed out|Timeout)/i);
+      assert.ok(took < 30000, `the call took ${took} ms: Navidrome would have cut it`);
+    });
     for (const plugin of loaded) await plugin.close();
   } finally {
     hostile.child.kill();

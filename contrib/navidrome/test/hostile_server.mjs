@@ -31,6 +31,9 @@ const answers = {
 const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   const mode = url.pathname.split('/')[1];
+  // A server that hangs: it reads the request and never answers (a clapsearch serve stopped
+  // with SIGSTOP, or stuck behind a dead disk).
+  if (mode === 'hang') return;
   const make = answers[mode];
   const [status, body] = make ? make(url) : [404, '{"error":"unknown mode"}'];
   res.writeHead(status, { 'Content-Type': 'application/json' });
