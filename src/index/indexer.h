@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "audio/decode.h"
@@ -58,11 +57,6 @@ struct IndexSettings {
   // unmounted drive must not empty the library).
   bool prune_missing = false;
   CrawlOptions crawl;
-  // Files this run has decoded before indexing (`--precision auto`'s sample on an index's first run:
-  // service/precision_choice.h), by path: their first pass indexes them whole, every window, so
-  // that no later pass decodes them a third time (docs/operations.md: no file is decoded more
-  // than twice over a progressive index).
-  std::unordered_set<std::string> decoded_before;
 };
 
 struct IndexProgress {

@@ -169,7 +169,7 @@ void Pipeline::decode(size_t j) {
   } catch (const std::exception& e) {
     return fail(j, reason_of(e, f.path), done.hash);
   }
-  if (s_.first_pass > 0 && !s_.decoded_before.count(f.path)) return decode_first_pass(j, std::move(done));
+  if (s_.first_pass > 0) return decode_first_pass(j, std::move(done));
   decode_whole(j, std::move(done));
 }
 

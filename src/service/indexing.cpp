@@ -172,11 +172,6 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   }
   if (resolved_settings.choose_precision) {
     run.precision_choice = choose_run_precision(r, resolved_settings, resolved, mo);
-    // The files the sample decoded are indexed whole in their first pass, from one more decode:
-    // twice in all, as every other file of a progressive index (a first pass of a few windows
-    // would leave them a third decode in the later pass). Their windows and the precision chosen
-    // are what they would be otherwise; the index ends the same.
-    settings.decoded_before.insert(run.precision_choice->decoded.begin(), run.precision_choice->decoded.end());
     mo.audio_precision = resolved_settings.precision;
     spec.identity.precision = precision_name(resolved_settings.precision);
   }

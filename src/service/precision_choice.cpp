@@ -51,7 +51,6 @@ std::string fixed(double v, int digits) {
 struct Sample {
   std::vector<std::vector<float>> clips;
   int tracks = 0;
-  std::vector<std::string> decoded;  // every file a decode was begun of
 };
 
 // Positions of `count` items spread evenly over `n` (the middle of each of `count` equal parts).
@@ -82,7 +81,6 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
     if (sample.tracks >= kSampleTracks || static_cast<int>(sample.clips.size()) >= kSampleWindows || tried >= kMaxFilesTried)
       break;
     ++tried;
-    sample.decoded.push_back(files[i].path);
     std::vector<float> samples;
     try {
       audio::decode_stream(files[i].path, rate, [&](const float* x, size_t n) {
@@ -311,8 +309,7 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
   mo.text_precision = Precision::F32;
   mo.prepare_audio = true;  // packing is loading, not embedding: it is not timed
   const int rate = ClapModel::read_config(index::model_files_of(r.model)).features.sampling_rate;
-  Sample sample = take_sample(r, rate);
-  c.decoded = std::move(sample.decoded);
+  const Sample sample = take_sample(r, rate);
   c.tracks = sample.tracks;
   c.windows = static_cast<int>(sample.clips.size());
   if (c.windows < kMinSampleWindows) {

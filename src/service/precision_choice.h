@@ -92,9 +92,6 @@ struct PrecisionChoice {
   // read from precision_speed_dir() after the first measurement. "" when not measured.
   std::string speed_measured_at;
   std::vector<PrecisionTrial> trials;  // fp32, bf16, int8 (measured or not)
-  // The files the sample decoded (those it used and those it passed over), by their crawled path;
-  // not recorded. The run indexes them whole in their first pass (index::IndexSettings::decoded_before).
-  std::vector<std::string> decoded;
 };
 
 // The form the index records (meta "precision_choice") and `status --json` / GET /api/status

@@ -17,7 +17,6 @@
 #include "index/indexer.h"
 #include "index/passes.h"
 #include "hub/hub.h"
-#include "service/indexing.h"
 #include "store/sqlite_store.h"
 #include "support/golden.h"
 #include "support/index_state.h"
@@ -210,66 +209,6 @@ TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
     EXPECT_GT(sounding, 0) << name;
     EXPECT_LT(sounding, 8) << name;  // the tone's; the -129 dB windows are silent
   }
-}
-
-// `--precision auto` on an index's first run decodes a sample of the library (up to 16 files,
-// service/precision_choice.h) before the first pass: those decodes count too. Every file of this
-// library is in the sample (fewer than 16), and none is decoded more than twice in all.
-TEST(DecodeCount, NoSampledFileIsDecodedMoreThanTwiceOnAPrecisionAutoFirstRun) {
-  const std::string lib = library();
-  const std::vector<std::string> names = {"flac", "opus", "aac", "silent-window", "quiet", "short"};
-  const std::string root = test::temp_dir() + "/auto-library";
-  std::map<std::string, std::string> path;  // by case
-  for (const std::string& name : names) {
-    for (const auto& e : fs::directory_iterator(lib + "/" + name))
-      if (e.path().filename().string()[0] != '.') path[name] = root + "/" + name + "/" + e.path().filename().string();
-    fs::create_directories(root + "/" + name);
-    fs::copy_file(lib + "/" + name + "/" + fs::path(path[name]).filename().string(), path[name]);
-  }
-  service::IndexRequest r;
-  r.dirs = {root};
-  r.db = test::temp_dir() + "/auto-progressive.db";
-  r.model = test::case_dir("tiny-unfused");
-  r.quiet = true;
-  r.decoders = 1;
-  r.hop_s = 10;
-  r.max_passes = 1;
-  audio::count_decodes_by_path(true);
-  const service::IndexRun first = service::run_index(r);
-  ASSERT_TRUE(first.precision_choice);
-  EXPECT_TRUE(first.precision_choice->measured) << first.precision_choice->reason;
-  EXPECT_EQ(first.precision_choice->tracks, static_cast<int>(names.size()));  // every file in the sample
-  std::map<std::string, int64_t> first_pass;
-  for (const std::string& name : names) {
-    const audio::DecodeCounts d = audio::decode_counts(path[name]);
-    first_pass[name] = d.whole + d.spans;
-  }
-  r.max_passes = 0;
-  const service::IndexRun rest = service::run_index(r);
-  EXPECT_EQ(first.summary.errors + rest.summary.errors, 0);
-  std::map<std::string, int64_t> after;
-  for (const std::string& name : names) {
-    const audio::DecodeCounts d = audio::decode_counts(path[name]);
-    after[name] = d.whole + d.spans;
-    EXPECT_LE(after[name], 2) << name << ": " << first_pass[name] << " by the sample and the first pass, "
-                              << after[name] - first_pass[name] << " after";
-  }
-  service::run_index(r);
-  for (const std::string& name : names) {
-    const audio::DecodeCounts d = audio::decode_counts(path[name]);
-    EXPECT_EQ(d.whole + d.spans, after[name]) << name << ": decoded by a run after the index was complete";
-  }
-  audio::count_decodes_by_path(false);
-  // The index ends as the one-shot index at the precision chosen.
-  service::IndexRequest one_shot = r;
-  one_shot.db = test::temp_dir() + "/auto-one-shot.db";
-  one_shot.first_pass = 0;
-  one_shot.precision = first.precision_choice->chosen;
-  service::run_index(one_shot);
-  const auto state = test::index_state(r.db);
-  EXPECT_EQ(test::index_state_diff(state, test::index_state(one_shot.db)), "");
-  ASSERT_EQ(state.size(), names.size());
-  for (const auto& [p, t] : state) EXPECT_EQ(t.track.window_count, t.track.window_total) << p;
 }
 
 }  // namespace
