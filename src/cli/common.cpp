@@ -433,7 +433,7 @@ void add_seed_options(CLI::App* cmd, SeedCliOptions& o, bool seeds, bool texts, 
         ->type_name("SEED")
         ->allow_extra_args(false);
     cmd->add_option("--seeds-from", o.seeds_from,
-                    "Seeds from a playlist (M3U/M3U8, or one track id or path a line, ID:WEIGHT too; -: standard input)")
+                    "Seeds from a playlist (M3U/M3U8, or one track id or path a line, with a weight as in 12:0.5 if wanted; -: standard input)")
         ->type_name("FILE");
   }
   if (texts)
