@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 
 #include "core/deadline.h"
@@ -25,6 +26,7 @@ class Turns {
       check_deadline(waiting_for_);
     }
     peak_ = std::max(peak_, ++running_);
+    ++taken_;
   }
   void give_back() {
     {
@@ -38,6 +40,11 @@ class Turns {
     std::lock_guard lock(mutex_);
     return peak_;
   }
+  // How many turns were taken since the process started (the tests read it: a request took one).
+  int64_t taken() {
+    std::lock_guard lock(mutex_);
+    return taken_;
+  }
 
  private:
   const int at_once_;
@@ -45,6 +52,7 @@ class Turns {
   std::mutex mutex_;
   std::condition_variable turn_;
   int running_ = 0, peak_ = 0;
+  int64_t taken_ = 0;
 };
 
 }  // namespace clap

@@ -70,9 +70,9 @@ void allow_pause(const std::string& holder);
 // last '='). A pair without '=' is a parameter with an empty value; an empty name is dropped.
 httplib::Params parse_query(const std::string& target);
 
-// A request's Range line as the server reads it (RFC 9110, 14.2): a valid bytes range set
-// keeps its ranges, each number clamped to 2^63-1; anything else is renamed so that nothing
-// reads it. Other lines are returned unchanged.
+// A request's Range line as the server reads it (RFC 9110, 14.2): one valid bytes range is
+// kept, its numbers clamped to 2^63-1; anything else (several ranges too: H10S-1) is renamed so
+// that nothing reads it. Other lines are returned unchanged.
 std::string served_range_line(const std::string& line);
 
 class HttpServer final : public httplib::Server {

@@ -23,7 +23,7 @@ void DeadlineStream::start_request() {
   phase_ = Phase::Head;
   head_deadline_ = Clock::now() + std::chrono::seconds(deadlines_.head_s);
   in_head_ = true, mid_line_ = false;
-  head_lines_ = 0, current_line_ = 0, leading_empty_lines_ = 0;
+  head_lines_ = 0, current_line_ = 0, leading_empty_lines_ = 0, head_bytes_ = 0;
   line_.clear(), line_taken_ = 0;
   raw_line_.clear(), raw_headers_.clear();
   refusal_ = {}, body_refusal_ = {};
@@ -203,6 +203,16 @@ ssize_t DeadlineStream::read_head(char* ptr, size_t size) {
         if (c == '\n' || line_.size() >= longest) break;
       }
       mid_line_ = line_.back() != '\n';
+      // The head as a whole is bounded (kLongestHead): the read fails, so that cpp-httplib stops
+      // reading header lines, and the refusal says why (server.cpp answers it 431).
+      head_bytes_ += line_.size();
+      if (head_bytes_ > kLongestHead) {
+        refusal_ = {431, "request header fields too large",
+                    "the request head is over " + std::to_string(kLongestHead / 1024) +
+                        " KB (request line and header lines together, RFC 6585, 5)"};
+        line_.clear(), line_taken_ = 0;
+        return -1;
+      }
       return 1;
     };
     if (const ssize_t n = read_line(); n <= 0) return n;
@@ -225,6 +235,8 @@ ssize_t DeadlineStream::read_head(char* ptr, size_t size) {
         if (!target.problem.empty() && !refusal_.status) refusal_ = {400, "bad request", target.problem};
       } else if (line_start && !mid_line_) {
         line_ = served_range_line(line_);
+      } else if (line_start && current_line_ > 0) {
+        line_ = long_range_piece(line_);
       }
       if (current_line_ > 0 && raw_line_.size() < (64u << 10)) raw_line_ += line_;
       if (current_line_ > 0 && !mid_line_) {

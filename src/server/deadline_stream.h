@@ -123,6 +123,7 @@ class DeadlineStream final : public httplib::Stream {
   int head_lines_ = 0, current_line_ = 0;  // lines begun; the one being read (0: the request line)
   static constexpr int kLeadingEmptyLines = 4;  // empty lines skipped before a request line
   int leading_empty_lines_ = 0;
+  size_t head_bytes_ = 0;  // of the head so far (kLongestHead)
   std::string line_;
   size_t line_taken_ = 0;
   // The header lines as sent (a long one gathered from its pieces), name and value.

@@ -131,9 +131,9 @@ bool asks_to_close(const httplib::Request& req) {
 // RFC 9110 (14.2): a Range in a unit other than bytes must be ignored, and an invalid one may
 // be; cpp-httplib (0.11) answers both 416 before any handler runs, and takes a number over 63
 // bits for an error too, so `bytes=0-99999999999999999999` (clamped to the file by any other
-// server) failed. The Range line of a request head is therefore rewritten as it is read: a
-// valid bytes range set keeps its ranges, each number clamped to 2^63-1 (the audio route then
-// clamps to the file, RFC 9110's rule); anything else is renamed so that nothing reads it.
+// server) failed. The Range line of a request head is therefore rewritten as it is read: one
+// valid bytes range is kept, each number clamped to 2^63-1 (the audio route then clamps to the
+// file, RFC 9110's rule); anything else (several ranges too) is renamed so that nothing reads it.
 std::string served_range_line(const std::string& line) {
   const size_t colon = line.find(':');
   if (colon == std::string::npos || lower_ascii(line.substr(0, colon)) != "range") return line;
@@ -162,13 +162,24 @@ std::string served_range_line(const std::string& line) {
     if (!first.empty() && !last.empty() &&
         (first.size() > last.size() || (first.size() == last.size() && first > last)))
       return ignored;  // first after last: invalid
-    if (!specs.empty()) specs += ',';
+    // Several ranges are answered with the whole resource, on every route: cpp-httplib (0.11)
+    // makes a multipart answer of a text body by copying each range into it, so a Range of
+    // 2,700 ranges "0-" (8 KB) made one request hold 2,700 copies of the answer (H10S-1:
+    // GET /app.js, 43 KB, held 116 MB; /api/map of a large library many GB). RFC 9110 (14.2)
+    // lets a server ignore a range set of many or overlapping ranges; no player asks for two.
+    if (!specs.empty()) return ignored;
     specs += first;
     specs += '-';
     specs += last;
     start = comma + 1;
   }
   return "Range: bytes=" + specs + "\r\n";
+}
+
+std::string long_range_piece(const std::string& piece) {
+  const size_t colon = piece.find(':');
+  if (colon == std::string::npos || lower_ascii(piece.substr(0, colon)) != "range") return piece;
+  return "X-Ignored-Range" + piece.substr(colon);
 }
 
 httplib::Params parse_query(const std::string& target) {

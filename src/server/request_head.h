@@ -33,7 +33,17 @@ HeadRefusal judge_head(const httplib::Request& req);
 // comma-separated list of options, in any case).
 bool asks_to_close(const httplib::Request& req);
 
+// The first piece of a header line too long to be gathered whole (over 4 KB), renamed when it
+// is a Range line: no single range is that long, and its ranges would reach cpp-httplib
+// unchecked (H10S-1: 2,600 ranges "0-" in 7.8 KB).
+std::string long_range_piece(const std::string& piece);
+
 constexpr size_t kLongestRequestLine = 8192;  // cpp-httplib's (compiled into Debian's library)
+// The most bytes a request head (request line, header lines, their line ends) may hold: a
+// browser's is a few KB. cpp-httplib (0.11) bounds each header line (8 KB) but not how many
+// there are, and keeps each one, so a head of 8 KB lines sent for the whole head deadline grew
+// the server's memory without bound (H10S-3). Past it: 431 and the connection closed.
+constexpr size_t kLongestHead = 64 * 1024;
 
 // A request line with its target in origin-form, and the authority it named, if any.
 struct RequestTarget {

@@ -454,6 +454,13 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     }
     // A 416 has no body (its Content-Range says why); a provider is an answer already written.
     if (!res.body.empty() || res.content_provider_ || res.status == 416) return;
+    // A head over its size (kLongestHead) ended cpp-httplib's reading of it, which it answers
+    // 400: the status that says so is 431 (RFC 6585, 5).
+    if (const HeadRefusal& refused = head_refusal(); refused.status == 431) {
+      res.status = 431;
+      res.set_content(error_body(refused.error, refused.detail), "application/json; charset=utf-8");
+      return;
+    }
     const bool api = req.path.rfind("/api/", 0) == 0;
     std::string error = "error", detail;
     switch (res.status) {

@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -107,6 +108,7 @@ Turns& long_answer_turns() {
 }  // namespace
 
 int long_answers_peak() { return long_answer_turns().peak(); }
+int64_t long_answers_taken() { return long_answer_turns().taken(); }
 
 void Call::long_answer(size_t items) const {
   if (items <= kLongAnswerItems || long_answer_turn_) return;
@@ -401,6 +403,9 @@ void Rest::install(httplib::Server& http) {
       return true;
     });
     if (!read) return answer_failure(req, res, {0, "the form could not be read (at most 1 MB, sent whole)"}, 400);
+    if (const size_t fields = static_cast<size_t>(std::count(body.begin(), body.end(), '&')) + 1; fields > kMaxFormFields)
+      return answer_failure(req, res, {0, "the form holds " + std::to_string(fields) + " fields; at most " +
+                                              std::to_string(kMaxFormFields) + " are read"}, 413);
     // The request object is cpp-httplib's own, not const: its parameters gain the form's fields,
     // parsed as the query is (connection.h: every pair kept; cpp-httplib's own parser drops a
     // repeated pair, the second songId=7 of a playlist playing a song twice).

@@ -52,6 +52,10 @@ inline constexpr const char* kApiVersion = "1.16.1";  // the Subsonic API versio
 // The largest form POST (formPost extension) a /rest/ request may send: server.cpp refuses a
 // longer declared body before reading it; thousands of song ids fit.
 inline constexpr size_t kMaxFormBytes = size_t{1} << 20;
+// The most fields a form POST holds: a playlist or a queue of 20,000 songs and a few more. Each
+// field costs about 100 bytes once parsed (before anyone is signed in): 1 MB of "a&" was
+// 500,000 fields, 100 MB a request (H10S-5).
+inline constexpr size_t kMaxFormFields = 25000;
 inline constexpr const char* kServerType = "clapsearch";
 inline constexpr const char* kServerVersion = "0.1.0";
 inline constexpr const char* kXmlNamespace = "http://subsonic.org/restapi";
@@ -150,6 +154,8 @@ inline constexpr size_t kLongAnswerItems = 1000;
 inline constexpr int kLongAnswersAtOnce = 2;
 // The most long answers built at once since the process started.
 int long_answers_peak();
+// How many long answers took a turn since the process started (the tests read it).
+int64_t long_answers_taken();
 
 // The signed-in user's stars, plays, playlists, queue and bookmarks, for this call's library.
 service::UserData user_data(const Call& call);

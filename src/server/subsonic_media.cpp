@@ -186,7 +186,7 @@ void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> fil
   const_cast<httplib::Request&>(call.req).ranges.clear();
   call.res.set_header("Accept-Ranges", "none");
   if (!estimate) {
-    call.res.set_chunked_content_provider(type, [file, slot, transcoder](size_t, httplib::DataSink& sink) {
+    auto provider = [file, slot, transcoder](size_t, httplib::DataSink& sink) {
       bool ok = false;
       try {
         ok = transcoder->run([&sink](const uint8_t* data, size_t n) { return sink.write(reinterpret_cast<const char*>(data), n); });
@@ -195,7 +195,16 @@ void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> fil
       }
       if (ok) sink.done();
       return ok;
-    });
+    };
+    // RFC 9112 (6.1): a server MUST NOT send Transfer-Encoding in answer to an HTTP/1.0
+    // request, whose client reads the chunk sizes as part of the audio (H10S-4). Its answer
+    // ends where the connection does.
+    if (call.req.version == "HTTP/1.0") {
+      call.res.set_header("Connection", "close");
+      call.res.set_content_provider(type, std::move(provider));
+    } else {
+      call.res.set_chunked_content_provider(type, std::move(provider));
+    }
     return;
   }
   // The spec's estimateContentLength: bit rate x duration. The length is a promise to the

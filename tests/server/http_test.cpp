@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/utf8.h"
+#include "server/request_head.h"
 #include "server/running_server.h"
 #include "server/server.h"
 #include "support/golden.h"
@@ -161,6 +162,42 @@ TEST(HttpConnections, AHeadPastItsDeadlineIsAnswered408AndTheConnectionClosed) {
   EXPECT_NE(second.bytes.find("HTTP/1.1 408"), std::string::npos) << second.bytes.substr(0, 2000);
 }
 
+// H10S-3: cpp-httplib bounds each header line (8 KB) but not how many there are, and kept every
+// one (twice: as parsed and as sent), so a client sending 8 KB lines for the head's whole
+// deadline grew the server by hundreds of MB a connection. A head is at most kLongestHead in
+// all: past it the client is answered 431 at that byte and the connection closed.
+TEST(HttpConnections, AHeadOverItsSizeIsAnswered431AndClosed) {
+  Running s;
+  const std::string line8k = "X-Pad: " + std::string(8000, 'a') + "\r\n";
+  std::string near = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  while (near.size() + line8k.size() + 64 <= kLongestHead) near += line8k;
+  const Received fits = exchange(s.port(), near + "Connection: close\r\n\r\n");
+  EXPECT_EQ(fits.bytes.rfind("HTTP/1.1 200", 0), 0u) << fits.bytes.substr(0, 400);
+
+  const int fd = connect_to(s.port());
+  ASSERT_GE(fd, 0);
+  send_all(fd, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  int sent = 0;
+  const Received r = read_until_closed(fd, std::chrono::seconds(8), [&] {
+    if (sent++ < 40) send_all(fd, line8k);  // 320 KB in all, unless the server stops it first
+  });
+  ::close(fd);
+  EXPECT_TRUE(r.closed) << r.bytes.substr(0, 400);
+  EXPECT_EQ(r.bytes.rfind("HTTP/1.1 431", 0), 0u) << r.bytes.substr(0, 400);
+  EXPECT_EQ(count_of(r.bytes, "HTTP/1.1 "), 1) << r.bytes.substr(0, 600);
+  EXPECT_NE(r.bytes.find("Connection: close"), std::string::npos) << r.bytes.substr(0, 400);
+  EXPECT_NE(r.bytes.find("over 64 KB"), std::string::npos) << r.bytes.substr(0, 600);
+  EXPECT_LT(sent, 40) << "the server read the whole 320 KB head";
+
+  // Many small header lines count the same; the server serves on.
+  std::string many = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  for (int i = 0; many.size() < 2 * kLongestHead; ++i) many += "X-" + std::to_string(i) + ": b\r\n";
+  const Received small = exchange(s.port(), many + "\r\n");
+  EXPECT_EQ(small.bytes.rfind("HTTP/1.1 431", 0), 0u) << small.bytes.substr(0, 400);
+  const Received after = exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(after.bytes.rfind("HTTP/1.1 200", 0), 0u) << after.bytes.substr(0, 400);
+}
+
 // A client without the token gets its 401 and no connection to send more requests on.
 TEST(HttpConnections, ARefusedClientIsAnsweredAndItsConnectionClosed) {
   ServerOptions o;
@@ -295,6 +332,35 @@ TEST(HttpConnections, PipelinedRequestsAreEachAnswered) {
   EXPECT_EQ(count_of(r.bytes, "HTTP/1.1 200"), 3) << r.bytes.substr(0, 3000);
   EXPECT_NE(r.bytes.find("\"tracks\""), std::string::npos);
   EXPECT_TRUE(r.closed);
+}
+
+// H10S-1: cpp-httplib answers several ranges of a text body (the page, its script, any JSON
+// answer) with a multipart body that holds a copy of each range: a Range of 2,700 ranges "0-"
+// (8 KB) made one request for /app.js hold 116 MB, and a large library's /api/map many GB.
+// Several ranges are ignored on every route (RFC 9110, 14.2, allows it): 200, the body once.
+TEST(HttpConnections, SeveralRangesAreAnsweredWholeOnEveryRoute) {
+  Running s;
+  auto whole = s.client().Get("/app.js");
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->status, 200);
+  std::string many = "bytes=0-";
+  while (many.size() < 8000) many += ",0-";
+  for (const std::string path : {"/app.js", "/", "/api/status", "/api/openapi.json", "/api/tracks"}) {
+    auto one = s.client().Get(path);
+    ASSERT_TRUE(one) << path;
+    for (const std::string& range : {std::string("bytes=0-0,0-0"), std::string("bytes=0-9, 20-29"), many}) {
+      auto r = s.client().Get(path, {{"Range", range}});
+      ASSERT_TRUE(r) << path << " " << range.substr(0, 20);
+      EXPECT_EQ(r->status, 200) << path << " " << range.substr(0, 20);
+      EXPECT_EQ(r->body.size(), one->body.size()) << path << " " << range.substr(0, 20);
+      EXPECT_EQ(r->get_header_value("Content-Type"), one->get_header_value("Content-Type")) << path;
+    }
+  }
+  // One range is still served as asked.
+  auto part = s.client().Get("/app.js", {{"Range", "bytes=0-9"}});
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->status, 206);
+  EXPECT_EQ(part->body, whole->body.substr(0, 10));
 }
 
 // H9S-3: RFC 9112 (2.2) says a server SHOULD ignore an empty line before a request line (a
