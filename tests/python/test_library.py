@@ -494,3 +494,52 @@ def test_hostile9_a_library_and_a_model_go_to_a_spawned_worker(lib):
 
 def _search_in_worker(library, model):
     return library.search("rain", k=3), model.embed_text("rain")
+
+
+def test_hostile10_no_seeds_is_none_and_a_lone_value_is_named(lib):
+    """seeds=None and not_likes=None raised TypeError "'NoneType' object is not iterable" (nots=None
+    and texts=None were taken as none); a numpy id alone (search_vectors' I[0, 0]) as playlist's
+    seed, or as seeds=, raised "'numpy.int64' object is not iterable", naming no argument."""
+    library = clapsearch.Library(lib["db"])
+    first = library.tracks()[0]["track_id"]
+    assert library.similar(first, seeds=None, not_likes=None) == library.similar(first)
+    assert library.search("rain", seeds=None, not_likes=None) == library.search("rain")
+    assert library.like(first, seeds=None, not_likes=None) == library.like(first)
+    assert library.playlist(seeds=None, texts="rain", length=3) == library.playlist(texts="rain", length=3)
+    assert library.playlist(seeds=np.int64(first), length=3) == library.playlist(seeds=first, length=3)
+    for lone in (np.int64(first), 1.5, np.float32(2)):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"seeds must be a list .*got"):
+            library.similar(seeds=lone)
+        with pytest.raises(clapsearch.InvalidInputError, match=r"not_likes must be a list .*got"):
+            library.search("rain", not_likes=lone)
+
+
+def test_hostile10_a_library_keeps_its_index_when_the_script_changes_folder(lib, tmp_path, monkeypatch):
+    """Library("lib.db") kept the name relative: after os.chdir, Library.index() indexed into
+    another lib.db (of the new folder, with the default model), a library whose index did not
+    exist yet was opened in the new folder, and one pickled to a worker in another folder opened
+    "/lib.db: no index here". The same for a Model named by a relative folder."""
+    import pickle
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    white = white_path(lib)
+    monkeypatch.chdir(first)
+    clapsearch.index(white, db="rel.db", model=MODEL, progress=False)
+    library = clapsearch.Library("rel.db")
+    waiting = clapsearch.Library("later.db", model=os.path.relpath(MODEL))
+    model = clapsearch.Model(os.path.relpath(MODEL))
+    saved = pickle.dumps((library, model))
+    monkeypatch.chdir(second)
+    library.index(os.path.join(lib["music"], "pink.ogg"), progress=False)
+    assert len(library.tracks()) == 2 and not (second / "rel.db").exists()
+    assert library.db_path == str(first / "rel.db")
+    waiting.index(white, progress=False)
+    assert (first / "later.db").exists() and not (second / "later.db").exists()
+    monkeypatch.chdir("/")
+    library2, model2 = pickle.loads(saved)
+    assert len(library2.tracks()) == 2
+    np.testing.assert_array_equal(model2.embed_text("rain"), model.embed_text("rain"))
+    # A hub id is not a path: it stays as given.
+    assert clapsearch._checks._here(b"laion/clap-htsat-unfused") == b"laion/clap-htsat-unfused"
