@@ -152,7 +152,12 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
             # LAION's own README runs on device=torch.device('cuda:0'): the script runs unchanged
             # here, on the CPU (the same embeddings), and says so; a name torch would refuse is
             # refused here too.
-            kind = str(device).split(":", 1)[0]
+            # torch takes a bare ordinal as a CUDA device (torch.device(0) is cuda:0; LAION's
+            # model.to(0) too): it was refused here as "not a torch device".
+            ordinal = isinstance(device, (int, _np.integer)) and not isinstance(device, bool) and device >= 0
+            kind = "cuda" if ordinal else str(device).split(":", 1)[0]
+            if ordinal:
+                device = f"cuda:{int(device)}"
             if kind not in _TORCH_DEVICES:
                 raise InvalidInputError(f"device={device!r}: not a torch device (clapsearch runs on the CPU: device=None or 'cpu')")
             _warnings.warn(f"device={str(device)!r}: clapsearch runs on the CPU (its engine has no {kind} code); "

@@ -326,3 +326,17 @@ def test_hostile10_a_stereo_array_is_refused_not_embedded_as_thousands_of_clips(
         model.get_audio_embedding_from_data(stereo)
     assert model.get_audio_embedding_from_data(stereo.mean(axis=1).reshape(1, -1)).shape == (1, 512)
     assert laion_clap  # the module under test
+
+
+def test_hostile10_a_device_ordinal_is_a_cuda_device_as_torch_takes_it():
+    """torch.device(0) is cuda:0 and LAION's model.to(0) takes it: CLAP_Module(device=0) was
+    refused as "not a torch device". It runs on the CPU with the warning a 'cuda:0' gets."""
+    from clapsearch import laion_clap
+
+    with pytest.warns(RuntimeWarning, match="device='cuda:1': clapsearch runs on the CPU"):
+        laion_clap.CLAP_Module(device=1)
+    with pytest.warns(RuntimeWarning, match="device='cuda:0'"):
+        laion_clap.CLAP_Module(device=np.int64(0))
+    for wrong in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="not a torch device"):
+            laion_clap.CLAP_Module(device=wrong)
