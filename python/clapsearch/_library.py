@@ -201,7 +201,9 @@ class Library:
         return self._lib
 
     def __repr__(self) -> str:
-        db = _os.fsdecode(self._db) if self._db else None
+        # A server URL's password is shown as the CLI shows it (***): a repr lands in notebooks,
+        # logs and tracebacks, and showed postgresql://user:PASSWORD@host/db as given.
+        db = _c.display_location(self._db) if self._db else None
         model = _os.fsdecode(self._model) if self._model else None
         return f"clapsearch.Library(db={db!r}, model={model!r})"
 

@@ -543,3 +543,48 @@ def test_hostile10_a_library_keeps_its_index_when_the_script_changes_folder(lib,
     np.testing.assert_array_equal(model2.embed_text("rain"), model.embed_text("rain"))
     # A hub id is not a path: it stays as given.
     assert clapsearch._checks._here(b"laion/clap-htsat-unfused") == b"laion/clap-htsat-unfused"
+
+
+@pytest.fixture
+def postgres_url(tmp_path):
+    """A real PostgreSQL server (tests/support/start_postgres.sh, as the shell tests start one)."""
+    support = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support", "start_postgres.sh")
+    script = f'fail() {{ echo "$*" >&2; exit 1; }}; source "{support}"; start_postgres; echo "$PG_URL"; echo "$PG_DIR"; echo "$PG_BIN"'
+    import subprocess
+
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    url, folder, binaries = done.stdout.split()[-3:]
+    yield url
+    as_user = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    subprocess.run(as_user + [os.path.join(binaries, "pg_ctl"), "-D", os.path.join(folder, "data"), "-m", "immediate", "stop"],
+                   capture_output=True)
+    subprocess.run(["rm", "-rf", folder])
+
+
+def test_hostile10_a_library_repr_shows_no_password(lib, postgres_url):
+    """repr(Library('postgresql://user:PASSWORD@host/db')) showed the password as given (a repr
+    lands in notebooks, logs and tracebacks), where db_path and every message show ***."""
+    with_password = postgres_url.replace("postgresql://clap@", "postgresql://clap:s3cret-pw@")
+    cli("index", white_path(lib), "--db", with_password, "--model", MODEL, "--quiet")
+    for url in (with_password, postgres_url + "?password=s3cret-pw"):
+        library = clapsearch.Library(url)
+        assert len(library.tracks()) == 1
+        assert "s3cret-pw" not in repr(library) and "s3cret-pw" not in library.db_path, repr(library)
+        assert repr(library) == f"clapsearch.Library(db={library.db_path!r}, model=None)"
+
+
+def test_hostile10_blank_group_texts_and_huge_chunks_are_named(lib):
+    """artists('   ') and albums('   ') embedded the spaces and answered (search('   ') and the
+    CLI's search --artists '   ' say "empty query text"); like(chunk=1e300) said "chunk and hop
+    must be at least one sample long" (the length's llround was out of range), as did the CLI's
+    like --chunk 1e300."""
+    library = clapsearch.Library(lib["db"])
+    for call in (library.artists, library.albums, library.search):
+        with pytest.raises(clapsearch.InvalidInputError, match="empty query text"):
+            call(" \t ")
+    for chunk in (1e300, 1e15):
+        with pytest.raises(clapsearch.Error, match=r"chunks of [0-9.e+]+ s are longer than the model's input"):
+            library.like(white_path(lib), chunk=chunk)
+    done = cli("like", white_path(lib), "--db", lib["db"], "--chunk", "1e300", check=False)
+    assert done.returncode != 0 and "are longer than the model's input" in done.stderr, done.stderr
