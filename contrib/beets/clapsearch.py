@@ -174,15 +174,21 @@ class ClapSearchPlugin(BeetsPlugin):
             return ''
         return done.stdout if raw else done.stdout.decode('utf-8')
 
-    def _run_csv(self, args, positional=()):
-        """clapsearch's --csv answer as a list of dicts. CSV, not JSON: a path keeps its exact
-        bytes (read back with surrogate escapes, as os.fsdecode gives them), where JSON shows
-        bytes that are not UTF-8 as U+FFFD."""
+    def _run_csv_table(self, args, positional=()):
+        """clapsearch's --csv answer as its rows (lists of cells), the header first. CSV, not
+        JSON: a path keeps its exact bytes (read back with surrogate escapes, as os.fsdecode gives
+        them), where JSON shows bytes that are not UTF-8 as U+FFFD."""
         out = self._run(args + ['--csv=-'], positional, raw=True)
         try:
-            return list(csv.DictReader(io.StringIO(out.decode('utf-8', 'surrogateescape'), newline='')))
+            return list(csv.reader(io.StringIO(out.decode('utf-8', 'surrogateescape'), newline='')))
         except csv.Error as e:
             raise ui.UserError(f'clapsearch {args[0]}: unreadable CSV answer ({e})')
+
+    def _run_csv(self, args, positional=()):
+        """clapsearch's --csv answer as a list of dicts (by the header's names: for answers whose
+        columns are fixed, not classify's, whose label columns may take any name)."""
+        table = self._run_csv_table(args, positional)
+        return [dict(zip(table[0], row)) for row in table[1:]] if table else []
 
     # --- the command ----------------------------------------------------------------------------------
 
@@ -326,19 +332,30 @@ class ClapSearchPlugin(BeetsPlugin):
         with tempfile.NamedTemporaryFile('w', suffix='.txt', encoding='utf-8') as f:
             f.write('\n'.join(labels) + '\n')
             f.flush()
-            rows = self._run_csv(['classify', '--all', '--labels-file=' + f.name, '--template=' + template,
-                                  '--top', '1'])
+            table = self._run_csv_table(['classify', '--all', '--labels-file=' + f.name, '--template=' + template,
+                                         '--top', '1'])
         # The CSV writes a cell starting with = + - @ (a label such as '-core') with a leading
         # apostrophe, so that a spreadsheet does not run it; the "top" cell and the label's
         # probability column are written alike. The labels are known: map them back.
         known = [label.strip(_SPACE) for label in labels]
         label_of = {label: label for label in known}
         label_of.update({"'" + label: label for label in known if label[:1] in ('=', '+', '-', '@')})
+        # The columns are path, track_id, top, then one per label, read by position: a label may
+        # be named like a fixed column (a mood "path", a genre "top"), and a dict by name then
+        # read that label's probability as the file's path (no item found: "not in the index")
+        # or as the top label ("unexpected label '0.327...'").
+        header, rows = (table[0], table[1:]) if table else ([], [])
+        if header[:3] != ['path', 'track_id', 'top']:
+            raise ui.UserError(f'clapsearch classify: unexpected columns {header[:3]!r} in its answer')
+        column = {}
+        for i, name in enumerate(header[3:], start=3):
+            column.setdefault(name, i)
         out = []
         for r in rows:
-            if r.get('top') not in label_of or r['top'] not in r:
-                raise ui.UserError(f"clapsearch classify: unexpected label {r.get('top')!r} in its answer")
-            out.append((r['path'], label_of[r['top']], float(r[r['top']])))
+            top = r[2] if len(r) == len(header) else None
+            if top not in label_of or top not in column:
+                raise ui.UserError(f"clapsearch classify: unexpected label {top!r} in its answer")
+            out.append((r[0], label_of[top], float(r[column[top]])))
         return out
 
     def _tag(self, lib, query, write):

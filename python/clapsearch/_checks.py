@@ -117,6 +117,21 @@ def _path(path, what: str) -> bytes:
     return raw
 
 
+def _here(raw: bytes) -> bytes:
+    """A path that names a file or folder here, made absolute now: an object keeps what it named
+    when it was made, wherever the process's working folder moves later (a Library('lib.db')
+    whose script then did os.chdir indexed into another lib.db, and one pickled to a worker in
+    another folder opened nothing). A name that is not there (a hub id such as
+    laion/clap-htsat-unfused) is kept as given."""
+    return _os.path.abspath(raw) if raw and _os.path.lexists(raw) else raw
+
+
+def _db_location(raw: bytes) -> bytes:
+    """An index location: a file name made absolute now (the index may not exist yet: index()
+    creates it there), a server URL (postgresql://...) as given."""
+    return raw if not raw or b"://" in raw else _os.path.abspath(raw)
+
+
 def _paths(paths: Union[str, "_os.PathLike[str]", Sequence[Union[str, "_os.PathLike[str]"]]], what: str) -> List[bytes]:
     if isinstance(paths, (str, bytes, _os.PathLike)):
         return [_path(paths, what)]
@@ -124,9 +139,15 @@ def _paths(paths: Union[str, "_os.PathLike[str]", Sequence[Union[str, "_os.PathL
 
 
 def _names(items: Sequence[Union[str, int, "_os.PathLike[str]"]], what: str = "seeds") -> List[bytes]:
-    """Seeds as the engine takes them: a track id as its digits, a path as its bytes."""
-    if isinstance(items, (str, bytes, int, _os.PathLike)):
-        raise InvalidInputError(f"{what} must be a list (of track ids or paths, each \"VALUE\" or \"VALUE:WEIGHT\")")
+    """Seeds as the engine takes them: a track id as its digits, a path as its bytes. None is no
+    seeds, as texts=None and nots=None are (it raised "'NoneType' object is not iterable", naming
+    no argument); a single value that is not a list (a numpy id such as search_vectors' I[0, 0],
+    a float) is named as the argument, not as "'numpy.int64' object is not iterable"."""
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes, int, float, _np.integer, _np.floating, _os.PathLike)) or not hasattr(items, "__iter__"):
+        raise InvalidInputError(f"{what} must be a list (of track ids or paths, each \"VALUE\" or \"VALUE:WEIGHT\"; "
+                                f"got {type(items).__name__} {items!r})")
     return [str(x).encode() if isinstance(x, (int, _np.integer)) and not isinstance(x, bool) else _path(x, what) for x in items]
 
 
@@ -193,7 +214,22 @@ def _seconds(value, what: str, sample_rate: int) -> float:
     return x
 
 
+#: A batch whose clips are this short, with more rows than columns, is a recording laid out as
+#: (frames, channels) — as soundfile.read, torchaudio (transposed) and most WAV readers give
+#: stereo or 5.1 — not a batch of clips of a few samples each, which nobody embeds.
+_MAX_CHANNELS = 8
+
+
 def _audio_array(data) -> _np.ndarray:
     if not isinstance(data, _np.ndarray):
         raise InvalidInputError(f"audio must be a numpy array (got {type(data).__name__})")
+    # (48000, 2) read as 48000 clips of 2 samples each ran 48000 model passes (minutes to hours)
+    # and gave as many meaningless rows, without a word.
+    if data.ndim == 2 and data.shape[1] <= _MAX_CHANNELS and data.shape[0] > data.shape[1]:
+        rows, cols = data.shape
+        raise InvalidInputError(
+            f"audio has shape {data.shape}: that would be {rows} clips of {cols} sample(s) each. A 2-D array is "
+            f"(clips, samples), one clip per row; ({rows}, {cols}) looks like one recording of {cols} channel(s) "
+            f"as (frames, channels): pass mono samples, e.g. data.mean(axis=1), or data.T for one clip per channel"
+        )
     return data

@@ -10,7 +10,9 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 from ._checks import (
     _between,
     _cosine,
+    _db_location,
     _diversity,
+    _here,
     _int,
     _names,
     _number,
@@ -163,14 +165,16 @@ class Library:
         tokenizer: Optional[str] = None,
         exclude_rule: str = DEFAULT_EXCLUDE_RULE,
     ) -> None:
-        self._db = _path(db, "db") if db else b""
+        # Paths are made absolute here (_db_location, _here): the library stays on its index
+        # and model when the script changes folder, and a pickled one opens them from anywhere.
+        self._db = _db_location(_path(db, "db")) if db else b""
         self._exclude_rule = _text(exclude_rule, "exclude_rule")
         _c.check_where(self._exclude_rule, "exclude_rule")
-        self._model = _path(model, "model") if model else b""
+        self._model = _here(_path(model, "model")) if model else b""
         self._threads = _threads(threads)
         self._text_precision = _precision(text_precision, "text_precision")
-        self._config = _path(config, "config") if config else b""
-        self._tokenizer = _path(tokenizer, "tokenizer") if tokenizer else b""
+        self._config = _here(_path(config, "config")) if config else b""
+        self._tokenizer = _here(_path(tokenizer, "tokenizer")) if tokenizer else b""
         self._lib = None
         location = self._db or _os.fsencode(_c.default_db())
         if b"://" not in location and _os.path.isdir(location):
@@ -197,7 +201,9 @@ class Library:
         return self._lib
 
     def __repr__(self) -> str:
-        db = _os.fsdecode(self._db) if self._db else None
+        # A server URL's password is shown as the CLI shows it (***): a repr lands in notebooks,
+        # logs and tracebacks, and showed postgresql://user:PASSWORD@host/db as given.
+        db = _c.display_location(self._db) if self._db else None
         model = _os.fsdecode(self._model) if self._model else None
         return f"clapsearch.Library(db={db!r}, model={model!r})"
 
@@ -413,7 +419,8 @@ class Library:
     ) -> List[dict]:
         """A radio from seed tracks and/or descriptions (``clapsearch playlist --json``).
         Returns dicts with rank, track_id, path, score, artist, title, duration_s, seed."""
-        seed_list = _names([seeds] if isinstance(seeds, (str, bytes, int, _os.PathLike)) else seeds, "seeds")
+        # One seed may be given alone (a path or an id, a numpy id such as search_vectors' I[0, 0] too).
+        seed_list = _names([seeds] if isinstance(seeds, (str, bytes, int, _np.integer, _os.PathLike)) else seeds, "seeds")
         text_list = _texts(texts, "playlist") if texts else []
         return self._open().playlist(
             seed_list, text_list, _int(length, "length", 1), _between(diversity, "diversity", 0, 1), _text(where, "where"),

@@ -12,6 +12,7 @@ from ._checks import (
     _audio_array,
     _batch,
     _between,
+    _here,
     _path,
     _paths,
     _precision,
@@ -57,13 +58,15 @@ class Model:
         config: Optional[str] = None,
         tokenizer: Optional[str] = None,
     ) -> None:
+        # Local files made absolute now (_here): a pickled model loads the same files from a
+        # worker in another folder.
         spec = (
-            _path(model, "model"),
+            _here(_path(model, "model")),
             _precision(precision, "precision"),
             _precision(text_precision, "text_precision"),
             _threads(threads),
-            _path(config, "config") if config else b"",
-            _path(tokenizer, "tokenizer") if tokenizer else b"",
+            _here(_path(config, "config")) if config else b"",
+            _here(_path(tokenizer, "tokenizer")) if tokenizer else b"",
         )
         self._m = _c._Model(*spec)
         self._spec = spec

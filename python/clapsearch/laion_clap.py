@@ -152,7 +152,12 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
             # LAION's own README runs on device=torch.device('cuda:0'): the script runs unchanged
             # here, on the CPU (the same embeddings), and says so; a name torch would refuse is
             # refused here too.
-            kind = str(device).split(":", 1)[0]
+            # torch takes a bare ordinal as a CUDA device (torch.device(0) is cuda:0; LAION's
+            # model.to(0) too): it was refused here as "not a torch device".
+            ordinal = isinstance(device, (int, _np.integer)) and not isinstance(device, bool) and device >= 0
+            kind = "cuda" if ordinal else str(device).split(":", 1)[0]
+            if ordinal:
+                device = f"cuda:{int(device)}"
             if kind not in _TORCH_DEVICES:
                 raise InvalidInputError(f"device={device!r}: not a torch device (clapsearch runs on the CPU: device=None or 'cpu')")
             _warnings.warn(f"device={str(device)!r}: clapsearch runs on the CPU (its engine has no {kind} code); "
@@ -175,20 +180,28 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
 
         Args:
             ckpt: the checkpoint, or None for the default (see the module's documentation).
-            model_id: LAION's index of its published checkpoints; only -1 (the default) is
-                supported: pass the file or hub id instead.
+            model_id: LAION's index of its published checkpoints, read (as by LAION) only when
+                ``ckpt`` is None: -1 or the default's own id (1, or 3 with ``enable_fusion``);
+                for the others pass the file or hub id instead.
             verbose: log what was loaded at INFO level, as LAION's does (``logging.info``: silent
                 unless logging is configured to show INFO).
         """
-        if model_id != -1:
+        # LAION's load_ckpt reads model_id only without a checkpoint (a named file wins, whatever
+        # model_id says), and its -1 means 1 (630k-audioset-best.pt) or, fused, 3
+        # (630k-audioset-fusion-best.pt): those two are the Hugging Face conversions loaded here.
+        default_id = 3 if self.enable_fusion else 1
+        if ckpt is None and model_id not in (-1, default_id):
             raise InvalidInputError(
-                f"model_id={model_id}: name the checkpoint instead (a LAION .pt file or a hub id such as {DEFAULT_UNFUSED})"
+                f"model_id={model_id}: only LAION's default checkpoint (model_id={default_id}, "
+                f"{'630k-audioset-fusion-best.pt' if self.enable_fusion else '630k-audioset-best.pt'}) is available "
+                f"without a file; name the checkpoint instead (a LAION .pt file or a hub id such as {DEFAULT_UNFUSED})"
             )
         config = tokenizer = None
         if ckpt is None:
             spec = DEFAULT_FUSED if self.enable_fusion else DEFAULT_UNFUSED
         else:
-            spec = _os.fspath(ckpt)
+            # A str from here on (bytes from os.fsencode too): the folder checks below join str names.
+            spec = _os.fsdecode(_os.fspath(ckpt))
             if _os.path.isfile(spec):
                 folder = _os.path.dirname(_os.path.abspath(spec))
                 if _os.path.isfile(_os.path.join(folder, "config.json")):

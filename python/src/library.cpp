@@ -30,6 +30,7 @@
 #include "service/queries.h"
 #include "service/records.h"
 #include "service/seeds.h"
+#include "service/stop_check.h"
 #include "store/store.h"
 #include "support.h"
 
@@ -135,6 +136,7 @@ class Library {
     topts.thresholds.high = high;
     topts.thresholds.moderate = moderate;
     py::gil_scoped_release release;
+    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
     const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
@@ -210,6 +212,7 @@ class Library {
     if (chunk_s < 0 || hop_s < 0) throw InvalidInput("chunk and hop must be positive (or 0: the index's)");
     if (!is_track && !mixed) require_file(query);
     py::gil_scoped_release release;
+    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
     service::ResultRules rules = music_only(parsed, *snap, include_excluded);
@@ -271,6 +274,7 @@ class Library {
       throw InvalidInput("similar: give a track (an id or an indexed path), an audio file, or seeds or texts");
     const service::ResultRules parsed = rules_of(where, per_artist, per_album);
     py::gil_scoped_release release;
+    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
     const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
@@ -307,6 +311,8 @@ class Library {
                      const std::string& where, bool include_excluded) {
     if (k < 0) throw InvalidInput("k must be 0 (every one) or more");
     if (text.empty() == like.empty()) throw InvalidInput("give a text or like=NAME (one of them)");
+    // As search() and the CLI's search --artists: a text of spaces is no text (it was embedded).
+    if (!text.empty() && text.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidInput("empty query text");
     const service::ResultRules parsed = rules_of(where, 0, 0);
     const service::GroupKind kind = album ? service::GroupKind::Album : service::GroupKind::Artist;
     py::gil_scoped_release release;
@@ -341,6 +347,7 @@ class Library {
     request.diversity = diversity;
     const service::ResultRules parsed = rules_of(where, per_artist, per_album);
     py::gil_scoped_release release;
+    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
     request.rules = music_only(parsed, *snap, include_excluded);
@@ -504,6 +511,9 @@ void bind_library(py::module_& m) {
   m.def("check_where", [](const std::string& text, const std::string& what) { service::parse_where(text, what); },
         py::arg("text"), py::arg("what"));
   m.def("default_db", [] { return fs_str(store::default_db_path()); });
+  // An index location as the CLI shows it (a server URL's password as ***): Library's repr.
+  m.def("display_location", [](const std::string& location) { return fs_str(store::display_location(location)); },
+        py::arg("location"));
 }
 
 }  // namespace clap::python

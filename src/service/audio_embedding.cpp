@@ -6,11 +6,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <span>
+#include <utility>
 
 #include "audio/decode.h"
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/vector_math.h"
+#include "service/stop_check.h"
 
 namespace clap::service {
 
@@ -24,11 +26,20 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+// A length too large for fixed's digits (1e+300), as %g writes it.
+std::string number_g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 }  // namespace
 
 void check_window_length(double window_s, int rate, int64_t max_samples) {
-  if (std::llround(window_s * rate) > max_samples)
-    throw Error("chunks of " + fixed(window_s, 2) + " s are longer than the model's input (" +
+  // Compared as doubles: llround of a length beyond int64 (a chunk of 1e300 s) is unspecified
+  // (LLONG_MIN here), which passed this check and was then refused as "shorter than one sample".
+  if (!(window_s * rate < static_cast<double>(max_samples) + 0.5))
+    throw Error("chunks of " + (window_s < 1e6 ? fixed(window_s, 2) : number_g(window_s)) + " s are longer than the model's input (" +
                 fixed(double(max_samples) / rate, 2) + " s)");
 }
 
@@ -66,8 +77,19 @@ std::vector<float> embed_in_batches(const std::vector<std::span<const float>>& c
 
 }  // namespace
 
+namespace {
+thread_local std::function<void()> t_stop_check;
+}  // namespace
+
+ScopedStopCheck::ScopedStopCheck(std::function<void()> check) : previous_(std::exchange(t_stop_check, std::move(check))) {}
+ScopedStopCheck::~ScopedStopCheck() { t_stop_check = std::move(previous_); }
+const std::function<void()>& thread_stop_check() { return t_stop_check; }
+
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
-                               const WindowSettings& s) {
+                               const WindowSettings& given) {
+  // The caller's check, else the thread's (a query or seed file of a Python call: Ctrl-C within it).
+  WindowSettings s = given;
+  if (!s.between_batches) s.between_batches = thread_stop_check();
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no such file");
   if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");

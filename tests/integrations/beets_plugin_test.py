@@ -359,6 +359,22 @@ def run_hardening_tests(tmp, binary, model, plugin_dir):
     check(done.returncode == 0, f'labels starting with - or =: {done.stderr}')
     check(set(env.lines('ls', '-f', '$clap_genre')) <= {'-core', '=wave', 'rock'}, f"labels: {env.lines('ls', '-f', '$clap_genre')}")
 
+    # Labels named like the classify CSV's own columns (path, track_id, top) are labels like any
+    # other (H10P-5): read by name, a mood "path" made every item "not in the clapsearch index"
+    # (0 tagged) and a genre "top" failed with "unexpected label '0.327...'".
+    columns = os.path.join(tmp, 'columns.yaml')
+    with open(columns, 'w', encoding='utf-8') as f:
+        f.write('clapsearch:\n  moods: ["calm", "path", "sad"]\n  genres: ["rock", "top", "track_id"]\n')
+    done = env.beet('-c', columns, 'clapsearch', 'tag', ok=False)
+    check(done.returncode == 0 and 'not in the clapsearch index' not in done.stderr, f'labels named path/top: {done.stderr}')
+    for field, labels, template in (('mood', 'calm,path,sad', 'This song feels {}.'), ('genre', 'rock,top,track_id', 'This audio is a {} song.')):
+        answer = json.loads(subprocess.run([binary, 'classify', '--all', '--labels', labels, '--template', template, '--top', '1',
+                                            '--json', '--db', env.index], env=env.vars, capture_output=True, check=True).stdout)
+        own = {os.fsencode(r['path']): f"{r['label']} {r['score']:.4f}" for r in answer}
+        for line in env.lines('ls', '-f', f'$path\t$clap_{field} $clap_{field}_score'):
+            path, got = line.split('\t')
+            check(own.get(os.fsencode(path), got) == got, f'{path}: {field} {got}, classify says {own.get(os.fsencode(path))}')
+
     # A label with a line break would become two labels in clapsearch's labels file: refused.
     two_lines = os.path.join(tmp, 'labels.yaml')
     with open(two_lines, 'w', encoding='utf-8') as f:

@@ -258,3 +258,26 @@ def test_hostile9_config_is_a_copy_all_the_way_down():
     cfg = model.config
     cfg["features"]["sampling_rate"] = 1
     assert model.config["features"]["sampling_rate"] != 1
+
+
+def test_hostile10_a_stereo_array_is_named_as_frames_by_channels(unfused):
+    """np.zeros((48000, 2)) (a second of stereo as soundfile.read gives it) was 48000 clips of 2
+    samples: 48000 model runs (the case timed out at 90 s) and (48000, 512) meaningless rows."""
+    for shape in ((48000, 2), (480000, 6), (9, 8)):
+        with pytest.raises(clapsearch.InvalidInputError, match=rf"audio has shape \({shape[0]}, {shape[1]}\).*\(frames, channels\)"):
+            unfused.embed_audio(np.zeros(shape, np.float32) + 0.1)
+    # Batches of clips (rows at least as many samples as there are rows, or longer than 8) are batches.
+    assert unfused.embed_audio(np.full((3, 5), 0.1, np.float32), sr=1000).shape == (3, 512)
+    assert unfused.embed_audio(np.full((10, 9), 0.1, np.float32), sr=1000).shape == (10, 512)
+    assert unfused.embed_audio(np.full((8, 8), 0.1, np.float32), sr=1000).shape == (8, 512)
+
+
+def test_hostile10_a_chunk_beyond_int64_samples_is_named_too_long(unfused, tmp_path):
+    """window=1e300 (embed_song) and like(chunk=1e300): llround of the length is out of range, so
+    the length check passed and the call said "chunk and hop must be at least one sample long"."""
+    from conftest import write_wav
+
+    song = write_wav(str(tmp_path / "a.wav"), np.full(48000 * 3, 0.1, np.float32), 48000)
+    for window in (1e300, 1e15, 1e9):
+        with pytest.raises(clapsearch.Error, match=r"chunks of [0-9.e+]+ s are longer than the model's input \(10.00 s\)"):
+            unfused.embed_song(song, window=window, hop=1)

@@ -148,3 +148,32 @@ print("go", flush=True)
 model.embed_audio_files([{path!r}], hop=0.25, batch=4)
 print("finished", flush=True)
 """)
+
+
+def test_hostile10_ctrl_c_stops_a_library_query_or_seed_file(tmp_path):
+    # H10P-9: the query file of like() and similar(), and a seed file of search() or similar(), is
+    # decoded and embedded whole by the library (service::Library::embed_file), which ran without
+    # a stop check: SIGINT 3 s into like() of a one-hour file came as KeyboardInterrupt at 134 s,
+    # when the call ended (similar 164 s, search with the file as a seed 141 s).
+    from conftest import write_wav
+    import numpy as np
+
+    path = long_song(tmp_path)
+    music = tmp_path / "three"
+    music.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        write_wav(str(music / f"{i}.wav"), (rng.standard_normal(16000) * 0.1).astype(np.float32), 16000)
+    db = str(tmp_path / "three.db")
+    import clapsearch
+
+    # A 0.5 s hop (the index's least): the library cuts a query file as the index was cut.
+    clapsearch.index(str(music), db=db, model=case_dir("tiny-unfused"), progress=False, threads=1, hop=0.5)
+    for call in (f"lib.like({path!r})", f"lib.similar({path!r})", f"lib.search('x', seeds=[{path!r}])",
+                 f"lib.similar(seeds=[{path!r}], nots=['rain'])"):
+        interrupted(f"""
+lib = clapsearch.Library({db!r}, threads=1)
+print("go", flush=True)
+{call}
+print("finished", flush=True)
+""")

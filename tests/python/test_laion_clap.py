@@ -287,3 +287,56 @@ def test_hostile9_laions_readme_device_cuda_runs_on_the_cpu_with_a_warning():
         laion_clap.CLAP_Module(device="cuda")
     with pytest.raises(InvalidInputError, match="not a torch device"):
         laion_clap.CLAP_Module(device="gpu0")
+
+
+def test_hostile10_model_id_is_read_as_laion_reads_it(tmp_path, monkeypatch):
+    """LAION's load_ckpt reads model_id only without a checkpoint, and -1 there means 1 (3 fused):
+    load_ckpt(FILE, model_id=1), which LAION's code runs, was refused with "name the checkpoint
+    instead" although it was named; a checkpoint named as bytes raised TypeError ("Can't mix
+    strings and bytes in path components")."""
+    import clapsearch
+    from clapsearch import laion_clap
+
+    pt = os.path.join(case_dir("tiny-unfused"), "laion.pt")
+    named = laion_clap.CLAP_Module()
+    named.load_ckpt(pt, model_id=1, verbose=False)
+    as_bytes = laion_clap.CLAP_Module()
+    as_bytes.load_ckpt(os.fsencode(pt), model_id=0, verbose=False)  # a file wins over any model_id, as in LAION's
+    assert np.array_equal(named.get_text_embedding(["rain"]), as_bytes.get_text_embedding(["rain"]))
+    # Without a file: the default's own id is the default (here resolved offline from an empty cache).
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(clapsearch.Error, match="laion/clap-htsat-unfused"):
+        laion_clap.CLAP_Module().load_ckpt(model_id=1)
+    with pytest.raises(clapsearch.Error, match="laion/clap-htsat-fused"):
+        laion_clap.CLAP_Module(enable_fusion=True).load_ckpt(model_id=3)
+    for other in (0, 2, 3):
+        with pytest.raises(clapsearch.InvalidInputError, match=f"model_id={other}: only LAION's default checkpoint"):
+            laion_clap.CLAP_Module().load_ckpt(model_id=other)
+
+
+def test_hostile10_a_stereo_array_is_refused_not_embedded_as_thousands_of_clips():
+    """(frames, channels), as soundfile.read gives stereo, was taken as 48000 clips of 2 samples
+    each: 48000 model runs (over 90 s for one second of audio) and 48000 meaningless rows."""
+    from clapsearch import laion_clap
+
+    model = shim("tiny-unfused")
+    stereo = np.zeros((48000, 2), np.float32) + 0.1
+    with pytest.raises(ValueError, match=r"shape \(48000, 2\).*48000 clips of 2 sample\(s\).*data.mean\(axis=1\)"):
+        model.get_audio_embedding_from_data(stereo)
+    assert model.get_audio_embedding_from_data(stereo.mean(axis=1).reshape(1, -1)).shape == (1, 512)
+    assert laion_clap  # the module under test
+
+
+def test_hostile10_a_device_ordinal_is_a_cuda_device_as_torch_takes_it():
+    """torch.device(0) is cuda:0 and LAION's model.to(0) takes it: CLAP_Module(device=0) was
+    refused as "not a torch device". It runs on the CPU with the warning a 'cuda:0' gets."""
+    from clapsearch import laion_clap
+
+    with pytest.warns(RuntimeWarning, match="device='cuda:1': clapsearch runs on the CPU"):
+        laion_clap.CLAP_Module(device=1)
+    with pytest.warns(RuntimeWarning, match="device='cuda:0'"):
+        laion_clap.CLAP_Module(device=np.int64(0))
+    for wrong in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="not a torch device"):
+            laion_clap.CLAP_Module(device=wrong)

@@ -494,3 +494,97 @@ def test_hostile9_a_library_and_a_model_go_to_a_spawned_worker(lib):
 
 def _search_in_worker(library, model):
     return library.search("rain", k=3), model.embed_text("rain")
+
+
+def test_hostile10_no_seeds_is_none_and_a_lone_value_is_named(lib):
+    """seeds=None and not_likes=None raised TypeError "'NoneType' object is not iterable" (nots=None
+    and texts=None were taken as none); a numpy id alone (search_vectors' I[0, 0]) as playlist's
+    seed, or as seeds=, raised "'numpy.int64' object is not iterable", naming no argument."""
+    library = clapsearch.Library(lib["db"])
+    first = library.tracks()[0]["track_id"]
+    assert library.similar(first, seeds=None, not_likes=None) == library.similar(first)
+    assert library.search("rain", seeds=None, not_likes=None) == library.search("rain")
+    assert library.like(first, seeds=None, not_likes=None) == library.like(first)
+    assert library.playlist(seeds=None, texts="rain", length=3) == library.playlist(texts="rain", length=3)
+    assert library.playlist(seeds=np.int64(first), length=3) == library.playlist(seeds=first, length=3)
+    for lone in (np.int64(first), 1.5, np.float32(2)):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"seeds must be a list .*got"):
+            library.similar(seeds=lone)
+        with pytest.raises(clapsearch.InvalidInputError, match=r"not_likes must be a list .*got"):
+            library.search("rain", not_likes=lone)
+
+
+def test_hostile10_a_library_keeps_its_index_when_the_script_changes_folder(lib, tmp_path, monkeypatch):
+    """Library("lib.db") kept the name relative: after os.chdir, Library.index() indexed into
+    another lib.db (of the new folder, with the default model), a library whose index did not
+    exist yet was opened in the new folder, and one pickled to a worker in another folder opened
+    "/lib.db: no index here". The same for a Model named by a relative folder."""
+    import pickle
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    white = white_path(lib)
+    monkeypatch.chdir(first)
+    clapsearch.index(white, db="rel.db", model=MODEL, progress=False)
+    library = clapsearch.Library("rel.db")
+    waiting = clapsearch.Library("later.db", model=os.path.relpath(MODEL))
+    model = clapsearch.Model(os.path.relpath(MODEL))
+    saved = pickle.dumps((library, model))
+    monkeypatch.chdir(second)
+    library.index(os.path.join(lib["music"], "pink.ogg"), progress=False)
+    assert len(library.tracks()) == 2 and not (second / "rel.db").exists()
+    assert library.db_path == str(first / "rel.db")
+    waiting.index(white, progress=False)
+    assert (first / "later.db").exists() and not (second / "later.db").exists()
+    monkeypatch.chdir("/")
+    library2, model2 = pickle.loads(saved)
+    assert len(library2.tracks()) == 2
+    np.testing.assert_array_equal(model2.embed_text("rain"), model.embed_text("rain"))
+    # A hub id is not a path: it stays as given.
+    assert clapsearch._checks._here(b"laion/clap-htsat-unfused") == b"laion/clap-htsat-unfused"
+
+
+@pytest.fixture
+def postgres_url(tmp_path):
+    """A real PostgreSQL server (tests/support/start_postgres.sh, as the shell tests start one)."""
+    support = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support", "start_postgres.sh")
+    script = f'fail() {{ echo "$*" >&2; exit 1; }}; source "{support}"; start_postgres; echo "$PG_URL"; echo "$PG_DIR"; echo "$PG_BIN"'
+    import subprocess
+
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    url, folder, binaries = done.stdout.split()[-3:]
+    yield url
+    as_user = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    subprocess.run(as_user + [os.path.join(binaries, "pg_ctl"), "-D", os.path.join(folder, "data"), "-m", "immediate", "stop"],
+                   capture_output=True)
+    subprocess.run(["rm", "-rf", folder])
+
+
+def test_hostile10_a_library_repr_shows_no_password(lib, postgres_url):
+    """repr(Library('postgresql://user:PASSWORD@host/db')) showed the password as given (a repr
+    lands in notebooks, logs and tracebacks), where db_path and every message show ***."""
+    with_password = postgres_url.replace("postgresql://clap@", "postgresql://clap:s3cret-pw@")
+    cli("index", white_path(lib), "--db", with_password, "--model", MODEL, "--quiet")
+    for url in (with_password, postgres_url + "?password=s3cret-pw"):
+        library = clapsearch.Library(url)
+        assert len(library.tracks()) == 1
+        assert "s3cret-pw" not in repr(library) and "s3cret-pw" not in library.db_path, repr(library)
+        assert repr(library) == f"clapsearch.Library(db={library.db_path!r}, model=None)"
+
+
+def test_hostile10_blank_group_texts_and_huge_chunks_are_named(lib):
+    """artists('   ') and albums('   ') embedded the spaces and answered (search('   ') and the
+    CLI's search --artists '   ' say "empty query text"); like(chunk=1e300) said "chunk and hop
+    must be at least one sample long" (the length's llround was out of range), as did the CLI's
+    like --chunk 1e300."""
+    library = clapsearch.Library(lib["db"])
+    for call in (library.artists, library.albums, library.search):
+        with pytest.raises(clapsearch.InvalidInputError, match="empty query text"):
+            call(" \t ")
+    for chunk in (1e300, 1e15):
+        with pytest.raises(clapsearch.Error, match=r"chunks of [0-9.e+]+ s are longer than the model's input"):
+            library.like(white_path(lib), chunk=chunk)
+    done = cli("like", white_path(lib), "--db", lib["db"], "--chunk", "1e300", check=False)
+    assert done.returncode != 0 and "are longer than the model's input" in done.stderr, done.stderr
