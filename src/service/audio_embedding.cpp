@@ -11,6 +11,7 @@
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/vector_math.h"
+#include "index/identity.h"
 
 namespace clap::service {
 
@@ -66,6 +67,13 @@ std::vector<float> embed_in_batches(const std::vector<std::span<const float>>& c
 
 }  // namespace
 
+void check_hop(double hop_s) {
+  if (hop_s >= index::kMinHopSeconds) return;
+  char shown[96];
+  std::snprintf(shown, sizeof shown, "--hop %g s: at least %g s (every window is one model run)", hop_s, index::kMinHopSeconds);
+  throw InvalidArgument(shown);
+}
+
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
                                const WindowSettings& s) {
   std::error_code ec;
@@ -74,6 +82,7 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   const int rate = model.sample_rate();
   const int64_t window = std::llround(s.window_s * rate), hop = std::llround(s.hop_s * rate);
   check_window_length(s.window_s, rate, model.window_samples());
+  check_hop(s.hop_s);
   if (window < 1 || hop < 1) throw Error("chunk and hop must be at least one sample long");
   std::vector<float> samples;
   const size_t max_samples = s.max_duration_s > 0 ? static_cast<size_t>(s.max_duration_s * rate) + 1 : SIZE_MAX;
@@ -149,6 +158,7 @@ std::vector<float> file_track_embedding(const FileWindows& fw) {
 
 std::vector<float> embed_audio_file(const ClapModel& model, ClapState& state, const std::string& path, double hop_s,
                                     int batch, const std::function<void()>& between_batches) {
+  check_hop(hop_s);
   std::vector<float> samples;
   DecodeCheck check{between_batches, static_cast<size_t>(model.sample_rate()), static_cast<size_t>(model.sample_rate())};
   if (between_batches)
