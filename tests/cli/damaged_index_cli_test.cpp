@@ -215,14 +215,15 @@ TEST(DamagedIndex, AHandDamagedEmbeddingNamesItsTrackAndTheDamage) {
     sql(db, "UPDATE set_tracks SET embedding = " + value + " WHERE track_id = 1; UPDATE tracks SET embedding = " + value +
                 " WHERE id = 1");
     std::string out, err;
-    for (const std::string command : {"similar 2", "duplicates", "search 'a tone'"}) {
+    for (const std::string command : {"similar 2", "duplicates"}) {  // (search reads the windows: they are sound)
       EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
       EXPECT_NE(err.find("the index is damaged: track 1 (" + root + "/lib/"), std::string::npos) << command << "\n" << err;
       EXPECT_NE(err.find("'s embedding holds " + held + " where"), std::string::npos) << command << "\n" << err;
       EXPECT_NE(err.find("--rebuild"), std::string::npos) << command << "\n" << err;
       EXPECT_EQ(err.find("SELECT"), std::string::npos) << command << "\n" << err;
     }
-    expect_rebuild_recovers(root, db);
+    ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild", &out, &err), 0) << err;
+    EXPECT_EQ(cli("similar 2 --db " + q(db), &out, &err), 0) << err;
   }
 }
 
@@ -255,8 +256,9 @@ TEST(DamagedIndex, ADamagedWindowSettingOrSizeIsNamedWithTheWayOut) {
   sql(db, "UPDATE embedding_sets SET hop_s = -5");
   std::string out, err;
   EXPECT_EQ(cli("models --db " + q(db), &out, &err), 1);
-  EXPECT_NE(err.find("the index is damaged: its embedding set 1's hop_s is -5 ("), std::string::npos) << err;
-  expect_rebuild_recovers(root, db);
+  EXPECT_NE(err.find("the index is damaged: its embedding set 1's hop_s is -5.0 ("), std::string::npos) << err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild", &out, &err), 0) << err;
+  EXPECT_EQ(cli("models --db " + q(db), &out, &err), 0) << err;
 }
 
 // Hostile pass 9, R9C-5: a track whose status is neither ok nor error (the CHECK constraint
