@@ -43,7 +43,7 @@ from __future__ import annotations
 # name is defined here as before, and its __module__ is "clapsearch", so help(), repr() and
 # pickling name clapsearch.Model as they always did.
 from ._native import Error, InvalidInputError, NotFoundError
-from ._checks import MAX_SAMPLE_RATE, MAX_THREADS, MIN_SAMPLE_RATE
+from ._checks import MAX_SAMPLE_RATE, MAX_THREADS, MIN_HOP_SECONDS, MIN_SAMPLE_RATE
 from ._model import DEFAULT_MODEL, Model, load_audio
 from ._library import DEFAULT_EXCLUDE_RULE, Library, ProgressCallback, index  # noqa: F401  (ProgressCallback: a type for hints)
 
@@ -60,6 +60,7 @@ __all__ = [
     "MIN_SAMPLE_RATE",
     "MAX_SAMPLE_RATE",
     "MAX_THREADS",
+    "MIN_HOP_SECONDS",
     "laion_clap",
 ]
 

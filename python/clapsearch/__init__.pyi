@@ -14,6 +14,7 @@ DEFAULT_EXCLUDE_RULE: str
 MIN_SAMPLE_RATE: int
 MAX_SAMPLE_RATE: int
 MAX_THREADS: int
+MIN_HOP_SECONDS: float
 
 class Error(Exception): ...
 class NotFoundError(Error, FileNotFoundError): ...

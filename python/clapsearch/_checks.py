@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno as _errno
 import math as _math
 import os as _os
 from typing import List, Optional, Sequence, Union
@@ -21,6 +22,9 @@ MIN_SAMPLE_RATE: int = _c.MIN_SAMPLE_RATE
 MAX_SAMPLE_RATE: int = _c.MAX_SAMPLE_RATE
 #: The CLI's --threads limit.
 MAX_THREADS: int = _c.MAX_THREADS
+#: The shortest hop (seconds between windows) ``embed_song`` and ``embed_audio_files`` take: the
+#: CLI's ``index --hop`` / ``embed --hop`` / ``like --hop`` bound (every window is one model run).
+MIN_HOP_SECONDS: float = _c.MIN_HOP_SECONDS
 _MIN_SILENCE_DB = -200.0  # the index's --silence-db floor (index/identity.cpp)
 _MAX_INT = 2**62  # beyond any count the engine takes; the engine checks its own limits below it
 
@@ -110,9 +114,10 @@ def _path(path, what: str) -> bytes:
     # "<cwd>/~/...", so a "~" path is named at once with the way out, unless a folder of that
     # name really is there (then it is a path like any other, a new index's included).
     if raw.startswith(b"~") and not _os.path.lexists(raw.split(b"/")[0]):
-        raise NotFoundError(
+        raise _not_found(
             f"{what}: {_os.fsdecode(raw)!r} does not exist: Python does not expand '~' as a shell does; "
-            f"pass os.path.expanduser({_os.fsdecode(raw)!r})"
+            f"pass os.path.expanduser({_os.fsdecode(raw)!r})",
+            _os.fsdecode(raw),
         )
     return raw
 
@@ -130,6 +135,13 @@ def _db_location(raw: bytes) -> bytes:
     """An index location: a file name made absolute now (the index may not exist yet: index()
     creates it there), a server URL (postgresql://...) as given."""
     return raw if not raw or b"://" in raw else _os.path.abspath(raw)
+
+
+def _not_found(message: str, filename: str) -> NotFoundError:
+    """A NotFoundError with errno, strerror and filename set, as FileNotFoundError has them."""
+    error = NotFoundError(message)
+    error.errno, error.strerror, error.filename = _errno.ENOENT, _os.strerror(_errno.ENOENT), filename
+    return error
 
 
 def _paths(paths: Union[str, "_os.PathLike[str]", Sequence[Union[str, "_os.PathLike[str]"]]], what: str) -> List[bytes]:
@@ -218,6 +230,17 @@ def _seconds(value, what: str, sample_rate: int) -> float:
 #: (frames, channels) — as soundfile.read, torchaudio (transposed) and most WAV readers give
 #: stereo or 5.1 — not a batch of clips of a few samples each, which nobody embeds.
 _MAX_CHANNELS = 8
+
+
+def _hop(value) -> float:
+    """A hop of at least MIN_HOP_SECONDS, as the CLI takes: a hop of one sample made a 3 s clip
+    144,000 model runs (hostile pass 9)."""
+    x = _number(value, "hop")
+    if not x >= MIN_HOP_SECONDS:
+        raise InvalidInputError(
+            f"hop must be at least {MIN_HOP_SECONDS:g} s, as the CLI's --hop (every window is one model run) (got {value!r})"
+        )
+    return x
 
 
 def _audio_array(data) -> _np.ndarray:

@@ -11,6 +11,7 @@ from ._checks import (
     _MIN_SILENCE_DB,
     _audio_array,
     _batch,
+    _hop,
     _between,
     _here,
     _path,
@@ -174,7 +175,7 @@ class Model:
             NotFoundError: a file that does not exist. Error: a file FFmpeg cannot decode.
         """
         files = _paths(paths, "embed_audio_files")
-        return self._m.embed_audio_files(files, _seconds(hop, "hop", self._m.sample_rate), _batch(batch))
+        return self._m.embed_audio_files(files, _hop(hop), _batch(batch))
 
     def embed_song(
         self,
@@ -199,7 +200,7 @@ class Model:
             "duration_s": float}``.
         """
         rate = self._m.sample_rate
-        window, hop = _seconds(window, "window", rate), _seconds(hop, "hop", rate)
+        window, hop = _seconds(window, "window", rate), _hop(hop)
         silence_db = _between(silence_db, "silence_db", _MIN_SILENCE_DB, 0)  # the index's --silence-db range
         if isinstance(song, _np.ndarray):
             if sr is None:

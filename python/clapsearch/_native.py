@@ -25,4 +25,7 @@ except ImportError as _e:  # pragma: no cover - depends on the interpreter
 
 Error = _c.Error
 NotFoundError = _c.NotFoundError
+# A NotFoundError carries errno, strerror and filename as FileNotFoundError does; its str() is
+# clapsearch's message, not OSError's "[Errno 2] No such file or directory: 'x'" made of them.
+NotFoundError.__str__ = BaseException.__str__
 InvalidInputError = _c.InvalidInputError

@@ -293,7 +293,7 @@ class Library {
       ranking = [&, t](int64_t n) { return service::similar_tracks(*snap, *t, n, rules); };
     } else {
       std::error_code ec;
-      if (!fs::exists(query, ec)) throw NotFound(query + ": no such file, and no track with that id or path in the index");
+      if (!fs::exists(query, ec)) throw NotFound(query + ": no such file, and no track with that id or path in the index", query);
       auto q = std::make_shared<const std::vector<float>>(lib->file_embedding(query));
       ranking = [&, q](int64_t n) { return service::similar_to_vector(*snap, *q, n, rules); };
     }

@@ -16,6 +16,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 #include "audio/decode.h"
 #include "core/error.h"
 #include "hub/hub.h"
+#include "index/identity.h"
 #include "library.h"
 #include "model/clap.h"
 #include "service/audio_embedding.h"
@@ -314,6 +316,33 @@ void set_error(PyObject* type, const char* message) {
   Py_DECREF(text);
 }
 
+// A NotFoundError as Python's FileNotFoundError is: errno ENOENT, strerror and filename set
+// (hostile pass 9: they were None). Its str() stays the message (_native.py sets __str__).
+void set_not_found(const char* message, const std::string& filename) {
+  PyObject* text = PyUnicode_DecodeUTF8(message, static_cast<Py_ssize_t>(std::strlen(message)), "backslashreplace");
+  if (!text) return;
+  PyObject* error = PyObject_CallOneArg(g_not_found, text);
+  Py_DECREF(text);
+  if (!error) return;
+  const auto set = [&](const char* name, PyObject* value) {
+    if (value) PyObject_SetAttrString(error, name, value);
+    Py_XDECREF(value);
+  };
+  set("errno", PyLong_FromLong(ENOENT));
+  set("strerror", PyUnicode_FromString(std::strerror(ENOENT)));
+  if (!filename.empty())  // as os functions give it: the name decoded as the file system encodes it
+    set("filename", PyUnicode_DecodeFSDefaultAndSize(filename.data(), static_cast<Py_ssize_t>(filename.size())));
+  PyErr_Clear();  // an attribute that could not be set leaves the error as it is
+  PyErr_SetObject(g_not_found, error);
+  Py_DECREF(error);
+}
+
+// The file a message "FILE: no such file..." names ("" when it names none).
+std::string named_file(const std::string& message) {
+  const size_t at = message.find(": no such file");
+  return at == std::string::npos || at == 0 ? "" : message.substr(0, at);
+}
+
 py::array_t<float> load_audio(const std::string& path, int sr) {
   require_file(path);
   check_rate(sr);
@@ -362,15 +391,14 @@ PYBIND11_MODULE(_clapsearch, m) {
     } catch (const clap::InvalidArgument& e) {
       set_error(g_invalid, e.what());
     } catch (const NotFound& e) {
-      set_error(g_not_found, e.what());
+      set_not_found(e.what(), e.filename);
     } catch (const clap::Error& e) {
       const std::string what = e.what();
       PyObject* type = g_error;
       if (what.find("no such file") != std::string::npos || what.find("no such model") != std::string::npos ||
           what.find("no such track") != std::string::npos || what.find("No such file") != std::string::npos)
-        type = g_not_found;
-      else if (what.find("choose from") != std::string::npos || what.find("must be") != std::string::npos)
-        type = g_invalid;
+        return set_not_found(e.what(), named_file(what));
+      if (what.find("choose from") != std::string::npos || what.find("must be") != std::string::npos) type = g_invalid;
       set_error(type, e.what());
     }
   });
@@ -407,4 +435,5 @@ PYBIND11_MODULE(_clapsearch, m) {
   m.attr("MIN_SAMPLE_RATE") = kMinSampleRate;
   m.attr("MAX_SAMPLE_RATE") = kMaxSampleRate;
   m.attr("MAX_THREADS") = kMaxThreads;
+  m.attr("MIN_HOP_SECONDS") = clap::index::kMinHopSeconds;
 }

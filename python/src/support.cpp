@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 void require_file(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw NotFound(path + ": no such file");
+  if (!fs::exists(path, ec)) throw NotFound(path + ": no such file", path);
 }
 
 void check_threads(int threads) {

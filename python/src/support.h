@@ -24,10 +24,12 @@ class InvalidInput : public clap::InvalidArgument {
  public:
   using clap::InvalidArgument::InvalidArgument;
 };
-// A file that is not there: clapsearch.NotFoundError (a FileNotFoundError).
+// A file that is not there: clapsearch.NotFoundError (a FileNotFoundError), its `filename` the
+// file's name when there is one (a track id or an array has none).
 class NotFound : public Error {
  public:
-  using Error::Error;
+  explicit NotFound(const std::string& message, std::string file = "") : Error(message), filename(std::move(file)) {}
+  std::string filename;
 };
 
 void require_file(const std::string& path);
@@ -98,7 +100,7 @@ auto naming_samples(const MemoryWav& wav, const std::string& what, F&& f) -> dec
   } catch (const InvalidArgument& e) {
     throw InvalidInput(replace_path(e.what(), wav.path(), what));
   } catch (const NotFound& e) {
-    throw NotFound(replace_path(e.what(), wav.path(), what));
+    throw NotFound(replace_path(e.what(), wav.path(), what));  // no filename: the samples were an array
   } catch (const Error& e) {
     throw Error(replace_path(e.what(), wav.path(), what));
   }

@@ -88,8 +88,18 @@ void MonoResampler::feed(const AVFrame* f, int skip) {
     emit(mono_.data(), mono_.size());
     return;
   }
+  const size_t before = pending_.size();
   downmix(path_, f, skip, pending_);
+  check_numbers(pending_.data() + before, pending_.size() - before);  // before resampling: as decoded
   run_blocks(false);
+}
+
+void MonoResampler::check_numbers(const float* p, size_t n) const {
+  // Float formats carry NaN and infinity as they are (a damaged or crafted float WAV); passed
+  // on they would make every feature and embedding of the window NaN and poison the index's
+  // scores, so such a file is refused like other undecodable audio (found by fuzz_audio).
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) fail(path_, "audio samples that are not numbers (NaN or infinity): damaged file");
 }
 
 void MonoResampler::finish() {
@@ -130,11 +140,18 @@ void MonoResampler::run_blocks(bool at_end) {
 }
 
 void MonoResampler::emit(const float* p, size_t n) {
-  // Float formats carry NaN and infinity as they are (a damaged or crafted float WAV); passed
-  // on they would make every feature and embedding of the window NaN and poison the index's
-  // scores, so such a file is refused like other undecodable audio (found by fuzz_audio).
-  for (size_t i = 0; i < n; ++i)
-    if (!std::isfinite(p[i])) fail(path_, "audio samples that are not numbers (NaN or infinity): damaged file");
+  if (!blocks_) {
+    check_numbers(p, n);
+  } else {
+    // The input was checked (feed): a sample that is not finite now was made by resampling
+    // samples near the largest float (3.4e38), which a filter's sum overflows. It was reported as
+    // "not numbers (NaN or infinity): damaged file" (hostile pass 9): say what is wrong.
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i]))
+        fail(path_, "audio samples too large to resample from " + std::to_string(in_rate_) + " Hz to " + std::to_string(target_) +
+                        " Hz (they overflow the float range): samples near the largest float (3.4e38), where audio is "
+                        "expected within -1..1");
+  }
   while (n > 0) {
     const size_t k = std::min(n, kMaxChunkSamples);
     sink_(p, k);

@@ -49,6 +49,7 @@ class MonoResampler {
  private:
   void run_blocks(bool at_end);
   void emit(const float* p, size_t n);
+  void check_numbers(const float* p, size_t n) const;  // throws on NaN or infinity, naming the file
 
   const std::string& path_;
   const int target_;

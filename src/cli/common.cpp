@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "core/utf8.h"
 #include "index/crawl.h"
 
@@ -62,13 +63,37 @@ void add_text_precision_option(CLI::App* cmd, std::string& text_precision) {
       ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
 }
 
+namespace {
+// --config and --tokenizer name a file or a folder. A FIFO, socket or device is refused when the
+// options are read, whatever the command goes on to do: `search x --config /dev/zero` answered
+// (rc 0) when the text was in the text cache, as the model, and so --config, was not loaded
+// (hostile pass 9, R9C-4). An absent path is left to the model loader, which names it.
+CLI::Validator file_or_folder() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        if (v.empty()) return "";
+        if (is_link_loop(v)) return v + " is " + std::string(kLinkLoop);
+        struct stat st {};
+        if (::stat(v.c_str(), &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return "";
+        const char* what = S_ISFIFO(st.st_mode)                          ? "a FIFO (named pipe)"
+                           : S_ISSOCK(st.st_mode)                        ? "a socket"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                         : "not a regular file";
+        return v + " is " + what + ", not a file or a folder";
+      },
+      "", "");
+}
+}  // namespace
+
 void add_checkpoint_options(CLI::App* cmd, std::string& config, std::string& tokenizer) {
   cmd->add_option("--config", config,
                   "config.json (or a folder holding it and preprocessor_config.json) to use instead of the model's own, or "
-                  "instead of what is inferred from a checkpoint file's tensor shapes");
+                  "instead of what is inferred from a checkpoint file's tensor shapes")
+      ->check(file_or_folder());
   cmd->add_option("--tokenizer", tokenizer,
                   "Folder with vocab.json + merges.txt for a checkpoint file (default: roberta-base's, from the Hugging "
-                  "Face cache, fetched once when online)");
+                  "Face cache, fetched once when online)")
+      ->check(file_or_folder());
 }
 
 void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model) {
@@ -261,6 +286,20 @@ std::string ms_text(double ms) {
   return buf;
 }
 
+namespace {
+// The UTF-8 continuation bytes (after 0xE2) of the characters that are not controls (Cc) but move
+// text on a terminal or in a table as one: U+2028 and U+2029 (line and paragraph separators,
+// which some terminals and most viewers break lines at) and the bidirectional embeddings,
+// overrides and isolates U+202A..U+202E and U+2066..U+2069, which reorder what follows them (a
+// tag could show another file's name; hostile pass 9, R9C-6). The marks U+200E/U+200F are kept:
+// they reorder nothing beyond their own neighbours and are common in right-to-left titles.
+bool layout_control(unsigned char b1, unsigned char b2) {
+  if (b1 == 0x80) return b2 >= 0xA8 && b2 <= 0xAE;  // U+2028..U+202E
+  if (b1 == 0x81) return b2 >= 0xA6 && b2 <= 0xA9;  // U+2066..U+2069
+  return false;
+}
+}  // namespace
+
 std::string terminal_text(const std::string& s) {
   std::string valid;
   const std::string& text = sanitize_utf8(s, valid) ? valid : s;  // invalid parts became U+FFFD
@@ -274,6 +313,9 @@ std::string terminal_text(const std::string& s) {
     } else if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {
       out += '?';  // a C1 control (U+0080..U+009F: CSI and friends)
       ++i;
+    } else if (c == 0xE2 && i + 2 < text.size() && layout_control(next, static_cast<unsigned char>(text[i + 2]))) {
+      out += '?';
+      i += 2;
     } else if (text.compare(i, 3, "\xEF\xBF\xBD") == 0) {
       out += '?';  // U+FFFD: where the bytes were not UTF-8
       i += 2;

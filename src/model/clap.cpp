@@ -7,8 +7,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include "core/error.h"
 #include "core/profile.h"
@@ -76,10 +79,53 @@ ThreadCountScope::ThreadCountScope(int threads) : saved_(omp_get_max_threads()) 
 }
 ThreadCountScope::~ThreadCountScope() { omp_set_num_threads(saved_); }
 
+namespace {
+// OpenMP (libgomp) ends the process ("Thread creation failed", exit status 1) when it cannot
+// start a region's threads: `threads=1024` under an address-space limit (`ulimit -v` 6 GiB; 1,024
+// stacks of 8 MB) ended the Python interpreter (hostile pass 9). Before a state may use `threads`,
+// as many threads are started with the default stack (which libgomp's take too, unless
+// OMP_STACKSIZE is set) and held until all are up; if the system refuses one, a clap::Error says
+// how many could start. Once per process for each new largest count (a few milliseconds).
+std::mutex g_probe_mutex;
+int g_threads_started = 1;  // under g_probe_mutex
+
+void check_threads_can_start(int threads) {
+  std::lock_guard<std::mutex> once(g_probe_mutex);
+  if (threads <= g_threads_started) return;
+  std::mutex hold;
+  std::vector<pthread_t> started;
+  started.reserve(static_cast<size_t>(threads));
+  int failure = 0;
+  hold.lock();  // each thread waits on it: all of them are alive at once, as a parallel region's are
+  for (int i = 1; i < threads; ++i) {  // the calling thread is the region's first
+    pthread_t t;
+    failure = pthread_create(
+        &t, nullptr,
+        [](void* m) -> void* {
+          static_cast<std::mutex*>(m)->lock();
+          static_cast<std::mutex*>(m)->unlock();
+          return nullptr;
+        },
+        &hold);
+    if (failure != 0) break;
+    started.push_back(t);
+  }
+  hold.unlock();
+  for (pthread_t t : started) pthread_join(t, nullptr);
+  if (failure != 0)
+    throw Error("cannot run " + std::to_string(threads) + " threads: only " + std::to_string(started.size() + 1) +
+                " could be started (" + std::strerror(failure) +
+                ": a limit on memory, such as ulimit -v, or on processes); give fewer threads");
+  g_threads_started = threads;
+}
+}  // namespace
+
 ClapState::ClapState(int threads, WarningHandler on_warning)
     : threads_(threads > 0 ? threads : default_thread_count()),
       on_warning_(std::move(on_warning)),
-      scratch_(std::make_unique<Scratch>()) {}
+      scratch_(std::make_unique<Scratch>()) {
+  check_threads_can_start(threads_);
+}
 ClapState::~ClapState() = default;
 ClapState::ClapState(ClapState&&) noexcept = default;
 ClapState& ClapState::operator=(ClapState&&) noexcept = default;

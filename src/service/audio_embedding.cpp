@@ -12,6 +12,7 @@
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/vector_math.h"
+#include "index/identity.h"
 #include "service/stop_check.h"
 
 namespace clap::service {
@@ -85,6 +86,13 @@ ScopedStopCheck::ScopedStopCheck(std::function<void()> check) : previous_(std::e
 ScopedStopCheck::~ScopedStopCheck() { t_stop_check = std::move(previous_); }
 const std::function<void()>& thread_stop_check() { return t_stop_check; }
 
+void check_hop(double hop_s) {
+  if (hop_s >= index::kMinHopSeconds) return;
+  char shown[96];
+  std::snprintf(shown, sizeof shown, "--hop %g s: at least %g s (every window is one model run)", hop_s, index::kMinHopSeconds);
+  throw InvalidArgument(shown);
+}
+
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
                                const WindowSettings& given) {
   // The caller's check, else the thread's (a query or seed file of a Python call: Ctrl-C within it).
@@ -96,6 +104,7 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
   const int rate = model.sample_rate();
   const int64_t window = std::llround(s.window_s * rate), hop = std::llround(s.hop_s * rate);
   check_window_length(s.window_s, rate, model.window_samples());
+  check_hop(s.hop_s);
   if (window < 1 || hop < 1) throw Error("chunk and hop must be at least one sample long");
   std::vector<float> samples;
   const size_t max_samples = s.max_duration_s > 0 ? static_cast<size_t>(s.max_duration_s * rate) + 1 : SIZE_MAX;
@@ -171,6 +180,7 @@ std::vector<float> file_track_embedding(const FileWindows& fw) {
 
 std::vector<float> embed_audio_file(const ClapModel& model, ClapState& state, const std::string& path, double hop_s,
                                     int batch, const std::function<void()>& between_batches) {
+  check_hop(hop_s);
   std::vector<float> samples;
   DecodeCheck check{between_batches, static_cast<size_t>(model.sample_rate()), static_cast<size_t>(model.sample_rate())};
   if (between_batches)

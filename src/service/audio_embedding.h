@@ -42,6 +42,11 @@ struct WindowSettings {
 // Throws clap::Error when windows of window_s seconds at `rate` are longer than the model's
 // input (max_samples), before anything is decoded or loaded.
 void check_window_length(double window_s, int rate, int64_t max_samples);
+// Throws InvalidArgument ("--hop H s: at least 0.5 s") unless hop_s is at least the bound `index
+// --hop` and `like --hop` have (index/identity.h kMinHopSeconds): `embed --hop` and Python's
+// embed_song / embed_audio_files took a hop of one sample, 144,000 model runs for 3 s of audio
+// (hostile pass 9's rough edges). Every embedding of a file's windows checks it.
+void check_hop(double hop_s);
 
 // The refusals of embed_file_windows a front end answers apart (the server: 415 and 413).
 class UndecodableAudio : public Error {

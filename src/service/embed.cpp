@@ -5,6 +5,7 @@
 namespace clap::service {
 
 EmbedResult embed_inputs(const EmbedRequest& r) {
+  check_hop(r.hop_s);  // before the model loads: a usage error, not one line per file
   ModelOpenOptions mo;
   mo.hub = r.model_options;
   mo.threads = r.threads;

@@ -166,7 +166,7 @@ std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
     try {
       j = nlohmann::json::parse(one);
     } catch (const nlohmann::json::exception& e) {
-      throw Error(where + ": not a JSON object (truncated?): " + e.what());
+      throw Error(where + ": not a JSON object: " + json_problem(one, e));
     }
     if (!j.is_object()) throw Error(where + ": not a JSON object");
     BeetsTrackStats t;
@@ -179,6 +179,10 @@ std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
     t.play_count = count_of(j, "play_count", where);
     t.skip_count = count_of(j, "skip_count", where);
     t.rating = number_of(j, "rating", where, -1);
+    // mpdstats' ratings are 0..1; another number (-0.5, 7) was counted as "0 rating(s) set" without
+    // a word (hostile pass 9): refused, naming the line (the beets plugin names its item).
+    if (j.contains("rating") && !j["rating"].is_null() && !(t.rating >= 0 && t.rating <= 1))
+      throw Error(where + ": \"rating\" is " + j["rating"].dump() + ", not a rating from 0 to 1 (mpdstats' ratings)");
     // mpdstats' unix seconds (a fraction allowed); 0 or absent: never played, counted as now.
     const double last = number_of(j, "last_played", where, 0);
     if (last != 0) {

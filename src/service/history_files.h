@@ -23,6 +23,7 @@
 // naming the file, the entry (zip member and line, or row) and the reason, and no listen is returned.
 #pragma once
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -95,5 +96,12 @@ bool parse_history_time(std::string_view text, int64_t& unix_s);
 // /rest/scrobble allows). A play kept "in the future" would stay the last one played for years,
 // leaving its song out of every mix. Throws clap::Error "<where>: ..." otherwise.
 void check_play_time(int64_t unix_s, const std::string& where);
+
+// What is wrong with `text` (one line or a whole file) that nlohmann's parser refused with `e`,
+// in words: "column 12: NaN is not a JSON number (JSON has no NaN or infinity)", "column 40: the
+// text ends inside a value (cut short?)", "column 3: not JSON here (at "xyz")". `history import`
+// showed nlohmann's own "[json.exception.parse_error.101] parse error at line 1, column 12:
+// syntax error while parsing value - invalid literal; last read: ..." (hostile pass 9).
+std::string json_problem(std::string_view text, const std::exception& e);
 
 }  // namespace clap::service

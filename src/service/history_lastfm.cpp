@@ -166,7 +166,7 @@ std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& 
   try {
     all = json::parse(text);
   } catch (const json::exception& e) {
-    throw Error(where + ": not JSON (truncated or damaged: " + std::string(e.what()) + ")");
+    throw Error(where + ": not JSON (truncated or damaged: " + json_problem(text, e) + ")");
   }
   std::vector<Listen> out;
   auto add_list = [&](const json& list, const std::string& prefix) {

@@ -85,7 +85,7 @@ std::vector<Listen> parse_listenbrainz_text(std::string_view text, const std::st
     try {
       all = json::parse(text.substr(first));
     } catch (const json::exception& e) {
-      throw Error(where + ": not a JSON array of listens (truncated or damaged: " + std::string(e.what()) + ")");
+      throw Error(where + ": not a JSON array of listens (truncated or damaged: " + json_problem(text.substr(first), e) + ")");
     }
     out.reserve(all.size());
     for (size_t i = 0; i < all.size(); ++i) out.push_back(listen_of(all[i], where + " listen " + std::to_string(i + 1)));
@@ -134,7 +134,8 @@ std::vector<Listen> parse_listenbrainz_lines(std::string_view text, const std::s
           // ended, but holding a bad byte, is not); a number past its type anywhere (nlohmann's
           // out_of_range) is not JSON a listen can hold.
           const bool cut = ends_file && pos > text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
-          throw Error(line_where(where, line) + (cut ? ": cut short (the file is truncated): " : ": not a JSON listen: ") + e.what());
+          throw Error(line_where(where, line) + (cut ? ": cut short (the file is truncated): " : ": not a JSON listen: ") +
+                      json_problem(one, e));
         }
         parts[k].push_back(listen_of(j, line_where(where, line)));
       }

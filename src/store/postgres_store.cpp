@@ -129,7 +129,11 @@ std::optional<ModelIdentity> PostgresStore::model() const {
   auto r = c_->query("SELECT key, value FROM meta");
   ModelIdentity m;
   bool any = false;
-  for (int i = 0; i < r.rows(); ++i) any |= decode_identity_meta(r.row(i), m);
+  try {
+    for (int i = 0; i < r.rows(); ++i) any |= decode_identity_meta(r.row(i), m);
+  } catch (const DamagedIndex& e) {  // a hand-edited meta (rows.h stored_seconds): name the database
+    throw DamagedIndex(c_->where() + ": " + e.what());
+  }
   if (!any) return std::nullopt;
   return m;
 }

@@ -51,6 +51,35 @@ void check_embedding_sizes(const std::string& path, const std::vector<WindowReco
                   std::to_string(dim));
 }
 
+std::string error_reason(const std::string& status, const std::string& error) {
+  if (status == "ok" || status == "error") return error;
+  const std::string shown = status.size() > 40 ? status.substr(0, 40) + "..." : status;
+  return "the index is damaged: its status is \"" + shown + "\", neither ok nor error" + (error.empty() ? "" : "; " + error);
+}
+
+namespace {
+[[noreturn]] void damaged_setting(const std::string& text, const char* what, const char* why) {
+  // The value as the column holds it, cut: a 10 MB text is named by its start.
+  std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+  if (shown.empty()) shown = "empty";
+  throw DamagedIndex(std::string("the index is damaged: its ") + what + " is " + shown + " (" + why + ")");
+}
+}  // namespace
+
+// Bounds far beyond any setting clapsearch writes (index/identity.h: a window is at most the
+// model's input, tens of seconds; CLAP embeddings have 512 or 1024 values), so that no index
+// clapsearch wrote is ever refused, and no damaged value overflows the code that uses it.
+double stored_seconds(double number, const std::string& text, const char* what) {
+  if (!(number > 0) || !(number <= 3600)) damaged_setting(text, what, "seconds between 0 and 3600 were expected");
+  return number;
+}
+
+int stored_dim(double number, const std::string& text, const char* what) {
+  if (!(number >= 1 && number <= 65536) || number != std::floor(number))
+    damaged_setting(text, what, "a whole number of values from 1 to 65536 was expected");
+  return static_cast<int>(number);
+}
+
 void check_speech(double speech, const std::string& what) {
   if (speech == kNoSpeech || (speech >= 0 && speech <= 1)) return;
   throw Error(what + ": speech score " + std::to_string(speech) + " outside [0, 1]");

@@ -36,6 +36,11 @@ inline const float* floats_or_null(const std::vector<float>& v) { return v.empty
 
 inline const char* status_text(TrackStatus s) { return s == TrackStatus::Ok ? "ok" : "error"; }
 inline TrackStatus parse_status(const std::string& s) { return s == "ok" ? TrackStatus::Ok : TrackStatus::Error; }
+// The reason a track of status `status` (as stored) was not indexed, for messages ("FILE: could
+// not be indexed: <reason>"): `error`, or what is wrong when the row holds none. A status neither
+// ok nor error (the CHECK constraint bypassed by hand) read as "it could not be indexed: )"
+// (hostile pass 9, R9C-5).
+std::string error_reason(const std::string& status, const std::string& error);
 
 // The columns of a track row, as both stores select them (`tracks t`).
 constexpr const char* kTrackColumns =
@@ -85,7 +90,7 @@ Track decode_track(const Row& r) {
   Track t = decode_track_file(r, 1);
   t.id = r.int64(0);
   t.status = parse_status(r.text(13));
-  t.error = r.text(14);
+  t.error = error_reason(r.text(13), r.text(14));
   t.silent = r.int64(15) != 0;
   t.indexed_at = r.int64(16);
   t.window_count = static_cast<int>(r.int64(17));
@@ -112,6 +117,15 @@ WindowRecord decode_window(const Row& r, int at, int dim) {
   return w;
 }
 
+// A window setting or embedding size as stored (`number`, and `text` as the column holds it):
+// returned when it is one clapsearch could have written, else a DamagedIndex "its <what> is
+// <text>" (a hand-edited `meta` or `embedding_sets`: hop 0 or negative, window 1e308, dim
+// 99999999999 or text reached the code that uses them as "align_tracks: the hop must be
+// positive" or a dim cut to 32 bits; hostile pass 9, R9C-2). The store adds its location and
+// the way out (with_location).
+double stored_seconds(double number, const std::string& text, const char* what);
+int stored_dim(double number, const std::string& text, const char* what);
+
 // The columns of an embedding_sets row, as both stores select them.
 constexpr const char* kSetColumns =
     "id, active, model_id, model_revision, config_hash, content_hash, audio_hash, model_config, model_tokenizer, "
@@ -131,9 +145,10 @@ EmbeddingSet decode_set(const Row& r) {
   m.audio_hash = r.text(6);
   m.config_path = r.text(7);
   m.tokenizer_path = r.text(8);
-  m.window_s = r.real(9);
-  m.hop_s = r.real(10);
-  m.dim = static_cast<int>(r.int64(11));
+  const std::string set = "embedding set " + std::to_string(e.id) + "'s ";
+  m.window_s = stored_seconds(r.real(9), r.text(9), (set + "window_s").c_str());
+  m.hop_s = stored_seconds(r.real(10), r.text(10), (set + "hop_s").c_str());
+  m.dim = stored_dim(r.real(11), r.text(11), (set + "dim").c_str());
   m.silence_db = r.real(12);
   m.precision = r.text(13);
   return e;
@@ -219,9 +234,9 @@ bool decode_identity_meta(const Row& r, ModelIdentity& m) {
   else if (key == "audio_hash") m.audio_hash = r.text(1);
   else if (key == "model_config") m.config_path = r.text(1);
   else if (key == "model_tokenizer") m.tokenizer_path = r.text(1);
-  else if (key == "window_s") m.window_s = r.real(1);
-  else if (key == "hop_s") m.hop_s = r.real(1);
-  else if (key == "dim") m.dim = static_cast<int>(r.real(1));
+  else if (key == "window_s") m.window_s = stored_seconds(r.real(1), r.text(1), "window_s");
+  else if (key == "hop_s") m.hop_s = stored_seconds(r.real(1), r.text(1), "hop_s");
+  else if (key == "dim") m.dim = stored_dim(r.real(1), r.text(1), "dim");
   else if (key == "silence_db") m.silence_db = r.real(1);
   else if (key == "precision") m.precision = r.text(1);
   else if (key == "precision_choice") m.precision_choice = r.text(1);

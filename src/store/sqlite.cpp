@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "store/rows.h"
+#include "store/store.h"
 
 namespace clap::store::sql {
 
@@ -123,8 +124,62 @@ std::string Stmt::text(int col) const {
            : std::string();
 }
 
+std::string index_file(sqlite3* db) {
+  const char* file = db ? sqlite3_db_filename(db, "main") : nullptr;
+  return file && *file ? file : "the index";
+}
+
+std::string rebuild_advice(const std::string& file) {
+  return "; `clapsearch index DIR --db " + file + " --rebuild` makes a new one (with --model, unless it was made with the "
+         "default model)";
+}
+
+namespace {
+// The track a row of `s` belongs to, for messages: its track_id column, else its id (a tracks row);
+// "" when the row has neither (the text cache, a set's row selected by a bound track id).
+std::string row_track(sqlite3* db, sqlite3_stmt* s) {
+  int id_col = -1;
+  for (int c = 0; c < sqlite3_column_count(s); ++c) {
+    const char* name = sqlite3_column_name(s, c);
+    if (!name) continue;
+    if (std::strcmp(name, "track_id") == 0) {
+      id_col = c;
+      break;
+    }
+    if (std::strcmp(name, "id") == 0 && id_col < 0) id_col = c;
+  }
+  if (id_col < 0) return "";
+  const int64_t id = sqlite3_column_int64(s, id_col);
+  std::string shown = "track " + std::to_string(id);
+  // Its file, when it can be read (the damage may be elsewhere too: then the id alone).
+  sqlite3_stmt* p = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT path FROM tracks WHERE id = ?", -1, &p, nullptr) == SQLITE_OK) {
+    sqlite3_bind_int64(p, 1, id);
+    if (sqlite3_step(p) == SQLITE_ROW)
+      if (const unsigned char* t = sqlite3_column_text(p, 0))
+        shown += " (" + std::string(reinterpret_cast<const char*>(t)) + ")";
+  }
+  sqlite3_finalize(p);
+  return shown;
+}
+}  // namespace
+
 bool Stmt::append_floats(int col, int expect, std::vector<float>& out) const {
   if (is_null(col)) return false;
+  // A value of the wrong length or type was written by hand or by another tool (clapsearch
+  // writes exactly `expect` floats): the index is damaged, and the message names the track, what
+  // its column holds, and the way out, as the other damage of an index does (hostile pass 9,
+  // R9C-1; it was "database: embedding of 2 bytes where 512 floats were expected (SELECT ...)").
+  const bool text = sqlite3_column_type(s_, col) == SQLITE_TEXT;  // asked before _bytes may convert it
+  const size_t n = static_cast<size_t>(sqlite3_column_bytes(s_, col));
+  if (n != static_cast<size_t>(expect) * sizeof(float)) {
+    const std::string track = row_track(db_, s_);
+    const std::string file = index_file(db_);
+    throw DamagedIndex(file + ": the index is damaged: " + (track.empty() ? "an embedding" : track + "'s embedding") +
+                       " holds " + (text ? "text" : "a blob") + " of " + std::to_string(n) + " bytes where " +
+                       std::to_string(expect) + " floats (" + std::to_string(static_cast<size_t>(expect) * sizeof(float)) +
+                       " bytes) were expected" + rebuild_advice(file));
+  }
   decode_embedding(sqlite3_column_blob(s_, col), static_cast<size_t>(sqlite3_column_bytes(s_, col)), expect, out,
                    sql_.substr(0, 60));
   return true;

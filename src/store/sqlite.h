@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "store/store.h"
 
 namespace clap::store::sql {
 
@@ -26,6 +27,22 @@ class SqliteError : public Error {
 [[noreturn]] void fail(sqlite3* db, const std::string& what);
 
 void exec(sqlite3* db, const std::string& sql);
+
+// The index file of `db` (for messages) and the way out of its damage, as every damage of an
+// index is reported: "; `clapsearch index DIR --db FILE --rebuild` makes a new one (...)".
+std::string index_file(sqlite3* db);
+std::string rebuild_advice(const std::string& file);
+// Runs `read`; a DamagedIndex it throws without a location (store/rows.h: stored_seconds) is
+// thrown again naming the file of `db`, with rebuild_advice.
+template <class F>
+auto located(sqlite3* db, F&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const DamagedIndex& e) {
+    const std::string file = index_file(db);
+    throw DamagedIndex(file + ": " + e.what() + rebuild_advice(file));
+  }
+}
 
 class Stmt {
  public:

@@ -42,7 +42,7 @@ EmbeddingSet inactive_set(sqlite3* db, int64_t set_id, const char* why) {
   sql::Stmt s(db, (std::string("SELECT ") + kSetColumns + " FROM embedding_sets WHERE id = ?").c_str());
   s.bind(1, set_id);
   std::optional<EmbeddingSet> e;
-  if (s.step()) e = decode_set(s);
+  if (s.step()) e = sql::located(db, [&] { return decode_set(s); });
   return require_inactive_set(e, set_id, why);
 }
 
@@ -52,7 +52,7 @@ std::vector<EmbeddingSet> SqliteStore::embedding_sets() const {
   std::vector<EmbeddingSet> out;
   {
     sql::Stmt s(db_, (std::string("SELECT ") + kSetColumns + " FROM embedding_sets ORDER BY id").c_str());
-    while (s.step()) out.push_back(decode_set(s));
+    while (s.step()) out.push_back(sql::located(db_, [&] { return decode_set(s); }));
   }
   if (out.empty()) return out;
   const std::string wanted = kWantedWindows;

@@ -25,8 +25,9 @@ extern const int kSchemaVersion;
 // clapsearch itself can tell an index from another program's database.
 constexpr int kApplicationId = 0x434C4150;
 // The version a database records (0: none, a new file); throws SqliteError (SQLITE_CORRUPT) on a
-// damaged schema.
-int read_version(sqlite3* db);
+// damaged schema. The number as stored: a version past int's range is shown as the file holds it
+// (hostile pass 9, R9C-7: it was clamped to 2147483647 in messages).
+int64_t read_version(sqlite3* db);
 // Brings the database to kSchemaVersion, one numbered migration at a time, in one transaction.
 void migrate(sqlite3* db, const std::string& path);
 // The first table of kSchemaVersion's schema that the database lacks ("" when none does): a

@@ -318,7 +318,7 @@ CREATE UNIQUE INDEX plays_imported_once ON plays(user_id, source, played_at,
 
 extern const int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
-int read_version(sqlite3* db) {
+int64_t read_version(sqlite3* db) {
   sql::Stmt has(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
   if (!has.step()) {
     // An index (our application id) always has the table: not finding it is a damaged schema
@@ -335,14 +335,15 @@ int read_version(sqlite3* db) {
     throw sql::SqliteError("database error: the schema_version table holds no version", SQLITE_CORRUPT);
   // A version past int's range is newer than any release (hostile pass 9, H9C-3): cast, 2^63-1
   // became -1, which indexed the migration list before its start and was advised to "upgrade it"
-  // with `clapsearch index`, and 2^32+5 became 5, which ran migrations again over the file.
-  return static_cast<int>(std::min<int64_t>(v.int64(0), std::numeric_limits<int>::max()));
+  // with `clapsearch index`, and 2^32+5 became 5, which ran migrations again over the file. It is
+  // kept whole (int64_t): callers compare it with kSchemaVersion and show it as stored.
+  return v.int64(0);
 }
 
 void migrate(sqlite3* db, const std::string& path) {
   if (read_version(db) == kSchemaVersion) return;
   sql::Transaction tx(db);
-  int version = read_version(db);  // again, under the write lock (another process may have migrated)
+  int64_t version = read_version(db);  // again, under the write lock (another process may have migrated)
   if (version < 0 || version > kSchemaVersion)
     throw Error(path + ": index schema version " + std::to_string(version) +
                 " is newer than this clapsearch supports (" + std::to_string(kSchemaVersion) + "); upgrade clapsearch");

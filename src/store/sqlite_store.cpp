@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -287,7 +288,7 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
       throw;
     }
   }
-  int version = 0;
+  int64_t version = 0;
   try {
     version = read_version(db);
   } catch (const sql::SqliteError& e) {
@@ -311,7 +312,7 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
   return store;
 }
 
-int SqliteStore::schema_version() const { return read_version(db_); }
+int SqliteStore::schema_version() const { return static_cast<int>(std::min<int64_t>(read_version(db_), std::numeric_limits<int>::max())); }
 int SqliteStore::current_schema_version() { return kSchemaVersion; }
 
 int64_t SqliteStore::generation() const {
@@ -463,7 +464,7 @@ std::optional<ModelIdentity> SqliteStore::model() const {
   sql::Stmt s(db_, "SELECT key, value FROM meta");
   ModelIdentity m;
   bool any = false;
-  while (s.step()) any |= decode_identity_meta(s, m);
+  while (s.step()) any |= sql::located(db_, [&] { return decode_identity_meta(s, m); });
   if (!any) return std::nullopt;
   return m;
 }

@@ -197,9 +197,80 @@ TEST(DamagedIndex, ASchemaVersionPastIntIsNewerAndTheFileIsLeftAlone) {
       EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command << err;
       EXPECT_NE(err.find("upgrade clapsearch"), std::string::npos) << command << "\n" << err;
       EXPECT_EQ(err.find("basic_string"), std::string::npos) << command << "\n" << err;
+      // R9C-7: the number the file holds, not int's 2147483647.
+      EXPECT_NE(err.find("schema version " + version), std::string::npos) << command << "\n" << err;
     }
     EXPECT_EQ(slurp(db), before) << version;
   }
+}
+
+// Hostile pass 9, R9C-1: an embedding of the wrong length, or text, written by hand was
+// "database: embedding of 2 bytes where 512 floats were expected (SELECT ...)": the query, not the
+// file or the track, and no way out. Now the track, what its column holds and --rebuild.
+TEST(DamagedIndex, AHandDamagedEmbeddingNamesItsTrackAndTheDamage) {
+  for (const auto& [value, held] : std::vector<std::pair<std::string, std::string>>{{"x'0102'", "a blob of 2 bytes"},
+                                                                                    {"'abc'", "text of 3 bytes"}}) {
+    const std::string root = test::temp_dir() + "/emb" + std::to_string(held.size());
+    const std::string db = make_index(root);
+    sql(db, "UPDATE set_tracks SET embedding = " + value + " WHERE track_id = 1; UPDATE tracks SET embedding = " + value +
+                " WHERE id = 1");
+    std::string out, err;
+    for (const std::string command : {"similar 2", "duplicates"}) {  // (search reads the windows: they are sound)
+      EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
+      EXPECT_NE(err.find("the index is damaged: track 1 (" + root + "/lib/"), std::string::npos) << command << "\n" << err;
+      EXPECT_NE(err.find("'s embedding holds " + held + " where"), std::string::npos) << command << "\n" << err;
+      EXPECT_NE(err.find("--rebuild"), std::string::npos) << command << "\n" << err;
+      EXPECT_EQ(err.find("SELECT"), std::string::npos) << command << "\n" << err;
+    }
+    ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild", &out, &err), 0) << err;
+    EXPECT_EQ(cli("similar 2 --db " + q(db), &out, &err), 0) << err;
+  }
+}
+
+// Hostile pass 9, R9C-2: a hand-edited `meta` or `embedding_sets` reached the code using it:
+// "align_tracks: the hop must be positive", "chunk and hop must be at least one sample long", a
+// dim cut to 32 bits. Now the value is named as the index's damage, with --rebuild.
+TEST(DamagedIndex, ADamagedWindowSettingOrSizeIsNamedWithTheWayOut) {
+  const std::vector<std::pair<std::string, std::string>> damages = {
+      {"hop_s", "0"}, {"hop_s", "-5"}, {"window_s", "1e308"}, {"window_s", "x"}, {"dim", "99999999999"}, {"dim", "-1"}};
+  const std::string root = test::temp_dir() + "/settings";
+  const std::string good = make_index(root);
+  const std::string db = root + "/index/damaged.db";
+  for (const auto& [key, value] : damages) {
+    fs::copy_file(good, db, fs::copy_options::overwrite_existing);
+    sql(db, "UPDATE embedding_sets SET " + key + " = '" + value + "'; UPDATE meta SET value = '" + value + "' WHERE key = '" +
+                key + "'");
+    std::string out, err;
+    for (const std::string command : {"duplicates", "similar 1", "status"}) {
+      EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
+      // (the meta's value, or the active set's: "its embedding set 1's hop_s is 0", whichever is read first)
+      EXPECT_NE(err.find(db + ": the index is damaged: its "), std::string::npos) << command << "\n" << err;
+      EXPECT_NE(err.find(key + " is " + value + " ("), std::string::npos) << command << "\n" << err;
+      EXPECT_NE(err.find("--rebuild"), std::string::npos) << command << "\n" << err;
+      EXPECT_EQ(err.find("align_tracks"), std::string::npos) << err;
+      EXPECT_EQ(err.find("one sample"), std::string::npos) << err;
+    }
+  }
+  // The set alone (meta intact): named by its id.
+  fs::copy_file(good, db, fs::copy_options::overwrite_existing);
+  sql(db, "UPDATE embedding_sets SET hop_s = -5");
+  std::string out, err;
+  EXPECT_EQ(cli("models --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("the index is damaged: its embedding set 1's hop_s is -5.0 ("), std::string::npos) << err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild", &out, &err), 0) << err;
+  EXPECT_EQ(cli("models --db " + q(db), &out, &err), 0) << err;
+}
+
+// Hostile pass 9, R9C-5: a track whose status is neither ok nor error (the CHECK constraint
+// bypassed) was "has no embedding in the index (it could not be indexed: )".
+TEST(DamagedIndex, ATrackStatusNeitherOkNorErrorIsNamed) {
+  const std::string root = test::temp_dir();
+  const std::string db = make_index(root);
+  sql(db, "PRAGMA ignore_check_constraints = 1; UPDATE tracks SET status = 'weird' WHERE id = 1");
+  std::string out, err;
+  EXPECT_EQ(cli("similar 1 --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("the index is damaged: its status is \"weird\", neither ok nor error"), std::string::npos) << err;
+  EXPECT_EQ(err.find(": )"), std::string::npos) << err;
 }
 
 TEST(DamagedIndex, RebuildNeverReplacesAnotherProgramsDatabase) {

@@ -5,6 +5,8 @@
 // The golden model has random weights: what its recall figures say about music is nothing;
 // the tests check the mechanics, and one learnable setting where an epoch must beat the original.
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -285,7 +287,24 @@ TEST_F(FinetuneCli, CaptionsFromACsvAndClearErrors) {
                   &out, &err),
             1);
   EXPECT_NE(err.find("missing.csv"), std::string::npos) << err;
-  EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --template '{mood} music'", &out, &err), 1);
+  // Hostile pass 9, R9C-3: /dev/zero was read up to the 2 GB bound (8 s, 2.1 GB of memory) before
+  // it was refused; a stream now ends at its first NUL byte, a regular file's size is checked first.
+  for (const char* option : {"--captions-csv", "--fma-tracks"}) {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " " + option + " /dev/zero", &out, &err), 1);
+    EXPECT_NE(err.find("/dev/zero: not text (a NUL byte at byte 0)"), std::string::npos) << option << err;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << option;
+  }
+  {
+    const std::string sparse = l.root + "/huge.csv";  // 3 GB of nothing on disk: refused by its size, unread
+    { std::ofstream create(sparse); }
+    std::filesystem::resize_file(sparse, uint64_t{3} << 30);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --captions-csv " + q(sparse), &out, &err), 1);
+    EXPECT_NE(err.find("huge.csv: larger than 2048 MB"), std::string::npos) << err;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    std::filesystem::remove(sparse);
+  }
   EXPECT_NE(err.find("unknown field {mood}"), std::string::npos) << err;
   EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --template 'Recorded {date}.'", &out, &err), 1);
   EXPECT_NE(err.find("0 of 16 have them"), std::string::npos) << err;

@@ -152,5 +152,25 @@ TEST(OutputCli, FileNamesCannotDriveTheTerminalInMessagesOrTables) {
   safe(out);
 }
 
+// Hostile pass 9, R9C-6: U+2028/U+2029 and the bidirectional controls are not control
+// characters (Cc), so tables showed them as they are: a title could break a row or reverse what
+// follows it (a right-to-left override shows "gpj.exe" as "exe.jpg"). They are shown as '?' too;
+// JSON keeps them.
+TEST(OutputCli, LineSeparatorsAndBidiControlsAreShownAsQuestionMarks) {
+  const std::string dir = test::temp_dir() + "/bidi";
+  // U+2028, U+2029, U+202E (RLO), U+2066 (LRI), U+2069 (PDI); U+00E9 and U+200F (RLM) are kept.
+  const std::string title = "a\u2028b\u2029c\u202Eevil\u2066d\u2069e caf\u00e9\u200F";
+  test::ffmpeg(dir + "/music/a.mp3", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=\"$(printf '" + title + "')\"");
+  const std::string db = test::quoted(dir + "/library.db");
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index '" + dir + "/music' --db " + db + " --model " + tiny(), &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --db " + db, &out, &err), 0) << err;
+  for (const char* c : {"\u2028", "\u2029", "\u202E", "\u2066", "\u2069"})
+    EXPECT_EQ(out.find(c), std::string::npos) << "a layout control reached the terminal: " << out;
+  EXPECT_NE(out.find("a?b?c?evil?d?e caf\u00e9\u200F"), std::string::npos) << out;
+  ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --json --db " + db, &out, &err), 0) << err;
+  EXPECT_NE(out.find("\u202E"), std::string::npos) << "JSON keeps the exact text: " << out;
+}
+
 }  // namespace
 }  // namespace clap

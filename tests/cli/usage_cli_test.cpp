@@ -99,6 +99,22 @@ TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
   EXPECT_NE(err.find("--hop 0.1 s: at least 0.5 s"), std::string::npos) << err;
   EXPECT_EQ(test::run_command(test::cli_command() + " like '" + file + "' --chunk 0.5 --db '" + dir + "/library.db'", &out, &err), 2);
   EXPECT_NE(err.find("--chunk 0.5 s: at least 1 s"), std::string::npos) << err;
+  // Hostile pass 9: `embed --hop` took a hop of one sample (2e-5 s) where index and like refuse
+  // under 0.5 s; it agrees with them now.
+  EXPECT_EQ(test::run_command(test::cli_command() + " embed --model " + model + " --audio '" + file + "' --hop 0.00002", &out,
+                              &err),
+            2);
+  EXPECT_NE(err.find("--hop 2e-05 s: at least 0.5 s"), std::string::npos) << err;
+  // R9C-4: --config and --tokenizer are checked whatever the command goes on to do (search
+  // answered from the text cache without loading the model, so /dev/zero was never looked at).
+  ASSERT_EQ(test::run_command(test::cli_command() + " search 'a tone' --db '" + dir + "/library.db'", &out, &err), 0) << err;
+  for (const std::string option : {"--config", "--tokenizer"}) {
+    EXPECT_EQ(test::run_command(test::cli_command() + " search 'a tone' " + option + " /dev/zero --db '" + dir + "/library.db'",
+                                &out, &err),
+              2)
+        << option;
+    EXPECT_NE(err.find(option + ": /dev/zero is a device, not a file or a folder"), std::string::npos) << err;
+  }
 }
 
 }  // namespace

@@ -244,6 +244,14 @@ def run_tests(tmp, binary, model, plugin_dir):
     check(done.returncode != 0 and f'{first} (item ' in done.stderr and 'last_played' in done.stderr
           and '.jsonl' not in done.stderr, f'last_played out of range: {done.stderr}')
     env.beet('modify', '-y', '-W', f'path:{first}', 'last_played!')
+    # Hostile pass 9's rough edge: a rating outside mpdstats' 0..1 was counted as "0 rating(s)
+    # set" without a word; clapsearch refuses it, and the plugin names the item.
+    for value in ('-0.5', '7'):
+        env.beet('modify', '-y', '-W', f'path:{first}', f'rating={value}')
+        done = env.beet('clapsearch', 'history', '-u', 'ann', ok=False)
+        check(done.returncode != 0 and f'{first} (item ' in done.stderr and 'not a rating from 0 to 1' in done.stderr
+              and '.jsonl' not in done.stderr, f'rating={value}: {done.stderr}')
+        env.beet('modify', '-y', '-W', f'path:{first}', 'rating!')
     counts, _ = beets_history()
     check(counts == {'plays': 8, 'skips': 1}, f'history after refused imports: {counts}')
 

@@ -195,11 +195,14 @@ def test_left53_every_float_argument_of_a_model_refuses_nan_infinity_and_out_of_
         for bad in (float("nan"), float("inf"), float("-inf")):
             with pytest.raises(clapsearch.InvalidInputError, match=f"{name} must be a finite number"):
                 unfused.embed_song(song, 48000, **{name: bad})
-        with pytest.raises(clapsearch.InvalidInputError, match=rf"{name} must be at least one sample \(1/48000 s\)"):
-            unfused.embed_song(song, 48000, **{name: 1e-300})
+    with pytest.raises(clapsearch.InvalidInputError, match=r"window must be at least one sample \(1/48000 s\)"):
+        unfused.embed_song(song, 48000, window=1e-300)
+    with pytest.raises(clapsearch.InvalidInputError, match=r"hop must be at least 0.5 s"):
+        unfused.embed_song(song, 48000, hop=1e-300)
     wav = write_wav_once(tmp_path)
-    for bad, message in ((float("nan"), "hop must be a finite number"), (1e-300, r"hop must be at least one sample"),
-                         (-5, r"hop must be at least one sample"), (10**400, "hop must be a finite number")):
+    # (1e-300 and -5 were "at least one sample"; the bound is the CLI's 0.5 s since hostile pass 9.)
+    for bad, message in ((float("nan"), "hop must be a finite number"), (1e-300, r"hop must be at least 0.5 s"),
+                         (-5, r"hop must be at least 0.5 s"), (10**400, "hop must be a finite number")):
         with pytest.raises(clapsearch.InvalidInputError, match=message):
             unfused.embed_audio_files([wav], hop=bad)
 
@@ -281,3 +284,76 @@ def test_hostile10_a_chunk_beyond_int64_samples_is_named_too_long(unfused, tmp_p
     for window in (1e300, 1e15, 1e9):
         with pytest.raises(clapsearch.Error, match=r"chunks of [0-9.e+]+ s are longer than the model's input \(10.00 s\)"):
             unfused.embed_song(song, window=window, hop=1)
+
+
+# --- hostile pass 9's rough edges
+
+
+def test_hostile9_a_hop_under_the_clis_bound_is_refused(unfused, tmp_path):
+    """embed_song(hop=1/48000) and embed_audio_files(hop=0.001) took a hop of one sample: a 3 s
+    clip was 144,000 model runs. The bound is the CLI's (index/embed/like --hop: 0.5 s)."""
+    assert clapsearch.MIN_HOP_SECONDS == 0.5
+    song = np.zeros(48000 * 3, dtype=np.float32)
+    song[::7] = 0.5
+    wav = write_wav_once(tmp_path)
+    for hop in (1 / 48000, 0.001, 0.49):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"hop must be at least 0.5 s, as the CLI's --hop"):
+            unfused.embed_song(song, 48000, hop=hop)
+        with pytest.raises(clapsearch.InvalidInputError, match=r"hop must be at least 0.5 s"):
+            unfused.embed_audio_files([wav], hop=hop)
+    assert unfused.embed_song(song, 48000, hop=0.5)["windows"].shape[0] >= 1
+
+
+def test_hostile9_samples_that_overflow_when_resampled_are_named_as_such(unfused):
+    """Samples near 3e38 at another rate overflow the resampler: the message said "audio samples
+    that are not numbers (NaN or infinity): damaged file"; it says what happened."""
+    clip = np.full(44100 * 2, 3e38, dtype=np.float32)
+    clip[::2] = -3e38
+    with pytest.raises(clapsearch.Error, match=r"audio samples too large to resample from 44100 Hz") as raised:
+        unfused.embed_audio(clip, sr=44100)
+    assert "NaN" not in str(raised.value)
+    # NaN given is still named as NaN.
+    clip[5] = np.nan
+    with pytest.raises(clapsearch.Error, match="NaN"):
+        unfused.embed_audio(clip, sr=44100)
+
+
+def test_hostile9_not_found_errors_carry_errno_and_filename(tmp_path):
+    """NotFoundError is a FileNotFoundError: its filename and errno were None."""
+    import errno
+
+    missing = str(tmp_path / "nope.wav")
+    with pytest.raises(FileNotFoundError) as raised:
+        clapsearch.load_audio(missing)
+    assert raised.value.filename == missing
+    assert raised.value.errno == errno.ENOENT
+    assert str(raised.value) == f"{missing}: no such file"  # the message as before, not "[Errno 2] ..."
+    with pytest.raises(clapsearch.NotFoundError) as raised:
+        clapsearch.load_audio("~nobody-here/x.wav")
+    assert raised.value.filename == "~nobody-here/x.wav" and raised.value.errno == errno.ENOENT
+
+
+def test_hostile9_threads_that_cannot_start_raise_and_the_interpreter_lives(tmp_path):
+    """Model(threads=1024) under a 6 GiB address-space limit ended the interpreter in libgomp
+    ("Thread creation failed", status 1): 1,024 stacks of 8 MB do not fit. It raises now."""
+    import subprocess
+    import sys
+
+    code = f"""
+import resource
+import clapsearch
+stack = resource.getrlimit(resource.RLIMIT_STACK)
+resource.setrlimit(resource.RLIMIT_STACK, (8 << 20, stack[1]))
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+try:
+    clapsearch.Model({case_dir("tiny-unfused")!r}, threads=1024).embed_text("a")
+    print("ran")
+except clapsearch.Error as e:
+    print("error:", e)
+print("alive")
+"""
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr
+    assert "alive" in child.stdout, child.stdout + child.stderr
+    assert "error: cannot run 1024 threads: only" in child.stdout, child.stdout + child.stderr
+    assert "give fewer threads" in child.stdout

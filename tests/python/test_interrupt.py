@@ -120,8 +120,9 @@ print("finished", flush=True)
 
 
 def long_song(tmp_path):
-    # 20 minutes of a sweeping tone (FLAC compresses it to little): with a 0.25 s hop that is
-    # 4,800 windows, minutes of model time on two cores; one batch takes a fraction of a second.
+    # 20 minutes of a sweeping tone (FLAC compresses it to little): with a 0.5 s hop (the least
+    # taken) that is 2,400 windows, minutes of model time on two cores; one batch takes a fraction
+    # of a second.
     from conftest import ffmpeg
 
     path = str(tmp_path / "long.flac")
@@ -136,7 +137,7 @@ def test_ctrl_c_stops_embed_song_within_one_long_file(tmp_path):
     path = long_song(tmp_path)
     interrupted(f"""
 print("go", flush=True)
-model.embed_song({path!r}, window=10.0, hop=0.25, batch=4)
+model.embed_song({path!r}, window=10.0, hop=0.5, batch=4)
 print("finished", flush=True)
 """)
 
@@ -145,7 +146,7 @@ def test_ctrl_c_stops_embed_audio_files_within_one_long_file(tmp_path):
     path = long_song(tmp_path)
     interrupted(f"""
 print("go", flush=True)
-model.embed_audio_files([{path!r}], hop=0.25, batch=4)
+model.embed_audio_files([{path!r}], hop=0.5, batch=4)
 print("finished", flush=True)
 """)
 

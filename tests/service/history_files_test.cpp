@@ -143,6 +143,11 @@ TEST(HistoryFiles, BadFilesAreRefusedWhole) {
       // A number past a double (nlohmann's out_of_range, not a parse_error: found by fuzz_history).
       {"overflow.jsonl", R"({"listened_at": 1e400, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n", "line 1: not a JSON listen"},
       {"overflow.json", R"([{"artist": "A", "name": "B", "date": 1e400}])", "not JSON"},
+      // Hostile pass 9: nlohmann's own words ("[json.exception.parse_error.101] ...") said what was wrong.
+      {"nan.jsonl", R"({"listened_at": NaN, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n",
+       "line 1: not a JSON listen: column 17: NaN is not a JSON number (JSON has no NaN or infinity)"},
+      {"nan.json", "[\n{\"artist\": \"A\", \"name\": \"B\",\n \"date\": Infinity}]",
+       "line 3, column 10: Infinity is not a JSON number"},
       // A whole last line with a bad byte is no file cut short (hostile pass 5, H5-6).
       {"bad_byte.jsonl", "{\"listened_at\": 5, \"track_metadata\": {\"artist_name\": \"A\xC3(\", \"track_name\": \"B\"}}\n",
        "line 1: not a JSON listen"},
@@ -341,6 +346,15 @@ TEST(HistoryFiles, BeetsCountsAndTimesAreBounded) {
       {R"({"path": "/m/a.flac", "play_count": 2, "last_played": -100})", "\"last_played\" is not a time"},
       {R"({"path": "/m/a.flac", "play_count": 2, "last_played": 1700000000000})", "\"last_played\" is not a time"},
       {R"({"path": "/m/a.flac", "play_count": 2, "last_played": 99999999999})", "played in the future"},
+      // Hostile pass 9: a rating outside mpdstats' 0..1 was counted as "0 rating(s) set" without a
+      // word, and a NaN (a beets field written as Python's json writes it) gave nlohmann's raw
+      // "[json.exception.parse_error.101] ...".
+      {R"({"path": "/m/a.flac", "rating": -0.5})", "\"rating\" is -0.5, not a rating from 0 to 1"},
+      {R"({"path": "/m/a.flac", "rating": 7})", "\"rating\" is 7, not a rating from 0 to 1"},
+      {R"({"path": "/m/a.flac", "rating": NaN})",
+       "not a JSON object: column 33: NaN is not a JSON number (JSON has no NaN or infinity)"},
+      {R"({"path": "/m/a.flac", "play_count": -Infinity})", "column 37: -Infinity is not a JSON number"},
+      {R"({"path": "/m/a.flac", "play_count": 3)", "the text ends inside a value (cut short?)"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string path = write(dir + "/beets" + std::to_string(i) + ".jsonl", cases[i].first + "\n");
@@ -349,6 +363,7 @@ TEST(HistoryFiles, BeetsCountsAndTimesAreBounded) {
       ADD_FAILURE() << cases[i].first << " was read";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(path + " line 1: " + cases[i].second), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("json.exception"), std::string::npos) << e.what();
     }
   }
   const std::vector<BeetsTrackStats> fine =
