@@ -28,6 +28,7 @@
 #include "service/library.h"
 #include "service/playlists.h"
 #include "service/queries.h"
+#include "service/ranked_queries.h"
 #include "service/records.h"
 #include "service/seeds.h"
 #include "service/stop_check.h"
@@ -71,9 +72,6 @@ std::vector<service::QueryTerm> terms_of(const std::string& first, const std::ve
 }
 
 class Library {
-  // Texts per engine call in search(): Ctrl-C is seen between such parts.
-  static constexpr size_t kTextsPerCall = 64;
-
  public:
   // exclude_rule: the music-only rule (service::kDefaultExclude unless the caller gives another;
   // "" = none), applied to every query whose include_excluded is false, as the CLI's.
@@ -131,65 +129,32 @@ class Library {
     if (!(high >= moderate)) throw InvalidInput("high must be at least moderate");
     if (diversity > 1) throw InvalidInput("diversity must be in [0, 1]");
     search::TextSearchOptions topts;
-    topts.k = diversity >= 0 ? service::results_before_diversity(k) : k;
     topts.aggregate = parse_aggregate_arg(aggregate);
     topts.thresholds.high = high;
     topts.thresholds.moderate = moderate;
+    service::SearchRequest request;
+    request.mixed = !terms.empty();
+    request.terms = terms;
+    request.texts = texts;
+    request.options = topts;
+    request.k = k;
+    request.diversity = diversity;
+    // The texts go to the engine kTextsPerPart at a time, with Ctrl-C seen between parts: a list
+    // of thousands of queries would otherwise hold the KeyboardInterrupt until every one was
+    // embedded and ranked (the L5 class).
+    request.between_parts = [] { check_signals(); };
     py::gil_scoped_release release;
     const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
-    const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
-    std::vector<std::vector<search::TrackScore>> results;
-    // The texts go to the engine kTextsPerCall at a time (each text's ranking is its own), with
-    // Ctrl-C seen between parts: a list of thousands of queries would otherwise hold the
-    // KeyboardInterrupt until every one was embedded and ranked (the L5 class).
-    const auto in_parts = [&](const auto& run) {
-      for (size_t i = 0; i < texts.size(); i += kTextsPerCall) {
-        if (i > 0) check_signals();
-        const size_t end = std::min(texts.size(), i + kTextsPerCall);
-        auto part = run(std::vector<std::string>(texts.begin() + static_cast<std::ptrdiff_t>(i),
-                                                 texts.begin() + static_cast<std::ptrdiff_t>(end)));
-        std::move(part.begin(), part.end(), std::back_inserter(results));
-      }
-    };
-    std::optional<service::MixedQuery> mq;
-    // The queries ranked with n results each (a diversified list may need a wider pool: one query again).
-    const auto run = [&](const std::vector<std::string>& some, int64_t n) {
-      search::TextSearchOptions pool = topts;
-      pool.k = n;
-      return mq ? service::search_mixed(*lib, *snap, some, *mq, pool, rules) : service::search_texts(*lib, *snap, some, pool, rules);
-    };
-    const std::vector<std::string> asked = texts;
-    if (!terms.empty()) {
-      // The texts are positive terms of their own: negatives alone go with them.
-      mq = service::resolve_query(*lib, *snap, terms, true, /*need_positive=*/texts.empty());
-      if (texts.empty()) {
-        results = run(texts, topts.k);
-        texts.push_back("");  // one unnamed query: the seeds
-      } else {
-        in_parts([&](const std::vector<std::string>& part) { return run(part, topts.k); });
-      }
-    } else {
-      in_parts([&](const std::vector<std::string>& part) { return run(part, topts.k); });
-    }
-    if (diversity >= 0) {
-      const service::ListFolding folding{diversity, false, mq ? mq->seed_tracks : std::vector<int64_t>{}};
-      for (size_t i = 0; i < results.size(); ++i) {
-        const auto ranking = [&, i](int64_t n) {
-          if (n == topts.k) return std::move(results[i]);
-          return run(asked.empty() ? asked : std::vector<std::string>{asked[i]}, n).front();
-        };
-        results[i] = service::folded_ranking<search::TrackScore>(
-            *snap, k, folding, ranking, [](const search::TrackScore& r) { return r.track_id; },
-            [](const search::TrackScore& r) { return r.score; });
-      }
-    }
+    request.rules = music_only(parsed, *snap, include_excluded);
+    const service::SearchAnswer answer = service::search_query(*lib, *snap, request);
+    if (texts.empty()) texts.push_back("");  // one unnamed query: the seeds
     const bool several = texts.size() > 1;
     service::ojson out = service::ojson::array();
     for (size_t i = 0; i < texts.size(); ++i)
-      for (size_t r = 0; r < results[i].size(); ++r)
-        out.push_back(service::text_result_record(*snap, results[i][r], r + 1, several ? &texts[i] : nullptr));
+      for (size_t r = 0; r < answer.lists[i].results.size(); ++r)
+        out.push_back(service::text_result_record(*snap, answer.lists[i].results[r], r + 1, several ? &texts[i] : nullptr));
     return out;
   }
 
@@ -215,37 +180,25 @@ class Library {
     const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
-    service::ResultRules rules = music_only(parsed, *snap, include_excluded);
-    search::LikeOptions lo;
-    lo.k = k;
-    lo.per_chunk = per_chunk;
-    service::ListFolding folding;
-    folding.diversity = diversity;
-    lo.vote_weight = vote_weight;
-    search::QueryChunks chunks;
+    service::LikeRequest request;
+    request.rules = music_only(parsed, *snap, include_excluded);
+    request.k = k;
+    request.diversity = diversity;
+    request.options.per_chunk = per_chunk;
+    request.options.vote_weight = vote_weight;
+    request.exclude_self = exclude_self;
     if (mixed) {
-      const service::MixedQuery mq = service::resolve_query(*lib, *snap, terms_of(query, seeds, texts, nots, not_likes));
-      chunks = service::mixed_query_chunks(*lib, *snap, mq);
-      rules = service::excluding_seeds(rules, mq);
-      folding.seed_tracks = mq.seed_tracks;
+      request.mixed = true;
+      request.terms = terms_of(query, seeds, texts, nots, not_likes);
     } else if (is_track) {
-      const store::Track* t = snap->find_track(query);
-      if (!t) throw NotFound(query + ": no such track in the index (give a track id or the path of an indexed file)");
-      chunks = service::track_query_chunks(*snap, *t);
-      if (exclude_self) lo.exclude_track = t->id, folding.seed_tracks = {t->id};
+      request.track = snap->find_track(query);
+      if (!request.track) throw NotFound(query + ": no such track in the index (give a track id or the path of an indexed file)");
     } else {
-      if (exclude_self)
-        if (const store::Track* t = snap->find_track(query)) lo.exclude_track = t->id;
-      chunks = service::file_query_chunks(*lib, query, chunk_s, hop_s);
+      request.file = query;
+      request.chunk_s = chunk_s;
+      request.hop_s = hop_s;
     }
-    const auto ranking = [&](int64_t n) {
-      search::LikeOptions pool = lo;
-      pool.k = n;
-      return service::like(*snap, chunks, pool, rules);
-    };
-    const auto results = service::folded_ranking<search::LikeResult>(
-        *snap, k, folding, ranking, [](const search::LikeResult& r) { return r.track_id; },
-        [](const search::LikeResult& r) { return r.combined; });
+    const auto results = service::like_query(*lib, *snap, request).list.results;
     service::ojson out = service::ojson::array();
     size_t rank = 0;
     for (const auto& r : results) out.push_back(service::like_result_record(*snap, r, ++rank));
@@ -277,28 +230,21 @@ class Library {
     const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
-    const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
-    // The ranking for any number of results: diversity over a library of copies may need a wider
-    // pool (service::folded_ranking), and copies of the query's own tracks are not results.
-    std::function<std::vector<search::Hit>(int64_t)> ranking;
-    service::ListFolding folding;
-    folding.diversity = diversity;
+    service::SimilarRequest request;
+    request.rules = music_only(parsed, *snap, include_excluded);
+    request.k = k;
+    request.diversity = diversity;
     if (!seeds.empty() || !texts.empty() || !nots.empty() || !not_likes.empty()) {
-      const auto terms = terms_of(query, seeds, texts, nots, not_likes);
-      auto mq = std::make_shared<const service::MixedQuery>(service::resolve_query(*lib, *snap, terms));
-      folding.seed_tracks = mq->seed_tracks;
-      ranking = [&, mq](int64_t n) { return service::similar_mixed(*snap, *mq, lib->dim(), n, rules); };
+      request.mixed = true;
+      request.terms = terms_of(query, seeds, texts, nots, not_likes);
     } else if (const store::Track* t = snap->find_track(query)) {
-      folding.seed_tracks = {t->id};
-      ranking = [&, t](int64_t n) { return service::similar_tracks(*snap, *t, n, rules); };
+      request.track = t;
     } else {
       std::error_code ec;
       if (!fs::exists(query, ec)) throw NotFound(query + ": no such file, and no track with that id or path in the index", query);
-      auto q = std::make_shared<const std::vector<float>>(lib->file_embedding(query));
-      ranking = [&, q](int64_t n) { return service::similar_to_vector(*snap, *q, n, rules); };
+      request.file = query;
     }
-    const std::vector<search::Hit> hits = service::folded_ranking<search::Hit>(
-        *snap, k, folding, ranking, [](const search::Hit& h) { return h.id; }, [](const search::Hit& h) { return h.score; });
+    const std::vector<search::Hit> hits = service::similar_query(*lib, *snap, request).list.results;
     service::ojson out = service::ojson::array();
     size_t rank = 0;
     for (const auto& h : hits) out.push_back(service::similar_result_record(*snap, h, ++rank));

@@ -10,6 +10,7 @@
 #include "search/like.h"
 #include "service/diversity.h"
 #include "service/queries.h"
+#include "service/ranked_queries.h"
 
 namespace clap::cli {
 namespace {
@@ -40,42 +41,34 @@ int run_like(const LikeCliOptions& o) {
   const auto snap = lib.snapshot();
   const service::ResultRules rules = o.rules.music_only(parsed, *snap);
 
-  search::LikeOptions lo;
-  lo.k = o.k;
-  std::vector<int64_t> seed_tracks;  // the query's own tracks left out of the results: their copies too
-  lo.per_chunk = o.per_chunk;
-  lo.vote_weight = o.vote_weight;
-  search::QueryChunks chunks;
+  service::LikeRequest request;
+  request.k = o.k;
+  request.diversity = o.diversity;
+  request.collapse = o.collapse;
+  request.rules = rules;
+  request.options.per_chunk = o.per_chunk;
+  request.options.vote_weight = o.vote_weight;
+  request.exclude_self = o.exclude_self;
   std::string query_label;
-  service::ResultRules like_rules = rules;
   if (o.seeds.any()) {
     if (o.chunk > 0 || o.hop > 0) throw InvalidArgument("--chunk/--hop do not go with several seeds (each is cut as the index is)");
-    const service::MixedQuery mq = service::resolve_query(lib, *snap, o.seeds.terms(o.track.empty() ? o.query : o.track));
-    chunks = service::mixed_query_chunks(lib, *snap, mq);
-    like_rules = service::excluding_seeds(rules, mq);
-    seed_tracks = mq.seed_tracks;
-    query_label = query_terms_label(*snap, mq);
+    request.mixed = true;
+    request.terms = o.seeds.terms(o.track.empty() ? o.query : o.track);
   } else if (!o.track.empty()) {
-    const store::Track* t = snap->find_track(o.track);
-    if (!t) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
+    request.track = snap->find_track(o.track);
+    if (!request.track) throw Error(o.track + ": no such track in the index (give a track id or the path of an indexed file)");
     if (o.chunk > 0 || o.hop > 0)
       print_warning("--chunk/--hop are ignored with --track: the track's stored windows are the chunks");
-    chunks = service::track_query_chunks(*snap, *t);
-    if (o.exclude_self) lo.exclude_track = t->id, seed_tracks = {t->id};
-    query_label = "track " + std::to_string(t->id) + " " + snap->display_path(t->path);
+    query_label = "track " + std::to_string(request.track->id) + " " + snap->display_path(request.track->path);
   } else {
-    if (o.exclude_self) {
-      const store::Track* t = snap->find_track(o.query);
-      if (t) lo.exclude_track = t->id, seed_tracks = {t->id};
-    }
-    chunks = service::file_query_chunks(lib, o.query, o.chunk, o.hop);
+    request.file = o.query;
+    request.chunk_s = o.chunk;
+    request.hop_s = o.hop;
     query_label = o.query;
   }
-  const auto ranking = [&](int64_t n) {
-    search::LikeOptions pool = lo;
-    pool.k = n;
-    return service::like(*snap, chunks, pool, like_rules);
-  };
+  service::LikeAnswer answer = service::like_query(lib, *snap, request);
+  if (answer.mixed) query_label = query_terms_label(*snap, *answer.mixed);
+  const search::QueryChunks& chunks = answer.chunks;
   ResultColumns<search::LikeResult> columns;
   columns.track_id = [](const search::LikeResult& r) { return r.track_id; };
   columns.score = [](const search::LikeResult& r) { return r.combined; };
@@ -98,8 +91,7 @@ int run_like(const LikeCliOptions& o) {
                       "  d=" + fixed(m.distance, 4));
     return lines;
   };
-  const service::ListFolding folding{o.diversity, o.collapse, seed_tracks};
-  const std::vector<RankedTracks<search::LikeResult>> lists = {folded_list(*snap, query_label, o.k, folding, columns, ranking)};
+  const std::vector<RankedTracks<search::LikeResult>> lists = {listed(query_label, std::move(answer.list), request)};
   print_ranked(*snap, columns, lists, {o.json, o.csv, o.collapse}, [&](size_t) {
     int64_t voting = 0;
     for (int64_t i = 0; i < chunks.size(); ++i) voting += chunks.silent.empty() || !chunks.silent[i];

@@ -1,6 +1,6 @@
 // The output of the commands that list ranked tracks (search, like, similar), written once: the
-// folding of a ranking (--diversity, --collapse-duplicates, the note of a list folded short),
-// then --json, --csv FILE or text tables. What every list shares is here: the rank, the track's
+// note of a list folded short (--diversity, --collapse-duplicates; the folding itself is the
+// service's: service/ranked_queries.h), then --json, --csv FILE or text tables. What every list shares is here: the rank, the track's
 // id, path and tags, and each result's copies; a command names only its own columns.
 #pragma once
 #include <cstdio>
@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "cli/common.h"
+#include "service/diversity.h"
+#include "service/ranked_queries.h"
 
 namespace clap::cli {
 
@@ -55,20 +57,16 @@ std::vector<std::string> track_csv_cells(const service::LibrarySnapshot& snap, i
 std::vector<std::string> track_table_cells(const service::LibrarySnapshot& snap, int64_t track_id,
                                            const std::vector<int64_t>& copies);
 
-// The k entries of `ranking(n)` (n results) folded as `folding` says (service::folded_ranking),
-// each with its copies. A list folded short (a library of copies) is said on stderr, after
-// `note_prefix`; the output's format is unchanged.
-template <class R, class Rank>
-RankedTracks<R> folded_list(const service::LibrarySnapshot& snap, std::string query, int64_t k,
-                            const service::ListFolding& folding, const ResultColumns<R>& columns, Rank ranking,
-                            const std::string& note_prefix = "") {
-  RankedTracks<R> list{std::move(query), {}, {}};
-  list.results = service::folded_ranking<R>(snap, k, folding, ranking, columns.track_id, columns.score, &list.copies);
-  list.copies.resize(list.results.size());
-  if (folding.diversity >= 0 || folding.collapse)
-    if (const std::string note = service::short_list_note(list.results.size(), k); !note.empty() && !list.results.empty())
+// One query's list as the service folded it (service/ranked_queries.h), named `query`. A list
+// folded short (a library of copies) is said on stderr, after `note_prefix`; the output's format
+// is unchanged.
+template <class R>
+RankedTracks<R> listed(std::string query, service::RankedList<R> list, const service::RankedRequest& request,
+                       const std::string& note_prefix = "") {
+  if (request.diversity >= 0 || request.collapse)
+    if (const std::string note = service::short_list_note(list.results.size(), request.k); !note.empty() && !list.results.empty())
       print_note(note_prefix + note);
-  return list;
+  return RankedTracks<R>{std::move(query), std::move(list.results), std::move(list.copies)};
 }
 
 // Prints the lists: --json as one array of every list's records (with "copies" when collapsing),

@@ -15,6 +15,7 @@
 #include "search/text_search.h"
 #include "service/diversity.h"
 #include "service/queries.h"
+#include "service/ranked_queries.h"
 
 namespace clap::cli {
 namespace {
@@ -130,7 +131,7 @@ int run_search(const SearchOptions& o) {
   search::TextSearchOptions topts;
   if (o.collapse && o.compare) throw InvalidArgument("--collapse-duplicates does not go with --compare");
   if (o.diversity >= 0 && o.compare) throw InvalidArgument("--diversity does not go with --compare");
-  topts.k = o.diversity >= 0 ? service::results_before_diversity(o.k) : o.collapse ? service::results_before_collapse(o.k) : o.k;
+  topts.k = o.k;
   topts.aggregate = search::parse_aggregate(o.aggregate);
   topts.thresholds.high = o.high;
   topts.thresholds.moderate = o.moderate;
@@ -151,20 +152,18 @@ int run_search(const SearchOptions& o) {
     print_group_hits(kind, o.json ? texts : titles, service::search_groups(lib, *snap, kind, texts, o.k, rules), o.json);
     return 0;
   }
-  std::optional<service::MixedQuery> mq;
+  service::SearchRequest request;
+  request.texts = texts;
+  request.options = topts;
+  request.k = o.k;
+  request.diversity = o.diversity;
+  request.collapse = o.collapse;
+  request.rules = rules;
+  request.mixed = o.seeds.any();
+  if (request.mixed) request.terms = o.seeds.terms();
+  service::SearchAnswer answer = service::search_query(lib, *snap, request);
   std::vector<std::string> names = texts;
-  if (o.seeds.any()) {
-    // The query texts are positive terms of their own: negatives alone go with them.
-    mq = service::resolve_query(lib, *snap, o.seeds.terms(), true, /*need_positive=*/texts.empty());
-    if (names.empty()) names.push_back(query_terms_label(*snap, *mq));  // names the one query
-  }
-  // The queries ranked with n results each (a folded list may need a wider pool: one query again).
-  const auto run = [&](const std::vector<std::string>& some, int64_t n) {
-    search::TextSearchOptions pool = topts;
-    pool.k = n;
-    return mq ? service::search_mixed(lib, *snap, some, *mq, pool, rules) : service::search_texts(lib, *snap, some, pool, rules);
-  };
-  std::vector<std::vector<search::TrackScore>> results = run(texts, topts.k);
+  if (names.empty()) names.push_back(query_terms_label(*snap, *answer.mixed));  // names the one query
   ResultColumns<search::TrackScore> columns;
   columns.track_id = [](const search::TrackScore& r) { return r.track_id; };
   columns.score = [](const search::TrackScore& r) { return r.score; };
@@ -182,16 +181,9 @@ int run_search(const SearchOptions& o) {
   columns.table_cells = [](const search::TrackScore& r) {
     return std::vector<std::string>{fixed(r.score, 4), search::label_name(r.label), time_range(r.stats.best_start, r.stats.best_end)};
   };
-  const service::ListFolding folding{o.diversity, o.collapse, mq ? mq->seed_tracks : std::vector<int64_t>{}};
   std::vector<Query> queries;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const auto ranking = [&, i](int64_t n) {
-      if (n == topts.k) return std::move(results[i]);
-      return run(texts.empty() ? texts : std::vector<std::string>{texts[i]}, n).front();
-    };
-    queries.push_back(folded_list(*snap, names[i], o.k, folding, columns, ranking,
-                                  names.size() > 1 ? "\"" + names[i] + "\": " : std::string()));
-  }
+  for (size_t i = 0; i < names.size(); ++i)
+    queries.push_back(listed(names[i], std::move(answer.lists[i]), request, names.size() > 1 ? "\"" + names[i] + "\": " : std::string()));
   texts = names;
 
   if (o.compare && !o.json && o.csv.empty()) {

@@ -2,9 +2,6 @@
 // non-silent windows). The query is a track of the index (id or path, itself excluded) or any
 // audio file, decoded and embedded as the indexer would.
 #include <cstdio>
-#include <filesystem>
-#include <functional>
-#include <memory>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -12,6 +9,7 @@
 #include "service/diversity.h"
 #include "service/duplicates.h"
 #include "service/queries.h"
+#include "service/ranked_queries.h"
 #include "core/error.h"
 #include "search/similar.h"
 
@@ -58,29 +56,26 @@ int run_similar(const SimilarOptions& o) {
   service::Library lib(o.lib.library(), service::Access::ReadOnly);
   const auto snap = lib.snapshot();
   const service::ResultRules rules = o.rules.music_only(parsed, *snap);
-  // The ranking, for any number of results (a folded list may need a wider pool: fold_ranking).
-  std::function<std::vector<search::Hit>(int64_t)> ranking;
-  std::vector<int64_t> seed_tracks;  // the query's own tracks: their copies are not results
+  service::SimilarRequest request;
+  request.k = o.k;
+  request.diversity = o.diversity;
+  request.collapse = o.collapse;
+  request.rules = rules;
   std::string query_label;
   if (o.seeds.any()) {
-    auto mq = std::make_shared<const service::MixedQuery>(service::resolve_query(lib, *snap, o.seeds.terms(o.query)));
-    ranking = [&, mq](int64_t n) { return service::similar_mixed(*snap, *mq, lib.dim(), n, rules); };
-    seed_tracks = mq->seed_tracks;
-    query_label = query_terms_label(*snap, *mq);
+    request.mixed = true;
+    request.terms = o.seeds.terms(o.query);
   } else if (o.query.empty()) {
     throw InvalidArgument("give a seed: clapsearch similar TRACK|FILE (or --seed, --seeds-from, --text)");
   } else if (const store::Track* t = snap->find_track(o.query)) {
-    ranking = [&, t](int64_t n) { return service::similar_tracks(*snap, *t, n, rules); };
-    seed_tracks = {t->id};
+    request.track = t;
     query_label = "track " + std::to_string(t->id) + " " + snap->display_path(t->path);
   } else {
-    std::error_code ec;
-    if (!std::filesystem::exists(o.query, ec))
-      throw Error(o.query + ": no such file, and no track with that id or path in the index");
-    const std::vector<float> q = lib.file_embedding(o.query);
-    ranking = [&, q](int64_t n) { return service::similar_to_vector(*snap, q, n, rules); };
+    request.file = o.query;  // the service says when no such file exists
     query_label = o.query + " (not in the index)";
   }
+  service::SimilarAnswer answer = service::similar_query(lib, *snap, request);
+  if (answer.mixed) query_label = query_terms_label(*snap, *answer.mixed);
   ResultColumns<search::Hit> columns;
   columns.track_id = [](const search::Hit& h) { return h.id; };
   columns.score = [](const search::Hit& h) { return h.score; };
@@ -90,8 +85,7 @@ int run_similar(const SimilarOptions& o) {
   columns.table_headers = {"cosine"};
   columns.table_right = {true};
   columns.table_cells = [](const search::Hit& h) { return std::vector<std::string>{fixed(h.score, 4)}; };
-  const service::ListFolding folding{o.diversity, o.collapse, seed_tracks};
-  const std::vector<RankedTracks<search::Hit>> lists = {folded_list(*snap, query_label, o.k, folding, columns, ranking)};
+  const std::vector<RankedTracks<search::Hit>> lists = {listed(query_label, std::move(answer.list), request)};
   print_ranked(*snap, columns, lists, {o.json, o.csv, o.collapse},
                [&](size_t) { std::printf("tracks like %s\n\n", terminal_text(query_label).c_str()); },
                "(no other tracks in the index)");

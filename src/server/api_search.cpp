@@ -19,6 +19,7 @@
 #include "server/connection.h"
 #include "service/diversity.h"
 #include "service/queries.h"
+#include "service/ranked_queries.h"
 
 namespace clap::server {
 
@@ -146,9 +147,17 @@ Upload read_upload(const httplib::Request& req, const httplib::ContentReader& re
 }
 
 // A list that diversity or collapsing left shorter than asked for says why (a library of copies).
-void add_short_list_note(ojson& answer, const service::ListFolding& folding, size_t listed, int64_t wanted) {
-  if (folding.diversity < 0 && !folding.collapse) return;
+void add_short_list_note(ojson& answer, const service::RankedRequest& request, size_t listed, int64_t wanted) {
+  if (request.diversity < 0 && !request.collapse) return;
   if (const std::string note = service::short_list_note(listed, wanted); !note.empty()) answer["note"] = note;
+}
+
+// Terms resolved as the server takes them: tracks of this index only, a bad term 400, an unknown
+// track 404 (resolve_terms).
+service::TermResolver term_resolver(service::Library& lib, const service::LibrarySnapshot& snap) {
+  return [&lib, &snap](const std::vector<service::QueryTerm>& terms, bool need_positive) {
+    return resolve_terms(lib, snap, terms, need_positive);
+  };
 }
 
 }  // namespace
@@ -157,10 +166,11 @@ void Api::search(const httplib::Request& req, httplib::Response& res) {
   const bool mixed = has_seed_terms(req, false);
   const auto texts = mixed && !req.has_param("q") ? std::vector<std::string>{} : texts_param(req, "q", options_.max_queries);
   search::TextSearchOptions o;
+  service::SearchRequest request;
   const int64_t k = int_param(req, "k", 10, 1, options_.max_k);
-  service::ListFolding folding;
-  folding.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
-  folding.collapse = flag_param(req, "collapse_duplicates");
+  request.k = k;
+  request.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  request.collapse = flag_param(req, "collapse_duplicates");
   const std::string aggregate = req.has_param("aggregate") ? req.get_param_value("aggregate") : "mean";
   if (aggregate != "mean" && aggregate != "max") throw HttpError{400, "bad parameter", "aggregate: mean or max"};
   o.aggregate = search::parse_aggregate(aggregate);
@@ -169,79 +179,66 @@ void Api::search(const httplib::Request& req, httplib::Response& res) {
   if (o.thresholds.high < o.thresholds.moderate) throw HttpError{400, "bad parameter", "high must be at least moderate"};
   const service::ResultRules parsed = rules_param(req, options_.max_k);
   const auto snap = lib().snapshot();
-  const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
+  request.rules = music_only(parsed, req, options_.exclude, *snap);
   ojson queries = ojson::array();
   if (!snap->searchable()) {
     for (const auto& t : texts) queries.push_back({{"query", t}, {"results", ojson::array()}});
     return send(res, {{"queries", queries}});
   }
-  std::optional<service::MixedQuery> mq;
+  request.texts = texts;
+  request.options = o;
   if (mixed) {
-    mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, false), texts.empty());
-    folding.seed_tracks = mq->seed_tracks;
+    request.mixed = true;
+    request.terms = seed_terms_param(req, options_.max_queries, false);
+    request.resolve = term_resolver(lib(), *snap);
   }
-  // The queries ranked with n results each (a folded list may need a wider pool: one query again).
-  const auto run = [&](const std::vector<std::string>& some, int64_t n) {
-    search::TextSearchOptions pool = o;
-    pool.k = n;
-    return mq ? service::search_mixed(lib(), *snap, some, *mq, pool, rules) : service::search_texts(lib(), *snap, some, pool, rules);
-  };
-  const int64_t first = folding.diversity >= 0 ? service::results_before_diversity(k)
-                        : folding.collapse      ? service::results_before_collapse(k)
-                                                : k;
-  std::vector<std::vector<search::TrackScore>> results = run(texts, first);
+  const service::SearchAnswer answer = service::search_query(lib(), *snap, request);
   std::vector<std::string> names = texts;
   if (names.empty()) names.push_back("");  // the seeds alone: one query
   for (size_t q = 0; q < names.size(); ++q) {
-    const auto ranking = [&, q](int64_t n) {
-      if (n == first) return std::move(results[q]);
-      return run(texts.empty() ? texts : std::vector<std::string>{texts[q]}, n).front();
-    };
-    std::vector<std::vector<int64_t>> copies;
-    const auto list_of = service::folded_ranking<search::TrackScore>(
-        *snap, k, folding, ranking, [](const search::TrackScore& r) { return r.track_id; },
-        [](const search::TrackScore& r) { return r.score; }, &copies);
+    const std::vector<search::TrackScore>& list_of = answer.lists[q].results;
+    const std::vector<std::vector<int64_t>>& copies = answer.lists[q].copies;
     ojson list = ojson::array();
     for (size_t r = 0; r < list_of.size(); ++r) {
       ojson j = service::text_result_record(*snap, list_of[r], r + 1);
       add_playback(*snap, j, list_of[r].track_id, list_of[r].stats.best_start);
-      if (folding.collapse) j["copies"] = copies[r];
+      if (request.collapse) j["copies"] = copies[r];
       list.push_back(std::move(j));
     }
     ojson one = {{"query", names[q]}, {"results", list}};
-    add_short_list_note(one, folding, list_of.size(), k);
+    add_short_list_note(one, request, list_of.size(), k);
     queries.push_back(std::move(one));
   }
   send(res, {{"queries", queries}});
 }
 
 void Api::similar(const httplib::Request& req, httplib::Response& res) {
+  service::SimilarRequest request;
   const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
-  service::ListFolding folding;
-  folding.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
-  folding.collapse = flag_param(req, "collapse_duplicates");
+  request.k = wanted;
+  request.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  request.collapse = flag_param(req, "collapse_duplicates");
   const service::ResultRules parsed = rules_param(req, options_.max_k);
   const auto snap = lib().snapshot();
-  const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
-  // The ranking, for any number of results (a folded list may need a wider pool).
-  std::function<std::vector<search::Hit>(int64_t)> ranking;
-  ojson query;
+  request.rules = music_only(parsed, req, options_.exclude, *snap);
   if (has_seed_terms(req, true)) {
     const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
-    auto mq = std::make_shared<const service::MixedQuery>(
-        resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first)));
-    ranking = [&, mq](int64_t n) { return service::similar_mixed(*snap, *mq, lib().dim(), n, rules); };
-    folding.seed_tracks = mq->seed_tracks;
-    query = {{"seed_tracks", mq->seed_tracks}, {"terms", terms_json(*mq)}};
+    request.mixed = true;
+    request.terms = seed_terms_param(req, options_.max_queries, true, first);
+    request.resolve = term_resolver(lib(), *snap);
   } else {
-    const store::Track& t = track_param(req, *snap);
-    ranking = [&](int64_t n) { return service::similar_tracks(*snap, t, n, rules); };
-    folding.seed_tracks = {t.id};
+    request.track = &track_param(req, *snap);
+  }
+  const service::SimilarAnswer answer = service::similar_query(lib(), *snap, request);
+  const std::vector<search::Hit>& hits = answer.list.results;
+  const std::vector<std::vector<int64_t>>& copies = answer.list.copies;
+  ojson query;
+  if (answer.mixed) {
+    query = {{"seed_tracks", answer.mixed->seed_tracks}, {"terms", terms_json(*answer.mixed)}};
+  } else {
+    const store::Track& t = *request.track;
     query = {{"track_id", t.id}, {"display_path", snap->display_path(t.path)}, {"title", t.title}, {"artist", t.artist}};
   }
-  std::vector<std::vector<int64_t>> copies;
-  const std::vector<search::Hit> hits = service::folded_ranking<search::Hit>(
-      *snap, wanted, folding, ranking, [](const search::Hit& h) { return h.id; }, [](const search::Hit& h) { return h.score; }, &copies);
   ojson list = ojson::array();
   size_t rank = 0;
   for (const auto& h : hits) {
@@ -250,12 +247,12 @@ void Api::similar(const httplib::Request& req, httplib::Response& res) {
     ojson labels = ojson::array();
     for (const auto& l : snap->labels_of(h.id)) labels.push_back(l.label);
     j["labels"] = labels;
-    if (folding.collapse) j["copies"] = copies[rank - 1];
+    if (request.collapse) j["copies"] = copies[rank - 1];
     list.push_back(std::move(j));
   }
-  ojson answer = {{"query", query}, {"results", list}};
-  add_short_list_note(answer, folding, hits.size(), wanted);
-  send(res, answer);
+  ojson out = {{"query", query}, {"results", list}};
+  add_short_list_note(out, request, hits.size(), wanted);
+  send(res, out);
 }
 
 void Api::like_track(const httplib::Request& req, httplib::Response& res) { like(req, res, nullptr); }
@@ -275,32 +272,27 @@ void Api::like_upload(const httplib::Request& req, httplib::Response& res, const
 }
 
 void Api::like(const httplib::Request& req, httplib::Response& res, const Upload* upload) {
-  search::LikeOptions o;
+  service::LikeRequest request;
   const int64_t wanted = int_param(req, "k", 10, 1, options_.max_k);
-  service::ListFolding folding;
-  folding.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
-  folding.collapse = flag_param(req, "collapse_duplicates");
-  o.k = wanted;
-  o.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
-  o.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
+  request.k = wanted;
+  request.diversity = num_param(req, "diversity", -1, 0, 1);  // -1: not asked for
+  request.collapse = flag_param(req, "collapse_duplicates");
+  request.options.per_chunk = static_cast<int>(int_param(req, "per_chunk", 5, 1, 100));
+  request.options.vote_weight = num_param(req, "vote_weight", 0.2, 0, 1);
   const service::ResultRules parsed = rules_param(req, options_.max_k);
   const auto snap = lib().snapshot();
-  const service::ResultRules rules = music_only(parsed, req, options_.exclude, *snap);
+  request.rules = music_only(parsed, req, options_.exclude, *snap);
   if (!snap->searchable()) throw HttpError{400, "nothing to search", "the index has no searchable tracks yet"};
-  search::QueryChunks chunks;
+  search::QueryChunks uploaded;
   ojson query;
-  service::ResultRules like_rules = rules;
   if (req.method == "GET" && has_seed_terms(req, true)) {
     const std::string first = req.has_param("track") ? req.get_param_value("track") : "";
-    const service::MixedQuery mq = resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true, first));
-    chunks = service::mixed_query_chunks(lib(), *snap, mq);
-    like_rules = service::excluding_seeds(rules, mq);
-    folding.seed_tracks = mq.seed_tracks;
-    query = {{"seed_tracks", mq.seed_tracks}, {"terms", terms_json(mq)}};
+    request.mixed = true;
+    request.terms = seed_terms_param(req, options_.max_queries, true, first);
   } else if (req.method == "GET") {
-    const store::Track& t = track_param(req, *snap);
-    chunks = service::track_query_chunks(*snap, t);
-    if (flag_param(req, "exclude_self")) o.exclude_track = t.id, folding.seed_tracks = {t.id};
+    request.track = &track_param(req, *snap);
+    request.exclude_self = flag_param(req, "exclude_self");
+    const store::Track& t = *request.track;
     query = {{"name", snap->display_path(t.path)}, {"track_id", t.id}, {"duration_s", json_num(t.duration_s)}};
   } else {
     const std::string& name = upload->name;
@@ -312,7 +304,7 @@ void Api::like(const httplib::Request& req, httplib::Response& res, const Upload
                           std::to_string(options_.max_upload_bytes >> 20) + " MB"};
     const MemoryFile file(*bytes);
     try {
-      chunks = service::file_query_chunks(lib(), file.path(), 0, 0, options_.max_query_seconds, /*untrusted=*/true);
+      uploaded = service::file_query_chunks(lib(), file.path(), 0, 0, options_.max_query_seconds, /*untrusted=*/true);
     } catch (const service::Busy&) {
       throw;
     } catch (const service::UndecodableAudio& e) {
@@ -322,29 +314,22 @@ void Api::like(const httplib::Request& req, httplib::Response& res, const Upload
     } catch (const Error& e) {
       throw HttpError{400, "cannot use the query audio", replace_all(e.what(), file.path(), name)};
     }
-    const double duration = chunks.size() ? chunks.ends.back() : 0;
+    const double duration = uploaded.size() ? uploaded.ends.back() : 0;
     query = {{"name", name}, {"track_id", -1}, {"duration_s", json_num(duration)}};
-    if (has_seed_terms(req, true)) {
-      // The upload is the first positive seed; seed, text, not and not_like add to it as on GET
-      // (service::mixed_query_chunks, as the CLI's `like FILE --seed … --not …`).
-      const service::MixedQuery mq =
-          resolve_terms(lib(), *snap, seed_terms_param(req, options_.max_queries, true), /*need_positive=*/false);
-      chunks = service::mixed_query_chunks(lib(), *snap, mq, &chunks);
-      like_rules = service::excluding_seeds(rules, mq);
-      folding.seed_tracks = mq.seed_tracks;
-      query["seed_tracks"] = mq.seed_tracks;
-      query["terms"] = terms_json(mq);
-    }
+    request.decoded = &uploaded;
+    // The upload is the first positive seed; seed, text, not and not_like add to it as on GET
+    // (service::mixed_query_chunks, as the CLI's `like FILE --seed … --not …`).
+    if (has_seed_terms(req, true)) request.mixed = true, request.terms = seed_terms_param(req, options_.max_queries, true);
   }
-  const auto ranking = [&](int64_t n) {
-    search::LikeOptions pool = o;
-    pool.k = n;
-    return service::like(*snap, chunks, pool, like_rules);
-  };
-  std::vector<std::vector<int64_t>> copies;
-  const auto results = service::folded_ranking<search::LikeResult>(
-      *snap, wanted, folding, ranking, [](const search::LikeResult& r) { return r.track_id; },
-      [](const search::LikeResult& r) { return r.combined; }, &copies);
+  if (request.mixed) request.resolve = term_resolver(lib(), *snap);
+  const service::LikeAnswer answer = service::like_query(lib(), *snap, request);
+  if (answer.mixed) {
+    query["seed_tracks"] = answer.mixed->seed_tracks;
+    query["terms"] = terms_json(*answer.mixed);
+  }
+  const search::QueryChunks& chunks = answer.chunks;
+  const std::vector<search::LikeResult>& results = answer.list.results;
+  const std::vector<std::vector<int64_t>>& copies = answer.list.copies;
   ojson chunk_list = ojson::array();
   for (int64_t i = 0; i < chunks.size(); ++i)
     chunk_list.push_back({{"index", i},
@@ -361,12 +346,12 @@ void Api::like(const httplib::Request& req, httplib::Response& res, const Upload
     for (const auto& l : snap->labels_of(r.track_id)) labels.push_back(l.label);
     j["labels"] = labels;
     for (size_t m = 0; m < r.matches.size(); ++m) j["matches"][m]["chunk"] = r.matches[m].chunk;
-    if (folding.collapse) j["copies"] = copies[rank - 1];
+    if (request.collapse) j["copies"] = copies[rank - 1];
     list.push_back(std::move(j));
   }
-  ojson answer = {{"query", query}, {"chunks", chunk_list}, {"results", list}};
-  add_short_list_note(answer, folding, results.size(), wanted);
-  send(res, answer);
+  ojson out = {{"query", query}, {"chunks", chunk_list}, {"results", list}};
+  add_short_list_note(out, request, results.size(), wanted);
+  send(res, out);
 }
 
 void Api::classify(const httplib::Request& req, httplib::Response& res) {

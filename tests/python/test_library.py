@@ -89,6 +89,12 @@ def test_diversity_leaves_out_copies_of_the_seed_as_the_cli_does(lib):
     liked = library.like(chirp, track=True, exclude_self=True, k=3, diversity=0.5)
     assert "chirp_copy.flac" not in {os.path.basename(r["path"]) for r in liked}
     assert liked == cli_json(lib, "like", "--track", chirp, "--exclude-self", "-k", "3", "--diversity", "0.5")
+    # The query a file that is indexed (not track=True): its copy is the seed again, not a result
+    # (issue 53: Python's like left folding.seed_tracks empty here and listed chirp_copy.flac).
+    by_file = library.like(chirp, exclude_self=True, k=3, diversity=0.5)
+    assert "chirp_copy.flac" not in {os.path.basename(r["path"]) for r in by_file}
+    assert chirp not in {r["path"] for r in by_file}
+    assert by_file == cli_json(lib, "like", chirp, "--exclude-self", "-k", "3", "--diversity", "0.5")
 
 
 def test_the_music_only_rule_keeps_podcasts_out_unless_asked(tmp_path):

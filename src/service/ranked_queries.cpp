@@ -1,0 +1,140 @@
+#include "service/ranked_queries.h"
+
+#include <filesystem>
+#include <iterator>
+#include <utility>
+
+#include "core/error.h"
+#include "service/duplicates.h"
+#include "service/queries.h"
+
+namespace clap::service {
+
+namespace {
+
+MixedQuery resolve(Library& lib, const LibrarySnapshot& snap, const RankedRequest& r, bool need_positive) {
+  if (r.resolve) return r.resolve(r.terms, need_positive);
+  return resolve_query(lib, snap, r.terms, r.allow_files, need_positive);
+}
+
+ListFolding folding_of(const RankedRequest& r, std::vector<int64_t> seed_tracks) {
+  return ListFolding{r.diversity, r.collapse, std::move(seed_tracks)};
+}
+
+// The first pool a folded list asks its ranking for (the plain ranking: k).
+int64_t first_pool(const RankedRequest& r) {
+  return r.diversity >= 0 ? results_before_diversity(r.k) : r.collapse ? results_before_collapse(r.k) : r.k;
+}
+
+template <class R, class Rank, class IdOf, class ScoreOf>
+RankedList<R> folded(const LibrarySnapshot& snap, const RankedRequest& r, const ListFolding& folding, Rank rank,
+                     IdOf id_of, ScoreOf score_of) {
+  RankedList<R> list;
+  list.results = folded_ranking<R>(snap, r.k, folding, rank, id_of, score_of, &list.copies);
+  list.copies.resize(list.results.size());
+  return list;
+}
+
+}  // namespace
+
+SearchAnswer search_query(Library& lib, const LibrarySnapshot& snap, const SearchRequest& request) {
+  SearchAnswer answer;
+  const std::vector<std::string>& texts = request.texts;
+  // The query texts are positive terms of their own: negatives alone go with them.
+  if (request.mixed) answer.mixed = resolve(lib, snap, request, /*need_positive=*/texts.empty());
+  // The texts ranked with n results each (a folded list may need a wider pool: one text again).
+  const auto run = [&](const std::vector<std::string>& some, int64_t n) {
+    search::TextSearchOptions pool = request.options;
+    pool.k = n;
+    return answer.mixed ? search_mixed(lib, snap, some, *answer.mixed, pool, request.rules)
+                        : search_texts(lib, snap, some, pool, request.rules);
+  };
+  const int64_t first = first_pool(request);
+  std::vector<std::vector<search::TrackScore>> results;
+  if (texts.empty() || !request.between_parts) {
+    results = run(texts, first);
+  } else {
+    // Each text's ranking is its own: parts give the same lists, with the caller's check between.
+    for (size_t i = 0; i < texts.size(); i += SearchRequest::kTextsPerPart) {
+      if (i > 0) request.between_parts();
+      const size_t end = std::min(texts.size(), i + SearchRequest::kTextsPerPart);
+      auto part = run(std::vector<std::string>(texts.begin() + static_cast<std::ptrdiff_t>(i),
+                                               texts.begin() + static_cast<std::ptrdiff_t>(end)),
+                      first);
+      std::move(part.begin(), part.end(), std::back_inserter(results));
+    }
+  }
+  const ListFolding folding = folding_of(request, answer.mixed ? answer.mixed->seed_tracks : std::vector<int64_t>{});
+  const size_t lists = texts.empty() ? 1 : texts.size();
+  for (size_t i = 0; i < lists; ++i) {
+    const auto ranking = [&, i](int64_t n) {
+      if (n == first) return std::move(results[i]);
+      return run(texts.empty() ? texts : std::vector<std::string>{texts[i]}, n).front();
+    };
+    answer.lists.push_back(folded<search::TrackScore>(
+        snap, request, folding, ranking, [](const search::TrackScore& r) { return r.track_id; },
+        [](const search::TrackScore& r) { return r.score; }));
+  }
+  return answer;
+}
+
+LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeRequest& request) {
+  LikeAnswer answer;
+  search::LikeOptions options = request.options;
+  ResultRules rules = request.rules;
+  std::vector<int64_t> seed_tracks;  // the query's own tracks: their copies are the seed again, not results
+  if (request.mixed) {
+    answer.mixed = resolve(lib, snap, request, /*need_positive=*/request.decoded == nullptr);
+    answer.chunks = mixed_query_chunks(lib, snap, *answer.mixed, request.decoded);
+    rules = excluding_seeds(std::move(rules), *answer.mixed);
+    seed_tracks = answer.mixed->seed_tracks;
+  } else if (request.track) {
+    answer.chunks = track_query_chunks(snap, *request.track);
+    if (request.exclude_self) options.exclude_track = request.track->id, seed_tracks = {request.track->id};
+  } else if (request.decoded) {
+    answer.chunks = *request.decoded;
+  } else {
+    if (request.file.empty()) throw InvalidArgument("like: give a query (an audio file, a track of the index, or seeds)");
+    if (request.exclude_self)
+      if (const store::Track* t = snap.find_track(request.file)) options.exclude_track = t->id, seed_tracks = {t->id};
+    answer.chunks = file_query_chunks(lib, request.file, request.chunk_s, request.hop_s);
+  }
+  const auto ranking = [&](int64_t n) {
+    search::LikeOptions pool = options;
+    pool.k = n;
+    return like(snap, answer.chunks, pool, rules);
+  };
+  answer.list = folded<search::LikeResult>(
+      snap, request, folding_of(request, std::move(seed_tracks)), ranking,
+      [](const search::LikeResult& r) { return r.track_id; }, [](const search::LikeResult& r) { return r.combined; });
+  return answer;
+}
+
+SimilarAnswer similar_query(Library& lib, const LibrarySnapshot& snap, const SimilarRequest& request) {
+  SimilarAnswer answer;
+  // The ranking, for any number of results (a folded list may need a wider pool: fold_ranking).
+  std::function<std::vector<search::Hit>(int64_t)> ranking;
+  std::vector<int64_t> seed_tracks;  // the query's own tracks: their copies are not results
+  std::vector<float> file_query;
+  if (request.mixed) {
+    answer.mixed = resolve(lib, snap, request, /*need_positive=*/true);
+    seed_tracks = answer.mixed->seed_tracks;
+    ranking = [&](int64_t n) { return similar_mixed(snap, *answer.mixed, lib.dim(), n, request.rules); };
+  } else if (request.track) {
+    seed_tracks = {request.track->id};
+    ranking = [&](int64_t n) { return similar_tracks(snap, *request.track, n, request.rules); };
+  } else {
+    if (request.file.empty()) throw InvalidArgument("similar: give a query (a track of the index, an audio file, or seeds)");
+    std::error_code ec;
+    if (!std::filesystem::exists(request.file, ec))
+      throw Error(request.file + ": no such file, and no track with that id or path in the index");
+    file_query = lib.file_embedding(request.file);
+    ranking = [&](int64_t n) { return similar_to_vector(snap, file_query, n, request.rules); };
+  }
+  answer.list = folded<search::Hit>(
+      snap, request, folding_of(request, std::move(seed_tracks)), ranking, [](const search::Hit& h) { return h.id; },
+      [](const search::Hit& h) { return h.score; });
+  return answer;
+}
+
+}  // namespace clap::service
