@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -115,6 +116,36 @@ TEST(EmbedCli, NpyOutputHasShapeAndValues) {
   auto model = ClapModel::load(model_dir);
   auto ref = model->embed_text({"a", "b", "c"});
   EXPECT_EQ(std::memcmp(bytes.data() + 10 + header_len, ref.data(), ref.size() * 4), 0);
+}
+
+// `-o vectors.npy` wrote JSON Lines under a .npy name in silence, and `--format npy` without
+// --output failed only after every input was embedded (hostile pass 10, H10C-2): the format
+// follows the name when not given, a contradiction is refused before the model loads.
+TEST(EmbedCli, TheOutputNameAndTheFormatAgree) {
+  const std::string dir = test::temp_dir(), model = test::quoted(test::case_dir("tiny-unfused"));
+  const std::string embed = test::cli_command() + " embed --model " + model + " --text a --text b";
+  std::string out, err;
+  ASSERT_EQ(test::run_command(embed + " -o " + test::quoted(dir + "/v.NPY"), &out, &err), 0) << err;
+  std::ifstream f(dir + "/v.NPY", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.substr(0, 6), "\x93NUMPY");
+  EXPECT_NE(bytes.find("'shape': (2, 512)"), std::string::npos);
+  ASSERT_EQ(test::run_command(embed + " -o " + test::quoted(dir + "/v.jsonl"), &out, &err), 0) << err;
+  EXPECT_EQ(test::json_lines(test::read_file(dir + "/v.jsonl")).size(), 2u);
+
+  // Contradictions: usage errors naming both, before anything is embedded (a model that does not
+  // exist is never reached), and no file written.
+  const std::string nowhere = test::cli_command() + " embed --model /nonexistent/model --text a";
+  EXPECT_EQ(test::run_command(nowhere + " --format jsonl -o " + test::quoted(dir + "/x.npy"), &out, &err), 2) << err;
+  EXPECT_NE(err.find("--format jsonl"), std::string::npos) << err;
+  EXPECT_NE(err.find("x.npy"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(nowhere + " --format npy -o " + test::quoted(dir + "/x.jsonl"), &out, &err), 2) << err;
+  EXPECT_NE(err.find("x.jsonl"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(nowhere + " --format npy", &out, &err), 2) << err;
+  EXPECT_NE(err.find("--format npy needs --output"), std::string::npos) << err;
+  EXPECT_EQ(err.find("/nonexistent/model"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.npy"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.jsonl"));
 }
 
 TEST(EmbedCli, LongTextIsCutWithAWarningOnStderr) {
