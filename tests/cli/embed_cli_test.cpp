@@ -187,5 +187,22 @@ TEST(BenchCli, JsonHasTheDocumentedFields) {
       << j["audio_stage_ms_per_window"].dump();
 }
 
+// `bench --clients` had no bound: 0 or -5 printed rows of nothing (rc 0), and a count the machine
+// could not start aborted ("terminate called without an active exception", status 134; hostile
+// pass 10, H10C-7).
+TEST(BenchCli, ClientCountsAreBoundedAndAThreadThatCannotStartIsAnError) {
+  const std::string bench = test::cli_command() + " bench --serve-tracks 4 --windows-per-track 2 --seconds 0.3 --model " +
+                            test::quoted(test::case_dir("tiny-unfused"));
+  std::string out, err;
+  for (const char* clients : {"0", "-5", "1025"}) {
+    EXPECT_EQ(test::run_command(bench + " --clients=" + clients, &out, &err), 2) << clients << "\n" << err;
+    EXPECT_NE(err.find("--clients"), std::string::npos) << err;
+  }
+  // 1024 threads under a 3 GB address-space limit: an error naming the client, or done; never an abort.
+  const int rc = test::run_command("ulimit -v 3000000 && " + bench + " --clients 1024", &out, &err);
+  EXPECT_TRUE(rc == 0 || rc == 1) << rc << "\n" << err;
+  if (rc == 1) EXPECT_NE(err.find("cannot start client"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace clap
