@@ -89,9 +89,10 @@ TEST(OutputCli, AFileSizeLimitFailsTheWriteInsteadOfKillingTheRun) {
 
   const std::string db = dir + "/lib.db";
   const std::string index = cli() + " index " + test::quoted(dir + "/lib") + " --db " + test::quoted(db) + " --model " + tiny() + " -q";
+  // SQLite reports the failed COMMIT as "disk I/O error", not always with the errno: the run
+  // fails naming the index, and is not killed.
   const int rc = test::run_command(limit + index, &out, &err);
   EXPECT_EQ(rc, 1) << err;
-  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
   EXPECT_NE(err.find(db), std::string::npos) << err;
   ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
   ASSERT_EQ(test::run_command(cli() + " status --json --db " + test::quoted(db), &out, &err), 0) << err;
@@ -108,22 +109,28 @@ TEST(OutputCli, AnOutputNeverReplacesAnIndex) {
   test::ffmpeg(dir + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
   const std::string db = dir + "/lib.db";
   test::index_library(dir + "/lib", db, test::case_dir("tiny-unfused"));
-  const std::string before = test::read_file(db);
+  // The commands themselves may write the index (the text cache): it must stay an SQLite index
+  // holding its tracks, not become their output.
+  const auto still_the_index = [&] {
+    return test::read_file(db).compare(0, 16, std::string("SQLite format 3\0", 16)) == 0;
+  };
   const std::string q = test::quoted(db);
   std::string out, err;
   for (const std::string& c : {" search x --csv " + q + " --db " + q, " classify --labels a,b --all --csv " + q + " --db " + q,
                                " playlist --seed 1 -n 2 --m3u " + q + " --db " + q, " embed --model " + tiny() + " --text a -o " + q}) {
     EXPECT_EQ(test::run_command(cli() + c, &out, &err), 1) << c << "\n" << err;
     EXPECT_NE(err.find(db + ": an SQLite database"), std::string::npos) << c << "\n" << err;
-    EXPECT_EQ(test::read_file(db), before) << c;
+    EXPECT_TRUE(still_the_index()) << c;
   }
   // A copy of the index under a picture's name, and a write-ahead log: the same.
   fs::copy_file(db, dir + "/copy.svg");
+  const std::string copy = test::read_file(dir + "/copy.svg");
   EXPECT_EQ(test::run_command(cli() + " map --out " + test::quoted(dir + "/copy.svg") + " --db " + q, &out, &err), 1) << err;
-  EXPECT_EQ(test::read_file(dir + "/copy.svg"), before);
+  EXPECT_TRUE(test::read_file(dir + "/copy.svg") == copy);
   std::ofstream(dir + "/x-wal", std::ios::binary) << std::string("\x37\x7f\x06\x82", 4) << std::string(28, '\0');
   EXPECT_EQ(test::run_command(cli() + " search x --csv " + test::quoted(dir + "/x-wal") + " --db " + q, &out, &err), 1) << err;
   ASSERT_EQ(test::run_command(cli() + " status --json --db " + q, &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["ok"], 2) << out;
   // Any other existing file is replaced as before.
   std::ofstream(dir + "/old.csv") << "old";
   EXPECT_EQ(test::run_command(cli() + " search x --csv " + test::quoted(dir + "/old.csv") + " --db " + q, &out, &err), 0) << err;
@@ -137,7 +144,7 @@ TEST(OutputCli, ALinkPlantedAtTheTemporaryNameIsNeverFollowed) {
   const std::string dir = test::temp_dir();
   fs::create_directories(dir + "/shared");
   const std::string victim = dir + "/victim.txt";
-  for (const std::string& name : {"out.jsonl", "out.npy"}) {
+  for (const char* name : {"out.jsonl", "out.npy"}) {
     std::ofstream(victim) << "precious\n";
     const std::string out_path = dir + "/shared/" + name;
     // The shell that plants the link execs clapsearch: the same pid.
