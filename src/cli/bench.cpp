@@ -570,7 +570,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--history-tracks", o->history_tracks, "With --history-listens: tracks of the synthetic library")
       ->default_val(100000)
       ->check(CLI::Range(int64_t(1), int64_t(10000000)));
-  cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")->default_str("1 4 16");
+  // Bounded like every other count: 0 or -5 gave rows of nothing, rc 0 (hostile pass 10, H10C-7).
+  cmd->add_option("--clients", o->clients, "With --serve-tracks: concurrent clients per level")
+      ->default_str("1 4 16")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--for-you", o->for_you,
                 "Instead: time a user's taste centres, six mixes of 50 and the radio for you's next song on the index --db "
                 "(best of --repeat)");

@@ -1,10 +1,12 @@
 // clapsearch embed: audio files and texts in, one 512-d embedding per input out.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/csv.h"
 #include "core/error.h"
 #include "hub/hub.h"
 #include "service/embed.h"
@@ -65,7 +67,6 @@ int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& ord
       std::fprintf(stderr, "clapsearch: error: %s\n", terminal_lines(in.error).c_str());
     }
   if (o.format == "npy") {
-    if (o.output.empty()) throw InvalidArgument("--format npy needs --output FILE");
     write_npy(o.output, inputs, dim);
   } else {
     OutputFile out(o.output);
@@ -98,7 +99,8 @@ void add_embed_command(CLI::App& app, Action& action) {
   auto* text = cmd->add_option("--text,-t", o->text, "Text query; repeatable");
   cmd->add_option("--batch", o->batch, "Windows / texts per model call")->default_val(8)->check(CLI::Range(1, 1024));
   cmd->add_option("--threads", o->threads, "Threads (0 = all cores)")->default_val(0)->check(CLI::Range(0, 1024));
-  cmd->add_option("--format", o->format, "jsonl or npy")->default_val("jsonl")->check(CLI::IsMember({"jsonl", "npy"}));
+  auto* format = cmd->add_option("--format", o->format, "jsonl or npy (default: npy when --output ends in .npy, else jsonl)")
+                     ->check(CLI::IsMember({"jsonl", "npy"}));
   cmd->add_option("--output,-o", o->output, "Write to FILE instead of stdout (required for npy)");
   cmd->add_option("--hop", o->hop_s, "Hop in seconds between windows of files longer than one window")
       ->default_val(5.0)
@@ -110,8 +112,21 @@ void add_embed_command(CLI::App& app, Action& action) {
       "floats]}.\nA file longer than the model's window (10 s) is embedded as the L2-normalised mean of its 10 s windows "
       "every --hop seconds\n(the track embedding `clapsearch index` stores); shorter files are repeat-padded like the "
       "reference.\nAn input that fails gets {\"input\", \"type\", \"error\"} (a NaN row in .npy); the exit status is then 2.");
-  cmd->callback([cmd, o, audio, text, &action] {
+  cmd->callback([cmd, o, audio, text, format, &action] {
     if (o->audio.empty() && o->text.empty()) throw CLI::ValidationError("embed", "give at least one --audio or --text");
+    // The output's name and the format agree, or the run is refused before the model loads:
+    // `-o vectors.npy` wrote JSON Lines under a .npy name (numpy.load then failed on it) and
+    // `--format npy` without --output failed only after every input was embedded (hostile pass
+    // 10, H10C-2). Not given, the format follows the name, as `map --out`'s does.
+    const std::string ext = ascii_lower(std::filesystem::path(o->output).extension().string());
+    if (format->count() == 0) o->format = ext == ".npy" ? "npy" : "jsonl";
+    if (o->format == "npy" && o->output.empty()) throw CLI::ValidationError("embed", "--format npy needs --output FILE");
+    if (o->format == "jsonl" && ext == ".npy")
+      throw CLI::ValidationError("embed", "--format jsonl writes JSON Lines, and --output " + o->output +
+                                              " names a .npy file (leave --format out to write .npy, or name the file .jsonl)");
+    if (o->format == "npy" && (ext == ".jsonl" || ext == ".json" || ext == ".txt"))
+      throw CLI::ValidationError("embed", "--format npy writes a NumPy array, and --output " + o->output + " names a " + ext +
+                                              " file (name it .npy, or leave --format out for JSON Lines)");
     // Interleave --audio and --text in command-line order.
     std::vector<service::EmbedInput> order;
     size_t ai = 0, ti = 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <sstream>
 #include <cstdlib>
@@ -297,6 +298,13 @@ static void add_commands(CLI::App& app, clap::cli::Action& action) {
 }
 
 int main(int argc, char** argv) {
+  // A file-size limit (`ulimit -f`, a systemd LimitFSIZE=) ends a process that writes past it with
+  // SIGXFSZ, which by default kills it and dumps core: an index run, a `--csv` or a redirected
+  // output died mid-write with "File size limit exceeded" and no word of which file (hostile pass
+  // 10, H10C-1). Ignored, the write fails with EFBIG instead, and every writer already reports a
+  // failed write as an error naming its file ("File too large"). Before the re-exec below, which
+  // keeps an ignored signal ignored.
+  std::signal(SIGXFSZ, SIG_IGN);
   ensure_openmp_wait_policy(argv);
   // CLAPSEARCH_ISA (core/isa.h) is checked before anything runs: a kernel set above the CPU's
   // would stop with SIGILL in the middle of a command, an unknown one would be ignored.

@@ -1,5 +1,6 @@
 #include "core/output_file.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,41 @@ namespace clap {
 
 namespace fs = std::filesystem;
 
+namespace {
+// An SQLite database ("SQLite format 3" and a NUL) or an SQLite write-ahead log (its big-endian
+// magic 0x377f0682 or 0x377f0683), by the file's first bytes.
+bool is_sqlite_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  unsigned char head[16] = {};
+  const size_t n = std::fread(head, 1, sizeof head, f);
+  std::fclose(f);
+  if (n == sizeof head && std::memcmp(head, "SQLite format 3", 16) == 0) return true;
+  return n >= 4 && head[0] == 0x37 && head[1] == 0x7f && head[2] == 0x06 && (head[3] == 0x82 || head[3] == 0x83);
+}
+
+// The temporary file, made new: O_EXCL | O_NOFOLLOW. Its name is predictable (the pid), and
+// fopen("wb") followed a symbolic link planted there by anyone who may write the output's folder:
+// the link's target was truncated and overwritten with the result, and the rename then put the
+// link in the output's place (hostile pass 10, H10C-5; the sibling of issue 53's M10). Whatever
+// is at the name (a link, a file a dead process left) is removed, never opened, and the file made
+// again; a name that keeps being taken is an error.
+std::FILE* open_new(const std::string& temp) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      std::FILE* f = ::fdopen(fd, "wb");
+      if (!f) ::close(fd);
+      return f;
+    }
+    if (errno != EEXIST) return nullptr;
+    if (::unlink(temp.c_str()) != 0 && errno != ENOENT) return nullptr;
+  }
+  errno = EEXIST;
+  return nullptr;
+}
+}  // namespace
+
 OutputFile::OutputFile(const std::string& path, Target target) {
   if (path.empty() || path == "-") {
     f_ = stdout;
@@ -22,7 +58,14 @@ OutputFile::OutputFile(const std::string& path, Target target) {
   }
   path_ = path;
   struct stat st {};
-  const bool special = target == Target::Named && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  // An index (or its write-ahead log) is never replaced by a result: `search x --csv library.db`
+  // or `--m3u "$CLAPSEARCH_DB"` (a slip of a shell variable or a completion) renamed a CSV over
+  // the index, and its users, plays, stars and playlists were gone, exit status 0 (hostile pass
+  // 10, H10C-3). An SQLite file is told by its first bytes, a WAL by its magic number.
+  if (target == Target::Named && exists && S_ISREG(st.st_mode) && is_sqlite_file(path))
+    throw Error(path + ": an SQLite database (a clapsearch index?) is there; an output never replaces one: name another file");
+  const bool special = target == Target::Named && exists && !S_ISREG(st.st_mode);
   if (special) {  // a device or a pipe: no temporary file beside it
     f_ = std::fopen(path.c_str(), "wb");
   } else {
@@ -31,7 +74,7 @@ OutputFile::OutputFile(const std::string& path, Target target) {
     const fs::path resolved = fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
     target_ = ec ? path : resolved.string();
     temp_ = target_ + ".tmp." + std::to_string(::getpid());
-    f_ = std::fopen(temp_.c_str(), "wb");
+    f_ = open_new(temp_);
   }
   if (!f_) {
     const int err = errno;

@@ -340,6 +340,9 @@ std::string history_file_looks_like(std::string_view text, bool zip) {
   if (c == '{' || c == '[') {
     if (has("\"track_metadata\"") || has("\"listened_at\"")) return "listenbrainz";
     if (has("\"ms_played\"") || has("\"msPlayed\"")) return "spotify";
+    // `clapsearch history export`'s own lines: {"type": "play"|"star"|"rating", "user", ...}.
+    if (has("\"type\"") && has("\"user\"") && has("\"content_hash\"") && (has("\"played_at\"") || has("\"kind\"")))
+      return "clapsearch";
     if (has("\"play_count\"") || has("\"skip_count\"") || has("\"last_played\"")) return "beets";
     if (has("\"recenttracks\"") || has("\"uts\"") || has("\"date\"")) return "lastfm";
     return "";
@@ -362,6 +365,12 @@ void check_history_format(const std::string& path, std::string_view text, bool z
   if (looks == "spotify")
     throw Error(path + ": a Spotify streaming history (ms_played), which clapsearch does not import: history import "
                        "reads ListenBrainz and Last.fm exports (and beets statistics)");
+  // Read as a Last.fm export it was "not JSON (truncated or damaged: … line 2 …)": a sound file
+  // called damaged (hostile pass 10, H10C-6).
+  if (looks == "clapsearch")
+    throw Error(path + ": a `clapsearch history export` file, which history import does not read back: it reads ListenBrainz "
+                       "and Last.fm exports (and beets statistics); a history moves with its index (copy the index, or "
+                       "`clapsearch migrate`)");
   if (looks.empty() || looks == asked) return;
   // Beets statistics are counts, not listens: only `history import --format beets` takes them.
   if (asked == "auto" || asked.empty()) {

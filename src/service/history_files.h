@@ -41,14 +41,16 @@ HistoryFormat parse_history_format(std::string_view word);
 // (a zip, or JSON with "listened_at" or "track_metadata"), "beets" (JSON lines with beets' counts:
 // "play_count", "skip_count", "last_played"), "lastfm" (JSON scrobbles with "recenttracks",
 // "uts" or "date", or a CSV header), "spotify" (Spotify's streaming history: "ms_played" or
-// "msPlayed", which no --format reads); "" when it cannot tell. A --format that disagrees is an
+// "msPlayed", which no --format reads), "clapsearch" (`clapsearch history export`'s own lines, which
+// no --format reads either); "" when it cannot tell. A --format that disagrees is an
 // error naming the file and both formats (check_history_format), not a parser's confused first
 // complaint ("names no song" for a ListenBrainz export read as beets, hostile pass 5 H5-12).
 std::string history_file_looks_like(std::string_view text, bool zip);
 // Throws clap::Error "<path>: not <asked>..." when the file looks like another format than
 // `asked` ("listenbrainz", "lastfm", "beets"; "auto" refuses only beets statistics, which
 // are counts, not listens, and are imported with --format beets). A Spotify streaming history is
-// refused under any --format, as what it is (read as Last.fm it was "a scrobble without a time").
+// refused under any --format, as what it is (read as Last.fm it was "a scrobble without a time"),
+// and so is clapsearch's own export.
 void check_history_format(const std::string& path, std::string_view text, bool zip, std::string_view asked);
 
 // One listen as the export tells it. Any of the identifiers may be empty; duration_s 0 = unknown.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <exception>
 #include <iterator>
+#include <system_error>
 #include <thread>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -144,7 +145,16 @@ std::vector<Listen> parse_listenbrainz_lines(std::string_view text, const std::s
     }
   };
   std::vector<std::thread> threads;
-  for (size_t k = 1; k < parts.size(); ++k) threads.emplace_back(parse_piece, k);
+  // A thread the machine cannot start (an address-space or thread limit) must not throw out of
+  // here with the started ones joinable (std::terminate; hostile pass 10, H10C-7's sibling): that
+  // piece is parsed on this thread instead.
+  for (size_t k = 1; k < parts.size(); ++k) {
+    try {
+      threads.emplace_back(parse_piece, k);
+    } catch (const std::system_error&) {
+      parse_piece(k);
+    }
+  }
   parse_piece(0);
   for (std::thread& t : threads) t.join();
   for (const std::exception_ptr& e : errors)

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -117,6 +118,36 @@ TEST(EmbedCli, NpyOutputHasShapeAndValues) {
   EXPECT_EQ(std::memcmp(bytes.data() + 10 + header_len, ref.data(), ref.size() * 4), 0);
 }
 
+// `-o vectors.npy` wrote JSON Lines under a .npy name in silence, and `--format npy` without
+// --output failed only after every input was embedded (hostile pass 10, H10C-2): the format
+// follows the name when not given, a contradiction is refused before the model loads.
+TEST(EmbedCli, TheOutputNameAndTheFormatAgree) {
+  const std::string dir = test::temp_dir(), model = test::quoted(test::case_dir("tiny-unfused"));
+  const std::string embed = test::cli_command() + " embed --model " + model + " --text a --text b";
+  std::string out, err;
+  ASSERT_EQ(test::run_command(embed + " -o " + test::quoted(dir + "/v.NPY"), &out, &err), 0) << err;
+  std::ifstream f(dir + "/v.NPY", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.substr(0, 6), "\x93NUMPY");
+  EXPECT_NE(bytes.find("'shape': (2, 512)"), std::string::npos);
+  ASSERT_EQ(test::run_command(embed + " -o " + test::quoted(dir + "/v.jsonl"), &out, &err), 0) << err;
+  EXPECT_EQ(test::json_lines(test::read_file(dir + "/v.jsonl")).size(), 2u);
+
+  // Contradictions: usage errors naming both, before anything is embedded (a model that does not
+  // exist is never reached), and no file written.
+  const std::string nowhere = test::cli_command() + " embed --model /nonexistent/model --text a";
+  EXPECT_EQ(test::run_command(nowhere + " --format jsonl -o " + test::quoted(dir + "/x.npy"), &out, &err), 2) << err;
+  EXPECT_NE(err.find("--format jsonl"), std::string::npos) << err;
+  EXPECT_NE(err.find("x.npy"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(nowhere + " --format npy -o " + test::quoted(dir + "/x.jsonl"), &out, &err), 2) << err;
+  EXPECT_NE(err.find("x.jsonl"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(nowhere + " --format npy", &out, &err), 2) << err;
+  EXPECT_NE(err.find("--format npy needs --output"), std::string::npos) << err;
+  EXPECT_EQ(err.find("/nonexistent/model"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.npy"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.jsonl"));
+}
+
 TEST(EmbedCli, LongTextIsCutWithAWarningOnStderr) {
   std::string text;
   for (int i = 0; i < 600; ++i) text += "word ";
@@ -154,6 +185,23 @@ TEST(BenchCli, JsonHasTheDocumentedFields) {
   }
   EXPECT_TRUE(j["audio_stage_ms_per_window"].contains("swin: attention (layernorm, q/k/v, heads, output + residual)"))
       << j["audio_stage_ms_per_window"].dump();
+}
+
+// `bench --clients` had no bound: 0 or -5 printed rows of nothing (rc 0), and a count the machine
+// could not start aborted ("terminate called without an active exception", status 134; hostile
+// pass 10, H10C-7).
+TEST(BenchCli, ClientCountsAreBoundedAndAThreadThatCannotStartIsAnError) {
+  const std::string bench = test::cli_command() + " bench --serve-tracks 4 --windows-per-track 2 --seconds 0.3 --model " +
+                            test::quoted(test::case_dir("tiny-unfused"));
+  std::string out, err;
+  for (const char* clients : {"0", "-5", "1025"}) {
+    EXPECT_EQ(test::run_command(bench + " --clients=" + clients, &out, &err), 2) << clients << "\n" << err;
+    EXPECT_NE(err.find("--clients"), std::string::npos) << err;
+  }
+  // 1024 threads under a 3 GB address-space limit: an error naming the client, or done; never an abort.
+  const int rc = test::run_command("ulimit -v 3000000 && " + bench + " --clients 1024", &out, &err);
+  EXPECT_TRUE(rc == 0 || rc == 1) << rc << "\n" << err;
+  if (rc == 1) EXPECT_NE(err.find("cannot start client"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -336,6 +336,22 @@ TEST(HistoryCli, AWrongFormatIsNamedWithTheFileAndTheFormatItLooksLike) {
       EXPECT_NE(err.find(file + ": a Spotify streaming history (ms_played), which clapsearch does not import"), std::string::npos)
           << file << format << "\n" << err;
     }
+  // H10C-6: clapsearch's own export (a play line, a star-only line, spaced as a JSON tool writes it)
+  // was "not JSON (truncated or damaged: … line 2 …)"; it is named as what it is.
+  const std::string own = write(dir + "/ann-history.jsonl",
+                                R"({"type":"play","user":"ann","played_at":1694000000,"time":"2023-09-06T11:33:20Z","source":"subsonic",)"
+                                R"("seconds_played":100.0,"skipped":false,"track_id":1,"path":"/m/a.flac","content_hash":"ab"})" "\n"
+                                R"({"type":"play","user":"ann","played_at":1694000100,"time":"2023-09-06T11:35:00Z","source":"subsonic",)"
+                                R"("seconds_played":100.0,"skipped":false,"track_id":1,"path":"/m/a.flac","content_hash":"ab"})" "\n");
+  const std::string own_stars = write(dir + "/ann-stars.jsonl",
+                                      R"({"type": "star", "user": "ann", "kind": "song", "at": 1694000000, "time": "2023-09-06T11:33:20Z", )"
+                                      R"("rating": null, "track_id": 1, "path": "/m/a.flac", "content_hash": "ab"})" "\n");
+  for (const std::string& file : {own, own_stars})
+    for (const char* format : {"", " --format lastfm", " --format listenbrainz", " --format beets"}) {
+      EXPECT_EQ(run("history import " + q(file) + format + " --db " + q(db), &out, &err), 1) << file << format;
+      EXPECT_NE(err.find(file + ": a `clapsearch history export` file, which history import does not read back"), std::string::npos)
+          << file << format << "\n" << err;
+    }
   // Without --format, beets statistics (counts, not listens) are named as such.
   EXPECT_EQ(run("history import " + q(beets) + " --db " + q(db), &out, &err), 1);
   EXPECT_NE(err.find(beets + ": looks like beets statistics"), std::string::npos) << err;

@@ -3,6 +3,8 @@
 // output appears whole or not at all.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -60,6 +62,100 @@ TEST(OutputCli, AFailedWriteFailsTheRun) {
   EXPECT_NE(test::run_command(cli() + " embed --model " + tiny() + " --text hello --output /dev/full", &out, &err), 0);
   EXPECT_NE(err.find("/dev/full: write failed"), std::string::npos) << err;
   EXPECT_TRUE(fs::is_character_file("/dev/full"));  // written in place, never replaced
+}
+
+// A file-size limit (`ulimit -f`): SIGXFSZ killed the run mid-write (status 153, a core dump, no
+// file named) in `index`, `embed -o`, a redirected output (hostile pass 10, H10C-1). Now a write
+// past the limit is a failed write like a full disk's: an error naming the file, and the index
+// the next run (without the limit) completes.
+TEST(OutputCli, AFileSizeLimitFailsTheWriteInsteadOfKillingTheRun) {
+  // The limit's signal at its default action in this process and so in the commands it starts
+  // (a parent that ignores it, as Python does, would hide the defect).
+  const auto old_handler = std::signal(SIGXFSZ, SIG_DFL);
+  const std::string dir = test::temp_dir();
+  test::ffmpeg(dir + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::ffmpeg(dir + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+  const std::string limit = "ulimit -f 4 && ";  // 4 KB
+  std::string out, err;
+
+  EXPECT_EQ(test::run_command(limit + cli() + " embed --model " + tiny() + " --text hello > " + test::quoted(dir + "/e.jsonl"),
+                              &out, &err), 1) << err;
+  EXPECT_NE(err.find("standard output"), std::string::npos) << err;
+  EXPECT_NE(err.find("File too large"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(limit + cli() + " embed --model " + tiny() + " --text hello -o " + test::quoted(dir + "/o.jsonl"),
+                              &out, &err), 1) << err;
+  EXPECT_NE(err.find(dir + "/o.jsonl"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir + "/o.jsonl"));  // whole or not at all
+
+  const std::string db = dir + "/lib.db";
+  const std::string index = cli() + " index " + test::quoted(dir + "/lib") + " --db " + test::quoted(db) + " --model " + tiny() + " -q";
+  // SQLite reports the failed COMMIT as "disk I/O error", not always with the errno: the run
+  // fails naming the index, and is not killed.
+  const int rc = test::run_command(limit + index, &out, &err);
+  EXPECT_EQ(rc, 1) << err;
+  EXPECT_NE(err.find(db), std::string::npos) << err;
+  ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(cli() + " status --json --db " + test::quoted(db), &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 2) << out;
+  std::signal(SIGXFSZ, old_handler);
+}
+
+// An output named like the index (`--csv "$CLAPSEARCH_DB"`, a completion slip) renamed the result
+// over it: users, plays and playlists gone, exit status 0 (hostile pass 10, H10C-3). Every
+// output that a user names (--csv, --m3u, -o, map --out) refuses an SQLite file or its WAL.
+TEST(OutputCli, AnOutputNeverReplacesAnIndex) {
+  const std::string dir = test::temp_dir();
+  test::ffmpeg(dir + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::ffmpeg(dir + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+  const std::string db = dir + "/lib.db";
+  test::index_library(dir + "/lib", db, test::case_dir("tiny-unfused"));
+  // The commands themselves may write the index (the text cache): it must stay an SQLite index
+  // holding its tracks, not become their output.
+  const auto still_the_index = [&] {
+    return test::read_file(db).compare(0, 16, std::string("SQLite format 3\0", 16)) == 0;
+  };
+  const std::string q = test::quoted(db);
+  std::string out, err;
+  for (const std::string& c : {" search x --csv " + q + " --db " + q, " classify --labels a,b --all --csv " + q + " --db " + q,
+                               " playlist --seed 1 -n 2 --m3u " + q + " --db " + q, " embed --model " + tiny() + " --text a -o " + q}) {
+    EXPECT_EQ(test::run_command(cli() + c, &out, &err), 1) << c << "\n" << err;
+    EXPECT_NE(err.find(db + ": an SQLite database"), std::string::npos) << c << "\n" << err;
+    EXPECT_TRUE(still_the_index()) << c;
+  }
+  // A copy of the index under a picture's name, and a write-ahead log: the same.
+  fs::copy_file(db, dir + "/copy.svg");
+  const std::string copy = test::read_file(dir + "/copy.svg");
+  EXPECT_EQ(test::run_command(cli() + " map --out " + test::quoted(dir + "/copy.svg") + " --db " + q, &out, &err), 1) << err;
+  EXPECT_TRUE(test::read_file(dir + "/copy.svg") == copy);
+  std::ofstream(dir + "/x-wal", std::ios::binary) << std::string("\x37\x7f\x06\x82", 4) << std::string(28, '\0');
+  EXPECT_EQ(test::run_command(cli() + " search x --csv " + test::quoted(dir + "/x-wal") + " --db " + q, &out, &err), 1) << err;
+  ASSERT_EQ(test::run_command(cli() + " status --json --db " + q, &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["ok"], 2) << out;
+  // Any other existing file is replaced as before.
+  std::ofstream(dir + "/old.csv") << "old";
+  EXPECT_EQ(test::run_command(cli() + " search x --csv " + test::quoted(dir + "/old.csv") + " --db " + q, &out, &err), 0) << err;
+  EXPECT_NE(test::read_file(dir + "/old.csv").find("query,rank"), std::string::npos);
+}
+
+// The temporary file beside an output is named by the pid: a symbolic link planted there (by anyone
+// who may write the output's folder) was followed, its target truncated and overwritten with the
+// result, and the link renamed into the output's place (hostile pass 10, H10C-5).
+TEST(OutputCli, ALinkPlantedAtTheTemporaryNameIsNeverFollowed) {
+  const std::string dir = test::temp_dir();
+  fs::create_directories(dir + "/shared");
+  const std::string victim = dir + "/victim.txt";
+  for (const char* name : {"out.jsonl", "out.npy"}) {
+    std::ofstream(victim) << "precious\n";
+    const std::string out_path = dir + "/shared/" + name;
+    // The shell that plants the link execs clapsearch: the same pid.
+    const std::string command = "sh -c 'ln -s " + victim + " " + out_path + ".tmp.$$ && exec \"$0\" \"$@\"' " + cli() +
+                                " embed --model " + tiny() + " --text hello -o " + test::quoted(out_path);
+    std::string out, err;
+    ASSERT_EQ(test::run_command(command, &out, &err), 0) << err;
+    EXPECT_EQ(test::read_file(victim), "precious\n") << name;
+    EXPECT_FALSE(fs::is_symlink(out_path)) << name;
+    EXPECT_TRUE(fs::is_regular_file(out_path)) << name;
+  }
 }
 
 TEST(OutputCli, AFileOutputAppearsWholeOrNotAtAll) {
