@@ -27,6 +27,10 @@ class SqliteError : public Error {
 
 void exec(sqlite3* db, const std::string& sql);
 
+// How many statements (Stmt) have been prepared in this process since it started: a test counts
+// the database reads an answer makes (one per listing, not one per item listed).
+uint64_t statements_prepared();
+
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql);
