@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/deadline.h"
+#include "store/playlist_reads.h"
 
 namespace clap::service {
 
@@ -196,7 +197,7 @@ std::vector<UserData::PlaylistSummary> UserData::playlist_summaries(
     int64_t last_id = 0;
     PlaylistSummary* last = nullptr;
     uint64_t rows = 0;
-    s.playlist_entry_tracks(all ? 0 : user_, [&](int64_t playlist_id, int64_t track_id) {
+    store::playlist_entry_tracks(s, all ? 0 : user_, [&](int64_t playlist_id, int64_t track_id) {
       if (++rows % 4096 == 0) check_deadline("playlists");
       if (playlist_id != last_id) {
         last_id = playlist_id;
@@ -229,7 +230,7 @@ int64_t UserData::save_playlist(const store::PlaylistRecord& p, bool admin) {
   // at the bound (another process's may: the bound is a guard, not an exact count). Thrown after
   // the lock, as an exception inside with() drops its connection. 0: too many.
   const int64_t id = connection_.with([&](Accounts&, store::Store& s) -> int64_t {
-    if (p.id == 0 && s.playlist_count(p.owner) >= kMaxPlaylistsPerUser) return 0;
+    if (p.id == 0 && store::playlist_count(s, p.owner) >= kMaxPlaylistsPerUser) return 0;
     return s.put_playlist(p);
   });
   if (id == 0) throw TooMany(too_many_playlists_message());

@@ -596,15 +596,6 @@ class Store {
   virtual int64_t put_playlist(const PlaylistRecord& playlist) = 0;
   virtual std::vector<PlaylistRecord> playlists(int64_t user_id) const = 0;
   virtual std::optional<PlaylistRecord> playlist(int64_t id) const = 0;
-  // The track id of every entry of the playlists `playlists(user_id)` lists (user 0: all), as
-  // `each(playlist_id, track_id)` per row, by playlist id then position: one query, whatever the
-  // number of playlists (a listing of 100,000 public playlists read them one at a time: 36 s,
-  // H9S-7). Rows are handed over as they are read (SQLite steps the statement; PostgreSQL
-  // fetches a cursor in pages, inside the caller's transaction or a read-only one of its own),
-  // so memory does not grow with them; an exception from `each` stops the read.
-  virtual void playlist_entry_tracks(int64_t user_id, const std::function<void(int64_t playlist_id, int64_t track_id)>& each) const = 0;
-  // How many playlists user `owner` owns (the bound on them is the service's: service/user_data.h).
-  virtual int64_t playlist_count(int64_t owner) const = 0;
   // Reads playlist `id` (with entries), lets `change` edit it and writes it when it returns true,
   // in one transaction no other process's change of it comes between (SQLite BEGIN IMMEDIATE,
   // PostgreSQL the row FOR UPDATE): false when there is no such playlist.

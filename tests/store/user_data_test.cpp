@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "store/playlist_reads.h"
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/kept_ids.h"
@@ -241,22 +242,22 @@ TEST_P(UserData, PlaylistEntriesAreReadInOneQuery) {
   using Rows = std::vector<std::pair<int64_t, int64_t>>;
   auto rows = [&](int64_t user_id) {
     Rows out;
-    s.playlist_entry_tracks(user_id, [&](int64_t p, int64_t t) { out.push_back({p, t}); });
+    playlist_entry_tracks(s, user_id, [&](int64_t p, int64_t t) { out.push_back({p, t}); });
     return out;
   };
   EXPECT_EQ(rows(u), (Rows{{mine, t2}, {mine, t1}, {mine, t2}, {theirs, t1}}));
   EXPECT_EQ(rows(o), (Rows{{theirs, t1}, {hidden, t2}}));
   EXPECT_EQ(rows(0), (Rows{{mine, t2}, {mine, t1}, {mine, t2}, {theirs, t1}, {hidden, t2}}));
-  EXPECT_EQ(s.playlist_count(u), 2);
-  EXPECT_EQ(s.playlist_count(o), 2);
-  EXPECT_EQ(s.playlist_count(o + 1), 0);
+  EXPECT_EQ(playlist_count(s, u), 2);
+  EXPECT_EQ(playlist_count(s, o), 2);
+  EXPECT_EQ(playlist_count(s, o + 1), 0);
 
   // A callback that throws ends the read; the store reads on, in a scope and out of one.
-  EXPECT_THROW(s.playlist_entry_tracks(u, [](int64_t, int64_t) { throw Error("stop"); }), Error);
+  EXPECT_THROW(playlist_entry_tracks(s, u, [](int64_t, int64_t) { throw Error("stop"); }), Error);
   EXPECT_EQ(rows(u).size(), 4u);
   {
     const auto scope = s.read_scope();
-    EXPECT_THROW(s.playlist_entry_tracks(u, [](int64_t, int64_t) { throw Error("stop"); }), Error);
+    EXPECT_THROW(playlist_entry_tracks(s, u, [](int64_t, int64_t) { throw Error("stop"); }), Error);
     EXPECT_EQ(rows(u).size(), 4u);
     EXPECT_EQ(rows(0).size(), 5u);
   }
