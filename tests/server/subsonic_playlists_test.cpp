@@ -69,7 +69,9 @@ json rest(RunningServer& server, const std::string& user, const std::string& que
 // The song ids of the library, by title.
 std::map<std::string, std::string> song_ids(RunningServer& server) {
   std::map<std::string, std::string> out;
-  for (const json& s : rest(server, "alice", "search3?query=")["searchResult3"]["song"]) out[s["title"]] = s["id"];
+  const json found = rest(server, "alice", "search3?query=%22%22");
+  for (const json& s : found["searchResult3"]["song"]) out[s["title"]] = s["id"];
+  EXPECT_EQ(out.size(), 3u) << found.dump();
   return out;
 }
 
