@@ -4,6 +4,7 @@
 #include <ctime>
 #include <unordered_map>
 
+#include "core/deadline.h"
 #include "core/error.h"
 #include "service/history.h"
 #include "service/history_files.h"
@@ -176,6 +177,9 @@ std::vector<StoredMix> stored_mixes(const store::Store& store, int64_t user_id, 
   std::vector<StoredMix> out;
   for (const store::PlaylistRecord& header : store.playlists(user_id)) {  // by id: the order they were saved in
     if (header.owner != user_id || header.comment.rfind(kMixPlaylistMark, 0) != 0) continue;
+    // A read per mix: a few a user, but any playlist of theirs whose comment starts so counts
+    // (kMaxPlaylistsPerUser at most), so the request's budget is checked between them.
+    check_deadline("mixes");
     const std::optional<store::PlaylistRecord> p = store.playlist(header.id);
     if (!p) continue;  // removed since the list was read
     StoredMix m;

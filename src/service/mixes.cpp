@@ -257,8 +257,20 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
 
 std::vector<int64_t> save_mix_playlists(store::Store& store, int64_t user_id, const LibrarySnapshot& snap,
                                         const std::vector<Mix>& mixes, int64_t now) {
-  for (const store::PlaylistRecord& p : store.playlists(user_id))
-    if (p.owner == user_id && p.comment.rfind(kMixPlaylistMark, 0) == 0) store.remove_playlist(p.id);
+  // The bound on a user's playlists (kMaxPlaylistsPerUser) counts the mixes saved in place of the
+  // old ones: checked before any old one is removed, so a refusal leaves the old mixes there.
+  std::vector<int64_t> old_mixes;
+  int64_t others = 0;
+  for (const store::PlaylistRecord& p : store.playlists(user_id)) {
+    if (p.owner != user_id) continue;
+    if (p.comment.rfind(kMixPlaylistMark, 0) == 0) old_mixes.push_back(p.id);
+    else ++others;
+  }
+  const auto saved = std::count_if(mixes.begin(), mixes.end(), [](const Mix& m) { return !m.tracks.empty(); });
+  if (saved > 0 && others + saved > kMaxPlaylistsPerUser)
+    throw Error("cannot save " + std::to_string(saved) + " mix playlists: " + too_many_playlists_message() + "; the user owns " +
+                std::to_string(others) + " other playlists");
+  for (const int64_t id : old_mixes) store.remove_playlist(id);
   char day[32] = "";
   const std::time_t t = static_cast<std::time_t>(now);
   std::tm tm{};

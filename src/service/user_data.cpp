@@ -2,11 +2,21 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
+
+#include "core/deadline.h"
+#include "store/playlist_reads.h"
 
 namespace clap::service {
 
 store::SongRef song_ref(const store::Track& t) { return {t.id, t.content_hash, t.path}; }
+
+std::string too_many_playlists_message() {
+  return "a user owns at most " + std::to_string(kMaxPlaylistsPerUser) +
+         " playlists (delete one to make another, or add the songs to one already made)";
+}
 
 // The sums of one user's plays up to play `last_id` (UserData::play_tally).
 struct PlaySum {
@@ -166,6 +176,44 @@ std::vector<store::PlaylistRecord> UserData::playlists(bool all) const {
   return connection_.with([&](Accounts&, store::Store& s) { return s.playlists(all ? 0 : user_); });
 }
 
+std::vector<UserData::PlaylistSummary> UserData::playlist_summaries(
+    bool all, const std::function<std::optional<int64_t>(int64_t)>& seconds_of) const {
+  return connection_.with([&](Accounts&, store::Store& s) {
+    // One committed state: an entry read is of a playlist listed (PostgreSQL: the entries'
+    // cursor reads in this scope's transaction).
+    const auto scope = s.read_scope();
+    std::vector<PlaylistSummary> out;
+    std::map<int64_t, size_t> at;  // playlist id -> its place in `out`
+    for (store::PlaylistRecord& p : s.playlists(all ? 0 : user_)) {
+      at[p.id] = out.size();
+      out.push_back({std::move(p), "", 0, 0});
+    }
+    std::map<int64_t, std::string> names;
+    for (const store::UserRecord& u : s.users()) names[u.id] = u.name;
+    for (PlaylistSummary& p : out)
+      if (const auto n = names.find(p.playlist.owner); n != names.end()) p.owner = n->second;
+    if (out.empty()) return out;
+    // Consecutive rows are of one playlist (by id): its place is looked up once per playlist.
+    int64_t last_id = 0;
+    PlaylistSummary* last = nullptr;
+    uint64_t rows = 0;
+    store::playlist_entry_tracks(s, all ? 0 : user_, [&](int64_t playlist_id, int64_t track_id) {
+      if (++rows % 4096 == 0) check_deadline("playlists");
+      if (playlist_id != last_id) {
+        last_id = playlist_id;
+        const auto it = at.find(playlist_id);
+        last = it == at.end() ? nullptr : &out[it->second];
+      }
+      if (!last) return;
+      if (const std::optional<int64_t> seconds = seconds_of(track_id)) {
+        ++last->songs;
+        last->seconds += *seconds;
+      }
+    });
+    return out;
+  });
+}
+
 std::optional<store::PlaylistRecord> UserData::playlist(int64_t id, bool admin) const {
   auto p = connection_.with([&](Accounts&, store::Store& s) { return s.playlist(id); });
   if (p && !(p->owner == user_ || p->is_public || admin)) return std::nullopt;
@@ -178,7 +226,15 @@ int64_t UserData::save_playlist(const store::PlaylistRecord& p, bool admin) {
     if (!old) throw Error("playlist " + std::to_string(p.id) + " does not exist");
     if (old->owner != user_ && !admin) throw NotAllowed("the playlist belongs to another user");
   }
-  return connection_.with([&](Accounts&, store::Store& s) { return s.put_playlist(p); });
+  // Counted under the lock with the write: two creations at once in this server cannot both pass
+  // at the bound (another process's may: the bound is a guard, not an exact count). Thrown after
+  // the lock, as an exception inside with() drops its connection. 0: too many.
+  const int64_t id = connection_.with([&](Accounts&, store::Store& s) -> int64_t {
+    if (p.id == 0 && store::playlist_count(s, p.owner) >= kMaxPlaylistsPerUser) return 0;
+    return s.put_playlist(p);
+  });
+  if (id == 0) throw TooMany(too_many_playlists_message());
+  return id;
 }
 
 std::optional<int64_t> UserData::change_playlist(int64_t id, bool admin,

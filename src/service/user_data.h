@@ -20,6 +20,15 @@ namespace clap::service {
 // A song of the library as a reference (its id, content hash and path now).
 store::SongRef song_ref(const store::Track& t);
 
+// The most playlists a user may own (docs/security.md): UserData::save_playlist (createPlaylist)
+// and save_mix_playlists (`clapsearch mix --save`) refuse to make one more. Nothing is deleted
+// for it: playlists a user owned before (an index of before, a copy) stay, and only a new one is
+// refused while they own this many. Without a bound one user's 100,000 public playlists slowed
+// every user's getPlaylists (H9S-7).
+inline constexpr int64_t kMaxPlaylistsPerUser = 10000;
+// The refusal, the same words whoever makes the playlist.
+std::string too_many_playlists_message();
+
 class UserData {
  public:
   // `library_generation`: the snapshot's; references are re-attached when it moved since the
@@ -68,9 +77,23 @@ class UserData {
 
   // Playlists the user may see (their own and public ones; every one for an admin with `all`).
   std::vector<store::PlaylistRecord> playlists(bool all = false) const;
+  // What a listing of playlists (getPlaylists) shows of each playlist playlists(all) lists: its
+  // header, its owner's name ("" when gone), and how many of its entries are songs of the
+  // library now and their length. `seconds_of(track_id)` is a song's length in whole seconds,
+  // nullopt when the library has no such song (the entry stays stored, unseen). Three store reads
+  // in one read scope whatever the number of playlists and entries (H9S-7: one read per playlist
+  // made another user's 100,000 public playlists a 36 s listing), with the request's budget
+  // (core/deadline.h) checked as the entries are summed.
+  struct PlaylistSummary {
+    store::PlaylistRecord playlist;  // without entries
+    std::string owner;
+    int64_t songs = 0, seconds = 0;
+  };
+  std::vector<PlaylistSummary> playlist_summaries(bool all, const std::function<std::optional<int64_t>(int64_t)>& seconds_of) const;
   // A playlist the user may read (own, public, or any for an admin); nullopt when none.
   std::optional<store::PlaylistRecord> playlist(int64_t id, bool admin) const;
-  // Writes a playlist the user owns (or any, for an admin); throws NotAllowed otherwise.
+  // Writes a playlist the user owns (or any, for an admin); throws NotAllowed otherwise, and
+  // TooMany for a new one (id 0) past kMaxPlaylistsPerUser of its owner.
   int64_t save_playlist(const store::PlaylistRecord& p, bool admin);
   // Reads playlist `id`, lets `change` edit it and writes it back, all under the connection's
   // lock, so that two changes at once (two phones each adding a song) each build on the other's
@@ -93,6 +116,11 @@ class UserData {
 
   // A change the user is not allowed to make (another user's playlist): the server's code 50.
   class NotAllowed : public Error {
+   public:
+    using Error::Error;
+  };
+  // A new playlist its owner may not make: they own kMaxPlaylistsPerUser (the server's code 0).
+  class TooMany : public Error {
    public:
     using Error::Error;
   };

@@ -160,6 +160,9 @@ class PostgresStore final : public Store {
   int64_t put_playlist(const PlaylistRecord& playlist) override;
   std::vector<PlaylistRecord> playlists(int64_t user_id) const override;
   std::optional<PlaylistRecord> playlist(int64_t id) const override;
+  // store/playlist_reads.h
+  void playlist_entry_tracks(int64_t user_id, const std::function<void(int64_t, int64_t)>& each) const;
+  int64_t playlist_count(int64_t owner) const;
   bool change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) override;
   bool remove_playlist(int64_t id) override;
   void put_play_queue(const PlayQueueRecord& queue) override;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -449,6 +450,38 @@ std::optional<PlaylistRecord> PostgresStore::playlist(int64_t id) const {
   PlaylistRecord p = decode_playlist(r, 0);
   p.entries = entries_of(*c_, id);
   return p;
+}
+
+void PostgresStore::playlist_entry_tracks(int64_t user_id, const std::function<void(int64_t, int64_t)>& each) const {
+  // A cursor fetched a page at a time: a result holds all its rows in memory (libpq), and the
+  // entries of every public playlist may be millions. It lives in a transaction: the caller's
+  // (its read_scope: the cursor reads what the listing read), else a read-only one of its own.
+  std::optional<pg::Transaction> own;
+  if (!c_->in_transaction()) own.emplace(*c_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  c_->query("DECLARE playlist_entry_tracks NO SCROLL CURSOR FOR "
+            "SELECT e.playlist_id, e.track_id FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id "
+            "WHERE " + std::to_string(user_id) + " = 0 OR p.owner = " + std::to_string(user_id) +
+            " OR p.public ORDER BY e.playlist_id, e.position");
+  try {
+    for (;;) {
+      const pg::Result r = c_->query("FETCH 10000 FROM playlist_entry_tracks");
+      for (int i = 0; i < r.rows(); ++i) each(r.int64(i, 0), r.int64(i, 1));
+      if (r.rows() < 10000) break;
+    }
+  } catch (...) {
+    // Closed, so that the caller's transaction may read again (its end would close it too).
+    try {
+      c_->exec("CLOSE playlist_entry_tracks");
+    } catch (...) {
+    }
+    throw;
+  }
+  c_->exec("CLOSE playlist_entry_tracks");
+  if (own) own->commit();
+}
+
+int64_t PostgresStore::playlist_count(int64_t owner) const {
+  return c_->query("SELECT COUNT(*) FROM playlists WHERE owner = $1::bigint", pg::Params().add(owner)).int64(0, 0);
 }
 
 bool PostgresStore::change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) {

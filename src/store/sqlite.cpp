@@ -1,5 +1,6 @@
 #include "store/sqlite.h"
 
+#include <atomic>
 #include <bit>
 #include <cstring>
 
@@ -47,7 +48,14 @@ void exec(sqlite3* db, const std::string& sql) {
   }
 }
 
+namespace {
+std::atomic<uint64_t> prepared{0};
+}  // namespace
+
+uint64_t statements_prepared() { return prepared.load(); }
+
 Stmt::Stmt(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
+  prepared.fetch_add(1, std::memory_order_relaxed);
   if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) fail(db, sql_);
 }
 

@@ -44,6 +44,10 @@ auto located(sqlite3* db, F&& read) -> decltype(read()) {
   }
 }
 
+// How many statements (Stmt) have been prepared in this process since it started: a test counts
+// the database reads an answer makes (one per listing, not one per item listed).
+uint64_t statements_prepared();
+
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql);

@@ -435,6 +435,22 @@ std::optional<PlaylistRecord> SqliteStore::playlist(int64_t id) const {
   return p;
 }
 
+void SqliteStore::playlist_entry_tracks(int64_t user_id, const std::function<void(int64_t, int64_t)>& each) const {
+  // The playlists as playlists() lists them; the statement is stepped row by row (and finalized
+  // when `each` throws), so the rows are never held together.
+  sql::Stmt s(db_,
+              "SELECT e.playlist_id, e.track_id FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id "
+              "WHERE ? = 0 OR p.owner = ? OR p.public <> 0 ORDER BY e.playlist_id, e.position");
+  s.bind(1, user_id).bind(2, user_id);
+  while (s.step()) each(s.int64(0), s.int64(1));
+}
+
+int64_t SqliteStore::playlist_count(int64_t owner) const {
+  sql::Stmt s(db_, "SELECT COUNT(*) FROM playlists WHERE owner = ?");
+  s.bind(1, owner);
+  return s.step() ? s.int64(0) : 0;
+}
+
 bool SqliteStore::change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) {
   sql::Transaction tx(db_);  // BEGIN IMMEDIATE: another process's change of it waits to the commit
   std::optional<PlaylistRecord> p = playlist(id);

@@ -9,6 +9,7 @@
 #include "core/regular_file.h"
 #include "core/user_dirs.h"
 #include "store/postgres.h"
+#include "store/playlist_reads.h"
 #include "store/postgres_store.h"
 #include "store/sqlite.h"
 #include "store/sqlite_store.h"
@@ -222,6 +223,26 @@ std::string resolve_location(const std::string& given) {
 
 std::string display_location(const std::string& location) {
   return is_server_location(location) ? pg::redact(location) : location;
+}
+
+// --- store/playlist_reads.h ---------------------------------------------------------------------
+
+namespace {
+// The store behind `s`: one of the two kinds open_store makes.
+template <class Read>
+auto on_store(const Store& s, const Read& read) {
+  if (const auto* sqlite = dynamic_cast<const SqliteStore*>(&s)) return read(*sqlite);
+  if (const auto* postgres = dynamic_cast<const PostgresStore*>(&s)) return read(*postgres);
+  throw Error("not a store open_store makes: " + s.path());
+}
+}  // namespace
+
+void playlist_entry_tracks(const Store& s, int64_t user_id, const std::function<void(int64_t, int64_t)>& each) {
+  on_store(s, [&](const auto& store) { store.playlist_entry_tracks(user_id, each); });
+}
+
+int64_t playlist_count(const Store& s, int64_t owner) {
+  return on_store(s, [&](const auto& store) { return store.playlist_count(owner); });
 }
 
 }  // namespace clap::store

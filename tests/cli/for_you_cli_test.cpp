@@ -5,6 +5,7 @@
 // bytes whatever the thread count; the mixes become the user's playlists, replacing only that
 // user's earlier mixes.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <ctime>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "service/user_data.h"
 #include "support/golden.h"
 #include "support/taste_library.h"
 
@@ -348,6 +350,52 @@ TEST(MixCli, AMixWithoutSongsSaysWhyAndIsNotSaved) {
   ASSERT_EQ(test::run_cli("mix --json --not-played-days 0" + on, &out, &err), 0) << err;
   EXPECT_EQ(json::parse(out).at("mixes").at(0).at("tracks").size(), 1u) << out;
   EXPECT_EQ(store::open_store(db, store::OpenMode::ReadOnly)->playlists(0).size(), 1u);
+}
+
+// Issue 53 (H9S-7): a user owns at most service::kMaxPlaylistsPerUser playlists, mixes counted.
+// `mix` replaces the old mixes when the new ones fit beside the user's other playlists; when they
+// would not, it says so and leaves the old mixes (and every other playlist) where they were.
+TEST(MixCli, MixesAreSavedWithinTheBoundOfPlaylistsAUserOwns) {
+  ForYou& f = lib();
+  const std::string args = "mix --user ann --size 4 --not-played-days 0 --json";
+  ASSERT_EQ(f.ok_json(args)["mixes"].size(), 2u);
+  auto own = [&](bool mixes) {
+    std::set<int64_t> ids;
+    for (const store::PlaylistRecord& p : store::open_store(f.db, store::OpenMode::ReadOnly)->playlists(f.ann))
+      if (p.owner == f.ann && (p.comment.rfind("clapsearch mix", 0) == 0) == mixes) ids.insert(p.id);
+    return ids;
+  };
+  ASSERT_EQ(own(false).size(), 1u);  // "Mix tape from 1999"
+  auto add_playlists = [&](int64_t n) {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(f.db.c_str(), &h), SQLITE_OK);
+    const std::string text = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(n) +
+                             ") INSERT INTO playlists(owner, name, comment, public, created_at, changed_at) SELECT " +
+                             std::to_string(f.ann) + ", 'own ' || i, '', 0, 1, 1 FROM n";
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(h, text.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(h);
+  };
+  // Two mixes beside bound - 2 other playlists: the bound exactly, saved in place of the old ones.
+  add_playlists(service::kMaxPlaylistsPerUser - 3);
+  const std::set<int64_t> before = own(true);
+  ASSERT_EQ(f.ok_json(args)["mixes"].size(), 2u);
+  const std::set<int64_t> saved = own(true);
+  EXPECT_EQ(saved.size(), 2u);
+  EXPECT_NE(saved, before);
+  // One more playlist of ann's: the two new mixes would pass the bound. Refused, nothing removed.
+  add_playlists(1);
+  std::string out, err;
+  EXPECT_EQ(f.cli("mix --user ann --size 4 --not-played-days 0", &out, &err), 1) << out << err;
+  EXPECT_NE(err.find("cannot save 2 mix playlists: a user owns at most " + std::to_string(service::kMaxPlaylistsPerUser) +
+                     " playlists"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(own(true), saved);
+  EXPECT_EQ(own(false).size(), static_cast<size_t>(service::kMaxPlaylistsPerUser - 1));
+  // --no-save makes them as before.
+  EXPECT_EQ(f.cli("mix --user ann --size 4 --not-played-days 0 --no-save", &out, &err), 0) << err;
 }
 
 }  // namespace

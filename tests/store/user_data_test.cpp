@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "store/playlist_reads.h"
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/kept_ids.h"
@@ -216,6 +217,59 @@ TEST_P(UserData, StarsRatingsPlaysPlaylists) {
   EXPECT_TRUE(s.remove_playlist(id));
   EXPECT_FALSE(s.playlist(id));
   EXPECT_TRUE(s.playlists(u).empty());
+}
+
+// H9S-7: the entries of every playlist a listing shows come from one read, as (playlist id, track
+// id) rows in playlist then entry order, of the playlists playlists(user) lists; past the
+// PostgreSQL cursor's page of 10,000 rows; inside a read scope or not; and a callback that throws
+// stops the read without leaving the store unusable. playlist_count counts the playlists owned.
+TEST_P(UserData, PlaylistEntriesAreReadInOneQuery) {
+  Store& s = *s_;
+  const int64_t u = s.add_user(user("alice")), o = s.add_user(user("bob"));
+  const int64_t t1 = put(s, "/m/1.flac", '1'), t2 = put(s, "/m/2.flac", '2');
+  auto playlist = [&](int64_t owner, bool is_public, std::vector<SongRef> entries) {
+    PlaylistRecord p;
+    p.owner = owner;
+    p.name = "p";
+    p.is_public = is_public;
+    p.entries = std::move(entries);
+    return s.put_playlist(p);
+  };
+  const int64_t mine = playlist(u, false, {ref(s, t2), ref(s, t1), ref(s, t2)});
+  const int64_t theirs = playlist(o, true, {ref(s, t1)});
+  const int64_t hidden = playlist(o, false, {ref(s, t2)});
+  playlist(u, false, {});
+  using Rows = std::vector<std::pair<int64_t, int64_t>>;
+  auto rows = [&](int64_t user_id) {
+    Rows out;
+    playlist_entry_tracks(s, user_id, [&](int64_t p, int64_t t) { out.push_back({p, t}); });
+    return out;
+  };
+  EXPECT_EQ(rows(u), (Rows{{mine, t2}, {mine, t1}, {mine, t2}, {theirs, t1}}));
+  EXPECT_EQ(rows(o), (Rows{{theirs, t1}, {hidden, t2}}));
+  EXPECT_EQ(rows(0), (Rows{{mine, t2}, {mine, t1}, {mine, t2}, {theirs, t1}, {hidden, t2}}));
+  EXPECT_EQ(playlist_count(s, u), 2);
+  EXPECT_EQ(playlist_count(s, o), 2);
+  EXPECT_EQ(playlist_count(s, o + 1), 0);
+
+  // A callback that throws ends the read; the store reads on, in a scope and out of one.
+  EXPECT_THROW(playlist_entry_tracks(s, u, [](int64_t, int64_t) { throw Error("stop"); }), Error);
+  EXPECT_EQ(rows(u).size(), 4u);
+  {
+    const auto scope = s.read_scope();
+    EXPECT_THROW(playlist_entry_tracks(s, u, [](int64_t, int64_t) { throw Error("stop"); }), Error);
+    EXPECT_EQ(rows(u).size(), 4u);
+    EXPECT_EQ(rows(0).size(), 5u);
+  }
+
+  // More rows than a page of the cursor, every one handed over once.
+  std::vector<SongRef> long_list;
+  for (int i = 0; i < 10050; ++i) long_list.push_back(ref(s, i % 2 ? t1 : t2));
+  const int64_t big = playlist(o, true, long_list);
+  const Rows all = rows(u);
+  ASSERT_EQ(all.size(), 4u + 10050u);
+  for (size_t i = 4; i < all.size(); ++i) ASSERT_EQ(all[i], std::make_pair(big, (i - 4) % 2 ? t1 : t2)) << i;
+  EXPECT_EQ(s.playlist(big)->entries.size(), 10050u);
 }
 
 // Nothing a user keeps goes with a track, and a song reference follows its recording to a new id:
