@@ -288,7 +288,7 @@ Pipeline::SpanCut Pipeline::send_first_pass_spans(size_t j, Msg& done) {
                       [](const audio::SampleSpan& a, const audio::SampleSpan& b) { return a.start == b.start && a.end == b.end; });
   };
   std::optional<std::vector<std::vector<float>>> cut;
-  if (pre && same_spans(pre->spans)) {
+  if (pre && (same_spans(pre->spans) || (pre->spans.empty() && !pre->samples && chosen.back() + 1 == static_cast<int>(plan.size())))) {
     cut = std::move(pre->samples);  // nullopt: that decode failed, as this one would have
   } else {
     try {

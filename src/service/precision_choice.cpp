@@ -141,6 +141,14 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
       take_whole(f);
       return true;
     }
+    if (first.back() + 1 == static_cast<int>(plan.size())) {
+      // Its first pass reaches the track's end, where the span decoder cuts nothing (audio/decode.h):
+      // that pass decodes it whole and complete; so does the sample, whose decode stands for the
+      // pass's failed span decode (handed over as failed: not tried again).
+      if (r.precut && stamp) r.precut->put(f.path, index::PrecutSpans{*stamp, *length, {}, std::nullopt});
+      take_whole(f);
+      return true;
+    }
     std::vector<int> cut = first;
     const size_t wanted = room();
     if (cut.size() < wanted) {
