@@ -25,7 +25,6 @@
 
 namespace clap::index {
 
-using detail::FileStamp;
 using store::FileState;
 using store::ModelIdentity;
 using store::Store;

@@ -20,6 +20,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@
 #include "model/clap.h"
 
 namespace clap::index {
+
+class PrecutFirstPasses;  // index/precut.h
 
 // How long pruned tracks stay restorable (their embeddings kept in the index file).
 inline constexpr int64_t kRetiredDays = 30;
@@ -57,6 +60,11 @@ struct IndexSettings {
   // unmounted drive must not empty the library).
   bool prune_missing = false;
   CrawlOptions crawl;
+  // First passes cut before the run (`--precision auto`'s sample on an index's first run:
+  // service/precision_choice.h), by path: a file's first pass embeds the samples cut for it
+  // instead of decoding its spans again (no file is decoded more than twice over a progressive
+  // index: docs/operations.md). Null: none.
+  std::shared_ptr<PrecutFirstPasses> precut;
 };
 
 struct IndexProgress {

@@ -1,7 +1,6 @@
 // The decoder side of the indexing pipeline (pipeline_internal.h): decoder threads read each
 // file, cut its windows (all of them, a first pass's, or a later pass's) and send them on.
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -61,18 +60,6 @@ std::vector<uint32_t> Pipeline::finish_fingerprint(std::optional<audio::Fingerpr
     } catch (const std::exception&) {
     }
   return {};
-}
-
-std::optional<FileStamp> FileStamp::of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  FileStamp s;
-  s.size = st.st_size;
-  s.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  s.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-  s.device = uint64_t(st.st_dev);
-  s.inode = uint64_t(st.st_ino);
-  return s;
 }
 
 void Pipeline::worker() {
@@ -274,32 +261,43 @@ void Pipeline::decode_whole(size_t j, Msg&& done) {
 
 Pipeline::SpanCut Pipeline::send_first_pass_spans(size_t j, Msg& done) {
   const CrawledFile& f = *jobs_[j].file;
+  // Cut before the run from this version of the file (PrecutFirstPasses: --precision auto's
+  // sample): its length and its spans' samples are taken from that decode, not read again.
+  std::optional<PrecutSpans> pre;
+  if (s_.precut) pre = s_.precut->take(f.path, opened_[j]);
   std::optional<audio::StreamLength> length;
-  try {
-    length = audio::stream_length(f.path, spec_.sample_rate);
-  } catch (const std::exception&) {  // decoding it whole says what is wrong with the file
-    return SpanCut::Refused;
+  if (pre) {
+    length = pre->length;
+  } else {
+    try {
+      length = audio::stream_length(f.path, spec_.sample_rate);
+    } catch (const std::exception&) {  // decoding it whole says what is wrong with the file
+      return SpanCut::Refused;
+    }
   }
   if (!length) return SpanCut::Refused;
   const std::vector<audio::Window> plan = audio::plan_windows(length->samples, window_, hop_);
   // A track of no more windows than the first pass takes is indexed whole at once, and its
   // silent windows must be known: decoded whole.
-  if (static_cast<int>(plan.size()) <= s_.first_pass) return SpanCut::Refused;
-  const std::vector<int> passes = window_passes(static_cast<int>(plan.size()), s_.first_pass, s_.last_pass);
-  std::vector<int> chosen;
+  const std::vector<int> chosen = first_pass_span_windows(plan, s_.first_pass);
+  if (chosen.empty()) return SpanCut::Refused;
   std::vector<audio::SampleSpan> spans;
-  for (size_t i = 0; i < plan.size(); ++i)
-    if (passes[i] == 1) {
-      chosen.push_back(static_cast<int>(i));
-      spans.push_back({plan[i].start, plan[i].end});
-    }
+  for (int i : chosen) spans.push_back({plan[static_cast<size_t>(i)].start, plan[static_cast<size_t>(i)].end});
+  const auto same_spans = [&](const std::vector<audio::SampleSpan>& other) {
+    return std::equal(spans.begin(), spans.end(), other.begin(), other.end(),
+                      [](const audio::SampleSpan& a, const audio::SampleSpan& b) { return a.start == b.start && a.end == b.end; });
+  };
   std::optional<std::vector<std::vector<float>>> cut;
-  try {
-    cut = audio::decode_spans(f.path, spec_.sample_rate, spans);
-  } catch (const std::exception&) {
-    return SpanCut::Spent;
+  if (pre && (same_spans(pre->spans) || (pre->spans.empty() && !pre->samples && chosen.back() + 1 == static_cast<int>(plan.size())))) {
+    cut = std::move(pre->samples);  // nullopt: that decode failed, as this one would have
+  } else {
+    try {
+      cut = audio::decode_spans(f.path, spec_.sample_rate, spans);
+    } catch (const std::exception&) {
+      return SpanCut::Spent;
+    }
   }
-  if (!cut) return SpanCut::Spent;
+  if (!cut || cut->size() != spans.size()) return SpanCut::Spent;
   std::vector<Msg> windows;
   bool loud = false;
   for (size_t k = 0; k < chosen.size(); ++k) {

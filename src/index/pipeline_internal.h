@@ -20,6 +20,7 @@
 #include "audio/windows.h"
 #include "index/bounded_queue.h"
 #include "index/pipeline.h"
+#include "index/precut.h"
 #include "index/window_stream.h"
 
 namespace clap::index::detail {
@@ -60,15 +61,6 @@ struct Msg {
   int64_t track_id = 0;
   std::string old_path;
   bool restore = false;  // track_id is a retired track to bring back
-};
-
-// What stat says of a file: it was not written between two of these that are equal (its change
-// time moves with every write, and no program sets it).
-struct FileStamp {
-  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
-  uint64_t device = 0, inode = 0;
-  bool operator==(const FileStamp&) const = default;
-  static std::optional<FileStamp> of(const std::string& path);  // nullopt: gone or unreadable
 };
 
 struct Aborted {};  // thrown through decode_stream when the run is stopping

@@ -32,7 +32,7 @@ ResolvedSettings resolve_settings(const IndexRequest& r, const std::optional<sto
 }
 
 PrecisionChoice choose_run_precision(const IndexRequest& r, ResolvedSettings& s, const hub::ResolvedModel& model,
-                                     const ModelOpenOptions& open) {
+                                     const ModelOpenOptions& open, std::shared_ptr<index::PrecutFirstPasses> precut) {
   PrecisionChoiceRequest q;
   q.model = model;
   q.open = open;
@@ -40,10 +40,13 @@ PrecisionChoice choose_run_precision(const IndexRequest& r, ResolvedSettings& s,
   q.crawl.include = r.include;
   q.crawl.exclude = r.exclude;
   q.crawl.skip = r.skip;
+  q.crawl.follow_links_out = r.follow_links_out;  // the files the run indexes
   q.window_s = s.window_s;
   q.hop_s = s.hop_s;
   q.silence_db = s.silence_db;
   q.batch = r.batch;
+  q.first_pass = r.first_pass;
+  q.precut = std::move(precut);
   q.bounds = r.precision_bounds;
   q.progress = r.note;
   const PrecisionChoice choice = choose_precision(q);

@@ -59,7 +59,9 @@ ResolvedSettings resolve_settings(const IndexRequest& request, const std::option
 // `--precision auto` on a run that chooses (settings.choose_precision): measures the precisions on
 // a sample of the run's folders (precision_choice.h) with the model `model` opened as `open` says,
 // and sets settings.precision and settings.precision_choice.
+// The sample's first-pass cuts go to `precut` (null: nowhere), for the run's first pass.
 PrecisionChoice choose_run_precision(const IndexRequest& request, ResolvedSettings& settings,
-                                     const hub::ResolvedModel& model, const ModelOpenOptions& open);
+                                     const hub::ResolvedModel& model, const ModelOpenOptions& open,
+                                     std::shared_ptr<index::PrecutFirstPasses> precut = nullptr);
 
 }  // namespace clap::service

@@ -11,6 +11,7 @@
 #include "hub/hub.h"
 #include "index/crawl.h"
 #include "index/identity.h"
+#include "index/precut.h"
 #include "service/migrate.h"
 #include "service/worker.h"
 
@@ -170,8 +171,15 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       if (!damaged(e)) throw;  // counts() reads every table: --rebuild of damaged pages goes on
     }
   }
+  audio::DecodeCounts sample_decodes;  // the sample's (counted with the run's)
   if (resolved_settings.choose_precision) {
-    run.precision_choice = choose_run_precision(r, resolved_settings, resolved, mo);
+    // The sample's decodes of its files are their first passes' (index/precut.h), in a run that
+    // makes first passes here (--plan leaves them to the workers).
+    if (r.first_pass > 0 && !r.plan) settings.precut = std::make_shared<index::PrecutFirstPasses>();
+    const audio::DecodeCounts before = audio::decode_counts();
+    run.precision_choice = choose_run_precision(r, resolved_settings, resolved, mo, settings.precut);
+    const audio::DecodeCounts after = audio::decode_counts();
+    sample_decodes = {after.whole - before.whole, after.spans - before.spans};
     mo.audio_precision = resolved_settings.precision;
     spec.identity.precision = precision_name(resolved_settings.precision);
   }
@@ -274,6 +282,9 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   // keeps each file's id: migrate.cpp kept_track_ids; a file moved or deleted and indexed again
   // may get a new one; store.h SongRef), in the store that holds the library now.
   (staging ? *live : *store).reattach_songs();
+  run.summary.whole_decodes += sample_decodes.whole;
+  run.summary.span_decodes += sample_decodes.spans;
+  settings.precut.reset();  // the cuts of files this run did not decode (moved, or changed since)
   run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
   return run;
 }

@@ -23,6 +23,8 @@
 #include "core/user_dirs.h"
 #include "core/utc_time.h"
 #include "index/identity.h"
+#include "index/passes.h"
+#include "index/precut.h"
 #include "model/engine_report.h"
 #include "service/fidelity.h"
 
@@ -60,6 +62,18 @@ std::vector<size_t> spread(size_t n, size_t count) {
   return at;
 }
 
+// The windows of a file the sample may take, by level: those at or above the track's threshold
+// (audio::silence_threshold over the levels known), spread evenly, at most `count`.
+std::vector<size_t> sounding_spread(const std::vector<audio::WindowLevel>& levels, double silence_db, size_t count) {
+  const double threshold = audio::silence_threshold(levels, silence_db);
+  std::vector<size_t> sounding;
+  for (size_t w = 0; w < levels.size(); ++w)
+    if (levels[w].rms_db >= threshold) sounding.push_back(w);
+  std::vector<size_t> at;
+  for (size_t k : spread(sounding.size(), count)) at.push_back(sounding[k]);
+  return at;
+}
+
 Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
   Sample sample;
   const std::vector<index::CrawledFile> files = index::crawl(r.dirs, r.crawl).files;  // sorted by path
@@ -76,36 +90,116 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
   const size_t per_track = std::max<size_t>(2, (kSampleWindows + tracks_wanted - 1) / tracks_wanted);
   const int64_t window = std::llround(r.window_s * rate), hop = std::llround(r.hop_s * rate);
   const size_t max_samples = static_cast<size_t>(kSampleSecondsPerFile * rate);
-  int tried = 0;
-  for (size_t i : order) {
-    if (sample.tracks >= kSampleTracks || static_cast<int>(sample.clips.size()) >= kSampleWindows || tried >= kMaxFilesTried)
-      break;
-    ++tried;
+  // The layout the sample's spans follow: the run's first pass, or the default one for a run
+  // without (--first-pass 0, doctor --fidelity), so that they measure on the same windows.
+  const int first_pass = r.first_pass > 0 ? r.first_pass : index::kDefaultFirstPass;
+  const auto full = [&] {
+    return sample.tracks >= kSampleTracks || static_cast<int>(sample.clips.size()) >= kSampleWindows;
+  };
+  const auto room = [&] { return std::min(per_track, static_cast<size_t>(kSampleWindows) - sample.clips.size()); };
+
+  // A file decoded from its start (at most its first kSampleSecondsPerFile), its windows by level.
+  const auto take_whole = [&](const index::CrawledFile& f) {
     std::vector<float> samples;
     try {
-      audio::decode_stream(files[i].path, rate, [&](const float* x, size_t n) {
+      audio::decode_stream(f.path, rate, [&](const float* x, size_t n) {
         samples.insert(samples.end(), x, x + std::min(n, max_samples - samples.size()));
         if (samples.size() >= max_samples) throw DecodeLimit{};
       });
     } catch (const DecodeLimit&) {
     } catch (const Error&) {
-      continue;  // not decodable: the next file
+      return;  // not decodable: the next file
     }
-    if (samples.empty()) continue;
+    if (samples.empty()) return;
     const auto windows = audio::plan_windows(static_cast<int64_t>(samples.size()), window, hop);
     std::vector<audio::WindowLevel> levels;
     for (const auto& w : windows) levels.push_back(audio::window_level(samples.data() + w.start, static_cast<size_t>(w.end - w.start)));
-    const double threshold = audio::silence_threshold(levels, r.silence_db);
-    std::vector<size_t> sounding;
-    for (size_t w = 0; w < windows.size(); ++w)
-      if (levels[w].rms_db >= threshold) sounding.push_back(w);
-    if (sounding.empty()) continue;
-    const size_t room = static_cast<size_t>(kSampleWindows) - sample.clips.size();
-    for (size_t at : spread(sounding.size(), std::min(per_track, room))) {
-      const audio::Window& w = windows[sounding[at]];
-      sample.clips.emplace_back(samples.begin() + w.start, samples.begin() + w.end);
+    const std::vector<size_t> at = sounding_spread(levels, r.silence_db, room());
+    for (size_t w : at) sample.clips.emplace_back(samples.begin() + windows[w].start, samples.begin() + windows[w].end);
+    if (!at.empty()) ++sample.tracks;
+  };
+
+  // The sample's decode of a file is its first pass's (index/precut.h): its first-pass windows
+  // cut as spans (bit for bit a whole decode's) in one decode with the windows the sample adds
+  // where the first pass has fewer than it wants (spread over the others, clear of the track's
+  // end, where a span cannot be cut). The first pass's are handed to the run (r.precut), which
+  // embeds them without decoding the file again. Returns false when the file has no length to
+  // lay spans out by (nothing decoded).
+  const auto take_spans = [&](const index::CrawledFile& f) {
+    const std::optional<index::FileStamp> stamp = index::FileStamp::of(f.path);
+    std::optional<audio::StreamLength> length;
+    try {
+      length = audio::stream_length(f.path, rate);
+    } catch (const std::exception&) {
     }
-    ++sample.tracks;
+    if (!length) return false;
+    const std::vector<audio::Window> plan = audio::plan_windows(length->samples, window, hop);
+    const std::vector<int> first = index::first_pass_span_windows(plan, first_pass);
+    if (first.empty()) {
+      // No more windows than a first pass takes: its first pass decodes it whole, once, and
+      // indexes it complete; so may the sample.
+      take_whole(f);
+      return true;
+    }
+    if (first.back() + 1 == static_cast<int>(plan.size())) {
+      // Its first pass reaches the track's end, where the span decoder cuts nothing (audio/decode.h):
+      // that pass decodes it whole and complete; so does the sample, whose decode stands for the
+      // pass's failed span decode (handed over as failed: not tried again).
+      if (r.precut && stamp) r.precut->put(f.path, index::PrecutSpans{*stamp, *length, {}, std::nullopt});
+      take_whole(f);
+      return true;
+    }
+    std::vector<int> cut = first;
+    const size_t wanted = room();
+    if (cut.size() < wanted) {
+      std::vector<int> others;
+      for (int i = 0; i + 2 < static_cast<int>(plan.size()); ++i)
+        if (!std::binary_search(first.begin(), first.end(), i)) others.push_back(i);
+      for (size_t k : spread(others.size(), wanted - cut.size())) cut.push_back(others[k]);
+      std::sort(cut.begin(), cut.end());
+    }
+    std::vector<audio::SampleSpan> spans;
+    for (int i : cut) spans.push_back({plan[static_cast<size_t>(i)].start, plan[static_cast<size_t>(i)].end});
+    std::optional<std::vector<std::vector<float>>> samples;
+    try {
+      samples = audio::decode_spans(f.path, rate, spans);
+    } catch (const std::exception&) {
+    }
+    if (samples && samples->size() != spans.size()) samples.reset();
+    if (r.precut && stamp) {
+      index::PrecutSpans p;
+      p.stamp = *stamp;
+      p.length = *length;
+      if (samples) p.samples.emplace();
+      for (size_t k = 0; k < cut.size(); ++k) {
+        if (!std::binary_search(first.begin(), first.end(), cut[k])) continue;
+        p.spans.push_back(spans[k]);
+        if (samples) p.samples->push_back((*samples)[k]);
+      }
+      r.precut->put(f.path, std::move(p));
+    }
+    if (!samples) return true;  // its first pass decodes it whole (the second and last decode)
+    std::vector<audio::WindowLevel> levels;
+    for (const std::vector<float>& x : *samples) levels.push_back(audio::window_level(x.data(), x.size()));
+    const std::vector<size_t> at = sounding_spread(levels, r.silence_db, wanted);
+    for (size_t k : at) sample.clips.push_back(std::move((*samples)[k]));
+    if (!at.empty()) ++sample.tracks;
+    return true;
+  };
+
+  // Files without a length to lay spans out by (a format the span decoder does not cut) are
+  // decoded whole by their first pass and again by the later one: sampled only when the others
+  // give too few windows (then decoded a third time: docs/operations.md).
+  std::vector<size_t> uncut;
+  int tried = 0;
+  for (size_t i : order) {
+    if (full() || tried >= kMaxFilesTried) break;
+    ++tried;
+    if (!take_spans(files[i])) uncut.push_back(i);
+  }
+  for (size_t i : uncut) {
+    if (full() || static_cast<int>(sample.clips.size()) >= kMinSampleWindows) break;
+    take_whole(files[i]);
   }
   return sample;
 }

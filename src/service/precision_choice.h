@@ -11,14 +11,20 @@
 // the first run, and so is the CPU whose kernels decide which precision is fastest.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "hub/hub.h"
 #include "index/crawl.h"
+#include "index/passes.h"
 #include "service/model.h"
 #include "store/store.h"
+
+namespace clap::index {
+class PrecutFirstPasses;  // index/precut.h
+}
 
 namespace clap::service {
 
@@ -59,7 +65,12 @@ std::string precision_speed_dir();
 // The sample: up to kSampleTracks files spread evenly over the crawl's path order, up to
 // kSampleWindows non-silent windows spread evenly within each file; below kMinSampleWindows (twice
 // the k of the top-k agreement) the rankings would compare nearly everything with everything, so
-// nothing is measured and fp32 is kept.
+// nothing is measured and fp32 is kept. A file's windows are its progressive first pass's
+// (index/precut.h: cut as spans, and handed to the run's first pass, so the sample costs no decode
+// of its own), with a few more spread over the track, cut in the same decode, where the first pass
+// has fewer than the sample wants (a small library); a file the first pass decodes whole (too
+// short to cut, or a format the span decoder does not cut) is decoded from its start (at most its
+// first 10 minutes), the second kind only when the others give too few windows.
 inline constexpr int kSampleTracks = 16;
 inline constexpr int kSampleWindows = 32;
 inline constexpr int kSampleTopK = 10;
@@ -110,6 +121,10 @@ struct PrecisionChoiceRequest {
   index::CrawlOptions crawl;
   double window_s = 10, hop_s = 5, silence_db = -60;
   int batch = 8;
+  // The run's progressive first pass (index::IndexSettings::first_pass; 0: none, when the sample
+  // follows the default's layout), and where its cuts go for the run (null: nowhere).
+  int first_pass = index::kDefaultFirstPass;
+  std::shared_ptr<index::PrecutFirstPasses> precut;
   PrecisionBounds bounds;
   Notice progress;  // a line when the measurement starts (it takes a minute with a real model)
 };

@@ -17,6 +17,8 @@
 #include "index/indexer.h"
 #include "index/passes.h"
 #include "hub/hub.h"
+#include "service/indexing.h"
+#include "service/precision_choice.h"
 #include "store/sqlite_store.h"
 #include "support/golden.h"
 #include "support/index_state.h"
@@ -209,6 +211,94 @@ TEST(DecodeCount, NoFileIsDecodedMoreThanTwiceOverAProgressiveIndex) {
     EXPECT_GT(sounding, 0) << name;
     EXPECT_LT(sounding, 8) << name;  // the tone's; the -129 dB windows are silent
   }
+}
+
+// `--precision auto` on an index's first run measures on a sample of the library before any file's
+// first pass (service/precision_choice.h): the sample's decode of a file is its first pass's
+// (index/precut.h), so those files too are decoded at most twice in all, the sample's decodes are
+// counted with the run's, the first pass still holds a few windows of each track (the progressive
+// contract), and the index ends as the one-shot index made with the precision chosen given
+// explicitly. A one-shot run (--first-pass 0) samples the same windows (the same record, bit for
+// bit) and decodes each file at most twice too. Before, each sampled file was decoded three times
+// over the progressive index (the sample whole, the first pass, the rest).
+TEST(DecodeCount, NoSampledFileIsDecodedMoreThanTwiceOnAPrecisionAutoFirstRun) {
+  const std::string lib = library();
+  // Every file but the WavPack one is sampled (fewer than 16, and they give enough windows): the
+  // span decoder does not cut WavPack, whose first pass decodes it whole and whose second pass
+  // decodes it again, so the sample passes over it.
+  const std::vector<std::string> names = {"flac",  "opus",  "aac",         "mp3-vbr-no-toc", "silent-window",
+                                          "quiet", "short", "long-wavpack", "long-damaged"};
+  const std::string root = test::temp_dir() + "/auto-library";
+  std::map<std::string, std::string> path;  // by case
+  for (const std::string& name : names) {
+    for (const auto& e : fs::directory_iterator(lib + "/" + name))
+      if (e.path().filename().string()[0] != '.') path[name] = root + "/" + name + "/" + e.path().filename().string();
+    fs::create_directories(root + "/" + name);
+    fs::copy_file(lib + "/" + name + "/" + fs::path(path[name]).filename().string(), path[name]);
+  }
+  service::IndexRequest r;
+  r.dirs = {root};
+  r.db = test::temp_dir() + "/auto-progressive.db";
+  r.model = test::case_dir("tiny-unfused");
+  r.quiet = true;
+  r.decoders = 1;
+  r.hop_s = 10;
+  r.max_passes = 1;
+  audio::count_decodes_by_path(true);
+  const auto decodes = [&](const std::string& name) {
+    const audio::DecodeCounts d = audio::decode_counts(path[name]);
+    return d.whole + d.spans;
+  };
+  const service::IndexRun first = service::run_index(r);
+  ASSERT_TRUE(first.precision_choice);
+  EXPECT_TRUE(first.precision_choice->measured) << first.precision_choice->reason;
+  EXPECT_EQ(first.precision_choice->tracks, static_cast<int>(names.size()) - 1);
+  EXPECT_EQ(first.summary.indexed, static_cast<int64_t>(names.size()));
+  std::map<std::string, int64_t> first_pass;
+  int64_t total = 0;
+  for (const std::string& name : names) total += first_pass[name] = decodes(name);
+  // The run's report counts the sample's decodes: every decode of these files is the run's.
+  EXPECT_EQ(first.summary.whole_decodes + first.summary.span_decodes, total);
+  // The first pass is a first pass: the long tracks cut as spans hold their 3 windows, no more.
+  {
+    const auto state = test::index_state(r.db);
+    for (const std::string name : {"flac", "opus", "aac", "mp3-vbr-no-toc", "long-damaged"})
+      EXPECT_EQ(state.at(path[name]).track.window_count, kDefaultFirstPass) << name;
+  }
+  r.max_passes = 0;
+  const service::IndexRun rest = service::run_index(r);
+  EXPECT_EQ(first.summary.errors + rest.summary.errors, 0);
+  std::map<std::string, int64_t> after;
+  for (const std::string& name : names) {
+    after[name] = decodes(name);
+    EXPECT_LE(after[name], 2) << name << ": " << first_pass[name] << " by the sample and the first pass, "
+                              << after[name] - first_pass[name] << " after";
+  }
+  service::run_index(r);
+  for (const std::string& name : names) EXPECT_EQ(decodes(name), after[name]) << name << ": decoded by a run after the index was complete";
+
+  // A one-shot index with --precision auto: the same sample (the default first pass's windows),
+  // so the same record; each file decoded at most twice (the sample's spans, the whole decode).
+  service::IndexRequest auto_one_shot = r;
+  auto_one_shot.db = test::temp_dir() + "/auto-one-shot.db";
+  auto_one_shot.first_pass = 0;
+  const service::IndexRun one = service::run_index(auto_one_shot);
+  ASSERT_TRUE(one.precision_choice);
+  EXPECT_EQ(service::precision_choice_json(*one.precision_choice), service::precision_choice_json(*first.precision_choice));
+  for (const std::string& name : names) EXPECT_LE(decodes(name) - after[name], 2) << name << ": in the one-shot run";
+  audio::count_decodes_by_path(false);
+
+  // The index ends as the one-shot index at the precision chosen, given explicitly.
+  service::IndexRequest given = auto_one_shot;
+  given.db = test::temp_dir() + "/given-one-shot.db";
+  given.precision = first.precision_choice->chosen;
+  const service::IndexRun explicit_run = service::run_index(given);
+  EXPECT_FALSE(explicit_run.precision_choice);
+  const auto state = test::index_state(r.db);
+  EXPECT_EQ(test::index_state_diff(state, test::index_state(given.db)), "");
+  EXPECT_EQ(test::index_state_diff(test::index_state(auto_one_shot.db), test::index_state(given.db)), "");
+  ASSERT_EQ(state.size(), names.size());
+  for (const auto& [p, t] : state) EXPECT_EQ(t.track.window_count, t.track.window_total) << p;
 }
 
 }  // namespace
