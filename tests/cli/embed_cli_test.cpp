@@ -201,7 +201,9 @@ TEST(BenchCli, ClientCountsAreBoundedAndAThreadThatCannotStartIsAnError) {
   // 1024 threads under a 3 GB address-space limit: an error naming the client, or done; never an abort.
   const int rc = test::run_command("ulimit -v 3000000 && " + bench + " --clients 1024", &out, &err);
   EXPECT_TRUE(rc == 0 || rc == 1) << rc << "\n" << err;
-  if (rc == 1) EXPECT_NE(err.find("cannot start client"), std::string::npos) << err;
+  if (rc == 1) {
+    EXPECT_NE(err.find("cannot start client"), std::string::npos) << err;
+  }
 }
 
 }  // namespace
