@@ -40,6 +40,7 @@ void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missin
     std::stable_sort(tracks.begin(), tracks.end(), [](const MissingTrack* a, const MissingTrack* b) {
       return std::make_pair(a->retired, a->state->id) < std::make_pair(b->retired, b->state->id);
     });
+  int64_t claims = 0;
   for (Job* job : candidates) {
     const CrawledFile& f = *job->file;
     std::string packets;
@@ -69,9 +70,17 @@ void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missin
       ++sum.moved;
     }
     job->new_path = false;
+    ++claims;
     if (callbacks.event)
       callbacks.event({claimed->retired ? FileEvent::Kind::Restored : FileEvent::Kind::Moved, f.path, s.path});
   }
+  // A user's reference to a song is attached while its track has the reference's content hash or
+  // path (store.h SongRef), and a move with a retag changes both: once the job below has read the
+  // new bytes, the references would name neither, be detached (misattached_songs; `doctor` gives
+  // them another id) and follow a file later put at the old path. Brought to the new path now,
+  // while the track still has the old content hash, they stay attached by path through the
+  // retag, as a retag in place's do.
+  if (claims > 0) store.reattach_songs();
 }
 
 void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs, std::vector<MissingTrack>& missing,

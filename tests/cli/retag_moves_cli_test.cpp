@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -137,8 +138,17 @@ TEST_P(RetagMoves, AFileMovedAndRetaggedKeepsItsIdAndEveryUserMark) {
     const Marks m = mark(db_, id);
     const std::string ext = fs::path(name).extension().string();
     const std::string new_path = music_ + "/B/Retagged" + ext;
-    test::ffmpeg(new_path, "-i " + q(old_path) + " -map 0 -c copy -metadata title=Retagged -metadata artist=Someone");
+    // The MP3 gains an ID3v1 tag too: 128 bytes after the last frame, outside the packets.
+    test::ffmpeg(new_path, "-i " + q(old_path) + " -map 0 -c copy -metadata title=Retagged -metadata artist=Someone" +
+                               (ext == ".mp3" ? " -write_id3v1 1" : ""));
     ASSERT_NE(sha256_file(new_path), sha256_file(old_path)) << "a retag: other bytes";
+    if (ext == ".mp3") {
+      std::ifstream in(new_path, std::ios::binary);
+      in.seekg(-128, std::ios::end);
+      std::string id3v1(3, '\0');
+      in.read(id3v1.data(), 3);
+      ASSERT_EQ(id3v1, "TAG") << "the retagged MP3 ends in an ID3v1 tag";
+    }
     fs::remove(old_path);
     const json sum = index_run(db_, music_);
     EXPECT_EQ(sum["moved"], 1) << sum.dump();
