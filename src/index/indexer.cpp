@@ -22,6 +22,7 @@
 #include "core/utf8.h"
 #include "index/pipeline.h"
 #include "index/pipeline_internal.h"
+#include "index/retag_moves.h"
 
 namespace clap::index {
 
@@ -571,10 +572,12 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
                 spec.identity.describe() + ": another model's embeddings are built as its own embedding set");
   Comparison c;
   compare(store, roots, settings, sum, c);
+  claim_retagged_before_pipeline(store, c.jobs, c.missing, callbacks, sum);
   sum.decode_seconds = run_pipeline(store, spec, settings, model, callbacks, sum, c.jobs, missing_by_hash(c)).decode_seconds;
   prune(store, c, settings, callbacks, sum);
   refresh_tags(store, sum);
   refresh_fingerprints(store, sum, callbacks);
+  refresh_packet_hashes(store, sum, callbacks);
   deepen(store, spec, settings, model, callbacks, sum);
   refresh_speech(store, spec, model, sum);
   sum.count_decodes(decodes_before);
@@ -609,7 +612,8 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
   for (MissingTrack& m : c.missing)
     if (!m.state->content_hash.empty() && m.state->size > 0) missing_by_size[m.state->size].push_back(&m);
   std::vector<store::IndexJob> queue;
-  for (const Job& job : c.jobs) {
+  std::vector<Job*> unmatched;  // new paths no content hash matched, for the packet hashes below
+  for (Job& job : c.jobs) {
     const CrawledFile& f = *job.file;
     if (!is_valid_utf8(f.path)) {  // PostgreSQL text holds UTF-8 only: one file skipped, not the plan
       sum.warnings.push_back({f.path, "skipped: its name is not valid UTF-8, which a PostgreSQL index cannot store (rename it)"});
@@ -629,6 +633,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
         }
     }
     if (!claimed) {
+      if (job.new_path && f.size > 0) unmatched.push_back(&job);
       queue.push_back({0, f.path, f.size, f.mtime_ns, f.ctime_ns, 0, 1, settings.first_pass});
       continue;
     }
@@ -643,6 +648,9 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
     if (callbacks.event)
       callbacks.event({claimed->retired ? FileEvent::Kind::Restored : FileEvent::Kind::Moved, f.path, claimed->state->path});
   }
+  // A move with a retag (retag_moves.h): the track moves to the path, whose job stays queued (a
+  // changed file's: its new tags and content hash are read as a retag in place's are).
+  claim_retagged_moves(store, c.missing, {}, unmatched, callbacks, sum);
   prune(store, c, settings, callbacks, sum);
   // Tracks left partly indexed (an earlier plan's passes not done, a run stopped by --passes): a
   // job for the lowest pass each lacks (at least the second: the first pass is a whole file's),
@@ -661,6 +669,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
   sum.planned = static_cast<int64_t>(queue.size());
   refresh_tags(store, sum);
   refresh_fingerprints(store, sum, callbacks);
+  refresh_packet_hashes(store, sum, callbacks);
   sum.count_decodes(decodes_before);
   sum.wall_seconds = since(t0);
   return sum;

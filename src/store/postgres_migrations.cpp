@@ -363,6 +363,15 @@ CREATE UNIQUE INDEX plays_imported_once ON plays(user_id, source, played_at,
   (CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END))
   WHERE source IN ('listenbrainz', 'lastfm');
 )sql",
+    // 13 -> 14 (SqliteStore's 11 -> 12): packet_hashes, the hash of each indexed file's compressed
+    // audio by the file's content hash: a file moved and retagged at once is told by it from a new
+    // file and keeps its track id and user data (hostile pass 9, H9S-5).
+    R"sql(
+CREATE TABLE packet_hashes(
+  content_hash TEXT PRIMARY KEY,
+  packet_hash  TEXT NOT NULL
+);
+)sql",
 };
 }  // namespace
 
@@ -407,7 +416,7 @@ const char* const kTables[] = {"schema_version", "meta", "roots", "tracks", "win
                                "retired_tracks", "retired_windows", "jobs", "removed_tracks", "fingerprints",
                                "embedding_sets", "set_windows", "set_tracks", "users", "api_keys", "stars", "ratings",
                                "plays", "playlists", "playlist_entries", "play_queues",
-                               "play_queue_entries", "bookmarks", "kept_track_ids"};
+                               "play_queue_entries", "bookmarks", "kept_track_ids", "packet_hashes"};
 
 std::string text_array(const char* const* names, size_t n) {
   std::string a = "{";

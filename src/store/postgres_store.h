@@ -89,6 +89,9 @@ class PostgresStore final : public Store {
   std::vector<FileState> retired_tracks() const override;
   int64_t restore_track(int64_t retired_id, const std::string& path, int64_t size, int64_t mtime_ns, int64_t ctime_ns) override;
   int64_t purge_retired(int64_t before_unix_s) override;
+  std::map<std::string, std::string> packet_hashes(const std::vector<std::string>& content_hashes) const override;
+  void put_packet_hashes(const std::vector<std::pair<std::string, std::string>>& rows) override;
+  std::vector<FileState> tracks_without_packet_hash() const override;
 
   Embeddings track_embeddings() const override;
   WindowTable window_embeddings() const override;

@@ -376,6 +376,9 @@ int64_t PostgresStore::purge_retired(int64_t before_unix_s) {
   const int64_t n =
       c_->query("DELETE FROM retired_tracks WHERE retired_at < $1::bigint", pg::Params().add(before_unix_s)).affected();
   if (n > 0) bump_generation(*c_, false);  // nothing a library snapshot holds
+  // Packet hashes of files no track holds any more (retagged in place, deleted for good).
+  c_->exec("DELETE FROM packet_hashes WHERE content_hash NOT IN (SELECT content_hash FROM tracks WHERE content_hash "
+           "IS NOT NULL) AND content_hash NOT IN (SELECT content_hash FROM retired_tracks)");
   tx.commit();
   return n;
 }

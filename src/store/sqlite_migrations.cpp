@@ -313,6 +313,16 @@ CREATE UNIQUE INDEX plays_imported_once ON plays(user_id, source, played_at,
   (CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END))
   WHERE source IN ('listenbrainz', 'lastfm');
 )sql",
+    // 11 -> 12: packet_hashes, the hash of each indexed file's compressed audio (audio/packet_hash.h)
+    // by the file's content hash: a file moved and retagged at once (another path, another content
+    // hash) is told by it from a new file and keeps its track id and user data (hostile pass 9,
+    // H9S-5). Filled by index runs, for the tracks indexed before too (while their files are there).
+    R"sql(
+CREATE TABLE packet_hashes(
+  content_hash TEXT PRIMARY KEY,
+  packet_hash  TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 }  // namespace
 
@@ -363,7 +373,7 @@ std::string missing_table(sqlite3* db) {
                             "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks",
                             "users", "api_keys", "stars", "ratings",
                             "plays", "playlists", "playlist_entries", "play_queues",
-                            "play_queue_entries", "bookmarks", "kept_track_ids"})
+                            "play_queue_entries", "bookmarks", "kept_track_ids", "packet_hashes"})
     if (!present.count(table)) return table;
   // The retired tables come as a pair (kRetiredTables): one without the other is damage too.
   if (present.count("retired_tracks") && !present.count("retired_windows")) return "retired_windows";

@@ -390,8 +390,18 @@ int64_t SqliteStore::restore_track(int64_t retired_id, const std::string& path, 
 }
 
 int64_t SqliteStore::purge_retired(int64_t before_unix_s) {
-  if (!has_retired_tables(db_)) return 0;
   sql::Transaction tx(db_);
+  // Packet hashes of files no track holds any more (retagged in place, deleted for good).
+  sql::exec(db_, has_retired_tables(db_)
+                     ? "DELETE FROM packet_hashes WHERE content_hash NOT IN (SELECT content_hash FROM tracks WHERE "
+                       "content_hash IS NOT NULL) AND content_hash NOT IN (SELECT content_hash FROM retired_tracks "
+                       "WHERE retired_at >= " + std::to_string(before_unix_s) + ")"
+                     : "DELETE FROM packet_hashes WHERE content_hash NOT IN (SELECT content_hash FROM tracks WHERE "
+                       "content_hash IS NOT NULL)");
+  if (!has_retired_tables(db_)) {
+    tx.commit();
+    return 0;
+  }
   sql::Stmt(db_, "DELETE FROM retired_windows WHERE retired_id IN (SELECT id FROM retired_tracks WHERE retired_at < ?)")
       .bind(1, before_unix_s)
       .run();

@@ -419,6 +419,19 @@ class Store {
   // Forgets tracks retired before `before_unix_s`; returns how many.
   virtual int64_t purge_retired(int64_t before_unix_s) = 0;
 
+  // --- packet hashes (audio/packet_hash.h): the hash of a file's compressed audio, keyed by the
+  // file's content hash, so that it follows its tracks (live, retired, rebuilt) and a file moved
+  // and retagged at once (another content hash, another path) is told from a new one
+  // (index/retag_moves.h). Not a library change. purge_retired forgets the rows of content hashes
+  // no track or retired track holds any more.
+  // The stored packet hashes of the given content hashes (those that have one).
+  virtual std::map<std::string, std::string> packet_hashes(const std::vector<std::string>& content_hashes) const = 0;
+  // Stores (content hash, packet hash) pairs; a content hash stored before keeps its row.
+  virtual void put_packet_hashes(const std::vector<std::pair<std::string, std::string>>& rows) = 0;
+  // Ok tracks with a content hash that has no packet hash stored (indexed since, or before packet
+  // hashes were stored: an index run computes them), by id.
+  virtual std::vector<FileState> tracks_without_packet_hash() const = 0;
+
   // --- embeddings
   // Track embeddings of every track that has one (ok, not silent), ids ascending.
   virtual Embeddings track_embeddings() const = 0;

@@ -92,9 +92,10 @@ TEST(DamagedIndex, RebuildReplacesAnIndexWithoutItsSchemaVersionTable) {
 }
 
 // Issue 53, M8: a table dropped (by hand, by another tool) is a damaged index for every command
-// - named, with --rebuild as the way out - not raw SQL errors, and --rebuild recovers it.
+// - named, with --rebuild as the way out - not raw SQL errors, and --rebuild recovers it. The
+// packet hashes (H9S-5) are such a table too.
 TEST(DamagedIndex, RebuildReplacesAnIndexMissingATable) {
-  for (const std::string table : {"windows", "set_windows"}) {
+  for (const std::string table : {"windows", "set_windows", "packet_hashes"}) {
     const std::string root = test::temp_dir() + "/" + table;
     const std::string db = make_index(root);
     sql(db, "DROP TABLE " + table);
@@ -140,6 +141,7 @@ TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamedAndRebuilt) {
   // What is dropped, and the first table of the schema that is then missing (the one named).
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"DROP TABLE set_windows", "set_windows"},
+      {"DROP TABLE packet_hashes", "packet_hashes"},
       {"DROP TABLE tracks CASCADE", "tracks"},
       {"DROP TABLE embedding_sets CASCADE; DROP TABLE windows; DROP SEQUENCE job_events", "windows"}};
   for (const auto& [drop, missing] : cases) {

@@ -277,7 +277,7 @@ TEST_F(DuplicatesCli, AnIndexWithoutFingerprintsGetsThemFromTheNextIndexRun) {
   std::string out, err, text;
   ASSERT_EQ(test::run_command("sqlite3 " + q(db) + " 'DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; DROP TABLE fingerprints; "
                                    "ALTER TABLE tracks DROP COLUMN window_total; ALTER TABLE tracks DROP COLUMN speech; "
-                                   "DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; UPDATE schema_version SET version = 3'", &out, &err), 0)
+                                   "DROP TABLE packet_hashes; DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; UPDATE schema_version SET version = 3'", &out, &err), 0)
       << err;
   EXPECT_NE(cli("duplicates --json --db " + q(db), &text, &err), 0);
   EXPECT_NE(err.find("run `clapsearch index` once to upgrade it"), std::string::npos) << err;

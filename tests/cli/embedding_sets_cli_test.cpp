@@ -412,7 +412,7 @@ void back_to_the_schema_before_sets(const Library& l) {
         "ALTER TABLE jobs DROP COLUMN pass, DROP COLUMN first_pass, DROP COLUMN claim_seq, DROP COLUMN finish_seq; "
         "DROP SEQUENCE job_events; ALTER TABLE jobs ADD CONSTRAINT jobs_path_key UNIQUE (path); "
         "CREATE INDEX jobs_state ON jobs(state, id); ALTER TABLE tracks DROP COLUMN speech; "
-        "DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; UPDATE schema_version SET version = 6");
+        "DROP TABLE packet_hashes; DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; UPDATE schema_version SET version = 6");
     return;
   }
   sqlite3* h = nullptr;
@@ -420,7 +420,7 @@ void back_to_the_schema_before_sets(const Library& l) {
   ASSERT_EQ(sqlite3_exec(h,
                          "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; "
                          "ALTER TABLE tracks DROP COLUMN speech; "
-                         "DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; UPDATE schema_version SET version = 5",
+                         "DROP TABLE packet_hashes; DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; UPDATE schema_version SET version = 5",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(h);

@@ -245,7 +245,7 @@ TEST(SpeechCliUpgrade, AnIndexFromBeforeTheScoreGetsItOnTheNextRun) {
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
   char* err = nullptr;
   EXPECT_EQ(sqlite3_exec(h,
-                         "ALTER TABLE tracks DROP COLUMN speech; DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; "
+                         "ALTER TABLE tracks DROP COLUMN speech; DROP TABLE packet_hashes; DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; "
                          "DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; "
                          "UPDATE schema_version SET version = 6",
                          nullptr, nullptr, &err),

@@ -533,7 +533,7 @@ TEST(SonicTags, AnIndexFromBeforeTheIdentifiersGetsThemOnTheNextIndexRunWithoutE
           "DROP TABLE fingerprints; ALTER TABLE tracks DROP COLUMN mbid; ALTER TABLE tracks DROP COLUMN isrc; "
           "ALTER TABLE tracks DROP COLUMN album_artist; ALTER TABLE tracks DROP COLUMN tags_version; "
           "ALTER TABLE tracks DROP COLUMN window_total; "
-          "DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; UPDATE schema_version SET version = 2");
+          "DROP TABLE packet_hashes; DROP TABLE kept_track_ids; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; UPDATE schema_version SET version = 2");
   std::string out, err;
   ASSERT_EQ(test::run_command(test::cli_command() + " index '" + library().music + "' --db '" + db + "' --model '" +
                                   model_dir() + "' --json",

@@ -702,13 +702,15 @@ TEST_P(StoreContract, ChangesSinceIsUnknownBeforeAWipeOrAnImport) {
 // Back to the schema before the identifiers (and the fingerprints, which came after them).
 // What came after progressive indexing, which an index goes back to an older schema without:
 // SQLite's embedding sets (version 6), speech score (7), users (8), play queues (9) and kept track
-// ids (10); PostgreSQL's embedding sets (7), jobs per pass (8), speech score (9), users (10), play
-// queues (11) and kept track ids (12); and how many migrations they are.
+// ids (10), packet hashes (12); PostgreSQL's embedding sets (7), jobs per pass (8), speech score (9),
+// users (10), play queues (11), kept track ids (12) and packet hashes (14); and how many migrations
+// they are.
 std::string drop_sets(bool sqlite) {
   const std::string sets = "DROP TABLE set_windows; DROP TABLE set_tracks; DROP TABLE embedding_sets; ";
   const std::string speech =
       "ALTER TABLE tracks DROP COLUMN speech; DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; "
-      "DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; DROP TABLE kept_track_ids; ";
+      "DROP TABLE ratings; DROP TABLE stars; DROP TABLE api_keys; DROP TABLE users; DROP TABLE kept_track_ids; "
+      "DROP TABLE packet_hashes; ";
   if (sqlite) return sets + speech;
   return sets +
          "ALTER TABLE jobs DROP CONSTRAINT jobs_path_pass; DROP INDEX jobs_state; "
@@ -717,8 +719,8 @@ std::string drop_sets(bool sqlite) {
          "CREATE INDEX jobs_state ON jobs(state, id); " + speech;
 }
 // The migrations drop_sets undoes: the sets, the speech score, the users, the play queues, the kept
-// track ids (and, last, the imported plays kept once).
-int sets_migrations(bool sqlite) { return sqlite ? 6 : 7; }
+// track ids, the imported plays kept once and the packet hashes.
+int sets_migrations(bool sqlite) { return sqlite ? 7 : 8; }
 
 constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "
@@ -844,6 +846,44 @@ TEST_P(StoreContract, FingerprintsTravelWithTheirTrack) {
   EXPECT_TRUE(s->fingerprints({a}).empty());
   s->remove_tracks({b});
   EXPECT_TRUE(s->fingerprints({b}).empty());
+}
+
+// Packet hashes (H9S-5): keyed by content hash, listed for the ok tracks that lack one, a row
+// stored once is kept, and purge_retired forgets those no track or retired track holds.
+TEST_P(StoreContract, PacketHashesAreKeptByContentHash) {
+  auto s = open();
+  s->set_model(identity());
+  Track ta = track("/m/a.flac");
+  ta.content_hash = std::string(64, 'a');
+  Track tb = track("/m/b.flac");
+  tb.content_hash = std::string(64, 'c');
+  const int64_t a = s->put_track(ta, windows(2), unit(0).data());
+  const int64_t b = s->put_track(tb, windows(2), unit(1).data());
+  Track bad = track("/m/bad.flac");
+  bad.content_hash = std::string(64, 'd');
+  bad.status = TrackStatus::Error;
+  bad.error = "undecodable";
+  s->put_track(bad, {}, nullptr);
+  auto missing = s->tracks_without_packet_hash();
+  ASSERT_EQ(missing.size(), 2u) << "ok tracks only";
+  EXPECT_EQ(missing[0].id, a);
+  EXPECT_EQ(missing[1].id, b);
+  EXPECT_TRUE(s->packet_hashes({ta.content_hash, tb.content_hash}).empty());
+  s->put_packet_hashes({{ta.content_hash, std::string(64, '1')}, {tb.content_hash, ""}});
+  s->put_packet_hashes({{ta.content_hash, std::string(64, '2')}});  // kept as first stored
+  EXPECT_TRUE(s->tracks_without_packet_hash().empty()) << "an empty hash (no packets) is stored too";
+  const auto got = s->packet_hashes({ta.content_hash, tb.content_hash, std::string(64, 'e'), ""});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got.at(ta.content_hash), std::string(64, '1'));
+  EXPECT_EQ(got.at(tb.content_hash), "");
+  // A retired track keeps its row until it is purged; a track removed for good loses it.
+  s->retire_tracks({a});
+  s->remove_tracks({b});
+  s->purge_retired(0);
+  EXPECT_EQ(s->packet_hashes({ta.content_hash}).size(), 1u) << "still restorable";
+  EXPECT_TRUE(s->packet_hashes({tb.content_hash}).empty());
+  s->purge_retired(std::numeric_limits<int64_t>::max());
+  EXPECT_TRUE(s->packet_hashes({ta.content_hash}).empty());
 }
 
 // An index made before the identifiers were stored upgrades in place: every row is kept, with

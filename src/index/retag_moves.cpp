@@ -1,0 +1,146 @@
+#include "index/retag_moves.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "audio/packet_hash.h"
+#include "core/sha256.h"
+#include "index/pipeline_internal.h"
+
+namespace clap::index {
+
+using detail::FileStamp;
+using store::FileState;
+
+void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missing,
+                          const std::vector<const MissingTrack*>& reserved, const std::vector<Job*>& candidates,
+                          const IndexCallbacks& callbacks, IndexSummary& sum) {
+  if (candidates.empty()) return;
+  const std::unordered_set<const MissingTrack*> held(reserved.begin(), reserved.end());
+  std::vector<MissingTrack*> pool;
+  std::vector<std::string> hashes;
+  for (MissingTrack& m : missing)
+    if (!m.claimed && !m.link_out && !held.count(&m) && !m.state->content_hash.empty()) {
+      pool.push_back(&m);
+      hashes.push_back(m.state->content_hash);
+    }
+  if (pool.empty()) return;
+  const std::map<std::string, std::string> stored = store.packet_hashes(hashes);
+  std::map<std::string, std::vector<MissingTrack*>> by_packets;
+  for (MissingTrack* m : pool)
+    if (auto it = stored.find(m->state->content_hash); it != stored.end() && !it->second.empty())
+      by_packets[it->second].push_back(m);
+  if (by_packets.empty()) return;  // nothing to match: no file is demuxed
+  for (auto& [packets, tracks] : by_packets)
+    std::stable_sort(tracks.begin(), tracks.end(), [](const MissingTrack* a, const MissingTrack* b) {
+      return std::make_pair(a->retired, a->state->id) < std::make_pair(b->retired, b->state->id);
+    });
+  int64_t claims = 0;
+  for (Job* job : candidates) {
+    const CrawledFile& f = *job->file;
+    std::string packets;
+    try {
+      packets = audio::packet_hash(f.path);
+    } catch (const std::exception&) {  // not audio, or unreadable: indexed as a new file (the run says why)
+      continue;
+    }
+    auto it = by_packets.find(packets);
+    if (packets.empty() || it == by_packets.end()) continue;
+    MissingTrack* claimed = nullptr;
+    for (MissingTrack* m : it->second)
+      if (!m->claimed) {
+        claimed = m;
+        break;
+      }
+    if (!claimed) continue;  // a second copy of audio already claimed: a new file
+    claimed->claimed = true;
+    // The old file's state, not the new one's: the job below reads the file as changed (its tags,
+    // content hash, windows), and a run stopped before it does reads it again next time.
+    const FileState& s = *claimed->state;
+    if (claimed->retired) {
+      store.restore_track(s.id, f.path, s.size, s.mtime_ns, s.ctime_ns);
+      ++sum.restored;
+    } else {
+      store.move_track(s.id, f.path, s.size, s.mtime_ns, s.ctime_ns);
+      ++sum.moved;
+    }
+    job->new_path = false;
+    ++claims;
+    if (callbacks.event)
+      callbacks.event({claimed->retired ? FileEvent::Kind::Restored : FileEvent::Kind::Moved, f.path, s.path});
+  }
+  // A user's reference to a song is attached while its track has the reference's content hash or
+  // path (store.h SongRef), and a move with a retag changes both: once the job below has read the
+  // new bytes, the references would name neither, be detached (misattached_songs; `doctor` gives
+  // them another id) and follow a file later put at the old path. Brought to the new path now,
+  // while the track still has the old content hash, they stay attached by path through the
+  // retag, as a retag in place's do.
+  if (claims > 0) store.reattach_songs();
+}
+
+void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs, std::vector<MissingTrack>& missing,
+                                    const IndexCallbacks& callbacks, IndexSummary& sum) {
+  std::vector<Job*> candidates;
+  for (Job& job : jobs)
+    if (job.new_path && job.file->size > 0) candidates.push_back(&job);
+  if (candidates.empty() || missing.empty()) return;
+  std::unordered_map<int64_t, std::vector<const MissingTrack*>> by_size;
+  for (const MissingTrack& m : missing)
+    if (!m.state->content_hash.empty() && m.state->size > 0) by_size[m.state->size].push_back(&m);
+  std::vector<const MissingTrack*> reserved;  // left to the pipeline's plain moves
+  std::vector<Job*> unmatched;
+  for (Job* job : candidates) {
+    const auto it = by_size.find(job->file->size);
+    if (it == by_size.end()) {
+      unmatched.push_back(job);
+      continue;
+    }
+    std::string hash;
+    try {
+      hash = sha256_file(job->file->path);
+    } catch (const std::exception&) {  // unreadable: the pipeline records why
+    }
+    const auto same = std::find_if(it->second.begin(), it->second.end(), [&](const MissingTrack* m) {
+      return m->state->content_hash == hash && std::find(reserved.begin(), reserved.end(), m) == reserved.end();
+    });
+    if (same == it->second.end()) unmatched.push_back(job);
+    else reserved.push_back(*same);
+  }
+  claim_retagged_moves(store, missing, reserved, unmatched, callbacks, sum);
+}
+
+void refresh_packet_hashes(store::Store& store, IndexSummary& sum, const IndexCallbacks&) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  std::unordered_set<std::string> done;
+  for (const FileState& s : store.tracks_without_packet_hash()) {
+    if (done.count(s.content_hash)) continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(s.path, ec)) continue;  // held while its folder is away
+    // The hash is of the version of the file the track was indexed from (its content hash keys
+    // it): a file changed since, or while being read, is left to the run that indexes it again.
+    const std::optional<FileStamp> before = FileStamp::of(s.path);
+    if (!before || before->size != s.size || before->mtime_ns != s.mtime_ns) continue;
+    std::string packets;
+    try {
+      packets = audio::packet_hash(s.path);
+    } catch (const std::exception& e) {
+      sum.warnings.push_back({s.path, "no packet hash (a move with a retag is not told): " + reason_of(e, s.path)});
+      continue;
+    }
+    if (FileStamp::of(s.path) != before) continue;
+    done.insert(s.content_hash);
+    rows.emplace_back(s.content_hash, std::move(packets));
+    if (rows.size() >= 256) {
+      store.put_packet_hashes(rows);
+      rows.clear();
+    }
+  }
+  store.put_packet_hashes(rows);
+}
+
+}  // namespace clap::index

@@ -1,0 +1,43 @@
+// A file moved and retagged at once (beets' `import` with move and write, Picard's save with
+// renaming) has a new path and new bytes: the content hash that tells a plain move (index_roots,
+// plan_roots) does not match it, and without more it is a deletion plus a new file whose stars,
+// ratings, plays, playlist entries, bookmark and queue place stay with the retired track (hostile
+// pass 9, H9S-5). Its compressed audio is the one the missing track was indexed from, and tags live
+// outside the audio packets (audio/packet_hash.h): a new path whose packet hash equals a missing
+// track's stored one is that track, moved and retagged.
+#pragma once
+#include <vector>
+
+#include "index/indexer.h"
+#include "index/pipeline.h"
+#include "store/store.h"
+
+namespace clap::index {
+
+// Claims, for the `candidates` (jobs of new paths no content hash matched, in crawl order), the
+// unclaimed missing tracks (live ones, then retired ones; not links left out, not those in
+// `reserved`) whose stored packet hash equals the file's. A claimed track is moved (restored, when
+// retired) to the path with its old size and times, keeping its id and so every user data row,
+// and its job becomes a changed file's (new_path false): the run then reads its new tags and
+// content hash as a retag in place does. Files are demuxed (nothing decoded) only when some such
+// missing track has a packet hash. When several tracks or files share a packet hash (copies of one
+// recording), they pair in order: live tracks before retired ones, lower track ids first, files
+// in crawl order; a file left over is new. Different audio is never claimed.
+void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missing,
+                          const std::vector<const MissingTrack*>& reserved, const std::vector<Job*>& candidates,
+                          const IndexCallbacks& callbacks, IndexSummary& sum);
+
+// index_roots' claim, before its pipeline claims plain moves by content hash (Pipeline::decode):
+// the new paths of `jobs` that no content hash matches (those of a missing track's exact size are
+// hashed to tell, as plan_roots does, and the tracks they match are left to the pipeline) go to
+// claim_retagged_moves.
+void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs, std::vector<MissingTrack>& missing,
+                                    const IndexCallbacks& callbacks, IndexSummary& sum);
+
+// Stores the packet hash of every ok track that has none (tracks indexed before packet hashes were
+// stored, and those indexed since the last run): a demux of each file while it is there, the
+// version the track was indexed from (its size and time as stored). A file that cannot be read is
+// left for the next run.
+void refresh_packet_hashes(store::Store& store, IndexSummary& sum, const IndexCallbacks& callbacks);
+
+}  // namespace clap::index

@@ -1,0 +1,279 @@
+// Hostile pass 9, H9S-5: a file moved and retagged at once (beets' `import` with move and write,
+// Picard's save with renaming; here `ffmpeg -c copy -metadata` to a new path and the old file
+// deleted) was a deletion plus a new file: its stars, ratings, plays, playlist entries, bookmark
+// and queue place left every list. Its compressed audio is unchanged (audio/packet_hash.h): the
+// indexer now moves the track (index/retag_moves.h), so it keeps its id and every kind of user
+// data, and reads its new tags. A different recording with the same tags is not claimed. Real
+// `clapsearch index` on a SQLite file and on a database of a real PostgreSQL server.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/sha256.h"
+#include "store/store.h"
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string q(const std::string& s) { return test::quoted(s); }
+
+json index_run(const std::string& db, const std::string& music) {
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("index " + q(music) + " --db " + q(db) + " --model " + q(test::case_dir("tiny-unfused")) +
+                              " --quiet --json",
+                          &out, &err),
+            0)
+      << err;
+  return json::parse(out);
+}
+
+std::map<std::string, int64_t> ids_by_path(const std::string& db) {
+  std::map<std::string, int64_t> out;
+  for (const store::FileState& f : store::open_store(db, store::OpenMode::ReadOnly)->file_states()) out[f.path] = f.id;
+  return out;
+}
+
+// A user's star, rating, play, playlist entry, bookmark and queue place, all on one song.
+struct Marks {
+  int64_t user = 0, playlist = 0;
+};
+Marks mark(const std::string& db, int64_t id) {
+  auto s = store::open_store(db, store::OpenMode::ReadWrite);
+  const auto t = s->track(id);
+  const store::SongRef song{t->id, t->content_hash, t->path};
+  store::UserRecord u;
+  u.name = "bob";
+  u.password_encrypted = "v1:00";
+  u.created_at = 1;
+  Marks m;
+  m.user = s->add_user(u);
+  store::FeedbackRecord star;
+  star.user_id = m.user;
+  star.kind = "song";
+  star.song = song;
+  star.at = 2;
+  s->put_star(star);
+  store::FeedbackRecord rating = star;
+  rating.rating = 4;
+  s->put_rating(rating);
+  store::PlayRecord play;
+  play.user_id = m.user;
+  play.song = song;
+  play.played_at = 3;
+  play.source = "subsonic";
+  s->add_play(play);
+  store::PlaylistRecord pl;
+  pl.owner = m.user;
+  pl.name = "keep";
+  pl.created_at = pl.changed_at = 4;
+  pl.entries = {song};
+  m.playlist = s->put_playlist(pl);
+  store::BookmarkRecord b;
+  b.user_id = m.user;
+  b.song = song;
+  b.position_ms = 5000;
+  b.created_at = b.changed_at = 5;
+  s->put_bookmark(b);
+  store::PlayQueueRecord queue;
+  queue.user_id = m.user;
+  queue.entries = {song};
+  queue.changed_at = 6;
+  s->put_play_queue(queue);
+  return m;
+}
+
+// Every mark names track `id`, at `path` (as the server sees them after an index run).
+void expect_marks_on(const std::string& db, const Marks& m, int64_t id, const std::string& path) {
+  auto s = store::open_store(db, store::OpenMode::ReadWrite);
+  s->reattach_songs();  // as the server does once per library state
+  ASSERT_EQ(s->stars(m.user).size(), 1u);
+  EXPECT_EQ(s->stars(m.user)[0].song.track_id, id);
+  EXPECT_EQ(s->stars(m.user)[0].song.path, path);
+  ASSERT_EQ(s->ratings(m.user).size(), 1u);
+  EXPECT_EQ(s->ratings(m.user)[0].song.track_id, id);
+  ASSERT_EQ(s->plays(m.user, 0, 0).size(), 1u);
+  EXPECT_EQ(s->plays(m.user, 0, 0)[0].song.track_id, id);
+  const auto pl = s->playlist(m.playlist);
+  ASSERT_TRUE(pl);
+  ASSERT_EQ(pl->entries.size(), 1u);
+  EXPECT_EQ(pl->entries[0].track_id, id);
+  ASSERT_EQ(s->bookmarks(m.user).size(), 1u);
+  EXPECT_EQ(s->bookmarks(m.user)[0].song.track_id, id);
+  const auto queue = s->play_queue(m.user);
+  ASSERT_TRUE(queue);
+  ASSERT_EQ(queue->entries.size(), 1u);
+  EXPECT_EQ(queue->entries[0].track_id, id);
+}
+
+class RetagMoves : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = test::temp_dir() + "/retag-moves-" + GetParam();
+    fs::remove_all(dir_);
+    music_ = dir_ + "/music";
+    db_ = GetParam() == "sqlite" ? dir_ + "/library.db" : test::PostgresServer::shared().create_database();
+    test::ffmpeg(music_ + "/A/s1.flac", "-f lavfi -i \"sine=f=330:d=6\" -metadata title=One");
+    test::ffmpeg(music_ + "/A/s2.flac", "-f lavfi -i \"aevalsrc=sin(2*PI*(200+200*t)*t):d=7\" -metadata title=Two");
+    test::ffmpeg(music_ + "/A/s3.mp3", "-f lavfi -i \"anoisesrc=c=pink:d=6:seed=3\" -metadata title=Three");
+  }
+  std::string dir_, music_, db_;
+};
+
+TEST_P(RetagMoves, AFileMovedAndRetaggedKeepsItsIdAndEveryUserMark) {
+  index_run(db_, music_);
+  for (const char* name : {"s2.flac", "s3.mp3"}) {
+    SCOPED_TRACE(name);
+    const std::string old_path = music_ + "/A/" + name;
+    const int64_t id = ids_by_path(db_).at(old_path);
+    const Marks m = mark(db_, id);
+    const std::string ext = fs::path(name).extension().string();
+    const std::string new_path = music_ + "/B/Retagged" + ext;
+    // The MP3 gains an ID3v1 tag too: 128 bytes after the last frame, outside the packets.
+    test::ffmpeg(new_path, "-i " + q(old_path) + " -map 0 -c copy -metadata title=Retagged -metadata artist=Someone" +
+                               (ext == ".mp3" ? " -write_id3v1 1" : ""));
+    ASSERT_NE(sha256_file(new_path), sha256_file(old_path)) << "a retag: other bytes";
+    if (ext == ".mp3") {
+      std::ifstream in(new_path, std::ios::binary);
+      in.seekg(-128, std::ios::end);
+      std::string id3v1(3, '\0');
+      in.read(id3v1.data(), 3);
+      ASSERT_EQ(id3v1, "TAG") << "the retagged MP3 ends in an ID3v1 tag";
+    }
+    fs::remove(old_path);
+    const json sum = index_run(db_, music_);
+    EXPECT_EQ(sum["moved"], 1) << sum.dump();
+    EXPECT_EQ(sum["pruned"], 0) << sum.dump();
+    const std::map<std::string, int64_t> ids = ids_by_path(db_);
+    EXPECT_EQ(ids.size(), 3u);
+    ASSERT_TRUE(ids.count(new_path));
+    EXPECT_EQ(ids.at(new_path), id) << "the same song, by the same id";
+    const auto t = store::open_store(db_, store::OpenMode::ReadOnly)->track(id);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->title, "Retagged") << "the new tags are read";
+    EXPECT_EQ(t->artist, "Someone");
+    EXPECT_EQ(t->content_hash, sha256_file(new_path)) << "the file as it is now";
+    expect_marks_on(db_, m, id, new_path);
+    // Nothing left to do: the next run changes nothing.
+    const json again = index_run(db_, music_);
+    EXPECT_EQ(again["indexed"], 0) << again.dump();
+    EXPECT_EQ(again["moved"], 0) << again.dump();
+    fs::rename(new_path, music_ + "/A/" + name);  // back, for the next format's own case
+    index_run(db_, music_);
+    auto s = store::open_store(db_, store::OpenMode::ReadWrite);
+    s->remove_user(m.user);
+  }
+}
+
+// Another recording under the same tags (and the same name) is a new song: the deleted one's
+// marks stay with it, retired, and are not shown on the new file.
+TEST_P(RetagMoves, ADifferentRecordingWithTheSameTagsIsNotClaimed) {
+  index_run(db_, music_);
+  const std::string old_path = music_ + "/A/s1.flac";
+  const int64_t id = ids_by_path(db_).at(old_path);
+  const Marks m = mark(db_, id);
+  fs::remove(old_path);
+  const std::string new_path = music_ + "/B/s1.flac";
+  test::ffmpeg(new_path, "-f lavfi -i \"sine=f=331:d=6\" -metadata title=One");
+  const json sum = index_run(db_, music_);
+  EXPECT_EQ(sum["moved"], 0) << sum.dump();
+  EXPECT_EQ(sum["pruned"], 1) << sum.dump();
+  const std::map<std::string, int64_t> ids = ids_by_path(db_);
+  ASSERT_TRUE(ids.count(new_path));
+  EXPECT_NE(ids.at(new_path), id);
+  auto s = store::open_store(db_, store::OpenMode::ReadWrite);
+  s->reattach_songs();
+  ASSERT_EQ(s->stars(m.user).size(), 1u);
+  EXPECT_EQ(s->stars(m.user)[0].song.track_id, id) << "kept with the retired track";
+}
+
+// Two copies of one recording (the same audio packets, other tags), both moved and retagged:
+// each new path takes one of the tracks (in order), none is indexed as new, none pruned.
+TEST_P(RetagMoves, CopiesOfOneRecordingPairInOrder) {
+  test::ffmpeg(music_ + "/A/s1-copy.flac", "-i " + q(music_ + "/A/s1.flac") + " -c copy -metadata title=Copy");
+  index_run(db_, music_);
+  const std::map<std::string, int64_t> before = ids_by_path(db_);
+  for (const char* name : {"s1.flac", "s1-copy.flac"}) {
+    test::ffmpeg(music_ + "/B/" + name, "-i " + q(music_ + "/A/" + name) + " -c copy -metadata title=New");
+    fs::remove(music_ + "/A/" + name);
+  }
+  const json sum = index_run(db_, music_);
+  EXPECT_EQ(sum["moved"], 2) << sum.dump();
+  EXPECT_EQ(sum["pruned"], 0) << sum.dump();
+  const std::map<std::string, int64_t> after = ids_by_path(db_);
+  EXPECT_EQ(after.size(), before.size());
+  // Lower ids first to the files in crawl (path) order.
+  const int64_t lo = std::min(before.at(music_ + "/A/s1.flac"), before.at(music_ + "/A/s1-copy.flac"));
+  const int64_t hi = std::max(before.at(music_ + "/A/s1.flac"), before.at(music_ + "/A/s1-copy.flac"));
+  EXPECT_EQ(after.at(music_ + "/B/s1-copy.flac"), lo);
+  EXPECT_EQ(after.at(music_ + "/B/s1.flac"), hi);
+}
+
+// `index --watch` (as `serve --watch`) goes through the same run: a file moved and retagged while
+// watched keeps its track, whether the rescan sees the deletion and the new file in one run or
+// in two (the track retired in between, then restored).
+TEST_P(RetagMoves, AWatchKeepsAFileMovedAndRetagged) {
+  const test::Child c = test::start_cli({"index", music_, "--db", db_, "--model", test::case_dir("tiny-unfused"), "--watch",
+                                         "--quiet-period", "1s"});
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find("watching for changes") != std::string::npos; }))
+      << test::read_file(c.err_path);
+  const std::string old_path = music_ + "/A/s2.flac", new_path = music_ + "/B/Retagged.flac";
+  const int64_t id = ids_by_path(db_).at(old_path);
+  test::ffmpeg(dir_ + "/src/Retagged.flac", "-i " + q(old_path) + " -c copy -metadata title=Retagged");
+  fs::create_directories(music_ + "/B");
+  fs::remove(old_path);
+  fs::rename(dir_ + "/src/Retagged.flac", new_path);
+  std::map<std::string, int64_t> ids;
+  ASSERT_TRUE(test::wait_until([&] {
+    ids = ids_by_path(db_);
+    return ids.count(new_path) && !ids.count(old_path);
+  })) << test::read_file(c.err_path);
+  EXPECT_EQ(ids.at(new_path), id) << test::read_file(c.err_path);
+  ASSERT_TRUE(test::wait_until([&] {
+    const auto t = store::open_store(db_, store::OpenMode::ReadOnly)->track(id);
+    return t && t->title == "Retagged";
+  }))
+      << test::read_file(c.err_path);
+  ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+  EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, RetagMoves, ::testing::Values("sqlite", "postgres"));
+
+// An index made before packet hashes were stored: the next run stores them for the files it
+// holds (no rebuild), and a move with a retag after it keeps the track.
+TEST(RetagMovesUpgrade, AnIndexWithoutPacketHashesGetsThemOnTheNextRun) {
+  const std::string dir = test::temp_dir() + "/retag-moves-upgrade";
+  fs::remove_all(dir);
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/s1.flac", "-f lavfi -i \"sine=f=330:d=6\" -metadata title=One");
+  test::ffmpeg(music + "/s2.flac", "-f lavfi -i \"sine=f=550:d=6\" -metadata title=Two");
+  index_run(db, music);
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM packet_hashes", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  EXPECT_EQ(store::open_store(db, store::OpenMode::ReadOnly)->tracks_without_packet_hash().size(), 2u);
+  index_run(db, music);
+  EXPECT_TRUE(store::open_store(db, store::OpenMode::ReadOnly)->tracks_without_packet_hash().empty());
+  const int64_t id = ids_by_path(db).at(music + "/s2.flac");
+  test::ffmpeg(music + "/x/Two (remastered tag).flac", "-i " + q(music + "/s2.flac") + " -c copy -metadata title=Zwei");
+  fs::remove(music + "/s2.flac");
+  const json sum = index_run(db, music);
+  EXPECT_EQ(sum["moved"], 1) << sum.dump();
+  EXPECT_EQ(ids_by_path(db).at(music + "/x/Two (remastered tag).flac"), id);
+}
+
+}  // namespace
+}  // namespace clap
