@@ -73,8 +73,20 @@ TEST(TextFile, EndlessAndOversizedFilesAreRefusedWithTheirName) {
     read_text_file("/dev/zero", "queries", kMaxTextFileBytes, TextSource::FileOrStream);
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "/dev/zero: larger than 64 MB (queries); is it the right file?");
+    // A stream stops at its first NUL byte (R9C-3: it was read to the size bound first).
+    EXPECT_EQ(std::string(e.what()), "/dev/zero: not text (a NUL byte at byte 0) (queries); is it the right file?");
   }
+  // An endless stream of text is stopped at the size bound.
+  FILE* endless = ::popen("yes", "r");
+  ASSERT_NE(endless, nullptr);
+  const std::string stream = "/proc/self/fd/" + std::to_string(::fileno(endless));
+  try {
+    read_text_file(stream, "queries", kMaxTextFileBytes, TextSource::FileOrStream);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), stream + ": larger than 64 MB (queries); is it the right file?");
+  }
+  ::pclose(endless);
   const std::string dir = testing::TempDir() + "/text_file_test";
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/k.txt") << std::string(3000, 'x');
