@@ -10,11 +10,10 @@
 
 #include "audio/packet_hash.h"
 #include "core/sha256.h"
-#include "index/pipeline_internal.h"
+#include "index/precut.h"
 
 namespace clap::index {
 
-using detail::FileStamp;
 using store::FileState;
 
 void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missing,
