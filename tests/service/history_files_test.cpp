@@ -353,8 +353,8 @@ TEST(HistoryFiles, BeetsCountsAndTimesAreBounded) {
       {R"({"path": "/m/a.flac", "rating": 7})", "\"rating\" is 7, not a rating from 0 to 1"},
       {R"({"path": "/m/a.flac", "rating": NaN})",
        "not a JSON object: column 33: NaN is not a JSON number (JSON has no NaN or infinity)"},
-      {R"({"path": "/m/a.flac", "play_count": -Infinity})", "column 37: -Infinity is not a JSON number"},
-      {R"({"path": "/m/a.flac", "play_count": 3)", "the text ends inside a value (cut short?)"},
+      {R"({"path": "/m/a.flac", "play_count": -Infinity})", "not a JSON object: column 37: -Infinity is not a JSON number"},
+      {R"({"path": "/m/a.flac", "play_count": 3)", "not a JSON object: column 38: the text ends inside a value (cut short?)"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string path = write(dir + "/beets" + std::to_string(i) + ".jsonl", cases[i].first + "\n");

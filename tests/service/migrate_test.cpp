@@ -485,12 +485,12 @@ TEST(Migrate, AFailureMidwayLeavesTheDestinationAsItWas) {
                            " AND embedding IS NOT NULL");
   const std::string fresh = test::temp_dir() + "/migrate/midway-new/copy.db";
   msg = test::error_of([&] { service::migrate_index(damaged, fresh); });
-  EXPECT_NE(msg.find("embedding of 12 bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("embedding holds a blob of 12 bytes"), std::string::npos) << msg;
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) EXPECT_FALSE(fs::exists(fresh + suffix)) << suffix;
   // ... and a PostgreSQL destination stays empty (the one that refused above, trigger dropped).
   store::pg::Connection(url).exec("DROP TRIGGER refuse ON windows");
   msg = test::error_of([&] { service::migrate_index(damaged, url); });
-  EXPECT_NE(msg.find("embedding of 12 bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("embedding holds a blob of 12 bytes"), std::string::npos) << msg;
   expect_empty(*store::open_store(url, OpenMode::ReadOnly));
   // With the trigger gone, the intact source copies into the very same database.
   const auto ok = service::migrate_index(source, url);
