@@ -191,7 +191,7 @@ TEST(BenchCli, JsonHasTheDocumentedFields) {
 // could not start aborted ("terminate called without an active exception", status 134; hostile
 // pass 10, H10C-7).
 TEST(BenchCli, ClientCountsAreBoundedAndAThreadThatCannotStartIsAnError) {
-  const std::string bench = test::cli_command() + " bench --serve-tracks 4 --windows-per-track 2 --seconds 0.3 --model " +
+  const std::string bench = test::cli_command() + " bench --serve-tracks 4 --windows-per-track 2 --seconds 0.5 --model " +
                             test::quoted(test::case_dir("tiny-unfused"));
   std::string out, err;
   for (const char* clients : {"0", "-5", "1025"}) {

@@ -305,6 +305,7 @@ TEST_F(FinetuneCli, CaptionsFromACsvAndClearErrors) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
     std::filesystem::remove(sparse);
   }
+  EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --template '{mood} music'", &out, &err), 1);
   EXPECT_NE(err.find("unknown field {mood}"), std::string::npos) << err;
   EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --template 'Recorded {date}.'", &out, &err), 1);
   EXPECT_NE(err.find("0 of 16 have them"), std::string::npos) << err;
