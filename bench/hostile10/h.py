@@ -2,7 +2,7 @@
 """Hostile pass 10 case runner: each case is a shell command line; records rc, stderr's first lines, and flags
 rc >= 124 (a crash or hang) and cases whose expected rc differs."""
 import subprocess, sys, json, os, collections
-C = os.environ.get('C', '/work/main/build/clapsearch')
+C = os.environ.get('C', 'build/clapsearch')
 counts = collections.Counter(); flags = []
 def case(cls, cmd, expect=None, timeout=60, check=None, env=None):
     full = cmd.replace('$C', C)

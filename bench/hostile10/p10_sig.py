@@ -1,7 +1,7 @@
 # Signals and concurrency: kill -9 at several moments of index, SIGTERM/SIGINT of watch, an outside lock holder.
 import sys, subprocess, time, os, signal; sys.path.insert(0,'/tmp/h10c'); from h import *
 os.chdir('/tmp/h10c')
-C=os.environ.get('C','/work/main/build/clapsearch')
+C=os.environ.get('C','build/clapsearch')
 def start(args, **kw): return subprocess.Popen([C]+args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
 integrity = lambda rc,o,e: '' if o.strip()=='ok' else 'INTEGRITY '+o[:80]
 for delay in (0.3, 1, 2, 4, 7):
