@@ -90,9 +90,15 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
   const size_t per_track = std::max<size_t>(2, (kSampleWindows + tracks_wanted - 1) / tracks_wanted);
   const int64_t window = std::llround(r.window_s * rate), hop = std::llround(r.hop_s * rate);
   const size_t max_samples = static_cast<size_t>(kSampleSecondsPerFile * rate);
-  // The layout the sample's spans follow: the run's first pass, or the default one for a run
-  // without (--first-pass 0, doctor --fidelity), so that they measure on the same windows.
-  const int first_pass = r.first_pass > 0 ? r.first_pass : index::kDefaultFirstPass;
+  // The layout the sample's spans follow is always the default first pass's, whatever the run's
+  // --first-pass: the sample decides the precision, and a setting that changes no embedding's bits
+  // must not change the precision (a sample following the run's first pass chose bf16 for
+  // `index --first-pass 0` and int8 for `index --plan --first-pass 2` of the same file, so the
+  // workers' index differed from a one-shot run's in every bit: Workers.AWorkerKilledInTheSecondPass...).
+  // The windows are handed over only to a run whose first pass has that layout (the default);
+  // another run's first pass decodes its files itself.
+  const int first_pass = index::kDefaultFirstPass;
+  index::PrecutFirstPasses* const precut = r.first_pass == index::kDefaultFirstPass ? r.precut.get() : nullptr;
   const auto full = [&] {
     return sample.tracks >= kSampleTracks || static_cast<int>(sample.clips.size()) >= kSampleWindows;
   };
@@ -145,7 +151,7 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
       // Its first pass reaches the track's end, where the span decoder cuts nothing (audio/decode.h):
       // that pass decodes it whole and complete; so does the sample, whose decode stands for the
       // pass's failed span decode (handed over as failed: not tried again).
-      if (r.precut && stamp) r.precut->put(f.path, index::PrecutSpans{*stamp, *length, {}, std::nullopt});
+      if (precut && stamp) precut->put(f.path, index::PrecutSpans{*stamp, *length, {}, std::nullopt});
       take_whole(f);
       return true;
     }
@@ -166,7 +172,7 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
     } catch (const std::exception&) {
     }
     if (samples && samples->size() != spans.size()) samples.reset();
-    if (r.precut && stamp) {
+    if (precut && stamp) {
       index::PrecutSpans p;
       p.stamp = *stamp;
       p.length = *length;
@@ -176,7 +182,7 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
         p.spans.push_back(spans[k]);
         if (samples) p.samples->push_back((*samples)[k]);
       }
-      r.precut->put(f.path, std::move(p));
+      precut->put(f.path, std::move(p));
     }
     if (!samples) return true;  // its first pass decodes it whole (the second and last decode)
     std::vector<audio::WindowLevel> levels;

@@ -65,7 +65,7 @@ std::string precision_speed_dir();
 // The sample: up to kSampleTracks files spread evenly over the crawl's path order, up to
 // kSampleWindows non-silent windows spread evenly within each file; below kMinSampleWindows (twice
 // the k of the top-k agreement) the rankings would compare nearly everything with everything, so
-// nothing is measured and fp32 is kept. A file's windows are its progressive first pass's
+// nothing is measured and fp32 is kept. A file's windows are the default progressive first pass's
 // (index/precut.h: cut as spans, and handed to the run's first pass, so the sample costs no decode
 // of its own), with a few more spread over the track, cut in the same decode, where the first pass
 // has fewer than the sample wants (a small library); a file the first pass decodes whole (too
@@ -121,8 +121,10 @@ struct PrecisionChoiceRequest {
   index::CrawlOptions crawl;
   double window_s = 10, hop_s = 5, silence_db = -60;
   int batch = 8;
-  // The run's progressive first pass (index::IndexSettings::first_pass; 0: none, when the sample
-  // follows the default's layout), and where its cuts go for the run (null: nowhere).
+  // The run's progressive first pass (index::IndexSettings::first_pass; 0: none), and where its
+  // cuts go for the run (null: nowhere). The sample always follows the default first pass's layout
+  // (the choice must not depend on --first-pass); its cuts are handed over only to a run with that
+  // first pass.
   int first_pass = index::kDefaultFirstPass;
   std::shared_ptr<index::PrecutFirstPasses> precut;
   PrecisionBounds bounds;

@@ -198,6 +198,29 @@ TEST_F(PrecisionAutoCli, FreshIndexesOfOneLibraryChooseAlikeFromThisMachinesKept
   replaced_by_a_table("a link to /dev/zero");
 }
 
+TEST_F(PrecisionAutoCli, TheRunsFirstPassDoesNotChangeTheSampleOrTheChoice) {
+  // --first-pass changes no embedding's bits, so it must not change the precision: the sample
+  // followed the run's first pass, and `index --first-pass 0` chose bf16 where `index --plan
+  // --first-pass 2` of the same file chose int8 (the workers' index then differed from a one-shot
+  // run's in every bit). Every first pass records the same sample and fidelity, bit for bit, as
+  // the default first pass does.
+  const std::string default_db = dir() + "/first-pass-default.db";
+  ok("index " + music() + " --db " + test::quoted(default_db) + model() + settings());
+  const json reference = status(default_db)["model"]["precision_choice"];
+  for (const char* first_pass : {"0", "1", "2", "3", "5"}) {
+    SCOPED_TRACE(std::string("--first-pass ") + first_pass);
+    const std::string db = dir() + "/first-pass-" + first_pass + ".db";
+    ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --first-pass " + first_pass);
+    const json c = status(db)["model"]["precision_choice"];
+    expect_rule_holds(c);
+    EXPECT_EQ(c["sample"], reference["sample"]);
+    for (size_t i = 0; i < 3; ++i)
+      for (const char* key : {"window_cosine_min", "topk_agreement", "topk_agreement_min", "holds_bounds", "ms_per_window"})
+        EXPECT_EQ(c["trials"][i][key], reference["trials"][i][key]) << c["trials"][i]["precision"] << " " << key;
+    EXPECT_EQ(c["chosen"], reference["chosen"]);
+  }
+}
+
 TEST_F(PrecisionAutoCli, AnExplicitPrecisionWinsAndRecordsNoChoice) {
   const std::string db = dir() + "/given.db";
   ok("index " + music() + " --db " + test::quoted(db) + model() + settings() + " --precision bf16");
