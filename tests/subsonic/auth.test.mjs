@@ -5,9 +5,8 @@
 // with a failed envelope that validates. Wrong passwords are tried on users of this file's own
 // (added with the CLI while the server runs), never on the shared user: the other test files
 // must not meet the limit.
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { check, validate, client, raw, call, done, env } from "./lib.mjs";
+import { check, validate, client, raw, call, done, env, runCli } from "./lib.mjs";
 import { ref } from "./schemas.mjs";
 
 const base = { v: "1.16.1", c: "auth-test", f: "json" };
@@ -15,13 +14,13 @@ const hex = (s) => Buffer.from(s, "utf8").toString("hex");
 const md5 = (s) => createHash("md5").update(s, "utf8").digest("hex");
 
 // A user of this file's own, added as the docs say (seen by the running server at once).
-function addUser(name, password) {
-  execFileSync(env.cli, ["user", "add", name, "--db", env.db], { input: password + "\n" });
+async function addUser(name, password) {
+  await runCli(["user", "add", name, "--db", env.db], password + "\n");
 }
 const stamp = Date.now();
 const w1 = "wrong-1-" + stamp, w2 = "wrong-2-" + stamp, wPassword = "right password";
-addUser(w1, wPassword);
-addUser(w2, wPassword);
+await addUser(w1, wPassword);
+await addUser(w2, wPassword);
 
 async function expectOk(what, params) {
   const r = await raw("ping.view", { ...base, ...params });
@@ -71,7 +70,7 @@ check((await raw("tokenInfo.view", { ...base, apiKey: "e".repeat(64) })).json?.[
 // is 50; getUsers is 50 for a user who is not an admin; an admin gets anyone's, 70 for a name no
 // user has, and every user from getUsers. Through the client's own methods, GET and POST.
 const adminName = "auth-admin-" + stamp, adminPassword = "admin password";
-execFileSync(env.cli, ["user", "add", adminName, "--admin", "--db", env.db], { input: adminPassword + "\n" });
+await runCli(["user", "add", adminName, "--admin", "--db", env.db], adminPassword + "\n");
 const folders = (await client().getMusicFolders()).musicFolders.musicFolder.map((f) => f.id);
 for (const post of [false, true]) {
   const how = post ? "POST" : "GET";
@@ -165,7 +164,7 @@ await expectOk("the right API key after 6 wrong ones", { apiKey: env.apiKey });
 // the 6th attempt is refused with 40 although its password is right, saying how long to wait;
 // the first user, from the same address, is not affected.
 const bob = "bob-" + stamp, bobPassword = "bob's own password";
-addUser(bob, bobPassword);
+await addUser(bob, bobPassword);
 await expectOk("a user added while the server runs", { u: bob, p: bobPassword });
 for (let i = 0; i < 5; i++) await expectFailure(`wrong attempt ${i + 1}`, { u: bob, p: "guess " + i }, 40);
 const locked = await expectFailure("the right password after 5 wrong ones", { u: bob, p: bobPassword }, 40);
@@ -187,23 +186,23 @@ const still = await expectFailure("the right password after 10,001 made-up names
 check(/too many failed attempts/.test(still), `the lock holds: ${still}`);
 await expectOk("another user from the same address", { u: env.user, t: md5(env.password + salt), s: salt });
 // A revoked API key is refused at once (44); a new one works.
-const cli = (...args) => execFileSync(env.cli, [...args, "--db", env.db]).toString();
+const cli = (...args) => runCli([...args, "--db", env.db]);
 const carolKeyUser = "keys-" + stamp;
-addUser(carolKeyUser, "pw");
-const key1 = cli("user", "key", carolKeyUser).trim();
+await addUser(carolKeyUser, "pw");
+const key1 = (await cli("user", "key", carolKeyUser)).trim();
 await expectOk("a new API key", { apiKey: key1 });
-const listed = JSON.parse(cli("user", "keys", carolKeyUser, "--json"));
+const listed = JSON.parse(await cli("user", "keys", carolKeyUser, "--json"));
 check(listed.length === 1 && !JSON.stringify(listed).includes(key1), `user keys lists it without the key: ${JSON.stringify(listed)}`);
-cli("user", "revoke", carolKeyUser, String(listed[0].id));
+await cli("user", "revoke", carolKeyUser, String(listed[0].id));
 await expectFailure("a revoked API key", { apiKey: key1 }, 44);
-cli("user", "remove", carolKeyUser);
+await cli("user", "remove", carolKeyUser);
 
 // A removed user can no longer sign in; the users of this file go.
 const carol = "carol-" + stamp;
-addUser(carol, "carol's password");
+await addUser(carol, "carol's password");
 await expectOk("a user before removal", { u: carol, p: "carol's password" });
-execFileSync(env.cli, ["user", "remove", carol, "--db", env.db]);
+await runCli(["user", "remove", carol, "--db", env.db]);
 await expectFailure("a removed user", { u: carol, p: "carol's password" }, 40);
-for (const name of [w1, w2, bob]) execFileSync(env.cli, ["user", "remove", name, "--db", env.db]);
+for (const name of [w1, w2, bob]) await runCli(["user", "remove", name, "--db", env.db]);
 
 done("auth");

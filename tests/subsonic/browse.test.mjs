@@ -12,7 +12,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { unlinkSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { SubsonicAPI } from "subsonic-api";
-import { check, validate, client, raw, call, done, env, xmlOnce } from "./lib.mjs";
+import { check, validate, client, raw, call, done, env, xmlOnce, runCli } from "./lib.mjs";
 import { ref } from "./schemas.mjs";
 
 const api = client();
@@ -252,7 +252,7 @@ async function waitForScan() {
   if (answer.status === "ok") await waitForScan();
 }
 const adminPassword = `scan ${Math.random()}`;
-execFileSync(env.cli, ["user", "add", "browse-admin", "--admin", "--db", env.db], { input: `${adminPassword}\n`, stdio: ["pipe", "ignore", "inherit"] });
+await runCli(["user", "add", "browse-admin", "--admin", "--db", env.db], `${adminPassword}\n`);
 const admin = client({ user: "browse-admin", password: adminPassword });
 // startScan by the admin: the scan's answer, then its status once it ended and the server
 // refreshed its snapshot.
@@ -275,7 +275,7 @@ async function scan(how = "custom") {
 const status = (await api.getScanStatus()).scanStatus;
 same([status.scanning, status.count], [false, 5], "getScanStatus before a scan: the library's songs");
 same((await scan()).count, 5, "after a scan of an unchanged library: still 5 songs");
-execFileSync(env.cli, ["index", env.music, "--db", env.db, "--quiet"], { stdio: ["ignore", "ignore", "inherit"] });
+await runCli(["index", env.music, "--db", env.db, "--quiet"]);
 await new Promise((r) => setTimeout(r, 1500));  // the server's refresh of its snapshot (refresh_ms 1000)
 same(await snapshotIds(api), before, "ids after a re-index");
 
@@ -337,5 +337,5 @@ same(await snapshotIds(api), before, "ids after a re-index");
   same(await admin2({ type: "recent", size: 1, offset: 1 }), ["Tones"], "recent paged");
   same(await list2({ type: "frequent" }), [], "frequent: another user's plays are not mine");
 }
-execFileSync(env.cli, ["user", "remove", "browse-admin", "--db", env.db], { stdio: ["ignore", "ignore", "inherit"] });
+await runCli(["user", "remove", "browse-admin", "--db", env.db]);
 done("browse");

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { check, validate, client, raw, call, done, env } from "./lib.mjs";
+import { check, validate, client, raw, call, done, env, fetchRetrying } from "./lib.mjs";
 import { ref } from "./schemas.mjs";
 import { parseXml } from "./xml.mjs";
 
@@ -21,7 +21,7 @@ const scratch = mkdtempSync(join(tmpdir(), "clapsearch-media-"));
 process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
 
 // The tracks by title, from the server's own /api/tracks (ids are the Subsonic song ids).
-const listed = await (await fetch(new URL("api/tracks?limit=100", env.url))).json();
+const listed = await (await fetchRetrying(new URL("api/tracks?limit=100", env.url))).json();
 const byTitle = new Map(listed.tracks.map((t) => [t.title, t]));
 const song = (title) => String(byTitle.get(title).track_id);
 const concertA = byTitle.get("Concert A"), whistle = byTitle.get("High Whistle");
@@ -34,7 +34,7 @@ async function binary(name, params, headers = {}) {
   const url = new URL(`rest/${name}`, env.url);
   for (const [k, v] of Object.entries({ u: env.user, p: env.password, v: "1.16.1", c: "media-test", f: "json", ...params }))
     url.searchParams.set(k, String(v));
-  const res = await fetch(url, { headers });
+  const res = await fetchRetrying(url, { headers });
   return { status: res.status, headers: res.headers, bytes: await bytesOf(res) };
 }
 

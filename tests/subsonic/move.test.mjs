@@ -12,7 +12,7 @@ import { renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { SubsonicAPI } from "subsonic-api";
-import { check, client, call, done, env } from "./lib.mjs";
+import { check, client, call, done, env, fetchRetrying } from "./lib.mjs";
 
 const api = client();
 // For polling while the server picks up a changed library: no XML re-ask, whose second request
@@ -40,7 +40,7 @@ async function settled(what) {
   const want = storeGeneration();
   let serving;
   for (let i = 0; i < 300; i++) {
-    serving = (await (await fetch(new URL("api/status", env.url))).json()).generation;
+    serving = (await (await fetchRetrying(new URL("api/status", env.url))).json()).generation;
     if (serving === want) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

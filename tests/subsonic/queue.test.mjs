@@ -6,8 +6,8 @@
 // answer validated against schemas written from the spec (openapi/schemas/PlayQueue.json,
 // PlayQueueByIndex.json, Bookmark.json, Bookmarks.json); the read-only answers also as XML
 // (lib.mjs). move.test.mjs checks that a move and `index --rebuild` keep both.
-import { execFileSync, spawn } from "node:child_process";
-import { check, validate, client, call, done, env, raw, xmlOnce } from "./lib.mjs";
+import { spawn } from "node:child_process";
+import { check, validate, client, call, done, env, raw, xmlOnce, runCli, fetchRetrying } from "./lib.mjs";
 import { strict, arrayOf, ref, string, integer, dateTime } from "./schemas.mjs";
 
 const queueFields = { position: integer, username: string, changed: dateTime, changedBy: string, entry: arrayOf("Child") };
@@ -130,7 +130,7 @@ check(JSON.stringify(b.map((x) => x.entry.id)) === '["2"]', `deleteBookmark remo
 
 // --- a second user sees none of it and keeps their own ---
 const bob = "bob-queue-" + Date.now(), bobPassword = "bob's queue password";
-execFileSync(env.cli, ["user", "add", bob, "--db", env.db], { input: bobPassword + "\n" });
+await runCli(["user", "add", bob, "--db", env.db], bobPassword + "\n");
 const bobApi = client({ user: bob, password: bobPassword });
 await noQueue("another user's getPlayQueue", bobApi);
 check((await marks("another user's getBookmarks", bobApi)).length === 0, "bookmarks are per user");
@@ -145,7 +145,7 @@ await ok("another user deletes their bookmark of song 2", "deleteBookmark.view",
   const mineMarks = await marks("the first user's bookmarks after the other's delete");
   check(mineMarks.length === 1 && mineMarks[0].position === 2500, "one user's delete leaves the other's bookmark");
 }
-execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
+await runCli(["user", "remove", bob, "--db", env.db]);
 
 // --- a restart: a new server process on the same index reads the queue and the bookmark ---
 {
@@ -161,7 +161,7 @@ execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
     server.on("exit", () => resolve(undefined));
   });
   if (check(url !== undefined, "a second server starts on the same index")) {
-    const get = async (name) => (await (await fetch(new URL(`rest/${name}?${new URLSearchParams({ u: env.user, p: env.password, v: "1.16.1", c: "test", f: "json" })}`, url))).json());
+    const get = async (name) => (await (await fetchRetrying(new URL(`rest/${name}?${new URLSearchParams({ u: env.user, p: env.password, v: "1.16.1", c: "test", f: "json" })}`, url))).json());
     const again = await get("getPlayQueueByIndex.view");
     validate("getPlayQueueByIndex after a restart", again, { playQueueByIndex: PlayQueueByIndex });
     const i = again["subsonic-response"].playQueueByIndex;

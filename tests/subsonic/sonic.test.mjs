@@ -8,7 +8,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { check, validate, client, call, done, env } from "./lib.mjs";
+import { check, validate, client, call, done, env, fetchRetrying } from "./lib.mjs";
 import { arrayOf, ref } from "./schemas.mjs";
 
 const api = client();
@@ -20,7 +20,7 @@ const members = {
 };
 
 // The library's tracks (the /api/ route beside /rest/): id -> path relative to the music folder.
-const listing = await (await fetch(new URL("api/tracks?limit=100", env.url))).json();
+const listing = await (await fetchRetrying(new URL("api/tracks?limit=100", env.url))).json();
 const paths = new Map(listing.tracks.map((t) => [String(t.track_id), t.display_path]));
 const idOf = (end) => [...paths].find(([, p]) => p.endsWith(end))?.[0];
 const concert = idOf("01 Concert A.flac"), whistle = idOf("02 High Whistle.mp3"), fifth = idOf("01 Fifth.ogg");
@@ -180,7 +180,7 @@ async function failed(name, params, code) {
   }
   if (check(episode !== undefined && extras === EXTRA, `the podcast episode and ${EXTRA} more songs are indexed and seen by the server (${extras})`)) {
     const songs = 5 + EXTRA;   // besides the episode
-    const api0 = async (route, params) => (await fetch(new URL(`api/sonic/${route}?${new URLSearchParams({ ...params, exclude: "false" })}`, env.url))).json();
+    const api0 = async (route, params) => (await fetchRetrying(new URL(`api/sonic/${route}?${new URLSearchParams({ ...params, exclude: "false" })}`, env.url))).json();
     const unruled = (await api0("getSonicSimilarTracks", { id: concert, count: 50, excludeDuplicates: "false" })).sonicMatch.map((m) => m.entry.id);
     check(unruled.includes(episode), `without the rule the episode is among Concert A's similar tracks (${unruled}): the checks below are not empty`);
     const unruledPath = (await api0("findSonicPath", { startSongId: concert, endSongId: thunder, count: 25 })).sonicMatch.map((m) => m.entry.id);

@@ -4,7 +4,7 @@
 // Every answer validated against schemas written from the spec (Playlist, PlaylistWithSongs,
 // Starred, Starred2, NowPlayingEntry here; the records in schemas.mjs).
 import { execFileSync } from "node:child_process";
-import { check, validate, client, call, done, env, raw, xmlOnce, compareForms } from "./lib.mjs";
+import { check, validate, client, call, done, env, raw, xmlOnce, compareForms, runCli } from "./lib.mjs";
 import { strict, arrayOf, string, integer, boolean, dateTime, definitions } from "./schemas.mjs";
 
 const Artist = strict({ id: string, name: string, artistImageUrl: string, starred: dateTime, userRating: integer, averageRating: { type: "number" } }, ["id", "name"]);
@@ -131,7 +131,7 @@ check(replaced.id === created.id && JSON.stringify(ids(replaced.entry)) === '["2
 
 // Another user: reads the public playlist, changes nothing, keeps their own stars.
 const bob = "bob-userdata-" + Date.now(), bobPassword = "bob's password";
-execFileSync(env.cli, ["user", "add", bob, "--db", env.db], { input: bobPassword + "\n" });
+await runCli(["user", "add", bob, "--db", env.db], bobPassword + "\n");
 const bobApi = client({ user: bob, password: bobPassword });
 const bobView = await call(bobApi, "getPlaylist.view", { id: created.id });
 check(bobView.body["subsonic-response"].playlist?.id === created.id, "another user reads a public playlist");
@@ -142,7 +142,7 @@ const bobStars = await call(bobApi, "getStarred2.view", {});
 check(bobStars.body["subsonic-response"].starred2?.song?.length === 0, "stars are per user");
 await ok("make it private", "updatePlaylist.view", { playlistId: created.id, public: false });
 await fails("another user reads a private playlist", "getPlaylist.view", { id: created.id }, 70, bobApi);
-execFileSync(env.cli, ["user", "remove", bob, "--db", env.db]);
+await runCli(["user", "remove", bob, "--db", env.db]);
 
 // The same through the client's own methods (their parameters as the client's types have them;
 // the dates it revives must be real dates).
