@@ -23,21 +23,13 @@
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/postgres_server.h"
+#include "support/user_store.h"
 
 namespace clap::service {
 namespace {
 
 // The statements sent to either store since the process started.
 uint64_t statements() { return store::sql::statements_prepared() + store::pg::statements_sent(); }
-
-store::ModelIdentity identity() {
-  store::ModelIdentity m;
-  m.id = "org/model";
-  m.revision = "local";
-  m.config_hash = std::string(64, 'a');
-  m.dim = 4;
-  return m;
-}
 
 class PlaylistReads : public ::testing::TestWithParam<std::string> {
  protected:
@@ -51,29 +43,10 @@ class PlaylistReads : public ::testing::TestWithParam<std::string> {
       location_ = test::PostgresServer::shared().create_database();
     }
     s_ = store::open_store(location_, store::OpenMode::ReadWrite);
-    s_->set_model(identity());
+    s_->set_model(test::small_model());
     s_->add_roots({"/m"});
-    for (const char c : {'a', 'b', 'c'}) tracks_.push_back(put(std::string("/m/") + c + ".flac", c));
-    for (const char* name : {"alice", "bob", "carol"}) {
-      store::UserRecord u;
-      u.name = name;
-      u.password_encrypted = "v1:00";
-      u.created_at = 1700000000;
-      u.admin = std::string(name) == "alice";
-      users_.push_back(s_->add_user(u));
-    }
-  }
-  int64_t put(const std::string& path, char hash) {
-    store::Track t;
-    t.path = path;
-    t.size = 10;
-    t.mtime_ns = 1;
-    t.content_hash = std::string(64, hash);
-    t.duration_s = 30;
-    std::vector<store::WindowRecord> ws(1);
-    ws[0].end_s = 10;
-    ws[0].embedding = {1, 0, 0, 0};
-    return s_->put_track(t, ws, ws[0].embedding.data());
+    for (const char c : {'a', 'b', 'c'}) tracks_.push_back(test::put_small_track(*s_, std::string("/m/") + c + ".flac", c));
+    for (const char* name : {"alice", "bob", "carol"}) users_.push_back(test::add_plain_user(*s_, name, std::string(name) == "alice"));
   }
   store::SongRef ref(int64_t track) const {
     const auto t = s_->track(track);
