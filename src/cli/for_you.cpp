@@ -147,6 +147,14 @@ std::string m3u_file_name(const std::string& name) {
   return s + ".m3u8";
 }
 
+// The exit status of `mix --all-users` when some users' mixes were refused and the others' made
+// (docs/commands.md): apart from 1, a run that failed as a whole.
+constexpr int kSomeUsersRefused = 3;
+
+// One user's mixes: made, written as M3U8 files, saved as their playlists, printed (or added to
+// `all` for --json).
+void mix_user(Opened& x, const TasteCliOptions& o, const store::UserRecord& user, bool save, ojson& all);
+
 int run_mix(const TasteCliOptions& o) {
   service::check_taste_options(o.taste);
   service::check_mix_options(o.mix);
@@ -175,78 +183,106 @@ int run_mix(const TasteCliOptions& o) {
   }
 
   ojson all = ojson::array();
+  // With --all-users each user's mixes are made on their own: one user refused (at the bound on
+  // the playlists a user owns, a history that cannot be read, a file that cannot be written) is
+  // named with the reason, the others are still mixed, and the exit status says so
+  // (kSomeUsersRefused); one refusal stopped the nightly run for every user after it. A fault of
+  // the index itself (damaged, unreachable, a failed write) still stops the run.
+  std::vector<std::string> refused;
   for (const store::UserRecord& user : users) {
-    const service::UserTaste u = taste_of_user(*x.lib, *x.snap, *x.store, user, o);
-    service::MixOptions mo = o.mix;
-    mo.rules = o.rules.music_only(o.rules.rules(), *x.snap);
-    const std::vector<service::Mix> mixes = service::make_mixes(*x.snap, u.taste, mo);
-    // The files first: a folder that cannot be written fails the run before anything is saved.
-    std::vector<std::string> files;
-    if (!o.m3u.empty())
-      for (const service::Mix& m : mixes) {
-        if (m.tracks.empty()) {  // no file for a mix without songs (as no playlist)
-          files.emplace_back();
-          continue;
-        }
-        std::vector<service::M3uEntry> entries;
-        for (const service::MixPick& p : m.tracks)
-          if (const store::Track* t = x.snap->track(p.track_id)) entries.push_back(service::m3u_entry(*t));
-        const std::string prefix = o.all_users ? user.name + " - " : "";
-        files.push_back((std::filesystem::path(o.m3u) / m3u_file_name(prefix + m.name)).string());
-        for (const std::string& skipped : service::write_m3u(files.back(), entries, false))
-          print_warning("left out of " + terminal_text(files.back()) + ": " + terminal_text(skipped) +
-                        ": a file name with a line break cannot be written to an M3U playlist");
-      }
-    std::vector<int64_t> ids;
-    if (save && !x.store->read_only()) ids = service::save_mix_playlists(*x.store, user.id, *x.snap, mixes, now_unix_seconds());
-
-    if (o.json) {
-      ojson list = ojson::array();
-      for (size_t i = 0; i < mixes.size(); ++i) {
-        const service::Mix& m = mixes[i];
-        ojson tracks = ojson::array();
-        for (const service::MixPick& p : m.tracks) {
-          ojson t = track_json(*x.snap, p.track_id);
-          t["known"] = p.known;
-          t["score"] = json_num(p.score);
-          t["reason"] = p.reason;
-          tracks.push_back(t);
-        }
-        ojson j = {{"name", m.name}, {"centre", m.centre}, {"label", m.label}, {"tracks", tracks}};
-        if (i < ids.size() && ids[i] != 0) j["playlist_id"] = ids[i];
-        if (i < files.size() && !files[i].empty()) j["m3u"] = files[i];
-        if (!m.empty_reason.empty()) j["empty_reason"] = m.empty_reason;
-        list.push_back(j);
-      }
-      if (o.all_users) all.push_back({{"user", user.name}, {"mixes", list}});
-      else all = {{"user", user.name}, {"mixes", list}};
+    if (!o.all_users) {
+      mix_user(x, o, user, save, all);
       continue;
     }
-    if (mixes.empty()) {
-      std::printf("%s: no mixes: no taste centres yet (no plays, stars or ratings of songs of this library)\n",
-                  terminal_text(user.name).c_str());
-      continue;
-    }
-    for (const service::Mix& m : mixes) {
-      if (m.tracks.empty()) {
-        std::printf("%s%s (0 songs, not saved): %s\n\n", o.all_users ? terminal_text(user.name + ": ").c_str() : "",
-                    terminal_text(m.name).c_str(), m.empty_reason.c_str());
-        continue;
-      }
-      std::printf("%s%s (%zu songs)%s\n", o.all_users ? terminal_text(user.name + ": ").c_str() : "",
-                  terminal_text(m.name).c_str(), m.tracks.size(), save && !x.store->read_only() ? ", saved as a playlist" : "");
-      Table table({"#", "", "track", "why"}, {true, false, false, false});
-      int n = 0;
-      for (const service::MixPick& p : m.tracks) {
-        const store::Track* t = x.snap->track(p.track_id);
-        table.add({std::to_string(++n), p.known ? "known" : "new", t ? x.snap->display_path(t->path) : "?", p.reason});
-      }
-      table.print(stdout);
-      std::printf("\n");
+    try {
+      mix_user(x, o, user, save, all);
+    } catch (const InvalidArgument&) {
+      throw;
+    } catch (const Error& e) {
+      if (store::is_unavailable(e)) throw;
+      std::fprintf(stderr, "clapsearch: error: %s: no mixes: %s\n", terminal_text(user.name).c_str(), terminal_lines(e.what()).c_str());
+      refused.push_back(user.name);
+      if (o.json) all.push_back({{"user", user.name}, {"refused", e.what()}});
     }
   }
   if (o.json) print_json(o.all_users ? ojson{{"users", all}} : all);
-  return 0;
+  if (refused.empty()) return 0;
+  std::string names;
+  for (const std::string& n : refused) names += (names.empty() ? "" : ", ") + n;
+  std::fprintf(stderr, "clapsearch: error: the mixes of %zu of %zu users were refused (%s); the others' were made\n", refused.size(),
+               users.size(), terminal_text(names).c_str());
+  return kSomeUsersRefused;
+}
+
+void mix_user(Opened& x, const TasteCliOptions& o, const store::UserRecord& user, bool save, ojson& all) {
+  const service::UserTaste u = taste_of_user(*x.lib, *x.snap, *x.store, user, o);
+  service::MixOptions mo = o.mix;
+  mo.rules = o.rules.music_only(o.rules.rules(), *x.snap);
+  const std::vector<service::Mix> mixes = service::make_mixes(*x.snap, u.taste, mo);
+  // The files first: a folder that cannot be written fails the user's mixes before anything is saved.
+  std::vector<std::string> files;
+  if (!o.m3u.empty())
+    for (const service::Mix& m : mixes) {
+      if (m.tracks.empty()) {  // no file for a mix without songs (as no playlist)
+        files.emplace_back();
+        continue;
+      }
+      std::vector<service::M3uEntry> entries;
+      for (const service::MixPick& p : m.tracks)
+        if (const store::Track* t = x.snap->track(p.track_id)) entries.push_back(service::m3u_entry(*t));
+      const std::string prefix = o.all_users ? user.name + " - " : "";
+      files.push_back((std::filesystem::path(o.m3u) / m3u_file_name(prefix + m.name)).string());
+      for (const std::string& skipped : service::write_m3u(files.back(), entries, false))
+        print_warning("left out of " + terminal_text(files.back()) + ": " + terminal_text(skipped) +
+                      ": a file name with a line break cannot be written to an M3U playlist");
+    }
+  std::vector<int64_t> ids;
+  if (save && !x.store->read_only()) ids = service::save_mix_playlists(*x.store, user.id, *x.snap, mixes, now_unix_seconds());
+
+  if (o.json) {
+    ojson list = ojson::array();
+    for (size_t i = 0; i < mixes.size(); ++i) {
+      const service::Mix& m = mixes[i];
+      ojson tracks = ojson::array();
+      for (const service::MixPick& p : m.tracks) {
+        ojson t = track_json(*x.snap, p.track_id);
+        t["known"] = p.known;
+        t["score"] = json_num(p.score);
+        t["reason"] = p.reason;
+        tracks.push_back(t);
+      }
+      ojson j = {{"name", m.name}, {"centre", m.centre}, {"label", m.label}, {"tracks", tracks}};
+      if (i < ids.size() && ids[i] != 0) j["playlist_id"] = ids[i];
+      if (i < files.size() && !files[i].empty()) j["m3u"] = files[i];
+      if (!m.empty_reason.empty()) j["empty_reason"] = m.empty_reason;
+      list.push_back(j);
+    }
+    if (o.all_users) all.push_back({{"user", user.name}, {"mixes", list}});
+    else all = {{"user", user.name}, {"mixes", list}};
+    return;
+  }
+  if (mixes.empty()) {
+    std::printf("%s: no mixes: no taste centres yet (no plays, stars or ratings of songs of this library)\n",
+                terminal_text(user.name).c_str());
+    return;
+  }
+  for (const service::Mix& m : mixes) {
+    if (m.tracks.empty()) {
+      std::printf("%s%s (0 songs, not saved): %s\n\n", o.all_users ? terminal_text(user.name + ": ").c_str() : "",
+                  terminal_text(m.name).c_str(), m.empty_reason.c_str());
+      continue;
+    }
+    std::printf("%s%s (%zu songs)%s\n", o.all_users ? terminal_text(user.name + ": ").c_str() : "",
+                terminal_text(m.name).c_str(), m.tracks.size(), save && !x.store->read_only() ? ", saved as a playlist" : "");
+    Table table({"#", "", "track", "why"}, {true, false, false, false});
+    int n = 0;
+    for (const service::MixPick& p : m.tracks) {
+      const store::Track* t = x.snap->track(p.track_id);
+      table.add({std::to_string(++n), p.known ? "known" : "new", t ? x.snap->display_path(t->path) : "?", p.reason});
+    }
+    table.print(stdout);
+    std::printf("\n");
+  }
 }
 
 void add_taste_options(CLI::App* cmd, TasteCliOptions& o) {
@@ -305,6 +341,9 @@ void add_mix_command(CLI::App& app, Action& action) {
       "Each mix is saved as a private playlist of the user (\"Mix 1 · late-night piano\"), which Subsonic apps list\n"
       "(getPlaylists); a new run replaces the user's previous mixes and no other playlist. The reasons are in the\n"
       "playlist's comment. The Debian package's clapsearch-mix.timer runs `clapsearch mix --all-users` nightly.\n"
+      "With --all-users each user's mixes are made on their own: a user refused (e.g. owning the 10,000 playlists a\n"
+      "user may have) is named with the reason on stderr (and as {\"user\", \"refused\"} in --json), the others are\n"
+      "mixed, and the exit status is 3.\n"
       "docs/user-guide.md, \"For you\".");
   cmd->callback([o, &action] { action = [o] { return run_mix(*o); }; });
 }

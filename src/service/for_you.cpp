@@ -1,5 +1,6 @@
 #include "service/for_you.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <unordered_map>
@@ -11,6 +12,7 @@
 #include "service/mixes.h"
 #include "service/song_resolver.h"
 #include "service/user_data.h"
+#include "store/playlist_reads.h"
 #include "core/vector_math.h"
 
 namespace clap::service {
@@ -174,24 +176,38 @@ std::string reason_of(const std::vector<std::string>& lines, std::vector<bool>& 
 }  // namespace
 
 std::vector<StoredMix> stored_mixes(const store::Store& store, int64_t user_id, const LibrarySnapshot& snap) {
+  // The user's mix playlists and their entries from two reads in one committed state, whatever
+  // their number (a read per mix was as many statements as the user had playlists marked so,
+  // kMaxPlaylistsPerUser at most); the request's budget is checked as the entries are read.
+  const store::PlaylistsOf marked(user_id, true, kMixPlaylistMark);
+  const auto scope = store.read_scope();
+  std::vector<store::PlaylistRecord> mixes = store::playlist_headers(store, marked);  // by id: the order they were saved in
+  if (mixes.empty()) return {};
+  uint64_t rows = 0;
+  int64_t last_id = 0;
+  store::PlaylistRecord* last = nullptr;
+  store::playlist_entries(store, marked, [&](int64_t playlist_id, const store::SongRef& entry) {
+    if (++rows % 4096 == 0) check_deadline("mixes");
+    if (playlist_id != last_id) {  // consecutive rows are of one playlist
+      last_id = playlist_id;
+      const auto it = std::lower_bound(mixes.begin(), mixes.end(), playlist_id,
+                                       [](const store::PlaylistRecord& p, int64_t id) { return p.id < id; });
+      last = it != mixes.end() && it->id == playlist_id ? &*it : nullptr;
+    }
+    if (last) last->entries.push_back(entry);  // a mix made since the headers were read: passed over
+  });
   std::vector<StoredMix> out;
-  for (const store::PlaylistRecord& header : store.playlists(user_id)) {  // by id: the order they were saved in
-    if (header.owner != user_id || header.comment.rfind(kMixPlaylistMark, 0) != 0) continue;
-    // A read per mix: a few a user, but any playlist of theirs whose comment starts so counts
-    // (kMaxPlaylistsPerUser at most), so the request's budget is checked between them.
-    check_deadline("mixes");
-    const std::optional<store::PlaylistRecord> p = store.playlist(header.id);
-    if (!p) continue;  // removed since the list was read
+  for (const store::PlaylistRecord& p : mixes) {
     StoredMix m;
-    m.playlist_id = p->id;
-    m.name = p->name;
-    m.about = p->comment.substr(0, p->comment.find('\n'));
-    m.made_at = p->changed_at;
-    const std::vector<std::string> lines = numbered_lines(p->comment);
+    m.playlist_id = p.id;
+    m.name = p.name;
+    m.about = p.comment.substr(0, p.comment.find('\n'));
+    m.made_at = p.changed_at;
+    const std::vector<std::string> lines = numbered_lines(p.comment);
     std::vector<bool> taken(lines.size(), false);
-    for (size_t i = 0; i < p->entries.size(); ++i) {
+    for (size_t i = 0; i < p.entries.size(); ++i) {
       // Still the recording the mix named (as load_history checks a play): the same content or path.
-      const store::SongRef& ref = p->entries[i];
+      const store::SongRef& ref = p.entries[i];
       const store::Track* t = snap.track(ref.track_id);
       if (!t || t->status != store::TrackStatus::Ok || (t->content_hash != ref.content_hash && t->path != ref.path)) {
         ++m.missing;

@@ -12,6 +12,7 @@
 #include "core/one_line_text.h"
 #include "service/diversity.h"
 #include "service/user_data.h"
+#include "store/playlist_reads.h"
 
 namespace clap::service {
 
@@ -261,8 +262,8 @@ std::vector<int64_t> save_mix_playlists(store::Store& store, int64_t user_id, co
   // old ones: checked before any old one is removed, so a refusal leaves the old mixes there.
   std::vector<int64_t> old_mixes;
   int64_t others = 0;
-  for (const store::PlaylistRecord& p : store.playlists(user_id)) {
-    if (p.owner != user_id) continue;
+  // The user's own playlists only (Store::playlists lists every public one too).
+  for (const store::PlaylistRecord& p : store::playlist_headers(store, store::PlaylistsOf(user_id, true))) {
     if (p.comment.rfind(kMixPlaylistMark, 0) == 0) old_mixes.push_back(p.id);
     else ++others;
   }

@@ -177,14 +177,15 @@ std::vector<store::PlaylistRecord> UserData::playlists(bool all) const {
 }
 
 std::vector<UserData::PlaylistSummary> UserData::playlist_summaries(
-    bool all, const std::function<std::optional<int64_t>(int64_t)>& seconds_of) const {
+    int64_t only_owner, const std::function<std::optional<int64_t>(int64_t)>& seconds_of) const {
+  const store::PlaylistsOf which = only_owner != 0 ? store::PlaylistsOf(only_owner, true) : store::PlaylistsOf(user_);
   return connection_.with([&](Accounts&, store::Store& s) {
     // One committed state: an entry read is of a playlist listed (PostgreSQL: the entries'
     // cursor reads in this scope's transaction).
     const auto scope = s.read_scope();
     std::vector<PlaylistSummary> out;
     std::map<int64_t, size_t> at;  // playlist id -> its place in `out`
-    for (store::PlaylistRecord& p : s.playlists(all ? 0 : user_)) {
+    for (store::PlaylistRecord& p : store::playlist_headers(s, which)) {
       at[p.id] = out.size();
       out.push_back({std::move(p), "", 0, 0});
     }
@@ -197,7 +198,7 @@ std::vector<UserData::PlaylistSummary> UserData::playlist_summaries(
     int64_t last_id = 0;
     PlaylistSummary* last = nullptr;
     uint64_t rows = 0;
-    store::playlist_entry_tracks(s, all ? 0 : user_, [&](int64_t playlist_id, int64_t track_id) {
+    store::playlist_entry_tracks(s, which, [&](int64_t playlist_id, int64_t track_id) {
       if (++rows % 4096 == 0) check_deadline("playlists");
       if (playlist_id != last_id) {
         last_id = playlist_id;

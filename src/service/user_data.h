@@ -77,7 +77,9 @@ class UserData {
 
   // Playlists the user may see (their own and public ones; every one for an admin with `all`).
   std::vector<store::PlaylistRecord> playlists(bool all = false) const;
-  // What a listing of playlists (getPlaylists) shows of each playlist playlists(all) lists: its
+  // What a listing of playlists (getPlaylists) shows of each playlist the user may see (their own
+  // and public ones), or with `only_owner` of every playlist that user owns (an admin's listing of
+  // another user's, getPlaylists?username=X: read alone, not picked out of everyone's): its
   // header, its owner's name ("" when gone), and how many of its entries are songs of the
   // library now and their length. `seconds_of(track_id)` is a song's length in whole seconds,
   // nullopt when the library has no such song (the entry stays stored, unseen). Three store reads
@@ -89,7 +91,7 @@ class UserData {
     std::string owner;
     int64_t songs = 0, seconds = 0;
   };
-  std::vector<PlaylistSummary> playlist_summaries(bool all, const std::function<std::optional<int64_t>(int64_t)>& seconds_of) const;
+  std::vector<PlaylistSummary> playlist_summaries(int64_t only_owner, const std::function<std::optional<int64_t>(int64_t)>& seconds_of) const;
   // A playlist the user may read (own, public, or any for an admin); nullopt when none.
   std::optional<store::PlaylistRecord> playlist(int64_t id, bool admin) const;
   // Writes a playlist the user owns (or any, for an admin); throws NotAllowed otherwise, and

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -317,7 +318,14 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
 }
 
+namespace {
+std::atomic<uint64_t> sent{0};
+}  // namespace
+
+uint64_t statements_sent() { return sent.load(); }
+
 void Connection::exec(const std::string& sql) {
+  sent.fetch_add(1, std::memory_order_relaxed);
   PGresult* r = PQexec(c_, sql.c_str());
   const auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, sql);
@@ -325,6 +333,7 @@ void Connection::exec(const std::string& sql) {
 }
 
 Result Connection::query(const std::string& sql, const Params& params, bool binary) {
+  sent.fetch_add(1, std::memory_order_relaxed);
   const int n = static_cast<int>(params.size());
   std::vector<const char*> values(n);
   std::vector<int> lengths(n);

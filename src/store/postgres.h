@@ -21,6 +21,11 @@ class Unreachable : public Error {
   using Error::Error;
 };
 
+// How many statements (exec, query) this process has sent to a server since it started: a test
+// counts the reads an answer makes (one per listing, not one per item listed), as
+// sql::statements_prepared() counts SQLite's.
+uint64_t statements_sent();
+
 // `url` without its password (for messages): postgresql://user:secret@host/db -> postgresql://user@host/db.
 std::string redact(const std::string& url);
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "store/playlist_reads.h"
 #include "store/store.h"
 
 namespace clap::store {
@@ -164,7 +165,8 @@ class PostgresStore final : public Store {
   std::vector<PlaylistRecord> playlists(int64_t user_id) const override;
   std::optional<PlaylistRecord> playlist(int64_t id) const override;
   // store/playlist_reads.h
-  void playlist_entry_tracks(int64_t user_id, const std::function<void(int64_t, int64_t)>& each) const;
+  std::vector<PlaylistRecord> playlist_headers(PlaylistsOf which) const;
+  void playlist_entries(PlaylistsOf which, bool whole, const std::function<void(int64_t, const SongRef&)>& each) const;
   int64_t playlist_count(int64_t owner) const;
   bool change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) override;
   bool remove_playlist(int64_t id) override;

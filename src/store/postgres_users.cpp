@@ -434,10 +434,11 @@ int64_t PostgresStore::put_playlist(const PlaylistRecord& playlist) {
   return p.id;
 }
 
-std::vector<PlaylistRecord> PostgresStore::playlists(int64_t user_id) const {
-  auto r = c_->query(std::string("SELECT ") + kPlaylistColumns +
-                         " FROM playlists p WHERE $1::bigint = 0 OR p.owner = $1::bigint OR p.public ORDER BY p.id",
-                     pg::Params().add(user_id));
+std::vector<PlaylistRecord> PostgresStore::playlists(int64_t user_id) const { return playlist_headers(user_id); }
+
+std::vector<PlaylistRecord> PostgresStore::playlist_headers(PlaylistsOf which) const {
+  auto r = c_->query(std::string("SELECT ") + kPlaylistColumns + " FROM playlists p WHERE " + playlists_where(which, "p.public") +
+                     " ORDER BY p.id");
   std::vector<PlaylistRecord> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(decode_playlist(r, i));
   return out;
@@ -452,31 +453,37 @@ std::optional<PlaylistRecord> PostgresStore::playlist(int64_t id) const {
   return p;
 }
 
-void PostgresStore::playlist_entry_tracks(int64_t user_id, const std::function<void(int64_t, int64_t)>& each) const {
+void PostgresStore::playlist_entries(PlaylistsOf which, bool whole, const std::function<void(int64_t, const SongRef&)>& each) const {
   // A cursor fetched a page at a time: a result holds all its rows in memory (libpq), and the
   // entries of every public playlist may be millions. It lives in a transaction: the caller's
   // (its read_scope: the cursor reads what the listing read), else a read-only one of its own.
+  // Without `whole` only the track id is read.
   std::optional<pg::Transaction> own;
   if (!c_->in_transaction()) own.emplace(*c_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  c_->query("DECLARE playlist_entry_tracks NO SCROLL CURSOR FOR "
-            "SELECT e.playlist_id, e.track_id FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id "
-            "WHERE " + std::to_string(user_id) + " = 0 OR p.owner = " + std::to_string(user_id) +
-            " OR p.public ORDER BY e.playlist_id, e.position");
+  c_->query(std::string("DECLARE playlist_entries NO SCROLL CURSOR FOR SELECT e.playlist_id, e.track_id") +
+            (whole ? ", e.content_hash, e.path" : "") +
+            " FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id WHERE " + playlists_where(which, "p.public") +
+            " ORDER BY e.playlist_id, e.position");
   try {
+    SongRef entry;
     for (;;) {
-      const pg::Result r = c_->query("FETCH 10000 FROM playlist_entry_tracks");
-      for (int i = 0; i < r.rows(); ++i) each(r.int64(i, 0), r.int64(i, 1));
+      const pg::Result r = c_->query("FETCH 10000 FROM playlist_entries");
+      for (int i = 0; i < r.rows(); ++i) {
+        entry.track_id = r.int64(i, 1);
+        if (whole) entry.content_hash = r.text(i, 2), entry.path = r.text(i, 3);
+        each(r.int64(i, 0), entry);
+      }
       if (r.rows() < 10000) break;
     }
   } catch (...) {
     // Closed, so that the caller's transaction may read again (its end would close it too).
     try {
-      c_->exec("CLOSE playlist_entry_tracks");
+      c_->exec("CLOSE playlist_entries");
     } catch (...) {
     }
     throw;
   }
-  c_->exec("CLOSE playlist_entry_tracks");
+  c_->exec("CLOSE playlist_entries");
   if (own) own->commit();
 }
 
@@ -570,11 +577,8 @@ UserDataCopy PostgresStore::export_user_data() const {
     for (int i = 0; i < r.rows(); ++i) c.ratings.push_back(decode_feedback(r, i, true));
   }
   c.plays = plays(0, 0, 0);
-  {
-    auto r = c_->query(std::string("SELECT ") + kPlaylistColumns + " FROM playlists p ORDER BY p.id");
-    for (int i = 0; i < r.rows(); ++i) c.playlists.push_back(decode_playlist(r, i));
-  }
-  for (PlaylistRecord& p : c.playlists) p.entries = entries_of(*c_, p.id);
+  c.playlists = playlist_headers(0);
+  attach_entries(c.playlists, [&](const auto& each) { playlist_entries(0, true, each); });
   c.play_queues = read_play_queues(*c_, 0);
   c.bookmarks = read_bookmarks(*c_, 0);
   return c;

@@ -50,9 +50,11 @@ void exec(sqlite3* db, const std::string& sql) {
 
 namespace {
 std::atomic<uint64_t> prepared{0};
+std::atomic<uint64_t> stepped{0};
 }  // namespace
 
 uint64_t statements_prepared() { return prepared.load(); }
+uint64_t rows_stepped() { return stepped.load(); }
 
 Stmt::Stmt(sqlite3* db, const char* sql) : db_(db), sql_(sql) {
   prepared.fetch_add(1, std::memory_order_relaxed);
@@ -106,7 +108,10 @@ Stmt& Stmt::bind_floats(int i, const float* v, size_t n) {
 
 bool Stmt::step() {
   const int rc = sqlite3_step(s_);
-  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_ROW) {
+    stepped.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   if (rc == SQLITE_DONE) return false;
   fail(db_, sql_);
 }

@@ -47,6 +47,9 @@ auto located(sqlite3* db, F&& read) -> decltype(read()) {
 // How many statements (Stmt) have been prepared in this process since it started: a test counts
 // the database reads an answer makes (one per listing, not one per item listed).
 uint64_t statements_prepared();
+// How many rows statements have stepped to in this process: a test counts the rows an answer
+// reads (an admin's listing of one user's playlists reads theirs, not everyone's).
+uint64_t rows_stepped();
 
 class Stmt {
  public:

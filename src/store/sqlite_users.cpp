@@ -416,12 +416,13 @@ int64_t SqliteStore::put_playlist(const PlaylistRecord& playlist) {
   return id;
 }
 
-std::vector<PlaylistRecord> SqliteStore::playlists(int64_t user_id) const {
+std::vector<PlaylistRecord> SqliteStore::playlists(int64_t user_id) const { return playlist_headers(user_id); }
+
+std::vector<PlaylistRecord> SqliteStore::playlist_headers(PlaylistsOf which) const {
   std::vector<PlaylistRecord> out;
-  sql::Stmt s(db_, (std::string("SELECT ") + kPlaylistColumns +
-                    " FROM playlists p WHERE ? = 0 OR p.owner = ? OR p.public <> 0 ORDER BY p.id")
+  sql::Stmt s(db_, (std::string("SELECT ") + kPlaylistColumns + " FROM playlists p WHERE " +
+                    playlists_where(which, "p.public <> 0") + " ORDER BY p.id")
                        .c_str());
-  s.bind(1, user_id).bind(2, user_id);
   while (s.step()) out.push_back(decode_playlist(s));
   return out;
 }
@@ -435,14 +436,19 @@ std::optional<PlaylistRecord> SqliteStore::playlist(int64_t id) const {
   return p;
 }
 
-void SqliteStore::playlist_entry_tracks(int64_t user_id, const std::function<void(int64_t, int64_t)>& each) const {
-  // The playlists as playlists() lists them; the statement is stepped row by row (and finalized
-  // when `each` throws), so the rows are never held together.
-  sql::Stmt s(db_,
-              "SELECT e.playlist_id, e.track_id FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id "
-              "WHERE ? = 0 OR p.owner = ? OR p.public <> 0 ORDER BY e.playlist_id, e.position");
-  s.bind(1, user_id).bind(2, user_id);
-  while (s.step()) each(s.int64(0), s.int64(1));
+void SqliteStore::playlist_entries(PlaylistsOf which, bool whole, const std::function<void(int64_t, const SongRef&)>& each) const {
+  // The statement is stepped row by row (and finalized when `each` throws), so the rows are never
+  // held together. Without `whole` only the track id is read.
+  sql::Stmt s(db_, (std::string("SELECT e.playlist_id, e.track_id") + (whole ? ", e.content_hash, e.path" : "") +
+                    " FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id WHERE " +
+                    playlists_where(which, "p.public <> 0") + " ORDER BY e.playlist_id, e.position")
+                       .c_str());
+  SongRef entry;
+  while (s.step()) {
+    entry.track_id = s.int64(1);
+    if (whole) entry.content_hash = s.text(2), entry.path = s.text(3);
+    each(s.int64(0), entry);
+  }
 }
 
 int64_t SqliteStore::playlist_count(int64_t owner) const {
@@ -541,11 +547,8 @@ UserDataCopy SqliteStore::export_user_data() const {
     while (s.step()) c.ratings.push_back(decode_feedback(s, true));
   }
   c.plays = plays(0, 0, 0);
-  {
-    sql::Stmt s(db_, (std::string("SELECT ") + kPlaylistColumns + " FROM playlists p ORDER BY p.id").c_str());
-    while (s.step()) c.playlists.push_back(decode_playlist(s));
-  }
-  for (PlaylistRecord& p : c.playlists) p.entries = entries_of(db_, p.id);
+  c.playlists = playlist_headers(0);
+  attach_entries(c.playlists, [&](const auto& each) { playlist_entries(0, true, each); });
   c.play_queues = read_play_queues(db_, 0);
   c.bookmarks = read_bookmarks(db_, 0);
   return c;

@@ -237,8 +237,18 @@ auto on_store(const Store& s, const Read& read) {
 }
 }  // namespace
 
-void playlist_entry_tracks(const Store& s, int64_t user_id, const std::function<void(int64_t, int64_t)>& each) {
-  on_store(s, [&](const auto& store) { store.playlist_entry_tracks(user_id, each); });
+std::vector<PlaylistRecord> playlist_headers(const Store& s, PlaylistsOf which) {
+  return on_store(s, [&](const auto& store) { return store.playlist_headers(which); });
+}
+
+void playlist_entry_tracks(const Store& s, PlaylistsOf which, const std::function<void(int64_t, int64_t)>& each) {
+  on_store(s, [&](const auto& store) {
+    store.playlist_entries(which, false, [&](int64_t playlist_id, const SongRef& entry) { each(playlist_id, entry.track_id); });
+  });
+}
+
+void playlist_entries(const Store& s, PlaylistsOf which, const std::function<void(int64_t, const SongRef&)>& each) {
+  on_store(s, [&](const auto& store) { store.playlist_entries(which, true, each); });
 }
 
 int64_t playlist_count(const Store& s, int64_t owner) {

@@ -1,8 +1,40 @@
 #include "store/user_data.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace clap::store {
+
+std::string playlists_where(const PlaylistsOf& which, const char* public_true) {
+  const std::string user = std::to_string(which.user_id);
+  std::string where = which.owned_only ? "p.owner = " + user
+                      : which.user_id == 0 ? "1 = 1"
+                                           : "(p.owner = " + user + " OR " + public_true + ")";
+  if (!which.comment_prefix.empty()) {
+    // A literal: the prefix is the service's own mark, quoted all the same (' doubled).
+    std::string quoted = "'";
+    for (const char c : which.comment_prefix) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+    quoted += "'";
+    where += " AND substr(p.comment, 1, length(" + quoted + ")) = " + quoted;
+  }
+  return where;
+}
+
+void attach_entries(std::vector<PlaylistRecord>& playlists,
+                    const std::function<void(const std::function<void(int64_t, const SongRef&)>&)>& read) {
+  int64_t last_id = 0;
+  PlaylistRecord* last = nullptr;
+  read([&](int64_t playlist_id, const SongRef& entry) {
+    if (playlist_id != last_id) {  // consecutive rows are of one playlist: looked up once each
+      last_id = playlist_id;
+      const auto it = std::lower_bound(playlists.begin(), playlists.end(), playlist_id,
+                                       [](const PlaylistRecord& p, int64_t id) { return p.id < id; });
+      last = it != playlists.end() && it->id == playlist_id ? &*it : nullptr;
+    }
+    if (last) last->entries.push_back(entry);
+  });
+}
 
 std::string quote_name(const std::string& name) {
   std::string out = "'";

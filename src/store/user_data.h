@@ -2,8 +2,11 @@
 // made before a write, and the SQL that re-attaches song references (SongRef), the same in both.
 // Internal to the store layer.
 #pragma once
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "store/playlist_reads.h"
 #include "store/store.h"
 
 namespace clap::store {
@@ -18,6 +21,18 @@ void check_play(const PlayRecord& p);
 void check_playlist(const PlaylistRecord& p);
 void check_play_queue(const PlayQueueRecord& q);
 void check_bookmark(const BookmarkRecord& b);
+
+// The WHERE condition on `p` (the playlists table) that picks the playlists `which` covers, in
+// both stores' SQL (a user id is a number: written into the text, as a cursor's query needs it).
+// `public_true` is how the dialect tests the public column ("p.public <> 0", "p.public").
+std::string playlists_where(const PlaylistsOf& which, const char* public_true);
+
+// Fills the entries of `playlists` (by id, as playlist_headers lists them) from one read of their
+// rows: `read(each)` hands each row (playlist id, entry) to `each` in playlist then position order
+// (playlist_entries); a row of a playlist not among them (made since the headers were read) is
+// passed over. The copy of every playlist (export_user_data) in two statements, not one a playlist.
+void attach_entries(std::vector<PlaylistRecord>& playlists,
+                    const std::function<void(const std::function<void(int64_t, const SongRef&)>&)>& read);
 
 // A table holding song references: its name and the condition that picks its song rows.
 struct SongRefTable {

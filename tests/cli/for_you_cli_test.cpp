@@ -71,6 +71,27 @@ struct ForYou {
       return json::object();
     }
   }
+  // The ids of the playlists `owner` owns: their mixes (`mixes`), or their others.
+  std::set<int64_t> own(int64_t owner, bool mixes) const {
+    std::set<int64_t> ids;
+    for (const store::PlaylistRecord& p : store::open_store(db, store::OpenMode::ReadOnly)->playlists(owner))
+      if (p.owner == owner && (p.comment.rfind("clapsearch mix", 0) == 0) == mixes) ids.insert(p.id);
+    return ids;
+  }
+  // `n` more playlists of `owner`'s ("NAME 1" ...), written as that many createPlaylist calls would.
+  void add_playlists(int64_t owner, int64_t n, const std::string& name = "own") const {
+    sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(n) +
+        ") INSERT INTO playlists(owner, name, comment, public, created_at, changed_at) SELECT " + std::to_string(owner) + ", '" +
+        name + " ' || i, '', 0, 1, 1 FROM n");
+  }
+  void sql(const std::string& text) const {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(h, text.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(h);
+  }
   bool in_a(const std::string& path) const { return path.rfind("/synthetic/alpha/", 0) == 0; }
   bool in_b(const std::string& path) const { return path.rfind("/synthetic/beta/", 0) == 0; }
 };
@@ -259,6 +280,45 @@ TEST(TasteCli, HalfLifeIsADayToACenturyAndOldPlaysStillCount) {
   EXPECT_EQ(f.cli("user remove old-times", &out, &err), 0) << err;  // the other tests see ann and bob only
 }
 
+// `mix --all-users`: each user's mixes on their own. Ann at the bound of playlists a user owns is
+// refused, named with the reason, her old mixes kept; bob's are still made and saved, and the exit
+// status (3) says that something was refused. One user's refusal stopped the run for all (exit 1,
+// bob's mixes not made).
+TEST(MixCli, AllUsersMixesEachUserOnTheirOwn) {
+  ForYou& f = lib();
+  const int64_t others = static_cast<int64_t>(f.own(f.ann, false).size());
+  if (others < service::kMaxPlaylistsPerUser - 1) f.add_playlists(f.ann, service::kMaxPlaylistsPerUser - 1 - others, "bound");
+  ASSERT_EQ(f.ok_json("mix --user ann --size 4 --not-played-days 0 --no-save")["mixes"].size(), 2u);  // two: one too many
+  const std::set<int64_t> anns = f.own(f.ann, true), bobs = f.own(f.bob, true);
+  std::string out, err;
+  EXPECT_EQ(f.cli("mix --all-users --size 4 --not-played-days 0", &out, &err), 3) << out << err;
+  EXPECT_NE(err.find("clapsearch: error: ann: no mixes: cannot save 2 mix playlists: a user owns at most " +
+                     std::to_string(service::kMaxPlaylistsPerUser) + " playlists"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("the mixes of 1 of 2 users were refused (ann); the others' were made"), std::string::npos) << err;
+  EXPECT_NE(out.find("bob: "), std::string::npos) << out;
+  EXPECT_NE(out.find("saved as a playlist"), std::string::npos) << out;
+  EXPECT_EQ(f.own(f.ann, true), anns);
+  const std::set<int64_t> bobs_now = f.own(f.bob, true);
+  EXPECT_FALSE(bobs_now.empty());
+  EXPECT_NE(bobs_now, bobs);
+
+  // --json: the refused user with the reason, the other with their mixes.
+  EXPECT_EQ(f.cli("mix --all-users --size 4 --not-played-days 0 --json", &out, &err), 3) << err;
+  const json j = json::parse(out);
+  ASSERT_EQ(j["users"].size(), 2u) << j.dump(1);
+  EXPECT_EQ(j["users"][0]["user"], "ann");
+  EXPECT_NE(j["users"][0]["refused"].get<std::string>().find("cannot save 2 mix playlists"), std::string::npos) << j.dump(1);
+  EXPECT_FALSE(j["users"][0].contains("mixes"));
+  EXPECT_EQ(j["users"][1]["user"], "bob");
+  ASSERT_FALSE(j["users"][1]["mixes"].empty());
+  EXPECT_TRUE(j["users"][1]["mixes"][0].contains("playlist_id")) << j.dump(1);
+  // Nobody refused: 0.
+  f.sql("DELETE FROM playlists WHERE name LIKE 'bound %'");  // ann as the other tests expect her
+  EXPECT_EQ(f.cli("mix --all-users --size 4 --not-played-days 0 --no-save", &out, &err), 0) << err;
+}
+
 }  // namespace
 }  // namespace clap
 
@@ -359,24 +419,9 @@ TEST(MixCli, MixesAreSavedWithinTheBoundOfPlaylistsAUserOwns) {
   ForYou& f = lib();
   const std::string args = "mix --user ann --size 4 --not-played-days 0 --json";
   ASSERT_EQ(f.ok_json(args)["mixes"].size(), 2u);
-  auto own = [&](bool mixes) {
-    std::set<int64_t> ids;
-    for (const store::PlaylistRecord& p : store::open_store(f.db, store::OpenMode::ReadOnly)->playlists(f.ann))
-      if (p.owner == f.ann && (p.comment.rfind("clapsearch mix", 0) == 0) == mixes) ids.insert(p.id);
-    return ids;
-  };
+  auto own = [&](bool mixes) { return f.own(f.ann, mixes); };
   ASSERT_EQ(own(false).size(), 1u);  // "Mix tape from 1999"
-  auto add_playlists = [&](int64_t n) {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(f.db.c_str(), &h), SQLITE_OK);
-    const std::string text = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(n) +
-                             ") INSERT INTO playlists(owner, name, comment, public, created_at, changed_at) SELECT " +
-                             std::to_string(f.ann) + ", 'own ' || i, '', 0, 1, 1 FROM n";
-    char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(h, text.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-    sqlite3_free(err);
-    sqlite3_close(h);
-  };
+  auto add_playlists = [&](int64_t n) { f.add_playlists(f.ann, n); };
   // Two mixes beside bound - 2 other playlists: the bound exactly, saved in place of the old ones.
   add_playlists(service::kMaxPlaylistsPerUser - 3);
   const std::set<int64_t> before = own(true);

@@ -72,15 +72,31 @@ model.embed_audio(clips, 44100, batch=8)
 """)
 
 
-def test_ctrl_c_stops_an_index_run_between_files(tmp_path):
+def noise_files(tmp_path, name, count, samples, seed):
+    """A folder `name` of `count` WAV files of white noise (`samples` at 16 kHz each, from `seed`)."""
     from conftest import write_wav
     import numpy as np
 
-    music = tmp_path / "many"
+    music = tmp_path / name
     music.mkdir()
-    rng = np.random.default_rng(3)
-    for i in range(600):
-        write_wav(str(music / f"{i:03d}.wav"), (rng.standard_normal(8000) * 0.1).astype(np.float32), 16000)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        write_wav(str(music / f"{i:03d}.wav"), (rng.standard_normal(samples) * 0.1).astype(np.float32), 16000)
+    return music
+
+
+def small_index(tmp_path, name, seed, **options):
+    """The index (its path) of three noise files of one second, made by clapsearch.index."""
+    import clapsearch
+
+    music = noise_files(tmp_path, name, 3, 16000, seed)
+    db = str(tmp_path / f"{name}.db")
+    clapsearch.index(str(music), db=db, model=case_dir("tiny-unfused"), progress=False, threads=1, **options)
+    return db
+
+
+def test_ctrl_c_stops_an_index_run_between_files(tmp_path):
+    music = noise_files(tmp_path, "many", 600, 8000, 3)
     db = str(tmp_path / "many.db")
     interrupted(f"""
 def progress(done, *rest):
@@ -98,18 +114,7 @@ clapsearch.index({str(music)!r}, db={db!r}, model={case_dir("tiny-unfused")!r}, 
 def test_ctrl_c_stops_a_library_search_of_many_texts(tmp_path):
     # Library.search takes a list of queries; each is embedded and ranked, and a long list runs
     # for minutes: Ctrl-C must stop it between parts, not when the last query is ranked.
-    from conftest import write_wav
-    import numpy as np
-
-    music = tmp_path / "few"
-    music.mkdir()
-    rng = np.random.default_rng(4)
-    for i in range(3):
-        write_wav(str(music / f"{i}.wav"), (rng.standard_normal(16000) * 0.1).astype(np.float32), 16000)
-    db = str(tmp_path / "few.db")
-    import clapsearch
-
-    clapsearch.index(str(music), db=db, model=case_dir("tiny-unfused"), progress=False, threads=1)
+    db = small_index(tmp_path, "few", 4)
     interrupted(f"""
 lib = clapsearch.Library({db!r}, threads=1)
 texts = [f"query number {{i}}" for i in range(400000)]
@@ -156,20 +161,9 @@ def test_hostile10_ctrl_c_stops_a_library_query_or_seed_file(tmp_path):
     # decoded and embedded whole by the library (service::Library::embed_file), which ran without
     # a stop check: SIGINT 3 s into like() of a one-hour file came as KeyboardInterrupt at 134 s,
     # when the call ended (similar 164 s, search with the file as a seed 141 s).
-    from conftest import write_wav
-    import numpy as np
-
     path = long_song(tmp_path)
-    music = tmp_path / "three"
-    music.mkdir()
-    rng = np.random.default_rng(5)
-    for i in range(3):
-        write_wav(str(music / f"{i}.wav"), (rng.standard_normal(16000) * 0.1).astype(np.float32), 16000)
-    db = str(tmp_path / "three.db")
-    import clapsearch
-
     # A 0.5 s hop (the index's least): the library cuts a query file as the index was cut.
-    clapsearch.index(str(music), db=db, model=case_dir("tiny-unfused"), progress=False, threads=1, hop=0.5)
+    db = small_index(tmp_path, "three", 5, hop=0.5)
     for call in (f"lib.like({path!r})", f"lib.similar({path!r})", f"lib.search('x', seeds=[{path!r}])",
                  f"lib.similar(seeds=[{path!r}], nots=['rain'])"):
         interrupted(f"""

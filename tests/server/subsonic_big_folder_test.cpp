@@ -19,6 +19,7 @@
 
 #include "server/running_server.h"
 #include "server/subsonic.h"
+#include "server/written_tracks.h"
 #include "store/store.h"
 #include "support/golden.h"
 
@@ -40,45 +41,27 @@ json rest(int port, const std::string& query) {
   return json::parse(get(port, query + (query.find('?') == std::string::npos ? "?" : "&") + "f=json"))["subsonic-response"];
 }
 
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test_tracks::count_of;
 
 TEST(SubsonicBigFolder, AFolderOfThousandsOfFilesIsAnsweredWholeAndInOrder) {
-  const std::string dir = test::temp_dir() + "/subsonic-big-folder", music = dir + "/music", db = dir + "/library.db";
-  std::filesystem::remove_all(dir);
   // One real file indexed by the CLI (the model and the folder recorded), then the flat folder's
   // other songs written as the indexer writes tracks (no audio: browsing reads only the index).
-  test::ffmpeg(music + "/real.flac", "-f lavfi -i \"sine=f=440:d=3\" -metadata album=Flat -metadata artist=Many");
-  test::index_library(music, db, test::case_dir("tiny-unfused"));
-  {
-    auto s = store::open_store(db, store::OpenMode::ReadWrite);
-    const int dim = s->model()->dim;
-    std::mt19937 rng(7);
-    std::normal_distribution<float> normal;
-    for (int i = 0; i < kSongs - 1; ++i) {
-      store::Track t;
-      char name[32];
-      std::snprintf(name, sizeof name, "/song%05d.mp3", i);
-      t.path = music + name;
-      t.size = 1000 + i;
-      t.title = "Song <" + std::to_string(i) + "> & \"more\"";  // escaped in both forms
-      t.artist = "Many";
-      t.album = "Flat";
-      t.track_no = i + 1;
-      t.duration_s = 10;
-      store::WindowRecord w;
-      w.end_s = 10;
-      w.embedding.resize(static_cast<size_t>(dim));
-      for (float& x : w.embedding) x = normal(rng);
-      s->put_track(t, {w}, w.embedding.data());
-    }
-  }
-  std::ofstream(dir + "/pw") << "pw\n";
-  std::string out, err;
-  ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  const test_tracks::WrittenIndex x = test_tracks::written_index(
+      "subsonic-big-folder", "-metadata album=Flat -metadata artist=Many", kSongs - 1,
+      [&](int i, store::Track& t, std::vector<float>& embedding) {
+        char name[32];
+        std::snprintf(name, sizeof name, "/song%05d.mp3", i);
+        t.path += name;
+        t.size = 1000 + i;
+        t.title = "Song <" + std::to_string(i) + "> & \"more\"";  // escaped in both forms
+        t.artist = "Many";
+        t.album = "Flat";
+        t.track_no = i + 1;
+        for (float& v : embedding) v = normal(rng);
+      });
+  const std::string& db = x.db;
 
   RunningServer server(ServerOptions{}, db, 60);
   const json indexes = rest(server.port(), "getIndexes");
@@ -114,34 +97,19 @@ TEST(SubsonicBigFolder, AFolderOfThousandsOfFilesIsAnsweredWholeAndInOrder) {
 // 230 MB for a 12 MB answer, kept after it). Same answers: every artist once, under its letter,
 // each record as getArtist gives it, the same in XML.
 TEST(SubsonicBigFolder, ManyArtistsAndFoldersAreWrittenRecordByRecord) {
-  const std::string dir = test::temp_dir() + "/subsonic-many-artists", music = dir + "/music", db = dir + "/library.db";
-  std::filesystem::remove_all(dir);
-  test::ffmpeg(music + "/real.flac", "-f lavfi -i \"sine=f=440:d=3\" -metadata album=One -metadata artist=Zed");
-  test::index_library(music, db, test::case_dir("tiny-unfused"));
   constexpr int kArtists = 2000;
-  {
-    auto s = store::open_store(db, store::OpenMode::ReadWrite);
-    const int dim = s->model()->dim;
-    const char* starts[] = {"Alpha", "beta", "The Gamma", "9 Lives", "\xc3\x89" "cho", "\xe2\x9c\x93 Mark"};
-    for (int i = 0; i < kArtists; ++i) {
-      store::Track t;
-      char name[48];
-      std::snprintf(name, sizeof name, "/folder%05d/song.mp3", i);  // a folder each: getIndexes lists them
-      t.path = music + name;
-      t.size = 1000 + i;
-      t.title = "Song";
-      t.artist = std::string(starts[i % 6]) + " <" + std::to_string(i) + "> & \"co\"";
-      t.album = "Album " + std::to_string(i);
-      t.duration_s = 10;
-      store::WindowRecord w;
-      w.end_s = 10;
-      w.embedding.assign(static_cast<size_t>(dim), 0.5f);
-      s->put_track(t, {w}, w.embedding.data());
-    }
-  }
-  std::ofstream(dir + "/pw") << "pw\n";
-  std::string out, err;
-  ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  const char* starts[] = {"Alpha", "beta", "The Gamma", "9 Lives", "\xc3\x89" "cho", "\xe2\x9c\x93 Mark"};
+  const test_tracks::WrittenIndex x = test_tracks::written_index(
+      "subsonic-many-artists", "-metadata album=One -metadata artist=Zed", kArtists, [&](int i, store::Track& t, std::vector<float>&) {
+        char name[48];
+        std::snprintf(name, sizeof name, "/folder%05d/song.mp3", i);  // a folder each: getIndexes lists them
+        t.path += name;
+        t.size = 1000 + i;
+        t.title = "Song";
+        t.artist = std::string(starts[i % 6]) + " <" + std::to_string(i) + "> & \"co\"";
+        t.album = "Album " + std::to_string(i);
+      });
+  const std::string& db = x.db;
   RunningServer server(ServerOptions{}, db, 60);
 
   const uint64_t made_before = subsonic::lazy_records_made();
@@ -193,31 +161,17 @@ TEST(SubsonicBigFolder, ManyArtistsAndFoldersAreWrittenRecordByRecord) {
 // server from 1.5 GB to 2.2 GB for a 47 MB answer, and as much again for XML) is written album
 // by album, in getArtist and in getMusicDirectory of the artist.
 TEST(SubsonicBigFolder, AnArtistOfManyAlbumsIsWrittenAlbumByAlbum) {
-  const std::string dir = test::temp_dir() + "/subsonic-many-albums", music = dir + "/music", db = dir + "/library.db";
-  std::filesystem::remove_all(dir);
-  test::ffmpeg(music + "/real.flac", "-f lavfi -i \"sine=f=440:d=3\" -metadata album=First -metadata artist=Various");
-  test::index_library(music, db, test::case_dir("tiny-unfused"));
   constexpr int kAlbums = 1500;
-  {
-    auto s = store::open_store(db, store::OpenMode::ReadWrite);
-    const int dim = s->model()->dim;
-    for (int i = 1; i < kAlbums; ++i) {
-      store::Track t;
-      t.path = music + "/album" + std::to_string(i) + ".mp3";
-      t.size = 1000 + i;
-      t.title = "Song";
-      t.artist = "Various";
-      t.album = "Album <" + std::to_string(i) + ">";
-      t.duration_s = 10;
-      store::WindowRecord w;
-      w.end_s = 10;
-      w.embedding.assign(static_cast<size_t>(dim), 0.5f);
-      s->put_track(t, {w}, w.embedding.data());
-    }
-  }
-  std::ofstream(dir + "/pw") << "pw\n";
-  std::string out, err;
-  ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  const test_tracks::WrittenIndex x = test_tracks::written_index(
+      "subsonic-many-albums", "-metadata album=First -metadata artist=Various", kAlbums - 1,
+      [&](int i, store::Track& t, std::vector<float>&) {
+        t.path += "/album" + std::to_string(i + 1) + ".mp3";
+        t.size = 1000 + i + 1;
+        t.title = "Song";
+        t.artist = "Various";
+        t.album = "Album <" + std::to_string(i + 1) + ">";
+      });
+  const std::string& db = x.db;
   RunningServer server(ServerOptions{}, db, 60);
   const json artists = rest(server.port(), "getArtists");
   const std::string id = artists["artists"]["index"][0]["artist"][0]["id"];

@@ -20,6 +20,7 @@
 
 #include "server/running_server.h"
 #include "server/subsonic.h"
+#include "server/written_tracks.h"
 #include "store/store.h"
 #include "support/golden.h"
 
@@ -30,41 +31,21 @@ using json = nlohmann::json;
 
 constexpr int kSongs = 1500;  // past kLongAnswerItems
 
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
-  return n;
-}
+using test_tracks::count_of;
 
 // One artist of kSongs songs: a real file, the others written into the index as the indexer
 // would (their files are never opened by the lists).
 std::string make_many_songs_index() {
-  const std::string dir = test::temp_dir() + "/subsonic-hostile10", music = dir + "/music", db = dir + "/library.db";
-  std::filesystem::remove_all(dir);
-  test::ffmpeg(music + "/real.flac", "-f lavfi -i \"sine=f=440:d=3\" -metadata album=Long -metadata artist=Wide");
-  test::index_library(music, db, test::case_dir("tiny-unfused"));
-  {
-    auto s = store::open_store(db, store::OpenMode::ReadWrite);
-    const int dim = s->model()->dim;
-    for (int i = 1; i < kSongs; ++i) {
-      store::Track t;
-      t.path = music + "/song" + std::to_string(i) + ".mp3";
-      t.size = 1000 + i;
-      t.title = "Song <" + std::to_string(i) + ">";
-      t.artist = "Wide";
-      t.album = "Long";
-      t.duration_s = 10;
-      store::WindowRecord w;
-      w.end_s = 10;
-      w.embedding.assign(static_cast<size_t>(dim), 0.5f);
-      s->put_track(t, {w}, w.embedding.data());
-    }
-  }
-  std::ofstream(dir + "/pw") << "pw\n";
-  std::string out, err;
-  if (test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err) != 0)
-    throw std::runtime_error("user add: " + err);
-  return db;
+  return test_tracks::written_index("subsonic-hostile10", "-metadata album=Long -metadata artist=Wide", kSongs - 1,
+                                    [](int i, store::Track& t, std::vector<float>&) {
+                                      const int n = i + 1;  // song1 .. song1499 beside real.flac
+                                      t.path += "/song" + std::to_string(n) + ".mp3";
+                                      t.size = 1000 + n;
+                                      t.title = "Song <" + std::to_string(n) + ">";
+                                      t.artist = "Wide";
+                                      t.album = "Long";
+                                    })
+      .db;
 }
 
 const std::string& many_songs_index() {

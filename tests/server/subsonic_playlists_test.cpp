@@ -217,5 +217,55 @@ TEST_F(SubsonicPlaylists, AUserOwnsAtMostTheBoundOfPlaylists) {
   EXPECT_EQ(rest(server, "dave", "createPlaylist?name=still+not")["error"]["code"], 0);  // bound + 2 owned
 }
 
+
+// getPlaylists?username=bob by an admin lists bob's playlists (his private ones too) from a read of
+// his alone: the rows it reads do not grow with other users' playlists and entries (it read
+// every user's playlists and entries, then kept bob's).
+TEST_F(SubsonicPlaylists, AnAdminsListingOfAUsersPlaylistsReadsOnlyTheirs) {
+  const std::string db = dir_ + "/admin.db";
+  std::filesystem::copy_file(db_, db, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(db_ + ".key", db + ".key", std::filesystem::copy_options::overwrite_existing);
+  {
+    std::string out, err;
+    ASSERT_EQ(test::run_cli("user add root --admin --db " + test::quoted(db) + " < " + test::quoted(dir_ + "/pw"), &out, &err), 0) << err;
+  }
+  ServerOptions o;
+  o.refresh_ms = 3600 * 1000;  // no refresh reads during the test
+  RunningServer server(o, db, 60);
+  const auto ids = song_ids(server);
+  ASSERT_EQ(ids.size(), 3u);
+  public_playlist(server, "bob", "bobs-open", {ids.at("A"), ids.at("B")});
+  ASSERT_EQ(rest(server, "bob", "createPlaylist?name=bobs-closed&songId=" + ids.at("C"))["status"], "ok");
+  public_playlist(server, "carol", "carols", {ids.at("A")});
+  auto rows_of_listing = [&](json* listing) {
+    const uint64_t before = store::sql::rows_stepped();
+    *listing = rest(server, "root", "getPlaylists?username=bob");
+    return store::sql::rows_stepped() - before;
+  };
+  json listing;
+  rows_of_listing(&listing);  // the user's first request reads what later ones keep
+  const uint64_t few = rows_of_listing(&listing);
+  // Carol's 300 more public playlists of 3 entries each, written as createPlaylist would.
+  sql(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+          "INSERT INTO playlists(owner, name, comment, public, created_at, changed_at) "
+          "SELECT (SELECT id FROM users WHERE name = 'carol'), 'spam ' || i, '', 1, 1795790000, 1795790000 FROM n; "
+          "INSERT INTO playlist_entries(playlist_id, position, track_id, content_hash, path) "
+          "SELECT p.id, k.k, e.track_id, e.content_hash, e.path FROM playlists p, (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) k, "
+          "(SELECT track_id, content_hash, path FROM playlist_entries LIMIT 1) e WHERE p.name LIKE 'spam %'");
+  const uint64_t many = rows_of_listing(&listing);
+  EXPECT_EQ(many, few) << "getPlaylists?username=bob read " << few << " rows, with carol's 300 more playlists " << many;
+  ASSERT_EQ(listing["status"], "ok") << listing.dump();
+  std::map<std::string, json> by_name;
+  for (const json& p : listing["playlists"]["playlist"]) by_name[p["name"]] = p;
+  EXPECT_EQ(by_name.size(), 2u) << listing.dump();
+  EXPECT_EQ(by_name["bobs-open"]["owner"], "bob");
+  EXPECT_EQ(by_name["bobs-open"]["songCount"], 2);
+  EXPECT_EQ(by_name["bobs-open"]["duration"], 5);
+  EXPECT_EQ(by_name["bobs-closed"]["public"], false);
+  EXPECT_EQ(by_name["bobs-closed"]["duration"], 5);
+  // Not an admin: another user's playlists are not theirs to list.
+  EXPECT_EQ(rest(server, "carol", "getPlaylists?username=bob")["error"]["code"], 50);
+}
+
 }  // namespace
 }  // namespace clap::server

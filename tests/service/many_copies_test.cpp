@@ -19,9 +19,9 @@
 #include "core/deadline.h"
 #include "service/diversity.h"
 #include "service/duplicates.h"
-#include "service/indexing.h"
 #include "service/playlists.h"
 #include "support/golden.h"
+#include "support/sound_library.h"
 
 namespace clap::service {
 namespace {
@@ -30,14 +30,10 @@ namespace fs = std::filesystem;
 
 constexpr int kCopies = 120;  // well above the 16 neighbours a track is compared with; indexing stays quick
 
-struct CopiesLibrary {
-  std::string dir = test::temp_dir() + "/many-copies";
-  std::string music = dir + "/music";
-  std::string db = dir + "/library.db";
+struct CopiesLibrary : test::SoundLibrary {
   std::vector<std::string> distinct;  // paths of the six different files
 
-  CopiesLibrary() {
-    fs::remove_all(dir);
+  CopiesLibrary() : SoundLibrary("many-copies") {
     const std::string jingle = dir + "/jingle.wav";
     test::ffmpeg(jingle, "-f lavfi -i \"sine=f=440:d=2\"");
     fs::create_directories(music + "/copies");
@@ -45,21 +41,8 @@ struct CopiesLibrary {
     const char* sources[] = {"sine=f=220:d=12", "sine=f=1500:d=12", "anoisesrc=color=pink:d=12:seed=1",
                              "aevalsrc=sin(2*PI*(200+400*t)*t):d=12", "aevalsrc=sin(2*PI*(900-300*t)*t):d=12",
                              "anoisesrc=color=brown:d=14:seed=5"};
-    for (int i = 0; i < 6; ++i) {
-      distinct.push_back(music + "/songs/" + std::to_string(i) + ".flac");
-      test::ffmpeg(distinct.back(), std::string("-f lavfi -i \"") + sources[i] + "\"");
-    }
-    IndexRequest r;
-    r.dirs = {music};
-    r.db = db;
-    r.quiet = true;
-    r.model = test::case_dir("tiny-unfused");
-    run_index(r);
-  }
-  LibraryOptions options() const {
-    LibraryOptions o;
-    o.db = db;
-    return o;
+    for (int i = 0; i < 6; ++i) distinct.push_back(add("songs/" + std::to_string(i) + ".flac", sources[i]));
+    index();
   }
 };
 

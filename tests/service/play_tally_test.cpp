@@ -17,40 +17,10 @@
 #include "support/golden.h"
 #include "support/kept_ids.h"
 #include "support/postgres_server.h"
+#include "support/user_store.h"
 
 namespace clap::service {
 namespace {
-
-store::ModelIdentity identity() {
-  store::ModelIdentity m;
-  m.id = "org/model";
-  m.revision = "local";
-  m.config_hash = std::string(64, 'a');
-  m.dim = 4;
-  return m;
-}
-
-int64_t put(store::Store& s, const std::string& path, char hash) {
-  store::Track t;
-  t.path = path;
-  t.size = 10;
-  t.mtime_ns = 1;
-  t.content_hash = std::string(64, hash);
-  t.duration_s = 30;
-  std::vector<store::WindowRecord> ws(1);
-  ws[0].end_s = 10;
-  ws[0].embedding = {1, 0, 0, 0};
-  const std::vector<float> e = {1, 0, 0, 0};
-  return s.put_track(t, ws, e.data());
-}
-
-int64_t add_user(store::Store& s, const std::string& name) {
-  store::UserRecord u;
-  u.name = name;
-  u.password_encrypted = "v1:00";
-  u.created_at = 1700000000;
-  return s.add_user(u);
-}
 
 int64_t play(store::Store& s, int64_t user, int64_t track, int64_t at, bool skipped = false) {
   const auto t = s.track(track);
@@ -90,7 +60,7 @@ class PlayTally : public ::testing::TestWithParam<std::string> {
     location_ = GetParam() == "sqlite" ? test::temp_dir() + "/play-tally/library.db"
                                        : test::PostgresServer::shared().create_database();
     other_ = store::open_store(location_, store::OpenMode::ReadWrite);  // another process's connection
-    other_->set_model(identity());
+    other_->set_model(test::small_model());
   }
   // What a request reads: the server's connection, at the library's generation now.
   std::shared_ptr<const UserData::PlayTally> tally(int64_t user) {
@@ -103,8 +73,9 @@ class PlayTally : public ::testing::TestWithParam<std::string> {
 
 TEST_P(PlayTally, EqualsTheSumFromTheStartAfterEveryChange) {
   store::Store& s = *other_;
-  const int64_t a = put(s, "/m/a.flac", 'a'), b = put(s, "/m/b.flac", 'b'), c = put(s, "/m/c.flac", 'c');
-  const int64_t alice = add_user(s, "alice"), bob = add_user(s, "bob");
+  const int64_t a = test::put_small_track(s, "/m/a.flac", 'a'), b = test::put_small_track(s, "/m/b.flac", 'b'),
+                c = test::put_small_track(s, "/m/c.flac", 'c');
+  const int64_t alice = test::add_plain_user(s, "alice"), bob = test::add_plain_user(s, "bob");
   connection_ = std::make_unique<AccountsConnection>(location_);
   expect_same(*tally(alice), {}, "no plays");
 
@@ -131,7 +102,7 @@ TEST_P(PlayTally, EqualsTheSumFromTheStartAfterEveryChange) {
 
   // bob removed and a new user given his id (the largest + 1): none of bob's plays are theirs.
   ASSERT_TRUE(s.remove_user(bob));
-  const int64_t carol = add_user(s, "carol");
+  const int64_t carol = test::add_plain_user(s, "carol");
   ASSERT_EQ(carol, bob);
   expect_same(*tally(carol), {}, "a new user with a removed user's id");
   play(s, carol, b, 600);
@@ -140,9 +111,10 @@ TEST_P(PlayTally, EqualsTheSumFromTheStartAfterEveryChange) {
   // A re-index that gives the songs other ids: the plays follow their recordings (re-attached
   // by the first request of the new library generation) and the sums are by the new ids.
   expect_same(*tally(alice), recount(s, alice), "before the re-index");
-  s.wipe(identity());
+  s.wipe(test::small_model());
   test::forget_kept_ids(location_);  // an index rebuilt before ids were kept: tracks numbered anew
-  const int64_t new_c = put(s, "/m/c.flac", 'c'), new_a = put(s, "/m/a.flac", 'a'), new_b = put(s, "/m/b.flac", 'b');
+  const int64_t new_c = test::put_small_track(s, "/m/c.flac", 'c'), new_a = test::put_small_track(s, "/m/a.flac", 'a'),
+                new_b = test::put_small_track(s, "/m/b.flac", 'b');
   EXPECT_GT(std::min({new_a, new_b, new_c}), std::max({a, b, c}));  // above every id the plays name (K6-1)
   const auto after = tally(alice);
   expect_same(*after, recount(s, alice), "after the re-index");
@@ -157,9 +129,9 @@ TEST_P(PlayTally, EqualsTheSumFromTheStartAfterEveryChange) {
 TEST(PlayTallySqlite, ForgottenPlaysAreNotCounted) {
   const std::string db = test::temp_dir() + "/play-tally-forget/library.db";
   auto s = store::open_store(db, store::OpenMode::ReadWrite);
-  s->set_model(identity());
-  const int64_t a = put(*s, "/m/a.flac", 'a'), b = put(*s, "/m/b.flac", 'b');
-  const int64_t alice = add_user(*s, "alice");
+  s->set_model(test::small_model());
+  const int64_t a = test::put_small_track(*s, "/m/a.flac", 'a'), b = test::put_small_track(*s, "/m/b.flac", 'b');
+  const int64_t alice = test::add_plain_user(*s, "alice");
   for (int i = 0; i < 10; ++i) play(*s, alice, a, 100 + i);
   const int64_t last = play(*s, alice, a, 200);
   AccountsConnection connection(db);

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "core/error.h"
-#include "service/indexing.h"
 #include "service/playlists.h"
 #include "support/golden.h"
+#include "support/sound_library.h"
 
 namespace clap::service {
 namespace {
@@ -48,14 +48,10 @@ TEST(MusicFolderMap, MapsUrisToFilesAndBack) {
 }
 
 // Eight real files in two folders, indexed once.
-struct RadioLibrary {
-  std::string dir = test::temp_dir() + "/radio-station";
-  std::string music = dir + "/music";
-  std::string db = dir + "/library.db";
+struct RadioLibrary : test::SoundLibrary {
   std::vector<std::string> uris;
 
-  RadioLibrary() {
-    fs::remove_all(dir);
+  RadioLibrary() : SoundLibrary("radio-station") {
     // Eight sounds the tiny test model does not take for copies of one recording (it takes
     // noises of different colours for copies: the radio plays one of them only).
     const char* sources[] = {"sine=f=220:d=12",  "sine=f=330:d=12",
@@ -64,20 +60,10 @@ struct RadioLibrary {
                              "aevalsrc=sin(2*PI*(200+400*t)*t):d=12", "aevalsrc=sin(2*PI*(900-300*t)*t):d=12"};
     for (int i = 0; i < 8; ++i) {
       const std::string uri = std::string(i < 4 ? "one" : "two/sub") + "/song " + std::to_string(i) + ".flac";
-      test::ffmpeg(music + "/" + uri, std::string("-f lavfi -i \"") + sources[i] + "\" -metadata title=Song" + std::to_string(i));
+      add(uri, sources[i], "-metadata title=Song" + std::to_string(i));
       uris.push_back(uri);
     }
-    IndexRequest r;
-    r.dirs = {music};
-    r.db = db;
-    r.quiet = true;
-    r.model = test::case_dir("tiny-unfused");
-    run_index(r);
-  }
-  LibraryOptions options() const {
-    LibraryOptions o;
-    o.db = db;
-    return o;
+    index();
   }
 };
 

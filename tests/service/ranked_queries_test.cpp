@@ -6,45 +6,28 @@
 // seed tracks); the request below is what it now sends.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "service/indexing.h"
 #include "service/ranked_queries.h"
 #include "support/golden.h"
+#include "support/sound_library.h"
 
 namespace clap::service {
 namespace {
 
-namespace fs = std::filesystem;
-
-struct CopyLibrary {
-  std::string dir = test::temp_dir() + "/ranked-queries";
-  std::string music = dir + "/music";
-  std::string db = dir + "/library.db";
+struct CopyLibrary : test::SoundLibrary {
   std::string chirp = music + "/chirp.wav";
   std::string copy = music + "/chirp_copy.flac";
 
-  CopyLibrary() {
-    fs::remove_all(dir);
-    test::ffmpeg(chirp, "-f lavfi -i \"aevalsrc=0.5*sin(2*PI*(100+200*t)*t):d=12:s=48000\"");
+  CopyLibrary() : SoundLibrary("ranked-queries") {
+    add("chirp.wav", "aevalsrc=0.5*sin(2*PI*(100+200*t)*t):d=12:s=48000");
     test::ffmpeg(copy, "-i '" + chirp + "'");
     const char* sources[] = {"sine=f=220:d=12", "sine=f=1760:d=8", "anoisesrc=c=white:d=10:a=0.3:seed=1",
                              "anoisesrc=c=pink:d=6:a=0.3:seed=2", "anoisesrc=c=brown:d=12:a=0.5:seed=3"};
-    for (int i = 0; i < 5; ++i) test::ffmpeg(music + "/other" + std::to_string(i) + ".flac", std::string("-f lavfi -i \"") + sources[i] + "\"");
-    IndexRequest r;
-    r.dirs = {music};
-    r.db = db;
-    r.quiet = true;
-    r.model = test::case_dir("tiny-unfused");
-    run_index(r);
-  }
-  LibraryOptions options() const {
-    LibraryOptions o;
-    o.db = db;
-    return o;
+    for (int i = 0; i < 5; ++i) add("other" + std::to_string(i) + ".flac", sources[i]);
+    index();
   }
 };
 
