@@ -113,6 +113,8 @@ void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs,
   claim_retagged_moves(store, missing, reserved, unmatched, callbacks, sum);
 }
 
+void settle_interrupted_claims(store::Store& store) { store.reattach_songs(); }
+
 void refresh_packet_hashes(store::Store& store, IndexSummary& sum, const IndexCallbacks&) {
   std::vector<std::pair<std::string, std::string>> rows;
   std::unordered_set<std::string> done;

@@ -34,6 +34,13 @@ void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missin
 void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs, std::vector<MissingTrack>& missing,
                                     const IndexCallbacks& callbacks, IndexSummary& sum);
 
+// Before a run compares the library with the index: a run stopped (kill -9, a crash, power lost)
+// after claim_retagged_moves moved a track but before it brought the users' references to the
+// new path left them attached by the old content hash alone; this run would read the file's new
+// bytes and leave them naming neither (hostile pass 11, H11C-1). Attached references are brought
+// up to date here, before any file is read; a no-op after a run that finished.
+void settle_interrupted_claims(store::Store& store);
+
 // Stores the packet hash of every ok track that has none (tracks indexed before packet hashes were
 // stored, and those indexed since the last run): a demux of each file while it is there, the
 // version the track was indexed from (its size and time as stored). A file that cannot be read is

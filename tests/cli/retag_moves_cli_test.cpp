@@ -174,6 +174,31 @@ TEST_P(RetagMoves, AFileMovedAndRetaggedKeepsItsIdAndEveryUserMark) {
   }
 }
 
+// Hostile pass 11, H11C-1: a run stopped (kill -9, a crash, power lost) after the claim moved the
+// track and before it brought the marks to the new path (the claim demuxes every other new file
+// in between: minutes for a large import) left them naming the old path and content hash; the
+// next run read the new bytes and the marks named neither (`doctor` then called them rows on
+// another song). The state such a run leaves is made here with the store's own move, as the
+// claim does it (the old file's size and times).
+TEST_P(RetagMoves, ARunStoppedAfterTheClaimKeepsEveryUserMark) {
+  index_run(db_, music_);
+  const std::string old_path = music_ + "/A/s2.flac", new_path = music_ + "/B/Retagged.flac";
+  const int64_t id = ids_by_path(db_).at(old_path);
+  const Marks m = mark(db_, id);
+  test::ffmpeg(new_path, "-i " + q(old_path) + " -c copy -metadata title=Retagged");
+  fs::remove(old_path);
+  {
+    auto s = store::open_store(db_, store::OpenMode::ReadWrite);
+    for (const store::FileState& f : s->file_states())
+      if (f.id == id) s->move_track(id, new_path, f.size, f.mtime_ns, f.ctime_ns);
+  }
+  const json sum = index_run(db_, music_);
+  EXPECT_EQ(sum["pruned"], 0) << sum.dump();
+  EXPECT_EQ(ids_by_path(db_).at(new_path), id);
+  expect_marks_on(db_, m, id, new_path);
+  EXPECT_TRUE(store::open_store(db_, store::OpenMode::ReadOnly)->misattached_songs().empty());
+}
+
 // Another recording under the same tags (and the same name) is a new song: the deleted one's
 // marks stay with it, retired, and are not shown on the new file.
 TEST_P(RetagMoves, ADifferentRecordingWithTheSameTagsIsNotClaimed) {
