@@ -18,6 +18,7 @@
 #include "audio/decode.h"
 #include "audio/windows.h"
 #include "core/error.h"
+#include "core/isa.h"
 #include "core/sha256.h"
 #include "core/text_file.h"
 #include "core/user_dirs.h"
@@ -217,14 +218,20 @@ struct SpeedTable {
 };
 
 // What decides the times' ranking, in words (kept in the file, compared on reading) and as a file
-// name: the model's architecture and the CPU's kernel set. Not the threads, batch or window: they
-// change every precision's time alike, and a setting that leaves the embeddings' bits as they are
-// (--threads, --batch) must not change the precision, or a run resumed with other settings would
-// not end in the index a one-shot run makes (ProgressiveCli's kill -9 tests resume with
-// --threads 1 --batch 1).
-std::string speed_key(const PrecisionChoiceRequest& r, const std::string& kernel_set) {
+// name: the model's architecture and the kernels this CPU runs: the kernel set's level (the
+// non-GEMM ops dispatch on it) and the GEMM kernel of each precision. Not the threads, batch or
+// window: they change every precision's time alike, and a setting that leaves the embeddings'
+// bits as they are (--threads, --batch) must not change the precision, or a run resumed with
+// other settings would not end in the index a one-shot run makes (ProgressiveCli's kill -9 tests
+// resume with --threads 1 --batch 1). Nor why the level is what it is: CLAPSEARCH_ISA naming the
+// level the CPU's best gives anyway runs the same kernels, and keyed by kernel_set()'s wording
+// ("... (CLAPSEARCH_ISA not set)" against "... (CLAPSEARCH_ISA=avx512 ...)") it measured again
+// and chose bf16 where the unset run had chosen int8 (hostile pass 11, H11C-2).
+std::string speed_key(const PrecisionChoiceRequest& r) {
   const index::ModelSpec spec = index::describe_model(r.model, r.window_s, r.hop_s, r.silence_db, "fp32");
-  return "architecture " + spec.identity.config_hash + ", kernels " + kernel_set;
+  return "architecture " + spec.identity.config_hash + ", kernels " + isa_level_name(isa_level()) + ": fp32 " +
+         audio_gemm_kernel(Precision::F32) + ", bf16 " + audio_gemm_kernel(Precision::BF16) + ", int8 " +
+         audio_gemm_kernel(Precision::I8);
 }
 fs::path speed_file(const std::string& key) {
   return fs::path(precision_speed_dir()) / (sha256_hex(key).substr(0, 16) + ".json");
@@ -442,7 +449,7 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
   std::vector<std::string> candidates;
   for (const PrecisionTrial& t : c.trials)
     if (t.measured) candidates.push_back(t.precision);
-  const std::string key = speed_key(r, c.kernel_set);
+  const std::string key = speed_key(r);
   const fs::path file = speed_file(key);
   const std::optional<SpeedTable> kept = read_speeds(file, key, candidates);
   const auto timing = [&](PrecisionTrial& t) -> double* { return kept ? nullptr : &t.ms_per_window; };
