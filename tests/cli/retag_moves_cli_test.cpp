@@ -243,6 +243,31 @@ TEST_P(RetagMoves, CopiesOfOneRecordingPairInOrder) {
   EXPECT_EQ(after.at(music_ + "/B/s1.flac"), hi);
 }
 
+// Hostile pass 11, H11C-3: an album's track and a compilation's copy of it (the same audio
+// packets, other album tags) moved and retagged together, as beets moves each into its album's
+// folder: paired in crawl order alone, the compilation's copy (crawled first) took the album
+// track's id and with it the user's star, plays and playlist place. The tags tell them apart.
+TEST_P(RetagMoves, CopiesOfOneRecordingKeepTheirOwnMarksThroughAMoveWithARetag) {
+  test::ffmpeg(music_ + "/A/album.flac", "-i " + q(music_ + "/A/s1.flac") + " -c copy -metadata album=Album");
+  test::ffmpeg(music_ + "/A/best.flac", "-i " + q(music_ + "/A/s1.flac") + " -c copy -metadata album=BestOf");
+  index_run(db_, music_);
+  const int64_t album_id = ids_by_path(db_).at(music_ + "/A/album.flac");
+  const int64_t best_id = ids_by_path(db_).at(music_ + "/A/best.flac");
+  ASSERT_LT(album_id, best_id) << "the album's track has the lower id: in order it would go to the first file crawled";
+  const Marks m = mark(db_, album_id);
+  const std::string album_new = music_ + "/Z-Album/01.flac", best_new = music_ + "/B-BestOf/07.flac";
+  test::ffmpeg(album_new, "-i " + q(music_ + "/A/album.flac") + " -c copy -metadata comment=moved");
+  test::ffmpeg(best_new, "-i " + q(music_ + "/A/best.flac") + " -c copy -metadata comment=moved");
+  fs::remove(music_ + "/A/album.flac");
+  fs::remove(music_ + "/A/best.flac");
+  const json sum = index_run(db_, music_);
+  EXPECT_EQ(sum["moved"], 2) << sum.dump();
+  const std::map<std::string, int64_t> ids = ids_by_path(db_);
+  EXPECT_EQ(ids.at(album_new), album_id);
+  EXPECT_EQ(ids.at(best_new), best_id);
+  expect_marks_on(db_, m, album_id, album_new);
+}
+
 // `index --watch` (as `serve --watch`) goes through the same run: a file moved and retagged while
 // watched keeps its track, whether the rescan sees the deletion and the new file in one run or
 // in two (the track retired in between, then restored).
