@@ -196,6 +196,33 @@ TEST(DamagedIndex, APostgresqlIndexWithoutItsSchemaVersionRowIsDamagedNotEmpty) 
   }
 }
 
+// Hostile pass 11, H11C-5 and H11C-6: SQLite's damage messages (R9C-1, R9C-2) on PostgreSQL. A
+// hand-written embedding of the wrong length was "database: embedding of 2 bytes where 512 floats
+// were expected (SELECT ...)", and a damaged dim was shown by its binary bytes: "dim is ????" for
+// -1, "dim is " and nothing for 0. Now the track, what the column holds and the way out; the value.
+TEST(DamagedIndex, APostgresqlIndexNamesADamagedEmbeddingOrSetting) {
+  const std::string root = test::temp_dir() + "/pg-damage";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  psql(db, "UPDATE set_tracks SET embedding = '\\x0102' WHERE track_id = 1; "
+           "UPDATE tracks SET embedding = '\\x0102' WHERE id = 1");
+  for (const std::string command : {"similar 2", "duplicates"}) {
+    EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
+    EXPECT_NE(err.find("the index is damaged: track 1's embedding holds a blob of 2 bytes where"), std::string::npos)
+        << command << "\n" << err;
+    EXPECT_NE(err.find("--rebuild"), std::string::npos) << command << "\n" << err;
+    EXPECT_EQ(err.find("SELECT"), std::string::npos) << command << "\n" << err;
+  }
+  for (const std::string dim : {"-1", "0"}) {
+    psql(db, "UPDATE embedding_sets SET dim = " + dim);
+    EXPECT_EQ(cli("status --db " + q(db), &out, &err), 1);
+    EXPECT_NE(err.find("embedding set 1's dim is " + dim + " (a whole number"), std::string::npos) << err;
+  }
+}
+
 TEST(DamagedIndex, RebuildReplacesAnIndexWithAPageOfGarbage) {
   const std::string root = test::temp_dir();
   const std::string db = make_index(root);
