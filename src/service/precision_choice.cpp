@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -267,20 +268,28 @@ std::optional<SpeedTable> read_speeds(const fs::path& file, const std::string& k
 // machine's and is returned, so runs measuring at the same moment still choose alike. The file
 // appears whole (written aside, then linked into place, which fails if it exists). A cache that
 // cannot be written leaves this run's times (the next run measures again).
+// `unkept` says why when the times could not be kept: the choice says so (another index then
+// times the precisions again, and on a shared machine may choose otherwise: hostile pass 11,
+// H11C-8, where an unwritable cache chose bf16 one run and int8 the next, silently).
 SpeedTable keep_speeds(const fs::path& file, const std::string& key, const SpeedTable& measured,
-                       const std::vector<std::string>& wanted) {
+                       const std::vector<std::string>& wanted, std::string& unkept) {
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   const fs::path aside = file.string() + ".tmp" + std::to_string(::getpid());
   {
     // O_EXCL | O_NOFOLLOW: a link planted at the temporary name is not followed (and fails).
     const int fd = ::open(aside.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return measured;
+    if (fd < 0) {
+      unkept = file.parent_path().string() + ": " + std::strerror(errno);
+      return measured;
+    }
     const std::string text =
         json{{"key", key}, {"measured_at", measured.measured_at}, {"ms_per_window", measured.ms_per_window}}.dump(1) + "\n";
     const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    const int write_error = errno;
     ::close(fd);
     if (!written) {
+      unkept = aside.string() + ": " + std::strerror(write_error);
       fs::remove(aside, ec);
       return measured;
     }
@@ -297,7 +306,10 @@ SpeedTable keep_speeds(const fs::path& file, const std::string& key, const Speed
     }
   }
   fs::rename(aside, file, ec);  // a damaged or outdated file, or a file system without links
-  if (ec) fs::remove(aside, ec);
+  if (ec) {
+    unkept = file.string() + ": " + ec.message();
+    fs::remove(aside, ec);
+  }
   return measured;
 }
 
@@ -475,6 +487,7 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
     measure_against(t, reference, low, c.windows, dim, texts, c.text_queries, c.k);
   }
   SpeedTable speeds;
+  std::string unkept;
   if (kept) {
     speeds = *kept;
   } else {
@@ -484,13 +497,19 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
                                              .count());
     for (const PrecisionTrial& t : c.trials)
       if (t.measured) measured.ms_per_window[t.precision] = t.ms_per_window;
-    speeds = keep_speeds(file, key, measured, candidates);
+    speeds = keep_speeds(file, key, measured, candidates, unkept);
   }
   for (PrecisionTrial& t : c.trials)
     if (t.measured) t.ms_per_window = speeds.ms_per_window.at(t.precision);
   c.speed_measured_at = speeds.measured_at;
   c.trials[0].chosen = false;
   decide(c, r.bounds);
+  if (!unkept.empty()) {
+    const std::string why = "this machine's precision times could not be kept (" + unkept +
+                            "): another index times the precisions again and may choose otherwise";
+    c.reason += " (" + why + ")";
+    if (r.open.warn) r.open.warn(why);
+  }
   return c;
 }
 

@@ -225,6 +225,24 @@ TEST_F(PrecisionAutoCli, NamingTheCpusOwnKernelSetNeitherTimesAgainNorChangesThe
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(named["trials"][i], unset["trials"][i]) << i;
 }
 
+// Hostile pass 11, H11C-8: a cache folder that cannot be written (XDG_CACHE_HOME a file, a full or
+// read-only disk) kept no times, silently: every fresh index timed the precisions again, and on
+// this shared machine one chose bf16, the next int8. The run now says so, and so does the choice.
+TEST_F(PrecisionAutoCli, TimesThatCannotBeKeptAreSaidToBe) {
+  const std::string not_a_folder = dir() + "/cache-is-a-file";
+  std::ofstream(not_a_folder) << "x";
+  const std::string db = dir() + "/unkept.db";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index " + music() + " --db " + test::quoted(db) + model() + " --window 5 --hop 5", &out, &err,
+                          "XDG_CACHE_HOME=" + test::quoted(not_a_folder)),
+            0)
+      << err;
+  EXPECT_NE(err.find("this machine's precision times could not be kept (" + not_a_folder), std::string::npos) << err;
+  const json c = status(db)["model"]["precision_choice"];
+  expect_rule_holds(c);
+  EXPECT_NE(c["reason"].get<std::string>().find("could not be kept"), std::string::npos) << c.dump(1);
+}
+
 TEST_F(PrecisionAutoCli, TheRunsFirstPassDoesNotChangeTheSampleOrTheChoice) {
   // --first-pass changes no embedding's bits, so it must not change the precision: the sample
   // followed the run's first pass, and `index --first-pass 0` chose bf16 where `index --plan
