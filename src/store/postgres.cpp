@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <bit>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -258,16 +259,17 @@ std::string Result::text(int row, int col) const {
   if (is_null(row, col)) return {};
   const unsigned type = PQftype(r_, col);
   if (type == kBytea) return bytes(row, col);
-  // A number read in binary as its digits, as SQLite's text of a number is: its bytes named a
-  // damaged setting in messages ("embedding set 1's dim is ????" for -1; nothing at all for 0:
-  // hostile pass 11, H11C-6).
+  // A number read in binary as the server writes it as text (t/f, digits, the shortest exact
+  // decimal), so that text() is the same in either format: its bytes named a damaged setting in
+  // messages ("embedding set 1's dim is ????" for -1; nothing at all for 0: hostile pass 11,
+  // H11C-6).
   if (PQfformat(r_, col) == 1) {
-    if (type == kBool) return PQgetvalue(r_, row, col)[0] ? "true" : "false";
+    if (type == kBool) return PQgetvalue(r_, row, col)[0] ? "t" : "f";
     if (type == kInt8 || type == kInt4 || type == kInt2) return std::to_string(int64(row, col));
     if (type == kFloat8 || type == kFloat4) {
       char shown[32];
-      std::snprintf(shown, sizeof shown, "%.17g", real(row, col));
-      return shown;
+      const auto [end, ec] = std::to_chars(shown, shown + sizeof shown, real(row, col));
+      return ec == std::errc() ? std::string(shown, end) : std::string();
     }
   }
   return unescape_text(bytes(row, col));
