@@ -570,6 +570,7 @@ IndexSummary index_roots(Store& store, const std::vector<std::string>& roots, co
       active && !active->mismatch(spec.identity).empty() && !active->shares_audio_with(spec.identity))
     throw Error("the index " + store.path() + " is searched with " + active->describe() + ", not " +
                 spec.identity.describe() + ": another model's embeddings are built as its own embedding set");
+  settle_interrupted_claims(store);
   Comparison c;
   compare(store, roots, settings, sum, c);
   claim_retagged_before_pipeline(store, c.jobs, c.missing, callbacks, sum);
@@ -603,6 +604,7 @@ IndexSummary plan_roots(Store& store, const std::vector<std::string>& roots, con
   IndexSummary sum;
   const audio::DecodeCounts decodes_before = audio::decode_counts();
   store.forget_finished_jobs();  // the progress `status` shows is this plan's
+  settle_interrupted_claims(store);
   Comparison c;
   compare(store, roots, settings, sum, c);
   // Moves are found here, not by the workers: a new path is hashed only when a missing or

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
+#include "audio/decode.h"
 #include "audio/packet_hash.h"
 #include "core/sha256.h"
 #include "index/precut.h"
@@ -15,6 +17,68 @@
 namespace clap::index {
 
 using store::FileState;
+
+namespace {
+
+// How much of what a person tells copies of one recording apart by a missing track and a new file
+// share: the album first (an album's copy and a compilation's), then the title, the artist, the
+// file's name. The new file's tags are read here (its job reads them again); a track whose tags
+// cannot be read (retired, or an unreadable file) shares nothing.
+int shared_marks(const std::optional<store::Track>& track, const std::optional<audio::Tags>& tags, const std::string& old_path,
+                 const std::string& new_path) {
+  int score = 0;
+  if (track && tags) {
+    if (track->album == tags->album) score += 8;
+    if (track->title == tags->title) score += 4;
+    if (track->artist == tags->artist) score += 2;
+  }
+  if (std::filesystem::path(old_path).filename() == std::filesystem::path(new_path).filename()) score += 1;
+  return score;
+}
+
+// Pairs the missing tracks of one packet hash (in claim order: live before retired, lower ids
+// first) with the new files that have it (crawl order). Several of each are copies of one
+// recording moved and retagged together (an album's track and a compilation's, both moved by
+// beets): paired in order alone, the copy that crawled first took the lower id, and with it the
+// other copy's stars, plays and playlist places (hostile pass 11, H11C-3). The pairs that share
+// the most (shared_marks) are taken first; ties, and copies that share nothing, pair in order.
+void pair_copies(store::Store& store, const std::vector<MissingTrack*>& tracks, const std::vector<Job*>& jobs,
+                 std::unordered_map<const Job*, MissingTrack*>& claim_of) {
+  std::vector<MissingTrack*> open;
+  for (MissingTrack* m : tracks)
+    if (!m->claimed) open.push_back(m);
+  if (open.size() < 2 || jobs.size() < 2) {
+    for (size_t i = 0; i < std::min(open.size(), jobs.size()); ++i) claim_of[jobs[i]] = open[i];
+    return;
+  }
+  std::vector<std::optional<store::Track>> old_tags;
+  for (MissingTrack* m : open) old_tags.push_back(m->retired ? std::nullopt : store.track(m->state->id));
+  std::vector<std::optional<audio::Tags>> new_tags;
+  for (Job* job : jobs) {
+    try {
+      new_tags.emplace_back(audio::read_tags(job->file->path));
+    } catch (const std::exception&) {
+      new_tags.emplace_back(std::nullopt);
+    }
+  }
+  struct Pair {
+    int score;
+    size_t track, file;
+  };
+  std::vector<Pair> pairs;
+  for (size_t t = 0; t < open.size(); ++t)
+    for (size_t f = 0; f < jobs.size(); ++f)
+      pairs.push_back({shared_marks(old_tags[t], new_tags[f], open[t]->state->path, jobs[f]->file->path), t, f});
+  std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.score > b.score; });
+  std::vector<bool> track_taken(open.size()), file_taken(jobs.size());
+  for (const Pair& p : pairs) {
+    if (track_taken[p.track] || file_taken[p.file]) continue;
+    track_taken[p.track] = file_taken[p.file] = true;
+    claim_of[jobs[p.file]] = open[p.track];
+  }
+}
+
+}  // namespace
 
 void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missing,
                           const std::vector<const MissingTrack*>& reserved, const std::vector<Job*>& candidates,
@@ -39,25 +103,29 @@ void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missin
     std::stable_sort(tracks.begin(), tracks.end(), [](const MissingTrack* a, const MissingTrack* b) {
       return std::make_pair(a->retired, a->state->id) < std::make_pair(b->retired, b->state->id);
     });
-  int64_t claims = 0;
+  // Each candidate's packet hash, in crawl order; the files of each hash that a missing track has.
+  std::vector<std::pair<Job*, std::string>> files;
+  std::map<std::string, std::vector<Job*>> files_by_packets;
   for (Job* job : candidates) {
-    const CrawledFile& f = *job->file;
     std::string packets;
     try {
-      packets = audio::packet_hash(f.path);
+      packets = audio::packet_hash(job->file->path);
     } catch (const std::exception&) {  // not audio, or unreadable: indexed as a new file (the run says why)
       continue;
     }
-    auto it = by_packets.find(packets);
-    if (packets.empty() || it == by_packets.end()) continue;
-    MissingTrack* claimed = nullptr;
-    for (MissingTrack* m : it->second)
-      if (!m->claimed) {
-        claimed = m;
-        break;
-      }
-    if (!claimed) continue;  // a second copy of audio already claimed: a new file
+    if (packets.empty() || !by_packets.count(packets)) continue;
+    files_by_packets[packets].push_back(job);
+    files.emplace_back(job, packets);
+  }
+  std::unordered_map<const Job*, MissingTrack*> claim_of;
+  for (auto& [packets, jobs] : files_by_packets) pair_copies(store, by_packets.at(packets), jobs, claim_of);
+  int64_t claims = 0;
+  for (const auto& [job, packets] : files) {
+    const auto it = claim_of.find(job);
+    if (it == claim_of.end()) continue;  // a further copy of audio already claimed: a new file
+    MissingTrack* claimed = it->second;
     claimed->claimed = true;
+    const CrawledFile& f = *job->file;
     // The old file's state, not the new one's: the job below reads the file as changed (its tags,
     // content hash, windows), and a run stopped before it does reads it again next time.
     const FileState& s = *claimed->state;
@@ -112,6 +180,8 @@ void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs,
   }
   claim_retagged_moves(store, missing, reserved, unmatched, callbacks, sum);
 }
+
+void settle_interrupted_claims(store::Store& store) { store.reattach_songs(); }
 
 void refresh_packet_hashes(store::Store& store, IndexSummary& sum, const IndexCallbacks&) {
   std::vector<std::pair<std::string, std::string>> rows;

@@ -20,9 +20,11 @@ namespace clap::index {
 // retired) to the path with its old size and times, keeping its id and so every user data row,
 // and its job becomes a changed file's (new_path false): the run then reads its new tags and
 // content hash as a retag in place does. Files are demuxed (nothing decoded) only when some such
-// missing track has a packet hash. When several tracks or files share a packet hash (copies of one
-// recording), they pair in order: live tracks before retired ones, lower track ids first, files
-// in crawl order; a file left over is new. Different audio is never claimed.
+// missing track has a packet hash. When several tracks and several files share a packet hash
+// (copies of one recording: an album's track and a compilation's), the pairs whose tags agree
+// most (album, then title, artist, file name) are taken first; ties pair in order: live tracks
+// before retired ones, lower track ids first, files in crawl order. A file left over is new.
+// Different audio is never claimed.
 void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missing,
                           const std::vector<const MissingTrack*>& reserved, const std::vector<Job*>& candidates,
                           const IndexCallbacks& callbacks, IndexSummary& sum);
@@ -33,6 +35,13 @@ void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missin
 // claim_retagged_moves.
 void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs, std::vector<MissingTrack>& missing,
                                     const IndexCallbacks& callbacks, IndexSummary& sum);
+
+// Before a run compares the library with the index: a run stopped (kill -9, a crash, power lost)
+// after claim_retagged_moves moved a track but before it brought the users' references to the
+// new path left them attached by the old content hash alone; this run would read the file's new
+// bytes and leave them naming neither (hostile pass 11, H11C-1). Attached references are brought
+// up to date here, before any file is read; a no-op after a run that finished.
+void settle_interrupted_claims(store::Store& store);
 
 // Stores the packet hash of every ok track that has none (tracks indexed before packet hashes were
 // stored, and those indexed since the last run): a demux of each file while it is there, the

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,6 +19,7 @@
 #include "audio/decode.h"
 #include "audio/windows.h"
 #include "core/error.h"
+#include "core/isa.h"
 #include "core/sha256.h"
 #include "core/text_file.h"
 #include "core/user_dirs.h"
@@ -217,14 +219,20 @@ struct SpeedTable {
 };
 
 // What decides the times' ranking, in words (kept in the file, compared on reading) and as a file
-// name: the model's architecture and the CPU's kernel set. Not the threads, batch or window: they
-// change every precision's time alike, and a setting that leaves the embeddings' bits as they are
-// (--threads, --batch) must not change the precision, or a run resumed with other settings would
-// not end in the index a one-shot run makes (ProgressiveCli's kill -9 tests resume with
-// --threads 1 --batch 1).
-std::string speed_key(const PrecisionChoiceRequest& r, const std::string& kernel_set) {
+// name: the model's architecture and the kernels this CPU runs: the kernel set's level (the
+// non-GEMM ops dispatch on it) and the GEMM kernel of each precision. Not the threads, batch or
+// window: they change every precision's time alike, and a setting that leaves the embeddings'
+// bits as they are (--threads, --batch) must not change the precision, or a run resumed with
+// other settings would not end in the index a one-shot run makes (ProgressiveCli's kill -9 tests
+// resume with --threads 1 --batch 1). Nor why the level is what it is: CLAPSEARCH_ISA naming the
+// level the CPU's best gives anyway runs the same kernels, and keyed by kernel_set()'s wording
+// ("... (CLAPSEARCH_ISA not set)" against "... (CLAPSEARCH_ISA=avx512 ...)") it measured again
+// and chose bf16 where the unset run had chosen int8 (hostile pass 11, H11C-2).
+std::string speed_key(const PrecisionChoiceRequest& r) {
   const index::ModelSpec spec = index::describe_model(r.model, r.window_s, r.hop_s, r.silence_db, "fp32");
-  return "architecture " + spec.identity.config_hash + ", kernels " + kernel_set;
+  return "architecture " + spec.identity.config_hash + ", kernels " + isa_level_name(isa_level()) + ": fp32 " +
+         audio_gemm_kernel(Precision::F32) + ", bf16 " + audio_gemm_kernel(Precision::BF16) + ", int8 " +
+         audio_gemm_kernel(Precision::I8);
 }
 fs::path speed_file(const std::string& key) {
   return fs::path(precision_speed_dir()) / (sha256_hex(key).substr(0, 16) + ".json");
@@ -260,20 +268,28 @@ std::optional<SpeedTable> read_speeds(const fs::path& file, const std::string& k
 // machine's and is returned, so runs measuring at the same moment still choose alike. The file
 // appears whole (written aside, then linked into place, which fails if it exists). A cache that
 // cannot be written leaves this run's times (the next run measures again).
+// `unkept` says why when the times could not be kept: the choice says so (another index then
+// times the precisions again, and on a shared machine may choose otherwise: hostile pass 11,
+// H11C-8, where an unwritable cache chose bf16 one run and int8 the next, silently).
 SpeedTable keep_speeds(const fs::path& file, const std::string& key, const SpeedTable& measured,
-                       const std::vector<std::string>& wanted) {
+                       const std::vector<std::string>& wanted, std::string& unkept) {
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   const fs::path aside = file.string() + ".tmp" + std::to_string(::getpid());
   {
     // O_EXCL | O_NOFOLLOW: a link planted at the temporary name is not followed (and fails).
     const int fd = ::open(aside.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return measured;
+    if (fd < 0) {
+      unkept = file.parent_path().string() + ": " + std::strerror(errno);
+      return measured;
+    }
     const std::string text =
         json{{"key", key}, {"measured_at", measured.measured_at}, {"ms_per_window", measured.ms_per_window}}.dump(1) + "\n";
     const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    const int write_error = errno;
     ::close(fd);
     if (!written) {
+      unkept = aside.string() + ": " + std::strerror(write_error);
       fs::remove(aside, ec);
       return measured;
     }
@@ -290,7 +306,10 @@ SpeedTable keep_speeds(const fs::path& file, const std::string& key, const Speed
     }
   }
   fs::rename(aside, file, ec);  // a damaged or outdated file, or a file system without links
-  if (ec) fs::remove(aside, ec);
+  if (ec) {
+    unkept = file.string() + ": " + ec.message();
+    fs::remove(aside, ec);
+  }
   return measured;
 }
 
@@ -442,7 +461,7 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
   std::vector<std::string> candidates;
   for (const PrecisionTrial& t : c.trials)
     if (t.measured) candidates.push_back(t.precision);
-  const std::string key = speed_key(r, c.kernel_set);
+  const std::string key = speed_key(r);
   const fs::path file = speed_file(key);
   const std::optional<SpeedTable> kept = read_speeds(file, key, candidates);
   const auto timing = [&](PrecisionTrial& t) -> double* { return kept ? nullptr : &t.ms_per_window; };
@@ -468,6 +487,7 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
     measure_against(t, reference, low, c.windows, dim, texts, c.text_queries, c.k);
   }
   SpeedTable speeds;
+  std::string unkept;
   if (kept) {
     speeds = *kept;
   } else {
@@ -477,13 +497,19 @@ PrecisionChoice choose_precision(const PrecisionChoiceRequest& r) {
                                              .count());
     for (const PrecisionTrial& t : c.trials)
       if (t.measured) measured.ms_per_window[t.precision] = t.ms_per_window;
-    speeds = keep_speeds(file, key, measured, candidates);
+    speeds = keep_speeds(file, key, measured, candidates, unkept);
   }
   for (PrecisionTrial& t : c.trials)
     if (t.measured) t.ms_per_window = speeds.ms_per_window.at(t.precision);
   c.speed_measured_at = speeds.measured_at;
   c.trials[0].chosen = false;
   decide(c, r.bounds);
+  if (!unkept.empty()) {
+    const std::string why = "this machine's precision times could not be kept (" + unkept +
+                            "): another index times the precisions again and may choose otherwise";
+    c.reason += " (" + why + ")";
+    if (r.open.warn) r.open.warn(why);
+  }
   return c;
 }
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <bit>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -257,12 +258,40 @@ std::string Result::bytes(int row, int col) const {
 
 std::string Result::text(int row, int col) const {
   if (is_null(row, col)) return {};
-  if (PQftype(r_, col) == kBytea) return bytes(row, col);
+  const unsigned type = PQftype(r_, col);
+  if (type == kBytea) return bytes(row, col);
+  // A number read in binary as the server writes it as text (t/f, digits, the shortest exact
+  // decimal), so that text() is the same in either format: its bytes named a damaged setting in
+  // messages ("embedding set 1's dim is ????" for -1; nothing at all for 0: hostile pass 11,
+  // H11C-6).
+  if (PQfformat(r_, col) == 1) {
+    if (type == kBool) return PQgetvalue(r_, row, col)[0] ? "t" : "f";
+    if (type == kInt8 || type == kInt4 || type == kInt2) return std::to_string(int64(row, col));
+    if (type == kFloat8 || type == kFloat4) {
+      char shown[32];
+      const auto [end, ec] = std::to_chars(shown, shown + sizeof shown, real(row, col));
+      return ec == std::errc() ? std::string(shown, end) : std::string();
+    }
+  }
   return unescape_text(bytes(row, col));
 }
 
 bool Result::append_floats(int row, int col, int expect, std::vector<float>& out) const {
   if (is_null(row, col)) return false;
+  // A value of the wrong length was written by hand or by another tool (clapsearch writes exactly
+  // `expect` floats): the index is damaged, named with its track and the way out, as SQLite's
+  // Stmt::append_floats names it (R9C-1; here it was "database: embedding of 2 bytes where 512
+  // floats were expected (SELECT ...)": hostile pass 11, H11C-5).
+  if (const size_t n = PQfformat(r_, col) == 1 ? static_cast<size_t>(PQgetlength(r_, row, col)) : bytes(row, col).size();
+      n != static_cast<size_t>(expect) * sizeof(float)) {
+    int id_col = PQfnumber(r_, "track_id");
+    if (id_col < 0) id_col = PQfnumber(r_, "id");
+    const std::string track = id_col >= 0 ? "track " + std::to_string(int64(row, id_col)) + "'s embedding" : "an embedding";
+    throw DamagedIndex("the index is damaged: " + track + " holds a blob of " + std::to_string(n) + " bytes where " +
+                       std::to_string(expect) + " floats (" + std::to_string(static_cast<size_t>(expect) * sizeof(float)) +
+                       " bytes) were expected; `clapsearch index DIR --db URL --rebuild` creates the index anew (with "
+                       "--model, unless it was made with the default model)");
+  }
   if (PQfformat(r_, col) == 1) {
     decode_embedding(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)), expect, out,
                      sql_.substr(0, 60));

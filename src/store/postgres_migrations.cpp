@@ -383,11 +383,18 @@ constexpr int64_t kMigrationLock = 0x434C4150;
 int read_version(pg::Connection& c) {
   if (c.query("SELECT to_regclass('schema_version') IS NOT NULL").int64(0, 0) == 0) return 0;
   auto r = c.query("SELECT version FROM schema_version");
-  if (!r.rows()) return 0;
+  // The table is created and filled in one transaction (migrate): a table without its row is a
+  // damaged index, not an empty database. Taken as version 0, every command called a database
+  // holding the library and its users' plays "no index here (an empty database ...)", and the
+  // `clapsearch index` it advised failed on "relation meta already exists" (hostile pass 11,
+  // H11C-4; SQLite's read_version calls it damaged).
+  if (!r.rows())
+    throw Error(c.where() + ": the schema_version table holds no version (its row is gone): a damaged index; "
+                "nothing in it was changed (put its version back, or restore the database from a backup)");
   // A negative version (the column is an INTEGER: no number past int's range) is no release's:
   // taken as it was, migrate() indexed its migration list before the start (H9C-3's sibling).
   const int64_t version = r.int64(0, 0);
-  if (version < 0)
+  if (version <= 0)
     throw Error(c.where() + ": the schema_version table holds " + std::to_string(version) +
                 ", not a version any clapsearch writes: a damaged index");
   return static_cast<int>(std::min<int64_t>(version, std::numeric_limits<int>::max()));

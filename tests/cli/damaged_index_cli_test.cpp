@@ -62,6 +62,17 @@ void sql(const std::string& db, const std::string& statements) {
   sqlite3_close(h);
 }
 
+// Runs `statement` on PostgreSQL database `db` (a URL) with psql; its output (-At: bare values).
+std::string psql(const std::string& db, const std::string& statement) {
+  std::string out, err;
+  EXPECT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -At -d " + q(db) + " -c " +
+                                  q(statement),
+                              &out, &err),
+            0)
+      << statement << ": " << err;
+  return out;
+}
+
 // Page `page` (0 = the first) of a 4096-byte-page file overwritten with random bytes.
 void garbage_page(const std::string& path, size_t page) {
   std::string bytes = slurp(path);
@@ -117,11 +128,6 @@ TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamedAndRebuilt) {
   const std::string root = test::temp_dir();
   test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
   test::PostgresServer& server = test::PostgresServer::shared();
-  const auto psql = [&](const std::string& db, const std::string& statement) {
-    std::string out, err;
-    EXPECT_EQ(test::run_command(q(server.bin_dir() + "/psql") + " -q -d " + q(db) + " -c " + q(statement), &out, &err), 0)
-        << statement << ": " << err;
-  };
   const auto schema = [&](const std::string& db) {
     std::string out, err;
     EXPECT_EQ(test::run_command(q(server.bin_dir() + "/pg_dump") + " --schema-only --no-owner -d " + q(db), &out, &err), 0)
@@ -161,6 +167,59 @@ TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamedAndRebuilt) {
     EXPECT_EQ(nlohmann::json::parse(out)["tracks"], 1) << out;
     ASSERT_EQ(cli("search 'a tone' --json --db " + q(db), &out, &err), 0) << err;
     EXPECT_NE(out.find("a.wav"), std::string::npos) << out;
+  }
+}
+
+// Hostile pass 11, H11C-4: a PostgreSQL index whose schema_version row is gone (its table there)
+// was read as version 0: every command called the database holding the library and its users'
+// plays "no index here (an empty database; build one with `clapsearch index ...`)", and that
+// index run failed on a raw "relation meta already exists". SQLite calls the same damage by its
+// name; so does PostgreSQL now, and nothing in the database changes.
+TEST(DamagedIndex, APostgresqlIndexWithoutItsSchemaVersionRowIsDamagedNotEmpty) {
+  const std::string root = test::temp_dir() + "/pg-no-version";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  const std::string version = psql(db, "SELECT version FROM schema_version");
+  for (const std::string row : {"DELETE FROM schema_version", "UPDATE schema_version SET version = 0"}) {
+    SCOPED_TRACE(row);
+    psql(db, "DELETE FROM schema_version; INSERT INTO schema_version VALUES (" + version + "); " + row);
+    for (const std::string& command :
+         std::vector<std::string>{"status", "search 'a tone'", "user list", "index " + q(root + "/lib") + model_arg()}) {
+      EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
+      EXPECT_NE(err.find("a damaged index"), std::string::npos) << command << ": " << err;
+      EXPECT_EQ(err.find("no index here"), std::string::npos) << command << ": " << err;
+      EXPECT_EQ(err.find("already exists"), std::string::npos) << command << ": " << err;
+    }
+    EXPECT_EQ(psql(db, "SELECT count(*) FROM tracks"), "1\n") << "nothing changed";
+  }
+}
+
+// Hostile pass 11, H11C-5 and H11C-6: SQLite's damage messages (R9C-1, R9C-2) on PostgreSQL. A
+// hand-written embedding of the wrong length was "database: embedding of 2 bytes where 512 floats
+// were expected (SELECT ...)", and a damaged dim was shown by its binary bytes: "dim is ????" for
+// -1, "dim is " and nothing for 0. Now the track, what the column holds and the way out; the value.
+TEST(DamagedIndex, APostgresqlIndexNamesADamagedEmbeddingOrSetting) {
+  const std::string root = test::temp_dir() + "/pg-damage";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  psql(db, "UPDATE set_tracks SET embedding = '\\x0102' WHERE track_id = 1; "
+           "UPDATE tracks SET embedding = '\\x0102' WHERE id = 1");
+  for (const std::string command : {"similar 2", "duplicates"}) {
+    EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
+    EXPECT_NE(err.find("the index is damaged: track 1's embedding holds a blob of 2 bytes where"), std::string::npos)
+        << command << "\n" << err;
+    EXPECT_NE(err.find("--rebuild"), std::string::npos) << command << "\n" << err;
+    EXPECT_EQ(err.find("SELECT"), std::string::npos) << command << "\n" << err;
+  }
+  for (const std::string dim : {"-1", "0"}) {
+    psql(db, "UPDATE embedding_sets SET dim = " + dim);
+    EXPECT_EQ(cli("status --db " + q(db), &out, &err), 1);
+    EXPECT_NE(err.find("embedding set 1's dim is " + dim + " (a whole number"), std::string::npos) << err;
   }
 }
 

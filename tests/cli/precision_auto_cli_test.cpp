@@ -198,6 +198,51 @@ TEST_F(PrecisionAutoCli, FreshIndexesOfOneLibraryChooseAlikeFromThisMachinesKept
   replaced_by_a_table("a link to /dev/zero");
 }
 
+// Hostile pass 11, H11C-2: CLAPSEARCH_ISA naming the level the CPU's best gives anyway runs the
+// same kernels (the same bits, the same times), but the kept times were keyed by kernel_set()'s
+// wording, which says why the level is what it is: the variable's run timed the precisions again
+// into a second file and chose bf16 where the unset run had chosen int8. One file, one choice.
+TEST_F(PrecisionAutoCli, NamingTheCpusOwnKernelSetNeitherTimesAgainNorChangesTheChoice) {
+  const IsaLevel best = cpu_isa_level();
+  if (best == IsaLevel::Baseline) GTEST_SKIP() << "no level to name beyond the baseline";
+  // On an AVX2 CPU with AVX-VNNI, `avx2` turns VNNI off (other kernels): avx2-vnni is its best.
+  const std::string isa = best == IsaLevel::Avx2 && cpu_has_avx_vnni() ? "avx2-vnni" : isa_level_name(best);
+  const std::string cache = dir() + "/isa-speed-cache";
+  const auto fresh = [&](const std::string& name, const std::string& env) {
+    const std::string db = dir() + "/" + name + ".db";
+    ok("index " + music() + " --db " + test::quoted(db) + model() + settings(), env);
+    return status(db)["model"]["precision_choice"];
+  };
+  const std::string env = "XDG_CACHE_HOME=" + test::quoted(cache);
+  const json unset = fresh("isa-unset", env + " CLAPSEARCH_ISA=");  // empty: unset (core/isa.h)
+  const json named = fresh("isa-named", env + " CLAPSEARCH_ISA=" + isa);
+  std::vector<fs::path> kept;
+  for (const auto& e : fs::directory_iterator(cache + "/clapsearch/precision-speed")) kept.push_back(e.path());
+  EXPECT_EQ(kept.size(), 1u) << "CLAPSEARCH_ISA=" << isa << " timed the same kernels again";
+  expect_rule_holds(named);
+  EXPECT_EQ(named["chosen"], unset["chosen"]);
+  EXPECT_EQ(named["speed_measured_at"], unset["speed_measured_at"]);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(named["trials"][i], unset["trials"][i]) << i;
+}
+
+// Hostile pass 11, H11C-8: a cache folder that cannot be written (XDG_CACHE_HOME a file, a full or
+// read-only disk) kept no times, silently: every fresh index timed the precisions again, and on
+// this shared machine one chose bf16, the next int8. The run now says so, and so does the choice.
+TEST_F(PrecisionAutoCli, TimesThatCannotBeKeptAreSaidToBe) {
+  const std::string not_a_folder = dir() + "/cache-is-a-file";
+  std::ofstream(not_a_folder) << "x";
+  const std::string db = dir() + "/unkept.db";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index " + music() + " --db " + test::quoted(db) + model() + " --window 5 --hop 5", &out, &err,
+                          "XDG_CACHE_HOME=" + test::quoted(not_a_folder)),
+            0)
+      << err;
+  EXPECT_NE(err.find("this machine's precision times could not be kept (" + not_a_folder), std::string::npos) << err;
+  const json c = status(db)["model"]["precision_choice"];
+  expect_rule_holds(c);
+  EXPECT_NE(c["reason"].get<std::string>().find("could not be kept"), std::string::npos) << c.dump(1);
+}
+
 TEST_F(PrecisionAutoCli, TheRunsFirstPassDoesNotChangeTheSampleOrTheChoice) {
   // --first-pass changes no embedding's bits, so it must not change the precision: the sample
   // followed the run's first pass, and `index --first-pass 0` chose bf16 where `index --plan

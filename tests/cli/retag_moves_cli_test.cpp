@@ -174,6 +174,31 @@ TEST_P(RetagMoves, AFileMovedAndRetaggedKeepsItsIdAndEveryUserMark) {
   }
 }
 
+// Hostile pass 11, H11C-1: a run stopped (kill -9, a crash, power lost) after the claim moved the
+// track and before it brought the marks to the new path (the claim demuxes every other new file
+// in between: minutes for a large import) left them naming the old path and content hash; the
+// next run read the new bytes and the marks named neither (`doctor` then called them rows on
+// another song). The state such a run leaves is made here with the store's own move, as the
+// claim does it (the old file's size and times).
+TEST_P(RetagMoves, ARunStoppedAfterTheClaimKeepsEveryUserMark) {
+  index_run(db_, music_);
+  const std::string old_path = music_ + "/A/s2.flac", new_path = music_ + "/B/Retagged.flac";
+  const int64_t id = ids_by_path(db_).at(old_path);
+  const Marks m = mark(db_, id);
+  test::ffmpeg(new_path, "-i " + q(old_path) + " -c copy -metadata title=Retagged");
+  fs::remove(old_path);
+  {
+    auto s = store::open_store(db_, store::OpenMode::ReadWrite);
+    for (const store::FileState& f : s->file_states())
+      if (f.id == id) s->move_track(id, new_path, f.size, f.mtime_ns, f.ctime_ns);
+  }
+  const json sum = index_run(db_, music_);
+  EXPECT_EQ(sum["pruned"], 0) << sum.dump();
+  EXPECT_EQ(ids_by_path(db_).at(new_path), id);
+  expect_marks_on(db_, m, id, new_path);
+  EXPECT_TRUE(store::open_store(db_, store::OpenMode::ReadOnly)->misattached_songs().empty());
+}
+
 // Another recording under the same tags (and the same name) is a new song: the deleted one's
 // marks stay with it, retired, and are not shown on the new file.
 TEST_P(RetagMoves, ADifferentRecordingWithTheSameTagsIsNotClaimed) {
@@ -216,6 +241,31 @@ TEST_P(RetagMoves, CopiesOfOneRecordingPairInOrder) {
   const int64_t hi = std::max(before.at(music_ + "/A/s1.flac"), before.at(music_ + "/A/s1-copy.flac"));
   EXPECT_EQ(after.at(music_ + "/B/s1-copy.flac"), lo);
   EXPECT_EQ(after.at(music_ + "/B/s1.flac"), hi);
+}
+
+// Hostile pass 11, H11C-3: an album's track and a compilation's copy of it (the same audio
+// packets, other album tags) moved and retagged together, as beets moves each into its album's
+// folder: paired in crawl order alone, the compilation's copy (crawled first) took the album
+// track's id and with it the user's star, plays and playlist place. The tags tell them apart.
+TEST_P(RetagMoves, CopiesOfOneRecordingKeepTheirOwnMarksThroughAMoveWithARetag) {
+  test::ffmpeg(music_ + "/A/album.flac", "-i " + q(music_ + "/A/s1.flac") + " -c copy -metadata album=Album");
+  test::ffmpeg(music_ + "/A/best.flac", "-i " + q(music_ + "/A/s1.flac") + " -c copy -metadata album=BestOf");
+  index_run(db_, music_);
+  const int64_t album_id = ids_by_path(db_).at(music_ + "/A/album.flac");
+  const int64_t best_id = ids_by_path(db_).at(music_ + "/A/best.flac");
+  ASSERT_LT(album_id, best_id) << "the album's track has the lower id: in order it would go to the first file crawled";
+  const Marks m = mark(db_, album_id);
+  const std::string album_new = music_ + "/Z-Album/01.flac", best_new = music_ + "/B-BestOf/07.flac";
+  test::ffmpeg(album_new, "-i " + q(music_ + "/A/album.flac") + " -c copy -metadata comment=moved");
+  test::ffmpeg(best_new, "-i " + q(music_ + "/A/best.flac") + " -c copy -metadata comment=moved");
+  fs::remove(music_ + "/A/album.flac");
+  fs::remove(music_ + "/A/best.flac");
+  const json sum = index_run(db_, music_);
+  EXPECT_EQ(sum["moved"], 2) << sum.dump();
+  const std::map<std::string, int64_t> ids = ids_by_path(db_);
+  EXPECT_EQ(ids.at(album_new), album_id);
+  EXPECT_EQ(ids.at(best_new), best_id);
+  expect_marks_on(db_, m, album_id, album_new);
 }
 
 // `index --watch` (as `serve --watch`) goes through the same run: a file moved and retagged while
