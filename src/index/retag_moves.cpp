@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "audio/packet_hash.h"
 #include "core/sha256.h"
@@ -15,6 +16,26 @@
 namespace clap::index {
 
 using store::FileState;
+
+namespace {
+
+// Copies of one recording compared pair by pair at most (tracks × files of one packet hash).
+constexpr size_t kMostPairsCompared = 4096;
+
+// How much of an old path a new one keeps: the length of their longest common subsequence of
+// bytes (the folders and names a move left as they were), over at most 1,024 bytes of each.
+size_t path_kept(const std::string& old_path, const std::string& new_path) {
+  const std::string a = old_path.substr(0, 1024), b = new_path.substr(0, 1024);
+  std::vector<size_t> row(b.size() + 1, 0), next(b.size() + 1, 0);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j)
+      next[j] = a[i - 1] == b[j - 1] ? row[j - 1] + 1 : std::max(row[j], next[j - 1]);
+    std::swap(row, next);
+  }
+  return row[b.size()];
+}
+
+}  // namespace
 
 void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missing,
                           const std::vector<const MissingTrack*>& reserved, const std::vector<Job*>& candidates,
@@ -39,24 +60,60 @@ void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missin
     std::stable_sort(tracks.begin(), tracks.end(), [](const MissingTrack* a, const MissingTrack* b) {
       return std::make_pair(a->retired, a->state->id) < std::make_pair(b->retired, b->state->id);
     });
-  int64_t claims = 0;
+  // Each file's packet hash, then the files of each hash in crawl order.
+  std::map<std::string, std::vector<Job*>> files_of;
+  std::vector<Job*> hashed;
   for (Job* job : candidates) {
-    const CrawledFile& f = *job->file;
     std::string packets;
     try {
-      packets = audio::packet_hash(f.path);
+      packets = audio::packet_hash(job->file->path);
     } catch (const std::exception&) {  // not audio, or unreadable: indexed as a new file (the run says why)
       continue;
     }
-    auto it = by_packets.find(packets);
-    if (packets.empty() || it == by_packets.end()) continue;
-    MissingTrack* claimed = nullptr;
-    for (MissingTrack* m : it->second)
-      if (!m->claimed) {
-        claimed = m;
-        break;
+    if (packets.empty() || !by_packets.count(packets)) continue;
+    files_of[packets].push_back(job);
+    hashed.push_back(job);
+  }
+  // Which track each file takes. Copies of one recording (an album's song and a compilation's,
+  // other tags, the same packets) moved and retagged at once are told apart by their paths: each
+  // track goes to the new path that keeps most of its old one. Paired in order alone, the album
+  // song's star went to the compilation's file and the compilation's rating to the album's
+  // (H11S-3). A group too large to compare every pair pairs in order (the copies are alike).
+  std::map<const Job*, MissingTrack*> claim_of;
+  for (auto& [packets, files] : files_of) {
+    std::vector<MissingTrack*> tracks;
+    for (MissingTrack* m : by_packets.at(packets))
+      if (!m->claimed) tracks.push_back(m);
+    const bool compare = tracks.size() > 1 && files.size() > 1 && tracks.size() * files.size() <= kMostPairsCompared;
+    if (!compare) {
+      for (size_t i = 0; i < files.size() && i < tracks.size(); ++i) claim_of[files[i]] = tracks[i];
+      continue;
+    }
+    struct Pair {
+      size_t kept, track, file;
+    };
+    std::vector<Pair> pairs;
+    for (size_t t = 0; t < tracks.size(); ++t)
+      for (size_t f = 0; f < files.size(); ++f) pairs.push_back({path_kept(tracks[t]->state->path, files[f]->file->path), t, f});
+    // Live tracks before retired ones, each to the file that keeps most of its path; ties in order
+    // (tracks as sorted, files in crawl order).
+    std::stable_sort(pairs.begin(), pairs.end(), [&](const Pair& a, const Pair& b) {
+      const bool ra = tracks[a.track]->retired, rb = tracks[b.track]->retired;
+      return ra != rb ? rb : a.kept > b.kept;
+    });
+    std::vector<bool> track_taken(tracks.size()), file_taken(files.size());
+    for (const Pair& p : pairs)
+      if (!track_taken[p.track] && !file_taken[p.file]) {
+        track_taken[p.track] = file_taken[p.file] = true;
+        claim_of[files[p.file]] = tracks[p.track];
       }
-    if (!claimed) continue;  // a second copy of audio already claimed: a new file
+  }
+  int64_t claims = 0;
+  for (Job* job : hashed) {
+    const CrawledFile& f = *job->file;
+    const auto it = claim_of.find(job);
+    if (it == claim_of.end()) continue;  // a second copy of audio already claimed: a new file
+    MissingTrack* claimed = it->second;
     claimed->claimed = true;
     // The old file's state, not the new one's: the job below reads the file as changed (its tags,
     // content hash, windows), and a run stopped before it does reads it again next time.

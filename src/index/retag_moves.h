@@ -20,9 +20,11 @@ namespace clap::index {
 // retired) to the path with its old size and times, keeping its id and so every user data row,
 // and its job becomes a changed file's (new_path false): the run then reads its new tags and
 // content hash as a retag in place does. Files are demuxed (nothing decoded) only when some such
-// missing track has a packet hash. When several tracks or files share a packet hash (copies of one
-// recording), they pair in order: live tracks before retired ones, lower track ids first, files
-// in crawl order; a file left over is new. Different audio is never claimed.
+// missing track has a packet hash. When several tracks and files share a packet hash (copies of one
+// recording: an album's song and a compilation's), live tracks pair before retired ones, each with
+// the file whose path keeps most of its old path (ties: lower track ids first, files in crawl
+// order; a group of more than 4,096 pairs in that order alone); a file left over is new.
+// Different audio is never claimed.
 void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missing,
                           const std::vector<const MissingTrack*>& reserved, const std::vector<Job*>& candidates,
                           const IndexCallbacks& callbacks, IndexSummary& sum);
