@@ -73,6 +73,7 @@ std::thread start_watch(const ServeCliOptions& o, const std::function<void(const
   return std::thread([request, watch, log, &stop] {
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);  // its model threads inherit it
     service::WatchCallbacks cb;
+    cb.retry_first_run = true;  // a server keeps serving: its watch waits for another indexer
     cb.log = [log](const std::string& line) { log("watch: " + line); };
     cb.index.event = [log](const index::FileEvent& e) {
       using K = index::FileEvent::Kind;

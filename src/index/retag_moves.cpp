@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "audio/decode.h"
 #include "audio/packet_hash.h"
@@ -36,18 +37,36 @@ int shared_marks(const std::optional<store::Track>& track, const std::optional<a
   return score;
 }
 
+// Copies of one recording compared pair by pair at most (tracks x files of one packet hash).
+constexpr size_t kMostPairsCompared = 4096;
+
+// How much of an old path a new one keeps: the length of their longest common subsequence of
+// bytes (the folders and names a move left as they were), over at most 1,024 bytes of each.
+size_t path_kept(const std::string& old_path, const std::string& new_path) {
+  const std::string a = old_path.substr(0, 1024), b = new_path.substr(0, 1024);
+  std::vector<size_t> row(b.size() + 1, 0), next(b.size() + 1, 0);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j)
+      next[j] = a[i - 1] == b[j - 1] ? row[j - 1] + 1 : std::max(row[j], next[j - 1]);
+    std::swap(row, next);
+  }
+  return row[b.size()];
+}
+
 // Pairs the missing tracks of one packet hash (in claim order: live before retired, lower ids
 // first) with the new files that have it (crawl order). Several of each are copies of one
 // recording moved and retagged together (an album's track and a compilation's, both moved by
 // beets): paired in order alone, the copy that crawled first took the lower id, and with it the
-// other copy's stars, plays and playlist places (hostile pass 11, H11C-3). The pairs that share
-// the most (shared_marks) are taken first; ties, and copies that share nothing, pair in order.
+// other copy's stars, plays and playlist places (hostile pass 11, H11C-3 and H11S-3). Live tracks
+// pair before retired ones; among them the pairs that share the most tags (shared_marks) first,
+// then the new path that keeps most of the old one (path_kept); ties, and a group too large to
+// compare every pair (more than kMostPairsCompared: such copies are alike), pair in order.
 void pair_copies(store::Store& store, const std::vector<MissingTrack*>& tracks, const std::vector<Job*>& jobs,
                  std::unordered_map<const Job*, MissingTrack*>& claim_of) {
   std::vector<MissingTrack*> open;
   for (MissingTrack* m : tracks)
     if (!m->claimed) open.push_back(m);
-  if (open.size() < 2 || jobs.size() < 2) {
+  if (open.size() < 2 || jobs.size() < 2 || open.size() * jobs.size() > kMostPairsCompared) {
     for (size_t i = 0; i < std::min(open.size(), jobs.size()); ++i) claim_of[jobs[i]] = open[i];
     return;
   }
@@ -63,13 +82,19 @@ void pair_copies(store::Store& store, const std::vector<MissingTrack*>& tracks, 
   }
   struct Pair {
     int score;
-    size_t track, file;
+    size_t kept, track, file;
   };
   std::vector<Pair> pairs;
   for (size_t t = 0; t < open.size(); ++t)
     for (size_t f = 0; f < jobs.size(); ++f)
-      pairs.push_back({shared_marks(old_tags[t], new_tags[f], open[t]->state->path, jobs[f]->file->path), t, f});
-  std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.score > b.score; });
+      pairs.push_back({shared_marks(old_tags[t], new_tags[f], open[t]->state->path, jobs[f]->file->path),
+                       path_kept(open[t]->state->path, jobs[f]->file->path), t, f});
+  std::stable_sort(pairs.begin(), pairs.end(), [&](const Pair& a, const Pair& b) {
+    const bool ra = open[a.track]->retired, rb = open[b.track]->retired;
+    if (ra != rb) return rb;
+    if (a.score != b.score) return a.score > b.score;
+    return a.kept > b.kept;
+  });
   std::vector<bool> track_taken(open.size()), file_taken(jobs.size());
   for (const Pair& p : pairs) {
     if (track_taken[p.track] || file_taken[p.file]) continue;

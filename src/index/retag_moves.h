@@ -21,9 +21,11 @@ namespace clap::index {
 // and its job becomes a changed file's (new_path false): the run then reads its new tags and
 // content hash as a retag in place does. Files are demuxed (nothing decoded) only when some such
 // missing track has a packet hash. When several tracks and several files share a packet hash
-// (copies of one recording: an album's track and a compilation's), the pairs whose tags agree
-// most (album, then title, artist, file name) are taken first; ties pair in order: live tracks
-// before retired ones, lower track ids first, files in crawl order. A file left over is new.
+// (copies of one recording: an album's track and a compilation's), live tracks pair before retired
+// ones, and among them the pairs whose tags agree most (album, then title, artist, file name) are
+// taken first, then the new path that keeps most of the old one; ties pair in order (lower track
+// ids first, files in crawl order; a group of more than 4,096 pairs in that order alone). A file
+// left over is new.
 // Different audio is never claimed.
 void claim_retagged_moves(store::Store& store, std::vector<MissingTrack>& missing,
                           const std::vector<const MissingTrack*>& reserved, const std::vector<Job*>& candidates,

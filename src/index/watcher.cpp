@@ -262,6 +262,12 @@ void Watcher::start() {
   next_root_check_ = now + std::chrono::seconds(1);
 }
 
+void Watcher::rescan_all(const std::string& reason) {
+  const auto now = WatchClock::now();
+  for (size_t i = 0; i < roots_.size(); ++i)
+    if (roots_[i].mode != Mode::Missing) tracker_.note_root(i, reason, now);
+}
+
 void Watcher::setup_root(size_t i, WatchClock::time_point now, bool rescan_now) {
   Root& r = roots_[i];
   struct stat st {};

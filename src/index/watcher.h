@@ -162,6 +162,9 @@ class Watcher {
   // events, and calls `rescan` for each due Rescan. `rescan` returns false when it could not
   // run (another indexer holds the lock...): the roots are tried again after the quiet period.
   void run(const std::function<bool()>& stop, const std::function<bool(const Rescan&)>& rescan);
+  // Every root that is there is rescanned whole once the quiet period has passed (a first index
+  // run that could not run: another indexer held the lock).
+  void rescan_all(const std::string& reason);
   // One round of run(): reads events for up to `wait`, then rescans what is due. For tests.
   void step(std::chrono::milliseconds wait, const std::function<bool(const Rescan&)>& rescan);
 

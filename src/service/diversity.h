@@ -12,6 +12,7 @@
 // again, not a result).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,12 +52,15 @@ std::vector<R> diversify(const LibrarySnapshot& snap, std::vector<R> ranked, int
 // library of copies every candidate of a 4k pool can be a copy of the seed or of one other
 // track, and `similar COPY --diversity` listed one track. `rank(n)` ranks n results; `fold` folds
 // them. The pool starts at `first` and grows fourfold until k entries are kept or the ranking
-// had no more to give (fewer than asked); the time budget (core/deadline.h) bounds the rounds.
+// had no more to give (fewer than asked, unless `wider(n)` says a ranking asked for more could
+// still reach other tracks: like's, whose votes reach per_chunk windows a chunk however many
+// results are asked for); the time budget (core/deadline.h) bounds the rounds.
 template <class R, class Rank, class Fold>
-std::vector<R> fold_ranking(int64_t k, int64_t first, Rank rank, Fold fold) {
+std::vector<R> fold_ranking(int64_t k, int64_t first, Rank rank, Fold fold,
+                            const std::function<bool(int64_t n)>& wider = {}) {
   for (int64_t n = first;; n *= 4) {
     std::vector<R> ranked = rank(n);
-    const bool whole = n <= 0 || static_cast<int64_t>(ranked.size()) < n;
+    const bool whole = n <= 0 || (static_cast<int64_t>(ranked.size()) < n && !(wider && wider(n)));
     std::vector<R> kept = fold(std::move(ranked));
     if (whole || k <= 0 || static_cast<int64_t>(kept.size()) >= k) return kept;
   }
@@ -73,22 +77,23 @@ struct ListFolding {
 
 // The k entries a query lists: `rank(n)` (n results of the ranking) diversified and/or collapsed
 // as `f` says, from a pool widened until k remain (fold_ranking). `copies` (when given) gets each
-// entry's copies when collapsing, else stays empty.
+// entry's copies when collapsing, else stays empty. `wider`: fold_ranking's.
 template <class R, class Rank, class IdOf, class ScoreOf>
 std::vector<R> folded_ranking(const LibrarySnapshot& snap, int64_t k, const ListFolding& f, Rank rank, IdOf id_of,
-                              ScoreOf score_of, std::vector<std::vector<int64_t>>* copies = nullptr) {
+                              ScoreOf score_of, std::vector<std::vector<int64_t>>* copies = nullptr,
+                              const std::function<bool(int64_t n)>& wider = {}) {
   std::vector<std::vector<int64_t>> found;
   std::vector<R> list;
   if (f.diversity >= 0) {
     list = fold_ranking<R>(k, results_before_diversity(k), rank, [&](std::vector<R> ranked) {
       return diversify(snap, std::move(ranked), k, f.diversity, id_of, score_of, f.seed_tracks);
-    });
+    }, wider);
     if (f.collapse) found = collapse_results(snap, list, k, id_of);  // copies named, none listed twice already
   } else if (f.collapse) {
     list = fold_ranking<R>(k, results_before_collapse(k), rank, [&](std::vector<R> ranked) {
       found = collapse_results(snap, ranked, k, id_of);
       return ranked;
-    });
+    }, wider);
   } else {
     list = rank(k);
   }

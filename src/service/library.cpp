@@ -52,9 +52,8 @@ Library::Library(const LibraryOptions& options, Access access)
   store_->location = location_;
   store_->file_id = file_id(location_);  // before opening: a file replaced meanwhile is seen at the first refresh
   std::string unexpected;
-  store_->store = store::open_store(location_, access == Access::ReadOnly ? store::OpenMode::ReadOnly
-                                                                        : store::OpenMode::ReadWriteOrReadOnly,
-                                    &unexpected);
+  store_->mode = access == Access::ReadOnly ? store::OpenMode::ReadOnly : store::OpenMode::ReadWriteOrReadOnly;
+  store_->store = store::open_store(location_, store_->mode, &unexpected);
   if (!unexpected.empty() && options_.warn)
     options_.warn("the index could not be opened for writing, so it is read without caching anything: " + unexpected);
   const auto m = store_->store->model();
@@ -93,10 +92,27 @@ bool Library::refresh(bool force, RefreshInfo* info) {
   const auto current = snapshot();
   int64_t generation;
   std::optional<store::ModelIdentity> identity;
-  {
+  const auto read_state = [&] {
     std::lock_guard lock(store_->mutex);
     generation = store_->store->library_generation();
     identity = store_->store->model();
+  };
+  try {
+    read_state();
+  } catch (const ModelChanged&) {
+    throw;
+  } catch (const std::exception&) {
+    // A database server restarted (an upgrade, a failover) leaves this connection dead for good,
+    // and the server's /api/ answered 503 "no connection to the server" until `serve` itself was
+    // restarted (H11S-5; its query connections were opened again, this one never). Opened again
+    // once here, and the state read again: a server still away throws, and the next refresh
+    // tries again. An index file has nothing to reconnect.
+    if (!store::is_server_location(location_)) throw;
+    {
+      std::lock_guard lock(store_->mutex);
+      store_->store = store::open_store(location_, store_->mode);
+    }
+    read_state();
   }
   if (!same_embeddings(identity_, identity)) {  // checked first: a switch of sets need not change the generation
     if (identity) throw ModelChanged(model_changed(db_path_, identity));

@@ -26,6 +26,7 @@ struct StoreAccess {
   std::mutex mutex;
   std::unique_ptr<store::Store> store;
   std::string location;  // where the pool's connections are opened
+  store::OpenMode mode = store::OpenMode::ReadOnly;  // how `store` was opened (and is opened again)
   // The index file `store` opened (device and inode; none for a server location): a file
   // deleted and made again at the same name is another index, which `store` never sees.
   std::optional<std::pair<uint64_t, uint64_t>> file_id;

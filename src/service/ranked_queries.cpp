@@ -1,7 +1,9 @@
 #include "service/ranked_queries.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iterator>
+#include <set>
 #include <utility>
 
 #include "core/error.h"
@@ -28,11 +30,31 @@ int64_t first_pool(const RankedRequest& r) {
 
 template <class R, class Rank, class IdOf, class ScoreOf>
 RankedList<R> folded(const LibrarySnapshot& snap, const RankedRequest& r, const ListFolding& folding, Rank rank,
-                     IdOf id_of, ScoreOf score_of) {
+                     IdOf id_of, ScoreOf score_of, const std::function<bool(int64_t n)>& wider = {}) {
   RankedList<R> list;
-  list.results = folded_ranking<R>(snap, r.k, folding, rank, id_of, score_of, &list.copies);
+  list.results = folded_ranking<R>(snap, r.k, folding, rank, id_of, score_of, &list.copies, wider);
   list.copies.resize(list.results.size());
   return list;
+}
+
+// `rules` leaving out the copies of the query's own tracks too (the groups of service/duplicates.h
+// around them, as diversify finds them). For like under --diversity: its ranking is the tracks that
+// its chunks' per_chunk nearest windows vote for, and the seed's copies (the query again) are
+// its nearest windows, so with as many copies as per_chunk they took every vote, diversity left
+// them out, and the list came back empty ("0 of the 10 tracks asked for") however many other
+// recordings the index holds (H11S-1). Their windows are skipped, as the seed's own are.
+ResultRules excluding_copies_of(const LibrarySnapshot& snap, ResultRules rules, const std::vector<int64_t>& seeds) {
+  const std::set<int64_t> seed_set(seeds.begin(), seeds.end());
+  for (const DuplicateGroup& g : find_duplicates(snap, {}, seeds, {}, nullptr, /*measure_bands=*/false)) {
+    const bool of_a_seed =
+        std::any_of(g.members.begin(), g.members.end(), [&](const DuplicateMember& m) { return seed_set.count(m.track_id) > 0; });
+    if (of_a_seed)
+      for (const DuplicateMember& m : g.members) rules.exclude.push_back(m.track_id);
+  }
+  rules.exclude.insert(rules.exclude.end(), seeds.begin(), seeds.end());
+  std::sort(rules.exclude.begin(), rules.exclude.end());
+  rules.exclude.erase(std::unique(rules.exclude.begin(), rules.exclude.end()), rules.exclude.end());
+  return rules;
 }
 
 }  // namespace
@@ -99,14 +121,31 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
       if (const store::Track* t = snap.find_track(request.file)) options.exclude_track = t->id, seed_tracks = {t->id};
     answer.chunks = file_query_chunks(lib, request.file, request.chunk_s, request.hop_s);
   }
+  if (request.diversity >= 0 && !seed_tracks.empty()) rules = excluding_copies_of(snap, std::move(rules), seed_tracks);
+  // like ranks the tracks its chunks' per_chunk nearest windows vote for, however many results are
+  // asked for: a folded list's wider pool (n past the first) takes more windows a chunk in
+  // proportion, else copies of a few recordings held every vote and the list stayed short with a
+  // note blaming the index (H11S-1). The first pool, and a plain list, vote as asked.
+  // At most kWidestPerChunk windows a chunk (every chunk's matches are held at once: a library of
+  // copies that never gives k different recordings must not take the query to every window).
+  constexpr int64_t kWidestPerChunk = 1000;
+  const int64_t first = first_pool(request);
+  const int64_t windows = snap.compressed() ? snap.window_source().size : snap.catalog().window_count();
+  const int64_t widest = std::min(windows, std::max<int64_t>(kWidestPerChunk, options.per_chunk));
+  const auto per_chunk_for = [&](int64_t n) -> int64_t {
+    if (n <= first || first <= 0) return options.per_chunk;
+    return std::max<int64_t>(options.per_chunk, std::min(widest, options.per_chunk * (n / first)));
+  };
   const auto ranking = [&](int64_t n) {
     search::LikeOptions pool = options;
     pool.k = n;
+    pool.per_chunk = static_cast<int>(per_chunk_for(n));
     return like(snap, answer.chunks, pool, rules);
   };
   answer.list = folded<search::LikeResult>(
       snap, request, folding_of(request, std::move(seed_tracks)), ranking,
-      [](const search::LikeResult& r) { return r.track_id; }, [](const search::LikeResult& r) { return r.combined; });
+      [](const search::LikeResult& r) { return r.track_id; }, [](const search::LikeResult& r) { return r.combined; },
+      [&](int64_t n) { return per_chunk_for(n) < widest; });
   return answer;
 }
 

@@ -65,14 +65,24 @@ void watch_index(const IndexRequest& request, const index::WatchOptions& options
   for (const std::string& d : request.dirs)
     if (root_is_there(d)) first_request.dirs.push_back(d);
   bool first_done = false;
+  std::string last_failure;
   if (!first_request.dirs.empty() || request.dirs.empty()) {
-    IndexRun first = run_index(first_request, cb, callbacks.log, &model);
-    warnings.filter(first.summary, first_request.dirs);
-    first_done = true;
-    if (callbacks.finished) callbacks.finished(first, nullptr);
+    try {
+      IndexRun first = run_index(first_request, cb, callbacks.log, &model);
+      warnings.filter(first.summary, first_request.dirs);
+      first_done = true;
+      if (callbacks.finished) callbacks.finished(first, nullptr);
+    } catch (const WatchStopped&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (!callbacks.retry_first_run) throw;
+      // The first rescan that runs is the first run (reported as such: callbacks.finished).
+      last_failure = e.what();
+      if (callbacks.log) callbacks.log("first run failed (tried again): " + last_failure);
+      watcher.rescan_all("the first run failed");
+    }
   }
 
-  std::string last_failure;
   watcher.run(stop, [&](const index::Rescan& rescan) {
     IndexRequest run = request;
     run.rebuild = run.rebuild && !first_done;  // done by the first run

@@ -24,11 +24,15 @@ struct WatchCallbacks {
   // After the first run (rescan == nullptr) and after every rescan.
   std::function<void(const IndexRun&, const index::Rescan* rescan)> finished;
   Notice log;  // the watcher's decisions, failed rescans, model warnings
+  // A first run that fails is logged and tried again as a rescan is, instead of thrown (serve
+  // --watch: a server started while `clapsearch index` or another server's watch was indexing
+  // stopped watching for good, H11S-4). `index --watch` throws it: its user is there to read it.
+  bool retry_first_run = false;
 };
 
 // Runs until `stop` returns true (checked between rescans and between files), then returns.
-// Throws what the first index run throws (a model that does not match...); later failed
-// rescans are logged and tried again. A folder not there at the start is waited for (looked for
+// Throws what the first index run throws (a model that does not match...; unless
+// retry_first_run); later failed rescans are logged and tried again. A folder not there at the start is waited for (looked for
 // every second) and indexed when it appears. A warning is said once while its cause stays.
 void watch_index(const IndexRequest& request, const index::WatchOptions& options, const WatchCallbacks& callbacks,
                  const std::function<bool()>& stop);

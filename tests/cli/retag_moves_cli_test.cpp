@@ -222,7 +222,8 @@ TEST_P(RetagMoves, ADifferentRecordingWithTheSameTagsIsNotClaimed) {
 }
 
 // Two copies of one recording (the same audio packets, other tags), both moved and retagged:
-// each new path takes one of the tracks (in order), none is indexed as new, none pruned.
+// each new path takes one of the tracks (the one whose old path it keeps most of: here the same
+// names), none is indexed as new, none pruned.
 TEST_P(RetagMoves, CopiesOfOneRecordingPairInOrder) {
   test::ffmpeg(music_ + "/A/s1-copy.flac", "-i " + q(music_ + "/A/s1.flac") + " -c copy -metadata title=Copy");
   index_run(db_, music_);
@@ -236,7 +237,7 @@ TEST_P(RetagMoves, CopiesOfOneRecordingPairInOrder) {
   EXPECT_EQ(sum["pruned"], 0) << sum.dump();
   const std::map<std::string, int64_t> after = ids_by_path(db_);
   EXPECT_EQ(after.size(), before.size());
-  // Lower ids first to the files in crawl (path) order.
+  // Each file takes the track whose old path it keeps most of (the same name in another folder).
   const int64_t lo = std::min(before.at(music_ + "/A/s1.flac"), before.at(music_ + "/A/s1-copy.flac"));
   const int64_t hi = std::max(before.at(music_ + "/A/s1.flac"), before.at(music_ + "/A/s1-copy.flac"));
   EXPECT_EQ(after.at(music_ + "/B/s1-copy.flac"), lo);
@@ -266,6 +267,33 @@ TEST_P(RetagMoves, CopiesOfOneRecordingKeepTheirOwnMarksThroughAMoveWithARetag) 
   EXPECT_EQ(ids.at(album_new), album_id);
   EXPECT_EQ(ids.at(best_new), best_id);
   expect_marks_on(db_, m, album_id, album_new);
+}
+
+// An album's song and a compilation's copy of it (the same packets, other tags), reorganised at
+// once (beets moving both): paired in order, the lower id (the album's song) went to the first
+// new path in crawl order, the compilation's, and every mark on the album song with it (H11S-3).
+// Each track now takes the new path that keeps most of its old one.
+TEST_P(RetagMoves, CopiesOfOneRecordingKeepTheirOwnMarksWhenBothMove) {
+  test::ffmpeg(music_ + "/Album/song.flac", "-i " + q(music_ + "/A/s1.flac") + " -c copy -metadata album=Album");
+  test::ffmpeg(music_ + "/Comp/song.flac", "-i " + q(music_ + "/A/s1.flac") + " -c copy -metadata album=Comp");
+  fs::remove(music_ + "/A/s1.flac");
+  index_run(db_, music_);
+  const std::map<std::string, int64_t> before = ids_by_path(db_);
+  const int64_t album = before.at(music_ + "/Album/song.flac"), comp = before.at(music_ + "/Comp/song.flac");
+  ASSERT_LT(album, comp) << "the album's song has the lower id (crawl order)";
+  const Marks m = mark(db_, album);
+  // Renamed folders that sort the other way round, both files retagged.
+  const std::string new_album = music_ + "/Z Album (2024)/song.flac", new_comp = music_ + "/A Comp/song.flac";
+  test::ffmpeg(new_album, "-i " + q(music_ + "/Album/song.flac") + " -c copy -metadata album=\"Album (2024)\"");
+  test::ffmpeg(new_comp, "-i " + q(music_ + "/Comp/song.flac") + " -c copy -metadata album=\"A Comp\"");
+  fs::remove_all(music_ + "/Album");
+  fs::remove_all(music_ + "/Comp");
+  const json sum = index_run(db_, music_);
+  EXPECT_EQ(sum["moved"], 2) << sum.dump();
+  const std::map<std::string, int64_t> after = ids_by_path(db_);
+  EXPECT_EQ(after.at(new_album), album);
+  EXPECT_EQ(after.at(new_comp), comp);
+  expect_marks_on(db_, m, album, new_album);
 }
 
 // `index --watch` (as `serve --watch`) goes through the same run: a file moved and retagged while

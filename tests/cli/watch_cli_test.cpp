@@ -226,6 +226,35 @@ TEST(WatchCli, AFolderNotThereAtTheStartIsWaitedForAndIndexed) {
   }
 }
 
+// H11S-4: `serve --watch` started while another indexer held the index's lock (a `clapsearch
+// index` run, another server's watch) logged "watch: stopped, the index is no longer kept
+// current" and went on serving a library it never updated again: the first run was the one run
+// not tried again. It now waits as a rescan does, and indexes once the lock is free.
+TEST(WatchCli, ServeWatchStartedWhileAnotherIndexerRunsWaitsForIt) {
+  const std::string dir = test::temp_dir(), lib = dir + "/music", db = dir + "/library.db";
+  tone(lib + "/first.wav", 440, 3);
+  std::string err;
+  ASSERT_EQ(test::run_cli("index " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " --quiet", nullptr, &err), 0) << err;
+  auto other = store::open_store(db, store::OpenMode::ReadWrite);
+  auto lock = other->lock_indexer();  // another indexer, running
+  tone(lib + "/second.wav", 880, 3);
+  const test::Child s = test::start_cli({"serve", "--db", db, "--port", "0", "--watch", lib, "--quiet-period", "1s"});
+  KilledUnlessStopped guard{s.pid};
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(s.err_path).find("another `clapsearch index`") != std::string::npos; }))
+      << test::read_file(s.err_path);
+  lock.reset();  // the other indexer is done
+  other.reset();
+  std::map<std::string, Indexed> t;
+  EXPECT_TRUE(test::wait_until([&] { return (t = tracks_of(db)).count(lib + "/second.wav") == 1; }))
+      << listing(t) << test::read_file(s.err_path);
+  EXPECT_TRUE(test::wait_until([&] { return test::read_file(s.err_path).find("watching for changes") != std::string::npos; }))
+      << test::read_file(s.err_path);
+  EXPECT_EQ(test::read_file(s.err_path).find("no longer kept current"), std::string::npos) << test::read_file(s.err_path);
+  ASSERT_EQ(kill(s.pid, SIGTERM), 0);
+  guard.stopped = true;
+  EXPECT_EQ(test::wait_exit(s.pid), 0) << test::read_file(s.err_path);
+}
+
 // Issue 53: a symbolic link loop is warned about once per watch, not again at every rescan
 // (rough edge 4); and a file replaced by a folder of the same name is pruned (M4).
 TEST(WatchCli, ALoopIsWarnedAboutOnceAndAFileTurnedFolderIsPruned) {

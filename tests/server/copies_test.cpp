@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -84,6 +85,67 @@ TEST(ServeCopies, DiversityOverALibraryOfCopiesListsDifferentRecordings) {
       << err;
   EXPECT_EQ(recordings(json::parse(out), "path"), (std::multiset<std::string>{"b", "c", "d"})) << out;
   EXPECT_NE(err.find("3 of the 5 tracks asked for"), std::string::npos) << err;
+}
+
+// like's ranking is the tracks its chunks' per_chunk (default 5) nearest windows vote for. Under
+// --diversity the seed's copies are left out of the list, but they still took every vote: with
+// 49 copies of the seed, like --exclude-self --diversity and like?seed= listed nothing ("0 of the
+// 3 tracks asked for") although the index holds three other recordings (H11S-1). Their windows are
+// now skipped as the seed's own are, so the default per_chunk reaches the other recordings.
+TEST(ServeCopies, LikeWithDiversityIsNotEmptiedByTheSeedsCopies) {
+  RunningServer s(ServerOptions{}, library().db, 60);
+  const std::string seed = std::to_string(s.id_of("a/07.wav"));
+  for (const std::string& url : {"/api/like?track=" + seed + "&k=3&diversity=0.5&exclude_self=true",
+                                "/api/like?seed=" + seed + "&k=3&diversity=0.5"}) {
+    const json got = s.get_json(url);
+    EXPECT_EQ(recordings(got["results"]), (std::multiset<std::string>{"b", "c", "d"})) << url << "\n" << got.dump(1);
+    EXPECT_FALSE(got.contains("note")) << url << "\n" << got.dump(1);
+  }
+  // Without diversity the copies are results, as before (the closest windows vote).
+  const json plain = s.get_json("/api/like?track=" + seed + "&k=3&exclude_self=true");
+  EXPECT_EQ(recordings(plain["results"]), (std::multiset<std::string>{"a", "a", "a"})) << plain.dump(1);
+  // The CLI, through the same service.
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("like --track " + seed + " --exclude-self -k 3 --diversity 0.5 --json --db " +
+                              test::quoted(library().db),
+                          &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(recordings(json::parse(out), "path"), (std::multiset<std::string>{"b", "c", "d"})) << out << err;
+}
+
+// A Subsonic app's instant mix (getSimilarSongs of a song, of a folder) and the /api/sonic/ routes
+// left out the seed's copies but listed every copy of each other recording: the songs like "b"
+// were an "a" and then its 49 copies (H11S-2). Each recording is now listed once, by its
+// best-ranked file, unless excludeDuplicates=false asks for every file.
+TEST(ServeCopies, SonicListsEachRecordingOnce) {
+  const std::string db = test::temp_dir() + "/copies-sonic.db";
+  fs::copy_file(library().db, db, fs::copy_options::overwrite_existing);
+  const std::string pw = test::temp_dir() + "/copies-sonic.pw";
+  std::ofstream(pw) << "pw\n";
+  std::string err;
+  ASSERT_EQ(test::run_cli("user add ann --db " + test::quoted(db) + " < " + test::quoted(pw), nullptr, &err), 0) << err;
+  RunningServer s(ServerOptions{}, db, 60);
+  const std::string seed = std::to_string(s.id_of("b/01.wav"));
+  json got = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + seed + "&count=5");
+  std::multiset<std::string> listed;
+  for (const json& m : got["sonicMatch"]) listed.insert(fs::path(m["entry"]["path"].get<std::string>()).parent_path().filename().string());
+  EXPECT_EQ(listed, (std::multiset<std::string>{"a", "c", "d"})) << got.dump(1);
+  // Every file when asked for.
+  got = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + seed + "&count=5&excludeDuplicates=false");
+  EXPECT_EQ(got["sonicMatch"].size(), 5u) << got.dump(1);
+
+  const std::string auth = "u=ann&p=pw&v=1.16.1&c=test&f=json";
+  got = s.get_json("/rest/getSimilarSongs2?id=" + seed + "&count=10&" + auth);
+  EXPECT_EQ(recordings(got["subsonic-response"]["similarSongs2"]["song"], "path"), (std::multiset<std::string>{"a", "c", "d"}))
+      << got.dump(1);
+  // A folder (the group's own songs left out): the other three recordings, once each.
+  const std::string folder = s.get_json("/rest/getSong?id=" + std::to_string(s.id_of("c/01.wav")) + "&" + auth)
+                                 ["subsonic-response"]["song"]["parent"];
+  ASSERT_EQ(folder.rfind("fo-", 0), 0u) << folder;
+  got = s.get_json("/rest/getSimilarSongs?id=" + folder + "&count=10&" + auth);
+  EXPECT_EQ(recordings(got["subsonic-response"]["similarSongs"]["song"], "path"), (std::multiset<std::string>{"a", "b", "d"}))
+      << got.dump(1);
 }
 
 TEST(ServeCopies, CollapseDuplicatesFoldsCopiesAsTheCliDoes) {

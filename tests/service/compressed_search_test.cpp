@@ -423,6 +423,21 @@ TEST_P(CompressedSearchRestart, QueriesGoOnAfterThePostgresqlServerRestarts) {
   EXPECT_EQ(answers(), want);
 }
 
+// The library's own connection (on which refresh reads the generation) died with a restart and
+// was never opened again: a server's refresh failed with "no connection to the server" until
+// `serve` itself was restarted, its /api/ answering 503 all along (H11S-5). It is opened again,
+// and the tracks added since are seen.
+TEST_P(CompressedSearchRestart, TheLibraryRefreshesAfterThePostgresqlServerRestarts) {
+  fill(10);
+  auto lib = open(WindowIndexMode::Memory);
+  const size_t before = lib->snapshot()->tracks().size();
+  test::PostgresServer::shared().restart(0.5);
+  writer_.store = store::open_store(location_, store::OpenMode::ReadWrite);  // the writer's died too
+  writer_.put("/music/after-restart.mp3", 7);
+  EXPECT_TRUE(lib->refresh());
+  EXPECT_EQ(lib->snapshot()->tracks().size(), before + 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgresql, CompressedSearchRestart, ::testing::Values("postgresql"),
                          [](const auto& info) { return info.param; });
 
