@@ -20,6 +20,8 @@
 #include <mutex>
 #include <optional>
 
+#include "index/identity.h"
+#include "index/window_settings.h"
 #include "search/duplicates.h"
 #include "service/aggregates.h"
 #include "service/diversity.h"
@@ -34,6 +36,7 @@
 #include "service/stop_check.h"
 #include "store/store.h"
 #include "support.h"
+#include "core/missing_file.h"
 
 namespace clap::python {
 namespace {
@@ -175,6 +178,10 @@ class Library {
     if (per_chunk < 1 || per_chunk > 1000) throw InvalidInput("per_chunk must be between 1 and 1000");
     if (!(vote_weight >= 0 && vote_weight <= 1)) throw InvalidInput("vote_weight must be in [0, 1]");
     if (chunk_s < 0 || hop_s < 0) throw InvalidInput("chunk and hop must be positive (or 0: the index's)");
+    // The CLI warns (--track takes no --chunk/--hop); a keyword given in vain is refused.
+    if (is_track && !mixed && (chunk_s > 0 || hop_s > 0))
+      throw InvalidInput("chunk and hop do not go with a track of the index (track=True or an id): its stored windows are the "
+                         "chunks; give its audio file to cut it otherwise");
     if (!is_track && !mixed) require_file(query);
     py::gil_scoped_release release;
     const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
@@ -197,6 +204,9 @@ class Library {
       request.file = query;
       request.chunk_s = chunk_s;
       request.hop_s = hop_s;
+      // The service checks these too, naming the CLI's --chunk / --hop: here in Python's words.
+      index::check_window_settings_named(chunk_s > 0 ? chunk_s : snap->identity().window_s,
+                                         hop_s > 0 ? hop_s : snap->identity().hop_s, "chunk", "hop");
     }
     const auto results = service::like_query(*lib, *snap, request).list.results;
     service::ojson out = service::ojson::array();
@@ -240,8 +250,9 @@ class Library {
     } else if (const store::Track* t = snap->find_track(query)) {
       request.track = t;
     } else {
-      std::error_code ec;
-      if (!fs::exists(query, ec)) throw NotFound(query + ": no such file, and no track with that id or path in the index", query);
+      const std::string why = missing_file_reason(query);
+      if (why == kNoSuchFile) throw NotFound(query + ": no such file, and no track with that id or path in the index", query);
+      if (!why.empty()) throw Error(query + ": " + why + ", and no track with that id or path in the index");
       request.file = query;
     }
     const std::vector<search::Hit> hits = service::similar_query(*lib, *snap, request).list.results;

@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "hub/hub.h"
 #include "index/identity.h"
+#include "index/window_settings.h"
 #include "library.h"
 #include "model/clap.h"
 #include "service/audio_embedding.h"
@@ -160,6 +161,8 @@ class Model {
   py::array_t<float> embed_audio_files(const std::vector<std::string>& paths, double hop_s, int batch) const {
     if (paths.empty()) throw InvalidInput("embed_audio_files: no files (give a non-empty list of paths)");
     if (!(hop_s > 0)) throw InvalidInput("hop must be a positive number of seconds");
+    // As embed --hop: windows further apart than the model's window leave audio out.
+    index::check_window_settings_named(double(model_->window_samples()) / model_->sample_rate(), hop_s, "the model's window", "hop");
     check_batch(batch);
     for (const auto& p : paths) require_file(p);
     std::vector<float> out;
@@ -187,6 +190,9 @@ class Model {
     {
       py::gil_scoped_release release;
       service::check_window_length(window_s, model_->sample_rate(), model_->window_samples());
+      // The index's bounds (window >= 1 s, 0.5 s <= hop <= window): a hop past the window left
+      // gaps between windows and a last window of 0 s. Named by Python's keywords.
+      index::check_window_settings_named(window_s, hop_s, "window", "hop");
       service::WindowSettings settings;
       settings.window_s = window_s;
       settings.hop_s = hop_s;

@@ -1,4 +1,5 @@
 #include "support.h"
+#include "core/missing_file.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -12,8 +13,10 @@ namespace clap::python {
 namespace fs = std::filesystem;
 
 void require_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw NotFound(path + ": no such file", path);
+  // A link loop or a name too long is named as such, not as a missing file (hostile pass 10).
+  const std::string why = missing_file_reason(path);
+  if (why == kNoSuchFile) throw NotFound(path + ": no such file", path);
+  if (!why.empty()) throw Error(path + ": " + why);
 }
 
 void check_threads(int threads) {

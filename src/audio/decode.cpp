@@ -35,6 +35,7 @@ extern "C" {
 #include "audio/mono_resampler.h"
 #include "audio/packet_decoder.h"
 #include "core/error.h"
+#include "core/missing_file.h"
 
 namespace fs = std::filesystem;
 
@@ -169,7 +170,10 @@ void open_input(const std::string& path, FormatHolder& fmt, bool find_info, Orig
   }
   std::error_code ec;
   fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) fail(path, "no such file");
+  if (ec || !fs::exists(st)) {
+    const std::string why = missing_file_reason(path);  // a link loop, a name too long: said so
+    fail(path, why.empty() ? kNoSuchFile : why);
+  }
   if (fs::is_directory(st)) fail(path, "is a directory, not an audio file");
   if (!fs::is_regular_file(st)) fail(path, "not a regular file");
   auto size = fs::file_size(path, ec);

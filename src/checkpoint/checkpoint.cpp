@@ -10,6 +10,7 @@
 #include "checkpoint/torch_file.h"
 #include "checkpoint/zip_directory.h"
 #include "core/error.h"
+#include "core/json_problem.h"
 #include "core/text_file.h"
 
 namespace clap {
@@ -38,7 +39,7 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path) {
   try {
     index = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
+    throw Error(path + ": not valid JSON (" + json_problem(text, e) + ")");
   }
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
     throw Error(path + ": a shard index without a \"weight_map\" object");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_problem.h"
 
 namespace clap {
 
@@ -21,7 +22,7 @@ SafeTensors::SafeTensors(const std::string& path) : file_(path) {
   try {
     header = nlohmann::json::parse(header_begin, header_begin + header_len);
   } catch (const std::exception& e) {
-    fail(std::string("header is not valid JSON: ") + e.what());
+    fail("header is not valid JSON (" + json_problem(std::string_view(header_begin, header_len), e) + ")");
   }
   if (!header.is_object()) fail("header is not a JSON object");
   const uint8_t* data_begin = file_.data() + 8 + header_len;

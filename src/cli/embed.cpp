@@ -102,7 +102,8 @@ void add_embed_command(CLI::App& app, Action& action) {
   auto* format = cmd->add_option("--format", o->format, "jsonl or npy (default: npy when --output ends in .npy, else jsonl)")
                      ->check(CLI::IsMember({"jsonl", "npy"}));
   cmd->add_option("--output,-o", o->output, "Write to FILE instead of stdout (required for npy)");
-  cmd->add_option("--hop", o->hop_s, "Hop in seconds between windows of files longer than one window")
+  cmd->add_option("--hop", o->hop_s,
+                  "Seconds between window starts in files longer than one window (at least 0.5, at most the model's window, 10)")
       ->default_val(5.0)
       ->check(positive());
   add_precision_option(cmd, o->precision);

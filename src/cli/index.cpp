@@ -358,8 +358,8 @@ void add_index_command(CLI::App& app, Action& action) {
   auto* model = cmd->add_option("--model,-m", o->model,
                                 std::string(kModelHelp) + " (default: the index's model, else " + hub::kDefaultModel + ")");
   add_checkpoint_options(cmd, o->request.model_config, o->request.model_tokenizer);
-  auto* window = cmd->add_option("--window", o->window_s, "Window length in seconds (default 10; at most the model's input)");
-  auto* hop = cmd->add_option("--hop", o->hop_s, "Seconds between window starts (default 5; at most --window)");
+  auto* window = cmd->add_option("--window", o->window_s, "Window length in seconds (default 10; at least 1, at most the model's input)");
+  auto* hop = cmd->add_option("--hop", o->hop_s, "Seconds between window starts (default 5; at least 0.5, at most --window)");
   auto* silence = cmd->add_option("--silence-db", o->silence_db,
                                   "Windows quieter than this RMS level (dBFS) are silent: stored, not embedded (default -60)");
   auto* precision = add_precision_option(

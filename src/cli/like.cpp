@@ -110,9 +110,9 @@ void add_like_command(CLI::App& app, Action& action) {
   auto* query = cmd->add_option("query", o->query, "Query audio file (any format FFmpeg reads)");
   cmd->add_option("--track", o->track, "Use a track of the index as the query (id or path; no decoding)")->excludes(query);
   cmd->add_option("-k,--top", o->k, "Results (0 = every track hit)")->default_val(10)->check(non_negative());
-  cmd->add_option("--chunk", o->chunk, "Query chunk length in seconds (default: the index's window, 10)")
+  cmd->add_option("--chunk", o->chunk, "Query chunk length in seconds (default: the index's window, 10; at least 1, at most the model's input)")
       ->check(positive());
-  cmd->add_option("--hop", o->hop, "Seconds between chunk starts (default: the index's hop, 5)")->check(positive());
+  cmd->add_option("--hop", o->hop, "Seconds between chunk starts (default: the index's hop, 5; at least 0.5, at most --chunk)")->check(positive());
   cmd->add_option("--per-chunk", o->per_chunk, "Library windows taken per chunk")->default_val(5)->check(CLI::Range(1, 1000));
   cmd->add_option("--vote-weight", o->vote_weight, "w in combined = w·votes/max_votes + (1−w)·total/max_total")
       ->default_val(0.2)

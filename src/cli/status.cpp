@@ -26,6 +26,14 @@ std::string size_text(int64_t bytes) {
   return buf;
 }
 
+// A damaged index is reported whole (stdout), then named as an error: exit status 1.
+int damaged_status(const service::LibraryStatus& st) {
+  if (st.damaged.empty()) return 0;
+  std::fflush(stdout);
+  std::fprintf(stderr, "clapsearch: error: %s\n", terminal_text(st.damaged).c_str());
+  return 1;
+}
+
 int run_status(const StatusOptions& o) {
   const service::LibraryStatus st = service::library_status(o.db, exclude_rule());
   const std::string& db_path = st.db_path;
@@ -77,8 +85,10 @@ int run_status(const StatusOptions& o) {
       j["jobs"] = {{"pending", st.jobs->pending}, {"leased", st.jobs->leased}, {"expired_leases", st.jobs->expired},
                    {"done", st.jobs->done},       {"failed", st.jobs->failed}};
     // File names need not be UTF-8: invalid bytes become U+FFFD rather than aborting the output.
+    // null, or what is damaged with the way out (a stored track embedding: R9C-1).
+    j["damaged"] = st.damaged.empty() ? nlohmann::json(nullptr) : nlohmann::json(st.damaged);
     std::printf("%s\n", service::json_text(j, 2).c_str());
-    return 0;
+    return damaged_status(st);
   }
   std::printf("index     %s (%s, schema %d)\n", db_path.c_str(), size_text(st.db_bytes).c_str(),
               st.schema_version);
@@ -128,7 +138,8 @@ int run_status(const StatusOptions& o) {
   } else if (!errors.empty()) {
     std::printf("(clapsearch status --errors lists the %zu files that could not be indexed)\n", errors.size());
   }
-  return 0;
+  if (!st.damaged.empty()) std::printf("damaged   %s\n", terminal_text(st.damaged).c_str());
+  return damaged_status(st);
 }
 
 }  // namespace
@@ -141,7 +152,8 @@ void add_status_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", o->json,
                 "One JSON object: tracks, ok, error_count, silent_tracks, windows, silent_windows, audio_seconds, "
                 "model (its precision_choice: how --precision auto chose, or null), roots, db_bytes, errors [{path, reason}], embedding_sets [{id, model, revision, precision, dim, "
-                "active, windows, covered_windows, tracks, covered_tracks, complete, fraction}]");
+                "active, windows, covered_windows, tracks, covered_tracks, complete, fraction}], damaged (null, or what is damaged "
+                "among the stored track embeddings, with the way out: the exit status is then 1)");
   cmd->callback([o, &action] { action = [o] { return run_status(*o); }; });
 }
 

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/file_hash.h"
 #include "core/sha256.h"
+#include "index/window_settings.h"
 #include "model/clap.h"
 #include "model/config.h"
 #include "model/convert.h"
@@ -127,15 +128,19 @@ std::string number_text(double v) {
 }
 }  // namespace
 
-void check_window_settings(double window_s, double hop_s, const std::string& window_option) {
+void check_window_settings_named(double window_s, double hop_s, const std::string& window_option, const std::string& hop_option) {
   if (!(window_s >= kMinWindowSeconds))
     throw InvalidArgument(window_option + " " + number_text(window_s) + " s: at least " + number_text(kMinWindowSeconds) + " s");
   if (!(hop_s >= kMinHopSeconds))
-    throw InvalidArgument("--hop " + number_text(hop_s) + " s: at least " + number_text(kMinHopSeconds) +
+    throw InvalidArgument(hop_option + " " + number_text(hop_s) + " s: at least " + number_text(kMinHopSeconds) +
                 " s (every window is one model run: a 0.5 s hop already makes 10 times the default work)");
   if (hop_s > window_s + 1e-9)
-    throw InvalidArgument("--hop " + number_text(hop_s) + " s is longer than " + window_option + " " + number_text(window_s) +
+    throw InvalidArgument(hop_option + " " + number_text(hop_s) + " s is longer than " + window_option + " " + number_text(window_s) +
                 " s: audio between windows would be left out");
+}
+
+void check_window_settings(double window_s, double hop_s, const std::string& window_option) {
+  check_window_settings_named(window_s, hop_s, window_option, "--hop");
 }
 
 ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, double hop_s, double silence_db,

@@ -105,6 +105,7 @@ void Pipeline::consume() {
       case Msg::Kind::Moved: on_moved(*m); break;
       case Msg::Kind::Reset: on_reset(m->job); break;
       case Msg::Kind::Skipped: on_skipped(*m); break;
+      case Msg::Kind::Progress: on_progress(*m); break;
     }
   }
   {
@@ -347,8 +348,14 @@ void Pipeline::lease_lost(size_t j, const std::string& path) {
 }
 
 void Pipeline::file_finished(size_t j) {
+  decoding_.erase(j);  // its duration counts now, if it was indexed
   ++files_done_;
   bytes_done_ += jobs_[j].file->size;
+  report(false);
+}
+
+void Pipeline::on_progress(const Msg& m) {
+  decoding_[m.job] = double(m.end) / spec_.sample_rate;
   report(false);
 }
 
@@ -360,6 +367,7 @@ void Pipeline::report(bool finished) {
   p.bytes_done = bytes_done_;
   p.bytes_total = bytes_total_;
   p.audio_seconds = audio_done_;
+  for (const auto& [job, seconds] : decoding_) p.audio_seconds += seconds;
   p.elapsed_seconds = since(start_);
   if (bytes_done_ > 0 && bytes_total_ > 0)
     p.eta_seconds = p.elapsed_seconds * double(bytes_total_ - bytes_done_) / double(bytes_done_);

@@ -177,6 +177,19 @@ void Pipeline::send_window(size_t j, int idx, int64_t start, int64_t end, double
   send_window(j, idx, start, end, loudness, silent, silent ? std::vector<float>{} : std::vector<float>(x, x + (end - start)));
 }
 
+void Pipeline::DecodeTally::add(size_t n) {
+  // Often enough that a progress line (every 5 s off a terminal) has news of a long file.
+  constexpr double kProgressSeconds = 1;
+  samples_ += static_cast<int64_t>(n);
+  if (since(last_) < kProgressSeconds) return;
+  last_ = Clock::now();
+  Msg m;
+  m.kind = Msg::Kind::Progress;
+  m.job = j_;
+  m.end = samples_;
+  p_.send(std::move(m), false);
+}
+
 void Pipeline::send_reset(size_t j) {
   Msg reset;
   reset.kind = Msg::Kind::Reset;
@@ -216,8 +229,10 @@ void Pipeline::decode_whole(size_t j, Msg&& done) {
   bool keeping = true;
   ProvisionalJudge judge(s_.silence_db, window_);
   std::optional<WindowStream> provisional;
+  DecodeTally tally(*this, j);
   try {
     done.info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
+      tally.add(n);
       if (printer) printer->feed(x, n);
       if (provisional) return provisional->feed(x, n);
       judged.feed(x, n);
@@ -369,8 +384,10 @@ void Pipeline::decode_first_pass(size_t j, Msg&& done) {
   std::vector<float>& kept = kept_samples();
   kept.clear();
   bool keeping = true;
+  DecodeTally tally(*this, j);
   try {
     done.info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
+      tally.add(n);
       if (abort_) throw Aborted{};
       scan.feed(x, n);
       if (printer) printer->feed(x, n);
@@ -548,8 +565,10 @@ void Pipeline::decode_more_verified(size_t j) {
   ProvisionalJudge judge(s_.silence_db, window_);
   std::optional<WindowStream> provisional;
   audio::AudioInfo info;
+  DecodeTally tally(*this, j);
   try {
     info = audio::decode_stream(f.path, spec_.sample_rate, [&](const float* x, size_t n) {
+      tally.add(n);
       if (abort_) throw Aborted{};
       windows.feed(x, n);
       if (printer) printer->feed(x, n);
@@ -655,11 +674,13 @@ bool Pipeline::send_selected(size_t j, const std::string& path, const std::vecto
     if (kind[static_cast<size_t>(idx)] != kLeave) record(idx, start, end, x);
     if (idx == last && enough()) throw Enough{};
   });
+  DecodeTally tally(*this, j);
   try {
     if (decoded) {
       replay(*decoded, [&] { return abort_.load(); }, [&](const float* x, size_t n) { windows.feed(x, n); });
     } else {
       audio::decode_stream(path, spec_.sample_rate, [&](const float* x, size_t n) {
+        tally.add(n);
         if (abort_) throw Aborted{};
         if (printer) {
           printer->feed(x, n);

@@ -34,8 +34,10 @@ using store::WindowRecord;
 // of Done / Failed / Moved (a quiet track: its silent windows, Reset, its windows again, Done);
 // a later pass's file ends with Done or Skipped (nothing stored changes). Reset discards every
 // window the file sent before it (a later pass found the first pass off: the track afresh follows).
+// Progress, any time in between: how far the file's current decode has come (`end`, in samples),
+// so that one long file (a 6-hour recording, silent or not) shows progress as it decodes (R10C-1).
 struct Msg {
-  enum class Kind { Window, Done, Failed, Moved, Reset, Skipped } kind = Kind::Window;
+  enum class Kind { Window, Done, Failed, Moved, Reset, Skipped, Progress } kind = Kind::Window;
   size_t job = 0;
   // Window
   int idx = 0;
@@ -172,6 +174,20 @@ class Pipeline {
   // Discards every window file `j` sent so far (Msg::Kind::Reset).
   void send_reset(size_t j);
 
+  // A decode's tally of the samples it has given: every kProgressSeconds of wall time it tells
+  // the embedding thread how far the file's decode is (Msg::Kind::Progress). One per decode.
+  class DecodeTally {
+   public:
+    DecodeTally(Pipeline& p, size_t j) : p_(p), j_(j) {}
+    void add(size_t n);
+
+   private:
+    Pipeline& p_;
+    size_t j_;
+    int64_t samples_ = 0;
+    Clock::time_point last_ = Clock::now();
+  };
+
   // A cut that sends file `j`'s windows as `judge` judges them (the track's windows from its start).
   WindowStream provisional_cut(size_t j, ProvisionalJudge& judge);
 
@@ -306,6 +322,9 @@ class Pipeline {
 
   void report(bool finished);
 
+  // A decoder's Msg::Kind::Progress: the file's audio decoded so far counts in the next report.
+  void on_progress(const Msg& m);
+
   struct Pending {
     size_t job;
     size_t pos;  // in the file's Assembly::windows
@@ -343,6 +362,9 @@ class Pipeline {
   Clock::time_point start_ = Clock::now();
   int64_t files_done_ = 0, bytes_done_ = 0, bytes_total_ = 0;
   double audio_done_ = 0;
+  // Seconds decoded of each file not finished yet (Msg::Kind::Progress), counted in the reports'
+  // audio until the file's own duration is (file_finished).
+  std::unordered_map<size_t, double> decoding_;
 };
 
 }  // namespace clap::index::detail

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/json_integer.h"
+#include "core/json_problem.h"
 #include "core/text_file.h"
 
 namespace clap {
@@ -25,7 +26,7 @@ json parse(const std::string& text, const std::string& where) {
     if (!j.is_object()) throw Error(where + ": expected a JSON object");
     return j;
   } catch (const json::exception& e) {
-    throw Error(where + ": invalid JSON: " + e.what());
+    throw Error(where + ": invalid JSON (" + json_problem(text, e) + ")");
   }
 }
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/json_problem.h"
 #include "core/text_file.h"
 #include "core/utf8.h"
 
@@ -499,6 +500,7 @@ void load_vocab_object(Tokenizer::Impl& impl, const json& vocab, const std::stri
 struct VocabSax : nlohmann::json_sax<json> {
   Tokenizer::Impl& impl;
   const std::string& where;
+  std::string_view text;  // the file's, for parse errors in words (core/json_problem.h)
   int depth = 0;
   size_t count = 0;
   std::string key_;
@@ -539,7 +541,7 @@ struct VocabSax : nlohmann::json_sax<json> {
   bool start_array(std::size_t) override { bad_value("an array"); }
   bool end_array() override { return true; }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    throw Error(where + ": invalid JSON: " + e.what());
+    throw Error(where + ": invalid JSON (" + json_problem(text, e) + ")");
   }
 };
 
@@ -547,6 +549,7 @@ void load_vocab_file(Tokenizer::Impl& impl, const std::string& text, const std::
   impl.symbols.reserve(text.size() / 14 + 1024);  // ~16 bytes per entry in a typical vocab.json
   impl.symbol_vocab.reserve(text.size() / 14 + 1024);
   VocabSax sax(impl, where);
+  sax.text = text;
   json::sax_parse(text, &sax);
   if (sax.count == 0) throw Error(where + ": the vocabulary is empty");
 }
@@ -555,7 +558,7 @@ json parse_json(const std::string& text, const std::string& where) {
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
-    throw Error(where + ": invalid JSON: " + e.what());
+    throw Error(where + ": invalid JSON (" + json_problem(text, e) + ")");
   }
 }
 

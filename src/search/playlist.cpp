@@ -44,8 +44,8 @@ std::vector<Hit> mmr_playlist(const Embeddings& tracks, const float* query, cons
   tracks.check("playlist");
   const double lambda = options.diversity;
   if (!(lambda >= 0.0 && lambda <= 1.0))
-    throw Error("playlist: diversity must lie between 0 and 1, got " + std::to_string(lambda));
-  if (options.length < 1) throw Error("playlist: the length must be at least 1, got " + std::to_string(options.length));
+    throw InvalidArgument("playlist: diversity must lie between 0 and 1, got " + std::to_string(lambda));
+  if (options.length < 1) throw InvalidArgument("playlist: the length must be at least 1, got " + std::to_string(options.length));
   const int dim = tracks.dim;
   const double query_norm = norm_of(query, dim);
 
@@ -153,8 +153,9 @@ std::vector<Hit> mmr_playlist(const Embeddings& tracks, const float* query, cons
 
 std::vector<Hit> path_between(const Embeddings& tracks, int64_t from_id, int64_t to_id, int64_t length) {
   tracks.check("path");
-  if (length < 2) throw Error("path: a path needs at least 2 tracks (FROM and TO), got " + std::to_string(length));
-  if (from_id == to_id) throw Error("path: FROM and TO are the same track (" + std::to_string(from_id) + ")");
+  // Bad arguments (a front end's usage error, Python's InvalidInputError), not a failure.
+  if (length < 2) throw InvalidArgument("path: a path needs at least 2 tracks (FROM and TO), got " + std::to_string(length));
+  if (from_id == to_id) throw InvalidArgument("path: FROM and TO are the same track (" + std::to_string(from_id) + ")");
   const int dim = tracks.dim;
   const float* a = tracks.row(row_of(tracks, from_id, "path FROM"));
   const float* b = tracks.row(row_of(tracks, to_id, "path TO"));

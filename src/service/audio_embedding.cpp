@@ -14,6 +14,7 @@
 #include "core/vector_math.h"
 #include "index/identity.h"
 #include "service/stop_check.h"
+#include "core/missing_file.h"
 
 namespace clap::service {
 
@@ -93,18 +94,31 @@ void check_hop(double hop_s) {
   throw InvalidArgument(shown);
 }
 
+namespace {
+// Windows further apart than they are long leave the audio between them out, and the last one
+// could be 0 s long: refused as `index --hop` longer than --window is (hostile pass 10).
+void check_hop_within(double hop_s, double window_s, const char* window) {
+  if (!(hop_s > window_s + 1e-9)) return;
+  char shown[160];
+  std::snprintf(shown, sizeof shown, "--hop %g s is longer than %s (%g s): audio between windows would be left out", hop_s,
+                window, window_s);
+  throw InvalidArgument(shown);
+}
+}  // namespace
+
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
                                const WindowSettings& given) {
   // The caller's check, else the thread's (a query or seed file of a Python call: Ctrl-C within it).
   WindowSettings s = given;
   if (!s.between_batches) s.between_batches = thread_stop_check();
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": no such file");
+  if (const std::string why = missing_file_reason(path); !why.empty()) throw Error(path + ": " + why);
   if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");
   const int rate = model.sample_rate();
   const int64_t window = std::llround(s.window_s * rate), hop = std::llround(s.hop_s * rate);
   check_window_length(s.window_s, rate, model.window_samples());
   check_hop(s.hop_s);
+  check_hop_within(s.hop_s, s.window_s, "the window");
   if (window < 1 || hop < 1) throw Error("chunk and hop must be at least one sample long");
   std::vector<float> samples;
   const size_t max_samples = s.max_duration_s > 0 ? static_cast<size_t>(s.max_duration_s * rate) + 1 : SIZE_MAX;
@@ -181,6 +195,7 @@ std::vector<float> file_track_embedding(const FileWindows& fw) {
 std::vector<float> embed_audio_file(const ClapModel& model, ClapState& state, const std::string& path, double hop_s,
                                     int batch, const std::function<void()>& between_batches) {
   check_hop(hop_s);
+  check_hop_within(hop_s, double(model.window_samples()) / model.sample_rate(), "the model's window");
   std::vector<float> samples;
   DecodeCheck check{between_batches, static_cast<size_t>(model.sample_rate()), static_cast<size_t>(model.sample_rate())};
   if (between_batches)

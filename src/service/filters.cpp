@@ -3,14 +3,41 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "service/composed_text.h"
 #include "service/song_resolver.h"
 
 namespace clap::service {
+namespace {
+
+// `text`, or its composed spelling kept in `storage` when it has one (composed_text.h).
+std::string_view composed_view(const std::string& text, std::string& storage) {
+  if (!may_change_when_composed(text)) return text;
+  storage = composed(text);
+  return storage;
+}
+
+// Whether track `t` matches `where`, its texts composed (NFC) as the expression's are
+// (parse_where): a tag or file name written decomposed (NFD kana, Hangul jamo, a macOS client's)
+// matches the composed spelling and the other way round.
+bool matches(const search::Filter& where, const store::Track& t) {
+  std::string kept[7];
+  search::FilterFields f = filter_fields(t);
+  f.artist = composed_view(t.artist, kept[0]);
+  f.album = composed_view(t.album, kept[1]);
+  f.album_artist = composed_view(t.album_artist, kept[2]);
+  f.genre = composed_view(t.genre, kept[3]);
+  f.title = composed_view(t.title, kept[4]);
+  f.date = composed_view(t.date, kept[5]);
+  f.path = composed_view(t.path, kept[6]);
+  return where.matches(f);
+}
+
+}  // namespace
 
 search::Filter parse_where(const std::string& text, const std::string& name) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return {};
   try {
-    return search::Filter::parse(text);
+    return search::Filter::parse(composed(text));
   } catch (const search::FilterError& e) {
     throw InvalidArgument(name + ": " + e.what());
   }
@@ -40,7 +67,7 @@ std::vector<int64_t> matching_tracks(const search::Filter& rule, const std::vect
   std::vector<int64_t> ids;
   if (rule.empty()) return ids;
   for (const store::Track& t : tracks)
-    if (t.status == store::TrackStatus::Ok && rule.matches(filter_fields(t))) ids.push_back(t.id);
+    if (t.status == store::TrackStatus::Ok && matches(rule, t)) ids.push_back(t.id);
   std::sort(ids.begin(), ids.end());
   return ids;
 }
@@ -82,7 +109,7 @@ AllowedTracks allowed_tracks(const std::vector<store::Track>& tracks, const Resu
     if (t.status != store::TrackStatus::Ok) continue;
     a.library_windows += t.window_count;
     if (a.all || std::binary_search(rules.exclude.begin(), rules.exclude.end(), t.id)) continue;
-    if (!where.empty() && !where.matches(filter_fields(t))) continue;
+    if (!where.empty() && !matches(where, t)) continue;
     a.ids.push_back(t.id);
     a.windows += t.window_count;
   }

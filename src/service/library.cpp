@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "index/crawl.h"
 #include "service/library_internal.h"
+#include "core/missing_file.h"
 
 namespace clap::service {
 namespace {
@@ -153,9 +154,8 @@ std::vector<float> Library::file_embedding(const std::string& path) { return fil
 AudioItem Library::audio_item(const std::string& file_or_track) {
   const auto snap = snapshot();
   if (const store::Track* t = snap->find_track(file_or_track)) return {t->path, t->id, snap->track_embedding(t->id)};
-  std::error_code ec;
-  if (!fs::exists(file_or_track, ec))
-    throw Error(file_or_track + ": no such file, and no track with that id or path in the index");
+  if (const std::string why = missing_file_reason(file_or_track); !why.empty())
+    throw Error(file_or_track + ": " + why + ", and no track with that id or path in the index");
   return {index::absolute_path(file_or_track), -1, file_embedding(file_or_track)};
 }
 
@@ -185,8 +185,8 @@ SongWindows Library::song_windows(const std::string& target) {
     }
     if (table.window_ids.empty()) throw Error(t->path + ": no windows in the index");
   } else {
-    std::error_code ec;
-    if (!fs::exists(target, ec)) throw Error(target + ": no such file, and no track with that id or path in the index");
+    if (const std::string why = missing_file_reason(target); !why.empty())
+      throw Error(target + ": " + why + ", and no track with that id or path in the index");
     const FileWindows fw = embed_file(target);
     path = index::absolute_path(target);
     for (int64_t i = 0; i < fw.size(); ++i)

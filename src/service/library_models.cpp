@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "service/embedding_sets.h"
 #include "service/library_internal.h"
+#include "core/missing_file.h"
 
 namespace clap::service {
 
@@ -345,7 +346,7 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
 FileWindows Library::embed_file(const std::string& path, double window_s, double hop_s, double max_duration_s,
                                 bool untrusted) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": no such file");
+  if (const std::string why = missing_file_reason(path); !why.empty()) throw Error(path + ": " + why);
   if (fs::is_directory(path, ec)) throw Error(path + ": is a folder, not an audio file");
   const index::ModelSpec& s = model_spec();  // found and matching before anything is decoded
   WindowSettings ws;

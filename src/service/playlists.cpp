@@ -204,7 +204,7 @@ Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const 
   if (rules.capped()) throw InvalidArgument("path: per-artist and per-album caps do not go with a path (use a filter)");
   const store::Track& a = usable_track(snap, "FROM", from);
   const store::Track& b = usable_track(snap, "TO", to);
-  if (a.id == b.id) throw Error("path: FROM '" + from + "' and TO '" + to + "' are the same track (" + a.path + ")");
+  if (a.id == b.id) throw InvalidArgument("path: FROM '" + from + "' and TO '" + to + "' are the same track (" + a.path + ")");
   // The snapshot's embeddings are read in place until a filter or a copy leaves tracks out (a
   // copy of 100,000 rows was 205 MB per request).
   const Embeddings* tracks = &snap.track_embeddings();

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "service/duplicates.h"
 #include "service/queries.h"
+#include "core/missing_file.h"
 
 namespace clap::service {
 
@@ -164,9 +165,8 @@ SimilarAnswer similar_query(Library& lib, const LibrarySnapshot& snap, const Sim
     ranking = [&](int64_t n) { return similar_tracks(snap, *request.track, n, request.rules); };
   } else {
     if (request.file.empty()) throw InvalidArgument("similar: give a query (a track of the index, an audio file, or seeds)");
-    std::error_code ec;
-    if (!std::filesystem::exists(request.file, ec))
-      throw Error(request.file + ": no such file, and no track with that id or path in the index");
+    if (const std::string why = missing_file_reason(request.file); !why.empty())
+      throw Error(request.file + ": " + why + ", and no track with that id or path in the index");
     file_query = lib.file_embedding(request.file);
     ranking = [&](int64_t n) { return similar_to_vector(snap, file_query, n, request.rules); };
   }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "service/composed_text.h"
+
 namespace clap::service {
 namespace {
 
@@ -228,7 +230,7 @@ std::u32string drop_groups(const std::u32string& s) {
 
 std::string fold_path(std::string_view path) {
   std::u32string s;
-  for (char32_t c : decode(path)) fold(c, s);
+  for (char32_t c : decode(composed(path))) fold(c, s);
   std::string out;
   for (char32_t c : s) encode(c, out);
   return out;
@@ -236,7 +238,7 @@ std::string fold_path(std::string_view path) {
 
 std::string normalise_name(std::string_view name) {
   std::u32string s;
-  for (char32_t c : decode(name)) fold(c, s);
+  for (char32_t c : decode(composed(name))) fold(c, s);
   s = drop_groups(s);
   // " - 2009 Remaster", " - Single Version" (an edition after a spaced dash), repeatedly.
   for (;;) {

@@ -21,7 +21,8 @@
 // album) the album (normalised) decides first when given, then the duration closest to the
 // reference's, then the smallest track id: the answer is deterministic.
 //
-// What normalise_name folds (without ICU, which clapsearch does not depend on): case (Latin,
+// What normalise_name folds: the name composed first (NFC, service/composed_text.h: NFD kana and
+// Hangul jamo as macOS and SMB clients send them equal their composed forms), then case (Latin,
 // Greek, Cyrillic, fullwidth), Latin accents (é -> e, ß -> ss, ø -> o), fullwidth ASCII and the
 // ideographic space (the NFKC mappings tags actually contain), typographic quotes and dashes, ё -> е,
 // every run of punctuation or spaces to one space; "feat." / "ft." / "featuring" parts; and

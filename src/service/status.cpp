@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/error.h"
 #include "index/passes.h"
 #include "service/filters.h"
 
@@ -36,6 +37,32 @@ std::string coverage_text(const Coverage& c) {
   return line;
 }
 
+namespace {
+
+// What is damaged among the stored track embeddings ("" when none is): each ok track's read back
+// as a search reads them (R9C-1: a hand-damaged one left `status` saying all was well). A few
+// thousand at a time, so memory stays bounded whatever the library's size; the rows are those
+// tracks() read already. An index that cannot be read at all (a lost connection, an I/O error)
+// is not called damaged: that error is thrown.
+std::string damaged_track_embedding(const store::Store& store, const std::vector<store::Track>& tracks) {
+  constexpr size_t kBatch = 4096;
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i <= tracks.size(); ++i) {
+    if (i < tracks.size() && tracks[i].status == store::TrackStatus::Ok && !tracks[i].silent) ids.push_back(tracks[i].id);
+    if (ids.size() < kBatch && i < tracks.size()) continue;
+    try {
+      if (!ids.empty()) (void)store.track_embeddings(ids);
+    } catch (const Error& e) {
+      if (store::is_unavailable(e) && !store::is_damage(e)) throw;
+      return e.what();
+    }
+    ids.clear();
+  }
+  return "";
+}
+
+}  // namespace
+
 LibraryStatus library_status(const std::string& db, const search::Filter& exclude) {
   LibraryStatus s;
   const std::string location = store::resolve_location(db);
@@ -57,6 +84,7 @@ LibraryStatus library_status(const std::string& db, const search::Filter& exclud
       ++s.speech_scored;
       s.speech_above_half += t.speech > 0.5;
     }
+  s.damaged = damaged_track_embedding(*store, tracks);
   return s;
 }
 

@@ -24,6 +24,10 @@ struct LibraryStatus {
   // Speech/music scores (index/speech.h): the ok tracks that have one, and of them those above 0.5
   // (nearer the speech prompts than the music ones).
   int64_t speech_scored = 0, speech_above_half = 0;
+  // "" when every stored track embedding reads back whole; else what is damaged, named as a
+  // query reading it would name it (the track, what its column holds, `index --rebuild`).
+  // Window embeddings are not read (millions of rows): a query that reads one names it.
+  std::string damaged;
 };
 
 // How much of the library is embedded (progressive indexing, index/passes.h): of the ok tracks,

@@ -276,15 +276,25 @@ TEST(DamagedIndex, AHandDamagedEmbeddingNamesItsTrackAndTheDamage) {
     sql(db, "UPDATE set_tracks SET embedding = " + value + " WHERE track_id = 1; UPDATE tracks SET embedding = " + value +
                 " WHERE id = 1");
     std::string out, err;
-    for (const std::string command : {"similar 2", "duplicates"}) {  // (search reads the windows: they are sound)
+    // status too (hostile pass 10: it said all was well): the report, a damaged line, exit 1.
+    for (const std::string command : {"similar 2", "duplicates", "status", "status --json"}) {  // (search reads the windows: they are sound)
       EXPECT_EQ(cli(command + " --db " + q(db), &out, &err), 1) << command;
       EXPECT_NE(err.find("the index is damaged: track 1 (" + root + "/lib/"), std::string::npos) << command << "\n" << err;
       EXPECT_NE(err.find("'s embedding holds " + held + " where"), std::string::npos) << command << "\n" << err;
       EXPECT_NE(err.find("--rebuild"), std::string::npos) << command << "\n" << err;
       EXPECT_EQ(err.find("SELECT"), std::string::npos) << command << "\n" << err;
     }
+    ASSERT_EQ(cli("status --db " + q(db), &out, &err), 1);
+    EXPECT_NE(out.find("\ndamaged   " + db + ": the index is damaged: track 1 ("), std::string::npos) << out;
+    EXPECT_NE(out.find("tracks    "), std::string::npos) << out;  // the rest is still shown
+    ASSERT_EQ(cli("status --json --db " + q(db), &out, &err), 1);
+    const nlohmann::json status = nlohmann::json::parse(out, nullptr, false);
+    ASSERT_TRUE(status.is_object()) << out;
+    EXPECT_NE(status.value("damaged", "").find("the index is damaged: track 1 ("), std::string::npos) << out;
     ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild", &out, &err), 0) << err;
     EXPECT_EQ(cli("similar 2 --db " + q(db), &out, &err), 0) << err;
+    ASSERT_EQ(cli("status --json --db " + q(db), &out, &err), 0) << err;
+    EXPECT_TRUE(nlohmann::json::parse(out)["damaged"].is_null()) << out;
   }
 }
 

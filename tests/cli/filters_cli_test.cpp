@@ -368,5 +368,37 @@ TEST_F(FiltersCli, TheMusicOnlyRuleKeepsThePodcastOut) {
   EXPECT_NE(err.find("clapsearch: error: exclude-rule: "), std::string::npos) << err;
 }
 
+// Hostile pass 10 (server slice): a name sent decomposed (NFD: macOS and SMB clients) did not
+// match its composed tag, as only U+0300-U+036F were dropped: NFD kana (a voicing mark U+3099)
+// and Hangul jamo. --where compares composed (NFC) text both ways now.
+TEST(FiltersUnicode, DecomposedKanaAndHangulMatchTheirComposedTags) {
+  const std::string d = test::temp_dir() + "/filters-nfd";
+  // ずっと真夜中でいいのに。 stored composed; 봄날 stored decomposed (its jamo); one other.
+  const std::string zutomayo = "\u305a\u3063\u3068\u771f\u591c\u4e2d\u3067\u3044\u3044\u306e\u306b\u3002";
+  const std::string zutomayo_nfd = "\u3059\u3099\u3063\u3068\u771f\u591c\u4e2d\u3066\u3099\u3044\u3044\u306e\u306b\u3002";
+  const std::string spring_day = "\ubd04\ub0a0", spring_day_nfd = "\u1107\u1169\u11b7\u1102\u1161\u11af";
+  test::ffmpeg(d + "/music/jp.flac", "-f lavfi -i \"sine=f=440:d=4\" -metadata artist=" + q(zutomayo) + " -metadata title=x");
+  test::ffmpeg(d + "/music/kr.flac", "-f lavfi -i \"sine=f=660:d=4\" -metadata title=" + q(spring_day_nfd));
+  test::ffmpeg(d + "/music/other.flac", "-f lavfi -i \"sine=f=880:d=4\" -metadata artist=Other");
+  std::string out, err;
+  const std::string db = " --db " + q(d + "/library.db");
+  ASSERT_EQ(test::run_cli("index " + q(d + "/music") + " --model " + q(test::case_dir("tiny-unfused")) + " --quiet" + db, &out, &err),
+            0)
+      << err;
+  const auto matched = [&](const std::string& where) {
+    std::set<std::string> names;
+    EXPECT_EQ(test::run_cli("search 'a tone' -k 0 --json --where " + q(where) + db, &out, &err), 0) << where << err;
+    for (const auto& r : json::parse(out, nullptr, false)) names.insert(fs::path(r["path"].get<std::string>()).filename().string());
+    return names;
+  };
+  using Names = std::set<std::string>;
+  EXPECT_EQ(matched("artist = \"" + zutomayo_nfd + "\""), Names{"jp.flac"});
+  EXPECT_EQ(matched("artist = \"" + zutomayo + "\""), Names{"jp.flac"});
+  EXPECT_EQ(matched("artist ~ \"\u3066\u3099\u3044\""), Names{"jp.flac"});  // a decomposed part of it
+  EXPECT_EQ(matched("title = \"" + spring_day + "\""), Names{"kr.flac"});
+  EXPECT_EQ(matched("title = \"" + spring_day_nfd + "\""), Names{"kr.flac"});
+  EXPECT_EQ(matched("title ~ \"\ubd04\""), Names{"kr.flac"});
+}
+
 }  // namespace
 }  // namespace clap

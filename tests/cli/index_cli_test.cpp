@@ -18,6 +18,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -271,6 +272,35 @@ TEST(IndexCli, KillNineMidRunLeavesAConsistentIndexAndTheNextRunResumes) {
   EXPECT_EQ(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
   sqlite3_finalize(st);
   sqlite3_close(raw);
+}
+
+// R10C-1 (hostile pass 10): a library of one long file showed no progress line until the file was
+// done (5 minutes of nothing for a 4 GiB sparse WAV). Each decode now tells how far it is, so the
+// progress line (one every ~5 s off a terminal) counts the file's audio as it decodes. The file's
+// header claims 2 GiB of 16-bit zeros at 8 kHz (37 h, resampled to 48 kHz), sparse on disk: the
+// line comes while the file is in progress (0/1 files), long before its decode could end.
+TEST(IndexCli, ProgressShowsWhileOneLongFileDecodes) {
+  const std::string lib = test::temp_dir() + "/long", db = test::temp_dir() + "/long.db";
+  std::string header = wav_bytes({}, 8000);
+  const uint32_t data = 0x80000000u;
+  std::memcpy(header.data() + 40, &data, 4);
+  const uint32_t riff = data + 36;
+  std::memcpy(header.data() + 4, &riff, 4);
+  write_file(lib + "/night.wav", header);
+  fs::resize_file(lib + "/night.wav", header.size() + data);
+  Child c = start({"index", lib, "--db", db, "--model", model_dir(), "--json"});
+  // Seconds of audio decoded of the one file, on a line that has not finished it.
+  const std::regex in_progress(R"(indexing \(pass 1\): 0/1 files, ([0-9.]+) (s|min|h) of audio)");
+  std::string err;
+  const bool shown = test::wait_until([&] {
+    err = slurp(c.err_path);
+    for (auto it = std::sregex_iterator(err.begin(), err.end(), in_progress); it != std::sregex_iterator(); ++it)
+      if (std::stod((*it)[1]) > 0) return true;
+    return false;
+  }, 600);  // the hang guard (a loaded machine hashes and decodes slowly): before the fix no such line came
+  kill(c.pid, SIGTERM);
+  wait_for(c);
+  EXPECT_TRUE(shown) << err;
 }
 
 TEST(IndexCli, ThreeHourSilentFileInBoundedMemory) {

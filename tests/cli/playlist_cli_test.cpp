@@ -323,7 +323,7 @@ void ClearErrorsWithTheUsualExitCodes() {
       {"playlist --seed " + seed + " -n 0", "must be more than 0", 2},
       {"playlist --seed " + seed + " --absolute", "--absolute", 2},
       {"playlist --seed " + seed + " --m3u -", "--m3u needs a file", 2},
-      {"path " + seed + " " + seed, "are the same track", 1},
+      {"path " + seed + " " + seed, "are the same track", 2},  // a bad argument, as -n 1 (hostile pass 10, Python)
       {"path " + q(music("nosuch.flac")) + " " + seed, "FROM '" + music("nosuch.flac") + "'", 1},
       {"path " + seed + " 999999", "TO '999999': no track", 1},
       {"path " + seed + " " + q(music("chirp.m4a")) + " -n 1", "a path needs at least 2 tracks", 2},

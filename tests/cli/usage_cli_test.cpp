@@ -105,6 +105,19 @@ TEST(UsageCli, SettingsThatWouldMakeUnboundedWorkAreRefusedBeforeAnyWork) {
                               &err),
             2);
   EXPECT_NE(err.find("--hop 2e-05 s: at least 0.5 s"), std::string::npos) << err;
+  // Hostile pass 10: a hop longer than the model's window (10 s) left the audio between windows
+  // out, where index refuses --hop longer than --window.
+  EXPECT_EQ(test::run_command(test::cli_command() + " embed --model " + model + " --audio '" + file + "' --hop 20", &out, &err),
+            2);
+  EXPECT_NE((out + err).find("--hop 20 s is longer than the model's window (10 s)"), std::string::npos) << out << err;
+  // Hostile pass 10: a --config that is not JSON showed nlohmann's "[json.exception.parse_error.101]
+  // parse error at line 1, column 1: syntax error while parsing value - invalid literal; ...".
+  std::ofstream(dir + "/passwd.json") << "root:x:0:0:root:/root:/bin/bash\n";
+  EXPECT_EQ(test::run_command(test::cli_command() + " embed --model " + model + " --config '" + dir + "/passwd.json' --text x", &out,
+                              &err),
+            1);
+  EXPECT_NE(err.find(dir + "/passwd.json: invalid JSON (line 1, column 1: not JSON here"), std::string::npos) << err;
+  EXPECT_EQ(err.find("json.exception"), std::string::npos) << err;
   // R9C-4: --config and --tokenizer are checked whatever the command goes on to do (search
   // answered from the text cache without loading the model, so /dev/zero was never looked at).
   ASSERT_EQ(test::run_command(test::cli_command() + " search 'a tone' --db '" + dir + "/library.db'", &out, &err), 0) << err;
@@ -337,6 +350,27 @@ std::vector<std::string> listed_commands(const std::string& help, const std::str
       names.push_back(line.substr(2, line.find(' ', 2) - 2));
   }
   return names;
+}
+
+// Hostile pass 10: `embed --hop`'s help did not say its 0.5 s minimum. Every --hop, --window and
+// --chunk says its bounds in its help line.
+TEST(UsageHelp, EveryHopWindowAndChunkSaysItsBounds) {
+  int seen = 0;
+  for (const char* command : {"embed", "index", "like"}) {
+    std::string help, err;
+    ASSERT_EQ(test::run_command(test::cli_command() + " " + command + " --help", &help, &err), 0) << err;
+    std::istringstream in(help);
+    std::string line;
+    while (std::getline(in, line)) {
+      const bool hop = line.find("--hop ") != std::string::npos;
+      const bool window = line.find("--window ") != std::string::npos || line.find("--chunk ") != std::string::npos;
+      if (line.rfind("  ", 0) != 0 || (!hop && !window)) continue;
+      ++seen;
+      EXPECT_NE(line.find(hop ? "at least 0.5" : "at least 1"), std::string::npos) << command << " --help:\n" << line;
+      EXPECT_NE(line.find("at most"), std::string::npos) << command << " --help:\n" << line;
+    }
+  }
+  EXPECT_EQ(seen, 5);  // embed --hop, index --window --hop, like --chunk --hop
 }
 
 // Hostile pass 7 leftover: --help showed CLI11's type name and each check's name side by side:

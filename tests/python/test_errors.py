@@ -357,3 +357,35 @@ print("alive")
     assert "alive" in child.stdout, child.stdout + child.stderr
     assert "error: cannot run 1024 threads: only" in child.stdout, child.stdout + child.stderr
     assert "give fewer threads" in child.stdout
+
+
+# --- hostile pass 10's rough edges
+
+
+def test_hostile10_a_config_that_is_not_json_is_named_in_words(tmp_path):
+    """Model(config="/etc/passwd") said "[json.exception.parse_error.101] parse error at line 1,
+    column 1: syntax error while parsing value - invalid literal; last read: 'r'"."""
+    config = tmp_path / "config.json"
+    config.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(clapsearch.Error) as raised:
+        clapsearch.Model(case_dir("tiny-unfused"), config=str(config))
+    message = str(raised.value)
+    assert "json.exception" not in message and str(config) in message, message
+    assert "invalid JSON (line 1, column 1: not JSON here" in message, message
+
+
+def test_hostile10_a_hop_longer_than_the_window_is_refused(unfused, tmp_path):
+    """embed_song(window=2, hop=5) cut windows at 0, 5, 10 ending 2, 7, 10 (gaps, a last window of
+    0 s) where index refuses --hop longer than --window; embed_audio_files(hop=20) left out the
+    audio between its 10 s windows."""
+    from conftest import write_wav
+
+    song = write_wav(str(tmp_path / "a.wav"), np.full(48000 * 10, 0.1, np.float32), 48000)
+    with pytest.raises(clapsearch.InvalidInputError, match=r"^hop 5 s is longer than window 2 s"):
+        unfused.embed_song(song, window=2, hop=5)
+    with pytest.raises(clapsearch.InvalidInputError, match=r"^window 0.5 s: at least 1 s"):
+        unfused.embed_song(song, window=0.5, hop=0.5)
+    with pytest.raises(clapsearch.InvalidInputError, match=r"^hop 20 s is longer than the model's window 10 s"):
+        unfused.embed_audio_files([song], hop=20)
+    windows = unfused.embed_song(song, window=2, hop=2)
+    assert list(windows["ends"][:2]) == [2.0, 4.0]

@@ -594,3 +594,43 @@ def test_hostile10_blank_group_texts_and_huge_chunks_are_named(lib):
             library.like(white_path(lib), chunk=chunk)
     done = cli("like", white_path(lib), "--db", lib["db"], "--chunk", "1e300", check=False)
     assert done.returncode != 0 and "are longer than the model's input" in done.stderr, done.stderr
+
+
+def test_hostile10_rough_edges_of_like_and_path(lib):
+    """Rough edges hostile pass 10 left: like(track=True, chunk=...) ignored chunk in silence;
+    like()'s messages named the CLI's --chunk / --hop for the keywords chunk= / hop=; path(a, b,
+    length=1) and path(a, a) raised clapsearch.Error, not InvalidInputError (a ValueError)."""
+    library = clapsearch.Library(lib["db"])
+    chirp = os.path.join(lib["music"], "chirp.wav")
+    first = library.tracks()[0]["track_id"]
+    for query, kwargs in ((chirp, {"track": True}), (first, {})):
+        for given in ({"chunk": 5.0}, {"hop": 2.0}):
+            with pytest.raises(clapsearch.InvalidInputError, match="chunk and hop do not go with a track of the index"):
+                library.like(query, **kwargs, **given)
+    for given, said in (({"chunk": 0.5}, r"^chunk 0.5 s: at least 1 s"), ({"hop": 0.1}, r"^hop 0.1 s: at least 0.5 s"),
+                        ({"chunk": 2.0, "hop": 5.0}, r"^hop 5 s is longer than chunk 2 s")):
+        with pytest.raises(clapsearch.InvalidInputError, match=said) as raised:
+            library.like(chirp, **given)
+        assert "--" not in str(raised.value), raised.value
+    with pytest.raises(clapsearch.InvalidInputError, match="at least 2 tracks"):
+        library.path(chirp, white_path(lib), length=1)
+    with pytest.raises(clapsearch.InvalidInputError, match="are the same track"):
+        library.path(chirp, chirp)
+
+
+def test_hostile10_a_link_loop_and_a_name_too_long_are_named_not_missing(lib, tmp_path):
+    """A path over PATH_MAX and a symlink loop were "no such file" (FileNotFoundError): the reason
+    is ELOOP / ENAMETOOLONG, said in words, and neither is a missing file."""
+    library = clapsearch.Library(lib["db"])
+    loop = tmp_path / "loop.flac"
+    os.symlink(str(tmp_path / "loop2.flac"), str(loop))
+    os.symlink(str(loop), str(tmp_path / "loop2.flac"))
+    long_name = str(tmp_path) + "/" + ("d" * 200 + "/") * 25 + "x.flac"  # 5,000 bytes: past PATH_MAX
+    for path, said in ((str(loop), "a loop of symbolic links"), (long_name, "a name too long for the system")):
+        for call in (lambda p: library.like(p), lambda p: library.similar(p)):
+            with pytest.raises(clapsearch.Error, match=said) as raised:
+                call(path)
+            assert not isinstance(raised.value, FileNotFoundError), raised.value
+            assert "no such file" not in str(raised.value)
+    done = cli("similar", str(loop), "--db", lib["db"], check=False)
+    assert done.returncode != 0 and "a loop of symbolic links" in done.stderr, done.stderr

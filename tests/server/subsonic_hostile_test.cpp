@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "server/running_server.h"
 #include "support/golden.h"
@@ -15,6 +17,14 @@ namespace clap::server {
 namespace {
 
 using json = nlohmann::json;
+
+// ドライフラワー and ずっと真夜中でいいのに。 composed (NFC), 봄날 as its jamo (NFD), and the other forms.
+const std::string kDoraiFurawa = "\u30c9\u30e9\u30a4\u30d5\u30e9\u30ef\u30fc";
+const std::string kDoraiFurawaNfd = "\u30c8\u3099\u30e9\u30a4\u30d5\u30e9\u30ef\u30fc";
+const std::string kZutomayo = "\u305a\u3063\u3068\u771f\u591c\u4e2d\u3067\u3044\u3044\u306e\u306b\u3002";
+const std::string kZutomayoNfd = "\u3059\u3099\u3063\u3068\u771f\u591c\u4e2d\u3066\u3099\u3044\u3044\u306e\u306b\u3002";
+const std::string kSpringDay = "\ubd04\ub0a0";
+const std::string kSpringDayNfd = "\u1107\u1169\u11b7\u1102\u1161\u11af";
 
 // One index with a user for every case here (indexing is the slow part).
 class SubsonicHostile : public ::testing::Test {
@@ -62,6 +72,47 @@ TEST_F(SubsonicHostile, SearchQueriesAreBounded) {
   ASSERT_EQ(repeated["searchResult3"]["song"].size(), 1u);
   EXPECT_EQ(repeated["searchResult3"]["song"][0]["title"], "Alpha");
   EXPECT_EQ(rest_get(server, "search2?query=al+band+al")["searchResult2"]["song"].size(), 1u);
+}
+
+// Hostile pass 10 (server slice): macOS and SMB clients send names decomposed (NFD); only
+// U+0300-U+036F were dropped, so NFD kana (voicing mark U+3099) and Hangul jamo found nothing.
+// Names are compared composed (NFC) now, whichever way the query or the tag is written.
+TEST(SubsonicUnicode, Search3FindsJapaneseAndKoreanNamesComposedOrDecomposed) {
+  // One tagged composed, one decomposed (its own index: the suite's queries count their songs).
+  const std::string dir = test::temp_dir() + "/subsonic-unicode", music = dir + "/music", db = dir + "/library.db";
+  test::ffmpeg(music + "/jp.flac", "-f lavfi -i \"sine=f=550:d=3\" -metadata title=" + test::quoted(kDoraiFurawa) +
+                                       " -metadata artist=" + test::quoted(kZutomayo));
+  test::ffmpeg(music + "/kr.flac", "-f lavfi -i \"sine=f=660:d=3\" -metadata title=" + test::quoted(kSpringDayNfd));
+  test::index_library(music, db, test::case_dir("tiny-unfused"));
+  std::ofstream(dir + "/pw") << "pw\n";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user add alice --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), &out, &err), 0) << err;
+  RunningServer server(ServerOptions{}, db, 30);
+  const auto url = [](const std::string& text) {
+    std::string out;
+    for (const unsigned char c : text) {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+    return out;
+  };
+  const auto titles = [&](const std::string& query) {
+    const json r = rest_get(server, "search3?query=" + url(query));
+    std::vector<std::string> out;
+    for (const json& song : r["searchResult3"].value("song", json::array())) out.push_back(song["title"]);
+    return out;
+  };
+  using Titles = std::vector<std::string>;
+  EXPECT_EQ(titles(kDoraiFurawaNfd), Titles{kDoraiFurawa});  // the tag composed, the query not
+  EXPECT_EQ(titles(kDoraiFurawa), Titles{kDoraiFurawa});
+  EXPECT_EQ(titles(kZutomayoNfd), Titles{kDoraiFurawa});  // by its artist
+  EXPECT_EQ(titles(kSpringDay), Titles{kSpringDayNfd});  // the tag decomposed, the query not
+  EXPECT_EQ(titles(kSpringDayNfd), Titles{kSpringDayNfd});
+  // Artists are found by their names too.
+  const json artists = rest_get(server, "search3?query=" + url(kZutomayoNfd))["searchResult3"].value("artist", json::array());
+  ASSERT_EQ(artists.size(), 1u) << artists.dump();
+  EXPECT_EQ(artists[0]["name"], kZutomayo);
 }
 
 TEST_F(SubsonicHostile, StarAndScrobbleTakeABoundedNumberOfIds) {

@@ -231,6 +231,21 @@ TEST_F(Resolver, PathsInComposedAndDecomposedUnicodeMatch) {
   EXPECT_EQ(fold_path("Cafe\u0301/De\u0301ja\u0300 vu.flac"), fold_path("Caf\u00e9/D\u00e9j\u00e0 vu.flac"));
 }
 
+// Hostile pass 10 (server slice): only U+0300-U+036F were dropped, so NFD kana (voicing marks
+// U+3099/U+309A) and Hangul jamo kept their decomposed spelling and matched nothing composed.
+// Names and paths are composed (NFC) before they are folded.
+TEST(NormaliseName, DecomposedKanaAndHangulEqualTheirComposedForms) {
+  EXPECT_EQ(normalise_name("\u30c8\u3099\u30e9\u30a4\u30d5\u30e9\u30ef\u30fc"), normalise_name("\u30c9\u30e9\u30a4\u30d5\u30e9\u30ef\u30fc"));
+  EXPECT_EQ(normalise_name("\u30cf\u309a\u30f3"), normalise_name("\u30d1\u30f3"));  // パ with the semi-voiced mark
+  EXPECT_EQ(normalise_name("\u1107\u1169\u11b7\u1102\u1161\u11af"), normalise_name("\ubd04\ub0a0"));  // 봄날
+  EXPECT_EQ(normalise_name("\u1107\u1169\u11b7\u1102\u1161\u11af"), "\ubd04\ub0a0");
+  EXPECT_NE(normalise_name("\u30c8"), normalise_name("\u30c9"));  // ト and ド stay two names
+  EXPECT_EQ(fold_path("\u97f3\u697d/\u30c8\u3099\u30e9\u30a4.flac"), fold_path("\u97f3\u697d/\u30c9\u30e9\u30a4.flac"));
+  EXPECT_EQ(normalise_name("Cafe\u0301"), "cafe");  // Latin accents are still dropped
+  const std::string not_utf8 = "\xff\xfe\u3099";  // malformed: compared as it was
+  EXPECT_EQ(normalise_name(not_utf8), normalise_name(not_utf8));
+}
+
 // A duration of 0 is no duration (media servers send 0 for "unknown"), as documented.
 TEST_F(Resolver, DurationZeroIsNoDuration) {
   SongRef ref;

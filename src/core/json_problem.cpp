@@ -1,0 +1,46 @@
+#include "core/json_problem.h"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+namespace clap {
+
+std::string json_problem(std::string_view text, const std::exception& e) {
+  const auto* parse = dynamic_cast<const nlohmann::json::parse_error*>(&e);
+  if (!parse) {
+    if (dynamic_cast<const nlohmann::json::out_of_range*>(&e)) return "a number beyond the range JSON's numbers are read in";
+    std::string what = e.what();  // nlohmann's "[json.exception.type_error.316] ...": the words after the tag
+    if (const size_t tag = what.find("] "); what.rfind("[json.exception.", 0) == 0 && tag != std::string::npos) what.erase(0, tag + 2);
+    return what;
+  }
+  // nlohmann's byte count is of the bytes read, the failing one last: the value around it.
+  const size_t at = parse->byte > 0 ? std::min<size_t>(parse->byte - 1, text.size()) : 0;
+  const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.'; };
+  size_t start = at, end = at;
+  while (start > 0 && start > at - std::min<size_t>(at, 24) && word(text[start - 1])) --start;
+  while (end < text.size() && end < start + 24 && word(text[end])) ++end;
+  const std::string token(text.substr(start, end - start));
+  std::string bare = token;
+  if (!bare.empty() && (bare[0] == '-' || bare[0] == '+')) bare.erase(0, 1);
+  std::transform(bare.begin(), bare.end(), bare.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // "column C" on one line (a line of a JSON-lines file), "line L, column C" in a whole file.
+  const auto place = [&](size_t pos) {
+    const size_t line_start = pos == 0 ? std::string_view::npos : text.rfind('\n', pos - 1);
+    const size_t col = pos - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+    if (text.find('\n') == std::string_view::npos) return "column " + std::to_string(col) + ": ";
+    return "line " + std::to_string(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(pos), '\n') + 1) +
+           ", column " + std::to_string(col) + ": ";
+  };
+  const std::string column = place(start);
+  if (bare == "nan" || bare == "inf" || bare == "infinity")
+    return column + token + " is not a JSON number (JSON has no NaN or infinity)";
+  if (at >= text.size() || text.find_first_not_of(" \t\r\n", at) == std::string_view::npos)
+    return place(at) + "the text ends inside a value (cut short?)";
+  const std::string shown = token.empty() ? std::string(1, text[at]) : token;
+  bool printable = true;
+  for (const unsigned char c : shown) printable &= c >= 0x20 && c < 0x7F;
+  return column + "not JSON here" + (printable ? " (at \"" + shown + "\")" : "");
+}
+
+}  // namespace clap
