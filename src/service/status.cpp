@@ -63,7 +63,7 @@ std::string damaged_track_embedding(const store::Store& store, const std::vector
 
 }  // namespace
 
-LibraryStatus library_status(const std::string& db, const search::Filter& exclude) {
+LibraryStatus library_status(const std::string& db, const search::Filter& exclude, bool read_embeddings) {
   LibraryStatus s;
   const std::string location = store::resolve_location(db);
   s.db_path = store::display_location(location);
@@ -84,7 +84,7 @@ LibraryStatus library_status(const std::string& db, const search::Filter& exclud
       ++s.speech_scored;
       s.speech_above_half += t.speech > 0.5;
     }
-  s.damaged = damaged_track_embedding(*store, tracks);
+  if (read_embeddings) s.damaged = damaged_track_embedding(*store, tracks);
   return s;
 }
 

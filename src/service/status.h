@@ -45,6 +45,9 @@ std::string coverage_text(const Coverage& coverage);
 
 // Throws clap::Error when there is no index at `db` (empty = the default library).
 // `exclude`: the music-only rule whose matching tracks are counted (service/filters.h).
-LibraryStatus library_status(const std::string& db, const search::Filter& exclude = {});
+// `read_embeddings`: read every track embedding back to find a damaged one (LibraryStatus::damaged),
+// a pass over the store's largest table of tracks; the server, whose snapshot already read them
+// all (a damaged one fails its load: the routes answer 503), asks without.
+LibraryStatus library_status(const std::string& db, const search::Filter& exclude = {}, bool read_embeddings = true);
 
 }  // namespace clap::service
