@@ -357,3 +357,13 @@ print("alive")
     assert "alive" in child.stdout, child.stdout + child.stderr
     assert "error: cannot run 1024 threads: only" in child.stdout, child.stdout + child.stderr
     assert "give fewer threads" in child.stdout
+
+
+def test_hostile11_embed_song_names_samples_in_another_container_as_samples(unfused):
+    """H11P-6 (the sibling of Library.like's): embed_song([0.1] * 4800, sr=48000) said "sr goes
+    with an array of samples (a file is decoded at its own rate)", as if the list were a file."""
+    import array
+
+    for samples in ([0.1] * 4800, array.array("f", [0.1] * 4800)):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"embed_song: samples must be a float32 numpy array \(got (list|array)\)"):
+            unfused.embed_song(samples, sr=48000)

@@ -594,3 +594,19 @@ def test_hostile10_blank_group_texts_and_huge_chunks_are_named(lib):
             library.like(white_path(lib), chunk=chunk)
     done = cli("like", white_path(lib), "--db", lib["db"], "--chunk", "1e300", check=False)
     assert done.returncode != 0 and "are longer than the model's input" in done.stderr, done.stderr
+
+
+def test_hostile11_samples_in_another_container_are_named_as_samples(lib):
+    """H11P-6: lib.like(samples, sr=48000) with the samples in a list, an array.array or a torch
+    tensor said "sr goes with an array of samples (a file or a track is decoded at its own
+    rate)", as if the samples were a file; they are named as samples and the conversion given."""
+    import array
+
+    library = clapsearch.Library(lib["db"])
+    for samples in ([0.1] * 4800, array.array("f", [0.1] * 4800), (0.1,) * 4800):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"like: samples must be a float32 numpy array \(got (list|array|tuple)\): "
+                                                              r"convert with np.asarray"):
+            library.like(samples, sr=48000)
+    # A path or a track id with sr keeps its own message.
+    with pytest.raises(clapsearch.InvalidInputError, match="sr goes with an array of samples"):
+        library.like(library.tracks()[0]["track_id"], sr=48000)
