@@ -11,6 +11,7 @@
 #include "service/filters.h"
 #include "service/playlists.h"
 #include "service/queries.h"
+#include "service/recordings.h"
 
 namespace clap::service {
 
@@ -39,14 +40,19 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
     const std::vector<search::Hit> hits = similar_tracks(snap, seed, k, options.rules);
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
+    // One recording is one match (H11P-2: a FLAC and an MP3 of one MBID were both listed, and
+    // Navidrome, matching each back by MBID, showed one song twice).
+    Recordings listed;
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
       if (!t || t->id == seed.id) continue;
       if (options.exclude_duplicates &&
           ((!seed.content_hash.empty() && t->content_hash == seed.content_hash) ||
-           (!seed_mbid.empty() && normalise_mbid(t->mbid) == seed_mbid) || h.score >= options.duplicate_cosine))
+           (!seed_mbid.empty() && normalise_mbid(t->mbid) == seed_mbid) || h.score >= options.duplicate_cosine ||
+           listed.held(*t)))
         continue;
       if (!cap.take(*t)) continue;
+      listed.hold(*t);
       out.push_back({t, sonic_similarity(h.score), h.score});
       if (static_cast<int64_t>(out.size()) == options.count) return out;
     }
@@ -124,9 +130,12 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
     const std::vector<search::Hit> hits = similar_to_vector(snap, query, k, options.rules);
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
+    Recordings listed;
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
-      if (!t || (!options.include_group && std::binary_search(members.begin(), members.end(), t->id)) || !cap.take(*t)) continue;
+      if (!t || (!options.include_group && std::binary_search(members.begin(), members.end(), t->id))) continue;
+      if ((options.exclude_duplicates && listed.held(*t)) || !cap.take(*t)) continue;
+      listed.hold(*t);
       out.push_back({t, sonic_similarity(h.score), h.score});
       if (static_cast<int64_t>(out.size()) == options.count) return out;
     }
@@ -200,9 +209,11 @@ std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, 
     const std::vector<search::TrackScore> ranked = search_texts(lib, snap, {text}, o, options.rules)[0];
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
+    Recordings listed;
     for (const search::TrackScore& r : ranked) {
       const store::Track* t = snap.track(r.track_id);
-      if (!t || !cap.take(*t)) continue;
+      if (!t || (options.exclude_duplicates && listed.held(*t)) || !cap.take(*t)) continue;
+      listed.hold(*t);
       out.push_back({t, sonic_similarity(r.score), r.score});
       if (static_cast<int64_t>(out.size()) == options.count) return out;
     }
