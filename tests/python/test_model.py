@@ -159,3 +159,39 @@ def test_resampling_writes_no_file_and_follows_no_planted_symlink(tmp_path, unfu
     assert unfused.embed_song(clip, 44100)["track"].shape == (512,)
     assert victim.read_text() == "precious"
     assert set(os.listdir(tmpdir)) == planted
+
+
+def test_hostile11_a_hop_longer_than_the_file_embeds_its_first_window(tmp_path):
+    """H11P-7: a hop longer than the file's first window (embed_audio_files(hop=35) or `clapsearch
+    embed --hop 35` of a 30 s file) planned a second window starting past the end, its end before
+    its start: hop 100 crashed (SIGSEGV), hop 35 and 40 embedded memory after the samples. The
+    windows that start inside the file are embedded: here the first 10 s alone."""
+    import subprocess
+    import sys
+
+    rate = 48000
+    t = np.arange(30 * rate) / rate
+    song = write_wav(str(tmp_path / "song.wav"), (0.4 * np.sin(2 * np.pi * (200 + 30 * t) * t)).astype(np.float32), rate)
+    code = f"""
+import json, sys, numpy as np, clapsearch
+m = clapsearch.Model({case_dir("tiny-unfused")!r})
+first = m.embed_audio(clapsearch.load_audio({song!r})[:480000])
+rows = [m.embed_audio_files([{song!r}], hop=h) for h in (35, 40, 100)]
+# embed_song's windows of 0.2 s every 0.5 s on 0.3 s of samples (the second window started at
+# 0.5 s, past the end: a crash). Refusing a hop longer than the window would do as well.
+try:
+    w = m.embed_song(np.full(14400, 0.1, np.float32), sr=48000, window=0.2, hop=0.5)
+    assert all(s < e <= w["duration_s"] + 1e-9 for s, e in zip(w["starts"], w["ends"])), w
+except clapsearch.InvalidInputError:
+    pass
+print(json.dumps([float(np.abs(r - first).max()) for r in rows]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"embed_audio_files with a long hop: status {done.returncode}: {done.stderr[-500:]}"
+    assert max(json.loads(done.stdout)) < 1e-6, done.stdout
+    got = []
+    for hop in ("35", "100"):
+        r = cli("embed", "--model", case_dir("tiny-unfused"), "--audio", song, "--hop", hop, check=False)
+        assert r.returncode == 0, f"embed --hop {hop}: status {r.returncode}: {r.stderr}"
+        got.append(np.array(json.loads(r.stdout)["embedding"], np.float32))
+    assert np.abs(got[0] - got[1]).max() < 1e-6  # both the first window alone
