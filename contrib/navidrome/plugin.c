@@ -512,8 +512,12 @@ static Span input(void) {
 
 static void route(Buf* url, const char* path, Span in) {
   const char* base = config("baseUrl");
+  // Spaces and a line break pasted around the address in Navidrome's form (H11P-5): Go's URL
+  // parser refuses them, and the call failed with "invalid URL".
+  while (*base == ' ' || *base == '\t' || *base == '\r' || *base == '\n') ++base;
   if (!*base) base = DEFAULT_BASE_URL;
   size_t bn = slen(base);
+  while (bn && (base[bn - 1] == ' ' || base[bn - 1] == '\t' || base[bn - 1] == '\r' || base[bn - 1] == '\n')) --bn;
   while (bn && base[bn - 1] == '/') --bn;
   put(url, base, bn);
   puts_(url, path);

@@ -122,6 +122,15 @@ def _path(path, what: str) -> bytes:
     return raw
 
 
+def _not_samples(x, what: str) -> None:
+    """With sr= given, `x` must be a file or a track: samples in a container other than a numpy
+    array (a list, a torch tensor, array.array) are named as samples, not taken for a file whose
+    rate sr cannot set (H11P-6)."""
+    if x is not None and not isinstance(x, (str, bytes, _os.PathLike, int, _np.integer)):
+        raise InvalidInputError(f"{what}: samples must be a float32 numpy array (got {type(x).__name__}): "
+                                "convert with np.asarray(x, dtype=np.float32)")
+
+
 def _here(raw: bytes) -> bytes:
     """A path that names a file or folder here, made absolute now: an object keeps what it named
     when it was made, wherever the process's working folder moves later (a Library('lib.db')

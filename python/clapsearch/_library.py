@@ -15,6 +15,7 @@ from ._checks import (
     _here,
     _int,
     _names,
+    _not_samples,
     _number,
     _path,
     _paths,
@@ -333,6 +334,7 @@ class Library:
             return lib.like_samples(query, _rate(sr), k, per_chunk, _between(vote_weight, "vote_weight", 0, 1), chunk, hop, where,
                                     per_artist, per_album, d, bool(include_excluded))
         if sr is not None:
+            _not_samples(query, "like")
             raise InvalidInputError("like: sr goes with an array of samples (a file or a track is decoded at its own rate)")
         if isinstance(query, (int, _np.integer)) and not isinstance(query, bool):
             query, track = str(int(query)), True

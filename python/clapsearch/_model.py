@@ -14,6 +14,7 @@ from ._checks import (
     _hop,
     _between,
     _here,
+    _not_samples,
     _path,
     _paths,
     _precision,
@@ -209,6 +210,7 @@ class Model:
                 song, _rate(sr), window, hop, silence_db, _batch(batch)
             )
         if sr is not None:
+            _not_samples(song, "embed_song")
             raise InvalidInputError("embed_song: sr goes with an array of samples (a file is decoded at its own rate)")
         return self._m.embed_song_file(
             _path(song, "embed_song"), window, hop, silence_db, _batch(batch)

@@ -15,7 +15,11 @@ std::vector<Window> plan_windows(int64_t total, int64_t window, int64_t hop) {
   if (total <= 0) return out;
   for (int64_t start = 0;; start += hop) {
     out.push_back({start, std::min(total, start + window)});
-    if (start + window >= total) break;  // this window reaches the end of the track
+    // This window reaches the end of the track, or (a hop longer than the window) the next would
+    // start at or past it: that window had its end before its start, and its length, read as a
+    // size_t, sent the embedding past the samples (H11P-7: `embed --hop 100` of a 30 s file
+    // crashed, `--hop 35` read memory after the samples).
+    if (start + window >= total || start + hop >= total) break;
   }
   return out;
 }

@@ -205,7 +205,9 @@ httplib::Params parse_query(const std::string& target) {
 // whole absolute-form target for the path, so that no route matched it (404). Such a request
 // line is put in origin-form before cpp-httplib parses it, and its authority stands for the
 // Host header (DeadlineStream::head_read); a target in no form is refused.
-RequestTarget origin_form(const std::string& line) {
+namespace {
+
+RequestTarget target_form(const std::string& line) {
   const size_t first = line.find(' ');
   const size_t second = first == std::string::npos ? std::string::npos : line.find(' ', first + 1);
   if (second == std::string::npos || second == first + 1) return {line, {}, {}};  // cpp-httplib explains these
@@ -226,6 +228,23 @@ RequestTarget origin_form(const std::string& line) {
   }
   if (method == "CONNECT") return {line, {}, {}};  // authority-form: answered as a method not served
   return {line, {}, "the request target \"" + shown(target) + "\" is not a path (/...), an http:// URL or * (RFC 9112, 3.2)"};
+}
+
+}  // namespace
+
+// RFC 3986 (3.4) lets a query hold '?' (`q=who?`, a browser's address bar sends it as typed), but
+// cpp-httplib (0.11) refuses a target with a second '?' as a 400 that names a header line (H11P-3).
+// Every '?' after the query's first is sent on as %3F, which the parameters decode back to '?'.
+RequestTarget origin_form(const std::string& line) {
+  RequestTarget out = target_form(line);
+  const size_t first = out.line.find(' ');
+  const size_t second = first == std::string::npos ? std::string::npos : out.line.find(' ', first + 1);
+  const size_t mark = first == std::string::npos ? std::string::npos : out.line.find('?', first + 1);
+  if (second == std::string::npos || mark == std::string::npos || mark > second) return out;
+  std::string target;
+  for (size_t i = mark + 1; i < second; ++i) target += out.line[i] == '?' ? std::string("%3F") : std::string(1, out.line[i]);
+  out.line = out.line.substr(0, mark + 1) + target + out.line.substr(second);
+  return out;
 }
 
 }  // namespace clap::server

@@ -105,6 +105,17 @@ bool is_audio_path(const std::string& path) {
 }
 
 
+// Whether a route or a file of the page answers `path` (by any method): the API's routes,
+// /rest/ (the Subsonic API) and the page's files.
+bool served_path(const std::string& path) {
+  if (path.rfind("/rest/", 0) == 0) return true;
+  for (const Asset& a : assets())
+    if (path == (a.name == "index.html" ? std::string("/") : "/" + a.name)) return true;
+  for (const Route& r : Server::routes())
+    if (std::regex_match(path, std::regex(r.pattern))) return true;
+  return false;
+}
+
 // Why cpp-httplib (0.11) refused a request, which it answers 400 with no word: a request line
 // that is not METHOD TARGET HTTP/1.x (an unknown method, HTTP/2.0, an empty line first), a
 // header line over its limit, a method no route takes (TRACE), or a body it could not read.
@@ -372,7 +383,14 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     if (body) {
-      if (req.method != "POST" || req.path != "/api/like") return deny(413, "too large", "only POST /api/like takes a request body");
+      if (req.method != "POST" || req.path != "/api/like") {
+        // A body sent to a path nothing serves is answered as the same request without one
+        // (404), not "too large" (H11P-1: subsonic-api's navidromeSession() POSTs 34 bytes of
+        // JSON to Navidrome's /auth/login and was told 413 Payload Too Large).
+        if (!served_path(req.path))
+          return deny(404, "not found", req.path.rfind("/api/", 0) == 0 ? "no such route: see /api/openapi.json" : "no such page");
+        return deny(413, "too large", "this route takes no request body (only POST /api/like and a form POST to /rest/ take one)");
+      }
       const std::string encoding = req.get_header_value("Content-Encoding");
       if (!encoding.empty() && encoding != "identity")
         return deny(415, "compressed body", "send the upload uncompressed (Content-Encoding " + encoding + " is not accepted)");

@@ -12,6 +12,7 @@
 #include "service/for_you.h"
 #include "service/listening.h"
 #include "service/playlists.h"
+#include "service/recordings.h"
 #include "service/song_resolver.h"
 
 namespace clap::service {
@@ -235,6 +236,9 @@ RadioFill RadioStation::fill(const QueueView& queue) {
     out.picks.clear();
     out.outside_folder = 0;
     out.unsendable.clear();
+    // Copies of one recording among the picks themselves (H11P-4: two files of one MBID, both
+    // new to the queue, were both appended): the first taken, the others left out.
+    Recordings picked;
     for (size_t i = static_cast<size_t>(playlist.seeds); i < playlist.tracks.size(); ++i) {
       if (static_cast<int64_t>(out.picks.size()) == out.wanted) break;
       const search::Hit& hit = playlist.tracks[i];
@@ -251,6 +255,8 @@ RadioFill RadioStation::fill(const QueueView& queue) {
         if (unsendable_reported_.insert(t->id).second) out.unsendable.push_back(*uri);  // said once per track
         continue;
       }
+      if (picked.held(*t)) continue;
+      picked.hold(*t);
       out.picks.push_back({*uri, t->path, t->id, hit.score});
     }
     const bool library_exhausted = static_cast<int64_t>(playlist.tracks.size()) < request.length;

@@ -11,6 +11,7 @@
 #include "service/filters.h"
 #include "service/playlists.h"
 #include "service/queries.h"
+#include "service/recordings.h"
 
 namespace clap::service {
 
@@ -42,32 +43,6 @@ double track_cosine(const Embeddings& all, int64_t a, int64_t b) {
   return xx > 0 && yy > 0 ? dot / std::sqrt(xx * yy) : std::nan("");
 }
 
-// The recordings a list of matches holds: a similar list (a Subsonic app's instant mix, an artist
-// radio) plays each recording once, as the radio does. A track is a repeat of one listed when it
-// has its bytes (content hash) or its MBID. getSimilarSongs of a song listed another song and then
-// its 29 copies (H11S-2). Not by the embedding's cosine, as for the seed: between matches that
-// rule took different recordings for one (3 s of white, blue and violet noise embed within 0.999
-// with the tests' model, and the OpenSubsonic suite's count 11 got 10).
-class ListedRecordings {
- public:
-  explicit ListedRecordings(const SonicOptions& o) : on_(o.exclude_duplicates) {}
-  bool repeats(const store::Track& t) const {
-    if (!on_) return false;
-    if (!t.content_hash.empty() && hashes_.count(t.content_hash)) return true;
-    const std::string m = normalise_mbid(t.mbid);
-    return !m.empty() && mbids_.count(m) > 0;
-  }
-  void add(const store::Track& t) {
-    if (!on_) return;
-    if (!t.content_hash.empty()) hashes_.insert(t.content_hash);
-    if (const std::string m = normalise_mbid(t.mbid); !m.empty()) mbids_.insert(m);
-  }
-
- private:
-  bool on_;
-  std::set<std::string> hashes_, mbids_;
-};
-
 }  // namespace
 
 std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::Track& seed, const SonicOptions& options) {
@@ -80,7 +55,12 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
     const std::vector<search::Hit> hits = similar_tracks(snap, seed, k, options.rules);
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
-    ListedRecordings listed(options);
+    // One recording is one match (service/recordings.h): its bytes, MBID or ISRC, not the
+    // embedding's cosine as for the seed (between matches that rule took different recordings for
+    // one: 3 s of white, blue and violet noise embed within 0.999 with the tests' model). A song's
+    // similar list held another song and then its 29 copies (H11S-2), a FLAC and an MP3 of one
+    // MBID, which Navidrome showed as one song twice (H11P-2).
+    Recordings listed;
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
       if (!t || t->id == seed.id) continue;
@@ -88,8 +68,8 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
           ((!seed.content_hash.empty() && t->content_hash == seed.content_hash) ||
            (!seed_mbid.empty() && normalise_mbid(t->mbid) == seed_mbid) || h.score >= options.duplicate_cosine))
         continue;
-      if (listed.repeats(*t) || !cap.take(*t)) continue;
-      listed.add(*t);
+      if ((options.exclude_duplicates && listed.held(*t)) || !cap.take(*t)) continue;
+      listed.hold(*t);
       out.push_back({t, sonic_similarity(h.score), h.score});
       if (static_cast<int64_t>(out.size()) == options.count) return out;
     }
@@ -148,13 +128,12 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
     const std::vector<search::Hit> hits = similar_to_vector(snap, query, k, options.rules);
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
-    ListedRecordings listed(options);
+    Recordings listed;
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
-      if (!t || (!options.include_group && std::binary_search(members.begin(), members.end(), t->id)) ||
-          listed.repeats(*t) || !cap.take(*t))
-        continue;
-      listed.add(*t);
+      if (!t || (!options.include_group && std::binary_search(members.begin(), members.end(), t->id))) continue;
+      if ((options.exclude_duplicates && listed.held(*t)) || !cap.take(*t)) continue;
+      listed.hold(*t);
       out.push_back({t, sonic_similarity(h.score), h.score});
       if (static_cast<int64_t>(out.size()) == options.count) return out;
     }
@@ -228,9 +207,11 @@ std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, 
     const std::vector<search::TrackScore> ranked = search_texts(lib, snap, {text}, o, options.rules)[0];
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
+    Recordings listed;
     for (const search::TrackScore& r : ranked) {
       const store::Track* t = snap.track(r.track_id);
-      if (!t || !cap.take(*t)) continue;
+      if (!t || (options.exclude_duplicates && listed.held(*t)) || !cap.take(*t)) continue;
+      listed.hold(*t);
       out.push_back({t, sonic_similarity(r.score), r.score});
       if (static_cast<int64_t>(out.size()) == options.count) return out;
     }

@@ -27,7 +27,10 @@ struct SonicOptions {
   int64_t per_artist = 0;   // at most this many matches per artist (normalise_name of the artist); 0 = no cap
   // Leave out the seed's own duplicates (another file of the same recording): a track with the
   // seed's content hash or MBID, or whose embedding's cosine with the seed's is at least
-  // duplicate_cosine. Similar tracks only (a path and a text search have no seed).
+  // duplicate_cosine (similar tracks only: a path and a text search have no seed). And list one
+  // recording once among the matches of similar tracks, a group and a text search: a later match
+  // with the content hash, MBID or ISRC of one listed is left out. A path keeps copies to one
+  // step its own way (track_path).
   bool exclude_duplicates = true;
   // Another encoding of one recording embeds within 0.0003 of the original (an Ogg Vorbis copy of a
   // FLAC file: 0.9998 in tests/server/sonic_test.cpp), a recording 20 Hz higher at 0.995.

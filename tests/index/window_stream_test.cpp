@@ -60,6 +60,27 @@ TEST(WindowStream, SameWindowsAsPlanWindowsForAnyChunking) {
   }
 }
 
+// H11P-7: with a hop longer than the window (embed --hop, embed_audio_files(hop=), embed_song),
+// the window after the last one that fits started past the end of the track, its end before its
+// start: `embed --hop 100` of a 30 s file crashed, `--hop 35` embedded memory after the samples.
+TEST(PlanWindows, AHopLongerThanTheWindowStartsNoWindowAtOrPastTheEnd) {
+  for (int64_t window : {1, 10, 48}) {
+    for (int64_t hop : {window + 1, 2 * window, 25 * window + 3}) {
+      for (int64_t total = 1; total <= 60 * window; ++total) {
+        const auto plan = audio::plan_windows(total, window, hop);
+        ASSERT_FALSE(plan.empty());
+        for (size_t k = 0; k < plan.size(); ++k) {
+          EXPECT_EQ(plan[k].start, static_cast<int64_t>(k) * hop);
+          EXPECT_LT(plan[k].start, plan[k].end) << window << " " << hop << " " << total;
+          EXPECT_LE(plan[k].end, total);
+        }
+        // No window was left out that would start before the end.
+        EXPECT_GE(plan.back().start + hop, total) << window << " " << hop << " " << total;
+      }
+    }
+  }
+}
+
 TEST(WindowStream, LongStreamKeepsOneWindowPlusOneChunk) {
   const int64_t window = 480000, hop = 240000;
   const size_t chunk = 1 << 16;

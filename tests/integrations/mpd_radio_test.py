@@ -499,6 +499,24 @@ def without_music_dir(binary, model, mpd, music, db, names, env_vars):
     check(done.returncode == 0 and copy not in queue and len(queue) > 5,
           f'another encoding of a queued recording was appended: {queue} {done.stderr}')
 
+    # H11P-4: two files tagged with one recording's MBID (a remaster filed beside its original),
+    # neither queued yet: one place in a radio, so one of them is appended, not both.
+    tagged = ['Copies/tagged-a.flac', 'Copies/tagged-b.mp3']
+    for i, name in enumerate(tagged):
+        subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', f'sine=f={520 + 200 * i}:d=30',
+                        '-metadata', 'MUSICBRAINZ_TRACKID=11111111-2222-3333-4444-555555555555',
+                        os.path.join(music, name)], check=True)
+    subprocess.run([binary, 'index', music, '--db', db, '--model', model, '--exclude', 'unindexed', '-q'],
+                   env=env_vars, check=True)
+    mpd.command('update')
+    wait_for('MPD to read the tagged copies',
+             lambda: 'updating_db' not in mpd.status() and dict(mpd.command('stats')).get('songs') == '18')
+    play_only(mpd, names[0])
+    done = run(tcp + ['--min-queue', '30'])
+    queue = mpd.queue()
+    check(done.returncode == 0 and len(queue) > 10 and sum(u in tagged for u in queue) == 1,
+          f'one MBID appended twice (or never): {queue} {done.stderr}')
+
     # The same relative path indexed under two folders: the radio names both and asks for --music-dir.
     mirror = os.path.join(os.path.dirname(music), 'mirror')
     os.makedirs(os.path.dirname(os.path.join(mirror, names[0])))

@@ -389,3 +389,13 @@ def test_hostile10_a_hop_longer_than_the_window_is_refused(unfused, tmp_path):
         unfused.embed_audio_files([song], hop=20)
     windows = unfused.embed_song(song, window=2, hop=2)
     assert list(windows["ends"][:2]) == [2.0, 4.0]
+
+
+def test_hostile11_embed_song_names_samples_in_another_container_as_samples(unfused):
+    """H11P-6 (the sibling of Library.like's): embed_song([0.1] * 4800, sr=48000) said "sr goes
+    with an array of samples (a file is decoded at its own rate)", as if the list were a file."""
+    import array
+
+    for samples in ([0.1] * 4800, array.array("f", [0.1] * 4800)):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"embed_song: samples must be a float32 numpy array \(got (list|array)\)"):
+            unfused.embed_song(samples, sr=48000)

@@ -634,3 +634,19 @@ def test_hostile10_a_link_loop_and_a_name_too_long_are_named_not_missing(lib, tm
             assert "no such file" not in str(raised.value)
     done = cli("similar", str(loop), "--db", lib["db"], check=False)
     assert done.returncode != 0 and "a loop of symbolic links" in done.stderr, done.stderr
+
+
+def test_hostile11_samples_in_another_container_are_named_as_samples(lib):
+    """H11P-6: lib.like(samples, sr=48000) with the samples in a list, an array.array or a torch
+    tensor said "sr goes with an array of samples (a file or a track is decoded at its own
+    rate)", as if the samples were a file; they are named as samples and the conversion given."""
+    import array
+
+    library = clapsearch.Library(lib["db"])
+    for samples in ([0.1] * 4800, array.array("f", [0.1] * 4800), (0.1,) * 4800):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"like: samples must be a float32 numpy array \(got (list|array|tuple)\): "
+                                                              r"convert with np.asarray"):
+            library.like(samples, sr=48000)
+    # A path or a track id with sr keeps its own message.
+    with pytest.raises(clapsearch.InvalidInputError, match="sr goes with an array of samples"):
+        library.like(library.tracks()[0]["track_id"], sr=48000)

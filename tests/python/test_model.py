@@ -159,3 +159,41 @@ def test_resampling_writes_no_file_and_follows_no_planted_symlink(tmp_path, unfu
     assert unfused.embed_song(clip, 44100)["track"].shape == (512,)
     assert victim.read_text() == "precious"
     assert set(os.listdir(tmpdir)) == planted
+
+
+def test_hostile11_a_hop_longer_than_the_file_is_refused_not_a_crash(tmp_path):
+    """H11P-7: a hop longer than the file's first window (embed_audio_files(hop=35) or `clapsearch
+    embed --hop 35` of a 30 s file) planned a second window starting past the end, its end before
+    its start: hop 100 crashed (SIGSEGV, the interpreter with it), hop 35 and 40 embedded memory
+    after the samples. audio::plan_windows starts no window at or past the end now
+    (PlanWindows.AHopLongerThanTheWindowStartsNoWindowAtOrPastTheEnd), and a hop longer than the
+    window is refused, as `index` refuses it (rough11): in a child process, so that a crash is a
+    status, not the end of the test run."""
+    import subprocess
+    import sys
+
+    rate = 48000
+    t = np.arange(30 * rate) / rate
+    song = write_wav(str(tmp_path / "song.wav"), (0.4 * np.sin(2 * np.pi * (200 + 30 * t) * t)).astype(np.float32), rate)
+    code = f"""
+import numpy as np, clapsearch
+m = clapsearch.Model({case_dir("tiny-unfused")!r})
+for h in (35, 40, 100):
+    try:
+        m.embed_audio_files([{song!r}], hop=h)
+        raise SystemExit(f"hop {{h}} was embedded")
+    except clapsearch.InvalidInputError as e:
+        assert f"hop {{h}} s is longer than the model's window 10 s" in str(e), str(e)
+try:
+    m.embed_song(np.full(14400, 0.1, np.float32), sr=48000, window=0.2, hop=0.5)
+    raise SystemExit("embed_song's hop 0.5 s over a window of 0.2 s was embedded")
+except clapsearch.InvalidInputError:
+    pass
+print("refused")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "refused", f"status {done.returncode}: {done.stdout} {done.stderr[-500:]}"
+    for hop in ("35", "100"):
+        r = cli("embed", "--model", case_dir("tiny-unfused"), "--audio", song, "--hop", hop, check=False)
+        assert r.returncode == 2, f"embed --hop {hop}: status {r.returncode}: {r.stderr}"
+        assert f"--hop {hop} s is longer than the model's window" in r.stderr, r.stderr

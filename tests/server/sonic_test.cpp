@@ -379,6 +379,34 @@ struct AlbumsLibrary {
   }
 };
 
+// H11P-2: two files of one recording (the Queen FLAC and its Ogg copy, one MBID) were both
+// listed among the matches of another seed, and Navidrome, matching each back by MBID, showed
+// one song twice. One recording is one match (content hash, MBID or ISRC) on every route that
+// lists matches; excludeDuplicates=false lists every file, as before.
+TEST(Sonic, OneRecordingIsListedOnceAmongTheMatches) {
+  RunningServer& s = server();
+  const auto copies = [](const json& got) {
+    int n = 0;
+    for (const json& m : got["sonicMatch"]) n += m["entry"]["musicBrainzId"] == kQueenMbid;
+    return n;
+  };
+  json got = s.get_json("/api/sonic/getSonicSimilarTracks?artist=Adele&title=Hello&count=20");
+  EXPECT_EQ(copies(got), 1) << got.dump();
+  EXPECT_EQ(got["sonicMatch"].size(), 6u);  // 8 tracks: not the seed, not the second copy
+  got = s.get_json("/api/sonic/getSonicSimilarTracks?artist=Adele&title=Hello&count=20&excludeDuplicates=false");
+  EXPECT_EQ(copies(got), 2);
+  EXPECT_EQ(got["sonicMatch"].size(), 7u);
+  got = s.get_json("/api/sonic/similarToArtist?artist=Adele&count=20");
+  EXPECT_EQ(copies(got), 1) << got.dump();
+  EXPECT_EQ(got["sonicMatch"].size(), 5u);
+  got = s.get_json("/api/sonic/similarToAlbum?album=Live&count=20");
+  EXPECT_EQ(copies(got), 1) << got.dump();
+  EXPECT_EQ(got["sonicMatch"].size(), 6u);
+  got = s.get_json("/api/sonic/search?q=" + url_encode("a pure tone") + "&count=20");
+  EXPECT_EQ(copies(got), 1) << got.dump();
+  EXPECT_EQ(got["sonicMatch"].size(), 7u);
+}
+
 TEST(Sonic, AnAlbumIsItsNameAndItsAlbumArtist) {
   static AlbumsLibrary lib;
   RunningServer s(ServerOptions{}, lib.db, 60);

@@ -293,6 +293,15 @@ try {
     assert.match(await callError(v6, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /is not allowed/);
   });
 
+  await check('hostile pass 11: a baseUrl pasted with spaces or a line break around it is used trimmed', async () => {
+    for (const baseUrl of [` ${open.url} `, `${open.url}/\n`, `\t${open.url}\r\n`]) {
+      const padded = await loadPlugin({ baseUrl });
+      assert.equal((await call(padded, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 })).matches.length, 1, JSON.stringify(baseUrl));
+      assert.ok(sent.at(-1).url.startsWith(`${open.url}/api/sonic/getSonicSimilarTracks?`), sent.at(-1).url);
+      await padded.close();
+    }
+  });
+
   await check('a token with a line break: refused by the plugin, not sent as a header', async () => {
     const before = sent.length;
     const broken = await loadPlugin({ baseUrl: tokened.url, token: 'a-long-secret\r\nX-Injected: 1' });
