@@ -60,8 +60,14 @@ void load_towers(ClapModel::Impl& m, bool audio_now, bool text_now) {
   src.check();
   m.logit_scale_a = *a;
   m.logit_scale_t = *t;
-  if (!audio_now) m.audio = {}, m.audio_projection = {};
-  if (!text_now) m.text = {}, m.text_projection = {};
+  if (!audio_now) {
+    m.audio = {};
+    m.audio_projection = {};
+  }
+  if (!text_now) {
+    m.text = {};
+    m.text_projection = {};
+  }
   m.audio_weights_loaded = audio_now;
   m.text_weights_loaded = text_now;
 }
