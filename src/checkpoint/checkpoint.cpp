@@ -113,4 +113,12 @@ void Checkpoint::release(const void* p, size_t bytes) const {
   for (const auto& f : safetensor_files_) f->release(p, bytes);
 }
 
+std::string Checkpoint::changed_file() const {
+  for (const auto& f : files_)
+    if (f->changed()) return f->path();
+  for (const auto& f : safetensor_files_)
+    if (f->changed()) return f->path();
+  return "";
+}
+
 }  // namespace clap

@@ -2,8 +2,9 @@
 //   model.safetensors                      (checkpoint/safetensors.h)
 //   a torch.save archive: .pt, .ckpt, pytorch_model.bin (checkpoint/torch_file.h)
 //   a sharded set: *.index.json with {"weight_map": {tensor: shard file}} next to its shards
-// Tensors are views of memory-mapped files, used in place; the few that cannot be (a torch view
-// that is not contiguous) are copied once and owned here.
+// Tensors are views of memory-mapped files; the few that cannot be (a torch view that is not
+// contiguous) are copied once and owned here. A model reads what it needs out of them at load
+// and closes the checkpoint (model/clap.h): the files are not read in place for longer.
 #pragma once
 #include <deque>
 #include <map>
@@ -38,6 +39,8 @@ class Checkpoint {
 
   // See MappedFile::release (pointers outside the mapped files are ignored).
   void release(const void* p, size_t bytes) const;
+  // The first of its files written to since it was opened (MappedFile::changed), or "".
+  std::string changed_file() const;
 
  private:
   void add_file(const std::string& path);

@@ -25,6 +25,7 @@ class SafeTensors {
 
   // See MappedFile::release (pointers outside the file are ignored).
   void release(const void* p, size_t bytes) const { file_.release(p, bytes); }
+  bool changed() const { return file_.changed(); }  // See MappedFile::changed
 
   // Any float dtype converted to float32 (copy). Integer dtypes are rejected.
   std::vector<float> to_float(const TensorView& tensor) const;

@@ -36,17 +36,59 @@ FeatureConfig default_features(const ClapConfig& c) {
   return f;
 }
 
-void load_towers(ClapModel::Impl& m) {
-  WeightSource& src = *m.source;
+// Reads one tower's weights (and its projection) from the source into the model.
+void read_audio_tower(ClapModel::Impl& m, WeightSource& src) {
   m.audio = load_htsat(m.config.audio, src, "audio_model.audio_encoder");
-  m.text = load_roberta(m.config.text, src, "text_model");
   m.audio_projection = load_projection(src, "audio_projection", m.config.audio.hidden_size, m.config.projection_dim);
+}
+void read_text_tower(ClapModel::Impl& m, WeightSource& src) {
+  m.text = load_roberta(m.config.text, src, "text_model");
   m.text_projection = load_projection(src, "text_projection", m.config.text.hidden_size, m.config.projection_dim);
+}
+
+// Every tensor of the model is checked (names, shapes, types, nothing left over) before anything
+// runs; the towers to build now keep copies of what they read on every call (WeightSource::
+// copy_kept), the others are read again on first use (Impl::load_tower_weights).
+void load_towers(ClapModel::Impl& m, bool audio_now, bool text_now) {
+  WeightSource& src = *m.source;
+  src.copy_kept(audio_now);
+  read_audio_tower(m, src);
+  src.copy_kept(text_now);
+  read_text_tower(m, src);
   const float* a = src.get("logit_scale_a", {1});
   const float* t = src.get("logit_scale_t", {1});
   src.check();
   m.logit_scale_a = *a;
   m.logit_scale_t = *t;
+  if (!audio_now) {
+    m.audio = {};
+    m.audio_projection = {};
+  }
+  if (!text_now) {
+    m.text = {};
+    m.text_projection = {};
+  }
+  m.audio_weights_loaded = audio_now;
+  m.text_weights_loaded = text_now;
+}
+
+// A packed layer is not read again: its pointers into the checkpoint are cleared, so that nothing
+// can read the file through them once it is closed.
+void forget(LinearWeights& l) { l.weight = l.bias = nullptr; }
+void forget(ConvWeights& c) { c.weight = c.bias = nullptr; }
+void forget_packed(HtsatWeights& w) {
+  for (ConvWeights* c : {&w.patch_proj, &w.mel_conv2d, &w.aff.local_conv1, &w.aff.local_conv2, &w.aff.global_conv1,
+                         &w.aff.global_conv2})
+    forget(*c);
+  for (SwinStageWeights& s : w.stages) {
+    for (SwinBlockWeights& b : s.blocks)
+      for (LinearWeights* l : {&b.query, &b.key, &b.value, &b.attention_output, &b.intermediate, &b.output}) forget(*l);
+    forget(s.downsample_reduction);
+  }
+}
+void forget_packed(RobertaWeights& w) {
+  for (RobertaLayerWeights& l : w.layers)
+    for (LinearWeights* x : {&l.query, &l.key, &l.value, &l.attention_output, &l.intermediate, &l.output}) forget(*x);
 }
 
 // The message of a text cut at the position limit: its first 60 bytes.
@@ -208,7 +250,7 @@ std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOp
   impl->weights_format = checkpoint->format();
   impl->config = config_of(files, checkpoint.get());
   impl->source = WeightSource::from_checkpoint(std::move(checkpoint));
-  load_towers(*impl);
+  load_towers(*impl, options.prepare_audio, options.prepare_text);
   impl->mel = std::make_unique<MelExtractor>(impl->config.features);
   impl->no_tokenizer_hint = files.no_tokenizer_hint;
   if (!files.tokenizer_dir.empty()) impl->tokenizer = Tokenizer::from_dir(files.tokenizer_dir);
@@ -216,6 +258,7 @@ std::unique_ptr<ClapModel> ClapModel::load(const ModelFiles& files, const LoadOp
     throw Error(files.tokenizer_dir + ": tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
                 " tokens but the text model's vocab_size is " + std::to_string(impl->config.text.vocab_size));
   if (options.prepare_audio) impl->audio_kernels();
+  if (options.prepare_text) impl->text_kernels();
   return std::unique_ptr<ClapModel>(new ClapModel(std::move(impl)));
 }
 
@@ -226,7 +269,7 @@ std::unique_ptr<ClapModel> ClapModel::random(const std::string& config_json_path
   const fs::path pre = fs::path(config_json_path).parent_path() / "preprocessor_config.json";
   impl->config.features = fs::exists(pre) ? FeatureConfig::from_json_file(pre.string()) : default_features(impl->config);
   impl->source = WeightSource::random(seed);
-  load_towers(*impl);
+  load_towers(*impl, true, true);  // generated: nothing to read later
   impl->mel = std::make_unique<MelExtractor>(impl->config.features);
   if (!tokenizer_dir.empty()) impl->tokenizer = Tokenizer::from_dir(tokenizer_dir);
   return std::unique_ptr<ClapModel>(new ClapModel(std::move(impl)));
@@ -266,8 +309,34 @@ void ClapModel::save_random_snapshot(const std::string& dir) const {
   impl_->source->save_generated((fs::path(dir) / "model.safetensors").string());
 }
 
+void ClapModel::Impl::load_tower_weights(bool audio_tower) {
+  WeightSource& src = *source;
+  const char* tower = audio_tower ? "audio" : "text";
+  if (!src.file_open()) throw Error("internal: the " + std::string(tower) + " tower is loaded after its checkpoint was closed");
+  // The tower is read from the file mapped at load. When the file was written to since (`cp`
+  // or `rsync --inplace` over it, a truncation), its pages would now read other weights (or kill
+  // the process past a new end): refused. A file renamed over the name is not this file.
+  if (const std::string changed = src.changed_file(); !changed.empty())
+    throw Error(changed + ": the model file was written to since the model was loaded (rewritten in place); its " +
+                tower + " tower cannot be read from it any more: load the model again (restart) to use the new file");
+  src.copy_kept(true);
+  if (audio_tower) read_audio_tower(*this, src);
+  else read_text_tower(*this, src);
+  src.check(/*unused=*/false);
+  (audio_tower ? audio_weights_loaded : text_weights_loaded) = true;
+}
+
+void ClapModel::Impl::close_when_both_built() {
+  if (audio_kernels_built_.load() && text_kernels_built_.load()) source->close_file();
+}
+
+// The const methods below fill the tower's fields once, under call_once and load_mutex_: the
+// model object itself is never const (ClapModel owns it), so writing them is defined.
 const HtsatKernels& ClapModel::Impl::audio_kernels() const {
   std::call_once(audio_kernels_once_, [this] {
+    Impl& self = const_cast<Impl&>(*this);
+    std::lock_guard<std::mutex> one_reader(load_mutex_);
+    if (!audio_weights_loaded) self.load_tower_weights(/*audio_tower=*/true);
     const auto release = [this](const LinearWeights& layer) { source->release(layer); };
     if (audio_precision == Precision::I8) {
       audio_kernels_ = std::make_unique<const HtsatKernels>(
@@ -276,7 +345,9 @@ const HtsatKernels& ClapModel::Impl::audio_kernels() const {
       audio_kernels_ = std::make_unique<const HtsatKernels>(
           pack_htsat(audio, audio_precision == Precision::BF16 ? WeightType::BF16 : WeightType::F32, release));
     }
+    forget_packed(self.audio);
     audio_kernels_built_ = true;
+    self.close_when_both_built();
   });
   return *audio_kernels_;
 }
@@ -287,11 +358,17 @@ const HtsatKernels& ClapModel::Impl::audio_kernels() const {
 // packing also drops the rows' page faults from every later call). Packing costs ~0.1 s once.
 const RobertaKernels& ClapModel::Impl::text_kernels() const {
   std::call_once(text_kernels_once_, [this] {
+    Impl& self = const_cast<Impl&>(*this);
+    std::lock_guard<std::mutex> one_reader(load_mutex_);
+    if (!text_weights_loaded) self.load_tower_weights(/*audio_tower=*/false);
     const WeightType type = text_precision == Precision::I8     ? WeightType::I8
                             : text_precision == Precision::BF16 ? WeightType::BF16
                                                                 : WeightType::F32;
     text_kernels_ = std::make_unique<const RobertaKernels>(
         pack_roberta(text, type, [this](const LinearWeights& layer) { source->release(layer); }));
+    forget_packed(self.text);
+    text_kernels_built_ = true;
+    self.close_when_both_built();
   });
   return *text_kernels_;
 }

@@ -1,8 +1,8 @@
 // The public CLAP engine: both towers, projections, feature extraction and tokenisation
 // behind one small API (load, embed_audio, embed_text). Outputs are L2-normalised.
 //
-// A model is immutable once loaded (the audio tower's packed weights are built once,
-// thread-safely, on the first audio call) and can be shared: any number of threads may embed
+// A model is immutable once loaded (each tower's packed weights are built once, thread-safely,
+// at load or on the tower's first call: LoadOptions::prepare_audio) and can be shared: any number of threads may embed
 // with it at once, each with its own ClapState (scratch buffers, thread count, warnings).
 #pragma once
 #include <cstdint>
@@ -35,10 +35,19 @@ struct LoadOptions {
   // tensor/linear.h describes (BF16 / I8: embeddings within cosine 0.999 / 0.995 of fp32, 2-3x /
   // 3-4x faster, a half / a quarter of the memory).
   Precision text_precision = Precision::F32;
-  // Pack the audio tower's weights at load instead of on the first audio call (a server that
-  // will embed audio anyway and wants every request equally fast). Packing takes a few
+  // Load (copy and pack) the audio tower at load instead of on the first audio call (a server
+  // that will embed audio anyway and wants every request equally fast). Packing takes a few
   // hundred ms and a copy of the audio weights; text-only use leaves it off.
   bool prepare_audio = false;
+  // The same for the text tower (its encoder packed, its embedding tables copied).
+  //
+  // A tower, once loaded, never reads the weights file again: what it reads on every call is
+  // copied out of the memory map and its layers are packed. When both are loaded the file is
+  // closed. A tower not loaded yet is read from the file mapped at load on its first use; when
+  // that file was written to in the meantime (rewritten in place), that use is a clap::Error
+  // naming the file, never a crash or a mix of two files' weights (hostile pass 10, H10C-4).
+  // A process that must go on answering whatever happens to the file loads both at load.
+  bool prepare_text = false;
   // With Precision::I8: which layers are int8 (htsat.h, htsat_int8_layers); "" = the measured
   // default, kHtsatInt8Layers. For measuring which layers int8 hurts (tests), not a user setting:
   // an index records only the precision.

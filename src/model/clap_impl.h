@@ -38,9 +38,14 @@ struct ClapModel::Impl {
   Precision audio_precision = Precision::F32;
   Precision text_precision = Precision::F32;
   std::string int8_layers;  // LoadOptions::int8_layers
+  // The checkpoint, open until both towers are loaded (then closed: nothing of the model reads
+  // the file any more), and the copies of the tensors the towers keep.
   std::unique_ptr<WeightSource> source;
   std::string weights_format;     // Checkpoint::format() of the weights file
   std::string no_tokenizer_hint;  // ModelFiles::no_tokenizer_hint
+  // A tower's weights: filled at load (LoadOptions::prepare_*) or on the tower's first use, with
+  // its kept tensors copied out of the checkpoint and its packed layers' pointers cleared once
+  // packed (they pointed into the file). Empty until then.
   HtsatWeights audio;
   RobertaWeights text;
   ProjectionWeights audio_projection, text_projection;
@@ -48,13 +53,19 @@ struct ClapModel::Impl {
   std::unique_ptr<MelExtractor> mel;
   std::optional<Tokenizer> tokenizer;
 
-  // The audio tower's packed layers: built on first use (by whichever thread gets there first;
-  // the others wait), then shared read-only. The checkpoint pages of each packed layer are
-  // dropped, so a layer exists once in memory.
+  // The audio tower loaded (its weights copied and packed) and its packed layers: at load when
+  // asked, else on first use (by whichever thread gets there first; the others wait), then
+  // shared read-only. The checkpoint pages of each packed layer are dropped, so a layer exists
+  // once in memory. A tower loaded on first use is read from the checkpoint opened at load;
+  // when that file was written to since (MappedFile::changed), a clap::Error says so instead of
+  // mixing its new bytes with the tower already loaded.
   const HtsatKernels& audio_kernels() const;
   bool audio_kernels_built() const { return audio_kernels_built_.load(); }
-  // The text encoder's packed layers in the text precision (built the same way on first use).
+  // The text tower, the same way, its encoder packed in the text precision.
   const RobertaKernels& text_kernels() const;
+  bool text_kernels_built() const { return text_kernels_built_.load(); }
+  // Whether a tower's weights are in `audio` / `text` (set at load for the towers prepared then).
+  bool audio_weights_loaded = false, text_weights_loaded = false;
 
   // Audio features (batch x channels x frames x mels) -> normalised embeddings (batch x dim),
   // with the state's scratch buffers (the calling thread's thread count as it is).
@@ -84,6 +95,12 @@ struct ClapModel::Impl {
   mutable std::atomic<bool> audio_kernels_built_{false};
   mutable std::once_flag text_kernels_once_;
   mutable std::unique_ptr<const RobertaKernels> text_kernels_;
+  mutable std::atomic<bool> text_kernels_built_{false};
+  mutable std::mutex load_mutex_;  // one tower at a time reads the checkpoint
+  // Under load_mutex_ (in a const method's call_once: the tower's fields are filled once, before
+  // any reader sees the kernels).
+  void load_tower_weights(bool audio_tower);
+  void close_when_both_built();
 };
 
 }  // namespace clap

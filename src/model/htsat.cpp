@@ -346,6 +346,7 @@ void patch_merge(const SwinStageWeights& s, const SwinStageKernels& k, HtsatScra
 }  // namespace
 
 HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::string& prefix) {
+  constexpr WeightUse kPacked = WeightUse::Packed;  // the layers pack_htsat packs
   const ImageGeometry g = geometry(c);
   if (c.spec_size % c.num_mel_bins != 0) throw Error("audio_config: spec_size must be a multiple of num_mel_bins");
   if (c.patch_size != c.patch_stride[0] || c.patch_size != c.patch_stride[1])
@@ -353,20 +354,20 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
   HtsatWeights w;
   const int embed = c.patch_embeds_hidden_size;
   w.batch_norm = src.batch_norm(prefix + ".batch_norm", c.num_mel_bins);
-  w.patch_proj = src.conv(prefix + ".patch_embed.proj", embed, 1, c.patch_size, c.patch_size);
+  w.patch_proj = src.conv(prefix + ".patch_embed.proj", embed, 1, c.patch_size, c.patch_size, kPacked);
   if (c.enable_patch_layer_norm) w.patch_norm = src.norm(prefix + ".patch_embed.norm", embed);
   w.fusion = c.enable_fusion;
   if (w.fusion) {
     const std::string f = prefix + ".patch_embed.fusion_model";
     const int inter = embed / c.aff_block_r;
-    w.mel_conv2d = src.conv(prefix + ".patch_embed.mel_conv2d", embed, 1, c.patch_size, c.patch_size * 3);
-    w.aff.local_conv1 = src.conv(f + ".local_att.0", inter, embed, 1, 1);
+    w.mel_conv2d = src.conv(prefix + ".patch_embed.mel_conv2d", embed, 1, c.patch_size, c.patch_size * 3, kPacked);
+    w.aff.local_conv1 = src.conv(f + ".local_att.0", inter, embed, 1, 1, kPacked);
     w.aff.local_bn1 = src.batch_norm(f + ".local_att.1", inter);
-    w.aff.local_conv2 = src.conv(f + ".local_att.3", embed, inter, 1, 1);
+    w.aff.local_conv2 = src.conv(f + ".local_att.3", embed, inter, 1, 1, kPacked);
     w.aff.local_bn2 = src.batch_norm(f + ".local_att.4", embed);
-    w.aff.global_conv1 = src.conv(f + ".global_att.1", inter, embed, 1, 1);
+    w.aff.global_conv1 = src.conv(f + ".global_att.1", inter, embed, 1, 1, kPacked);
     w.aff.global_bn1 = src.batch_norm(f + ".global_att.2", inter);
-    w.aff.global_conv2 = src.conv(f + ".global_att.4", embed, inter, 1, 1);
+    w.aff.global_conv2 = src.conv(f + ".global_att.4", embed, inter, 1, 1, kPacked);
     w.aff.global_bn2 = src.batch_norm(f + ".global_att.5", embed);
   }
   int height = g.grid_h, width = g.grid_w, dim = embed;
@@ -389,13 +390,13 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
       b.shift = (j % 2 == 1 && std::min(height, width) > c.window_size) ? c.window_size / 2 : 0;
       b.layernorm_before = src.norm(bp + ".layernorm_before", dim);
       b.layernorm_after = src.norm(bp + ".layernorm_after", dim);
-      b.query = src.linear(bp + ".attention.self.query", dim, dim, c.qkv_bias);
-      b.key = src.linear(bp + ".attention.self.key", dim, dim, c.qkv_bias);
-      b.value = src.linear(bp + ".attention.self.value", dim, dim, c.qkv_bias);
-      b.attention_output = src.linear(bp + ".attention.output.dense", dim, dim);
+      b.query = src.linear(bp + ".attention.self.query", dim, dim, c.qkv_bias, kPacked);
+      b.key = src.linear(bp + ".attention.self.key", dim, dim, c.qkv_bias, kPacked);
+      b.value = src.linear(bp + ".attention.self.value", dim, dim, c.qkv_bias, kPacked);
+      b.attention_output = src.linear(bp + ".attention.output.dense", dim, dim, true, kPacked);
       const int hidden = static_cast<int>(dim * c.mlp_ratio);
-      b.intermediate = src.linear(bp + ".intermediate.dense", dim, hidden);
-      b.output = src.linear(bp + ".output.dense", hidden, dim);
+      b.intermediate = src.linear(bp + ".intermediate.dense", dim, hidden, true, kPacked);
+      b.output = src.linear(bp + ".output.dense", hidden, dim, true, kPacked);
       const int span = 2 * c.window_size - 1;
       b.relative_position_bias_table = src.get(bp + ".attention.self.relative_position_bias_table", {span * span, b.heads});
       if (b.relative_position_bias_table) b.position_bias = gather_position_bias(b.relative_position_bias_table, b.window, b.heads);
@@ -412,7 +413,7 @@ HtsatWeights load_htsat(const AudioConfig& c, WeightSource& src, const std::stri
     s.has_downsample = i < stages - 1;
     if (s.has_downsample) {
       s.downsample_norm = src.norm(sp + ".downsample.norm", 4 * dim);
-      s.downsample_reduction = src.linear(sp + ".downsample.reduction", 4 * dim, 2 * dim, false);
+      s.downsample_reduction = src.linear(sp + ".downsample.reduction", 4 * dim, 2 * dim, false, kPacked);
       height = (height + 1) / 2;
       width = (width + 1) / 2;
       dim *= 2;

@@ -11,6 +11,7 @@
 namespace clap {
 
 RobertaWeights load_roberta(const TextConfig& c, WeightSource& src, const std::string& prefix) {
+  constexpr WeightUse kPacked = WeightUse::Packed;  // the encoder's layers (pack_roberta); the pooler is kept
   RobertaWeights w;
   const int64_t h = c.hidden_size;
   w.word_embeddings = src.get(prefix + ".embeddings.word_embeddings.weight", {c.vocab_size, h});
@@ -20,13 +21,13 @@ RobertaWeights load_roberta(const TextConfig& c, WeightSource& src, const std::s
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = prefix + ".encoder.layer." + std::to_string(i);
     RobertaLayerWeights l;
-    l.query = src.linear(p + ".attention.self.query", h, h);
-    l.key = src.linear(p + ".attention.self.key", h, h);
-    l.value = src.linear(p + ".attention.self.value", h, h);
-    l.attention_output = src.linear(p + ".attention.output.dense", h, h);
+    l.query = src.linear(p + ".attention.self.query", h, h, true, kPacked);
+    l.key = src.linear(p + ".attention.self.key", h, h, true, kPacked);
+    l.value = src.linear(p + ".attention.self.value", h, h, true, kPacked);
+    l.attention_output = src.linear(p + ".attention.output.dense", h, h, true, kPacked);
     l.attention_norm = src.norm(p + ".attention.output.LayerNorm", h);
-    l.intermediate = src.linear(p + ".intermediate.dense", h, c.intermediate_size);
-    l.output = src.linear(p + ".output.dense", c.intermediate_size, h);
+    l.intermediate = src.linear(p + ".intermediate.dense", h, c.intermediate_size, true, kPacked);
+    l.output = src.linear(p + ".output.dense", c.intermediate_size, h, true, kPacked);
     l.output_norm = src.norm(p + ".output.LayerNorm", h);
     w.layers.push_back(l);
   }

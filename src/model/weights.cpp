@@ -84,7 +84,7 @@ std::unique_ptr<WeightSource> WeightSource::random(uint64_t seed) {
 
 bool WeightSource::has(const std::string& name) const { return random_ || (file_ && file_->find(name)); }
 
-const float* WeightSource::get(const std::string& name, const std::vector<int64_t>& shape) {
+const float* WeightSource::get(const std::string& name, const std::vector<int64_t>& shape, WeightUse use) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   // BatchNorm statistics are buffers, not parameters (as PyTorch counts them).
@@ -97,7 +97,8 @@ const float* WeightSource::get(const std::string& name, const std::vector<int64_
     return owned_.back().data();
   }
   const TensorView* t = file_->find(name);
-  read_.insert(name);
+  // A tower loaded after the rest asks for its tensors a second time: counted once.
+  const bool first = read_.insert(name).second;
   if (!t) {
     errors_.push_back("missing tensor '" + name + "' (expected shape " + shape_str(shape) + ")");
     return nullptr;
@@ -110,21 +111,30 @@ const float* WeightSource::get(const std::string& name, const std::vector<int64_
     errors_.push_back("tensor '" + name + "' has dtype " + std::string(dtype_name(t->dtype)) + ", expected a float type");
     return nullptr;
   }
-  parameters_ += counted;
-  bytes_ += static_cast<size_t>(n) * 4;
-  if (t->dtype == DType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0)
-    return reinterpret_cast<const float*>(t->data);  // used in place from the mapping
+  if (first) {
+    parameters_ += counted;
+    bytes_ += static_cast<size_t>(n) * 4;
+  }
+  const bool in_place = t->dtype == DType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0;
+  if (in_place && (use == WeightUse::Packed || !copy_kept_))
+    return reinterpret_cast<const float*>(t->data);  // read in place from the mapping
+  if (in_place) {
+    const float* mapped = reinterpret_cast<const float*>(t->data);
+    owned_.emplace_back(mapped, mapped + n);
+    file_->release(t->data, t->nbytes);  // the copy is what is read from now on
+    return owned_.back().data();
+  }
   owned_.push_back(tensor_to_float(*t));
-  copied_ += static_cast<size_t>(n) * 4;
+  if (first) copied_ += static_cast<size_t>(n) * 4;
   return owned_.back().data();
 }
 
-LinearWeights WeightSource::linear(const std::string& prefix, int64_t in, int64_t out, bool bias) {
+LinearWeights WeightSource::linear(const std::string& prefix, int64_t in, int64_t out, bool bias, WeightUse use) {
   LinearWeights w;  // checkpoint layout (Rows), float32
   w.in = in;
   w.out = out;
-  w.weight = get(prefix + ".weight", {out, in});
-  if (bias) w.bias = get(prefix + ".bias", {out});
+  w.weight = get(prefix + ".weight", {out, in}, use);
+  if (bias) w.bias = get(prefix + ".bias", {out}, use);  // a packed layer's bias is packed with it
   return w;
 }
 
@@ -142,14 +152,15 @@ BatchNormWeights WeightSource::batch_norm(const std::string& prefix, int64_t dim
   return w;
 }
 
-ConvWeights WeightSource::conv(const std::string& prefix, int64_t out, int64_t in, int64_t kh, int64_t kw) {
+ConvWeights WeightSource::conv(const std::string& prefix, int64_t out, int64_t in, int64_t kh, int64_t kw,
+                               WeightUse use) {
   ConvWeights w;
   w.out = out;
   w.in = in;
   w.kh = kh;
   w.kw = kw;
-  w.weight = get(prefix + ".weight", {out, in, kh, kw});
-  w.bias = get(prefix + ".bias", {out});
+  w.weight = get(prefix + ".weight", {out, in, kh, kw}, use);
+  w.bias = get(prefix + ".bias", {out}, use);
   return w;
 }
 
@@ -169,11 +180,11 @@ bool WeightSource::unused_tensor_allowed(const std::string& name) {
   return false;
 }
 
-void WeightSource::check() const {
+void WeightSource::check(bool unused) const {
   std::vector<std::string> problems = errors_;
   // A tensor nothing read: the checkpoint is not the model the configuration describes (a depth
   // of 0 would silently skip a stage's weights). Reported like a missing one.
-  if (file_ && !random_)
+  if (unused && file_ && !random_)
     for (const TensorView& t : file_->tensors())
       if (!read_.count(t.name) && !unused_tensor_allowed(t.name))
         problems.push_back("unused tensor '" + t.name + "' (shape " + t.shape_string() +

@@ -289,6 +289,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   lo.model = o.model;
   lo.threads = o.threads;
   lo.text_precision = o.text_precision;
+  lo.load_both_towers = true;  // whatever happens to the model file later, both kinds of query are answered
   lo.window_index = service::parse_window_index_mode(o.window_index);
   lo.note = nullptr;
   lo.warn = [&s](const std::string& w) { s.log("warning: " + w); };

@@ -394,8 +394,9 @@ HistoryFile read_history_file(const std::string& path, HistoryFormat format) {
 
 namespace {
 
-// The export at `path`, mapped; "-" is standard input (a pipe is kept in memory, within the same
-// bound as a file).
+// The export at `path`, or standard input for "-", copied into memory (within the same bound
+// either way): a mapping of the file itself would kill the import (SIGBUS) when the file is
+// truncated while it is read, and a large export is read for a minute (hostile pass 10, H10C-4).
 MappedFile map_history_file(const std::string& path) {
   if (path == "-") return MappedFile::standard_input(kMaxHistoryBytes, "a history export is read up to " +
                                                                            std::to_string(kMaxHistoryBytes >> 30) + " GiB");
@@ -409,7 +410,8 @@ MappedFile map_history_file(const std::string& path) {
   if (sized && static_cast<uint64_t>(st.st_size) > kMaxHistoryBytes)
     throw Error(path + ": too large (" + std::to_string(st.st_size) + " bytes; a history export is read up to " +
                 std::to_string(kMaxHistoryBytes >> 30) + " GiB)");
-  return MappedFile(path);
+  return MappedFile::read_into_memory(path, kMaxHistoryBytes,
+                                      "a history export is read up to " + std::to_string(kMaxHistoryBytes >> 30) + " GiB");
 }
 
 }  // namespace

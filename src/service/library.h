@@ -61,6 +61,10 @@ struct LibraryOptions {
   Precision text_precision = Precision::F32;
   Notice note;        // optional notes (see above); null = silent
   Notice warn;        // warnings (text cut at the model's limit, a collapsed text tower); null = dropped
+  // Load both towers with the model (LoadOptions::prepare_audio / prepare_text) instead of each
+  // on its first use: a server goes on answering audio and text queries however its model file
+  // is rewritten under it (model/clap.h); a command that embeds only texts leaves it off.
+  bool load_both_towers = false;
   // Model runs at once (each with its own ClapState); 0 = no limit. Callers beyond the limit
   // wait up to model_wait_ms, then get Busy; at most max_waiting wait at once (-1 = no limit,
   // 0 = none: Busy at once).

@@ -71,6 +71,7 @@ const ClapModel& Library::model() {
     mo.warn = options_.warn;
     mo.audio_precision = parse_precision(identity_.precision);
     mo.text_precision = options_.text_precision;
+    mo.prepare_audio = mo.prepare_text = options_.load_both_towers;
     std::shared_ptr<const ClapModel> m = load_model(s.resolved, mo);
     if (m->embedding_dim() != identity_.dim)
       throw Error("the model's embedding size " + std::to_string(m->embedding_dim()) + " differs from the index's " +

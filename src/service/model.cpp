@@ -9,6 +9,7 @@ std::unique_ptr<ClapModel> load_model(const hub::ResolvedModel& resolved, const 
   LoadOptions load_options;
   load_options.audio_precision = options.audio_precision;
   load_options.prepare_audio = options.prepare_audio;
+  load_options.prepare_text = options.prepare_text;
   load_options.text_precision = options.text_precision;
   auto model = ClapModel::load(index::model_files_of(resolved), load_options);
   // A model just downloaded is used here for the first time: check its text tower once.

@@ -20,7 +20,8 @@ struct ModelOpenOptions {
   Notice warn;               // receives the collapsed-text-tower warning (null: dropped)
   Precision audio_precision = Precision::F32;  // LoadOptions::audio_precision
   Precision text_precision = Precision::F32;   // LoadOptions::text_precision
-  bool prepare_audio = false;                  // LoadOptions::prepare_audio (pack the audio tower at load)
+  bool prepare_audio = false;                  // LoadOptions::prepare_audio (load the audio tower at load)
+  bool prepare_text = false;                   // LoadOptions::prepare_text (load the text tower at load)
 };
 
 struct OpenedModel {
