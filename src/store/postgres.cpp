@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "store/rows.h"
 
@@ -260,8 +261,48 @@ std::string Result::text(int row, int col) const {
   return unescape_text(bytes(row, col));
 }
 
+namespace {
+// What column `col` of `r`'s row is the embedding of, for messages, by the columns of its table
+// the row holds: "track N" (a track's: tracks' id, set_tracks' track_id), "track N's window K" (a
+// window's, of the index or of an embedding set; "window (id W)" when the row has no idx),
+// "retired track R's window K"; "" when the row does not tell (the text cache). A window's own id
+// is not its track's.
+std::string row_owner(const PGresult* r, int row, int col) {
+  const Oid table = PQftable(r, col);
+  if (table == InvalidOid) return "";
+  const auto value = [&](const char* name) -> std::optional<std::string> {
+    const int c = PQfnumber(r, name);
+    if (c < 0 || PQftable(r, c) != table || PQgetisnull(r, row, c)) return std::nullopt;
+    if (PQfformat(r, c) == 0) return std::string(PQgetvalue(r, row, c));  // the number as written
+    // Binary: a big-endian integer of 2, 4 or 8 bytes.
+    const int len = PQgetlength(r, row, c);
+    if (len != 2 && len != 4 && len != 8) return std::nullopt;
+    const auto* b = reinterpret_cast<const unsigned char*>(PQgetvalue(r, row, c));
+    uint64_t v = (b[0] & 0x80) ? ~uint64_t{0} : 0;
+    for (int i = 0; i < len; ++i) v = (v << 8) | b[i];
+    return std::to_string(static_cast<int64_t>(v));
+  };
+  const std::optional<std::string> idx = value("idx"), id = value("id"), track = value("track_id"),
+                                   retired = value("retired_id");
+  if (retired) return "retired track " + *retired + "'s window" + (idx ? " " + *idx : "");
+  if (track && (idx || id)) return "track " + *track + "'s window " + (idx ? *idx : "(id " + *id + ")");
+  if (track) return "track " + *track;
+  if (id && !idx) return "track " + *id;
+  return "";
+}
+}  // namespace
+
 bool Result::append_floats(int row, int col, int expect, std::vector<float>& out) const {
   if (is_null(row, col)) return false;
+  // A value of another length was written by hand or by another tool (clapsearch writes exactly
+  // `expect` floats): named by what it belongs to, as SqliteStore names it, not by the query.
+  if (const size_t n = PQfformat(r_, col) == 1 ? static_cast<size_t>(PQgetlength(r_, row, col)) : bytes(row, col).size();
+      n != static_cast<size_t>(expect) * sizeof(float)) {
+    const std::string owner = row_owner(r_, row, col);
+    throw Error("postgresql: the index is damaged: " + (owner.empty() ? "an embedding" : owner + "'s embedding") +
+                " holds " + std::to_string(n) + " bytes where " + std::to_string(expect) + " floats (" +
+                std::to_string(static_cast<size_t>(expect) * sizeof(float)) + " bytes) were expected");
+  }
   if (PQfformat(r_, col) == 1) {
     decode_embedding(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)), expect, out,
                      sql_.substr(0, 60));
