@@ -7,7 +7,6 @@
 // `clapsearch index` on a SQLite file and on a database of a real PostgreSQL server.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,6 +16,7 @@
 #include "core/sha256.h"
 #include "store/store.h"
 #include "support/golden.h"
+#include "support/kept_ids.h"
 #include "support/postgres_server.h"
 #include "support/user_marks.h"
 
@@ -201,21 +201,28 @@ TEST_P(RetagMoves, AWatchKeepsAFileMovedAndRetagged) {
 
 INSTANTIATE_TEST_SUITE_P(Stores, RetagMoves, ::testing::Values("sqlite", "postgres"));
 
+using test::forget_packet_hashes;
+
+// Two songs in DIR/music (FLAC, 6 s), indexed into DIR/library.db.
+struct TwoSongs {
+  std::string dir, music, db;
+};
+TwoSongs two_songs(const std::string& name) {
+  TwoSongs l{test::temp_dir() + "/" + name, "", ""};
+  fs::remove_all(l.dir);
+  l.music = l.dir + "/music";
+  l.db = l.dir + "/library.db";
+  test::ffmpeg(l.music + "/s1.flac", "-f lavfi -i \"sine=f=330:d=6\" -metadata title=One");
+  test::ffmpeg(l.music + "/s2.flac", "-f lavfi -i \"sine=f=550:d=6\" -metadata title=Two");
+  return l;
+}
+
 // An index made before packet hashes were stored: the next run stores them for the files it
 // holds (no rebuild), and a move with a retag after it keeps the track.
 TEST(RetagMovesUpgrade, AnIndexWithoutPacketHashesGetsThemOnTheNextRun) {
-  const std::string dir = test::temp_dir() + "/retag-moves-upgrade";
-  fs::remove_all(dir);
-  const std::string music = dir + "/music", db = dir + "/library.db";
-  test::ffmpeg(music + "/s1.flac", "-f lavfi -i \"sine=f=330:d=6\" -metadata title=One");
-  test::ffmpeg(music + "/s2.flac", "-f lavfi -i \"sine=f=550:d=6\" -metadata title=Two");
+  const auto [dir, music, db] = two_songs("retag-moves-upgrade");
   index_run(db, music);
-  {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM packet_hashes", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(raw);
-  }
+  forget_packet_hashes(db);
   EXPECT_EQ(store::open_store(db, store::OpenMode::ReadOnly)->tracks_without_packet_hash().size(), 2u);
   index_run(db, music);
   EXPECT_TRUE(store::open_store(db, store::OpenMode::ReadOnly)->tracks_without_packet_hash().empty());
@@ -225,13 +232,6 @@ TEST(RetagMovesUpgrade, AnIndexWithoutPacketHashesGetsThemOnTheNextRun) {
   const json sum = index_run(db, music);
   EXPECT_EQ(sum["moved"], 1) << sum.dump();
   EXPECT_EQ(ids_by_path(db).at(music + "/x/Two (remastered tag).flac"), id);
-}
-
-void forget_packet_hashes(const std::string& db) {
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM packet_hashes", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(raw);
 }
 
 // Issue 53: the packet hashes of new files were made by a demux of every file after the pipeline,
@@ -260,11 +260,7 @@ TEST(RetagMovesHashes, AWorkerStoresTheHashesOfTheFilesItIndexes) {
 // The catch-up of the tracks indexed before packet hashes were stored says its progress as the
 // index's does (stderr, as it begins and every few seconds; nothing with --quiet).
 TEST(RetagMovesHashes, TheCatchUpSaysItsProgress) {
-  const std::string dir = test::temp_dir() + "/retag-hashes-progress";
-  fs::remove_all(dir);
-  const std::string music = dir + "/music", db = dir + "/library.db";
-  test::ffmpeg(music + "/s1.flac", "-f lavfi -i \"sine=f=330:d=4\"");
-  test::ffmpeg(music + "/s2.flac", "-f lavfi -i \"sine=f=550:d=4\"");
+  const auto [dir, music, db] = two_songs("retag-hashes-progress");
   const std::string index = "index " + q(music) + " --db " + q(db) + " --model " + q(test::case_dir("tiny-unfused")) + " --json";
   const auto unhashed = [&] { return store::open_store(db, store::OpenMode::ReadOnly)->tracks_without_packet_hash().size(); };
   std::string out, err;
@@ -316,11 +312,7 @@ TEST(RetagMovesHashes, ASignalStopsTheCatchUpAndWhatItDidIsKept) {
 // An ok track whose file cannot be demuxed for a packet hash was tried, and warned about, in every
 // run: the failure is recorded (an empty packet hash), tried again when the file changes.
 TEST(RetagMovesHashes, AFileThatCannotBeDemuxedIsWarnedOnceAndTriedAgainWhenItChanges) {
-  const std::string dir = test::temp_dir() + "/retag-hashes-undemuxable";
-  fs::remove_all(dir);
-  const std::string music = dir + "/music", db = dir + "/library.db";
-  test::ffmpeg(music + "/s1.flac", "-f lavfi -i \"sine=f=330:d=4\"");
-  test::ffmpeg(music + "/s2.flac", "-f lavfi -i \"sine=f=550:d=4\"");
+  const auto [dir, music, db] = two_songs("retag-hashes-undemuxable");
   index_run(db, music);
   forget_packet_hashes(db);
   // s2 as the index holds it (size, modification time), its bytes no longer audio.

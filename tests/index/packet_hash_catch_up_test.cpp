@@ -5,7 +5,6 @@
 // is one helper (FileStamp::read_as_indexed), for the fingerprints' catch-up too.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -13,29 +12,21 @@
 #include <stdexcept>
 
 #include "audio/packet_hash.h"
-#include "hub/hub.h"
 #include "index/indexer.h"
 #include "index/precut.h"
 #include "index/retag_moves.h"
 #include "store/sqlite_store.h"
 #include "support/golden.h"
+#include "support/kept_ids.h"
+#include "support/tiny_index.h"
 
 namespace clap::index {
 namespace {
 
 namespace fs = std::filesystem;
 
-const ClapModel& tiny() {
-  static std::unique_ptr<ClapModel> model = ClapModel::load(test::case_dir("tiny-unfused"));
-  return *model;
-}
-
 IndexSummary index_lib(store::Store& store, const std::string& lib, const IndexCallbacks& callbacks) {
-  const hub::ResolvedModel r = hub::resolve_model(test::case_dir("tiny-unfused"));
-  const IndexSettings s;
-  const ModelSpec spec = describe_model(r, s.window_s, s.hop_s, s.silence_db);
-  ensure_identity(store, spec.identity, false);
-  return index_roots(store, {lib}, spec, s, [&]() -> const ClapModel& { return tiny(); }, callbacks);
+  return test::index_with_tiny(store, {lib}, {}, callbacks);
 }
 
 std::string library(const std::string& name, int files) {
@@ -43,13 +34,6 @@ std::string library(const std::string& name, int files) {
   for (int i = 0; i < files; ++i)
     test::ffmpeg(lib + "/t" + std::to_string(i) + ".flac", "-f lavfi -i \"sine=f=" + std::to_string(300 + 70 * i) + ":d=2\"");
   return lib;
-}
-
-void forget_packet_hashes(const std::string& db) {
-  sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM packet_hashes", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(raw);
 }
 
 // A run stopped once its files are indexed (a watch's stop, a crash) keeps their packet hashes: they
@@ -79,7 +63,7 @@ TEST(RetagMovesCatchUp, AStopBetweenTwoFilesKeepsTheHashesMade) {
   const std::string lib = library("catch-up-stop", 5);
   store::SqliteStore store = store::SqliteStore::open(test::temp_dir() + "/catch-up-stop.db");
   index_lib(store, lib, {});
-  forget_packet_hashes(test::temp_dir() + "/catch-up-stop.db");  // as an index made before they were stored
+  test::forget_packet_hashes(test::temp_dir() + "/catch-up-stop.db");  // as an index made before they were stored
   ASSERT_EQ(store.tracks_without_packet_hash().size(), 5u);
   IndexCallbacks cb;
   std::vector<int64_t> seen;
