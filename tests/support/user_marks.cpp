@@ -25,20 +25,17 @@ UserMarks add_user_marks(const std::string& location, const std::string& name, c
   u.created_at = 1;
   UserMarks m;
   m.user = s->add_user(u);
-  if (songs.starred) {
-    store::FeedbackRecord star;
-    star.user_id = m.user;
-    star.kind = "song";
-    star.song = ref(songs.starred);
-    star.at = 2;
-    s->put_star(star);
-  }
+  const auto feedback = [&](int64_t id) {
+    store::FeedbackRecord f;
+    f.user_id = m.user;
+    f.kind = "song";
+    f.song = ref(id);
+    f.at = 2;
+    return f;
+  };
+  if (songs.starred) s->put_star(feedback(songs.starred));
   if (songs.rated) {
-    store::FeedbackRecord rating;
-    rating.user_id = m.user;
-    rating.kind = "song";
-    rating.song = ref(songs.rated);
-    rating.at = 2;
+    store::FeedbackRecord rating = feedback(songs.rated);
     rating.rating = 4;
     s->put_rating(rating);
   }
