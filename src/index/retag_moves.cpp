@@ -132,38 +132,32 @@ void refresh_packet_hashes(store::Store& store, IndexSummary& sum, const IndexCa
   };
   report(false);
   std::unordered_set<std::string> done;
-  for (const FileState& s : missing) {
-    ++progress.files_done;
-    progress.bytes_done += s.size;
+  const auto catch_up = [&](const FileState& s) {
     std::error_code ec;
-    if (done.count(s.content_hash) || !std::filesystem::is_regular_file(s.path, ec)) {  // held while its folder is away
-      report(false);
-      continue;
-    }
+    if (done.count(s.content_hash) || !std::filesystem::is_regular_file(s.path, ec)) return;  // held while its folder is away
     // The hash is of the version of the file the track was indexed from (its content hash keys
     // it): a file changed since, or while being read, is left to the run that indexes it again.
     std::string packets;
     try {
-      if (!FileStamp::read_as_indexed(s.path, s.size, s.mtime_ns, [&] { packets = audio::packet_hash(s.path); })) {
-        report(false);
-        continue;
-      }
+      if (!FileStamp::read_as_indexed(s.path, s.size, s.mtime_ns, [&] { packets = audio::packet_hash(s.path); })) return;
     } catch (const std::exception& e) {
       // Recorded as no packet hash (""): a demux that failed fails again on the same bytes, so the
       // file is tried again (and said so) only once it changes, when the pipeline reads it anew.
       // A file changed while it failed is left for the next run.
-      if (const std::optional<FileStamp> now = FileStamp::of(s.path); now && now->size == s.size && now->mtime_ns == s.mtime_ns) {
-        sum.warnings.push_back({s.path, "no packet hash (a move with a retag is not told): " + reason_of(e, s.path)});
-        store.put_packet_hashes({{s.content_hash, ""}});
-        done.insert(s.content_hash);
-      }
-      report(false);
-      continue;
+      const std::optional<FileStamp> now = FileStamp::of(s.path);
+      if (!now || now->size != s.size || now->mtime_ns != s.mtime_ns) return;
+      sum.warnings.push_back({s.path, "no packet hash (a move with a retag is not told): " + reason_of(e, s.path)});
+      packets.clear();
     }
     done.insert(s.content_hash);
-    // One file at a time: a run stopped keeps every hash made (a write per file costs little
-    // next to its demux).
+    // One file at a time: a run stopped keeps every hash made (a write per file costs little next
+    // to its demux: bench/runs/2026-11-27-phash11.md).
     store.put_packet_hashes({{s.content_hash, std::move(packets)}});
+  };
+  for (const FileState& s : missing) {
+    ++progress.files_done;
+    progress.bytes_done += s.size;
+    catch_up(s);
     report(false);
   }
   report(true);
