@@ -71,14 +71,22 @@ class ProgressPrinter {
       return;
     }
     const bool complete = p.files_done == p.files_total;
-    if (complete ? complete_shown_ : since_last < (tty_ ? 0.2 : 5.0)) return;
+    // The catch-up of packet hashes (pass 0) after the files: said as it begins.
+    const bool new_task = (p.pass == 0) != catch_up_;
+    catch_up_ = p.pass == 0;
+    if (new_task) complete_shown_ = false;
+    else if (complete ? complete_shown_ : since_last < (tty_ ? 0.2 : 5.0)) return;
     complete_shown_ = complete;
     last_ = now;
     char line[256];
     const double rate = p.elapsed_seconds > 0 ? p.audio_seconds / p.elapsed_seconds : 0;
-    std::snprintf(line, sizeof line, "indexing (pass %d): %lld/%lld files, %s of audio, %.1fx real time, ETA %s",
-                  p.pass, static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
-                  audio_text(p.audio_seconds).c_str(), rate, duration_text(p.eta_seconds).c_str());
+    if (p.pass == 0)
+      std::snprintf(line, sizeof line, "hashing packets: %lld/%lld files, ETA %s", static_cast<long long>(p.files_done),
+                    static_cast<long long>(p.files_total), duration_text(p.eta_seconds).c_str());
+    else
+      std::snprintf(line, sizeof line, "indexing (pass %d): %lld/%lld files, %s of audio, %.1fx real time, ETA %s",
+                    p.pass, static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
+                    audio_text(p.audio_seconds).c_str(), rate, duration_text(p.eta_seconds).c_str());
     if (tty_) {
       std::fprintf(stderr, "\r%s\x1b[K", line);
       shown_ = true;
@@ -100,6 +108,7 @@ class ProgressPrinter {
  private:
   bool enabled_, tty_;
   bool shown_ = false, complete_shown_ = false;
+  bool catch_up_ = false;
   Clock::time_point last_ = Clock::now();
 };
 

@@ -74,6 +74,7 @@ int run_migrate(const MigrateOptions& o) {
     j["retired"] = s.retired;
     j["retired_windows"] = s.retired_windows;
     j["cached_texts"] = s.cached_texts;
+    j["packet_hashes"] = s.packet_hashes;
     j["roots"] = s.roots;
     j["embedding_sets"] = s.embedding_sets;
     j["set_windows"] = s.set_windows;
@@ -99,6 +100,8 @@ int run_migrate(const MigrateOptions& o) {
               count(s.windows, "window").c_str(), count(s.labels, "label").c_str(), count(s.retired, "retired track").c_str(),
               count(s.retired_windows, "window").c_str(), count(s.cached_texts, "cached text").c_str(),
               count(s.roots, "folder").c_str(), s.seconds);
+  if (s.packet_hashes > 0)
+    std::printf("copied   %lld packet hash%s\n", static_cast<long long>(s.packet_hashes), s.packet_hashes == 1 ? "" : "es");
   if (s.embedding_sets > 1)
     std::printf("copied   %s (the active one and %s of the others)\n", count(s.embedding_sets, "embedding set").c_str(),
                 count(s.set_windows, "window").c_str());
@@ -125,14 +128,15 @@ void add_migrate_command(CLI::App& app, Action& action) {
       ->required();
   cmd->add_flag("--json", o->json,
                 "Print the summary as one JSON object: from, to, tracks, windows, labels, retired, retired_windows, "
-                "cached_texts, roots, embedding_sets, set_windows, users, api_keys, stars, ratings, plays, playlists, seconds ...");
+                "cached_texts, packet_hashes, roots, embedding_sets, set_windows, users, api_keys, stars, ratings, plays, playlists, seconds ...");
   cmd->add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   cmd->footer(
       "Everything is copied: the model identity, the folders, every track (errors and silent ones too) with its id,\n"
       "its windows with their ids and every embedding bit for bit, zero-shot labels, retired tracks (kept\n"
-      "restorable), every embedding set (the active one, and the other models' embeddings beside it, with their\n"
-      "ids), the text-embedding cache of every model, and the users with their API keys, stars, ratings, plays\n"
-      "and playlists (passwords sealed again with the copy's key file, which is made beside it: see `user`).\n"
+      "restorable), the packet hashes that tell their files moved and retagged, every embedding set (the active\n"
+      "one, and the other models' embeddings beside it, with their ids), the text-embedding cache of every model,\n"
+      "and the users with their API keys, stars, ratings, plays and playlists (passwords sealed again with the\n"
+      "copy's key file, which is made beside it: see `user`).\n"
       "Every query gives the same output on the copy.\n"
       "The copy is one transaction and is checked before it is committed (the same counts as the source, a clean\n"
       "check): a failure leaves the destination as it was. A destination that holds anything is refused.\n"

@@ -375,16 +375,14 @@ void refresh_fingerprints(Store& store, IndexSummary& sum, const IndexCallbacks&
     // every other decode checks (Pipeline::send_done): a file whose size or time differs from
     // the stored state (changed since, and not under this run's folders, or queued for a
     // worker) or that changes while being read is left to the run that indexes it again.
-    const std::optional<FileStamp> before = FileStamp::of(s.path);
-    if (!before || before->size != s.size || before->mtime_ns != s.mtime_ns) continue;
     std::vector<uint32_t> items;
     try {
-      items = audio::fingerprint_file(s.path, kFingerprintRate);
+      if (!FileStamp::read_as_indexed(s.path, s.size, s.mtime_ns, [&] { items = audio::fingerprint_file(s.path, kFingerprintRate); }))
+        continue;
     } catch (const std::exception& e) {
       sum.warnings.push_back({s.path, "no fingerprint: " + reason_of(e, s.path)});
       continue;
     }
-    if (FileStamp::of(s.path) != before) continue;
     if (items.empty()) continue;
     store.put_fingerprint(s.id, items);
     ++sum.fingerprints_added;

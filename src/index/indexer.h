@@ -74,7 +74,7 @@ struct IndexProgress {
   double elapsed_seconds = 0;  // since the run started
   double eta_seconds = -1;     // -1 = unknown
   bool finished = false;
-  int pass = 1;  // the pass these files are in (index/passes.h)
+  int pass = 1;  // the pass these files are in (index/passes.h); 0: packet hashes' catch-up (retag_moves.h)
 };
 
 struct FileEvent {

@@ -311,7 +311,17 @@ void Pipeline::finish(size_t j) {
   }
   const std::vector<float> embedding = track_embedding(active, dim, active_windows.data(), nullptr);
   t.status = TrackStatus::Ok;
+  // The packet hash just before its track: an ok track the pipeline wrote always has one (a run
+  // stopped between the two leaves a row of no track's content, which purge_retired forgets, and
+  // the file is indexed again). A file changed since keeps the row of its new content hash.
+  if (d.packet_hash && !t.content_hash.empty()) {
+    const auto tw = Clock::now();
+    store_.put_packet_hashes({{t.content_hash, *d.packet_hash}});
+    sum_.db_seconds += since(tw);
+  }
   if (!write(j, t, a.windows, embedding.data())) return;
+  if (!d.packet_hash_error.empty())
+    sum_.warnings.push_back({t.path, "no packet hash (a move with a retag is not told): " + d.packet_hash_error});
   ++sum_.indexed;
   ++sum_.ok_files;
   file_finished(j);

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "audio/fingerprint.h"
+#include "audio/packet_hash.h"
 #include "audio/windows.h"
 #include "core/sha256.h"
 #include "index/passes.h"
@@ -156,8 +157,21 @@ void Pipeline::decode(size_t j) {
   } catch (const std::exception& e) {
     return fail(j, reason_of(e, f.path), done.hash);
   }
+  hash_packets(j, done);
   if (s_.first_pass > 0) return decode_first_pass(j, std::move(done));
   decode_whole(j, std::move(done));
+}
+
+void Pipeline::hash_packets(size_t j, Msg& done) const {
+  const std::string& path = jobs_[j].file->path;
+  try {
+    done.packet_hash = audio::packet_hash(path);
+  } catch (const std::exception& e) {
+    // Recorded as none: the same bytes fail the same way, so it is tried again (and said again)
+    // only when the file changes. Its decode says whether it is audio at all.
+    done.packet_hash = "";
+    done.packet_hash_error = reason_of(e, path);
+  }
 }
 
 void Pipeline::send_window(size_t j, int idx, int64_t start, int64_t end, double loudness, bool silent,
@@ -480,6 +494,7 @@ void Pipeline::decode_more(size_t j) {
         return fail(j, reason_of(e, f.path));
       }
       done.afresh = true;
+      hash_packets(j, done);
       return decode_whole(j, std::move(done));
     }
   }

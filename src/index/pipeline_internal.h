@@ -50,6 +50,11 @@ struct Msg {
   audio::Tags tags;
   std::string hash;
   std::vector<uint32_t> fingerprint;  // empty when Chromaprint could not make one
+  // The packet hash of the file read (audio/packet_hash.h), stored with the track: nullopt when
+  // not made (a later pass's file, whose content the stored one is); "" when the file could not
+  // be demuxed for it (packet_hash_error says why).
+  std::optional<std::string> packet_hash;
+  std::string packet_hash_error;
   int window_total = 0;  // windows the track has in all (0: as many as were sent)
   // A later pass's job that indexed its track afresh (Deepen::verify found the first pass off a
   // whole decode): the track is written whole, as a first pass writes it.
@@ -165,6 +170,10 @@ class Pipeline {
   void fail(size_t j, std::string reason, std::string hash = "");
 
   void decode(size_t j);
+
+  // The packet hash of file `j` into `done` (Msg::packet_hash), by its decoder thread: the file
+  // was just read whole for its content hash, so its demux reads what the page cache holds.
+  void hash_packets(size_t j, Msg& done) const;
 
   // Sends window `idx` of file `j` (samples [start, end) of the track, its level `loudness`):
   // a silent one as its record alone, else with its samples (`samples`, or `x`: end - start values).

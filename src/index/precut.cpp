@@ -18,6 +18,13 @@ std::optional<FileStamp> FileStamp::of(const std::string& path) {
   return s;
 }
 
+bool FileStamp::read_as_indexed(const std::string& path, int64_t size, int64_t mtime_ns, const std::function<void()>& read) {
+  const std::optional<FileStamp> before = of(path);
+  if (!before || before->size != size || before->mtime_ns != mtime_ns) return false;
+  read();
+  return of(path) == before;
+}
+
 std::vector<int> first_pass_span_windows(const std::vector<audio::Window>& plan, int first_pass) {
   std::vector<int> chosen;
   if (first_pass <= 0 || static_cast<int>(plan.size()) <= first_pass) return chosen;

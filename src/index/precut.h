@@ -7,6 +7,7 @@
 // no file may be decoded more than twice (docs/operations.md).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,12 @@ struct FileStamp {
   uint64_t device = 0, inode = 0;
   bool operator==(const FileStamp&) const = default;
   static std::optional<FileStamp> of(const std::string& path);  // nullopt: gone or unreadable
+  // Runs `read` over the version of `path` a track was indexed from (its stored size and
+  // modification time): false, and what `read` made is not to be used, when the file is not that
+  // version or was written while `read` ran. What the indexer reads of an indexed track outside
+  // the pipeline (a fingerprint, a packet hash) is of the file its embeddings were made from, as
+  // every decode of the pipeline checks (Pipeline::send_done). Exceptions of `read` propagate.
+  static bool read_as_indexed(const std::string& path, int64_t size, int64_t mtime_ns, const std::function<void()>& read);
 };
 
 // The windows (indices into `plan`) a progressive first pass of `first_pass` windows cuts as

@@ -1,6 +1,7 @@
 #include "index/retag_moves.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -208,33 +209,53 @@ void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs,
 
 void settle_interrupted_claims(store::Store& store) { store.reattach_songs(); }
 
-void refresh_packet_hashes(store::Store& store, IndexSummary& sum, const IndexCallbacks&) {
-  std::vector<std::pair<std::string, std::string>> rows;
+void refresh_packet_hashes(store::Store& store, IndexSummary& sum, const IndexCallbacks& callbacks) {
+  const std::vector<FileState> missing = store.tracks_without_packet_hash();
+  if (missing.empty()) return;
+  IndexProgress progress;
+  progress.pass = 0;  // the catch-up, not a pass of the index (IndexProgress::pass)
+  progress.files_total = static_cast<int64_t>(missing.size());
+  for (const FileState& s : missing) progress.bytes_total += s.size;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto report = [&](bool finished) {
+    if (!callbacks.progress) return;
+    progress.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (progress.bytes_done > 0 && progress.bytes_total > progress.bytes_done)
+      progress.eta_seconds = progress.elapsed_seconds * double(progress.bytes_total - progress.bytes_done) / double(progress.bytes_done);
+    progress.finished = finished;
+    callbacks.progress(progress);  // the run's stop: a callback that throws ends it here, between two files
+  };
+  report(false);
   std::unordered_set<std::string> done;
-  for (const FileState& s : store.tracks_without_packet_hash()) {
-    if (done.count(s.content_hash)) continue;
+  const auto catch_up = [&](const FileState& s) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(s.path, ec)) continue;  // held while its folder is away
+    if (done.count(s.content_hash) || !std::filesystem::is_regular_file(s.path, ec)) return;  // held while its folder is away
     // The hash is of the version of the file the track was indexed from (its content hash keys
     // it): a file changed since, or while being read, is left to the run that indexes it again.
-    const std::optional<FileStamp> before = FileStamp::of(s.path);
-    if (!before || before->size != s.size || before->mtime_ns != s.mtime_ns) continue;
     std::string packets;
     try {
-      packets = audio::packet_hash(s.path);
+      if (!FileStamp::read_as_indexed(s.path, s.size, s.mtime_ns, [&] { packets = audio::packet_hash(s.path); })) return;
     } catch (const std::exception& e) {
+      // Recorded as no packet hash (""): a demux that failed fails again on the same bytes, so the
+      // file is tried again (and said so) only once it changes, when the pipeline reads it anew.
+      // A file changed while it failed is left for the next run.
+      const std::optional<FileStamp> now = FileStamp::of(s.path);
+      if (!now || now->size != s.size || now->mtime_ns != s.mtime_ns) return;
       sum.warnings.push_back({s.path, "no packet hash (a move with a retag is not told): " + reason_of(e, s.path)});
-      continue;
+      packets.clear();
     }
-    if (FileStamp::of(s.path) != before) continue;
     done.insert(s.content_hash);
-    rows.emplace_back(s.content_hash, std::move(packets));
-    if (rows.size() >= 256) {
-      store.put_packet_hashes(rows);
-      rows.clear();
-    }
+    // One file at a time: a run stopped keeps every hash made (a write per file costs little next
+    // to its demux: bench/runs/2026-11-27-phash11.md).
+    store.put_packet_hashes({{s.content_hash, std::move(packets)}});
+  };
+  for (const FileState& s : missing) {
+    ++progress.files_done;
+    progress.bytes_done += s.size;
+    catch_up(s);
+    report(false);
   }
-  store.put_packet_hashes(rows);
+  report(true);
 }
 
 }  // namespace clap::index

@@ -45,10 +45,14 @@ void claim_retagged_before_pipeline(store::Store& store, std::vector<Job>& jobs,
 // up to date here, before any file is read; a no-op after a run that finished.
 void settle_interrupted_claims(store::Store& store);
 
-// Stores the packet hash of every ok track that has none (tracks indexed before packet hashes were
-// stored, and those indexed since the last run): a demux of each file while it is there, the
-// version the track was indexed from (its size and time as stored). A file that cannot be read is
-// left for the next run.
+// The catch-up of the tracks indexed before packet hashes were stored (the pipeline hashes the files
+// it indexes, Pipeline::hash_packets): the packet hash of every ok track that has none, a demux of
+// each file while it is there, the version the track was indexed from (its size and time as
+// stored), one file at a time, each stored at once. Reports progress (IndexProgress::pass 0)
+// before the first file and after each: a callback that throws (a watch's stop) ends the catch-up
+// between two files, keeping what it stored. A file that cannot be demuxed is warned about and
+// recorded as having none ("": tried again when it changes, when the pipeline reads it anew); one
+// not there, or changed, is left for a later run.
 void refresh_packet_hashes(store::Store& store, IndexSummary& sum, const IndexCallbacks& callbacks);
 
 }  // namespace clap::index

@@ -304,7 +304,7 @@ class Scanner {
       index::IndexCallbacks callbacks;
       callbacks.progress = [this](const index::IndexProgress& p) {
         if (stop_) throw service::WatchStopped();
-        count_ = p.files_done;
+        if (p.pass != 0) count_ = p.files_done;  // files scanned, not the packet hashes' catch-up
       };
       try {
         const service::IndexRun run = service::run_index(request, callbacks, [&log](const std::string& w) {

@@ -260,9 +260,6 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       std::unique_ptr<store::Store> queue = store::open_store(location, store::OpenMode::ReadWriteExisting);
       work_queue(location, queue, spec, settings, provider, work, callbacks, warn, worker);
       accumulate(run.summary, worker.summary);
-      // The packet hashes of the files just indexed, while they are there (the plan ran before
-      // they were tracks): a file moved and retagged before the next run is told by them.
-      index::refresh_packet_hashes(*store, run.summary, callbacks);
       run.summary.planned = 0;  // queued and done by this process
       queue->forget_finished_jobs();  // the run is over: nothing left to show as progress
     }

@@ -210,6 +210,15 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
     done += static_cast<int64_t>(copies.size());
     if (progress) progress(done, total);
   }
+  // The packet hashes of the files the tracks and retired tracks were indexed from (by content
+  // hash): without them a file moved and retagged after the copy is a new track, its users' data
+  // left on the old one (retag_moves.h), until an index run demuxed every file again.
+  std::vector<std::string> content_hashes;
+  for (const store::FileState& f : src.file_states()) content_hashes.push_back(f.content_hash);
+  for (const store::FileState& f : src.retired_tracks()) content_hashes.push_back(f.content_hash);
+  const std::map<std::string, std::string> packets = src.packet_hashes(content_hashes);
+  dst.put_packet_hashes({packets.begin(), packets.end()});
+  sum.packet_hashes = static_cast<int64_t>(packets.size());
   for (std::vector<store::CachedText> page = src.export_cached_texts(nullptr, kTextsPerBatch); !page.empty();
        page = src.export_cached_texts(&page.back(), kTextsPerBatch)) {
     dst.import_cached_texts(page);
@@ -241,6 +250,9 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   if (const size_t n = dst.retired_tracks().size(); n != retired_ids.size())
     throw Error("the copy does not match its source: " + std::to_string(n) + " retired tracks in " + sum.to + ", " +
                 std::to_string(retired_ids.size()) + " in " + sum.from + "; nothing was written");
+  if (const std::map<std::string, std::string> copied = dst.packet_hashes(content_hashes); copied != packets)
+    throw Error("the copy does not match its source: " + std::to_string(copied.size()) + " packet hashes in " + sum.to +
+                ", " + std::to_string(packets.size()) + " in " + sum.from + "; nothing was written");
   if (const std::string copied = user_data_text(dst.export_user_data()), source = user_data_text(users);
       !replace && copied != source)
     throw Error("the copy does not match its source: " + copied + " in " + sum.to + ", " + source + " in " + sum.from +

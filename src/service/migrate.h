@@ -16,6 +16,7 @@ struct MigrateSummary {
   int64_t tracks = 0, windows = 0, labels = 0;  // library tracks (every status) with their windows and labels
   int64_t retired = 0, retired_windows = 0;     // retired tracks (kept restorable) and their windows
   int64_t cached_texts = 0, roots = 0;
+  int64_t packet_hashes = 0;  // of the tracks' and retired tracks' files (audio/packet_hash.h)
   // The embedding sets copied (the active one included) and the windows the inactive ones hold.
   int64_t embedding_sets = 0, set_windows = 0;
   // The users and what they keep (their passwords encrypted again with the copy's key file,

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "store/rows.h"
 
@@ -276,19 +277,50 @@ std::string Result::text(int row, int col) const {
   return unescape_text(bytes(row, col));
 }
 
+namespace {
+// What column `col` of `r`'s row is the embedding of, for messages, by the columns of its table
+// the row holds: "track N" (a track's: tracks' id, set_tracks' track_id), "track N's window K" (a
+// window's, of the index or of an embedding set; "window (id W)" when the row has no idx),
+// "retired track R's window K"; "" when the row does not tell (the text cache). A window's own id
+// is not its track's.
+std::string row_owner(const PGresult* r, int row, int col) {
+  const Oid table = PQftable(r, col);
+  if (table == InvalidOid) return "";
+  const auto value = [&](const char* name) -> std::optional<std::string> {
+    const int c = PQfnumber(r, name);
+    if (c < 0 || PQftable(r, c) != table || PQgetisnull(r, row, c)) return std::nullopt;
+    if (PQfformat(r, c) == 0) return std::string(PQgetvalue(r, row, c));  // the number as written
+    // Binary: a big-endian integer of 2, 4 or 8 bytes.
+    const int len = PQgetlength(r, row, c);
+    if (len != 2 && len != 4 && len != 8) return std::nullopt;
+    const auto* b = reinterpret_cast<const unsigned char*>(PQgetvalue(r, row, c));
+    uint64_t v = (b[0] & 0x80) ? ~uint64_t{0} : 0;
+    for (int i = 0; i < len; ++i) v = (v << 8) | b[i];
+    return std::to_string(static_cast<int64_t>(v));
+  };
+  const std::optional<std::string> idx = value("idx"), id = value("id"), track = value("track_id"),
+                                   retired = value("retired_id");
+  if (retired) return "retired track " + *retired + "'s window" + (idx ? " " + *idx : "");
+  if (track && (idx || id)) return "track " + *track + "'s window " + (idx ? *idx : "(id " + *id + ")");
+  if (track) return "track " + *track;
+  if (id && !idx) return "track " + *id;
+  return "";
+}
+}  // namespace
+
 bool Result::append_floats(int row, int col, int expect, std::vector<float>& out) const {
   if (is_null(row, col)) return false;
-  // A value of the wrong length was written by hand or by another tool (clapsearch writes exactly
-  // `expect` floats): the index is damaged, named with its track and the way out, as SQLite's
-  // Stmt::append_floats names it (R9C-1; here it was "database: embedding of 2 bytes where 512
-  // floats were expected (SELECT ...)": hostile pass 11, H11C-5).
+  // A value of another length was written by hand or by another tool (clapsearch writes exactly
+  // `expect` floats): the index is damaged, named by what the value belongs to (a track's or a
+  // window's embedding), with the way out, as SqliteStore's Stmt::append_floats names it (R9C-1;
+  // here it was "database: embedding of 2 bytes where 512 floats were expected (SELECT ...)":
+  // hostile pass 11, H11C-5; a window's was named as its track's: issue 53).
   if (const size_t n = PQfformat(r_, col) == 1 ? static_cast<size_t>(PQgetlength(r_, row, col)) : bytes(row, col).size();
       n != static_cast<size_t>(expect) * sizeof(float)) {
-    int id_col = PQfnumber(r_, "track_id");
-    if (id_col < 0) id_col = PQfnumber(r_, "id");
-    const std::string track = id_col >= 0 ? "track " + std::to_string(int64(row, id_col)) + "'s embedding" : "an embedding";
-    throw DamagedIndex("the index is damaged: " + track + " holds a blob of " + std::to_string(n) + " bytes where " +
-                       std::to_string(expect) + " floats (" + std::to_string(static_cast<size_t>(expect) * sizeof(float)) +
+    const std::string owner = row_owner(r_, row, col);
+    throw DamagedIndex("the index is damaged: " + (owner.empty() ? std::string("an embedding") : owner + "'s embedding") +
+                       " holds a blob of " + std::to_string(n) + " bytes where " + std::to_string(expect) + " floats (" +
+                       std::to_string(static_cast<size_t>(expect) * sizeof(float)) +
                        " bytes) were expected; `clapsearch index DIR --db URL --rebuild` creates the index anew (with "
                        "--model, unless it was made with the default model)");
   }

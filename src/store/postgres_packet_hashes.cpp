@@ -5,6 +5,8 @@
 #include "store/postgres_store.h"
 #include "store/rows.h"
 
+#include <optional>
+
 namespace clap::store {
 
 std::map<std::string, std::string> PostgresStore::packet_hashes(const std::vector<std::string>& content_hashes) const {
@@ -19,13 +21,16 @@ std::map<std::string, std::string> PostgresStore::packet_hashes(const std::vecto
 
 void PostgresStore::put_packet_hashes(const std::vector<std::pair<std::string, std::string>>& rows) {
   if (rows.empty()) return;
-  pg::Transaction tx(*c_);
+  // Inside an import (`clapsearch migrate`), in its transaction.
+  std::optional<pg::Transaction> tx;
+  if (!importing_) tx.emplace(*c_);
   for (const auto& [content, packets] : rows) {
     if (content.empty()) continue;
-    c_->query("INSERT INTO packet_hashes(content_hash, packet_hash) VALUES ($1, $2) ON CONFLICT (content_hash) DO NOTHING",
+    c_->query("INSERT INTO packet_hashes(content_hash, packet_hash) VALUES ($1, $2) "
+              "ON CONFLICT (content_hash) DO UPDATE SET packet_hash = excluded.packet_hash",
               pg::Params().add(content).add(packets));
   }
-  tx.commit();
+  if (tx) tx->commit();
 }
 
 std::vector<FileState> PostgresStore::tracks_without_packet_hash() const {

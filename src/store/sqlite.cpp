@@ -3,6 +3,7 @@
 #include <atomic>
 #include <bit>
 #include <cstring>
+#include <optional>
 
 #include "core/error.h"
 #include "store/rows.h"
@@ -148,23 +149,20 @@ std::string rebuild_advice(const std::string& file) {
 }
 
 namespace {
-// The track a row of `s` belongs to, for messages: its track_id column, else its id (a tracks row);
-// "" when the row has neither (the text cache, a set's row selected by a bound track id).
-std::string row_track(sqlite3* db, sqlite3_stmt* s) {
-  int id_col = -1;
+// The column of `s` from `table` whose name there is `name`, or -1.
+int origin_column(sqlite3_stmt* s, const std::string& table, const char* name) {
   for (int c = 0; c < sqlite3_column_count(s); ++c) {
-    const char* name = sqlite3_column_name(s, c);
-    if (!name) continue;
-    if (std::strcmp(name, "track_id") == 0) {
-      id_col = c;
-      break;
-    }
-    if (std::strcmp(name, "id") == 0 && id_col < 0) id_col = c;
+    const char* t = sqlite3_column_table_name(s, c);
+    const char* n = sqlite3_column_origin_name(s, c);
+    if (t && n && table == t && std::strcmp(n, name) == 0) return c;
   }
-  if (id_col < 0) return "";
-  const int64_t id = sqlite3_column_int64(s, id_col);
+  return -1;
+}
+
+// "track N (its file)", the file when it can be read (the damage may be elsewhere too: then the
+// id alone).
+std::string track_text(sqlite3* db, int64_t id) {
   std::string shown = "track " + std::to_string(id);
-  // Its file, when it can be read (the damage may be elsewhere too: then the id alone).
   sqlite3_stmt* p = nullptr;
   if (sqlite3_prepare_v2(db, "SELECT path FROM tracks WHERE id = ?", -1, &p, nullptr) == SQLITE_OK) {
     sqlite3_bind_int64(p, 1, id);
@@ -174,6 +172,45 @@ std::string row_track(sqlite3* db, sqlite3_stmt* s) {
   }
   sqlite3_finalize(p);
   return shown;
+}
+
+// What column `col` of the row of `s` is the embedding of, for messages: "track N (file)" for a
+// track's, "track N (file)'s window K" for a window's (the windows of the index and of its
+// embedding sets), "retired track R's window K"; "" when the row does not tell (the text cache).
+// By the table each column comes from: a window's own id is not a track id (a window's damage
+// was named "track <the window's id>'s embedding", and never by its window).
+std::string row_owner(sqlite3* db, sqlite3_stmt* s, int col) {
+  const char* from = sqlite3_column_table_name(s, col);
+  if (!from) return "";
+  const std::string table = from;
+  const auto value = [&](const char* name) -> std::optional<int64_t> {
+    const int c = origin_column(s, table, name);
+    if (c < 0) return std::nullopt;
+    return sqlite3_column_int64(s, c);
+  };
+  if (table == "tracks" || table == "set_tracks") {
+    const std::optional<int64_t> id = value(table == "tracks" ? "id" : "track_id");
+    return id ? track_text(db, *id) : "";
+  }
+  if (table != "windows" && table != "set_windows" && table != "retired_windows") return "";
+  std::optional<int64_t> owner = value(table == "retired_windows" ? "retired_id" : "track_id");
+  std::optional<int64_t> idx = value("idx");
+  if (table == "windows" && (!owner || !idx))  // selected by its own id: where it is
+    if (const std::optional<int64_t> id = value("id")) {
+      sqlite3_stmt* p = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT track_id, idx FROM windows WHERE id = ?", -1, &p, nullptr) == SQLITE_OK) {
+        sqlite3_bind_int64(p, 1, *id);
+        if (sqlite3_step(p) == SQLITE_ROW) {
+          owner = sqlite3_column_int64(p, 0);
+          idx = sqlite3_column_int64(p, 1);
+        }
+      }
+      sqlite3_finalize(p);
+    }
+  const std::string window = idx ? "window " + std::to_string(*idx) : "a window";
+  if (!owner) return window;
+  if (table == "retired_windows") return "retired track " + std::to_string(*owner) + "'s " + window;
+  return track_text(db, *owner) + "'s " + window;
 }
 }  // namespace
 
@@ -186,9 +223,9 @@ bool Stmt::append_floats(int col, int expect, std::vector<float>& out) const {
   const bool text = sqlite3_column_type(s_, col) == SQLITE_TEXT;  // asked before _bytes may convert it
   const size_t n = static_cast<size_t>(sqlite3_column_bytes(s_, col));
   if (n != static_cast<size_t>(expect) * sizeof(float)) {
-    const std::string track = row_track(db_, s_);
+    const std::string owner = row_owner(db_, s_, col);
     const std::string file = index_file(db_);
-    throw DamagedIndex(file + ": the index is damaged: " + (track.empty() ? "an embedding" : track + "'s embedding") +
+    throw DamagedIndex(file + ": the index is damaged: " + (owner.empty() ? "an embedding" : owner + "'s embedding") +
                        " holds " + (text ? "text" : "a blob") + " of " + std::to_string(n) + " bytes where " +
                        std::to_string(expect) + " floats (" + std::to_string(static_cast<size_t>(expect) * sizeof(float)) +
                        " bytes) were expected" + rebuild_advice(file));

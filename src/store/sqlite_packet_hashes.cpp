@@ -5,6 +5,8 @@
 #include "store/sqlite_internal.h"
 #include "store/sqlite_store.h"
 
+#include <optional>
+
 namespace clap::store {
 
 std::map<std::string, std::string> SqliteStore::packet_hashes(const std::vector<std::string>& content_hashes) const {
@@ -21,14 +23,17 @@ std::map<std::string, std::string> SqliteStore::packet_hashes(const std::vector<
 
 void SqliteStore::put_packet_hashes(const std::vector<std::pair<std::string, std::string>>& rows) {
   if (rows.empty()) return;
-  sql::Transaction tx(db_);
-  sql::Stmt s(db_, "INSERT OR IGNORE INTO packet_hashes(content_hash, packet_hash) VALUES (?, ?)");
+  // Inside an import (`clapsearch migrate`), in its transaction.
+  std::optional<sql::Transaction> tx;
+  if (!importing_) tx.emplace(db_);
+  sql::Stmt s(db_, "INSERT INTO packet_hashes(content_hash, packet_hash) VALUES (?, ?) "
+                   "ON CONFLICT(content_hash) DO UPDATE SET packet_hash = excluded.packet_hash");
   for (const auto& [content, packets] : rows) {
     if (content.empty()) continue;
     s.reset();
     s.bind(1, content).bind(2, packets).run();
   }
-  tx.commit();
+  if (tx) tx->commit();
 }
 
 std::vector<FileState> SqliteStore::tracks_without_packet_hash() const {

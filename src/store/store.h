@@ -426,7 +426,7 @@ class Store {
   // no track or retired track holds any more.
   // The stored packet hashes of the given content hashes (those that have one).
   virtual std::map<std::string, std::string> packet_hashes(const std::vector<std::string>& content_hashes) const = 0;
-  // Stores (content hash, packet hash) pairs; a content hash stored before keeps its row.
+  // Stores (content hash, packet hash) pairs over what a content hash had ("": could not be demuxed).
   virtual void put_packet_hashes(const std::vector<std::pair<std::string, std::string>>& rows) = 0;
   // Ok tracks with a content hash that has no packet hash stored (indexed since, or before packet
   // hashes were stored: an index run computes them), by id.

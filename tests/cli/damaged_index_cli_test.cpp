@@ -298,6 +298,45 @@ TEST(DamagedIndex, AHandDamagedEmbeddingNamesItsTrackAndTheDamage) {
   }
 }
 
+// Issue 53: a damaged window's embedding was named as its track's ("track N's embedding holds a
+// blob of ..."), or, read with the window's own id (the copy of `migrate`), as the track of that
+// id; PostgreSQL named the query. Now the window, by its track and index, in both stores.
+TEST(DamagedIndex, AHandDamagedWindowEmbeddingNamesItsWindow) {
+  const std::string root = test::temp_dir() + "/window-emb";
+  const std::string db = make_index(root);
+  // The last window of track 1 that has an embedding: its idx, read before the damage.
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT MAX(idx) FROM windows WHERE track_id = 1 AND embedding IS NOT NULL", -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  const std::string idx = std::to_string(sqlite3_column_int64(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("migrate -q --from " + q(db) + " --to " + q(url), &out, &err), 0) << err;
+  sql(db, "UPDATE windows SET embedding = x'0102' WHERE track_id = 1 AND idx = " + idx);
+  const std::string expected = "track 1 (" + root + "/lib/a.wav)'s window " + idx + "'s embedding holds a blob of 2 bytes where";
+  for (const std::string& command : {"search 'a tone' --db " + q(db), "migrate --from " + q(db) + " --to " + q(root + "/copy.db")}) {
+    EXPECT_EQ(cli(command, &out, &err), 1) << command;
+    EXPECT_NE(err.find("the index is damaged: " + expected), std::string::npos) << command << "\n" << err;
+  }
+  test::PostgresServer& server = test::PostgresServer::shared();
+  ASSERT_EQ(test::run_command(q(server.bin_dir() + "/psql") + " -q -d " + q(url) + " -c " +
+                                  q("UPDATE windows SET embedding = '\\x0102' WHERE track_id = 1 AND idx = " + idx),
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(cli("search 'a tone' --db " + q(url), &out, &err), 1);
+  // The search's query reads a window by its id, not its idx (PostgreSQL's message has no
+  // connection to look it up with): the window is named by that id.
+  EXPECT_NE(err.find("the index is damaged: track 1's window (id "), std::string::npos) << err;
+  EXPECT_NE(err.find(")'s embedding holds a blob of 2 bytes where"), std::string::npos) << err;
+  EXPECT_EQ(err.find("SELECT"), std::string::npos) << err;
+}
+
 // Hostile pass 9, R9C-2: a hand-edited `meta` or `embedding_sets` reached the code using it:
 // "align_tracks: the hop must be positive", "chunk and hop must be at least one sample long", a
 // dim cut to 32 bits. Now the value is named as the index's damage, with --rebuild.

@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/postgres_server.h"
+#include "support/user_marks.h"
 
 namespace clap {
 namespace {
@@ -44,46 +45,16 @@ void index_with_a_gap(const std::string& music, const std::string& url) {
   ASSERT_EQ(run("index -q " + q(music) + " --db " + q(url), &out, &err), 0) << err;
 }
 
-std::map<std::string, int64_t> ids_by_path(const std::string& url) {
-  std::map<std::string, int64_t> out;
-  for (const store::FileState& f : store::open_store(url, store::OpenMode::ReadOnly)->file_states()) out[f.path] = f.id;
-  return out;
-}
+using test::ids_by_path;
+using Marks = test::UserMarks;
 
 // A user who starred one song, played another and keeps a playlist of the third.
-struct Marks {
-  int64_t user = 0, playlist = 0;
-};
 Marks add_marks(const std::string& url, const std::map<std::string, int64_t>& ids, const std::string& music) {
-  auto s = store::open_store(url, store::OpenMode::ReadWrite);
-  const auto ref = [&](const std::string& name) {
-    const auto t = s->track(ids.at(music + "/" + name));
-    return store::SongRef{t->id, t->content_hash, t->path};
-  };
-  store::UserRecord u;
-  u.name = "ann";
-  u.password_encrypted = "v1:00";
-  u.created_at = 1;
-  Marks m;
-  m.user = s->add_user(u);
-  store::FeedbackRecord star;
-  star.user_id = m.user;
-  star.kind = "song";
-  star.song = ref("tone0.wav");
-  star.at = 2;
-  s->put_star(star);
-  store::PlayRecord play;
-  play.user_id = m.user;
-  play.song = ref("tone1.wav");
-  play.played_at = 3;
-  s->add_play(play);
-  store::PlaylistRecord pl;
-  pl.owner = m.user;
-  pl.name = "Mix";
-  pl.created_at = pl.changed_at = 4;
-  pl.entries = {ref("tone2.wav")};
-  m.playlist = s->put_playlist(pl);
-  return m;
+  test::MarkedSongs songs;
+  songs.starred = ids.at(music + "/tone0.wav");
+  songs.played = ids.at(music + "/tone1.wav");
+  songs.listed = ids.at(music + "/tone2.wav");
+  return test::add_user_marks(url, "ann", songs);
 }
 
 // The marks name the songs they named before the rebuild, by the same ids.

@@ -7,7 +7,6 @@
 // `clapsearch index` on a SQLite file and on a database of a real PostgreSQL server.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,7 +16,9 @@
 #include "core/sha256.h"
 #include "store/store.h"
 #include "support/golden.h"
+#include "support/kept_ids.h"
 #include "support/postgres_server.h"
+#include "support/user_marks.h"
 
 namespace clap {
 namespace {
@@ -37,60 +38,11 @@ json index_run(const std::string& db, const std::string& music) {
   return json::parse(out);
 }
 
-std::map<std::string, int64_t> ids_by_path(const std::string& db) {
-  std::map<std::string, int64_t> out;
-  for (const store::FileState& f : store::open_store(db, store::OpenMode::ReadOnly)->file_states()) out[f.path] = f.id;
-  return out;
-}
+using test::ids_by_path;
+using Marks = test::UserMarks;
 
 // A user's star, rating, play, playlist entry, bookmark and queue place, all on one song.
-struct Marks {
-  int64_t user = 0, playlist = 0;
-};
-Marks mark(const std::string& db, int64_t id) {
-  auto s = store::open_store(db, store::OpenMode::ReadWrite);
-  const auto t = s->track(id);
-  const store::SongRef song{t->id, t->content_hash, t->path};
-  store::UserRecord u;
-  u.name = "bob";
-  u.password_encrypted = "v1:00";
-  u.created_at = 1;
-  Marks m;
-  m.user = s->add_user(u);
-  store::FeedbackRecord star;
-  star.user_id = m.user;
-  star.kind = "song";
-  star.song = song;
-  star.at = 2;
-  s->put_star(star);
-  store::FeedbackRecord rating = star;
-  rating.rating = 4;
-  s->put_rating(rating);
-  store::PlayRecord play;
-  play.user_id = m.user;
-  play.song = song;
-  play.played_at = 3;
-  play.source = "subsonic";
-  s->add_play(play);
-  store::PlaylistRecord pl;
-  pl.owner = m.user;
-  pl.name = "keep";
-  pl.created_at = pl.changed_at = 4;
-  pl.entries = {song};
-  m.playlist = s->put_playlist(pl);
-  store::BookmarkRecord b;
-  b.user_id = m.user;
-  b.song = song;
-  b.position_ms = 5000;
-  b.created_at = b.changed_at = 5;
-  s->put_bookmark(b);
-  store::PlayQueueRecord queue;
-  queue.user_id = m.user;
-  queue.entries = {song};
-  queue.changed_at = 6;
-  s->put_play_queue(queue);
-  return m;
-}
+Marks mark(const std::string& db, int64_t id) { return test::add_user_marks(db, "bob", {id, id, id, id, id, id}); }
 
 // Every mark names track `id`, at `path` (as the server sees them after an index run).
 void expect_marks_on(const std::string& db, const Marks& m, int64_t id, const std::string& path) {
@@ -327,21 +279,28 @@ TEST_P(RetagMoves, AWatchKeepsAFileMovedAndRetagged) {
 
 INSTANTIATE_TEST_SUITE_P(Stores, RetagMoves, ::testing::Values("sqlite", "postgres"));
 
+using test::forget_packet_hashes;
+
+// Two songs in DIR/music (FLAC, 6 s), indexed into DIR/library.db.
+struct TwoSongs {
+  std::string dir, music, db;
+};
+TwoSongs two_songs(const std::string& name) {
+  TwoSongs l{test::temp_dir() + "/" + name, "", ""};
+  fs::remove_all(l.dir);
+  l.music = l.dir + "/music";
+  l.db = l.dir + "/library.db";
+  test::ffmpeg(l.music + "/s1.flac", "-f lavfi -i \"sine=f=330:d=6\" -metadata title=One");
+  test::ffmpeg(l.music + "/s2.flac", "-f lavfi -i \"sine=f=550:d=6\" -metadata title=Two");
+  return l;
+}
+
 // An index made before packet hashes were stored: the next run stores them for the files it
 // holds (no rebuild), and a move with a retag after it keeps the track.
 TEST(RetagMovesUpgrade, AnIndexWithoutPacketHashesGetsThemOnTheNextRun) {
-  const std::string dir = test::temp_dir() + "/retag-moves-upgrade";
-  fs::remove_all(dir);
-  const std::string music = dir + "/music", db = dir + "/library.db";
-  test::ffmpeg(music + "/s1.flac", "-f lavfi -i \"sine=f=330:d=6\" -metadata title=One");
-  test::ffmpeg(music + "/s2.flac", "-f lavfi -i \"sine=f=550:d=6\" -metadata title=Two");
+  const auto [dir, music, db] = two_songs("retag-moves-upgrade");
   index_run(db, music);
-  {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(raw, "DELETE FROM packet_hashes", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(raw);
-  }
+  forget_packet_hashes(db);
   EXPECT_EQ(store::open_store(db, store::OpenMode::ReadOnly)->tracks_without_packet_hash().size(), 2u);
   index_run(db, music);
   EXPECT_TRUE(store::open_store(db, store::OpenMode::ReadOnly)->tracks_without_packet_hash().empty());
@@ -351,6 +310,120 @@ TEST(RetagMovesUpgrade, AnIndexWithoutPacketHashesGetsThemOnTheNextRun) {
   const json sum = index_run(db, music);
   EXPECT_EQ(sum["moved"], 1) << sum.dump();
   EXPECT_EQ(ids_by_path(db).at(music + "/x/Two (remastered tag).flac"), id);
+}
+
+// Issue 53: the packet hashes of new files were made by a demux of every file after the pipeline,
+// and by the plan before its files were tracks: `index --plan` and a `worker` left the files the
+// worker indexed without one (a move with a retag before the next plan was not told). The
+// pipeline's decoder now hashes the file it reads and the hash is written with its track.
+TEST(RetagMovesHashes, AWorkerStoresTheHashesOfTheFilesItIndexes) {
+  const std::string dir = test::temp_dir() + "/retag-hashes-worker";
+  fs::remove_all(dir);
+  const std::string music = dir + "/music", url = test::PostgresServer::shared().create_database();
+  test::ffmpeg(music + "/s1.flac", "-f lavfi -i \"sine=f=330:d=4\"");
+  test::ffmpeg(music + "/s2.mp3", "-f lavfi -i \"sine=f=550:d=4\"");
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index --plan -q " + q(music) + " --db " + q(url) + " --model " + q(test::case_dir("tiny-unfused")),
+                          &out, &err),
+            0)
+      << err;
+  ASSERT_EQ(test::run_cli("worker --until-done --poll 0.2 --db " + q(url), &out, &err), 0) << err;
+  auto s = store::open_store(url, store::OpenMode::ReadOnly);
+  ASSERT_EQ(s->counts().ok, 2);
+  EXPECT_TRUE(s->tracks_without_packet_hash().empty());
+  for (const store::FileState& f : s->file_states())
+    EXPECT_EQ(s->packet_hashes({f.content_hash}).at(f.content_hash).size(), 64u) << f.path;
+}
+
+// The catch-up of the tracks indexed before packet hashes were stored says its progress as the
+// index's does (stderr, as it begins and every few seconds; nothing with --quiet).
+TEST(RetagMovesHashes, TheCatchUpSaysItsProgress) {
+  const auto [dir, music, db] = two_songs("retag-hashes-progress");
+  const std::string index = "index " + q(music) + " --db " + q(db) + " --model " + q(test::case_dir("tiny-unfused")) + " --json";
+  const auto unhashed = [&] { return store::open_store(db, store::OpenMode::ReadOnly)->tracks_without_packet_hash().size(); };
+  std::string out, err;
+  ASSERT_EQ(test::run_cli(index, &out, &err), 0) << err;
+  EXPECT_EQ(err.find("hashing packets"), std::string::npos) << "new files are hashed as they are indexed\n" << err;
+  EXPECT_EQ(unhashed(), 0u);
+  forget_packet_hashes(db);
+  ASSERT_EQ(test::run_cli(index, &out, &err), 0) << err;
+  EXPECT_NE(err.find("hashing packets: 0/2 files"), std::string::npos) << err;
+  EXPECT_EQ(unhashed(), 0u);
+  forget_packet_hashes(db);
+  ASSERT_EQ(test::run_cli(index + " --quiet", &out, &err), 0) << err;
+  EXPECT_EQ(err, "");
+  EXPECT_EQ(unhashed(), 0u);
+}
+
+// A SIGTERM to `index --watch` during the catch-up stops it between two files (it demuxed every
+// file first, without a look at the stop); the hashes made are kept and the next run makes the rest.
+TEST(RetagMovesHashes, ASignalStopsTheCatchUpAndWhatItDidIsKept) {
+  const std::string dir = test::temp_dir() + "/retag-hashes-signal";
+  fs::remove_all(dir);
+  const std::string music = dir + "/music", db = dir + "/library.db";
+  constexpr int kFiles = 24;
+  for (int i = 0; i < kFiles; ++i)
+    test::ffmpeg(music + "/t" + std::to_string(i) + ".flac", "-f lavfi -i \"sine=f=" + std::to_string(200 + 37 * i) + ":d=2\"");
+  index_run(db, music);
+  forget_packet_hashes(db);
+  const test::Child c = test::start_cli(
+      {"index", music, "--db", db, "--model", test::case_dir("tiny-unfused"), "--watch", "--quiet-period", "1s"});
+  ASSERT_TRUE(test::wait_until([&] { return test::read_file(c.err_path).find("hashing packets") != std::string::npos; }))
+      << test::read_file(c.err_path);
+  ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+  EXPECT_EQ(test::wait_exit(c.pid), 0) << test::read_file(c.err_path);
+  // Those made before the stop are kept (each is stored as it is made); the next run makes the rest.
+  std::map<std::string, std::string> kept;
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    std::vector<std::string> hashes;
+    for (const store::FileState& f : s->file_states()) hashes.push_back(f.content_hash);
+    kept = s->packet_hashes(hashes);
+    EXPECT_EQ(kept.size() + s->tracks_without_packet_hash().size(), size_t{kFiles});
+  }
+  index_run(db, music);
+  auto s = store::open_store(db, store::OpenMode::ReadOnly);
+  EXPECT_TRUE(s->tracks_without_packet_hash().empty());
+  for (const auto& [content, packets] : kept) EXPECT_EQ(s->packet_hashes({content}).at(content), packets);
+}
+
+// An ok track whose file cannot be demuxed for a packet hash was tried, and warned about, in every
+// run: the failure is recorded (an empty packet hash), tried again when the file changes.
+TEST(RetagMovesHashes, AFileThatCannotBeDemuxedIsWarnedOnceAndTriedAgainWhenItChanges) {
+  const auto [dir, music, db] = two_songs("retag-hashes-undemuxable");
+  index_run(db, music);
+  forget_packet_hashes(db);
+  // s2 as the index holds it (size, modification time), its bytes no longer audio.
+  const std::string s2 = music + "/s2.flac";
+  fs::copy_file(s2, dir + "/s2.flac");
+  const auto when = fs::last_write_time(s2);
+  std::ofstream(s2, std::ios::binary | std::ios::trunc) << std::string(fs::file_size(dir + "/s2.flac"), '\0');
+  fs::last_write_time(s2, when);
+  const auto warned = [&](const json& sum) {
+    int n = 0;
+    for (const json& w : sum["warnings"])
+      if (w["path"] == s2 && w["reason"].get<std::string>().find("no packet hash") != std::string::npos) ++n;
+    return n;
+  };
+  const std::string indexed = sha256_file(dir + "/s2.flac");  // the content hash the track holds
+  json sum = index_run(db, music);
+  EXPECT_EQ(warned(sum), 1) << sum.dump();
+  {
+    auto s = store::open_store(db, store::OpenMode::ReadOnly);
+    EXPECT_TRUE(s->tracks_without_packet_hash().empty()) << "s1 hashed, s2 recorded as having none";
+    EXPECT_EQ(s->packet_hashes({indexed}).at(indexed), "");
+  }
+  sum = index_run(db, music);
+  EXPECT_EQ(warned(sum), 0) << "said once: " << sum.dump();
+  // The file changed (its audio back, a new time): indexed again, and its hash made.
+  fs::remove(s2);
+  fs::copy_file(dir + "/s2.flac", s2);
+  sum = index_run(db, music);
+  EXPECT_EQ(sum["indexed"], 1) << sum.dump();
+  EXPECT_EQ(warned(sum), 0) << sum.dump();
+  auto s = store::open_store(db, store::OpenMode::ReadOnly);
+  const std::string content = sha256_file(s2);
+  EXPECT_EQ(s->packet_hashes({content}).at(content).size(), 64u);
 }
 
 }  // namespace

@@ -22,23 +22,16 @@
 #include "store/sqlite_store.h"
 #include "support/golden.h"
 #include "support/index_state.h"
+#include "support/tiny_index.h"
 
 namespace clap::index {
 namespace {
 
 namespace fs = std::filesystem;
 
-const ClapModel& tiny() {
-  static std::unique_ptr<ClapModel> model = ClapModel::load(test::case_dir("tiny-unfused"));
-  return *model;
-}
-
 IndexSummary run(const std::string& db, const IndexSettings& s, const std::string& root) {
   store::SqliteStore store = store::SqliteStore::open(db);
-  const hub::ResolvedModel r = hub::resolve_model(test::case_dir("tiny-unfused"));
-  const ModelSpec spec = describe_model(r, s.window_s, s.hop_s, s.silence_db);
-  ensure_identity(store, spec.identity, false);
-  IndexSummary sum = index_roots(store, {root}, spec, s, [&]() -> const ClapModel& { return tiny(); });
+  IndexSummary sum = test::index_with_tiny(store, {root}, s);
   for (const auto& p : store.check()) ADD_FAILURE() << "index inconsistent: " << p;
   return sum;
 }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <random>
 
 #include "core/error.h"
@@ -132,6 +133,21 @@ void fill(store::Store& s, int ok_tracks = 12) {  // at least 12
                       {key, "", awkward(8)},
                       {key, "ünïcödé \"quoted\" 'text'", awkward(9)},
                       {"content:" + std::string(64, 'e'), "calm piano", awkward(10)}});
+  // Packet hashes (audio/packet_hash.h), by content hash: of live tracks, of the retired ones (a
+  // file that comes back moved and retagged), and "" for a file that could not be demuxed.
+  std::vector<std::pair<std::string, std::string>> packets;
+  for (const store::FileState& f : s.file_states())
+    if (!f.content_hash.empty()) packets.emplace_back(f.content_hash, f.id % 3 ? std::string(64, char('0' + f.id % 10)) : "");
+  for (const store::FileState& r : s.retired_tracks()) packets.emplace_back(r.content_hash, std::string(64, 'f'));
+  s.put_packet_hashes(packets);
+}
+
+// The packet hashes of an index's tracks and retired tracks, by content hash.
+std::map<std::string, std::string> all_packet_hashes(const store::Store& s) {
+  std::vector<std::string> hashes;
+  for (const store::FileState& f : s.file_states()) hashes.push_back(f.content_hash);
+  for (const store::FileState& r : s.retired_tracks()) hashes.push_back(r.content_hash);
+  return s.packet_hashes(hashes);
 }
 
 void expect_same_track(const store::Track& a, const store::Track& b) {
@@ -266,6 +282,12 @@ void expect_same_index(const store::Store& a, const store::Store& b) {
     expect_same_windows(da[i].windows, db[i].windows, false);
   }
 
+  // The packet hashes (issue 53: `migrate` left them out; a file moved and retagged after the
+  // copy was then a new track, its users' data left behind).
+  const std::map<std::string, std::string> pa = all_packet_hashes(a);
+  EXPECT_FALSE(pa.empty());
+  EXPECT_EQ(pa, all_packet_hashes(b));
+
   // The text cache of every model.
   const auto ca2 = all_texts(a), cb2 = all_texts(b);
   ASSERT_EQ(ca2.size(), cb2.size());
@@ -305,6 +327,7 @@ TEST(Migrate, SqliteToPostgresAndBackKeepsEveryIdFieldAndBit) {
   EXPECT_EQ(there.cached_texts, 4);
   EXPECT_EQ(there.labels, 4);
   EXPECT_EQ(there.roots, 2);
+  EXPECT_EQ(there.packet_hashes, 10);  // the 8 tracks' (the silent one too) and the 2 retired ones'
   EXPECT_TRUE(there.inherited_problems.empty());
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.back(), std::make_pair(int64_t{10}, int64_t{10}));

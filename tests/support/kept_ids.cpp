@@ -8,17 +8,17 @@
 
 namespace clap::test {
 
-void forget_kept_ids(const std::string& location) {
+void forget_rows(const std::string& location, const std::string& table) {
   if (location.rfind("postgresql://", 0) == 0) {
     const auto q = [](const std::string& v) { return "'" + v + "'"; };
     EXPECT_EQ(run_command(q(PostgresServer::shared().bin_dir() + "/psql") + " -q -X -d " + q(location) + " -c " +
-                          q("DELETE FROM kept_track_ids")),
+                          q("DELETE FROM " + table)),
               0);
     return;
   }
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open(location.c_str(), &db), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, "DELETE FROM kept_track_ids", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, ("DELETE FROM " + table).c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 }
 
