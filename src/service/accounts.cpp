@@ -215,6 +215,35 @@ std::string key_file_path(const std::string& location) {
   return location + ".key";
 }
 
+namespace {
+
+// A PostgreSQL index's key file is named after its URL as written (key_file_path), so the same
+// database reached by another spelling (localhost for 127.0.0.1, another user or port form) finds
+// none, and the ways out a missing key suggests (--new-key, every password set again) would give
+// up passwords whose key is there under the other name (hostile pass 11, H11C-7). Names the other
+// PostgreSQL key files beside `key_file`, as the first thing to try; "" when there are none.
+std::string other_spellings(const std::string& key_file) {
+  const fs::path path(key_file);
+  if (path.filename().string().rfind("postgres-", 0) != 0) return "";
+  std::vector<std::string> others;
+  std::error_code ec;
+  for (fs::directory_iterator it(path.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("postgres-", 0) == 0 && it->path().extension() == ".key" && it->path() != path) others.push_back(it->path().string());
+  }
+  if (others.empty()) return "";
+  std::sort(others.begin(), others.end());
+  std::string list;
+  for (size_t i = 0; i < others.size() && i < 5; ++i) list += (i ? ", " : "") + others[i];
+  if (others.size() > 5) list += ", ...";
+  return " A PostgreSQL index's key file is named after its URL as written, and " + std::to_string(others.size()) +
+         " other key file(s) are there (" + list + "): if this database was used through another spelling of its URL "
+         "(localhost for 127.0.0.1, another user or port form), its key is one of them: copy that file to " + key_file +
+         " (cp -p) and try again, before giving any password up.";
+}
+
+}  // namespace
+
 std::string load_key(const std::string& key_file, bool create) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     const int fd = open(key_file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -231,8 +260,8 @@ std::string load_key(const std::string& key_file, bool create) {
     if (errno == ELOOP) throw Error(key_file + ": the password key file is a symbolic link; it must be a regular file");
     if (errno != ENOENT) throw Error(key_file + ": " + std::strerror(errno));
     if (!create)
-      throw Error(key_file + ": the password key file is missing, so no stored password can be read; restore it from a "
-                  "backup, or set every user's password again (clapsearch user passwd NAME)");
+      throw Error(key_file + ": the password key file is missing, so no stored password can be read;" + other_spellings(key_file) +
+                  " Restore it from a backup, or set every user's password again (clapsearch user passwd NAME)");
     if (attempt == 0) {
       std::error_code ec;
       fs::create_directories(fs::path(key_file).parent_path(), ec);
@@ -366,7 +395,7 @@ const std::string& Accounts::sealing_key(const std::string& name, bool new_key) 
     if (!present && !others.empty())
       throw Error(key_file_ + ": the password key file is missing, but the passwords of " + std::to_string(others.size()) +
                   " other user(s) (" + names + ") were sealed with it; a new key would leave them unreadable, so nothing " +
-                  "was changed. " + recover);
+                  "was changed." + other_spellings(key_file_) + " " + recover);
     key_ = load_key(key_file_, true);
   }
   // A key file that is there but is not the one the others' passwords were sealed with (replaced

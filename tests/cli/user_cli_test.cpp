@@ -496,5 +496,35 @@ TEST(UserCli, RebuildAndMigrateKeepUserData) {
   EXPECT_NE(file_text(back + ".key"), file_text(db + ".key"));
 }
 
+// Hostile pass 11, H11C-7: a PostgreSQL index's key file is named after its URL as written, so
+// the same database reached as localhost instead of 127.0.0.1 found no key, and the message
+// offered only the ways out that give passwords up (a backup, or every password set again). It
+// names the key files made under other spellings, and how to use one, first.
+TEST(UserCli, AMissingPostgresqlKeyNamesTheKeyFilesOfOtherSpellingsOfItsUrl) {
+  const std::string dir = test::temp_dir() + "/spellings";
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("alice's pw"), &out, &err), 0) << err;
+  const std::string url = test::PostgresServer::shared().create_database();
+  const std::string env = "XDG_DATA_HOME=" + q(dir + "/data");
+  ASSERT_EQ(test::run_cli("migrate --quiet --to " + q(url) + " --from " + q(db), &out, &err, env), 0) << err;
+  std::vector<std::string> keys;
+  for (const auto& e : fs::directory_iterator(dir + "/data/clapsearch/keys")) keys.push_back(e.path().string());
+  ASSERT_EQ(keys.size(), 1u);
+  const size_t at = url.find("@127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << url;
+  const std::string other = url.substr(0, at) + "@localhost:" + url.substr(at + std::string("@127.0.0.1:").size());
+  EXPECT_EQ(test::run_cli("migrate --quiet --to " + q(dir + "/copy.db") + " --from " + q(other), &out, &err, env), 1);
+  EXPECT_NE(err.find("the password key file is missing"), std::string::npos) << err;
+  EXPECT_NE(err.find("1 other key file(s) are there (" + keys[0] + ")"), std::string::npos) << err;
+  EXPECT_NE(err.find("copy that file to "), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir + "/copy.db"));
+  // Doing as it says opens the passwords under the other spelling.
+  const std::string wanted = err.substr(err.find("copy that file to ") + std::string("copy that file to ").size());
+  const std::string target = wanted.substr(0, wanted.find(" (cp -p)"));
+  fs::copy_file(keys[0], target);
+  ASSERT_EQ(test::run_cli("migrate --quiet --to " + q(dir + "/copy.db") + " --from " + q(other), &out, &err, env), 0) << err;
+}
+
 }  // namespace
 }  // namespace clap
