@@ -233,11 +233,25 @@ struct Server::Impl {
     }
     const auto now = std::chrono::steady_clock::now();
     if (now < reopen_retry_at) throw Error(reopen_failure);
+    service::LibraryOptions o = library_options;
+    o.model.clear();  // the model recorded for the new set, not the one named at start
     std::shared_ptr<service::Library> next;
     try {
-      service::LibraryOptions o = library_options;
-      o.model.clear();  // the model recorded for the new set, not the one named at start
       next = std::make_shared<service::Library>(o, service::Access::ReadWriteIfPossible);
+    } catch (const std::exception& e) {
+      // Opening the index reads only its file, not the model: an index deleted and being made
+      // again fails here ("no index here", "no model recorded yet") until `index` records its
+      // model, so it is tried again at every refresh. The model's growing delay below kept such a
+      // server at 503 for seconds to a minute after the new index was ready.
+      reopen_delay = std::chrono::milliseconds(0);
+      reopen_retry_at = {};
+      if (reopen_failure != e.what())
+        log(std::string("cannot open the index again: ") + e.what() +
+            " (tried again at every refresh; logged again when the reason changes)");
+      reopen_failure = e.what();
+      throw;
+    }
+    try {
       // The model first: when it cannot be loaded, nothing else was read.
       next->model();  // the text tower loaded before the first request needs it
       next->refresh(/*force=*/true);
