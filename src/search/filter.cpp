@@ -415,6 +415,26 @@ class Parser {
   }
 };
 
+void note_fields_read(const FilterNode& node, TextFieldsRead& read) {
+  for (const auto& child : node.children) note_fields_read(*child, read);
+  if (node.type != FilterNode::Type::Compare || node.kind == Kind::Number) return;
+  switch (node.field) {
+    case Field::Artist: read.artist = true; break;
+    case Field::Album: read.album = true; break;
+    case Field::AlbumArtist: read.album_artist = true; break;
+    case Field::Genre: read.genre = true; break;
+    case Field::Title: read.title = true; break;
+    case Field::Date: read.date = true; break;
+    case Field::Format:  // the path's extension
+    case Field::Path:
+    case Field::Folder: read.path = true; break;
+    case Field::Year:  // numbers (returned above): composing changes no digit
+    case Field::Duration:
+    case Field::Track:
+    case Field::Speech: break;
+  }
+}
+
 }  // namespace
 
 Filter Filter::parse(std::string_view text) {
@@ -425,6 +445,7 @@ Filter Filter::parse(std::string_view text) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) throw FilterError("empty expression", 1);
   f.root_ = Parser(text).parse();
   f.text_ = std::string(text);
+  note_fields_read(*f.root_, f.read_);
   return f;
 }
 

@@ -58,6 +58,13 @@ class FilterError : public InvalidArgument {
   int column_;
 };
 
+// The texts of FilterFields an expression reads. A caller that prepares each track's texts before
+// matching (composes them to NFC: service/filters.cpp) prepares only these: on a library of
+// non-Latin names that is most of a filtered query's time.
+struct TextFieldsRead {
+  bool artist = false, album = false, album_artist = false, genre = false, title = false, date = false, path = false;
+};
+
 struct FilterNode;
 
 class Filter {
@@ -69,10 +76,12 @@ class Filter {
   bool matches(const FilterFields& track) const;
   bool empty() const { return !root_; }
   const std::string& text() const { return text_; }
+  const TextFieldsRead& text_fields_read() const { return read_; }
 
  private:
   std::shared_ptr<const FilterNode> root_;  // immutable: copies share it, concurrent matches are safe
   std::string text_;
+  TextFieldsRead read_;
 };
 
 // The field names, comma-separated (for messages and docs).

@@ -19,16 +19,19 @@ std::string_view composed_view(const std::string& text, std::string& storage) {
 // Whether track `t` matches `where`, its texts composed (NFC) as the expression's are
 // (parse_where): a tag or file name written decomposed (NFD kana, Hangul jamo, a macOS client's)
 // matches the composed spelling and the other way round.
+// Only the texts the expression reads are composed: on a library of kana or Hangul names,
+// composing all seven took most of a filtered query's time (0.47 s per 100,000 tracks).
 bool matches(const search::Filter& where, const store::Track& t) {
   std::string kept[7];
   search::FilterFields f = filter_fields(t);
-  f.artist = composed_view(t.artist, kept[0]);
-  f.album = composed_view(t.album, kept[1]);
-  f.album_artist = composed_view(t.album_artist, kept[2]);
-  f.genre = composed_view(t.genre, kept[3]);
-  f.title = composed_view(t.title, kept[4]);
-  f.date = composed_view(t.date, kept[5]);
-  f.path = composed_view(t.path, kept[6]);
+  const search::TextFieldsRead& read = where.text_fields_read();
+  if (read.artist) f.artist = composed_view(t.artist, kept[0]);
+  if (read.album) f.album = composed_view(t.album, kept[1]);
+  if (read.album_artist) f.album_artist = composed_view(t.album_artist, kept[2]);
+  if (read.genre) f.genre = composed_view(t.genre, kept[3]);
+  if (read.title) f.title = composed_view(t.title, kept[4]);
+  if (read.date) f.date = composed_view(t.date, kept[5]);
+  if (read.path) f.path = composed_view(t.path, kept[6]);
   return where.matches(f);
 }
 

@@ -49,6 +49,25 @@ TEST(Filter, TextFieldsCompareWithoutCase) {
   EXPECT_TRUE(match("album < \"l\" and album >= \"kind\""));
 }
 
+// A caller composes (NFC) only the texts an expression reads: what it reads, through every
+// operator and under and/or/not; numbers read none.
+TEST(Filter, SaysWhichTextsItReads) {
+  auto read = [](const char* text) { return Filter::parse(text).text_fields_read(); };
+  const TextFieldsRead artist = read("artist = \"x\"");
+  EXPECT_TRUE(artist.artist);
+  EXPECT_FALSE(artist.album || artist.album_artist || artist.genre || artist.title || artist.date || artist.path);
+  const TextFieldsRead several = read("not (album ~ \"a\" or genre in (\"b\", \"c\")) and title != \"d\" and year > 1990");
+  EXPECT_TRUE(several.album && several.genre && several.title);
+  EXPECT_FALSE(several.artist || several.album_artist || several.date || several.path);
+  EXPECT_TRUE(read("format = \"flac\"").path);
+  EXPECT_TRUE(read("folder = \"/m\"").path);
+  EXPECT_TRUE(read("album_artist = \"x\" or date ~ \"2001\"").album_artist);
+  EXPECT_TRUE(read("album_artist = \"x\" or date ~ \"2001\"").date);
+  const TextFieldsRead numbers = read("duration > 60 and track = 3 and speech < 0.5");
+  EXPECT_FALSE(numbers.artist || numbers.album || numbers.album_artist || numbers.genre || numbers.title || numbers.date ||
+               numbers.path);
+}
+
 TEST(Filter, NumbersYearDurationTrack) {
   EXPECT_TRUE(match("year = 1959"));
   EXPECT_TRUE(match("year >= 1950 and year < 1960"));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "service/composed_text.h"
 #include "service/song_resolver.h"
 
 namespace clap::service {
@@ -244,6 +245,24 @@ TEST(NormaliseName, DecomposedKanaAndHangulEqualTheirComposedForms) {
   EXPECT_EQ(normalise_name("Cafe\u0301"), "cafe");  // Latin accents are still dropped
   const std::string not_utf8 = "\xff\xfe\u3099";  // malformed: compared as it was
   EXPECT_EQ(normalise_name(not_utf8), normalise_name(not_utf8));
+}
+
+// composed() checks and composes the UTF-8 itself (ICU's UTF-8 normaliser, no UTF-16 round trip):
+// the same answers as before for composed, decomposed, Latin and malformed text.
+TEST(ComposedText, DecomposedTextIsComposedAndEverythingElseKeptAsItIs) {
+  EXPECT_EQ(composed("\u30c8\u3099\u30e9\u30a4"), "\u30c9\u30e9\u30a4");  // ド from ト + U+3099
+  EXPECT_EQ(composed("\u1107\u1169\u11b7"), "\ubd04");                  // 봄 from its jamo
+  EXPECT_EQ(composed("Cafe\u0301 \u97f3\u697d"), "Caf\u00e9 \u97f3\u697d");
+  EXPECT_EQ(composed("\u30c9\u30e9\u30a4"), "\u30c9\u30e9\u30a4");   // NFC already
+  EXPECT_EQ(composed("plain ASCII"), "plain ASCII");
+  EXPECT_EQ(composed(""), "");
+  const std::string malformed = "\xff\xfe\u30c8\u3099";  // its bytes are what a comparison needs
+  EXPECT_EQ(composed(malformed), malformed);
+  const std::string truncated = "\u30c8\u3099\xe3\x83";  // a sequence cut short at the end
+  EXPECT_EQ(composed(truncated), truncated);
+  std::string many_marks = "a";
+  for (int i = 0; i < 10000; ++i) many_marks += "\u0301";  // one base, ten thousand combining marks
+  EXPECT_EQ(composed(many_marks).substr(0, 2), "\u00e1");
 }
 
 // A duration of 0 is no duration (media servers send 0 for "unknown"), as documented.
