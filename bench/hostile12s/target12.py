@@ -38,4 +38,12 @@ for target, want, holds in cases:
     except Exception: st = r[:40]
     ok = st == want and (holds is None or holds.encode() in r)
     if not ok: flags += 1; print('FLAG', len(target), target[:60], 'got', st, 'want', want, r[-200:])
+# Pipelined: the target kept for a request with '?' (H12S-1's fix) must not stand for the next one's.
+H = b'Host: 127.0.0.1\r\n'
+for first in (b'/api/search?q=a??b&k=1', b'http://127.0.0.1/api/search?q=a??b&k=1'):
+    r = raw(b'GET ' + first + b' HTTP/1.1\r\n' + H + b'\r\nGET /api/search?k=1 HTTP/1.1\r\n' + H + b'\r\n'
+            b'GET /api/search?q=plain&k=1 HTTP/1.1\r\n' + H + b'Connection: close\r\n\r\n')
+    ok = r.count(b'"query":"a??b"') == 1 and b'q: give at least one' in r and r.count(b'"query":"plain"') == 1
+    cases.append(first); flags += not ok
+    if not ok: print('FLAG pipelined after', first, r[-300:])
 print('cases', len(cases), 'flags', flags)
