@@ -28,6 +28,7 @@ void DeadlineStream::start_request() {
   raw_line_.clear(), raw_headers_.clear();
   refusal_ = {}, body_refusal_ = {};
   absolute_authority_.reset();
+  sent_target_.reset();
   framing_.reset();
   timed_out_ = false, close_ = false;
   writing_ = false;
@@ -66,6 +67,7 @@ void DeadlineStream::head_read(httplib::Request& req) {
   // cpp-httplib would read a POST's, PUT's or PATCH's until the connection closes, answering
   // a valid request only at the body deadline: it is told the length, zero.
   if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) req.headers.emplace("Content-Length", "0");
+  if (sent_target_) req.target = *sent_target_;
   req.params = parse_query(req.target);
 }
 
@@ -232,6 +234,7 @@ ssize_t DeadlineStream::read_head(char* ptr, size_t size) {
         RequestTarget target = origin_form(line_);
         line_ = std::move(target.line);
         absolute_authority_ = std::move(target.authority);
+        sent_target_ = std::move(target.target);
         if (!target.problem.empty() && !refusal_.status) refusal_ = {400, "bad request", target.problem};
       } else if (line_start && !mid_line_) {
         line_ = served_range_line(line_);

@@ -101,6 +101,8 @@ class DeadlineStream final : public httplib::Stream {
   int64_t max_body_;
   // The authority of a target in absolute-form (http://HOST:PORT/path), which stands for Host.
   std::optional<std::string> absolute_authority_;
+  // The request's target as sent, when cpp-httplib was given it otherwise (origin_form).
+  std::optional<std::string> sent_target_;
   std::optional<ChunkFraming> framing_;  // a chunked body's framing, followed as it is read
   bool timed_out_ = false, close_ = false;
   // The response being written: since its first byte, and how many bytes went out.

@@ -50,6 +50,9 @@ struct RequestTarget {
   std::string line;
   std::optional<std::string> authority;
   std::string problem;  // why the target is in no form a server takes (then `line` is unchanged)
+  // The target in origin-form with its query as sent, when `line` holds it otherwise (its
+  // query's later '?' left out): the request's target, whose parameters are read from it.
+  std::optional<std::string> target;
 };
 
 // The request line `line` with its target put in origin-form (RFC 9112, 3.2).

@@ -508,6 +508,26 @@ NewApiKey new_user_api_key(const std::string& db, const std::string& name, const
   });
 }
 
+std::optional<std::pair<uint64_t, uint64_t>> index_file_id(const std::string& location) {
+  struct stat st {};
+  if (store::is_server_location(location) || ::stat(location.c_str(), &st) != 0) return std::nullopt;
+  return std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+}
+
+// A file gone for now (being made again) is not a replacement yet: the old one serves until then.
+bool AccountsConnection::replaced() const {
+  if (!file_id_) return false;
+  const auto now = index_file_id(location_);
+  return now && *now != *file_id_;
+}
+
+void AccountsConnection::close_replaced() {
+  accounts_.reset();
+  store_.reset();
+  attached_generation = -1;
+  play_sums.reset();
+}
+
 AccountsConnection& accounts_connection(const std::string& location) {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<AccountsConnection>> connections;

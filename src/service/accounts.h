@@ -120,6 +120,9 @@ std::optional<store::UserRecord> find_user(const store::Store& store, const std:
 // limit counts a key's spellings together.
 std::string user_name_key(const std::string& name);
 
+// The device and inode of the index file at `location`, or nullopt (a server URL, or no file there).
+std::optional<std::pair<uint64_t, uint64_t>> index_file_id(const std::string& location);
+
 class AccountsConnection {
  public:
   explicit AccountsConnection(std::string location) : location_(std::move(location)) {}
@@ -128,7 +131,9 @@ class AccountsConnection {
   auto with(const Action& action) -> decltype(action(std::declval<Accounts&>(), std::declval<store::Store&>())) {
     std::lock_guard lock(mutex_);
     try {
+      if (store_ && replaced()) close_replaced();
       if (!store_) {
+        file_id_ = index_file_id(location_);  // before opening, as Library does
         store_ = store::open_store(location_, store::OpenMode::ReadWriteOrReadOnly);
         accounts_ = std::make_unique<Accounts>(*store_, location_);
       }
@@ -148,10 +153,18 @@ class AccountsConnection {
   std::shared_ptr<PlaySums> play_sums;
 
  private:
+  // Whether the index file was replaced since the connection opened it (deleted and made again,
+  // or another moved over it): the connection still reads and writes the old file, so that the
+  // server signed in the old file's users and wrote their stars and plays where nothing reads
+  // them again, while /api/ served the new file (H12S-4). Then it is opened again (close_replaced,
+  // which forgets what was kept of the old file), as Library::refresh has a reader do.
+  bool replaced() const;
+  void close_replaced();
   std::string location_;
   std::mutex mutex_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Accounts> accounts_;
+  std::optional<std::pair<uint64_t, uint64_t>> file_id_;  // of the file store_ opened
 };
 
 // The process's AccountsConnection of the index at `location` (store::resolve_location form),

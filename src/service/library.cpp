@@ -4,27 +4,15 @@
 // library_models.cpp.
 #include "service/library.h"
 
-#include <sys/stat.h>
-
 #include <filesystem>
 
 #include "core/error.h"
 #include "index/crawl.h"
+#include "service/accounts.h"
 #include "service/library_internal.h"
 #include "core/missing_file.h"
 
 namespace clap::service {
-namespace {
-
-// The device and inode of the file at `location`, or nullopt (a server URL, or no file there).
-std::optional<std::pair<uint64_t, uint64_t>> file_id(const std::string& location) {
-  struct stat st {};
-  if (store::is_server_location(location) || ::stat(location.c_str(), &st) != 0) return std::nullopt;
-  return std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
-}
-
-}  // namespace
-
 
 namespace fs = std::filesystem;
 
@@ -51,7 +39,7 @@ Library::Library(const LibraryOptions& options, Access access)
   compressed_slot_->mode = options.window_index;
   compressed_slot_->params = options.compressed;
   store_->location = location_;
-  store_->file_id = file_id(location_);  // before opening: a file replaced meanwhile is seen at the first refresh
+  store_->file_id = index_file_id(location_);  // before opening: a file replaced meanwhile is seen at the first refresh
   std::string unexpected;
   store_->mode = access == Access::ReadOnly ? store::OpenMode::ReadOnly : store::OpenMode::ReadWriteOrReadOnly;
   store_->store = store::open_store(location_, store_->mode, &unexpected);
@@ -87,7 +75,7 @@ bool Library::refresh(bool force, RefreshInfo* info) {
   // the old file, whose generation never moves. The reader opens the new one (the server and the
   // Python module do so on ModelChanged). A file gone for now (being made again) is waited for.
   if (store_->file_id)
-    if (const auto now = file_id(location_); now && *now != *store_->file_id)
+    if (const auto now = index_file_id(location_); now && *now != *store_->file_id)
       throw ModelChanged(db_path_ + ": the index file was replaced (deleted and made again, or another moved over it) "
                                     "since it was opened");
   const auto current = snapshot();

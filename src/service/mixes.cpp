@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/one_line_text.h"
 #include "service/diversity.h"
+#include "service/recordings.h"
 #include "service/user_data.h"
 #include "store/playlist_reads.h"
 
@@ -72,16 +73,7 @@ std::vector<size_t> mmr_order(const LibrarySnapshot& snap, const Embeddings& emb
   const size_t n = ids.size();
   std::vector<double> nearest(n, -1);  // max cos to a listed track
   std::vector<bool> taken(n, false);
-  std::set<std::string> recordings;
-  auto identities = [&](size_t i) {
-    std::vector<std::string> out;
-    if (const store::Track* t = snap.track(ids[i])) {
-      if (!t->content_hash.empty()) out.push_back("h" + t->content_hash);
-      if (!t->mbid.empty()) out.push_back("m" + t->mbid);
-      if (!t->isrc.empty()) out.push_back("i" + t->isrc);
-    }
-    return out;
-  };
+  Recordings listed;
   std::vector<size_t> order;
   while (order.size() < k) {
     size_t best = n;
@@ -93,10 +85,10 @@ std::vector<size_t> mmr_order(const LibrarySnapshot& snap, const Embeddings& emb
     }
     if (best == n) break;
     taken[best] = true;
-    const std::vector<std::string> ids_of_best = identities(best);
-    if (std::any_of(ids_of_best.begin(), ids_of_best.end(), [&](const std::string& r) { return recordings.count(r) > 0; }))
-      continue;  // a copy of a recording listed
-    recordings.insert(ids_of_best.begin(), ids_of_best.end());
+    if (const store::Track* t = snap.track(ids[best])) {
+      if (listed.held(*t)) continue;  // a copy of a recording listed
+      listed.hold(*t);
+    }
     order.push_back(best);
     const float* x = emb.row(row_of.at(ids[best]));
     for (size_t i = 0; i < n; ++i)
@@ -134,7 +126,7 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
   std::vector<const float*> queries;
   for (size_t j = 0; j < n_mixes; ++j) queries.push_back(taste.centres[j].vector.data());
   // Unplayed candidates of every centre in one pass: never played, starred nor rated.
-  const auto unplayed = nearest_rows(emb, queries, pool * static_cast<int64_t>(n_mixes), [&](int64_t id) {
+  const auto unplayed = nearest_recordings(snap, emb, queries, pool * static_cast<int64_t>(n_mixes), [&](int64_t id) {
     return allowed.contains(id) && !taste.tracks.count(id);
   });
 
@@ -164,8 +156,17 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
         ranked.emplace_back(id, cos * std::log2(2 + t.weight));
       }
       std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-      if (static_cast<int64_t>(ranked.size()) > pool) ranked.resize(pool);
-      for (const auto& [id, s] : ranked) known_ids.push_back(id), known_rel.push_back(s);
+      // The pool holds each recording once (H12S-2: the copies of one starred song filled it, and
+      // the mix listed that song alone).
+      Recordings pooled;
+      for (const auto& [id, s] : ranked) {
+        if (static_cast<int64_t>(known_ids.size()) == pool) break;
+        if (const store::Track* t = snap.track(id)) {
+          if (pooled.held(*t)) continue;
+          pooled.hold(*t);
+        }
+        known_ids.push_back(id), known_rel.push_back(s);
+      }
     }
     std::vector<int64_t> new_ids;
     std::vector<double> new_rel;

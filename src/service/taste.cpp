@@ -12,6 +12,7 @@
 #include "core/one_line_text.h"
 #include "core/vector_math.h"
 #include "service/queries.h"
+#include "service/recordings.h"
 
 namespace clap::service {
 
@@ -285,7 +286,7 @@ Taste build_taste(const LibrarySnapshot& snap, const TasteHistory& history, cons
     const AllowedTracks allowed = allowed_tracks(snap.tracks(), o.rules);
     std::vector<const float*> queries;
     for (const TasteCentre& c : taste.centres) queries.push_back(c.vector.data());
-    const auto lists = nearest_rows(emb, queries, o.nearest, [&](int64_t id) { return allowed.contains(id); });
+    const auto lists = nearest_recordings(snap, emb, queries, o.nearest, [&](int64_t id) { return allowed.contains(id); });
     for (size_t j = 0; j < k; ++j) taste.centres[j].nearest = lists[j];
   }
   return taste;
@@ -319,6 +320,32 @@ std::vector<std::vector<std::pair<int64_t, double>>> nearest_rows(const Embeddin
   }
   for (auto& h : out) std::sort(h.begin(), h.end(), better);
   return out;
+}
+
+std::vector<std::vector<std::pair<int64_t, double>>> nearest_recordings(const LibrarySnapshot& snap, const Embeddings& emb,
+                                                                        const std::vector<const float*>& queries, int64_t k,
+                                                                        const std::function<bool(int64_t)>& keep) {
+  std::vector<std::vector<std::pair<int64_t, double>>> out(queries.size());
+  if (k <= 0) return out;
+  for (int64_t limit = k;; limit = std::min(emb.size(), limit * 4)) {
+    const auto rows = nearest_rows(emb, queries, limit, keep);
+    bool short_of_rows = false;
+    for (size_t j = 0; j < rows.size(); ++j) {
+      Recordings listed;
+      out[j].clear();
+      for (const auto& row : rows[j]) {
+        if (static_cast<int64_t>(out[j].size()) == k) break;
+        if (const store::Track* t = snap.track(row.first)) {
+          if (listed.held(*t)) continue;
+          listed.hold(*t);
+        }
+        out[j].push_back(row);
+      }
+      // Short, and a longer read could reach more rows.
+      if (static_cast<int64_t>(out[j].size()) < k && static_cast<int64_t>(rows[j].size()) == limit) short_of_rows = true;
+    }
+    if (!short_of_rows || limit >= emb.size()) return out;
+  }
 }
 
 const std::vector<std::string>& taste_moods() {

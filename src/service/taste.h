@@ -116,6 +116,15 @@ std::vector<std::vector<std::pair<int64_t, double>>> nearest_rows(const Embeddin
                                                                   const std::vector<const float*>& queries, int64_t k,
                                                                   const std::function<bool(int64_t)>& keep);
 
+// nearest_rows with each recording once (service/recordings.h: content hash, MBID, ISRC), the
+// best-ranked file standing for it: the k nearest recordings, or fewer when the rows run out.
+// A taste centre's nearest songs and a mix's new songs (H12S-2): 2,000 copies of one song filled
+// the k nearest rows, and the list held one song. The rows are read again with 4 times the
+// limit while a list is short of k recordings and its rows were not all read.
+std::vector<std::vector<std::pair<int64_t, double>>> nearest_recordings(const LibrarySnapshot& snap, const Embeddings& emb,
+                                                                        const std::vector<const float*>& queries, int64_t k,
+                                                                        const std::function<bool(int64_t)>& keep);
+
 // Cosine of two unit vectors of `dim` floats (fixed-order dot).
 double cosine(const float* a, const float* b, int64_t dim);
 

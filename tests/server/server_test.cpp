@@ -747,7 +747,8 @@ TEST(ServeApi, StatusAndTracksSayHowMuchIsEmbedded) {
 TEST(ServeLive, AnIndexDeletedAndMadeAgainIsServedNotTheDeletedOne) {
   // Deleting an index and building it again (what one does with a damaged one) left the server
   // reading the deleted file for ever: its connection still had it open, and its generation
-  // never moved. The server must open the new file.
+  // never moved. The server must open the new file; so must the Subsonic API, which signed in the
+  // deleted file's users and kept their stars and plays in it (H12S-4).
   const std::string dir = library().dir + "/replaced";
   fs::remove_all(dir);
   fs::create_directories(dir + "/music");
@@ -755,8 +756,19 @@ TEST(ServeLive, AnIndexDeletedAndMadeAgainIsServedNotTheDeletedOne) {
   ServerOptions o;
   o.db = dir + "/library.db";
   o.refresh_ms = 100;
+  std::ofstream(dir + "/pw") << "secret\n";
+  const auto add_user = [&](const std::string& name) {
+    std::string err;
+    ASSERT_EQ(test::run_command(test::cli_command() + " user add " + name + " --db '" + o.db + "' < '" + dir + "/pw'", nullptr, &err), 0) << err;
+  };
+  add_user("olduser");
   Running s(o);
   ASSERT_GT(s.get_json("/api/status")["ok"].get<int>(), 2);
+  const auto signed_in = [&](const std::string& name) {
+    auto r = s.client().Get("/rest/ping?f=json&v=1.16.1&c=t&p=secret&u=" + name);
+    return r && json::parse(r->body)["subsonic-response"]["status"] == "ok";
+  };
+  EXPECT_TRUE(signed_in("olduser"));
   for (const std::string f : {"library.db", "library.db-wal", "library.db-shm"}) fs::remove(dir + "/" + f);
   ffmpeg(dir + "/music/only_one.wav", "-f lavfi -i \"sine=f=530:d=11\"");
   ffmpeg(dir + "/music/only_two.wav", "-f lavfi -i \"sine=f=1530:d=12\"");
@@ -764,6 +776,7 @@ TEST(ServeLive, AnIndexDeletedAndMadeAgainIsServedNotTheDeletedOne) {
   const int rc = test::run_command(test::cli_command() + " index '" + dir + "/music' --db '" + o.db + "' --model '" +
                                        model_dir() + "' -q", nullptr, &err);
   ASSERT_EQ(rc, 0) << err;
+  add_user("newuser");
   json status;
   for (int i = 0; i < 100; ++i) {  // an upper bound for the refresh loop to reopen, not a timing check
     status = s.get_json("/api/status");
@@ -776,6 +789,8 @@ TEST(ServeLive, AnIndexDeletedAndMadeAgainIsServedNotTheDeletedOne) {
   for (const auto& r : found["queries"][0]["results"]) paths.insert(r["path"].get<std::string>());
   EXPECT_EQ(paths, (std::set<std::string>{dir + "/music/only_one.wav", dir + "/music/only_two.wav"}))
       << found.dump();
+  EXPECT_TRUE(signed_in("newuser"));
+  EXPECT_FALSE(signed_in("olduser"));
 }
 
 TEST(ServeLive, AnIndexBeingMadeAgainIsServedOnceReadyNotAfterTheModelsDelay) {

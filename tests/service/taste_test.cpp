@@ -214,6 +214,112 @@ TEST(Mixes, EachMixStaysInItsClusterMixingFavouritesWithNewSongsWithReasons) {
   EXPECT_THROW(check_mix_options([] { MixOptions x; x.discovery = 1.5; return x; }()), InvalidArgument);
 }
 
+// H12S-2: the taste library again, with copies (the same bytes, the same embedding) of two songs.
+// 2,000 copies of one song filled the rows a taste centre's nearest songs and a mix's pools were
+// taken from: `taste --nearest 5` listed five files of one song, and a mix of 10 over a user's
+// starred library listed that song alone.
+struct CopiesFixture {
+  std::string dir = test::temp_dir() + "/taste-copies";
+  std::string db = dir + "/library.db";
+  test::TasteLibrary tracks;
+  std::unique_ptr<Library> lib;
+  // `n` copies of each of `originals`, written after the library.
+  CopiesFixture(const std::vector<int64_t>& originals, int n) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    tracks = test::write_taste_library(db, identity(), dir + "/music");
+    auto store = store::open_store(db, store::OpenMode::ReadWrite);
+    for (int64_t id : originals) {
+      const store::Track original = *store->track(id);
+      const std::vector<float> e = fixture().lib->snapshot()->track_embedding(id);
+      for (int i = 0; i < n; ++i) {
+        store::Track t = original;
+        t.id = 0;
+        t.path = dir + "/music/copies/" + std::to_string(id) + "-" + std::to_string(i) + ".flac";
+        store::WindowRecord w;
+        w.end_s = 10;
+        w.loudness_dbfs = -20;
+        w.embedding = e;
+        store->put_track(t, {w}, e.data());
+      }
+    }
+    store.reset();
+    LibraryOptions o;
+    o.db = db;
+    lib = std::make_unique<Library>(o, Access::ReadOnly);
+  }
+};
+
+// Whether two of `ids` are copies of one recording (one content hash).
+bool copies_among(const LibrarySnapshot& snap, const std::vector<int64_t>& ids) {
+  std::set<std::string> hashes;
+  for (int64_t id : ids)
+    if (!hashes.insert(snap.track(id)->content_hash).second) return true;
+  return false;
+}
+
+TEST(Mixes, CopiesOfOneSongDoNotFillTheListsOfATasteOrAMix) {
+  const Fixture& base = fixture();
+  const auto base_snap = base.lib->snapshot();
+  // Played: alpha 0..7, 3 times each. Copied: the song nearest the centre (whichever it is) and
+  // the unplayed song nearest it, 250 copies each (more than a mix of 10's pool of new songs, 200).
+  TasteHistory h;
+  for (int n = 0; n < 3; ++n)
+    for (int64_t id : first(base.tracks.a, 8)) h.plays.push_back({id, kNow - n * kDay - 10 * kDay, false});
+  TasteOptions to = options();
+  to.nearest = 5;
+  const Taste before = build_taste(*base_snap, h, to);
+  ASSERT_EQ(before.centres.size(), 1u);
+  int64_t nearest_unplayed = 0;
+  for (const auto& [id, cos] : before.centres[0].nearest)
+    if (!in(first(base.tracks.a, 8), id) && !nearest_unplayed) nearest_unplayed = id;
+  ASSERT_NE(nearest_unplayed, 0) << "no unplayed song among the centre's nearest 5";
+  CopiesFixture f({before.centres[0].nearest[0].first, nearest_unplayed}, 250);
+  const auto snap = f.lib->snapshot();
+  const Taste taste = build_taste(*snap, h, to);
+  ASSERT_EQ(taste.centres.size(), 1u);
+  std::vector<int64_t> nearest;
+  for (const auto& [id, cos] : taste.centres[0].nearest) nearest.push_back(id);
+  EXPECT_EQ(nearest.size(), 5u);
+  EXPECT_FALSE(copies_among(*snap, nearest)) << ::testing::PrintToString(nearest);
+  MixOptions mo;
+  mo.size = 10;
+  mo.discovery = 0.5;
+  mo.per_artist = 10;
+  const std::vector<Mix> mixes = make_mixes(*snap, taste, mo);
+  ASSERT_EQ(mixes.size(), 1u);
+  std::vector<int64_t> picks;
+  int known = 0;
+  for (const MixPick& p : mixes[0].tracks) picks.push_back(p.track_id), known += p.known;
+  EXPECT_EQ(picks.size(), 10u);
+  EXPECT_EQ(known, 5);
+  EXPECT_FALSE(copies_among(*snap, picks)) << ::testing::PrintToString(picks);
+
+  // The favourites' pool: a user who played each copy of a song more than the others.
+  const std::vector<int64_t> copies = [&] {
+    std::vector<int64_t> out;
+    for (const store::Track& t : snap->tracks())
+      if (t.content_hash == snap->track(before.centres[0].nearest[0].first)->content_hash) out.push_back(t.id);
+    return out;
+  }();
+  ASSERT_EQ(copies.size(), 251u);
+  TasteHistory fan;
+  for (int n = 0; n < 3; ++n)
+    for (int64_t id : copies) fan.plays.push_back({id, kNow - n * kDay - 10 * kDay, false});
+  for (int64_t id : first(base.tracks.a, 8)) fan.plays.push_back({id, kNow - 10 * kDay, false});
+  MixOptions favourites = mo;
+  favourites.discovery = 0;
+  picks.clear();
+  known = 0;
+  const std::vector<Mix> fan_mixes = make_mixes(*snap, build_taste(*snap, fan, options()), favourites);
+  ASSERT_EQ(fan_mixes.size(), 1u);
+  for (const MixPick& p : fan_mixes[0].tracks) picks.push_back(p.track_id), known += p.known;
+  std::set<std::string> played;  // the recordings played: alpha 0..7 and the copied song (one of them or not)
+  for (const TastePlay& p : fan.plays) played.insert(snap->track(p.track_id)->content_hash);
+  EXPECT_EQ(known, static_cast<int>(played.size()));  // each once (then new songs fill the mix)
+  EXPECT_FALSE(copies_among(*snap, picks)) << ::testing::PrintToString(picks);
+}
+
 TEST(Taste, TheSameHistoryGivesTheSameAnswerBitForBit) {
   Fixture& f = fixture();
   TasteHistory h = two_cluster_history();
