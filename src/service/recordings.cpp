@@ -19,6 +19,9 @@ const RecordingPrints::Read& RecordingPrints::read(int64_t id) {
   if (rows.size() == 1) r.embedding.assign(rows.row(0), rows.row(0) + rows.dim);
   auto prints = snap_.fingerprints({id});
   if (auto found = prints.find(id); found != prints.end()) r.fingerprint = std::move(found->second);
+  r.items = r.fingerprint;
+  std::sort(r.items.begin(), r.items.end());
+  r.items.erase(std::unique(r.items.begin(), r.items.end()), r.items.end());
   return read_.emplace(id, std::move(r)).first->second;
 }
 
@@ -27,14 +30,32 @@ const std::vector<float>* RecordingPrints::embedding(int64_t id) {
   return r.embedding.empty() ? nullptr : &r.embedding;
 }
 
+bool RecordingPrints::shares_items(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
+  // At least this many distinct items in common before the fingerprints are aligned (see the header).
+  constexpr int kSharedItems = 3;
+  if (work_) ++work_->items_compared;
+  int shared = 0;
+  for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {
+    if (a[i] < b[j]) ++i;
+    else if (b[j] < a[i]) ++j;
+    else {
+      ++i, ++j;
+      if (++shared >= kSharedItems) return true;
+    }
+  }
+  return false;
+}
+
 bool RecordingPrints::same(int64_t a, int64_t b) {
   const auto key = std::minmax(a, b);
   if (auto known = compared_.find(key); known != compared_.end()) return known->second;
   check_deadline("one recording, one place");
-  const std::vector<uint32_t>& fa = read(key.first).fingerprint;
-  const std::vector<uint32_t>& fb = read(key.second).fingerprint;
+  const Read& ra = read(key.first);
+  const Read& rb = read(key.second);
+  const std::vector<uint32_t>& fa = ra.fingerprint;
+  const std::vector<uint32_t>& fb = rb.fingerprint;
   bool same = false;
-  if (!fa.empty() && !fb.empty()) {
+  if (!fa.empty() && !fb.empty() && shares_items(ra.items, rb.items)) {
     if (work_) ++work_->fingerprint_matches;
     const search::FingerprintMatch m = search::match_fingerprints(fa, fb, search::DuplicateOptions{}.min_coverage);
     same = m.measurable && m.bit_error_rate <= search::kSameRecordingBitErrorRate;
