@@ -221,6 +221,7 @@ RadioFill RadioStation::fill(const QueueView& queue) {
   // the music folder cannot be queued, so when some were chosen the radio is asked again, longer.
   request.length = 1 + out.wanted + static_cast<int64_t>(excluded.size());
   const int64_t library_size = static_cast<int64_t>(snap->tracks().size());
+  RecordingPrints prints(*snap);  // kept while the request grows: no pair compared twice
   for (;;) {
     Playlist playlist;
     try {
@@ -237,8 +238,9 @@ RadioFill RadioStation::fill(const QueueView& queue) {
     out.outside_folder = 0;
     out.unsendable.clear();
     // Copies of one recording among the picks themselves (H11P-4: two files of one MBID, both
-    // new to the queue, were both appended): the first taken, the others left out.
-    Recordings picked;
+    // new to the queue, were both appended; copies12: an untagged FLAC and MP3 of one recording,
+    // told by their fingerprints): the first taken, the others left out.
+    Recordings picked(&prints);
     for (size_t i = static_cast<size_t>(playlist.seeds); i < playlist.tracks.size(); ++i) {
       if (static_cast<int64_t>(out.picks.size()) == out.wanted) break;
       const search::Hit& hit = playlist.tracks[i];

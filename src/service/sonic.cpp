@@ -50,17 +50,21 @@ std::vector<SonicMatch> sonic_similar(const LibrarySnapshot& snap, const store::
   if (options.count == 0) return {};
   const int64_t library = static_cast<int64_t>(snap.tracks().size());
   const std::string seed_mbid = normalise_mbid(seed.mbid);
+  RecordingPrints prints(snap, options.work);  // kept while the pool widens: no pair compared twice
   // Ask the ranking for more than `count` while filters drop results, until the library is exhausted.
   for (int64_t k = std::min(library, options.count * 2 + 16);; k = std::min(library, k * 4)) {
     const std::vector<search::Hit> hits = similar_tracks(snap, seed, k, options.rules);
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
-    // One recording is one match (service/recordings.h): its bytes, MBID or ISRC, not the
-    // embedding's cosine as for the seed (between matches that rule took different recordings for
-    // one: 3 s of white, blue and violet noise embed within 0.999 with the tests' model). A song's
-    // similar list held another song and then its 29 copies (H11S-2), a FLAC and an MP3 of one
-    // MBID, which Navidrome showed as one song twice (H11P-2).
-    Recordings listed;
+    // One recording is one match (service/recordings.h): its bytes, MBID or ISRC, else its
+    // fingerprint, not the embedding's cosine as for the seed (between matches that rule took
+    // different recordings for one: 3 s of white, blue and violet noise embed within 0.999 with
+    // the tests' model). A song's similar list held another song and then its 29 copies (H11S-2),
+    // a FLAC and an MP3 of one MBID, which Navidrome showed as one song twice (H11P-2), and an
+    // untagged FLAC and MP3 of one recording (copies12). The seed is held first: its own copies
+    // by fingerprint or ISRC are not matches either.
+    Recordings listed(options.exclude_duplicates ? &prints : nullptr);
+    if (options.exclude_duplicates) listed.hold(seed);
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
       if (!t || t->id == seed.id) continue;
@@ -123,12 +127,13 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
   std::vector<int64_t> members = group;
   std::sort(members.begin(), members.end());
   const int64_t library = static_cast<int64_t>(snap.tracks().size());
+  RecordingPrints prints(snap, options.work);
   for (int64_t k = std::min(library, options.count * 2 + 16 + static_cast<int64_t>(group.size()));;
        k = std::min(library, k * 4)) {
     const std::vector<search::Hit> hits = similar_to_vector(snap, query, k, options.rules);
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
-    Recordings listed;
+    Recordings listed(options.exclude_duplicates ? &prints : nullptr);
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
       if (!t || (!options.include_group && std::binary_search(members.begin(), members.end(), t->id))) continue;
@@ -201,13 +206,14 @@ std::vector<SonicMatch> sonic_search(Library& lib, const LibrarySnapshot& snap, 
   check_count(options);
   if (!snap.searchable() || options.count == 0) return {};
   const int64_t library = static_cast<int64_t>(snap.tracks().size());
+  RecordingPrints prints(snap, options.work);
   for (int64_t k = std::min(library, options.count * 2 + 16);; k = std::min(library, k * 4)) {
     search::TextSearchOptions o;
     o.k = std::max<int64_t>(k, 1);
     const std::vector<search::TrackScore> ranked = search_texts(lib, snap, {text}, o, options.rules)[0];
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
-    Recordings listed;
+    Recordings listed(options.exclude_duplicates ? &prints : nullptr);
     for (const search::TrackScore& r : ranked) {
       const store::Track* t = snap.track(r.track_id);
       if (!t || (options.exclude_duplicates && listed.held(*t)) || !cap.take(*t)) continue;

@@ -22,6 +22,8 @@
 
 namespace clap::service {
 
+struct RecordingWork;  // service/recordings.h
+
 struct SonicOptions {
   int64_t count = 10;       // matches wanted (fewer when the library has fewer); 0: none (an empty answer)
   int64_t per_artist = 0;   // at most this many matches per artist (normalise_name of the artist); 0 = no cap
@@ -29,9 +31,11 @@ struct SonicOptions {
   // seed's content hash or MBID, or whose embedding's cosine with the seed's is at least
   // duplicate_cosine (similar tracks only: a path and a text search have no seed). And list one
   // recording once among the matches of similar tracks, a group and a text search: a later match
-  // with the content hash, MBID or ISRC of one listed is left out. A path keeps copies to one
-  // step its own way (track_path).
+  // that is the same recording as one listed (or as the seed) is left out: its content hash, MBID
+  // or ISRC, else its stored acoustic fingerprint (service/recordings.h). A path keeps copies to
+  // one step its own way (track_path).
   bool exclude_duplicates = true;
+  RecordingWork* work = nullptr;  // when given, counts the fingerprint rule's work (tests)
   // Another encoding of one recording embeds within 0.0003 of the original (an Ogg Vorbis copy of a
   // FLAC file: 0.9998 in tests/server/sonic_test.cpp), a recording 20 Hz higher at 0.995.
   double duplicate_cosine = 0.999;

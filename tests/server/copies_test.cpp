@@ -18,6 +18,7 @@
 
 #include "server/running_server.h"
 #include "support/golden.h"
+#include "support/recordings.h"
 
 namespace clap::server {
 namespace {
@@ -168,6 +169,53 @@ TEST(ServeCopies, CollapseDuplicatesFoldsCopiesAsTheCliDoes) {
     EXPECT_GE(listed, 58u) << url;  // every copy shown or named (the seed may be left out)
   }
   EXPECT_EQ(s.get_json("/api/similar?track=" + seed + "&collapse_duplicates=maybe", 400)["detail"], "collapse_duplicates: true or false");
+}
+
+// An untagged FLAC and MP3 of one recording (no MBID, no ISRC, other bytes) were both listed by
+// the sonic routes and Subsonic's similar songs, which folded copies by content hash, MBID and
+// ISRC only (H11S-2's rule). Their stored fingerprints now tell them one recording
+// (service/recordings.h) on every list that holds a recording once; excludeDuplicates=false still
+// lists every file. `like` and `similar` with --diversity already folded them (duplicates' rule).
+TEST(ServeCopies, ReencodedCopiesWithoutTagsAreOneRecording) {
+  const std::string dir = test::reencoded_library();
+  const std::string db = test::temp_dir() + "/reencoded.db";
+  fs::copy_file(dir + "/library.db", db, fs::copy_options::overwrite_existing);
+  const std::string pw = test::temp_dir() + "/reencoded.pw";
+  std::ofstream(pw) << "pw\n";
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user add ann --db " + test::quoted(db) + " < " + test::quoted(pw), nullptr, &err), 0) << err;
+  RunningServer s(ServerOptions{}, db, 60);
+  const auto listed = [](const json& matches) {
+    std::multiset<std::string> out;
+    for (const json& m : matches) {
+      const json& e = m.contains("entry") ? m["entry"] : m;
+      out.insert(fs::path(e["path"].get<std::string>()).parent_path().filename().string());
+    }
+    return out;
+  };
+  const std::string y = std::to_string(s.id_of("y/song.flac")), x = std::to_string(s.id_of("x/song.flac"));
+  json got = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + y + "&count=10");
+  EXPECT_EQ(listed(got["sonicMatch"]), (std::multiset<std::string>{"x", "z", "n"})) << got.dump(1);
+  got = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + y + "&count=10&excludeDuplicates=false");
+  EXPECT_EQ(listed(got["sonicMatch"]), (std::multiset<std::string>{"x", "x", "z", "n"})) << got.dump(1);
+  // The seed's own re-encode is the seed again, not a match.
+  got = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + x + "&count=10");
+  EXPECT_EQ(listed(got["sonicMatch"]), (std::multiset<std::string>{"y", "z", "n"})) << got.dump(1);
+  got = s.get_json("/api/sonic/search?q=song&count=10");
+  EXPECT_EQ(listed(got["sonicMatch"]), (std::multiset<std::string>{"x", "y", "z", "n"})) << got.dump(1);
+
+  const std::string auth = "u=ann&p=pw&v=1.16.1&c=test&f=json";
+  got = s.get_json("/rest/getSimilarSongs2?id=" + y + "&count=10&" + auth);
+  EXPECT_EQ(listed(got["subsonic-response"]["similarSongs2"]["song"]), (std::multiset<std::string>{"x", "z", "n"})) << got.dump(1);
+  const std::string folder = s.get_json("/rest/getSong?id=" + y + "&" + auth)["subsonic-response"]["song"]["parent"];
+  got = s.get_json("/rest/getSimilarSongs?id=" + folder + "&count=10&" + auth);  // the folder's instant mix
+  EXPECT_EQ(listed(got["subsonic-response"]["similarSongs"]["song"]), (std::multiset<std::string>{"x", "z", "n"})) << got.dump(1);
+
+  // like and similar with --diversity, through the server and the CLI: x once.
+  got = s.get_json("/api/like?track=" + y + "&k=3&diversity=0.5&exclude_self=true&per_chunk=20");
+  EXPECT_EQ(listed(got["results"]), (std::multiset<std::string>{"x", "z", "n"})) << got.dump(1);
+  ASSERT_EQ(test::run_cli("similar " + y + " -k 3 --diversity 0.5 --json --db " + test::quoted(db), &out, &err), 0) << err;
+  EXPECT_EQ(listed(json::parse(out)), (std::multiset<std::string>{"x", "z", "n"})) << out;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "support/recordings.h"
 
+#include "support/golden.h"
+
 namespace clap::test {
 
 std::string song_expression(int family) {
@@ -29,6 +31,24 @@ const std::vector<std::pair<std::string, std::string>>& copy_kinds() {
       {"silence3s.ogg", "-af adelay=3000:all=1"},
   };
   return kinds;
+}
+
+void write_reencoded_library(const std::string& music, int more_copies) {
+  const auto song = [](int family) { return "-f lavfi -i \"aevalsrc='" + song_expression(family) + "':s=44100:d=20\""; };
+  const std::string flac = ffmpeg(music + "/x/song.flac", song(0));
+  ffmpeg(music + "/x/song.mp3", "-i " + quoted(flac) + " -b:a 128k");
+  for (int i = 0; i < more_copies; ++i)
+    ffmpeg(music + "/x/copy-" + std::to_string(i) + ".mp3", "-i " + quoted(music + "/x/song.mp3") + " -c copy -metadata comment=" + std::to_string(i));
+  ffmpeg(music + "/y/song.flac", song(1));
+  ffmpeg(music + "/z/song.flac", song(2));
+  ffmpeg(music + "/n/noise.flac", "-f lavfi -i \"anoisesrc=color=pink:d=20:seed=7\"");
+}
+
+std::string reencoded_library(int more_copies) {
+  return shared_fixture("reencoded-" + std::to_string(more_copies), [more_copies](const std::string& dir) {
+    write_reencoded_library(dir + "/music", more_copies);
+    index_library(dir + "/music", dir + "/library.db", case_dir("tiny-unfused"));
+  });
 }
 
 }  // namespace clap::test

@@ -17,4 +17,14 @@ std::string song_expression(int family);
 // out, 3 s of silence in front.
 const std::vector<std::pair<std::string, std::string>>& copy_kinds();
 
+// A library of untagged re-encodes under `music` (copies12): recording "x" (a 20 s song) as
+// x/song.flac and x/song.mp3 (128 kb/s), then `more_copies` more MP3s of it with other bytes
+// (x/copy-N.mp3: the same audio, a comment tag apart), and three other recordings, one file
+// each: y/song.flac and z/song.flac (the other song families) and n/noise.flac (pink noise).
+// No MBID, no ISRC: only the fingerprints tell x's files are one recording.
+void write_reencoded_library(const std::string& music, int more_copies = 0);
+// That library indexed by the real CLI (the tiny model), shared by a test binary's processes
+// (shared_fixture): the folder holding music/ and library.db. Tests copy the index to write.
+std::string reencoded_library(int more_copies = 0);
+
 }  // namespace clap::test
