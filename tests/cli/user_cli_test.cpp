@@ -499,6 +499,24 @@ TEST(UserCli, RebuildAndMigrateKeepUserData) {
   EXPECT_NE(file_text(back + ".key"), file_text(db + ".key"));
 }
 
+// Users none of whose passwords is sealed (alice's cleared by bob's --new-key, bob removed since)
+// need no key file: migrate copies them without one. Fails before: "the password key file is
+// missing" (the source's key was read whenever there were users).
+TEST(UserCli, MigrateOfUsersWithoutASealedPasswordNeedsNoKeyFile) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("pw of alice"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user add bob --db " + q(db) + stdin_of("pw of bob"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user passwd bob --new-key --db " + q(db) + stdin_of("new pw of bob"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user remove bob --db " + q(db), &out, &err), 0) << err;
+  fs::remove(db + ".key");
+  ASSERT_EQ(run("migrate --quiet --to " + q(dir + "/copy.db") + " --from " + q(db), &out, &err), 0) << err;
+  auto s = store::open_store(dir + "/copy.db", store::OpenMode::ReadOnly);
+  ASSERT_TRUE(s->user("alice"));
+  EXPECT_EQ(s->user("alice")->password_encrypted, "");
+}
+
 // --- a PostgreSQL index's password key file (hostile pass 11, H11C-7) ----------------------------
 // It was named after the database's URL as written: the same database reached as localhost
 // instead of 127.0.0.1 (or another spelling of the URL) found no key, and the ways out offered
