@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "core/user_dirs.h"
 #include "core/utf8.h"
+#include "store/database_id.h"
 #include "service/confusable_names.h"
 #include "service/song_resolver.h"
 
@@ -127,11 +128,16 @@ std::string read_key(int fd, const std::string& path) {
 // Writes a new key to `path` unless one is there. The key goes to a temporary file first (O_EXCL |
 // O_NOFOLLOW, mode 0600) and is published by link(2), which never replaces a file: of two
 // processes creating the key at once, one links and the other reads the winner's key.
-void create_key(const std::string& path) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+// `key` (empty: a new random one) is what it writes; a key file of this index found under another
+// name is adopted this way (find_key_file): the file it was found under stays where it was, and a
+// process killed at any step leaves that file, a temporary one beside, or both names: never no key.
+void create_key(const std::string& path, const std::string& key = "") {
+  // The temporary name carries random digits, not only the pid: a file left by a process killed
+  // with kill -9 whose pid came round again would otherwise stop every later attempt (O_EXCL).
+  const std::string tmp = path + ".tmp." + std::to_string(getpid()) + "-" + to_hex(random_bytes(4));
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) throw Error(tmp + ": cannot create the password key file: " + std::strerror(errno));
-  const std::string text = to_hex(random_bytes(kKeyBytes)) + "\n";
+  const std::string text = to_hex(key.empty() ? random_bytes(kKeyBytes) : key) + "\n";
   const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
   const int err = errno;
   close(fd);
@@ -209,40 +215,105 @@ void check_password(const std::string& password) {
     throw Error("the password holds a NUL, CR or LF character");
 }
 
-std::string key_file_path(const std::string& location) {
-  if (store::is_server_location(location))
-    return clapsearch_data_dir() + "/keys/postgres-" + sha256_hex(store::display_location(location)).substr(0, 16) + ".key";
-  return location + ".key";
-}
-
 namespace {
 
-// A PostgreSQL index's key file is named after its URL as written (key_file_path), so the same
-// database reached by another spelling (localhost for 127.0.0.1, another user or port form) finds
-// none, and the ways out a missing key suggests (--new-key, every password set again) would give
-// up passwords whose key is there under the other name (hostile pass 11, H11C-7). Names the other
-// PostgreSQL key files beside `key_file`, as the first thing to try; "" when there are none.
-std::string other_spellings(const std::string& key_file) {
+std::string keys_dir() { return clapsearch_data_dir() + "/keys"; }
+
+// The name older versions gave a PostgreSQL index's key file: after its URL as written.
+std::string url_key_file(const std::string& location) {
+  return keys_dir() + "/postgres-" + sha256_hex(store::display_location(location)).substr(0, 16) + ".key";
+}
+
+bool present(const std::string& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() != fs::file_type::not_found;
+}
+
+// The other PostgreSQL key files in `key_file`'s folder (by name), those of other databases too.
+std::vector<std::string> other_key_files(const std::string& key_file) {
   const fs::path path(key_file);
-  if (path.filename().string().rfind("postgres-", 0) != 0) return "";
   std::vector<std::string> others;
   std::error_code ec;
   for (fs::directory_iterator it(path.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.rfind("postgres-", 0) == 0 && it->path().extension() == ".key" && it->path() != path) others.push_back(it->path().string());
   }
-  if (others.empty()) return "";
   std::sort(others.begin(), others.end());
-  std::string list;
-  for (size_t i = 0; i < others.size() && i < 5; ++i) list += (i ? ", " : "") + others[i];
-  if (others.size() > 5) list += ", ...";
-  return " A PostgreSQL index's key file is named after its URL as written, and " + std::to_string(others.size()) +
-         " other key file(s) are there (" + list + "): if this database was used through another spelling of its URL "
-         "(localhost for 127.0.0.1, another user or port form), its key is one of them: copy that file to " + key_file +
-         " (cp -p) and try again, before giving any password up.";
+  return others;
+}
+
+// What the message of a missing PostgreSQL key file adds: where this database's key can be, and
+// that the other key files there were tried (find_key_file) - before the ways out that give the
+// passwords up (hostile pass 11, H11C-7). "" for a SQLite index's key file.
+std::string missing_key_hint(const std::string& key_file) {
+  const std::string name = fs::path(key_file).filename().string();
+  if (name.rfind("postgres-", 0) != 0) return "";
+  std::string hint =
+      name.rfind("postgres-db-", 0) == 0
+          ? " A PostgreSQL index's key file is named after the key id its database records, the same on every machine "
+            "and under every spelling of its URL: copy this file from a machine that serves this database (cp -p; mode 0600)."
+          : " This database records no key id yet (an older clapsearch made it, and it was opened only read-only since; "
+            "the next command that opens it for writing records one), so its key file is looked for under the name an "
+            "older clapsearch gave it, after its URL as written: copy it from a machine that serves this database (cp -p; "
+            "mode 0600).";
+  const std::vector<std::string> others = other_key_files(key_file);
+  if (!others.empty()) {
+    std::string list;
+    for (size_t i = 0; i < others.size() && i < 5; ++i) list += (i ? ", " : "") + others[i];
+    if (others.size() > 5) list += ", ...";
+    hint += " The " + std::to_string(others.size()) + " other key file(s) there (" + list +
+            ") do not open this database's stored passwords.";
+  }
+  return hint;
+}
+
+std::vector<store::UserRecord> sealed_passwords(const store::Store& store) {
+  std::vector<store::UserRecord> out;
+  for (store::UserRecord& u : store.users())
+    if (!u.password_encrypted.empty()) out.push_back(std::move(u));
+  return out;
+}
+
+// True when the key in `path` opens `sealed`'s password; false for anything that is not a usable
+// key file (the reason is load_key's to give, should that file be the one named).
+bool opens(const std::string& path, const store::UserRecord& sealed) {
+  try {
+    decrypt_password(load_key(path, false), sealed.name, sealed.password_encrypted);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 }  // namespace
+
+std::string key_file_path(const store::Store& store, const std::string& location) {
+  if (!store::is_server_location(location)) return location + ".key";
+  if (const std::optional<std::string> id = store::password_key_id(store)) return keys_dir() + "/postgres-db-" + *id + ".key";
+  return url_key_file(location);
+}
+
+std::string find_key_file(const store::Store& store, const std::string& location) {
+  const std::string file = key_file_path(store, location);
+  if (!store::is_server_location(location) || present(file)) return file;
+  const std::vector<store::UserRecord> sealed = sealed_passwords(store);
+  std::string found;
+  if (const std::string by_url = url_key_file(location);
+      by_url != file && present(by_url) && (sealed.empty() || opens(by_url, sealed.front())))
+    found = by_url;
+  // Another spelling's file, or one of an id this database no longer records (a meta row deleted):
+  // only a key that opens a password is this database's; with none sealed, a new key loses nothing.
+  if (found.empty() && !sealed.empty())
+    for (const std::string& other : other_key_files(file))
+      if (opens(other, sealed.front())) {
+        found = other;
+        break;
+      }
+  if (found.empty()) return file;
+  if (file == url_key_file(location)) return found;  // no id to name it after: used where it is
+  create_key(file, load_key(found, false));
+  return file;
+}
 
 std::string load_key(const std::string& key_file, bool create) {
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -260,7 +331,7 @@ std::string load_key(const std::string& key_file, bool create) {
     if (errno == ELOOP) throw Error(key_file + ": the password key file is a symbolic link; it must be a regular file");
     if (errno != ENOENT) throw Error(key_file + ": " + std::strerror(errno));
     if (!create)
-      throw Error(key_file + ": the password key file is missing, so no stored password can be read;" + other_spellings(key_file) +
+      throw Error(key_file + ": the password key file is missing, so no stored password can be read." + missing_key_hint(key_file) +
                   " Restore it from a backup, or set every user's password again (clapsearch user passwd NAME)");
     if (attempt == 0) {
       std::error_code ec;
@@ -291,10 +362,15 @@ std::string decrypt_password(const std::string& key, const std::string& name, co
   }
 }
 
-Accounts::Accounts(store::Store& store, std::string location) : store_(store), key_file_(key_file_path(location)) {}
+Accounts::Accounts(store::Store& store, std::string location) : store_(store), location_(std::move(location)) {}
+
+const std::string& Accounts::key_file() const {
+  if (key_file_.empty()) key_file_ = find_key_file(store_, location_);
+  return key_file_;
+}
 
 const std::string& Accounts::key(bool create) const {
-  if (key_.empty()) key_ = load_key(key_file_, create);
+  if (key_.empty()) key_ = load_key(key_file(), create);
   return key_;
 }
 
@@ -373,8 +449,7 @@ const std::string& Accounts::sealing_key(const std::string& name, bool new_key) 
                               "were sealed with), or give those passwords up: `clapsearch user passwd " + name +
                               " --new-key` makes a new key, and every other user's password must then be set again "
                               "(clapsearch user passwd NAME; their API keys keep working)";
-  std::error_code ec;
-  const bool present = fs::symlink_status(key_file_, ec).type() != fs::file_type::not_found;
+  const bool present = service::present(key_file());
   if (new_key) {
     // The old key file is kept beside the new one, never deleted: the passwords sealed with it
     // (cleared below) can be recovered from it and a copy of the index made before.
@@ -395,7 +470,7 @@ const std::string& Accounts::sealing_key(const std::string& name, bool new_key) 
     if (!present && !others.empty())
       throw Error(key_file_ + ": the password key file is missing, but the passwords of " + std::to_string(others.size()) +
                   " other user(s) (" + names + ") were sealed with it; a new key would leave them unreadable, so nothing " +
-                  "was changed." + other_spellings(key_file_) + " " + recover);
+                  "was changed." + missing_key_hint(key_file_) + " " + recover);
     key_ = load_key(key_file_, true);
   }
   // A key file that is there but is not the one the others' passwords were sealed with (replaced
@@ -551,10 +626,14 @@ std::string revoke_user_api_key(const std::string& db, const std::string& name, 
   });
 }
 
-void rekey_passwords(store::UserDataCopy& data, const std::string& from, const std::string& to) {
-  if (data.users.empty()) return;
-  const std::string from_key = load_key(key_file_path(from), false);
-  const std::string to_key = load_key(key_file_path(to), true);
+void rekey_passwords(store::UserDataCopy& data, const store::Store& from_store, const std::string& from,
+                     const store::Store& to_store, const std::string& to) {
+  // No sealed password, no key to read: a lost key file (every password cleared by --new-key
+  // since) does not stop the copy of the users.
+  if (std::none_of(data.users.begin(), data.users.end(), [](const store::UserRecord& u) { return !u.password_encrypted.empty(); }))
+    return;
+  const std::string from_key = load_key(find_key_file(from_store, from), false);
+  const std::string to_key = load_key(find_key_file(to_store, to), true);
   for (store::UserRecord& u : data.users)
     if (!u.password_encrypted.empty())  // cleared by a new key (user passwd --new-key): stays unset
       u.password_encrypted = encrypt_password(to_key, u.name, decrypt_password(from_key, u.name, u.password_encrypted));

@@ -6,9 +6,12 @@
 // AES-256-GCM (core/crypto.h) under a random 32-byte key in a key file of its own, beside the
 // index and outside it (a copy of the database alone reveals no password):
 //   * a SQLite index: "<db file>.key" (library.db -> library.db.key);
-//   * a PostgreSQL index: $XDG_DATA_HOME/clapsearch/keys/postgres-<sha256 of the URL without its
-//     password, 16 hex>.key on the machine that runs `user add` or `serve` (copy it to every machine
-//     that serves the same database).
+//   * a PostgreSQL index: $XDG_DATA_HOME/clapsearch/keys/postgres-db-<its database's key id, 32
+//     hex>.key on the machine that runs `user add` or `serve` (copy it to every machine that serves
+//     the same database). The id is recorded in the database (store/database_id.h), so every
+//     spelling of the URL that reaches it finds the same file. Older versions named the file after
+//     the URL as written (postgres-<sha256 of the URL without its password, 16 hex>.key): such a
+//     file is adopted (find_key_file).
 // The key file holds 64 hex digits; it is created on first use (a user added, a password set, while
 // no other user has a password sealed with a key) with mode 0600 and never replaced silently (a
 // missing or foreign key file while passwords are sealed is refused; `--new-key` replaces it and
@@ -41,8 +44,20 @@ void check_password(const std::string& password);
 // An API key's label: at most 200 bytes of UTF-8 without control characters.
 void check_key_label(const std::string& label);
 
-// Where the key file of the index at `location` (a SQLite path or a PostgreSQL URL) is.
-std::string key_file_path(const std::string& location);
+// Where the key file of the index `store` at `location` (store::resolve_location form) is: see
+// above; a PostgreSQL database that records no key id yet (made by an older clapsearch, and opened
+// only read-only since) has it under the name an older clapsearch gave it, after its URL.
+std::string key_file_path(const store::Store& store, const std::string& location);
+
+// The key file to use: key_file_path when it is there. When it is not, a PostgreSQL index's key
+// may be in a file of another name: one an older clapsearch named after this URL, or after another
+// spelling of it (localhost for 127.0.0.1), or the file of an id the database no longer records.
+// The file named after this URL is taken when no password is sealed yet or it opens one; any other
+// key file of the folder only when it opens a stored password (AES-GCM authenticates: only the key
+// a password was sealed with opens it). What is found is copied to key_file_path (create_key: a
+// temporary file, then link(2); the file found is left where it was) and that is returned; without
+// a key id, the file found itself. Nothing found: key_file_path (load_key then says it is missing).
+std::string find_key_file(const store::Store& store, const std::string& location);
 
 // The key of an index's key file. `create`: made when absent (mode 0600; created atomically, so
 // that two processes creating it at once agree on one key). Throws clap::Error naming the file and
@@ -101,8 +116,11 @@ class Accounts {
   const std::string& sealing_key(const std::string& name, bool new_key);
   std::vector<store::UserRecord> sealed_passwords_except(const std::string& name) const;
   store::UserRecord existing(const std::string& name) const;
+  // find_key_file, on first use (listing the users needs no key).
+  const std::string& key_file() const;
   store::Store& store_;
-  std::string key_file_;
+  std::string location_;
+  mutable std::string key_file_;
   mutable std::string key_;  // loaded on first use
 };
 
@@ -191,8 +209,10 @@ struct UserApiKeys {
 UserApiKeys user_api_keys(const std::string& db, const std::string& name);
 std::string revoke_user_api_key(const std::string& db, const std::string& name, int64_t key_id);
 
-// Re-encrypts the passwords of `data` (read from the index at `from`) for the index at `to`
-// (clapsearch migrate: each index has its own key file, which is made for `to` when needed).
-void rekey_passwords(store::UserDataCopy& data, const std::string& from, const std::string& to);
+// Re-encrypts the passwords of `data` (read from the index `from_store` at `from`) for the index
+// `to_store` at `to` (clapsearch migrate: each index has its own key file, which is made for `to`
+// when needed). Reads no key when no password is sealed (all cleared by a new key).
+void rekey_passwords(store::UserDataCopy& data, const store::Store& from_store, const std::string& from,
+                     const store::Store& to_store, const std::string& to);
 
 }  // namespace clap::service

@@ -229,7 +229,7 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   store::UserDataCopy users;
   if (!replace) {
     users = src.export_user_data();
-    rekey_passwords(users, from_loc, to_loc);
+    rekey_passwords(users, src, from_loc, dst, to_loc);
     dst.import_user_data(users);
   }
   sum.users = static_cast<int64_t>(users.users.size());
@@ -295,12 +295,15 @@ MigrateSummary migrate_index(const std::string& from, const std::string& to,
   const std::unique_ptr<store::Store> src = store::open_store(from_loc, store::OpenMode::ReadOnly);
   // A SQLite file this call creates is removed again when the copy fails.
   const bool created = !store::is_server_location(to_loc) && !fs::exists(to_loc, ec);
-  // So is a password key file it made (for the users' passwords) that nothing uses.
-  const std::string key_file = key_file_path(to_loc);
-  const bool key_existed = fs::exists(fs::symlink_status(key_file, ec));
+  // So is a password key file it made (for the users' passwords) that nothing uses: named once the
+  // target is open (a PostgreSQL database's is named after the id it records).
+  std::string key_file;
+  bool key_existed = true;
   std::unique_ptr<store::Store> dst;
   try {
     dst = store::open_store(to_loc, store::OpenMode::ReadWrite);
+    key_file = key_file_path(*dst, to_loc);
+    key_existed = fs::exists(fs::symlink_status(key_file, ec));
     copy_index(*src, *dst, from_loc, to_loc, sum, progress);
   } catch (...) {
     dst.reset();  // closed (and its transaction rolled back) before its file goes

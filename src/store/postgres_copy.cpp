@@ -230,7 +230,7 @@ std::unique_ptr<ImportScope> PostgresStore::begin_replace(const ModelIdentity& i
   // wipe()'s deletes, inside the import's transaction: readers see the old library until commit.
   c_->exec("DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
            "DELETE FROM track_labels; DELETE FROM fingerprints; DELETE FROM windows; DELETE FROM tracks; "
-           "DELETE FROM text_cache; DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
+           "DELETE FROM text_cache; DELETE FROM roots; DELETE FROM meta WHERE key NOT IN (" + std::string(kKeptMeta) + "); "
            "DELETE FROM retired_windows; DELETE FROM retired_tracks; DELETE FROM jobs");
   write_copy_head(identity, roots);
   return scope;

@@ -66,6 +66,12 @@ void reset_changes(pg::Connection& c, int64_t generation);
 inline const char* boolean(bool b) { return b ? "true" : "false"; }
 void put_meta(pg::Connection& c, const char* key, const std::string& value);
 void put_meta(pg::Connection& c, const char* key, double value);
+// Records the database's key id (store/database_id.h: 32 random hex digits in meta's key_id row)
+// when it has none; of two processes recording one at once, the first one's is kept.
+void record_key_id(pg::Connection& c);
+// The meta rows a wipe (and migrate's replace) keeps: the counters, and the id the users' password
+// key file is named after (the users and their passwords are kept too).
+constexpr const char* kKeptMeta = "'generation', 'library_generation', 'key_id'";
 // The active embedding set's id (0: none recorded yet).
 int64_t active_set(pg::Connection& c);
 // Writes set `id`'s identity (id 0: a new set, whose id is returned).

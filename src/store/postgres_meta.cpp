@@ -4,6 +4,9 @@
 
 #include <chrono>
 
+#include "core/crypto.h"
+#include "core/sha256.h"
+
 namespace clap::store::pg_impl {
 
 int64_t now_seconds() {
@@ -99,6 +102,13 @@ void put_meta(pg::Connection& c, const char* key, double value) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", value);
   put_meta(c, key, std::string(buf));
+}
+
+void record_key_id(pg::Connection& c) {
+  if (c.query("SELECT 1 FROM meta WHERE key = 'key_id'").rows()) return;  // the usual case: one read, no write
+  const std::string id = random_bytes(16);
+  c.query("INSERT INTO meta(key, value) VALUES ('key_id', $1) ON CONFLICT (key) DO NOTHING",
+          pg::Params().add(to_hex(reinterpret_cast<const uint8_t*>(id.data()), id.size())));
 }
 
 void write_identity(pg::Connection& c, const ModelIdentity& m) {

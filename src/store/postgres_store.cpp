@@ -55,6 +55,9 @@ std::unique_ptr<PostgresStore> PostgresStore::open(const std::string& url, bool 
   if (!create && read_version(*c) == 0) throw_no_index(c->where());
   migrate(*c);
   check_tables(*c);
+  // Here rather than in a migration: an index made before it gets one from any writable open,
+  // without a new schema version (which would make every older clapsearch refuse the database).
+  record_key_id(*c);
   return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(c), url, false));
 }
 
@@ -82,6 +85,21 @@ std::unique_ptr<PostgresStore> PostgresStore::open_readonly(const std::string& u
 }
 
 int PostgresStore::schema_version() const { return read_version(*c_); }
+
+std::optional<std::string> PostgresStore::key_id() const {
+  auto r = c_->query("SELECT value FROM meta WHERE key = 'key_id'");
+  if (!r.rows()) return std::nullopt;
+  std::string id = r.text(0, 0);
+  // It names a file (service/accounts.cpp): anything but the hex digits record_key_id writes is
+  // a hand-edited row, refused rather than put into a path.
+  const bool hex = id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!hex)
+    throw DamagedIndex(c_->where() + ": its meta row key_id is not 32 hex digits (the id its users' password key file is "
+                       "named after): a damaged index. Delete the row (DELETE FROM meta WHERE key = 'key_id'): the next "
+                       "command that opens the index for writing records a new id, and the key file is found again by "
+                       "the passwords it opens");
+  return id;
+}
 
 int64_t PostgresStore::generation() const {
   auto r = c_->query("SELECT value::bigint FROM meta WHERE key = 'generation'");
@@ -158,7 +176,7 @@ void PostgresStore::wipe(const ModelIdentity& identity) {
            "ON CONFLICT (id) DO NOTHING");
   c_->exec("DELETE FROM set_windows; DELETE FROM set_tracks; DELETE FROM embedding_sets; "
            "DELETE FROM track_labels; DELETE FROM fingerprints; DELETE FROM windows; DELETE FROM tracks; DELETE FROM text_cache; "
-           "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN ('generation', 'library_generation'); "
+           "DELETE FROM roots; DELETE FROM meta WHERE key NOT IN (" + std::string(kKeptMeta) + "); "
            "DELETE FROM retired_windows; DELETE FROM retired_tracks; DELETE FROM jobs");
   validate_constraints(*c_);  // those a completed schema added NOT VALID, on tables now empty
   write_identity(*c_, identity);

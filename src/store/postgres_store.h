@@ -14,6 +14,7 @@
 // transaction; read_scope() is a REPEATABLE READ READ ONLY transaction on this connection.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "store/playlist_reads.h"
@@ -38,6 +39,10 @@ class PostgresStore final : public Store {
   // tables it lacks, then opens it as open() does. The caller wipes it next.
   static std::unique_ptr<PostgresStore> open_completing_schema(const std::string& url);
   static int current_schema_version();
+  // The id its users' password key file is named after (store/database_id.h): meta's key_id row,
+  // recorded by the first open() of the database that finds none; std::nullopt when none is
+  // recorded. Throws DamagedIndex when the row is not 32 hex digits.
+  std::optional<std::string> key_id() const;
   static bool is_url(const std::string& location);  // postgresql:// or postgres://
 
   ~PostgresStore() override;

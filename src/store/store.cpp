@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/regular_file.h"
 #include "core/user_dirs.h"
+#include "store/database_id.h"
 #include "store/postgres.h"
 #include "store/playlist_reads.h"
 #include "store/postgres_store.h"
@@ -253,6 +254,13 @@ void playlist_entries(const Store& s, PlaylistsOf which, const std::function<voi
 
 int64_t playlist_count(const Store& s, int64_t owner) {
   return on_store(s, [&](const auto& store) { return store.playlist_count(owner); });
+}
+
+// --- store/database_id.h ------------------------------------------------------------------------
+
+std::optional<std::string> password_key_id(const Store& s) {
+  if (const auto* postgres = dynamic_cast<const PostgresStore*>(&s)) return postgres->key_id();
+  return std::nullopt;
 }
 
 }  // namespace clap::store

@@ -6,13 +6,16 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "core/sha256.h"
 #include "service/accounts.h"
 #include "service/user_data.h"
+#include "store/postgres.h"
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/postgres_server.h"
@@ -496,34 +499,178 @@ TEST(UserCli, RebuildAndMigrateKeepUserData) {
   EXPECT_NE(file_text(back + ".key"), file_text(db + ".key"));
 }
 
-// Hostile pass 11, H11C-7: a PostgreSQL index's key file is named after its URL as written, so
-// the same database reached as localhost instead of 127.0.0.1 found no key, and the message
-// offered only the ways out that give passwords up (a backup, or every password set again). It
-// names the key files made under other spellings, and how to use one, first.
-TEST(UserCli, AMissingPostgresqlKeyNamesTheKeyFilesOfOtherSpellingsOfItsUrl) {
-  const std::string dir = test::temp_dir() + "/spellings";
+// Users none of whose passwords is sealed (alice's cleared by bob's --new-key, bob removed since)
+// need no key file: migrate copies them without one. Fails before: "the password key file is
+// missing" (the source's key was read whenever there were users).
+TEST(UserCli, MigrateOfUsersWithoutASealedPasswordNeedsNoKeyFile) {
+  const std::string dir = test::temp_dir();
   const std::string db = empty_index(dir);
   std::string out, err;
-  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("alice's pw"), &out, &err), 0) << err;
-  const std::string url = test::PostgresServer::shared().create_database();
-  const std::string env = "XDG_DATA_HOME=" + q(dir + "/data");
-  ASSERT_EQ(test::run_cli("migrate --quiet --to " + q(url) + " --from " + q(db), &out, &err, env), 0) << err;
-  std::vector<std::string> keys;
-  for (const auto& e : fs::directory_iterator(dir + "/data/clapsearch/keys")) keys.push_back(e.path().string());
-  ASSERT_EQ(keys.size(), 1u);
-  const size_t at = url.find("@127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << url;
-  const std::string other = url.substr(0, at) + "@localhost:" + url.substr(at + std::string("@127.0.0.1:").size());
-  EXPECT_EQ(test::run_cli("migrate --quiet --to " + q(dir + "/copy.db") + " --from " + q(other), &out, &err, env), 1);
-  EXPECT_NE(err.find("the password key file is missing"), std::string::npos) << err;
-  EXPECT_NE(err.find("1 other key file(s) are there (" + keys[0] + ")"), std::string::npos) << err;
-  EXPECT_NE(err.find("copy that file to "), std::string::npos) << err;
-  EXPECT_FALSE(fs::exists(dir + "/copy.db"));
-  // Doing as it says opens the passwords under the other spelling.
-  const std::string wanted = err.substr(err.find("copy that file to ") + std::string("copy that file to ").size());
-  const std::string target = wanted.substr(0, wanted.find(" (cp -p)"));
-  fs::copy_file(keys[0], target);
-  ASSERT_EQ(test::run_cli("migrate --quiet --to " + q(dir + "/copy.db") + " --from " + q(other), &out, &err, env), 0) << err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("pw of alice"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user add bob --db " + q(db) + stdin_of("pw of bob"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user passwd bob --new-key --db " + q(db) + stdin_of("new pw of bob"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user remove bob --db " + q(db), &out, &err), 0) << err;
+  fs::remove(db + ".key");
+  ASSERT_EQ(run("migrate --quiet --to " + q(dir + "/copy.db") + " --from " + q(db), &out, &err), 0) << err;
+  auto s = store::open_store(dir + "/copy.db", store::OpenMode::ReadOnly);
+  ASSERT_TRUE(s->user("alice"));
+  EXPECT_EQ(s->user("alice")->password_encrypted, "");
+}
+
+// --- a PostgreSQL index's password key file (hostile pass 11, H11C-7) ----------------------------
+// It was named after the database's URL as written: the same database reached as localhost
+// instead of 127.0.0.1 (or another spelling of the URL) found no key, and the ways out offered
+// gave the passwords up. It is named after an id the database records (store/database_id.h).
+
+// A PostgreSQL database holding alice's password, copied there from a SQLite index by `migrate`
+// as a user would; its key files under dir/data (XDG_DATA_HOME: `env`).
+struct PostgresUsers {
+  std::string dir, url, env;
+  std::string keys() const { return dir + "/data/clapsearch/keys"; }
+  // The URL with another host name for the same server: localhost for 127.0.0.1.
+  std::string by_localhost() const {
+    const size_t at = url.find("@127.0.0.1:");
+    return url.substr(0, at) + "@localhost:" + url.substr(at + std::string("@127.0.0.1:").size());
+  }
+  // Another scheme and an option: libpq reaches the same database.
+  std::string by_other_spelling() const { return "postgres://" + url.substr(std::string("postgresql://").size()) + "?application_name=clap"; }
+  // The key files in keys(), by name.
+  std::vector<std::string> key_files() const {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(keys(), ec)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // The key id the database at `location` records ("" for none).
+  static std::string key_id(const std::string& location) {
+    store::pg::Connection c(location);
+    auto r = c.query("SELECT value FROM meta WHERE key = 'key_id'");
+    return r.rows() ? r.text(0, 0) : "";
+  }
+  // `user`'s password as read from a SQLite copy of the database made through `location`.
+  std::string password_through(const std::string& location, const std::string& user) const {
+    static int n = 0;
+    const std::string copy = dir + "/copy" + std::to_string(n++) + ".db";
+    std::string out, err;
+    if (test::run_cli("migrate --quiet --to " + q(copy) + " --from " + q(location), &out, &err, env) != 0) return "(migrate: " + err + ")";
+    auto s = store::open_store(copy, store::OpenMode::ReadOnly);
+    return service::Accounts(*s, copy).password_of(*s->user(user));
+  }
+};
+
+PostgresUsers postgres_users(const std::string& name) {
+  PostgresUsers p;
+  p.dir = test::temp_dir() + "/" + name;
+  const std::string db = empty_index(p.dir);
+  std::string out, err;
+  EXPECT_EQ(run("user add alice --db " + q(db) + stdin_of("alice's pw"), &out, &err), 0) << err;
+  p.url = test::PostgresServer::shared().create_database();
+  EXPECT_NE(p.url.find("@127.0.0.1:"), std::string::npos) << p.url;
+  p.env = "XDG_DATA_HOME=" + q(p.dir + "/data");
+  EXPECT_EQ(test::run_cli("migrate --quiet --to " + q(p.url) + " --from " + q(db), &out, &err, p.env), 0) << err;
+  return p;
+}
+
+bool is_id_key_file(const std::string& name) {
+  return name.size() == std::string("postgres-db-.key").size() + 32 && name.rfind("postgres-db-", 0) == 0 &&
+         name.find_first_not_of("0123456789abcdef", 12) == 32 + 12;
+}
+
+// Fails before: `user add bob` through localhost said "the password key file is missing, but the
+// passwords of 1 other user(s) ('alice') were sealed with it".
+TEST(UserCli, APostgresqlIndexFindsItsPasswordKeyUnderEverySpellingOfItsUrl) {
+  const PostgresUsers p = postgres_users("spellings");
+  ASSERT_EQ(p.key_files().size(), 1u);
+  EXPECT_TRUE(is_id_key_file(p.key_files()[0])) << p.key_files()[0];
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user add bob --db " + q(p.by_localhost()) + stdin_of("bob's pw"), &out, &err, p.env), 0) << err;
+  for (const std::string& location : {p.url, p.by_localhost(), p.by_other_spelling()}) {
+    EXPECT_EQ(p.password_through(location, "alice"), "alice's pw") << location;
+    EXPECT_EQ(p.password_through(location, "bob"), "bob's pw") << location;
+  }
+  EXPECT_EQ(p.key_files().size(), 1u) << "one database, one key file, whatever the spelling";
+}
+
+// An installation of an older clapsearch: the key file named after the URL (postgres-<16 hex of
+// the URL without its password>.key) and no key id in the database. Each step of the adoption
+// leaves a state a kill -9 could stop in; every one of them reads the passwords. Fails before:
+// the database records no id (key_id row), and localhost found no key.
+TEST(UserCli, AnOlderPostgresqlKeyNamedAfterItsUrlIsAdoptedWithoutLoss) {
+  const PostgresUsers p = postgres_users("adopted");
+  ASSERT_EQ(p.key_files().size(), 1u);
+  const std::string id_file = p.keys() + "/" + p.key_files()[0];
+  const std::string key = file_text(id_file);
+  const std::string old_file = p.keys() + "/postgres-" + sha256_hex(store::display_location(p.url)).substr(0, 16) + ".key";
+  auto key_id = [&] { return PostgresUsers::key_id(p.url); };
+  const std::string id = key_id();
+  ASSERT_EQ(p.key_files()[0], "postgres-db-" + id + ".key");
+  fs::rename(id_file, old_file);
+  store::pg::Connection(p.url).exec("DELETE FROM meta WHERE key = 'key_id'");
+
+  // Read-only, before any id is recorded: found by the password it opens, under another spelling,
+  // and used where it is (nothing written, nothing copied).
+  EXPECT_EQ(p.password_through(p.by_localhost(), "alice"), "alice's pw");
+  EXPECT_EQ(key_id(), "");
+  EXPECT_EQ(p.key_files(), std::vector<std::string>{fs::path(old_file).filename().string()});
+
+  // Killed after the first step: a writable open recorded an id (here `user key`, which needs no
+  // password key), and nothing was copied yet.
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("user key alice --db " + q(p.by_other_spelling()), &out, &err, p.env), 0) << err;
+  const std::string new_id = key_id();
+  ASSERT_TRUE(is_id_key_file("postgres-db-" + new_id + ".key")) << new_id;
+  EXPECT_EQ(p.key_files(), std::vector<std::string>{fs::path(old_file).filename().string()});
+  // Killed after the second: the key written to a temporary file, not yet linked (and one cut short).
+  const std::string new_file = p.keys() + "/postgres-db-" + new_id + ".key";
+  for (const auto& [tmp, text] : {std::pair<std::string, std::string>{new_file + ".tmp.4242-0badf00d", key},
+                                  std::pair<std::string, std::string>{new_file + ".tmp.4243-0badf00d", key.substr(0, 10)}}) {
+    std::ofstream(tmp) << text;
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  EXPECT_EQ(p.password_through(p.url, "alice"), "alice's pw");
+  // The adoption ran (through 127.0.0.1, whose old-style file this is): the key under the id's
+  // name, the old file left where it was.
+  EXPECT_EQ(file_text(new_file), key);
+  EXPECT_EQ(file_text(old_file), key);
+  // A writable command through another spelling seals with the same key; both passwords read.
+  ASSERT_EQ(test::run_cli("user add bob --db " + q(p.by_localhost()) + stdin_of("bob's pw"), &out, &err, p.env), 0) << err;
+  EXPECT_EQ(p.password_through(p.by_other_spelling(), "alice"), "alice's pw");
+  EXPECT_EQ(p.password_through(p.by_other_spelling(), "bob"), "bob's pw");
+  // After the third step both names are there (the state above); the old one may go: the id's is read.
+  fs::remove(old_file);
+  EXPECT_EQ(p.password_through(p.by_localhost(), "bob"), "bob's pw");
+}
+
+// Two databases never share a key file: each records its own id, a migrate to a third gives it its
+// own; a key file of another database is never taken for a missing one (it does not open its
+// passwords), and the message says where this one's key can be, before the ways that give the
+// passwords up. Fails before: the key files were named by URL (no postgres-db- file).
+TEST(UserCli, EachPostgresqlDatabaseHasAKeyFileOfItsOwn) {
+  const PostgresUsers one = postgres_users("own-key");
+  PostgresUsers two = one;
+  two.url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("migrate --quiet --to " + q(two.url) + " --from " + q(one.url), &out, &err, one.env), 0) << err;
+  const std::vector<std::string> files = one.key_files();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(is_id_key_file(files[0]) && is_id_key_file(files[1])) << files[0] << " " << files[1];
+  EXPECT_NE(file_text(one.keys() + "/" + files[0]), file_text(one.keys() + "/" + files[1]));
+  EXPECT_EQ(one.password_through(two.by_localhost(), "alice"), "alice's pw");
+
+  // The second's key file gone: the first's is there, but is not taken for it.
+  const std::string two_file = two.keys() + "/postgres-db-" + PostgresUsers::key_id(two.url) + ".key";
+  fs::rename(two_file, one.dir + "/kept.key");
+  EXPECT_EQ(test::run_cli("migrate --quiet --to " + q(one.dir + "/lost.db") + " --from " + q(two.by_localhost()), &out, &err, one.env), 1);
+  EXPECT_NE(err.find(two_file + ": the password key file is missing"), std::string::npos) << err;
+  EXPECT_NE(err.find("named after the key id its database records"), std::string::npos) << err;
+  EXPECT_NE(err.find("The 1 other key file(s) there (" + one.keys() + "/"), std::string::npos) << err;
+  EXPECT_NE(err.find("do not open this database's stored passwords"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(one.dir + "/lost.db"));
+  EXPECT_FALSE(fs::exists(two_file));
+  // Put back, as the message says: read again.
+  fs::rename(one.dir + "/kept.key", two_file);
+  EXPECT_EQ(one.password_through(two.url, "alice"), "alice's pw");
 }
 
 }  // namespace
