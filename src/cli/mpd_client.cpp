@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include "cli/common.h"
@@ -53,6 +55,67 @@ namespace {
 // A generous bound for one request: MPD answers in milliseconds; a server that does not answer
 // in this time is stuck, and the radio says so instead of hanging.
 constexpr unsigned kTimeoutMs = 30000;
+
+// Bounds on one answer (R11C-6). libmpdclient's per-read timeout catches a silent server, not
+// one that never stops sending: every answer is read line by line here, counted, and given up
+// (MpdError: the radio reconnects, or --once exits 1) past its bounds. A real MPD's status,
+// `config`, `add` and `idle` answers are a few dozen lines; its queue is at most
+// max_playlist_length songs (16384 by default) of about a dozen lines each.
+struct AnswerBounds {
+  uint64_t lines;
+  uint64_t bytes;
+  std::chrono::seconds time;
+};
+constexpr AnswerBounds kShortAnswer{4096, 1 << 20, std::chrono::seconds(60)};
+constexpr AnswerBounds kQueueAnswer{16u << 20, 512u << 20, std::chrono::seconds(300)};
+
+// Reads the pairs ("name: value" lines) of one answer within its bounds.
+class BoundedAnswer {
+ public:
+  BoundedAnswer(mpd_connection* conn, const std::string& what, const std::string& server, AnswerBounds bounds)
+      : conn_(conn), what_(what), server_(server), bounds_(bounds),
+        deadline_(std::chrono::steady_clock::now() + bounds.time) {}
+  // The next pair, or nullptr at the answer's end (or a failure: the caller asks the connection).
+  // Throws MpdError past a bound. The pair is returned to libmpdclient at the next call.
+  const mpd_pair* next() {
+    release();
+    pair_ = mpd_recv_pair(conn_);
+    if (pair_ == nullptr) return nullptr;
+    ++lines_;
+    bytes_ += std::strlen(pair_->name) + std::strlen(pair_->value) + 3;
+    if (lines_ > bounds_.lines || bytes_ > bounds_.bytes || std::chrono::steady_clock::now() > deadline_) {
+      release();
+      const std::string bound = lines_ > bounds_.lines   ? std::to_string(bounds_.lines) + " lines"
+                                : bytes_ > bounds_.bytes ? std::to_string(bounds_.bytes >> 20) + " MiB"
+                                                         : std::to_string(bounds_.time.count()) + " s";
+      throw MpdError("MPD at " + server_ + ": its answer to " + what_ + " did not end within " + bound +
+                     " (a broken or hostile server; read no further)");
+    }
+    return pair_;
+  }
+  ~BoundedAnswer() { release(); }
+  BoundedAnswer(const BoundedAnswer&) = delete;
+  BoundedAnswer& operator=(const BoundedAnswer&) = delete;
+
+ private:
+  void release() {
+    if (pair_) mpd_return_pair(conn_, pair_);
+    pair_ = nullptr;
+  }
+  mpd_connection* conn_;
+  std::string what_, server_;
+  AnswerBounds bounds_;
+  std::chrono::steady_clock::time_point deadline_;
+  mpd_pair* pair_ = nullptr;
+  uint64_t lines_ = 0, bytes_ = 0;
+};
+
+// Reads an answer whose pairs are not needed (to `add`, `password`) to its end, within bounds.
+void skip_answer(mpd_connection* conn, const std::string& what, const std::string& server) {
+  BoundedAnswer answer(conn, what, server, kShortAnswer);
+  while (answer.next() != nullptr) {
+  }
+}
 }  // namespace
 
 MpdClient::MpdClient(const MpdAddress& address, const std::string& password) : address_(address) {
@@ -64,7 +127,11 @@ MpdClient::MpdClient(const MpdAddress& address, const std::string& password) : a
   conn_ = mpd_connection_new(address.host.c_str(), address.port, kTimeoutMs);
   if (conn_ == nullptr) throw MpdError("MPD at " + address.text() + ": out of memory");
   if (mpd_connection_get_error(conn_) != MPD_ERROR_SUCCESS) fail("cannot connect");
-  if (!password.empty() && !mpd_run_password(conn_, password.c_str())) fail("the password was refused");
+  if (!password.empty()) {
+    if (!mpd_send_password(conn_, password.c_str())) fail("cannot send the password");
+    skip_answer(conn_, "`password`", address_.text());
+    if (!mpd_response_finish(conn_)) fail("the password was refused");
+  }
 }
 
 MpdClient::~MpdClient() {
@@ -83,8 +150,21 @@ service::QueueView MpdClient::queue() {
   if (!mpd_command_list_begin(conn_, true) || !mpd_send_status(conn_) || !mpd_send_list_queue_meta(conn_) ||
       !mpd_command_list_end(conn_))
     fail("cannot ask for the queue");
-  mpd_status* status = mpd_recv_status(conn_);
-  if (status == nullptr) fail("cannot read the player's status");
+  mpd_status* status = mpd_status_begin();
+  if (status == nullptr) throw MpdError("MPD at " + address_.text() + ": out of memory");
+  {
+    BoundedAnswer answer(conn_, "`status`", address_.text(), kShortAnswer);
+    try {
+      while (const mpd_pair* pair = answer.next()) mpd_status_feed(status, pair);
+    } catch (...) {
+      mpd_status_free(status);
+      throw;
+    }
+  }
+  if (mpd_connection_get_error(conn_) != MPD_ERROR_SUCCESS) {
+    mpd_status_free(status);
+    fail("cannot read the player's status");
+  }
   const mpd_state state = mpd_status_get_state(status);
   const int current = mpd_status_get_song_pos(status);
   const int entry_id = mpd_status_get_song_id(status);
@@ -92,11 +172,11 @@ service::QueueView MpdClient::queue() {
   const double duration_s = mpd_status_get_total_time(status);
   mpd_status_free(status);
   if (!mpd_response_next(conn_)) fail("cannot read the queue");
+  // Only the songs' files are needed: each song of the answer begins with its "file" line.
   std::vector<std::string> uris;
-  while (mpd_song* song = mpd_recv_song(conn_)) {
-    uris.emplace_back(mpd_song_get_uri(song));
-    mpd_song_free(song);
-  }
+  BoundedAnswer answer(conn_, "`playlistinfo` (the queue)", address_.text(), kQueueAnswer);
+  while (const mpd_pair* pair = answer.next())
+    if (std::strcmp(pair->name, "file") == 0) uris.emplace_back(pair->value);
   if (!mpd_response_finish(conn_)) fail("cannot read the queue");
 
   service::QueueView view;
@@ -127,10 +207,9 @@ std::optional<std::string> MpdClient::music_directory() {
   // MPD answers `config` only over a local socket (to other clients: a permission error).
   if (!mpd_send_command(conn_, "config", nullptr)) fail("cannot ask for the configuration");
   std::optional<std::string> dir;
-  while (mpd_pair* pair = mpd_recv_pair(conn_)) {
+  BoundedAnswer answer(conn_, "`config`", address_.text(), kShortAnswer);
+  while (const mpd_pair* pair = answer.next())
     if (std::strcmp(pair->name, "music_directory") == 0) dir = pair->value;
-    mpd_return_pair(conn_, pair);
-  }
   if (!mpd_response_finish(conn_)) {
     if (mpd_connection_get_error(conn_) != MPD_ERROR_SERVER) fail("cannot read the configuration");
     mpd_connection_clear_error(conn_);
@@ -146,7 +225,12 @@ void MpdClient::add(const std::string& uri) {
   if (!service::line_protocol_safe(uri))
     throw MpdRefused("not sent to MPD at " + address_.text() + ": '" + terminal_text(uri) +
                      "' holds a line break or NUL (shown as '?'), which MPD's protocol cannot carry");
-  if (!mpd_run_add(conn_, uri.c_str())) {
+  bool added = mpd_send_add(conn_, uri.c_str());
+  if (added) {
+    skip_answer(conn_, "`add`", address_.text());
+    added = mpd_response_finish(conn_);
+  }
+  if (!added) {
     // A refusal (no such song in MPD's database) leaves the connection usable: the message says
     // which song; a lost connection throws as every other failure.
     if (mpd_connection_get_error(conn_) == MPD_ERROR_SERVER) {
@@ -170,10 +254,18 @@ MpdClient::Wake MpdClient::wait_for_change(int signal_fd) {
   }
   if (fds[1].revents & POLLIN) {
     // Leave idle mode politely (MPD answers the pending idle), so the connection closes clean.
-    if (mpd_send_noidle(conn_)) mpd_recv_idle(conn_, false);
+    if (mpd_send_noidle(conn_)) {
+      try {
+        skip_answer(conn_, "`noidle`", address_.text());
+      } catch (const MpdError&) {
+        // Stopping anyway: a server that does not end its answer is left as it is.
+      }
+    }
     return Wake::Signal;
   }
-  if (mpd_recv_idle(conn_, false) == 0) fail("the connection was lost while waiting for events");
+  // The answer names what changed ("changed: playlist"); which of the two does not matter here.
+  skip_answer(conn_, "`idle`", address_.text());
+  if (!mpd_response_finish(conn_)) fail("the connection was lost while waiting for events");
   return Wake::QueueOrPlayer;
 }
 

@@ -1,4 +1,5 @@
-// One line of text from a stored string that reaches a name: a playlist's, a label's, a file's.
+// One line of text from a stored string that reaches a name: a playlist's, a label's, a file's;
+// and a bounded excerpt of a value echoed in a message.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -10,5 +11,15 @@ namespace clap {
 // name): valid UTF-8 (invalid bytes as U+FFFD), every control character (C0 with CR/LF/TAB, DEL,
 // C1) as a space, at most `max_bytes` (cut at a character boundary), spaces trimmed at both ends.
 std::string one_line_text(std::string_view in, size_t max_bytes);
+
+// How much of a value given from outside (a tag, an export's field, a request's parameter) a
+// message or report echoes: enough to recognise it. A 50 MB artist name in a history export was
+// printed whole in the import's report, twice with --json (hostile pass 11, R11C-5).
+inline constexpr size_t kEchoBytes = 200;
+
+// `in` itself when it is at most `max_bytes`, else its first `max_bytes` (cut at a UTF-8
+// character boundary) and "... (N bytes)". Control characters are kept (terminal_text shows them
+// safely; JSON keeps them).
+std::string echo_excerpt(std::string_view in, size_t max_bytes = kEchoBytes);
 
 }  // namespace clap

@@ -72,4 +72,12 @@ std::string one_line_text(std::string_view in, size_t max_bytes) {
   return out.substr(first, out.find_last_not_of(' ') - first + 1);
 }
 
+std::string echo_excerpt(std::string_view in, size_t max_bytes) {
+  if (in.size() <= max_bytes) return std::string(in);
+  size_t cut = max_bytes;
+  // Back to the start of a character: a continuation byte (10xxxxxx) is not one.
+  while (cut > 0 && (static_cast<unsigned char>(in[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(in.substr(0, cut)) + "... (" + std::to_string(in.size()) + " bytes)";
+}
+
 }  // namespace clap

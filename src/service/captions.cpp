@@ -7,6 +7,7 @@
 
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "index/crawl.h"  // absolute_path
 
 namespace clap::service {
@@ -232,12 +233,12 @@ ExternalMetadata parse_captions_csv(const std::string& text, const std::string& 
     const bool names_columns = a == "path" || a == "file" || a == "filename" || a == "file_path" || a == "filepath" ||
                                a == "audio" || b == "caption" || b == "captions" || b == "tags";
     if (names_columns && a != "path")
-      throw Error(where + ": row 1: a header's first column must be \"path\" (found \"" + rows[0][0] + "\")");
+      throw Error(where + ": row 1: a header's first column must be \"path\" (found \"" + echo_excerpt(rows[0][0]) + "\")");
   }
   if (!rows.empty() && rows[0].size() >= 2 && ascii_lower(trim_space(rows[0][0])) == "path") {
     const std::string column = ascii_lower(trim_space(rows[0][1]));
     if (column != "caption" && column != "tags")
-      throw Error(where + ": row 1: the second column must be \"caption\" or \"tags\" (found \"" + rows[0][1] + "\")");
+      throw Error(where + ": row 1: the second column must be \"caption\" or \"tags\" (found \"" + echo_excerpt(rows[0][1]) + "\")");
     tags = column == "tags";
     first = 1;
   }
@@ -299,7 +300,7 @@ ExternalMetadata parse_fma_tracks(const std::string& text, const std::string& wh
     } catch (const std::exception&) {
       id = -1;
     }
-    if (id < 0) throw Error(where + ": row " + std::to_string(r + 1) + ": track_id \"" + row[0] + "\" is not a number");
+    if (id < 0) throw Error(where + ": row " + std::to_string(r + 1) + ": track_id \"" + echo_excerpt(row[0]) + "\" is not a number");
     TrackMetadata m;
     m.fields["title"] = cell(row, "track.title");
     m.fields["artist"] = cell(row, "artist.name");

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "core/utc_time.h"
 #include "service/song_resolver.h"
 #include "service/user_data.h"
@@ -70,6 +71,14 @@ SongRef song_ref_of(const Listen& l) {
 
 namespace {
 
+// A listen as the report shows it: each text bounded (core/one_line_text.h echo_excerpt), so an
+// export's 50 MB artist name is not printed whole, nor held a thousand times (R11C-5).
+Listen echoed(const Listen& l) {
+  Listen e = l;
+  for (std::string* s : {&e.artist, &e.title, &e.album, &e.mbid, &e.isrc}) *s = echo_excerpt(*s);
+  return e;
+}
+
 // An import as the listens are read (service/history_files.h ListenBatch): each listen resolved
 // at once (listens of one song once: listen_key), a resolved one kept as its song and time (16
 // bytes, not the listen's text), an unresolved one whole (it is reported); the plays are written
@@ -86,7 +95,7 @@ class ListenImport {
       const Resolution& r = it->second;
       if (!r.track) {
         ++report_.unresolved;
-        if (report_.unresolved_entries.size() < kMaxUnresolvedListed) report_.unresolved_entries.push_back({l, r.reason});
+        if (report_.unresolved_entries.size() < kMaxUnresolvedListed) report_.unresolved_entries.push_back({echoed(l), r.reason});
         continue;
       }
       plays_.push_back({r.track, l.played_at});

@@ -13,6 +13,7 @@
 
 #include "checkpoint/zip_directory.h"
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "core/text_file.h"
 #include "service/history.h"
 #include "service/history_files.h"
@@ -32,6 +33,11 @@ int stars_of(double rating) {
 // The name a song is kept under for the counts: its content hash, else its path.
 std::string song_identity(const store::SongRef& s) { return s.content_hash.empty() ? "path:" + s.path : s.content_hash; }
 
+// An entry as a message or the report names it: its path, else artist - title, each bounded.
+std::string beets_entry_text(const BeetsTrackStats& t) {
+  return t.path.empty() ? echo_excerpt(t.artist) + " - " + echo_excerpt(t.title) : echo_excerpt(t.path);
+}
+
 }  // namespace
 
 BeetsImport import_beets_stats(store::Store& store, const std::vector<store::Track>& tracks, int64_t user_id,
@@ -41,7 +47,7 @@ BeetsImport import_beets_stats(store::Store& store, const std::vector<store::Tra
   std::vector<std::pair<const BeetsTrackStats*, store::SongRef>> found;
   for (const BeetsTrackStats& t : stats) {
     if (t.play_count < 0 || t.skip_count < 0)
-      throw Error((t.path.empty() ? t.artist + " - " + t.title : t.path) + ": a negative play or skip count");
+      throw Error(beets_entry_text(t) + ": a negative play or skip count");
     SongRef ref;
     ref.path = t.path;
     ref.mbid = t.mbid;
@@ -53,7 +59,7 @@ BeetsImport import_beets_stats(store::Store& store, const std::vector<store::Tra
     if (!r.track) {
       ++report.unresolved;
       if (report.unresolved_entries.size() < kMaxUnresolvedListed)
-        report.unresolved_entries.push_back(t.path.empty() ? t.artist + " - " + t.title : t.path);
+        report.unresolved_entries.push_back(beets_entry_text(t));
       continue;
     }
     found.emplace_back(&t, song_ref(*r.track));
@@ -134,7 +140,7 @@ constexpr double kMaxBeetsCount = 100000;
 int64_t count_of(const nlohmann::json& j, const char* key, const std::string& where) {
   const double v = number_of(j, key, where, 0);
   if (v < 0 || v > kMaxBeetsCount || v != std::floor(v))
-    throw Error(where + ": \"" + key + "\" is " + j.at(key).dump() + ", not a count from 0 to " +
+    throw Error(where + ": \"" + key + "\" is " + echo_excerpt(j.at(key).dump()) + ", not a count from 0 to " +
                 std::to_string(static_cast<int64_t>(kMaxBeetsCount)));
   return static_cast<int64_t>(v);
 }
@@ -182,7 +188,7 @@ std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
     // mpdstats' ratings are 0..1; another number (-0.5, 7) was counted as "0 rating(s) set" without
     // a word (hostile pass 9): refused, naming the line (the beets plugin names its item).
     if (j.contains("rating") && !j["rating"].is_null() && !(t.rating >= 0 && t.rating <= 1))
-      throw Error(where + ": \"rating\" is " + j["rating"].dump() + ", not a rating from 0 to 1 (mpdstats' ratings)");
+      throw Error(where + ": \"rating\" is " + echo_excerpt(j["rating"].dump()) + ", not a rating from 0 to 1 (mpdstats' ratings)");
     // mpdstats' unix seconds (a fraction allowed); 0 or absent: never played, counted as now.
     const double last = number_of(j, "last_played", where, 0);
     if (last != 0) {

@@ -184,9 +184,17 @@ namespace {
 // (or inflate to) gigabytes from a few bytes, from taking the machine's memory and time.
 constexpr uint64_t kMaxHistoryBytes = uint64_t{2} << 30;
 
-std::string too_large(const std::string& what, uint64_t bytes) {
-  return what + ": too large (" + std::to_string(bytes) + " bytes" +
-         " uncompressed; a history export is read up to " + std::to_string(kMaxHistoryBytes >> 30) + " GiB)";
+// A zip's listens members claiming more than kMaxHistoryBytes: named as the directory's claim, and
+// a claim no deflate stream of the zip's size can hold (deflate packs at most about 1032:1) as a
+// damaged or hostile directory ("too large" of a 367-byte zip read as a size, R11C-3).
+std::string claims_too_much(const std::string& path, uint64_t claimed, size_t members, uint64_t zip_bytes) {
+  constexpr uint64_t kDeflateMaxRatio = 1032;
+  std::string s = path + ": too large: its zip directory says its " + std::to_string(members) + " listens file(s) hold " +
+                  std::to_string(claimed) + " bytes uncompressed, more than the " + std::to_string(kMaxHistoryBytes >> 30) +
+                  " GiB a history export is read up to";
+  if (claimed / kDeflateMaxRatio > zip_bytes)
+    s += " (and more than a zip of " + std::to_string(zip_bytes) + " bytes can hold: a damaged or hostile directory)";
+  return s;
 }
 
 // A zip member inflated (stored or deflated: what zip tools write); `what` names it in errors.
@@ -256,10 +264,8 @@ void read_listenbrainz_zip(std::span<const uint8_t> bytes, const std::string& pa
     throw Error(path + ": a zip without listens (a ListenBrainz export holds listens/YYYY/M.jsonl files)");
   // Bounded before anything is inflated (members may even share their data: the sizes they claim count).
   uint64_t claimed = 0;
-  for (const ZipEntry* e : members) {
-    claimed += std::min<uint64_t>(e->size, kMaxHistoryBytes + 1);
-    if (claimed > kMaxHistoryBytes) throw Error(too_large(path, claimed) + " (" + std::to_string(members.size()) + " listens files)");
-  }
+  for (const ZipEntry* e : members) claimed = e->size > UINT64_MAX - claimed ? UINT64_MAX : claimed + e->size;
+  if (claimed > kMaxHistoryBytes) throw Error(claims_too_much(path, claimed, members.size(), bytes.size()));
   // listens/2023/10.jsonl after listens/2023/9.jsonl: by year, then month as numbers.
   std::sort(members.begin(), members.end(), [](const ZipEntry* a, const ZipEntry* b) {
     auto key = [](const std::string& n) {
@@ -320,11 +326,32 @@ char first_sign(std::string_view text) {
   return at == std::string_view::npos ? '\0' : text[at];
 }
 
+// Binary data where an export's text would start: 1 GiB of NUL bytes was "the history file is
+// empty" (the NUL taken for the end of the text), or "not JSON" read as beets (R11C-3).
+void check_not_binary(const std::string& path, std::string_view text) {
+  const size_t bom = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  const size_t at = text.find_first_not_of(" \t\r\n", bom);
+  if (at != std::string_view::npos && text[at] == '\0')
+    throw Error(path + ": not a history export: binary data, not text (a NUL byte at byte " + std::to_string(at) +
+                "; an export is JSON, JSON lines, CSV or a zip)");
+}
+
+// What the format is told from: the first 64 KiB, and on to the end of the first line when it is
+// longer. One JSON line is one listen or scrobble, whose keys may come in any order: a listen
+// whose "listened_at" came after 64 KiB of other keys was called Last.fm (R11C-4). The search
+// is linear and the file is in memory already.
+std::string_view detection_head(std::string_view text) {
+  constexpr size_t kHead = 65536;
+  if (text.size() <= kHead) return text;
+  const size_t line_end = text.find('\n', kHead);
+  return text.substr(0, line_end == std::string_view::npos ? text.size() : line_end);
+}
+
 // ListenBrainz or Last.fm, from the bytes: a listen says "track_metadata" or "listened_at".
 HistoryFormat detect(std::string_view text) {
   const char c = first_sign(text);
   if (c == '{' || c == '[') {
-    const std::string_view head = text.substr(0, 65536);
+    const std::string_view head = detection_head(text);
     if (head.find("\"track_metadata\"") != std::string_view::npos || head.find("\"listened_at\"") != std::string_view::npos)
       return HistoryFormat::ListenBrainz;
   }
@@ -336,7 +363,7 @@ HistoryFormat detect(std::string_view text) {
 std::string history_file_looks_like(std::string_view text, bool zip) {
   if (zip) return "listenbrainz";
   const char c = first_sign(text);
-  const std::string_view head = text.substr(0, 65536);
+  const std::string_view head = detection_head(text);
   const auto has = [&](const char* key) { return head.find(key) != std::string_view::npos; };
   if (c == '{' || c == '[') {
     if (has("\"track_metadata\"") || has("\"listened_at\"")) return "listenbrainz";
@@ -362,6 +389,7 @@ const char* format_described(std::string_view name) {
 }  // namespace
 
 void check_history_format(const std::string& path, std::string_view text, bool zip, std::string_view asked) {
+  if (!zip) check_not_binary(path, text);
   const std::string looks = history_file_looks_like(text, zip);
   if (looks == "spotify")
     throw Error(path + ": a Spotify streaming history (ms_played), which clapsearch does not import: history import "
@@ -421,6 +449,7 @@ HistoryFormat read_history_file(const std::string& given, HistoryFormat format, 
   const std::string& path = file.path();  // "standard input" for "-"
   const std::span<const uint8_t> bytes(file.data(), file.size());
   const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+  check_not_binary(path, text);
   if (first_sign(text) == '\0') throw Error(path + ": the history file is empty");
   check_history_format(path, text, ZipDirectory::looks_like_zip(bytes), history_format_name(format));
   if (ZipDirectory::looks_like_zip(bytes)) {

@@ -37,7 +37,8 @@ enum class HistoryFormat { Auto, ListenBrainz, LastFm };
 const char* history_format_name(HistoryFormat format);
 HistoryFormat parse_history_format(std::string_view word);
 
-// What a history file looks like from its first 64 KiB, named as --format names it: "listenbrainz"
+// What a history file looks like from its first 64 KiB (on to the end of its first line when that
+// is longer: one JSON line is one listen, its keys in any order), named as --format names it: "listenbrainz"
 // (a zip, or JSON with "listened_at" or "track_metadata"), "beets" (JSON lines with beets' counts:
 // "play_count", "skip_count", "last_played"), "lastfm" (JSON scrobbles with "recenttracks",
 // "uts" or "date", or a CSV header), "spotify" (Spotify's streaming history: "ms_played" or
@@ -50,7 +51,8 @@ std::string history_file_looks_like(std::string_view text, bool zip);
 // `asked` ("listenbrainz", "lastfm", "beets"; "auto" refuses only beets statistics, which
 // are counts, not listens, and are imported with --format beets). A Spotify streaming history is
 // refused under any --format, as what it is (read as Last.fm it was "a scrobble without a time"),
-// and so is clapsearch's own export.
+// and so is clapsearch's own export; so is binary data (a NUL byte where the text would start:
+// "<path>: not a history export: binary data, not text ...").
 void check_history_format(const std::string& path, std::string_view text, bool zip, std::string_view asked);
 
 // One listen as the export tells it. Any of the identifiers may be empty; duration_s 0 = unknown.

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "service/history_files.h"
 
 namespace clap::service {
@@ -51,7 +52,7 @@ Listen listen_of(const json& j, const std::string& where) {
   const bool ok = at->is_number()   ? parse_history_time(at->dump(), l.played_at)
                   : at->is_string() ? parse_history_time(at->get_ref<const std::string&>(), l.played_at)
                                     : false;
-  if (!ok) throw Error(where + ": \"listened_at\" is not a time (" + at->dump() + ")");
+  if (!ok) throw Error(where + ": \"listened_at\" is not a time (" + echo_excerpt(at->dump()) + ")");
   check_play_time(l.played_at, where);
   const auto meta = j.find("track_metadata");
   if (meta == j.end() || !meta->is_object()) throw Error(where + ": a listen without \"track_metadata\"");

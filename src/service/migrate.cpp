@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -45,7 +46,10 @@ std::string contents(const store::Store& s) {
 bool same_counts(const store::Counts& a, const store::Counts& b) {
   return a.tracks == b.tracks && a.ok == b.ok && a.errors == b.errors && a.silent_tracks == b.silent_tracks &&
          a.windows == b.windows && a.silent_windows == b.silent_windows &&
-         std::fabs(a.audio_seconds - b.audio_seconds) <= 1e-9 * std::max(1.0, std::fabs(a.audio_seconds));
+         // Equal sums are equal, infinite ones too: durations hand-set to 1e308 add up to inf, and
+         // inf - inf is NaN, which called a faithful copy "not matching its source" (R11C-7).
+         (a.audio_seconds == b.audio_seconds ||
+          std::fabs(a.audio_seconds - b.audio_seconds) <= 1e-9 * std::max(1.0, std::fabs(a.audio_seconds)));
 }
 
 // The sets of the copy are the source's: ids, models, which one is active and their coverage.
@@ -66,9 +70,11 @@ std::string sets_text(const std::vector<store::EmbeddingSet>& sets) {
 }
 
 std::string counts_text(const store::Counts& c) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.17g", c.audio_seconds);
   return std::to_string(c.tracks) + " tracks (" + std::to_string(c.ok) + " ok, " + std::to_string(c.errors) + " errors, " +
-         std::to_string(c.silent_tracks) + " silent), " + std::to_string(c.windows) + " windows (" +
-         std::to_string(c.silent_windows) + " silent)";
+         std::to_string(c.silent_tracks) + " silent, " + seconds + " s of audio), " + std::to_string(c.windows) +
+         " windows (" + std::to_string(c.silent_windows) + " silent)";
 }
 
 // The copy itself, inside one read scope of the source and one import transaction of the
@@ -239,6 +245,13 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   sum.plays = static_cast<int64_t>(users.plays.size());
   sum.playlists = static_cast<int64_t>(users.playlists.size());
 
+  // Every track's windows were copied: window rows beyond them belong to no track (a hand edit or
+  // another tool left them; SQLite's foreign keys are not enforced on every connection). They
+  // cannot be carried, and were "the copy does not match its source" with nothing named (R11C-7).
+  if (source_counts.windows > sum.windows)
+    throw Error(sum.from + ": the index is damaged: it holds " + std::to_string(source_counts.windows - sum.windows) +
+                " window row(s) of no track, which a copy cannot carry; nothing was written (delete them - "
+                "DELETE FROM windows WHERE track_id NOT IN (SELECT id FROM tracks) - or restore a backup, then migrate)");
   // Verified before it is committed: a copy that does not match is rolled back.
   sum.counts = dst.counts();
   if (!same_counts(sum.counts, source_counts))

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "core/text_file.h"
 #include "service/queries.h"
 
@@ -45,9 +46,9 @@ void check_weight(const QueryTerm& t, double w) {
   // strtod reads hexadecimal floats too (`--seed X:0x1p128`); every other number the CLI and the
   // API take is decimal only (cli/main.cpp, bad_number).
   if (t.spec.find_first_of("xX", t.spec.rfind(':') + 1) != std::string::npos)
-    throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a decimal number");
+    throw InvalidArgument(t.option + " " + echo_excerpt(t.spec) + ": the weight after ':' must be a decimal number");
   if (!std::isfinite(w) || !(w > 0) || w > std::numeric_limits<float>::max())
-    throw InvalidArgument(t.option + " " + t.spec + ": the weight after ':' must be a finite number above 0, at most 3.4e38");
+    throw InvalidArgument(t.option + " " + echo_excerpt(t.spec) + ": the weight after ':' must be a finite number above 0, at most 3.4e38");
 }
 
 std::vector<float> unit_of(const std::vector<float>& v, const std::string& what) {
@@ -111,7 +112,7 @@ MixedQuery resolve_query(Library& lib, const LibrarySnapshot& snap, const std::v
         r.weight = w;
       }
       if (!audio_exists(snap, r.value, allow_files))
-        throw Error(t.option + " " + r.value +
+        throw Error(t.option + " " + echo_excerpt(r.value) +
                     (allow_files ? ": no such file, and no track with that id or path in the index"
                                  : ": no track with that id in the index"));
       if (const store::Track* tr = seed_track(snap, r.value, allow_files)) {

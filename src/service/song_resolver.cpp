@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/one_line_text.h"
 #include "service/composed_text.h"
 
 namespace clap::service {
@@ -395,32 +396,42 @@ Resolution SongIndex::resolve(const SongRef& ref, const ResolveOptions& options)
           if (ends_with(folded_paths_[p], folded)) found.push_back(p);
     }
     if (found.size() == 1) return {&tracks_[found[0]], MatchRule::Path, {}};
-    tried.push_back(found.empty() ? "no indexed path ends with \"" + suffix + "\""
-                                  : std::to_string(found.size()) + " indexed paths end with \"" + suffix + "\"");
+    tried.push_back(found.empty() ? "no indexed path ends with \"" + echo_excerpt(suffix) + "\""
+                                  : std::to_string(found.size()) + " indexed paths end with \"" + echo_excerpt(suffix) + "\"");
   }
   if (!ref.mbid.empty()) {
     auto it = by_mbid_.find(normalise_mbid(ref.mbid));
     if (it != by_mbid_.end()) return {pick(it->second, ref), MatchRule::Mbid, {}};
-    tried.push_back("no track has MBID " + ref.mbid);
+    tried.push_back("no track has MBID " + echo_excerpt(ref.mbid));
   }
   if (!ref.isrc.empty()) {
     auto it = by_isrc_.find(normalise_isrc(ref.isrc));
     if (it != by_isrc_.end()) return {pick(it->second, ref), MatchRule::Isrc, {}};
-    tried.push_back("no track has ISRC " + ref.isrc);
+    tried.push_back("no track has ISRC " + echo_excerpt(ref.isrc));
   }
   if (!ref.artist.empty() || !ref.title.empty()) {
     const std::string key = tags_key(ref.artist, ref.title);
+    // As the reason quotes them, made only for a reason: each bounded (a 50 MB tag is not echoed
+    // whole, R11C-5).
+    const auto artist_title = [&] {
+      std::string s = "\"";
+      s += echo_excerpt(ref.artist);
+      s += "\" - \"";
+      s += echo_excerpt(ref.title);
+      s += '"';
+      return s;
+    };
     if (key.empty()) {
       tried.push_back("matching by tags needs both artist and title");
     } else if (auto it = by_name_.find(key); it == by_name_.end()) {
-      tried.push_back("no track is \"" + ref.artist + "\" - \"" + ref.title + "\"");
+      tried.push_back("no track is " + artist_title());
     } else {
       Positions near;
       for (size_t p : it->second)
         if (ref.duration_s <= 0 || std::fabs(tracks_[p].duration_s - ref.duration_s) <= options.duration_tolerance_s)
           near.push_back(p);
       if (!near.empty()) return {pick(near, ref), MatchRule::Tags, {}};
-      tried.push_back("\"" + ref.artist + "\" - \"" + ref.title + "\" is indexed, but no copy lasts within " +
+      tried.push_back(artist_title() + " is indexed, but no copy lasts within " +
                       seconds(options.duration_tolerance_s) + " of " + seconds(ref.duration_s));
     }
   }

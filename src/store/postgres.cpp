@@ -18,6 +18,26 @@ namespace {
 
 constexpr unsigned kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701;
 
+// The way out of a column changed by hand (`index --rebuild` makes missing tables again, not
+// columns): the statement that met it was not carried out.
+constexpr const char* kColumnWayOut =
+    "put the column back as clapsearch made it (`pg_dump --schema-only` of a new index shows it), or restore the "
+    "database from a backup";
+
+// A type's name for messages, for the types a retyped column is likely to have.
+std::string type_name(unsigned oid) {
+  switch (oid) {
+    case 25: return "text";
+    case 1043: return "varchar";
+    case 1700: return "numeric";
+    case kBool: return "boolean";
+    case kBytea: return "bytea";
+    case kFloat4: return "real";
+    case kFloat8: return "double precision";
+    default: return "a value of type " + std::to_string(oid);
+  }
+}
+
 uint64_t be(const char* p, int n) {
   uint64_t v = 0;
   for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
@@ -221,8 +241,8 @@ int64_t Result::int64(int row, int col) const {
       return static_cast<int16_t>(u);
     }
     if (type == kFloat8 || type == kFloat4) return static_cast<int64_t>(real(row, col));
-    throw Error("postgresql: column " + std::to_string(col) + " of type " + std::to_string(type) +
-                " read as an integer (" + sql_.substr(0, 80) + ")");
+    throw DamagedIndex(damaged("column " + std::string(PQfname(r_, col)) + " holds " + type_name(type) +
+                               " where clapsearch made a number (a column retyped by hand); " + kColumnWayOut));
   }
   if (type == kBool) return p[0] == 't';
   if (type == kFloat8 || type == kFloat4) return static_cast<int64_t>(std::strtod(p, nullptr));
@@ -308,6 +328,10 @@ std::string row_owner(const PGresult* r, int row, int col) {
 }
 }  // namespace
 
+std::string Result::damaged(const std::string& what) const {
+  return (where_.empty() ? "" : where_ + ": ") + "the index is damaged: " + what;
+}
+
 bool Result::append_floats(int row, int col, int expect, std::vector<float>& out) const {
   if (is_null(row, col)) return false;
   // A value of another length was written by hand or by another tool (clapsearch writes exactly
@@ -318,11 +342,11 @@ bool Result::append_floats(int row, int col, int expect, std::vector<float>& out
   if (const size_t n = PQfformat(r_, col) == 1 ? static_cast<size_t>(PQgetlength(r_, row, col)) : bytes(row, col).size();
       n != static_cast<size_t>(expect) * sizeof(float)) {
     const std::string owner = row_owner(r_, row, col);
-    throw DamagedIndex("the index is damaged: " + (owner.empty() ? std::string("an embedding") : owner + "'s embedding") +
+    throw DamagedIndex(damaged((owner.empty() ? std::string("an embedding") : owner + "'s embedding") +
                        " holds a blob of " + std::to_string(n) + " bytes where " + std::to_string(expect) + " floats (" +
                        std::to_string(static_cast<size_t>(expect) * sizeof(float)) +
                        " bytes) were expected; `clapsearch index DIR --db URL --rebuild` creates the index anew (with "
-                       "--model, unless it was made with the default model)");
+                       "--model, unless it was made with the default model)"));
   }
   if (PQfformat(r_, col) == 1) {
     decode_embedding(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)), expect, out,
@@ -373,9 +397,19 @@ Connection::~Connection() {
 
 void Connection::fail(PGresult* r, const std::string& sql) {
   std::string msg = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(c_));
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const std::string sqlstate = state ? state : "", said = primary ? primary : msg;
   if (r) PQclear(r);
   if (PQstatus(c_) == CONNECTION_BAD)
     throw Unreachable(where_ + ": database error: " + msg + " (the connection to the server was lost) (" + sql.substr(0, 80) + ")");
+  // clapsearch's statements name only the columns its migrations made, with their types: a
+  // column that is not there (42703), or whose type no longer fits an operator or a value
+  // (42883, 42804), was dropped, renamed or retyped by hand. Named as the damage, not as the
+  // server's "column t.speech does not exist; LINE 1: ..." (hostile pass 11, R11C-2).
+  if (sqlstate == "42703" || sqlstate == "42883" || sqlstate == "42804")
+    throw DamagedIndex(where_ + ": the index is damaged: " + said + " (a column dropped, renamed or retyped by hand); " +
+                       kColumnWayOut);
   throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
 }
 
@@ -407,7 +441,7 @@ Result Connection::query(const std::string& sql, const Params& params, bool bina
                              binary ? 1 : 0);
   const auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, sql);
-  return Result(r, sql);
+  return Result(r, sql, where_);
 }
 
 bool Connection::in_transaction() const { return PQtransactionStatus(c_) != PQTRANS_IDLE; }

@@ -57,9 +57,11 @@ class Params {
 // (boolean, smallint, integer, bigint, real, double precision, text, bytea).
 class Result {
  public:
-  explicit Result(PGresult* r, std::string sql) : r_(r), sql_(std::move(sql)) {}
+  // `where` names the database in the damage a value shows (Connection::where()).
+  explicit Result(PGresult* r, std::string sql, std::string where = "")
+      : r_(r), sql_(std::move(sql)), where_(std::move(where)) {}
   ~Result();
-  Result(Result&& o) noexcept : r_(o.r_), sql_(std::move(o.sql_)) { o.r_ = nullptr; }
+  Result(Result&& o) noexcept : r_(o.r_), sql_(std::move(o.sql_)), where_(std::move(o.where_)) { o.r_ = nullptr; }
   Result(const Result&) = delete;
   Result& operator=(const Result&) = delete;
 
@@ -87,8 +89,11 @@ class Result {
 
  private:
   std::string bytes(int row, int col) const;
+  // "URL: the index is damaged: ..." (a DamagedIndex naming the database).
+  std::string damaged(const std::string& what) const;
   PGresult* r_;
   std::string sql_;
+  std::string where_;
 };
 
 class Connection {

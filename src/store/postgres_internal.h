@@ -37,6 +37,9 @@ void complete_schema(pg::Connection& c);
 void validate_constraints(pg::Connection& c);
 // Brings the database to kSchemaVersion, one numbered migration at a time, under an advisory lock.
 void migrate(pg::Connection& c);
+// Throws clap::Error when the database holds a table that a migration past `version` makes
+// (store/schema_tables.h), as SQLite's does (R11C-1).
+void check_version_against_tables(pg::Connection& c, int version);
 
 // --- ids, generations, change stamps, meta rows (postgres_meta.cpp) ----------------------------
 

@@ -4,8 +4,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <set>
+#include <string>
 
 #include "core/error.h"
+#include "store/schema_tables.h"
 
 namespace clap::store::pg_impl {
 
@@ -508,6 +511,14 @@ void validate_constraints(pg::Connection& c) {
   throw Error(where + ": no index here (an empty database; build one with `clapsearch index DIR --db " + where + "`)");
 }
 
+void check_version_against_tables(pg::Connection& c, int version) {
+  std::set<std::string> present;
+  auto tables = c.query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()");
+  for (int i = 0; i < tables.rows(); ++i) present.insert(tables.text(i, 0));
+  if (const auto ahead = table_ahead_of(kMigrations, kSchemaVersion, version, present))
+    throw Error(version_behind_tables(c.where(), version, *ahead, kSchemaVersion));
+}
+
 void migrate(pg::Connection& c) {
   if (read_version(c) == kSchemaVersion) return;
   pg::Transaction tx(c);
@@ -516,6 +527,7 @@ void migrate(pg::Connection& c) {
   if (version < 0 || version > kSchemaVersion)
     throw Error(c.where() + ": index schema version " + std::to_string(version) +
                 " is newer than this clapsearch supports (" + std::to_string(kSchemaVersion) + "); upgrade clapsearch");
+  if (version > 0) check_version_against_tables(c, version);
   if (version == 0) c.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
   for (; version < kSchemaVersion; ++version) c.exec(kMigrations[version]);
   c.exec("DELETE FROM schema_version");

@@ -75,6 +75,7 @@ std::unique_ptr<PostgresStore> PostgresStore::open_readonly(const std::string& u
   const int version = read_version(*c);
   const std::string where = c->where();
   if (version == 0) throw_no_index(where);
+  if (version < kSchemaVersion) check_version_against_tables(*c, version);  // else `index` is no way out
   if (version != kSchemaVersion)
     throw Error(where + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
                 std::to_string(kSchemaVersion) +
@@ -150,7 +151,8 @@ std::optional<ModelIdentity> PostgresStore::model() const {
   try {
     for (int i = 0; i < r.rows(); ++i) any |= decode_identity_meta(r.row(i), m);
   } catch (const DamagedIndex& e) {  // a hand-edited meta (rows.h stored_seconds): name the database
-    throw DamagedIndex(c_->where() + ": " + e.what());
+    const std::string what = e.what();
+    throw DamagedIndex(what.rfind(c_->where() + ": ", 0) == 0 ? what : c_->where() + ": " + what);
   }
   if (!any) return std::nullopt;
   return m;

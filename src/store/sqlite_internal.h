@@ -30,6 +30,10 @@ constexpr int kApplicationId = 0x434C4150;
 int64_t read_version(sqlite3* db);
 // Brings the database to kSchemaVersion, one numbered migration at a time, in one transaction.
 void migrate(sqlite3* db, const std::string& path);
+// Throws clap::Error when the database holds a table that a migration past `version` makes
+// (store/schema_tables.h): its version row disagrees with its tables, and an upgrade from it
+// would fail on raw SQL (hostile pass 11, R11C-1).
+void check_version_against_tables(sqlite3* db, const std::string& path, int64_t version);
 // The first table of kSchemaVersion's schema that the database lacks ("" when none does): a
 // table dropped by hand or by another tool makes the index damaged, not a run of SQL errors.
 std::string missing_table(sqlite3* db);

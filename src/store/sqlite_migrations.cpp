@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "store/schema_tables.h"
 
 namespace clap::store::sqlite_impl {
 
@@ -350,6 +351,14 @@ int64_t read_version(sqlite3* db) {
   return v.int64(0);
 }
 
+void check_version_against_tables(sqlite3* db, const std::string& path, int64_t version) {
+  std::set<std::string> present;
+  sql::Stmt s(db, "SELECT name FROM sqlite_master WHERE type = 'table'");
+  while (s.step()) present.insert(s.text(0));
+  if (const auto ahead = table_ahead_of(kMigrations, kSchemaVersion, version, present))
+    throw Error(version_behind_tables(path, version, *ahead, kSchemaVersion));
+}
+
 void migrate(sqlite3* db, const std::string& path) {
   if (read_version(db) == kSchemaVersion) return;
   sql::Transaction tx(db);
@@ -357,6 +366,7 @@ void migrate(sqlite3* db, const std::string& path) {
   if (version < 0 || version > kSchemaVersion)
     throw Error(path + ": index schema version " + std::to_string(version) +
                 " is newer than this clapsearch supports (" + std::to_string(kSchemaVersion) + "); upgrade clapsearch");
+  if (version > 0) check_version_against_tables(db, path, version);
   if (version == 0) sql::exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
   for (; version < kSchemaVersion; ++version) sql::exec(db, kMigrations[version]);
   sql::exec(db, "DELETE FROM schema_version");

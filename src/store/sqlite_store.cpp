@@ -299,6 +299,7 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
   if (version == 0)
     throw Error(path + ": no index here (an empty database, no schema version; build one with `clapsearch index DIR --db " +
                 path + "`)");
+  if (version < kSchemaVersion) check_version_against_tables(db, path, version);  // else `index` is no way out
   if (version != kSchemaVersion)
     throw Error(path + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
                 std::to_string(kSchemaVersion) +

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -220,6 +221,77 @@ TEST(DamagedIndex, APostgresqlIndexNamesADamagedEmbeddingOrSetting) {
     psql(db, "UPDATE embedding_sets SET dim = " + dim);
     EXPECT_EQ(cli("status --db " + q(db), &out, &err), 1);
     EXPECT_NE(err.find("embedding set 1's dim is " + dim + " (a whole number"), std::string::npos) << err;
+  }
+}
+
+// Hostile pass 11, R11C-1: a schema_version row older than the index's tables (3, where the tables
+// are this version's) ran the upgrade from 3, which failed on a raw "table fingerprints already
+// exists (CREATE TABLE ...)" (SQLite) or "column "mbid" of relation "tracks" already exists (ALTER
+// TABLE ...)" (PostgreSQL). The row is named as disagreeing with the tables; nothing changes.
+TEST(DamagedIndex, AVersionRowOlderThanItsTablesIsNamedAndNothingChanges) {
+  const std::string root = test::temp_dir() + "/old-row";
+  const std::string db = make_index(root);
+  const std::string pg = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(pg) + model_arg() + " -q", &out, &err), 0) << err;
+  sql(db, "UPDATE schema_version SET version = 3");
+  psql(pg, "UPDATE schema_version SET version = 3");
+  const std::string before = slurp(db);
+  for (const std::string& where : {db, pg}) {
+    // status reads without upgrading: it advised `clapsearch index` to upgrade, which then failed.
+    for (const std::string& command : std::vector<std::string>{"status", "search 'a tone'", "index " + q(root + "/lib") + model_arg()}) {
+      EXPECT_EQ(cli(command + " --db " + q(where), &out, &err), 1) << command;
+      EXPECT_NE(err.find("the schema_version table says version 3, but the index holds table "), std::string::npos)
+          << command << ": " << err;
+      EXPECT_NE(err.find("its version row disagrees with its tables, a damaged index; nothing in it was changed"),
+                std::string::npos) << command << ": " << err;
+      EXPECT_EQ(err.find("already exists"), std::string::npos) << command << ": " << err;
+    }
+  }
+  EXPECT_EQ(slurp(db), before);
+  EXPECT_EQ(psql(pg, "SELECT version FROM schema_version"), "3\n");
+  EXPECT_EQ(psql(pg, "SELECT count(*) FROM tracks"), "2\n");
+}
+
+// Hostile pass 11, R11C-2: a PostgreSQL tracks column dropped or retyped by hand was the server's
+// raw "column t.speech does not exist; LINE 1: ..." or "postgresql: column 12 of type 25 read as an
+// integer (SELECT ...)". Now the database, the damage and the way out (`index --rebuild` makes
+// missing tables, not columns). A retyped column whose values still read as numbers is read.
+TEST(DamagedIndex, APostgresqlColumnDroppedOrRetypedIsNamed) {
+  const std::string root = test::temp_dir() + "/pg-columns";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+  const std::string way_out = "; put the column back as clapsearch made it (`pg_dump --schema-only` of a new index shows it), "
+                              "or restore the database from a backup";
+  struct Case {
+    std::string damage, said;
+    std::vector<std::string> commands;  // {} = every command below
+  };
+  const std::vector<Case> cases = {
+      {"ALTER TABLE tracks DROP COLUMN speech", ": the index is damaged: column t.speech does not exist (a column dropped, renamed or retyped by hand)", {}},
+      {"ALTER TABLE tracks ALTER COLUMN track_no TYPE text",
+       ": the index is damaged: column track_no holds text where clapsearch made a number (a column retyped by hand)", {"migrate"}}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.damage);
+    const std::string db = test::PostgresServer::shared().create_database();
+    std::string out, err;
+    ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+    psql(db, c.damage);
+    const std::string on = " --db " + q(db);
+    const std::vector<std::pair<std::string, std::string>> commands = {
+        {"status", "status" + on}, {"search", "search 'a tone'" + on}, {"similar", "similar 1" + on}, {"duplicates", "duplicates" + on},
+        {"migrate", "migrate --from " + q(db) + " --to " + q(root + "/copy.db")}};
+    for (const auto& [name, command] : commands) {
+      if (!c.commands.empty() && std::find(c.commands.begin(), c.commands.end(), name) == c.commands.end()) {
+        EXPECT_EQ(cli(command, &out, &err), 0) << command << ": " << err;
+        continue;
+      }
+      EXPECT_EQ(cli(command, &out, &err), 1) << command;
+      EXPECT_NE(err.find(db + c.said + way_out), std::string::npos) << command << ": " << err;
+      EXPECT_EQ(err.find("LINE 1"), std::string::npos) << command << ": " << err;
+      EXPECT_EQ(err.find("SELECT"), std::string::npos) << command << ": " << err;
+    }
+    EXPECT_FALSE(fs::exists(root + "/copy.db")) << "no half copy";
   }
 }
 

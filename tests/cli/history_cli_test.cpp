@@ -593,5 +593,65 @@ TEST(HistoryCli, AFailedExportSaysWhy) {
   EXPECT_NE(err.find("clapsearch: error: standard output: write failed (No space left on device)"), std::string::npos) << err;
 }
 
+// Hostile pass 11, R11C-3: binary data (1 GiB of NUL bytes) was "the history file is empty"
+// under auto, listenbrainz and lastfm (the NUL taken for the text's end), "not JSON" as beets.
+TEST(HistoryCli, BinaryDataIsNamedNotCalledEmpty) {
+  OneSongHistory h(0);
+  const std::string nuls = write(h.dir + "/nuls.bin", std::string(size_t{1} << 20, '\0'));
+  std::string out, err;
+  for (const char* format : {"auto", "listenbrainz", "lastfm", "beets"}) {
+    EXPECT_EQ(run("history import " + q(nuls) + " --format " + format + " --db " + q(h.db), &out, &err), 1) << format;
+    EXPECT_NE(err.find(nuls + ": not a history export: binary data, not text (a NUL byte at byte 0"), std::string::npos)
+        << format << "\n" << err;
+  }
+  EXPECT_EQ(run_json("history --json --db " + q(h.db))["plays"], 0);
+}
+
+// Hostile pass 11, R11C-4: the format was told from the first 64 KiB: a ListenBrainz listen whose
+// "listened_at" came after 200,000 other keys was "not a Last.fm export" under --format auto.
+TEST(HistoryCli, AListenWhoseKeysComeLateIsToldAsAListen) {
+  OneSongHistory h(0);
+  std::string keys;
+  for (int i = 0; i < 200000; ++i) keys += "\"k" + std::to_string(i) + "\": 0, ";
+  const std::string late = write(h.dir + "/late.jsonl", "{" + keys + R"("listened_at": 1694000000, "track_metadata": {"artist_name": "Artist", "track_name": "Song"}})" "\n");
+  const json imported = run_json("history import " + q(late) + " --json --db " + q(h.db));
+  EXPECT_EQ(imported["format"], "listenbrainz");
+  EXPECT_EQ(imported["imported"], 1);
+}
+
+// Hostile pass 11, R11C-5: an unresolved listen was echoed whole: a 50 MB artist printed 50 MB
+// (twice that with --json: the entry and the resolver's reason). Each value, and each value the
+// reason quotes, shows its first 200 bytes and its size; beets statistics' entries too.
+TEST(HistoryCli, AnUnresolvedListenIsNotEchoedWhole) {
+  OneSongHistory h(0);
+  const std::string huge(size_t{1} << 20, 'x'), shown = std::string(200, 'x') + "... (1048576 bytes)";
+  const std::string unknown = write(h.dir + "/unknown.jsonl", R"({"listened_at": 1694000000, "track_metadata": {"artist_name": ")" +
+                                                                  huge + R"(", "track_name": "Song", "release_name": ")" + huge +
+                                                                  R"("}})" "\n");
+  std::string out, err;
+  ASSERT_EQ(run("history import " + q(unknown) + " --db " + q(h.db), &out, &err), 0) << err;
+  EXPECT_LT(out.size() + err.size(), 2000u) << out.substr(0, 500);
+  EXPECT_NE(out.find("not in the library: " + unknown + " line 1: " + shown + " - Song (" + shown + ")"), std::string::npos)
+      << out.substr(0, 1000);
+  ASSERT_EQ(run("history import " + q(unknown) + " --json --db " + q(h.db), &out, &err), 0) << err;
+  EXPECT_LT(out.size(), 3000u) << out.substr(0, 500);
+  const json entry = json::parse(out)["unresolved_entries"].at(0);
+  EXPECT_EQ(entry["artist"], shown);
+  EXPECT_EQ(entry["album"], shown);
+  EXPECT_NE(entry["reason"].get<std::string>().find("no track is \"" + shown + "\" - \"Song\""), std::string::npos)
+      << entry["reason"];
+  // A listen's time that is no time is quoted the same way (the JSON value, its quotes counted).
+  const std::string bad_time = write(h.dir + "/bad-time.jsonl", R"({"listened_at": ")" + huge +
+                                                                    R"(", "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n");
+  EXPECT_EQ(run("history import " + q(bad_time) + " --db " + q(h.db), &out, &err), 1);
+  EXPECT_NE(err.find("\"listened_at\" is not a time (\"" + std::string(199, 'x') + "... (1048578 bytes))"), std::string::npos)
+      << err.substr(0, 500);
+  EXPECT_LT(err.size(), 2000u);
+  const std::string beets = write(h.dir + "/beets.jsonl", R"({"artist": ")" + huge + R"(", "title": "Song", "play_count": 3})" "\n");
+  ASSERT_EQ(run("history import " + q(beets) + " --format beets --db " + q(h.db), &out, &err), 0) << err;
+  EXPECT_LT(out.size() + err.size(), 2000u) << out.substr(0, 500);
+  EXPECT_NE(out.find("not in the library: " + shown + " - Song"), std::string::npos) << out.substr(0, 1000);
+}
+
 }  // namespace
 }  // namespace clap

@@ -7,6 +7,7 @@
 // retired track is restored from the copy without decoding; a non-empty destination is refused
 // and left alone; a password in a URL is never printed.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -177,6 +178,55 @@ TEST_F(MigrateCli, ANonEmptyDestinationIsRefusedAndLeftAlone) {
   EXPECT_NE(err.find(": not empty (it holds an index of "), std::string::npos) << err;
   EXPECT_EQ(err.find(kPassword), std::string::npos) << err;
   EXPECT_EQ(out.find(kPassword), std::string::npos) << out;
+}
+
+// Statements run on a SQLite file (a hand edit); the rows of `query`'s first column as text.
+std::string sqlite_do(const std::string& db, const std::string& statements, const std::string& query = "") {
+  sqlite3* h = nullptr;
+  EXPECT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* msg = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, statements.c_str(), nullptr, nullptr, &msg), SQLITE_OK) << statements << ": " << (msg ? msg : "");
+  sqlite3_free(msg);
+  std::string rows;
+  if (!query.empty()) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr), SQLITE_OK) << query;
+    while (st && sqlite3_step(st) == SQLITE_ROW) rows += reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) + std::string("\n");
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(h);
+  return rows;
+}
+
+// Hostile pass 11, R11C-7: durations hand-set to 1e308 add up to inf in both copies, and inf - inf
+// is NaN: a faithful copy was refused as "the copy does not match its source" with equal counts
+// shown. Window rows of no track (a hand edit) cannot be copied: the source's damage is named.
+TEST_F(MigrateCli, HandSetDurationsAreCopiedAndWindowsOfNoTrackAreNamed) {
+  const std::string dir = g_lib->dir + "/hand-edited";
+  fs::create_directories(dir);
+  int n = 0;
+  for (const std::string duration : {"1e308", "-1e308"}) {
+    const std::string from = dir + "/dur" + std::to_string(n) + ".db", to = dir + "/dur" + std::to_string(n++) + "-copy.db";
+    sqlite_do(g_lib->db, "VACUUM INTO " + q(from));
+    sqlite_do(from, "UPDATE tracks SET duration_s = " + duration);
+    const std::string said = run_ok("migrate --from " + q(from) + " --to " + q(to));
+    EXPECT_NE(said.find("verified the copy"), std::string::npos) << said;
+    const std::string durations = "SELECT duration_s FROM tracks ORDER BY id";
+    EXPECT_EQ(sqlite_do(to, "", durations), sqlite_do(from, "", durations));
+  }
+  const std::string from = dir + "/orphans.db", to = dir + "/orphans-copy.db";
+  sqlite_do(g_lib->db, "VACUUM INTO " + q(from));
+  sqlite_do(from, "PRAGMA foreign_keys = OFF; INSERT INTO windows(track_id, idx, start_s, end_s, loudness_dbfs, silent, embedding) "
+                  "SELECT 999, idx, start_s, end_s, loudness_dbfs, silent, embedding FROM windows "
+                  "WHERE track_id = (SELECT MIN(track_id) FROM windows)");
+  const std::string orphans = sqlite_do(from, "", "SELECT COUNT(*) FROM windows WHERE track_id = 999");
+  ASSERT_NE(orphans, "0\n");
+  std::string out, err;
+  EXPECT_EQ(cli("migrate --from " + q(from) + " --to " + q(to), &out, &err), 1);
+  EXPECT_NE(err.find(from + ": the index is damaged: it holds " + orphans.substr(0, orphans.size() - 1) +
+                     " window row(s) of no track, which a copy cannot carry; nothing was written"),
+            std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(to));
 }
 
 TEST_F(MigrateCli, UsageAndUnreachableServers) {

@@ -122,6 +122,20 @@ TEST(QueryInputs, ANulInASeedListIsNamedWithItsLine) {
   }
 }
 
+// R11C-5's sibling: a seed list's entry naming no track was echoed whole (a 1 MB line, 1 MB of
+// error; a list is read up to 64 MiB). It shows its first 200 bytes and its size.
+TEST(QueryInputs, AnUnknownSeedIsNotEchoedWhole) {
+  const std::string list = test::temp_dir() + "/long-seed.txt";
+  std::ofstream(list, std::ios::binary) << std::string(size_t{1} << 20, 'x') << "\n";
+  std::string out, err;
+  for (const char* command : {"similar", "like"}) {
+    EXPECT_EQ(cli(std::string(command) + " --seeds-from " + q(list), &out, &err), 1) << command;
+    EXPECT_NE(err.find("bytes): no such file, and no track with that id or path in the index"), std::string::npos)
+        << command << ": " << err.substr(0, 500);
+    EXPECT_LT(err.size(), 2000u) << command;
+  }
+}
+
 // Hostile pass 8's rough edge: `playlist --seed 1:nan` (a weight, as `similar --seed` takes one)
 // said "no track with that id or path in the index", as the text is tried as a path first. The
 // track before the ':' exists, so the tail is what is named: not a finite number, and a playlist

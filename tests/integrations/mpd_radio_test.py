@@ -388,6 +388,7 @@ def run_tests(tmp, binary, model, mpd, radios):
 
     hostile_names(binary, model, mpd, music, db, names, run, env_vars)
     bogus_status(binary, music, db, env_vars)
+    endless_answers(binary, music, db, names, env_vars)
     without_music_dir(binary, model, mpd, music, db, names, env_vars)
 
 
@@ -427,35 +428,84 @@ def hostile_names(binary, model, mpd, music, db, names, run, env_vars):
 
 
 
+def fake_mpd_once(binary, music, db, env_vars, answer):
+    """Runs `radio --once` against a few lines of MPD's protocol played here: the greeting, then
+    `answer(line, f)` for each command line the radio sends (it writes to f). Returns the run."""
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        try:
+            with conn, conn.makefile('rwb') as f:
+                f.write(b'OK MPD 0.23.5\n')
+                f.flush()
+                while line := f.readline():
+                    answer(line, f)
+                    f.flush()
+        except OSError:
+            pass  # the radio hung up in the middle of an endless answer: what it should do
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    done = subprocess.run([binary, 'radio', '--mpd', f'127.0.0.1:{server.getsockname()[1]}', '--music-dir', music,
+                           '--db', db, '--once'], env=env_vars, capture_output=True, text=True, check=False,
+                          timeout=WAIT_S * 3)
+    server.close()
+    return done
+
+
 def bogus_status(binary, music, db, env_vars):
     """L18: a status naming no song of the queue is an error for --once (exit 1, said why). A real
     MPD never sends one, so a few lines of its protocol are played here: the greeting, then the
     radio's command list (status, playlistinfo) answered with `song: N` out of range. A paused
     MPD is said to be paused, not to play."""
     for state, song in (('play', '99999999999999999999'), ('play', '-3'), ('play', '1'), ('pause', '-3')):
-        server = socket.socket()
-        server.bind(('127.0.0.1', 0))
-        server.listen(1)
+        def answer(line, f):
+            if line.startswith(b'command_list_end'):
+                f.write(f'state: {state}\nsong: {song}\nlist_OK\nfile: {os.path.basename(music)}-x.flac\n'
+                        f'Pos: 0\nId: 1\nlist_OK\nOK\n'.encode())
 
-        def answer():
-            conn, _ = server.accept()
-            with conn, conn.makefile('rwb') as f:
-                f.write(b'OK MPD 0.23.5\n')
-                f.flush()
-                while line := f.readline():
-                    if line.startswith(b'command_list_end'):
-                        f.write(f'state: {state}\nsong: {song}\nlist_OK\nfile: {os.path.basename(music)}-x.flac\n'
-                                f'Pos: 0\nId: 1\nlist_OK\nOK\n'.encode())
-                        f.flush()
-
-        t = threading.Thread(target=answer, daemon=True)
-        t.start()
-        done = subprocess.run([binary, 'radio', '--mpd', f'127.0.0.1:{server.getsockname()[1]}', '--music-dir', music,
-                               '--db', db, '--once'], env=env_vars, capture_output=True, text=True, check=False)
-        server.close()
+        done = fake_mpd_once(binary, music, db, env_vars, answer)
         said = 'is paused, but its status names' if state == 'pause' else 'plays, but its status names'
         check(done.returncode == 1 and said in done.stderr and 'nothing added' in done.stderr,
               f'status {state} song: {song}: {done.returncode} {done.stderr}')
+
+
+def endless_answers(binary, music, db, names, env_vars):
+    """R11C-6: an answer that never ends (a broken or hostile MPD streaming lines) is read within
+    bounds: the radio gives up naming MPD and the command, instead of reading until the server
+    stops. The status answer streams lines; then the status and queue are sound (the current
+    song an indexed one) and the answer to `add` streams lines."""
+    def endless(f):
+        for i in range(10_000_000):
+            f.write(b'k%d: v\n' % i)
+
+    def status_endless(line, f):
+        if line.startswith(b'command_list_end'):
+            f.write(b'state: play\nsong: 0\n')
+            endless(f)
+
+    in_list = [False]
+
+    def add_endless(line, f):
+        if line.startswith(b'command_list_end'):
+            in_list[0] = False
+            f.write(f'state: play\nsong: 0\nsongid: 1\nlist_OK\nfile: {names[0]}\nPos: 0\nId: 1\n'
+                    f'list_OK\nOK\n'.encode())
+        elif line.startswith(b'command_list'):
+            in_list[0] = True
+        elif line.startswith(b'add '):
+            f.write(b'Id: 2\n')
+            endless(f)
+        elif not in_list[0]:
+            f.write(b'OK\n')
+
+    for what, answer in (('`status`', status_endless), ('`add`', add_endless)):
+        done = fake_mpd_once(binary, music, db, env_vars, answer)
+        check(done.returncode == 1 and f'its answer to {what} did not end within 4096 lines' in done.stderr and
+              'MPD at 127.0.0.1:' in done.stderr, f'an endless answer to {what}: {done.returncode} {done.stderr}')
 
 
 def without_music_dir(binary, model, mpd, music, db, names, env_vars):

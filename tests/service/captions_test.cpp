@@ -89,6 +89,22 @@ const char* kFmaTracks =
     "3,AWOL - A Way Of Life,AWOL,,Hip-Hop,[],Electric Ave\n"
     "140,Constant Hitmaker,Kurt Vile,,Folk,['lo-fi'],Freeway\n";
 
+// R11C-5's siblings: a cell a message quotes shows its first 200 bytes and its size, not a
+// 1 MB cell whole.
+TEST(CaptionsCsv, AQuotedCellIsBounded) {
+  const std::string huge(size_t{1} << 20, 'x'), shown = std::string(200, 'x') + "... (1048576 bytes)";
+  for (const auto& [text, said] : std::vector<std::pair<std::string, std::string>>{
+           {huge + ",caption\na.wav,a tone\n", "a header's first column must be \"path\" (found \"" + shown + "\")"},
+           {"path," + huge + "\na.wav,a tone\n", "the second column must be \"caption\" or \"tags\" (found \"" + shown + "\")"}}) {
+    const std::string e = error_of([&] { parse_captions_csv(text, "c.csv", "/m"); });
+    EXPECT_NE(e.find(said), std::string::npos) << e.substr(0, 400);
+    EXPECT_LT(e.size(), 1000u);
+  }
+  const std::string e = error_of([&] { parse_fma_tracks(",track,track\n,title,artist_name\ntrack_id,,\n" + huge + ",A,B\n", "t.csv"); });
+  EXPECT_NE(e.find("track_id \"" + shown + "\" is not a number"), std::string::npos) << e.substr(0, 400);
+  EXPECT_LT(e.size(), 1000u);
+}
+
 TEST(FmaTracks, FlattensTheHeaderAndMatchesByIdOrTitleAndArtist) {
   const ExternalMetadata f = parse_fma_tracks(kFmaTracks, "tracks.csv");
   EXPECT_EQ(f.format, "FMA tracks.csv");

@@ -284,6 +284,15 @@ TEST(HistoryFiles, ZipMembersAndFilesAreBoundedAndChecked) {
   for (int m = 1; m <= 3; ++m) big.push_back({"listens/2023/" + std::to_string(m) + ".jsonl", packed, 8, 1u << 30, 0});
   const std::string bomb = write(dir + "/bomb.zip", zip_of(big));
   EXPECT_NE(read_in_a_small_process(bomb).find("too large"), std::string::npos) << read_in_a_small_process(bomb);
+  // R11C-3: one member claiming 2 GiB + 1 byte of a zip of a few hundred bytes: the claim named as
+  // the directory's, and one no zip of that size holds ("too large (2147483649 bytes ...)" before).
+  const std::string lying = write(dir + "/lying.zip", zip_of({{"listens/2023/1.jsonl", packed, 8, (1u << 31) + 1, crc_of(line)}}));
+  EXPECT_NE(read_in_a_small_process(lying).find(
+                "its zip directory says its 1 listens file(s) hold 2147483649 bytes uncompressed, more than the 2 GiB a history "
+                "export is read up to (and more than a zip of " + std::to_string(fs::file_size(lying)) +
+                " bytes can hold: a damaged or hostile directory)"),
+            std::string::npos)
+      << read_in_a_small_process(lying);
   // A member whose bytes do not match its CRC-32 (stored, and deflated).
   for (const uint16_t method : {uint16_t{0}, uint16_t{8}}) {
     const std::string damaged = write(dir + "/crc" + std::to_string(method) + ".zip",
