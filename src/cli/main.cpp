@@ -309,7 +309,9 @@ int main(int argc, char** argv) {
   // CLAPSEARCH_ISA (core/isa.h) is checked before anything runs: a kernel set above the CPU's
   // would stop with SIGILL in the middle of a command, an unknown one would be ignored.
   if (const std::string isa_error = clap::isa_environment_error(); !isa_error.empty()) {
-    std::fprintf(stderr, "clapsearch: error: %s\n", isa_error.c_str());
+    // Shown safely as every other error (the value is the environment's: an escape sequence in it
+    // reached the terminal raw, hostile pass 12, H12C-1).
+    std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_text(isa_error).c_str());
     return 2;
   }
   // Named explicitly: usage lines say "clapsearch", not the path the binary was started by.
