@@ -24,6 +24,16 @@ std::vector<Window> plan_windows(int64_t total, int64_t window, int64_t hop) {
   return out;
 }
 
+int64_t window_count(int64_t total, int64_t window, int64_t hop) {
+  if (window <= 0 || hop <= 0) throw Error("window and hop must be positive");
+  if (total <= 0) return 0;
+  // plan_windows stops at the first start s with s + window >= total or s + hop >= total, that
+  // is s + max(window, hop) >= total.
+  const int64_t reach = std::max(window, hop);
+  if (total <= reach) return 1;
+  return 2 + (total - reach - 1) / hop;  // 1 + ceil((total - reach) / hop), without overflow
+}
+
 WindowLevel window_level(const float* x, size_t n) {
   WindowLevel w;
   w.rms_db = rms_dbfs(x, n);  // the level stored with each window

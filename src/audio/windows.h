@@ -16,6 +16,15 @@ struct Window {
 // Windows for a track of `total` samples; window/hop in samples (hop > 0).
 std::vector<Window> plan_windows(int64_t total, int64_t window, int64_t hop);
 
+// How many windows plan_windows(total, window, hop) gives, counted without laying them out.
+int64_t window_count(int64_t total, int64_t window, int64_t hop);
+
+// The most windows laid out ahead from a length a file's container or packets claim (58 days at
+// the default 5 s hop): a claim is not a decode, and a 1.4 MB file whose header said it lasts 10^9
+// s made `index` lay out 2*10^8 windows and stop the whole run "out of memory" (hostile pass 12,
+// H12C-2). A longer claim is not laid out: the file is decoded whole, which finds its real length.
+inline constexpr int64_t kMaxLaidOutWindows = int64_t(1) << 20;
+
 // Which windows are silence (README "Silence"). A window is silent when its RMS level is below
 // the threshold (--silence-db, default -60 dBFS). But quiet is not silent: a track whose every
 // window is below the threshold while some sample peaks at or above kDigitalSilenceDb (a quiet

@@ -157,9 +157,12 @@ ModelSpec describe_model(const hub::ResolvedModel& resolved, double window_s, do
   if (!(silence_db >= -200 && silence_db <= 0))
     throw InvalidArgument("--silence-db " + number_text(silence_db) + ": must be between -200 and 0 dBFS");
   const double max_s = double(m.max_samples) / m.sample_rate;
-  if (std::llround(window_s * m.sample_rate) > m.max_samples)
-    throw InvalidArgument("--window " + std::to_string(window_s) + " s is longer than the model's input (" + std::to_string(max_s) +
-                " s)");
+  // Compared in double: llround of a product past int64 (`--window 1e20`) is undefined (it gave
+  // INT64_MIN here, so the check passed and the run failed later on "window and hop must be
+  // positive", or on a damaged-index message about its own new file: hostile pass 12, H12C-3).
+  // llround(x) > max_samples exactly when x >= max_samples + 0.5.
+  if (!(window_s * m.sample_rate < double(m.max_samples) + 0.5))
+    throw InvalidArgument("--window " + number_text(window_s) + " s is longer than the model's input (" + number_text(max_s) + " s)");
   if (std::llround(hop_s * m.sample_rate) < 1) throw InvalidArgument("--hop is shorter than one sample");
   m.identity.id = resolved.id;
   m.identity.revision = resolved.revision;

@@ -304,7 +304,8 @@ Pipeline::SpanCut Pipeline::send_first_pass_spans(size_t j, Msg& done) {
       return SpanCut::Refused;
     }
   }
-  if (!length) return SpanCut::Refused;
+  // A length no file holds is a container's lie (audio/windows.h): decoded whole, the real one.
+  if (!length || audio::window_count(length->samples, window_, hop_) > audio::kMaxLaidOutWindows) return SpanCut::Refused;
   const std::vector<audio::Window> plan = audio::plan_windows(length->samples, window_, hop_);
   // A track of no more windows than the first pass takes is indexed whole at once, and its
   // silent windows must be known: decoded whole.
@@ -378,9 +379,13 @@ void Pipeline::decode_first_pass(size_t j, Msg&& done) {
   // samples of each held. Those found non-silent are its first pass (exactly the layout's where the
   // duration is exact and no window of it is silent); later passes take every other window.
   std::vector<uint8_t> candidate;
-  if (done.tags.duration_s > 0 && std::isfinite(done.tags.duration_s)) {
-    const std::vector<audio::Window> plan =
-        audio::plan_windows(std::llround(done.tags.duration_s * spec_.sample_rate), window_, hop_);
+  // A duration claiming more windows than kMaxLaidOutWindows is not laid out (audio/windows.h):
+  // the layout is then the one decoded (the whole file's windows, below). Compared in double:
+  // llround of a claim past int64 is undefined.
+  const double claimed = done.tags.duration_s * spec_.sample_rate;
+  if (claimed > 0 && claimed < 0x1p62 &&
+      audio::window_count(std::llround(claimed), window_, hop_) <= audio::kMaxLaidOutWindows) {
+    const std::vector<audio::Window> plan = audio::plan_windows(std::llround(claimed), window_, hop_);
     if (static_cast<int>(plan.size()) > s_.first_pass) {
       const std::vector<int> layout = window_passes(static_cast<int>(plan.size()), s_.first_pass, s_.last_pass);
       for (int p : layout) candidate.push_back(p == 1);

@@ -40,7 +40,8 @@ bool matches(const search::Filter& where, const store::Track& t) {
 search::Filter parse_where(const std::string& text, const std::string& name) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return {};
   try {
-    return search::Filter::parse(composed(text));
+    // Too long is said of the text as typed (composing can lengthen it: H12C-4's joiners).
+    return search::Filter::parse(text.size() > search::kMaxFilterLength ? text : composed(text));
   } catch (const search::FilterError& e) {
     throw InvalidArgument(name + ": " + e.what());
   }

@@ -140,7 +140,8 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
       length = audio::stream_length(f.path, rate);
     } catch (const std::exception&) {
     }
-    if (!length) return false;
+    // A length claiming more windows than any file holds is not laid out (audio/windows.h, H12C-2).
+    if (!length || audio::window_count(length->samples, window, hop) > audio::kMaxLaidOutWindows) return false;
     const std::vector<audio::Window> plan = audio::plan_windows(length->samples, window, hop);
     const std::vector<int> first = index::first_pass_span_windows(plan, first_pass);
     if (first.empty()) {

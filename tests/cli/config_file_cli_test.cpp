@@ -76,6 +76,8 @@ TEST(ConfigFile, MistakesAreNamedWithTheFileTheLineAndTheKey) {
       {"[search]\ntop = 3\n[status]\njson = true\n[search]\ndb = \"x.db\"\n", "line 5: a second [search] section (the first is at line 1)"},
       {"[bogus]\ntop = 3\n", "unknown section [bogus]"},
       {"[search]\nwhere = { a = 1 }\n", "line 2: [search] where: an inline table ({ ... }) is not a setting value"},
+      // Hostile pass 12, H12C-5: a list for a one-value key gave CLI11's "At Most 1 required but received 2".
+      {"[search]\ntop = [1, 2]\n", "line 2: [search] top = [1, 2]: takes one value, 2 were given"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string file = settings("mistake" + std::to_string(i) + ".toml", cases[i].text);
@@ -90,6 +92,8 @@ TEST(ConfigFile, MistakesAreNamedWithTheFileTheLineAndTheKey) {
   std::string out, err;
   EXPECT_EQ(test::run_command(cli() + " search x --top three --config-file " + test::quoted(ok), &out, &err), 2);
   EXPECT_NE(err.find("error: --top: three is not a number"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(cli() + " search x -k 1 -k 2 --config-file " + test::quoted(ok), &out, &err), 2);
+  EXPECT_NE(err.find("error: --top: takes one value, 2 were given"), std::string::npos) << err;
 }
 
 // A UTF-8 byte order mark, as some editors write, is skipped, not taken for part of the first line.

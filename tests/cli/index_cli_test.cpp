@@ -324,6 +324,46 @@ TEST(IndexCli, ThreeHourSilentFileInBoundedMemory) {
   EXPECT_NEAR(t->duration_s, 10800, 0.01);
 }
 
+// Hostile pass 12, H12C-2: a 12 s Matroska file whose Segment Info says it lasts 10^12 s (its
+// Duration element rewritten; the packets are the 12 s). The first pass laid out the windows of
+// the claimed length (2*10^11 of them) and the whole run stopped "out of memory". It is indexed
+// by its audio now. Under a 4 GB address-space limit, so that the run before the fix fails soon
+// and takes nothing from the machine.
+TEST(IndexCli, AContainerLyingAboutItsDurationIsIndexedByItsAudio) {
+  const std::string lib = test::temp_dir() + "/liar", db = test::temp_dir() + "/liar.db";
+  ffmpeg(lib + "/tone.mka", tone(440, 12, 48000) + " -c:a flac");
+  ffmpeg(lib + "/other.flac", tone(660, 12, 48000));
+  std::string bytes = slurp(lib + "/tone.mka");
+  const size_t at = bytes.find("\x44\x89");  // Segment Info's Duration (EBML id 0x4489), a float
+  ASSERT_NE(at, std::string::npos);
+  const unsigned char size = static_cast<unsigned char>(bytes[at + 2]);
+  ASSERT_TRUE(size == 0x84 || size == 0x88) << int(size);
+  const double claimed_ms = 1e15;  // in the default TimecodeScale's milliseconds: 10^12 s
+  if (size == 0x88) {
+    uint64_t u;
+    std::memcpy(&u, &claimed_ms, 8);
+    for (int i = 0; i < 8; ++i) bytes[at + 3 + size_t(i)] = char(u >> (56 - 8 * i));
+  } else {
+    const float f = static_cast<float>(claimed_ms);
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    for (int i = 0; i < 4; ++i) bytes[at + 3 + size_t(i)] = char(u >> (24 - 8 * i));
+  }
+  write_file(lib + "/tone.mka", bytes);
+  std::string out, err;
+  const int rc = test::run_command("ulimit -v 4000000 && HF_HUB_OFFLINE=1 " + test::cli_command() + " index " + q(lib) + " --db " +
+                                       q(db) + " --model " + q(model_dir()) + " --json --quiet",
+                                   &out, &err);
+  ASSERT_EQ(rc, 0) << err;  // before the fix: 1, "out of memory"
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["indexed"], 2);
+  EXPECT_EQ(j["errors"], 0);
+  store::SqliteStore s = store::SqliteStore::open_readonly(db);
+  const auto t = s.track_by_path(lib + "/tone.mka");
+  ASSERT_TRUE(t);
+  EXPECT_NEAR(t->duration_s, 12, 0.05);
+}
+
 TEST(IndexCli, NoChangeReindexOfAThousandFilesTakesUnderTwoSeconds) {
   const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
   // 1,000 half-second WAVs in 20 folders, recorded in the index as the indexer records them

@@ -75,6 +75,15 @@ TEST_F(IsaCli, UnknownKernelSetIsAnErrorNamingTheVariable) {
   EXPECT_EQ(out, "");
 }
 
+// Hostile pass 12, H12C-1: the variable's value was printed raw (an escape sequence in it reached
+// the terminal); it is shown as every other error shows what it was given.
+TEST_F(IsaCli, AnUnknownValueIsShownWithoutItsControlCharacters) {
+  std::string out, err;
+  EXPECT_EQ(cli("CLAPSEARCH_ISA=\"$(printf 'a\\033[2Jb')\"", "--version", &out, &err), 2);
+  EXPECT_NE(err.find("CLAPSEARCH_ISA=a?[2Jb is not a kernel set"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\x1b'), std::string::npos) << err;
+}
+
 TEST_F(IsaCli, AKernelSetAboveTheCpusIsAnError) {
   if (cpu_isa_level() == IsaLevel::Avx512) GTEST_SKIP() << "this CPU has every kernel set";
   std::string out, err;

@@ -113,6 +113,26 @@ TEST(OptionErrorsCli, AnAudioHeaderBeyondAnyRealAudioIsRefusedNamingTheFile) {
   EXPECT_EQ(lines[1]["embedding"].size(), 512u);
 }
 
+// Hostile pass 12, H12C-3: a --window whose samples pass int64 (1e20 s at 48 kHz) passed the
+// check against the model's input (llround of it was INT64_MIN) and the run failed later on
+// "window and hop must be positive" (or, with --rebuild, on "the index is damaged: its window_s
+// is 1.0e+20" of its own new file). Refused as any other window longer than the model's input.
+TEST(OptionErrorsCli, AWindowPastAnyNumberOfSamplesIsLongerThanTheModelsInput) {
+  const std::string dir = test::temp_dir() + "/huge-window";
+  std::filesystem::create_directories(dir);
+  for (const std::string w : {"1e20", "1e308"}) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli("index " + q(dir) + " --db " + q(dir + "/w.db") + " --model " + q(test::case_dir("tiny-unfused")) +
+                                " --window " + w,
+                            &out, &err),
+              2)
+        << w << "\n" << err;
+    EXPECT_NE(err.find("--window " + std::string(w == "1e20" ? "1e+20" : "1e+308") + " s is longer than the model's input (10 s)"),
+              std::string::npos)
+        << err;
+  }
+}
+
 // H8C-2's sibling: `convert MODEL ''` said "filesystem error: cannot make absolute path: Invalid
 // argument []" (std::filesystem's own words); an empty destination is now named as such.
 TEST(OptionErrorsCli, AnEmptyDestinationIsNamed) {

@@ -81,6 +81,18 @@ TEST(PlanWindows, AHopLongerThanTheWindowStartsNoWindowAtOrPastTheEnd) {
   }
 }
 
+// window_count (H12C-2: a claimed length is counted before it is laid out) is plan_windows' size,
+// hops shorter, equal to and longer than the window; and it counts a length no plan could hold.
+TEST(PlanWindows, WindowCountIsThePlansSize) {
+  for (int64_t window : {1, 7, 480000})
+    for (int64_t hop : {1, 3, 7, 240000, 480000, 700000})
+      for (int64_t total : {int64_t(0), int64_t(1), int64_t(6), int64_t(7), int64_t(8), int64_t(479999), int64_t(480001), int64_t(2000003)})
+        EXPECT_EQ(audio::window_count(total, window, hop), static_cast<int64_t>(audio::plan_windows(total, window, hop).size()))
+            << total << " " << window << " " << hop;
+  EXPECT_EQ(audio::window_count(INT64_MAX, 480000, 240000), 2 + (INT64_MAX - 480000 - 1) / 240000);  // no overflow
+  EXPECT_GT(audio::window_count(int64_t(48000) * 1000000000, 480000, 240000), audio::kMaxLaidOutWindows);
+}
+
 TEST(WindowStream, LongStreamKeepsOneWindowPlusOneChunk) {
   const int64_t window = 480000, hop = 240000;
   const size_t chunk = 1 << 16;
