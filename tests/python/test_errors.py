@@ -421,3 +421,14 @@ def test_hostile12_clips_of_no_samples_are_not_a_recording_of_no_channels(unfuse
     with pytest.raises(clapsearch.InvalidInputError, match="0 samples") as raised:
         unfused.embed_audio(np.zeros((3, 0), np.float32))
     assert "channel" not in str(raised.value), raised.value
+
+
+def test_hostile12_a_hub_model_not_cached_while_offline_is_not_found(tmp_path, monkeypatch):
+    """H12P-10: Model's docstring says a hub id that is not cached while offline raises
+    NotFoundError (docs/python.md: a missing model); it raised a plain clapsearch.Error."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for model in ("nosuchorg/nosuchmodel", "nosuchorg/nosuchmodel@v2"):
+        with pytest.raises(clapsearch.NotFoundError, match="not in the Hugging Face cache") as raised:
+            clapsearch.Model(model)
+        assert isinstance(raised.value, FileNotFoundError), raised.value
