@@ -164,6 +164,9 @@ void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::stri
   for (const std::string& uri : fill.unsendable)
     print_warning("skipped '" + terminal_text(uri) + "': its name holds a line break (shown as '?'), which MPD's " +
                   "protocol cannot carry (sent, the rest of the name would run as MPD commands); rename the file");
+  for (const std::string& uri : fill.missing)
+    print_warning("skipped '" + terminal_text(uri) + "': the file is not in the music folder (moved or deleted since it "
+                  "was indexed: run clapsearch index to update the index)");
   if (fill.outside_folder > 0 && station.folder())
     print_warning(std::to_string(fill.outside_folder) +
                   " chosen tracks are indexed outside the music folder " + station.folder()->folder() +
