@@ -1,7 +1,7 @@
 # Hostile pass 12: a Library whose database changes underneath it, signals, threads.
 PRE = """
 import shutil, subprocess
-CLI = os.environ.get('CLAPSEARCH_CLI', '/work/wt/hostile12p/build/clapsearch')
+CLI = os.environ['CLAPSEARCH_CLI']  # the clapsearch binary
 def fresh(name):
     p = '/tmp/h12/' + name
     for s in ('', '-wal', '-shm'):

@@ -2,7 +2,7 @@
 timeout and prints CRASH (a signal) / HANG / the exception / the value, one line per case.
 
 usage: PYTHONPATH=build/python /usr/bin/python3 bench/hostile12p/run_cases.py CASES.py LIB MODEL
-A case file defines CASES = [(name, source), ...]; each source runs after PRELUDE with LIB (an
+(CLAPSEARCH_CLI names the binary for cases_library.py.) A case file defines CASES = [(name, source), ...]; each source runs after PRELUDE with LIB (an
 index made by make_lib.sh), MODEL (a model folder) and MUSIC (its music folder) defined."""
 import os, subprocess, sys
 
