@@ -525,20 +525,51 @@ static void route(Buf* url, const char* path, Span in) {
   put_query(url, "count", number(member(in, "count")));
 }
 
-// `"key":value` with `value` a JSON string as clapsearch wrote it (escapes kept), "" for
-// anything else (absent, null), or a JSON number's digits (0 when absent).
+// A JSON string of the server's answer written again, unescaped and escaped: copied as it came,
+// a raw line break or control character inside it (JSON does not allow them; clapsearch never
+// sends one, a hostile or broken server may) made the whole answer one Navidrome cannot read
+// (hostile pass 12). "" for anything that is not a string (absent, null).
+static void put_string_again(Buf* out, Span value) {
+  if (!is_string(value)) {
+    puts_(out, "\"\"");
+    return;
+  }
+  size_t i = 0;
+  while (i < value.n && (unsigned char)value.p[i] >= 0x20) ++i;
+  if (i == value.n) put(out, value.p, value.n);  // as clapsearch writes every string: kept as it is, no copy
+  else put_json_string(out, text(value));
+}
+
+// A number Navidrome's Go types hold: `integer` for an int field (durationMs: "1.5e3" failed the
+// whole answer's unmarshal), else any number of at most 30 digits before the point and an
+// exponent of at most 30 (1e400 is a valid JSON number no float holds). Anything else is "".
+static const char* number_for_go(Span v, int integer) {
+  const char* digits = number(v);
+  size_t whole = 0, i = digits[0] == '-';
+  while (digits[i] >= '0' && digits[i] <= '9') ++i, ++whole;
+  if (integer) return digits[i] == 0 && whole <= 18 ? digits : "";
+  if (whole > 30) return "";
+  while (digits[i] && digits[i] != 'e' && digits[i] != 'E') ++i;
+  if (!digits[i]) return digits;
+  ++i;
+  if (digits[i] == '+' || digits[i] == '-') ++i;
+  size_t exponent = 0;
+  while (digits[i]) exponent = exponent * 10 + (size_t)(digits[i++] - '0'), exponent = exponent > 1000 ? 1000 : exponent;
+  return exponent <= 30 ? digits : "";
+}
+
+// `"key":value`, a string (put_string_again) or a number (0 when absent or not one Go holds).
 static void put_string_member(Buf* out, const char* key, Span value) {
   puts_(out, ",\"");
   puts_(out, key);
   puts_(out, "\":");
-  if (is_string(value)) put(out, value.p, value.n);
-  else puts_(out, "\"\"");
+  put_string_again(out, value);
 }
-static void put_number_member(Buf* out, const char* key, Span value) {
+static void put_number_member(Buf* out, const char* key, Span value, int integer) {
   puts_(out, ",\"");
   puts_(out, key);
   puts_(out, "\":");
-  const char* digits = number(value);
+  const char* digits = number_for_go(value, integer);
   puts_(out, *digits ? digits : "0");
 }
 
@@ -547,9 +578,7 @@ static void put_number_member(Buf* out, const char* key, Span value) {
 // in whole seconds) with durationMs, the exact length.
 static void put_song_ref(Buf* out, Span entry) {
   puts_(out, "{\"name\":");
-  Span title = member(entry, "title");
-  if (is_string(title)) put(out, title.p, title.n);
-  else puts_(out, "\"\"");
+  put_string_again(out, member(entry, "title"));
   put_string_member(out, "path", member(entry, "path"));
   put_string_member(out, "artist", member(entry, "artist"));
   put_string_member(out, "album", member(entry, "album"));
@@ -562,8 +591,8 @@ static void put_song_ref(Buf* out, Span entry) {
     if (end) first.p = p, first.n = (size_t)(end - p);
   }
   put_string_member(out, "isrc", first);
-  put_number_member(out, "duration", member(entry, "duration"));
-  put_number_member(out, "durationMs", member(entry, "durationMs"));
+  put_number_member(out, "duration", member(entry, "duration"), 0);
+  put_number_member(out, "durationMs", member(entry, "durationMs"), 1);
   put(out, "}", 1);
 }
 
@@ -584,9 +613,14 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
   int first = 1;
   for (;;) {
     p = ws(p, e);
-    if (p >= e || *p != '{') break;
+    if (p >= e) break;
     const char* end = skip(p, e);
     if (!end) break;
+    if (*p != '{') {  // null, a number, a string: no song (it stopped the list, dropping the songs after it)
+      p = ws(end, e);
+      if (p < e && *p == ',') ++p;
+      continue;
+    }
     Span m = {p, (size_t)(end - p)};
     Span entry = member(m, "entry");
     if (!first) put(&out, ",", 1);
@@ -595,7 +629,7 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
       puts_(&out, "{\"song\":");
       put_song_ref(&out, entry);
       puts_(&out, ",\"similarity\":");
-      const char* similarity = number(member(m, "similarity"));  // a number, or the answer is not JSON
+      const char* similarity = number_for_go(member(m, "similarity"), 0);  // a number Go holds, or 0
       puts_(&out, *similarity ? similarity : "0");
       put(&out, "}", 1);
     } else {

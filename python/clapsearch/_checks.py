@@ -77,7 +77,9 @@ def _text(value, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a str (got {type(value).__name__})")
     try:
-        value.encode("utf-8")
+        # str.encode, not value.encode: a str subclass's own encode() may say anything (H12P-2: one
+        # hid a lone surrogate, and pybind11 refused the call with its C++ signature)
+        str.encode(value, "utf-8")
     except UnicodeEncodeError as e:
         raise InvalidInputError(
             f"{what} is not valid Unicode: {value[e.start:e.end]!r} at position {e.start} is a lone surrogate"
@@ -257,7 +259,8 @@ def _audio_array(data) -> _np.ndarray:
         raise InvalidInputError(f"audio must be a numpy array (got {type(data).__name__})")
     # (48000, 2) read as 48000 clips of 2 samples each ran 48000 model passes (minutes to hours)
     # and gave as many meaningless rows, without a word.
-    if data.ndim == 2 and data.shape[1] <= _MAX_CHANNELS and data.shape[0] > data.shape[1]:
+    # (3, 0) is clips of no samples (the engine says so), not a recording of 0 channels (H12P-4).
+    if data.ndim == 2 and 0 < data.shape[1] <= _MAX_CHANNELS and data.shape[0] > data.shape[1]:
         rows, cols = data.shape
         raise InvalidInputError(
             f"audio has shape {data.shape}: that would be {rows} clips of {cols} sample(s) each. A 2-D array is "

@@ -102,7 +102,9 @@ def _int16_to_float32(x: _np.ndarray) -> _np.ndarray:
 
 def _quantised(x: _np.ndarray) -> _np.ndarray:
     """What LAION's get_audio_embedding_from_data embeds for use_tensor=False."""
-    if x.dtype == _np.int16:  # already 16-bit samples: LAION's int16_to_float32 alone
+    # Already 16-bit samples: LAION's int16_to_float32 alone, in either byte order (a big-endian
+    # '>i2' array, as read from an AIFF or a raw file, was refused as "not int16": H12P-3).
+    if x.dtype.kind == "i" and x.dtype.itemsize == 2:
         return _int16_to_float32(x)
     if x.dtype.kind != "f":
         raise InvalidInputError(f"audio must be float (float32 or float64) or int16 samples (got dtype {x.dtype})")

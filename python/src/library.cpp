@@ -323,7 +323,7 @@ class Library {
     py::gil_scoped_release release;
     const auto lib = current();
     const auto snap = lib->snapshot();
-    const service::Playlist p = service::track_path(*snap, from, to, length, music_only(parsed, *snap, include_excluded));
+    const service::Playlist p = service::track_path(*snap, from, to, length, music_only(parsed, *snap, include_excluded), "start", "end");
     service::ojson out = service::ojson::array();
     for (size_t i = 0; i < p.tracks.size(); ++i) out.push_back(service::playlist_track_record(*snap, p.tracks[i], i + 1));
     return out;
@@ -394,6 +394,11 @@ class Library {
     const float* qp = q.data();
     for (py::ssize_t i = 0; i < n * d; ++i)
       if (!std::isfinite(qp[i])) throw InvalidInput("queries: a value is not finite (NaN or infinity)");
+    // A row of zeros has no direction: every track scored 0 and came back in id order, a ranking
+    // of nothing (H12P-5). Said, naming the row, as a NaN is.
+    for (py::ssize_t r = 0; r < n; ++r)
+      if (std::all_of(qp + r * d, qp + (r + 1) * d, [](float x) { return x == 0.0f; }))
+        throw InvalidInput("queries: row " + std::to_string(r) + " is all zeros, a vector with no direction to rank by");
     py::array_t<float> D({n, static_cast<py::ssize_t>(k)});
     py::array_t<int64_t> I({n, static_cast<py::ssize_t>(k)});
     float* dp = D.mutable_data();

@@ -401,8 +401,15 @@ PYBIND11_MODULE(_clapsearch, m) {
     } catch (const clap::Error& e) {
       const std::string what = e.what();
       PyObject* type = g_error;
+      // "'ID': no track with that id": a playlist seed or a path's end the index does not have
+      // (H12P-1: it was a plain Error, where similar() of the same id is a NotFoundError); not
+      // "FILE: a loop of symbolic links, and no track with that id", which is not a missing file. "not in the
+      // Hugging Face cache": a hub model (or revision) not cached while offline, which Model's
+      // docstring says is a NotFoundError (H12P-10: it was a plain Error).
       if (what.find("no such file") != std::string::npos || what.find("no such model") != std::string::npos ||
-          what.find("no such track") != std::string::npos || what.find("No such file") != std::string::npos)
+          what.find("no such track") != std::string::npos || what.find("No such file") != std::string::npos ||
+          what.find("': no track with that id") != std::string::npos ||
+          what.find("not in the Hugging Face cache") != std::string::npos)
         return set_not_found(e.what(), named_file(what));
       if (what.find("choose from") != std::string::npos || what.find("must be") != std::string::npos) type = g_invalid;
       set_error(type, e.what());

@@ -164,6 +164,9 @@ void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::stri
   for (const std::string& uri : fill.unsendable)
     print_warning("skipped '" + terminal_text(uri) + "': its name holds a line break (shown as '?'), which MPD's " +
                   "protocol cannot carry (sent, the rest of the name would run as MPD commands); rename the file");
+  for (const std::string& uri : fill.missing)
+    print_warning("skipped '" + terminal_text(uri) + "': the file is not in the music folder (moved or deleted since it "
+                  "was indexed: run clapsearch index to update the index)");
   if (fill.outside_folder > 0 && station.folder())
     print_warning(std::to_string(fill.outside_folder) +
                   " chosen tracks are indexed outside the music folder " + station.folder()->folder() +
@@ -316,7 +319,8 @@ void add_radio_command(CLI::App& app, Action& action) {
       "radio names them and asks for --music-dir; exit 2 with --once). A song playing that is not an indexed file (a stream, a file\n"
       "not indexed yet) is reported and skipped (with --once: an error, exit 1). A track whose file name holds a\n"
       "line break is never sent to MPD (MPD would run the rest of the name as commands): it is skipped with a\n"
-      "warning and another track is chosen; a password with a line break is refused. --once exits 0 when the\n"
+      "warning and another track is chosen, as is a track whose file is gone from the music folder since it was\n"
+      "indexed; a password with a line break is refused. --once exits 0 when the\n"
       "queue was topped up or nothing was needed, and with a note (exit 0) when MPD is stopped or its queue\n"
       "empty; exit 1 when MPD's status names no song of its queue or the song playing is not indexed.\n"
       "The first connection must succeed; when MPD goes away later, the radio connects again, waiting 1, 2, 4 ...\n"

@@ -200,11 +200,12 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
 }
 
 Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const std::string& to, int64_t length,
-                    const ResultRules& rules) {
+                    const ResultRules& rules, const std::string& from_name, const std::string& to_name) {
   if (rules.capped()) throw InvalidArgument("path: per-artist and per-album caps do not go with a path (use a filter)");
-  const store::Track& a = usable_track(snap, "FROM", from);
-  const store::Track& b = usable_track(snap, "TO", to);
-  if (a.id == b.id) throw InvalidArgument("path: FROM '" + from + "' and TO '" + to + "' are the same track (" + a.path + ")");
+  const store::Track& a = usable_track(snap, from_name, from);
+  const store::Track& b = usable_track(snap, to_name, to);
+  if (a.id == b.id)
+    throw InvalidArgument("path: " + from_name + " '" + from + "' and " + to_name + " '" + to + "' are the same track (" + a.path + ")");
   // The snapshot's embeddings are read in place until a filter or a copy leaves tracks out (a
   // copy of 100,000 rows was 205 MB per request).
   const Embeddings* tracks = &snap.track_embeddings();

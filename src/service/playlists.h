@@ -48,8 +48,10 @@ Playlist radio(Library& lib, const LibrarySnapshot& snap, const RadioRequest& re
 // `length` tracks moving from FROM to TO (search::path_between), the steps between them taken from
 // the tracks `rules` allow (its filter and exclusions; FROM and TO are always the ends). Throws
 // clap::Error naming the input: FROM or TO not in the index or without an embedding, FROM and TO
-// the same track, length < 2; InvalidArgument for caps (a path has no use for them).
+// the same track, length < 2; InvalidArgument for caps (a path has no use for them). The messages
+// call the ends `from_name` and `to_name`, as the front end calls them (the CLI's FROM and TO,
+// Python's start and end).
 Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const std::string& to, int64_t length,
-                    const ResultRules& rules = {});
+                    const ResultRules& rules = {}, const std::string& from_name = "FROM", const std::string& to_name = "TO");
 
 }  // namespace clap::service

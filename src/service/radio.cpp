@@ -32,6 +32,16 @@ std::optional<std::string> relative_inside(const std::string& path, const std::s
   return path.substr(prefix.size());
 }
 
+// Whether the file `uri` names in `folder` is gone: lstat says it does not exist (ENOENT,
+// ENOTDIR). Anything else (a permission, an I/O error) leaves the track to the player, which says
+// what it says; a dangling symlink counts as there (the player reports it by name).
+bool gone_from_folder(const MusicFolderMap& folder, const std::string& uri) {
+  const std::optional<std::string> path = folder.path_of(uri);
+  if (!path) return false;
+  std::error_code ec;
+  return fs::symlink_status(*path, ec).type() == fs::file_type::not_found;
+}
+
 // The candidates that are the same recording as a track in `taken` (playing, queued, in the
 // no-repeat window): copies of one recording among them (service/duplicates.h copies_among, the
 // rule the playlist radio uses within a playlist), or the same MBID or ISRC (the identifiers the
@@ -237,6 +247,7 @@ RadioFill RadioStation::fill(const QueueView& queue) {
     out.picks.clear();
     out.outside_folder = 0;
     out.unsendable.clear();
+    out.missing.clear();
     // Copies of one recording among the picks themselves (H11P-4: two files of one MBID, both
     // new to the queue, were both appended; copies12: an untagged FLAC and MP3 of one recording,
     // told by their fingerprints): the first taken, the others left out.
@@ -255,6 +266,10 @@ RadioFill RadioStation::fill(const QueueView& queue) {
       }
       if (!line_protocol_safe(*uri)) {  // never sent: the radio chooses another track instead
         if (unsendable_reported_.insert(t->id).second) out.unsendable.push_back(*uri);  // said once per track
+        continue;
+      }
+      if (gone_from_folder(*folder_, *uri)) {  // the folder is here (MusicFolderMap checked it), the file not
+        if (missing_reported_.insert(t->id).second) out.missing.push_back(*uri);
         continue;
       }
       if (picked.held(*t)) continue;

@@ -99,6 +99,10 @@ struct RadioFill {
   // Chosen tracks left out because their URI cannot be sent to the player (!line_protocol_safe):
   // their URIs, as they are (a front end shows them with terminal_text); each track once per station.
   std::vector<std::string> unsendable;
+  // Chosen tracks left out because their file is not in the music folder any more (moved or
+  // deleted since it was indexed): queued, MPD (its database not updated either) would skip them
+  // at play time, a radio of songs that never play. Their URIs; each track once per station.
+  std::vector<std::string> missing;
 };
 
 class RadioStation {
@@ -116,7 +120,8 @@ class RadioStation {
   // What to append to `queue`: nothing while min_queue songs or more follow the current one, or
   // when nothing plays; else the tracks nearest to the radio's query (the current song and the
   // texts), skipping the current song, the queue's songs, their copies of one recording, the
-  // no-repeat window and tracks whose URI is not line_protocol_safe, up to min_queue songs after
+  // no-repeat window, tracks whose URI is not line_protocol_safe and tracks whose file is not in
+  // the music folder (deleted or moved since it was indexed), up to min_queue songs after
   // the current one. The songs played before the current one (the last no_repeat of them: a radio
   // started on a queue already played knows them), the current song and the picks join the window. "Copies of one recording" are what the
   // playlist radio leaves out within a playlist (service/duplicates.h: the same content,
@@ -145,6 +150,7 @@ class RadioStation {
   RadioStationOptions options_;
   std::deque<int64_t> recent_;  // the no-repeat window
   std::set<int64_t> unsendable_reported_;  // tracks already in a RadioFill::unsendable
+  std::set<int64_t> missing_reported_;     // tracks already in a RadioFill::missing
   // The radio for you: the song seen playing and since when (QueueView::clock_s), the skips.
   int64_t playing_ = -1;
   double playing_since_ = 0;

@@ -31,6 +31,7 @@ def main():
         run_tests(tmp, binary, model, plugin_dir)
         run_hardening_tests(os.path.join(tmp, 'hardening'), binary, model, plugin_dir)
         run_link_tests(os.path.join(tmp, 'links'), binary, model, plugin_dir)
+        run_small_part_tests(os.path.join(tmp, 'part'), binary, model, plugin_dir)
     print('Beets.Plugin: all checks passed')
 
 
@@ -411,6 +412,34 @@ def run_hardening_tests(tmp, binary, model, plugin_dir):
     done = env.beet('-c', folder_binary, 'clapsearch', 'search', 'x', ok=False)
     check(done.returncode != 0 and f"'{tmp}' is a folder, not the clapsearch program" in done.stderr,
           f'a folder as the binary: {done.stderr}')
+
+
+def run_small_part_tests(tmp, binary, model, plugin_dir):
+    """Hostile pass 12: a beets library that is a small part of the index. The plugin asked
+    clapsearch for 4 k results and showed the beets items among them: with more files beets does
+    not know ranked above its items, `similar -k 1` printed nothing and said "no similar results in
+    the beets library (is it indexed?)". Copies of the seed in other encodings, outside beets,
+    take the first places whatever the model."""
+    env = Env(tmp, binary)
+    music = os.path.join(tmp, 'music')
+    encode(os.path.join(music, 'mine/one.flac'), 'aevalsrc=sin(2*PI*(150+90*t)*t):d=6', {'title': 'Mine One'})
+    encode(os.path.join(music, 'mine/two.flac'), 'anoisesrc=color=pink:d=6:seed=9', {'title': 'Mine Two'})
+    os.makedirs(os.path.join(music, 'others'))
+    for i, ext in enumerate(['mp3', 'ogg', 'opus', 'm4a', 'wav', 'flac']):
+        subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', os.path.join(music, 'mine/one.flac'),
+                        '-af', f'volume={0.5 + 0.08 * i}', os.path.join(music, f'others/copy{i}.{ext}')], check=True)
+    write_beets_config(env, music, tmp, plugin_dir, binary, model)
+    env.beet('import', '-A', os.path.join(music, 'mine'))
+    env.run([binary, 'index', music, '--db', env.index, '--model', model, '-q'])
+    seed = os.path.join(music, 'mine/one.flac')
+    ranked = [r['path'] for r in env.clapsearch_json('similar', seed, '-k', '0')]
+    check(ranked.index(os.path.join(music, 'mine/two.flac')) >= 4, f'the case needs Mine Two past rank 4: {ranked}')
+    done = env.beet('clapsearch', 'similar', '-k', '1', '-f', '$title', 'title:Mine One')
+    check(done.stdout.split() == ['Mine', 'Two'] and 'no similar results' not in done.stderr,
+          f'similar -k 1 in a small part of the index: {done.stdout!r} {done.stderr!r}')
+    expected = [p for p in (r['path'] for r in env.clapsearch_json('search', 'a sweep', '-k', '0')) if '/mine/' in p]
+    got = env.lines('clapsearch', 'search', '-k', '2', '-p', 'a sweep')
+    check(got == expected, f'search -k 2 in a small part of the index: {got} != {expected}')
 
 
 def run_link_tests(tmp, binary, model, plugin_dir):

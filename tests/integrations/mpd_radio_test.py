@@ -387,6 +387,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     check(done.returncode == 2 and 'port must be a number from 1 to 65535' in done.stderr, f'bad port: {done.stderr}')
 
     hostile_names(binary, model, mpd, music, db, names, run, env_vars)
+    missing_files(mpd, music, names, run)
     bogus_status(binary, music, db, env_vars)
     endless_answers(binary, music, db, names, env_vars)
     without_music_dir(binary, model, mpd, music, db, names, env_vars)
@@ -454,6 +455,28 @@ def fake_mpd_once(binary, music, db, env_vars, answer):
                           timeout=WAIT_S * 3)
     server.close()
     return done
+
+
+def missing_files(mpd, music, names, run):
+    """Hostile pass 12: indexed files deleted or moved since the index was made, MPD's database not
+    updated either (it still lists them, so MPD queues them and fails at play time): the radio
+    leaves them out, saying so once per file, and queues files that are there."""
+    gone = [names[4], names[9]]
+    for name in gone:
+        os.rename(os.path.join(music, name), os.path.join(music, name) + '.away')
+    try:
+        play_only(mpd, names[0])
+        done = run(['--once', '--min-queue', '12'])
+        queue = mpd.queue()
+        check(done.returncode == 0 and len(queue) > 3 and not set(gone) & set(queue) and mpd.process.poll() is None,
+              f'files not on disk queued: rc {done.returncode}, {sorted(set(gone) & set(queue))} in {queue}: {done.stderr}')
+        check(all(os.path.isfile(os.path.join(music, u)) for u in queue), f'a queued file is not on disk: {queue}')
+        for name in gone:
+            check(done.stderr.count(f"skipped '{name}': the file is not in the music folder") == 1,
+                  f'no warning (or several) for {name}: {done.stderr}')
+    finally:
+        for name in gone:
+            os.rename(os.path.join(music, name) + '.away', os.path.join(music, name))
 
 
 def bogus_status(binary, music, db, env_vars):

@@ -399,3 +399,36 @@ def test_hostile11_embed_song_names_samples_in_another_container_as_samples(unfu
     for samples in ([0.1] * 4800, array.array("f", [0.1] * 4800)):
         with pytest.raises(clapsearch.InvalidInputError, match=r"embed_song: samples must be a float32 numpy array \(got (list|array)\)"):
             unfused.embed_song(samples, sr=48000)
+
+
+def test_hostile12_a_str_subclass_cannot_hide_a_lone_surrogate(unfused, tmp_path):
+    """H12P-2: a str subclass whose encode() says all is well took a lone surrogate past the check
+    to pybind11, which refused the call with its C++ signature ("Invoked with: ...")."""
+
+    class Lying(str):
+        def encode(self, *args, **kwargs):
+            return b"fine"
+
+    with pytest.raises(clapsearch.InvalidInputError, match="lone surrogate") as raised:
+        unfused.embed_text([Lying("ab\ud800")])
+    assert "Invoked with" not in str(raised.value)
+    assert unfused.embed_text([Lying("rain")]).tolist() == unfused.embed_text(["rain"]).tolist()
+
+
+def test_hostile12_clips_of_no_samples_are_not_a_recording_of_no_channels(unfused):
+    """H12P-4: embed_audio(np.zeros((3, 0))) said "(3, 0) looks like one recording of 0 channel(s)
+    as (frames, channels): pass mono samples"; it is three clips of no samples."""
+    with pytest.raises(clapsearch.InvalidInputError, match="0 samples") as raised:
+        unfused.embed_audio(np.zeros((3, 0), np.float32))
+    assert "channel" not in str(raised.value), raised.value
+
+
+def test_hostile12_a_hub_model_not_cached_while_offline_is_not_found(tmp_path, monkeypatch):
+    """H12P-10: Model's docstring says a hub id that is not cached while offline raises
+    NotFoundError (docs/python.md: a missing model); it raised a plain clapsearch.Error."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for model in ("nosuchorg/nosuchmodel", "nosuchorg/nosuchmodel@v2"):
+        with pytest.raises(clapsearch.NotFoundError, match="not in the Hugging Face cache") as raised:
+            clapsearch.Model(model)
+        assert isinstance(raised.value, FileNotFoundError), raised.value

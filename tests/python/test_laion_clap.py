@@ -340,3 +340,13 @@ def test_hostile10_a_device_ordinal_is_a_cuda_device_as_torch_takes_it():
     for wrong in (-1, True, 1.5):
         with pytest.raises(ValueError, match="not a torch device"):
             laion_clap.CLAP_Module(device=wrong)
+
+
+def test_hostile12_int16_samples_in_either_byte_order_are_int16():
+    """H12P-3: big-endian int16 samples ('>i2', as an AIFF or a raw file gives them) were refused as
+    "must be float ... or int16 samples (got dtype >i2)"; LAION's int16_to_float32 takes them, and
+    so are they taken here: the same embedding as the native int16 array."""
+    model = shim("tiny-unfused")
+    q16 = (np.clip(golden_clip("b"), -1, 1) * 32767.0).astype(np.int16).reshape(1, -1)
+    np.testing.assert_array_equal(model.get_audio_embedding_from_data(x=q16.astype(">i2")),
+                                  model.get_audio_embedding_from_data(x=q16))

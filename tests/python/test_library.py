@@ -650,3 +650,30 @@ def test_hostile11_samples_in_another_container_are_named_as_samples(lib):
     # A path or a track id with sr keeps its own message.
     with pytest.raises(clapsearch.InvalidInputError, match="sr goes with an array of samples"):
         library.like(library.tracks()[0]["track_id"], sr=48000)
+
+
+def test_hostile12_a_track_the_index_does_not_have_is_not_found_everywhere(lib):
+    """H12P-1: similar(999999) raised NotFoundError, but path(999999, t) and playlist(seeds=[999999])
+    raised a plain clapsearch.Error, and path's named the ends as the CLI's FROM and TO (Python's
+    arguments are start and end)."""
+    library = clapsearch.Library(lib["db"])
+    known = library.tracks()[0]["track_id"]
+    for call, said in ((lambda: library.path(999999, known, length=3), "start '999999': no track with that id"),
+                       (lambda: library.path(known, 999999, length=3), "end '999999': no track with that id"),
+                       (lambda: library.playlist(seeds=[999999], length=3), "seed '999999': no track with that id"),
+                       (lambda: library.similar(999999), "999999")):
+        with pytest.raises(clapsearch.NotFoundError, match=said) as raised:
+            call()
+        assert isinstance(raised.value, FileNotFoundError) and "FROM" not in str(raised.value), raised.value
+    with pytest.raises(clapsearch.InvalidInputError, match="path: start '.*' and end '.*' are the same track"):
+        library.path(known, known)
+
+
+def test_hostile12_a_query_vector_of_zeros_is_refused_naming_its_row(lib, unfused):
+    """H12P-5: search_vectors of an all-zero row gave every track the score 0 in id order (a
+    ranking of nothing, without a word); it is refused naming the row, as a NaN is."""
+    library = clapsearch.Library(lib["db"])
+    queries = np.vstack([unfused.embed_text(["a tone"]), np.zeros((1, 512), np.float32)])
+    with pytest.raises(clapsearch.InvalidInputError, match="row 1 is all zeros"):
+        library.search_vectors(queries, k=2)
+    assert library.search_vectors(queries[:1], k=2)[1].shape == (1, 2)

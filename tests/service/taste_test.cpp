@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "core/error.h"
@@ -374,6 +375,12 @@ TEST(RadioForMe, FollowsTheTasteAndLeavesSkippedSongs) {
   so.min_queue = 4;
   so.diversity = 0;
   so.taste = std::make_shared<Taste>(build_taste(*snap, two_cluster_history(), options()));
+  // The radio queues only files that are in the music folder (H12P-6: a file gone since it was
+  // indexed is skipped): the synthetic tracks' files are made here, empty (MPD is not asked).
+  for (const std::string& path : f.tracks.paths) {
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path).close();
+  }
   RadioStation station(*f.lib, MusicFolderMap(f.dir + "/music"), so);
   QueueView q;
   q.current_uri = "beta/10.flac";

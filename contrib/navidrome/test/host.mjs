@@ -353,6 +353,19 @@ try {
       assert.equal(got.matches[0].song.name.slice(0, 3), 'caf');
       assert.ok(got.matches[0].song.name.endsWith('\u0007\n'));
     });
+    await check('hostile pass 12: control characters, non-objects and numbers Go cannot hold: still JSON Navidrome reads', async () => {
+      // Copied as they came, the raw line break made the whole output unreadable (JSON.parse and
+      // Go's unmarshal refuse it); a null before a song dropped every song after it; 1e400 and
+      // 1.5e3 (durationMs is an int) failed Go's unmarshal of the whole answer.
+      const raw = await (await at('rawctl')).call('nd_get_sonic_similar_tracks', JSON.stringify({ song: seed, count: 1 }));
+      const got = JSON.parse(raw.text());
+      assert.equal(got.matches[0].song.name, 'a\nb\tc\u0001');
+      assert.equal(got.matches[0].song.artist, 'x\ry');
+      const after = await call(await at('nullfirst'), 'nd_get_sonic_similar_tracks', { song: seed, count: 5 });
+      assert.deepEqual(after.matches.map((m) => m.song.name), ['after']);
+      const big = await call(await at('bignum'), 'nd_get_sonic_similar_tracks', { song: seed, count: 1 });
+      assert.deepEqual([big.matches[0].song.duration, big.matches[0].song.durationMs, big.matches[0].similarity], [0, 0, 0]);
+    });
     await check('odd characters and half surrogate pairs in names reach clapsearch as UTF-8, each escaped', async () => {
       const got = await call(await at('echo'), 'nd_get_sonic_similar_tracks',
                              { song: { name: 'A&count=999#x+y /?', artist: '\ud800lone \udc00too', album: 'ok\ud83c\udfb5' }, count: 'many' });

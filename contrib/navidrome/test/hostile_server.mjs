@@ -24,6 +24,11 @@ const answers = {
   // Titles that are not UTF-8 and hold control characters.
   bytes: () => [200, Buffer.concat([Buffer.from('{"sonicMatch":[{"entry":{"title":"caf'), Buffer.from([0xe9, 0xff]),
                                     Buffer.from('\\u0007\\n"},"similarity":0.25}]}')])],
+  // Hostile pass 12: raw control characters inside a string (JSON allows none), entries that are
+  // not objects before a song, numbers no Go field holds (1e400; 1.5e3 for an int).
+  rawctl: () => [200, '{"sonicMatch":[{"entry":{"title":"a\nb\tc\u0001","artist":"x\ry"},"similarity":0.5}]}'],
+  nullfirst: () => [200, `{"sonicMatch":[null,1,"s",[],{"entry":${JSON.stringify(entry(0, 'after'))},"similarity":0.5}]}`],
+  bignum: () => [200, '{"sonicMatch":[{"entry":{"title":"n","duration":1e400,"durationMs":1.5e3},"similarity":1e999}]}'],
   // The request's query as the answer's title: what the plugin sent, decoded.
   echo: (url) => [200, JSON.stringify({ sonicMatch: [{ entry: entry(0, url.search), similarity: 0.5 }] })],
 };
