@@ -79,6 +79,11 @@ const HeadRefusal& body_refusal() {
 
 bool request_timed_out() { return current_connection && current_connection->timed_out(); }
 
+const std::string& too_long_request_line() {
+  static const std::string none;
+  return current_connection ? current_connection->too_long_request_line() : none;
+}
+
 void allow_pause(const std::string& holder) {
   if (current_connection) current_connection->allow_pause(holder);
 }

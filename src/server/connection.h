@@ -59,6 +59,9 @@ const HeadRefusal& head_refusal();
 // not: the body's read fails at that byte, and the connection is closed after the answer.
 const HeadRefusal& body_refusal();
 bool request_timed_out();
+// The first bytes of this thread's request line when it was over cpp-httplib's limit (it answers
+// 414 without parsing it), "" otherwise.
+const std::string& too_long_request_line();
 
 // The answer this thread is about to write is a stream a player may pause, on behalf of
 // `holder` (a user: RequestDeadlines::pause_s says how long, and how many at once).

@@ -29,6 +29,7 @@ void DeadlineStream::start_request() {
   refusal_ = {}, body_refusal_ = {};
   absolute_authority_.reset();
   sent_target_.reset();
+  too_long_line_.clear();
   framing_.reset();
   timed_out_ = false, close_ = false;
   writing_ = false;
@@ -236,6 +237,8 @@ ssize_t DeadlineStream::read_head(char* ptr, size_t size) {
         absolute_authority_ = std::move(target.authority);
         sent_target_ = std::move(target.target);
         if (!target.problem.empty() && !refusal_.status) refusal_ = {400, "bad request", target.problem};
+      } else if (line_start && mid_line_ && current_line_ == 0) {
+        too_long_line_ = line_;  // passed on as it is: cpp-httplib answers 414
       } else if (line_start && !mid_line_) {
         line_ = served_range_line(line_);
       } else if (line_start && current_line_ > 0) {

@@ -586,6 +586,37 @@ TEST(HttpRequests, QuestionMarksDoNotTakeARequestLineOverItsLimit) {
   EXPECT_EQ(r.bytes.rfind("HTTP/1.1 414", 0), 0u) << r.bytes.substr(0, 400);
 }
 
+// H12P-9: a /rest/ request line over the limit was answered 414 in the REST API's form, which a
+// Subsonic client cannot read (npm subsonic-api returned undefined for createPlaylist of 1,500
+// songs by GET). It gets a Subsonic failure envelope, in the format its first bytes ask for, and
+// the connection is closed as for every 414; /api/ keeps its own form.
+TEST(HttpRequests, ASubsonicRequestLineOverTheLimitGetsASubsonicEnvelope) {
+  Running s;
+  std::string songs;
+  for (int i = 0; i < 1500; ++i) songs += "&songId=" + std::to_string(100000 + i);
+  const std::string target = "/rest/createPlaylist.view?f=json&u=u&p=p&v=1.16.1&c=t&name=big" + songs;
+  const Received json_answer = exchange(s.port(), "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_EQ(json_answer.bytes.rfind("HTTP/1.1 414", 0), 0u) << json_answer.bytes.substr(0, 400);
+  const size_t body = json_answer.bytes.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << json_answer.bytes;
+  const auto envelope = nlohmann::json::parse(json_answer.bytes.substr(body + 4));
+  EXPECT_EQ(envelope["subsonic-response"]["status"], "failed") << envelope.dump();
+  EXPECT_EQ(envelope["subsonic-response"]["error"]["code"], 0) << envelope.dump();
+  EXPECT_NE(envelope["subsonic-response"]["error"]["message"].get<std::string>().find("formPost"), std::string::npos);
+  EXPECT_NE(json_answer.bytes.find("Connection: close"), std::string::npos) << json_answer.bytes.substr(0, 400);
+  // Without f=json: XML, as every Subsonic answer.
+  const Received xml = exchange(s.port(), "GET /rest/createPlaylist?u=u&p=p&v=1.16.1&c=t&name=big" + songs +
+                                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(xml.bytes.rfind("HTTP/1.1 414", 0), 0u) << xml.bytes.substr(0, 400);
+  EXPECT_NE(xml.bytes.find("<subsonic-response"), std::string::npos) << xml.bytes.substr(0, 600);
+  EXPECT_NE(xml.bytes.find("status=\"failed\""), std::string::npos) << xml.bytes.substr(0, 600);
+  // The REST API's own routes keep their form.
+  const Received api = exchange(s.port(), "GET /api/search?q=" + std::string(9000, 'a') +
+                                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(api.bytes.rfind("HTTP/1.1 414", 0), 0u) << api.bytes.substr(0, 400);
+  EXPECT_NE(api.bytes.find("\"error\":\"URI too long\""), std::string::npos) << api.bytes.substr(0, 600);
+}
+
 TEST(HttpRequests, NoResponseHeaderIsSentTwice) {
   Running s;
   const std::string tone = test::ffmpeg(test::temp_dir() + "/query.mp3", "-f lavfi -i \"sine=f=440:d=11\" -ac 1 -ar 44100");
