@@ -106,6 +106,7 @@ class Library {
     try {
       lib_->refresh();
     } catch (const service::ModelChanged&) {
+      lib_->close_if_replaced();  // another file moved over the index: the old one closed first (H12S-3)
       service::LibraryOptions o = options_;
       o.model.clear();
       auto next = std::make_shared<service::Library>(o, service::Access::ReadWriteIfPossible);

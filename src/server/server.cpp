@@ -20,6 +20,7 @@
 #include "server/assets.h"
 #include "server/connection.h"
 #include "server/subsonic.h"
+#include "service/accounts.h"
 #include "service/library.h"
 
 namespace clap::server {
@@ -231,6 +232,9 @@ struct Server::Impl {
       return;  // still current: another request or the refresh loop reopened it first
     } catch (const service::ModelChanged&) {
     }
+    // Another file moved over the index: every connection to the old one closed first (the
+    // library's and the Subsonic accounts'), else the new one is refused (H12S-3).
+    if (old->close_if_replaced()) service::accounts_connection(old->location()).close_if_replaced();
     const auto now = std::chrono::steady_clock::now();
     if (now < reopen_retry_at) throw Error(reopen_failure);
     service::LibraryOptions o = library_options;

@@ -163,6 +163,12 @@ class AccountsConnection {
     }
   }
   const std::string& location() const { return location_; }
+  // Closes the connection when the index file was replaced (see replaced()), so that the new
+  // file can be opened by this process (Library::close_if_replaced); the next call opens it.
+  void close_if_replaced() {
+    std::lock_guard lock(mutex_);
+    if (store_ && replaced()) close_replaced();
+  }
   // The library generation song references were last re-attached at (service/user_data.h); used
   // under with()'s lock.
   int64_t attached_generation = -1;

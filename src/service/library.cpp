@@ -45,7 +45,7 @@ Library::Library(const LibraryOptions& options, Access access)
   store_->store = store::open_store(location_, store_->mode, &unexpected);
   if (!unexpected.empty() && options_.warn)
     options_.warn("the index could not be opened for writing, so it is read without caching anything: " + unexpected);
-  const auto m = store_->store->model();
+  const auto m = store_->held().model();
   if (!m)
     throw Error(db_path_ + ": the index is empty (no model recorded yet): run `clapsearch index DIR --db " + db_path_ + "`");
   identity_ = *m;
@@ -61,7 +61,7 @@ void Library::note(const std::string& message) const {
 
 bool Library::writable() const {
   std::lock_guard lock(store_->mutex);
-  return !store_->store->read_only();
+  return !store_->held().read_only();
 }
 
 std::shared_ptr<const LibrarySnapshot> Library::snapshot() const {
@@ -83,8 +83,8 @@ bool Library::refresh(bool force, RefreshInfo* info) {
   std::optional<store::ModelIdentity> identity;
   const auto read_state = [&] {
     std::lock_guard lock(store_->mutex);
-    generation = store_->store->library_generation();
-    identity = store_->store->model();
+    generation = store_->held().library_generation();
+    identity = store_->held().model();
   };
   try {
     read_state();
@@ -120,16 +120,24 @@ bool Library::refresh(bool force, RefreshInfo* info) {
   return true;
 }
 
+bool Library::close_if_replaced() {
+  if (!store_->file_id) return false;
+  const auto now = index_file_id(location_);
+  if (!now || *now == *store_->file_id) return false;
+  store_->close(db_path_ + ": the index file was replaced (deleted and made again, or another moved over it): open it again");
+  return true;
+}
+
 std::vector<store::WindowRecord> Library::track_windows(int64_t track_id) const {
   std::lock_guard lock(store_->mutex);
-  return store_->store->windows(track_id);
+  return store_->held().windows(track_id);
 }
 
 void Library::store_labels(const std::vector<store::TrackLabel>& labels) {
   {
     std::lock_guard lock(store_->mutex);
-    if (store_->store->read_only()) throw Error(db_path_ + ": the index cannot be written");
-    store_->store->put_labels(labels);
+    if (store_->held().read_only()) throw Error(db_path_ + ": the index cannot be written");
+    store_->held().put_labels(labels);
   }
   // The labels are part of the snapshot: later reads in this session see the new ones.
   auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);

@@ -263,6 +263,11 @@ class Library {
   // load it once. `info` (optional) tells how it was made. Throws ModelChanged when another
   // embedding set was activated (the index of another model), Error when the index is gone.
   bool refresh(bool force = false, RefreshInfo* info = nullptr);
+  // When another file was moved over the index (or it was deleted and made again), closes every
+  // connection of this library and returns true; its reads then throw ModelChanged. A reader
+  // calls it before opening the new file, which this process may not open while a connection to
+  // the old one lives (SQLite would pair the new file with the old one's -wal: H12S-3).
+  bool close_if_replaced();
 
   std::vector<store::WindowRecord> track_windows(int64_t track_id) const;
   // Replaces the stored labels of the tracks named in `labels`. Throws when read-only.

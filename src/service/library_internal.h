@@ -35,6 +35,32 @@ struct StoreAccess {
   std::condition_variable pool_cv;
   std::vector<std::unique_ptr<store::Store>> idle;
   int opened = 0;
+  // Set by close (the index file was replaced): why the connections were closed.
+  std::string closed;
+
+  // `store`, used under `mutex`; ModelChanged once close closed it.
+  store::Store& held() {
+    if (!store) throw ModelChanged(closed);
+    return *store;
+  }
+
+  // Closes every connection: another file was moved over the index, and nothing opens it while
+  // this process has the old one open (SQLite would pair it with the old file's -wal: H12S-3,
+  // store/sqlite_internal.h). Reads after it throw ModelChanged (a server answers them on the
+  // library it opens next); a pooled connection still reading is closed when given back.
+  void close(const std::string& why) {
+    std::vector<std::unique_ptr<store::Store>> closing;
+    {
+      std::lock_guard lock(pool_mutex);
+      closed = why;
+      closing.swap(idle);
+      opened -= static_cast<int>(closing.size());
+    }
+    pool_cv.notify_all();
+    closing.clear();
+    std::lock_guard lock(mutex);
+    store.reset();  // last: the connection that may write empties the WAL when it closes
+  }
 
   // read(store) on a pooled connection: an idle one, a new one while fewer than
   // kQueryConnections are open, else the first one given back. When a read throws, its
@@ -46,7 +72,8 @@ struct StoreAccess {
       std::unique_ptr<store::Store> conn;
       {
         std::unique_lock lock(pool_mutex);
-        pool_cv.wait(lock, [&] { return !idle.empty() || opened < kQueryConnections; });
+        pool_cv.wait(lock, [&] { return !closed.empty() || !idle.empty() || opened < kQueryConnections; });
+        if (!closed.empty()) throw ModelChanged(closed);
         if (!idle.empty()) {
           conn = std::move(idle.back());
           idle.pop_back();
@@ -58,18 +85,10 @@ struct StoreAccess {
       try {
         if (!conn) conn = store::open_store(location, store::OpenMode::ReadOnly);
         auto result = read(*conn);
-        {
-          std::lock_guard lock(pool_mutex);
-          idle.push_back(std::move(conn));
-        }
-        pool_cv.notify_one();
+        give_back(std::move(conn));
         return result;
       } catch (const ModelChanged&) {  // the connection is sound: the store moved on
-        {
-          std::lock_guard lock(pool_mutex);
-          idle.push_back(std::move(conn));
-        }
-        pool_cv.notify_one();
+        give_back(std::move(conn));
         throw;
       } catch (...) {
         std::vector<std::unique_ptr<store::Store>> closing;
@@ -82,6 +101,16 @@ struct StoreAccess {
         if (!reused || attempt > 0) throw;
       }
     }
+  }
+
+  // A pooled connection back to the idle ones, or closed when close() was called meanwhile.
+  void give_back(std::unique_ptr<store::Store> conn) {
+    {
+      std::lock_guard lock(pool_mutex);
+      if (!closed.empty()) --opened;
+      else idle.push_back(std::move(conn));
+    }
+    pool_cv.notify_one();
   }
 };
 

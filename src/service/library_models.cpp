@@ -257,7 +257,7 @@ void Library::cache_texts(const std::vector<TextRequest*>& batch, const std::vec
   if (entries.empty()) return;
   std::lock_guard lock(store_->mutex);
   try {
-    store_->store->put_cached_texts(entries);
+    store_->held().put_cached_texts(entries);
   } catch (const Error& err) {
     // A warning: the search still answers, but the user should learn that the disk is full or
     // failing (the next run embeds these texts again).
@@ -309,7 +309,7 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
       const bool seen = slots.count(texts[i]) > 0;
       slots[texts[i]].push_back(i);
       if (seen) continue;
-      const auto cached = store_->store->cached_text(key, texts[i]);
+      const auto cached = store_->held().cached_text(key, texts[i]);
       if (cached && static_cast<int>(cached->size()) == d) {
         std::copy(cached->begin(), cached->end(), out.begin() + static_cast<long>(i * d));
         ++hits;
@@ -323,7 +323,7 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
     const ClapModel& m = model();
     if (!m.has_tokenizer()) throw Error("the model has no tokenizer: text queries are not possible with it");
     // The run also caches them (in one transaction with the other requests it serves).
-    const bool read_only = store_->store->read_only();
+    const bool read_only = store_->held().read_only();
     const std::vector<float> emb = run_text_tower(missing, read_only ? nullptr : &key);
     for (size_t k = 0; k < missing.size(); ++k)
       // Rows are taken from the same floats the cache holds: a later cached run prints the same.

@@ -75,7 +75,7 @@ LibrarySnapshot::LibrarySnapshot(std::shared_ptr<StoreAccess> store, std::string
       compressed_slot_(std::move(compressed)),
       parts_(std::make_unique<Parts>()) {
   std::lock_guard lock(store_->mutex);
-  generation_ = store_->store->library_generation();
+  generation_ = store_->held().library_generation();
 }
 
 LibrarySnapshot::~LibrarySnapshot() = default;
@@ -110,14 +110,14 @@ void LibrarySnapshot::load_all() const {
   {
     // Everything read from the store comes from one committed state.
     std::lock_guard lock(store_->mutex);
-    const auto scope = store_->store->read_scope();
-    generation_ = store_->store->library_generation();  // the state read below
+    const auto scope = store_->held().read_scope();
+    generation_ = store_->held().library_generation();  // the state read below
     Parts& p = parts();
     std::call_once(p.tracks_once,
-                   [&] { read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.by_id, p.by_path); });
-    if (!compressed_held(*store_->store)) {
-      load_embeddings_held(*store_->store);
-      load_catalog_held(*store_->store);
+                   [&] { read_tracks(store_->held(), p.tracks, p.roots, p.labels, p.by_id, p.by_path); });
+    if (!compressed_held(store_->held())) {
+      load_embeddings_held(store_->held());
+      load_catalog_held(store_->held());
     }
   }
   if (!compressed() && searchable()) {
@@ -135,7 +135,7 @@ bool LibrarySnapshot::load_delta(const LibrarySnapshot& previous, RefreshInfo* i
   {
     // Everything read from the store comes from one committed state: the changes and the rows.
     std::lock_guard lock(store_->mutex);
-    store::Store& st = *store_->store;
+    store::Store& st = store_->held();
     const auto scope = st.read_scope();
     const std::optional<store::LibraryChanges> changes = st.changes_since(previous.library_generation());
     if (!changes) return false;
@@ -284,7 +284,7 @@ const std::vector<store::Track>& LibrarySnapshot::tracks() const {
   Parts& p = parts();
   std::call_once(p.tracks_once, [&] {
     std::lock_guard lock(store_->mutex);
-    read_tracks(*store_->store, p.tracks, p.roots, p.labels, p.by_id, p.by_path);
+    read_tracks(store_->held(), p.tracks, p.roots, p.labels, p.by_id, p.by_path);
   });
   return p.tracks;
 }
@@ -379,7 +379,7 @@ void LibrarySnapshot::load_catalog() const {
     WindowTable t;
     {
       std::lock_guard lock(store_->mutex);
-      t = store_->store->window_embeddings();
+      t = store_->held().window_embeddings();
     }
     if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
   });
@@ -479,8 +479,8 @@ const CompressedWindows* LibrarySnapshot::compressed() const {
   if (p.compressed_ready.load(std::memory_order_acquire)) return p.compressed.get();
   if (!compressed_slot_) return nullptr;
   std::lock_guard lock(store_->mutex);
-  const auto scope = store_->store->read_scope();
-  return compressed_held(*store_->store);
+  const auto scope = store_->held().read_scope();
+  return compressed_held(store_->held());
 }
 
 const std::vector<float>& LibrarySnapshot::centroid_norms() const {
@@ -581,7 +581,7 @@ const Embeddings& LibrarySnapshot::track_embeddings() const {
   Parts& p = parts();
   std::call_once(p.embeddings_once, [&] {
     std::lock_guard lock(store_->mutex);
-    p.track_embeddings = std::make_unique<Embeddings>(store_->store->track_embeddings());
+    p.track_embeddings = std::make_unique<Embeddings>(store_->held().track_embeddings());
     p.track_embeddings->check("track embeddings of " + db_path_);
   });
   if (p.track_embeddings->size() == 0) throw Error(no_searchable(db_path_));

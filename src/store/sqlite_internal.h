@@ -73,4 +73,15 @@ std::vector<BookmarkRecord> read_bookmarks(sqlite3* db, int64_t user_id);
 void write_play_queue(sqlite3* db, const PlayQueueRecord& q);
 void write_bookmark(sqlite3* db, const BookmarkRecord& b);
 
+// The process's connections to index files, by the file each opened (sqlite_open_files.cpp).
+// SQLite finds a database's -wal and -shm by its name, so a file moved over an index that this
+// process has open (a backup put back: `mv copy.db library.db`) would be paired with the old
+// file's WAL, whose pages SQLite then reads and checkpoints into it (H12S-3). track_open, called
+// on a connection just opened at `path` (nothing read yet), refuses (SQLITE_CANTOPEN) while any
+// connection of this process still has another file open at that name; close_tracked closes a
+// connection, and the last writable one of a file that was moved away first empties its WAL
+// into it (SQLite's own close does not checkpoint a moved file, and leaves its WAL at the name).
+void track_open(sqlite3* db, const std::string& path);
+void close_tracked(sqlite3* db);
+
 }  // namespace clap::store::sqlite_impl

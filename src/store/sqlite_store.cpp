@@ -139,7 +139,7 @@ SqliteStore::SqliteStore(SqliteStore&& o) noexcept : db_(o.db_), path_(std::move
 
 SqliteStore& SqliteStore::operator=(SqliteStore&& o) noexcept {
   if (this != &o) {
-    if (db_) sqlite3_close_v2(db_);
+    close_tracked(db_);
     db_ = o.db_;
     path_ = std::move(o.path_);
     read_only_ = o.read_only_;
@@ -148,9 +148,7 @@ SqliteStore& SqliteStore::operator=(SqliteStore&& o) noexcept {
   return *this;
 }
 
-SqliteStore::~SqliteStore() {
-  if (db_) sqlite3_close_v2(db_);
-}
+SqliteStore::~SqliteStore() { close_tracked(db_); }
 
 SqliteStore SqliteStore::open(const std::string& path, bool create) {
   if (path.empty()) throw Error("empty database path");
@@ -198,6 +196,7 @@ SqliteStore SqliteStore::open_file(const std::string& path, bool create) {
   const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), nullptr);
   SqliteStore store(db, path, false);  // closes db on any throw below
   if (rc != SQLITE_OK) fail_open(db, path);
+  track_open(db, path);  // before anything is read (H12S-3)
   // SQLite falls back to read-only when the file is not writable; this store must write.
   if (sqlite3_db_readonly(db, "main") == 1) throw Error(path + ": cannot write the index: " + write_problem(path));
   sqlite3_busy_timeout(db, 30000);
@@ -250,6 +249,7 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   SqliteStore store(db, path, true);
   if (rc != SQLITE_OK) fail_open(db, path);
+  track_open(db, path);  // before anything is read (H12S-3)
   sqlite3_busy_timeout(db, 30000);
   try {
     check_not_foreign(db, path);
@@ -265,7 +265,7 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
     if (!ec && wal_size > 0)
       throw Error(path + ": the index is being written by another process, or was left with unsaved changes, and " +
                   write_problem(path) + " to join in; open it once as a user who may write there (`clapsearch status`)");
-    sqlite3_close_v2(db);
+    close_tracked(db);
     db = nullptr;
     store.db_ = nullptr;
     std::string uri = "file:";
