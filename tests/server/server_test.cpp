@@ -648,15 +648,23 @@ TEST(ServeSafety, OtherAddressesNeedATokenAndTheTokenIsChecked) {
 
 // --- a live index ------------------------------------------------------------------------------
 
-TEST(ServeLive, SearchesWhileAnotherProcessIndexesSeeNewTracksAndNoErrors) {
-  // A copy of the library that an indexer extends while the server answers.
-  const std::string dir = library().dir + "/live";
+// Options of a server over a fresh copy of the library's index in library().dir/NAME (with an
+// empty music/ folder), polled every 100 ms: what the live tests change under it.
+ServerOptions live_copy(const std::string& name) {
+  const std::string dir = library().dir + "/" + name;
   fs::remove_all(dir);
-  fs::create_directories(dir);
+  fs::create_directories(dir + "/music");
   fs::copy_file(library().db, dir + "/library.db");
   ServerOptions o;
   o.db = dir + "/library.db";
   o.refresh_ms = 100;
+  return o;
+}
+
+TEST(ServeLive, SearchesWhileAnotherProcessIndexesSeeNewTracksAndNoErrors) {
+  // A copy of the library that an indexer extends while the server answers.
+  const ServerOptions o = live_copy("live");
+  const std::string dir = fs::path(o.db).parent_path();
   Running s(o);
   const size_t before = s.get_json("/api/status")["ok"];
 
@@ -749,13 +757,8 @@ TEST(ServeLive, AnIndexDeletedAndMadeAgainIsServedNotTheDeletedOne) {
   // reading the deleted file for ever: its connection still had it open, and its generation
   // never moved. The server must open the new file; so must the Subsonic API, which signed in the
   // deleted file's users and kept their stars and plays in it (H12S-4).
-  const std::string dir = library().dir + "/replaced";
-  fs::remove_all(dir);
-  fs::create_directories(dir + "/music");
-  fs::copy_file(library().db, dir + "/library.db");
-  ServerOptions o;
-  o.db = dir + "/library.db";
-  o.refresh_ms = 100;
+  const ServerOptions o = live_copy("replaced");
+  const std::string dir = fs::path(o.db).parent_path();
   std::ofstream(dir + "/pw") << "secret\n";
   const auto add_user = [&](const std::string& name) {
     std::string err;
@@ -799,13 +802,8 @@ TEST(ServeLive, AnIndexBeingMadeAgainIsServedOnceReadyNotAfterTheModelsDelay) {
   // cannot be loaded: after 6 s of failures the server stayed at 503 for another 6 s with the new
   // index ready (the clean-clone CI saw AnIndexDeletedAndMadeAgain... fail so). Opening an index is
   // cheap and is tried again at every refresh.
-  const std::string dir = library().dir + "/made-again-slowly";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  fs::copy_file(library().db, dir + "/library.db");
-  ServerOptions o;
-  o.db = dir + "/library.db";
-  o.refresh_ms = 100;
+  const ServerOptions o = live_copy("made-again-slowly");
+  const std::string dir = fs::path(o.db).parent_path();
   Running s(o);
   ASSERT_GT(s.get_json("/api/status")["ok"].get<int>(), 2);
   for (const std::string f : {"library.db", "library.db-wal", "library.db-shm"}) fs::remove(dir + "/" + f);
