@@ -11,6 +11,7 @@
 #endif
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 
 namespace clap {
 namespace {
@@ -43,7 +44,7 @@ Choice decide() {
   else if (c.value == "baseline")
     wanted = IsaLevel::Baseline;
   else {
-    c.error = std::string(kVariable) + "=" + c.value + " is not a kernel set (avx512, avx2-vnni, avx2 or baseline; this CPU has " +
+    c.error = std::string(kVariable) + "=" + echo_excerpt(c.value) + " is not a kernel set (avx512, avx2-vnni, avx2 or baseline; this CPU has " +
               isa_level_name(cpu) + (cpu_has_avx_vnni() ? " and AVX-VNNI" : "") + ")";
     return c;
   }

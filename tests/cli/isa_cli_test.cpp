@@ -84,6 +84,14 @@ TEST_F(IsaCli, AnUnknownValueIsShownWithoutItsControlCharacters) {
   EXPECT_EQ(err.find('\x1b'), std::string::npos) << err;
 }
 
+// R12C-3: a value of 100,000 characters was echoed whole; the message shows its start and its size.
+TEST_F(IsaCli, AHugeUnknownValueIsShownInPart) {
+  std::string out, err;
+  EXPECT_EQ(cli("CLAPSEARCH_ISA=\"$(printf 'x%.0s' $(seq 100000))\"", "--version", &out, &err), 2);
+  EXPECT_NE(err.find("(100000 bytes) is not a kernel set"), std::string::npos) << err.substr(0, 400);
+  EXPECT_LT(err.size(), 1000u) << err.substr(0, 400);
+}
+
 TEST_F(IsaCli, AKernelSetAboveTheCpusIsAnError) {
   if (cpu_isa_level() == IsaLevel::Avx512) GTEST_SKIP() << "this CPU has every kernel set";
   std::string out, err;
