@@ -116,7 +116,10 @@ void add_library_options(CLI::App* cmd, LibraryCliOptions& o, bool model) {
 namespace {
 // The value as shown in a message (a long one cut), and what is wrong with it as a decimal
 // number ("" when it is one; then *x holds it).
-std::string shown_value(const std::string& v) { return v.size() > 24 ? v.substr(0, 24) + "..." : v; }
+std::string shown_value(const std::string& v) {
+  if (v.empty()) return "\"\"";  // an empty value named as one (" is not a number" said nothing)
+  return v.size() > 24 ? v.substr(0, 24) + "..." : v;
+}
 std::string not_a_number(const std::string& v, double* x) {
   char* end = nullptr;
   *x = std::strtod(v.c_str(), &end);

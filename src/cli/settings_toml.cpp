@@ -221,7 +221,20 @@ class Reader {
            peek() != ']')
       ++pos_;
     if (pos_ == start) fail(line_, where + ": a value is missing after '='");
-    return s_.substr(start, pos_ - start);
+    return bare_number(s_.substr(start, pos_ - start), where);
+  }
+
+  // TOML writes a long number with underscores between its digits (1_000, 2.5e1_0); the options
+  // read plain digits, so they are taken out ("1_0 is not a finite number" before). Anything else
+  // (a date, a hex number) is passed on as written.
+  std::string bare_number(std::string token, const std::string& where) const {
+    if (token.find('_') == std::string::npos || token.find_first_not_of("0123456789_+-.eE") != std::string::npos) return token;
+    const auto digit = [&](size_t i) { return i < token.size() && token[i] >= '0' && token[i] <= '9'; };
+    for (size_t i = 0; i < token.size(); ++i)
+      if (token[i] == '_' && (i == 0 || !digit(i - 1) || !digit(i + 1)))
+        fail(line_, where + ": " + token + " is not a TOML number (an underscore stands between two digits)");
+    token.erase(std::remove(token.begin(), token.end(), '_'), token.end());
+    return token;
   }
 
   void list(const std::string& where, std::vector<std::string>& values) {

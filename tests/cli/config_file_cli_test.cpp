@@ -78,6 +78,9 @@ TEST(ConfigFile, MistakesAreNamedWithTheFileTheLineAndTheKey) {
       {"[search]\nwhere = { a = 1 }\n", "line 2: [search] where: an inline table ({ ... }) is not a setting value"},
       // Hostile pass 12, H12C-5: a list for a one-value key gave CLI11's "At Most 1 required but received 2".
       {"[search]\ntop = [1, 2]\n", "line 2: [search] top = [1, 2]: takes one value, 2 were given"},
+      // R12C-2: an underscore out of place in a TOML number, and an empty value, named as such.
+      {"[search]\ntop = 1__0\n", "line 2: [search] top: 1__0 is not a TOML number (an underscore stands between two digits)"},
+      {"[search]\ntop = \"\"\n", "line 2: [search] top = \"\": \"\" is not a number"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string file = settings("mistake" + std::to_string(i) + ".toml", cases[i].text);
@@ -94,6 +97,16 @@ TEST(ConfigFile, MistakesAreNamedWithTheFileTheLineAndTheKey) {
   EXPECT_NE(err.find("error: --top: three is not a number"), std::string::npos) << err;
   EXPECT_EQ(test::run_command(cli() + " search x -k 1 -k 2 --config-file " + test::quoted(ok), &out, &err), 2);
   EXPECT_NE(err.find("error: --top: takes one value, 2 were given"), std::string::npos) << err;
+}
+
+// R12C-2: TOML's underscores between digits (1_0 is 10) are read as TOML says; "1_0 is not a
+// finite number" before.
+TEST(ConfigFile, ANumberWithUnderscoresIsReadAsTomlSays) {
+  const std::string file = settings("underscores.toml", "[search]\ntop = 1_0\ndb = \"/nonexistent/underscores.db\"\n");
+  std::string out, err;
+  EXPECT_EQ(test::run_command(cli() + " search x --config-file " + test::quoted(file), &out, &err), 1) << err;
+  EXPECT_NE(err.find("underscores.db"), std::string::npos) << err;
+  EXPECT_EQ(err.find("not a finite number"), std::string::npos) << err;
 }
 
 // A UTF-8 byte order mark, as some editors write, is skipped, not taken for part of the first line.
