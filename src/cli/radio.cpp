@@ -71,7 +71,7 @@ class Listening {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
   }
-  void record(const service::HeardSong& heard, const service::RadioStation& station, double now_s) {
+  void record(service::HeardSong heard, const service::RadioStation& station, double now_s) {
     std::optional<std::string> path = service::MusicFolderMap::file_uri_path(heard.uri);
     if (!path && station.folder()) path = station.folder()->path_of(heard.uri);
     if (!path) return;  // a stream, or the music folder is not known yet

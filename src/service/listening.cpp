@@ -56,10 +56,16 @@ PlayRecorder::PlayRecorder(std::string location, int64_t user_id, std::string so
 
 PlayRecorder::~PlayRecorder() = default;
 
-bool PlayRecorder::record(const HeardSong& song, const std::string& path, int64_t played_at) {
+bool PlayRecorder::record(HeardSong& song, const std::string& path, int64_t played_at) {
   return connection_->with([&](Accounts&, store::Store& s) {
     const std::optional<store::Track> t = s.track_by_path(path);
     if (!t) return false;
+    // Without a length a song is a skip before 30 s: a 3 s song heard whole was one.
+    if (song.duration_s <= 0 && t->duration_s > 0) {
+      song.duration_s = t->duration_s;
+      song.seconds_played = std::min(song.seconds_played, song.duration_s);
+      song.skipped = is_skip(song.seconds_played, song.duration_s);
+    }
     store::PlayRecord p;
     p.user_id = user_id_;
     p.song = song_ref(*t);

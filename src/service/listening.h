@@ -62,8 +62,11 @@ class PlayRecorder {
   // `location`: the index (store::resolve_location form); `user_id`: whose history.
   PlayRecorder(std::string location, int64_t user_id, std::string source);
   ~PlayRecorder();
-  // True when recorded; `path` the file the song is. `played_at` unix seconds of its start.
-  bool record(const HeardSong& song, const std::string& path, int64_t played_at);
+  // True when recorded; `path` the file the song is. `played_at` unix seconds of its start. A
+  // song whose length the player never gave (MPD reports none until its decoder has started: a
+  // short song may end before the radio sees one) is judged by the indexed track's length, and
+  // `song` says so (its duration, seconds and skip as recorded).
+  bool record(HeardSong& song, const std::string& path, int64_t played_at);
 
  private:
   std::unique_ptr<AccountsConnection> connection_;
