@@ -437,9 +437,26 @@ class Library {
 namespace {
 // A query method returning a JSON record, bound as one returning its Python objects (py_of:
 // file names keep their bytes; json.loads of the CLI's --json text would give U+FFFD).
+// A query is answered again, once, when the index changed under it: another thread of the same
+// Library found another model's set activated or another file moved over the index and closed
+// the old one mid-read (ModelChanged, "the index file was replaced … open it again"). The Library
+// opens the new one itself at the next call, so the caller is not told to (hostile pass 13,
+// H13P-1; the server does the same, server/api.cpp). The first attempt gets copies of the
+// arguments (a method may change one taken by value), the second the arguments themselves.
+template <class R, class... A>
+auto answered_again(R (Library::*method)(A...)) {
+  return [method](Library& lib, A... args) -> R {
+    try {
+      return (lib.*method)(args...);
+    } catch (const service::ModelChanged&) {
+    }
+    return (lib.*method)(std::forward<A>(args)...);
+  };
+}
+
 template <class... A>
 auto returning_objects(service::ojson (Library::*method)(A...)) {
-  return [method](Library& lib, A... args) { return py_of((lib.*method)(std::forward<A>(args)...)); };
+  return [call = answered_again(method)](Library& lib, A... args) { return py_of(call(lib, std::forward<A>(args)...)); };
 }
 }  // namespace
 
@@ -468,7 +485,7 @@ void bind_library(py::module_& m) {
       .def("path", returning_objects(&Library::path))
       .def("duplicates", returning_objects(&Library::duplicates))
       .def("tracks", returning_objects(&Library::tracks))
-      .def("search_vectors", &Library::search_vectors);
+      .def("search_vectors", answered_again(&Library::search_vectors));
   // A where expression checked as the query methods check theirs (Library(exclude_rule=...)
   // refuses a bad rule at construction, not at the first query).
   m.def("check_where", [](const std::string& text, const std::string& what) { service::parse_where(text, what); },

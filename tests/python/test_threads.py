@@ -1,13 +1,15 @@
 """Every engine call releases the GIL: two Python threads embedding at once give results
 bit-identical to one thread, and run on two cores at once."""
 
+import os
 import threading
 import time
+from contextlib import closing
 
 import numpy as np
 
 import clapsearch
-from conftest import case_dir, golden_clip
+from conftest import case_dir, cli, golden_clip, make_music
 
 
 def test_two_threads_equal_one_thread():
@@ -93,3 +95,45 @@ def test_hostile8_a_forked_child_embeds_with_the_parents_model():
     assert not isinstance(got, BaseException), got
     np.testing.assert_array_equal(got[0], ref_text)
     np.testing.assert_array_equal(got[1], ref_audio)
+
+
+def test_hostile13_a_query_in_flight_when_the_index_file_is_replaced_is_answered(tmp_path):
+    """H13P-1: a copy moved over the index (docs/operations.md, Backup) while one thread's query
+    was running: another thread's call closed the old file (H12S-3) and the running query raised
+    clapsearch.Error "the index file was replaced ...: open it again", though the Library opens
+    the new file itself. It is answered again on the new file, as the server answers a request."""
+    import sqlite3
+
+    music = str(tmp_path / "music")
+    make_music(music)
+    db = str(tmp_path / "library.db")
+    cli("index", music, "--db", db, "--model", case_dir("tiny-unfused"), "--quiet")
+    library = clapsearch.Library(db)
+    tracks = len(library.tracks())
+    texts = [f"text number {i}" for i in range(4000)]  # each embedded and cached, a part at a time
+    answer = {}
+
+    def long_search():
+        try:
+            answer["rows"] = len(library.search(texts, k=1))
+        except Exception as e:  # noqa: BLE001 - the error is the finding
+            answer["rows"] = f"{type(e).__name__}: {e}"
+
+    def copy_of(src, dst):
+        with closing(sqlite3.connect(src)) as a, closing(sqlite3.connect(dst)) as b:
+            a.backup(b)
+
+    def cached_texts():
+        with closing(sqlite3.connect(db)) as c:
+            return c.execute("select count(*) from text_cache").fetchone()[0]
+
+    before = cached_texts()
+    worker = threading.Thread(target=long_search)
+    worker.start()
+    while cached_texts() == before and worker.is_alive():  # the query has cached a part: it is running
+        time.sleep(0.05)
+    copy_of(db, db + ".copy")
+    os.rename(db + ".copy", db)
+    assert len(library.tracks()) == tracks  # this call sees the new file and closes the old one
+    worker.join()
+    assert answer["rows"] == len(texts), answer["rows"]
