@@ -76,8 +76,9 @@ try:
     lib = clapsearch.Library(DB)
     lib.search('tone', k=2)
     copy_of(DB, DB + '.bak')             # the backup, before the star
+    songs = json.load(urllib.request.urlopen(base + 'search3?query=&songCount=20&' + q, timeout=10))['subsonic-response']['searchResult3']['song']
     def star(i):
-        return json.load(urllib.request.urlopen(base + f'star?id=tr-{i}&' + q, timeout=10))['subsonic-response']['status']
+        return json.load(urllib.request.urlopen(base + f'star?id={songs[i]["id"]}&' + q, timeout=10))['subsonic-response']['status']
     s1 = star(1)
     os.rename(DB + '.bak', DB)           # put the backup back, as docs/operations.md says
     time.sleep(3)
@@ -96,8 +97,10 @@ try:
     del lib
     import gc; gc.collect()
     print(s1, r, str(s2)[:200], s3, integrity(DB))
+    c = sqlite3.connect(DB); print('stars in the file while serve runs', c.execute('select count(*) from stars').fetchone()[0]); c.close()
 finally:
     srv.terminate(); out = srv.communicate(timeout=30); print('serve rc', srv.returncode, out[1].strip().splitlines()[-3:])
+c = sqlite3.connect(DB); print('stars after', c.execute('select count(*) from stars').fetchone()[0]); c.close()
 print(integrity(DB))
 """)
 
@@ -170,4 +173,40 @@ for j in range(50):
     copy_of(DB, DB + '.bak'); os.rename(DB + '.bak', DB); time.sleep(0.1)
 stop[0] = True; [t.join() for t in th]
 print(sum(counts), len(errs), sorted(set(errs))[:4], integrity(DB))
+""")
+
+case('a serve and an idle Library on the same file; a copy moved over; serve stars; the Library closed')("""
+import json, urllib.request, random, gc
+port = 44000 + random.randrange(900)
+cli = os.environ['CLAPSEARCH_CLI']
+subprocess.run([cli, 'user', 'add', 'u', '--db', DB, '--password-file', '-'], input='pw-12345678\\n', text=True, capture_output=True)
+srv = subprocess.Popen([cli, 'serve', '--db', DB, '--port', str(port), '--host', '127.0.0.1'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def stars():
+    c = sqlite3.connect(DB); n = c.execute('select count(*) from stars').fetchone()[0]; c.close(); return n
+try:
+    base = f'http://127.0.0.1:{port}/rest/'
+    q = 'u=u&p=pw-12345678&v=1.16.1&c=t&f=json'
+    for _ in range(100):
+        try: urllib.request.urlopen(base + 'ping?' + q, timeout=2); break
+        except Exception: time.sleep(0.3)
+    songs = json.load(urllib.request.urlopen(base + 'search3?query=&songCount=20&' + q, timeout=10))['subsonic-response']['searchResult3']['song']
+    def get(m, extra=''):
+        return json.load(urllib.request.urlopen(base + m + '?' + extra + q, timeout=10))['subsonic-response']
+    lib = clapsearch.Library(DB)
+    lib.search('tone', k=2)                       # the Library has the old file open, idle
+    copy_of(DB, DB + '.bak')
+    os.rename(DB + '.bak', DB)                    # the backup put back
+    for _ in range(20):                           # serve notices and opens the copy
+        r = get('getStarred2')
+        if r['status'] == 'ok': break
+        time.sleep(0.5)
+    print('serve reopened', r['status'])
+    print('star', [get('star', f'id={songs[i]["id"]}&')['status'] for i in (1, 2, 3)])
+    print('starred via serve', len(get('getStarred2')['starred2'].get('song', [])), 'in the file', stars())
+    del lib; gc.collect()                         # the script ends or drops its Library
+    time.sleep(1)
+    print('after the Library closed: starred via serve', len(get('getStarred2')['starred2'].get('song', [])), 'in the file', stars())
+finally:
+    srv.terminate(); out = srv.communicate(timeout=30)
+print('after serve stopped: in the file', stars(), integrity(DB))
 """)

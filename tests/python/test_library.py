@@ -1,6 +1,7 @@
 """clapsearch.Library answers what the CLI's --json prints on the same index (built here from
 real audio made with ffmpeg), and an index built from Python equals one built by the CLI."""
 
+import gc
 import json
 import os
 
@@ -677,3 +678,69 @@ def test_hostile12_a_query_vector_of_zeros_is_refused_naming_its_row(lib, unfuse
     with pytest.raises(clapsearch.InvalidInputError, match="row 1 is all zeros"):
         library.search_vectors(queries, k=2)
     assert library.search_vectors(queries[:1], k=2)[1].shape == (1, 2)
+
+
+def test_hostile13_a_library_closed_in_another_process_keeps_what_serve_wrote_to_a_copy_put_back(lib, tmp_path):
+    """H13P-2: a backup put back with a rename (docs/operations.md, Backup) under a running serve
+    and a Python Library of the same index in another process, idle: the server opened the copy
+    and starred three songs into it; when the script dropped its Library (or ended), its old
+    file's connection emptied the WAL at the name, the copy's, into the old file: the stars were
+    gone from the copy and the server answered none. The WAL of a file another process has open
+    is that file's and is left alone."""
+    import socket
+    import sqlite3
+    import subprocess
+    import time
+    import urllib.request
+    from contextlib import closing
+
+    from conftest import CLI
+
+    db = str(tmp_path / "library.db")
+    with closing(sqlite3.connect(lib["db"])) as a, closing(sqlite3.connect(db)) as b:
+        a.backup(b)
+    subprocess.run([CLI, "user", "add", "bob", "--db", db, "--password-file", "-"], input="secret-pw\n", text=True,
+                   capture_output=True, check=True)
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def rest(call):
+        url = f"http://127.0.0.1:{port}/rest/{call}{'&' if '?' in call else '?'}u=bob&p=secret-pw&f=json&v=1.16.1&c=t"
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                return json.load(r)["subsonic-response"]
+        except OSError as e:
+            return {"status": f"no answer: {e}"}
+
+    def stars():
+        with closing(sqlite3.connect(db)) as c:
+            return c.execute("select count(*) from stars").fetchone()[0]
+
+    serve = subprocess.Popen([CLI, "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):  # an upper bound for the server to start, not a timing check
+            if rest("ping")["status"] == "ok" or serve.poll() is not None:
+                break
+            time.sleep(0.1)
+        songs = [s["id"] for s in rest("search3?query=&songCount=3")["searchResult3"]["song"]]
+        library = clapsearch.Library(db)
+        library.search("a tone", k=1)  # the Library has the file open; it stays idle from here
+        with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(db + ".copy")) as b:
+            a.backup(b)
+        os.rename(db + ".copy", db)
+        for _ in range(300):  # until the server has opened the copy
+            if rest("getStarred2")["status"] == "ok":
+                break
+            time.sleep(0.1)
+        assert [rest(f"star?id={song}")["status"] for song in songs] == ["ok"] * 3
+        assert stars() == 3
+        del library
+        gc.collect()
+        assert stars() == 3
+        assert len(rest("getStarred2")["starred2"].get("song", [])) == 3
+    finally:
+        serve.terminate()
+        serve.communicate(timeout=60)
+    assert stars() == 3
