@@ -596,9 +596,25 @@ static void put_song_ref(Buf* out, Span entry) {
   put(out, "}", 1);
 }
 
+// The input's count as a limit: a whole number above 0, else 0 (no limit; the server's default).
+static size_t count_limit(Span in) {
+  const Span v = member(in, "count");
+  size_t limit = 0;
+  for (size_t i = 0; i < v.n; ++i) {
+    if (v.p[i] < '0' || v.p[i] > '9') return 0;
+    if (limit > 100000000) return 100000000;  // far above any list Navidrome asks for
+    limit = limit * 10 + (size_t)(v.p[i] - '0');
+  }
+  return limit;
+}
+
 // clapsearch's sonicMatch array re-shaped: {"song": SongRef, "similarity": s} for the sonic
-// calls, or the bare SongRefs for the similar-songs calls.
-static int32_t reshape(char* body, size_t n, const char* list_key, int with_similarity) {
+// calls, or the bare SongRefs for the similar-songs calls; at most `limit` songs (0: all).
+// Navidrome takes every song the plugin gives, whatever count it asked for
+// (navidrome-plugin-abi.md); clapsearch's serve honours count, a broken or hostile server may
+// not: 40,000 songs came back for 5 (an Instant Mix of 40,000), or the plugin's memory ran out
+// writing them (hostile pass 13, H13P-3).
+static int32_t reshape(char* body, size_t n, const char* list_key, int with_similarity, size_t limit) {
   Span all = {body, n};
   Span matches = member(all, "sonicMatch");
   if (matches.n < 2 || matches.p[0] != '[')
@@ -611,7 +627,9 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
   const char* p = matches.p + 1;
   const char* e = matches.p + matches.n - 1;
   int first = 1;
+  size_t songs = 0;
   for (;;) {
+    if (limit && songs == limit) break;
     p = ws(p, e);
     if (p >= e) break;
     const char* end = skip(p, e);
@@ -625,6 +643,7 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
     Span entry = member(m, "entry");
     if (!first) put(&out, ",", 1);
     first = 0;
+    ++songs;
     if (with_similarity) {
       puts_(&out, "{\"song\":");
       put_song_ref(&out, entry);
@@ -652,7 +671,7 @@ EXPORT("nd_get_sonic_similar_tracks") int32_t nd_get_sonic_similar_tracks(void) 
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, 0);
-  return body ? reshape(body, n, "matches", 1) : rc;
+  return body ? reshape(body, n, "matches", 1, count_limit(in)) : rc;
 }
 
 EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
@@ -666,7 +685,7 @@ EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, 0);
-  return body ? reshape(body, n, "matches", 1) : rc;
+  return body ? reshape(body, n, "matches", 1, count_limit(in)) : rc;
 }
 
 // Instant Mix of an artist ({"id","name","mbid"?,"count"}) or an album ({"id","name","artist",
@@ -681,7 +700,7 @@ EXPORT("nd_get_similar_songs_by_artist") int32_t nd_get_similar_songs_by_artist(
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
-  return body ? reshape(body, n, "songs", 0) : rc;
+  return body ? reshape(body, n, "songs", 0, count_limit(in)) : rc;
 }
 
 EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(void) {
@@ -695,7 +714,7 @@ EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(vo
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
-  return body ? reshape(body, n, "songs", 0) : rc;
+  return body ? reshape(body, n, "songs", 0, count_limit(in)) : rc;
 }
 
 // Instant Mix: {"id","name","artist","mbid"?,"count"} of a track -> {"songs":[SongRef]}. A track
@@ -710,5 +729,5 @@ EXPORT("nd_get_similar_songs_by_track") int32_t nd_get_similar_songs_by_track(vo
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
-  return body ? reshape(body, n, "songs", 0) : rc;
+  return body ? reshape(body, n, "songs", 0, count_limit(in)) : rc;
 }

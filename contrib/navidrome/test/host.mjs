@@ -366,6 +366,17 @@ try {
       const big = await call(await at('bignum'), 'nd_get_sonic_similar_tracks', { song: seed, count: 1 });
       assert.deepEqual([big.matches[0].song.duration, big.matches[0].song.durationMs, big.matches[0].similarity], [0, 0, 0]);
     });
+    await check('hostile pass 13: a server that ignores count: count songs given, as Navidrome takes every one', async () => {
+      // 40,000 songs for 5: the similar-songs calls gave Navidrome all of them (an Instant Mix of
+      // 40,000), the sonic call ran out of the plugin's memory writing them.
+      const names = ['s0', 's1', 's2', 's3', 's4'];
+      const sonic = await call(await at('manysmall'), 'nd_get_sonic_similar_tracks', { song: seed, count: 5 });
+      assert.deepEqual(sonic.matches.map((m) => m.song.name), names);
+      const mix = await call(await at('manysmall'), 'nd_get_similar_songs_by_track', { id: 'x', name: 'Hello', count: 5 });
+      assert.deepEqual(mix.songs.map((s) => s.name), names);
+      const path = await call(await at('manysmall'), 'nd_find_sonic_path', { startSong: seed, endSong: seed, count: 3 });
+      assert.equal(path.matches.length, 3);
+    });
     await check('odd characters and half surrogate pairs in names reach clapsearch as UTF-8, each escaped', async () => {
       const got = await call(await at('echo'), 'nd_get_sonic_similar_tracks',
                              { song: { name: 'A&count=999#x+y /?', artist: '\ud800lone \udc00too', album: 'ok\ud83c\udfb5' }, count: 'many' });

@@ -29,6 +29,8 @@ const answers = {
   rawctl: () => [200, '{"sonicMatch":[{"entry":{"title":"a\nb\tc\u0001","artist":"x\ry"},"similarity":0.5}]}'],
   nullfirst: () => [200, `{"sonicMatch":[null,1,"s",[],{"entry":${JSON.stringify(entry(0, 'after'))},"similarity":0.5}]}`],
   bignum: () => [200, '{"sonicMatch":[{"entry":{"title":"n","duration":1e400,"durationMs":1.5e3},"similarity":1e999}]}'],
+  // Hostile pass 13: count ignored, 40,000 short songs (4 MB) for the 5 asked.
+  manysmall: () => [200, JSON.stringify({ sonicMatch: Array.from({ length: 40000 }, (_, i) => ({ entry: { title: `s${i}` }, similarity: 0.5 })) })],
   // The request's query as the answer's title: what the plugin sent, decoded.
   echo: (url) => [200, JSON.stringify({ sonicMatch: [{ entry: entry(0, url.search), similarity: 0.5 }] })],
 };
