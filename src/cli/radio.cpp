@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -87,6 +88,11 @@ class Listening {
   }
   std::unique_ptr<service::PlayRecorder> recorder_;
   std::string user_;
+
+ public:
+  void close_if_replaced() { recorder_->close_if_replaced(); }
+
+ private:
   service::PlayWatcher watcher_;
 };
 
@@ -121,7 +127,19 @@ bool wait_or_stop(int seconds) {
 // `said` is the last "nothing to continue from" note, so a watching radio says it once, not at
 // every player event. With --once, nothing to continue from for a fault of MPD's (a status
 // naming no song of the queue) is an error (exit 1); a stopped MPD or an empty queue is a note.
-void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::string& said, Listening* listening = nullptr) {
+// `check_index` (a watching radio): opens the index again when it changed under the radio, before
+// a play is recorded or a song chosen.
+void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::string& said, Listening* listening = nullptr,
+            const std::function<void()>& check_index = {}) {
+  if (check_index) {
+    try {
+      check_index();
+    } catch (const Error& e) {
+      // The file now at the name cannot be opened yet (not an index, still being put back): the
+      // radio goes on and tries again at the next event.
+      print_warning(std::string(e.what()) + "; trying again at the next song");
+    }
+  }
   service::QueueView queue = mpd.queue();
   // When the queue was read: the radio for you tells a skip by how long the last song played.
   queue.clock_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -194,7 +212,7 @@ int run_mpd_radio(const MpdRadioOptions& o) {
   if (!o.once) install_stop_signals();
   std::optional<service::MusicFolderMap> folder;
   if (!o.music_dir.empty()) folder.emplace(o.music_dir);
-  service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);  // caches the texts' embeddings
+  auto lib = std::make_unique<service::Library>(o.lib.library(), service::Access::ReadWriteIfPossible);  // caches the texts' embeddings
 
   // The first connection must work: a wrong address or password is a mistake to report, not to retry.
   auto mpd = std::make_unique<MpdClient>(address, password);
@@ -212,8 +230,8 @@ int run_mpd_radio(const MpdRadioOptions& o) {
     }
   if (o.for_me) {
     // The user's taste, made once as the radio starts (a new play changes it little).
-    const auto snap = lib.snapshot();
-    auto st = store::open_store(lib.location(), store::OpenMode::ReadOnly);
+    const auto snap = lib->snapshot();
+    auto st = store::open_store(lib->location(), store::OpenMode::ReadOnly);
     const store::UserRecord user = service::history_user(*st, o.user);
     service::TasteOptions to;
     to.nearest = 0;
@@ -226,7 +244,7 @@ int run_mpd_radio(const MpdRadioOptions& o) {
                  " taste centres, leaving songs skipped");
     so.taste = std::move(taste);
   }
-  service::RadioStation station(lib, folder, so);
+  service::RadioStation station(*lib, folder, so);
   std::string said;
   if (o.once) {
     top_up(*mpd, station, true, said);
@@ -240,11 +258,30 @@ int run_mpd_radio(const MpdRadioOptions& o) {
       print_note("recording what MPD plays in the listening history of " + terminal_text(user->name) + " (--no-history: not)");
     }
   }
+  // Another file moved over the index (a backup put back) or another model activated while the
+  // radio runs: opened again, as serve does, with every connection to the old file closed first
+  // (this process may not open the new one before: H12S-3). The radio said "waiting for the next
+  // song" at every event and recorded no play until it was restarted (hostile pass 13, H13P-4).
+  const auto check_index = [&] {
+    try {
+      lib->refresh();
+      return;
+    } catch (const service::ModelChanged&) {
+    }
+    lib->close_if_replaced();
+    if (listening) listening->close_if_replaced();
+    service::LibraryOptions again = o.lib.library();
+    again.model.clear();  // the model the index records now, as serve and the Python module do
+    auto next = std::make_unique<service::Library>(again, service::Access::ReadWriteIfPossible);
+    station.use(*next);
+    lib = std::move(next);
+    print_note("the index " + terminal_text(lib->db_path()) + " was replaced or changed its model: opened again");
+  };
   print_note("radio on MPD at " + address.text() + ": keeping " + std::to_string(o.min_queue) +
              " songs after the current one (Ctrl-C stops)");
   // The first round is not retried either: MPD refusing what the radio asks (a password without
   // the permission to read the queue) is reported at once.
-  top_up(*mpd, station, false, said, listening.get());
+  top_up(*mpd, station, false, said, listening.get(), check_index);
   int backoff_s = 1;
   for (;;) {
     try {
@@ -252,10 +289,10 @@ int run_mpd_radio(const MpdRadioOptions& o) {
         mpd = std::make_unique<MpdClient>(address, password);
         print_note("connected to MPD at " + address.text() + " again");
         backoff_s = 1;
-        top_up(*mpd, station, false, said, listening.get());
+        top_up(*mpd, station, false, said, listening.get(), check_index);
       }
       if (mpd->wait_for_change(stop_signal_fd()) == MpdClient::Wake::Signal) break;
-      top_up(*mpd, station, false, said, listening.get());
+      top_up(*mpd, station, false, said, listening.get(), check_index);
     } catch (const MpdError& e) {
       // MPD restarted or the network broke: try again, waiting 1, 2, 4 ... up to 60 seconds.
       mpd.reset();

@@ -56,6 +56,8 @@ PlayRecorder::PlayRecorder(std::string location, int64_t user_id, std::string so
 
 PlayRecorder::~PlayRecorder() = default;
 
+void PlayRecorder::close_if_replaced() { connection_->close_if_replaced(); }
+
 bool PlayRecorder::record(HeardSong& song, const std::string& path, int64_t played_at) {
   return connection_->with([&](Accounts&, store::Store& s) {
     const std::optional<store::Track> t = s.track_by_path(path);

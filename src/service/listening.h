@@ -67,6 +67,9 @@ class PlayRecorder {
   // short song may end before the radio sees one) is judged by the indexed track's length, and
   // `song` says so (its duration, seconds and skip as recorded).
   bool record(HeardSong& song, const std::string& path, int64_t played_at);
+  // Closes the recorder's connection when another file was moved over the index, so that this
+  // process can open the new one (AccountsConnection::close_if_replaced); the next record opens it.
+  void close_if_replaced();
 
  private:
   std::unique_ptr<AccountsConnection> connection_;

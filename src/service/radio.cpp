@@ -115,7 +115,7 @@ std::optional<std::string> MusicFolderMap::uri_of(const std::string& path) const
 }
 
 RadioStation::RadioStation(Library& lib, std::optional<MusicFolderMap> folder, RadioStationOptions options)
-    : lib_(lib), folder_(std::move(folder)), options_(std::move(options)) {
+    : lib_(&lib), folder_(std::move(folder)), options_(std::move(options)) {
   if (options_.min_queue < 1)
     throw InvalidArgument("--min-queue: must be at least 1 song, got " + std::to_string(options_.min_queue));
   if (options_.no_repeat < 0)
@@ -172,8 +172,8 @@ void RadioStation::skip(int64_t track_id) {
 RadioFill RadioStation::fill(const QueueView& queue) {
   RadioFill out;
   if (!queue.current_uri) return out;  // stopped: nothing to continue from
-  lib_.refresh();  // a long-running radio sees tracks indexed since it started
-  const auto snap = lib_.snapshot();
+  lib_->refresh();  // a long-running radio sees tracks indexed since it started
+  const auto snap = lib_->snapshot();
 
   find_folder(*snap, *queue.current_uri);
   std::string seed_path;
@@ -235,7 +235,7 @@ RadioFill RadioStation::fill(const QueueView& queue) {
   for (;;) {
     Playlist playlist;
     try {
-      playlist = radio(lib_, *snap, request);
+      playlist = radio(*lib_, *snap, request);
     } catch (const Error& e) {
       // The seed named as the player names it (radio() names it by its track id).
       throw Error("the song playing, '" + *queue.current_uri + "' (" + seed->path + "): " + e.what());

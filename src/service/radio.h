@@ -114,6 +114,10 @@ class RadioStation {
   RadioStation(Library& lib, std::optional<MusicFolderMap> folder, RadioStationOptions options);
 
   const RadioStationOptions& options() const { return options_; }
+  // The library the station reads from now on: the front end opened the index again (another
+  // file moved over it, another model activated: Library::refresh threw ModelChanged). The
+  // window, the skips and the music folder are kept (a backup put back is the same library).
+  void use(Library& lib) { lib_ = &lib; }
   // The music folder as given or found; nullopt before the first fill that found it.
   const std::optional<MusicFolderMap>& folder() const { return folder_; }
 
@@ -145,7 +149,7 @@ class RadioStation {
   // Sets folder_ from the index when it is not known: see the constructor.
   void find_folder(const LibrarySnapshot& snap, const std::string& uri);
 
-  Library& lib_;
+  Library* lib_;
   std::optional<MusicFolderMap> folder_;
   RadioStationOptions options_;
   std::deque<int64_t> recent_;  // the no-repeat window

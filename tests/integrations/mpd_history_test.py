@@ -4,7 +4,8 @@ Debian's mpd on loopback with a null output (which plays in real time) over thre
 ffmpeg and indexed with the tiny test model. A 3 s song plays to its end (a play), a 40 s song is
 left after a moment with `next` (a skip: before 20 s, half its length); `clapsearch history`
 must show both as source "mpd" with the right skip flag. Also: several users and no --user is a
-usage error (exit 2) naming --user; --no-history records nothing. MPD is stopped at the end.
+usage error (exit 2) naming --user; --no-history records nothing; a backup put back under the
+watching radio is opened and recorded into. MPD is stopped at the end.
 (CTest: Mpd.History; exit 77 = skipped when mpd is not installed.)
 
     mpd_history_test.py CLAPSEARCH_BINARY MODEL_DIR
@@ -12,10 +13,12 @@ usage error (exit 2) naming --user; --no-history records nothing. MPD is stopped
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mpd_radio_test import SKIP, Mpd, Radio, check, free_port, quoted, wait_for  # noqa: E402
@@ -107,6 +110,30 @@ def run_tests(tmp, binary, model, mpd, radios):
     check(not quiet.said('listening history'), f'--no-history recorded: {quiet.err}')
     summary = json.loads(cli(['history', '--json', '--user', 'ann']).stdout)
     check(summary['plays'] == 2, f'plays recorded with --no-history: {summary}')
+    backup_put_back(cli, db, mpd, radio + ['--user', 'ann'], radios)
+
+
+def backup_put_back(cli, db, mpd, radio, radios):
+    """Hostile pass 13 (H13P-4): a backup put back with a rename (docs/operations.md, Backup) while
+    the radio watches: it said "the index file was replaced ...; waiting for the next song" at every
+    event from then on, added nothing and recorded no play ("opened once this process has closed the
+    old one") until it was restarted. It opens the copy, as serve does, and records into it."""
+    backup = db + '.backup'
+    with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(backup)) as b:
+        a.backup(b)
+    mpd.command('clear')
+    mpd.command('add ' + quoted('short.flac'))
+    mpd.command('add ' + quoted('short.flac'))
+    watcher = Radio(radio)
+    radios.append(watcher)
+    wait_for('the radio to start', lambda: watcher.said('radio on MPD'))
+    os.rename(backup, db)
+    mpd.command('play 0')
+    wait_for('a play recorded after the backup was put back', lambda: watcher.said('played short.flac'))
+    check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
+    check(watcher.said('was replaced or changed its model: opened again'), f'the radio did not open the copy: {watcher.err}')
+    summary = json.loads(cli(['history', '--json', '--user', 'ann']).stdout)
+    check(summary['plays'] >= 3, f'the play after the backup was put back is not in the index: {summary}')
 
 
 if __name__ == '__main__':
