@@ -61,24 +61,33 @@ stop[0] = True; [t.join() for t in th]
 print(sum(counts), len(errs), sorted(set(errs))[:4], integrity(DB))
 """)
 
-case('a serve on the same file, a star, a copy moved over, Python keeps searching')("""
-import json, urllib.request, random
+# A serve on DB (a user u), answering /rest/ as get(method, extra); songs: its first 20 song ids.
+SERVE = """
+import json, urllib.request, random, gc
 port = 44000 + random.randrange(900)
 cli = os.environ['CLAPSEARCH_CLI']
 subprocess.run([cli, 'user', 'add', 'u', '--db', DB, '--password-file', '-'], input='pw-12345678\\n', text=True, capture_output=True)
 srv = subprocess.Popen([cli, 'serve', '--db', DB, '--port', str(port), '--host', '127.0.0.1'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+base = f'http://127.0.0.1:{port}/rest/'
+q = 'u=u&p=pw-12345678&v=1.16.1&c=t&f=json'
+def get(m, extra=''):
+    return json.load(urllib.request.urlopen(base + m + '?' + extra + q, timeout=10))['subsonic-response']
+for _ in range(100):
+    try: get('ping'); break
+    except Exception: time.sleep(0.3)
+songs = [s['id'] for s in get('search3', 'query=&songCount=20&')['searchResult3']['song']]
+def star(i): return get('star', f'id={songs[i]}&')['status']
+def stars():
+    c = sqlite3.connect(DB); n = c.execute('select count(*) from stars').fetchone()[0]; c.close(); return n
+def stop_serve():
+    srv.terminate(); out = srv.communicate(timeout=30); return srv.returncode
+"""
+
+case('a serve on the same file, a star, a copy moved over, Python keeps searching')(SERVE + """
 try:
-    base = f'http://127.0.0.1:{port}/rest/'
-    q = 'u=u&p=pw-12345678&v=1.16.1&c=t&f=json'
-    for _ in range(100):
-        try: urllib.request.urlopen(base + 'ping?' + q, timeout=2); break
-        except Exception: time.sleep(0.3)
     lib = clapsearch.Library(DB)
     lib.search('tone', k=2)
     copy_of(DB, DB + '.bak')             # the backup, before the star
-    songs = json.load(urllib.request.urlopen(base + 'search3?query=&songCount=20&' + q, timeout=10))['subsonic-response']['searchResult3']['song']
-    def star(i):
-        return json.load(urllib.request.urlopen(base + f'star?id={songs[i]["id"]}&' + q, timeout=10))['subsonic-response']['status']
     s1 = star(1)
     os.rename(DB + '.bak', DB)           # put the backup back, as docs/operations.md says
     time.sleep(3)
@@ -86,22 +95,16 @@ try:
     for _ in range(5):
         try: r.append(len(lib.search('tone', k=2))); break
         except Exception as e: r.append(type(e).__name__ + ': ' + str(e)[:150]); time.sleep(1)
-    s2 = None
     for _ in range(10):
-        try:
-            s2 = json.load(urllib.request.urlopen(base + 'getStarred2?' + q, timeout=10))['subsonic-response']; 
-            if s2['status'] == 'ok': break
-        except Exception as e: s2 = str(e)
+        s2 = get('getStarred2')
+        if s2['status'] == 'ok': break
         time.sleep(1)
     s3 = star(2)
-    del lib
-    import gc; gc.collect()
-    print(s1, r, str(s2)[:200], s3, integrity(DB))
-    c = sqlite3.connect(DB); print('stars in the file while serve runs', c.execute('select count(*) from stars').fetchone()[0]); c.close()
+    del lib; gc.collect()
+    print(s1, r, str(s2)[:200], s3, integrity(DB), 'stars in the file while serve runs', stars())
 finally:
-    srv.terminate(); out = srv.communicate(timeout=30); print('serve rc', srv.returncode, out[1].strip().splitlines()[-3:])
-c = sqlite3.connect(DB); print('stars after', c.execute('select count(*) from stars').fetchone()[0]); c.close()
-print(integrity(DB))
+    print('serve rc', stop_serve())
+print('stars after', stars(), integrity(DB))
 """)
 
 case('NUL in the db name')("""
@@ -175,23 +178,8 @@ stop[0] = True; [t.join() for t in th]
 print(sum(counts), len(errs), sorted(set(errs))[:4], integrity(DB))
 """)
 
-case('a serve and an idle Library on the same file; a copy moved over; serve stars; the Library closed')("""
-import json, urllib.request, random, gc
-port = 44000 + random.randrange(900)
-cli = os.environ['CLAPSEARCH_CLI']
-subprocess.run([cli, 'user', 'add', 'u', '--db', DB, '--password-file', '-'], input='pw-12345678\\n', text=True, capture_output=True)
-srv = subprocess.Popen([cli, 'serve', '--db', DB, '--port', str(port), '--host', '127.0.0.1'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-def stars():
-    c = sqlite3.connect(DB); n = c.execute('select count(*) from stars').fetchone()[0]; c.close(); return n
+case('a serve and an idle Library on the same file; a copy moved over; serve stars; the Library closed')(SERVE + """
 try:
-    base = f'http://127.0.0.1:{port}/rest/'
-    q = 'u=u&p=pw-12345678&v=1.16.1&c=t&f=json'
-    for _ in range(100):
-        try: urllib.request.urlopen(base + 'ping?' + q, timeout=2); break
-        except Exception: time.sleep(0.3)
-    songs = json.load(urllib.request.urlopen(base + 'search3?query=&songCount=20&' + q, timeout=10))['subsonic-response']['searchResult3']['song']
-    def get(m, extra=''):
-        return json.load(urllib.request.urlopen(base + m + '?' + extra + q, timeout=10))['subsonic-response']
     lib = clapsearch.Library(DB)
     lib.search('tone', k=2)                       # the Library has the old file open, idle
     copy_of(DB, DB + '.bak')
@@ -201,12 +189,12 @@ try:
         if r['status'] == 'ok': break
         time.sleep(0.5)
     print('serve reopened', r['status'])
-    print('star', [get('star', f'id={songs[i]["id"]}&')['status'] for i in (1, 2, 3)])
+    print('star', [star(i) for i in (1, 2, 3)])
     print('starred via serve', len(get('getStarred2')['starred2'].get('song', [])), 'in the file', stars())
     del lib; gc.collect()                         # the script ends or drops its Library
     time.sleep(1)
     print('after the Library closed: starred via serve', len(get('getStarred2')['starred2'].get('song', [])), 'in the file', stars())
 finally:
-    srv.terminate(); out = srv.communicate(timeout=30)
+    stop_serve()
 print('after serve stopped: in the file', stars(), integrity(DB))
 """)

@@ -45,6 +45,17 @@ def main():
     print('Mpd.History: all checks passed')
 
 
+def watching(mpd, queue, radio, radios):
+    """MPD's queue set to `queue` (not playing yet), and the radio started watching it."""
+    mpd.command('clear')
+    for name in queue:
+        mpd.command('add ' + quoted(name))
+    watcher = Radio(radio)
+    radios.append(watcher)
+    wait_for('the radio to start', lambda: watcher.said('radio on MPD'))
+    return watcher
+
+
 def run_tests(tmp, binary, model, mpd, radios):
     music = os.path.join(tmp, 'music')
     db = os.path.join(tmp, 'index.db')
@@ -71,12 +82,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     radio = [binary, 'radio', '--mpd', f'127.0.0.1:{mpd.port}', '--music-dir', music, '--db', db, '--min-queue', '1']
 
     # The short song plays to its end, then the long one is left after about a second.
-    mpd.command('clear')
-    mpd.command('add ' + quoted('short.flac'))
-    mpd.command('add ' + quoted('long.flac'))
-    watcher = Radio(radio)
-    radios.append(watcher)
-    wait_for('the radio to start', lambda: watcher.said('radio on MPD'))
+    watcher = watching(mpd, ['short.flac', 'long.flac'], radio, radios)
     check(watcher.said('listening history of ann'), f'the radio does not say whose history: {watcher.err}')
     mpd.command('play 0')
     wait_for('the short song to end', lambda: mpd.status().get('song') == '1')
@@ -121,12 +127,7 @@ def backup_put_back(cli, db, mpd, radio, radios):
     backup = db + '.backup'
     with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(backup)) as b:
         a.backup(b)
-    mpd.command('clear')
-    mpd.command('add ' + quoted('short.flac'))
-    mpd.command('add ' + quoted('short.flac'))
-    watcher = Radio(radio)
-    radios.append(watcher)
-    wait_for('the radio to start', lambda: watcher.said('radio on MPD'))
+    watcher = watching(mpd, ['short.flac', 'short.flac'], radio, radios)
     os.rename(backup, db)
     mpd.command('play 0')
     wait_for('a play recorded after the backup was put back', lambda: watcher.said('played short.flac'))
