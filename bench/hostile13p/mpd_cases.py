@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Hostile pass 13: `clapsearch radio` watching a real MPD (its own config and port) while the index
 changes under it: a backup put back with a rename (docs/operations.md, Backup) while it records
-plays, the played file moved away while it plays, MPD restarted mid-song; and the plays it
+plays, another model activated (index --rebuild --model), the played file moved away while it plays, MPD restarted mid-song; and the plays it
 records then. Reuses tests/integrations/mpd_radio_test.py's Mpd and Radio.
 
     mpd_cases.py CLAPSEARCH_BINARY MODEL_DIR PORT
@@ -97,6 +97,22 @@ with tempfile.TemporaryDirectory(prefix='hostile13p-mpd-') as tmp:
         rc = w.stop()
         case('MPD restarted mid-song', rc == 0 and len(mpd.queue()) >= 2,
              f'rc {rc}; queue {mpd.queue()}; said {[l[:120] for l in w.err if "connect" in l or "error" in l][:4]}')
+
+        # 4. another model activated under the watching radio (index --rebuild --model)
+        mpd.command('clear'); mpd.command('add ' + quoted(names[5])); mpd.command('add ' + quoted(names[6]))
+        w = Radio(radio); radios.append(w)
+        wait_for('the radio to start', lambda: w.said('radio on MPD'))
+        other = os.path.join(os.path.dirname(model), 'tiny-fused')
+        done = subprocess.run([binary, 'index', music, '--db', db, '--model', other, '--rebuild', '-q'], env=env, capture_output=True, text=True)
+        before = plays()
+        mpd.command('play 0')
+        try:
+            wait_for('a play recorded after the model changed', lambda: sum('played ' in l for l in w.err) >= 1)
+        except AssertionError as e:
+            print('  (', e, ')', w.err[-3:])
+        rc = w.stop()
+        case('another model activated under the watching radio', rc == 0 and plays() > before,
+             f'index rc {done.returncode}; rc {rc}; plays {before} -> {plays()}; said {[l[:150] for l in w.err][-3:]}')
     finally:
         for r in radios:
             if r.process.poll() is None:
