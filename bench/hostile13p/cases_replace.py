@@ -17,6 +17,21 @@ copy_of(LIB, DB)
 def integrity(p):
     c = sqlite3.connect(p); r = c.execute('pragma integrity_check').fetchone()[0]; c.close(); return r
 def paths(res): return sorted(r['path'].rsplit('/', 1)[-1] for r in res)
+def replaced_under_threads(calls, threads, times, pause):
+    # `threads` threads make calls[i % len(calls)] while a copy is moved over DB `times` times.
+    errs, counts, stop = [], [0] * threads, [False]
+    def worker(i):
+        while not stop[0]:
+            try:
+                calls[i % len(calls)](); counts[i] += 1
+            except Exception as e:
+                errs.append(type(e).__name__ + ': ' + str(e)[:160])
+    th = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    [t.start() for t in th]
+    for _ in range(times):
+        copy_of(DB, DB + '.bak'); os.rename(DB + '.bak', DB); time.sleep(pause)
+    stop[0] = True; [t.join() for t in th]
+    print(sum(counts), len(errs), sorted(set(errs))[:4], integrity(DB))
 """
 
 case('copy moved over, same content')("""
@@ -46,19 +61,7 @@ print(n0, n1, integrity(DB))
 
 case('4 threads search while the file is replaced 20 times')("""
 lib = clapsearch.Library(DB)
-errs = []; counts = [0]*4; stop = [False]
-def worker(i):
-    while not stop[0]:
-        try:
-            lib.search('tone', k=3); lib.similar(1, k=2); counts[i] += 1
-        except Exception as e:
-            errs.append(type(e).__name__ + ': ' + str(e)[:160])
-th = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-[t.start() for t in th]
-for j in range(20):
-    copy_of(DB, DB + '.bak'); os.rename(DB + '.bak', DB); time.sleep(0.2)
-stop[0] = True; [t.join() for t in th]
-print(sum(counts), len(errs), sorted(set(errs))[:4], integrity(DB))
+replaced_under_threads([lambda: (lib.search('tone', k=3), lib.similar(1, k=2))], 4, 20, 0.2)
 """)
 
 # A serve on DB (a user u), answering /rest/ as get(method, extra); songs: its first 20 song ids.
@@ -161,21 +164,9 @@ except Exception as e: print(type(e).__name__, str(e)[:200])
 """)
 case('8 threads (search, similar, tracks, search_vectors) while the file is replaced 50 times')("""
 lib = clapsearch.Library(DB)
-errs = []; counts = [0]*8; stop = [False]
 v = np.ones((1, lib.dim), np.float32)
-def worker(i):
-    while not stop[0]:
-        try:
-            [lambda: lib.search('tone', k=3), lambda: lib.similar(1, k=2), lambda: lib.tracks(),
-             lambda: lib.search_vectors(v, 2)][i % 4](); counts[i] += 1
-        except Exception as e:
-            errs.append(type(e).__name__ + ': ' + str(e)[:160])
-th = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-[t.start() for t in th]
-for j in range(50):
-    copy_of(DB, DB + '.bak'); os.rename(DB + '.bak', DB); time.sleep(0.1)
-stop[0] = True; [t.join() for t in th]
-print(sum(counts), len(errs), sorted(set(errs))[:4], integrity(DB))
+replaced_under_threads([lambda: lib.search('tone', k=3), lambda: lib.similar(1, k=2), lambda: lib.tracks(),
+                        lambda: lib.search_vectors(v, 2)], 8, 50, 0.1)
 """)
 
 case('a serve and an idle Library on the same file; a copy moved over; serve stars; the Library closed')(SERVE + """
