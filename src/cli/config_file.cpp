@@ -6,6 +6,7 @@
 
 #include "cli/settings_toml.h"
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "core/text_file.h"
 
 namespace clap::cli {
@@ -158,7 +159,7 @@ std::string config_value_error_text(const std::string& message, int argc, const 
     if (message.rfind(option + ": ", 0) == 0) reason = message.substr(option.size() + 2);
     else if (message.rfind("Could not convert: ", 0) == 0) reason = "not a value " + option + " takes";
     const std::string where = s.section.empty() ? s.key : "[" + s.section + "] " + s.key;
-    return "line " + std::to_string(s.line) + ": " + where + " = " + s.value + ": " + reason;
+    return "line " + std::to_string(s.line) + ": " + where + " = " + echo_excerpt(s.value) + ": " + reason;
   }
   return message;
 }

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 
 namespace clap::cli {
 
@@ -154,7 +155,7 @@ class Reader {
     if (at_end() || newline()) return;
     std::string rest = s_.substr(pos_, s_.find('\n', pos_) - pos_);
     if (!rest.empty() && rest.back() == '\r') rest.pop_back();
-    fail(line_, where + ": text after the value: " + rest + " (one value a line; a text with spaces is written in quotes)");
+    fail(line_, where + ": text after the value: " + echo_excerpt(rest) + " (one value a line; a text with spaces is written in quotes)");
   }
 
   std::string header() {
@@ -162,7 +163,7 @@ class Reader {
     if (starts("[[")) {
       std::string text = s_.substr(pos_, s_.find('\n', pos_) - pos_);
       if (!text.empty() && text.back() == '\r') text.pop_back();
-      fail(line, text + ": arrays of tables are not settings (one [command] section per command)");
+      fail(line, echo_excerpt(text) + ": arrays of tables are not settings (one [command] section per command)");
     }
     ++pos_;
     skip_spaces();
@@ -185,7 +186,7 @@ class Reader {
       // "a.b", "++") named no setting, and "--"/"++" are CLI11's own marks for a section's end
       // and start, so such a key was dropped in silence (or misnamed as a section).
       if (name.empty() || !std::all_of(name.begin(), name.end(), bare_key_char))
-        fail(line, "\"" + name + "\" is not a setting's name (letters, digits, '-' and '_')");
+        fail(line, "\"" + echo_excerpt(name) + "\" is not a setting's name (letters, digits, '-' and '_')");
       check_name(name, line);
       return name;
     }
@@ -194,7 +195,7 @@ class Reader {
     if (pos_ == start) {
       std::string text = s_.substr(pos_, s_.find('\n', pos_) - pos_);
       if (!text.empty() && text.back() == '\r') text.pop_back();
-      fail(line_, "'" + text + "' is not a setting (key = value, or a [section])");
+      fail(line_, "'" + echo_excerpt(text) + "' is not a setting (key = value, or a [section])");
     }
     std::string name = s_.substr(start, pos_ - start);
     check_name(name, line_);
@@ -203,6 +204,10 @@ class Reader {
 
   // A name of dashes only ("--" is CLI11's mark for a section's end) names no option.
   static void check_name(const std::string& name, int line) {
+    // No option's name is near this long; a longer one is refused here, shown in part, rather
+    // than echoed whole (up to the file's 1 MB) by every later message that names the key.
+    if (name.size() > kEchoBytes)
+      fail(line, "'" + echo_excerpt(name) + "' is not a setting's name (the keys are the command's long options)");
     if (name.find_first_not_of('-') == std::string::npos)
       fail(line, "'" + name + "' is not a setting's name (the keys are the command's long options, without the dashes)");
   }
@@ -232,7 +237,7 @@ class Reader {
     const auto digit = [&](size_t i) { return i < token.size() && token[i] >= '0' && token[i] <= '9'; };
     for (size_t i = 0; i < token.size(); ++i)
       if (token[i] == '_' && (i == 0 || !digit(i - 1) || !digit(i + 1)))
-        fail(line_, where + ": " + token + " is not a TOML number (an underscore stands between two digits)");
+        fail(line_, where + ": " + echo_excerpt(token) + " is not a TOML number (an underscore stands between two digits)");
     token.erase(std::remove(token.begin(), token.end(), '_'), token.end());
     return token;
   }

@@ -30,6 +30,12 @@ std::vector<std::string> parse_query_lines(const std::string& text, const std::s
     if (line.size() > kMaxQueryLineBytes)
       throw Error(where + ": line " + std::to_string(number) + " is longer than " + std::to_string(kMaxQueryLineBytes) +
                   " bytes (one " + (kind == "labels" ? "label" : "query") + " per line)");
+    // Text holds no NUL byte: a regular file is read whole (read_text_file refuses a stream at its
+    // first NUL), and a gzip-compressed list or a picture named by mistake was taken line by line
+    // as queries or labels of binary garbage (hostile pass 13, H13C-3's sibling).
+    if (const size_t nul = line.find('\0'); nul != std::string::npos)
+      throw Error(where + ": line " + std::to_string(number) + " holds a NUL byte (byte " + std::to_string(nul) + " of the line): not text (one " +
+                  (kind == "labels" ? "label" : "query") + " per line); is it the right file?");
     line = trim_space(line);
     if (line.empty() || line[0] == '#') continue;
     out.push_back(line);

@@ -311,7 +311,16 @@ std::string find_key_file(const store::Store& store, const std::string& location
       }
   if (found.empty()) return file;
   if (file == url_key_file(location)) return found;  // no id to name it after: used where it is
-  create_key(file, load_key(found, false));
+  const std::string key = load_key(found, false);
+  try {
+    create_key(file, key);
+  } catch (const Error&) {
+    // A keys folder this process cannot write (a read-only mount, a service's sandbox, a full
+    // disk): the copy is left to a later command, and the key is used where it was found (it
+    // opened a stored password, or none is sealed). Refusing here stopped every sign-in of an
+    // upgraded installation whose key file was there all along (hostile pass 13, H13C-1).
+    return present(file) ? file : found;
+  }
   return file;
 }
 

@@ -327,12 +327,26 @@ char first_sign(std::string_view text) {
 }
 
 // Binary data where an export's text would start: 1 GiB of NUL bytes was "the history file is
-// empty" (the NUL taken for the end of the text), or "not JSON" read as beets (R11C-3).
+// empty" (the NUL taken for the end of the text), or "not JSON" read as beets (R11C-3). No export
+// holds a NUL byte, but most binary files do within their first 64 KiB, or start with a known
+// signature: a gzip-compressed export, a sound file or a tar was read as a Last.fm CSV and called
+// "row 1: 1 columns, expected 4 ... truncated" (hostile pass 13, H13C-3). A zip is not looked at here.
 void check_not_binary(const std::string& path, std::string_view text) {
-  const size_t bom = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  const auto starts = [&](std::string_view sig) { return text.substr(0, sig.size()) == sig; };
+  const std::string decompress = "; decompress it first, then import the file it holds";
+  if (starts("\x1F\x8B")) throw Error(path + ": not a history export: a gzip-compressed file" + decompress + " (gunzip)");
+  if (starts("\xFD" "7zXZ")) throw Error(path + ": not a history export: an xz-compressed file" + decompress + " (unxz)");
+  if (starts("BZh") && text.size() > 3 && text[3] >= '1' && text[3] <= '9')
+    throw Error(path + ": not a history export: a bzip2-compressed file" + decompress + " (bunzip2)");
+  if (starts("\x28\xB5\x2F\xFD")) throw Error(path + ": not a history export: a zstd-compressed file" + decompress + " (unzstd)");
+  if (starts("\xFF\xFE") || starts("\xFE\xFF"))
+    throw Error(path + ": not a history export clapsearch reads: UTF-16 text; save it as UTF-8");
+  const size_t bom = starts("\xEF\xBB\xBF") ? 3 : 0;
   const size_t at = text.find_first_not_of(" \t\r\n", bom);
-  if (at != std::string_view::npos && text[at] == '\0')
-    throw Error(path + ": not a history export: binary data, not text (a NUL byte at byte " + std::to_string(at) +
+  if (at == std::string_view::npos) return;
+  const size_t nul = text.substr(0, at + 65536).find('\0', at);
+  if (nul != std::string_view::npos)
+    throw Error(path + ": not a history export: binary data, not text (a NUL byte at byte " + std::to_string(nul) +
                 "; an export is JSON, JSON lines, CSV or a zip)");
 }
 
@@ -340,8 +354,12 @@ void check_not_binary(const std::string& path, std::string_view text) {
 // longer. One JSON line is one listen or scrobble, whose keys may come in any order: a listen
 // whose "listened_at" came after 64 KiB of other keys was called Last.fm (R11C-4). The search
 // is linear and the file is in memory already.
+// Counted from the first sign: 64 KiB of blank lines before the first listen made a ListenBrainz
+// file "not a Last.fm export" (hostile pass 13, H13C-3).
 std::string_view detection_head(std::string_view text) {
   constexpr size_t kHead = 65536;
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
   if (text.size() <= kHead) return text;
   const size_t line_end = text.find('\n', kHead);
   return text.substr(0, line_end == std::string_view::npos ? text.size() : line_end);
@@ -449,10 +467,11 @@ HistoryFormat read_history_file(const std::string& given, HistoryFormat format, 
   const std::string& path = file.path();  // "standard input" for "-"
   const std::span<const uint8_t> bytes(file.data(), file.size());
   const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
-  check_not_binary(path, text);
+  const bool zip = ZipDirectory::looks_like_zip(bytes);
+  if (!zip) check_not_binary(path, text);
   if (first_sign(text) == '\0') throw Error(path + ": the history file is empty");
-  check_history_format(path, text, ZipDirectory::looks_like_zip(bytes), history_format_name(format));
-  if (ZipDirectory::looks_like_zip(bytes)) {
+  check_history_format(path, text, zip, history_format_name(format));
+  if (zip) {
     read_listenbrainz_zip(bytes, path, take);
     return HistoryFormat::ListenBrainz;
   }

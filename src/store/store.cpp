@@ -1,11 +1,13 @@
 #include "store/store.h"
 
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "core/regular_file.h"
 #include "core/user_dirs.h"
 #include "store/database_id.h"
@@ -121,6 +123,11 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
     if (mode == OpenMode::ReadOnly) return PostgresStore::open_readonly(location);
     return PostgresStore::open(location, /*create=*/mode == OpenMode::ReadWrite);
   }
+  // No file has a longer path; a settings file's db (up to its 1 MB) was echoed whole, twice, by
+  // "no index here (build one with ...)" (hostile pass 13, H13C-2).
+  if (location.size() > PATH_MAX)
+    throw Error(echo_excerpt(location) + ": not an index: a path longer than any the system opens (" + std::to_string(PATH_MAX) +
+                " bytes)");
   std::error_code ec;
   const bool create = mode == OpenMode::ReadWrite;
   if (!create) {

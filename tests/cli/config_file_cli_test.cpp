@@ -99,6 +99,37 @@ TEST(ConfigFile, MistakesAreNamedWithTheFileTheLineAndTheKey) {
   EXPECT_NE(err.find("error: --top: takes one value, 2 were given"), std::string::npos) << err;
 }
 
+// Hostile pass 13, H13C-2: what a settings file's mistake echoes is bounded (its first 200 bytes
+// and its size), as every other echo of outside input: a value, a key, the text after a value, a
+// line, a section or a db path of 300,000 bytes was printed whole (the file may hold 1 MB), a
+// value twice. Fails before: each message over 300,000 bytes.
+TEST(ConfigFile, AMistakeOfAnyLengthIsEchoedInPart) {
+  const std::string big(300000, 'z');
+  const std::vector<std::string> texts = {
+      "[search]\ntop = 1__" + std::string(300000, '0') + "\n",  // the underscore check
+      "[search]\ntop = " + std::string(300000, '1') + "\n",     // the option's own check
+      "[search]\n" + big + " = 1\n",                             // an unknown key
+      "[search]\n\"" + big + "!\" = 1\n",                        // a quoted key that names no option
+      "[search]\ntop = 5 " + big + "\n",                         // text after the value
+      "[search]\n=" + big + "\n",                                // a line that is not a setting
+      "[[search" + big + "]]\n",                                  // an array of tables
+      "[" + big + "]\ntop = 1\n",                                // a section
+  };
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string file = settings("long" + std::to_string(i) + ".toml", texts[i]);
+    std::string out, err;
+    EXPECT_EQ(test::run_command(cli() + " search x --db /nonexistent/x.db --config-file " + test::quoted(file), &out, &err), 2) << i;
+    EXPECT_LT(err.size(), 2000u) << i << ": " << err.substr(0, 300);
+    EXPECT_NE(err.find("... (300"), std::string::npos) << i << ": " << err.substr(0, 300);
+  }
+  // A db path from the file: longer than any path, named so, in part.
+  const std::string file = settings("longdb.toml", "[search]\ndb = \"" + big + "\"\n");
+  std::string out, err;
+  EXPECT_EQ(test::run_command(cli() + " search x --config-file " + test::quoted(file), &out, &err), 1);
+  EXPECT_LT(err.size(), 2000u) << err.substr(0, 300);
+  EXPECT_NE(err.find("not an index: a path longer than any the system opens"), std::string::npos) << err.substr(0, 300);
+}
+
 // R12C-2: TOML's underscores between digits (1_0 is 10) are read as TOML says; "1_0 is not a
 // finite number" before.
 TEST(ConfigFile, ANumberWithUnderscoresIsReadAsTomlSays) {

@@ -607,6 +607,35 @@ TEST(HistoryCli, BinaryDataIsNamedNotCalledEmpty) {
   EXPECT_EQ(run_json("history --json --db " + q(h.db))["plays"], 0);
 }
 
+// Hostile pass 13, H13C-3: binary data whose first byte is not NUL was read as a Last.fm CSV and
+// called "row 1: 1 columns, expected 4 (artist,album,track,date) - truncated or not a Last.fm
+// export": a gzip-compressed export, a sound file (ID3), UTF-16 text. And the format was told from
+// the first 64 KiB counted from byte 0: 70,000 blank lines before a listen made it "not a Last.fm
+// export".
+TEST(HistoryCli, BinaryDataOfAnyKindIsNamedAndBlankLinesDoNotHideTheFormat) {
+  OneSongHistory h(0);
+  const std::string listen = R"({"listened_at": 1694000000, "track_metadata": {"artist_name": "Artist", "track_name": "Song"}})" "\n";
+  const std::string plain = write(h.dir + "/listens.jsonl", listen);
+  ASSERT_EQ(test::run_command("gzip -kf " + q(plain)), 0);
+  const std::string mp3 = write(h.dir + "/song.mp3", std::string("ID3\x04\x00\x00\x00\x00\x00\x21", 10) + std::string(100, 'x'));
+  const std::string utf16 = write(h.dir + "/utf16.csv", std::string("\xFF\xFE" "a\0,\0b\0", 8));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {plain + ".gz", "not a history export: a gzip-compressed file; decompress it first"},
+      {mp3, "not a history export: binary data, not text (a NUL byte at byte 4"},
+      {utf16, "not a history export clapsearch reads: UTF-16 text; save it as UTF-8"},
+  };
+  std::string out, err;
+  for (const auto& [file, expected] : cases)
+    for (const char* format : {"auto", "lastfm"}) {
+      EXPECT_EQ(run("history import " + q(file) + " --format " + format + " --db " + q(h.db), &out, &err), 1) << file;
+      EXPECT_NE(err.find(file + ": " + expected), std::string::npos) << format << "\n" << err;
+    }
+  const std::string blank = write(h.dir + "/blank-first.jsonl", std::string(70000, '\n') + listen);
+  const json imported = run_json("history import " + q(blank) + " --json --db " + q(h.db));
+  EXPECT_EQ(imported["format"], "listenbrainz");
+  EXPECT_EQ(imported["imported"], 1);
+}
+
 // Hostile pass 11, R11C-4: the format was told from the first 64 KiB: a ListenBrainz listen whose
 // "listened_at" came after 200,000 other keys was "not a Last.fm export" under --format auto.
 TEST(HistoryCli, AListenWhoseKeysComeLateIsToldAsAListen) {

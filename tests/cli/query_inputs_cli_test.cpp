@@ -122,6 +122,23 @@ TEST(QueryInputs, ANulInASeedListIsNamedWithItsLine) {
   }
 }
 
+// H13C-3's sibling (hostile pass 13): a query or label file holding a NUL byte (a gzip-compressed
+// list, a picture named by mistake) was read line by line as queries or labels of binary garbage:
+// `classify --labels-file list.gz` ranked the songs by them. Its line is named, as a seed list's.
+TEST(QueryInputs, ANulInAQueryOrLabelFileIsNamedWithItsLine) {
+  const std::string list = test::temp_dir() + "/queries.txt";
+  {
+    std::ofstream f(list, std::ios::binary);
+    f << "rain\n" << std::string("pi\0ano\n", 7) << "drums\n";
+  }
+  std::string out, err;
+  for (const std::string& command : {"search --queries " + q(list), "analyze --csv /dev/null --queries " + q(list),
+                                     "classify --all --labels-file " + q(list)}) {
+    EXPECT_EQ(cli(command, &out, &err), 1) << command;
+    EXPECT_NE(err.find(list + ": line 2 holds a NUL byte"), std::string::npos) << command << ": " << err;
+  }
+}
+
 // R11C-5's sibling: a seed list's entry naming no track was echoed whole (a 1 MB line, 1 MB of
 // error; a list is read up to 64 MiB). It shows its first 200 bytes and its size.
 TEST(QueryInputs, AnUnknownSeedIsNotEchoedWhole) {

@@ -642,6 +642,30 @@ TEST(UserCli, AnOlderPostgresqlKeyNamedAfterItsUrlIsAdoptedWithoutLoss) {
   EXPECT_EQ(p.password_through(p.by_localhost(), "bob"), "bob's pw");
 }
 
+// An older installation (the key file named after the URL, no id recorded) whose keys folder this
+// process cannot write: a read-only mount or a service's sandbox (ProtectHome=read-only), or a full
+// disk; here a file-size limit of 0, which any user can set. The key is used where it was found and
+// copied to the id's name by a later command that can. Fails before: `user passwd` exits 1
+// ("cannot write the password key file: File too large"), as every sign-in of `serve` did.
+TEST(UserCli, AnOlderPostgresqlKeyIsUsedWhereItIsWhenItsCopyCannotBeWritten) {
+  const PostgresUsers p = postgres_users("unwritable-keys");
+  ASSERT_EQ(p.key_files().size(), 1u);
+  const std::string old_file = p.keys() + "/postgres-" + sha256_hex(store::display_location(p.url)).substr(0, 16) + ".key";
+  fs::rename(p.keys() + "/" + p.key_files()[0], old_file);
+  store::pg::Connection(p.url).exec("DELETE FROM meta WHERE key = 'key_id'");
+  std::string out, err;
+  ASSERT_EQ(test::run_command("ulimit -f 0 && HF_HUB_OFFLINE=1 " + p.env + " " + test::cli_command() + " user passwd alice --db " +
+                                  q(p.url) + stdin_of("alice's new pw"),
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(p.key_files(), std::vector<std::string>{fs::path(old_file).filename().string()}) << "nothing half-written left";
+  EXPECT_NE(PostgresUsers::key_id(p.url), "");
+  // Without the limit: read through another spelling, and the key adopted under the id's name.
+  EXPECT_EQ(p.password_through(p.by_localhost(), "alice"), "alice's new pw");
+  EXPECT_EQ(p.key_files().size(), 2u);
+}
+
 // Two databases never share a key file: each records its own id, a migrate to a third gives it its
 // own; a key file of another database is never taken for a missing one (it does not open its
 // passwords), and the message says where this one's key can be, before the ways that give the
