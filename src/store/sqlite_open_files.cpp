@@ -3,10 +3,15 @@
 // first (sqlite_internal.h, track_open; H12S-3). See https://www.sqlite.org/howtocorrupt.html,
 // "Unlinking or renaming a database file while in use", and SQLITE_FCNTL_HAS_MOVED.
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iomanip>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <utility>
 
 #include "store/sqlite_internal.h"
@@ -43,6 +48,38 @@ bool has_moved(sqlite3* db) {
   return sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved != 0;
 }
 
+// Whether another process holds a lock on the file at `path` (Linux's /proc/locks; false where
+// it cannot be read). A connection in WAL mode holds a read lock on its database file's SHARED
+// bytes and on its -shm's DMS byte for as long as it is open, and the -shm is found by name: so
+// another process's lock on the -shm at an index's name with none on the file now there is
+// another process's connection to a file moved away from it (H13S-1). Files are named in
+// /proc/locks by device and inode; locks of this process are left out (this process's own
+// connections are the registry's). Never opens the file: closing any descriptor of a file drops
+// every POSIX lock this process holds on it, SQLite's too.
+bool locked_by_other_process(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  std::ostringstream want;
+  want << std::hex << std::setfill('0') << std::setw(2) << major(st.st_dev) << ':' << std::setw(2) << minor(st.st_dev)
+       << ':' << std::dec << st.st_ino;
+  const std::string file = want.str(), self = std::to_string(::getpid());
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    // "1: POSIX  ADVISORY  READ 8978 fe:00:11239441 128 128" (a waiter's line has "->" after the number)
+    std::istringstream words(line);
+    std::string word, previous;
+    while (words >> word) {
+      if (word == file) {
+        if (previous != self) return true;
+        break;
+      }
+      previous = word;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void track_open(sqlite3* db, const std::string& path) {
@@ -62,12 +99,27 @@ void track_open(sqlite3* db, const std::string& path) {
     throw sql::SqliteError(path + ": another file was moved over the index while this process had it open, and the old "
                            "file's write-ahead log (" + path + "-wal) could not be emptied (another process was reading "
                            "it), so the new file is not opened here: SQLite would read the old file's changes into it. Stop "
-                           "every process using the index and put the copy back again (docs/operations.md, Backup)",
+                           "every process using the index, delete " + path + "-wal and " + path + "-shm (they are the old "
+                           "file's), and start again (docs/operations.md, Backup)",
                            SQLITE_CANTOPEN);
   if (f.connections > 0 && f.id != id)
     throw sql::SqliteError(path + ": another file was moved over the index, and it is opened once this process has closed "
                            "the old one (requests still reading it finish first); try again in a moment",
                            SQLITE_CANTOPEN);
+  // Another process still has a file that was at this name open (its -shm, found by name, is in
+  // use while nobody else has this file open): this file would share its WAL, whose pages that
+  // process would write into it, or its checkpoint would empty this file's WAL into the old one
+  // (a second `serve`, H13S-1). It is opened once that process has closed the old file.
+  if (f.connections == 0) {
+    const char* name = sqlite3_db_filename(db, "main");  // SQLite's own full name, links followed
+    const std::string shm = std::string(name && *name ? name : path.c_str()) + "-shm";
+    if (locked_by_other_process(shm) && !locked_by_other_process(path))
+      throw sql::SqliteError(path + ": another process still has the index file that was at this name open (its " + shm +
+                                 " is in use), and this file is opened once that process has closed it (another "
+                                 "clapsearch serve does so within seconds; stop a sqlite3 shell or other tool using "
+                                 "the old file); try again in a moment",
+                             SQLITE_CANTOPEN);
+  }
   if (f.connections == 0) f = OpenFile{id};
   ++f.connections;
   if (sqlite3_db_readonly(db, "main") == 0) ++f.writable;
@@ -85,7 +137,9 @@ void close_tracked(sqlite3* db) {
   }
   OpenFile& f = r.files[c->second];
   const bool writable = sqlite3_db_readonly(db, "main") == 0;
-  if (writable && f.writable == 1 && has_moved(db)) {
+  // Not when another process has the file now at the name open: the WAL there is that file's now,
+  // and a checkpoint would empty its pages into the old file (H13S-1).
+  if (writable && f.writable == 1 && has_moved(db) && !locked_by_other_process(c->second)) {
     // The last connection that can write to the old file: its WAL (at the name, which the new
     // file would read) emptied into the old file and cut to nothing. Connections of this process
     // still reading it hold it up to the timeout; one of another process keeps it from finishing.
