@@ -26,9 +26,13 @@ struct OpenFile {
   std::pair<uint64_t, uint64_t> id;  // device and inode
   int connections = 0;
   int writable = 0;
-  // The old file's WAL could not be emptied when its last writable connection closed: the file
-  // now at the name would be read with it, so this process never opens it.
-  bool wal_left = false;
+  // The last writable connection of a file moved away from the name, whose WAL could not be
+  // emptied when it closed (another process was reading the old file): kept open, so that the
+  // WAL at the name is emptied into the old file at the next open's try, before the file now
+  // at the name is opened (else SQLite would read the old file's changes into it). Closed and
+  // given up, it left the WAL there for good: this process refused the new file until it was
+  // restarted, and the next process to open the file damaged it (H13S-2).
+  sqlite3* held = nullptr;
 };
 
 struct Registry {
@@ -46,6 +50,14 @@ Registry& registry() {
 bool has_moved(sqlite3* db) {
   int moved = 0;
   return sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved != 0;
+}
+
+// Empties the WAL of a moved file into it and cuts the WAL to nothing; whether it could. Readers
+// (of this process or another) keep it from finishing; it waits up to `wait_ms` for them.
+bool empty_wal(sqlite3* db, int wait_ms) {
+  sqlite3_busy_timeout(db, wait_ms);
+  int log = -1, done = -1;
+  return sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) == SQLITE_OK;
 }
 
 // Whether another process holds a lock on the file at `path` (Linux's /proc/locks; false where
@@ -95,13 +107,20 @@ void track_open(sqlite3* db, const std::string& path) {
     throw sql::SqliteError(path + ": the index file was replaced while it was being opened; try again", SQLITE_CANTOPEN);
   const std::pair<uint64_t, uint64_t> id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   OpenFile& f = r.files[key];
-  if (f.wal_left && f.id != id)
-    throw sql::SqliteError(path + ": another file was moved over the index while this process had it open, and the old "
-                           "file's write-ahead log (" + path + "-wal) could not be emptied (another process was reading "
-                           "it), so the new file is not opened here: SQLite would read the old file's changes into it. Stop "
-                           "every process using the index, delete " + path + "-wal and " + path + "-shm (they are the old "
-                           "file's), and start again (docs/operations.md, Backup)",
-                           SQLITE_CANTOPEN);
+  if (f.held) {
+    // Closed without emptying when the file at the name is the old one again (moved back), or
+    // another process has the new one open (the WAL is that file's now).
+    if (f.id == id || locked_by_other_process(path) || empty_wal(f.held, 0)) {
+      sqlite3_close_v2(f.held);
+      f.held = nullptr;
+    } else {
+      throw sql::SqliteError(path + ": another file was moved over the index while this process had it open, and another "
+                             "process is still reading the old file, so its write-ahead log (" + path + "-wal) cannot be "
+                             "emptied into it yet; the new file is opened once it can be (SQLite would read the old file's "
+                             "changes into it): end that process's reading (a sqlite3 shell, another tool) and try again in "
+                             "a moment", SQLITE_CANTOPEN);
+    }
+  }
   if (f.connections > 0 && f.id != id)
     throw sql::SqliteError(path + ": another file was moved over the index, and it is opened once this process has closed "
                            "the old one (requests still reading it finish first); try again in a moment",
@@ -139,19 +158,17 @@ void close_tracked(sqlite3* db) {
   const bool writable = sqlite3_db_readonly(db, "main") == 0;
   // Not when another process has the file now at the name open: the WAL there is that file's now,
   // and a checkpoint would empty its pages into the old file (H13S-1).
-  if (writable && f.writable == 1 && has_moved(db) && !locked_by_other_process(c->second)) {
-    // The last connection that can write to the old file: its WAL (at the name, which the new
-    // file would read) emptied into the old file and cut to nothing. Connections of this process
-    // still reading it hold it up to the timeout; one of another process keeps it from finishing.
-    sqlite3_busy_timeout(db, 10000);
-    int log = -1, done = -1;
-    const int rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-    if (rc != SQLITE_OK) f.wal_left = true;
-  }
-  sqlite3_close_v2(db);
+  // The last connection that can write to the old file: its WAL (at the name, which the new file
+  // would read) emptied into the old file and cut to nothing. Readers hold it up: this process's
+  // for a moment (waited for), another process's longer; then the connection is kept (`held`)
+  // and tried again by the next open at the name.
+  bool hold = false;
+  if (writable && f.writable == 1 && has_moved(db) && !locked_by_other_process(c->second)) hold = !empty_wal(db, 1000);
+  if (hold) f.held = db;
+  else sqlite3_close_v2(db);
   --f.connections;
   if (writable) --f.writable;
-  if (f.connections == 0 && !f.wal_left) r.files.erase(c->second);
+  if (f.connections == 0 && !f.held) r.files.erase(c->second);
   r.connections.erase(c);
 }
 

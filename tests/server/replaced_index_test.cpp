@@ -167,5 +167,53 @@ TEST(ServeLive, ACopyMovedOverIsOpenedOnlyOnceAnotherServerHasClosedTheOldFile) 
   EXPECT_EQ(query(db, "SELECT count(*) FROM stars"), std::to_string(acknowledged) + "\n");  // none acknowledged is lost
 }
 
+// H13S-2: a copy moved over the index while another process (a sqlite3 shell) was reading the old
+// file: the server's checkpoint of the old file's WAL could not finish, and it gave the file up,
+// leaving that WAL at the name for good: the copy was refused until the server was restarted, and
+// the next process to open it read the old file's changes into it. The old file is now kept until
+// its WAL can be emptied, and the copy is opened then.
+TEST(ServeLive, ACopyMovedOverWhileAnotherProcessReadsTheOldFileIsOpenedWhenItStops) {
+  const std::string dir = test::temp_dir() + "/moved_over_read";
+  const std::string db = index_and_backup(dir);
+  ServerOptions o;
+  o.db = db;
+  o.refresh_ms = 100;
+  int acknowledged = 0;
+  {
+    RunningServer s(o, db, 60);
+    ASSERT_EQ(rest(s.client(), "star?id=1")["status"], "ok");  // in the old file's WAL
+    // The reader: a transaction open on the old file until its standard input says COMMIT.
+    const std::string marker = dir + "/reading";
+    FILE* reader = ::popen(("sqlite3 " + test::quoted(db) + " > /dev/null").c_str(), "w");
+    ASSERT_NE(reader, nullptr);
+    std::fprintf(reader, "BEGIN; SELECT count(*) FROM tracks;\n.output %s\nSELECT 1;\n.output stdout\n", marker.c_str());
+    std::fflush(reader);
+    ASSERT_TRUE(test::wait_until([&] { return fs::exists(marker); }, 30));
+    ASSERT_EQ(std::rename((dir + "/copy.db").c_str(), db.c_str()), 0);
+    json r;
+    const auto waiting = [&] {
+      return r.value("error", json::object()).value("message", "").find("write-ahead log") != std::string::npos;
+    };
+    test::wait_until([&] {
+      r = rest(s.client(), "getStarred2");
+      return waiting() || (r["status"] == "ok" && starred_songs(r).empty());
+    }, 30);
+    EXPECT_TRUE(waiting()) << r.dump();  // not opened while the old file's WAL is at its name
+    std::fprintf(reader, "COMMIT;\n");
+    EXPECT_EQ(::pclose(reader), 0);
+    // The reader gone, the old WAL is emptied and the copy opened, without a restart.
+    EXPECT_TRUE(test::wait_until([&] {
+      r = rest(s.client(), "getStarred2");
+      return r["status"] == "ok";
+    }, 60)) << r.dump();
+    EXPECT_TRUE(starred_songs(r).empty()) << r.dump();  // the copy's, none
+    if (rest(s.client(), "star?id=2")["status"] == "ok") ++acknowledged;
+  }
+  EXPECT_EQ(acknowledged, 1);
+  // Opened by another process after the server stopped: no old WAL is read into it.
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM stars"), "1\n");
+}
+
 }  // namespace
 }  // namespace clap::server
