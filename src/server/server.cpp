@@ -493,7 +493,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     });
   }
 
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+    if (refused_subsonic(req, res, 500, "internal error", "the request could not be completed", false)) return;
     res.status = 500;
     res.set_content(error_body("internal error", "the request could not be completed"), "application/json; charset=utf-8");
   });
@@ -501,10 +502,11 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // A head that came too slowly (cpp-httplib answers 400 when its read fails): 408, and the
     // connection is closed (connection.h).
     if (request_timed_out() && res.body.empty() && !res.content_provider_) {
+      const std::string detail =
+          "the request line and headers must arrive within " + std::to_string(std::max(1, s.options.head_timeout_s)) + " s";
+      if (refused_subsonic(req, res, 408, "request timeout", detail, false)) return;
       res.status = 408;
-      res.set_content(error_body("request timeout", "the request line and headers must arrive within " +
-                                                        std::to_string(std::max(1, s.options.head_timeout_s)) + " s"),
-                      "application/json; charset=utf-8");
+      res.set_content(error_body("request timeout", detail), "application/json; charset=utf-8");
       return;
     }
     // A 416 has no body (its Content-Range says why); a provider is an answer already written.

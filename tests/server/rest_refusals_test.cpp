@@ -63,6 +63,13 @@ TEST(RestRefusals, AreSubsonicEnvelopesInTheFormatAsked) {
   // Without f=json: XML, as every Subsonic answer.
   const auto [xml_line, xml] = split(exchange(s.port(), "GET /rest/ping?u=u" + host + "X-Big: " + std::string(10000, 'b') + "\r\n\r\n"));
   EXPECT_NE(xml.find("<subsonic-response"), std::string::npos) << xml_line << " " << xml.substr(0, 300);
+  // A head that comes too slowly (408).
+  ServerOptions slow;
+  slow.head_timeout_s = 1;
+  RunningServer t(slow, library_db(), 20);
+  const auto [late_line, late] = split(exchange(t.port(), "GET " + json_ping + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+  EXPECT_EQ(late_line.rfind("HTTP/1.1 408", 0), 0u) << late_line;
+  EXPECT_NE(late.find("\"subsonic-response\""), std::string::npos) << late.substr(0, 300);
   // The REST API's routes keep their form, and a line over the head's limit gets an answer too.
   const auto [api_line, api] = split(exchange(s.port(), "GET /api/search?q=" + std::string(200000, 'a') + host + "\r\n"));
   EXPECT_EQ(api_line.rfind("HTTP/1.1 431", 0), 0u) << api_line;
