@@ -71,15 +71,21 @@ json rest(httplib::Client& client, const std::string& call) {
   return r ? json::parse(r->body)["subsonic-response"] : json{{"status", "no answer"}};
 }
 
+// A server's options for `db`, noticing a replaced file within 100 ms.
+ServerOptions refreshing(const std::string& db) {
+  ServerOptions o;
+  o.db = db;
+  o.refresh_ms = 100;
+  return o;
+}
+
 json starred_songs(const json& r) { return r.value("starred2", json::object()).value("song", json::array()); }
 
 TEST(ServeLive, AnIndexCopyMovedOverItIsServedAndKeptIntact) {
   const std::string dir = test::temp_dir() + "/moved_over";
   const std::string db = index_and_backup(dir);
 
-  ServerOptions o;
-  o.db = db;
-  o.refresh_ms = 100;
+  const ServerOptions o = refreshing(db);
   {
     RunningServer s(o, db, 60);
     const auto rest = [&](const std::string& call) { return server::rest(s.client(), call); };
@@ -130,9 +136,7 @@ TEST(ServeLive, ACopyMovedOverIsOpenedOnlyOnceAnotherServerHasClosedTheOldFile) 
   other_client.set_read_timeout(60, 0);
   ASSERT_EQ(rest(other_client, "star?id=1")["status"], "ok");  // the other server holds the old file and its WAL
 
-  ServerOptions o;
-  o.db = db;
-  o.refresh_ms = 100;
+  const ServerOptions o = refreshing(db);
   int acknowledged = 0;  // stars this server answered ok for after the swap
   {
     RunningServer s(o, db, 60);
@@ -175,9 +179,7 @@ TEST(ServeLive, ACopyMovedOverIsOpenedOnlyOnceAnotherServerHasClosedTheOldFile) 
 TEST(ServeLive, ACopyMovedOverWhileAnotherProcessReadsTheOldFileIsOpenedWhenItStops) {
   const std::string dir = test::temp_dir() + "/moved_over_read";
   const std::string db = index_and_backup(dir);
-  ServerOptions o;
-  o.db = db;
-  o.refresh_ms = 100;
+  const ServerOptions o = refreshing(db);
   int acknowledged = 0;
   {
     RunningServer s(o, db, 60);
