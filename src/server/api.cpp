@@ -125,11 +125,11 @@ std::string error_body(const std::string& error, const std::string& detail) {
   return dump(ojson{{"error", error}, {"detail", detail}});
 }
 
-void answer_and_close(httplib::Response& res, int status, const std::string& json_body) {
+void answer_and_close(httplib::Response& res, int status, const std::string& json_body, const std::string& content_type) {
   res.status = status;
   res.set_header("Connection", "close");
   auto text = std::make_shared<std::string>(json_body);
-  res.set_content_provider(text->size(), "application/json; charset=utf-8",
+  res.set_content_provider(text->size(), content_type,
                            [text](size_t offset, size_t length, httplib::DataSink& sink) {
                              sink.write(text->data() + offset, length);
                              return false;  // stops the response after its last byte: cpp-httplib closes the connection

@@ -64,10 +64,11 @@ std::shared_ptr<int> open_track_audio(const service::LibrarySnapshot& snap, cons
 void serve_file_ranges(const httplib::Request& req, httplib::Response& res, std::shared_ptr<int> file, size_t size,
                        const std::string& content_type);
 
-// Answers `status` with a JSON body, then closes the connection: what the client sent after the
-// headers and was not read (a body refused unread, or cut at the limit) must not be taken for
-// its next request.
-void answer_and_close(httplib::Response& res, int status, const std::string& json_body);
+// Answers `status` with a JSON body (or another of `content_type`), then closes the connection:
+// what the client sent after the headers and was not read (a body refused unread, or cut at the
+// limit) must not be taken for its next request.
+void answer_and_close(httplib::Response& res, int status, const std::string& json_body,
+                      const std::string& content_type = "application/json; charset=utf-8");
 
 struct Upload;
 

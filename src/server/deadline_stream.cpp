@@ -209,6 +209,13 @@ ssize_t DeadlineStream::read_head(char* ptr, size_t size) {
       // The head as a whole is bounded (kLongestHead): the read fails, so that cpp-httplib stops
       // reading header lines, and the refusal says why (server.cpp answers it 431).
       head_bytes_ += line_.size();
+      // A request line longer than the whole head may be: ended here, so that cpp-httplib answers
+      // it 414 as any line over its limit (a failed read of the request line is answered with
+      // nothing: the connection just closed, H13S-4).
+      if (head_bytes_ > kLongestHead && !line_start && head_lines_ == 1 && current_line_ == 0) {
+        line_ = "\r\n", mid_line_ = false;
+        return 1;
+      }
       if (head_bytes_ > kLongestHead) {
         refusal_ = {431, "request header fields too large",
                     "the request head is over " + std::to_string(kLongestHead / 1024) +

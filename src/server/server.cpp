@@ -123,6 +123,23 @@ bool served_path(const std::string& path) {
 // Its parser leaves what it read of the request line in `req`, and adds REMOTE_ADDR only once
 // the whole head is read, which tells them apart. A refusal of the head's bytes
 // (head_refusal) says it better.
+// A refusal of a /rest/ request is a Subsonic failure envelope (code 0, the reason) in the format
+// its parameters ask for: a Subsonic client reads the envelope whatever the status, and took the
+// REST API's {error, detail} for no answer (H12P-9's 414; its siblings, hostile pass 13, H13S-3:
+// a header line over 8 KB, a form POST over 1 MB or not a form, an unknown method, a head over
+// its size). `close`: the connection is closed after it (a body left unread). False for others.
+bool refused_subsonic(const httplib::Request& req, httplib::Response& res, int status, const std::string& error,
+                      const std::string& detail, bool close) {
+  if (req.path.rfind("/rest/", 0) != 0) return false;
+  subsonic::answer_failure(req, res, {0, detail.empty() ? error : error + ": " + detail}, status);
+  if (close) {
+    const std::string body = res.body, type = res.get_header_value("Content-Type");
+    res.body.clear();
+    answer_and_close(res, status, body, type);
+  }
+  return true;
+}
+
 std::string refused_request(const httplib::Request& req) {
   if (const HeadRefusal& refused = head_refusal(); refused.status != 0) return refused.detail;
   const auto shown = [](const std::string& s) {
@@ -360,7 +377,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // body's unread bytes must not be taken for the client's next request.
     const bool body = req.has_header("Transfer-Encoding") ||
                       (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
-    auto deny = [&res, body](int status, const std::string& error, const std::string& detail) {
+    auto deny = [&req, &res, body](int status, const std::string& error, const std::string& detail) {
+      if (refused_subsonic(req, res, status, error, detail, body)) return httplib::Server::HandlerResponse::Handled;
       if (body) {
         answer_and_close(res, status, error_body(error, detail));
       } else {
@@ -475,7 +493,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     });
   }
 
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+    if (refused_subsonic(req, res, 500, "internal error", "the request could not be completed", false)) return;
     res.status = 500;
     res.set_content(error_body("internal error", "the request could not be completed"), "application/json; charset=utf-8");
   });
@@ -483,17 +502,29 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // A head that came too slowly (cpp-httplib answers 400 when its read fails): 408, and the
     // connection is closed (connection.h).
     if (request_timed_out() && res.body.empty() && !res.content_provider_) {
+      const std::string detail =
+          "the request line and headers must arrive within " + std::to_string(std::max(1, s.options.head_timeout_s)) + " s";
+      if (refused_subsonic(req, res, 408, "request timeout", detail, false)) return;
       res.status = 408;
-      res.set_content(error_body("request timeout", "the request line and headers must arrive within " +
-                                                        std::to_string(std::max(1, s.options.head_timeout_s)) + " s"),
-                      "application/json; charset=utf-8");
+      res.set_content(error_body("request timeout", detail), "application/json; charset=utf-8");
       return;
     }
     // A 416 has no body (its Content-Range says why); a provider is an answer already written.
     if (!res.body.empty() || res.content_provider_ || res.status == 416) return;
     // A head over its size (kLongestHead) ended cpp-httplib's reading of it, which it answers
     // 400: the status that says so is 431 (RFC 6585, 5).
+    // A request line over cpp-httplib's limit is not parsed: its first bytes say what was asked.
+    httplib::Request sent;
+    const httplib::Request* asked = &req;
+    if (const std::string& line = too_long_request_line(); !line.empty()) {
+      const size_t space = line.find(' ');
+      const std::string target = space == std::string::npos ? "" : line.substr(space + 1);
+      sent.path = target.substr(0, target.find('?'));
+      sent.params = parse_query(target);
+      asked = &sent;
+    }
     if (const HeadRefusal& refused = head_refusal(); refused.status == 431) {
+      if (refused_subsonic(*asked, res, 431, refused.error, refused.detail, false)) return;
       res.status = 431;
       res.set_content(error_body(refused.error, refused.detail), "application/json; charset=utf-8");
       return;
@@ -502,21 +533,13 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // undefined for a 414 in the REST API's form, H12P-9): a /rest/ request line over the limit
     // (createPlaylist of 1,500 songs by GET, as Navidrome takes it) gets one, in the format its
     // first 8 KB ask for, naming the way that works.
-    if (res.status == 414)
-      if (const std::string& line = too_long_request_line(); !line.empty()) {
-        const size_t space = line.find(' ');
-        const std::string target = space == std::string::npos ? "" : line.substr(space + 1);
-        if (target.rfind("/rest/", 0) == 0) {
-          httplib::Request sent;
-          sent.path = target.substr(0, target.find('?'));
-          sent.params = parse_query(target);
-          subsonic::answer_failure(sent, res,
-                                   {0, "the request line is over 8192 bytes: send the parameters in a form POST "
-                                       "(the formPost extension; subsonic-api: post: true)"},
-                                   414);
-          return;
-        }
-      }
+    if (res.status == 414 && asked == &sent && sent.path.rfind("/rest/", 0) == 0) {
+      subsonic::answer_failure(sent, res,
+                               {0, "the request line is over 8192 bytes: send the parameters in a form POST "
+                                   "(the formPost extension; subsonic-api: post: true)"},
+                               414);
+      return;
+    }
     const bool api = req.path.rfind("/api/", 0) == 0;
     std::string error = "error", detail;
     switch (res.status) {
@@ -534,6 +557,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       case 421: error = "misdirected request"; break;
       default: break;
     }
+    if (refused_subsonic(req, res, res.status, error, detail, false)) return;
     res.set_content(error_body(error, detail), "application/json; charset=utf-8");
   });
   http.set_logger([&s](const httplib::Request& req, const httplib::Response& res) {

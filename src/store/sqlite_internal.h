@@ -78,9 +78,12 @@ void write_bookmark(sqlite3* db, const BookmarkRecord& b);
 // process has open (a backup put back: `mv copy.db library.db`) would be paired with the old
 // file's WAL, whose pages SQLite then reads and checkpoints into it (H12S-3). track_open, called
 // on a connection just opened at `path` (nothing read yet), refuses (SQLITE_CANTOPEN) while any
-// connection of this process still has another file open at that name; close_tracked closes a
+// connection of this process still has another file open at that name, or another process still
+// has a file moved away from that name open (its -shm there in use; H13S-1); close_tracked closes a
 // connection, and the last writable one of a file that was moved away first empties its WAL
-// into it (SQLite's own close does not checkpoint a moved file, and leaves its WAL at the name).
+// into it (SQLite's own close does not checkpoint a moved file, and leaves its WAL at the name);
+// while another process's reading keeps it from doing so, that connection is kept open and the
+// next track_open at the name tries again, refusing until it can (H13S-2).
 void track_open(sqlite3* db, const std::string& path);
 void close_tracked(sqlite3* db);
 

@@ -2,13 +2,16 @@
 // once every connection to the old file is closed, and the old file's WAL is emptied into it
 // first (sqlite_internal.h, track_open; H12S-3). See https://www.sqlite.org/howtocorrupt.html,
 // "Unlinking or renaming a database file while in use", and SQLITE_FCNTL_HAS_MOVED.
-#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iomanip>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <utility>
 
 #include "store/sqlite_internal.h"
@@ -23,9 +26,13 @@ struct OpenFile {
   std::pair<uint64_t, uint64_t> id;  // device and inode
   int connections = 0;
   int writable = 0;
-  // The old file's WAL could not be emptied when its last writable connection closed: the file
-  // now at the name would be read with it, so this process never opens it.
-  bool wal_left = false;
+  // The last writable connection of a file moved away from the name, whose WAL could not be
+  // emptied when it closed (another process was reading the old file): kept open, so that the
+  // WAL at the name is emptied into the old file at the next open's try, before the file now
+  // at the name is opened (else SQLite would read the old file's changes into it). Closed and
+  // given up, it left the WAL there for good: this process refused the new file until it was
+  // restarted, and the next process to open the file damaged it (H13S-2).
+  sqlite3* held = nullptr;
 };
 
 struct Registry {
@@ -45,28 +52,56 @@ bool has_moved(sqlite3* db) {
   return sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved != 0;
 }
 
-// Whether the file now at `path` (another one moved over the index) is in use: another process
-// has it open (an SQLite connection holds a lock on its database file as long as it is open, in
-// WAL mode), or a connection of this process by another name. Its WAL, found by the same name,
-// is then that file's: emptying it into the old file took the new file's writes away with it
-// (hostile pass 13, H13P-2: a serve starred songs in a backup put back, and a Python Library of
-// the old file, idle in another process, closed and took them). The descriptor opened to ask is
-// closed again; POSIX locks are per process and file, so closing it would drop this process's
-// locks on the new file: it is opened only when no connection of this process has that file.
-bool new_file_in_use(const Registry& r, const std::string& path) {
+// Empties the WAL of a moved file into it and cuts the WAL to nothing; whether it could. Readers
+// (of this process or another) keep it from finishing; it waits up to `wait_ms` for them.
+bool empty_wal(sqlite3* db, int wait_ms) {
+  sqlite3_busy_timeout(db, wait_ms);
+  int log = -1, done = -1;
+  return sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) == SQLITE_OK;
+}
+
+// Whether another process holds a lock on the file at `path` (Linux's /proc/locks; false where
+// it cannot be read). A connection in WAL mode holds a read lock on its database file's SHARED
+// bytes and on its -shm's DMS byte for as long as it is open, and the -shm is found by name: so
+// another process's lock on the -shm at an index's name with none on the file now there is
+// another process's connection to a file moved away from it (H13S-1). Files are named in
+// /proc/locks by device and inode; locks of this process are left out (this process's own
+// connections are the registry's). Never opens the file: closing any descriptor of a file drops
+// every POSIX lock this process holds on it, SQLite's too.
+bool locked_by_other_process(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  std::ostringstream want;
+  want << std::hex << std::setfill('0') << std::setw(2) << major(st.st_dev) << ':' << std::setw(2) << minor(st.st_dev)
+       << ':' << std::dec << st.st_ino;
+  const std::string file = want.str(), self = std::to_string(::getpid());
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    // "1: POSIX  ADVISORY  READ 8978 fe:00:11239441 128 128" (a waiter's line has "->" after the number)
+    std::istringstream words(line);
+    std::string word, previous;
+    while (words >> word) {
+      if (word == file) {
+        if (previous != self) return true;
+        break;
+      }
+      previous = word;
+    }
+  }
+  return false;
+}
+
+// Whether this process has the file now at `path` open by another name (a link): its WAL, found
+// by the name, is then that file's too (H13P-2; another process's connections are
+// locked_by_other_process's).
+bool open_here_by_another_name(const Registry& r, const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return false;
   const std::pair<uint64_t, uint64_t> id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   for (const auto& [name, f] : r.files)
     if (f.connections > 0 && f.id == id) return true;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct flock lock {};
-  lock.l_type = F_WRLCK;
-  lock.l_whence = SEEK_SET;  // the whole file: l_start and l_len 0
-  const bool locked = ::fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
-  ::close(fd);
-  return locked;
+  return false;
 }
 
 }  // namespace
@@ -84,16 +119,38 @@ void track_open(sqlite3* db, const std::string& path) {
     throw sql::SqliteError(path + ": the index file was replaced while it was being opened; try again", SQLITE_CANTOPEN);
   const std::pair<uint64_t, uint64_t> id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   OpenFile& f = r.files[key];
-  if (f.wal_left && f.id != id)
-    throw sql::SqliteError(path + ": another file was moved over the index while this process had it open, and the old "
-                           "file's write-ahead log (" + path + "-wal) could not be emptied (another process was reading "
-                           "it), so the new file is not opened here: SQLite would read the old file's changes into it. Stop "
-                           "every process using the index and put the copy back again (docs/operations.md, Backup)",
-                           SQLITE_CANTOPEN);
+  if (f.held) {
+    // Closed without emptying when the file at the name is the old one again (moved back), or
+    // another process has the new one open (the WAL is that file's now).
+    if (f.id == id || locked_by_other_process(path) || open_here_by_another_name(r, path) || empty_wal(f.held, 0)) {
+      sqlite3_close_v2(f.held);
+      f.held = nullptr;
+    } else {
+      throw sql::SqliteError(path + ": another file was moved over the index while this process had it open, and another "
+                             "process is still reading the old file, so its write-ahead log (" + path + "-wal) cannot be "
+                             "emptied into it yet; the new file is opened once it can be (SQLite would read the old file's "
+                             "changes into it): end that process's reading (a sqlite3 shell, another tool) and try again in "
+                             "a moment", SQLITE_CANTOPEN);
+    }
+  }
   if (f.connections > 0 && f.id != id)
     throw sql::SqliteError(path + ": another file was moved over the index, and it is opened once this process has closed "
                            "the old one (requests still reading it finish first); try again in a moment",
                            SQLITE_CANTOPEN);
+  // Another process still has a file that was at this name open (its -shm, found by name, is in
+  // use while nobody else has this file open): this file would share its WAL, whose pages that
+  // process would write into it, or its checkpoint would empty this file's WAL into the old one
+  // (a second `serve`, H13S-1). It is opened once that process has closed the old file.
+  if (f.connections == 0) {
+    const char* name = sqlite3_db_filename(db, "main");  // SQLite's own full name, links followed
+    const std::string shm = std::string(name && *name ? name : path.c_str()) + "-shm";
+    if (locked_by_other_process(shm) && !locked_by_other_process(path))
+      throw sql::SqliteError(path + ": another process still has the index file that was at this name open (its " + shm +
+                                 " is in use), and this file is opened once that process has closed it (another "
+                                 "clapsearch serve does so within seconds; stop a sqlite3 shell or other tool using "
+                                 "the old file); try again in a moment",
+                             SQLITE_CANTOPEN);
+  }
   if (f.connections == 0) f = OpenFile{id};
   ++f.connections;
   if (sqlite3_db_readonly(db, "main") == 0) ++f.writable;
@@ -111,21 +168,21 @@ void close_tracked(sqlite3* db) {
   }
   OpenFile& f = r.files[c->second];
   const bool writable = sqlite3_db_readonly(db, "main") == 0;
-  if (writable && f.writable == 1 && has_moved(db) && !new_file_in_use(r, c->second)) {
-    // The last connection that can write to the old file: its WAL (at the name, which the new
-    // file would read) emptied into the old file and cut to nothing. Connections of this process
-    // still reading it hold it up to the timeout; one of another process keeps it from finishing.
-    // Not when the new file is in use: then whoever opened it emptied the old file's WAL first
-    // (a clapsearch process does, track_open), and the WAL holds the new file's writes.
-    sqlite3_busy_timeout(db, 10000);
-    int log = -1, done = -1;
-    const int rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-    if (rc != SQLITE_OK) f.wal_left = true;
-  }
-  sqlite3_close_v2(db);
+  // Not when another process (H13S-1, H13P-2), or this one by another name, has the file now at
+  // the name open: the WAL there is that file's now, and a checkpoint would empty its pages into
+  // the old file.
+  // The last connection that can write to the old file: its WAL (at the name, which the new file
+  // would read) emptied into the old file and cut to nothing. Readers hold it up: this process's
+  // for a moment (waited for), another process's longer; then the connection is kept (`held`)
+  // and tried again by the next open at the name.
+  bool hold = false;
+  if (writable && f.writable == 1 && has_moved(db) && !locked_by_other_process(c->second) &&
+      !open_here_by_another_name(r, c->second)) hold = !empty_wal(db, 1000);
+  if (hold) f.held = db;
+  else sqlite3_close_v2(db);
   --f.connections;
   if (writable) --f.writable;
-  if (f.connections == 0 && !f.wal_left) r.files.erase(c->second);
+  if (f.connections == 0 && !f.held) r.files.erase(c->second);
   r.connections.erase(c);
 }
 

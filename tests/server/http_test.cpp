@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/utf8.h"
+#include "server/raw_http.h"
 #include "server/request_head.h"
 #include "server/running_server.h"
 #include "server/server.h"
@@ -63,67 +64,6 @@ class Running : public RunningServer {
  public:
   explicit Running(ServerOptions o = {}) : RunningServer(std::move(o), library().db, 20) {}
 };
-
-// `receive_buffer` > 0 sets the socket's receive buffer (before connecting, so that the TCP
-// window the server sees is that small).
-int connect_to(int port, int receive_buffer = 0) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void send_all(int fd, const std::string& bytes) { ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
-
-// What a connection received, and whether the server closed it.
-struct Received {
-  std::string bytes;
-  bool closed = false;
-};
-
-// Reads `fd` until the server closes it (recv gives 0 or a reset) or `limit` passes; `tick`, when
-// given, runs every 200 ms meanwhile (a slow client sending its next byte).
-Received read_until_closed(int fd, std::chrono::milliseconds limit, const std::function<void()>& tick = {}) {
-  Received r;
-  const auto start = std::chrono::steady_clock::now();
-  auto next_tick = start;
-  char buf[4096];
-  while (std::chrono::steady_clock::now() - start < limit) {
-    if (tick && std::chrono::steady_clock::now() >= next_tick) {
-      tick();
-      next_tick += std::chrono::milliseconds(200);
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 50) <= 0) continue;
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      r.bytes.append(buf, static_cast<size_t>(n));
-      continue;
-    }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-      r.closed = true;
-      break;
-    }
-  }
-  return r;
-}
-
-// One request on a new connection, read until the server closes it (10 s at most).
-Received exchange(int port, const std::string& request) {
-  const int fd = connect_to(port);
-  if (fd < 0) return {};
-  send_all(fd, request);
-  Received r = read_until_closed(fd, std::chrono::seconds(10));
-  ::close(fd);
-  return r;
-}
 
 int count_of(const std::string& text, const std::string& what) {
   int n = 0;

@@ -1,10 +1,14 @@
 // An index copy put back (`mv copy.db library.db`) under a running server (H12S-3): SQLite finds
 // a database's -wal by its name, so the copy was paired with the old file's WAL, whose pages
 // were written into it (the server's reopen, and SQLite's next open of the file after the server
-// stopped): /api/ answered "malformed" and the restored backup failed integrity_check.
+// stopped): /api/ answered "malformed" and the restored backup failed integrity_check. With a
+// second server on the index, the copy is opened only once neither has the old file (H13S-1).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <cstdio>
@@ -41,8 +45,11 @@ std::string query(const std::string& db, const std::string& sql) {
   return out;
 }
 
-TEST(ServeLive, AnIndexCopyMovedOverItIsServedAndKeptIntact) {
-  const std::string dir = test::temp_dir() + "/moved_over", music = dir + "/music", db = dir + "/library.db";
+// An index of three tones with user bob (password "secret") at DIR/library.db, and its backup at
+// DIR/copy.db: the index as it is now (no stars), its pages laid out anew (VACUUM), so that a
+// page of the old file's WAL written into it does not fit.
+std::string index_and_backup(const std::string& dir) {
+  const std::string music = dir + "/music", db = dir + "/library.db";
   fs::remove_all(dir);
   test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=A");
   test::ffmpeg(music + "/b.flac", "-f lavfi -i \"sine=f=660:d=4\" -metadata title=B");
@@ -50,23 +57,38 @@ TEST(ServeLive, AnIndexCopyMovedOverItIsServedAndKeptIntact) {
   test::index_library(music, db, test::case_dir("tiny-unfused"));
   std::ofstream(dir + "/pw") << "secret\n";
   std::string err;
-  ASSERT_EQ(test::run_cli("user add bob --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), nullptr, &err), 0) << err;
-  // The backup: the index as it is now (no stars), its pages laid out anew (VACUUM), so that a
-  // page of the old file's WAL written into it does not fit.
+  if (test::run_cli("user add bob --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), nullptr, &err) != 0)
+    throw std::runtime_error("user add: " + err);
   fs::copy_file(db, dir + "/copy.db");
-  ASSERT_EQ(query(dir + "/copy.db", "VACUUM"), "");
-  ASSERT_EQ(query(dir + "/copy.db", "PRAGMA integrity_check"), "ok\n");
+  if (query(dir + "/copy.db", "VACUUM") != "" || query(dir + "/copy.db", "PRAGMA integrity_check") != "ok\n")
+    throw std::runtime_error("the backup is not sound");
+  return db;
+}
 
+// A Subsonic call as bob over `client`: the subsonic-response object.
+json rest(httplib::Client& client, const std::string& call) {
+  auto r = client.Get("/rest/" + call + (call.find('?') == std::string::npos ? "?" : "&") + "u=bob&p=secret&f=json&v=1.16.1&c=t");
+  return r ? json::parse(r->body)["subsonic-response"] : json{{"status", "no answer"}};
+}
+
+// A server's options for `db`, noticing a replaced file within 100 ms.
+ServerOptions refreshing(const std::string& db) {
   ServerOptions o;
   o.db = db;
   o.refresh_ms = 100;
+  return o;
+}
+
+json starred_songs(const json& r) { return r.value("starred2", json::object()).value("song", json::array()); }
+
+TEST(ServeLive, AnIndexCopyMovedOverItIsServedAndKeptIntact) {
+  const std::string dir = test::temp_dir() + "/moved_over";
+  const std::string db = index_and_backup(dir);
+
+  const ServerOptions o = refreshing(db);
   {
     RunningServer s(o, db, 60);
-    const auto rest = [&](const std::string& call) {
-      auto r = s.client().Get("/rest/" + call + (call.find('?') == std::string::npos ? "?" : "&") +
-                              "u=bob&p=secret&f=json&v=1.16.1&c=t");
-      return r ? json::parse(r->body)["subsonic-response"] : json{{"status", "no answer"}};
-    };
+    const auto rest = [&](const std::string& call) { return server::rest(s.client(), call); };
     // Writes the WAL holds (none is checkpointed before the file is replaced).
     for (int id = 1; id <= 3; ++id) {
       ASSERT_EQ(rest("star?id=" + std::to_string(id))["status"], "ok");
@@ -76,7 +98,7 @@ TEST(ServeLive, AnIndexCopyMovedOverItIsServedAndKeptIntact) {
     ASSERT_GT(fs::file_size(db + "-wal"), 0u);
 
     ASSERT_EQ(std::rename((dir + "/copy.db").c_str(), db.c_str()), 0);
-    const auto songs = [](const json& r) { return r.value("starred2", json::object()).value("song", json::array()); };
+    const auto songs = starred_songs;
     json starred;
     for (int i = 0; i < 100; ++i) {  // an upper bound for the refresh loop to reopen, not a timing check
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -96,6 +118,103 @@ TEST(ServeLive, AnIndexCopyMovedOverItIsServedAndKeptIntact) {
   EXPECT_EQ(query(db, "SELECT count(*) FROM plays"), "0\n");
   EXPECT_EQ(query(db, "SELECT count(*) FROM playlists"), "0\n");
   EXPECT_EQ(query(db, "SELECT count(*) FROM tracks"), "3\n");
+}
+
+// H13S-1: two servers on one index (each watches the file). One of them, held up (descheduled,
+// busy: here stopped), still had the old file open when the other reopened the copy: the copy
+// shared the old file's -wal and -shm (SQLite finds them by name), and when the held server went
+// on and closed the old file, its checkpoint emptied the WAL, now the copy's, into the old file:
+// the stars the other server had answered `ok` for after the swap were gone. The copy is now
+// opened only once no other process has the old file open.
+TEST(ServeLive, ACopyMovedOverIsOpenedOnlyOnceAnotherServerHasClosedTheOldFile) {
+  const std::string dir = test::temp_dir() + "/moved_over_two";
+  const std::string db = index_and_backup(dir);
+  const test::Child other = test::start_cli({"serve", "--db", db, "--port", "0", "--quiet"});
+  const int other_port = test::served_port(other);
+  ASSERT_NE(other_port, 0) << test::read_file(other.err_path);
+  httplib::Client other_client("127.0.0.1", other_port);
+  other_client.set_read_timeout(60, 0);
+  ASSERT_EQ(rest(other_client, "star?id=1")["status"], "ok");  // the other server holds the old file and its WAL
+
+  const ServerOptions o = refreshing(db);
+  int acknowledged = 0;  // stars this server answered ok for after the swap
+  {
+    RunningServer s(o, db, 60);
+    ASSERT_EQ(rest(s.client(), "getStarred2")["status"], "ok");
+    ASSERT_EQ(kill(other.pid, SIGSTOP), 0);
+    ASSERT_EQ(std::rename((dir + "/copy.db").c_str(), db.c_str()), 0);
+    // This server sees the move (its refresh) and closes the old file; the copy is not opened
+    // while the stopped server has the old one: the refusal names why.
+    // (Its own connections closing first are refused apart: "once this process has closed".)
+    json r;
+    const auto refused = [&] {
+      return r.value("error", json::object()).value("message", "").find("another process still has the index file") !=
+             std::string::npos;
+    };
+    test::wait_until([&] {
+      r = rest(s.client(), "getStarred2");
+      return refused() || (r["status"] == "ok" && starred_songs(r).empty());  // refused, or the copy opened
+    }, 30);
+    EXPECT_TRUE(refused()) << r.dump();
+    if (rest(s.client(), "star?id=2")["status"] == "ok") ++acknowledged;
+
+    // The other server goes on, sees the move and closes the old file; then both serve the copy.
+    ASSERT_EQ(kill(other.pid, SIGCONT), 0);
+    EXPECT_TRUE(test::wait_until([&] { return rest(s.client(), "getStarred2")["status"] == "ok"; }, 60));
+    if (rest(s.client(), "star?id=3")["status"] == "ok") ++acknowledged;
+    EXPECT_TRUE(test::wait_until([&] { return rest(other_client, "getStarred2")["status"] == "ok"; }, 60));
+    kill(other.pid, SIGTERM);
+    EXPECT_EQ(test::wait_exit(other.pid), 0) << test::read_file(other.err_path);
+  }
+  EXPECT_EQ(acknowledged, 1);  // the star after the other server closed the old file
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM stars"), std::to_string(acknowledged) + "\n");  // none acknowledged is lost
+}
+
+// H13S-2: a copy moved over the index while another process (a sqlite3 shell) was reading the old
+// file: the server's checkpoint of the old file's WAL could not finish, and it gave the file up,
+// leaving that WAL at the name for good: the copy was refused until the server was restarted, and
+// the next process to open it read the old file's changes into it. The old file is now kept until
+// its WAL can be emptied, and the copy is opened then.
+TEST(ServeLive, ACopyMovedOverWhileAnotherProcessReadsTheOldFileIsOpenedWhenItStops) {
+  const std::string dir = test::temp_dir() + "/moved_over_read";
+  const std::string db = index_and_backup(dir);
+  const ServerOptions o = refreshing(db);
+  int acknowledged = 0;
+  {
+    RunningServer s(o, db, 60);
+    ASSERT_EQ(rest(s.client(), "star?id=1")["status"], "ok");  // in the old file's WAL
+    // The reader: a transaction open on the old file until its standard input says COMMIT.
+    const std::string marker = dir + "/reading";
+    FILE* reader = ::popen(("sqlite3 " + test::quoted(db) + " > /dev/null").c_str(), "w");
+    ASSERT_NE(reader, nullptr);
+    std::fprintf(reader, "BEGIN; SELECT count(*) FROM tracks;\n.output %s\nSELECT 1;\n.output stdout\n", marker.c_str());
+    std::fflush(reader);
+    ASSERT_TRUE(test::wait_until([&] { return fs::exists(marker); }, 30));
+    ASSERT_EQ(std::rename((dir + "/copy.db").c_str(), db.c_str()), 0);
+    json r;
+    const auto waiting = [&] {
+      return r.value("error", json::object()).value("message", "").find("write-ahead log") != std::string::npos;
+    };
+    test::wait_until([&] {
+      r = rest(s.client(), "getStarred2");
+      return waiting() || (r["status"] == "ok" && starred_songs(r).empty());
+    }, 30);
+    EXPECT_TRUE(waiting()) << r.dump();  // not opened while the old file's WAL is at its name
+    std::fprintf(reader, "COMMIT;\n");
+    EXPECT_EQ(::pclose(reader), 0);
+    // The reader gone, the old WAL is emptied and the copy opened, without a restart.
+    EXPECT_TRUE(test::wait_until([&] {
+      r = rest(s.client(), "getStarred2");
+      return r["status"] == "ok";
+    }, 60)) << r.dump();
+    EXPECT_TRUE(starred_songs(r).empty()) << r.dump();  // the copy's, none
+    if (rest(s.client(), "star?id=2")["status"] == "ok") ++acknowledged;
+  }
+  EXPECT_EQ(acknowledged, 1);
+  // Opened by another process after the server stopped: no old WAL is read into it.
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM stars"), "1\n");
 }
 
 }  // namespace

@@ -1,0 +1,80 @@
+// Refusals of /rest/ requests are Subsonic failure envelopes (H12P-9's 414 and its siblings,
+// hostile pass 13, H13S-3): a Subsonic client reads `subsonic-response` whatever the status, and
+// took the REST API's {error, detail} (a header line over 8 KB, a form POST over 1 MB or not a
+// form, a method /rest/ does not take) for no answer. A request line over the whole head's limit
+// (64 KB) was answered with nothing at all: the connection just closed (H13S-4).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/raw_http.h"
+#include "server/running_server.h"
+#include "support/golden.h"
+
+namespace clap::server {
+namespace {
+
+const std::string& library_db() {
+  static const std::string db = [] {
+    const std::string shared = test::shared_fixture("server-rest-refusals", [](const std::string& dir) {
+      test::ffmpeg(dir + "/music/a.flac", "-f lavfi -i \"sine=f=440:d=4\"");
+      test::index_library(dir + "/music", dir + "/library.db", test::case_dir("tiny-unfused"));
+    });
+    return shared + "/library.db";
+  }();
+  return db;
+}
+
+// The answer's status line and body.
+std::pair<std::string, std::string> split(const Received& r) {
+  const size_t end = r.bytes.find("\r\n\r\n");
+  return {r.bytes.substr(0, r.bytes.find("\r\n")), end == std::string::npos ? "" : r.bytes.substr(end + 4)};
+}
+
+TEST(RestRefusals, AreSubsonicEnvelopesInTheFormatAsked) {
+  RunningServer s(ServerOptions{}, library_db(), 20);
+  const std::string host = " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  const std::string json_ping = "/rest/ping?f=json&u=u&p=p&v=1.16.1&c=t";
+  const struct {
+    const char* what;
+    std::string request, status;
+  } cases[] = {
+      {"a header line over 8 KB", "GET " + json_ping + host + "X-Big: " + std::string(10000, 'b') + "\r\n\r\n", "400"},
+      {"a form POST over 1 MB", "POST " + json_ping + host +
+                                    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000000000\r\n\r\nx=1",
+       "413"},
+      {"a POST that is not a form", "POST " + json_ping + host + "Content-Type: text/plain\r\nContent-Length: 3\r\n\r\nx=1", "415"},
+      {"a method /rest/ does not take", "PUT " + json_ping + host + "Content-Length: 0\r\n\r\n", "404"},
+      {"a request line over the head's limit", "GET " + json_ping + "&x=" + std::string(200000, 'a') + host + "\r\n", "431"},
+  };
+  for (const auto& c : cases) {
+    const auto [line, body] = split(exchange(s.port(), c.request));
+    EXPECT_EQ(line.rfind("HTTP/1.1 " + c.status, 0), 0u) << c.what << ": " << line;
+    const auto envelope = nlohmann::json::parse(body, nullptr, false);
+    if (!envelope.is_object() || !envelope.contains("subsonic-response")) {
+      ADD_FAILURE() << c.what << ": " << body.substr(0, 300);
+      continue;
+    }
+    EXPECT_EQ(envelope["subsonic-response"]["status"], "failed") << c.what;
+    EXPECT_EQ(envelope["subsonic-response"]["error"]["code"], 0) << c.what;
+  }
+  // Without f=json: XML, as every Subsonic answer.
+  const auto [xml_line, xml] = split(exchange(s.port(), "GET /rest/ping?u=u" + host + "X-Big: " + std::string(10000, 'b') + "\r\n\r\n"));
+  EXPECT_NE(xml.find("<subsonic-response"), std::string::npos) << xml_line << " " << xml.substr(0, 300);
+  // A head that comes too slowly (408).
+  ServerOptions slow;
+  slow.head_timeout_s = 1;
+  RunningServer t(slow, library_db(), 20);
+  const auto [late_line, late] = split(exchange(t.port(), "GET " + json_ping + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+  EXPECT_EQ(late_line.rfind("HTTP/1.1 408", 0), 0u) << late_line;
+  EXPECT_NE(late.find("\"subsonic-response\""), std::string::npos) << late.substr(0, 300);
+  // The REST API's routes keep their form, and a line over the head's limit gets an answer too.
+  const auto [api_line, api] = split(exchange(s.port(), "GET /api/search?q=" + std::string(200000, 'a') + host + "\r\n"));
+  EXPECT_EQ(api_line.rfind("HTTP/1.1 431", 0), 0u) << api_line;
+  EXPECT_NE(api.find("\"error\":"), std::string::npos) << api.substr(0, 300);
+}
+
+}  // namespace
+}  // namespace clap::server
