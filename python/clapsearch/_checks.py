@@ -108,7 +108,7 @@ def _path(path, what: str) -> bytes:
     except TypeError:
         raise InvalidInputError(f"{what} must be a path (a str, bytes or os.PathLike; got {type(path).__name__})") from None
     if b"\0" in raw:
-        raise InvalidInputError(f"{what}: a path cannot contain a NUL character")
+        raise InvalidInputError(f"{what}: {path!r}: a path cannot contain a NUL character")
     if not raw:  # "" (an unset variable, most often) names no file: say so, not ": no such file"
         raise InvalidInputError(f"{what}: an empty path (give a file name)")
     # A shell expands "~"; Python's file functions (and so the engine) take it as a folder named

@@ -23,7 +23,7 @@
 #include "cli/common.h"
 #include "cli/mpd_client.h"
 #include "core/error.h"
-#include "core/text_file.h"
+#include "core/secret_file.h"
 #include "service/listening.h"
 #include "service/for_you.h"
 #include "service/radio.h"
@@ -72,15 +72,15 @@ class Listening {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
   }
-  void record(service::HeardSong heard, const service::RadioStation& station, double now_s) {
+  void record(const service::HeardSong& heard, const service::RadioStation& station, double now_s) {
     std::optional<std::string> path = service::MusicFolderMap::file_uri_path(heard.uri);
     if (!path && station.folder()) path = station.folder()->path_of(heard.uri);
     if (!path) return;  // a stream, or the music folder is not known yet
     const int64_t played_at = static_cast<int64_t>(std::time(nullptr)) - static_cast<int64_t>(now_s - heard.started_s);
     try {
-      if (recorder_->record(heard, *path, played_at))
-        print_note(std::string(heard.skipped ? "skipped " : "played ") + terminal_text(heard.uri) + " (" +
-                   fixed(heard.seconds_played, 0) + " s): in the history of " + terminal_text(user_));
+      if (const std::optional<service::RecordedPlay> play = recorder_->record(heard, *path, played_at))
+        print_note(std::string(play->skipped ? "skipped " : "played ") + terminal_text(heard.uri) + " (" +
+                   fixed(play->seconds_played, 0) + " s): in the history of " + terminal_text(user_));
     } catch (const Error& e) {
       // The radio goes on when the index cannot take the play (read-only, being migrated).
       print_warning(std::string("the play of ") + terminal_text(heard.uri) + " was not recorded: " + e.what());
@@ -99,9 +99,7 @@ class Listening {
 // The password: --password-file (its first line), else $MPD_PASSWORD, else none.
 std::string mpd_password(const MpdRadioOptions& o) {
   if (!o.password_file.empty()) {
-    std::string p = read_text_file(o.password_file, "password file", 4096, TextSource::FileOrStream);
-    p = p.substr(0, p.find('\n'));
-    if (!p.empty() && p.back() == '\r') p.pop_back();
+    const std::string p = read_secret_line(o.password_file, "password file", 4096);
     if (p.empty()) throw InvalidArgument(o.password_file + ": the password file is empty");
     if (!service::line_protocol_safe(p))
       throw InvalidArgument(o.password_file + ": the password's line holds a carriage return or NUL, which MPD's protocol "

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,9 +15,10 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
-#include "core/text_file.h"
+#include "core/secret_file.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "service/indexing.h"
 #include "service/watching.h"
 
 namespace clap::cli {
@@ -35,13 +37,16 @@ struct ServeCliOptions {
 // `serve --watch` on a library without an index yet: an empty index with the model recorded (a
 // run that takes no file), so the server starts at once and the watch's first run fills the
 // index while it serves.
-void create_index_if_missing(const ServeCliOptions& o) {
+// Returns the SQLite file it made ("" when none): removed again when the server is refused.
+std::string create_index_if_missing(const ServeCliOptions& o) {
   const std::string location = store::resolve_location(o.lib.db);
   try {
     store::open_store(location, store::OpenMode::ReadOnly);
-    return;
+    return "";
   } catch (const std::exception&) {  // missing (or damaged: the run below says why)
   }
+  std::error_code ec;
+  const bool absent = !store::is_server_location(location) && !std::filesystem::exists(std::filesystem::symlink_status(location, ec));
   service::IndexRequest request;
   // Only the folders that are there: one not there yet is waited for by the watch (the crawl
   // of a missing folder would fail this run, and with it the server's start).
@@ -54,6 +59,7 @@ void create_index_if_missing(const ServeCliOptions& o) {
   request.quiet = o.quiet;
   request.skip = [](const index::CrawledFile&) { return true; };
   service::run_index(request, {}, print_warning);
+  return absent ? location : "";
 }
 
 // `serve --watch`: the index kept current by a thread of this process (service/watching.h),
@@ -108,9 +114,7 @@ int run_serve(ServeCliOptions& o) {
   so.exclude = exclude_rule();  // read at start: the settings file's, or serve --exclude-rule
   // The token: --token (scrubbed from ps once parsed), else --token-file, else $CLAPSEARCH_TOKEN.
   if (so.token.empty() && !o.token_file.empty()) {
-    so.token = read_text_file(o.token_file, "token file", 4096, TextSource::FileOrStream);
-    so.token = so.token.substr(0, so.token.find('\n'));
-    if (!so.token.empty() && so.token.back() == '\r') so.token.pop_back();
+    so.token = read_secret_line(o.token_file, "token file", 4096);
     if (so.token.empty()) throw InvalidArgument(o.token_file + ": the token file is empty");
   }
   if (so.token.empty())
@@ -121,17 +125,28 @@ int run_serve(ServeCliOptions& o) {
     std::fprintf(stderr, "%s\n", terminal_text(line).c_str());  // request paths come from anyone
   };
   if (!o.quiet) so.log = log_line;
+  std::string created;  // the index --watch made for this server
   if (!o.watch_dirs.empty()) {  // usage errors before anything starts
     index::parse_duration(o.quiet_period, "--quiet-period");
     index::parse_duration(o.rescan_every, "--rescan-every");
-    create_index_if_missing(o);
+    created = create_index_if_missing(o);
   }
   // Ctrl-C / SIGTERM: a thread waits for the signal and stops the server (no work in a handler).
   install_stop_signals();
   std::signal(SIGPIPE, SIG_IGN);
 
-  server::Server srv(so);
-  srv.bind();
+  std::optional<server::Server> made;
+  try {
+    made.emplace(so);
+    made->bind();
+  } catch (...) {
+    // A server refused (no token for another address, its port in use) leaves nothing at a new
+    // --db path either (hostile pass 12, R12C-1): the index made for it goes.
+    made.reset();
+    if (!created.empty()) service::remove_new_index(created);
+    throw;
+  }
+  server::Server& srv = *made;
   std::printf("clapsearch serve: listening on %s\n", srv.url().c_str());
   if (!so.token.empty()) std::printf("(every /api/ request needs the token; open %s?token=... in a browser)\n", srv.url().c_str());
   std::fflush(stdout);
@@ -196,6 +211,11 @@ void add_serve_command(CLI::App& app, Action& action) {
                   "(0 = never; at most 2 such paused streams per user, --paused-streams in all)")
       ->default_val(600)
       ->check(CLI::Range(0, 86400));
+  cmd->add_option("--login-lockout", o->server.login_lockout_s,
+                  "Subsonic sign-ins: after 5 wrong passwords for a user from one address within this many seconds, that "
+                  "address is refused for that user until the oldest is this old")
+      ->default_val(60)
+      ->check(CLI::Range(1, 31536000));
   cmd->add_option("--paused-streams", o->server.paused_streams,
                   "Paused Subsonic streams held at once (each holds a connection thread; fewer than --http-threads)")
       ->default_val(4)

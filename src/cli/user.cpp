@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
-#include "core/regular_file.h"
+#include "core/secret_file.h"
 #include "core/utc_time.h"
 #include "service/accounts.h"
 
@@ -68,11 +68,9 @@ class NoEcho {
 std::string read_password(const UserOptions& o, bool confirm) {
   std::string password;
   if (!o.password_file.empty() && o.password_file != "-") {  // "-": standard input, as every list file takes it
-    FILE* f = fopen_regular(o.password_file);
-    if (!f) throw Error(o.password_file + ": cannot read the password file: " + open_error(errno));
-    const bool got = read_line(f, password);
-    std::fclose(f);
-    if (!got || password.empty()) throw Error(o.password_file + ": the password file is empty (the password is its first line)");
+    // A regular file, or a pipe: `--password-file <(pass show music)` (core/secret_file.h).
+    password = read_secret_line(o.password_file, "password file", 4 * service::kMaxPasswordBytes);
+    if (password.empty()) throw Error(o.password_file + ": the password file is empty (the password is its first line)");
     return password;
   }
   if (isatty(STDIN_FILENO) != 1) {

@@ -19,7 +19,12 @@ inline constexpr size_t kEchoBytes = 200;
 
 // `in` itself when it is at most `max_bytes`, else its first `max_bytes` (cut at a UTF-8
 // character boundary) and "... (N bytes)". Control characters are kept (terminal_text shows them
-// safely; JSON keeps them).
+// safely; JSON keeps them), but for NUL (nul_escaped).
 std::string echo_excerpt(std::string_view in, size_t max_bytes = kEchoBytes);
+
+// `in` with each NUL byte as the four characters \x00: a value echoed in an error message. A
+// message is read as a C string (what()) by every front end, and Python's was cut at the NUL,
+// leaving neither the rest of the name nor the reason (hostile pass 12, R12P-3).
+std::string nul_escaped(std::string_view in);
 
 }  // namespace clap

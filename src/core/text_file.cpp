@@ -1,32 +1,63 @@
 #include "core/text_file.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "core/error.h"
 #include "core/regular_file.h"
+#include "core/secret_file.h"
 
+// read_secret_line (core/secret_file.h) is here too: it opens and names files as read_text_file does.
 namespace clap {
 
 namespace {
 
 struct Fd {
   int fd = -1;
+  Fd() = default;
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&&) = delete;
   ~Fd() {
     if (fd >= 0) ::close(fd);
   }
 };
+
+// `path` ("standard input": a copy of that descriptor) opened with `flags` and fstat'ed into `st`;
+// clap::Error naming it and its role (`what`) when it is missing, unreadable or a folder.
+Fd open_named(const std::string& path, bool standard_input, int flags, const std::string& what, struct stat& st) {
+  Fd f;
+  f.fd = standard_input ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), flags);
+  if (f.fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) throw Error(path + ": no such file (" + what + ")");
+    throw Error(path + ": cannot read (" + what + "): " + open_error(err));
+  }
+  if (::fstat(f.fd, &st) != 0) throw Error(path + ": cannot read (" + what + "): " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a folder (" + what + ")");
+  return f;
+}
 
 std::string size_text(uint64_t bytes) {
   char limit[32];
   if (bytes >= (1u << 20)) std::snprintf(limit, sizeof limit, "%.0f MB", static_cast<double>(bytes) / (1 << 20));
   else std::snprintf(limit, sizeof limit, "%llu bytes", static_cast<unsigned long long>(bytes));
   return limit;
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
 }
 
 }  // namespace
@@ -37,17 +68,9 @@ std::string read_text_file(const std::string& given, const std::string& what, ui
   const std::string path = standard_input ? "standard input" : given;
   // Non-blocking open: a FIFO does not wait for a writer here. A stream the user named is read
   // blocking afterwards, as a pipe is.
-  Fd f;
   const int flags = O_RDONLY | O_CLOEXEC | (source == TextSource::RegularFile ? O_NONBLOCK : 0);
-  f.fd = standard_input ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), flags);
-  if (f.fd < 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) throw Error(path + ": no such file (" + what + ")");
-    throw Error(path + ": cannot read (" + what + "): " + open_error(err));
-  }
   struct stat st {};
-  if (::fstat(f.fd, &st) != 0) throw Error(path + ": cannot read (" + what + "): " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a folder (" + what + ")");
+  const Fd f = open_named(path, standard_input, flags, what, st);
   if (!S_ISREG(st.st_mode)) {
     if (source == TextSource::RegularFile)
       throw Error(path + ": not a regular file (a FIFO, socket or device?) (" + what + ")");
@@ -84,6 +107,67 @@ std::string read_text_file(const std::string& given, const std::string& what, ui
     text.append(piece, static_cast<size_t>(n));
   }
   return text;
+}
+
+std::string read_secret_line(const std::string& given, const std::string& what, uint64_t max_bytes,
+                             std::chrono::milliseconds deadline) {
+  const bool standard_input = given == "-";
+  const std::string path = standard_input ? "standard input" : given;
+  // Non-blocking: opening a FIFO does not wait for a writer (the deadline below bounds that wait).
+  struct stat st {};
+  const Fd f = open_named(path, standard_input, O_RDONLY | O_CLOEXEC | O_NONBLOCK, what, st);
+  const bool pipe = S_ISFIFO(st.st_mode);
+  // Standard input may be a terminal (a person typing) or anything the shell redirected.
+  if (!standard_input && !pipe && !S_ISREG(st.st_mode))
+    throw Error(path + ": " + (S_ISSOCK(st.st_mode) ? "a socket" : "a device") + ", not a file or a pipe (" + what +
+                "); give a file, a pipe such as <(pass show NAME), or - for standard input");
+  const bool wait_forever = standard_input && ::isatty(f.fd) == 1;
+  // A FIFO in the file system may get its writer later (`mkfifo p; writer > p &`): its end before
+  // one came is no end. An anonymous pipe (/dev/fd/N of a process substitution) gets none: its end
+  // is the end (`<(pass show x)` whose command failed is an empty file at once, not a wait).
+  struct statfs sf {};
+  const bool named_fifo = pipe && !standard_input && ::fstatfs(f.fd, &sf) == 0 && sf.f_type != PIPEFS_MAGIC;
+  if (!standard_input) {
+    const int fl = ::fcntl(f.fd, F_GETFL);
+    if (fl >= 0 && !pipe) ::fcntl(f.fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  std::string line;
+  bool any = false;
+  char c = 0;
+  for (;;) {
+    const ssize_t n = ::read(f.fd, &c, 1);  // a byte at a time: nothing past the first line is taken
+    if (n == 1) {
+      if (c == '\n') break;
+      if (c == '\0') throw Error(path + ": not text (a NUL byte in its first line) (" + what + "); is it the right file?");
+      any = true;
+      line += c;
+      if (line.size() > max_bytes)
+        throw Error(path + ": its first line is longer than " + std::to_string(max_bytes) + " bytes (" + what +
+                    "); is it the right file?");
+      continue;
+    }
+    if (n == 0) {
+      // A named FIFO's end before any writer came (Linux reports it so to a non-blocking reader)
+      // is no end: wait for one, within the deadline, unless something was read.
+      if (!named_fifo || any) break;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      throw Error(path + ": read error (" + what + "): " + std::strerror(errno));
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (!wait_forever && left.count() <= 0)
+      throw Error(path + ": no line arrived within " + seconds_text(deadline) + " (" + what +
+                  "; a pipe or FIFO that nobody writes to?)");
+    pollfd p{f.fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, wait_forever ? -1 : static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (ready < 0 && errno != EINTR) throw Error(path + ": read error (" + what + "): " + std::strerror(errno));
+    // A FIFO whose writer came and went (POLLHUP without data) is at its end: the next read says 0.
+    if (ready > 0 && (p.revents & POLLHUP) && !(p.revents & POLLIN)) break;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
 }
 
 }  // namespace clap

@@ -72,12 +72,22 @@ std::string one_line_text(std::string_view in, size_t max_bytes) {
   return out.substr(first, out.find_last_not_of(' ') - first + 1);
 }
 
+std::string nul_escaped(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (const char c : in) {
+    if (c == '\0') out += "\\x00";
+    else out += c;
+  }
+  return out;
+}
+
 std::string echo_excerpt(std::string_view in, size_t max_bytes) {
-  if (in.size() <= max_bytes) return std::string(in);
+  if (in.size() <= max_bytes) return nul_escaped(in);
   size_t cut = max_bytes;
   // Back to the start of a character: a continuation byte (10xxxxxx) is not one.
   while (cut > 0 && (static_cast<unsigned char>(in[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(in.substr(0, cut)) + "... (" + std::to_string(in.size()) + " bytes)";
+  return nul_escaped(in.substr(0, cut)) + "... (" + std::to_string(in.size()) + " bytes)";
 }
 
 }  // namespace clap

@@ -52,6 +52,14 @@ std::vector<std::string> real_folders(const std::vector<std::string>& folders) {
   return out;
 }
 
+// A root's stat: a folder or a regular file, else clap::Error naming it and the reason.
+struct stat root_stat(const std::string& root) {
+  struct stat st{};
+  if (::stat(root.c_str(), &st) != 0) throw Error(root + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) throw Error(root + ": not a folder or a regular file");
+  return st;
+}
+
 class Crawler {
  public:
   Crawler(const CrawlOptions& o, CrawlResult& out, const std::vector<std::string>& roots) : o_(o), out_(out) {
@@ -66,16 +74,12 @@ class Crawler {
   }
 
   void root(const std::string& root) {
-    struct stat st{};
-    if (::stat(root.c_str(), &st) != 0)
-      throw Error(root + ": " + std::strerror(errno));
+    const struct stat st = root_stat(root);
     if (S_ISREG(st.st_mode)) {
       add(root, root, st);
-    } else if (S_ISDIR(st.st_mode)) {
+    } else {
       root_dirs_.insert({st.st_dev, st.st_ino});
       if (dirs_.insert({st.st_dev, st.st_ino}).second) walk(root, root, "");
-    } else {
-      throw Error(root + ": not a folder or a regular file");
     }
   }
 
@@ -212,6 +216,8 @@ bool path_under(const std::string& path, const std::string& root) {
   return path.size() >= root.size() && path.compare(0, root.size(), root) == 0 &&
          (path.size() == root.size() || path[root.size()] == '/');
 }
+
+void check_root(const std::string& root) { (void)root_stat(absolute_path(root)); }
 
 CrawlResult crawl(const std::vector<std::string>& roots, const CrawlOptions& options) {
   CrawlResult out;

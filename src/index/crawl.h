@@ -66,6 +66,9 @@ struct CrawlResult {
 // Roots may be folders or single files (a file given explicitly is taken whatever its
 // extension). Throws clap::Error when a root does not exist or is neither.
 CrawlResult crawl(const std::vector<std::string>& roots, const CrawlOptions& options = {});
+// The same check of each root, and its error, on its own: asked before `index` creates a new
+// index, so that a mistyped folder leaves nothing at the --db path (hostile pass 12, R12C-1).
+void check_root(const std::string& root);
 
 // Absolute and lexically normal (no ".", "..", duplicate or trailing slashes); symlinks kept.
 std::string absolute_path(const std::string& path);

@@ -70,6 +70,9 @@ struct ServerOptions {
   // net.ipv4.tcp_wmem's maximum, 4 MB here): a response that fits is handed over whole at once.
   int send_buffer_bytes = 0;
   int connections_per_address = 8; // connections served at once per client address (loopback not counted)
+  // Subsonic (/rest/) sign-ins: after 5 wrong passwords for one user from one address within this
+  // many seconds, that address is refused for that user until the oldest is this old (subsonic_auth.cpp).
+  int login_lockout_s = 60;
   int refresh_ms = 1000;           // how often the index is checked for changes
   int http_threads = 16;           // connections served at once (more than the model queue, so queued runs never block the rest)
   double request_budget_s = 30;    // a route's work (duplicate scans, diversity, playlists) stops after this: 503

@@ -439,7 +439,7 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
     // getOpenSubsonicExtensions "must be publicly accessible" (the spec): an app asks it before
     // signing in, to learn whether it may sign in with an API key. It names no user data.
     const bool open = name == "getOpenSubsonicExtensions";
-    const RestUser user = open ? RestUser{} : authenticate(req, req.remote_addr, *library);
+    const RestUser user = open ? RestUser{} : authenticate(req, req.remote_addr, *library, std::chrono::seconds(options_.login_lockout_s));
     const ScopedDeadline budget(options_.request_budget_s);
     for (int attempt = 0;; ++attempt) {
       try {

@@ -24,6 +24,7 @@
 // subsonic_userdata.cpp (stars, ratings, scrobbles, playlists); subsonic_auth.cpp holds the
 // users' authentication, subsonic_records.cpp the records (Child, AlbumID3, ArtistID3).
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string_view>
@@ -206,7 +207,8 @@ bool rest_enabled(service::Library& lib);
 // The user the request authenticates as (u + p / p=enc: / t + s token auth, or apiKey), or
 // throws Failure (10, 40-44). `address` is the client's IP (wrong credentials are rate-limited
 // per address).
-RestUser authenticate(const httplib::Request& req, const std::string& address, service::Library& lib);
+RestUser authenticate(const httplib::Request& req, const std::string& address, service::Library& lib,
+                      std::chrono::seconds lockout);
 
 // --- records (subsonic_records.cpp) ----------------------------------------------------------
 

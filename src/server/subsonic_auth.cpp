@@ -9,9 +9,9 @@
 //      with different values)
 //   44 an API key that names nobody
 // Wrong passwords are limited per client address and user name (the u given): after kMaxFailures
-// failed attempts within kFailureWindow, every attempt of that
+// failed attempts within the lockout window (serve --login-lockout, 60 s), every attempt of that
 // address for that user is refused with 40 without looking at its credentials, until the oldest
-// of those failures is kFailureWindow old. A fixed window, not a growing delay: predictable for a
+// of those failures is that old. A fixed window, not a growing delay: predictable for a
 // person who mistyped, while 5 guesses a minute make guessing a password hopeless. The user name
 // is part of the key because behind a reverse proxy every request comes from the proxy's address:
 // someone guessing one user's password must not lock every other user out. API keys are not
@@ -36,26 +36,25 @@ namespace clap::server::subsonic {
 namespace {
 
 constexpr size_t kMaxFailures = 5;
-constexpr std::chrono::seconds kFailureWindow{60};
 constexpr size_t kMaxTrackedKeys = 10000;       // the table's bound (old entries go first)
 constexpr size_t kMaxCredentialBytes = 2048;    // the extension's bound on an API key's length
 
 using Clock = std::chrono::steady_clock;
 
-// Failed attempts per key (address and user name), in the last kFailureWindow.
+// Failed attempts per key (address and user name), in the last `window` (the server's one).
 class FailureLimit {
  public:
   // How long attempts under `key` must wait (0: they may try).
-  std::chrono::seconds wait(const std::string& key) {
+  std::chrono::seconds wait(const std::string& key, std::chrono::seconds window) {
     std::lock_guard lock(mutex_);
     auto it = failures_.find(key);
     if (it == failures_.end()) return std::chrono::seconds(0);
-    prune(it->second, Clock::now());
+    prune(it->second, Clock::now(), window);
     if (it->second.size() < kMaxFailures) return std::chrono::seconds(0);
-    const auto left = kFailureWindow - (Clock::now() - it->second.front());
+    const auto left = window - (Clock::now() - it->second.front());
     return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(left));
   }
-  void failed(const std::string& key) {
+  void failed(const std::string& key, std::chrono::seconds window) {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
     if (failures_.size() >= kMaxTrackedKeys && !failures_.count(key)) {
@@ -64,7 +63,7 @@ class FailureLimit {
       // else failures under made-up user names (10,000 requests) would erase a lock, and its
       // user's password could be guessed 5 more times.
       for (auto it = failures_.begin(); it != failures_.end();) {
-        prune(it->second, now);
+        prune(it->second, now, window);
         it = it->second.empty() ? failures_.erase(it) : std::next(it);
       }
       if (failures_.size() >= kMaxTrackedKeys) {
@@ -80,14 +79,14 @@ class FailureLimit {
       }
     }
     auto& list = failures_[key];
-    prune(list, now);
+    prune(list, now, window);
     list.push_back(now);
     while (list.size() > kMaxFailures) list.pop_front();
   }
 
  private:
-  static void prune(std::deque<Clock::time_point>& list, Clock::time_point now) {
-    while (!list.empty() && now - list.front() >= kFailureWindow) list.pop_front();
+  static void prune(std::deque<Clock::time_point>& list, Clock::time_point now, std::chrono::seconds window) {
+    while (!list.empty() && now - list.front() >= window) list.pop_front();
   }
   std::mutex mutex_;
   std::map<std::string, std::deque<Clock::time_point>> failures_;
@@ -158,7 +157,8 @@ bool rest_enabled(service::Library& lib) {
   return service::accounts_connection(lib.location()).with([](service::Accounts&, store::Store& s) { return s.has_users(); });
 }
 
-RestUser authenticate(const httplib::Request& req, const std::string& address, service::Library& lib) {
+RestUser authenticate(const httplib::Request& req, const std::string& address, service::Library& lib,
+                      std::chrono::seconds lockout) {
   const auto u = credential(req, "u"), p = credential(req, "p"), t = credential(req, "t"), s = credential(req, "s");
   const auto api_key = credential(req, "apiKey");
   if (api_key && (u || p || t || s))
@@ -179,7 +179,7 @@ RestUser authenticate(const httplib::Request& req, const std::string& address, s
     return rest_user(*user);
   }
   const std::string key = limit_key(address, *u);
-  if (const auto wait = failure_limit().wait(key); wait.count() > 0)
+  if (const auto wait = failure_limit().wait(key, lockout); wait.count() > 0)
     throw Failure{40, "wrong username or password: too many failed attempts for this user from this address; try again in " +
                           std::to_string(wait.count()) + " s"};
   struct Found {
@@ -203,7 +203,7 @@ RestUser authenticate(const httplib::Request& req, const std::string& address, s
     ok = found.user && t->size() <= kMaxCredentialBytes && constant_time_equal(lower(*t), expected);
   }
   if (!ok) {
-    failure_limit().failed(key);
+    failure_limit().failed(key, lockout);
     throw Failure{40, "wrong username or password"};
   }
   return rest_user(*found.user);

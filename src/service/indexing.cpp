@@ -82,6 +82,11 @@ std::string describe_salvage(const store::Salvage& salvage, const std::string& d
   return text;
 }
 
+void remove_new_index(const std::string& location) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal", ".lock"}) fs::remove(location + suffix, ec);
+}
+
 IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks, const Notice& warn, LoadedModel* keep) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -109,17 +114,28 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     store.reset();  // the lock (if taken) is kept: no other indexer starts meanwhile
     return true;
   };
-  try {
-    store = store::open_store(location, store::OpenMode::ReadWrite);
-  } catch (const std::exception& e) {
-    if (!damaged(e)) throw;
-  }
-  if (store) lock = store->lock_indexer();
-  try {
-    if (store) stored = store->model();
-  } catch (const std::exception& e) {
-    if (!damaged(e)) throw;
-  }
+  // A new SQLite index is created only once the run is known to start: a usage mistake found on
+  // the way (a folder that is not there, --hop 0.1, --window longer than the model's input, a
+  // model that does not exist) leaves nothing at a new --db path (hostile pass 12, R12C-1: it
+  // left an empty index and its lock file). Until then the run is that of an index with no model.
+  for (const std::string& dir : r.dirs) index::check_root(dir);
+  std::error_code absent_ec;
+  const bool create_later =
+      !store::is_server_location(location) && !fs::exists(fs::symlink_status(location, absent_ec));
+  const auto open_existing = [&] {
+    try {
+      store = store::open_store(location, store::OpenMode::ReadWrite);
+    } catch (const std::exception& e) {
+      if (!damaged(e)) throw;
+    }
+    if (store) lock = store->lock_indexer();
+    try {
+      if (store) stored = store->model();
+    } catch (const std::exception& e) {
+      if (!damaged(e)) throw;
+    }
+  };
+  if (!create_later) open_existing();
   // A damaged SQLite file is replaced by a new index holding what could be read of its users'
   // data and track ids; the file itself is kept beside it (store.h: replace_damaged_index).
   const auto replace_damaged_into = [&](std::unique_ptr<store::Store>& target) {
@@ -185,6 +201,16 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     spec.identity.precision = precision_name(resolved_settings.precision);
   }
   spec.identity.precision_choice = resolved_settings.precision_choice;
+  if (create_later) {
+    open_existing();
+    // Another indexer made the index meanwhile (and held its lock until now): this run is one
+    // of an existing index, whose settings are resolved from what it holds.
+    if (stored) {
+      lock.reset();
+      store.reset();
+      return run_index(r, callbacks, warn, keep);
+    }
+  }
   if (!damage.empty()) replace_damaged();
   // --rebuild of a sound index is built aside (issue 53): in a new SQLite index in a private
   // folder, then copied over the old library in one transaction (replace_index), so that readers

@@ -47,9 +47,16 @@ struct LoadedModel {
 };
 
 // Throws clap::Error before touching the index when the model cannot be resolved or does not
-// match the index (suggesting --rebuild), or when another indexer holds the lock. With `keep`,
+// match the index (suggesting --rebuild), or when another indexer holds the lock; a new SQLite
+// index is created only after every check of the run's folders, settings and model passed, so a
+// refused run leaves nothing at a new --db path (hostile pass 12, R12C-1). With `keep`,
 // the model is loaded into it (or taken from it) instead of being freed after the run.
 IndexRun run_index(const IndexRequest& request, const index::IndexCallbacks& callbacks = {}, const Notice& warn = {},
                    LoadedModel* keep = nullptr);
+
+// Removes the SQLite index at `location` that the caller has just created and closed, with its
+// journals and lock file: a run refused after making it (`migrate` whose copy failed, `serve
+// --watch` whose server could not start) leaves nothing behind. Errors are ignored (gone already).
+void remove_new_index(const std::string& location);
 
 }  // namespace clap::service

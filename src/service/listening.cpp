@@ -58,25 +58,26 @@ PlayRecorder::~PlayRecorder() = default;
 
 void PlayRecorder::close_if_replaced() { connection_->close_if_replaced(); }
 
-bool PlayRecorder::record(HeardSong& song, const std::string& path, int64_t played_at) {
-  return connection_->with([&](Accounts&, store::Store& s) {
+std::optional<RecordedPlay> PlayRecorder::record(const HeardSong& song, const std::string& path, int64_t played_at) {
+  return connection_->with([&](Accounts&, store::Store& s) -> std::optional<RecordedPlay> {
     const std::optional<store::Track> t = s.track_by_path(path);
-    if (!t) return false;
+    if (!t) return std::nullopt;
+    RecordedPlay verdict{song.seconds_played, song.duration_s, song.skipped};
     // Without a length a song is a skip before 30 s: a 3 s song heard whole was one.
     if (song.duration_s <= 0 && t->duration_s > 0) {
-      song.duration_s = t->duration_s;
-      song.seconds_played = std::min(song.seconds_played, song.duration_s);
-      song.skipped = is_skip(song.seconds_played, song.duration_s);
+      verdict.duration_s = t->duration_s;
+      verdict.seconds_played = std::min(song.seconds_played, verdict.duration_s);
+      verdict.skipped = is_skip(verdict.seconds_played, verdict.duration_s);
     }
     store::PlayRecord p;
     p.user_id = user_id_;
     p.song = song_ref(*t);
     p.played_at = played_at;
-    p.seconds_played = song.seconds_played;
-    p.skipped = song.skipped;
+    p.seconds_played = verdict.seconds_played;
+    p.skipped = verdict.skipped;
     p.source = source_;
     s.add_play(p);
-    return true;
+    return verdict;
   });
 }
 

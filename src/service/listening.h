@@ -55,6 +55,13 @@ class PlayWatcher {
   HeardSong song_;
 };
 
+// What PlayRecorder::record wrote: the time heard, of what length, and whether that was a skip.
+struct RecordedPlay {
+  double seconds_played = 0;
+  double duration_s = 0;  // the player's, else the indexed track's (0: neither knows)
+  bool skipped = false;
+};
+
 // Writes heard songs into a user's history: the URI's file (through `path_of`, the player's music
 // folder) looked up among the indexed tracks; a song that is not an indexed file is not recorded.
 class PlayRecorder {
@@ -62,11 +69,11 @@ class PlayRecorder {
   // `location`: the index (store::resolve_location form); `user_id`: whose history.
   PlayRecorder(std::string location, int64_t user_id, std::string source);
   ~PlayRecorder();
-  // True when recorded; `path` the file the song is. `played_at` unix seconds of its start. A
-  // song whose length the player never gave (MPD reports none until its decoder has started: a
-  // short song may end before the radio sees one) is judged by the indexed track's length, and
-  // `song` says so (its duration, seconds and skip as recorded).
-  bool record(HeardSong& song, const std::string& path, int64_t played_at);
+  // The play as recorded, nullopt when `path` (the file the song is) is not an indexed track.
+  // `played_at` unix seconds of its start. A song whose length the player never gave (MPD reports
+  // none until its decoder has started: a short song may end before the radio sees one) is judged
+  // by the indexed track's length; `song` itself is left as the player heard it.
+  std::optional<RecordedPlay> record(const HeardSong& song, const std::string& path, int64_t played_at);
   // Closes the recorder's connection when another file was moved over the index, so that this
   // process can open the new one (AccountsConnection::close_if_replaced); the next record opens it.
   void close_if_replaced();

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "service/accounts.h"
+#include "service/indexing.h"
 
 namespace clap::service {
 
@@ -320,8 +321,7 @@ MigrateSummary migrate_index(const std::string& from, const std::string& to,
     copy_index(*src, *dst, from_loc, to_loc, sum, progress);
   } catch (...) {
     dst.reset();  // closed (and its transaction rolled back) before its file goes
-    if (created)
-      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(to_loc + suffix, ec);
+    if (created) remove_new_index(to_loc);
     if (!key_existed) fs::remove(key_file, ec);
     throw;
   }

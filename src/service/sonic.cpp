@@ -7,6 +7,7 @@
 
 #include "core/embedding_rows.h"
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "search/playlist.h"
 #include "service/filters.h"
 #include "service/playlists.h"
@@ -161,7 +162,7 @@ std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, con
   for (const store::Track& t : snap.tracks())
     if (t.status == store::TrackStatus::Ok && (normalise_name(t.artist) == key || normalise_name(t.album_artist) == key))
       group.push_back(t.id);
-  return similar_to_group(snap, group, "artist \"" + artist + "\"", options);
+  return similar_to_group(snap, group, "artist \"" + nul_escaped(artist) + "\"", options);
 }
 
 std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, const std::string& album,

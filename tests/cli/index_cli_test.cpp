@@ -215,6 +215,47 @@ TEST(IndexCli, OtherSettingsRefusedWithClearMessageThenRebuild) {
   EXPECT_EQ(nlohmann::json::parse(out)["model"]["window_s"], 6.0);
 }
 
+// A run refused for a usage mistake creates nothing at a new --db path: no index, no lock file,
+// no journal (hostile pass 12, R12C-1: each of these left an empty 180 kB index, "model (none
+// yet)", and its lock file, found only after the index was opened; `serve --watch` too).
+TEST(IndexCli, ARefusedRunLeavesNothingAtANewDb) {
+  const std::string lib = test::temp_dir() + "/lib", dbs = test::temp_dir() + "/dbs", db = dbs + "/new.db";
+  ffmpeg(lib + "/a.wav", tone(440, 12, 16000));
+  fs::create_directories(dbs);
+  const std::string run = "index --db " + q(db) + " ";
+  const std::string with_model = run + q(lib) + " --model " + q(model_dir()) + " ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {with_model + "--hop 0.1", "--hop 0.1 s: at least 0.5 s"},
+      {with_model + "--window 11", "--window 11 s is longer than the model's input"},
+      {with_model + "--window 0.5", "--window 0.5 s: at least 1 s"},
+      {with_model + "--window 4 --hop 5", "--hop 5 s is longer than --window 4 s"},
+      {with_model + "--silence-db 3", "--silence-db 3"},
+      {run + q(lib) + " --model " + q(test::temp_dir() + "/no model"), "no model: no such model folder"},
+      {run + q(lib + "/typo") + " --model " + q(model_dir()), "typo: No such file or directory"},
+      {run + q(lib) + " " + q(lib + "/typo") + " --model " + q(model_dir()), "typo: No such file or directory"},
+      // serve --watch makes the index it serves: not when the server is refused after that.
+      {"serve --watch " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " --host 192.0.2.1 --port 0",
+       "serving on 192.0.2.1 (not loopback) needs a token"},
+      {"serve --watch " + q(lib) + " --db " + q(db) + " --model " + q(test::temp_dir() + "/no model") + " --port 0",
+       "no model: no such model folder"},
+  };
+  for (const auto& [args, message] : cases) {
+    std::string out, err;
+    EXPECT_NE(cli(args, &out, &err), 0) << args;
+    EXPECT_NE(err.find(message), std::string::npos) << args << "\n" << err;
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(dbs)) left.push_back(entry.path().filename().string());
+    EXPECT_TRUE(left.empty()) << args << ": left " << left.front();
+    for (const auto& entry : fs::directory_iterator(dbs)) fs::remove_all(entry.path());
+  }
+  // The same run, once it starts, makes the index.
+  std::string out, err;
+  ASSERT_EQ(cli(with_model + "-q --json", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["indexed"], 1);
+  ASSERT_EQ(cli("status --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["model"]["window_s"], 10.0);
+}
+
 TEST(IndexCli, KillNineMidRunLeavesAConsistentIndexAndTheNextRunResumes) {
   const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
   const int files = 10;

@@ -295,6 +295,35 @@ TEST(UserCli, BadInputIsRefusedWithTheReason) {
   EXPECT_EQ(json::parse(out).size(), 0u);
 }
 
+// --password-file <(pass show music): a process substitution (/dev/fd/N, a pipe) was refused as
+// "not a regular file" (hostile pass 12, R12P-2), where ssh and gpg take one. A pipe and a FIFO in
+// the file system give their first line (the FIFO's writer may come later); a device is refused
+// with the reason and the ways that work. (A FIFO nobody writes to ends at the deadline:
+// SecretFile.* in tests/core, with a short one.)
+TEST(UserCli, APasswordFromAProcessSubstitutionOrAFifo) {
+  const std::string dir = test::temp_dir();
+  const std::string db = empty_index(dir);
+  std::string out, err;
+  const std::string add = test::cli_command() + " user add ann --db " + q(db) +
+                          " --password-file <(printf 'through a pipe\\nsecond line\\n')";
+  ASSERT_EQ(test::run_command("bash -c " + q(add), &out, &err), 0) << err;
+  const std::string fifo = dir + "/pw.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string passwd = "(sleep 0.3; printf 'through a fifo\\n' > " + q(fifo) + ") & " + test::cli_command() +
+                             " user add bob --password-file " + q(fifo) + " --db " + q(db) + "; status=$?; wait; exit $status";
+  ASSERT_EQ(test::run_command("bash -c " + q(passwd), &out, &err), 0) << err;
+  EXPECT_EQ(run("user add carol --password-file /dev/zero --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("/dev/zero: a device, not a file or a pipe (password file); give a file, a pipe such as "
+                     "<(pass show NAME), or - for standard input"),
+            std::string::npos)
+      << err;
+  auto s = store::open_store(db, store::OpenMode::ReadOnly);
+  service::Accounts accounts(*s, db);
+  EXPECT_EQ(accounts.password_of(*s->user("ann")), "through a pipe");
+  EXPECT_EQ(accounts.password_of(*s->user("bob")), "through a fifo");
+  EXPECT_FALSE(s->user("carol"));
+}
+
 TEST(UserCli, KeyFileMustBePrivateAndRegular) {
   const std::string dir = test::temp_dir();
   const std::string db = empty_index(dir);

@@ -755,3 +755,19 @@ def test_hostile13_a_library_closed_in_another_process_keeps_what_serve_wrote_to
         serve.terminate()
         serve.communicate(timeout=60)
     assert stars() == 3
+
+
+def test_hostile12_a_nul_in_a_name_is_shown_escaped_with_the_reason(lib):
+    """R12P-3: a NUL inside a name cut the error at the NUL (`artist "Test Tones`, no reason): every
+    front end reads the engine's message as a C string. The name is shown with the NUL as \\x00,
+    then the reason; a path with a NUL is refused naming it."""
+    library = clapsearch.Library(lib["db"])
+    with pytest.raises(clapsearch.NotFoundError) as raised:
+        library.artists(like="Tset Tones\0x")
+    assert str(raised.value).startswith('artist "Tset Tones\\x00x": no track in the index is tagged with this artist'), raised.value
+    with pytest.raises(clapsearch.NotFoundError) as raised:
+        library.albums(like="No Such\0Album")
+    assert str(raised.value).startswith('album "No Such\\x00Album": no track in the index is tagged with this album'), raised.value
+    with pytest.raises(clapsearch.InvalidInputError) as raised:
+        library.similar("no\0such.flac")
+    assert "'no\\x00such.flac': a path cannot contain a NUL character" in str(raised.value), raised.value

@@ -169,6 +169,9 @@ await expectOk("a user added while the server runs", { u: bob, p: bobPassword })
 for (let i = 0; i < 5; i++) await expectFailure(`wrong attempt ${i + 1}`, { u: bob, p: "guess " + i }, 40);
 const locked = await expectFailure("the right password after 5 wrong ones", { u: bob, p: bobPassword }, 40);
 check(/too many failed attempts/.test(locked) && /try again in \d+ s/.test(locked), `the refusal says why and for how long: ${locked}`);
+// run.sh's --login-lockout 3600: the lock outlasts the 10,001 requests below at any load.
+const lockedFor = Number(/try again in (\d+) s/.exec(locked)?.[1]);
+check(lockedFor > 60 && lockedFor <= 3600, `the lock lasts serve --login-lockout (3600 s), not the default 60 s: ${locked}`);
 // Failures under 10,001 made-up names (more keys than the limit tracks) do not erase the lock:
 // else each such round would buy 5 more guesses at bob's password.
 {
