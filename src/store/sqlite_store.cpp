@@ -96,11 +96,16 @@ std::string write_problem(const std::string& path) {
 }
 // A schema that lacks one of its tables (dropped by hand or another tool) would fail at the
 // first statement that uses it, with raw SQL, in every command, --rebuild included: it is a
-// damaged index (store.h: DamagedIndex), which `index --rebuild` replaces.
+// damaged index (store.h: DamagedIndex), which `index --rebuild` replaces. So is a column dropped
+// or retyped (issue 53): found here, by the one statement that lists the tables' columns, rather
+// than by whichever query first reaches it, after work has started.
 void check_tables(sqlite3* db, const std::string& path) {
-  const std::string missing = missing_table(db);
-  if (missing.empty()) return;
-  throw DamagedIndex(path + ": the index is damaged (missing table " + missing + "); `clapsearch index DIR --db " + path +
+  const SchemaColumns present = read_columns(db);
+  const std::string missing = missing_table(present);
+  const std::string column = missing.empty() ? column_damage(present) : "";
+  if (missing.empty() && column.empty()) return;
+  throw DamagedIndex(path + ": the index is damaged (" + (column.empty() ? "missing table " + missing : column) + ")" +
+                     "; `clapsearch index DIR --db " + path +
                      " --rebuild` makes a new one (with --model, unless it was made with the default model)");
 }
 
