@@ -347,11 +347,15 @@ class SqliteReadScope final : public ReadScope {
 std::unique_ptr<ReadScope> SqliteStore::read_scope() const { return std::make_unique<SqliteReadScope>(db_); }
 
 namespace {
-// An exclusive flock(2) on "<db>.lock": released by the kernel when the process dies.
+// An exclusive flock(2) on "<db>.lock": released by the kernel when the process dies. Beside the
+// real file: an index reached through a symbolic link and by its own path is one index, and two
+// `index` runs through the two names each took a lock of their own (issue 53, as its password key).
 class FileLock final : public IndexerLock {
  public:
   explicit FileLock(const std::string& db_path) {
-    const std::string path = db_path + ".lock";
+    std::error_code ec;
+    const fs::path real = fs::canonical(db_path, ec);
+    const std::string path = (ec ? db_path : real.string()) + ".lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(path + ": cannot create lock file: " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
