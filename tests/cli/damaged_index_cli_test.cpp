@@ -224,16 +224,23 @@ TEST(DamagedIndex, APostgresqlIndexNamesADamagedEmbeddingOrSetting) {
   }
 }
 
+// The two tracks of make_index in ROOT/index/library.db and in a new PostgreSQL database.
+std::pair<std::string, std::string> sqlite_and_postgres_index(const std::string& root) {
+  const std::string db = make_index(root);
+  const std::string pg = test::PostgresServer::shared().create_database();
+  std::string err;
+  EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(pg) + model_arg() + " -q", nullptr, &err), 0) << err;
+  return {db, pg};
+}
+
 // Hostile pass 11, R11C-1: a schema_version row older than the index's tables (3, where the tables
 // are this version's) ran the upgrade from 3, which failed on a raw "table fingerprints already
 // exists (CREATE TABLE ...)" (SQLite) or "column "mbid" of relation "tracks" already exists (ALTER
 // TABLE ...)" (PostgreSQL). The row is named as disagreeing with the tables; nothing changes.
 TEST(DamagedIndex, AVersionRowOlderThanItsTablesIsNamedAndNothingChanges) {
   const std::string root = test::temp_dir() + "/old-row";
-  const std::string db = make_index(root);
-  const std::string pg = test::PostgresServer::shared().create_database();
+  const auto [db, pg] = sqlite_and_postgres_index(root);
   std::string out, err;
-  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(pg) + model_arg() + " -q", &out, &err), 0) << err;
   sql(db, "UPDATE schema_version SET version = 3");
   psql(pg, "UPDATE schema_version SET version = 3");
   const std::string before = slurp(db);
@@ -259,10 +266,8 @@ TEST(DamagedIndex, AVersionRowOlderThanItsTablesIsNamedAndNothingChanges) {
 // "column "speech" of relation "tracks" already exists" (PostgreSQL), and `status` advised it.
 TEST(DamagedIndex, AVersionRowOlderThanAColumnIsNamedAndNothingChanges) {
   const std::string root = test::temp_dir() + "/old-row-column";
-  const std::string db = make_index(root);
-  const std::string pg = test::PostgresServer::shared().create_database();
+  const auto [db, pg] = sqlite_and_postgres_index(root);
   std::string out, err;
-  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(pg) + model_arg() + " -q", &out, &err), 0) << err;
   // Back to the tables of the version before the speech score, the column left in place.
   const std::string later_tables = "DROP TABLE bookmarks; DROP TABLE play_queue_entries; DROP TABLE play_queues; "
                                    "DROP TABLE playlist_entries; DROP TABLE playlists; DROP TABLE plays; DROP TABLE ratings; "
