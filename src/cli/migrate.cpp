@@ -64,6 +64,12 @@ int run_migrate(const MigrateOptions& o) {
   store::check_index_folder(store::resolve_location(o.to));  // as for `index --db`: no folders made
   const service::MigrateSummary s = service::migrate_index(from, o.to, [&](int64_t done, int64_t total) { progress.update(done, total); });
   progress.clear();
+  // Shown with --json too (on stderr): rows the copy does not hold are never left out unsaid.
+  if (s.set_windows_of_no_track > 0 || s.set_tracks_of_no_track > 0)
+    print_warning(s.from + " holds " + count(s.set_windows_of_no_track, "window row") + " and " +
+                  count(s.set_tracks_of_no_track, "track row") +
+                  " of inactive embedding sets whose track is gone (a hand edit, or another tool, deleted tracks with "
+                  "foreign keys off); the copy, which carries a set's rows with their track, left them out");
   if (o.json) {
     ojson j;
     j["from"] = s.from;
@@ -78,6 +84,8 @@ int run_migrate(const MigrateOptions& o) {
     j["roots"] = s.roots;
     j["embedding_sets"] = s.embedding_sets;
     j["set_windows"] = s.set_windows;
+    j["set_windows_of_no_track"] = s.set_windows_of_no_track;
+    j["set_tracks_of_no_track"] = s.set_tracks_of_no_track;
     j["users"] = s.users;
     j["api_keys"] = s.api_keys;
     j["stars"] = s.stars;

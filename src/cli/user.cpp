@@ -218,7 +218,8 @@ void add_user_command(CLI::App& app, Action& action) {
   cmd->footer(
       "`clapsearch serve` answers the Subsonic API under /rest/ once the index has a user. Passwords are read\n"
       "from standard input (one line) or --password-file, never from the command line, and stored encrypted\n"
-      "(AES-256-GCM) with the key file beside the index (<db>.key, mode 0600, made on first use; a PostgreSQL\n"
+      "(AES-256-GCM) with the key file beside the index (<db>.key, beside the file a linked --db leads to, mode\n"
+      "0600, made on first use; a PostgreSQL\n"
       "index's is under $XDG_DATA_HOME/clapsearch/keys/, named after a key id the database records, so every\n"
       "spelling of its URL finds it): keep it with the index's backups. Without it no\n"
       "stored password can be read: add and passwd refuse to make a new key while other users' passwords are\n"

@@ -287,16 +287,41 @@ bool opens(const std::string& path, const store::UserRecord& sealed) {
 
 }  // namespace
 
+namespace {
+// A SQLite index's file by its real path: an index reached through a symbolic link (a library.db
+// linked to a bigger disk) keeps its key beside the file itself, so that the link and the file's
+// own path find one key (issue 53). The path as given when it cannot be resolved.
+std::string real_file(const std::string& location) {
+  std::error_code ec;
+  const fs::path real = fs::canonical(location, ec);
+  return ec ? location : real.string();
+}
+}  // namespace
+
 std::string key_file_path(const store::Store& store, const std::string& location) {
-  if (!store::is_server_location(location)) return location + ".key";
+  if (!store::is_server_location(location)) return real_file(location) + ".key";
   if (const std::optional<std::string> id = store::password_key_id(store)) return keys_dir() + "/postgres-db-" + *id + ".key";
   return url_key_file(location);
 }
 
 std::string find_key_file(const store::Store& store, const std::string& location) {
   const std::string file = key_file_path(store, location);
-  if (!store::is_server_location(location) || present(file)) return file;
+  if (present(file)) return file;
   const std::vector<store::UserRecord> sealed = sealed_passwords(store);
+  if (!store::is_server_location(location)) {
+    // An older clapsearch put the key beside the path as given, a link's too: the file there is
+    // this index's when it opens a stored password (or none is sealed), and is copied beside the
+    // real file (create_key: the one beside the link stays). Where that folder cannot be written
+    // (a read-only medium), it is used where it is.
+    const std::string by_path = location + ".key";
+    if (by_path == file || !present(by_path) || (!sealed.empty() && !opens(by_path, sealed.front()))) return file;
+    try {
+      create_key(file, load_key(by_path, false));
+      return file;
+    } catch (const Error&) {
+      return by_path;
+    }
+  }
   std::string found;
   if (const std::string by_url = url_key_file(location);
       by_url != file && present(by_url) && (sealed.empty() || opens(by_url, sealed.front())))

@@ -5,7 +5,9 @@
 // password in clear; it is therefore kept encrypted, never hashed and never in plain text:
 // AES-256-GCM (core/crypto.h) under a random 32-byte key in a key file of its own, beside the
 // index and outside it (a copy of the database alone reveals no password):
-//   * a SQLite index: "<db file>.key" (library.db -> library.db.key);
+//   * a SQLite index: "<db file>.key" (library.db -> library.db.key), beside the file itself: an
+//     index reached through a symbolic link keeps its key beside the file the link leads to (a
+//     key an older clapsearch put beside the link is adopted: find_key_file);
 //   * a PostgreSQL index: $XDG_DATA_HOME/clapsearch/keys/postgres-db-<its database's key id, 32
 //     hex>.key on the machine that runs `user add` or `serve` (copy it to every machine that serves
 //     the same database). The id is recorded in the database (store/database_id.h), so every
@@ -56,7 +58,10 @@ std::string key_file_path(const store::Store& store, const std::string& location
 // key file of the folder only when it opens a stored password (AES-GCM authenticates: only the key
 // a password was sealed with opens it). What is found is copied to key_file_path (create_key: a
 // temporary file, then link(2); the file found is left where it was) and that is returned; without
-// a key id, the file found itself. Nothing found: key_file_path (load_key then says it is missing).
+// a key id, the file found itself. A SQLite index's key may be beside the path given (a link to the
+// index, as older versions looked): taken as the URL's file is, copied beside the real file (left
+// where it is when that folder cannot be written). Nothing found: key_file_path (load_key then says
+// it is missing).
 std::string find_key_file(const store::Store& store, const std::string& location);
 
 // The key of an index's key file. `create`: made when absent (mode 0600; created atomically, so

@@ -83,7 +83,8 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
     if (note) note(s);
   };
   std::shared_ptr<CompressedWindows> cw(new CompressedWindows);
-  cw->path_ = compressed_window_index_path(location);
+  const std::string path = prepared_window_index_path(location, window_index_key_id(st), true);
+  cw->path_ = path;
   cw->identity_key_ = compressed_identity_key(identity);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cw->path_).parent_path(), ec);  // a failure shows at save
@@ -102,7 +103,7 @@ std::shared_ptr<CompressedWindows> CompressedWindows::open(store::Store& st, con
     if (warn) warn("compressed window index " + cw->path_ + " not used (building it again): " + e.what());
   }
   cw = std::shared_ptr<CompressedWindows>(new CompressedWindows);
-  cw->path_ = compressed_window_index_path(location);
+  cw->path_ = path;
   cw->identity_key_ = compressed_identity_key(identity);
 
   // The build, as `clapsearch bench --scale` measures it: the ids, a training sample spread

@@ -560,8 +560,13 @@ const search::VectorIndex& LibrarySnapshot::window_index() const {
   Parts& p = parts();
   std::call_once(p.index_once, [&] {
     search::LoadInfo info;
-    p.window_index = std::make_unique<search::VectorIndex>(load_window_index(db_path_, p.catalog, &info));
-    note("window index " + window_index_path(db_path_) + ": " + (info.rebuilt ? "rebuilt (" + info.reason + ")" : info.reason) +
+    std::string key_id;  // a server store's file is named after its database's key id
+    if (store::is_server_location(db_path_)) {
+      std::lock_guard lock(store_->mutex);
+      key_id = window_index_key_id(store_->held());
+    }
+    p.window_index = std::make_unique<search::VectorIndex>(load_window_index(db_path_, p.catalog, &info, key_id));
+    note("window index " + window_index_path(db_path_, key_id) + ": " + (info.rebuilt ? "rebuilt (" + info.reason + ")" : info.reason) +
          ", " + search::index_kind_name(p.window_index->kind()) + ", " + std::to_string(p.window_index->size()) + " windows");
     // A warning, not a note: on a full disk every later run would rebuild it again in silence.
     if (!info.save_error.empty() && warn_)

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "service/accounts.h"
 #include "service/indexing.h"
+#include "store/orphan_rows.h"
 
 namespace clap::service {
 
@@ -166,6 +167,9 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   for (const auto& r : src.retired_tracks()) retired_ids.push_back(r.id);
   const store::Counts source_counts = src.counts();
   const std::vector<store::EmbeddingSet> source_sets = src.embedding_sets();
+  const store::SetRowsOfNoTrack left_out = store::set_rows_of_no_track(src);
+  sum.set_windows_of_no_track = left_out.windows;
+  sum.set_tracks_of_no_track = left_out.tracks;
   const int64_t total = static_cast<int64_t>(ids.size() + retired_ids.size());
 
   const std::map<int64_t, int64_t> kept_ids = replace ? kept_track_ids(src, dst) : std::map<int64_t, int64_t>{};

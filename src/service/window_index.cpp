@@ -6,6 +6,8 @@
 
 #include "core/sha256.h"
 #include "core/user_dirs.h"
+#include "core/error.h"
+#include "store/database_id.h"
 #include "store/store.h"
 
 namespace clap::service {
@@ -19,27 +21,46 @@ uint64_t splitmix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// The index file's path, its folder created (a server's cache folder may not exist yet; a
-// failure shows later as the index not being saved, and searching goes on).
-std::string prepared_path(const std::string& db_path) {
-  const std::string path = window_index_path(db_path);
-  std::error_code ec;
-  if (store::is_server_location(db_path)) std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  return path;
+std::string with_extension(const std::string& faiss_path, bool compressed) {
+  return compressed ? faiss_path.substr(0, faiss_path.size() - std::string(".faiss").size()) + ".ivfpq" : faiss_path;
 }
 
 }  // namespace
 
-std::string window_index_path(const std::string& db_path) {
+std::string window_index_path(const std::string& db_path, const std::string& key_id) {
   if (!store::is_server_location(db_path)) return db_path + ".windows.faiss";
   // A server's index is shared; the vector index is this machine's own, in its cache, one file
-  // per database (named by the URL without its password).
-  return clapsearch_cache_dir() + "/window-index/" + sha256_hex(store::display_location(db_path)).substr(0, 24) + ".faiss";
+  // per database: named after its key id, so that each spelling of the URL (localhost or
+  // 127.0.0.1, another user or option) does not build and keep a copy of its own (issue 53).
+  const std::string dir = clapsearch_cache_dir() + "/window-index/";
+  if (!key_id.empty()) return dir + "db-" + key_id + ".faiss";
+  return dir + sha256_hex(store::display_location(db_path)).substr(0, 24) + ".faiss";
 }
 
-std::string compressed_window_index_path(const std::string& db_path) {
-  const std::string path = window_index_path(db_path);
-  return path.substr(0, path.size() - std::string(".faiss").size()) + ".ivfpq";
+std::string compressed_window_index_path(const std::string& db_path, const std::string& key_id) {
+  return with_extension(window_index_path(db_path, key_id), true);
+}
+
+std::string window_index_key_id(const store::Store& st) {
+  try {
+    return store::password_key_id(st).value_or("");
+  } catch (const Error&) {
+    return "";
+  }
+}
+
+std::string prepared_window_index_path(const std::string& db_path, const std::string& key_id, bool compressed) {
+  const std::string path = with_extension(window_index_path(db_path, key_id), compressed);
+  if (!store::is_server_location(db_path)) return path;
+  // The cache folder may not exist yet; a failure shows later as the index not being saved, and
+  // searching goes on.
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (!key_id.empty() && !std::filesystem::exists(path, ec)) {
+    const std::string by_url = with_extension(window_index_path(db_path), compressed);
+    if (std::filesystem::exists(by_url, ec)) std::filesystem::rename(by_url, path, ec);  // ec: built anew instead
+  }
+  return path;
 }
 
 int64_t window_fingerprint(const search::Catalog& c) {
@@ -67,17 +88,17 @@ int64_t window_fingerprint(const search::Catalog& c) {
 }
 
 search::VectorIndex load_window_index(const std::string& db_path, std::shared_ptr<const search::Catalog> catalog,
-                                      search::LoadInfo* info) {
+                                      search::LoadInfo* info, const std::string& key_id) {
   const int64_t key = window_fingerprint(*catalog);
-  return search::VectorIndex::load_or_build(prepared_path(db_path), key, search::window_index_source(std::move(catalog)),
-                                            {}, info);
+  return search::VectorIndex::load_or_build(prepared_window_index_path(db_path, key_id, false), key,
+                                            search::window_index_source(std::move(catalog)), {}, info);
 }
 
 search::VectorIndex load_window_index(const std::string& db_path, const search::Catalog& catalog,
-                                      search::LoadInfo* info) {
+                                      search::LoadInfo* info, const std::string& key_id) {
   return search::VectorIndex::load_or_build(
-      prepared_path(db_path), window_fingerprint(catalog), [&catalog] { return search::window_index_data(catalog); },
-      {}, info);
+      prepared_window_index_path(db_path, key_id, false), window_fingerprint(catalog),
+      [&catalog] { return search::window_index_data(catalog); }, {}, info);
 }
 
 }  // namespace clap::service

@@ -18,11 +18,6 @@ namespace {
 
 constexpr unsigned kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701;
 
-// The way out of a column changed by hand (`index --rebuild` makes missing tables again, not
-// columns): the statement that met it was not carried out.
-constexpr const char* kColumnWayOut =
-    "put the column back as clapsearch made it (`pg_dump --schema-only` of a new index shows it), or restore the "
-    "database from a backup";
 
 // A type's name for messages, for the types a retyped column is likely to have.
 std::string type_name(unsigned oid) {
@@ -418,6 +413,10 @@ std::atomic<uint64_t> sent{0};
 }  // namespace
 
 uint64_t statements_sent() { return sent.load(); }
+
+const char* const kColumnWayOut =
+    "put the column back as clapsearch made it (`pg_dump --schema-only` of a new index shows it), or restore the "
+    "database from a backup";
 
 void Connection::exec(const std::string& sql) {
   sent.fetch_add(1, std::memory_order_relaxed);

@@ -25,6 +25,9 @@ class Unreachable : public Error {
 // counts the reads an answer makes (one per listing, not one per item listed), as
 // sql::statements_prepared() counts SQLite's.
 uint64_t statements_sent();
+// The way out of a column dropped or retyped by hand (`index --rebuild` makes missing tables
+// again, not columns), found at open or by a statement that met it (not carried out).
+extern const char* const kColumnWayOut;
 
 // `url` without its password (for messages): postgresql://user:secret@host/db -> postgresql://user@host/db.
 std::string redact(const std::string& url);

@@ -84,6 +84,12 @@ std::vector<int64_t> PostgresStore::track_ids() const {
   return out;
 }
 
+std::pair<int64_t, int64_t> PostgresStore::set_rows_of_no_track() const {
+  auto r = c_->query("SELECT (SELECT COUNT(*) FROM set_windows s WHERE NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = s.track_id)), "
+                     "(SELECT COUNT(*) FROM set_tracks s WHERE NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = s.track_id))");
+  return {r.int64(0, 0), r.int64(0, 1)};
+}
+
 std::vector<TrackCopy> PostgresStore::export_tracks(const std::vector<int64_t>& ids) const {
   std::vector<TrackCopy> out;
   if (ids.empty()) return out;

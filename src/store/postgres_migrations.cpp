@@ -2,6 +2,7 @@
 #include "store/postgres_internal.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -443,16 +444,47 @@ const std::string& table_array() {
 }
 }  // namespace
 
-void check_tables(pg::Connection& c) {
-  // Every table the migrations create (none of them drops one), in the order they were added.
-  auto r = c.query("SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i LIMIT 1",
+namespace {
+// The schema the migrations make, read from their SQL once per process.
+const std::vector<SchemaPart>& schema() {
+  static const std::vector<SchemaPart> parts = schema_parts(kMigrations, kSchemaVersion);
+  return parts;
+}
+}  // namespace
+
+namespace {
+SchemaColumns read_columns(pg::Connection& c) {
+  // One catalog query: each table of the schema that the database holds (found as the statements
+  // find it, by the search path), with its columns and their types as format_type names them.
+  auto r = c.query("SELECT t.n, a.attname::text, format_type(a.atttypid, a.atttypmod) FROM unnest($1::text[]) AS t(n) "
+                   "JOIN pg_attribute a ON a.attrelid = to_regclass(t.n) AND a.attnum > 0 AND NOT a.attisdropped",
                    pg::Params().add(table_array()));
-  if (r.rows() == 0) return;
-  // A DamagedIndex: `index --rebuild` creates the missing tables (complete_schema), never
-  // replacing the database or a table that is there.
-  throw DamagedIndex(c.where() + ": the index is damaged (missing table " + r.text(0, 0) +
-                     "); `clapsearch index DIR --db URL --rebuild` creates the missing tables again and indexes anew "
-                     "(with --model, unless it was made with the default model)");
+  SchemaColumns present;
+  for (int i = 0; i < r.rows(); ++i) present[r.text(i, 0)][r.text(i, 1)] = r.text(i, 2);
+  return present;
+}
+}  // namespace
+
+void check_tables(pg::Connection& c) {
+  const SchemaColumns present = read_columns(c);
+  for (const char* table : kTables)
+    if (!present.count(table))
+      // A DamagedIndex: `index --rebuild` creates the missing tables (complete_schema), never
+      // replacing the database or a table that is there.
+      throw DamagedIndex(c.where() + ": the index is damaged (missing table " + table +
+                         "); `clapsearch index DIR --db URL --rebuild` creates the missing tables again and indexes anew "
+                         "(with --model, unless it was made with the default model)");
+  // A column dropped or retyped by hand was met only by the first statement that reached it
+  // (R11C-2), after work had started; `--rebuild` makes tables, not columns.
+  const std::string damage = column_damage(schema(), present, [](const std::string& declared, const std::string& found) {
+    std::string type;  // the migration's spelling as format_type spells it
+    for (const char ch : declared) type += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (type == "timestamptz") type = "timestamp with time zone";
+    return type == found;
+  });
+  if (!damage.empty())
+    throw DamagedIndex(c.where() + ": the index is damaged: " + damage + ": a column dropped, renamed or retyped by hand; " +
+                       pg::kColumnWayOut);
 }
 
 void complete_schema(pg::Connection& c) {
@@ -512,10 +544,7 @@ void validate_constraints(pg::Connection& c) {
 }
 
 void check_version_against_tables(pg::Connection& c, int version) {
-  std::set<std::string> present;
-  auto tables = c.query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()");
-  for (int i = 0; i < tables.rows(); ++i) present.insert(tables.text(i, 0));
-  if (const auto ahead = table_ahead_of(kMigrations, kSchemaVersion, version, present))
+  if (const auto ahead = ahead_of(schema(), version, read_columns(c)))
     throw Error(version_behind_tables(c.where(), version, *ahead, kSchemaVersion));
 }
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "store/playlist_reads.h"
 #include "store/store.h"
@@ -173,6 +174,8 @@ class PostgresStore final : public Store {
   std::vector<PlaylistRecord> playlist_headers(PlaylistsOf which) const;
   void playlist_entries(PlaylistsOf which, bool whole, const std::function<void(int64_t, const SongRef&)>& each) const;
   int64_t playlist_count(int64_t owner) const;
+  // store/orphan_rows.h
+  std::pair<int64_t, int64_t> set_rows_of_no_track() const;
   bool change_playlist(int64_t id, const std::function<bool(PlaylistRecord&)>& change) override;
   bool remove_playlist(int64_t id) override;
   void put_play_queue(const PlayQueueRecord& queue) override;

@@ -1,27 +1,49 @@
-// What a schema's tables say of its version, for both stores' migrate(): each table is made by
-// one numbered migration, so a table that is there proves the schema reached that migration.
+// What the migrations' own SQL says of a schema, for both stores: each table and column is made by
+// one numbered migration, so a table or column that is there proves the schema reached that
+// migration, and the schema of this version is the columns (with their declared types) that the
+// migrations make - read from them rather than kept as a second copy that could drift.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace clap::store {
 
-// A table that a schema at `stored` version cannot hold yet: the first migration of
-// `migrations[0..count)` that makes it (CREATE TABLE, not CREATE TABLE IF NOT EXISTS, whose
-// table may come from elsewhere) brings the schema to `version` > stored.
-struct TableAhead {
-  std::string table;
+// A table (column "") or a column of a table that migration `version` - 1 makes (brings the
+// schema to `version`). `type` is the column's declared type as written, upper case, its words
+// separated by one space ("DOUBLE PRECISION", "" for SQLite's untyped meta.value).
+struct SchemaPart {
+  std::string table, column, type;
   int version = 0;
 };
-// The table of `present` made by the latest migration past `stored`, or nullopt.
-std::optional<TableAhead> table_ahead_of(const char* const* migrations, int count, int64_t stored,
-                                         const std::set<std::string>& present);
+// Every table made by CREATE TABLE (not CREATE TABLE IF NOT EXISTS, whose table may come from
+// elsewhere) and every column made in it or by ALTER TABLE ... ADD COLUMN, in the order made. A
+// table made again later counts at its first making.
+std::vector<SchemaPart> schema_parts(const char* const* migrations, int count);
+
+// The tables a database holds, each with its columns and their types as the database names them.
+using SchemaColumns = std::map<std::string, std::map<std::string, std::string>>;
+
+// A table or column that a schema at `stored` version cannot hold yet: the latest of `schema`
+// made past `stored` that `present` holds (a column of a table made past `stored` counts as its
+// table), or nullopt.
+std::optional<SchemaPart> ahead_of(const std::vector<SchemaPart>& schema, int64_t stored, const SchemaColumns& present);
 
 // The error for it: the version row disagrees with the tables. An upgrade from the stored
 // version failed on a raw "table fingerprints already exists (CREATE TABLE ...)" (hostile pass
-// 11, R11C-1); nothing is changed, as for the other damage of the version row.
-std::string version_behind_tables(const std::string& where, int64_t stored, const TableAhead& ahead, int current);
+// 11, R11C-1) or "duplicate column name: speech (ALTER TABLE ...)" (issue 53: a row older than a
+// migration that only adds columns); nothing is changed, as for the other damage of the version row.
+std::string version_behind_tables(const std::string& where, int64_t stored, const SchemaPart& ahead, int current);
+
+// The first column of `schema` that a table of `present` lacks or holds with another type
+// (`same_type(declared, found)`), said as "table T has no column C (a new index has it, TYPE)" /
+// "table T's column C is FOUND where a new index has TYPE"; "" when none. Tables `present` lacks are skipped (the
+// missing table is its own damage, named first). Columns added by hand are no damage.
+std::string column_damage(const std::vector<SchemaPart>& schema, const SchemaColumns& present,
+                          const std::function<bool(const std::string& declared, const std::string& found)>& same_type);
 
 }  // namespace clap::store

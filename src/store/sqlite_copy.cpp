@@ -66,6 +66,13 @@ std::vector<int64_t> SqliteStore::track_ids() const {
   return out;
 }
 
+std::pair<int64_t, int64_t> SqliteStore::set_rows_of_no_track() const {
+  sql::Stmt s(db_, "SELECT (SELECT COUNT(*) FROM set_windows WHERE track_id NOT IN (SELECT id FROM tracks)), "
+                   "(SELECT COUNT(*) FROM set_tracks WHERE track_id NOT IN (SELECT id FROM tracks))");
+  s.step();
+  return {s.int64(0), s.int64(1)};
+}
+
 std::vector<TrackCopy> SqliteStore::export_tracks(const std::vector<int64_t>& ids) const {
   const auto m = model();
   const int dim = m ? m->dim : 0;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "store/schema_tables.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
@@ -30,13 +31,18 @@ constexpr int kApplicationId = 0x434C4150;
 int64_t read_version(sqlite3* db);
 // Brings the database to kSchemaVersion, one numbered migration at a time, in one transaction.
 void migrate(sqlite3* db, const std::string& path);
-// Throws clap::Error when the database holds a table that a migration past `version` makes
-// (store/schema_tables.h): its version row disagrees with its tables, and an upgrade from it
-// would fail on raw SQL (hostile pass 11, R11C-1).
+// Every table of the database with its columns and their declared types: one statement.
+SchemaColumns read_columns(sqlite3* db);
+// Throws clap::Error when the database holds a table or column that a migration past `version`
+// makes (store/schema_tables.h): its version row disagrees with its tables, and an upgrade from it
+// would fail on raw SQL (hostile pass 11, R11C-1; issue 53 for a column).
 void check_version_against_tables(sqlite3* db, const std::string& path, int64_t version);
-// The first table of kSchemaVersion's schema that the database lacks ("" when none does): a
-// table dropped by hand or by another tool makes the index damaged, not a run of SQL errors.
-std::string missing_table(sqlite3* db);
+// The first table of kSchemaVersion's schema that `present` lacks ("" when none does): a table
+// dropped by hand or by another tool makes the index damaged, not a run of SQL errors.
+std::string missing_table(const SchemaColumns& present);
+// The first column of kSchemaVersion's schema that `present`'s tables lack or hold with another
+// declared type ("" when none): found at open rather than by the first statement that reaches it.
+std::string column_damage(const SchemaColumns& present);
 // The retired tracks' tables, created on first use (CREATE TABLE IF NOT EXISTS), and whether a
 // database has them.
 extern const char* const kRetiredTables;

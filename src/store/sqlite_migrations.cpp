@@ -3,6 +3,7 @@
 #include "store/sqlite_internal.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -351,11 +352,25 @@ int64_t read_version(sqlite3* db) {
   return v.int64(0);
 }
 
+namespace {
+// The schema the migrations make, read from their SQL once per process.
+const std::vector<SchemaPart>& schema() {
+  static const std::vector<SchemaPart> parts = schema_parts(kMigrations, kSchemaVersion);
+  return parts;
+}
+}  // namespace
+
+SchemaColumns read_columns(sqlite3* db) {
+  // One statement: every table with its columns and their declared types.
+  SchemaColumns present;
+  sql::Stmt s(db, "SELECT m.name, p.name, p.type FROM sqlite_master m JOIN pragma_table_info(m.name) p "
+                  "WHERE m.type = 'table'");
+  while (s.step()) present[s.text(0)][s.text(1)] = s.text(2);
+  return present;
+}
+
 void check_version_against_tables(sqlite3* db, const std::string& path, int64_t version) {
-  std::set<std::string> present;
-  sql::Stmt s(db, "SELECT name FROM sqlite_master WHERE type = 'table'");
-  while (s.step()) present.insert(s.text(0));
-  if (const auto ahead = table_ahead_of(kMigrations, kSchemaVersion, version, present))
+  if (const auto ahead = ahead_of(schema(), version, read_columns(db)))
     throw Error(version_behind_tables(path, version, *ahead, kSchemaVersion));
 }
 
@@ -374,20 +389,21 @@ void migrate(sqlite3* db, const std::string& path) {
   tx.commit();
 }
 
-std::string missing_table(sqlite3* db) {
-  std::set<std::string> present;
-  sql::Stmt s(db, "SELECT name FROM sqlite_master WHERE type = 'table'");
-  while (s.step()) present.insert(s.text(0));
-  // Every table the migrations create (none of them drops one), in the order they were added.
-  for (const char* table : {"schema_version", "meta", "roots", "tracks", "windows", "text_cache", "track_labels",
-                            "removed_tracks", "fingerprints", "embedding_sets", "set_windows", "set_tracks",
-                            "users", "api_keys", "stars", "ratings",
-                            "plays", "playlists", "playlist_entries", "play_queues",
-                            "play_queue_entries", "bookmarks", "kept_track_ids", "packet_hashes"})
-    if (!present.count(table)) return table;
+std::string missing_table(const SchemaColumns& present) {
+  if (!present.count("schema_version")) return "schema_version";
+  for (const SchemaPart& part : schema())  // every table the migrations create (none drops one), in order
+    if (part.column.empty() && !present.count(part.table)) return part.table;
   // The retired tables come as a pair (kRetiredTables): one without the other is damage too.
   if (present.count("retired_tracks") && !present.count("retired_windows")) return "retired_windows";
   return "";
+}
+
+std::string column_damage(const SchemaColumns& present) {
+  // SQLite keeps the type a column was declared with, as written; case aside, it is the migration's.
+  return store::column_damage(schema(), present, [](const std::string& declared, const std::string& found) {
+    return std::equal(declared.begin(), declared.end(), found.begin(), found.end(),
+                      [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == std::toupper(static_cast<unsigned char>(b)); });
+  });
 }
 
 // Created on first use, not by a schema migration: an index without them reads as before, and

@@ -96,11 +96,16 @@ std::string write_problem(const std::string& path) {
 }
 // A schema that lacks one of its tables (dropped by hand or another tool) would fail at the
 // first statement that uses it, with raw SQL, in every command, --rebuild included: it is a
-// damaged index (store.h: DamagedIndex), which `index --rebuild` replaces.
+// damaged index (store.h: DamagedIndex), which `index --rebuild` replaces. So is a column dropped
+// or retyped (issue 53): found here, by the one statement that lists the tables' columns, rather
+// than by whichever query first reaches it, after work has started.
 void check_tables(sqlite3* db, const std::string& path) {
-  const std::string missing = missing_table(db);
-  if (missing.empty()) return;
-  throw DamagedIndex(path + ": the index is damaged (missing table " + missing + "); `clapsearch index DIR --db " + path +
+  const SchemaColumns present = read_columns(db);
+  const std::string missing = missing_table(present);
+  const std::string column = missing.empty() ? column_damage(present) : "";
+  if (missing.empty() && column.empty()) return;
+  throw DamagedIndex(path + ": the index is damaged (" + (column.empty() ? "missing table " + missing : column) + ")" +
+                     "; `clapsearch index DIR --db " + path +
                      " --rebuild` makes a new one (with --model, unless it was made with the default model)");
 }
 
@@ -342,11 +347,15 @@ class SqliteReadScope final : public ReadScope {
 std::unique_ptr<ReadScope> SqliteStore::read_scope() const { return std::make_unique<SqliteReadScope>(db_); }
 
 namespace {
-// An exclusive flock(2) on "<db>.lock": released by the kernel when the process dies.
+// An exclusive flock(2) on "<db>.lock": released by the kernel when the process dies. Beside the
+// real file: an index reached through a symbolic link and by its own path is one index, and two
+// `index` runs through the two names each took a lock of their own (issue 53, as its password key).
 class FileLock final : public IndexerLock {
  public:
   explicit FileLock(const std::string& db_path) {
-    const std::string path = db_path + ".lock";
+    std::error_code ec;
+    const fs::path real = fs::canonical(db_path, ec);
+    const std::string path = (ec ? db_path : real.string()) + ".lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(path + ": cannot create lock file: " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {

@@ -11,6 +11,7 @@
 #include "core/regular_file.h"
 #include "core/user_dirs.h"
 #include "store/database_id.h"
+#include "store/orphan_rows.h"
 #include "store/postgres.h"
 #include "store/playlist_reads.h"
 #include "store/postgres_store.h"
@@ -261,6 +262,13 @@ void playlist_entries(const Store& s, PlaylistsOf which, const std::function<voi
 
 int64_t playlist_count(const Store& s, int64_t owner) {
   return on_store(s, [&](const auto& store) { return store.playlist_count(owner); });
+}
+
+// --- store/orphan_rows.h ------------------------------------------------------------------------
+
+SetRowsOfNoTrack set_rows_of_no_track(const Store& s) {
+  const auto [windows, tracks] = on_store(s, [](const auto& store) { return store.set_rows_of_no_track(); });
+  return {windows, tracks};
 }
 
 // --- store/database_id.h ------------------------------------------------------------------------

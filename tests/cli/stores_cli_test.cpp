@@ -42,6 +42,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/sha256.h"
 #include "store/postgres.h"
 #include "store/store.h"
 #include "support/golden.h"
@@ -639,6 +640,36 @@ void WindowIndexOfAPostgresStoreIsCachedAndReused() {
   ASSERT_EQ(cli_raw("like --track " + q(l.chirp) + " -k 3 --json --db " + q(l.sqlite), &out1, &err1, cache), 0) << err1;
   EXPECT_TRUE(fs::exists(l.sqlite + ".windows.faiss"));
   EXPECT_EQ(out1, out2) << "like --track differs between SQLite (first) and PostgreSQL (second)";
+
+  // Issue 53: the file is named after the database's key id (as its password key file is), not
+  // its URL as written: another spelling of the URL loads the same file, and a database copied
+  // elsewhere gets its own. Fails before: "<24 hex of the URL>.faiss", a second one for localhost.
+  auto key_id = [](const std::string& url) {
+    return store::pg::Connection(url).query("SELECT value FROM meta WHERE key = 'key_id'").text(0, 0);
+  };
+  const std::string by_id = folder + "/db-" + key_id(l.pg) + ".faiss";
+  EXPECT_EQ(files[0], by_id);
+  const std::string localhost = std::regex_replace(l.pg, std::regex("@127\\.0\\.0\\.1:"), "@localhost:");
+  ASSERT_NE(localhost, l.pg);
+  ASSERT_EQ(cli_raw("like --track " + q(l.chirp) + " -k 3 --json -v --db " + q(localhost), &out2, &err2, cache), 0) << err2;
+  EXPECT_NE(err2.find("window index " + by_id + ": loaded"), std::string::npos) << err2;
+  EXPECT_EQ(out1, out2);
+  // A file an older clapsearch named after the URL is adopted (moved to the id's name), not rebuilt.
+  const std::string by_url = folder + "/" + sha256_hex(store::display_location(l.pg)).substr(0, 24) + ".faiss";
+  fs::rename(by_id, by_url);
+  ASSERT_EQ(cli_raw(args, &out2, &err2, cache), 0) << err2;
+  EXPECT_NE(err2.find("window index " + by_id + ": loaded"), std::string::npos) << err2;
+  EXPECT_FALSE(fs::exists(by_url));
+  // Another database (a copy made by migrate records an id of its own): a file of its own.
+  const std::string copy = test::PostgresServer::shared().create_database();
+  ASSERT_EQ(cli_raw("migrate -q --from " + q(l.pg) + " --to " + q(copy), &out2, &err2, cache), 0) << err2;
+  ASSERT_NE(key_id(copy), key_id(l.pg));
+  ASSERT_EQ(cli_raw("like --track " + q(l.chirp) + " -k 3 --json -v --db " + q(copy), &out2, &err2, cache), 0) << err2;
+  EXPECT_NE(err2.find("window index " + folder + "/db-" + key_id(copy) + ".faiss: rebuilt (missing)"), std::string::npos) << err2;
+  EXPECT_EQ(out1, out2);
+  files.clear();
+  for (const auto& e : fs::directory_iterator(folder)) files.push_back(e.path().filename().string());
+  EXPECT_EQ(files.size(), 2u);
 }
 
 // One test process per group: ctest runs every test in its own process, and each builds both

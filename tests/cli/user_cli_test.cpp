@@ -546,6 +546,57 @@ TEST(UserCli, MigrateOfUsersWithoutASealedPasswordNeedsNoKeyFile) {
   EXPECT_EQ(s->user("alice")->password_encrypted, "");
 }
 
+// `user`'s password as read from a SQLite copy (in `dir`) of the index made through `location` by
+// `clapsearch migrate`, which reads the source's key file as every command does.
+std::string password_of_copy(const std::string& dir, const std::string& location, const std::string& user,
+                             const std::string& env = "") {
+  static int n = 0;
+  const std::string copy = dir + "/copy" + std::to_string(n++) + ".db";
+  std::string out, err;
+  if (test::run_cli("migrate --quiet --to " + q(copy) + " --from " + q(location), &out, &err, env) != 0) return "(migrate: " + err + ")";
+  auto s = store::open_store(copy, store::OpenMode::ReadOnly);
+  return service::Accounts(*s, copy).password_of(*s->user(user));
+}
+
+// Issue 53: a SQLite index reached through a symbolic link looked for its key beside the link: an
+// index whose users were added through its own path, served through a link from another folder
+// (library.db linked to a bigger disk), found no key ("the password key file is missing, but the
+// passwords of 1 other user(s) ('alice') were sealed with it"). The key is beside the real file;
+// one an older clapsearch put beside the link is still found, and copied beside the real file
+// (the one beside the link left as it was), so the file's own path finds it too. Fails before:
+// bob could not be added through the link; after the adoption, not through the real path.
+TEST(UserCli, ASqliteIndexReachedThroughALinkFindsItsKeyBesideTheRealFile) {
+  const std::string dir = test::temp_dir() + "/linked";
+  const std::string db = empty_index(dir + "/disk"), link = dir + "/home/library.db";
+  fs::create_directories(dir + "/home");
+  fs::create_symlink(db, link);
+  std::string out, err;
+  ASSERT_EQ(run("user add alice --db " + q(db) + stdin_of("alice's pw"), &out, &err), 0) << err;
+  ASSERT_EQ(run("user add bob --db " + q(link) + stdin_of("bob's pw"), &out, &err), 0) << err;
+  EXPECT_FALSE(fs::exists(link + ".key")) << "one key, beside the real file";
+  for (const std::string& location : {db, link}) {
+    EXPECT_EQ(password_of_copy(dir, location, "alice"), "alice's pw") << location;
+    EXPECT_EQ(password_of_copy(dir, location, "bob"), "bob's pw") << location;
+  }
+
+  // An older clapsearch's key beside the link (users added through it): found and adopted.
+  const std::string key = file_text(db + ".key");
+  fs::rename(db + ".key", link + ".key");
+  EXPECT_EQ(password_of_copy(dir, link, "alice"), "alice's pw");
+  EXPECT_EQ(file_text(db + ".key"), key);
+  EXPECT_EQ(file_text(link + ".key"), key);
+  ASSERT_EQ(run("user add carol --db " + q(db) + stdin_of("carol's pw"), &out, &err), 0) << err;
+  EXPECT_EQ(password_of_copy(dir, link, "carol"), "carol's pw");
+  EXPECT_EQ(password_of_copy(dir, db, "bob"), "bob's pw");
+
+  // A key beside the link that does not open the stored passwords is not taken for the index's.
+  fs::remove(db + ".key");
+  std::ofstream(link + ".key", std::ios::trunc) << std::string(64, 'a') << "\n";
+  EXPECT_EQ(run("user add dave --db " + q(link) + stdin_of("dave's pw"), &out, &err), 1);
+  EXPECT_NE(err.find(db + ".key: the password key file is missing"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(db + ".key"));
+}
+
 // --- a PostgreSQL index's password key file (hostile pass 11, H11C-7) ----------------------------
 // It was named after the database's URL as written: the same database reached as localhost
 // instead of 127.0.0.1 (or another spelling of the URL) found no key, and the ways out offered
@@ -577,14 +628,8 @@ struct PostgresUsers {
     auto r = c.query("SELECT value FROM meta WHERE key = 'key_id'");
     return r.rows() ? r.text(0, 0) : "";
   }
-  // `user`'s password as read from a SQLite copy of the database made through `location`.
   std::string password_through(const std::string& location, const std::string& user) const {
-    static int n = 0;
-    const std::string copy = dir + "/copy" + std::to_string(n++) + ".db";
-    std::string out, err;
-    if (test::run_cli("migrate --quiet --to " + q(copy) + " --from " + q(location), &out, &err, env) != 0) return "(migrate: " + err + ")";
-    auto s = store::open_store(copy, store::OpenMode::ReadOnly);
-    return service::Accounts(*s, copy).password_of(*s->user(user));
+    return password_of_copy(dir, location, user, env);
   }
 };
 

@@ -330,7 +330,8 @@ TEST_P(CompressedSearch, SavedIndexIsReusedAndADamagedOneBuiltAgain) {
     return false;
   };
   EXPECT_TRUE(has(": built over")) << ::testing::PrintToString(notes);
-  const std::string path = compressed_window_index_path(store::display_location(location_));
+  const std::string path =
+      compressed_window_index_path(store::display_location(location_), window_index_key_id(*writer_.store));
   ASSERT_TRUE(std::filesystem::exists(path)) << path;
   ASSERT_TRUE(std::filesystem::exists(path + ".norms"));
 

@@ -409,6 +409,24 @@ TEST(Store, ReadOnlyOpen) {
   EXPECT_THROW(SqliteStore::open_readonly(junk), Error);
 }
 
+// Issue 53: the indexer lock was "<path as given>.lock": an index reached through a symbolic link
+// from another folder and by its own path took two locks, and two `index` runs went on at once.
+TEST(Store, OneIndexerAtATimeThroughALinkToo) {
+  const std::string path = db_path();
+  const std::string link = test::temp_dir() + "/elsewhere/library.db";
+  std::filesystem::create_directories(std::filesystem::path(link).parent_path());
+  SqliteStore by_path = SqliteStore::open(path);
+  std::filesystem::create_symlink(path, link);
+  SqliteStore by_link = SqliteStore::open(link);
+  {
+    const auto lock = by_link.lock_indexer();
+    const std::string msg = test::error_of([&] { by_path.lock_indexer(); });
+    EXPECT_NE(msg.find("another `clapsearch index`"), std::string::npos) << msg;
+  }
+  EXPECT_NO_THROW(by_path.lock_indexer());
+  EXPECT_FALSE(std::filesystem::exists(link + ".lock"));
+}
+
 TEST(Store, DefaultPathFollowsEnvironment) {
   const char* keep_db = std::getenv("CLAPSEARCH_DB");
   const char* keep_xdg = std::getenv("XDG_DATA_HOME");

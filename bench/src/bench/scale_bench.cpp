@@ -213,9 +213,10 @@ ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
     throw Error(store::display_location(location) + ": the scan gave " + std::to_string(index.size()) + " windows, " +
                 std::to_string(rep.windows) + " expected (was the library written meanwhile?)");
 
-  // 3. Persisted and read back, as a restarted node does.
-  const std::string path =
-      !r.index_path.empty() ? r.index_path : compressed_window_index_path(location);
+  // 3. Persisted and read back, as a restarted node does (where it looks: a server store's file
+  // is named after its database's key id).
+  const std::string path = !r.index_path.empty() ? r.index_path
+                                                 : prepared_window_index_path(location, window_index_key_id(*st), true);
   std::error_code ec;
   if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent, ec);  // a failure shows as the save's error
