@@ -256,6 +256,12 @@ int64_t playlist_count(const Store& s, int64_t owner) {
   return on_store(s, [&](const auto& store) { return store.playlist_count(owner); });
 }
 
+// --- store/embedding_sizes.h ---------------------------------------------------------------------
+
+std::optional<int64_t> misshapen_track_embedding(const Store& s) {
+  return on_store(s, [&](const auto& store) { return store.misshapen_track_embedding(); });
+}
+
 // --- store/database_id.h ------------------------------------------------------------------------
 
 std::optional<std::string> password_key_id(const Store& s) {
