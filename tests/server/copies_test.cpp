@@ -218,5 +218,40 @@ TEST(ServeCopies, ReencodedCopiesWithoutTagsAreOneRecording) {
   EXPECT_EQ(listed(json::parse(out)), (std::multiset<std::string>{"x", "z", "n"})) << out;
 }
 
+// A group's mix left the group's own files out by id only: an untagged re-encode of its song in
+// another folder was the mix's first match, on every group route (copies13). Now it is the
+// group's song again, left out with it.
+TEST(ServeCopies, AGroupsMixLeavesOutItsSongsCopiesInOtherFolders) {
+  const std::string dir = test::copies_in_two_folders();
+  const std::string db = test::temp_dir() + "/two-folders.db";
+  fs::copy_file(dir + "/library.db", db, fs::copy_options::overwrite_existing);
+  const std::string pw = test::temp_dir() + "/two-folders.pw";
+  std::ofstream(pw) << "pw\n";
+  std::string err;
+  ASSERT_EQ(test::run_cli("user add ann --db " + test::quoted(db) + " < " + test::quoted(pw), nullptr, &err), 0) << err;
+  RunningServer s(ServerOptions{}, db, 60);
+  const auto listed = [](const json& matches) {
+    std::multiset<std::string> out;
+    for (const json& m : matches) {
+      const json& e = m.contains("entry") ? m["entry"] : m;
+      out.insert(fs::path(e["path"].get<std::string>()).parent_path().filename().string());
+    }
+    return out;
+  };
+  const std::multiset<std::string> others{"y", "z", "n"};
+  json got = s.get_json("/api/sonic/similarToArtist?artist=Artist%20A&count=10");
+  EXPECT_EQ(listed(got["sonicMatch"]), others) << got.dump(1);
+  got = s.get_json("/api/sonic/similarToAlbum?album=Album%20A&count=10");
+  EXPECT_EQ(listed(got["sonicMatch"]), others) << got.dump(1);
+  got = s.get_json("/api/sonic/similarToAlbum?album=Album%20A&count=10&excludeDuplicates=false");
+  EXPECT_EQ(listed(got["sonicMatch"]), (std::multiset<std::string>{"b", "y", "z", "n"})) << got.dump(1);
+  const std::string auth = "u=ann&p=pw&v=1.16.1&c=test&f=json";
+  const json song = s.get_json("/rest/getSong?id=" + std::to_string(s.id_of("a/song.flac")) + "&" + auth)["subsonic-response"]["song"];
+  for (const std::string group : {song["parent"].get<std::string>(), song["albumId"].get<std::string>()}) {  // folder, album
+    got = s.get_json("/rest/getSimilarSongs?id=" + group + "&count=10&" + auth);
+    EXPECT_EQ(listed(got["subsonic-response"]["similarSongs"]["song"]), others) << group << "\n" << got.dump(1);
+  }
+}
+
 }  // namespace
 }  // namespace clap::server
