@@ -32,33 +32,7 @@ void check_diversity(double d) {
   }
 }
 
-void RequestCopies::cover(const LibrarySnapshot& snap, const std::vector<int64_t>& ids) {
-  std::vector<int64_t> fresh;
-  for (int64_t id : ids)
-    if (!reached_.count(id)) fresh.push_back(id);
-  std::sort(fresh.begin(), fresh.end());
-  fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
-  if (fresh.empty()) return;
-  reached_.insert(fresh.begin(), fresh.end());
-  for (const DuplicateGroup& g : find_duplicates(snap, {}, fresh, {}, work_, /*measure_bands=*/false)) {
-    // A group reaching tracks of earlier groups (a chain through a fresh track) joins them.
-    const int64_t number = next_group_++;
-    std::vector<int64_t>& into = members_[number];
-    for (const DuplicateMember& m : g.members) {
-      reached_.insert(m.track_id);
-      const auto old = group_of_.find(m.track_id);
-      if (old == group_of_.end()) {
-        into.push_back(m.track_id);
-        group_of_[m.track_id] = number;
-      } else if (old->second != number) {
-        const int64_t merged = old->second;
-        for (int64_t id : members_[merged]) group_of_[id] = number, into.push_back(id);
-        members_.erase(merged);
-      }
-    }
-    std::sort(into.begin(), into.end());
-  }
-}
+// RequestCopies::cover is in duplicates.cpp (beside pairs_around).
 
 int64_t RequestCopies::group(int64_t id) const {
   const auto g = group_of_.find(id);

@@ -28,9 +28,10 @@ int64_t results_before_diversity(int64_t k);
 
 // The copies of one recording one request has found (find_duplicates' groups, without bands),
 // kept while its pool widens (fold_ranking), so that each track's neighbours are searched at
-// most once per request: a round asks find_duplicates only about the tracks no earlier round
-// reached (a track in a group found before was searched then, or is an identical copy of one
-// that was). The groups are those find_duplicates finds around every track asked about at once
+// most once per request: a round searches only around the tracks no earlier round reached (a
+// track in a group found before was searched then, or is an identical copy of one that was),
+// and not again around the tracks they chain to that were searched before (their pairs are
+// known). The groups are those find_duplicates finds around every track asked about at once
 // (the closure around a set is the union of the closures around its tracks). Before (copies12,
 // H11S-1), each round searched around its whole pool again, and around the query's own tracks,
 // whose copies (600 re-encodes in the measured library) each cost a search of the library.
