@@ -26,6 +26,7 @@
 #include "bench/vector_bench.h"
 #include "bench/load_bench.h"
 #include "bench/index_bench.h"
+#include "bench/fingerprint_bench.h"
 #include "bench/kernel_bench.h"
 #include "service/compressed_windows.h"
 #include "bench/scale_bench.h"
@@ -68,6 +69,7 @@ struct BenchOptions {
   std::vector<std::string> fidelity;  // --fidelity DIR...: lower precision vs fp32 on this audio
   std::vector<std::string> index;     // --index DIR...: indexing speed end to end
   bool kernels = false;               // --kernels: instruction peaks and the GEMMs at the layer shapes
+  bool fingerprints = false;          // --fingerprints: fingerprint line-up with each popcount kernel
   int decoders = 0;
   int first_pass = -1;
   int top = 10;
@@ -230,6 +232,24 @@ int run_serve_bench(const BenchOptions& o) {
 }
 
 // --index DIR...: the whole indexing pipeline on real files against the model alone.
+int run_fingerprint_bench(const BenchOptions& o) {
+  constexpr int kPairs = 20;
+  const FingerprintBenchReport r = bench_fingerprints(kPairs, std::max(o.repeat, 1));
+  if (o.json) {
+    nlohmann::json j = {{"items", r.items}, {"pairs", r.pairs}, {"repeat", r.repeat}, {"chosen", r.chosen},
+                        {"kernels", nlohmann::json::array()}};
+    for (const FingerprintKernelRate& k : r.kernels)
+      j["kernels"].push_back({{"kernel", k.kernel}, {"ms_per_pair", k.ms_per_pair}, {"speedup", k.speedup}});
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("two fingerprints of %d items (3 minutes), every offset; best of %d timings of %d pairs; this machine uses %s\n",
+              r.items, r.repeat, r.pairs, r.chosen.c_str());
+  for (const FingerprintKernelRate& k : r.kernels)
+    std::printf("%-9s %8.3f ms a pair   %5.1fx portable\n", k.kernel.c_str(), k.ms_per_pair, k.speedup);
+  return 0;
+}
+
 int run_kernel_bench(const BenchOptions& o) {
   std::string config = o.config;
   if (config.empty() && !o.model.empty()) config = ModelFiles::in_folder(o.model).config;
@@ -387,6 +407,7 @@ int run_bench(const BenchOptions& o) {
   if (o.serve_tracks > 0) return run_serve_bench(o);
   if (o.history_listens > 0) return run_history_bench(o);
   if (o.kernels) return run_kernel_bench(o);
+  if (o.fingerprints) return run_fingerprint_bench(o);
   if (o.model.empty() == o.config.empty()) throw InvalidArgument("give exactly one of --model PATH or --config config.json");
   if (!o.config.empty()) return rerun_with_model(o, random_snapshot(o));
   if (!o.fidelity.empty()) {
@@ -493,6 +514,9 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_flag("--kernels", o->kernels,
                 "Instead: the CPU's multiply-add peaks (one core) and linear() in fp32, bf16 and int8 at the audio "
                 "tower's layer shapes of --config (or --model), each as a share of its peak");
+  cmd->add_flag("--fingerprints", o->fingerprints,
+                "Instead: two 3-minute acoustic fingerprints lined up at every offset with each popcount kernel the "
+                "CPU has (portable, popcnt, avx512), best of --repeat timings, and which one this machine uses");
   cmd->add_option("--first-pass", o->first_pass,
                   "With --index: windows per track in the first pass, as `index --first-pass` (0: every window in one "
                   "pass, each file decoded once; default: index's)")

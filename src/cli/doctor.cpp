@@ -55,7 +55,8 @@ struct ExcludeReport {
 ExcludeReport exclude_report(const std::string& db) {
   ExcludeReport r;
   try {
-    const service::LibraryStatus st = service::library_status(db, exclude_rule());
+    // (the count alone: the embeddings are not looked at, `status` does)
+    const service::LibraryStatus st = service::library_status(db, exclude_rule(), service::EmbeddingCheck::None);
     r.db = st.db_path;
     r.tracks = st.excluded;
   } catch (const Error& e) {

@@ -15,7 +15,7 @@ namespace {
 
 struct StatusOptions {
   std::string db;
-  bool errors = false, json = false;
+  bool errors = false, json = false, check = false;
 };
 
 std::string size_text(int64_t bytes) {
@@ -35,7 +35,7 @@ int damaged_status(const service::LibraryStatus& st) {
 }
 
 int run_status(const StatusOptions& o) {
-  const service::LibraryStatus st = service::library_status(o.db, exclude_rule());
+  const service::LibraryStatus st = service::library_status(o.db, exclude_rule(), o.check ? service::EmbeddingCheck::Values : service::EmbeddingCheck::Sizes);
   const std::string& db_path = st.db_path;
   const store::Counts& c = st.counts;
   const service::Coverage coverage = service::library_coverage(c);
@@ -149,6 +149,10 @@ void add_status_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand("status", "Show what the index holds: counts, audio hours, model, recorded errors");
   cmd->add_option("--db", o->db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
   cmd->add_flag("--errors", o->errors, "List the files that could not be indexed, with the reason");
+  cmd->add_flag("--check", o->check,
+                "Read every stored track embedding back and check its values (finite, of unit length), which finds "
+                "an embedding of the right size holding NaN or garbage; without it only their sizes are checked, "
+                "as the database keeps them (fast: nothing is read)");
   cmd->add_flag("--json", o->json,
                 "One JSON object: tracks, ok, error_count, silent_tracks, windows, silent_windows, audio_seconds, "
                 "model (its precision_choice: how --precision auto chose, or null), roots, db_bytes, errors [{path, reason}], embedding_sets [{id, model, revision, precision, dim, "

@@ -322,7 +322,7 @@ void Api::status(const httplib::Request&, httplib::Response& res) {
   {
     std::lock_guard lock(status_mutex_);
     if (!status_ || status_generation_ != snap->library_generation()) {
-      status_ = std::make_shared<service::LibraryStatus>(service::library_status(lib().location(), {}, /*read_embeddings=*/false));
+      status_ = std::make_shared<service::LibraryStatus>(service::library_status(lib().location(), {}, service::EmbeddingCheck::None));
       status_generation_ = snap->library_generation();
     }
     counted = status_;

@@ -1,5 +1,6 @@
 #include "service/diversity.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -31,9 +32,21 @@ void check_diversity(double d) {
   }
 }
 
+// RequestCopies::cover is in duplicates.cpp (beside pairs_around).
+
+int64_t RequestCopies::group(int64_t id) const {
+  const auto g = group_of_.find(id);
+  return g == group_of_.end() ? -1 : g->second;
+}
+
+std::vector<int64_t> RequestCopies::copies_of(int64_t id) const {
+  const int64_t g = group(id);
+  return g < 0 ? std::vector<int64_t>{id} : members_.at(g);
+}
+
 std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vector<int64_t>& ids,
                                     const std::vector<double>& relevance, int64_t k, double d,
-                                    const std::vector<int64_t>& listed) {
+                                    const std::vector<int64_t>& listed, RequestCopies* request_copies) {
   check_diversity(d);
   const size_t n = ids.size();
   const size_t want = k > 0 ? std::min(n, static_cast<size_t>(k)) : n;
@@ -42,8 +55,9 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
   // are used: no copy's band is measured (duplicates.h).
   std::vector<int64_t> scanned = ids;
   scanned.insert(scanned.end(), listed.begin(), listed.end());
-  const std::map<int64_t, size_t> group_of =
-      group_index(find_duplicates(snap, {}, scanned, {}, nullptr, /*measure_bands=*/false));
+  RequestCopies own;
+  RequestCopies& copies = request_copies ? *request_copies : own;
+  copies.cover(snap, scanned);
   // The candidates' track embeddings (memory: the snapshot's; compressed: read from the store).
   std::vector<std::vector<float>> rows(n);
   if (d > 0) {
@@ -54,9 +68,9 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
   }
   std::vector<size_t> out;
   std::vector<bool> taken(n, false);
-  std::set<size_t> groups;
+  std::set<int64_t> groups;
   for (const int64_t id : listed)
-    if (auto g = group_of.find(id); g != group_of.end()) groups.insert(g->second);
+    if (const int64_t g = copies.group(id); g >= 0) groups.insert(g);
   std::vector<double> closest(n, -std::numeric_limits<double>::infinity());  // max cos to a listed track
   while (out.size() < want) {
     check_deadline("diversity");
@@ -64,7 +78,7 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
     double best_value = 0;
     for (size_t i = 0; i < n; ++i) {
       if (taken[i]) continue;
-      if (auto g = group_of.find(ids[i]); g != group_of.end() && groups.count(g->second)) {
+      if (const int64_t g = copies.group(ids[i]); g >= 0 && groups.count(g)) {
         taken[i] = true;  // a copy of a recording already listed
         continue;
       }
@@ -78,7 +92,7 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
     if (best == n) break;
     taken[best] = true;
     out.push_back(best);
-    if (auto g = group_of.find(ids[best]); g != group_of.end()) groups.insert(g->second);
+    if (const int64_t g = copies.group(ids[best]); g >= 0) groups.insert(g);
     if (d > 0 && !rows[best].empty())
       for (size_t i = 0; i < n; ++i)
         if (!taken[i] && !rows[i].empty())

@@ -13,6 +13,8 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,18 +26,46 @@ namespace clap::service {
 // The pool a ranking is asked for: 4k, at least k + 40 (k <= 0: every track).
 int64_t results_before_diversity(int64_t k);
 
+// The copies of one recording one request has found (find_duplicates' groups, without bands),
+// kept while its pool widens (fold_ranking), so that each track's neighbours are searched at
+// most once per request: a round searches only around the tracks no earlier round reached (a
+// track in a group found before was searched then, or is an identical copy of one that was),
+// and not again around the tracks they chain to that were searched before (their pairs are
+// known). The groups are those find_duplicates finds around every track asked about at once
+// (the closure around a set is the union of the closures around its tracks). Before (copies12,
+// H11S-1), each round searched around its whole pool again, and around the query's own tracks,
+// whose copies (600 re-encodes in the measured library) each cost a search of the library.
+class RequestCopies {
+ public:
+  explicit RequestCopies(DuplicateWork* work = nullptr) : work_(work) {}
+  // Finds the groups around those of `ids` not reached yet.
+  void cover(const LibrarySnapshot& snap, const std::vector<int64_t>& ids);
+  // The group of `id` (a number shared by its copies), or -1 when it has no copy found.
+  int64_t group(int64_t id) const;
+  // The tracks of `id`'s group, `id` included (just `id` when it has no copy found).
+  std::vector<int64_t> copies_of(int64_t id) const;
+
+ private:
+  DuplicateWork* work_;
+  std::set<int64_t> reached_;
+  std::map<int64_t, int64_t> group_of_;
+  std::map<int64_t, std::vector<int64_t>> members_;  // group -> its tracks, ascending
+  int64_t next_group_ = 0;
+};
+
 // Positions into the ranked list (ids and relevance in rank order) in the diversified order,
-// at most k (<= 0: all). Throws InvalidArgument when d is not in [0, 1].
+// at most k (<= 0: all). Throws InvalidArgument when d is not in [0, 1]. `copies`: the request's
+// (a fresh one when null).
 std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vector<int64_t>& ids,
                                     const std::vector<double>& relevance, int64_t k, double d,
-                                    const std::vector<int64_t>& listed = {});
+                                    const std::vector<int64_t>& listed = {}, RequestCopies* copies = nullptr);
 
 // Checks d (InvalidArgument "diversity: …" outside [0, 1] or not a number).
 void check_diversity(double d);
 
 template <class R, class IdOf, class ScoreOf>
 std::vector<R> diversify(const LibrarySnapshot& snap, std::vector<R> ranked, int64_t k, double d, IdOf id_of,
-                         ScoreOf score_of, const std::vector<int64_t>& listed = {}) {
+                         ScoreOf score_of, const std::vector<int64_t>& listed = {}, RequestCopies* copies = nullptr) {
   std::vector<int64_t> ids;
   std::vector<double> relevance;
   for (const R& r : ranked) {
@@ -43,7 +73,7 @@ std::vector<R> diversify(const LibrarySnapshot& snap, std::vector<R> ranked, int
     relevance.push_back(score_of(r));
   }
   std::vector<R> out;
-  for (size_t i : diversify_order(snap, ids, relevance, k, d, listed)) out.push_back(std::move(ranked[i]));
+  for (size_t i : diversify_order(snap, ids, relevance, k, d, listed, copies)) out.push_back(std::move(ranked[i]));
   return out;
 }
 
@@ -73,6 +103,7 @@ struct ListFolding {
   double diversity = -1;
   bool collapse = false;
   std::vector<int64_t> seed_tracks;
+  RequestCopies* copies = nullptr;  // the request's, shared by every round of its pool (null: one per round)
 };
 
 // The k entries a query lists: `rank(n)` (n results of the ranking) diversified and/or collapsed
@@ -86,7 +117,7 @@ std::vector<R> folded_ranking(const LibrarySnapshot& snap, int64_t k, const List
   std::vector<R> list;
   if (f.diversity >= 0) {
     list = fold_ranking<R>(k, results_before_diversity(k), rank, [&](std::vector<R> ranked) {
-      return diversify(snap, std::move(ranked), k, f.diversity, id_of, score_of, f.seed_tracks);
+      return diversify(snap, std::move(ranked), k, f.diversity, id_of, score_of, f.seed_tracks, f.copies);
     }, wider);
     if (f.collapse) found = collapse_results(snap, list, k, id_of);  // copies named, none listed twice already
   } else if (f.collapse) {

@@ -11,6 +11,7 @@
 #include "core/embedding_rows.h"
 #include "core/error.h"
 #include "core/vector_math.h"
+#include "service/diversity.h"
 
 namespace clap::service {
 namespace {
@@ -134,7 +135,7 @@ std::vector<search::DuplicatePair> identical_pairs(const LibrarySnapshot& snap, 
 std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, FingerprintCache& prints,
                                                 const search::DuplicateOptions& options, std::vector<int64_t> seeds,
                                                 const std::function<void(int64_t, int64_t)>& progress,
-                                                DuplicateWork* work) {
+                                                DuplicateWork* work, const std::set<int64_t>* searched_before = nullptr) {
   const auto duration_of = [&snap](int64_t id) {
     const store::Track* t = snap.track(id);
     return t ? t->duration_s : 0.0;
@@ -165,6 +166,10 @@ std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, Fin
   std::sort(seeds.begin(), seeds.end());
   seeds.erase(std::unique(seeds.begin(), seeds.end()), seeds.end());
   std::set<int64_t> seen(seeds.begin(), seeds.end());
+  // Tracks an earlier call searched (RequestCopies): their pairs are known; a pair with one of
+  // them is found from the other side, and they are not searched again.
+  if (searched_before)
+    for (int64_t id : *searched_before) seen.insert(identical.representative(id));
   while (!seeds.empty()) {
     std::vector<int64_t> next;
     const auto reached = [&](int64_t id) {
@@ -254,6 +259,38 @@ std::string format_text(const DuplicateMember& m) {
   else if (f.channels > 2) s += " " + std::to_string(f.channels) + " ch";
   if (m.lossy_source) s += ", made from a lossy copy (its audio stops at " + khz(static_cast<int>(m.bandwidth.cutoff_hz)) + ")";
   return s;
+}
+
+// service/diversity.h: here, beside pairs_around, which it calls with the tracks searched before.
+void RequestCopies::cover(const LibrarySnapshot& snap, const std::vector<int64_t>& ids) {
+  std::vector<int64_t> fresh;
+  for (int64_t id : ids)
+    if (!reached_.count(id)) fresh.push_back(id);
+  std::sort(fresh.begin(), fresh.end());
+  fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+  if (fresh.empty() || !snap.searchable()) return;  // (pairs_around of no seed searches every track)
+  FingerprintCache prints(snap);
+  const std::vector<search::DuplicatePair> pairs = pairs_around(snap, prints, {}, fresh, {}, work_, &reached_);
+  reached_.insert(fresh.begin(), fresh.end());
+  for (const std::vector<int64_t>& members : search::group_pairs(pairs)) {
+    // A group reaching tracks of earlier groups (a pair with a track searched before) joins them.
+    const int64_t number = next_group_++;
+    std::vector<int64_t>& into = members_[number];
+    for (int64_t id : members) {
+      reached_.insert(id);
+      const auto old = group_of_.find(id);
+      if (old == group_of_.end()) {
+        into.push_back(id);
+        group_of_[id] = number;
+      } else if (old->second != number) {
+        const int64_t merged = old->second;
+        for (int64_t m : members_[merged]) group_of_[m] = number, into.push_back(m);
+        members_.erase(merged);
+      }
+    }
+    std::sort(into.begin(), into.end());
+    into.erase(std::unique(into.begin(), into.end()), into.end());
+  }
 }
 
 std::vector<DuplicateGroup> find_duplicates(const LibrarySnapshot& snap, const search::DuplicateOptions& options,

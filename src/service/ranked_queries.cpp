@@ -20,8 +20,8 @@ MixedQuery resolve(Library& lib, const LibrarySnapshot& snap, const RankedReques
   return resolve_query(lib, snap, r.terms, r.allow_files, need_positive);
 }
 
-ListFolding folding_of(const RankedRequest& r, std::vector<int64_t> seed_tracks) {
-  return ListFolding{r.diversity, r.collapse, std::move(seed_tracks)};
+ListFolding folding_of(const RankedRequest& r, std::vector<int64_t> seed_tracks, RequestCopies& copies) {
+  return ListFolding{r.diversity, r.collapse, std::move(seed_tracks), &copies};
 }
 
 // The first pool a folded list asks its ranking for (the plain ranking: k).
@@ -44,15 +44,12 @@ RankedList<R> folded(const LibrarySnapshot& snap, const RankedRequest& r, const 
 // its nearest windows, so with as many copies as per_chunk they took every vote, diversity left
 // them out, and the list came back empty ("0 of the 10 tracks asked for") however many other
 // recordings the index holds (H11S-1). Their windows are skipped, as the seed's own are.
-ResultRules excluding_copies_of(const LibrarySnapshot& snap, ResultRules rules, const std::vector<int64_t>& seeds) {
-  const std::set<int64_t> seed_set(seeds.begin(), seeds.end());
-  for (const DuplicateGroup& g : find_duplicates(snap, {}, seeds, {}, nullptr, /*measure_bands=*/false)) {
-    const bool of_a_seed =
-        std::any_of(g.members.begin(), g.members.end(), [&](const DuplicateMember& m) { return seed_set.count(m.track_id) > 0; });
-    if (of_a_seed)
-      for (const DuplicateMember& m : g.members) rules.exclude.push_back(m.track_id);
-  }
-  rules.exclude.insert(rules.exclude.end(), seeds.begin(), seeds.end());
+// The groups are the request's (`copies`): diversity's rounds find them known, not searched again.
+ResultRules excluding_copies_of(const LibrarySnapshot& snap, ResultRules rules, const std::vector<int64_t>& seeds,
+                                RequestCopies& copies) {
+  copies.cover(snap, seeds);
+  for (int64_t seed : seeds)
+    for (int64_t id : copies.copies_of(seed)) rules.exclude.push_back(id);
   std::sort(rules.exclude.begin(), rules.exclude.end());
   rules.exclude.erase(std::unique(rules.exclude.begin(), rules.exclude.end()), rules.exclude.end());
   return rules;
@@ -87,7 +84,8 @@ SearchAnswer search_query(Library& lib, const LibrarySnapshot& snap, const Searc
       std::move(part.begin(), part.end(), std::back_inserter(results));
     }
   }
-  const ListFolding folding = folding_of(request, answer.mixed ? answer.mixed->seed_tracks : std::vector<int64_t>{});
+  RequestCopies copies(request.duplicate_work);
+  const ListFolding folding = folding_of(request, answer.mixed ? answer.mixed->seed_tracks : std::vector<int64_t>{}, copies);
   const size_t lists = texts.empty() ? 1 : texts.size();
   for (size_t i = 0; i < lists; ++i) {
     const auto ranking = [&, i](int64_t n) {
@@ -122,7 +120,8 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
       if (const store::Track* t = snap.find_track(request.file)) options.exclude_track = t->id, seed_tracks = {t->id};
     answer.chunks = file_query_chunks(lib, request.file, request.chunk_s, request.hop_s);
   }
-  if (request.diversity >= 0 && !seed_tracks.empty()) rules = excluding_copies_of(snap, std::move(rules), seed_tracks);
+  RequestCopies copies(request.duplicate_work);
+  if (request.diversity >= 0 && !seed_tracks.empty()) rules = excluding_copies_of(snap, std::move(rules), seed_tracks, copies);
   // like ranks the tracks its chunks' per_chunk nearest windows vote for, however many results are
   // asked for: a folded list's wider pool (n past the first) takes more windows a chunk in
   // proportion, else copies of a few recordings held every vote and the list stayed short with a
@@ -144,7 +143,7 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
     return like(snap, answer.chunks, pool, rules);
   };
   answer.list = folded<search::LikeResult>(
-      snap, request, folding_of(request, std::move(seed_tracks)), ranking,
+      snap, request, folding_of(request, std::move(seed_tracks), copies), ranking,
       [](const search::LikeResult& r) { return r.track_id; }, [](const search::LikeResult& r) { return r.combined; },
       [&](int64_t n) { return per_chunk_for(n) < widest; });
   return answer;
@@ -170,8 +169,9 @@ SimilarAnswer similar_query(Library& lib, const LibrarySnapshot& snap, const Sim
     file_query = lib.file_embedding(request.file);
     ranking = [&](int64_t n) { return similar_to_vector(snap, file_query, n, request.rules); };
   }
+  RequestCopies copies(request.duplicate_work);
   answer.list = folded<search::Hit>(
-      snap, request, folding_of(request, std::move(seed_tracks)), ranking, [](const search::Hit& h) { return h.id; },
+      snap, request, folding_of(request, std::move(seed_tracks), copies), ranking, [](const search::Hit& h) { return h.id; },
       [](const search::Hit& h) { return h.score; });
   return answer;
 }

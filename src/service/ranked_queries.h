@@ -47,6 +47,7 @@ struct RankedRequest {
   ResultRules rules;
   bool allow_files = true;        // audio files as seeds (the server: tracks of the index only)
   TermResolver resolve;
+  DuplicateWork* duplicate_work = nullptr;  // counts the copy search of the whole request (tests)
 };
 
 // Text -> songs: per text, its ranking (the texts mixed with the terms when `mixed`); with no

@@ -10,19 +10,30 @@
 
 namespace clap::service {
 
-const RecordingPrints::Read& RecordingPrints::read(int64_t id) {
+RecordingPrints::Read& RecordingPrints::read(int64_t id) {
   auto it = read_.find(id);
   if (it != read_.end()) return it->second;
   if (work_) ++work_->tracks_read;
   Read r;
   const Embeddings rows = snap_.track_fetch()({id});
   if (rows.size() == 1) r.embedding.assign(rows.row(0), rows.row(0) + rows.dim);
+  return read_.emplace(id, std::move(r)).first->second;
+}
+
+// The fingerprint apart from the embedding: a group's tracks, held before a list starts
+// (sonic.cpp similar_to_group), are measured by embedding against every candidate, but only
+// the few nearest a candidate are compared by fingerprint.
+const RecordingPrints::Read& RecordingPrints::read_print(int64_t id) {
+  Read& r = read(id);
+  if (r.printed) return r;
+  r.printed = true;
+  if (work_) ++work_->prints_read;
   auto prints = snap_.fingerprints({id});
   if (auto found = prints.find(id); found != prints.end()) r.fingerprint = std::move(found->second);
   r.items = r.fingerprint;
   std::sort(r.items.begin(), r.items.end());
   r.items.erase(std::unique(r.items.begin(), r.items.end()), r.items.end());
-  return read_.emplace(id, std::move(r)).first->second;
+  return r;
 }
 
 const std::vector<float>* RecordingPrints::embedding(int64_t id) {
@@ -50,8 +61,8 @@ bool RecordingPrints::same(int64_t a, int64_t b) {
   const auto key = std::minmax(a, b);
   if (auto known = compared_.find(key); known != compared_.end()) return known->second;
   check_deadline("one recording, one place");
-  const Read& ra = read(key.first);
-  const Read& rb = read(key.second);
+  const Read& ra = read_print(key.first);
+  const Read& rb = read_print(key.second);
   const std::vector<uint32_t>& fa = ra.fingerprint;
   const std::vector<uint32_t>& fb = rb.fingerprint;
   bool same = false;

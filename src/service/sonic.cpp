@@ -135,6 +135,13 @@ std::vector<SonicMatch> similar_to_group(const LibrarySnapshot& snap, const std:
     std::vector<SonicMatch> out;
     ResultCaps cap(options.per_artist, 0);
     Recordings listed(options.exclude_duplicates ? &prints : nullptr);
+    // The group is held first, as sonic_similar holds its seed: a copy of one of its tracks in
+    // another folder (the same bytes, MBID or ISRC, or re-encoded: its fingerprint) is that
+    // track again, left out as the group is (copies13). Every member's identities are set
+    // lookups; by fingerprint a candidate is compared with the few members nearest it.
+    if (options.exclude_duplicates && !options.include_group)
+      for (int64_t id : members)
+        if (const store::Track* t = snap.track(id)) listed.hold(*t);
     for (const search::Hit& h : hits) {
       const store::Track* t = snap.track(h.id);
       if (!t || (!options.include_group && std::binary_search(members.begin(), members.end(), t->id))) continue;

@@ -47,7 +47,8 @@ struct SonicOptions {
   ResultRules rules;
   // Groups (an album's, an artist's tracks): whether the group's own tracks may be matches. An
   // artist radio (the Subsonic getSimilarSongs of an artist) plays "songs from the given artist
-  // and similar artists"; "more like this album" (similarToAlbum) leaves the album out.
+  // and similar artists"; "more like this album" (similarToAlbum) leaves the album out, and
+  // with exclude_duplicates the copies of its tracks elsewhere too (a re-encode in another folder).
   bool include_group = false;
 };
 

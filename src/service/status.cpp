@@ -1,11 +1,14 @@
 #include "service/status.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "core/error.h"
 #include "index/passes.h"
 #include "service/filters.h"
+#include "store/embedding_sizes.h"
 
 namespace clap::service {
 
@@ -39,31 +42,81 @@ std::string coverage_text(const Coverage& c) {
 
 namespace {
 
-// What is damaged among the stored track embeddings ("" when none is): each ok track's read back
-// as a search reads them (R9C-1: a hand-damaged one left `status` saying all was well). A few
-// thousand at a time, so memory stays bounded whatever the library's size; the rows are those
-// tracks() read already. An index that cannot be read at all (a lost connection, an I/O error)
-// is not called damaged: that error is thrown.
-std::string damaged_track_embedding(const store::Store& store, const std::vector<store::Track>& tracks) {
-  constexpr size_t kBatch = 4096;
-  std::vector<int64_t> ids;
-  for (size_t i = 0; i <= tracks.size(); ++i) {
-    if (i < tracks.size() && tracks[i].status == store::TrackStatus::Ok && !tracks[i].silent) ids.push_back(tracks[i].id);
-    if (ids.size() < kBatch && i < tracks.size()) continue;
-    try {
-      if (!ids.empty()) (void)store.track_embeddings(ids);
-    } catch (const Error& e) {
-      if (store::is_unavailable(e) && !store::is_damage(e)) throw;
-      return e.what();
+// Why the values of one track embedding cannot be what the indexer wrote ("" when they can):
+// every one is finite and the vector has unit length (core/vector_math.h track_embedding). A
+// blob of the right size holding NaN, or bytes that are not floats of an embedding, fails this.
+std::string unsound_values(const float* v, int dim) {
+  double sq = 0;
+  for (int k = 0; k < dim; ++k) {
+    if (!std::isfinite(v[k])) {
+      char what[96];
+      std::snprintf(what, sizeof what, "a value that is not a number (%s) at %d of %d", std::isnan(v[k]) ? "NaN" : "infinity",
+                    k, dim);
+      return what;
     }
-    ids.clear();
+    sq += double(v[k]) * double(v[k]);
+  }
+  // 1e-3: the float sums of the normalization leave about 1e-6; garbage is far from 1.
+  if (dim > 0 && std::abs(std::sqrt(sq) - 1.0) > 1e-3) {
+    char what[128];
+    std::snprintf(what, sizeof what, "a vector of length %.6g where every track embedding has length 1", std::sqrt(sq));
+    return what;
   }
   return "";
 }
 
+// What is damaged among the stored track embeddings ("" when none is), each ok track's read back
+// as a search reads them (R9C-1: a hand-damaged one left `status` saying all was well), its
+// values checked too (unsound_values). A few thousand at a time, so memory stays bounded whatever
+// the library's size; the rows are those tracks() read already. An index that cannot be read at
+// all (a lost connection, an I/O error) is not called damaged: that error is thrown.
+std::string damaged_track_embedding(const store::Store& store, const std::vector<store::Track>& tracks,
+                                    const std::string& db_path) {
+  constexpr size_t kBatch = 4096;
+  std::map<int64_t, const store::Track*> by_id;
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i <= tracks.size(); ++i) {
+    if (i < tracks.size() && tracks[i].status == store::TrackStatus::Ok) {
+      ids.push_back(tracks[i].id);
+      by_id[tracks[i].id] = &tracks[i];
+    }
+    if (ids.size() < kBatch && i < tracks.size()) continue;
+    Embeddings e;
+    try {
+      if (!ids.empty()) e = store.track_embeddings(ids);
+    } catch (const Error& error) {
+      if (store::is_unavailable(error) && !store::is_damage(error)) throw;
+      return error.what();
+    }
+    for (size_t r = 0; r < e.ids.size(); ++r)
+      if (const std::string why = unsound_values(e.data.data() + r * size_t(e.dim), e.dim); !why.empty())
+        return db_path + ": the index is damaged: track " + std::to_string(e.ids[r]) + " (" + by_id.at(e.ids[r])->path +
+               ")'s embedding holds " + why + "; `clapsearch index DIR --db " + db_path +
+               " --rebuild` makes a new one (with --model, unless it was made with the default model)";
+    ids.clear();
+    by_id.clear();
+  }
+  return "";
+}
+
+// The same found from the sizes alone (EmbeddingCheck::Sizes): the first misshapen one is read,
+// and its read names the damage as the read-back would.
+std::string size_damage(const store::Store& index, const std::string& db_path) {
+  const std::optional<int64_t> id = store::misshapen_track_embedding(index);
+  if (!id) return "";
+  try {
+    (void)index.track_embeddings({*id});
+  } catch (const Error& error) {
+    if (store::is_unavailable(error) && !store::is_damage(error)) throw;
+    return error.what();
+  }
+  // Not reached while the size check and the read agree (both compare the same bytes).
+  return db_path + ": the index is damaged: track " + std::to_string(*id) + "'s embedding has the wrong size";
+}
+
 }  // namespace
 
-LibraryStatus library_status(const std::string& db, const search::Filter& exclude, bool read_embeddings) {
+LibraryStatus library_status(const std::string& db, const search::Filter& exclude, EmbeddingCheck check) {
   LibraryStatus s;
   const std::string location = store::resolve_location(db);
   s.db_path = store::display_location(location);
@@ -84,7 +137,8 @@ LibraryStatus library_status(const std::string& db, const search::Filter& exclud
       ++s.speech_scored;
       s.speech_above_half += t.speech > 0.5;
     }
-  if (read_embeddings) s.damaged = damaged_track_embedding(*store, tracks);
+  if (check == EmbeddingCheck::Values) s.damaged = damaged_track_embedding(*store, tracks, s.db_path);
+  else if (check == EmbeddingCheck::Sizes) s.damaged = size_damage(*store, s.db_path);
   return s;
 }
 

@@ -24,9 +24,10 @@ struct LibraryStatus {
   // Speech/music scores (index/speech.h): the ok tracks that have one, and of them those above 0.5
   // (nearer the speech prompts than the music ones).
   int64_t speech_scored = 0, speech_above_half = 0;
-  // "" when every stored track embedding reads back whole; else what is damaged, named as a
-  // query reading it would name it (the track, what its column holds, `index --rebuild`).
-  // Window embeddings are not read (millions of rows): a query that reads one names it.
+  // "" when no stored track embedding is found damaged (EmbeddingCheck says how they are looked
+  // at); else what is damaged, named as a query reading it would name it (the track, what its
+  // column holds, `index --rebuild`). Window embeddings are not read (millions of rows): a query
+  // that reads one names it.
   std::string damaged;
 };
 
@@ -43,11 +44,19 @@ Coverage library_coverage(const store::Counts& counts);
 // window is: "every window embedded (480 of 480); 40 tracks complete".
 std::string coverage_text(const Coverage& coverage);
 
+// How library_status looks for a damaged track embedding (LibraryStatus::damaged).
+enum class EmbeddingCheck {
+  None,   // not at all: the server, whose snapshot read them all (a damaged one fails its load)
+  Sizes,  // each one's size, as the database keeps it (store/embedding_sizes.h): what
+          // a read refuses, without reading them (`status`; 1.3 s rather than 6 s at 200,000 tracks)
+  Values, // each one read back, its values checked as well (`status --check`): finite, and of
+          // unit length as every track embedding is written (core/vector_math.h track_embedding),
+          // so a blob of the right size holding NaN or garbage is found too
+};
+
 // Throws clap::Error when there is no index at `db` (empty = the default library).
 // `exclude`: the music-only rule whose matching tracks are counted (service/filters.h).
-// `read_embeddings`: read every track embedding back to find a damaged one (LibraryStatus::damaged),
-// a pass over the store's largest table of tracks; the server, whose snapshot already read them
-// all (a damaged one fails its load: the routes answer 503), asks without.
-LibraryStatus library_status(const std::string& db, const search::Filter& exclude = {}, bool read_embeddings = true);
+LibraryStatus library_status(const std::string& db, const search::Filter& exclude = {},
+                             EmbeddingCheck check = EmbeddingCheck::Sizes);
 
 }  // namespace clap::service

@@ -249,6 +249,18 @@ Embeddings PostgresStore::track_embeddings(const std::vector<int64_t>& ids) cons
   return e;
 }
 
+std::optional<int64_t> PostgresStore::misshapen_track_embedding() const {
+  const auto m = model();
+  const int64_t bytes = int64_t(m ? m->dim : 0) * int64_t(sizeof(float));
+  // octet_length() of a BYTEA is the size its TOAST header records: the value is not fetched
+  // nor decompressed. What Result::append_floats compares, so this finds what a read refuses.
+  auto r = c_->query("SELECT id FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' AND "
+                     "octet_length(embedding) <> $1::bigint ORDER BY id LIMIT 1",
+                     pg::Params().add(bytes));
+  if (r.rows() > 0) return r.int64(0, 0);
+  return std::nullopt;
+}
+
 void PostgresStore::scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const {
   if (batch <= 0) throw Error(c_->where() + ": scan batch must be positive");
   std::unique_ptr<ReadScope> scope;

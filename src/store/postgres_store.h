@@ -104,6 +104,8 @@ class PostgresStore final : public Store {
   WindowTable window_embeddings() const override;
   std::vector<WindowRecord> windows(int64_t track_id) const override;
   Embeddings track_embeddings(const std::vector<int64_t>& ids) const override;
+  // store/embedding_sizes.h
+  std::optional<int64_t> misshapen_track_embedding() const;
   void scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const override;
   WindowTable window_embeddings(const std::vector<int64_t>& window_ids) const override;
   std::vector<int64_t> active_window_ids() const override;

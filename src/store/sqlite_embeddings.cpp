@@ -238,6 +238,21 @@ Embeddings SqliteStore::track_embeddings(const std::vector<int64_t>& ids) const 
   return e;
 }
 
+std::optional<int64_t> SqliteStore::misshapen_track_embedding() const {
+  const auto m = model();
+  const int64_t bytes = int64_t(m ? m->dim : 0) * int64_t(sizeof(float));
+  // length() of a blob column is answered from the record header, without reading the blob's
+  // pages; a value of another type is measured in the bytes sqlite3_column_bytes gives it (its
+  // text), which is what Stmt::append_floats compares, so this finds exactly what a read refuses.
+  sql::Stmt s(db_,
+              "SELECT id FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' AND "
+              "CASE WHEN typeof(embedding) = 'blob' THEN length(embedding) ELSE length(CAST(embedding AS BLOB)) END != ? "
+              "ORDER BY id LIMIT 1");
+  s.bind(1, bytes);
+  if (s.step()) return s.int64(0);
+  return std::nullopt;
+}
+
 void SqliteStore::scan_window_embeddings(int64_t batch, const std::function<bool(const WindowTable&)>& sink) const {
   if (batch <= 0) throw Error(path_ + ": scan batch must be positive");
   std::unique_ptr<ReadScope> scope;

@@ -271,6 +271,12 @@ SetRowsOfNoTrack set_rows_of_no_track(const Store& s) {
   return {windows, tracks};
 }
 
+// --- store/embedding_sizes.h ---------------------------------------------------------------------
+
+std::optional<int64_t> misshapen_track_embedding(const Store& s) {
+  return on_store(s, [&](const auto& store) { return store.misshapen_track_embedding(); });
+}
+
 // --- store/database_id.h ------------------------------------------------------------------------
 
 std::optional<std::string> password_key_id(const Store& s) {

@@ -176,23 +176,31 @@ TEST(ServeCopies, CollapseDuplicatesFoldsCopiesAsTheCliDoes) {
 // ISRC only (H11S-2's rule). Their stored fingerprints now tell them one recording
 // (service/recordings.h) on every list that holds a recording once; excludeDuplicates=false still
 // lists every file. `like` and `similar` with --diversity already folded them (duplicates' rule).
-TEST(ServeCopies, ReencodedCopiesWithoutTagsAreOneRecording) {
-  const std::string dir = test::reencoded_library();
-  const std::string db = test::temp_dir() + "/reencoded.db";
+// A copy (named `name`) of the shared index in `dir`, with the user ann (password pw) for /rest/.
+std::string index_with_ann(const std::string& dir, const std::string& name) {
+  const std::string db = test::temp_dir() + "/" + name + ".db";
   fs::copy_file(dir + "/library.db", db, fs::copy_options::overwrite_existing);
-  const std::string pw = test::temp_dir() + "/reencoded.pw";
+  const std::string pw = test::temp_dir() + "/" + name + ".pw";
   std::ofstream(pw) << "pw\n";
+  std::string err;
+  EXPECT_EQ(test::run_cli("user add ann --db " + test::quoted(db) + " < " + test::quoted(pw), nullptr, &err), 0) << err;
+  return db;
+}
+
+// The recording (the folder) of each match: a sonicMatch's entry, or a song.
+std::multiset<std::string> listed(const json& matches) {
+  std::multiset<std::string> out;
+  for (const json& m : matches) {
+    const json& e = m.contains("entry") ? m["entry"] : m;
+    out.insert(fs::path(e["path"].get<std::string>()).parent_path().filename().string());
+  }
+  return out;
+}
+
+TEST(ServeCopies, ReencodedCopiesWithoutTagsAreOneRecording) {
+  const std::string db = index_with_ann(test::reencoded_library(), "reencoded");
   std::string out, err;
-  ASSERT_EQ(test::run_cli("user add ann --db " + test::quoted(db) + " < " + test::quoted(pw), nullptr, &err), 0) << err;
   RunningServer s(ServerOptions{}, db, 60);
-  const auto listed = [](const json& matches) {
-    std::multiset<std::string> out;
-    for (const json& m : matches) {
-      const json& e = m.contains("entry") ? m["entry"] : m;
-      out.insert(fs::path(e["path"].get<std::string>()).parent_path().filename().string());
-    }
-    return out;
-  };
   const std::string y = std::to_string(s.id_of("y/song.flac")), x = std::to_string(s.id_of("x/song.flac"));
   json got = s.get_json("/api/sonic/getSonicSimilarTracks?id=" + y + "&count=10");
   EXPECT_EQ(listed(got["sonicMatch"]), (std::multiset<std::string>{"x", "z", "n"})) << got.dump(1);
@@ -216,6 +224,26 @@ TEST(ServeCopies, ReencodedCopiesWithoutTagsAreOneRecording) {
   EXPECT_EQ(listed(got["results"]), (std::multiset<std::string>{"x", "z", "n"})) << got.dump(1);
   ASSERT_EQ(test::run_cli("similar " + y + " -k 3 --diversity 0.5 --json --db " + test::quoted(db), &out, &err), 0) << err;
   EXPECT_EQ(listed(json::parse(out)), (std::multiset<std::string>{"x", "z", "n"})) << out;
+}
+
+// A group's mix left the group's own files out by id only: an untagged re-encode of its song in
+// another folder was the mix's first match, on every group route (copies13). Now it is the
+// group's song again, left out with it.
+TEST(ServeCopies, AGroupsMixLeavesOutItsSongsCopiesInOtherFolders) {
+  RunningServer s(ServerOptions{}, index_with_ann(test::copies_in_two_folders(), "two-folders"), 60);
+  const std::multiset<std::string> others{"y", "z", "n"};
+  json got = s.get_json("/api/sonic/similarToArtist?artist=Artist%20A&count=10");
+  EXPECT_EQ(listed(got["sonicMatch"]), others) << got.dump(1);
+  got = s.get_json("/api/sonic/similarToAlbum?album=Album%20A&count=10");
+  EXPECT_EQ(listed(got["sonicMatch"]), others) << got.dump(1);
+  got = s.get_json("/api/sonic/similarToAlbum?album=Album%20A&count=10&excludeDuplicates=false");
+  EXPECT_EQ(listed(got["sonicMatch"]), (std::multiset<std::string>{"b", "y", "z", "n"})) << got.dump(1);
+  const std::string auth = "u=ann&p=pw&v=1.16.1&c=test&f=json";
+  const json song = s.get_json("/rest/getSong?id=" + std::to_string(s.id_of("a/song.flac")) + "&" + auth)["subsonic-response"]["song"];
+  for (const std::string& group : {song["parent"].get<std::string>(), song["albumId"].get<std::string>()}) {  // folder, album
+    got = s.get_json("/rest/getSimilarSongs?id=" + group + "&count=10&" + auth);
+    EXPECT_EQ(listed(got["subsonic-response"]["similarSongs"]["song"]), others) << group << "\n" << got.dump(1);
+  }
 }
 
 }  // namespace

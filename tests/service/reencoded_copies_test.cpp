@@ -12,7 +12,9 @@
 #include <set>
 #include <string>
 
+#include "service/duplicates.h"
 #include "service/radio.h"
+#include "service/ranked_queries.h"
 #include "service/recordings.h"
 #include "service/sonic.h"
 #include "support/golden.h"
@@ -84,6 +86,65 @@ TEST(ReencodedCopies, SonicListsTheRecordingOnceComparingEachFileAboutOnce) {
             (std::multiset<std::string>{"x", "z", "n"}));
   EXPECT_EQ(recordings_of(sonic_search(lib, *snap, "a song", ten())),
             (std::multiset<std::string>{"x", "y", "z", "n"}));
+}
+
+// A diversified `like` of one of 32 re-encodes, when only 3 other recordings exist and 20 are
+// asked for, widens its pool round after round. Each round searched the library around its
+// whole pool again and around the seed, whose copies are each a search: 32 for the seed's copies
+// to leave out, then 35 a round (copies12 measured 1.2-5x a plain like). Now one request's
+// copies are found once (RequestCopies): every track's neighbours are searched at most once,
+// however many rounds, so the work is linear in the tracks the pool reaches, at most the library.
+TEST(ReencodedCopies, ADiversifiedLikeSearchesEachTracksCopiesOncePerRequest) {
+  Reencoded f;
+  Library lib(f.options(), Access::ReadOnly);
+  const auto snap = lib.snapshot();
+  const store::Track* x = snap->find_track(f.dir + "/music/x/song.flac");
+  ASSERT_NE(x, nullptr);
+  for (const double diversity : {0.0, 0.5}) {
+    DuplicateWork work;
+    LikeRequest r;
+    r.track = x;
+    r.exclude_self = true;
+    r.k = 20;
+    r.diversity = diversity;
+    r.duplicate_work = &work;
+    const LikeAnswer a = like_query(lib, *snap, r);
+    std::multiset<std::string> got;
+    for (const search::LikeResult& l : a.list.results) got.insert(fs::path(snap->track(l.track_id)->path).parent_path().filename().string());
+    EXPECT_EQ(got, (std::multiset<std::string>{"y", "z", "n"})) << diversity;
+    EXPECT_LE(work.neighbour_queries, kFiles) << diversity;
+    std::printf("diversity %g: %lld neighbour searches\n", diversity, static_cast<long long>(work.neighbour_queries));
+  }
+}
+
+// A group's mix (its folder's, artist's, album's tracks) left the group's tracks out by id only:
+// a re-encode of its song in another folder, untagged, was the mix's first match (copies13). The
+// group is now held first, as a seed is. Its members are measured against each candidate by
+// embedding; only the nearest are compared by fingerprint (prints_read: the copy and its
+// original, and the candidates the fingerprint rule reads anyway).
+TEST(ReencodedCopies, AGroupsMixLeavesOutCopiesOfItsTracksInOtherFolders) {
+  const std::string dir = test::copies_in_two_folders();
+  LibraryOptions lo;
+  lo.db = dir + "/library.db";
+  Library lib(lo, Access::ReadOnly);
+  const auto snap = lib.snapshot();
+  const store::Track* a = snap->find_track(dir + "/music/a/song.flac");
+  ASSERT_NE(a, nullptr);
+  RecordingWork work;
+  SonicOptions o = ten();
+  o.work = &work;
+  const std::multiset<std::string> others{"y", "z", "n"};
+  EXPECT_EQ(recordings_of(sonic_similar_to_tracks(*snap, {a->id}, "folder \"a\"", o)), others);
+  EXPECT_EQ(recordings_of(sonic_similar_to_artist(*snap, "Artist A", o)), others);
+  EXPECT_EQ(recordings_of(sonic_similar_to_album(*snap, "Album A", "", o)), others);
+  EXPECT_LE(work.prints_read, 3 * 5) << "each list reads at most its 5 tracks' fingerprints";
+  // Every file when copies are asked for, and the group's own tracks when the group is.
+  SonicOptions every = ten();
+  every.exclude_duplicates = false;
+  EXPECT_EQ(recordings_of(sonic_similar_to_tracks(*snap, {a->id}, "a", every)), (std::multiset<std::string>{"b", "y", "z", "n"}));
+  SonicOptions radio = ten();
+  radio.include_group = true;
+  EXPECT_EQ(recordings_of(sonic_similar_to_tracks(*snap, {a->id}, "a", radio)), (std::multiset<std::string>{"a", "y", "z", "n"}));
 }
 
 // A player's radio (MPD) appends one file of x, not two of its files (the playlist radio already

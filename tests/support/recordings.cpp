@@ -33,15 +33,37 @@ const std::vector<std::pair<std::string, std::string>>& copy_kinds() {
   return kinds;
 }
 
+namespace {
+std::string song20(int family) { return "-f lavfi -i \"aevalsrc='" + song_expression(family) + "':s=44100:d=20\""; }
+
+// The three other recordings of both libraries: y, z (the other song families) and pink noise.
+void write_other_recordings(const std::string& music) {
+  ffmpeg(music + "/y/song.flac", song20(1));
+  ffmpeg(music + "/z/song.flac", song20(2));
+  ffmpeg(music + "/n/noise.flac", "-f lavfi -i \"anoisesrc=color=pink:d=20:seed=7\"");
+}
+}  // namespace
+
 void write_reencoded_library(const std::string& music, int more_copies) {
-  const auto song = [](int family) { return "-f lavfi -i \"aevalsrc='" + song_expression(family) + "':s=44100:d=20\""; };
-  const std::string flac = ffmpeg(music + "/x/song.flac", song(0));
+  const std::string flac = ffmpeg(music + "/x/song.flac", song20(0));
   ffmpeg(music + "/x/song.mp3", "-i " + quoted(flac) + " -b:a 128k");
   for (int i = 0; i < more_copies; ++i)
     ffmpeg(music + "/x/copy-" + std::to_string(i) + ".mp3", "-i " + quoted(music + "/x/song.mp3") + " -c copy -metadata comment=" + std::to_string(i));
-  ffmpeg(music + "/y/song.flac", song(1));
-  ffmpeg(music + "/z/song.flac", song(2));
-  ffmpeg(music + "/n/noise.flac", "-f lavfi -i \"anoisesrc=color=pink:d=20:seed=7\"");
+  write_other_recordings(music);
+}
+
+void write_copies_in_two_folders(const std::string& music) {
+  const std::string flac =
+      ffmpeg(music + "/a/song.flac", song20(0) + " -metadata artist=\"Artist A\" -metadata album=\"Album A\"");
+  ffmpeg(music + "/b/song.mp3", "-i " + quoted(flac) + " -map_metadata -1 -b:a 128k");
+  write_other_recordings(music);
+}
+
+std::string copies_in_two_folders() {
+  return shared_fixture("copies-in-two-folders", [](const std::string& dir) {
+    write_copies_in_two_folders(dir + "/music");
+    index_library(dir + "/music", dir + "/library.db", case_dir("tiny-unfused"));
+  });
 }
 
 std::string reencoded_library(int more_copies) {

@@ -27,4 +27,11 @@ void write_reencoded_library(const std::string& music, int more_copies = 0);
 // (shared_fixture): the folder holding music/ and library.db. Tests copy the index to write.
 std::string reencoded_library(int more_copies = 0);
 
+// One recording in two folders (copies13): a/song.flac (x's 20 s song, tagged artist "Artist A",
+// album "Album A") and b/song.mp3, an untagged 128 kb/s re-encode of it, beside y, z and the
+// noise of write_reencoded_library. A group of a's tracks (its folder, artist or album) has a
+// copy of its song outside it that only the fingerprints tell. Indexed as reencoded_library.
+void write_copies_in_two_folders(const std::string& music);
+std::string copies_in_two_folders();
+
 }  // namespace clap::test

@@ -1,0 +1,136 @@
+// `clapsearch status` looking for a damaged track embedding (issue 53), through the real CLI on a
+// SQLite file and on a database of a real PostgreSQL server, each indexed by `clapsearch index`
+// with the tiny golden model and then damaged by hand in SQL:
+// - by default the sizes the database keeps are compared (store/embedding_sizes.h: no
+//   embedding is read): a truncated blob is found, named as a read of it names it;
+// - `status --check` reads every one back and checks its values, so a blob of the right size that
+//   holds NaN or bytes that are no embedding (garbage) is found too; the default does not read
+//   them and says nothing of those.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "store/store.h"
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+namespace fs = std::filesystem;
+std::string q(const std::string& s) { return test::quoted(s); }
+
+class StatusCheck : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = test::temp_dir() + "/status-check-" + GetParam();
+    fs::remove_all(dir_);
+    db_ = sqlite() ? dir_ + "/library.db" : test::PostgresServer::shared().create_database();
+    test::ffmpeg(dir_ + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+    test::ffmpeg(dir_ + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+    std::string err;
+    ASSERT_EQ(test::run_cli("index " + q(dir_ + "/lib") + " --db " + q(db_) + " --model " +
+                                q(test::case_dir("tiny-unfused")) + " -q",
+                            nullptr, &err),
+              0)
+        << err;
+    for (const store::Track& t : store::open_store(db_, store::OpenMode::ReadOnly)->tracks())
+      if (fs::path(t.path).filename() == "a.wav") a_ = t.id;
+    ASSERT_GT(a_, 0);
+  }
+  bool sqlite() const { return GetParam() == "sqlite"; }
+
+  // Sets track a's embedding to `value`, an SQL expression over its `embedding` in the dialect of
+  // the store (`sqlite_value` for SQLite, `pg_value` for PostgreSQL).
+  void damage(const std::string& sqlite_value, const std::string& pg_value) {
+    const std::string where = " WHERE id = " + std::to_string(a_);
+    if (sqlite()) {
+      sqlite3* h = nullptr;
+      ASSERT_EQ(sqlite3_open(db_.c_str(), &h), SQLITE_OK);
+      char* msg = nullptr;
+      EXPECT_EQ(sqlite3_exec(h, ("UPDATE tracks SET embedding = " + sqlite_value + where).c_str(), nullptr, nullptr, &msg),
+                SQLITE_OK)
+          << (msg ? msg : "");
+      sqlite3_free(msg);
+      sqlite3_close(h);
+      return;
+    }
+    std::string out, err;
+    ASSERT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -d " + q(db_) + " -c " +
+                                    q("UPDATE tracks SET embedding = " + pg_value + where),
+                                &out, &err),
+              0)
+        << err;
+  }
+
+  // `status ARGS --json`: its exit status and its "damaged" (nullopt when null).
+  std::optional<std::string> damaged(const std::string& args, int expect) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli("status --json " + args + " --db " + q(db_), &out, &err), expect) << args << "\n" << err;
+    const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << out;
+    if (!j.is_object() || j["damaged"].is_null()) return std::nullopt;
+    if (expect == 1) {  // named on stderr too
+      EXPECT_NE(err.find(j["damaged"].get<std::string>()), std::string::npos) << err;
+    }
+    return j["damaged"].get<std::string>();
+  }
+
+  std::string named() const { return "the index is damaged: track " + std::to_string(a_) + " (" + dir_ + "/lib/a.wav)'s embedding holds "; }
+
+  std::string dir_, db_;
+  int64_t a_ = 0;
+};
+
+TEST_P(StatusCheck, ASoundIndexIsSoundEitherWay) {
+  EXPECT_EQ(damaged("", 0), std::nullopt);
+  EXPECT_EQ(damaged("--check", 0), std::nullopt);
+}
+
+// The default compares sizes only, and finds a truncated blob as the read-back (and every query)
+// does, with the same words: the track, what its column holds, the way out.
+TEST_P(StatusCheck, TheDefaultFindsATruncatedEmbeddingFromItsSize) {
+  damage("substr(embedding, 1, 100)", "substring(embedding from 1 for 100)");
+  for (const std::string args : {"", "--check"}) {
+    const std::optional<std::string> d = damaged(args, 1);
+    ASSERT_TRUE(d) << args;
+    // As the read names it: PostgreSQL's read names the track by its id alone.
+    EXPECT_NE(d->find("the index is damaged: track " + std::to_string(a_)), std::string::npos) << args << ": " << *d;
+    EXPECT_NE(d->find("'s embedding holds a blob of 100 bytes where"), std::string::npos) << args << ": " << *d;
+    EXPECT_NE(d->find("--rebuild"), std::string::npos) << *d;
+  }
+  std::string out, err;  // the text report too: the rest, then the damaged line
+  EXPECT_EQ(test::run_cli("status --db " + q(db_), &out, &err), 1);
+  EXPECT_NE(out.find("tracks    2 (2 ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("\ndamaged   "), std::string::npos) << out;
+}
+
+// A blob of the right size holding NaN: only the read-back of --check sees it.
+TEST_P(StatusCheck, CheckFindsNotANumberInAnEmbeddingOfTheRightSize) {
+  damage("CAST(x'0000c07f' || substr(embedding, 5) AS BLOB)", "overlay(embedding placing '\\x0000c07f'::bytea from 1 for 4)");
+  EXPECT_EQ(damaged("", 0), std::nullopt);  // the sizes are right: nothing is read
+  const std::optional<std::string> d = damaged("--check", 1);
+  ASSERT_TRUE(d);
+  EXPECT_NE(d->find(named() + "a value that is not a number (NaN) at 0 of "), std::string::npos) << *d;
+  EXPECT_NE(d->find("--rebuild"), std::string::npos) << *d;
+}
+
+// Bytes that are no embedding (every one 0x41: floats of 12.1), of the right size.
+TEST_P(StatusCheck, CheckFindsGarbageOfTheRightSize) {
+  damage("CAST(replace(hex(zeroblob(length(embedding))), '00', 'A') AS BLOB)",
+         "decode(repeat('41', octet_length(embedding)), 'hex')");
+  EXPECT_EQ(damaged("", 0), std::nullopt);
+  const std::optional<std::string> d = damaged("--check", 1);
+  ASSERT_TRUE(d);
+  EXPECT_NE(d->find(named() + "a vector of length "), std::string::npos) << *d;
+  EXPECT_NE(d->find(" where every track embedding has length 1"), std::string::npos) << *d;
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StatusCheck, ::testing::Values("sqlite", "postgres"));
+
+}  // namespace
+}  // namespace clap
