@@ -137,3 +137,46 @@ def test_hostile13_a_query_in_flight_when_the_index_file_is_replaced_is_answered
     assert len(library.tracks()) == tracks  # this call sees the new file and closes the old one
     worker.join()
     assert answer["rows"] == len(texts), answer["rows"]
+
+
+def test_a_query_in_flight_while_the_index_file_is_replaced_twice_is_answered(tmp_path):
+    """replace13v: H13P-1's answer again was given once: a query running while a copy was moved
+    over the index twice (the retry, on the first copy, closed by another thread's call that saw
+    the second) raised clapsearch.Error "...: open it again" (8 of 89,881 calls of
+    bench/hostile13p/cases_replace.py's "8 threads" case), which docs/python.md says it never does."""
+    import sqlite3
+
+    music = str(tmp_path / "music")
+    make_music(music)
+    db = str(tmp_path / "library.db")
+    cli("index", music, "--db", db, "--model", case_dir("tiny-unfused"), "--quiet")
+    library = clapsearch.Library(db)
+    tracks = len(library.tracks())
+    texts = [f"text number {i}" for i in range(4000)]  # each embedded and cached, a part at a time
+    answer = {}
+
+    def long_search():
+        try:
+            answer["rows"] = len(library.search(texts, k=1))
+        except Exception as e:  # noqa: BLE001 - the error is the finding
+            answer["rows"] = f"{type(e).__name__}: {e}"
+
+    def cached_texts():
+        with closing(sqlite3.connect(db)) as c:
+            return c.execute("select count(*) from text_cache").fetchone()[0]
+
+    def replace_once():
+        before = cached_texts()
+        while cached_texts() == before and worker.is_alive():  # the query caches a part: it is running
+            time.sleep(0.05)
+        with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(db + ".copy")) as b:
+            a.backup(b)
+        os.rename(db + ".copy", db)
+        assert len(library.tracks()) == tracks  # this call sees the new file and closes the old one
+
+    worker = threading.Thread(target=long_search)
+    worker.start()
+    replace_once()  # the query is answered again on the first copy ...
+    replace_once()  # ... which is closed under it in turn
+    worker.join()
+    assert answer["rows"] == len(texts), answer["rows"]
