@@ -437,20 +437,27 @@ class Library {
 namespace {
 // A query method returning a JSON record, bound as one returning its Python objects (py_of:
 // file names keep their bytes; json.loads of the CLI's --json text would give U+FFFD).
-// A query is answered again, once, when the index changed under it: another thread of the same
+// A query is answered again when the index changed under it: another thread of the same
 // Library found another model's set activated or another file moved over the index and closed
 // the old one mid-read (ModelChanged, "the index file was replaced … open it again"). The Library
 // opens the new one itself at the next call, so the caller is not told to (hostile pass 13,
-// H13P-1; the server does the same, server/api.cpp). The first attempt gets copies of the
-// arguments (a method may change one taken by value), the second the arguments themselves.
+// H13P-1; the server does the same, server/api.cpp, where a client retries a 503). Again each
+// time, as the file may be replaced again while the answer is given again (a backup put back
+// twice; once was not enough: replace13v); bounded, so that a file system that shows another
+// file at every look (no stable inode numbers) raises instead of looping. Every attempt gets
+// copies of the arguments (a method may change one taken by value).
+constexpr int kAnswerAttempts = 8;
+
 template <class R, class... A>
 auto answered_again(R (Library::*method)(A...)) {
   return [method](Library& lib, A... args) -> R {
-    try {
-      return (lib.*method)(args...);
-    } catch (const service::ModelChanged&) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return (lib.*method)(args...);
+      } catch (const service::ModelChanged&) {
+        if (attempt == kAnswerAttempts) throw;
+      }
     }
-    return (lib.*method)(std::forward<A>(args)...);
   };
 }
 
