@@ -3,9 +3,16 @@
 # short run of every fuzz target (scripts/fuzz.sh, its own clang build in build-fuzz/).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# Each phase's wall time, so a slow CI run says where its minutes went.
+# Each phase's wall and CPU time, so a slow CI run says where its minutes went (CPU time: this
+# shell's waited-for children, /proc/PID/stat's cutime + cstime, in clock ticks).
+children_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($16 + $17) / hz}' "/proc/$$/stat"; }
 phase_start=$SECONDS
-phase_done() { echo "test.sh: $1 took $((SECONDS - phase_start)) s (whole run: ${SECONDS} s)"; phase_start=$SECONDS; }
+phase_cpu=$(children_cpu)
+phase_done() {
+  local cpu; cpu=$(children_cpu)
+  echo "test.sh: $1 took $((SECONDS - phase_start)) s, $((cpu - phase_cpu)) s of CPU (whole run: ${SECONDS} s)"
+  phase_start=$SECONDS; phase_cpu=$cpu
+}
 bash "$root/scripts/install-deps.sh" --tests
 phase_done "installing dependencies"
 CLAPSEARCH_WERROR=ON bash "$root/scripts/build.sh"
