@@ -22,9 +22,10 @@ int64_t differing_portable(const uint32_t* a, const uint32_t* b, int64_t n) {
 }
 
 #if defined(__x86_64__)
+// Named with "_isa_": a dispatched kernel (tests/isa/check_baseline.sh allows POPCNT only in those).
 // Two items a word: the popcount of the xor of two concatenated items is the sum of theirs.
 // memcpy: b is read at any offset from a, so the words are unaligned.
-__attribute__((target("popcnt"))) int64_t differing_popcnt(const uint32_t* a, const uint32_t* b, int64_t n) {
+__attribute__((target("popcnt"))) int64_t differing_isa_popcnt(const uint32_t* a, const uint32_t* b, int64_t n) {
   int64_t differing = 0, i = 0;
   for (; i + 2 <= n; i += 2) {
     uint64_t x, y;
@@ -92,7 +93,7 @@ int64_t differing_bits(const uint32_t* a, const uint32_t* b, int64_t n, Popcount
 #if defined(__x86_64__)
   switch (kernel) {
     case PopcountKernel::Avx512: return differing_avx512(a, b, n);
-    case PopcountKernel::Popcnt: return differing_popcnt(a, b, n);
+    case PopcountKernel::Popcnt: return differing_isa_popcnt(a, b, n);
     case PopcountKernel::Portable: break;
   }
 #else
