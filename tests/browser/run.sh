@@ -31,9 +31,8 @@ MODEL="$REPO/tests/data/tiny-unfused"
 [[ -f "$MODEL/config.json" ]] || fail "the bundled test model $MODEL is missing (tests/data/README.md)"
 
 # 1. node_modules from the lockfile, when missing or older than the lockfile.
-if [[ ! -d "$HERE/node_modules/playwright-core" || "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed (needs the npm registry or a warm npm cache)"
-fi
+source "$HERE/../support/npm_install.sh"   # npm_install DIR PACKAGE: npm ci under a lock
+npm_install "$HERE" playwright-core || fail "npm ci failed (needs the npm registry or a warm npm cache)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/clapsearch-browser.XXXXXX")
 SERVER_PIDS=()

@@ -32,9 +32,8 @@ MODEL="$REPO/tests/data/tiny-unfused"
 [[ -f "$MODEL/config.json" ]] || fail "the bundled test model $MODEL is missing (tests/data/README.md)"
 
 # 1. node_modules from the lockfile, when missing or older than the lockfile.
-if [[ ! -d "$HERE/node_modules/ajv" || "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed (needs the npm registry or a warm npm cache)"
-fi
+source "$HERE/../support/npm_install.sh"   # npm_install DIR PACKAGE: npm ci under a lock
+npm_install "$HERE" ajv || fail "npm ci failed (needs the npm registry or a warm npm cache)"
 
 # 2. The document itself.
 # (Its output only when it fails: it also prints notices about Node.js versions.) The answers

@@ -31,9 +31,8 @@ command -v node >/dev/null || fail "node not found"
 MODEL="$REPO/tests/data/tiny-unfused"
 [[ -f "$MODEL/config.json" ]] || fail "the bundled test model $MODEL is missing (tests/data/README.md)"
 
-if [[ ! -d "$HERE/node_modules/subsonic-api" || "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed (needs the npm registry or a warm npm cache)"
-fi
+source "$HERE/../support/npm_install.sh"   # npm_install DIR PACKAGE: npm ci under a lock
+npm_install "$HERE" subsonic-api || fail "npm ci failed (needs the npm registry or a warm npm cache)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/clapsearch-subsonic.XXXXXX")
 SERVER_PIDS=()
