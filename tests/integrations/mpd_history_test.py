@@ -117,6 +117,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     summary = json.loads(cli(['history', '--json', '--user', 'ann']).stdout)
     check(summary['plays'] == 2, f'plays recorded with --no-history: {summary}')
     backup_put_back(cli, db, mpd, radio + ['--user', 'ann'], radios)
+    taste_of_the_index_opened_again(cli, db, mpd, radio + ['--user', 'ann', '--for-me', '--no-history'], radios)
 
 
 def backup_put_back(cli, db, mpd, radio, radios):
@@ -135,6 +136,26 @@ def backup_put_back(cli, db, mpd, radio, radios):
     check(watcher.said('was replaced or changed its model: opened again'), f'the radio did not open the copy: {watcher.err}')
     summary = json.loads(cli(['history', '--json', '--user', 'ann']).stdout)
     check(summary['plays'] >= 3, f'the play after the backup was put back is not in the index: {summary}')
+
+
+def taste_of_the_index_opened_again(cli, db, mpd, radio, radios):
+    """Hostile pass 14: `radio --for-me` made the user's taste once, from the index it started on,
+    and kept it when it opened another file moved over the index or the index switched model
+    (H13P-4's reopen): it went on following taste centres of embeddings the index no longer holds
+    (another model's vectors: a meaningless direction), or no taste at all though the index it now
+    reads has the user's plays. The taste is made again from the index opened again."""
+    with_plays = db + '.with-plays'
+    with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(with_plays)) as b:
+        a.backup(b)
+    forgot = cli(['history', 'forget', '--user', 'ann'])
+    check(forgot.returncode == 0, f'history forget failed: {forgot.stderr}')
+    watcher = watching(mpd, ['short.flac', 'short.flac'], radio, radios)
+    check(watcher.said('ann has no plays'), f'the radio does not say ann has no taste yet: {watcher.err}')
+    os.rename(with_plays, db)  # a copy in which ann has plays put back
+    mpd.command('play 0')
+    wait_for('the radio to open the copy', lambda: watcher.said('opened again'))
+    wait_for('the radio to follow the taste in the copy', lambda: watcher.said('the radio for ann: following the nearest of'))
+    check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
 
 
 if __name__ == '__main__':
