@@ -257,7 +257,7 @@ int run_mpd_radio(const MpdRadioOptions& o) {
   if (!o.no_history) {
     const std::string location = store::resolve_location(o.lib.db);
     if (const std::optional<store::UserRecord> user = service::recording_user(location, o.user)) {
-      listening = std::make_unique<Listening>(std::make_unique<service::PlayRecorder>(location, user->id, "mpd"), user->name);
+      listening = std::make_unique<Listening>(std::make_unique<service::PlayRecorder>(location, user->id, "mpd", user->name), user->name);
       print_note("recording what MPD plays in the listening history of " + terminal_text(user->name) + " (--no-history: not)");
     }
   }

@@ -118,6 +118,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     check(summary['plays'] == 2, f'plays recorded with --no-history: {summary}')
     backup_put_back(cli, db, mpd, radio + ['--user', 'ann'], radios)
     taste_of_the_index_opened_again(cli, db, mpd, radio + ['--user', 'ann', '--for-me', '--no-history'], radios)
+    plays_of_the_user_by_name(cli, db, mpd, radio + ['--user', 'ann'], radios)
 
 
 def backup_put_back(cli, db, mpd, radio, radios):
@@ -156,6 +157,31 @@ def taste_of_the_index_opened_again(cli, db, mpd, radio, radios):
     wait_for('the radio to open the copy', lambda: watcher.said('opened again'))
     wait_for('the radio to follow the taste in the copy', lambda: watcher.said('the radio for ann: following the nearest of'))
     check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
+
+
+def plays_of_the_user_by_name(cli, db, mpd, radio, radios):
+    """Hostile pass 14: the radio recorded plays under the user id it found at its start; in a copy
+    put back whose users were made again since (here carl got ann's old id), ann's plays went into
+    carl's history, silently. Plays go to the user named, looked up in the index now at the name."""
+    ann_id = next(u['id'] for u in json.loads(cli(['user', 'list', '--json']).stdout) if u['name'] == 'ann')
+    copy = db + '.users-again'
+    with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(copy)) as b:
+        a.backup(b)
+    for args, stdin in [(['user', 'remove', 'ann'], None), (['user', 'remove', 'bob'], None), (['user', 'add', 'carl'], 'pw\n'),
+                        (['user', 'add', 'ann'], 'pw\n')]:
+        done = subprocess.run([radio[0]] + args + ['--db', copy], input=stdin, capture_output=True, text=True, check=False)
+        check(done.returncode == 0, f'{args} on the copy failed: {done.stderr}')
+    with closing(sqlite3.connect(copy)) as c:
+        carl = c.execute("select id from users where name = 'carl'").fetchone()[0]
+    check(carl == ann_id, f'the copy does not give carl ann\'s old id {ann_id} (got {carl}): the check below proves nothing')
+    watcher = watching(mpd, ['short.flac', 'short.flac'], radio, radios)
+    os.rename(copy, db)
+    mpd.command('play 0')
+    wait_for('a play recorded in the copy', lambda: watcher.said('played short.flac'))
+    check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
+    for user, want in [('carl', 0), ('ann', 1)]:
+        got = json.loads(cli(['history', '--json', '--user', user]).stdout)['plays']
+        check(got >= want if want else got == 0, f'{user} has {got} plays in the copy after ann listened: {watcher.err}')
 
 
 if __name__ == '__main__':
