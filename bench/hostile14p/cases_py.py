@@ -4,22 +4,14 @@ replacements by a file that is not an index, the 9th replacement; and buffers pa
 give (memoryview, array.array, bytes, a buffer of another process's shared memory), LAION's
 README code as it is written (without librosa: clapsearch.load_audio reads the file), Ctrl-C
 while a call is answered again. Run with bench/hostile12p/run_cases.py; each case copies LIB."""
-CASES = []
-def case(name):
-    def add(src):
-        CASES.append((name, SETUP + src))
-    return add
-
-SETUP = """
-import array, shutil, sqlite3, subprocess, tempfile
-T = tempfile.mkdtemp(prefix='h14p-')
-DB = os.path.join(T, 'lib.db')
-def copy_of(src, dst):
-    a = sqlite3.connect(src); b = sqlite3.connect(dst); a.backup(b); b.close(); a.close()
-copy_of(LIB, DB)
+import os as _os, sys as _sys
+# Pass 13's set-up (a copy of LIB at T/lib.db, copy_of, integrity) and its `case`, taken from
+# cases_replace.py beside this folder (run_cases.py runs this file with its path as argv[1]).
+exec(open(_os.path.join(_os.path.dirname(_os.path.abspath(_sys.argv[1])), '..', 'hostile13p', 'cases_replace.py')).read())
+CASES.clear()
+SETUP += """
+import array
 copy_of(LIB, os.path.join(T, 'good.db'))
-def integrity(p):
-    c = sqlite3.connect(p); r = c.execute('pragma integrity_check').fetchone()[0]; c.close(); return r
 # Another process renames copies over DB as fast as it can until T/stop exists (`garbage`: every
 # other copy is a text file).
 ATTACK = '''
