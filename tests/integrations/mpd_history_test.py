@@ -56,6 +56,15 @@ def watching(mpd, queue, radio, radios):
     return watcher
 
 
+def radio_says(watcher, what, text):
+    """Waits for the radio to say `text`; when it does not, the failure shows what it said (a
+    failure of backup_put_back under load kept nothing to tell why: hostile pass 14)."""
+    try:
+        wait_for(what, lambda: watcher.said(text))
+    except AssertionError as e:
+        raise AssertionError(f'{e}; the radio said: {watcher.err[-12:]}') from None
+
+
 def run_tests(tmp, binary, model, mpd, radios):
     music = os.path.join(tmp, 'music')
     db = os.path.join(tmp, 'index.db')
@@ -132,7 +141,7 @@ def backup_put_back(cli, db, mpd, radio, radios):
     watcher = watching(mpd, ['short.flac', 'short.flac'], radio, radios)
     os.rename(backup, db)
     mpd.command('play 0')
-    wait_for('a play recorded after the backup was put back', lambda: watcher.said('played short.flac'))
+    radio_says(watcher, 'a play recorded after the backup was put back', 'played short.flac')
     check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
     check(watcher.said('was replaced or changed its model: opened again'), f'the radio did not open the copy: {watcher.err}')
     summary = json.loads(cli(['history', '--json', '--user', 'ann']).stdout)
@@ -154,8 +163,8 @@ def taste_of_the_index_opened_again(cli, db, mpd, radio, radios):
     check(watcher.said('ann has no plays'), f'the radio does not say ann has no taste yet: {watcher.err}')
     os.rename(with_plays, db)  # a copy in which ann has plays put back
     mpd.command('play 0')
-    wait_for('the radio to open the copy', lambda: watcher.said('opened again'))
-    wait_for('the radio to follow the taste in the copy', lambda: watcher.said('the radio for ann: following the nearest of'))
+    radio_says(watcher, 'the radio to open the copy', 'opened again')
+    radio_says(watcher, 'the radio to follow the taste in the copy', 'the radio for ann: following the nearest of')
     check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
 
 
@@ -177,7 +186,7 @@ def plays_of_the_user_by_name(cli, db, mpd, radio, radios):
     watcher = watching(mpd, ['short.flac', 'short.flac'], radio, radios)
     os.rename(copy, db)
     mpd.command('play 0')
-    wait_for('a play recorded in the copy', lambda: watcher.said('played short.flac'))
+    radio_says(watcher, 'a play recorded in the copy', 'played short.flac')
     check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
     for user, want in [('carl', 0), ('ann', 1)]:
         got = json.loads(cli(['history', '--json', '--user', user]).stdout)['plays']
