@@ -4,15 +4,8 @@ that look like clapsearch options (`--db=/elsewhere`, `-k`, `--help`), a beets q
 non-UTF-8 item path (Latin-1 name on disk), `-k` of 2**63, and a text of 100 KB. Each prints the
 exit code and the last lines.    beets_cases.py CLAPSEARCH_BINARY MODEL_DIR PLUGIN_DIR"""
 import os, sys, tempfile
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'integrations'))
-from beets_plugin_test import Env, encode, write_beets_config  # noqa: E402
-
-binary, model, plugin_dir = (os.path.abspath(a) for a in sys.argv[1:4])
-
-
-def show(name, done):
-    tail = (done.stdout.strip().splitlines()[-2:] + done.stderr.strip().splitlines()[-2:])
-    print(f'{name}: rc {done.returncode} {[l[:160] for l in tail]}', flush=True)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'hostile13p'))
+from beets_setup import Env, binary, encode, model, plugin_dir, show, write_beets_config  # noqa: E402
 
 
 with tempfile.TemporaryDirectory(prefix='hostile14p-beets-') as tmp:
