@@ -7,15 +7,8 @@ exit code and the last lines; read against docs/integrations.md (beets).
     beets_cases.py CLAPSEARCH_BINARY MODEL_DIR PLUGIN_DIR
 """
 import os, sys, tempfile
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'integrations'))
-from beets_plugin_test import Env, encode, write_beets_config  # noqa: E402
-
-binary, model, plugin_dir = (os.path.abspath(a) for a in sys.argv[1:4])
-
-
-def show(name, done):
-    tail = (done.stdout.strip().splitlines()[-2:] + done.stderr.strip().splitlines()[-2:])
-    print(f'{name}: rc {done.returncode} {[l[:160] for l in tail]}', flush=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from beets_setup import Env, binary, encode, model, plugin_dir, show, write_beets_config  # noqa: E402
 
 
 with tempfile.TemporaryDirectory(prefix='hostile13p-beets-') as tmp:

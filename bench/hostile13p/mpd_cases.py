@@ -9,26 +9,15 @@ records then. Reuses tests/integrations/mpd_radio_test.py's Mpd and Radio.
 import json, os, sqlite3, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'integrations'))
 from mpd_radio_test import Mpd, Radio, quoted, wait_for  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mpd_library import case, stop_all, tone_library  # noqa: E402
 
 binary, model, port = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), int(sys.argv[3])
 
 
-def case(name, ok, detail):
-    print(f"{'HELD' if ok else 'FOUND'} {name}: {detail}", flush=True)
-
-
 with tempfile.TemporaryDirectory(prefix='hostile13p-mpd-') as tmp:
-    music = os.path.join(tmp, 'music')
-    db = os.path.join(tmp, 'index.db')
-    env = dict(os.environ, HF_HUB_OFFLINE='1')
-    env.pop('CLAPSEARCH_DB', None)
     names = [f'{i:02d}.flac' for i in range(8)]
-    os.makedirs(music)
-    for i, n in enumerate(names):
-        subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', f'sine=f={200 + 90 * i}:d=4',
-                        os.path.join(music, n)], check=True)
-    subprocess.run([binary, 'index', music, '--db', db, '--model', model, '-q'], env=env, check=True)
-    subprocess.run([binary, 'user', 'add', 'ann', '--db', db], input='pw\n', text=True, env=env, check=True, capture_output=True)
+    music, db, env = tone_library(binary, model, tmp, names)
 
     def plays():
         c = sqlite3.connect(db)
@@ -114,7 +103,4 @@ with tempfile.TemporaryDirectory(prefix='hostile13p-mpd-') as tmp:
         case('another model activated under the watching radio', rc == 0 and plays() > before,
              f'index rc {done.returncode}; rc {rc}; plays {before} -> {plays()}; said {[l[:150] for l in w.err][-3:]}')
     finally:
-        for r in radios:
-            if r.process.poll() is None:
-                r.process.kill(); r.process.wait()
-        mpd.stop()
+        stop_all(radios, mpd)

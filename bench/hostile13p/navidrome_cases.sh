@@ -6,7 +6,8 @@
 # 8 MB of whitespace first, NUL and lone-surrogate escapes, NaN and Infinity, an escaped key
 # spelling sonicMatch, a 9 MB key, duplicate entry keys, a title that is an object, gzip bytes.
 # Each plugin output must be JSON Navidrome reads (at most count songs) or an error.
-# usage: navidrome_cases.sh clapsearch.ndp   (run from the repository root; needs node_modules there)
+# usage: navidrome_cases.sh clapsearch.ndp   (run from the repository root; needs node_modules there;
+# ONLY=MODE runs one answer, COUNT=JSON the count given to the plugin, 5 by default)
 set -euo pipefail
 NDP=$(realpath "$1")
 T=contrib/navidrome/test
@@ -52,11 +53,12 @@ PORT=$(cat "$PORTFILE")
 cat <<JS
 const port = process.argv[3];
 const seed = { name: 'x', artist: 'A', durationMs: 1000 };
+const count = process.env.COUNT ? JSON.parse(process.env.COUNT) : 5;  // hostile pass 14: other counts
 const modes = process.env.ONLY ? [process.env.ONLY] : ['drip', 'empty200', 'nocontent', 'bom', 'matchobj', 'matchstr', 'toparray', 'deeplist', 'many', 'many40k', 'spaces', 'nulesc',
                'nan', 'esckey', 'bigkey', 'dupentry', 'objtitle', 'trailing', 'truncated', 'gzip'];
 for (const mode of modes) {
-  for (const [fn, input] of [['nd_get_sonic_similar_tracks', { song: seed, count: 5 }],
-                             ['nd_get_similar_songs_by_track', { id: 'x', name: 'x', artist: 'A', count: 5 }]]) {
+  for (const [fn, input] of [['nd_get_sonic_similar_tracks', { song: seed, count }],
+                             ['nd_get_similar_songs_by_track', { id: 'x', name: 'x', artist: 'A', count }]]) {
     const plugin = await loadPlugin({ baseUrl: 'http://127.0.0.1:' + port + '/' + mode });
     let line;
     const t0 = Date.now();
@@ -66,7 +68,7 @@ for (const mode of modes) {
       try {
         const got = JSON.parse(text);
         const list = got.matches ?? got.songs ?? [];
-        line = 'JSON ' + list.length + ' item(s)' + (list.length > 5 ? ' MORE THAN count' : '') + ' ' + JSON.stringify(got).slice(0, 140);
+        line = 'JSON ' + list.length + ' item(s)' + (list.length > count ? ' MORE THAN count' : '') + ' ' + JSON.stringify(got).slice(0, 140);
       } catch (e) { line = 'NOT JSON (' + e.message.slice(0, 60) + '): ' + JSON.stringify(text.slice(0, 120)); }
     } catch (e) { line = 'ERROR ' + String(e.message || e).slice(0, 220); }
     console.log(mode + ' ' + fn.replace('nd_get_', '') + ' (' + Math.round((Date.now() - t0) / 1000) + ' s): ' + line);

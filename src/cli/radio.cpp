@@ -226,10 +226,14 @@ int run_mpd_radio(const MpdRadioOptions& o) {
                    "): finding the music folder from the index");
       }
     }
-  if (o.for_me) {
-    // The user's taste, made once as the radio starts (a new play changes it little).
-    const auto snap = lib->snapshot();
-    auto st = store::open_store(lib->location(), store::OpenMode::ReadOnly);
+  // The user's taste (--for-me), made once from the index the radio reads (a new play changes it
+  // little), and again when that index is opened again: its centres are vectors of the index's
+  // embeddings, meaningless against another model's, and a copy put back holds its own history
+  // (hostile pass 14: the radio kept the taste of the index it started on).
+  const auto taste_of = [&](service::Library& from) -> std::shared_ptr<const service::Taste> {
+    if (!o.for_me) return nullptr;
+    const auto snap = from.snapshot();
+    auto st = store::open_store(from.location(), store::OpenMode::ReadOnly);
     const store::UserRecord user = service::history_user(*st, o.user);
     service::TasteOptions to;
     to.nearest = 0;
@@ -240,8 +244,9 @@ int run_mpd_radio(const MpdRadioOptions& o) {
     else
       print_note("the radio for " + user.name + ": following the nearest of " + std::to_string(taste->centres.size()) +
                  " taste centres, leaving songs skipped");
-    so.taste = std::move(taste);
-  }
+    return taste;
+  };
+  so.taste = taste_of(*lib);
   service::RadioStation station(*lib, folder, so);
   std::string said;
   if (o.once) {
@@ -252,7 +257,7 @@ int run_mpd_radio(const MpdRadioOptions& o) {
   if (!o.no_history) {
     const std::string location = store::resolve_location(o.lib.db);
     if (const std::optional<store::UserRecord> user = service::recording_user(location, o.user)) {
-      listening = std::make_unique<Listening>(std::make_unique<service::PlayRecorder>(location, user->id, "mpd"), user->name);
+      listening = std::make_unique<Listening>(std::make_unique<service::PlayRecorder>(location, user->id, "mpd", user->name), user->name);
       print_note("recording what MPD plays in the listening history of " + terminal_text(user->name) + " (--no-history: not)");
     }
   }
@@ -271,7 +276,7 @@ int run_mpd_radio(const MpdRadioOptions& o) {
     service::LibraryOptions again = o.lib.library();
     again.model.clear();  // the model the index records now, as serve and the Python module do
     auto next = std::make_unique<service::Library>(again, service::Access::ReadWriteIfPossible);
-    station.use(*next);
+    station.use(*next, taste_of(*next));
     lib = std::move(next);
     print_note("the index " + terminal_text(lib->db_path()) + " was replaced or changed its model: opened again");
   };

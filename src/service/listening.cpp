@@ -51,8 +51,11 @@ std::optional<HeardSong> PlayWatcher::observe(const PlayerMoment& m) {
 
 std::optional<HeardSong> PlayWatcher::finish(double now_s) { return close(now_s); }
 
-PlayRecorder::PlayRecorder(std::string location, int64_t user_id, std::string source)
-    : connection_(std::make_unique<AccountsConnection>(std::move(location))), user_id_(user_id), source_(std::move(source)) {}
+PlayRecorder::PlayRecorder(std::string location, int64_t user_id, std::string source, std::string user_name)
+    : connection_(std::make_unique<AccountsConnection>(std::move(location))),
+      user_id_(user_id),
+      source_(std::move(source)),
+      user_name_(std::move(user_name)) {}
 
 PlayRecorder::~PlayRecorder() = default;
 
@@ -70,7 +73,7 @@ std::optional<RecordedPlay> PlayRecorder::record(const HeardSong& song, const st
       verdict.skipped = is_skip(verdict.seconds_played, verdict.duration_s);
     }
     store::PlayRecord p;
-    p.user_id = user_id_;
+    p.user_id = user_name_.empty() ? user_id_ : history_user(s, user_name_).id;
     p.song = song_ref(*t);
     p.played_at = played_at;
     p.seconds_played = verdict.seconds_played;

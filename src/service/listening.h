@@ -66,8 +66,12 @@ struct RecordedPlay {
 // folder) looked up among the indexed tracks; a song that is not an indexed file is not recorded.
 class PlayRecorder {
  public:
-  // `location`: the index (store::resolve_location form); `user_id`: whose history.
-  PlayRecorder(std::string location, int64_t user_id, std::string source);
+  // `location`: the index (store::resolve_location form); `user_id`: whose history. With
+  // `user_name`, each play goes to the user of that name in the index as it is at that moment,
+  // not to `user_id`: another file moved over the index (a backup put back whose users were made
+  // again since) may give that id to someone else (hostile pass 14: ann's plays went into carl's
+  // history); a name the index no longer has is an error, the play not recorded.
+  PlayRecorder(std::string location, int64_t user_id, std::string source, std::string user_name = {});
   ~PlayRecorder();
   // The play as recorded, nullopt when `path` (the file the song is) is not an indexed track.
   // `played_at` unix seconds of its start. A song whose length the player never gave (MPD reports
@@ -82,6 +86,7 @@ class PlayRecorder {
   std::unique_ptr<AccountsConnection> connection_;
   int64_t user_id_;
   std::string source_;
+  std::string user_name_;
 };
 
 // The user whose plays a player records: `name` when given (an error when no such user); else the

@@ -115,9 +115,14 @@ class RadioStation {
 
   const RadioStationOptions& options() const { return options_; }
   // The library the station reads from now on: the front end opened the index again (another
-  // file moved over it, another model activated: Library::refresh threw ModelChanged). The
-  // window, the skips and the music folder are kept (a backup put back is the same library).
-  void use(Library& lib) { lib_ = &lib; }
+  // file moved over it, another model activated: Library::refresh threw ModelChanged) and the
+  // taste made from it (nullptr without --for-me): the old one's centres are vectors of
+  // embeddings the index may no longer hold. The window, the skips and the music folder are kept
+  // (a backup put back is the same library).
+  void use(Library& lib, std::shared_ptr<const Taste> taste) {
+    lib_ = &lib;
+    options_.taste = std::move(taste);
+  }
   // The music folder as given or found; nullopt before the first fill that found it.
   const std::optional<MusicFolderMap>& folder() const { return folder_; }
 
