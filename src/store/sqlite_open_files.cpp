@@ -160,6 +160,17 @@ void track_open(sqlite3* db, const std::string& path) {
     // each name would have its own log of one file, and each process's checkpoints would write
     // over the other's changes (H14S-1: 10 of 20 acknowledged stars lost, two servers, two links).
     if (st.st_nlink > 1) {
+      // This process by another name (a script's two Library objects): the same two logs. A
+      // symbolic link to the file is its name again once resolved (SQLite's -wal is the target's).
+      std::error_code ec1, ec2;
+      const fs::path here = fs::weakly_canonical(shm.substr(0, shm.size() - 4), ec1);
+      for (const auto& [other_name, other] : r.files)
+        if (other.connections > 0 && other.id == id && fs::weakly_canonical(other_name, ec2) != here)
+          throw sql::SqliteError(path + ": this process has this index file open by another of its " +
+                                     std::to_string(st.st_nlink) + " names (" + other_name +
+                                     "; hard links), and SQLite keeps the write-ahead log by name, so writes through the "
+                                     "two names would overwrite each other: open the index by one name only",
+                                 SQLITE_CANTOPEN);
       const std::set<std::string> on_shm = other_lockers(shm);
       for (const std::string& pid : other_lockers(path))
         if (!on_shm.count(pid))
