@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "service/duplicates.h"
 #include "service/radio.h"
@@ -160,6 +161,30 @@ TEST(ReencodedCopies, TheRadioAppendsOneFileOfTheRecording) {
   std::multiset<std::string> picked;
   for (const RadioPick& p : station.fill(queue).picks) picked.insert(fs::path(p.uri).parent_path().string());
   EXPECT_EQ(picked, (std::multiset<std::string>{"x", "z", "n"}));
+}
+
+// H14S-3: 17 files of x at 64 kb/s and 17 at 128 kb/s (MP3s; beside the FLAC). The duplicate rule
+// looks for a file's copies among its 16 nearest tracks, which are files of its own kind, so x's
+// files made one group per kind, and a path from one of them listed x's files of the other kind
+// as steps. The path's own tracks are now also compared with each other.
+TEST(ReencodedCopies, APathListsItsEndsRecordingOnceWhateverItsFilesEncodings) {
+  const std::string dir = test::copies_of_two_kinds(17);
+  LibraryOptions o;
+  o.db = dir + "/library.db";
+  Library lib(o, Access::ReadOnly);
+  const auto snap = lib.snapshot();
+  const store::Track* y = snap->find_track(dir + "/music/y/song.flac");
+  ASSERT_NE(y, nullptr);
+  for (const char* start : {"x/mp3-64-3.mp3", "x/mp3-128-3.mp3", "x/song.flac"}) {
+    const store::Track* from = snap->find_track(dir + "/music/" + start);
+    ASSERT_NE(from, nullptr) << start;
+    SonicOptions four;
+    four.count = 4;
+    for (const auto& [a, b] : {std::pair{from, y}, std::pair{y, from}}) {
+      const std::multiset<std::string> path = recordings_of(sonic_path(*snap, *a, *b, four));
+      EXPECT_EQ(path.count("x"), 1u) << start << (a == y ? " as the end" : " as the start");
+    }
+  }
 }
 
 }  // namespace
