@@ -9,16 +9,9 @@ COPY2_ID OTHER_ID [BUDGET]"""
 import json, os, sys, time, urllib.parse, urllib.request
 PORT, PID, AL, AR, FO, C1, C2, OT = sys.argv[1:9]
 BUDGET = float(sys.argv[9]) if len(sys.argv) > 9 else 5.0
-TICK = os.sysconf('SC_CLK_TCK')
-def cpu():
-    f = open(f'/proc/{PID}/stat').read().rsplit(')', 1)[1].split()
-    return (int(f[11]) + int(f[12])) / TICK
-def get(path):
-    t0, c0 = time.time(), cpu()
-    try:
-        with urllib.request.urlopen(f'http://127.0.0.1:{PORT}{path}', timeout=600) as r: st, b = r.status, r.read()
-    except urllib.error.HTTPError as e: st, b = e.code, e.read()
-    return st, b, cpu() - c0, time.time() - t0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'hostile13s'))
+from cpuclock import timed_get
+def get(path): return timed_get(PORT, PID, path)
 A = urllib.parse.urlencode(dict(u='bob', p='bobpw', v='1.16.1', c='h14', f='json'))
 def size(b):
     try: d = json.loads(b)

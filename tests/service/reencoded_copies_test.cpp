@@ -45,6 +45,21 @@ std::multiset<std::string> recordings_of(const std::vector<SonicMatch>& matches)
   return out;
 }
 
+// A shared fixture's index (test::copies_in_two_folders, copies_of_two_kinds) opened to read.
+struct Opened {
+  explicit Opened(const std::string& fixture) : dir(fixture), lib(options(fixture), Access::ReadOnly), snap(lib.snapshot()) {}
+  static LibraryOptions options(const std::string& fixture) {
+    LibraryOptions o;
+    o.db = fixture + "/library.db";
+    return o;
+  }
+  // The track of a file under music/ (nullptr when it is not indexed).
+  const store::Track* track(const std::string& file) const { return snap->find_track(dir + "/music/" + file); }
+  std::string dir;
+  Library lib;
+  std::shared_ptr<const LibrarySnapshot> snap;
+};
+
 SonicOptions ten() {
   SonicOptions o;
   o.count = 10;
@@ -124,12 +139,9 @@ TEST(ReencodedCopies, ADiversifiedLikeSearchesEachTracksCopiesOncePerRequest) {
 // embedding; only the nearest are compared by fingerprint (prints_read: the copy and its
 // original, and the candidates the fingerprint rule reads anyway).
 TEST(ReencodedCopies, AGroupsMixLeavesOutCopiesOfItsTracksInOtherFolders) {
-  const std::string dir = test::copies_in_two_folders();
-  LibraryOptions lo;
-  lo.db = dir + "/library.db";
-  Library lib(lo, Access::ReadOnly);
-  const auto snap = lib.snapshot();
-  const store::Track* a = snap->find_track(dir + "/music/a/song.flac");
+  const Opened f(test::copies_in_two_folders());
+  const auto& snap = f.snap;
+  const store::Track* a = f.track("a/song.flac");
   ASSERT_NE(a, nullptr);
   RecordingWork work;
   SonicOptions o = ten();
@@ -168,15 +180,12 @@ TEST(ReencodedCopies, TheRadioAppendsOneFileOfTheRecording) {
 // files made one group per kind, and a path from one of them listed x's files of the other kind
 // as steps. The path's own tracks are now also compared with each other.
 TEST(ReencodedCopies, APathListsItsEndsRecordingOnceWhateverItsFilesEncodings) {
-  const std::string dir = test::copies_of_two_kinds(17);
-  LibraryOptions o;
-  o.db = dir + "/library.db";
-  Library lib(o, Access::ReadOnly);
-  const auto snap = lib.snapshot();
-  const store::Track* y = snap->find_track(dir + "/music/y/song.flac");
+  const Opened f(test::copies_of_two_kinds(17));
+  const auto& snap = f.snap;
+  const store::Track* y = f.track("y/song.flac");
   ASSERT_NE(y, nullptr);
   for (const char* start : {"x/mp3-64-3.mp3", "x/mp3-128-3.mp3", "x/song.flac"}) {
-    const store::Track* from = snap->find_track(dir + "/music/" + start);
+    const store::Track* from = f.track(start);
     ASSERT_NE(from, nullptr) << start;
     SonicOptions four;
     four.count = 4;
