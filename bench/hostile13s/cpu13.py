@@ -6,16 +6,9 @@ Usage: cpu13.py PORT SERVER_PID TRACK_ID [USER PASSWORD]"""
 import json, os, sys, time, urllib.parse, urllib.request
 PORT, PID, TID = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 USER, PW = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else ('bob', 'bobpw')
-TICK = os.sysconf('SC_CLK_TCK')
-def cpu():
-    f = open(f'/proc/{PID}/stat').read().rsplit(')', 1)[1].split()
-    return (int(f[11]) + int(f[12])) / TICK
-def get(path):
-    t0, c0 = time.time(), cpu()
-    try:
-        with urllib.request.urlopen(f'http://127.0.0.1:{PORT}{path}', timeout=600) as r: st, b = r.status, r.read()
-    except urllib.error.HTTPError as e: st, b = e.code, e.read()
-    return st, b, cpu() - c0, time.time() - t0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpuclock import timed_get
+def get(path): return timed_get(PORT, PID, path)
 A = urllib.parse.urlencode(dict(u=USER, p=PW, v='1.16.1', c='h13', f='json'))
 def ids(b):
     try: d = json.loads(b)

@@ -516,12 +516,19 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // A request line over cpp-httplib's limit is not parsed: its first bytes say what was asked.
     httplib::Request sent;
     const httplib::Request* asked = &req;
-    if (const std::string& line = too_long_request_line(); !line.empty()) {
-      const size_t space = line.find(' ');
-      const std::string target = space == std::string::npos ? "" : line.substr(space + 1);
+    // A request line cpp-httplib did not take (a method it does not know, as PROPFIND, or another
+    // version than HTTP/1.x) has no path either, only its target: the refusal of a /rest/ one is
+    // a Subsonic envelope too (H14S-2; the REST API's {error, detail} before).
+    const auto asked_for = [&](const std::string& target) {
       sent.path = target.substr(0, target.find('?'));
       sent.params = parse_query(target);
       asked = &sent;
+    };
+    if (const std::string& line = too_long_request_line(); !line.empty()) {
+      const size_t space = line.find(' ');
+      asked_for(space == std::string::npos ? "" : line.substr(space + 1));
+    } else if (req.path.empty() && !req.target.empty()) {
+      asked_for(req.target);
     }
     if (const HeadRefusal& refused = head_refusal(); refused.status == 431) {
       if (refused_subsonic(*asked, res, 431, refused.error, refused.detail, false)) return;
@@ -557,7 +564,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       case 421: error = "misdirected request"; break;
       default: break;
     }
-    if (refused_subsonic(req, res, res.status, error, detail, false)) return;
+    if (refused_subsonic(*asked, res, res.status, error, detail, false)) return;
     res.set_content(error_body(error, detail), "application/json; charset=utf-8");
   });
   http.set_logger([&s](const httplib::Request& req, const httplib::Response& res) {

@@ -61,6 +61,48 @@ std::set<int64_t> other_members(const std::vector<DuplicateGroup>& groups, const
   return out;
 }
 
+// find_duplicates' groups of a path's tracks joined by the copies among those tracks themselves
+// (copies_among): find_duplicates looks for a track's copies among its 16 nearest tracks in the
+// library, which more than 16 files of its own encoding fill (a 64 kb/s MP3's nearest are the
+// other 64 kb/s files), so a copy in another encoding was in another group, and a path listed its
+// start song again as a step (H14S-3: 3 of 6 entries over 300 re-encodes of one song).
+std::vector<DuplicateGroup> joined_with_copies_among(const LibrarySnapshot& snap, std::vector<DuplicateGroup> groups,
+                                                     const std::vector<int64_t>& ids) {
+  const std::vector<std::vector<int64_t>> among = copies_among(snap, ids);
+  if (among.empty()) return groups;
+  std::map<int64_t, size_t> group_of = group_index(groups);
+  std::vector<size_t> parent(groups.size());
+  for (size_t g = 0; g < parent.size(); ++g) parent[g] = g;
+  const auto root = [&](size_t g) {
+    while (parent[g] != g) g = parent[g] = parent[parent[g]];
+    return g;
+  };
+  for (const std::vector<int64_t>& copies : among) {
+    size_t first = 0;
+    for (size_t i = 0; i < copies.size(); ++i) {
+      auto it = group_of.find(copies[i]);
+      if (it == group_of.end()) {  // a track in no group of find_duplicates': a group of its own
+        DuplicateMember m;
+        m.track_id = copies[i];
+        groups.push_back(DuplicateGroup{{m}, {}});
+        parent.push_back(groups.size() - 1);
+        it = group_of.emplace(copies[i], groups.size() - 1).first;
+      }
+      if (i == 0) first = root(it->second);
+      else parent[root(it->second)] = first;
+    }
+  }
+  std::map<size_t, DuplicateGroup> joined;  // by root, so in the order of the first groups
+  for (size_t g = 0; g < groups.size(); ++g) {
+    DuplicateGroup& to = joined[root(g)];
+    for (DuplicateMember& m : groups[g].members) to.members.push_back(std::move(m));
+    for (search::DuplicatePair& p : groups[g].pairs) to.pairs.push_back(std::move(p));
+  }
+  std::vector<DuplicateGroup> out;
+  for (auto& [r, g] : joined) out.push_back(std::move(g));
+  return out;
+}
+
 Embeddings without(const Embeddings& tracks, const std::set<int64_t>& left_out) {
   return subset_rows(tracks, [&](int64_t id) { return !left_out.count(id); });
 }
@@ -226,7 +268,8 @@ Playlist track_path(const LibrarySnapshot& snap, const std::string& from, const 
     out.tracks = search::path_between(*tracks, a.id, b.id, length);
     std::vector<int64_t> ids;
     for (const auto& h : out.tracks) ids.push_back(h.id);
-    const std::vector<DuplicateGroup> groups = find_duplicates(snap, {}, ids, {}, nullptr, /*measure_bands=*/false);
+    const std::vector<DuplicateGroup> groups =
+        joined_with_copies_among(snap, find_duplicates(snap, {}, ids, {}, nullptr, /*measure_bands=*/false), ids);
     const std::map<int64_t, size_t> group_of = group_index(groups);
     std::set<size_t> taken;
     for (int64_t end : {a.id, b.id})

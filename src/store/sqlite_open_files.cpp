@@ -11,6 +11,7 @@
 #include <iomanip>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -67,10 +68,12 @@ bool empty_wal(sqlite3* db, int wait_ms) {
 // another process's connection to a file moved away from it (H13S-1). Files are named in
 // /proc/locks by device and inode; locks of this process are left out (this process's own
 // connections are the registry's). Never opens the file: closing any descriptor of a file drops
-// every POSIX lock this process holds on it, SQLite's too.
-bool locked_by_other_process(const std::string& path) {
+// every POSIX lock this process holds on it, SQLite's too. other_lockers: those processes' ids
+// as /proc/locks gives them.
+std::set<std::string> other_lockers(const std::string& path) {
+  std::set<std::string> pids;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
+  if (::stat(path.c_str(), &st) != 0) return pids;
   std::ostringstream want;
   want << std::hex << std::setfill('0') << std::setw(2) << major(st.st_dev) << ':' << std::setw(2) << minor(st.st_dev)
        << ':' << std::dec << st.st_ino;
@@ -83,14 +86,16 @@ bool locked_by_other_process(const std::string& path) {
     std::string word, previous;
     while (words >> word) {
       if (word == file) {
-        if (previous != self) return true;
+        if (previous != self) pids.insert(previous);
         break;
       }
       previous = word;
     }
   }
-  return false;
+  return pids;
 }
+
+bool locked_by_other_process(const std::string& path) { return !other_lockers(path).empty(); }
 
 // Whether this process has the file now at `path` open by another name (a link): its WAL, found
 // by the name, is then that file's too (H13P-2; another process's connections are
@@ -150,6 +155,32 @@ void track_open(sqlite3* db, const std::string& path) {
                                  "clapsearch serve does so within seconds; stop a sqlite3 shell or other tool using "
                                  "the old file); try again in a moment",
                              SQLITE_CANTOPEN);
+    // A file with several names (hard links) that another process has open by another of them
+    // (it locks the file, not the -shm at this name): SQLite keeps the WAL and -shm by name, so
+    // each name would have its own log of one file, and each process's checkpoints would write
+    // over the other's changes (H14S-1: 10 of 20 acknowledged stars lost, two servers, two links).
+    if (st.st_nlink > 1) {
+      // This process by another name (a script's two Library objects): the same two logs. A
+      // symbolic link to the file is its name again once resolved (SQLite's -wal is the target's).
+      std::error_code ec1, ec2;
+      const fs::path here = fs::weakly_canonical(shm.substr(0, shm.size() - 4), ec1);
+      for (const auto& [other_name, other] : r.files)
+        if (other.connections > 0 && other.id == id && fs::weakly_canonical(other_name, ec2) != here)
+          throw sql::SqliteError(path + ": this process has this index file open by another of its " +
+                                     std::to_string(st.st_nlink) + " names (" + other_name +
+                                     "; hard links), and SQLite keeps the write-ahead log by name, so writes through the "
+                                     "two names would overwrite each other: open the index by one name only",
+                                 SQLITE_CANTOPEN);
+      const std::set<std::string> on_shm = other_lockers(shm);
+      for (const std::string& pid : other_lockers(path))
+        if (!on_shm.count(pid))
+          throw sql::SqliteError(path + ": another process (" + pid + ") has this index file open by another of its " +
+                                     std::to_string(st.st_nlink) + " names (hard links), and SQLite keeps the write-ahead "
+                                     "log by name, so writes through the two names would overwrite each other: open the "
+                                     "index by one name only (remove the other links; a symbolic link is safe), or stop "
+                                     "that process; try again in a moment",
+                                 SQLITE_CANTOPEN);
+    }
   }
   if (f.connections == 0) f = OpenFile{id};
   ++f.connections;

@@ -217,5 +217,42 @@ TEST(ServeLive, ACopyMovedOverWhileAnotherProcessReadsTheOldFileIsOpenedWhenItSt
   EXPECT_EQ(query(db, "SELECT count(*) FROM stars"), "1\n");
 }
 
+// H14S-1: the index by two hard links, a server on each name. SQLite keeps the WAL and -shm by
+// name, so each server had its own log of the one file, and each one's checkpoints wrote over the
+// other's: of 20 stars answered ok, alternately through the two, 10 were on disk. A server now
+// refuses the file while another process has it open by another name.
+TEST(ServeLive, AnIndexOpenByAnotherServerThroughAHardLinkIsRefusedUntilItStops) {
+  const std::string dir = test::temp_dir() + "/hard_link";
+  const std::string db = index_and_backup(dir), link = dir + "/link.db";
+  fs::create_hard_link(db, link);
+  fs::copy_file(db + ".key", link + ".key");
+  const test::Child other = test::start_cli({"serve", "--db", link, "--port", "0", "--quiet"});
+  const int other_port = test::served_port(other);
+  ASSERT_NE(other_port, 0) << test::read_file(other.err_path);
+  httplib::Client other_client("127.0.0.1", other_port);
+  other_client.set_read_timeout(60, 0);
+  int acknowledged = 0;
+  if (rest(other_client, "star?id=1")["status"] == "ok") ++acknowledged;
+  // This server is refused the file while the other has it (at its start here; a refresh's
+  // reopen is refused the same way), and says why.
+  try {
+    RunningServer refused(refreshing(db), db, 60);
+    if (rest(refused.client(), "star?id=2")["status"] == "ok") ++acknowledged;
+    ADD_FAILURE() << "the server opened the index while another process had it open by another name";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("open by another of its 2 names (hard links)"), std::string::npos) << e.what();
+  }
+  if (rest(other_client, "star?id=3")["status"] == "ok") ++acknowledged;
+  kill(other.pid, SIGTERM);
+  EXPECT_EQ(test::wait_exit(other.pid), 0) << test::read_file(other.err_path);
+  {
+    RunningServer s(refreshing(db), db, 60);  // the other process gone, the file is opened
+    if (rest(s.client(), "star?id=2")["status"] == "ok") ++acknowledged;
+  }
+  EXPECT_EQ(acknowledged, 3);
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM stars"), std::to_string(acknowledged) + "\n");  // none acknowledged is lost
+}
+
 }  // namespace
 }  // namespace clap::server

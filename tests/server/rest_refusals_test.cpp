@@ -48,6 +48,10 @@ TEST(RestRefusals, AreSubsonicEnvelopesInTheFormatAsked) {
       {"a POST that is not a form", "POST " + json_ping + host + "Content-Type: text/plain\r\nContent-Length: 3\r\n\r\nx=1", "415"},
       {"a method /rest/ does not take", "PUT " + json_ping + host + "Content-Length: 0\r\n\r\n", "404"},
       {"a request line over the head's limit", "GET " + json_ping + "&x=" + std::string(200000, 'a') + host + "\r\n", "431"},
+      // H14S-2: request lines cpp-httplib does not take had no path, and got the REST API's form.
+      {"a method HTTP/1.1 does not define", "PROPFIND " + json_ping + host + "\r\n", "400"},
+      {"a method that is no method", "<svg/onload=alert(1)> " + json_ping + host + "\r\n", "400"},
+      {"another HTTP version", "GET " + json_ping + " HTTP/2.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", "400"},
   };
   for (const auto& c : cases) {
     const auto [line, body] = split(exchange(s.port(), c.request));

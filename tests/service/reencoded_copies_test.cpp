@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "service/duplicates.h"
 #include "service/radio.h"
@@ -43,6 +44,21 @@ std::multiset<std::string> recordings_of(const std::vector<SonicMatch>& matches)
   for (const SonicMatch& m : matches) out.insert(fs::path(m.track->path).parent_path().filename().string());
   return out;
 }
+
+// A shared fixture's index (test::copies_in_two_folders, copies_of_two_kinds) opened to read.
+struct Opened {
+  explicit Opened(const std::string& fixture) : dir(fixture), lib(options(fixture), Access::ReadOnly), snap(lib.snapshot()) {}
+  static LibraryOptions options(const std::string& fixture) {
+    LibraryOptions o;
+    o.db = fixture + "/library.db";
+    return o;
+  }
+  // The track of a file under music/ (nullptr when it is not indexed).
+  const store::Track* track(const std::string& file) const { return snap->find_track(dir + "/music/" + file); }
+  std::string dir;
+  Library lib;
+  std::shared_ptr<const LibrarySnapshot> snap;
+};
 
 SonicOptions ten() {
   SonicOptions o;
@@ -123,12 +139,9 @@ TEST(ReencodedCopies, ADiversifiedLikeSearchesEachTracksCopiesOncePerRequest) {
 // embedding; only the nearest are compared by fingerprint (prints_read: the copy and its
 // original, and the candidates the fingerprint rule reads anyway).
 TEST(ReencodedCopies, AGroupsMixLeavesOutCopiesOfItsTracksInOtherFolders) {
-  const std::string dir = test::copies_in_two_folders();
-  LibraryOptions lo;
-  lo.db = dir + "/library.db";
-  Library lib(lo, Access::ReadOnly);
-  const auto snap = lib.snapshot();
-  const store::Track* a = snap->find_track(dir + "/music/a/song.flac");
+  const Opened f(test::copies_in_two_folders());
+  const auto& snap = f.snap;
+  const store::Track* a = f.track("a/song.flac");
   ASSERT_NE(a, nullptr);
   RecordingWork work;
   SonicOptions o = ten();
@@ -160,6 +173,27 @@ TEST(ReencodedCopies, TheRadioAppendsOneFileOfTheRecording) {
   std::multiset<std::string> picked;
   for (const RadioPick& p : station.fill(queue).picks) picked.insert(fs::path(p.uri).parent_path().string());
   EXPECT_EQ(picked, (std::multiset<std::string>{"x", "z", "n"}));
+}
+
+// H14S-3: 17 files of x at 64 kb/s and 17 at 128 kb/s (MP3s; beside the FLAC). The duplicate rule
+// looks for a file's copies among its 16 nearest tracks, which are files of its own kind, so x's
+// files made one group per kind, and a path from one of them listed x's files of the other kind
+// as steps. The path's own tracks are now also compared with each other.
+TEST(ReencodedCopies, APathListsItsEndsRecordingOnceWhateverItsFilesEncodings) {
+  const Opened f(test::copies_of_two_kinds(17));
+  const auto& snap = f.snap;
+  const store::Track* y = f.track("y/song.flac");
+  ASSERT_NE(y, nullptr);
+  for (const char* start : {"x/mp3-64-3.mp3", "x/mp3-128-3.mp3", "x/song.flac"}) {
+    const store::Track* from = f.track(start);
+    ASSERT_NE(from, nullptr) << start;
+    SonicOptions four;
+    four.count = 4;
+    for (const auto& [a, b] : {std::pair{from, y}, std::pair{y, from}}) {
+      const std::multiset<std::string> path = recordings_of(sonic_path(*snap, *a, *b, four));
+      EXPECT_EQ(path.count("x"), 1u) << start << (a == y ? " as the end" : " as the start");
+    }
+  }
 }
 
 }  // namespace

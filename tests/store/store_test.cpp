@@ -427,6 +427,24 @@ TEST(Store, OneIndexerAtATimeThroughALinkToo) {
   EXPECT_FALSE(std::filesystem::exists(link + ".lock"));
 }
 
+// H14S-1's sibling in one process (a script opening the index by two names): SQLite keeps the
+// -wal by name, so a file opened by two of its hard links had two logs, and the checkpoints of
+// each wrote over the other's changes. A symbolic link to it stays one name.
+TEST(Store, AFileOpenByAnotherOfItsHardLinksIsRefused) {
+  const std::string path = db_path();
+  const std::string link = test::temp_dir() + "/elsewhere/hard.db", symlink = test::temp_dir() + "/elsewhere/sym.db";
+  std::filesystem::create_directories(std::filesystem::path(link).parent_path());
+  {
+    SqliteStore first = SqliteStore::open(path);
+    std::filesystem::create_hard_link(path, link);
+    const std::string msg = test::error_of([&] { SqliteStore::open(link); });
+    EXPECT_NE(msg.find("open by another of its 2 names"), std::string::npos) << msg;
+    std::filesystem::create_symlink(path, symlink);
+    EXPECT_NO_THROW(SqliteStore::open(symlink));
+  }
+  EXPECT_NO_THROW(SqliteStore::open(link));  // the other name closed
+}
+
 TEST(Store, DefaultPathFollowsEnvironment) {
   const char* keep_db = std::getenv("CLAPSEARCH_DB");
   const char* keep_xdg = std::getenv("XDG_DATA_HOME");

@@ -66,6 +66,24 @@ std::string copies_in_two_folders() {
   });
 }
 
+void write_copies_of_two_kinds(const std::string& music, int per_kind) {
+  const std::string flac = ffmpeg(music + "/x/song.flac", song20(0));
+  for (const char* kind : {"64", "128"}) {
+    const std::string first = ffmpeg(music + "/x/mp3-" + kind + ".mp3", "-i " + quoted(flac) + " -b:a " + kind + "k");
+    for (int i = 1; i < per_kind; ++i)
+      ffmpeg(music + "/x/mp3-" + kind + "-" + std::to_string(i) + ".mp3",
+             "-i " + quoted(first) + " -c copy -metadata comment=" + std::to_string(i));
+  }
+  write_other_recordings(music);
+}
+
+std::string copies_of_two_kinds(int per_kind) {
+  return shared_fixture("copies-of-two-kinds-" + std::to_string(per_kind), [per_kind](const std::string& dir) {
+    write_copies_of_two_kinds(dir + "/music", per_kind);
+    index_library(dir + "/music", dir + "/library.db", case_dir("tiny-unfused"));
+  });
+}
+
 std::string reencoded_library(int more_copies) {
   return shared_fixture("reencoded-" + std::to_string(more_copies), [more_copies](const std::string& dir) {
     write_reencoded_library(dir + "/music", more_copies);

@@ -34,4 +34,11 @@ std::string reencoded_library(int more_copies = 0);
 void write_copies_in_two_folders(const std::string& music);
 std::string copies_in_two_folders();
 
+// One recording in files of two encodings (H14S-3): x/song.flac, then `per_kind` MP3s of it at
+// 64 kb/s and as many at 128 kb/s (x/mp3-64.mp3, x/mp3-64-N.mp3, ...: each kind one encode and
+// copies of it a comment tag apart), beside y, z and the noise. With more than 16 of a kind, a
+// file's nearest tracks are files of its own kind. Indexed as reencoded_library.
+void write_copies_of_two_kinds(const std::string& music, int per_kind);
+std::string copies_of_two_kinds(int per_kind);
+
 }  // namespace clap::test
