@@ -21,6 +21,7 @@
 #include "core/user_dirs.h"
 #include "core/utf8.h"
 #include "store/database_id.h"
+#include "store/real_file.h"
 #include "service/confusable_names.h"
 #include "service/song_resolver.h"
 
@@ -287,19 +288,8 @@ bool opens(const std::string& path, const store::UserRecord& sealed) {
 
 }  // namespace
 
-namespace {
-// A SQLite index's file by its real path: an index reached through a symbolic link (a library.db
-// linked to a bigger disk) keeps its key beside the file itself, so that the link and the file's
-// own path find one key (issue 53). The path as given when it cannot be resolved.
-std::string real_file(const std::string& location) {
-  std::error_code ec;
-  const fs::path real = fs::canonical(location, ec);
-  return ec ? location : real.string();
-}
-}  // namespace
-
 std::string key_file_path(const store::Store& store, const std::string& location) {
-  if (!store::is_server_location(location)) return real_file(location) + ".key";
+  if (!store::is_server_location(location)) return store::real_file(location) + ".key";  // beside the file, not a link to it
   if (const std::optional<std::string> id = store::password_key_id(store)) return keys_dir() + "/postgres-db-" + *id + ".key";
   return url_key_file(location);
 }

@@ -84,14 +84,17 @@ std::vector<R> diversify(const LibrarySnapshot& snap, std::vector<R> ranked, int
 // them. The pool starts at `first` and grows fourfold until k entries are kept or the ranking
 // had no more to give (fewer than asked, unless `wider(n)` says a ranking asked for more could
 // still reach other tracks: like's, whose votes reach per_chunk windows a chunk however many
-// results are asked for); the time budget (core/deadline.h) bounds the rounds.
+// results are asked for, or leave out the seed's copies the fold found); the time budget
+// (core/deadline.h) bounds the rounds. `wider` is asked after the fold, which may have found
+// what the next ranking leaves out.
 template <class R, class Rank, class Fold>
 std::vector<R> fold_ranking(int64_t k, int64_t first, Rank rank, Fold fold,
                             const std::function<bool(int64_t n)>& wider = {}) {
   for (int64_t n = first;; n *= 4) {
     std::vector<R> ranked = rank(n);
-    const bool whole = n <= 0 || (static_cast<int64_t>(ranked.size()) < n && !(wider && wider(n)));
+    const bool short_of_n = static_cast<int64_t>(ranked.size()) < n;
     std::vector<R> kept = fold(std::move(ranked));
+    const bool whole = n <= 0 || (short_of_n && !(wider && wider(n)));
     if (whole || k <= 0 || static_cast<int64_t>(kept.size()) >= k) return kept;
   }
 }

@@ -143,7 +143,9 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     store::Salvage salvage;
     target = store::replace_damaged_index(location, lock, &salvage);
     if (store::is_server_location(location)) {
-      if (warn) warn(run.db_path + ": the index's missing tables were created again; it is indexed anew");
+      if (warn)
+        warn(run.db_path + ": the index's missing tables were created again (and those with a column damaged by hand, whose "
+                           "rows a rebuild deletes, made anew); it is indexed anew");
       return;
     }
     if (warn) warn(describe_salvage(salvage, run.db_path));

@@ -63,17 +63,19 @@ std::string anchor_phrase(const store::Track& t, const TrackTaste& h) {
 
 // Maximal marginal relevance over the candidates' track embeddings (as service/diversity.h
 // orders a result list): next = argmax (1 − d)·relevance − d·max cos(listed, candidate), ties to
-// the earlier candidate, at most k. A copy of a recording already listed (the same content hash,
-// MBID or ISRC) is skipped. Not diversify_order: its duplicate search looks for every
-// candidate's neighbours in the whole library (seconds at 100,000 tracks for 400 candidates),
-// where a mix needs only the cheap identities.
-std::vector<size_t> mmr_order(const LibrarySnapshot& snap, const Embeddings& emb,
+// the earlier candidate, at most k. A copy of a recording already listed is skipped: the
+// identity the radio and /api/sonic/ use (service/recordings.h: content hash, MBID, ISRC, else
+// the stored fingerprints of the listed tracks nearest it), with the request's `prints`. Not
+// diversify_order: its duplicate search looks for every candidate's neighbours in the whole
+// library (seconds at 100,000 tracks for 400 candidates), where a mix compares a candidate with
+// the few listed tracks nearest it.
+std::vector<size_t> mmr_order(const LibrarySnapshot& snap, RecordingPrints& prints, const Embeddings& emb,
                               const std::unordered_map<int64_t, int64_t>& row_of, const std::vector<int64_t>& ids,
                               const std::vector<double>& relevance, size_t k, double d) {
   const size_t n = ids.size();
   std::vector<double> nearest(n, -1);  // max cos to a listed track
   std::vector<bool> taken(n, false);
-  Recordings listed;
+  Recordings listed(&prints);
   std::vector<size_t> order;
   while (order.size() < k) {
     size_t best = n;
@@ -129,6 +131,11 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
   const auto unplayed = nearest_recordings(snap, emb, queries, pool * static_cast<int64_t>(n_mixes), [&](int64_t id) {
     return allowed.contains(id) && !taste.tracks.count(id);
   });
+  // One recording, one place (as the radio and /api/sonic/ tell copies): two encodings of one
+  // song, untagged, are told apart only by their stored fingerprints, and sat in one mix, or one
+  // in each. Every pair is compared once for all the mixes.
+  RecordingPrints prints(snap);
+  Recordings placed(&prints);  // the recordings of the mixes made so far
 
   for (size_t j = 0; j < n_mixes; ++j) {
     const TasteCentre& c = taste.centres[j];
@@ -140,6 +147,9 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
     // Favourites of this centre.
     std::vector<int64_t> known_ids;
     std::vector<double> known_rel;
+    // The pool holds each recording once (H12S-2: the copies of one starred song filled it, and
+    // the mix listed that song alone).
+    Recordings pooled(&prints);
     int64_t left_recent = 0, left_disliked = 0, left_used = 0, left_filtered = 0;  // for empty_reason
     {
       std::vector<std::pair<int64_t, double>> ranked;
@@ -156,9 +166,6 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
         ranked.emplace_back(id, cos * std::log2(2 + t.weight));
       }
       std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-      // The pool holds each recording once (H12S-2: the copies of one starred song filled it, and
-      // the mix listed that song alone).
-      Recordings pooled;
       for (const auto& [id, s] : ranked) {
         if (static_cast<int64_t>(known_ids.size()) == pool) break;
         if (const store::Track* t = snap.track(id)) {
@@ -170,13 +177,17 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
     }
     std::vector<int64_t> new_ids;
     std::vector<double> new_rel;
-    for (const auto& [id, cos] : unplayed[j])
-      if (!used.count(id) && static_cast<int64_t>(new_ids.size()) < pool) new_ids.push_back(id), new_rel.push_back(cos);
+    for (const auto& [id, cos] : unplayed[j]) {
+      if (used.count(id) || static_cast<int64_t>(new_ids.size()) == pool) continue;
+      // A copy of one of the centre's favourites is that favourite, not a song never played.
+      if (const store::Track* t = snap.track(id); t && pooled.held(*t)) continue;
+      new_ids.push_back(id), new_rel.push_back(cos);
+    }
 
     // Twice the mix's length of each: the caps and the other list's picks leave some out.
     const auto twice = static_cast<size_t>(2 * o.size);
-    const std::vector<size_t> known_order = mmr_order(snap, emb, row_of, known_ids, known_rel, twice, o.diversity);
-    const std::vector<size_t> new_order = mmr_order(snap, emb, row_of, new_ids, new_rel, twice, o.diversity);
+    const std::vector<size_t> known_order = mmr_order(snap, prints, emb, row_of, known_ids, known_rel, twice, o.diversity);
+    const std::vector<size_t> new_order = mmr_order(snap, prints, emb, row_of, new_ids, new_rel, twice, o.diversity);
     // Interleaved evenly: after i picks, round(i · discovery) should be new.
     ResultCaps caps(o.per_artist, 0);
     size_t ki = 0, ni = 0;
@@ -189,7 +200,8 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
       for (; i < order.size(); ++i) {
         const int64_t id = ids[order[i]];
         const store::Track* t = snap.track(id);
-        if (!t || in_mix.count(id) || used.count(id) || !caps.take(*t)) continue;
+        if (!t || in_mix.count(id) || used.count(id) || placed.held(*t) || !caps.take(*t)) continue;
+        placed.hold(*t);
         MixPick p;
         p.track_id = id;
         p.known = !from_new;

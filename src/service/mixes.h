@@ -6,9 +6,10 @@
 //     centre that the user never played, starred or rated;
 //   * round(size · discovery) unplayed songs, the rest favourites (either list filling in when
 //     the other runs out), each list diversified by maximal marginal relevance over the track
-//     embeddings (the rule of service/diversity.h) with copies of one recording (the same content
-//     hash, MBID or ISRC) kept once, interleaved evenly;
-//   * at most per_artist songs per artist, no song in two mixes, nothing played in the last
+//     embeddings (the rule of service/diversity.h) with copies of one recording kept once
+//     (service/recordings.h: the same content hash, MBID, ISRC or acoustic fingerprint, as the radio
+//     and /api/sonic/ tell them), interleaved evenly; a copy of a favourite is no unplayed song;
+//   * at most per_artist songs per artist, no song (nor another file of its recording) in two mixes, nothing played in the last
 //     not_played_days days, nothing skipped more than played or rated 1-2, and only the tracks the
 //     rules allow (the default exclusions).
 // Reasons: a favourite "you played it 14 times" (starred, rated); an unplayed song "like the 3

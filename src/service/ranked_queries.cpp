@@ -121,7 +121,8 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
     answer.chunks = file_query_chunks(lib, request.file, request.chunk_s, request.hop_s);
   }
   RequestCopies copies(request.duplicate_work);
-  if (request.diversity >= 0 && !seed_tracks.empty()) rules = excluding_copies_of(snap, std::move(rules), seed_tracks, copies);
+  const bool leave_copies_out = request.diversity >= 0 && !seed_tracks.empty();
+  if (leave_copies_out) rules = excluding_copies_of(snap, std::move(rules), seed_tracks, copies);
   // like ranks the tracks its chunks' per_chunk nearest windows vote for, however many results are
   // asked for: a folded list's wider pool (n past the first) takes more windows a chunk in
   // proportion, else copies of a few recordings held every vote and the list stayed short with a
@@ -136,16 +137,30 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
     if (n <= first || first <= 0) return options.per_chunk;
     return std::max<int64_t>(options.per_chunk, std::min(widest, options.per_chunk * (n / first)));
   };
+  // The seed's group as find_duplicates first finds it around the seed can be a part of it: each
+  // track is compared with its DuplicateOptions::neighbours nearest, and 600 re-encodes of one
+  // recording (other bytes, one embedding) are each other's nearest, so the closure around the
+  // seed stopped at 18 of them. The others held every chunk's nearest windows (1,000 at most),
+  // diversity then left them out, and the list held 0 or 1 of the 10 other songs `similar` lists
+  // (copies13). Each round's pool is searched for copies by diversity (RequestCopies: each track
+  // once a request); the seed's copies it found are left out of the next round's windows, and
+  // the pool widens again while that set grows, so the copies are skipped before the per-chunk
+  // nearest are taken. The rounds add the seed's copies the last pool held, so their work is
+  // linear in the group (each copy is searched once) and they end when a pool holds no new copy.
+  size_t left_out = rules.exclude.size();  // the tracks the last ranking left out
+  const auto with_seed_copies = [&] { return excluding_copies_of(snap, rules, seed_tracks, copies); };
   const auto ranking = [&](int64_t n) {
     search::LikeOptions pool = options;
     pool.k = n;
     pool.per_chunk = static_cast<int>(per_chunk_for(n));
+    if (leave_copies_out) rules = with_seed_copies();
+    left_out = rules.exclude.size();
     return like(snap, answer.chunks, pool, rules);
   };
   answer.list = folded<search::LikeResult>(
-      snap, request, folding_of(request, std::move(seed_tracks), copies), ranking,
+      snap, request, folding_of(request, seed_tracks, copies), ranking,  // a copy: the rounds read seed_tracks
       [](const search::LikeResult& r) { return r.track_id; }, [](const search::LikeResult& r) { return r.combined; },
-      [&](int64_t n) { return per_chunk_for(n) < widest; });
+      [&](int64_t n) { return per_chunk_for(n) < widest || (leave_copies_out && with_seed_copies().exclude.size() > left_out); });
   return answer;
 }
 

@@ -8,6 +8,7 @@
 #include "core/user_dirs.h"
 #include "core/error.h"
 #include "store/database_id.h"
+#include "store/real_file.h"
 #include "store/store.h"
 
 namespace clap::service {
@@ -28,7 +29,8 @@ std::string with_extension(const std::string& faiss_path, bool compressed) {
 }  // namespace
 
 std::string window_index_path(const std::string& db_path, const std::string& key_id) {
-  if (!store::is_server_location(db_path)) return db_path + ".windows.faiss";
+  // Beside the file itself, not a link to it: a link and the file's own path share one cache.
+  if (!store::is_server_location(db_path)) return store::real_file(db_path) + ".windows.faiss";
   // A server's index is shared; the vector index is this machine's own, in its cache, one file
   // per database: named after its key id, so that each spelling of the URL (localhost or
   // 127.0.0.1, another user or option) does not build and keep a copy of its own (issue 53).

@@ -1,4 +1,5 @@
-// The library's window vector index, persisted beside the database as "<db>.windows.faiss"
+// The library's window vector index, persisted beside the database as "<db>.windows.faiss" (the
+// file's real path: store/real_file.h)
 // (for a server store: in this machine's cache, $XDG_CACHE_HOME/clapsearch/window-index/).
 //
 // Staleness rule (the one rule): the file is reused while its content key equals the

@@ -28,10 +28,17 @@ void check_not_foreign(pg::Connection& c);
 // Throws DamagedIndex naming the first table of kSchemaVersion's schema the database lacks (one
 // dropped by hand or another tool), instead of raw SQL errors in every later statement.
 void check_tables(pg::Connection& c);
+// Named too: a column dropped or retyped by hand, with its way out (`--rebuild` when the table is
+// one the rebuild makes again, else the statement that puts the column back).
+// Throws that DamagedIndex when `index --rebuild` cannot repair the database (a damaged column in a
+// table whose rows a rebuild keeps): asked before the model is loaded (store::check_replaceable).
+void check_rebuildable(pg::Connection& c);
 // `index --rebuild` of such a database (issue 53, M8): creates every table of kSchemaVersion's
 // schema that it lacks, as the migrations make it, and adds again the foreign keys that a table
-// dropped with CASCADE took along (NOT VALID until validate_constraints). Never drops or changes a
-// table that is there. Refuses another program's database and any other schema version.
+// dropped with CASCADE took along (NOT VALID until validate_constraints). A table whose rows the
+// rebuild deletes unread (windows, fingerprints, ...) with a column dropped or retyped by hand is
+// dropped and made so too; no other table that is there is dropped or changed. Refuses another
+// program's database, any other schema version, and a damaged column of another table.
 void complete_schema(pg::Connection& c);
 // Validates the constraints complete_schema added NOT VALID (on tables emptied by a wipe: at no cost).
 void validate_constraints(pg::Connection& c);

@@ -465,6 +465,71 @@ SchemaColumns read_columns(pg::Connection& c) {
 }
 }  // namespace
 
+namespace {
+// The migration's spelling of a type as format_type spells it.
+bool same_type(const std::string& declared, const std::string& found) {
+  std::string type;
+  for (const char ch : declared) type += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (type == "timestamptz") type = "timestamp with time zone";
+  return type == found;
+}
+
+// The tables whose rows a rebuild deletes without reading them (PostgresStore::wipe): one with a
+// column dropped or retyped by hand is made again whole by `index --rebuild` (complete_schema), as
+// a missing one, since nothing it holds is kept. The others hold what a rebuild keeps - tracks
+// (their ids: Subsonic song ids), retired_tracks (the same), meta (the key id), the users' own
+// tables - and a column of theirs is put back only by hand: a cast of the values that are there
+// may fail or lose them, which a rebuild must not decide.
+const std::set<std::string>& remade_when_damaged() {
+  static const std::set<std::string> tables = {"roots", "windows", "text_cache", "track_labels", "retired_windows", "jobs",
+                                               "fingerprints", "embedding_sets", "set_windows", "set_tracks"};
+  return tables;
+}
+
+// The tables of `present` with a column of the schema missing or of another type, in the order
+// of the schema (column_damage names the first).
+std::vector<std::string> damaged_tables(const SchemaColumns& present) {
+  std::vector<std::string> out;
+  for (const SchemaPart& part : schema()) {
+    if (part.column.empty()) continue;
+    const auto table = present.find(part.table);
+    if (table == present.end()) continue;
+    const auto column = table->second.find(part.column);
+    if ((column == table->second.end() || !same_type(part.type, column->second)) &&
+        std::find(out.begin(), out.end(), part.table) == out.end())
+      out.push_back(part.table);
+  }
+  return out;
+}
+
+// The statement that puts the first damaged column of `table` back as the migrations made it
+// (the type they declare; a NOT NULL or DEFAULT beside it is in `pg_dump --schema-only`).
+std::string column_statement(const SchemaColumns& present, const std::string& table) {
+  for (const SchemaPart& part : schema()) {
+    if (part.table != table || part.column.empty()) continue;
+    const auto& columns = present.at(table);
+    const auto column = columns.find(part.column);
+    if (column == columns.end()) return "ALTER TABLE " + table + " ADD COLUMN " + part.column + " " + part.type;
+    if (!same_type(part.type, column->second))
+      return "ALTER TABLE " + table + " ALTER COLUMN " + part.column + " TYPE " + part.type + " USING " + part.column +
+             "::" + part.type;
+  }
+  return "";
+}
+// Names the damaged column of `table` with its way out.
+[[noreturn]] void throw_column_damage(pg::Connection& c, const SchemaColumns& present, const std::string& table) {
+  const SchemaColumns only{{table, present.at(table)}};
+  const std::string said = c.where() + ": the index is damaged: " + column_damage(schema(), only, same_type) +
+                           ": a column dropped, renamed or retyped by hand; ";
+  if (remade_when_damaged().count(table))
+    throw DamagedIndex(said + "`clapsearch index DIR --db URL --rebuild` makes table " + table +
+                       " again and indexes anew (with --model, unless it was made with the default model)");
+  throw DamagedIndex(said + "put the column back as clapsearch made it (`" + column_statement(present, table) +
+                     "`; `pg_dump --schema-only` of a new index shows it), or restore the database from a backup (`--rebuild` "
+                     "does not: table " + table + " holds what a rebuild keeps)");
+}
+}  // namespace
+
 void check_tables(pg::Connection& c) {
   const SchemaColumns present = read_columns(c);
   for (const char* table : kTables)
@@ -475,16 +540,17 @@ void check_tables(pg::Connection& c) {
                          "); `clapsearch index DIR --db URL --rebuild` creates the missing tables again and indexes anew "
                          "(with --model, unless it was made with the default model)");
   // A column dropped or retyped by hand was met only by the first statement that reached it
-  // (R11C-2), after work had started; `--rebuild` makes tables, not columns.
-  const std::string damage = column_damage(schema(), present, [](const std::string& declared, const std::string& found) {
-    std::string type;  // the migration's spelling as format_type spells it
-    for (const char ch : declared) type += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (type == "timestamptz") type = "timestamp with time zone";
-    return type == found;
-  });
-  if (!damage.empty())
-    throw DamagedIndex(c.where() + ": the index is damaged: " + damage + ": a column dropped, renamed or retyped by hand; " +
-                       pg::kColumnWayOut);
+  // (R11C-2), after work had started. Named with its way out: `--rebuild` for a table it makes
+  // again, else the statement that puts the column back (check_rebuildable refuses the rebuild
+  // before a model is loaded).
+  if (const std::vector<std::string> damaged = damaged_tables(present); !damaged.empty())
+    throw_column_damage(c, present, damaged.front());
+}
+
+void check_rebuildable(pg::Connection& c) {
+  const SchemaColumns present = read_columns(c);
+  for (const std::string& table : damaged_tables(present))
+    if (!remade_when_damaged().count(table)) throw_column_damage(c, present, table);
 }
 
 void complete_schema(pg::Connection& c) {
@@ -511,6 +577,10 @@ void complete_schema(pg::Connection& c) {
       "JOIN pg_class cl ON cl.oid = co.conrelid WHERE co.contype = 'f' AND co.connamespace = $1::regnamespace ORDER BY 1, 2",
       pg::Params().add(scratch));
   c.query("SELECT set_config('search_path', $1, true)", pg::Params().add(search_path));
+  // A table the rebuild empties without reading it, with a column dropped or retyped by hand, is
+  // made again as a missing one is (remade_when_damaged); a damaged column elsewhere refuses.
+  check_rebuildable(c);
+  for (const std::string& table : damaged_tables(read_columns(c))) c.exec("DROP TABLE " + live + "." + table + " CASCADE");
   for (const char* table : kTables)
     if (c.query("SELECT to_regclass($1) IS NULL", pg::Params().add(table)).text(0, 0) == "t")
       c.exec("ALTER TABLE " + scratch + "." + table + " SET SCHEMA " + live);

@@ -69,6 +69,12 @@ std::unique_ptr<PostgresStore> PostgresStore::open_completing_schema(const std::
   return open(url, /*create=*/false);
 }
 
+void PostgresStore::check_rebuildable(const std::string& url) {
+  pg::Connection c(url);
+  check_not_foreign(c);
+  pg_impl::check_rebuildable(c);
+}
+
 std::unique_ptr<PostgresStore> PostgresStore::open_readonly(const std::string& url) {
   auto c = std::make_unique<pg::Connection>(url);
   check_not_foreign(*c);

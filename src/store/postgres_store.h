@@ -39,6 +39,10 @@ class PostgresStore final : public Store {
   // `index --rebuild` of an index missing tables (store.h: replace_damaged_index): creates the
   // tables it lacks, then opens it as open() does. The caller wipes it next.
   static std::unique_ptr<PostgresStore> open_completing_schema(const std::string& url);
+  // Throws the DamagedIndex that open_completing_schema would when it cannot repair the database (a
+  // column dropped or retyped by hand in a table whose rows a rebuild keeps), before a rebuild
+  // loads its model: the exact way out, not a model load and then the refusal (store13).
+  static void check_rebuildable(const std::string& url);
   static int current_schema_version();
   // The id its users' password key file is named after (store/database_id.h): meta's key_id row,
   // recorded by the first open() of the database that finds none; std::nullopt when none is

@@ -1,5 +1,7 @@
 #include "store/sqlite_store.h"
 
+#include "store/real_file.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -353,9 +355,7 @@ namespace {
 class FileLock final : public IndexerLock {
  public:
   explicit FileLock(const std::string& db_path) {
-    std::error_code ec;
-    const fs::path real = fs::canonical(db_path, ec);
-    const std::string path = (ec ? db_path : real.string()) + ".lock";
+    const std::string path = real_file(db_path) + ".lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(path + ": cannot create lock file: " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -426,7 +426,10 @@ void remove_database_files(const std::string& path) {
 }
 }  // namespace
 
-SqliteStore SqliteStore::replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock, Salvage* salvage) {
+SqliteStore SqliteStore::replace_damaged(const std::string& given, std::unique_ptr<IndexerLock>& lock, Salvage* salvage) {
+  // The file itself, not a link to it: renamed over the link, the new index took the link's place
+  // and the damaged file stayed where the link pointed, under its own name (store/real_file.h).
+  const std::string path = real_file(given);
   if (!lock) lock = std::make_unique<FileLock>(path);  // no other indexer may be using the file
   check_replaceable(path);
   // The new index is made and filled beside the damaged one, then renamed over it: killed on the

@@ -167,9 +167,10 @@ bool is_unavailable(const std::exception& e) {
 }
 
 void check_replaceable(const std::string& location) {
-  // A server's database is never replaced: its only damage reported (a missing table) is
-  // repaired in place by replace_damaged_index, and the database itself is left as it is.
-  if (PostgresStore::is_url(location)) return;
+  // A server's database is never replaced: its damage that a rebuild repairs (a missing table, a
+  // damaged column of a table the rebuild empties unread) is repaired in place by
+  // replace_damaged_index; other damage is named here, before a model is loaded.
+  if (PostgresStore::is_url(location)) return PostgresStore::check_rebuildable(location);
   SqliteStore::check_replaceable(location);
 }
 

@@ -319,6 +319,28 @@ void VectorIndexPersistedAndRebuiltWhenWindowsChange() {
   EXPECT_NE(after.find(", 11 windows"), std::string::npos) << after;
 }
 
+// A library reached through a symbolic link (library.db linked to a bigger disk) kept its window
+// index beside the link: the link and the file's own path built and kept one each (copies14, as
+// store13 found of the password key). It is beside the real file now, one for both names.
+void LinkedIndexKeepsItsWindowIndexBesideTheRealFile() {
+  const std::string dir = g_lib->dir + "/linked", real = dir + "/disk/library.db", link = dir + "/home/library.db";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/disk");
+  fs::create_directories(dir + "/home");
+  fs::copy_file(g_lib->db, real);
+  fs::create_symlink(real, link);
+  auto run = [&](const std::string& db) {
+    std::string out, err;
+    EXPECT_EQ(cli_raw("like --track " + q(file("brown.flac")) + " --db " + q(db) + " -v", &out, &err), 0) << err;
+    return err;
+  };
+  EXPECT_NE(run(link).find("rebuilt (missing)"), std::string::npos);
+  EXPECT_TRUE(fs::exists(real + ".windows.faiss"));
+  EXPECT_FALSE(fs::exists(link + ".windows.faiss")) << "a cache beside the link";
+  const std::string again = run(real);
+  EXPECT_NE(again.find(": loaded"), std::string::npos) << again;
+}
+
 // --- similar, matrix ---------------------------------------------------------------------------
 
 void SimilarExcludesTheQuery() {
@@ -563,6 +585,8 @@ TEST_F(SearchCli, SongToSongTaggingAndEvaluation) {
 }
 
 TEST_F(SearchCli, Errors) { ClearErrorsNeverCrashes(); }
+
+TEST_F(SearchCli, ALinkedIndexKeepsItsWindowIndexBesideTheRealFile) { LinkedIndexKeepsItsWindowIndexBesideTheRealFile(); }
 
 // --window-index compressed (a search node over a library larger than memory) prints what the
 // memory mode prints, byte for byte, for every text search and query by example, on an index of

@@ -14,10 +14,12 @@
 #include <utility>
 
 #include "service/duplicates.h"
+#include "service/mixes.h"
 #include "service/radio.h"
 #include "service/ranked_queries.h"
 #include "service/recordings.h"
 #include "service/sonic.h"
+#include "service/taste.h"
 #include "support/golden.h"
 #include "support/recordings.h"
 
@@ -133,6 +135,48 @@ TEST(ReencodedCopies, ADiversifiedLikeSearchesEachTracksCopiesOncePerRequest) {
   }
 }
 
+// 400 more files of x than the 32 above, with other bytes and one embedding (copies14): the
+// closure find_duplicates first makes around the seed holds 18 of them (each file is compared with
+// its 16 nearest, all copies), the other copies held every chunk's nearest windows (1,000 at most
+// a chunk), diversity left them out, and a diversified `like` listed none of y, z, n, while
+// `similar` listed all three. The seed's copies each round's pool showed are now left out of the
+// next round's windows; each track is still searched once (linear in the group).
+TEST(ReencodedCopies, ADiversifiedLikeOfAManyCopiesSeedListsWhatSimilarLists) {
+  constexpr int kStored = 400;
+  const std::string db = test::temp_dir() + "/reencoded-stored-copies/library.db";
+  test::reencoded_library_with_store_copies(kMoreCopies, kStored, db);
+  LibraryOptions lo;
+  lo.db = db;
+  Library lib(lo, Access::ReadOnly);
+  const auto snap = lib.snapshot();
+  const store::Track* x = snap->find_track(test::reencoded_library(kMoreCopies) + "/music/x/song.flac");
+  ASSERT_NE(x, nullptr);
+  const auto folders = [&](const std::vector<int64_t>& ids) {
+    std::multiset<std::string> got;
+    for (int64_t id : ids) got.insert(fs::path(snap->track(id)->path).parent_path().filename().string());
+    return got;
+  };
+  SimilarRequest s;
+  s.track = x;
+  s.k = 20;
+  s.diversity = 0.5;
+  std::vector<int64_t> similar_ids;
+  for (const search::Hit& h : similar_query(lib, *snap, s).list.results) similar_ids.push_back(h.id);
+  ASSERT_EQ(folders(similar_ids), (std::multiset<std::string>{"y", "z", "n"}));
+  DuplicateWork work;
+  LikeRequest r;
+  r.track = x;
+  r.exclude_self = true;
+  r.k = 20;
+  r.diversity = 0.5;
+  r.duplicate_work = &work;
+  std::vector<int64_t> like_ids;
+  for (const search::LikeResult& l : like_query(lib, *snap, r).list.results) like_ids.push_back(l.track_id);
+  EXPECT_EQ(folders(like_ids), folders(similar_ids));
+  EXPECT_LE(work.neighbour_queries, kFiles + kStored) << "each track's neighbours searched once a request";
+  std::printf("%lld neighbour searches\n", static_cast<long long>(work.neighbour_queries));
+}
+
 // A group's mix (its folder's, artist's, album's tracks) left the group's tracks out by id only:
 // a re-encode of its song in another folder, untagged, was the mix's first match (copies13). The
 // group is now held first, as a seed is. Its members are measured against each candidate by
@@ -158,6 +202,43 @@ TEST(ReencodedCopies, AGroupsMixLeavesOutCopiesOfItsTracksInOtherFolders) {
   SonicOptions radio = ten();
   radio.include_group = true;
   EXPECT_EQ(recordings_of(sonic_similar_to_tracks(*snap, {a->id}, "a", radio)), (std::multiset<std::string>{"a", "y", "z", "n"}));
+}
+
+// The daily mixes kept copies of one recording out by content hash, MBID and ISRC only: a user
+// who played a/song.flac got its untagged MP3 in another folder, b/song.mp3, in the same mix as a
+// song "never played" (copies14). The mixes now tell copies as the radio and /api/sonic/ do
+// (service/recordings.h, the stored fingerprints): b is a's recording, played, and no mix holds
+// both files, whichever options make it.
+TEST(ReencodedCopies, ADailyMixHoldsOneFileOfARecordingAndNoCopyOfAFavouriteAsNew) {
+  const std::string dir = test::copies_in_two_folders();
+  LibraryOptions lo;
+  lo.db = dir + "/library.db";
+  Library lib(lo, Access::ReadOnly);
+  const auto snap = lib.snapshot();
+  const store::Track* a = snap->find_track(dir + "/music/a/song.flac");
+  const store::Track* b = snap->find_track(dir + "/music/b/song.mp3");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  constexpr int64_t kNow = 1800000000;
+  TasteHistory h;
+  for (int n = 0; n < 3; ++n) h.plays.push_back({a->id, kNow - (10 + n) * 86400, false});
+  TasteOptions to;
+  to.now = kNow;
+  const Taste taste = build_taste(*snap, h, to);
+  ASSERT_FALSE(taste.centres.empty());
+  for (const double discovery : {0.0, 0.5, 1.0}) {
+    MixOptions mo;
+    mo.size = 5;
+    mo.discovery = discovery;
+    mo.per_artist = 0;
+    std::multiset<std::string> folders;
+    for (const Mix& m : make_mixes(*snap, taste, mo))
+      for (const MixPick& p : m.tracks) {
+        folders.insert(fs::path(snap->track(p.track_id)->path).parent_path().filename().string());
+        if (p.track_id == b->id) ADD_FAILURE() << "a copy of the favourite a listed as a new song (discovery " << discovery << ")";
+      }
+    EXPECT_LE(folders.count("a") + folders.count("b"), 1u) << "discovery " << discovery << ": " << ::testing::PrintToString(folders);
+  }
 }
 
 // A player's radio (MPD) appends one file of x, not two of its files (the playlist radio already

@@ -1,5 +1,8 @@
 #include "support/recordings.h"
 
+#include <filesystem>
+
+#include "store/store.h"
 #include "support/golden.h"
 
 namespace clap::test {
@@ -89,6 +92,27 @@ std::string reencoded_library(int more_copies) {
     write_reencoded_library(dir + "/music", more_copies);
     index_library(dir + "/music", dir + "/library.db", case_dir("tiny-unfused"));
   });
+}
+
+void reencoded_library_with_store_copies(int more_copies, int store_copies, const std::string& db) {
+  const std::string dir = reencoded_library(more_copies);
+  std::filesystem::create_directories(std::filesystem::path(db).parent_path());
+  std::filesystem::copy_file(dir + "/library.db", db, std::filesystem::copy_options::overwrite_existing);
+  auto store = store::open_store(db, store::OpenMode::ReadWrite);
+  const std::optional<store::Track> mp3 = store->track_by_path(dir + "/music/x/song.mp3");
+  if (!mp3) throw std::runtime_error("x/song.mp3 is not in " + db);
+  std::vector<store::WindowRecord> windows = store->windows(mp3->id);
+  for (store::WindowRecord& w : windows) w.id = 0, w.track_id = 0;
+  const Embeddings rows = store->track_embeddings({mp3->id});
+  const std::vector<float> embedding(rows.row(0), rows.row(0) + rows.dim);
+  store::Track copy = *mp3;
+  copy.fingerprint = store->fingerprints({mp3->id}).at(mp3->id);
+  for (int i = 0; i < store_copies; ++i) {
+    copy.id = 0;
+    copy.path = dir + "/music/x/stored-" + std::to_string(i) + ".mp3";
+    copy.content_hash = mp3->content_hash.substr(0, 48) + std::to_string(1000000000000000 + i);
+    store->put_track(copy, windows, embedding.data());
+  }
 }
 
 }  // namespace clap::test

@@ -27,6 +27,12 @@ void write_reencoded_library(const std::string& music, int more_copies = 0);
 // (shared_fixture): the folder holding music/ and library.db. Tests copy the index to write.
 std::string reencoded_library(int more_copies = 0);
 
+// A copy of reencoded_library(more_copies)'s index at `db` with `store_copies` more files of x:
+// rows copied from x/song.mp3's (its windows, embeddings and fingerprint) under new paths and
+// content hashes, written straight to the store as the indexer would write re-encodes that
+// decode alike (copies14: hundreds of them, which the real indexer takes minutes to make).
+void reencoded_library_with_store_copies(int more_copies, int store_copies, const std::string& db);
+
 // One recording in two folders (copies13): a/song.flac (x's 20 s song, tagged artist "Artist A",
 // album "Album A") and b/song.mp3, an untagged 128 kb/s re-encode of it, beside y, z and the
 // noise of write_reencoded_library. A group of a's tracks (its folder, artist or album) has a
