@@ -150,6 +150,7 @@ std::optional<ModelIdentity> PostgresStore::model() const {
   bool any = false;
   try {
     for (int i = 0; i < r.rows(); ++i) any |= decode_identity_meta(r.row(i), m);
+    if (any) check_identity_complete(m);
   } catch (const DamagedIndex& e) {  // a hand-edited meta (rows.h stored_seconds): name the database
     const std::string what = e.what();
     throw DamagedIndex(what.rfind(c_->where() + ": ", 0) == 0 ? what : c_->where() + ": " + what);
