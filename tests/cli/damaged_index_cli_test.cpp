@@ -356,6 +356,22 @@ TEST(DamagedIndex, APostgresqlViewInATablesPlaceIsNamedAtOpen) {
   }
 }
 
+// Hostile pass 14, H14C-8: `index --rebuild` of a PostgreSQL index whose meta holds a damaged setting
+// crashed (SIGSEGV, exit 139) once the rebuild was done: the indexer lock was released on the
+// connection of the store closed as damaged.
+TEST(DamagedIndex, APostgresqlRebuildOfADamagedSettingEndsCleanly) {
+  const std::string root = test::temp_dir() + "/pg-rebuild-meta";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  psql(db, "UPDATE meta SET value = '0' WHERE key = 'hop_s'");
+  EXPECT_EQ(cli("status --db " + q(db), &out, &err), 1);
+  EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild -q", &out, &err), 0) << err;
+  EXPECT_EQ(cli("status --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find("tracks    1 (1 ok"), std::string::npos) << out;
+}
+
 // The same on SQLite (issue 53): a column dropped by hand (ALTER TABLE ... DROP COLUMN) was raw
 // "no such column: speech" from the first statement that named it; now damage found at open,
 // which `index --rebuild` replaces.
