@@ -100,7 +100,7 @@ class Listening {
 std::string mpd_password(const MpdRadioOptions& o) {
   if (!o.password_file.empty()) {
     const std::string p = read_secret_line(o.password_file, "password file", 4096);
-    if (p.empty()) throw InvalidArgument(o.password_file + ": the password file is empty");
+    if (p.empty()) throw InvalidArgument(empty_secret_message(o.password_file, "password file"));
     if (!service::line_protocol_safe(p))
       throw InvalidArgument(o.password_file + ": the password's line holds a carriage return or NUL, which MPD's protocol "
                             "cannot carry: not sent");

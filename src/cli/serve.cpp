@@ -115,7 +115,7 @@ int run_serve(ServeCliOptions& o) {
   // The token: --token (scrubbed from ps once parsed), else --token-file, else $CLAPSEARCH_TOKEN.
   if (so.token.empty() && !o.token_file.empty()) {
     so.token = read_secret_line(o.token_file, "token file", 4096);
-    if (so.token.empty()) throw InvalidArgument(o.token_file + ": the token file is empty");
+    if (so.token.empty()) throw InvalidArgument(empty_secret_message(o.token_file, "token file"));
   }
   if (so.token.empty())
     if (const char* t = std::getenv("CLAPSEARCH_TOKEN")) so.token = t;

@@ -1,4 +1,5 @@
 // clapsearch status: what the index holds (counts, audio hours, model, size, recorded errors).
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,12 @@ std::string size_text(int64_t bytes) {
   else if (bytes < 1024LL * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1048576.0);
   else std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1073741824.0);
   return buf;
+}
+
+// The audio in the ok tracks, in seconds; NaN (JSON null) when a stored duration is no length of
+// audio (LibraryStatus::unreal_duration): the sum of the others would be a wrong total.
+double audio_sum(const service::LibraryStatus& st) {
+  return st.unreal_duration.empty() ? st.counts.audio_seconds : std::nan("");
 }
 
 // A damaged index is reported whole (stdout), then named as an error: exit status 1.
@@ -72,8 +79,8 @@ int run_status(const StatusOptions& o) {
                                       {"complete_tracks", coverage.complete_tracks},
                                       {"first_pass_tracks", coverage.first_pass_tracks},
                            {"text", service::coverage_text(coverage)}}},
-                        {"audio_seconds", c.audio_seconds},
-                        {"audio_hours", c.audio_seconds / 3600},
+                        {"audio_seconds", audio_sum(st)},
+                        {"audio_hours", audio_sum(st) / 3600},
                         {"model", m},
                         {"roots", roots},
                         {"errors", errs}};
@@ -87,6 +94,7 @@ int run_status(const StatusOptions& o) {
     // File names need not be UTF-8: invalid bytes become U+FFFD rather than aborting the output.
     // null, or what is damaged with the way out (a stored track embedding: R9C-1).
     j["damaged"] = st.damaged.empty() ? nlohmann::json(nullptr) : nlohmann::json(st.damaged);
+    j["unreal_duration"] = st.unreal_duration.empty() ? nlohmann::json(nullptr) : nlohmann::json(st.unreal_duration);
     std::printf("%s\n", service::json_text(j, 2).c_str());
     return damaged_status(st);
   }
@@ -114,7 +122,12 @@ int run_status(const StatusOptions& o) {
   if (c.ok > 0)  // how much is embedded: progressive indexing embeds a few windows a track first
     std::printf("coverage  %s%s\n", service::coverage_text(coverage).c_str(),
                 coverage.complete() ? "" : ": `clapsearch index` continues");
-  std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
+  if (st.unreal_duration.empty())
+    std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
+  else
+    std::printf("audio     unknown: %s, which no audio has (edited by hand?); `clapsearch index DIR --db %s --rebuild` "
+                "measures every track again\n",
+                terminal_text(st.unreal_duration).c_str(), terminal_text(db_path).c_str());
   std::printf("%s\n", exclude_rule_line(st.excluded).c_str());
   if (c.ok > 0)  // index/speech.h: computed at the end of each index run
     std::printf("speech    %lld of %lld tracks scored, %lld above 0.5 (--where 'speech > 0.5'; the score needs a real CLAP model)\n",
@@ -154,7 +167,8 @@ void add_status_command(CLI::App& app, Action& action) {
                 "an embedding of the right size holding NaN or garbage; without it only their sizes are checked, "
                 "as the database keeps them (fast: nothing is read)");
   cmd->add_flag("--json", o->json,
-                "One JSON object: tracks, ok, error_count, silent_tracks, windows, silent_windows, audio_seconds, "
+                "One JSON object: tracks, ok, error_count, silent_tracks, windows, silent_windows, audio_seconds (null "
+                "when a stored duration is no length of audio: unreal_duration names it), "
                 "model (its precision_choice: how --precision auto chose, or null), roots, db_bytes, errors [{path, reason}], embedding_sets [{id, model, revision, precision, dim, "
                 "active, windows, covered_windows, tracks, covered_tracks, complete, fraction}], damaged (null, or what is damaged "
                 "among the stored track embeddings, with the way out: the exit status is then 1)");

@@ -70,12 +70,14 @@ std::string read_password(const UserOptions& o, bool confirm) {
   if (!o.password_file.empty() && o.password_file != "-") {  // "-": standard input, as every list file takes it
     // A regular file, or a pipe: `--password-file <(pass show music)` (core/secret_file.h).
     password = read_secret_line(o.password_file, "password file", 4 * service::kMaxPasswordBytes);
-    if (password.empty()) throw Error(o.password_file + ": the password file is empty (the password is its first line)");
+    if (password.empty()) throw Error(empty_secret_message(o.password_file, "password file"));
     return password;
   }
   if (isatty(STDIN_FILENO) != 1) {
-    if (!read_line(stdin, password) || password.empty())
-      throw Error("no password on standard input (give it as one line, or use --password-file FILE)");
+    // A pipe or file: read as a secret's file is, within its deadline (a pipe whose writer never
+    // writes was waited for for ever: hostile pass 14, H14C-1).
+    password = read_secret_line("-", "password", 4 * service::kMaxPasswordBytes);
+    if (password.empty()) throw Error("no password on standard input (give it as one line, or use --password-file FILE)");
     return password;
   }
   NoEcho quiet(STDIN_FILENO);

@@ -69,9 +69,13 @@ OutputFile::OutputFile(const std::string& path, Target target) {
   if (special) {  // a device or a pipe: no temporary file beside it
     f_ = std::fopen(path.c_str(), "wb");
   } else {
-    // Through a symlink, the file it points to is replaced (not the link).
+    // Through a symlink, the file it points to is replaced (not the link): a result the user
+    // named. A file the program names (a cache, an index beside the database) replaces whatever
+    // is at its name, a link too: through one, the window index of a library replaced /dev/zero,
+    // or whatever file the link named (hostile pass 14, H14C-7).
     std::error_code ec;
-    const fs::path resolved = fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
+    const fs::path resolved =
+        target == Target::Named && fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
     target_ = ec ? path : resolved.string();
     temp_ = target_ + ".tmp." + std::to_string(::getpid());
     f_ = open_new(temp_);

@@ -15,7 +15,8 @@ namespace clap {
 //
 // A file whose name the program derives (an index beside the database, a cache file) is opened
 // with Derived: never in place, whatever is at the name — a FIFO there would block the open
-// for a reader that never comes; the finished file is renamed over it.
+// for a reader that never comes; the finished file is renamed over it. A symbolic link there is
+// replaced too, not followed: the file or device it names is never written.
 class OutputFile {
  public:
   enum class Target { Named, Derived };

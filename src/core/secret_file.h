@@ -24,4 +24,9 @@ inline constexpr std::chrono::seconds kSecretPipeDeadline{120};
 std::string read_secret_line(const std::string& path, const std::string& what, uint64_t max_bytes,
                              std::chrono::milliseconds deadline = kSecretPipeDeadline);
 
+// The error for an empty first line, naming `path` ("-": standard input) and its role (`what`):
+// "is empty" was said of a file whose first line alone was blank (hostile pass 14, H14C-2), and
+// "-: the token file is empty" of standard input.
+std::string empty_secret_message(const std::string& path, const std::string& what);
+
 }  // namespace clap

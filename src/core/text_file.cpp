@@ -132,10 +132,30 @@ std::string read_secret_line(const std::string& given, const std::string& what, 
     if (fl >= 0 && !pipe) ::fcntl(f.fd, F_SETFL, fl & ~O_NONBLOCK);
   }
   const auto until = std::chrono::steady_clock::now() + deadline;
+  const auto time_left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+  };
+  const auto too_late = [&] {
+    return Error(path + ": no line arrived within " + seconds_text(deadline) + " (" + what +
+                 "; a pipe or FIFO that nobody writes to?)");
+  };
+  // Standard input's descriptor is shared with the shell that started us: it stays blocking (it
+  // is not ours to make non-blocking), so a read would wait as long as its writer does. A pipe
+  // into it (`sleep infinity | clapsearch serve --token-file -`) hung for ever (hostile pass 14,
+  // H14C-1): each byte is waited for with poll, within the deadline, unless a person types.
+  const bool poll_first = standard_input && !wait_forever;
   std::string line;
   bool any = false;
   char c = 0;
   for (;;) {
+    if (poll_first) {
+      const auto left = time_left();
+      if (left.count() <= 0) throw too_late();
+      pollfd p{f.fd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+      if (ready < 0 && errno != EINTR) throw Error(path + ": read error (" + what + "): " + std::strerror(errno));
+      if (ready <= 0) continue;  // readable, at its end (POLLHUP) or in error: the read says which
+    }
     const ssize_t n = ::read(f.fd, &c, 1);  // a byte at a time: nothing past the first line is taken
     if (n == 1) {
       if (c == '\n') break;
@@ -156,10 +176,8 @@ std::string read_secret_line(const std::string& given, const std::string& what, 
     } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
       throw Error(path + ": read error (" + what + "): " + std::strerror(errno));
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (!wait_forever && left.count() <= 0)
-      throw Error(path + ": no line arrived within " + seconds_text(deadline) + " (" + what +
-                  "; a pipe or FIFO that nobody writes to?)");
+    const auto left = time_left();
+    if (!wait_forever && left.count() <= 0) throw too_late();
     pollfd p{f.fd, POLLIN, 0};
     const int ready = ::poll(&p, 1, wait_forever ? -1 : static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (ready < 0 && errno != EINTR) throw Error(path + ": read error (" + what + "): " + std::strerror(errno));
@@ -168,6 +186,11 @@ std::string read_secret_line(const std::string& given, const std::string& what, 
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
+}
+
+std::string empty_secret_message(const std::string& given, const std::string& what) {
+  return (given == "-" ? std::string("standard input") : given) + ": its first line is empty (" + what +
+         "; the secret is the first line: is the file empty, or does it begin with a blank line?)";
 }
 
 }  // namespace clap

@@ -111,7 +111,13 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     if (!r.rebuild || !store::is_damage(e)) return false;
     store::check_replaceable(location);
     damage = e.what();
-    store.reset();  // the lock (if taken) is kept: no other indexer starts meanwhile
+    // A SQLite lock (a file) is kept: no other indexer starts meanwhile. A PostgreSQL lock is a
+    // session lock of the store's own connection: it ends with it, and its destructor then used
+    // the closed connection - `index --rebuild` of a database with a damaged meta row crashed
+    // (SIGSEGV, exit 139) after the rebuild (hostile pass 14, H14C-8). replace_damaged_index takes
+    // it again on its own connection.
+    if (store::is_server_location(location)) lock.reset();
+    store.reset();
     return true;
   };
   // A new SQLite index is created only once the run is known to start: a usage mistake found on

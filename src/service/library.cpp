@@ -10,6 +10,7 @@
 #include "index/crawl.h"
 #include "service/accounts.h"
 #include "service/library_internal.h"
+#include "service/status.h"
 #include "core/missing_file.h"
 
 namespace clap::service {
@@ -46,8 +47,14 @@ Library::Library(const LibraryOptions& options, Access access)
   if (!unexpected.empty() && options_.warn)
     options_.warn("the index could not be opened for writing, so it is read without caching anything: " + unexpected);
   const auto m = store_->held().model();
-  if (!m)
+  if (!m) {
+    // An index that holds tracks recorded its model with them: its meta rows are gone (edited by
+    // hand), and "the index is empty" was said of it, with `clapsearch index` as the way out
+    // (hostile pass 14, H14C-4).
+    if (const int64_t tracks = store_->held().counts().tracks; tracks > 0)
+      throw store::DamagedIndex(no_model_damage(db_path_, tracks));
     throw Error(db_path_ + ": the index is empty (no model recorded yet): run `clapsearch index DIR --db " + db_path_ + "`");
+  }
   identity_ = *m;
   snapshot_ = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);
   if (!options_.model.empty()) model_spec();  // a model that does not match is refused up front

@@ -2,6 +2,7 @@
 // states, text embeddings through the index's text cache (gathered into shared runs), and
 // query audio embedded exactly as the indexer embeds a track.
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -31,8 +32,19 @@ const index::ModelSpec& Library::model_spec() {
       throw Error(std::string("the index's model cannot be found: ") + e.what() +
                   " (pass --model with the folder or hub id it was indexed with)");
     }
-    auto s = std::make_unique<index::ModelSpec>(
-        index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db, identity_.precision));
+    std::unique_ptr<index::ModelSpec> s;
+    try {
+      s = std::make_unique<index::ModelSpec>(
+          index::describe_model(resolved, identity_.window_s, identity_.hop_s, identity_.silence_db, identity_.precision));
+    } catch (const InvalidArgument& e) {
+      // The settings are the index's, not options given: "--hop 1e-300 s: at least 0.5 s" (exit
+      // 2, a usage error) named an option nobody passed (hostile pass 14, H14C-4).
+      char settings[160];
+      std::snprintf(settings, sizeof settings, "window %g s, hop %g s, silence below %g dBFS", identity_.window_s,
+                    identity_.hop_s, identity_.silence_db);
+      throw Error(db_path_ + ": the index records " + settings + ", which the model " + spec + " cannot use (" + e.what() +
+                  "); an index edited by hand? `clapsearch index DIR --db " + db_path_ + " --rebuild` makes a new one");
+    }
     const std::string diff = identity_.mismatch(s->identity);
     if (!diff.empty() && shares_audio(s->identity)) {
       note("the model " + spec + " embeds audio exactly as the index's model " + identity_.id +

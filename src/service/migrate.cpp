@@ -20,6 +20,37 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Users' rows whose user is gone: SQLite enforces foreign keys per connection, so a hand edit or
+// another tool may delete a user and leave its plays and stars. The copy's foreign keys refuse
+// them, and migrate failed on raw SQL: "FOREIGN KEY constraint failed (INSERT INTO stars(...))"
+// (hostile pass 14, H14C-6; R11C-7's window rows of no track were named so). Named before anything
+// is written, with the way out.
+void refuse_rows_of_no_user(const store::UserDataCopy& u, const std::string& from) {
+  std::set<int64_t> users;
+  for (const store::UserRecord& r : u.users) users.insert(r.id);
+  std::map<std::string, int64_t> lost;  // table -> rows of no user
+  const auto count = [&](const char* table, int64_t user) {
+    if (!users.count(user)) ++lost[table];
+  };
+  for (const auto& r : u.api_keys) count("api_keys", r.user_id);
+  for (const auto& r : u.stars) count("stars", r.user_id);
+  for (const auto& r : u.ratings) count("ratings", r.user_id);
+  for (const auto& r : u.plays) count("plays", r.user_id);
+  for (const auto& r : u.playlists) count("playlists", r.owner);
+  for (const auto& r : u.play_queues) count("play_queues", r.user_id);
+  for (const auto& r : u.bookmarks) count("bookmarks", r.user_id);
+  if (lost.empty()) return;
+  std::string rows, deletes;
+  for (const auto& [table, n] : lost) {
+    rows += (rows.empty() ? "" : ", ") + std::to_string(n) + " in " + table;
+    deletes += (deletes.empty() ? "" : "; ") + std::string("DELETE FROM ") + table + " WHERE " +
+               (table == "playlists" ? "owner" : "user_id") + " NOT IN (SELECT id FROM users)";
+  }
+  throw Error(from + ": the index is damaged: it holds rows of users' data whose user is gone (" + rows +
+              "), which a copy cannot carry; nothing was written (delete them - " + deletes +
+              " - or restore a backup, then migrate)");
+}
+
 // Tracks per read/write batch: a few hundred keeps a round trip to a server well used while the
 // memory a batch needs stays small (128 tracks of a typical 50 windows: about 13 MB at 512-d).
 constexpr size_t kTracksPerBatch = 128;
@@ -240,6 +271,7 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
   store::UserDataCopy users;
   if (!replace) {
     users = src.export_user_data();
+    refuse_rows_of_no_user(users, sum.from);
     rekey_passwords(users, src, from_loc, dst, to_loc);
     dst.import_user_data(users);
   }

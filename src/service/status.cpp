@@ -116,6 +116,12 @@ std::string size_damage(const store::Store& index, const std::string& db_path) {
 
 }  // namespace
 
+std::string no_model_damage(const std::string& db_path, int64_t tracks) {
+  return db_path + ": the index is damaged: it holds " + std::to_string(tracks) +
+         " tracks but records no model (its meta row model_id is gone); `clapsearch index DIR --db " + db_path +
+         " --rebuild --model M` makes a new one";
+}
+
 LibraryStatus library_status(const std::string& db, const search::Filter& exclude, EmbeddingCheck check) {
   LibraryStatus s;
   const std::string location = store::resolve_location(db);
@@ -133,11 +139,23 @@ LibraryStatus library_status(const std::string& db, const search::Filter& exclud
   const std::vector<store::Track> tracks = store->tracks();
   if (!exclude.empty()) s.excluded = static_cast<int64_t>(matching_tracks(exclude, tracks).size());
   for (const store::Track& t : tracks)
+    if (t.status == store::TrackStatus::Ok && s.unreal_duration.empty() &&
+        !(std::isfinite(t.duration_s) && t.duration_s >= 0)) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g", t.duration_s);
+      s.unreal_duration = "track " + std::to_string(t.id) + " (" + t.path + ") holds a duration of " + seconds + " s";
+    }
+  for (const store::Track& t : tracks)
     if (t.status == store::TrackStatus::Ok && t.has_speech()) {
       ++s.speech_scored;
       s.speech_above_half += t.speech > 0.5;
     }
-  if (check == EmbeddingCheck::Values) s.damaged = damaged_track_embedding(*store, tracks, s.db_path);
+  // Tracks with no model recorded: the meta rows are gone, and each embedding would be measured
+  // against a dimension of 0 ("track 1's embedding holds a blob of 2048 bytes where 0 floats were
+  // expected", blaming the first track: hostile pass 14, H14C-4).
+  if (!s.model && s.counts.tracks > 0)
+    s.damaged = no_model_damage(s.db_path, s.counts.tracks);
+  else if (check == EmbeddingCheck::Values) s.damaged = damaged_track_embedding(*store, tracks, s.db_path);
   else if (check == EmbeddingCheck::Sizes) s.damaged = size_damage(*store, s.db_path);
   return s;
 }

@@ -29,6 +29,12 @@ struct LibraryStatus {
   // column holds, `index --rebuild`). Window embeddings are not read (millions of rows): a query
   // that reads one names it.
   std::string damaged;
+  // "" when every ok track's stored duration is a length of audio; else the first that is not
+  // (negative, infinite or NaN: written by hand or by another tool), named with its track, as
+  // "track 3 (/music/a.flac) holds a duration of -1e+308 s". Their sum (counts.audio_seconds) is
+  // then no number of hours: `status` showed "inf h" or "-inf s" (hostile pass 13, R13C-4), and a
+  // single -5 s took 5 s off the total unseen.
+  std::string unreal_duration;
 };
 
 // How much of the library is embedded (progressive indexing, index/passes.h): of the ok tracks,
@@ -53,6 +59,10 @@ enum class EmbeddingCheck {
           // unit length as every track embedding is written (core/vector_math.h track_embedding),
           // so a blob of the right size holding NaN or garbage is found too
 };
+
+// An index holding `tracks` tracks (> 0) that records no model: its meta rows were deleted by hand.
+// "the index is empty (no model recorded yet)" was said of it (hostile pass 14, H14C-4).
+std::string no_model_damage(const std::string& db_path, int64_t tracks);
 
 // Throws clap::Error when there is no index at `db` (empty = the default library).
 // `exclude`: the music-only rule whose matching tracks are counted (service/filters.h).

@@ -531,6 +531,19 @@ std::string column_statement(const SchemaColumns& present, const std::string& ta
 }  // namespace
 
 void check_tables(pg::Connection& c) {
+  // A view (or another relation) in a table's place has columns, so it passed the checks below and
+  // a command failed at its first write, on raw SQL ("cannot insert into view users ..."), where
+  // SQLite's check calls it a missing table (hostile pass 14, H14C-5).
+  auto other = c.query("SELECT t.n, k.relkind::text FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i) "
+                       "JOIN pg_class k ON k.oid = to_regclass(t.n) WHERE k.relkind NOT IN ('r', 'p') ORDER BY t.i LIMIT 1",
+                       pg::Params().add(table_array()));
+  if (other.rows() > 0) {
+    const std::string kind = other.text(0, 1);
+    throw DamagedIndex(c.where() + ": the index is damaged: " + other.text(0, 0) + " is " +
+                       (kind == "v" ? "a view" : kind == "m" ? "a materialized view" : "not a table") +
+                       " where clapsearch made a table (made by hand?); nothing was changed: put the table back as " +
+                       "clapsearch made it, or restore the database from a backup");
+  }
   const SchemaColumns present = read_columns(c);
   for (const char* table : kTables)
     if (!present.count(table))

@@ -156,9 +156,14 @@ std::optional<ModelIdentity> PostgresStore::model() const {
   bool any = false;
   try {
     for (int i = 0; i < r.rows(); ++i) any |= decode_identity_meta(r.row(i), m);
+    if (any) check_identity_complete(m);
   } catch (const DamagedIndex& e) {  // a hand-edited meta (rows.h stored_seconds): name the database
+    // and the way out, as SQLite's (sqlite.h located) and a damaged embedding's (postgres.cpp) do:
+    // it was named without one (hostile pass 14, with H14C-4's new checks).
     const std::string what = e.what();
-    throw DamagedIndex(what.rfind(c_->where() + ": ", 0) == 0 ? what : c_->where() + ": " + what);
+    throw DamagedIndex((what.rfind(c_->where() + ": ", 0) == 0 ? what : c_->where() + ": " + what) +
+                       "; `clapsearch index DIR --db URL --rebuild` creates the index anew (with --model, unless it was "
+                       "made with the default model)");
   }
   if (!any) return std::nullopt;
   return m;

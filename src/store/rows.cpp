@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/one_line_text.h"
+
 namespace clap::store {
 
 void decode_embedding(const void* bytes, size_t n, int expect, std::vector<float>& out, const std::string& what) {
@@ -59,8 +61,10 @@ std::string error_reason(const std::string& status, const std::string& error) {
 
 namespace {
 [[noreturn]] void damaged_setting(const std::string& text, const char* what, const char* why) {
-  // The value as the column holds it, cut: a 10 MB text is named by its start.
-  std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+  // The value as the column holds it, cut: a 10 MB text is named by its start. A NUL is shown
+  // escaped: the message is read as a C string, and "its dim is " was all that was left of it,
+  // without the reason or the way out (hostile pass 14, H14C-3; R12P-3's sibling).
+  std::string shown = nul_escaped(text.size() > 40 ? text.substr(0, 40) + "..." : text);
   if (shown.empty()) shown = "empty";
   throw DamagedIndex(std::string("the index is damaged: its ") + what + " is " + shown + " (" + why + ")");
 }
@@ -78,6 +82,15 @@ int stored_dim(double number, const std::string& text, const char* what) {
   if (!(number >= 1 && number <= 65536) || number != std::floor(number))
     damaged_setting(text, what, "a whole number of values from 1 to 65536 was expected");
   return static_cast<int>(number);
+}
+
+std::string stored_precision(const std::string& text, const char* what) {
+  if (text == "fp32" || text == "bf16" || text == "int8") return text;
+  damaged_setting(text, what, "fp32, bf16 or int8 was expected");
+}
+
+void check_identity_complete(const ModelIdentity& m) {
+  if (m.dim == 0) damaged_setting("", "dim", "its meta row is gone; a whole number of values from 1 to 65536 was expected");
 }
 
 void check_speech(double speech, const std::string& what) {

@@ -125,6 +125,14 @@ WindowRecord decode_window(const Row& r, int at, int dim) {
 // the way out (with_location).
 double stored_seconds(double number, const std::string& text, const char* what);
 int stored_dim(double number, const std::string& text, const char* what);
+// The precision an index was made with: every clapsearch wrote "fp32", "bf16" or "int8" (the
+// column's default is fp32). Another value was met only by a query, as "unknown precision 'fp64'
+// (choose fp32, bf16 or int8)", as if the user had chosen it (hostile pass 14, H14C-4).
+std::string stored_precision(const std::string& text, const char* what);
+// The identity decoded from all of its meta rows: one whose dim row is gone is damaged (its
+// embeddings were read as 0 floats each: "a blob of 2048 bytes where 0 floats were expected",
+// blaming the first track; H14C-4).
+void check_identity_complete(const ModelIdentity& m);
 
 // The columns of an embedding_sets row, as both stores select them.
 constexpr const char* kSetColumns =
@@ -150,7 +158,7 @@ EmbeddingSet decode_set(const Row& r) {
   m.hop_s = stored_seconds(r.real(10), r.text(10), (set + "hop_s").c_str());
   m.dim = stored_dim(r.real(11), r.text(11), (set + "dim").c_str());
   m.silence_db = r.real(12);
-  m.precision = r.text(13);
+  m.precision = stored_precision(r.text(13), (set + "precision").c_str());
   return e;
 }
 
@@ -238,7 +246,7 @@ bool decode_identity_meta(const Row& r, ModelIdentity& m) {
   else if (key == "hop_s") m.hop_s = stored_seconds(r.real(1), r.text(1), "hop_s");
   else if (key == "dim") m.dim = stored_dim(r.real(1), r.text(1), "dim");
   else if (key == "silence_db") m.silence_db = r.real(1);
-  else if (key == "precision") m.precision = r.text(1);
+  else if (key == "precision") m.precision = stored_precision(r.text(1), "precision");
   else if (key == "precision_choice") m.precision_choice = r.text(1);
   return key == "model_id";
 }

@@ -479,6 +479,7 @@ std::optional<ModelIdentity> SqliteStore::model() const {
   bool any = false;
   while (s.step()) any |= sql::located(db_, [&] { return decode_identity_meta(s, m); });
   if (!any) return std::nullopt;
+  sql::located(db_, [&] { check_identity_complete(m); });
   return m;
 }
 

@@ -387,6 +387,52 @@ TEST(DamagedIndex, APostgresqlColumnOfATableTheRebuildEmptiesIsRepairedByTheRebu
   }
 }
 
+// A view in a table's place (hostile pass 14, H14C-5): its columns passed the check above, and
+// `user add` failed on raw SQL ("cannot insert into view users ... (INSERT INTO users ...)").
+// SQLite's check calls a view a missing table; PostgreSQL's names it, and changes nothing.
+TEST(DamagedIndex, APostgresqlViewInATablesPlaceIsNamedAtOpen) {
+  const std::string root = test::temp_dir() + "/pg-view";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  std::ofstream(root + "/pw") << "a-password\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ALTER TABLE users RENAME TO users_real; CREATE VIEW users AS SELECT DISTINCT * FROM users_real", "users is a view"},
+      {"ALTER TABLE plays RENAME TO plays_real; CREATE VIEW plays AS SELECT * FROM plays_real", "plays is a view"},
+      {"ALTER TABLE tracks RENAME TO tracks_real; CREATE MATERIALIZED VIEW tracks AS SELECT * FROM tracks_real",
+       "tracks is a materialized view"}};
+  for (const auto& [damage, said] : cases) {
+    SCOPED_TRACE(damage);
+    const std::string db = test::PostgresServer::shared().create_database();
+    std::string out, err;
+    ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+    psql(db, damage);
+    const std::string on = " --db " + q(db);
+    for (const std::string& command : {"status" + on, "search 'a tone'" + on, "user add bob --password-file " + q(root + "/pw") + on, "user list" + on}) {
+      EXPECT_EQ(cli(command, &out, &err), 1) << command;
+      EXPECT_NE(err.find(db + ": the index is damaged: " + said + " where clapsearch made a table (made by hand?); nothing "
+                         "was changed: put the table back as clapsearch made it, or restore the database from a backup"),
+                std::string::npos)
+          << command << ": " << err;
+      EXPECT_EQ(err.find("INSERT"), std::string::npos) << command << ": " << err;
+    }
+  }
+}
+
+// Hostile pass 14, H14C-8: `index --rebuild` of a PostgreSQL index whose meta holds a damaged setting
+// crashed (SIGSEGV, exit 139) once the rebuild was done: the indexer lock was released on the
+// connection of the store closed as damaged.
+TEST(DamagedIndex, APostgresqlRebuildOfADamagedSettingEndsCleanly) {
+  const std::string root = test::temp_dir() + "/pg-rebuild-meta";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  psql(db, "UPDATE meta SET value = '0' WHERE key = 'hop_s'");
+  EXPECT_EQ(cli("status --db " + q(db), &out, &err), 1);
+  EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild -q", &out, &err), 0) << err;
+  EXPECT_EQ(cli("status --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find("tracks    1 (1 ok"), std::string::npos) << out;
+}
+
 // The same on SQLite (issue 53): a column dropped by hand (ALTER TABLE ... DROP COLUMN) was raw
 // "no such column: speech" from the first statement that named it; now damage found at open,
 // which `index --rebuild` replaces.

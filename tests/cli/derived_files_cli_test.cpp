@@ -17,6 +17,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "support/golden.h"
 
@@ -80,6 +81,31 @@ TEST(DerivedFiles, AFifoAtTheModelHashCacheBlocksNoCommand) {
   struct stat st {};
   ASSERT_EQ(::lstat((cache + "/clapsearch/file-sha256.tsv").c_str(), &st), 0);
   EXPECT_TRUE(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode));
+}
+
+// Hostile pass 14, H14C-7: a symbolic link at the name of a file the program makes (the window
+// index beside the database, the model-hash cache) was followed, and the file it named replaced:
+// through a link to /dev/zero, the window index replaced the device, system-wide. The link
+// itself is replaced; the file it names is left as it was.
+TEST(DerivedFiles, ALinkAtADerivedFileIsReplacedNotFollowed) {
+  const std::string dir = test::temp_dir() + "/derived-link", cache = dir + "/cache";
+  fs::remove_all(dir);
+  const std::string db = make_library(dir);
+  std::string out, err;
+  ASSERT_EQ(cli_in(cache, "index " + q(dir + "/music") + " --db " + q(db) + " --model " + q(model_dir()) + " -q", &out, &err), 0)
+      << err;
+  const std::vector<std::string> links = {db + ".windows.faiss", cache + "/clapsearch/file-sha256.tsv"};
+  for (size_t i = 0; i < links.size(); ++i) {
+    fs::remove(links[i]);
+    std::ofstream(dir + "/precious" + std::to_string(i)) << "a file of the user's\n";
+    fs::create_symlink(dir + "/precious" + std::to_string(i), links[i]);
+  }
+  EXPECT_EQ(cli_in(cache, "like " + q(dir + "/music/a.wav") + " --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_EQ(cli_in(cache, "search 'another new text' --db " + q(db) + " --json", &out, &err), 0) << err;
+  for (size_t i = 0; i < links.size(); ++i) {
+    EXPECT_EQ(test::read_file(dir + "/precious" + std::to_string(i)), "a file of the user's\n") << links[i];
+    EXPECT_FALSE(fs::is_symlink(links[i])) << links[i] << ": replaced by the file made";
+  }
 }
 
 TEST(DerivedFiles, SeedListsAndSettingsFilesAreBoundedAndMustBeFiles) {

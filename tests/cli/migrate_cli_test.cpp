@@ -229,6 +229,29 @@ TEST_F(MigrateCli, HandSetDurationsAreCopiedAndWindowsOfNoTrackAreNamed) {
   EXPECT_FALSE(fs::exists(to));
 }
 
+// Hostile pass 14, H14C-6: users' rows whose user is gone (a hand edit with foreign keys off) failed
+// the copy on raw SQL, "FOREIGN KEY constraint failed (INSERT INTO stars(...))". Named as the
+// source's damage with the way out, before anything is written.
+TEST_F(MigrateCli, UsersRowsOfNoUserAreNamed) {
+  const std::string dir = g_lib->dir + "/user-orphans";
+  fs::create_directories(dir);
+  const std::string from = dir + "/orphans.db", to = dir + "/orphans-copy.db";
+  sqlite_do(g_lib->db, "VACUUM INTO " + q(from));
+  sqlite_do(from, "PRAGMA foreign_keys = OFF; "
+                  "INSERT INTO plays(user_id, track_id, played_at) VALUES (42, 1, 1000), (42, 1, 2000); "
+                  "INSERT INTO stars(user_id, item_kind, item_id, track_id, starred_at) VALUES (42, 'song', '1', 1, 1000)");
+  std::string out, err;
+  EXPECT_EQ(cli("migrate --from " + q(from) + " --to " + q(to), &out, &err), 1);
+  EXPECT_NE(err.find(from + ": the index is damaged: it holds rows of users' data whose user is gone (2 in plays, 1 in "
+                     "stars), which a copy cannot carry; nothing was written (delete them - DELETE FROM plays WHERE user_id "
+                     "NOT IN (SELECT id FROM users); DELETE FROM stars WHERE user_id NOT IN (SELECT id FROM users) - or "
+                     "restore a backup, then migrate)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("INSERT"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(to));
+}
+
 // Issue 53: rows of an inactive embedding set whose track is gone (set_windows, set_tracks; a hand
 // edit with foreign keys off) were left out of the copy without a word. They still cannot be
 // carried (a set's rows travel with their track): the copy is made and says how many it left out,

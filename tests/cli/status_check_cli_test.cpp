@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "store/store.h"
 #include "support/golden.h"
@@ -47,12 +49,20 @@ class StatusCheck : public ::testing::TestWithParam<std::string> {
   // Sets track a's embedding to `value`, an SQL expression over its `embedding` in the dialect of
   // the store (`sqlite_value` for SQLite, `pg_value` for PostgreSQL).
   void damage(const std::string& sqlite_value, const std::string& pg_value) {
+    set_a("embedding = " + sqlite_value, "embedding = " + pg_value);
+  }
+  // Runs `UPDATE tracks SET <sqlite_set or pg_set>` on track a.
+  void set_a(const std::string& sqlite_set, const std::string& pg_set) {
     const std::string where = " WHERE id = " + std::to_string(a_);
+    exec("UPDATE tracks SET " + sqlite_set + where, "UPDATE tracks SET " + pg_set + where);
+  }
+  // Runs `sqlite_sql` on the SQLite file, or `pg_sql` through psql on the PostgreSQL database.
+  void exec(const std::string& sqlite_sql, const std::string& pg_sql) {
     if (sqlite()) {
       sqlite3* h = nullptr;
       ASSERT_EQ(sqlite3_open(db_.c_str(), &h), SQLITE_OK);
       char* msg = nullptr;
-      EXPECT_EQ(sqlite3_exec(h, ("UPDATE tracks SET embedding = " + sqlite_value + where).c_str(), nullptr, nullptr, &msg),
+      EXPECT_EQ(sqlite3_exec(h, sqlite_sql.c_str(), nullptr, nullptr, &msg),
                 SQLITE_OK)
           << (msg ? msg : "");
       sqlite3_free(msg);
@@ -61,7 +71,7 @@ class StatusCheck : public ::testing::TestWithParam<std::string> {
     }
     std::string out, err;
     ASSERT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -d " + q(db_) + " -c " +
-                                    q("UPDATE tracks SET embedding = " + pg_value + where),
+                                    q(pg_sql),
                                 &out, &err),
               0)
         << err;
@@ -128,6 +138,72 @@ TEST_P(StatusCheck, CheckFindsGarbageOfTheRightSize) {
   ASSERT_TRUE(d);
   EXPECT_NE(d->find(named() + "a vector of length "), std::string::npos) << *d;
   EXPECT_NE(d->find(" where every track embedding has length 1"), std::string::npos) << *d;
+}
+
+// A stored duration that is no length of audio (negative, infinite: edited by hand) made the
+// total "-inf s" or "inf h ... (ok)" (hostile pass 13, R13C-4), and a -5 s one took 5 s off the
+// total unseen. The audio line says which track holds it; the JSON's total is null.
+TEST_P(StatusCheck, ADurationThatIsNoLengthOfAudioIsNamedNotSummed) {
+  for (const auto& [sqlite_value, pg_value, shown] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"-1e308", "-1e308", "-1e+308"},
+                                                                      {"9e999", "'Infinity'", "inf"},
+                                                                      {"-5", "-5", "-5"}}) {
+    set_a("duration_s = " + sqlite_value, "duration_s = " + pg_value);
+    const std::string want = "audio     unknown: track " + std::to_string(a_) + " (" + dir_ + "/lib/a.wav) holds a duration of " +
+                             shown + " s, which no audio has (edited by hand?); `clapsearch index DIR --db ";
+    std::string out, err;
+    EXPECT_EQ(test::run_cli("status --db " + q(db_), &out, &err), 0) << err;
+    EXPECT_NE(out.find(want), std::string::npos) << shown << "\n" << out;
+    EXPECT_EQ(out.find(" (ok)"), std::string::npos) << out;
+    EXPECT_EQ(test::run_cli("status --json --db " + q(db_), &out, &err), 0) << err;
+    const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << out;
+    EXPECT_TRUE(j["audio_seconds"].is_null()) << j["audio_seconds"];
+    EXPECT_TRUE(j["audio_hours"].is_null()) << j["audio_hours"];
+    ASSERT_TRUE(j["unreal_duration"].is_string()) << out;
+    EXPECT_NE(j["unreal_duration"].get<std::string>().find(" holds a duration of " + shown + " s"), std::string::npos)
+        << j["unreal_duration"];
+  }
+  set_a("duration_s = 3", "duration_s = 3");  // a length again: summed as before
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("status --json --db " + q(db_), &out, &err), 0) << err;
+  const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_TRUE(j["unreal_duration"].is_null());
+  EXPECT_NEAR(j["audio_seconds"].get<double>(), 6.0, 0.1);
+}
+
+// An identity edited by hand was met as if the user had erred: a hop of 1e-300 s in the meta was
+// "--hop 1e-300 s: at least 0.5 s" (exit 2, an option nobody passed); a precision of fp64 "unknown
+// precision 'fp64' (choose fp32, bf16 or int8)"; a deleted dim row "track 1's embedding holds a
+// blob of 2048 bytes where 0 floats were expected"; deleted model rows "the index is empty" of an
+// index holding tracks (hostile pass 14, H14C-4). Each is named as the index's, with the way out.
+TEST_P(StatusCheck, AHandEditedIdentityIsNamedAsTheIndexs) {
+  struct Case {
+    std::string sql, status, search;  // the edit; what status and a search say (status "": it is sound)
+  };
+  const std::vector<Case> cases = {
+      {"UPDATE meta SET value = '1e-300' WHERE key = 'hop_s'", "",
+       ", hop 1e-300 s, silence below -60 dBFS, which the model "},
+      {"UPDATE meta SET value = 'fp64' WHERE key = 'precision'", "the index is damaged: its precision is fp64 (fp32, bf16 or int8 was expected)",
+       "the index is damaged: its precision is fp64 (fp32, bf16 or int8 was expected)"},
+      {"DELETE FROM meta WHERE key = 'dim'", "the index is damaged: its dim is empty (its meta row is gone;",
+       "the index is damaged: its dim is empty (its meta row is gone;"},
+      {"DELETE FROM meta WHERE key LIKE 'model%'", "the index is damaged: it holds 2 tracks but records no model",
+       "the index is damaged: it holds 2 tracks but records no model"},
+  };
+  const std::string model = " --model " + q(test::case_dir("tiny-unfused"));
+  for (const Case& c : cases) {
+    exec(c.sql, c.sql);
+    std::string out, err;
+    EXPECT_EQ(test::run_cli("status --db " + q(db_), &out, &err), c.status.empty() ? 0 : 1) << c.sql << "\n" << err;
+    EXPECT_NE((out + err).find(c.status), std::string::npos) << c.sql << "\n" << out << err;
+    EXPECT_EQ(test::run_cli("search piano --db " + q(db_) + model, &out, &err), 1)
+        << c.sql << "\n" << err;
+    EXPECT_NE(err.find(c.search), std::string::npos) << c.sql << "\n" << err;
+    EXPECT_NE(err.find("--rebuild"), std::string::npos) << c.sql << "\n" << err;
+    SetUp();  // a new index for the next case
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StatusCheck, ::testing::Values("sqlite", "postgres"));

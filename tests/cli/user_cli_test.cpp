@@ -283,6 +283,13 @@ TEST(UserCli, BadInputIsRefusedWithTheReason) {
   std::ofstream(dir + "/empty");
   EXPECT_EQ(run("user add carol --password-file " + q(dir + "/empty") + " --db " + q(db), &out, &err), 1);
   EXPECT_NE(err.find("empty"), std::string::npos) << err;
+  // A blank first line is said as such, not "the password file is empty" (hostile pass 14, H14C-2).
+  std::ofstream(dir + "/blank-first") << "\nsecret-on-line-2\n";
+  EXPECT_EQ(run("user add carol --password-file " + q(dir + "/blank-first") + " --db " + q(db), &out, &err), 1);
+  EXPECT_NE(err.find("blank-first: its first line is empty (password file; the secret is the first line: is the file "
+                     "empty, or does it begin with a blank line?)"),
+            std::string::npos)
+      << err;
   EXPECT_EQ(run("user add carol --password-file " + q(dir + "/nope") + " --db " + q(db), &out, &err), 1);
   EXPECT_NE(err.find("nope"), std::string::npos) << err;
   // The password is never an argument.

@@ -111,6 +111,58 @@ TEST(SecretFile, AFifoInTheFileSystemWaitsForItsWriterWithinTheDeadline) {
   EXPECT_NE(e.find(fifo + ": no line arrived within 200 ms"), std::string::npos) << e;
 }
 
+// Standard input made a pipe for the length of a test, put back after.
+struct PipeOnStandardInput {
+  Pipe p;
+  int saved = ::dup(STDIN_FILENO);
+  PipeOnStandardInput() { EXPECT_EQ(::dup2(p.fds[0], STDIN_FILENO), STDIN_FILENO); }
+  ~PipeOnStandardInput() {
+    ::dup2(saved, STDIN_FILENO);
+    ::close(saved);
+  }
+};
+
+// `sleep infinity | clapsearch serve --token-file -` (and `user add` with a pipe on standard input)
+// waited for ever: standard input is read blocking, so the deadline was never looked at (hostile
+// pass 14, H14C-1). Before the fix this test hangs until ctest's timeout.
+TEST(SecretFile, StandardInputThatIsAPipeEndsAtTheDeadline) {
+  {
+    PipeOnStandardInput in;  // a writer that never writes
+    const std::string e = error_of("-", 200ms);
+    EXPECT_NE(e.find("standard input: no line arrived within 200 ms (password file; a pipe or FIFO that nobody writes to?)"),
+              std::string::npos) << e;
+  }
+  {
+    PipeOnStandardInput in;  // part of a line, then the writer stalls
+    in.p.write("half a pass");
+    const std::string e = error_of("-", 200ms);
+    EXPECT_NE(e.find("standard input: no line arrived within 200 ms"), std::string::npos) << e;
+  }
+  {
+    PipeOnStandardInput in;  // the line comes later, within the deadline
+    std::thread writer([&] {
+      std::this_thread::sleep_for(200ms);
+      in.p.write("typed later\nrest\n");
+    });
+    EXPECT_EQ(read_secret_line("-", "token file", 4096, 1h), "typed later");
+    writer.join();
+  }
+  {
+    PipeOnStandardInput in;  // its writer gone at once: empty, not a wait
+    in.p.close_writer();
+    EXPECT_EQ(read_secret_line("-", "token file", 4096, 1h), "");
+  }
+}
+
+// "is empty" was said of a file whose first line alone is blank, and "-" was named as a file
+// (hostile pass 14, H14C-2).
+TEST(SecretFile, AnEmptyFirstLineIsSaidAsSuch) {
+  EXPECT_EQ(empty_secret_message("pw.txt", "password file"),
+            "pw.txt: its first line is empty (password file; the secret is the first line: is the file empty, or does it "
+            "begin with a blank line?)");
+  EXPECT_EQ(empty_secret_message("-", "token file").rfind("standard input: its first line is empty (token file; ", 0), 0u);
+}
+
 TEST(SecretFile, DevicesFoldersLongLinesAndNulAreRefusedByName) {
   EXPECT_NE(error_of("/dev/zero").find("/dev/zero: a device, not a file or a pipe (password file); give a file, a pipe "
                                        "such as <(pass show NAME), or - for standard input"),

@@ -217,6 +217,36 @@ TEST(Store, EmptyEmbeddingBlobsReadAsEmpty) {
   }
 }
 
+// A meta value holding a NUL byte (hand-edited: `UPDATE meta SET value = x'00'`): the message
+// was cut at it, "...: the index is damaged: its dim is " with neither the reason nor the way out
+// (hostile pass 14, H14C-3). The NUL is shown escaped and the rest follows.
+TEST(Store, AMetaValueHoldingANulIsNamedWhole) {
+  {
+    SqliteStore s = SqliteStore::open(db_path());
+    s.set_model(identity());
+  }
+  for (const std::string key : {"dim", "hop_s", "window_s"}) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, ("UPDATE meta SET value = CAST(x'610062' AS TEXT) WHERE key = '" + key + "'").c_str(), nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    std::string what = "no error";
+    try {
+      SqliteStore::open_readonly(db_path()).model();
+    } catch (const DamagedIndex& e) {
+      what = e.what();  // as every front end reads it: a C string
+    }
+    EXPECT_NE(what.find("the index is damaged: its " + key + " is a\\x00b ("), std::string::npos) << what;
+    EXPECT_NE(what.find("--rebuild"), std::string::npos) << what;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);  // back to a sound value for the next key
+    ASSERT_EQ(sqlite3_exec(db, ("UPDATE meta SET value = 5 WHERE key = '" + key + "'").c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+}
+
 TEST(Store, ErrorsSilentCountsAndDeletesCascade) {
   SqliteStore s = SqliteStore::open(db_path());
   s.set_model(identity());
