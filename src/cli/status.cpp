@@ -72,8 +72,8 @@ int run_status(const StatusOptions& o) {
                                       {"complete_tracks", coverage.complete_tracks},
                                       {"first_pass_tracks", coverage.first_pass_tracks},
                            {"text", service::coverage_text(coverage)}}},
-                        {"audio_seconds", c.audio_seconds},
-                        {"audio_hours", c.audio_seconds / 3600},
+                        {"audio_seconds", st.durations_damaged ? nlohmann::json(nullptr) : nlohmann::json(c.audio_seconds)},
+                        {"audio_hours", st.durations_damaged ? nlohmann::json(nullptr) : nlohmann::json(c.audio_seconds / 3600)},
                         {"model", m},
                         {"roots", roots},
                         {"errors", errs}};
@@ -114,7 +114,10 @@ int run_status(const StatusOptions& o) {
   if (c.ok > 0)  // how much is embedded: progressive indexing embeds a few windows a track first
     std::printf("coverage  %s%s\n", service::coverage_text(coverage).c_str(),
                 coverage.complete() ? "" : ": `clapsearch index` continues");
-  std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
+  if (st.durations_damaged)  // named below as damage, not totalled as if it were the ok tracks' audio
+    std::printf("audio     unknown: a track's stored duration is damaged (below)\n");
+  else
+    std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
   std::printf("%s\n", exclude_rule_line(st.excluded).c_str());
   if (c.ok > 0)  // index/speech.h: computed at the end of each index run
     std::printf("speech    %lld of %lld tracks scored, %lld above 0.5 (--where 'speech > 0.5'; the score needs a real CLAP model)\n",

@@ -25,10 +25,12 @@ struct LibraryStatus {
   // (nearer the speech prompts than the music ones).
   int64_t speech_scored = 0, speech_above_half = 0;
   // "" when no stored track embedding is found damaged (EmbeddingCheck says how they are looked
-  // at); else what is damaged, named as a query reading it would name it (the track, what its
+  // at) and no ok track's duration is impossible (not finite, negative, or decades long: its
+  // totals would be nonsense); else what is damaged, named as a query reading it would name it (the track, what its
   // column holds, `index --rebuild`). Window embeddings are not read (millions of rows): a query
   // that reads one names it.
   std::string damaged;
+  bool durations_damaged = false;  // `damaged` names a duration: the audio totals mean nothing
 };
 
 // How much of the library is embedded (progressive indexing, index/passes.h): of the ok tracks,
