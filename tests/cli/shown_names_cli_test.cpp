@@ -7,7 +7,6 @@
 // - R13C-4: an ok track's duration of ±1e308 is damage that `status` names, not "inf h (ok)";
 // - rough13: `mix --m3u DIR` makes DIR only when it writes a mix file into it.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include <string>
 
 #include "support/golden.h"
+#include "support/kept_ids.h"
 
 namespace clap {
 namespace {
@@ -48,15 +48,6 @@ std::string copy_of_index(const std::string& name) {
   const std::string db = test::temp_dir() + "/" + name;
   fs::copy_file(library().db, db, fs::copy_options::overwrite_existing);
   return db;
-}
-
-void sql(const std::string& db, const std::string& text) {
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(h, text.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(h);
 }
 
 size_t lines_of(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
@@ -104,7 +95,7 @@ TEST(ShownNames, AnM3uNeverHoldsHalfAName) {
 TEST(ShownNames, AnImpossibleDurationIsNamedAsDamageNotTotalledAsOk) {
   for (const char* value : {"1e308", "-1e308", "9e999"}) {
     const std::string db = copy_of_index("duration.db");
-    sql(db, std::string("UPDATE tracks SET duration_s = ") + value + " WHERE path LIKE '%plain.wav'");
+    test::sqlite_exec(db, std::string("UPDATE tracks SET duration_s = ") + value + " WHERE path LIKE '%plain.wav'");
     std::string out, err;
     EXPECT_EQ(test::run_cli("status --db " + q(db), &out, &err), 1) << value << "\n" << out << err;
     EXPECT_EQ(out.find("inf h"), std::string::npos) << value << "\n" << out;
