@@ -8,7 +8,12 @@
 set -euo pipefail
 NDP=$(realpath "$1")
 T=contrib/navidrome/test
-trap 'rm -f $T/h12_cases.mjs; kill $SRV 2>/dev/null || true' EXIT
+# The answer server's port comes through a file of this run's own, read only once the server has
+# written its whole line: the fixed /tmp/h12-nd-port of an earlier run was read before this one's
+# server listened, and under load 5 s was not enough (rough edge R13P-5: every case "cannot reach").
+PORTFILE=$(mktemp)
+SRV=
+trap 'rm -f $T/h12_cases.mjs "$PORTFILE"; [[ -n $SRV ]] && kill $SRV 2>/dev/null || true' EXIT
 node -e '
 const { createServer } = require("node:http");
 const e = (t) => ({ title: t, artist: "A", album: "B", duration: 10, durationMs: 10000 });
@@ -25,9 +30,16 @@ const answers = {
 };
 const s = createServer((req, res) => { const m = new URL(req.url, "http://x").pathname.split("/")[1]; res.writeHead(200, {"Content-Type": "application/json"}); res.end(answers[m] ?? "{}"); });
 s.listen(0, "127.0.0.1", () => console.log(s.address().port));
-' > /tmp/h12-nd-port & SRV=$!
-for _ in $(seq 50); do [[ -s /tmp/h12-nd-port ]] && break; sleep 0.1; done
-PORT=$(cat /tmp/h12-nd-port)
+' > "$PORTFILE" & SRV=$!
+PORT=
+for _ in $(seq 600); do  # up to 60 s
+  PORT=$(sed -n '1{/^[0-9][0-9]*$/p}' "$PORTFILE" 2>/dev/null; true)
+  if [[ -n $PORT && $(tail -c1 "$PORTFILE" | wc -l) -eq 1 ]]; then break; fi  # the whole line
+  PORT=
+  kill -0 $SRV 2>/dev/null || { echo "the answer server exited before it listened" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n $PORT ]] || { echo "the answer server wrote no port within 60 s" >&2; exit 1; }
 { sed -n 1,125p $T/host.mjs | sed 's#^const \[binary, modelDir, ndpPath\] = process.argv.slice(2);#const ndpPath = process.argv[2]; const binary = 1, modelDir = 1;#'
 cat <<JS
 const port = process.argv[3];

@@ -84,6 +84,11 @@ class ItemsByPath:
         return item
 
 
+def _without_file(items):
+    """The items whose file is not there (deleted, or moved without beets)."""
+    return [item for item in items if not os.path.exists(bytes(item.path))]
+
+
 def _common_folders(folders, music_dir):
     """The fewest folders holding `folders` (bytes): those inside beets' music directory under
     their deepest common folder (the music directory itself for a whole library, an artist's
@@ -254,6 +259,15 @@ class ClapSearchPlugin(BeetsPlugin):
         items = self._items(lib, query, 'index')
         if not items:
             raise ui.UserError('clapsearch index: no items in the library' + (' match the query' if query else ''))
+        # An item whose file was deleted or moved without beets cannot be indexed: named, and not
+        # counted as being indexed (hostile pass 13, R13P-2: "indexing 2 item(s)", then nothing).
+        gone = _without_file(items)
+        if gone:
+            self._warn_without_file(gone)
+            items = [item for item in items if os.path.exists(bytes(item.path))]
+            if not items:
+                raise ui.UserError('clapsearch index: no item' + (' the query selects' if query else '') +
+                                   ' has its file (beet update removes the items whose files are gone)')
         # The fewest folders holding the items: usually just beets' music folder. clapsearch
         # indexes every audio file in them (files beets does not know are never shown).
         folders = sorted({os.path.dirname(bytes(item.path)) for item in items})
@@ -269,6 +283,10 @@ class ClapSearchPlugin(BeetsPlugin):
         self._log.info('indexing {} item(s) in {}', len(items), ', '.join(os.fsdecode(f) for f in top))
         self._run(args, [os.fsdecode(f) for f in top], capture=False)
 
+    def _warn_without_file(self, gone):
+        self._log.warning('{} item(s) have no file at their path (deleted or moved outside beets; beet update '
+                          'removes them from the library), e.g. {}', len(gone), os.fsdecode(bytes(gone[0].path)))
+
     # --- search and similar: clapsearch's paths back to items ----------------------------------------
 
     def _print_ranked(self, lib, args, positional, top, fmt, what):
@@ -277,7 +295,13 @@ class ClapSearchPlugin(BeetsPlugin):
         the first K (four times top) hold fewer than `top` items and the index had more to give,
         clapsearch is asked again for every track (-k 0) (hostile pass 12: with the items at ranks
         30 and 59 of 62, -k 1 said "no search results in the beets library (is it indexed?)")."""
-        items = ItemsByPath(lib.items())
+        all_items = list(lib.items())
+        if not all_items:
+            # An index of files outside beets answers, but none of its results can be an item
+            # (hostile pass 13, R13P-3: "is it indexed?" of a library that holds nothing).
+            raise ui.UserError(f'clapsearch {what}: the beets library holds no items (beet import adds music; '
+                               'beet clapsearch index then indexes it)')
+        items = ItemsByPath(all_items)
         asked = _asked(top)
         while True:
             results = self._run_csv(args + ['-k', asked], positional)
@@ -289,7 +313,10 @@ class ClapSearchPlugin(BeetsPlugin):
             ui.print_(format(item, fmt))
         if len(results) > len(found):
             self._log.debug('{} {} result(s) are files beets does not know; left out', len(results) - len(found), what)
-        if not found:
+        if not found and results:
+            self._log.warning('no {} results in the beets library: the index holds only files beets does not know '
+                              '(index the beets library: beet clapsearch index)', what)
+        elif not found:
             self._log.warning('no {} results in the beets library (is it indexed? beet clapsearch index)', what)
 
     def _search(self, lib, words, top, fmt):
@@ -385,7 +412,12 @@ class ClapSearchPlugin(BeetsPlugin):
                 entry['item'].try_write()
         self._log.info('tagged {} item(s) with clap_mood and clap_genre{}', len(tagged),
                        ' (written to the files)' if write else '')
-        missing = len(items) - len(tagged)
+        untagged = [item for item in items if item.id not in {entry['item'].id for entry in tagged}]
+        # A deleted file is not an item indexing can help (hostile pass 13, R13P-2).
+        gone = _without_file(untagged)
+        if gone:
+            self._warn_without_file(gone)
+        missing = len(untagged) - len(gone)
         if missing:
             self._log.warning('{} item(s) are not in the clapsearch index (run: beet clapsearch index)', missing)
 

@@ -614,12 +614,33 @@ static size_t count_limit(Span in) {
 // (navidrome-plugin-abi.md); clapsearch's serve honours count, a broken or hostile server may
 // not: 40,000 songs came back for 5 (an Instant Mix of 40,000), or the plugin's memory ran out
 // writing them (hostile pass 13, H13P-3).
+#define kBodyLimit ((size_t)10 << 20)  // Navidrome's limit on a plugin's HTTP answer
+// At most this many songs fit in 10 MiB with room to spare: about 2 KiB a song, where
+// clapsearch serve's songs are a few hundred bytes.
+#define kFewSongs ((size_t)5000)
 static int32_t reshape(char* body, size_t n, const char* list_key, int with_similarity, size_t limit) {
   Span all = {body, n};
   Span matches = member(all, "sonicMatch");
-  if (matches.n < 2 || matches.p[0] != '[')
-    return fail(n >= ((size_t)10 << 20) ? "the answer was cut at Navidrome's 10 MiB limit: ask for fewer songs"
-                                          : "unexpected answer from clapsearch serve (no sonicMatch)");
+  if (matches.n < 2 || matches.p[0] != '[') {
+    if (n < kBodyLimit) return fail("unexpected answer from clapsearch serve (no sonicMatch)");
+    // Asked for few songs, the answer cannot reach 10 MiB but by the server sending more than it
+    // was asked (one that ignores count): fewer songs would not help (hostile pass 13, R13P-4).
+    if (limit && limit <= kFewSongs) {
+      static char m[200];
+      static const char head[] = "the server sent too much: its answer reached Navidrome's 10 MiB limit, although ";
+      static const char tail[] = " songs were asked for (is the plugin's clapsearch URL a clapsearch serve?)";
+      size_t k = 0;
+      for (const char* c = head; *c; ++c) m[k++] = *c;
+      char digits[24];
+      size_t d = 0;
+      for (size_t v = limit; v; v /= 10) digits[d++] = (char)('0' + v % 10);
+      while (d) m[k++] = digits[--d];
+      for (const char* c = tail; *c; ++c) m[k++] = *c;
+      m[k] = 0;
+      return fail(m);
+    }
+    return fail("the answer was cut at Navidrome's 10 MiB limit: ask for fewer songs");
+  }
   Buf out = {0};
   puts_(&out, "{\"");
   puts_(&out, list_key);

@@ -31,6 +31,13 @@ std::string one_line(const std::string& text);
 // the type and its range ("FLOAT (0..1)", "INT (>= 0)"), else the type name ("ID", "SEED").
 std::string value_placeholder(const CLI::Option& opt);
 
+// What CLI11 calls "arguments not expected" in the user's words (hostile pass 13, R13P-1): the
+// first option that no command on the way knows, with the nearest known name when one is near
+// ("unknown option '--pasword' for clapsearch user add (did you mean --password-file?) ..."), or
+// the first word a command has no place for. "" when the words hold no such thing (then CLI11's
+// own message stands). Subcommands are followed as the parser follows them.
+std::string unexpected_argument(const CLI::App& app, int argc, const char* const* argv);
+
 // CLI11's help formatter with value_placeholder in place of the type name; every command made
 // after it is set on the app inherits it.
 std::shared_ptr<CLI::Formatter> help_formatter();

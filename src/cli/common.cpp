@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "core/regular_file.h"
 #include "core/utf8.h"
 #include "index/crawl.h"
@@ -278,6 +279,14 @@ std::string terminal_lines(const std::string& s) {
   for (size_t end; (end = s.find('\n', start)) != std::string::npos; start = end + 1)
     out += terminal_text(s.substr(start, end - start)) + "\n";
   return out + terminal_text(s.substr(start));
+}
+
+std::string error_lines(const std::string& s) {
+  std::string out;
+  size_t start = 0;
+  for (size_t end = 0; (end = s.find("\n  ", end)) != std::string::npos; start = ++end)
+    out += terminal_text(control_escaped(std::string_view(s).substr(start, end - start))) + "\n";
+  return out + terminal_text(control_escaped(std::string_view(s).substr(start)));
 }
 
 std::string ms_text(double ms) {

@@ -136,6 +136,12 @@ std::string terminal_text(const std::string& s);
 std::string ms_text(double ms);
 // The same for a message of several lines: each line shown safely, the line breaks kept.
 std::string terminal_lines(const std::string& s);
+// An error message for the terminal. Its own further lines (a filter's caret, a list of weight
+// problems) are indented: a line break followed by two spaces. Any other control character, a
+// line break inside a path or an echoed value included, is shown as \xNN (control_escaped), so
+// a name holding one cannot split the message into lines that look like other messages
+// (hostile pass 13, R13C-1). Each line then as terminal_text shows it.
+std::string error_lines(const std::string& s);
 
 void print_json(const ojson& j);  // indented, one document on stdout
 // After a write to stdout: keeps the reason of its first failure (errno) for stdout_failure().

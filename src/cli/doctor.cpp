@@ -136,7 +136,7 @@ int run_doctor(const DoctorOptions& o) {
     if (!o.json) throw;
     // A script asked for JSON: it gets a document saying what failed (and the exit status).
     std::printf("%s\n", service::json_text(nlohmann::json{{"model", model}, {"status", "error"}, {"error", e.what()}}, 2).c_str());
-    std::fprintf(stderr, "clapsearch: error: %s\n", terminal_lines(e.what()).c_str());
+    std::fprintf(stderr, "clapsearch: error: %s\n", error_lines(e.what()).c_str());
     return 1;
   }
   const ExcludeReport excluded = exclude_report(o.db);
@@ -223,7 +223,7 @@ int run_doctor(const DoctorOptions& o) {
       std::printf("%s, in %s\n", exclude_rule_line(excluded.tracks).c_str(), terminal_text(excluded.db).c_str());
     else
       std::printf("exclude   %s (tracks not counted: %s)\n", terminal_text(exclude_rule_text()).c_str(),
-                  terminal_lines(excluded.error).c_str());
+                  error_lines(excluded.error).c_str());
     if (reused.error.empty() && reused.rows == 0) {
       std::printf("user data    ok (no star, rating, play, playlist, queue or bookmark entry on a track id given again)\n");
     } else if (reused.error.empty()) {

@@ -64,7 +64,7 @@ int run_embed(const EmbedOptions& o, const std::vector<service::EmbedInput>& ord
   for (const auto& in : inputs)
     if (!in.error.empty()) {
       ++failed;
-      std::fprintf(stderr, "clapsearch: error: %s\n", terminal_lines(in.error).c_str());
+      std::fprintf(stderr, "clapsearch: error: %s\n", error_lines(in.error).c_str());
     }
   if (o.format == "npy") {
     write_npy(o.output, inputs, dim);

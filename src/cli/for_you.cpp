@@ -151,6 +151,14 @@ std::string m3u_file_name(const std::string& name) {
 // (docs/commands.md): apart from 1, a run that failed as a whole.
 constexpr int kSomeUsersRefused = 3;
 
+// --m3u's folder, made when the first mix file is written into it (run_mix checked its parent).
+void make_m3u_folder(const std::string& m3u) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(m3u, ec) && !fs::create_directory(m3u, ec) && !fs::is_directory(m3u, ec))
+    throw InvalidArgument("cannot write " + m3u + ": cannot make the folder (" + ec.message() + ")");
+}
+
 // One user's mixes: made, written as M3U8 files, saved as their playlists, printed (or added to
 // `all` for --json).
 void mix_user(Opened& x, const TasteCliOptions& o, const store::UserRecord& user, bool save, ojson& all);
@@ -178,8 +186,8 @@ int run_mix(const TasteCliOptions& o) {
     // library's "cannot create directories: File exists [/dev/full]".
     if (fs::exists(fs::symlink_status(folder, ec)) && !fs::is_directory(folder, ec))
       throw InvalidArgument("cannot write " + o.m3u + ": it is not a folder (--m3u names the folder the mix files go into)");
-    if (!fs::is_directory(folder, ec) && !fs::create_directory(folder, ec) && !fs::is_directory(folder, ec))
-      throw InvalidArgument("cannot write " + o.m3u + ": cannot make the folder (" + ec.message() + ")");
+    // The folder itself is made at the first mix file (make_m3u_folder): a run refused before
+    // it (no history, a refused option, a user with no mixes) leaves nothing behind (rough13).
   }
 
   ojson all = ojson::array();
@@ -200,7 +208,7 @@ int run_mix(const TasteCliOptions& o) {
       throw;
     } catch (const Error& e) {
       if (store::is_unavailable(e)) throw;
-      std::fprintf(stderr, "clapsearch: error: %s: no mixes: %s\n", terminal_text(user.name).c_str(), terminal_lines(e.what()).c_str());
+      std::fprintf(stderr, "clapsearch: error: %s: no mixes: %s\n", terminal_text(user.name).c_str(), error_lines(e.what()).c_str());
       refused.push_back(user.name);
       if (o.json) all.push_back({{"user", user.name}, {"refused", e.what()}});
     }
@@ -230,6 +238,7 @@ void mix_user(Opened& x, const TasteCliOptions& o, const store::UserRecord& user
       std::vector<service::M3uEntry> entries;
       for (const service::MixPick& p : m.tracks)
         if (const store::Track* t = x.snap->track(p.track_id)) entries.push_back(service::m3u_entry(*t));
+      make_m3u_folder(o.m3u);
       const std::string prefix = o.all_users ? user.name + " - " : "";
       files.push_back((std::filesystem::path(o.m3u) / m3u_file_name(prefix + m.name)).string());
       for (const std::string& skipped : service::write_m3u(files.back(), entries, false))

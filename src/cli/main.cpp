@@ -391,10 +391,16 @@ int main(int argc, char** argv) {
       // A wrong command word is named as such; a value the settings file gave is named with the
       // file, its line and its key.
       std::string text = one_value_wording(e.what());
-      const std::string wrong =
-          text.find("ubcommand") != std::string::npos || text.find("was not expected") != std::string::npos
-              ? wrong_command_word(app, argc, argv)
-              : std::string();
+      const bool not_expected = text.find("was not expected") != std::string::npos ||
+                                text.find("were not expected") != std::string::npos;
+      std::string wrong =
+          text.find("ubcommand") != std::string::npos || not_expected ? wrong_command_word(app, argc, argv) : std::string();
+      // An option no command on the way has, or a word too many, in our words (R13P-1); an
+      // unknown option also before CLI11's "NAME is required", which it finds first.
+      if (wrong.empty() && not_expected) wrong = clap::cli::unexpected_argument(app, argc, argv);
+      if (wrong.empty() && text.find(" is required") != std::string::npos)
+        if (std::string unknown = clap::cli::unexpected_argument(app, argc, argv); unknown.rfind("unknown option", 0) == 0)
+          wrong = std::move(unknown);
       if (!wrong.empty()) {
         text = wrong;
       } else if (const std::string in_file = clap::cli::config_value_error_text(text, argc, argv); in_file != text) {
@@ -407,7 +413,7 @@ int main(int argc, char** argv) {
         if (const std::string bad = bad_number_option(app); !bad.empty()) text = bad;
       }
       std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n",
-                   clap::cli::terminal_lines(text).c_str());
+                   clap::cli::error_lines(text).c_str());
       return 2;
     }
     app.exit(e);
@@ -435,7 +441,7 @@ int main(int argc, char** argv) {
     // Named with the settings file when the rule came from it.
     const bool typed = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strncmp(a, "--exclude-rule", 14) == 0 && (a[14] == 0 || a[14] == '='); });
     const std::string file = typed ? "" : clap::cli::config_file_in_use(app, config_file) + ": ";
-    std::fprintf(stderr, "clapsearch: error: %s%s\n", clap::cli::terminal_text(file).c_str(), clap::cli::terminal_lines(e.what()).c_str());
+    std::fprintf(stderr, "clapsearch: error: %s%s\n", clap::cli::terminal_text(file).c_str(), clap::cli::error_lines(e.what()).c_str());
     return 2;
   }
   int status = 0;
@@ -443,14 +449,14 @@ int main(int argc, char** argv) {
   try {
     status = action ? action() : 0;
   } catch (const clap::InvalidArgument& e) {
-    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_lines(e.what()).c_str());
+    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::error_lines(e.what()).c_str());
     status = 2, reported = true;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "clapsearch: error: out of memory (the input or settings need more than this machine has)\n");
     status = 1, reported = true;
   } catch (const std::exception& e) {
     // Multi-line messages (a list of weight problems) keep their lines; each line is shown safely.
-    std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::terminal_lines(e.what()).c_str());
+    std::fprintf(stderr, "clapsearch: error: %s\n", clap::cli::error_lines(e.what()).c_str());
     status = 1, reported = true;
   }
   // Everything a command printed reached stdout, or the run fails (a full disk, a closed pipe).

@@ -27,12 +27,6 @@ std::string size_text(int64_t bytes) {
   return buf;
 }
 
-// The audio in the ok tracks, in seconds; NaN (JSON null) when a stored duration is no length of
-// audio (LibraryStatus::unreal_duration): the sum of the others would be a wrong total.
-double audio_sum(const service::LibraryStatus& st) {
-  return st.unreal_duration.empty() ? st.counts.audio_seconds : std::nan("");
-}
-
 // A damaged index is reported whole (stdout), then named as an error: exit status 1.
 int damaged_status(const service::LibraryStatus& st) {
   if (st.damaged.empty()) return 0;
@@ -79,8 +73,8 @@ int run_status(const StatusOptions& o) {
                                       {"complete_tracks", coverage.complete_tracks},
                                       {"first_pass_tracks", coverage.first_pass_tracks},
                            {"text", service::coverage_text(coverage)}}},
-                        {"audio_seconds", audio_sum(st)},
-                        {"audio_hours", audio_sum(st) / 3600},
+                        {"audio_seconds", st.durations_damaged ? nlohmann::json(nullptr) : nlohmann::json(c.audio_seconds)},
+                        {"audio_hours", st.durations_damaged ? nlohmann::json(nullptr) : nlohmann::json(c.audio_seconds / 3600)},
                         {"model", m},
                         {"roots", roots},
                         {"errors", errs}};
@@ -94,7 +88,6 @@ int run_status(const StatusOptions& o) {
     // File names need not be UTF-8: invalid bytes become U+FFFD rather than aborting the output.
     // null, or what is damaged with the way out (a stored track embedding: R9C-1).
     j["damaged"] = st.damaged.empty() ? nlohmann::json(nullptr) : nlohmann::json(st.damaged);
-    j["unreal_duration"] = st.unreal_duration.empty() ? nlohmann::json(nullptr) : nlohmann::json(st.unreal_duration);
     std::printf("%s\n", service::json_text(j, 2).c_str());
     return damaged_status(st);
   }
@@ -122,12 +115,10 @@ int run_status(const StatusOptions& o) {
   if (c.ok > 0)  // how much is embedded: progressive indexing embeds a few windows a track first
     std::printf("coverage  %s%s\n", service::coverage_text(coverage).c_str(),
                 coverage.complete() ? "" : ": `clapsearch index` continues");
-  if (st.unreal_duration.empty())
-    std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
+  if (st.durations_damaged)  // named below as damage, not totalled as if it were the ok tracks' audio
+    std::printf("audio     unknown: a track's stored duration is damaged (below)\n");
   else
-    std::printf("audio     unknown: %s, which no audio has (edited by hand?); `clapsearch index DIR --db %s --rebuild` "
-                "measures every track again\n",
-                terminal_text(st.unreal_duration).c_str(), terminal_text(db_path).c_str());
+    std::printf("audio     %s in the tracks that are searched (ok)\n", audio_text(c.audio_seconds).c_str());
   std::printf("%s\n", exclude_rule_line(st.excluded).c_str());
   if (c.ok > 0)  // index/speech.h: computed at the end of each index run
     std::printf("speech    %lld of %lld tracks scored, %lld above 0.5 (--where 'speech > 0.5'; the score needs a real CLAP model)\n",
@@ -168,7 +159,7 @@ void add_status_command(CLI::App& app, Action& action) {
                 "as the database keeps them (fast: nothing is read)");
   cmd->add_flag("--json", o->json,
                 "One JSON object: tracks, ok, error_count, silent_tracks, windows, silent_windows, audio_seconds (null "
-                "when a stored duration is no length of audio: unreal_duration names it), "
+                "when a stored duration is damaged: damaged names it), "
                 "model (its precision_choice: how --precision auto chose, or null), roots, db_bytes, errors [{path, reason}], embedding_sets [{id, model, revision, precision, dim, "
                 "active, windows, covered_windows, tracks, covered_tracks, complete, fraction}], damaged (null, or what is damaged "
                 "among the stored track embeddings, with the way out: the exit status is then 1)");

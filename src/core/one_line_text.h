@@ -18,13 +18,14 @@ std::string one_line_text(std::string_view in, size_t max_bytes);
 inline constexpr size_t kEchoBytes = 200;
 
 // `in` itself when it is at most `max_bytes`, else its first `max_bytes` (cut at a UTF-8
-// character boundary) and "... (N bytes)". Control characters are kept (terminal_text shows them
-// safely; JSON keeps them), but for NUL (nul_escaped).
+// character boundary) and "... (N bytes)", its control characters escaped (control_escaped).
 std::string echo_excerpt(std::string_view in, size_t max_bytes = kEchoBytes);
 
-// `in` with each NUL byte as the four characters \x00: a value echoed in an error message. A
-// message is read as a C string (what()) by every front end, and Python's was cut at the NUL,
-// leaving neither the rest of the name nor the reason (hostile pass 12, R12P-3).
-std::string nul_escaped(std::string_view in);
+// `in` with each control character (C0, NUL and line breaks included, and DEL) as the four
+// characters \xNN: a value or a path named in a message. A message is read as a C string (what())
+// by every front end, and Python's was cut at a NUL, leaving neither the rest of the name nor the
+// reason (hostile pass 12, R12P-3); a path holding a line break printed as two lines, the second
+// looking like another message (hostile pass 13, R13C-1). Bytes above 0x7F are left as they are.
+std::string control_escaped(std::string_view in);
 
 }  // namespace clap

@@ -54,4 +54,15 @@ bool is_link_loop(const std::string& path) {
   return ::stat(path.c_str(), &st) != 0 && errno == ELOOP;
 }
 
+std::string dangling_link_target(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return "";
+  if (::stat(path.c_str(), &st) == 0 || errno != ENOENT) return "";  // reaches something, or a loop
+  std::string target(4096, '\0');
+  const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+  if (n <= 0) return "";
+  target.resize(static_cast<size_t>(n));
+  return target;
+}
+
 }  // namespace clap

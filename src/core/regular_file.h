@@ -29,4 +29,8 @@ std::string open_error(int err);
 bool is_link_loop(const std::string& path);
 inline constexpr const char* kLinkLoop = "a loop of symbolic links (following them never reaches a file)";
 
+// Where a symbolic link at `path` leads when nothing is there (a dangling link), as the link
+// says it; "" when `path` is no link, or one that reaches a file or folder.
+std::string dangling_link_target(const std::string& path);
+
 }  // namespace clap

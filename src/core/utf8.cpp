@@ -72,22 +72,24 @@ std::string one_line_text(std::string_view in, size_t max_bytes) {
   return out.substr(first, out.find_last_not_of(' ') - first + 1);
 }
 
-std::string nul_escaped(std::string_view in) {
+std::string control_escaped(std::string_view in) {
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(in.size());
   for (const char c : in) {
-    if (c == '\0') out += "\\x00";
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7F) out.append("\\x").append(1, kHex[b >> 4]).append(1, kHex[b & 15]);
     else out += c;
   }
   return out;
 }
 
 std::string echo_excerpt(std::string_view in, size_t max_bytes) {
-  if (in.size() <= max_bytes) return nul_escaped(in);
+  if (in.size() <= max_bytes) return control_escaped(in);
   size_t cut = max_bytes;
   // Back to the start of a character: a continuation byte (10xxxxxx) is not one.
   while (cut > 0 && (static_cast<unsigned char>(in[cut]) & 0xC0) == 0x80) --cut;
-  return nul_escaped(in.substr(0, cut)) + "... (" + std::to_string(in.size()) + " bytes)";
+  return control_escaped(in.substr(0, cut)) + "... (" + std::to_string(in.size()) + " bytes)";
 }
 
 }  // namespace clap

@@ -46,10 +46,10 @@ constexpr size_t kMaxShownName = 120;
 
 std::string quoted(const std::string& s) {
   std::string out(1, '"');
-  if (s.size() <= kMaxShownName) return out.append(nul_escaped(s)).append(1, '"');
+  if (s.size() <= kMaxShownName) return out.append(control_escaped(s)).append(1, '"');
   size_t cut = kMaxShownName;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
-  return out.append(nul_escaped(std::string_view(s).substr(0, cut))).append("\u2026\" (").append(std::to_string(s.size())).append(" bytes)");
+  return out.append(control_escaped(std::string_view(s).substr(0, cut))).append("\u2026\" (").append(std::to_string(s.size())).append(" bytes)");
 }
 
 std::string label_of(const Group& g, GroupKind kind) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "core/output_file.h"
 #include "core/utf8.h"
 
@@ -39,7 +40,7 @@ bool m3u_can_name(const std::string& file) { return file.find_first_of("\r\n") =
 
 std::string m3u_path(const std::string& file, const std::string& playlist_dir, bool absolute) {
   if (!m3u_can_name(file))
-    throw Error(file + ": a file name with a line break cannot be written to an M3U playlist");
+    throw Error(control_escaped(file) + ": a file name with a line break cannot be written to an M3U playlist");
   const fs::path target = absolute_normal(file);
   if (absolute) return target.string();
   std::error_code ec;

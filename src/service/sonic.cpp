@@ -169,7 +169,7 @@ std::vector<SonicMatch> sonic_similar_to_artist(const LibrarySnapshot& snap, con
   for (const store::Track& t : snap.tracks())
     if (t.status == store::TrackStatus::Ok && (normalise_name(t.artist) == key || normalise_name(t.album_artist) == key))
       group.push_back(t.id);
-  return similar_to_group(snap, group, "artist \"" + nul_escaped(artist) + "\"", options);
+  return similar_to_group(snap, group, "artist \"" + control_escaped(artist) + "\"", options);
 }
 
 std::vector<SonicMatch> sonic_similar_to_album(const LibrarySnapshot& snap, const std::string& album,

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "index/passes.h"
 #include "service/filters.h"
 #include "store/embedding_sizes.h"
@@ -90,7 +91,7 @@ std::string damaged_track_embedding(const store::Store& store, const std::vector
     }
     for (size_t r = 0; r < e.ids.size(); ++r)
       if (const std::string why = unsound_values(e.data.data() + r * size_t(e.dim), e.dim); !why.empty())
-        return db_path + ": the index is damaged: track " + std::to_string(e.ids[r]) + " (" + by_id.at(e.ids[r])->path +
+        return db_path + ": the index is damaged: track " + std::to_string(e.ids[r]) + " (" + control_escaped(by_id.at(e.ids[r])->path) +
                ")'s embedding holds " + why + "; `clapsearch index DIR --db " + db_path +
                " --rebuild` makes a new one (with --model, unless it was made with the default model)";
     ids.clear();
@@ -112,6 +113,24 @@ std::string size_damage(const store::Store& index, const std::string& db_path) {
   }
   // Not reached while the size check and the read agree (both compare the same bytes).
   return db_path + ": the index is damaged: track " + std::to_string(*id) + "'s embedding has the wrong size";
+}
+
+// The first ok track whose stored duration no decoder gives ("" when none): not finite, below 0,
+// or longer than kLongestTrackSeconds. Such a value is hand damage, and it made every total of
+// `status` "inf h" or a nonsense number printed as the ok tracks' audio (hostile pass 13, R13C-4).
+constexpr double kLongestTrackSeconds = 1e9;  // 31 years: far above any file indexing lays out
+std::string duration_damage(const std::vector<store::Track>& tracks, const std::string& db_path) {
+  for (const store::Track& t : tracks) {
+    if (t.status != store::TrackStatus::Ok) continue;
+    const double d = t.duration_s;
+    if (std::isfinite(d) && d >= 0 && d <= kLongestTrackSeconds) continue;
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", d);
+    return db_path + ": the index is damaged: track " + std::to_string(t.id) + " (" + control_escaped(t.path) +
+           ") has a duration of " + value + " s, which no audio file has; `clapsearch index DIR --db " + db_path +
+           " --rebuild` makes a new one (with --model, unless it was made with the default model)";
+  }
+  return "";
 }
 
 }  // namespace
@@ -139,13 +158,6 @@ LibraryStatus library_status(const std::string& db, const search::Filter& exclud
   const std::vector<store::Track> tracks = store->tracks();
   if (!exclude.empty()) s.excluded = static_cast<int64_t>(matching_tracks(exclude, tracks).size());
   for (const store::Track& t : tracks)
-    if (t.status == store::TrackStatus::Ok && s.unreal_duration.empty() &&
-        !(std::isfinite(t.duration_s) && t.duration_s >= 0)) {
-      char seconds[32];
-      std::snprintf(seconds, sizeof seconds, "%g", t.duration_s);
-      s.unreal_duration = "track " + std::to_string(t.id) + " (" + t.path + ") holds a duration of " + seconds + " s";
-    }
-  for (const store::Track& t : tracks)
     if (t.status == store::TrackStatus::Ok && t.has_speech()) {
       ++s.speech_scored;
       s.speech_above_half += t.speech > 0.5;
@@ -153,9 +165,14 @@ LibraryStatus library_status(const std::string& db, const search::Filter& exclud
   // Tracks with no model recorded: the meta rows are gone, and each embedding would be measured
   // against a dimension of 0 ("track 1's embedding holds a blob of 2048 bytes where 0 floats were
   // expected", blaming the first track: hostile pass 14, H14C-4).
-  if (!s.model && s.counts.tracks > 0)
+  if (!s.model && s.counts.tracks > 0) {
     s.damaged = no_model_damage(s.db_path, s.counts.tracks);
-  else if (check == EmbeddingCheck::Values) s.damaged = damaged_track_embedding(*store, tracks, s.db_path);
+    return s;
+  }
+  s.damaged = duration_damage(tracks, s.db_path);
+  s.durations_damaged = !s.damaged.empty();
+  if (s.durations_damaged) return s;
+  if (check == EmbeddingCheck::Values) s.damaged = damaged_track_embedding(*store, tracks, s.db_path);
   else if (check == EmbeddingCheck::Sizes) s.damaged = size_damage(*store, s.db_path);
   return s;
 }

@@ -25,16 +25,12 @@ struct LibraryStatus {
   // (nearer the speech prompts than the music ones).
   int64_t speech_scored = 0, speech_above_half = 0;
   // "" when no stored track embedding is found damaged (EmbeddingCheck says how they are looked
-  // at); else what is damaged, named as a query reading it would name it (the track, what its
+  // at) and no ok track's duration is impossible (not finite, negative, or decades long: its
+  // totals would be nonsense); else what is damaged, named as a query reading it would name it (the track, what its
   // column holds, `index --rebuild`). Window embeddings are not read (millions of rows): a query
   // that reads one names it.
   std::string damaged;
-  // "" when every ok track's stored duration is a length of audio; else the first that is not
-  // (negative, infinite or NaN: written by hand or by another tool), named with its track, as
-  // "track 3 (/music/a.flac) holds a duration of -1e+308 s". Their sum (counts.audio_seconds) is
-  // then no number of hours: `status` showed "inf h" or "-inf s" (hostile pass 13, R13C-4), and a
-  // single -5 s took 5 s off the total unseen.
-  std::string unreal_duration;
+  bool durations_damaged = false;  // `damaged` names a duration: the audio totals mean nothing
 };
 
 // How much of the library is embedded (progressive indexing, index/passes.h): of the ok tracks,

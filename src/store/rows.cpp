@@ -64,7 +64,7 @@ namespace {
   // The value as the column holds it, cut: a 10 MB text is named by its start. A NUL is shown
   // escaped: the message is read as a C string, and "its dim is " was all that was left of it,
   // without the reason or the way out (hostile pass 14, H14C-3; R12P-3's sibling).
-  std::string shown = nul_escaped(text.size() > 40 ? text.substr(0, 40) + "..." : text);
+  std::string shown = control_escaped(text.size() > 40 ? text.substr(0, 40) + "..." : text);
   if (shown.empty()) shown = "empty";
   throw DamagedIndex(std::string("the index is damaged: its ") + what + " is " + shown + " (" + why + ")");
 }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 
@@ -24,16 +25,33 @@ std::string message(sqlite3* db, const char* msg) {
   return m;
 }
 
+// "PATH: " of the database file, or "" for an in-memory one.
+std::string named(sqlite3* db) {
+  const char* p = db ? sqlite3_db_filename(db, "main") : nullptr;
+  return p && *p ? std::string(p) + ": " : "";
+}
+
+// A full disk (or quota) in the user's words, without the statement that met it: which statement
+// ran out of room tells the user nothing they can act on, and the statement made the message read
+// as a fault of ours (hostile pass 13, R13C-2). "" when the failure is not that.
+std::string full_disk(sqlite3* db) {
+  if (!db) return "";
+  const int code = sqlite3_errcode(db);
+  const int os = sqlite3_system_errno(db);
+  const bool full = code == SQLITE_FULL || ((code == SQLITE_IOERR || code == SQLITE_CANTOPEN) && (os == ENOSPC || os == EDQUOT));
+  if (!full) return "";
+  const std::string reason = os == ENOSPC || os == EDQUOT ? std::strerror(os) : "database or disk is full";
+  return named(db) + "cannot write the index: " + (os == EDQUOT ? "the disk quota is used up" : "the disk is full") +
+         " (" + reason + "); free some space and run the command again";
+}
+
 }  // namespace
 
 void fail(sqlite3* db, const std::string& what) {
   const std::string msg = db ? message(db, sqlite3_errmsg(db)) : "out of memory";
-  std::string path;
-  if (db) {
-    const char* p = sqlite3_db_filename(db, "main");
-    if (p && *p) path = std::string(p) + ": ";
-  }
-  throw SqliteError(path + "database error: " + msg + " (" + what + ")", db ? sqlite3_extended_errcode(db) & 0xff : SQLITE_NOMEM);
+  const int code = db ? sqlite3_extended_errcode(db) & 0xff : SQLITE_NOMEM;
+  if (const std::string full = full_disk(db); !full.empty()) throw SqliteError(full, code);
+  throw SqliteError(named(db) + "database error: " + msg + " (" + what + ")", code);
 }
 
 void exec(sqlite3* db, const std::string& sql) {
@@ -42,10 +60,8 @@ void exec(sqlite3* db, const std::string& sql) {
     const int code = sqlite3_extended_errcode(db) & 0xff;
     const std::string msg = message(db, err);
     sqlite3_free(err);
-    const char* p = sqlite3_db_filename(db, "main");
-    throw SqliteError(std::string(p && *p ? std::string(p) + ": " : "") + "database error: " + msg + " (" +
-                          sql.substr(0, 80) + ")",
-                      code != SQLITE_OK ? code : rc & 0xff);
+    if (const std::string full = full_disk(db); !full.empty()) throw SqliteError(full, code != SQLITE_OK ? code : rc & 0xff);
+    throw SqliteError(named(db) + "database error: " + msg + " (" + sql.substr(0, 80) + ")", code != SQLITE_OK ? code : rc & 0xff);
   }
 }
 

@@ -157,9 +157,19 @@ SqliteStore& SqliteStore::operator=(SqliteStore&& o) noexcept {
 
 SqliteStore::~SqliteStore() { close_tracked(db_); }
 
+void SqliteStore::check_not_dangling(const std::string& path) {
+  // SQLite follows the link and makes the index at its target, while the lock and the password
+  // key went beside the link (hostile pass 13, R13C-3). A link is followed to an index that is
+  // there; a new index is made at the path the user gives for it.
+  if (const std::string target = dangling_link_target(path); !target.empty())
+    throw Error(path + ": cannot create the index: this is a symbolic link to " + target +
+                ", where nothing is yet; give --db that path to make the index there (the link then reaches it)");
+}
+
 SqliteStore SqliteStore::open(const std::string& path, bool create) {
   if (path.empty()) throw Error("empty database path");
   check_regular_file(path);
+  if (create) check_not_dangling(path);
   std::error_code ec;
   const fs::path parent = fs::path(path).parent_path();
   if (!create && !fs::exists(path, ec))

@@ -41,6 +41,8 @@ class SqliteStore final : public Store {
   static int current_schema_version();
   // See store.h: check_replaceable and replace_damaged_index.
   static void check_replaceable(const std::string& path);
+  // Refuses a path that is a dangling symbolic link as the place of a new index (R13C-3).
+  static void check_not_dangling(const std::string& path);
   static SqliteStore replace_damaged(const std::string& path, std::unique_ptr<IndexerLock>& lock, Salvage* salvage);
 
   SqliteStore(SqliteStore&&) noexcept;

@@ -209,6 +209,7 @@ bool is_server_location(const std::string& location) { return PostgresStore::is_
 
 void check_index_folder(const std::string& location) {
   if (is_server_location(location)) return;
+  SqliteStore::check_not_dangling(location);
   std::error_code ec;
   const fs::path folder = fs::path(location).parent_path();
   if (folder.empty() || fs::is_directory(folder, ec)) return;

@@ -549,6 +549,40 @@ TEST(FaultCli, EmbedOutputIsWholeOrAbsentAndAPreviousFileSurvives) {
 // The text cache: a search whose cache writes fail (or whose database cannot be opened for
 // writing) still answers, with the same results, warns, and leaves a sound database; the next
 // run caches every text.
+// R13C-2 (hostile pass 13): a full disk met by the first write of a command said "database error:
+// disk I/O error [No space left on device] (PRAGMA application_id)": the statement, not the way
+// out. Now the file and the reason, and nothing is written.
+TEST(FaultCli, AFullDiskIsNamedWithTheFileAndTheReasonNotTheStatement) {
+  const std::string db = test::temp_dir() + "/full/library.db";
+  copy_reference(db);
+  write_file(test::temp_dir() + "/full/pw", "a password\n");
+  Fault f;
+  f.path = db;
+  f.ops = "write";  // ENOSPC as a full disk gives it (faultfs's ftruncate fails with EIO)
+  f.at = 1;
+  f.persist = true;
+  for (const std::string& args : {"user add ann --password-file " + q(test::temp_dir() + "/full/pw"),
+                                  "user add ann --new-key --password-file " + q(test::temp_dir() + "/full/pw")}) {
+    const CliRun r = cli(args + " --db " + q(db), &f);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.err;
+    EXPECT_GT(r.faults, 0) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(db + ": cannot write the index: the disk is full (No space left on device); free some space"),
+              std::string::npos)
+        << args << "\n" << r.err;
+    for (const char* statement : {"PRAGMA", "INSERT", "UPDATE", "BEGIN", "CREATE", "database error"})
+      EXPECT_EQ(r.err.find(statement), std::string::npos) << args << ": " << statement << "\n" << r.err;
+  }
+  std::vector<std::string> problems;
+  const auto left = dump(db, &problems);  // the index is as it was
+  EXPECT_TRUE(problems.empty()) << (problems.empty() ? "" : problems.front());
+  EXPECT_EQ(left.size(), library().ref.size());
+  for (const auto& [path, t] : left) {
+    if (const auto it = library().ref.find(path); it != library().ref.end()) {
+      EXPECT_EQ(differs(t, it->second), "") << path;
+    }
+  }
+}
+
 TEST(FaultCli, AFailedTextCacheWriteStillAnswersAndTheNextRunCaches) {
   library();
   const std::string base = test::temp_dir();

@@ -47,6 +47,43 @@ TEST(OptionErrorsCli, AnOptionFollowedByAnotherOptionIsNamed) {
   EXPECT_EQ(err.find("needs a value"), std::string::npos) << err;
 }
 
+// R13P-1 (hostile pass 13): an option no command on the way knows, or a word a command has no
+// place for, was CLI11's "The following arguments were not expected: x --password". Now the
+// option is named with its command, the nearest known option when one is near, and --help.
+TEST(OptionErrorsCli, AnUnknownOptionIsNamedWithItsCommandAndTheNearestKnownOne) {
+  struct Case {
+    std::string args, said;
+  };
+  const Case cases[] = {
+      {"radio --password x", "unknown option '--password' for clapsearch radio (did you mean --password-file?); "
+                             "`clapsearch radio --help` lists what it takes"},
+      {"search --tpo 3 quiet piano", "unknown option '--tpo' for clapsearch search (did you mean --top?)"},
+      {"user add --pasword-file f bob", "unknown option '--pasword-file' for clapsearch user add (did you mean --password-file?)"},
+      {"status -z", "unknown option '-z' for clapsearch status; `clapsearch status --help` lists what it takes"},
+      {"status --frobnicate", "unknown option '--frobnicate' for clapsearch status; `clapsearch status --help`"},
+      {"status extra", "unexpected word 'extra' for clapsearch status (it takes options only)"},
+      {"history import a.csv b.csv", "unexpected word 'b.csv' for clapsearch history import (it takes 1 at most"},
+  };
+  for (const Case& c : cases) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli(c.args, &out, &err), 2) << c.args << "\n" << err;
+    EXPECT_NE(err.find("clapsearch: error: " + c.said), std::string::npos) << c.args << "\n" << err;
+    EXPECT_EQ(err.find("not expected"), std::string::npos) << c.args << "\n" << err;
+  }
+  // Every command and subcommand names an unknown option so.
+  for (const char* command :
+       {"index", "search", "like", "similar", "playlist", "path", "radio", "taste", "mix", "duplicates", "serve", "status",
+        "overlaps", "analyze", "classify", "map", "matrix", "migrate", "models", "user add", "user list", "user passwd",
+        "history", "history import", "worker", "completion", "embed", "convert", "finetune", "eval", "doctor", "bench"}) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli(std::string(command) + " --no-such-option", &out, &err), 2) << command << "\n" << err;
+    EXPECT_NE(err.find("unknown option '--no-such-option' for clapsearch " + std::string(command) + "; `clapsearch " +
+                       command + " --help` lists what it takes"),
+              std::string::npos)
+        << command << "\n" << err;
+  }
+}
+
 // H5-11: `mix --diversity 5` said "diversity: must be a number from 0 (pure relevance) to 1",
 // without the dashes, while playlist's said CLI11's "Value 5 not in range [0 - 1]". Every 0..1
 // option now says the same, named as typed.

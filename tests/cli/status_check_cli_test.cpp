@@ -140,36 +140,38 @@ TEST_P(StatusCheck, CheckFindsGarbageOfTheRightSize) {
   EXPECT_NE(d->find(" where every track embedding has length 1"), std::string::npos) << *d;
 }
 
-// A stored duration that is no length of audio (negative, infinite: edited by hand) made the
-// total "-inf s" or "inf h ... (ok)" (hostile pass 13, R13C-4), and a -5 s one took 5 s off the
-// total unseen. The audio line says which track holds it; the JSON's total is null.
+// A stored duration that is no length of audio (negative, infinite, absurd: edited by hand) made
+// the total "-inf s" or "inf h ... (ok)" (hostile pass 13, R13C-4), and a -5 s one took 5 s off
+// the total unseen. It is damage, on either store: named with its track (exit 1), the audio line
+// says unknown, the JSON's totals are null. (ShownNames.AnImpossibleDurationIsNamedAsDamage... too.)
 TEST_P(StatusCheck, ADurationThatIsNoLengthOfAudioIsNamedNotSummed) {
   for (const auto& [sqlite_value, pg_value, shown] :
        std::vector<std::tuple<std::string, std::string, std::string>>{{"-1e308", "-1e308", "-1e+308"},
+                                                                      {"1e308", "1e308", "1e+308"},
                                                                       {"9e999", "'Infinity'", "inf"},
                                                                       {"-5", "-5", "-5"}}) {
     set_a("duration_s = " + sqlite_value, "duration_s = " + pg_value);
-    const std::string want = "audio     unknown: track " + std::to_string(a_) + " (" + dir_ + "/lib/a.wav) holds a duration of " +
-                             shown + " s, which no audio has (edited by hand?); `clapsearch index DIR --db ";
+    const std::string want = "the index is damaged: track " + std::to_string(a_) + " (" + dir_ + "/lib/a.wav) has a duration of " +
+                             shown + " s, which no audio file has; `clapsearch index DIR --db ";
     std::string out, err;
-    EXPECT_EQ(test::run_cli("status --db " + q(db_), &out, &err), 0) << err;
-    EXPECT_NE(out.find(want), std::string::npos) << shown << "\n" << out;
+    EXPECT_EQ(test::run_cli("status --db " + q(db_), &out, &err), 1) << err;
+    EXPECT_NE(out.find("audio     unknown: a track's stored duration is damaged"), std::string::npos) << shown << "\n" << out;
+    EXPECT_NE(err.find(want), std::string::npos) << shown << "\n" << err;
     EXPECT_EQ(out.find(" (ok)"), std::string::npos) << out;
-    EXPECT_EQ(test::run_cli("status --json --db " + q(db_), &out, &err), 0) << err;
+    EXPECT_EQ(test::run_cli("status --json --db " + q(db_), &out, &err), 1) << err;
     const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
     ASSERT_TRUE(j.is_object()) << out;
     EXPECT_TRUE(j["audio_seconds"].is_null()) << j["audio_seconds"];
     EXPECT_TRUE(j["audio_hours"].is_null()) << j["audio_hours"];
-    ASSERT_TRUE(j["unreal_duration"].is_string()) << out;
-    EXPECT_NE(j["unreal_duration"].get<std::string>().find(" holds a duration of " + shown + " s"), std::string::npos)
-        << j["unreal_duration"];
+    ASSERT_TRUE(j["damaged"].is_string()) << out;
+    EXPECT_NE(j["damaged"].get<std::string>().find(want), std::string::npos) << j["damaged"];
   }
   set_a("duration_s = 3", "duration_s = 3");  // a length again: summed as before
   std::string out, err;
   EXPECT_EQ(test::run_cli("status --json --db " + q(db_), &out, &err), 0) << err;
   const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << out;
-  EXPECT_TRUE(j["unreal_duration"].is_null());
+  EXPECT_TRUE(j["damaged"].is_null());
   EXPECT_NEAR(j["audio_seconds"].get<double>(), 6.0, 0.1);
 }
 

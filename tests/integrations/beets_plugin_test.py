@@ -32,6 +32,7 @@ def main():
         run_hardening_tests(os.path.join(tmp, 'hardening'), binary, model, plugin_dir)
         run_link_tests(os.path.join(tmp, 'links'), binary, model, plugin_dir)
         run_small_part_tests(os.path.join(tmp, 'part'), binary, model, plugin_dir)
+        run_missing_file_tests(os.path.join(tmp, 'missing'), binary, model, plugin_dir)
     print('Beets.Plugin: all checks passed')
 
 
@@ -440,6 +441,34 @@ def run_small_part_tests(tmp, binary, model, plugin_dir):
     expected = [p for p in (r['path'] for r in env.clapsearch_json('search', 'a sweep', '-k', '0')) if '/mine/' in p]
     got = env.lines('clapsearch', 'search', '-k', '2', '-p', 'a sweep')
     check(got == expected, f'search -k 2 in a small part of the index: {got} != {expected}')
+
+
+def run_missing_file_tests(tmp, binary, model, plugin_dir):
+    """Hostile pass 13: the advice for an item whose file was deleted (R13P-2: "not in the
+    clapsearch index (run: beet clapsearch index)", which cannot help, and `index` counted it
+    silently), and for an empty beets library over an index of files outside beets (R13P-3: "is
+    it indexed?" of a library that holds nothing)."""
+    os.makedirs(tmp)
+    env = Env(tmp, binary)
+    music = os.path.join(tmp, 'music')
+    kept, deleted = os.path.join(music, 'A/kept.flac'), os.path.join(music, 'A/deleted.flac')
+    encode(kept, 'sine=f=300:d=6', {'artist': 'Ay', 'title': 'Kept'})
+    encode(deleted, 'anoisesrc=color=pink:d=6:seed=3', {'artist': 'Ay', 'title': 'Deleted'})
+    write_beets_config(env, music, tmp, plugin_dir, binary, model)
+    # Before any import: an index of these files, which are not beets items yet.
+    env.run([binary, 'index', music, '--db', env.index, '--model', model, '-q'])
+    done = env.beet('clapsearch', 'search', 'a tone', ok=False)
+    check(done.returncode != 0 and 'the beets library holds no items' in done.stderr and 'is it indexed' not in done.stderr,
+          f'search in an empty beets library: {done.returncode} {done.stderr!r}')
+    env.beet('import', '-A', music)
+    os.remove(deleted)
+    done = env.beet('-v', 'clapsearch', 'index')
+    check('1 item(s) have no file at their path' in done.stderr and 'deleted.flac' in done.stderr
+          and 'indexing 1 item(s)' in done.stderr, f'index with a deleted file: {done.stderr!r}')
+    done = env.beet('clapsearch', 'tag')
+    check('1 item(s) have no file at their path' in done.stderr and 'not in the clapsearch index' not in done.stderr,
+          f'tag with a deleted file: {done.stderr!r}')
+    check(env.lines('ls', '-f', '$clap_mood', 'title:Kept') not in ([], ['']), 'the item whose file is there was tagged')
 
 
 def run_link_tests(tmp, binary, model, plugin_dir):

@@ -16,10 +16,16 @@ void forget_rows(const std::string& location, const std::string& table) {
               0);
     return;
   }
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(location.c_str(), &db), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, ("DELETE FROM " + table).c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  sqlite_exec(location, "DELETE FROM " + table);
+}
+
+void sqlite_exec(const std::string& db, const std::string& statements) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK) << db;
+  char* msg = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, statements.c_str(), nullptr, nullptr, &msg), SQLITE_OK) << (msg ? msg : "");
+  sqlite3_free(msg);
+  sqlite3_close(h);
 }
 
 }  // namespace clap::test

@@ -1,4 +1,4 @@
-// Forgetting what an index keeps, straight in its database, for tests of an index made by a
+// Changing an index straight in its database (sqlite_exec), and forgetting what it keeps, for tests of an index made by a
 // version that kept none of it: the track ids Store::wipe keeps (store.h; its tracks then come
 // back under other ids, which user data must follow), the packet hashes (audio/packet_hash.h; an
 // index made before they were stored, which a run catches up).
@@ -6,6 +6,10 @@
 #include <string>
 
 namespace clap::test {
+
+// Runs `statements` on the SQLite index at `db` (a test damaging it by hand), each failure a
+// test failure naming SQLite's message.
+void sqlite_exec(const std::string& db, const std::string& statements);
 
 // Deletes every row of `table` of the index at `location` (a SQLite file or a PostgreSQL URL of
 // the shared test server).

@@ -333,6 +333,11 @@ try {
       const err = await callError(await at('overlimit'), 'nd_get_similar_songs_by_track', { id: 'x', name: 'Hello', count: 12000 });
       assert.match(err, /cut at Navidrome's 10 MiB limit: ask for fewer songs/);
     });
+    await check('an answer over 10 MiB for 5 songs asked: the server sent too much (asking for fewer would not help)', async () => {
+      const err = await callError(await at('overlimit'), 'nd_get_similar_songs_by_track', { id: 'x', name: 'Hello', count: 5 });
+      assert.match(err, /the server sent too much: its answer reached Navidrome's 10 MiB limit, although 5 songs were asked for/);
+      assert.doesNotMatch(err, /ask for fewer/);
+    });
     await check('fields of the wrong type: a valid answer, similarity a number (0 when it is none)', async () => {
       const got = await call(await at('badtypes'), 'nd_get_sonic_similar_tracks', { song: seed, count: 5 });
       assert.equal(got.matches.length, 5);
