@@ -266,6 +266,8 @@ TEST_F(MigrateCli, SetRowsOfNoTrackAreLeftOutWithAWarning) {
            "); INSERT INTO set_tracks(set_id, track_id, embedding) VALUES (1, 999, " + blob + ")";
   };
   sqlite_do(from, "PRAGMA foreign_keys = OFF; " + orphans("x'00'"));
+  // The suite's index as it is now (an earlier test of the suite may have added a track to it).
+  const long long tracks = std::stoll(sqlite_do(g_lib->db, "", "SELECT COUNT(*) FROM tracks"));
   const std::string url = test::PostgresServer::shared().create_database();
   std::string err;
   run_ok("migrate -q --from " + q(g_lib->db) + " --to " + q(url));
@@ -282,7 +284,7 @@ TEST_F(MigrateCli, SetRowsOfNoTrackAreLeftOutWithAWarning) {
               std::string::npos) << err;
     EXPECT_EQ(j.value("set_windows_of_no_track", -1), 2) << j.dump();
     EXPECT_EQ(j.value("set_tracks_of_no_track", -1), 1) << j.dump();
-    EXPECT_EQ(j["tracks"], 8);
+    EXPECT_EQ(j["tracks"], tracks);
     EXPECT_EQ(sqlite_do(to, "", "SELECT COUNT(*) FROM set_windows WHERE track_id = 999"), "0\n");
   }
   run_ok("migrate -q --from " + q(g_lib->db) + " --to " + q(dir + "/clean.db"), &err);
