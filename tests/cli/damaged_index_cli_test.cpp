@@ -140,6 +140,16 @@ std::string schema_dump(const std::string& db) {
   return kept;
 }
 
+// ROOT/lib holding one tone (440 Hz) or two (and 880 Hz), indexed into a new PostgreSQL database.
+std::string postgres_index_of_tones(const std::string& root, int tones) {
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  if (tones > 1) test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string err;
+  EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", nullptr, &err), 0) << err;
+  return db;
+}
+
 TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamedAndRebuilt) {
   const std::string root = test::temp_dir();
   test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
@@ -182,10 +192,8 @@ TEST(DamagedIndex, APostgresqlIndexMissingATableIsNamedAndRebuilt) {
 // name; so does PostgreSQL now, and nothing in the database changes.
 TEST(DamagedIndex, APostgresqlIndexWithoutItsSchemaVersionRowIsDamagedNotEmpty) {
   const std::string root = test::temp_dir() + "/pg-no-version";
-  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
-  const std::string db = test::PostgresServer::shared().create_database();
+  const std::string db = postgres_index_of_tones(root, 1);
   std::string out, err;
-  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
   const std::string version = psql(db, "SELECT version FROM schema_version");
   for (const std::string row : {"DELETE FROM schema_version", "UPDATE schema_version SET version = 0"}) {
     SCOPED_TRACE(row);
@@ -207,11 +215,8 @@ TEST(DamagedIndex, APostgresqlIndexWithoutItsSchemaVersionRowIsDamagedNotEmpty) 
 // -1, "dim is " and nothing for 0. Now the track, what the column holds and the way out; the value.
 TEST(DamagedIndex, APostgresqlIndexNamesADamagedEmbeddingOrSetting) {
   const std::string root = test::temp_dir() + "/pg-damage";
-  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
-  test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
-  const std::string db = test::PostgresServer::shared().create_database();
+  const std::string db = postgres_index_of_tones(root, 2);
   std::string out, err;
-  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
   psql(db, "UPDATE set_tracks SET embedding = '\\x0102' WHERE track_id = 1; "
            "UPDATE tracks SET embedding = '\\x0102' WHERE id = 1");
   for (const std::string command : {"similar 2", "duplicates"}) {
@@ -422,10 +427,8 @@ TEST(DamagedIndex, APostgresqlViewInATablesPlaceIsNamedAtOpen) {
 // connection of the store closed as damaged.
 TEST(DamagedIndex, APostgresqlRebuildOfADamagedSettingEndsCleanly) {
   const std::string root = test::temp_dir() + "/pg-rebuild-meta";
-  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
-  const std::string db = test::PostgresServer::shared().create_database();
+  const std::string db = postgres_index_of_tones(root, 1);
   std::string out, err;
-  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
   psql(db, "UPDATE meta SET value = '0' WHERE key = 'hop_s'");
   EXPECT_EQ(cli("status --db " + q(db), &out, &err), 1);
   EXPECT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " --rebuild -q", &out, &err), 0) << err;
