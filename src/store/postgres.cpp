@@ -412,19 +412,17 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   if (r) PQclear(r);
   if (PQstatus(c_) == CONNECTION_BAD)
     throw Unreachable(where_ + ": database error: " + msg + " (the connection to the server was lost) (" + sql.substr(0, 80) + ")");
-  // clapsearch's statements name only the columns its migrations made, with their types: a
-  // column that is not there (42703), or whose type no longer fits an operator or a value
-  // (42883, 42804), was dropped, renamed or retyped by hand. Named as the damage, not as the
-  // server's "column t.speech does not exist; LINE 1: ..." (hostile pass 11, R11C-2).
-  if (sqlstate == "42703" || sqlstate == "42883" || sqlstate == "42804")
-    throw DamagedIndex(where_ + ": the index is damaged: " + said + " (a column dropped, renamed or retyped by hand); " +
-                       kColumnWayOut);
-  // An error raised in a function: clapsearch makes none, so it is a trigger's made by hand (a
-  // RAISE, or a statement of its that failed). Shown as "database error: ERROR: no new users here
-  // CONTEXT: PL/pgSQL function refuse() line 1 at RAISE (INSERT INTO users(...) ...)": the statement
-  // it stopped and no trigger or way out (hostile pass 14, R14C-3).
-  if (const std::string::size_type at = context.find("function "); at != std::string::npos) {
-    const std::string::size_type name = at + 9, end = context.find_first_of(" \n", name);
+  // An error raised in a procedural-language function (PL/pgSQL, PL/Python...: what a trigger
+  // runs; an SQL-language function cannot be one): clapsearch makes none, so it is a trigger's made
+  // by hand (a RAISE, or a statement of its that failed). Shown as "database error: ERROR: no new
+  // users here CONTEXT: PL/pgSQL function refuse() line 1 at RAISE (INSERT INTO users(...) ...)":
+  // the statement it stopped and no trigger or way out (hostile pass 14, R14C-3). Before the
+  // column check below: a statement of the trigger's own naming a missing column is the trigger's.
+  // The context lists the innermost first ("SQL statement ..." of a failed statement of its comes
+  // before its "PL/pgSQL function f() line 3 at SQL statement").
+  const std::string::size_type pl = context.find("PL/");
+  if (const std::string::size_type at = context.find(" function ", pl); pl != std::string::npos && at != std::string::npos) {
+    const std::string::size_type name = at + 10, end = context.find_first_of(" \n", name);
     const std::string function = context.substr(name, end == std::string::npos ? std::string::npos : end - name);
     std::string named, drop = "NAME ON TABLE";
     const auto triggers = triggers_of(function);
@@ -437,6 +435,13 @@ void Connection::fail(PGresult* r, const std::string& sql) {
                 "); that write was not made: drop the trigger (`DROP TRIGGER " + control_escaped(drop) +
                 "`) or change it, then run the command again");
   }
+  // clapsearch's statements name only the columns its migrations made, with their types: a
+  // column that is not there (42703), or whose type no longer fits an operator or a value
+  // (42883, 42804), was dropped, renamed or retyped by hand. Named as the damage, not as the
+  // server's "column t.speech does not exist; LINE 1: ..." (hostile pass 11, R11C-2).
+  if (sqlstate == "42703" || sqlstate == "42883" || sqlstate == "42804")
+    throw DamagedIndex(where_ + ": the index is damaged: " + said + " (a column dropped, renamed or retyped by hand); " +
+                       kColumnWayOut);
   throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
 }
 
