@@ -10,6 +10,7 @@
 #include "index/passes.h"
 #include "service/filters.h"
 #include "store/embedding_sizes.h"
+#include "store/rows.h"
 
 namespace clap::service {
 
@@ -47,16 +48,9 @@ namespace {
 // every one is finite and the vector has unit length (core/vector_math.h track_embedding). A
 // blob of the right size holding NaN, or bytes that are not floats of an embedding, fails this.
 std::string unsound_values(const float* v, int dim) {
+  if (std::string why = store::non_finite_value(v, static_cast<size_t>(std::max(dim, 0))); !why.empty()) return why;
   double sq = 0;
-  for (int k = 0; k < dim; ++k) {
-    if (!std::isfinite(v[k])) {
-      char what[96];
-      std::snprintf(what, sizeof what, "a value that is not a number (%s) at %d of %d", std::isnan(v[k]) ? "NaN" : "infinity",
-                    k, dim);
-      return what;
-    }
-    sq += double(v[k]) * double(v[k]);
-  }
+  for (int k = 0; k < dim; ++k) sq += double(v[k]) * double(v[k]);
   // 1e-3: the float sums of the normalization leave about 1e-6; garbage is far from 1.
   if (dim > 0 && std::abs(std::sqrt(sq) - 1.0) > 1e-3) {
     char what[128];

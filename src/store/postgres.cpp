@@ -10,6 +10,7 @@
 #include <cstring>
 #include <optional>
 
+#include "core/one_line_text.h"
 #include "store/rows.h"
 
 namespace clap::store::pg {
@@ -323,11 +324,17 @@ std::string row_owner(const PGresult* r, int row, int col) {
 }
 }  // namespace
 
+namespace {
+const char* const kRebuildWayOut =
+    "`clapsearch index DIR --db URL --rebuild` creates the index anew (with --model, unless it was made with the default "
+    "model)";
+}  // namespace
+
 std::string Result::damaged(const std::string& what) const {
   return (where_.empty() ? "" : where_ + ": ") + "the index is damaged: " + what;
 }
 
-bool Result::append_floats(int row, int col, int expect, std::vector<float>& out) const {
+bool Result::append_floats(int row, int col, int expect, std::vector<float>& out, bool finite) const {
   if (is_null(row, col)) return false;
   // A value of another length was written by hand or by another tool (clapsearch writes exactly
   // `expect` floats): the index is damaged, named by what the value belongs to (a track's or a
@@ -340,8 +347,7 @@ bool Result::append_floats(int row, int col, int expect, std::vector<float>& out
     throw DamagedIndex(damaged((owner.empty() ? std::string("an embedding") : owner + "'s embedding") +
                        " holds a blob of " + std::to_string(n) + " bytes where " + std::to_string(expect) + " floats (" +
                        std::to_string(static_cast<size_t>(expect) * sizeof(float)) +
-                       " bytes) were expected; `clapsearch index DIR --db URL --rebuild` creates the index anew (with "
-                       "--model, unless it was made with the default model)"));
+                       " bytes) were expected; " + kRebuildWayOut));
   }
   if (PQfformat(r_, col) == 1) {
     decode_embedding(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)), expect, out,
@@ -350,6 +356,13 @@ bool Result::append_floats(int row, int col, int expect, std::vector<float>& out
     const std::string b = bytes(row, col);
     decode_embedding(b.data(), b.size(), expect, out, sql_.substr(0, 60));
   }
+  // NaN or infinity in a value of the right size (a hand edit; R14C-1, as Stmt::append_floats).
+  if (finite)
+    if (const std::string why = non_finite_value(out.data() + out.size() - expect, static_cast<size_t>(expect)); !why.empty()) {
+      const std::string owner = row_owner(r_, row, col);
+      throw DamagedIndex(damaged((owner.empty() ? std::string("an embedding") : owner + "'s embedding") + " holds " + why +
+                                 "; " + kRebuildWayOut));
+    }
   return true;
 }
 
@@ -361,7 +374,7 @@ std::vector<float> Result::floats(int row, int col, int expect) const {
 
 // --- Connection ------------------------------------------------------------------------------
 
-Connection::Connection(const std::string& url) : where_(redact(url)) {
+Connection::Connection(const std::string& url) : url_(url), where_(redact(url)) {
   // Defaults for a connection that must notice a dead peer: a worker cut off from the network,
   // or a server that went away without closing the socket, would otherwise wait in a query for
   // the kernel's two-hour keepalive. Listed first so the URL's own parameters override them.
@@ -394,10 +407,34 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   std::string msg = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(c_));
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  const std::string sqlstate = state ? state : "", said = primary ? primary : msg;
+  const char* where = r ? PQresultErrorField(r, PG_DIAG_CONTEXT) : nullptr;
+  const std::string sqlstate = state ? state : "", said = primary ? primary : msg, context = where ? where : "";
   if (r) PQclear(r);
   if (PQstatus(c_) == CONNECTION_BAD)
     throw Unreachable(where_ + ": database error: " + msg + " (the connection to the server was lost) (" + sql.substr(0, 80) + ")");
+  // An error raised in a procedural-language function (PL/pgSQL, PL/Python...: what a trigger
+  // runs; an SQL-language function cannot be one): clapsearch makes none, so it is a trigger's made
+  // by hand (a RAISE, or a statement of its that failed). Shown as "database error: ERROR: no new
+  // users here CONTEXT: PL/pgSQL function refuse() line 1 at RAISE (INSERT INTO users(...) ...)":
+  // the statement it stopped and no trigger or way out (hostile pass 14, R14C-3). Before the
+  // column check below: a statement of the trigger's own naming a missing column is the trigger's.
+  // The context lists the innermost first ("SQL statement ..." of a failed statement of its comes
+  // before its "PL/pgSQL function f() line 3 at SQL statement").
+  const std::string::size_type pl = context.find("PL/");
+  if (const std::string::size_type at = context.find(" function ", pl); pl != std::string::npos && at != std::string::npos) {
+    const std::string::size_type name = at + 10, end = context.find_first_of(" \n", name);
+    const std::string function = context.substr(name, end == std::string::npos ? std::string::npos : end - name);
+    std::string named, drop = "NAME ON TABLE";
+    const auto triggers = triggers_of(function);
+    for (size_t t = 0; t < triggers.size() && t < 5; ++t)
+      named += (t ? ", " : "trigger ") + control_escaped(triggers[t].first) + " on " + control_escaped(triggers[t].second);
+    if (triggers.size() > 5) named += ", ...";
+    if (!triggers.empty()) drop = triggers[0].first + " ON " + triggers[0].second;
+    throw Error(where_ + ": a trigger made by hand refused the write: " + echo_excerpt(said) + " (" +
+                (named.empty() ? "" : named + ", ") + "function " + echo_excerpt(function) +
+                "); that write was not made: drop the trigger (`DROP TRIGGER " + control_escaped(drop) +
+                "`) or change it, then run the command again");
+  }
   // clapsearch's statements name only the columns its migrations made, with their types: a
   // column that is not there (42703), or whose type no longer fits an operator or a value
   // (42883, 42804), was dropped, renamed or retyped by hand. Named as the damage, not as the
@@ -406,6 +443,20 @@ void Connection::fail(PGresult* r, const std::string& sql) {
     throw DamagedIndex(where_ + ": the index is damaged: " + said + " (a column dropped, renamed or retyped by hand); " +
                        kColumnWayOut);
   throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
+}
+
+std::vector<std::pair<std::string, std::string>> Connection::triggers_of(const std::string& function) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  try {
+    Connection look(url_);
+    auto r = look.query("SELECT quote_ident(t.tgname), t.tgrelid::regclass::text FROM pg_trigger t WHERE NOT t.tgisinternal "
+                        "AND t.tgfoid = to_regprocedure($1) ORDER BY 2, 1",
+                        Params().add(function));
+    for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.text(i, 1));
+  } catch (const Error&) {
+    out.clear();  // the message names the function alone
+  }
+  return out;
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -75,8 +76,9 @@ class Result {
   double real(int row, int col) const;    // NULL = 0
   std::string text(int row, int col) const;  // NULL = ""; bytea: its bytes
   // A bytea of float32 little-endian values: appends exactly `expect` values (throws when the
-  // size differs); false when NULL.
-  bool append_floats(int row, int col, int expect, std::vector<float>& out) const;
+  // size differs); false when NULL. With `finite`, a value that is not finite is damage too,
+  // named as a wrong size is.
+  bool append_floats(int row, int col, int expect, std::vector<float>& out, bool finite = false) const;
   std::vector<float> floats(int row, int col, int expect) const;
 
   // Row `i` with the accessors store/rows.h's decoders take (int64(col), text(col), ...).
@@ -117,7 +119,11 @@ class Connection {
 
  private:
   [[noreturn]] void fail(PGresult* r, const std::string& sql);
+  // The triggers made by hand that run `function`, each (name, table), looked up on a connection of
+  // their own (this one may be in a failed transaction); none when they cannot be found.
+  std::vector<std::pair<std::string, std::string>> triggers_of(const std::string& function) const;
   PGconn* c_ = nullptr;
+  std::string url_;  // to look up what a failure names (triggers_of); never shown
   std::string where_;
 };
 

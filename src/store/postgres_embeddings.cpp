@@ -187,8 +187,8 @@ Embeddings PostgresStore::track_embeddings() const {
     auto r = c_->query("SELECT id, embedding FROM tracks WHERE id > $1::bigint AND embedding IS NOT NULL AND status = 'ok' "
                        "ORDER BY id LIMIT $2::bigint",
                        pg::Params().add(after).add(kPage), true);
-    for (int i = 0; i < r.rows(); ++i)
-      if (r.append_floats(i, 1, e.dim, e.data)) e.ids.push_back(r.int64(i, 0));
+    for (int i = 0; i < r.rows(); ++i)  // the track-level searches read these: non-finite is named (R14C-1)
+      if (r.append_floats(i, 1, e.dim, e.data, /*finite=*/true)) e.ids.push_back(r.int64(i, 0));
     if (r.rows() < kPage) break;
     after = r.int64(r.rows() - 1, 0);
   }
@@ -199,7 +199,8 @@ namespace {
 // Appends the rows of a (id, track_id, start_s, end_s, embedding) result to `t`.
 void append_window_rows(pg::Result& r, WindowTable& t) {
   for (int i = 0; i < r.rows(); ++i) {
-    if (!r.append_floats(i, 4, t.dim, t.embeddings)) continue;
+    // Every search reads its windows here: a value that is not finite is named (R14C-1).
+    if (!r.append_floats(i, 4, t.dim, t.embeddings, /*finite=*/true)) continue;
     t.window_ids.push_back(r.int64(i, 0));
     t.track_ids.push_back(r.int64(i, 1));
     t.starts.push_back(r.real(i, 2));

@@ -286,6 +286,14 @@ Counts PostgresStore::counts() const {
   auto w = c_->query("SELECT COUNT(*), COUNT(*) FILTER (WHERE silent) FROM windows");
   c.windows = w.int64(0, 0);
   c.silent_windows = w.int64(0, 1);
+  // A window_total no track has (rows.h), named as SQLite's is.
+  if (auto bad = c_->query("SELECT id, path, window_total::text FROM tracks WHERE status = 'ok' AND (window_total < 0 OR "
+                           "window_total > $1::bigint) ORDER BY id LIMIT 1",
+                           pg::Params().add(kMostWindowsOfATrack));
+      bad.rows() > 0)
+    throw DamagedIndex(c_->where() + ": " + window_total_damage(bad.int64(0, 0), bad.text(0, 1), bad.text(0, 2)) +
+                       "; `clapsearch index DIR --db URL --rebuild` creates the index anew (with --model, unless it was "
+                       "made with the default model)");
   auto cov = c_->query(
       "SELECT COALESCE(SUM(total), 0), COALESCE(SUM(n), 0), COUNT(*) FILTER (WHERE n >= total) FROM "
       "(SELECT t.window_total AS total, (SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id) AS n "

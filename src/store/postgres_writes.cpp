@@ -236,9 +236,14 @@ void PostgresStore::update_tags(int64_t id, const Track& tags) {
 std::map<int64_t, std::vector<uint32_t>> PostgresStore::fingerprints(const std::vector<int64_t>& ids) const {
   std::map<int64_t, std::vector<uint32_t>> out;
   if (ids.empty()) return out;
-  auto r = c_->query("SELECT track_id, items FROM fingerprints WHERE track_id = ANY($1::bigint[])",
+  auto r = c_->query("SELECT f.track_id, f.items, t.path FROM fingerprints f LEFT JOIN tracks t ON t.id = f.track_id "
+                     "WHERE f.track_id = ANY($1::bigint[])",
                      pg::Params().add(bigint_array(ids)), true);
-  for (int i = 0; i < r.rows(); ++i) out.emplace(r.int64(i, 0), fingerprint_items(r.text(i, 1), r.int64(i, 0)));
+  try {
+    for (int i = 0; i < r.rows(); ++i) out.emplace(r.int64(i, 0), fingerprint_items(r.text(i, 1), r.int64(i, 0), r.text(i, 2)));
+  } catch (const DamagedIndex& e) {  // named with the database and the rebuild, as PostgresStore::model does
+    throw DamagedIndex(c_->where() + ": " + e.what() + "; or `clapsearch index DIR --db URL --rebuild` creates the index anew");
+  }
   return out;
 }
 
@@ -264,8 +269,8 @@ Embeddings PostgresStore::tracks_without_speech() const {
   auto r = c_->query("SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok' AND speech IS NULL "
                      "ORDER BY id",
                      pg::Params(), true);
-  for (int i = 0; i < r.rows(); ++i)
-    if (r.append_floats(i, 1, e.dim, e.data)) e.ids.push_back(r.int64(i, 0));
+  for (int i = 0; i < r.rows(); ++i)  // as SQLite's (ok_track_embeddings): a value that is not finite is named
+    if (r.append_floats(i, 1, e.dim, e.data, /*finite=*/true)) e.ids.push_back(r.int64(i, 0));
   return e;
 }
 

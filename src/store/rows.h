@@ -28,6 +28,11 @@ namespace clap::store {
 void decode_embedding(const void* bytes, size_t n, int expect, std::vector<float>& out, const std::string& what);
 // The column's bytes of n floats.
 std::string encode_embedding(const float* v, size_t n);
+// The first of v[0..n) that is not finite, said as "a value that is not a number (NaN) at K of N"
+// (or "(infinity)"), or "" when every one is. The indexer never writes one (a model's output is
+// finite; core/vector_math.h normalizes it), so such a value in a column is hand damage. One pass
+// of integer compares over values just decoded: cheap beside the decode (a read of every window).
+std::string non_finite_value(const float* v, size_t n);
 
 // A stored embedding: its floats, or nullptr (NULL) when there are none.
 inline const float* floats_or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
@@ -288,9 +293,17 @@ std::map<int64_t, int> check_imported_sets(const std::vector<EmbeddingSet>& sets
 // `dim_of` (check_imported_sets) and its embeddings are that set's size.
 void check_set_copy(const std::string& path, const SetCopy& set, const std::map<int64_t, int>& dim_of);
 
+// The most windows a track can have: the longest audio status accepts (1e9 s, service/status.cpp)
+// at the shortest hop (0.5 s), plus one. A track's window_total past it (or below 0) was written by
+// hand: summed, 2^63-1 made `status` fail on SQLite's raw "integer overflow" (hostile pass 14,
+// R14C-4). window_total_damage says it (no location: the store adds it and the way out).
+constexpr int64_t kMostWindowsOfATrack = 2'000'000'001;
+std::string window_total_damage(int64_t track_id, const std::string& path, const std::string& value);
+
 // A fingerprint's column: its items as little-endian bytes, whatever the machine's byte order.
 std::string fingerprint_bytes(const std::vector<uint32_t>& items);
-// And back; throws naming the track when the column is not a whole number of items.
-std::vector<uint32_t> fingerprint_items(const std::string& bytes, int64_t track_id);
+// And back; a column that is not a whole number of items (a hand edit) is a DamagedIndex naming
+// the track (`path` when known) and the way out, without the index's location, which the store adds.
+std::vector<uint32_t> fingerprint_items(const std::string& bytes, int64_t track_id, const std::string& path = "");
 
 }  // namespace clap::store

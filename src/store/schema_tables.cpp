@@ -132,4 +132,19 @@ std::string column_damage(const std::vector<SchemaPart>& schema, const SchemaCol
   return "";
 }
 
+std::optional<TableColumn> unfilled_column(const std::vector<SchemaPart>& schema, const std::vector<TableColumn>& required) {
+  // Only a table the migrations make: another table of the database is none of clapsearch's.
+  for (const TableColumn& c : required)
+    if (std::any_of(schema.begin(), schema.end(), [&](const SchemaPart& p) { return p.table == c.first && p.column.empty(); }) &&
+        std::none_of(schema.begin(), schema.end(), [&](const SchemaPart& p) { return p.table == c.first && p.column == c.second; }))
+      return c;
+  return std::nullopt;
+}
+
+std::string unfilled_column_damage(const TableColumn& c) {
+  return "table " + c.first + " has a column " + c.second +
+         " that clapsearch did not make, NOT NULL with no default, which its writes leave empty (added by hand?); nothing "
+         "was changed: drop it (`ALTER TABLE " + c.first + " DROP COLUMN " + c.second + "`)";
+}
+
 }  // namespace clap::store

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace clap::store {
@@ -45,5 +46,18 @@ std::string version_behind_tables(const std::string& where, int64_t stored, cons
 // missing table is its own damage, named first). Columns added by hand are no damage.
 std::string column_damage(const std::vector<SchemaPart>& schema, const SchemaColumns& present,
                           const std::function<bool(const std::string& declared, const std::string& found)>& same_type);
+
+// A column the migrations never made that the database declares NOT NULL with no default, nor a
+// value of its own (identity, generated): every insert clapsearch makes into its table fails, on
+// raw SQL ("null value in column "mine" of relation "users" violates not-null constraint"), while
+// the check at open passed it as "a column added by hand" (hostile pass 14, R14C-2). `required`
+// lists (table, column) of such columns the database holds; the first in a table of the schema
+// that the schema lacks, or nullopt.
+using TableColumn = std::pair<std::string, std::string>;
+std::optional<TableColumn> unfilled_column(const std::vector<SchemaPart>& schema, const std::vector<TableColumn>& required);
+// It said, with the way out both stores have: "table T has a column C that clapsearch did not
+// make, NOT NULL with no default, which its writes leave empty (added by hand?); nothing was
+// changed: drop it (`ALTER TABLE T DROP COLUMN C`)".
+std::string unfilled_column_damage(const TableColumn& column);
 
 }  // namespace clap::store

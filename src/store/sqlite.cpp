@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "store/rows.h"
 #include "store/store.h"
 
@@ -45,12 +46,40 @@ std::string full_disk(sqlite3* db) {
          " (" + reason + "); free some space and run the command again";
 }
 
+// A trigger's RAISE(ABORT | FAIL | ROLLBACK, 'text') in the user's words, without the statement it
+// stopped: "database error: no new users here (INSERT INTO users(...) VALUES ...)" named neither
+// the trigger nor the way out (hostile pass 14, R14C-3). clapsearch makes no trigger, so every
+// trigger of the database was made by hand; SQLite does not say which one raised, so all are
+// named. "" when the failure is not that. Called before anything else resets the message.
+std::string trigger_refusal(sqlite3* db, const std::string& msg) {
+  if (!db || sqlite3_extended_errcode(db) != SQLITE_CONSTRAINT_TRIGGER) return "";
+  std::string triggers, drop;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' ORDER BY name", -1, &s,
+                         nullptr) == SQLITE_OK)
+    for (int n = 0; sqlite3_step(s) == SQLITE_ROW; ++n) {
+      const auto text = [&](int c) {
+        const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(s, c));
+        return control_escaped(t ? t : "");
+      };
+      if (n < 5) triggers += (n ? ", " : "") + text(0) + " on " + text(1);
+      else if (n == 5) triggers += ", ...";
+      if (n == 0) drop = text(0);
+    }
+  sqlite3_finalize(s);
+  return named(db) + "a trigger made by hand refused the write: " + echo_excerpt(msg) +
+         (triggers.empty() ? "" : " (the index's triggers, none of them clapsearch's: " + triggers + ")") +
+         "; that write was not made: drop the trigger (`DROP TRIGGER " + (drop.empty() ? "NAME" : drop) +
+         "`) or change it, then run the command again";
+}
+
 }  // namespace
 
 void fail(sqlite3* db, const std::string& what) {
   const std::string msg = db ? message(db, sqlite3_errmsg(db)) : "out of memory";
   const int code = db ? sqlite3_extended_errcode(db) & 0xff : SQLITE_NOMEM;
   if (const std::string full = full_disk(db); !full.empty()) throw SqliteError(full, code);
+  if (const std::string trigger = trigger_refusal(db, msg); !trigger.empty()) throw SqliteError(trigger, code);
   throw SqliteError(named(db) + "database error: " + msg + " (" + what + ")", code);
 }
 
@@ -61,6 +90,7 @@ void exec(sqlite3* db, const std::string& sql) {
     const std::string msg = message(db, err);
     sqlite3_free(err);
     if (const std::string full = full_disk(db); !full.empty()) throw SqliteError(full, code != SQLITE_OK ? code : rc & 0xff);
+    if (const std::string trigger = trigger_refusal(db, msg); !trigger.empty()) throw SqliteError(trigger, code);
     throw SqliteError(named(db) + "database error: " + msg + " (" + sql.substr(0, 80) + ")", code != SQLITE_OK ? code : rc & 0xff);
   }
 }
@@ -230,7 +260,7 @@ std::string row_owner(sqlite3* db, sqlite3_stmt* s, int col) {
 }
 }  // namespace
 
-bool Stmt::append_floats(int col, int expect, std::vector<float>& out) const {
+bool Stmt::append_floats(int col, int expect, std::vector<float>& out, bool finite) const {
   if (is_null(col)) return false;
   // A value of the wrong length or type was written by hand or by another tool (clapsearch
   // writes exactly `expect` floats): the index is damaged, and the message names the track, what
@@ -248,6 +278,16 @@ bool Stmt::append_floats(int col, int expect, std::vector<float>& out) const {
   }
   decode_embedding(sqlite3_column_blob(s_, col), static_cast<size_t>(sqlite3_column_bytes(s_, col)), expect, out,
                    sql_.substr(0, 60));
+  // A value of the right size holding NaN or infinity (a hand edit): a search ranked its track by
+  // it without a word, all-infinite windows giving an empty answer with exit 0 (hostile pass 14,
+  // R14C-1). Named as the wrong size is, with the way out.
+  if (finite)
+    if (const std::string why = non_finite_value(out.data() + out.size() - expect, static_cast<size_t>(expect)); !why.empty()) {
+      const std::string owner = row_owner(db_, s_, col);
+      const std::string file = index_file(db_);
+      throw DamagedIndex(file + ": the index is damaged: " + (owner.empty() ? "an embedding" : owner + "'s embedding") +
+                         " holds " + why + rebuild_advice(file));
+    }
   return true;
 }
 

@@ -80,8 +80,9 @@ class Stmt {
   // NULL gives an empty vector).
   std::string blob(int col) const;  // NULL = ""
   std::vector<float> floats(int col, int expect) const;
-  // Appends the BLOB's floats to `out` (must hold `expect` values); false when NULL.
-  bool append_floats(int col, int expect, std::vector<float>& out) const;
+  // Appends the BLOB's floats to `out` (must hold `expect` values); false when NULL. With
+  // `finite`, a value that is not finite is damage too, named as a wrong size is.
+  bool append_floats(int col, int expect, std::vector<float>& out, bool finite = false) const;
 
  private:
   sqlite3* db_;

@@ -106,7 +106,7 @@ std::vector<TrackCopy> SqliteStore::export_tracks(const std::vector<int64_t>& id
     while (lab.step()) c.labels.push_back({id, lab.text(0), static_cast<float>(lab.real(1))});
     print.reset();
     print.bind(1, id);
-    if (print.step()) c.track.fingerprint = fingerprint_items(print.blob(0), id);
+    if (print.step()) c.track.fingerprint = sql::located(db_, [&] { return fingerprint_items(print.blob(0), id, c.track.path); });
     set_win.reset();
     set_win.bind(1, id);
     while (set_win.step()) append_set_copy_window(set_win, 0, dim_of, c.sets);

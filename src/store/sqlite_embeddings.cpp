@@ -167,8 +167,8 @@ Embeddings ok_track_embeddings(sqlite3* db, int dim, const std::string& also) {
   e.dim = dim;
   const std::string query = "SELECT id, embedding FROM tracks WHERE embedding IS NOT NULL AND status = 'ok'" + also + " ORDER BY id";
   sql::Stmt s(db, query.c_str());
-  while (s.step())
-    if (s.append_floats(1, e.dim, e.data)) e.ids.push_back(s.int64(0));
+  while (s.step())  // the track-level searches read these: a value that is not finite is named (R14C-1)
+    if (s.append_floats(1, e.dim, e.data, /*finite=*/true)) e.ids.push_back(s.int64(0));
   return e;
 }
 }  // namespace
@@ -186,7 +186,8 @@ Embeddings SqliteStore::tracks_without_speech() const {
 namespace {
 // Appends the row of a (id, track_id, start_s, end_s, embedding) statement to `t`.
 void append_window_row(sql::Stmt& s, WindowTable& t) {
-  if (!s.append_floats(4, t.dim, t.embeddings)) return;
+  // Every search reads its windows here: a value that is not finite is named (R14C-1).
+  if (!s.append_floats(4, t.dim, t.embeddings, /*finite=*/true)) return;
   t.window_ids.push_back(s.int64(0));
   t.track_ids.push_back(s.int64(1));
   t.starts.push_back(s.real(2));

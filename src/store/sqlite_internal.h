@@ -43,6 +43,9 @@ std::string missing_table(const SchemaColumns& present);
 // The first column of kSchemaVersion's schema that `present`'s tables lack or hold with another
 // declared type ("" when none): found at open rather than by the first statement that reaches it.
 std::string column_damage(const SchemaColumns& present);
+// A column added by hand that no insert fills (store/schema_tables.h unfilled_column), said with
+// its way out; "" when none.
+std::string unfilled_column_damage(sqlite3* db);
 // The retired tracks' tables, created on first use (CREATE TABLE IF NOT EXISTS), and whether a
 // database has them.
 extern const char* const kRetiredTables;

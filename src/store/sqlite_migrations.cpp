@@ -398,6 +398,17 @@ std::string missing_table(const SchemaColumns& present) {
   return "";
 }
 
+std::string unfilled_column_damage(sqlite3* db) {
+  // pragma_table_info's notnull is the column's own NOT NULL (an INTEGER PRIMARY KEY fills itself:
+  // pk > 0 is left out; a generated column is not listed).
+  sql::Stmt s(db, "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' "
+                  "AND p.\"notnull\" AND p.dflt_value IS NULL AND p.pk = 0 ORDER BY m.name, p.cid");
+  std::vector<TableColumn> required;
+  while (s.step()) required.emplace_back(s.text(0), s.text(1));
+  const std::optional<TableColumn> unfilled = unfilled_column(schema(), required);
+  return unfilled ? store::unfilled_column_damage(*unfilled) + ", or restore the database from a backup" : "";
+}
+
 std::string column_damage(const SchemaColumns& present) {
   // SQLite keeps the type a column was declared with, as written; case aside, it is the migration's.
   return store::column_damage(schema(), present, [](const std::string& declared, const std::string& found) {

@@ -105,7 +105,11 @@ void check_tables(sqlite3* db, const std::string& path) {
   const SchemaColumns present = read_columns(db);
   const std::string missing = missing_table(present);
   const std::string column = missing.empty() ? column_damage(present) : "";
-  if (missing.empty() && column.empty()) return;
+  if (missing.empty() && column.empty()) {
+    if (const std::string unfilled = unfilled_column_damage(db); !unfilled.empty())
+      throw DamagedIndex(path + ": the index is damaged: " + unfilled);
+    return;
+  }
   throw DamagedIndex(path + ": the index is damaged (" + (column.empty() ? "missing table " + missing : column) + ")" +
                      "; `clapsearch index DIR --db " + path +
                      " --rebuild` makes a new one (with --model, unless it was made with the default model)");
@@ -600,7 +604,7 @@ Counts SqliteStore::counts() const {
   {
     sql::Stmt s(db_,
                 "SELECT COUNT(*), COALESCE(SUM(status = 'ok'), 0), COALESCE(SUM(status = 'error'), 0), "
-                "COALESCE(SUM(silent), 0) FROM tracks");
+                "COALESCE(SUM(silent != 0), 0) FROM tracks");
     s.step();
     c.tracks = s.int64(0);
     c.ok = s.int64(1);
@@ -614,10 +618,21 @@ Counts SqliteStore::counts() const {
     sql::Stmt s(db_, "SELECT duration_s FROM tracks WHERE status = 'ok' ORDER BY id");
     while (s.step()) c.audio_seconds += s.real(0);
   }
-  sql::Stmt w(db_, "SELECT COUNT(*), COALESCE(SUM(silent), 0) FROM windows");
+  // silent is a flag: counted as one (a hand-set 2^63-1 overflowed the sum, R14C-4's sibling).
+  sql::Stmt w(db_, "SELECT COUNT(*), COALESCE(SUM(silent != 0), 0) FROM windows");
   w.step();
   c.windows = w.int64(0);
   c.silent_windows = w.int64(1);
+  {
+    // A window_total no track has, named before the sum below overflows on it (rows.h).
+    sql::Stmt bad(db_, "SELECT id, path, CAST(window_total AS TEXT) FROM tracks WHERE status = 'ok' AND "
+                       "(typeof(window_total) != 'integer' OR window_total < 0 OR window_total > ?) ORDER BY id LIMIT 1");
+    bad.bind(1, kMostWindowsOfATrack);
+    if (bad.step()) {
+      const std::string file = sql::index_file(db_);
+      throw DamagedIndex(file + ": " + window_total_damage(bad.int64(0), bad.text(1), bad.text(2)) + sql::rebuild_advice(file));
+    }
+  }
   sql::Stmt cov(db_,
                 "SELECT COALESCE(SUM(total), 0), COALESCE(SUM(n), 0), COALESCE(SUM(n >= total), 0) FROM "
                 "(SELECT t.window_total AS total, (SELECT COUNT(*) FROM windows w WHERE w.track_id = t.id) AS n "

@@ -237,11 +237,11 @@ void SqliteStore::update_tags(int64_t id, const Track& tags) {
 
 std::map<int64_t, std::vector<uint32_t>> SqliteStore::fingerprints(const std::vector<int64_t>& ids) const {
   std::map<int64_t, std::vector<uint32_t>> out;
-  sql::Stmt s(db_, "SELECT items FROM fingerprints WHERE track_id = ?");
+  sql::Stmt s(db_, "SELECT f.items, t.path FROM fingerprints f LEFT JOIN tracks t ON t.id = f.track_id WHERE f.track_id = ?");
   for (int64_t id : ids) {
     s.reset();
     s.bind(1, id);
-    if (s.step()) out.emplace(id, fingerprint_items(s.blob(0), id));
+    if (s.step()) out.emplace(id, sql::located(db_, [&] { return fingerprint_items(s.blob(0), id, s.text(1)); }));
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -206,6 +207,132 @@ TEST_P(StatusCheck, AHandEditedIdentityIsNamedAsTheIndexs) {
     EXPECT_NE(err.find("--rebuild"), std::string::npos) << c.sql << "\n" << err;
     SetUp();  // a new index for the next case
   }
+}
+
+// A window embedding of the right size holding infinity or NaN (a hand edit) was found by no
+// check, and a search ranked its track by it: all-infinite windows gave an empty answer with exit 0
+// (hostile pass 14, R14C-1). Every search reads the windows, so the read names it, as it names one
+// of the wrong size: the track's window, the value, the way out. A track embedding so damaged is
+// named by the track-level searches (`similar`) the same way.
+TEST_P(StatusCheck, AWindowThatIsNotFiniteIsNamedBySearch) {
+  const std::string model = " --model " + q(test::case_dir("tiny-unfused"));
+  const std::string window = "UPDATE windows SET embedding = ", of_a = " WHERE track_id = " + std::to_string(a_);
+  exec(window + "CAST(x'0000807f' || substr(embedding, 5) AS BLOB)" + of_a,
+       window + "overlay(embedding placing '\\x0000807f'::bytea from 1 for 4)" + of_a);
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("search piano --db " + q(db_) + model, &out, &err), 1) << out << err;
+  // SQLite's read names the track by its path too, PostgreSQL's by its id (as for a wrong size).
+  EXPECT_NE(err.find("the index is damaged: track " + std::to_string(a_)), std::string::npos) << err;
+  EXPECT_NE(err.find("'s window "), std::string::npos) << err;
+  EXPECT_NE(err.find("'s embedding holds a value that is not a number (infinity) at 0 of "), std::string::npos) << err;
+  EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
+  SetUp();
+  damage("CAST(x'0000c07f' || substr(embedding, 5) AS BLOB)", "overlay(embedding placing '\\x0000c07f'::bytea from 1 for 4)");
+  const std::string b = fs::path(dir_ + "/lib/b.wav").string();
+  EXPECT_EQ(test::run_cli("similar " + q(b) + " --db " + q(db_) + model, &out, &err), 1) << out << err;
+  EXPECT_NE(err.find("the index is damaged: track " + std::to_string(a_)), std::string::npos) << err;
+  EXPECT_NE(err.find("'s embedding holds a value that is not a number (NaN) at 0 of "), std::string::npos) << err;
+  EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
+}
+
+// A NOT NULL column without a default added by hand passed the check at open ("columns added by
+// hand are no damage"), and every insert into its table then failed on raw SQL: "null value in
+// column "mine" of relation "users" violates not-null constraint" (hostile pass 14, R14C-2). Named
+// at open, by every command, with the way out. SQLite cannot add such a column with ALTER TABLE:
+// its equivalent is the table's definition changed by hand. A column with a default works.
+TEST_P(StatusCheck, AColumnAddedByHandThatNoWriteFillsIsNamedAtOpen) {
+  const std::string pw = dir_ + "/pw";
+  std::ofstream(pw) << "secret1234\n";
+  exec("PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = substr(sql, 1, length(sql) - 1) || ', mine TEXT NOT NULL)' "
+       "WHERE type = 'table' AND name = 'users'",
+       "ALTER TABLE users ADD COLUMN mine text; UPDATE users SET mine = 'x'; ALTER TABLE users ALTER COLUMN mine SET NOT NULL");
+  const std::string want = "the index is damaged: table users has a column mine that clapsearch did not make, NOT NULL with "
+                           "no default, which its writes leave empty (added by hand?); nothing was changed: drop it "
+                           "(`ALTER TABLE users DROP COLUMN mine`)";
+  for (const std::string& command : {"user add bob --password-file " + q(pw), std::string("status")}) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli(command + " --db " + q(db_), &out, &err), 1) << command << "\n" << out << err;
+    EXPECT_NE(err.find(want), std::string::npos) << command << "\n" << err;
+    EXPECT_EQ(err.find("null value"), std::string::npos) << err;
+  }
+  SetUp();
+  std::ofstream(pw) << "secret1234\n";
+  exec("ALTER TABLE users ADD COLUMN mine TEXT NOT NULL DEFAULT 'x'", "ALTER TABLE users ADD COLUMN mine text NOT NULL DEFAULT 'x'");
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("user add bob --password-file " + q(pw) + " --db " + q(db_), &out, &err), 0) << err;
+}
+
+// A trigger made by hand that refuses a write surfaced as "database error: ERROR: no new users here
+// ... (INSERT INTO users(...) ...)": the statement it stopped, no trigger, no way out (hostile pass
+// 14, R14C-3). The trigger is named (SQLite does not say which one raised: each of the index's is),
+// with its words and the way out; the statement is not shown.
+TEST_P(StatusCheck, ATriggerThatRefusesAWriteIsNamedNotItsStatement) {
+  const std::string pw = dir_ + "/pw";
+  std::ofstream(pw) << "secret1234\n";
+  exec("CREATE TRIGGER no_new_users BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'no new users here'); END",
+       "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'no new users here'; END$$; "
+       "CREATE TRIGGER no_new_users BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION refuse()");
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("user add bob --password-file " + q(pw) + " --db " + q(db_), &out, &err), 1) << out << err;
+  EXPECT_NE(err.find("a trigger made by hand refused the write: no new users here ("), std::string::npos) << err;
+  EXPECT_NE(err.find(sqlite() ? "no_new_users on users" : "trigger no_new_users on users, function refuse()"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find(sqlite() ? "drop the trigger (`DROP TRIGGER no_new_users`)" : "drop the trigger (`DROP TRIGGER no_new_users ON users`)"),
+            std::string::npos) << err;
+  EXPECT_EQ(err.find("INSERT"), std::string::npos) << err;
+  EXPECT_EQ(err.find("database error"), std::string::npos) << err;
+  EXPECT_EQ(test::run_cli("user list --db " + q(db_), &out, &err), 0) << err;
+  EXPECT_EQ(out.find("bob"), std::string::npos) << out;  // not added
+  if (sqlite()) return;
+  // A statement of the trigger's own that fails (PostgreSQL checks it only when it runs) is the
+  // trigger's too, even one naming a column that is not there (not the index's column damage).
+  exec("", "DROP TRIGGER no_new_users ON users; CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS "
+           "$$BEGIN UPDATE users SET nowhere = 1; RETURN NEW; END$$; "
+           "CREATE TRIGGER broken_users BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION broken()");
+  EXPECT_EQ(test::run_cli("user add bob --password-file " + q(pw) + " --db " + q(db_), &out, &err), 1) << out << err;
+  EXPECT_NE(err.find("a trigger made by hand refused the write: column \"nowhere\" of relation \"users\" does not exist "
+                     "(trigger broken_users on users, function broken()); that write was not made: drop the trigger "
+                     "(`DROP TRIGGER broken_users ON users`)"),
+            std::string::npos) << err;
+}
+
+// A window_total no track has (2^63-1 on SQLite, 2^31-1 in PostgreSQL's INTEGER) failed `status`
+// on SQLite's raw "integer overflow (SELECT COALESCE(SUM(total) ...)" (hostile pass 14, R14C-4). It
+// is named as the track's, with the way out; a silent flag of 2^63-1 is counted as one.
+TEST_P(StatusCheck, AWindowTotalNoTrackHasIsNamed) {
+  const std::string big = sqlite() ? "9223372036854775807" : "2147483647";
+  set_a("window_total = " + big, "window_total = " + big);
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("status --db " + q(db_), &out, &err), 1) << out << err;
+  EXPECT_NE(err.find("the index is damaged: track " + std::to_string(a_) + " (" + dir_ + "/lib/a.wav)'s window_total is " + big +
+                     ", which no track has (0 to 2000000001; written by hand?); `clapsearch index DIR --db "),
+            std::string::npos) << err;
+  EXPECT_EQ(err.find("overflow"), std::string::npos) << err;
+  if (!sqlite()) return;  // PostgreSQL's silent is a boolean
+  SetUp();
+  exec("UPDATE tracks SET silent = 9223372036854775807; UPDATE windows SET silent = 9223372036854775807", "");
+  EXPECT_EQ(test::run_cli("status --json --db " + q(db_), &out, &err), 0) << out << err;
+  const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << out;
+  EXPECT_EQ(j["silent_tracks"], 2) << out;
+}
+
+// A fingerprint of an odd length was "database: the fingerprint of track 1 has 12005 bytes, not a
+// whole number of 4-byte items": no index, no way out (hostile pass 14, R14C-5). Named with the
+// index, the track and the way out: its row may go (the next `index` makes it again).
+TEST_P(StatusCheck, AFingerprintOfAnOddLengthIsNamedWithItsTrack) {
+  exec("INSERT OR REPLACE INTO fingerprints(track_id, items) VALUES (" + std::to_string(a_) + ", x'0102030405')",
+       "INSERT INTO fingerprints(track_id, items) VALUES (" + std::to_string(a_) +
+           ", '\\x0102030405'::bytea) ON CONFLICT (track_id) DO UPDATE SET items = excluded.items");
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("duplicates --db " + q(db_), &out, &err), 1) << out << err;
+  EXPECT_NE(err.find(": the index is damaged: the fingerprint of track " + std::to_string(a_) + " (" + dir_ +
+                     "/lib/a.wav) has 5 bytes, not a whole number of 4-byte items (written by hand?); delete it "
+                     "(`DELETE FROM fingerprints WHERE track_id = " + std::to_string(a_) +
+                     "`) and the next `clapsearch index DIR` makes it again"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("--rebuild"), std::string::npos) << err;
+  EXPECT_NE(err.find(sqlite() ? db_ + ": " : "postgresql://"), std::string::npos) << err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StatusCheck, ::testing::Values("sqlite", "postgres"));
