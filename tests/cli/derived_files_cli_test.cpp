@@ -108,6 +108,28 @@ TEST(DerivedFiles, ALinkAtADerivedFileIsReplacedNotFollowed) {
   }
 }
 
+// Hostile pass 15, H15C-1: the indexer's lock "<db>.lock" was opened through a symbolic link at
+// its name (O_CREAT without O_NOFOLLOW): `index` made an empty file wherever the link pointed, as
+// the user running it. A link or a FIFO there is refused by name; nothing is made through it.
+TEST(DerivedFiles, ALinkOrAFifoAtTheIndexersLockIsRefusedAndNothingIsMadeThroughIt) {
+  const std::string dir = test::temp_dir() + "/lock-link", cache = dir + "/cache";
+  fs::remove_all(dir);
+  const std::string db = make_library(dir), lock = db + ".lock", index = "index " + q(dir + "/music") + " --db " + q(db);
+  std::string out, err;
+  ASSERT_EQ(cli_in(cache, index + " --model " + q(model_dir()) + " -q", &out, &err), 0) << err;
+  fs::remove(lock);
+  fs::create_symlink(dir + "/made-through-the-link", lock);
+  EXPECT_EQ(cli_in(cache, index + " -q", &out, &err), 1) << err;
+  EXPECT_NE(err.find(lock + ": the indexer's lock file is a symbolic link"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir + "/made-through-the-link")) << "a file was made where the link pointed";
+  fs::remove(lock);
+  ASSERT_EQ(::mkfifo(lock.c_str(), 0600), 0);
+  EXPECT_EQ(cli_in(cache, index + " -q", &out, &err), 1) << err;
+  EXPECT_NE(err.find(lock + ": the indexer's lock file is not a regular file"), std::string::npos) << err;
+  fs::remove(lock);
+  EXPECT_EQ(cli_in(cache, index + " -q", &out, &err), 0) << err;  // the file made again
+}
+
 TEST(DerivedFiles, SeedListsAndSettingsFilesAreBoundedAndMustBeFiles) {
   const std::string dir = test::temp_dir() + "/bounded", cache = dir + "/cache";
   const std::string db = make_library(dir);
