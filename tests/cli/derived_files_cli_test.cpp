@@ -106,6 +106,13 @@ TEST(DerivedFiles, ALinkAtADerivedFileIsReplacedNotFollowed) {
     EXPECT_EQ(test::read_file(dir + "/precious" + std::to_string(i)), "a file of the user's\n") << links[i];
     EXPECT_FALSE(fs::is_symlink(links[i])) << links[i] << ": replaced by the file made";
   }
+  // Hostile pass 15, H15C-3: a loop of links at the window index's name failed the query with
+  // "filesystem error: status: Too many levels of symbolic links"; the index is built and replaces it.
+  fs::remove(links[0]);
+  fs::create_symlink(links[0] + ".b", links[0]);
+  fs::create_symlink(links[0], links[0] + ".b");
+  EXPECT_EQ(cli_in(cache, "like " + q(dir + "/music/a.wav") + " --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_FALSE(fs::is_symlink(links[0])) << err;
 }
 
 // Hostile pass 15, H15C-1: the indexer's lock "<db>.lock" was opened through a symbolic link at
