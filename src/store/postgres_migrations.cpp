@@ -567,6 +567,19 @@ void check_rebuildable(pg::Connection& c) {
     if (!remade_when_damaged().count(table)) throw_column_damage(c, present, table);
     else remade.push_back(table);
   check_hand_made_dependents(c, remade);
+  if (remade.empty()) return;
+  // Only a table's owner (or a member of its role) drops it: as another role, the rebuild failed
+  // on raw SQL ("must be owner of table fingerprints (DROP TABLE ...)"), after its model loaded.
+  std::string array = "{";
+  for (const std::string& t : remade) array += (array.size() > 1 ? "," : "") + t;
+  auto owners = c.query("SELECT t.n, pg_get_userbyid(cl.relowner), current_user::text FROM unnest($1::text[]) AS t(n) "
+                        "JOIN pg_class cl ON cl.oid = to_regclass(t.n) WHERE NOT pg_has_role(cl.relowner, 'USAGE')",
+                        pg::Params().add(array + "}"));
+  if (owners.rows() > 0)
+    throw Error(c.where() + ": `index --rebuild` makes table " + owners.text(0, 0) + " again, which only its owner may drop: it "
+                "is owned by role " + owners.text(0, 1) + ", and --db connects as " + owners.text(0, 2) +
+                "; nothing was changed: run the rebuild as " + owners.text(0, 1) + " (or `ALTER TABLE " + owners.text(0, 0) +
+                " OWNER TO " + owners.text(0, 2) + "`)");
 }
 
 void check_hand_made_dependents(pg::Connection& c, const std::vector<std::string>& remade) {

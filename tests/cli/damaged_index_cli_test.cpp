@@ -10,6 +10,7 @@
 // calls "not a clapsearch index".
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -419,6 +420,22 @@ TEST(DamagedIndex, APostgresqlRebuildNamesWhatAUserMadeOnItsTablesAndChangesNoth
     EXPECT_EQ(psql(db, kept), before) << "the user's rows kept";
     EXPECT_NE(psql(db, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'notes'::regclass AND contype = 'f'"), "0\n");
   }
+  // A table to make again owned by another role than --db's: named before the model loads (it was
+  // "must be owner of table fingerprints (DROP TABLE public.fingerprints CASCADE)").
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  const std::string role = "h15c_" + std::to_string(::getpid());
+  psql(db, "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" + role + "') THEN CREATE ROLE " + role +
+               " LOGIN; END IF; END$$; GRANT ALL ON ALL TABLES IN SCHEMA public TO " + role +
+               "; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO " + role + "; GRANT ALL ON SCHEMA public TO " + role +
+               "; ALTER TABLE fingerprints ALTER COLUMN items TYPE text");
+  psql(db, "GRANT CREATE ON DATABASE " + db.substr(db.rfind('/') + 1) + " TO " + role);
+  const std::string as_role = "postgresql://" + role + db.substr(db.find('@'));
+  EXPECT_EQ(cli(rebuild.substr(0, rebuild.find(" --model")) + " --rebuild -q --model /no/such/model --db " + q(as_role), &out, &err), 1);
+  EXPECT_NE(err.find("`index --rebuild` makes table fingerprints again, which only its owner may drop: it is owned by role "),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("nothing was changed"), std::string::npos) << err;
 }
 
 // A view in a table's place (hostile pass 14, H14C-5): its columns passed the check above, and
