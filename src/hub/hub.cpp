@@ -140,7 +140,10 @@ class FileLock {
   FileLock(const fs::path& path, const std::string& what, bool quiet) {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Never through a symbolic link: one planted there made a file where it pointed (H15C-1's sibling).
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd_ < 0 && errno == ELOOP)
+      throw Error(path.string() + ": the download's lock file is a symbolic link, which no download makes; remove it");
     if (fd_ < 0) throw Error(path.string() + ": cannot create lock file: " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
     if (!quiet) std::fprintf(stderr, "clapsearch: waiting for another process downloading %s\n", what.c_str());
@@ -439,6 +442,10 @@ class Resolver {
     fs::create_directories(blob_path.parent_path(), ec);
     if (ec) throw Error(blob_path.parent_path().string() + ": cannot create: " + ec.message());
     const fs::path part = blob_path.string() + ".incomplete";
+    // A symbolic link at the partial file's name is removed, never written through: the download
+    // appended the weights to whatever file it named, as the user running it (hostile pass 15,
+    // H15C-1's sibling; http::download opens O_NOFOLLOW too).
+    if (fs::is_symlink(fs::symlink_status(part, ec))) fs::remove(part, ec);
     const bool quiet = options_.quiet || truthy(env("HF_HUB_DISABLE_PROGRESS_BARS"));
     const int64_t had = path_exists(part) ? static_cast<int64_t>(fs::file_size(part, ec)) : 0;
     if (had > 0 && !options_.quiet)
