@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/output_file.h"
 #include "core/sha256.h"
 #include "core/text_file.h"
 #include "hub/http.h"
@@ -105,27 +106,23 @@ std::string read_text(const fs::path& p) {
   return read_text_file(p.string(), "Hugging Face cache file", 1 << 20);
 }
 
-// Write-then-rename, so readers never see a half-written file.
+// Write-then-rename, so readers never see a half-written file. OutputFile's derived file: its
+// temporary is made new (O_EXCL | O_NOFOLLOW) and renamed over whatever is at the name, a link too.
+// An ofstream at "<ref>.tmp-<pid>" followed a link planted there, truncating and overwriting the
+// file it named (hostile pass 15; H10C-5's pattern).
 void write_atomic(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
-  const fs::path tmp = p.string() + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f.flush()) throw Error(tmp.string() + ": cannot write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error(p.string() + ": cannot write: " + ec.message());
-  }
+  OutputFile out(p.string(), OutputFile::Target::Derived);
+  out.write(text);
+  out.commit();
 }
 
+// An empty marker file (a file the hub does not have); made new, never through a link at its name.
 void touch(const fs::path& p) {
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
-  std::ofstream f(p, std::ios::binary | std::ios::app);
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  if (fd >= 0) ::close(fd);
 }
 
 bool path_exists(const fs::path& p) {

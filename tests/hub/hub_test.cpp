@@ -493,9 +493,14 @@ TEST_F(Hub, ALinkAtThePartialDownloadIsReplacedNotWrittenThrough) {
   const std::string victim = home_ + "/precious.txt";
   std::ofstream(victim) << "a file of the user's\n";
   fs::create_symlink(victim, blob.string() + ".incomplete");
+  // The ref's temporary (named by the pid, as main's was "main.tmp-PID" and is "main.tmp.PID").
+  fs::create_directories(storage() / "refs");
+  for (const char* tmp : {"main.tmp-", "main.tmp."})
+    fs::create_symlink(victim, storage() / "refs" / (std::string(tmp) + std::to_string(::getpid())));
   const auto r = resolve(kRepo);
   EXPECT_EQ(test::read_file(victim), "a file of the user's\n");
   EXPECT_EQ(sha256_file(r.dir + "/model.safetensors"), hub.weights_sha());
+  EXPECT_EQ(test::read_file((storage() / "refs" / "main").string()), kCommit);
 }
 
 TEST_F(Hub, RecoversFromOneCutWithinOneCall) {
