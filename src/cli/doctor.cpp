@@ -195,10 +195,11 @@ int run_doctor(const DoctorOptions& o) {
     j["status"] = status;
     std::printf("%s\n", service::json_text(j, 2).c_str());
   } else {
-    std::printf("model        %s\n", r.id.c_str());
-    std::printf("revision     %s\n", r.revision.c_str());
-    std::printf("folder       %s\n", r.dir.c_str());
-    std::printf("weights      %s (%.1f MB, %s)\n", r.weights_file.c_str(), static_cast<double>(r.weights_file_bytes) / 1e6,
+    // Names given or read from the hub cache's refs go through terminal_text (H15C-4's siblings).
+    std::printf("model        %s\n", terminal_text(r.id).c_str());
+    std::printf("revision     %s\n", terminal_text(r.revision).c_str());
+    std::printf("folder       %s\n", terminal_text(r.dir).c_str());
+    std::printf("weights      %s (%.1f MB, %s)\n", terminal_text(r.weights_file).c_str(), static_cast<double>(r.weights_file_bytes) / 1e6,
                 r.weights_format.c_str());
     std::printf("sha256       %s%s\n", r.weights_sha256.c_str(),
                 r.hub_sha256.empty() ? "" : !r.hub_checksum_mismatch() ? " (matches the hub)" : " (DOES NOT MATCH the hub's checksum!)");

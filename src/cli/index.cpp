@@ -41,7 +41,7 @@ std::string set_line(const service::IndexRun& run) {
   char cover[96];
   std::snprintf(cover, sizeof cover, "%lld/%lld windows, %lld/%lld tracks", static_cast<long long>(e.covered_windows),
                 static_cast<long long>(e.windows), static_cast<long long>(e.covered_tracks), static_cast<long long>(e.tracks));
-  const std::string what = "embedding set " + std::to_string(e.id) + " (" + e.identity.id + "): " +
+  const std::string what = "embedding set " + std::to_string(e.id) + " (" + terminal_text(e.identity.id) + "): " +
                            std::to_string(run.set_windows) + " windows embedded, now " + cover;
   if (run.switched) return what + "; it is now the active set: queries use it";
   return what + (e.complete() ? "; complete" : "") +

@@ -93,11 +93,15 @@ int run_status(const StatusOptions& o) {
   }
   std::printf("index     %s (%s, schema %d)\n", db_path.c_str(), size_text(st.db_bytes).c_str(),
               st.schema_version);
+  std::error_code fs_error;
   if (model)
+    // The id and revision as the index holds them: through terminal_text, as every name read from
+    // the index (hostile pass 15, H15C-4: an ESC there cleared the screen or set the title). A
+    // model path that is a loop of links is no checkpoint file, not a filesystem_error.
     std::printf("model     %s%s\n          window %g s, hop %g s, silence below %g dBFS, %d-d embeddings, %s audio tower\n",
-                model->id.c_str(),
-                model->revision != "local"                          ? ("@" + model->revision).c_str()
-                : std::filesystem::is_regular_file(model->id)       ? " (checkpoint file)"
+                terminal_text(model->id).c_str(),
+                model->revision != "local"                          ? ("@" + terminal_text(model->revision)).c_str()
+                : std::filesystem::is_regular_file(model->id, fs_error) ? " (checkpoint file)"
                                                                     : " (local folder)",
                 model->window_s, model->hop_s, model->silence_db, model->dim, model->precision.c_str());
   else

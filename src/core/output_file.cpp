@@ -48,6 +48,20 @@ std::FILE* open_new(const std::string& temp) {
   errno = EEXIST;
   return nullptr;
 }
+// The file a chain of symbolic links at `path` names, whether it is there yet or not: where the
+// shell's `> path` writes. "" for a loop (ELOOP in errno).
+std::string named_through_links(const std::string& path) {
+  fs::path p = path;
+  std::error_code ec;
+  for (int hops = 0; hops < 40; ++hops) {
+    if (!fs::is_symlink(p, ec)) return p.string();
+    const fs::path to = fs::read_symlink(p, ec);
+    if (ec) return p.string();
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  errno = ELOOP;
+  return "";
+}
 }  // namespace
 
 OutputFile::OutputFile(const std::string& path, Target target) {
@@ -73,19 +87,21 @@ OutputFile::OutputFile(const std::string& path, Target target) {
     // named. A file the program names (a cache, an index beside the database) replaces whatever
     // is at its name, a link too: through one, the window index of a library replaced /dev/zero,
     // or whatever file the link named (hostile pass 14, H14C-7).
-    std::error_code ec;
-    const fs::path resolved =
-        target == Target::Named && fs::is_symlink(path, ec) ? fs::canonical(path, ec) : fs::path(path);
-    target_ = ec ? path : resolved.string();
+    // A link to where nothing is yet is written through too, as the shell's `>` does: it was
+    // replaced by the result, which was then not where the link pointed, and the user's link was
+    // gone (hostile pass 15, H15C-6). A loop of links is an error, not replaced.
+    target_ = target == Target::Named ? named_through_links(path) : path;
+    if (target_.empty()) throw Error(path + ": cannot write: a loop of symbolic links (following them never reaches a file)");
     temp_ = target_ + ".tmp." + std::to_string(::getpid());
     f_ = open_new(temp_);
   }
   if (!f_) {
     const int err = errno;
     // As for --db: a folder named in an output path is not made, and the message says which
-    // one is missing rather than "No such file or directory".
+    // one is missing rather than "No such file or directory" (the folder the file goes to,
+    // through a link's target).
     std::error_code ec;
-    const fs::path folder = fs::path(path).parent_path();
+    const fs::path folder = fs::path(target_.empty() ? path : target_).parent_path();
     if (err == ENOENT && !folder.empty() && !fs::exists(folder, ec))
       throw Error(path + ": cannot write: the folder " + folder.string() + " does not exist");
     throw Error(path + ": cannot write (" + std::strerror(err) + ")");

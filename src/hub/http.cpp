@@ -362,7 +362,7 @@ void download(const std::string& url, const std::string& path, int64_t expected_
   using Kind = DownloadError::Kind;
   // Non-blocking open, then a regular file required: a FIFO at the partial download's name
   // would otherwise block the open until some reader came.
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644));
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0644));
   if (fd.get() < 0) throw DownloadError(Kind::Local, path + ": cannot open for writing: " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/output_file.h"
 #include "core/sha256.h"
 #include "core/text_file.h"
 #include "hub/http.h"
@@ -105,27 +106,23 @@ std::string read_text(const fs::path& p) {
   return read_text_file(p.string(), "Hugging Face cache file", 1 << 20);
 }
 
-// Write-then-rename, so readers never see a half-written file.
+// Write-then-rename, so readers never see a half-written file. OutputFile's derived file: its
+// temporary is made new (O_EXCL | O_NOFOLLOW) and renamed over whatever is at the name, a link too.
+// An ofstream at "<ref>.tmp-<pid>" followed a link planted there, truncating and overwriting the
+// file it named (hostile pass 15; H10C-5's pattern).
 void write_atomic(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
-  const fs::path tmp = p.string() + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f.flush()) throw Error(tmp.string() + ": cannot write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error(p.string() + ": cannot write: " + ec.message());
-  }
+  OutputFile out(p.string(), OutputFile::Target::Derived);
+  out.write(text);
+  out.commit();
 }
 
+// An empty marker file (a file the hub does not have); made new, never through a link at its name.
 void touch(const fs::path& p) {
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
-  std::ofstream f(p, std::ios::binary | std::ios::app);
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  if (fd >= 0) ::close(fd);
 }
 
 bool path_exists(const fs::path& p) {
@@ -140,7 +137,10 @@ class FileLock {
   FileLock(const fs::path& path, const std::string& what, bool quiet) {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Never through a symbolic link: one planted there made a file where it pointed (H15C-1's sibling).
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd_ < 0 && errno == ELOOP)
+      throw Error(path.string() + ": the download's lock file is a symbolic link, which no download makes; remove it");
     if (fd_ < 0) throw Error(path.string() + ": cannot create lock file: " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
     if (!quiet) std::fprintf(stderr, "clapsearch: waiting for another process downloading %s\n", what.c_str());
@@ -439,6 +439,10 @@ class Resolver {
     fs::create_directories(blob_path.parent_path(), ec);
     if (ec) throw Error(blob_path.parent_path().string() + ": cannot create: " + ec.message());
     const fs::path part = blob_path.string() + ".incomplete";
+    // A symbolic link at the partial file's name is removed, never written through: the download
+    // appended the weights to whatever file it named, as the user running it (hostile pass 15,
+    // H15C-1's sibling; http::download opens O_NOFOLLOW too).
+    if (fs::is_symlink(fs::symlink_status(part, ec))) fs::remove(part, ec);
     const bool quiet = options_.quiet || truthy(env("HF_HUB_DISABLE_PROGRESS_BARS"));
     const int64_t had = path_exists(part) ? static_cast<int64_t>(fs::file_size(part, ec)) : 0;
     if (had > 0 && !options_.quiet)

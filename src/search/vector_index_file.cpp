@@ -455,7 +455,10 @@ static VectorIndex load_or_build_impl(const std::string& path, int64_t content_k
       }
     }
   } else {
-    inf.reason = std::filesystem::exists(path) ? "unreadable: invalid header" : "missing";
+    // With an error code: a loop of links at the name (replaced by the build below) is no
+    // filesystem_error that fails the query (hostile pass 15, H15C-3).
+    std::error_code ec;
+    inf.reason = std::filesystem::exists(path, ec) || ec ? "unreadable: invalid header" : "missing";
   }
   inf.rebuilt = true;
   return build_and_save(path, content_key, v, options, inf);

@@ -142,6 +142,9 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     }
   };
   if (!create_later) open_existing();
+  // A server's database rebuilt in place: what a user made that depends on its tables (another
+  // table's foreign key to tracks) is named now, before the model loads, not after the work.
+  if (store && r.rebuild && store::is_server_location(location)) store::check_replaceable(location);
   // A damaged SQLite file is replaced by a new index holding what could be read of its users'
   // data and track ids; the file itself is kept beside it (store.h: replace_damaged_index).
   const auto replace_damaged_into = [&](std::unique_ptr<store::Store>& target) {

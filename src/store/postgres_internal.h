@@ -33,6 +33,10 @@ void check_tables(pg::Connection& c);
 // Throws that DamagedIndex when `index --rebuild` cannot repair the database (a damaged column in a
 // table whose rows a rebuild keeps): asked before the model is loaded (store::check_replaceable).
 void check_rebuildable(pg::Connection& c);
+// Throws an Error naming what was made by hand that a rebuild would silently take away or that
+// would stop its wipe: other tables' foreign keys to a table the wipe empties (ON DELETE CASCADE
+// empties them too), and views over and triggers on `remade` (tables dropped and made again).
+void check_hand_made_dependents(pg::Connection& c, const std::vector<std::string>& remade);
 // `index --rebuild` of such a database (issue 53, M8): creates every table of kSchemaVersion's
 // schema that it lacks, as the migrations make it, and adds again the foreign keys that a table
 // dropped with CASCADE took along (NOT VALID until validate_constraints). A table whose rows the

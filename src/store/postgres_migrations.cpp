@@ -574,8 +574,60 @@ void check_tables(pg::Connection& c) {
 
 void check_rebuildable(pg::Connection& c) {
   const SchemaColumns present = read_columns(c);
+  std::vector<std::string> remade;
   for (const std::string& table : damaged_tables(present))
     if (!remade_when_damaged().count(table)) throw_column_damage(c, present, table);
+    else remade.push_back(table);
+  check_hand_made_dependents(c, remade);
+  if (remade.empty()) return;
+  // Only a table's owner (or a member of its role) drops it: as another role, the rebuild failed
+  // on raw SQL ("must be owner of table fingerprints (DROP TABLE ...)"), after its model loaded.
+  std::string array = "{";
+  for (const std::string& t : remade) array += (array.size() > 1 ? "," : "") + t;
+  auto owners = c.query("SELECT t.n, pg_get_userbyid(cl.relowner), current_user::text FROM unnest($1::text[]) AS t(n) "
+                        "JOIN pg_class cl ON cl.oid = to_regclass(t.n) WHERE NOT pg_has_role(cl.relowner, 'USAGE')",
+                        pg::Params().add(array + "}"));
+  if (owners.rows() > 0)
+    throw Error(c.where() + ": `index --rebuild` makes table " + owners.text(0, 0) + " again, which only its owner may drop: it "
+                "is owned by role " + owners.text(0, 1) + ", and --db connects as " + owners.text(0, 2) +
+                "; nothing was changed: run the rebuild as " + owners.text(0, 1) + " (or `ALTER TABLE " + owners.text(0, 0) +
+                " OWNER TO " + owners.text(0, 2) + "`)");
+}
+
+void check_hand_made_dependents(pg::Connection& c, const std::vector<std::string>& remade) {
+  // The tables PostgresStore::wipe deletes from (meta: all but its kept rows).
+  static const std::string wiped = "{set_windows,set_tracks,embedding_sets,track_labels,fingerprints,windows,tracks,text_cache,"
+                                   "roots,meta,retired_windows,retired_tracks,jobs}";
+  std::string remade_array = "{";
+  for (const std::string& t : remade) remade_array += (remade_array.size() > 1 ? "," : "") + t;
+  remade_array += "}";
+  // Another table's foreign key to a wiped table: its ON DELETE CASCADE deleted that table's rows
+  // with the wipe, else the wipe failed on raw SQL; DROP TABLE ... CASCADE dropped it silently.
+  // Views over a remade table and triggers on it: dropped with the table, without a word.
+  auto r = c.query(
+      "SELECT format('foreign key %s of table %s (to %s)', quote_ident(co.conname), co.conrelid::regclass, "
+      "co.confrelid::regclass) FROM pg_constraint co WHERE co.contype = 'f' AND co.confrelid IN "
+      "(SELECT to_regclass(n) FROM unnest($1::text[]) AS t(n)) AND co.conrelid NOT IN "
+      "(SELECT to_regclass(n) FROM unnest($3::text[]) AS t(n) WHERE to_regclass(n) IS NOT NULL) "
+      "UNION SELECT format('%s %s (over %s)', CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, v.oid::regclass, "
+      "d.refobjid::regclass) FROM pg_depend d JOIN pg_rewrite rw ON d.classid = 'pg_rewrite'::regclass AND rw.oid = d.objid "
+      "JOIN pg_class v ON v.oid = rw.ev_class WHERE v.oid <> d.refobjid AND d.refobjid IN "
+      "(SELECT to_regclass(n) FROM unnest($2::text[]) AS t(n)) "
+      "UNION SELECT format('trigger %s on %s', quote_ident(tg.tgname), tg.tgrelid::regclass) FROM pg_trigger tg "
+      "WHERE NOT tg.tgisinternal AND tg.tgrelid IN (SELECT to_regclass(n) FROM unnest($2::text[]) AS t(n)) ORDER BY 1",
+      pg::Params().add(wiped).add(remade_array).add(table_array()));
+  if (r.rows() == 0) return;
+  std::string list;
+  for (int i = 0; i < r.rows() && i < 5; ++i) list += (i ? "; " : "") + r.text(i, 0);
+  if (r.rows() > 5) list += "; and " + std::to_string(r.rows() - 5) + " more";
+  // Hostile pass 15, H15C-2: the rebuild dropped a user's materialized view and another table's
+  // foreign key along with a table it made again, and a foreign key ON DELETE CASCADE emptied the
+  // user's own table with the wipe. Nothing is changed; the user decides what becomes of them.
+  throw Error(c.where() + ": `index --rebuild` deletes every track and window" +
+              (remade.empty() ? std::string() : " and makes table(s) " + remade_array.substr(1, remade_array.size() - 2) +
+                                                    " again (dropping what depends on them)") +
+              ", and objects made by hand depend on that: " + list +
+              "; nothing was changed: drop them (and make them again after the rebuild), or index into a new database");
 }
 
 void complete_schema(pg::Connection& c) {

@@ -178,6 +178,7 @@ void PostgresStore::set_model(const ModelIdentity& identity) {
 
 void PostgresStore::wipe(const ModelIdentity& identity) {
   pg::Transaction tx(*c_);
+  check_hand_made_dependents(*c_, {});  // a user's foreign key to a table emptied here
   // Each track's id is kept with its path and content hash: a file indexed again takes it back
   // (write_track: `index --rebuild --plan`'s workers, the rebuild of a damaged index; a track id
   // is a song's id in the Subsonic API, which apps cache).

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -366,12 +367,26 @@ namespace {
 // An exclusive flock(2) on "<db>.lock": released by the kernel when the process dies. Beside the
 // real file: an index reached through a symbolic link and by its own path is one index, and two
 // `index` runs through the two names each took a lock of their own (issue 53, as its password key).
+// Never through a symbolic link (O_NOFOLLOW): a link planted at the name by anyone who may write the
+// index's folder made `index` create an empty file wherever it pointed, as the user running it (as
+// root, /etc/nologin), and two indexes whose locks linked to one file shut each other out (hostile
+// pass 15, H15C-1). A link is refused, not replaced: a process holding the lock of the file it names
+// would otherwise run beside one holding a new file's. O_NONBLOCK: a FIFO there never blocks the open.
 class FileLock final : public IndexerLock {
  public:
   explicit FileLock(const std::string& db_path) {
     const std::string path = real_file(db_path) + ".lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd_ < 0 && errno == ELOOP)
+      throw Error(path + ": the indexer's lock file is a symbolic link, which clapsearch never makes (made by hand, or by "
+                         "someone who may write this folder?); remove it, and the next run makes the file");
     if (fd_ < 0) throw Error(path + ": cannot create lock file: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd_);
+      throw Error(path + ": the indexer's lock file is not a regular file (a FIFO, a socket or a device?); remove it, and "
+                         "the next run makes the file");
+    }
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       ::close(fd_);

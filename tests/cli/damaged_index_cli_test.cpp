@@ -10,6 +10,7 @@
 // calls "not a clapsearch index".
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "support/golden.h"
@@ -390,6 +392,55 @@ TEST(DamagedIndex, APostgresqlColumnOfATableTheRebuildEmptiesIsRepairedByTheRebu
     EXPECT_NE(out.find("alice"), std::string::npos) << out;
     ASSERT_EQ(cli("search 'a tone' --json" + on, &out, &err), 0) << err;
   }
+}
+
+// Hostile pass 15, H15C-2: what a user made on a PostgreSQL index's tables. A plain `index --rebuild`
+// deleted the rows of another table through its foreign key ON DELETE CASCADE to tracks (exit 0),
+// and the rebuild of a damaged windows table dropped a materialized view over it and another
+// table's foreign key to it, without a word. Each is named before the model loads; nothing changes.
+TEST(DamagedIndex, APostgresqlRebuildNamesWhatAUserMadeOnItsTablesAndChangesNothing) {
+  const std::string root = test::temp_dir() + "/pg-hand-made";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  const std::string rebuild = "index " + q(root + "/lib") + model_arg() + " --rebuild -q --db ";
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"CREATE TABLE notes(track_id BIGINT REFERENCES tracks(id) ON DELETE CASCADE, note TEXT); "
+       "INSERT INTO notes SELECT id, 'mine' FROM tracks",
+       "foreign key notes_track_id_fkey of table notes (to tracks)", "SELECT count(*) FROM notes"},
+      {"CREATE MATERIALIZED VIEW mine AS SELECT track_id, count(*) AS n FROM windows GROUP BY 1; "
+       "CREATE TABLE notes(w BIGINT REFERENCES windows(id), note TEXT); INSERT INTO notes SELECT id, 'mine' FROM windows; "
+       "ALTER TABLE windows ALTER COLUMN end_s TYPE text",
+       "materialized view mine (over windows)", "SELECT (SELECT count(*) FROM mine) + (SELECT count(*) FROM notes)"}};
+  for (const auto& [made, said, kept] : cases) {
+    SCOPED_TRACE(made);
+    const std::string db = test::PostgresServer::shared().create_database();
+    std::string out, err;
+    ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+    psql(db, made);
+    const std::string before = psql(db, kept);
+    ASSERT_NE(before, "0\n");
+    EXPECT_EQ(cli(rebuild + q(db), &out, &err), 1) << err;
+    EXPECT_NE(err.find(db + ": `index --rebuild` deletes every track and window"), std::string::npos) << err;
+    EXPECT_NE(err.find(said), std::string::npos) << err;
+    EXPECT_NE(err.find("nothing was changed"), std::string::npos) << err;
+    EXPECT_EQ(psql(db, kept), before) << "the user's rows kept";
+    EXPECT_NE(psql(db, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'notes'::regclass AND contype = 'f'"), "0\n");
+  }
+  // A table to make again owned by another role than --db's: named before the model loads (it was
+  // "must be owner of table fingerprints (DROP TABLE public.fingerprints CASCADE)").
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  const std::string role = "h15c_" + std::to_string(::getpid());
+  psql(db, "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" + role + "') THEN CREATE ROLE " + role +
+               " LOGIN; END IF; END$$; GRANT ALL ON ALL TABLES IN SCHEMA public TO " + role +
+               "; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO " + role + "; GRANT ALL ON SCHEMA public TO " + role +
+               "; ALTER TABLE fingerprints ALTER COLUMN items TYPE text");
+  psql(db, "GRANT CREATE ON DATABASE " + db.substr(db.rfind('/') + 1) + " TO " + role);
+  const std::string as_role = "postgresql://" + role + db.substr(db.find('@'));
+  EXPECT_EQ(cli(rebuild.substr(0, rebuild.find(" --model")) + " --rebuild -q --model /no/such/model --db " + q(as_role), &out, &err), 1);
+  EXPECT_NE(err.find("`index --rebuild` makes table fingerprints again, which only its owner may drop: it is owned by role "),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("nothing was changed"), std::string::npos) << err;
 }
 
 // A view in a table's place (hostile pass 14, H14C-5): its columns passed the check above, and

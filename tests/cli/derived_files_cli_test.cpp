@@ -106,6 +106,35 @@ TEST(DerivedFiles, ALinkAtADerivedFileIsReplacedNotFollowed) {
     EXPECT_EQ(test::read_file(dir + "/precious" + std::to_string(i)), "a file of the user's\n") << links[i];
     EXPECT_FALSE(fs::is_symlink(links[i])) << links[i] << ": replaced by the file made";
   }
+  // Hostile pass 15, H15C-3: a loop of links at the window index's name failed the query with
+  // "filesystem error: status: Too many levels of symbolic links"; the index is built and replaces it.
+  fs::remove(links[0]);
+  fs::create_symlink(links[0] + ".b", links[0]);
+  fs::create_symlink(links[0], links[0] + ".b");
+  EXPECT_EQ(cli_in(cache, "like " + q(dir + "/music/a.wav") + " --db " + q(db) + " --json", &out, &err), 0) << err;
+  EXPECT_FALSE(fs::is_symlink(links[0])) << err;
+}
+
+// Hostile pass 15, H15C-1: the indexer's lock "<db>.lock" was opened through a symbolic link at
+// its name (O_CREAT without O_NOFOLLOW): `index` made an empty file wherever the link pointed, as
+// the user running it. A link or a FIFO there is refused by name; nothing is made through it.
+TEST(DerivedFiles, ALinkOrAFifoAtTheIndexersLockIsRefusedAndNothingIsMadeThroughIt) {
+  const std::string dir = test::temp_dir() + "/lock-link", cache = dir + "/cache";
+  fs::remove_all(dir);
+  const std::string db = make_library(dir), lock = db + ".lock", index = "index " + q(dir + "/music") + " --db " + q(db);
+  std::string out, err;
+  ASSERT_EQ(cli_in(cache, index + " --model " + q(model_dir()) + " -q", &out, &err), 0) << err;
+  fs::remove(lock);
+  fs::create_symlink(dir + "/made-through-the-link", lock);
+  EXPECT_EQ(cli_in(cache, index + " -q", &out, &err), 1) << err;
+  EXPECT_NE(err.find(lock + ": the indexer's lock file is a symbolic link"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir + "/made-through-the-link")) << "a file was made where the link pointed";
+  fs::remove(lock);
+  ASSERT_EQ(::mkfifo(lock.c_str(), 0600), 0);
+  EXPECT_EQ(cli_in(cache, index + " -q", &out, &err), 1) << err;
+  EXPECT_NE(err.find(lock + ": the indexer's lock file is not a regular file"), std::string::npos) << err;
+  fs::remove(lock);
+  EXPECT_EQ(cli_in(cache, index + " -q", &out, &err), 0) << err;  // the file made again
 }
 
 TEST(DerivedFiles, SeedListsAndSettingsFilesAreBoundedAndMustBeFiles) {

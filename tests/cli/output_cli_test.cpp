@@ -190,6 +190,30 @@ TEST(OutputCli, AFileOutputAppearsWholeOrNotAtAll) {
   EXPECT_FALSE(fs::exists(dir + "/missing"));
 }
 
+// Hostile pass 15, H15C-6: a symbolic link to where nothing is yet (latest.jsonl -> a file a
+// cleanup removed) was replaced by the output: the result was not where the link pointed, and the
+// link was gone. It is written through, as the shell's `>` does; a link into a missing folder
+// names that folder; a loop of links is an error and stays.
+TEST(OutputCli, ALinkToWhereNothingIsYetGetsTheOutputAndStays) {
+  const std::string dir = test::temp_dir() + "/dangling-out";
+  fs::create_directories(dir + "/reports");
+  fs::create_symlink("reports/latest.jsonl", dir + "/latest.jsonl");
+  fs::create_symlink(dir + "/gone/e.jsonl", dir + "/into-missing.jsonl");
+  fs::create_symlink(dir + "/loop.jsonl", dir + "/loop.jsonl");
+  const std::string embed = cli() + " embed --model " + tiny() + " --text hello --output ";
+  std::string out, err;
+  ASSERT_EQ(test::run_command(embed + test::quoted(dir + "/latest.jsonl"), &out, &err), 0) << err;
+  EXPECT_TRUE(fs::is_symlink(dir + "/latest.jsonl"));
+  EXPECT_TRUE(fs::is_regular_file(dir + "/reports/latest.jsonl"));
+  EXPECT_NE(test::run_command(embed + test::quoted(dir + "/into-missing.jsonl"), &out, &err), 0);
+  EXPECT_NE(err.find(dir + "/into-missing.jsonl: cannot write: the folder " + dir + "/gone does not exist"), std::string::npos)
+      << err;
+  EXPECT_TRUE(fs::is_symlink(dir + "/into-missing.jsonl"));
+  EXPECT_NE(test::run_command(embed + test::quoted(dir + "/loop.jsonl"), &out, &err), 0);
+  EXPECT_NE(err.find(dir + "/loop.jsonl: cannot write: a loop of symbolic links"), std::string::npos) << err;
+  EXPECT_TRUE(fs::is_symlink(dir + "/loop.jsonl"));
+}
+
 TEST(OutputCli, TagsCannotDriveTheTerminalOrASpreadsheet) {
   const std::string dir = test::temp_dir() + "/inject";
   test::ffmpeg(dir + "/music/a.mp3", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=\"$(printf 'red\\033[31mX\\033]0;owned\\007')\"");

@@ -5,7 +5,8 @@
 // - R13C-3: --db a dangling symbolic link is refused as the place of a new index (SQLite made
 //   the index at the link's target while the lock and key went beside the link);
 // - R13C-4: an ok track's duration of ±1e308 is damage that `status` names, not "inf h (ok)";
-// - rough13: `mix --m3u DIR` makes DIR only when it writes a mix file into it.
+// - rough13: `mix --m3u DIR` makes DIR only when it writes a mix file into it;
+// - H15C-4 (hostile pass 15): the model id and revision an index holds reach `status` escaped.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -113,6 +114,28 @@ TEST(ShownNames, AnImpossibleDurationIsNamedAsDamageNotTotalledAsOk) {
   std::string out, err;
   EXPECT_EQ(test::run_cli("status --db " + q(library().db), &out, &err), 0) << err;
   EXPECT_NE(out.find("in the tracks that are searched (ok)"), std::string::npos) << out;
+}
+
+// Hostile pass 15, H15C-4: `status` printed the model id and revision the index holds as they
+// were: an ESC sequence written into meta by anyone who may write the file cleared the screen or
+// set the terminal's title. A model path that is a loop of links failed `status` with a raw
+// "filesystem error: status: Too many levels of symbolic links".
+TEST(ShownNames, AStoredModelNameReachesTheTerminalWithoutItsControlCharacters) {
+  const std::string db = copy_of_index("model-name.db");
+  test::sqlite_exec(db, "UPDATE meta SET value = '/m' || char(27) || '[2J' || char(7) WHERE key = 'model_id'; "
+                        "UPDATE meta SET value = 'r' || char(27) || ']0;t' || char(7) WHERE key = 'model_revision'");
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("status --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ((out + err).find_first_of("\x1b\x07"), std::string::npos) << out << err;
+  EXPECT_NE(out.find("model     /m?[2J?@r?]0;t?"), std::string::npos) << out;
+  const std::string dir = test::temp_dir() + "/model-loop";
+  fs::create_directories(dir);
+  fs::create_symlink(dir + "/b", dir + "/a");
+  fs::create_symlink(dir + "/a", dir + "/b");
+  test::sqlite_exec(db, "UPDATE meta SET value = '" + dir + "/a' WHERE key = 'model_id'; "
+                        "UPDATE meta SET value = 'local' WHERE key = 'model_revision'");
+  EXPECT_EQ(test::run_cli("status --db " + q(db), &out, &err), 0) << err;
+  EXPECT_NE(out.find("model     " + dir + "/a"), std::string::npos) << out;
 }
 
 TEST(DbLink, ADanglingLinkIsRefusedAsANewIndexAndNothingIsMade) {

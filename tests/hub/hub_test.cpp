@@ -483,6 +483,26 @@ TEST_F(Hub, ResumesAfterACutConnection) {
   EXPECT_EQ(sha256_file(r.dir + "/model.safetensors"), hub.weights_sha());
 }
 
+// Hostile pass 15 (H15C-1's sibling): a symbolic link at the partial download's name was written
+// through (the weights appended to the file it named); at the download's lock, a file was made
+// where it pointed. The partial file's link is replaced; the lock's is refused by name.
+TEST_F(Hub, ALinkAtThePartialDownloadIsReplacedNotWrittenThrough) {
+  FakeHub& hub = serve();
+  const fs::path blob = storage() / "blobs" / hub.weights_sha();
+  fs::create_directories(blob.parent_path());
+  const std::string victim = home_ + "/precious.txt";
+  std::ofstream(victim) << "a file of the user's\n";
+  fs::create_symlink(victim, blob.string() + ".incomplete");
+  // The ref's temporary (named by the pid, as main's was "main.tmp-PID" and is "main.tmp.PID").
+  fs::create_directories(storage() / "refs");
+  for (const char* tmp : {"main.tmp-", "main.tmp."})
+    fs::create_symlink(victim, storage() / "refs" / (std::string(tmp) + std::to_string(::getpid())));
+  const auto r = resolve(kRepo);
+  EXPECT_EQ(test::read_file(victim), "a file of the user's\n");
+  EXPECT_EQ(sha256_file(r.dir + "/model.safetensors"), hub.weights_sha());
+  EXPECT_EQ(test::read_file((storage() / "refs" / "main").string()), kCommit);
+}
+
 TEST_F(Hub, RecoversFromOneCutWithinOneCall) {
   FakeHub& hub = serve();
   hub.cut_at = 3 * 1000 * 1000;
