@@ -133,10 +133,13 @@ std::vector<Mix> make_mixes(const LibrarySnapshot& snap, const Taste& taste, con
   RecordingPrints prints(snap);
   Recordings placed(&prints);  // the recordings of the mixes made so far
   // Unplayed candidates of every centre in one pass: never played, starred nor rated. A mix takes
-  // `pool` of them that no earlier mix holds (`used`: at most o.size a mix), so that many more are
-  // read, not pool per mix: each row of a list is compared with the rows listed before it, and a
-  // list of 2,400 (6 mixes of 50) cost 6 · 2,400²/2 dot products where 650 do.
-  const int64_t unplayed_rows = pool + o.size * static_cast<int64_t>(n_mixes - 1);
+  // the first `pool` of them that no earlier mix holds (`used`: at most o.size a mix) and that are
+  // not a copy of one of its favourites (at most `pool`: one row a recording), so that many rows
+  // give the same mixes as pool · mixes did: each row of a list is compared with the rows listed
+  // before it, and 2,400 rows a centre (6 mixes of 50) cost 6 · 2,400²/2 dot products, 1,050 a
+  // fifth of that.
+  const int64_t unplayed_rows =
+      std::min(pool * static_cast<int64_t>(n_mixes), 2 * pool + o.size * static_cast<int64_t>(n_mixes - 1));
   const auto unplayed = nearest_recordings(snap, emb, queries, unplayed_rows, [&](int64_t id) {
     return allowed.contains(id) && !taste.tracks.count(id);
   }, prints);
