@@ -44,6 +44,35 @@ std::vector<int64_t> RequestCopies::copies_of(int64_t id) const {
   return g < 0 ? std::vector<int64_t>{id} : members_.at(g);
 }
 
+int64_t RequestCopies::join(int64_t a, int64_t b) {
+  int64_t into = group(b);
+  if (into < 0) {
+    into = next_group_++;
+    members_[into] = {b};
+    group_of_[b] = into;
+  }
+  const int64_t from = group(a);
+  if (from == into) return into;
+  std::vector<int64_t> moved{a};
+  if (from >= 0) {
+    moved = std::move(members_.at(from));
+    members_.erase(from);
+  }
+  std::vector<int64_t>& members = members_.at(into);
+  for (int64_t id : moved) {
+    group_of_[id] = into;
+    members.push_back(id);
+  }
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  return into;
+}
+
+RecordingPrints& RequestCopies::prints(const LibrarySnapshot& snap) {
+  if (!prints_) prints_ = std::make_unique<RecordingPrints>(snap, recording_work_);
+  return *prints_;
+}
+
 std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vector<int64_t>& ids,
                                     const std::vector<double>& relevance, int64_t k, double d,
                                     const std::vector<int64_t>& listed, RequestCopies* request_copies) {
@@ -71,6 +100,11 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
   std::set<int64_t> groups;
   for (const int64_t id : listed)
     if (const int64_t g = copies.group(id); g >= 0) groups.insert(g);
+  // The recordings listed (the query's own tracks first): a taken candidate that is a copy of one
+  // by identity or fingerprint, though in another group (H14S-4), joins that one's group.
+  Recordings held(&copies.prints(snap));
+  for (const int64_t id : listed)
+    if (const store::Track* t = snap.track(id)) held.hold(*t);
   std::vector<double> closest(n, -std::numeric_limits<double>::infinity());  // max cos to a listed track
   while (out.size() < want) {
     check_deadline("diversity");
@@ -91,6 +125,13 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
     }
     if (best == n) break;
     taken[best] = true;
+    if (const store::Track* t = snap.track(ids[best])) {
+      if (const int64_t same = held.copy_of(*t); same >= 0) {
+        groups.insert(copies.join(ids[best], same));  // the rest of its group is skipped by number
+        continue;
+      }
+      held.hold(*t);
+    }
     out.push_back(best);
     if (const int64_t g = copies.group(ids[best]); g >= 0) groups.insert(g);
     if (d > 0 && !rows[best].empty())

@@ -7,19 +7,21 @@
 // relevance = the ranking's own score (a cosine for search and similar, like's combined score),
 // cos over the tracks' stored track embeddings (the normalised mean of their windows). d = 0 keeps
 // the ranking's order; ties go to the earlier rank. A track whose recording is already listed
-// (find_duplicates over the candidates: fingerprints and embeddings) is skipped, and so is a copy
-// of a recording the query names itself (`listed`: its seed tracks, whose copies are the seed
-// again, not a result).
+// (find_duplicates over the candidates: fingerprints and embeddings; then, against the tracks
+// listed, the rule of service/recordings.h) is skipped, and so is a copy of a recording the query
+// names itself (`listed`: its seed tracks, whose copies are the seed again, not a result).
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "service/duplicates.h"
 #include "service/library.h"
+#include "service/recordings.h"
 
 namespace clap::service {
 
@@ -35,18 +37,32 @@ int64_t results_before_diversity(int64_t k);
 // (the closure around a set is the union of the closures around its tracks). Before (copies12,
 // H11S-1), each round searched around its whole pool again, and around the query's own tracks,
 // whose copies (600 re-encodes in the measured library) each cost a search of the library.
+//
+// The groups are not the whole recording when its files are many and of several kinds (H14S-4:
+// 300 MP3 re-encodes of one song made a group for each bit-rate class, as each file's 16 nearest
+// are files of its own class), so diversify_order also tells a candidate from the tracks listed
+// before it as the radio and /api/sonic/ do (service/recordings.h: identities, then the stored
+// fingerprints of the listed tracks nearest it) and `join`s the groups it finds to be one: the
+// rest of such a group is then skipped by its number, and a later round (like's) knows it.
 class RequestCopies {
  public:
-  explicit RequestCopies(DuplicateWork* work = nullptr) : work_(work) {}
+  explicit RequestCopies(DuplicateWork* work = nullptr, RecordingWork* recording_work = nullptr)
+      : work_(work), recording_work_(recording_work) {}
   // Finds the groups around those of `ids` not reached yet.
   void cover(const LibrarySnapshot& snap, const std::vector<int64_t>& ids);
   // The group of `id` (a number shared by its copies), or -1 when it has no copy found.
   int64_t group(int64_t id) const;
   // The tracks of `id`'s group, `id` included (just `id` when it has no copy found).
   std::vector<int64_t> copies_of(int64_t id) const;
+  // Makes `a`'s group (or `a`) part of `b`'s (or of a new one with `b`); returns its number.
+  int64_t join(int64_t a, int64_t b);
+  // The request's fingerprints and compared pairs (each pair compared once a request).
+  RecordingPrints& prints(const LibrarySnapshot& snap);
 
  private:
   DuplicateWork* work_;
+  RecordingWork* recording_work_;
+  std::unique_ptr<RecordingPrints> prints_;
   std::set<int64_t> reached_;
   std::map<int64_t, int64_t> group_of_;
   std::map<int64_t, std::vector<int64_t>> members_;  // group -> its tracks, ascending

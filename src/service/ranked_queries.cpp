@@ -45,11 +45,14 @@ RankedList<R> folded(const LibrarySnapshot& snap, const RankedRequest& r, const 
 // them out, and the list came back empty ("0 of the 10 tracks asked for") however many other
 // recordings the index holds (H11S-1). Their windows are skipped, as the seed's own are.
 // The groups are the request's (`copies`): diversity's rounds find them known, not searched again.
+// `kept`: the query's own track when it is a result (like without --exclude-self): its copies
+// are left out and it is not, so that it is listed once and the other songs after it.
 ResultRules excluding_copies_of(const LibrarySnapshot& snap, ResultRules rules, const std::vector<int64_t>& seeds,
-                                RequestCopies& copies) {
+                                RequestCopies& copies, int64_t kept = -1) {
   copies.cover(snap, seeds);
   for (int64_t seed : seeds)
-    for (int64_t id : copies.copies_of(seed)) rules.exclude.push_back(id);
+    for (int64_t id : copies.copies_of(seed))
+      if (id != kept) rules.exclude.push_back(id);
   std::sort(rules.exclude.begin(), rules.exclude.end());
   rules.exclude.erase(std::unique(rules.exclude.begin(), rules.exclude.end()), rules.exclude.end());
   return rules;
@@ -120,9 +123,19 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
       if (const store::Track* t = snap.find_track(request.file)) options.exclude_track = t->id, seed_tracks = {t->id};
     answer.chunks = file_query_chunks(lib, request.file, request.chunk_s, request.hop_s);
   }
+  // Without --exclude-self the query's track is a result of its own query: its copies held the
+  // windows as much as an excluded seed's, and with 600 of them the diversified list held the seed
+  // alone (copies14). Its copies are left out of the windows as an excluded seed's are, itself kept.
+  int64_t self = -1;
+  if (seed_tracks.empty() && !request.mixed) {
+    if (request.track) self = request.track->id;
+    else if (!request.decoded && !request.file.empty())
+      if (const store::Track* t = snap.find_track(request.file)) self = t->id;
+  }
+  const std::vector<int64_t> copied = self >= 0 ? std::vector<int64_t>{self} : seed_tracks;
   RequestCopies copies(request.duplicate_work);
-  const bool leave_copies_out = request.diversity >= 0 && !seed_tracks.empty();
-  if (leave_copies_out) rules = excluding_copies_of(snap, std::move(rules), seed_tracks, copies);
+  const bool leave_copies_out = request.diversity >= 0 && !copied.empty();
+  if (leave_copies_out) rules = excluding_copies_of(snap, std::move(rules), copied, copies, self);
   // like ranks the tracks its chunks' per_chunk nearest windows vote for, however many results are
   // asked for: a folded list's wider pool (n past the first) takes more windows a chunk in
   // proportion, else copies of a few recordings held every vote and the list stayed short with a
@@ -148,7 +161,7 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
   // nearest are taken. The rounds add the seed's copies the last pool held, so their work is
   // linear in the group (each copy is searched once) and they end when a pool holds no new copy.
   size_t left_out = rules.exclude.size();  // the tracks the last ranking left out
-  const auto with_seed_copies = [&] { return excluding_copies_of(snap, rules, seed_tracks, copies); };
+  const auto with_seed_copies = [&] { return excluding_copies_of(snap, rules, copied, copies, self); };
   const auto ranking = [&](int64_t n) {
     search::LikeOptions pool = options;
     pool.k = n;

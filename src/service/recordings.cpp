@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/deadline.h"
+#include "core/vector_math.h"
 #include "search/duplicates.h"
 #include "search/fingerprint_match.h"
 #include "service/song_resolver.h"
@@ -16,7 +17,15 @@ RecordingPrints::Read& RecordingPrints::read(int64_t id) {
   if (work_) ++work_->tracks_read;
   Read r;
   const Embeddings rows = snap_.track_fetch()({id});
-  if (rows.size() == 1) r.embedding.assign(rows.row(0), rows.row(0) + rows.dim);
+  if (rows.size() == 1) {
+    double norm = 0;
+    for (int64_t i = 0; i < rows.dim; ++i) norm += double(rows.row(0)[i]) * rows.row(0)[i];
+    norm = std::sqrt(norm);
+    if (norm > 0 && std::isfinite(norm)) {
+      r.embedding.resize(static_cast<size_t>(rows.dim));
+      for (int64_t i = 0; i < rows.dim; ++i) r.embedding[static_cast<size_t>(i)] = static_cast<float>(rows.row(0)[i] / norm);
+    }
+  }
   return read_.emplace(id, std::move(r)).first->second;
 }
 
@@ -89,19 +98,19 @@ std::vector<std::string> Recordings::keys(const store::Track& t) {
   return out;
 }
 
-bool Recordings::held(const store::Track& t) {
+int64_t Recordings::copy_of(const store::Track& t) {
   for (const std::string& key : keys(t))
-    if (held_.count(key)) return true;
+    if (const auto it = held_.find(key); it != held_.end()) return it->second;
   return same_by_fingerprint(t);
 }
 
 void Recordings::hold(const store::Track& t) {
-  for (std::string& key : keys(t)) held_.insert(std::move(key));
+  for (std::string& key : keys(t)) held_.emplace(std::move(key), t.id);
   tracks_.emplace_back(t.id, t.duration_s);
 }
 
-bool Recordings::same_by_fingerprint(const store::Track& t) {
-  if (!prints_ || tracks_.empty()) return false;
+int64_t Recordings::same_by_fingerprint(const store::Track& t) {
+  if (!prints_ || tracks_.empty()) return -1;
   const search::DuplicateOptions rule;
   // The held tracks of a similar length (nothing is read when there are none).
   std::vector<int64_t> lengthwise;
@@ -109,29 +118,23 @@ bool Recordings::same_by_fingerprint(const store::Track& t) {
     const double longer = std::max(duration, t.duration_s), shorter = std::min(duration, t.duration_s);
     if (id != t.id && longer > 0 && shorter / longer >= rule.min_duration_ratio) lengthwise.push_back(id);
   }
-  if (lengthwise.empty()) return false;
+  if (lengthwise.empty()) return -1;
   const std::vector<float>* mine = prints_->embedding(t.id);
-  if (!mine) return false;
+  if (!mine) return -1;
   // The nearest of them by track embedding (cosine; ties by id), as `duplicates` takes its candidates.
   std::vector<std::pair<double, int64_t>> nearest;
   for (int64_t id : lengthwise) {
     const std::vector<float>* other = prints_->embedding(id);
     if (!other || other->size() != mine->size()) continue;
-    double dot = 0, xx = 0, yy = 0;
-    for (size_t i = 0; i < mine->size(); ++i) {
-      dot += double((*mine)[i]) * (*other)[i];
-      xx += double((*mine)[i]) * (*mine)[i];
-      yy += double((*other)[i]) * (*other)[i];
-    }
-    const double cosine = xx > 0 && yy > 0 ? dot / std::sqrt(xx * yy) : std::nan("");
+    const double cosine = dot(mine->data(), other->data(), static_cast<int64_t>(mine->size()));  // unit rows
     nearest.emplace_back(std::isfinite(cosine) ? cosine : -2.0, id);  // NaN would break the order
   }
   const size_t n = std::min(nearest.size(), static_cast<size_t>(std::max(rule.neighbours, 0)));
   std::partial_sort(nearest.begin(), nearest.begin() + static_cast<std::ptrdiff_t>(n), nearest.end(),
                     [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   for (size_t i = 0; i < n; ++i)
-    if (prints_->same(t.id, nearest[i].second)) return true;
-  return false;
+    if (prints_->same(t.id, nearest[i].second)) return nearest[i].second;
+  return -1;
 }
 
 }  // namespace clap::service

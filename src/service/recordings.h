@@ -49,7 +49,9 @@ class RecordingPrints {
   // Whether `a` and `b` are one recording by their fingerprints (false when either has none or
   // they cannot be compared).
   bool same(int64_t a, int64_t b);
-  // The track's float32 embedding, or nullptr when it has none.
+  // The track's float32 embedding scaled to unit length (a cosine is one SIMD dot product: a
+  // pool of thousands of rows compares each with the rows held before it), or nullptr when it has
+  // none or it has no length (zero, not finite).
   const std::vector<float>* embedding(int64_t id);
 
  private:
@@ -73,15 +75,19 @@ class Recordings {
   // Without `prints`: the identities alone.
   explicit Recordings(RecordingPrints* prints = nullptr) : prints_(prints) {}
   // Whether `t` is a copy of a recording held already.
-  bool held(const store::Track& t);
+  bool held(const store::Track& t) { return copy_of(t) >= 0; }
+  // The held track `t` is a copy of (the first held with one of its identities, else the one
+  // its fingerprint matched), or -1: for a caller that joins the two files' groups
+  // (service/diversity.h RequestCopies::join).
+  int64_t copy_of(const store::Track& t);
   void hold(const store::Track& t);
 
  private:
   // Each identity with a letter naming its kind: "h…", "m…", "i…".
   static std::vector<std::string> keys(const store::Track& t);
-  bool same_by_fingerprint(const store::Track& t);
+  int64_t same_by_fingerprint(const store::Track& t);  // the held track, or -1
   RecordingPrints* prints_;
-  std::set<std::string> held_;
+  std::map<std::string, int64_t> held_;  // identity -> the first held track that has it
   std::vector<std::pair<int64_t, double>> tracks_;  // the tracks held: id, duration
 };
 

@@ -286,7 +286,8 @@ Taste build_taste(const LibrarySnapshot& snap, const TasteHistory& history, cons
     const AllowedTracks allowed = allowed_tracks(snap.tracks(), o.rules);
     std::vector<const float*> queries;
     for (const TasteCentre& c : taste.centres) queries.push_back(c.vector.data());
-    const auto lists = nearest_recordings(snap, emb, queries, o.nearest, [&](int64_t id) { return allowed.contains(id); });
+    RecordingPrints prints(snap);
+    const auto lists = nearest_recordings(snap, emb, queries, o.nearest, [&](int64_t id) { return allowed.contains(id); }, prints);
     for (size_t j = 0; j < k; ++j) taste.centres[j].nearest = lists[j];
   }
   return taste;
@@ -324,14 +325,15 @@ std::vector<std::vector<std::pair<int64_t, double>>> nearest_rows(const Embeddin
 
 std::vector<std::vector<std::pair<int64_t, double>>> nearest_recordings(const LibrarySnapshot& snap, const Embeddings& emb,
                                                                         const std::vector<const float*>& queries, int64_t k,
-                                                                        const std::function<bool(int64_t)>& keep) {
+                                                                        const std::function<bool(int64_t)>& keep,
+                                                                        RecordingPrints& prints) {
   std::vector<std::vector<std::pair<int64_t, double>>> out(queries.size());
   if (k <= 0) return out;
   for (int64_t limit = k;; limit = std::min(emb.size(), limit * 4)) {
     const auto rows = nearest_rows(emb, queries, limit, keep);
     bool short_of_rows = false;
     for (size_t j = 0; j < rows.size(); ++j) {
-      Recordings listed;
+      Recordings listed(&prints);
       out[j].clear();
       for (const auto& row : rows[j]) {
         if (static_cast<int64_t>(out[j].size()) == k) break;

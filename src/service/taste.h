@@ -30,6 +30,8 @@
 
 namespace clap::service {
 
+class RecordingPrints;  // service/recordings.h
+
 inline constexpr double kStarWeight = 2.0;
 inline constexpr double kSkipWeight = 0.5;
 inline constexpr double kMinSilhouette = 0.1;
@@ -116,14 +118,19 @@ std::vector<std::vector<std::pair<int64_t, double>>> nearest_rows(const Embeddin
                                                                   const std::vector<const float*>& queries, int64_t k,
                                                                   const std::function<bool(int64_t)>& keep);
 
-// nearest_rows with each recording once (service/recordings.h: content hash, MBID, ISRC), the
-// best-ranked file standing for it: the k nearest recordings, or fewer when the rows run out.
-// A taste centre's nearest songs and a mix's new songs (H12S-2): 2,000 copies of one song filled
-// the k nearest rows, and the list held one song. The rows are read again with 4 times the
-// limit while a list is short of k recordings and its rows were not all read.
+// nearest_rows with each recording once (service/recordings.h: content hash, MBID, ISRC, then the
+// stored fingerprints of the rows listed nearest it, with the request's `prints`), the best-ranked
+// file standing for it: the k nearest recordings, or fewer when the rows run out. A taste
+// centre's nearest songs and a mix's new songs (H12S-2): 2,000 copies of one song filled the k
+// nearest rows, and the list held one song; untagged re-encodes were told by their fingerprints
+// in a mix's picks only, so they filled its pool of new songs (copies15). The rows are read again
+// with 4 times the limit while a list is short of k recordings and its rows were not all read.
+// Work: a row is measured against the rows listed before it (one dot product each), and
+// fingerprints are compared for its 16 nearest of them that share items (recordings.h).
 std::vector<std::vector<std::pair<int64_t, double>>> nearest_recordings(const LibrarySnapshot& snap, const Embeddings& emb,
                                                                         const std::vector<const float*>& queries, int64_t k,
-                                                                        const std::function<bool(int64_t)>& keep);
+                                                                        const std::function<bool(int64_t)>& keep,
+                                                                        RecordingPrints& prints);
 
 // Cosine of two unit vectors of `dim` floats (fixed-order dot).
 double cosine(const float* a, const float* b, int64_t dim);
