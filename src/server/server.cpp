@@ -464,7 +464,20 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       // ?token= only where a header cannot be sent: the audio element's URL. Elsewhere a token in
       // the URL would end up in logs and histories for nothing.
       else if (req.has_param("token") && is_audio_path(req.path)) given = req.get_param_value("token");
+      // Wrong tokens are limited per client address as wrong Subsonic passwords are (H15S-3: a
+      // client guessed 800 tokens a second, and the owner chooses the token). Not from loopback:
+      // a reverse proxy's requests all come from there, and one client's guesses would lock out
+      // every other; a proxy that does not sign users in must limit them itself.
+      const std::chrono::seconds lockout(s.options.login_lockout_s);
+      const bool limited = !is_loopback(req.remote_addr);
+      if (const auto wait = limited ? subsonic::token_lockout_wait(req.remote_addr, lockout) : std::chrono::seconds(0);
+          wait.count() > 0) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        return deny(401, "unauthorized",
+                    "too many wrong tokens from this address: try again in " + std::to_string(wait.count()) + " s");
+      }
       if (!same_secret(given, s.options.token)) {
+        if (limited) subsonic::wrong_token(req.remote_addr, lockout);
         res.set_header("WWW-Authenticate", "Bearer");
         return deny(401, "unauthorized",
                     "this server needs its token: Authorization: Bearer TOKEN (?token=TOKEN only on /api/tracks/ID/audio)");
