@@ -121,6 +121,24 @@ std::vector<std::set<std::string>> other_lockers(const std::vector<std::string>&
 
 std::set<std::string> other_lockers(const std::string& path) { return other_lockers({path}, {false})[0]; }
 
+// A process that locks the file and not the -shm at this name (other_lockers of both): one that has
+// the file open by another name, "" for none.
+std::string opened_by_another_name(const std::set<std::string>& on_file, const std::set<std::string>& on_shm) {
+  for (const std::string& pid : on_file)
+    if (!on_shm.count(pid)) return pid;
+  return {};
+}
+
+sql::SqliteError another_name_error(const std::string& path, const std::string& pid, nlink_t links) {
+  return sql::SqliteError(path + ": another process (" + pid + ") has this index file open by another name (a hard link "
+                              "or a bind mount of it; the file has " + std::to_string(links) +
+                              (links == 1 ? " link" : " links") + "), and SQLite keeps the write-ahead log by name, so "
+                              "writes through the two names would overwrite each other: open the index by one name "
+                              "only (remove the other links or mounts; a symbolic link is safe), or stop that process; "
+                              "try again in a moment",
+                          SQLITE_CANTOPEN);
+}
+
 bool locked_by_other_process(const std::string& path) { return !other_lockers(path).empty(); }
 
 // Whether this process has the file now at `path` open by another name (a link): its WAL, found
@@ -202,20 +220,36 @@ void track_open(sqlite3* db, const std::string& path) {
     // acknowledged stars lost, two servers, two hard links). Not only a file with several links:
     // a bind mount of the file (a container's single-file volume) is another name of one link,
     // and lost the same 10 of 20 (H15S-1).
-    for (const std::string& pid : on_file)
-      if (!on_shm.count(pid))
-        throw sql::SqliteError(path + ": another process (" + pid + ") has this index file open by another name (a hard "
-                                   "link or a bind mount of it; the file has " + std::to_string(st.st_nlink) +
-                                   (st.st_nlink == 1 ? " link" : " links") + "), and SQLite keeps the write-ahead log "
-                                   "by name, so writes through the two names would overwrite each other: open the index "
-                                   "by one name only (remove the other links or mounts; a symbolic link is safe), or "
-                                   "stop that process; try again in a moment",
-                               SQLITE_CANTOPEN);
+    if (const std::string other = opened_by_another_name(on_file, on_shm); !other.empty())
+      throw another_name_error(path, other, st.st_nlink);
   }
   if (f.connections == 0) f = OpenFile{id};
   ++f.connections;
   if (sqlite3_db_readonly(db, "main") == 0) ++f.writable;
   r.connections[db] = key;
+}
+
+// track_open's check of other processes again, after the connection's first read (it now locks the
+// file and the -shm at its name): a process that opened the file by another name at the same moment,
+// between this one's check and its first read, saw no lock either, and both went on (H15S-4: two
+// servers started together on two hard links both served, each with its own WAL). Now at least the
+// later one sees the other; when both read before either confirms, both are refused and tried
+// again. Only at this process's first connection to the name, as track_open. A refused connection
+// is closed without a checkpoint: its WAL must not be emptied into the file the other one writes.
+void confirm_one_name(sqlite3* db, const std::string& path) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  const auto c = r.connections.find(db);
+  if (c == r.connections.end() || r.files[c->second].connections != 1) return;
+  const char* name = sqlite3_db_filename(db, "main");
+  const std::string shm = std::string(name && *name ? name : path.c_str()) + "-shm";
+  const auto lockers = other_lockers({path, shm}, {true, false});
+  if (const std::string other = opened_by_another_name(lockers[0], lockers[1]); !other.empty()) {
+    struct stat st {};
+    ::stat(path.c_str(), &st);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    throw another_name_error(path, other, st.st_nlink);
+  }
 }
 
 void close_tracked(sqlite3* db) {
