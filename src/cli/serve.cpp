@@ -213,7 +213,8 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(0, 86400));
   cmd->add_option("--login-lockout", o->server.login_lockout_s,
                   "Subsonic sign-ins: after 5 wrong passwords for a user from one address within this many seconds, that "
-                  "address is refused for that user until the oldest is this old")
+                  "address is refused for that user until the oldest is this old; the same for 5 wrong --token values "
+                  "from one address other than loopback")
       ->default_val(60)
       ->check(CLI::Range(1, 31536000));
   cmd->add_option("--paused-streams", o->server.paused_streams,

@@ -84,6 +84,11 @@ const std::string& too_long_request_line() {
   return current_connection ? current_connection->too_long_request_line() : none;
 }
 
+const std::string& request_line() {
+  static const std::string none;
+  return current_connection ? current_connection->request_line() : none;
+}
+
 void allow_pause(const std::string& holder) {
   if (current_connection) current_connection->allow_pause(holder);
 }

@@ -62,6 +62,8 @@ bool request_timed_out();
 // The first bytes of this thread's request line when it was over cpp-httplib's limit (it answers
 // 414 without parsing it), "" otherwise.
 const std::string& too_long_request_line();
+// The first bytes of this thread's request line as the client sent it.
+const std::string& request_line();
 
 // The answer this thread is about to write is a stream a player may pause, on behalf of
 // `holder` (a user: RequestDeadlines::pause_s says how long, and how many at once).

@@ -29,7 +29,7 @@ void DeadlineStream::start_request() {
   refusal_ = {}, body_refusal_ = {};
   absolute_authority_.reset();
   sent_target_.reset();
-  too_long_line_.clear();
+  too_long_line_.clear(), request_line_.clear();
   framing_.reset();
   timed_out_ = false, close_ = false;
   writing_ = false;
@@ -238,6 +238,7 @@ ssize_t DeadlineStream::read_head(char* ptr, size_t size) {
     } else {
       if (line_start) current_line_ = head_lines_++;
       check_head_piece(line_start);
+      if (line_start && current_line_ == 0) request_line_ = line_;
       if (line_start && !mid_line_ && current_line_ == 0) {
         RequestTarget target = origin_form(line_);
         line_ = std::move(target.line);

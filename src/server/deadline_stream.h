@@ -69,6 +69,7 @@ class DeadlineStream final : public httplib::Stream {
   bool head_complete() const { return phase_ == Phase::Body; }
   const HeadRefusal& refusal() const { return refusal_; }
   const std::string& too_long_request_line() const { return too_long_line_; }
+  const std::string& request_line() const { return request_line_; }
   const HeadRefusal& body_refusal() const { return body_refusal_; }
   bool timed_out() const { return timed_out_; }
   void close_after_answer() { close_ = true; }
@@ -107,6 +108,9 @@ class DeadlineStream final : public httplib::Stream {
   // The first bytes of a request line over cpp-httplib's limit (answered 414): their target says
   // whether the answer is the REST API's or a Subsonic envelope (server.cpp).
   std::string too_long_line_;
+  // The request line as sent (its first 8 KB), before origin_form: a line cpp-httplib could not
+  // split says there which API it was for (server.cpp).
+  std::string request_line_;
   std::optional<ChunkFraming> framing_;  // a chunked body's framing, followed as it is read
   bool timed_out_ = false, close_ = false;
   // The response being written: since its first byte, and how many bytes went out.

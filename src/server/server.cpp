@@ -140,6 +140,23 @@ bool refused_subsonic(const httplib::Request& req, httplib::Response& res, int s
   return true;
 }
 
+// The target of a request line split at any run of spaces and tabs, an absolute-form target's
+// path (http://HOST/rest/ping: /rest/ping), "" for none.
+std::string target_in_line(const std::string& line) {
+  const auto gap = [](char c) { return c == ' ' || c == '\t'; };
+  size_t start = 0;
+  while (start < line.size() && !gap(line[start])) ++start;
+  while (start < line.size() && gap(line[start])) ++start;
+  size_t end = start;
+  while (end < line.size() && !gap(line[end]) && line[end] != '\r' && line[end] != '\n') ++end;
+  std::string target = line.substr(start, end - start);
+  if (const size_t scheme = target.find("://"); scheme != std::string::npos && target.find('/') == scheme + 1) {
+    const size_t path = target.find_first_of("/?", scheme + 3);
+    target = path == std::string::npos ? "/" : target.substr(path);
+  }
+  return target;
+}
+
 std::string refused_request(const httplib::Request& req) {
   if (const HeadRefusal& refused = head_refusal(); refused.status != 0) return refused.detail;
   const auto shown = [](const std::string& s) {
@@ -447,7 +464,20 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       // ?token= only where a header cannot be sent: the audio element's URL. Elsewhere a token in
       // the URL would end up in logs and histories for nothing.
       else if (req.has_param("token") && is_audio_path(req.path)) given = req.get_param_value("token");
+      // Wrong tokens are limited per client address as wrong Subsonic passwords are (H15S-3: a
+      // client guessed 800 tokens a second, and the owner chooses the token). Not from loopback:
+      // a reverse proxy's requests all come from there, and one client's guesses would lock out
+      // every other; a proxy that does not sign users in must limit them itself.
+      const std::chrono::seconds lockout(s.options.login_lockout_s);
+      const bool limited = !is_loopback(req.remote_addr);
+      if (const auto wait = limited ? subsonic::token_lockout_wait(req.remote_addr, lockout) : std::chrono::seconds(0);
+          wait.count() > 0) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        return deny(401, "unauthorized",
+                    "too many wrong tokens from this address: try again in " + std::to_string(wait.count()) + " s");
+      }
       if (!same_secret(given, s.options.token)) {
+        if (limited) subsonic::wrong_token(req.remote_addr, lockout);
         res.set_header("WWW-Authenticate", "Bearer");
         return deny(401, "unauthorized",
                     "this server needs its token: Authorization: Bearer TOKEN (?token=TOKEN only on /api/tracks/ID/audio)");
@@ -527,8 +557,13 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     if (const std::string& line = too_long_request_line(); !line.empty()) {
       const size_t space = line.find(' ');
       asked_for(space == std::string::npos ? "" : line.substr(space + 1));
-    } else if (req.path.empty() && !req.target.empty()) {
-      asked_for(req.target);
+    } else if (req.path.empty()) {
+      // Its target as sent, split from the method and version at any run of spaces and tabs (as
+      // RFC 9112, 3, lets a server read it): cpp-httplib leaves no target either when a tab
+      // stands between the words or the line holds a control character (H15S-2; the REST API's
+      // {error, detail} before), and keeps the version in it after a tab.
+      const std::string& line = request_line();
+      asked_for(line.empty() ? req.target : target_in_line(line));
     }
     if (const HeadRefusal& refused = head_refusal(); refused.status == 431) {
       if (refused_subsonic(*asked, res, 431, refused.error, refused.detail, false)) return;

@@ -209,6 +209,10 @@ bool rest_enabled(service::Library& lib);
 // per address).
 RestUser authenticate(const httplib::Request& req, const std::string& address, service::Library& lib,
                       std::chrono::seconds lockout);
+// The same lockout for the REST API's token (serve --token, chosen by the owner, 8 characters at
+// least): how long wrong tokens from `address` must wait (0: it may try), and a wrong one noted.
+std::chrono::seconds token_lockout_wait(const std::string& address, std::chrono::seconds lockout);
+void wrong_token(const std::string& address, std::chrono::seconds lockout);
 
 // --- records (subsonic_records.cpp) ----------------------------------------------------------
 

@@ -139,6 +139,10 @@ std::string limit_key(const std::string& address, const std::string& user) {
   return address + '\n' + service::user_name_key(user.substr(0, 256));
 }
 
+// A wrong REST API token's key: the address alone (there is one token), never a user's key (those
+// hold a line break).
+std::string token_key(const std::string& address) { return "token " + address; }
+
 RestUser rest_user(const store::UserRecord& u) { return {u.id, u.name, u.admin}; }
 
 // A stored password that cannot be read (the key file gone or replaced) is the server's
@@ -208,5 +212,11 @@ RestUser authenticate(const httplib::Request& req, const std::string& address, s
   }
   return rest_user(*found.user);
 }
+
+std::chrono::seconds token_lockout_wait(const std::string& address, std::chrono::seconds lockout) {
+  return failure_limit().wait(token_key(address), lockout);
+}
+
+void wrong_token(const std::string& address, std::chrono::seconds lockout) { failure_limit().failed(token_key(address), lockout); }
 
 }  // namespace clap::server::subsonic

@@ -94,6 +94,9 @@ void write_bookmark(sqlite3* db, const BookmarkRecord& b);
 // while another process's reading keeps it from doing so, that connection is kept open and the
 // next track_open at the name tries again, refusing until it can (H13S-2).
 void track_open(sqlite3* db, const std::string& path);
+// After the connection's first read: another process that opened the file by another name at the
+// same moment is seen now (H15S-4); throws SqliteError (SQLITE_CANTOPEN) naming it.
+void confirm_one_name(sqlite3* db, const std::string& path);
 void close_tracked(sqlite3* db);
 
 }  // namespace clap::store::sqlite_impl

@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "store/sqlite_internal.h"
 
@@ -61,23 +63,39 @@ bool empty_wal(sqlite3* db, int wait_ms) {
   return sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) == SQLITE_OK;
 }
 
-// Whether another process holds a lock on the file at `path` (Linux's /proc/locks; false where
-// it cannot be read). A connection in WAL mode holds a read lock on its database file's SHARED
-// bytes and on its -shm's DMS byte for as long as it is open, and the -shm is found by name: so
-// another process's lock on the -shm at an index's name with none on the file now there is
-// another process's connection to a file moved away from it (H13S-1). Files are named in
-// /proc/locks by device and inode; locks of this process are left out (this process's own
-// connections are the registry's). Never opens the file: closing any descriptor of a file drops
-// every POSIX lock this process holds on it, SQLite's too. other_lockers: those processes' ids
-// as /proc/locks gives them.
-std::set<std::string> other_lockers(const std::string& path) {
-  std::set<std::string> pids;
+// The device and inode of the file at `path` as /proc/locks names it ("fe:00:11239441"), or "".
+std::string lock_name(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return pids;
-  std::ostringstream want;
-  want << std::hex << std::setfill('0') << std::setw(2) << major(st.st_dev) << ':' << std::setw(2) << minor(st.st_dev)
+  if (::stat(path.c_str(), &st) != 0) return {};
+  std::ostringstream name;
+  name << std::hex << std::setfill('0') << std::setw(2) << major(st.st_dev) << ':' << std::setw(2) << minor(st.st_dev)
        << ':' << std::dec << st.st_ino;
-  const std::string file = want.str(), self = std::to_string(::getpid());
+  return name.str();
+}
+
+// The first byte SQLite's unix VFS locks in a database file (PENDING_BYTE, 0x40000000) and the last
+// (its SHARED range ends 510 bytes after RESERVED): every lock SQLite takes on a database starts
+// in between.
+constexpr uint64_t kFirstSqliteLockByte = 0x40000000, kLastSqliteLockByte = 0x40000000 + 1 + 1 + 510 - 1;
+
+// Other processes' locks on the files at the given paths (Linux's /proc/locks, read once; none
+// where it cannot be read), each path's lockers by process id as /proc/locks gives them.
+// A connection in WAL mode holds a read lock on its database file's SHARED bytes and on its
+// -shm's DMS byte for as long as it is open, and the -shm is found by name: so another process's
+// lock on the -shm at an index's name with none on the file now there is another process's
+// connection to a file moved away from it (H13S-1), and another process's lock on the file with
+// none on the -shm at this name is its connection by another name (H14S-1). Files are named in
+// /proc/locks by device and inode; locks of this process are left out (this process's own
+// connections are the registry's). `sqlite_bytes[i]`: only locks that start among SQLite's lock
+// bytes count for path i (another program's lock on the whole file, a backup tool's, is not a
+// connection). Never opens the files: closing any descriptor of a file drops every POSIX lock
+// this process holds on it, SQLite's too.
+std::vector<std::set<std::string>> other_lockers(const std::vector<std::string>& paths,
+                                                 const std::vector<bool>& sqlite_bytes) {
+  std::vector<std::set<std::string>> pids(paths.size());
+  std::vector<std::string> names;
+  for (const std::string& path : paths) names.push_back(lock_name(path));
+  const std::string self = std::to_string(::getpid());
   std::ifstream locks("/proc/locks");
   std::string line;
   while (std::getline(locks, line)) {
@@ -85,14 +103,40 @@ std::set<std::string> other_lockers(const std::string& path) {
     std::istringstream words(line);
     std::string word, previous;
     while (words >> word) {
-      if (word == file) {
-        if (previous != self) pids.insert(previous);
+      const auto named = std::find(names.begin(), names.end(), word);
+      if (named != names.end() && !word.empty()) {
+        uint64_t start = 0;
+        words >> start;
+        for (size_t i = 0; i < names.size(); ++i)
+          if (names[i] == word && previous != self &&
+              (!sqlite_bytes[i] || (start >= kFirstSqliteLockByte && start <= kLastSqliteLockByte)))
+            pids[i].insert(previous);
         break;
       }
       previous = word;
     }
   }
   return pids;
+}
+
+std::set<std::string> other_lockers(const std::string& path) { return other_lockers({path}, {false})[0]; }
+
+// A process that locks the file and not the -shm at this name (other_lockers of both): one that has
+// the file open by another name, "" for none.
+std::string opened_by_another_name(const std::set<std::string>& on_file, const std::set<std::string>& on_shm) {
+  for (const std::string& pid : on_file)
+    if (!on_shm.count(pid)) return pid;
+  return {};
+}
+
+sql::SqliteError another_name_error(const std::string& path, const std::string& pid, nlink_t links) {
+  return sql::SqliteError(path + ": another process (" + pid + ") has this index file open by another name (a hard link "
+                              "or a bind mount of it; the file has " + std::to_string(links) +
+                              (links == 1 ? " link" : " links") + "), and SQLite keeps the write-ahead log by name, so "
+                              "writes through the two names would overwrite each other: open the index by one name "
+                              "only (remove the other links or mounts; a symbolic link is safe), or stop that process; "
+                              "try again in a moment",
+                          SQLITE_CANTOPEN);
 }
 
 bool locked_by_other_process(const std::string& path) { return !other_lockers(path).empty(); }
@@ -149,43 +193,63 @@ void track_open(sqlite3* db, const std::string& path) {
   if (f.connections == 0) {
     const char* name = sqlite3_db_filename(db, "main");  // SQLite's own full name, links followed
     const std::string shm = std::string(name && *name ? name : path.c_str()) + "-shm";
-    if (locked_by_other_process(shm) && !locked_by_other_process(path))
+    // One read of /proc/locks for both files (it is read anew at each first open of a name, and
+    // takes seconds when another process holds tens of thousands of locks).
+    const auto lockers = other_lockers({path, shm}, {true, false});
+    const std::set<std::string>&on_file = lockers[0], &on_shm = lockers[1];
+    if (!on_shm.empty() && on_file.empty())
       throw sql::SqliteError(path + ": another process still has the index file that was at this name open (its " + shm +
                                  " is in use), and this file is opened once that process has closed it (another "
                                  "clapsearch serve does so within seconds; stop a sqlite3 shell or other tool using "
                                  "the old file); try again in a moment",
                              SQLITE_CANTOPEN);
-    // A file with several names (hard links) that another process has open by another of them
-    // (it locks the file, not the -shm at this name): SQLite keeps the WAL and -shm by name, so
-    // each name would have its own log of one file, and each process's checkpoints would write
-    // over the other's changes (H14S-1: 10 of 20 acknowledged stars lost, two servers, two links).
-    if (st.st_nlink > 1) {
-      // This process by another name (a script's two Library objects): the same two logs. A
-      // symbolic link to the file is its name again once resolved (SQLite's -wal is the target's).
-      std::error_code ec1, ec2;
-      const fs::path here = fs::weakly_canonical(shm.substr(0, shm.size() - 4), ec1);
-      for (const auto& [other_name, other] : r.files)
-        if (other.connections > 0 && other.id == id && fs::weakly_canonical(other_name, ec2) != here)
-          throw sql::SqliteError(path + ": this process has this index file open by another of its " +
-                                     std::to_string(st.st_nlink) + " names (" + other_name +
-                                     "; hard links), and SQLite keeps the write-ahead log by name, so writes through the "
-                                     "two names would overwrite each other: open the index by one name only",
-                                 SQLITE_CANTOPEN);
-      const std::set<std::string> on_shm = other_lockers(shm);
-      for (const std::string& pid : other_lockers(path))
-        if (!on_shm.count(pid))
-          throw sql::SqliteError(path + ": another process (" + pid + ") has this index file open by another of its " +
-                                     std::to_string(st.st_nlink) + " names (hard links), and SQLite keeps the write-ahead "
-                                     "log by name, so writes through the two names would overwrite each other: open the "
-                                     "index by one name only (remove the other links; a symbolic link is safe), or stop "
-                                     "that process; try again in a moment",
-                                 SQLITE_CANTOPEN);
-    }
+    // The file by another name in this process (a script's two Library objects): SQLite keeps
+    // the WAL and -shm by name, so each name would have its own log of one file. A symbolic
+    // link to the file is its name again once resolved (SQLite's -wal is the target's).
+    std::error_code ec1, ec2;
+    const fs::path here = fs::weakly_canonical(shm.substr(0, shm.size() - 4), ec1);
+    for (const auto& [other_name, other] : r.files)
+      if (other.connections > 0 && other.id == id && fs::weakly_canonical(other_name, ec2) != here)
+        throw sql::SqliteError(path + ": this process has this index file open by another name (" + other_name +
+                                   "; a hard link or a bind mount of it), and SQLite keeps the write-ahead log by name, "
+                                   "so writes through the two names would overwrite each other: open the index by one "
+                                   "name only",
+                               SQLITE_CANTOPEN);
+    // Another process has it open by another name (it locks the file, not the -shm at this
+    // name): each process's checkpoints would write over the other's changes (H14S-1: 10 of 20
+    // acknowledged stars lost, two servers, two hard links). Not only a file with several links:
+    // a bind mount of the file (a container's single-file volume) is another name of one link,
+    // and lost the same 10 of 20 (H15S-1).
+    if (const std::string other = opened_by_another_name(on_file, on_shm); !other.empty())
+      throw another_name_error(path, other, st.st_nlink);
   }
   if (f.connections == 0) f = OpenFile{id};
   ++f.connections;
   if (sqlite3_db_readonly(db, "main") == 0) ++f.writable;
   r.connections[db] = key;
+}
+
+// track_open's check of other processes again, after the connection's first read (it now locks the
+// file and the -shm at its name): a process that opened the file by another name at the same moment,
+// between this one's check and its first read, saw no lock either, and both went on (H15S-4: two
+// servers started together on two hard links both served, each with its own WAL). Now at least the
+// later one sees the other; when both read before either confirms, both are refused and tried
+// again. Only at this process's first connection to the name, as track_open. A refused connection
+// is closed without a checkpoint: its WAL must not be emptied into the file the other one writes.
+void confirm_one_name(sqlite3* db, const std::string& path) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  const auto c = r.connections.find(db);
+  if (c == r.connections.end() || r.files[c->second].connections != 1) return;
+  const char* name = sqlite3_db_filename(db, "main");
+  const std::string shm = std::string(name && *name ? name : path.c_str()) + "-shm";
+  const auto lockers = other_lockers({path, shm}, {true, false});
+  if (const std::string other = opened_by_another_name(lockers[0], lockers[1]); !other.empty()) {
+    struct stat st {};
+    ::stat(path.c_str(), &st);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    throw another_name_error(path, other, st.st_nlink);
+  }
 }
 
 void close_tracked(sqlite3* db) {

@@ -237,6 +237,7 @@ SqliteStore SqliteStore::open_file(const std::string& path, bool create) {
     explain(e);
     throw;
   }
+  confirm_one_name(db, path);  // now that this connection holds its locks (H15S-4)
   try {
     sql::exec(db, "PRAGMA foreign_keys = ON");
     {
@@ -273,6 +274,7 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
   if (rc != SQLITE_OK) fail_open(db, path);
   track_open(db, path);  // before anything is read (H12S-3)
   sqlite3_busy_timeout(db, 30000);
+  bool immutable = false;
   try {
     check_not_foreign(db, path);
   } catch (const sql::SqliteError& e) {
@@ -309,7 +311,10 @@ SqliteStore SqliteStore::open_readonly(const std::string& path) {
       if (open_problem(e.code())) fail_open(e.code(), e.what(), path);
       throw;
     }
+    immutable = true;
   }
+  // Now that this connection holds its locks (H15S-4); an immutable one takes none.
+  if (!immutable) confirm_one_name(db, path);
   int64_t version = 0;
   try {
     version = read_version(db);

@@ -2,7 +2,8 @@
 // hostile pass 13, H13S-3): a Subsonic client reads `subsonic-response` whatever the status, and
 // took the REST API's {error, detail} (a header line over 8 KB, a form POST over 1 MB or not a
 // form, a method /rest/ does not take) for no answer. A request line over the whole head's limit
-// (64 KB) was answered with nothing at all: the connection just closed (H13S-4).
+// (64 KB) was answered with nothing at all: the connection just closed (H13S-4). Request lines
+// cpp-httplib does not take had no path, and got the REST API's form (H14S-2, H15S-2).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -52,6 +53,12 @@ TEST(RestRefusals, AreSubsonicEnvelopesInTheFormatAsked) {
       {"a method HTTP/1.1 does not define", "PROPFIND " + json_ping + host + "\r\n", "400"},
       {"a method that is no method", "<svg/onload=alert(1)> " + json_ping + host + "\r\n", "400"},
       {"another HTTP version", "GET " + json_ping + " HTTP/2.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", "400"},
+      // H15S-2: nor did lines whose words are apart by tabs, or that hold a control character; a
+      // tab before the version kept the version in the target (f=json<TAB>HTTP/1.1: XML).
+      {"words apart by tabs", "GET\t" + json_ping + "\tHTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", "400"},
+      {"a tab before the version", "GET /rest/ping?u=u&p=p&v=1.16.1&c=t&f=json\tHTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", "400"},
+      {"a NUL in the target", "GET /rest/ping?x=" + std::string(1, '\0') + "&" + json_ping.substr(11) + host + "\r\n", "400"},
+      {"a NUL in the method", "GE" + std::string(1, '\0') + "T " + json_ping + host + "\r\n", "400"},
   };
   for (const auto& c : cases) {
     const auto [line, body] = split(exchange(s.port(), c.request));

@@ -433,6 +433,30 @@ bool whole_response(const std::string& got) {
   return got.size() >= head_end + 4 + std::stoul(got.substr(length_at + 16));
 }
 
+// H15S-3: the REST API's token (chosen by the owner, 8 characters at least) could be guessed as fast
+// as requests are answered (800 a second from one client), while Subsonic passwords are locked out
+// after 5 wrong. Wrong tokens are limited per address the same way; not from loopback (a reverse
+// proxy's address: one client would lock every other out).
+TEST(ServeSecurity, WrongTokensFromOneAddressAreLimited) {
+  const std::string ip = own_address();
+  if (ip.empty()) GTEST_SKIP() << "this machine has no IPv4 address besides loopback";
+  ServerOptions o;
+  o.host = "0.0.0.0";
+  o.token = "right-secret";
+  Running s(o);
+  const auto status = [&](const std::string& token, const std::string& from) {
+    const std::string got = raw_exchange(s.port(), "GET /api/status HTTP/1.1\r\nHost: " + ip + "\r\nAuthorization: Bearer " +
+                                                       token + "\r\nConnection: close\r\n\r\n", 10, from);
+    return got.substr(0, got.find("\r\n")) + (got.find("too many wrong tokens") != std::string::npos ? " (locked)" : "");
+  };
+  ASSERT_EQ(status("right-secret", ip), "HTTP/1.1 200 OK") << "not reachable at " << ip;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(status("wrong-" + std::to_string(i), "127.0.0.1"), "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(status("right-secret", "127.0.0.1"), "HTTP/1.1 200 OK");  // loopback: not limited
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(status("wrong-" + std::to_string(i), ip), "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(status("right-secret", ip), "HTTP/1.1 401 Unauthorized (locked)");  // not even checked
+  EXPECT_EQ(status("right-secret", "127.0.0.1"), "HTTP/1.1 200 OK");  // another address goes on
+}
+
 // At most connections_per_address connections from one client address are served at once;
 // loopback is not counted (a reverse proxy's connections all come from there). Connecting to
 // this machine's own network address makes the client's address that one, not loopback.
