@@ -451,12 +451,14 @@ namespace {
 // time, as the file may be replaced again while the answer is given again (a backup put back
 // twice: replace13v). Bounded in time, not in a count: a count of 8 was spent in 4 s by a
 // process renaming copies over the index ten times a second on a loaded machine (hostile pass
-// 14, R14P-1), where a caller can only call again; 60 s from the first replacement the call
-// meets ends it with an error naming what happened, so that a file system showing another file
-// at every look (no stable inode numbers) cannot hold a call for ever. Ctrl-C is honoured between
+// 14, R14P-1), where a caller can only call again; 5 minutes from the first replacement the
+// call meets end it with an error naming what happened, so that a file system showing another
+// file at every look (no stable inode numbers) cannot hold a call for ever. Minutes, not
+// seconds: under load one answer again of a long query took 7 s, and 60 s ended a query whose
+// file was replaced only 8 times. Ctrl-C is honoured between
 // attempts, and from the 8th on each waits a little (up to 0.1 s), giving the GIL up, rather than
 // spinning. Every attempt gets copies of the arguments (a method may change one taken by value).
-constexpr auto kAnswerAgainFor = std::chrono::seconds(60);
+constexpr auto kAnswerAgainFor = std::chrono::seconds(300);
 constexpr int kAttemptsBeforePausing = 8;
 
 template <class R, class... A>

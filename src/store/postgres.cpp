@@ -432,6 +432,8 @@ std::string server_condition(const std::string& sqlstate, const std::string& sai
     return "another session of the PostgreSQL server held what this needed" + quoted + "; run the command again";
   if (cls == "57")
     return "the PostgreSQL server is shutting down or starting" + quoted + "; run the command again once it is up";
+  if (cls == "08")
+    return "the connection to the PostgreSQL server failed" + quoted + "; run the command again once the server is back";
   return "";
 }
 
@@ -454,8 +456,14 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   if (sqlstate == "42703" || sqlstate == "42883" || sqlstate == "42804")
     throw DamagedIndex(where_ + ": the index is damaged: " + said + " (a column dropped, renamed or retyped by hand); " +
                        kColumnWayOut);
-  if (const std::string condition = server_condition(sqlstate, said); !condition.empty())
+  if (const std::string condition = server_condition(sqlstate, said); !condition.empty()) {
+    // A server shutting down or starting, or a connection failing, while libpq still counts the
+    // connection good: unavailable for now, as a lost connection (a server answers 503, the
+    // library reconnects), not the request's fault.
+    const std::string cls = sqlstate.substr(0, 2);
+    if ((cls == "57" && sqlstate != "57014") || cls == "08") throw Unreachable(where_ + ": " + condition);
     throw Error(where_ + ": " + condition);
+  }
   throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
 }
 
