@@ -608,16 +608,17 @@ static void put_song_ref(Buf* out, Span entry) {
   put(out, "}", 1);
 }
 
-// The most songs the plugin gives back: the input's count when it is a whole number, 0 or above
-// (0: none, as serve answers 0), else `route_default`, the count serve's route uses when none is
-// sent (10; 25 for a path). Navidrome takes every song the plugin gives, so the answer is bounded
-// whatever the server sends: a count of 0, -1 or "5" gave Navidrome all of a server's 40,000 songs
-// when it ignored count (hostile pass 14, R14P-2).
 // serve's default counts of the routes the plugin calls (server/api_sonic.cpp): what it answers
 // when no count is sent.
 #define kSimilarCount ((size_t)10)
 #define kPathCount ((size_t)25)
 #define kCountCap ((size_t)100000000)  // far above any list Navidrome asks for (serve's limit is 1000)
+
+// The most songs the plugin gives back: the input's count when it is a whole number, 0 or above
+// (0: none, as serve answers 0), else `route_default`, the count serve's route uses when none is
+// sent (10; 25 for a path). Navidrome takes every song the plugin gives, so the answer is bounded
+// whatever the server sends: a count of 0, -1 or "5" gave Navidrome all of a server's 40,000 songs
+// when it ignored count (hostile pass 14, R14P-2).
 static size_t count_limit(Span in, size_t route_default) {
   const char* digits = whole_count(member(in, "count"));
   if (!*digits) return route_default;
