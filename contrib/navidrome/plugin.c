@@ -510,6 +510,18 @@ static Span input(void) {
 // the plugin applies the default itself.
 #define DEFAULT_BASE_URL "http://127.0.0.1:8411"
 
+// The input's count when it is a whole number, 0 or above, as written ("" for anything else:
+// absent, negative, a fraction, a string, null): what is passed on to serve, which answers 0
+// with an empty list. Anything else is not sent, so serve uses its route's default count, and
+// the plugin bounds the answer by that default too (count_limit).
+static const char* whole_count(Span v) {
+  const char* digits = number(v);
+  if (!*digits) return digits;
+  for (const char* c = digits; *c; ++c)
+    if (*c < '0' || *c > '9') return "";
+  return digits;
+}
+
 static void route(Buf* url, const char* path, Span in) {
   const char* base = config("baseUrl");
   // Spaces and a line break pasted around the address in Navidrome's form (H11P-5): Go's URL
@@ -522,7 +534,7 @@ static void route(Buf* url, const char* path, Span in) {
   put(url, base, bn);
   puts_(url, path);
   puts_(url, "?excludeDuplicates=true");
-  put_query(url, "count", number(member(in, "count")));
+  put_query(url, "count", whole_count(member(in, "count")));
 }
 
 // A JSON string of the server's answer written again, unescaped and escaped: copied as it came,
@@ -596,20 +608,30 @@ static void put_song_ref(Buf* out, Span entry) {
   put(out, "}", 1);
 }
 
-// The input's count as a limit: a whole number above 0, else 0 (no limit; the server's default).
-static size_t count_limit(Span in) {
-  const Span v = member(in, "count");
+// serve's default counts of the routes the plugin calls (server/api_sonic.cpp): what it answers
+// when no count is sent.
+#define kSimilarCount ((size_t)10)
+#define kPathCount ((size_t)25)
+#define kCountCap ((size_t)100000000)  // far above any list Navidrome asks for (serve's limit is 1000)
+
+// The most songs the plugin gives back: the input's count when it is a whole number, 0 or above
+// (0: none, as serve answers 0), else `route_default`, the count serve's route uses when none is
+// sent (10; 25 for a path). Navidrome takes every song the plugin gives, so the answer is bounded
+// whatever the server sends: a count of 0, -1 or "5" gave Navidrome all of a server's 40,000 songs
+// when it ignored count (hostile pass 14, R14P-2).
+static size_t count_limit(Span in, size_t route_default) {
+  const char* digits = whole_count(member(in, "count"));
+  if (!*digits) return route_default;
   size_t limit = 0;
-  for (size_t i = 0; i < v.n; ++i) {
-    if (v.p[i] < '0' || v.p[i] > '9') return 0;
-    if (limit > 100000000) return 100000000;  // far above any list Navidrome asks for
-    limit = limit * 10 + (size_t)(v.p[i] - '0');
+  for (const char* c = digits; *c; ++c) {
+    if (limit > kCountCap) return kCountCap;
+    limit = limit * 10 + (size_t)(*c - '0');
   }
-  return limit;
+  return limit > kCountCap ? kCountCap : limit;
 }
 
 // clapsearch's sonicMatch array re-shaped: {"song": SongRef, "similarity": s} for the sonic
-// calls, or the bare SongRefs for the similar-songs calls; at most `limit` songs (0: all).
+// calls, or the bare SongRefs for the similar-songs calls; at most `limit` songs.
 // Navidrome takes every song the plugin gives, whatever count it asked for
 // (navidrome-plugin-abi.md); clapsearch's serve honours count, a broken or hostile server may
 // not: 40,000 songs came back for 5 (an Instant Mix of 40,000), or the plugin's memory ran out
@@ -625,7 +647,7 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
     if (n < kBodyLimit) return fail("unexpected answer from clapsearch serve (no sonicMatch)");
     // Asked for few songs, the answer cannot reach 10 MiB but by the server sending more than it
     // was asked (one that ignores count): fewer songs would not help (hostile pass 13, R13P-4).
-    if (limit && limit <= kFewSongs) {
+    if (limit <= kFewSongs) {
       static char m[200];
       static const char head[] = "the server sent too much: its answer reached Navidrome's 10 MiB limit, although ";
       static const char tail[] = " songs were asked for (is the plugin's clapsearch URL a clapsearch serve?)";
@@ -633,7 +655,9 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
       for (const char* c = head; *c; ++c) m[k++] = *c;
       char digits[24];
       size_t d = 0;
-      for (size_t v = limit; v; v /= 10) digits[d++] = (char)('0' + v % 10);
+      size_t v = limit;
+      do digits[d++] = (char)('0' + v % 10), v /= 10;
+      while (v);
       while (d) m[k++] = digits[--d];
       for (const char* c = tail; *c; ++c) m[k++] = *c;
       m[k] = 0;
@@ -650,7 +674,7 @@ static int32_t reshape(char* body, size_t n, const char* list_key, int with_simi
   int first = 1;
   size_t songs = 0;
   for (;;) {
-    if (limit && songs == limit) break;
+    if (songs == limit) break;
     p = ws(p, e);
     if (p >= e) break;
     const char* end = skip(p, e);
@@ -692,7 +716,7 @@ EXPORT("nd_get_sonic_similar_tracks") int32_t nd_get_sonic_similar_tracks(void) 
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, 0);
-  return body ? reshape(body, n, "matches", 1, count_limit(in)) : rc;
+  return body ? reshape(body, n, "matches", 1, count_limit(in, kSimilarCount)) : rc;
 }
 
 EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
@@ -706,7 +730,7 @@ EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, 0);
-  return body ? reshape(body, n, "matches", 1, count_limit(in)) : rc;
+  return body ? reshape(body, n, "matches", 1, count_limit(in, kPathCount)) : rc;
 }
 
 // Instant Mix of an artist ({"id","name","mbid"?,"count"}) or an album ({"id","name","artist",
@@ -721,7 +745,7 @@ EXPORT("nd_get_similar_songs_by_artist") int32_t nd_get_similar_songs_by_artist(
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
-  return body ? reshape(body, n, "songs", 0, count_limit(in)) : rc;
+  return body ? reshape(body, n, "songs", 0, count_limit(in, kSimilarCount)) : rc;
 }
 
 EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(void) {
@@ -735,7 +759,7 @@ EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(vo
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
-  return body ? reshape(body, n, "songs", 0, count_limit(in)) : rc;
+  return body ? reshape(body, n, "songs", 0, count_limit(in, kSimilarCount)) : rc;
 }
 
 // Instant Mix: {"id","name","artist","mbid"?,"count"} of a track -> {"songs":[SongRef]}. A track
@@ -750,5 +774,5 @@ EXPORT("nd_get_similar_songs_by_track") int32_t nd_get_similar_songs_by_track(vo
   size_t n = 0;
   int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
-  return body ? reshape(body, n, "songs", 0, count_limit(in)) : rc;
+  return body ? reshape(body, n, "songs", 0, count_limit(in, kSimilarCount)) : rc;
 }

@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -19,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "index/identity.h"
 #include "index/window_settings.h"
@@ -90,9 +92,12 @@ class Library {
     options_.text_precision = parse_precision(text_precision);
     py::gil_scoped_release release;
     lib_ = std::make_shared<service::Library>(options_, service::Access::ReadWriteIfPossible);
+    shown_path_ = lib_->db_path();
   }
 
   std::string db_path() { return current()->db_path(); }
+  // The index as messages name it, without opening anything (db_path refreshes first).
+  const std::string& shown_path() const { return shown_path_; }
   std::string exclude_rule() const { return exclude_.text(); }
   int dim() { return current()->dim(); }
 
@@ -430,6 +435,7 @@ class Library {
   search::Filter exclude_;
   std::mutex lib_mutex_;  // guards lib_ (replaced when the index changes model)
   std::shared_ptr<service::Library> lib_;
+  std::string shown_path_;
 };
 
 }  // namespace
@@ -443,19 +449,38 @@ namespace {
 // opens the new one itself at the next call, so the caller is not told to (hostile pass 13,
 // H13P-1; the server does the same, server/api.cpp, where a client retries a 503). Again each
 // time, as the file may be replaced again while the answer is given again (a backup put back
-// twice; once was not enough: replace13v); bounded, so that a file system that shows another
-// file at every look (no stable inode numbers) raises instead of looping. Every attempt gets
-// copies of the arguments (a method may change one taken by value).
-constexpr int kAnswerAttempts = 8;
+// twice: replace13v). Bounded in time, not in a count: a count of 8 was spent in 4 s by a
+// process renaming copies over the index ten times a second on a loaded machine (hostile pass
+// 14, R14P-1), where a caller can only call again; 5 minutes from the first replacement the
+// call meets end it with an error naming what happened, so that a file system showing another
+// file at every look (no stable inode numbers) cannot hold a call for ever. Minutes, not
+// seconds: under load one answer again of a long query took 7 s, and 60 s ended a query whose
+// file was replaced only 8 times. Ctrl-C is honoured between
+// attempts, and from the 8th on each waits a little (up to 0.1 s), giving the GIL up, rather than
+// spinning. Every attempt gets copies of the arguments (a method may change one taken by value).
+constexpr auto kAnswerAgainFor = std::chrono::seconds(300);
+constexpr int kAttemptsBeforePausing = 8;
 
 template <class R, class... A>
 auto answered_again(R (Library::*method)(A...)) {
   return [method](Library& lib, A... args) -> R {
-    for (int attempt = 1;; ++attempt) {
+    std::optional<std::chrono::steady_clock::time_point> first;
+    for (int replaced = 1;; ++replaced) {
       try {
         return (lib.*method)(args...);
       } catch (const service::ModelChanged&) {
-        if (attempt == kAnswerAttempts) throw;
+        const auto now = std::chrono::steady_clock::now();
+        if (!first) first = now;
+        if (now - *first >= kAnswerAgainFor)
+          throw Error(lib.shown_path() + ": the index changed under this call " + std::to_string(replaced) +
+                      " times in " + std::to_string(kAnswerAgainFor.count()) +
+                      " s (another file moved over it, or another model's set activated, each time it was answered "
+                      "again): something keeps replacing it; call again once that stops");
+        check_signals();
+        if (replaced >= kAttemptsBeforePausing) {
+          py::gil_scoped_release release;
+          std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100, 10 * (replaced - kAttemptsBeforePausing + 1))));
+        }
       }
     }
   };

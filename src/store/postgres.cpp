@@ -403,6 +403,55 @@ Connection::~Connection() {
   if (c_) PQfinish(c_);
 }
 
+namespace {
+
+// The first line of a libpq message (a lost connection's runs on over tab-indented lines).
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// A condition of the server, not of the statement, in the user's words with the way out: which
+// statement met a full disk tells the user nothing they can act on, and the statement made the
+// message read as a fault of ours (rough15p; SQLite's full disk likewise, store/sqlite.cpp). By
+// the SQLSTATE (PostgreSQL's Appendix A); "" for any other error, which keeps its statement (a
+// fault of ours, to report).
+std::string server_condition(const std::string& sqlstate, const std::string& said) {
+  const std::string cls = sqlstate.substr(0, 2), quoted = " (" + said + ")";
+  if (sqlstate == "53100")
+    return "cannot write the index: the PostgreSQL server's disk is full" + quoted +
+           "; free space on the server's disk (where its data folder, or the table's tablespace, is) and run the "
+           "command again";
+  if (sqlstate == "53200")
+    return "the PostgreSQL server ran out of memory" + quoted + "; run the command again when it has memory to spare";
+  if (sqlstate == "53300")
+    return "the PostgreSQL server has no connection left" + quoted +
+           "; close other clients, or raise its max_connections, and run the command again";
+  if (sqlstate == "53400")
+    return "a limit in the PostgreSQL server's settings was reached" + quoted +
+           "; its administrator can raise that setting (postgresql.conf or ALTER SYSTEM)";
+  if (cls == "53") return "the PostgreSQL server lacks the resources for this" + quoted + "; run the command again when it has them";
+  if (cls == "58")
+    return "the PostgreSQL server cannot read or write its own files" + quoted +
+           ": its disk is failing or full, or its files were changed by hand; its log says more";
+  if (sqlstate == "25006")
+    return "cannot write the index: the PostgreSQL server takes no writes here" + quoted +
+           ": a standby, or default_transaction_read_only; give --db the primary server's URL";
+  if (sqlstate == "42501")
+    return "the PostgreSQL user has no right to this" + quoted +
+           "; connect as the owner of the index's tables, or have it GRANT the user those rights";
+  if (sqlstate == "57014")
+    return "the PostgreSQL server cancelled the statement" + quoted +
+           ": its statement_timeout, or an administrator; run the command again (with a longer statement_timeout "
+           "for this user)";
+  if (sqlstate == "55P03" || sqlstate == "40P01" || sqlstate == "40001")
+    return "another session of the PostgreSQL server held what this needed" + quoted + "; run the command again";
+  if (cls == "57")
+    return "the PostgreSQL server is shutting down or starting" + quoted + "; run the command again once it is up";
+  if (cls == "08")
+    return "the connection to the PostgreSQL server failed" + quoted + "; run the command again once the server is back";
+  return "";
+}
+
+}  // namespace
+
 void Connection::fail(PGresult* r, const std::string& sql) {
   std::string msg = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(c_));
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
@@ -410,8 +459,10 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   const char* where = r ? PQresultErrorField(r, PG_DIAG_CONTEXT) : nullptr;
   const std::string sqlstate = state ? state : "", said = primary ? primary : msg, context = where ? where : "";
   if (r) PQclear(r);
+  // The server went away: the statement it was given is not the user's concern either.
   if (PQstatus(c_) == CONNECTION_BAD)
-    throw Unreachable(where_ + ": database error: " + msg + " (the connection to the server was lost) (" + sql.substr(0, 80) + ")");
+    throw Unreachable(where_ + ": the connection to the PostgreSQL server was lost (" + first_line(said) +
+                      "); run the command again once the server is back");
   // An error raised in a procedural-language function (PL/pgSQL, PL/Python...: what a trigger
   // runs; an SQL-language function cannot be one): clapsearch makes none, so it is a trigger's made
   // by hand (a RAISE, or a statement of its that failed). Shown as "database error: ERROR: no new
@@ -442,6 +493,14 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   if (sqlstate == "42703" || sqlstate == "42883" || sqlstate == "42804")
     throw DamagedIndex(where_ + ": the index is damaged: " + said + " (a column dropped, renamed or retyped by hand); " +
                        kColumnWayOut);
+  if (const std::string condition = server_condition(sqlstate, said); !condition.empty()) {
+    // A server shutting down or starting, or a connection failing, while libpq still counts the
+    // connection good: unavailable for now, as a lost connection (a server answers 503, the
+    // library reconnects), not the request's fault.
+    const std::string cls = sqlstate.substr(0, 2);
+    if ((cls == "57" && sqlstate != "57014") || cls == "08") throw Unreachable(where_ + ": " + condition);
+    throw Error(where_ + ": " + condition);
+  }
   throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
 }
 

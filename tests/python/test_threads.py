@@ -154,3 +154,13 @@ def test_a_query_in_flight_while_the_index_file_is_replaced_twice_is_answered(tm
     bench/hostile13p/cases_replace.py's "8 threads" case), which docs/python.md says it never does."""
     rows, texts = _a_long_search_while_the_index_file_is_replaced(tmp_path, 2)
     assert rows == texts, rows
+
+
+def test_a_query_in_flight_while_the_index_file_is_replaced_twelve_times_is_answered(tmp_path):
+    """Hostile pass 14, R14P-1: the answer again was bounded by a count, 8 attempts, which a process
+    renaming copies over the index ten times a second spent in 4 s of one call on a loaded machine
+    (4 of 44,160 calls of bench/hostile14p/threads_timing.py raised "...: open it again"). The
+    bound is in time now (docs/python.md): a query the file is replaced under 12 times, each
+    while it is being answered again, is answered."""
+    rows, texts = _a_long_search_while_the_index_file_is_replaced(tmp_path, 12)
+    assert rows == texts, rows

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,7 +88,11 @@ PostgresServer& PostgresServer::shared() {
 
 std::string PostgresServer::as_server_user(const std::string& command) const { return user_prefix_ + command; }
 
-PostgresServer::PostgresServer() {
+std::unique_ptr<PostgresServer> PostgresServer::started_with(const std::string& environment) {
+  return std::unique_ptr<PostgresServer>(new PostgresServer(environment));
+}
+
+PostgresServer::PostgresServer(std::string environment) : environment_(std::move(environment)) {
   bin_ = find_bin();
   char tmpl[] = "/tmp/clapsearch-pg-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a temporary folder for the PostgreSQL server");
@@ -107,6 +112,13 @@ std::string server_options(int port, const std::string& dir) {
          " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
 }
 }  // namespace
+
+// pg_ctl start on this server's port, with its environment (the server inherits it).
+std::string PostgresServer::pg_ctl_start(const std::string& data, const std::string& log) const {
+  return as_server_user((environment_.empty() ? "" : "env " + environment_ + " ") + quoted(bin_ + "/pg_ctl") + " -D " +
+                        quoted(data) + " -l " + quoted(log) + " -w -t 60 -o " + quoted(server_options(port_, dir_)) +
+                        " start");
+}
 
 void PostgresServer::start() {
   if (::geteuid() == 0) {
@@ -128,10 +140,7 @@ void PostgresServer::start() {
   std::string last_log;
   for (int attempt = 0; attempt < 3 && !running_; ++attempt) {
     port_ = free_port();
-    const std::string options = server_options(port_, dir_);
-    if (run_command(as_server_user(quoted(bin_ + "/pg_ctl") + " -D " + quoted(data) + " -l " + quoted(log) +
-                                   " -w -t 60 -o " + quoted(options) + " start"),
-                    &out, &err) == 0)
+    if (run_command(pg_ctl_start(data, log), &out, &err) == 0)
       running_ = true;
     else
       last_log = read_all(log);
@@ -165,12 +174,18 @@ void PostgresServer::restart(double down_s) {
     throw std::runtime_error("pg_ctl stop failed: " + err + out);
   running_ = false;
   if (down_s > 0) ::usleep(static_cast<useconds_t>(down_s * 1e6));
-  const std::string options = server_options(port_, dir_);
-  if (run_command(as_server_user(quoted(bin_ + "/pg_ctl") + " -D " + quoted(data) + " -l " + quoted(log) +
-                                 " -w -t 60 -o " + quoted(options) + " start"),
-                  &out, &err) != 0)
+  if (run_command(pg_ctl_start(data, log), &out, &err) != 0)
     throw std::runtime_error("pg_ctl start (after a restart) failed: " + err + out);
   running_ = true;
+}
+
+std::string PostgresServer::folder(const std::string& name) const {
+  const std::string path = dir_ + "/" + name;
+  fs::create_directory(path);
+  struct stat st {};
+  if (::stat(dir_.c_str(), &st) != 0 || ::chown(path.c_str(), st.st_uid, st.st_gid) != 0)
+    throw std::runtime_error("cannot give " + path + " to the server's user");
+  return path;
 }
 
 std::string PostgresServer::url(const std::string& name) const {

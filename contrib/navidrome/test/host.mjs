@@ -382,6 +382,27 @@ try {
       const path = await call(await at('manysmall'), 'nd_find_sonic_path', { startSong: seed, endSong: seed, count: 3 });
       assert.equal(path.matches.length, 3);
     });
+    await check('hostile pass 14 (R14P-2): a count that is not a whole number above 0, with a server that ignores count: still bounded', async () => {
+      // 0, -1 and "5" bounded nothing: Navidrome was handed all 40,000 songs, or the sonic call
+      // ran out of the plugin's memory. 0 gives none (serve answers 0 with an empty list); what
+      // is no whole number gives serve's default for the route (10; 25 for a path).
+      const plugin = await at('manysmall');
+      for (const count of [0, -1, '5', 2.5, null, undefined]) {
+        const expected = count === 0 ? 0 : 10;
+        const label = `count ${JSON.stringify(count)}`;
+        assert.equal((await call(plugin, 'nd_get_sonic_similar_tracks', { song: seed, count })).matches.length, expected, label);
+        assert.equal((await call(plugin, 'nd_get_similar_songs_by_track', { id: 'x', name: 'Hello', count })).songs.length, expected, label);
+        assert.equal((await call(plugin, 'nd_get_similar_songs_by_artist', { id: 'a', name: 'Queen', count })).songs.length, expected, label);
+        assert.equal((await call(plugin, 'nd_find_sonic_path', { startSong: seed, endSong: seed, count })).matches.length,
+                     count === 0 ? 0 : 25, label);
+      }
+      // What serve is sent: the whole number as it is, nothing else (serve then uses its default).
+      const echo = await at('echo');
+      for (const [count, sent] of [[7, '7'], [-1, null], ['5', null], [2.5, null]]) {
+        const got = await call(echo, 'nd_get_sonic_similar_tracks', { song: seed, count });
+        assert.equal(new URLSearchParams(got.matches[0].song.name).get('count'), sent, JSON.stringify(count));
+      }
+    });
     await check('odd characters and half surrogate pairs in names reach clapsearch as UTF-8, each escaped', async () => {
       const got = await call(await at('echo'), 'nd_get_sonic_similar_tracks',
                              { song: { name: 'A&count=999#x+y /?', artist: '\ud800lone \udc00too', album: 'ok\ud83c\udfb5' }, count: 'many' });
