@@ -10,10 +10,12 @@
 #include <fstream>
 #include <iomanip>
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -129,6 +131,24 @@ std::string opened_by_another_name(const std::set<std::string>& on_file, const s
   return {};
 }
 
+// opened_by_another_name of the file and its -shm at this name, looked at again while it says a
+// process: SQLite locks the database file's SHARED bytes before the -shm's DMS byte when it first
+// reads, so a process opening the file by this very name is, for a moment, a locker of the file
+// alone, and was refused "by another name" whenever two processes opened one index at once (every
+// name is checked since H15S-1, not only a file with several links). Another name's lock stays;
+// an opener's -shm lock follows within milliseconds. "" when none stays for 1.5 s (polled every
+// 25 ms; only a refusal waits that long).
+std::string lasting_other_name(const std::string& path, const std::string& shm) {
+  using clock = std::chrono::steady_clock;
+  const clock::time_point deadline = clock::now() + std::chrono::milliseconds(1500);
+  for (;;) {
+    const auto lockers = other_lockers({path, shm}, {true, false});
+    const std::string other = opened_by_another_name(lockers[0], lockers[1]);
+    if (other.empty() || clock::now() >= deadline) return other;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+}
+
 sql::SqliteError another_name_error(const std::string& path, const std::string& pid, nlink_t links) {
   return sql::SqliteError(path + ": another process (" + pid + ") has this index file open by another name (a hard link "
                               "or a bind mount of it; the file has " + std::to_string(links) +
@@ -220,8 +240,9 @@ void track_open(sqlite3* db, const std::string& path) {
     // acknowledged stars lost, two servers, two hard links). Not only a file with several links:
     // a bind mount of the file (a container's single-file volume) is another name of one link,
     // and lost the same 10 of 20 (H15S-1).
-    if (const std::string other = opened_by_another_name(on_file, on_shm); !other.empty())
-      throw another_name_error(path, other, st.st_nlink);
+    if (!opened_by_another_name(on_file, on_shm).empty())
+      if (const std::string other = lasting_other_name(path, shm); !other.empty())
+        throw another_name_error(path, other, st.st_nlink);
   }
   if (f.connections == 0) f = OpenFile{id};
   ++f.connections;
@@ -243,8 +264,7 @@ void confirm_one_name(sqlite3* db, const std::string& path) {
   if (c == r.connections.end() || r.files[c->second].connections != 1) return;
   const char* name = sqlite3_db_filename(db, "main");
   const std::string shm = std::string(name && *name ? name : path.c_str()) + "-shm";
-  const auto lockers = other_lockers({path, shm}, {true, false});
-  if (const std::string other = opened_by_another_name(lockers[0], lockers[1]); !other.empty()) {
+  if (const std::string other = lasting_other_name(path, shm); !other.empty()) {
     struct stat st {};
     ::stat(path.c_str(), &st);
     sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);

@@ -6,7 +6,11 @@
 
 #include <limits>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -493,6 +497,49 @@ TEST(Store, AFileOpenByABindMountOfItIsRefused) {
   }
   EXPECT_NO_THROW(SqliteStore::open(mount_point));  // the other name closed
   EXPECT_EQ(::umount2(mount_point.c_str(), MNT_DETACH), 0);
+}
+
+// Every name is checked since H15S-1, and another process opening the index by this very name
+// locks the file's SHARED bytes a moment before the -shm's DMS byte (SQLite's order at its first
+// read): a check in that moment called it "open by another name", so two processes opening one
+// index at once could refuse each other. A child process here holds that moment for 300 ms (the
+// file's lock, then the -shm's); the open waits it out and succeeds. A lock that stays is refused
+// as before (AFileOpenByAnotherOfItsHardLinksIsRefused, the bind mount above).
+TEST(Store, AProcessOpeningTheSameNameAtOnceIsNotAnotherName) {
+  const std::string path = db_path();
+  { SqliteStore made = SqliteStore::open(path); }
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // only system calls from here: the parent has threads
+    const auto lock = [](int fd, off_t start, off_t length) {
+      struct flock l {};
+      l.l_type = F_RDLCK;
+      l.l_whence = SEEK_SET;
+      l.l_start = start;
+      l.l_len = length;
+      return ::fcntl(fd, F_SETLK, &l) == 0;
+    };
+    const int file = ::open(path.c_str(), O_RDWR);
+    if (file < 0 || !lock(file, 0x40000002, 510)) ::_exit(2);  // SQLite's SHARED bytes
+    if (::write(ready[1], "f", 1) != 1) ::_exit(3);
+    ::usleep(300 * 1000);
+    const int shm = ::open((path + "-shm").c_str(), O_RDWR | O_CREAT, 0644);
+    if (shm < 0 || !lock(shm, 128, 1)) ::_exit(4);  // the -shm's DMS byte
+    ::usleep(3000 * 1000);
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char got = 0;
+  ASSERT_EQ(::read(ready[0], &got, 1), 1);
+  ::close(ready[0]);
+  const std::string msg = test::error_of([&] { SqliteStore::open(path).counts(); });
+  EXPECT_EQ(msg, "") << "a process opening the same name at the same moment";
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status)) << "the child held its locks until the end (exit " << WEXITSTATUS(status) << ")";
 }
 
 TEST(Store, DefaultPathFollowsEnvironment) {
