@@ -84,6 +84,33 @@ TEST(OptionErrorsCli, AnUnknownOptionIsNamedWithItsCommandAndTheNearestKnownOne)
   }
 }
 
+// Hostile pass 15: a switch given a value CLI11 cannot read as on or off (a new user's `radio
+// --for-me=ann`, as if it named the user) was CLI11's "Could not convert: --for-me = ann", and
+// `-q=x` its "The following argument was not expected: -=x". Now the switch is named as such;
+// the values CLI11 reads (=yes, =0) still work.
+TEST(OptionErrorsCli, ASwitchGivenAValueIsNamedAsASwitch) {
+  struct Case {
+    std::string args, said;
+  };
+  const Case cases[] = {
+      {"radio --for-me=ann --once", "--for-me is a switch and takes no value ('ann' given): write --for-me alone"},
+      {"radio --no-history=ann --once", "--no-history is a switch and takes no value ('ann' given)"},
+      {"search quiet --json=full", "--json is a switch and takes no value ('full' given): write --json alone"},
+      {"index x -q=x", "-q is a switch and takes no value ('x' given): write -q alone"},
+      {"user add --admin=bob bob", "--admin is a switch and takes no value ('bob' given)"},
+  };
+  for (const Case& c : cases) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli(c.args, &out, &err), 2) << c.args << "\n" << err;
+    EXPECT_NE(err.find("clapsearch: error: " + c.said), std::string::npos) << c.args << "\n" << err;
+    EXPECT_EQ(err.find("Could not convert"), std::string::npos) << c.args << "\n" << err;
+    EXPECT_EQ(err.find("not expected"), std::string::npos) << c.args << "\n" << err;
+  }
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("status --json=yes --db " + q(test::temp_dir() + "/none.db"), &out, &err), 1) << err;  // no index there
+  EXPECT_EQ(err.find("switch"), std::string::npos) << err;
+}
+
 // H5-11: `mix --diversity 5` said "diversity: must be a number from 0 (pure relevance) to 1",
 // without the dashes, while playlist's said CLI11's "Value 5 not in range [0 - 1]". Every 0..1
 // option now says the same, named as typed.
