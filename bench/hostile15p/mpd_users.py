@@ -75,7 +75,7 @@ with tempfile.TemporaryDirectory(prefix='hostile15p-mpd-') as tmp:
         time.sleep(8)
         q = mpd.queue()
         rc = w.process.poll()
-        warnings = [l for l in w.err if 'trying again' in l or 'follows the songs alone' in l]
+        warnings = [l for l in w.err if l.startswith('warning:') and ('trying again' in l or 'follows the songs alone' in l)]
         mpd.command('stop'); w.stop()
         case('--for-me --user ann, a copy without ann put back: the radio goes on, says why once',
              rc is None and len(q) > 2 and len(warnings) == 1 and w.said('opened again'),
