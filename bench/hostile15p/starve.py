@@ -5,7 +5,10 @@ machine for that process alone. Given to tests/integrations/mpd_history_test.py 
 look for Mpd.History's backup_put_back failure of pass 14 under load:
     CLAPSEARCH_REAL=build/clapsearch python3 tests/integrations/mpd_history_test.py bench/hostile15p/starve.py MODEL"""
 import os, signal, subprocess, sys, time
-child = subprocess.Popen([os.path.abspath(os.environ['CLAPSEARCH_REAL'])] + sys.argv[1:])
+import ctypes
+# Killed with this wrapper (the test kills the wrapper; a child left stopped would stay forever).
+child = subprocess.Popen([os.path.abspath(os.environ['CLAPSEARCH_REAL'])] + sys.argv[1:],
+                         preexec_fn=lambda: ctypes.CDLL(None).prctl(1, signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
 def fwd(sig, _):
     try: os.kill(child.pid, signal.SIGCONT); os.kill(child.pid, sig)
     except ProcessLookupError: pass
