@@ -1,6 +1,8 @@
 #include "cli/cli_tree.h"
 
 #include <algorithm>
+#include <cctype>
+#include <iterator>
 
 namespace clap::cli {
 
@@ -181,6 +183,39 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
     return "unexpected word '" + arg + "' for " + path +
            (room == 0 ? " (it takes options only)" : " (it takes " + std::to_string(room) + " at most: " + names + ")") +
            "; " + see_help();
+  }
+  return "";
+}
+
+std::string switch_given_a_value(const CLI::App& app, int argc, const char* const* argv) {
+  // The words CLI11 reads as a switch's value (on, off, a whole number): never the mistake.
+  const auto readable = [](std::string v) {
+    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    static const char* const words[] = {"true", "false", "on", "off", "yes", "no", "enable", "disable", "+", "-",
+                                        "t", "f", "y", "n"};
+    if (std::find(std::begin(words), std::end(words), v) != std::end(words)) return true;
+    const size_t start = !v.empty() && (v[0] == '+' || v[0] == '-') ? 1 : 0;
+    return v.size() > start && v.find_first_not_of("0123456789", start) == std::string::npos;
+  };
+  std::vector<const CLI::App*> levels{&app};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return "";
+    const std::vector<const CLI::App*> subs = levels.back()->get_subcommands([](const CLI::App*) { return true; });
+    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
+    if (sub != subs.end()) {
+      levels.push_back(*sub);
+      continue;
+    }
+    if (arg.size() < 3 || arg[0] != '-') continue;
+    const bool is_long = arg[1] == '-';
+    const size_t eq = arg.find('=');
+    // --name=VALUE, or -q=VALUE (a short option's value is what follows it; '=' is never one)
+    if (eq == std::string::npos || (!is_long && eq != 2)) continue;
+    const std::string name = arg.substr(0, eq), value = arg.substr(eq + 1);
+    const CLI::Option* o = known_option(name, levels);
+    if (!o || o->get_expected_max() != 0 || readable(value)) continue;
+    return name + " is a switch and takes no value ('" + value + "' given): write " + name + " alone";
   }
   return "";
 }

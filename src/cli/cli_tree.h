@@ -38,6 +38,12 @@ std::string value_placeholder(const CLI::Option& opt);
 // own message stands). Subcommands are followed as the parser follows them.
 std::string unexpected_argument(const CLI::App& app, int argc, const char* const* argv);
 
+// A switch (an option that takes no value) given one CLI11 cannot read as on or off: `radio
+// --for-me=ann` (a new user's guess that it names the user) said CLI11's "Could not convert:
+// --for-me = ann", and `index -q=x` "The following argument was not expected: -=x" (hostile pass
+// 15). Named as "--for-me is a switch and takes no value ('ann' given) ..."; "" when none is.
+std::string switch_given_a_value(const CLI::App& app, int argc, const char* const* argv);
+
 // CLI11's help formatter with value_placeholder in place of the type name; every command made
 // after it is set on the app inherits it.
 std::shared_ptr<CLI::Formatter> help_formatter();

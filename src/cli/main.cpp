@@ -397,6 +397,8 @@ int main(int argc, char** argv) {
           text.find("ubcommand") != std::string::npos || not_expected ? wrong_command_word(app, argc, argv) : std::string();
       // An option no command on the way has, or a word too many, in our words (R13P-1); an
       // unknown option also before CLI11's "NAME is required", which it finds first.
+      if (wrong.empty() && (not_expected || text.rfind("Could not convert: ", 0) == 0))
+        wrong = clap::cli::switch_given_a_value(app, argc, argv);
       if (wrong.empty() && not_expected) wrong = clap::cli::unexpected_argument(app, argc, argv);
       if (wrong.empty() && text.find(" is required") != std::string::npos)
         if (std::string unknown = clap::cli::unexpected_argument(app, argc, argv); unknown.rfind("unknown option", 0) == 0)

@@ -230,11 +230,28 @@ int run_mpd_radio(const MpdRadioOptions& o) {
   // little), and again when that index is opened again: its centres are vectors of the index's
   // embeddings, meaningless against another model's, and a copy put back holds its own history
   // (hostile pass 14: the radio kept the taste of the index it started on).
+  // The user is found at the start (--user, else the only user) and by that name in every index
+  // opened again, as the plays are (PlayRecorder): a copy put back whose only user is someone else
+  // gave the radio that user's taste while the plays went to the first (hostile pass 15, H15P-2).
+  // A copy without that user leaves the radio following the songs alone; it threw, and the radio
+  // kept the old file closed and added nothing until it was restarted (H15P-1).
+  std::string taste_user = o.user;
+  bool started = false;
   const auto taste_of = [&](service::Library& from) -> std::shared_ptr<const service::Taste> {
     if (!o.for_me) return nullptr;
     const auto snap = from.snapshot();
     auto st = store::open_store(from.location(), store::OpenMode::ReadOnly);
-    const store::UserRecord user = service::history_user(*st, o.user);
+    std::optional<store::UserRecord> found;
+    try {
+      found = service::history_user(*st, taste_user);
+    } catch (const service::NoSuchUser& e) {
+      if (!started) throw;
+      print_warning(std::string(e.what()) + ": the radio follows the songs alone");
+      return nullptr;
+    }
+    const store::UserRecord& user = *found;
+    taste_user = user.name;
+    started = true;
     service::TasteOptions to;
     to.nearest = 0;
     to.now = service::taste_clock(static_cast<int64_t>(std::time(nullptr)));

@@ -18,6 +18,20 @@ namespace {
 
 std::string q(const std::string& s) { return test::quoted(s); }
 
+// A usage error in our words: a command line, what the error says, and none of CLI11's own words.
+struct Said {
+  std::string args, said;
+};
+void expect_usage_errors(const std::vector<Said>& cases) {
+  for (const Said& c : cases) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli(c.args, &out, &err), 2) << c.args << "\n" << err;
+    EXPECT_NE(err.find("clapsearch: error: " + c.said), std::string::npos) << c.args << "\n" << err;
+    for (const char* cli11 : {"not expected", "Could not convert"})
+      EXPECT_EQ(err.find(cli11), std::string::npos) << c.args << "\n" << err;
+  }
+}
+
 // H5-10: CLI11 gave `--history` the next word, "--db", as its value, and the error named the
 // word after as an unknown command. Now the option is named, in every command.
 TEST(OptionErrorsCli, AnOptionFollowedByAnotherOptionIsNamed) {
@@ -51,10 +65,7 @@ TEST(OptionErrorsCli, AnOptionFollowedByAnotherOptionIsNamed) {
 // place for, was CLI11's "The following arguments were not expected: x --password". Now the
 // option is named with its command, the nearest known option when one is near, and --help.
 TEST(OptionErrorsCli, AnUnknownOptionIsNamedWithItsCommandAndTheNearestKnownOne) {
-  struct Case {
-    std::string args, said;
-  };
-  const Case cases[] = {
+  expect_usage_errors({
       {"radio --password x", "unknown option '--password' for clapsearch radio (did you mean --password-file?); "
                              "`clapsearch radio --help` lists what it takes"},
       {"search --tpo 3 quiet piano", "unknown option '--tpo' for clapsearch search (did you mean --top?)"},
@@ -63,13 +74,7 @@ TEST(OptionErrorsCli, AnUnknownOptionIsNamedWithItsCommandAndTheNearestKnownOne)
       {"status --frobnicate", "unknown option '--frobnicate' for clapsearch status; `clapsearch status --help`"},
       {"status extra", "unexpected word 'extra' for clapsearch status (it takes options only)"},
       {"history import a.csv b.csv", "unexpected word 'b.csv' for clapsearch history import (it takes 1 at most"},
-  };
-  for (const Case& c : cases) {
-    std::string out, err;
-    EXPECT_EQ(test::run_cli(c.args, &out, &err), 2) << c.args << "\n" << err;
-    EXPECT_NE(err.find("clapsearch: error: " + c.said), std::string::npos) << c.args << "\n" << err;
-    EXPECT_EQ(err.find("not expected"), std::string::npos) << c.args << "\n" << err;
-  }
+  });
   // Every command and subcommand names an unknown option so.
   for (const char* command :
        {"index", "search", "like", "similar", "playlist", "path", "radio", "taste", "mix", "duplicates", "serve", "status",
@@ -82,6 +87,23 @@ TEST(OptionErrorsCli, AnUnknownOptionIsNamedWithItsCommandAndTheNearestKnownOne)
               std::string::npos)
         << command << "\n" << err;
   }
+}
+
+// Hostile pass 15: a switch given a value CLI11 cannot read as on or off (a new user's `radio
+// --for-me=ann`, as if it named the user) was CLI11's "Could not convert: --for-me = ann", and
+// `-q=x` its "The following argument was not expected: -=x". Now the switch is named as such;
+// the values CLI11 reads (=yes, =0) still work.
+TEST(OptionErrorsCli, ASwitchGivenAValueIsNamedAsASwitch) {
+  expect_usage_errors({
+      {"radio --for-me=ann --once", "--for-me is a switch and takes no value ('ann' given): write --for-me alone"},
+      {"radio --no-history=ann --once", "--no-history is a switch and takes no value ('ann' given)"},
+      {"search quiet --json=full", "--json is a switch and takes no value ('full' given): write --json alone"},
+      {"index x -q=x", "-q is a switch and takes no value ('x' given): write -q alone"},
+      {"user add --admin=bob bob", "--admin is a switch and takes no value ('bob' given)"},
+  });
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("status --json=yes --db " + q(test::temp_dir() + "/none.db"), &out, &err), 1) << err;  // no index there
+  EXPECT_EQ(err.find("switch"), std::string::npos) << err;
 }
 
 // H5-11: `mix --diversity 5` said "diversity: must be a number from 0 (pure relevance) to 1",

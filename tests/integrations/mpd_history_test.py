@@ -128,6 +128,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     backup_put_back(cli, db, mpd, radio + ['--user', 'ann'], radios)
     taste_of_the_index_opened_again(cli, db, mpd, radio + ['--user', 'ann', '--for-me', '--no-history'], radios)
     plays_of_the_user_by_name(cli, db, mpd, radio + ['--user', 'ann'], radios)
+    taste_of_a_user_the_copy_lacks(cli, db, mpd, radio + ['--for-me', '--no-history'], radios)
 
 
 def backup_put_back(cli, db, mpd, radio, radios):
@@ -191,6 +192,39 @@ def plays_of_the_user_by_name(cli, db, mpd, radio, radios):
     for user, want in [('carl', 0), ('ann', 1)]:
         got = json.loads(cli(['history', '--json', '--user', user]).stdout)['plays']
         check(got >= want if want else got == 0, f'{user} has {got} plays in the copy after ann listened: {watcher.err}')
+
+
+def taste_of_a_user_the_copy_lacks(cli, db, mpd, radio, radios):
+    """Hostile pass 15: (H15P-1) `radio --for-me --user ann` with a copy put back that has no ann:
+    the taste could not be made, the radio kept the old file closed, added nothing and warned at
+    every song until it was restarted; it opens the copy and follows the songs alone, saying why.
+    (H15P-2) Without --user (the only user at the start), a copy whose only user is someone else
+    gave the radio that user's taste while plays went to the first: the taste is of the user found
+    at the start, by name."""
+    def put_back(users, args, lacking):
+        copy = db + '.without-' + lacking
+        with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(copy)) as b:
+            a.backup(b)
+        for args_, stdin in users:
+            done = subprocess.run([radio[0]] + args_ + ['--db', copy], input=stdin, capture_output=True, text=True, check=False)
+            check(done.returncode == 0, f'{args_} on the copy failed: {done.stderr}')
+        watcher = watching(mpd, ['short.flac', 'short.flac'], radio + args, radios)
+        os.rename(copy, db)
+        mpd.command('play 0')
+        radio_says(watcher, 'the radio to open the copy', 'opened again')
+        radio_says(watcher, f'the radio to say the copy has no {lacking}', f"no user named '{lacking}'")
+        mpd.command('stop')
+        check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
+        return watcher
+
+    watcher = put_back([(['user', 'remove', 'ann'], None)], ['--user', 'ann'], 'ann')
+    check(watcher.said('the radio follows the songs alone') and not watcher.said('trying again'),
+          f'the radio for ann in a copy without ann: {watcher.err}')
+    users = [u['name'] for u in json.loads(cli(['user', 'list', '--json']).stdout)]
+    check(users == ['carl'], f'the index should now have carl alone: {users}')
+    watcher = put_back([(['user', 'remove', 'carl'], None), (['user', 'add', 'ann'], 'pw\n')], [], 'carl')
+    check(not watcher.said('the radio for ann') and not watcher.said('ann has no plays'),
+          f'the radio started for carl follows ann\'s taste in the copy: {watcher.err}')
 
 
 if __name__ == '__main__':
