@@ -62,6 +62,17 @@ struct Opened {
     o.db = fixture + "/library.db";
     return o;
   }
+  // test::reencoded_library(kMoreCopies) with `stored` more files of x, other bytes and one
+  // embedding (copies14), in an index of its own in the test folder `name`.
+  Opened(int stored, const std::string& name)
+      : dir(test::reencoded_library(kMoreCopies)), lib(with_stored_copies(stored, name), Access::ReadOnly),
+        snap(lib.snapshot()) {}
+  static LibraryOptions with_stored_copies(int stored, const std::string& name) {
+    LibraryOptions o;
+    o.db = test::temp_dir() + "/" + name + "/library.db";
+    test::reencoded_library_with_store_copies(kMoreCopies, stored, o.db);
+    return o;
+  }
   // The track of a file under music/ (nullptr when it is not indexed).
   const store::Track* track(const std::string& file) const { return snap->find_track(dir + "/music/" + file); }
   std::string dir;
@@ -150,13 +161,10 @@ TEST(ReencodedCopies, ADiversifiedLikeSearchesEachTracksCopiesOncePerRequest) {
 // next round's windows; each track is still searched once (linear in the group).
 TEST(ReencodedCopies, ADiversifiedLikeOfAManyCopiesSeedListsWhatSimilarLists) {
   constexpr int kStored = 400;
-  const std::string db = test::temp_dir() + "/reencoded-stored-copies/library.db";
-  test::reencoded_library_with_store_copies(kMoreCopies, kStored, db);
-  LibraryOptions lo;
-  lo.db = db;
-  Library lib(lo, Access::ReadOnly);
-  const auto snap = lib.snapshot();
-  const store::Track* x = snap->find_track(test::reencoded_library(kMoreCopies) + "/music/x/song.flac");
+  Opened f(kStored, "reencoded-stored-copies");
+  Library& lib = f.lib;
+  const auto& snap = f.snap;
+  const store::Track* x = f.track("x/song.flac");
   ASSERT_NE(x, nullptr);
   const auto folders = [&](const std::vector<int64_t>& ids) { return folders_of(*snap, ids); };
   SimilarRequest s;
@@ -185,13 +193,10 @@ TEST(ReencodedCopies, ADiversifiedLikeOfAManyCopiesSeedListsWhatSimilarLists) {
 // Its copies are now left out of the windows as an excluded seed's are, and it is listed once,
 // first, before the other songs.
 TEST(ReencodedCopies, ADiversifiedLikeOfAManyCopiesSeedListsTheSeedOnceThenTheOtherSongs) {
-  const std::string db = test::temp_dir() + "/reencoded-stored-copies-self/library.db";
-  test::reencoded_library_with_store_copies(kMoreCopies, 400, db);
-  LibraryOptions lo;
-  lo.db = db;
-  Library lib(lo, Access::ReadOnly);
-  const auto snap = lib.snapshot();
-  const store::Track* x = snap->find_track(test::reencoded_library(kMoreCopies) + "/music/x/song.flac");
+  Opened f(400, "reencoded-stored-copies-self");
+  Library& lib = f.lib;
+  const auto& snap = f.snap;
+  const store::Track* x = f.track("x/song.flac");
   ASSERT_NE(x, nullptr);
   LikeRequest r;
   r.track = x;
@@ -273,13 +278,9 @@ TEST(ReencodedCopies, ADailyMixHoldsOneFileOfARecordingAndNoCopyOfAFavouriteAsNe
 // then folded them to one, and a mix of new songs lacked the songs behind them (copies15). The
 // pool now tells them by fingerprint too, as the picks do.
 TEST(ReencodedCopies, AMixOfNewSongsIsNotCrowdedOutByCopiesOfOneSong) {
-  const std::string db = test::temp_dir() + "/reencoded-stored-copies-mix/library.db";
-  test::reencoded_library_with_store_copies(kMoreCopies, 400, db);
-  LibraryOptions lo;
-  lo.db = db;
-  Library lib(lo, Access::ReadOnly);
-  const auto snap = lib.snapshot();
-  const store::Track* y = snap->find_track(test::reencoded_library(kMoreCopies) + "/music/y/song.flac");
+  const Opened f(400, "reencoded-stored-copies-mix");
+  const auto& snap = f.snap;
+  const store::Track* y = f.track("y/song.flac");
   ASSERT_NE(y, nullptr);
   constexpr int64_t kNow = 1800000000;
   TasteHistory h;
