@@ -55,6 +55,14 @@ static void one_value_per_occurrence(CLI::App& app) {
   }
 }
 
+// A usage error's line, and the pointer to --help unless the line already names the command's
+// own `--help` ("`clapsearch radio --help` lists what it takes": hostile pass 15, R15P-1, where
+// "Run with --help for more information." then said it a second time). `text` is shown safely.
+static void print_usage_error(const std::string& text) {
+  std::fprintf(stderr, "clapsearch: error: %s\n%s", text.c_str(),
+               text.find(" --help`") == std::string::npos ? "Run with --help for more information.\n" : "");
+}
+
 // CLI11's words for an option given more values than it takes ("--top: At Most 1 required but
 // received 2": `-k 1 -k 2`, a settings file's `top = [1, 2]`) in the CLI's own (hostile pass 12,
 // H12C-5; issue 53's L10 and L19 named the same words for other causes).
@@ -373,7 +381,7 @@ int main(int argc, char** argv) {
     app.get_config_ptr()->default_str("")->required(false);
   }
   if (const std::string missing = option_without_value(app, argc, argv); !missing.empty()) {
-    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(missing).c_str());
+    print_usage_error(clap::cli::terminal_text(missing));
     return 2;
   }
   try {
@@ -414,8 +422,7 @@ int main(int argc, char** argv) {
         // number out of range keeps CLI11's message, which gives the range.
         if (const std::string bad = bad_number_option(app); !bad.empty()) text = bad;
       }
-      std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n",
-                   clap::cli::error_lines(text).c_str());
+      print_usage_error(clap::cli::error_lines(text));
       return 2;
     }
     app.exit(e);
@@ -427,14 +434,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (const std::string empty = empty_file_option(app, argc, argv); !empty.empty()) {
-    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(empty).c_str());
+    print_usage_error(clap::cli::terminal_text(empty));
     return 2;
   }
   scrub_secrets(typed_argc, typed_argv);
   if (std::string bad = bad_number_option(app); !bad.empty()) {
     if (const std::string in_file = clap::cli::config_value_error_text(bad, argc, argv); in_file != bad)
       bad = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;  // named with the file, its line and key
-    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::terminal_text(bad).c_str());
+    print_usage_error(clap::cli::terminal_text(bad));
     return 2;
   }
   try {
@@ -451,7 +458,7 @@ int main(int argc, char** argv) {
   try {
     status = action ? action() : 0;
   } catch (const clap::InvalidArgument& e) {
-    std::fprintf(stderr, "clapsearch: error: %s\nRun with --help for more information.\n", clap::cli::error_lines(e.what()).c_str());
+    print_usage_error(clap::cli::error_lines(e.what()));
     status = 2, reported = true;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "clapsearch: error: out of memory (the input or settings need more than this machine has)\n");

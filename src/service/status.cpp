@@ -120,8 +120,11 @@ std::string duration_damage(const std::vector<store::Track>& tracks, const std::
     if (std::isfinite(d) && d >= 0 && d <= kLongestTrackSeconds) continue;
     char value[32];
     std::snprintf(value, sizeof value, "%g", d);
+    // NaN: PostgreSQL's 'NaN', or text or a blob in SQLite's column (read as 0 s "(ok)" before:
+    // hostile pass 15, R15C-2).
+    const std::string duration = std::isnan(d) ? "a duration that is not a number" : "a duration of " + std::string(value) + " s";
     return db_path + ": the index is damaged: track " + std::to_string(t.id) + " (" + control_escaped(t.path) +
-           ") has a duration of " + value + " s, which no audio file has; `clapsearch index DIR --db " + db_path +
+           ") has " + duration + ", which no audio file has; `clapsearch index DIR --db " + db_path +
            " --rebuild` makes a new one (with --model, unless it was made with the default model)";
   }
   return "";

@@ -87,6 +87,7 @@ class Result {
     int i;
     int64_t int64(int col) const { return r.int64(i, col); }
     double real(int col) const { return r.real(i, col); }
+    double number(int col) const { return r.real(i, col); }  // a typed column: real() (sqlite.h's number)
     std::string text(int col) const { return r.text(i, col); }
     std::vector<float> floats(int col, int expect) const { return r.floats(i, col, expect); }
   };

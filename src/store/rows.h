@@ -79,7 +79,7 @@ Track decode_track_file(const Row& r, int at) {
   t.mtime_ns = r.int64(at + 2);
   t.ctime_ns = r.int64(at + 3);
   t.content_hash = r.text(at + 4);
-  t.duration_s = r.real(at + 5);
+  t.duration_s = r.number(at + 5);  // text written by hand is no length of 0 (R15C-2)
   t.title = r.text(at + 6);
   t.artist = r.text(at + 7);
   t.album = r.text(at + 8);

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <optional>
 
 #include "core/error.h"
@@ -176,6 +177,10 @@ void Stmt::reset() {
 
 int64_t Stmt::int64(int col) const { return sqlite3_column_int64(s_, col); }
 double Stmt::real(int col) const { return sqlite3_column_double(s_, col); }
+double Stmt::number(int col) const {
+  const int type = sqlite3_column_type(s_, col);
+  return type == SQLITE_TEXT || type == SQLITE_BLOB ? std::numeric_limits<double>::quiet_NaN() : real(col);
+}
 bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
 
 std::string Stmt::text(int col) const {

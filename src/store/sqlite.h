@@ -74,6 +74,9 @@ class Stmt {
 
   int64_t int64(int col) const;
   double real(int col) const;
+  // real(), but NaN for text or a blob in the column (SQLite keeps what a hand edit wrote, where
+  // real() reads 'abc' as 0): a number that is damaged, not a length of 0 (R15C-2).
+  double number(int col) const;
   std::string text(int col) const;
   bool is_null(int col) const;
   // A float32 little-endian BLOB of exactly `expect` values (throws if the size differs;

@@ -636,7 +636,7 @@ Counts SqliteStore::counts() const {
     // everywhere (SQLite 3.43 and later add with error compensation; PostgreSQL adds plainly, in
     // the order the rows lie on disk), and the stores must agree to the last bit.
     sql::Stmt s(db_, "SELECT duration_s FROM tracks WHERE status = 'ok' ORDER BY id");
-    while (s.step()) c.audio_seconds += s.real(0);
+    while (s.step()) c.audio_seconds += s.number(0);  // text by hand: NaN, not 0 s "(ok)" (R15C-2)
   }
   // silent is a flag: counted as one (a hand-set 2^63-1 overflowed the sum, R14C-4's sibling).
   sql::Stmt w(db_, "SELECT COUNT(*), COALESCE(SUM(silent != 0), 0) FROM windows");

@@ -86,6 +86,10 @@ TEST(OptionErrorsCli, AnUnknownOptionIsNamedWithItsCommandAndTheNearestKnownOne)
                        command + " --help` lists what it takes"),
               std::string::npos)
         << command << "\n" << err;
+    // Hostile pass 15, R15P-1: the line points at --help itself; "Run with --help for more
+    // information." after it said so twice. A usage error that does not point there keeps it
+    // (UsageCli.EveryArgumentErrorExitsTwo).
+    EXPECT_EQ(err.find("Run with --help"), std::string::npos) << command << "\n" << err;
   }
 }
 

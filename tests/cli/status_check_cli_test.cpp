@@ -167,6 +167,19 @@ TEST_P(StatusCheck, ADurationThatIsNoLengthOfAudioIsNamedNotSummed) {
     ASSERT_TRUE(j["damaged"].is_string()) << out;
     EXPECT_NE(j["damaged"].get<std::string>().find(want), std::string::npos) << j["damaged"];
   }
+  // Hostile pass 15, R15C-2: text or a blob in SQLite's column (PostgreSQL's is typed: its NaN)
+  // was read as 0 s and the total said "(ok)".
+  for (const auto& [sqlite_value, pg_value] :
+       std::vector<std::pair<std::string, std::string>>{{"'abc'", "'NaN'"}, {"x'00'", "'NaN'"}}) {
+    set_a("duration_s = " + sqlite_value, "duration_s = " + pg_value);
+    std::string out, err;
+    EXPECT_EQ(test::run_cli("status --db " + q(db_), &out, &err), 1) << sqlite_value << "\n" << out << err;
+    EXPECT_NE(err.find("track " + std::to_string(a_) + " (" + dir_ + "/lib/a.wav) has a duration that is not a number, "
+                       "which no audio file has; `clapsearch index DIR --db "),
+              std::string::npos)
+        << sqlite_value << "\n" << err;
+    EXPECT_EQ(out.find(" (ok)"), std::string::npos) << out;
+  }
   set_a("duration_s = 3", "duration_s = 3");  // a length again: summed as before
   std::string out, err;
   EXPECT_EQ(test::run_cli("status --json --db " + q(db_), &out, &err), 0) << err;
