@@ -66,6 +66,14 @@ std::optional<uint32_t> header_application_id(const std::string& path) {
 
 // Why this user cannot write the index, in their words (for messages).
 std::string write_problem(const std::string& path) {
+  // SQLite opens its own files beside the index with O_NOFOLLOW: a link at one of their names
+  // failed the open, and this said "it cannot be written" (hostile pass 15, R15C-1).
+  for (const char* own : {"-wal", "-shm", "-journal"}) {
+    std::error_code ec;
+    if (fs::is_symlink(path + own, ec))
+      return "a symbolic link is at " + path + own + ", a file SQLite makes itself and never reaches through a link; "
+             "remove the link";
+  }
   const fs::path dir = fs::absolute(path).parent_path();
   for (const std::string& p : {path, dir.string()}) {
     if (::access(p.c_str(), W_OK) == 0) continue;

@@ -542,6 +542,22 @@ TEST(Store, AProcessOpeningTheSameNameAtOnceIsNotAnotherName) {
   EXPECT_TRUE(WIFSIGNALED(status)) << "the child held its locks until the end (exit " << WEXITSTATUS(status) << ")";
 }
 
+// Hostile pass 15, R15C-1: a symbolic link at the index's -wal (SQLite opens its own files with
+// O_NOFOLLOW) failed the open as "cannot open the index: it cannot be written".
+TEST(Store, ALinkAtTheWriteAheadLogsNameIsNamed) {
+  const std::string path = db_path();
+  { SqliteStore made = SqliteStore::open(path); }
+  std::ofstream(test::temp_dir() + "/elsewhere.txt") << "the user's file\n";
+  std::filesystem::create_symlink(test::temp_dir() + "/elsewhere.txt", path + "-wal");
+  const std::string msg = test::error_of([&] { SqliteStore::open(path).counts(); });
+  EXPECT_NE(msg.find("a symbolic link is at " + path + "-wal"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("cannot be written"), std::string::npos) << msg;
+  std::ifstream kept(test::temp_dir() + "/elsewhere.txt");
+  std::string line;
+  std::getline(kept, line);
+  EXPECT_EQ(line, "the user's file");
+}
+
 TEST(Store, DefaultPathFollowsEnvironment) {
   const char* keep_db = std::getenv("CLAPSEARCH_DB");
   const char* keep_xdg = std::getenv("XDG_DATA_HOME");
