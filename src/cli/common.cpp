@@ -400,7 +400,7 @@ void add_rule_options(CLI::App* cmd, RuleCliOptions& o) {
 }
 
 void print_group_hits(service::GroupKind kind, const std::vector<std::string>& titles,
-                      const std::vector<std::vector<service::GroupHit>>& lists, bool json) {
+                      const std::vector<std::vector<service::GroupHit>>& lists, bool json, bool beside_a_seed) {
   const bool album = kind == service::GroupKind::Album;
   if (json) {
     ojson out = ojson::array();
@@ -428,7 +428,7 @@ void print_group_hits(service::GroupKind kind, const std::vector<std::string>& t
       table.add(row);
     }
     table.print(stdout);
-    if (lists[q].empty()) std::printf("(no %s)\n", album ? "other albums" : "other artists");
+    if (lists[q].empty()) std::printf("(no %s%s)\n", beside_a_seed ? "other " : "", album ? "albums" : "artists");
   }
 }
 

@@ -197,9 +197,11 @@ std::string exclude_rule_line(int64_t excluded);
 void add_rule_options(CLI::App* cmd, RuleCliOptions& o);
 
 // Ranked artists or albums (similar --artist/--album, search --artists/--albums), one list per
-// query (`titles`: a heading each; JSON: query added when several): a table or --json.
+// query (`titles`: a heading each; JSON: query added when several): a table or --json. An empty
+// list says "(no other artists)" when `beside_a_seed` (similar: the seed's own is left out), else
+// "(no artists)" (a text search has no seed: "other" misled, hostile pass 15, R15P-3).
 void print_group_hits(service::GroupKind kind, const std::vector<std::string>& titles,
-                      const std::vector<std::vector<service::GroupHit>>& lists, bool json);
+                      const std::vector<std::vector<service::GroupHit>>& lists, bool json, bool beside_a_seed);
 
 // --diversity X (search, like, similar): -1 when not given (service/diversity.h).
 void add_diversity_option(CLI::App* cmd, double& diversity);

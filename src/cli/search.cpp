@@ -149,7 +149,8 @@ int run_search(const SearchOptions& o) {
     const service::GroupKind kind = o.albums ? service::GroupKind::Album : service::GroupKind::Artist;
     std::vector<std::string> titles;
     for (const auto& t : texts) titles.push_back(std::string(o.albums ? "albums" : "artists") + " for \"" + t + "\"");
-    print_group_hits(kind, o.json ? texts : titles, service::search_groups(lib, *snap, kind, texts, o.k, rules), o.json);
+    print_group_hits(kind, o.json ? texts : titles, service::search_groups(lib, *snap, kind, texts, o.k, rules), o.json,
+                     /*beside_a_seed=*/false);
     return 0;
   }
   service::SearchRequest request;

@@ -45,7 +45,7 @@ int run_similar_groups(const SimilarOptions& o) {
   const auto hits = service::similar_groups(*snap, kind, name, album ? o.artist : "", o.k, rules);
   const std::string title = std::string(album ? "albums like \"" : "artists like \"") + name + "\"" +
                             (album && !o.artist.empty() ? " by " + o.artist : "");
-  print_group_hits(kind, {title}, {hits}, o.json);
+  print_group_hits(kind, {title}, {hits}, o.json, /*beside_a_seed=*/true);
   return 0;
 }
 

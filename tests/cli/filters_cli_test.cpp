@@ -309,6 +309,10 @@ TEST_F(FiltersCli, ArtistsAndAlbumsRankByTheirTracksMeanEmbedding) {
   std::string out, err;
   EXPECT_EQ(run("search 'a low hum' --artists", &out, &err), 0) << err;
   EXPECT_NE(out.find("artists for \"a low hum\""), std::string::npos) << out;
+  // Hostile pass 15, R15P-3: a text search has no seed, so an empty list is no "other" artists.
+  EXPECT_EQ(run("search 'a low hum' --artists --where 'year < 1000'", &out, &err), 0) << err;
+  EXPECT_NE(out.find("(no artists)"), std::string::npos) << out;
+  EXPECT_EQ(out.find("other"), std::string::npos) << out;
 
   // Errors name the input and the reason.
   EXPECT_EQ(run("similar --artist Anne", &out, &err), 1);
