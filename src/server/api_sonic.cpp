@@ -96,7 +96,7 @@ service::SonicOptions with_rules(service::SonicOptions o, const httplib::Request
 // SongRef), so that a media server matches the result back to its own library.
 ojson sonic_entry(const service::LibrarySnapshot& snap, const store::Track& t) {
   ojson entry = subsonic::child(snap, snap.music_catalog(), t);
-  entry["durationMs"] = static_cast<int64_t>(std::llround(t.duration_s * 1000));
+  entry["durationMs"] = subsonic::whole_duration(t.duration_s, 1000);
   return entry;
 }
 

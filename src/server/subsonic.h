@@ -218,6 +218,11 @@ void wrong_token(const std::string& address, std::chrono::seconds lockout);
 
 // RFC 3339 date-time in UTC ("2026-11-26T20:11:37Z") of unix seconds.
 std::string date_time(int64_t unix_s);
+// A track's stored length in whole units (1: the spec's `duration` in seconds; 1000: durationMs),
+// rounded; 0 ("unknown") for a length no audio has (store::known_duration_s: a damaged row's NaN,
+// infinity or negative value, whose cast was undefined: a playlist holding a song whose length
+// SQLite held as text summed to -9223372036854775803 s).
+int64_t whole_duration(double stored_s, int64_t units_per_second = 1);
 // A song as the spec's Child (isDir false). The second form is for front ends without a Call
 // (the /api/sonic/ routes answer with the same records).
 ojson child(const Call& call, const store::Track& t);

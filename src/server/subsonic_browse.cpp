@@ -42,7 +42,7 @@ ojson album_child(const Call&, const CatalogAlbum& a) {
   if (a.year > 0) j["year"] = a.year;
   if (!a.genre.empty()) j["genre"] = a.genre;
   j["coverArt"] = a.id;
-  j["duration"] = static_cast<int64_t>(std::llround(a.duration_s));
+  j["duration"] = whole_duration(a.duration_s);
   j["created"] = date_time(a.created);
   j["artistId"] = a.artist_id;
   j["mediaType"] = "album";

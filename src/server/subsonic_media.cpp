@@ -24,6 +24,7 @@
 #include "server/connection.h"
 #include "server/subsonic.h"
 #include "service/media_files.h"
+#include "store/rows.h"
 
 namespace clap::server::subsonic {
 
@@ -121,7 +122,8 @@ struct StreamPlan {
 };
 
 int64_t source_kbps(const store::Track& t) {
-  return t.duration_s > 0.5 ? static_cast<int64_t>(std::llround(double(t.size) * 8 / t.duration_s / 1000)) : 0;
+  const double s = store::known_duration_s(t.duration_s);
+  return s > 0.5 ? static_cast<int64_t>(std::llround(double(t.size) * 8 / s / 1000)) : 0;
 }
 
 // The spec's rules for stream's format and maxBitRate, made exact here:
@@ -168,9 +170,9 @@ void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> fil
   const bool estimate = asked.estimate;
   o.constant_bit_rate = estimate;
   // Out of the song's range, as a currentIndex outside a queue is (code 10, the spec's rule).
-  if (t.duration_s > 0 && o.start_s >= t.duration_s)
+  if (const double length = store::known_duration_s(t.duration_s); length > 0 && o.start_s >= length)
     throw Failure{kBadParameter, "parameter timeOffset: " + std::to_string(int64_t(o.start_s)) + " is past the song's end (" +
-                         std::to_string(int64_t(t.duration_s)) + " s)"};
+                         std::to_string(int64_t(length)) + " s)"};
   std::shared_ptr<TranscodeSlot> slot = take_transcode_slot(call.user.id, std::max(1, call.options.max_transcodes));
   // Opened here, before any header is sent: a file that cannot be decoded is an error envelope.
   std::shared_ptr<audio::Transcoder> transcoder;
@@ -212,7 +214,7 @@ void serve_transcode(Call& call, const store::Track& t, std::shared_ptr<int> fil
   // players skip as padding).
   // MP3 at a constant rate is exactly that (+ 4 KB for its first frame's and a tag's slack); Ogg
   // adds its page headers, about 1 %: 2 % more, so a long song is padded, never cut.
-  const double seconds = std::max(1.0, t.duration_s - o.start_s);
+  const double seconds = std::max(1.0, store::known_duration_s(t.duration_s) - o.start_s);
   const double container = plan.format == audio::TranscodeFormat::Opus ? 1.02 : 1.0;
   const auto length = static_cast<size_t>(std::ceil(seconds * plan.kbps * 1000 / 8 * container)) + 4096;
   call.res.set_content_provider(length, type, [file, slot, transcoder, length](size_t offset, size_t, httplib::DataSink& sink) {

@@ -8,10 +8,15 @@
 
 #include "core/utc_time.h"
 #include "server/subsonic.h"
+#include "store/rows.h"
 
 namespace clap::server::subsonic {
 
 std::string date_time(int64_t unix_s) { return utc_date_time(unix_s); }
+
+int64_t whole_duration(double stored_s, int64_t units_per_second) {
+  return std::llround(store::known_duration_s(stored_s) * static_cast<double>(units_per_second));
+}
 
 std::string suffix_of_path(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -37,8 +42,6 @@ std::string content_type_of_path(const std::string& path) {
 }
 
 namespace {
-
-int whole_seconds(double s) { return s > 0 && std::isfinite(s) ? static_cast<int>(std::lround(s)) : 0; }
 
 std::string file_name(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -103,8 +106,8 @@ ojson child(const service::LibrarySnapshot& snap, const service::MusicCatalog& c
   m.add("size", t.size);
   m.add("contentType", content_type_of_path(t.path));
   m.add("suffix", suffix_of_path(t.path));
-  m.add("duration", whole_seconds(t.duration_s));
-  if (t.duration_s > 0.5) m.add("bitRate", static_cast<int64_t>(std::llround(double(t.size) * 8 / t.duration_s / 1000)));
+  m.add("duration", whole_duration(t.duration_s));
+  if (const double s = store::known_duration_s(t.duration_s); s > 0.5) m.add("bitRate", static_cast<int64_t>(std::llround(double(t.size) * 8 / s / 1000)));
   // The path as apps show it: relative to its indexed folder, never where the library lives.
   m.add("path", snap.display_path(t.path));
   m.add("isVideo", false);
@@ -168,7 +171,7 @@ ojson album_id3(const Call& call, const service::CatalogAlbum& a) {
   m.add("artistId", a.artist_id);
   m.add("coverArt", a.id);
   m.add("songCount", static_cast<int64_t>(a.tracks.size()));
-  m.add("duration", whole_seconds(a.duration_s));
+  m.add("duration", whole_duration(a.duration_s));
   m.add("created", date_time(a.created));
   if (a.year > 0) m.add("year", a.year);
   if (!a.genre.empty()) m.add("genre", a.genre);

@@ -240,8 +240,9 @@ std::vector<std::pair<size_t, const store::Track*>> visible(const Call& call, co
   return out;
 }
 
-// A song's length as a playlist's duration sums it: whole seconds, rounded.
-int64_t whole_seconds(const store::Track& t) { return static_cast<int64_t>(t.duration_s + 0.5); }
+// A song's length as a playlist's duration sums it: whole seconds, rounded (0 for a length no
+// audio has, so one damaged row cannot make the sum garbage).
+int64_t whole_seconds(const store::Track& t) { return whole_duration(t.duration_s); }
 
 // The spec's Playlist record without its entries (getPlaylists lists these).
 ojson playlist_header(const store::PlaylistRecord& p, const std::string& owner, int64_t songs, int64_t seconds) {

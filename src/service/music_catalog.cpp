@@ -10,6 +10,7 @@
 #include "core/sha256.h"
 #include "service/library.h"
 #include "service/song_resolver.h"
+#include "store/rows.h"
 
 namespace clap::service {
 
@@ -110,7 +111,7 @@ MusicCatalog::MusicCatalog(const LibrarySnapshot& snap) {
     std::map<std::string, int> genre_votes;
     for (const store::Track* t : tracks) {
       a.tracks.push_back(t->id);
-      a.duration_s += t->duration_s;
+      a.duration_s += store::known_duration_s(t->duration_s);  // a damaged row adds nothing
       a.created = std::min(a.created, t->indexed_at);
       if (a.year == 0) a.year = year_of(t->date);
       if (!t->genre.empty()) ++genre_votes[t->genre];

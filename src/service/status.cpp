@@ -110,14 +110,13 @@ std::string size_damage(const store::Store& index, const std::string& db_path) {
 }
 
 // The first ok track whose stored duration no decoder gives ("" when none): not finite, below 0,
-// or longer than kLongestTrackSeconds. Such a value is hand damage, and it made every total of
-// `status` "inf h" or a nonsense number printed as the ok tracks' audio (hostile pass 13, R13C-4).
-constexpr double kLongestTrackSeconds = 1e9;  // 31 years: far above any file indexing lays out
+// or longer than store::kLongestTrackSeconds. Such a value is hand damage, and it made every total
+// of `status` "inf h" or a nonsense number printed as the ok tracks' audio (hostile pass 13, R13C-4).
 std::string duration_damage(const std::vector<store::Track>& tracks, const std::string& db_path) {
   for (const store::Track& t : tracks) {
     if (t.status != store::TrackStatus::Ok) continue;
     const double d = t.duration_s;
-    if (std::isfinite(d) && d >= 0 && d <= kLongestTrackSeconds) continue;
+    if (std::isfinite(d) && d >= 0 && d <= store::kLongestTrackSeconds) continue;
     char value[32];
     std::snprintf(value, sizeof value, "%g", d);
     // NaN: PostgreSQL's 'NaN', or text or a blob in SQLite's column (read as 0 s "(ok)" before:

@@ -293,7 +293,16 @@ std::map<int64_t, int> check_imported_sets(const std::vector<EmbeddingSet>& sets
 // `dim_of` (check_imported_sets) and its embeddings are that set's size.
 void check_set_copy(const std::string& path, const SetCopy& set, const std::map<int64_t, int>& dim_of);
 
-// The most windows a track can have: the longest audio status accepts (1e9 s, service/status.cpp)
+// The longest audio a track can have: 31 years, far above any file indexing lays out. A stored
+// duration past it, below 0 or not finite (NaN: PostgreSQL's 'NaN', text or a blob in SQLite's
+// column) is hand damage, which `status` names (service/status.cpp).
+constexpr double kLongestTrackSeconds = 1e9;
+// A stored duration as audio can have it: itself, or 0 ("unknown") for one no audio has, so that a
+// damaged row cannot make a sum or a cast to an integer garbage (a playlist's length summed to
+// -9223372036854775803 s, undefined behaviour).
+inline double known_duration_s(double stored_s) { return stored_s >= 0 && stored_s <= kLongestTrackSeconds ? stored_s : 0; }
+
+// The most windows a track can have: the longest audio status accepts (kLongestTrackSeconds)
 // at the shortest hop (0.5 s), plus one. A track's window_total past it (or below 0) was written by
 // hand: summed, 2^63-1 made `status` fail on SQLite's raw "integer overflow" (hostile pass 14,
 // R14C-4). window_total_damage says it (no location: the store adds it and the way out).

@@ -267,5 +267,39 @@ TEST_F(SubsonicPlaylists, AnAdminsListingOfAUsersPlaylistsReadsOnlyTheirs) {
   EXPECT_EQ(rest(server, "carol", "getPlaylists?username=bob")["error"]["code"], 50);
 }
 
+// A song whose stored length no audio has (a damaged index: text in SQLite's REAL column, read as
+// NaN since R15C-2; or 1e300 s) counts as a song of unknown length, 0 s, in every record: the
+// playlist's sum (before: -9223372036854775803 s, a cast of NaN), the song's own duration and bit
+// rate, its album's length (a sum through the catalog). The server still serves the index, whose
+// damage `status` names.
+TEST_F(SubsonicPlaylists, ADurationNoAudioHasCountsNothing) {
+  const std::string db = dir_ + "/lengths.db";
+  std::filesystem::copy_file(db_, db, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(db_ + ".key", db + ".key", std::filesystem::copy_options::overwrite_existing);
+  sql(db, "UPDATE tracks SET duration_s = 'unknown' WHERE title = 'B'; UPDATE tracks SET duration_s = 1e300 WHERE title = 'C'");
+  ServerOptions o;
+  o.refresh_ms = 3600 * 1000;
+  RunningServer server(o, db, 60);
+  const auto ids = song_ids(server);
+  ASSERT_EQ(ids.size(), 3u);
+  const json made = rest(server, "alice", "createPlaylist?name=lengths&songId=" + ids.at("A") + "&songId=" + ids.at("B") +
+                                              "&songId=" + ids.at("C"));
+  ASSERT_EQ(made["status"], "ok") << made.dump();
+  EXPECT_EQ(made["playlist"]["songCount"], 3) << made.dump();
+  EXPECT_EQ(made["playlist"]["duration"], 2) << made.dump();  // A's 2 s; B and C unknown
+  const json listing = rest(server, "alice", "getPlaylists");
+  bool listed = false;
+  for (const json& p : listing["playlists"]["playlist"])
+    if (p["name"] == "lengths") listed = true, EXPECT_EQ(p["duration"], 2) << p.dump();
+  EXPECT_TRUE(listed) << listing.dump();
+  for (const std::string title : {"B", "C"}) {
+    const json song = rest(server, "alice", "getSong?id=" + ids.at(title))["song"];
+    EXPECT_EQ(song["duration"], 0) << title << ": " << song.dump();
+    EXPECT_FALSE(song.contains("bitRate")) << title << ": " << song.dump();
+    const json album = rest(server, "alice", "getAlbum?id=" + song["albumId"].get<std::string>())["album"];
+    EXPECT_EQ(album["duration"], title == "B" ? 2 : 0) << album.dump();  // P: A's 2 s and B's nothing
+  }
+}
+
 }  // namespace
 }  // namespace clap::server
