@@ -290,7 +290,10 @@ TEST_F(SubsonicPlaylists, ADurationNoAudioHasCountsNothing) {
   const json listing = rest(server, "alice", "getPlaylists");
   bool listed = false;
   for (const json& p : listing["playlists"]["playlist"])
-    if (p["name"] == "lengths") listed = true, EXPECT_EQ(p["duration"], 2) << p.dump();
+    if (p["name"] == "lengths") {
+      listed = true;
+      EXPECT_EQ(p["duration"], 2) << p.dump();
+    }
   EXPECT_TRUE(listed) << listing.dump();
   for (const std::string title : {"B", "C"}) {
     const json song = rest(server, "alice", "getSong?id=" + ids.at(title))["song"];
