@@ -267,16 +267,16 @@ TEST_F(SubsonicPlaylists, AnAdminsListingOfAUsersPlaylistsReadsOnlyTheirs) {
   EXPECT_EQ(rest(server, "carol", "getPlaylists?username=bob")["error"]["code"], 50);
 }
 
-// A song whose stored length no audio has (a damaged index: text in SQLite's REAL column, read as
-// NaN since R15C-2; or 1e300 s) counts as a song of unknown length, 0 s, in every record: the
-// playlist's sum (before: -9223372036854775803 s, a cast of NaN), the song's own duration and bit
-// rate, its album's length (a sum through the catalog). The server still serves the index, whose
-// damage `status` names.
+// A song whose stored length no audio has (a damaged index: 1e300 s, or -5 s) counts as a song of
+// unknown length, 0 s, in every record: the playlist's sum (before: -4 s added for the negative
+// one), the song's own duration and bit rate (before: bitRate 0 for the 1e300 s one), its album's
+// length, a sum through the catalog (before: album P of 2 s + 1e300 s was 0 s, an undefined lround).
+// The server still serves the index, whose damage `status` names.
 TEST_F(SubsonicPlaylists, ADurationNoAudioHasCountsNothing) {
   const std::string db = dir_ + "/lengths.db";
   std::filesystem::copy_file(db_, db, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(db_ + ".key", db + ".key", std::filesystem::copy_options::overwrite_existing);
-  sql(db, "UPDATE tracks SET duration_s = 'unknown' WHERE title = 'B'; UPDATE tracks SET duration_s = 1e300 WHERE title = 'C'");
+  sql(db, "UPDATE tracks SET duration_s = 1e300 WHERE title = 'B'; UPDATE tracks SET duration_s = -5 WHERE title = 'C'");
   ServerOptions o;
   o.refresh_ms = 3600 * 1000;
   RunningServer server(o, db, 60);
