@@ -550,7 +550,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // version than HTTP/1.x) has no path either, only its target: the refusal of a /rest/ one is
     // a Subsonic envelope too (H14S-2; the REST API's {error, detail} before).
     const auto asked_for = [&](const std::string& target) {
-      sent.path = target.substr(0, target.find('?'));
+      const std::string normal = normal_target(target);  // as a line it parses is read (//rest/x: /rest/x)
+      sent.path = normal.substr(0, normal.find('?'));
       sent.params = parse_query(target);
       asked = &sent;
     };
