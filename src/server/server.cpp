@@ -29,7 +29,12 @@ namespace fs = std::filesystem;
 
 bool is_loopback(const std::string& host) {
   if (host == "localhost" || host == "::1" || host == "[::1]") return true;
-  return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
+  // A server listening on "::" takes IPv4 connections too, and names their clients by IPv4-mapped
+  // IPv6 addresses: a reverse proxy on this machine is "::ffff:127.0.0.1" there. Read as another
+  // address, its wrong tokens counted against every client behind it (H16S-2).
+  std::string v4 = host;
+  if (v4.size() > 7 && (v4.compare(0, 7, "::ffff:") == 0 || v4.compare(0, 7, "::FFFF:") == 0)) v4 = v4.substr(7);
+  return v4.rfind("127.", 0) == 0 && v4.find_first_not_of("0123456789.") == std::string::npos;
 }
 
 namespace {
