@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
@@ -206,6 +207,22 @@ struct Server::Impl {
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   bool stopping = false;
+  std::atomic<bool> listen_ended{false};
+
+  // cpp-httplib's stop() ends its listen loop only while that loop runs (is_running): a stop asked
+  // before (SIGTERM after serve's "listening" line, before the loop started: a window a loaded
+  // machine stretches) did nothing, and the server served on until it was killed (H16S-3). The
+  // refresh thread ends when a stop is asked, and then stops the loop once it runs. A second stop
+  // of a running loop finds its socket gone and does nothing.
+  void end_listening() {
+    while (!listen_ended) {
+      if (http.is_running()) {
+        http.stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
 
   void log(const std::string& line) const {
     if (options.log) options.log(line);
@@ -640,8 +657,12 @@ int Server::bind() {
 void Server::run() {
   Impl& s = *impl_;
   if (s.port == 0) bind();
-  s.refresher = std::thread([&s] { s.refresh_loop(); });
+  s.refresher = std::thread([&s] {
+    s.refresh_loop();
+    s.end_listening();
+  });
   s.http.listen_after_bind();
+  s.listen_ended = true;
   stop();
 }
 
