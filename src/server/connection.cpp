@@ -154,7 +154,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   std::string ip;
   int port = 0;
   strm.get_remote_ip_and_port(ip, port);
-  const bool counted = !ip.empty() && !is_loopback(ip) && ip.rfind("::ffff:127.", 0) != 0;
+  const bool counted = !ip.empty() && !is_loopback(ip);
   if (counted) {
     std::lock_guard lock(open_mutex_);
     if (open_[ip] >= per_address) {

@@ -75,6 +75,15 @@ void allow_pause(const std::string& holder);
 // last '='). A pair without '=' is a parameter with an empty value; an empty name is dropped.
 httplib::Params parse_query(const std::string& target);
 
+// An origin-form target (/path?query) with its path's runs of '/' merged and its dot segments
+// ("." and "..", RFC 3986, 5.2.4) taken out, the query as it is: "//rest/ping?f=json" is
+// "/rest/ping?f=json", as nginx (merge_slashes, its default) and Go's ServeMux read it. A Subsonic
+// client whose server address ends in '/' sends "//rest/..." (its base URL and "/rest/ping"),
+// and was answered the REST API's 404. Percent-encoded bytes are left as they are: cpp-httplib
+// decodes them after, and every check and route reads that one decoded path ("/rest/%2e%2e/api/x"
+// is "/rest/../api/x", which no route takes). A target that is not a path is returned as it is.
+std::string normal_target(const std::string& target);
+
 // A request's Range line as the server reads it (RFC 9110, 14.2): one valid bytes range is
 // kept, its numbers clamped to 2^63-1; anything else (several ranges too: H10S-1) is renamed so
 // that nothing reads it. Other lines are returned unchanged.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <vector>
 
 namespace clap::server {
 
@@ -232,6 +233,28 @@ RequestTarget target_form(const std::string& line) {
 
 }  // namespace
 
+std::string normal_target(const std::string& target) {
+  const size_t end = std::min(target.find('?'), target.size());
+  if (end == 0 || target[0] != '/') return target;
+  std::vector<std::string> segments;
+  bool trailing = false;  // the path ends in '/' (or in a dot segment, which stands for one)
+  for (size_t start = 1; start <= end;) {
+    const size_t slash = std::min(target.find('/', start), end);
+    const std::string segment = target.substr(start, slash - start);
+    trailing = segment.empty() || segment == "." || segment == "..";
+    if (segment == "..") {
+      if (!segments.empty()) segments.pop_back();
+    } else if (!segment.empty() && segment != ".") {
+      segments.push_back(segment);
+    }
+    start = slash + 1;
+  }
+  std::string path;
+  for (const std::string& segment : segments) path += "/" + segment;
+  if (path.empty() || trailing) path += "/";
+  return path + target.substr(end);
+}
+
 // RFC 3986 (3.4) lets a query hold '?' (`q=who?`, a browser's address bar sends it as typed), but
 // cpp-httplib (0.11) refuses a target with a second '?' as a 400 that names a header line (H11P-3).
 // cpp-httplib is given the line without the query's later '?', and the target as sent is kept
@@ -240,6 +263,14 @@ RequestTarget target_form(const std::string& line) {
 // 2,800 '?' in a 2,870-byte line were refused 414 "over the limit of 8192 bytes" (H12S-1).
 RequestTarget origin_form(const std::string& line) {
   RequestTarget out = target_form(line);
+  // The path merged and without dot segments (normal_target) in the line cpp-httplib parses, so
+  // that every check (the token's, a form POST's, which API answers a refusal) and every route
+  // reads the one path that is served.
+  if (const size_t first = out.line.find(' '); first != std::string::npos && out.line[first + 1] == '/')
+    if (const size_t second = out.line.find(' ', first + 1); second != std::string::npos) {
+      const std::string target = out.line.substr(first + 1, second - first - 1), normal = normal_target(target);
+      if (normal != target) out.line = out.line.substr(0, first + 1) + normal + out.line.substr(second);
+    }
   const size_t first = out.line.find(' ');
   const size_t second = first == std::string::npos ? std::string::npos : out.line.find(' ', first + 1);
   const size_t mark = first == std::string::npos ? std::string::npos : out.line.find('?', first + 1);

@@ -55,7 +55,8 @@ struct RequestTarget {
   std::optional<std::string> target;
 };
 
-// The request line `line` with its target put in origin-form (RFC 9112, 3.2).
+// The request line `line` with its target put in origin-form (RFC 9112, 3.2), its path normal
+// (normal_target).
 RequestTarget origin_form(const std::string& line);
 
 }  // namespace clap::server

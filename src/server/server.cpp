@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
@@ -29,7 +30,12 @@ namespace fs = std::filesystem;
 
 bool is_loopback(const std::string& host) {
   if (host == "localhost" || host == "::1" || host == "[::1]") return true;
-  return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos;
+  // A server listening on "::" takes IPv4 connections too, and names their clients by IPv4-mapped
+  // IPv6 addresses: a reverse proxy on this machine is "::ffff:127.0.0.1" there. Read as another
+  // address, its wrong tokens counted against every client behind it (H16S-2).
+  std::string v4 = host;
+  if (v4.size() > 7 && (v4.compare(0, 7, "::ffff:") == 0 || v4.compare(0, 7, "::FFFF:") == 0)) v4 = v4.substr(7);
+  return v4.rfind("127.", 0) == 0 && v4.find_first_not_of("0123456789.") == std::string::npos;
 }
 
 namespace {
@@ -201,6 +207,22 @@ struct Server::Impl {
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   bool stopping = false;
+  std::atomic<bool> listen_ended{false};
+
+  // cpp-httplib's stop() ends its listen loop only while that loop runs (is_running): a stop asked
+  // before (SIGTERM after serve's "listening" line, before the loop started: a window a loaded
+  // machine stretches) did nothing, and the server served on until it was killed (H16S-3). The
+  // refresh thread ends when a stop is asked, and then stops the loop once it runs. A second stop
+  // of a running loop finds its socket gone and does nothing.
+  void end_listening() {
+    while (!listen_ended) {
+      if (http.is_running()) {
+        http.stop();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
 
   void log(const std::string& line) const {
     if (options.log) options.log(line);
@@ -550,7 +572,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     // version than HTTP/1.x) has no path either, only its target: the refusal of a /rest/ one is
     // a Subsonic envelope too (H14S-2; the REST API's {error, detail} before).
     const auto asked_for = [&](const std::string& target) {
-      sent.path = target.substr(0, target.find('?'));
+      const std::string normal = normal_target(target);  // as a line it parses is read (//rest/x: /rest/x)
+      sent.path = normal.substr(0, normal.find('?'));
       sent.params = parse_query(target);
       asked = &sent;
     };
@@ -634,8 +657,12 @@ int Server::bind() {
 void Server::run() {
   Impl& s = *impl_;
   if (s.port == 0) bind();
-  s.refresher = std::thread([&s] { s.refresh_loop(); });
+  s.refresher = std::thread([&s] {
+    s.refresh_loop();
+    s.end_listening();
+  });
   s.http.listen_after_bind();
+  s.listen_ended = true;
   stop();
 }
 

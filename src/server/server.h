@@ -88,7 +88,7 @@ struct Route {
   std::string summary;  // the operation's "summary" in openapi.json
 };
 
-// True for 127.0.0.0/8, ::1 and "localhost".
+// True for 127.0.0.0/8 (an IPv4-mapped one too: ::ffff:127.0.0.1), ::1 and "localhost".
 bool is_loopback(const std::string& host);
 
 // Whether a server without a token answers a request whose Host header is `host_header`: a

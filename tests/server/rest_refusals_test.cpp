@@ -6,6 +6,8 @@
 // cpp-httplib does not take had no path, and got the REST API's form (H14S-2, H15S-2).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -85,6 +87,46 @@ TEST(RestRefusals, AreSubsonicEnvelopesInTheFormatAsked) {
   const auto [api_line, api] = split(exchange(s.port(), "GET /api/search?q=" + std::string(200000, 'a') + host + "\r\n"));
   EXPECT_EQ(api_line.rfind("HTTP/1.1 431", 0), 0u) << api_line;
   EXPECT_NE(api.find("\"error\":"), std::string::npos) << api.substr(0, 300);
+}
+
+// H16S-1: a Subsonic client whose server address ends in '/' sends "//rest/ping" (the address and
+// "/rest/ping"), and got the REST API's 404 {error, detail}, which it cannot read. A path is read
+// with its runs of '/' merged and its dot segments taken out (as nginx and Go's ServeMux read it),
+// by every check as by the routes: the token guards "//api/status" as it guards "/api/status".
+TEST(RestRefusals, APathIsReadWithItsSlashesMergedAndDotSegmentsOut) {
+  static const std::string db = [] {
+    const std::string shared = test::shared_fixture("server-rest-paths", [](const std::string& dir) {
+      test::ffmpeg(dir + "/music/a.flac", "-f lavfi -i \"sine=f=440:d=4\"");
+      test::index_library(dir + "/music", dir + "/library.db", test::case_dir("tiny-unfused"));
+      std::ofstream(dir + "/pw") << "bobpw\n";
+      std::string err;
+      if (test::run_cli("user add bob --db " + test::quoted(dir + "/library.db") + " < " + test::quoted(dir + "/pw"), nullptr, &err) != 0)
+        throw std::runtime_error("user add: " + err);
+    });
+    return shared + "/library.db";
+  }();
+  ServerOptions o;
+  o.token = "paths-secret";
+  RunningServer s(o, db, 20);
+  const std::string auth = "?u=bob&p=bobpw&v=1.16.1&c=t&f=json", host = " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  for (const std::string path : {"//rest/ping", "///rest/ping.view", "/rest//ping", "/./rest/ping", "/x/../rest/ping",
+                                 "/../rest/./ping", "http://127.0.0.1//rest/ping"}) {
+    const auto [line, body] = split(exchange(s.port(), "GET " + path + auth + host + "\r\n"));
+    EXPECT_EQ(line, "HTTP/1.1 200 OK") << path << ": " << body.substr(0, 300);
+    const auto envelope = nlohmann::json::parse(body, nullptr, false);
+    EXPECT_TRUE(envelope.is_object() && envelope.contains("subsonic-response") &&
+                envelope["subsonic-response"]["status"] == "ok") << path << ": " << body.substr(0, 300);
+  }
+  // A refusal of such a line is the Subsonic API's too (its words apart by tabs: no path parsed).
+  const auto [tab_line, tab] = split(exchange(s.port(), "GET\t//rest/ping" + auth + "\tHTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  EXPECT_NE(tab.find("\"subsonic-response\""), std::string::npos) << tab_line << " " << tab.substr(0, 300);
+  // The REST API's token is asked for whatever the path's form, and the merged path is served.
+  for (const std::string path : {"//api/status", "/api//status", "/rest/../api/status", "/./api/status"}) {
+    const auto [no_token, refused] = split(exchange(s.port(), "GET " + path + host + "\r\n"));
+    EXPECT_EQ(no_token, "HTTP/1.1 401 Unauthorized") << path << ": " << refused.substr(0, 300);
+    const auto [with_token, status] = split(exchange(s.port(), "GET " + path + host + "Authorization: Bearer paths-secret\r\n\r\n"));
+    EXPECT_EQ(with_token, "HTTP/1.1 200 OK") << path << ": " << status.substr(0, 300);
+  }
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -455,6 +456,31 @@ TEST(ServeSecurity, WrongTokensFromOneAddressAreLimited) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(status("wrong-" + std::to_string(i), ip), "HTTP/1.1 401 Unauthorized");
   EXPECT_EQ(status("right-secret", ip), "HTTP/1.1 401 Unauthorized (locked)");  // not even checked
   EXPECT_EQ(status("right-secret", "127.0.0.1"), "HTTP/1.1 200 OK");  // another address goes on
+}
+
+// A server listening on "::" takes IPv4 connections too, and names their clients by IPv4-mapped
+// addresses: a reverse proxy on this machine connecting to 127.0.0.1 is "::ffff:127.0.0.1" there.
+// Its wrong tokens were counted as one non-loopback client's, so that 5 of them (any client's,
+// behind the proxy) locked every client out (H16S-2: the right token then 401 "too many wrong
+// tokens from this address").
+TEST(ServeSecurity, WrongTokensFromIpv4LoopbackToAServerOnBothFamiliesAreNotLimited) {
+  ServerOptions o;
+  o.host = "::";
+  o.token = "right-secret";
+  std::unique_ptr<Running> s;
+  try {
+    s = std::make_unique<Running>(o);
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "cannot listen on :: (no IPv6 here): " << e.what();
+  }
+  const auto status = [&](const std::string& token) {
+    const std::string got = raw_exchange(s->port(), "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                                                        token + "\r\nConnection: close\r\n\r\n");
+    return got.substr(0, got.find("\r\n")) + (got.find("too many wrong tokens") != std::string::npos ? " (locked)" : "");
+  };
+  ASSERT_EQ(status("right-secret"), "HTTP/1.1 200 OK") << "not reachable at 127.0.0.1 through ::";
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(status("wrong-" + std::to_string(i)), "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(status("right-secret"), "HTTP/1.1 200 OK");
 }
 
 // At most connections_per_address connections from one client address are served at once;
