@@ -433,6 +433,7 @@ class ClapSearchPlugin(BeetsPlugin):
         if not items:
             raise ui.UserError('clapsearch history: no items with play_count, skip_count or rating'
                                + (' match the query' if query else '') + ' (the mpdstats plugin keeps them)')
+        sent = []  # the items written, in line order (clapsearch names a line; the user, the item)
         with tempfile.NamedTemporaryFile('w', suffix='.jsonl', encoding='utf-8') as f:
             for item in items:
                 row = {'artist': item.artist, 'title': item.title, 'album': item.album,
@@ -442,6 +443,13 @@ class ClapSearchPlugin(BeetsPlugin):
                     row['path'] = os.fsdecode(item.path).encode('utf-8').decode('utf-8')
                 except UnicodeError:
                     pass
+                # Nothing left to find the song by (a path that is not UTF-8, no MusicBrainz id, no
+                # artist or no title): clapsearch refuses such a line, and with it the whole import,
+                # so no item's plays were ever sent again (hostile pass 16, H16P-5). Left out, named.
+                if 'path' not in row and not row['mbid'] and not (row['artist'] and row['title']):
+                    self._log.warning('history: {} not sent: its path is not UTF-8 and it has no MusicBrainz id, or '
+                                      'artist and title, to find it by', os.fsdecode(item.path))
+                    continue
                 for field in HISTORY_FIELDS:
                     value = item.get(field)
                     if value is not None:
@@ -456,7 +464,10 @@ class ClapSearchPlugin(BeetsPlugin):
                             raise ui.UserError(f"clapsearch history: {os.fsdecode(item.path)}: {field} is not a finite "
                                                f"number ({value!r})")
                 f.write(json.dumps(row, allow_nan=False) + '\n')
+                sent.append(item)
             f.flush()
+            if not sent:
+                raise ui.UserError('clapsearch history: no item left to send (each is named above)')
             user = user or self.config['user'].as_str()
             args = ['history', 'import', '--format=beets', '--json'] + (['--user=' + user] if user else [])
             try:
@@ -466,7 +477,7 @@ class ClapSearchPlugin(BeetsPlugin):
                 # name the item of that line instead.
                 def item_of(m):
                     n = int(m.group(1))
-                    return f'{os.fsdecode(items[n - 1].path)} (item {n})' if 1 <= n <= len(items) else m.group(0)
+                    return f'{os.fsdecode(sent[n - 1].path)} (item {n})' if 1 <= n <= len(sent) else m.group(0)
                 raise ui.UserError(re.sub(re.escape(f.name) + r' line (\d+)', item_of, str(e))) from None
         self._log.info('history: {} play(s) and {} skip(s) added, {} already there, {} rating(s) set, '
                        '{} item(s) not in the clapsearch index', answer['plays'], answer['skips'], answer['already'],

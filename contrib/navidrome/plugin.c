@@ -153,14 +153,35 @@ static int32_t answer(const Buf* b) {
   return 0;
 }
 
-// A configuration value ("" when absent).
+// A configuration value ("" when absent), with the spaces, tabs and line breaks pasted around it
+// in Navidrome's form taken off (H11P-5: a baseUrl with them failed as "invalid URL"; a token
+// pasted with its line break was refused, hostile pass 16). A NUL inside the value would end the
+// C string there and the rest would go unseen, so it is kept visible: as a control character
+// (0x01), which the callers refuse.
 static char* config(const char* key) {
   uint64_t k = to_extism(key, slen(key));
   uint64_t v = x_config_get(k);
   x_free(k);
   size_t n = 0;
   char* s = v ? from_extism(v, &n) : 0;
-  return s ? s : "";
+  if (!s) return "";
+  for (size_t i = 0; i < n; ++i)
+    if (!s[i]) s[i] = 1;
+  while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') ++s, --n;
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) s[--n] = 0;
+  return s;
+}
+
+static int starts_with_nocase(const char* s, const char* prefix) {  // prefix in lower case
+  for (; *prefix; ++s, ++prefix)
+    if ((*s >= 'A' && *s <= 'Z' ? *s + 32 : *s) != *prefix) return 0;
+  return 1;
+}
+
+static int has_control(const char* s) {
+  for (; *s; ++s)
+    if ((unsigned char)*s < 0x20 || *s == 0x7F) return 1;
+  return 0;
 }
 
 // --- a JSON scanner (enough for Navidrome's requests and clapsearch's answers) -----------------
@@ -420,11 +441,10 @@ static char* get(const char* url, size_t* n, int32_t* rc, const char* empty_on_4
   puts_(&req, "{\"request\":{\"method\":\"GET\",\"url\":");
   put_json_string(&req, url);
   const char* token = config("token");
-  for (const char* c = token; *c; ++c)
-    if ((unsigned char)*c < 0x20 || *c == 0x7F) {  // a header value cannot carry it (CR/LF would split the header)
-      *rc = fail("the plugin's token holds a control character (a line break?): set it again");
-      return 0;
-    }
+  if (has_control(token)) {  // a header value cannot carry it (CR/LF would split the header)
+    *rc = fail("the plugin's token holds a control character (a line break?): set it again");
+    return 0;
+  }
   if (*token) {
     Buf auth = {0};
     puts_(&auth, "Bearer ");
@@ -522,19 +542,50 @@ static const char* whole_count(Span v) {
   return digits;
 }
 
-static void route(Buf* url, const char* path, Span in) {
+// The plugin's baseUrl as the first part of every request, or 0 with the error set. What Go's
+// URL parser would read otherwise than meant is refused here, naming baseUrl: a query or a
+// fragment (`http://host:8411/?x`, `…#top`) put the route inside it, so serve's start page or
+// another route answered ("no sonicMatch", or songs of the wrong request), and an address
+// without http:// (`127.0.0.1:8411`, as a new user writes it) failed as an unreadable URL that
+// did not say which setting (hostile pass 16). A path is kept (serve behind a proxy at
+// /clapsearch/), and so is a user:password@ for such a proxy.
+static int base_url(Buf* url, int32_t* rc) {
   const char* base = config("baseUrl");
-  // Spaces and a line break pasted around the address in Navidrome's form (H11P-5): Go's URL
-  // parser refuses them, and the call failed with "invalid URL".
-  while (*base == ' ' || *base == '\t' || *base == '\r' || *base == '\n') ++base;
   if (!*base) base = DEFAULT_BASE_URL;
   size_t bn = slen(base);
-  while (bn && (base[bn - 1] == ' ' || base[bn - 1] == '\t' || base[bn - 1] == '\r' || base[bn - 1] == '\n')) --bn;
+  const char* problem = 0;
+  if (!starts_with_nocase(base, "http://") && !starts_with_nocase(base, "https://"))
+    problem = " is not an http:// or https:// address: write it whole, e.g. " DEFAULT_BASE_URL;
+  else if (has_control(base))
+    problem = " holds a control character: set it again";
+  else
+    for (const char* c = base; *c; ++c)
+      if (*c == '?' || *c == '#' || *c == ' ') {
+        problem = *c == ' ' ? " holds a space: set it again" : " holds a query or a fragment (? or #): give serve's address alone, e.g. " DEFAULT_BASE_URL;
+        break;
+      }
+  if (problem) {
+    Buf m = {0};
+    puts_(&m, "the plugin's baseUrl '");
+    for (size_t i = 0; i < bn && i < 200; ++i) {
+      const char c = (unsigned char)base[i] < 0x20 || base[i] == 0x7F ? '?' : base[i];
+      put(&m, &c, 1);
+    }
+    puts_(&m, "'");
+    puts_(&m, problem);
+    *rc = fail(m.p);
+    return 0;
+  }
   while (bn && base[bn - 1] == '/') --bn;
-  put(url, base, bn);
+  return put(url, base, bn);
+}
+
+static int route(Buf* url, const char* path, Span in, int32_t* rc) {
+  if (!base_url(url, rc)) return 0;
   puts_(url, path);
   puts_(url, "?excludeDuplicates=true");
   put_query(url, "count", whole_count(member(in, "count")));
+  return 1;
 }
 
 // A JSON string of the server's answer written again, unescaped and escaped: copied as it came,
@@ -711,10 +762,10 @@ EXPORT("nd_get_sonic_similar_tracks") int32_t nd_get_sonic_similar_tracks(void) 
   out_of_memory = 0;
   Span in = input();
   Buf url = {0};
-  route(&url, "/api/sonic/getSonicSimilarTracks", in);
+  int32_t rc = 0;
+  if (!route(&url, "/api/sonic/getSonicSimilarTracks", in, &rc)) return rc;
   put_song(&url, member(in, "song"), "");
   size_t n = 0;
-  int32_t rc = 0;
   char* body = get(url.p, &n, &rc, 0);
   return body ? reshape(body, n, "matches", 1, count_limit(in, kSimilarCount)) : rc;
 }
@@ -724,11 +775,11 @@ EXPORT("nd_find_sonic_path") int32_t nd_find_sonic_path(void) {
   out_of_memory = 0;
   Span in = input();
   Buf url = {0};
-  route(&url, "/api/sonic/findSonicPath", in);
+  int32_t rc = 0;
+  if (!route(&url, "/api/sonic/findSonicPath", in, &rc)) return rc;
   put_song(&url, member(in, "startSong"), "start");
   put_song(&url, member(in, "endSong"), "end");
   size_t n = 0;
-  int32_t rc = 0;
   char* body = get(url.p, &n, &rc, 0);
   return body ? reshape(body, n, "matches", 1, count_limit(in, kPathCount)) : rc;
 }
@@ -740,10 +791,10 @@ EXPORT("nd_get_similar_songs_by_artist") int32_t nd_get_similar_songs_by_artist(
   out_of_memory = 0;
   Span in = input();
   Buf url = {0};
-  route(&url, "/api/sonic/similarToArtist", in);
+  int32_t rc = 0;
+  if (!route(&url, "/api/sonic/similarToArtist", in, &rc)) return rc;
   put_query(&url, "artist", text(member(in, "name")));
   size_t n = 0;
-  int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
   return body ? reshape(body, n, "songs", 0, count_limit(in, kSimilarCount)) : rc;
 }
@@ -753,11 +804,11 @@ EXPORT("nd_get_similar_songs_by_album") int32_t nd_get_similar_songs_by_album(vo
   out_of_memory = 0;
   Span in = input();
   Buf url = {0};
-  route(&url, "/api/sonic/similarToAlbum", in);
+  int32_t rc = 0;
+  if (!route(&url, "/api/sonic/similarToAlbum", in, &rc)) return rc;
   put_query(&url, "album", text(member(in, "name")));
   put_query(&url, "artist", text(member(in, "artist")));
   size_t n = 0;
-  int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
   return body ? reshape(body, n, "songs", 0, count_limit(in, kSimilarCount)) : rc;
 }
@@ -769,10 +820,10 @@ EXPORT("nd_get_similar_songs_by_track") int32_t nd_get_similar_songs_by_track(vo
   out_of_memory = 0;
   Span in = input();
   Buf url = {0};
-  route(&url, "/api/sonic/getSonicSimilarTracks", in);
+  int32_t rc = 0;
+  if (!route(&url, "/api/sonic/getSonicSimilarTracks", in, &rc)) return rc;
   put_song(&url, in, "");
   size_t n = 0;
-  int32_t rc = 0;
   char* body = get(url.p, &n, &rc, "{\"songs\":[]}");
   return body ? reshape(body, n, "songs", 0, count_limit(in, kSimilarCount)) : rc;
 }

@@ -92,6 +92,7 @@ class Library:
         config: Optional[_Path] = ...,
         tokenizer: Optional[_Path] = ...,
         exclude_rule: str = ...,
+        retry_for: float = ...,
     ) -> None: ...
     @property
     def db_path(self) -> str: ...

@@ -143,6 +143,9 @@ class Library:
         exclude_rule: the music-only rule, a ``where`` expression: matching tracks are left out
             of every query unless the query says ``include_excluded=True`` (default
             ``DEFAULT_EXCLUDE_RULE``: podcasts, audiobooks, speech; ``""`` = none).
+        retry_for: seconds (0 to 86400, default 300) a call is answered again while the index
+            keeps changing under it (another file moved over it, another model's set activated),
+            from the first time the call meets that; then it raises ``Error``. 0 raises at once.
 
     The index is opened here, so a folder, a file that is not an index or a bad
     ``exclude_rule`` raises at once; only an index that does not exist yet is opened on first
@@ -165,6 +168,7 @@ class Library:
         config: Optional[str] = None,
         tokenizer: Optional[str] = None,
         exclude_rule: str = DEFAULT_EXCLUDE_RULE,
+        retry_for: float = 300,
     ) -> None:
         # Paths are made absolute here (_db_location, _here): the library stays on its index
         # and model when the script changes folder, and a pickled one opens them from anywhere.
@@ -176,6 +180,7 @@ class Library:
         self._text_precision = _precision(text_precision, "text_precision")
         self._config = _here(_path(config, "config")) if config else b""
         self._tokenizer = _here(_path(tokenizer, "tokenizer")) if tokenizer else b""
+        self._retry_for = _between(retry_for, "retry_for", 0, 86400)
         self._lib = None
         location = self._db or _os.fsencode(_c.default_db())
         if b"://" not in location and _os.path.isdir(location):
@@ -193,12 +198,14 @@ class Library:
     def __reduce__(self):
         """Pickled as what opens it again (a multiprocessing worker started by spawn or
         forkserver opens the same index with the same settings), as Model is."""
-        spec = (self._db, self._model, self._threads, self._text_precision, self._config, self._tokenizer, self._exclude_rule)
+        spec = (self._db, self._model, self._threads, self._text_precision, self._config, self._tokenizer, self._exclude_rule,
+                self._retry_for)
         return (_library_from_spec, (spec,))
 
     def _open(self):
         if self._lib is None:
-            self._lib = _c._Library(self._db, self._model, self._config, self._tokenizer, self._threads, self._text_precision, self._exclude_rule)
+            self._lib = _c._Library(self._db, self._model, self._config, self._tokenizer, self._threads, self._text_precision, self._exclude_rule,
+                                    self._retry_for)
         return self._lib
 
     def __repr__(self) -> str:
@@ -467,6 +474,7 @@ class Library:
 
 
 def _library_from_spec(spec: tuple) -> Library:
-    db, model, threads, text_precision, config, tokenizer, exclude_rule = spec
+    db, model, threads, text_precision, config, tokenizer, exclude_rule, *rest = spec
+    retry_for = rest[0] if rest else 300  # a spec pickled before retry_for existed
     return Library(db or None, model or None, threads=threads or None, text_precision=text_precision, config=config or None,
-                   tokenizer=tokenizer or None, exclude_rule=exclude_rule)
+                   tokenizer=tokenizer or None, exclude_rule=exclude_rule, retry_for=retry_for)

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <iterator>
@@ -80,9 +81,12 @@ class Library {
  public:
   // exclude_rule: the music-only rule (service::kDefaultExclude unless the caller gives another;
   // "" = none), applied to every query whose include_excluded is false, as the CLI's.
+  // retry_for: seconds a call is answered again while the index keeps changing under it
+  // (answered_again below), checked by Library.__init__.
   Library(const std::string& db, const std::string& model, const std::string& config, const std::string& tokenizer,
-          int threads, const std::string& text_precision, const std::string& exclude_rule)
-      : exclude_(service::parse_where(exclude_rule, "exclude_rule")) {
+          int threads, const std::string& text_precision, const std::string& exclude_rule, double retry_for)
+      : exclude_(service::parse_where(exclude_rule, "exclude_rule")), retry_for_(retry_for) {
+    if (!(retry_for >= 0 && retry_for <= 86400)) throw InvalidInput("retry_for must be in [0, 86400] seconds");
     check_threads(threads);
     options_.db = db;
     options_.model = model;
@@ -98,6 +102,7 @@ class Library {
   std::string db_path() { return current()->db_path(); }
   // The index as messages name it, without opening anything (db_path refreshes first).
   const std::string& shown_path() const { return shown_path_; }
+  double retry_for() const { return retry_for_; }
   std::string exclude_rule() const { return exclude_.text(); }
   int dim() { return current()->dim(); }
 
@@ -436,6 +441,7 @@ class Library {
   std::mutex lib_mutex_;  // guards lib_ (replaced when the index changes model)
   std::shared_ptr<service::Library> lib_;
   std::string shown_path_;
+  double retry_for_;
 };
 
 }  // namespace
@@ -451,15 +457,24 @@ namespace {
 // time, as the file may be replaced again while the answer is given again (a backup put back
 // twice: replace13v). Bounded in time, not in a count: a count of 8 was spent in 4 s by a
 // process renaming copies over the index ten times a second on a loaded machine (hostile pass
-// 14, R14P-1), where a caller can only call again; 5 minutes from the first replacement the
-// call meets end it with an error naming what happened, so that a file system showing another
-// file at every look (no stable inode numbers) cannot hold a call for ever. Minutes, not
-// seconds: under load one answer again of a long query took 7 s, and 60 s ended a query whose
-// file was replaced only 8 times. Ctrl-C is honoured between
-// attempts, and from the 8th on each waits a little (up to 0.1 s), giving the GIL up, rather than
-// spinning. Every attempt gets copies of the arguments (a method may change one taken by value).
-constexpr auto kAnswerAgainFor = std::chrono::seconds(300);
+// 14, R14P-1), where a caller can only call again; `retry_for` seconds (Library's, 300 unless
+// the caller gives another) from the first replacement the call meets end it with an error naming
+// what happened, so that a file system showing another file at every look (no stable inode
+// numbers) cannot hold a call for ever. Minutes by default, not seconds: under load one answer
+// again of a long query took 7 s, and 60 s ended a query whose file was replaced only 8 times.
+// The bound is the caller's to set (hostile pass 16): a web handler wants the error in seconds,
+// not after 5 minutes, and 0 gives it at the first replacement; the error says how long it was
+// answered again, which can be more than retry_for (a long query meeting its last replacement
+// late). Ctrl-C is honoured between attempts, and from the 8th on each waits a little (up to
+// 0.1 s), giving the GIL up, rather than spinning. Every attempt gets copies of the arguments (a
+// method may change one taken by value).
 constexpr int kAttemptsBeforePausing = 8;
+
+std::string seconds_text(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, s < 10 ? "%.1f" : "%.0f", s);
+  return text;
+}
 
 template <class R, class... A>
 auto answered_again(R (Library::*method)(A...)) {
@@ -471,11 +486,13 @@ auto answered_again(R (Library::*method)(A...)) {
       } catch (const service::ModelChanged&) {
         const auto now = std::chrono::steady_clock::now();
         if (!first) first = now;
-        if (now - *first >= kAnswerAgainFor)
-          throw Error(lib.shown_path() + ": the index changed under this call " + std::to_string(replaced) +
-                      " times in " + std::to_string(kAnswerAgainFor.count()) +
-                      " s (another file moved over it, or another model's set activated, each time it was answered "
-                      "again): something keeps replacing it; call again once that stops");
+        const double spent = std::chrono::duration<double>(now - *first).count();
+        if (spent >= lib.retry_for())
+          throw Error(lib.shown_path() + ": the index changed under this call " +
+                      (replaced == 1 ? std::string()
+                                     : std::to_string(replaced) + " times in " + seconds_text(spent) + " s, each time it was answered again ") +
+                      "(another file moved over it, or another model's set activated), and this Library answers again for " +
+                      seconds_text(lib.retry_for()) + " s (retry_for): call again once nothing replaces it");
         check_signals();
         if (replaced >= kAttemptsBeforePausing) {
           py::gil_scoped_release release;
@@ -495,9 +512,9 @@ auto returning_objects(service::ojson (Library::*method)(A...)) {
 void bind_library(py::module_& m) {
   py::class_<Library>(m, "_Library")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&, int, const std::string&,
-                    const std::string&>(),
+                    const std::string&, double>(),
            py::arg("db"), py::arg("model"), py::arg("config"), py::arg("tokenizer"), py::arg("threads"),
-           py::arg("text_precision"), py::arg("exclude_rule"))
+           py::arg("text_precision"), py::arg("exclude_rule"), py::arg("retry_for"))
       .def_property_readonly("db_path", [](Library& l) {
         std::string path;
         {

@@ -245,6 +245,19 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res,
     // Work that grows with the library (copies of one file, diversity, paths) stops at the
     // budget (core/deadline.h) instead of holding an HTTP thread for minutes (issue 53, M9).
     const ScopedDeadline budget(options_.request_budget_s);
+    // A copy moved over the index is opened by the first request that sees it, as /rest/ does
+    // (subsonic.cpp): the accounts connection (/api/users, taste, mixes) could not open it while
+    // the library held the old file, and reads answered from the old file, until the refresh
+    // loop's next look (hostile pass 16, H16P-3).
+    // One stat when nothing changed; close_if_replaced closes the old file's connections, as the
+    // reopen does first anyway.
+    if (reopen_ && library()->close_if_replaced()) {
+      try {
+        reopen_();
+      } catch (const std::exception& e) {
+        throw HttpError{503, "index unavailable", e.what()};
+      }
+    }
     for (int attempt = 0;; ++attempt) {
       const PinnedLibrary pin(library());
       try {

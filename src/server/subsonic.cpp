@@ -430,6 +430,21 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
   try {
     const auto pick = endpoint_map().find(name);
     std::shared_ptr<service::Library> library = library_();
+    // A copy moved over the index (docs/operations.md, Backup) is opened by the first request
+    // that sees it. Sign-in reads the users through the server's accounts connection, which may
+    // not open the new file while the library still holds the old one (H12S-3): every call
+    // answered code 0 "... try again in a moment" until the refresh loop's next look (1 s, or 4
+    // times a slow refresh), and a client's star or scrobble then was lost (hostile pass 16).
+    // One stat when nothing changed; close_if_replaced closes the old file's connections, as the
+    // reopen does first anyway.
+    if (reopen_ && library->close_if_replaced()) {
+      try {
+        reopen_();
+      } catch (const std::exception& e) {
+        throw Failure{0, std::string("the index is unavailable: ") + e.what()};
+      }
+      library = library_();
+    }
     if (!rest_enabled(*library))
       return answer_failure(req, res,
                             {0, "the Subsonic API is off: this index has no user (add one with: clapsearch user add NAME)"}, 404);

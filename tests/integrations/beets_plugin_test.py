@@ -406,6 +406,26 @@ def run_hardening_tests(tmp, binary, model, plugin_dir):
     done = env.beet('-c', hashed, 'clapsearch', 'tag', ok=False)
     check(done.returncode != 0 and 'give at least two different labels' in done.stderr, f'one label twice: {done.stderr}')
 
+    # Hostile pass 16 (H16P-5): `history` leaves out the path of an item whose file name is not
+    # UTF-8 (JSON carries text) and lets the tags find it; one with no artist (nor MusicBrainz id)
+    # then named no song, and clapsearch refused the whole import ("names no song"): no item's
+    # plays were sent, at every run. That item is left out, named, and the others are sent.
+    added = subprocess.run([binary, 'user', 'add', 'ann', '--db', env.index], input='pw\n', env=env.vars,
+                           capture_output=True, text=True, check=False)
+    check(added.returncode == 0, f'user add: {added.stderr}')
+    env.beet('modify', '-y', '-W', 'title:First', 'play_count=2')
+    env.beet('modify', '-y', '-W', 'title:Latin One', 'play_count=3')
+    env.beet('clapsearch', 'history')  # found by artist and title
+    check(env.clapsearch_json('history')['by_source'].get('beets') == {'plays': 5, 'skips': 0},
+          f"history of the non-UTF-8 item by its tags: {env.clapsearch_json('history')}")
+    env.beet('modify', '-y', '-W', 'title:Latin One', 'artist=', 'play_count=4')
+    env.beet('modify', '-y', '-W', 'title:First', 'play_count=3')
+    done = env.beet('clapsearch', 'history', ok=False)
+    check(done.returncode == 0 and 'Y/Three/caf' in done.stderr and 'not sent: its path is not UTF-8' in done.stderr,
+          f'an item nothing names stopped the import: {done.returncode} {done.stderr}')
+    check(env.clapsearch_json('history')['by_source'].get('beets') == {'plays': 6, 'skips': 0},
+          f"history beside an item nothing names: {env.clapsearch_json('history')}")
+
     # binary: a folder is named as one.
     folder_binary = os.path.join(tmp, 'folder.yaml')
     with open(folder_binary, 'w', encoding='utf-8') as f:

@@ -7,6 +7,7 @@ import time
 from contextlib import closing
 
 import numpy as np
+import pytest
 
 import clapsearch
 from conftest import case_dir, cli, golden_clip, make_music
@@ -97,19 +98,39 @@ def test_hostile8_a_forked_child_embeds_with_the_parents_model():
     np.testing.assert_array_equal(got[1], ref_audio)
 
 
-def _a_long_search_while_the_index_file_is_replaced(tmp_path, times):
-    """What a 4,000-text search in one thread answers while a copy is moved over the index `times`
-    times (docs/operations.md, Backup), each time once the search (or its answer again) has cached
-    a part of its texts in the file at the name, and a call of the main thread then sees the new
-    file and closes the old one (H12S-3) under the search."""
-    import sqlite3
-
+def _an_indexed_library(tmp_path, **options):
     music = str(tmp_path / "music")
     make_music(music)
     db = str(tmp_path / "library.db")
     cli("index", music, "--db", db, "--model", case_dir("tiny-unfused"), "--quiet")
-    library = clapsearch.Library(db)
+    return db, clapsearch.Library(db, **options)
+
+
+def _replace_under(db, library, times, running):
+    """Moves a copy over the index `times` times (docs/operations.md, Backup), each time once the
+    running search (or its answer again) has cached a part of its texts in the file at the name;
+    a call of this thread then sees the new file and closes the old one (H12S-3) under the search."""
+    import sqlite3
+
+    def cached_texts():
+        with closing(sqlite3.connect(db)) as c:
+            return c.execute("select count(*) from text_cache").fetchone()[0]
+
     tracks = len(library.tracks())
+    for _ in range(times):
+        before = cached_texts()
+        while cached_texts() == before and running():  # the query has cached a part: it is running
+            time.sleep(0.05)
+        with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(db + ".copy")) as b:
+            a.backup(b)
+        os.rename(db + ".copy", db)
+        assert len(library.tracks()) == tracks  # this call sees the new file and closes the old one
+
+
+def _a_long_search_while_the_index_file_is_replaced(tmp_path, times, **options):
+    """What a 4,000-text search in one thread answers while a copy is moved over the index `times`
+    times (_replace_under). `options` go to the Library."""
+    db, library = _an_indexed_library(tmp_path, **options)
     texts = [f"text number {i}" for i in range(4000)]  # each embedded and cached, a part at a time
     answer = {}
 
@@ -119,20 +140,9 @@ def _a_long_search_while_the_index_file_is_replaced(tmp_path, times):
         except Exception as e:  # noqa: BLE001 - the error is the finding
             answer["rows"] = f"{type(e).__name__}: {e}"
 
-    def cached_texts():
-        with closing(sqlite3.connect(db)) as c:
-            return c.execute("select count(*) from text_cache").fetchone()[0]
-
     worker = threading.Thread(target=long_search)
     worker.start()
-    for _ in range(times):
-        before = cached_texts()
-        while cached_texts() == before and worker.is_alive():  # the query has cached a part: it is running
-            time.sleep(0.05)
-        with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(db + ".copy")) as b:
-            a.backup(b)
-        os.rename(db + ".copy", db)
-        assert len(library.tracks()) == tracks  # this call sees the new file and closes the old one
+    _replace_under(db, library, times, worker.is_alive)
     worker.join()
     return answer["rows"], len(texts)
 
@@ -164,3 +174,57 @@ def test_a_query_in_flight_while_the_index_file_is_replaced_twelve_times_is_answ
     while it is being answered again, is answered."""
     rows, texts = _a_long_search_while_the_index_file_is_replaced(tmp_path, 12)
     assert rows == texts, rows
+
+
+def test_a_call_the_index_keeps_changing_under_raises_once_retry_for_ran_out(tmp_path):
+    """Hostile pass 16: R14P-1's bound (5 minutes of answering again from the first replacement a
+    call meets, then clapsearch.Error) was fixed in the module, so no test and no caller could
+    reach its error short of replacing the index for 5 minutes; its text also said "N times in
+    300 s" whatever the time was. The bound is Library(retry_for=...) now (docs/python.md): 0
+    raises at the first replacement, a bound that runs out raises naming how many times in how
+    long, and both say what to do."""
+    rows, _ = _a_long_search_while_the_index_file_is_replaced(tmp_path / "at-once", 1, retry_for=0)
+    assert rows.startswith("Error: ") and "library.db: the index changed under this call (another file moved over it, or " \
+        "another model's set activated), and this Library answers again for 0.0 s (retry_for): call again once nothing " \
+        "replaces it" in rows, rows
+    # Answered again after the first replacement (0 s since it), not after the second.
+    rows, _ = _a_long_search_while_the_index_file_is_replaced(tmp_path / "soon", 2, retry_for=1e-6)
+    assert rows.startswith("Error: ") and ": the index changed under this call 2 times in " in rows, rows
+    assert " s, each time it was answered again (another file moved over it" in rows and "for 0.0 s (retry_for)" in rows, rows
+
+
+def test_retry_for_is_checked_and_kept_by_pickle(tmp_path):
+    import pickle
+
+    db, library = _an_indexed_library(tmp_path, retry_for=2.5)
+    assert pickle.loads(pickle.dumps(library))._retry_for == 2.5
+    for bad in (-1, float("nan"), float("inf"), 86401, "5", True, None):
+        with pytest.raises(clapsearch.InvalidInputError, match="retry_for must be"):
+            clapsearch.Library(db, retry_for=bad)
+
+
+def test_ctrl_c_ends_a_call_that_is_answered_again(tmp_path):
+    """Ctrl-C while a call is being answered again (the index replaced under it, again and again)
+    ends it with KeyboardInterrupt, seen between the attempts or within one (between the parts of
+    its texts), and the Library answers the next call: the retry loop neither swallows it nor holds
+    it until retry_for runs out."""
+    import _thread
+
+    db, library = _an_indexed_library(tmp_path)
+    texts = [f"text number {i}" for i in range(40000)]
+    busy = threading.Event()
+    busy.set()
+
+    def replace_then_interrupt():
+        _replace_under(db, library, 3, busy.is_set)
+        _thread.interrupt_main()
+
+    replacer = threading.Thread(target=replace_then_interrupt)
+    replacer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            library.search(texts, k=1)
+    finally:
+        busy.clear()
+        replacer.join()
+    assert len(library.search("text number 1", k=1)) == 1

@@ -122,6 +122,35 @@ TEST(ServeLive, AnIndexCopyMovedOverItIsServedAndKeptIntact) {
   EXPECT_EQ(query(db, "SELECT count(*) FROM tracks"), "3\n");
 }
 
+// Hostile pass 16 (H16P-3): after a copy was moved over the index, every /rest/ call answered
+// code 0 "another file was moved over the index, and it is opened once this process has closed
+// the old one ...; try again in a moment" until the refresh loop's next look (1 s by default,
+// 4 times a slow refresh): sign-in reads the users through the accounts connection, which may
+// not open the new file while the library holds the old one, and nothing reopened the library
+// for the request. npm subsonic-api's getStarred2 twice and a star, back to back, all failed
+// (the star lost). Here the refresh loop never looks: the first request must open the copy.
+TEST(ServeLive, ACopyMovedOverIsOpenedByTheFirstRequestThatSeesIt) {
+  const std::string dir = test::temp_dir() + "/moved_over_first";
+  const std::string db = index_and_backup(dir);
+  ServerOptions o;
+  o.db = db;
+  o.refresh_ms = 3600 * 1000;  // no look by the refresh loop during the test
+  {
+    RunningServer s(o, db, 60);
+    const auto rest = [&](const std::string& call) { return server::rest(s.client(), call); };
+    ASSERT_EQ(rest("star?id=1")["status"], "ok");  // into the old file
+    ASSERT_EQ(std::rename((dir + "/copy.db").c_str(), db.c_str()), 0);
+    const json starred = rest("getStarred2");
+    EXPECT_EQ(starred["status"], "ok") << starred.dump();
+    EXPECT_TRUE(starred_songs(starred).empty()) << starred.dump();  // the copy's, none
+    EXPECT_EQ(rest("star?id=2")["status"], "ok");
+    const json users = s.get_json("/api/users");
+    EXPECT_EQ(users.dump().find("bob") != std::string::npos, true) << users.dump();
+  }
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(query(db, "SELECT track_id FROM stars"), "2\n");
+}
+
 // H13S-1: two servers on one index (each watches the file). One of them, held up (descheduled,
 // busy: here stopped), still had the old file open when the other reopened the copy: the copy
 // shared the old file's -wal and -shm (SQLite finds them by name), and when the held server went

@@ -308,6 +308,43 @@ try {
     assert.match(await callError(broken, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 }), /control character/);
     assert.equal(sent.length, before);
   });
+  await check('hostile pass 16: a token pasted with spaces or a line break around it is used trimmed, as baseUrl is', async () => {
+    // The line break after a pasted token was refused as a control character ("set it again"),
+    // a space before it sent "Bearer  a-long-secret" (401), where the baseUrl beside it is trimmed.
+    for (const token of ['a-long-secret\n', ' a-long-secret', '\ta-long-secret\r\n']) {
+      const padded = await loadPlugin({ baseUrl: tokened.url, token });
+      assert.equal((await call(padded, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 })).matches.length, 1, JSON.stringify(token));
+      assert.equal(sent.at(-1).headers.Authorization, 'Bearer a-long-secret');
+      await padded.close();
+    }
+  });
+
+  await check('hostile pass 16: a baseUrl with a query, a fragment, no http://, a control character: refused naming baseUrl, nothing sent', async () => {
+    // A query or a fragment took the route into it (`http://host/?x/api/sonic/…`: serve's start
+    // page or another route answered); `127.0.0.1:8411` failed as an unreadable URL naming no
+    // setting; a NUL cut the address there and the rest was dropped unseen.
+    const port = new URL(open.url).port;
+    const cases = [[`${open.url}/?x=1`, /holds a query or a fragment/], [`${open.url}#top`, /holds a query or a fragment/],
+                   [`127.0.0.1:${port}`, /is not an http:\/\/ or https:\/\/ address: write it whole, e\.g\. http:\/\/127\.0\.0\.1:8411/],
+                   [`localhost:${port}`, /is not an http:\/\/ or https:\/\/ address/], [`ftp://127.0.0.1:${port}`, /is not an http:\/\/ or https:\/\/ address/],
+                   [`${open.url}\u0000/x`, /holds a control character/], [`${open.url}/a b`, /holds a space/]];
+    for (const [baseUrl, message] of cases) {
+      const before = sent.length;
+      const plugin = await loadPlugin({ baseUrl });
+      const err = await callError(plugin, 'nd_get_similar_songs_by_artist', { id: 'ar-1', name: 'Queen', count: 2 });
+      assert.match(err, /clapsearch: the plugin's baseUrl '/, JSON.stringify(baseUrl));
+      assert.match(err, message, JSON.stringify(baseUrl));
+      assert.equal(sent.length, before, `a request was sent for ${JSON.stringify(baseUrl)}`);
+      await plugin.close();
+    }
+    // What stays allowed: upper-case HTTP://, localhost, a path (serve behind a proxy), slashes after it.
+    for (const baseUrl of [open.url.replace('http://', 'HTTP://'), open.url.replace('127.0.0.1', 'localhost'), `${open.url}//`]) {
+      const plugin = await loadPlugin({ baseUrl });
+      assert.equal((await call(plugin, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 })).matches.length, 1, baseUrl);
+      await plugin.close();
+    }
+  });
+
   // Issue 53 (hostile pass 7 left the plugin out): answers a broken or hostile server might give.
   const hostile = await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [new URL('./hostile_server.mjs', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -402,6 +439,13 @@ try {
         const got = await call(echo, 'nd_get_sonic_similar_tracks', { song: seed, count });
         assert.equal(new URLSearchParams(got.matches[0].song.name).get('count'), sent, JSON.stringify(count));
       }
+    });
+    await check('hostile pass 16: a baseUrl with a path (serve behind a proxy at /clapsearch/) keeps it', async () => {
+      const plugin = await loadPlugin({ baseUrl: `${hostile.url}/echo/` });
+      loaded.push(plugin);
+      const got = await call(plugin, 'nd_get_sonic_similar_tracks', { song: seed, count: 2 });
+      assert.ok(sent.at(-1).url.startsWith(`${hostile.url}/echo/api/sonic/getSonicSimilarTracks?`), sent.at(-1).url);
+      assert.equal(new URLSearchParams(got.matches[0].song.name).get('count'), '2');
     });
     await check('odd characters and half surrogate pairs in names reach clapsearch as UTF-8, each escaped', async () => {
       const got = await call(await at('echo'), 'nd_get_sonic_similar_tracks',
