@@ -570,6 +570,17 @@ void check_tables(pg::Connection& c) {
     throw DamagedIndex(c.where() + ": the index is damaged: " + unfilled_column_damage(*unfilled) +
                        " or give it a default (`ALTER TABLE " + unfilled->first + " ALTER COLUMN " + unfilled->second +
                        " SET DEFAULT ...`), or restore the database from a backup");
+  // A nullable column made NOT NULL by hand (`ALTER TABLE tracks ALTER COLUMN title SET NOT NULL`):
+  // met only by the first write of an empty value, on raw SQL (hostile pass 16).
+  auto not_null = c.query("SELECT t.n, a.attname::text FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i) "
+                          "JOIN pg_attribute a ON a.attrelid = to_regclass(t.n) AND a.attnum > 0 AND NOT a.attisdropped "
+                          "AND a.attnotnull ORDER BY t.i, a.attnum",
+                          pg::Params().add(table_array()));
+  std::vector<TableColumn> tight;
+  for (int i = 0; i < not_null.rows(); ++i) tight.emplace_back(not_null.text(i, 0), not_null.text(i, 1));
+  if (const std::optional<TableColumn> t = tightened_column(schema(), tight))
+    throw DamagedIndex(c.where() + ": the index is damaged: " + tightened_column_damage(*t) + "`ALTER TABLE " + t->first +
+                       " ALTER COLUMN " + t->second + " DROP NOT NULL` puts it back as clapsearch made it");
 }
 
 void check_rebuildable(pg::Connection& c) {
