@@ -715,7 +715,13 @@ void complete_schema(pg::Connection& c) {
   if (const int version = read_version(c); version != kSchemaVersion)
     throw Error(c.where() + ": index schema version " + std::to_string(version) + ", this clapsearch uses " +
                 std::to_string(kSchemaVersion) + ": only a database of this version has its missing tables made again");
-  const std::string live = c.query("SELECT quote_ident(current_schema())").text(0, 0);
+  // The schema the index's tables are in, as its statements find them: current_schema() is the
+  // first schema of search_path that exists, which an empty schema put first (ALTER DATABASE ...
+  // SET search_path = empty, public) made the wrong one: "table "windows" does not exist (DROP
+  // TABLE empty.windows CASCADE)" (hostile pass 16).
+  const std::string live = c.query("SELECT quote_ident(COALESCE((SELECT n.nspname FROM pg_class k JOIN pg_namespace n ON "
+                                   "n.oid = k.relnamespace WHERE k.oid = to_regclass('schema_version')), current_schema()))")
+                               .text(0, 0);
   const std::string search_path = c.query("SELECT current_setting('search_path')").text(0, 0);
   // The current schema is built by the migrations themselves, in a scratch schema of this
   // transaction, so that a table made again is exactly what a new index has (its columns,

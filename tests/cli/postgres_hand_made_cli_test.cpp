@@ -97,5 +97,24 @@ TEST(PostgresHandMade, WhatARebuildWouldDropOrEmptyIsNamedAndNothingChanges) {
   }
 }
 
+// An empty schema first in the database's search_path: the rebuild of a damaged windows table took
+// it for the index's schema and failed on raw SQL, "table "windows" does not exist (DROP TABLE
+// empty.windows CASCADE)" (hostile pass 16). The tables are found where they are.
+TEST(PostgresHandMade, ARebuildWithAnEmptySchemaFirstInTheSearchPathMakesTheTableWhereTheIndexIs) {
+  const std::string root = test::temp_dir() + "/pg-empty-schema-16";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=2:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  psql(db, "CREATE SCHEMA empty; DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = empty, public', "
+           "current_database()); END$$; ALTER TABLE windows ALTER COLUMN end_s TYPE text");
+  EXPECT_EQ(test::run_cli("index " + q(root + "/lib") + model_arg() + " --rebuild -q --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(psql(db, "SELECT table_schema || ' ' || data_type FROM information_schema.columns WHERE table_name = 'windows' "
+                     "AND column_name = 'end_s'"),
+            "public double precision\n");
+  EXPECT_EQ(psql(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'empty'"), "0\n");
+  ASSERT_EQ(test::run_cli("search 'a tone' --db " + q(db), &out, &err), 0) << err;
+}
+
 }  // namespace
 }  // namespace clap
