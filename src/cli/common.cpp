@@ -198,6 +198,9 @@ std::string resolve_against(const std::string& path, const std::string& base_dir
 // --- output helpers --------------------------------------------------------------------------
 
 std::string mmss(double seconds) {
+  // A length no audio has (NaN, infinity, 1e308, -5: a stored duration damaged by hand, which `status`
+  // names) is not a length of 00:00, which llround's overflow made of it (hostile pass 16).
+  if (!(seconds >= 0 && seconds <= 1e15)) return "?";
   // Tenths are shown when there are any: windows may start every 0.5 s, and 00:02.5 rounded
   // to 00:03 would name a moment the window does not start at.
   const long long tenths = std::max<long long>(0, std::llround(seconds * 10));

@@ -60,7 +60,10 @@ std::string m3u_text(const std::vector<M3uEntry>& entries, const std::string& pl
       if (skipped) skipped->push_back(e.path);
       continue;
     }
-    const long seconds = e.duration_s > 0 ? std::lround(e.duration_s) : -1;
+    // -1 is M3U's "length unknown": also for a stored duration no audio has (infinity, 1e308: hand
+    // damage that `status` names), which std::lround turned into #EXTINF:-9223372036854775808
+    // (hostile pass 16). 1e9 s is the longest `status` accepts.
+    const long seconds = e.duration_s > 0 && e.duration_s <= 1e9 ? std::lround(e.duration_s) : -1;
     text += "#EXTINF:" + std::to_string(seconds) + "," + label_of(e) + "\n";
     text += m3u_path(e.path, dir, absolute) + "\n";
   }

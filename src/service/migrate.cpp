@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "service/accounts.h"
 #include "service/indexing.h"
+#include "service/status.h"
 #include "store/orphan_rows.h"
 
 namespace clap::service {
@@ -225,6 +226,19 @@ void copy_index(const store::Store& src, store::Store& dst, const std::string& f
     std::vector<store::TrackCopy> copies = src.export_tracks(batch);
     if (copies.size() != batch.size()) throw Error(sum.from + ": tracks changed while they were read");
     for (store::TrackCopy& c : copies) {
+      // A duration that is not a number (hand damage, which `status` names) cannot be carried:
+      // SQLite binds NaN as NULL, which its NOT NULL column refused on raw SQL ("NOT NULL
+      // constraint failed: tracks.duration_s (INSERT ...)"), and PostgreSQL's copy failed the
+      // counts' comparison ("the copy does not match its source: ... nan s of audio"; NaN equals
+      // nothing) (hostile pass 16). Named as status names it; nothing is written. Other hand-set
+      // values (infinity, 1e308) are copied as they are (docs/operations.md).
+      if (std::isnan(c.track.duration_s)) {
+        std::string why = track_duration_damage(c.track, sum.from);
+        if (why.empty())  // an error track's
+          why = sum.from + ": the index is damaged: track " + std::to_string(c.track.id) +
+                " has a duration that is not a number; `clapsearch index DIR --db " + sum.from + " --rebuild` makes a new one";
+        throw Error(why + "; nothing was written (a copy cannot carry it): repair or rebuild it, then migrate");
+      }
       if (const auto it = kept_ids.find(c.track.id); it != kept_ids.end()) c.track.id = it->second;
       if (const auto it = first_indexed.find(c.track.id); it != first_indexed.end() && it->second.first > 0 &&
                                                           !c.track.content_hash.empty() && it->second.second == c.track.content_hash)

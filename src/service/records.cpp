@@ -29,7 +29,10 @@ std::string json_float(float v) {
 }
 
 double json_num(double v) {
-  if (!std::isfinite(v)) return v;
+  // Beyond float32's range (1e308: a duration damaged by hand) json_float says "null", which was
+  // read back as 0 (hostile pass 16): the double itself then, as JSON numbers go; NaN and infinity
+  // stay as they are, which nlohmann::json writes as null.
+  if (!std::isfinite(static_cast<float>(v))) return v;
   return std::strtod(json_float(static_cast<float>(v)).c_str(), nullptr);
 }
 

@@ -109,27 +109,31 @@ std::string size_damage(const store::Store& index, const std::string& db_path) {
   return db_path + ": the index is damaged: track " + std::to_string(*id) + "'s embedding has the wrong size";
 }
 
-// The first ok track whose stored duration no decoder gives ("" when none): not finite, below 0,
-// or longer than store::kLongestTrackSeconds. Such a value is hand damage, and it made every total
-// of `status` "inf h" or a nonsense number printed as the ok tracks' audio (hostile pass 13, R13C-4).
+// The first ok track whose stored duration no decoder gives ("" when none).
 std::string duration_damage(const std::vector<store::Track>& tracks, const std::string& db_path) {
-  for (const store::Track& t : tracks) {
-    if (t.status != store::TrackStatus::Ok) continue;
-    const double d = t.duration_s;
-    if (std::isfinite(d) && d >= 0 && d <= store::kLongestTrackSeconds) continue;
-    char value[32];
-    std::snprintf(value, sizeof value, "%g", d);
-    // NaN: PostgreSQL's 'NaN', or text or a blob in SQLite's column (read as 0 s "(ok)" before:
-    // hostile pass 15, R15C-2).
-    const std::string duration = std::isnan(d) ? "a duration that is not a number" : "a duration of " + std::string(value) + " s";
-    return db_path + ": the index is damaged: track " + std::to_string(t.id) + " (" + control_escaped(t.path) +
-           ") has " + duration + ", which no audio file has; `clapsearch index DIR --db " + db_path +
-           " --rebuild` makes a new one (with --model, unless it was made with the default model)";
-  }
+  for (const store::Track& t : tracks)
+    if (std::string why = track_duration_damage(t, db_path); !why.empty()) return why;
   return "";
 }
 
 }  // namespace
+
+// Not finite, below 0, or longer than store::kLongestTrackSeconds: hand damage, which made every
+// total of `status` "inf h" or a nonsense number printed as the ok tracks' audio (hostile pass 13,
+// R13C-4).
+std::string track_duration_damage(const store::Track& t, const std::string& db_path) {
+  if (t.status != store::TrackStatus::Ok) return "";
+  const double d = t.duration_s;
+  if (std::isfinite(d) && d >= 0 && d <= store::kLongestTrackSeconds) return "";
+  char value[32];
+  std::snprintf(value, sizeof value, "%g", d);
+  // NaN: PostgreSQL's 'NaN', or text or a blob in SQLite's column (read as 0 s "(ok)" before:
+  // hostile pass 15, R15C-2).
+  const std::string duration = std::isnan(d) ? "a duration that is not a number" : "a duration of " + std::string(value) + " s";
+  return db_path + ": the index is damaged: track " + std::to_string(t.id) + " (" + control_escaped(t.path) + ") has " +
+         duration + ", which no audio file has; `clapsearch index DIR --db " + db_path +
+         " --rebuild` makes a new one (with --model, unless it was made with the default model)";
+}
 
 std::string no_model_damage(const std::string& db_path, int64_t tracks) {
   return db_path + ": the index is damaged: it holds " + std::to_string(tracks) +

@@ -56,6 +56,11 @@ enum class EmbeddingCheck {
           // so a blob of the right size holding NaN or garbage is found too
 };
 
+// A track's stored duration that no audio file has, as `status` names it ("DB: the index is damaged:
+// track N (PATH) has a duration of inf s, which no audio file has; ... --rebuild ..."), or "" (an
+// error track, or a length from 0 to 1e9 s). Also asked by `migrate` (hostile pass 16).
+std::string track_duration_damage(const store::Track& track, const std::string& db_path);
+
 // An index holding `tracks` tracks (> 0) that records no model: its meta rows were deleted by hand.
 // "the index is empty (no model recorded yet)" was said of it (hostile pass 14, H14C-4).
 std::string no_model_damage(const std::string& db_path, int64_t tracks);

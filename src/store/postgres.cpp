@@ -374,6 +374,30 @@ std::vector<float> Result::floats(int row, int col, int expect) const {
 
 // --- Connection ------------------------------------------------------------------------------
 
+namespace {
+// The way out of a refused connection that is the server's condition, not the URL's: libpq gives
+// no SQLSTATE for a failed connection, so the server's (English) words are matched; "" for any
+// other, whose libpq text stands alone. 53300 and 57P03 said only "FATAL: too many connections
+// for role "x"" (hostile pass 16: a role's CONNECTION LIMIT, max_connections taken by others) or
+// "the database system is shutting down", with no way out.
+std::string connect_way_out(const std::string& msg) {
+  if (msg.find("too many connections for role") != std::string::npos)
+    return "; the role has no connection left (its CONNECTION LIMIT): close its other clients, or raise the limit "
+           "(`ALTER ROLE ... CONNECTION LIMIT`), and run the command again";
+  if (msg.find("too many clients already") != std::string::npos || msg.find("too many connections for database") != std::string::npos ||
+      msg.find("remaining connection slots are reserved") != std::string::npos)
+    return "; the server has no connection left: close other clients, or raise its max_connections (or the database's "
+           "CONNECTION LIMIT), and run the command again";
+  if (msg.find("the database system is shutting down") != std::string::npos ||
+      msg.find("the database system is starting up") != std::string::npos ||
+      msg.find("the database system is not yet accepting connections") != std::string::npos ||
+      msg.find("the database system is not accepting connections") != std::string::npos ||
+      msg.find("the database system is in recovery mode") != std::string::npos)
+    return "; the server is shutting down or starting: run the command again once it is up";
+  return "";
+}
+}  // namespace
+
 Connection::Connection(const std::string& url) : url_(url), where_(redact(url)) {
   // Defaults for a connection that must notice a dead peer: a worker cut off from the network,
   // or a server that went away without closing the socket, would otherwise wait in a query for
@@ -389,7 +413,7 @@ Connection::Connection(const std::string& url) : url_(url), where_(redact(url)) 
     const std::string msg = trimmed(PQerrorMessage(c_));
     PQfinish(c_);
     c_ = nullptr;
-    throw Unreachable(where_ + ": cannot connect to the PostgreSQL server: " + msg);
+    throw Unreachable(where_ + ": cannot connect to the PostgreSQL server: " + msg + connect_way_out(msg));
   }
   PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
   // extra_float_digits = 3: a float8 sent as text round-trips exactly (the shortest exact text

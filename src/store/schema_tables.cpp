@@ -34,6 +34,43 @@ std::string declared_type(std::string_view def) {
   return type;
 }
 
+// Whether a column definition (after its name) lets the column hold NULL: none of NOT NULL,
+// PRIMARY KEY, GENERATED (an identity, or a generated column) among its words.
+bool nullable_definition(std::string_view def) {
+  std::string previous;
+  for (size_t p = 0; p < def.size();) {
+    if (!word_char(def[p])) {
+      ++p;
+      continue;
+    }
+    const size_t start = p;
+    while (p < def.size() && word_char(def[p])) ++p;
+    const std::string word = upper(def.substr(start, p - start));
+    if ((previous == "NOT" && word == "NULL") || (previous == "PRIMARY" && word == "KEY") || word == "GENERATED") return false;
+    previous = word;
+  }
+  return true;
+}
+
+// The columns a table constraint `PRIMARY KEY (a, b)` names (none for another item).
+std::vector<std::string> primary_key_columns(std::string_view item) {
+  std::vector<std::string> out;
+  const std::string text = upper(item);
+  const size_t key = text.find("PRIMARY KEY");
+  size_t p = text.find_first_not_of(" \t\r\n");
+  if (key == std::string::npos || p != key) return out;
+  p = text.find('(', key);
+  const size_t end = text.find(')', p == std::string::npos ? key : p);
+  if (p == std::string::npos || end == std::string::npos) return out;
+  for (++p; p < end;) {
+    while (p < end && !word_char(item[p])) ++p;
+    const size_t start = p;
+    while (p < end && word_char(item[p])) ++p;
+    if (p > start) out.emplace_back(item.substr(start, p - start));
+  }
+  return out;
+}
+
 // The column a definition item of CREATE TABLE makes ("" for a table constraint), and its type.
 std::optional<std::pair<std::string, std::string>> column_of(std::string_view item) {
   size_t p = 0;
@@ -51,9 +88,16 @@ std::optional<std::pair<std::string, std::string>> column_of(std::string_view it
 std::vector<SchemaPart> schema_parts(const char* const* migrations, int count) {
   std::vector<SchemaPart> parts;
   std::set<std::string> tables, columns;
-  auto add = [&](const std::string& table, const std::string& column, const std::string& type, int version) {
+  auto add = [&](const std::string& table, const std::string& column, const std::string& type, int version,
+                 std::string_view def = {}) {
     if (column.empty() ? tables.insert(table).second : columns.insert(table + "." + column).second)
-      parts.push_back({table, column, type, version});
+      parts.push_back({table, column, type, version, !column.empty() && nullable_definition(def)});
+  };
+  // A table constraint's PRIMARY KEY makes its columns NOT NULL (PostgreSQL).
+  auto keyed = [&](const std::string& table, std::string_view item) {
+    for (const std::string& column : primary_key_columns(item))
+      for (SchemaPart& part : parts)
+        if (part.table == table && part.column == column) part.nullable = false;
   };
   for (int i = 0; i < count; ++i) {
     const std::string_view sql = migrations[i];
@@ -74,7 +118,9 @@ std::vector<SchemaPart> schema_parts(const char* const* migrations, int count) {
         if (c == '(') ++depth;
         if (c == ')') --depth;
         if ((c == ',' && depth == 0) || depth < 0) {
-          if (const auto col = column_of(sql.substr(item, p - item))) add(table, col->first, col->second, i + 1);
+          const std::string_view def = sql.substr(item, p - item);
+          if (const auto col = column_of(def)) add(table, col->first, col->second, i + 1, def.substr(def.find(col->first) + col->first.size()));
+          else keyed(table, def);
           item = p + 1;
         }
       }
@@ -88,7 +134,9 @@ std::vector<SchemaPart> schema_parts(const char* const* migrations, int count) {
       for (size_t add_at = sql.find(kAdd, p); add_at < end; add_at = sql.find(kAdd, add_at + 1)) {
         const size_t def = add_at + kAdd.size();
         const size_t def_end = std::min(sql.find(',', def), end);
-        if (const auto col = column_of(sql.substr(def, def_end - def))) add(table, col->first, col->second, i + 1);
+        const std::string_view text = sql.substr(def, def_end - def);
+        if (const auto col = column_of(text))
+          add(table, col->first, col->second, i + 1, text.substr(text.find(col->first) + col->first.size()));
       }
     }
   }
@@ -145,6 +193,19 @@ std::string unfilled_column_damage(const TableColumn& c) {
   return "table " + c.first + " has a column " + c.second +
          " that clapsearch did not make, NOT NULL with no default, which its writes leave empty (added by hand?); nothing "
          "was changed: drop it (`ALTER TABLE " + c.first + " DROP COLUMN " + c.second + "`)";
+}
+
+std::optional<TableColumn> tightened_column(const std::vector<SchemaPart>& schema, const std::vector<TableColumn>& not_null) {
+  for (const TableColumn& c : not_null)
+    if (std::any_of(schema.begin(), schema.end(),
+                    [&](const SchemaPart& p) { return p.table == c.first && p.column == c.second && p.nullable; }))
+      return c;
+  return std::nullopt;
+}
+
+std::string tightened_column_damage(const TableColumn& c) {
+  return "table " + c.first + "'s column " + c.second + " is NOT NULL, where clapsearch makes it nullable: a write of an " +
+         "empty value there fails (made so by hand?); nothing was changed: ";
 }
 
 }  // namespace clap::store

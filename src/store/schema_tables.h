@@ -20,6 +20,9 @@ namespace clap::store {
 struct SchemaPart {
   std::string table, column, type;
   int version = 0;
+  // The column may hold NULL as the migration makes it: no NOT NULL, PRIMARY KEY (its own or the
+  // table's) or GENERATED on it.
+  bool nullable = false;
 };
 // Every table made by CREATE TABLE (not CREATE TABLE IF NOT EXISTS, whose table may come from
 // elsewhere) and every column made in it or by ALTER TABLE ... ADD COLUMN, in the order made. A
@@ -59,5 +62,15 @@ std::optional<TableColumn> unfilled_column(const std::vector<SchemaPart>& schema
 // make, NOT NULL with no default, which its writes leave empty (added by hand?); nothing was
 // changed: drop it (`ALTER TABLE T DROP COLUMN C`)".
 std::string unfilled_column_damage(const TableColumn& column);
+
+// A column the migrations make nullable that the database declares NOT NULL (PostgreSQL's `ALTER
+// TABLE ... SET NOT NULL`, SQLite's table made again by hand): the check at open passed it, and
+// the first write of an empty value failed on raw SQL ("null value in column "title" of relation
+// "tracks" violates not-null constraint", hostile pass 16). `not_null` lists (table, column) of the
+// database's NOT NULL columns; the first that the schema makes nullable, or nullopt.
+std::optional<TableColumn> tightened_column(const std::vector<SchemaPart>& schema, const std::vector<TableColumn>& not_null);
+// It said: "table T's column C is NOT NULL, where clapsearch makes it nullable: a write of an empty
+// value there fails (made so by hand?); nothing was changed: " (each store adds its way out).
+std::string tightened_column_damage(const TableColumn& column);
 
 }  // namespace clap::store

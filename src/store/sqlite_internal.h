@@ -43,8 +43,8 @@ std::string missing_table(const SchemaColumns& present);
 // The first column of kSchemaVersion's schema that `present`'s tables lack or hold with another
 // declared type ("" when none): found at open rather than by the first statement that reaches it.
 std::string column_damage(const SchemaColumns& present);
-// A column added by hand that no insert fills (store/schema_tables.h unfilled_column), said with
-// its way out; "" when none.
+// A column added by hand that no insert fills (store/schema_tables.h unfilled_column), or a
+// nullable column made NOT NULL (tightened_column), said with its way out; "" when none.
 std::string unfilled_column_damage(sqlite3* db);
 // The retired tracks' tables, created on first use (CREATE TABLE IF NOT EXISTS), and whether a
 // database has them.

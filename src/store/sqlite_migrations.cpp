@@ -406,7 +406,18 @@ std::string unfilled_column_damage(sqlite3* db) {
   std::vector<TableColumn> required;
   while (s.step()) required.emplace_back(s.text(0), s.text(1));
   const std::optional<TableColumn> unfilled = unfilled_column(schema(), required);
-  return unfilled ? store::unfilled_column_damage(*unfilled) + ", or restore the database from a backup" : "";
+  if (unfilled) return store::unfilled_column_damage(*unfilled) + ", or restore the database from a backup";
+  // A nullable column made NOT NULL (the table made again by hand, or its definition edited): met
+  // only by the first write of an empty value, on raw SQL (hostile pass 16).
+  sql::Stmt n(db, "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' "
+                  "AND p.\"notnull\" ORDER BY m.name, p.cid");
+  std::vector<TableColumn> not_null;
+  while (n.step()) not_null.emplace_back(n.text(0), n.text(1));
+  const std::optional<TableColumn> tight = tightened_column(schema(), not_null);
+  return tight ? store::tightened_column_damage(*tight) + "SQLite cannot drop a NOT NULL in place: make table " + tight->first +
+                     " again as clapsearch made it (`sqlite3 NEW.db .schema " + tight->first +
+                     "` of a new index shows it) and copy its rows over, or restore the database from a backup"
+               : "";
 }
 
 std::string column_damage(const SchemaColumns& present) {

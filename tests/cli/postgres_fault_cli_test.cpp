@@ -6,6 +6,7 @@
 // Before: "database error: ERROR:  could not extend file ... HINT:  Check free disk space.
 // (INSERT INTO users ...)".
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -109,6 +110,64 @@ TEST(PostgresFaultCli, TheServersOtherConditionsAreNamedWithoutTheStatement) {
     named(err, "another session of the PostgreSQL server held what this needed (canceling statement due to lock timeout)");
     holder.exec("ROLLBACK");
   }
+}
+
+// Hostile pass 16: the conditions a real server makes here, not only mapped in code. A role at its
+// CONNECTION LIMIT (53300, refused at connect: libpq's "FATAL: too many connections for role" stood
+// alone, with no way out); a statement waiting on a lock past the role's statement_timeout (57014);
+// the backend of a waiting `index` ended by pg_terminate_backend (57P01, which libpq reports as the
+// connection lost): named, no statement, and what the index held before stays for the next run.
+TEST(PostgresFaultCli, AConnectionLimitATimeoutAndATerminatedBackendAreNamed) {
+  test::PostgresServer& server = test::PostgresServer::shared();
+  const std::string root = test::temp_dir() + "/pg-limits";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=2:sample_rate=16000");
+  const std::string url = server.create_database(), name = url.substr(url.rfind('/') + 1);
+  const std::string model = " --model " + q(test::case_dir("tiny-unfused"));
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index " + q(root + "/lib") + " --db " + q(url) + model + " -q", &out, &err), 0) << err;
+  const std::string role = "h16c_limited_" + std::to_string(::getpid());
+  store::pg::Connection admin(url);
+  admin.exec("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" + role + "') THEN CREATE ROLE " + role +
+             " LOGIN; END IF; END $$; GRANT ALL ON ALL TABLES IN SCHEMA public TO " + role + "; GRANT ALL ON SCHEMA public TO " +
+             role + "; ALTER ROLE " + role + " CONNECTION LIMIT 0");
+  const std::string as_role = "postgresql://" + role + "@" + url.substr(url.find('@') + 1);
+  const auto named = [](const std::string& text, const std::string& words) {
+    EXPECT_NE(text.find(words), std::string::npos) << text;
+    for (const char* statement : {"INSERT INTO", "SELECT ", "database error"})
+      EXPECT_EQ(text.find(statement), std::string::npos) << statement << "\n" << text;
+  };
+  EXPECT_EQ(test::run_cli("status --db " + q(as_role), &out, &err), 1);
+  named(err, "too many connections for role");
+  named(err, "; the role has no connection left (its CONNECTION LIMIT): close its other clients, or raise the limit "
+             "(`ALTER ROLE ... CONNECTION LIMIT`), and run the command again");
+  admin.exec("ALTER ROLE " + role + " CONNECTION LIMIT -1; ALTER ROLE " + role + " SET statement_timeout = '300ms'");
+  // Another session holds meta, which every command reads at open: the statement waits, then
+  // its timeout cancels it.
+  store::pg::Connection holder(url);
+  holder.exec("BEGIN");
+  holder.exec("LOCK TABLE meta IN ACCESS EXCLUSIVE MODE");
+  EXPECT_EQ(test::run_cli("status --db " + q(as_role), &out, &err), 1);
+  named(err, "the PostgreSQL server cancelled the statement (canceling statement due to statement timeout)");
+  // An index waiting on that lock, its backend ended by an administrator.
+  test::ffmpeg(root + "/lib/b.wav", "-f lavfi -i sine=f=880:d=2:sample_rate=16000");
+  const test::Child index = test::start_cli({"index", root + "/lib", "--db", url, "--model", test::case_dir("tiny-unfused"), "-q"});
+  int64_t backend = 0;
+  ASSERT_TRUE(test::wait_until([&] {
+    auto r = admin.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' LIMIT 1",
+                         store::pg::Params().add(name));
+    if (r.rows() > 0) backend = r.int64(0, 0);
+    return backend > 0;
+  }));
+  admin.query("SELECT pg_terminate_backend($1::int)", store::pg::Params().add(backend));
+  EXPECT_EQ(test::wait_exit(index.pid), 1);
+  // libpq reads the end of the connection, not the server's 57P01 message: "server closed the
+  // connection unexpectedly" (checked by hand with a real server, hostile pass 16).
+  named(test::read_file(index.err_path), ": the connection to the PostgreSQL server was lost (");
+  named(test::read_file(index.err_path), "); run the command again once the server is back");
+  holder.exec("ROLLBACK");
+  EXPECT_EQ(admin.query("SELECT count(*) FROM tracks").int64(0, 0), 1);  // what it held stays
+  ASSERT_EQ(test::run_cli("index " + q(root + "/lib") + " --db " + q(url) + model + " -q", &out, &err), 0) << err;
+  EXPECT_EQ(admin.query("SELECT count(*) FROM tracks").int64(0, 0), 2);
 }
 
 }  // namespace

@@ -91,5 +91,31 @@ TEST(SchemaTables, AColumnMissingOrOfAnotherTypeIsNamed) {
   EXPECT_EQ(column_damage(schema, db, same), "");
 }
 
+// Which columns the migrations let hold NULL (hostile pass 16): a column with none of NOT NULL,
+// PRIMARY KEY (its own or the table's) or GENERATED; only such a column that the database holds
+// NOT NULL is named, and a table that is not the schema's is none of clapsearch's.
+TEST(SchemaTables, ANullableColumnHeldNotNullIsNamed) {
+  const char* const migrations[] = {kMigrations[0], kMigrations[1], kMigrations[2], R"sql(
+CREATE TABLE labels(
+  track_id BIGINT REFERENCES tracks(id) ON DELETE SET NULL,
+  label    TEXT,
+  note     TEXT DEFAULT NULL,
+  PRIMARY KEY (track_id, label)
+);
+)sql"};
+  const std::vector<SchemaPart> schema = schema_parts(migrations, 4);
+  std::vector<std::string> nullable;
+  for (const SchemaPart& p : schema)
+    if (p.nullable) nullable.push_back(p.table + "." + p.column);
+  EXPECT_EQ(nullable, (std::vector<std::string>{"notes.body", "tracks.title", "tracks.artist", "tracks.speech", "plays.played_at",
+                                                "labels.note"}));
+  EXPECT_FALSE(tightened_column(schema, {{"tracks", "id"}, {"tracks", "path"}, {"labels", "track_id"}, {"labels", "label"},
+                                         {"elsewhere", "x"}, {"mine", "title"}}));
+  const auto tight = tightened_column(schema, {{"tracks", "path"}, {"tracks", "speech"}, {"plays", "played_at"}});
+  ASSERT_TRUE(tight);
+  EXPECT_EQ(*tight, (TableColumn{"tracks", "speech"}));
+  EXPECT_EQ(tightened_column_damage(*tight).rfind("table tracks's column speech is NOT NULL, where clapsearch makes it nullable", 0), 0u);
+}
+
 }  // namespace
 }  // namespace clap::store

@@ -1,0 +1,120 @@
+// Hostile pass 16: what a user can hang on the tables of a PostgreSQL index that `index --rebuild`
+// silently dropped or emptied. Pass 15 (H15C-2) named another table's foreign key to a table the
+// wipe empties, and views and triggers on a table the rebuild makes again (a column of it retyped
+// by hand). The rest of what DROP TABLE ... CASCADE takes along, or the wipe's DELETE reaches, went
+// without a word, exit 0: a table inheriting from tracks (its rows deleted with the wipe), a trigger
+// ON DELETE of tracks that empties the user's own table (as a foreign key's CASCADE did), a column
+// of a user's table of windows's row type (dropped with its values), a sequence OWNED BY a column
+// (dropped with its value), a rule, a row-level security policy, a publication, statistics, an
+// index, a grant to another role, a comment. Each is now named before anything changes, through
+// the real CLI on a real PostgreSQL server.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap {
+namespace {
+
+std::string q(const std::string& s) { return test::quoted(s); }
+
+std::string model_arg() { return " --model " + q(test::case_dir("tiny-unfused")); }
+
+// Runs `statement` on PostgreSQL database `db` (a URL) with psql; its output (-At: bare values).
+std::string psql(const std::string& db, const std::string& statement) {
+  std::string out, err;
+  EXPECT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -At -d " + q(db) + " -c " +
+                                  q(statement),
+                              &out, &err),
+            0)
+      << statement << ": " << err;
+  return out;
+}
+
+TEST(PostgresHandMade, WhatARebuildWouldDropOrEmptyIsNamedAndNothingChanges) {
+  const std::string root = test::temp_dir() + "/pg-hand-made-16";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=2:sample_rate=16000");
+  const std::string role = "h16c_reader_" + std::to_string(::getpid());
+  const std::string retype = "; ALTER TABLE windows ALTER COLUMN end_s TYPE text";  // windows is made again
+  // {made by hand, how the error names it, a query whose answer the rebuild must not change}
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      // A plain rebuild (nothing damaged): the wipe's DELETE FROM tracks deleted the child's rows.
+      {"CREATE TABLE my_tracks(note TEXT) INHERITS (tracks); "
+       "INSERT INTO my_tracks(id, path, size, mtime_ns, status, indexed_at, note) VALUES (900, '/mine', 1, 1, 'ok', 1, 'mine')",
+       "table my_tracks (inherits from tracks: its rows go with the wipe)", "SELECT count(*) FROM ONLY my_tracks"},
+      {"CREATE RULE keep_prints AS ON DELETE TO fingerprints DO INSTEAD NOTHING", "rule keep_prints on fingerprints",
+       "SELECT count(*) FROM pg_rewrite WHERE rulename = 'keep_prints'"},
+      {"CREATE TABLE mine(x INT); INSERT INTO mine VALUES (1); CREATE FUNCTION empty_mine() RETURNS trigger LANGUAGE plpgsql "
+       "AS $$BEGIN DELETE FROM mine; RETURN OLD; END$$; "
+       "CREATE TRIGGER gone_with_tracks AFTER DELETE ON tracks FOR EACH ROW EXECUTE FUNCTION empty_mine()",
+       "trigger gone_with_tracks on tracks (run by the wipe's DELETE)", "SELECT count(*) FROM mine"},
+      // windows made again: DROP TABLE windows CASCADE.
+      {"CREATE TABLE snap(w windows); INSERT INTO snap SELECT w FROM windows w", "column w of table snap (of the row type of windows)",
+       "SELECT count(w) FROM snap"},
+      {"CREATE SEQUENCE my_seq OWNED BY windows.idx; SELECT setval('my_seq', 42)", "sequence my_seq (owned by windows)",
+       "SELECT last_value FROM my_seq"},
+      {"CREATE FUNCTION first_s(windows) RETURNS double precision LANGUAGE sql AS 'SELECT $1.start_s'",
+       "function first_s(windows) (of the row type of windows)", "SELECT to_regprocedure('first_s(windows)') IS NOT NULL"},
+      {"CREATE TABLE wlog(track BIGINT); CREATE RULE log_windows AS ON INSERT TO windows DO ALSO INSERT INTO wlog VALUES (new.track_id)",
+       "rule log_windows on windows", "SELECT count(*) FROM pg_rewrite WHERE rulename = 'log_windows'"},
+      {"ALTER TABLE windows ENABLE ROW LEVEL SECURITY; CREATE POLICY own_windows ON windows USING (true)",
+       "row-level security policy own_windows on windows", "SELECT count(*) FROM pg_policy WHERE polname = 'own_windows'"},
+      {"CREATE PUBLICATION my_pub FOR TABLE windows", "publication my_pub (of windows)", "SELECT count(*) FROM pg_publication_rel"},
+      {"CREATE STATISTICS my_stats ON track_id, idx FROM windows", "statistics my_stats on windows",
+       "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'my_stats'"},
+      {"CREATE INDEX my_windows_idx ON windows(idx)", "index my_windows_idx on windows", "SELECT to_regclass('my_windows_idx') IS NOT NULL"},
+      {"DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" + role + "') THEN CREATE ROLE " + role +
+           "; END IF; END$$; GRANT SELECT ON windows TO " + role,
+       "grant of SELECT on windows to " + role, "SELECT has_table_privilege('" + role + "', 'windows', 'SELECT')"},
+      {"COMMENT ON TABLE windows IS 'mine'", "comment on table windows", "SELECT obj_description('windows'::regclass, 'pg_class')"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& [made, said, kept] = cases[i];
+    SCOPED_TRACE(made);
+    const std::string db = test::PostgresServer::shared().create_database();
+    std::string out, err;
+    ASSERT_EQ(test::run_cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+    // The row type's column is made after the retyping, which PostgreSQL refuses while it is used.
+    const bool plain = i < 3, after = made.rfind("CREATE TABLE snap", 0) == 0;
+    if (!plain && after) psql(db, retype.substr(2));
+    psql(db, made + (plain || after ? "" : retype));
+    const std::string before = psql(db, kept);
+    ASSERT_NE(before, "0\n");
+    ASSERT_NE(before, "f\n");
+    EXPECT_EQ(test::run_cli("index " + q(root + "/lib") + model_arg() + " --rebuild -q --db " + q(db), &out, &err), 1) << err;
+    EXPECT_NE(err.find(db + ": `index --rebuild` deletes every track and window" +
+                       (plain ? std::string(", and") : " and makes table(s) windows again")),
+              std::string::npos) << err;
+    EXPECT_NE(err.find("objects made by hand depend on that: " + said), std::string::npos) << err;
+    EXPECT_NE(err.find("; nothing was changed: "), std::string::npos) << err;
+    EXPECT_EQ(psql(db, kept), before) << "the user's object and rows kept";
+    EXPECT_NE(psql(db, "SELECT count(*) FROM tracks"), "0\n");
+  }
+}
+
+// An empty schema first in the database's search_path: the rebuild of a damaged windows table took
+// it for the index's schema and failed on raw SQL, "table "windows" does not exist (DROP TABLE
+// empty.windows CASCADE)" (hostile pass 16). The tables are found where they are.
+TEST(PostgresHandMade, ARebuildWithAnEmptySchemaFirstInTheSearchPathMakesTheTableWhereTheIndexIs) {
+  const std::string root = test::temp_dir() + "/pg-empty-schema-16";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=2:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  psql(db, "CREATE SCHEMA empty; DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = empty, public', "
+           "current_database()); END$$; ALTER TABLE windows ALTER COLUMN end_s TYPE text");
+  EXPECT_EQ(test::run_cli("index " + q(root + "/lib") + model_arg() + " --rebuild -q --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(psql(db, "SELECT table_schema || ' ' || data_type FROM information_schema.columns WHERE table_name = 'windows' "
+                     "AND column_name = 'end_s'"),
+            "public double precision\n");
+  EXPECT_EQ(psql(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'empty'"), "0\n");
+  ASSERT_EQ(test::run_cli("search 'a tone' --db " + q(db), &out, &err), 0) << err;
+}
+
+}  // namespace
+}  // namespace clap
