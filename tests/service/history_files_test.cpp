@@ -345,6 +345,42 @@ TEST(HistoryFiles, PlayTimesAreMomentsThatWere) {
   }
 }
 
+// A value nested 100,000 or 1,000,000 deep where a listen's time belongs (a line of 200 KB or
+// 2 MB, which the parser reads without recursing) is named by its first 200 bytes and its length:
+// the message's echo was dump(), which recursed once a level and overflowed the stack, killing
+// the import (hostile pass 16, H16S-1). Deep values elsewhere are no text and no time as before.
+TEST(HistoryFiles, DeeplyNestedValuesAreNamedNotFollowed) {
+  const std::string dir = test::temp_dir();
+  for (const size_t depth : {size_t{100000}, size_t{1000000}}) {
+    const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+    const std::string excerpt = std::string(200, '[') + "... (" + std::to_string(2 * depth) + " bytes)";
+    struct Case {
+      std::string name, text, expected;
+    };
+    const std::vector<Case> cases = {
+        {"time.jsonl", R"({"listened_at": )" + deep + R"(, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n",
+         " line 1: \"listened_at\" is not a time (" + excerpt + ")"},
+        {"time.json", R"([{"listened_at": )" + deep + R"(, "track_metadata": {"artist_name": "A", "track_name": "B"}}])",
+         " listen 1: \"listened_at\" is not a time (" + excerpt + ")"},
+        {"artist.jsonl", R"({"listened_at": 1700000000, "track_metadata": {"artist_name": )" + deep + R"(, "track_name": "B"}})" "\n",
+         " line 1: \"artist_name\" is not text"},
+        {"uts.json", R"({"recenttracks": {"track": [{"artist": "A", "name": "B", "date": {"uts": )" + deep + "}}]}}",
+         " scrobble 1: a scrobble without a time"},
+        {"line.jsonl", std::string(depth, '[') + "\n", ": not JSON (truncated or damaged: line 2, column 1: the text ends inside a value"},
+    };
+    for (const Case& c : cases) {
+      const std::string path = write(dir + "/" + std::to_string(depth) + c.name, c.text);
+      try {
+        read_history_file(path);
+        ADD_FAILURE() << c.name << " was read";
+      } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(path + c.expected), std::string::npos) << c.name << ": " << what.substr(0, 400);
+      }
+    }
+  }
+}
+
 // H5-4: a beets count becomes as many plays: 10^12 took the memory, 1e300 was cast undefined; a
 // last_played in milliseconds or before 1970 was kept as it came (or silently as now).
 TEST(HistoryFiles, BeetsCountsAndTimesAreBounded) {
