@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace clap {
 
@@ -41,6 +43,58 @@ std::string json_problem(std::string_view text, const std::exception& e) {
   bool printable = true;
   for (const unsigned char c : shown) printable &= c >= 0x20 && c < 0x7F;
   return column + "not JSON here" + (printable ? " (at \"" + shown + "\")" : "");
+}
+
+std::string json_echo(const nlohmann::json& value, size_t max_bytes) {
+  using json = nlohmann::json;
+  // The text is counted whole (the excerpt says how long it is) but kept only as far as the
+  // excerpt shows, plus a character's bytes to cut it at a character boundary.
+  const size_t keep = max_bytes + 4;
+  std::string kept;
+  uint64_t total = 0;
+  const auto put = [&](std::string_view s) {
+    total += s.size();
+    if (kept.size() < keep) kept.append(s.substr(0, keep - kept.size()));
+  };
+  const auto leaf = [](const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); };
+  // Each open array or object and where its walk is: an explicit stack, not the call stack.
+  struct Open {
+    const json* value;
+    json::const_iterator next;
+    bool first = true;
+  };
+  std::vector<Open> open;
+  const auto enter = [&](const json& v) {
+    if (v.is_array() || v.is_object()) {
+      put(v.is_array() ? "[" : "{");
+      open.push_back({&v, v.cbegin()});
+    } else {
+      put(leaf(v));
+    }
+  };
+  enter(value);
+  while (!open.empty()) {
+    Open& o = open.back();
+    if (o.next == o.value->cend()) {
+      put(o.value->is_array() ? "]" : "}");
+      open.pop_back();
+      continue;
+    }
+    if (!o.first) put(",");
+    o.first = false;
+    const json& item = *o.next;
+    if (o.value->is_object()) {
+      put(leaf(json(o.next.key())));
+      put(":");
+    }
+    ++o.next;  // before enter(), which may grow `open` and move `o`
+    enter(item);
+  }
+  if (total <= max_bytes) return control_escaped(kept);
+  size_t cut = max_bytes;
+  // Back to the start of a character, as echo_excerpt cuts.
+  while (cut > 0 && (static_cast<unsigned char>(kept[cut]) & 0xC0) == 0x80) --cut;
+  return control_escaped(std::string_view(kept).substr(0, cut)) + "... (" + std::to_string(total) + " bytes)";
 }
 
 }  // namespace clap

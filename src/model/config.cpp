@@ -65,7 +65,8 @@ bool holds_type(const json& v) {
 // "a text (\"abc\")", "true", "a list": what the file holds, for the message.
 std::string found_value(const json& v) {
   if (v.is_string()) return "a text (" + v.dump() + ")";
-  if (v.is_array()) return "a list (" + (v.dump().size() > 40 ? v.dump().substr(0, 40) + "..." : v.dump()) + ")";
+  // json_echo, not dump(): a list of 100,000 nested lists overflowed dump()'s recursion (H16S-1).
+  if (v.is_array()) return "a list (" + json_echo(v, 40) + ")";
   if (v.is_object()) return "an object";
   return v.dump();  // a number or a boolean, as written
 }

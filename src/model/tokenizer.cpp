@@ -617,7 +617,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
     throw Error(path + ": no \"model\" object (not a Hugging Face tokenizer.json?)");
   const json& model = j["model"];
   if (model.contains("type") && !model["type"].is_null() && (!model["type"].is_string() || model["type"].get<std::string>() != "BPE"))
-    throw Error(path + ": model.type is " + echo_excerpt(model["type"].dump()) + ", expected \"BPE\"");
+    throw Error(path + ": model.type is " + json_echo(model["type"]) + ", expected \"BPE\"");
   if (!model.contains("vocab")) throw Error(path + ": model.vocab is missing");
   if (!model.contains("merges") || !model["merges"].is_array()) throw Error(path + ": model.merges is missing or not a list");
   load_vocab_object(*impl, model["vocab"], path + " (model.vocab)");

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/one_line_text.h"
 #include "core/utc_time.h"
+#include "service/accounts.h"
 #include "service/song_resolver.h"
 #include "service/user_data.h"
 
@@ -173,6 +174,14 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
   return s;
 }
 
+void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
+                              const std::string& what) {
+  if (!opened) return;  // a server's database, or no file (then nothing was opened)
+  if (const auto now = index_file_id(location); now == opened) return;
+  throw Error(location + ": the index file was replaced (deleted and made again, or another moved over it) while " +
+              (what == "-" ? "standard input" : what) + " was read: nothing was imported (the plays would have gone into the old file); run the import again");
+}
+
 namespace {
 
 template <class Do>
@@ -199,6 +208,8 @@ void write_line(OutputFile& out, const nlohmann::ordered_json& j) {
 
 HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,
                                   const std::string& user_name, HistoryFormat* format_read) {
+  const std::string location = store::resolve_location(db);
+  const auto opened = index_file_id(location);  // before opening, as Library does
   return with_store(db, store::OpenMode::ReadWriteExisting, [&](store::Store& s) {
     // Whose history first (a missing --user is said before a large file is read), then the file
     // whole: a bad file is refused before anything is written.
@@ -207,6 +218,7 @@ HistoryImport import_history_file(const std::string& db, const std::string& path
     ListenImport import(tracks);
     const HistoryFormat read = read_history_file(path, format, [&](std::vector<Listen>&& listens) { import.take(listens); });
     if (format_read) *format_read = read;
+    check_index_not_replaced(location, opened, path);
     return import.write(s, user.id, history_format_name(read));
   });
 }

@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/output_file.h"
@@ -108,6 +109,15 @@ struct HistorySummary {
   std::map<std::string, SourceCounts> by_source;
 };
 HistorySummary summarise_history(const store::Store& store, const store::UserRecord& user);
+
+// Throws clap::Error naming `location` when the index file there is no longer the one `opened`
+// (index_file_id before the store was opened): deleted, or another moved over it (a backup put
+// back). An import reads its file (a minute for a large export) between opening the index and
+// writing: the plays went into the old file, which nothing reads again, and the report said they
+// were imported (hostile pass 16, H16S-2). `what` names the file read ("-": standard input). A
+// server's database (`opened` nullopt) has no file to replace.
+void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
+                              const std::string& what);
 
 // What `clapsearch history` does, on the index at `db` (its --db; empty = the default library).
 HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,

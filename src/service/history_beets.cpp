@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/one_line_text.h"
 #include "core/text_file.h"
+#include "service/accounts.h"
 #include "service/history.h"
 #include "service/history_files.h"
 #include "service/song_resolver.h"
@@ -205,9 +206,12 @@ std::vector<BeetsTrackStats> read_beets_stats(const std::string& path) {
 }
 
 BeetsImport import_beets_file(const std::string& db, const std::string& path, const std::string& user_name, int64_t now) {
-  const std::unique_ptr<store::Store> s = store::open_store(store::resolve_location(db), store::OpenMode::ReadWriteExisting);
+  const std::string location = store::resolve_location(db);
+  const auto opened = index_file_id(location);  // before opening (check_index_not_replaced)
+  const std::unique_ptr<store::Store> s = store::open_store(location, store::OpenMode::ReadWriteExisting);
   const store::UserRecord user = history_user(*s, user_name);
   const std::vector<BeetsTrackStats> stats = read_beets_stats(path);
+  check_index_not_replaced(location, opened, path);
   return import_beets_stats(*s, s->tracks(), user.id, stats, now);
 }
 

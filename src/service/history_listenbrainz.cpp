@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_problem.h"
 #include "core/one_line_text.h"
 #include "service/history_files.h"
 
@@ -52,7 +53,9 @@ Listen listen_of(const json& j, const std::string& where) {
   const bool ok = at->is_number()   ? parse_history_time(at->dump(), l.played_at)
                   : at->is_string() ? parse_history_time(at->get_ref<const std::string&>(), l.played_at)
                                     : false;
-  if (!ok) throw Error(where + ": \"listened_at\" is not a time (" + echo_excerpt(at->dump()) + ")");
+  // json_echo, not dump(): "listened_at" of 100,000 nested arrays overflowed dump()'s recursion
+  // (hostile pass 16, H16S-1).
+  if (!ok) throw Error(where + ": \"listened_at\" is not a time (" + json_echo(*at) + ")");
   check_play_time(l.played_at, where);
   const auto meta = j.find("track_metadata");
   if (meta == j.end() || !meta->is_object()) throw Error(where + ": a listen without \"track_metadata\"");

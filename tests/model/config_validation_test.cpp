@@ -116,6 +116,19 @@ TEST(ConfigValidation, AWrongTypeSaysWhatWasExpectedAndFound) {
   EXPECT_NE(load_error(depths).find("field 'depths' has the wrong type: expected a list of whole numbers, found a list ([1,\"2\",1,1])"),
             std::string::npos)
       << load_error(depths);
+  // A list of 100,000 nested lists (written as text: dump() itself would recurse) is named by
+  // its first 40 bytes and its length; dump() recursed once a level and overflowed the stack
+  // (hostile pass 16, H16S-1).
+  const std::string deep = edited_copy("depths-deep", [](json& c, json&) { c["audio_config"]["depths"] = "DEEP"; });
+  const std::string text = test::read_file(deep + "/config.json");
+  const size_t at = text.find("\"DEEP\"");
+  ASSERT_NE(at, std::string::npos);
+  std::ofstream(deep + "/config.json", std::ios::trunc)
+      << text.substr(0, at) << std::string(100000, '[') << std::string(100000, ']') << text.substr(at + 6);
+  EXPECT_NE(load_error(deep).find("field 'depths' has the wrong type: expected a list of whole numbers, found a list (" +
+                                  std::string(40, '[') + "... (200000 bytes))"),
+            std::string::npos)
+      << load_error(deep).substr(0, 400);
   const std::string pad = edited_copy("padding-number", [](json&, json& p) { p["padding"] = 3; });
   EXPECT_NE(load_error(pad).find("field 'padding' has the wrong type: expected a text, found 3"), std::string::npos) << load_error(pad);
   // The three paddings the reference knows still load.

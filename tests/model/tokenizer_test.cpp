@@ -335,6 +335,14 @@ TEST(TokenizerErrors, MalformedFilesAreNamed) {
   std::ofstream(dir + "/tokenizer.json") << R"({"model":{"type":5,"vocab":{"a":0},"merges":[]}})";
   msg = error_of([&] { Tokenizer::from_dir(dir); });
   EXPECT_NE(msg.find(dir + "/tokenizer.json: model.type is 5"), std::string::npos) << msg;
+  // 100,000 nested lists: named by its first 200 bytes and its length, not followed down (dump()
+  // recursed once a level and overflowed the stack: hostile pass 16, H16S-1).
+  std::ofstream(dir + "/tokenizer.json", std::ios::trunc)
+      << R"({"model":{"type":)" << std::string(100000, '[') << std::string(100000, ']') << R"(,"vocab":{"a":0},"merges":[]}})";
+  msg = error_of([&] { Tokenizer::from_dir(dir); });
+  EXPECT_NE(msg.find(dir + "/tokenizer.json: model.type is " + std::string(200, '[') + "... (200000 bytes), expected"),
+            std::string::npos)
+      << msg.substr(0, 400);
   std::ofstream(dir + "/tokenizer.json", std::ios::trunc)
       << R"({"added_tokens":[{"id":"4","content":"<mask>"}],"model":{"type":"BPE","vocab":{"<s>":0,"<pad>":1,"</s>":2,"<unk>":3},"merges":[]}})";
   msg = error_of([&] { Tokenizer::from_dir(dir); });

@@ -14,11 +14,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/error.h"
 #include "service/history.h"
 #include "service/history_files.h"
 #include "service/listening.h"
+#include "store/sqlite_store.h"
 #include "store/store.h"
 #include "support/golden.h"
 #include "support/user_store.h"
@@ -343,6 +345,106 @@ TEST(HistoryFiles, PlayTimesAreMomentsThatWere) {
       EXPECT_NE(std::string(e.what()).find(path + " " + c.expected), std::string::npos) << c.name << ": " << e.what();
     }
   }
+}
+
+// A value nested 100,000 or 1,000,000 deep where a listen's time belongs (a line of 200 KB or
+// 2 MB, which the parser reads without recursing) is named by its first 200 bytes and its length:
+// the message's echo was dump(), which recursed once a level and overflowed the stack, killing
+// the import (hostile pass 16, H16S-1). Deep values elsewhere are no text and no time as before.
+TEST(HistoryFiles, DeeplyNestedValuesAreNamedNotFollowed) {
+  const std::string dir = test::temp_dir();
+  for (const size_t depth : {size_t{100000}, size_t{1000000}}) {
+    const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+    const std::string excerpt = std::string(200, '[') + "... (" + std::to_string(2 * depth) + " bytes)";
+    struct Case {
+      std::string name, text, expected;
+    };
+    const std::vector<Case> cases = {
+        {"time.jsonl", R"({"listened_at": )" + deep + R"(, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n",
+         " line 1: \"listened_at\" is not a time (" + excerpt + ")"},
+        {"time.json", R"([{"listened_at": )" + deep + R"(, "track_metadata": {"artist_name": "A", "track_name": "B"}}])",
+         " listen 1: \"listened_at\" is not a time (" + excerpt + ")"},
+        {"artist.jsonl", R"({"listened_at": 1700000000, "track_metadata": {"artist_name": )" + deep + R"(, "track_name": "B"}})" "\n",
+         " line 1: \"artist_name\" is not text"},
+        {"uts.json", R"({"recenttracks": {"track": [{"artist": "A", "name": "B", "date": {"uts": )" + deep + "}}]}}",
+         " scrobble 1: a scrobble without a time"},
+        {"line.jsonl", std::string(depth, '[') + "\n", ": not JSON (truncated or damaged: line 2, column 1: the text ends inside a value"},
+    };
+    for (const Case& c : cases) {
+      const std::string path = write(dir + "/" + std::to_string(depth) + c.name, c.text);
+      try {
+        read_history_file(path);
+        ADD_FAILURE() << c.name << " was read";
+      } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(path + c.expected), std::string::npos) << c.name << ": " << what.substr(0, 400);
+      }
+    }
+  }
+}
+
+// H16S-2: the index file replaced (a backup put back) while an import reads its export: the plays
+// went into the old file, which nothing reads again, and the import said they were imported. The
+// export comes through standard input (a pipe), written only once the import holds the index open
+// and the copy has been moved over it, so the order is certain.
+TEST(HistoryFiles, AnIndexReplacedWhileTheExportIsReadImportsNothingAndSaysSo) {
+  const std::string dir = test::temp_dir(), db = dir + "/library.db", backup = dir + "/backup.db";
+  {
+    store::SqliteStore s = store::SqliteStore::open(db);
+    s.set_model(test::small_model());
+    store::Track t;
+    t.path = "/m/a.flac";
+    t.size = 10;
+    t.mtime_ns = 1;
+    t.content_hash = std::string(64, 'a');
+    t.duration_s = 30;
+    t.artist = "Artist";
+    t.title = "Song";
+    std::vector<store::WindowRecord> ws(1);
+    ws[0].end_s = 10;
+    ws[0].embedding = {1, 0, 0, 0};
+    const std::vector<float> e = {1, 0, 0, 0};
+    s.put_track(t, ws, e.data());
+    test::add_plain_user(s, "ann");
+  }
+  fs::copy_file(db, backup);
+  const std::string csv = "artist,album,track,date\nArtist,,Song,1704100000\nArtist,,Song,1704103600\nArtist,,Song,1704107200\n";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const int saved = ::dup(0);
+  ::dup2(fds[0], 0);
+  ::close(fds[0]);
+  std::string error = "(no error)";
+  std::thread import([&] {
+    try {
+      import_history_file(db, "-", HistoryFormat::LastFm, "ann");
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  // The import holds the index open (it reads standard input after opening it).
+  const auto holds_index = [&] {
+    for (const auto& f : fs::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      if (fs::read_symlink(f.path(), ec) == fs::path(db)) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(test::wait_until(holds_index));
+  fs::rename(backup, db);
+  EXPECT_EQ(::write(fds[1], csv.data(), csv.size()), static_cast<ssize_t>(csv.size()));
+  ::close(fds[1]);
+  import.join();
+  ::dup2(saved, 0);
+  ::close(saved);
+  EXPECT_NE(error.find(db + ": the index file was replaced (deleted and made again, or another moved over it) while standard "
+                            "input was read: nothing was imported"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(history_summary(db, "ann").plays, 0);
+  // The import again, on the file there now: the plays are kept.
+  EXPECT_EQ(import_history_file(db, write(dir + "/plays.csv", csv), HistoryFormat::LastFm, "ann").imported, 3);
+  EXPECT_EQ(history_summary(db, "ann").plays, 3);
 }
 
 // H5-4: a beets count becomes as many plays: 10^12 took the memory, 1e300 was cast undefined; a
