@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/config_file.h"
+#include "cli/suggest.h"
 #include "cli/version.h"
 #include "core/error.h"
 #include "core/isa.h"
@@ -182,21 +183,17 @@ static void scrub_secrets(int argc, char** argv) {
   }
 }
 
-// The commands in the order --help lists them, under headings: what a person does every day
-// first, upkeep, models and measurements after. CLI11 prints groups in the order of their
-// first command and commands in the order they were added, so this table is that order.
 // When CLI11 says only "A subcommand is required": the word where a command was expected, named
 // (`clapsearch eval foo`, `clapsearch -x`), as `clapsearch serch` is; "" when no word is wrong.
 static std::string wrong_command_word(const CLI::App& app, int argc, char** argv) {
-  const CLI::App* level = &app;
-  std::string path = "clapsearch";
+  std::vector<const CLI::App*> levels{&app};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    const CLI::App* level = levels.back();
     std::vector<const CLI::App*> subs = level->get_subcommands([](const CLI::App*) { return true; });
     const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
     if (sub != subs.end()) {
-      level = *sub;
-      path += " " + level->get_name();
+      levels.push_back(*sub);
       continue;
     }
     if (arg.size() > 1 && arg[0] == '-') {
@@ -212,11 +209,10 @@ static std::string wrong_command_word(const CLI::App& app, int argc, char** argv
     const bool takes_words =
         !level->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
     if (level->get_require_subcommand_min() == 0 && (takes_words || (arg.size() > 1 && arg[0] == '-'))) return "";
-    std::string names;
-    for (const CLI::App* c : subs) names += (names.empty() ? "" : ", ") + c->get_name();
-    if (arg.size() > 1 && arg[0] == '-')
-      return "unknown option '" + arg + "' for " + path + " (a command comes first: " + names + ")";
-    return "unknown command '" + arg + "' for " + path + " (commands: " + names + ")";
+    // The nearest command or option, or the command elsewhere that has it (cli/suggest.h).
+    if (arg == "--") return clap::cli::end_of_options_before_command(levels);
+    if (arg.size() > 1 && arg[0] == '-') return clap::cli::unknown_option_message(levels, arg.substr(0, arg.find('=')));
+    return clap::cli::unknown_command_message(levels, arg);
   }
   return "";
 }
@@ -293,6 +289,9 @@ static std::vector<std::string> split_empty_values(const CLI::App& app, int argc
   return args;
 }
 
+// The commands in the order --help lists them, under headings: what a person does every day
+// first, upkeep, models and measurements after. CLI11 prints groups in the order of their
+// first command and commands in the order they were added, so this table is that order.
 static void add_commands(CLI::App& app, clap::cli::Action& action) {
   using namespace clap::cli;
   struct Group {
@@ -362,10 +361,7 @@ int main(int argc, char** argv) {
   const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
   const bool named = argc > 1 && argv[1][0] != '-';
   if (named && std::none_of(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->check_name(argv[1]); })) {
-    std::string names;
-    for (const CLI::App* sub : commands) names += (names.empty() ? "" : ", ") + sub->get_name();
-    std::fprintf(stderr, "clapsearch: error: unknown command '%s' (commands: %s)\n", clap::cli::terminal_text(argv[1]).c_str(),
-                 names.c_str());
+    print_usage_error(clap::cli::error_lines(clap::cli::unknown_command_message({&app}, argv[1])));
     return 2;
   }
   // Before CLI11 opens the settings file: a FIFO there would block, /dev/zero never end.
