@@ -114,11 +114,15 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
   std::string path = "clapsearch";
   size_t words = 0;  // plain words given to the current command
   const auto see_help = [&] { return "`" + path + " --help` lists what it takes"; };
+  bool words_only = false;  // after `--` every word is a word, whatever it looks like
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--") return "";  // the rest are words, whatever they look like
+    if (arg == "--" && !words_only) {
+      words_only = true;
+      continue;
+    }
     const CLI::App* level = levels.back();
-    if (arg.size() > 1 && arg[0] == '-') {
+    if (arg.size() > 1 && arg[0] == '-' && !words_only) {
       const bool is_long = arg.rfind("--", 0) == 0;
       const std::string name = is_long ? arg.substr(0, arg.find('=')) : arg.substr(0, 2);  // -k5: -k
       const CLI::Option* o = known_option(name, levels);
@@ -132,7 +136,7 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
     }
     const std::vector<const CLI::App*> subs = level->get_subcommands([](const CLI::App*) { return true; });
     const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
-    if (sub != subs.end() && words == 0) {
+    if (sub != subs.end() && words == 0 && !words_only) {
       levels.push_back(*sub);
       path += " " + (*sub)->get_name();
       continue;
@@ -146,6 +150,27 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
     return "unexpected word '" + shown_word(arg) + "' for " + path +
            (room == 0 ? " (it takes options only)" : " (it takes " + std::to_string(room) + " at most: " + names + ")") +
            "; " + see_help();
+  }
+  return "";
+}
+
+std::string malformed_option(const CLI::App& app, int argc, const char* const* argv) {
+  std::vector<const CLI::App*> levels{&app};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return "";
+    const std::vector<const CLI::App*> subs = levels.back()->get_subcommands([](const CLI::App*) { return true; });
+    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
+    if (sub != subs.end()) {
+      levels.push_back(*sub);
+      continue;
+    }
+    if (arg.rfind("---", 0) == 0) return unknown_option_message(levels, arg.substr(0, arg.find('=')));
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    const bool is_long = arg[1] == '-';
+    const CLI::Option* o = known_option(is_long ? arg.substr(0, arg.find('=')) : arg.substr(0, 2), levels);
+    const bool value_attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
+    if (o != nullptr && !value_attached && o->get_expected_min() > 0) ++i;  // its value, whatever it looks like
   }
   return "";
 }

@@ -266,5 +266,111 @@ TEST(OptionErrorsCli, TopLevelWordsAreSuggestedToo) {
   EXPECT_NE(err.find("clapsearch: error: unknown option '-x' for clapsearch (a command comes first: index, search, "), std::string::npos) << err;
 }
 
+// Hostile look (options16): -h and --help answer with 0 in every command, whatever else is on the
+// line (a required value left out, an unknown option before it).
+TEST(OptionErrorsCli, HelpExitsZeroInEveryCommand) {
+  for (const Command& c : every_command())
+    for (const char* help : {"-h", "--help"}) {
+      std::string out, err;
+      EXPECT_EQ(test::run_cli(c.path + " " + help, &out, &err), 0) << c.path << " " << help << "\n" << err;
+      EXPECT_NE(out.find("Usage: " + path_of(c)), std::string::npos) << c.path << " " << help << "\n" << out.substr(0, 300);
+      EXPECT_TRUE(err.empty()) << c.path << " " << help << "\n" << err;
+    }
+}
+
+// Hostile look (options16), H16O-1: a 128 KiB unknown word was echoed whole, and an unknown
+// option's nearest name took 9 s to find (an edit distance to every name); control characters
+// and bytes that are not UTF-8 in an echoed word reach the terminal as \xNN or '?'.
+TEST(OptionErrorsCli, AHugeOrHostileWordIsEchoedShortAndSafe) {
+  // 120,000 bytes: the shell's command line (one argument of sh -c) stays under the kernel's 128 KiB.
+  const std::string big(120000, 'a');
+  for (const std::string& args : {"search --" + big + " x", big, "status " + big, "search x --json=" + big}) {
+    const std::string err = cli_error(args);
+    EXPECT_LT(err.size(), 700u) << err.substr(0, 400);
+    EXPECT_NE(err.find("(120"), std::string::npos) << err.substr(0, 400);  // the length, where it is cut
+  }
+  // Made by printf: sh (dash) has no $'...'. \055 is '-', \033 ESC, \007 BEL, \377 no UTF-8.
+  for (const std::string args : {"search \"$(printf '\\055\\055\\033[31mred')\" x", "\"$(printf 'ser\\033[2Jch')\" x",
+                                  "status \"$(printf '\\033]0;x\\007')\"", "search x \"$(printf '\\055-json=\\033[31m')\"",
+                                  "\"$(printf 'serch\\377')\"", "\"$(printf 'ind\\nex')\""}) {
+    const std::string err = cli_error(args);
+    EXPECT_EQ(err.find('\x1b'), std::string::npos) << args << "\n" << err;
+    EXPECT_EQ(err.find('\x07'), std::string::npos) << args << "\n" << err;
+    EXPECT_EQ(err.find('\xff'), std::string::npos) << args << "\n" << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << "\n" << err;  // one line
+  }
+}
+
+// Hostile look (options16): `--` and words of three dashes.
+TEST(OptionErrorsCli, EndOfOptionsAndTripleDashesAreNamed) {
+  expect_errors({
+      // H16O-2: '--' before a command was "unknown option '--'", its list with the hidden manpage.
+      {"-- search x", "'--' before a command for clapsearch (a command comes first: index, search, like, similar, playlist, "
+                      "path, radio, taste, mix, duplicates, serve, status, overlaps, analyze, classify, map, matrix, migrate, "
+                      "models, user, history, worker, completion, embed, convert, finetune, eval, doctor, bench; '--' goes "
+                      "after it, before words that begin with '-'); `clapsearch --help` lists the commands"},
+      {"user -- add bob", "'--' before a command for clapsearch user (a command comes first: add, remove, list, passwd, key, "
+                          "keys, revoke; '--' goes after it, before words that begin with '-'); `clapsearch user --help` lists "
+                          "the commands"},
+      // H16O-3: a word after '--' that a command has no place for was CLI11's "The following
+      // argument was not expected: x".
+      {"status -- x", "unexpected word 'x' for clapsearch status (it takes options only); `clapsearch status --help` lists what it takes"},
+      // H16O-4: three dashes made a word: search looked for the text "---top 5 piano", in silence.
+      {"search ---top 5 piano", "unknown option '---top' for clapsearch search (did you mean --top?); `clapsearch search --help` lists what it takes"},
+      {"index ---db x music", "unknown option '---db' for clapsearch index (did you mean --db?); `clapsearch index --help` lists what it takes"},
+  });
+  // After '--' a word of dashes is a word (a query), as it always was.
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("search --db " + test::quoted(test::temp_dir() + "/none.db") + " -- ---top", &out, &err), 1) << err;
+  EXPECT_NE(err.find("no index here"), std::string::npos) << err;
+}
+
+// Hostile look (options16): numbers.
+TEST(OptionErrorsCli, NumbersAreNamedForWhatTheyAre) {
+  const std::string db = " --db " + test::quoted(test::temp_dir() + "/none.db");
+  expect_errors({
+      // H16O-5: a value with text after the number was "not a finite number".
+      {"search x --top=5=6" + db, "--top: 5=6 is not a number"},
+      {"search x --diversity 0.5abc" + db, "--diversity: 0.5abc is not a number"},
+      {"search x --high 0.5x5" + db, "--high: 0.5x5 is not a decimal number"},
+      {"search x --high 0.5abc" + db, "--high: 0.5abc is not a number"},
+      // H16O-6: a whole-number option given 1e400 was "not a finite number"; 1e3 is "not a whole number".
+      {"search x -k 1e400" + db, "--top: 1e400 is not a whole number"},
+      {"search x -k 9223372036854775808" + db, "--top: 9223372036854775808 is out of range"},
+      {"search x --high 1e400" + db, "--high: 1e400 is not a finite number"},
+  });
+  // H16O-7: an unsigned 64-bit option refused its largest value, 2^64-1; 2^64 is out of range.
+  std::string out, err;
+  EXPECT_EQ(test::run_cli("finetune --out " + test::quoted(test::temp_dir() + "/ft") + " --seed 18446744073709551615" + db, &out, &err), 1)
+      << err;
+  EXPECT_EQ(err.find("out of range"), std::string::npos) << err;
+  expect_errors({{"finetune --out " + test::quoted(test::temp_dir() + "/ft") + " --seed 18446744073709551616" + db,
+                  "--seed: 18446744073709551616 is out of range"}});
+}
+
+// Hostile look (options16), H16O-8: a name typed empty (`--db "$UNSET"`) was taken as not given:
+// `--db ''` used the default index (`index --db ''` filled it), `--password-file ''` fell back
+// to $MPD_PASSWORD or standard input, `serve --host ''` said "serving on  (not loopback)", and
+// `--config-file ''` ": no such file". Each is named, in both forms.
+TEST(OptionErrorsCli, ANameTypedEmptyIsNamed) {
+  const std::string db = " --db " + test::quoted(test::temp_dir() + "/none.db");
+  const std::string leave_out = "an empty name (name one, or leave the option out for the default)";
+  expect_errors({
+      {"search x --db ''", "--db: " + leave_out},
+      {"search x --db=", "--db: " + leave_out},
+      {"index music --db=", "--db: " + leave_out},
+      {"search x --model ''" + db, "--model: " + leave_out},
+      {"search x -m ''" + db, "-m: " + leave_out},
+      {"search x --tokenizer=" + db, "--tokenizer: " + leave_out},
+      {"search x --config=" + db, "--config: " + leave_out},
+      {"radio --music-dir= --once" + db, "--music-dir: " + leave_out},
+      {"radio --password-file '' --once" + db, "--password-file: an empty name (name a file, or - for standard input)"},
+      {"user add bob --password-file=" + db, "--password-file: an empty name (name a file, or - for standard input)"},
+      {"serve --host=" + db, "--host: an empty address (leave --host out for 127.0.0.1)"},
+      {"--config-file '' search x" + db, "--config-file: an empty name (name a settings file, or leave the option out)"},
+      {"search x --config-file=" + db, "--config-file: an empty name (name a settings file, or leave the option out)"},
+  });
+}
+
 }  // namespace
 }  // namespace clap
