@@ -1,5 +1,7 @@
 #include "cli/cli_tree.h"
 
+#include "cli/suggest.h"
+
 #include <algorithm>
 #include <cctype>
 #include <iterator>
@@ -99,42 +101,6 @@ std::string value_placeholder(const CLI::Option& opt) {
 
 namespace {
 
-// Optimal string alignment distance: a swap of two neighbours (--tpo for --top) is one mistake.
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i)
-    for (size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  return d[a.size()][b.size()];
-}
-
-// The known option name nearest to `typed`: the only one it begins (--password for
-// --password-file), else the only one within a few typing mistakes; "" when none is near.
-std::string nearest_option(const std::string& typed, const std::vector<const CLI::App*>& levels) {
-  std::vector<std::string> names;
-  for (const CLI::App* level : levels)
-    for (const CLI::Option* o : named_options(*level))
-      for (const std::string& n : option_names(*o))
-        if (n.size() > 2) names.push_back(n);  // long names: a single letter is too near everything
-  std::vector<std::string> begun;
-  for (const std::string& n : names)
-    if (typed.size() > 3 && n.rfind(typed, 0) == 0) begun.push_back(n);
-  if (begun.size() == 1) return begun.front();
-  const size_t limit = typed.size() <= 5 ? 1 : 2;
-  std::string best;
-  size_t best_distance = limit + 1, ties = 0;
-  for (const std::string& n : names) {
-    const size_t d = edit_distance(typed, n);
-    if (d < best_distance) best = n, best_distance = d, ties = 0;
-    else if (d == best_distance && n != best) ++ties;
-  }
-  return best_distance <= limit && ties == 0 ? best : "";
-}
-
 const CLI::Option* known_option(const std::string& name, const std::vector<const CLI::App*>& levels) {
   for (auto level = levels.rbegin(); level != levels.rend(); ++level)
     if (const CLI::Option* o = (*level)->get_option_no_throw(name)) return o;
@@ -148,19 +114,19 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
   std::string path = "clapsearch";
   size_t words = 0;  // plain words given to the current command
   const auto see_help = [&] { return "`" + path + " --help` lists what it takes"; };
+  bool words_only = false;  // after `--` every word is a word, whatever it looks like
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--") return "";  // the rest are words, whatever they look like
+    if (arg == "--" && !words_only) {
+      words_only = true;
+      continue;
+    }
     const CLI::App* level = levels.back();
-    if (arg.size() > 1 && arg[0] == '-') {
+    if (arg.size() > 1 && arg[0] == '-' && !words_only) {
       const bool is_long = arg.rfind("--", 0) == 0;
       const std::string name = is_long ? arg.substr(0, arg.find('=')) : arg.substr(0, 2);  // -k5: -k
       const CLI::Option* o = known_option(name, levels);
-      if (!o) {
-        const std::string near = is_long ? nearest_option(name, levels) : "";
-        return "unknown option '" + name + "' for " + path + (near.empty() ? "" : " (did you mean " + near + "?)") +
-               "; " + see_help();
-      }
+      if (!o) return unknown_option_message(levels, is_long ? name : arg.substr(0, arg.find('=')));
       const bool value_attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
       if (!value_attached && o->get_expected_min() > 0) ++i;
       // An option of several values takes the words up to the next option, as the parser does.
@@ -170,7 +136,7 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
     }
     const std::vector<const CLI::App*> subs = level->get_subcommands([](const CLI::App*) { return true; });
     const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
-    if (sub != subs.end() && words == 0) {
+    if (sub != subs.end() && words == 0 && !words_only) {
       levels.push_back(*sub);
       path += " " + (*sub)->get_name();
       continue;
@@ -178,11 +144,33 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
     size_t room = 0;
     for (const CLI::Option* p : positionals(*level)) room += static_cast<size_t>(std::max(0, p->get_expected_max()));
     if (++words <= room) continue;
+    if (words == 1 && room == 0 && !subs.empty()) return unknown_command_message(levels, arg);  // `user ad`
     std::string names;
     for (const CLI::Option* p : positionals(*level)) names += (names.empty() ? "" : " ") + p->get_name();
-    return "unexpected word '" + arg + "' for " + path +
+    return "unexpected word '" + shown_word(arg) + "' for " + path +
            (room == 0 ? " (it takes options only)" : " (it takes " + std::to_string(room) + " at most: " + names + ")") +
            "; " + see_help();
+  }
+  return "";
+}
+
+std::string malformed_option(const CLI::App& app, int argc, const char* const* argv) {
+  std::vector<const CLI::App*> levels{&app};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return "";
+    const std::vector<const CLI::App*> subs = levels.back()->get_subcommands([](const CLI::App*) { return true; });
+    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
+    if (sub != subs.end()) {
+      levels.push_back(*sub);
+      continue;
+    }
+    if (arg.rfind("---", 0) == 0) return unknown_option_message(levels, arg.substr(0, arg.find('=')));
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    const bool is_long = arg[1] == '-';
+    const CLI::Option* o = known_option(is_long ? arg.substr(0, arg.find('=')) : arg.substr(0, 2), levels);
+    const bool value_attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
+    if (o != nullptr && !value_attached && o->get_expected_min() > 0) ++i;  // its value, whatever it looks like
   }
   return "";
 }
@@ -215,7 +203,7 @@ std::string switch_given_a_value(const CLI::App& app, int argc, const char* cons
     const std::string name = arg.substr(0, eq), value = arg.substr(eq + 1);
     const CLI::Option* o = known_option(name, levels);
     if (!o || o->get_expected_max() != 0 || readable(value)) continue;
-    return name + " is a switch and takes no value ('" + value + "' given): write " + name + " alone";
+    return name + " is a switch and takes no value ('" + shown_word(value) + "' given): write " + name + " alone";
   }
   return "";
 }

@@ -38,6 +38,12 @@ std::string value_placeholder(const CLI::Option& opt);
 // own message stands). Subcommands are followed as the parser follows them.
 std::string unexpected_argument(const CLI::App& app, int argc, const char* const* argv);
 
+// A word of three dashes or more before `--` (`search ---top 5 piano`): CLI11 takes it for a
+// word, so search looked for the text "---top 5 piano" with the default --top, in silence. Named
+// as an unknown option ("did you mean --top?"); "" when there is none. A word that begins with
+// dashes on purpose is given after `--`.
+std::string malformed_option(const CLI::App& app, int argc, const char* const* argv);
+
 // A switch (an option that takes no value) given one CLI11 cannot read as on or off: `radio
 // --for-me=ann` (a new user's guess that it names the user) said CLI11's "Could not convert:
 // --for-me = ann", and `index -q=x` "The following argument was not expected: -=x" (hostile pass

@@ -125,8 +125,10 @@ std::string not_a_number(const std::string& v, double* x) {
   char* end = nullptr;
   *x = std::strtod(v.c_str(), &end);
   if (v.find_first_of("xX") != std::string::npos) return shown_value(v) + " is not a decimal number";
-  if (v.empty() || end == v.c_str()) return shown_value(v) + " is not a number";
-  if (*end != '\0' || !std::isfinite(*x)) return shown_value(v) + " is not a finite number";
+  // "5=6" and "0.5abc" are no numbers at all ("not a finite number" said otherwise); nan, inf
+  // and 1e400 are numbers that are not finite.
+  if (v.empty() || end == v.c_str() || *end != '\0') return shown_value(v) + " is not a number";
+  if (!std::isfinite(*x)) return shown_value(v) + " is not a finite number";
   return "";
 }
 
@@ -170,7 +172,8 @@ CLI::Validator cosine() {
         const double x = std::strtod(v.c_str(), &end);
         const std::string shown = v.size() > 24 ? v.substr(0, 24) + "..." : v;
         if (v.find_first_of("xX") != std::string::npos) return shown + " is not a decimal number";
-        if (v.empty() || *end != '\0' || !std::isfinite(x)) return shown + " is not a finite number";
+        if (v.empty() || end == v.c_str() || *end != '\0') return shown + " is not a number";
+        if (!std::isfinite(x)) return shown + " is not a finite number";
         if (!(x >= -1 && x <= 1)) return "a cosine lies between -1 and 1, got " + shown;
         return "";
       },

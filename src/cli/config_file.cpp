@@ -1,5 +1,7 @@
 #include "cli/config_file.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -102,6 +104,9 @@ std::string check_config_files(int argc, const char* const* argv, const std::str
     if (std::strcmp(a, "--config-file") == 0 && i + 1 < argc) files.emplace_back(argv[++i]);
     else if (std::strncmp(a, "--config-file=", 14) == 0) files.emplace_back(a + 14);
   }
+  // `--config-file "$UNSET"` said ": no such file (settings file)", naming nothing.
+  if (std::any_of(files.begin(), files.end(), [](const std::string& f) { return f.empty(); }))
+    return "--config-file: an empty name (name a settings file, or leave the option out)";
   if (files.empty() && !from_env.empty()) files.push_back(from_env);
   for (const std::string& f : files) {
     try {

@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/config_file.h"
+#include "cli/suggest.h"
 #include "cli/version.h"
 #include "core/error.h"
 #include "core/isa.h"
@@ -92,7 +93,9 @@ static std::string bad_number(const std::string& value, bool integer, bool is_un
     // An unsigned option (finetune --seed) read "-1" as 2^64-1, in silence (hostile pass 9, H9C-7).
     if (is_unsigned && value[0] == '-' && value.find_first_not_of('0', 1) != std::string::npos)
       return shown + " is below 0 (a whole number 0 or more)";
-    (void)std::strtoll(value.c_str(), &end, 10);
+    // An unsigned option takes up to 2^64-1 (finetune --seed 18446744073709551615 was "out of range").
+    if (is_unsigned) (void)std::strtoull(value.c_str(), &end, 10);
+    else (void)std::strtoll(value.c_str(), &end, 10);
     if (errno == ERANGE) return shown + " is out of range";
     return "";
   }
@@ -125,9 +128,18 @@ static std::string bad_number_option(const CLI::App& app) {
 // An output named by an empty text (`--csv "$OUT"` with OUT unset) was taken as not given: the
 // table went to the terminal, `--m3u ''` wrote no file, `serve --token-file ''` served without a
 // token, all in silence (hostile pass 8). An output or secret file typed empty is an error here,
-// for every command; a settings file's empty value still means "not set".
+// for every command; a settings file's empty value still means "not set". So is every other
+// name an empty text meant "not given" for (options16): `--db ''` used the default index (and
+// `index --db ''` filled it), `--password-file ''` fell back to $MPD_PASSWORD or standard input,
+// `--model ''`, `--music-dir ''` and `serve --host ''` ("serving on  (not loopback)") the same.
 static std::string empty_file_option(const CLI::App& app, int argc, char** argv) {
-  static const char* const kFileOptions[] = {"--csv", "--m3u", "--output", "-o", "--out", "--token-file"};
+  static const char* const kOutput = "an empty name (name a file, or - for standard output where the option allows it)";
+  static const char* const kLeaveOut = "an empty name (name one, or leave the option out for the default)";
+  static const std::pair<const char*, const char*> kNamed[] = {
+      {"--csv", kOutput}, {"--m3u", kOutput}, {"--output", kOutput}, {"-o", kOutput}, {"--out", kOutput},
+      {"--token-file", kOutput}, {"--password-file", "an empty name (name a file, or - for standard input)"},
+      {"--db", kLeaveOut}, {"--model", kLeaveOut}, {"-m", kLeaveOut}, {"--tokenizer", kLeaveOut}, {"--config", kLeaveOut},
+      {"--music-dir", kLeaveOut}, {"--host", "an empty address (leave --host out for 127.0.0.1)"}};
   const auto typed = [&](const std::string& name) {
     return std::any_of(argv + 1, argv + argc, [&](const char* a) {
       return std::strncmp(a, name.c_str(), name.size()) == 0 && (a[name.size()] == 0 || a[name.size()] == '=');
@@ -136,10 +148,10 @@ static std::string empty_file_option(const CLI::App& app, int argc, char** argv)
   for (const CLI::App* sub : app.get_subcommands()) {
     for (const CLI::Option* opt : sub->get_options()) {
       if (opt->count() == 0) continue;
-      for (const char* name : kFileOptions) {
+      for (const auto& [name, says] : kNamed) {
         if (!opt->check_name(name) || !typed(name)) continue;
         for (const std::string& v : opt->results())
-          if (v.empty()) return std::string(name) + ": an empty name (name a file, or - for standard output where the option allows it)";
+          if (v.empty()) return std::string(name) + ": " + says;
       }
     }
     const std::string nested = empty_file_option(*sub, argc, argv);
@@ -182,21 +194,17 @@ static void scrub_secrets(int argc, char** argv) {
   }
 }
 
-// The commands in the order --help lists them, under headings: what a person does every day
-// first, upkeep, models and measurements after. CLI11 prints groups in the order of their
-// first command and commands in the order they were added, so this table is that order.
 // When CLI11 says only "A subcommand is required": the word where a command was expected, named
 // (`clapsearch eval foo`, `clapsearch -x`), as `clapsearch serch` is; "" when no word is wrong.
 static std::string wrong_command_word(const CLI::App& app, int argc, char** argv) {
-  const CLI::App* level = &app;
-  std::string path = "clapsearch";
+  std::vector<const CLI::App*> levels{&app};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    const CLI::App* level = levels.back();
     std::vector<const CLI::App*> subs = level->get_subcommands([](const CLI::App*) { return true; });
     const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
     if (sub != subs.end()) {
-      level = *sub;
-      path += " " + level->get_name();
+      levels.push_back(*sub);
       continue;
     }
     if (arg.size() > 1 && arg[0] == '-') {
@@ -212,11 +220,10 @@ static std::string wrong_command_word(const CLI::App& app, int argc, char** argv
     const bool takes_words =
         !level->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
     if (level->get_require_subcommand_min() == 0 && (takes_words || (arg.size() > 1 && arg[0] == '-'))) return "";
-    std::string names;
-    for (const CLI::App* c : subs) names += (names.empty() ? "" : ", ") + c->get_name();
-    if (arg.size() > 1 && arg[0] == '-')
-      return "unknown option '" + arg + "' for " + path + " (a command comes first: " + names + ")";
-    return "unknown command '" + arg + "' for " + path + " (commands: " + names + ")";
+    // The nearest command or option, or the command elsewhere that has it (cli/suggest.h).
+    if (arg == "--") return clap::cli::end_of_options_before_command(levels);
+    if (arg.size() > 1 && arg[0] == '-') return clap::cli::unknown_option_message(levels, arg.substr(0, arg.find('=')));
+    return clap::cli::unknown_command_message(levels, arg);
   }
   return "";
 }
@@ -293,6 +300,9 @@ static std::vector<std::string> split_empty_values(const CLI::App& app, int argc
   return args;
 }
 
+// The commands in the order --help lists them, under headings: what a person does every day
+// first, upkeep, models and measurements after. CLI11 prints groups in the order of their
+// first command and commands in the order they were added, so this table is that order.
 static void add_commands(CLI::App& app, clap::cli::Action& action) {
   using namespace clap::cli;
   struct Group {
@@ -362,10 +372,7 @@ int main(int argc, char** argv) {
   const std::vector<const CLI::App*> commands = std::as_const(app).get_subcommands([](const CLI::App*) { return true; });
   const bool named = argc > 1 && argv[1][0] != '-';
   if (named && std::none_of(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->check_name(argv[1]); })) {
-    std::string names;
-    for (const CLI::App* sub : commands) names += (names.empty() ? "" : ", ") + sub->get_name();
-    std::fprintf(stderr, "clapsearch: error: unknown command '%s' (commands: %s)\n", clap::cli::terminal_text(argv[1]).c_str(),
-                 names.c_str());
+    print_usage_error(clap::cli::error_lines(clap::cli::unknown_command_message({&app}, argv[1])));
     return 2;
   }
   // Before CLI11 opens the settings file: a FIFO there would block, /dev/zero never end.
@@ -382,6 +389,10 @@ int main(int argc, char** argv) {
   }
   if (const std::string missing = option_without_value(app, argc, argv); !missing.empty()) {
     print_usage_error(clap::cli::terminal_text(missing));
+    return 2;
+  }
+  if (const std::string malformed = clap::cli::malformed_option(app, argc, argv); !malformed.empty()) {
+    print_usage_error(clap::cli::error_lines(malformed));
     return 2;
   }
   try {
@@ -415,11 +426,13 @@ int main(int argc, char** argv) {
         text = wrong;
       } else if (const std::string in_file = clap::cli::config_value_error_text(text, argc, argv); in_file != text) {
         text = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;
-      } else if (text.rfind("Could not convert: ", 0) == 0 || text.find(" not in range ") != std::string::npos) {
+      } else if (text.rfind("Could not convert: ", 0) == 0 || text.find(" not in range ") != std::string::npos ||
+                 text.find(" is not a finite number") != std::string::npos) {
         // CLI11's own words for a value that is no number of the option's kind (`-k 1e3`: "Could
         // not convert: --top = 1e3"; `--threads abc`: "Value abc not in range 0 to 1024"): the
         // number check's, as for every other bad number ("--top: 1e3 is not a whole number"). A
-        // number out of range keeps CLI11's message, which gives the range.
+        // number out of range keeps CLI11's message, which gives the range. A whole-number option's
+        // range check called `-k 1e400` "not a finite number", where `-k 1e3` is "not a whole number".
         if (const std::string bad = bad_number_option(app); !bad.empty()) text = bad;
       }
       print_usage_error(clap::cli::error_lines(text));
