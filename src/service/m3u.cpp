@@ -7,6 +7,7 @@
 #include "core/one_line_text.h"
 #include "core/output_file.h"
 #include "core/utf8.h"
+#include "store/rows.h"
 
 namespace clap::service {
 namespace {
@@ -62,8 +63,9 @@ std::string m3u_text(const std::vector<M3uEntry>& entries, const std::string& pl
     }
     // -1 is M3U's "length unknown": also for a stored duration no audio has (infinity, 1e308: hand
     // damage that `status` names), which std::lround turned into #EXTINF:-9223372036854775808
-    // (hostile pass 16). 1e9 s is the longest `status` accepts.
-    const long seconds = e.duration_s > 0 && e.duration_s <= 1e9 ? std::lround(e.duration_s) : -1;
+    // (hostile pass 16). store::known_duration_s is 0 for those.
+    const double known = store::known_duration_s(e.duration_s);
+    const long seconds = known > 0 ? std::lround(known) : -1;
     text += "#EXTINF:" + std::to_string(seconds) + "," + label_of(e) + "\n";
     text += m3u_path(e.path, dir, absolute) + "\n";
   }
