@@ -375,5 +375,41 @@ TEST(ReencodedCopies, APathListsItsEndsRecordingOnceWhateverItsFilesEncodings) {
   }
 }
 
+// H14S-3 in `duplicates` itself (copies16): 17 MP3s of x at 64 kb/s and 17 at 128 kb/s beside the
+// FLAC. A track's candidates were its 16 nearest, all files of its own kind, so x came out as one
+// group per kind (the FLAC with one of them), and 300 re-encodes in three bit-rate classes as
+// three. A track's copies found no longer use up its 16 candidates: x is one group of 35, from
+// the whole library and around any one of its files, while the song cut shorter, another take
+// and a remix of it (v/) and the other songs stay apart.
+TEST(ReencodedCopies, DuplicatesGroupsEveryEncodingOfARecordingAndNoOtherRecording) {
+  const Opened f(test::two_kinds_and_variants(17));
+  const auto& snap = f.snap;
+  const auto folders = [&](const DuplicateGroup& g) {
+    std::vector<int64_t> ids;
+    for (const DuplicateMember& m : g.members) ids.push_back(m.track_id);
+    return folders_of(*snap, ids);
+  };
+  const std::multiset<std::string> x(35, "x");  // the FLAC and 2 × 17 MP3s
+  const std::vector<DuplicateGroup> all = find_duplicates(*snap, {}, {}, {}, nullptr, false);
+  ASSERT_EQ(all.size(), 1u) << "one group: x's files";
+  EXPECT_EQ(folders(all[0]), x);
+  for (const char* file : {"x/mp3-64-3.mp3", "x/mp3-128-3.mp3", "x/song.flac"}) {
+    const store::Track* t = f.track(file);
+    ASSERT_NE(t, nullptr) << file;
+    DuplicateWork work;
+    const std::vector<DuplicateGroup> around = find_duplicates(*snap, {}, {t->id}, {}, &work, false);
+    ASSERT_EQ(around.size(), 1u) << file;
+    EXPECT_EQ(folders(around[0]), x) << file;
+    // Each of x's files is searched once around it (35), and the tracks its walk meets are
+    // compared once each: not x's files with each other again and again.
+    EXPECT_LE(work.neighbour_queries, 35) << file;
+  }
+  for (const char* other : {"v/short.flac", "v/take2.flac", "v/remix.flac", "y/song.flac"}) {
+    const store::Track* t = f.track(other);
+    ASSERT_NE(t, nullptr) << other;
+    EXPECT_TRUE(find_duplicates(*snap, {}, {t->id}, {}, nullptr, false).empty()) << other << " is no copy";
+  }
+}
+
 }  // namespace
 }  // namespace clap::service
