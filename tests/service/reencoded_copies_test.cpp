@@ -411,5 +411,45 @@ TEST(ReencodedCopies, DuplicatesGroupsEveryEncodingOfARecordingAndNoOtherRecordi
   }
 }
 
+// Another song with hundreds of files near the seed (copies16): y's nearest windows are x's,
+// and 432 files of x (400 stored, one embedding) held every chunk's 1,000 nearest. Diversity
+// listed x once, and `like y` listed x alone, short of the 3 asked for, though z and n are in the
+// index (`similar` and the sonic lists, which rank whole tracks, were full). The other files of a
+// recording a round listed are now left out of the next round's windows, as the seed's are,
+// and each track is still searched once a request.
+TEST(ReencodedCopies, ADiversifiedLikeIsFilledPastAnotherSongsManyCopies) {
+  constexpr int kStored = 400;
+  Opened f(kStored, "reencoded-stored-copies-crowd");
+  const auto& snap = f.snap;
+  const store::Track* y = f.track("y/song.flac");
+  ASSERT_NE(y, nullptr);
+  for (const bool exclude_self : {true, false}) {
+    DuplicateWork work;
+    LikeRequest r;
+    r.track = y;
+    r.exclude_self = exclude_self;
+    r.k = exclude_self ? 3 : 4;
+    r.diversity = 0.5;
+    r.duplicate_work = &work;
+    std::vector<int64_t> ids;
+    for (const search::LikeResult& l : like_query(f.lib, *snap, r).list.results) ids.push_back(l.track_id);
+    std::multiset<std::string> want{"x", "z", "n"};
+    if (!exclude_self) want.insert("y");
+    EXPECT_EQ(folders_of(*snap, ids), want) << "exclude_self " << exclude_self;
+    EXPECT_LE(work.neighbour_queries, kFiles + kStored) << "each track's neighbours searched once a request";
+    std::printf("exclude_self %d: %lld neighbour searches\n", exclude_self, static_cast<long long>(work.neighbour_queries));
+  }
+  SimilarRequest s;
+  s.track = y;
+  s.k = 3;
+  s.diversity = 0.5;
+  std::vector<int64_t> similar;
+  for (const search::Hit& h : similar_query(f.lib, *snap, s).list.results) similar.push_back(h.id);
+  EXPECT_EQ(folders_of(*snap, similar), (std::multiset<std::string>{"x", "z", "n"}));
+  SonicOptions three;
+  three.count = 3;
+  EXPECT_EQ(recordings_of(sonic_similar(*snap, *y, three)), (std::multiset<std::string>{"x", "z", "n"}));
+}
+
 }  // namespace
 }  // namespace clap::service
