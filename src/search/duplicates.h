@@ -1,9 +1,7 @@
 // Duplicate recordings: tracks that are the same recording in another file (another format,
 // bit rate, sample rate or channel count, a few seconds of silence or fade added or cut).
 //
-// Candidates come from the track embeddings: each track's `neighbours` nearest tracks that are not
-// copies of it found already (of similar length; its copies do not use up the bound, so 300
-// re-encodes of one song in three bit-rate classes are one group, not one per class: H14S-3).
+// Candidates come from the track embeddings (each track's nearest tracks, of similar length).
 // No single cosine means "same recording" for every model (the random-weight test model puts
 // almost every pair of tracks above 0.99, a real checkpoint puts re-encodes at 0.997-0.9995 and
 // different songs far lower), so the decision is made otherwise, in this order:
@@ -28,12 +26,11 @@
 // absolute `threshold` on the track cosine, when the caller gives one (which then replaces the
 // window rule for every pair; the alignment is still measured and reported).
 //
-// Groups are the connected components of the duplicate pairs (a copy of a copy is a copy). Everything is deterministic:
+// Groups are the connected components of the duplicate pairs. Everything is deterministic:
 // candidates, pairs and groups come out in id order whatever the thread count.
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <utility>
 #include <vector>
 
 #include "core/embeddings.h"
@@ -87,16 +84,11 @@ Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t tr
 // `tracks` are the track embeddings (ids = track ids), `duration_of` gives a track's duration
 // in seconds. `progress(done, total)` is called now and then when given.
 // `fingerprint_of` gives the tracks' fingerprints (none: the window rule decides every pair).
-// A track's candidates are its options.neighbours nearest tracks outside its copies found so far
-// (`known`: pairs of tracks known to be one recording, from an earlier call, and the pairs this
-// call found): the ranking is read past them, so a recording with many files is not cut into
-// groups of files that are each other's nearest. Each pair is decided once a call.
 std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
                                                 const std::function<double(int64_t)>& duration_of, double hop_s,
                                                 const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
                                                 const std::vector<int64_t>& of = {},
-                                                const std::function<void(int64_t, int64_t)>& progress = {},
-                                                const std::vector<std::pair<int64_t, int64_t>>& known = {});
+                                                const std::function<void(int64_t, int64_t)>& progress = {});
 
 // Connected components of the pairs (each sorted by id; groups ordered by their smallest id).
 std::vector<std::vector<int64_t>> group_pairs(const std::vector<DuplicatePair>& pairs);

@@ -139,9 +139,6 @@ std::vector<size_t> diversify_order(const LibrarySnapshot& snap, const std::vect
         if (!taken[i] && !rows[i].empty())
           closest[i] = std::max(closest[i], static_cast<double>(dot(rows[best].data(), rows[i].data(), rows[i].size())));
   }
-  std::vector<int64_t> listed_ids;
-  for (size_t i : out) listed_ids.push_back(ids[i]);
-  copies.set_listed(std::move(listed_ids));
   return out;
 }
 

@@ -17,7 +17,6 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "service/duplicates.h"
@@ -59,10 +58,6 @@ class RequestCopies {
   int64_t join(int64_t a, int64_t b);
   // The request's fingerprints and compared pairs (each pair compared once a request).
   RecordingPrints& prints(const LibrarySnapshot& snap);
-  // The tracks the last diversified round listed, in order (diversify_order sets them): like's
-  // next round leaves their other files out of its windows.
-  const std::vector<int64_t>& listed() const { return listed_; }
-  void set_listed(std::vector<int64_t> ids) { listed_ = std::move(ids); }
 
  private:
   DuplicateWork* work_;
@@ -72,7 +67,6 @@ class RequestCopies {
   std::map<int64_t, int64_t> group_of_;
   std::map<int64_t, std::vector<int64_t>> members_;  // group -> its tracks, ascending
   int64_t next_group_ = 0;
-  std::vector<int64_t> listed_;
 };
 
 // Positions into the ranked list (ids and relevance in rank order) in the diversified order,

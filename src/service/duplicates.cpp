@@ -13,6 +13,16 @@
 #include "core/vector_math.h"
 #include "service/diversity.h"
 
+namespace clap::search {
+// TEMPORARY (moves to search/duplicates.h): find_duplicate_pairs knowing pairs found before.
+std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
+                                                const std::function<double(int64_t)>& duration_of, double hop_s,
+                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
+                                                const std::vector<int64_t>& of,
+                                                const std::function<void(int64_t, int64_t)>& progress,
+                                                const std::vector<std::pair<int64_t, int64_t>>& known);
+}  // namespace clap::search
+
 namespace clap::service {
 namespace {
 

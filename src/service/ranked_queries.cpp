@@ -163,17 +163,25 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
   // nearest are taken. The rounds add the seed's copies the last pool held, so their work is
   // linear in the group (each copy is searched once) and they end when a pool holds no new copy.
   //
-  // So are the other files of every recording the last round listed (copies16): another song
+  // So are the other files of every recording the last round held (copies16): another song
   // with hundreds of files near the seed held every chunk's nearest windows (1,000 at most) as
   // the seed's copies did, diversity listed it once, and the list stayed short of k though the
-  // index held other songs. The listed file keeps its windows (it is listed again); its group's
-  // other files, which that round's pool showed and diversity found, are left out of the next
-  // round's. Again each copy is searched once a request (RequestCopies), and the rounds end when
+  // index held other songs. The group's best-ranked file keeps its windows (it is listed again);
+  // its other files, which that round's pool showed and diversity found, are left out of the
+  // next round's. Again each copy is searched once a request (RequestCopies), and the rounds end when
   // the list is full or a pool adds no copy to leave out.
   size_t left_out = rules.exclude.size();  // the tracks the last ranking left out
+  std::vector<int64_t> last_ranked;  // the last ranking's tracks, in rank order
   const auto with_copies_left_out = [&] {
     ResultRules r = leave_copies_out ? excluding_copies_of(snap, rules, copied, copies, {self}) : rules;
-    return excluding_copies_of(snap, std::move(r), copies.listed(), copies, copies.listed());
+    // The best-ranked file of each group of copies the last ranking held (diversity lists one
+    // file a group): the groups are diversity's, which searched that ranking's pool for copies
+    // (RequestCopies) in the fold before this is asked (wider(), the next round).
+    std::vector<int64_t> heads;
+    std::set<int64_t> groups;
+    for (int64_t id : last_ranked)
+      if (const int64_t g = copies.group(id); g >= 0 && groups.insert(g).second) heads.push_back(id);
+    return excluding_copies_of(snap, std::move(r), heads, copies, heads);
   };
   const auto ranking = [&](int64_t n) {
     search::LikeOptions pool = options;
@@ -181,7 +189,12 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
     pool.per_chunk = static_cast<int>(per_chunk_for(n));
     if (diversified) rules = with_copies_left_out();
     left_out = rules.exclude.size();
-    return like(snap, answer.chunks, pool, rules);
+    std::vector<search::LikeResult> ranked = like(snap, answer.chunks, pool, rules);
+    if (diversified) {
+      last_ranked.clear();
+      for (const search::LikeResult& l : ranked) last_ranked.push_back(l.track_id);
+    }
+    return ranked;
   };
   answer.list = folded<search::LikeResult>(
       snap, request, folding_of(request, seed_tracks, copies), ranking,  // a copy: the rounds read seed_tracks
