@@ -14,7 +14,8 @@
 #include "search/similar.h"
 
 namespace clap::search {
-// TEMPORARY (moves to search/duplicates.h).
+// With the pairs known before the call (`known`; declared again in service/duplicates.cpp,
+// its one caller, until search/duplicates.h can take it: see there).
 std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
                                                 const std::function<double(int64_t)>& duration_of, double hop_s,
                                                 const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,

