@@ -89,7 +89,8 @@ void add_duplicates_command(CLI::App& app, Action& action) {
       "duplicates", "Groups of tracks that are the same recording in another file, with the best copy to keep");
   cmd->footer(
       "A pair of tracks is a duplicate when their acoustic fingerprints (Chromaprint, stored by `index`) agree at one "
-      "time offset: at most 25 % of the bits differ, over most of the shorter track. Tracks without fingerprints "
+      "time offset: at most 25 % of the bits differ, over most of the shorter track. A track is compared with its 16 "
+      "nearest tracks by embedding that are not copies of it found already. Tracks without fingerprints "
       "(an index made before they were stored, until the next `index` run adds them; clips under ~5 s) are compared "
       "by their windows instead: each window closer to its copy than to the song itself one hop later. Identical "
       "files are always duplicates. Nothing is deleted.");

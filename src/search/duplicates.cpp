@@ -14,6 +14,21 @@
 #include "search/similar.h"
 
 namespace clap::search {
+// With the pairs known before the call (`known`; declared again in service/duplicates.cpp,
+// its one caller, until search/duplicates.h can take it: see there).
+std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
+                                                const std::function<double(int64_t)>& duration_of, double hop_s,
+                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
+                                                const std::vector<int64_t>& of,
+                                                const std::function<void(int64_t, int64_t)>& progress,
+                                                const std::vector<std::pair<int64_t, int64_t>>& known);
+std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
+                                                const std::function<double(int64_t)>& duration_of, double hop_s,
+                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
+                                                const std::vector<int64_t>& of,
+                                                const std::function<void(int64_t, int64_t)>& progress) {
+  return find_duplicate_pairs(catalog, tracks, duration_of, hop_s, options, fingerprint_of, of, progress, {});
+}
 namespace {
 
 constexpr double kNone = std::numeric_limits<double>::infinity();
@@ -146,11 +161,52 @@ const char* rule_name(DuplicateRule rule) {
   return "windows";
 }
 
+namespace {
+
+// The groups of the pairs found so far (union-find over track ids): a track's copies that a
+// query walks past without comparing them again.
+class Links {
+ public:
+  int64_t root(int64_t x) {
+    auto it = parent_.find(x);
+    if (it == parent_.end()) return x;
+    while (it->second != x) {
+      const auto up = parent_.find(it->second);
+      it->second = up->second;  // path halving
+      x = it->second;
+      it = parent_.find(x);
+    }
+    return x;
+  }
+  bool same(int64_t a, int64_t b) { return a == b || root(a) == root(b); }
+  void join(int64_t a, int64_t b) {
+    parent_.try_emplace(a, a);
+    parent_.try_emplace(b, b);
+    const int64_t ra = root(a), rb = root(b);
+    if (ra == rb) return;
+    const int64_t small = std::min(ra, rb), big = std::max(ra, rb);
+    parent_[big] = small;
+    size_[small] = size(small) + size(big);
+    size_.erase(big);
+  }
+  int64_t size(int64_t x) {
+    const auto it = size_.find(root(x));
+    return it == size_.end() ? 1 : it->second;
+  }
+
+ private:
+  std::map<int64_t, int64_t> parent_;
+  std::map<int64_t, int64_t> size_;  // root -> members
+};
+
+}  // namespace
+
 std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
                                                 const std::function<double(int64_t)>& duration_of, double hop_s,
                                                 const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
                                                 const std::vector<int64_t>& of,
-                                                const std::function<void(int64_t, int64_t)>& progress) {
+                                                const std::function<void(int64_t, int64_t)>& progress,
+                                                const std::vector<std::pair<int64_t, int64_t>>& known) {
   tracks.check("duplicates");
   if (!(options.min_duration_ratio >= 0 && options.min_duration_ratio <= 1))
     throw Error("duplicates: the duration ratio must be between 0 and 1");
@@ -159,61 +215,99 @@ std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Em
   queries.erase(std::unique(queries.begin(), queries.end()), queries.end());
 
   std::map<std::pair<int64_t, int64_t>, DuplicatePair> found;
-  std::set<std::pair<int64_t, int64_t>> examined;
-  // Each query's nearest tracks, asked in blocks (one scan of the track matrix per block, on
-  // every core; a query's list does not depend on the block it is in).
+  std::map<std::pair<int64_t, int64_t>, bool> examined;  // pair -> a duplicate
+  Links links;
+  for (const auto& [a, b] : known) links.join(a, b);
   std::map<int64_t, int64_t> row_of;
   for (int64_t i = 0; i < tracks.size(); ++i) row_of.emplace(tracks.ids[i], i);
   std::vector<int64_t> usable;
   for (int64_t a : queries)
     if (row_of.count(a)) usable.push_back(a);  // no embedding (an error or silent track): nothing to compare
-  constexpr size_t kBlock = 256;
-  std::vector<std::vector<Hit>> neighbours;
-  std::vector<float> block;
   int64_t done = 0;
-  for (size_t q = 0; q < usable.size(); ++q) {
-    if (q % kBlock == 0) {
-      if (progress) progress(done, static_cast<int64_t>(usable.size()));
-      const size_t n = std::min(kBlock, usable.size() - q);
+  // Whether the pair (a, b) is a duplicate by the rule (the header's order of evidence).
+  const auto decide = [&](int64_t a, const Hit& h) {
+    const auto key = std::minmax(a, h.id);
+    const double db = duration_of(h.id), da = duration_of(a);
+    const double longer = std::max(da, db), shorter = std::min(da, db);
+    if (!(longer > 0) || shorter / longer < options.min_duration_ratio) return false;
+    const int64_t ta = catalog.track_index(key.first), tb = catalog.track_index(key.second);
+    if (ta < 0 || tb < 0) return false;
+    DuplicatePair p;
+    p.a = key.first;
+    p.b = key.second;
+    p.score = h.score;
+    const std::vector<uint32_t>* fa = fingerprint_of ? fingerprint_of(p.a) : nullptr;
+    const std::vector<uint32_t>* fb = fa ? fingerprint_of(p.b) : nullptr;
+    if (fa && fb) p.fingerprint = match_fingerprints(*fa, *fb, options.min_coverage);
+    bool duplicate;
+    if (options.threshold > 0) {
+      p.rule = DuplicateRule::Threshold;
+      duplicate = h.score >= options.threshold;
+    } else if (p.fingerprint.measurable) {
+      p.rule = DuplicateRule::Fingerprint;
+      duplicate = p.fingerprint.bit_error_rate <= kSameRecordingBitErrorRate;
+    } else {
+      p.rule = DuplicateRule::Windows;
+      p.alignment = align_tracks(catalog, ta, tb, hop_s, options.min_coverage);
+      duplicate = p.alignment.measurable && p.alignment.aligned >= options.min_aligned;
+    }
+    if (duplicate) found.emplace(key, p);
+    return duplicate;
+  };
+  // A track's candidates are its `neighbours` nearest tracks that are not copies of it found
+  // already (H14S-3): its copies do not use up the bound. With more than `neighbours` files of
+  // one recording of one kind (300 MP3 re-encodes of a song in three bit-rate classes), each
+  // file's nearest were files of its own kind, and the recording came out as one group per
+  // kind. A track's walk goes down its ranking past the copies it finds, until `neighbours`
+  // tracks that are not copies have been seen (or the library ends): for a track without copies
+  // the candidates are the same as before. Each pair is decided once a call, and a copy found
+  // before is walked past without a comparison.
+  //
+  // The rankings are asked for in blocks (one scan of the track matrix per block, on every
+  // core; a query's list does not depend on its block): first `2 · neighbours` for every query
+  // (a track with a few copies walks past them there), then, for the queries whose list held
+  // too many copies, again with room for their copies found so far, doubled each round (at most
+  // log2 of the library's size rounds; in practice one: the copies are known by then).
+  const int64_t first_list = 2 * static_cast<int64_t>(std::max(options.neighbours, 0));
+  constexpr int64_t kBlock = 256;
+  constexpr int64_t kHitsABlock = int64_t{1} << 22;  // hits held at once (64 MiB)
+  std::vector<int64_t> pending = usable;
+  std::vector<float> block;
+  for (int64_t asked = first_list, round = 0; !pending.empty(); ++round) {
+    if (round > 0) {
+      int64_t copies = 0;
+      for (int64_t a : pending) copies = std::max(copies, links.size(a));
+      asked = std::max(2 * asked, options.neighbours + copies);
+    }
+    const int64_t per_block = std::clamp<int64_t>(kHitsABlock / std::max<int64_t>(asked, 1), 1, kBlock);
+    std::vector<int64_t> unfinished;
+    for (size_t q = 0; q < pending.size(); q += static_cast<size_t>(per_block)) {
+      if (round == 0 && progress) progress(done, static_cast<int64_t>(usable.size()));
+      const size_t n = std::min(static_cast<size_t>(per_block), pending.size() - q);
       block.resize(n * static_cast<size_t>(tracks.dim));
       for (size_t i = 0; i < n; ++i)
-        std::copy_n(tracks.row(row_of[usable[q + i]]), tracks.dim, block.data() + i * tracks.dim);
-      neighbours = similar(tracks, static_cast<int64_t>(n), block.data(), usable.data() + q, options.neighbours);
-    }
-    ++done;
-    check_deadline("duplicates");
-    const int64_t a = usable[q];
-    const std::vector<Hit>& near = neighbours[q % kBlock];
-    const double da = duration_of(a);
-    for (const Hit& h : near) {
-      const auto key = std::minmax(a, h.id);
-      if (!examined.insert(key).second) continue;
-      const double db = duration_of(h.id);
-      const double longer = std::max(da, db), shorter = std::min(da, db);
-      if (!(longer > 0) || shorter / longer < options.min_duration_ratio) continue;
-      const int64_t ta = catalog.track_index(key.first), tb = catalog.track_index(key.second);
-      if (ta < 0 || tb < 0) continue;
-      DuplicatePair p;
-      p.a = key.first;
-      p.b = key.second;
-      p.score = h.score;
-      const std::vector<uint32_t>* fa = fingerprint_of ? fingerprint_of(p.a) : nullptr;
-      const std::vector<uint32_t>* fb = fa ? fingerprint_of(p.b) : nullptr;
-      if (fa && fb) p.fingerprint = match_fingerprints(*fa, *fb, options.min_coverage);
-      bool duplicate;
-      if (options.threshold > 0) {
-        p.rule = DuplicateRule::Threshold;
-        duplicate = h.score >= options.threshold;
-      } else if (p.fingerprint.measurable) {
-        p.rule = DuplicateRule::Fingerprint;
-        duplicate = p.fingerprint.bit_error_rate <= kSameRecordingBitErrorRate;
-      } else {
-        p.rule = DuplicateRule::Windows;
-        p.alignment = align_tracks(catalog, ta, tb, hop_s, options.min_coverage);
-        duplicate = p.alignment.measurable && p.alignment.aligned >= options.min_aligned;
+        std::copy_n(tracks.row(row_of[pending[q + i]]), tracks.dim, block.data() + i * tracks.dim);
+      const std::vector<std::vector<Hit>> lists =
+          similar(tracks, static_cast<int64_t>(n), block.data(), pending.data() + q, asked);
+      for (size_t i = 0; i < n; ++i) {
+        if (round == 0) ++done;
+        check_deadline("duplicates");
+        const int64_t a = pending[q + i];
+        int others = 0;
+        for (const Hit& h : lists[i]) {
+          if (others >= options.neighbours) break;
+          if (links.same(a, h.id)) continue;  // a copy found before
+          const auto key = std::minmax(a, h.id);
+          auto decided = examined.find(key);
+          if (decided == examined.end()) decided = examined.emplace(key, decide(a, h)).first;
+          if (decided->second) links.join(a, h.id);
+          else ++others;
+        }
+        // Not `neighbours` other recordings yet, and the ranking has more tracks: further down.
+        if (others < options.neighbours && static_cast<int64_t>(lists[i].size()) >= asked) unfinished.push_back(a);
       }
-      if (duplicate) found.emplace(key, p);
     }
+    pending = std::move(unfinished);
   }
   if (progress) progress(done, static_cast<int64_t>(usable.size()));
   std::vector<DuplicatePair> out;

@@ -13,6 +13,19 @@
 #include "core/vector_math.h"
 #include "service/diversity.h"
 
+namespace clap::search {
+// find_duplicate_pairs (search/duplicates.h) with the pairs known to be copies before the call
+// (`known`: a closure round's, a request's RequestCopies groups): a track walks past them.
+// Declared here and in search/duplicates.cpp, not in the header, until the header can change
+// (every CLI file includes it: copies16 could not rebuild them in its session).
+std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
+                                                const std::function<double(int64_t)>& duration_of, double hop_s,
+                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
+                                                const std::vector<int64_t>& of,
+                                                const std::function<void(int64_t, int64_t)>& progress,
+                                                const std::vector<std::pair<int64_t, int64_t>>& known);
+}  // namespace clap::search
+
 namespace clap::service {
 namespace {
 
@@ -135,7 +148,8 @@ std::vector<search::DuplicatePair> identical_pairs(const LibrarySnapshot& snap, 
 std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, FingerprintCache& prints,
                                                 const search::DuplicateOptions& options, std::vector<int64_t> seeds,
                                                 const std::function<void(int64_t, int64_t)>& progress,
-                                                DuplicateWork* work, const std::set<int64_t>* searched_before = nullptr) {
+                                                DuplicateWork* work, const std::set<int64_t>* searched_before = nullptr,
+                                                const std::vector<std::pair<int64_t, int64_t>>& known = {}) {
   const auto duration_of = [&snap](int64_t id) {
     const store::Track* t = snap.track(id);
     return t ? t->duration_s : 0.0;
@@ -154,9 +168,14 @@ std::vector<search::DuplicatePair> pairs_around(const LibrarySnapshot& snap, Fin
       kept.rule = search::DuplicateRule::Identical;
     }
   };
+  // A track's candidates lie outside the copies of it found so far (search/duplicates.h): the
+  // pairs found before this call (`known`: an earlier request round's groups) and in its rounds.
   const auto find_pairs = [&](const std::vector<int64_t>& of, const std::function<void(int64_t, int64_t)>& report) {
     if (work) work->neighbour_queries += of.empty() ? searched.size() : static_cast<int64_t>(of.size());
-    return search::find_duplicate_pairs(snap.catalog(), searched, duration_of, hop, options, prints.lookup(), of, report);
+    std::vector<std::pair<int64_t, int64_t>> links = known;
+    for (const auto& [key, p] : all) links.push_back(key);
+    return search::find_duplicate_pairs(snap.catalog(), searched, duration_of, hop, options, prints.lookup(), of, report,
+                                        links);
   };
   if (seeds.empty()) {
     for (const auto& p : find_pairs({}, progress)) all.emplace(std::make_pair(p.a, p.b), p);
@@ -270,7 +289,10 @@ void RequestCopies::cover(const LibrarySnapshot& snap, const std::vector<int64_t
   fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
   if (fresh.empty() || !snap.searchable()) return;  // (pairs_around of no seed searches every track)
   FingerprintCache prints(snap);
-  const std::vector<search::DuplicatePair> pairs = pairs_around(snap, prints, {}, fresh, {}, work_, &reached_);
+  std::vector<std::pair<int64_t, int64_t>> known;  // the groups found before (and joined by diversity)
+  for (const auto& [number, members] : members_)
+    for (size_t i = 1; i < members.size(); ++i) known.emplace_back(members.front(), members[i]);
+  const std::vector<search::DuplicatePair> pairs = pairs_around(snap, prints, {}, fresh, {}, work_, &reached_, known);
   reached_.insert(fresh.begin(), fresh.end());
   for (const std::vector<int64_t>& members : search::group_pairs(pairs)) {
     // A group reaching tracks of earlier groups (a pair with a track searched before) joins them.

@@ -45,14 +45,15 @@ RankedList<R> folded(const LibrarySnapshot& snap, const RankedRequest& r, const 
 // them out, and the list came back empty ("0 of the 10 tracks asked for") however many other
 // recordings the index holds (H11S-1). Their windows are skipped, as the seed's own are.
 // The groups are the request's (`copies`): diversity's rounds find them known, not searched again.
-// `kept`: the query's own track when it is a result (like without --exclude-self): its copies
-// are left out and it is not, so that it is listed once and the other songs after it.
+// `kept`: tracks that are results themselves (the query's own track, like without
+// --exclude-self; a track an earlier round listed): their copies are left out and they are not,
+// so that each is listed once and the other songs after it.
 ResultRules excluding_copies_of(const LibrarySnapshot& snap, ResultRules rules, const std::vector<int64_t>& seeds,
-                                RequestCopies& copies, int64_t kept = -1) {
+                                RequestCopies& copies, const std::vector<int64_t>& kept = {}) {
   copies.cover(snap, seeds);
   for (int64_t seed : seeds)
     for (int64_t id : copies.copies_of(seed))
-      if (id != kept) rules.exclude.push_back(id);
+      if (std::find(kept.begin(), kept.end(), id) == kept.end()) rules.exclude.push_back(id);
   std::sort(rules.exclude.begin(), rules.exclude.end());
   rules.exclude.erase(std::unique(rules.exclude.begin(), rules.exclude.end()), rules.exclude.end());
   return rules;
@@ -134,8 +135,9 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
   }
   const std::vector<int64_t> copied = self >= 0 ? std::vector<int64_t>{self} : seed_tracks;
   RequestCopies copies(request.duplicate_work);
-  const bool leave_copies_out = request.diversity >= 0 && !copied.empty();
-  if (leave_copies_out) rules = excluding_copies_of(snap, std::move(rules), copied, copies, self);
+  const bool diversified = request.diversity >= 0;
+  const bool leave_copies_out = diversified && !copied.empty();
+  if (leave_copies_out) rules = excluding_copies_of(snap, std::move(rules), copied, copies, {self});
   // like ranks the tracks its chunks' per_chunk nearest windows vote for, however many results are
   // asked for: a folded list's wider pool (n past the first) takes more windows a chunk in
   // proportion, else copies of a few recordings held every vote and the list stayed short with a
@@ -160,20 +162,44 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
   // the pool widens again while that set grows, so the copies are skipped before the per-chunk
   // nearest are taken. The rounds add the seed's copies the last pool held, so their work is
   // linear in the group (each copy is searched once) and they end when a pool holds no new copy.
+  //
+  // So are the other files of every recording the last round held (copies16): another song
+  // with hundreds of files near the seed held every chunk's nearest windows (1,000 at most) as
+  // the seed's copies did, diversity listed it once, and the list stayed short of k though the
+  // index held other songs. The group's best-ranked file keeps its windows (it is listed again);
+  // its other files, which that round's pool showed and diversity found, are left out of the
+  // next round's. Again each copy is searched once a request (RequestCopies), and the rounds end when
+  // the list is full or a pool adds no copy to leave out.
   size_t left_out = rules.exclude.size();  // the tracks the last ranking left out
-  const auto with_seed_copies = [&] { return excluding_copies_of(snap, rules, copied, copies, self); };
+  std::vector<int64_t> last_ranked;  // the last ranking's tracks, in rank order
+  const auto with_copies_left_out = [&] {
+    ResultRules r = leave_copies_out ? excluding_copies_of(snap, rules, copied, copies, {self}) : rules;
+    // The best-ranked file of each group of copies the last ranking held (diversity lists one
+    // file a group): the groups are diversity's, which searched that ranking's pool for copies
+    // (RequestCopies) in the fold before this is asked (wider(), the next round).
+    std::vector<int64_t> heads;
+    std::set<int64_t> groups;
+    for (int64_t id : last_ranked)
+      if (const int64_t g = copies.group(id); g >= 0 && groups.insert(g).second) heads.push_back(id);
+    return excluding_copies_of(snap, std::move(r), heads, copies, heads);
+  };
   const auto ranking = [&](int64_t n) {
     search::LikeOptions pool = options;
     pool.k = n;
     pool.per_chunk = static_cast<int>(per_chunk_for(n));
-    if (leave_copies_out) rules = with_seed_copies();
+    if (diversified) rules = with_copies_left_out();
     left_out = rules.exclude.size();
-    return like(snap, answer.chunks, pool, rules);
+    std::vector<search::LikeResult> ranked = like(snap, answer.chunks, pool, rules);
+    if (diversified) {
+      last_ranked.clear();
+      for (const search::LikeResult& l : ranked) last_ranked.push_back(l.track_id);
+    }
+    return ranked;
   };
   answer.list = folded<search::LikeResult>(
       snap, request, folding_of(request, seed_tracks, copies), ranking,  // a copy: the rounds read seed_tracks
       [](const search::LikeResult& r) { return r.track_id; }, [](const search::LikeResult& r) { return r.combined; },
-      [&](int64_t n) { return per_chunk_for(n) < widest || (leave_copies_out && with_seed_copies().exclude.size() > left_out); });
+      [&](int64_t n) { return per_chunk_for(n) < widest || (diversified && with_copies_left_out().exclude.size() > left_out); });
   return answer;
 }
 

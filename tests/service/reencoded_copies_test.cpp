@@ -375,5 +375,85 @@ TEST(ReencodedCopies, APathListsItsEndsRecordingOnceWhateverItsFilesEncodings) {
   }
 }
 
+// H14S-3 in `duplicates` itself (copies16): 17 MP3s of x at 64 kb/s and 17 at 128 kb/s beside the
+// FLAC. A track's candidates were its 16 nearest, all files of its own kind, so x came out as one
+// group per kind (the FLAC with one of them), and 300 re-encodes in three bit-rate classes as
+// three. A track's copies found no longer use up its 16 candidates: x is one group of 35, from
+// the whole library and around any one of its files, while the song cut shorter and another take
+// of it (v/) and the other songs stay apart. The remix (x at full level under y's percussion)
+// is a copy by the fingerprint rule (bit error rate 0.005: the percussion leaves x's chroma as
+// it was), on main as here: it is in x's group.
+TEST(ReencodedCopies, DuplicatesGroupsEveryEncodingOfARecordingAndNoOtherRecording) {
+  const Opened f(test::two_kinds_and_variants(17));
+  const auto& snap = f.snap;
+  const auto folders = [&](const DuplicateGroup& g) {
+    std::vector<int64_t> ids;
+    for (const DuplicateMember& m : g.members) ids.push_back(m.track_id);
+    return folders_of(*snap, ids);
+  };
+  std::vector<std::string> files_of_x(35, "x");  // the FLAC and 2 × 17 MP3s
+  files_of_x.push_back("v");                       // and the remix
+  const std::multiset<std::string> x(files_of_x.begin(), files_of_x.end());
+  const std::vector<DuplicateGroup> all = find_duplicates(*snap, {}, {}, {}, nullptr, false);
+  ASSERT_EQ(all.size(), 1u) << "one group: x's files";
+  EXPECT_EQ(folders(all[0]), x);
+  for (const char* file : {"x/mp3-64-3.mp3", "x/mp3-128-3.mp3", "x/song.flac"}) {
+    const store::Track* t = f.track(file);
+    ASSERT_NE(t, nullptr) << file;
+    DuplicateWork work;
+    const std::vector<DuplicateGroup> around = find_duplicates(*snap, {}, {t->id}, {}, &work, false);
+    ASSERT_EQ(around.size(), 1u) << file;
+    EXPECT_EQ(folders(around[0]), x) << file;
+    // Each file of the group is searched once around it (36), and the tracks its walk meets
+    // are compared once each: not x's files with each other again and again.
+    EXPECT_LE(work.neighbour_queries, 36) << file;
+  }
+  for (const char* other : {"v/short.flac", "v/take2.flac", "y/song.flac"}) {
+    const store::Track* t = f.track(other);
+    ASSERT_NE(t, nullptr) << other;
+    EXPECT_TRUE(find_duplicates(*snap, {}, {t->id}, {}, nullptr, false).empty()) << other << " is no copy";
+  }
+}
+
+// Another song with hundreds of files near the seed (copies16): y's nearest windows are x's,
+// and 432 files of x (400 stored, one embedding) held every chunk's 1,000 nearest. Diversity
+// listed x once, and `like y` listed x alone, short of the 3 asked for, though z and n are in the
+// index (`similar` and the sonic lists, which rank whole tracks, were full). The other files of a
+// recording a round listed are now left out of the next round's windows, as the seed's are,
+// and each track is still searched once a request.
+TEST(ReencodedCopies, ADiversifiedLikeIsFilledPastAnotherSongsManyCopies) {
+  constexpr int kStored = 400;
+  Opened f(kStored, "reencoded-stored-copies-crowd");
+  const auto& snap = f.snap;
+  const store::Track* y = f.track("y/song.flac");
+  ASSERT_NE(y, nullptr);
+  for (const bool exclude_self : {true, false}) {
+    DuplicateWork work;
+    LikeRequest r;
+    r.track = y;
+    r.exclude_self = exclude_self;
+    r.k = exclude_self ? 3 : 4;
+    r.diversity = 0.5;
+    r.duplicate_work = &work;
+    std::vector<int64_t> ids;
+    for (const search::LikeResult& l : like_query(f.lib, *snap, r).list.results) ids.push_back(l.track_id);
+    std::multiset<std::string> want{"x", "z", "n"};
+    if (!exclude_self) want.insert("y");
+    EXPECT_EQ(folders_of(*snap, ids), want) << "exclude_self " << exclude_self;
+    EXPECT_LE(work.neighbour_queries, kFiles + kStored) << "each track's neighbours searched once a request";
+    std::printf("exclude_self %d: %lld neighbour searches\n", exclude_self, static_cast<long long>(work.neighbour_queries));
+  }
+  SimilarRequest s;
+  s.track = y;
+  s.k = 3;
+  s.diversity = 0.5;
+  std::vector<int64_t> similar;
+  for (const search::Hit& h : similar_query(f.lib, *snap, s).list.results) similar.push_back(h.id);
+  EXPECT_EQ(folders_of(*snap, similar), (std::multiset<std::string>{"x", "z", "n"}));
+  SonicOptions three;
+  three.count = 3;
+  EXPECT_EQ(recordings_of(sonic_similar(*snap, *y, three)), (std::multiset<std::string>{"x", "z", "n"}));
+}
+
 }  // namespace
 }  // namespace clap::service

@@ -87,6 +87,22 @@ std::string copies_of_two_kinds(int per_kind) {
   });
 }
 
+void write_two_kinds_and_variants(const std::string& music, int per_kind) {
+  write_copies_of_two_kinds(music, per_kind);
+  const std::string flac = music + "/x/song.flac";
+  ffmpeg(music + "/v/short.flac", "-i " + quoted(flac) + " -t 16");
+  ffmpeg(music + "/v/take2.flac", "-i " + quoted(flac) + " -af atempo=1.06");
+  ffmpeg(music + "/v/remix.flac", "-i " + quoted(flac) + " -i " + quoted(music + "/y/song.flac") +
+                                      " -filter_complex \"[0][1]amix=inputs=2:normalize=0\"");
+}
+
+std::string two_kinds_and_variants(int per_kind) {
+  return shared_fixture("two-kinds-and-variants-" + std::to_string(per_kind), [per_kind](const std::string& dir) {
+    write_two_kinds_and_variants(dir + "/music", per_kind);
+    index_library(dir + "/music", dir + "/library.db", case_dir("tiny-unfused"));
+  });
+}
+
 std::string reencoded_library(int more_copies) {
   return shared_fixture("reencoded-" + std::to_string(more_copies), [more_copies](const std::string& dir) {
     write_reencoded_library(dir + "/music", more_copies);

@@ -47,4 +47,11 @@ std::string copies_in_two_folders();
 void write_copies_of_two_kinds(const std::string& music, int per_kind);
 std::string copies_of_two_kinds(int per_kind);
 
+// copies_of_two_kinds's files beside three other recordings made from x's song (copies16), in
+// v/: the song cut shorter (its first 16 s), another take (played 6 % faster: atempo) and a
+// remix (x under y's percussion at the same level). The short cut and the other take are no copy
+// of x; the remix is, by the fingerprint rule (it keeps x's audio whole: BER 0.005).
+void write_two_kinds_and_variants(const std::string& music, int per_kind);
+std::string two_kinds_and_variants(int per_kind);
+
 }  // namespace clap::test
