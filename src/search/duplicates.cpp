@@ -14,21 +14,6 @@
 #include "search/similar.h"
 
 namespace clap::search {
-// With the pairs known before the call (`known`; declared again in service/duplicates.cpp,
-// its one caller, until search/duplicates.h can take it: see there).
-std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
-                                                const std::function<double(int64_t)>& duration_of, double hop_s,
-                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
-                                                const std::vector<int64_t>& of,
-                                                const std::function<void(int64_t, int64_t)>& progress,
-                                                const std::vector<std::pair<int64_t, int64_t>>& known);
-std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
-                                                const std::function<double(int64_t)>& duration_of, double hop_s,
-                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
-                                                const std::vector<int64_t>& of,
-                                                const std::function<void(int64_t, int64_t)>& progress) {
-  return find_duplicate_pairs(catalog, tracks, duration_of, hop_s, options, fingerprint_of, of, progress, {});
-}
 namespace {
 
 constexpr double kNone = std::numeric_limits<double>::infinity();

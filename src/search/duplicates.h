@@ -31,6 +31,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "core/embeddings.h"
@@ -84,11 +85,15 @@ Alignment align_tracks(const Catalog& catalog, int64_t track_index_a, int64_t tr
 // `tracks` are the track embeddings (ids = track ids), `duration_of` gives a track's duration
 // in seconds. `progress(done, total)` is called now and then when given.
 // `fingerprint_of` gives the tracks' fingerprints (none: the window rule decides every pair).
+// `known`: pairs known to be copies before the call (a closure round's, a request's RequestCopies
+// groups): a track's walk down its ranking goes past them, so that many copies of it do not use up
+// its candidates (copies16).
 std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
                                                 const std::function<double(int64_t)>& duration_of, double hop_s,
                                                 const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
                                                 const std::vector<int64_t>& of = {},
-                                                const std::function<void(int64_t, int64_t)>& progress = {});
+                                                const std::function<void(int64_t, int64_t)>& progress = {},
+                                                const std::vector<std::pair<int64_t, int64_t>>& known = {});
 
 // Connected components of the pairs (each sorted by id; groups ordered by their smallest id).
 std::vector<std::vector<int64_t>> group_pairs(const std::vector<DuplicatePair>& pairs);

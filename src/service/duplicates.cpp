@@ -13,19 +13,6 @@
 #include "core/vector_math.h"
 #include "service/diversity.h"
 
-namespace clap::search {
-// find_duplicate_pairs (search/duplicates.h) with the pairs known to be copies before the call
-// (`known`: a closure round's, a request's RequestCopies groups): a track walks past them.
-// Declared here and in search/duplicates.cpp, not in the header, until the header can change
-// (every CLI file includes it: copies16 could not rebuild them in its session).
-std::vector<DuplicatePair> find_duplicate_pairs(const Catalog& catalog, const Embeddings& tracks,
-                                                const std::function<double(int64_t)>& duration_of, double hop_s,
-                                                const DuplicateOptions& options, const FingerprintLookup& fingerprint_of,
-                                                const std::vector<int64_t>& of,
-                                                const std::function<void(int64_t, int64_t)>& progress,
-                                                const std::vector<std::pair<int64_t, int64_t>>& known);
-}  // namespace clap::search
-
 namespace clap::service {
 namespace {
 
