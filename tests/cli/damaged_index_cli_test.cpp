@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "support/golden.h"
+#include "psql.h"
 #include "support/postgres_server.h"
 
 namespace clap {
@@ -65,16 +66,7 @@ void sql(const std::string& db, const std::string& statements) {
   sqlite3_close(h);
 }
 
-// Runs `statement` on PostgreSQL database `db` (a URL) with psql; its output (-At: bare values).
-std::string psql(const std::string& db, const std::string& statement) {
-  std::string out, err;
-  EXPECT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -At -d " + q(db) + " -c " +
-                                  q(statement),
-                              &out, &err),
-            0)
-      << statement << ": " << err;
-  return out;
-}
+using test::psql;
 
 // Page `page` (0 = the first) of a 4096-byte-page file overwritten with random bytes.
 void garbage_page(const std::string& path, size_t page) {

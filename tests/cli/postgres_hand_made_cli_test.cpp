@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/golden.h"
+#include "psql.h"
 #include "support/postgres_server.h"
 
 namespace clap {
@@ -25,16 +26,7 @@ std::string q(const std::string& s) { return test::quoted(s); }
 
 std::string model_arg() { return " --model " + q(test::case_dir("tiny-unfused")); }
 
-// Runs `statement` on PostgreSQL database `db` (a URL) with psql; its output (-At: bare values).
-std::string psql(const std::string& db, const std::string& statement) {
-  std::string out, err;
-  EXPECT_EQ(test::run_command(q(test::PostgresServer::shared().bin_dir() + "/psql") + " -q -At -d " + q(db) + " -c " +
-                                  q(statement),
-                              &out, &err),
-            0)
-      << statement << ": " << err;
-  return out;
-}
+using test::psql;
 
 TEST(PostgresHandMade, WhatARebuildWouldDropOrEmptyIsNamedAndNothingChanges) {
   const std::string root = test::temp_dir() + "/pg-hand-made-16";
