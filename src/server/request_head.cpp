@@ -263,6 +263,7 @@ std::string normal_target(const std::string& target) {
 // 2,800 '?' in a 2,870-byte line were refused 414 "over the limit of 8192 bytes" (H12S-1).
 RequestTarget origin_form(const std::string& line) {
   RequestTarget out = target_form(line);
+  if (!out.problem.empty()) return out;  // refused (400) as it was sent: nothing to rewrite
   // The path merged and without dot segments (normal_target) in the line cpp-httplib parses, so
   // that every check (the token's, a form POST's, which API answers a refusal) and every route
   // reads the one path that is served.
