@@ -60,6 +60,9 @@ bool ChunkFraming::step(char c) {
                              " there (a negative, signed or 0x-prefixed size is not a size)" + crlf);
       size_ = v, line_ = 1;
       state_ = State::Size;
+      // A one-digit size is over a limit under 16 bytes too (the limit's check was on later digits only).
+      if (size_ > max_size_)
+        return fail(413, "a chunk of the body is over the server's limit of " + std::to_string(max_size_) + " bytes");
       return true;
     }
     case State::Size: {
