@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "server/api.h"
 #include "server/assets.h"
+#include "server/client_address.h"
 #include "server/connection.h"
 #include "server/subsonic.h"
 #include "service/accounts.h"
@@ -490,16 +491,18 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       // client guessed 800 tokens a second, and the owner chooses the token). Not from loopback:
       // a reverse proxy's requests all come from there, and one client's guesses would lock out
       // every other; a proxy that does not sign users in must limit them itself.
+      // An IPv6 client is counted by its /64 (client_key: it can send from any address of it).
       const std::chrono::seconds lockout(s.options.login_lockout_s);
       const bool limited = !is_loopback(req.remote_addr);
-      if (const auto wait = limited ? subsonic::token_lockout_wait(req.remote_addr, lockout) : std::chrono::seconds(0);
+      const std::string client = client_key(req.remote_addr, req.local_addr);
+      if (const auto wait = limited ? subsonic::token_lockout_wait(client, lockout) : std::chrono::seconds(0);
           wait.count() > 0) {
         res.set_header("WWW-Authenticate", "Bearer");
         return deny(401, "unauthorized",
                     "too many wrong tokens from this address: try again in " + std::to_string(wait.count()) + " s");
       }
       if (!same_secret(given, s.options.token)) {
-        if (limited) subsonic::wrong_token(req.remote_addr, lockout);
+        if (limited) subsonic::wrong_token(client, lockout);
         res.set_header("WWW-Authenticate", "Bearer");
         return deny(401, "unauthorized",
                     "this server needs its token: Authorization: Bearer TOKEN (?token=TOKEN only on /api/tracks/ID/audio)");

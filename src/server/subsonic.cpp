@@ -19,6 +19,7 @@
 #include "core/utf8.h"
 #include "server/api.h"
 #include "server/api_request.h"
+#include "server/client_address.h"
 #include "server/connection.h"
 #include "service/accounts.h"
 
@@ -454,7 +455,7 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
     // getOpenSubsonicExtensions "must be publicly accessible" (the spec): an app asks it before
     // signing in, to learn whether it may sign in with an API key. It names no user data.
     const bool open = name == "getOpenSubsonicExtensions";
-    const RestUser user = open ? RestUser{} : authenticate(req, req.remote_addr, *library, std::chrono::seconds(options_.login_lockout_s));
+    const RestUser user = open ? RestUser{} : authenticate(req, client_key(req.remote_addr, req.local_addr), *library, std::chrono::seconds(options_.login_lockout_s));
     const ScopedDeadline budget(options_.request_budget_s);
     for (int attempt = 0;; ++attempt) {
       try {
