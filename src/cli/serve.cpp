@@ -214,7 +214,7 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--login-lockout", o->server.login_lockout_s,
                   "Subsonic sign-ins: after 5 wrong passwords for a user from one address within this many seconds, that "
                   "address is refused for that user until the oldest is this old; the same for 5 wrong --token values "
-                  "from one address other than loopback")
+                  "from one address other than loopback (an IPv6 client: its /64)")
       ->default_val(60)
       ->check(CLI::Range(1, 31536000));
   cmd->add_option("--paused-streams", o->server.paused_streams,
@@ -231,7 +231,8 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->default_val(10)
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--max-connections-per-client", o->server.connections_per_address,
-                  "Connections served at once per client address (loopback, e.g. a reverse proxy, is not counted)")
+                  "Connections served at once per client address (an IPv6 client: its /64; loopback, e.g. a reverse proxy, is not "
+                  "counted)")
       ->default_val(8)
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--quiet,-q", o->quiet, "No request log on stderr");

@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "server/client_address.h"
 #include "server/deadline_stream.h"
 #include "server/request_head.h"
 #include "server/server.h"
@@ -151,10 +152,13 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   // hexadecimal sum cannot overflow, whatever --max-upload-mb says).
   const auto max_chunk = static_cast<int64_t>(std::min<size_t>(payload_max_length_, size_t{1} << 56));
   DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines, max_chunk, paused_);
-  std::string ip;
+  std::string ip, local;
   int port = 0;
   strm.get_remote_ip_and_port(ip, port);
+  strm.get_local_ip_and_port(local, port);
   const bool counted = !ip.empty() && !is_loopback(ip);
+  // Counted per client (client_key): an IPv6 client by its /64, which it can send from whole.
+  if (counted) ip = client_key(ip, local);
   if (counted) {
     std::lock_guard lock(open_mutex_);
     if (open_[ip] >= per_address) {

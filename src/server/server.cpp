@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "server/api.h"
 #include "server/assets.h"
+#include "server/client_address.h"
 #include "server/connection.h"
 #include "server/subsonic.h"
 #include "service/accounts.h"
@@ -296,35 +297,50 @@ struct Server::Impl {
     service::LibraryOptions o = library_options;
     o.model.clear();  // the model recorded for the new set, not the one named at start
     std::shared_ptr<service::Library> next;
-    try {
-      next = std::make_shared<service::Library>(o, service::Access::ReadWriteIfPossible);
-    } catch (const std::exception& e) {
-      // Opening the index reads only its file, not the model: an index deleted and being made
-      // again fails here ("no index here", "no model recorded yet") until `index` records its
-      // model, so it is tried again at every refresh. The model's growing delay below kept such a
-      // server at 503 for seconds to a minute after the new index was ready.
-      reopen_delay = std::chrono::milliseconds(0);
-      reopen_retry_at = {};
-      if (reopen_failure != e.what())
-        log(std::string("cannot open the index again: ") + e.what() +
-            " (tried again at every refresh; logged again when the reason changes)");
-      reopen_failure = e.what();
-      throw;
-    }
-    try {
-      // The model first: when it cannot be loaded, nothing else was read.
-      next->model();  // the text tower loaded before the first request needs it
-      next->refresh(/*force=*/true);
-    } catch (const std::exception& e) {
-      constexpr std::chrono::milliseconds kLongest{60000};
-      reopen_delay = std::min(kLongest, std::max(std::chrono::milliseconds(options.refresh_ms), 2 * reopen_delay));
-      reopen_retry_at = now + reopen_delay;
-      if (reopen_failure != e.what())
-        log(std::string("cannot serve the index's new embedding set: ") + e.what() + " (tried again after " +
-            std::to_string(reopen_delay.count()) + " ms, up to every " + std::to_string(kLongest.count() / 1000) +
-            " s; logged again when the reason changes)");
-      reopen_failure = e.what();
-      throw;
+    // A file moved over the index again while it was being opened (a second restore, a script
+    // moving copies) is no failure of the index or its model: it is opened again at once, up to
+    // 3 times here, and then at the next request, with no delay. It was taken for a model that
+    // cannot be loaded (H17S-2): "cannot serve the index's new embedding set", and every request
+    // was refused for a delay doubling at each such race up to 60 s, the file long settled.
+    for (int attempt = 1;; ++attempt) {
+      try {
+        next = std::make_shared<service::Library>(o, service::Access::ReadWriteIfPossible);
+      } catch (const std::exception& e) {
+        // Opening the index reads only its file, not the model: an index deleted and being made
+        // again fails here ("no index here", "no model recorded yet") until `index` records its
+        // model, so it is tried again at every refresh. The model's growing delay below kept such a
+        // server at 503 for seconds to a minute after the new index was ready.
+        reopen_delay = std::chrono::milliseconds(0);
+        reopen_retry_at = {};
+        if (reopen_failure != e.what())
+          log(std::string("cannot open the index again: ") + e.what() +
+              " (tried again at every refresh; logged again when the reason changes)");
+        reopen_failure = e.what();
+        throw;
+      }
+      try {
+        // The model first: when it cannot be loaded, nothing else was read.
+        next->model();  // the text tower loaded before the first request needs it
+        next->refresh(/*force=*/true);
+        break;
+      } catch (const service::ModelChanged&) {
+        if (next->close_if_replaced()) service::accounts_connection(next->location()).close_if_replaced();
+        next.reset();
+        reopen_delay = std::chrono::milliseconds(0);
+        reopen_retry_at = {};
+        if (attempt < 3) continue;
+        throw;
+      } catch (const std::exception& e) {
+        constexpr std::chrono::milliseconds kLongest{60000};
+        reopen_delay = std::min(kLongest, std::max(std::chrono::milliseconds(options.refresh_ms), 2 * reopen_delay));
+        reopen_retry_at = now + reopen_delay;
+        if (reopen_failure != e.what())
+          log(std::string("cannot serve the index's new embedding set: ") + e.what() + " (tried again after " +
+              std::to_string(reopen_delay.count()) + " ms, up to every " + std::to_string(kLongest.count() / 1000) +
+              " s; logged again when the reason changes)");
+        reopen_failure = e.what();
+        throw;
+      }
     }
     reopen_delay = std::chrono::milliseconds(0);
     reopen_retry_at = {};
@@ -490,16 +506,18 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       // client guessed 800 tokens a second, and the owner chooses the token). Not from loopback:
       // a reverse proxy's requests all come from there, and one client's guesses would lock out
       // every other; a proxy that does not sign users in must limit them itself.
+      // An IPv6 client is counted by its /64 (client_key: it can send from any address of it).
       const std::chrono::seconds lockout(s.options.login_lockout_s);
       const bool limited = !is_loopback(req.remote_addr);
-      if (const auto wait = limited ? subsonic::token_lockout_wait(req.remote_addr, lockout) : std::chrono::seconds(0);
+      const std::string client = client_key(req.remote_addr, req.local_addr);
+      if (const auto wait = limited ? subsonic::token_lockout_wait(client, lockout) : std::chrono::seconds(0);
           wait.count() > 0) {
         res.set_header("WWW-Authenticate", "Bearer");
         return deny(401, "unauthorized",
                     "too many wrong tokens from this address: try again in " + std::to_string(wait.count()) + " s");
       }
       if (!same_secret(given, s.options.token)) {
-        if (limited) subsonic::wrong_token(req.remote_addr, lockout);
+        if (limited) subsonic::wrong_token(client, lockout);
         res.set_header("WWW-Authenticate", "Bearer");
         return deny(401, "unauthorized",
                     "this server needs its token: Authorization: Bearer TOKEN (?token=TOKEN only on /api/tracks/ID/audio)");

@@ -19,6 +19,7 @@
 #include "core/utf8.h"
 #include "server/api.h"
 #include "server/api_request.h"
+#include "server/client_address.h"
 #include "server/connection.h"
 #include "service/accounts.h"
 
@@ -387,15 +388,16 @@ Rest::Rest(std::function<std::shared_ptr<service::Library>()> library, std::func
 
 void Rest::install(httplib::Server& http) {
   // Every name under /rest/: an unknown one is answered by the dispatcher (an envelope a
-  // Subsonic client can read), not by the server's JSON 404.
+  // Subsonic client can read), not by the server's JSON 404. Names with a '/' too ("ping/", a
+  // trailing slash): with `[^/]*` they reached no route and were told "not found: no such page".
   const auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };
-  http.Get(R"(/rest/([^/]*))", handler);
+  http.Get(R"(/rest/(.*))", handler);
   // A form POST (the formPost extension) is read here, not by cpp-httplib: the library Debian
   // ships refuses a urlencoded body over 8 KB (CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH,
   // compiled in) with a bare 413, so a playlist of a few hundred songs could not be saved, and
   // it drops a repeated pair. The
   // body's length was checked before a byte is read (server.cpp: at most 1 MB, declared).
-  http.Post(R"(/rest/([^/]*))", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  http.Post(R"(/rest/(.*))", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
     std::string body;
     const bool read = reader([&body](const char* data, size_t n) {
       if (body.size() + n > kMaxFormBytes) return false;
@@ -413,6 +415,19 @@ void Rest::install(httplib::Server& http) {
     dispatch(req, res);
   });
 }
+
+namespace {
+
+// Why `name` (what follows /rest/, without ".view") names no endpoint, in words that say what would.
+std::string unknown_endpoint(const std::string& name) {
+  if (name.empty()) return "no endpoint named: the Subsonic API's endpoints are /rest/NAME (/rest/ping, /rest/getLicense, ...)";
+  std::string why = "no such endpoint: " + name.substr(0, 80);
+  if (const size_t slash = name.find('/'); slash != std::string::npos)
+    why += " (an endpoint is /rest/NAME with no '/' after it: /rest/" + name.substr(0, std::min<size_t>(slash, 80)) + ")";
+  return why;
+}
+
+}  // namespace
 
 void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
   // /rest/ is for the index's users, not its owner: a message from the service layer (shared with
@@ -449,12 +464,12 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
       return answer_failure(req, res,
                             {0, "the Subsonic API is off: this index has no user (add one with: clapsearch user add NAME)"}, 404);
     if (pick == endpoint_map().end())
-      return answer_failure(req, res, {0, "no such endpoint: " + name.substr(0, 80)}, 404);
+      return answer_failure(req, res, {0, unknown_endpoint(name)}, 404);
     const Endpoint& endpoint = *pick->second;
     // getOpenSubsonicExtensions "must be publicly accessible" (the spec): an app asks it before
     // signing in, to learn whether it may sign in with an API key. It names no user data.
     const bool open = name == "getOpenSubsonicExtensions";
-    const RestUser user = open ? RestUser{} : authenticate(req, req.remote_addr, *library, std::chrono::seconds(options_.login_lockout_s));
+    const RestUser user = open ? RestUser{} : authenticate(req, client_key(req.remote_addr, req.local_addr), *library, std::chrono::seconds(options_.login_lockout_s));
     const ScopedDeadline budget(options_.request_budget_s);
     for (int attempt = 0;; ++attempt) {
       try {

@@ -11,13 +11,16 @@
 
 #include <csignal>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "server/running_server.h"
@@ -147,6 +150,52 @@ TEST(ServeLive, ACopyMovedOverIsOpenedByTheFirstRequestThatSeesIt) {
     const json users = s.get_json("/api/users");
     EXPECT_EQ(users.dump().find("bob") != std::string::npos, true) << users.dump();
   }
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok\n");
+  EXPECT_EQ(query(db, "SELECT track_id FROM stars"), "2\n");
+}
+
+// Hostile pass 17 (H17S-2): a copy moved over the index while the server was opening the one
+// moved over before (a second restore, a script moving copies; reopen17.py: 16 clients, a copy
+// every second) was taken for a model that cannot be loaded: "cannot serve the index's new
+// embedding set: ... replaced ... since it was opened", and every request was refused, for a
+// delay doubling at each such race up to 60 s, long after the last copy had settled. Copies are
+// moved over in a tight loop while clients call; once they stop, the first request is answered.
+TEST(ServeLive, CopiesMovedOverWhileTheServerReopensLeaveItServing) {
+  const std::string dir = test::temp_dir() + "/moved_over_racing";
+  const std::string db = index_and_backup(dir);
+  ServerOptions o;
+  o.db = db;
+  o.refresh_ms = 3600 * 1000;  // only requests reopen: the refusal, once set, would last 60 s
+  std::mutex logged_mutex;
+  std::string logged;
+  o.log = [&](const std::string& line) {
+    if (line.rfind("GET ", 0) == 0) return;
+    std::lock_guard lock(logged_mutex);
+    logged += line + "\n";
+  };
+  {
+    RunningServer s(o, db, 60);
+    std::atomic<bool> moving{true};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 4; ++i)
+      clients.emplace_back([&] {
+        httplib::Client c("127.0.0.1", s.port());
+        c.set_read_timeout(60, 0);
+        while (moving) rest(c, "ping");
+      });
+    for (int round = 0; round < 60; ++round) {
+      fs::copy_file(dir + "/copy.db", dir + "/next.db", fs::copy_options::overwrite_existing);
+      ASSERT_EQ(std::rename((dir + "/next.db").c_str(), db.c_str()), 0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 + round % 7 * 5));  // pacing, not a check
+    }
+    moving = false;
+    for (auto& t : clients) t.join();
+    // The copies have settled: a star is answered ok and written into the file at the name.
+    const json starred = rest(s.client(), "star?id=2");
+    EXPECT_EQ(starred["status"], "ok") << starred.dump() << "\n" << logged;
+    EXPECT_EQ(s.get_json("/api/status").value("tracks", 0), 3) << logged;
+  }
+  EXPECT_EQ(logged.find("cannot serve the index's new embedding set"), std::string::npos) << logged;
   EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok\n");
   EXPECT_EQ(query(db, "SELECT track_id FROM stars"), "2\n");
 }

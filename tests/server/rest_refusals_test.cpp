@@ -9,6 +9,8 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -126,6 +128,18 @@ TEST(RestRefusals, APathIsReadWithItsSlashesMergedAndDotSegmentsOut) {
     EXPECT_EQ(no_token, "HTTP/1.1 401 Unauthorized") << path << ": " << refused.substr(0, 300);
     const auto [with_token, status] = split(exchange(s.port(), "GET " + path + host + "Authorization: Bearer paths-secret\r\n\r\n"));
     EXPECT_EQ(with_token, "HTTP/1.1 200 OK") << path << ": " << status.substr(0, 300);
+  }
+  // A name with a '/' after it (/rest/ping/) or none (/rest/) is told what an endpoint's path is.
+  // Before (pass 17), /rest/ping/ reached no route: "not found: no such page"; /rest/ was "no such endpoint: ".
+  for (const auto& [path, says] : std::vector<std::pair<std::string, std::string>>{
+           {"/rest/ping/", "no such endpoint: ping/ (an endpoint is /rest/NAME with no '/' after it: /rest/ping)"},
+           {"/rest/getSong/x", "no such endpoint: getSong/x (an endpoint is /rest/NAME with no '/' after it: /rest/getSong)"},
+           {"/rest/", "no endpoint named: the Subsonic API's endpoints are /rest/NAME (/rest/ping, /rest/getLicense, ...)"}}) {
+    const auto [line, body] = split(exchange(s.port(), "GET " + path + auth + host + "\r\n"));
+    EXPECT_EQ(line, "HTTP/1.1 404 Not Found") << path;
+    const auto envelope = nlohmann::json::parse(body, nullptr, false);
+    ASSERT_TRUE(envelope.is_object() && envelope.contains("subsonic-response")) << path << ": " << body.substr(0, 300);
+    EXPECT_EQ(envelope["subsonic-response"]["error"]["message"], says) << path;
   }
 }
 
