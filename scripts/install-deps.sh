@@ -47,6 +47,7 @@ if [ "$tests" = 1 ]; then
   PACKAGES+=(qemu-user)                                             # the x86-64 binary under emulated older CPUs (tests/isa/emulated.sh)
   PACKAGES+=(beets mpd)                                             # the beets plugin runs in the real beet; radio --mpd drives a real MPD
   PACKAGES+=(sublime-music)                                         # a real Subsonic desktop app's adapter drives /rest/
+  PACKAGES+=(iproute2)                                              # the IPv6 /64 lockout tests add addresses in a network namespace
   command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi

@@ -153,9 +153,9 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
   const auto max_chunk = static_cast<int64_t>(std::min<size_t>(payload_max_length_, size_t{1} << 56));
   DeadlineStream strm(sock, read_timeout_sec_, write_timeout_sec_, deadlines, max_chunk, paused_);
   std::string ip, local;
-  int port = 0;
+  int port = 0, local_port = 0;
   strm.get_remote_ip_and_port(ip, port);
-  strm.get_local_ip_and_port(local, port);
+  strm.get_local_ip_and_port(local, local_port);
   const bool counted = !ip.empty() && !is_loopback(ip);
   // Counted per client (client_key): an IPv6 client by its /64, which it can send from whole.
   if (counted) ip = client_key(ip, local);

@@ -2,16 +2,20 @@
 // wrong-password lockouts and the connections served at once. An IPv6 client is counted by its
 // /64, which it can send from whole: counted per address (pass 16), a guesser rotating through its
 // /64 got 5 guesses an address without end (H17S-1). The real tests need two addresses of one /64
-// and a server address in another on this machine (as root:
+// and a server address in another. Where this machine does not have them and the test runs as root
+// (CI does), the test process moves into a network namespace of its own and adds them to its
+// loopback there (the machine's own network is not touched); otherwise they skip, saying so. By
+// hand, on the machine itself:
 //   ip -6 addr add fd00:17::1/64 dev lo; ip -6 addr add fd00:17::2/64 dev lo; ip -6 addr add fd00:18::1/64 dev lo
-// ); they skip, saying so, where those cannot be bound.
 #include <arpa/inet.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -78,6 +82,35 @@ constexpr const char* kClientA = "fd00:17::1";
 constexpr const char* kClientB = "fd00:17::2";  // the same /64 as A
 constexpr const char* kServer = "fd00:18::1";   // another /64
 
+// Whether each of the three addresses can be bound here.
+bool addresses_bound() {
+  for (const char* address : {kClientA, kClientB, kServer}) {
+    const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    ::inet_pton(AF_INET6, address, &a.sin6_addr);
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (!bound) return false;
+  }
+  return true;
+}
+
+// Called before a test starts its server: where the addresses are missing and this process may
+// make a network namespace (root), it moves into one (unshare: this thread and the threads it
+// starts after, the server's among them) with its loopback up and the three addresses on it.
+void make_addresses_if_root() {
+  static const bool tried = [] {
+    if (addresses_bound() || ::geteuid() != 0 || ::unshare(CLONE_NEWNET) != 0) return true;
+    const std::string add = " dev lo nodad 2>/dev/null";
+    (void)std::system(("ip link set lo up 2>/dev/null && ip -6 addr add " + std::string(kClientA) + "/64" + add +
+                       " && ip -6 addr add " + kClientB + "/64" + add + " && ip -6 addr add " + kServer + "/64" + add)
+                          .c_str());
+    return true;
+  }();
+  (void)tried;
+}
+
 // Whether this machine has the three addresses (a connection from each client to the server's).
 bool addresses_here(int port) {
   for (const char* from : {kClientA, kClientB}) {
@@ -112,6 +145,7 @@ std::string first_line(const std::string& got) {
 // H17S-1: wrong tokens from one address of a /64 lock the whole /64 out: the right token from
 // another address of it is refused unchecked. Before, the second address was a new client (200).
 TEST(ClientKey, WrongTokensFromOneAddressOfASlash64LockItWholeOut) {
+  make_addresses_if_root();
   Running s(with_bob("client-key-token"));
   if (!addresses_here(s.port()))
     GTEST_SKIP() << "no " << kClientA << ", " << kClientB << " and " << kServer << " here (see this file's first comment)";
@@ -127,6 +161,7 @@ TEST(ClientKey, WrongTokensFromOneAddressOfASlash64LockItWholeOut) {
 
 // The same for Subsonic passwords (the key is the client and the user name).
 TEST(ClientKey, WrongPasswordsFromOneAddressOfASlash64LockItWholeOut) {
+  make_addresses_if_root();
   Running s(with_bob("client-key-password"));
   if (!addresses_here(s.port()))
     GTEST_SKIP() << "no " << kClientA << ", " << kClientB << " and " << kServer << " here (see this file's first comment)";
@@ -148,6 +183,7 @@ TEST(ClientKey, WrongPasswordsFromOneAddressOfASlash64LockItWholeOut) {
 TEST(ClientKey, ConnectionsFromOneSlash64AreBoundedTogether) {
   ServerOptions o = with_bob("client-key-connections");
   o.connections_per_address = 2;
+  make_addresses_if_root();
   Running s(o);
   if (!addresses_here(s.port()))
     GTEST_SKIP() << "no " << kClientA << ", " << kClientB << " and " << kServer << " here (see this file's first comment)";
