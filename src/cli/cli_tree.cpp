@@ -107,6 +107,27 @@ const CLI::Option* known_option(const std::string& name, const std::vector<const
   return nullptr;
 }
 
+// The one walk of the words up to `--` that malformed_option and switch_given_a_value share:
+// a command word moves down a level, as the parser follows subcommands; every other word goes
+// to `visit(word, levels, i)`, which may move i past a value the word's option takes. The first
+// non-empty answer ends the walk.
+template <typename Visit>
+std::string walk_words(const CLI::App& app, int argc, const char* const* argv, Visit visit) {
+  std::vector<const CLI::App*> levels{&app};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return "";
+    const std::vector<const CLI::App*> subs = levels.back()->get_subcommands([](const CLI::App*) { return true; });
+    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
+    if (sub != subs.end()) {
+      levels.push_back(*sub);
+      continue;
+    }
+    if (std::string said = visit(arg, levels, i); !said.empty()) return said;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string unexpected_argument(const CLI::App& app, int argc, const char* const* argv) {
@@ -155,24 +176,15 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
 }
 
 std::string malformed_option(const CLI::App& app, int argc, const char* const* argv) {
-  std::vector<const CLI::App*> levels{&app};
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--") return "";
-    const std::vector<const CLI::App*> subs = levels.back()->get_subcommands([](const CLI::App*) { return true; });
-    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
-    if (sub != subs.end()) {
-      levels.push_back(*sub);
-      continue;
-    }
+  return walk_words(app, argc, argv, [&](const std::string& arg, const std::vector<const CLI::App*>& levels, int& i) {
     if (arg.rfind("---", 0) == 0) return unknown_option_message(levels, arg.substr(0, arg.find('=')));
-    if (arg.size() < 2 || arg[0] != '-') continue;
+    if (arg.size() < 2 || arg[0] != '-') return std::string();
     const bool is_long = arg[1] == '-';
     const CLI::Option* o = known_option(is_long ? arg.substr(0, arg.find('=')) : arg.substr(0, 2), levels);
     const bool value_attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
     if (o != nullptr && !value_attached && o->get_expected_min() > 0) ++i;  // its value, whatever it looks like
-  }
-  return "";
+    return std::string();
+  });
 }
 
 std::string switch_given_a_value(const CLI::App& app, int argc, const char* const* argv) {
@@ -185,27 +197,17 @@ std::string switch_given_a_value(const CLI::App& app, int argc, const char* cons
     const size_t start = !v.empty() && (v[0] == '+' || v[0] == '-') ? 1 : 0;
     return v.size() > start && v.find_first_not_of("0123456789", start) == std::string::npos;
   };
-  std::vector<const CLI::App*> levels{&app};
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--") return "";
-    const std::vector<const CLI::App*> subs = levels.back()->get_subcommands([](const CLI::App*) { return true; });
-    const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(arg); });
-    if (sub != subs.end()) {
-      levels.push_back(*sub);
-      continue;
-    }
-    if (arg.size() < 3 || arg[0] != '-') continue;
+  return walk_words(app, argc, argv, [&](const std::string& arg, const std::vector<const CLI::App*>& levels, int&) {
+    if (arg.size() < 3 || arg[0] != '-') return std::string();
     const bool is_long = arg[1] == '-';
     const size_t eq = arg.find('=');
     // --name=VALUE, or -q=VALUE (a short option's value is what follows it; '=' is never one)
-    if (eq == std::string::npos || (!is_long && eq != 2)) continue;
+    if (eq == std::string::npos || (!is_long && eq != 2)) return std::string();
     const std::string name = arg.substr(0, eq), value = arg.substr(eq + 1);
     const CLI::Option* o = known_option(name, levels);
-    if (!o || o->get_expected_max() != 0 || readable(value)) continue;
+    if (!o || o->get_expected_max() != 0 || readable(value)) return std::string();
     return name + " is a switch and takes no value ('" + shown_word(value) + "' given): write " + name + " alone";
-  }
-  return "";
+  });
 }
 
 std::shared_ptr<CLI::Formatter> help_formatter() { return std::make_shared<HelpFormatter>(); }

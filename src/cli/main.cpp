@@ -31,6 +31,9 @@
 // regions per query) feels: a short spin of 2000 rounds (tens of microseconds) took a query
 // from 15.8 to 12.8 ms on an idle machine and left audio under load unchanged. libgomp reads
 // these once when it loads, so unless the user chose a policy, restart once with them set.
+// Only a command that runs restarts: each start loads ~150 shared libraries (FFmpeg's share
+// alone ~0.3 s on a loaded 2-core machine), and --help, --version and a usage error run no
+// OpenMP, so they start once.
 static void ensure_openmp_wait_policy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
@@ -335,7 +338,6 @@ int main(int argc, char** argv) {
   // failed write as an error naming its file ("File too large"). Before the re-exec below, which
   // keeps an ignored signal ignored.
   std::signal(SIGXFSZ, SIG_IGN);
-  ensure_openmp_wait_policy(argv);
   // CLAPSEARCH_ISA (core/isa.h) is checked before anything runs: a kernel set above the CPU's
   // would stop with SIGILL in the middle of a command, an unknown one would be ignored.
   if (const std::string isa_error = clap::isa_environment_error(); !isa_error.empty()) {
@@ -450,6 +452,9 @@ int main(int argc, char** argv) {
     print_usage_error(clap::cli::terminal_text(empty));
     return 2;
   }
+  // The words as typed, before the secrets are scrubbed from them: the restarted process parses
+  // them again and scrubs its own.
+  ensure_openmp_wait_policy(typed_argv);
   scrub_secrets(typed_argc, typed_argv);
   if (std::string bad = bad_number_option(app); !bad.empty()) {
     if (const std::string in_file = clap::cli::config_value_error_text(bad, argc, argv); in_file != bad)

@@ -559,26 +559,25 @@ void check_tables(pg::Connection& c) {
   // before a model is loaded).
   if (const std::vector<std::string> damaged = damaged_tables(present); !damaged.empty())
     throw_column_damage(c, present, damaged.front());
-  // A column added by hand that no insert of clapsearch fills (R14C-2): an identity or generated
-  // column fills itself (a generated one has a default expression: atthasdef).
-  auto required = c.query("SELECT t.n, a.attname::text FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i) "
-                          "JOIN pg_attribute a ON a.attrelid = to_regclass(t.n) AND a.attnum > 0 AND NOT a.attisdropped "
-                          "AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' ORDER BY t.i, a.attnum",
-                          pg::Params().add(table_array()));
-  std::vector<TableColumn> columns;
-  for (int i = 0; i < required.rows(); ++i) columns.emplace_back(required.text(i, 0), required.text(i, 1));
-  if (const std::optional<TableColumn> unfilled = unfilled_column(schema(), columns))
-    throw DamagedIndex(c.where() + ": the index is damaged: " + unfilled_column_damage(*unfilled) +
-                       " or give it a default (`ALTER TABLE " + unfilled->first + " ALTER COLUMN " + unfilled->second +
-                       " SET DEFAULT ...`), or restore the database from a backup");
-  // A nullable column made NOT NULL by hand (`ALTER TABLE tracks ALTER COLUMN title SET NOT NULL`):
-  // met only by the first write of an empty value, on raw SQL (hostile pass 16).
-  auto not_null = c.query("SELECT t.n, a.attname::text FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i) "
+  // The NOT NULL columns, read once for two checks. A column added by hand that no insert of
+  // clapsearch fills (R14C-2): an identity or generated column fills itself (a generated one has
+  // a default expression: atthasdef). A nullable column made NOT NULL by hand (`ALTER TABLE
+  // tracks ALTER COLUMN title SET NOT NULL`): met only by the first write of an empty value, on
+  // raw SQL (hostile pass 16).
+  auto not_null = c.query("SELECT t.n, a.attname::text, (NOT a.atthasdef AND a.attidentity = '')::int "
+                          "FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i) "
                           "JOIN pg_attribute a ON a.attrelid = to_regclass(t.n) AND a.attnum > 0 AND NOT a.attisdropped "
                           "AND a.attnotnull ORDER BY t.i, a.attnum",
                           pg::Params().add(table_array()));
-  std::vector<TableColumn> tight;
-  for (int i = 0; i < not_null.rows(); ++i) tight.emplace_back(not_null.text(i, 0), not_null.text(i, 1));
+  std::vector<TableColumn> tight, unfilled_by_itself;
+  for (int i = 0; i < not_null.rows(); ++i) {
+    tight.emplace_back(not_null.text(i, 0), not_null.text(i, 1));
+    if (not_null.text(i, 2) == "1") unfilled_by_itself.push_back(tight.back());
+  }
+  if (const std::optional<TableColumn> unfilled = unfilled_column(schema(), unfilled_by_itself))
+    throw DamagedIndex(c.where() + ": the index is damaged: " + unfilled_column_damage(*unfilled) +
+                       " or give it a default (`ALTER TABLE " + unfilled->first + " ALTER COLUMN " + unfilled->second +
+                       " SET DEFAULT ...`), or restore the database from a backup");
   if (const std::optional<TableColumn> t = tightened_column(schema(), tight))
     throw DamagedIndex(c.where() + ": the index is damaged: " + tightened_column_damage(*t) + "`ALTER TABLE " + t->first +
                        " ALTER COLUMN " + t->second + " DROP NOT NULL` puts it back as clapsearch made it");

@@ -11,27 +11,15 @@
 #include <sstream>
 #include <vector>
 
+#include "support/command_help.h"
 #include "support/golden.h"
 
 namespace clap {
 namespace {
 
-std::string help_of(const std::string& command) {
-  std::string out, err;
-  EXPECT_EQ(test::run_command(test::cli_command() + " " + command + " --help", &out, &err), 0) << command << "\n" << err;
-  return out;
-}
-
-// The names listed under a help text's command headings ("  index    Index ...").
-std::vector<std::string> listed_commands(const std::string& help, const std::string& from) {
-  std::vector<std::string> names;
-  std::istringstream in(help.substr(std::min(help.size(), help.find(from))));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.size() > 3 && line.rfind("  ", 0) == 0 && std::islower(static_cast<unsigned char>(line[2])))
-      names.push_back(line.substr(2, line.find(' ', 2) - 2));
-  return names;
-}
+// Every command's help text, asked of the CLI once for all of this suite's test processes.
+std::string help_of(const std::string& command) { return test::command_help(command); }
+using test::listed_commands;
 
 // The long option names a help text lists ("  -k,--top INT (>= 0)=10  ...": --top).
 std::vector<std::string> long_options(const std::string& help) {

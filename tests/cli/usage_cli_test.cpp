@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 
+#include "support/command_help.h"
 #include "support/golden.h"
 
 namespace clap {
@@ -339,19 +341,6 @@ TEST(UsageHelp, NamesTheProgramAndListsEverydayCommandsFirst) {
 namespace clap {
 namespace {
 
-// The names listed under a help text's command headings ("  index    Index ..."): lines of two
-// spaces and a lower-case word.
-std::vector<std::string> listed_commands(const std::string& help, const std::string& from) {
-  std::vector<std::string> names;
-  std::istringstream in(help.substr(std::min(help.size(), help.find(from))));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > 3 && line.rfind("  ", 0) == 0 && std::islower(static_cast<unsigned char>(line[2])))
-      names.push_back(line.substr(2, line.find(' ', 2) - 2));
-  }
-  return names;
-}
-
 // Hostile pass 10: `embed --hop`'s help did not say its 0.5 s minimum. Every --hop, --window and
 // --chunk says its bounds in its help line.
 TEST(UsageHelp, EveryHopWindowAndChunkSaysItsBounds) {
@@ -378,22 +367,15 @@ TEST(UsageHelp, EveryHopWindowAndChunkSaysItsBounds) {
 // TEXT:{mean,max}`, `--diversity X:NUMBER 0..1`. Every option and positional of every command
 // and subcommand now shows one placeholder (cli_tree.h value_placeholder).
 TEST(UsageHelp, EveryValueShowsOnePlaceholder) {
-  std::string top, err;
-  ASSERT_EQ(test::run_command(test::cli_command() + " --help", &top, &err), 0) << err;
-  std::vector<std::string> commands;
-  for (const std::string& c : listed_commands(top, "commands:")) {
-    commands.push_back(c);
-    std::string help;
-    ASSERT_EQ(test::run_command(test::cli_command() + " " + c + " --help", &help, &err), 0) << c << err;
-    if (help.find("\nSubcommands:") != std::string::npos)
-      for (const std::string& sub : listed_commands(help, "\nSubcommands:")) commands.push_back(c + " " + sub);
-  }
+  // Every command and subcommand --help lists (test::every_command_path, without the top level),
+  // their help asked of the CLI once for the suites that walk every command.
+  std::vector<std::string> commands = test::every_command_path();
+  commands.erase(std::remove(commands.begin(), commands.end(), std::string()), commands.end());
   ASSERT_GT(commands.size(), 35u);
   const std::regex artefact(R"(\b[A-Z]+:([A-Z]+\b|\{))");
   int options = 0;
   for (const std::string& c : commands) {
-    std::string help;
-    ASSERT_EQ(test::run_command(test::cli_command() + " " + c + " --help", &help, &err), 0) << c << err;
+    const std::string help = test::command_help(c);
     std::istringstream in(help);
     std::string line;
     while (std::getline(in, line)) {
@@ -404,10 +386,9 @@ TEST(UsageHelp, EveryValueShowsOnePlaceholder) {
     }
   }
   EXPECT_GT(options, 300);
-  std::string help;
-  ASSERT_EQ(test::run_command(test::cli_command() + " models --help", &help, &err), 0) << err;
+  std::string help = test::command_help("models");
   EXPECT_NE(help.find("--activate ID "), std::string::npos) << help;
-  ASSERT_EQ(test::run_command(test::cli_command() + " search --help", &help, &err), 0) << err;
+  help = test::command_help("search");
   for (const char* shown : {"--threads INT in [0 - 1024]=0", "--aggregate {mean,max}=mean", "--high COSINE=0.3", "-k,--top INT (>= 0)=10",
                             "--diversity FLOAT (0..1)"})
     EXPECT_NE(help.find(shown), std::string::npos) << shown << "\n" << help;
