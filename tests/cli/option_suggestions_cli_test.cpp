@@ -424,5 +424,44 @@ TEST(OptionErrorsCli, OddWordsInBulkGiveOneClearLine) {
   }
 }
 
+// Every option a command's --help lists is in docs/commands.md (R16P-4: like --exclude-self,
+// worker --poll and bench --hnsw were not): in a section whose heading names the command
+// (`clapsearch worker`), or in "Common options and behaviour"; a command no heading names
+// (search's, under "Search commands") anywhere in the page. No test looked at this before.
+TEST(OptionErrorsCli, EveryOptionOfEveryCommandIsInTheCommandReference) {
+  const std::string page = test::read_file(std::string(CLAPSEARCH_GOLDEN_DIR) + "/../../docs/commands.md");
+  ASSERT_NE(page.find("# Command reference"), std::string::npos);
+  std::vector<std::string> sections;  // each "## " section, its heading first
+  for (size_t at = page.find("\n## "); at != std::string::npos;) {
+    const size_t next = page.find("\n## ", at + 1);
+    sections.push_back(page.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1));
+    at = next;
+  }
+  const auto named = [](const std::string& text, const std::string& option) {  // --top, not --top-x
+    for (size_t at = text.find(option); at != std::string::npos; at = text.find(option, at + 1)) {
+      const char after = at + option.size() < text.size() ? text[at + option.size()] : ' ';
+      if (!(std::isalnum(static_cast<unsigned char>(after)) || after == '-')) return true;
+    }
+    return false;
+  };
+  std::string common;
+  for (const std::string& s : sections)
+    if (s.rfind("## Common options", 0) == 0) common = s;
+  ASSERT_FALSE(common.empty());
+  for (const Command& c : every_command()) {
+    if (c.path.empty()) continue;
+    const std::string top = "`clapsearch " + c.path.substr(0, c.path.find(' ')) + "`";
+    std::string own;
+    for (const std::string& s : sections)
+      if (s.substr(0, s.find('\n')).find(top) != std::string::npos) own += s;
+    for (const std::string& option : c.own) {
+      if (option == "--help") continue;
+      EXPECT_TRUE(named(own.empty() ? page : own, option) || named(common, option))
+          << "clapsearch " << c.path << " " << option << " is not in docs/commands.md"
+          << (own.empty() ? "" : " (its section: " + top + ")");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace clap
