@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/csv_number.h"
 #include "service/queries.h"
 #include "core/error.h"
 #include "index/crawl.h"
@@ -139,7 +140,7 @@ int run_song(const AnalyzeCliOptions& o) {
     CsvOut csv(o.csv);
     csv.row({"start", "end", "score", "label"});
     for (const auto& w : a.windows)
-      csv.row({json_float(float(w.start)), json_float(float(w.end)), w.silent ? "" : json_float(float(w.score)),
+      csv.row({service::csv_number(w.start), service::csv_number(w.end), w.silent ? "" : service::csv_number(w.score),
                w.silent ? "SILENT" : search::label_name(w.label)});
     csv.close();
     return 0;

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/csv_number.h"
 #include "service/queries.h"
 #include "core/error.h"
 #include "index/crawl.h"
@@ -120,7 +121,7 @@ int run_classify(const ClassifyOptions& o) {
     for (size_t i = 0; i < items.size(); ++i) {
       std::vector<std::string> row = {items[i].path, items[i].track_id >= 0 ? std::to_string(items[i].track_id) : "",
                                       results[i].top.empty() ? "" : labels[results[i].top[0].id]};
-      for (double p : results[i].probabilities) row.push_back(json_float(float(p)));
+      for (double p : results[i].probabilities) row.push_back(service::csv_number(p));
       csv.row(row);
     }
     csv.close();

@@ -175,12 +175,81 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
   return "";
 }
 
+namespace {
+
+std::string path_of_levels(const std::vector<const CLI::App*>& levels) {  // "clapsearch user add"
+  std::string path;
+  for (const CLI::App* level : levels) path += (path.empty() ? "" : " ") + level->get_name();
+  return path;
+}
+
+// The dashes a word processor, a web page or a phone keyboard puts where '-' or '--' was typed
+// (UTF-8), with the name a message gives each.
+struct LookAlikeDash {
+  const char* bytes;
+  const char* name;
+};
+constexpr LookAlikeDash kLookAlikeDashes[] = {
+    {"\xE2\x80\x90", "a hyphen (U+2010)"},           {"\xE2\x80\x91", "a non-breaking hyphen (U+2011)"},
+    {"\xE2\x80\x92", "a figure dash (U+2012)"},      {"\xE2\x80\x93", "an en dash (U+2013)"},
+    {"\xE2\x80\x94", "an em dash (U+2014)"},         {"\xE2\x80\x95", "a horizontal bar (U+2015)"},
+    {"\xE2\x88\x92", "a minus sign (U+2212)"},       {"\xEF\xB9\xA3", "a small hyphen-minus (U+FE63)"},
+    {"\xEF\xBC\x8D", "a fullwidth hyphen-minus (U+FF0D)"},
+};
+
+// `search —top 5 piano` (an em dash, as a document or a web page shows `--top`): the word is no
+// option to the parser, so search looked for the text "—top 5 piano" in silence. Named when
+// the word after the dashes (up to '=') is an option of a command on the way; any other word
+// that begins with such a dash stays a word (a query may). "" when it is not such a word.
+std::string look_alike_dash(const std::string& arg, const std::vector<const CLI::App*>& levels) {
+  size_t at = 0;
+  const char* first = nullptr;
+  for (bool more = true; more && at < arg.size();) {  // dashes of either kind ("-—top" too)
+    more = arg[at] == '-';
+    if (more) ++at;
+    for (const LookAlikeDash& d : kLookAlikeDashes)
+      if (!more && arg.compare(at, std::char_traits<char>::length(d.bytes), d.bytes) == 0) {
+        if (first == nullptr) first = d.name;
+        at += std::char_traits<char>::length(d.bytes);
+        more = true;
+      }
+  }
+  if (first == nullptr || at >= arg.size()) return "";
+  const std::string name = arg.substr(at, arg.find('=', at) == std::string::npos ? std::string::npos : arg.find('=', at) - at);
+  const CLI::Option* o = name.size() == 1 ? known_option("-" + name, levels) : known_option("--" + name, levels);
+  if (o == nullptr) return "";
+  const std::string meant = (name.size() == 1 ? "-" : "--") + name;
+  const std::string path = path_of_levels(levels);
+  return "'" + shown_word(arg) + "' begins with " + first + ", not '-' (a document or a web page shows `" + meant +
+         "` so): type " + meant + " for " + path + "'s option, or give the word after `--` if it is a word; `" + path +
+         " --help` lists what it takes";
+}
+
+}  // namespace
+
 std::string malformed_option(const CLI::App& app, int argc, const char* const* argv) {
   return walk_words(app, argc, argv, [&](const std::string& arg, const std::vector<const CLI::App*>& levels, int& i) {
+    if (const std::string dash = look_alike_dash(arg, levels); !dash.empty()) return dash;
     if (arg.rfind("---", 0) == 0) return unknown_option_message(levels, arg.substr(0, arg.find('=')));
     if (arg.size() < 2 || arg[0] != '-') return std::string();
+    const std::string path = path_of_levels(levels);
+    // `--=5`, `-=5`: a value with no name, which was "unknown option '--'" (the end of options).
+    if (arg.rfind("--=", 0) == 0 || arg.rfind("-=", 0) == 0)
+      return "'" + shown_word(arg) + "': no option's name before '=' (write --NAME=VALUE); `" + path +
+             " --help` lists what it takes";
     const bool is_long = arg[1] == '-';
     const CLI::Option* o = known_option(is_long ? arg.substr(0, arg.find('=')) : arg.substr(0, 2), levels);
+    // `-k=5`: a short option's value follows it without '=' (as getopt reads it); CLI11 took "=5"
+    // for the value, "--top: =5 is not a number". A switch given '=' is switch_given_a_value's;
+    // `-o=` (nothing after '=') stays the empty name it is named as.
+    if (!is_long && o != nullptr && arg.size() > 3 && arg[2] == '=' && o->get_expected_min() > 0) {
+      const std::string value = arg.substr(3);
+      const std::string long_name = o->get_lnames().empty() ? "" : "--" + o->get_lnames().front();
+      return "'" + shown_word(arg) + "': a short option takes its value without '=' (" + arg.substr(0, 2) + " " +
+             shown_word(value) + " or " + arg.substr(0, 2) + shown_word(value) +
+             (long_name.empty() ? "" : "; or " + long_name + "=" + shown_word(value)) + "); `" + path +
+             " --help` lists what it takes";
+    }
     const bool value_attached = is_long ? arg.find('=') != std::string::npos : arg.size() > 2;
     if (o != nullptr && !value_attached && o->get_expected_min() > 0) ++i;  // its value, whatever it looks like
     return std::string();

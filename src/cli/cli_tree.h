@@ -41,7 +41,10 @@ std::string unexpected_argument(const CLI::App& app, int argc, const char* const
 // A word of three dashes or more before `--` (`search ---top 5 piano`): CLI11 takes it for a
 // word, so search looked for the text "---top 5 piano" with the default --top, in silence. Named
 // as an unknown option ("did you mean --top?"); "" when there is none. A word that begins with
-// dashes on purpose is given after `--`.
+// dashes on purpose is given after `--`. Also named here (hostile pass 17): `--=5` (no name
+// before '=', was "unknown option '--'"), `-k=5` (a short option's value has no '=', was
+// "--top: =5 is not a number"), and an option typed with a look-alike dash (`—top`, an em
+// dash as documents show `--top`: search looked for the text "—top" in silence).
 std::string malformed_option(const CLI::App& app, int argc, const char* const* argv);
 
 // A switch (an option that takes no value) given one CLI11 cannot read as on or off: `radio

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/csv_number.h"
 #include "service/duplicates.h"
 
 namespace clap::cli {
@@ -44,13 +45,13 @@ int run_duplicates(const DuplicatesOptions& o) {
     for (size_t i = 0; i < groups.size(); ++i)
       for (const auto& m : groups[i].members) {
         const store::Track* t = snap->track(m.track_id);
-        csv.row({std::to_string(i + 1), std::to_string(m.track_id), m.keeper ? "1" : "0", json_float(float(m.score)),
-                 json_float(float(m.offset_s)), m.bit_error_rate < 0 ? "" : json_float(float(m.bit_error_rate)),
-                 m.aligned < 0 ? "" : json_float(float(m.aligned)),
+        csv.row({std::to_string(i + 1), std::to_string(m.track_id), m.keeper ? "1" : "0", service::csv_number(m.score),
+                 service::csv_number(m.offset_s), m.bit_error_rate < 0 ? "" : service::csv_number(m.bit_error_rate),
+                 m.aligned < 0 ? "" : service::csv_number(m.aligned),
                  m.format_known ? m.format.codec : "", m.format_known ? (m.format.lossless ? "1" : "0") : "",
                  m.format_known ? std::to_string(m.format.bit_rate) : "",
                  m.format_known ? std::to_string(m.format.sample_rate) : "",
-                 m.format_known ? std::to_string(m.format.channels) : "", json_float(float(m.duration_s)),
+                 m.format_known ? std::to_string(m.format.channels) : "", service::csv_number(m.duration_s),
                  t ? t->path : ""});
       }
     csv.close();

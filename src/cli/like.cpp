@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/csv_number.h"
 #include "cli/ranked_output.h"
 #include "core/error.h"
 #include "search/like.h"
@@ -77,7 +78,7 @@ int run_like(const LikeCliOptions& o) {
   };
   columns.csv_headers = {"combined", "votes", "total_similarity"};
   columns.csv_cells = [](const search::LikeResult& r) {
-    return std::vector<std::string>{json_float(float(r.combined)), std::to_string(r.votes), json_float(float(r.total_similarity))};
+    return std::vector<std::string>{service::csv_number(r.combined), std::to_string(r.votes), service::csv_number(r.total_similarity)};
   };
   columns.table_headers = {"combined", "votes", "total sim"};
   columns.table_right = {true, true, true};

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/csv_number.h"
 #include "core/embedding_rows.h"
 #include "core/error.h"
 #include "search/similar.h"
@@ -54,7 +55,7 @@ int run_matrix(const MatrixOptions& o) {
     for (size_t i = 0; i < n; ++i) {
       const store::Track* t = snap->track(m.ids[i]);
       std::vector<std::string> row = {std::to_string(m.ids[i]), t ? t->path : ""};
-      for (size_t j = 0; j < n; ++j) row.push_back(json_float(float(m.at(i, j))));
+      for (size_t j = 0; j < n; ++j) row.push_back(service::csv_number(m.at(i, j)));
       csv.row(row);
     }
     csv.close();

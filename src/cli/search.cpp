@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/csv_number.h"
 #include "cli/ranked_output.h"
 #include "core/error.h"
 #include "search/scores.h"
@@ -174,8 +175,8 @@ int run_search(const SearchOptions& o) {
   columns.csv_query_column = true;
   columns.csv_headers = {"score", "label", "best_start", "best_end"};
   columns.csv_cells = [](const search::TrackScore& s) {
-    return std::vector<std::string>{json_float(float(s.score)), search::label_name(s.label), json_float(float(s.stats.best_start)),
-                                    json_float(float(s.stats.best_end))};
+    return std::vector<std::string>{service::csv_number(s.score), search::label_name(s.label), service::csv_number(s.stats.best_start),
+                                    service::csv_number(s.stats.best_end)};
   };
   columns.table_headers = {"score", "label", "best"};
   columns.table_right = {true, false, false};

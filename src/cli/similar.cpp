@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "service/csv_number.h"
 #include "cli/ranked_output.h"
 #include "service/diversity.h"
 #include "service/duplicates.h"
@@ -81,7 +82,7 @@ int run_similar(const SimilarOptions& o) {
   columns.score = [](const search::Hit& h) { return h.score; };
   columns.record = [&](const search::Hit& h, size_t rank, const std::string*) { return service::similar_result_record(*snap, h, rank); };
   columns.csv_headers = {"score"};
-  columns.csv_cells = [](const search::Hit& h) { return std::vector<std::string>{json_float(float(h.score))}; };
+  columns.csv_cells = [](const search::Hit& h) { return std::vector<std::string>{service::csv_number(h.score)}; };
   columns.table_headers = {"cosine"};
   columns.table_right = {true};
   columns.table_cells = [](const search::Hit& h) { return std::vector<std::string>{fixed(h.score, 4)}; };

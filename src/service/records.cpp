@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "service/aggregates.h"
+#include "service/csv_number.h"
 #include "service/duplicates.h"
 
 namespace clap::service {
@@ -34,6 +35,23 @@ double json_num(double v) {
   // stay as they are, which nlohmann::json writes as null.
   if (!std::isfinite(static_cast<float>(v))) return v;
   return std::strtod(json_float(static_cast<float>(v)).c_str(), nullptr);
+}
+
+std::string csv_number(double v) {
+  // CSV has no null: an empty cell, as every CSV output writes for a value it lacks (duplicates'
+  // bit_error_rate, analyze's silent score). json_float's "null" reached `duplicates --csv` for a
+  // non-finite duration (hostile pass 16/17). Beyond float32's range (1e308) the double itself,
+  // as json_num gives JSON.
+  if (!std::isfinite(v)) return "";
+  if (!std::isfinite(static_cast<float>(v))) {
+    char buf[32];
+    for (int precision = 15; precision <= 17; ++precision) {  // shortest that round-trips
+      std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+      if (std::strtod(buf, nullptr) == v) break;
+    }
+    return buf;
+  }
+  return json_float(static_cast<float>(v));
 }
 
 std::string csv_field(const std::string& raw) {
@@ -71,8 +89,8 @@ std::vector<std::string> analyze_csv_row(const LibrarySnapshot& snap, const sear
   const store::Track* t = snap.track(r.track_id);
   const search::WindowStats& s = r.stats;
   return {std::to_string(r.track_id), t ? t->path : "", query,
-          json_float(float(s.mean)), json_float(float(s.max)), json_float(float(s.min)), json_float(float(s.std)),
-          std::to_string(s.n_windows), json_float(float(s.best_start)), json_float(float(s.best_end)),
+          csv_number(s.mean), csv_number(s.max), csv_number(s.min), csv_number(s.std),
+          std::to_string(s.n_windows), csv_number(s.best_start), csv_number(s.best_end),
           search::label_name(r.label)};
 }
 

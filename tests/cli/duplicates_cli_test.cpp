@@ -17,6 +17,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sqlite3.h>
 
 #include "support/golden.h"
 #include "support/recordings.h"
@@ -193,6 +194,33 @@ TEST_F(DuplicatesCli, TableAndCsv) {
             0u)
       << csv;
   EXPECT_NE(csv.find(",flac,1,"), std::string::npos) << csv;
+}
+
+// CSV has no null (hostile pass 17, R16C's H16C-2 follow-up): a stored duration that is not a
+// finite number was written "null" in duplicates --csv (json_float's JSON word), where every
+// CSV output writes a value it lacks as an empty cell; 1e308 (beyond float32) was "null" too.
+TEST_F(DuplicatesCli, ACsvCellOfADurationNoAudioHasIsEmptyNeverNull) {
+  const std::string db = test::temp_dir() + "/damaged-duration.db";
+  for (const auto& [stored, cell] : std::vector<std::pair<std::string, std::string>>{
+           {"9e999", ""}, {"-9e999", ""}, {"'abc'", ""}, {"1e308", "1e+308"}}) {
+    SCOPED_TRACE(stored);
+    fs::copy_file(g_lib->db, db, fs::copy_options::overwrite_existing);
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    const std::string sql = "UPDATE tracks SET duration_s = " + stored + " WHERE path LIKE '%/jingle copy.mp3'";
+    ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+    ASSERT_EQ(sqlite3_changes(h), 1);
+    sqlite3_close(h);
+    std::string out, err;
+    ASSERT_EQ(cli("duplicates --csv - --db " + q(db), &out, &err), 0) << err;
+    EXPECT_EQ(out.find("null"), std::string::npos) << out;
+    const size_t at = out.find("/jingle copy.mp3");
+    ASSERT_NE(at, std::string::npos) << out;
+    const std::string row = out.substr(out.rfind('\n', at) + 1, at - out.rfind('\n', at) - 1);
+    const size_t path_start = row.rfind(',');  // the duration is the cell before the path
+    ASSERT_NE(path_start, std::string::npos) << row;
+    EXPECT_EQ(row.substr(row.rfind(',', path_start - 1) + 1, path_start - row.rfind(',', path_start - 1) - 1), cell) << row;
+  }
 }
 
 TEST_F(DuplicatesCli, CollapseShowsOneTrackPerGroup) {

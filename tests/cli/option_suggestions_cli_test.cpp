@@ -362,5 +362,94 @@ TEST(OptionErrorsCli, ANameTypedEmptyIsNamed) {
   });
 }
 
+// Hostile pass 17: odd option words are named as a user needs them.
+TEST(OptionErrorsCli, ANamelessValueAShortOptionsEqualsAndALookAlikeDashAreNamed) {
+  const std::string db = " --db " + test::quoted(test::temp_dir() + "/none.db");
+  const std::string see = "; `clapsearch search --help` lists what it takes";
+  expect_errors({
+      // Was "unknown option '--' for clapsearch search": '--' is the end of options, not what was typed.
+      {"search x --=5" + db, "'--=5': no option's name before '=' (write --NAME=VALUE)" + see},
+      {"search x -=5" + db, "'-=5': no option's name before '=' (write --NAME=VALUE)" + see},
+      // Was "--top: =5 is not a number": getopt's rule, a short option's value has no '='.
+      {"search x -k=5" + db, "'-k=5': a short option takes its value without '=' (-k 5 or -k5; or --top=5)" + see},
+      {"user add bob -k=5" + db, "unknown option '-k' for clapsearch user add; `clapsearch user add --help` lists what it takes"},
+      // Was a search for the text "—top 5 piano" (exit 0 on an index): a document's em dash.
+      {"search \xE2\x80\x94top 5 piano" + db,
+       "'\xE2\x80\x94top' begins with an em dash (U+2014), not '-' (a document or a web page shows `--top` so): type --top "
+       "for clapsearch search's option, or give the word after `--` if it is a word" + see},
+      {"search piano \xE2\x80\x93\xE2\x80\x93top=5" + db,
+       "'\xE2\x80\x93\xE2\x80\x93top=5' begins with an en dash (U+2013), not '-' (a document or a web page shows `--top` so): "
+       "type --top for clapsearch search's option, or give the word after `--` if it is a word" + see},
+      {"search piano \xE2\x88\x92k 5" + db,
+       "'\xE2\x88\x92k' begins with a minus sign (U+2212), not '-' (a document or a web page shows `-k` so): type -k "
+       "for clapsearch search's option, or give the word after `--` if it is a word" + see},
+      {"index music \xE2\x80\x94" "db x.db",
+       "'\xE2\x80\x94" "db' begins with an em dash (U+2014), not '-' (a document or a web page shows `--db` so): type --db "
+       "for clapsearch index's option, or give the word after `--` if it is a word; `clapsearch index --help` lists what it takes"},
+  });
+  // A dash word that names no option is a query word, as before; after `--` any word is.
+  for (const std::string& words : {std::string("\xE2\x80\x94piano"), std::string("-- \xE2\x80\x94top")}) {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli("search " + words + db, &out, &err), 1) << words << "\n" << err;
+    EXPECT_NE(err.find("no index here"), std::string::npos) << words << "\n" << err;
+  }
+}
+
+// Hostile pass 17: odd argv, in bulk: no crash, a usage error of one line, never a hang. (The
+// timeout is run_cli's own limit on a stuck child, not a measure.)
+TEST(OptionErrorsCli, OddWordsInBulkGiveOneClearLine) {
+  const std::string db = " --db " + test::quoted(test::temp_dir() + "/none.db");
+  std::string repeated, huge(100000, 'x');
+  for (int i = 0; i < 10000; ++i) repeated += " -k 5";
+  for (const std::string& args : {"search x" + repeated + db, "search x --" + huge + db, "search x --top=" + huge + db,
+                                  "search x -k" + huge + db, "search x ---" + huge + db, std::string("search x '' --") + db,
+                                  "search - -" + db}) {
+    std::string out, err;
+    const int code = test::run_cli(args, &out, &err);
+    EXPECT_TRUE(code == 1 || code == 2) << args.substr(0, 200) << "\n" << err.substr(0, 500);
+    EXPECT_EQ(err.rfind("clapsearch: error: ", 0), 0u) << args.substr(0, 200) << "\n" << err.substr(0, 500);
+    EXPECT_LT(err.size(), 1000u) << args.substr(0, 200);
+  }
+}
+
+// Every option a command's --help lists is in docs/commands.md (R16P-4: like --exclude-self,
+// worker --poll and bench --hnsw were not): in a section whose heading names the command
+// (`clapsearch worker`), or in "Common options and behaviour"; a command no heading names
+// (search's, under "Search commands") anywhere in the page. No test looked at this before.
+TEST(OptionErrorsCli, EveryOptionOfEveryCommandIsInTheCommandReference) {
+  const std::string page = test::read_file(std::string(CLAPSEARCH_GOLDEN_DIR) + "/../../docs/commands.md");
+  ASSERT_NE(page.find("# Command reference"), std::string::npos);
+  std::vector<std::string> sections;  // each "## " section, its heading first
+  for (size_t at = page.find("\n## "); at != std::string::npos;) {
+    const size_t next = page.find("\n## ", at + 1);
+    sections.push_back(page.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1));
+    at = next;
+  }
+  const auto named = [](const std::string& text, const std::string& option) {  // --top, not --top-x
+    for (size_t at = text.find(option); at != std::string::npos; at = text.find(option, at + 1)) {
+      const char after = at + option.size() < text.size() ? text[at + option.size()] : ' ';
+      if (!(std::isalnum(static_cast<unsigned char>(after)) || after == '-')) return true;
+    }
+    return false;
+  };
+  std::string common;
+  for (const std::string& s : sections)
+    if (s.rfind("## Common options", 0) == 0) common = s;
+  ASSERT_FALSE(common.empty());
+  for (const Command& c : every_command()) {
+    if (c.path.empty()) continue;
+    const std::string top = "`clapsearch " + c.path.substr(0, c.path.find(' ')) + "`";
+    std::string own;
+    for (const std::string& s : sections)
+      if (s.substr(0, s.find('\n')).find(top) != std::string::npos) own += s;
+    for (const std::string& option : c.own) {
+      if (option == "--help") continue;
+      EXPECT_TRUE(named(own.empty() ? page : own, option) || named(common, option))
+          << "clapsearch " << c.path << " " << option << " is not in docs/commands.md"
+          << (own.empty() ? "" : " (its section: " + top + ")");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace clap
