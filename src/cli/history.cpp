@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/user_option.h"
 #include "core/error.h"
 #include "service/history.h"
 
@@ -152,7 +153,7 @@ int run_forget(const HistoryOptions& o) {
 }
 
 void add_common(CLI::App* cmd, HistoryOptions& o) {
-  cmd->add_option("--user", o.user, "Whose history (default: the index's only user; required when it has several)");
+  cmd->add_option("--user", o.user, "Whose history (default: the index's only user; required when it has several)")->check(user_name());
   cmd->add_option("--db", o.db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
 }
 

@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/user_option.h"
 #include "cli/mpd_client.h"
 #include "core/error.h"
 #include "core/secret_file.h"
@@ -359,7 +360,8 @@ void add_radio_command(CLI::App& app, Action& action) {
   cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts); says why when nothing is added");
   cmd->add_option("--user", o->user,
                   "Record the songs heard in this user's listening history and, with --for-me, follow their taste "
-                  "(default: the index's only user; required when it has several)");
+                  "(default: the index's only user; required when it has several)")
+      ->check(user_name());
   cmd->add_flag("--no-history", o->no_history, "Do not record what MPD plays in the listening history");
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
