@@ -108,8 +108,9 @@ int run_summary(const HistoryOptions& o) {
     j["skips"] = s.skips;
     j["stars"] = s.stars;
     j["ratings"] = s.ratings;
-    j["first_played"] = s.first_played;
-    j["last_played"] = s.last_played;
+    // null without plays: 0 is a time a play may have (1970-01-01).
+    j["first_played"] = s.first_played ? ojson(*s.first_played) : ojson(nullptr);
+    j["last_played"] = s.last_played ? ojson(*s.last_played) : ojson(nullptr);
     ojson by = ojson::object();
     for (const auto& [source, c] : s.by_source) by[source] = {{"plays", c.plays}, {"skips", c.skips}};
     j["by_source"] = std::move(by);

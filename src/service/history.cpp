@@ -166,8 +166,8 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
         ++s.skips;
         ++c.skips;
       }
-      if (s.first_played == 0 || p.played_at < s.first_played) s.first_played = p.played_at;
-      s.last_played = std::max(s.last_played, p.played_at);
+      if (!s.first_played || p.played_at < *s.first_played) s.first_played = p.played_at;
+      if (!s.last_played || p.played_at > *s.last_played) s.last_played = p.played_at;
     }
   s.stars = static_cast<int64_t>(store.stars(user.id).size());
   s.ratings = static_cast<int64_t>(store.ratings(user.id).size());
@@ -175,9 +175,13 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
 }
 
 void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
-                              const std::string& what) {
+                              const std::string& what, bool written) {
   if (!opened) return;  // a server's database, or no file (then nothing was opened)
   if (const auto now = index_file_id(location); now == opened) return;
+  if (written)
+    throw Error(location + ": the index file was replaced (deleted and made again, or another moved over it) while the plays of " +
+                (what == "-" ? "standard input" : what) + " were written: they went into the file that was replaced, not into " +
+                "the one there now; run the import again (a play already kept is not added twice)");
   throw Error(location + ": the index file was replaced (deleted and made again, or another moved over it) while " +
               (what == "-" ? "standard input" : what) + " was read: nothing was imported (the plays would have gone into the old file); run the import again");
 }
@@ -219,7 +223,9 @@ HistoryImport import_history_file(const std::string& db, const std::string& path
     const HistoryFormat read = read_history_file(path, format, [&](std::vector<Listen>&& listens) { import.take(listens); });
     if (format_read) *format_read = read;
     check_index_not_replaced(location, opened, path);
-    return import.write(s, user.id, history_format_name(read));
+    HistoryImport done = import.write(s, user.id, history_format_name(read));
+    check_index_not_replaced(location, opened, path, /*written=*/true);
+    return done;
   });
 }
 

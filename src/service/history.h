@@ -105,7 +105,9 @@ inline constexpr const char* kPlaySources[] = {"subsonic", "mpd", "listenbrainz"
 struct HistorySummary {
   std::string user;
   int64_t plays = 0, skips = 0, stars = 0, ratings = 0;  // plays: every play, skips among them
-  int64_t first_played = 0, last_played = 0;             // unix seconds; 0 without plays
+  // Unix seconds; none without plays. Not 0 for none: a play at 0 (1970-01-01, which an export
+  // may hold) is a play, and "0 without plays" made it both and the next play the first.
+  std::optional<int64_t> first_played, last_played;
   std::map<std::string, SourceCounts> by_source;
 };
 HistorySummary summarise_history(const store::Store& store, const store::UserRecord& user);
@@ -116,8 +118,12 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
 // writing: the plays went into the old file, which nothing reads again, and the report said they
 // were imported (hostile pass 16, H16S-2). `what` names the file read ("-": standard input). A
 // server's database (`opened` nullopt) has no file to replace.
+// With `written`, the check after the write: a file moved over the index between the check before
+// it and its commit (the window a slow write, waiting for another writer's lock, holds open) got
+// the plays into the old file; that is said too (the same import again keeps each play once),
+// instead of "imported N plays" (hostile pass 17).
 void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
-                              const std::string& what);
+                              const std::string& what, bool written = false);
 
 // What `clapsearch history` does, on the index at `db` (its --db; empty = the default library).
 HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,
