@@ -16,7 +16,7 @@ namespace {
 
 std::string problem_of(const std::string& text) {
   try {
-    (void)nlohmann::json::parse(text);
+    [[maybe_unused]] const nlohmann::json parsed = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     return json_problem(text, e);
   }
@@ -28,7 +28,8 @@ TEST(JsonProblem, ATextThatIsNotUtf8SaysWhyAndHowToMendIt) {
     std::string text, place, why;
   };
   const Case cases[] = {
-      {"{\"artist\": \"Ton\xe9\"}", "column 15: ", "bytes that are not UTF-8 (ill-formed UTF-8"},       // Latin-1 é
+      // Latin-1 é: the column is where the sequence broke (the byte after the é), as nlohmann finds it.
+      {"{\"artist\": \"Ton\xe9\"}", "column 17: ", "bytes that are not UTF-8 (ill-formed UTF-8"},
       {"{\"artist\": \"\xc0\xaf\"}", "column 13: ", "bytes that are not UTF-8 (ill-formed UTF-8"},       // overlong /
       {R"({"artist": "\ud800"})", "column 19: ", "a lone surrogate"},                                     // high half alone
       {R"({"artist": "\udc00x"})", "column 18: ", "a lone surrogate"},                                    // low half alone
