@@ -175,13 +175,9 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
 }
 
 void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
-                              const std::string& what, bool written) {
+                              const std::string& what) {
   if (!opened) return;  // a server's database, or no file (then nothing was opened)
   if (const auto now = index_file_id(location); now == opened) return;
-  if (written)
-    throw Error(location + ": the index file was replaced (deleted and made again, or another moved over it) while the plays of " +
-                (what == "-" ? "standard input" : what) + " were written: they went into the file that was replaced, not into " +
-                "the one there now; run the import again (a play already kept is not added twice)");
   throw Error(location + ": the index file was replaced (deleted and made again, or another moved over it) while " +
               (what == "-" ? "standard input" : what) + " was read: nothing was imported (the plays would have gone into the old file); run the import again");
 }
@@ -223,9 +219,7 @@ HistoryImport import_history_file(const std::string& db, const std::string& path
     const HistoryFormat read = read_history_file(path, format, [&](std::vector<Listen>&& listens) { import.take(listens); });
     if (format_read) *format_read = read;
     check_index_not_replaced(location, opened, path);
-    HistoryImport done = import.write(s, user.id, history_format_name(read));
-    check_index_not_replaced(location, opened, path, /*written=*/true);
-    return done;
+    return import.write(s, user.id, history_format_name(read));
   });
 }
 

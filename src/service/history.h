@@ -118,12 +118,8 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
 // writing: the plays went into the old file, which nothing reads again, and the report said they
 // were imported (hostile pass 16, H16S-2). `what` names the file read ("-": standard input). A
 // server's database (`opened` nullopt) has no file to replace.
-// With `written`, the check after the write: a file moved over the index between the check before
-// it and its commit (the window a slow write, waiting for another writer's lock, holds open) got
-// the plays into the old file; that is said too (the same import again keeps each play once),
-// instead of "imported N plays" (hostile pass 17).
 void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
-                              const std::string& what, bool written = false);
+                              const std::string& what);
 
 // What `clapsearch history` does, on the index at `db` (its --db; empty = the default library).
 HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,

@@ -212,9 +212,7 @@ BeetsImport import_beets_file(const std::string& db, const std::string& path, co
   const store::UserRecord user = history_user(*s, user_name);
   const std::vector<BeetsTrackStats> stats = read_beets_stats(path);
   check_index_not_replaced(location, opened, path);
-  BeetsImport done = import_beets_stats(*s, s->tracks(), user.id, stats, now);
-  check_index_not_replaced(location, opened, path, /*written=*/true);
-  return done;
+  return import_beets_stats(*s, s->tracks(), user.id, stats, now);
 }
 
 }  // namespace clap::service

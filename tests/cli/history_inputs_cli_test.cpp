@@ -134,49 +134,6 @@ TEST(HistoryInputs, AnIndexReplacedWhileTheExportIsReadGetsItsPlaysOrSaysSo) {
   }
 }
 
-// Hostile pass 17: the check above runs before the write, and the write may wait (up to 30 s)
-// for another writer's lock: a file moved over the index in that window got the plays into the
-// old file, and the import said "imported 3 plays". Now the import checks again after its write
-// and says where the plays went. Made certain here: another connection holds the write lock, the
-// copy is moved over the index only once the import waits for that lock (its thread sleeping in
-// SQLite's busy handler, seen in /proc), then the lock is let go.
-TEST(HistoryInputs, AnIndexReplacedWhileThePlaysWaitToBeWrittenIsSaid) {
-  for (const bool beets : {false, true}) {
-    OneSong h(3);
-    const std::string backup = h.dir + "/backup.db", fifo = h.dir + "/export.fifo", hold = h.dir + "/hold.fifo",
-                      locked = h.dir + "/locked";
-    fs::copy_file(h.db, backup);
-    std::string file = h.csv, format;
-    if (beets) {
-      file = write(h.dir + "/beets.jsonl", R"({"artist": "Artist", "title": "Song", "play_count": 3, "last_played": 1704100000})" "
-");
-      format = " --format beets";
-    }
-    const std::string holder = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
-                               "c.execute('BEGIN IMMEDIATE'); open(sys.argv[2], 'w').close(); sys.stdin.read(); c.execute('ROLLBACK')";
-    const std::string script =
-        "mkfifo " + q(fifo) + " " + q(hold) + " && { python3 -c " + q(holder) + " " + q(h.db) + " " + q(locked) + " < " + q(hold) +
-        " & hp=$!; exec 4> " + q(hold) + "; until [ -e " + q(locked) + " ] || ! kill -0 $hp 2>/dev/null; do sleep 0.05; done; " +
-        test::cli_command() + " history import -" + format + " --db " + q(h.db) + " < " + q(fifo) + " & pid=$!; exec 3> " + q(fifo) +
-        "; until ls -l /proc/$pid/fd 2>/dev/null | grep -q " + q("library.db$") +
-        " || ! kill -0 $pid 2>/dev/null; do sleep 0.05; done; cat " + q(file) + " >&3; exec 3>&-; " +
-        // 230 clock_nanosleep, 35 nanosleep: SQLite's busy handler waiting for the lock.
-        "until cat /proc/$pid/task/*/syscall 2>/dev/null | grep -qE '^(230|35) ' || ! kill -0 $pid 2>/dev/null; do sleep 0.05; done; " +
-        "mv " + q(backup) + " " + q(h.db) + "; exec 4>&-; wait $hp; wait $pid; }";
-    std::string out, err;
-    const int rc = test::run_command("bash -c " + q(script), &out, &err);
-    EXPECT_EQ(rc, 1) << (beets ? "beets: " : "lastfm: ") << out << err;
-    EXPECT_NE(err.find(h.db + ": the index file was replaced (deleted and made again, or another moved over it) while the plays of "
-                       "standard input were written: they went into the file that was replaced"),
-              std::string::npos)
-        << out << err;
-    EXPECT_EQ(run_json("history --json --db " + q(h.db))["plays"], 0);
-    std::string again_out, again_err;
-    EXPECT_EQ(run("history import " + q(file) + format + " --db " + q(h.db), &again_out, &again_err), 0) << again_err;
-    EXPECT_EQ(run_json("history --json --db " + q(h.db))["plays"], 3) << (beets ? "beets" : "lastfm");
-  }
-}
-
 // Hostile pass 16, H16S-4: the song resolver folds a listen's names at about 0.35 us a byte, so a
 // 300 MB artist took 4 minutes and a 2 GiB one would take 10. A name longer than any tag can be
 // (service::kMaxReferenceNameBytes) is not compared: the listen is unresolved, and the reason says
