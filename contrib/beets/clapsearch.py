@@ -428,6 +428,11 @@ class ClapSearchPlugin(BeetsPlugin):
         plugin keeps) to `clapsearch history import --format beets`: clapsearch makes the user's
         "beets" plays of each song as many as beets counts, so sending the same counts again adds
         nothing."""
+        # An empty -u (an unset shell variable) is no user: it fell back to the user setting, else
+        # clapsearch's only user, silently (hostile pass 16, R16P-2). Said before anything is sent.
+        if user is not None and not user:
+            raise ui.UserError("clapsearch history: -u/--user is empty: give the clapsearch user's name, or leave -u out "
+                               "(the user setting, else clapsearch's only user)")
         items = [item for item in self._items(lib, query, 'history')
                  if any(item.get(field) is not None for field in HISTORY_FIELDS)]
         if not items:

@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/user_option.h"
 #include "cli/fidelity.h"
 #include "service/records.h"
 #include "core/error.h"
@@ -601,7 +602,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_flag("--for-you", o->for_you,
                 "Instead: time a user's taste centres, six mixes of 50 and the radio for you's next song on the index --db "
                 "(best of --repeat)");
-  cmd->add_option("--user", o->user, "With --for-you: whose history (default: the index's only user)");
+  cmd->add_option("--user", o->user, "With --for-you: whose history (default: the index's only user)")->check(user_name());
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
 }
 

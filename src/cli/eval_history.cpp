@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "cli/user_option.h"
 #include "cli/eval_history.h"
 #include "core/error.h"
 #include "service/for_you.h"
@@ -81,7 +82,7 @@ int run_eval_history(const EvalHistoryOptions& o) {
 void add_eval_history_options(CLI::App* cmd, Action& action) {
   auto o = std::make_shared<EvalHistoryOptions>();
   cmd->add_option("--history", o->history, "A listening history file to replay (ListenBrainz or Last.fm export)");
-  cmd->add_option("--user", o->user, "Replay the plays the index holds for this user (default: the only user)");
+  cmd->add_option("--user", o->user, "Replay the plays the index holds for this user (default: the only user)")->check(user_name());
   cmd->add_option("--holdout-days", o->eval.holdout_days, "Hold out the last N days of the history and score on them (at most 36500)")
       ->default_val(7)
       ->check(positive());

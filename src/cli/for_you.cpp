@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/user_option.h"
 #include "core/utc_time.h"
 #include "core/one_line_text.h"
 #include "core/error.h"
@@ -295,7 +296,7 @@ void mix_user(Opened& x, const TasteCliOptions& o, const store::UserRecord& user
 }
 
 void add_taste_options(CLI::App* cmd, TasteCliOptions& o) {
-  cmd->add_option("--user", o.user, "Whose history (default: the index's only user; required when there are several)");
+  cmd->add_option("--user", o.user, "Whose history (default: the index's only user; required when there are several)")->check(user_name());
   cmd->add_option("--half-life", o.taste.half_life_days, "Days after which a play counts half (recent plays weigh more)")
       ->default_val(90)
       ->check(number_between(service::kMinHalfLifeDays, service::kMaxHalfLifeDays, "days"));

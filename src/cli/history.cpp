@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/user_option.h"
 #include "core/error.h"
 #include "service/history.h"
 
@@ -107,8 +108,9 @@ int run_summary(const HistoryOptions& o) {
     j["skips"] = s.skips;
     j["stars"] = s.stars;
     j["ratings"] = s.ratings;
-    j["first_played"] = s.first_played;
-    j["last_played"] = s.last_played;
+    // null without plays: 0 is a time a play may have (1970-01-01).
+    j["first_played"] = s.first_played ? ojson(*s.first_played) : ojson(nullptr);
+    j["last_played"] = s.last_played ? ojson(*s.last_played) : ojson(nullptr);
     ojson by = ojson::object();
     for (const auto& [source, c] : s.by_source) by[source] = {{"plays", c.plays}, {"skips", c.skips}};
     j["by_source"] = std::move(by);
@@ -152,7 +154,7 @@ int run_forget(const HistoryOptions& o) {
 }
 
 void add_common(CLI::App* cmd, HistoryOptions& o) {
-  cmd->add_option("--user", o.user, "Whose history (default: the index's only user; required when it has several)");
+  cmd->add_option("--user", o.user, "Whose history (default: the index's only user; required when it has several)")->check(user_name());
   cmd->add_option("--db", o.db, "Index database (default: $CLAPSEARCH_DB, else $XDG_DATA_HOME/clapsearch/library.db)");
 }
 

@@ -122,7 +122,7 @@ MpdClient::MpdClient(const MpdAddress& address, const std::string& password) : a
   // Checked before connecting: a line break would end the password command and send the rest
   // of it as a command of its own (libmpdclient quotes only '"' and '\\').
   if (!service::line_protocol_safe(password))
-    throw InvalidArgument("MPD's password holds a line break or NUL: it is not sent to MPD at " + address.text() +
+    throw InvalidArgument("MPD's password holds " + service::line_protocol_problem(password) + ": it is not sent to MPD at " + address.text() +
                           " (check --password-file or $MPD_PASSWORD)");
   conn_ = mpd_connection_new(address.host.c_str(), address.port, kTimeoutMs);
   if (conn_ == nullptr) throw MpdError("MPD at " + address.text() + ": out of memory");
@@ -223,8 +223,8 @@ void MpdClient::add(const std::string& uri) {
   // Every argument is checked before it reaches the wire (issue 53 H1): MPD reads one command per
   // line, so a line break in a file name would run the rest of the name as commands ("kill").
   if (!service::line_protocol_safe(uri))
-    throw MpdRefused("not sent to MPD at " + address_.text() + ": '" + terminal_text(uri) +
-                     "' holds a line break or NUL (shown as '?'), which MPD's protocol cannot carry");
+    throw MpdRefused("not sent to MPD at " + address_.text() + ": '" + terminal_text(uri) + "' holds " +
+                     service::line_protocol_problem(uri) + " (shown as '?'), which MPD's protocol cannot carry");
   bool added = mpd_send_add(conn_, uri.c_str());
   if (added) {
     skip_answer(conn_, "`add`", address_.text());

@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/user_option.h"
 #include "cli/mpd_client.h"
 #include "core/error.h"
 #include "core/secret_file.h"
@@ -110,7 +111,8 @@ std::string mpd_password(const MpdRadioOptions& o) {
   const std::string p = env ? env : "";
   // A line break would send the rest of the value to MPD as a command of its own (rough edge 11).
   if (!service::line_protocol_safe(p))
-    throw InvalidArgument("$MPD_PASSWORD holds a line break, which MPD's protocol cannot carry: not sent");
+    throw InvalidArgument("$MPD_PASSWORD holds " + service::line_protocol_problem(p) +
+                          ", which MPD's protocol cannot carry: not sent");
   return p;
 }
 
@@ -178,8 +180,9 @@ void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::stri
   }
   std::fflush(stdout);
   for (const std::string& uri : fill.unsendable)
-    print_warning("skipped '" + terminal_text(uri) + "': its name holds a line break (shown as '?'), which MPD's " +
-                  "protocol cannot carry (sent, the rest of the name would run as MPD commands); rename the file");
+    print_warning("skipped '" + terminal_text(uri) + "': its name holds " + service::line_protocol_problem(uri) +
+                  " (shown as '?'), which the radio never sends to MPD (its protocol is one command a line: past a "
+                  "line's end, the rest of the name would run as MPD commands); rename the file");
   for (const std::string& uri : fill.missing)
     print_warning("skipped '" + terminal_text(uri) + "': the file is not in the music folder (moved or deleted since it "
                   "was indexed: run clapsearch index to update the index)");
@@ -357,7 +360,8 @@ void add_radio_command(CLI::App& app, Action& action) {
   cmd->add_flag("--once", o->once, "Top the queue up once and exit (for cron and scripts); says why when nothing is added");
   cmd->add_option("--user", o->user,
                   "Record the songs heard in this user's listening history and, with --for-me, follow their taste "
-                  "(default: the index's only user; required when it has several)");
+                  "(default: the index's only user; required when it has several)")
+      ->check(user_name());
   cmd->add_flag("--no-history", o->no_history, "Do not record what MPD plays in the listening history");
   add_rule_options(cmd, o->rules);
   add_library_options(cmd, o->lib);
@@ -375,7 +379,7 @@ void add_radio_command(CLI::App& app, Action& action) {
       "from the index: the one indexed file whose path ends with the playing song's URI (when several do, the\n"
       "radio names them and asks for --music-dir; exit 2 with --once). A song playing that is not an indexed file (a stream, a file\n"
       "not indexed yet) is reported and skipped (with --once: an error, exit 1). A track whose file name holds a\n"
-      "line break is never sent to MPD (MPD would run the rest of the name as commands): it is skipped with a\n"
+      "line break (or a carriage return or NUL) is never sent to MPD (MPD would run the rest of the name as commands): it is skipped with a\n"
       "warning and another track is chosen, as is a track whose file is gone from the music folder since it was\n"
       "indexed; a password with a line break is refused. --once exits 0 when the\n"
       "queue was topped up or nothing was needed, and with a note (exit 0) when MPD is stopped or its queue\n"

@@ -8,6 +8,31 @@
 
 namespace clap {
 
+namespace {
+
+// Why a text inside the JSON was refused, from nlohmann's "invalid string: ...; last read: ..."
+// words; "" for another problem. The place alone ("not JSON here (at " ")") left a Latin-1 é, a
+// lone \ud800 or a raw NUL unexplained (hostile pass 16, H16S-3); the fix the user can make is
+// said with it.
+std::string string_problem(const std::string& what) {
+  const std::string tag = "invalid string: ";
+  const size_t from = what.find(tag);
+  if (from == std::string::npos) return "";
+  std::string words = what.substr(from + tag.size());
+  if (const size_t last = words.find("; last read"); last != std::string::npos) words.erase(last);
+  if (words.rfind("missing closing quote", 0) == 0) return "";  // a text cut short: said as such
+  if (words.rfind("ill-formed UTF-8", 0) == 0)
+    return "a text holds bytes that are not UTF-8 (ill-formed UTF-8, e.g. Latin-1 or Windows-1252): save the file as UTF-8";
+  if (words.rfind("surrogate", 0) == 0)
+    return "a text holds a lone surrogate (a \\uD800-\\uDFFF escape without its other half, which is no character; " +
+           words + "): save the file as UTF-8";
+  if (words.rfind("control character", 0) == 0)
+    return "a text holds a raw control character (" + words + "): save the file as UTF-8 JSON, which writes it escaped";
+  return "a text is not valid JSON (" + words + ")";
+}
+
+}  // namespace
+
 std::string json_problem(std::string_view text, const std::exception& e) {
   const auto* parse = dynamic_cast<const nlohmann::json::parse_error*>(&e);
   if (!parse) {
@@ -37,6 +62,7 @@ std::string json_problem(std::string_view text, const std::exception& e) {
   const std::string column = place(start);
   if (bare == "nan" || bare == "inf" || bare == "infinity")
     return column + token + " is not a JSON number (JSON has no NaN or infinity)";
+  if (std::string why = string_problem(parse->what()); !why.empty()) return place(at) + why;
   if (at >= text.size() || text.find_first_not_of(" \t\r\n", at) == std::string_view::npos)
     return place(at) + "the text ends inside a value (cut short?)";
   const std::string shown = token.empty() ? std::string(1, text[at]) : token;

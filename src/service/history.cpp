@@ -166,8 +166,8 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
         ++s.skips;
         ++c.skips;
       }
-      if (s.first_played == 0 || p.played_at < s.first_played) s.first_played = p.played_at;
-      s.last_played = std::max(s.last_played, p.played_at);
+      if (!s.first_played || p.played_at < *s.first_played) s.first_played = p.played_at;
+      if (!s.last_played || p.played_at > *s.last_played) s.last_played = p.played_at;
     }
   s.stars = static_cast<int64_t>(store.stars(user.id).size());
   s.ratings = static_cast<int64_t>(store.ratings(user.id).size());

@@ -105,7 +105,9 @@ inline constexpr const char* kPlaySources[] = {"subsonic", "mpd", "listenbrainz"
 struct HistorySummary {
   std::string user;
   int64_t plays = 0, skips = 0, stars = 0, ratings = 0;  // plays: every play, skips among them
-  int64_t first_played = 0, last_played = 0;             // unix seconds; 0 without plays
+  // Unix seconds; none without plays. Not 0 for none: a play at 0 (1970-01-01, which an export
+  // may hold) is a play, and "0 without plays" made it both and the next play the first.
+  std::optional<int64_t> first_played, last_played;
   std::map<std::string, SourceCounts> by_source;
 };
 HistorySummary summarise_history(const store::Store& store, const store::UserRecord& user);

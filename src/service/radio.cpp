@@ -81,6 +81,12 @@ std::set<int64_t> same_recordings(const LibrarySnapshot& snap, const std::set<in
 
 bool line_protocol_safe(const std::string& text) { return text.find_first_of(std::string("\n\r\0", 3)) == std::string::npos; }
 
+std::string line_protocol_problem(const std::string& text) {
+  const size_t at = text.find_first_of(std::string("\n\r\0", 3));
+  if (at == std::string::npos) return "";
+  return text[at] == '\n' ? "a line break" : text[at] == '\r' ? "a carriage return" : "a NUL byte";
+}
+
 MusicFolderMap::MusicFolderMap(const std::string& music_dir) {
   if (music_dir.empty()) throw InvalidArgument("the music folder is empty: give the player's music folder");
   std::error_code ec;

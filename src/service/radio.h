@@ -48,6 +48,11 @@ class MusicFolderMap {
 // break (Linux allows it); sent raw, the rest of the name would run as further commands (issue
 // 53 H1: a track named "a<LF>kill<LF>b.flac" shut MPD down).
 bool line_protocol_safe(const std::string& text);
+// What of those `text` holds, for the message that refuses it: "a line break", "a carriage
+// return" or "a NUL byte" (the first found), "" when it holds none. A name with a carriage
+// return alone was skipped as "holds a line break" (hostile pass 16, R16P-1); MPD may even take
+// it, but a carriage return ends a line for many line readers, so it is refused, by its name.
+std::string line_protocol_problem(const std::string& text);
 
 // The player's queue as the station sees it.
 struct QueueView {

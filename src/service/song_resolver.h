@@ -55,6 +55,9 @@ enum class MatchRule { None, Path, Mbid, Isrc, Tags };
 // "path", "mbid", "isrc", "tags", "none": what the answers call the rule.
 const char* rule_name(MatchRule rule);
 
+// A name (path, MBID, ISRC, artist, title, album) longer than 64 KiB is not compared: no tag
+// or path can be that long (kMaxReferenceNameBytes in song_resolver.cpp says why); the reason
+// for no match says so (hostile pass 16, H16S-4).
 struct ResolveOptions {
   double duration_tolerance_s = 3;  // rule 4 only; a reference without a duration is not checked
 };

@@ -254,6 +254,12 @@ def run_tests(tmp, binary, model, plugin_dir):
         check(done.returncode != 0 and f'{first} (item ' in done.stderr and 'not a rating from 0 to 1' in done.stderr
               and '.jsonl' not in done.stderr, f'rating={value}: {done.stderr}')
         env.beet('modify', '-y', '-W', f'path:{first}', 'rating!')
+    # Hostile pass 16, R16P-2: `-u ''` (an unset shell variable) fell back to the user setting,
+    # else clapsearch's only user, silently: ann's history got the counts. Refused, naming -u.
+    env.beet('modify', '-y', '-W', 'title:Sunny Sine', 'play_count=6')
+    done = env.beet('clapsearch', 'history', '-u', '', ok=False)
+    check(done.returncode != 0 and '-u/--user is empty' in done.stderr, f"history -u '': {done.returncode} {done.stderr}")
+    env.beet('modify', '-y', '-W', 'title:Sunny Sine', 'play_count=4')
     counts, _ = beets_history()
     check(counts == {'plays': 8, 'skips': 1}, f'history after refused imports: {counts}')
 

@@ -423,7 +423,19 @@ def hostile_names(binary, model, mpd, music, db, names, run, env_vars):
     done = run(['--once'], env=dict(env_vars, MPD_PASSWORD='pw\nkill'))
     check(done.returncode == 2 and 'MPD_PASSWORD holds a line break' in done.stderr and mpd.process.poll() is None,
           f'MPD_PASSWORD with a line break: {done.returncode} {done.stderr}')
-    os.rename(hostile, nearest['path'])
+    # A carriage return alone (hostile pass 16, R16P-1): skipped too, and named as what it is, not
+    # "a line break".
+    cr = os.path.join(os.path.dirname(nearest['path']), 'a\rstop' + os.path.splitext(nearest['path'])[1])
+    os.rename(hostile, cr)
+    subprocess.run([binary, 'index', music, '--db', db, '--model', model, '--exclude', 'unindexed', '-q'],
+                   env=env_vars, check=True)
+    play_only(mpd, seed)
+    done = run(['--once', '--min-queue', '3'])
+    shown = os.path.relpath(cr, music).replace('\r', '?')
+    check(done.returncode == 0 and mpd.process.poll() is None and not any('stop' in u for u in mpd.queue())
+          and f"skipped '{shown}': its name holds a carriage return" in done.stderr and 'line break (' not in done.stderr,
+          f'a carriage return in a name: rc {done.returncode}, queue {mpd.queue()}: {done.stderr}')
+    os.rename(cr, nearest['path'])
     subprocess.run([binary, 'index', music, '--db', db, '--model', model, '--exclude', 'unindexed', '-q'],
                    env=env_vars, check=True)
 
