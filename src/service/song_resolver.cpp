@@ -388,6 +388,7 @@ Resolution SongIndex::resolve(const SongRef& given, const ResolveOptions& option
   std::vector<std::string> tried;
   // Names longer than any tag or path can be are left out before anything is folded (see
   // kMaxReferenceNameBytes); the others still decide (an MBID with a 300 MB artist beside it).
+  // Copied name by name, so that a long one is never copied (SongRef's every name is listed).
   SongRef ref;
   ref.duration_s = given.duration_s;
   for (const auto& [from, to, what] : {std::tuple{&given.path, &ref.path, "path"}, {&given.mbid, &ref.mbid, "MBID"},
