@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "one_song_history.h"
 #include "support/golden.h"
 
 namespace clap {
@@ -37,27 +38,14 @@ json run_json(const std::string& args) {
   }
 }
 
-// One tagged song indexed (Artist - Song), user ann, and a Last.fm CSV of `plays` listens of it.
-struct OneSong {
-  std::string dir = test::temp_dir(), db = dir + "/library.db", csv = dir + "/plays.csv";
-  explicit OneSong(int plays) {
-    test::ffmpeg(dir + "/music/a.flac", "-f lavfi -i \"sine=f=330:d=1:sample_rate=16000\" -metadata artist=Artist -metadata title=Song");
-    std::string out, err;
-    EXPECT_EQ(run("index " + q(dir + "/music") + " --db " + q(db) + " --quiet --model " + q(test::case_dir("tiny-unfused")), &out, &err), 0)
-        << err;
-    EXPECT_EQ(run("user add ann --db " + q(db) + " < " + q(write(dir + "/pw", "pw\n")), &out, &err), 0) << err;
-    std::string text = "artist,album,track,date\n";
-    for (int i = 0; i < plays; ++i) text += "Artist,,Song," + std::to_string(1704100000 + 3600 * i) + "\n";
-    write(csv, text);
-  }
-};
+using test::OneSongHistory;
 
 // Hostile pass 16, R16P-2: `--user ""` (a script's unset $USER_NAME) was taken as no --user by
 // every command that reads a history: with one user, that user's history, silently (`history
 // forget --user "" --before ...` forgot it). Now each refuses it naming the option (exit 2), and
 // nothing is read or changed.
 TEST(HistoryInputs, AnEmptyUserIsRefusedNamingTheOption) {
-  OneSong h(2);
+  OneSongHistory h(2);
   const std::string on = " --db " + q(h.db);
   ASSERT_EQ(run_json("history import " + q(h.csv) + " --json" + on)["imported"], 2);
   const std::string commands[] = {
@@ -85,7 +73,7 @@ TEST(HistoryInputs, AnEmptyUserIsRefusedNamingTheOption) {
 // play on 1970-01-01 (time 0, which an export may hold), and a play at 0 was then taken for "none
 // yet": the next play became the first. Now no plays is null, and 0 is a time like any other.
 TEST(HistoryInputs, APlayAtTimeZeroIsTheFirstAndNoPlaysIsNull) {
-  OneSong h(0);
+  OneSongHistory h(0);
   const std::string on = " --json --db " + q(h.db);
   json s = run_json("history" + on);
   EXPECT_EQ(s["plays"], 0);
@@ -106,7 +94,7 @@ TEST(HistoryInputs, APlayAtTimeZeroIsTheFirstAndNoPlaysIsNull) {
 // import holds the index open and the copy has been moved over it, so the order is certain.
 TEST(HistoryInputs, AnIndexReplacedWhileTheExportIsReadGetsItsPlaysOrSaysSo) {
   for (const bool beets : {false, true}) {
-    OneSong h(3);
+    OneSongHistory h(3, beets ? "beets" : "lastfm");
     const std::string backup = h.dir + "/backup.db", fifo = h.dir + "/export.fifo";
     fs::copy_file(h.db, backup);
     std::string file = h.csv, format;
@@ -139,7 +127,7 @@ TEST(HistoryInputs, AnIndexReplacedWhileTheExportIsReadGetsItsPlaysOrSaysSo) {
 // (service::kMaxReferenceNameBytes) is not compared: the listen is unresolved, and the reason says
 // so, in both formats. A name within the bound is still matched.
 TEST(HistoryInputs, ANameLongerThanAnyTagIsLeftUnresolvedSayingWhy) {
-  OneSong h(0);
+  OneSongHistory h(0);
   const std::string on = " --json --db " + q(h.db);
   // Both fold to "artist" (a run of punctuation is one space, trimmed); dots, as the CSV reader
   // trims spaces around a cell. Main matched the 70,006-byte one after folding every byte.
@@ -165,7 +153,7 @@ TEST(HistoryInputs, ANameLongerThanAnyTagIsLeftUnresolvedSayingWhy) {
 // Hostile pass 16, H16S-3: an export that is not UTF-8 was named by place only ("not JSON here
 // (at " ")" for a Latin-1 é). Now the error says why and what to do; nothing is imported.
 TEST(HistoryInputs, AnExportThatIsNotUtf8SaysWhy) {
-  OneSong h(0);
+  OneSongHistory h(0);
   const std::string on = " --db " + q(h.db);
   const std::string latin1 = write(h.dir + "/latin1.jsonl", "{\"listened_at\": 1704100000, \"track_metadata\": {\"artist_name\": \"Ton\xe9\", "
                                                               "\"track_name\": \"Song\"}}\n");
