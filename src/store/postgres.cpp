@@ -499,15 +499,20 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   if (const std::string::size_type at = context.find(" function ", pl); pl != std::string::npos && at != std::string::npos) {
     const std::string::size_type name = at + 10, end = context.find_first_of(" \n", name);
     const std::string function = context.substr(name, end == std::string::npos ? std::string::npos : end - name);
-    std::string named, drop = "NAME ON TABLE";
+    // An event trigger (no table: it runs on the database's DDL, e.g. the rebuild's DROP TABLE)
+    // is dropped with DROP EVENT TRIGGER; `DROP TRIGGER NAME ON TABLE` named none (hostile pass 16, R16C-2).
+    std::string named, drop = "TRIGGER NAME ON TABLE";
     const auto triggers = triggers_of(function);
     for (size_t t = 0; t < triggers.size() && t < 5; ++t)
-      named += (t ? ", " : "trigger ") + control_escaped(triggers[t].first) + " on " + control_escaped(triggers[t].second);
+      named += (t ? ", " : "") + (triggers[t].second.empty() ? "event trigger " + control_escaped(triggers[t].first)
+                                                              : "trigger " + control_escaped(triggers[t].first) + " on " +
+                                                                    control_escaped(triggers[t].second));
     if (triggers.size() > 5) named += ", ...";
-    if (!triggers.empty()) drop = triggers[0].first + " ON " + triggers[0].second;
+    if (!triggers.empty())
+      drop = triggers[0].second.empty() ? "EVENT TRIGGER " + triggers[0].first : "TRIGGER " + triggers[0].first + " ON " + triggers[0].second;
     throw Error(where_ + ": a trigger made by hand refused the write: " + echo_excerpt(said) + " (" +
                 (named.empty() ? "" : named + ", ") + "function " + echo_excerpt(function) +
-                "); that write was not made: drop the trigger (`DROP TRIGGER " + control_escaped(drop) +
+                "); that write was not made: drop the trigger (`DROP " + control_escaped(drop) +
                 "`) or change it, then run the command again");
   }
   // clapsearch's statements name only the columns its migrations made, with their types: a
@@ -532,8 +537,11 @@ std::vector<std::pair<std::string, std::string>> Connection::triggers_of(const s
   std::vector<std::pair<std::string, std::string>> out;
   try {
     Connection look(url_);
-    auto r = look.query("SELECT quote_ident(t.tgname), t.tgrelid::regclass::text FROM pg_trigger t WHERE NOT t.tgisinternal "
-                        "AND t.tgfoid = to_regprocedure($1) ORDER BY 2, 1",
+    // Table triggers, then event triggers (their table ""): both run a function made by hand.
+    auto r = look.query("SELECT name, tab FROM (SELECT quote_ident(t.tgname), t.tgrelid::regclass::text FROM pg_trigger t "
+                        "WHERE NOT t.tgisinternal AND t.tgfoid = to_regprocedure($1) UNION ALL SELECT quote_ident(e.evtname), '' "
+                        "FROM pg_event_trigger e WHERE e.evtfoid = to_regprocedure($1)) AS found(name, tab) "
+                        "ORDER BY tab = '', tab, name",
                         Params().add(function));
     for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.text(i, 1));
   } catch (const Error&) {

@@ -111,3 +111,30 @@ TEST(PostgresHandMade, ARebuildWithAnEmptySchemaFirstInTheSearchPathMakesTheTabl
 
 }  // namespace
 }  // namespace clap
+
+namespace clap {
+namespace {
+
+// An event trigger made by hand that refuses the rebuild's DROP TABLE: refused, nothing changed,
+// and its way out is DROP EVENT TRIGGER. The error named `DROP TRIGGER NAME ON TABLE`, which drops
+// no event trigger (hostile pass 16, R16C-2: the trigger lookup read only pg_trigger).
+TEST(PostgresHandMade, AnEventTriggerThatRefusesTheRebuildIsNamedWithItsWayOut) {
+  const std::string root = test::temp_dir() + "/pg-event-trigger-16";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=2:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  psql(db, "ALTER TABLE windows ALTER COLUMN end_s TYPE text; "
+           "CREATE FUNCTION no_drop() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'no drops here'; END$$; "
+           "CREATE EVENT TRIGGER no_drop_tables ON sql_drop EXECUTE FUNCTION no_drop()");
+  EXPECT_EQ(test::run_cli("index " + q(root + "/lib") + model_arg() + " --rebuild -q --db " + q(db), &out, &err), 1) << err;
+  EXPECT_NE(err.find("a trigger made by hand refused the write: "), std::string::npos) << err;
+  EXPECT_NE(err.find("(event trigger no_drop_tables, function public.no_drop())"), std::string::npos) << err;
+  EXPECT_NE(err.find("drop the trigger (`DROP EVENT TRIGGER no_drop_tables`)"), std::string::npos) << err;
+  EXPECT_EQ(psql(db, "SELECT data_type FROM information_schema.columns WHERE table_name = 'windows' AND column_name = 'end_s'"),
+            "text\n");  // nothing changed
+  EXPECT_NE(psql(db, "SELECT count(*) FROM tracks"), "0\n");
+}
+
+}  // namespace
+}  // namespace clap
