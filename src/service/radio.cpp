@@ -79,7 +79,7 @@ std::set<int64_t> same_recordings(const LibrarySnapshot& snap, const std::set<in
 
 }  // namespace
 
-bool line_protocol_safe(const std::string& text) { return text.find_first_of(std::string("\n\r\0", 3)) == std::string::npos; }
+bool line_protocol_safe(const std::string& text) { return line_protocol_problem(text).empty(); }
 
 std::string line_protocol_problem(const std::string& text) {
   const size_t at = text.find_first_of(std::string("\n\r\0", 3));

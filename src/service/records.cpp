@@ -43,14 +43,7 @@ std::string csv_number(double v) {
   // non-finite duration (hostile pass 16/17). Beyond float32's range (1e308) the double itself,
   // as json_num gives JSON.
   if (!std::isfinite(v)) return "";
-  if (!std::isfinite(static_cast<float>(v))) {
-    char buf[32];
-    for (int precision = 15; precision <= 17; ++precision) {  // shortest that round-trips
-      std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-      if (std::strtod(buf, nullptr) == v) break;
-    }
-    return buf;
-  }
+  if (!std::isfinite(static_cast<float>(v))) return json_text(nlohmann::json(v));  // the double's shortest text
   return json_float(static_cast<float>(v));
 }
 
