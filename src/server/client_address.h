@@ -14,6 +14,9 @@ namespace clap::server {
 // on the server's own link (a home LAN's devices share its /64, one address each) is one device
 // per address, as an IPv4 LAN's are: keyed by /64, one device's mistyped token would lock every
 // device of the house out.
+// An address that carries an IPv4 client (NAT64's 64:ff9b::/96, IPv4-compatible ::a.b.c.d, Teredo)
+// is that IPv4 address, as a direct IPv4 connection of the client is; a 6to4 site (2002:V4::/48,
+// one per IPv4 address) is its /48 (hostile pass 18, H18S-1).
 std::string client_key(const std::string& remote, const std::string& local = "");
 
 }  // namespace clap::server

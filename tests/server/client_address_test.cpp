@@ -50,6 +50,28 @@ TEST(ClientKey, AnIpv6ClientIsItsSlash64AndAnIpv4ClientItsAddress) {
   EXPECT_EQ(client_key("not an address"), "not an address");
 }
 
+// Addresses that carry an IPv4 address inside them (hostile pass 18, H18S-1): keyed by their /64,
+// every IPv4 client a NAT64 gateway (64:ff9b::/96) relays to the server was one client, every
+// client of one Teredo relay too (2001:0:RELAY::/64), and every IPv4-compatible address (::a.b.c.d)
+// was "::/64": one guesser among them locked all of them out. A 6to4 site (2002:V4::/48, one per
+// IPv4 address) keyed by /64 had 65,536 keys to rotate through. Each is now its IPv4 client: the
+// embedded address (the one a direct IPv4 connection of that client is keyed by), a 6to4 site its /48.
+TEST(ClientKey, AnAddressCarryingAnIpv4AddressIsThatIpv4Client) {
+  EXPECT_EQ(client_key("64:ff9b::192.0.2.7"), "192.0.2.7");  // NAT64's well-known prefix (RFC 6052)
+  EXPECT_NE(client_key("64:ff9b::192.0.2.7"), client_key("64:ff9b::198.51.100.9"));
+  EXPECT_EQ(client_key("64:ff9b::c000:207"), client_key("192.0.2.7"));  // one client, both ways
+  EXPECT_EQ(client_key("::192.0.2.7"), "192.0.2.7");  // IPv4-compatible (deprecated, still parsed)
+  EXPECT_NE(client_key("::192.0.2.7"), client_key("::192.0.2.8"));
+  EXPECT_EQ(client_key("::1"), "::1");  // loopback and the unspecified address are not IPv4 clients
+  // Teredo (RFC 4380): 2001:0:RELAY:FLAGS:PORT:CLIENT, port and client address inverted.
+  EXPECT_EQ(client_key("2001:0:4136:e378:8000:63bf:3fff:fdd2"), "192.0.2.45");
+  EXPECT_NE(client_key("2001:0:4136:e378:8000:63bf:3fff:fdd2"), client_key("2001:0:4136:e378:8000:63bf:3fff:fdd3"));
+  // 6to4 (RFC 3056): a site is 2002:V4::/48 whatever its /64.
+  EXPECT_EQ(client_key("2002:c000:207:1::1"), "2002:c000:207::/48");
+  EXPECT_EQ(client_key("2002:c000:207:1::1"), client_key("2002:c000:207:ffff::9"));
+  EXPECT_NE(client_key("2002:c000:207:1::1"), client_key("2002:c000:208:1::1"));
+}
+
 // A TCP connection from `from` to `to`:`port` (IPv6), or -1.
 int connect6(const std::string& from, const std::string& to, int port) {
   const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
