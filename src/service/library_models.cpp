@@ -6,6 +6,8 @@
 #include <exception>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "service/embedding_sets.h"
@@ -15,6 +17,45 @@
 namespace clap::service {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The models this process has loaded and still holds, by what they were loaded from (R17S-1,
+// hostile pass 17): a server opening a copy moved over its index (a restore, a script moving
+// copies) loaded the same weights again at each one while every request waited for the reopen,
+// and a copy every 0.3 s left it answering a few requests a second. A Library whose model is
+// the one another Library of the process holds (the same files, unchanged since: their sizes,
+// times and inodes; the same options) shares it: the model is immutable, and each Library keeps
+// its own pool of run states. Weak: a model no Library holds is freed as before.
+std::string loaded_model_key(const hub::ResolvedModel& resolved, const ModelOpenOptions& mo) {
+  ModelFiles files;
+  try {
+    files = index::model_files_of(resolved);
+  } catch (const std::exception&) {
+    return "";  // not shared: load_model says what is wrong
+  }
+  std::string key = std::to_string(static_cast<int>(mo.audio_precision)) + "/" + std::to_string(static_cast<int>(mo.text_precision)) +
+                    "/" + std::to_string(mo.prepare_audio) + std::to_string(mo.prepare_text) + "/" + std::to_string(mo.threads);
+  for (const std::string* path : {&files.weights, &files.config, &files.preprocessor, &files.tokenizer_dir}) {
+    struct stat st {};
+    if (path->empty()) {
+      key += "|-";
+      continue;
+    }
+    if (::stat(path->c_str(), &st) != 0) return "";
+    key += "|" + *path + ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) +
+           ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+  }
+  return key;
+}
+
+std::mutex loaded_models_mutex;
+std::map<std::string, std::weak_ptr<const ClapModel>>& loaded_models() {
+  static std::map<std::string, std::weak_ptr<const ClapModel>> models;
+  return models;
+}
+
+}  // namespace
 
 const index::ModelSpec& Library::model_spec() {
   std::lock_guard lock(model_mutex_);
@@ -77,14 +118,28 @@ const ClapModel& Library::model() {
   const index::ModelSpec& s = model_spec();
   std::lock_guard lock(model_mutex_);
   if (!model_) {
-    note("loading model " + (s.resolved.weights_file.empty() ? s.resolved.dir : s.resolved.weights_file));
     ModelOpenOptions mo;
     mo.threads = options_.threads;
     mo.warn = options_.warn;
     mo.audio_precision = parse_precision(identity_.precision);
     mo.text_precision = options_.text_precision;
     mo.prepare_audio = mo.prepare_text = options_.load_both_towers;
-    std::shared_ptr<const ClapModel> m = load_model(s.resolved, mo);
+    const std::string key = loaded_model_key(s.resolved, mo);
+    std::shared_ptr<const ClapModel> m;
+    if (!key.empty()) {
+      std::lock_guard models_lock(loaded_models_mutex);
+      auto& models = loaded_models();
+      for (auto it = models.begin(); it != models.end();) it = it->second.expired() ? models.erase(it) : std::next(it);
+      if (const auto found = models.find(key); found != models.end()) m = found->second.lock();
+    }
+    if (!m) {
+      note("loading model " + (s.resolved.weights_file.empty() ? s.resolved.dir : s.resolved.weights_file));
+      m = load_model(s.resolved, mo);
+      if (!key.empty()) {
+        std::lock_guard models_lock(loaded_models_mutex);
+        loaded_models()[key] = m;
+      }
+    }
     if (m->embedding_dim() != identity_.dim)
       throw Error("the model's embedding size " + std::to_string(m->embedding_dim()) + " differs from the index's " +
                   std::to_string(identity_.dim));

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/running_server.h"
+#include "service/library.h"
 #include "support/golden.h"
 
 namespace clap::server {
@@ -198,6 +199,32 @@ TEST(ServeLive, CopiesMovedOverWhileTheServerReopensLeaveItServing) {
   EXPECT_EQ(logged.find("cannot serve the index's new embedding set"), std::string::npos) << logged;
   EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok\n");
   EXPECT_EQ(query(db, "SELECT track_id FROM stars"), "2\n");
+}
+
+// R17S-1 (hostile pass 17, fixed in pass 18): the server opens each copy moved over its index as
+// a new Library (reopen_library), and each loaded the model from disk again, the same weights,
+// while every request waited for the reopen: under a copy every 0.3 s the server answered a few
+// requests a second. A Library of the same model files as one the process holds shares its model.
+TEST(ServeLive, ACopyOfTheSameModelMovedOverSharesTheLoadedModel) {
+  const std::string dir = test::temp_dir() + "/moved_over_same_model";
+  const std::string db = index_and_backup(dir);
+  service::LibraryOptions o;
+  o.db = db;
+  o.load_both_towers = true;  // as serve opens it
+  service::Library first(o, service::Access::ReadWriteIfPossible);
+  const ClapModel* loaded = &first.model();
+  fs::copy_file(dir + "/copy.db", dir + "/next.db", fs::copy_options::overwrite_existing);
+  ASSERT_EQ(std::rename((dir + "/next.db").c_str(), db.c_str()), 0);
+  ASSERT_TRUE(first.close_if_replaced());  // as the server does before opening the copy
+  service::Library copy(o, service::Access::ReadWriteIfPossible);
+  copy.refresh(/*force=*/true);
+  EXPECT_EQ(&copy.model(), loaded) << "the same model was loaded again for the copy";
+  EXPECT_EQ(copy.embed_texts({"a tone"}).size(), static_cast<size_t>(copy.dim()));  // and it runs
+  // Another precision of the text tower is another model: not shared.
+  service::LibraryOptions bf16 = o;
+  bf16.text_precision = Precision::BF16;
+  service::Library other(bf16, service::Access::ReadWriteIfPossible);
+  EXPECT_NE(&other.model(), loaded);
 }
 
 // H13S-1: two servers on one index (each watches the file). One of them, held up (descheduled,
