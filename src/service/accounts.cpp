@@ -613,11 +613,15 @@ std::optional<std::pair<uint64_t, uint64_t>> index_file_id(const std::string& lo
   return std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
 }
 
-// A file gone for now (being made again) is not a replacement yet: the old one serves until then.
+// A file gone (deleted; being made again, or a restore by rm and cp) counts as replaced: the
+// connection is closed and the next call is refused ("no index here") until a file is there. Kept
+// open, it signed users in from the deleted file and wrote their stars and plays into it, answered
+// ok and lost (hostile pass 18, R18S-1). The library's reads go on from the old file meanwhile
+// (Library::refresh), as before.
 bool AccountsConnection::replaced() const {
   if (!file_id_) return false;
   const auto now = index_file_id(location_);
-  return now && *now != *file_id_;
+  return !now || *now != *file_id_;
 }
 
 void AccountsConnection::close_replaced() {

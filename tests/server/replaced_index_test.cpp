@@ -201,6 +201,36 @@ TEST(ServeLive, CopiesMovedOverWhileTheServerReopensLeaveItServing) {
   EXPECT_EQ(query(db, "SELECT track_id FROM stars"), "2\n");
 }
 
+// R18S-1 (hostile pass 18): the index file removed under the server (a restore by rm and cp, not
+// by rename): the Subsonic API's connection kept the deleted file open and a star was answered ok,
+// listed by getStarred2, and lost with the file. It is now refused while no file is at the name,
+// and written into the file put back.
+TEST(ServeLive, AStarWhileTheIndexFileIsGoneIsRefusedNotWrittenIntoTheDeletedFile) {
+  const std::string dir = test::temp_dir() + "/removed_under_server";
+  const std::string db = index_and_backup(dir);
+  ServerOptions o;
+  o.db = db;
+  o.refresh_ms = 3600 * 1000;  // only requests look at the file
+  {
+    RunningServer s(o, db, 60);
+    ASSERT_EQ(rest(s.client(), "star?id=1")["status"], "ok");
+    fs::remove(db);
+    const json gone = rest(s.client(), "star?id=2");
+    EXPECT_EQ(gone["status"], "failed") << gone.dump();
+    EXPECT_NE(gone.dump().find("no index here"), std::string::npos) << gone.dump();
+    fs::copy_file(dir + "/copy.db", dir + "/next.db", fs::copy_options::overwrite_existing);
+    ASSERT_EQ(std::rename((dir + "/next.db").c_str(), db.c_str()), 0);
+    json back;
+    for (int i = 0; i < 100; ++i) {  // an upper bound for the old file's readers to finish, not a timing check
+      back = rest(s.client(), "star?id=3");
+      if (back["status"] == "ok") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(back["status"], "ok") << back.dump();
+  }
+  EXPECT_EQ(query(db, "SELECT track_id FROM stars"), "3\n");
+}
+
 // R17S-1 (hostile pass 17, fixed in pass 18): the server opens each copy moved over its index as
 // a new Library (reopen_library), and each loaded the model from disk again, the same weights,
 // while every request waited for the reopen: under a copy every 0.3 s the server answered a few
