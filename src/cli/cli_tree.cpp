@@ -195,6 +195,12 @@ constexpr LookAlikeDash kLookAlikeDashes[] = {
     {"\xE2\x80\x94", "an em dash (U+2014)"},         {"\xE2\x80\x95", "a horizontal bar (U+2015)"},
     {"\xE2\x88\x92", "a minus sign (U+2212)"},       {"\xEF\xB9\xA3", "a small hyphen-minus (U+FE63)"},
     {"\xEF\xBC\x8D", "a fullwidth hyphen-minus (U+FF0D)"},
+    // Hostile pass 18: these too were taken as words (`search ﹘﹘top 5 piano` searched for them).
+    // A soft hyphen is invisible where the word is shown: pasted from a web page, `--top` can
+    // carry one, and the message names it.
+    {"\xEF\xB9\x98", "a small em dash (U+FE58)"},    {"\xC2\xAD", "a soft hyphen (U+00AD)"},
+    {"\xE2\xB8\xBA", "a two-em dash (U+2E3A)"},       {"\xE2\xB8\xBB", "a three-em dash (U+2E3B)"},
+    {"\xEF\xB8\xB1", "a vertical em dash (U+FE31)"}, {"\xEF\xB8\xB2", "a vertical en dash (U+FE32)"},
 };
 
 // `search —top 5 piano` (an em dash, as a document or a web page shows `--top`): the word is no
@@ -257,24 +263,29 @@ std::string malformed_option(const CLI::App& app, int argc, const char* const* a
 }
 
 std::string switch_given_a_value(const CLI::App& app, int argc, const char* const* argv) {
-  // The words CLI11 reads as a switch's value (on, off, a whole number): never the mistake.
+  // The words that say on or off (docs/commands.md: `=yes`, `=no`, `=1`, `=0` are taken). CLI11
+  // also reads any whole number and an empty value as on: `--json=5`, `--json=-1` and `--json=`
+  // ran the command with the switch on, with no word (R15C-3); every switch refuses them now.
   const auto readable = [](std::string v) {
     std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    static const char* const words[] = {"true", "false", "on", "off", "yes", "no", "enable", "disable", "+", "-",
-                                        "t", "f", "y", "n"};
-    if (std::find(std::begin(words), std::end(words), v) != std::end(words)) return true;
-    const size_t start = !v.empty() && (v[0] == '+' || v[0] == '-') ? 1 : 0;
-    return v.size() > start && v.find_first_not_of("0123456789", start) == std::string::npos;
+    static const char* const words[] = {"true", "false", "on", "off", "yes", "no", "enable", "disable",
+                                        "t", "f", "y", "n", "1", "0"};
+    return std::find(std::begin(words), std::end(words), v) != std::end(words);
   };
-  return walk_words(app, argc, argv, [&](const std::string& arg, const std::vector<const CLI::App*>& levels, int&) {
+  return walk_words(app, argc, argv, [&](const std::string& arg, const std::vector<const CLI::App*>& levels, int& i) {
     if (arg.size() < 3 || arg[0] != '-') return std::string();
     const bool is_long = arg[1] == '-';
     const size_t eq = arg.find('=');
+    if (const CLI::Option* o = known_option(is_long ? arg.substr(0, eq) : arg.substr(0, 2), levels);
+        o != nullptr && o->get_expected_min() > 0 && (is_long ? eq == std::string::npos : arg.size() == 2))
+      ++i;  // the option's value, whatever it looks like (`--text --json=5`)
     // --name=VALUE, or -q=VALUE (a short option's value is what follows it; '=' is never one)
     if (eq == std::string::npos || (!is_long && eq != 2)) return std::string();
     const std::string name = arg.substr(0, eq), value = arg.substr(eq + 1);
     const CLI::Option* o = known_option(name, levels);
-    if (!o || o->get_expected_max() != 0 || readable(value)) return std::string();
+    // A short switch takes no '=' at all: CLI11 read `-q=yes` as "-q" and "=yes", "The following
+    // argument was not expected: -=yes" (hostile pass 18).
+    if (!o || o->get_expected_max() != 0 || (is_long && readable(value))) return std::string();
     return name + " is a switch and takes no value ('" + shown_word(value) + "' given): write " + name + " alone";
   });
 }

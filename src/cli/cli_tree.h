@@ -51,6 +51,8 @@ std::string malformed_option(const CLI::App& app, int argc, const char* const* a
 // --for-me=ann` (a new user's guess that it names the user) said CLI11's "Could not convert:
 // --for-me = ann", and `index -q=x` "The following argument was not expected: -=x" (hostile pass
 // 15). Named as "--for-me is a switch and takes no value ('ann' given) ..."; "" when none is.
+// Only on/off words and 1/0 are taken: `--json=5` and `--json=` were read by CLI11 as on (R15C-3),
+// so main asks this before the parse.
 std::string switch_given_a_value(const CLI::App& app, int argc, const char* const* argv);
 
 // CLI11's help formatter with value_placeholder in place of the type name; every command made

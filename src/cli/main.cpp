@@ -397,6 +397,11 @@ int main(int argc, char** argv) {
     print_usage_error(clap::cli::error_lines(malformed));
     return 2;
   }
+  // Before the parse: CLI11 takes a switch's `=5` or `=` as on without an error (R15C-3).
+  if (const std::string valued = clap::cli::switch_given_a_value(app, argc, argv); !valued.empty()) {
+    print_usage_error(clap::cli::error_lines(valued));
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConfigError& e) {

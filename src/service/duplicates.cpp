@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/vector_math.h"
 #include "service/diversity.h"
+#include "store/rows.h"
 
 namespace clap::service {
 namespace {
@@ -210,8 +211,11 @@ auto quality(const DuplicateMember& m) {
   const int64_t band = m.format_known ? std::min<int64_t>(f.sample_rate, kFullBandRate) : -1;
   const int64_t primary = !m.format_known ? -1 : lossless ? int64_t{f.sample_rate} : f.bit_rate;
   const int64_t secondary = lossless ? int64_t{f.bits_per_sample} : int64_t{f.sample_rate};
+  // The duration as audio can have it (store::known_duration_s): a stored 9e999 or 1e308 is hand
+  // damage, which made that copy the "longer" keeper of identical files (hostile pass 17), and a
+  // NaN in the key broke the sort's ordering.
   return std::make_tuple(m.format_known, m.widest, lossless && !m.lossy_source, !m.lossy_source, band, lossless, primary,
-                         secondary, f.channels, m.duration_s);
+                         secondary, f.channels, store::known_duration_s(m.duration_s));
 }
 
 // A copy's band is "about the widest" within this share of the group's widest measured cut-off.

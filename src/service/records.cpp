@@ -47,13 +47,32 @@ std::string csv_number(double v) {
   return json_float(static_cast<float>(v));
 }
 
+namespace {
+// A plain decimal number ("-12.5", "+3", "-1e5"): what a spreadsheet reads as a number, not a
+// formula. strtod, used before, also took "-inf", "-nan(x)" and "-0x10" whole, which a spreadsheet
+// reads as formulas (a tag "-inf" showed #NAME?; hostile pass 18).
+bool plain_decimal(const std::string& s) {
+  size_t i = s.size() > 0 && (s[0] == '+' || s[0] == '-') ? 1 : 0, digits = 0;
+  const auto digit = [&] { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
+  for (; digit(); ++i) ++digits;
+  if (i < s.size() && s[i] == '.')
+    for (++i; digit(); ++i) ++digits;
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exponent = 0;
+    for (; digit(); ++i) ++exponent;
+    if (exponent == 0) return false;
+  }
+  return i == s.size();
+}
+}  // namespace
+
 std::string csv_field(const std::string& raw) {
   std::string s = raw;
-  if (!s.empty() && std::string("=+-@\t\r").find(s[0]) != std::string::npos) {
-    char* end = nullptr;
-    std::strtod(s.c_str(), &end);
-    if (*end != '\0' || s.size() == 1) s.insert(s.begin(), '\'');  // text, not a number: never a formula
-  }
+  if (!s.empty() && std::string("=+-@\t\r").find(s[0]) != std::string::npos && !plain_decimal(s))
+    s.insert(s.begin(), '\'');  // text, not a number: never a formula
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) {

@@ -515,6 +515,27 @@ void Connection::fail(PGresult* r, const std::string& sql) {
                 "); that write was not made: drop the trigger (`DROP " + control_escaped(drop) +
                 "`) or change it, then run the command again");
   }
+  // A publication made by hand that publishes the updates or deletes of a table with no replica
+  // identity (stars, ratings, bookmarks and schema_version have no primary key; `CREATE
+  // PUBLICATION p FOR ALL TABLES` reaches them): the server refuses every UPDATE and DELETE of it
+  // (55000), and `index --rebuild`, `user remove`, an unstar failed as "database error: ERROR:
+  // cannot update table "stars" because it does not have a replica identity ..." with the
+  // statement, and no publication named (hostile pass 16; pass 18).
+  if (sqlstate == "55000" && said.find("does not have a replica identity") != std::string::npos) {
+    const std::string::size_type open = said.find('"'), close = open == std::string::npos ? open : said.find('"', open + 1);
+    const std::string table = close == std::string::npos ? "" : said.substr(open + 1, close - open - 1);
+    const std::vector<std::string> publications = publications_of(table);
+    std::string named;
+    for (size_t i = 0; i < publications.size() && i < 5; ++i) named += (i ? ", " : "") + control_escaped(publications[i]);
+    if (publications.size() > 5) named += ", ...";
+    const std::string first = publications.empty() ? "NAME" : control_escaped(publications.front());
+    throw Error(where_ + ": table " + control_escaped(table) + " has no replica identity, and " +
+                (named.empty() ? std::string("a publication made by hand") : "publication " + named + " (made by hand)") +
+                " publishes its updates and deletes, which the PostgreSQL server then refuses (" + echo_excerpt(said) +
+                "); that write was not made: drop the publication (`DROP PUBLICATION " + first +
+                "`), or publish only inserts (`ALTER PUBLICATION " + first + " SET (publish = 'insert')`), or give the table an "
+                "identity (`ALTER TABLE " + control_escaped(table) + " REPLICA IDENTITY FULL`), then run the command again");
+  }
   // clapsearch's statements name only the columns its migrations made, with their types: a
   // column that is not there (42703), or whose type no longer fits an operator or a value
   // (42883, 42804), was dropped, renamed or retyped by hand. Named as the damage, not as the
@@ -546,6 +567,22 @@ std::vector<std::pair<std::string, std::string>> Connection::triggers_of(const s
     for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.text(i, 1));
   } catch (const Error&) {
     out.clear();  // the message names the function alone
+  }
+  return out;
+}
+
+std::vector<std::string> Connection::publications_of(const std::string& table) const {
+  std::vector<std::string> out;
+  try {
+    Connection look(url_);
+    auto r = look.query("SELECT DISTINCT quote_ident(pt.pubname) FROM pg_publication_tables pt JOIN pg_publication p ON "
+                        "p.pubname = pt.pubname WHERE (p.pubupdate OR p.pubdelete) AND pt.tablename = $1 AND "
+                        "to_regclass(format('%I.%I', pt.schemaname, pt.tablename)) = to_regclass(format('%I', $1::text)) "
+                        "ORDER BY 1",
+                        Params().add(table));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+  } catch (const Error&) {
+    out.clear();  // the message names the table alone
   }
   return out;
 }

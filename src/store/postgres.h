@@ -123,6 +123,9 @@ class Connection {
   // The triggers made by hand that run `function`, each (name, table), looked up on a connection of
   // their own (this one may be in a failed transaction); none when they cannot be found.
   std::vector<std::pair<std::string, std::string>> triggers_of(const std::string& function) const;
+  // The publications made by hand that publish the updates or deletes of `table` (of the search
+  // path), quoted, looked up on a connection of their own; none when they cannot be found.
+  std::vector<std::string> publications_of(const std::string& table) const;
   PGconn* c_ = nullptr;
   std::string url_;  // to look up what a failure names (triggers_of); never shown
   std::string where_;

@@ -2,14 +2,18 @@
 // (opening, the model identity, roots, track reads, text cache, labels, check),
 // postgres_writes.cpp (tracks written, moved, retired), postgres_jobs.cpp (the job queue of
 // distributed indexing), postgres_embeddings.cpp (embedding reads and embedding sets), postgres_copy.cpp (the export
-// and import of `clapsearch migrate`), postgres_migrations.cpp (the schema: numbered migrations)
+// and import of `clapsearch migrate`), postgres_migrations.cpp (the schema: numbered migrations),
+// postgres_dependents.cpp (what `index --rebuild` would take away: checked before it starts)
 // and postgres_meta.cpp (generations, change stamps, meta rows, ids).
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/postgres.h"
+#include "store/schema_tables.h"
 #include "store/store.h"
 
 namespace clap::store::pg_impl {
@@ -32,7 +36,7 @@ void check_tables(pg::Connection& c);
 // one the rebuild makes again, else the statement that puts the column back).
 // Throws that DamagedIndex when `index --rebuild` cannot repair the database (a damaged column in a
 // table whose rows a rebuild keeps): asked before the model is loaded (store::check_replaceable).
-void check_rebuildable(pg::Connection& c);
+void check_rebuildable(pg::Connection& c);  // postgres_dependents.cpp
 // Throws an Error naming what was made by hand that a rebuild would silently take away or that
 // would stop its wipe: other tables' foreign keys to a table the wipe empties (ON DELETE CASCADE
 // empties them too), and views over and triggers on `remade` (tables dropped and made again).
@@ -46,6 +50,18 @@ void check_hand_made_dependents(pg::Connection& c, const std::vector<std::string
 void complete_schema(pg::Connection& c);
 // Validates the constraints complete_schema added NOT VALID (on tables emptied by a wipe: at no cost).
 void validate_constraints(pg::Connection& c);
+// The migrations' SQL, in order (kMigrations), for the checks of postgres_dependents.cpp.
+std::vector<std::string_view> migration_statements();
+// Every table the migrations create, as a text[] literal for a query parameter.
+const std::string& table_array();
+// The columns of each of those tables that the database holds, with format_type's type names.
+SchemaColumns read_columns(pg::Connection& c);
+// The tables of `present` with a column of the schema missing or of another type, in schema order.
+std::vector<std::string> damaged_tables(const SchemaColumns& present);
+// The tables whose rows a rebuild deletes unread: one with a damaged column is made again whole.
+const std::set<std::string>& remade_when_damaged();
+// Throws DamagedIndex naming the damaged column of `table` with its way out.
+[[noreturn]] void throw_column_damage(pg::Connection& c, const SchemaColumns& present, const std::string& table);
 // Brings the database to kSchemaVersion, one numbered migration at a time, under an advisory lock.
 void migrate(pg::Connection& c);
 // Throws clap::Error when the database holds a table that a migration past `version` makes

@@ -72,6 +72,9 @@ std::unique_ptr<PostgresStore> PostgresStore::open_completing_schema(const std::
 void PostgresStore::check_rebuildable(const std::string& url) {
   pg::Connection c(url);
   check_not_foreign(c);
+  // A transaction that is never committed: the check reads the migrations' constraints from a
+  // scratch schema they build in it (check_hand_made_dependents), and nothing of it stays.
+  pg::Transaction tx(c);
   pg_impl::check_rebuildable(c);
 }
 

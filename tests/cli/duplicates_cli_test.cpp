@@ -223,6 +223,36 @@ TEST_F(DuplicatesCli, ACsvCellOfADurationNoAudioHasIsEmptyNeverNull) {
   }
 }
 
+// A damaged stored duration never makes a copy the keeper (hostile pass 18): of two identical
+// files, the one whose duration was set to 9e999 (or 1e308, or past the longest audio) by hand
+// was kept as "the longer copy". The keeper is the one it is without the damage.
+TEST_F(DuplicatesCli, ADamagedDurationNeverMakesTheKeeper) {
+  const auto keeper_of_jingles = [](const std::string& db) {
+    std::string out, err;
+    EXPECT_EQ(cli("duplicates --json --db " + q(db), &out, &err), 0) << err;
+    const json groups = json::parse(out);
+    for (const json& g : groups)
+      for (const json& t : g["tracks"])
+        if (t["keeper"].get<bool>() && name_of(t["path"]).rfind("short/jingle", 0) == 0) return name_of(t["path"]);
+    return std::string();
+  };
+  const std::string kept = keeper_of_jingles(g_lib->db);
+  ASSERT_FALSE(kept.empty());
+  const std::string other = kept == "short/jingle.mp3" ? "short/jingle copy.mp3" : "short/jingle.mp3";
+  const std::string db = test::temp_dir() + "/damaged-keeper.db";
+  for (const char* stored : {"9e999", "1e308", "2e9"}) {
+    SCOPED_TRACE(stored);
+    fs::copy_file(g_lib->db, db, fs::copy_options::overwrite_existing);
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    const std::string sql = "UPDATE tracks SET duration_s = " + std::string(stored) + " WHERE path LIKE '%/" + other + "'";
+    ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+    ASSERT_EQ(sqlite3_changes(h), 1);
+    sqlite3_close(h);
+    EXPECT_EQ(keeper_of_jingles(db), kept);
+  }
+}
+
 TEST_F(DuplicatesCli, CollapseShowsOneTrackPerGroup) {
   const json groups = json::parse(run_ok("duplicates --json"));
   std::map<int64_t, int> group_of;

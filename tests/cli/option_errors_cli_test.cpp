@@ -104,7 +104,23 @@ TEST(OptionErrorsCli, ASwitchGivenAValueIsNamedAsASwitch) {
       {"search quiet --json=full", "--json is a switch and takes no value ('full' given): write --json alone"},
       {"index x -q=x", "-q is a switch and takes no value ('x' given): write -q alone"},
       {"user add --admin=bob bob", "--admin is a switch and takes no value ('bob' given)"},
+      // R15C-3 (hostile pass 18): CLI11 read a whole number or nothing as on, so these ran the
+      // command with the switch on, without a word.
+      {"status --json=5", "--json is a switch and takes no value ('5' given): write --json alone"},
+      {"status --json=-1", "--json is a switch and takes no value ('-1' given)"},
+      {"status --json=", "--json is a switch and takes no value ('' given)"},
+      {"index x -q=2", "-q is a switch and takes no value ('2' given)"},
+      {"search quiet --collapse-duplicates=00", "--collapse-duplicates is a switch and takes no value ('00' given)"},
+      // A short switch takes no '=' at all: CLI11's "The following argument was not expected: -=yes".
+      {"index x -q=yes", "-q is a switch and takes no value ('yes' given): write -q alone"},
+      {"search quiet -v=1", "-v is a switch and takes no value ('1' given): write -v alone"},
   });
+  // A value of an option that takes one is not a switch's, whatever it looks like.
+  {
+    std::string out, err;
+    EXPECT_EQ(test::run_cli("search --db " + q(test::temp_dir() + "/none.db") + " --top 3 -- --json=5", &out, &err), 1) << err;
+    EXPECT_EQ(err.find("switch"), std::string::npos) << err;
+  }
   std::string out, err;
   EXPECT_EQ(test::run_cli("status --json=yes --db " + q(test::temp_dir() + "/none.db"), &out, &err), 1) << err;  // no index there
   EXPECT_EQ(err.find("switch"), std::string::npos) << err;

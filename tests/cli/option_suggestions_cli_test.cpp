@@ -387,8 +387,22 @@ TEST(OptionErrorsCli, ANamelessValueAShortOptionsEqualsAndALookAlikeDashAreNamed
        "'\xE2\x80\x94" "db' begins with an em dash (U+2014), not '-' (a document or a web page shows `--db` so): type --db "
        "for clapsearch index's option, or give the word after `--` if it is a word; `clapsearch index --help` lists what it takes"},
   });
+  // Hostile pass 18: a small em dash (U+FE58) and a soft hyphen (U+00AD, invisible where shown)
+  // were still taken as words: `search ﹘﹘top 5 piano` searched for "﹘﹘top 5 piano".
+  expect_errors({
+      {"search \xEF\xB9\x98\xEF\xB9\x98top 5 piano" + db,
+       "'\xEF\xB9\x98\xEF\xB9\x98top' begins with a small em dash (U+FE58), not '-' (a document or a web page shows "
+       "`--top` so): type --top for clapsearch search's option, or give the word after `--` if it is a word" + see},
+      {"search piano --\xC2\xADtop 5" + db,
+       "'--\xC2\xADtop' begins with a soft hyphen (U+00AD), not '-' (a document or a web page shows `--top` so): type --top "
+       "for clapsearch search's option, or give the word after `--` if it is a word" + see},
+      {"index music \xE2\xB8\xBA" "db x.db",
+       "'\xE2\xB8\xBA" "db' begins with a two-em dash (U+2E3A), not '-' (a document or a web page shows `--db` so): type --db "
+       "for clapsearch index's option, or give the word after `--` if it is a word; `clapsearch index --help` lists what it takes"},
+  });
   // A dash word that names no option is a query word, as before; after `--` any word is.
-  for (const std::string& words : {std::string("\xE2\x80\x94piano"), std::string("-- \xE2\x80\x94top")}) {
+  for (const std::string& words : {std::string("\xE2\x80\x94piano"), std::string("-- \xE2\x80\x94top"),
+                                   std::string("\xEF\xB9\x98intro"), std::string("-- \xC2\xAD-top")}) {
     std::string out, err;
     EXPECT_EQ(test::run_cli("search " + words + db, &out, &err), 1) << words << "\n" << err;
     EXPECT_NE(err.find("no index here"), std::string::npos) << words << "\n" << err;

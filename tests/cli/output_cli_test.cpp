@@ -218,6 +218,9 @@ TEST(OutputCli, TagsCannotDriveTheTerminalOrASpreadsheet) {
   const std::string dir = test::temp_dir() + "/inject";
   test::ffmpeg(dir + "/music/a.mp3", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=\"$(printf 'red\\033[31mX\\033]0;owned\\007')\"");
   test::ffmpeg(dir + "/music/b.mp3", "-f lavfi -i \"sine=f=550:d=4\" -metadata title='=HYPERLINK(\"http://x\")' -metadata artist=-12.5");
+  // Hostile pass 18: strtod read "-inf" and "-0x10" as numbers, so they were left bare, and a
+  // spreadsheet reads them as formulas (#NAME?).
+  test::ffmpeg(dir + "/music/c.mp3", "-f lavfi -i \"sine=f=660:d=4\" -metadata title=-inf -metadata artist=-0x10");
   const std::string db = test::quoted(dir + "/library.db");
   std::string out, err;
   ASSERT_EQ(test::run_command(cli() + " index '" + dir + "/music' --db " + db + " --model " + tiny(), &out, &err), 0) << err;
@@ -228,6 +231,7 @@ TEST(OutputCli, TagsCannotDriveTheTerminalOrASpreadsheet) {
   ASSERT_EQ(test::run_command(cli() + " search tone -k 5 --csv - --db " + db, &out, &err), 0) << err;
   EXPECT_NE(out.find(",\"'=HYPERLINK(\"\"http://x\"\")\""), std::string::npos) << out;  // text, not a formula
   EXPECT_NE(out.find(",-12.5,"), std::string::npos) << out;  // a number stays a number
+  EXPECT_NE(out.find(",'-0x10,'-inf\n"), std::string::npos) << out;
   EXPECT_NE(out.find("red\033[31mX\033]0;owned\007"), std::string::npos) << out;  // to a pipe: the exact text
   // Hostile pass 9, H9C-8: `--csv -` typed at a terminal wrote the title's escape sequences to
   // it (script(1) gives the run a terminal); there its cells are shown as a table's are.

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -65,6 +66,14 @@ TEST(PostgresHandMade, WhatARebuildWouldDropOrEmptyIsNamedAndNothingChanges) {
            "; END IF; END$$; GRANT SELECT ON windows TO " + role,
        "grant of SELECT on windows to " + role, "SELECT has_table_privilege('" + role + "', 'windows', 'SELECT')"},
       {"COMMENT ON TABLE windows IS 'mine'", "comment on table windows", "SELECT obj_description('windows'::regclass, 'pg_class')"},
+      // R16C-1 (hostile pass 18): constraints made by hand, told from the migrations' own (their
+      // names generated) by their definitions; they went with DROP TABLE without a word, exit 0.
+      {"ALTER TABLE windows ADD CONSTRAINT my_check CHECK (start_s >= 0)",
+       "check constraint my_check on windows (CHECK ((start_s >= (0)::double precision)))",
+       "SELECT count(*) FROM pg_constraint WHERE conname = 'my_check'"},
+      {"ALTER TABLE windows ADD UNIQUE (track_id, start_s)",
+       "unique constraint windows_track_id_start_s_key on windows (UNIQUE (track_id, start_s))",
+       "SELECT to_regclass('windows_track_id_start_s_key') IS NOT NULL"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& [made, said, kept] = cases[i];
@@ -134,6 +143,58 @@ TEST(PostgresHandMade, AnEventTriggerThatRefusesTheRebuildIsNamedWithItsWayOut) 
   EXPECT_EQ(psql(db, "SELECT data_type FROM information_schema.columns WHERE table_name = 'windows' AND column_name = 'end_s'"),
             "text\n");  // nothing changed
   EXPECT_NE(psql(db, "SELECT count(*) FROM tracks"), "0\n");
+}
+
+}  // namespace
+}  // namespace clap
+
+namespace clap {
+namespace {
+
+// A publication made by hand that publishes the updates and deletes of a table with no replica
+// identity (`CREATE PUBLICATION ... FOR ALL TABLES` reaches stars, which has no primary key): the
+// server refuses every UPDATE and DELETE of it. `index --rebuild` exited 1 on "database error:
+// ERROR: cannot update table "stars" because it does not have a replica identity ... (UPDATE stars
+// SET ...)", and `user remove` likewise, with no publication named (hostile passes 16 and 18).
+// Now the rebuild names it before anything changes, and any write it stops names it with the ways out.
+TEST(PostgresHandMade, APublicationOfEveryTableIsNamedWithItsWayOut) {
+  const std::string root = test::temp_dir() + "/pg-publication-18";
+  test::ffmpeg(root + "/lib/a.wav", "-f lavfi -i sine=f=440:d=2:sample_rate=16000");
+  const std::string db = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("index " + q(root + "/lib") + " --db " + q(db) + model_arg() + " -q", &out, &err), 0) << err;
+  {
+    std::ofstream(root + "/pw") << "a long password\n";
+  }
+  ASSERT_EQ(test::run_cli("user add ann --password-file " + q(root + "/pw") + " --db " + q(db), &out, &err), 0) << err;
+  psql(db, "INSERT INTO stars(user_id, item_kind, item_id, track_id, starred_at) SELECT u.id, 'song', t.id::text, t.id, 1000 "
+           "FROM users u, tracks t; CREATE PUBLICATION all_pub FOR ALL TABLES");
+  const std::string stars = psql(db, "SELECT user_id, item_id, track_id FROM stars");
+  ASSERT_NE(stars, "");
+  EXPECT_EQ(test::run_cli("index " + q(root + "/lib") + model_arg() + " --rebuild -q --db " + q(db), &out, &err), 1) << err;
+  EXPECT_NE(err.find("objects made by hand depend on that: publication all_pub (it publishes the updates and deletes of "
+                     "bookmarks, which has no replica identity"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("`ALTER TABLE stars REPLICA IDENTITY FULL`"), std::string::npos) << err;
+  EXPECT_NE(err.find("; nothing was changed: "), std::string::npos) << err;
+  EXPECT_EQ(err.find("database error"), std::string::npos) << err;
+  EXPECT_EQ(psql(db, "SELECT user_id, item_id, track_id FROM stars"), stars);
+  EXPECT_NE(psql(db, "SELECT count(*) FROM tracks"), "0\n");
+  // Any other write the server refuses for it: named, with the ways out, no statement.
+  EXPECT_EQ(test::run_cli("user remove ann --db " + q(db), &out, &err), 1) << err;
+  EXPECT_NE(err.find(db + ": table stars has no replica identity, and publication all_pub (made by hand) publishes its "
+                          "updates and deletes, which the PostgreSQL server then refuses"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("that write was not made: drop the publication (`DROP PUBLICATION all_pub`), or publish only inserts "
+                     "(`ALTER PUBLICATION all_pub SET (publish = 'insert')`), or give the table an identity (`ALTER TABLE "
+                     "stars REPLICA IDENTITY FULL`)"),
+            std::string::npos) << err;
+  EXPECT_EQ(err.find("DELETE FROM"), std::string::npos) << err;
+  EXPECT_EQ(psql(db, "SELECT user_id, item_id, track_id FROM stars"), stars);
+  // The way out works: the rebuild runs and the star is kept.
+  psql(db, "ALTER PUBLICATION all_pub SET (publish = 'insert')");
+  EXPECT_EQ(test::run_cli("index " + q(root + "/lib") + model_arg() + " --rebuild -q --db " + q(db), &out, &err), 0) << err;
+  EXPECT_EQ(psql(db, "SELECT count(*) FROM stars"), "1\n");
 }
 
 }  // namespace
