@@ -1,4 +1,5 @@
 #include "audio/version.h"
+#include "audio/ffmpeg_library.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -21,14 +22,14 @@ std::string dotted(unsigned v) {
 std::string ffmpeg_version() {
   // The versions of the libraries loaded now (the distribution may have updated them since
   // the build), and the release string FFmpeg was built as.
-  return std::string(av_version_info()) + " (libavformat " + dotted(avformat_version()) + ", libavcodec " +
-         dotted(avcodec_version()) + ", libavutil " + dotted(avutil_version()) + ", libswresample " +
-         dotted(swresample_version()) + ")";
+  return std::string(CLAP_MEDIA(av_version_info)()) + " (libavformat " + dotted(CLAP_MEDIA(avformat_version)()) + ", libavcodec " +
+         dotted(CLAP_MEDIA(avcodec_version)()) + ", libavutil " + dotted(CLAP_MEDIA(avutil_version)()) + ", libswresample " +
+         dotted(CLAP_MEDIA(swresample_version)()) + ")";
 }
 
 std::string soxr_version() {
   // The loaded library's ("libsoxr-0.1.3"), without its name.
-  std::string v = ::soxr_version();
+  std::string v = CLAP_MEDIA(soxr_version)();
   const std::string prefix = "libsoxr-";
   return v.rfind(prefix, 0) == 0 ? v.substr(prefix.size()) : v;
 }
