@@ -33,7 +33,7 @@ BlockResampler::BlockResampler(const std::string& path, int source_rate, int tar
                 " Hz): " + (error ? error : "unknown error"));
 }
 
-BlockResampler::~BlockResampler() { CLAP_MEDIA(soxr_delete)(soxr_); }
+BlockResampler::~BlockResampler() { CLAP_MEDIA_RELEASE(soxr_delete)(soxr_); }
 
 void BlockResampler::block(int64_t k, const float* in, int64_t n, int64_t count, std::vector<float>& out) {
   // Afresh for every block: soxr_clear keeps the object (its set-up) and forgets the previous

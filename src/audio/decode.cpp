@@ -122,7 +122,7 @@ void open_untrusted(const std::string& path, FormatHolder& fmt) {
   if (!buffer) fail(path, "out of memory");
   fmt.custom_io = CLAP_MEDIA(avio_alloc_context)(buffer, kBuffer, 0, &fmt, read_fd, nullptr, seek_fd);
   if (!fmt.custom_io) {
-    CLAP_MEDIA(av_free)(buffer);
+    CLAP_MEDIA_RELEASE(av_free)(buffer);
     fail(path, "out of memory");
   }
   fmt.p = CLAP_MEDIA(avformat_alloc_context)();
@@ -135,7 +135,7 @@ void open_untrusted(const std::string& path, FormatHolder& fmt) {
   CLAP_MEDIA(av_dict_set)(&opts, "protocol_whitelist", "fd", 0);  // none that opens a name (and io_open refuses anyway)
   t_last_ffmpeg_message.clear();
   const int r = CLAP_MEDIA(avformat_open_input)(&fmt.p, "", nullptr, &opts);  // frees fmt.p on failure
-  CLAP_MEDIA(av_dict_free)(&opts);
+  CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
   if (r < 0) {
     std::string why = av_error(r);
     if (!t_last_ffmpeg_message.empty()) why += "; " + t_last_ffmpeg_message;
@@ -187,7 +187,7 @@ void open_input(const std::string& path, FormatHolder& fmt, bool find_info, Orig
   CLAP_MEDIA(av_dict_set)(&opts, "protocol_whitelist", "file", 0);
   t_last_ffmpeg_message.clear();
   int r = CLAP_MEDIA(avformat_open_input)(&fmt.p, ("file:" + path).c_str(), nullptr, &opts);
-  CLAP_MEDIA(av_dict_free)(&opts);
+  CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
   if (r < 0) {
     if (r == AVERROR(EACCES) || r == AVERROR(EPERM)) fail(path, "cannot open: permission denied");
     std::string why = av_error(r);
@@ -373,7 +373,7 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
     }
     read_errors_in_a_row = 0;
     if (pkt.p->stream_index == idx) decoder.push(pkt.p);
-    CLAP_MEDIA(av_packet_unref)(pkt.p);
+    CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
   }
   decoder.finish();  // the decoder's delayed frames
   resampler.finish();

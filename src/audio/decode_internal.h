@@ -24,29 +24,29 @@ struct FormatHolder {
   AVIOContext* custom_io = nullptr;  // Origin::Untrusted: our reader over `fd`
   int fd = -1;
   ~FormatHolder() {
-    CLAP_MEDIA(avformat_close_input)(&p);  // leaves a custom AVIOContext to its owner
+    CLAP_MEDIA_RELEASE(avformat_close_input)(&p);  // leaves a custom AVIOContext to its owner
     if (custom_io) {
-      CLAP_MEDIA(av_freep)(&custom_io->buffer);
-      CLAP_MEDIA(avio_context_free)(&custom_io);
+      CLAP_MEDIA_RELEASE(av_freep)(&custom_io->buffer);
+      CLAP_MEDIA_RELEASE(avio_context_free)(&custom_io);
     }
     if (fd >= 0) ::close(fd);
   }
 };
 struct CodecHolder {
   AVCodecContext* p = nullptr;
-  ~CodecHolder() { CLAP_MEDIA(avcodec_free_context)(&p); }
+  ~CodecHolder() { CLAP_MEDIA_RELEASE(avcodec_free_context)(&p); }
 };
 struct PacketHolder {
   AVPacket* p = CLAP_MEDIA(av_packet_alloc)();
-  ~PacketHolder() { CLAP_MEDIA(av_packet_free)(&p); }
+  ~PacketHolder() { CLAP_MEDIA_RELEASE(av_packet_free)(&p); }
 };
 struct FrameHolder {
   AVFrame* p = CLAP_MEDIA(av_frame_alloc)();
-  ~FrameHolder() { CLAP_MEDIA(av_frame_free)(&p); }
+  ~FrameHolder() { CLAP_MEDIA_RELEASE(av_frame_free)(&p); }
 };
 struct LayoutHolder {
   AVChannelLayout l{};
-  ~LayoutHolder() { CLAP_MEDIA(av_channel_layout_uninit)(&l); }
+  ~LayoutHolder() { CLAP_MEDIA_RELEASE(av_channel_layout_uninit)(&l); }
 };
 
 // Checks the path, then opens it with libavformat (a local file by name with any demuxer, or an

@@ -122,7 +122,7 @@ std::optional<StreamLength> stream_length(const std::string& path, int target_ra
       first_gives_none = false;
       total += n - std::min(n, discard_end);
     }
-    CLAP_MEDIA(av_packet_unref)(pkt.p);
+    CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
     if (!bad.empty()) return refuse(bad);
   }
   if (total <= 0) return refuse("no samples in the packets");
@@ -260,12 +260,12 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
       break;
     }
     if (pkt.p->stream_index != o.idx) {
-      CLAP_MEDIA(av_packet_unref)(pkt.p);
+      CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
       continue;
     }
     if (ended) {
       beyond = true;
-      CLAP_MEDIA(av_packet_unref)(pkt.p);
+      CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
       break;
     }
     if (pkt.p->pts == AV_NOPTS_VALUE || pkt.p->duration <= 0) stop("packets without timestamps or durations");
@@ -288,7 +288,7 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
     }
     decoder.push(pkt.p);
     if (!broken && (decoding || first_frames < 2)) advance();
-    CLAP_MEDIA(av_packet_unref)(pkt.p);
+    CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
     if (broken) break;
     // One packet more after the last span is whole: then no span reached the end of the stream,
     // where encoders' padding and containers' end trims apply (an MP4's last AAC frame differed

@@ -69,13 +69,13 @@ FdInput::FdInput(int fd, const std::string& name, bool find_stream_info) : fd_(f
   if (!buffer) throw Error(name + ": out of memory");
   io_ = CLAP_MEDIA(avio_alloc_context)(buffer, kBuffer, 0, this, &FdInput::read, nullptr, &FdInput::seek);
   if (!io_) {
-    CLAP_MEDIA(av_free)(buffer);
+    CLAP_MEDIA_RELEASE(av_free)(buffer);
     throw Error(name + ": out of memory");
   }
   fmt_ = CLAP_MEDIA(avformat_alloc_context)();
   if (!fmt_) {
-    CLAP_MEDIA(av_freep)(&io_->buffer);
-    CLAP_MEDIA(avio_context_free)(&io_);
+    CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+    CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
     throw Error(name + ": out of memory");
   }
   fmt_->pb = io_;
@@ -86,30 +86,30 @@ FdInput::FdInput(int fd, const std::string& name, bool find_stream_info) : fd_(f
   CLAP_MEDIA(av_dict_set)(&opts, "protocol_whitelist", "fd", 0);
   clear_ffmpeg_message();
   const int r = CLAP_MEDIA(avformat_open_input)(&fmt_, "", nullptr, &opts);  // frees fmt_ on failure
-  CLAP_MEDIA(av_dict_free)(&opts);
+  CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
   if (r < 0) {
     std::string why = av_error(r);
     if (!last_ffmpeg_message().empty()) why += "; " + last_ffmpeg_message();
-    CLAP_MEDIA(av_freep)(&io_->buffer);
-    CLAP_MEDIA(avio_context_free)(&io_);
+    CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+    CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
     throw Error(name + ": not a recognised audio file (" + why + ")");
   }
   if (find_stream_info) {
     const int s = CLAP_MEDIA(avformat_find_stream_info)(fmt_, nullptr);
     if (s < 0 && fmt_->nb_streams == 0) {
-      CLAP_MEDIA(avformat_close_input)(&fmt_);
-      CLAP_MEDIA(av_freep)(&io_->buffer);
-      CLAP_MEDIA(avio_context_free)(&io_);
+      CLAP_MEDIA_RELEASE(avformat_close_input)(&fmt_);
+      CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+      CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
       throw Error(name + ": cannot read stream info: " + av_error(s));
     }
   }
 }
 
 FdInput::~FdInput() {
-  CLAP_MEDIA(avformat_close_input)(&fmt_);  // leaves the custom AVIOContext to us
+  CLAP_MEDIA_RELEASE(avformat_close_input)(&fmt_);  // leaves the custom AVIOContext to us
   if (io_) {
-    CLAP_MEDIA(av_freep)(&io_->buffer);
-    CLAP_MEDIA(avio_context_free)(&io_);
+    CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+    CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
+
 #include "core/error.h"
 
 namespace clap::audio::media {
@@ -10,6 +12,8 @@ namespace {
 
 // libsoxr's header names no version of its ABI; its soname has been libsoxr.so.0 since 0.1.0.
 constexpr int kSoxrSonameVersion = 0;
+
+std::atomic<const Functions*> loaded_functions{nullptr};
 
 Functions load() {
   Functions f;
@@ -63,8 +67,14 @@ void* find_function(void* library, const std::string& soname, const char* name) 
 const Functions& functions() {
   // A function-local static is made once even when threads call at once; a throw leaves it
   // unmade, so the next call tries (and names the problem) again.
-  static const Functions loaded = load();
-  return loaded;
+  static const Functions* const made = [] {
+    static const Functions f = load();
+    loaded_functions.store(&f, std::memory_order_release);
+    return &f;
+  }();
+  return *made;
 }
+
+const Functions* loaded() { return loaded_functions.load(std::memory_order_acquire); }
 
 }  // namespace clap::audio::media

@@ -24,6 +24,7 @@ extern "C" {
 #include <soxr.h>
 
 #include <string>
+#include <utility>
 
 // Every function audio/ calls, with the library that defines it (a name of Library below). A
 // function missing here fails the link, as the libraries are not linked.
@@ -146,6 +147,9 @@ struct Functions {
 // later call.
 const Functions& functions();
 
+// The table when the libraries are loaded, else nullptr; never loads them.
+const Functions* loaded();
+
 // The soname of one of the libraries ("libavformat.so.59"), as loaded.
 std::string soname(const char* library);
 
@@ -157,3 +161,12 @@ void* find_function(void* library, const std::string& soname, const char* name);
 
 // A call of FFmpeg, Chromaprint or libsoxr: CLAP_MEDIA(av_frame_alloc)().
 #define CLAP_MEDIA(name) (::clap::audio::media::functions().name)
+
+// A call that frees or resets one of their objects (av_frame_free, avformat_close_input...):
+// nothing when the libraries are not loaded, as then no object of theirs exists. Destructors
+// make these calls, also after a failed load (a holder whose opening threw), and must not load
+// the libraries or throw (that would end the program).
+#define CLAP_MEDIA_RELEASE(name)                                         \
+  ([](auto&&... a) {                                                     \
+    if (const auto* f = ::clap::audio::media::loaded()) f->name(std::forward<decltype(a)>(a)...); \
+  })

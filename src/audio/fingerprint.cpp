@@ -14,7 +14,7 @@ namespace clap::audio {
 struct Fingerprinter::Context {
   ChromaprintContext* ctx = nullptr;
   ~Context() {
-    if (ctx) CLAP_MEDIA(chromaprint_free)(ctx);
+    if (ctx) CLAP_MEDIA_RELEASE(chromaprint_free)(ctx);
   }
 };
 
@@ -32,7 +32,7 @@ double fingerprint_item_seconds() {
   static const double seconds = [] {
     ChromaprintContext* ctx = new_context();
     const double s = static_cast<double>(CLAP_MEDIA(chromaprint_get_item_duration)(ctx)) / CLAP_MEDIA(chromaprint_get_sample_rate)(ctx);
-    CLAP_MEDIA(chromaprint_free)(ctx);
+    CLAP_MEDIA_RELEASE(chromaprint_free)(ctx);
     return s;
   }();
   return seconds;
@@ -73,7 +73,7 @@ std::vector<uint32_t> Fingerprinter::finish() {
   int size = 0;
   if (!CLAP_MEDIA(chromaprint_get_raw_fingerprint)(c_->ctx, &raw, &size)) return {};  // too short for one item
   std::vector<uint32_t> items(raw, raw + std::max(size, 0));
-  CLAP_MEDIA(chromaprint_dealloc)(raw);
+  CLAP_MEDIA_RELEASE(chromaprint_dealloc)(raw);
   return items;
 }
 

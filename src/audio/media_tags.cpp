@@ -90,7 +90,7 @@ std::string image_content_type(std::string_view b) {
 namespace {
 
 struct SwsFree {
-  void operator()(SwsContext* s) const { CLAP_MEDIA(sws_freeContext)(s); }
+  void operator()(SwsContext* s) const { CLAP_MEDIA_RELEASE(sws_freeContext)(s); }
 };
 using detail::Codec;
 using detail::Frame;

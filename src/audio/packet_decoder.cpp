@@ -38,9 +38,9 @@ PacketDecoder::PacketDecoder(const std::string& path, OpenedAudio& o, FrameSink 
 }
 
 PacketDecoder::~PacketDecoder() {
-  for (Held& h : held_) CLAP_MEDIA(av_packet_free)(&h.pkt);
-  CLAP_MEDIA(av_frame_free)(&frame_);
-  if (blockwise()) CLAP_MEDIA(avcodec_free_context)(&dec_);
+  for (Held& h : held_) CLAP_MEDIA_RELEASE(av_packet_free)(&h.pkt);
+  CLAP_MEDIA_RELEASE(av_frame_free)(&frame_);
+  if (blockwise()) CLAP_MEDIA_RELEASE(avcodec_free_context)(&dec_);
 }
 
 int64_t PacketDecoder::timeline(int64_t ts) const {
@@ -50,7 +50,7 @@ int64_t PacketDecoder::timeline(int64_t ts) const {
 // A newly opened decoder: every state (overlap, filters, AAC's noise generator) as at the
 // stream's start. Opened as open_audio opens the first (single-threaded, the stream's time base).
 void PacketDecoder::open_fresh() {
-  CLAP_MEDIA(avcodec_free_context)(&dec_);
+  CLAP_MEDIA_RELEASE(avcodec_free_context)(&dec_);
   const AVCodec* codec = CLAP_MEDIA(avcodec_find_decoder)(o_.stream->codecpar->codec_id);
   if (!codec) fail(path_, "no decoder for audio codec '" + std::string(CLAP_MEDIA(avcodec_get_name)(o_.stream->codecpar->codec_id)) + "'");
   dec_ = CLAP_MEDIA(avcodec_alloc_context3)(codec);
@@ -85,7 +85,7 @@ void PacketDecoder::start(std::optional<int64_t> from) {
 void PacketDecoder::pause() {
   running_ = false;
   start_pending_ = false;
-  if (blockwise() && !continuous_) CLAP_MEDIA(avcodec_free_context)(&dec_);
+  if (blockwise() && !continuous_) CLAP_MEDIA_RELEASE(avcodec_free_context)(&dec_);
 }
 
 void PacketDecoder::push(const AVPacket* p) {
@@ -101,7 +101,7 @@ void PacketDecoder::push(const AVPacket* p) {
   const bool timed = p->pts != AV_NOPTS_VALUE && p->duration > 0 && (held_.empty() || p->pts == held_end_ts_);
   if (!continuous_ && !timed) {
     continuous_ = true;
-    for (Held& h : held_) CLAP_MEDIA(av_packet_free)(&h.pkt);
+    for (Held& h : held_) CLAP_MEDIA_RELEASE(av_packet_free)(&h.pkt);
     held_.clear();
   }
   if (continuous_) {
@@ -126,7 +126,7 @@ void PacketDecoder::push(const AVPacket* p) {
   // block behind the newest packet).
   const int64_t keep_from = (floor_div(held_.back().begin, blocks_.block) - 1) * blocks_.block - blocks_.preroll;
   while (held_.size() > 1 && held_.front().end <= keep_from) {
-    CLAP_MEDIA(av_packet_free)(&held_.front().pkt);
+    CLAP_MEDIA_RELEASE(av_packet_free)(&held_.front().pkt);
     held_.pop_front();
   }
   if (start_pending_) {
@@ -210,7 +210,7 @@ void PacketDecoder::drain() {
       return;
     }
     on_decoded(frame_);
-    CLAP_MEDIA(av_frame_unref)(frame_);
+    CLAP_MEDIA_RELEASE(av_frame_unref)(frame_);
     if (switch_pending_) return;  // this decoder's block is whole: the next block's takes over
   }
 }

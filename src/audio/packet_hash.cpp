@@ -36,7 +36,7 @@ std::string packet_hash(const std::string& path) {
       h.update(pkt.p->data, static_cast<size_t>(pkt.p->size));
       ++packets;
     }
-    CLAP_MEDIA(av_packet_unref)(pkt.p);
+    CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
   }
   return packets ? h.hex_digest() : std::string();
 }

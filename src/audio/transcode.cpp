@@ -37,10 +37,10 @@ const char* transcode_suffix(TranscodeFormat format) { return format == Transcod
 namespace {
 
 struct SwrFree {
-  void operator()(SwrContext* s) const { CLAP_MEDIA(swr_free)(&s); }
+  void operator()(SwrContext* s) const { CLAP_MEDIA_RELEASE(swr_free)(&s); }
 };
 struct FifoFree {
-  void operator()(AVAudioFifo* f) const { CLAP_MEDIA(av_audio_fifo_free)(f); }
+  void operator()(AVAudioFifo* f) const { CLAP_MEDIA_RELEASE(av_audio_fifo_free)(f); }
 };
 using detail::Codec;
 using detail::Frame;
@@ -56,14 +56,14 @@ class SinkOutput {
     if (!buffer) throw Error(name + ": out of memory");
     io_ = CLAP_MEDIA(avio_alloc_context)(buffer, kBuffer, 1, this, nullptr, &SinkOutput::write, nullptr);
     if (!io_) {
-      CLAP_MEDIA(av_free)(buffer);
+      CLAP_MEDIA_RELEASE(av_free)(buffer);
       throw Error(name + ": out of memory");
     }
   }
   ~SinkOutput() {
     if (io_) {
-      CLAP_MEDIA(av_freep)(&io_->buffer);
-      CLAP_MEDIA(avio_context_free)(&io_);
+      CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+      CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
     }
   }
   AVIOContext* io() const { return io_; }
@@ -89,7 +89,7 @@ class SinkOutput {
 };
 
 struct OutputFree {
-  void operator()(AVFormatContext* f) const { CLAP_MEDIA(avformat_free_context)(f); }
+  void operator()(AVFormatContext* f) const { CLAP_MEDIA_RELEASE(avformat_free_context)(f); }
 };
 
 }  // namespace
@@ -121,7 +121,7 @@ struct Transcoder::Impl {
       if (pkt->stream_index == stream_ && CLAP_MEDIA(avcodec_send_packet)(dec_.get(), pkt.get()) >= 0) {
         if (!drain_decoder(frame.get())) return false;
       }
-      CLAP_MEDIA(av_packet_unref)(pkt.get());
+      CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.get());
       if (output_.stopped()) return false;
     }
     CLAP_MEDIA(avcodec_send_packet)(dec_.get(), nullptr);
@@ -176,7 +176,7 @@ struct Transcoder::Impl {
     AVDictionary* opts = nullptr;
     if (!mp3 && options_.constant_bit_rate) CLAP_MEDIA(av_dict_set)(&opts, "vbr", "off", 0);
     const int r = CLAP_MEDIA(avcodec_open2)(enc_.get(), codec, &opts);
-    CLAP_MEDIA(av_dict_free)(&opts);
+    CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
     if (r < 0) fail("cannot open the encoder: " + av_error(r));
     frame_size_ = enc_->frame_size > 0 ? enc_->frame_size : 1152;
     fifo_.reset(CLAP_MEDIA(av_audio_fifo_alloc)(enc_->sample_fmt, enc_->ch_layout.nb_channels, frame_size_ * 4));
@@ -198,7 +198,7 @@ struct Transcoder::Impl {
     // The output is a stream: no header rewritten at the end (it cannot seek back).
     if (mp3) CLAP_MEDIA(av_dict_set)(&opts, "write_xing", "0", 0);
     const int r = CLAP_MEDIA(avformat_write_header)(out, &opts);
-    CLAP_MEDIA(av_dict_free)(&opts);
+    CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
     if (r < 0) {
       if (output_.stopped()) throw Stopped{};
       fail("cannot start the output: " + av_error(r));
@@ -227,13 +227,13 @@ struct Transcoder::Impl {
         if (frame->best_effort_timestamp != AV_NOPTS_VALUE) at = double(frame->best_effort_timestamp) * av_q2d(tb);
         position_s_ = at + double(frame->nb_samples) / frame->sample_rate;
         if (position_s_ <= options_.start_s) {
-          CLAP_MEDIA(av_frame_unref)(frame);
+          CLAP_MEDIA_RELEASE(av_frame_unref)(frame);
           continue;
         }
         if (at < options_.start_s) skip = std::min(frame->nb_samples, int((options_.start_s - at) * frame->sample_rate));
       }
       const bool ok = feed(frame, skip);
-      CLAP_MEDIA(av_frame_unref)(frame);
+      CLAP_MEDIA_RELEASE(av_frame_unref)(frame);
       if (!ok) return false;
     }
   }
@@ -241,7 +241,7 @@ struct Transcoder::Impl {
   bool feed(const AVFrame* f, int skip) {
     if (!swr_ || f->sample_rate != in_rate_ || f->format != in_format_ || CLAP_MEDIA(av_channel_layout_compare)(&f->ch_layout, &in_layout_) != 0) {
       if (swr_ && !convert(nullptr, 0)) return false;  // the old segment's tail first
-      CLAP_MEDIA(av_channel_layout_uninit)(&in_layout_);
+      CLAP_MEDIA_RELEASE(av_channel_layout_uninit)(&in_layout_);
       if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) CLAP_MEDIA(av_channel_layout_default)(&in_layout_, f->ch_layout.nb_channels);
       else if (CLAP_MEDIA(av_channel_layout_copy)(&in_layout_, &f->ch_layout) < 0) fail("out of memory");
       in_rate_ = f->sample_rate;
@@ -250,7 +250,7 @@ struct Transcoder::Impl {
       if (CLAP_MEDIA(swr_alloc_set_opts2)(&s, &enc_->ch_layout, enc_->sample_fmt, enc_->sample_rate, &in_layout_,
                               static_cast<AVSampleFormat>(f->format), f->sample_rate, 0, nullptr) < 0 ||
           CLAP_MEDIA(swr_init)(s) < 0) {
-        CLAP_MEDIA(swr_free)(&s);
+        CLAP_MEDIA_RELEASE(swr_free)(&s);
         fail("cannot create the resampler");
       }
       swr_.reset(s);
@@ -274,8 +274,8 @@ struct Transcoder::Impl {
       fail("out of memory");
     const int got = CLAP_MEDIA(swr_convert)(swr_.get(), out, cap, in, n);
     if (got > 0) CLAP_MEDIA(av_audio_fifo_write)(fifo_.get(), reinterpret_cast<void**>(out), got);
-    CLAP_MEDIA(av_freep)(&out[0]);
-    CLAP_MEDIA(av_freep)(&out);
+    CLAP_MEDIA_RELEASE(av_freep)(&out[0]);
+    CLAP_MEDIA_RELEASE(av_freep)(&out);
     if (got < 0) fail("resampling failed: " + av_error(got));
     return encode_fifo(false);
   }
@@ -320,7 +320,7 @@ struct Transcoder::Impl {
 
  public:
   struct Stopped {};
-  ~Impl() { CLAP_MEDIA(av_channel_layout_uninit)(&in_layout_); }
+  ~Impl() { CLAP_MEDIA_RELEASE(av_channel_layout_uninit)(&in_layout_); }
 
  private:
   std::string name_;
