@@ -42,7 +42,7 @@ TEST(MediaLibrary, TheSonamesAreTheHeadersMajorVersions) {
   EXPECT_NE(thrown_by([] { soname("avfilter"); }).find("no media library named avfilter"), std::string::npos);
 }
 
-TEST(MediaLibrary, EveryFunctionIsFoundAndIsTheLoadedLibrarysOwn) {
+TEST(MediaLibrary, EveryFunctionIsFoundInTheLibrariesOfTheHeadersVersions) {
   const Functions& f = functions();
 #define CLAP_MEDIA_CHECK(library, name) EXPECT_NE(f.name, nullptr) << #name;
   CLAP_MEDIA_FUNCTIONS(CLAP_MEDIA_CHECK)
