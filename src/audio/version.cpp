@@ -23,7 +23,7 @@ std::string dotted(unsigned v) {
 std::string ffmpeg_version() {
   // The versions of the libraries loaded now (the distribution may have updated them since
   // the build), and the release string FFmpeg was built as.
-  // A library that cannot be loaded is shown with the reason (--version and doctor list it; the
+  // A library that cannot be loaded is shown with the reason (--version lists it; the
   // commands that decode fail naming it).
   try {
     (void)media::functions();
