@@ -34,7 +34,9 @@ while read -r soname; do
   # (Lines with a type first, "udeb: ...", are for the installer's packages: skipped.)
   dep="$(awk -v n="$name" -v v="$version" '$1 == n && $2 == v { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' "$shlibs")"
   if [ -z "$dep" ]; then missing+=("$soname"); else depends+=("$dep"); fi
-done < <(aarch64-linux-gnu-readelf -d "$build/clapsearch" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+done < <(aarch64-linux-gnu-readelf -d "$build/clapsearch" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+          # and the libraries it loads when it first decodes (src/audio/ffmpeg_library.h)
+          cat "$build/loaded-sonames.txt")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "package-arm64: no shlibs entry for ${missing[*]} (a library outside the sysroot's packages?)" >&2
   exit 1

@@ -1,4 +1,5 @@
 #include "audio/block_resampler.h"
+#include "audio/ffmpeg_library.h"
 
 #include <soxr.h>
 
@@ -21,24 +22,24 @@ BlockResampler::BlockResampler(const std::string& path, int source_rate, int tar
   // soxr's HQ recipe (20-bit precision, passband to 0.914 of the lower Nyquist frequency, linear
   // phase): what libswresample's soxr engine at precision 20 set up before, measured to give the
   // same samples to float rounding, so the signal keeps its quality (docs/design.md).
-  soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-  soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+  soxr_io_spec_t io = CLAP_MEDIA(soxr_io_spec)(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  soxr_quality_spec_t quality = CLAP_MEDIA(soxr_quality_spec)(SOXR_HQ, 0);
   // One thread: parallelism is per file, and the output must not depend on a thread count.
-  soxr_runtime_spec_t runtime = soxr_runtime_spec(1);
+  soxr_runtime_spec_t runtime = CLAP_MEDIA(soxr_runtime_spec)(1);
   soxr_error_t error = nullptr;
-  soxr_ = soxr_create(double(source_rate), double(target_rate), 1, &error, &io, &quality, &runtime);
+  soxr_ = CLAP_MEDIA(soxr_create)(double(source_rate), double(target_rate), 1, &error, &io, &quality, &runtime);
   if (!soxr_ || error)
     throw Error(path + ": cannot create the resampler (" + std::to_string(source_rate) + " Hz to " + std::to_string(target_rate) +
                 " Hz): " + (error ? error : "unknown error"));
 }
 
-BlockResampler::~BlockResampler() { soxr_delete(soxr_); }
+BlockResampler::~BlockResampler() { CLAP_MEDIA_RELEASE(soxr_delete)(soxr_); }
 
 void BlockResampler::block(int64_t k, const float* in, int64_t n, int64_t count, std::vector<float>& out) {
   // Afresh for every block: soxr_clear keeps the object (its set-up) and forgets the previous
   // block, so block k's samples do not depend on which blocks came before (tested: bit for bit a
   // new object's).
-  if (const soxr_error_t e = soxr_clear(soxr_)) throw Error(path_ + ": resampler error: " + e);
+  if (const soxr_error_t e = CLAP_MEDIA(soxr_clear)(soxr_)) throw Error(path_ + ": resampler error: " + e);
   // The outputs before the block's own: its left margin, on the output grid by the margin's choice.
   const int64_t skip = (k * source_rate_ - input_begin(k)) * target_rate_ / source_rate_;
   const int64_t want = skip + count;
@@ -53,7 +54,7 @@ void BlockResampler::block(int64_t k, const float* in, int64_t n, int64_t count,
   };
   while (fed < n && produced < want) {
     size_t used = 0, got = 0;
-    if (const soxr_error_t e = soxr_process(soxr_, in + fed, size_t(n - fed), &used, buf_.data(), buf_.size(), &got))
+    if (const soxr_error_t e = CLAP_MEDIA(soxr_process)(soxr_, in + fed, size_t(n - fed), &used, buf_.data(), buf_.size(), &got))
       throw Error(path_ + ": resampling failed: " + e);
     if (used == 0 && got == 0) throw Error(path_ + ": the resampler stalled");
     fed += int64_t(used);
@@ -62,7 +63,7 @@ void BlockResampler::block(int64_t k, const float* in, int64_t n, int64_t count,
   // The end of the block's input: soxr gives the outputs its filter still holds.
   while (produced < want) {
     size_t got = 0;
-    if (const soxr_error_t e = soxr_process(soxr_, nullptr, 0, nullptr, buf_.data(), buf_.size(), &got))
+    if (const soxr_error_t e = CLAP_MEDIA(soxr_process)(soxr_, nullptr, 0, nullptr, buf_.data(), buf_.size(), &got))
       throw Error(path_ + ": resampler flush failed: " + e);
     if (got == 0) break;
     take(got);

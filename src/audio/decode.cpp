@@ -1,4 +1,5 @@
 #include "audio/decode.h"
+#include "audio/ffmpeg_library.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -60,19 +61,19 @@ void log_callback(void* /*avcl*/, int level, const char* fmt, va_list vl) {
 void init_ffmpeg() {
   static std::once_flag once;
   std::call_once(once, [] {
-    av_log_set_level(AV_LOG_ERROR);
-    av_log_set_callback(log_callback);
+    CLAP_MEDIA(av_log_set_level)(AV_LOG_ERROR);
+    CLAP_MEDIA(av_log_set_callback)(log_callback);
     // FFmpeg sizes some buffers by header fields: a WAV whose LIST chunk claims 4 GB made the
     // demuxer allocate 1.3 GB for one tag (found by fuzz_audio). No single allocation for audio
     // needs more than this (the largest, an MP4's packet index, is ~24 bytes per packet: 256 MB
     // is 60 hours of AAC); past it FFmpeg fails cleanly with ENOMEM, which becomes our Error.
-    av_max_alloc(256u << 20);
+    CLAP_MEDIA(av_max_alloc)(256u << 20);
   });
 }
 
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, buf, sizeof buf);
+  CLAP_MEDIA(av_strerror)(code, buf, sizeof buf);
   return buf;
 }
 
@@ -117,24 +118,24 @@ void open_untrusted(const std::string& path, FormatHolder& fmt) {
   if (const int flags = ::fcntl(fmt.fd, F_GETFL); flags >= 0) ::fcntl(fmt.fd, F_SETFL, flags & ~O_NONBLOCK);
   if (st.st_size == 0) fail(path, "empty file (0 bytes)");
   constexpr int kBuffer = 1 << 16;
-  auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+  auto* buffer = static_cast<unsigned char*>(CLAP_MEDIA(av_malloc)(kBuffer));
   if (!buffer) fail(path, "out of memory");
-  fmt.custom_io = avio_alloc_context(buffer, kBuffer, 0, &fmt, read_fd, nullptr, seek_fd);
+  fmt.custom_io = CLAP_MEDIA(avio_alloc_context)(buffer, kBuffer, 0, &fmt, read_fd, nullptr, seek_fd);
   if (!fmt.custom_io) {
-    av_free(buffer);
+    CLAP_MEDIA_RELEASE(av_free)(buffer);
     fail(path, "out of memory");
   }
-  fmt.p = avformat_alloc_context();
+  fmt.p = CLAP_MEDIA(avformat_alloc_context)();
   if (!fmt.p) fail(path, "out of memory");
   fmt.p->pb = fmt.custom_io;
   fmt.p->flags |= AVFMT_FLAG_CUSTOM_IO;
   fmt.p->io_open = refuse_nested_open;
   AVDictionary* opts = nullptr;
-  av_dict_set(&opts, "format_whitelist", kUploadDemuxers, 0);
-  av_dict_set(&opts, "protocol_whitelist", "fd", 0);  // none that opens a name (and io_open refuses anyway)
+  CLAP_MEDIA(av_dict_set)(&opts, "format_whitelist", kUploadDemuxers, 0);
+  CLAP_MEDIA(av_dict_set)(&opts, "protocol_whitelist", "fd", 0);  // none that opens a name (and io_open refuses anyway)
   t_last_ffmpeg_message.clear();
-  const int r = avformat_open_input(&fmt.p, "", nullptr, &opts);  // frees fmt.p on failure
-  av_dict_free(&opts);
+  const int r = CLAP_MEDIA(avformat_open_input)(&fmt.p, "", nullptr, &opts);  // frees fmt.p on failure
+  CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
   if (r < 0) {
     std::string why = av_error(r);
     if (!t_last_ffmpeg_message.empty()) why += "; " + t_last_ffmpeg_message;
@@ -163,7 +164,7 @@ void open_input(const std::string& path, FormatHolder& fmt, bool find_info, Orig
   if (origin == Origin::Untrusted) {
     open_untrusted(path, fmt);
     if (find_info) {
-      const int r = avformat_find_stream_info(fmt.p, nullptr);
+      const int r = CLAP_MEDIA(avformat_find_stream_info)(fmt.p, nullptr);
       if (r < 0 && fmt.p->nb_streams == 0) fail(path, "cannot read stream info: " + av_error(r));
     }
     return;
@@ -183,10 +184,10 @@ void open_input(const std::string& path, FormatHolder& fmt, bool find_info, Orig
   // "file:" keeps a name such as "http:x" or "concat:a|b" a local path; the whitelist keeps
   // playlists inside a file from reaching the network.
   AVDictionary* opts = nullptr;
-  av_dict_set(&opts, "protocol_whitelist", "file", 0);
+  CLAP_MEDIA(av_dict_set)(&opts, "protocol_whitelist", "file", 0);
   t_last_ffmpeg_message.clear();
-  int r = avformat_open_input(&fmt.p, ("file:" + path).c_str(), nullptr, &opts);
-  av_dict_free(&opts);
+  int r = CLAP_MEDIA(avformat_open_input)(&fmt.p, ("file:" + path).c_str(), nullptr, &opts);
+  CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
   if (r < 0) {
     if (r == AVERROR(EACCES) || r == AVERROR(EPERM)) fail(path, "cannot open: permission denied");
     std::string why = av_error(r);
@@ -194,20 +195,20 @@ void open_input(const std::string& path, FormatHolder& fmt, bool find_info, Orig
     fail(path, "not a recognised audio/media file (" + why + ")");
   }
   if (find_info) {
-    r = avformat_find_stream_info(fmt.p, nullptr);
+    r = CLAP_MEDIA(avformat_find_stream_info)(fmt.p, nullptr);
     if (r < 0 && fmt.p->nb_streams == 0) fail(path, "cannot read stream info: " + av_error(r));
   }
 }
 
 int best_audio_stream(const std::string& path, AVFormatContext* fmt, const AVCodec** codec) {
-  int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, codec, 0);
+  int idx = CLAP_MEDIA(av_find_best_stream)(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, codec, 0);
   if (idx == AVERROR_STREAM_NOT_FOUND) fail(path, "no audio stream");
   if (idx == AVERROR_DECODER_NOT_FOUND) {
     // Name the codec of the first audio stream for the message.
     std::string name = "unknown";
     for (unsigned i = 0; i < fmt->nb_streams; ++i)
       if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) {
-        name = avcodec_get_name(fmt->streams[i]->codecpar->codec_id);
+        name = CLAP_MEDIA(avcodec_get_name)(fmt->streams[i]->codecpar->codec_id);
         break;
       }
     fail(path, "no decoder for audio codec '" + name + "'");
@@ -235,15 +236,15 @@ void open_audio(const std::string& path, Origin origin, OpenedAudio& o) {
                       std::max(par->bits_per_raw_sample, par->bits_per_coded_sample), "the header");
   for (unsigned i = 0; i < o.fmt.p->nb_streams; ++i)
     if (int(i) != o.idx) o.fmt.p->streams[i]->discard = AVDISCARD_ALL;
-  o.dec.p = avcodec_alloc_context3(codec);
+  o.dec.p = CLAP_MEDIA(avcodec_alloc_context3)(codec);
   if (!o.dec.p) fail(path, "out of memory");
-  int r = avcodec_parameters_to_context(o.dec.p, o.stream->codecpar);
+  int r = CLAP_MEDIA(avcodec_parameters_to_context)(o.dec.p, o.stream->codecpar);
   if (r < 0) fail(path, "bad codec parameters: " + av_error(r));
   o.dec.p->thread_count = 1;  // parallelism is per file; keeps output deterministic
   o.dec.p->pkt_timebase = o.stream->time_base;
-  r = avcodec_open2(o.dec.p, codec, nullptr);
+  r = CLAP_MEDIA(avcodec_open2)(o.dec.p, codec, nullptr);
   if (r < 0) fail(path, std::string("cannot open ") + codec->name + " decoder: " + av_error(r));
-  o.info.codec = avcodec_get_name(o.stream->codecpar->codec_id);
+  o.info.codec = CLAP_MEDIA(avcodec_get_name)(o.stream->codecpar->codec_id);
   o.info.container = o.fmt.p->iformat->name;
   o.info.container_duration_s = container_duration(o.fmt.p, o.idx);
   o.info.source_rate = o.stream->codecpar->sample_rate;
@@ -261,8 +262,8 @@ void open_audio(const std::string& path, Origin origin, OpenedAudio& o) {
 bool cut_at_end(const OpenedAudio& o, AVFrame* f) {
   if (o.end_pts == AV_NOPTS_VALUE || f->pts == AV_NOPTS_VALUE || f->sample_rate <= 0 || f->nb_samples <= 0) return true;
   const AVRational sample_tb{1, f->sample_rate};
-  const int64_t start = av_rescale_q(f->pts, o.stream->time_base, sample_tb);
-  const int64_t end = av_rescale_q(o.end_pts, o.stream->time_base, sample_tb);
+  const int64_t start = CLAP_MEDIA(av_rescale_q)(f->pts, o.stream->time_base, sample_tb);
+  const int64_t end = CLAP_MEDIA(av_rescale_q)(o.end_pts, o.stream->time_base, sample_tb);
   if (start >= end) return false;
   if (start + f->nb_samples > end) f->nb_samples = int(end - start);
   return true;
@@ -361,18 +362,18 @@ AudioInfo decode_stream(const std::string& path, int target_rate, const SampleSi
 
   int read_errors_in_a_row = 0;
   for (;;) {
-    r = av_read_frame(fmt.p, pkt.p);
+    r = CLAP_MEDIA(av_read_frame)(fmt.p, pkt.p);
     if (r == AVERROR_EOF) break;
     if (r < 0) {
       if (r == AVERROR(EIO) && frames == 0) fail(path, "read error: " + av_error(r));
-      if (fmt.p->pb && avio_feof(fmt.p->pb)) break;
+      if (fmt.p->pb && CLAP_MEDIA(avio_feof)(fmt.p->pb)) break;
       note_error(r);
       if (++read_errors_in_a_row > 64) break;  // demuxer cannot resync: keep what we have
       continue;
     }
     read_errors_in_a_row = 0;
     if (pkt.p->stream_index == idx) decoder.push(pkt.p);
-    av_packet_unref(pkt.p);
+    CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
   }
   decoder.finish();  // the decoder's delayed frames
   resampler.finish();
@@ -416,9 +417,9 @@ StreamFormat read_format(const std::string& path) {
   check_source_format(path, par->sample_rate, par->ch_layout.nb_channels,
                       std::max(par->bits_per_raw_sample, par->bits_per_coded_sample), "the header");
   StreamFormat f;
-  f.codec = avcodec_get_name(par->codec_id);
+  f.codec = CLAP_MEDIA(avcodec_get_name)(par->codec_id);
   f.container = fmt.p->iformat && fmt.p->iformat->name ? fmt.p->iformat->name : "";
-  const AVCodecDescriptor* desc = avcodec_descriptor_get(par->codec_id);
+  const AVCodecDescriptor* desc = CLAP_MEDIA(avcodec_descriptor_get)(par->codec_id);
   f.lossless = desc && (desc->props & AV_CODEC_PROP_LOSSLESS) && !(desc->props & AV_CODEC_PROP_LOSSY);
   f.bit_rate = par->bit_rate > 0 ? par->bit_rate : std::max<int64_t>(fmt.p->bit_rate, 0);
   f.sample_rate = std::max(par->sample_rate, 0);
@@ -439,17 +440,17 @@ std::string text_prefix(const char* text, size_t max_bytes) {
 Tags read_tags(const std::string& path) {
   FormatHolder fmt;
   open_input(path, fmt, false);
-  int idx = av_find_best_stream(fmt.p, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  int idx = CLAP_MEDIA(av_find_best_stream)(fmt.p, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
   if (container_duration(fmt.p, idx < 0 ? -1 : idx) <= 0) {
-    avformat_find_stream_info(fmt.p, nullptr);  // some containers only know it after probing
-    idx = av_find_best_stream(fmt.p, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    CLAP_MEDIA(avformat_find_stream_info)(fmt.p, nullptr);  // some containers only know it after probing
+    idx = CLAP_MEDIA(av_find_best_stream)(fmt.p, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
   }
   const AVDictionary* dicts[2] = {fmt.p->metadata, idx >= 0 ? fmt.p->streams[idx]->metadata : nullptr};
   auto get = [&](std::initializer_list<const char*> keys) -> std::string {
     for (const char* key : keys)
       for (const AVDictionary* d : dicts) {
         if (!d) continue;
-        const AVDictionaryEntry* e = av_dict_get(d, key, nullptr, 0);  // case-insensitive
+        const AVDictionaryEntry* e = CLAP_MEDIA(av_dict_get)(d, key, nullptr, 0);  // case-insensitive
         if (e && e->value) {
           std::string v = trim(text_prefix(e->value, kMaxTagBytes));
           if (!v.empty()) return v;

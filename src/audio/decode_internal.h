@@ -3,12 +3,7 @@
 // at the target rate (mono_resampler.h), used by the whole decode (decode.cpp) and the span
 // decoder (decode_spans.cpp).
 #pragma once
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/channel_layout.h>
-#include <libavutil/mem.h>
-}
+#include "audio/ffmpeg_library.h"
 
 #include <unistd.h>
 
@@ -29,29 +24,29 @@ struct FormatHolder {
   AVIOContext* custom_io = nullptr;  // Origin::Untrusted: our reader over `fd`
   int fd = -1;
   ~FormatHolder() {
-    avformat_close_input(&p);  // leaves a custom AVIOContext to its owner
+    CLAP_MEDIA_RELEASE(avformat_close_input)(&p);  // leaves a custom AVIOContext to its owner
     if (custom_io) {
-      av_freep(&custom_io->buffer);
-      avio_context_free(&custom_io);
+      CLAP_MEDIA_RELEASE(av_freep)(&custom_io->buffer);
+      CLAP_MEDIA_RELEASE(avio_context_free)(&custom_io);
     }
     if (fd >= 0) ::close(fd);
   }
 };
 struct CodecHolder {
   AVCodecContext* p = nullptr;
-  ~CodecHolder() { avcodec_free_context(&p); }
+  ~CodecHolder() { CLAP_MEDIA_RELEASE(avcodec_free_context)(&p); }
 };
 struct PacketHolder {
-  AVPacket* p = av_packet_alloc();
-  ~PacketHolder() { av_packet_free(&p); }
+  AVPacket* p = CLAP_MEDIA(av_packet_alloc)();
+  ~PacketHolder() { CLAP_MEDIA_RELEASE(av_packet_free)(&p); }
 };
 struct FrameHolder {
-  AVFrame* p = av_frame_alloc();
-  ~FrameHolder() { av_frame_free(&p); }
+  AVFrame* p = CLAP_MEDIA(av_frame_alloc)();
+  ~FrameHolder() { CLAP_MEDIA_RELEASE(av_frame_free)(&p); }
 };
 struct LayoutHolder {
   AVChannelLayout l{};
-  ~LayoutHolder() { av_channel_layout_uninit(&l); }
+  ~LayoutHolder() { CLAP_MEDIA_RELEASE(av_channel_layout_uninit)(&l); }
 };
 
 // Checks the path, then opens it with libavformat (a local file by name with any demuxer, or an

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "audio/decode.h"
+#include "audio/ffmpeg_library.h"
 #include "audio/decode_internal.h"
 #include "audio/ffmpeg_input.h"
 #include "audio/mono_resampler.h"
@@ -49,7 +50,7 @@ std::string refusal(const OpenedAudio& o) {
     // The containers measured (decode_span_test).
     const bool measured = par->codec_id == AV_CODEC_ID_AAC ? container == "aac" || container.rfind("mov,", 0) == 0
                                                             : container == "ogg";
-    if (!measured) return "cutting " + std::string(avcodec_get_name(par->codec_id)) + " spans from the " + container +
+    if (!measured) return "cutting " + std::string(CLAP_MEDIA(avcodec_get_name)(par->codec_id)) + " spans from the " + container +
                           " container is not known to be exact";
     return "";
   }
@@ -84,10 +85,10 @@ std::optional<StreamLength> stream_length(const std::string& path, int target_ra
   if (!pkt.p) fail(path, "out of memory");
   int64_t total = 0, packets_end = AV_NOPTS_VALUE, skip_start = 0;
   for (;;) {
-    const int r = av_read_frame(o.fmt.p, pkt.p);
+    const int r = CLAP_MEDIA(av_read_frame)(o.fmt.p, pkt.p);
     if (r == AVERROR_EOF) break;
     if (r < 0) {
-      if (o.fmt.p->pb && avio_feof(o.fmt.p->pb)) break;
+      if (o.fmt.p->pb && CLAP_MEDIA(avio_feof)(o.fmt.p->pb)) break;
       return refuse("a read error (" + av_error(r) + ")");
     }
     const AVPacket& p = *pkt.p;
@@ -97,19 +98,19 @@ std::optional<StreamLength> stream_length(const std::string& path, int target_ra
       bad = "packets without timestamps or durations";
     } else if (packets_end != AV_NOPTS_VALUE && p.pts != packets_end) {
       bad = "packet timestamps are not contiguous";
-    } else if (av_packet_get_side_data(&p, AV_PKT_DATA_NEW_EXTRADATA, nullptr) ||
-               av_packet_get_side_data(&p, AV_PKT_DATA_PARAM_CHANGE, nullptr)) {
+    } else if (CLAP_MEDIA(av_packet_get_side_data)(&p, AV_PKT_DATA_NEW_EXTRADATA, nullptr) ||
+               CLAP_MEDIA(av_packet_get_side_data)(&p, AV_PKT_DATA_PARAM_CHANGE, nullptr)) {
       bad = "the stream changes its parameters";
     } else {
       // Durations in samples, from the timestamps (exact where each packet's are).
-      const int64_t from = av_rescale_q_rnd(p.pts, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF);
+      const int64_t from = CLAP_MEDIA(av_rescale_q_rnd)(p.pts, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF);
       packets_end = p.pts + p.duration;
-      int64_t n = av_rescale_q_rnd(packets_end, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF) - from;
+      int64_t n = CLAP_MEDIA(av_rescale_q_rnd)(packets_end, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF) - from;
       size_t size = 0;
       // The decoder drops what the skip side data names (libavcodec's decode.c): samples from
       // this packet's start on (carried into the next packets when more), and at its end.
       int64_t discard_end = 0;
-      if (const uint8_t* skip = av_packet_get_side_data(&p, AV_PKT_DATA_SKIP_SAMPLES, &size); skip && size >= 10) {
+      if (const uint8_t* skip = CLAP_MEDIA(av_packet_get_side_data)(&p, AV_PKT_DATA_SKIP_SAMPLES, &size); skip && size >= 10) {
         const auto le32 = [](const uint8_t* b) { return int64_t(b[0]) | int64_t(b[1]) << 8 | int64_t(b[2]) << 16 | int64_t(b[3]) << 24; };
         skip_start = le32(skip);
         discard_end = durations_trimmed ? 0 : le32(skip + 4);
@@ -121,7 +122,7 @@ std::optional<StreamLength> stream_length(const std::string& path, int target_ra
       first_gives_none = false;
       total += n - std::min(n, discard_end);
     }
-    av_packet_unref(pkt.p);
+    CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
     if (!bad.empty()) return refuse(bad);
   }
   if (total <= 0) return refuse("no samples in the packets");
@@ -165,7 +166,7 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
   std::vector<int64_t> decode_from(spans.size());
   for (size_t k = 0; k < spans.size(); ++k) decode_from[k] = std::max<int64_t>(0, input_from(k) - decoder_preroll);
   const AVRational sample_tb{1, int(rate)};
-  const auto to_samples = [&](int64_t ts) { return av_rescale_q_rnd(ts, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF); };
+  const auto to_samples = [&](int64_t ts) { return CLAP_MEDIA(av_rescale_q_rnd)(ts, o.stream->time_base, sample_tb, AV_ROUND_NEAR_INF); };
 
   std::vector<std::vector<float>> out(spans.size());
   size_t next = 0;           // the first span not yet whole
@@ -202,9 +203,9 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
     if (first_format < 0) {
       first_format = f->format;
       first_rate = f->sample_rate;
-      if (av_channel_layout_copy(&first_layout.l, &f->ch_layout) < 0) fail(path, "out of memory");
+      if (CLAP_MEDIA(av_channel_layout_copy)(&first_layout.l, &f->ch_layout) < 0) fail(path, "out of memory");
     } else if (f->format != first_format || f->sample_rate != first_rate ||
-               av_channel_layout_compare(&f->ch_layout, &first_layout.l) != 0) {
+               CLAP_MEDIA(av_channel_layout_compare)(&f->ch_layout, &first_layout.l) != 0) {
       return stop("the stream changes format");
     }
     if (first_rate != rate) return stop("the decoder's rate differs from the header's");
@@ -251,26 +252,26 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
   bool ended = false, beyond = false;  // every span whole; a packet read after that
   bool first_packet = true;
   for (;;) {
-    const int r = av_read_frame(o.fmt.p, pkt.p);
+    const int r = CLAP_MEDIA(av_read_frame)(o.fmt.p, pkt.p);
     if (r == AVERROR_EOF) break;
     if (r < 0) {
-      if (o.fmt.p->pb && avio_feof(o.fmt.p->pb)) break;
+      if (o.fmt.p->pb && CLAP_MEDIA(avio_feof)(o.fmt.p->pb)) break;
       stop("a read error (" + av_error(r) + ")");
       break;
     }
     if (pkt.p->stream_index != o.idx) {
-      av_packet_unref(pkt.p);
+      CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
       continue;
     }
     if (ended) {
       beyond = true;
-      av_packet_unref(pkt.p);
+      CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
       break;
     }
     if (pkt.p->pts == AV_NOPTS_VALUE || pkt.p->duration <= 0) stop("packets without timestamps or durations");
     else if (packets_end != AV_NOPTS_VALUE && pkt.p->pts != packets_end) stop("packet timestamps are not contiguous");
-    else if (av_packet_get_side_data(pkt.p, AV_PKT_DATA_NEW_EXTRADATA, nullptr) ||
-             av_packet_get_side_data(pkt.p, AV_PKT_DATA_PARAM_CHANGE, nullptr))
+    else if (CLAP_MEDIA(av_packet_get_side_data)(pkt.p, AV_PKT_DATA_NEW_EXTRADATA, nullptr) ||
+             CLAP_MEDIA(av_packet_get_side_data)(pkt.p, AV_PKT_DATA_PARAM_CHANGE, nullptr))
       stop("the stream changes its parameters");
     if (broken) break;
     packets_end = pkt.p->pts + pkt.p->duration;
@@ -287,7 +288,7 @@ std::optional<std::vector<std::vector<float>>> decode_spans(const std::string& p
     }
     decoder.push(pkt.p);
     if (!broken && (decoding || first_frames < 2)) advance();
-    av_packet_unref(pkt.p);
+    CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
     if (broken) break;
     // One packet more after the last span is whole: then no span reached the end of the stream,
     // where encoders' padding and containers' end trims apply (an MP4's last AAC frame differed

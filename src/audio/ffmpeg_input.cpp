@@ -1,4 +1,5 @@
 #include "audio/ffmpeg_input.h"
+#include "audio/ffmpeg_library.h"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -64,51 +65,51 @@ FdInput::FdInput(int fd, const std::string& name, bool find_stream_info) : fd_(f
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(name + ": not a regular file");
   size_ = st.st_size;
   constexpr int kBuffer = 1 << 16;
-  auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+  auto* buffer = static_cast<unsigned char*>(CLAP_MEDIA(av_malloc)(kBuffer));
   if (!buffer) throw Error(name + ": out of memory");
-  io_ = avio_alloc_context(buffer, kBuffer, 0, this, &FdInput::read, nullptr, &FdInput::seek);
+  io_ = CLAP_MEDIA(avio_alloc_context)(buffer, kBuffer, 0, this, &FdInput::read, nullptr, &FdInput::seek);
   if (!io_) {
-    av_free(buffer);
+    CLAP_MEDIA_RELEASE(av_free)(buffer);
     throw Error(name + ": out of memory");
   }
-  fmt_ = avformat_alloc_context();
+  fmt_ = CLAP_MEDIA(avformat_alloc_context)();
   if (!fmt_) {
-    av_freep(&io_->buffer);
-    avio_context_free(&io_);
+    CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+    CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
     throw Error(name + ": out of memory");
   }
   fmt_->pb = io_;
   fmt_->flags |= AVFMT_FLAG_CUSTOM_IO;
   fmt_->io_open = refuse_nested_open;
   AVDictionary* opts = nullptr;
-  av_dict_set(&opts, "format_whitelist", kUploadDemuxers, 0);
-  av_dict_set(&opts, "protocol_whitelist", "fd", 0);
+  CLAP_MEDIA(av_dict_set)(&opts, "format_whitelist", kUploadDemuxers, 0);
+  CLAP_MEDIA(av_dict_set)(&opts, "protocol_whitelist", "fd", 0);
   clear_ffmpeg_message();
-  const int r = avformat_open_input(&fmt_, "", nullptr, &opts);  // frees fmt_ on failure
-  av_dict_free(&opts);
+  const int r = CLAP_MEDIA(avformat_open_input)(&fmt_, "", nullptr, &opts);  // frees fmt_ on failure
+  CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
   if (r < 0) {
     std::string why = av_error(r);
     if (!last_ffmpeg_message().empty()) why += "; " + last_ffmpeg_message();
-    av_freep(&io_->buffer);
-    avio_context_free(&io_);
+    CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+    CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
     throw Error(name + ": not a recognised audio file (" + why + ")");
   }
   if (find_stream_info) {
-    const int s = avformat_find_stream_info(fmt_, nullptr);
+    const int s = CLAP_MEDIA(avformat_find_stream_info)(fmt_, nullptr);
     if (s < 0 && fmt_->nb_streams == 0) {
-      avformat_close_input(&fmt_);
-      av_freep(&io_->buffer);
-      avio_context_free(&io_);
+      CLAP_MEDIA_RELEASE(avformat_close_input)(&fmt_);
+      CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+      CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
       throw Error(name + ": cannot read stream info: " + av_error(s));
     }
   }
 }
 
 FdInput::~FdInput() {
-  avformat_close_input(&fmt_);  // leaves the custom AVIOContext to us
+  CLAP_MEDIA_RELEASE(avformat_close_input)(&fmt_);  // leaves the custom AVIOContext to us
   if (io_) {
-    av_freep(&io_->buffer);
-    avio_context_free(&io_);
+    CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+    CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
   }
 }
 

@@ -11,10 +11,7 @@
 #include <memory>
 #include <string>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavutil/frame.h>
-}
+#include "audio/ffmpeg_library.h"
 
 struct AVFormatContext;
 struct AVIOContext;
@@ -23,13 +20,13 @@ namespace clap::audio::detail {
 
 // Owners of FFmpeg's objects, freed as FFmpeg frees them.
 struct CodecFree {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+  void operator()(AVCodecContext* c) const { CLAP_MEDIA_RELEASE(avcodec_free_context)(&c); }
 };
 struct FrameFree {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
+  void operator()(AVFrame* f) const { CLAP_MEDIA_RELEASE(av_frame_free)(&f); }
 };
 struct PacketFree {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
+  void operator()(AVPacket* p) const { CLAP_MEDIA_RELEASE(av_packet_free)(&p); }
 };
 using Codec = std::unique_ptr<AVCodecContext, CodecFree>;
 using Frame = std::unique_ptr<AVFrame, FrameFree>;

@@ -1,4 +1,5 @@
 #include "audio/fingerprint.h"
+#include "audio/ffmpeg_library.h"
 
 #include <chromaprint.h>
 
@@ -13,14 +14,14 @@ namespace clap::audio {
 struct Fingerprinter::Context {
   ChromaprintContext* ctx = nullptr;
   ~Context() {
-    if (ctx) chromaprint_free(ctx);
+    if (ctx) CLAP_MEDIA_RELEASE(chromaprint_free)(ctx);
   }
 };
 
 namespace {
 
 ChromaprintContext* new_context() {
-  ChromaprintContext* ctx = chromaprint_new(CHROMAPRINT_ALGORITHM_DEFAULT);
+  ChromaprintContext* ctx = CLAP_MEDIA(chromaprint_new)(CHROMAPRINT_ALGORITHM_DEFAULT);
   if (!ctx) throw Error("fingerprint: Chromaprint could not make a context");
   return ctx;
 }
@@ -30,8 +31,8 @@ ChromaprintContext* new_context() {
 double fingerprint_item_seconds() {
   static const double seconds = [] {
     ChromaprintContext* ctx = new_context();
-    const double s = static_cast<double>(chromaprint_get_item_duration(ctx)) / chromaprint_get_sample_rate(ctx);
-    chromaprint_free(ctx);
+    const double s = static_cast<double>(CLAP_MEDIA(chromaprint_get_item_duration)(ctx)) / CLAP_MEDIA(chromaprint_get_sample_rate)(ctx);
+    CLAP_MEDIA_RELEASE(chromaprint_free)(ctx);
     return s;
   }();
   return seconds;
@@ -49,7 +50,7 @@ Fingerprinter::Fingerprinter(int sample_rate)
 Fingerprinter::~Fingerprinter() = default;
 
 void Fingerprinter::restart() {
-  if (!chromaprint_start(c_->ctx, sample_rate_, 1))
+  if (!CLAP_MEDIA(chromaprint_start)(c_->ctx, sample_rate_, 1))
     throw Error("fingerprint: Chromaprint refused a sample rate of " + std::to_string(sample_rate_) + " Hz");
   fed_ = 0;
 }
@@ -62,17 +63,17 @@ void Fingerprinter::feed(const float* samples, size_t n) {
     const float x = std::clamp(samples[i], -1.0f, 1.0f);
     pcm_[i] = static_cast<int16_t>(std::lrint(x * 32767.0f));
   }
-  if (!chromaprint_feed(c_->ctx, pcm_.data(), static_cast<int>(n))) throw Error("fingerprint: Chromaprint refused the audio");
+  if (!CLAP_MEDIA(chromaprint_feed)(c_->ctx, pcm_.data(), static_cast<int>(n))) throw Error("fingerprint: Chromaprint refused the audio");
   fed_ += n;
 }
 
 std::vector<uint32_t> Fingerprinter::finish() {
-  if (!chromaprint_finish(c_->ctx)) throw Error("fingerprint: Chromaprint could not finish the fingerprint");
+  if (!CLAP_MEDIA(chromaprint_finish)(c_->ctx)) throw Error("fingerprint: Chromaprint could not finish the fingerprint");
   uint32_t* raw = nullptr;
   int size = 0;
-  if (!chromaprint_get_raw_fingerprint(c_->ctx, &raw, &size)) return {};  // too short for one item
+  if (!CLAP_MEDIA(chromaprint_get_raw_fingerprint)(c_->ctx, &raw, &size)) return {};  // too short for one item
   std::vector<uint32_t> items(raw, raw + std::max(size, 0));
-  chromaprint_dealloc(raw);
+  CLAP_MEDIA_RELEASE(chromaprint_dealloc)(raw);
   return items;
 }
 

@@ -1,4 +1,5 @@
 #include "audio/media_tags.h"
+#include "audio/ffmpeg_library.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -42,7 +43,7 @@ std::string lower(std::string s) {
 
 void collect_lyrics(const AVDictionary* tags, std::vector<LyricsTag>& out) {
   const AVDictionaryEntry* e = nullptr;
-  while (out.size() < kMaxLyricsTags && (e = av_dict_get(tags, "", e, AV_DICT_IGNORE_SUFFIX))) {
+  while (out.size() < kMaxLyricsTags && (e = CLAP_MEDIA(av_dict_get)(tags, "", e, AV_DICT_IGNORE_SUFFIX))) {
     const std::string key = lower(e->key);
     LyricsTag tag;
     if (key == "lyrics" || key == "unsyncedlyrics" || key == "unsynced lyrics" || key == "unsynced_lyrics") {
@@ -89,7 +90,7 @@ std::string image_content_type(std::string_view b) {
 namespace {
 
 struct SwsFree {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
+  void operator()(SwsContext* s) const { CLAP_MEDIA_RELEASE(sws_freeContext)(s); }
 };
 using detail::Codec;
 using detail::Frame;
@@ -105,8 +106,8 @@ AVCodecID codec_of(const std::string& type) {
 }
 
 Packet packet_of(std::string_view bytes) {
-  Packet pkt(av_packet_alloc());
-  if (!pkt || av_new_packet(pkt.get(), static_cast<int>(bytes.size())) < 0) throw Error("image: out of memory");
+  Packet pkt(CLAP_MEDIA(av_packet_alloc)());
+  if (!pkt || CLAP_MEDIA(av_new_packet)(pkt.get(), static_cast<int>(bytes.size())) < 0) throw Error("image: out of memory");
   std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(pkt->data));
   pkt->flags |= AV_PKT_FLAG_KEY;
   return pkt;
@@ -115,22 +116,22 @@ Packet packet_of(std::string_view bytes) {
 Frame decode_image(std::string_view bytes) {
   detail::init_ffmpeg();
   const std::string type = image_content_type(bytes);
-  const AVCodec* codec = avcodec_find_decoder(codec_of(type));
+  const AVCodec* codec = CLAP_MEDIA(avcodec_find_decoder)(codec_of(type));
   if (!codec) throw Error("image: not a picture in a format that can be decoded (JPEG, PNG, GIF, WebP, BMP)");
   if (bytes.size() > kMaxPictureBytes) throw Error("image: larger than " + std::to_string(kMaxPictureBytes >> 20) + " MB");
-  Codec dec(avcodec_alloc_context3(codec));
+  Codec dec(CLAP_MEDIA(avcodec_alloc_context3)(codec));
   if (!dec) throw Error("image: out of memory");
   dec->thread_count = 1;
   // Refused by the decoder from the header, before a pixel is allocated: a 7000x7000 cover (a
   // few KB of compressed PNG) took 200 MB per request when the size was checked after decoding.
   dec->max_pixels = kMaxImagePixels;
-  if (avcodec_open2(dec.get(), codec, nullptr) < 0) throw Error("image: cannot open the decoder");
+  if (CLAP_MEDIA(avcodec_open2)(dec.get(), codec, nullptr) < 0) throw Error("image: cannot open the decoder");
   Packet pkt = packet_of(bytes);
-  Frame frame(av_frame_alloc());
+  Frame frame(CLAP_MEDIA(av_frame_alloc)());
   if (!frame) throw Error("image: out of memory");
-  if (avcodec_send_packet(dec.get(), pkt.get()) < 0) throw Error("image: cannot be decoded");
-  avcodec_send_packet(dec.get(), nullptr);
-  if (avcodec_receive_frame(dec.get(), frame.get()) < 0)
+  if (CLAP_MEDIA(avcodec_send_packet)(dec.get(), pkt.get()) < 0) throw Error("image: cannot be decoded");
+  CLAP_MEDIA(avcodec_send_packet)(dec.get(), nullptr);
+  if (CLAP_MEDIA(avcodec_receive_frame)(dec.get(), frame.get()) < 0)
     throw Error("image: cannot be decoded (or larger than " + std::to_string(kMaxImagePixels / 1000000) + " megapixels)");
   if (frame->width <= 0 || frame->height <= 0 || int64_t{frame->width} * frame->height > kMaxImagePixels)
     throw Error("image: " + std::to_string(frame->width) + "x" + std::to_string(frame->height) + " is not a size served");
@@ -150,20 +151,20 @@ ScaledImage scale_image_to_jpeg(std::string_view bytes, int size) {
   out.width = std::max(1, int(std::lround(w * k)));
   out.height = std::max(1, int(std::lround(h * k)));
   const AVPixelFormat dst_fmt = AV_PIX_FMT_YUVJ420P;  // what every JPEG decoder reads
-  std::unique_ptr<SwsContext, SwsFree> sws(sws_getContext(w, h, static_cast<AVPixelFormat>(src->format), out.width, out.height,
+  std::unique_ptr<SwsContext, SwsFree> sws(CLAP_MEDIA(sws_getContext)(w, h, static_cast<AVPixelFormat>(src->format), out.width, out.height,
                                                           dst_fmt, SWS_AREA, nullptr, nullptr, nullptr));
   if (!sws) throw Error("image: cannot scale its pixel format");
-  Frame dst(av_frame_alloc());
+  Frame dst(CLAP_MEDIA(av_frame_alloc)());
   if (!dst) throw Error("image: out of memory");
   dst->format = dst_fmt;
   dst->width = out.width;
   dst->height = out.height;
-  if (av_frame_get_buffer(dst.get(), 0) < 0) throw Error("image: out of memory");
-  sws_scale(sws.get(), src->data, src->linesize, 0, h, dst->data, dst->linesize);
+  if (CLAP_MEDIA(av_frame_get_buffer)(dst.get(), 0) < 0) throw Error("image: out of memory");
+  CLAP_MEDIA(sws_scale)(sws.get(), src->data, src->linesize, 0, h, dst->data, dst->linesize);
 
-  const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+  const AVCodec* codec = CLAP_MEDIA(avcodec_find_encoder)(AV_CODEC_ID_MJPEG);
   if (!codec) throw Error("image: this FFmpeg has no JPEG encoder");
-  Codec enc(avcodec_alloc_context3(codec));
+  Codec enc(CLAP_MEDIA(avcodec_alloc_context3)(codec));
   if (!enc) throw Error("image: out of memory");
   enc->width = out.width;
   enc->height = out.height;
@@ -173,13 +174,13 @@ ScaledImage scale_image_to_jpeg(std::string_view bytes, int size) {
   // A fixed quality (qscale 3 of 2-31): what cover thumbnails are usually made with.
   enc->flags |= AV_CODEC_FLAG_QSCALE;
   enc->global_quality = FF_QP2LAMBDA * 3;
-  if (avcodec_open2(enc.get(), codec, nullptr) < 0) throw Error("image: cannot open the JPEG encoder");
+  if (CLAP_MEDIA(avcodec_open2)(enc.get(), codec, nullptr) < 0) throw Error("image: cannot open the JPEG encoder");
   dst->quality = enc->global_quality;
   dst->pts = 0;
-  if (avcodec_send_frame(enc.get(), dst.get()) < 0) throw Error("image: JPEG encoding failed");
-  avcodec_send_frame(enc.get(), nullptr);
-  Packet pkt(av_packet_alloc());
-  if (!pkt || avcodec_receive_packet(enc.get(), pkt.get()) < 0) throw Error("image: JPEG encoding failed");
+  if (CLAP_MEDIA(avcodec_send_frame)(enc.get(), dst.get()) < 0) throw Error("image: JPEG encoding failed");
+  CLAP_MEDIA(avcodec_send_frame)(enc.get(), nullptr);
+  Packet pkt(CLAP_MEDIA(av_packet_alloc)());
+  if (!pkt || CLAP_MEDIA(avcodec_receive_packet)(enc.get(), pkt.get()) < 0) throw Error("image: JPEG encoding failed");
   out.jpeg.assign(reinterpret_cast<const char*>(pkt->data), static_cast<size_t>(pkt->size));
   return out;
 }

@@ -1,4 +1,5 @@
 #include "audio/mono_resampler.h"
+#include "audio/ffmpeg_library.h"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -56,15 +57,15 @@ void mix(const AVFrame* f, int from, bool planar, std::vector<float>& out) {
 void downmix(const std::string& path, const AVFrame* f, int from, std::vector<float>& out) {
   if (from >= f->nb_samples) return;
   const auto format = static_cast<AVSampleFormat>(f->format);
-  const bool planar = av_sample_fmt_is_planar(format);
-  switch (av_get_packed_sample_fmt(format)) {
+  const bool planar = CLAP_MEDIA(av_sample_fmt_is_planar)(format);
+  switch (CLAP_MEDIA(av_get_packed_sample_fmt)(format)) {
     case AV_SAMPLE_FMT_U8: return mix<uint8_t>(f, from, planar, out);
     case AV_SAMPLE_FMT_S16: return mix<int16_t>(f, from, planar, out);
     case AV_SAMPLE_FMT_S32: return mix<int32_t>(f, from, planar, out);
     case AV_SAMPLE_FMT_S64: return mix<int64_t>(f, from, planar, out);
     case AV_SAMPLE_FMT_FLT: return mix<float>(f, from, planar, out);
     case AV_SAMPLE_FMT_DBL: return mix<double>(f, from, planar, out);
-    default: fail(path, std::string("decoded samples in an unknown format (") + (av_get_sample_fmt_name(format) ? av_get_sample_fmt_name(format) : "none") + ")");
+    default: fail(path, std::string("decoded samples in an unknown format (") + (CLAP_MEDIA(av_get_sample_fmt_name)(format) ? CLAP_MEDIA(av_get_sample_fmt_name)(format) : "none") + ")");
   }
 }
 

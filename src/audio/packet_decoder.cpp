@@ -1,4 +1,5 @@
 #include "audio/packet_decoder.h"
+#include "audio/ffmpeg_library.h"
 
 #include <algorithm>
 
@@ -31,41 +32,41 @@ std::optional<DecodeBlocks> decode_blocks(const AVCodecParameters* par) {
 PacketDecoder::PacketDecoder(const std::string& path, OpenedAudio& o, FrameSink on_frame, ErrorSink on_error)
     : path_(path), o_(o), on_frame_(std::move(on_frame)), on_error_(std::move(on_error)) {
   if (auto b = decode_blocks(o.stream->codecpar)) blocks_ = *b;
-  frame_ = av_frame_alloc();
+  frame_ = CLAP_MEDIA(av_frame_alloc)();
   if (!frame_) fail(path, "out of memory");
   if (!blockwise()) dec_ = o.dec.p;
 }
 
 PacketDecoder::~PacketDecoder() {
-  for (Held& h : held_) av_packet_free(&h.pkt);
-  av_frame_free(&frame_);
-  if (blockwise()) avcodec_free_context(&dec_);
+  for (Held& h : held_) CLAP_MEDIA_RELEASE(av_packet_free)(&h.pkt);
+  CLAP_MEDIA_RELEASE(av_frame_free)(&frame_);
+  if (blockwise()) CLAP_MEDIA_RELEASE(avcodec_free_context)(&dec_);
 }
 
 int64_t PacketDecoder::timeline(int64_t ts) const {
-  return av_rescale_q_rnd(ts, o_.stream->time_base, AVRational{1, o_.stream->codecpar->sample_rate}, AV_ROUND_NEAR_INF);
+  return CLAP_MEDIA(av_rescale_q_rnd)(ts, o_.stream->time_base, AVRational{1, o_.stream->codecpar->sample_rate}, AV_ROUND_NEAR_INF);
 }
 
 // A newly opened decoder: every state (overlap, filters, AAC's noise generator) as at the
 // stream's start. Opened as open_audio opens the first (single-threaded, the stream's time base).
 void PacketDecoder::open_fresh() {
-  avcodec_free_context(&dec_);
-  const AVCodec* codec = avcodec_find_decoder(o_.stream->codecpar->codec_id);
-  if (!codec) fail(path_, "no decoder for audio codec '" + std::string(avcodec_get_name(o_.stream->codecpar->codec_id)) + "'");
-  dec_ = avcodec_alloc_context3(codec);
+  CLAP_MEDIA_RELEASE(avcodec_free_context)(&dec_);
+  const AVCodec* codec = CLAP_MEDIA(avcodec_find_decoder)(o_.stream->codecpar->codec_id);
+  if (!codec) fail(path_, "no decoder for audio codec '" + std::string(CLAP_MEDIA(avcodec_get_name)(o_.stream->codecpar->codec_id)) + "'");
+  dec_ = CLAP_MEDIA(avcodec_alloc_context3)(codec);
   if (!dec_) fail(path_, "out of memory");
-  int r = avcodec_parameters_to_context(dec_, o_.stream->codecpar);
+  int r = CLAP_MEDIA(avcodec_parameters_to_context)(dec_, o_.stream->codecpar);
   if (r < 0) fail(path_, "bad codec parameters: " + av_error(r));
   dec_->thread_count = 1;
   dec_->pkt_timebase = o_.stream->time_base;
-  r = avcodec_open2(dec_, codec, nullptr);
+  r = CLAP_MEDIA(avcodec_open2)(dec_, codec, nullptr);
   if (r < 0) fail(path_, std::string("cannot open ") + codec->name + " decoder: " + av_error(r));
 }
 
 void PacketDecoder::start(std::optional<int64_t> from) {
   running_ = true;
   if (!blockwise()) {
-    if (used_) avcodec_flush_buffers(dec_);  // as after a seek
+    if (used_) CLAP_MEDIA(avcodec_flush_buffers)(dec_);  // as after a seek
     used_ = true;
     return;
   }
@@ -84,7 +85,7 @@ void PacketDecoder::start(std::optional<int64_t> from) {
 void PacketDecoder::pause() {
   running_ = false;
   start_pending_ = false;
-  if (blockwise() && !continuous_) avcodec_free_context(&dec_);
+  if (blockwise() && !continuous_) CLAP_MEDIA_RELEASE(avcodec_free_context)(&dec_);
 }
 
 void PacketDecoder::push(const AVPacket* p) {
@@ -100,7 +101,7 @@ void PacketDecoder::push(const AVPacket* p) {
   const bool timed = p->pts != AV_NOPTS_VALUE && p->duration > 0 && (held_.empty() || p->pts == held_end_ts_);
   if (!continuous_ && !timed) {
     continuous_ = true;
-    for (Held& h : held_) av_packet_free(&h.pkt);
+    for (Held& h : held_) CLAP_MEDIA_RELEASE(av_packet_free)(&h.pkt);
     held_.clear();
   }
   if (continuous_) {
@@ -113,7 +114,7 @@ void PacketDecoder::push(const AVPacket* p) {
     return;
   }
   Held h;
-  h.pkt = av_packet_clone(p);
+  h.pkt = CLAP_MEDIA(av_packet_clone)(p);
   if (!h.pkt) fail(path_, "out of memory");
   h.begin = timeline(p->pts);
   h.end = timeline(p->pts + p->duration);
@@ -125,7 +126,7 @@ void PacketDecoder::push(const AVPacket* p) {
   // block behind the newest packet).
   const int64_t keep_from = (floor_div(held_.back().begin, blocks_.block) - 1) * blocks_.block - blocks_.preroll;
   while (held_.size() > 1 && held_.front().end <= keep_from) {
-    av_packet_free(&held_.front().pkt);
+    CLAP_MEDIA_RELEASE(av_packet_free)(&held_.front().pkt);
     held_.pop_front();
   }
   if (start_pending_) {
@@ -188,7 +189,7 @@ void PacketDecoder::decode(Held& h) {
 
 void PacketDecoder::send(const AVPacket* p) {
   for (;;) {
-    const int r = avcodec_send_packet(dec_, p);
+    const int r = CLAP_MEDIA(avcodec_send_packet)(dec_, p);
     if (r == AVERROR(EAGAIN)) {  // output pending: take it, then resend
       drain();
       if (switch_pending_) return;
@@ -202,14 +203,14 @@ void PacketDecoder::send(const AVPacket* p) {
 
 void PacketDecoder::drain() {
   for (;;) {
-    const int r = avcodec_receive_frame(dec_, frame_);
+    const int r = CLAP_MEDIA(avcodec_receive_frame)(dec_, frame_);
     if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
     if (r < 0) {
       if (report_) on_error_(r);
       return;
     }
     on_decoded(frame_);
-    av_frame_unref(frame_);
+    CLAP_MEDIA_RELEASE(av_frame_unref)(frame_);
     if (switch_pending_) return;  // this decoder's block is whole: the next block's takes over
   }
 }

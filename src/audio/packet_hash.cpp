@@ -1,4 +1,5 @@
 #include "audio/packet_hash.h"
+#include "audio/ffmpeg_library.h"
 
 #include <cstdint>
 
@@ -25,7 +26,7 @@ std::string packet_hash(const std::string& path) {
   PacketHolder pkt;
   int64_t packets = 0;
   for (;;) {
-    const int r = av_read_frame(fmt.p, pkt.p);
+    const int r = CLAP_MEDIA(av_read_frame)(fmt.p, pkt.p);
     if (r == AVERROR_EOF) break;
     if (r < 0) fail(path, "cannot read audio packets: " + av_error(r));
     if (pkt.p->stream_index == idx && pkt.p->size > 0) {
@@ -35,7 +36,7 @@ std::string packet_hash(const std::string& path) {
       h.update(pkt.p->data, static_cast<size_t>(pkt.p->size));
       ++packets;
     }
-    av_packet_unref(pkt.p);
+    CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.p);
   }
   return packets ? h.hex_digest() : std::string();
 }

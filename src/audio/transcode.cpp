@@ -1,4 +1,5 @@
 #include "audio/transcode.h"
+#include "audio/ffmpeg_library.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -36,10 +37,10 @@ const char* transcode_suffix(TranscodeFormat format) { return format == Transcod
 namespace {
 
 struct SwrFree {
-  void operator()(SwrContext* s) const { swr_free(&s); }
+  void operator()(SwrContext* s) const { CLAP_MEDIA_RELEASE(swr_free)(&s); }
 };
 struct FifoFree {
-  void operator()(AVAudioFifo* f) const { av_audio_fifo_free(f); }
+  void operator()(AVAudioFifo* f) const { CLAP_MEDIA_RELEASE(av_audio_fifo_free)(f); }
 };
 using detail::Codec;
 using detail::Frame;
@@ -51,18 +52,18 @@ class SinkOutput {
  public:
   explicit SinkOutput(const std::string& name) {
     constexpr int kBuffer = 32 << 10;
-    auto* buffer = static_cast<unsigned char*>(av_malloc(kBuffer));
+    auto* buffer = static_cast<unsigned char*>(CLAP_MEDIA(av_malloc)(kBuffer));
     if (!buffer) throw Error(name + ": out of memory");
-    io_ = avio_alloc_context(buffer, kBuffer, 1, this, nullptr, &SinkOutput::write, nullptr);
+    io_ = CLAP_MEDIA(avio_alloc_context)(buffer, kBuffer, 1, this, nullptr, &SinkOutput::write, nullptr);
     if (!io_) {
-      av_free(buffer);
+      CLAP_MEDIA_RELEASE(av_free)(buffer);
       throw Error(name + ": out of memory");
     }
   }
   ~SinkOutput() {
     if (io_) {
-      av_freep(&io_->buffer);
-      avio_context_free(&io_);
+      CLAP_MEDIA_RELEASE(av_freep)(&io_->buffer);
+      CLAP_MEDIA_RELEASE(avio_context_free)(&io_);
     }
   }
   AVIOContext* io() const { return io_; }
@@ -88,7 +89,7 @@ class SinkOutput {
 };
 
 struct OutputFree {
-  void operator()(AVFormatContext* f) const { avformat_free_context(f); }
+  void operator()(AVFormatContext* f) const { CLAP_MEDIA_RELEASE(avformat_free_context)(f); }
 };
 
 }  // namespace
@@ -106,31 +107,31 @@ struct Transcoder::Impl {
     output_.set_sink(&sink);
     open_muxer();
     if (options_.start_s > 0) seek();
-    Packet pkt(av_packet_alloc());
-    Frame frame(av_frame_alloc());
+    Packet pkt(CLAP_MEDIA(av_packet_alloc)());
+    Frame frame(CLAP_MEDIA(av_frame_alloc)());
     if (!pkt || !frame) fail("out of memory");
     AVFormatContext* in = input_.get();
     for (;;) {
-      const int r = av_read_frame(in, pkt.get());
+      const int r = CLAP_MEDIA(av_read_frame)(in, pkt.get());
       if (r == AVERROR_EOF) break;
       if (r < 0) {
         if (r == AVERROR(EIO) || r == AVERROR(EAGAIN)) fail("read error: " + av_error(r));
         break;  // a damaged tail: end the output where the readable audio ends
       }
-      if (pkt->stream_index == stream_ && avcodec_send_packet(dec_.get(), pkt.get()) >= 0) {
+      if (pkt->stream_index == stream_ && CLAP_MEDIA(avcodec_send_packet)(dec_.get(), pkt.get()) >= 0) {
         if (!drain_decoder(frame.get())) return false;
       }
-      av_packet_unref(pkt.get());
+      CLAP_MEDIA_RELEASE(av_packet_unref)(pkt.get());
       if (output_.stopped()) return false;
     }
-    avcodec_send_packet(dec_.get(), nullptr);
+    CLAP_MEDIA(avcodec_send_packet)(dec_.get(), nullptr);
     if (!drain_decoder(frame.get())) return false;
     // The resampler's tail, then what the FIFO holds, then the encoder's own delay.
     if (!convert(nullptr, 0)) return false;
     if (!encode_fifo(true)) return false;
     if (!encode(nullptr)) return false;
-    if (av_write_trailer(out_.get()) < 0 || output_.stopped()) return !output_.stopped();
-    avio_flush(output_.io());
+    if (CLAP_MEDIA(av_write_trailer)(out_.get()) < 0 || output_.stopped()) return !output_.stopped();
+    CLAP_MEDIA(avio_flush)(output_.io());
     return !output_.stopped();
   }
 
@@ -140,27 +141,27 @@ struct Transcoder::Impl {
   void open_decoder() {
     AVFormatContext* in = input_.get();
     const AVCodec* codec = nullptr;
-    stream_ = av_find_best_stream(in, AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
+    stream_ = CLAP_MEDIA(av_find_best_stream)(in, AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
     if (stream_ < 0 || !codec) fail("no audio stream that can be decoded");
     const AVCodecParameters* par = in->streams[stream_]->codecpar;
     check_source_format(name_, par->sample_rate, par->ch_layout.nb_channels,
                         std::max(par->bits_per_raw_sample, par->bits_per_coded_sample), "the header");
-    dec_.reset(avcodec_alloc_context3(codec));
+    dec_.reset(CLAP_MEDIA(avcodec_alloc_context3)(codec));
     if (!dec_) fail("out of memory");
-    if (avcodec_parameters_to_context(dec_.get(), in->streams[stream_]->codecpar) < 0) fail("bad codec parameters");
+    if (CLAP_MEDIA(avcodec_parameters_to_context)(dec_.get(), in->streams[stream_]->codecpar) < 0) fail("bad codec parameters");
     dec_->thread_count = 1;
     dec_->pkt_timebase = in->streams[stream_]->time_base;
-    if (const int r = avcodec_open2(dec_.get(), codec, nullptr); r < 0) fail("cannot open the decoder: " + av_error(r));
+    if (const int r = CLAP_MEDIA(avcodec_open2)(dec_.get(), codec, nullptr); r < 0) fail("cannot open the decoder: " + av_error(r));
   }
 
   void open_encoder() {
     const bool mp3 = options_.format == TranscodeFormat::Mp3;
-    const AVCodec* codec = avcodec_find_encoder_by_name(mp3 ? "libmp3lame" : "libopus");
+    const AVCodec* codec = CLAP_MEDIA(avcodec_find_encoder_by_name)(mp3 ? "libmp3lame" : "libopus");
     if (!codec) fail(std::string("this FFmpeg has no ") + (mp3 ? "libmp3lame" : "libopus") + " encoder");
-    enc_.reset(avcodec_alloc_context3(codec));
+    enc_.reset(CLAP_MEDIA(avcodec_alloc_context3)(codec));
     if (!enc_) fail("out of memory");
     const int in_channels = std::max(1, dec_->ch_layout.nb_channels);
-    av_channel_layout_default(&enc_->ch_layout, std::min(in_channels, 2));
+    CLAP_MEDIA(av_channel_layout_default)(&enc_->ch_layout, std::min(in_channels, 2));
     // MP3: the source's rate when it is one of MPEG-1's (no resampling), else 44.1 kHz; the
     // lower MPEG-2 rates cap the bit rate at 160 kbit/s, and the rate asked for must hold (an
     // announced length is computed from it). Opus is defined at 48 kHz.
@@ -173,31 +174,31 @@ struct Transcoder::Impl {
     enc_->bit_rate = int64_t{transcode_kbps(options_.format, options_.bit_rate_kbps)} * 1000;
     enc_->time_base = AVRational{1, rate};
     AVDictionary* opts = nullptr;
-    if (!mp3 && options_.constant_bit_rate) av_dict_set(&opts, "vbr", "off", 0);
-    const int r = avcodec_open2(enc_.get(), codec, &opts);
-    av_dict_free(&opts);
+    if (!mp3 && options_.constant_bit_rate) CLAP_MEDIA(av_dict_set)(&opts, "vbr", "off", 0);
+    const int r = CLAP_MEDIA(avcodec_open2)(enc_.get(), codec, &opts);
+    CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
     if (r < 0) fail("cannot open the encoder: " + av_error(r));
     frame_size_ = enc_->frame_size > 0 ? enc_->frame_size : 1152;
-    fifo_.reset(av_audio_fifo_alloc(enc_->sample_fmt, enc_->ch_layout.nb_channels, frame_size_ * 4));
+    fifo_.reset(CLAP_MEDIA(av_audio_fifo_alloc)(enc_->sample_fmt, enc_->ch_layout.nb_channels, frame_size_ * 4));
     if (!fifo_) fail("out of memory");
   }
 
   void open_muxer() {
     const bool mp3 = options_.format == TranscodeFormat::Mp3;
     AVFormatContext* out = nullptr;
-    if (avformat_alloc_output_context2(&out, nullptr, mp3 ? "mp3" : "ogg", nullptr) < 0 || !out) fail("no muxer");
+    if (CLAP_MEDIA(avformat_alloc_output_context2)(&out, nullptr, mp3 ? "mp3" : "ogg", nullptr) < 0 || !out) fail("no muxer");
     out_.reset(out);
     out->pb = output_.io();
     out->flags |= AVFMT_FLAG_CUSTOM_IO;
-    AVStream* st = avformat_new_stream(out, nullptr);
+    AVStream* st = CLAP_MEDIA(avformat_new_stream)(out, nullptr);
     if (!st) fail("out of memory");
-    if (avcodec_parameters_from_context(st->codecpar, enc_.get()) < 0) fail("bad encoder parameters");
+    if (CLAP_MEDIA(avcodec_parameters_from_context)(st->codecpar, enc_.get()) < 0) fail("bad encoder parameters");
     st->time_base = enc_->time_base;
     AVDictionary* opts = nullptr;
     // The output is a stream: no header rewritten at the end (it cannot seek back).
-    if (mp3) av_dict_set(&opts, "write_xing", "0", 0);
-    const int r = avformat_write_header(out, &opts);
-    av_dict_free(&opts);
+    if (mp3) CLAP_MEDIA(av_dict_set)(&opts, "write_xing", "0", 0);
+    const int r = CLAP_MEDIA(avformat_write_header)(out, &opts);
+    CLAP_MEDIA_RELEASE(av_dict_free)(&opts);
     if (r < 0) {
       if (output_.stopped()) throw Stopped{};
       fail("cannot start the output: " + av_error(r));
@@ -207,16 +208,16 @@ struct Transcoder::Impl {
   void seek() {
     AVFormatContext* in = input_.get();
     const AVRational tb = in->streams[stream_]->time_base;
-    const int64_t target = av_rescale_q(static_cast<int64_t>(options_.start_s * AV_TIME_BASE), AV_TIME_BASE_Q, tb);
+    const int64_t target = CLAP_MEDIA(av_rescale_q)(static_cast<int64_t>(options_.start_s * AV_TIME_BASE), AV_TIME_BASE_Q, tb);
     // When the container cannot seek, decoding from the start and dropping what comes before
     // the offset (in drain_decoder) gives the same output, only later.
-    if (av_seek_frame(in, stream_, target, AVSEEK_FLAG_BACKWARD) >= 0) avcodec_flush_buffers(dec_.get());
+    if (CLAP_MEDIA(av_seek_frame)(in, stream_, target, AVSEEK_FLAG_BACKWARD) >= 0) CLAP_MEDIA(avcodec_flush_buffers)(dec_.get());
   }
 
   // Decoded frames to the resampler, dropping what lies before the start offset.
   bool drain_decoder(AVFrame* frame) {
     for (;;) {
-      const int r = avcodec_receive_frame(dec_.get(), frame);
+      const int r = CLAP_MEDIA(avcodec_receive_frame)(dec_.get(), frame);
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return true;
       if (r < 0) return true;  // a corrupt frame: skipped
       int skip = 0;
@@ -226,38 +227,38 @@ struct Transcoder::Impl {
         if (frame->best_effort_timestamp != AV_NOPTS_VALUE) at = double(frame->best_effort_timestamp) * av_q2d(tb);
         position_s_ = at + double(frame->nb_samples) / frame->sample_rate;
         if (position_s_ <= options_.start_s) {
-          av_frame_unref(frame);
+          CLAP_MEDIA_RELEASE(av_frame_unref)(frame);
           continue;
         }
         if (at < options_.start_s) skip = std::min(frame->nb_samples, int((options_.start_s - at) * frame->sample_rate));
       }
       const bool ok = feed(frame, skip);
-      av_frame_unref(frame);
+      CLAP_MEDIA_RELEASE(av_frame_unref)(frame);
       if (!ok) return false;
     }
   }
 
   bool feed(const AVFrame* f, int skip) {
-    if (!swr_ || f->sample_rate != in_rate_ || f->format != in_format_ || av_channel_layout_compare(&f->ch_layout, &in_layout_) != 0) {
+    if (!swr_ || f->sample_rate != in_rate_ || f->format != in_format_ || CLAP_MEDIA(av_channel_layout_compare)(&f->ch_layout, &in_layout_) != 0) {
       if (swr_ && !convert(nullptr, 0)) return false;  // the old segment's tail first
-      av_channel_layout_uninit(&in_layout_);
-      if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) av_channel_layout_default(&in_layout_, f->ch_layout.nb_channels);
-      else if (av_channel_layout_copy(&in_layout_, &f->ch_layout) < 0) fail("out of memory");
+      CLAP_MEDIA_RELEASE(av_channel_layout_uninit)(&in_layout_);
+      if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) CLAP_MEDIA(av_channel_layout_default)(&in_layout_, f->ch_layout.nb_channels);
+      else if (CLAP_MEDIA(av_channel_layout_copy)(&in_layout_, &f->ch_layout) < 0) fail("out of memory");
       in_rate_ = f->sample_rate;
       in_format_ = f->format;
       SwrContext* s = nullptr;
-      if (swr_alloc_set_opts2(&s, &enc_->ch_layout, enc_->sample_fmt, enc_->sample_rate, &in_layout_,
+      if (CLAP_MEDIA(swr_alloc_set_opts2)(&s, &enc_->ch_layout, enc_->sample_fmt, enc_->sample_rate, &in_layout_,
                               static_cast<AVSampleFormat>(f->format), f->sample_rate, 0, nullptr) < 0 ||
-          swr_init(s) < 0) {
-        swr_free(&s);
+          CLAP_MEDIA(swr_init)(s) < 0) {
+        CLAP_MEDIA_RELEASE(swr_free)(&s);
         fail("cannot create the resampler");
       }
       swr_.reset(s);
     }
     const auto format = static_cast<AVSampleFormat>(f->format);
-    const bool planar = av_sample_fmt_is_planar(format);
+    const bool planar = CLAP_MEDIA(av_sample_fmt_is_planar)(format);
     const int planes = planar ? f->ch_layout.nb_channels : 1;
-    const int64_t stride = int64_t{av_get_bytes_per_sample(format)} * (planar ? 1 : f->ch_layout.nb_channels);
+    const int64_t stride = int64_t{CLAP_MEDIA(av_get_bytes_per_sample)(format)} * (planar ? 1 : f->ch_layout.nb_channels);
     in_planes_.assign(size_t(planes), nullptr);
     for (int p = 0; p < planes; ++p) in_planes_[size_t(p)] = f->extended_data[p] + skip * stride;
     return convert(in_planes_.data(), f->nb_samples - skip);
@@ -267,32 +268,32 @@ struct Transcoder::Impl {
   // every whole frame it holds.
   bool convert(const uint8_t** in, int n) {
     if (!swr_) return true;
-    const int cap = swr_get_out_samples(swr_.get(), std::max(n, 0)) + 32;
+    const int cap = CLAP_MEDIA(swr_get_out_samples)(swr_.get(), std::max(n, 0)) + 32;
     uint8_t** out = nullptr;
-    if (av_samples_alloc_array_and_samples(&out, nullptr, enc_->ch_layout.nb_channels, cap, enc_->sample_fmt, 0) < 0)
+    if (CLAP_MEDIA(av_samples_alloc_array_and_samples)(&out, nullptr, enc_->ch_layout.nb_channels, cap, enc_->sample_fmt, 0) < 0)
       fail("out of memory");
-    const int got = swr_convert(swr_.get(), out, cap, in, n);
-    if (got > 0) av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(out), got);
-    av_freep(&out[0]);
-    av_freep(&out);
+    const int got = CLAP_MEDIA(swr_convert)(swr_.get(), out, cap, in, n);
+    if (got > 0) CLAP_MEDIA(av_audio_fifo_write)(fifo_.get(), reinterpret_cast<void**>(out), got);
+    CLAP_MEDIA_RELEASE(av_freep)(&out[0]);
+    CLAP_MEDIA_RELEASE(av_freep)(&out);
     if (got < 0) fail("resampling failed: " + av_error(got));
     return encode_fifo(false);
   }
 
   bool encode_fifo(bool last) {
-    while (av_audio_fifo_size(fifo_.get()) >= frame_size_ || (last && av_audio_fifo_size(fifo_.get()) > 0)) {
-      const int n = std::min(frame_size_, av_audio_fifo_size(fifo_.get()));
-      Frame f(av_frame_alloc());
+    while (CLAP_MEDIA(av_audio_fifo_size)(fifo_.get()) >= frame_size_ || (last && CLAP_MEDIA(av_audio_fifo_size)(fifo_.get()) > 0)) {
+      const int n = std::min(frame_size_, CLAP_MEDIA(av_audio_fifo_size)(fifo_.get()));
+      Frame f(CLAP_MEDIA(av_frame_alloc)());
       if (!f) fail("out of memory");
       // A short last frame is padded with silence for an encoder that takes only whole frames.
       const bool small_ok = enc_->codec->capabilities & (AV_CODEC_CAP_SMALL_LAST_FRAME | AV_CODEC_CAP_VARIABLE_FRAME_SIZE);
       f->nb_samples = small_ok ? n : frame_size_;
       f->format = enc_->sample_fmt;
       f->sample_rate = enc_->sample_rate;
-      if (av_channel_layout_copy(&f->ch_layout, &enc_->ch_layout) < 0 || av_frame_get_buffer(f.get(), 0) < 0) fail("out of memory");
+      if (CLAP_MEDIA(av_channel_layout_copy)(&f->ch_layout, &enc_->ch_layout) < 0 || CLAP_MEDIA(av_frame_get_buffer)(f.get(), 0) < 0) fail("out of memory");
       if (f->nb_samples > n)
-        av_samples_set_silence(f->data, n, f->nb_samples - n, enc_->ch_layout.nb_channels, enc_->sample_fmt);
-      av_audio_fifo_read(fifo_.get(), reinterpret_cast<void**>(f->data), n);
+        CLAP_MEDIA(av_samples_set_silence)(f->data, n, f->nb_samples - n, enc_->ch_layout.nb_channels, enc_->sample_fmt);
+      CLAP_MEDIA(av_audio_fifo_read)(fifo_.get(), reinterpret_cast<void**>(f->data), n);
       f->pts = next_pts_;
       next_pts_ += f->nb_samples;
       if (!encode(f.get())) return false;
@@ -301,17 +302,17 @@ struct Transcoder::Impl {
   }
 
   bool encode(const AVFrame* f) {
-    if (avcodec_send_frame(enc_.get(), f) < 0) fail("the encoder refused a frame");
-    Packet pkt(av_packet_alloc());
+    if (CLAP_MEDIA(avcodec_send_frame)(enc_.get(), f) < 0) fail("the encoder refused a frame");
+    Packet pkt(CLAP_MEDIA(av_packet_alloc)());
     if (!pkt) fail("out of memory");
     for (;;) {
-      const int r = avcodec_receive_packet(enc_.get(), pkt.get());
+      const int r = CLAP_MEDIA(avcodec_receive_packet)(enc_.get(), pkt.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return true;
       if (r < 0) fail("encoding failed: " + av_error(r));
       AVStream* st = out_->streams[0];
-      av_packet_rescale_ts(pkt.get(), enc_->time_base, st->time_base);
+      CLAP_MEDIA(av_packet_rescale_ts)(pkt.get(), enc_->time_base, st->time_base);
       pkt->stream_index = 0;
-      const int w = av_interleaved_write_frame(out_.get(), pkt.get());
+      const int w = CLAP_MEDIA(av_interleaved_write_frame)(out_.get(), pkt.get());
       if (output_.stopped()) return false;
       if (w < 0) fail("writing the output failed: " + av_error(w));
     }
@@ -319,7 +320,7 @@ struct Transcoder::Impl {
 
  public:
   struct Stopped {};
-  ~Impl() { av_channel_layout_uninit(&in_layout_); }
+  ~Impl() { CLAP_MEDIA_RELEASE(av_channel_layout_uninit)(&in_layout_); }
 
  private:
   std::string name_;

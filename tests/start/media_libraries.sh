@@ -1,0 +1,89 @@
+#!/bin/bash
+# Start.MediaLibrariesLoadOnlyWhenACommandUsesThem: the CLI loads FFmpeg, Chromaprint and libsoxr
+# (src/audio/ffmpeg_library.h) when a command first needs them, not at its start, where they
+# were ~134 of its ~154 shared objects and half of its CPU. Checked with the dynamic loader's own
+# account (LD_DEBUG=libs: one "calling init" per object it initialises):
+# - no DT_NEEDED entry of the executable names them (a call that bypasses ffmpeg_library.h
+#   then fails the link);
+# - --help, a command's --help, a usage error and `status` of a missing index initialise none;
+# - --version, which prints their versions, initialises them and prints FFmpeg's version;
+# - when one cannot be loaded (root only: an empty file bound over libchromaprint in a mount
+#   namespace of this test's own), --version still exits 0 and names it, and `index` names it
+#   for each file and exits 1: an error, never a crash (a destructor freeing nothing must not
+#   try to load them).
+# Usage: media_libraries.sh DIR_OF_CLAPSEARCH MODEL_DIR
+set -u
+cli="$1/clapsearch"
+media='lib(avformat|avcodec|avutil|swresample|swscale|chromaprint|soxr)\.so'
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+needed="$(readelf -d "$cli" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -E "^$media" | paste -sd' ' -)"
+if [ -n "$needed" ]; then
+  echo "FAIL: the executable links the media libraries (DT_NEEDED): $needed"
+  fail=1
+fi
+
+# run NAME ARGS...: the command under LD_DEBUG=libs; its loader account in $tmp/NAME.libs.
+run() {
+  local name="$1"
+  shift
+  LD_DEBUG=libs LD_DEBUG_OUTPUT="$tmp/$name.debug" "$cli" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err"
+  cat "$tmp/$name".debug.* > "$tmp/$name.libs" 2> /dev/null
+  if ! grep -q 'calling init' "$tmp/$name.libs"; then
+    echo "FAIL: no loader account of clapsearch $* (LD_DEBUG=libs wrote nothing)"
+    fail=1
+  fi
+}
+
+for case in "help:--help" "search-help:search --help" "usage-error:search --no-such-option" "status:status --db $tmp/none.db"; do
+  name="${case%%:*}"
+  read -r -a args <<< "${case#*:}"
+  run "$name" "${args[@]}"
+  loaded="$(grep 'calling init' "$tmp/$name.libs" | grep -oE "$media[.0-9]*" | sort -u | paste -sd' ' -)"
+  if [ -n "$loaded" ]; then
+    echo "FAIL: clapsearch ${args[*]} loads $loaded at its start"
+    fail=1
+  fi
+done
+
+run version --version
+for lib in avformat avcodec avutil swresample chromaprint soxr; do
+  if ! grep 'calling init' "$tmp/version.libs" | grep -qE "lib$lib\.so"; then
+    echo "FAIL: clapsearch --version did not load lib$lib (it prints the versions of the libraries it uses)"
+    fail=1
+  fi
+done
+if ! grep -qE '^FFmpeg +[^ ].*\(libavformat [0-9]+\.[0-9]+\.[0-9]+' "$tmp/version.out"; then
+  echo "FAIL: clapsearch --version prints no FFmpeg version:"
+  cat "$tmp/version.out"
+  fail=1
+fi
+
+# A library that cannot be loaded.
+chromaprint="$(grep 'calling init' "$tmp/version.libs" | grep -oE '/[^ ]*/libchromaprint\.so[.0-9]*' | head -1)"
+if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null && command -v ffmpeg > /dev/null; then
+  : > "$tmp/empty.so"
+  mkdir -p "$tmp/music"
+  ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:duration=3" "$tmp/music/tone.wav"
+  unshare -m bash -c 'mount --bind "$1" "$2" || exit 99
+    "$3" --version > "$4/broken-version.out" 2>&1; echo "$?" > "$4/broken-version.rc"
+    HF_HUB_OFFLINE=1 "$3" index "$4/music" --db "$4/broken.db" --model "$5" > "$4/broken-index.out" 2>&1
+    echo "$?" > "$4/broken-index.rc"' _ "$tmp/empty.so" "$chromaprint" "$cli" "$tmp" "$2"
+  if [ "$(cat "$tmp/broken-version.rc")" != 0 ] || ! grep -qE '^FFmpeg +not loaded: cannot load libavformat\.so\.[0-9]+ .*libchromaprint' "$tmp/broken-version.out"; then
+    echo "FAIL: with libchromaprint unloadable, --version exited $(cat "$tmp/broken-version.rc") and printed:"
+    cat "$tmp/broken-version.out"
+    fail=1
+  fi
+  if [ "$(cat "$tmp/broken-index.rc")" != 1 ] || ! grep -q 'tone.wav: cannot load libavformat' "$tmp/broken-index.out"; then
+    echo "FAIL: with libchromaprint unloadable, index exited $(cat "$tmp/broken-index.rc") (1 and the reason wanted):"
+    cat "$tmp/broken-index.out"
+    fail=1
+  fi
+else
+  echo "(not root, no unshare or no ffmpeg: the unloadable library is not checked)"
+fi
+
+[ "$fail" = 0 ] && echo "ok: the media libraries load only when a command uses them"
+exit "$fail"
