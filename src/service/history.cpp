@@ -182,6 +182,15 @@ void check_index_not_replaced(const std::string& location, const std::optional<s
               (what == "-" ? "standard input" : what) + " was read: nothing was imported (the plays would have gone into the old file); run the import again");
 }
 
+void check_index_still_there(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
+                             const std::string& what, const std::string& written) {
+  if (!opened) return;
+  if (const auto now = index_file_id(location); now == opened) return;
+  throw Error(location + ": the index file was replaced (deleted and made again, or another moved over it) while the import of " +
+              (what == "-" ? "standard input" : what) + " waited to write or wrote: " + written +
+              " went into the old file, not into the index there now; run the import again (it adds what the index there lacks)");
+}
+
 namespace {
 
 template <class Do>
@@ -219,7 +228,9 @@ HistoryImport import_history_file(const std::string& db, const std::string& path
     const HistoryFormat read = read_history_file(path, format, [&](std::vector<Listen>&& listens) { import.take(listens); });
     if (format_read) *format_read = read;
     check_index_not_replaced(location, opened, path);
-    return import.write(s, user.id, history_format_name(read));
+    HistoryImport done = import.write(s, user.id, history_format_name(read));
+    check_index_still_there(location, opened, path, std::to_string(done.imported) + " plays");
+    return done;
   });
 }
 

@@ -120,6 +120,14 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
 // server's database (`opened` nullopt) has no file to replace.
 void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
                               const std::string& what);
+// The same check once the import has written (`written`: what it wrote, "3 plays and 1 rating").
+// The check above runs before the writes, which may then wait up to the busy timeout for another
+// writer's lock (a scrobble, another import): a file moved over the index meanwhile got the
+// plays in the old file while the report said imported (hostile pass 17, H17P-2). Checked after
+// the last write, every replacement before it is said; one after it is a replacement of an index
+// that holds the import, as after any import.
+void check_index_still_there(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
+                             const std::string& what, const std::string& written);
 
 // What `clapsearch history` does, on the index at `db` (its --db; empty = the default library).
 HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,

@@ -377,6 +377,25 @@ CREATE TABLE packet_hashes(
   packet_hash  TEXT NOT NULL
 );
 )sql",
+    // 14 -> 15 (SqliteStore's 12 -> 13): every play but beets' is kept once per user, source, start
+    // second and song (hostile pass 16, H16S-5: a retried scrobble, the MPD radio recorded a second
+    // play; beets adds several plays at one second on purpose). The plays doubled so far are merged
+    // as 12 -> 13 merged the imports'.
+    R"sql(
+UPDATE plays p SET seconds_played = d.seconds_played, skipped = d.skipped
+FROM (SELECT MIN(id) AS id, MAX(seconds_played) AS seconds_played, bool_and(skipped) AS skipped FROM plays
+      WHERE source <> 'beets'
+      GROUP BY user_id, source, played_at, CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END
+      HAVING COUNT(*) > 1) d
+WHERE p.id = d.id;
+DELETE FROM plays WHERE source <> 'beets' AND id NOT IN (
+  SELECT MIN(id) FROM plays WHERE source <> 'beets'
+  GROUP BY user_id, source, played_at, CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END);
+DROP INDEX plays_imported_once;
+CREATE UNIQUE INDEX plays_imported_once ON plays(user_id, source, played_at,
+  (CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END))
+  WHERE source <> 'beets';
+)sql",
 };
 }  // namespace
 

@@ -297,11 +297,22 @@ std::vector<FeedbackRecord> PostgresStore::ratings(int64_t user_id) const {
 int64_t PostgresStore::add_play(const PlayRecord& play) {
   check_play(play);
   pg::Transaction tx(*c_);
-  PlayRecord p = play;
-  p.id = next_id(*c_, "plays");
-  write_play(*c_, p);
+  // insert_plays takes the id lock (next_id): a second add of the same play waits for this one's
+  // commit, then finds it kept.
+  int64_t id = 0;
+  if (insert_plays({play}) == 1) {
+    id = max_id(*c_, "plays");
+  } else {
+    // The same play kept already (a retried scrobble, hostile pass 16 H16S-5): its id.
+    auto r = c_->query("SELECT id FROM plays WHERE user_id = $1::bigint AND source = $2 AND played_at = $3::bigint AND "
+                       "(CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END) = "
+                       "(CASE WHEN $4::text = '' THEN 'path:' || $5::text ELSE $4::text END)",
+                       pg::Params().add(play.user_id).add(play.source).add(play.played_at).add(play.song.content_hash).add(play.song.path));
+    if (!r.rows()) throw Error("play of " + play.song.path + " was neither added nor found kept");
+    id = r.int64(0, 0);
+  }
   tx.commit();
-  return p.id;
+  return id;
 }
 
 namespace {

@@ -325,6 +325,31 @@ CREATE TABLE packet_hashes(
   packet_hash  TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 12 -> 13: every play but beets' is kept once per user, source, start second and song (hostile
+    // pass 16, H16S-5): a retried scrobble (the same id and time: a player that lost the answer)
+    // and the MPD radio recorded a second play. beets alone adds several plays of a song at one
+    // second on purpose (its counts at the last play). The plays doubled so far are merged as
+    // 10 -> 11 merged the imports' (the first kept, the longest time played, "skipped" only if
+    // every copy was); add_play then keeps the play once and answers the kept play's id.
+    R"sql(
+UPDATE plays SET
+  seconds_played = (SELECT MAX(d.seconds_played) FROM plays d WHERE d.user_id = plays.user_id AND d.source = plays.source
+                    AND d.played_at = plays.played_at AND d.content_hash = plays.content_hash
+                    AND (plays.content_hash <> '' OR d.path = plays.path)),
+  skipped = (SELECT MIN(d.skipped) FROM plays d WHERE d.user_id = plays.user_id AND d.source = plays.source
+             AND d.played_at = plays.played_at AND d.content_hash = plays.content_hash
+             AND (plays.content_hash <> '' OR d.path = plays.path))
+WHERE id IN (SELECT MIN(id) FROM plays WHERE source <> 'beets'
+             GROUP BY user_id, source, played_at, CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END
+             HAVING COUNT(*) > 1);
+DELETE FROM plays WHERE source <> 'beets' AND id NOT IN (
+  SELECT MIN(id) FROM plays WHERE source <> 'beets'
+  GROUP BY user_id, source, played_at, CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END);
+DROP INDEX plays_imported_once;
+CREATE UNIQUE INDEX plays_imported_once ON plays(user_id, source, played_at,
+  (CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END))
+  WHERE source <> 'beets';
+)sql",
 };
 }  // namespace
 

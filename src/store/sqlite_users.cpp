@@ -308,17 +308,10 @@ std::vector<FeedbackRecord> SqliteStore::ratings(int64_t user_id) const {
   return out;
 }
 
-int64_t SqliteStore::add_play(const PlayRecord& play) {
-  check_play(play);
-  sql::Transaction tx(db_);
-  const int64_t id = write_play(db_, play, false);
-  tx.commit();
-  return id;
-}
-
 namespace {
 // Inside the caller's transaction. OR IGNORE: a play the unique index plays_imported_once already
-// holds is skipped (schema 9). Returns the plays added.
+// holds (one user, source, start second and song; every source but "beets", schema 13) is
+// skipped. Returns the plays added.
 int64_t insert_plays(sqlite3* db, const std::vector<PlayRecord>& plays) {
   sql::Stmt s(db, "INSERT OR IGNORE INTO plays(user_id, track_id, content_hash, path, played_at, seconds_played, skipped, "
                   "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -332,6 +325,26 @@ int64_t insert_plays(sqlite3* db, const std::vector<PlayRecord>& plays) {
   return added;
 }
 }  // namespace
+
+int64_t SqliteStore::add_play(const PlayRecord& play) {
+  check_play(play);
+  sql::Transaction tx(db_);
+  int64_t id = 0;
+  if (insert_plays(db_, {play}) == 1) {
+    id = sqlite3_last_insert_rowid(db_);
+  } else {
+    // The same play kept already (a retried scrobble, hostile pass 16 H16S-5): its id.
+    sql::Stmt s(db_, "SELECT id FROM plays WHERE user_id = ? AND source = ? AND played_at = ? AND "
+                     "(CASE WHEN content_hash = '' THEN 'path:' || path ELSE content_hash END) = "
+                     "(CASE WHEN ? = '' THEN 'path:' || ? ELSE ? END)");
+    s.bind(1, play.user_id).bind(2, play.source).bind(3, play.played_at);
+    s.bind(4, play.song.content_hash).bind(5, play.song.path).bind(6, play.song.content_hash);
+    if (!s.step()) throw Error("play of " + play.song.path + " was neither added nor found kept");
+    id = s.int64(0);
+  }
+  tx.commit();
+  return id;
+}
 
 int64_t SqliteStore::add_plays(const std::vector<PlayRecord>& plays) {
   for (const PlayRecord& p : plays) check_play(p);

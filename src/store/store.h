@@ -575,8 +575,8 @@ class Store {
   virtual std::vector<FeedbackRecord> stars(int64_t user_id) const = 0;  // newest first
   virtual void put_rating(const FeedbackRecord& rating) = 0;
   virtual std::vector<FeedbackRecord> ratings(int64_t user_id) const = 0;  // newest first
-  // Plays: add returns the id; read by id ascending after `after_id`, at most `limit` (0 = all);
-  // user_id 0 = every user's.
+  // Plays: add returns the id (of a play kept already, as add_plays tells: that one's, unchanged); read
+  // by id ascending after `after_id`, at most `limit` (0 = all); user_id 0 = every user's.
   virtual int64_t add_play(const PlayRecord& play) = 0;
   virtual std::vector<PlayRecord> plays(int64_t user_id, int64_t after_id, size_t limit) const = 0;
   // How many plays the user has with an id up to `up_to_id` (included): with the play at that id,
@@ -585,9 +585,9 @@ class Store {
   // at or below that id went (forgotten, the user removed).
   virtual int64_t count_plays(int64_t user_id, int64_t up_to_id) const = 0;
   // Many plays in one transaction (a history import: all or none), ids assigned in order. A play
-  // an import already kept (the "listenbrainz" and "lastfm" sources: one user, source, start
-  // second and song, by content hash else path; the schema's unique index) is not added again,
-  // also when another process adds it at the same time. Returns the plays added.
+  // already kept (every source but "beets": one user, source, start second and song, by content
+  // hash else path; the schema's unique index) is not added again, also when another process
+  // adds it at the same time. Returns the plays added.
   virtual int64_t add_plays(const std::vector<PlayRecord>& plays) = 0;
   // The plays `fresh` returns, written as add_plays does (the unique rule included); `fresh` runs
   // inside the write transaction and no other add_new_plays comes between its reading of the

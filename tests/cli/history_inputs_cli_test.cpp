@@ -1,12 +1,16 @@
 // `clapsearch history` and the commands that read a user's history, with the inputs hostile
-// passes 16 and 17 found wrong (real processes over a real index): `--user ""`, a play at time 0,
-// an index replaced while an export is read (both import paths), names longer than any tag, an
-// export that is not UTF-8.
+// passes 16 to 18 found wrong (real processes over a real index): `--user ""`, a play at time 0,
+// an index replaced while an export is read or while its plays wait to be written (both import
+// paths), names longer than any tag, an export that is not UTF-8.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 
 #include "one_song_history.h"
 #include "support/golden.h"
@@ -119,6 +123,56 @@ TEST(HistoryInputs, AnIndexReplacedWhileTheExportIsReadGetsItsPlaysOrSaysSo) {
     std::string again_out, again_err;
     EXPECT_EQ(run("history import " + q(file) + format + " --db " + q(h.db), &again_out, &again_err), 0) << again_err;
     EXPECT_EQ(run_json("history --json --db " + q(h.db))["plays"], 3) << (beets ? "beets" : "lastfm");
+  }
+}
+
+// Hostile pass 17, H17P-2 (made to happen in pass 18): the replacement check ran before the
+// writes, which wait for another writer's lock (a scrobble, another import) up to the busy
+// timeout. A file moved over the index meanwhile: the plays went into the old file and the import
+// said "imported 3" (exit 0) with none in the index there. Here another connection holds the write
+// lock; the import is started, and once it sleeps in SQLite's busy wait (past its reading and
+// its first check) the backup is moved over the index and the lock let go. Now the import says
+// the file was replaced and what went into the old one (exit 1); importing again adds the plays.
+TEST(HistoryInputs, AnIndexReplacedWhileTheImportWaitsToWriteSaysSo) {
+  for (const bool beets : {false, true}) {
+    SCOPED_TRACE(beets ? "beets" : "lastfm");
+    test::OneSongHistory h(3, beets ? "wait-beets" : "wait-lastfm");
+    const std::string backup = h.dir + "/backup.db";
+    fs::copy_file(h.db, backup);
+    std::string file = h.csv, format = "lastfm";
+    if (beets) {
+      file = write(h.dir + "/beets.jsonl", R"({"artist": "Artist", "title": "Song", "play_count": 3, "last_played": 1704100000})" "\n");
+      format = "beets";
+    }
+    sqlite3* lock = nullptr;
+    ASSERT_EQ(sqlite3_open(h.db.c_str(), &lock), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(lock, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    const test::Child c = test::start_cli({"history", "import", file, "--format", format, "--db", h.db});
+    // Until the import sleeps in the busy wait (or ends): a condition, not a time.
+    const std::string wchan = "/proc/" + std::to_string(c.pid) + "/wchan";
+    std::string where;
+    for (int i = 0; i < 6000 && where.find("nanosleep") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::ifstream in(wchan);
+      if (!in) break;
+      std::getline(in, where);
+    }
+    EXPECT_NE(where.find("nanosleep"), std::string::npos) << "the import did not wait for the lock: " << where;
+    fs::rename(backup, h.db);
+    sqlite3_exec(lock, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(lock);
+    const int rc = test::wait_exit(c.pid);
+    std::stringstream err;
+    err << std::ifstream(c.err_path).rdbuf();
+    EXPECT_EQ(rc, 1) << err.str();
+    EXPECT_NE(err.str().find(h.db + ": the index file was replaced (deleted and made again, or another moved over it) while "
+                             "the import of " + file + " waited to write or wrote: 3 plays"),
+              std::string::npos)
+        << err.str();
+    EXPECT_EQ(run_json("history --json --db " + q(h.db))["plays"], 0);
+    std::string out, again_err;
+    EXPECT_EQ(run("history import " + q(file) + " --format " + format + " --db " + q(h.db), &out, &again_err), 0) << again_err;
+    EXPECT_EQ(run_json("history --json --db " + q(h.db))["plays"], 3);
   }
 }
 

@@ -140,8 +140,9 @@ inline std::string drop_sets(bool sqlite) {
          "CREATE INDEX jobs_state ON jobs(state, id); " + speech;
 }
 // The migrations drop_sets undoes: the sets, the speech score, the users, the play queues, the kept
-// track ids, the imported plays kept once and the packet hashes.
-inline int sets_migrations(bool sqlite) { return sqlite ? 7 : 8; }
+// track ids, the imported plays kept once, the packet hashes and every play kept once (all on
+// tables it drops).
+inline int sets_migrations(bool sqlite) { return sqlite ? 8 : 9; }
 
 inline constexpr const char* kDropIdentifiers =
     "DROP TABLE fingerprints; "
