@@ -624,6 +624,17 @@ bool AccountsConnection::replaced() const {
   return !now || *now != *file_id_;
 }
 
+void AccountsConnection::throw_if_replaced_during_the_call() {
+  if (!store_ || !replaced()) return;
+  close_replaced();
+  throw_replaced_during_the_call();
+}
+
+void AccountsConnection::throw_replaced_during_the_call() {
+  throw Error("the index file was replaced while this call ran (a restore or a copy moved over it): the call read and wrote "
+              "the file that was replaced, and nothing it wrote is in the index now at the name; try again");
+}
+
 void AccountsConnection::close_replaced() {
   accounts_.reset();
   store_.reset();

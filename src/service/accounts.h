@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -160,10 +161,21 @@ class AccountsConnection {
         store_ = store::open_store(location_, store::OpenMode::ReadWriteOrReadOnly);
         accounts_ = std::make_unique<Accounts>(*store_, location_);
       }
-      return action(*accounts_, *store_);
+      if constexpr (std::is_void_v<decltype(action(*accounts_, *store_))>) {
+        action(*accounts_, *store_);
+        throw_if_replaced_during_the_call();
+      } else {
+        auto result = action(*accounts_, *store_);
+        throw_if_replaced_during_the_call();
+        return result;
+      }
     } catch (...) {
+      // An error under a replacement (SQLite's "attempt to write a readonly database", "playlist
+      // not found" read back from the other file) is said as that replacement (R17S-3).
+      const bool replaced_meanwhile = store_ && replaced();
       accounts_.reset();
       store_.reset();
+      if (replaced_meanwhile) throw_replaced_during_the_call();
       throw;
     }
   }
@@ -189,6 +201,12 @@ class AccountsConnection {
   // which forgets what was kept of the old file), as Library::refresh has a reader do.
   bool replaced() const;
   void close_replaced();
+  // A call the index file was replaced under (a restore moved over it while the call waited for
+  // another writer's lock) read and wrote the replaced file: what it wrote is where nothing reads
+  // it again, and it was answered ok (hostile pass 18, H18P-3). It is answered with the
+  // replacement instead, so that the client tries again (on the file now at the name).
+  void throw_if_replaced_during_the_call();
+  [[noreturn]] static void throw_replaced_during_the_call();
   std::string location_;
   std::mutex mutex_;
   std::unique_ptr<store::Store> store_;

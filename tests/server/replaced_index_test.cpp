@@ -231,6 +231,41 @@ TEST(ServeLive, AStarWhileTheIndexFileIsGoneIsRefusedNotWrittenIntoTheDeletedFil
   EXPECT_EQ(query(db, "SELECT track_id FROM stars"), "3\n");
 }
 
+// H18P-3 (hostile pass 18): a scrobble waiting for another writer's lock (a backup tool, a CLI
+// import) while a copy was moved over the index wrote its play into the replaced file, and the
+// server answered ok: the play was lost, and the client, told ok, never sent it again. A call the
+// file was replaced under is now answered failed with the replacement, so the client tries again.
+TEST(ServeLive, AScrobbleThatWaitedForTheLockWhileACopyWasMovedOverIsNotAnsweredOkAndLost) {
+  const std::string dir = test::temp_dir() + "/replaced_while_waiting";
+  const std::string db = index_and_backup(dir);
+  ServerOptions o;
+  o.db = db;
+  o.refresh_ms = 3600 * 1000;  // only requests look at the file
+  json answer;
+  {
+    RunningServer s(o, db, 60);
+    // A first play: bob signed in, and the songs attached to his data (a write of its own, done
+    // here, so that the call below waits at the play's write).
+    ASSERT_EQ(rest(s.client(), "scrobble?id=2&time=1600000000000&submission=true")["status"], "ok");
+    sqlite3* holder = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(db.c_str(), &holder, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    std::thread call([&] { answer = rest(s.client(), "scrobble?id=1&time=1700000000000&submission=true"); });
+    // The call then waits for the lock (the server waits 30 s for it); if it had not reached the
+    // write yet, it would find the copy first and the test would pass without the race.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    fs::copy_file(dir + "/copy.db", dir + "/next.db", fs::copy_options::overwrite_existing);
+    EXPECT_EQ(std::rename((dir + "/next.db").c_str(), db.c_str()), 0);
+    EXPECT_EQ(sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close_v2(holder);
+    call.join();
+  }
+  // Read once the server has stopped (it no longer has the replaced file open).
+  const std::string plays = query(db, "SELECT COUNT(*) FROM plays");
+  if (answer["status"] == "ok") EXPECT_EQ(plays, "1\n") << "answered ok, and the play is not in the index: " << answer.dump();
+  else EXPECT_NE(answer.dump().find("replaced while this call ran"), std::string::npos) << answer.dump();
+}
+
 // R17S-1 (hostile pass 17, fixed in pass 18): the server opens each copy moved over its index as
 // a new Library (reopen_library), and each loaded the model from disk again, the same weights,
 // while every request waited for the reopen: under a copy every 0.3 s the server answered a few
