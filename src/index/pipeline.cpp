@@ -14,6 +14,7 @@
 #include <span>
 #include <thread>
 
+#include "audio/ffmpeg_library.h"
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/vector_math.h"
@@ -58,6 +59,11 @@ namespace clap::index::detail {
 
 void Pipeline::run() {
   if (jobs_.empty()) return;
+  // FFmpeg, Chromaprint and libsoxr are loaded here, before any file, not by the first decode: one
+  // that cannot be loaded (a partial upgrade, a library gone) is the run's error, with nothing
+  // recorded. Loaded by a decode, it was every file's own error, and the next run, the library
+  // back, counted those files unchanged and left them unindexed.
+  audio::media::functions();
   start_ = Clock::now();
   const int workers = std::max(1, std::min<int>(decoders(), static_cast<int>(jobs_.size())));
   active_workers_ = workers;

@@ -9,8 +9,9 @@
 # - --version, which prints their versions, initialises them and prints FFmpeg's version;
 # - when one cannot be loaded (root only: an empty file bound over libchromaprint in a mount
 #   namespace of this test's own), --version still exits 0 and names it, and `index` names it
-#   for each file and exits 1: an error, never a crash (a destructor freeing nothing must not
-#   try to load them).
+#   and exits 1: an error, never a crash (a destructor freeing nothing must not try to load
+#   them); the run's error, with nothing recorded, so that `index` with the library back
+#   indexes the file (recorded as the file's own error, it was "unchanged" from then on).
 # Usage: media_libraries.sh DIR_OF_CLAPSEARCH MODEL_DIR
 set -u
 cli="$1/clapsearch"
@@ -76,9 +77,16 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
     cat "$tmp/broken-version.out"
     fail=1
   fi
-  if [ "$(cat "$tmp/broken-index.rc")" != 1 ] || ! grep -q 'tone.wav: cannot load libavformat' "$tmp/broken-index.out"; then
+  if [ "$(cat "$tmp/broken-index.rc")" != 1 ] || ! grep -q 'cannot load libavformat.*libchromaprint' "$tmp/broken-index.out"; then
     echo "FAIL: with libchromaprint unloadable, index exited $(cat "$tmp/broken-index.rc") (1 and the reason wanted):"
     cat "$tmp/broken-index.out"
+    fail=1
+  fi
+  # The library back: the file is indexed, not left as an error of its own.
+  HF_HUB_OFFLINE=1 "$cli" index "$tmp/music" --db "$tmp/broken.db" --model "$2" --json > "$tmp/fixed-index.out" 2>&1
+  if ! grep -qE '"indexed": *1\b' "$tmp/fixed-index.out"; then
+    echo "FAIL: with the library back, index did not index the file (recorded as its error while the library was gone?):"
+    cat "$tmp/fixed-index.out"
     fail=1
   fi
 else
