@@ -175,19 +175,14 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
 }
 
 void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
-                              const std::string& what) {
+                              const std::string& what, const std::optional<std::string>& written) {
   if (!opened) return;  // a server's database, or no file (then nothing was opened)
   if (const auto now = index_file_id(location); now == opened) return;
-  throw Error(location + ": the index file was replaced (deleted and made again, or another moved over it) while " +
-              (what == "-" ? "standard input" : what) + " was read: nothing was imported (the plays would have gone into the old file); run the import again");
-}
-
-void check_index_still_there(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
-                             const std::string& what, const std::string& written) {
-  if (!opened) return;
-  if (const auto now = index_file_id(location); now == opened) return;
-  throw Error(location + ": the index file was replaced (deleted and made again, or another moved over it) while the import of " +
-              (what == "-" ? "standard input" : what) + " waited to write or wrote: " + written +
+  const std::string read = what == "-" ? "standard input" : what;
+  const std::string replaced = location + ": the index file was replaced (deleted and made again, or another moved over it) while ";
+  if (!written)
+    throw Error(replaced + read + " was read: nothing was imported (the plays would have gone into the old file); run the import again");
+  throw Error(replaced + "the import of " + read + " waited to write or wrote: " + *written +
               " went into the old file, not into the index there now; run the import again (it adds what the index there lacks)");
 }
 
@@ -229,7 +224,7 @@ HistoryImport import_history_file(const std::string& db, const std::string& path
     if (format_read) *format_read = read;
     check_index_not_replaced(location, opened, path);
     HistoryImport done = import.write(s, user.id, history_format_name(read));
-    check_index_still_there(location, opened, path, std::to_string(done.imported) + " plays");
+    check_index_not_replaced(location, opened, path, std::to_string(done.imported) + " plays");
     return done;
   });
 }

@@ -114,20 +114,17 @@ HistorySummary summarise_history(const store::Store& store, const store::UserRec
 
 // Throws clap::Error naming `location` when the index file there is no longer the one `opened`
 // (index_file_id before the store was opened): deleted, or another moved over it (a backup put
-// back). An import reads its file (a minute for a large export) between opening the index and
-// writing: the plays went into the old file, which nothing reads again, and the report said they
-// were imported (hostile pass 16, H16S-2). `what` names the file read ("-": standard input). A
-// server's database (`opened` nullopt) has no file to replace.
+// back). A server's database (`opened` nullopt) has no file to replace. `what` names the file read
+// ("-": standard input). Called twice by an import:
+// - before its writes (`written` nullopt): an import reads its file (a minute for a large export)
+//   between opening the index and writing; the plays would go into the old file, which nothing
+//   reads again, while the report said imported (hostile pass 16, H16S-2): nothing is written.
+// - after its last write (`written`: what it wrote, "3 plays and 1 rating"): the writes may wait up
+//   to the busy timeout for another writer's lock (a scrobble, another import), and a file moved
+//   over the index meanwhile got the plays in the old file (hostile pass 17, H17P-2). A
+//   replacement after the last write replaces an index that holds the import, as after any import.
 void check_index_not_replaced(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
-                              const std::string& what);
-// The same check once the import has written (`written`: what it wrote, "3 plays and 1 rating").
-// The check above runs before the writes, which may then wait up to the busy timeout for another
-// writer's lock (a scrobble, another import): a file moved over the index meanwhile got the
-// plays in the old file while the report said imported (hostile pass 17, H17P-2). Checked after
-// the last write, every replacement before it is said; one after it is a replacement of an index
-// that holds the import, as after any import.
-void check_index_still_there(const std::string& location, const std::optional<std::pair<uint64_t, uint64_t>>& opened,
-                             const std::string& what, const std::string& written);
+                              const std::string& what, const std::optional<std::string>& written = std::nullopt);
 
 // What `clapsearch history` does, on the index at `db` (its --db; empty = the default library).
 HistoryImport import_history_file(const std::string& db, const std::string& path, HistoryFormat format,

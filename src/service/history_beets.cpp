@@ -213,8 +213,8 @@ BeetsImport import_beets_file(const std::string& db, const std::string& path, co
   const std::vector<BeetsTrackStats> stats = read_beets_stats(path);
   check_index_not_replaced(location, opened, path);
   BeetsImport done = import_beets_stats(*s, s->tracks(), user.id, stats, now);
-  check_index_still_there(location, opened, path,
-                          std::to_string(done.plays_added + done.skips_added) + " plays and " + std::to_string(done.ratings_set) + " ratings");
+  check_index_not_replaced(location, opened, path,
+                           std::to_string(done.plays_added + done.skips_added) + " plays and " + std::to_string(done.ratings_set) + " ratings");
   return done;
 }
 

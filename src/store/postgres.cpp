@@ -215,6 +215,7 @@ Result::~Result() {
 }
 
 int Result::rows() const { return PQntuples(r_); }
+int Result::columns() const { return PQnfields(r_); }
 
 int64_t Result::affected() const {
   const char* n = PQcmdTuples(r_);
@@ -502,7 +503,14 @@ void Connection::fail(PGresult* r, const std::string& sql) {
     // An event trigger (no table: it runs on the database's DDL, e.g. the rebuild's DROP TABLE)
     // is dropped with DROP EVENT TRIGGER; `DROP TRIGGER NAME ON TABLE` named none (hostile pass 16, R16C-2).
     std::string named, drop = "TRIGGER NAME ON TABLE";
-    const auto triggers = triggers_of(function);
+    // Table triggers, then event triggers (their table ""): both run a function made by hand.
+    std::vector<std::pair<std::string, std::string>> triggers;
+    for (const auto& row : look_up_aside(
+             "SELECT name, tab FROM (SELECT quote_ident(t.tgname), t.tgrelid::regclass::text FROM pg_trigger t "
+             "WHERE NOT t.tgisinternal AND t.tgfoid = to_regprocedure($1) UNION ALL SELECT quote_ident(e.evtname), '' "
+             "FROM pg_event_trigger e WHERE e.evtfoid = to_regprocedure($1)) AS found(name, tab) ORDER BY tab = '', tab, name",
+             function))
+      triggers.emplace_back(row.at(0), row.at(1));
     for (size_t t = 0; t < triggers.size() && t < 5; ++t)
       named += (t ? ", " : "") + (triggers[t].second.empty() ? "event trigger " + control_escaped(triggers[t].first)
                                                               : "trigger " + control_escaped(triggers[t].first) + " on " +
@@ -524,7 +532,13 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   if (sqlstate == "55000" && said.find("does not have a replica identity") != std::string::npos) {
     const std::string::size_type open = said.find('"'), close = open == std::string::npos ? open : said.find('"', open + 1);
     const std::string table = close == std::string::npos ? "" : said.substr(open + 1, close - open - 1);
-    const std::vector<std::string> publications = publications_of(table);
+    std::vector<std::string> publications;  // quoted; those of the search path's table of that name
+    for (const auto& row : look_up_aside(
+             "SELECT DISTINCT quote_ident(pt.pubname) FROM pg_publication_tables pt JOIN pg_publication p ON "
+             "p.pubname = pt.pubname WHERE (p.pubupdate OR p.pubdelete) AND pt.tablename = $1 AND "
+             "to_regclass(format('%I.%I', pt.schemaname, pt.tablename)) = to_regclass(format('%I', $1::text)) ORDER BY 1",
+             table))
+      publications.push_back(row.at(0));
     std::string named;
     for (size_t i = 0; i < publications.size() && i < 5; ++i) named += (i ? ", " : "") + control_escaped(publications[i]);
     if (publications.size() > 5) named += ", ...";
@@ -554,35 +568,17 @@ void Connection::fail(PGresult* r, const std::string& sql) {
   throw Error(where_ + ": database error: " + msg + " (" + sql.substr(0, 80) + ")");
 }
 
-std::vector<std::pair<std::string, std::string>> Connection::triggers_of(const std::string& function) const {
-  std::vector<std::pair<std::string, std::string>> out;
+std::vector<std::vector<std::string>> Connection::look_up_aside(const std::string& sql, const std::string& parameter) const {
+  std::vector<std::vector<std::string>> out;
   try {
     Connection look(url_);
-    // Table triggers, then event triggers (their table ""): both run a function made by hand.
-    auto r = look.query("SELECT name, tab FROM (SELECT quote_ident(t.tgname), t.tgrelid::regclass::text FROM pg_trigger t "
-                        "WHERE NOT t.tgisinternal AND t.tgfoid = to_regprocedure($1) UNION ALL SELECT quote_ident(e.evtname), '' "
-                        "FROM pg_event_trigger e WHERE e.evtfoid = to_regprocedure($1)) AS found(name, tab) "
-                        "ORDER BY tab = '', tab, name",
-                        Params().add(function));
-    for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.text(i, 1));
+    auto r = look.query(sql, Params().add(parameter));
+    for (int i = 0; i < r.rows(); ++i) {
+      std::vector<std::string>& row = out.emplace_back();
+      for (int c = 0; c < r.columns(); ++c) row.push_back(r.text(i, c));
+    }
   } catch (const Error&) {
-    out.clear();  // the message names the function alone
-  }
-  return out;
-}
-
-std::vector<std::string> Connection::publications_of(const std::string& table) const {
-  std::vector<std::string> out;
-  try {
-    Connection look(url_);
-    auto r = look.query("SELECT DISTINCT quote_ident(pt.pubname) FROM pg_publication_tables pt JOIN pg_publication p ON "
-                        "p.pubname = pt.pubname WHERE (p.pubupdate OR p.pubdelete) AND pt.tablename = $1 AND "
-                        "to_regclass(format('%I.%I', pt.schemaname, pt.tablename)) = to_regclass(format('%I', $1::text)) "
-                        "ORDER BY 1",
-                        Params().add(table));
-    for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
-  } catch (const Error&) {
-    out.clear();  // the message names the table alone
+    out.clear();
   }
   return out;
 }

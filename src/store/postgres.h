@@ -70,6 +70,7 @@ class Result {
   Result& operator=(const Result&) = delete;
 
   int rows() const;
+  int columns() const;
   int64_t affected() const;  // rows changed by INSERT/UPDATE/DELETE
   bool is_null(int row, int col) const;
   int64_t int64(int row, int col) const;  // NULL = 0
@@ -120,14 +121,13 @@ class Connection {
 
  private:
   [[noreturn]] void fail(PGresult* r, const std::string& sql);
-  // The triggers made by hand that run `function`, each (name, table), looked up on a connection of
-  // their own (this one may be in a failed transaction); none when they cannot be found.
-  std::vector<std::pair<std::string, std::string>> triggers_of(const std::string& function) const;
-  // The publications made by hand that publish the updates or deletes of `table` (of the search
-  // path), quoted, looked up on a connection of their own; none when they cannot be found.
-  std::vector<std::string> publications_of(const std::string& table) const;
+  // The rows (each column as text) of a catalogue query with one parameter, run on a connection
+  // of its own (this one may be in a failed transaction): to name what a failure was caused by (a
+  // trigger, a publication made by hand). None when they cannot be looked up: the message then
+  // names less.
+  std::vector<std::vector<std::string>> look_up_aside(const std::string& sql, const std::string& parameter) const;
   PGconn* c_ = nullptr;
-  std::string url_;  // to look up what a failure names (triggers_of); never shown
+  std::string url_;  // to look up what a failure names (look_up_aside); never shown
   std::string where_;
 };
 
