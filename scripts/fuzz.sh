@@ -12,8 +12,9 @@
 # anything (clang and its runtimes are among the --tests packages). --no-build runs what was
 # built before (e.g. several runs side by side: `scripts/fuzz.sh --build-only` once, then
 # `scripts/fuzz.sh --no-build --seconds 600 csv &` and so on).
-# Environment: CLAPSEARCH_FUZZ_TIMEOUT (seconds one input may take, default 30),
-# CLAPSEARCH_FUZZ_JOBS (build jobs, default nproc).
+# Targets run side by side, one per core. Environment: CLAPSEARCH_FUZZ_TIMEOUT (seconds one input
+# may take, default 30), CLAPSEARCH_FUZZ_JOBS (build jobs, default nproc), CLAPSEARCH_FUZZ_PARALLEL
+# (targets fuzzing at once, default nproc; 1 runs them one after the other).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds=5
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     --seconds=*) seconds="${1#--seconds=}"; shift ;;
     --build-only) build_only=1; shift ;;
     --no-build) no_build=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); all=0; shift ;;
   esac
@@ -60,23 +61,28 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 timeout_s="${CLAPSEARCH_FUZZ_TIMEOUT:-30}"
 flags=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout="$timeout_s" -print_final_stats=1)
-failed=0
-for t in "${targets[@]}"; do
-  bin="$build/fuzz/fuzz_$t"
-  findings="$build/findings/$t"
-  scratch="$build/scratch/$t"
+# The targets run side by side, CLAPSEARCH_FUZZ_PARALLEL at a time (default nproc): each is one
+# single-threaded process that fuzzes for --seconds of wall time, so one at a time left all but
+# one core idle (CI: 17 x ~6.4 s on 2 cores). Each still gets its N seconds and a core of its own
+# when nothing else runs. Results print in the targets' order.
+parallel="${CLAPSEARCH_FUZZ_PARALLEL:-$(nproc)}"
+if ! [[ "$parallel" =~ ^[0-9]+$ ]] || [ "$parallel" -lt 1 ]; then
+  echo "fuzz.sh: CLAPSEARCH_FUZZ_PARALLEL must be a whole number of at least 1, got $parallel" >&2
+  exit 2
+fi
+run_target() {   # run_target TARGET: fuzzes it; its exit status is the fuzzer's
+  local t="$1" bin="$build/fuzz/fuzz_$1" findings="$build/findings/$1" scratch="$build/scratch/$1"
   rm -rf "$scratch"
   mkdir -p "$findings" "$scratch"
   cp -r "$root/fuzz/corpus/$t/." "$scratch/" 2>/dev/null || true
-  inputs=("$scratch")
+  local inputs=("$scratch")
   [ -d "$root/fuzz/regressions/$t" ] && inputs+=("$root/fuzz/regressions/$t")
-  log="$findings/log.txt"
-  before="$(ls "$findings" | grep -cE '^(crash|leak|timeout|oom)-' || true)"
   # New inputs go to the first folder (the scratch copy); the regressions are read only.
-  set +e
-  "$bin" "${flags[@]}" -max_total_time="$seconds" -artifact_prefix="$findings/" "${inputs[@]}" >"$log" 2>&1
-  rc=$?
-  set -e
+  "$bin" "${flags[@]}" -max_total_time="$seconds" -artifact_prefix="$findings/" "${inputs[@]}" >"$findings/log.txt" 2>&1
+}
+report_target() {   # report_target TARGET RC [EARLIER]: its line; 1 when it failed
+  local t="$1" rc="$2" before="$3" findings="$build/findings/$1"
+  local log="$findings/log.txt" execs rate cov artifact
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
   cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 || true)"
@@ -84,10 +90,30 @@ for t in "${targets[@]}"; do
     artifact="$(ls -t "$findings" | grep -E '^(crash|leak|timeout|oom)-' | head -1 || true)"
     echo "fuzz.sh: $t FAILED (exit $rc) after ${execs:-?} runs: ${artifact:+$findings/$artifact} (log: $log)" >&2
     grep -m3 -E 'ERROR: |runtime error|invariant failed|uncaught|==ERROR' "$log" >&2 || tail -5 "$log" >&2
-    failed=1
   else
     echo "fuzz.sh: $t: ${execs:-?} runs in ${seconds} s (${rate:-?}/s), ${cov:-no coverage line}, no finding"
   fi
   if [ "$before" -gt 0 ]; then echo "fuzz.sh: note: $findings also holds $before earlier finding(s)" >&2; fi
+  [ "$rc" -eq 0 ]
+}
+failed=0
+pids=()
+earlier=()
+reported=0
+# Waits for the oldest running target (they were started in order) and prints its line.
+report_oldest() {
+  local rc=0
+  wait "${pids[$reported]}" || rc=$?
+  report_target "${targets[$reported]}" "$rc" "${earlier[$reported]}" || failed=1
+  reported=$((reported + 1))
+}
+for i in "${!targets[@]}"; do
+  t="${targets[$i]}"
+  mkdir -p "$build/findings/$t"
+  earlier[$i]="$(ls "$build/findings/$t" | grep -cE '^(crash|leak|timeout|oom)-' || true)"
+  while [ $((i - reported)) -ge "$parallel" ]; do report_oldest; done
+  run_target "$t" &
+  pids[$i]=$!
 done
+while [ "$reported" -lt "${#targets[@]}" ]; do report_oldest; done
 exit "$failed"
