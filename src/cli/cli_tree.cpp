@@ -262,16 +262,18 @@ std::string malformed_option(const CLI::App& app, int argc, const char* const* a
   });
 }
 
+bool switch_value_word(std::string value) {
+  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static const char* const words[] = {"true", "false", "on", "off", "yes", "no", "enable", "disable",
+                                      "t", "f", "y", "n", "1", "0"};
+  return std::find(std::begin(words), std::end(words), value) != std::end(words);
+}
+
 std::string switch_given_a_value(const CLI::App& app, int argc, const char* const* argv) {
   // The words that say on or off (docs/commands.md: `=yes`, `=no`, `=1`, `=0` are taken). CLI11
   // also reads any whole number and an empty value as on: `--json=5`, `--json=-1` and `--json=`
   // ran the command with the switch on, with no word (R15C-3); every switch refuses them now.
-  const auto readable = [](std::string v) {
-    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    static const char* const words[] = {"true", "false", "on", "off", "yes", "no", "enable", "disable",
-                                        "t", "f", "y", "n", "1", "0"};
-    return std::find(std::begin(words), std::end(words), v) != std::end(words);
-  };
+  const auto readable = [](const std::string& v) { return switch_value_word(v); };
   return walk_words(app, argc, argv, [&](const std::string& arg, const std::vector<const CLI::App*>& levels, int& i) {
     if (arg.size() < 3 || arg[0] != '-') return std::string();
     const bool is_long = arg[1] == '-';

@@ -55,6 +55,11 @@ std::string malformed_option(const CLI::App& app, int argc, const char* const* a
 // so main asks this before the parse.
 std::string switch_given_a_value(const CLI::App& app, int argc, const char* const* argv);
 
+// Whether `value` is one of the words a switch takes for on or off (true/false, on/off, yes/no,
+// enable/disable, t/f, y/n, 1/0, in any case): the command line's `--json=VALUE` and the settings
+// file's `json = VALUE` take the same ones.
+bool switch_value_word(std::string value);
+
 // CLI11's help formatter with value_placeholder in place of the type name; every command made
 // after it is set on the app inherits it.
 std::shared_ptr<CLI::Formatter> help_formatter();

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cli/cli_tree.h"
 #include "cli/settings_toml.h"
 #include "core/error.h"
 #include "core/one_line_text.h"
@@ -167,6 +168,29 @@ std::string config_value_error_text(const std::string& message, int argc, const 
     return "line " + std::to_string(s.line) + ": " + where + " = " + echo_excerpt(s.value) + ": " + reason;
   }
   return message;
+}
+
+std::string config_switch_error(const CLI::App& app) {
+  for (const SettingLine& s : SettingsReader::lines()) {
+    const CLI::App* command = &app;
+    if (!s.section.empty()) {
+      const std::vector<const CLI::App*> subs = app.get_subcommands([](const CLI::App*) { return true; });
+      const auto sub = std::find_if(subs.begin(), subs.end(), [&](const CLI::App* c) { return c->check_name(s.section); });
+      if (sub == subs.end()) continue;  // an unknown section is CLI11's error (config_error_text)
+      command = *sub;
+    }
+    const CLI::Option* option = nullptr;
+    for (const CLI::Option* o : command->get_options())
+      for (const std::string& name : o->get_lnames())
+        if (name == s.key) option = o;
+    if (option == nullptr || option->get_expected_max() != 0) continue;  // not a switch
+    // A list's text is "": never an on/off word. A quoted "yes" is read as the bare word is.
+    if (switch_value_word(s.text) && s.value.find('[') == std::string::npos) continue;
+    const std::string where = s.section.empty() ? s.key : "[" + s.section + "] " + s.key;
+    return "line " + std::to_string(s.line) + ": " + where + " = " + echo_excerpt(s.value) + ": --" + s.key +
+           " is a switch: write " + s.key + " = true or " + s.key + " = false";
+  }
+  return "";
 }
 
 }  // namespace clap::cli

@@ -31,4 +31,12 @@ std::string config_error_text(const CLI::ConfigError& e);
 // number". `message` is returned unchanged when it names no option set by the file alone.
 std::string config_value_error_text(const std::string& message, int argc, const char* const* argv);
 
+// A switch the settings file gave a value that is not on or off: `json = 5`, `json = ""`,
+// `json = -1`, `json = 1.5`, `json = [1, 2]` (CLI11 read a number or "" as on, -1 as off, with no
+// word; a list was "status.json: too many inputs for a flag"). Named as the command line's
+// `--json=5` is: "line 2: [status] json = 5: --json is a switch: write json = true or json = false".
+// "" when every switch the file set has an on/off word. Call once the file was read (after
+// app.parse, or when it failed).
+std::string config_switch_error(const CLI::App& app);
+
 }  // namespace clap::cli

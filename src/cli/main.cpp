@@ -429,6 +429,9 @@ int main(int argc, char** argv) {
       if (wrong.empty() && text.find(" is required") != std::string::npos)
         if (std::string unknown = clap::cli::unexpected_argument(app, argc, argv); unknown.rfind("unknown option", 0) == 0)
           wrong = std::move(unknown);
+      // A switch the file gave a list (`json = [1, 2]`: "status.json: too many inputs for a flag").
+      if (const std::string bad_switch = clap::cli::config_switch_error(app); wrong.empty() && !bad_switch.empty())
+        wrong = clap::cli::config_file_in_use(app, config_file) + ": " + bad_switch;
       if (!wrong.empty()) {
         text = wrong;
       } else if (const std::string in_file = clap::cli::config_value_error_text(text, argc, argv); in_file != text) {
@@ -452,6 +455,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
+  }
+  // The file's switches take the words the command line's do (CLI11 read `json = 5` and
+  // `json = ""` as on, `json = -1` as off, with no word: hostile pass 19, H19C-1).
+  if (const std::string bad_switch = clap::cli::config_switch_error(app); !bad_switch.empty()) {
+    print_usage_error(clap::cli::terminal_text(clap::cli::config_file_in_use(app, config_file) + ": " + bad_switch));
+    return 2;
   }
   if (const std::string empty = empty_file_option(app, argc, argv); !empty.empty()) {
     print_usage_error(clap::cli::terminal_text(empty));

@@ -1,5 +1,8 @@
 #include "service/embed.h"
 
+#include <algorithm>
+
+#include "audio/ffmpeg_library.h"
 #include "service/audio_embedding.h"
 
 namespace clap::service {
@@ -19,6 +22,12 @@ EmbedResult embed_inputs(const EmbedRequest& r) {
   result.dim = model.embedding_dim();
   std::vector<std::string> texts;
   std::vector<size_t> text_slots;
+  // FFmpeg, Chromaprint and libsoxr are loaded before the first file, as index's Pipeline::run
+  // does: one that cannot be loaded is the run's error. Loaded by the first decode, it was every
+  // audio input's own error (one line, a JSON "error" or a NaN .npy row per file, exit 2), as if
+  // the files were at fault (hostile pass 19, H19C-2).
+  if (std::any_of(r.inputs.begin(), r.inputs.end(), [](const EmbedInput& in) { return in.is_audio; }))
+    audio::media::functions();
   for (const EmbedInput& in : r.inputs) {
     EmbedOutput out{in, {}, {}};
     if (in.is_audio) {

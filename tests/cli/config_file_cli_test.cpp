@@ -99,6 +99,33 @@ TEST(ConfigFile, MistakesAreNamedWithTheFileTheLineAndTheKey) {
   EXPECT_NE(err.find("error: --top: takes one value, 2 were given"), std::string::npos) << err;
 }
 
+// Hostile pass 19, H19C-1: a switch in the file takes the words the command line's `--json=`
+// takes (H18C-1). CLI11 read `json = 5`, `json = ""`, `json = 2`, `json = 1.5` and `json = "5"`
+// as on and `json = -1` as off, with no word (main's binary: status printed JSON, exit 0), and a
+// list was "status.json: too many inputs for a flag", naming neither the file nor the line.
+// Fails before: each bad case exits 0 (or 2 without the file's name for the list).
+TEST(ConfigFile, ASwitchTakesOnlyOnOrOffWordsAsOnTheCommandLine) {
+  const std::vector<std::string> refused = {"5", "\"\"", "-1", "2", "1.5", "\"5\"", "\"maybe\"", "[1, 2]", "[true]"};
+  for (size_t i = 0; i < refused.size(); ++i) {
+    const std::string file = settings("switch" + std::to_string(i) + ".toml", "[search]\ntop = 3\n[status]\njson = " + refused[i] + "\n");
+    std::string out, err;
+    EXPECT_EQ(test::run_command(cli() + " status --db /nonexistent/x.db --config-file " + test::quoted(file), &out, &err), 2)
+        << refused[i] << err;
+    EXPECT_NE(err.find("error: " + file + ": line 4: [status] json = " + refused[i] +
+                       ": --json is a switch: write json = true or json = false"),
+              std::string::npos)
+        << refused[i] << err;
+  }
+  // The on/off words, bare or quoted, are taken: the command runs (and finds no index).
+  for (const std::string& taken : std::vector<std::string>{"true", "false", "1", "0", "\"yes\"", "\"no\"", "\"On\"", "\"off\""}) {
+    const std::string file = settings("switch-ok.toml", "[status]\njson = " + taken + "\n");
+    std::string out, err;
+    EXPECT_EQ(test::run_command(cli() + " status --db /nonexistent/x.db --config-file " + test::quoted(file), &out, &err), 1)
+        << taken << err;
+    EXPECT_NE(err.find("no index here"), std::string::npos) << taken << err;
+  }
+}
+
 // Hostile pass 13, H13C-2: what a settings file's mistake echoes is bounded (its first 200 bytes
 // and its size), as every other echo of outside input: a value, a key, the text after a value, a
 // line, a section or a db path of 300,000 bytes was printed whole (the file may hold 1 MB), a

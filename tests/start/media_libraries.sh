@@ -11,7 +11,8 @@
 #   namespace of this test's own), --version still exits 0 and names it, and `index` names it
 #   and exits 1: an error, never a crash (a destructor freeing nothing must not try to load
 #   them); the run's error, with nothing recorded, so that `index` with the library back
-#   indexes the file (recorded as the file's own error, it was "unchanged" from then on).
+#   indexes the file (recorded as the file's own error, it was "unchanged" from then on);
+#   `embed` of audio files names it once, as the run's error, and writes nothing.
 # Usage: media_libraries.sh DIR_OF_CLAPSEARCH MODEL_DIR
 set -u
 cli="$1/clapsearch"
@@ -71,7 +72,9 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
   unshare -m bash -c 'mount --bind "$1" "$2" || exit 99
     "$3" --version > "$4/broken-version.out" 2>&1; echo "$?" > "$4/broken-version.rc"
     HF_HUB_OFFLINE=1 "$3" index "$4/music" --db "$4/broken.db" --model "$5" > "$4/broken-index.out" 2>&1
-    echo "$?" > "$4/broken-index.rc"' _ "$tmp/empty.so" "$chromaprint" "$cli" "$tmp" "$2"
+    echo "$?" > "$4/broken-index.rc"
+    "$3" embed --model "$5" --audio "$4/music/tone.wav" --audio "$4/music/tone.wav" > "$4/broken-embed.out" 2> "$4/broken-embed.err"
+    echo "$?" > "$4/broken-embed.rc"' _ "$tmp/empty.so" "$chromaprint" "$cli" "$tmp" "$2"
   if [ "$(cat "$tmp/broken-version.rc")" != 0 ] || ! grep -qE '^FFmpeg +not loaded: cannot load libavformat\.so\.[0-9]+ .*libchromaprint' "$tmp/broken-version.out"; then
     echo "FAIL: with libchromaprint unloadable, --version exited $(cat "$tmp/broken-version.rc") and printed:"
     cat "$tmp/broken-version.out"
@@ -80,6 +83,14 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
   if [ "$(cat "$tmp/broken-index.rc")" != 1 ] || ! grep -q 'cannot load libavformat.*libchromaprint' "$tmp/broken-index.out"; then
     echo "FAIL: with libchromaprint unloadable, index exited $(cat "$tmp/broken-index.rc") (1 and the reason wanted):"
     cat "$tmp/broken-index.out"
+    fail=1
+  fi
+  # embed: the run's error, once, with no output; it was each audio input's own error (one
+  # stderr line and one JSON "error" line per file, exit 2: hostile pass 19, H19C-2).
+  if [ "$(cat "$tmp/broken-embed.rc")" != 1 ] || [ "$(grep -c 'cannot load libavformat.*libchromaprint' "$tmp/broken-embed.err")" != 1 ] ||
+     [ -s "$tmp/broken-embed.out" ]; then
+    echo "FAIL: with libchromaprint unloadable, embed of two files exited $(cat "$tmp/broken-embed.rc") (1, the reason once and no output wanted):"
+    cat "$tmp/broken-embed.err" "$tmp/broken-embed.out"
     fail=1
   fi
   # The library back: the file is indexed, not left as an error of its own.
