@@ -329,6 +329,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       if (!store::is_damage(e)) throw;
       store::check_replaceable(location);
       replace_damaged_into(live);
+      opened = index_file_id(location);  // the new file this run made
       replace_index(*store, *live);
     }
     store.reset();
