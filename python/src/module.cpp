@@ -62,7 +62,7 @@ class Model {
     o.threads = threads;
     o.audio_precision = parse_precision(precision);
     o.text_precision = parse_precision(text_precision);
-    py::gil_scoped_release release;
+    ReleaseGil release;
     service::OpenedModel opened = service::open_model(spec, o);
     name_ = opened.resolved.id;
     model_ = std::move(opened.model);
@@ -105,7 +105,7 @@ class Model {
     check_batch(batch);
     std::vector<float> out;
     {
-      py::gil_scoped_release release;
+      ReleaseGil release;
       Lease state(*this);
       out.reserve(texts.size() * static_cast<size_t>(dim()));
       for (size_t i = 0; i < texts.size(); i += static_cast<size_t>(batch)) {
@@ -127,7 +127,7 @@ class Model {
     const Clips clips = clips_of(array);
     std::vector<float> out;
     {
-      py::gil_scoped_release release;
+      ReleaseGil release;
       Lease state(*this);
       std::vector<std::vector<float>> resampled;
       std::vector<std::span<const float>> spans;
@@ -167,7 +167,7 @@ class Model {
     for (const auto& p : paths) require_file(p);
     std::vector<float> out;
     {
-      py::gil_scoped_release release;
+      ReleaseGil release;
       Lease state(*this);
       out.reserve(paths.size() * static_cast<size_t>(dim()));
       for (const auto& p : paths) {
@@ -188,7 +188,7 @@ class Model {
     service::FileWindows w;
     std::vector<float> track;
     {
-      py::gil_scoped_release release;
+      ReleaseGil release;
       service::check_window_length(window_s, model_->sample_rate(), model_->window_samples());
       // The index's bounds (window >= 1 s, 0.5 s <= hop <= window): a hop past the window left
       // gaps between windows and a last window of 0 s. Named by Python's keywords.
@@ -268,6 +268,7 @@ py::dict run_index(const std::vector<std::string>& dirs, const std::string& db, 
   std::mutex error_mutex;
   std::optional<py::error_already_set> callback_error;
   auto call = [&](const py::object* f, auto&&... args) {
+    if (!PyGILState_Check()) wait_out_interpreter_exit();
     py::gil_scoped_acquire gil;
     try {
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
@@ -285,12 +286,13 @@ py::dict run_index(const std::vector<std::string>& dirs, const std::string& db, 
   callbacks.event = [&](const index::FileEvent& e) {
     static const char* const kinds[] = {"indexed", "moved", "restored", "error", "pruned", "lease_lost"};
     if (event.is_none()) return call(nullptr);
+    if (!PyGILState_Check()) wait_out_interpreter_exit();
     py::gil_scoped_acquire gil;  // for the names' Python strings (call takes it again: reentrant)
     call(&event, py::str(kinds[static_cast<int>(e.kind)]), fs_str(e.path), fs_str(e.detail));
   };
   service::IndexRun run;
   try {
-    py::gil_scoped_release release;
+    ReleaseGil release;
     run = service::run_index(r, callbacks);
   } catch (const Stopped&) {
   }
@@ -354,7 +356,7 @@ py::array_t<float> load_audio(const std::string& path, int sr) {
   check_rate(sr);
   std::vector<float> samples;
   {
-    py::gil_scoped_release release;
+    ReleaseGil release;
     // Ctrl-C about every second of decoded audio: a 3-hour file takes a while (L5).
     size_t next_check = static_cast<size_t>(sr);
     audio::decode_stream(path, sr, [&](const float* x, size_t n) {
@@ -374,6 +376,7 @@ py::array_t<float> load_audio(const std::string& path, int sr) {
 PYBIND11_MODULE(_clapsearch, m) {
   using namespace clap::python;
   m.doc() = "The compiled half of clapsearch (see the clapsearch package for the documented API).";
+  remember_main_thread();
 
   g_error = PyErr_NewExceptionWithDoc("clapsearch.Error", "Base of every error clapsearch raises; the message is the CLI's.",
                                       PyExc_Exception, nullptr);

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -88,7 +89,7 @@ std::unique_ptr<MemoryWav> one_clip_wav(const py::array& array, int sr, const st
   check_rate(sr);
   const Clips clips = clips_of(array);
   if (clips.batch) throw InvalidInput(call + ": one " + clip + " at a time (a 1-D array of samples)");
-  py::gil_scoped_release release;
+  ReleaseGil release;
   return std::make_unique<MemoryWav>(clips.row(0), static_cast<size_t>(clips.length), sr);
 }
 
@@ -179,7 +180,26 @@ py::object py_of(const service::ojson& j) {
   return py::none();
 }
 
+namespace {
+std::atomic<unsigned long> g_main_thread{0};
+}
+
+void remember_main_thread() {
+  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+}
+
+void wait_out_interpreter_exit() {
+#if PY_VERSION_HEX >= 0x030D0000
+  const bool exiting = Py_IsFinalizing();
+#else
+  const bool exiting = _Py_IsFinalizing();
+#endif
+  if (exiting && PyThread_get_thread_ident() != g_main_thread)
+    for (;;) pause();  // the process ends around this thread (exit does not wait for it)
+}
+
 void check_signals() {
+  if (!PyGILState_Check()) wait_out_interpreter_exit();
   py::gil_scoped_acquire gil;
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }

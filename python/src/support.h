@@ -34,6 +34,34 @@ class NotFound : public Error {
 
 void require_file(const std::string& path);
 
+// At interpreter exit (Py_Finalize), a daemon thread inside a native call must not take the GIL
+// back: Python 3.11 to 3.13 end such a thread with pthread_exit, a forced unwind, and pybind11's
+// gil_scoped_release takes the GIL back in its destructor, which is noexcept: the unwind there is
+// std::terminate, and a script ending while a thread searched or indexed died by SIGABRT
+// ("terminate called without an active exception"; hostile pass 19, H19P-1). Such a thread
+// sleeps here until the process ends instead (as Python 3.14 does with its own threads).
+// The thread that runs the exit (Python's main thread) goes on: only other threads wait.
+void wait_out_interpreter_exit();
+void remember_main_thread();  // at import, with the GIL
+
+// py::gil_scoped_release, but a thread returning at interpreter exit waits the exit out
+// (wait_out_interpreter_exit). Used for every native call without the GIL, also as a call_guard.
+class ReleaseGil {
+ public:
+  ReleaseGil() : state_(PyEval_SaveThread()) {}
+  // noexcept(false): should exit begin between the check and taking the GIL back, the forced
+  // unwind passes on to pybind11's dispatcher (which lets abi::__forced_unwind through).
+  ~ReleaseGil() noexcept(false) {
+    wait_out_interpreter_exit();
+    PyEval_RestoreThread(state_);
+  }
+  ReleaseGil(const ReleaseGil&) = delete;
+  ReleaseGil& operator=(const ReleaseGil&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
+
 // The CLI's --threads range (src/cli/common.cpp: 0 = all cores, at most 1024). More threads than
 // that made OpenMP allocate per-thread state without bound (a segfault, or libgomp aborting the
 // interpreter), so every entry point taking threads checks it.

@@ -151,11 +151,15 @@ service::QueueView MpdClient::queue() {
       !mpd_command_list_end(conn_))
     fail("cannot ask for the queue");
   mpd_status* status = mpd_status_begin();
+  std::optional<std::string> state_word;  // as MPD said it, for a state the radio does not know
   if (status == nullptr) throw MpdError("MPD at " + address_.text() + ": out of memory");
   {
     BoundedAnswer answer(conn_, "`status`", address_.text(), kShortAnswer);
     try {
-      while (const mpd_pair* pair = answer.next()) mpd_status_feed(status, pair);
+      while (const mpd_pair* pair = answer.next()) {
+        if (std::strcmp(pair->name, "state") == 0) state_word = pair->value;
+        mpd_status_feed(status, pair);
+      }
     } catch (...) {
       mpd_status_free(status);
       throw;
@@ -180,6 +184,17 @@ service::QueueView MpdClient::queue() {
   if (!mpd_response_finish(conn_)) fail("cannot read the queue");
 
   service::QueueView view;
+  if (state != MPD_STATE_PLAY && state != MPD_STATE_PAUSE && state != MPD_STATE_STOP) {
+    // A state word that is not play, pause or stop (or none): the radio cannot tell whether a
+    // song plays, so it neither adds nor records; it says what MPD said and waits for the next
+    // event (--once: exit 1). It was said as "stopped" (hostile pass 18, H18P-2).
+    view.no_current_is_fault = true;
+    view.no_current_reason = "MPD at " + address_.text() + ": its status " +
+                             (state_word ? "has the state '" + terminal_text(*state_word) + "'"
+                                         : std::string("has no state")) +
+                             ", not play, pause or stop: the radio cannot tell whether a song plays";
+    return view;
+  }
   const bool playing = state == MPD_STATE_PLAY || state == MPD_STATE_PAUSE;
   if (playing && current >= 0 && static_cast<size_t>(current) < uris.size()) {
     view.current_uri = uris[static_cast<size_t>(current)];

@@ -143,7 +143,9 @@ void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::stri
   service::QueueView queue = mpd.queue();
   // When the queue was read: the radio for you tells a skip by how long the last song played.
   queue.clock_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  if (listening) listening->observe(queue, station);
+  // A status the radio cannot read (a fault: no song named, an unknown state) says nothing about
+  // the song heard: it is neither recorded as ended nor as playing; the next event tells.
+  if (listening && !(!queue.current_uri && queue.no_current_is_fault)) listening->observe(queue, station);
   if (!queue.current_uri) {
     const std::string why = queue.no_current_reason + ": nothing to continue from, nothing added";
     if (once && queue.no_current_is_fault) throw Error(why);
@@ -383,7 +385,8 @@ void add_radio_command(CLI::App& app, Action& action) {
       "warning and another track is chosen, as is a track whose file is gone from the music folder since it was\n"
       "indexed; a password with a line break is refused. --once exits 0 when the\n"
       "queue was topped up or nothing was needed, and with a note (exit 0) when MPD is stopped or its queue\n"
-      "empty; exit 1 when MPD's status names no song of its queue or the song playing is not indexed.\n"
+      "empty; exit 1 when MPD's status names no song of its queue or a state other than play, pause or stop\n"
+      "(a watching radio warns and waits), or the song playing is not indexed.\n"
       "The first connection must succeed; when MPD goes away later, the radio connects again, waiting 1, 2, 4 ...\n"
       "up to 60 s between tries. Ctrl-C or SIGTERM stops it (exit 0). Prints one line per song appended.\n"
       "Listening history: while it watches (not with --once), the radio records each indexed song MPD plays in\n"

@@ -13,6 +13,7 @@
 #include "index/identity.h"
 #include "index/precut.h"
 #include "index/retag_moves.h"
+#include "service/accounts.h"
 #include "service/migrate.h"
 #include "service/worker.h"
 
@@ -223,6 +224,9 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
     }
   }
   if (!damage.empty()) replace_damaged();
+  // The file this run writes (after a damaged one was replaced by a new file, above), to tell at
+  // the end whether another file was moved over it or it was deleted meanwhile (kept_at_name).
+  std::optional<std::pair<uint64_t, uint64_t>> opened = index_file_id(location);
   // --rebuild of a sound index is built aside (issue 53): in a new SQLite index in a private
   // folder, then copied over the old library in one transaction (replace_index), so that readers
   // (serve, search, a Python Library) keep seeing the old library until the new one is whole,
@@ -239,8 +243,20 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   } catch (const std::exception& e) {
     if (!damage.empty() || !damaged(e)) throw;  // --rebuild's wipe found damaged pages
     replace_damaged();
+    opened = index_file_id(location);
     run.built_set = index::ensure_identity(*store, spec.identity, wipe, r.model.has_value());
   }
+  // A backup moved over the index, or the index deleted, while the run indexed: what it indexed
+  // went into the old file, and the run said "indexed N" of an index that holds none of it (a
+  // Python Library.index() and the CLI's index returned success; hostile pass 19, H19P-2). Said
+  // as the run's error once its writes are done, as the history import does (H17P-2): a
+  // replacement after this check is one of an index that holds the whole run.
+  const auto kept_at_name = [&] {
+    if (!opened || index_file_id(location) == opened) return;
+    throw Error(run.db_path + ": the index file was replaced (deleted, or another moved over it) while this run indexed: the " +
+                std::to_string(run.summary.indexed) + " files it indexed went into the old file, not into the index there now; "
+                "run the index again (it indexes what the index there lacks)");
+  };
   run.identity = spec.identity;
 
   LoadedModel this_run;
@@ -262,6 +278,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       if (set.id == run.built_set) run.set = set;
     if (r.switch_when == IndexRequest::Switch::Never || (r.switch_when == IndexRequest::Switch::Complete && !run.set.complete())) {
       run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      kept_at_name();
       return run;
     }
     store->activate_set(run.built_set);  // one transaction: queries move from the old set to this one
@@ -312,6 +329,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
       if (!store::is_damage(e)) throw;
       store::check_replaceable(location);
       replace_damaged_into(live);
+      opened = index_file_id(location);  // the new file this run made
       replace_index(*store, *live);
     }
     store.reset();
@@ -324,6 +342,7 @@ IndexRun run_index(const IndexRequest& r, const index::IndexCallbacks& callbacks
   run.summary.span_decodes += sample_decodes.spans;
   settings.precut.reset();  // the cuts of files this run did not decode (moved, or changed since)
   run.summary.wall_seconds = std::chrono::duration<double>(Clock::now() - t0).count();  // resolution included
+  kept_at_name();
   return run;
 }
 

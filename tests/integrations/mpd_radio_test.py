@@ -389,6 +389,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     hostile_names(binary, model, mpd, music, db, names, run, env_vars)
     missing_files(mpd, music, names, run)
     bogus_status(binary, music, db, env_vars)
+    unknown_state(binary, music, db, names, env_vars)
     endless_answers(binary, music, db, names, env_vars)
     without_music_dir(binary, model, mpd, music, db, names, env_vars)
 
@@ -506,6 +507,25 @@ def bogus_status(binary, music, db, env_vars):
         said = 'is paused, but its status names' if state == 'pause' else 'plays, but its status names'
         check(done.returncode == 1 and said in done.stderr and 'nothing added' in done.stderr,
               f'status {state} song: {song}: {done.returncode} {done.stderr}')
+
+
+def unknown_state(binary, music, db, names, env_vars):
+    """H18P-2: a status whose state word is not play, pause or stop (or has none) was said as
+    "MPD ... is stopped" (exit 0). The radio says what MPD said and adds nothing: --once exits 1.
+    The song named is an indexed one, so the radio would otherwise add after it."""
+    for line, said in ((b'state: buffering\n', "has the state 'buffering'"), (b'state: \x1b[2Jplay\n', "has the state '?[2Jplay'"),
+                       (b'', 'has no state')):
+        def answer(cmd, f):
+            if cmd.startswith(b'command_list_end'):
+                f.write(line + f'song: 0\nsongid: 1\nlist_OK\nfile: {names[0]}\nPos: 0\nId: 1\nlist_OK\nOK\n'.encode())
+            elif cmd.startswith(b'add '):
+                f.write(b'OK\n')
+
+        done = fake_mpd_once(binary, music, db, env_vars, answer)
+        check(done.returncode == 1 and said in done.stderr and 'not play, pause or stop' in done.stderr and
+              'nothing added' in done.stderr and 'stopped' not in done.stderr and 'added' not in done.stdout and
+              '\x1b' not in done.stderr,
+              f'status {line!r}: {done.returncode} {done.stdout} {done.stderr}')
 
 
 def endless_answers(binary, music, db, names, env_vars):

@@ -408,6 +408,47 @@ def test_a_callback_that_raises_stops_the_index_run(tmp_path):
     assert len(clapsearch.Library(db).tracks()) < 40
 
 
+@pytest.mark.parametrize("how", ["a copy moved over it", "deleted"])
+def test_hostile19_an_index_replaced_while_index_runs_is_said_not_returned_as_done(tmp_path, how):
+    """H19P-2: a copy moved over the index (a backup put back), or the index deleted, after the
+    run's second file: index() returned {"indexed": 12} while the file at the name held 2 tracks
+    (or was gone). It raises clapsearch.Error naming the replacement; indexing again fills the
+    index there now."""
+    import sqlite3
+    from contextlib import closing
+
+    from conftest import write_wav
+
+    music = tmp_path / "some"
+    music.mkdir()
+    rng = np.random.default_rng(19)
+    for i in range(12):
+        write_wav(str(music / f"{i:02d}.wav"), (rng.standard_normal(8000) * 0.1).astype(np.float32), 16000)
+    db = str(tmp_path / "some.db")
+    lib = clapsearch.Library(db, MODEL)
+    seen = []
+
+    def on_file(kind, path, detail):
+        seen.append(kind)
+        if len(seen) == 2:
+            if how == "deleted":
+                os.remove(db)
+            else:
+                with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(db + ".copy")) as b:
+                    a.backup(b)
+                os.rename(db + ".copy", db)
+
+    with pytest.raises(clapsearch.Error, match=r"the index file was replaced .* while this run indexed: the 12 files it "
+                                               r"indexed went into the old file, not into the index there now; run the index again"):
+        lib.index(str(music), progress=False, on_file=on_file, threads=1)
+    if how == "deleted":
+        assert not os.path.exists(db)
+    else:
+        assert len(clapsearch.Library(db).tracks()) == 2
+    again = lib.index(str(music), progress=False, threads=1)
+    assert len(clapsearch.Library(db).tracks()) == 12, again
+
+
 def test_hostile7_library_index_takes_the_options_clapsearch_index_takes(tmp_path):
     # Hostile pass 7 (H7C-4): Library.index(paths, model=...) (or threads=, config=, tokenizer=)
     # raised Python's "clapsearch.index() got multiple values for keyword argument 'model'"

@@ -228,3 +228,49 @@ def test_ctrl_c_ends_a_call_that_is_answered_again(tmp_path):
         busy.clear()
         replacer.join()
     assert len(library.search("text number 1", k=1)) == 1
+
+
+_EXIT_WHILE_BUSY = """
+import sys, threading
+import numpy as np
+import clapsearch
+db, music, model_dir, what = sys.argv[1:5]
+lib = clapsearch.Library(db)
+model = clapsearch.Model(model_dir, threads=1)
+calls = {
+    "search": lambda: lib.search("tone", k=3),
+    "similar": lambda: lib.similar(lib.tracks()[0]["path"], k=2),
+    "embed_text": lambda: model.embed_text(["a warm tone", "noise"]),
+    "embed_audio": lambda: model.embed_audio(np.zeros(48000, dtype=np.float32) + 0.1, sr=48000),
+    "index": lambda: lib.index([music], progress=False),
+}
+started = []
+def busy(call):
+    ev = threading.Event(); started.append(ev)
+    while True:
+        call(); ev.set()
+for _ in range(1 if what == "index" else 3):  # one index run at a time per index (its lease)
+    threading.Thread(target=busy, args=(calls[what],), daemon=True).start()
+for ev in list(started):
+    ev.wait()
+print("ending with the threads inside", what, flush=True)
+"""
+
+
+@pytest.mark.parametrize("what", ["search", "similar", "embed_text", "embed_audio", "index"])
+def test_hostile19_the_interpreter_ends_cleanly_while_daemon_threads_are_in_native_calls(tmp_path, what):
+    """H19P-1: a script ending while daemon threads searched, embedded or indexed died by SIGABRT
+    ("terminate called without an active exception"): Python 3.11-3.13 end such a thread with
+    pthread_exit when it takes the GIL back, and pybind11's gil_scoped_release does that in a
+    noexcept destructor. Each thread has finished one call (so it is in the loop) when the main
+    thread ends; the child must exit 0 with nothing on stderr."""
+    import subprocess
+    import sys
+
+    db, library = _an_indexed_library(tmp_path)
+    del library
+    for run in range(3):
+        done = subprocess.run([sys.executable, "-c", _EXIT_WHILE_BUSY, db, str(tmp_path / "music"),
+                               case_dir("tiny-unfused"), what], capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0 and "ending with the threads inside" in done.stdout and done.stderr == "", (
+            f"run {run}: exit {done.returncode}: {done.stderr[-2000:]}")
