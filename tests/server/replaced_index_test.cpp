@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/running_server.h"
+#include "service/accounts.h"
 #include "service/library.h"
 #include "support/golden.h"
 
@@ -290,6 +291,40 @@ TEST(ServeLive, ACopyOfTheSameModelMovedOverSharesTheLoadedModel) {
   bf16.text_precision = Precision::BF16;
   service::Library other(bf16, service::Access::ReadWriteIfPossible);
   EXPECT_NE(&other.model(), loaded);
+}
+
+// R17S-2 (hostile passes 17 and 18 left it, fixed in pass 19): the server's accounts connection
+// (sign-in, every user-data write) opening a copy moved over the index while the process still
+// had the old file open (a request reading it, or the library the reopen had not closed yet) was
+// refused with "try again in a moment", which reached the client (8 of 10,692 calls in
+// reopen17.py on main's binary). Nothing of the call ran: it is ModelChanged now, which the
+// dispatchers answer by reopening the library (closing the old file) and making the call again.
+TEST(ServeLive, AnAccountsCallFindingTheOldFileStillOpenIsAModelChangeTheServerRetries) {
+  const std::string dir = test::temp_dir() + "/accounts_old_file_open";
+  const std::string db = index_and_backup(dir);
+  service::LibraryOptions o;
+  o.db = db;
+  service::Library first(o, service::Access::ReadWriteIfPossible);  // has the file open, as the server's library
+  ASSERT_EQ(std::rename((dir + "/copy.db").c_str(), db.c_str()), 0);
+  service::AccountsConnection& connection = service::accounts_connection(first.location());
+  bool ran = false;
+  const auto find_bob = [&](service::Accounts& a, store::Store&) {
+    ran = true;
+    return a.find("bob").has_value();
+  };
+  try {
+    connection.with(find_bob);
+    ADD_FAILURE() << "the accounts connection opened the copy while the old file was open";
+  } catch (const service::ModelChanged& e) {
+    EXPECT_NE(std::string(e.what()).find("another file was moved over the index"), std::string::npos) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a ModelChanged, which the server retries after a reopen: " << e.what();
+  }
+  EXPECT_FALSE(ran) << "the call ran on a connection that was not opened";
+  // What the server's reopen does first: the old file closed, the call made again succeeds on the copy.
+  ASSERT_TRUE(first.close_if_replaced());
+  EXPECT_TRUE(connection.with(find_bob));
+  EXPECT_TRUE(ran);
 }
 
 // H13S-1: two servers on one index (each watches the file). One of them, held up (descheduled,
