@@ -58,6 +58,13 @@ std::string client_key(const std::string& remote, const std::string& local) {
   const auto a = parse(remote);
   if (!a) return remote;
   if (const auto v4 = carried_ipv4(*a)) return shown(*v4);
+  // NAT64's local-use prefix 64:ff9b:1::/48 (RFC 8215) holds an operator's own NAT64 prefixes, of
+  // any length RFC 6052 allows (/32 to /96), so where the IPv4 client sits in the address is not
+  // known; keyed by /64, every IPv4 client of such a gateway was one client (hostile pass 19,
+  // H19S-3; H18S-1 fixed the well-known prefix). It is never routed beyond the operator's
+  // network (RFC 8215, 4): only its gateway sends from it, so each address is a client.
+  static constexpr uint8_t kLocalNat64[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01};
+  if (std::equal(a->s6_addr, a->s6_addr + 6, kLocalNat64)) return shown(*a);
   // Link-local addresses are on the server's own link by definition (and all share fe80::/64).
   if (IN6_IS_ADDR_V4MAPPED(&*a) || IN6_IS_ADDR_LOOPBACK(&*a) || IN6_IS_ADDR_LINKLOCAL(&*a)) return shown(*a);
   if (const auto l = parse(local); l && !IN6_IS_ADDR_V4MAPPED(&*l) && std::equal(a->s6_addr, a->s6_addr + 8, l->s6_addr))

@@ -247,6 +247,8 @@ ssize_t DeadlineStream::read_head(char* ptr, size_t size) {
         if (!target.problem.empty() && !refusal_.status) refusal_ = {400, "bad request", target.problem};
       } else if (line_start && mid_line_ && current_line_ == 0) {
         too_long_line_ = line_;  // passed on as it is: cpp-httplib answers 414
+      } else if (!line_start && current_line_ == 0 && !too_long_line_.empty()) {
+        too_long_line_ += line_;  // the rest of it, passed on as well (bounded by kLongestHead)
       } else if (line_start && !mid_line_) {
         line_ = served_range_line(line_);
       } else if (line_start && current_line_ > 0) {

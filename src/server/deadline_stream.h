@@ -105,8 +105,10 @@ class DeadlineStream final : public httplib::Stream {
   std::optional<std::string> absolute_authority_;
   // The request's target as sent, when cpp-httplib was given it otherwise (origin_form).
   std::optional<std::string> sent_target_;
-  // The first bytes of a request line over cpp-httplib's limit (answered 414): their target says
-  // whether the answer is the REST API's or a Subsonic envelope (server.cpp).
+  // A request line over cpp-httplib's limit (answered 414), as much of it as the head's limit
+  // lets through (kLongestHead): its target says whether the answer is the REST API's or a
+  // Subsonic envelope, and in which format (server.cpp). Its first 8 KB only, f=json after them
+  // was never read and the envelope was XML (hostile pass 18 left it; pass 19).
   std::string too_long_line_;
   // The request line as sent (its first 8 KB), before origin_form: a line cpp-httplib could not
   // split says there which API it was for (server.cpp).

@@ -596,8 +596,10 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
       asked = &sent;
     };
     if (const std::string& line = too_long_request_line(); !line.empty()) {
-      const size_t space = line.find(' ');
-      asked_for(space == std::string::npos ? "" : line.substr(space + 1));
+      // The whole line up to the head's limit (64 KB; deadline_stream.h), so a format asked for
+      // after its first 8 KB (createPlaylist's songIds, then f=json) is the answer's format; in
+      // a line cut at 64 KB, what came after is not read (XML, as for no f).
+      asked_for(target_in_line(line));
     } else if (req.path.empty()) {
       // Its target as sent, split from the method and version at any run of spaces and tabs (as
       // RFC 9112, 3, lets a server read it): cpp-httplib leaves no target either when a tab

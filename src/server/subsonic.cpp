@@ -460,16 +460,34 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
       }
       library = library_();
     }
-    if (!rest_enabled(*library))
-      return answer_failure(req, res,
-                            {0, "the Subsonic API is off: this index has no user (add one with: clapsearch user add NAME)"}, 404);
-    if (pick == endpoint_map().end())
-      return answer_failure(req, res, {0, unknown_endpoint(name)}, 404);
-    const Endpoint& endpoint = *pick->second;
     // getOpenSubsonicExtensions "must be publicly accessible" (the spec): an app asks it before
     // signing in, to learn whether it may sign in with an API key. It names no user data.
     const bool open = name == "getOpenSubsonicExtensions";
-    const RestUser user = open ? RestUser{} : authenticate(req, client_key(req.remote_addr, req.local_addr), *library, std::chrono::seconds(options_.login_lockout_s));
+    // Sign-in reads the users through the accounts connection, which finds a copy moved over the
+    // index while the library still has the old file open (another request's, or this one's
+    // check above lost the race): ModelChanged, nothing read or written; answered after a reopen,
+    // as the call itself is below (before hostile pass 19, R17S-2: "try again in a moment").
+    RestUser user;
+    for (int attempt = 0;; ++attempt) {
+      try {
+        if (!rest_enabled(*library))
+          return answer_failure(req, res,
+                                {0, "the Subsonic API is off: this index has no user (add one with: clapsearch user add NAME)"}, 404);
+        if (pick == endpoint_map().end()) return answer_failure(req, res, {0, unknown_endpoint(name)}, 404);
+        if (!open)
+          user = authenticate(req, client_key(req.remote_addr, req.local_addr), *library, std::chrono::seconds(options_.login_lockout_s));
+        break;
+      } catch (const service::ModelChanged& e) {
+        if (attempt > 0 || !reopen_) throw Failure{0, std::string("the index is unavailable: ") + e.what()};
+      }
+      try {
+        reopen_();
+      } catch (const std::exception& e) {
+        throw Failure{0, std::string("the index is unavailable: ") + e.what()};
+      }
+      library = library_();
+    }
+    const Endpoint& endpoint = *pick->second;
     const ScopedDeadline budget(options_.request_budget_s);
     for (int attempt = 0;; ++attempt) {
       try {

@@ -20,8 +20,10 @@
 #include "core/sha256.h"
 #include "core/user_dirs.h"
 #include "core/utf8.h"
+#include "service/library.h"
 #include "store/database_id.h"
 #include "store/real_file.h"
+#include "store/sqlite.h"
 #include "service/confusable_names.h"
 #include "service/song_resolver.h"
 
@@ -633,6 +635,14 @@ void AccountsConnection::throw_if_replaced_during_the_call() {
 void AccountsConnection::throw_replaced_during_the_call() {
   throw Error("the index file was replaced while this call ran (a restore or a copy moved over it): the call read and wrote "
               "the file that was replaced, and nothing it wrote is in the index now at the name; try again");
+}
+
+void AccountsConnection::rethrow_open_failure() {
+  try {
+    throw;
+  } catch (const store::sql::ReplacedWhileOpening& e) {
+    throw ModelChanged(e.what());
+  }
 }
 
 void AccountsConnection::close_replaced() {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
+#include <string>
 #include <sys/stat.h>
 
 #include "core/error.h"
@@ -36,15 +38,39 @@ std::string loaded_model_key(const hub::ResolvedModel& resolved, const ModelOpen
   }
   std::string key = std::to_string(static_cast<int>(mo.audio_precision)) + "/" + std::to_string(static_cast<int>(mo.text_precision)) +
                     "/" + std::to_string(mo.prepare_audio) + std::to_string(mo.prepare_text) + "/" + std::to_string(mo.threads);
+  // A file's status change time is in the key with its modification time: a file rewritten in
+  // place (the same inode) and its modification time put back (touch -r, cp -p, rsync -t, or a
+  // file system whose times are whole seconds) kept its key, and the old weights were shared
+  // (hostile pass 19, H19S-2); the change time is set by every write and by setting the times,
+  // and cannot be set back. The tokenizer is a folder, whose own times do not change when a file
+  // in it is rewritten: its files are keyed one by one.
+  const auto file_key = [](const std::string& path, struct stat& st) {
+    if (::stat(path.c_str(), &st) != 0) return std::string();
+    return path + ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+           std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+           std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
+  };
   for (const std::string* path : {&files.weights, &files.config, &files.preprocessor, &files.tokenizer_dir}) {
     struct stat st {};
     if (path->empty()) {
       key += "|-";
       continue;
     }
-    if (::stat(path->c_str(), &st) != 0) return "";
-    key += "|" + *path + ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) +
-           ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+    const std::string one = file_key(*path, st);
+    if (one.empty()) return "";
+    key += "|" + one;
+    if (S_ISDIR(st.st_mode)) {
+      std::error_code ec;
+      std::set<std::string> names;  // in order: a listing's order is the file system's
+      for (const auto& entry : std::filesystem::directory_iterator(*path, ec)) names.insert(entry.path().string());
+      if (ec) return "";
+      for (const std::string& name : names) {
+        struct stat inner {};
+        const std::string k = file_key(name, inner);
+        if (k.empty()) return "";
+        key += "|" + k;
+      }
+    }
   }
   return key;
 }

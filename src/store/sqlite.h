@@ -24,6 +24,15 @@ class SqliteError : public Error {
   int code_;
 };
 
+// The index file was replaced while it was being opened, or this process still has the file that
+// was at the name open (requests reading it finish first): nothing was read or written, and
+// opening again once the old file is closed succeeds. A caller that can close it (the server's
+// reopen) tries again (service::AccountsConnection, hostile pass 19, R17S-2).
+class ReplacedWhileOpening : public SqliteError {
+ public:
+  explicit ReplacedWhileOpening(const std::string& message) : SqliteError(message, SQLITE_CANTOPEN) {}
+};
+
 [[noreturn]] void fail(sqlite3* db, const std::string& what);
 
 void exec(sqlite3* db, const std::string& sql);

@@ -185,7 +185,7 @@ void track_open(sqlite3* db, const std::string& path) {
   // The connection's file is the one at the name now (HAS_MOVED compares them): else another
   // file was moved there while it opened, and the checks below would be about the wrong file.
   if (::stat(path.c_str(), &st) != 0 || has_moved(db))
-    throw sql::SqliteError(path + ": the index file was replaced while it was being opened; try again", SQLITE_CANTOPEN);
+    throw sql::ReplacedWhileOpening(path + ": the index file was replaced while it was being opened; try again");
   const std::pair<uint64_t, uint64_t> id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   OpenFile& f = r.files[key];
   if (f.held) {
@@ -203,9 +203,8 @@ void track_open(sqlite3* db, const std::string& path) {
     }
   }
   if (f.connections > 0 && f.id != id)
-    throw sql::SqliteError(path + ": another file was moved over the index, and it is opened once this process has closed "
-                           "the old one (requests still reading it finish first); try again in a moment",
-                           SQLITE_CANTOPEN);
+    throw sql::ReplacedWhileOpening(path + ": another file was moved over the index, and it is opened once this process has "
+                                    "closed the old one (requests still reading it finish first); try again in a moment");
   // Another process still has a file that was at this name open (its -shm, found by name, is in
   // use while nobody else has this file open): this file would share its WAL, whose pages that
   // process would write into it, or its checkpoint would empty this file's WAL into the old one

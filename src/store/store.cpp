@@ -141,6 +141,10 @@ std::unique_ptr<Store> open_store(const std::string& location, OpenMode mode, st
   if (mode == OpenMode::ReadWriteOrReadOnly) {
     try {
       return std::make_unique<SqliteStore>(SqliteStore::open(location, /*create=*/false));
+    } catch (const sql::ReplacedWhileOpening&) {
+      // Not a file this process may not write: a read-only open that then found the new file
+      // would leave the caller (the server's accounts connection) unable to write to it.
+      throw;
     } catch (const Error& e) {
       // Not writable (permissions, read-only medium): read-only still answers queries. Told
       // apart from a full disk or an I/O error, which the user must hear about.

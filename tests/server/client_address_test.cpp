@@ -72,6 +72,20 @@ TEST(ClientKey, AnAddressCarryingAnIpv4AddressIsThatIpv4Client) {
   EXPECT_NE(client_key("2002:c000:207:1::1"), client_key("2002:c000:208:1::1"));
 }
 
+// H19S-3 (hostile pass 19): NAT64's local-use prefix 64:ff9b:1::/48 (RFC 8215), where an operator
+// puts its own NAT64 prefix (a /96, or a shorter one with the IPv4 address inside), was keyed by
+// /64: every IPv4 client of such a gateway was one client (one guesser locked them all out; they
+// shared one connection bound). Each address is its client (the prefix is never routed beyond
+// the operator's network).
+TEST(ClientKey, AnAddressInNat64sLocalUsePrefixIsItsOwnClient) {
+  EXPECT_NE(client_key("64:ff9b:1::192.0.2.7"), client_key("64:ff9b:1::192.0.2.8"));  // a /96 in it
+  EXPECT_NE(client_key("64:ff9b:1:ab:c0:2:700::"), client_key("64:ff9b:1:ab:c0:2:800::"));  // a /64 (RFC 6052, 2.2)
+  EXPECT_EQ(client_key("64:ff9b:1::192.0.2.7"), client_key("64:ff9b:1::c000:207"));  // one address, two spellings
+  // Outside it, as before: the well-known prefix is the IPv4 client, another /48 its /64.
+  EXPECT_EQ(client_key("64:ff9b::192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(client_key("64:ff9b:2::1"), "64:ff9b:2::/64");
+}
+
 // A TCP connection from `from` to `to`:`port` (IPv6), or -1.
 int connect6(const std::string& from, const std::string& to, int port) {
   const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);

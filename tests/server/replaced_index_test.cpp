@@ -6,14 +6,18 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <csignal>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -24,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/running_server.h"
+#include "service/accounts.h"
 #include "service/library.h"
 #include "support/golden.h"
 
@@ -290,6 +295,93 @@ TEST(ServeLive, ACopyOfTheSameModelMovedOverSharesTheLoadedModel) {
   bf16.text_precision = Precision::BF16;
   service::Library other(bf16, service::Access::ReadWriteIfPossible);
   EXPECT_NE(&other.model(), loaded);
+}
+
+// R17S-2 (hostile passes 17 and 18 left it, fixed in pass 19): the server's accounts connection
+// (sign-in, every user-data write) opening a copy moved over the index while the process still
+// had the old file open (a request reading it, or the library the reopen had not closed yet) was
+// refused with "try again in a moment", which reached the client (8 of 10,692 calls in
+// reopen17.py on main's binary). Nothing of the call ran: it is ModelChanged now, which the
+// dispatchers answer by reopening the library (closing the old file) and making the call again.
+TEST(ServeLive, AnAccountsCallFindingTheOldFileStillOpenIsAModelChangeTheServerRetries) {
+  const std::string dir = test::temp_dir() + "/accounts_old_file_open";
+  const std::string db = index_and_backup(dir);
+  service::LibraryOptions o;
+  o.db = db;
+  service::Library first(o, service::Access::ReadWriteIfPossible);  // has the file open, as the server's library
+  ASSERT_EQ(std::rename((dir + "/copy.db").c_str(), db.c_str()), 0);
+  service::AccountsConnection& connection = service::accounts_connection(first.location());
+  bool ran = false;
+  const auto find_bob = [&](service::Accounts& a, store::Store&) {
+    ran = true;
+    return a.find("bob").has_value();
+  };
+  try {
+    connection.with(find_bob);
+    ADD_FAILURE() << "the accounts connection opened the copy while the old file was open";
+  } catch (const service::ModelChanged& e) {
+    EXPECT_NE(std::string(e.what()).find("another file was moved over the index"), std::string::npos) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a ModelChanged, which the server retries after a reopen: " << e.what();
+  }
+  EXPECT_FALSE(ran) << "the call ran on a connection that was not opened";
+  // What the server's reopen does first: the old file closed, the call made again succeeds on the copy.
+  ASSERT_TRUE(first.close_if_replaced());
+  EXPECT_TRUE(connection.with(find_bob));
+  EXPECT_TRUE(ran);
+}
+
+// H19S-2 (hostile pass 19): the shared models were keyed by their files' sizes, modification
+// times and inodes, and the tokenizer by its folder's. A model's file rewritten in place (the
+// same inode: cp over it, an editor, a fine-tuned checkpoint of the same shape), its time put
+// back (touch -r, cp -p, rsync -t) or a tokenizer file rewritten (the folder's times do not
+// change), and the index built again with it: a Library of that index got the old model, still
+// held by a Library of the old index, and embedded its queries with another model's weights.
+TEST(ServeLive, AModelFileRewrittenInPlaceIsNotTheModelAlreadyLoaded) {
+  const std::string dir = test::temp_dir() + "/model_rewritten_in_place";
+  const std::string db = index_and_backup(dir), model = dir + "/model";
+  fs::create_directories(model);
+  for (const char* f : {"config.json", "model.safetensors", "preprocessor_config.json", "vocab.json", "merges.txt",
+                        "special_tokens_map.json", "tokenizer_config.json"})
+    fs::copy_file(test::case_dir("tiny-unfused") + "/" + f, model + "/" + f);
+  test::index_library(dir + "/music", dir + "/first.db", model);
+  service::LibraryOptions o;
+  o.db = dir + "/first.db";
+  o.load_both_towers = true;
+  service::Library first(o, service::Access::ReadWriteIfPossible);
+  const ClapModel* loaded = &first.model();
+  // In place (the same inode), the same size, the modification time put back.
+  const auto rewrite_in_place = [](const std::string& file, const std::function<void(std::string&)>& change) {
+    struct stat before {};
+    ASSERT_EQ(::stat(file.c_str(), &before), 0);
+    std::string bytes = test::read_file(file);
+    change(bytes);
+    std::ofstream(file, std::ios::binary | std::ios::in | std::ios::out).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+    struct stat after {};
+    ASSERT_EQ(::stat(file.c_str(), &after), 0);
+    ASSERT_EQ(after.st_ino, before.st_ino);
+    ASSERT_EQ(after.st_size, before.st_size);
+    ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  };
+  // A weight's lowest mantissa byte (the tensors are float32 from the data's start, 4-aligned).
+  rewrite_in_place(model + "/model.safetensors", [](std::string& b) {
+    uint64_t header = 0;
+    std::memcpy(&header, b.data(), 8);
+    b[8 + header + 4 * 1000] ^= 1;
+  });
+  test::index_library(dir + "/music", dir + "/second.db", model);
+  o.db = dir + "/second.db";
+  service::Library second(o, service::Access::ReadWriteIfPossible);
+  EXPECT_NE(&second.model(), loaded) << "the model rewritten in place was served from the one loaded before";
+  // A tokenizer file rewritten (its folder's times unchanged; here the version on its first
+  // line, "#version: 0.2", which the tokenizer skips: the model otherwise the same).
+  rewrite_in_place(model + "/merges.txt", [](std::string& b) { b[12] = b[12] == '2' ? '3' : '2'; });
+  test::index_library(dir + "/music", dir + "/third.db", model);
+  o.db = dir + "/third.db";
+  service::Library third(o, service::Access::ReadWriteIfPossible);
+  EXPECT_NE(&third.model(), &second.model()) << "the tokenizer rewritten in place was served from the one loaded before";
 }
 
 // H13S-1: two servers on one index (each watches the file). One of them, held up (descheduled,
