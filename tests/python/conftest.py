@@ -124,3 +124,22 @@ def unfused():
     import clapsearch
 
     return clapsearch.Model(case_dir("tiny-unfused"))
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    """An index of make_music's recordings built by the CLI (test_library.py, test_library_index.py)."""
+    root = tmp_path_factory.mktemp("library")
+    music = str(root / "music")
+    files = make_music(music)
+    db = str(root / "library.db")
+    cli("index", music, "--db", db, "--model", case_dir("tiny-unfused"), "--quiet")
+    return {"db": db, "music": music, "files": files, "root": str(root)}
+
+
+def cli_json(lib, *args):
+    return json.loads(cli(*args, "--db", lib["db"], "--json").stdout)
+
+
+def white_path(lib):
+    return os.path.join(lib["music"], "white.wav")
