@@ -25,6 +25,7 @@
 #include "cli/mpd_client.h"
 #include "core/error.h"
 #include "core/secret_file.h"
+#include "service/accounts.h"
 #include "service/listening.h"
 #include "service/for_you.h"
 #include "service/radio.h"
@@ -54,8 +55,10 @@ class Listening {
  public:
   Listening(std::unique_ptr<service::PlayRecorder> recorder, std::string user)
       : recorder_(std::move(recorder)), user_(std::move(user)) {}
-  // The player's state at this moment; a song finished by it is recorded.
-  void observe(const service::QueueView& q, const service::RadioStation& station) {
+  // The player's state at this moment; a song finished by it is recorded. `reopen_index` (a
+  // watching radio's) opens the index again when another file was moved over it.
+  void observe(const service::QueueView& q, const service::RadioStation& station,
+               const std::function<void()>& reopen_index) {
     service::PlayerMoment m;
     m.stopped = !q.current_uri;
     m.playing = q.playing;
@@ -64,7 +67,8 @@ class Listening {
     m.elapsed_s = q.elapsed_s;
     m.duration_s = q.duration_s;
     m.now_s = monotonic_s();
-    if (const std::optional<service::HeardSong> heard = watcher_.observe(m)) record(*heard, station, m.now_s);
+    if (const std::optional<service::HeardSong> heard = watcher_.observe(m))
+      record(*heard, station, m.now_s, reopen_index);
   }
 
  private:
@@ -73,19 +77,40 @@ class Listening {
     clock_gettime(CLOCK_MONOTONIC, &t);
     return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9;
   }
-  void record(const service::HeardSong& heard, const service::RadioStation& station, double now_s) {
+  void record(const service::HeardSong& heard, const service::RadioStation& station, double now_s,
+              const std::function<void()>& reopen_index) {
     std::optional<std::string> path = service::MusicFolderMap::file_uri_path(heard.uri);
     if (!path && station.folder()) path = station.folder()->path_of(heard.uri);
     if (!path) return;  // a stream, or the music folder is not known yet
     const int64_t played_at = static_cast<int64_t>(std::time(nullptr)) - static_cast<int64_t>(now_s - heard.started_s);
-    try {
-      if (const std::optional<service::RecordedPlay> play = recorder_->record(heard, *path, played_at))
-        print_note(std::string(play->skipped ? "skipped " : "played ") + terminal_text(heard.uri) + " (" +
-                   fixed(play->seconds_played, 0) + " s): in the history of " + terminal_text(user_));
-    } catch (const Error& e) {
-      // The radio goes on when the index cannot take the play (read-only, being migrated).
-      print_warning(std::string("the play of ") + terminal_text(heard.uri) + " was not recorded: " + e.what());
+    // A play whose write a replacement of the index overtook (a backup moved over it while the
+    // write waited for another writer's lock) went into the old file, where nothing reads it: it
+    // was said "not recorded" and lost (hostile pass 19, H19P-3). It is made once more, in the
+    // file now at the name, once the radio has opened that file (this process may open it only
+    // after closing the old one). Plays are kept once per user, source, song and second
+    // (docs/user-guide.md), so the same play can never be counted twice.
+    for (bool again = false;; again = true) {
+      try {
+        if (const std::optional<service::RecordedPlay> play = recorder_->record(heard, *path, played_at))
+          print_note(std::string(play->skipped ? "skipped " : "played ") + terminal_text(heard.uri) + " (" +
+                     fixed(play->seconds_played, 0) + " s): in the history of " + terminal_text(user_));
+        return;
+      } catch (const service::IndexReplacedDuringCall& e) {
+        if (!again && reopen_index) {
+          reopen_index();
+          continue;
+        }
+        not_recorded(heard, e);
+        return;
+      } catch (const Error& e) {
+        // The radio goes on when the index cannot take the play (read-only, being migrated).
+        not_recorded(heard, e);
+        return;
+      }
     }
+  }
+  static void not_recorded(const service::HeardSong& heard, const Error& e) {
+    print_warning(std::string("the play of ") + terminal_text(heard.uri) + " was not recorded: " + e.what());
   }
   std::unique_ptr<service::PlayRecorder> recorder_;
   std::string user_;
@@ -131,7 +156,8 @@ bool wait_or_stop(int seconds) {
 // a play is recorded or a song chosen.
 void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::string& said, Listening* listening = nullptr,
             const std::function<void()>& check_index = {}) {
-  if (check_index) {
+  const auto check_index_or_warn = [&] {
+    if (!check_index) return;
     try {
       check_index();
     } catch (const Error& e) {
@@ -139,13 +165,15 @@ void top_up(MpdClient& mpd, service::RadioStation& station, bool once, std::stri
       // radio goes on and tries again at the next event.
       print_warning(std::string(e.what()) + "; trying again at the next song");
     }
-  }
+  };
+  check_index_or_warn();
   service::QueueView queue = mpd.queue();
   // When the queue was read: the radio for you tells a skip by how long the last song played.
   queue.clock_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   // A status the radio cannot read (a fault: no song named, an unknown state) says nothing about
   // the song heard: it is neither recorded as ended nor as playing; the next event tells.
-  if (listening && !(!queue.current_uri && queue.no_current_is_fault)) listening->observe(queue, station);
+  if (listening && (queue.current_uri || !queue.no_current_is_fault))
+    listening->observe(queue, station, check_index ? std::function<void()>(check_index_or_warn) : std::function<void()>());
   if (!queue.current_uri) {
     const std::string why = queue.no_current_reason + ": nothing to continue from, nothing added";
     if (once && queue.no_current_is_fault) throw Error(why);

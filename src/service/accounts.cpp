@@ -633,7 +633,7 @@ void AccountsConnection::throw_if_replaced_during_the_call() {
 }
 
 void AccountsConnection::throw_replaced_during_the_call() {
-  throw Error("the index file was replaced while this call ran (a restore or a copy moved over it): the call read and wrote "
+  throw IndexReplacedDuringCall("the index file was replaced while this call ran (a restore or a copy moved over it): the call read and wrote "
               "the file that was replaced, and nothing it wrote is in the index now at the name; try again");
 }
 

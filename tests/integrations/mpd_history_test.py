@@ -5,7 +5,8 @@ ffmpeg and indexed with the tiny test model. A 3 s song plays to its end (a play
 left after a moment with `next` (a skip: before 20 s, half its length); `clapsearch history`
 must show both as source "mpd" with the right skip flag. Also: several users and no --user is a
 usage error (exit 2) naming --user; --no-history records nothing; a backup put back under the
-watching radio is opened and recorded into. MPD is stopped at the end.
+watching radio is opened and recorded into, also when it is moved over while the radio's write of a
+play waits for another writer's lock (the play recorded in the copy, once). MPD is stopped at the end.
 (CTest: Mpd.History; exit 77 = skipped when mpd is not installed.)
 
     mpd_history_test.py CLAPSEARCH_BINARY MODEL_DIR
@@ -129,6 +130,7 @@ def run_tests(tmp, binary, model, mpd, radios):
     taste_of_the_index_opened_again(cli, db, mpd, radio + ['--user', 'ann', '--for-me', '--no-history'], radios)
     plays_of_the_user_by_name(cli, db, mpd, radio + ['--user', 'ann'], radios)
     taste_of_a_user_the_copy_lacks(cli, db, mpd, radio + ['--for-me', '--no-history'], radios)
+    a_play_overtaken_by_a_replacement(cli, db, mpd, radio + ['--user', 'ann'], radios)
 
 
 def backup_put_back(cli, db, mpd, radio, radios):
@@ -225,6 +227,47 @@ def taste_of_a_user_the_copy_lacks(cli, db, mpd, radio, radios):
     watcher = put_back([(['user', 'remove', 'carl'], None), (['user', 'add', 'ann'], 'pw\n')], [], 'carl')
     check(not watcher.said('the radio for ann') and not watcher.said('ann has no plays'),
           f'the radio started for carl follows ann\'s taste in the copy: {watcher.err}')
+
+
+
+def waiting_for_a_lock(pid):
+    """Whether the process's main thread sleeps in a system call of its own (SQLite's busy handler
+    sleeps between its tries of a lock; the watching radio otherwise waits for MPD in poll)."""
+    try:
+        with open(f'/proc/{pid}/syscall') as f:
+            return f.read().split()[0] in ('35', '230')  # nanosleep, clock_nanosleep (x86-64)
+    except (OSError, IndexError):
+        return False
+
+
+def a_play_overtaken_by_a_replacement(cli, db, mpd, radio, radios):
+    """Hostile pass 19 (H19P-3): a play whose write waited for another writer's lock while a backup
+    was moved over the index went into the old file: the radio warned "was not recorded: the index
+    file was replaced while this call ran" and the play was lost. The radio opens the file now at
+    the name and records the play there, once. The window is made sure: this test holds the write
+    lock from before the song ends until the radio's write waits for it and the copy is in place."""
+    copy = db + '.overtaken'
+    with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(copy)) as b:
+        a.backup(b)
+    before = json.loads(subprocess.run([radio[0], 'history', '--json', '--user', 'ann', '--db', copy], capture_output=True,
+                                       text=True, check=True).stdout)['plays']
+    watcher = watching(mpd, ['short.flac', 'short.flac'], radio, radios)
+    writer = sqlite3.connect(db, isolation_level=None)
+    try:
+        writer.execute('BEGIN IMMEDIATE')
+        mpd.command('play 0')
+        wait_for('the short song to end', lambda: mpd.status().get('song') == '1')
+        wait_for('the radio to wait for the write lock', lambda: waiting_for_a_lock(watcher.process.pid))
+        os.rename(copy, db)
+    finally:
+        writer.close()  # the write lock given up: the radio's write goes on, into the file replaced
+    wait_for('the radio to record the play or say why not',
+             lambda: watcher.said('played short.flac') or watcher.said('was not recorded'))
+    mpd.command('stop')
+    check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
+    check(not watcher.said('was not recorded'), f'the play overtaken by the replacement was lost: {watcher.err[-6:]}')
+    after = json.loads(cli(['history', '--json', '--user', 'ann']).stdout)['plays']
+    check(after == before + 1, f'ann has {after} plays in the copy put back, {before} before the song: {watcher.err[-6:]}')
 
 
 if __name__ == '__main__':
