@@ -94,7 +94,7 @@ class Library {
     options_.model_tokenizer = tokenizer;
     options_.threads = threads;
     options_.text_precision = parse_precision(text_precision);
-    ReleaseGil release;
+    LibraryCall release;
     lib_ = std::make_shared<service::Library>(options_, service::Access::ReadWriteIfPossible);
     shown_path_ = lib_->db_path();
   }
@@ -157,7 +157,7 @@ class Library {
     // of thousands of queries would otherwise hold the KeyboardInterrupt until every one was
     // embedded and ranked (the L5 class).
     request.between_parts = [] { check_signals(); };
-    ReleaseGil release;
+    LibraryCall release;
     const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
@@ -194,7 +194,7 @@ class Library {
       throw InvalidInput("chunk and hop do not go with a track of the index (track=True or an id): its stored windows are the "
                          "chunks; give its audio file to cut it otherwise");
     if (!is_track && !mixed) require_file(query);
-    ReleaseGil release;
+    LibraryCall release;
     const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
@@ -247,7 +247,7 @@ class Library {
     if (query.empty() && seeds.empty() && texts.empty())
       throw InvalidInput("similar: give a track (an id or an indexed path), an audio file, or seeds or texts");
     const service::ResultRules parsed = rules_of(where, per_artist, per_album);
-    ReleaseGil release;
+    LibraryCall release;
     const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
@@ -283,7 +283,7 @@ class Library {
     if (!text.empty() && text.find_first_not_of(" \t\r\n") == std::string::npos) throw InvalidInput("empty query text");
     const service::ResultRules parsed = rules_of(where, 0, 0);
     const service::GroupKind kind = album ? service::GroupKind::Album : service::GroupKind::Artist;
-    ReleaseGil release;
+    LibraryCall release;
     const auto lib = current();
     const auto snap = lib->snapshot();
     const service::ResultRules rules = music_only(parsed, *snap, include_excluded);
@@ -314,7 +314,7 @@ class Library {
     request.length = length;
     request.diversity = diversity;
     const service::ResultRules parsed = rules_of(where, per_artist, per_album);
-    ReleaseGil release;
+    LibraryCall release;
     const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
     const auto lib = current();
     const auto snap = lib->snapshot();
@@ -331,7 +331,7 @@ class Library {
   service::ojson path(const std::string& from, const std::string& to, int64_t length, const std::string& where,
                    bool include_excluded) {
     const service::ResultRules parsed = rules_of(where, 0, 0);
-    ReleaseGil release;
+    LibraryCall release;
     const auto lib = current();
     const auto snap = lib->snapshot();
     const service::Playlist p = service::track_path(*snap, from, to, length, music_only(parsed, *snap, include_excluded), "start", "end");
@@ -345,7 +345,7 @@ class Library {
     search::DuplicateOptions options;
     options.threshold = threshold;
     options.min_duration_ratio = min_duration_ratio;
-    ReleaseGil release;
+    LibraryCall release;
     const auto lib = current();
     const auto snap = lib->snapshot();
     const auto groups = service::find_duplicates(*snap, options);
@@ -354,7 +354,7 @@ class Library {
 
   // Every track row: id, path, status, error, duration, tags, windows.
   service::ojson tracks() {
-    ReleaseGil release;
+    LibraryCall release;
     const auto lib = current();
     const auto snap = lib->snapshot();
     service::ojson out = service::ojson::array();
@@ -385,7 +385,7 @@ class Library {
   py::tuple search_vectors(const py::array& queries, int64_t k) {
     std::shared_ptr<service::Library> lib;
     {
-      ReleaseGil release;
+      LibraryCall release;
       lib = current();
     }
     const auto snap = lib->snapshot();
@@ -395,7 +395,7 @@ class Library {
     if (k < 1 || k > max_k)
       throw InvalidInput("k must be between 1 and " + std::to_string(max_k) + " (the library's " + std::to_string(tracks) +
                          " tracks, or " + std::to_string(kMaxPaddedK) + " when that is more; got " + std::to_string(k) + ")");
-    if (!py::isinstance<py::array_t<float>>(queries) || queries.dtype().kind() != 'f' || queries.itemsize() != 4)
+    if (queries.dtype().kind() != 'f' || queries.itemsize() != 4)  // either byte order (H20P-1): ensure() makes it native
       throw InvalidInput("queries must be a float32 numpy array of shape (n, " + std::to_string(d) + ")");
     if (queries.ndim() != 2 || queries.shape(1) != d)
       throw InvalidInput("queries must have shape (n, " + std::to_string(d) + "), the index's embedding size");
@@ -415,7 +415,7 @@ class Library {
     float* dp = D.mutable_data();
     int64_t* ip = I.mutable_data();
     {
-      ReleaseGil release;
+      LibraryCall release;
       for (py::ssize_t r = 0; r < n; ++r) {
         const std::vector<float> v(qp + r * d, qp + (r + 1) * d);
         const auto hits = service::similar_to_vector(*snap, v, k);
@@ -495,7 +495,7 @@ auto answered_again(R (Library::*method)(A...)) {
                       seconds_text(lib.retry_for()) + " s (retry_for): call again once nothing replaces it");
         check_signals();
         if (replaced >= kAttemptsBeforePausing) {
-          ReleaseGil release;
+          LibraryCall release;
           std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100, 10 * (replaced - kAttemptsBeforePausing + 1))));
         }
       }
@@ -518,13 +518,13 @@ void bind_library(py::module_& m) {
       .def_property_readonly("db_path", [](Library& l) {
         std::string path;
         {
-          ReleaseGil release;
+          LibraryCall release;
           path = l.db_path();
         }
         return fs_str(path);
       })
       .def_property_readonly("exclude_rule", &Library::exclude_rule)
-      .def_property_readonly("dim", &Library::dim, py::call_guard<ReleaseGil>())
+      .def_property_readonly("dim", &Library::dim, py::call_guard<LibraryCall>())
       .def("search", returning_objects(&Library::search))
       .def("like", returning_objects(&Library::like))
       .def("like_samples", returning_objects(&Library::like_samples))

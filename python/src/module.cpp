@@ -292,7 +292,7 @@ py::dict run_index(const std::vector<std::string>& dirs, const std::string& db, 
   };
   service::IndexRun run;
   try {
-    ReleaseGil release;
+    LibraryCall release;
     run = service::run_index(r, callbacks);
   } catch (const Stopped&) {
   }
@@ -377,6 +377,7 @@ PYBIND11_MODULE(_clapsearch, m) {
   using namespace clap::python;
   m.doc() = "The compiled half of clapsearch (see the clapsearch package for the documented API).";
   remember_main_thread();
+  watch_forks_during_library_calls();
 
   g_error = PyErr_NewExceptionWithDoc("clapsearch.Error", "Base of every error clapsearch raises; the message is the CLI's.",
                                       PyExc_Exception, nullptr);

@@ -1,6 +1,7 @@
 #include "support.h"
 #include "core/missing_file.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -61,7 +62,9 @@ void raise_copy_failed(const std::string& what, const py::array& array) {
 }
 
 Clips clips_of(const py::array& array) {
-  if (!py::isinstance<py::array_t<float>>(array) || array.dtype().kind() != 'f' || array.itemsize() != 4)
+  // Float32 in either byte order: a big-endian '>f4' array (read from an AIFF or raw file) was
+  // refused as "must be float32 (got >f4)" (H20P-1); ensure() below makes the native copy.
+  if (array.dtype().kind() != 'f' || array.itemsize() != 4)
     throw InvalidInput("audio must be a float32 numpy array (got dtype " + py::str(array.dtype()).cast<std::string>() +
                        "): convert with x.astype(np.float32), samples in [-1, 1]");
   if (array.ndim() != 1 && array.ndim() != 2)
@@ -183,6 +186,33 @@ py::object py_of(const service::ojson& j) {
 namespace {
 std::atomic<unsigned long> g_main_thread{0};
 }
+
+namespace {
+std::atomic<long> g_library_calls{0};          // LibraryCalls running now, in any thread
+std::atomic<bool> g_forked_during_call{false};  // this process is a child forked during one
+
+void on_fork_child() {
+  // Only the forking thread goes on in the child: the others' calls never end here.
+  if (g_library_calls.exchange(0) > 0) g_forked_during_call = true;
+}
+}  // namespace
+
+void watch_forks_during_library_calls() {
+  static const bool registered = pthread_atfork(nullptr, nullptr, on_fork_child) == 0;
+  (void)registered;
+}
+
+void LibraryCall::enter_library_call() {
+  if (g_forked_during_call)
+    throw Error("this process was forked (os.fork, or multiprocessing's 'fork' start method) while another thread was "
+                "inside a clapsearch Library call or index run: the locks that call held stay locked in this process, so "
+                "no index can be used here (it would wait for ever). Start workers with "
+                "multiprocessing.get_context('spawn') or 'forkserver' (a Library pickles to them), or fork while no "
+                "thread is in a Library call");
+  ++g_library_calls;
+}
+
+void LibraryCall::leave_library_call() { --g_library_calls; }
 
 void remember_main_thread() {
   g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();

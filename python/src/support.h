@@ -62,6 +62,29 @@ class ReleaseGil {
   PyThreadState* state_;
 };
 
+// A Library call or an index run (every call that opens or reads an index), without the GIL as
+// ReleaseGil, and counted while it runs. A process forked (os.fork, multiprocessing's "fork" start
+// method) while another thread is inside one keeps, in the child, the locks that call held (the
+// library's, SQLite's, the open-files registry's) locked for good, and no thread there to unlock
+// them: the child's next call on any library waited for ever (hostile pass 20, H20P-2). In such a
+// child every LibraryCall raises clapsearch.Error instead, saying why and what to do; a process
+// forked while no library call ran (a multiprocessing pool forked from a script's main thread)
+// is not affected. Model calls are not counted: they share no lock with a library's reads.
+class LibraryCall {
+ public:
+  LibraryCall() { enter_library_call(); }
+  ~LibraryCall() noexcept(false) { leave_library_call(); }
+  LibraryCall(const LibraryCall&) = delete;
+  LibraryCall& operator=(const LibraryCall&) = delete;
+
+ private:
+  static void enter_library_call();  // throws in a child forked during a library call
+  static void leave_library_call();
+  ReleaseGil release_;  // made before the body runs, ended after it
+};
+// At import: the fork handler that notes library calls in flight in the child (LibraryCall).
+void watch_forks_during_library_calls();
+
 // The CLI's --threads range (src/cli/common.cpp: 0 = all cores, at most 1024). More threads than
 // that made OpenMP allocate per-thread state without bound (a segfault, or libgomp aborting the
 // interpreter), so every entry point taking threads checks it.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import clapsearch
-from conftest import case_dir, cli, cli_json, ffmpeg, white_path
+from conftest import case_dir, cli, cli_json, ffmpeg, golden_clip, white_path
 
 MODEL = case_dir("tiny-unfused")
 
@@ -483,3 +483,28 @@ def test_hostile12_a_nul_in_a_name_is_shown_escaped_with_the_reason(lib):
     with pytest.raises(clapsearch.InvalidInputError) as raised:
         library.similar("no\0such.flac")
     assert "'no\\x00such.flac': a path cannot contain a NUL character" in str(raised.value), raised.value
+
+
+def test_hostile20_big_endian_float32_samples_and_queries_are_taken_as_their_values(lib, unfused):
+    """Hostile pass 20 (H20P-1): a big-endian float32 array ('>f4', as np.fromfile or a raw or AIFF
+    reader gives it) was refused, "audio must be a float32 numpy array (got dtype >f4)", by
+    embed_audio, embed_song, Library.like and search_vectors, while every other view of float32
+    values (strided, reversed, Fortran-ordered, read-only, memory-mapped) is taken, and so is
+    '>f4' by the laion_clap drop-in. It is taken as its values: the same answer as native order."""
+    clip = golden_clip("b").astype(np.float32)
+    big = clip.astype(">f4")
+    np.testing.assert_array_equal(unfused.embed_audio(big), unfused.embed_audio(clip))
+    np.testing.assert_array_equal(unfused.embed_audio(np.stack([big, big])), unfused.embed_audio(np.stack([clip, clip])))
+    np.testing.assert_array_equal(unfused.embed_song(big, sr=48000)["track"], unfused.embed_song(clip, sr=48000)["track"])
+    library = clapsearch.Library(lib["db"])
+    assert library.like(big, sr=48000, k=3) == library.like(clip, sr=48000, k=3)
+    queries = unfused.embed_text(["rain", "a dog barking"])
+    D, I = library.search_vectors(queries, k=3)
+    D2, I2 = library.search_vectors(queries.astype(">f4"), k=3)
+    np.testing.assert_array_equal(D2, D)
+    np.testing.assert_array_equal(I2, I)
+    # Other dtypes are still refused, naming the dtype.
+    with pytest.raises(clapsearch.InvalidInputError, match="float32 numpy array.*float64"):
+        unfused.embed_audio(clip.astype(">f8"))
+    with pytest.raises(clapsearch.InvalidInputError, match="float32 numpy array"):
+        library.search_vectors(queries.astype(np.float16), k=3)
