@@ -274,3 +274,65 @@ def test_hostile19_the_interpreter_ends_cleanly_while_daemon_threads_are_in_nati
                                case_dir("tiny-unfused"), what], capture_output=True, text=True, timeout=240)
         assert done.returncode == 0 and "ending with the threads inside" in done.stdout and done.stderr == "", (
             f"run {run}: exit {done.returncode}: {done.stderr[-2000:]}")
+
+
+def _search_in_a_forked_child(library, deadline_s=60):
+    """library.search in a child made by os.fork: its answer's repr, "Error: ..." or "hung" (the
+    child killed after deadline_s: a hang detector, as the forked-child test above has)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing of pytest's runs here, it ends by os._exit
+        try:
+            os.close(r)
+            try:
+                out = repr(library.search("rain", k=3))
+            except clapsearch.Error as e:
+                out = f"Error: {e}"
+            os.write(w, out.encode("utf-8", "backslashreplace"))
+        finally:
+            os._exit(0)
+    os.close(w)
+    deadline = time.monotonic() + deadline_s
+    while os.waitpid(pid, os.WNOHANG)[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            os.close(r)
+            return "hung"
+        time.sleep(0.02)
+    with os.fdopen(r, "rb") as f:
+        return f.read().decode()
+
+
+def test_hostile20_a_child_forked_during_a_library_call_says_so_instead_of_waiting_for_ever(tmp_path):
+    """Hostile pass 20 (H20P-2): os.fork (or a multiprocessing 'fork' worker) while another thread
+    was inside a Library call left that call's locks (the library's, SQLite's) locked in the child,
+    with no thread to unlock them: the child's next search waited for ever (2 of 10 forks). Such a
+    child now raises clapsearch.Error saying why and naming spawn/forkserver; a child forked while
+    no library call runs answers as the parent does."""
+    db, library = _an_indexed_library(tmp_path)
+    answer = repr(library.search("rain", k=3))
+    assert _search_in_a_forked_child(library) == answer  # no call in flight: the child answers
+    stop = threading.Event()
+
+    def searching():
+        while not stop.is_set():
+            library.search("rain", k=3)
+
+    threads = [threading.Thread(target=searching, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    outcomes = []
+    try:
+        while len(outcomes) < 40 and "hung" not in outcomes:
+            outcomes.append(_search_in_a_forked_child(library))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert "hung" not in outcomes, f"a child forked during a search hung (after {len(outcomes)} forks)"
+    refused = [o for o in outcomes if o != answer]
+    assert refused, "no fork happened during a search: the case was not made"
+    for o in refused:
+        assert o.startswith("Error: this process was forked") and "'spawn'" in o, o
+    assert _search_in_a_forked_child(library) == answer  # the parent itself goes on
