@@ -25,9 +25,9 @@
 #include "cli/mpd_client.h"
 #include "core/error.h"
 #include "core/secret_file.h"
-#include "service/accounts.h"
-#include "service/listening.h"
 #include "service/for_you.h"
+#include "service/index_replaced.h"
+#include "service/listening.h"
 #include "service/radio.h"
 #include "store/store.h"
 

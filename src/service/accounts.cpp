@@ -1,4 +1,5 @@
 #include "service/accounts.h"
+#include "service/index_replaced.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

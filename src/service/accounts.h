@@ -147,15 +147,6 @@ std::string user_name_key(const std::string& name);
 // The device and inode of the index file at `location`, or nullopt (a server URL, or no file there).
 std::optional<std::pair<uint64_t, uint64_t>> index_file_id(const std::string& location);
 
-// A call the index file was replaced under (AccountsConnection::with): it read and wrote the file
-// that was replaced, and nothing it wrote is in the index now at the name. Its own type, so that a
-// caller whose write may be made twice (a play: plays are kept once per user, source, song and
-// second) can make it once more in the file now at the name (the MPD radio, H19P-3).
-class IndexReplacedDuringCall : public Error {
- public:
-  using Error::Error;
-};
-
 class AccountsConnection {
  public:
   explicit AccountsConnection(std::string location) : location_(std::move(location)) {}
