@@ -263,8 +263,8 @@ def a_play_overtaken_by_a_replacement(cli, db, mpd, radio, radios):
         writer.close()  # the write lock given up: the radio's write goes on, into the file replaced
     wait_for('the radio to record the play or say why not',
              lambda: watcher.said('played short.flac') or watcher.said('was not recorded'))
+    check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')  # the song playing now is not recorded
     mpd.command('stop')
-    check(watcher.stop() == 0, f'the radio did not stop cleanly: {watcher.err}')
     check(not watcher.said('was not recorded'), f'the play overtaken by the replacement was lost: {watcher.err[-6:]}')
     after = json.loads(cli(['history', '--json', '--user', 'ann']).stdout)['plays']
     check(after == before + 1, f'ann has {after} plays in the copy put back, {before} before the song: {watcher.err[-6:]}')
