@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import clapsearch
-from conftest import case_dir, cli, cli_json, ffmpeg, golden_clip, white_path
+from conftest import case_dir, cli, cli_json, ffmpeg, golden_clip, make_music, white_path
 
 MODEL = case_dir("tiny-unfused")
 

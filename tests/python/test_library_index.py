@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import clapsearch
-from conftest import case_dir, cli, cli_json, ffmpeg, white_path
+from conftest import case_dir, cli, cli_json, ffmpeg, make_music, white_path
 
 MODEL = case_dir("tiny-unfused")
 
