@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Hostile pass 20 (Python): Model calls in children forked while three threads resample, load
 models and decode (20 forks, each child with a 60 s deadline; gdb shows a hung child's stack).
-Paths are this run's: edit M and the audio file for another machine."""
+
+    py_fork_model.py MODEL_DIR AUDIO_FILE
+"""
 import os, sys, threading, time
 import numpy as np
 import clapsearch
-M = '/work/wt/lead20/tests/data/tiny-unfused'
+M, AUDIO = sys.argv[1:3]
 m = clapsearch.Model(M)
 x = (np.random.default_rng(1).standard_normal(44100 * 3) * 0.1).astype(np.float32)
 ref = m.embed_audio(x, sr=44100)
@@ -14,7 +16,7 @@ def work(kind):
     while not stop.is_set():
         if kind == 0: m.embed_audio(x, sr=44100)
         elif kind == 1: clapsearch.Model(M)
-        else: clapsearch.load_audio('/tmp/h20p/music/white.wav', 44100); m.embed_audio_files(['/tmp/h20p/music/white.wav'])
+        else: clapsearch.load_audio(AUDIO, 44100); m.embed_audio_files([AUDIO])
 ts = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(3)]
 [t.start() for t in ts]; time.sleep(0.5)
 res = {"ok": 0, "hang": 0, "err": 0, "diff": 0}
@@ -23,7 +25,7 @@ for i in range(20):
     if pid == 0:
         try:
             a = clapsearch.Model(M).embed_audio(x, sr=44100); b = m.embed_audio(x, sr=44100)
-            clapsearch.load_audio('/tmp/h20p/music/white.wav', 44100)
+            clapsearch.load_audio(AUDIO, 44100)
             os._exit(0 if np.array_equal(a, ref) and np.array_equal(b, ref) else 3)
         except BaseException as e:
             sys.stderr.write(f"{e}\n"); os._exit(2)
