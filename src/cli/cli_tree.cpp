@@ -273,7 +273,6 @@ std::string switch_given_a_value(const CLI::App& app, int argc, const char* cons
   // The words that say on or off (docs/commands.md: `=yes`, `=no`, `=1`, `=0` are taken). CLI11
   // also reads any whole number and an empty value as on: `--json=5`, `--json=-1` and `--json=`
   // ran the command with the switch on, with no word (R15C-3); every switch refuses them now.
-  const auto readable = [](const std::string& v) { return switch_value_word(v); };
   return walk_words(app, argc, argv, [&](const std::string& arg, const std::vector<const CLI::App*>& levels, int& i) {
     if (arg.size() < 3 || arg[0] != '-') return std::string();
     const bool is_long = arg[1] == '-';
@@ -287,7 +286,7 @@ std::string switch_given_a_value(const CLI::App& app, int argc, const char* cons
     const CLI::Option* o = known_option(name, levels);
     // A short switch takes no '=' at all: CLI11 read `-q=yes` as "-q" and "=yes", "The following
     // argument was not expected: -=yes" (hostile pass 18).
-    if (!o || o->get_expected_max() != 0 || (is_long && readable(value))) return std::string();
+    if (!o || o->get_expected_max() != 0 || (is_long && switch_value_word(value))) return std::string();
     return name + " is a switch and takes no value ('" + shown_word(value) + "' given): write " + name + " alone";
   });
 }

@@ -135,6 +135,8 @@ static std::string bad_number_option(const CLI::App& app) {
 // name an empty text meant "not given" for (options16): `--db ''` used the default index (and
 // `index --db ''` filled it), `--password-file ''` fell back to $MPD_PASSWORD or standard input,
 // `--model ''`, `--music-dir ''` and `serve --host ''` ("serving on  (not loopback)") the same.
+// And `--where "$FILTER"` with FILTER unset (or blank) searched every track as if no filter had
+// been given, exit 0 (hostile pass 20, H20C-4): named too.
 static std::string empty_file_option(const CLI::App& app, int argc, char** argv) {
   static const char* const kOutput = "an empty name (name a file, or - for standard output where the option allows it)";
   static const char* const kLeaveOut = "an empty name (name one, or leave the option out for the default)";
@@ -142,7 +144,9 @@ static std::string empty_file_option(const CLI::App& app, int argc, char** argv)
       {"--csv", kOutput}, {"--m3u", kOutput}, {"--output", kOutput}, {"-o", kOutput}, {"--out", kOutput},
       {"--token-file", kOutput}, {"--password-file", "an empty name (name a file, or - for standard input)"},
       {"--db", kLeaveOut}, {"--model", kLeaveOut}, {"-m", kLeaveOut}, {"--tokenizer", kLeaveOut}, {"--config", kLeaveOut},
-      {"--music-dir", kLeaveOut}, {"--host", "an empty address (leave --host out for 127.0.0.1)"}};
+      {"--music-dir", kLeaveOut}, {"--host", "an empty address (leave --host out for 127.0.0.1)"},
+      {"--where", "an empty expression (an unset shell variable?): give one, or leave --where out for every track"}};
+  const auto blank = [](const std::string& v) { return v.find_first_not_of(" \t\r\n") == std::string::npos; };
   const auto typed = [&](const std::string& name) {
     return std::any_of(argv + 1, argv + argc, [&](const char* a) {
       return std::strncmp(a, name.c_str(), name.size()) == 0 && (a[name.size()] == 0 || a[name.size()] == '=');
@@ -154,7 +158,7 @@ static std::string empty_file_option(const CLI::App& app, int argc, char** argv)
       for (const auto& [name, says] : kNamed) {
         if (!opt->check_name(name) || !typed(name)) continue;
         for (const std::string& v : opt->results())
-          if (v.empty()) return std::string(name) + ": " + says;
+          if (v.empty() || (std::strcmp(name, "--where") == 0 && blank(v))) return std::string(name) + ": " + says;
       }
     }
     const std::string nested = empty_file_option(*sub, argc, argv);

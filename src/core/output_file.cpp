@@ -92,6 +92,15 @@ OutputFile::OutputFile(const std::string& path, Target target) {
     // gone (hostile pass 15, H15C-6). A loop of links is an error, not replaced.
     target_ = target == Target::Named ? named_through_links(path) : path;
     if (target_.empty()) throw Error(path + ": cannot write: a loop of symbolic links (following them never reaches a file)");
+    // stat() followed the links: st is the file replaced. Its mode and owner go to the new file;
+    // the temporary's own (0666 less the umask) made a private file readable by all (hostile
+    // pass 20, H20C-3).
+    if (target == Target::Named && exists && S_ISREG(st.st_mode)) {
+      keeps_mode_ = true;
+      mode_ = st.st_mode & 07777;
+      uid_ = st.st_uid;
+      gid_ = st.st_gid;
+    }
     temp_ = target_ + ".tmp." + std::to_string(::getpid());
     f_ = open_new(temp_);
   }
@@ -143,6 +152,14 @@ void OutputFile::commit() {
   if (f_ == stdout) {
     if (failed_) fail(error_);
     return;
+  }
+  if (!failed_ && keeps_mode_) {
+    // The owner first (a change of owner clears the set-id bits), then the mode. A process that
+    // may not give the file away (not root) keeps its own: the mode still applies.
+    if (::fchown(::fileno(f_), uid_, gid_) != 0 && ::fchown(::fileno(f_), static_cast<uid_t>(-1), gid_) != 0) {
+      // Neither: the new file stays the process's own, with the old file's mode below.
+    }
+    if (::fchmod(::fileno(f_), mode_) != 0) failed_ = true, error_ = errno;
   }
   if (!failed_ && !temp_.empty() && ::fsync(::fileno(f_)) != 0) failed_ = true, error_ = errno;
   if (std::fclose(f_) != 0 && !failed_) failed_ = true, error_ = errno;

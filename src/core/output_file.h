@@ -13,6 +13,10 @@ namespace clap {
 // flush and the close succeeded, so a failed run (full disk, I/O error, Ctrl-C) never leaves a
 // plausible-looking partial file. Devices and pipes (/dev/stdout, a FIFO) are written in place.
 //
+// A named file that is replaced keeps its permission bits (and owner and group, where the
+// process may set them), as the shell's `>` keeps them: a playlist or CSV the user made private
+// (chmod 600) is not made readable by all by the next run.
+//
 // A file whose name the program derives (an index beside the database, a cache file) is opened
 // with Derived: never in place, whatever is at the name — a FIFO there would block the open
 // for a reader that never comes; the finished file is renamed over it. A symbolic link there is
@@ -38,6 +42,10 @@ class OutputFile {
  private:
   std::FILE* f_ = nullptr;
   std::string path_, target_, temp_;  // as given; the file replaced (a symlink's target); the temporary
+  // A named regular file there before: its permission bits and owner, given to the new file.
+  bool keeps_mode_ = false;
+  unsigned mode_ = 0;
+  unsigned uid_ = 0, gid_ = 0;
   bool failed_ = false;
   int error_ = 0;
 };

@@ -462,7 +462,7 @@ void ClapModel::Impl::audio_batches(ClapState& state, const std::vector<std::spa
 }
 
 void ClapModel::Impl::text_batches(ClapState& state, const std::vector<std::string>& texts, int batch, float* embeddings,
-                                   float* pooled_rows, size_t max_tokens) const {
+                                   float* pooled_rows, size_t max_tokens, std::vector<uint8_t>* cut) const {
   if (!tokenizer)
     throw Error(no_tokenizer_hint.empty() ? "this model has no tokenizer (vocab.json + merges.txt or tokenizer.json)"
                                           : no_tokenizer_hint);
@@ -474,13 +474,17 @@ void ClapModel::Impl::text_batches(ClapState& state, const std::vector<std::stri
   // At least 2: <s> and </s> always fit.
   const size_t limit =
       max_tokens > 0 ? std::min(std::max<size_t>(max_tokens, 2), max_text_tokens()) : max_text_tokens();
+  if (cut) cut->assign(texts.size(), 0);
   for (size_t start = 0; start < texts.size(); start += batch) {
     const size_t count = std::min<size_t>(batch, texts.size() - start);
     std::vector<std::vector<int64_t>> ids(count);
     for (size_t i = 0; i < count; ++i) {
       const std::string& text = texts[start + i];
       Encoding enc = tokenizer->encode(text, limit);
-      if (enc.truncated && limit == max_text_tokens()) state.warn(truncation_warning(limit, text));
+      if (enc.truncated && limit == max_text_tokens()) {
+        state.warn(truncation_warning(limit, text));
+        if (cut) (*cut)[start + i] = 1;
+      }
       ids[i] = std::move(enc.ids);
     }
     texts_from_ids(ids, embeddings + start * dim, pooled_rows ? pooled_rows + start * hidden : nullptr);
@@ -495,9 +499,9 @@ std::vector<float> ClapModel::embed_audio(ClapState& state, const std::vector<st
 }
 
 std::vector<float> ClapModel::embed_text(ClapState& state, const std::vector<std::string>& texts, int batch,
-                                         size_t max_tokens) const {
+                                         size_t max_tokens, std::vector<uint8_t>* cut) const {
   std::vector<float> out(texts.size() * impl_->config.projection_dim);
-  impl_->text_batches(state, texts, batch, out.data(), nullptr, max_tokens);
+  impl_->text_batches(state, texts, batch, out.data(), nullptr, max_tokens, cut);
   return out;
 }
 

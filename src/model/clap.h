@@ -136,9 +136,10 @@ class ClapModel {
   // are cut at it (with a warning to the state's handler); `max_tokens` > 0 cuts at that many
   // tokens (bos and eos included) instead, silently, as LAION's tokenizer does at 77. Up to
   // `batch` texts share each pass over the text tower's weights; results do not depend on the
-  // batching.
+  // batching. `cut`, when given, gets one flag per text: 1 for a text cut at the position limit
+  // (the warned cut), so a caller that caches the embedding can tell it apart.
   std::vector<float> embed_text(ClapState& state, const std::vector<std::string>& texts, int batch = 16,
-                                size_t max_tokens = 0) const;
+                                size_t max_tokens = 0, std::vector<uint8_t>* cut = nullptr) const;
 
   // The towers' pooled outputs, before the projection heads (n x audio or text hidden size):
   // what fine-tuning trains the heads on (train/). Same batching and determinism as embed_*.

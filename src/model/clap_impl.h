@@ -81,11 +81,12 @@ struct ClapModel::Impl {
   // pooled_rows, when given, receives the tower's pooled outputs (ids.size() x text hidden).
   void texts_from_ids(const std::vector<std::vector<int64_t>>& ids, float* embeddings, float* pooled_rows = nullptr) const;
   // embed_audio / embed_text in batches; pooled_rows, when given, receives the towers' pooled
-  // outputs (n x hidden) beside the embeddings (n x dim).
+  // outputs (n x hidden) beside the embeddings (n x dim); cut, when given, one flag per text
+  // (1: cut at the model's limit, the cut that is warned of).
   void audio_batches(ClapState& state, const std::vector<std::span<const float>>& clips, int batch, float* embeddings,
                      float* pooled_rows) const;
   void text_batches(ClapState& state, const std::vector<std::string>& texts, int batch, float* embeddings,
-                    float* pooled_rows, size_t max_tokens = 0) const;
+                    float* pooled_rows, size_t max_tokens = 0, std::vector<uint8_t>* cut = nullptr) const;
   // Longest token sequence the position table allows (incl. <s> and </s>).
   size_t max_text_tokens() const;
 

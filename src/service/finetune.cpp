@@ -8,6 +8,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "audio/ffmpeg_library.h"
 #include "core/error.h"
 #include "index/identity.h"
 #include "model/convert.h"
@@ -238,6 +239,9 @@ FineTuneOutcome finetune(const FineTuneRequest& r) {
     ws.silence_db = lib.identity().silence_db;
     ws.pooled = true;
     std::vector<train::TrackExample> kept;
+    // Loaded before the first track (as Pipeline::run does): a media library that cannot be
+    // loaded is the run's error, not every track's "skipped" (hostile pass 20, H20C-2).
+    if (!examples.empty()) audio::media::functions();
     for (size_t i = 0; i < examples.size(); ++i) {
       if (i % 25 == 0)
         lib.note("audio tower: " + std::to_string(i) + "/" + std::to_string(examples.size()) + " training tracks");

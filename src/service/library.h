@@ -309,7 +309,8 @@ class Library {
   // library_models.cpp), and cached under cache_key (null: not cached) with the run's others.
   struct TextRequest;  // texts waiting for the text tower
   std::vector<float> run_text_tower(const std::vector<std::string>& texts, const std::string* cache_key);
-  void cache_texts(const std::vector<TextRequest*>& batch, const std::vector<float>& embeddings);
+  void cache_texts(const std::vector<TextRequest*>& batch, const std::vector<float>& embeddings,
+                   const std::vector<uint8_t>& cut);
   void gather_text_requests(std::unique_lock<std::mutex>& lock, size_t max_texts);
 
   LibraryOptions options_;

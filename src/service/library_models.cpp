@@ -301,17 +301,18 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
     std::vector<std::string> all;
     for (TextRequest* r : batch) all.insert(all.end(), r->texts->begin(), r->texts->end());
     std::vector<float> emb;
+    std::vector<uint8_t> cut;  // 1: the text was cut at the model's limit (and warned of)
     std::exception_ptr error;
     std::chrono::steady_clock::duration took{};
     try {
       StateLease state = lease_state();
       const auto started = std::chrono::steady_clock::now();
-      emb = m.embed_text(*state, all);
+      emb = m.embed_text(*state, all, 16, 0, &cut);
       took = std::chrono::steady_clock::now() - started;
     } catch (...) {
       error = std::current_exception();
     }
-    if (!error) cache_texts(batch, emb);
+    if (!error) cache_texts(batch, emb, cut);
     lock.lock();
     arrived_during_last_run_ = arrived_during_run_;
     last_text_batch_time_ = took;
@@ -334,13 +335,17 @@ std::vector<float> Library::run_text_tower(const std::vector<std::string>& texts
 // The batch's new texts go into the text cache in one transaction: one commit for every client
 // a gathered run served (on PostgreSQL, one WAL flush instead of one per client), written before
 // the clients are answered, so a text asked again right after is a cache hit.
-void Library::cache_texts(const std::vector<TextRequest*>& batch, const std::vector<float>& embeddings) {
+// A text cut at the model's limit is not cached: the warning comes from the tokenizer, which a
+// cache hit does not run, so a cached cut text was warned of on its first run only (hostile pass
+// 20, H20C-1). Embedded each time, it is warned of on every run, as the model sees it every time.
+void Library::cache_texts(const std::vector<TextRequest*>& batch, const std::vector<float>& embeddings,
+                          const std::vector<uint8_t>& cut) {
   std::vector<store::CachedText> entries;
   const size_t d = static_cast<size_t>(dim());
   size_t at = 0;
   for (const TextRequest* r : batch) {
     for (const std::string& text : *r->texts) {
-      if (r->cache_key)
+      if (r->cache_key && !cut[at])
         entries.push_back({*r->cache_key, text,
                            std::vector<float>(embeddings.begin() + static_cast<long>(at * d),
                                               embeddings.begin() + static_cast<long>((at + 1) * d))});

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "audio/decode.h"
+#include "audio/ffmpeg_library.h"
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/isa.h"
@@ -80,6 +81,11 @@ Sample take_sample(const PrecisionChoiceRequest& r, int rate) {
   Sample sample;
   const std::vector<index::CrawledFile> files = index::crawl(r.dirs, r.crawl).files;  // sorted by path
   if (files.empty()) return sample;
+  // FFmpeg, Chromaprint and libsoxr are loaded before the first decode, as Pipeline::run does: one
+  // that cannot be loaded is the run's error. Loaded by the first decode, it failed every file,
+  // the sample came out empty and the choice said "no audio to measure on: fp32 is kept" before
+  // the run failed on the library (hostile pass 20, H20C-2).
+  audio::media::functions();
   // Files evenly spread over the path order (so over the folders), then the others in path
   // order for those that could not be used.
   std::vector<size_t> order = spread(files.size(), kSampleTracks);

@@ -345,6 +345,7 @@ TEST(OptionErrorsCli, NumbersAreNamedForWhatTheyAre) {
 TEST(OptionErrorsCli, ANameTypedEmptyIsNamed) {
   const std::string db = " --db " + test::quoted(test::temp_dir() + "/none.db");
   const std::string leave_out = "an empty name (name one, or leave the option out for the default)";
+  const std::string no_filter = "an empty expression (an unset shell variable?): give one, or leave --where out for every track";
   expect_errors({
       {"search x --db ''", "--db: " + leave_out},
       {"search x --db=", "--db: " + leave_out},
@@ -359,6 +360,11 @@ TEST(OptionErrorsCli, ANameTypedEmptyIsNamed) {
       {"serve --host=" + db, "--host: an empty address (leave --host out for 127.0.0.1)"},
       {"--config-file '' search x" + db, "--config-file: an empty name (name a settings file, or leave the option out)"},
       {"search x --config-file=" + db, "--config-file: an empty name (name a settings file, or leave the option out)"},
+      // Hostile pass 20, H20C-4: `--where "$UNSET"` searched every track, exit 0.
+      {"search x --where ''" + db, "--where: " + no_filter},
+      {"search x --where=" + db, "--where: " + no_filter},
+      {"playlist --text x --where '  '" + db, "--where: " + no_filter},
+      {"radio --once --where ''" + db, "--where: " + no_filter},
   });
 }
 

@@ -214,6 +214,35 @@ TEST(OutputCli, ALinkToWhereNothingIsYetGetsTheOutputAndStays) {
   EXPECT_TRUE(fs::is_symlink(dir + "/loop.jsonl"));
 }
 
+// Hostile pass 20, H20C-3: a file output is written under a temporary name (made 0666 less the
+// umask) and renamed over the old file, so a result the user had made private (chmod 600, a
+// playlist of what they listen to) came back readable by all. The shell's `>` keeps the mode of
+// the file it rewrites; so does every named output now (through a link too). A new file still
+// gets the umask's mode.
+TEST(OutputCli, ARewrittenFileKeepsItsPermissions) {
+  const std::string dir = test::temp_dir() + "/modes";
+  fs::create_directories(dir);
+  const std::string embed = "umask 022; " + cli() + " embed --model " + tiny() + " --text hello --output ";
+  const auto mode = [](const std::string& p) { return fs::status(p).permissions() & fs::perms::mask; };
+  std::string out, err;
+  for (const auto kept : {fs::perms::owner_read | fs::perms::owner_write,
+                          fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read}) {
+    const std::string path = dir + "/private.jsonl";
+    std::ofstream(path) << "old\n";
+    fs::permissions(path, kept);
+    ASSERT_EQ(test::run_command(embed + test::quoted(path), &out, &err), 0) << err;
+    EXPECT_NE(test::read_file(path), "old\n");
+    EXPECT_EQ(mode(path), kept);
+  }
+  fs::create_symlink("private.jsonl", dir + "/link.jsonl");
+  fs::permissions(dir + "/private.jsonl", fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_EQ(test::run_command(embed + test::quoted(dir + "/link.jsonl"), &out, &err), 0) << err;
+  EXPECT_EQ(mode(dir + "/private.jsonl"), fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_EQ(test::run_command(embed + test::quoted(dir + "/new.jsonl"), &out, &err), 0) << err;
+  EXPECT_EQ(mode(dir + "/new.jsonl"), fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                          fs::perms::others_read);
+}
+
 TEST(OutputCli, TagsCannotDriveTheTerminalOrASpreadsheet) {
   const std::string dir = test::temp_dir() + "/inject";
   test::ffmpeg(dir + "/music/a.mp3", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=\"$(printf 'red\\033[31mX\\033]0;owned\\007')\"");

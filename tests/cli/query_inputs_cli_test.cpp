@@ -319,5 +319,26 @@ TEST(QueryInputs, SwitchingSetsChecksTheModelAndIsWhatTheMessagesAdvise) {
   EXPECT_TRUE(json::parse(out)[1]["active"]) << out;
 }
 
+// A text cut at the model's 512-token limit was warned of on its first search only: the cut
+// embedding went into the text cache, and a cache hit runs no tokenizer, which is what warns
+// (hostile pass 20, H20C-1). It is not cached now, so every search warns the same.
+TEST(QueryInputs, ATextCutAtTheModelsLimitIsWarnedOfOnEverySearch) {
+  std::string text;
+  for (int i = 0; i < 600; ++i) text += "cut" + std::to_string(i % 10) + " ";
+  const std::string warning = "warning: text cut to the model's limit of 512 tokens: \"" + text.substr(0, 60) + "...\"";
+  std::string first, second, err;
+  ASSERT_EQ(cli("search " + q(text) + " -k 2 -v", &first, &err), 0) << err;
+  EXPECT_NE(err.find(warning), std::string::npos) << err;
+  ASSERT_EQ(cli("search " + q(text) + " -k 2 -v", &second, &err), 0) << err;
+  EXPECT_NE(err.find(warning), std::string::npos) << err;
+  EXPECT_NE(err.find("0 hit(s), 1 miss(es)"), std::string::npos) << err;
+  EXPECT_EQ(first, second);  // the same embedding, the same answer
+  // A text below the limit is still cached: its second search runs no model and says nothing.
+  ASSERT_EQ(cli("search 'a short query for the cache' -k 2 -v", &first, &err), 0) << err;
+  ASSERT_EQ(cli("search 'a short query for the cache' -k 2 -v", &second, &err), 0) << err;
+  EXPECT_NE(err.find("1 hit(s), 0 miss(es)"), std::string::npos) << err;
+  EXPECT_EQ(err.find("warning"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace clap

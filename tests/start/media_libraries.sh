@@ -12,7 +12,10 @@
 #   and exits 1: an error, never a crash (a destructor freeing nothing must not try to load
 #   them); the run's error, with nothing recorded, so that `index` with the library back
 #   indexes the file (recorded as the file's own error, it was "unchanged" from then on);
-#   `embed` of audio files names it once, as the run's error, and writes nothing.
+#   `embed` of audio files names it once, as the run's error, and writes nothing; so do
+#   `index --precision auto` (no "no audio to measure on" first), `doctor --fidelity` (not "no
+#   audio file could be embedded"), `eval` of a file not in the index (not a "skipped" line and
+#   an evaluation of the indexed files only, exit 0) and `index --watch` (exits, nothing made).
 # Usage: media_libraries.sh DIR_OF_CLAPSEARCH MODEL_DIR
 set -u
 cli="$1/clapsearch"
@@ -69,12 +72,23 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
   : > "$tmp/empty.so"
   mkdir -p "$tmp/music"
   ffmpeg -loglevel error -f lavfi -i "sine=frequency=440:duration=3" "$tmp/music/tone.wav"
+  ffmpeg -loglevel error -f lavfi -i "sine=frequency=880:duration=3" "$tmp/other.wav"
+  HF_HUB_OFFLINE=1 "$cli" index "$tmp/music" --db "$tmp/good.db" --model "$2" -q > /dev/null 2>&1
+  printf 'path,label\n%s,low\n%s,high\n' "$tmp/music/tone.wav" "$tmp/other.wav" > "$tmp/labels.csv"
   unshare -m bash -c 'mount --bind "$1" "$2" || exit 99
     "$3" --version > "$4/broken-version.out" 2>&1; echo "$?" > "$4/broken-version.rc"
     HF_HUB_OFFLINE=1 "$3" index "$4/music" --db "$4/broken.db" --model "$5" > "$4/broken-index.out" 2>&1
     echo "$?" > "$4/broken-index.rc"
     "$3" embed --model "$5" --audio "$4/music/tone.wav" --audio "$4/music/tone.wav" > "$4/broken-embed.out" 2> "$4/broken-embed.err"
-    echo "$?" > "$4/broken-embed.rc"' _ "$tmp/empty.so" "$chromaprint" "$cli" "$tmp" "$2"
+    echo "$?" > "$4/broken-embed.rc"
+    HF_HUB_OFFLINE=1 "$3" index "$4/music" --db "$4/auto.db" --model "$5" --precision auto > "$4/broken-auto.out" 2>&1
+    echo "$?" > "$4/broken-auto.rc"
+    HF_HUB_OFFLINE=1 "$3" doctor --model "$5" --precision bf16 --fidelity "$4/music" > "$4/broken-fidelity.out" 2>&1
+    echo "$?" > "$4/broken-fidelity.rc"
+    "$3" eval zero-shot --labels-csv "$4/labels.csv" --db "$4/good.db" > "$4/broken-eval.out" 2>&1
+    echo "$?" > "$4/broken-eval.rc"
+    HF_HUB_OFFLINE=1 timeout 120 "$3" index "$4/music" --db "$4/watch.db" --model "$5" --watch > "$4/broken-watch.out" 2>&1
+    echo "$?" > "$4/broken-watch.rc"' _ "$tmp/empty.so" "$chromaprint" "$cli" "$tmp" "$2"
   if [ "$(cat "$tmp/broken-version.rc")" != 0 ] || ! grep -qE '^FFmpeg +not loaded: cannot load libavformat\.so\.[0-9]+ .*libchromaprint' "$tmp/broken-version.out"; then
     echo "FAIL: with libchromaprint unloadable, --version exited $(cat "$tmp/broken-version.rc") and printed:"
     cat "$tmp/broken-version.out"
@@ -93,6 +107,26 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
     cat "$tmp/broken-embed.err" "$tmp/broken-embed.out"
     fail=1
   fi
+  # Every command whose work is decoding: the run's error, named, exit 1 (H20C-2).
+  for name in auto fidelity eval watch; do
+    if [ "$(cat "$tmp/broken-$name.rc")" != 1 ] || ! grep -q 'cannot load libavformat.*libchromaprint' "$tmp/broken-$name.out" ||
+       grep -qE 'no audio|skipped|could be embedded' "$tmp/broken-$name.out"; then
+      echo "FAIL: with libchromaprint unloadable, $name exited $(cat "$tmp/broken-$name.rc") (1 and only the library's reason wanted):"
+      cat "$tmp/broken-$name.out"
+      fail=1
+    fi
+  done
+  # Nothing recorded: no track, and no precision "chosen" on a sample the library left empty
+  # (main recorded "--precision auto: no audio to measure on ... fp32 is kept").
+  for db in auto watch; do
+    [ -e "$tmp/$db.db" ] || continue
+    "$cli" status --db "$tmp/$db.db" > "$tmp/$db.status" 2>&1
+    if grep -q 'no audio to measure on' "$tmp/$db.status" || ! grep -qE '^tracks +0 ' "$tmp/$db.status"; then
+      echo "FAIL: the failed $db run recorded a precision choice or tracks:"
+      cat "$tmp/$db.status"
+      fail=1
+    fi
+  done
   # The library back: the file is indexed, not left as an error of its own.
   HF_HUB_OFFLINE=1 "$cli" index "$tmp/music" --db "$tmp/broken.db" --model "$2" --json > "$tmp/fixed-index.out" 2>&1
   if ! grep -qE '"indexed": *1\b' "$tmp/fixed-index.out"; then
