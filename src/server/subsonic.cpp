@@ -488,7 +488,9 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
     // as the call itself is below (before hostile pass 19, R17S-2: "try again in a moment").
     // Its reads (whether the index has users, the user and their password) are one call on the
     // accounts connection: one check of the index file before and after, not one per read. A
-    // refusal is thrown after that call, as an exception inside one drops the connection.
+    // refusal (a wrong password, a missing parameter) is thrown after that call, as it was before
+    // (an exception inside one drops the connection); a password the key does not open (code 0)
+    // still drops it, so that a key file put right is read again by the next call.
     RestUser user;
     std::exception_ptr refused;
     const bool answered = once_more_after_a_reopen([&] {
@@ -504,7 +506,8 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
           }
           if (!open) user = authenticate(req, client_key(req.remote_addr, req.local_addr), *library, std::chrono::seconds(options_.login_lockout_s));
           return false;
-        } catch (const Failure&) {
+        } catch (const Failure& f) {
+          if (f.code == 0) throw;
           refused = std::current_exception();
           return true;
         }
