@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <set>
@@ -129,8 +130,13 @@ void Call::long_answer(size_t items) const {
 
 const UserMarks& Call::marks() const {
   if (!marks_) {
-    const service::UserData data(service::accounts_connection(lib.location()), user.id, snap.library_generation());
-    marks_ = std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_tally()});
+    // Its four reads in one call on the accounts connection: one check of the index file before
+    // and after, not one per read (getSong stat()ed the index 18 times), and all of one file.
+    service::AccountsConnection& connection = service::accounts_connection(lib.location());
+    marks_ = connection.with([&](service::Accounts&, store::Store&) {
+      const service::UserData data(connection, user.id, snap.library_generation());
+      return std::make_shared<const UserMarks>(UserMarks{data.starred(), data.ratings(), data.play_tally()});
+    });
   }
   return *marks_;
 }
@@ -480,19 +486,34 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
     // index while the library still has the old file open (another request's, or this one's
     // check above lost the race): ModelChanged, nothing read or written; answered after a reopen,
     // as the call itself is below (before hostile pass 19, R17S-2: "try again in a moment").
+    // Its reads (whether the index has users, the user and their password) are one call on the
+    // accounts connection: one check of the index file before and after, not one per read. A
+    // refusal (a wrong password, a missing parameter) is thrown after that call, as it was before
+    // (an exception inside one drops the connection); a password the key does not open (code 0)
+    // still drops it, so that a key file put right is read again by the next call.
     RestUser user;
+    std::exception_ptr refused;
     const bool answered = once_more_after_a_reopen([&] {
-      if (!rest_enabled(*library)) {
-        answer_failure(req, res, {0, "the Subsonic API is off: this index has no user (add one with: clapsearch user add NAME)"}, 404);
-        return true;
-      }
-      if (pick == endpoint_map().end()) {
-        answer_failure(req, res, {0, unknown_endpoint(name)}, 404);
-        return true;
-      }
-      if (!open) user = authenticate(req, client_key(req.remote_addr, req.local_addr), *library, std::chrono::seconds(options_.login_lockout_s));
-      return false;
+      return service::accounts_connection(library->location()).with([&](service::Accounts&, store::Store&) {
+        try {
+          if (!rest_enabled(*library)) {
+            answer_failure(req, res, {0, "the Subsonic API is off: this index has no user (add one with: clapsearch user add NAME)"}, 404);
+            return true;
+          }
+          if (pick == endpoint_map().end()) {
+            answer_failure(req, res, {0, unknown_endpoint(name)}, 404);
+            return true;
+          }
+          if (!open) user = authenticate(req, client_key(req.remote_addr, req.local_addr), *library, std::chrono::seconds(options_.login_lockout_s));
+          return false;
+        } catch (const Failure& f) {
+          if (f.code == 0) throw;
+          refused = std::current_exception();
+          return true;
+        }
+      });
     });
+    if (refused) std::rethrow_exception(refused);
     if (answered) return;
     const Endpoint& endpoint = *pick->second;
     const ScopedDeadline budget(options_.request_budget_s);

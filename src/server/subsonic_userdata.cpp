@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <exception>
 #include <limits>
 #include <map>
 #include <optional>
@@ -371,31 +372,47 @@ void create_playlist(Call& call, ojson& body) {
   std::vector<store::SongRef> songs;
   for (const std::string& id : call.all("songId")) songs.push_back(service::song_ref(call.song(id)));
   const int64_t now = now_unix_seconds();
+  // The write and its read-back are one call on the accounts connection, so both are of one file:
+  // made one by one, a copy moved over the index between them answered "playlist not found" for
+  // the playlist just written to the file it replaced (hostile pass 19, R17S-3); now a
+  // replacement during either is said as one ("the index file was replaced while this call
+  // ran ... try again"). A refusal is thrown after the call, as an exception inside one drops
+  // the connection.
+  std::optional<store::PlaylistRecord> made;
+  std::exception_ptr refused;
   int64_t id = 0;
-  if (!existing.empty()) {
-    // createPlaylist with playlistId replaces its songs (and its name, when one is given).
-    const int64_t n = playlist_number(existing);
-    const std::optional<int64_t> written = n > 0 ? writing([&] {
-      return data.change_playlist(n, call.user.admin, [&](store::PlaylistRecord& p) {
-        if (!name.empty()) p.name = name;
+  service::accounts_connection(call.lib.location()).with([&](service::Accounts&, store::Store&) {
+    try {
+      if (!existing.empty()) {
+        // createPlaylist with playlistId replaces its songs (and its name, when one is given).
+        const int64_t n = playlist_number(existing);
+        const std::optional<int64_t> written = n > 0 ? writing([&] {
+          return data.change_playlist(n, call.user.admin, [&](store::PlaylistRecord& p) {
+            if (!name.empty()) p.name = name;
+            p.entries = songs;
+            p.changed_at = now;
+          });
+        })
+                                                     : std::nullopt;
+        if (!written) throw Failure{70, "playlist not found: " + existing.substr(0, 80)};
+        id = *written;
+      } else {
+        store::PlaylistRecord p;
+        p.name = name;
+        p.owner = call.user.id;
+        p.created_at = now;
         p.entries = songs;
         p.changed_at = now;
-      });
-    })
-                                                 : std::nullopt;
-    if (!written) throw Failure{70, "playlist not found: " + existing.substr(0, 80)};
-    id = *written;
-  } else {
-    store::PlaylistRecord p;
-    p.name = name;
-    p.owner = call.user.id;
-    p.created_at = now;
-    p.entries = songs;
-    p.changed_at = now;
-    id = writing([&] { return data.save_playlist(p, call.user.admin); });
-  }
+        id = writing([&] { return data.save_playlist(p, call.user.admin); });
+      }
+      made = data.playlist(id, true);
+    } catch (const Failure&) {
+      refused = std::current_exception();
+    }
+    return 0;
+  });
+  if (refused) std::rethrow_exception(refused);
   // Deleted by another request since: said, not read from an empty optional.
-  const std::optional<store::PlaylistRecord> made = data.playlist(id, true);
   if (!made) throw Failure{70, "playlist not found: " + playlist_id(id)};
   body["playlist"] = playlist_json(call, data, *made);
 }
