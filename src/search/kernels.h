@@ -20,8 +20,9 @@ namespace clap::search {
 inline bool worth_threads(int64_t macs) { return macs >= (int64_t{1} << 27); }
 
 // out[i * n + j] = queries[i] · base[rows ? rows[j] : j] for nq queries and n base rows of width d
-// (row-major). Parallel over base rows when large; each output is one clap::dot, so the result
-// does not depend on the thread count.
+// (row-major). Parallel over base rows when large; each output is clap::dot's float, bit for
+// bit (computed by the CPU's kernel from search/dot_kernels.h), so the result depends on neither
+// the thread count nor the instruction set.
 void score_rows(int64_t nq, const float* queries, const float* base, const int64_t* rows, int64_t n, int64_t d,
                 float* out);
 

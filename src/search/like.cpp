@@ -131,13 +131,16 @@ std::vector<ChunkMatch> match_chunks(const Catalog& c, const VectorIndex* index,
         scan = true;
       }
     }
+    // Rank by cosine, then window id (not row: rows depend on the store's order).
     if (scan) {
       score_rows(1, e, c.table().embeddings.data(), rows.data(), static_cast<int64_t>(rows.size()), d, scores.data());
-      for (size_t j = 0; j < rows.size(); ++j) hits.push_back({rows[j], scores[j]});
+      BestHits best(o.per_chunk);  // per_chunk > 0 (checked above): the library's windows are not all held
+      for (size_t j = 0; j < rows.size(); ++j) best.offer(c.table().window_ids[rows[j]], scores[j]);
+      hits = best.take();
+    } else {
+      for (auto& h : hits) h.id = c.table().window_ids[h.id];
+      sort_hits(hits, o.per_chunk);
     }
-    // Rank by cosine, then window id (not row: rows depend on the store's order).
-    for (auto& h : hits) h.id = c.table().window_ids[h.id];
-    sort_hits(hits, o.per_chunk);
     for (const Hit& h : hits) out.push_back(make_match(c, q, i, c.row_of_window(h.id), h.score));
   }
   return out;

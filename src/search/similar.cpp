@@ -41,10 +41,11 @@ std::vector<std::vector<Hit>> similar(const Embeddings& tracks, int64_t nq, cons
     const float* s = scores.data() + (q % block) * nt;
     const double nqv = std::sqrt(static_cast<double>(dot(qv, qv, tracks.dim)));
     const int64_t skip = exclude_ids ? exclude_ids[q] : -1;
-    auto& hits = out[q];
-    for (int64_t i = 0; i < tracks.size(); ++i)
-      if (skip < 0 || tracks.ids[i] != skip) hits.push_back({tracks.ids[i], cosine(s[i], nqv, n[i])});
-    sort_hits(hits, k > 0 ? k : -1);
+    // Only the k best are held (BestHits: the same hits in the same order as sorting them all).
+    BestHits best(k);
+    for (int64_t i = 0; i < nt; ++i)
+      if (skip < 0 || tracks.ids[i] != skip) best.offer(tracks.ids[i], cosine(s[i], nqv, n[i]));
+    out[q] = best.take();
   }
   return out;
 }

@@ -29,4 +29,26 @@ std::vector<Hit> top_k(const float* scores, const int64_t* ids, int64_t n, int64
 // Sorts hits into rank order and keeps the first k (k < 0: keep all).
 void sort_hits(std::vector<Hit>& hits, int64_t k = -1);
 
+// The k best of the hits offered one at a time, without holding the others: what sort_hits(all,
+// k) keeps, in the same order, from O(k) memory and O(n log k) time. ranks_before is a total
+// order on (score, id) with distinct ids, so the k best are one set and one order whichever way
+// they are found (H19C-3: `duplicates` built and sorted a full list of every track per query to
+// keep 2 · neighbours of them). k <= 0 keeps everything (then sorted as sort_hits does).
+class BestHits {
+ public:
+  explicit BestHits(int64_t k);
+  // Whether (score, id) would be kept now: it ranks before the worst of k kept (or fewer are kept).
+  bool would_keep(double score, int64_t id) const {
+    return !bounded() || static_cast<int64_t>(heap_.size()) < k_ || ranks_before(score, id, heap_.front().score, heap_.front().id);
+  }
+  void offer(int64_t id, double score);
+  // The kept hits in rank order; the collector is empty afterwards.
+  std::vector<Hit> take();
+
+ private:
+  bool bounded() const { return k_ > 0; }
+  int64_t k_;
+  std::vector<Hit> heap_;  // bounded: a heap whose front is the worst kept; else every hit offered
+};
+
 }  // namespace clap::search
