@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "audio/media_unavailable.h"
 #include "core/error.h"
 
 namespace clap::audio::media {
@@ -47,7 +48,7 @@ void* open_library(const std::string& soname) {
   void* handle = ::dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* why = ::dlerror();
-    throw Error("cannot load " + soname + " (FFmpeg, Chromaprint and libsoxr decode, tag and fingerprint audio): " +
+    throw MediaLibraryUnavailable("cannot load " + soname + " (FFmpeg, Chromaprint and libsoxr decode, tag and fingerprint audio): " +
                 (why ? why : "unknown reason"));
   }
   return handle;
@@ -58,7 +59,7 @@ void* find_function(void* library, const std::string& soname, const char* name) 
   void* f = ::dlsym(library, name);
   if (!f) {
     const char* why = ::dlerror();
-    throw Error(soname + " has no function " + name + " (another version than the one clapsearch was built for?)" +
+    throw MediaLibraryUnavailable(soname + " has no function " + name + " (another version than the one clapsearch was built for?)" +
                 (why ? std::string(": ") + why : std::string()));
   }
   return f;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 
+#include "audio/media_unavailable.h"
 #include "core/error.h"
 #include "core/utf8.h"
 #include "server/api.h"
@@ -307,6 +308,10 @@ void Api::like(const httplib::Request& req, httplib::Response& res, const Upload
       uploaded = service::file_query_chunks(lib(), file.path(), 0, 0, options_.max_query_seconds, /*untrusted=*/true);
     } catch (const service::Busy&) {
       throw;
+    } catch (const audio::MediaLibraryUnavailable& e) {
+      // No upload can be decoded until the server's media libraries are put right: the server's
+      // fault, not the file's (was 415 "not audio": hostile pass 20, H20S-1).
+      throw HttpError{503, "audio decoding unavailable", e.what()};
     } catch (const service::UndecodableAudio& e) {
       throw HttpError{415, "not audio", replace_all(e.what(), file.path(), name)};
     } catch (const service::AudioTooLong& e) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "audio/decode.h"
+#include "audio/media_unavailable.h"
 #include "audio/windows.h"
 #include "core/error.h"
 #include "core/vector_math.h"
@@ -136,6 +137,8 @@ FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const s
           samples.insert(samples.end(), x, x + n);
         },
         s.untrusted ? audio::Origin::Untrusted : audio::Origin::LocalFile);
+  } catch (const audio::MediaLibraryUnavailable&) {
+    throw;  // no audio can be decoded now: not this file's fault (H20S-1)
   } catch (const Error& e) {
     if (too_long) throw AudioTooLong(path + ": longer than the " + fixed(s.max_duration_s, 0) + " s a query may last");
     throw UndecodableAudio(std::string("cannot decode the query audio: ") + e.what());

@@ -60,7 +60,8 @@ class AudioTooLong : public Error {
 
 // Throws clap::Error: no such file, a folder, window longer than the model's input, silent
 // throughout; UndecodableAudio ("cannot decode the query audio: ..."); AudioTooLong (over
-// settings.max_duration_s).
+// settings.max_duration_s); audio::MediaLibraryUnavailable (audio/media_unavailable.h) as it
+// is, when FFmpeg, Chromaprint or libsoxr cannot be loaded (the program's fault, not the file's).
 FileWindows embed_file_windows(const ClapModel& model, ClapState& state, const std::string& path,
                                const WindowSettings& settings);
 

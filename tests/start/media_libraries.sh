@@ -15,7 +15,8 @@
 #   `embed` of audio files names it once, as the run's error, and writes nothing; so do
 #   `index --precision auto` (no "no audio to measure on" first), `doctor --fidelity` (not "no
 #   audio file could be embedded"), `eval` of a file not in the index (not a "skipped" line and
-#   an evaluation of the indexed files only, exit 0) and `index --watch` (exits, nothing made).
+#   an evaluation of the indexed files only, exit 0) and `index --watch` (exits, nothing made);
+#   `serve` answers an uploaded query 503 naming the library (not 415 "not audio": H20S-1).
 # Usage: media_libraries.sh DIR_OF_CLAPSEARCH MODEL_DIR
 set -u
 cli="$1/clapsearch"
@@ -88,7 +89,22 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
     "$3" eval zero-shot --labels-csv "$4/labels.csv" --db "$4/good.db" > "$4/broken-eval.out" 2>&1
     echo "$?" > "$4/broken-eval.rc"
     HF_HUB_OFFLINE=1 timeout 120 "$3" index "$4/music" --db "$4/watch.db" --model "$5" --watch > "$4/broken-watch.out" 2>&1
-    echo "$?" > "$4/broken-watch.rc"' _ "$tmp/empty.so" "$chromaprint" "$cli" "$tmp" "$2"
+    echo "$?" > "$4/broken-watch.rc"
+    # serve: an uploaded query (POST /api/like) while no audio can be decoded.
+    HF_HUB_OFFLINE=1 "$3" serve --db "$4/good.db" --port 0 > "$4/serve.out" 2> "$4/serve.err" &
+    server=$!
+    for _ in $(seq 1 300); do
+      url="$(sed -n "s|^clapsearch serve: listening on \(http://[^ ]*\)$|\1|p" "$4/serve.out")"
+      [ -n "$url" ] && break
+      kill -0 "$server" 2> /dev/null || break
+      sleep 0.1
+    done
+    if [ -n "$url" ]; then
+      curl -s -o "$4/broken-upload.out" -w "%{http_code}" -F "file=@$4/other.wav" "$url/api/like" > "$4/broken-upload.code"
+      curl -s -o /dev/null -w "%{http_code}" "$url/api/status" > "$4/after-upload.code"
+    fi
+    kill "$server" 2> /dev/null
+    wait "$server" 2> /dev/null' _ "$tmp/empty.so" "$chromaprint" "$cli" "$tmp" "$2"
   if [ "$(cat "$tmp/broken-version.rc")" != 0 ] || ! grep -qE '^FFmpeg +not loaded: cannot load libavformat\.so\.[0-9]+ .*libchromaprint' "$tmp/broken-version.out"; then
     echo "FAIL: with libchromaprint unloadable, --version exited $(cat "$tmp/broken-version.rc") and printed:"
     cat "$tmp/broken-version.out"
@@ -116,6 +132,15 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
       fail=1
     fi
   done
+  # An upload while the server cannot load FFmpeg: 503 naming the library, not 415 "not audio",
+  # which blamed the client's file (hostile pass 20, H20S-1); the server goes on answering.
+  if [ "$(cat "$tmp/broken-upload.code" 2> /dev/null)" != 503 ] ||
+     ! grep -q '"audio decoding unavailable".*cannot load libavformat.*libchromaprint' "$tmp/broken-upload.out" ||
+     [ "$(cat "$tmp/after-upload.code" 2> /dev/null)" != 200 ]; then
+    echo "FAIL: with libchromaprint unloadable, POST /api/like answered $(cat "$tmp/broken-upload.code" 2> /dev/null) (503 naming the library wanted), then /api/status $(cat "$tmp/after-upload.code" 2> /dev/null) (200 wanted):"
+    cat "$tmp/broken-upload.out" "$tmp/serve.out" "$tmp/serve.err" 2> /dev/null
+    fail=1
+  fi
   # Nothing recorded: no track, and no precision "chosen" on a sample the library left empty
   # (main recorded "--precision auto: no audio to measure on ... fp32 is kept").
   for db in auto watch; do
