@@ -95,6 +95,13 @@ int run_zero_shot(const EvalOptions& o) {
   std::map<std::string, int64_t> label_index;
   for (size_t i = 0; i < labels.size(); ++i) label_index[labels[i]] = static_cast<int64_t>(i);
 
+  // One label per file: a file listed twice was evaluated twice ("3 files" for two), and with two
+  // labels one of its rows was always wrong (hostile pass 21, H21C-3).
+  std::map<std::string, std::string> label_of;
+  for (const auto& p : pairs)
+    if (const auto [at, added] = label_of.emplace(p.path, p.value); !added)
+      throw Error(o.labels_csv + ": " + p.path + " is listed twice (labels \"" + at->second + "\" and \"" + p.value +
+                  "\"): zero-shot accuracy takes one label per file");
   service::Library lib(o.lib.library(), service::Access::ReadWriteIfPossible);
   std::vector<std::string> paths;
   std::vector<int64_t> truth;

@@ -97,14 +97,19 @@ CsvRows parse_csv(const std::string& s, const std::string& where) {
 
 CsvRows read_csv(const std::string& path) { return parse_csv(read_text_file(path, "CSV", kMaxTextFileBytes, TextSource::FileOrStream), path); }
 
+// Cells are trimmed, as finetune's captions CSV is: "path, label" (a space after the comma, as
+// people type a CSV) was not the header, so its row was read as a file named "path" (skipped)
+// and a class " label", and " low" and "low" were two classes: exit 0 with the wrong number of
+// labels and a wrong chance level (hostile pass 21, H21C-3).
 std::vector<CsvPair> csv_pairs(const CsvRows& rows, const std::string& where, const std::string& value_name) {
   std::vector<CsvPair> out;
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    if (i == 0 && r.size() >= 2 && ascii_lower(r[0]) == "path" && ascii_lower(r[1]) == value_name) continue;
-    if (r.size() < 2 || r[0].empty() || r[1].empty())
+    const std::string path = r.empty() ? "" : trim_space(r[0]), value = r.size() < 2 ? "" : trim_space(r[1]);
+    if (i == 0 && ascii_lower(path) == "path" && ascii_lower(value) == value_name) continue;
+    if (path.empty() || value.empty())
       throw Error(where + ": row " + std::to_string(i + 1) + ": expected path," + value_name);
-    out.push_back({r[0], r[1]});
+    out.push_back({path, value});
   }
   if (out.empty()) throw Error(where + ": no rows (expected path," + value_name + ")");
   return out;

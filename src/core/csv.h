@@ -30,7 +30,7 @@ CsvRows read_csv(const std::string& path);
 
 // Rows "path,<value_name>" (eval's labels and captions files): a first row "path,<value_name>"
 // (any case) is a header; every other row needs a non-empty path and value (extra columns are
-// ignored). Paths are returned as written. Throws naming the row, or when there is no row.
+// ignored). Cells are trimmed of spaces; paths are otherwise returned as written. Throws naming the row, or when there is no row.
 struct CsvPair {
   std::string path;
   std::string value;

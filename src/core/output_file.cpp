@@ -28,6 +28,37 @@ bool is_sqlite_file(const std::string& path) {
   return n >= 4 && head[0] == 0x37 && head[1] == 0x7f && head[2] == 0x06 && (head[3] == 0x82 || head[3] == 0x83);
 }
 
+// An audio or video file, by its container's first bytes: FLAC, MP3 (an ID3v2 tag or an MPEG
+// audio frame), AAC (an ADTS frame), Ogg (Vorbis, Opus), WAV (RIFF and RF64), AVI, AIFF, MP4/M4A (an
+// ISO box "ftyp"), Matroska/WebM, ASF/WMA, Monkey's Audio, WavPack, DSF and CAF. A result is text,
+// .npy, SVG or PNG: none starts so.
+bool is_media_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  unsigned char h[12] = {};
+  const size_t n = std::fread(h, 1, sizeof h, f);
+  std::fclose(f);
+  const auto at = [&](size_t offset, const char* magic) {
+    const size_t len = std::strlen(magic);
+    return n >= offset + len && std::memcmp(h + offset, magic, len) == 0;
+  };
+  if (at(0, "ID3") && n >= 5 && h[3] >= 2 && h[3] <= 4 && h[4] != 0xFF) return true;  // ID3v2.2-2.4
+  if (at(0, "fLaC") || at(0, "OggS") || at(4, "ftyp") || at(0, "MAC ") || at(0, "wvpk") ||
+      at(0, "DSD ") || at(0, "caff"))
+    return true;
+  if (at(0, "RIFF") && (at(8, "WAVE") || at(8, "AVI "))) return true;
+  if (at(0, "RF64") || (at(0, "FORM") && (at(8, "AIFF") || at(8, "AIFC")))) return true;
+  if (n >= 4 && h[0] == 0x1A && h[1] == 0x45 && h[2] == 0xDF && h[3] == 0xA3) return true;  // Matroska, WebM
+  if (n >= 4 && h[0] == 0x30 && h[1] == 0x26 && h[2] == 0xB2 && h[3] == 0x75) return true;  // ASF, WMA
+  // An MPEG audio frame: 11 sync bits, layer II or III (not I: a UTF-16 text's byte order mark,
+  // FF FE, reads as a layer I header), a bitrate and a sample rate that exist; or an ADTS (AAC)
+  // frame: 12 sync bits and layer 0.
+  if (n < 3 || h[0] != 0xFF) return false;
+  const unsigned layer = (h[1] >> 1) & 3;
+  if ((h[1] & 0xE0) == 0xE0 && (layer == 1 || layer == 2)) return (h[2] >> 4) != 0xF && ((h[2] >> 2) & 3) != 3;
+  return (h[1] & 0xF6) == 0xF0;
+}
+
 // The temporary file, made new: O_EXCL | O_NOFOLLOW. Its name is predictable (the pid), and
 // fopen("wb") followed a symbolic link planted there by anyone who may write the output's folder:
 // the link's target was truncated and overwritten with the result, and the rename then put the
@@ -79,6 +110,11 @@ OutputFile::OutputFile(const std::string& path, Target target) {
   // 10, H10C-3). An SQLite file is told by its first bytes, a WAL by its magic number.
   if (target == Target::Named && exists && S_ISREG(st.st_mode) && is_sqlite_file(path))
     throw Error(path + ": an SQLite database (a clapsearch index?) is there; an output never replaces one: name another file");
+  // Nor is a song: `playlist --seed a.flac --m3u b.flac` (a slip of completion, or the two
+  // names swapped) replaced the user's recording with a 200-byte playlist, exit status 0
+  // (hostile pass 21, H21C-1). Told by the container's first bytes, whatever the name.
+  if (target == Target::Named && exists && S_ISREG(st.st_mode) && is_media_file(path))
+    throw Error(path + ": an audio or video file is there; an output never replaces one: name another file");
   const bool special = target == Target::Named && exists && !S_ISREG(st.st_mode);
   if (special) {  // a device or a pipe: no temporary file beside it
     f_ = std::fopen(path.c_str(), "wb");

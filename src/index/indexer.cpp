@@ -762,6 +762,7 @@ IndexSummary embed_jobs(Store& store, const std::vector<store::IndexJob>& jobs, 
     deepens.push_back(std::move(*d));
     later.push_back({&files.back(), false, &job, &deepens.back()});
     later_pass = std::min(later_pass, job.pass);
+    sum.last_pass = std::max(sum.last_pass, job.pass);  // the summary's "added by passes 2-N"
   }
   for (auto& [first_pass, work] : first_passes) {
     IndexSettings layout = settings;

@@ -120,6 +120,12 @@ void accumulate(index::IndexSummary& t, const index::IndexSummary& b) {
   t.windows += b.windows;
   t.silent_windows += b.silent_windows;
   t.embedded_windows += b.embedded_windows;
+  // The windows later passes added: a PostgreSQL index's run (its files go through the job
+  // queue) left them out of its summary, which said "indexed 0" alone after embedding every
+  // window a resumed run lacked, where SQLite's says "N windows added by passes 2-M" (hostile
+  // pass 21, H21C-4).
+  t.deepened += b.deepened;
+  t.last_pass = std::max(t.last_pass, b.last_pass);
   t.speech_scored += b.speech_scored;
   t.audio_seconds += b.audio_seconds;
   t.load_seconds += b.load_seconds;

@@ -137,6 +137,51 @@ TEST(OutputCli, AnOutputNeverReplacesAnIndex) {
   EXPECT_NE(test::read_file(dir + "/old.csv").find("query,rank"), std::string::npos);
 }
 
+// `playlist --seed a.flac --m3u b.flac` (a completion slip, or the names swapped) renamed the
+// playlist over the recording b.flac: the song was gone, exit status 0 (hostile pass 21, H21C-1).
+// Every output a user names refuses an audio or video file, told by its first bytes.
+TEST(OutputCli, AnOutputNeverReplacesASong) {
+  const std::string dir = test::temp_dir();
+  test::ffmpeg(dir + "/lib/a.flac", "-f lavfi -i sine=f=440:d=3:sample_rate=16000");
+  test::ffmpeg(dir + "/lib/b.mp3", "-f lavfi -i sine=f=880:d=3:sample_rate=16000");
+  test::ffmpeg(dir + "/lib/c.wav", "-f lavfi -i sine=f=660:d=3:sample_rate=16000");
+  test::ffmpeg(dir + "/lib/d.ogg", "-f lavfi -i sine=f=550:d=3:sample_rate=16000 -c:a libvorbis");
+  test::ffmpeg(dir + "/lib/e.m4a", "-f lavfi -i sine=f=330:d=3:sample_rate=16000 -c:a aac");
+  // An MP3 of bare frames (no ID3 tag), under a playlist's name.
+  test::ffmpeg(dir + "/raw.m3u8", "-f lavfi -i sine=f=220:d=3:sample_rate=16000 -f mp3 -write_id3v2 0");
+  const std::string db = dir + "/lib.db";
+  test::index_library(dir + "/lib", db, test::case_dir("tiny-unfused"));
+  const std::string q = test::quoted(db);
+  const auto song = [&](const std::string& name) { return test::quoted(dir + "/" + name); };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"lib/b.mp3", " playlist --seed " + song("lib/a.flac") + " -n 2 --m3u " + song("lib/b.mp3") + " --db " + q},
+      {"lib/a.flac", " playlist --seed " + song("lib/a.flac") + " -n 2 --m3u " + song("lib/a.flac") + " --db " + q},
+      {"lib/c.wav", " search x --csv " + song("lib/c.wav") + " --db " + q},
+      {"lib/d.ogg", " similar " + song("lib/a.flac") + " --csv " + song("lib/d.ogg") + " --db " + q},
+      {"lib/e.m4a", " embed --model " + tiny() + " --text a -o " + song("lib/e.m4a")},
+      {"raw.m3u8", " path " + song("lib/a.flac") + " " + song("lib/c.wav") + " -n 2 --m3u " + song("raw.m3u8") + " --db " + q},
+  };
+  std::string out, err;
+  for (const auto& [name, command] : cases) {
+    const std::string before = test::read_file(dir + "/" + name);
+    ASSERT_GT(before.size(), 1000u) << name;
+    EXPECT_EQ(test::run_command(cli() + command, &out, &err), 1) << command << "\n" << err;
+    EXPECT_NE(err.find(dir + "/" + name + ": an audio or video file is there"), std::string::npos) << command << "\n" << err;
+    EXPECT_TRUE(test::read_file(dir + "/" + name) == before) << name << " was replaced";
+  }
+  // A playlist is still replaced by the next one, and a UTF-16 text (its byte order mark FF FE
+  // looks like an MPEG frame's sync word) by a CSV.
+  std::ofstream(dir + "/old.m3u8") << "#EXTM3U\nold.flac\n";
+  EXPECT_EQ(test::run_command(cli() + " playlist --seed " + song("lib/a.flac") + " -n 2 --m3u " + song("old.m3u8") + " --db " + q,
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(test::read_file(dir + "/old.m3u8").find("old.flac"), std::string::npos);
+  std::ofstream(dir + "/utf16.csv", std::ios::binary) << std::string("\xFF\xFEo\0l\0d\0", 8);
+  EXPECT_EQ(test::run_command(cli() + " search x --csv " + song("utf16.csv") + " --db " + q, &out, &err), 0) << err;
+  EXPECT_NE(test::read_file(dir + "/utf16.csv").find("query,rank"), std::string::npos);
+}
+
 // The temporary file beside an output is named by the pid: a symbolic link planted there (by anyone
 // who may write the output's folder) was followed, its target truncated and overwritten with the
 // result, and the link renamed into the output's place (hostile pass 10, H10C-5).

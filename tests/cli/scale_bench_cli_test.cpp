@@ -124,5 +124,41 @@ TEST(ScaleBenchCli, RefusesADatabaseThatHoldsSomethingElse) {
   EXPECT_NE(err.find("--scale needs --db"), std::string::npos) << err;
 }
 
+
+// --index-file replaced whatever file it named with the compressed index, exit status 0: a slip
+// (`--index-file library.db`, a song) cost an index's users, plays and playlists, or a recording
+// (hostile pass 21, H21C-2). It may replace an earlier --scale run's index (and its norms) only,
+// and makes no folder.
+TEST(ScaleBenchCli, TheIndexFileNeverReplacesAnotherFile) {
+  const std::string dir = test::temp_dir() + "/scale-index-file";
+  const std::string music = dir + "/music";
+  test::ffmpeg(music + "/tone.flac", "-f lavfi -i \"sine=f=440:d=12:sample_rate=44100\"");
+  test::index_library(music, dir + "/real.db", test::case_dir("tiny-unfused"));
+  std::ofstream(dir + "/notes.txt") << "mine\n";
+  std::ofstream(dir + "/mine.idx.norms") << "mine\n";
+  const std::string small = " --scale 100 --windows-per-track 4 --queries 2 --nprobe 4 --shortlist 20";
+  const std::string db = q(dir + "/lib.db");
+  std::string out, err;
+  for (const std::string name : {"real.db", "music/tone.flac", "notes.txt", "mine.idx"}) {
+    const std::string victim = name == "mine.idx" ? "mine.idx.norms" : name;
+    const std::string before = bytes_of(dir + "/" + victim);
+    EXPECT_EQ(cli("bench --db " + db + small + " --index-file " + q(dir + "/" + name), &out, &err), 1) << name;
+    EXPECT_NE(err.find(dir + "/" + victim + ": --index-file: there is a file there"), std::string::npos) << err;
+    EXPECT_TRUE(bytes_of(dir + "/" + victim) == before) << victim << " was replaced";
+  }
+  EXPECT_FALSE(fs::exists(dir + "/lib.db")) << "refused before the synthetic library is made";
+  ASSERT_EQ(test::run_command("HF_HUB_OFFLINE=1 " + test::cli_command() + " status --json --db " + q(dir + "/real.db"), &out, &err), 0)
+      << err;
+  EXPECT_EQ(json::parse(out)["tracks"], 1);
+  EXPECT_EQ(cli("bench --db " + db + small + " --index-file " + q(dir + "/typo/x.idx"), &out, &err), 1);
+  EXPECT_NE(err.find("the folder " + dir + "/typo does not exist"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir + "/typo"));
+  // An earlier run's index and norms are replaced by the next run's.
+  ASSERT_EQ(cli("bench --db " + db + small + " --index-file " + q(dir + "/x.idx"), &out, &err), 0) << err;
+  ASSERT_EQ(cli("bench --db " + db + small + " --index-file " + q(dir + "/x.idx"), &out, &err), 0) << err;
+  EXPECT_EQ(bytes_of(dir + "/x.idx").substr(0, 8), "CLAPCIDX");
+  EXPECT_EQ(bytes_of(dir + "/x.idx.norms").substr(0, 8), "CLAPNRM1");
+}
+
 }  // namespace
 }  // namespace clap

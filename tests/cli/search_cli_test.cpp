@@ -586,6 +586,32 @@ TEST_F(SearchCli, SongToSongTaggingAndEvaluation) {
 
 TEST_F(SearchCli, Errors) { ClearErrorsNeverCrashes(); }
 
+// A labels CSV typed with a space after each comma ("path, label"): its header was read as a file
+// named "path" (skipped) and a class " label", and " noise" was a class apart from "noise": exit 0,
+// the wrong labels and chance level. A file listed twice was evaluated twice (hostile pass 21,
+// H21C-3). Cells are trimmed, as finetune's CSV is; a file takes one label.
+TEST_F(SearchCli, EvalLabelsCsvCellsAreTrimmedAndAFileHasOneLabel) {
+  const std::string dir = g_lib->dir + "/eval-trim";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/plain.csv") << "path,label\n../music/white.wav,noise\n../music/pink.ogg,noise\n"
+                                       "../music/sine_220.flac,tone\n../music/chirp.wav,sweep\n";
+  std::ofstream(dir + "/spaced.csv") << "path, label\n../music/white.wav, noise\n../music/pink.ogg ,noise \n"
+                                        " ../music/sine_220.flac,  tone\n../music/chirp.wav, sweep\n";
+  const json plain = ok_json("eval zero-shot --labels-csv " + q(dir + "/plain.csv"));
+  std::string out, err;
+  ASSERT_EQ(cli("eval zero-shot --json --labels-csv " + q(dir + "/spaced.csv"), &out, &err), 0) << err;
+  EXPECT_EQ(err.find("skipped"), std::string::npos) << err;
+  const json spaced = json::parse(out);
+  EXPECT_EQ(spaced["n"], 4);
+  EXPECT_EQ(spaced["n_labels"], 3) << out;
+  EXPECT_EQ(spaced["per_class"], plain["per_class"]);
+  EXPECT_EQ(spaced["accuracy"], plain["accuracy"]);
+  std::ofstream(dir + "/twice.csv") << "path,label\n../music/white.wav,noise\n../music/sine_220.flac,tone\n"
+                                       "../music/white.wav,tone\n";
+  EXPECT_EQ(cli("eval zero-shot --labels-csv " + q(dir + "/twice.csv"), &out, &err), 1) << out;
+  EXPECT_NE(err.find("white.wav is listed twice (labels \"noise\" and \"tone\")"), std::string::npos) << err;
+}
+
 TEST_F(SearchCli, ALinkedIndexKeepsItsWindowIndexBesideTheRealFile) { LinkedIndexKeepsItsWindowIndexBesideTheRealFile(); }
 
 // --window-index compressed (a search node over a library larger than memory) prints what the

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "store/postgres.h"
@@ -446,6 +447,30 @@ TEST(Workers, PlanAndWorkerRefuseASqliteIndexWithoutCreatingIt) {
   EXPECT_EQ(test::run_command(cli() + " worker --db " + q(dir + "/lib.db"), &out, &err), 1);
   EXPECT_NE(err.find("has no job queue"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(dir + "/lib.db"));
+}
+
+// A PostgreSQL index's run goes through the job queue, and its summary left out the windows
+// later passes added: an index resumed after its first pass (Ctrl-C, --passes 1) embedded every
+// window it lacked and said "indexed 0, unchanged 6" alone, where SQLite's run says "N windows
+// added by passes 2-M" (hostile pass 21, H21C-4).
+TEST(Workers, AResumedIndexCountsTheWindowsLaterPassesAddOnBothStores) {
+  const std::string dir = test::temp_dir() + "/resumed";
+  const std::string music = make_library(dir);
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::map<std::string, std::string> added;  // "N windows added by passes 2-M", by store
+  for (const std::string& db : {dir + "/lib.db", url}) {
+    std::string out, err;
+    const std::string index = cli() + " index " + q(music) + " --db " + q(db) + " --model " + q(tiny()) + " --first-pass 1";
+    test::run_command(index + " --passes 1 -q", &out, &err);  // exit 1: the silent and the broken file
+    ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(err, m, std::regex("indexed 0, unchanged [0-9]+.*, ([0-9]+ windows added by passes 2-[0-9]+);")))
+        << db << "\n" << err;
+    added[db] = m[1];
+  }
+  EXPECT_EQ(added[url], added[dir + "/lib.db"]);
+  EXPECT_NE(added[url].rfind("0 windows", 0), 0u) << added[url];
+  expect_same_library(dir + "/lib.db", url);
 }
 
 }  // namespace

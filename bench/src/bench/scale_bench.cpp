@@ -119,7 +119,40 @@ struct TopK {
 
 }  // namespace
 
+// --index-file names a file of the user's: it may replace an earlier run's compressed index (and
+// the norms beside it), nothing else. The save replaces whatever is at a name the program derives
+// (its cache), and this one went the same way: `--index-file library.db` (or a song) was
+// replaced by the compressed index, exit status 0: the index's users, plays and playlists gone
+// (hostile pass 21, H21C-2). Its folder is not made either, as for --db. Checked before the hours
+// a large library's build may take.
+static void check_named_index_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  const auto starts_with = [](const std::string& file, const std::string& magic) {
+    std::FILE* f = std::fopen(file.c_str(), "rb");
+    if (!f) return false;
+    std::string head(magic.size(), '\0');
+    const bool same = std::fread(head.data(), 1, head.size(), f) == head.size() && head == magic;
+    std::fclose(f);
+    return same;
+  };
+  // The magic numbers of search/compressed_index.cpp and search/track_norms.cpp.
+  const std::pair<std::string, std::string> files[] = {{path, "CLAPCIDX"}, {path + ".norms", "CLAPNRM1"}};
+  for (const auto& [file, magic] : files) {
+    std::error_code ec;
+    const fs::file_status st = fs::symlink_status(file, ec);
+    if (!fs::exists(st)) continue;
+    if (!fs::is_regular_file(st) || !starts_with(file, magic))
+      throw Error(file + ": --index-file: there is a file there that is not an earlier --scale run's compressed index" +
+                  (file == path ? "" : " norms") + "; it is never replaced: name another file");
+  }
+  const fs::path folder = fs::path(path).parent_path();
+  std::error_code ec;
+  if (!folder.empty() && !fs::is_directory(folder, ec))
+    throw Error(path + ": --index-file: the folder " + folder.string() + " does not exist");
+}
+
 ScaleBenchReport run_scale_bench(const ScaleBenchRequest& r) {
+  if (!r.index_path.empty()) check_named_index_file(r.index_path);
   if (r.tracks <= 0 || r.windows_per_track <= 0 || r.dim <= 0 || r.queries <= 0 || r.k <= 0)
     throw Error("bench --scale: tracks, windows per track, dimension, queries and k must be positive");
   if (r.nprobes.empty() || r.shortlists.empty() || r.refines.empty()) throw Error("bench --scale: no nprobe or shortlist to measure");
