@@ -36,6 +36,14 @@ std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& w
   // A header row names its columns; a data row has a time in it. The time decides: a headerless
   // export's first scrobble may be named like a column (Pink Floyd's "Time", a song called "Song"
   // or "Name", an album "Album"), and a header row holds no time.
+  // A spreadsheet's "CSV" in a locale whose decimal mark is a comma is separated by ';' (Excel
+  // in German or French), and a TSV by tabs: one column each row, which was "row 1: 1 columns,
+  // expected 4 (artist,album,track,date) - truncated or not a Last.fm export" (hostile pass 21).
+  if (rows[0].size() == 1)
+    for (const char separator : {';', '\t'})
+      if (std::count(rows[0][0].begin(), rows[0][0].end(), separator) >= 2)
+        throw Error(where + ": its rows are separated by " + (separator == ';' ? "semicolons (;)" : "tabs") +
+                    ", not commas: a Last.fm export is comma-separated CSV (save it again as CSV with commas)");
   std::vector<std::string> first;
   for (const std::string& cell : rows[0]) first.push_back(ascii_lower(trim_space(cell)));
   int artist = 0, album = 1, title = 2, time = 3, mbid = -1;

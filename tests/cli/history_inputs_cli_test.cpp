@@ -2,7 +2,7 @@
 // passes 16 to 18 found wrong (real processes over a real index): `--user ""`, a play at time 0,
 // an index replaced while an export is read or while its plays wait to be written (both import
 // paths), names longer than any tag, an export that is not UTF-8, beets counts adding millions of
-// plays, beets' own database, a Last.fm time that is there but unreadable.
+// plays, beets' own database, a Last.fm time that is there but unreadable, a ';' or tab separator.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -295,6 +295,28 @@ TEST(HistoryInputs, AnUnreadableLastFmJsonTimeIsNamedWithItsValue) {
     EXPECT_NE(err.find(file + " scrobble 1: " + (said[0] == '"' ? "its " : "") + said), std::string::npos) << time << "\n" << err;
   }
   EXPECT_EQ(run_json("history --json" + on)["plays"], 0);
+}
+
+// Hostile pass 21, H21P-5: a Last.fm export saved again by a spreadsheet whose locale separates
+// by ';' (Excel in German or French), or as TSV, was "row 1: 1 columns, expected 4
+// (artist,album,track,date) - truncated or not a Last.fm export". Now the separator is named.
+TEST(HistoryInputs, ASemicolonOrTabSeparatedExportNamesItsSeparator) {
+  OneSongHistory h(0);
+  const std::string on = " --db " + q(h.db);
+  for (const auto& [text, said] : std::vector<std::pair<std::string, std::string>>{
+           {"artist;album;track;date\nArtist;;Song;1704100000\n", "semicolons (;)"},
+           {"Artist;;Song;1704100000\n", "semicolons (;)"},
+           {"artist\talbum\ttrack\tdate\nArtist\t\tSong\t1704100000\n", "tabs"}}) {
+    const std::string file = write(h.dir + "/scrobbles.csv", text);
+    std::string out, err;
+    EXPECT_EQ(run("history import " + q(file) + on, &out, &err), 1) << text << out;
+    EXPECT_NE(err.find(file + ": its rows are separated by " + said + ", not commas: a Last.fm export is comma-separated CSV"),
+              std::string::npos)
+        << text << "\n" << err;
+  }
+  // A comma-separated export whose names hold semicolons still imports.
+  const std::string fine = write(h.dir + "/fine.csv", "artist,album,track,date\nArtist,A;B;C,Song,1704100000\n");
+  EXPECT_EQ(run_json("history import " + q(fine) + " --json" + on)["imported"], 1);
 }
 
 }  // namespace
